@@ -1,0 +1,112 @@
+package sluice
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// AuditEntry records one change: who made it, when, what it was (before and
+// after) and why. The audit log is append-only.
+type AuditEntry struct {
+	// ID is assigned by the store, increasing.
+	ID int64 `json:"id"`
+	// At is when the change was committed.
+	At time.Time `json:"at"`
+	// Actor is the name of the admin token (or "controller", "apply").
+	Actor string `json:"actor"`
+	// Action names the change, such as "version.register", "version.stage",
+	// "model.policy", "model.labels", "model.rules", "model.create",
+	// "token.create", "rollout.start".
+	Action string `json:"action"`
+	// Model is the model the change concerns, if any.
+	Model string `json:"model,omitempty"`
+	// Subject is the version id, label, token or rollout concerned, if any.
+	Subject string `json:"subject,omitempty"`
+	// Before and After are JSON documents of the changed object; empty for
+	// creations and deletions respectively.
+	Before json.RawMessage `json:"before,omitempty"`
+	After  json.RawMessage `json:"after,omitempty"`
+	// Reason is the operator's required explanation.
+	Reason string `json:"reason"`
+}
+
+// AuditQuery selects audit entries. Zero fields do not filter.
+type AuditQuery struct {
+	// Model keeps entries about this model.
+	Model string
+	// Action keeps entries whose action starts with this prefix.
+	Action string
+	// Since and Until bound At (inclusive since, exclusive until).
+	Since, Until time.Time
+	// Text keeps entries whose actor, subject or reason contains it.
+	Text string
+	// Limit caps the result (newest first); 0 means 1000.
+	Limit int
+	// Ascending returns oldest first instead.
+	Ascending bool
+}
+
+// Observation is what the data plane records of one request: the request
+// log row and the input to the canary analysis.
+type Observation struct {
+	// RequestID is the X-Request-Id sent to the client.
+	RequestID string `json:"request_id"`
+	// At is when the request arrived.
+	At time.Time `json:"at"`
+	// Model is the model name; Version the version tag that served it.
+	Model   string `json:"model"`
+	Version string `json:"version"`
+	// Route says how the version was chosen: pin, label, force, rule,
+	// split, policy, or retry (served by the stable version after the
+	// chosen one failed).
+	Route string `json:"route"`
+	// StickyHash is the hash of the sticky key (0 without one); the key
+	// itself is never stored.
+	StickyHash uint64 `json:"sticky_hash,omitempty"`
+	// Category is the request category, "" if none.
+	Category string `json:"category,omitempty"`
+	// Endpoint is the API path, such as /v1/chat/completions.
+	Endpoint string `json:"endpoint"`
+	// Stream is true for streamed responses.
+	Stream bool `json:"stream,omitempty"`
+	// Status is the HTTP status sent to the client.
+	Status int `json:"status"`
+	// ErrorClass is "" on success, else connect, timeout, upstream_5xx,
+	// upstream_4xx, stream_broken, canceled.
+	ErrorClass string `json:"error_class,omitempty"`
+	// Latency is the time to the last byte; TTFT the time to the first
+	// content chunk of a stream (equal to Latency otherwise).
+	Latency time.Duration `json:"latency_ns"`
+	TTFT    time.Duration `json:"ttft_ns"`
+	// InputTokens and OutputTokens come from the backend's usage.
+	InputTokens  int `json:"input_tokens"`
+	OutputTokens int `json:"output_tokens"`
+	// FinishReason is the first choice's finish_reason.
+	FinishReason string `json:"finish_reason,omitempty"`
+	// ResponseChars is the length of the generated text.
+	ResponseChars int `json:"response_chars"`
+	// Refusal is true when the text matched a refusal phrase.
+	Refusal bool `json:"refusal,omitempty"`
+	// Retried is true when another version answered after this one failed.
+	Retried bool `json:"retried,omitempty"`
+}
+
+// Failed reports whether the observation counts as an error for the version.
+func (o *Observation) Failed() bool { return o.ErrorClass != "" && o.ErrorClass != "canceled" }
+
+// RequestQuery selects request log rows. Zero fields do not filter.
+type RequestQuery struct {
+	Model, Version string
+	// RequestID finds one request.
+	RequestID string
+	// Since and Until bound At (inclusive since, exclusive until).
+	Since, Until time.Time
+	// Limit caps the result (newest first); 0 means 1000.
+	Limit int
+}
+
+// VersionCount is how many logged requests a version served.
+type VersionCount struct {
+	Version string `json:"version"`
+	Count   int64  `json:"count"`
+}

@@ -1,0 +1,295 @@
+package sluice
+
+import (
+	"encoding/json"
+	"reflect"
+	"slices"
+	"time"
+)
+
+// StageChange moves one version to another lifecycle stage.
+type StageChange struct {
+	// ID is the full version id.
+	ID string `json:"id"`
+	// Stage is the new stage.
+	Stage Stage `json:"stage"`
+	// SunsetAt is the announced retirement time for a deprecated version.
+	SunsetAt time.Time `json:"sunset_at,omitzero"`
+}
+
+// Change is everything one committed edit writes, applied by a Store in one
+// transaction: all of it or none.
+type Change struct {
+	// BaseRevision is the registry revision the change was computed from.
+	// Commit fails with CodeConflict when the store has moved past it.
+	BaseRevision int64
+	// NewVersions are inserted; none may exist yet.
+	NewVersions []Version
+	// Stages are applied to existing versions.
+	Stages []StageChange
+	// Models are created or replaced whole (policy, labels, rules).
+	Models []Model
+	// Audit entries are appended; the store sets their ID and, if zero, At.
+	Audit []AuditEntry
+}
+
+// Empty reports whether the change writes nothing but possibly audit.
+func (c *Change) Empty() bool {
+	return len(c.NewVersions) == 0 && len(c.Stages) == 0 && len(c.Models) == 0
+}
+
+// Edit builds one change against a registry: each operation is checked
+// against the state the earlier operations left, and Finish checks every
+// touched model once more, so a change is applied whole or refused whole.
+type Edit struct {
+	// Actor and Reason go into every audit entry.
+	Actor, Reason string
+	// Now stamps new versions, models and audit entries.
+	Now time.Time
+
+	next    *Registry
+	change  Change
+	touched map[string]bool
+}
+
+// Edit starts an edit on a copy of r. The reason is required for any change
+// that Finish returns.
+func (r *Registry) Edit(actor, reason string, now time.Time) *Edit {
+	return &Edit{Actor: actor, Reason: reason, Now: now.UTC(), next: r.Clone(), change: Change{BaseRevision: r.Revision}, touched: map[string]bool{}}
+}
+
+// Registry returns the registry as the edit has left it so far.
+func (e *Edit) Registry() *Registry { return e.next }
+
+func (e *Edit) audit(action, model, subject string, before, after any) {
+	a := AuditEntry{At: e.Now, Actor: e.Actor, Action: action, Model: model, Subject: subject, Reason: e.Reason}
+	if before != nil {
+		a.Before, _ = json.Marshal(before)
+	}
+	if after != nil {
+		a.After, _ = json.Marshal(after)
+	}
+	e.change.Audit = append(e.change.Audit, a)
+}
+
+// AddAudit appends a free-form audit entry to the change (for actions such as
+// rollout decisions that write through the same transaction).
+func (e *Edit) AddAudit(action, model, subject string, before, after any) {
+	e.audit(action, model, subject, before, after)
+}
+
+// RegisterVersion registers v, creating its model (policy latest) when the
+// model is new. Registering an identical version again changes nothing and
+// returns created=false; the same id with other content is a CodeConflict
+// naming the differing fields. A stage given on registration is the initial
+// stage; for an existing version a different stage is a lifecycle change.
+func (e *Edit) RegisterVersion(v Version) (created bool, err error) {
+	v = v.Clone()
+	if v.Stage == "" {
+		v.Stage = StageDevelopment
+	}
+	if err := v.Validate(); err != nil {
+		return false, err
+	}
+	if old := e.next.Versions[v.ID()]; old != nil {
+		if diff := old.ContentDiff(&v); len(diff) > 0 {
+			return false, &Error{Code: CodeConflict, Fields: diff, Message: "version " + v.ID() + " is already registered with different " + joinFields(diff) + ": versions are immutable, so register the new build under a new version tag"}
+		}
+		if v.Stage != old.Stage {
+			return false, e.SetStage(v.ID(), v.Stage, v.SunsetAt)
+		}
+		return false, nil
+	}
+	if e.next.Models[v.Model] == nil {
+		if err := e.PutModel(Model{Name: v.Model, Policy: Policy{Kind: PolicyLatest}}); err != nil {
+			return false, err
+		}
+	}
+	v.CreatedAt = e.Now
+	e.next.Versions[v.ID()] = &v
+	e.change.NewVersions = append(e.change.NewVersions, v)
+	e.touched[v.Model] = true
+	e.audit("version.register", v.Model, v.ID(), nil, v)
+	return true, nil
+}
+
+func joinFields(f []string) string {
+	switch len(f) {
+	case 1:
+		return f[0]
+	default:
+		s := ""
+		for i, x := range f {
+			switch {
+			case i == 0:
+			case i == len(f)-1:
+				s += " and "
+			default:
+				s += ", "
+			}
+			s += x
+		}
+		return s
+	}
+}
+
+// SetStage moves version id to stage to, following the lifecycle. sunset is
+// the announced retirement time of a deprecated version (zero: none).
+func (e *Edit) SetStage(id string, to Stage, sunset time.Time) error {
+	v := e.next.Versions[id]
+	if v == nil {
+		return Errorf(CodeNotFound, "version %s is not registered: list versions with sluice get versions", id)
+	}
+	if err := CheckTransition(v.Stage, to); err != nil {
+		return err
+	}
+	if v.Stage == to && v.SunsetAt.Equal(sunset) {
+		return nil
+	}
+	before := map[string]any{"stage": v.Stage}
+	v.Stage = to
+	v.SunsetAt = sunset.UTC()
+	if to != StageDeprecated {
+		v.SunsetAt = time.Time{}
+	}
+	e.change.Stages = append(e.change.Stages, StageChange{ID: id, Stage: to, SunsetAt: v.SunsetAt})
+	e.touched[v.Model] = true
+	e.audit("version.stage", v.Model, id, before, map[string]any{"stage": to, "sunset_at": v.SunsetAt})
+	return nil
+}
+
+// PutModel creates model m or replaces its description, policy, labels and
+// rules. Replacing with identical routing changes nothing.
+func (e *Edit) PutModel(m Model) error {
+	if err := CheckName("model name", m.Name); err != nil {
+		return err
+	}
+	m = m.Clone()
+	if m.Policy.Kind == "" {
+		m.Policy.Kind = PolicyLatest
+	}
+	if len(m.Labels) == 0 {
+		m.Labels = nil
+	}
+	old := e.next.Models[m.Name]
+	if old != nil {
+		m.UpdatedAt = old.UpdatedAt
+		if reflect.DeepEqual(*old, m) {
+			return nil
+		}
+	}
+	m.UpdatedAt = e.Now
+	e.next.Models[m.Name] = &m
+	e.change.Models = slices.DeleteFunc(e.change.Models, func(x Model) bool { return x.Name == m.Name })
+	e.change.Models = append(e.change.Models, m)
+	e.touched[m.Name] = true
+	if old == nil {
+		e.audit("model.create", m.Name, "", nil, routing(&m))
+	} else {
+		e.audit(modelAction(old, &m), m.Name, "", routing(old), routing(&m))
+	}
+	return nil
+}
+
+// routing is what the audit log keeps of a model: enough to answer "which
+// version served it at time T".
+func routing(m *Model) map[string]any {
+	return map[string]any{"policy": m.Policy, "labels": m.Labels, "rules": m.Rules}
+}
+
+func modelAction(old, m *Model) string {
+	switch {
+	case !reflect.DeepEqual(old.Policy, m.Policy):
+		return "model.policy"
+	case !reflect.DeepEqual(old.Labels, m.Labels):
+		return "model.labels"
+	case !reflect.DeepEqual(old.Rules, m.Rules):
+		return "model.rules"
+	}
+	return "model.update"
+}
+
+// model returns a copy of the named model for modification, or NotFound.
+func (e *Edit) model(name string) (Model, error) {
+	m := e.next.Models[name]
+	if m == nil {
+		return Model{}, Errorf(CodeNotFound, "model %q is not registered: list models with sluice get models", name)
+	}
+	return m.Clone(), nil
+}
+
+// SetPolicy replaces model's policy. A split keeps its salt unless p sets one.
+func (e *Edit) SetPolicy(model string, p Policy) error {
+	m, err := e.model(model)
+	if err != nil {
+		return err
+	}
+	if p.Salt == "" && p.Kind == PolicySplit {
+		p.Salt = m.Policy.Salt
+	}
+	m.Policy = p
+	return e.PutModel(m)
+}
+
+// SetSplit sets model's policy to a weighted split.
+func (e *Edit) SetSplit(model string, weights []Weight) error {
+	return e.SetPolicy(model, Policy{Kind: PolicySplit, Split: weights})
+}
+
+// SetLabel points label at version tag; an empty tag removes the label.
+func (e *Edit) SetLabel(model, label, tag string) error {
+	if err := CheckName("label", label); err != nil {
+		return err
+	}
+	m, err := e.model(model)
+	if err != nil {
+		return err
+	}
+	if tag == "" {
+		if _, ok := m.Labels[label]; !ok {
+			return Errorf(CodeNotFound, "model %s has no label %q", model, label)
+		}
+		delete(m.Labels, label)
+	} else {
+		if m.Labels == nil {
+			m.Labels = map[string]string{}
+		}
+		m.Labels[label] = tag
+	}
+	return e.PutModel(m)
+}
+
+// SetRules replaces model's header rules.
+func (e *Edit) SetRules(model string, rules []Rule) error {
+	m, err := e.model(model)
+	if err != nil {
+		return err
+	}
+	m.Rules = rules
+	return e.PutModel(m)
+}
+
+// Finish validates every model the edit touched against the final state and
+// returns the change to commit. A change with writes needs a reason.
+func (e *Edit) Finish() (Change, error) {
+	for _, name := range slices.Sorted(mapsKeys(e.touched)) {
+		if err := e.next.ValidateModel(name); err != nil {
+			return Change{}, err
+		}
+	}
+	if (!e.change.Empty() || len(e.change.Audit) > 0) && e.Reason == "" {
+		return Change{}, &Error{Code: CodeInvalid, Fields: []string{"reason"}, Message: "a reason is required for every change: pass --reason \"why\" (it goes into the audit log)"}
+	}
+	e.next.Revision = e.change.BaseRevision
+	return e.change, nil
+}
+
+func mapsKeys(m map[string]bool) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}

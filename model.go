@@ -1,0 +1,145 @@
+package sluice
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// PolicyKind says how a request for the bare model name is served.
+type PolicyKind string
+
+// The policy kinds.
+const (
+	// PolicySpecific serves one pinned version.
+	PolicySpecific PolicyKind = "specific"
+	// PolicyLatest serves the newest production version; it is reported as
+	// unpinned, since it moves when a newer version reaches production.
+	PolicyLatest PolicyKind = "latest"
+	// PolicyAll serves the newest production version for the bare name and
+	// makes every servable version addressable by pin.
+	PolicyAll PolicyKind = "all"
+	// PolicySplit spreads requests over versions by weight, sticky per user.
+	PolicySplit PolicyKind = "split"
+)
+
+// Weight is one version's share of a split, in percent.
+type Weight struct {
+	// Version is the version tag (not the full id).
+	Version string `json:"version" yaml:"version"`
+	// Percent is the share of traffic, 0 to 100, in steps of 0.01.
+	Percent float64 `json:"percent" yaml:"percent"`
+}
+
+// Policy is a model's routing policy for requests that name the bare model.
+type Policy struct {
+	// Kind is the policy kind; empty means latest.
+	Kind PolicyKind `json:"kind" yaml:"kind"`
+	// Version is the pinned version tag for PolicySpecific.
+	Version string `json:"version,omitempty" yaml:"version,omitempty"`
+	// Split holds the weights for PolicySplit; they sum to 100.
+	Split []Weight `json:"split,omitempty" yaml:"split,omitempty"`
+	// Salt seeds the sticky hash of a split. Changing it rotates which users
+	// land on which version; empty means the model name.
+	Salt string `json:"salt,omitempty" yaml:"salt,omitempty"`
+}
+
+// Rule sends requests whose header matches to a fixed version, ahead of the
+// policy: a user segment, a request category, a region.
+type Rule struct {
+	// Header is the request header to read, such as X-User-Segment.
+	Header string `json:"header" yaml:"header"`
+	// Values are the header values that match (exact, case-sensitive).
+	Values []string `json:"values" yaml:"values"`
+	// Version is the version tag matching requests go to.
+	Version string `json:"version" yaml:"version"`
+}
+
+// Model is a named model with its routing: policy, labels and rules. Its
+// versions are held by the Registry.
+type Model struct {
+	// Name is the model name clients send, such as "chat".
+	Name string `json:"name" yaml:"name"`
+	// Description is free text for people.
+	Description string `json:"description,omitempty" yaml:"description,omitempty"`
+	// Policy routes requests for the bare name.
+	Policy Policy `json:"policy" yaml:"policy"`
+	// Labels map a label ("stable", "canary", any name) to a version tag;
+	// clients address them as "model@label".
+	Labels map[string]string `json:"labels,omitempty" yaml:"labels,omitempty"`
+	// Rules are tried in order before the policy.
+	Rules []Rule `json:"rules,omitempty" yaml:"rules,omitempty"`
+	// UpdatedAt is when the routing last changed; set by the registry.
+	UpdatedAt time.Time `json:"updated_at" yaml:"-"`
+}
+
+// Clone returns a deep copy of m.
+func (m Model) Clone() Model {
+	m.Policy.Split = slices.Clone(m.Policy.Split)
+	m.Labels = maps.Clone(m.Labels)
+	m.Rules = slices.Clone(m.Rules)
+	for i := range m.Rules {
+		m.Rules[i].Values = slices.Clone(m.Rules[i].Values)
+	}
+	return m
+}
+
+// PolicyString renders the policy for people: "split v1.1.0=95 v1.2.0=5",
+// "specific v1.1.0", "latest (unpinned)", "all".
+func (p Policy) String() string {
+	switch p.Kind {
+	case PolicySpecific:
+		return "specific " + p.Version
+	case PolicySplit:
+		var b strings.Builder
+		b.WriteString("split")
+		for _, w := range p.Split {
+			fmt.Fprintf(&b, " %s=%s", w.Version, FormatPercent(w.Percent))
+		}
+		return b.String()
+	case PolicyAll:
+		return "all"
+	default:
+		return "latest (unpinned)"
+	}
+}
+
+// FormatPercent renders a percentage without trailing zeros: 95, 2.5, 0.01.
+func FormatPercent(p float64) string {
+	s := fmt.Sprintf("%.2f", p)
+	s = strings.TrimRight(s, "0")
+	return strings.TrimSuffix(s, ".")
+}
+
+// Basis converts a percentage to basis points of the 10,000 sticky buckets.
+func Basis(percent float64) int { return int(math.Round(percent * 100)) }
+
+// SplitOf returns the percent a split policy gives to version, 0 if none.
+func (p Policy) SplitOf(version string) float64 {
+	for _, w := range p.Split {
+		if w.Version == version {
+			return w.Percent
+		}
+	}
+	return 0
+}
+
+// ParseWeights parses "v1.1.0=95" style arguments into weights.
+func ParseWeights(args []string) ([]Weight, error) {
+	var ws []Weight
+	for _, a := range args {
+		v, p, ok := strings.Cut(a, "=")
+		if !ok {
+			return nil, Errorf(CodeInvalid, "invalid weight %q: write VERSION=PERCENT, such as v1.2.0=5", a)
+		}
+		var f float64
+		if _, err := fmt.Sscanf(p, "%g", &f); err != nil || strings.TrimSpace(p) == "" {
+			return nil, Errorf(CodeInvalid, "invalid weight %q: the percent must be a number, such as v1.2.0=5", a)
+		}
+		ws = append(ws, Weight{Version: strings.TrimSpace(v), Percent: f})
+	}
+	return ws, nil
+}

@@ -1,0 +1,40 @@
+package sluice
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps the registry, the audit log, the request log and the admin
+// tokens. Every method that writes is one transaction. The sqlite and
+// postgres packages implement it; storetest is the conformance suite both
+// pass.
+type Store interface {
+	// LoadRegistry returns the current registry.
+	LoadRegistry(ctx context.Context) (*Registry, error)
+	// Commit applies c in one transaction and returns the new revision
+	// (c.BaseRevision+1). It fails with CodeConflict, writing nothing, when
+	// the stored revision is not c.BaseRevision, or when a new version
+	// already exists.
+	Commit(ctx context.Context, c Change) (int64, error)
+	// Audit returns audit entries matching q.
+	Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+	// AppendRequests adds request log rows in one transaction.
+	AppendRequests(ctx context.Context, rows []Observation) error
+	// Requests returns request log rows matching q, newest first.
+	Requests(ctx context.Context, q RequestQuery) ([]Observation, error)
+	// CountRequests counts request log rows matching q per version.
+	CountRequests(ctx context.Context, q RequestQuery) ([]VersionCount, error)
+	// PruneRequests deletes request log rows older than before and returns
+	// how many it deleted.
+	PruneRequests(ctx context.Context, before time.Time) (int64, error)
+	// Tokens returns every admin token.
+	Tokens(ctx context.Context) ([]Token, error)
+	// PutToken creates or replaces a token (by name) and appends audit, in
+	// one transaction.
+	PutToken(ctx context.Context, t Token, audit AuditEntry) error
+	// DeleteToken removes a token and appends audit; CodeNotFound if absent.
+	DeleteToken(ctx context.Context, name string, audit AuditEntry) error
+	// Close releases the store.
+	Close() error
+}

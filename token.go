@@ -1,0 +1,64 @@
+package sluice
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"time"
+)
+
+// Role is what an admin token may do. Each role includes the ones below it.
+type Role string
+
+// The roles, weakest first.
+const (
+	// RoleViewer reads everything and changes nothing.
+	RoleViewer Role = "viewer"
+	// RoleOperator also changes routing and drives rollouts.
+	RoleOperator Role = "operator"
+	// RoleAdmin also registers versions, sets backends and manages tokens.
+	RoleAdmin Role = "admin"
+)
+
+func (r Role) rank() int {
+	switch r {
+	case RoleViewer:
+		return 1
+	case RoleOperator:
+		return 2
+	case RoleAdmin:
+		return 3
+	}
+	return 0
+}
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r.rank() > 0 }
+
+// Allows reports whether a token with role r may do what needs role need.
+func (r Role) Allows(need Role) bool { return r.rank() >= need.rank() && r.Valid() }
+
+// Token is a named admin credential. The secret itself is never stored, only
+// its SHA-256.
+type Token struct {
+	// Name identifies the token's holder in the audit log.
+	Name string `json:"name"`
+	// Role is what the token may do.
+	Role Role `json:"role"`
+	// Hash is the hex SHA-256 of the secret.
+	Hash string `json:"-"`
+	// CreatedAt is when it was created.
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// HashSecret returns the hex SHA-256 of a token secret.
+func HashSecret(secret string) string {
+	h := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(h[:])
+}
+
+// Matches reports, in constant time, whether secret is this token's.
+func (t *Token) Matches(secret string) bool {
+	h := HashSecret(secret)
+	return subtle.ConstantTimeCompare([]byte(h), []byte(t.Hash)) == 1
+}
