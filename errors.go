@@ -66,3 +66,40 @@ func ErrorMessage(err error) string {
 	}
 	return err.Error()
 }
+
+// statusOf is the one table from error code to HTTP status, used by the
+// admin API and the data plane alike.
+var statusOf = map[Code]int{
+	CodeInvalid:      422,
+	CodeBadRequest:   400,
+	CodeNotFound:     404,
+	CodeGone:         410,
+	CodeConflict:     409,
+	CodeUnauthorized: 401,
+	CodeForbidden:    403,
+	CodeTooLarge:     413,
+	CodeRateLimited:  429,
+	CodeUnavailable:  503,
+	CodeUpstream:     502,
+	CodeTimeout:      504,
+	CodeInternal:     500,
+}
+
+// HTTPStatus returns the HTTP status for code; 500 for an unknown code.
+func (c Code) HTTPStatus() int {
+	if s, ok := statusOf[c]; ok {
+		return s
+	}
+	return 500
+}
+
+// CodeForStatus returns the code whose status is status, for clients that
+// decode an error response; CodeInternal when none matches.
+func CodeForStatus(status int) Code {
+	for c, s := range statusOf {
+		if s == status {
+			return c
+		}
+	}
+	return CodeInternal
+}

@@ -1,0 +1,76 @@
+package sluice
+
+// ApplyDoc is the declarative description of models that `sluice apply -f`
+// reads (YAML) and the admin API accepts (JSON). Applying it is idempotent:
+// re-applying the same document changes nothing.
+type ApplyDoc struct {
+	// Models lists the models to create or update.
+	Models []ApplyModel `json:"models" yaml:"models"`
+}
+
+// ApplyModel declares one model, its versions and its routing. Nil or
+// absent routing fields leave the stored ones as they are; a field that is
+// present replaces the stored one whole.
+type ApplyModel struct {
+	// Name is the model name.
+	Name string `json:"name" yaml:"name"`
+	// Description is free text.
+	Description string `json:"description,omitempty" yaml:"description,omitempty"`
+	// Policy, when set, replaces the routing policy.
+	Policy *Policy `json:"policy,omitempty" yaml:"policy,omitempty"`
+	// Labels, when set, replace all labels.
+	Labels map[string]string `json:"labels,omitempty" yaml:"labels,omitempty"`
+	// Rules, when set, replace all rules.
+	Rules []Rule `json:"rules,omitempty" yaml:"rules,omitempty"`
+	// Versions are registered (immutable) or, for existing ones, moved to
+	// the stage given, following the lifecycle.
+	Versions []Version `json:"versions,omitempty" yaml:"versions,omitempty"`
+}
+
+// Apply applies a declarative document to the edit: versions first (so the
+// routing may refer to them), then each model's routing.
+func (e *Edit) Apply(doc ApplyDoc) error {
+	seen := map[string]bool{}
+	for i, am := range doc.Models {
+		if err := CheckName("model name", am.Name); err != nil {
+			return Errorf(CodeInvalid, "models[%d]: %s", i, ErrorMessage(err))
+		}
+		if seen[am.Name] {
+			return Errorf(CodeInvalid, "models[%d]: model %s is declared twice: declare each model once", i, am.Name)
+		}
+		seen[am.Name] = true
+		for _, v := range am.Versions {
+			v.Model = am.Name
+			if _, err := e.RegisterVersion(v); err != nil {
+				return err
+			}
+		}
+		m := e.next.Models[am.Name]
+		var next Model
+		if m != nil {
+			next = m.Clone()
+		} else {
+			next = Model{Name: am.Name, Policy: Policy{Kind: PolicyLatest}}
+		}
+		if am.Description != "" {
+			next.Description = am.Description
+		}
+		if am.Policy != nil {
+			p := *am.Policy
+			if p.Kind == PolicySplit && p.Salt == "" {
+				p.Salt = next.Policy.Salt
+			}
+			next.Policy = p
+		}
+		if am.Labels != nil {
+			next.Labels = am.Labels
+		}
+		if am.Rules != nil {
+			next.Rules = am.Rules
+		}
+		if err := e.PutModel(next); err != nil {
+			return err
+		}
+	}
+	return nil
+}

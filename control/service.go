@@ -1,0 +1,150 @@
+package control
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// Service holds the current registry and serialises changes to it.
+type Service struct {
+	store sluice.Store
+	now   func() time.Time
+
+	mu   sync.Mutex // serialises edits made through this process
+	reg  atomic.Pointer[sluice.Registry]
+	subs []func(*sluice.Registry)
+}
+
+// Result is what a committed edit did.
+type Result struct {
+	// Revision is the registry revision after the edit.
+	Revision int64 `json:"revision"`
+	// Changed is false when the edit was a no-op (re-applying the same
+	// content).
+	Changed bool `json:"changed"`
+	// Audit holds the audit entries written.
+	Audit []sluice.AuditEntry `json:"audit,omitempty"`
+}
+
+// New loads the registry from store. now is the clock; nil means time.Now.
+func New(ctx context.Context, store sluice.Store, now func() time.Time) (*Service, error) {
+	if now == nil {
+		now = time.Now
+	}
+	s := &Service{store: store, now: now}
+	reg, err := store.LoadRegistry(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load registry: %w", err)
+	}
+	s.reg.Store(reg)
+	return s, nil
+}
+
+// Store returns the store the service writes to.
+func (s *Service) Store() sluice.Store { return s.store }
+
+// Now returns the service clock's time.
+func (s *Service) Now() time.Time { return s.now() }
+
+// Registry returns the current registry. Callers must not modify it.
+func (s *Service) Registry() *sluice.Registry { return s.reg.Load() }
+
+// Subscribe calls fn with the current registry now and with every new one
+// after a commit or reload. fn runs on the committing goroutine and must be
+// quick.
+func (s *Service) Subscribe(fn func(*sluice.Registry)) {
+	s.mu.Lock()
+	s.subs = append(s.subs, fn)
+	reg := s.reg.Load()
+	s.mu.Unlock()
+	fn(reg)
+}
+
+// Do runs fn on an edit of the current registry and commits the result as
+// one transaction. When another writer (another replica) committed first,
+// Do reloads and runs fn again, up to three times, so fn must only describe
+// the change. A no-op edit writes nothing and returns Changed false.
+func (s *Service) Do(ctx context.Context, actor, reason string, fn func(e *sluice.Edit) error) (Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		base := s.reg.Load()
+		e := base.Edit(actor, reason, s.now())
+		if err := fn(e); err != nil {
+			return Result{}, err
+		}
+		ch, err := e.Finish()
+		if err != nil {
+			return Result{}, err
+		}
+		if ch.Empty() && len(ch.Audit) == 0 {
+			return Result{Revision: base.Revision}, nil
+		}
+		rev, err := s.store.Commit(ctx, ch)
+		if err == nil {
+			next := e.Registry()
+			next.Revision = rev
+			s.publishLocked(next)
+			return Result{Revision: rev, Changed: !ch.Empty(), Audit: ch.Audit}, nil
+		}
+		if sluice.ErrorCode(err) != sluice.CodeConflict || !staleBase(ctx, s.store, base.Revision) {
+			return Result{}, err
+		}
+		lastErr = err
+		if err := s.reloadLocked(ctx); err != nil {
+			return Result{}, err
+		}
+	}
+	return Result{}, fmt.Errorf("the registry kept changing under this edit; try again: %w", lastErr)
+}
+
+// staleBase reports whether the store has moved past base, which makes a
+// conflict worth retrying (a conflict on a still-current base is a real
+// clash, such as a version that already exists).
+func staleBase(ctx context.Context, st sluice.Store, base int64) bool {
+	reg, err := st.LoadRegistry(ctx)
+	return err == nil && reg.Revision != base
+}
+
+// Reload re-reads the registry from the store and publishes it if its
+// revision differs from the one held (another replica changed it, or a
+// SIGHUP asked for it).
+func (s *Service) Reload(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reloadLocked(ctx)
+}
+
+func (s *Service) reloadLocked(ctx context.Context) error {
+	reg, err := s.store.LoadRegistry(ctx)
+	if err != nil {
+		return fmt.Errorf("reload registry: %w", err)
+	}
+	if cur := s.reg.Load(); cur != nil && cur.Revision == reg.Revision {
+		return nil
+	}
+	s.publishLocked(reg)
+	return nil
+}
+
+func (s *Service) publishLocked(reg *sluice.Registry) {
+	s.reg.Store(reg)
+	for _, fn := range s.subs {
+		fn(reg)
+	}
+}
+
+// Republish hands the current registry to the subscribers again, for when
+// something outside the registry that they depend on changed (backend
+// health).
+func (s *Service) Republish() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.publishLocked(s.reg.Load())
+}

@@ -1,0 +1,38 @@
+// Package fakellm is a simulated LLM server that stands in for vLLM, TGI or
+// Ollama in tests, the demo, benchmarks and simulations.
+//
+// It has two halves. The behaviour model (Config, Behavior, Outcome) is pure:
+// Config.Sample draws what one request would experience (status, latency,
+// time to first token, output length, refusal) from a caller-supplied
+// *rand.Rand and never looks at a clock, so the simulator can drive it on a
+// virtual clock. The Server wraps that model in an OpenAI-compatible HTTP API
+// (/v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models,
+// /health), with server-sent-event streaming paced by tokens_per_second, and
+// fault controls for tests: SetHealthy, SetHang, Kill and live SetBehavior.
+//
+// The fake tokenizer counts one output token per word (streams send one word
+// per chunk) and estimates prompt tokens as one per four bytes of prompt
+// text, OpenAI's rule of thumb.
+//
+// A configuration file looks like this (every key is optional):
+//
+//	model: llama-3-8b-v2
+//	seed: 42
+//	category_header: X-Request-Category
+//	default: &default
+//	  latency: {median_ms: 120, p99_ms: 900}   # lognormal; a bare number is fixed
+//	  ttft: {median_ms: 80, p99_ms: 400}       # streams only; omitted means use latency
+//	  tokens_per_second: 60
+//	  output_tokens: {mean: 120, spread: 60}   # uniform in [mean-spread, mean+spread]
+//	  error_rate: 0.002
+//	  refusal_rate: 0.01
+//	categories:
+//	  code:
+//	    <<: *default        # YAML merge: a category replaces the default wholesale
+//	    error_rate: 0.05
+//	    quality: 0.7
+//
+// Request headers let a single call override the draw: X-Fake-Tokens forces
+// the number of output tokens, X-Fake-Latency-Ms fixes latency and time to
+// first token, and X-Fake-Status forces an error status.
+package fakellm
