@@ -1,0 +1,259 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// Gateway is the configuration of `sluice serve`. Every field has a default
+// (see Default), so an empty file is a valid configuration.
+type Gateway struct {
+	// Listen is the data plane address; default 127.0.0.1:8080. ":0" picks a
+	// free port.
+	Listen string `yaml:"listen"`
+	// AdminListen, when set, serves the admin API, /metrics and the UI on a
+	// separate address; empty serves them on Listen.
+	AdminListen string `yaml:"admin_listen"`
+	// Store is the SQLite file path; default sluice.db.
+	Store string `yaml:"store"`
+	// StickyHeaders are tried in order for the sticky key when the body has
+	// no "user"; default [X-User-Id, X-Session-Id].
+	StickyHeaders []string `yaml:"sticky_headers"`
+	// ForceHeader names the header that forces a version, honoured only for
+	// admin or operator tokens; default X-Sluice-Version.
+	ForceHeader string `yaml:"force_header"`
+	// CategoryHeader names the request-category header; default
+	// X-Request-Category.
+	CategoryHeader string `yaml:"category_header"`
+	// MaxBodyBytes caps request bodies; default 8 MiB.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// RetryOnStable retries failures before the first byte on the stable
+	// version; default true.
+	RetryOnStable *bool `yaml:"retry_on_stable"`
+	// Timeouts bound backend calls.
+	Timeouts Timeouts `yaml:"timeouts"`
+	// Health configures backend health checks.
+	Health Health `yaml:"health"`
+	// RefusalPhrases replace the default refusal phrases when set.
+	RefusalPhrases []string `yaml:"refusal_phrases"`
+	// RequestLog configures the request log.
+	RequestLog RequestLog `yaml:"request_log"`
+	// Tokens are admin tokens known from the file, besides those created
+	// through the API. Give each a secret (usually "${ENV}") or its SHA-256.
+	Tokens []TokenConfig `yaml:"tokens"`
+	// ModelsFile, when set, is applied at start (as `sluice apply -f`).
+	ModelsFile string `yaml:"models_file"`
+}
+
+// Timeouts bound the calls to backends.
+type Timeouts struct {
+	// Connect bounds dialing; default 5s.
+	Connect time.Duration `yaml:"connect"`
+	// FirstByte bounds the wait for response headers; default 120s.
+	FirstByte time.Duration `yaml:"first_byte"`
+	// Request bounds a whole request, stream included; default 10m.
+	Request time.Duration `yaml:"request"`
+}
+
+// Health configures backend health checks.
+type Health struct {
+	// Path requested on each endpoint; default /health.
+	Path string `yaml:"path"`
+	// Interval between checks; default 5s.
+	Interval time.Duration `yaml:"interval"`
+	// Timeout per check; default 2s.
+	Timeout time.Duration `yaml:"timeout"`
+	// FailAfter failures in a row take a version out of splits; default 2.
+	FailAfter int `yaml:"fail_after"`
+}
+
+// RequestLog configures the request log.
+type RequestLog struct {
+	// Retention is how long rows are kept; default 168h (7 days); 0 with
+	// Keep set keeps them forever.
+	Retention time.Duration `yaml:"retention"`
+	// Keep keeps rows forever, ignoring Retention.
+	Keep bool `yaml:"keep"`
+	// BatchSize rows are written per transaction; default 512.
+	BatchSize int `yaml:"batch_size"`
+	// FlushInterval bounds how long a row waits; default 250ms.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+}
+
+// TokenConfig is an admin token declared in the file.
+type TokenConfig struct {
+	// Name identifies the holder in the audit log.
+	Name string `yaml:"name"`
+	// Role is viewer, operator or admin.
+	Role sluice.Role `yaml:"role"`
+	// Secret is the token itself; prefer "${ENV}".
+	Secret string `yaml:"secret"`
+	// SHA256 is the hex SHA-256 of the secret, instead of Secret.
+	SHA256 string `yaml:"sha256"`
+}
+
+// Default returns the configuration used when no file is given.
+func Default() Gateway {
+	var g Gateway
+	g.setDefaults()
+	return g
+}
+
+func (g *Gateway) setDefaults() {
+	if g.Listen == "" {
+		g.Listen = "127.0.0.1:8080"
+	}
+	if g.Store == "" {
+		g.Store = "sluice.db"
+	}
+	if len(g.StickyHeaders) == 0 {
+		g.StickyHeaders = []string{"X-User-Id", "X-Session-Id"}
+	}
+	if g.ForceHeader == "" {
+		g.ForceHeader = "X-Sluice-Version"
+	}
+	if g.CategoryHeader == "" {
+		g.CategoryHeader = "X-Request-Category"
+	}
+	if g.MaxBodyBytes == 0 {
+		g.MaxBodyBytes = 8 << 20
+	}
+	if g.RetryOnStable == nil {
+		t := true
+		g.RetryOnStable = &t
+	}
+	if g.Timeouts.Connect == 0 {
+		g.Timeouts.Connect = 5 * time.Second
+	}
+	if g.Timeouts.FirstByte == 0 {
+		g.Timeouts.FirstByte = 120 * time.Second
+	}
+	if g.Timeouts.Request == 0 {
+		g.Timeouts.Request = 10 * time.Minute
+	}
+	if g.Health.Path == "" {
+		g.Health.Path = "/health"
+	}
+	if g.Health.Interval == 0 {
+		g.Health.Interval = 5 * time.Second
+	}
+	if g.Health.Timeout == 0 {
+		g.Health.Timeout = 2 * time.Second
+	}
+	if g.Health.FailAfter == 0 {
+		g.Health.FailAfter = 2
+	}
+	if g.RequestLog.Retention == 0 && !g.RequestLog.Keep {
+		g.RequestLog.Retention = 7 * 24 * time.Hour
+	}
+	if g.RequestLog.BatchSize == 0 {
+		g.RequestLog.BatchSize = 512
+	}
+	if g.RequestLog.FlushInterval == 0 {
+		g.RequestLog.FlushInterval = 250 * time.Millisecond
+	}
+}
+
+// LoadGateway reads a gateway configuration file, applies defaults and
+// validates it.
+func LoadGateway(path string) (Gateway, error) {
+	b, err := readFile(path)
+	if err != nil {
+		return Gateway{}, err
+	}
+	return ParseGateway(path, b)
+}
+
+// ParseGateway parses gateway configuration YAML; name labels errors.
+func ParseGateway(name string, text []byte) (Gateway, error) {
+	var g Gateway
+	if strings.TrimSpace(string(text)) != "" {
+		if err := decodeStrict(name, text, &g); err != nil {
+			return g, err
+		}
+	}
+	g.setDefaults()
+	if err := g.Validate(); err != nil {
+		return g, fmt.Errorf("%s: %w", name, err)
+	}
+	return g, nil
+}
+
+// Validate checks the configuration; the error names the key.
+func (g *Gateway) Validate() error {
+	for key, addr := range map[string]string{"listen": g.Listen, "admin_listen": g.AdminListen} {
+		if addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("%s: %q is not host:port (such as 127.0.0.1:8080 or :8080)", key, addr)
+		}
+	}
+	for i, h := range append(append([]string{}, g.StickyHeaders...), g.ForceHeader, g.CategoryHeader) {
+		if err := sluice.CheckHeaderName(h); err != nil {
+			return fmt.Errorf("header setting %d: %s", i+1, sluice.ErrorMessage(err))
+		}
+	}
+	if g.MaxBodyBytes < 1024 {
+		return fmt.Errorf("max_body_bytes: %d is too small; use at least 1024", g.MaxBodyBytes)
+	}
+	for key, d := range map[string]time.Duration{"timeouts.connect": g.Timeouts.Connect, "timeouts.first_byte": g.Timeouts.FirstByte, "timeouts.request": g.Timeouts.Request, "health.interval": g.Health.Interval, "health.timeout": g.Health.Timeout} {
+		if d < 0 {
+			return fmt.Errorf("%s: must be positive, such as 5s", key)
+		}
+	}
+	if !strings.HasPrefix(g.Health.Path, "/") {
+		return fmt.Errorf("health.path: %q must start with /", g.Health.Path)
+	}
+	names := map[string]bool{}
+	for i, t := range g.Tokens {
+		at := fmt.Sprintf("tokens[%d]", i)
+		if err := sluice.CheckName("token name", t.Name); err != nil {
+			return fmt.Errorf("%s.name: %s", at, sluice.ErrorMessage(err))
+		}
+		if names[t.Name] {
+			return fmt.Errorf("%s.name: %q is declared twice", at, t.Name)
+		}
+		names[t.Name] = true
+		if !t.Role.Valid() {
+			return fmt.Errorf("%s.role: %q is not a role: use viewer, operator or admin", at, t.Role)
+		}
+		if (t.Secret == "") == (t.SHA256 == "") {
+			return fmt.Errorf("%s: give exactly one of secret (such as \"${SLUICE_ADMIN_TOKEN}\") or sha256", at)
+		}
+		if t.Secret != "" && len(t.Secret) < 16 {
+			return fmt.Errorf("%s.secret: shorter than 16 characters; use a long random secret", at)
+		}
+		if t.SHA256 != "" && len(t.SHA256) != 64 {
+			return fmt.Errorf("%s.sha256: must be 64 hex digits", at)
+		}
+	}
+	return nil
+}
+
+// StaticTokens returns the file's tokens, hashed.
+func (g *Gateway) StaticTokens() []sluice.Token {
+	var out []sluice.Token
+	for _, t := range g.Tokens {
+		h := strings.ToLower(t.SHA256)
+		if t.Secret != "" {
+			h = sluice.HashSecret(t.Secret)
+		}
+		out = append(out, sluice.Token{Name: t.Name, Role: t.Role, Hash: h})
+	}
+	return out
+}
+
+// CanonicalHeaders returns hs in canonical form.
+func CanonicalHeaders(hs []string) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = http.CanonicalHeaderKey(h)
+	}
+	return out
+}
