@@ -1,0 +1,118 @@
+package proxy
+
+import (
+	"bytes"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
+)
+
+// fields is what the proxy reads from a request body.
+type fields struct {
+	model      gjson.Result
+	user       string
+	stream     bool
+	usageAsked bool // the client set stream_options.include_usage
+	hasOptions bool // the body has a stream_options object
+	category   string
+}
+
+// readFields extracts the fields the router needs without decoding the
+// whole body.
+func readFields(body []byte) fields {
+	var f fields
+	f.model = gjson.GetBytes(body, "model")
+	if u := gjson.GetBytes(body, "user"); u.Type == gjson.String {
+		f.user = u.Str
+	}
+	if s := gjson.GetBytes(body, "stream"); s.Type == gjson.True {
+		f.stream = true
+		if so := gjson.GetBytes(body, "stream_options"); so.Exists() {
+			f.hasOptions = true
+			f.usageAsked = so.Get("include_usage").Type == gjson.True
+		}
+	}
+	if c := gjson.GetBytes(body, "metadata.category"); c.Type == gjson.String {
+		f.category = c.Str
+	}
+	return f
+}
+
+// rewriteModel returns body with the model value replaced by the JSON string
+// upstream. It splices bytes at the value's offset instead of re-encoding
+// the document; dst is reused when it has room.
+func rewriteModel(dst, body []byte, model gjson.Result, upstream string) []byte {
+	start := model.Index
+	end := start + len(model.Raw)
+	dst = append(dst[:0], body[:start]...)
+	dst = appendJSONString(dst, upstream)
+	return append(dst, body[end:]...)
+}
+
+// withUsageOption asks the backend for the final usage chunk of a stream by
+// adding stream_options.include_usage, which the proxy strips again from the
+// answer when the client did not ask for it.
+func withUsageOption(body []byte, f fields) []byte {
+	if f.usageAsked {
+		return body
+	}
+	if f.hasOptions {
+		// Rare: the client sent stream_options without include_usage.
+		so := gjson.GetBytes(body, "stream_options")
+		inner := bytes.TrimSpace([]byte(so.Raw))
+		if len(inner) >= 2 && inner[0] == '{' {
+			var b []byte
+			b = append(b, body[:so.Index]...)
+			b = append(b, `{"include_usage":true`...)
+			rest := bytes.TrimSpace(inner[1:])
+			if len(rest) > 0 && rest[0] != '}' {
+				b = append(b, ',')
+			}
+			b = append(b, rest...)
+			return append(b, body[so.Index+len(so.Raw):]...)
+		}
+		return body
+	}
+	i := bytes.IndexByte(body, '{')
+	if i < 0 {
+		return body
+	}
+	out := make([]byte, 0, len(body)+40)
+	out = append(out, body[:i+1]...)
+	out = append(out, `"stream_options":{"include_usage":true},`...)
+	return append(out, body[i+1:]...)
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c < 0x20:
+			dst = append(dst, `\u00`...)
+			dst = append(dst, hexDigit(c>>4), hexDigit(c&0xf))
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, '"')
+}
+
+func hexDigit(b byte) byte { return "0123456789abcdef"[b] }
+
+// validName reports whether a model reference is printable UTF-8 without
+// control characters, so it can be echoed in headers and messages.
+func validName(s string) bool {
+	if !utf8.ValidString(s) || len(s) > 300 {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}

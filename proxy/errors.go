@@ -1,0 +1,43 @@
+package proxy
+
+import (
+	"net/http"
+
+	"github.com/sluicehq/sluice"
+)
+
+// writeError sends an OpenAI-shaped error: {"error":{"message","type","code"}}.
+func writeError(w http.ResponseWriter, err error) {
+	code := sluice.ErrorCode(err)
+	msg := sluice.ErrorMessage(err)
+	writeErrorCode(w, code, msg)
+}
+
+func writeErrorCode(w http.ResponseWriter, code sluice.Code, msg string) {
+	b := make([]byte, 0, 128+len(msg))
+	b = append(b, `{"error":{"message":`...)
+	b = appendJSONString(b, msg)
+	b = append(b, `,"type":`...)
+	b = appendJSONString(b, errorType(code))
+	b = append(b, `,"param":null,"code":`...)
+	b = appendJSONString(b, string(code))
+	b = append(b, "}}\n"...)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(code.HTTPStatus())
+	w.Write(b)
+}
+
+// errorType maps a code to the OpenAI error "type" clients switch on.
+func errorType(c sluice.Code) string {
+	switch c {
+	case sluice.CodeInvalid, sluice.CodeBadRequest, sluice.CodeNotFound, sluice.CodeGone, sluice.CodeTooLarge, sluice.CodeConflict:
+		return "invalid_request_error"
+	case sluice.CodeUnauthorized, sluice.CodeForbidden:
+		return "authentication_error"
+	case sluice.CodeRateLimited:
+		return "rate_limit_error"
+	default:
+		return "api_error"
+	}
+}

@@ -1,0 +1,168 @@
+package proxy
+
+import (
+	"context"
+	"maps"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// HealthChecker polls every servable version's backends and reports the
+// versions whose every endpoint has failed FailAfter checks in a row; the
+// routing table leaves those out of splits.
+type HealthChecker struct {
+	// Path is requested on each endpoint; default /health (vLLM, TGI and
+	// llama.cpp serve it). A 2xx answer is healthy.
+	Path string
+	// Interval between rounds; default 5 s.
+	Interval time.Duration
+	// Timeout per check; default 2 s.
+	Timeout time.Duration
+	// FailAfter is how many failures in a row mark an endpoint down;
+	// default 2. One success marks it up again.
+	FailAfter int
+	// OnChange is called with the new set of unhealthy version ids when it
+	// changes.
+	OnChange func(unhealthy map[string]bool)
+	// Client sends the checks; nil means a client with Timeout that does
+	// not follow redirects.
+	Client *http.Client
+
+	mu        sync.Mutex
+	targets   map[string][]string // version id → endpoints
+	fails     map[string]int      // endpoint → failures in a row
+	unhealthy map[string]bool
+}
+
+// SetTargets replaces the versions to check with reg's servable versions.
+func (h *HealthChecker) SetTargets(reg *sluice.Registry) {
+	t := map[string][]string{}
+	for id, v := range reg.Versions {
+		if v.Stage.Servable() {
+			t[id] = v.Endpoints
+		}
+	}
+	h.mu.Lock()
+	h.targets = t
+	h.mu.Unlock()
+}
+
+// Unhealthy returns a copy of the set of unhealthy version ids.
+func (h *HealthChecker) Unhealthy() map[string]bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return maps.Clone(h.unhealthy)
+}
+
+// Run checks every Interval until ctx ends.
+func (h *HealthChecker) Run(ctx context.Context) {
+	if h.Interval <= 0 {
+		h.Interval = 5 * time.Second
+	}
+	t := time.NewTicker(h.Interval)
+	defer t.Stop()
+	for {
+		h.CheckNow(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// CheckNow runs one round of checks and reports a change through OnChange.
+func (h *HealthChecker) CheckNow(ctx context.Context) {
+	if h.Path == "" {
+		h.Path = "/health"
+	}
+	if h.Timeout <= 0 {
+		h.Timeout = 2 * time.Second
+	}
+	if h.FailAfter <= 0 {
+		h.FailAfter = 2
+	}
+	if h.Client == nil {
+		h.Client = &http.Client{Timeout: h.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	h.mu.Lock()
+	targets := maps.Clone(h.targets)
+	h.mu.Unlock()
+	endpoints := map[string]bool{}
+	for _, eps := range targets {
+		for _, e := range eps {
+			endpoints[e] = true
+		}
+	}
+	results := make(map[string]bool, len(endpoints))
+	var wg sync.WaitGroup
+	var rmu sync.Mutex
+	for e := range endpoints {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok := h.probe(ctx, e)
+			rmu.Lock()
+			results[e] = ok
+			rmu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return
+	}
+	h.mu.Lock()
+	if h.fails == nil {
+		h.fails = map[string]int{}
+	}
+	for e, ok := range results {
+		if ok {
+			delete(h.fails, e)
+		} else {
+			h.fails[e]++
+		}
+	}
+	next := map[string]bool{}
+	for id, eps := range targets {
+		down := len(eps) > 0
+		for _, e := range eps {
+			if h.fails[e] < h.FailAfter {
+				down = false
+			}
+		}
+		if down {
+			next[id] = true
+		}
+	}
+	changed := !maps.Equal(next, h.unhealthy)
+	h.unhealthy = next
+	h.mu.Unlock()
+	if changed && h.OnChange != nil {
+		h.OnChange(maps.Clone(next))
+	}
+}
+
+func (h *HealthChecker) probe(ctx context.Context, endpoint string) bool {
+	ctx, cancel := context.WithTimeout(ctx, h.Timeout)
+	defer cancel()
+	base := endpoint
+	for len(base) > 0 && base[len(base)-1] == '/' {
+		base = base[:len(base)-1]
+	}
+	if len(base) > 3 && base[len(base)-3:] == "/v1" {
+		base = base[:len(base)-3]
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+h.Path, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := h.Client.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode >= 200 && resp.StatusCode < 300
+}

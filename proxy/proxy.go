@@ -1,0 +1,419 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/route"
+)
+
+// Recorder receives one observation per attempt at a backend; the observe
+// package's Recorder implements it.
+type Recorder interface {
+	Record(o *sluice.Observation)
+}
+
+// RequestLogger receives one row per client request, off the request path;
+// the observe package's RequestLog implements it.
+type RequestLogger interface {
+	Enqueue(o sluice.Observation)
+}
+
+// RefusalMatcher says whether generated text is a refusal.
+type RefusalMatcher interface {
+	Match(text []byte) bool
+}
+
+// Options configures a Proxy. Zero fields take the defaults noted.
+type Options struct {
+	// Routes holds the current routing table. Required.
+	Routes *route.Holder
+	// Recorder gets an observation per backend attempt; nil records nothing.
+	Recorder Recorder
+	// Log gets a request log row per client request; nil logs nothing.
+	Log RequestLogger
+	// Refusal detects refusals in generated text; nil detects none.
+	Refusal RefusalMatcher
+	// MaxBodyBytes caps request bodies (413 above it); default 8 MiB.
+	MaxBodyBytes int64
+	// NoRetry turns off retrying a failed attempt on the stable version.
+	// By default connect errors, timeouts and 5xx answers that happen before
+	// the first byte reaches the client are retried once on stable.
+	NoRetry bool
+	// ConnectTimeout bounds dialing a backend; default 5 s.
+	ConnectTimeout time.Duration
+	// FirstByteTimeout bounds the wait for the backend's response headers
+	// (prefill included); default 120 s.
+	FirstByteTimeout time.Duration
+	// RequestTimeout bounds a whole request, stream included; default 10 min.
+	RequestTimeout time.Duration
+	// CategoryHeader names the request header carrying the request category;
+	// default X-Request-Category. The body's metadata.category is the
+	// fallback.
+	CategoryHeader string
+	// ForceAllowed says whether the caller may use the force-version header;
+	// nil means nobody may.
+	ForceAllowed func(r *http.Request) bool
+	// Transport sends requests to backends; nil means a tuned
+	// http.Transport. Redirects are never followed.
+	Transport http.RoundTripper
+	// OnResult, if set, is told the outcome of every backend attempt
+	// (outlier ejection uses it).
+	OnResult func(versionID string, failed bool)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Proxy is the OpenAI-compatible data plane handler.
+type Proxy struct {
+	opt       Options
+	transport http.RoundTripper
+	bufs      sync.Pool
+}
+
+// New returns a Proxy with opt's defaults filled in.
+func New(opt Options) *Proxy {
+	if opt.MaxBodyBytes <= 0 {
+		opt.MaxBodyBytes = 8 << 20
+	}
+	if opt.ConnectTimeout <= 0 {
+		opt.ConnectTimeout = 5 * time.Second
+	}
+	if opt.FirstByteTimeout <= 0 {
+		opt.FirstByteTimeout = 120 * time.Second
+	}
+	if opt.RequestTimeout <= 0 {
+		opt.RequestTimeout = 10 * time.Minute
+	}
+	if opt.CategoryHeader == "" {
+		opt.CategoryHeader = "X-Request-Category"
+	}
+	opt.CategoryHeader = http.CanonicalHeaderKey(opt.CategoryHeader)
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	p := &Proxy{opt: opt, transport: opt.Transport}
+	if p.transport == nil {
+		p.transport = NewTransport(opt.ConnectTimeout, opt.FirstByteTimeout)
+	}
+	p.bufs.New = func() any { b := make([]byte, 0, 16<<10); return &b }
+	return p
+}
+
+// NewTransport returns the http.Transport the proxy uses by default: many
+// idle keep-alive connections per backend, no compression (the proxy reads
+// usage from the answer), no proxy from the environment.
+func NewTransport(connect, firstByte time.Duration) *http.Transport {
+	d := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		DialContext:           d.DialContext,
+		MaxIdleConns:          4096,
+		MaxIdleConnsPerHost:   1024,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: firstByte,
+		DisableCompression:    true,
+		ForceAttemptHTTP2:     false,
+		WriteBufferSize:       32 << 10,
+		ReadBufferSize:        32 << 10,
+	}
+}
+
+// ServeHTTP routes the OpenAI API paths.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/v1/chat/completions", "/v1/completions", "/v1/embeddings":
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", "POST")
+			writeErrorCode(w, sluice.CodeBadRequest, r.URL.Path+" takes POST with a JSON body")
+			return
+		}
+		p.serveInference(w, r)
+	case "/v1/models":
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", "GET")
+			writeErrorCode(w, sluice.CodeBadRequest, "/v1/models takes GET")
+			return
+		}
+		p.serveModels(w, r)
+	default:
+		writeErrorCode(w, sluice.CodeNotFound, "unknown path "+r.URL.Path+": Sluice serves /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/models")
+	}
+}
+
+// exchange is one client request on its way through the proxy.
+type exchange struct {
+	w        http.ResponseWriter
+	r        *http.Request
+	reqID    string
+	start    time.Time
+	body     []byte
+	f        fields
+	category string
+}
+
+func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
+	x := exchange{w: w, r: r, reqID: newRequestID(), start: p.opt.Now()}
+	w.Header().Set("X-Request-Id", x.reqID)
+	bp := p.bufs.Get().(*[]byte)
+	defer p.bufs.Put(bp)
+	body, err := p.readBody(r, (*bp)[:0])
+	*bp = body[:0]
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	x.body = body
+	if err := x.parse(p.opt.CategoryHeader); err != nil {
+		writeError(w, err)
+		return
+	}
+	allowed := p.opt.ForceAllowed != nil && p.opt.ForceAllowed(r)
+	rq := route.Request{Model: x.f.model.Str, StickyKey: x.f.user, Header: r.Header, ForceAllowed: allowed}
+	d, err := p.opt.Routes.Load().Decide(&rq)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	p.forward(&x, d)
+}
+
+func (x *exchange) parse(categoryHeader string) error {
+	trim := bytes.TrimLeft(x.body, " \t\r\n")
+	if len(trim) == 0 || trim[0] != '{' {
+		return sluice.Errorf(sluice.CodeBadRequest, "the request body must be a JSON object such as {\"model\": \"chat\", \"messages\": [...]}")
+	}
+	x.f = readFields(x.body)
+	if !x.f.model.Exists() {
+		return sluice.Errorf(sluice.CodeBadRequest, "the request has no \"model\": set it to a model name such as \"chat\", a pin such as \"chat:v1.2.0\" or a label such as \"chat@canary\" (GET /v1/models lists them)")
+	}
+	if x.f.model.Type.String() != "String" {
+		return sluice.Errorf(sluice.CodeBadRequest, "\"model\" must be a string such as \"chat\"")
+	}
+	if !validName(x.f.model.Str) {
+		return sluice.Errorf(sluice.CodeBadRequest, "\"model\" contains control characters or invalid UTF-8: send a plain name such as \"chat\"")
+	}
+	cat := x.r.Header[categoryHeader]
+	if len(cat) > 0 {
+		x.category = cat[0]
+	} else {
+		x.category = x.f.category
+	}
+	if len(x.category) > 64 || !validName(x.category) {
+		x.category = "invalid"
+	}
+	return nil
+}
+
+func (p *Proxy) readBody(r *http.Request, buf []byte) ([]byte, error) {
+	tooLarge := sluice.Errorf(sluice.CodeTooLarge, "the request body is larger than the %d-byte limit: send a smaller request or raise max_body_bytes", p.opt.MaxBodyBytes)
+	if r.ContentLength > p.opt.MaxBodyBytes {
+		return buf, tooLarge
+	}
+	lr := io.LimitedReader{R: r.Body, N: p.opt.MaxBodyBytes + 1}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return buf, sluice.Errorf(sluice.CodeBadRequest, "reading the request body failed: %v", err)
+		}
+	}
+	if int64(len(buf)) > p.opt.MaxBodyBytes {
+		return buf, tooLarge
+	}
+	return buf, nil
+}
+
+// forward sends the request to the decided version, retries on stable when
+// allowed, and relays the answer.
+func (p *Proxy) forward(x *exchange, d route.Decision) {
+	ctx, cancel := context.WithTimeout(x.r.Context(), p.opt.RequestTimeout)
+	defer cancel()
+	target := d.Target
+	routeName := d.Route
+	resp, class, err := p.attempt(ctx, x, target)
+	if class != "" && !p.opt.NoRetry && d.Stable != nil && d.Stable != target && class != "canceled" {
+		// The failed attempt counts against the version that failed.
+		failed := p.observation(x, target, d, routeName)
+		failed.Status = statusFor(resp, class)
+		failed.ErrorClass = class
+		failed.Retried = true
+		failed.Latency = p.opt.Now().Sub(x.start)
+		failed.TTFT = failed.Latency
+		p.record(&failed, false)
+		if resp != nil {
+			resp.Body.Close()
+		}
+		target, routeName = d.Stable, "retry"
+		resp, class, err = p.attempt(ctx, x, target)
+	}
+	obs := p.observation(x, target, d, routeName)
+	h := x.w.Header()
+	h.Set("X-Model-Version", target.ID)
+	if target.Deprecated {
+		h.Set("Deprecation", "true")
+		if target.Sunset != "" {
+			h.Set("Sunset", target.Sunset)
+		}
+	}
+	if err != nil {
+		obs.ErrorClass = class
+		obs.Status = statusFor(nil, class)
+		obs.Latency = p.opt.Now().Sub(x.start)
+		obs.TTFT = obs.Latency
+		code := sluice.CodeUpstream
+		switch class {
+		case "timeout":
+			code = sluice.CodeTimeout
+		case "canceled":
+			obs.Status = 499
+		}
+		if class != "canceled" {
+			writeErrorCode(x.w, code, upstreamMessage(target, class, err))
+		}
+		p.record(&obs, true)
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 500 {
+		obs.ErrorClass = "upstream_5xx"
+	} else if resp.StatusCode >= 400 {
+		obs.ErrorClass = "upstream_4xx"
+	}
+	obs.Status = resp.StatusCode
+	if x.f.stream && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		p.relayStream(x, target, resp, &obs)
+	} else {
+		p.relayBody(x, resp, &obs)
+	}
+	p.record(&obs, true)
+}
+
+func (p *Proxy) observation(x *exchange, t *route.Target, d route.Decision, routeName string) sluice.Observation {
+	return sluice.Observation{
+		RequestID: x.reqID, At: x.start, Model: t.Model, Version: t.Version, Route: routeName,
+		StickyHash: d.StickyHash, Category: x.category, Endpoint: x.r.URL.Path, Stream: x.f.stream,
+	}
+}
+
+// record hands an observation to the recorder and, for the attempt that
+// answered the client, to the request log.
+func (p *Proxy) record(o *sluice.Observation, final bool) {
+	if p.opt.Recorder != nil {
+		p.opt.Recorder.Record(o)
+	}
+	if final && p.opt.Log != nil {
+		p.opt.Log.Enqueue(*o)
+	}
+	if p.opt.OnResult != nil && o.ErrorClass != "canceled" {
+		p.opt.OnResult(o.Model+":"+o.Version, o.ErrorClass != "" && o.ErrorClass != "upstream_4xx")
+	}
+}
+
+func statusFor(resp *http.Response, class string) int {
+	if resp != nil {
+		return resp.StatusCode
+	}
+	switch class {
+	case "timeout":
+		return 504
+	case "canceled":
+		return 499
+	}
+	return 502
+}
+
+func upstreamMessage(t *route.Target, class string, err error) string {
+	switch class {
+	case "timeout":
+		return "the backend for " + t.ID + " did not answer in time; try again, and if it persists ask an operator to check the backend or move traffic off it"
+	case "connect":
+		return "the backend for " + t.ID + " cannot be reached (" + err.Error() + "); try again, and if it persists ask an operator to check the backend or move traffic off it"
+	}
+	return "the backend for " + t.ID + " failed (" + err.Error() + "); try again"
+}
+
+// attempt sends the request to one version. class is "" on a 2xx-4xx
+// answer, else the error class; err is set only when there is no response.
+func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target) (*http.Response, string, error) {
+	// A fresh buffer: the transport may still read the body after
+	// RoundTrip returns, and rewinds it through GetBody to retry a request
+	// that hit a keep-alive connection the backend had just closed.
+	up := rewriteModel(make([]byte, 0, len(x.body)+64), x.body, x.f.model, t.Upstream)
+	if x.f.stream {
+		up = withUsageOption(up, x.f)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, backendURL(t.Endpoint(), x.r.URL.Path), bytes.NewReader(up))
+	if err != nil {
+		return nil, "connect", err
+	}
+	copyRequestHeaders(req.Header, x.r.Header)
+	req.Header.Set("X-Request-Id", x.reqID)
+	req.ContentLength = int64(len(up))
+	resp, err := p.transport.RoundTrip(req)
+	if err != nil {
+		return nil, classify(x.r.Context(), err), err
+	}
+	if resp.StatusCode >= 500 {
+		return resp, "upstream_5xx", nil
+	}
+	return resp, "", nil
+}
+
+func classify(clientCtx context.Context, err error) string {
+	if clientCtx.Err() != nil {
+		return "canceled"
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) || strings.Contains(err.Error(), "timeout awaiting response headers") {
+		return "timeout"
+	}
+	return "connect"
+}
+
+// backendURL joins an endpoint and the API path, accepting endpoints
+// written with or without the /v1 suffix that OpenAI clients use.
+func backendURL(endpoint, path string) string {
+	endpoint = strings.TrimSuffix(endpoint, "/")
+	if strings.HasSuffix(endpoint, "/v1") {
+		return endpoint + path[3:]
+	}
+	return endpoint + path
+}
+
+// hopHeaders are not forwarded in either direction (RFC 9110, 7.6.1), nor
+// are the ones the proxy sets itself.
+var hopHeaders = map[string]bool{
+	"Connection": true, "Proxy-Connection": true, "Keep-Alive": true, "Proxy-Authenticate": true,
+	"Proxy-Authorization": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+	"Content-Length": true, "Accept-Encoding": true, "X-Sluice-Version": true,
+}
+
+func copyRequestHeaders(dst, src http.Header) {
+	for k, v := range src {
+		if !hopHeaders[k] {
+			dst[k] = v
+		}
+	}
+}
+
+func copyResponseHeaders(dst, src http.Header) {
+	for k, v := range src {
+		if !hopHeaders[k] && k != "X-Request-Id" {
+			dst[k] = v
+		}
+	}
+}

@@ -1,0 +1,202 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/route"
+	"github.com/tidwall/gjson"
+)
+
+// refusalPrefix is how much of the generated text is kept for the refusal
+// check: refusals announce themselves in the first sentence.
+const refusalPrefix = 256
+
+// relayBody copies a whole (non-streamed) answer to the client and reads
+// usage, finish reason and the text from it.
+func (p *Proxy) relayBody(x *exchange, resp *http.Response, obs *sluice.Observation) {
+	bp := p.bufs.Get().(*[]byte)
+	defer p.bufs.Put(bp)
+	buf := bytes.NewBuffer((*bp)[:0])
+	_, err := buf.ReadFrom(resp.Body)
+	*bp = buf.Bytes()[:0]
+	body := buf.Bytes()
+	if err != nil {
+		obs.ErrorClass = "stream_broken"
+		obs.Status = 502
+		obs.Latency = p.opt.Now().Sub(x.start)
+		obs.TTFT = obs.Latency
+		writeErrorCode(x.w, sluice.CodeUpstream, "the backend for "+obs.Model+":"+obs.Version+" broke off its answer ("+err.Error()+"); try again")
+		return
+	}
+	h := x.w.Header()
+	copyResponseHeaders(h, resp.Header)
+	x.w.WriteHeader(resp.StatusCode)
+	if _, err := x.w.Write(body); err != nil {
+		obs.ErrorClass = "canceled"
+	}
+	obs.Latency = p.opt.Now().Sub(x.start)
+	obs.TTFT = obs.Latency
+	if resp.StatusCode < 300 {
+		p.readUsage(body, obs)
+		text := gjson.GetBytes(body, "choices.0.message.content")
+		if !text.Exists() {
+			text = gjson.GetBytes(body, "choices.0.text")
+		}
+		obs.ResponseChars = len(text.Str)
+		obs.FinishReason = gjson.GetBytes(body, "choices.0.finish_reason").Str
+		if p.opt.Refusal != nil && text.Str != "" {
+			t := text.Str
+			if len(t) > refusalPrefix {
+				t = t[:refusalPrefix]
+			}
+			obs.Refusal = p.opt.Refusal.Match([]byte(t))
+		}
+	}
+}
+
+func (p *Proxy) readUsage(body []byte, obs *sluice.Observation) {
+	u := gjson.GetBytes(body, "usage")
+	if u.Type != gjson.JSON {
+		return
+	}
+	obs.InputTokens = int(u.Get("prompt_tokens").Int())
+	obs.OutputTokens = int(u.Get("completion_tokens").Int())
+}
+
+// relayStream passes a server-sent event stream through event by event,
+// flushing after each, and strips the usage chunk the proxy asked for when
+// the client did not. A stream the backend breaks off ends with an error
+// event, so the client never waits on a stream that will not finish.
+func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, obs *sluice.Observation) {
+	h := x.w.Header()
+	copyResponseHeaders(h, resp.Header)
+	h.Del("Content-Length")
+	x.w.WriteHeader(resp.StatusCode)
+	fl, _ := x.w.(http.Flusher)
+	if fl != nil {
+		fl.Flush()
+	}
+	br := bufio.NewReaderSize(resp.Body, 16<<10)
+	var (
+		suppress  bool // inside an event the client must not see
+		done      bool // saw data: [DONE]
+		pending   bool // wrote bytes not yet flushed
+		gotFirst  bool
+		prefix    [refusalPrefix]byte
+		prefixLen int
+		clientErr bool
+	)
+	write := func(b []byte) {
+		if clientErr {
+			return
+		}
+		if _, err := x.w.Write(b); err != nil {
+			clientErr = true
+		}
+		pending = true
+	}
+	var readErr error
+	for {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			// An event line longer than the buffer: pass it through in parts.
+			write(line)
+			continue
+		}
+		if len(line) > 0 {
+			trimmed := bytes.TrimRight(line, "\r\n")
+			switch {
+			case len(trimmed) == 0:
+				if !suppress {
+					write(line)
+					if fl != nil && !clientErr {
+						fl.Flush()
+					}
+					pending = false
+				}
+				suppress = false
+			case bytes.HasPrefix(trimmed, []byte("data:")):
+				payload := bytes.TrimLeft(trimmed[5:], " ")
+				if bytes.Equal(payload, []byte("[DONE]")) {
+					done = true
+					write(line)
+					break
+				}
+				if !gotFirst {
+					gotFirst = true
+					obs.TTFT = p.opt.Now().Sub(x.start)
+				}
+				if bytes.Contains(payload, []byte(`"usage"`)) {
+					u := gjson.GetBytes(payload, "usage")
+					if u.Type == gjson.JSON {
+						obs.InputTokens = int(u.Get("prompt_tokens").Int())
+						obs.OutputTokens = int(u.Get("completion_tokens").Int())
+						if !x.f.usageAsked && gjson.GetBytes(payload, "choices.#").Int() == 0 {
+							suppress = true
+							break
+						}
+					}
+				}
+				c := gjson.GetBytes(payload, "choices.0")
+				if c.Exists() {
+					text := c.Get("delta.content")
+					if !text.Exists() {
+						text = c.Get("text")
+					}
+					obs.ResponseChars += len(text.Str)
+					if prefixLen < refusalPrefix {
+						prefixLen += copy(prefix[prefixLen:], text.Str)
+					}
+					if fr := c.Get("finish_reason"); fr.Type == gjson.String {
+						obs.FinishReason = fr.Str
+					}
+				}
+				if gjson.GetBytes(payload, "error").Exists() {
+					obs.ErrorClass = "upstream_5xx"
+				}
+				write(line)
+			default:
+				if !suppress {
+					write(line)
+				}
+			}
+		}
+		if err != nil {
+			if err != io.EOF {
+				readErr = err
+			}
+			break
+		}
+	}
+	if pending && fl != nil && !clientErr {
+		fl.Flush()
+	}
+	obs.Latency = p.opt.Now().Sub(x.start)
+	if !gotFirst {
+		obs.TTFT = obs.Latency
+	}
+	if p.opt.Refusal != nil && prefixLen > 0 {
+		obs.Refusal = p.opt.Refusal.Match(prefix[:prefixLen])
+	}
+	switch {
+	case clientErr || x.r.Context().Err() != nil && !done:
+		obs.ErrorClass = "canceled"
+	case !done && resp.StatusCode < 300:
+		obs.ErrorClass = "stream_broken"
+		msg := "the backend for " + t.ID + " broke off the stream"
+		if readErr != nil {
+			msg += " (" + readErr.Error() + ")"
+		}
+		msg += "; retry the request"
+		ev := append([]byte(`data: {"error":{"message":`), appendJSONString(nil, msg)...)
+		ev = append(ev, `,"type":"api_error","code":"upstream_error"}}`+"\n\n"...)
+		write(ev)
+		if fl != nil && !clientErr {
+			fl.Flush()
+		}
+	}
+}
