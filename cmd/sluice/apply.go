@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluicehq/sluice/config"
+)
+
+func (c *cli) applyCmd() *cobra.Command {
+	var file, reason string
+	var dry bool
+	cmd := &cobra.Command{
+		Use:   "apply -f models.yaml --reason \"why\"",
+		Short: "Register models and versions and set their routing from a file (idempotent)",
+		Long: `Apply a declarative model file: versions are registered (immutable: the same
+id with other content is refused), existing versions move to the stage given,
+and each model's policy, labels and rules are set when the file gives them.
+Applying the same file again changes nothing.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if file == "" {
+				return fmt.Errorf("pass the model file with -f models.yaml (or -f - for standard input)")
+			}
+			doc, err := config.LoadApplyFile(file)
+			if err != nil {
+				return err
+			}
+			if err := requireReason(reason); err != nil {
+				return err
+			}
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			res, err := cl.Apply(cmd.Context(), doc, reason, dry)
+			if err != nil {
+				return err
+			}
+			if c.output == "json" {
+				return c.printJSON(res)
+			}
+			switch {
+			case !res.Changed:
+				fmt.Fprintf(c.stdout, "unchanged (revision %d)\n", res.Revision)
+			case dry:
+				fmt.Fprintf(c.stdout, "dry run: would make %d change(s):\n", len(res.Audit))
+			default:
+				fmt.Fprintf(c.stdout, "applied: revision %d, %d change(s):\n", res.Revision, len(res.Audit))
+			}
+			for _, a := range res.Audit {
+				fmt.Fprintf(c.stdout, "  %-17s %-10s %s\n", a.Action, a.Model, a.Subject)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", "", "model file (YAML), - for standard input")
+	cmd.Flags().StringVar(&reason, "reason", "", "why (required; goes into the audit log)")
+	cmd.Flags().BoolVar(&dry, "dry-run", false, "validate and show the changes without making them")
+	return cmd
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
+)
+
+func (c *cli) auditCmd() *cobra.Command {
+	var q sluice.AuditQuery
+	var at, since, until string
+	cmd := &cobra.Command{
+		Use:   "audit [MODEL]",
+		Short: "Show the audit log, or which version served a model at a time (--at)",
+		Example: `  sluice audit chat --since 24h
+  sluice audit --at 2026-11-22T14:00 chat`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				q.Model = args[0]
+			}
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			if at != "" {
+				if q.Model == "" {
+					return fmt.Errorf("--at needs a model: sluice audit --at %s chat", at)
+				}
+				t, err := api.ParseTime(at, now)
+				if err != nil {
+					return err
+				}
+				res, err := cl.AuditAt(cmd.Context(), q.Model, t)
+				if err != nil {
+					return err
+				}
+				if c.output == "json" {
+					return c.printJSON(res)
+				}
+				printAt(c, res)
+				return nil
+			}
+			if q.Since, err = api.ParseTime(since, now); err != nil {
+				return err
+			}
+			if q.Until, err = api.ParseTime(until, now); err != nil {
+				return err
+			}
+			list, err := cl.Audit(cmd.Context(), q)
+			if err != nil {
+				return err
+			}
+			if c.output == "json" {
+				return c.printJSON(list)
+			}
+			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tWHEN (UTC)\tACTOR\tACTION\tMODEL\tSUBJECT\tREASON")
+			for _, e := range list {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.At.UTC().Format("2006-01-02 15:04:05"), e.Actor, e.Action, dash(e.Model), dash(e.Subject), e.Reason)
+			}
+			return tw.Flush()
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&at, "at", "", "answer which version served MODEL at this time (e.g. 2026-11-22T14:00, UTC unless a zone is given)")
+	f.StringVar(&q.Action, "action", "", "only actions starting with this (e.g. model., version.stage)")
+	f.StringVar(&since, "since", "", "only entries since this time or duration ago (e.g. 24h)")
+	f.StringVar(&until, "until", "", "only entries before this time")
+	f.StringVar(&q.Text, "grep", "", "only entries whose actor, subject or reason contains this")
+	f.IntVar(&q.Limit, "limit", 100, "at most this many entries, newest first")
+	return cmd
+}
+
+func printAt(c *cli, res api.RoutingAt) {
+	fmt.Fprintf(c.stdout, "%s at %s\n", res.Model, res.At.UTC().Format("2006-01-02 15:04:05 UTC"))
+	fmt.Fprintf(c.stdout, "  policy: %s\n", res.PolicyText)
+	if len(res.Serving) > 0 {
+		fmt.Fprintf(c.stdout, "  served by: %v\n", res.Serving)
+	}
+	labels := make([]string, 0, len(res.Labels))
+	for l := range res.Labels {
+		labels = append(labels, l)
+	}
+	sort.Strings(labels)
+	for _, l := range labels {
+		fmt.Fprintf(c.stdout, "  label %s -> %s\n", l, res.Labels[l])
+	}
+	if !res.Since.IsZero() {
+		fmt.Fprintf(c.stdout, "  in force since %s (audit #%d by %s: %s)\n", res.Since.UTC().Format("2006-01-02 15:04:05"), res.Entry.ID, res.Entry.Actor, res.Entry.Reason)
+	}
+	fmt.Fprintf(c.stdout, "  request log %s to %s:\n", res.WindowStart.UTC().Format("15:04:05"), res.WindowEnd.UTC().Format("15:04:05"))
+	if len(res.Requests) == 0 {
+		fmt.Fprintln(c.stdout, "    no requests logged")
+	}
+	for _, vc := range res.Requests {
+		fmt.Fprintf(c.stdout, "    %-14s %d requests\n", vc.Version, vc.Count)
+	}
+}

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/fakellm"
+	"github.com/sluicehq/sluice/server"
+)
+
+func (c *cli) demoCmd() *cobra.Command {
+	var duration time.Duration
+	var rate int
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run a self-contained demo: simulated model versions, the gateway on SQLite, live traffic and a live view",
+		Long: `Start three simulated versions of a "chat" model, the gateway on an embedded
+SQLite store in a temporary directory, and a load generator of sticky users;
+then show the live split and per-version metrics until Ctrl-C.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.runDemo(cmd.Context(), duration, rate)
+		},
+	}
+	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this long (0: until Ctrl-C)")
+	cmd.Flags().IntVar(&rate, "rate", 60, "requests per second the load generator sends")
+	return cmd
+}
+
+// demoVersion is one simulated version in the demo.
+type demoVersion struct {
+	tag      string
+	stage    sluice.Stage
+	behavior fakellm.Behavior
+	srv      *fakellm.Server
+}
+
+func demoVersions() []*demoVersion {
+	base := fakellm.Behavior{
+		Latency:         fakellm.Distribution{MedianMS: 40, P99MS: 160},
+		TTFT:            fakellm.Distribution{MedianMS: 25, P99MS: 90},
+		TokensPerSecond: 400,
+		OutputTokens:    fakellm.TokenCount{Mean: 40, Spread: 20},
+		ErrorRate:       0.005,
+		RefusalRate:     0.02,
+	}
+	good := base
+	good.Latency = fakellm.Distribution{MedianMS: 32, P99MS: 120}
+	bad := base
+	bad.ErrorRate = 0.04
+	bad.RefusalRate = 0.12
+	bad.Latency = fakellm.Distribution{MedianMS: 45, P99MS: 400}
+	return []*demoVersion{
+		{tag: "v1.0.0", stage: sluice.StageProduction, behavior: base},
+		{tag: "v1.1.0", stage: sluice.StageStaging, behavior: good},
+		{tag: "v1.2.0", stage: sluice.StageStaging, behavior: bad},
+	}
+}
+
+func (c *cli) runDemo(ctx context.Context, duration time.Duration, rate int) error {
+	if duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, duration)
+		defer cancel()
+	}
+	dir, err := os.MkdirTemp("", "sluice-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	versions := demoVersions()
+	doc := sluice.ApplyDoc{Models: []sluice.ApplyModel{{Name: "chat", Description: "demo chat model"}}}
+	for i, v := range versions {
+		v.srv = fakellm.New(fakellm.Config{Model: "demo-" + v.tag, Seed: uint64(i + 1), Default: v.behavior})
+		if err := v.srv.Start("127.0.0.1:0"); err != nil {
+			return err
+		}
+		defer v.srv.Close()
+		doc.Models[0].Versions = append(doc.Models[0].Versions, sluice.Version{
+			Version: v.tag, Endpoints: []string{v.srv.URL()}, UpstreamModel: "demo-" + v.tag,
+			BaseModel: "llama-3-8b", Family: "llama-3", Size: "8b", WeightHash: "sha256:demo-" + v.tag, Stage: v.stage,
+		})
+	}
+	doc.Models[0].Policy = &sluice.Policy{Kind: sluice.PolicySplit, Split: []sluice.Weight{{Version: "v1.0.0", Percent: 90}, {Version: "v1.1.0", Percent: 5}, {Version: "v1.2.0", Percent: 5}}}
+	doc.Models[0].Labels = map[string]string{"stable": "v1.0.0", "canary": "v1.1.0"}
+
+	cfg := config.Default()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Store = filepath.Join(dir, "sluice.db")
+	cfg.Health.Interval = time.Second
+	srv, err := server.New(ctx, server.Options{Config: cfg})
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	defer srv.Shutdown(context.Background())
+	if _, err := srv.Control.Do(ctx, "demo", "demo setup", func(e *sluice.Edit) error { return e.Apply(doc) }); err != nil {
+		return err
+	}
+	secret, err := srv.CreateToken(ctx, "demo-admin", sluice.RoleAdmin, "demo", "demo setup")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stderr, "gateway at %s (admin token for this run: %s)\n", srv.URL(), secret)
+
+	var sent, failed atomic.Int64
+	var wg sync.WaitGroup
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	wg.Add(1)
+	go func() { defer wg.Done(); demoLoad(loadCtx, srv.URL(), rate, &sent, &failed) }()
+
+	tty := false
+	if f, ok := c.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		tty = true
+	}
+	start := time.Now()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	frames := 0
+	for {
+		select {
+		case <-ctx.Done():
+			stopLoad()
+			wg.Wait()
+			c.drawDemo(srv, start, sent.Load(), failed.Load(), false)
+			fmt.Fprintf(c.stdout, "demo finished: %d requests sent, %d failed\n", sent.Load(), failed.Load())
+			return nil
+		case <-tick.C:
+			frames++
+			if tty || frames%5 == 0 {
+				c.drawDemo(srv, start, sent.Load(), failed.Load(), tty)
+			}
+		}
+	}
+}
+
+// demoLoad sends chat requests at rate per second from 500 sticky users,
+// a fifth of them streamed, until ctx ends.
+func demoLoad(ctx context.Context, url string, rate int, sent, failed *atomic.Int64) {
+	client := &http.Client{Timeout: 30 * time.Second}
+	cats := []string{"chat", "code", "payments", "support"}
+	sem := make(chan struct{}, 32)
+	t := time.NewTicker(time.Second / time.Duration(max(rate, 1)))
+	defer t.Stop()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		user := fmt.Sprintf("user-%d", rng.IntN(500))
+		cat := cats[rng.IntN(len(cats))]
+		stream := rng.IntN(5) == 0
+		select {
+		case sem <- struct{}{}:
+		default:
+			continue
+		}
+		go func() {
+			defer func() { <-sem }()
+			body := fmt.Sprintf(`{"model":"chat","user":%q,"stream":%v,"messages":[{"role":"user","content":"hello"}]}`, user, stream)
+			req, _ := http.NewRequestWithContext(ctx, "POST", url+"/v1/chat/completions", bytes.NewBufferString(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Request-Category", cat)
+			resp, err := client.Do(req)
+			if ctx.Err() != nil {
+				return
+			}
+			sent.Add(1)
+			if err != nil {
+				failed.Add(1)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode >= 400 {
+				failed.Add(1)
+			}
+		}()
+	}
+}
+
+func (c *cli) drawDemo(srv *server.Server, start time.Time, sent, failed int64, tty bool) {
+	var b strings.Builder
+	if tty {
+		b.WriteString("\x1b[H\x1b[2J")
+	}
+	fmt.Fprintf(&b, "Sluice demo — %s elapsed — %d requests sent, %d answered with an error (Ctrl-C to stop)\n\n", time.Since(start).Round(time.Second), sent, failed)
+	for _, m := range srv.Routes.Load().Models() {
+		fmt.Fprintf(&b, "model %s   policy: %s\n", m.Name, m.Policy)
+		for _, s := range m.Split {
+			fmt.Fprintf(&b, "  %-8s %5s%%  %s\n", s.Version, sluice.FormatPercent(s.Effective), bar(s.Effective, 40))
+		}
+		for _, l := range m.Labels {
+			fmt.Fprintf(&b, "  label %s -> %s\n", l.Label, l.Version)
+		}
+		fmt.Fprintf(&b, "\n  last 30 s     %8s %7s %7s %8s %8s %8s %7s\n", "requests", "req/s", "errors", "refusals", "p50 ms", "p99 ms", "tokens")
+		for _, v := range srv.Recorder.Summary(m.Name, time.Now().Add(-30*time.Second)) {
+			fmt.Fprintf(&b, "  %-12s %8d %7.1f %6.1f%% %7.1f%% %8.1f %8.1f %7.1f\n", v.Version, v.Requests, v.RatePerSecond, 100*v.ErrorRate, 100*v.RefusalRate, v.LatencyP50, v.LatencyP99, v.MeanOutputTokens)
+		}
+	}
+	b.WriteString("\n")
+	io.WriteString(c.stdout, b.String())
+}
+

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/route"
+)
+
+func (c *cli) getCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "get models|versions|routes", Short: "Show models, versions or the live routing table"}
+	cmd.AddCommand(&cobra.Command{
+		Use: "models", Short: "List models with their policy and labels", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			list, err := cl.Models(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if c.output == "json" {
+				return c.printJSON(list)
+			}
+			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "MODEL\tPOLICY\tSERVING\tLABELS\tVERSIONS")
+			for _, m := range list.Models {
+				var labels []string
+				for l, v := range m.Labels {
+					labels = append(labels, l+"="+v)
+				}
+				sort.Strings(labels)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", m.Name, m.PolicyText, strings.Join(m.Serving, ","), dash(strings.Join(labels, ",")), len(m.Versions))
+			}
+			return tw.Flush()
+		},
+	})
+	var model string
+	vc := &cobra.Command{
+		Use: "versions [MODEL]", Short: "List versions with their stage and metadata", Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				model = args[0]
+			}
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			list, err := cl.Versions(cmd.Context(), model)
+			if err != nil {
+				return err
+			}
+			if c.output == "json" {
+				return c.printJSON(list)
+			}
+			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "VERSION\tSTAGE\tUPSTREAM\tFAMILY\tBASE\tWEIGHTS\tCREATED")
+			for _, v := range list.Versions {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.ID, v.Stage, v.Upstream(), dash(v.Family), dash(v.BaseModel), dash(short(v.WeightHash)), v.CreatedAt.Format("2006-01-02 15:04"))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.AddCommand(vc)
+	cmd.AddCommand(&cobra.Command{
+		Use: "routes", Short: "Show the live routing table: policy, effective split after health, labels, rules", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			raw, err := cl.Routes(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if c.output == "json" {
+				_, err := c.stdout.Write(append(raw, '\n'))
+				return err
+			}
+			var views []route.ModelView
+			if err := json.Unmarshal(raw, &views); err != nil {
+				return fmt.Errorf("decode routes: %w", err)
+			}
+			for _, m := range views {
+				pinned := ""
+				if m.Kind == sluice.PolicyLatest || m.Kind == "" || m.Kind == sluice.PolicyAll {
+					pinned = "  (unpinned: follows the newest production version)"
+				}
+				fmt.Fprintf(c.stdout, "%s  policy: %s%s\n", m.Name, m.Policy, pinned)
+				if m.Serving != "" {
+					fmt.Fprintf(c.stdout, "  serving: %s:%s\n", m.Name, m.Serving)
+				}
+				for _, s := range m.Split {
+					health := ""
+					if !s.Healthy {
+						health = "  UNHEALTHY: left out"
+					}
+					fmt.Fprintf(c.stdout, "  split  %-14s %6s%%  effective %6s%%  %s%s\n", s.Version, sluice.FormatPercent(s.Percent), sluice.FormatPercent(s.Effective), bar(s.Effective, 30), health)
+				}
+				for _, l := range m.Labels {
+					fmt.Fprintf(c.stdout, "  label  %s@%s -> %s\n", m.Name, l.Label, l.Version)
+				}
+				for _, r := range m.Rules {
+					fmt.Fprintf(c.stdout, "  rule   %s in [%s] -> %s\n", r.Header, strings.Join(r.Values, ","), r.Version)
+				}
+				if m.Stable != "" {
+					fmt.Fprintf(c.stdout, "  stable (retries): %s\n", m.Stable)
+				}
+			}
+			return nil
+		},
+	})
+	return cmd
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func short(h string) string {
+	if len(h) > 19 {
+		return h[:19]
+	}
+	return h
+}
+
+// bar draws a percentage as a bar of width cells.
+func bar(percent float64, width int) string {
+	n := int(percent/100*float64(width) + 0.5)
+	if n > width {
+		n = width
+	}
+	return strings.Repeat("█", n) + strings.Repeat("░", width-n)
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
+)
+
+// cli holds what every subcommand shares: where the gateway is, the token,
+// the output format and the streams.
+type cli struct {
+	server string
+	token  string
+	output string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// Main runs the command line with args and returns the exit code; tests call
+// it in-process.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := c.rootCmd()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(stderr, "error:", sluice.ErrorMessage(err))
+		return 1
+	}
+	return 0
+}
+
+func (c *cli) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "sluice",
+		Short:         "Ship new versions of your LLMs gradually, measured and reversibly",
+		Long:          "Sluice is a gateway in front of OpenAI-compatible model servers: it serves every request from an explicit, immutable model version, splits traffic between versions, and records what each version did.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&c.server, "server", envOr("SLUICE_SERVER", "http://127.0.0.1:8080"), "admin API base URL (env SLUICE_SERVER)")
+	pf.StringVar(&c.token, "token", os.Getenv("SLUICE_TOKEN"), "admin API token (env SLUICE_TOKEN)")
+	pf.StringVarP(&c.output, "output", "o", "table", "output format: table or json")
+	root.AddCommand(c.serveCmd(), c.applyCmd(), c.getCmd(), c.setCmd(), c.labelCmd(), c.stageCmd(), c.auditCmd(), c.tokenCmd(), c.fakellmCmd(), c.demoCmd())
+	return root
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// client returns an admin API client, or an error saying how to give a
+// token.
+func (c *cli) client() (*api.Client, error) {
+	if c.token == "" {
+		return nil, fmt.Errorf("no admin token: pass --token or export SLUICE_TOKEN (sluice serve prints one on first start)")
+	}
+	return &api.Client{BaseURL: strings.TrimSuffix(c.server, "/"), Token: c.token}, nil
+}
+
+// printJSON writes v as indented JSON.
+func (c *cli) printJSON(v any) error {
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// requireReason returns an error unless a reason was given.
+func requireReason(reason string) error {
+	if strings.TrimSpace(reason) == "" {
+		return fmt.Errorf("a reason is required: pass --reason \"why\" (it goes into the audit log)")
+	}
+	return nil
+}

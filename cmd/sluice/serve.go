@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/server"
+)
+
+func (c *cli) serveCmd() *cobra.Command {
+	var cfgPath, listen, store string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the gateway",
+		Long:  "Run the gateway: the OpenAI-compatible API under /v1/, the admin API under /admin/v1/ and Prometheus metrics at /metrics.",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg := config.Default()
+			if cfgPath != "" {
+				var err error
+				if cfg, err = config.LoadGateway(cfgPath); err != nil {
+					return err
+				}
+			}
+			if listen != "" {
+				cfg.Listen = listen
+			}
+			if store != "" {
+				cfg.Store = store
+			}
+			return c.serve(cmd.Context(), cfg, cfgPath)
+		},
+	}
+	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "gateway configuration file (YAML)")
+	cmd.Flags().StringVar(&listen, "listen", "", "data plane address, overriding the config (e.g. 127.0.0.1:8080)")
+	cmd.Flags().StringVar(&store, "store", "", "SQLite file, overriding the config")
+	return cmd
+}
+
+func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string) error {
+	logger := slog.New(slog.NewTextHandler(c.stderr, nil))
+	s, err := server.New(ctx, server.Options{Config: cfg, Logger: logger})
+	if err != nil {
+		return err
+	}
+	if err := s.Start(); err != nil {
+		s.Shutdown(context.Background())
+		return err
+	}
+	if secret, err := s.EnsureBootstrapToken(ctx); err != nil {
+		logger.Error("create bootstrap token", "err", err)
+	} else if secret != "" {
+		fmt.Fprintf(c.stderr, "\nNo admin token existed, so one was created (shown once; only its hash is stored):\n\n  export SLUICE_TOKEN=%s SLUICE_SERVER=%s\n\n", secret, s.AdminURL())
+	}
+	fmt.Fprintf(c.stderr, "sluice serving the OpenAI API at %s/v1 and the admin API at %s/admin/v1\n", s.URL(), s.AdminURL())
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			// SIGHUP re-reads the registry from the store and the tokens;
+			// requests keep flowing on the current routing table meanwhile.
+			if err := s.Control.Reload(ctx); err != nil {
+				logger.Error("reload", "err", err)
+			}
+			if err := s.Auth.Reload(ctx); err != nil {
+				logger.Error("reload tokens", "err", err)
+			}
+			logger.Info("reloaded on SIGHUP", "config", cfgPath)
+		case <-ctx.Done():
+			fmt.Fprintln(c.stderr, "shutting down: draining requests in flight")
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return s.Shutdown(sctx)
+		}
+	}
+}

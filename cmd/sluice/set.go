@@ -1,0 +1,164 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
+)
+
+func (c *cli) setCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "set", Short: "Change a model's routing"}
+	var reason, salt string
+	split := &cobra.Command{
+		Use:   "split MODEL VERSION=PERCENT... --reason \"why\"",
+		Short: "Split a model's traffic between versions (weights sum to 100)",
+		Example: `  sluice set split chat v1.1.0=95 v1.2.0=5 --reason "canary the new fine-tune"
+  sluice set split chat v1.1.0=95 v1.2.0=5 --salt 2026-11 --reason "rotate the canary cohort"`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ws, err := sluice.ParseWeights(args[1:])
+			if err != nil {
+				return err
+			}
+			if err := requireReason(reason); err != nil {
+				return err
+			}
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			res, err := cl.SetSplit(cmd.Context(), args[0], ws, salt, reason)
+			if err != nil {
+				return err
+			}
+			return c.printResult(res, "split of "+args[0]+" set to "+strings.Join(args[1:], " "))
+		},
+	}
+	split.Flags().StringVar(&reason, "reason", "", "why (required; goes into the audit log)")
+	split.Flags().StringVar(&salt, "salt", "", "new sticky salt: rotates which users land on which version")
+	var preason string
+	policy := &cobra.Command{
+		Use:   "policy MODEL latest|all|specific VERSION --reason \"why\"",
+		Short: "Set a model's policy: latest (unpinned), all, or specific VERSION",
+		Args:  cobra.RangeArgs(2, 3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p := sluice.Policy{Kind: sluice.PolicyKind(args[1])}
+			if p.Kind == sluice.PolicySpecific {
+				if len(args) != 3 {
+					return fmt.Errorf("policy specific needs a version: sluice set policy %s specific v1.2.0", args[0])
+				}
+				p.Version = args[2]
+			} else if len(args) == 3 {
+				return fmt.Errorf("policy %s takes no version", args[1])
+			}
+			if err := requireReason(preason); err != nil {
+				return err
+			}
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			res, err := cl.SetPolicy(cmd.Context(), args[0], p, preason)
+			if err != nil {
+				return err
+			}
+			return c.printResult(res, "policy of "+args[0]+" set to "+p.String())
+		},
+	}
+	policy.Flags().StringVar(&preason, "reason", "", "why (required; goes into the audit log)")
+	cmd.AddCommand(split, policy)
+	return cmd
+}
+
+func (c *cli) printResult(res api.Result, what string) error {
+	if c.output == "json" {
+		return c.printJSON(res)
+	}
+	if !res.Changed {
+		fmt.Fprintf(c.stdout, "unchanged (revision %d)\n", res.Revision)
+		return nil
+	}
+	fmt.Fprintf(c.stdout, "%s (revision %d)\n", what, res.Revision)
+	return nil
+}
+
+func (c *cli) labelCmd() *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "label MODEL LABEL=VERSION|LABEL- ... --reason \"why\"",
+		Short: "Point labels at versions (clients send MODEL@LABEL); LABEL- removes one",
+		Example: `  sluice label chat canary=v1.2.0 --reason "preview the fine-tune"
+  sluice label chat canary- --reason "preview over"`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := requireReason(reason); err != nil {
+				return err
+			}
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			for _, a := range args[1:] {
+				var res api.Result
+				var err error
+				if l, ok := strings.CutSuffix(a, "-"); ok && !strings.Contains(a, "=") {
+					res, err = cl.DeleteLabel(cmd.Context(), args[0], l, reason)
+				} else {
+					l, v, ok := strings.Cut(a, "=")
+					if !ok {
+						return fmt.Errorf("invalid label %q: write LABEL=VERSION (such as canary=v1.2.0) or LABEL- to remove", a)
+					}
+					res, err = cl.SetLabel(cmd.Context(), args[0], l, v, reason)
+				}
+				if err != nil {
+					return err
+				}
+				if err := c.printResult(res, "label "+args[0]+"@"+a); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why (required; goes into the audit log)")
+	return cmd
+}
+
+func (c *cli) stageCmd() *cobra.Command {
+	var reason, sunset string
+	cmd := &cobra.Command{
+		Use:   "stage MODEL:VERSION STAGE --reason \"why\"",
+		Short: "Move a version through its lifecycle: development, staging, production, deprecated, retired",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := requireReason(reason); err != nil {
+				return err
+			}
+			var sunsetAt time.Time
+			if sunset != "" {
+				t, err := time.Parse(time.RFC3339, sunset)
+				if err != nil {
+					return fmt.Errorf("--sunset %q: use RFC 3339, such as 2026-12-31T00:00:00Z", sunset)
+				}
+				sunsetAt = t
+			}
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			res, err := cl.SetStage(cmd.Context(), args[0], sluice.Stage(args[1]), sunsetAt, reason)
+			if err != nil {
+				return err
+			}
+			return c.printResult(res, args[0]+" is now "+args[1])
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why (required; goes into the audit log)")
+	cmd.Flags().StringVar(&sunset, "sunset", "", "for deprecated: the announced retirement time (RFC 3339), sent as the Sunset header")
+	return cmd
+}

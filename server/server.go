@@ -1,0 +1,313 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/control"
+	"github.com/sluicehq/sluice/observe"
+	"github.com/sluicehq/sluice/proxy"
+	"github.com/sluicehq/sluice/route"
+	"github.com/sluicehq/sluice/sqlite"
+)
+
+// Options are what a Server needs besides its configuration.
+type Options struct {
+	// Config is the gateway configuration (config.Default() when zero).
+	Config config.Gateway
+	// Store, if set, is used instead of opening Config.Store. The Server
+	// closes it on Shutdown either way.
+	Store sluice.Store
+	// Logger receives operational logs; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// HealthInterval overrides Config.Health.Interval (tests use a short
+	// one).
+	HealthInterval time.Duration
+}
+
+// Server is a running gateway.
+type Server struct {
+	Config   config.Gateway
+	Store    sluice.Store
+	Control  *control.Service
+	Routes   *route.Holder
+	Recorder *observe.Recorder
+	Log      *observe.RequestLog
+	Health   *proxy.HealthChecker
+	Proxy    *proxy.Proxy
+	Auth     *api.Auth
+	API      *api.Server
+
+	logger    *slog.Logger
+	now       func() time.Time
+	httpSrv   *http.Server
+	adminSrv  *http.Server
+	ln, admLn net.Listener
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	unhealthy map[string]bool
+	mu        sync.Mutex
+}
+
+// New opens the store and builds every part of the gateway, without
+// listening yet.
+func New(ctx context.Context, opt Options) (*Server, error) {
+	cfg := opt.Config
+	if cfg.Listen == "" && cfg.Store == "" {
+		cfg = config.Default()
+	}
+	logger := opt.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	now := opt.Now
+	if now == nil {
+		now = time.Now
+	}
+	s := &Server{Config: cfg, logger: logger, now: now, Store: opt.Store}
+	if s.Store == nil {
+		st, err := sqlite.Open(cfg.Store)
+		if err != nil {
+			return nil, err
+		}
+		s.Store = st
+	}
+	ctl, err := control.New(ctx, s.Store, now)
+	if err != nil {
+		s.Store.Close()
+		return nil, err
+	}
+	s.Control = ctl
+	s.Recorder = observe.New(observe.Options{})
+	s.Log = observe.NewRequestLog(s.Store, observe.LogOptions{
+		BatchSize: cfg.RequestLog.BatchSize, FlushInterval: cfg.RequestLog.FlushInterval,
+		Retention: cfg.RequestLog.Retention, Now: now,
+	})
+	interval := cfg.Health.Interval
+	if opt.HealthInterval > 0 {
+		interval = opt.HealthInterval
+	}
+	s.Health = &proxy.HealthChecker{Path: cfg.Health.Path, Interval: interval, Timeout: cfg.Health.Timeout, FailAfter: cfg.Health.FailAfter}
+	ropt := route.Options{StickyHeaders: config.CanonicalHeaders(cfg.StickyHeaders), ForceHeader: cfg.ForceHeader}
+	s.Routes = route.NewHolder(route.Build(sluice.NewRegistry(), nil, ropt))
+	s.Health.OnChange = func(unhealthy map[string]bool) {
+		s.mu.Lock()
+		s.unhealthy = unhealthy
+		s.mu.Unlock()
+		logger.Info("backend health changed", "unhealthy", fmt.Sprint(unhealthy))
+		s.Control.Republish()
+	}
+	ctl.Subscribe(func(reg *sluice.Registry) {
+		s.Health.SetTargets(reg)
+		s.mu.Lock()
+		unhealthy := s.unhealthy
+		s.mu.Unlock()
+		s.Routes.Store(route.Build(reg, unhealthy, ropt))
+	})
+	s.Auth = api.NewAuth(s.Store, cfg.StaticTokens())
+	refusal := observe.NewRefusalDetector(cfg.RefusalPhrases)
+	s.Proxy = proxy.New(proxy.Options{
+		Routes: s.Routes, Recorder: s.Recorder, Log: s.Log, Refusal: refusal,
+		MaxBodyBytes: cfg.MaxBodyBytes, NoRetry: !*cfg.RetryOnStable,
+		ConnectTimeout: cfg.Timeouts.Connect, FirstByteTimeout: cfg.Timeouts.FirstByte, RequestTimeout: cfg.Timeouts.Request,
+		CategoryHeader: cfg.CategoryHeader, ForceAllowed: s.forceAllowed, Now: now,
+	})
+	s.API = api.New(api.Options{
+		Control: ctl, Auth: s.Auth, Now: now,
+		Routes:  func() any { return s.Routes.Load().Models() },
+		Summary: func(model string, since time.Time) any { return s.Recorder.Summary(model, since) },
+	})
+	if cfg.ModelsFile != "" {
+		doc, err := config.LoadApplyFile(cfg.ModelsFile)
+		if err == nil {
+			_, err = ctl.Do(ctx, "config", "models_file "+cfg.ModelsFile+" applied at start", func(e *sluice.Edit) error { return e.Apply(doc) })
+		}
+		if err != nil {
+			s.Store.Close()
+			return nil, fmt.Errorf("apply models_file: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// forceAllowed honours the force-version header only for callers with an
+// operator or admin token.
+func (s *Server) forceAllowed(r *http.Request) bool {
+	if r.Header.Get("Authorization") == "" {
+		return false
+	}
+	t, err := s.Auth.Authenticate(r)
+	return err == nil && t.Role.Allows(sluice.RoleOperator)
+}
+
+// Handler returns the gateway's routes: the OpenAI API, and, unless the
+// admin API listens apart, /admin/v1/, /metrics and the health endpoints.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", s.Proxy)
+	if s.Config.AdminListen == "" {
+		s.adminRoutes(mux)
+	}
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	return mux
+}
+
+// AdminHandler returns the admin routes alone.
+func (s *Server) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	s.adminRoutes(mux)
+	return mux
+}
+
+func (s *Server) adminRoutes(mux *http.ServeMux) {
+	mux.Handle("/admin/", s.API.Handler())
+	mux.Handle("/metrics", s.Recorder.Handler())
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := s.Store.LoadRegistry(r.Context()); err != nil {
+			http.Error(w, "store unavailable: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
+}
+
+// Start listens on the configured addresses and serves until Shutdown.
+func (s *Server) Start() error {
+	ln, err := net.Listen("tcp", s.Config.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another process using the port? set listen in the config)", s.Config.Listen, err)
+	}
+	s.ln = ln
+	s.httpSrv = newHTTPServer(s.Handler())
+	if s.Config.AdminListen != "" {
+		aln, err := net.Listen("tcp", s.Config.AdminListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on admin_listen %s: %w", s.Config.AdminListen, err)
+		}
+		s.admLn = aln
+		s.adminSrv = newHTTPServer(s.AdminHandler())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.Health.Run(ctx) }()
+	s.serve(s.httpSrv, s.ln)
+	if s.adminSrv != nil {
+		s.serve(s.adminSrv, s.admLn)
+	}
+	s.logger.Info("sluice listening", "addr", s.Addr(), "admin", s.AdminAddr())
+	return nil
+}
+
+func (s *Server) serve(srv *http.Server, ln net.Listener) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("serve", "err", err)
+		}
+	}()
+}
+
+// newHTTPServer sets the timeouts that keep slow clients from holding the
+// server: headers must arrive within 10 s; there is no write timeout, since
+// streams may last minutes (the proxy's request timeout bounds them).
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+// Addr returns the data plane's listening address.
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// AdminAddr returns the admin API's address (the data plane's when shared).
+func (s *Server) AdminAddr() string {
+	if s.admLn != nil {
+		return s.admLn.Addr().String()
+	}
+	return s.Addr()
+}
+
+// URL returns the data plane's base URL, such as http://127.0.0.1:8080.
+func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// AdminURL returns the admin API's base URL.
+func (s *Server) AdminURL() string { return "http://" + s.AdminAddr() }
+
+// CreateToken creates an admin API token and returns its secret. It is how
+// the first token is made (see EnsureBootstrapToken) and how tests get one.
+func (s *Server) CreateToken(ctx context.Context, name string, role sluice.Role, actor, reason string) (string, error) {
+	secret, err := api.NewSecret()
+	if err != nil {
+		return "", err
+	}
+	t := sluice.Token{Name: name, Role: role, Hash: sluice.HashSecret(secret), CreatedAt: s.now().UTC()}
+	audit := sluice.AuditEntry{At: t.CreatedAt, Actor: actor, Action: "token.create", Subject: name, Reason: reason}
+	if err := s.Store.PutToken(ctx, t, audit); err != nil {
+		return "", err
+	}
+	return secret, s.Auth.Reload(ctx)
+}
+
+// EnsureBootstrapToken creates an admin token named "bootstrap-admin" when
+// neither the configuration nor the store holds any token, so a fresh
+// gateway can be administered; it returns the secret, or "" when tokens
+// already exist.
+func (s *Server) EnsureBootstrapToken(ctx context.Context) (string, error) {
+	if len(s.Config.Tokens) > 0 {
+		return "", nil
+	}
+	ts, err := s.Store.Tokens(ctx)
+	if err != nil || len(ts) > 0 {
+		return "", err
+	}
+	return s.CreateToken(ctx, "bootstrap-admin", sluice.RoleAdmin, "sluice", "first start: no admin token existed")
+}
+
+// Shutdown stops accepting requests, waits for those in flight (streams
+// included) until ctx ends, flushes the request log and closes the store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	if s.cancel != nil {
+		s.cancel()
+	}
+	for _, srv := range []*http.Server{s.httpSrv, s.adminSrv} {
+		if srv != nil {
+			if err := srv.Shutdown(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	s.wg.Wait()
+	if err := s.Log.Close(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("flush request log: %w", err))
+	}
+	if err := s.Store.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
