@@ -221,4 +221,3 @@ func (c *cli) drawDemo(srv *server.Server, start time.Time, sent, failed int64, 
 	b.WriteString("\n")
 	io.WriteString(c.stdout, b.String())
 }
-
