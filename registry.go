@@ -152,15 +152,18 @@ func (r *Registry) ServingVersions(model string) []string {
 }
 
 // Addressable reports whether a pin to model:tag is served: under policy all
-// every servable version is; under the others, the versions the policy
-// routes to and the versions a label or rule points at.
+// every servable version is; under the others, released versions
+// (production and deprecated, so clients pinned to an old version keep
+// working until it is retired), the versions the policy routes to, and the
+// versions a label or rule points at. Development and staging versions are
+// reachable only through a label, a rule or the policy.
 func (r *Registry) Addressable(model, tag string) bool {
 	m := r.Models[model]
 	v := r.Version(model, tag)
 	if m == nil || v == nil || !v.Stage.Servable() {
 		return false
 	}
-	if m.Policy.Kind == PolicyAll {
+	if m.Policy.Kind == PolicyAll || v.Stage == StageProduction || v.Stage == StageDeprecated {
 		return true
 	}
 	if slices.Contains(r.ServingVersions(model), tag) {
