@@ -29,13 +29,15 @@ type Change struct {
 	Stages []StageChange
 	// Models are created or replaced whole (policy, labels, rules).
 	Models []Model
+	// Rollouts are created or replaced whole, by ID.
+	Rollouts []Rollout
 	// Audit entries are appended; the store sets their ID and, if zero, At.
 	Audit []AuditEntry
 }
 
 // Empty reports whether the change writes nothing but possibly audit.
 func (c *Change) Empty() bool {
-	return len(c.NewVersions) == 0 && len(c.Stages) == 0 && len(c.Models) == 0
+	return len(c.NewVersions) == 0 && len(c.Stages) == 0 && len(c.Models) == 0 && len(c.Rollouts) == 0
 }
 
 // Edit builds one change against a registry: each operation is checked
@@ -267,6 +269,26 @@ func (e *Edit) SetRules(model string, rules []Rule) error {
 	}
 	m.Rules = rules
 	return e.PutModel(m)
+}
+
+// PutRollout creates or replaces a rollout (by ID) as the model's latest.
+// The caller records what changed with AddAudit.
+func (e *Edit) PutRollout(r Rollout) error {
+	if e.next.Models[r.Spec.Model] == nil {
+		return Errorf(CodeNotFound, "model %q is not registered", r.Spec.Model)
+	}
+	if cur := e.next.Rollouts[r.Spec.Model]; cur != nil && cur.ID != r.ID && cur.Phase.Active() {
+		return Errorf(CodeConflict, "model %s already has rollout %s in phase %s: abort it or wait for it to end before starting another", r.Spec.Model, cur.ID, cur.Phase)
+	}
+	r = r.Clone()
+	r.UpdatedAt = e.Now
+	if e.next.Rollouts == nil {
+		e.next.Rollouts = map[string]*Rollout{}
+	}
+	e.next.Rollouts[r.Spec.Model] = &r
+	e.change.Rollouts = slices.DeleteFunc(e.change.Rollouts, func(x Rollout) bool { return x.ID == r.ID })
+	e.change.Rollouts = append(e.change.Rollouts, r)
+	return nil
 }
 
 // Finish validates every model the edit touched against the final state and

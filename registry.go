@@ -18,11 +18,13 @@ type Registry struct {
 	Models map[string]*Model `json:"models"`
 	// Versions maps a full version id ("model:version") to the version.
 	Versions map[string]*Version `json:"versions"`
+	// Rollouts maps a model name to its latest rollout, active or ended.
+	Rollouts map[string]*Rollout `json:"rollouts,omitempty"`
 }
 
 // NewRegistry returns an empty registry at revision 0.
 func NewRegistry() *Registry {
-	return &Registry{Models: map[string]*Model{}, Versions: map[string]*Version{}}
+	return &Registry{Models: map[string]*Model{}, Versions: map[string]*Version{}, Rollouts: map[string]*Rollout{}}
 }
 
 // Clone returns a deep copy of r.
@@ -36,7 +38,20 @@ func (r *Registry) Clone() *Registry {
 		vc := v.Clone()
 		c.Versions[k] = &vc
 	}
+	c.Rollouts = make(map[string]*Rollout, len(r.Rollouts))
+	for k, ro := range r.Rollouts {
+		rc := ro.Clone()
+		c.Rollouts[k] = &rc
+	}
 	return c
+}
+
+// ActiveRollout returns model's running rollout, or nil.
+func (r *Registry) ActiveRollout(model string) *Rollout {
+	if ro := r.Rollouts[model]; ro != nil && ro.Phase.Active() {
+		return ro
+	}
+	return nil
 }
 
 // ModelNames returns the model names in order.

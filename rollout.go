@@ -1,0 +1,302 @@
+package sluice
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Strategy is how a rollout moves traffic to its candidate.
+type Strategy string
+
+// The rollout strategies.
+const (
+	// StrategyCanary holds the candidate at one fraction until promoted by
+	// hand (or rolled back by the analysis).
+	StrategyCanary Strategy = "canary"
+	// StrategyProgressive walks through stages, each with a minimum hold
+	// time and sample, advancing when the analysis passes.
+	StrategyProgressive Strategy = "progressive"
+	// StrategyShadow mirrors a fraction of requests to the candidate off the
+	// request path and compares the answers; no user sees the candidate.
+	StrategyShadow Strategy = "shadow"
+	// StrategyBlueGreen makes the candidate reachable by label or header
+	// only (preview), then flips all traffic at once on promotion.
+	StrategyBlueGreen Strategy = "bluegreen"
+	// StrategyABTest runs a fixed split until a planned sample size and ends
+	// in a report.
+	StrategyABTest Strategy = "abtest"
+	// StrategyRolling goes straight to 100%, for config-only changes.
+	StrategyRolling Strategy = "rolling"
+	// StrategyPipeline is shadow, then progressive, then full, as one
+	// rollout.
+	StrategyPipeline Strategy = "pipeline"
+)
+
+// Strategies lists every strategy.
+var Strategies = []Strategy{StrategyCanary, StrategyProgressive, StrategyShadow, StrategyBlueGreen, StrategyABTest, StrategyRolling, StrategyPipeline}
+
+// Phase is where a rollout stands.
+type Phase string
+
+// The rollout phases. Warming, Shadow, Preview, Progressing and Paused are
+// active; the rest are final.
+const (
+	PhaseWarming     Phase = "warming"     // readiness check and warm-up of the candidate
+	PhaseShadow      Phase = "shadow"      // mirrored traffic only
+	PhasePreview     Phase = "preview"     // blue-green: reachable by label/header only
+	PhaseProgressing Phase = "progressing" // live traffic at the current stage's weight
+	PhasePaused      Phase = "paused"      // held by an operator; traffic stays as it is
+	PhasePromoted    Phase = "promoted"    // the candidate took all traffic
+	PhaseRolledBack  Phase = "rolled_back" // the analysis failed it; traffic back on the baseline
+	PhaseAborted     Phase = "aborted"     // an operator stopped it; traffic back on the baseline
+	PhaseFailed      Phase = "failed"      // it never took traffic (readiness or warm-up failed)
+	PhaseCompleted   Phase = "completed"   // an A/B test reached its sample and reported
+	PhaseUndone      Phase = "undone"      // promoted, then undone to the previous version
+)
+
+// Active reports whether a rollout in phase p is still running.
+func (p Phase) Active() bool {
+	switch p {
+	case PhaseWarming, PhaseShadow, PhasePreview, PhaseProgressing, PhasePaused:
+		return true
+	}
+	return false
+}
+
+// Duration is a time.Duration that reads and writes as "10s", "4h" in JSON
+// and YAML.
+type Duration time.Duration
+
+// MarshalJSON writes the duration as a string such as "1h0m0s".
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads "90s", "1h" or a number of nanoseconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		var n int64
+		if err2 := json.Unmarshal(b, &n); err2 != nil {
+			return fmt.Errorf("duration must be a string such as \"10m\"")
+		}
+		*d = Duration(n)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("invalid duration %q: use a number with a unit, such as 30s, 10m or 4h", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// UnmarshalText reads "90s" or "1h" (YAML and flags).
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q: use a number with a unit, such as 30s, 10m or 4h", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText writes the duration as "1h0m0s".
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// RolloutStage is one step of a progressive rollout.
+type RolloutStage struct {
+	// Percent is the candidate's share of traffic in this stage.
+	Percent float64 `json:"percent" yaml:"percent"`
+	// Hold is the minimum time at this stage before advancing.
+	Hold Duration `json:"hold" yaml:"hold"`
+	// MinSamples is the minimum number of candidate requests at this stage
+	// before the analysis may pass it.
+	MinSamples int `json:"min_samples" yaml:"min_samples"`
+}
+
+// Thresholds are the largest acceptable degradations of the candidate
+// against the baseline, each in the metric's own units. Zero fields take
+// the defaults given.
+type Thresholds struct {
+	// ErrorRateRel is the relative increase of the error rate (default 0.5:
+	// +50%), with ErrorRateAbs as a floor in absolute terms (default 0.005)
+	// so a 0.1% → 0.2% move on a tiny base does not fail a rollout.
+	ErrorRateRel float64 `json:"error_rate_rel,omitempty" yaml:"error_rate_rel,omitempty"`
+	ErrorRateAbs float64 `json:"error_rate_abs,omitempty" yaml:"error_rate_abs,omitempty"`
+	// RefusalRateRel and RefusalRateAbs work as the error thresholds
+	// (defaults 0.5 and 0.01).
+	RefusalRateRel float64 `json:"refusal_rate_rel,omitempty" yaml:"refusal_rate_rel,omitempty"`
+	RefusalRateAbs float64 `json:"refusal_rate_abs,omitempty" yaml:"refusal_rate_abs,omitempty"`
+	// LatencyRel is the relative increase of latency quantiles p50, p95, p99
+	// and TTFT (default 0.2: +20%).
+	LatencyRel float64 `json:"latency_rel,omitempty" yaml:"latency_rel,omitempty"`
+	// TokensRel is the relative change of output tokens and response length
+	// in either direction (default 0.5: ±50%).
+	TokensRel float64 `json:"tokens_rel,omitempty" yaml:"tokens_rel,omitempty"`
+	// QualityAbs is the largest drop of the mean quality score (default
+	// 0.05 on a 0–1 scale).
+	QualityAbs float64 `json:"quality_abs,omitempty" yaml:"quality_abs,omitempty"`
+}
+
+// AnalysisSpec configures the canary analysis of a rollout.
+type AnalysisSpec struct {
+	// Interval between analyses; default 10s.
+	Interval Duration `json:"interval,omitempty" yaml:"interval,omitempty"`
+	// Alpha is the false-alarm rate of the sequential tests, held under
+	// continuous monitoring; default 0.05 (split over metrics and
+	// categories by the multiple-comparison correction).
+	Alpha float64 `json:"alpha,omitempty" yaml:"alpha,omitempty"`
+	// MinSamples is the minimum candidate requests before any verdict;
+	// default 100.
+	MinSamples int `json:"min_samples,omitempty" yaml:"min_samples,omitempty"`
+	// FailChecks is how many consecutive failing analyses trigger a
+	// rollback; default 2.
+	FailChecks int `json:"fail_checks,omitempty" yaml:"fail_checks,omitempty"`
+	// Thresholds are the acceptable degradations.
+	Thresholds Thresholds `json:"thresholds,omitzero" yaml:"thresholds,omitempty"`
+	// Categories turns the per-category breakdown off when false; default
+	// on (nil).
+	Categories *bool `json:"categories,omitempty" yaml:"categories,omitempty"`
+	// Prometheus, when set, adds PromQL gates (see issue on Prometheus).
+	Prometheus []PromGate `json:"prometheus,omitempty" yaml:"prometheus,omitempty"`
+}
+
+// PromGate is a PromQL query whose value must stay within bounds.
+type PromGate struct {
+	Name  string   `json:"name" yaml:"name"`
+	Query string   `json:"query" yaml:"query"`
+	Max   *float64 `json:"max,omitempty" yaml:"max,omitempty"`
+	Min   *float64 `json:"min,omitempty" yaml:"min,omitempty"`
+}
+
+// WarmupSpec configures the readiness check and warm-up before a candidate
+// takes live traffic.
+type WarmupSpec struct {
+	// Requests is the number of synthetic requests; default 5, 0 with
+	// Skip set skips the warm-up.
+	Requests int `json:"requests,omitempty" yaml:"requests,omitempty"`
+	// Skip turns the warm-up off (the readiness check still runs).
+	Skip bool `json:"skip,omitempty" yaml:"skip,omitempty"`
+	// Prompts are the user messages sent, cycled; default a small set.
+	Prompts []string `json:"prompts,omitempty" yaml:"prompts,omitempty"`
+	// LatencyBudget is the p95 latency the warm-up requests must meet;
+	// default 30s.
+	LatencyBudget Duration `json:"latency_budget,omitempty" yaml:"latency_budget,omitempty"`
+}
+
+// RolloutSpec is what an operator asks for when starting a rollout.
+type RolloutSpec struct {
+	// Model is the model to roll out.
+	Model string `json:"model" yaml:"model"`
+	// Candidate is the version tag to move traffic to.
+	Candidate string `json:"candidate" yaml:"candidate"`
+	// Baseline is the version tag traffic comes from; empty means the
+	// model's stable version at start.
+	Baseline string `json:"baseline,omitempty" yaml:"baseline,omitempty"`
+	// Strategy is the strategy; empty means the update planner's choice.
+	Strategy Strategy `json:"strategy,omitempty" yaml:"strategy,omitempty"`
+	// Stages of a progressive rollout (and the progressive part of a
+	// pipeline); empty means the default or the plan's.
+	Stages []RolloutStage `json:"stages,omitempty" yaml:"stages,omitempty"`
+	// CanaryPercent is the canary strategy's (and A/B test's) candidate
+	// share; default 10.
+	CanaryPercent float64 `json:"canary_percent,omitempty" yaml:"canary_percent,omitempty"`
+	// ShadowFraction is the fraction of requests mirrored in the shadow
+	// strategy; default 1 (all).
+	ShadowFraction float64 `json:"shadow_fraction,omitempty" yaml:"shadow_fraction,omitempty"`
+	// ShadowSamples is how many shadow pairs a pipeline collects before
+	// going live; default 200.
+	ShadowSamples int `json:"shadow_samples,omitempty" yaml:"shadow_samples,omitempty"`
+	// ABSamples is the A/B test's planned sample per arm; default from
+	// the sample-size calculation.
+	ABSamples int `json:"ab_samples,omitempty" yaml:"ab_samples,omitempty"`
+	// RollbackWindow is how long the previous version is kept registered
+	// and warm for undo after promotion; default 24h.
+	RollbackWindow Duration `json:"rollback_window,omitempty" yaml:"rollback_window,omitempty"`
+	// Analysis configures the canary analysis.
+	Analysis AnalysisSpec `json:"analysis,omitzero" yaml:"analysis,omitempty"`
+	// Warmup configures readiness and warm-up.
+	Warmup WarmupSpec `json:"warmup,omitzero" yaml:"warmup,omitempty"`
+	// AutoPromote lets a canary promote itself when the analysis passes
+	// (default: a canary waits for an operator).
+	AutoPromote bool `json:"auto_promote,omitempty" yaml:"auto_promote,omitempty"`
+}
+
+// RolloutEvent is one entry on a rollout's timeline.
+type RolloutEvent struct {
+	At time.Time `json:"at"`
+	// Kind is started, warmed, stage, verdict, paused, resumed, promoted,
+	// rolled_back, aborted, failed, completed, undone.
+	Kind string `json:"kind"`
+	// Message says what happened, for people.
+	Message string `json:"message"`
+	// Percent is the candidate's share after the event.
+	Percent float64 `json:"percent"`
+	// Data holds details: the verdict, the rollback timings.
+	Data json.RawMessage `json:"data,omitempty"`
+}
+
+// Rollout is a rollout's persisted state. It is stored with the registry
+// and changes in the same transaction as the split it sets.
+type Rollout struct {
+	// ID identifies the rollout, "chat-7".
+	ID string `json:"id"`
+	// Spec is what was asked, with defaults filled in at start.
+	Spec RolloutSpec `json:"spec"`
+	// Actor started it; Reason is why.
+	Actor  string `json:"actor"`
+	Reason string `json:"reason"`
+	// Phase is where it stands; StageIndex the current stage.
+	Phase      Phase `json:"phase"`
+	StageIndex int   `json:"stage_index"`
+	// Percent is the candidate's current live share.
+	Percent float64 `json:"percent"`
+	// StartedAt, StageStartedAt and UpdatedAt are wall-clock times;
+	// EndedAt is set when the rollout ends.
+	StartedAt time.Time `json:"started_at"`
+	// LiveAt is when the candidate first took live traffic; the analysis
+	// compares the arms on everything observed since.
+	LiveAt         time.Time `json:"live_at,omitzero"`
+	StageStartedAt time.Time `json:"stage_started_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+	EndedAt        time.Time `json:"ended_at,omitzero"`
+	// PausedAt is when it was paused (zero when not); HeldFor is the hold
+	// time the current stage had served when it was paused, so a resume or
+	// a restart continues the hold where it stood.
+	PausedAt   time.Time `json:"paused_at,omitzero"`
+	PausedFrom Phase     `json:"paused_from,omitempty"`
+	HeldFor    Duration  `json:"held_for,omitempty"`
+	// FailStreak counts consecutive failing analyses.
+	FailStreak int `json:"fail_streak"`
+	// Decision explains the outcome of a finished rollout.
+	Decision string `json:"decision,omitempty"`
+	// PreviousPolicy is the model's policy before the rollout, restored on
+	// rollback, abort and undo.
+	PreviousPolicy Policy `json:"previous_policy"`
+	// PreviousLabels are the model's labels before the rollout.
+	PreviousLabels map[string]string `json:"previous_labels,omitempty"`
+	// LastVerdict is the latest analysis, as JSON.
+	LastVerdict json.RawMessage `json:"last_verdict,omitempty"`
+	// Events is the timeline.
+	Events []RolloutEvent `json:"events"`
+}
+
+// Clone returns a deep copy of r.
+func (r Rollout) Clone() Rollout {
+	b, _ := json.Marshal(r)
+	var c Rollout
+	json.Unmarshal(b, &c)
+	return c
+}
+
+// Held returns how long the current stage has been held at now, not
+// counting time paused.
+func (r *Rollout) Held(now time.Time) time.Duration {
+	if r.Phase == PhasePaused {
+		return r.HeldFor.D()
+	}
+	return r.HeldFor.D() + now.Sub(r.StageStartedAt)
+}

@@ -1,0 +1,437 @@
+package rollout
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// EventKind names what happened to a rollout.
+type EventKind string
+
+// The events.
+const (
+	EvWarmed       EventKind = "warmed"        // readiness and warm-up succeeded
+	EvWarmupFailed EventKind = "warmup_failed" // the candidate is not ready; Message says why
+	EvAnalysis     EventKind = "analysis"      // an analysis ran; Verdict holds it
+	EvPromote      EventKind = "promote"       // an operator promotes
+	EvPause        EventKind = "pause"         // an operator pauses
+	EvResume       EventKind = "resume"        // an operator resumes
+	EvAbort        EventKind = "abort"         // an operator aborts; Message says why
+	EvUndo         EventKind = "undo"          // an operator undoes a promotion
+)
+
+// Event is one input to the state machine.
+type Event struct {
+	Kind EventKind
+	// Verdict is the analysis, for EvAnalysis.
+	Verdict *sluice.Verdict
+	// StageSamples is the number of candidate requests since the current
+	// stage started (shadow pairs in the shadow phase), for EvAnalysis.
+	StageSamples int
+	// Message is the reason for an abort or a failed warm-up.
+	Message string
+}
+
+// ActionKind names what the controller must do after a transition.
+type ActionKind string
+
+// The actions. Routing actions (SetWeight, Promote, Restore, Preview) are
+// applied in the same transaction as the rollout's new state; the others
+// run after the commit.
+const (
+	ActWarmup      ActionKind = "warmup"       // check readiness and warm the candidate, then send EvWarmed or EvWarmupFailed
+	ActSetWeight   ActionKind = "set_weight"   // split baseline=100-Percent, candidate=Percent
+	ActPromote     ActionKind = "promote"      // the candidate takes all traffic and becomes stable and production
+	ActRestore     ActionKind = "restore"      // the policy and labels from before the rollout come back
+	ActPreview     ActionKind = "preview"      // label "preview" points at the candidate
+	ActStartShadow ActionKind = "start_shadow" // mirror Fraction of requests to the candidate
+	ActStopShadow  ActionKind = "stop_shadow"  // stop mirroring
+	ActDrain       ActionKind = "drain"        // wait for in-flight candidate requests
+	ActUnload      ActionKind = "unload"       // call the unload webhook for the candidate
+	ActAlert       ActionKind = "alert"        // send Message to the alert webhooks with Severity
+)
+
+// Action is one thing the controller must do.
+type Action struct {
+	Kind     ActionKind
+	Percent  float64
+	Fraction float64
+	Severity string
+	Message  string
+}
+
+// DefaultStages are the progressive stages used when a spec gives none.
+func DefaultStages() []sluice.RolloutStage {
+	var s []sluice.RolloutStage
+	for _, p := range []float64{2, 5, 10, 25, 50, 100} {
+		s = append(s, sluice.RolloutStage{Percent: p, Hold: sluice.Duration(5 * time.Minute), MinSamples: 100})
+	}
+	return s
+}
+
+// WithDefaults fills in a spec's defaults (see sluice.RolloutSpec). The
+// strategy must be set: the planner chooses it when the operator did not.
+func WithDefaults(s sluice.RolloutSpec) sluice.RolloutSpec {
+	if len(s.Stages) == 0 {
+		s.Stages = DefaultStages()
+	}
+	for i := range s.Stages {
+		if s.Stages[i].MinSamples == 0 {
+			s.Stages[i].MinSamples = 100
+		}
+	}
+	if s.CanaryPercent == 0 {
+		s.CanaryPercent = 10
+		if s.Strategy == sluice.StrategyABTest {
+			s.CanaryPercent = 50
+		}
+	}
+	if s.ShadowFraction == 0 {
+		s.ShadowFraction = 1
+	}
+	if s.ShadowSamples == 0 {
+		s.ShadowSamples = 200
+	}
+	if s.ABSamples == 0 {
+		s.ABSamples = 1000
+	}
+	if s.RollbackWindow == 0 {
+		s.RollbackWindow = sluice.Duration(24 * time.Hour)
+	}
+	if s.Analysis.Interval == 0 {
+		s.Analysis.Interval = sluice.Duration(10 * time.Second)
+	}
+	if s.Analysis.FailChecks == 0 {
+		s.Analysis.FailChecks = 2
+	}
+	if s.Analysis.MinSamples == 0 {
+		s.Analysis.MinSamples = 100
+	}
+	if s.Warmup.Requests == 0 && !s.Warmup.Skip {
+		s.Warmup.Requests = 5
+	}
+	if s.Warmup.LatencyBudget == 0 {
+		s.Warmup.LatencyBudget = sluice.Duration(30 * time.Second)
+	}
+	return s
+}
+
+// Validate checks a spec with defaults filled in.
+func Validate(s sluice.RolloutSpec) error {
+	known := false
+	for _, st := range sluice.Strategies {
+		known = known || st == s.Strategy
+	}
+	if !known {
+		return sluice.Errorf(sluice.CodeInvalid, "unknown strategy %q: use canary, progressive, shadow, bluegreen, abtest, rolling or pipeline", s.Strategy)
+	}
+	if s.Candidate == "" {
+		return sluice.Errorf(sluice.CodeInvalid, "the rollout needs a candidate version: --to v1.2.0")
+	}
+	if s.Candidate == s.Baseline {
+		return sluice.Errorf(sluice.CodeInvalid, "the candidate %s is already the baseline: nothing to roll out", s.Candidate)
+	}
+	last := 0.0
+	for i, st := range s.Stages {
+		if st.Percent <= last || st.Percent > 100 {
+			return sluice.Errorf(sluice.CodeInvalid, "stage %d: percent %v must be above the previous stage's and at most 100", i+1, st.Percent)
+		}
+		if st.Hold < 0 || st.MinSamples < 0 {
+			return sluice.Errorf(sluice.CodeInvalid, "stage %d: hold and min_samples cannot be negative", i+1)
+		}
+		last = st.Percent
+	}
+	if s.CanaryPercent <= 0 || s.CanaryPercent >= 100 {
+		return sluice.Errorf(sluice.CodeInvalid, "canary_percent %v must be between 0 and 100", s.CanaryPercent)
+	}
+	if s.ShadowFraction <= 0 || s.ShadowFraction > 1 {
+		return sluice.Errorf(sluice.CodeInvalid, "shadow_fraction %v must be in (0, 1]", s.ShadowFraction)
+	}
+	return nil
+}
+
+// Start begins a rollout: the candidate is checked and warmed before it
+// takes any traffic. prev is the model as it is before the rollout.
+func Start(id string, spec sluice.RolloutSpec, prev *sluice.Model, actor, reason string, now time.Time) (sluice.Rollout, []Action, error) {
+	spec = WithDefaults(spec)
+	if err := Validate(spec); err != nil {
+		return sluice.Rollout{}, nil, err
+	}
+	r := sluice.Rollout{
+		ID: id, Spec: spec, Actor: actor, Reason: reason, Phase: sluice.PhaseWarming,
+		StartedAt: now, StageStartedAt: now, UpdatedAt: now,
+		PreviousPolicy: prev.Clone().Policy, PreviousLabels: prev.Clone().Labels,
+	}
+	event(&r, now, "started", fmt.Sprintf("%s rollout of %s:%s from %s started by %s: %s", spec.Strategy, spec.Model, spec.Candidate, spec.Baseline, actor, reason), nil)
+	return r, []Action{{Kind: ActWarmup}}, nil
+}
+
+// Next applies ev to r at now. It returns the next state and the actions to
+// carry out, or a CodeConflict error when the event does not apply in r's
+// phase (the error says what would).
+func Next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, error) {
+	r = r.Clone()
+	r.UpdatedAt = now
+	switch ev.Kind {
+	case EvWarmed:
+		if r.Phase != sluice.PhaseWarming {
+			return r, nil, nil // a late warm-up result after an abort: ignore
+		}
+		return warmed(r, now)
+	case EvWarmupFailed:
+		if r.Phase != sluice.PhaseWarming {
+			return r, nil, nil
+		}
+		r.Phase = sluice.PhaseFailed
+		r.EndedAt = now
+		r.Decision = "the candidate never took traffic: " + ev.Message
+		event(&r, now, "failed", r.Decision, nil)
+		return r, []Action{{Kind: ActAlert, Severity: "warning", Message: fmt.Sprintf("rollout %s failed before taking traffic: %s", r.ID, ev.Message)}}, nil
+	case EvAnalysis:
+		return analysed(r, ev, now)
+	case EvPromote:
+		switch r.Phase {
+		case sluice.PhaseProgressing, sluice.PhasePreview, sluice.PhaseShadow, sluice.PhasePaused:
+			r, acts := promote(r, now, "promoted by an operator")
+			return r, acts, nil
+		}
+		return r, nil, phaseError(r, "promote")
+	case EvPause:
+		switch r.Phase {
+		case sluice.PhaseProgressing, sluice.PhasePreview, sluice.PhaseShadow:
+			r.HeldFor = sluice.Duration(r.Held(now))
+			r.PausedFrom = r.Phase
+			r.PausedAt = now
+			r.Phase = sluice.PhasePaused
+			event(&r, now, "paused", "paused: traffic stays at "+sluice.FormatPercent(r.Percent)+"% on the candidate; "+ev.Message, nil)
+			return r, nil, nil
+		}
+		return r, nil, phaseError(r, "pause")
+	case EvResume:
+		if r.Phase != sluice.PhasePaused {
+			return r, nil, phaseError(r, "resume")
+		}
+		r.Phase = r.PausedFrom
+		r.PausedFrom = ""
+		r.PausedAt = time.Time{}
+		r.StageStartedAt = now
+		event(&r, now, "resumed", "resumed; the stage's hold continues from "+r.HeldFor.D().Round(time.Second).String(), nil)
+		return r, nil, nil
+	case EvAbort:
+		if !r.Phase.Active() {
+			return r, nil, phaseError(r, "abort")
+		}
+		r, acts := stop(r, now, sluice.PhaseAborted, "aborted: "+ev.Message, "warning", nil)
+		return r, acts, nil
+	case EvUndo:
+		if r.Phase != sluice.PhasePromoted {
+			return r, nil, phaseError(r, "undo")
+		}
+		if now.Sub(r.EndedAt) > r.Spec.RollbackWindow.D() {
+			return r, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s was promoted %s ago, past its %s rollback window: start a new rollout to the previous version instead", r.ID, now.Sub(r.EndedAt).Round(time.Second), r.Spec.RollbackWindow.D())
+		}
+		r.Phase = sluice.PhaseUndone
+		r.Decision = "undone: traffic back on the routing from before the rollout; " + ev.Message
+		event(&r, now, "undone", r.Decision, nil)
+		return r, []Action{{Kind: ActRestore}, {Kind: ActAlert, Severity: "warning", Message: fmt.Sprintf("rollout %s undone: %s", r.ID, ev.Message)}}, nil
+	}
+	return r, nil, sluice.Errorf(sluice.CodeInvalid, "unknown rollout event %q", ev.Kind)
+}
+
+func warmed(r sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
+	s := r.Spec
+	switch s.Strategy {
+	case sluice.StrategyRolling:
+		event(&r, now, "warmed", "candidate ready and warm", nil)
+		r, acts := promote(r, now, "rolling: config-only change promoted straight through")
+		return r, acts, nil
+	case sluice.StrategyShadow, sluice.StrategyPipeline:
+		r.Phase = sluice.PhaseShadow
+		r.StageStartedAt = now
+		event(&r, now, "warmed", fmt.Sprintf("candidate ready and warm; mirroring %s%% of requests to it", sluice.FormatPercent(100*s.ShadowFraction)), nil)
+		return r, []Action{{Kind: ActStartShadow, Fraction: s.ShadowFraction}}, nil
+	case sluice.StrategyBlueGreen:
+		r.Phase = sluice.PhasePreview
+		r.StageStartedAt = now
+		event(&r, now, "warmed", "candidate ready and warm; reachable as "+s.Model+"@preview until promoted", nil)
+		return r, []Action{{Kind: ActPreview}}, nil
+	case sluice.StrategyCanary, sluice.StrategyABTest:
+		event(&r, now, "warmed", "candidate ready and warm", nil)
+		r, acts := goLive(r, now, s.CanaryPercent)
+		return r, acts, nil
+	default: // progressive
+		event(&r, now, "warmed", "candidate ready and warm", nil)
+		r, acts := goLive(r, now, s.Stages[0].Percent)
+		return r, acts, nil
+	}
+}
+
+// goLive puts the candidate at percent of live traffic.
+func goLive(r sluice.Rollout, now time.Time, percent float64) (sluice.Rollout, []Action) {
+	if r.LiveAt.IsZero() {
+		r.LiveAt = now
+	}
+	r.Phase = sluice.PhaseProgressing
+	r.StageStartedAt = now
+	r.HeldFor = 0
+	r.FailStreak = 0
+	r.Percent = percent
+	event(&r, now, "stage", fmt.Sprintf("stage %d: candidate at %s%% of traffic", r.StageIndex+1, sluice.FormatPercent(percent)), nil)
+	return r, []Action{{Kind: ActSetWeight, Percent: percent}}
+}
+
+// analysed handles an analysis result.
+func analysed(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, error) {
+	v := ev.Verdict
+	if v == nil {
+		return r, nil, sluice.Errorf(sluice.CodeInvalid, "an analysis event needs a verdict")
+	}
+	switch r.Phase {
+	case sluice.PhaseProgressing, sluice.PhaseShadow, sluice.PhasePreview:
+	default:
+		return r, nil, nil // paused or ended: analyses are informational only
+	}
+	prev := verdictOutcome(r.LastVerdict)
+	r.LastVerdict, _ = json.Marshal(v)
+	s := r.Spec
+	if r.Spec.Strategy == sluice.StrategyABTest {
+		// An A/B test is an experiment: it runs to its planned sample
+		// whatever the interim results, then reports.
+		if v.BaselineN >= s.ABSamples && v.CandidateN >= s.ABSamples {
+			r, acts := stop(r, now, sluice.PhaseCompleted, fmt.Sprintf("A/B test reached its planned %d requests per arm: %s", s.ABSamples, v.Reason), "info", v)
+			return r, acts, nil
+		}
+		return r, nil, nil
+	}
+	switch v.Outcome {
+	case sluice.OutcomeFail:
+		r.FailStreak++
+		if r.FailStreak >= s.Analysis.FailChecks {
+			r, acts := stop(r, now, sluice.PhaseRolledBack, "rolled back: "+v.Reason, "critical", v)
+			return r, acts, nil
+		}
+		event(&r, now, "verdict", fmt.Sprintf("analysis failed (%d of %d in a row): %s", r.FailStreak, s.Analysis.FailChecks, v.Reason), v)
+		return r, nil, nil
+	case sluice.OutcomeInconclusive:
+		r.FailStreak = 0
+		if prev != v.Outcome {
+			event(&r, now, "verdict", "analysis inconclusive: "+v.Reason, nil)
+		}
+		return r, nil, nil
+	}
+	// Pass.
+	r.FailStreak = 0
+	if prev != v.Outcome {
+		event(&r, now, "verdict", "analysis passed: "+v.Reason, nil)
+	}
+	held := r.Held(now)
+	switch r.Phase {
+	case sluice.PhaseShadow:
+		if ev.StageSamples < s.ShadowSamples {
+			return r, nil, nil
+		}
+		if s.Strategy == sluice.StrategyShadow {
+			r, acts := stop(r, now, sluice.PhaseCompleted, fmt.Sprintf("shadow comparison of %d pairs passed: %s", ev.StageSamples, v.Reason), "info", v)
+			return r, acts, nil
+		}
+		r, acts := goLive(r, now, s.Stages[0].Percent)
+		return r, append([]Action{{Kind: ActStopShadow}}, acts...), nil
+	case sluice.PhasePreview:
+		if s.AutoPromote && ev.StageSamples >= s.Analysis.MinSamples {
+			r, acts := promote(r, now, "blue-green preview passed its analysis: flipped")
+			return r, acts, nil
+		}
+		return r, nil, nil
+	}
+	if s.Strategy == sluice.StrategyCanary {
+		if s.AutoPromote && ev.StageSamples >= s.Analysis.MinSamples {
+			r, acts := promote(r, now, "canary passed its analysis: "+v.Reason)
+			return r, acts, nil
+		}
+		return r, nil, nil
+	}
+	stage := s.Stages[r.StageIndex]
+	if held < stage.Hold.D() || ev.StageSamples < stage.MinSamples {
+		return r, nil, nil
+	}
+	if r.StageIndex+1 >= len(s.Stages) || s.Stages[r.StageIndex+1].Percent >= 100 {
+		r, acts := promote(r, now, fmt.Sprintf("every stage passed its analysis: %s", v.Reason))
+		return r, acts, nil
+	}
+	r.StageIndex++
+	r, acts := goLive(r, now, s.Stages[r.StageIndex].Percent)
+	return r, acts, nil
+}
+
+// promote gives the candidate all traffic.
+func promote(r sluice.Rollout, now time.Time, why string) (sluice.Rollout, []Action) {
+	var acts []Action
+	if r.Phase == sluice.PhaseShadow || r.PausedFrom == sluice.PhaseShadow {
+		acts = append(acts, Action{Kind: ActStopShadow})
+	}
+	r.Phase = sluice.PhasePromoted
+	r.PausedFrom = ""
+	r.Percent = 100
+	r.EndedAt = now
+	r.Decision = why
+	event(&r, now, "promoted", why, nil)
+	return r, append(acts, Action{Kind: ActPromote}, Action{Kind: ActAlert, Severity: "info", Message: fmt.Sprintf("rollout %s promoted %s:%s: %s", r.ID, r.Spec.Model, r.Spec.Candidate, why)})
+}
+
+// stop ends a rollout without promotion: traffic goes back to the routing
+// from before, in-flight candidate requests drain, the unload webhook runs.
+func stop(r sluice.Rollout, now time.Time, phase sluice.Phase, why, severity string, v *sluice.Verdict) (sluice.Rollout, []Action) {
+	var acts []Action
+	if r.Phase == sluice.PhaseShadow || r.PausedFrom == sluice.PhaseShadow {
+		acts = append(acts, Action{Kind: ActStopShadow})
+	}
+	r.Phase = phase
+	r.PausedFrom = ""
+	r.Percent = 0
+	r.EndedAt = now
+	r.Decision = why
+	kind := string(phase)
+	event(&r, now, kind, why, v)
+	acts = append(acts, Action{Kind: ActRestore})
+	if phase == sluice.PhaseRolledBack || phase == sluice.PhaseAborted {
+		acts = append(acts, Action{Kind: ActDrain}, Action{Kind: ActUnload})
+	}
+	return r, append(acts, Action{Kind: ActAlert, Severity: severity, Message: fmt.Sprintf("rollout %s of %s:%s %s", r.ID, r.Spec.Model, r.Spec.Candidate, why)})
+}
+
+func event(r *sluice.Rollout, now time.Time, kind, msg string, data any) {
+	e := sluice.RolloutEvent{At: now, Kind: kind, Message: msg, Percent: r.Percent}
+	if data != nil {
+		e.Data, _ = json.Marshal(data)
+	}
+	r.Events = append(r.Events, e)
+}
+
+func verdictOutcome(raw json.RawMessage) sluice.Outcome {
+	if len(raw) == 0 {
+		return ""
+	}
+	var v struct {
+		Outcome sluice.Outcome `json:"outcome"`
+	}
+	json.Unmarshal(raw, &v)
+	return v.Outcome
+}
+
+func phaseError(r sluice.Rollout, what string) error {
+	hint := ""
+	switch r.Phase {
+	case sluice.PhasePaused:
+		hint = ": resume it first"
+	case sluice.PhaseWarming:
+		hint = ": wait for the warm-up to finish, or abort it"
+	default:
+		if !r.Phase.Active() {
+			hint = ": it has ended; start a new rollout"
+		}
+	}
+	return sluice.Errorf(sluice.CodeConflict, "cannot %s rollout %s: it is %s%s", what, r.ID, r.Phase, hint)
+}
