@@ -1,0 +1,265 @@
+package stats
+
+import (
+	"math"
+)
+
+// MixtureSPRT is the mixture sequential probability ratio test (mSPRT) of
+// Johari, Koomen, Pekelis and Walsh ("Always valid inference: continuous
+// monitoring of A/B tests", Operations Research, 2022) for the difference θ
+// between the candidate's and the baseline's mean or rate, with a normal
+// mixing distribution N(Theta0, Tau2) over the alternatives.
+//
+// At each look the test computes, from the running estimate Δ̂ of θ and its
+// variance V, the mixture likelihood ratio
+//
+//	Λ = √(V/(V+τ²)) · exp(τ²(Δ̂−θ₀)² / (2V(V+τ²)))
+//
+// which under the null is a nonnegative martingale in the information 1/V,
+// so by Ville's inequality P(Λ ever reaches 1/α) ≤ α. The always-valid
+// p-value is the running minimum of 1/Λ: it may be read after every batch,
+// for as long as the rollout lasts, and a rule "stop when p ≤ α" keeps the
+// false-positive rate at α. Feed the looks through a SequentialState to get
+// that running minimum.
+//
+// The variances are plug-in sample estimates, so validity is asymptotic (as
+// in the paper's own implementation): keep a minimum sample per arm, such as
+// a few hundred requests or ten events, before acting on a result. The
+// martingale argument assumes the two arms grow in a fixed ratio; when a
+// rollout changes its traffic split, start a new SequentialState for the new
+// stage rather than carrying the old one over.
+type MixtureSPRT struct {
+	// Tau2 is the variance τ² of the mixing distribution, in the squared
+	// units of the difference (for rates, 0.01² is one percentage point).
+	// It must be fixed before the data are seen and must be positive: a
+	// test with Tau2 ≤ 0 returns invalid results. τ near the smallest
+	// difference worth detecting gives good power (Johari et al.); see
+	// OptimalTau2 for the value that makes the confidence sequence tightest
+	// at a planned sample size.
+	Tau2 float64
+	// Theta0 is the difference under the null hypothesis. Zero tests
+	// equality; a margin δ > 0 with PLess tests non-inferiority "the
+	// candidate is worse by less than δ".
+	Theta0 float64
+}
+
+// SequentialResult is one look of a MixtureSPRT.
+type SequentialResult struct {
+	// Valid is false when an arm has too little data or the variance of the
+	// estimate is zero; the log likelihood ratios are then zero and the
+	// p-values 1.
+	Valid bool
+	// Diff is the estimate Δ̂ of the candidate's minus the baseline's mean
+	// or rate.
+	Diff float64
+	// Variance is the estimated variance V of Diff.
+	Variance float64
+	// Tau2 is the mixing variance the look was made with, kept so that
+	// Interval can invert the test.
+	Tau2 float64
+	// LogLR is log Λ for the two-sided alternative θ ≠ Theta0.
+	LogLR float64
+	// LogLRGreater is log Λ for the one-sided alternative θ > Theta0, whose
+	// mixture is the half-normal on θ > Theta0; it is a supermartingale for
+	// every θ ≤ Theta0, so the one-sided null is composite.
+	LogLRGreater float64
+	// LogLRLess is log Λ for the one-sided alternative θ < Theta0.
+	LogLRLess float64
+	// PValue is min(1, 1/Λ) for this look alone. It is always valid only as
+	// the running minimum over looks, which SequentialState keeps.
+	PValue float64
+	// PGreater is the one-sided counterpart of PValue for θ > Theta0.
+	PGreater float64
+	// PLess is the one-sided counterpart of PValue for θ < Theta0.
+	PLess float64
+}
+
+// Means tests the difference of means from the two arms' running summaries,
+// with V = s₁²/n₁ + s₂²/n₂. Each arm needs at least two observations.
+func (m MixtureSPRT) Means(baseline, candidate Summary) SequentialResult {
+	if baseline.N < 2 || candidate.N < 2 {
+		return invalidSequential(m.Tau2)
+	}
+	v := baseline.Variance/float64(baseline.N) + candidate.Variance/float64(candidate.N)
+	return m.look(candidate.Mean-baseline.Mean, v)
+}
+
+// Proportions tests the difference of rates from x1 events in n1 baseline
+// trials and x2 events in n2 candidate trials. The variance is the unpooled
+// one with each rate's variance taken at the Agresti–Caffo rate (x+1)/(n+2),
+// which keeps V positive when an arm has no events yet without moving Δ̂;
+// being unpooled, it makes the test the exact dual of Interval.
+func (m MixtureSPRT) Proportions(x1, n1, x2, n2 int) SequentialResult {
+	if !countsOK(x1, n1) || !countsOK(x2, n2) {
+		return invalidSequential(m.Tau2)
+	}
+	p1, p2 := float64(x1)/float64(n1), float64(x2)/float64(n2)
+	return m.look(p2-p1, smoothedRateVar(x1, n1)+smoothedRateVar(x2, n2))
+}
+
+// smoothedRateVar is the variance of x/n evaluated at (x+1)/(n+2).
+func smoothedRateVar(x, n int) float64 {
+	p := (float64(x) + 1) / (float64(n) + 2)
+	return p * (1 - p) / float64(n)
+}
+
+// look computes the mixture likelihood ratios for estimate d with variance v.
+func (m MixtureSPRT) look(d, v float64) SequentialResult {
+	if !(m.Tau2 > 0) || !(v > 0) || math.IsNaN(d) || math.IsInf(v, 0) {
+		return invalidSequential(m.Tau2)
+	}
+	tau2 := m.Tau2
+	e := d - m.Theta0
+	// log Λ = −½ log(1 + τ²/V) + τ²e² / (2V(V+τ²)).
+	logLR := -0.5*math.Log1p(tau2/v) + tau2*e*e/(2*v*(v+tau2))
+	// The half-normal mixture on one side multiplies Λ by 2Φ(±s) with
+	// s = eτ/√(V(V+τ²)), the posterior probability of that side.
+	s := e * math.Sqrt(tau2/(v*(v+tau2)))
+	r := SequentialResult{
+		Valid:        true,
+		Diff:         d,
+		Variance:     v,
+		Tau2:         tau2,
+		LogLR:        logLR,
+		LogLRGreater: logLR + math.Ln2 + logNormCDF(s),
+		LogLRLess:    logLR + math.Ln2 + logNormCDF(-s),
+	}
+	r.PValue = pFromLogLR(r.LogLR)
+	r.PGreater = pFromLogLR(r.LogLRGreater)
+	r.PLess = pFromLogLR(r.LogLRLess)
+	return r
+}
+
+// invalidSequential is the no-evidence result.
+func invalidSequential(tau2 float64) SequentialResult {
+	return SequentialResult{Tau2: tau2, PValue: 1, PGreater: 1, PLess: 1}
+}
+
+// pFromLogLR turns a likelihood ratio into Ville's p-value min(1, 1/Λ).
+func pFromLogLR(logLR float64) float64 {
+	if !(logLR > 0) {
+		return 1
+	}
+	return math.Exp(-logLR)
+}
+
+// Interval inverts the two-sided test: it returns the set of differences θ₀
+// that the look does not reject at level alpha, an alpha outside (0, 1)
+// meaning DefaultAlpha. This is the normal-mixture confidence sequence of
+// Howard, Ramdas, McAuliffe and Sekhon ("Time-uniform, nonparametric,
+// nonasymptotic confidence sequences", Annals of Statistics, 2021) in the
+// form of an asymptotic confidence sequence (Waudby-Smith et al.), since V
+// is estimated:
+//
+//	Δ̂ ± √( V(V+τ²)/τ² · (2 log(1/α) + log(1 + τ²/V)) )
+//
+// It covers the true difference at every look simultaneously with
+// probability at least 1 − alpha; an IntervalState keeps the running
+// intersection. An invalid look gives the unbounded interval.
+func (r SequentialResult) Interval(alpha float64) Interval {
+	if !r.Valid || !(r.Tau2 > 0) {
+		return unbounded
+	}
+	v, tau2 := r.Variance, r.Tau2
+	half := math.Sqrt(v * (v + tau2) / tau2 * (2*math.Log(1/alphaOr(alpha)) + math.Log1p(tau2/v)))
+	return Interval{Lo: r.Diff - half, Hi: r.Diff + half}
+}
+
+// OptimalTau2 returns the mixing variance τ² that makes the two-sided
+// confidence sequence at level 1 − alpha narrowest when the variance of the
+// estimate reaches horizonVariance, the V expected at the planned end of a
+// stage (for example σ²(1/n₁ + 1/n₂) at the planned sizes). The optimum is
+// τ² = r·V with r the root of r = 2 log(1/α) + log(1 + r), about 8.2 at
+// α = 0.05; the width is flat near it, so a rough plan is enough. It returns
+// zero for a non-positive horizonVariance.
+func OptimalTau2(horizonVariance, alpha float64) float64 {
+	if !(horizonVariance > 0) {
+		return 0
+	}
+	return optimalRatio(alphaOr(alpha)) * horizonVariance
+}
+
+// optimalRatio solves r = 2 log(1/α) + log(1 + r) by Newton's method on
+// f(r) = r − c − log(1+r), which is increasing and convex for r > 0, so the
+// iteration converges from the positive start, in a few steps.
+func optimalRatio(alpha float64) float64 {
+	c := 2 * math.Log(1/alpha)
+	r := c + math.Log1p(c+1)
+	for range 50 {
+		step := (r - c - math.Log1p(r)) * (1 + r) / r
+		r -= step
+		if math.Abs(step) < 1e-12*r {
+			break
+		}
+	}
+	return r
+}
+
+// SequentialState is what a controller keeps between looks at a
+// MixtureSPRT: the largest log likelihood ratios seen so far, whose
+// reciprocals are the always-valid p-values. Its zero value is the state
+// before the first look (every p-value 1). It is a plain value that can be
+// stored with the rollout and restored after a restart.
+type SequentialState struct {
+	// Looks counts the valid looks observed.
+	Looks int
+	// MaxLogLR is the largest two-sided log likelihood ratio so far.
+	MaxLogLR float64
+	// MaxLogLRGreater is the largest one-sided log ratio for θ > Theta0.
+	MaxLogLRGreater float64
+	// MaxLogLRLess is the largest one-sided log ratio for θ < Theta0.
+	MaxLogLRLess float64
+}
+
+// Observe folds one look into the state and returns the look with its
+// p-values replaced by the always-valid running ones, which never increase.
+// Invalid looks leave the state unchanged.
+func (s *SequentialState) Observe(r SequentialResult) SequentialResult {
+	if r.Valid {
+		s.Looks++
+		s.MaxLogLR = math.Max(s.MaxLogLR, r.LogLR)
+		s.MaxLogLRGreater = math.Max(s.MaxLogLRGreater, r.LogLRGreater)
+		s.MaxLogLRLess = math.Max(s.MaxLogLRLess, r.LogLRLess)
+	}
+	r.PValue, r.PGreater, r.PLess = s.PValue(), s.PGreater(), s.PLess()
+	return r
+}
+
+// PValue returns the always-valid two-sided p-value so far.
+func (s SequentialState) PValue() float64 { return pFromLogLR(s.MaxLogLR) }
+
+// PGreater returns the always-valid one-sided p-value for θ > Theta0 so far.
+func (s SequentialState) PGreater() float64 { return pFromLogLR(s.MaxLogLRGreater) }
+
+// PLess returns the always-valid one-sided p-value for θ < Theta0 so far.
+func (s SequentialState) PLess() float64 { return pFromLogLR(s.MaxLogLRLess) }
+
+// IntervalState keeps the running intersection of a confidence sequence's
+// intervals, which is itself a confidence sequence and only ever shrinks.
+// Its zero value is the state before the first look.
+type IntervalState struct {
+	// Looks counts the bounded intervals observed.
+	Looks int
+	// Current is the intersection so far; it is meaningful once Looks > 0.
+	Current Interval
+}
+
+// Observe intersects iv into the state and returns the intersection. An
+// empty result (Lo > Hi) happens with probability at most alpha when the
+// difference is constant; more often it means the difference drifted during
+// the stage, which is itself a reason to stop and look.
+func (s *IntervalState) Observe(iv Interval) Interval {
+	if math.IsInf(iv.Lo, -1) && math.IsInf(iv.Hi, 1) {
+		if s.Looks == 0 {
+			return unbounded
+		}
+		return s.Current
+	}
+	if s.Looks == 0 {
+		s.Current = iv
+	} else {
+		s.Current = Interval{Lo: math.Max(s.Current.Lo, iv.Lo), Hi: math.Min(s.Current.Hi, iv.Hi)}
+	}
+	s.Looks++
+	return s.Current
+}
