@@ -10,6 +10,9 @@
 // /health), with server-sent-event streaming paced by tokens_per_second, and
 // fault controls for tests: SetHealthy, SetHang, Kill and live SetBehavior.
 //
+// The Server waits on the wall clock (it stands in for a real backend);
+// only Sample and the types it returns are clock-free.
+//
 // The fake tokenizer counts one output token per word (streams send one word
 // per chunk) and estimates prompt tokens as one per four bytes of prompt
 // text, OpenAI's rule of thumb.

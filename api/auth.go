@@ -1,0 +1,177 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// Auth checks admin tokens. It knows the static tokens from the config file
+// and the tokens created through the API, which it reads from the store
+// and caches. Secrets are never kept, only their SHA-256.
+type Auth struct {
+	// CacheFor is how long store tokens are trusted before they are read
+	// again, so that a token deleted through another replica stops working
+	// there too. NewAuth sets 30 seconds; zero means until Reload. Set it
+	// before the Auth is used.
+	CacheFor time.Duration
+
+	store  sluice.Store
+	static []sluice.Token
+
+	mu       sync.Mutex // serialises loads
+	cached   []sluice.Token
+	loadedAt time.Time
+	loaded   bool
+}
+
+// NewAuth returns an Auth over the store's tokens and the static ones, which
+// come from the config file with their secrets already hashed. A nil store
+// means static tokens only.
+func NewAuth(store sluice.Store, static []sluice.Token) *Auth {
+	s := make([]sluice.Token, len(static))
+	copy(s, static)
+	return &Auth{CacheFor: 30 * time.Second, store: store, static: s}
+}
+
+// Reload reads the store's tokens again. The API calls it after each token
+// change it makes; call it after changing tokens in the store any other way.
+func (a *Auth) Reload(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.loadLocked(ctx)
+}
+
+func (a *Auth) loadLocked(ctx context.Context) error {
+	if a.store == nil {
+		a.loaded = true
+		return nil
+	}
+	ts, err := a.store.Tokens(ctx)
+	if err != nil {
+		return sluice.Errorf(sluice.CodeUnavailable, "cannot read admin tokens from the store: %v: check the store and retry", err)
+	}
+	a.cached, a.loadedAt, a.loaded = ts, time.Now(), true
+	return nil
+}
+
+// storeTokens returns the cached store tokens, reading them first when the
+// cache is empty or older than CacheFor.
+func (a *Auth) storeTokens(ctx context.Context) ([]sluice.Token, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.loaded || (a.CacheFor > 0 && a.store != nil && time.Since(a.loadedAt) > a.CacheFor) {
+		if err := a.loadLocked(ctx); err != nil && !a.loaded {
+			return nil, err
+		}
+		// A failed refresh keeps the tokens read before, so that a store
+		// outage does not lock every operator out; the next call retries.
+	}
+	return a.cached, nil
+}
+
+// Static returns the static tokens (from the config file).
+func (a *Auth) Static() []sluice.Token {
+	return append([]sluice.Token(nil), a.static...)
+}
+
+// errNoToken is the answer to a request without usable credentials.
+var errNoToken = sluice.Errorf(sluice.CodeUnauthorized, "this endpoint needs an admin token: send Authorization: Bearer <token>; create one with sluice token create")
+
+// Authenticate returns the token whose secret the request carries in
+// "Authorization: Bearer <secret>". It fails with CodeUnauthorized when
+// there is no such header or no token matches.
+func (a *Auth) Authenticate(r *http.Request) (*sluice.Token, error) {
+	h := r.Header.Get("Authorization")
+	scheme, secret, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
+		return nil, errNoToken
+	}
+	return a.AuthenticateSecret(r.Context(), strings.TrimSpace(secret))
+}
+
+// AuthenticateSecret returns the token whose secret is secret, for callers
+// that carry it elsewhere than the Authorization header (such as the data
+// plane's force header). Every token is compared, in constant time, so the
+// time taken does not tell which tokens exist.
+func (a *Auth) AuthenticateSecret(ctx context.Context, secret string) (*sluice.Token, error) {
+	if secret == "" {
+		return nil, errNoToken
+	}
+	// Without the store's tokens the static ones still work.
+	stored, storeErr := a.storeTokens(ctx)
+	var found *sluice.Token
+	for _, list := range [][]sluice.Token{a.static, stored} {
+		for i := range list {
+			if list[i].Matches(secret) && found == nil {
+				t := list[i]
+				found = &t
+			}
+		}
+	}
+	if found == nil && storeErr != nil {
+		return nil, storeErr
+	}
+	if found == nil {
+		return nil, sluice.Errorf(sluice.CodeUnauthorized, "the admin token is not known (it may have been deleted): send Authorization: Bearer <token>; create one with sluice token create")
+	}
+	found.Hash = ""
+	return found, nil
+}
+
+// Authorize returns a CodeForbidden error unless t's role allows need.
+func Authorize(t *sluice.Token, need sluice.Role) error {
+	if t == nil {
+		return errNoToken
+	}
+	if !t.Role.Allows(need) {
+		return sluice.Errorf(sluice.CodeForbidden, "token %s has role %s; this needs %s: use a token with role %s or higher (an admin can create one with sluice token create)", t.Name, displayRole(t.Role), need, need)
+	}
+	return nil
+}
+
+func displayRole(r sluice.Role) string {
+	if r.Valid() {
+		return string(r)
+	}
+	return fmt.Sprintf("%q, which is not a role (fix it in the config file)", r)
+}
+
+// Middleware serves h only to requests whose token has role need or a
+// stronger one, with the token in the request context (see ActorFrom).
+// Other requests get a JSON 401 or 403 error.
+func (a *Auth) Middleware(need sluice.Role, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t, err := a.Authenticate(r)
+		if err == nil {
+			err = Authorize(t, need)
+		}
+		if err != nil {
+			WriteError(w, err)
+			return
+		}
+		h.ServeHTTP(w, r.WithContext(WithActor(r.Context(), t)))
+	})
+}
+
+type actorKey struct{}
+
+// WithActor returns ctx carrying token t as the actor of the request. The
+// token's hash is dropped.
+func WithActor(ctx context.Context, t *sluice.Token) context.Context {
+	c := *t
+	c.Hash = ""
+	return context.WithValue(ctx, actorKey{}, &c)
+}
+
+// ActorFrom returns the token that authenticated the request, put there by
+// Middleware or WithActor.
+func ActorFrom(ctx context.Context) (*sluice.Token, bool) {
+	t, ok := ctx.Value(actorKey{}).(*sluice.Token)
+	return t, ok
+}

@@ -1,0 +1,319 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// Client calls the admin API; the CLI is built on it. Every method returns
+// a *sluice.Error when the server refuses, with the server's code, message
+// and fields, so the caller can print the message as it is.
+type Client struct {
+	// BaseURL is the server's address, such as http://127.0.0.1:8080; the
+	// /admin/v1/ paths are added to it.
+	BaseURL string
+	// Token is the bearer secret sent with every request.
+	Token string
+	// HTTP sends the requests; nil means a client with a 30 second timeout.
+	HTTP *http.Client
+}
+
+// NewClient returns a Client for the server at baseURL using token.
+func NewClient(baseURL, token string) *Client {
+	return &Client{BaseURL: baseURL, Token: token}
+}
+
+var defaultHTTP = &http.Client{Timeout: 30 * time.Second}
+
+// do sends one request and decodes a 2xx answer into out (unless nil).
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) (int, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return 0, fmt.Errorf("encode the request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	u := strings.TrimRight(c.BaseURL, "/") + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return 0, sluice.Errorf(sluice.CodeBadRequest, "invalid server address %q: %v: use a URL such as http://127.0.0.1:8080", c.BaseURL, err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = defaultHTTP
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		return 0, sluice.Errorf(sluice.CodeUnavailable, "cannot reach the sluice server at %s: %v: check the server address and that the server runs", c.BaseURL, unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp.StatusCode, decodeErrorResponse(resp)
+	}
+	if out == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return resp.StatusCode, sluice.Errorf(sluice.CodeUpstream, "the server's answer to %s %s is not the expected JSON: %v: check that the address points at a sluice server of the same version", method, path, err)
+	}
+	return resp.StatusCode, nil
+}
+
+// unwrapURLError drops the *url.Error wrapper, whose message repeats the
+// method and URL.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// decodeErrorResponse turns an error response into a *sluice.Error.
+func decodeErrorResponse(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var eb ErrorBody
+	if err := json.Unmarshal(b, &eb); err == nil && eb.Error.Message != "" {
+		code := eb.Error.Code
+		if code == "" {
+			code = eb.Error.Type
+		}
+		if code == "" {
+			code = sluice.CodeForStatus(resp.StatusCode)
+		}
+		return &sluice.Error{Code: code, Message: eb.Error.Message, Fields: eb.Error.Fields}
+	}
+	text := strings.TrimSpace(string(b))
+	if len(text) > 200 {
+		text = text[:200] + "..."
+	}
+	return sluice.Errorf(sluice.CodeForStatus(resp.StatusCode), "the server answered %s: %s: check that the address points at a sluice server", resp.Status, text)
+}
+
+func esc(s string) string { return url.PathEscape(s) }
+
+// WhoAmI returns the token the client authenticates with.
+func (c *Client) WhoAmI(ctx context.Context) (WhoAmI, error) {
+	var out WhoAmI
+	_, err := c.do(ctx, "GET", "/admin/v1/whoami", nil, nil, &out)
+	return out, err
+}
+
+// Models returns every model with its versions.
+func (c *Client) Models(ctx context.Context) (ModelList, error) {
+	var out ModelList
+	_, err := c.do(ctx, "GET", "/admin/v1/models", nil, nil, &out)
+	return out, err
+}
+
+// Model returns one model with its versions.
+func (c *Client) Model(ctx context.Context, name string) (ModelView, error) {
+	var out ModelView
+	_, err := c.do(ctx, "GET", "/admin/v1/models/"+esc(name), nil, nil, &out)
+	return out, err
+}
+
+// Versions returns the versions of model, or of every model when model is
+// empty.
+func (c *Client) Versions(ctx context.Context, model string) (VersionList, error) {
+	var q url.Values
+	if model != "" {
+		q = url.Values{"model": {model}}
+	}
+	var out VersionList
+	_, err := c.do(ctx, "GET", "/admin/v1/versions", q, nil, &out)
+	return out, err
+}
+
+// Version returns one version by its full id, "model:version".
+func (c *Client) Version(ctx context.Context, id string) (VersionView, error) {
+	var out VersionView
+	_, err := c.do(ctx, "GET", "/admin/v1/versions/"+esc(id), nil, nil, &out)
+	return out, err
+}
+
+// Apply applies a declarative document; with dryRun it only computes and
+// validates the change.
+func (c *Client) Apply(ctx context.Context, doc sluice.ApplyDoc, reason string, dryRun bool) (Result, error) {
+	var out Result
+	_, err := c.do(ctx, "POST", "/admin/v1/apply", nil, ApplyRequest{Doc: doc, Reason: reason, DryRun: dryRun}, &out)
+	return out, err
+}
+
+// RegisterVersion registers v (with its Model set). Result.Created is false
+// when an identical version was already registered.
+func (c *Client) RegisterVersion(ctx context.Context, v sluice.Version, reason string) (Result, error) {
+	var out Result
+	_, err := c.do(ctx, "POST", "/admin/v1/versions", nil, RegisterRequest{Version: v, Reason: reason}, &out)
+	return out, err
+}
+
+// SetStage moves version id ("model:version") to stage; sunset is the
+// announced retirement time of a deprecated version (zero: none).
+func (c *Client) SetStage(ctx context.Context, id string, stage sluice.Stage, sunset time.Time, reason string) (Result, error) {
+	var out Result
+	_, err := c.do(ctx, "PUT", "/admin/v1/versions/"+esc(id)+"/stage", nil, StageRequest{Stage: stage, SunsetAt: sunset, Reason: reason}, &out)
+	return out, err
+}
+
+// SetPolicy replaces model's routing policy.
+func (c *Client) SetPolicy(ctx context.Context, model string, p sluice.Policy, reason string) (Result, error) {
+	var out Result
+	_, err := c.do(ctx, "PUT", "/admin/v1/models/"+esc(model)+"/policy", nil, PolicyRequest{Policy: p, Reason: reason}, &out)
+	return out, err
+}
+
+// SetSplit sets model's policy to a weighted split; an empty salt keeps the
+// current one.
+func (c *Client) SetSplit(ctx context.Context, model string, weights []sluice.Weight, salt, reason string) (Result, error) {
+	var out Result
+	_, err := c.do(ctx, "PUT", "/admin/v1/models/"+esc(model)+"/split", nil, SplitRequest{Weights: weights, Salt: salt, Reason: reason}, &out)
+	return out, err
+}
+
+// SetLabel points model's label at version tag.
+func (c *Client) SetLabel(ctx context.Context, model, label, version, reason string) (Result, error) {
+	var out Result
+	_, err := c.do(ctx, "PUT", "/admin/v1/models/"+esc(model)+"/labels/"+esc(label), nil, LabelRequest{Version: version, Reason: reason}, &out)
+	return out, err
+}
+
+// DeleteLabel removes model's label.
+func (c *Client) DeleteLabel(ctx context.Context, model, label, reason string) (Result, error) {
+	var out Result
+	_, err := c.do(ctx, "DELETE", "/admin/v1/models/"+esc(model)+"/labels/"+esc(label), nil, ReasonRequest{Reason: reason}, &out)
+	return out, err
+}
+
+// SetRules replaces model's header rules; an empty list removes them.
+func (c *Client) SetRules(ctx context.Context, model string, rules []sluice.Rule, reason string) (Result, error) {
+	if rules == nil {
+		rules = []sluice.Rule{}
+	}
+	var out Result
+	_, err := c.do(ctx, "PUT", "/admin/v1/models/"+esc(model)+"/rules", nil, RulesRequest{Rules: rules, Reason: reason}, &out)
+	return out, err
+}
+
+// Routes returns the server's current routing table, as the JSON it sent.
+func (c *Client) Routes(ctx context.Context) (json.RawMessage, error) {
+	var out json.RawMessage
+	_, err := c.do(ctx, "GET", "/admin/v1/routes", nil, nil, &out)
+	return out, err
+}
+
+// Summary returns model's live per-version metrics since a time, which may
+// be RFC 3339 or a duration ago ("1h"); empty means the last hour.
+func (c *Client) Summary(ctx context.Context, model, since string) (json.RawMessage, error) {
+	var q url.Values
+	if since != "" {
+		q = url.Values{"since": {since}}
+	}
+	var out json.RawMessage
+	_, err := c.do(ctx, "GET", "/admin/v1/summary/"+esc(model), q, nil, &out)
+	return out, err
+}
+
+// Audit returns the audit entries matching q.
+func (c *Client) Audit(ctx context.Context, q sluice.AuditQuery) ([]sluice.AuditEntry, error) {
+	v := url.Values{}
+	setQuery(v, "model", q.Model)
+	setQuery(v, "action", q.Action)
+	setQuery(v, "q", q.Text)
+	setTime(v, "since", q.Since)
+	setTime(v, "until", q.Until)
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if q.Ascending {
+		v.Set("order", "asc")
+	}
+	var out AuditList
+	_, err := c.do(ctx, "GET", "/admin/v1/audit", v, nil, &out)
+	return out.Entries, err
+}
+
+// AuditAt answers which version served model at time at: the routing then
+// in force and the requests logged around it.
+func (c *Client) AuditAt(ctx context.Context, model string, at time.Time) (RoutingAt, error) {
+	var out RoutingAt
+	q := url.Values{"model": {model}, "at": {at.UTC().Format(time.RFC3339Nano)}}
+	_, err := c.do(ctx, "GET", "/admin/v1/audit/at", q, nil, &out)
+	return out, err
+}
+
+// Requests returns the request log rows matching q, newest first.
+func (c *Client) Requests(ctx context.Context, q sluice.RequestQuery) ([]sluice.Observation, error) {
+	v := url.Values{}
+	setQuery(v, "model", q.Model)
+	setQuery(v, "version", q.Version)
+	setQuery(v, "request_id", q.RequestID)
+	setTime(v, "since", q.Since)
+	setTime(v, "until", q.Until)
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	var out RequestList
+	_, err := c.do(ctx, "GET", "/admin/v1/requests", v, nil, &out)
+	return out.Requests, err
+}
+
+// Tokens lists the admin tokens (never their secrets).
+func (c *Client) Tokens(ctx context.Context) ([]TokenView, error) {
+	var out TokenList
+	_, err := c.do(ctx, "GET", "/admin/v1/tokens", nil, nil, &out)
+	return out.Tokens, err
+}
+
+// CreateToken creates a token and returns its secret, which is shown only
+// this once.
+func (c *Client) CreateToken(ctx context.Context, name string, role sluice.Role, reason string) (CreatedToken, error) {
+	var out CreatedToken
+	_, err := c.do(ctx, "POST", "/admin/v1/tokens", nil, TokenRequest{Name: name, Role: role, Reason: reason}, &out)
+	return out, err
+}
+
+// DeleteToken deletes a token created through the API.
+func (c *Client) DeleteToken(ctx context.Context, name, reason string) error {
+	_, err := c.do(ctx, "DELETE", "/admin/v1/tokens/"+esc(name), nil, ReasonRequest{Reason: reason}, nil)
+	return err
+}
+
+func setQuery(v url.Values, key, val string) {
+	if val != "" {
+		v.Set(key, val)
+	}
+}
+
+func setTime(v url.Values, key string, t time.Time) {
+	if !t.IsZero() {
+		v.Set(key, t.UTC().Format(time.RFC3339Nano))
+	}
+}

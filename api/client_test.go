@@ -1,0 +1,111 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
+)
+
+func TestParseTime(t *testing.T) {
+	now := time.Date(2026, 11, 22, 15, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		in   string
+		want time.Time
+	}{
+		{"", time.Time{}},
+		{"2026-11-22T14:00:00Z", time.Date(2026, 11, 22, 14, 0, 0, 0, time.UTC)},
+		{"2026-11-22T14:00:00.5Z", time.Date(2026, 11, 22, 14, 0, 0, 5e8, time.UTC)},
+		{"2026-11-22T14:00", time.Date(2026, 11, 22, 14, 0, 0, 0, time.UTC)},
+		{"2026-11-22T14:00:30", time.Date(2026, 11, 22, 14, 0, 30, 0, time.UTC)},
+		{"2026-11-22 14:00", time.Date(2026, 11, 22, 14, 0, 0, 0, time.UTC)},
+		{"2026-11-22T14:00+02:00", time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)},
+		{"2026-11-22T14:00:00 02:00", time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}, // '+' lost in a query
+		{"2026-11-22", time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)},
+		{"90m", now.Add(-90 * time.Minute)},
+		{"7d", now.Add(-7 * 24 * time.Hour)},
+	} {
+		got, err := api.ParseTime(tc.in, now)
+		if err != nil || !got.Equal(tc.want) || got.Location() != time.UTC {
+			t.Errorf("ParseTime(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+	for _, in := range []string{"noon", "-1h", "2026-13-01", "1w"} {
+		_, err := api.ParseTime(in, now)
+		wantErr(t, err, sluice.CodeBadRequest, nil, "invalid time", "use RFC 3339")
+	}
+}
+
+func TestClient_Errors(t *testing.T) {
+	ctx := context.Background()
+	t.Run("NotJSON", func(t *testing.T) {
+		hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "upstream proxy says no", http.StatusBadGateway)
+		}))
+		defer hs.Close()
+		_, err := (&api.Client{BaseURL: hs.URL}).Models(ctx)
+		wantErr(t, err, sluice.CodeUpstream, nil, "502 Bad Gateway: upstream proxy says no", "points at a sluice server")
+	})
+	t.Run("Unreachable", func(t *testing.T) {
+		hs := httptest.NewServer(http.NotFoundHandler())
+		url := hs.URL
+		hs.Close()
+		_, err := (&api.Client{BaseURL: url}).Models(ctx)
+		wantErr(t, err, sluice.CodeUnavailable, nil, "cannot reach the sluice server at "+url, "that the server runs")
+	})
+	t.Run("ServerError", func(t *testing.T) {
+		e := MustEnv(t)
+		_, err := (&api.Client{BaseURL: e.URL + "/"}).WhoAmI(ctx)
+		wantErr(t, err, sluice.CodeUnauthorized, nil, "send Authorization: Bearer <token>")
+	})
+}
+
+func TestServer_Requests(t *testing.T) {
+	ctx := context.Background()
+	e := MustEnv(t)
+	e.MustSeed(t)
+	rows := []sluice.Observation{
+		{RequestID: "req-1", At: t0.Add(time.Minute), Model: "chat", Version: "v1.0.0", Route: "policy", Endpoint: "/v1/chat/completions", Status: 200, Latency: 120 * time.Millisecond},
+		{RequestID: "req-2", At: t0.Add(2 * time.Minute), Model: "chat", Version: "v1.1.0", Route: "split", Endpoint: "/v1/chat/completions", Status: 502, ErrorClass: "upstream_5xx"},
+		{RequestID: "req-3", At: t0.Add(3 * time.Minute), Model: "chat", Version: "v1.1.0", Route: "split", Endpoint: "/v1/chat/completions", Status: 200},
+	}
+	if err := e.Store.AppendRequests(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(os []sluice.Observation) string {
+		s := ""
+		for _, o := range os {
+			s += o.RequestID + " "
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		name string
+		q    sluice.RequestQuery
+		want string
+	}{
+		{"All", sluice.RequestQuery{}, "req-3 req-2 req-1 "},
+		{"Version", sluice.RequestQuery{Model: "chat", Version: "v1.1.0"}, "req-3 req-2 "},
+		{"RequestID", sluice.RequestQuery{RequestID: "req-1"}, "req-1 "},
+		{"Window", sluice.RequestQuery{Since: t0.Add(2 * time.Minute), Until: t0.Add(3 * time.Minute)}, "req-2 "},
+		{"Limit", sluice.RequestQuery{Limit: 1}, "req-3 "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := e.Viewer.Requests(ctx, tc.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ids(got) != tc.want {
+				t.Errorf("requests = %s, want %s", ids(got), tc.want)
+			}
+		})
+	}
+	got, _ := e.Viewer.Requests(ctx, sluice.RequestQuery{RequestID: "req-2"})
+	if len(got) != 1 || got[0].ErrorClass != "upstream_5xx" || got[0].Status != 502 {
+		t.Errorf("row = %+v", got)
+	}
+}

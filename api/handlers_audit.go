@@ -1,0 +1,238 @@
+package api
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// window is how far around the asked time /audit/at counts requests.
+const window = 5 * time.Minute
+
+func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	aq := sluice.AuditQuery{Model: q.Get("model"), Action: q.Get("action"), Text: q.Get("q")}
+	if aq.Model != "" {
+		if err := sluice.CheckName("model name", aq.Model); err != nil {
+			return invalid("model", sluice.ErrorMessage(err))
+		}
+	}
+	switch q.Get("order") {
+	case "", "desc":
+	case "asc":
+		aq.Ascending = true
+	default:
+		return invalid("order", fmt.Sprintf("order %q is not known: use asc (oldest first) or desc (newest first, the default)", q.Get("order")))
+	}
+	var err error
+	now := s.now()
+	if aq.Since, err = queryTime(r, "since", now); err != nil {
+		return err
+	}
+	if aq.Until, err = queryTime(r, "until", now); err != nil {
+		return err
+	}
+	if err := checkRange(aq.Since, aq.Until); err != nil {
+		return err
+	}
+	if aq.Limit, err = queryLimit(r); err != nil {
+		return err
+	}
+	entries, err := s.store.Audit(r.Context(), aq)
+	if err != nil {
+		return fmt.Errorf("read the audit log: %w", err)
+	}
+	if entries == nil {
+		entries = []sluice.AuditEntry{}
+	}
+	writeJSON(w, http.StatusOK, AuditList{Entries: entries})
+	return nil
+}
+
+// checkRange refuses an until before since, which can match nothing.
+func checkRange(since, until time.Time) error {
+	if !since.IsZero() && !until.IsZero() && until.Before(since) {
+		return invalid("until", fmt.Sprintf("until (%s) is before since (%s): swap them", until.Format(time.RFC3339), since.Format(time.RFC3339)))
+	}
+	return nil
+}
+
+func (s *Server) auditAt(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	model := q.Get("model")
+	if model == "" {
+		return invalid("model", "the model is missing: add ?model=NAME&at=2026-11-22T14:00")
+	}
+	if err := sluice.CheckName("model name", model); err != nil {
+		return invalid("model", sluice.ErrorMessage(err))
+	}
+	if q.Get("at") == "" {
+		return invalid("at", "the time is missing: add &at=2026-11-22T14:00 (UTC unless a zone is given)")
+	}
+	at, err := queryTime(r, "at", s.now())
+	if err != nil {
+		return err
+	}
+	out, err := s.routingAt(r.Context(), model, at)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// routingAt reconstructs model's routing at time at from the audit log: the
+// last model.* entry at or before at holds the policy, labels and rules;
+// replaying the version.register and version.stage entries up to at gives
+// each version's stage, and so the newest production version.
+func (s *Server) routingAt(ctx context.Context, model string, at time.Time) (RoutingAt, error) {
+	end := at.Add(time.Nanosecond) // Until is exclusive; "at or before"
+	recent, err := s.store.Audit(ctx, sluice.AuditQuery{Model: model, Action: "model.", Until: end, Limit: 50})
+	if err != nil {
+		return RoutingAt{}, fmt.Errorf("read the audit log: %w", err)
+	}
+	var last *sluice.AuditEntry
+	for i := range recent {
+		e := &recent[i]
+		if len(e.After) > 0 && (last == nil || laterEntry(e, last)) {
+			last = e
+		}
+	}
+	if last == nil {
+		return RoutingAt{}, s.noRoutingAt(ctx, model, at)
+	}
+	var routing struct {
+		Policy sluice.Policy     `json:"policy"`
+		Labels map[string]string `json:"labels"`
+		Rules  []sluice.Rule     `json:"rules"`
+	}
+	if err := json.Unmarshal(last.After, &routing); err != nil {
+		return RoutingAt{}, fmt.Errorf("audit entry %d (%s) has unreadable routing: %w", last.ID, last.Action, err)
+	}
+	if routing.Policy.Kind == "" {
+		routing.Policy.Kind = sluice.PolicyLatest
+	}
+
+	versions, err := s.auditAll(ctx, sluice.AuditQuery{Model: model, Action: "version.", Until: end})
+	if err != nil {
+		return RoutingAt{}, err
+	}
+	reg := sluice.NewRegistry()
+	reg.Models[model] = &sluice.Model{Name: model, Policy: routing.Policy, Labels: routing.Labels, Rules: routing.Rules}
+	for _, e := range versions {
+		if err := replayVersion(reg, e); err != nil {
+			return RoutingAt{}, err
+		}
+	}
+
+	out := RoutingAt{
+		Model:       model,
+		At:          at,
+		Policy:      routing.Policy,
+		Labels:      routing.Labels,
+		Rules:       routing.Rules,
+		PolicyText:  routing.Policy.String(),
+		Serving:     reg.ServingVersions(model),
+		Stages:      map[string]sluice.Stage{},
+		Since:       last.At,
+		Entry:       *last,
+		WindowStart: at.Add(-window),
+		WindowEnd:   at.Add(window),
+	}
+	if out.Serving == nil {
+		out.Serving = []string{}
+	}
+	if l := reg.Latest(model); l != nil {
+		out.Latest = l.Version
+	}
+	for _, v := range reg.Versions {
+		out.Stages[v.Version] = v.Stage
+	}
+	counts, err := s.store.CountRequests(ctx, sluice.RequestQuery{Model: model, Since: out.WindowStart, Until: out.WindowEnd.Add(time.Nanosecond)})
+	if err != nil {
+		return RoutingAt{}, fmt.Errorf("count the request log: %w", err)
+	}
+	if counts == nil {
+		counts = []sluice.VersionCount{}
+	}
+	out.Requests = counts
+	return out, nil
+}
+
+// laterEntry orders audit entries by time, then by id (entries of one
+// change share their time).
+func laterEntry(a, b *sluice.AuditEntry) bool {
+	if c := a.At.Compare(b.At); c != 0 {
+		return c > 0
+	}
+	return a.ID > b.ID
+}
+
+// noRoutingAt explains why model had no routing at time at.
+func (s *Server) noRoutingAt(ctx context.Context, model string, at time.Time) error {
+	first, err := s.store.Audit(ctx, sluice.AuditQuery{Model: model, Action: "model.", Ascending: true, Limit: 1})
+	if err != nil {
+		return fmt.Errorf("read the audit log: %w", err)
+	}
+	if len(first) == 0 {
+		return &sluice.Error{Code: sluice.CodeNotFound, Fields: []string{"model"}, Message: fmt.Sprintf("model %q has no routing history in the audit log: check the name with sluice get models", model)}
+	}
+	return &sluice.Error{Code: sluice.CodeNotFound, Fields: []string{"at"}, Message: fmt.Sprintf("model %s did not exist yet at %s: it was created at %s; ask about a later time", model, at.Format(time.RFC3339), first[0].At.UTC().Format(time.RFC3339))}
+}
+
+// replayVersion applies one version.* audit entry to reg.
+func replayVersion(reg *sluice.Registry, e sluice.AuditEntry) error {
+	switch e.Action {
+	case "version.register":
+		var v sluice.Version
+		if err := json.Unmarshal(e.After, &v); err != nil {
+			return fmt.Errorf("audit entry %d (version.register %s) is unreadable: %w", e.ID, e.Subject, err)
+		}
+		if v.Stage == "" {
+			v.Stage = sluice.StageDevelopment
+		}
+		reg.Versions[v.ID()] = &v
+	case "version.stage":
+		v := reg.Versions[e.Subject]
+		if v == nil {
+			return nil // registered before the audit log began
+		}
+		var st struct {
+			Stage sluice.Stage `json:"stage"`
+		}
+		if err := json.Unmarshal(e.After, &st); err != nil {
+			return fmt.Errorf("audit entry %d (version.stage %s) is unreadable: %w", e.ID, e.Subject, err)
+		}
+		v.Stage = st.Stage
+	}
+	return nil
+}
+
+// auditAll returns every entry matching q, oldest first. The store caps
+// one answer and orders by commit, not by time, so rather than paging on a
+// time cursor (which could skip entries stamped out of commit order) it asks
+// again with a larger limit until the answer is not full.
+func (s *Server) auditAll(ctx context.Context, q sluice.AuditQuery) ([]sluice.AuditEntry, error) {
+	q.Ascending = true
+	for q.Limit = 1000; ; q.Limit *= 4 {
+		out, err := s.store.Audit(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("read the audit log: %w", err)
+		}
+		if len(out) < q.Limit {
+			slices.SortStableFunc(out, func(a, b sluice.AuditEntry) int {
+				if c := a.At.Compare(b.At); c != 0 {
+					return c
+				}
+				return cmp.Compare(a.ID, b.ID)
+			})
+			return out, nil
+		}
+	}
+}

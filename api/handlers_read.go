@@ -1,0 +1,169 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+func (s *Server) whoami(w http.ResponseWriter, r *http.Request) error {
+	t, _ := ActorFrom(r.Context())
+	writeJSON(w, http.StatusOK, WhoAmI{Name: t.Name, Role: t.Role})
+	return nil
+}
+
+// modelView renders model name of reg.
+func modelView(reg *sluice.Registry, name string) ModelView {
+	m := reg.Models[name]
+	mv := ModelView{
+		Name:        m.Name,
+		Description: m.Description,
+		Policy:      m.Policy,
+		PolicyText:  m.Policy.String(),
+		Labels:      m.Labels,
+		Rules:       m.Rules,
+		Serving:     reg.ServingVersions(name),
+		UpdatedAt:   m.UpdatedAt,
+		Versions:    []VersionView{},
+	}
+	if mv.Serving == nil {
+		mv.Serving = []string{}
+	}
+	for _, v := range reg.VersionsOf(name) {
+		mv.Versions = append(mv.Versions, versionView(v))
+	}
+	return mv
+}
+
+func versionView(v *sluice.Version) VersionView {
+	return VersionView{ID: v.ID(), Version: v.Clone()}
+}
+
+func errNoModel(name string) error {
+	return &sluice.Error{Code: sluice.CodeNotFound, Fields: []string{"model"}, Message: fmt.Sprintf("model %q is not registered: list models with sluice get models, or register it with sluice apply -f", name)}
+}
+
+func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
+	reg := s.ctl.Registry()
+	out := ModelList{Revision: reg.Revision, Models: []ModelView{}}
+	for _, name := range reg.ModelNames() {
+		out.Models = append(out.Models, modelView(reg, name))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
+	name, err := pathName(r, "model", "model name")
+	if err != nil {
+		return err
+	}
+	reg := s.ctl.Registry()
+	if reg.Models[name] == nil {
+		return errNoModel(name)
+	}
+	writeJSON(w, http.StatusOK, modelView(reg, name))
+	return nil
+}
+
+func (s *Server) listVersions(w http.ResponseWriter, r *http.Request) error {
+	reg := s.ctl.Registry()
+	names := reg.ModelNames()
+	if model := r.URL.Query().Get("model"); model != "" {
+		if err := sluice.CheckName("model name", model); err != nil {
+			return invalid("model", sluice.ErrorMessage(err))
+		}
+		if reg.Models[model] == nil {
+			return errNoModel(model)
+		}
+		names = []string{model}
+	}
+	out := VersionList{Revision: reg.Revision, Versions: []VersionView{}}
+	for _, name := range names {
+		for _, v := range reg.VersionsOf(name) {
+			out.Versions = append(out.Versions, versionView(v))
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) getVersion(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if err := checkVersionID("id", id); err != nil {
+		return err
+	}
+	v := s.ctl.Registry().Versions[id]
+	if v == nil {
+		return &sluice.Error{Code: sluice.CodeNotFound, Fields: []string{"id"}, Message: fmt.Sprintf("version %s is not registered: list versions with sluice get versions", id)}
+	}
+	writeJSON(w, http.StatusOK, versionView(v))
+	return nil
+}
+
+func (s *Server) getRoutes(w http.ResponseWriter, r *http.Request) error {
+	if s.routes == nil {
+		return sluice.Errorf(sluice.CodeNotFound, "this server does not expose its routing table: run the full sluice server (sluice serve), not the admin API alone")
+	}
+	writeJSON(w, http.StatusOK, s.routes())
+	return nil
+}
+
+func (s *Server) getSummary(w http.ResponseWriter, r *http.Request) error {
+	name, err := pathName(r, "model", "model name")
+	if err != nil {
+		return err
+	}
+	if s.ctl.Registry().Models[name] == nil {
+		return errNoModel(name)
+	}
+	if s.summary == nil {
+		return sluice.Errorf(sluice.CodeNotFound, "this server keeps no live metrics: ask the sluice server that serves traffic (sluice serve)")
+	}
+	now := s.now()
+	since := now.Add(-time.Hour)
+	if r.URL.Query().Get("since") != "" {
+		if since, err = queryTime(r, "since", now); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, s.summary(name, since))
+	return nil
+}
+
+func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	rq := sluice.RequestQuery{Model: q.Get("model"), Version: q.Get("version"), RequestID: q.Get("request_id")}
+	if rq.Model != "" {
+		if err := sluice.CheckName("model name", rq.Model); err != nil {
+			return invalid("model", sluice.ErrorMessage(err))
+		}
+	}
+	if rq.Version != "" {
+		if err := sluice.CheckName("version", rq.Version); err != nil {
+			return invalid("version", sluice.ErrorMessage(err))
+		}
+	}
+	var err error
+	now := s.now()
+	if rq.Since, err = queryTime(r, "since", now); err != nil {
+		return err
+	}
+	if rq.Until, err = queryTime(r, "until", now); err != nil {
+		return err
+	}
+	if rq.Limit, err = queryLimit(r); err != nil {
+		return err
+	}
+	rows, err := s.store.Requests(r.Context(), rq)
+	if err != nil {
+		return fmt.Errorf("read the request log: %w", err)
+	}
+	if rows == nil {
+		rows = []sluice.Observation{}
+	}
+	writeJSON(w, http.StatusOK, RequestList{Requests: rows})
+	return nil
+}

@@ -1,0 +1,217 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
+	"github.com/sluicehq/sluice/control"
+	"github.com/sluicehq/sluice/sqlite"
+)
+
+// The static tokens every test server knows.
+const (
+	viewerSecret   = "viewer-secret"
+	operatorSecret = "operator-secret"
+	adminSecret    = "admin-secret"
+)
+
+// clock is a settable clock shared by the control service and the API.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// env is a running admin API over a real SQLite store.
+type env struct {
+	Store  *sqlite.Store
+	Ctl    *control.Service
+	Clock  *clock
+	URL    string
+	Admin  *api.Client
+	Oper   *api.Client
+	Viewer *api.Client
+}
+
+var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+
+// MustEnv starts an admin API server on loopback with a fresh store, three
+// static tokens (viewer, operator, admin), a routes view and a summary.
+func MustEnv(tb testing.TB) *env {
+	tb.Helper()
+	st, err := sqlite.Open(filepath.Join(tb.TempDir(), "s.db"))
+	if err != nil {
+		tb.Fatalf("open store: %v", err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	clk := &clock{t: t0}
+	ctl, err := control.New(context.Background(), st, clk.Now)
+	if err != nil {
+		tb.Fatalf("control: %v", err)
+	}
+	auth := api.NewAuth(st, []sluice.Token{
+		{Name: "vera", Role: sluice.RoleViewer, Hash: sluice.HashSecret(viewerSecret)},
+		{Name: "otto", Role: sluice.RoleOperator, Hash: sluice.HashSecret(operatorSecret)},
+		{Name: "ada", Role: sluice.RoleAdmin, Hash: sluice.HashSecret(adminSecret)},
+	})
+	srv := api.New(api.Options{
+		Control: ctl,
+		Auth:    auth,
+		Routes:  func() any { return map[string]any{"revision": ctl.Registry().Revision} },
+		Summary: func(model string, since time.Time) any {
+			return map[string]any{"model": model, "since": since}
+		},
+	})
+	hs := httptest.NewServer(srv.Handler())
+	tb.Cleanup(hs.Close)
+	return &env{
+		Store: st, Ctl: ctl, Clock: clk, URL: hs.URL,
+		Admin:  &api.Client{BaseURL: hs.URL, Token: adminSecret, HTTP: hs.Client()},
+		Oper:   &api.Client{BaseURL: hs.URL, Token: operatorSecret, HTTP: hs.Client()},
+		Viewer: &api.Client{BaseURL: hs.URL, Token: viewerSecret, HTTP: hs.Client()},
+	}
+}
+
+// version returns a version of model chat with tag and stage.
+func version(tag string, stage sluice.Stage) sluice.Version {
+	return sluice.Version{Model: "chat", Version: tag, Endpoints: []string{"http://127.0.0.1:9001"}, Family: "llama-3", Stage: stage}
+}
+
+// MustRegister registers versions through the API as the admin.
+func (e *env) MustRegister(tb testing.TB, vs ...sluice.Version) {
+	tb.Helper()
+	for _, v := range vs {
+		if _, err := e.Admin.RegisterVersion(context.Background(), v, "test setup"); err != nil {
+			tb.Fatalf("register %s: %v", v.ID(), err)
+		}
+	}
+}
+
+// MustSeed registers chat v1.0.0 and v1.1.0 in production and v1.2.0 in
+// staging.
+func (e *env) MustSeed(tb testing.TB) {
+	tb.Helper()
+	e.MustRegister(tb, version("v1.0.0", sluice.StageProduction), version("v1.1.0", sluice.StageProduction), version("v1.2.0", sluice.StageStaging))
+}
+
+// response is a raw HTTP answer.
+type response struct {
+	Status int
+	Body   []byte
+	Err    api.ErrorDetail
+}
+
+// do sends a raw request with the bearer secret (none when empty).
+func (e *env) do(tb testing.TB, method, path, secret string, body []byte) response {
+	tb.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.URL+path, rd)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if secret != "" {
+		req.Header.Set("Authorization", "Bearer "+secret)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	r := response{Status: resp.StatusCode, Body: b}
+	if resp.StatusCode >= 400 {
+		var eb api.ErrorBody
+		if err := json.Unmarshal(b, &eb); err != nil {
+			tb.Fatalf("%s %s: error body is not JSON: %v: %s", method, path, err, b)
+		}
+		if eb.Error.Code == "" || eb.Error.Type != eb.Error.Code || eb.Error.Message == "" {
+			tb.Fatalf("%s %s: error body lacks code, type or message: %s", method, path, b)
+		}
+		r.Err = eb.Error
+	}
+	return r
+}
+
+// wantStatus checks a raw answer's status and that its error message holds
+// every one of the substrings.
+func (r response) want(tb testing.TB, status int, substrings ...string) {
+	tb.Helper()
+	if r.Status != status {
+		tb.Fatalf("status = %d, want %d; body: %s", r.Status, status, r.Body)
+	}
+	for _, s := range substrings {
+		if !strings.Contains(r.Err.Message, s) {
+			tb.Errorf("message %q does not contain %q", r.Err.Message, s)
+		}
+	}
+}
+
+// wantFields checks the fields the error names.
+func (r response) wantFields(tb testing.TB, fields ...string) {
+	tb.Helper()
+	for _, f := range fields {
+		if !slices.Contains(r.Err.Fields, f) {
+			tb.Errorf("fields %q do not contain %q", r.Err.Fields, f)
+		}
+	}
+}
+
+// wantErr checks that err is a *sluice.Error with the code (and so the
+// status), naming the fields and holding the substrings.
+func wantErr(tb testing.TB, err error, code sluice.Code, fields []string, substrings ...string) {
+	tb.Helper()
+	var se *sluice.Error
+	if !errors.As(err, &se) {
+		tb.Fatalf("err = %v (%T), want a *sluice.Error with code %s", err, err, code)
+	}
+	if se.Code != code {
+		tb.Fatalf("code = %s (status %d), want %s (status %d); message: %s", se.Code, se.Code.HTTPStatus(), code, code.HTTPStatus(), se.Message)
+	}
+	for _, f := range fields {
+		if !slices.Contains(se.Fields, f) {
+			tb.Errorf("fields %q do not contain %q", se.Fields, f)
+		}
+	}
+	for _, s := range substrings {
+		if !strings.Contains(se.Message, s) {
+			tb.Errorf("message %q does not contain %q", se.Message, s)
+		}
+	}
+}
+
+// mustJSON marshals v.
+func mustJSON(tb testing.TB, v any) []byte {
+	tb.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}

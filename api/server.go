@@ -1,0 +1,188 @@
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/control"
+)
+
+// Options configure a Server.
+type Options struct {
+	// Control applies every change as one audited transaction; required.
+	Control *control.Service
+	// Auth checks tokens; nil means the store's tokens only (no static
+	// ones).
+	Auth *Auth
+	// Routes returns a JSON-able view of the current routing table; nil
+	// makes GET /admin/v1/routes answer 404.
+	Routes func() any
+	// Summary returns live per-version metrics of model since a time; nil
+	// makes GET /admin/v1/summary/{model} answer 404.
+	Summary func(model string, since time.Time) any
+	// Now is the clock for relative times ("since=1h") and token creation;
+	// nil means the control service's clock.
+	Now func() time.Time
+	// Logger receives internal errors; nil means slog.Default(). Secrets
+	// are never logged.
+	Logger *slog.Logger
+}
+
+// Server serves the admin API.
+type Server struct {
+	ctl     *control.Service
+	store   sluice.Store
+	auth    *Auth
+	routes  func() any
+	summary func(string, time.Time) any
+	now     func() time.Time
+	log     *slog.Logger
+	handler http.Handler
+}
+
+// New returns a Server. It panics when opt.Control is nil, a wiring bug.
+func New(opt Options) *Server {
+	if opt.Control == nil {
+		panic("api.New: Options.Control is nil")
+	}
+	s := &Server{
+		ctl:     opt.Control,
+		store:   opt.Control.Store(),
+		auth:    opt.Auth,
+		routes:  opt.Routes,
+		summary: opt.Summary,
+		now:     opt.Now,
+		log:     opt.Logger,
+	}
+	if s.auth == nil {
+		s.auth = NewAuth(s.store, nil)
+	}
+	if s.now == nil {
+		s.now = opt.Control.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.handler = s.buildMux()
+	return s
+}
+
+// Auth returns the server's token checker, for other handlers (the
+// dashboard) to share.
+func (s *Server) Auth() *Auth { return s.auth }
+
+// Handler returns the HTTP handler for every path under /admin/v1/.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Endpoint describes one route of the API.
+type Endpoint struct {
+	// Method is the HTTP method.
+	Method string
+	// Path is the ServeMux path pattern, such as /admin/v1/models/{model}.
+	Path string
+	// Role is the weakest role allowed to call it.
+	Role sluice.Role
+}
+
+// Endpoints lists every route of the API with the role it needs.
+func Endpoints() []Endpoint {
+	out := make([]Endpoint, len(endpoints))
+	for i, e := range endpoints {
+		out[i] = Endpoint{Method: e.method, Path: e.path, Role: e.role}
+	}
+	return out
+}
+
+// handlerFunc is a handler that returns its error for the server to write.
+type handlerFunc func(s *Server, w http.ResponseWriter, r *http.Request) error
+
+type endpoint struct {
+	method, path string
+	role         sluice.Role
+	h            handlerFunc
+}
+
+const (
+	viewer   = sluice.RoleViewer
+	operator = sluice.RoleOperator
+	admin    = sluice.RoleAdmin
+)
+
+// endpoints is the API's route table.
+var endpoints = []endpoint{
+	{"GET", "/admin/v1/whoami", viewer, (*Server).whoami},
+	{"GET", "/admin/v1/models", viewer, (*Server).listModels},
+	{"GET", "/admin/v1/models/{model}", viewer, (*Server).getModel},
+	{"GET", "/admin/v1/versions", viewer, (*Server).listVersions},
+	{"GET", "/admin/v1/versions/{id}", viewer, (*Server).getVersion},
+	{"POST", "/admin/v1/apply", admin, (*Server).apply},
+	{"POST", "/admin/v1/versions", admin, (*Server).registerVersion},
+	{"PUT", "/admin/v1/versions/{id}/stage", operator, (*Server).setStage},
+	{"PUT", "/admin/v1/models/{model}/policy", operator, (*Server).setPolicy},
+	{"PUT", "/admin/v1/models/{model}/split", operator, (*Server).setSplit},
+	{"PUT", "/admin/v1/models/{model}/labels/{label}", operator, (*Server).setLabel},
+	{"DELETE", "/admin/v1/models/{model}/labels/{label}", operator, (*Server).deleteLabel},
+	{"PUT", "/admin/v1/models/{model}/rules", operator, (*Server).setRules},
+	{"GET", "/admin/v1/routes", viewer, (*Server).getRoutes},
+	{"GET", "/admin/v1/summary/{model}", viewer, (*Server).getSummary},
+	{"GET", "/admin/v1/audit", viewer, (*Server).listAudit},
+	{"GET", "/admin/v1/audit/at", viewer, (*Server).auditAt},
+	{"GET", "/admin/v1/requests", viewer, (*Server).listRequests},
+	{"GET", "/admin/v1/tokens", admin, (*Server).listTokens},
+	{"POST", "/admin/v1/tokens", admin, (*Server).createToken},
+	{"DELETE", "/admin/v1/tokens/{name}", admin, (*Server).deleteToken},
+}
+
+func (s *Server) buildMux() http.Handler {
+	mux := http.NewServeMux()
+	methods := map[string][]string{}
+	var paths []string
+	for _, e := range endpoints {
+		mux.Handle(e.method+" "+e.path, s.auth.Middleware(e.role, s.serve(e.h)))
+		if methods[e.path] == nil {
+			paths = append(paths, e.path)
+		}
+		methods[e.path] = append(methods[e.path], e.method)
+	}
+	// A pattern without a method is less specific than the ones with, so
+	// it catches only the other methods and answers them in JSON.
+	for _, p := range paths {
+		allow := methods[p]
+		if slices.Contains(allow, "GET") {
+			allow = append(allow, "HEAD")
+		}
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			msg := r.Method + " is not allowed on " + r.URL.Path + ": use " + strings.Join(allow, " or ")
+			writeJSON(w, http.StatusMethodNotAllowed, ErrorBody{Error: ErrorDetail{Message: msg, Type: sluice.CodeBadRequest, Code: sluice.CodeBadRequest}})
+		})
+	}
+	mux.HandleFunc("/admin/v1/", func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, sluice.Errorf(sluice.CodeNotFound, "there is no admin endpoint %s %s: the API's paths start with /admin/v1/ followed by models, versions, apply, routes, summary, audit, requests, tokens or whoami", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+// serve adapts a handlerFunc, writing its error.
+func (s *Server) serve(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(s, w, r); err != nil {
+			if sluice.ErrorCode(err) == sluice.CodeInternal || sluice.ErrorCode(err) == sluice.CodeUnavailable {
+				s.log.Error("admin api", "method", r.Method, "path", r.URL.Path, "err", err)
+			}
+			WriteError(w, err)
+		}
+	})
+}
+
+// actor returns the name of the token that made the request.
+func actor(r *http.Request) string {
+	if t, ok := ActorFrom(r.Context()); ok {
+		return t.Name
+	}
+	return "unknown"
+}

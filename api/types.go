@@ -1,0 +1,239 @@
+package api
+
+import (
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/control"
+)
+
+// WhoAmI is the token a request was made with.
+type WhoAmI struct {
+	// Name is the token's name, which the audit log records as the actor.
+	Name string `json:"name"`
+	// Role is what the token may do.
+	Role sluice.Role `json:"role"`
+}
+
+// VersionView is a version as the API shows it: every field, with its full
+// id.
+type VersionView struct {
+	// ID is the full version id, "model:version".
+	ID string `json:"id"`
+	// Version holds every field of the version, flattened into the JSON
+	// object.
+	sluice.Version
+}
+
+// ModelView is a model as the API shows it, with its versions.
+type ModelView struct {
+	// Name is the model name.
+	Name string `json:"name"`
+	// Description is free text.
+	Description string `json:"description,omitempty"`
+	// Policy routes requests for the bare name.
+	Policy sluice.Policy `json:"policy"`
+	// PolicyText is the policy rendered for people, such as
+	// "split v1.1.0=95 v1.2.0=5".
+	PolicyText string `json:"policy_text"`
+	// Labels map a label to a version tag.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Rules are the header rules, tried in order before the policy.
+	Rules []sluice.Rule `json:"rules,omitempty"`
+	// Serving lists the version tags the bare name is routed to now.
+	Serving []string `json:"serving"`
+	// UpdatedAt is when the routing last changed.
+	UpdatedAt time.Time `json:"updated_at"`
+	// Versions are the model's versions, oldest tag first.
+	Versions []VersionView `json:"versions"`
+}
+
+// ModelList is the answer to GET /admin/v1/models.
+type ModelList struct {
+	// Revision is the registry revision shown.
+	Revision int64 `json:"revision"`
+	// Models are every model, by name.
+	Models []ModelView `json:"models"`
+}
+
+// VersionList is the answer to GET /admin/v1/versions.
+type VersionList struct {
+	// Revision is the registry revision shown.
+	Revision int64 `json:"revision"`
+	// Versions are ordered by model, then oldest tag first.
+	Versions []VersionView `json:"versions"`
+}
+
+// Result is what a change did.
+type Result struct {
+	// Revision is the registry revision after the change (before it, for a
+	// dry run).
+	Revision int64 `json:"revision"`
+	// Changed is false when the change was a no-op.
+	Changed bool `json:"changed"`
+	// Created is true when a version was registered for the first time.
+	Created bool `json:"created,omitempty"`
+	// DryRun is true when nothing was committed.
+	DryRun bool `json:"dry_run,omitempty"`
+	// Audit holds the audit entries written (or, for a dry run, that would
+	// be written).
+	Audit []sluice.AuditEntry `json:"audit,omitempty"`
+}
+
+func resultOf(r control.Result) Result {
+	return Result{Revision: r.Revision, Changed: r.Changed, Audit: r.Audit}
+}
+
+// ApplyRequest is the body of POST /admin/v1/apply.
+type ApplyRequest struct {
+	// Doc is the declarative document to apply.
+	Doc sluice.ApplyDoc `json:"doc"`
+	// Reason goes into the audit log; required.
+	Reason string `json:"reason"`
+	// DryRun computes and validates the change without committing it.
+	DryRun bool `json:"dry_run,omitempty"`
+}
+
+// RegisterRequest is the body of POST /admin/v1/versions.
+type RegisterRequest struct {
+	// Version is the version to register, with its model.
+	Version sluice.Version `json:"version"`
+	// Reason goes into the audit log; required.
+	Reason string `json:"reason"`
+}
+
+// StageRequest is the body of PUT /admin/v1/versions/{id}/stage.
+type StageRequest struct {
+	// Stage is the new lifecycle stage.
+	Stage sluice.Stage `json:"stage"`
+	// SunsetAt is the announced retirement time of a deprecated version;
+	// zero means none.
+	SunsetAt time.Time `json:"sunset_at,omitzero"`
+	// Reason goes into the audit log; required.
+	Reason string `json:"reason"`
+}
+
+// PolicyRequest is the body of PUT /admin/v1/models/{model}/policy.
+type PolicyRequest struct {
+	// Policy replaces the model's policy; a split keeps its salt unless the
+	// policy sets one.
+	Policy sluice.Policy `json:"policy"`
+	// Reason goes into the audit log; required.
+	Reason string `json:"reason"`
+}
+
+// SplitRequest is the body of PUT /admin/v1/models/{model}/split.
+type SplitRequest struct {
+	// Weights are the versions' shares in percent; they sum to 100.
+	Weights []sluice.Weight `json:"weights"`
+	// Salt, when set, replaces the sticky-hash salt (rotating which users
+	// land on which version); empty keeps the current one.
+	Salt string `json:"salt,omitempty"`
+	// Reason goes into the audit log; required.
+	Reason string `json:"reason"`
+}
+
+// LabelRequest is the body of PUT /admin/v1/models/{model}/labels/{label}.
+type LabelRequest struct {
+	// Version is the version tag the label points at.
+	Version string `json:"version"`
+	// Reason goes into the audit log; required.
+	Reason string `json:"reason"`
+}
+
+// RulesRequest is the body of PUT /admin/v1/models/{model}/rules.
+type RulesRequest struct {
+	// Rules replace the model's header rules; an empty list removes them.
+	Rules []sluice.Rule `json:"rules"`
+	// Reason goes into the audit log; required.
+	Reason string `json:"reason"`
+}
+
+// ReasonRequest is the body of the DELETE endpoints.
+type ReasonRequest struct {
+	// Reason goes into the audit log; required.
+	Reason string `json:"reason"`
+}
+
+// TokenRequest is the body of POST /admin/v1/tokens.
+type TokenRequest struct {
+	// Name identifies the token's holder in the audit log.
+	Name string `json:"name"`
+	// Role is viewer, operator or admin.
+	Role sluice.Role `json:"role"`
+	// Reason goes into the audit log; required.
+	Reason string `json:"reason"`
+}
+
+// TokenView describes an admin token without its secret.
+type TokenView struct {
+	// Name identifies the token's holder.
+	Name string `json:"name"`
+	// Role is what the token may do.
+	Role sluice.Role `json:"role"`
+	// CreatedAt is when it was created; zero for static tokens.
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	// Source is "config" for static tokens, "store" for the ones created
+	// through the API.
+	Source string `json:"source"`
+}
+
+// TokenList is the answer to GET /admin/v1/tokens.
+type TokenList struct {
+	// Tokens are the static tokens, then the stored ones, each by name.
+	Tokens []TokenView `json:"tokens"`
+}
+
+// CreatedToken is the answer to POST /admin/v1/tokens: the only time the
+// secret is shown.
+type CreatedToken struct {
+	// TokenView describes the new token, flattened into the JSON object.
+	TokenView
+	// Secret is the bearer token to send; it is not stored and cannot be
+	// shown again.
+	Secret string `json:"secret"`
+}
+
+// AuditList is the answer to GET /admin/v1/audit.
+type AuditList struct {
+	// Entries are the matching audit entries.
+	Entries []sluice.AuditEntry `json:"entries"`
+}
+
+// RequestList is the answer to GET /admin/v1/requests.
+type RequestList struct {
+	// Requests are the matching request log rows, newest first.
+	Requests []sluice.Observation `json:"requests"`
+}
+
+// RoutingAt answers "which version served this model at time At", as
+// reconstructed from the audit log and the request log.
+type RoutingAt struct {
+	// Model is the model asked about.
+	Model string `json:"model"`
+	// At is the time asked about, in UTC.
+	At time.Time `json:"at"`
+	// Policy, Labels and Rules are the routing in force at At.
+	Policy sluice.Policy     `json:"policy"`
+	Labels map[string]string `json:"labels,omitempty"`
+	Rules  []sluice.Rule     `json:"rules,omitempty"`
+	// PolicyText is the policy rendered for people.
+	PolicyText string `json:"policy_text"`
+	// Serving lists the version tags the bare name was routed to at At: the
+	// split's members, the pinned version, or the newest production one.
+	Serving []string `json:"serving"`
+	// Latest is the newest production version at At (whatever the policy);
+	// empty when there was none.
+	Latest string `json:"latest,omitempty"`
+	// Stages maps each version tag registered by At to its stage then.
+	Stages map[string]sluice.Stage `json:"stages"`
+	// Since is when this routing took effect, and Entry the audit entry
+	// that set it.
+	Since time.Time         `json:"since"`
+	Entry sluice.AuditEntry `json:"entry"`
+	// WindowStart and WindowEnd bound the request log counts (At ± 5m).
+	WindowStart time.Time `json:"window_start"`
+	WindowEnd   time.Time `json:"window_end"`
+	// Requests counts the logged requests per version in the window.
+	Requests []sluice.VersionCount `json:"requests"`
+}

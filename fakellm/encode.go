@@ -1,0 +1,134 @@
+package fakellm
+
+import (
+	"strconv"
+	"time"
+)
+
+// Response bodies are built by appending to pooled buffers rather than with
+// encoding/json: the shapes are fixed, and the fake server must not be the
+// bottleneck of a proxy benchmark.
+
+// generation is one successful completion being answered.
+type generation struct {
+	kind   genKind
+	id     uint64
+	prompt int
+	o      *Outcome
+	start  time.Time
+}
+
+// appendHead appends the fields every body and chunk starts with, up to and
+// including the opening bracket of choices.
+func (g *generation) appendHead(b []byte, object string, model []byte) []byte {
+	b = append(b, `{"id":"`...)
+	if g.kind == kindChat {
+		b = append(b, "chatcmpl-"...)
+	} else {
+		b = append(b, "cmpl-"...)
+	}
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, hexDigits[(g.id>>uint(shift))&0xf])
+	}
+	b = append(b, `","object":"`...)
+	b = append(b, object...)
+	b = append(b, `","created":`...)
+	b = strconv.AppendInt(b, g.start.Unix(), 10)
+	b = append(b, `,"model":`...)
+	b = append(b, model...)
+	return append(b, `,"choices":[`...)
+}
+
+// appendResponse appends the body of a non-streamed answer.
+func (g *generation) appendResponse(b []byte, model []byte) []byte {
+	if g.kind == kindChat {
+		b = g.appendHead(b, "chat.completion", model)
+		b = append(b, `{"index":0,"message":{"role":"assistant","content":`...)
+		b = appendJSONString(b, g.o.Content)
+		b = append(b, `,"refusal":null},"logprobs":null,"finish_reason":"`...)
+	} else {
+		b = g.appendHead(b, "text_completion", model)
+		b = append(b, `{"index":0,"text":`...)
+		b = appendJSONString(b, g.o.Content)
+		b = append(b, `,"logprobs":null,"finish_reason":"`...)
+	}
+	b = append(b, g.o.FinishReason...)
+	b = append(b, `"}],"usage":`...)
+	b = appendUsage(b, g.prompt, g.o.OutputTokens)
+	return append(b, '}')
+}
+
+// chunkHead returns the SSE prefix shared by every chunk of a stream.
+func (g *generation) chunkHead(b []byte, model []byte) []byte {
+	b = append(b, "data: "...)
+	if g.kind == kindChat {
+		return g.appendHead(b, "chat.completion.chunk", model)
+	}
+	return g.appendHead(b, "text_completion", model)
+}
+
+// appendTokenChunk appends one SSE event carrying one token; the first
+// chat chunk also carries the assistant role.
+func (g *generation) appendTokenChunk(b, head []byte, tok string, first bool) []byte {
+	b = append(b, head...)
+	if g.kind == kindChat {
+		if first {
+			b = append(b, `{"index":0,"delta":{"role":"assistant","content":`...)
+		} else {
+			b = append(b, `{"index":0,"delta":{"content":`...)
+		}
+		b = appendJSONString(b, tok)
+		return append(b, "},\"logprobs\":null,\"finish_reason\":null}]}\n\n"...)
+	}
+	b = append(b, `{"index":0,"text":`...)
+	b = appendJSONString(b, tok)
+	return append(b, ",\"logprobs\":null,\"finish_reason\":null}]}\n\n"...)
+}
+
+// appendFinalChunk appends the event that carries the finish reason.
+func (g *generation) appendFinalChunk(b, head []byte) []byte {
+	b = append(b, head...)
+	if g.kind == kindChat {
+		b = append(b, `{"index":0,"delta":{},"logprobs":null,"finish_reason":"`...)
+	} else {
+		b = append(b, `{"index":0,"text":"","logprobs":null,"finish_reason":"`...)
+	}
+	b = append(b, g.o.FinishReason...)
+	return append(b, "\"}]}\n\n"...)
+}
+
+// appendUsageChunk appends the event sent when the request asked for
+// stream_options.include_usage: no choices, only usage.
+func (g *generation) appendUsageChunk(b, head []byte) []byte {
+	b = append(b, head...)
+	b = append(b, `],"usage":`...)
+	b = appendUsage(b, g.prompt, g.o.OutputTokens)
+	return append(b, "}\n\n"...)
+}
+
+const doneEvent = "data: [DONE]\n\n"
+
+func appendUsage(b []byte, prompt, completion int) []byte {
+	b = append(b, `{"prompt_tokens":`...)
+	b = strconv.AppendInt(b, int64(prompt), 10)
+	b = append(b, `,"completion_tokens":`...)
+	b = strconv.AppendInt(b, int64(completion), 10)
+	b = append(b, `,"total_tokens":`...)
+	b = strconv.AppendInt(b, int64(prompt+completion), 10)
+	return append(b, '}')
+}
+
+// appendError appends an OpenAI error body; an empty code is null.
+func appendError(b []byte, class, code, msg string) []byte {
+	b = append(b, `{"error":{"message":`...)
+	b = appendJSONString(b, msg)
+	b = append(b, `,"type":`...)
+	b = appendJSONString(b, class)
+	b = append(b, `,"param":null,"code":`...)
+	if code == "" {
+		b = append(b, "null"...)
+	} else {
+		b = appendJSONString(b, code)
+	}
+	return append(b, "}}"...)
+}
