@@ -91,10 +91,15 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	}
 	s.Control = ctl
 	s.Recorder = observe.New(observe.Options{})
+	retention := cfg.RequestLog.Retention
+	if cfg.RequestLog.Keep {
+		retention = -1
+	}
 	s.Log = observe.NewRequestLog(s.Store, observe.LogOptions{
 		BatchSize: cfg.RequestLog.BatchSize, FlushInterval: cfg.RequestLog.FlushInterval,
-		Retention: cfg.RequestLog.Retention, Now: now,
+		Retention: retention, Now: now, Logger: logger,
 	})
+	s.Recorder.Registry().MustRegister(s.Log)
 	interval := cfg.Health.Interval
 	if opt.HealthInterval > 0 {
 		interval = opt.HealthInterval

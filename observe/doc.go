@@ -1,0 +1,29 @@
+// Package observe records what the data plane sees of each request, for the
+// canary analysis, the dashboard and Prometheus.
+//
+// A Recorder takes one sluice.Observation per request. It updates the
+// Prometheus metrics, named after the OpenTelemetry GenAI semantic
+// conventions where they have one (gen_ai_server_request_duration_seconds,
+// gen_ai_server_time_to_first_token_seconds,
+// gen_ai_server_time_per_output_token_seconds, gen_ai_client_token_usage)
+// and sluice_* otherwise, and it keeps a bounded window of the most recent
+// observations of each (model, version, category) and of each (model,
+// version) across categories. The rollout controller reads the windows every
+// few seconds with Window and Summary and hands the Samples to the stats
+// package.
+//
+// Record is on the request path of every request, so it is built to cost
+// about a hundred nanoseconds and no allocation: the series of an
+// observation is found in maps that are copied on write and read without a
+// lock, and each series keeps its window and its metric counts under its own
+// small lock; a Prometheus collector turns the counts into metrics at scrape
+// time. The categories of a model are capped (clients choose them); the
+// models and versions come from the registry.
+//
+// RefusalDetector is the phrase matcher the proxy runs on a response's text
+// to set Observation.Refusal.
+//
+// RequestLog writes the observations to the store's request log in batches
+// from its own goroutine, so the request path never waits on the disk; when
+// the store falls behind it drops rows and counts them rather than block.
+package observe

@@ -1,0 +1,123 @@
+package observe
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+// VersionSummary describes how one version of a model did over a window, for
+// the dashboard and the admin API. The analysis itself works on Samples.
+type VersionSummary struct {
+	// Version is the version tag.
+	Version string `json:"version"`
+	// Requests, Errors and Refusals count the window's observations, as in
+	// Counts.
+	Requests int64 `json:"requests"`
+	Errors   int64 `json:"errors"`
+	Refusals int64 `json:"refusals"`
+	// ErrorRate is Errors over Requests; RefusalRate is Refusals over the
+	// successful requests. Both are 0 without requests.
+	ErrorRate   float64 `json:"error_rate"`
+	RefusalRate float64 `json:"refusal_rate"`
+	// LatencyP50, LatencyP95 and LatencyP99 are percentiles of the latency of
+	// successful requests, in milliseconds; TTFTP50 is the median time to
+	// first token of successful streams. Percentiles interpolate linearly
+	// between the closest ranks; they are 0 without data.
+	LatencyP50 float64 `json:"latency_p50_ms"`
+	LatencyP95 float64 `json:"latency_p95_ms"`
+	LatencyP99 float64 `json:"latency_p99_ms"`
+	TTFTP50    float64 `json:"ttft_p50_ms"`
+	// MeanOutputTokens is the mean output tokens of successful requests.
+	MeanOutputTokens float64 `json:"mean_output_tokens"`
+	// RatePerSecond is Requests over the time from the window's start to
+	// now: since, or the earliest kept observation when since is zero or the
+	// window is Truncated.
+	RatePerSecond float64 `json:"rate_per_second"`
+	// Truncated is as in Sample.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// Summary returns a summary per version of a model (across categories) of
+// the observations at or after since, sorted by version.
+func (r *Recorder) Summary(model string, since time.Time) []VersionSummary {
+	versions := r.Versions(model)
+	if len(versions) == 0 {
+		return nil
+	}
+	now := r.opt.Now()
+	out := make([]VersionSummary, 0, len(versions))
+	for _, v := range versions {
+		out = append(out, summarize(v, r.Window(model, v, "", since), since, now))
+	}
+	return out
+}
+
+// summarize reduces a Sample; it sorts the Sample's slices.
+func summarize(version string, s Sample, since, now time.Time) VersionSummary {
+	vs := VersionSummary{
+		Version:   version,
+		Requests:  s.Requests,
+		Errors:    s.Errors,
+		Refusals:  s.Refusals,
+		Truncated: s.Truncated,
+	}
+	if s.Requests == 0 {
+		return vs
+	}
+	vs.ErrorRate = float64(s.Errors) / float64(s.Requests)
+	if s.Succeeded > 0 {
+		vs.RefusalRate = float64(s.Refusals) / float64(s.Succeeded)
+	}
+	slices.Sort(s.Latency)
+	vs.LatencyP50 = quantile(s.Latency, 0.50)
+	vs.LatencyP95 = quantile(s.Latency, 0.95)
+	vs.LatencyP99 = quantile(s.Latency, 0.99)
+	slices.Sort(s.TTFT)
+	vs.TTFTP50 = quantile(s.TTFT, 0.50)
+	vs.MeanOutputTokens = mean(s.OutputTokens)
+
+	start := since
+	if since.IsZero() || s.Truncated {
+		start = s.First
+	}
+	end := now
+	if s.Last.After(end) {
+		end = s.Last
+	}
+	if span := end.Sub(start).Seconds(); span > 0 {
+		vs.RatePerSecond = float64(s.Requests) / span
+	}
+	return vs
+}
+
+// quantile returns the q-quantile (0 ≤ q ≤ 1) of sorted, interpolating
+// linearly between the closest ranks (the definition R and NumPy use by
+// default). It returns 0 for an empty slice and NaN for q outside [0, 1].
+func quantile(sorted []float64, q float64) float64 {
+	if q < 0 || q > 1 || math.IsNaN(q) {
+		return math.NaN()
+	}
+	n := len(sorted)
+	if n == 0 {
+		return 0
+	}
+	h := q * float64(n-1)
+	lo := int(h)
+	if lo >= n-1 {
+		return sorted[n-1]
+	}
+	return sorted[lo] + (h-float64(lo))*(sorted[lo+1]-sorted[lo])
+}
+
+// mean returns the arithmetic mean of xs, 0 when empty.
+func mean(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	var sum float64
+	for _, x := range xs {
+		sum += x
+	}
+	return sum / float64(len(xs))
+}

@@ -1,0 +1,311 @@
+package observe
+
+import (
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// entry is one observation as a window keeps it: 32 bytes.
+type entry struct {
+	at        int64   // arrival, Unix nanoseconds
+	latency   float32 // milliseconds
+	ttft      float32 // milliseconds
+	outTokens int32
+	chars     int32
+	flags     uint8
+	errIdx    uint8 // index into Recorder.errClasses; 0 on success
+}
+
+// Flags of an entry.
+const (
+	flagFailed  uint8 = 1 << iota // Observation.Failed
+	flagRefusal                   // Observation.Refusal
+	flagStream                    // Observation.Stream
+	flagRetried                   // Observation.Retried
+)
+
+// newEntry packs o, which arrived at at (Unix nanoseconds); the caller sets
+// errIdx.
+func newEntry(at int64, o *sluice.Observation) entry {
+	e := entry{
+		at:        at,
+		latency:   float32(float64(o.Latency) / 1e6),
+		ttft:      float32(float64(o.TTFT) / 1e6),
+		outTokens: clamp32(o.OutputTokens),
+		chars:     clamp32(o.ResponseChars),
+	}
+	if o.Failed() {
+		e.flags |= flagFailed
+	}
+	if o.Refusal {
+		e.flags |= flagRefusal
+	}
+	if o.Stream {
+		e.flags |= flagStream
+	}
+	if o.Retried {
+		e.flags |= flagRetried
+	}
+	return e
+}
+
+// clamp32 narrows n to an int32, saturating.
+func clamp32(n int) int32 {
+	return int32(max(min(n, math.MaxInt32), math.MinInt32))
+}
+
+// Counts are the request counts of a window or of a series' lifetime.
+type Counts struct {
+	// Requests is every observation.
+	Requests int64 `json:"requests"`
+	// Succeeded is the observations without an error class.
+	Succeeded int64 `json:"succeeded"`
+	// Errors is the observations that count as failures of the version
+	// (sluice.Observation.Failed: an error class other than canceled).
+	Errors int64 `json:"errors"`
+	// Refusals is the observations whose text matched a refusal phrase.
+	Refusals int64 `json:"refusals"`
+	// Retried is the observations that another version answered after this
+	// one failed.
+	Retried int64 `json:"retried"`
+}
+
+// add counts e.
+func (c *Counts) add(e *entry) {
+	c.Requests++
+	if e.errIdx == 0 {
+		c.Succeeded++
+	}
+	if e.flags&flagFailed != 0 {
+		c.Errors++
+	}
+	if e.flags&flagRefusal != 0 {
+		c.Refusals++
+	}
+	if e.flags&flagRetried != 0 {
+		c.Retried++
+	}
+}
+
+// Sample is the part of a window at or after a point in time, ready for the
+// statistics. The slices are fresh copies the caller may sort or keep; they
+// hold successful observations only (no error class), since the latency of a
+// failure measures the failure (a timeout, a refused connection) and is
+// already counted in Errors.
+type Sample struct {
+	Counts
+	// ErrorClasses counts the observations of each error class (canceled
+	// included); nil when there are none.
+	ErrorClasses map[string]int64 `json:"error_classes,omitempty"`
+	// Latency is the time to the last byte, in milliseconds.
+	Latency []float64 `json:"latency_ms"`
+	// TTFT is the time to the first content chunk of streams, in
+	// milliseconds.
+	TTFT []float64 `json:"ttft_ms"`
+	// OutputTokens and ResponseChars are the sizes of the responses.
+	OutputTokens  []float64 `json:"output_tokens"`
+	ResponseChars []float64 `json:"response_chars"`
+	// First and Last are the earliest and latest arrival among the
+	// observations; zero when there are none.
+	First time.Time `json:"first"`
+	Last  time.Time `json:"last"`
+	// Truncated is true when observations at or after since were
+	// overwritten because the window is full: the sample then covers only
+	// the most recent Options.WindowSize observations, from First on.
+	Truncated bool `json:"truncated,omitempty"`
+	// Total counts every observation of the series since it was first seen
+	// (or forgotten), regardless of since and of the window size.
+	Total Counts `json:"total"`
+}
+
+// window is a bounded window of the most recent entries of a series. It has
+// no lock of its own: series.mu or ring.mu guards it.
+type window struct {
+	buf  []entry // grows to size, then wraps
+	next int     // where the next entry goes once buf is full
+	size int
+	// evicted is the latest arrival among overwritten entries, so a query
+	// knows whether the window still reaches back to its since.
+	evicted int64
+	total   Counts
+}
+
+func newWindow(size int) window {
+	return window{size: size, evicted: math.MinInt64}
+}
+
+// add appends e, overwriting the oldest entry when the window is full.
+func (w *window) add(e *entry) {
+	if len(w.buf) < w.size {
+		w.buf = append(w.buf, *e)
+	} else {
+		w.evicted = max(w.evicted, w.buf[w.next].at)
+		w.buf[w.next] = *e
+		w.next++
+		if w.next == len(w.buf) {
+			w.next = 0
+		}
+	}
+	w.total.add(e)
+}
+
+// snapshot is a copy of a window, taken under its lock so that the work of
+// a query happens outside it and Record waits only for a memmove.
+type snapshot struct {
+	buf     []entry
+	evicted int64
+	total   Counts
+}
+
+func (w *window) snapshot() snapshot {
+	return snapshot{buf: slices.Clone(w.buf), evicted: w.evicted, total: w.total}
+}
+
+// ring is a window with its own lock: the window of a version across its
+// categories, shared by the version's series.
+type ring struct {
+	mu sync.Mutex
+	w  window
+}
+
+func newRing(size int) *ring {
+	return &ring{w: newWindow(size)}
+}
+
+func (g *ring) add(e *entry) {
+	g.mu.Lock()
+	g.w.add(e)
+	g.mu.Unlock()
+}
+
+// sample returns the entries at or after since (Unix nanoseconds) as a
+// Sample; classes names the error class indexes.
+func (snap *snapshot) sample(since int64, classes []string) Sample {
+	buf := snap.buf
+	var s Sample
+	s.Total = snap.total
+	s.Truncated = snap.evicted != math.MinInt64 && snap.evicted >= since
+	var streams int
+	first, last := int64(math.MaxInt64), int64(math.MinInt64)
+	for i := range buf {
+		e := &buf[i]
+		if e.at < since {
+			continue
+		}
+		s.add(e)
+		if e.errIdx != 0 {
+			if s.ErrorClasses == nil {
+				s.ErrorClasses = map[string]int64{}
+			}
+			s.ErrorClasses[classes[e.errIdx]]++
+		} else if e.flags&flagStream != 0 {
+			streams++
+		}
+		first, last = min(first, e.at), max(last, e.at)
+	}
+	if s.Requests == 0 {
+		return s
+	}
+	s.First, s.Last = time.Unix(0, first), time.Unix(0, last)
+	s.Latency = make([]float64, 0, s.Succeeded)
+	s.TTFT = make([]float64, 0, streams)
+	s.OutputTokens = make([]float64, 0, s.Succeeded)
+	s.ResponseChars = make([]float64, 0, s.Succeeded)
+	for i := range buf {
+		e := &buf[i]
+		if e.at < since || e.errIdx != 0 {
+			continue
+		}
+		s.Latency = append(s.Latency, float64(e.latency))
+		if e.flags&flagStream != 0 {
+			s.TTFT = append(s.TTFT, float64(e.ttft))
+		}
+		s.OutputTokens = append(s.OutputTokens, float64(e.outTokens))
+		s.ResponseChars = append(s.ResponseChars, float64(e.chars))
+	}
+	return s
+}
+
+// unixNanos returns t in Unix nanoseconds, with the zero time as the
+// earliest instant rather than the undefined value UnixNano gives it.
+func unixNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return math.MinInt64
+	}
+	return t.UnixNano()
+}
+
+// Window returns the observations of a version of a model that arrived at or
+// after since (the zero time for all that are kept). Category "" means every
+// category; NoCategory selects the observations that had none. An unknown
+// model, version or category gives an empty Sample.
+func (r *Recorder) Window(model, version, category string, since time.Time) Sample {
+	snap, ok := r.snapshot(model, version, category)
+	if !ok {
+		return Sample{}
+	}
+	return snap.sample(unixNanos(since), *r.errClasses.Load())
+}
+
+// snapshot copies the window of (model, version, category); ok is false
+// when there is none.
+func (r *Recorder) snapshot(model, version, category string) (snap snapshot, ok bool) {
+	ms := (*r.models.Load())[model]
+	if ms == nil {
+		return snapshot{}, false
+	}
+	if category == "" {
+		r.mu.Lock()
+		g := ms.versions[version]
+		r.mu.Unlock()
+		if g == nil {
+			return snapshot{}, false
+		}
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return g.w.snapshot(), true
+	}
+	s := (*ms.series.Load())[seriesKey{version, category}]
+	if s == nil {
+		return snapshot{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.snapshot(), true
+}
+
+// Categories returns the categories seen for a model, across its versions,
+// sorted. It includes NoCategory and OtherCategory once they are used.
+func (r *Recorder) Categories(model string) []string {
+	ms := (*r.models.Load())[model]
+	if ms == nil {
+		return nil
+	}
+	cats := *ms.cats.Load()
+	out := make([]string, 0, len(cats))
+	for c := range cats {
+		out = append(out, c)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Versions returns the versions of a model that have a window, sorted.
+func (r *Recorder) Versions(model string) []string {
+	ms := (*r.models.Load())[model]
+	if ms == nil {
+		return nil
+	}
+	r.mu.Lock()
+	out := make([]string, 0, len(ms.versions))
+	for v := range ms.versions {
+		out = append(out, v)
+	}
+	r.mu.Unlock()
+	slices.Sort(out)
+	return out
+}
