@@ -1,0 +1,76 @@
+package sqlite_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+func benchRows(n int, base time.Time) []sluice.Observation {
+	rows := make([]sluice.Observation, n)
+	for i := range rows {
+		rows[i] = sluice.Observation{
+			RequestID: fmt.Sprintf("req-%08d", i), At: base.Add(time.Duration(i) * time.Millisecond),
+			Model: "chat", Version: []string{"v1.0.0", "v1.1.0"}[i%2], Route: "split", StickyHash: uint64(i) * 0x9E3779B97F4A7C15,
+			Category: "support", Endpoint: "/v1/chat/completions", Stream: true, Status: 200,
+			Latency: 800 * time.Millisecond, TTFT: 120 * time.Millisecond, InputTokens: 350, OutputTokens: 220,
+			FinishReason: "stop", ResponseChars: 900,
+		}
+	}
+	return rows
+}
+
+// BenchmarkStore_AppendRequests1000 measures one batch of 1000 request log
+// rows, the observe flusher's unit of work, as the log grows. Each batch is
+// later than the one before and its request ids are time-ordered, as in
+// production; random request ids would make every batch dirty pages all
+// over the request_id index and grow slower as the table does.
+func BenchmarkStore_AppendRequests1000(b *testing.B) {
+	s := MustOpen(b, filepath.Join(b.TempDir(), "sluice.db"))
+	base := time.Now()
+	rows := benchRows(1000, base)
+	b.ReportAllocs()
+	batch := 0
+	for b.Loop() {
+		for i := range rows {
+			rows[i].At = base.Add(time.Duration(batch*1000+i) * time.Millisecond)
+			rows[i].RequestID = fmt.Sprintf("%012x-%04x", batch*1000+i, i*7919%65536)
+		}
+		batch++
+		if err := s.AppendRequests(b.Context(), rows); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "ns/row")
+}
+
+// TestStore_AppendRequestsSpeed guards against a batch of 1000 rows
+// becoming an order of magnitude slower (one transaction per row, say). The
+// budget is 50 ms and an idle 2-core machine takes about 20 ms; the bound is
+// loose so that a machine busy with other builds does not fail it.
+func TestStore_AppendRequestsSpeed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing test")
+	}
+	s := MustOpen(t, filepath.Join(t.TempDir(), "sluice.db"))
+	rows := benchRows(1000, time.Now())
+	best := time.Hour
+	for range 5 {
+		start := time.Now()
+		if err := s.AppendRequests(t.Context(), rows); err != nil {
+			t.Fatal(err)
+		}
+		best = min(best, time.Since(start))
+	}
+	t.Logf("AppendRequests(1000): best of 5 %v", best)
+	limit := 250 * time.Millisecond
+	if raceEnabled {
+		limit *= 10
+	}
+	if best > limit {
+		t.Errorf("AppendRequests(1000) took %v at best, want under %v", best, limit)
+	}
+}

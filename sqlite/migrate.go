@@ -1,0 +1,131 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/sluicehq/sluice"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migration is one embedded schema change, named NNNN_what.sql.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the embedded migrations in the order they apply.
+func migrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("read embedded migrations: %w", err)
+	}
+	var ms []migration
+	for _, e := range entries {
+		name := e.Name()
+		num, _, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("embedded migration %s: name it NNNN_what.sql with NNNN a positive number", name)
+		}
+		b, err := migrationFiles.ReadFile("migrations/" + name)
+		if err != nil {
+			return nil, fmt.Errorf("read embedded migration %s: %w", name, err)
+		}
+		ms = append(ms, migration{version: v, name: strings.TrimSuffix(name, ".sql"), sql: string(b)})
+	}
+	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return nil, fmt.Errorf("embedded migrations %s and %s share version %d", ms[i-1].name, ms[i].name, ms[i].version)
+		}
+	}
+	return ms, nil
+}
+
+// migrate applies the migrations the file lacks, each in its own
+// transaction together with its schema_migrations row, so a failed
+// migration leaves the schema as the previous one left it. A read-only
+// store is only checked.
+func (s *Store) migrate(ctx context.Context) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	latest := ms[len(ms)-1].version
+	// Only read first: an up-to-date store opens without taking the write
+	// lock, so a store that is read-only or locked by another process still
+	// opens for reading, and its writes fail with a clear error later.
+	have, err := s.schemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case have > latest:
+		return sluice.Errorf(sluice.CodeUnavailable, "open store %s: its schema is at version %d but this sluice knows only up to %d: upgrade sluice", s.path, have, latest)
+	case have == latest:
+		return nil
+	case s.opts.ReadOnly:
+		return sluice.Errorf(sluice.CodeUnavailable, "open store %s: its schema is at version %d and needs migrating to %d, which a read-only store cannot do: open it read-write once", s.path, have, latest)
+	}
+	const create = `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at INTEGER NOT NULL
+	) STRICT`
+	if _, err := s.w.ExecContext(ctx, create); err != nil {
+		return s.openErr(err)
+	}
+	for _, m := range ms {
+		err := s.write(ctx, "apply migration "+m.name, func(tx *sql.Tx) error {
+			var n int
+			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version = ?", m.version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", m.version, m.name, s.now().UnixNano())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("open store: %w", err)
+		}
+	}
+	return nil
+}
+
+// schemaVersion returns the highest migration applied to the file, 0 for
+// a new file.
+func (s *Store) schemaVersion(ctx context.Context) (int, error) {
+	var ours, others int
+	err := s.w.QueryRowContext(ctx, `SELECT COUNT(*) FILTER (WHERE name = 'schema_migrations'),
+		COUNT(*) FILTER (WHERE name <> 'schema_migrations' AND name NOT LIKE 'sqlite\_%' ESCAPE '\')
+		FROM sqlite_master WHERE type = 'table'`).Scan(&ours, &others)
+	if err != nil {
+		return 0, s.openErr(err)
+	}
+	switch {
+	case ours == 0 && others > 0:
+		return 0, sluice.Errorf(sluice.CodeUnavailable, "open store %s: the file is an SQLite database of something else (it has tables but no schema_migrations): choose another path", s.path)
+	case ours == 0:
+		return 0, nil
+	}
+	var have sql.NullInt64
+	if err := s.w.QueryRowContext(ctx, "SELECT MAX(version) FROM schema_migrations").Scan(&have); err != nil {
+		return 0, s.openErr(err)
+	}
+	return int(have.Int64), nil
+}

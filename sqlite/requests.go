@@ -1,0 +1,175 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+const insertRequest = `INSERT INTO requests (request_id, at, model, version, route, sticky_hash, category,
+	endpoint, stream, status, error_class, latency_ns, ttft_ns, input_tokens, output_tokens, finish_reason,
+	response_chars, refusal, retried)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// AppendRequests adds rows to the request log in one transaction through
+// one prepared statement. A row whose At is zero is stamped with the
+// store's clock.
+func (s *Store) AppendRequests(ctx context.Context, rows []sluice.Observation) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	return s.write(ctx, "append requests", func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, insertRequest)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		// modernc.org/sqlite watches a cancelable context with a goroutine
+		// per statement, which costs more than the insert itself. The
+		// transaction still watches ctx: once it is done, the transaction
+		// rolls back and the next insert fails.
+		rowCtx := context.WithoutCancel(ctx)
+		var now int64
+		for i := range rows {
+			o := &rows[i]
+			var at int64
+			switch {
+			case !o.At.IsZero():
+				if at, err = nanos("request "+o.RequestID+" time", o.At); err != nil {
+					return err
+				}
+			case now == 0:
+				if now, err = nanos("the store clock's time", s.now()); err != nil {
+					return err
+				}
+				fallthrough
+			default:
+				at = now
+			}
+			_, err := stmt.ExecContext(rowCtx, o.RequestID, at, o.Model, o.Version, o.Route, int64(o.StickyHash),
+				o.Category, o.Endpoint, boolInt(o.Stream), int64(o.Status), o.ErrorClass, int64(o.Latency),
+				int64(o.TTFT), int64(o.InputTokens), int64(o.OutputTokens), o.FinishReason,
+				int64(o.ResponseChars), boolInt(o.Refusal), boolInt(o.Retried))
+			if err != nil {
+				return fmt.Errorf("write request %s: %w", o.RequestID, err)
+			}
+		}
+		return nil
+	})
+}
+
+// requestWhere builds the WHERE clause for q.
+func requestWhere(q sluice.RequestQuery) (string, []any) {
+	var where []string
+	var args []any
+	if q.Model != "" {
+		where = append(where, "model = ?")
+		args = append(args, q.Model)
+	}
+	if q.Version != "" {
+		where = append(where, "version = ?")
+		args = append(args, q.Version)
+	}
+	if q.RequestID != "" {
+		where = append(where, "request_id = ?")
+		args = append(args, q.RequestID)
+	}
+	timeRange(&where, &args, q.Since, q.Until)
+	if len(where) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(where, " AND "), args
+}
+
+// Requests returns the request log rows matching q, newest first; rows
+// with the same time come newest-appended first.
+func (s *Store) Requests(ctx context.Context, q sluice.RequestQuery) ([]sluice.Observation, error) {
+	where, args := requestWhere(q)
+	query := `SELECT request_id, at, model, version, route, sticky_hash, category, endpoint, stream, status,
+		error_class, latency_ns, ttft_ns, input_tokens, output_tokens, finish_reason, response_chars, refusal,
+		retried FROM requests` + where + " ORDER BY at DESC, rowid DESC LIMIT ?"
+	args = append(args, limit(q.Limit))
+	var out []sluice.Observation
+	err := s.read(ctx, "read requests", func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				o                         sluice.Observation
+				at                        sql.NullInt64
+				sticky, latency, ttft     int64
+				stream, refusal, retried  int64
+				status, in, outTok, chars int64
+			)
+			if err := rows.Scan(&o.RequestID, &at, &o.Model, &o.Version, &o.Route, &sticky, &o.Category,
+				&o.Endpoint, &stream, &status, &o.ErrorClass, &latency, &ttft, &in, &outTok, &o.FinishReason,
+				&chars, &refusal, &retried); err != nil {
+				return err
+			}
+			o.At = timeCol(at)
+			o.StickyHash = uint64(sticky)
+			o.Stream, o.Refusal, o.Retried = stream != 0, refusal != 0, retried != 0
+			o.Status, o.InputTokens, o.OutputTokens, o.ResponseChars = int(status), int(in), int(outTok), int(chars)
+			o.Latency, o.TTFT = time.Duration(latency), time.Duration(ttft)
+			out = append(out, o)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CountRequests counts the request log rows matching q per version tag,
+// ordered by tag as text; q.Limit is ignored. Without q.Model, tags that
+// several models share are counted together.
+func (s *Store) CountRequests(ctx context.Context, q sluice.RequestQuery) ([]sluice.VersionCount, error) {
+	where, args := requestWhere(q)
+	query := "SELECT version, COUNT(*) FROM requests" + where + " GROUP BY version ORDER BY version"
+	var out []sluice.VersionCount
+	err := s.read(ctx, "count requests", func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c sluice.VersionCount
+			if err := rows.Scan(&c.Version, &c.Count); err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// PruneRequests deletes the request log rows older than before and returns
+// how many it deleted.
+func (s *Store) PruneRequests(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.write(ctx, "prune requests", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM requests WHERE at < ?", boundArg(before))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}

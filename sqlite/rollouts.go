@@ -1,0 +1,81 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// putRollout creates or replaces rollout r by ID and makes it its model's
+// latest.
+func putRollout(ctx context.Context, tx *sql.Tx, r sluice.Rollout) error {
+	doc, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("rollout %s: encode: %w", r.ID, err)
+	}
+	started, err := timeArg("rollout "+r.ID+" started_at", r.StartedAt)
+	if err != nil {
+		return err
+	}
+	updated, err := timeArg("rollout "+r.ID+" updated_at", r.UpdatedAt)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO rollouts (id, model, phase, seq, started_at, updated_at, doc)
+		VALUES (?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM rollouts), ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET model = excluded.model, phase = excluded.phase, seq = excluded.seq,
+			started_at = excluded.started_at, updated_at = excluded.updated_at, doc = excluded.doc`,
+		r.ID, r.Spec.Model, string(r.Phase), started, updated, string(doc))
+	if err != nil {
+		if isForeignKey(err) {
+			return sluice.Errorf(sluice.CodeInvalid, "rollout %s is for model %s, which is not registered: register the model first", r.ID, r.Spec.Model)
+		}
+		return fmt.Errorf("write rollout %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// loadRollouts reads each model's latest rollout into reg.
+func loadRollouts(ctx context.Context, tx *sql.Tx, reg *sluice.Registry) error {
+	rows, err := tx.QueryContext(ctx, `SELECT r.id, r.doc FROM rollouts r
+		WHERE r.seq = (SELECT MAX(seq) FROM rollouts WHERE model = r.model)`)
+	if err != nil {
+		return fmt.Errorf("read rollouts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, doc string
+		if err := rows.Scan(&id, &doc); err != nil {
+			return fmt.Errorf("read rollouts: %w", err)
+		}
+		var r sluice.Rollout
+		if err := json.Unmarshal([]byte(doc), &r); err != nil {
+			return sluice.Errorf(sluice.CodeInternal, "the stored rollout %s is not valid JSON (%v): the store file was edited by hand or is damaged", id, err)
+		}
+		utcRollout(&r)
+		reg.Rollouts[r.Spec.Model] = &r
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read rollouts: %w", err)
+	}
+	return nil
+}
+
+// utcRollout puts a rollout's times in UTC, like every other time the store
+// returns; JSON keeps the instant but also the writer's zone offset.
+func utcRollout(r *sluice.Rollout) {
+	for _, t := range []*time.Time{&r.StartedAt, &r.LiveAt, &r.StageStartedAt, &r.UpdatedAt, &r.EndedAt, &r.PausedAt} {
+		if !t.IsZero() {
+			*t = t.UTC()
+		}
+	}
+	for i := range r.Events {
+		if !r.Events[i].At.IsZero() {
+			r.Events[i].At = r.Events[i].At.UTC()
+		}
+	}
+}

@@ -1,0 +1,75 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/sluicehq/sluice"
+)
+
+// Tokens returns every admin token, by name.
+func (s *Store) Tokens(ctx context.Context) ([]sluice.Token, error) {
+	var out []sluice.Token
+	err := s.read(ctx, "read tokens", func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, "SELECT name, role, hash, created_at FROM tokens ORDER BY name")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				t       sluice.Token
+				created sql.NullInt64
+			)
+			if err := rows.Scan(&t.Name, &t.Role, &t.Hash, &created); err != nil {
+				return err
+			}
+			t.CreatedAt = timeCol(created)
+			out = append(out, t)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// PutToken creates or replaces the token named t.Name and appends audit, in
+// one transaction.
+func (s *Store) PutToken(ctx context.Context, t sluice.Token, audit sluice.AuditEntry) error {
+	created, err := timeArg("token "+t.Name+" created_at", t.CreatedAt)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, "put token "+t.Name, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (name, role, hash, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET role = excluded.role, hash = excluded.hash,
+				created_at = excluded.created_at`,
+			t.Name, string(t.Role), t.Hash, created)
+		if err != nil {
+			return fmt.Errorf("write token: %w", err)
+		}
+		return s.insertAudit(ctx, tx, audit)
+	})
+}
+
+// DeleteToken removes the token named name and appends audit, in one
+// transaction; CodeNotFound, writing nothing, if there is no such token.
+func (s *Store) DeleteToken(ctx context.Context, name string, audit sluice.AuditEntry) error {
+	return s.write(ctx, "delete token "+name, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM tokens WHERE name = ?", name)
+		if err != nil {
+			return fmt.Errorf("delete token: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("delete token: %w", err)
+		}
+		if n == 0 {
+			return sluice.Errorf(sluice.CodeNotFound, "token %q does not exist: list the tokens to see their names", name)
+		}
+		return s.insertAudit(ctx, tx, audit)
+	})
+}

@@ -1,0 +1,206 @@
+package storetest
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+var commitTests = []test{
+	{"RevisionIncrements", testCommitRevision},
+	{"ErrStaleRevision", testCommitStale},
+	{"ErrAheadRevision", testCommitAhead},
+	{"ErrVersionExists", testCommitVersionExists},
+	{"ErrVersionTwiceInChange", testCommitVersionTwice},
+	{"ErrStageOfUnknownVersion", testCommitStageUnknown},
+	{"ConcurrentSameBase", testCommitConcurrent},
+}
+
+// edit commits one edit made by fn against the current registry and
+// returns the registry the store should now hold.
+func edit(t *testing.T, s sluice.Store, reason string, now time.Time, fn func(e *sluice.Edit)) *sluice.Registry {
+	t.Helper()
+	e := mustLoad(t, s).Edit("carol", reason, now)
+	fn(e)
+	rev := mustCommit(t, s, mustFinish(t, e))
+	want := e.Registry()
+	want.Revision = rev
+	return want
+}
+
+func testCommitRevision(t *testing.T, s sluice.Store) {
+	if rev := seed(t, s).Revision; rev != 1 {
+		t.Fatalf("first commit gave revision %d, want 1", rev)
+	}
+	var want *sluice.Registry
+	for i := 2; i <= 4; i++ {
+		want = edit(t, s, fmt.Sprintf("step %d", i), at(time.Duration(i)*time.Minute), func(e *sluice.Edit) {
+			must(t, "SetLabel", e.SetLabel("chat", fmt.Sprintf("l%d", i), "v1.0.0"))
+		})
+		if want.Revision != int64(i) {
+			t.Fatalf("commit %d gave revision %d", i, want.Revision)
+		}
+		equalRegistry(t, mustLoad(t, s), want)
+	}
+
+	// A change that writes only audit still moves the revision: every
+	// commit is a new revision.
+	before := len(allAudit(t, s))
+	want = edit(t, s, "note", at(time.Hour), func(e *sluice.Edit) {
+		e.AddAudit("rollout.note", "chat", "chat:v1.1.0", nil, map[string]any{"note": "looks fine"})
+	})
+	if want.Revision != 5 {
+		t.Fatalf("audit-only commit gave revision %d, want 5", want.Revision)
+	}
+	equalRegistry(t, mustLoad(t, s), want)
+	if after := len(allAudit(t, s)); after != before+1 {
+		t.Fatalf("audit-only commit: audit grew from %d to %d entries, want +1", before, after)
+	}
+}
+
+func testCommitStale(t *testing.T, s sluice.Store) {
+	seed(t, s)
+	base := mustLoad(t, s)
+
+	first := base.Edit("alice", "label", at(time.Minute))
+	must(t, "SetLabel", first.SetLabel("chat", "gold", "v1.0.0"))
+	mustCommit(t, s, mustFinish(t, first))
+	before := takeSnapshot(t, s)
+
+	// A second edit computed from the same base revision must not overwrite
+	// the first.
+	second := base.Edit("bob", "register", at(2*time.Minute))
+	register(t, second, fullVersion("chat", "v2.0.0", ""))
+	must(t, "SetLabel", second.SetLabel("chat", "gold", "v1.1.0"))
+	_, err := s.Commit(t.Context(), mustFinish(t, second))
+	wantCode(t, "Commit with a stale base revision", err, sluice.CodeConflict)
+	checkUnchanged(t, s, before)
+}
+
+func testCommitAhead(t *testing.T, s sluice.Store) {
+	before := takeSnapshot(t, s)
+	c := sluice.Change{
+		BaseRevision: 5,
+		Models:       []sluice.Model{{Name: "m", Policy: sluice.Policy{Kind: sluice.PolicyLatest}, UpdatedAt: t0}},
+		Audit:        []sluice.AuditEntry{{At: t0, Actor: "x", Action: "model.create", Model: "m", Reason: "r"}},
+	}
+	_, err := s.Commit(t.Context(), c)
+	wantCode(t, "Commit with a base revision ahead of the store", err, sluice.CodeConflict)
+	checkUnchanged(t, s, before)
+}
+
+// testCommitVersionExists commits, at the right revision, a change that
+// creates a model and registers a version that already exists: the
+// conflict must keep the new model out too.
+func testCommitVersionExists(t *testing.T, s sluice.Store) {
+	seed(t, s)
+	before := takeSnapshot(t, s)
+
+	for _, tc := range []struct {
+		name string
+		v    sluice.Version
+	}{
+		{"Same", fullVersion("chat", "v1.0.0", sluice.StageProduction)},
+		{"Different", minimalVersion("chat", "v1.0.0", sluice.StageProduction)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// An edit made against a registry that lacks the version, at the
+			// store's revision: what a buggy or racing writer could send.
+			blind := before.reg.Clone()
+			delete(blind.Versions, "chat:v1.0.0")
+			e := blind.Edit("mallory", "re-register", at(time.Minute))
+			must(t, "PutModel", e.PutModel(sluice.Model{Name: "fresh", Policy: sluice.Policy{Kind: sluice.PolicyLatest}}))
+			putRollout(t, e, fullRollout("chat-9", sluice.PhaseWarming))
+			register(t, e, tc.v)
+			c := mustFinish(t, e)
+			if len(c.Models) == 0 || len(c.NewVersions) != 1 || len(c.Rollouts) != 1 {
+				t.Fatalf("fixture: change has %d models, %d new versions and %d rollouts, want a new model, a version and a rollout", len(c.Models), len(c.NewVersions), len(c.Rollouts))
+			}
+			_, err := s.Commit(t.Context(), c)
+			wantCode(t, "Commit of an existing version", err, sluice.CodeConflict)
+			checkUnchanged(t, s, before)
+		})
+	}
+}
+
+func testCommitVersionTwice(t *testing.T, s sluice.Store) {
+	before := takeSnapshot(t, s)
+	v := minimalVersion("m", "v1", sluice.StageDevelopment)
+	c := sluice.Change{
+		Models:      []sluice.Model{{Name: "m", Policy: sluice.Policy{Kind: sluice.PolicyLatest}, UpdatedAt: t0}},
+		NewVersions: []sluice.Version{v, v},
+		Audit:       []sluice.AuditEntry{{At: t0, Actor: "x", Action: "version.register", Model: "m", Reason: "r"}},
+	}
+	_, err := s.Commit(t.Context(), c)
+	wantCode(t, "Commit registering one version twice", err, sluice.CodeConflict)
+	checkUnchanged(t, s, before)
+}
+
+func testCommitStageUnknown(t *testing.T, s sluice.Store) {
+	seed(t, s)
+	before := takeSnapshot(t, s)
+	c := sluice.Change{
+		BaseRevision: before.reg.Revision,
+		Models:       []sluice.Model{{Name: "fresh", Policy: sluice.Policy{Kind: sluice.PolicyLatest}, UpdatedAt: t0}},
+		Stages:       []sluice.StageChange{{ID: "chat:v1.0.0", Stage: sluice.StageDeprecated}, {ID: "chat:v404", Stage: sluice.StageProduction}},
+		Audit:        []sluice.AuditEntry{{At: t0, Actor: "x", Action: "version.stage", Model: "chat", Reason: "r"}},
+	}
+	_, err := s.Commit(t.Context(), c)
+	if code := sluice.ErrorCode(err); code != sluice.CodeNotFound && code != sluice.CodeConflict {
+		t.Fatalf("Commit of a stage change to an unknown version: error %v (code %q), want not_found or conflict", err, code)
+	}
+	checkUnchanged(t, s, before)
+}
+
+// testCommitConcurrent races commits made from one base revision: exactly
+// one may win, every other must be a conflict, not some other failure.
+func testCommitConcurrent(t *testing.T, s sluice.Store) {
+	base := mustLoad(t, s)
+	const n = 8
+	changes := make([]sluice.Change, n)
+	for i := range changes {
+		e := base.Edit(fmt.Sprintf("writer-%d", i), "race", at(time.Duration(i)*time.Second))
+		register(t, e, minimalVersion("chat", fmt.Sprintf("v1.0.%d", i), ""))
+		changes[i] = mustFinish(t, e)
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range changes {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = s.Commit(t.Context(), changes[i])
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	winner := -1
+	for i, err := range errs {
+		switch sluice.ErrorCode(err) {
+		case "":
+			if winner >= 0 {
+				t.Errorf("commits %d and %d from the same base revision both succeeded", winner, i)
+			}
+			winner = i
+		case sluice.CodeConflict:
+		default:
+			t.Errorf("commit %d: %v (code %q), want success or conflict", i, err, sluice.ErrorCode(err))
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no commit succeeded")
+	}
+	reg := mustLoad(t, s)
+	if reg.Revision != 1 || len(reg.Versions) != 1 || reg.Versions[fmt.Sprintf("chat:v1.0.%d", winner)] == nil {
+		t.Errorf("after the race: revision %d, versions %v; want revision 1 with only the winner's version", reg.Revision, len(reg.Versions))
+	}
+	for _, a := range allAudit(t, s) {
+		if a.Actor != fmt.Sprintf("writer-%d", winner) {
+			t.Errorf("audit entry %d by %s, want only the winner's", a.ID, a.Actor)
+		}
+	}
+}

@@ -1,0 +1,286 @@
+package storetest
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+var requestTests = []test{
+	{"Empty", testRequestsEmpty},
+	{"RoundTrip", testRequestsRoundTrip},
+	{"NewestFirstAndLimit", testRequestsOrder},
+	{"FilterModelVersion", testRequestsFilter},
+	{"FilterRequestID", testRequestsByID},
+	{"FilterTime", testRequestsTime},
+	{"Count", testRequestsCount},
+	{"Prune", testRequestsPrune},
+}
+
+// requestRows returns n request log rows one second apart from start,
+// spread over two models and three versions, with every field varied.
+// Sticky hashes use all 64 bits.
+func requestRows(n int, start time.Duration) []sluice.Observation {
+	models := []string{"chat", "chat", "chat", "embed"}
+	versions := []string{"v1.0.0", "v1.1.0", "v1.0.0", "v2"}
+	routes := []string{"split", "pin", "label", "rule", "policy", "retry"}
+	errs := []string{"", "", "", "timeout", "upstream_5xx", "canceled"}
+	rows := make([]sluice.Observation, n)
+	for i := range rows {
+		k := i % len(models)
+		rows[i] = sluice.Observation{
+			RequestID:     fmt.Sprintf("req-%05d", int(start/time.Second)+i),
+			At:            at(start + time.Duration(i)*time.Second + time.Duration(i%1000)*time.Microsecond),
+			Model:         models[k],
+			Version:       versions[k],
+			Route:         routes[i%len(routes)],
+			StickyHash:    uint64(i+1) * 0x9E3779B97F4A7C15,
+			Category:      []string{"", "code", "support"}[i%3],
+			Endpoint:      []string{"/v1/chat/completions", "/v1/embeddings"}[k/3],
+			Stream:        i%2 == 0,
+			Status:        []int{200, 200, 200, 504, 502, 499}[i%6],
+			ErrorClass:    errs[i%len(errs)],
+			Latency:       time.Duration(i+1)*time.Millisecond + 123*time.Nanosecond,
+			TTFT:          time.Duration(i+1) * 100 * time.Microsecond,
+			InputTokens:   10 + i,
+			OutputTokens:  20 + 2*i,
+			FinishReason:  []string{"stop", "length", ""}[i%3],
+			ResponseChars: 100 * i,
+			Refusal:       i%7 == 0,
+			Retried:       i%5 == 0,
+		}
+	}
+	return rows
+}
+
+func mustAppend(t *testing.T, s sluice.Store, rows []sluice.Observation) {
+	t.Helper()
+	if err := s.AppendRequests(t.Context(), rows); err != nil {
+		t.Fatalf("AppendRequests(%d rows): %v", len(rows), err)
+	}
+}
+
+func mustRequests(t *testing.T, s sluice.Store, q sluice.RequestQuery) []sluice.Observation {
+	t.Helper()
+	got, err := s.Requests(t.Context(), q)
+	if err != nil {
+		t.Fatalf("Requests(%+v): %v", q, err)
+	}
+	for i := range got {
+		checkUTC(t, "request "+got[i].RequestID+" At", got[i].At)
+		got[i].At = micro(got[i].At)
+	}
+	return got
+}
+
+func mustCount(t *testing.T, s sluice.Store, q sluice.RequestQuery) map[string]int64 {
+	t.Helper()
+	got, err := s.CountRequests(t.Context(), q)
+	if err != nil {
+		t.Fatalf("CountRequests(%+v): %v", q, err)
+	}
+	m := map[string]int64{}
+	for _, c := range got {
+		if _, dup := m[c.Version]; dup {
+			t.Fatalf("CountRequests(%+v) lists version %s twice: %+v", q, c.Version, got)
+		}
+		m[c.Version] = c.Count
+	}
+	return m
+}
+
+// newestFirst returns the rows matching keep, newest first, as Requests
+// should.
+func newestFirst(rows []sluice.Observation, keep func(o *sluice.Observation) bool) []sluice.Observation {
+	var out []sluice.Observation
+	for _, o := range rows {
+		if keep(&o) {
+			o.At = micro(o.At)
+			out = append(out, o)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b sluice.Observation) int { return b.At.Compare(a.At) })
+	return out
+}
+
+// checkRows compares rows field by field and names the first difference.
+func checkRows(t *testing.T, what string, got, want []sluice.Observation) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d rows, want %d", what, len(got), len(want))
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if !g.At.Equal(w.At) {
+			t.Fatalf("%s: row %d is %s at %v, want %s at %v", what, i, g.RequestID, g.At, w.RequestID, w.At)
+		}
+		g.At = w.At
+		if g != w {
+			t.Fatalf("%s: row %d round-trip differs:\n got  %+v\n want %+v", what, i, g, w)
+		}
+	}
+}
+
+func testRequestsEmpty(t *testing.T, s sluice.Store) {
+	if err := s.AppendRequests(t.Context(), nil); err != nil {
+		t.Fatalf("AppendRequests(nil): %v", err)
+	}
+	if got := mustRequests(t, s, sluice.RequestQuery{}); len(got) != 0 {
+		t.Fatalf("Requests on a new store = %d rows, want 0", len(got))
+	}
+	if got := mustCount(t, s, sluice.RequestQuery{}); len(got) != 0 {
+		t.Fatalf("CountRequests on a new store = %v, want none", got)
+	}
+	n, err := s.PruneRequests(t.Context(), at(time.Hour))
+	if err != nil || n != 0 {
+		t.Fatalf("PruneRequests on a new store = %d, %v; want 0, nil", n, err)
+	}
+}
+
+func testRequestsRoundTrip(t *testing.T, s sluice.Store) {
+	rows := requestRows(12, 0)
+	rows[3].StickyHash = 1<<64 - 1
+	rows[4].StickyHash = 1 << 63
+	rows[5].StickyHash = 0
+	rows[6].At = rows[6].At.In(time.FixedZone("PST", -8*3600))
+	rows[7].Latency, rows[7].TTFT = 2*time.Hour+time.Nanosecond, time.Nanosecond
+	rows[8].Category, rows[8].FinishReason = "ünïcødé ✓", `say "hi"`
+	mustAppend(t, s, rows)
+	got := mustRequests(t, s, sluice.RequestQuery{})
+	checkRows(t, "Requests after AppendRequests", got, newestFirst(rows, func(*sluice.Observation) bool { return true }))
+}
+
+func testRequestsOrder(t *testing.T, s sluice.Store) {
+	first := requestRows(1000, 0)
+	second := requestRows(200, 1000*time.Second)
+	// The second batch is appended first: order comes from At, not from
+	// when rows were written.
+	mustAppend(t, s, second)
+	mustAppend(t, s, first)
+	all := append(slices.Clone(first), second...)
+	want := newestFirst(all, func(*sluice.Observation) bool { return true })
+
+	checkRows(t, "Requests with Limit 0", mustRequests(t, s, sluice.RequestQuery{}), want[:1000])
+	checkRows(t, "Requests with Limit 5000", mustRequests(t, s, sluice.RequestQuery{Limit: 5000}), want)
+	checkRows(t, "Requests with Limit 3", mustRequests(t, s, sluice.RequestQuery{Limit: 3}), want[:3])
+}
+
+func testRequestsFilter(t *testing.T, s sluice.Store) {
+	rows := requestRows(400, 0)
+	mustAppend(t, s, rows)
+	for _, q := range []sluice.RequestQuery{
+		{Model: "chat"},
+		{Model: "embed"},
+		{Version: "v1.0.0"},
+		{Model: "chat", Version: "v1.1.0"},
+		{Model: "embed", Version: "v1.1.0"},
+		{Model: "nope"},
+		{Model: "chat", Version: "v1.0.0", Limit: 7},
+	} {
+		want := newestFirst(rows, func(o *sluice.Observation) bool {
+			return (q.Model == "" || o.Model == q.Model) && (q.Version == "" || o.Version == q.Version)
+		})
+		if q.Limit > 0 && len(want) > q.Limit {
+			want = want[:q.Limit]
+		}
+		checkRows(t, fmt.Sprintf("Requests(%+v)", q), mustRequests(t, s, q), want)
+	}
+}
+
+func testRequestsByID(t *testing.T, s sluice.Store) {
+	rows := requestRows(1000, 0)
+	mustAppend(t, s, rows)
+	got := mustRequests(t, s, sluice.RequestQuery{RequestID: "req-00042"})
+	checkRows(t, "Requests by request id", got, newestFirst(rows[42:43], func(*sluice.Observation) bool { return true }))
+	if got := mustRequests(t, s, sluice.RequestQuery{RequestID: "req-0004"}); len(got) != 0 {
+		t.Errorf("Requests by a prefix of a request id returned %d rows, want an exact match only", len(got))
+	}
+	if got := mustRequests(t, s, sluice.RequestQuery{RequestID: "req-00042", Model: "embed"}); len(got) != 0 {
+		t.Errorf("Requests by request id of another model returned %d rows, want 0", len(got))
+	}
+}
+
+func testRequestsTime(t *testing.T, s sluice.Store) {
+	rows := requestRows(100, 0)
+	mustAppend(t, s, rows)
+	since, until := rows[10].At, rows[20].At
+	for _, q := range []sluice.RequestQuery{
+		{Since: since, Until: until},
+		{Since: since},
+		{Until: until},
+		{Since: since.Add(time.Microsecond), Until: until.Add(time.Microsecond)},
+		{Model: "chat", Since: since, Until: until},
+		{Since: at(time.Hour)},
+		{Since: since.In(time.FixedZone("X", 5*3600+1800)), Until: until.In(time.FixedZone("Y", -3600))},
+	} {
+		want := newestFirst(rows, func(o *sluice.Observation) bool {
+			return (q.Model == "" || o.Model == q.Model) &&
+				(q.Since.IsZero() || !o.At.Before(q.Since)) && (q.Until.IsZero() || o.At.Before(q.Until))
+		})
+		checkRows(t, fmt.Sprintf("Requests(%+v)", q), mustRequests(t, s, q), want)
+	}
+}
+
+func testRequestsCount(t *testing.T, s sluice.Store) {
+	rows := requestRows(1000, 0)
+	mustAppend(t, s, rows)
+	for _, q := range []sluice.RequestQuery{
+		{},
+		{Model: "chat"},
+		{Model: "embed"},
+		{Model: "chat", Version: "v1.1.0"},
+		{Model: "chat", Since: rows[100].At, Until: rows[300].At},
+		{Until: rows[1].At},
+		{Model: "nope"},
+		{Model: "chat", Limit: 1}, // Limit does not cap counts
+	} {
+		want := map[string]int64{}
+		for _, o := range rows {
+			if (q.Model == "" || o.Model == q.Model) && (q.Version == "" || o.Version == q.Version) &&
+				(q.Since.IsZero() || !o.At.Before(q.Since)) && (q.Until.IsZero() || o.At.Before(q.Until)) {
+				want[o.Version]++
+			}
+		}
+		got := mustCount(t, s, q)
+		if fmt.Sprint(sortedCounts(got)) != fmt.Sprint(sortedCounts(want)) {
+			t.Errorf("CountRequests(%+v) = %v, want %v", q, sortedCounts(got), sortedCounts(want))
+		}
+	}
+}
+
+func sortedCounts(m map[string]int64) []sluice.VersionCount {
+	var out []sluice.VersionCount
+	for v, n := range m {
+		out = append(out, sluice.VersionCount{Version: v, Count: n})
+	}
+	slices.SortFunc(out, func(a, b sluice.VersionCount) int { return cmp.Compare(a.Version, b.Version) })
+	return out
+}
+
+func testRequestsPrune(t *testing.T, s sluice.Store) {
+	rows := requestRows(1000, 0)
+	mustAppend(t, s, rows)
+	cut := rows[600].At
+	n, err := s.PruneRequests(t.Context(), cut)
+	if err != nil {
+		t.Fatalf("PruneRequests: %v", err)
+	}
+	if n != 600 {
+		t.Fatalf("PruneRequests deleted %d rows, want the 600 older than the cutoff", n)
+	}
+	got := mustRequests(t, s, sluice.RequestQuery{Limit: 5000})
+	checkRows(t, "Requests after PruneRequests", got, newestFirst(rows[600:], func(*sluice.Observation) bool { return true }))
+	if n, err := s.PruneRequests(t.Context(), cut); err != nil || n != 0 {
+		t.Fatalf("PruneRequests again = %d, %v; want 0, nil", n, err)
+	}
+	if n, err := s.PruneRequests(t.Context(), at(24*time.Hour)); err != nil || n != 400 {
+		t.Fatalf("PruneRequests of everything = %d, %v; want 400, nil", n, err)
+	}
+	if got := mustCount(t, s, sluice.RequestQuery{}); len(got) != 0 {
+		t.Fatalf("CountRequests after pruning everything = %v, want none", got)
+	}
+}

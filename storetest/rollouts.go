@@ -1,0 +1,130 @@
+package storetest
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+var rolloutTests = []test{
+	{"RoundTrip", testRolloutRoundTrip},
+	{"LatestPerModel", testRolloutLatest},
+}
+
+// fullRollout returns a rollout of chat with every field set, including
+// JSON documents, pointers and times in a zone other than UTC.
+func fullRollout(id string, phase sluice.Phase) sluice.Rollout {
+	yes := true
+	hi, lo := 0.05, 0.0
+	zone := time.FixedZone("CET", 3600)
+	return sluice.Rollout{
+		ID: id,
+		Spec: sluice.RolloutSpec{
+			Model: "chat", Candidate: "v1.1.0", Baseline: "v1.0.0", Strategy: sluice.StrategyProgressive,
+			Stages: []sluice.RolloutStage{
+				{Percent: 1, Hold: sluice.Duration(5 * time.Minute), MinSamples: 100},
+				{Percent: 12.5, Hold: sluice.Duration(time.Hour), MinSamples: 1000},
+			},
+			CanaryPercent: 10, ShadowFraction: 0.5, ShadowSamples: 200, ABSamples: 5000,
+			RollbackWindow: sluice.Duration(24 * time.Hour),
+			Analysis: sluice.AnalysisSpec{
+				Interval: sluice.Duration(10 * time.Second), Alpha: 0.05, MinSamples: 100, FailChecks: 2,
+				Thresholds: sluice.Thresholds{ErrorRateRel: 0.5, ErrorRateAbs: 0.005, LatencyRel: 0.2},
+				Categories: &yes,
+				Prometheus: []sluice.PromGate{{Name: "gpu", Query: `avg(gpu_util{model="chat"})`, Max: &hi, Min: &lo}},
+			},
+			Warmup:      sluice.WarmupSpec{Requests: 5, Prompts: []string{"hello", "ünïcødé ✓"}, LatencyBudget: sluice.Duration(30 * time.Second)},
+			AutoPromote: true,
+		},
+		Actor: "alice", Reason: "ship v1.1.0",
+		Phase: phase, StageIndex: 1, Percent: 12.5,
+		StartedAt:      at(0).In(zone),
+		LiveAt:         at(time.Minute),
+		StageStartedAt: at(10 * time.Minute),
+		UpdatedAt:      at(11 * time.Minute),
+		PausedFrom:     sluice.PhaseProgressing,
+		HeldFor:        sluice.Duration(90 * time.Second),
+		FailStreak:     1,
+		PreviousPolicy: sluice.Policy{Kind: sluice.PolicySplit, Split: []sluice.Weight{{Version: "v1.0.0", Percent: 87.49}, {Version: "v1.1.0", Percent: 12.5}, {Version: "v0.9.0", Percent: 0.01}}, Salt: "salt-2026-11"},
+		PreviousLabels: map[string]string{"stable": "v1.0.0"},
+		LastVerdict:    json.RawMessage(`{ "outcome": "inconclusive",  "metrics": [ {"metric": "error_rate", "p_value": 0.3} ] }`),
+		Events: []sluice.RolloutEvent{
+			{At: at(0), Kind: "started", Message: "started by alice", Percent: 0},
+			{At: at(time.Minute).In(zone), Kind: "stage", Message: "stage 1: 1%", Percent: 1, Data: json.RawMessage(`{"stage": 0}`)},
+		},
+	}
+}
+
+func putRollout(t *testing.T, e *sluice.Edit, r sluice.Rollout) {
+	t.Helper()
+	if err := e.PutRollout(r); err != nil {
+		t.Fatalf("PutRollout %s: %v", r.ID, err)
+	}
+}
+
+// testRolloutRoundTrip writes a rollout in the same change as the split it
+// sets, then updates it.
+func testRolloutRoundTrip(t *testing.T, s sluice.Store) {
+	seed(t, s)
+	want := edit(t, s, "start rollout", at(11*time.Minute), func(e *sluice.Edit) {
+		putRollout(t, e, fullRollout("chat-1", sluice.PhaseProgressing))
+		e.AddAudit("rollout.start", "chat", "chat-1", nil, map[string]any{"candidate": "v1.1.0"})
+	})
+	got := mustLoad(t, s)
+	equalRegistry(t, got, want)
+	r := got.Rollouts["chat"]
+	if r == nil || r.ID != "chat-1" || r.Spec.Analysis.Categories == nil || !*r.Spec.Analysis.Categories ||
+		len(r.Events) != 2 || !sameJSON(r.Events[1].Data, json.RawMessage(`{"stage":0}`)) || !r.StartedAt.Equal(t0) {
+		t.Fatalf("rollout read back = %+v, want chat-1 with its spec, events and times", r)
+	}
+
+	want = edit(t, s, "promote", at(time.Hour), func(e *sluice.Edit) {
+		r := e.Registry().Rollouts["chat"].Clone()
+		r.Phase, r.Percent, r.EndedAt, r.Decision = sluice.PhasePromoted, 100, at(time.Hour), "promoted by alice"
+		r.Events = append(r.Events, sluice.RolloutEvent{At: at(time.Hour), Kind: "promoted", Message: "all traffic", Percent: 100})
+		putRollout(t, e, r)
+		must(t, "SetPolicy", e.SetPolicy("chat", sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1.1.0"}))
+	})
+	equalRegistry(t, mustLoad(t, s), want)
+}
+
+// testRolloutLatest checks that the registry holds, per model, the rollout
+// written last, and that other models' rollouts are apart.
+func testRolloutLatest(t *testing.T, s sluice.Store) {
+	seed(t, s)
+	first := fullRollout("chat-1", sluice.PhaseRolledBack)
+	first.EndedAt = at(20 * time.Minute)
+	want := edit(t, s, "first", at(20*time.Minute), func(e *sluice.Edit) { putRollout(t, e, first) })
+	equalRegistry(t, mustLoad(t, s), want)
+
+	second := fullRollout("chat-2", sluice.PhaseProgressing)
+	second.Spec.Candidate = "v1.0.0"
+	emb := fullRollout("embed-1", sluice.PhaseShadow)
+	emb.Spec.Model, emb.Spec.Candidate, emb.Spec.Baseline = "embed", "2026-11-20", "2026-01-15"
+	want = edit(t, s, "second", at(30*time.Minute), func(e *sluice.Edit) {
+		putRollout(t, e, emb)
+		putRollout(t, e, second)
+	})
+	got := mustLoad(t, s)
+	equalRegistry(t, got, want)
+	if got.Rollouts["chat"].ID != "chat-2" || got.Rollouts["embed"].ID != "embed-1" {
+		t.Fatalf("rollouts = chat %s, embed %s; want chat-2 and embed-1", got.Rollouts["chat"].ID, got.Rollouts["embed"].ID)
+	}
+
+	// Ending chat-2 and then touching the older chat-1 makes chat-1 the
+	// latest again, as the edit says.
+	want = edit(t, s, "end and revisit", at(40*time.Minute), func(e *sluice.Edit) {
+		r := e.Registry().Rollouts["chat"].Clone()
+		r.Phase, r.EndedAt = sluice.PhaseAborted, at(40*time.Minute)
+		putRollout(t, e, r)
+		first.Decision = "revisited"
+		putRollout(t, e, first)
+	})
+	got = mustLoad(t, s)
+	equalRegistry(t, got, want)
+	if got.Rollouts["chat"].ID != "chat-1" {
+		t.Fatalf("latest chat rollout = %s, want chat-1, written last", got.Rollouts["chat"].ID)
+	}
+}
