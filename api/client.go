@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/rollout"
 )
 
 // Client calls the admin API; the CLI is built on it. Every method returns
@@ -316,4 +317,56 @@ func setTime(v url.Values, key string, t time.Time) {
 	if !t.IsZero() {
 		v.Set(key, t.UTC().Format(time.RFC3339Nano))
 	}
+}
+
+// Rollouts lists each model's latest rollout (of model only, if set).
+func (c *Client) Rollouts(ctx context.Context, model string) ([]sluice.Rollout, error) {
+	var out RolloutList
+	q := url.Values{}
+	if model != "" {
+		q.Set("model", model)
+	}
+	_, err := c.do(ctx, "GET", "/admin/v1/rollouts", q, nil, &out)
+	return out.Rollouts, err
+}
+
+// Rollout returns model's latest rollout with its latest verdict.
+func (c *Client) Rollout(ctx context.Context, model string) (RolloutStatus, error) {
+	var out RolloutStatus
+	_, err := c.do(ctx, "GET", "/admin/v1/rollouts/"+esc(model), nil, nil, &out)
+	return out, err
+}
+
+// StartRollout starts a rollout.
+func (c *Client) StartRollout(ctx context.Context, spec sluice.RolloutSpec, reason string) (sluice.Rollout, error) {
+	var out sluice.Rollout
+	_, err := c.do(ctx, "POST", "/admin/v1/rollouts", nil, StartRolloutRequest{Spec: spec, Reason: reason}, &out)
+	return out, err
+}
+
+// RolloutAction sends promote, pause, resume, abort or undo to model's
+// rollout.
+func (c *Client) RolloutAction(ctx context.Context, model, action, reason string) (sluice.Rollout, error) {
+	var out sluice.Rollout
+	_, err := c.do(ctx, "POST", "/admin/v1/rollouts/"+esc(model)+"/"+esc(action), nil, ReasonRequest{Reason: reason}, &out)
+	return out, err
+}
+
+// Plan returns the update planner's recommendation for moving model to
+// version to (from its stable version when from is empty).
+func (c *Client) Plan(ctx context.Context, model, to, from string) (rollout.Plan, error) {
+	var out rollout.Plan
+	q := url.Values{"to": {to}}
+	if from != "" {
+		q.Set("from", from)
+	}
+	_, err := c.do(ctx, "GET", "/admin/v1/plan/"+esc(model), q, nil, &out)
+	return out, err
+}
+
+// Drill runs a fire drill of model's rollback with candidate at percent.
+func (c *Client) Drill(ctx context.Context, model, candidate string, percent float64, reason string) (rollout.DrillReport, error) {
+	var out rollout.DrillReport
+	_, err := c.do(ctx, "POST", "/admin/v1/drills", nil, DrillRequest{Model: model, To: candidate, Percent: percent, Reason: reason}, &out)
+	return out, err
 }

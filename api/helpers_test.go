@@ -18,6 +18,8 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/control"
+	"github.com/sluicehq/sluice/observe"
+	"github.com/sluicehq/sluice/rollout"
 	"github.com/sluicehq/sluice/sqlite"
 )
 
@@ -78,10 +80,12 @@ func MustEnv(tb testing.TB) *env {
 		{Name: "otto", Role: sluice.RoleOperator, Hash: sluice.HashSecret(operatorSecret)},
 		{Name: "ada", Role: sluice.RoleAdmin, Hash: sluice.HashSecret(adminSecret)},
 	})
+	ctrl := rollout.New(rollout.Options{Control: ctl, Windows: observe.New(observe.Options{Now: clk.Now}), Now: clk.Now})
 	srv := api.New(api.Options{
-		Control: ctl,
-		Auth:    auth,
-		Routes:  func() any { return map[string]any{"revision": ctl.Registry().Revision} },
+		Control:  ctl,
+		Auth:     auth,
+		Rollouts: rolloutsAdapter{ctrl},
+		Routes:   func() any { return map[string]any{"revision": ctl.Registry().Revision} },
 		Summary: func(model string, since time.Time) any {
 			return map[string]any{"model": model, "since": since}
 		},
@@ -94,6 +98,17 @@ func MustEnv(tb testing.TB) *env {
 		Oper:   &api.Client{BaseURL: hs.URL, Token: operatorSecret, HTTP: hs.Client()},
 		Viewer: &api.Client{BaseURL: hs.URL, Token: viewerSecret, HTTP: hs.Client()},
 	}
+}
+
+// rolloutsAdapter gives the API a real rollout controller whose fire
+// drills have no data plane to send through (the server package tests
+// drills end to end).
+type rolloutsAdapter struct{ *rollout.Controller }
+
+func (a rolloutsAdapter) Drill(ctx context.Context, actor, model, cand string, p float64) (rollout.DrillReport, error) {
+	return a.Controller.Drill(ctx, actor, model, cand, p, func(context.Context, string) (string, error) {
+		return "", errors.New("no data plane in this test")
+	})
 }
 
 // version returns a version of model chat with tag and stage.

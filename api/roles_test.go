@@ -7,6 +7,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/api"
+	"github.com/sluicehq/sluice/rollout"
 )
 
 // roleCases is every endpoint with a request that succeeds for a token with
@@ -38,6 +39,12 @@ var roleCases = []struct {
 	{"GET", "/admin/v1/tokens", "/admin/v1/tokens", "", sluice.RoleAdmin, 200},
 	{"POST", "/admin/v1/tokens", "/admin/v1/tokens", `{"name":"newbie","role":"viewer","reason":"r"}`, sluice.RoleAdmin, 201},
 	{"DELETE", "/admin/v1/tokens/{name}", "/admin/v1/tokens/doomed", `{"reason":"r"}`, sluice.RoleAdmin, 200},
+	{"GET", "/admin/v1/rollouts", "/admin/v1/rollouts", "", sluice.RoleViewer, 200},
+	{"GET", "/admin/v1/rollouts/{model}", "/admin/v1/rollouts/chat", "", sluice.RoleViewer, 200},
+	{"POST", "/admin/v1/rollouts", "/admin/v1/rollouts", `{"spec":{"model":"summ","candidate":"v2","strategy":"canary"},"reason":"r"}`, sluice.RoleOperator, 201},
+	{"POST", "/admin/v1/rollouts/{model}/{action}", "/admin/v1/rollouts/chat/pause", `{"reason":"r"}`, sluice.RoleOperator, 200},
+	{"GET", "/admin/v1/plan/{model}", "/admin/v1/plan/chat?to=v1.2.0", "", sluice.RoleViewer, 200},
+	{"POST", "/admin/v1/drills", "/admin/v1/drills", `{"model":"summ","to":"v2","reason":"r"}`, sluice.RoleOperator, 200},
 }
 
 // callers are the credentials each endpoint is tried with.
@@ -64,6 +71,30 @@ func mustRoleEnv(tb testing.TB) *env {
 		tb.Fatal(err)
 	}
 	if _, err := e.Admin.CreateToken(ctx, "doomed", sluice.RoleViewer, "setup"); err != nil {
+		tb.Fatal(err)
+	}
+	// A second model to start rollouts and drills on, and a live rollout of
+	// chat to read and pause.
+	summ := []sluice.Version{
+		{Model: "summ", Version: "v1", Endpoints: []string{"http://127.0.0.1:9001"}, Stage: sluice.StageProduction},
+		{Model: "summ", Version: "v2", Endpoints: []string{"http://127.0.0.1:9002"}, Stage: sluice.StageStaging},
+	}
+	e.MustRegister(tb, summ...)
+	if _, err := e.Oper.SetLabel(ctx, "summ", "stable", "v1", "setup"); err != nil {
+		tb.Fatal(err)
+	}
+	_, err := e.Ctl.Do(ctx, "setup", "a live rollout", func(ed *sluice.Edit) error {
+		r, _, err := rollout.Start("chat-1", sluice.RolloutSpec{Model: "chat", Baseline: "v1.0.0", Candidate: "v1.2.0", Strategy: sluice.StrategyCanary}, ed.Registry().Models["chat"], "setup", "setup", t0)
+		if err != nil {
+			return err
+		}
+		r, _, err = rollout.Next(r, rollout.Event{Kind: rollout.EvWarmed}, t0)
+		if err != nil {
+			return err
+		}
+		return ed.PutRollout(r)
+	})
+	if err != nil {
 		tb.Fatal(err)
 	}
 	return e

@@ -27,6 +27,12 @@ type Options struct {
 	// Now is the clock for relative times ("since=1h") and token creation;
 	// nil means the control service's clock.
 	Now func() time.Time
+	// Rollouts starts and drives rollouts; nil makes those endpoints
+	// answer 503.
+	Rollouts Rollouts
+	// Rate returns a model's current request rate per second, for plans;
+	// nil means unknown.
+	Rate func(model string) float64
 	// Logger receives internal errors; nil means slog.Default(). Secrets
 	// are never logged.
 	Logger *slog.Logger
@@ -34,14 +40,16 @@ type Options struct {
 
 // Server serves the admin API.
 type Server struct {
-	ctl     *control.Service
-	store   sluice.Store
-	auth    *Auth
-	routes  func() any
-	summary func(string, time.Time) any
-	now     func() time.Time
-	log     *slog.Logger
-	handler http.Handler
+	ctl      *control.Service
+	store    sluice.Store
+	auth     *Auth
+	routes   func() any
+	summary  func(string, time.Time) any
+	now      func() time.Time
+	log      *slog.Logger
+	rollouts Rollouts
+	rate     func(string) float64
+	handler  http.Handler
 }
 
 // New returns a Server. It panics when opt.Control is nil, a wiring bug.
@@ -50,13 +58,15 @@ func New(opt Options) *Server {
 		panic("api.New: Options.Control is nil")
 	}
 	s := &Server{
-		ctl:     opt.Control,
-		store:   opt.Control.Store(),
-		auth:    opt.Auth,
-		routes:  opt.Routes,
-		summary: opt.Summary,
-		now:     opt.Now,
-		log:     opt.Logger,
+		ctl:      opt.Control,
+		store:    opt.Control.Store(),
+		auth:     opt.Auth,
+		routes:   opt.Routes,
+		summary:  opt.Summary,
+		now:      opt.Now,
+		log:      opt.Logger,
+		rollouts: opt.Rollouts,
+		rate:     opt.Rate,
 	}
 	if s.auth == nil {
 		s.auth = NewAuth(s.store, nil)
@@ -135,6 +145,12 @@ var endpoints = []endpoint{
 	{"GET", "/admin/v1/tokens", admin, (*Server).listTokens},
 	{"POST", "/admin/v1/tokens", admin, (*Server).createToken},
 	{"DELETE", "/admin/v1/tokens/{name}", admin, (*Server).deleteToken},
+	{"GET", "/admin/v1/rollouts", viewer, (*Server).listRollouts},
+	{"GET", "/admin/v1/rollouts/{model}", viewer, (*Server).getRollout},
+	{"POST", "/admin/v1/rollouts", operator, (*Server).startRollout},
+	{"POST", "/admin/v1/rollouts/{model}/{action}", operator, (*Server).actRollout},
+	{"GET", "/admin/v1/plan/{model}", viewer, (*Server).getPlan},
+	{"POST", "/admin/v1/drills", operator, (*Server).drill},
 }
 
 func (s *Server) buildMux() http.Handler {
@@ -162,7 +178,7 @@ func (s *Server) buildMux() http.Handler {
 		})
 	}
 	mux.HandleFunc("/admin/v1/", func(w http.ResponseWriter, r *http.Request) {
-		WriteError(w, sluice.Errorf(sluice.CodeNotFound, "there is no admin endpoint %s %s: the API's paths start with /admin/v1/ followed by models, versions, apply, routes, summary, audit, requests, tokens or whoami", r.Method, r.URL.Path))
+		WriteError(w, sluice.Errorf(sluice.CodeNotFound, "there is no admin endpoint %s %s: the API's paths start with /admin/v1/ followed by models, versions, apply, routes, summary, audit, requests, tokens, rollouts, plan or whoami", r.Method, r.URL.Path))
 	})
 	return mux
 }

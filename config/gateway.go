@@ -48,6 +48,30 @@ type Gateway struct {
 	Tokens []TokenConfig `yaml:"tokens"`
 	// ModelsFile, when set, is applied at start (as `sluice apply -f`).
 	ModelsFile string `yaml:"models_file"`
+	// Rollouts configures the rollout controller.
+	Rollouts Rollouts `yaml:"rollouts"`
+}
+
+// Rollouts configures the rollout controller.
+type Rollouts struct {
+	// Alerts are webhooks told of rollbacks, promotions and failures.
+	Alerts []Webhook `yaml:"alerts"`
+	// UnloadWebhook, when set, receives a POST {"version": id, ...} when a
+	// candidate is rolled back, so its serving replicas can be scaled down.
+	UnloadWebhook string `yaml:"unload_webhook"`
+	// DrainTimeout bounds the wait for a rolled-back candidate's in-flight
+	// requests; default 30s.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// Tick is how often the controller looks at rollouts; default 1s.
+	Tick time.Duration `yaml:"tick"`
+}
+
+// Webhook is an alert destination.
+type Webhook struct {
+	// URL receives a POST per alert.
+	URL string `yaml:"url"`
+	// Format is json (default) or slack.
+	Format string `yaml:"format"`
 }
 
 // Timeouts bound the calls to backends.
@@ -154,6 +178,12 @@ func (g *Gateway) setDefaults() {
 	if g.RequestLog.BatchSize == 0 {
 		g.RequestLog.BatchSize = 512
 	}
+	if g.Rollouts.DrainTimeout == 0 {
+		g.Rollouts.DrainTimeout = 30 * time.Second
+	}
+	if g.Rollouts.Tick == 0 {
+		g.Rollouts.Tick = time.Second
+	}
 	if g.RequestLog.FlushInterval == 0 {
 		g.RequestLog.FlushInterval = 250 * time.Millisecond
 	}
@@ -205,6 +235,19 @@ func (g *Gateway) Validate() error {
 	for key, d := range map[string]time.Duration{"timeouts.connect": g.Timeouts.Connect, "timeouts.first_byte": g.Timeouts.FirstByte, "timeouts.request": g.Timeouts.Request, "health.interval": g.Health.Interval, "health.timeout": g.Health.Timeout} {
 		if d < 0 {
 			return fmt.Errorf("%s: must be positive, such as 5s", key)
+		}
+	}
+	for i, w := range g.Rollouts.Alerts {
+		if err := sluice.CheckEndpoint(w.URL); err != nil {
+			return fmt.Errorf("rollouts.alerts[%d].url: %s", i, sluice.ErrorMessage(err))
+		}
+		if w.Format != "" && w.Format != "json" && w.Format != "slack" {
+			return fmt.Errorf("rollouts.alerts[%d].format: %q is not json or slack", i, w.Format)
+		}
+	}
+	if u := g.Rollouts.UnloadWebhook; u != "" {
+		if err := sluice.CheckEndpoint(u); err != nil {
+			return fmt.Errorf("rollouts.unload_webhook: %s", sluice.ErrorMessage(err))
 		}
 	}
 	if !strings.HasPrefix(g.Health.Path, "/") {

@@ -17,6 +17,7 @@ import (
 	"github.com/sluicehq/sluice/control"
 	"github.com/sluicehq/sluice/observe"
 	"github.com/sluicehq/sluice/proxy"
+	"github.com/sluicehq/sluice/rollout"
 	"github.com/sluicehq/sluice/route"
 	"github.com/sluicehq/sluice/sqlite"
 )
@@ -49,6 +50,7 @@ type Server struct {
 	Proxy    *proxy.Proxy
 	Auth     *api.Auth
 	API      *api.Server
+	Rollouts *rollout.Controller
 
 	logger    *slog.Logger
 	now       func() time.Time
@@ -59,6 +61,8 @@ type Server struct {
 	wg        sync.WaitGroup
 	unhealthy map[string]bool
 	mu        sync.Mutex
+
+	synthClient *http.Client
 }
 
 // New opens the store and builds every part of the gateway, without
@@ -76,7 +80,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Server{Config: cfg, logger: logger, now: now, Store: opt.Store}
+	s := &Server{Config: cfg, logger: logger, now: now, Store: opt.Store, synthClient: &http.Client{Timeout: 30 * time.Second}}
 	if s.Store == nil {
 		st, err := sqlite.Open(cfg.Store)
 		if err != nil {
@@ -129,8 +133,28 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		ConnectTimeout: cfg.Timeouts.Connect, FirstByteTimeout: cfg.Timeouts.FirstByte, RequestTimeout: cfg.Timeouts.Request,
 		CategoryHeader: cfg.CategoryHeader, ForceAllowed: s.forceAllowed, Now: now,
 	})
+	var hooks []rollout.Webhook
+	for _, w := range cfg.Rollouts.Alerts {
+		hooks = append(hooks, rollout.Webhook{URL: w.URL, Format: w.Format})
+	}
+	s.Rollouts = rollout.New(rollout.Options{
+		Control: ctl, Windows: s.Recorder,
+		Warmer:       &rollout.HTTPWarmer{HealthPath: cfg.Health.Path},
+		Alerts:       &rollout.Webhooks{Hooks: hooks, Logger: logger},
+		DrainTimeout: cfg.Rollouts.DrainTimeout, Tick: cfg.Rollouts.Tick,
+		Unload: unloadHook(cfg.Rollouts.UnloadWebhook),
+		Now:    now, Logger: logger,
+	})
 	s.API = api.New(api.Options{
 		Control: ctl, Auth: s.Auth, Now: now,
+		Rollouts: rolloutAPI{s},
+		Rate: func(model string) float64 {
+			var total float64
+			for _, v := range s.Recorder.Summary(model, now().Add(-5*time.Minute)) {
+				total += v.RatePerSecond
+			}
+			return total
+		},
 		Routes:  func() any { return s.Routes.Load().Models() },
 		Summary: func(model string, since time.Time) any { return s.Recorder.Summary(model, since) },
 	})
@@ -207,8 +231,9 @@ func (s *Server) Start() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.Health.Run(ctx) }()
+	go func() { defer s.wg.Done(); s.Rollouts.Run(ctx) }()
 	s.serve(s.httpSrv, s.ln)
 	if s.adminSrv != nil {
 		s.serve(s.adminSrv, s.admLn)

@@ -1,0 +1,167 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/sluicehq/sluice/stats"
+)
+
+// Report is the end of an A/B test: each metric compared once, at the
+// planned sample, by fixed-horizon tests, with effect sizes and a winner.
+type Report struct {
+	// Alpha is the family's significance level; zero in the call means
+	// 0.05.
+	Alpha float64 `json:"alpha"`
+	// BaselineN and CandidateN are the requests of each arm.
+	BaselineN  int `json:"baseline_n"`
+	CandidateN int `json:"candidate_n"`
+	// Metrics holds one comparison per metric with data in both arms.
+	Metrics []ABMetric `json:"metrics"`
+	// Winner is "candidate" when it is significantly better on some metric
+	// and worse on none, "baseline" for the reverse, "mixed" when each wins
+	// somewhere, and "no difference" otherwise.
+	Winner string `json:"winner"`
+	// Summary says it in a sentence.
+	Summary string `json:"summary"`
+}
+
+// ABMetric is one metric of an A/B report.
+type ABMetric struct {
+	// Metric is named as in sluice.MetricVerdict; latency and TTFT are
+	// compared by their means here (latency_mean, ttft_mean).
+	Metric string `json:"metric"`
+	// Baseline and Candidate are the arms' means (rates for rates).
+	Baseline  float64 `json:"baseline"`
+	Candidate float64 `json:"candidate"`
+	// Diff is Candidate − Baseline, and Lower and Upper its confidence
+	// interval at 1 − Alpha: Newcombe's for rates, Welch's for means.
+	Diff  float64 `json:"diff"`
+	Lower float64 `json:"lower"`
+	Upper float64 `json:"upper"`
+	// EffectSize is the difference of proportions for rates and Cohen's d
+	// for means; EffectKind says which.
+	EffectSize float64 `json:"effect_size"`
+	EffectKind string  `json:"effect_kind"`
+	// PValue is the two-sided p-value of the test (two-proportion z,
+	// Welch t), and AdjustedP the Holm-adjusted one over the report's
+	// metrics, which decides the winner.
+	PValue    float64 `json:"p_value"`
+	AdjustedP float64 `json:"adjusted_p"`
+	// MannWhitneyP is the two-sided Mann–Whitney U p-value for the
+	// distributions (latency, TTFT, lengths): a shift anywhere in the
+	// distribution, as Kayenta tests it; zero for rates.
+	MannWhitneyP float64 `json:"mann_whitney_p,omitempty"`
+	// Test names the test behind PValue.
+	Test string `json:"test"`
+	// Winner is "candidate", "baseline" or "no difference"; for lengths,
+	// where neither direction is better, "longer" or "shorter" (the
+	// candidate's) or "no difference".
+	Winner string `json:"winner"`
+}
+
+// ABReport compares the arms of a finished A/B test. Unlike Analyze it is
+// for one look at a sample size planned in advance (sluice.RolloutSpec's
+// ABSamples), so it uses the sharper fixed-horizon tests; the Holm
+// correction keeps the chance of any false winner at alpha. An alpha outside
+// (0, 1) means 0.05. Categories are not broken down.
+func ABReport(in Input, alpha float64) Report {
+	if !(alpha > 0 && alpha < 1) {
+		alpha = DefaultAlpha
+	}
+	b, c := in.Baseline, in.Candidate
+	rep := Report{Alpha: alpha, BaselineN: b.Requests, CandidateN: c.Requests}
+	if b.Requests > 0 && c.Requests > 0 {
+		rep.Metrics = append(rep.Metrics,
+			abRate("error_rate", b.Errors, b.Requests, c.Errors, c.Requests, alpha),
+			abRate("refusal_rate", b.Refusals, max(b.Requests-b.Errors, 0), c.Refusals, max(c.Requests-c.Errors, 0), alpha))
+	}
+	for _, m := range []struct {
+		name string
+		b, c []float64
+	}{
+		{"latency_mean", b.Latency, c.Latency},
+		{"ttft_mean", b.TTFT, c.TTFT},
+		{"output_tokens", b.OutputTokens, c.OutputTokens},
+		{"response_chars", b.ResponseChars, c.ResponseChars},
+		{"quality", b.Quality, c.Quality},
+	} {
+		if len(m.b) < 2 || len(m.c) < 2 {
+			continue
+		}
+		rep.Metrics = append(rep.Metrics, abMean(m.name, m.b, m.c, alpha))
+	}
+	ps := make([]float64, len(rep.Metrics))
+	for i := range rep.Metrics {
+		ps[i] = rep.Metrics[i].PValue
+	}
+	var cand, base []string
+	for i, p := range stats.Holm(ps) {
+		m := &rep.Metrics[i]
+		m.AdjustedP = p
+		m.Winner = "no difference"
+		if p > alpha || m.Diff == 0 {
+			continue
+		}
+		higher := m.Diff > 0
+		switch m.Metric {
+		case "output_tokens", "response_chars":
+			m.Winner = map[bool]string{true: "longer", false: "shorter"}[higher]
+			continue
+		case "quality":
+			m.Winner = map[bool]string{true: "candidate", false: "baseline"}[higher]
+		default: // rates and latencies: lower is better
+			m.Winner = map[bool]string{true: "baseline", false: "candidate"}[higher]
+		}
+		if m.Winner == "candidate" {
+			cand = append(cand, m.Metric)
+		} else {
+			base = append(base, m.Metric)
+		}
+	}
+	switch {
+	case len(cand) > 0 && len(base) > 0:
+		rep.Winner = "mixed"
+		rep.Summary = fmt.Sprintf("mixed: the candidate is better on %s and worse on %s", strings.Join(cand, ", "), strings.Join(base, ", "))
+	case len(cand) > 0:
+		rep.Winner = "candidate"
+		rep.Summary = "the candidate wins on " + strings.Join(cand, ", ")
+	case len(base) > 0:
+		rep.Winner = "baseline"
+		rep.Summary = "the baseline wins: the candidate is worse on " + strings.Join(base, ", ")
+	default:
+		rep.Winner = "no difference"
+		rep.Summary = fmt.Sprintf("no significant difference at alpha %g after %d and %d requests", alpha, b.Requests, c.Requests)
+	}
+	return rep
+}
+
+func abRate(name string, xb, nb, xc, nc int, alpha float64) ABMetric {
+	r := stats.TwoProportion(xb, nb, xc, nc, alpha)
+	return ABMetric{
+		Metric: name, Baseline: r.BaselineRate, Candidate: r.CandidateRate,
+		Diff: r.Diff, Lower: r.Newcombe.Lo, Upper: r.Newcombe.Hi,
+		EffectSize: r.Diff, EffectKind: "difference", PValue: r.PValue, Test: "two-proportion z",
+	}
+}
+
+func abMean(name string, b, c []float64, alpha float64) ABMetric {
+	sb, sc := stats.Summarize(b), stats.Summarize(c)
+	w := stats.WelchT(sb, sc, alpha)
+	m := ABMetric{
+		Metric: name, Baseline: sb.Mean, Candidate: sc.Mean, Diff: sc.Mean - sb.Mean,
+		Lower: w.CI.Lo, Upper: w.CI.Hi, EffectSize: stats.CohensD(sb, sc), EffectKind: "cohens_d",
+		PValue: w.PValue, Test: "Welch t", MannWhitneyP: stats.MannWhitneyU(b, c).PValue,
+	}
+	if !w.Valid { // both constant: equal or certainly different
+		m.Lower, m.Upper, m.PValue = m.Diff, m.Diff, 1
+		if m.Diff != 0 {
+			m.PValue = 0
+		}
+	}
+	if math.IsInf(m.Lower, 0) || math.IsInf(m.Upper, 0) {
+		m.Lower, m.Upper = m.Diff, m.Diff
+	}
+	return m
+}

@@ -1,0 +1,211 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/stats"
+)
+
+// Analyze compares the candidate with the baseline on everything in, overall
+// and per category, and returns the verdict at now. It is pure: the same
+// spec and input give the same verdict, so the controller and the simulator
+// agree. Zero fields of spec take their defaults (see WithDefaults).
+//
+// The rule, in full in the package documentation: a metric fails when its
+// always-valid p-value for "the candidate is worse", Holm-adjusted over
+// every metric and category, is at most Alpha and its point estimate is
+// beyond the threshold; it passes when its anytime-valid interval lies
+// within the threshold. The verdict fails when any metric fails anywhere,
+// passes when every all-traffic metric passes, and is inconclusive
+// otherwise and always before MinSamples candidate requests.
+func Analyze(spec sluice.AnalysisSpec, in Input, now time.Time) sluice.Verdict {
+	spec = WithDefaults(spec)
+	t := newTester(spec)
+	base, cand := prepare(in.Baseline), prepare(in.Candidate)
+	rows := t.compare("", &base, &cand)
+	overall := len(rows)
+	if spec.Categories == nil || *spec.Categories {
+		names := make([]string, 0, len(in.Categories))
+		for name := range in.Categories {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			p := in.Categories[name]
+			b, c := prepare(p.Baseline), prepare(p.Candidate)
+			rows = append(rows, t.compare(name, &b, &c)...)
+		}
+	}
+	adjust(rows)
+
+	v := sluice.Verdict{
+		At: now, Outcome: sluice.OutcomeInconclusive,
+		BaselineN: base.requests, CandidateN: cand.requests,
+		NeedSamples: spec.MinSamples,
+	}
+	enough := cand.requests >= spec.MinSamples
+	var failed, pending []*row
+	passed := 0
+	for i := range rows {
+		r := &rows[i]
+		switch {
+		case !enough:
+			r.mv.Outcome = sluice.OutcomeInconclusive
+		case r.tested && r.mv.PValue <= t.alpha && r.beyond:
+			r.mv.Outcome = sluice.OutcomeFail
+			failed = append(failed, r)
+		case r.within:
+			r.mv.Outcome = sluice.OutcomePass
+		default:
+			r.mv.Outcome = sluice.OutcomeInconclusive
+		}
+		if i < overall {
+			if r.mv.Outcome == sluice.OutcomePass {
+				passed++
+			} else {
+				pending = append(pending, r)
+			}
+		}
+		r.mv.Detail = detail(r)
+	}
+	if enough {
+		v.NeedSamples = max(spec.MinSamples, needSamples(rows[:overall], cand.requests))
+	}
+	switch {
+	case !enough:
+		v.Reason = fmt.Sprintf("collecting data: %d of %d candidate requests", cand.requests, spec.MinSamples)
+	case len(failed) > 0:
+		v.Outcome = sluice.OutcomeFail
+		v.Reason = failReason(failed)
+	case len(pending) == 0:
+		v.Outcome = sluice.OutcomePass
+		v.NeedSamples = spec.MinSamples
+		v.Reason = fmt.Sprintf("all %d metrics within their thresholds after %d candidate requests; no category regressed", passed, cand.requests)
+	default:
+		v.Reason = pendingReason(pending, passed)
+	}
+	v.Metrics = make([]sluice.MetricVerdict, len(rows))
+	for i := range rows {
+		v.Metrics[i] = finite(rows[i].mv)
+	}
+	return v
+}
+
+// adjust sets each tested row's PValue to its Holm-adjusted p-value over
+// every tested row; untested rows keep 1.
+func adjust(rows []row) {
+	var ps []float64
+	var idx []int
+	for i := range rows {
+		if rows[i].tested {
+			ps = append(ps, rows[i].p)
+			idx = append(idx, i)
+		}
+	}
+	for k, p := range stats.Holm(ps) {
+		rows[idx[k]].mv.PValue = p
+	}
+}
+
+// failReason names the failing comparisons, strongest evidence first.
+func failReason(failed []*row) string {
+	slices.SortStableFunc(failed, func(a, b *row) int {
+		if c := compareFloat(a.mv.PValue, b.mv.PValue); c != 0 {
+			return c
+		}
+		return compareFloat(math.Abs(b.mv.Effect), math.Abs(a.mv.Effect))
+	})
+	parts := make([]string, 0, 3)
+	for _, r := range failed[:min(3, len(failed))] {
+		parts = append(parts, describe(r))
+	}
+	s := strings.Join(parts, "; ")
+	if len(failed) > 3 {
+		s += fmt.Sprintf("; and %d more", len(failed)-3)
+	}
+	return s
+}
+
+// pendingReason says which all-traffic metrics still keep the candidate
+// from passing.
+func pendingReason(pending []*row, passed int) string {
+	parts := make([]string, 0, 3)
+	for _, r := range pending[:min(3, len(pending))] {
+		parts = append(parts, bound(r))
+	}
+	s := fmt.Sprintf("no regression found; %d metrics within their thresholds, not yet shown for %s", passed, strings.Join(parts, ", "))
+	if len(pending) > 3 {
+		s += fmt.Sprintf(" and %d more", len(pending)-3)
+	}
+	return s
+}
+
+// needSamples projects the candidate sample at which every all-traffic
+// metric's interval would fit within its threshold if the estimates held,
+// from the width of the intervals now (which shrink about as 1/√n). An
+// interval still open on the worse side needs at least twice the sample.
+// Metrics whose estimate is already beyond the threshold cannot pass at any
+// sample and are left out. It is a guide for progress bars, not a promise.
+func needSamples(rows []row, n int) int {
+	need := n
+	for i := range rows {
+		r := &rows[i]
+		if r.within {
+			continue
+		}
+		var width, room float64
+		switch r.def.kind {
+		case kindQuality:
+			width, room = r.mv.Effect-r.mv.Lower, r.mv.Effect-r.mv.Threshold
+		case kindMean:
+			width = math.Max(r.mv.Upper-r.mv.Effect, r.mv.Effect-r.mv.Lower)
+			room = r.mv.Threshold - math.Abs(r.mv.Effect)
+		default:
+			width, room = r.mv.Upper-r.mv.Effect, r.mv.Threshold-r.mv.Effect
+		}
+		switch {
+		case room <= 0 || math.IsNaN(width):
+			continue
+		case math.IsInf(width, 0) || !r.tested:
+			need = max(need, 2*max(n, minTestSample))
+		default:
+			f := float64(n) * (width / room) * (width / room)
+			need = max(need, int(math.Min(math.Ceil(f), 1e9)))
+		}
+	}
+	return need
+}
+
+func compareFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// finite replaces the infinities of unbounded interval ends, which JSON
+// cannot carry, by ±math.MaxFloat64.
+func finite(mv sluice.MetricVerdict) sluice.MetricVerdict {
+	f := func(x float64) float64 {
+		switch {
+		case math.IsInf(x, 1):
+			return math.MaxFloat64
+		case math.IsInf(x, -1):
+			return -math.MaxFloat64
+		case math.IsNaN(x):
+			return 0
+		}
+		return x
+	}
+	mv.Baseline, mv.Candidate, mv.Effect = f(mv.Baseline), f(mv.Candidate), f(mv.Effect)
+	mv.Lower, mv.Upper, mv.Threshold, mv.PValue = f(mv.Lower), f(mv.Upper), f(mv.Threshold), f(mv.PValue)
+	return mv
+}

@@ -1,0 +1,172 @@
+package analysis
+
+import (
+	"slices"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/observe"
+	"github.com/sluicehq/sluice/stats"
+)
+
+// Arm is what one version did over the analysed window: request counts and
+// the distributions of its successful answers.
+type Arm struct {
+	// Requests counts every request; Errors those that failed (an error
+	// class other than canceled); Refusals the answers that were refusals.
+	Requests, Errors, Refusals int
+	// Latency and TTFT are in milliseconds; TTFT covers streamed answers
+	// only. OutputTokens and ResponseChars are the answers' lengths. All
+	// hold successful requests only.
+	Latency, TTFT, OutputTokens, ResponseChars []float64
+	// Quality holds quality scores in [0, 1] for the requests that have
+	// one (user feedback, a judge); empty leaves quality out of the
+	// analysis.
+	Quality []float64
+	// Sorted promises that Latency and TTFT are in ascending order with no
+	// NaNs, as the simulator keeps them; Analyze then reads their order
+	// statistics in place instead of sorting copies. FromSample leaves it
+	// false. A false promise gives wrong answers.
+	Sorted bool
+}
+
+// FromSample converts an observation window into an Arm. Quality is left
+// empty until the gateway records scores.
+func FromSample(s observe.Sample) Arm {
+	return Arm{
+		Requests:      int(s.Requests),
+		Errors:        int(s.Errors),
+		Refusals:      int(s.Refusals),
+		Latency:       s.Latency,
+		TTFT:          s.TTFT,
+		OutputTokens:  s.OutputTokens,
+		ResponseChars: s.ResponseChars,
+	}
+}
+
+// Pair is the baseline and the candidate on the same slice of traffic.
+type Pair struct {
+	Baseline, Candidate Arm
+}
+
+// Input is what Analyze compares: both versions on all traffic since the
+// candidate went live, and on each request category. A nil Categories map
+// means no breakdown.
+type Input struct {
+	Baseline, Candidate Arm
+	Categories          map[string]Pair
+}
+
+// The defaults of an AnalysisSpec, as documented on sluice.AnalysisSpec.
+const (
+	DefaultInterval       = 10 * time.Second
+	DefaultAlpha          = 0.05
+	DefaultMinSamples     = 100
+	DefaultFailChecks     = 2
+	DefaultErrorRateRel   = 0.5
+	DefaultErrorRateAbs   = 0.005
+	DefaultRefusalRateRel = 0.5
+	DefaultRefusalRateAbs = 0.01
+	DefaultLatencyRel     = 0.2
+	DefaultTokensRel      = 0.5
+	DefaultQualityAbs     = 0.05
+)
+
+// WithDefaults returns s with every zero field set to its default: an
+// interval of 10s, alpha 0.05, 100 candidate requests before any verdict,
+// two failing analyses in a row to roll back, and thresholds of +50% on the
+// error rate (at least +0.5 points) and the refusal rate (at least +1
+// point), +20% on latency quantiles and time to first token, ±50% on output
+// tokens and response length, and −0.05 on quality. An alpha outside (0, 1)
+// is replaced too. Categories stays as given (nil means on).
+func WithDefaults(s sluice.AnalysisSpec) sluice.AnalysisSpec {
+	if s.Interval <= 0 {
+		s.Interval = sluice.Duration(DefaultInterval)
+	}
+	if !(s.Alpha > 0 && s.Alpha < 1) {
+		s.Alpha = DefaultAlpha
+	}
+	if s.MinSamples <= 0 {
+		s.MinSamples = DefaultMinSamples
+	}
+	if s.FailChecks <= 0 {
+		s.FailChecks = DefaultFailChecks
+	}
+	t := &s.Thresholds
+	def := func(v *float64, d float64) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&t.ErrorRateRel, DefaultErrorRateRel)
+	def(&t.ErrorRateAbs, DefaultErrorRateAbs)
+	def(&t.RefusalRateRel, DefaultRefusalRateRel)
+	def(&t.RefusalRateAbs, DefaultRefusalRateAbs)
+	def(&t.LatencyRel, DefaultLatencyRel)
+	def(&t.TokensRel, DefaultTokensRel)
+	def(&t.QualityAbs, DefaultQualityAbs)
+	return s
+}
+
+// arm is an Arm made ready for the tests: sorted distributions and the
+// moments of the metrics compared by their means.
+type arm struct {
+	requests, errors, refusals int
+	latency, ttft              []float64 // ascending, no NaNs
+	tokens, chars, quality     stats.Summary
+}
+
+func prepare(a Arm) arm {
+	p := arm{
+		requests: a.Requests, errors: a.Errors, refusals: a.Refusals,
+		tokens: moments(a.OutputTokens), chars: moments(a.ResponseChars), quality: moments(a.Quality),
+	}
+	if a.Sorted {
+		p.latency, p.ttft = a.Latency, a.TTFT
+	} else {
+		p.latency, p.ttft = sortedCopy(a.Latency), sortedCopy(a.TTFT)
+	}
+	return p
+}
+
+// answered is the number of requests that got an answer, the denominator
+// of the refusal rate (refusals are counted among answers, as the fake
+// model and the gateway's refusal detector define them).
+func (a *arm) answered() int { return max(a.requests-a.errors, 0) }
+
+func sortedCopy(x []float64) []float64 {
+	out := make([]float64, 0, len(x))
+	for _, v := range x {
+		if v == v { // not NaN
+			out = append(out, v)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// moments summarises x in one pass, skipping NaNs; the shift by the first
+// value keeps the sum of squares from cancelling when the spread is small
+// next to the mean.
+func moments(x []float64) stats.Summary {
+	if len(x) == 0 {
+		return stats.Summary{}
+	}
+	shift := x[0]
+	n, sum, sumSq := 0, 0.0, 0.0
+	for _, v := range x {
+		if v != v {
+			continue
+		}
+		d := v - shift
+		n++
+		sum += d
+		sumSq += d * d
+	}
+	if n == 0 {
+		return stats.Summary{}
+	}
+	s := stats.SummaryFromMoments(n, sum, sumSq)
+	s.Mean += shift
+	return s
+}

@@ -1,0 +1,97 @@
+package analysis
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/stats"
+)
+
+// FixedGateSpec is the naive canary gate that Argo Rollouts and Flagger users
+// write: fixed limits on the candidate's own metrics, checked every interval
+// on the candidate alone, with no baseline and no statistics. It exists to
+// be compared with Analyze. A zero limit is not checked.
+type FixedGateSpec struct {
+	// MaxErrorRate is the highest acceptable error rate, such as 0.01.
+	MaxErrorRate float64 `json:"max_error_rate,omitempty" yaml:"max_error_rate,omitempty"`
+	// MaxRefusalRate is the highest acceptable share of answers that are
+	// refusals.
+	MaxRefusalRate float64 `json:"max_refusal_rate,omitempty" yaml:"max_refusal_rate,omitempty"`
+	// MaxLatencyP95MS and MaxLatencyP99MS are the highest acceptable
+	// latency quantiles in milliseconds.
+	MaxLatencyP95MS float64 `json:"max_latency_p95_ms,omitempty" yaml:"max_latency_p95_ms,omitempty"`
+	MaxLatencyP99MS float64 `json:"max_latency_p99_ms,omitempty" yaml:"max_latency_p99_ms,omitempty"`
+	// MinRequests is how many candidate requests a check needs before it
+	// judges (Argo's count); below it the check is inconclusive.
+	MinRequests int `json:"min_requests,omitempty" yaml:"min_requests,omitempty"`
+	// Window is how far back each check looks, as the range of a PromQL
+	// query such as rate(errors[1m]); zero means everything since the
+	// candidate went live. FixedGate judges whatever Arm it is given: the
+	// caller selects the window.
+	Window sluice.Duration `json:"window,omitempty" yaml:"window,omitempty"`
+}
+
+// FixedGate checks the candidate's metrics over one window against the
+// fixed limits of g: it fails when any limit is exceeded, passes when none
+// is, and is inconclusive below g.MinRequests. The verdict's rows carry the
+// limit as Threshold and zero for the baseline, which the gate never looks
+// at.
+func FixedGate(g FixedGateSpec, cand Arm) sluice.Verdict {
+	v := sluice.Verdict{Outcome: sluice.OutcomePass, CandidateN: cand.Requests, NeedSamples: g.MinRequests}
+	var lat []float64
+	if g.MaxLatencyP95MS > 0 || g.MaxLatencyP99MS > 0 {
+		lat = cand.Latency
+		if !cand.Sorted {
+			lat = sortedCopy(lat)
+		}
+	}
+	var over []string
+	check := func(name, words string, value, limit float64, show func(float64) string, n int) {
+		if limit <= 0 {
+			return
+		}
+		mv := sluice.MetricVerdict{Metric: name, Outcome: sluice.OutcomePass, Candidate: value, Effect: value, Threshold: limit, Unit: "absolute", CandidateN: n, PValue: 1}
+		if value > limit {
+			mv.Outcome = sluice.OutcomeFail
+			over = append(over, fmt.Sprintf("%s %s above the limit %s", words, show(value), show(limit)))
+		}
+		mv.Detail = fmt.Sprintf("%s %s, limit %s", words, show(value), show(limit))
+		v.Metrics = append(v.Metrics, mv)
+	}
+	ms := func(x float64) string { return fmt.Sprintf("%.0f ms", x) }
+	answered := max(cand.Requests-cand.Errors, 0)
+	check(mErrors.name, mErrors.words, ratio(cand.Errors, cand.Requests), g.MaxErrorRate, pct, cand.Requests)
+	check(mRefusals.name, mRefusals.words, ratio(cand.Refusals, answered), g.MaxRefusalRate, pct, answered)
+	if len(lat) > 0 {
+		check(mP95.name, mP95.words, stats.Quantile(lat, 0.95), g.MaxLatencyP95MS, ms, len(lat))
+		check(mP99.name, mP99.words, stats.Quantile(lat, 0.99), g.MaxLatencyP99MS, ms, len(lat))
+	}
+	switch {
+	case cand.Requests < g.MinRequests:
+		v.Outcome = sluice.OutcomeInconclusive
+		v.Reason = fmt.Sprintf("collecting data: %d of %d candidate requests in the window", cand.Requests, g.MinRequests)
+		for i := range v.Metrics {
+			v.Metrics[i].Outcome = sluice.OutcomeInconclusive
+		}
+	case len(over) > 0:
+		v.Outcome = sluice.OutcomeFail
+		v.Reason = strings.Join(over, "; ")
+	default:
+		v.Reason = fmt.Sprintf("every limit met over %d candidate requests", cand.Requests)
+	}
+	return v
+}
+
+// Since returns the part of a window that a FixedGateSpec looks at: from
+// now − g.Window on, or since when the window is zero.
+func (g FixedGateSpec) Since(since, now time.Time) time.Time {
+	if g.Window <= 0 {
+		return since
+	}
+	if from := now.Add(-g.Window.D()); from.After(since) {
+		return from
+	}
+	return since
+}

@@ -1,0 +1,276 @@
+package analysis
+
+import (
+	"math"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/stats"
+)
+
+// kind is how a metric is compared.
+type kind int
+
+const (
+	kindRate     kind = iota // a proportion: errors, refusals
+	kindQuantile             // a quantile of a distribution: latency, TTFT
+	kindMean                 // a mean that may drift either way: tokens, length
+	kindQuality              // a mean score that must not drop
+)
+
+// metricDef describes one metric of the analysis.
+type metricDef struct {
+	name  string  // as in sluice.MetricVerdict.Metric
+	words string  // for people
+	kind  kind    //
+	q     float64 // the quantile level of a kindQuantile metric
+	unit  string  // how a value is printed: "%", "ms", "tokens", "chars", ""
+}
+
+// The metrics, in the order verdicts list them.
+var (
+	mErrors   = metricDef{name: "error_rate", words: "error rate", kind: kindRate, unit: "%"}
+	mRefusals = metricDef{name: "refusal_rate", words: "refusal rate", kind: kindRate, unit: "%"}
+	mP50      = metricDef{name: "latency_p50", words: "latency p50", kind: kindQuantile, q: 0.5, unit: "ms"}
+	mP95      = metricDef{name: "latency_p95", words: "latency p95", kind: kindQuantile, q: 0.95, unit: "ms"}
+	mP99      = metricDef{name: "latency_p99", words: "latency p99", kind: kindQuantile, q: 0.99, unit: "ms"}
+	mTTFT     = metricDef{name: "ttft", words: "time to first token (p50)", kind: kindQuantile, q: 0.5, unit: "ms"}
+	mTokens   = metricDef{name: "output_tokens", words: "output tokens", kind: kindMean, unit: "tokens"}
+	mChars    = metricDef{name: "response_chars", words: "response length", kind: kindMean, unit: "chars"}
+	mQuality  = metricDef{name: "quality", words: "quality", kind: kindQuality}
+)
+
+// minTestSample is the smallest sample per arm on which a comparison
+// enters the family of tests. The mixture SPRT plugs in estimated
+// variances, which are unreliable on a handful of requests (a category
+// with 3 requests and 1 refusal); the quantile tests are exact and need no
+// such guard, but share it for simplicity.
+const minTestSample = 30
+
+// designAlphaShare is the share of alpha at which the sequential tests are
+// tuned: Holm asks the first tests of a family of some tens of comparisons
+// for about alpha/10 to alpha/50, so the mixtures are made sharpest near
+// there. It changes power, never validity.
+const designAlphaShare = 10
+
+// tester holds what every comparison of one analysis shares.
+type tester struct {
+	spec    sluice.AnalysisSpec
+	alpha   float64 // the family's level
+	design  float64 // the level the mixtures are tuned for
+	horizon int     // the candidate sample the mixtures are tuned for
+}
+
+func newTester(spec sluice.AnalysisSpec) *tester {
+	return &tester{
+		spec:    spec,
+		alpha:   spec.Alpha,
+		design:  spec.Alpha / designAlphaShare,
+		horizon: max(4*spec.MinSamples, 200),
+	}
+}
+
+// row is one comparison: the verdict row and what the decision needs.
+type row struct {
+	mv  sluice.MetricVerdict
+	def *metricDef
+	// tested is true when the comparison had enough data to enter the
+	// family of tests.
+	tested bool
+	// p is the always-valid p-value, before the multiple-comparison
+	// correction, against "the candidate is no worse than the baseline".
+	p float64
+	// beyond is true when the point estimate is worse than the threshold.
+	beyond bool
+	// within is true when the anytime-valid interval shows the candidate
+	// is within the threshold (the non-inferiority that lets it pass).
+	within bool
+	// relThreshold is the relative threshold of a rate (for the text) and
+	// floorRules is true when the absolute floor, not the relative
+	// threshold, set the rate's threshold.
+	relThreshold float64
+	floorRules   bool
+}
+
+func newRow(def *metricDef, category string, b, c int) row {
+	return row{def: def, p: 1, mv: sluice.MetricVerdict{
+		Metric: def.name, Category: category, Outcome: sluice.OutcomeInconclusive,
+		BaselineN: b, CandidateN: c, PValue: 1, Lower: math.Inf(-1), Upper: math.Inf(1),
+	}}
+}
+
+// rate compares x events in n trials. The test of "worse at all" is the
+// one-sided mixture SPRT on the difference of rates; the threshold is the
+// larger of rel times the baseline rate and the absolute floor abs.
+func (t *tester) rate(def *metricDef, category string, xb, nb, xc, nc int, rel, abs float64) row {
+	r := newRow(def, category, nb, nc)
+	r.mv.Unit = "absolute"
+	r.relThreshold = rel
+	pb, pc := ratio(xb, nb), ratio(xc, nc)
+	r.mv.Baseline, r.mv.Candidate, r.mv.Effect = pb, pc, pc-pb
+	r.mv.Threshold = math.Max(rel*pb, abs)
+	r.floorRules = rel*pb < abs
+	if nb < minTestSample || nc < minTestSample {
+		return r
+	}
+	// Tune the mixture for the variance of the threshold rate at the
+	// horizon: never below the floor, so a baseline without events still
+	// gets a mixture wide enough to see a jump.
+	p0 := math.Max(pb, abs)
+	m := stats.MixtureSPRT{Tau2: stats.OptimalTau2(p0*(1-p0)/float64(t.horizon), t.design)}
+	res := m.Proportions(xb, nb, xc, nc)
+	if !res.Valid {
+		return r
+	}
+	iv := res.Interval(2 * t.alpha)
+	r.tested = true
+	r.p = res.PGreater
+	r.mv.Lower, r.mv.Upper = iv.Lo, iv.Hi
+	r.beyond = r.mv.Effect > r.mv.Threshold
+	r.within = iv.Hi <= r.mv.Threshold
+	return r
+}
+
+// quantile compares the q-quantiles of two ascending samples, relative to
+// the baseline's: worse at all by PGreaterSorted, within the threshold when
+// the candidate's upper confidence bound is below (1+rel) times the
+// baseline's lower one.
+func (t *tester) quantile(def *metricDef, category string, b, c []float64, rel float64) row {
+	r := newRow(def, category, len(b), len(c))
+	r.mv.Unit = "relative"
+	r.mv.Threshold = rel
+	if len(b) == 0 || len(c) == 0 {
+		return r
+	}
+	qb, qc := stats.Quantile(b, def.q), stats.Quantile(c, def.q)
+	r.mv.Baseline, r.mv.Candidate, r.mv.Effect = qb, qc, relChange(qc, qb)
+	if len(b) < minTestSample || len(c) < minTestSample {
+		return r
+	}
+	horizon := max(t.horizon, int(math.Ceil(10/(1-def.q))))
+	test := stats.QuantileSequence{Q: def.q, Alpha: t.design, Horizon: horizon}
+	r.tested = true
+	r.p = test.PGreaterSorted(b, c, 1)
+	// Each end of the ratio's interval spends alpha/2 on each arm, so it
+	// holds with probability 1 − alpha, like the rates' and means' ends.
+	cs := stats.QuantileSequence{Q: def.q, Alpha: t.alpha, Horizon: horizon}
+	ib, ic := cs.IntervalSorted(b), cs.IntervalSorted(c)
+	r.mv.Lower, r.mv.Upper = ratioBounds(ic, ib)
+	r.beyond = r.mv.Effect > rel
+	r.within = !math.IsInf(ic.Hi, 1) && ib.Lo > 0 && ic.Hi <= (1+rel)*ib.Lo
+	return r
+}
+
+// mean compares means that must stay within ±rel of the baseline's, by the
+// two-sided mixture SPRT.
+func (t *tester) mean(def *metricDef, category string, b, c stats.Summary, rel float64) row {
+	r := newRow(def, category, b.N, c.N)
+	r.mv.Unit = "relative"
+	r.mv.Threshold = rel
+	r.mv.Baseline, r.mv.Candidate, r.mv.Effect = b.Mean, c.Mean, relChange(c.Mean, b.Mean)
+	if b.N < minTestSample || c.N < minTestSample || b.Mean <= 0 {
+		return r
+	}
+	r.beyond = math.Abs(r.mv.Effect) > rel
+	if b.Variance == 0 && c.Variance == 0 {
+		// Constant answers (a fixed length): the difference is known.
+		r.tested = true
+		if b.Mean != c.Mean {
+			r.p = 0
+		}
+		r.mv.Lower, r.mv.Upper = r.mv.Effect, r.mv.Effect
+		r.within = !r.beyond
+		return r
+	}
+	m := stats.MixtureSPRT{Tau2: stats.OptimalTau2(math.Max(b.Variance, c.Variance)/float64(t.horizon), t.design)}
+	res := m.Means(b, c)
+	if !res.Valid {
+		return r
+	}
+	iv := res.Interval(2 * t.alpha)
+	r.tested = true
+	r.p = res.PValue
+	r.mv.Lower, r.mv.Upper = iv.Lo/b.Mean, iv.Hi/b.Mean
+	r.within = iv.Lo >= -rel*b.Mean && iv.Hi <= rel*b.Mean
+	return r
+}
+
+// quality compares mean scores, which must not drop by more than drop.
+func (t *tester) quality(def *metricDef, category string, b, c stats.Summary, drop float64) row {
+	r := newRow(def, category, b.N, c.N)
+	r.mv.Unit = "absolute"
+	r.mv.Threshold = -drop
+	r.mv.Baseline, r.mv.Candidate, r.mv.Effect = b.Mean, c.Mean, c.Mean-b.Mean
+	if b.N < minTestSample || c.N < minTestSample {
+		return r
+	}
+	r.beyond = r.mv.Effect < -drop
+	m := stats.MixtureSPRT{Tau2: stats.OptimalTau2(math.Max(math.Max(b.Variance, c.Variance), 0.01)/float64(t.horizon), t.design)}
+	res := m.Means(b, c)
+	if !res.Valid {
+		return r
+	}
+	iv := res.Interval(2 * t.alpha)
+	r.tested = true
+	r.p = res.PLess
+	r.mv.Lower, r.mv.Upper = iv.Lo, iv.Hi
+	r.within = iv.Lo >= -drop
+	return r
+}
+
+// compare runs every metric the data allow on one slice of traffic.
+func (t *tester) compare(category string, b, c *arm) []row {
+	th := t.spec.Thresholds
+	rows := make([]row, 0, 9)
+	rows = append(rows,
+		t.rate(&mErrors, category, b.errors, b.requests, c.errors, c.requests, th.ErrorRateRel, th.ErrorRateAbs),
+		t.rate(&mRefusals, category, b.refusals, b.answered(), c.refusals, c.answered(), th.RefusalRateRel, th.RefusalRateAbs),
+		t.quantile(&mP50, category, b.latency, c.latency, th.LatencyRel),
+		t.quantile(&mP95, category, b.latency, c.latency, th.LatencyRel),
+		t.quantile(&mP99, category, b.latency, c.latency, th.LatencyRel),
+	)
+	if len(b.ttft) > 0 || len(c.ttft) > 0 {
+		rows = append(rows, t.quantile(&mTTFT, category, b.ttft, c.ttft, th.LatencyRel))
+	}
+	rows = append(rows,
+		t.mean(&mTokens, category, b.tokens, c.tokens, th.TokensRel),
+		t.mean(&mChars, category, b.chars, c.chars, th.TokensRel),
+	)
+	if b.quality.N > 0 && c.quality.N > 0 {
+		rows = append(rows, t.quality(&mQuality, category, b.quality, c.quality, th.QualityAbs))
+	}
+	return rows
+}
+
+func ratio(x, n int) float64 {
+	if n <= 0 {
+		return 0
+	}
+	return float64(x) / float64(n)
+}
+
+// relChange is c/b − 1 for a nonnegative metric: +Inf when only b is zero,
+// zero when both are.
+func relChange(c, b float64) float64 {
+	switch {
+	case b > 0:
+		return c/b - 1
+	case c > 0:
+		return math.Inf(1)
+	}
+	return 0
+}
+
+// ratioBounds turns the intervals of a nonnegative metric's quantile in each
+// arm into bounds on the relative change: the candidate's lowest over the
+// baseline's highest, and the candidate's highest over the baseline's
+// lowest. An unbounded end gives −1 (nothing is lower than zero) or +Inf.
+func ratioBounds(c, b stats.Interval) (lo, hi float64) {
+	lo, hi = -1, math.Inf(1)
+	if c.Lo > 0 && !math.IsInf(b.Hi, 1) && b.Hi > 0 {
+		lo = c.Lo/b.Hi - 1
+	}
+	if !math.IsInf(c.Hi, 1) && b.Lo > 0 {
+		hi = c.Hi/b.Lo - 1
+	}
+	return lo, hi
+}

@@ -1,0 +1,117 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+)
+
+// where names a comparison: "refusal rate" or "refusal rate in category
+// payments".
+func where(r *row) string {
+	if r.mv.Category == "" {
+		return r.def.words
+	}
+	return r.def.words + " in category " + r.mv.Category
+}
+
+// describe says what a comparison found, as a failing verdict's reason
+// does: "refusal rate in category payments: 14.1% vs 3.0% (+370%, threshold
+// +50%)".
+func describe(r *row) string {
+	return fmt.Sprintf("%s: %s vs %s (%s, threshold %s)", where(r), value(r, r.mv.Candidate), value(r, r.mv.Baseline), effect(r, r.mv.Effect), threshold(r))
+}
+
+// bound says how bad a comparison that has not passed could still be: "latency
+// p99 (up to +35%, threshold +20%)".
+func bound(r *row) string {
+	if !r.tested {
+		return where(r) + " (too little data)"
+	}
+	var s string
+	switch r.def.kind {
+	case kindMean:
+		s = "between " + effect(r, r.mv.Lower) + " and " + effect(r, r.mv.Upper)
+	case kindQuality:
+		s = "down to " + effect(r, r.mv.Lower)
+	default:
+		s = "up to " + effect(r, r.mv.Upper)
+	}
+	return fmt.Sprintf("%s (%s, threshold %s)", where(r), s, threshold(r))
+}
+
+// detail is a row's Detail: what was found and what it means.
+func detail(r *row) string {
+	s := describe(r)
+	if !r.tested {
+		return s + "; too little data to test"
+	}
+	s += fmt.Sprintf("; anytime-valid interval %s to %s, p = %.2g", effect(r, r.mv.Lower), effect(r, r.mv.Upper), r.mv.PValue)
+	switch {
+	case r.mv.Outcome == "fail":
+		return s + ": worse beyond the threshold"
+	case r.within:
+		return s + ": within the threshold"
+	case r.beyond:
+		return s + ": estimate beyond the threshold, not yet significant"
+	}
+	return s + ": not yet shown within the threshold"
+}
+
+// value prints a metric's value in its unit.
+func value(r *row, x float64) string {
+	switch r.def.unit {
+	case "%":
+		return pct(x)
+	case "":
+		return fmt.Sprintf("%.2f", x)
+	}
+	return fmt.Sprintf("%.0f %s", x, r.def.unit)
+}
+
+// effect prints a change in the units people read the metric in: relative
+// for quantiles and means, relative or in percentage points for rates (as
+// the threshold is), absolute for quality.
+func effect(r *row, x float64) string {
+	if math.IsInf(x, 0) {
+		if x > 0 {
+			return "unbounded"
+		}
+		return "-unbounded"
+	}
+	switch r.def.kind {
+	case kindRate:
+		if r.floorRules || r.mv.Baseline <= 0 {
+			return fmt.Sprintf("%+.2f pts", 100*x)
+		}
+		return signedPct(x / r.mv.Baseline)
+	case kindQuality:
+		return fmt.Sprintf("%+.2f", x)
+	}
+	return signedPct(x)
+}
+
+func threshold(r *row) string {
+	switch r.def.kind {
+	case kindMean:
+		return "±" + signedPct(r.mv.Threshold)[1:]
+	case kindRate:
+		if !r.floorRules && r.mv.Baseline > 0 {
+			return signedPct(r.relThreshold)
+		}
+	}
+	return effect(r, r.mv.Threshold)
+}
+
+func pct(x float64) string {
+	if x != 0 && math.Abs(x) < 0.01 {
+		return fmt.Sprintf("%.2f%%", 100*x)
+	}
+	return fmt.Sprintf("%.1f%%", 100*x)
+}
+
+func signedPct(x float64) string {
+	if x != 0 && math.Abs(x) < 0.1 {
+		return fmt.Sprintf("%+.1f%%", 100*x)
+	}
+	return fmt.Sprintf("%+.0f%%", 100*x)
+}

@@ -1,0 +1,214 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/rollout"
+)
+
+// Rollouts is the rollout controller as the API needs it.
+type Rollouts interface {
+	Start(ctx context.Context, actor, reason string, spec sluice.RolloutSpec) (sluice.Rollout, error)
+	Act(ctx context.Context, actor, model string, kind rollout.EventKind, message string) (sluice.Rollout, error)
+	// StageSamples is the candidate's sample in the rollout's current stage.
+	StageSamples(r *sluice.Rollout) int
+	// Drill runs a fire drill of the rollback.
+	Drill(ctx context.Context, actor, model, candidate string, percent float64) (rollout.DrillReport, error)
+}
+
+// DrillRequest starts a fire drill.
+type DrillRequest struct {
+	Model   string  `json:"model"`
+	To      string  `json:"to"`
+	Percent float64 `json:"percent,omitempty"`
+	Reason  string  `json:"reason"`
+}
+
+func (s *Server) drill(w http.ResponseWriter, r *http.Request) error {
+	if s.rollouts == nil {
+		return sluice.Errorf(sluice.CodeUnavailable, "this gateway runs no rollout controller")
+	}
+	var req DrillRequest
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	if err := checkReason(req.Reason); err != nil {
+		return err
+	}
+	rep, err := s.rollouts.Drill(r.Context(), actor(r), req.Model, req.To, req.Percent)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+// StartRolloutRequest starts a rollout.
+type StartRolloutRequest struct {
+	Spec   sluice.RolloutSpec `json:"spec"`
+	Reason string             `json:"reason"`
+}
+
+// RolloutList holds rollouts.
+type RolloutList struct {
+	Rollouts []sluice.Rollout `json:"rollouts"`
+}
+
+// RolloutStatus is a rollout with its live progress toward the current
+// stage's sample.
+type RolloutStatus struct {
+	Rollout sluice.Rollout `json:"rollout"`
+	// Verdict is the latest analysis, if any.
+	Verdict *sluice.Verdict `json:"verdict,omitempty"`
+	// Policy is the model's live policy.
+	Policy string `json:"policy"`
+	// StageSamples is the candidate's sample in the current stage, and
+	// StageNeed the sample the stage needs before it may advance.
+	StageSamples int `json:"stage_samples"`
+	StageNeed    int `json:"stage_need"`
+}
+
+var rolloutActions = map[string]rollout.EventKind{
+	"promote": rollout.EvPromote, "pause": rollout.EvPause, "resume": rollout.EvResume,
+	"abort": rollout.EvAbort, "undo": rollout.EvUndo,
+}
+
+func (s *Server) listRollouts(w http.ResponseWriter, r *http.Request) error {
+	reg := s.ctl.Registry()
+	out := RolloutList{Rollouts: []sluice.Rollout{}}
+	model := r.URL.Query().Get("model")
+	for _, name := range reg.ModelNames() {
+		if ro := reg.Rollouts[name]; ro != nil && (model == "" || model == name) {
+			out.Rollouts = append(out.Rollouts, *ro)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) getRollout(w http.ResponseWriter, r *http.Request) error {
+	model, err := pathName(r, "model", "model")
+	if err != nil {
+		return err
+	}
+	reg := s.ctl.Registry()
+	ro := reg.Rollouts[model]
+	if ro == nil {
+		if reg.Models[model] == nil {
+			return sluice.Errorf(sluice.CodeNotFound, "model %q is not registered", model)
+		}
+		return sluice.Errorf(sluice.CodeNotFound, "model %s has no rollout: start one with sluice rollout start %s --to VERSION", model, model)
+	}
+	st := RolloutStatus{Rollout: *ro, Policy: reg.Models[model].Policy.String()}
+	if s.rollouts != nil && ro.Phase.Active() {
+		st.StageSamples = s.rollouts.StageSamples(ro)
+	}
+	switch ro.Phase {
+	case sluice.PhaseShadow:
+		st.StageNeed = ro.Spec.ShadowSamples
+	default:
+		if ro.Spec.Strategy == sluice.StrategyProgressive || ro.Spec.Strategy == sluice.StrategyPipeline {
+			if ro.StageIndex < len(ro.Spec.Stages) {
+				st.StageNeed = ro.Spec.Stages[ro.StageIndex].MinSamples
+			}
+		} else if ro.Spec.Strategy == sluice.StrategyABTest {
+			st.StageNeed = ro.Spec.ABSamples
+		} else {
+			st.StageNeed = ro.Spec.Analysis.MinSamples
+		}
+	}
+	if len(ro.LastVerdict) > 0 {
+		var v sluice.Verdict
+		if err := json.Unmarshal(ro.LastVerdict, &v); err == nil {
+			st.Verdict = &v
+		}
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+func (s *Server) startRollout(w http.ResponseWriter, r *http.Request) error {
+	if s.rollouts == nil {
+		return sluice.Errorf(sluice.CodeUnavailable, "this gateway runs no rollout controller")
+	}
+	var req StartRolloutRequest
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	if err := checkReason(req.Reason); err != nil {
+		return err
+	}
+	ro, err := s.rollouts.Start(r.Context(), actor(r), req.Reason, req.Spec)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, ro)
+	return nil
+}
+
+func (s *Server) actRollout(w http.ResponseWriter, r *http.Request) error {
+	if s.rollouts == nil {
+		return sluice.Errorf(sluice.CodeUnavailable, "this gateway runs no rollout controller")
+	}
+	model, err := pathName(r, "model", "model")
+	if err != nil {
+		return err
+	}
+	name := r.PathValue("action")
+	kind, ok := rolloutActions[name]
+	if !ok {
+		return sluice.Errorf(sluice.CodeNotFound, "unknown rollout action %q: use promote, pause, resume, abort or undo", name)
+	}
+	var req ReasonRequest
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	if kind == rollout.EvAbort || kind == rollout.EvUndo {
+		if err := checkReason(req.Reason); err != nil {
+			return err
+		}
+	}
+	ro, err := s.rollouts.Act(r.Context(), actor(r), model, kind, req.Reason)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ro)
+	return nil
+}
+
+func (s *Server) getPlan(w http.ResponseWriter, r *http.Request) error {
+	model, err := pathName(r, "model", "model")
+	if err != nil {
+		return err
+	}
+	reg := s.ctl.Registry()
+	if reg.Models[model] == nil {
+		return sluice.Errorf(sluice.CodeNotFound, "model %q is not registered", model)
+	}
+	to := r.URL.Query().Get("to")
+	if reg.Version(model, to) == nil {
+		names := []string{}
+		for _, v := range reg.VersionsOf(model) {
+			names = append(names, v.Version)
+		}
+		slices.Sort(names)
+		return sluice.Errorf(sluice.CodeNotFound, "version %s:%s is not registered; registered: %v", model, to, names)
+	}
+	from := r.URL.Query().Get("from")
+	if from == "" {
+		from = rollout.StableOf(reg, model)
+	}
+	rate := 0.0
+	if q := r.URL.Query().Get("rate"); q != "" {
+		rate, _ = strconv.ParseFloat(q, 64)
+	} else if s.rate != nil {
+		rate = s.rate(model)
+	}
+	writeJSON(w, http.StatusOK, rollout.MakePlan(reg, model, to, from, rate))
+	return nil
+}

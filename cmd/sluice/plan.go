@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/stats"
+)
+
+func (c *cli) planCmd() *cobra.Command {
+	var from string
+	cmd := &cobra.Command{
+		Use:   "plan MODEL VERSION",
+		Short: "Classify the risk of moving MODEL to VERSION and recommend a strategy, stages and triggers",
+		Example: `  sluice plan chat v1.2.0
+  sluice plan samples --baseline 0.85 --mde 0.05`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			p, err := cl.Plan(cmd.Context(), args[0], args[1], from)
+			if err != nil {
+				return err
+			}
+			if c.output == "json" {
+				return c.printJSON(p)
+			}
+			fmt.Fprintf(c.stdout, "Update %s: %s → %s\n", p.Model, p.From, p.To)
+			fmt.Fprintf(c.stdout, "Risk:      %s (%s)\n", strings.ToUpper(string(p.Risk)), p.Why)
+			fmt.Fprintf(c.stdout, "Strategy:  %s\n", p.Strategy)
+			rate := "unknown request rate: pass traffic first for sample estimates"
+			if p.Rate > 0 {
+				rate = fmt.Sprintf("at the current %.1f requests/s", p.Rate)
+			}
+			fmt.Fprintf(c.stdout, "Stages (%s):\n", rate)
+			for i, s := range p.Stages {
+				if s.Percent >= 100 {
+					fmt.Fprintf(c.stdout, "  %d. 100%%  promotion\n", i+1)
+					continue
+				}
+				est := ""
+				if p.Rate > 0 {
+					est = fmt.Sprintf(", about %d candidate requests in the hold", p.Samples[i])
+					if p.Samples[i] < s.MinSamples {
+						est += fmt.Sprintf(" (fewer than the %d needed: the stage will wait for them)", s.MinSamples)
+					}
+				}
+				fmt.Fprintf(c.stdout, "  %d. %5s%%  hold %s, at least %d requests%s\n", i+1, sluice.FormatPercent(s.Percent), s.Hold.D(), s.MinSamples, est)
+			}
+			fmt.Fprintf(c.stdout, "Minimum duration: %s\n", p.Duration.D().Round(time.Minute))
+			if p.GPUMemory > 0 {
+				fmt.Fprintf(c.stdout, "GPU memory with both versions loaded: %.0f GB\n", p.GPUMemory)
+			}
+			fmt.Fprintln(c.stdout, "Rollback triggers:")
+			for _, t := range p.Triggers {
+				fmt.Fprintf(c.stdout, "  - %s\n", t)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&from, "from", "", "baseline version (default: the model's stable version)")
+	var base, mde, alpha, power float64
+	samples := &cobra.Command{
+		Use:   "samples --baseline RATE --mde DIFF",
+		Short: "Print the sample size per arm to detect an absolute change mde from a baseline rate",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if base <= 0 || base >= 1 || mde == 0 || base+mde <= 0 || base+mde >= 1 {
+				return fmt.Errorf("--baseline must be a rate in (0, 1) and --mde a non-zero change keeping it in (0, 1), such as --baseline 0.85 --mde 0.05")
+			}
+			n := stats.SampleSizeTwoProportions(base, mde, alpha, power)
+			if c.output == "json" {
+				return c.printJSON(map[string]any{"baseline": base, "mde": mde, "alpha": alpha, "power": power, "per_arm": n, "total": 2 * n})
+			}
+			fmt.Fprintf(c.stdout, "To detect %.4g → %.4g (alpha %.3g two-sided, power %.0f%%): %d requests per arm, %d in all.\n", base, base+mde, alpha, 100*power, n, 2*n)
+			fmt.Fprintf(c.stdout, "With a 5%% canary the candidate arm fills after about %d requests to the model.\n", n*20)
+			return nil
+		},
+	}
+	samples.Flags().Float64Var(&base, "baseline", 0, "baseline rate, such as 0.85")
+	samples.Flags().Float64Var(&mde, "mde", 0, "minimum detectable effect, absolute, such as 0.05")
+	samples.Flags().Float64Var(&alpha, "alpha", 0.05, "significance level")
+	samples.Flags().Float64Var(&power, "power", 0.8, "power")
+	cmd.AddCommand(samples)
+	return cmd
+}

@@ -1,0 +1,301 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
+)
+
+func (c *cli) rolloutCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "rollout", Short: "Ship a new version through a rollout: start, watch, promote, pause, resume, abort, undo, drill"}
+	cmd.AddCommand(c.rolloutStartCmd(), c.rolloutStatusCmd(), c.rolloutWatchCmd())
+	for _, a := range []struct{ name, short string }{
+		{"promote", "Give the candidate all traffic now"},
+		{"pause", "Hold the rollout where it is (traffic stays as it is)"},
+		{"resume", "Resume a paused rollout; the stage's hold continues where it stood"},
+		{"abort", "Stop the rollout and put traffic back on the baseline"},
+		{"undo", "After a promotion, put traffic back on the previous version"},
+	} {
+		var reason string
+		sub := &cobra.Command{
+			Use: a.name + " MODEL", Short: a.short, Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				if (a.name == "abort" || a.name == "undo") && strings.TrimSpace(reason) == "" {
+					return requireReason(reason)
+				}
+				cl, err := c.client()
+				if err != nil {
+					return err
+				}
+				r, err := cl.RolloutAction(cmd.Context(), args[0], a.name, reason)
+				if err != nil {
+					return err
+				}
+				if c.output == "json" {
+					return c.printJSON(r)
+				}
+				fmt.Fprintf(c.stdout, "rollout %s: %s (candidate at %s%%)\n", r.ID, r.Phase, sluice.FormatPercent(r.Percent))
+				return nil
+			},
+		}
+		sub.Flags().StringVar(&reason, "reason", "", "why (required for abort and undo; goes into the audit log)")
+		cmd.AddCommand(sub)
+	}
+	cmd.AddCommand(c.rolloutDrillCmd())
+	return cmd
+}
+
+func (c *cli) rolloutStartCmd() *cobra.Command {
+	var spec sluice.RolloutSpec
+	var reason, stages, hold string
+	var minSamples int
+	cmd := &cobra.Command{
+		Use:   "start MODEL --to VERSION --reason \"why\"",
+		Short: "Start a rollout; without --strategy the update planner chooses",
+		Example: `  sluice rollout start chat --to v1.2.0 --reason "new support fine-tune"
+  sluice rollout start chat --to v1.2.0 --strategy progressive --stages 2,5,10,25,50,100 --hold 10m --reason "..."
+  sluice rollout start chat --to v1.2.0 --strategy canary --canary-percent 5 --reason "..."`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			spec.Model = args[0]
+			if spec.Candidate == "" {
+				return fmt.Errorf("pass the version to roll out with --to, such as --to v1.2.0")
+			}
+			if err := requireReason(reason); err != nil {
+				return err
+			}
+			if stages != "" {
+				h := 5 * time.Minute
+				if hold != "" {
+					d, err := time.ParseDuration(hold)
+					if err != nil {
+						return fmt.Errorf("--hold %q: use a duration such as 10m", hold)
+					}
+					h = d
+				}
+				for _, p := range strings.Split(stages, ",") {
+					f, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(p, "%")), 64)
+					if err != nil {
+						return fmt.Errorf("--stages %q: give percents separated by commas, such as 2,5,10,25,50,100", stages)
+					}
+					spec.Stages = append(spec.Stages, sluice.RolloutStage{Percent: f, Hold: sluice.Duration(h), MinSamples: minSamples})
+				}
+			}
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			r, err := cl.StartRollout(cmd.Context(), spec, reason)
+			if err != nil {
+				return err
+			}
+			if c.output == "json" {
+				return c.printJSON(r)
+			}
+			fmt.Fprintf(c.stdout, "rollout %s started: %s from %s to %s (%s); follow it with: sluice rollout watch %s\n", r.ID, r.Spec.Strategy, r.Spec.Baseline, r.Spec.Candidate, r.Phase, r.Spec.Model)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&spec.Candidate, "to", "", "the candidate version")
+	f.StringVar(&spec.Baseline, "from", "", "the baseline version (default: the model's stable version)")
+	f.StringVar((*string)(&spec.Strategy), "strategy", "", "canary, progressive, shadow, bluegreen, abtest, rolling or pipeline (default: the plan's)")
+	f.StringVar(&stages, "stages", "", "progressive stages in percent, such as 2,5,10,25,50,100")
+	f.StringVar(&hold, "hold", "", "minimum hold time of each stage (default 5m)")
+	f.IntVar(&minSamples, "min-samples", 100, "minimum candidate requests per stage")
+	f.Float64Var(&spec.CanaryPercent, "canary-percent", 0, "the canary's (or A/B test's) share in percent")
+	f.Float64Var(&spec.ShadowFraction, "shadow-fraction", 0, "fraction of requests mirrored in shadow (default 1)")
+	f.IntVar(&spec.ABSamples, "ab-samples", 0, "A/B test: planned requests per arm")
+	f.BoolVar(&spec.AutoPromote, "auto-promote", false, "let a canary or blue-green preview promote itself when the analysis passes")
+	f.BoolVar(&spec.Warmup.Skip, "skip-warmup", false, "skip the warm-up requests (the readiness check still runs)")
+	f.StringVar(&reason, "reason", "", "why (required; goes into the audit log)")
+	return cmd
+}
+
+func (c *cli) rolloutStatusCmd() *cobra.Command {
+	return &cobra.Command{
+		Use: "status MODEL", Short: "Show a model's rollout: phase, stage, split, verdict", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			st, err := cl.Rollout(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if c.output == "json" {
+				return c.printJSON(st)
+			}
+			io.WriteString(c.stdout, renderRollout(st, time.Now()))
+			return nil
+		},
+	}
+}
+
+func (c *cli) rolloutWatchCmd() *cobra.Command {
+	var every time.Duration
+	cmd := &cobra.Command{
+		Use: "watch MODEL", Short: "Redraw the rollout's stage, split, progress and verdicts until it ends", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			tty := false
+			if f, ok := c.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				tty = true
+			}
+			t := time.NewTicker(every)
+			defer t.Stop()
+			last := ""
+			for {
+				st, err := cl.Rollout(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				view := renderRollout(st, time.Now())
+				if tty {
+					io.WriteString(c.stdout, "\x1b[H\x1b[2J"+view)
+				} else if view != last {
+					io.WriteString(c.stdout, view+"\n")
+				}
+				last = view
+				if !st.Rollout.Phase.Active() {
+					return nil
+				}
+				select {
+				case <-cmd.Context().Done():
+					return nil
+				case <-t.C:
+				}
+			}
+		},
+	}
+	cmd.Flags().DurationVar(&every, "every", time.Second, "refresh interval")
+	return cmd
+}
+
+// renderRollout draws a rollout for the terminal, in the manner of
+// kubectl argo rollouts get rollout.
+func renderRollout(st api.RolloutStatus, now time.Time) string {
+	r := st.Rollout
+	var b strings.Builder
+	fmt.Fprintf(&b, "Rollout:   %s\n", r.ID)
+	fmt.Fprintf(&b, "Model:     %s   %s → %s   strategy %s\n", r.Spec.Model, r.Spec.Baseline, r.Spec.Candidate, r.Spec.Strategy)
+	fmt.Fprintf(&b, "Phase:     %s", r.Phase)
+	if r.Decision != "" {
+		fmt.Fprintf(&b, " — %s", r.Decision)
+	}
+	b.WriteString("\n")
+	fmt.Fprintf(&b, "Policy:    %s\n", st.Policy)
+	fmt.Fprintf(&b, "Traffic:   %s  candidate %s%%\n", bar(r.Percent, 30), sluice.FormatPercent(r.Percent))
+	if len(r.Spec.Stages) > 0 && (r.Spec.Strategy == sluice.StrategyProgressive || r.Spec.Strategy == sluice.StrategyPipeline) {
+		b.WriteString("Stages:    ")
+		for i, s := range r.Spec.Stages {
+			mark := " "
+			switch {
+			case i < r.StageIndex || r.Phase == sluice.PhasePromoted:
+				mark = "✔"
+			case i == r.StageIndex && r.Phase.Active():
+				mark = "►"
+			}
+			fmt.Fprintf(&b, "%s%s%% ", mark, sluice.FormatPercent(s.Percent))
+		}
+		b.WriteString("\n")
+		if r.Phase.Active() && r.StageIndex < len(r.Spec.Stages) {
+			s := r.Spec.Stages[r.StageIndex]
+			fmt.Fprintf(&b, "Hold:      %s of %s\n", r.Held(now).Round(time.Second), s.Hold.D())
+		}
+	}
+	if st.StageNeed > 0 && r.Phase.Active() {
+		p := 100 * float64(st.StageSamples) / float64(st.StageNeed)
+		fmt.Fprintf(&b, "Sample:    %s  %d of %d candidate requests\n", bar(min(p, 100), 30), st.StageSamples, st.StageNeed)
+	}
+	if v := st.Verdict; v != nil {
+		fmt.Fprintf(&b, "Verdict:   %s (baseline n=%d, candidate n=%d) %s\n\n", strings.ToUpper(string(v.Outcome)), v.BaselineN, v.CandidateN, v.Reason)
+		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  METRIC\tCATEGORY\tBASELINE\tCANDIDATE\tEFFECT\tTHRESHOLD\tP\tRESULT")
+		for _, m := range v.Metrics {
+			if m.Category != "" && m.Outcome == sluice.OutcomePass {
+				continue // keep the table short: categories only when they matter
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%.4g\t%.4g\t%s\t%s\t%.3g\t%s\n", m.Metric, dash(m.Category), m.Baseline, m.Candidate, effect(m.Effect, m.Unit), effect(m.Threshold, m.Unit), m.PValue, strings.ToUpper(string(m.Outcome)))
+		}
+		tw.Flush()
+	}
+	if n := len(r.Events); n > 0 {
+		b.WriteString("\nEvents:\n")
+		for _, e := range r.Events[max(0, n-8):] {
+			fmt.Fprintf(&b, "  %s  %-16s %s\n", e.At.Local().Format("15:04:05"), e.Kind, e.Message)
+		}
+	}
+	return b.String()
+}
+
+func effect(x float64, unit string) string {
+	if unit == "relative" {
+		return fmt.Sprintf("%+.1f%%", 100*x)
+	}
+	return fmt.Sprintf("%+.4g", x)
+}
+
+func (c *cli) rolloutDrillCmd() *cobra.Command {
+	var to, reason string
+	var percent float64
+	cmd := &cobra.Command{
+		Use:   "drill MODEL --to VERSION",
+		Short: "Fire drill: set a small canary, confirm traffic reaches it, roll back, confirm it stops; timed",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if to == "" {
+				return fmt.Errorf("pass the version to drill with --to, such as --to v1.2.0")
+			}
+			if reason == "" {
+				reason = "fire drill of the rollback"
+			}
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			rep, err := cl.Drill(cmd.Context(), args[0], to, percent, reason)
+			if err != nil {
+				return err
+			}
+			if c.output == "json" {
+				return c.printJSON(rep)
+			}
+			fmt.Fprintf(c.stdout, "fire drill of %s: %s%% to %s, baseline %s\n", rep.Model, sluice.FormatPercent(rep.Percent), rep.Candidate, rep.Baseline)
+			for _, s := range rep.Steps {
+				mark := "✔"
+				if !s.OK {
+					mark = "✘"
+				}
+				fmt.Fprintf(c.stdout, "  %s %-45s %9s  %s\n", mark, s.Name, s.Took.D().Round(100*time.Microsecond), s.Detail)
+			}
+			verdict := "PASSED"
+			if !rep.OK {
+				verdict = "FAILED"
+			}
+			fmt.Fprintf(c.stdout, "drill %s in %s\n", verdict, rep.Total.D().Round(time.Millisecond))
+			if !rep.OK {
+				return fmt.Errorf("the fire drill failed: see the steps above")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&to, "to", "", "the candidate version to drill with")
+	cmd.Flags().Float64Var(&percent, "percent", 5, "the small canary's share in percent")
+	cmd.Flags().StringVar(&reason, "reason", "", "why (default: fire drill of the rollback)")
+	return cmd
+}

@@ -1,0 +1,541 @@
+package rollout
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/analysis"
+	"github.com/sluicehq/sluice/control"
+	"github.com/sluicehq/sluice/observe"
+)
+
+// Windows is where the controller reads observations: the observe
+// package's Recorder.
+type Windows interface {
+	Window(model, version, category string, since time.Time) observe.Sample
+	Categories(model string) []string
+}
+
+// Warmer checks that a candidate's backends are ready and warms them up
+// before it takes traffic.
+type Warmer interface {
+	Warm(ctx context.Context, v *sluice.Version, spec sluice.WarmupSpec) error
+}
+
+// Shadower mirrors a fraction of a model's requests to a candidate version
+// off the request path; fraction 0 stops it.
+type Shadower interface {
+	SetShadow(model, candidateID string, fraction float64)
+}
+
+// Alerter delivers rollout alerts (webhooks).
+type Alerter interface {
+	Alert(ctx context.Context, a Alert)
+}
+
+// Alert is one notification about a rollout.
+type Alert struct {
+	Severity string         `json:"severity"`
+	Rollout  string         `json:"rollout"`
+	Model    string         `json:"model"`
+	Phase    sluice.Phase   `json:"phase"`
+	Message  string         `json:"message"`
+	At       time.Time      `json:"at"`
+	Timings  map[string]any `json:"timings,omitempty"`
+}
+
+// Options configures a Controller. Zero fields take the defaults noted.
+type Options struct {
+	// Control changes routing and rollout state, in one transaction each.
+	Control *control.Service
+	// Windows supplies observations for the analysis.
+	Windows Windows
+	// Warmer checks and warms candidates; nil means an HTTPWarmer.
+	Warmer Warmer
+	// Shadow mirrors traffic for shadow strategies; nil refuses them.
+	Shadow Shadower
+	// Alerts receive alerts; nil sends none.
+	Alerts Alerter
+	// InFlight reports the requests in flight to a version id, for
+	// draining; nil skips the wait.
+	InFlight func(versionID string) int64
+	// DrainTimeout bounds the wait for in-flight requests; default 30 s.
+	DrainTimeout time.Duration
+	// Unload, if set, is called for a rolled-back candidate (the unload
+	// webhook).
+	Unload func(ctx context.Context, v *sluice.Version) error
+	// Tick is how often the controller looks at active rollouts; default 1 s.
+	// Each rollout is analysed every Spec.Analysis.Interval.
+	Tick time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger logs operations; nil discards.
+	Logger *slog.Logger
+}
+
+// Controller runs rollouts against a live gateway.
+type Controller struct {
+	opt Options
+
+	mu       sync.Mutex
+	analysed map[string]time.Time // rollout id → last analysis
+	warming  map[string]bool      // rollout ids with a warm-up under way
+	shadows  map[string]bool      // models with shadowing on
+	wg       sync.WaitGroup
+}
+
+// New returns a Controller.
+func New(opt Options) *Controller {
+	if opt.DrainTimeout <= 0 {
+		opt.DrainTimeout = 30 * time.Second
+	}
+	if opt.Tick <= 0 {
+		opt.Tick = time.Second
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opt.Warmer == nil {
+		opt.Warmer = &HTTPWarmer{}
+	}
+	return &Controller{opt: opt, analysed: map[string]time.Time{}, warming: map[string]bool{}, shadows: map[string]bool{}}
+}
+
+// Start begins a rollout of spec.Candidate for spec.Model. An empty
+// strategy takes the update planner's; an empty baseline is the model's
+// stable version.
+func (c *Controller) Start(ctx context.Context, actor, reason string, spec sluice.RolloutSpec) (sluice.Rollout, error) {
+	reg := c.opt.Control.Registry()
+	m := reg.Models[spec.Model]
+	if m == nil {
+		return sluice.Rollout{}, sluice.Errorf(sluice.CodeNotFound, "model %q is not registered: list models with sluice get models", spec.Model)
+	}
+	cand := reg.Version(spec.Model, spec.Candidate)
+	if cand == nil {
+		return sluice.Rollout{}, sluice.Errorf(sluice.CodeNotFound, "version %s:%s is not registered: register it with sluice apply -f first", spec.Model, spec.Candidate)
+	}
+	if !cand.Stage.Servable() {
+		return sluice.Rollout{}, sluice.Errorf(sluice.CodeInvalid, "version %s is retired and cannot take traffic", cand.ID())
+	}
+	if spec.Baseline == "" {
+		spec.Baseline = StableOf(reg, spec.Model)
+		if spec.Baseline == "" {
+			return sluice.Rollout{}, sluice.Errorf(sluice.CodeInvalid, "model %s has no stable version to roll out from: label one stable or pass --from", spec.Model)
+		}
+	}
+	if reg.Version(spec.Model, spec.Baseline) == nil {
+		return sluice.Rollout{}, sluice.Errorf(sluice.CodeNotFound, "baseline %s:%s is not registered", spec.Model, spec.Baseline)
+	}
+	if spec.Strategy == "" {
+		p := MakePlan(reg, spec.Model, spec.Candidate, spec.Baseline, 0)
+		spec.Strategy = p.Strategy
+		if len(spec.Stages) == 0 {
+			spec.Stages = p.Stages
+		}
+	}
+	if (spec.Strategy == sluice.StrategyShadow || spec.Strategy == sluice.StrategyPipeline) && c.opt.Shadow == nil {
+		return sluice.Rollout{}, sluice.Errorf(sluice.CodeInvalid, "this gateway cannot mirror traffic, so the %s strategy is unavailable", spec.Strategy)
+	}
+	if reason == "" {
+		return sluice.Rollout{}, &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"reason"}, Message: "a reason is required to start a rollout: pass --reason \"why\""}
+	}
+	id := fmt.Sprintf("%s-%s", spec.Model, c.opt.Now().UTC().Format("20060102-150405.000"))
+	return c.transition(ctx, spec.Model, actor, reason, "rollout.start", func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
+		if cur != nil && cur.Phase.Active() {
+			return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "model %s already has rollout %s in phase %s: abort it (sluice rollout abort %s) or wait for it to end", spec.Model, cur.ID, cur.Phase, spec.Model)
+		}
+		return Start(id, spec, c.opt.Control.Registry().Models[spec.Model], actor, reason, now)
+	})
+}
+
+// StableOf returns the tag of model's stable version: the "stable" label,
+// else the policy's single serving version, else the split's largest
+// member; "" when there is none.
+func StableOf(reg *sluice.Registry, model string) string {
+	m := reg.Models[model]
+	if m == nil {
+		return ""
+	}
+	if s := m.Labels["stable"]; s != "" {
+		return s
+	}
+	if m.Policy.Kind == sluice.PolicySplit {
+		best, bestP := "", -1.0
+		for _, w := range m.Policy.Split {
+			if w.Percent > bestP {
+				best, bestP = w.Version, w.Percent
+			}
+		}
+		return best
+	}
+	if sv := reg.ServingVersions(model); len(sv) == 1 {
+		return sv[0]
+	}
+	return ""
+}
+
+// Act applies an operator's event (promote, pause, resume, abort, undo) to
+// model's rollout.
+func (c *Controller) Act(ctx context.Context, actor, model string, kind EventKind, message string) (sluice.Rollout, error) {
+	if kind == EvAbort && message == "" {
+		return sluice.Rollout{}, &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"reason"}, Message: "a reason is required to abort: pass --reason \"why\""}
+	}
+	reason := message
+	if reason == "" {
+		reason = string(kind) + " by " + actor
+	}
+	return c.transition(ctx, model, actor, reason, "rollout."+string(kind), func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
+		if cur == nil {
+			return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeNotFound, "model %s has no rollout: start one with sluice rollout start %s --to VERSION", model, model)
+		}
+		return Next(*cur, Event{Kind: kind, Message: message}, now)
+	})
+}
+
+type stepFunc func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error)
+
+// transition runs step on model's current rollout inside one registry edit:
+// the new rollout state and the routing it implies commit together. Side
+// effects (warm-up, shadow, drain, unload, alerts) run after the commit.
+func (c *Controller) transition(ctx context.Context, model, actor, reason, action string, step stepFunc) (sluice.Rollout, error) {
+	var next sluice.Rollout
+	var acts []Action
+	began := time.Now()
+	_, err := c.opt.Control.Do(ctx, actor, reason, func(e *sluice.Edit) error {
+		reg := e.Registry()
+		var cur *sluice.Rollout
+		if r := reg.Rollouts[model]; r != nil {
+			rc := r.Clone()
+			cur = &rc
+		}
+		var err error
+		next, acts, err = step(cur, e.Now)
+		if err != nil {
+			return err
+		}
+		if err := applyRouting(e, next, acts); err != nil {
+			return err
+		}
+		if err := e.PutRollout(next); err != nil {
+			return err
+		}
+		before := map[string]any{}
+		if cur != nil && cur.ID == next.ID {
+			before = map[string]any{"phase": cur.Phase, "percent": cur.Percent, "stage": cur.StageIndex}
+		}
+		e.AddAudit(action, model, next.ID, before, map[string]any{"phase": next.Phase, "percent": next.Percent, "stage": next.StageIndex, "decision": next.Decision})
+		return nil
+	})
+	if err != nil {
+		return sluice.Rollout{}, err
+	}
+	shift := time.Since(began)
+	c.afterCommit(ctx, next, acts, shift)
+	return next, nil
+}
+
+// applyRouting turns the routing actions into registry edits.
+func applyRouting(e *sluice.Edit, r sluice.Rollout, acts []Action) error {
+	s := r.Spec
+	for _, a := range acts {
+		switch a.Kind {
+		case ActSetWeight:
+			salt := ""
+			if r.PreviousPolicy.Kind == sluice.PolicySplit {
+				salt = r.PreviousPolicy.Salt
+			}
+			p := sluice.Policy{Kind: sluice.PolicySplit, Salt: salt, Split: []sluice.Weight{{Version: s.Baseline, Percent: 100 - a.Percent}, {Version: s.Candidate, Percent: a.Percent}}}
+			if err := e.SetPolicy(s.Model, p); err != nil {
+				return err
+			}
+		case ActPromote:
+			if err := promoteStage(e, s.Model+":"+s.Candidate); err != nil {
+				return err
+			}
+			if err := e.SetPolicy(s.Model, sluice.Policy{Kind: sluice.PolicySpecific, Version: s.Candidate}); err != nil {
+				return err
+			}
+			m := *e.Registry().Models[s.Model]
+			m = m.Clone()
+			if m.Labels == nil {
+				m.Labels = map[string]string{}
+			}
+			m.Labels["stable"] = s.Candidate
+			delete(m.Labels, "preview")
+			if err := e.PutModel(m); err != nil {
+				return err
+			}
+		case ActRestore:
+			m := e.Registry().Models[s.Model].Clone()
+			m.Policy = r.PreviousPolicy
+			m.Labels = maps.Clone(r.PreviousLabels)
+			if err := e.PutModel(m); err != nil {
+				return err
+			}
+		case ActPreview:
+			if err := e.SetLabel(s.Model, "preview", s.Candidate); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// promoteStage walks a version forward to production through the lifecycle.
+func promoteStage(e *sluice.Edit, id string) error {
+	v := e.Registry().Versions[id]
+	if v == nil {
+		return sluice.Errorf(sluice.CodeNotFound, "version %s is not registered", id)
+	}
+	path := map[sluice.Stage][]sluice.Stage{
+		sluice.StageDevelopment: {sluice.StageStaging, sluice.StageProduction},
+		sluice.StageStaging:     {sluice.StageProduction},
+		sluice.StageDeprecated:  {sluice.StageProduction},
+	}[v.Stage]
+	for _, st := range path {
+		if err := e.SetStage(id, st, time.Time{}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// afterCommit runs the side effects of a transition.
+func (c *Controller) afterCommit(ctx context.Context, r sluice.Rollout, acts []Action, shift time.Duration) {
+	s := r.Spec
+	candID := s.Model + ":" + s.Candidate
+	var drain time.Duration
+	rolledBack := false
+	for _, a := range acts {
+		switch a.Kind {
+		case ActWarmup:
+			c.launchWarmup(r)
+		case ActStartShadow:
+			if c.opt.Shadow != nil {
+				c.opt.Shadow.SetShadow(s.Model, candID, a.Fraction)
+			}
+		case ActStopShadow:
+			if c.opt.Shadow != nil {
+				c.opt.Shadow.SetShadow(s.Model, candID, 0)
+			}
+		case ActDrain:
+			rolledBack = true
+			start := time.Now()
+			c.drain(ctx, candID)
+			drain = time.Since(start)
+		case ActUnload:
+			if c.opt.Unload != nil {
+				if v := c.opt.Control.Registry().Versions[candID]; v != nil {
+					if err := c.opt.Unload(ctx, v); err != nil {
+						c.opt.Logger.Warn("unload webhook failed", "version", candID, "err", err)
+					}
+				}
+			}
+		}
+	}
+	var timings map[string]any
+	if rolledBack {
+		timings = map[string]any{"traffic_shift_ms": ms(shift), "drain_ms": ms(drain), "total_ms": ms(shift + drain)}
+		c.opt.Logger.Info("rollback", "rollout", r.ID, "traffic_shift", shift, "drain", drain)
+		c.recordTimings(ctx, r, timings)
+	}
+	for _, a := range acts {
+		if a.Kind == ActAlert && c.opt.Alerts != nil {
+			c.opt.Alerts.Alert(ctx, Alert{Severity: a.Severity, Rollout: r.ID, Model: s.Model, Phase: r.Phase, Message: a.Message, At: c.opt.Now().UTC(), Timings: timings})
+		}
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// recordTimings adds the rollback's timings to its timeline.
+func (c *Controller) recordTimings(ctx context.Context, r sluice.Rollout, timings map[string]any) {
+	data, _ := json.Marshal(timings)
+	_, err := c.opt.Control.Do(ctx, "controller", "rollback timings of "+r.ID, func(e *sluice.Edit) error {
+		cur := e.Registry().Rollouts[r.Spec.Model]
+		if cur == nil || cur.ID != r.ID {
+			return nil
+		}
+		next := cur.Clone()
+		next.Events = append(next.Events, sluice.RolloutEvent{At: e.Now, Kind: "rollback_timings", Percent: next.Percent, Data: data,
+			Message: fmt.Sprintf("traffic shifted in %.1f ms; in-flight candidate requests drained in %.1f ms", timings["traffic_shift_ms"], timings["drain_ms"])})
+		return e.PutRollout(next)
+	})
+	if err != nil {
+		c.opt.Logger.Warn("record rollback timings", "err", err)
+	}
+}
+
+// drain waits until no request is in flight to the version, up to the
+// drain timeout.
+func (c *Controller) drain(ctx context.Context, id string) {
+	if c.opt.InFlight == nil {
+		return
+	}
+	deadline := time.Now().Add(c.opt.DrainTimeout)
+	for c.opt.InFlight(id) > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// launchWarmup checks and warms the candidate in the background, then
+// feeds the result to the state machine.
+func (c *Controller) launchWarmup(r sluice.Rollout) {
+	c.mu.Lock()
+	if c.warming[r.ID] {
+		c.mu.Unlock()
+		return
+	}
+	c.warming[r.ID] = true
+	c.mu.Unlock()
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer func() { c.mu.Lock(); delete(c.warming, r.ID); c.mu.Unlock() }()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		v := c.opt.Control.Registry().Version(r.Spec.Model, r.Spec.Candidate)
+		ev := Event{Kind: EvWarmed}
+		if v == nil {
+			ev = Event{Kind: EvWarmupFailed, Message: "the candidate is no longer registered"}
+		} else if err := c.opt.Warmer.Warm(ctx, v, r.Spec.Warmup); err != nil {
+			ev = Event{Kind: EvWarmupFailed, Message: err.Error()}
+		}
+		_, err := c.transition(ctx, r.Spec.Model, "controller", "warm-up of "+r.ID, "rollout."+string(ev.Kind), func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
+			if cur == nil || cur.ID != r.ID {
+				return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s is gone", r.ID)
+			}
+			return Next(*cur, ev, now)
+		})
+		if err != nil {
+			c.opt.Logger.Warn("warm-up transition", "rollout", r.ID, "err", err)
+		}
+	}()
+}
+
+// Run looks at active rollouts every Tick until ctx ends: it resumes
+// warm-ups interrupted by a restart, restores shadowing, and analyses each
+// live rollout every analysis interval.
+func (c *Controller) Run(ctx context.Context) {
+	t := time.NewTicker(c.opt.Tick)
+	defer t.Stop()
+	for {
+		c.Step(ctx)
+		select {
+		case <-ctx.Done():
+			c.wg.Wait()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Step is one look at every active rollout (Run calls it each Tick; tests
+// call it directly).
+func (c *Controller) Step(ctx context.Context) {
+	reg := c.opt.Control.Registry()
+	now := c.opt.Now()
+	for model, r := range reg.Rollouts {
+		c.syncShadow(model, r)
+		if !r.Phase.Active() {
+			continue
+		}
+		switch r.Phase {
+		case sluice.PhaseWarming:
+			c.launchWarmup(*r)
+			continue
+		case sluice.PhasePaused:
+			continue
+		}
+		c.mu.Lock()
+		last := c.analysed[r.ID]
+		due := now.Sub(last) >= r.Spec.Analysis.Interval.D()
+		if due {
+			c.analysed[r.ID] = now
+		}
+		c.mu.Unlock()
+		if !due {
+			continue
+		}
+		v, stageN := c.Analyze(r, now)
+		_, err := c.transition(ctx, model, "controller", "analysis of "+r.ID, "rollout.analysis", func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
+			if cur == nil || cur.ID != r.ID {
+				return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s is gone", r.ID)
+			}
+			return Next(*cur, Event{Kind: EvAnalysis, Verdict: &v, StageSamples: stageN}, now)
+		})
+		if err != nil {
+			c.opt.Logger.Warn("analysis transition", "rollout", r.ID, "err", err)
+		}
+	}
+}
+
+// syncShadow makes the shadower match the rollout (after a restart, or on
+// another replica).
+func (c *Controller) syncShadow(model string, r *sluice.Rollout) {
+	if c.opt.Shadow == nil {
+		return
+	}
+	want := r.Phase == sluice.PhaseShadow
+	c.mu.Lock()
+	had := c.shadows[model]
+	c.shadows[model] = want
+	c.mu.Unlock()
+	if want != had {
+		f := 0.0
+		if want {
+			f = r.Spec.ShadowFraction
+		}
+		c.opt.Shadow.SetShadow(model, model+":"+r.Spec.Candidate, f)
+	}
+}
+
+// Analyze compares the candidate with the baseline on everything observed
+// since the candidate went live (since the shadow started, in the shadow
+// phase), overall and per category, and returns the verdict and the
+// candidate's sample in the current stage.
+func (c *Controller) Analyze(r *sluice.Rollout, now time.Time) (sluice.Verdict, int) {
+	s := r.Spec
+	since := r.LiveAt
+	if r.Phase == sluice.PhaseShadow || r.Phase == sluice.PhasePreview || since.IsZero() {
+		since = r.StageStartedAt
+	}
+	in := analysis.Input{
+		Baseline:   analysis.FromSample(c.opt.Windows.Window(s.Model, s.Baseline, "", since)),
+		Candidate:  analysis.FromSample(c.opt.Windows.Window(s.Model, s.Candidate, "", since)),
+		Categories: map[string]analysis.Pair{},
+	}
+	if s.Analysis.Categories == nil || *s.Analysis.Categories {
+		for _, cat := range c.opt.Windows.Categories(s.Model) {
+			if cat == "" {
+				continue
+			}
+			in.Categories[cat] = analysis.Pair{
+				Baseline:  analysis.FromSample(c.opt.Windows.Window(s.Model, s.Baseline, cat, since)),
+				Candidate: analysis.FromSample(c.opt.Windows.Window(s.Model, s.Candidate, cat, since)),
+			}
+		}
+	}
+	v := analysis.Analyze(s.Analysis, in, now)
+	stage := c.opt.Windows.Window(s.Model, s.Candidate, "", r.StageStartedAt)
+	return v, int(stage.Requests)
+}
+
+// Wait waits for background warm-ups to finish.
+func (c *Controller) Wait() { c.wg.Wait() }
+
+// StageSamples returns the candidate's requests since the rollout's current
+// stage started.
+func (c *Controller) StageSamples(r *sluice.Rollout) int {
+	return int(c.opt.Windows.Window(r.Spec.Model, r.Spec.Candidate, "", r.StageStartedAt).Requests)
+}

@@ -1,0 +1,144 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// DrillStep is one step of a fire drill.
+type DrillStep struct {
+	Name   string          `json:"name"`
+	OK     bool            `json:"ok"`
+	Took   sluice.Duration `json:"took"`
+	Detail string          `json:"detail"`
+}
+
+// DrillReport is what a fire drill found.
+type DrillReport struct {
+	Model     string          `json:"model"`
+	Baseline  string          `json:"baseline"`
+	Candidate string          `json:"candidate"`
+	Percent   float64         `json:"percent"`
+	OK        bool            `json:"ok"`
+	Total     sluice.Duration `json:"total"`
+	Steps     []DrillStep     `json:"steps"`
+}
+
+// Sender sends one synthetic request through the gateway's own data plane
+// and returns the version id that served it.
+type Sender func(ctx context.Context, model string) (string, error)
+
+// Drill tests the rollback before it is needed: it sets a small canary of
+// candidate, confirms synthetic traffic and observations arrive for it,
+// rolls back, and confirms candidate traffic stops, timing each step. The
+// model's routing is restored whatever happens.
+func (c *Controller) Drill(ctx context.Context, actor, model, candidate string, percent float64, send Sender) (DrillReport, error) {
+	reg := c.opt.Control.Registry()
+	m := reg.Models[model]
+	if m == nil {
+		return DrillReport{}, sluice.Errorf(sluice.CodeNotFound, "model %q is not registered", model)
+	}
+	if reg.ActiveRollout(model) != nil {
+		return DrillReport{}, sluice.Errorf(sluice.CodeConflict, "model %s has a rollout under way: drill when it has ended", model)
+	}
+	if v := reg.Version(model, candidate); v == nil || !v.Stage.Servable() {
+		return DrillReport{}, sluice.Errorf(sluice.CodeNotFound, "version %s:%s is not registered or is retired", model, candidate)
+	}
+	baseline := StableOf(reg, model)
+	if baseline == "" || baseline == candidate {
+		return DrillReport{}, sluice.Errorf(sluice.CodeInvalid, "model %s needs a stable version other than %s to drill against: label one stable", model, candidate)
+	}
+	if percent <= 0 || percent >= 100 {
+		percent = 5
+	}
+	prev := m.Clone()
+	rep := DrillReport{Model: model, Baseline: baseline, Candidate: candidate, Percent: percent}
+	candID := model + ":" + candidate
+	began := time.Now()
+	step := func(name string, f func() (bool, string)) bool {
+		t := time.Now()
+		ok, detail := f()
+		rep.Steps = append(rep.Steps, DrillStep{Name: name, OK: ok, Took: sluice.Duration(time.Since(t)), Detail: detail})
+		return ok
+	}
+	restored := false
+	restore := func() error {
+		if restored {
+			return nil
+		}
+		_, err := c.opt.Control.Do(ctx, actor, "fire drill: roll back", func(e *sluice.Edit) error {
+			cur := e.Registry().Models[model].Clone()
+			cur.Policy, cur.Labels = prev.Policy, prev.Labels
+			return e.PutModel(cur)
+		})
+		restored = err == nil
+		return err
+	}
+	defer restore()
+
+	ok := step("set canary", func() (bool, string) {
+		_, err := c.opt.Control.Do(ctx, actor, "fire drill: small canary", func(e *sluice.Edit) error {
+			return e.SetPolicy(model, sluice.Policy{Kind: sluice.PolicySplit, Salt: prev.Policy.Salt, Split: []sluice.Weight{{Version: baseline, Percent: 100 - percent}, {Version: candidate, Percent: percent}}})
+		})
+		if err != nil {
+			return false, err.Error()
+		}
+		return true, fmt.Sprintf("split %s=%s %s=%s", baseline, sluice.FormatPercent(100-percent), candidate, sluice.FormatPercent(percent))
+	})
+	ok = ok && step("candidate receives traffic and observations", func() (bool, string) {
+		since := time.Now()
+		deadline := since.Add(30 * time.Second)
+		sent, hit := 0, 0
+		for time.Now().Before(deadline) && ctx.Err() == nil {
+			id, err := send(ctx, model)
+			sent++
+			if err != nil {
+				return false, fmt.Sprintf("synthetic request %d failed: %v", sent, err)
+			}
+			if id == candID {
+				hit++
+			}
+			if hit > 0 && c.opt.Windows.Window(model, candidate, "", since).Requests > 0 {
+				return true, fmt.Sprintf("%d synthetic requests, %d served by %s and observed", sent, hit, candID)
+			}
+		}
+		return false, fmt.Sprintf("after %d synthetic requests the candidate was not observed", sent)
+	})
+	var rolledBackAt time.Time
+	ok = ok && step("roll back", func() (bool, string) {
+		if err := restore(); err != nil {
+			return false, err.Error()
+		}
+		rolledBackAt = time.Now()
+		return true, "routing restored to " + prev.Policy.String()
+	})
+	ok = ok && step("candidate traffic stops", func() (bool, string) {
+		n, hit := 200, 0
+		if prev.Policy.Kind == sluice.PolicySplit && prev.Policy.SplitOf(candidate) > 0 {
+			return true, "the candidate was part of the split before the drill; not checked"
+		}
+		for i := 0; i < n; i++ {
+			id, err := send(ctx, model)
+			if err != nil {
+				return false, fmt.Sprintf("synthetic request failed after the rollback: %v", err)
+			}
+			if id == candID {
+				hit++
+			}
+		}
+		if hit > 0 {
+			return false, fmt.Sprintf("%d of %d requests still reached %s after the rollback", hit, n, candID)
+		}
+		return true, fmt.Sprintf("0 of %d synthetic requests reached %s after the rollback (at %s)", n, candID, rolledBackAt.UTC().Format(time.RFC3339Nano))
+	})
+	rep.OK = ok
+	rep.Total = sluice.Duration(time.Since(began))
+	c.opt.Control.Do(ctx, actor, "fire drill finished", func(e *sluice.Edit) error {
+		e.AddAudit("rollout.drill", model, candID, nil, rep)
+		return nil
+	})
+	return rep, nil
+}

@@ -1,0 +1,99 @@
+package rollout
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// Risk is how risky an update is, judged from the two versions' metadata.
+type Risk string
+
+// The risk levels.
+const (
+	RiskLow      Risk = "low"      // same weights: a config-only change
+	RiskMedium   Risk = "medium"   // same base model: a fine-tune
+	RiskHigh     Risk = "high"     // same family, another size
+	RiskCritical Risk = "critical" // another family
+)
+
+// Plan is the update planner's recommendation for moving a model from one
+// version to another.
+type Plan struct {
+	Model     string                `json:"model"`
+	From      string                `json:"from"`
+	To        string                `json:"to"`
+	Risk      Risk                  `json:"risk"`
+	Why       string                `json:"why"`
+	Strategy  sluice.Strategy       `json:"strategy"`
+	Stages    []sluice.RolloutStage `json:"stages"`
+	Samples   []int                 `json:"samples_per_stage"`
+	Rate      float64               `json:"requests_per_second"`
+	Duration  sluice.Duration       `json:"min_duration"`
+	GPUMemory float64               `json:"gpu_memory_gb_both"`
+	Triggers  []string              `json:"rollback_triggers"`
+}
+
+func stage(p float64, hold time.Duration, n int) sluice.RolloutStage {
+	return sluice.RolloutStage{Percent: p, Hold: sluice.Duration(hold), MinSamples: n}
+}
+
+// MakePlan classifies the update from baseline to candidate and recommends
+// a strategy and stages. rate is the model's current request rate per
+// second (0 if unknown), used to estimate each stage's sample.
+func MakePlan(reg *sluice.Registry, model, candidate, baseline string, rate float64) Plan {
+	p := Plan{Model: model, From: baseline, To: candidate, Rate: rate}
+	c, b := reg.Version(model, candidate), reg.Version(model, baseline)
+	if c == nil || b == nil {
+		p.Risk, p.Why = RiskCritical, "one of the versions is not registered, so nothing is known about the change"
+	} else {
+		p.GPUMemory = c.GPUMemoryGB + b.GPUMemoryGB
+		switch {
+		case c.WeightHash != "" && c.WeightHash == b.WeightHash:
+			p.Risk, p.Why = RiskLow, "same weight hash: only the serving configuration changed"
+		case c.BaseModel != "" && c.BaseModel == b.BaseModel:
+			p.Risk, p.Why = RiskMedium, "same base model ("+c.BaseModel+"): a fine-tune or retrain"
+		case c.Family != "" && c.Family == b.Family:
+			p.Risk, p.Why = RiskHigh, fmt.Sprintf("same family (%s), another size or base (%s → %s)", c.Family, b.Size+b.BaseModel, c.Size+c.BaseModel)
+		default:
+			p.Risk, p.Why = RiskCritical, fmt.Sprintf("another model family (%s → %s)", orUnknown(b.Family), orUnknown(c.Family))
+		}
+	}
+	switch p.Risk {
+	case RiskLow:
+		p.Strategy = sluice.StrategyRolling
+		p.Stages = []sluice.RolloutStage{stage(100, 0, 0)}
+	case RiskMedium:
+		p.Strategy = sluice.StrategyProgressive
+		p.Stages = []sluice.RolloutStage{stage(10, time.Hour, 500), stage(50, 30*time.Minute, 500), stage(100, 0, 0)}
+	case RiskHigh:
+		p.Strategy = sluice.StrategyProgressive
+		p.Stages = []sluice.RolloutStage{stage(5, 4*time.Hour, 1000), stage(25, time.Hour, 1000), stage(50, time.Hour, 1000), stage(100, 0, 0)}
+	default:
+		p.Strategy = sluice.StrategyProgressive
+		p.Stages = []sluice.RolloutStage{stage(2, 24*time.Hour, 2000), stage(10, 4*time.Hour, 2000), stage(25, 2*time.Hour, 2000), stage(50, time.Hour, 2000), stage(100, 0, 0)}
+	}
+	var total time.Duration
+	for _, s := range p.Stages {
+		total += s.Hold.D()
+		p.Samples = append(p.Samples, int(rate*s.Percent/100*s.Hold.D().Seconds()))
+	}
+	p.Duration = sluice.Duration(total)
+	p.Triggers = []string{
+		"error rate +50% relative (and at least +0.5 points) vs " + baseline,
+		"refusal rate +50% relative (and at least +1 point)",
+		"latency p50/p95/p99 or time to first token +20%",
+		"output tokens or response length ±50%",
+		"quality score −0.05",
+		"any of these within one request category (Holm-corrected), for 2 consecutive analyses",
+	}
+	return p
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}

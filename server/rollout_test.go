@@ -1,0 +1,282 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/fakellm"
+	"github.com/sluicehq/sluice/server"
+)
+
+// startRolloutGateway starts a gateway whose controller ticks fast, with
+// chat v1.0.0 (stable, production) and v1.1.0 (staging) on the backends.
+func startRolloutGateway(t *testing.T, path string, stable, cand *fakellm.Server) (*server.Server, *api.Client) {
+	t.Helper()
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "sluice.db")
+	}
+	cfg := config.Default()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Store = path
+	cfg.Rollouts.Tick = 20 * time.Millisecond
+	cfg.Health.Interval = 200 * time.Millisecond
+	s, err := server.New(context.Background(), server.Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	doc := sluice.ApplyDoc{Models: []sluice.ApplyModel{{
+		Name:   "chat",
+		Policy: &sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1.0.0"},
+		Labels: map[string]string{"stable": "v1.0.0"},
+		Versions: []sluice.Version{
+			{Version: "v1.0.0", Endpoints: []string{stable.URL()}, BaseModel: "llama-3-8b", Family: "llama-3", WeightHash: "w1", Stage: sluice.StageProduction},
+			{Version: "v1.1.0", Endpoints: []string{cand.URL()}, BaseModel: "llama-3-8b", Family: "llama-3", WeightHash: "w2", Stage: sluice.StageStaging},
+		},
+	}}}
+	if _, err := s.Control.Do(context.Background(), "test", "setup", func(e *sluice.Edit) error { return e.Apply(doc) }); err != nil {
+		t.Fatal(err)
+	}
+	secret, err := s.CreateToken(context.Background(), "op", sluice.RoleOperator, "test", "setup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, api.NewClient(s.AdminURL(), secret)
+}
+
+// load sends requests from sticky users across categories until stop is
+// closed, counting failures the client saw.
+type load struct {
+	sent, failed atomic.Int64
+	byVersion    sync.Map
+	stop         chan struct{}
+	wg           sync.WaitGroup
+}
+
+func startLoad(t *testing.T, url string, workers int) *load {
+	l := &load{stop: make(chan struct{})}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}, Timeout: 10 * time.Second}
+	cats := []string{"chat", "code", "payments", "support"}
+	for w := 0; w < workers; w++ {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				body := fmt.Sprintf(`{"model":"chat","user":"u-%d-%d","messages":[{"role":"user","content":"hi"}]}`, w, i%200)
+				req, _ := http.NewRequest("POST", url+"/v1/chat/completions", strings.NewReader(body))
+				req.Header.Set("X-Request-Category", cats[i%len(cats)])
+				resp, err := client.Do(req)
+				l.sent.Add(1)
+				if err != nil {
+					l.failed.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					l.failed.Add(1)
+				}
+				v := resp.Header.Get("X-Model-Version")
+				n, _ := l.byVersion.LoadOrStore(v, new(atomic.Int64))
+				n.(*atomic.Int64).Add(1)
+			}
+		}()
+	}
+	t.Cleanup(l.finish)
+	return l
+}
+
+func (l *load) finish() {
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	l.wg.Wait()
+}
+
+func waitPhase(t *testing.T, cl *api.Client, want func(sluice.Phase) bool, timeout time.Duration) sluice.Rollout {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var st api.RolloutStatus
+	var err error
+	for time.Now().Before(deadline) {
+		st, err = cl.Rollout(context.Background(), "chat")
+		if err == nil && want(st.Rollout.Phase) {
+			return st.Rollout
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("rollout did not reach the wanted phase in %s: last %s (%v); events %+v", timeout, st.Rollout.Phase, err, st.Rollout.Events)
+	return sluice.Rollout{}
+}
+
+func fastSpec(cand string) sluice.RolloutSpec {
+	return sluice.RolloutSpec{
+		Model: "chat", Candidate: cand, Strategy: sluice.StrategyProgressive,
+		Stages: []sluice.RolloutStage{
+			{Percent: 10, Hold: sluice.Duration(300 * time.Millisecond), MinSamples: 30},
+			{Percent: 50, Hold: sluice.Duration(300 * time.Millisecond), MinSamples: 30},
+			{Percent: 100},
+		},
+		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(100 * time.Millisecond), MinSamples: 30},
+		Warmup:   sluice.WarmupSpec{Requests: 3},
+	}
+}
+
+// TestRollout_BadCandidateRolledBackUnderLoad: a candidate whose refusals
+// jump is rolled back by the analysis while real clients keep sending, and
+// no client request fails.
+func TestRollout_BadCandidateRolledBackUnderLoad(t *testing.T) {
+	stable := MustBackend(t, fakellm.Config{Default: fakellm.Behavior{RefusalRate: 0.02}})
+	cand := MustBackend(t, fakellm.Config{Seed: 7, Default: fakellm.Behavior{RefusalRate: 0.5}})
+	gw, cl := startRolloutGateway(t, "", stable, cand)
+	l := startLoad(t, gw.URL(), 8)
+	if _, err := cl.StartRollout(context.Background(), fastSpec("v1.1.0"), "ship the new fine-tune"); err != nil {
+		t.Fatal(err)
+	}
+	r := waitPhase(t, cl, func(p sluice.Phase) bool { return !p.Active() }, 60*time.Second)
+	if r.Phase != sluice.PhaseRolledBack {
+		t.Fatalf("phase %s (%s), want rolled_back", r.Phase, r.Decision)
+	}
+	if !strings.Contains(r.Decision, "refusal") {
+		t.Errorf("decision does not name the refusal rate: %s", r.Decision)
+	}
+	// The next requests go to stable only.
+	before := candidateCount(l)
+	time.Sleep(300 * time.Millisecond)
+	l.finish()
+	if after := candidateCount(l); after != before {
+		t.Errorf("candidate served %d requests after the rollback", after-before)
+	}
+	if f := l.failed.Load(); f != 0 {
+		t.Errorf("%d of %d client requests failed during the rollout", f, l.sent.Load())
+	}
+	if got := gw.Control.Registry().Models["chat"].Policy.String(); got != "specific v1.0.0" {
+		t.Errorf("policy after rollback: %s", got)
+	}
+	audit, _ := gw.Store.Audit(context.Background(), sluice.AuditQuery{Action: "rollout."})
+	if len(audit) == 0 {
+		t.Error("no rollout audit entries")
+	}
+	t.Logf("%d requests, 0 failed; decision: %s", l.sent.Load(), r.Decision)
+}
+
+func candidateCount(l *load) int64 {
+	if n, ok := l.byVersion.Load("chat:v1.1.0"); ok {
+		return n.(*atomic.Int64).Load()
+	}
+	return 0
+}
+
+// TestRollout_GoodCandidatePromoted: an identical candidate walks through
+// the stages and is promoted; it becomes stable and production.
+func TestRollout_GoodCandidatePromoted(t *testing.T) {
+	stable := MustBackend(t, fakellm.Config{})
+	cand := MustBackend(t, fakellm.Config{Seed: 9})
+	gw, cl := startRolloutGateway(t, "", stable, cand)
+	l := startLoad(t, gw.URL(), 8)
+	if _, err := cl.StartRollout(context.Background(), fastSpec("v1.1.0"), "ship it"); err != nil {
+		t.Fatal(err)
+	}
+	r := waitPhase(t, cl, func(p sluice.Phase) bool { return !p.Active() }, 90*time.Second)
+	l.finish()
+	if r.Phase != sluice.PhasePromoted {
+		t.Fatalf("phase %s (%s), want promoted", r.Phase, r.Decision)
+	}
+	reg := gw.Control.Registry()
+	if reg.Models["chat"].Policy.String() != "specific v1.1.0" || reg.Models["chat"].Labels["stable"] != "v1.1.0" || reg.Version("chat", "v1.1.0").Stage != sluice.StageProduction {
+		t.Errorf("after promotion: policy %s labels %v stage %s", reg.Models["chat"].Policy, reg.Models["chat"].Labels, reg.Version("chat", "v1.1.0").Stage)
+	}
+	if f := l.failed.Load(); f != 0 {
+		t.Errorf("%d client requests failed", f)
+	}
+	// Undo within the window puts the previous routing back.
+	if _, err := cl.RolloutAction(context.Background(), "chat", "undo", "users complain"); err != nil {
+		t.Fatal(err)
+	}
+	if got := gw.Control.Registry().Models["chat"].Policy.String(); got != "specific v1.0.0" {
+		t.Errorf("after undo: %s", got)
+	}
+}
+
+// TestRollout_WarmupFailureNeverTakesTraffic: a candidate whose backend is
+// down fails its readiness check and never receives a request.
+func TestRollout_WarmupFailureNeverTakesTraffic(t *testing.T) {
+	stable := MustBackend(t, fakellm.Config{})
+	cand := MustBackend(t, fakellm.Config{})
+	cand.SetHealthy(false)
+	gw, cl := startRolloutGateway(t, "", stable, cand)
+	if _, err := cl.StartRollout(context.Background(), fastSpec("v1.1.0"), "try"); err != nil {
+		t.Fatal(err)
+	}
+	r := waitPhase(t, cl, func(p sluice.Phase) bool { return !p.Active() }, 20*time.Second)
+	if r.Phase != sluice.PhaseFailed || !strings.Contains(r.Decision, "readiness") {
+		t.Fatalf("phase %s: %s", r.Phase, r.Decision)
+	}
+	if cand.Requests() != 0 {
+		t.Errorf("the failed candidate received %d model requests", cand.Requests())
+	}
+	if got := gw.Control.Registry().Models["chat"].Policy.String(); got != "specific v1.0.0" {
+		t.Errorf("routing changed: %s", got)
+	}
+}
+
+// TestRollout_RestartResumesStage: a gateway restarted mid-stage resumes
+// the same stage with the hold already served.
+func TestRollout_RestartResumesStage(t *testing.T) {
+	stable := MustBackend(t, fakellm.Config{})
+	cand := MustBackend(t, fakellm.Config{Seed: 3})
+	path := filepath.Join(t.TempDir(), "sluice.db")
+	gw, cl := startRolloutGateway(t, path, stable, cand)
+	spec := fastSpec("v1.1.0")
+	spec.Stages = []sluice.RolloutStage{{Percent: 20, Hold: sluice.Duration(time.Hour), MinSamples: 1}, {Percent: 100}}
+	if _, err := cl.StartRollout(context.Background(), spec, "long hold"); err != nil {
+		t.Fatal(err)
+	}
+	r1 := waitPhase(t, cl, func(p sluice.Phase) bool { return p == sluice.PhaseProgressing }, 20*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	gw.Shutdown(context.Background())
+
+	cfg := config.Default()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Store = path
+	cfg.Rollouts.Tick = 20 * time.Millisecond
+	gw2, err := server.New(context.Background(), server.Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer gw2.Shutdown(context.Background())
+	r2 := gw2.Control.Registry().Rollouts["chat"]
+	if r2 == nil || r2.ID != r1.ID || r2.Phase != sluice.PhaseProgressing || r2.StageIndex != 0 || r2.Percent != 20 {
+		t.Fatalf("after restart: %+v", r2)
+	}
+	if held := r2.Held(time.Now()); held < 300*time.Millisecond {
+		t.Errorf("hold served after restart = %s, want at least 300ms", held)
+	}
+	if got := gw2.Control.Registry().Models["chat"].Policy.String(); got != "split v1.0.0=80 v1.1.0=20" {
+		t.Errorf("split after restart: %s", got)
+	}
+}
