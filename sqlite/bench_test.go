@@ -47,30 +47,3 @@ func BenchmarkStore_AppendRequests1000(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "ns/row")
 }
 
-// TestStore_AppendRequestsSpeed guards against a batch of 1000 rows
-// becoming an order of magnitude slower (one transaction per row, say). The
-// budget is 50 ms and an idle 2-core machine takes about 20 ms; the bound is
-// loose so that a machine busy with other builds does not fail it.
-func TestStore_AppendRequestsSpeed(t *testing.T) {
-	if testing.Short() {
-		t.Skip("timing test")
-	}
-	s := MustOpen(t, filepath.Join(t.TempDir(), "sluice.db"))
-	rows := benchRows(1000, time.Now())
-	best := time.Hour
-	for range 5 {
-		start := time.Now()
-		if err := s.AppendRequests(t.Context(), rows); err != nil {
-			t.Fatal(err)
-		}
-		best = min(best, time.Since(start))
-	}
-	t.Logf("AppendRequests(1000): best of 5 %v", best)
-	limit := 250 * time.Millisecond
-	if raceEnabled {
-		limit *= 10
-	}
-	if best > limit {
-		t.Errorf("AppendRequests(1000) took %v at best, want under %v", best, limit)
-	}
-}
