@@ -510,9 +510,23 @@ func (c *Controller) Analyze(r *sluice.Rollout, now time.Time) (sluice.Verdict, 
 	if r.Phase == sluice.PhaseShadow || r.Phase == sluice.PhasePreview || since.IsZero() {
 		since = r.StageStartedAt
 	}
+	base := c.opt.Windows.Window(s.Model, s.Baseline, "", since)
+	cand := c.opt.Windows.Window(s.Model, s.Candidate, "", since)
+	// The windows are bounded: when the busier arm's window no longer
+	// reaches back to since, compare both arms from where it starts, so
+	// the two are always judged on the same span of time.
+	for _, w := range []observe.Sample{base, cand} {
+		if w.Truncated && w.First.After(since) {
+			since = w.First
+		}
+	}
+	if since != r.LiveAt && (base.Truncated || cand.Truncated) {
+		base = c.opt.Windows.Window(s.Model, s.Baseline, "", since)
+		cand = c.opt.Windows.Window(s.Model, s.Candidate, "", since)
+	}
 	in := analysis.Input{
-		Baseline:   analysis.FromSample(c.opt.Windows.Window(s.Model, s.Baseline, "", since)),
-		Candidate:  analysis.FromSample(c.opt.Windows.Window(s.Model, s.Candidate, "", since)),
+		Baseline:   analysis.FromSample(base),
+		Candidate:  analysis.FromSample(cand),
 		Categories: map[string]analysis.Pair{},
 	}
 	if s.Analysis.Categories == nil || *s.Analysis.Categories {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -18,6 +19,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/fakellm"
 	"github.com/sluicehq/sluice/server"
@@ -31,14 +33,17 @@ func (c *cli) demoCmd() *cobra.Command {
 		Short: "Run a self-contained demo: simulated model versions, the gateway on SQLite, live traffic and a live view",
 		Long: `Start three simulated versions of a "chat" model, the gateway on an embedded
 SQLite store in a temporary directory, and a load generator of sticky users;
-then show the live split and per-version metrics until Ctrl-C.`,
+then roll out two fine-tunes while you watch: v1.1.0, faster on average but
+refusing payment questions, is rolled back by the canary analysis; v1.2.0,
+better across the board, is promoted. The live view shows stage, split,
+verdicts and per-version metrics until Ctrl-C.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.runDemo(cmd.Context(), duration, rate)
 		},
 	}
 	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this long (0: until Ctrl-C)")
-	cmd.Flags().IntVar(&rate, "rate", 60, "requests per second the load generator sends")
+	cmd.Flags().IntVar(&rate, "rate", 100, "requests per second the load generator sends")
 	return cmd
 }
 
@@ -46,8 +51,9 @@ then show the live split and per-version metrics until Ctrl-C.`,
 type demoVersion struct {
 	tag      string
 	stage    sluice.Stage
-	behavior fakellm.Behavior
-	srv      *fakellm.Server
+	behavior   fakellm.Behavior
+	categories map[string]fakellm.Behavior
+	srv        *fakellm.Server
 }
 
 func demoVersions() []*demoVersion {
@@ -60,15 +66,18 @@ func demoVersions() []*demoVersion {
 		RefusalRate:     0.02,
 	}
 	good := base
-	good.Latency = fakellm.Distribution{MedianMS: 32, P99MS: 120}
-	bad := base
-	bad.ErrorRate = 0.04
-	bad.RefusalRate = 0.12
-	bad.Latency = fakellm.Distribution{MedianMS: 45, P99MS: 400}
+	good.Latency = fakellm.Distribution{MedianMS: 32, P99MS: 130}
+	good.TTFT = fakellm.Distribution{MedianMS: 20, P99MS: 70}
+	good.RefusalRate = 0.01
+	// The bad fine-tune is better on average (faster, fewer refusals) but
+	// refuses the payment flow: the 3 AM incident Sluice exists for.
+	bad := good
+	badPayments := bad
+	badPayments.RefusalRate = 0.35
 	return []*demoVersion{
 		{tag: "v1.0.0", stage: sluice.StageProduction, behavior: base},
-		{tag: "v1.1.0", stage: sluice.StageStaging, behavior: good},
-		{tag: "v1.2.0", stage: sluice.StageStaging, behavior: bad},
+		{tag: "v1.1.0", stage: sluice.StageStaging, behavior: bad, categories: map[string]fakellm.Behavior{"payments": badPayments}},
+		{tag: "v1.2.0", stage: sluice.StageStaging, behavior: good},
 	}
 }
 
@@ -86,7 +95,7 @@ func (c *cli) runDemo(ctx context.Context, duration time.Duration, rate int) err
 	versions := demoVersions()
 	doc := sluice.ApplyDoc{Models: []sluice.ApplyModel{{Name: "chat", Description: "demo chat model"}}}
 	for i, v := range versions {
-		v.srv = fakellm.New(fakellm.Config{Model: "demo-" + v.tag, Seed: uint64(i + 1), Default: v.behavior})
+		v.srv = fakellm.New(fakellm.Config{Model: "demo-" + v.tag, Seed: uint64(i + 1), Default: v.behavior, Categories: v.categories})
 		if err := v.srv.Start("127.0.0.1:0"); err != nil {
 			return err
 		}
@@ -96,13 +105,14 @@ func (c *cli) runDemo(ctx context.Context, duration time.Duration, rate int) err
 			BaseModel: "llama-3-8b", Family: "llama-3", Size: "8b", WeightHash: "sha256:demo-" + v.tag, Stage: v.stage,
 		})
 	}
-	doc.Models[0].Policy = &sluice.Policy{Kind: sluice.PolicySplit, Split: []sluice.Weight{{Version: "v1.0.0", Percent: 90}, {Version: "v1.1.0", Percent: 5}, {Version: "v1.2.0", Percent: 5}}}
-	doc.Models[0].Labels = map[string]string{"stable": "v1.0.0", "canary": "v1.1.0"}
+	doc.Models[0].Policy = &sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1.0.0"}
+	doc.Models[0].Labels = map[string]string{"stable": "v1.0.0"}
 
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Store = filepath.Join(dir, "sluice.db")
 	cfg.Health.Interval = time.Second
+	cfg.Rollouts.Tick = 200 * time.Millisecond
 	srv, err := server.New(ctx, server.Options{Config: cfg})
 	if err != nil {
 		return err
@@ -127,6 +137,10 @@ func (c *cli) runDemo(ctx context.Context, duration time.Duration, rate int) err
 	wg.Add(1)
 	go func() { defer wg.Done(); demoLoad(loadCtx, srv.URL(), rate, &sent, &failed) }()
 
+	plan := &demoPlan{steps: []demoStep{
+		{tag: "v1.1.0", why: "fine-tune v1.1.0: faster on average, but it refuses payment questions"},
+		{tag: "v1.2.0", why: "fine-tune v1.2.0: better across the board"},
+	}}
 	tty := false
 	if f, ok := c.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		tty = true
@@ -145,6 +159,7 @@ func (c *cli) runDemo(ctx context.Context, duration time.Duration, rate int) err
 			return nil
 		case <-tick.C:
 			frames++
+			plan.advance(ctx, srv, c.stderr)
 			if tty || frames%5 == 0 {
 				c.drawDemo(srv, start, sent.Load(), failed.Load(), tty)
 			}
@@ -205,6 +220,23 @@ func (c *cli) drawDemo(srv *server.Server, start time.Time, sent, failed int64, 
 		b.WriteString("\x1b[H\x1b[2J")
 	}
 	fmt.Fprintf(&b, "Sluice demo — %s elapsed — %d requests sent, %d answered with an error (Ctrl-C to stop)\n\n", time.Since(start).Round(time.Second), sent, failed)
+	if r := srv.Control.Registry().Rollouts["chat"]; r != nil {
+		st := api.RolloutStatus{Rollout: *r, Policy: srv.Control.Registry().Models["chat"].Policy.String()}
+		if r.Phase.Active() {
+			st.StageSamples = srv.Rollouts.StageSamples(r)
+			if r.StageIndex < len(r.Spec.Stages) {
+				st.StageNeed = r.Spec.Stages[r.StageIndex].MinSamples
+			}
+		}
+		if len(r.LastVerdict) > 0 {
+			var v sluice.Verdict
+			if json.Unmarshal(r.LastVerdict, &v) == nil {
+				st.Verdict = &v
+			}
+		}
+		b.WriteString(renderRollout(st, time.Now()))
+		b.WriteString("\n")
+	}
 	for _, m := range srv.Routes.Load().Models() {
 		fmt.Fprintf(&b, "model %s   policy: %s\n", m.Name, m.Policy)
 		for _, s := range m.Split {
@@ -213,11 +245,58 @@ func (c *cli) drawDemo(srv *server.Server, start time.Time, sent, failed int64, 
 		for _, l := range m.Labels {
 			fmt.Fprintf(&b, "  label %s -> %s\n", l.Label, l.Version)
 		}
-		fmt.Fprintf(&b, "\n  last 30 s     %8s %7s %7s %8s %8s %8s %7s\n", "requests", "req/s", "errors", "refusals", "p50 ms", "p99 ms", "tokens")
+		fmt.Fprintf(&b, "\n  per version, last 30 s     %8s %7s %7s %8s %8s %8s %7s\n", "requests", "req/s", "errors", "refusals", "p50 ms", "p99 ms", "tokens")
 		for _, v := range srv.Recorder.Summary(m.Name, time.Now().Add(-30*time.Second)) {
 			fmt.Fprintf(&b, "  %-12s %8d %7.1f %6.1f%% %7.1f%% %8.1f %8.1f %7.1f\n", v.Version, v.Requests, v.RatePerSecond, 100*v.ErrorRate, 100*v.RefusalRate, v.LatencyP50, v.LatencyP99, v.MeanOutputTokens)
 		}
 	}
 	b.WriteString("\n")
 	io.WriteString(c.stdout, b.String())
+}
+
+// demoStep is one rollout the demo runs.
+type demoStep struct {
+	tag, why string
+	started  bool
+}
+
+// demoPlan runs its rollouts one after the other: the bad candidate first
+// (rolled back by the analysis), then the good one (promoted).
+type demoPlan struct {
+	steps []demoStep
+	i     int
+}
+
+func demoSpec(tag string) sluice.RolloutSpec {
+	return sluice.RolloutSpec{
+		Model: "chat", Candidate: tag, Strategy: sluice.StrategyProgressive,
+		Stages: []sluice.RolloutStage{
+			{Percent: 20, Hold: sluice.Duration(8 * time.Second), MinSamples: 100},
+			{Percent: 50, Hold: sluice.Duration(8 * time.Second), MinSamples: 200},
+			{Percent: 100},
+		},
+		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(2 * time.Second), MinSamples: 60},
+		Warmup:   sluice.WarmupSpec{Requests: 3},
+	}
+}
+
+// advance starts the next rollout once the previous one has ended.
+func (p *demoPlan) advance(ctx context.Context, srv *server.Server, log io.Writer) {
+	if p.i >= len(p.steps) {
+		return
+	}
+	st := &p.steps[p.i]
+	if !st.started {
+		if r := srv.Control.Registry().ActiveRollout("chat"); r != nil {
+			return
+		}
+		st.started = true
+		if _, err := srv.Rollouts.Start(ctx, "demo", st.why, demoSpec(st.tag)); err != nil {
+			fmt.Fprintln(log, "demo: start rollout:", err)
+		}
+		return
+	}
+	if r := srv.Control.Registry().Rollouts["chat"]; r != nil && !r.Phase.Active() {
+		p.i++
+	}
 }
