@@ -49,8 +49,8 @@ verdicts and per-version metrics until Ctrl-C.`,
 
 // demoVersion is one simulated version in the demo.
 type demoVersion struct {
-	tag      string
-	stage    sluice.Stage
+	tag        string
+	stage      sluice.Stage
 	behavior   fakellm.Behavior
 	categories map[string]fakellm.Behavior
 	srv        *fakellm.Server
