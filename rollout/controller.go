@@ -74,6 +74,10 @@ type Options struct {
 	// Tick is how often the controller looks at active rollouts; default 1 s.
 	// Each rollout is analysed every Spec.Analysis.Interval.
 	Tick time.Duration
+	// Leader, when set, says whether this replica leads; only the leader
+	// analyses and advances rollouts (operators' actions work anywhere).
+	// Nil means this process is the only controller.
+	Leader interface{ Leading() bool }
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger logs operations; nil discards.
@@ -443,6 +447,9 @@ func (c *Controller) Run(ctx context.Context) {
 // Step is one look at every active rollout (Run calls it each Tick; tests
 // call it directly).
 func (c *Controller) Step(ctx context.Context) {
+	if c.opt.Leader != nil && !c.opt.Leader.Leading() {
+		return
+	}
 	reg := c.opt.Control.Registry()
 	now := c.opt.Now()
 	for model, r := range reg.Rollouts {
