@@ -447,14 +447,13 @@ func (c *Controller) Run(ctx context.Context) {
 // Step is one look at every active rollout (Run calls it each Tick; tests
 // call it directly).
 func (c *Controller) Step(ctx context.Context) {
-	if c.opt.Leader != nil && !c.opt.Leader.Leading() {
-		return
-	}
 	reg := c.opt.Control.Registry()
 	now := c.opt.Now()
+	leading := c.opt.Leader == nil || c.opt.Leader.Leading()
 	for model, r := range reg.Rollouts {
+		// Every replica mirrors its own traffic; only the leader decides.
 		c.syncShadow(model, r)
-		if !r.Phase.Active() {
+		if !r.Phase.Active() || !leading {
 			continue
 		}
 		switch r.Phase {
