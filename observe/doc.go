@@ -20,6 +20,12 @@
 // time. The categories of a model are capped (clients choose them); the
 // models and versions come from the registry.
 //
+// RecordQualityFrom takes quality scores in [0, 1] (user feedback, the
+// proxy's heuristic score, an LLM judge's grade), kept per (model, version,
+// category) in a window of their own beside the observations; Window returns
+// them in Sample.Quality, and Prometheus gets sluice_quality_score by
+// source.
+//
 // RefusalDetector is the phrase matcher the proxy runs on a response's text
 // to set Observation.Refusal.
 //

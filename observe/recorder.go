@@ -108,12 +108,13 @@ type series struct {
 
 	all *ring
 
-	// mu guards w, stats and reqs. Record holds it for a few tens of
-	// nanoseconds; Window and the Prometheus scrape for a copy.
-	mu    sync.Mutex
-	w     window
-	stats seriesStats
-	reqs  []*reqStats // per status class, error class and route
+	// mu guards w, stats, reqs and quality. Record holds it for a few tens
+	// of nanoseconds; Window and the Prometheus scrape for a copy.
+	mu      sync.Mutex
+	w       window
+	stats   seriesStats
+	reqs    []*reqStats // per status class, error class and route
+	quality qualityWindow
 }
 
 // seriesKey names a series within a model.
@@ -147,7 +148,7 @@ func New(opt Options) *Recorder {
 	r.models.Store(&models)
 	classes := []string{""}
 	r.errClasses.Store(&classes)
-	reg.MustRegister(newCollector(r))
+	reg.MustRegister(newCollector(r), newQualityCollector(r))
 	return r
 }
 

@@ -113,6 +113,14 @@ type Sample struct {
 	// observations; zero when there are none.
 	First time.Time `json:"first"`
 	Last  time.Time `json:"last"`
+	// Quality holds the quality scores in [0, 1] given at or after since,
+	// from every source, in time order (Recorder.RecordQualityFrom);
+	// QualityBySource holds the same scores split by source (feedback,
+	// heuristic, judge, other). Both are nil when there are none. The scores
+	// are kept apart from the observations, in a window of their own of the
+	// same size.
+	Quality         []float64            `json:"quality,omitempty"`
+	QualityBySource map[string][]float64 `json:"quality_by_source,omitempty"`
 	// Truncated is true when observations at or after since were
 	// overwritten because the window is full: the sample then covers only
 	// the most recent Options.WindowSize observations, from First on.
@@ -244,11 +252,12 @@ func unixNanos(t time.Time) int64 {
 // category; NoCategory selects the observations that had none. An unknown
 // model, version or category gives an empty Sample.
 func (r *Recorder) Window(model, version, category string, since time.Time) Sample {
-	snap, ok := r.snapshot(model, version, category)
-	if !ok {
-		return Sample{}
+	var s Sample
+	if snap, ok := r.snapshot(model, version, category); ok {
+		s = snap.sample(unixNanos(since), *r.errClasses.Load())
 	}
-	return snap.sample(unixNanos(since), *r.errClasses.Load())
+	r.addQuality(&s, model, version, category, unixNanos(since))
+	return s
 }
 
 // snapshot copies the window of (model, version, category); ok is false

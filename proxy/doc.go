@@ -9,4 +9,24 @@
 // The request path reads the routing table through an atomic pointer, takes
 // no lock shared with the control plane, and writes nothing to disk: the
 // request log is handed to a buffered writer.
+//
+// Around each request the proxy also keeps what the rollout controller and
+// the quality signals need, at a cost of a few hundred nanoseconds and no
+// allocation when no shadow or judge is configured:
+//
+//   - InFlight counts the requests in flight per version (a copy-on-write
+//     map of atomic counters), for draining a version after a rollback.
+//   - SetShadow mirrors a fraction of a model's requests to a candidate
+//     after the client has its answer, on a bounded worker pool fed by a
+//     bounded queue that drops rather than waits. The candidate's answer is
+//     discarded, recorded as an observation with route "shadow" (never in
+//     the request log), and compared with the live one in a ShadowPair.
+//   - Every successful chat or completion answer gets a heuristic quality
+//     score (HeuristicScore), and an optional Judge grades a sample of
+//     answers, live and mirrored, off the request path.
+//   - POST /v1/feedback takes a user's score of one of the last
+//     Options.FeedbackWindow answers, by its X-Request-Id, and records it
+//     for the version that served it. Request ids carry a per-process
+//     counter, so the ring that remembers them needs no map: feedback must
+//     reach the replica that served the answer.
 package proxy

@@ -70,6 +70,32 @@ type Options struct {
 	OnResult func(versionID string, failed bool)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// Quality receives quality scores: the heuristic score of each answer
+	// and user feedback. Nil means Recorder, when it implements
+	// QualityRecorder (observe.Recorder does); else scores are dropped.
+	Quality QualityRecorder
+	// NoHeuristicQuality turns off the heuristic quality score the proxy
+	// records for every successful chat or completion answer (see
+	// HeuristicScore).
+	NoHeuristicQuality bool
+	// Judge grades a sample of answers off the request path; nil grades
+	// none. judge.Judge implements it.
+	Judge Judge
+	// ShadowQueue is how many mirrored requests may wait for a shadow
+	// worker; default 1024. A mirrored request that finds the queue full is
+	// dropped and counted (sluice_shadow_dropped_total), so a slow candidate
+	// never slows the live path.
+	ShadowQueue int
+	// ShadowWorkers is how many mirrored requests run at once; default 4.
+	ShadowWorkers int
+	// ShadowPairs is how many primary/shadow answer pairs are kept for
+	// review (ShadowPairs), across models; default 500.
+	ShadowPairs int
+	// FeedbackWindow is how many of the most recent requests accept
+	// feedback through POST /v1/feedback; default 100000. It costs 40 bytes
+	// per request, allocated by New.
+	FeedbackWindow int
 }
 
 // Proxy is the OpenAI-compatible data plane handler.
@@ -77,6 +103,10 @@ type Proxy struct {
 	opt       Options
 	transport http.RoundTripper
 	bufs      sync.Pool
+	quality   QualityRecorder
+	inflight  inflight
+	shadow    shadowState
+	feedback  *feedbackRing
 }
 
 // New returns a Proxy with opt's defaults filled in.
@@ -100,10 +130,28 @@ func New(opt Options) *Proxy {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	p := &Proxy{opt: opt, transport: opt.Transport}
+	if opt.ShadowQueue <= 0 {
+		opt.ShadowQueue = 1024
+	}
+	if opt.ShadowWorkers <= 0 {
+		opt.ShadowWorkers = 4
+	}
+	if opt.ShadowPairs <= 0 {
+		opt.ShadowPairs = 500
+	}
+	if opt.FeedbackWindow <= 0 {
+		opt.FeedbackWindow = 100_000
+	}
+	p := &Proxy{opt: opt, transport: opt.Transport, quality: opt.Quality}
 	if p.transport == nil {
 		p.transport = NewTransport(opt.ConnectTimeout, opt.FirstByteTimeout)
 	}
+	if p.quality == nil {
+		p.quality, _ = opt.Recorder.(QualityRecorder)
+	}
+	p.inflight.init()
+	p.shadow.init(opt.ShadowQueue, opt.ShadowPairs)
+	p.feedback = newFeedbackRing(opt.FeedbackWindow)
 	p.bufs.New = func() any { b := make([]byte, 0, 16<<10); return &b }
 	return p
 }
@@ -143,8 +191,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.serveModels(w, r)
+	case "/v1/feedback":
+		p.serveFeedback(w, r)
 	default:
-		writeErrorCode(w, sluice.CodeNotFound, "unknown path "+r.URL.Path+": Sluice serves /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/models")
+		writeErrorCode(w, sluice.CodeNotFound, "unknown path "+r.URL.Path+": Sluice serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models and /v1/feedback")
 	}
 }
 
@@ -153,14 +203,38 @@ type exchange struct {
 	w        http.ResponseWriter
 	r        *http.Request
 	reqID    string
+	seq      uint64 // the counter in reqID
 	start    time.Time
 	body     []byte
 	f        fields
 	category string
+
+	// keep is nil unless the answer is mirrored or judged, so that other
+	// requests pay nothing for keeping its text.
+	keep *keep
+}
+
+// keep is what the proxy keeps of an answer that is mirrored or judged.
+type keep struct {
+	limit  int    // how many bytes of the text to keep
+	text   []byte // the start of the generated text
+	judged bool   // the answer goes to the judge
+	shadow bool   // this is the mirrored request, sent to the candidate
+	// mirror is the rule the request is mirrored by, or nil.
+	mirror *shadowRule
+}
+
+// keptText returns the kept text cut to n bytes, "" when none is kept.
+func (x *exchange) keptText(n int) string {
+	if x.keep == nil {
+		return ""
+	}
+	return textOf(x.keep.text, n)
 }
 
 func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
-	x := exchange{w: w, r: r, reqID: newRequestID(), start: p.opt.Now()}
+	x := exchange{w: w, r: r, start: p.opt.Now()}
+	x.reqID, x.seq = newRequestID()
 	w.Header().Set("X-Request-Id", x.reqID)
 	bp := p.bufs.Get().(*[]byte)
 	defer p.bufs.Put(bp)
@@ -213,9 +287,13 @@ func (x *exchange) parse(categoryHeader string) error {
 }
 
 func (p *Proxy) readBody(r *http.Request, buf []byte) ([]byte, error) {
-	tooLarge := sluice.Errorf(sluice.CodeTooLarge, "the request body is larger than the %d-byte limit: send a smaller request or raise max_body_bytes", p.opt.MaxBodyBytes)
+	// Made only when needed: formatting it cost every request an
+	// allocation and a Sprintf.
+	tooLarge := func() error {
+		return sluice.Errorf(sluice.CodeTooLarge, "the request body is larger than the %d-byte limit: send a smaller request or raise max_body_bytes", p.opt.MaxBodyBytes)
+	}
 	if r.ContentLength > p.opt.MaxBodyBytes {
-		return buf, tooLarge
+		return buf, tooLarge()
 	}
 	lr := io.LimitedReader{R: r.Body, N: p.opt.MaxBodyBytes + 1}
 	for {
@@ -232,18 +310,24 @@ func (p *Proxy) readBody(r *http.Request, buf []byte) ([]byte, error) {
 		}
 	}
 	if int64(len(buf)) > p.opt.MaxBodyBytes {
-		return buf, tooLarge
+		return buf, tooLarge()
 	}
 	return buf, nil
 }
 
 // forward sends the request to the decided version, retries on stable when
-// allowed, and relays the answer.
+// allowed, and relays the answer; then it records the quality score, hands
+// the answer to the judge and the mirror when they want it, and remembers
+// the request for feedback.
 func (p *Proxy) forward(x *exchange, d route.Decision) {
 	ctx, cancel := context.WithTimeout(x.r.Context(), p.opt.RequestTimeout)
 	defer cancel()
 	target := d.Target
 	routeName := d.Route
+	p.plan(x, target)
+	n := p.inflight.counter(target.ID)
+	n.Add(1)
+	defer func() { n.Add(-1) }()
 	resp, class, err := p.attempt(ctx, x, target)
 	if class != "" && !p.opt.NoRetry && d.Stable != nil && d.Stable != target && class != "canceled" {
 		// The failed attempt counts against the version that failed.
@@ -257,7 +341,10 @@ func (p *Proxy) forward(x *exchange, d route.Decision) {
 		if resp != nil {
 			resp.Body.Close()
 		}
+		n.Add(-1)
 		target, routeName = d.Stable, "retry"
+		n = p.inflight.counter(target.ID)
+		n.Add(1)
 		resp, class, err = p.attempt(ctx, x, target)
 	}
 	obs := p.observation(x, target, d, routeName)
@@ -269,37 +356,9 @@ func (p *Proxy) forward(x *exchange, d route.Decision) {
 			h.Set("Sunset", target.Sunset)
 		}
 	}
-	if err != nil {
-		obs.ErrorClass = class
-		obs.Status = statusFor(nil, class)
-		obs.Latency = p.opt.Now().Sub(x.start)
-		obs.TTFT = obs.Latency
-		code := sluice.CodeUpstream
-		switch class {
-		case "timeout":
-			code = sluice.CodeTimeout
-		case "canceled":
-			obs.Status = 499
-		}
-		if class != "canceled" {
-			writeErrorCode(x.w, code, upstreamMessage(target, class, err))
-		}
-		p.record(&obs, true)
-		return
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 500 {
-		obs.ErrorClass = "upstream_5xx"
-	} else if resp.StatusCode >= 400 {
-		obs.ErrorClass = "upstream_4xx"
-	}
-	obs.Status = resp.StatusCode
-	if x.f.stream && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		p.relayStream(x, target, resp, &obs)
-	} else {
-		p.relayBody(x, resp, &obs)
-	}
+	p.relay(x, target, resp, class, err, &obs)
 	p.record(&obs, true)
+	p.afterAnswer(x, target, &obs)
 }
 
 func (p *Proxy) observation(x *exchange, t *route.Target, d route.Decision, routeName string) sluice.Observation {
@@ -362,6 +421,9 @@ func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target) (*htt
 	}
 	copyRequestHeaders(req.Header, x.r.Header)
 	req.Header.Set("X-Request-Id", x.reqID)
+	if x.keep != nil && x.keep.shadow {
+		req.Header.Set(ShadowHeader, "true")
+	}
 	req.ContentLength = int64(len(up))
 	resp, err := p.transport.RoundTrip(req)
 	if err != nil {
@@ -400,6 +462,7 @@ var hopHeaders = map[string]bool{
 	"Connection": true, "Proxy-Connection": true, "Keep-Alive": true, "Proxy-Authenticate": true,
 	"Proxy-Authorization": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
 	"Content-Length": true, "Accept-Encoding": true, "X-Sluice-Version": true,
+	ShadowHeader: true, // set by the proxy on mirrored requests only
 }
 
 func copyRequestHeaders(dst, src http.Header) {

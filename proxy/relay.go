@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/route"
@@ -14,6 +15,40 @@ import (
 // refusalPrefix is how much of the generated text is kept for the refusal
 // check: refusals announce themselves in the first sentence.
 const refusalPrefix = 256
+
+// relay sends the outcome of the attempt at t to x.w: the backend's answer,
+// or an OpenAI-shaped error when there is none. It completes obs.
+func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class string, err error, obs *sluice.Observation) {
+	if err != nil {
+		obs.ErrorClass = class
+		obs.Status = statusFor(nil, class)
+		obs.Latency = p.opt.Now().Sub(x.start)
+		obs.TTFT = obs.Latency
+		code := sluice.CodeUpstream
+		switch class {
+		case "timeout":
+			code = sluice.CodeTimeout
+		case "canceled":
+			obs.Status = 499
+		}
+		if class != "canceled" {
+			writeErrorCode(x.w, code, upstreamMessage(t, class, err))
+		}
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 500 {
+		obs.ErrorClass = "upstream_5xx"
+	} else if resp.StatusCode >= 400 {
+		obs.ErrorClass = "upstream_4xx"
+	}
+	obs.Status = resp.StatusCode
+	if x.f.stream && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		p.relayStream(x, t, resp, obs)
+	} else {
+		p.relayBody(x, resp, obs)
+	}
+}
 
 // relayBody copies a whole (non-streamed) answer to the client and reads
 // usage, finish reason and the text from it.
@@ -47,6 +82,9 @@ func (p *Proxy) relayBody(x *exchange, resp *http.Response, obs *sluice.Observat
 			text = gjson.GetBytes(body, "choices.0.text")
 		}
 		obs.ResponseChars = len(text.Str)
+		if k := x.keep; k != nil {
+			k.text = appendCapped(k.text, text.Str, k.limit)
+		}
 		obs.FinishReason = gjson.GetBytes(body, "choices.0.finish_reason").Str
 		if p.opt.Refusal != nil && text.Str != "" {
 			t := text.Str
@@ -56,6 +94,15 @@ func (p *Proxy) relayBody(x *exchange, resp *http.Response, obs *sluice.Observat
 			obs.Refusal = p.opt.Refusal.Match([]byte(t))
 		}
 	}
+}
+
+// appendCapped appends s to dst up to a length of limit bytes; the caller
+// cuts the result at a character boundary when it uses it (textOf).
+func appendCapped(dst []byte, s string, limit int) []byte {
+	if room := limit - len(dst); room < len(s) {
+		s = s[:max(room, 0)]
+	}
+	return append(dst, s...)
 }
 
 func (p *Proxy) readUsage(body []byte, obs *sluice.Observation) {
@@ -148,6 +195,9 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 						text = c.Get("text")
 					}
 					obs.ResponseChars += len(text.Str)
+					if k := x.keep; k != nil && k.limit > len(k.text) {
+						k.text = appendCapped(k.text, text.Str, k.limit)
+					}
 					if prefixLen < refusalPrefix {
 						prefixLen += copy(prefix[prefixLen:], text.Str)
 					}

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"strconv"
+	"strings"
 	"sync/atomic"
 )
 
@@ -20,11 +21,23 @@ func randomPrefix() string {
 	return "req_" + hex.EncodeToString(b[:])
 }
 
-func newRequestID() string {
+// newRequestID returns a new request id and the counter value in it.
+func newRequestID() (string, uint64) {
 	n := idCounter.Add(1)
 	var buf [40]byte
 	out := append(buf[:0], idPrefix...)
 	out = append(out, '_')
 	out = strconv.AppendUint(out, n, 36)
-	return string(out)
+	return string(out), n
+}
+
+// parseRequestID returns the counter value of an id this process made; ok
+// is false for any other string.
+func parseRequestID(id string) (n uint64, ok bool) {
+	rest, found := strings.CutPrefix(id, idPrefix)
+	if !found || len(rest) < 2 || rest[0] != '_' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(rest[1:], 36, 64)
+	return n, err == nil && n > 0
 }

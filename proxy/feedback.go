@@ -1,0 +1,192 @@
+package proxy
+
+import (
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/route"
+)
+
+// feedbackStripes is how many locks guard the feedback ring. Consecutive
+// requests land on consecutive stripes, so concurrent requests rarely
+// share one.
+const feedbackStripes = 64
+
+// feedbackRing remembers which version served each of the most recent
+// requests. A request id holds a per-process counter, so the ring needs no
+// map: the slot of request n is n modulo the ring's size, and the slot keeps
+// n to tell a recent request from an older one that used the same slot.
+type feedbackRing struct {
+	slots []feedbackSlot
+	locks [feedbackStripes]struct {
+		sync.Mutex
+		_ [56]byte // a cache line each
+	}
+}
+
+type feedbackSlot struct {
+	seq      uint64
+	target   *route.Target
+	category string
+	rated    bool
+}
+
+func newFeedbackRing(n int) *feedbackRing {
+	return &feedbackRing{slots: make([]feedbackSlot, n)}
+}
+
+// put remembers that target answered request seq in category.
+func (f *feedbackRing) put(seq uint64, t *route.Target, category string) {
+	i := seq % uint64(len(f.slots))
+	l := &f.locks[i%feedbackStripes]
+	l.Lock()
+	f.slots[i] = feedbackSlot{seq: seq, target: t, category: category}
+	l.Unlock()
+}
+
+// claim returns the version that answered request seq and marks it rated;
+// found is false when the request is unknown or too old, rated when it was
+// rated before.
+func (f *feedbackRing) claim(seq uint64) (t *route.Target, category string, found, rated bool) {
+	i := seq % uint64(len(f.slots))
+	l := &f.locks[i%feedbackStripes]
+	l.Lock()
+	defer l.Unlock()
+	s := &f.slots[i]
+	if s.seq != seq || s.target == nil {
+		return nil, "", false, false
+	}
+	if s.rated {
+		return s.target, s.category, true, true
+	}
+	s.rated = true
+	return s.target, s.category, true, false
+}
+
+// maxFeedbackBytes caps a feedback body.
+const maxFeedbackBytes = 16 << 10
+
+// feedbackShape is the hint every feedback error ends with.
+const feedbackShape = `send {"request_id": "<the X-Request-Id of the answer>", "score": 0.0 to 1.0} or {"request_id": "...", "thumbs": "up" or "down"}`
+
+// serveFeedback handles POST /v1/feedback: a user's score of one answer,
+// attributed to the version that served it and recorded as a quality score
+// with source "feedback". Each request takes one feedback; thumbs up is 1,
+// down 0.
+func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		writeErrorCode(w, sluice.CodeBadRequest, "/v1/feedback takes POST with a JSON body: "+feedbackShape)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxFeedbackBytes+1))
+	if err != nil {
+		writeErrorCode(w, sluice.CodeBadRequest, "reading the feedback body failed: "+err.Error())
+		return
+	}
+	if len(body) > maxFeedbackBytes {
+		writeErrorCode(w, sluice.CodeTooLarge, "the feedback body is larger than 16 KiB: "+feedbackShape)
+		return
+	}
+	id, score, err := parseFeedback(body)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	seq, ok := parseRequestID(id)
+	var (
+		t            *route.Target
+		category     string
+		found, rated bool
+	)
+	if ok {
+		t, category, found, rated = p.feedback.claim(seq)
+	}
+	if !found {
+		writeErrorCode(w, sluice.CodeNotFound, "unknown request id "+strconv.Quote(id)+": feedback is accepted for the last "+
+			strconv.Itoa(len(p.feedback.slots))+" requests this gateway answered; send the X-Request-Id header of the answer")
+		return
+	}
+	if rated {
+		writeErrorCode(w, sluice.CodeConflict, "request "+strconv.Quote(id)+" already has feedback: each answer takes one score")
+		return
+	}
+	if p.quality != nil {
+		p.quality.RecordQualityFrom(sourceFeedback, t.Model, t.Version, category, p.opt.Now(), score)
+	}
+	b := make([]byte, 0, 128)
+	b = append(b, `{"request_id":`...)
+	b = appendJSONString(b, id)
+	b = append(b, `,"model":`...)
+	b = appendJSONString(b, t.Model)
+	b = append(b, `,"version":`...)
+	b = appendJSONString(b, t.Version)
+	b = append(b, `,"accepted":true}`+"\n"...)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	w.Write(b)
+}
+
+// parseFeedback validates a feedback body and returns the request id and
+// the score in [0, 1]. Errors are *sluice.Error: CodeBadRequest when the
+// body is not of the right shape, CodeInvalid when a value is out of range.
+func parseFeedback(body []byte) (id string, score float64, err error) {
+	if !gjson.ValidBytes(body) {
+		return "", 0, sluice.Errorf(sluice.CodeBadRequest, "the feedback body is not valid JSON: %s", feedbackShape)
+	}
+	doc := gjson.ParseBytes(body)
+	if !doc.IsObject() {
+		return "", 0, sluice.Errorf(sluice.CodeBadRequest, "the feedback body must be a JSON object: %s", feedbackShape)
+	}
+	var rid, sc, th gjson.Result
+	doc.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "request_id":
+			rid = v
+		case "score":
+			sc = v
+		case "thumbs":
+			th = v
+		default:
+			err = sluice.Errorf(sluice.CodeBadRequest, "unknown field %q in the feedback body: %s", k.Str, feedbackShape)
+			return false
+		}
+		return true
+	})
+	switch {
+	case err != nil:
+		return "", 0, err
+	case !rid.Exists():
+		return "", 0, sluice.Errorf(sluice.CodeBadRequest, "\"request_id\" is missing: %s", feedbackShape)
+	case rid.Type != gjson.String || rid.Str == "":
+		return "", 0, sluice.Errorf(sluice.CodeBadRequest, "\"request_id\" must be a non-empty string, the X-Request-Id header of the answer you rate")
+	case sc.Exists() && th.Exists():
+		return "", 0, sluice.Errorf(sluice.CodeBadRequest, "send either \"score\" or \"thumbs\", not both")
+	case sc.Exists():
+		if sc.Type != gjson.Number {
+			return "", 0, sluice.Errorf(sluice.CodeBadRequest, "\"score\" must be a number from 0.0 to 1.0, such as 0.8")
+		}
+		if v := sc.Float(); v < 0 || v > 1 || math.IsNaN(v) {
+			return "", 0, sluice.Errorf(sluice.CodeInvalid, "\"score\" must be between 0.0 and 1.0, got %s: scale it, so 4 of 5 stars is 0.8", sc.Raw)
+		}
+		return rid.Str, sc.Float(), nil
+	case th.Exists():
+		if th.Type != gjson.String {
+			return "", 0, sluice.Errorf(sluice.CodeBadRequest, "\"thumbs\" must be the string \"up\" or \"down\"")
+		}
+		switch th.Str {
+		case "up":
+			return rid.Str, 1, nil
+		case "down":
+			return rid.Str, 0, nil
+		}
+		return "", 0, sluice.Errorf(sluice.CodeInvalid, "\"thumbs\" must be \"up\" or \"down\", got %q", th.Str)
+	}
+	return "", 0, sluice.Errorf(sluice.CodeBadRequest, "the feedback has neither \"score\" nor \"thumbs\": %s", feedbackShape)
+}

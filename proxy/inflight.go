@@ -1,0 +1,54 @@
+package proxy
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// inflight counts the requests in flight to each version. The map from
+// version id to counter is copied on write, so the request path finds its
+// counter with an atomic load and a map lookup and takes no lock; a lock is
+// taken only the first time a version is seen.
+type inflight struct {
+	m  atomic.Pointer[map[string]*atomic.Int64]
+	mu sync.Mutex
+}
+
+func (f *inflight) init() {
+	m := map[string]*atomic.Int64{}
+	f.m.Store(&m)
+}
+
+// counter returns the counter of version id, creating it on first use.
+func (f *inflight) counter(id string) *atomic.Int64 {
+	if c := (*f.m.Load())[id]; c != nil {
+		return c
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	old := *f.m.Load()
+	if c := old[id]; c != nil {
+		return c
+	}
+	next := make(map[string]*atomic.Int64, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	c := new(atomic.Int64)
+	next[id] = c
+	f.m.Store(&next)
+	return c
+}
+
+// InFlight returns the number of requests in flight to a version, by full
+// id ("chat:v1.2.0"): counted from the start of an attempt at its backend to
+// the end of the response to the client, stream included. Mirrored (shadow)
+// requests to the version count too, from their start to the end of their
+// discarded answer. The rollout controller polls it to drain a version it
+// has just taken out of the split.
+func (p *Proxy) InFlight(versionID string) int64 {
+	if c := (*p.inflight.m.Load())[versionID]; c != nil {
+		return c.Load()
+	}
+	return 0
+}

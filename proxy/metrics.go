@@ -1,0 +1,54 @@
+package proxy
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sluicehq/sluice"
+)
+
+// Collector returns the Prometheus collector of the proxy's own counts:
+// the shadow counters (sluice_shadow_mirrored_total,
+// sluice_shadow_dropped_total, sluice_shadow_completed_total,
+// sluice_shadow_skipped_total), the shadow queue length and the requests
+// in flight per version (sluice_inflight_requests). Register it with the
+// Recorder's registry.
+func (p *Proxy) Collector() prometheus.Collector { return collector{p} }
+
+var (
+	shadowMirroredDesc = prometheus.NewDesc("sluice_shadow_mirrored_total",
+		"Requests queued for mirroring to a shadow candidate.", nil, nil)
+	shadowDroppedDesc = prometheus.NewDesc("sluice_shadow_dropped_total",
+		"Requests chosen for mirroring that were dropped because the shadow queue was full.", nil, nil)
+	shadowCompletedDesc = prometheus.NewDesc("sluice_shadow_completed_total",
+		"Mirrored requests whose candidate answer was recorded.", nil, nil)
+	shadowSkippedDesc = prometheus.NewDesc("sluice_shadow_skipped_total",
+		"Mirrored requests not sent or cancelled because the shadow stopped or the candidate was no longer routable.", nil, nil)
+	shadowQueueDesc = prometheus.NewDesc("sluice_shadow_queue_length",
+		"Mirrored requests waiting for a shadow worker.", nil, nil)
+	inflightDesc = prometheus.NewDesc("sluice_inflight_requests",
+		"Requests in flight to a version, mirrored ones included.", []string{"model", "version"}, nil)
+)
+
+type collector struct{ p *Proxy }
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{shadowMirroredDesc, shadowDroppedDesc, shadowCompletedDesc, shadowSkippedDesc, shadowQueueDesc, inflightDesc} {
+		ch <- d
+	}
+}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	s := c.p.ShadowStats()
+	ch <- prometheus.MustNewConstMetric(shadowMirroredDesc, prometheus.CounterValue, float64(s.Mirrored))
+	ch <- prometheus.MustNewConstMetric(shadowDroppedDesc, prometheus.CounterValue, float64(s.Dropped))
+	ch <- prometheus.MustNewConstMetric(shadowCompletedDesc, prometheus.CounterValue, float64(s.Completed))
+	ch <- prometheus.MustNewConstMetric(shadowSkippedDesc, prometheus.CounterValue, float64(s.Skipped))
+	ch <- prometheus.MustNewConstMetric(shadowQueueDesc, prometheus.GaugeValue, float64(s.Queued))
+	for id, n := range *c.p.inflight.m.Load() {
+		model, version, ok := sluice.SplitFullID(id)
+		if !ok {
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(inflightDesc, prometheus.GaugeValue, float64(n.Load()), model, version)
+	}
+}

@@ -1,0 +1,177 @@
+package proxy
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/judge"
+	"github.com/sluicehq/sluice/route"
+)
+
+// QualityRecorder receives quality scores in [0, 1]; observe.Recorder
+// implements it. Source is "heuristic", "feedback" or "judge" (the
+// observe.Source* constants).
+type QualityRecorder interface {
+	RecordQualityFrom(source, model, version, category string, at time.Time, score float64)
+}
+
+// Judge grades answers off the request path; judge.Judge implements it.
+type Judge interface {
+	// Sample reports whether the next answer should be graded. It is
+	// called on the request path, once per chat or completion request
+	// before the answer arrives (so the proxy keeps the answer's text only
+	// for the sampled ones), and must be cheap.
+	Sample() bool
+	// Submit hands an answer over for grading and must not block.
+	Submit(item judge.Item)
+}
+
+// The quality sources the proxy records, as observe names them.
+const (
+	sourceHeuristic = "heuristic"
+	sourceFeedback  = "feedback"
+)
+
+// How much answer text is kept: for a shadow pair, shown for review, and
+// for the judge.
+const (
+	pairTextBytes  = 1000
+	judgeTextBytes = judge.MaxAnswerChars
+)
+
+// HeuristicScore is the default quality signal of one successful answer,
+// computed from what the proxy already measures: 0 for a refusal or an
+// empty answer, 0.5 for an answer the backend cut off at its length limit
+// (finish reason "length"), and 1 otherwise. It cannot tell a good answer
+// from a bad one; it catches the regressions that show in the shape of the
+// answer, and a judge or user feedback add the rest.
+func HeuristicScore(o *sluice.Observation) float64 {
+	switch {
+	case o.Refusal || o.ResponseChars == 0:
+		return 0
+	case o.FinishReason == "length":
+		return 0.5
+	}
+	return 1
+}
+
+// scorable reports whether an answer can be scored: a successful chat or
+// completion (embeddings have no text).
+func scorable(o *sluice.Observation) bool {
+	return o.ErrorClass == "" && o.Status < 300 && o.Endpoint != "/v1/embeddings"
+}
+
+// plan decides, before the request is sent, whether its answer goes to the
+// judge and whether the request is mirrored, and so whether the answer's
+// text must be kept. Without a judge or a shadow it costs a nil check and an
+// atomic load.
+func (p *Proxy) plan(x *exchange, t *route.Target) {
+	judged := p.opt.Judge != nil && x.r.URL.Path != "/v1/embeddings" && p.opt.Judge.Sample()
+	rule := p.shadow.pick(t)
+	if !judged && rule == nil {
+		return
+	}
+	x.keep = &keep{limit: pairTextBytes, judged: judged, mirror: rule}
+	if judged {
+		x.keep.limit = judgeTextBytes
+	}
+}
+
+// afterAnswer runs once the client has its whole answer.
+func (p *Proxy) afterAnswer(x *exchange, t *route.Target, obs *sluice.Observation) {
+	if obs.ErrorClass != "canceled" {
+		p.feedback.put(x.seq, t, x.category)
+	}
+	if scorable(obs) {
+		p.scoreHeuristic(obs)
+		if x.keep != nil && x.keep.judged {
+			p.opt.Judge.Submit(judge.Item{
+				RequestID: x.reqID, Model: obs.Model, Version: obs.Version, Category: obs.Category,
+				Prompt: promptText(x.body), Answer: x.keptText(judgeTextBytes), At: obs.At,
+			})
+		}
+	}
+	if x.keep != nil && x.keep.mirror != nil {
+		p.enqueueShadow(x, obs)
+	}
+}
+
+// scoreHeuristic records HeuristicScore for a scorable answer.
+func (p *Proxy) scoreHeuristic(obs *sluice.Observation) {
+	if p.quality != nil && !p.opt.NoHeuristicQuality {
+		p.quality.RecordQualityFrom(sourceHeuristic, obs.Model, obs.Version, obs.Category, obs.At, HeuristicScore(obs))
+	}
+}
+
+// promptText returns what the judge is shown of the request: the text of
+// the last user message of a chat request, or the prompt of a completion
+// (its first one when it is a list), cut to judge.MaxPromptChars.
+func promptText(body []byte) string {
+	if msgs := gjson.GetBytes(body, "messages"); msgs.IsArray() {
+		var last gjson.Result
+		msgs.ForEach(func(_, m gjson.Result) bool {
+			if m.Get("role").Str == "user" {
+				last = m.Get("content")
+			}
+			return true
+		})
+		return cutText(contentText(last), judge.MaxPromptChars)
+	}
+	pr := gjson.GetBytes(body, "prompt")
+	if pr.IsArray() {
+		pr = pr.Get("0")
+	}
+	return cutText(pr.Str, judge.MaxPromptChars)
+}
+
+// contentText returns the text of a message content: a string, or the text
+// parts of a list of parts.
+func contentText(c gjson.Result) string {
+	if !c.IsArray() {
+		return c.Str
+	}
+	var sb strings.Builder
+	c.ForEach(func(_, part gjson.Result) bool {
+		if t := part.Get("text"); t.Type == gjson.String {
+			if sb.Len() > 0 {
+				sb.WriteByte('\n')
+			}
+			sb.WriteString(t.Str)
+		}
+		return true
+	})
+	return sb.String()
+}
+
+// textOf returns at most n bytes of b as a string, cut at a character
+// boundary.
+func textOf(b []byte, n int) string {
+	if len(b) > n {
+		b = b[:n]
+	}
+	// Drop a character cut in the middle by the capture limit.
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				b = b[:i]
+			}
+			break
+		}
+	}
+	return string(b)
+}
+
+// cutText returns s cut to at most n bytes, at a character boundary.
+func cutText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

@@ -1,0 +1,55 @@
+package proxy
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestPromptText(t *testing.T) {
+	tests := []struct{ name, body, want string }{
+		{"LastUser", `{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"},{"role":"user","content":"c"}]}`, "c"},
+		{"Parts", `{"messages":[{"role":"user","content":[{"type":"text","text":"x"},{"type":"image_url","image_url":{"url":"u"}},{"type":"text","text":"y"}]}]}`, "x\ny"},
+		{"NoUser", `{"messages":[{"role":"system","content":"s"}]}`, ""},
+		{"Prompt", `{"prompt":"complete me"}`, "complete me"},
+		{"PromptList", `{"prompt":["one","two"]}`, "one"},
+		{"Nothing", `{"input":"embed me"}`, ""},
+	}
+	for _, tt := range tests {
+		if got := promptText([]byte(tt.body)); got != tt.want {
+			t.Errorf("%s: promptText = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	long := `{"prompt":"` + strings.Repeat("é", 3000) + `"}`
+	if got := promptText([]byte(long)); len(got) > 4000 || !strings.HasSuffix(got, "é") {
+		t.Errorf("long prompt cut to %d bytes ending %q", len(got), got[len(got)-2:])
+	}
+}
+
+func TestTextOf(t *testing.T) {
+	var b []byte
+	b = appendCapped(b, "héllo", 2) // cuts é in half
+	if got := textOf(b, 10); got != "h" {
+		t.Fatalf("textOf = %q, want the half character dropped", got)
+	}
+	b = appendCapped(nil, "abc", 10)
+	b = appendCapped(b, "defghijkl", 10)
+	b = appendCapped(b, "more", 10)
+	if got := textOf(b, 100); got != "abcdefghij" {
+		t.Fatalf("textOf = %q", got)
+	}
+	if got := textOf(b, 4); got != "abcd" {
+		t.Fatalf("textOf(4) = %q", got)
+	}
+}
+
+func TestParseRequestID(t *testing.T) {
+	id, n := newRequestID()
+	if got, ok := parseRequestID(id); !ok || got != n {
+		t.Fatalf("parseRequestID(%q) = %d, %v; want %d", id, got, ok, n)
+	}
+	for _, bad := range []string{"", "req_", idPrefix, idPrefix + "_", idPrefix + "_!", "req_000000000000_1", idPrefix + "_0", idPrefix + "x1"} {
+		if _, ok := parseRequestID(bad); ok {
+			t.Errorf("parseRequestID(%q) ok", bad)
+		}
+	}
+}
