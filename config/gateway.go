@@ -19,7 +19,10 @@ type Gateway struct {
 	// AdminListen, when set, serves the admin API, /metrics and the UI on a
 	// separate address; empty serves them on Listen.
 	AdminListen string `yaml:"admin_listen"`
-	// Store is the SQLite file path; default sluice.db.
+	// Store is the SQLite file path, or a PostgreSQL DSN
+	// (postgres://user:password@host:5432/db?sslmode=disable, usually
+	// "${SLUICE_STORE}") for several replicas sharing one store; default
+	// sluice.db.
 	Store string `yaml:"store"`
 	// StickyHeaders are tried in order for the sticky key when the body has
 	// no "user"; default [X-User-Id, X-Session-Id].

@@ -419,6 +419,11 @@ func (c *Controller) launchWarmup(r sluice.Rollout) {
 			if cur == nil || cur.ID != r.ID {
 				return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s is gone", r.ID)
 			}
+			if cur.Phase != sluice.PhaseWarming {
+				// Another controller (a new leader after a failover, or an
+				// operator) settled the warm-up first: record it only once.
+				return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s is no longer warming (%s)", r.ID, cur.Phase)
+			}
 			return Next(*cur, ev, now)
 		})
 		if err != nil {
@@ -478,9 +483,22 @@ func (c *Controller) Step(ctx context.Context) {
 			if cur == nil || cur.ID != r.ID {
 				return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s is gone", r.ID)
 			}
+			if !cur.UpdatedAt.Equal(r.UpdatedAt) {
+				// The rollout moved since it was analysed (another replica's
+				// controller, a stale leader's last commit, or an operator):
+				// this verdict is about a state that is gone, and applying it
+				// would repeat or skip a step. This fences a stale leader, as
+				// the store commits with an optimistic revision.
+				return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s changed since it was analysed; the next tick analyses it again", r.ID)
+			}
 			return Next(*cur, Event{Kind: EvAnalysis, Verdict: &v, StageSamples: stageN}, now)
 		})
 		if err != nil {
+			if sluice.ErrorCode(err) == sluice.CodeConflict {
+				c.mu.Lock()
+				delete(c.analysed, r.ID) // look again at the next tick
+				c.mu.Unlock()
+			}
 			c.opt.Logger.Warn("analysis transition", "rollout", r.ID, "err", err)
 		}
 	}

@@ -19,7 +19,6 @@ import (
 	"github.com/sluicehq/sluice/proxy"
 	"github.com/sluicehq/sluice/rollout"
 	"github.com/sluicehq/sluice/route"
-	"github.com/sluicehq/sluice/sqlite"
 )
 
 // Options are what a Server needs besides its configuration.
@@ -63,6 +62,7 @@ type Server struct {
 	mu        sync.Mutex
 
 	synthClient *http.Client
+	replica     *replica // nil unless the store is shared (PostgreSQL)
 }
 
 // New opens the store and builds every part of the gateway, without
@@ -82,7 +82,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	}
 	s := &Server{Config: cfg, logger: logger, now: now, Store: opt.Store, synthClient: &http.Client{Timeout: 30 * time.Second}}
 	if s.Store == nil {
-		st, err := sqlite.Open(cfg.Store)
+		st, err := OpenStore(ctx, cfg.Store)
 		if err != nil {
 			return nil, err
 		}
@@ -133,10 +133,15 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		ConnectTimeout: cfg.Timeouts.Connect, FirstByteTimeout: cfg.Timeouts.FirstByte, RequestTimeout: cfg.Timeouts.Request,
 		CategoryHeader: cfg.CategoryHeader, ForceAllowed: s.forceAllowed, Now: now,
 	})
+	// Issue 3 (shadow, quality signals): the proxy records heuristic and
+	// feedback quality scores through the Recorder it was given; export its
+	// shadow counters and in-flight gauges on the same /metrics.
+	s.Recorder.Registry().MustRegister(s.Proxy.Collector())
 	var hooks []rollout.Webhook
 	for _, w := range cfg.Rollouts.Alerts {
 		hooks = append(hooks, rollout.Webhook{URL: w.URL, Format: w.Format})
 	}
+	s.replica = newReplica(s.Store, logger)
 	s.Rollouts = rollout.New(rollout.Options{
 		Control: ctl, Windows: s.Recorder,
 		Warmer:       &rollout.HTTPWarmer{HealthPath: cfg.Health.Path},
@@ -144,6 +149,11 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		DrainTimeout: cfg.Rollouts.DrainTimeout, Tick: cfg.Rollouts.Tick,
 		Unload: unloadHook(cfg.Rollouts.UnloadWebhook),
 		Now:    now, Logger: logger,
+		// Issue 5: on a shared store only the elected replica decides.
+		Leader: s.replica.leading(),
+		// Issue 3: the proxy mirrors shadow traffic and counts the
+		// requests in flight per version, for draining on rollback.
+		Shadow: s.Proxy, InFlight: s.Proxy.InFlight,
 	})
 	s.API = api.New(api.Options{
 		Control: ctl, Auth: s.Auth, Now: now,
@@ -204,11 +214,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.Handle("/admin/", s.API.Handler())
 	mux.Handle("/metrics", s.Recorder.Handler())
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		if _, err := s.Store.LoadRegistry(r.Context()); err != nil {
-			http.Error(w, "store unavailable: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		io.WriteString(w, "ready\n")
+		s.ready(w, r) // issue 5: replicas stay ready while a shared store is down
 	})
 }
 
@@ -234,6 +240,7 @@ func (s *Server) Start() error {
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.Health.Run(ctx) }()
 	go func() { defer s.wg.Done(); s.Rollouts.Run(ctx) }()
+	s.startReplica(ctx) // issue 5: hear other replicas, elect the controller
 	s.serve(s.httpSrv, s.ln)
 	if s.adminSrv != nil {
 		s.serve(s.adminSrv, s.admLn)
@@ -332,6 +339,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.wg.Wait()
+	s.Proxy.Close() // stop shadow workers after the last request
 	if err := s.Log.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("flush request log: %w", err))
 	}

@@ -41,7 +41,7 @@ func (c *cli) serveCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "gateway configuration file (YAML)")
 	cmd.Flags().StringVar(&listen, "listen", "", "data plane address, overriding the config (e.g. 127.0.0.1:8080)")
-	cmd.Flags().StringVar(&store, "store", "", "SQLite file, overriding the config")
+	cmd.Flags().StringVar(&store, "store", "", "store, overriding the config: an SQLite file path, or a postgres://user:password@host:5432/db DSN shared by several replicas")
 	return cmd
 }
 

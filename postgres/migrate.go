@@ -1,0 +1,126 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluicehq/sluice"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migration is one embedded schema change, named NNNN_what.sql.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the embedded migrations in the order they apply.
+func migrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("read embedded migrations: %w", err)
+	}
+	var ms []migration
+	for _, e := range entries {
+		name := e.Name()
+		num, _, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("embedded migration %s: name it NNNN_what.sql with NNNN a positive number", name)
+		}
+		b, err := migrationFiles.ReadFile("migrations/" + name)
+		if err != nil {
+			return nil, fmt.Errorf("read embedded migration %s: %w", name, err)
+		}
+		ms = append(ms, migration{version: v, name: strings.TrimSuffix(name, ".sql"), sql: string(b)})
+	}
+	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return nil, fmt.Errorf("embedded migrations %s and %s share version %d", ms[i-1].name, ms[i].name, ms[i].version)
+		}
+	}
+	return ms, nil
+}
+
+// LatestSchema returns the version of the newest embedded migration.
+func LatestSchema() int {
+	ms, err := migrations()
+	if err != nil || len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].version
+}
+
+// migrate applies the migrations the schema lacks. It holds a session
+// advisory lock named after the schema while it looks and applies, so
+// replicas starting at once take turns: the first applies, the others then
+// find nothing to do. Each migration commits with its schema_migrations row,
+// so a failed one leaves the schema as the previous one left it. The lock
+// is a session lock on one connection (not a transaction lock) because the
+// migrations are several transactions; it is released at the end, or by the
+// server if this process dies holding it.
+func (s *Store) migrate(ctx context.Context) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	latest := ms[len(ms)-1].version
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return s.mapErr(ctx, "open store", err)
+	}
+	defer conn.Release()
+	key := "sluice:migrate:" + s.schema
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(hashtextextended($1, 0))", key); err != nil {
+		return s.mapErr(ctx, "open store: wait for the migration lock", err)
+	}
+	defer func() {
+		// If the unlock fails the connection is suspect; destroy it, which
+		// ends the session and so releases the lock.
+		if _, err := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(hashtextextended($1, 0))", key); err != nil {
+			conn.Conn().Close(context.WithoutCancel(ctx))
+		}
+	}()
+	const create = `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    integer PRIMARY KEY,
+		name       text NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now()
+	)`
+	if _, err := conn.Exec(ctx, create); err != nil {
+		return s.mapErr(ctx, "open store: create schema_migrations", err)
+	}
+	var have int
+	if err := conn.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&have); err != nil {
+		return s.mapErr(ctx, "open store: read schema_migrations", err)
+	}
+	if have > latest {
+		return sluice.Errorf(sluice.CodeUnavailable, "open store %s: schema %s is at version %d but this sluice knows only up to %d: upgrade sluice (every replica runs the same or a newer version)", s.where, s.schema, have, latest)
+	}
+	for _, m := range ms {
+		if m.version <= have {
+			continue
+		}
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, m.sql); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name)
+			return err
+		})
+		if err != nil {
+			return s.mapErr(ctx, "open store: apply migration "+m.name+" to schema "+s.schema, err)
+		}
+	}
+	return nil
+}

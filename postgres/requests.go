@@ -1,0 +1,150 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluicehq/sluice"
+)
+
+var requestColumns = []string{"request_id", "at", "model", "version", "route", "sticky_hash", "category",
+	"endpoint", "stream", "status", "error_class", "latency_ns", "ttft_ns", "input_tokens", "output_tokens",
+	"finish_reason", "response_chars", "refusal", "retried"}
+
+// AppendRequests adds rows to the request log in one transaction, with
+// COPY. A row whose At is zero is stamped with the store's clock.
+func (s *Store) AppendRequests(ctx context.Context, rows []sluice.Observation) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	vals := make([][]any, len(rows))
+	var now time.Time
+	for i := range rows {
+		o := &rows[i]
+		at := o.At
+		if at.IsZero() {
+			if now.IsZero() {
+				now = s.now()
+			}
+			at = now
+		}
+		v, err := timeArg("request "+o.RequestID+" time", at)
+		if err != nil {
+			return err
+		}
+		vals[i] = []any{o.RequestID, v, o.Model, o.Version, o.Route, int64(o.StickyHash), o.Category,
+			o.Endpoint, o.Stream, int32(o.Status), o.ErrorClass, int64(o.Latency), int64(o.TTFT),
+			int64(o.InputTokens), int64(o.OutputTokens), o.FinishReason, int64(o.ResponseChars), o.Refusal, o.Retried}
+	}
+	return s.write(ctx, "append requests", func(tx pgx.Tx) error {
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"requests"}, requestColumns, pgx.CopyFromRows(vals))
+		return err
+	})
+}
+
+// requestWhere builds the WHERE clause for q.
+func requestWhere(rq sluice.RequestQuery) *query {
+	var q query
+	if rq.Model != "" {
+		q.add("model = ?", rq.Model)
+	}
+	if rq.Version != "" {
+		q.add("version = ?", rq.Version)
+	}
+	if rq.RequestID != "" {
+		q.add("request_id = ?", rq.RequestID)
+	}
+	q.timeRange(rq.Since, rq.Until)
+	return &q
+}
+
+// Requests returns the request log rows matching q, newest first; rows
+// with the same time come newest-appended first.
+func (s *Store) Requests(ctx context.Context, rq sluice.RequestQuery) ([]sluice.Observation, error) {
+	q := requestWhere(rq)
+	sql := `SELECT request_id, at, model, version, route, sticky_hash, category, endpoint, stream, status,
+		error_class, latency_ns, ttft_ns, input_tokens, output_tokens, finish_reason, response_chars, refusal,
+		retried FROM requests` + q.clause() + " ORDER BY at DESC, id DESC" + q.limit(rq.Limit)
+	var out []sluice.Observation
+	err := s.read(ctx, "read requests", func(tx pgx.Tx) error {
+		out = out[:0]
+		rows, err := tx.Query(ctx, sql, q.args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				o                     sluice.Observation
+				at                    time.Time
+				sticky, latency, ttft int64
+				status                int32
+				in, outTok, chars     int64
+			)
+			if err := rows.Scan(&o.RequestID, &at, &o.Model, &o.Version, &o.Route, &sticky, &o.Category,
+				&o.Endpoint, &o.Stream, &status, &o.ErrorClass, &latency, &ttft, &in, &outTok, &o.FinishReason,
+				&chars, &o.Refusal, &o.Retried); err != nil {
+				return err
+			}
+			o.At = at.UTC()
+			o.StickyHash = uint64(sticky)
+			o.Status, o.InputTokens, o.OutputTokens, o.ResponseChars = int(status), int(in), int(outTok), int(chars)
+			o.Latency, o.TTFT = time.Duration(latency), time.Duration(ttft)
+			out = append(out, o)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CountRequests counts the request log rows matching q per version tag,
+// ordered by tag in byte order; q.Limit is ignored. Without q.Model, tags
+// that several models share are counted together.
+func (s *Store) CountRequests(ctx context.Context, rq sluice.RequestQuery) ([]sluice.VersionCount, error) {
+	q := requestWhere(rq)
+	sql := "SELECT version, COUNT(*) FROM requests" + q.clause() + ` GROUP BY version ORDER BY version COLLATE "C"`
+	var out []sluice.VersionCount
+	err := s.read(ctx, "count requests", func(tx pgx.Tx) error {
+		out = out[:0]
+		rows, err := tx.Query(ctx, sql, q.args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c sluice.VersionCount
+			if err := rows.Scan(&c.Version, &c.Count); err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// PruneRequests deletes the request log rows older than before and returns
+// how many it deleted.
+func (s *Store) PruneRequests(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.write(ctx, "prune requests", func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, "DELETE FROM requests WHERE at < $1", boundArg(before))
+		if err != nil {
+			return err
+		}
+		n = tag.RowsAffected()
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}

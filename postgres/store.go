@@ -1,0 +1,188 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sluicehq/sluice"
+)
+
+var _ sluice.Store = (*Store)(nil)
+
+// DefaultConnectTimeout bounds connecting when Options.ConnectTimeout is
+// zero.
+const DefaultConnectTimeout = 10 * time.Second
+
+// Options tunes OpenOptions. The zero value is what Open uses.
+type Options struct {
+	// ConnectTimeout bounds each new connection (at Open and whenever the
+	// pool, the listener or the leader connects again). Zero means
+	// DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+	// MaxConns caps the pool. Zero means pgxpool's default (the larger of 4
+	// and the number of CPUs), or pool_max_conns when the DSN sets it.
+	MaxConns int32
+	// Now stamps audit entries and request rows whose time is zero. Nil
+	// means time.Now.
+	Now func() time.Time
+}
+
+// Store is the sluice.Store on a PostgreSQL schema. It is safe for
+// concurrent use, and any number of Stores in any number of processes may
+// share one schema.
+type Store struct {
+	pool    *pgxpool.Pool
+	cfg     *pgxpool.Config
+	where   string // host:port/database, for messages; never the password
+	schema  string
+	channel string // the NOTIFY channel for this schema's commits
+	now     func() time.Time
+
+	closeOnce sync.Once
+}
+
+// Open connects to the PostgreSQL server that dsn names and applies any
+// migrations its schema lacks. dsn is a URL
+// (postgres://user:password@host:5432/database?sslmode=disable) or a
+// key=value string; a search_path parameter chooses the schema (default:
+// the server's, usually public).
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	return OpenOptions(ctx, dsn, Options{})
+}
+
+// OpenOptions is Open with options.
+func OpenOptions(ctx context.Context, dsn string, o Options) (*Store, error) {
+	if strings.TrimSpace(dsn) == "" {
+		return nil, sluice.Errorf(sluice.CodeInvalid, "open store: no PostgreSQL DSN given: use postgres://user:password@host:5432/database")
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgconn's parse errors redact the password.
+		return nil, sluice.Errorf(sluice.CodeInvalid, "open store: the PostgreSQL DSN is not valid (%v): use postgres://user:password@host:5432/database?sslmode=disable", err)
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = DefaultConnectTimeout
+	}
+	cfg.ConnConfig.ConnectTimeout = o.ConnectTimeout
+	if o.MaxConns > 0 {
+		cfg.MaxConns = o.MaxConns
+	}
+	s := &Store{cfg: cfg, where: describe(cfg.ConnConfig), now: o.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, sluice.Errorf(sluice.CodeInvalid, "open store %s: %v", s.where, err)
+	}
+	var schema *string
+	if err := s.pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		s.pool.Close()
+		return nil, s.mapErr(ctx, "open store", err)
+	}
+	if schema == nil {
+		s.pool.Close()
+		path := cfg.ConnConfig.RuntimeParams["search_path"]
+		return nil, sluice.Errorf(sluice.CodeUnavailable, "open store %s: no schema of the search_path %q exists: create it (CREATE SCHEMA ...) or fix search_path in the DSN", s.where, path)
+	}
+	s.schema = *schema
+	s.channel = channel(s.schema)
+	if err := s.migrate(ctx); err != nil {
+		s.pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// describe names the server for messages: host:port/database as user.
+func describe(c *pgx.ConnConfig) string {
+	return fmt.Sprintf("%s:%d/%s (user %s)", c.Host, c.Port, c.Database, c.User)
+}
+
+// channel is the NOTIFY channel of a schema. Channel names are
+// identifiers, so at most 63 bytes.
+func channel(schema string) string {
+	c := "sluice." + schema
+	if len(c) > 63 {
+		c = c[:63]
+	}
+	return c
+}
+
+// Schema returns the schema the store lives in.
+func (s *Store) Schema() string { return s.schema }
+
+// Where returns the server the store is on, as host:port/database (user),
+// for logs and messages.
+func (s *Store) Where() string { return s.where }
+
+// Close closes the pool. It may be called more than once.
+func (s *Store) Close() error {
+	s.closeOnce.Do(s.pool.Close)
+	return nil
+}
+
+// connect opens a connection outside the pool, for the listener and the
+// leader, which hold theirs for as long as they run.
+func (s *Store) connect(ctx context.Context) (*pgx.Conn, error) {
+	c, err := pgx.ConnectConfig(ctx, s.cfg.ConnConfig.Copy())
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// attempts is how often a transaction is tried when the first try failed
+// before anything reached the server (a pooled connection the server had
+// closed, as after a restart).
+const attempts = 2
+
+// write runs fn in one read-write transaction and maps its error.
+func (s *Store) write(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
+	return s.tx(ctx, op, pgx.TxOptions{}, fn)
+}
+
+// read runs fn in one read-only, repeatable-read transaction, so everything
+// it reads is from one snapshot.
+func (s *Store) read(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
+	return s.tx(ctx, op, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+}
+
+func (s *Store) tx(ctx context.Context, op string, opts pgx.TxOptions, fn func(tx pgx.Tx) error) error {
+	var err error
+	for range attempts {
+		err = s.try(ctx, opts, fn)
+		if err == nil || !pgconn.SafeToRetry(err) || ctx.Err() != nil {
+			break
+		}
+	}
+	return s.mapErr(ctx, op, err)
+}
+
+func (s *Store) try(ctx context.Context, opts pgx.TxOptions, fn func(tx pgx.Tx) error) error {
+	tx, err := s.pool.BeginTx(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		// A rollback that fails leaves nothing either: the server drops an
+		// open transaction with its connection.
+		tx.Rollback(context.WithoutCancel(ctx))
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// isCode reports whether err is a PostgreSQL error with the SQLSTATE code.
+func isCode(err error, code string) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == code
+}

@@ -1,0 +1,86 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluicehq/sluice"
+)
+
+// Tokens returns every admin token, by name (in byte order).
+func (s *Store) Tokens(ctx context.Context) ([]sluice.Token, error) {
+	var out []sluice.Token
+	err := s.read(ctx, "read tokens", func(tx pgx.Tx) error {
+		out = out[:0]
+		rows, err := tx.Query(ctx, `SELECT name, role, hash, created_at FROM tokens ORDER BY name COLLATE "C"`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				t       sluice.Token
+				created *time.Time
+			)
+			if err := rows.Scan(&t.Name, &t.Role, &t.Hash, &created); err != nil {
+				return err
+			}
+			t.CreatedAt = timeCol(created)
+			out = append(out, t)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// PutToken creates or replaces the token named t.Name and appends audit, in
+// one transaction, and tells the other replicas to reload their tokens.
+func (s *Store) PutToken(ctx context.Context, t sluice.Token, audit sluice.AuditEntry) error {
+	created, err := timeArg("token "+t.Name+" created_at", t.CreatedAt)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, "put token "+t.Name, func(tx pgx.Tx) error {
+		if _, err := lockMeta(ctx, tx); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO tokens (name, role, hash, created_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (name) DO UPDATE SET role = excluded.role, hash = excluded.hash,
+				created_at = excluded.created_at`,
+			t.Name, string(t.Role), t.Hash, created)
+		if err != nil {
+			return fmt.Errorf("write token: %w", err)
+		}
+		if err := s.insertAudit(ctx, tx, audit); err != nil {
+			return err
+		}
+		return s.notify(ctx, tx, 0)
+	})
+}
+
+// DeleteToken removes the token named name and appends audit, in one
+// transaction; CodeNotFound, writing nothing, if there is no such token.
+func (s *Store) DeleteToken(ctx context.Context, name string, audit sluice.AuditEntry) error {
+	return s.write(ctx, "delete token "+name, func(tx pgx.Tx) error {
+		if _, err := lockMeta(ctx, tx); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, "DELETE FROM tokens WHERE name = $1", name)
+		if err != nil {
+			return fmt.Errorf("delete token: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return sluice.Errorf(sluice.CodeNotFound, "token %q does not exist: list the tokens to see their names", name)
+		}
+		if err := s.insertAudit(ctx, tx, audit); err != nil {
+			return err
+		}
+		return s.notify(ctx, tx, 0)
+	})
+}

@@ -1,0 +1,26 @@
+package server
+
+import (
+	"context"
+	"strings"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/postgres"
+	"github.com/sluicehq/sluice/sqlite"
+)
+
+// IsPostgresDSN reports whether store names a PostgreSQL server (a
+// postgres:// or postgresql:// URL) rather than an SQLite file.
+func IsPostgresDSN(store string) bool {
+	return strings.HasPrefix(store, "postgres://") || strings.HasPrefix(store, "postgresql://")
+}
+
+// OpenStore opens the store the configuration's store setting names: a
+// postgres:// or postgresql:// URL opens the PostgreSQL store, which several
+// replicas can share; anything else is the path of an SQLite file.
+func OpenStore(ctx context.Context, store string) (sluice.Store, error) {
+	if IsPostgresDSN(store) {
+		return postgres.Open(ctx, store)
+	}
+	return sqlite.Open(store)
+}
