@@ -17,6 +17,9 @@ import (
 const (
 	// DefaultWindowSize is how many recent observations a window keeps.
 	DefaultWindowSize = 8192
+	// DefaultVersionWindowSize is how many recent observations a version's
+	// all-traffic window keeps.
+	DefaultVersionWindowSize = 65536
 	// DefaultMaxCategories is how many distinct categories a model may have
 	// before further ones are folded into OtherCategory.
 	DefaultMaxCategories = 32
@@ -42,6 +45,12 @@ type Options struct {
 	// takes 32 bytes; buffers grow as observations arrive, so a quiet series
 	// costs little.
 	WindowSize int
+	// VersionWindowSize is how many recent observations are kept for each
+	// (model, version) across categories: the all-traffic window the canary
+	// analysis compares, which must span the busy baseline's traffic for as
+	// long as the candidate's. Zero means DefaultVersionWindowSize (65536,
+	// 2 MiB per version at most).
+	VersionWindowSize int
 	// MaxCategories is how many distinct categories are kept per model
 	// (across its versions); observations of any further category are
 	// recorded as OtherCategory, which does not count towards the limit.
@@ -131,6 +140,9 @@ const maxErrClasses = 255
 func New(opt Options) *Recorder {
 	if opt.WindowSize <= 0 {
 		opt.WindowSize = DefaultWindowSize
+	}
+	if opt.VersionWindowSize <= 0 {
+		opt.VersionWindowSize = DefaultVersionWindowSize
 	}
 	if opt.MaxCategories <= 0 {
 		opt.MaxCategories = DefaultMaxCategories
@@ -265,7 +277,7 @@ func (r *Recorder) addSeries(ms *modelState, version, cat string) *series {
 	}
 	all := ms.versions[version]
 	if all == nil {
-		all = newRing(r.opt.WindowSize)
+		all = newRing(r.opt.VersionWindowSize)
 		ms.versions[version] = all
 	}
 	s := &series{
