@@ -25,6 +25,15 @@ type ApplyModel struct {
 	// Versions are registered (immutable) or, for existing ones, moved to
 	// the stage given, following the lifecycle.
 	Versions []Version `json:"versions,omitempty" yaml:"versions,omitempty"`
+	// Target, when set, is the version the model should be served by:
+	// when it differs from the model's stable version and no rollout is
+	// under way, applying the file starts a rollout to it (with Rollout's
+	// settings; the update planner's when empty). Applying the same target
+	// again changes nothing.
+	Target string `json:"target,omitempty" yaml:"target,omitempty"`
+	// Rollout configures the rollout Target starts; Model and Candidate
+	// are filled in from the model's name and Target.
+	Rollout *RolloutSpec `json:"rollout,omitempty" yaml:"rollout,omitempty"`
 }
 
 // Apply applies a declarative document to the edit: versions first (so the

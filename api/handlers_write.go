@@ -6,6 +6,7 @@ import (
 	"net/url"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/rollout"
 )
 
 // change runs fn as one audited transaction by the request's token and
@@ -34,7 +35,18 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 		return invalid("doc.models", `the document declares no models: send {"doc": {"models": [...]}, "reason": "..."}`)
 	}
 	if !req.DryRun {
-		return s.change(w, r, req.Reason, func(e *sluice.Edit) error { return e.Apply(req.Doc) })
+		res, err := s.ctl.Do(r.Context(), actor(r), req.Reason, func(e *sluice.Edit) error { return e.Apply(req.Doc) })
+		if err != nil {
+			return err
+		}
+		out := resultOf(res)
+		started, err := s.startTargets(r, req)
+		out.Rollouts = started
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
 	}
 	base := s.ctl.Registry()
 	e := base.Edit(actor(r), req.Reason, s.ctl.Now())
@@ -191,4 +203,40 @@ func (s *Server) setRules(w http.ResponseWriter, r *http.Request) error {
 		rules = nil
 	}
 	return s.change(w, r, req.Reason, func(e *sluice.Edit) error { return e.SetRules(model, rules) })
+}
+
+// startTargets starts a rollout for each model whose declared target is
+// neither its stable version nor the candidate of its running rollout: the
+// declarative way to ship a version.
+func (s *Server) startTargets(r *http.Request, req ApplyRequest) ([]sluice.Rollout, error) {
+	var started []sluice.Rollout
+	for _, m := range req.Doc.Models {
+		if m.Target == "" {
+			continue
+		}
+		reg := s.ctl.Registry()
+		if active := reg.ActiveRollout(m.Name); active != nil {
+			if active.Spec.Candidate == m.Target {
+				continue
+			}
+			return started, sluice.Errorf(sluice.CodeConflict, "model %s: target %s was applied, but rollout %s to %s is under way: abort it (sluice rollout abort %s) and apply again", m.Name, m.Target, active.ID, active.Spec.Candidate, m.Name)
+		}
+		if rollout.StableOf(reg, m.Name) == m.Target {
+			continue
+		}
+		if s.rollouts == nil {
+			return started, sluice.Errorf(sluice.CodeUnavailable, "model %s declares target %s, but this gateway runs no rollout controller", m.Name, m.Target)
+		}
+		var spec sluice.RolloutSpec
+		if m.Rollout != nil {
+			spec = *m.Rollout
+		}
+		spec.Model, spec.Candidate = m.Name, m.Target
+		ro, err := s.rollouts.Start(r.Context(), actor(r), req.Reason, spec)
+		if err != nil {
+			return started, fmt.Errorf("model %s: the routing was applied, but the rollout to target %s could not start: %w", m.Name, m.Target, err)
+		}
+		started = append(started, ro)
+	}
+	return started, nil
 }

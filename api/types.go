@@ -78,6 +78,9 @@ type Result struct {
 	// Audit holds the audit entries written (or, for a dry run, that would
 	// be written).
 	Audit []sluice.AuditEntry `json:"audit,omitempty"`
+	// Rollouts are the rollouts an apply started because a model's target
+	// version changed.
+	Rollouts []sluice.Rollout `json:"rollouts,omitempty"`
 }
 
 func resultOf(r control.Result) Result {

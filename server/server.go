@@ -19,6 +19,7 @@ import (
 	"github.com/sluicehq/sluice/proxy"
 	"github.com/sluicehq/sluice/rollout"
 	"github.com/sluicehq/sluice/route"
+	"github.com/sluicehq/sluice/ui"
 )
 
 // Options are what a Server needs besides its configuration.
@@ -155,6 +156,9 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		// requests in flight per version, for draining on rollback.
 		Shadow: s.Proxy, InFlight: s.Proxy.InFlight,
 	})
+	// Issue 7: the rollouts' phase, stage and outcomes on /metrics, for the
+	// alerting rules in deploy/prometheus.
+	s.Recorder.Registry().MustRegister(rollout.NewMetrics(ctl, s.Rollouts.StageSamples))
 	s.API = api.New(api.Options{
 		Control: ctl, Auth: s.Auth, Now: now,
 		Rollouts: rolloutAPI{s},
@@ -212,6 +216,11 @@ func (s *Server) AdminHandler() http.Handler {
 
 func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.Handle("/admin/", s.API.Handler())
+	// Issue 7: the dashboard, served through the admin API.
+	dash := ui.New(ui.Options{API: s.API, Control: s.Control, Windows: s.Recorder, Now: s.now, Logger: s.logger,
+		ShadowPairs: func(model string, limit int) any { return s.Proxy.ShadowPairs(model, limit) }})
+	mux.Handle("/ui/", dash.Handler())
+	mux.Handle("/ui", http.RedirectHandler("/ui/", http.StatusFound))
 	mux.Handle("/metrics", s.Recorder.Handler())
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		s.ready(w, r) // issue 5: replicas stay ready while a shared store is down

@@ -1,0 +1,14 @@
+// Package deploy holds no code: it keeps the files that run Sluice beside
+// other systems, and the test that keeps them true to the gateway.
+//
+//   - prometheus/sluice-alerts.yml: recording and alerting rules (a
+//     candidate worse than the stable version on error rate, refusal rate
+//     or p99 latency; a rollout stuck; a rollback fired), checked with
+//     promtool check rules and promtool test rules.
+//   - grafana/sluice-dashboard.json: a Grafana dashboard over Sluice's own
+//     metrics.
+//
+// The test starts a real gateway, sends it traffic, runs a rollout, scrapes
+// /metrics and checks that every metric the rules and the dashboard query
+// is one the gateway exports.
+package deploy

@@ -1,0 +1,366 @@
+package deploy_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/fakellm"
+	"github.com/sluicehq/sluice/rollout"
+	"github.com/sluicehq/sluice/server"
+)
+
+// TestMetricNames checks that every metric named in the alerting rules'
+// and the Grafana dashboard's queries is exported by a running gateway
+// (recorded series count for the rules, which define them).
+func TestMetricNames(t *testing.T) {
+	exported := scrapeAfterRollout(t)
+
+	rules, recorded := ruleExprs(t, filepath.Join("prometheus", "sluice-alerts.yml"))
+	for _, r := range rules {
+		for _, name := range MetricNames(r.expr) {
+			if !exported[name] && !recorded[name] {
+				t.Errorf("rule %s uses %s, which Sluice does not export", r.name, name)
+			}
+		}
+	}
+	queries := dashboardExprs(t, filepath.Join("grafana", "sluice-dashboard.json"))
+	if len(queries) < 20 {
+		t.Fatalf("found only %d queries in the dashboard", len(queries))
+	}
+	for _, q := range queries {
+		names := MetricNames(q.expr)
+		if len(names) == 0 {
+			t.Errorf("%s: no metric in %q", q.name, q.expr)
+		}
+		for _, name := range names {
+			if !exported[name] {
+				t.Errorf("dashboard %s uses %s, which Sluice does not export", q.name, name)
+			}
+		}
+	}
+}
+
+// TestMetricNames_Parse checks the expression reader on the shapes the
+// files use.
+func TestMetricNames_Parse(t *testing.T) {
+	for _, c := range []struct {
+		expr string
+		want []string
+	}{
+		{`sum by (model, version) (rate(sluice_requests_total{status_class="2xx", model=~"$model"}[5m]))`, []string{"sluice_requests_total"}},
+		{`histogram_quantile(0.99, sum by (version, le) (rate(gen_ai_server_request_duration_seconds_bucket{error_type=""}[$__rate_interval])))`, []string{"gen_ai_server_request_duration_seconds_bucket"}},
+		{"a:b:rate5m * on (model, version) group_left (role) sluice_rollout_arm_info", []string{"a:b:rate5m", "sluice_rollout_arm_info"}},
+		{"time() - (x_seconds or y_seconds) > 900 unless on (model) (z == 1)", []string{"x_seconds", "y_seconds", "z"}},
+		{`label_values(sluice_requests_total{model="$model"}, category)`, []string{"sluice_requests_total"}},
+		{"1.5 * sum(rate(q_total[1m] offset 5m)) > bool 1e-3", []string{"q_total"}},
+	} {
+		if got := MetricNames(c.expr); !slices.Equal(got, c.want) {
+			t.Errorf("MetricNames(%q) = %v, want %v", c.expr, got, c.want)
+		}
+	}
+}
+
+// scrapeAfterRollout starts a gateway, sends streamed and plain traffic,
+// runs a canary until it has been analysed, aborts it (a rollback, with
+// its timings), and returns the names of every sample /metrics served
+// along the way.
+func scrapeAfterRollout(t *testing.T) map[string]bool {
+	t.Helper()
+	stable := startBackend(t, fakellm.Config{Default: fakellm.Behavior{RefusalRate: 0.05, ErrorRate: 0.02}})
+	cand := startBackend(t, fakellm.Config{Seed: 3, Default: fakellm.Behavior{RefusalRate: 0.05, ErrorRate: 0.02}})
+	cfg := config.Default()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Store = filepath.Join(t.TempDir(), "sluice.db")
+	cfg.Rollouts.Tick = 20 * time.Millisecond
+	ctx := context.Background()
+	gw, err := server.New(ctx, server.Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gw.Shutdown(context.Background()) })
+	doc := sluice.ApplyDoc{Models: []sluice.ApplyModel{{
+		Name: "chat", Policy: &sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1"}, Labels: map[string]string{"stable": "v1"},
+		Versions: []sluice.Version{
+			{Version: "v1", Endpoints: []string{stable.URL()}, Stage: sluice.StageProduction},
+			{Version: "v2", Endpoints: []string{cand.URL()}, Stage: sluice.StageStaging},
+		},
+	}}}
+	if _, err := gw.Control.Do(ctx, "test", "setup", func(e *sluice.Edit) error { return e.Apply(doc) }); err != nil {
+		t.Fatal(err)
+	}
+	send := func(n int) {
+		for i := range n {
+			body := fmt.Sprintf(`{"model":"chat","user":"u%d","stream":%t,"messages":[{"role":"user","content":"hi"}]}`, i, i%2 == 0)
+			req, _ := http.NewRequest("POST", gw.URL()+"/v1/chat/completions", strings.NewReader(body))
+			req.Header.Set("X-Request-Category", []string{"chat", "code"}[i%2])
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	names := map[string]bool{}
+	scrape := func() {
+		resp, err := http.Get(gw.AdminURL() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			if line == "" || line[0] == '#' {
+				continue
+			}
+			if i := strings.IndexAny(line, "{ "); i > 0 {
+				names[line[:i]] = true
+			}
+		}
+	}
+	send(40)
+	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v2", Strategy: sluice.StrategyCanary, CanaryPercent: 50,
+		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(50 * time.Millisecond), MinSamples: 10}, Warmup: sluice.WarmupSpec{Requests: 1}}
+	if _, err := gw.Rollouts.Start(ctx, "test", "names check", spec); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "an analysed canary", func() bool {
+		send(10)
+		r := gw.Control.Registry().Rollouts["chat"]
+		return r.Phase == sluice.PhaseProgressing && len(r.LastVerdict) > 0
+	})
+	scrape()
+	if _, err := gw.Rollouts.Act(ctx, "test", "chat", rollout.EvAbort, "names check"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the rollback timings", func() bool {
+		r := gw.Control.Registry().Rollouts["chat"]
+		return slices.ContainsFunc(r.Events, func(e sluice.RolloutEvent) bool { return e.Kind == "rollback_timings" })
+	})
+	send(10)
+	scrape()
+	for _, must := range []string{"sluice_requests_total", "sluice_rollout_arm_info", "sluice_rollout_rollback_seconds", "sluice_rollouts_total", "sluice_rollout_last_analysis_timestamp_seconds"} {
+		if !names[must] {
+			t.Fatalf("/metrics lacks %s; it has %v", must, sortedKeys(names))
+		}
+	}
+	return names
+}
+
+func startBackend(t *testing.T, cfg fakellm.Config) *fakellm.Server {
+	s := fakellm.New(cfg)
+	if err := s.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+type namedExpr struct{ name, expr string }
+
+// ruleExprs reads the rules file: every rule's expression, and the names
+// its recording rules define.
+func ruleExprs(t *testing.T, path string) ([]namedExpr, map[string]bool) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Groups []struct {
+			Rules []struct {
+				Record string `yaml:"record"`
+				Alert  string `yaml:"alert"`
+				Expr   string `yaml:"expr"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(b, &f); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	var out []namedExpr
+	recorded := map[string]bool{}
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			if r.Record != "" {
+				recorded[r.Record] = true
+			}
+			out = append(out, namedExpr{r.Record + r.Alert, r.Expr})
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s holds no rules", path)
+	}
+	return out, recorded
+}
+
+// dashboardExprs returns every PromQL query of the dashboard: the panels'
+// targets, the annotations and the template variables.
+func dashboardExprs(t *testing.T, path string) []namedExpr {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+		Annotations struct {
+			List []struct {
+				Name string `json:"name"`
+				Expr string `json:"expr"`
+			} `json:"list"`
+		} `json:"annotations"`
+		Templating struct {
+			List []struct {
+				Name  string          `json:"name"`
+				Type  string          `json:"type"`
+				Query json.RawMessage `json:"query"`
+			} `json:"list"`
+		} `json:"templating"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	var out []namedExpr
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			out = append(out, namedExpr{"panel " + p.Title, tg.Expr})
+		}
+	}
+	for _, a := range d.Annotations.List {
+		out = append(out, namedExpr{"annotation " + a.Name, a.Expr})
+	}
+	for _, v := range d.Templating.List {
+		if v.Type != "query" {
+			continue
+		}
+		var q struct {
+			Query string `json:"query"`
+		}
+		if err := json.Unmarshal(v.Query, &q); err != nil {
+			t.Fatalf("variable %s: %v", v.Name, err)
+		}
+		out = append(out, namedExpr{"variable " + v.Name, q.Query})
+	}
+	return out
+}
+
+var (
+	identRE  = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*`)
+	keywords = map[string]bool{"by": true, "without": true, "on": true, "ignoring": true, "group_left": true, "group_right": true,
+		"and": true, "or": true, "unless": true, "bool": true, "offset": true, "atan2": true, "inf": true, "nan": true,
+		// Aggregations, which may take a label list before their argument.
+		"sum": true, "min": true, "max": true, "avg": true, "group": true, "stddev": true, "stdvar": true, "count": true,
+		"count_values": true, "bottomk": true, "topk": true, "quantile": true, "limitk": true, "limit_ratio": true}
+	labelLists = map[string]bool{"by": true, "without": true, "on": true, "ignoring": true, "group_left": true, "group_right": true}
+)
+
+// MetricNames returns the metric names a PromQL expression (or a Grafana
+// label_values query) selects, in order, without repeats. It skips
+// strings, label matchers, ranges, functions, keywords and label lists.
+func MetricNames(expr string) []string {
+	if inner, ok := strings.CutPrefix(strings.TrimSpace(expr), "label_values("); ok {
+		if i := strings.LastIndex(inner, ","); i >= 0 {
+			expr = inner[:i]
+		}
+	}
+	var out []string
+	s := expr
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\'' || c == '`':
+			j := i + 1
+			for j < len(s) && s[j] != c {
+				if s[j] == '\\' && c != '`' {
+					j++
+				}
+				j++
+			}
+			i = j + 1
+		case c == '{' || c == '[':
+			close := map[byte]byte{'{': '}', '[': ']'}[c]
+			j := strings.IndexByte(s[i:], close)
+			if j < 0 {
+				return out
+			}
+			i += j + 1
+		case c >= '0' && c <= '9' || c == '.':
+			// A number, such as 0.99 or 1e-3 (not an identifier).
+			j := i
+			for j < len(s) && (s[j] >= '0' && s[j] <= '9' || s[j] == '.' || s[j] == 'e' || s[j] == 'E' ||
+				((s[j] == '-' || s[j] == '+') && j > i && (s[j-1] == 'e' || s[j-1] == 'E'))) {
+				j++
+			}
+			// A duration such as 5m after offset.
+			for j < len(s) && (s[j] >= 'a' && s[j] <= 'z') {
+				j++
+			}
+			i = j
+		default:
+			id := identRE.FindString(s[i:])
+			if id == "" {
+				i++
+				continue
+			}
+			i += len(id)
+			rest := strings.TrimLeft(s[i:], " \t\n")
+			switch {
+			case labelLists[id] && strings.HasPrefix(rest, "("):
+				i = len(s) - len(rest) + strings.IndexByte(rest, ')') + 1
+			case keywords[id] || strings.HasPrefix(rest, "("):
+				// A keyword, or a function or aggregation.
+			default:
+				if !slices.Contains(out, id) {
+					out = append(out, id)
+				}
+			}
+		}
+	}
+	return out
+}

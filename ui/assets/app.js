@@ -1,0 +1,678 @@
+// The Sluice dashboard. Every read and action goes to /ui/api/..., which
+// serves it through the admin API on behalf of the signed-in token; the
+// server enforces roles, the page only reflects them. Text from the server
+// (model answers, reasons) is only ever set as text, never as HTML.
+"use strict";
+(function () {
+  const meta = (n) => (document.querySelector('meta[name="' + n + '"]') || {}).content || "";
+  const state = {
+    csrf: meta("sluice-csrf"), role: meta("sluice-role"), name: meta("sluice-name"),
+    canAct: ["operator", "admin"].includes(meta("sluice-role")),
+    models: [], model: "", status: null, series: {}, baseline: "", candidate: "",
+    category: "", categories: [], revision: -1, verdicts: [], shownVerdict: null,
+    es: null, lastT: 0, ticks: 0, refreshing: false,
+  };
+  const COLORS = { stable: "#2f6fdf", cand: "#e8772e", others: ["#3aa39a", "#8a6cbf", "#b07d2b", "#7b8594", "#c2467a"] };
+  const WINDOW_MS = 10 * 60 * 1000;
+
+  // ---- helpers ----
+  const $ = (id) => document.getElementById(id);
+  function h(tag, attrs, ...kids) {
+    const e = document.createElement(tag);
+    for (const k in attrs || {}) {
+      const v = attrs[k];
+      if (v == null || v === false) continue;
+      if (k === "class") e.className = v;
+      else if (k === "dataset") Object.assign(e.dataset, v);
+      else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+      else e.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of kids.flat()) if (c != null && c !== false) e.append(c instanceof Node ? c : String(c));
+    return e;
+  }
+  function clear(e) { while (e.firstChild) e.removeChild(e.firstChild); return e; }
+  const pct = (x, d) => (x == null ? "–" : (100 * x).toFixed(d == null ? 2 : d) + "%");
+  const num = (x, d) => (x == null ? "–" : Number(x).toFixed(d == null ? 0 : d));
+  const fmtPercent = (p) => String(Math.round(p * 100) / 100);
+  const localTime = (s) => { const d = new Date(s); return isNaN(d) ? "" : d.toLocaleTimeString([], { hour12: false }); };
+  const utc = (s) => String(s).replace(/\.\d+/, "").replace("T", " ").replace("Z", "");
+  function durationText(ms) {
+    if (ms < 1000) return Math.round(ms) + " ms";
+    const s = Math.round(ms / 1000);
+    if (s < 120) return s + " s";
+    const m = Math.floor(s / 60);
+    return m < 120 ? m + "m " + (s % 60) + "s" : Math.floor(m / 60) + "h " + (m % 60) + "m";
+  }
+  // parseDuration reads Go's "1h2m3.5s" / "300ms".
+  function parseDuration(s) {
+    if (typeof s === "number") return s / 1e6;
+    let ms = 0;
+    const re = /([\d.]+)(h|ms|m|s|µs|us|ns)/g;
+    let m;
+    while ((m = re.exec(String(s)))) {
+      const v = parseFloat(m[1]);
+      ms += v * { h: 3600e3, m: 60e3, s: 1e3, ms: 1, "µs": 1e-3, us: 1e-3, ns: 1e-6 }[m[2]];
+    }
+    return ms;
+  }
+
+  function flash(msg, isError) {
+    const f = $("flash");
+    f.textContent = msg;
+    f.className = "flash" + (isError ? " error" : "");
+    f.hidden = false;
+    clearTimeout(flash.timer);
+    flash.timer = setTimeout(() => { f.hidden = true; }, isError ? 12000 : 6000);
+  }
+
+  async function call(method, path, body) {
+    const opts = { method: method, credentials: "same-origin", headers: {} };
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    if (method !== "GET") opts.headers["X-Sluice-CSRF"] = state.csrf;
+    const resp = await fetch(path, opts);
+    const data = await resp.json().catch(() => null);
+    if (resp.status === 401) {
+      // Signed out (or the token was deleted): back to the sign-in page.
+      // The promise never settles, so nothing reports the page going away.
+      location.replace("/ui/");
+      return new Promise(() => {});
+    }
+    if (!resp.ok) {
+      const e = new Error((data && data.error && data.error.message) || "HTTP " + resp.status);
+      e.status = resp.status;
+      throw e;
+    }
+    return data;
+  }
+  const admin = (method, path, body) => call(method, "/ui/api/admin/v1" + path, body);
+  const enc = encodeURIComponent;
+
+  function versionColor(v, i) {
+    if (v === state.baseline) return COLORS.stable;
+    if (v === state.candidate) return COLORS.cand;
+    return COLORS.others[(i || 0) % COLORS.others.length];
+  }
+
+  // ---- models ----
+  function splitBar(m, baseline, candidate) {
+    let segs = [];
+    if (m.policy.kind === "split") segs = (m.policy.split || []).filter((w) => w.percent > 0).map((w) => [w.version, w.percent]);
+    else if (m.serving.length) segs = m.serving.map((v) => [v, 100 / m.serving.length]);
+    const bar = h("div", { class: "split", dataset: { model: m.name } });
+    segs.forEach(([v, p], i) => {
+      let color = COLORS.others[i % COLORS.others.length];
+      if (v === baseline) color = COLORS.stable;
+      else if (v === candidate) color = COLORS.cand;
+      else if (!baseline && i === 0) color = COLORS.stable;
+      const seg = h("div", { class: "seg", title: v + " " + fmtPercent(p) + "%", dataset: { version: v, percent: fmtPercent(p) } }, v + " " + fmtPercent(p) + "%");
+      seg.style.width = p + "%";
+      seg.style.background = color;
+      bar.append(seg);
+    });
+    if (!segs.length) bar.append(h("div", { class: "seg muted" }, "no version serves"));
+    return bar;
+  }
+
+  function renderModels() {
+    const tb = clear($("models-table").querySelector("tbody"));
+    const sel = $("model-select");
+    const had = sel.value;
+    clear(sel);
+    for (const m of state.models) {
+      sel.append(h("option", { value: m.name }, m.name));
+      const ro = state.status && state.status.rollout && state.status.rollout.spec.model === m.name ? state.status.rollout.spec : null;
+      const labels = Object.entries(m.labels || {}).sort().map(([k, v]) => h("span", { class: "chip" }, k + " → " + v));
+      const versions = m.versions.map((v) => h("span", { class: "chip " + v.stage, title: v.stage }, v.version + " · " + v.stage));
+      tb.append(h("tr", { class: "clickable" + (m.name === state.model ? " selected" : ""), onclick: () => selectModel(m.name) },
+        h("td", {}, h("b", {}, m.name), m.description ? h("div", { class: "muted small" }, m.description) : null),
+        h("td", { class: "mono" }, m.policy_text),
+        h("td", {}, splitBar(m, ro ? ro.baseline : "", ro ? ro.candidate : "")),
+        h("td", {}, labels.length ? labels : h("span", { class: "muted" }, "none")),
+        h("td", {}, versions)));
+    }
+    sel.value = state.model || had;
+  }
+
+  async function loadModels() {
+    const list = await admin("GET", "/models");
+    state.models = list.models;
+    state.revision = list.revision;
+    if (!state.model || !state.models.some((m) => m.name === state.model)) {
+      const saved = sessionStorage.getItem("sluice-model");
+      state.model = state.models.some((m) => m.name === saved) ? saved : (state.models[0] || {}).name || "";
+    }
+    renderModels();
+    renderSplitEditor();
+  }
+
+  // ---- rollout ----
+  function steps(r) {
+    const s = r.spec, out = [{ label: "warm-up", key: "warm" }];
+    if (s.strategy === "pipeline" || s.strategy === "shadow") out.push({ label: "shadow", key: "shadow" });
+    if (s.strategy === "progressive" || s.strategy === "pipeline") s.stages.forEach((st, i) => out.push({ label: fmtPercent(st.percent) + "%", key: "stage", index: i }));
+    else if (s.strategy === "canary") out.push({ label: "canary " + fmtPercent(s.canary_percent) + "%", key: "stage", index: 0 });
+    else if (s.strategy === "abtest") out.push({ label: "A/B " + fmtPercent(s.canary_percent) + "%", key: "stage", index: 0 });
+    else if (s.strategy === "bluegreen") out.push({ label: "preview", key: "preview" });
+    const active = ["warming", "shadow", "preview", "progressing", "paused"].includes(r.phase);
+    out.push({ label: active || r.phase === "undone" ? "promoted" : r.phase.replace("_", " "), key: "end" });
+    // Which step is current.
+    let cur = 0;
+    const ph = r.phase === "paused" ? r.paused_from : r.phase;
+    if (ph === "warming") cur = 0;
+    else if (ph === "shadow") cur = out.findIndex((x) => x.key === "shadow");
+    else if (ph === "preview") cur = out.findIndex((x) => x.key === "preview");
+    else if (ph === "progressing") cur = out.findIndex((x) => x.key === "stage" && (x.index === r.stage_index || s.strategy === "canary" || s.strategy === "abtest"));
+    else cur = out.length - 1;
+    if (cur < 0) cur = 0;
+    return { steps: out, cur: cur };
+  }
+
+  function renderTimeline(r) {
+    const { steps: st, cur } = steps(r);
+    const active = ["warming", "shadow", "preview", "progressing", "paused"].includes(r.phase);
+    const bad = ["rolled_back", "aborted", "failed"].includes(r.phase);
+    const tl = h("div", { class: "timeline", id: "stage-timeline" });
+    st.forEach((x, i) => {
+      if (i > 0) tl.append(h("div", { class: "bar" + (i <= cur ? " done" : "") }));
+      let cls = "step";
+      if (i < cur || (!active && !bad && i === cur)) cls += " done";
+      else if (i === cur && active) cls += " current";
+      else if (i === cur && bad) cls += " failed";
+      const mark = cls.includes("done") ? "✓" : cls.includes("failed") ? "✕" : cls.includes("current") ? (r.phase === "paused" ? "❚❚" : "●") : String(i + 1);
+      tl.append(h("div", { class: cls }, h("div", { class: "dot" }, mark), h("div", { class: "label" }, x.label)));
+    });
+    return tl;
+  }
+
+  function progressRow(label, frac, text, cls, id) {
+    const bar = h("div", {});
+    bar.style.width = Math.max(0, Math.min(100, 100 * frac)) + "%";
+    return h("div", { class: "progress-row", id: id }, h("span", { class: "muted" }, label), h("div", { class: "progress " + (cls || "") }, bar), h("span", {}, text));
+  }
+
+  function verdictTable(v, showPassingCats) {
+    const rows = v.metrics.filter((m) => !m.category || m.outcome !== "pass" || showPassingCats);
+    const t = h("table", { class: "grid num", id: "verdict-table" },
+      h("thead", {}, h("tr", {}, ["Metric", "Category", "Baseline", "Candidate", "Effect", "Threshold", "p", "n (b/c)", "Result"].map((x, i) => h("th", { class: i >= 2 && i <= 7 ? "n" : "" }, x)))));
+    const tb = h("tbody", {});
+    const fmtV = (m, x) => (/rate/.test(m.metric) ? pct(x, 2) : /latency|ttft/.test(m.metric) ? num(x, 0) + " ms" : num(x, 2));
+    const fmtE = (m, x) => (m.unit === "relative" ? (x >= 0 ? "+" : "") + (100 * x).toFixed(1) + "%" : (x >= 0 ? "+" : "") + Number(x).toPrecision(3));
+    for (const m of rows) {
+      tb.append(h("tr", {},
+        h("td", {}, m.metric), h("td", {}, m.category || "all"),
+        h("td", { class: "n" }, fmtV(m, m.baseline)), h("td", { class: "n" }, fmtV(m, m.candidate)),
+        h("td", { class: "n" + (m.outcome === "fail" ? " delta-bad" : "") }, fmtE(m, m.effect)),
+        h("td", { class: "n" }, fmtE(m, m.threshold)),
+        h("td", { class: "n" }, m.p_value == null ? "–" : Number(m.p_value).toPrecision(2)),
+        h("td", { class: "n" }, m.baseline_n + " / " + m.candidate_n),
+        h("td", {}, h("span", { class: "chip " + m.outcome }, m.outcome))));
+    }
+    if (!rows.length) tb.append(h("tr", {}, h("td", { colspan: 9, class: "muted" }, "no metrics yet")));
+    t.append(tb);
+    return t;
+  }
+
+  function renderVerdict(box, v, title) {
+    clear(box);
+    if (!v) { box.append(h("p", { class: "muted" }, "No analysis yet: the first verdict comes once the candidate takes traffic.")); return; }
+    box.append(h("div", { class: "rollout-head" },
+      h("b", {}, title || "Latest verdict"),
+      h("span", { class: "chip " + v.outcome, id: "verdict-outcome" }, v.outcome),
+      h("span", { class: "muted" }, localTime(v.at) + " · baseline n=" + v.baseline_n + " · candidate n=" + v.candidate_n)));
+    box.append(h("p", {}, v.reason));
+    const showAll = h("label", { class: "small muted" }, h("input", { type: "checkbox", onchange: (e) => { t.replaceWith(t = verdictTable(v, e.target.checked)); } }), " show passing categories");
+    let t = verdictTable(v, false);
+    box.append(t, showAll);
+  }
+
+  function eventList(r) {
+    const ul = h("ul", { class: "events", id: "rollout-events" });
+    for (const e of r.events.slice().reverse()) {
+      const rollback = ["rolled_back", "aborted", "rollback_timings", "undone", "failed"].includes(e.kind);
+      const msg = h("span", {}, e.message);
+      if (e.kind === "rollback_timings" && e.data) {
+        const d = e.data;
+        msg.append(h("span", { class: "timings" },
+          h("span", {}, "shift ", h("b", {}, num(d.traffic_shift_ms, 1) + " ms")),
+          h("span", {}, "drain ", h("b", {}, num(d.drain_ms, 1) + " ms")),
+          h("span", {}, "total ", h("b", {}, num(d.total_ms, 1) + " ms"))));
+      } else if (e.data && e.data.metrics) {
+        msg.append(" ", h("button", { class: "link", onclick: () => { state.shownVerdict = e.data; renderVerdict($("verdict-box"), e.data, "Verdict of " + localTime(e.at)); } }, "numbers"));
+      }
+      ul.append(h("li", { class: rollback ? "rollback" : "", dataset: { kind: e.kind } },
+        h("span", { class: "muted" }, localTime(e.at)), h("span", {}, h("span", { class: "chip " + e.kind }, e.kind), " " + fmtPercent(e.percent) + "%"), msg));
+    }
+    return ul;
+  }
+
+  function renderRollout() {
+    const body = clear($("rollout-body"));
+    const st = state.status;
+    updateActions();
+    if (!st) {
+      body.append(h("p", { class: "muted", id: "no-rollout" }, "No rollout for " + state.model + " yet. Start one with ",
+        h("code", {}, "sluice rollout start " + state.model + " --to VERSION --reason \"…\""), "."));
+      return;
+    }
+    const r = st.rollout, s = r.spec;
+    body.append(h("div", { class: "rollout-head" },
+      h("span", { class: "id" }, r.id),
+      h("span", { class: "chip " + r.phase, id: "rollout-phase" }, r.phase),
+      h("span", {}, s.strategy + ": ", h("b", {}, s.baseline), " → ", h("b", {}, s.candidate)),
+      h("span", { class: "muted" }, "started " + localTime(r.started_at) + " by " + r.actor + ": " + r.reason)));
+    body.append(renderTimeline(r));
+    const traffic = { name: s.model, policy: { kind: "split", split: [{ version: s.baseline, percent: 100 - r.percent }, { version: s.candidate, percent: r.percent }] }, serving: [] };
+    body.append(h("div", { class: "progress-row" }, h("span", { class: "muted" }, "Traffic"), splitBar(traffic, s.baseline, s.candidate), h("span", {}, "candidate " + fmtPercent(r.percent) + "%")));
+    const active = ["warming", "shadow", "preview", "progressing", "paused"].includes(r.phase);
+    if (active && st.stage_need > 0) {
+      const what = r.phase === "shadow" ? "shadow pairs" : "candidate requests";
+      body.append(progressRow("Stage sample", st.stage_samples / st.stage_need, st.stage_samples + " of " + st.stage_need + " " + what, "", "sample-progress"));
+    }
+    if (active && (s.strategy === "progressive" || s.strategy === "pipeline") && r.phase !== "shadow" && s.stages[r.stage_index]) {
+      const hold = parseDuration(s.stages[r.stage_index].hold);
+      let held = parseDuration(r.held_for || 0);
+      if (r.phase !== "paused") held += Date.now() - new Date(r.stage_started_at).getTime();
+      if (hold > 0) body.append(progressRow("Stage hold", held / hold, durationText(Math.min(held, hold)) + " of " + durationText(hold), "hold", "hold-progress"));
+    }
+    if (r.decision) body.append(h("div", { class: "decision " + r.phase, id: "rollout-decision" }, h("b", {}, "Decision: "), r.decision));
+    else if (st.verdict) body.append(h("div", { class: "decision " + st.verdict.outcome, id: "rollout-decision" }, h("b", {}, "Analysis: "), st.verdict.reason));
+    const cols = h("div", { class: "cols" });
+    const vbox = h("div", { id: "verdict-box" });
+    renderVerdict(vbox, state.shownVerdict || st.verdict);
+    const side = h("div", {});
+    side.append(h("h3", {}, "Verdicts"));
+    const vl = h("ul", { class: "verdict-list", id: "verdict-history" });
+    const hist = state.verdicts.slice().reverse();
+    for (const v of hist) {
+      vl.append(h("li", { onclick: () => { state.shownVerdict = v; renderVerdict(vbox, v, "Verdict of " + localTime(v.at)); } },
+        h("span", { class: "muted" }, localTime(v.at) + " "), h("span", { class: "chip " + v.outcome }, v.outcome), " b=" + v.baseline_n + " c=" + v.candidate_n + " ", h("span", { class: "small" }, v.reason)));
+    }
+    if (!hist.length) vl.append(h("li", { class: "muted" }, "none seen yet"));
+    side.append(vl, h("h3", {}, "Events"), eventList(r));
+    cols.append(vbox, side);
+    body.append(cols);
+  }
+
+  function updateActions() {
+    const r = state.status && state.status.rollout;
+    const phase = r ? r.phase : "";
+    const allowed = {
+      promote: ["progressing", "preview", "shadow", "paused"].includes(phase),
+      pause: ["progressing", "preview", "shadow"].includes(phase),
+      resume: phase === "paused",
+      abort: ["warming", "shadow", "preview", "progressing", "paused"].includes(phase),
+    };
+    document.querySelectorAll("#rollout-actions button, #split-form button").forEach((b) => {
+      const a = b.dataset.action;
+      if (a in allowed) b.disabled = !allowed[a];
+      b.classList.toggle("locked", !state.canAct);
+      b.title = state.canAct ? "" : "your token is a " + state.role + ": the server will refuse this (operators and admins only)";
+    });
+  }
+
+  async function loadRollout() {
+    if (!state.model) { state.status = null; renderRollout(); return; }
+    try {
+      state.status = await admin("GET", "/rollouts/" + enc(state.model));
+    } catch (e) {
+      if (e.status !== 404) throw e;
+      state.status = null;
+    }
+    const r = state.status && state.status.rollout;
+    state.baseline = r ? r.spec.baseline : "";
+    state.candidate = r ? r.spec.candidate : "";
+    renderRollout();
+    renderModels();
+  }
+
+  async function loadVerdicts() {
+    if (!state.model) return;
+    const v = await call("GET", "/ui/api/verdicts?model=" + enc(state.model));
+    state.verdicts = v.verdicts || [];
+  }
+
+  async function act(action) {
+    if (!state.model) return;
+    const body = { reason: "" };
+    if (action === "abort") {
+      body.reason = $("abort-reason").value.trim();
+      if (!body.reason) { flash("Give a reason to abort: it goes into the audit log.", true); $("abort-reason").focus(); return; }
+    } else {
+      body.reason = action + " from the dashboard by " + state.name;
+    }
+    try {
+      const r = await admin("POST", "/rollouts/" + enc(state.model) + "/" + action, body);
+      flash("Rollout " + r.id + ": " + r.phase + " (candidate at " + fmtPercent(r.percent) + "%)");
+      $("abort-reason").value = "";
+    } catch (e) {
+      flash("Refused: " + e.message, true);
+    }
+    await refreshAll();
+  }
+
+  // ---- split editor ----
+  function renderSplitEditor() {
+    const box = clear($("split-inputs"));
+    const m = state.models.find((x) => x.name === state.model);
+    if (!m) return;
+    for (const v of m.versions.filter((v) => v.stage !== "retired")) {
+      const cur = m.policy.kind === "split" ? (m.policy.split || []).find((w) => w.version === v.version) : null;
+      const p = cur ? cur.percent : m.serving.length === 1 && m.serving[0] === v.version ? 100 : 0;
+      box.append(h("label", {}, v.version, h("input", { type: "number", min: 0, max: 100, step: "0.01", value: p, dataset: { version: v.version } }), "%"));
+    }
+  }
+
+  async function setSplit(ev) {
+    ev.preventDefault();
+    const weights = [];
+    for (const inp of $("split-inputs").querySelectorAll("input")) {
+      const p = parseFloat(inp.value);
+      if (p > 0) weights.push({ version: inp.dataset.version, percent: p });
+    }
+    const reason = $("split-reason").value.trim();
+    if (!reason) { flash("Give a reason for the split: it goes into the audit log.", true); return; }
+    try {
+      await admin("PUT", "/models/" + enc(state.model) + "/split", { weights: weights, reason: reason });
+      flash("Split of " + state.model + " set: " + weights.map((w) => w.version + "=" + w.percent).join(" "));
+      $("split-reason").value = "";
+    } catch (e) {
+      flash("Refused: " + e.message, true);
+    }
+    await refreshAll();
+  }
+
+  // ---- charts ----
+  function chartVersions() {
+    if (state.baseline && state.candidate) return [state.baseline, state.candidate];
+    return Object.keys(state.series).sort();
+  }
+
+  function renderLegend() {
+    const lg = clear($("legend"));
+    chartVersions().forEach((v, i) => {
+      const sw = h("span", { class: "sw" });
+      sw.style.background = versionColor(v, i);
+      const role = v === state.baseline ? " (stable)" : v === state.candidate ? " (candidate)" : "";
+      lg.append(h("span", {}, sw, v + role));
+    });
+  }
+
+  function renderCharts() {
+    const versions = chartVersions();
+    let tMax = 0;
+    for (const v of versions) { const p = state.series[v] || []; if (p.length) tMax = Math.max(tMax, p[p.length - 1].t); }
+    let tMin = null;
+    if (tMax) {
+      tMin = tMax;
+      for (const v of versions) for (const p of state.series[v] || []) if (p.t >= tMax - WINDOW_MS) { tMin = Math.min(tMin, p.t); break; }
+    }
+    const pick = (f) => (p) => [p.t, f(p)];
+    const defs = {
+      rps: { f: (p) => p.rps },
+      err: { f: (p) => (p.n ? 100 * p.err : null) },
+      ref: { f: (p) => (p.n ? 100 * p.ref : null) },
+      ttft: { f: (p) => p.ttft },
+      tok: { f: (p) => p.tok },
+    };
+    document.querySelectorAll("#charts .chart").forEach((fig) => {
+      const metric = fig.dataset.metric, svg = fig.querySelector("svg");
+      const series = [];
+      versions.forEach((v, i) => {
+        const pts = (state.series[v] || []).filter((p) => !tMin || p.t >= tMin);
+        const color = versionColor(v, i);
+        if (metric === "lat") {
+          series.push({ name: v + " p50", color: color, points: pts.map(pick((p) => p.p50)) });
+          series.push({ name: v + " p99", color: color, dash: true, width: 1.5, points: pts.map(pick((p) => p.p99)) });
+        } else {
+          series.push({ name: v, color: color, points: pts.map(pick(defs[metric].f)) });
+        }
+      });
+      SluiceChart.draw(svg, series, { tMin: tMin, tMax: tMax || null });
+    });
+    renderLegend();
+    $("charts-note").textContent = "Each point summarises the trailing " + (state.smoothMs / 1000 || 10) + " s of " + (state.category ? "category " + state.category : "all traffic") + "; the last 10 minutes are shown.";
+  }
+
+  async function loadSeries() {
+    if (!state.model) return;
+    const a = await call("GET", "/ui/api/series?model=" + enc(state.model) + "&category=" + enc(state.category));
+    state.series = a.series || {};
+    state.smoothMs = a.smooth_ms;
+    state.lastT = 0;
+    for (const v in state.series) { const p = state.series[v]; if (p.length) state.lastT = Math.max(state.lastT, p[p.length - 1].t); }
+    setCategories(a.categories);
+    renderCharts();
+  }
+
+  function setCategories(cats) {
+    cats = cats || [];
+    if (cats.join() === state.categories.join()) return;
+    state.categories = cats;
+    const sel = $("category-select");
+    clear(sel);
+    sel.append(h("option", { value: "" }, "all traffic"));
+    for (const c of cats) sel.append(h("option", { value: c }, c));
+    sel.value = state.category;
+  }
+
+  function mergePoints(series) {
+    for (const v in series || {}) {
+      const cur = state.series[v] || (state.series[v] = []);
+      for (const p of series[v]) if (!cur.length || p.t > cur[cur.length - 1].t) cur.push(p);
+      const cut = Date.now() - 20 * 60 * 1000;
+      while (cur.length && cur[0].t < cut) cur.shift();
+      if (cur.length) state.lastT = Math.max(state.lastT, cur[cur.length - 1].t);
+    }
+  }
+
+  function connect() {
+    if (state.es) state.es.close();
+    if (!state.model) return;
+    const es = new EventSource("/ui/api/events?model=" + enc(state.model) + "&category=" + enc(state.category) + "&after=" + state.lastT);
+    state.es = es;
+    es.onopen = () => { $("live").className = "live on"; };
+    es.onerror = () => { $("live").className = "live off"; };
+    es.addEventListener("signed_out", () => location.replace("/ui/"));
+    es.addEventListener("tick", async (ev) => {
+      $("live").className = "live on";
+      const t = JSON.parse(ev.data);
+      if (t.model !== state.model || t.category !== state.category) return;
+      mergePoints(t.series);
+      setCategories(t.categories);
+      state.ticks++;
+      if (document.hidden) return;
+      renderCharts();
+      if (state.refreshing) return;
+      state.refreshing = true;
+      try {
+        const active = state.status && ["warming", "shadow", "preview", "progressing", "paused"].includes(state.status.rollout.phase);
+        if (t.revision !== state.revision || t.verdicts !== state.verdicts.length) {
+          await loadModels();
+          await loadVerdicts();
+          await loadRollout();
+        } else if (active) {
+          await loadRollout();
+        }
+        if (state.ticks % 5 === 0) await loadCategories();
+      } catch (e) {
+        console.warn(e);
+      } finally {
+        state.refreshing = false;
+      }
+    });
+  }
+
+  // ---- categories ----
+  async function loadCategories() {
+    if (!state.model) return;
+    const a = await call("GET", "/ui/api/categories?model=" + enc(state.model));
+    const head = clear($("categories-table").querySelector("thead"));
+    const body = clear($("categories-table").querySelector("tbody"));
+    $("categories-note").textContent = (a.candidate ? "Stable " + a.baseline + " → candidate " + a.candidate + ", since the candidate went live at " : "Serving versions since ") + localTime(a.since) + ".";
+    const cols = [["Requests", (s) => s.requests, (x) => num(x)], ["Error rate", (s) => s.error_rate, (x) => pct(x, 2), true], ["Refusal rate", (s) => s.refusal_rate, (x) => pct(x, 1), true],
+      ["p50 ms", (s) => s.p50_ms, (x) => num(x)], ["p99 ms", (s) => s.p99_ms, (x) => num(x), true], ["TTFT ms", (s) => s.ttft_ms, (x) => num(x)], ["Tokens", (s) => s.tokens, (x) => num(x, 0)]];
+    const pair = a.candidate && a.versions.length === 2;
+    head.append(h("tr", {}, h("th", {}, "Category"), pair ? null : h("th", {}, "Version"), cols.map((c) => h("th", { class: "n" }, c[0] + (pair ? " (stable → cand.)" : "")))));
+    for (const row of a.rows) {
+      const name = row.category || "all traffic";
+      if (pair) {
+        const b = row.versions[a.baseline] || {}, c = row.versions[a.candidate] || {};
+        body.append(h("tr", { dataset: { category: row.category } }, h("td", {}, row.category ? name : h("b", {}, name)), cols.map(([_, f, fmt, worseIsUp]) => {
+          const bv = f(b), cv = f(c);
+          let cls = "n";
+          if (worseIsUp && bv != null && cv != null && c.requests >= 20) {
+            if (cv > bv * 1.5 && cv - bv > (/(rate)/.test(_) ? 0.01 : 50)) cls += " delta-bad";
+            else if (cv < bv * 0.8) cls += " delta-good";
+          }
+          return h("td", { class: cls }, fmt(bv) + " → " + fmt(cv));
+        })));
+      } else {
+        for (const v of a.versions) {
+          const s = row.versions[v] || {};
+          body.append(h("tr", {}, h("td", {}, name), h("td", {}, v), cols.map(([_, f, fmt]) => h("td", { class: "n" }, fmt(f(s))))));
+        }
+      }
+    }
+    if (!a.rows.length || !a.versions.length) body.append(h("tr", {}, h("td", { colspan: 9, class: "muted" }, "no traffic observed yet")));
+  }
+
+  // ---- shadow ----
+  async function loadShadow() {
+    const box = clear($("shadow-list"));
+    if (!state.model) return;
+    let a;
+    try {
+      a = await call("GET", "/ui/api/shadow?model=" + enc(state.model) + "&limit=50");
+    } catch (e) {
+      box.append(h("p", { class: "error" }, e.message));
+      return;
+    }
+    const pairs = a.pairs || [];
+    if (!a.available || !pairs.length) {
+      box.append(h("div", { class: "empty-state", id: "no-shadow" },
+        h("b", {}, "No shadow pairs" + (state.model ? " for " + state.model : "") + "."),
+        h("p", {}, a.available ? "Pairs are collected while a rollout mirrors traffic to its candidate (strategy shadow or pipeline): start one with sluice rollout start " + state.model + " --to VERSION --strategy shadow." : "This gateway keeps no shadow pairs.")));
+      return;
+    }
+    for (const p of pairs) {
+      const P = p.primary || {}, S = p.shadow || {}, d = p.diff || {};
+      const badges = [];
+      const dc = d.chars != null ? d.chars : (S.chars || 0) - (P.chars || 0);
+      badges.push(h("span", { class: "chip" + (Math.abs(dc) > 0.5 * Math.max(P.chars || 1, 1) ? " fail" : "") }, "length " + (dc >= 0 ? "+" : "") + dc + " chars"));
+      const dl = d.latency_ms != null ? d.latency_ms : (S.latency_ms || 0) - (P.latency_ms || 0);
+      badges.push(h("span", { class: "chip" + (d.latency_ratio > 1.5 ? " fail" : "") }, "latency " + (dl >= 0 ? "+" : "") + num(dl) + " ms" + (d.latency_ratio ? " (×" + Number(d.latency_ratio).toFixed(2) + ")" : "")));
+      if (d.refusal && d.refusal !== "none") badges.push(h("span", { class: "chip " + (d.refusal === "shadow_only" ? "fail" : "inconclusive") }, "refusal: " + d.refusal.replace("_", " ")));
+      if (d.error && d.error !== "none") badges.push(h("span", { class: "chip fail" }, "error: " + d.error.replace("_", " ")));
+      badges.push(h("span", { class: "chip" + (d.same_text ? " pass" : "") }, d.same_text ? "same text" : "different text"));
+      const side = (x, title) => h("div", {},
+        h("div", { class: "pair-side-head" }, title + " " + (x.version || "") + " · " + (x.status || "") + " · " + num(x.latency_ms) + " ms · " + (x.output_tokens || 0) + " tokens · " + (x.chars || 0) + " chars" + (x.refusal ? " · refusal" : "") + (x.error ? " · " + x.error : "")),
+        h("pre", {}, x.text || ""));
+      box.append(h("div", { class: "pair" },
+        h("div", { class: "pair-head" }, h("span", { class: "muted" }, localTime(p.at)), h("span", { class: "mono" }, p.request_id || ""), p.category ? h("span", { class: "chip" }, p.category) : null, badges),
+        h("div", { class: "pair-body" }, side(P, "Served (stable)"), side(S, "Shadow (candidate)"))));
+    }
+  }
+
+  // ---- audit ----
+  async function loadAudit(ev) {
+    if (ev) ev.preventDefault();
+    const q = new URLSearchParams({ limit: "200" });
+    for (const [k, id] of [["q", "audit-q"], ["action", "audit-action"], ["model", "audit-model"], ["since", "audit-since"]]) {
+      const v = $(id).value.trim();
+      if (v) q.set(k, v);
+    }
+    const tb = clear($("audit-table").querySelector("tbody"));
+    try {
+      const a = await admin("GET", "/audit?" + q.toString());
+      for (const e of a.entries) {
+        const detail = h("tr", { hidden: true }, h("td", { colspan: 7 }, h("div", { class: "cols" },
+          h("div", {}, h("h3", {}, "Before"), h("pre", { class: "json" }, e.before ? JSON.stringify(e.before, null, 2) : "—")),
+          h("div", {}, h("h3", {}, "After"), h("pre", { class: "json" }, e.after ? JSON.stringify(e.after, null, 2) : "—")))));
+        tb.append(h("tr", {}, h("td", { class: "mono" }, utc(e.at)), h("td", {}, e.actor), h("td", {}, h("span", { class: "chip" }, e.action)), h("td", {}, e.model || ""), h("td", { class: "mono" }, e.subject || ""), h("td", {}, e.reason),
+          h("td", {}, h("button", { class: "link", onclick: () => { detail.hidden = !detail.hidden; } }, "details"))), detail);
+      }
+      if (!a.entries.length) tb.append(h("tr", {}, h("td", { colspan: 7, class: "muted" }, "no matching entries")));
+    } catch (e) {
+      tb.append(h("tr", {}, h("td", { colspan: 7, class: "error" }, e.message)));
+    }
+  }
+
+  async function askAt(ev) {
+    ev.preventDefault();
+    const box = clear($("at-result"));
+    try {
+      const a = await admin("GET", "/audit/at?model=" + enc($("at-model").value.trim()) + "&at=" + enc($("at-time").value.trim()));
+      const counts = (a.requests || []).map((c) => c.version + ": " + c.count).join(", ") || "none logged";
+      box.append(h("div", { class: "decision pass", id: "at-answer" },
+        h("div", {}, "At ", h("b", {}, utc(a.at) + " UTC"), ", ", h("b", {}, a.model), " was served by ", h("b", {}, (a.serving || []).join(", ") || "no version"), " (policy ", h("code", {}, a.policy_text), ")."),
+        h("div", { class: "small" }, "In force since " + utc(a.since) + " UTC, set by " + a.entry.actor + " (" + a.entry.action + "): " + a.entry.reason),
+        h("div", { class: "small" }, "Labels: " + (Object.entries(a.labels || {}).map(([k, v]) => k + "→" + v).join(", ") || "none") + " · latest production: " + (a.latest || "none")),
+        h("div", { class: "small" }, "Requests logged " + utc(a.window_start) + " – " + utc(a.window_end) + ": " + counts)));
+    } catch (e) {
+      box.append(h("p", { class: "error" }, e.message));
+    }
+  }
+
+  // ---- navigation ----
+  function showTab() {
+    const tab = (location.hash || "#overview").slice(1);
+    document.querySelectorAll(".tab").forEach((a) => a.classList.toggle("active", a.dataset.tab === tab));
+    document.querySelectorAll(".tab-body").forEach((s) => { s.hidden = s.id !== "tab-" + tab; });
+    if (tab === "shadow") loadShadow();
+    if (tab === "audit") loadAudit();
+    if (tab === "overview") renderCharts();
+  }
+
+  async function selectModel(name) {
+    if (!name || name === state.model && state.es) return;
+    state.model = name;
+    sessionStorage.setItem("sluice-model", name);
+    state.series = {};
+    state.shownVerdict = null;
+    state.category = "";
+    state.categories = [];
+    $("at-model").value = name;
+    renderModels();
+    renderSplitEditor();
+    await loadVerdicts();
+    await loadRollout();
+    await loadSeries();
+    connect();
+    loadCategories();
+    if ((location.hash || "").slice(1) === "shadow") loadShadow();
+  }
+
+  async function refreshAll() {
+    await loadModels();
+    await loadVerdicts();
+    await loadRollout();
+    await loadCategories();
+  }
+
+  document.addEventListener("DOMContentLoaded", async () => {
+    window.addEventListener("hashchange", showTab);
+    $("model-select").addEventListener("change", (e) => selectModel(e.target.value));
+    $("category-select").addEventListener("change", async (e) => { state.category = e.target.value; await loadSeries(); connect(); });
+    document.querySelectorAll("#rollout-actions button").forEach((b) => b.addEventListener("click", () => act(b.dataset.action)));
+    $("split-form").addEventListener("submit", setSplit);
+    $("audit-form").addEventListener("submit", loadAudit);
+    $("at-form").addEventListener("submit", askAt);
+    $("shadow-refresh").addEventListener("click", loadShadow);
+    $("logout").addEventListener("click", async () => { try { await call("POST", "/ui/logout"); } finally { location.replace("/ui/"); } });
+    $("at-time").value = new Date().toISOString().slice(0, 19);
+    window.addEventListener("resize", () => renderCharts());
+    try {
+      await loadModels();
+      const name = state.model;
+      state.model = "";
+      await selectModel(name);
+    } catch (e) {
+      flash(e.message, true);
+    }
+    showTab();
+    document.body.dataset.ready = "1";
+  });
+})();

@@ -1,0 +1,82 @@
+// Small SVG line charts for the dashboard: no library, no outside request.
+"use strict";
+(function () {
+  const NS = "http://www.w3.org/2000/svg";
+
+  function el(name, attrs, parent) {
+    const e = document.createElementNS(NS, name);
+    for (const k in attrs) e.setAttribute(k, attrs[k]);
+    if (parent) parent.appendChild(e);
+    return e;
+  }
+
+  // niceMax rounds v up to 1, 2 or 5 times a power of ten.
+  function niceMax(v) {
+    if (!(v > 0)) return 1;
+    const p = Math.pow(10, Math.floor(Math.log10(v)));
+    for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+    return 10 * p;
+  }
+
+  function fmtTime(ms) {
+    const d = new Date(ms);
+    return String(d.getHours()).padStart(2, "0") + ":" + String(d.getMinutes()).padStart(2, "0") + ":" + String(d.getSeconds()).padStart(2, "0");
+  }
+
+  // draw renders series into svg. Each series is {name, color, dash,
+  // points: [[tMillis, value or null], ...]}; opts.format formats the y
+  // axis, opts.tMin and opts.tMax bound the time axis.
+  function draw(svg, series, opts) {
+    opts = opts || {};
+    const W = Math.max(svg.clientWidth || 400, 200), H = Math.max(svg.clientHeight || 170, 100);
+    const L = 46, R = 8, T = 8, B = 20;
+    while (svg.firstChild) svg.removeChild(svg.firstChild);
+    svg.setAttribute("viewBox", "0 0 " + W + " " + H);
+    let tMin = opts.tMin, tMax = opts.tMax, vMax = 0, count = 0;
+    for (const s of series) for (const [t, v] of s.points) {
+      if (v == null || !isFinite(v)) continue;
+      count++;
+      vMax = Math.max(vMax, v);
+      if (tMin == null || t < tMin) tMin = t;
+      if (tMax == null || t > tMax) tMax = t;
+    }
+    svg.dataset.points = String(count);
+    const fmt = opts.format || ((v) => String(v >= 100 ? Math.round(v) : v >= 10 ? Math.round(v * 10) / 10 : Math.round(v * 100) / 100));
+    if (count === 0) {
+      el("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "empty" }, svg).textContent = "no data yet";
+      return;
+    }
+    if (tMax === tMin) tMin = tMax - 1000;
+    const yMax = niceMax(vMax * 1.05);
+    const x = (t) => L + (W - L - R) * (t - tMin) / (tMax - tMin);
+    const y = (v) => T + (H - T - B) * (1 - v / yMax);
+    for (let i = 0; i <= 4; i++) {
+      const v = yMax * i / 4, yy = y(v);
+      el("line", { x1: L, x2: W - R, y1: yy, y2: yy, class: i === 0 ? "axis" : "gridline" }, svg);
+      el("text", { x: L - 5, y: yy + 3, "text-anchor": "end" }, svg).textContent = fmt(v);
+    }
+    const ticks = 4;
+    for (let i = 0; i <= ticks; i++) {
+      const t = tMin + (tMax - tMin) * i / ticks;
+      el("text", { x: x(t), y: H - 5, "text-anchor": i === 0 ? "start" : i === ticks ? "end" : "middle" }, svg).textContent = fmtTime(t);
+    }
+    for (const s of series) {
+      let d = "", pen = false, n = 0;
+      for (const [t, v] of s.points) {
+        if (v == null || !isFinite(v)) { pen = false; continue; }
+        d += (pen ? "L" : "M") + x(t).toFixed(1) + " " + y(v).toFixed(1);
+        pen = true;
+        n++;
+      }
+      if (!d) continue;
+      const path = el("path", { d: d, fill: "none", stroke: s.color, "stroke-width": s.width || 2, "stroke-linejoin": "round", class: "series" }, svg);
+      if (s.dash) path.setAttribute("stroke-dasharray", "5 4");
+      path.dataset.series = s.name;
+      path.dataset.points = String(n);
+      const title = el("title", {}, path);
+      title.textContent = s.name;
+    }
+  }
+
+  window.SluiceChart = { draw: draw, niceMax: niceMax, fmtTime: fmtTime };
+})();

@@ -1,0 +1,27 @@
+// Sign-in: the token goes once, in a POST body, and is not kept by the page.
+"use strict";
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.getElementById("login-form");
+  const input = document.getElementById("token");
+  const err = document.getElementById("login-error");
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    err.hidden = true;
+    try {
+      const resp = await fetch("/ui/login", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ token: input.value }),
+      });
+      input.value = "";
+      if (!resp.ok) {
+        const body = await resp.json().catch(() => ({}));
+        throw new Error((body.error && body.error.message) || ("sign-in failed: HTTP " + resp.status));
+      }
+      location.replace("/ui/" + location.hash);
+    } catch (e) {
+      err.textContent = e.message;
+      err.hidden = false;
+    }
+  });
+});

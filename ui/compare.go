@@ -1,0 +1,128 @@
+package ui
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
+)
+
+// writeError writes err as the admin API writes its errors.
+func writeError(w http.ResponseWriter, err error) { api.WriteError(w, err) }
+
+// ArmStats sums up one version's requests in one category.
+type ArmStats struct {
+	// Requests is the number of requests; RPS their rate.
+	Requests int64   `json:"requests"`
+	RPS      float64 `json:"rps"`
+	// ErrorRate and RefusalRate are fractions.
+	ErrorRate   float64 `json:"error_rate"`
+	RefusalRate float64 `json:"refusal_rate"`
+	// P50, P99 and TTFT are in milliseconds; Tokens is the mean output
+	// tokens. Absent without data.
+	P50    *float64 `json:"p50_ms,omitempty"`
+	P99    *float64 `json:"p99_ms,omitempty"`
+	TTFT   *float64 `json:"ttft_ms,omitempty"`
+	Tokens *float64 `json:"tokens,omitempty"`
+}
+
+// CategoryRow compares the versions in one request category.
+type CategoryRow struct {
+	// Category is the request category; "" is all traffic.
+	Category string `json:"category"`
+	// Versions maps a version tag to its numbers.
+	Versions map[string]ArmStats `json:"versions"`
+}
+
+// CategoriesAnswer is the answer to GET /ui/api/categories.
+type CategoriesAnswer struct {
+	// Since is the start of the comparison: when the running rollout's
+	// candidate went live, else 15 minutes ago.
+	Since time.Time `json:"since"`
+	// Versions are the versions compared, baseline first during a rollout.
+	Versions []string `json:"versions"`
+	// Baseline and Candidate are the arms of the running rollout.
+	Baseline  string `json:"baseline,omitempty"`
+	Candidate string `json:"candidate,omitempty"`
+	// Rows is all traffic first, then each category.
+	Rows []CategoryRow `json:"rows"`
+}
+
+// categories compares the versions per request category since the
+// running rollout's candidate went live.
+func (s *Server) categories(w http.ResponseWriter, r *http.Request, _ *session, _ *sluice.Token) {
+	model, err := modelParam(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	now := s.opt.Now()
+	reg := s.opt.Control.Registry()
+	out := CategoriesAnswer{Since: now.Add(-15 * time.Minute), Versions: []string{}, Rows: []CategoryRow{}}
+	if ro := reg.ActiveRollout(model); ro != nil {
+		out.Baseline, out.Candidate = ro.Spec.Baseline, ro.Spec.Candidate
+		if !ro.LiveAt.IsZero() {
+			out.Since = ro.LiveAt
+		} else {
+			out.Since = ro.StageStartedAt
+		}
+	}
+	if s.opt.Windows == nil {
+		writeJSON(w, out)
+		return
+	}
+	if out.Baseline != "" {
+		out.Versions = []string{out.Baseline, out.Candidate}
+	} else {
+		for _, v := range reg.ServingVersions(model) {
+			if slices.Contains(s.opt.Windows.Versions(model), v) {
+				out.Versions = append(out.Versions, v)
+			}
+		}
+	}
+	cats := append([]string{""}, s.opt.Windows.Categories(model)...)
+	slices.Sort(cats[1:])
+	for _, c := range cats {
+		row := CategoryRow{Category: c, Versions: map[string]ArmStats{}}
+		for _, v := range out.Versions {
+			smp := s.opt.Windows.Window(model, v, c, out.Since)
+			p := pointOf(smp, now, now.Sub(out.Since))
+			row.Versions[v] = ArmStats{Requests: p.N, RPS: p.RPS, ErrorRate: p.Err, RefusalRate: p.Ref, P50: p.P50, P99: p.P99, TTFT: p.TTFT, Tokens: p.Tok}
+		}
+		out.Rows = append(out.Rows, row)
+	}
+	writeJSON(w, out)
+}
+
+// ShadowAnswer is the answer to GET /ui/api/shadow.
+type ShadowAnswer struct {
+	// Available is false when this gateway keeps no shadow pairs.
+	Available bool `json:"available"`
+	// Pairs are the most recent pairs, newest first, as the proxy
+	// describes them (primary and shadow answers and their differences).
+	Pairs any `json:"pairs"`
+}
+
+// shadow returns the model's recent stable and shadow answer pairs.
+func (s *Server) shadow(w http.ResponseWriter, r *http.Request, _ *session, _ *sluice.Token) {
+	model, err := modelParam(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	out := ShadowAnswer{Pairs: []any{}}
+	if s.opt.ShadowPairs != nil {
+		out.Available = true
+		if p := s.opt.ShadowPairs(model, limit); p != nil {
+			out.Pairs = p
+		}
+	}
+	writeJSON(w, out)
+}

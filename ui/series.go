@@ -1,0 +1,426 @@
+package ui
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/observe"
+	"github.com/sluicehq/sluice/rollout"
+)
+
+// Limits on what the sampler keeps, so that many versions or categories
+// cannot grow it without bound.
+const (
+	maxVersionsCharted = 12
+	maxVerdictsKept    = 500
+)
+
+// Point is one point of a version's time-series: the trailing window
+// (Options.Smooth) ending at T, summarised.
+type Point struct {
+	// T is the end of the window, in Unix milliseconds.
+	T int64 `json:"t"`
+	// N is the requests in the window; RPS the request rate per second.
+	N   int64   `json:"n"`
+	RPS float64 `json:"rps"`
+	// Err is the error rate (of all requests); Ref the refusal rate (of
+	// the successful ones); both fractions, 0 without requests.
+	Err float64 `json:"err"`
+	Ref float64 `json:"ref"`
+	// P50 and P99 are latency percentiles, TTFT the median time to first
+	// token of streams, in milliseconds; Tok the mean output tokens. They
+	// are absent when the window has no such data.
+	P50  *float64 `json:"p50,omitempty"`
+	P99  *float64 `json:"p99,omitempty"`
+	TTFT *float64 `json:"ttft,omitempty"`
+	Tok  *float64 `json:"tok,omitempty"`
+}
+
+type seriesKey struct{ model, version, category string }
+
+// sampler turns the Recorder's windows into time-series every Step while
+// the dashboard is in use, and keeps each rollout's verdicts as they come.
+type sampler struct {
+	s *Server
+
+	mu       sync.Mutex
+	series   map[seriesKey][]Point
+	running  bool
+	lastUse  time.Time
+	tick     chan struct{} // closed and replaced after each sampling
+	verdicts map[string]*verdictLog
+}
+
+// verdictLog is the verdicts of a model's latest rollout.
+type verdictLog struct {
+	rollout string
+	last    json.RawMessage
+	list    []sluice.Verdict
+}
+
+func newSampler(s *Server) *sampler {
+	return &sampler{s: s, series: map[seriesKey][]Point{}, tick: make(chan struct{}), verdicts: map[string]*verdictLog{}}
+}
+
+// touch notes a dashboard request and starts the sampling if it stopped.
+func (sm *sampler) touch() {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	sm.lastUse = time.Now()
+	if sm.running || sm.s.opt.Windows == nil {
+		return
+	}
+	select {
+	case <-sm.s.closed:
+		return
+	default:
+	}
+	sm.running = true
+	go sm.run()
+}
+
+func (sm *sampler) run() {
+	t := time.NewTicker(sm.s.opt.Step)
+	defer t.Stop()
+	sm.sample(sm.s.opt.Now())
+	for {
+		select {
+		case <-sm.s.closed:
+			sm.mu.Lock()
+			sm.running = false
+			sm.mu.Unlock()
+			return
+		case <-t.C:
+		}
+		sm.mu.Lock()
+		idle := time.Since(sm.lastUse) > sm.s.opt.IdleAfter
+		if idle {
+			sm.running = false
+		}
+		sm.mu.Unlock()
+		if idle {
+			return
+		}
+		sm.sample(sm.s.opt.Now())
+	}
+}
+
+// tickChan returns the channel closed after the next sampling.
+func (sm *sampler) tickChan() <-chan struct{} {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	return sm.tick
+}
+
+// charted returns the versions whose categories are charted: the arms of
+// the model's latest rollout, else the versions the policy serves.
+func charted(reg *sluice.Registry, model string) []string {
+	if r := reg.Rollouts[model]; r != nil {
+		return []string{r.Spec.Baseline, r.Spec.Candidate}
+	}
+	return reg.ServingVersions(model)
+}
+
+// sample adds one point to every series.
+func (sm *sampler) sample(now time.Time) {
+	w := sm.s.opt.Windows
+	reg := sm.s.opt.Control.Registry()
+	since := now.Add(-sm.s.opt.Smooth)
+	type add struct {
+		k seriesKey
+		p Point
+	}
+	var adds []add
+	for _, model := range reg.ModelNames() {
+		versions := w.Versions(model)
+		if len(versions) > maxVersionsCharted {
+			versions = versions[len(versions)-maxVersionsCharted:]
+		}
+		for _, v := range versions {
+			adds = append(adds, add{seriesKey{model, v, ""}, pointOf(w.Window(model, v, "", since), now, sm.s.opt.Smooth)})
+		}
+		cats := w.Categories(model)
+		for _, v := range charted(reg, model) {
+			if !slices.Contains(versions, v) {
+				continue
+			}
+			for _, c := range cats {
+				adds = append(adds, add{seriesKey{model, v, c}, pointOf(w.Window(model, v, c, since), now, sm.s.opt.Smooth)})
+			}
+		}
+	}
+	keep := int(sm.s.opt.History / sm.s.opt.Step)
+	sm.mu.Lock()
+	for _, a := range adds {
+		pts := append(sm.series[a.k], a.p)
+		if len(pts) > keep {
+			pts = slices.Delete(pts, 0, len(pts)-keep)
+		}
+		sm.series[a.k] = pts
+	}
+	close(sm.tick)
+	sm.tick = make(chan struct{})
+	sm.mu.Unlock()
+}
+
+// pointOf summarises a window ending at now that spans smooth (or less,
+// when the window no longer reaches back that far).
+func pointOf(s observe.Sample, now time.Time, smooth time.Duration) Point {
+	p := Point{T: now.UnixMilli(), N: s.Requests}
+	span := smooth.Seconds()
+	if s.Truncated && !s.First.IsZero() {
+		span = max(now.Sub(s.First).Seconds(), 1e-3)
+	}
+	p.RPS = float64(s.Requests) / span
+	if s.Requests > 0 {
+		p.Err = float64(s.Errors) / float64(s.Requests)
+	}
+	if s.Succeeded > 0 {
+		p.Ref = float64(s.Refusals) / float64(s.Succeeded)
+	}
+	if len(s.Latency) > 0 {
+		slices.Sort(s.Latency)
+		p.P50, p.P99 = ptr(quantile(s.Latency, 0.5)), ptr(quantile(s.Latency, 0.99))
+	}
+	if len(s.TTFT) > 0 {
+		slices.Sort(s.TTFT)
+		p.TTFT = ptr(quantile(s.TTFT, 0.5))
+	}
+	if len(s.OutputTokens) > 0 {
+		var sum float64
+		for _, x := range s.OutputTokens {
+			sum += x
+		}
+		p.Tok = ptr(sum / float64(len(s.OutputTokens)))
+	}
+	return p
+}
+
+func ptr(f float64) *float64 {
+	f = math.Round(f*1000) / 1000
+	return &f
+}
+
+// quantile returns the q-quantile of sorted, interpolating between the
+// closest ranks; 0 when empty.
+func quantile(sorted []float64, q float64) float64 {
+	n := len(sorted)
+	if n == 0 {
+		return 0
+	}
+	h := q * float64(n-1)
+	lo := int(h)
+	if lo >= n-1 {
+		return sorted[n-1]
+	}
+	return sorted[lo] + (h-float64(lo))*(sorted[lo+1]-sorted[lo])
+}
+
+// points returns model's points in category after t (Unix ms) by version.
+func (sm *sampler) points(model, category string, after int64) map[string][]Point {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	out := map[string][]Point{}
+	for k, pts := range sm.series {
+		if k.model != model || k.category != category {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(pts, after+1, func(p Point, t int64) int { return int(p.T - t) })
+		if i < len(pts) {
+			out[k.version] = slices.Clone(pts[i:])
+		}
+	}
+	return out
+}
+
+// watchRegistry keeps each model's latest rollout's verdicts as the
+// controller commits them (the rollout itself keeps only the last).
+func (sm *sampler) watchRegistry(reg *sluice.Registry) {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	for model, r := range reg.Rollouts {
+		if r == nil {
+			continue
+		}
+		log := sm.verdicts[model]
+		if log == nil || log.rollout != r.ID {
+			log = &verdictLog{rollout: r.ID}
+			sm.verdicts[model] = log
+		}
+		if len(r.LastVerdict) == 0 || bytes.Equal(r.LastVerdict, log.last) {
+			continue
+		}
+		log.last = r.LastVerdict
+		var v sluice.Verdict
+		if json.Unmarshal(r.LastVerdict, &v) == nil {
+			log.list = append(log.list, v)
+			if len(log.list) > maxVerdictsKept {
+				log.list = slices.Delete(log.list, 0, len(log.list)-maxVerdictsKept)
+			}
+		}
+	}
+}
+
+// SeriesAnswer is the answer to GET /ui/api/series.
+type SeriesAnswer struct {
+	// Model and Category are what was asked ("" category: all traffic).
+	Model    string `json:"model"`
+	Category string `json:"category"`
+	// StepMS and SmoothMS are Options.Step and Options.Smooth.
+	StepMS   int64 `json:"step_ms"`
+	SmoothMS int64 `json:"smooth_ms"`
+	// Baseline and Candidate are the arms of the model's latest rollout,
+	// empty without one.
+	Baseline  string `json:"baseline,omitempty"`
+	Candidate string `json:"candidate,omitempty"`
+	// Categories are the request categories seen for the model.
+	Categories []string `json:"categories"`
+	// Series holds each version's points, oldest first.
+	Series map[string][]Point `json:"series"`
+}
+
+func (s *Server) seriesAnswer(model, category string, after int64) SeriesAnswer {
+	out := SeriesAnswer{Model: model, Category: category, StepMS: s.opt.Step.Milliseconds(), SmoothMS: s.opt.Smooth.Milliseconds(), Categories: []string{}}
+	if r := s.opt.Control.Registry().Rollouts[model]; r != nil {
+		out.Baseline, out.Candidate = r.Spec.Baseline, r.Spec.Candidate
+	}
+	if s.opt.Windows != nil {
+		out.Categories = append(out.Categories, s.opt.Windows.Categories(model)...)
+		slices.Sort(out.Categories)
+	}
+	out.Series = s.samp.points(model, category, after)
+	return out
+}
+
+// modelParam returns the model query parameter, checked.
+func modelParam(r *http.Request) (string, error) {
+	m := r.URL.Query().Get("model")
+	if err := sluice.CheckName("model name", m); err != nil {
+		return "", err
+	}
+	return m, nil
+}
+
+func (s *Server) series(w http.ResponseWriter, r *http.Request, _ *session, _ *sluice.Token) {
+	model, err := modelParam(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, s.seriesAnswer(model, r.URL.Query().Get("category"), 0))
+}
+
+// Tick is the data of one server-sent "tick" event.
+type Tick struct {
+	SeriesAnswer
+	// Revision is the registry's revision: the page reloads models and the
+	// rollout when it changes.
+	Revision int64 `json:"revision"`
+	// Verdicts is how many verdicts the model's latest rollout has had
+	// since the dashboard started watching.
+	Verdicts int `json:"verdicts"`
+}
+
+// events streams a "tick" event after each sampling, with the points added
+// since the last one, until the client goes away, the session ends, or the
+// server shuts down. The browser's EventSource reconnects by itself.
+func (s *Server) events(w http.ResponseWriter, r *http.Request, sess *session, _ *sluice.Token) {
+	model, err := modelParam(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	category := r.URL.Query().Get("category")
+	after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, "retry: 2000\n\n")
+	rc.Flush()
+	stop := s.stopSignal(r)
+	// A stream ends after a while so that a revoked token or an expired
+	// session is noticed; the browser reconnects with its cookie.
+	end := time.NewTimer(5 * time.Minute)
+	defer end.Stop()
+	recheck := time.Now().Add(30 * time.Second)
+	for {
+		tick := s.samp.tickChan()
+		select {
+		case <-r.Context().Done():
+			return
+		case <-stop:
+			return
+		case <-end.C:
+			return
+		case <-tick:
+		}
+		s.samp.touch()
+		if time.Now().After(recheck) {
+			if _, _, err := s.resolve(r); err != nil {
+				fmt.Fprint(w, "event: signed_out\ndata: {}\n\n")
+				rc.Flush()
+				return
+			}
+			recheck = time.Now().Add(30 * time.Second)
+		}
+		t := Tick{SeriesAnswer: s.seriesAnswer(model, category, after), Revision: s.opt.Control.Registry().Revision}
+		for _, pts := range t.Series {
+			if len(pts) > 0 {
+				after = max(after, pts[len(pts)-1].T)
+			}
+		}
+		s.samp.mu.Lock()
+		if l := s.samp.verdicts[model]; l != nil {
+			t.Verdicts = len(l.list)
+		}
+		s.samp.mu.Unlock()
+		b, _ := json.Marshal(t)
+		if _, err := fmt.Fprintf(w, "event: tick\ndata: %s\n\n", b); err != nil {
+			return
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+	}
+}
+
+// VerdictsAnswer is the answer to GET /ui/api/verdicts.
+type VerdictsAnswer struct {
+	// Rollout is the id of the model's latest rollout.
+	Rollout string `json:"rollout"`
+	// Verdicts are its analyses seen since the dashboard started, oldest
+	// first, each with its numbers.
+	Verdicts []sluice.Verdict `json:"verdicts"`
+	// StageNeed is the sample the current stage needs.
+	StageNeed int `json:"stage_need"`
+}
+
+func (s *Server) verdicts(w http.ResponseWriter, r *http.Request, _ *session, _ *sluice.Token) {
+	model, err := modelParam(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := VerdictsAnswer{Verdicts: []sluice.Verdict{}}
+	if ro := s.opt.Control.Registry().Rollouts[model]; ro != nil {
+		out.StageNeed = rollout.StageNeed(ro)
+	}
+	s.samp.mu.Lock()
+	if l := s.samp.verdicts[model]; l != nil {
+		out.Rollout = l.rollout
+		out.Verdicts = append(out.Verdicts, l.list...)
+	}
+	s.samp.mu.Unlock()
+	writeJSON(w, out)
+}

@@ -1,0 +1,240 @@
+package ui
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
+)
+
+// CookieName is the name of the session cookie. It holds a random session
+// id, never the token.
+const CookieName = "sluice_ui_session"
+
+// CSRFHeader carries the session's CSRF token on every change.
+const CSRFHeader = "X-Sluice-CSRF"
+
+// maxSessions bounds the sessions kept; beyond it the least recently used
+// goes.
+const maxSessions = 1000
+
+// session is a signed-in person. It keeps the SHA-256 of the token (the
+// form the store keeps it in), so the token's current name and role are
+// looked up on each request and a deleted token ends the session.
+type session struct {
+	key       string // hex SHA-256 of the cookie's id
+	tokenHash string
+	csrf      string
+	created   time.Time
+	lastSeen  time.Time
+}
+
+// sessions is the server-side session table.
+type sessions struct {
+	ttl, idle time.Duration
+	now       func() time.Time
+
+	mu sync.Mutex
+	m  map[string]*session
+}
+
+func newSessions(ttl, idle time.Duration, now func() time.Time) *sessions {
+	return &sessions{ttl: ttl, idle: idle, now: now, m: map[string]*session{}}
+}
+
+// keyOf returns the table key of a cookie's session id: its hash, so that
+// the lookup's timing tells nothing of the ids held.
+func keyOf(id string) string {
+	h := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(h[:])
+}
+
+func randomString() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("ui: no randomness: " + err.Error()) // crypto/rand does not fail on supported systems
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// create starts a session for the token with the given hash and returns
+// its id for the cookie.
+func (ss *sessions) create(tokenHash string) (string, *session) {
+	id := randomString()
+	now := ss.now()
+	s := &session{key: keyOf(id), tokenHash: tokenHash, csrf: randomString(), created: now, lastSeen: now}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	for k, o := range ss.m {
+		if ss.expired(o, now) {
+			delete(ss.m, k)
+		}
+	}
+	if len(ss.m) >= maxSessions {
+		var oldest *session
+		for _, o := range ss.m {
+			if oldest == nil || o.lastSeen.Before(oldest.lastSeen) {
+				oldest = o
+			}
+		}
+		delete(ss.m, oldest.key)
+	}
+	ss.m[s.key] = s
+	return id, s
+}
+
+func (ss *sessions) expired(s *session, now time.Time) bool {
+	return now.Sub(s.created) > ss.ttl || now.Sub(s.lastSeen) > ss.idle
+}
+
+// get returns the live session of a cookie's id, marking it used.
+func (ss *sessions) get(id string) *session {
+	if id == "" {
+		return nil
+	}
+	key := keyOf(id)
+	now := ss.now()
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	s := ss.m[key]
+	if s == nil {
+		return nil
+	}
+	if ss.expired(s, now) {
+		delete(ss.m, key)
+		return nil
+	}
+	s.lastSeen = now
+	c := *s
+	return &c
+}
+
+func (ss *sessions) delete(key string) {
+	ss.mu.Lock()
+	delete(ss.m, key)
+	ss.mu.Unlock()
+}
+
+var errSignIn = sluice.Errorf(sluice.CodeUnauthorized, "sign in to the dashboard with an admin token: open /ui/")
+
+// resolve returns the request's session and its token as it stands now.
+func (s *Server) resolve(r *http.Request) (*session, *sluice.Token, error) {
+	c, err := r.Cookie(CookieName)
+	if err != nil {
+		return nil, nil, errSignIn
+	}
+	sess := s.sessions.get(c.Value)
+	if sess == nil {
+		return nil, nil, errSignIn
+	}
+	tok, err := s.auth.TokenByHash(r.Context(), sess.tokenHash)
+	if err != nil {
+		if sluice.ErrorCode(err) == sluice.CodeUnauthorized {
+			s.sessions.delete(sess.key)
+		}
+		return nil, nil, err
+	}
+	return sess, tok, nil
+}
+
+// sessionHandler is a handler for signed-in requests.
+type sessionHandler func(w http.ResponseWriter, r *http.Request, sess *session, tok *sluice.Token)
+
+// withSession serves h to signed-in requests, with the token as the
+// request's actor; a change (any method but GET and HEAD) must also carry
+// the session's CSRF token.
+func (s *Server) withSession(h sessionHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, tok, err := s.resolve(r)
+		if err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		s.samp.touch()
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			got := r.Header.Get(CSRFHeader)
+			if subtle.ConstantTimeCompare([]byte(got), []byte(sess.csrf)) != 1 {
+				api.WriteError(w, sluice.Errorf(sluice.CodeForbidden, "this change lacks the dashboard's CSRF token: reload the page and try again"))
+				return
+			}
+		}
+		h(w, r.WithContext(api.WithActor(r.Context(), tok)), sess, tok)
+	})
+}
+
+// SessionInfo describes the signed-in person to the page.
+type SessionInfo struct {
+	// Name is the token's name, which the audit log records.
+	Name string `json:"name"`
+	// Role is the token's role.
+	Role sluice.Role `json:"role"`
+	// CanAct is true for operators and admins.
+	CanAct bool `json:"can_act"`
+	// CSRF is the token to send in the X-Sluice-CSRF header with changes.
+	CSRF string `json:"csrf"`
+}
+
+func (s *Server) sessionInfo(w http.ResponseWriter, r *http.Request, sess *session, tok *sluice.Token) {
+	writeJSON(w, SessionInfo{Name: tok.Name, Role: tok.Role, CanAct: tok.Role.Allows(sluice.RoleOperator), CSRF: sess.csrf})
+}
+
+// login signs in with an admin token sent in a JSON body, {"token": "..."},
+// never in the URL.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Token string `json:"token"`
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 8<<10))
+	if err == nil {
+		err = json.Unmarshal(body, &req)
+	}
+	if err != nil {
+		api.WriteError(w, sluice.Errorf(sluice.CodeBadRequest, `send {"token": "<admin token>"} as JSON`))
+		return
+	}
+	secret := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(req.Token), "Bearer "))
+	tok, err := s.auth.AuthenticateSecret(r.Context(), secret)
+	if err != nil {
+		if sluice.ErrorCode(err) == sluice.CodeUnauthorized {
+			err = sluice.Errorf(sluice.CodeUnauthorized, "this token is not known: paste an admin token (sluice token create makes one; a new gateway prints one on first start)")
+		}
+		api.WriteError(w, err)
+		return
+	}
+	if old, err := r.Cookie(CookieName); err == nil {
+		s.sessions.delete(keyOf(old.Value))
+	}
+	id, sess := s.sessions.create(sluice.HashSecret(secret))
+	http.SetCookie(w, &http.Cookie{
+		Name: CookieName, Value: id, Path: "/ui", MaxAge: int(s.opt.SessionTTL.Seconds()),
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+	})
+	s.opt.Logger.Info("dashboard sign-in", "token", tok.Name, "role", tok.Role)
+	writeJSON(w, SessionInfo{Name: tok.Name, Role: tok.Role, CanAct: tok.Role.Allows(sluice.RoleOperator), CSRF: sess.csrf})
+}
+
+// logout ends the session. It needs the CSRF token, so another site cannot
+// sign people out.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(CookieName); err == nil {
+		if sess := s.sessions.get(c.Value); sess != nil {
+			if subtle.ConstantTimeCompare([]byte(r.Header.Get(CSRFHeader)), []byte(sess.csrf)) != 1 {
+				api.WriteError(w, sluice.Errorf(sluice.CodeForbidden, "sign-out lacks the dashboard's CSRF token: reload the page and try again"))
+				return
+			}
+			s.sessions.delete(sess.key)
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/ui", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	writeJSON(w, map[string]bool{"signed_out": true})
+}
