@@ -165,7 +165,10 @@ func TestRollout_BadCandidateRolledBackUnderLoad(t *testing.T) {
 	if !strings.Contains(r.Decision, "refusal") {
 		t.Errorf("decision does not name the refusal rate: %s", r.Decision)
 	}
-	// The next requests go to stable only.
+	// The next requests go to stable only. Requests already in flight to
+	// the candidate when it was rolled back may still finish (they drain),
+	// so count from a moment later.
+	time.Sleep(200 * time.Millisecond)
 	before := candidateCount(l)
 	time.Sleep(300 * time.Millisecond)
 	l.finish()
