@@ -55,7 +55,7 @@ type Verdict struct {
 	// At is when the analysis ran.
 	At time.Time `json:"at"`
 	// Outcome is fail if any metric failed (in any category), pass if every
-	// metric passed, else inconclusive.
+	// all-traffic metric passed and none failed, else inconclusive.
 	Outcome Outcome `json:"outcome"`
 	// Reason sums it up for people, naming the failing metric and category.
 	Reason string `json:"reason"`

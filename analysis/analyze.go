@@ -17,12 +17,12 @@ import (
 // agree. Zero fields of spec take their defaults (see WithDefaults).
 //
 // The rule, in full in the package documentation: a metric fails when its
-// always-valid p-value for "the candidate is worse", Holm-adjusted over
-// every metric and category, is at most Alpha and its point estimate is
-// beyond the threshold; it passes when its anytime-valid interval lies
-// within the threshold. The verdict fails when any metric fails anywhere,
-// passes when every all-traffic metric passes, and is inconclusive
-// otherwise and always before MinSamples candidate requests.
+// always-valid p-value for "the candidate is worse", adjusted by weighted
+// Holm over every metric and category, is at most Alpha and its point
+// estimate is beyond the threshold; it passes when its anytime-valid
+// interval lies within the threshold. The verdict fails when any metric
+// fails anywhere, passes when every all-traffic metric passes, and is
+// inconclusive otherwise and always before MinSamples candidate requests.
 func Analyze(spec sluice.AnalysisSpec, in Input, now time.Time) sluice.Verdict {
 	spec = WithDefaults(spec)
 	t := newTester(spec)
@@ -41,7 +41,7 @@ func Analyze(spec sluice.AnalysisSpec, in Input, now time.Time) sluice.Verdict {
 			rows = append(rows, t.compare(name, &b, &c)...)
 		}
 	}
-	adjust(rows)
+	adjust(rows, overall)
 
 	v := sluice.Verdict{
 		At: now, Outcome: sluice.OutcomeInconclusive,
@@ -58,6 +58,10 @@ func Analyze(spec sluice.AnalysisSpec, in Input, now time.Time) sluice.Verdict {
 			r.mv.Outcome = sluice.OutcomeInconclusive
 		case r.tested && r.mv.PValue <= t.alpha && r.beyond:
 			r.mv.Outcome = sluice.OutcomeFail
+			if r.failBounds != nil {
+				r.failLo, r.failHi = r.failBounds()
+			}
+			r.mv.Lower, r.mv.Upper = r.failLo, r.failHi
 			failed = append(failed, r)
 		case r.within:
 			r.mv.Outcome = sluice.OutcomePass
@@ -96,18 +100,50 @@ func Analyze(spec sluice.AnalysisSpec, in Input, now time.Time) sluice.Verdict {
 	return v
 }
 
-// adjust sets each tested row's PValue to its Holm-adjusted p-value over
-// every tested row; untested rows keep 1.
-func adjust(rows []row) {
-	var ps []float64
-	var idx []int
+// overallShare is the share of alpha spent on the all-traffic comparisons;
+// the per-category ones share the rest. The all-traffic comparisons see
+// every request and answer the main question, while the category ones are
+// many (metrics × categories) and guard against a regression hidden in a
+// slice of traffic; splitting alpha between the two groups keeps the main
+// tests from being diluted by the number of categories.
+const overallShare = 0.5
+
+// adjust sets each tested row's PValue to its weighted-Holm adjusted
+// p-value over every tested row (see overallShare); untested rows keep 1.
+// The first overall rows are the all-traffic ones.
+func adjust(rows []row, overall int) {
+	var nOverall, nCat int
 	for i := range rows {
 		if rows[i].tested {
-			ps = append(ps, rows[i].p)
-			idx = append(idx, i)
+			if i < overall {
+				nOverall++
+			} else {
+				nCat++
+			}
 		}
 	}
-	for k, p := range stats.Holm(ps) {
+	wOverall, wCat := overallShare, 1-overallShare
+	switch {
+	case nCat == 0:
+		wOverall = 1
+	case nOverall == 0:
+		wCat = 1
+	}
+	var ps, ws []float64
+	var idx []int
+	for i := range rows {
+		if !rows[i].tested {
+			continue
+		}
+		ps = append(ps, rows[i].p)
+		idx = append(idx, i)
+		if i < overall {
+			ws = append(ws, wOverall/float64(nOverall))
+		} else {
+			ws = append(ws, wCat/float64(nCat))
+		}
+	}
+	for k, p := range stats.HolmWeighted(ps, ws) {
 		rows[idx[k]].mv.PValue = p
 	}
 }

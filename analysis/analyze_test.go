@@ -9,6 +9,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/fakellm"
+	"github.com/sluicehq/sluice/stats"
 )
 
 var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -79,4 +80,122 @@ func p99Plus40MeanSame(d fakellm.Distribution) fakellm.Distribution {
 	sc := z99 - math.Sqrt(z99*z99-2*c)
 	median := d.MedianMS * math.Exp(sb*sb/2-sc*sc/2)
 	return fakellm.Distribution{MedianMS: median, P99MS: median * math.Exp(z99*sc)}
+}
+
+func TestMoments(t *testing.T) {
+	x := []float64{3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5}
+	got := moments(x)
+	want := stats.Summarize(x)
+	if got.N != want.N || !(math.Abs(got.Mean-want.Mean) < 1e-12) || !(math.Abs(got.Variance-want.Variance) < 1e-9) {
+		t.Errorf("moments = %+v, want %+v", got, want)
+	}
+	withNaN := append([]float64{math.NaN()}, x...)
+	if got := moments(withNaN); got.N != want.N || !(math.Abs(got.Mean-want.Mean) < 1e-12) {
+		t.Errorf("with a NaN: %+v, want %+v", got, want)
+	}
+	if got := moments(nil); got.N != 0 {
+		t.Errorf("empty: %+v", got)
+	}
+}
+
+func TestWithDefaults(t *testing.T) {
+	t.Run("Zero", func(t *testing.T) {
+		s := WithDefaults(sluice.AnalysisSpec{Alpha: 2})
+		th := s.Thresholds
+		if s.Interval.D() != 10*time.Second || s.Alpha != 0.05 || s.MinSamples != 100 || s.FailChecks != 2 ||
+			th.ErrorRateRel != 0.5 || th.ErrorRateAbs != 0.005 || th.RefusalRateRel != 0.5 || th.RefusalRateAbs != 0.01 ||
+			th.LatencyRel != 0.2 || th.TokensRel != 0.5 || th.QualityAbs != 0.05 || s.Categories != nil {
+			t.Errorf("defaults: %+v", s)
+		}
+	})
+	t.Run("Kept", func(t *testing.T) {
+		s := WithDefaults(sluice.AnalysisSpec{Alpha: 0.01, MinSamples: 500, Thresholds: sluice.Thresholds{LatencyRel: 0.1}})
+		if s.Alpha != 0.01 || s.MinSamples != 500 || s.Thresholds.LatencyRel != 0.1 || s.Thresholds.TokensRel != 0.5 {
+			t.Errorf("kept: %+v", s)
+		}
+	})
+}
+
+// TestAnalyze_Reason checks the words of a failing verdict on counts chosen
+// by hand.
+func TestAnalyze_Reason(t *testing.T) {
+	lat := func(n int) []float64 {
+		x := make([]float64, n)
+		for i := range x {
+			x[i] = float64(500 + i%400)
+		}
+		return x
+	}
+	arm := func(n, refusals int) Arm {
+		return Arm{Requests: n, Refusals: refusals, Latency: lat(n), OutputTokens: lat(n), ResponseChars: lat(n)}
+	}
+	in := Input{
+		Baseline:  arm(20000, 600),
+		Candidate: arm(2000, 88),
+		Categories: map[string]Pair{
+			"chat":     {Baseline: arm(18000, 540), Candidate: arm(1800, 60)},
+			"payments": {Baseline: arm(2000, 60), Candidate: arm(200, 28)},
+		},
+	}
+	v := Analyze(sluice.AnalysisSpec{}, in, now)
+	want := "refusal rate in category payments: 14.0% vs 3.0% (+367%, threshold +50%)"
+	if v.Outcome != sluice.OutcomeFail || v.Reason != want {
+		t.Errorf("got %s %q, want fail %q", v.Outcome, v.Reason, want)
+	}
+	m := metric(t, v, "refusal_rate", "payments")
+	if m.Unit != "absolute" || math.Abs(m.Effect-0.11) > 1e-9 || m.Threshold != 0.015 || m.Lower <= 0 || m.PValue > 0.05 || m.CandidateN != 200 {
+		t.Errorf("row: %+v", m)
+	}
+	if o := metric(t, v, "refusal_rate", "").Outcome; o == sluice.OutcomeFail {
+		t.Errorf("overall refusal rate %s; only payments regressed", o)
+	}
+}
+
+func TestAnalyze_Options(t *testing.T) {
+	regress := map[string]catSpec{
+		"chat":     {weight: 0.9, baseline: stable, candidate: stable},
+		"payments": {weight: 0.1, baseline: stable, candidate: with(func(b *fakellm.Behavior) { b.RefusalRate = 0.25 })},
+	}
+	in := MustInput(t, 5, 40000, 4000, regress)
+	t.Run("CategoriesOff", func(t *testing.T) {
+		off := false
+		v := Analyze(sluice.AnalysisSpec{Categories: &off}, in, now)
+		for _, m := range v.Metrics {
+			if m.Category != "" {
+				t.Fatalf("category row with categories off: %+v", m)
+			}
+		}
+	})
+	t.Run("SortedSameAsUnsorted", func(t *testing.T) {
+		v1 := Analyze(sluice.AnalysisSpec{}, in, now)
+		sorted := func(a Arm) Arm {
+			a.Latency, a.TTFT, a.Sorted = sortedCopy(a.Latency), sortedCopy(a.TTFT), true
+			return a
+		}
+		in2 := Input{Baseline: sorted(in.Baseline), Candidate: sorted(in.Candidate), Categories: map[string]Pair{}}
+		for k, p := range in.Categories {
+			in2.Categories[k] = Pair{Baseline: sorted(p.Baseline), Candidate: sorted(p.Candidate)}
+		}
+		v2 := Analyze(sluice.AnalysisSpec{}, in2, now)
+		b1, _ := json.Marshal(v1)
+		b2, _ := json.Marshal(v2)
+		if string(b1) != string(b2) {
+			t.Errorf("sorted input changed the verdict:\n%s\n%s", b1, b2)
+		}
+	})
+	t.Run("NeedSamples", func(t *testing.T) {
+		v := Analyze(sluice.AnalysisSpec{}, MustInput(t, 6, 20000, 400, one(stable, stable)), now)
+		if v.Outcome != sluice.OutcomeInconclusive || v.NeedSamples <= 400 {
+			t.Errorf("early A/A: %s, need %d", v.Outcome, v.NeedSamples)
+		}
+	})
+	t.Run("Empty", func(t *testing.T) {
+		v := Analyze(sluice.AnalysisSpec{}, Input{}, now)
+		if v.Outcome != sluice.OutcomeInconclusive {
+			t.Errorf("empty input: %s", v.Outcome)
+		}
+		if _, err := json.Marshal(v); err != nil {
+			t.Error(err)
+		}
+	})
 }

@@ -41,6 +41,10 @@ func FromSample(s observe.Sample) Arm {
 		TTFT:          s.TTFT,
 		OutputTokens:  s.OutputTokens,
 		ResponseChars: s.ResponseChars,
+		// Every quality signal the gateway has: the heuristic score of
+		// each answer by default, users' feedback and judge grades when
+		// they arrive.
+		Quality: s.Quality,
 	}
 }
 
@@ -145,26 +149,47 @@ func sortedCopy(x []float64) []float64 {
 	return out
 }
 
-// moments summarises x in one pass, skipping NaNs; the shift by the first
+// moments summarises x in one pass, skipping NaNs. The shift by the first
 // value keeps the sum of squares from cancelling when the spread is small
-// next to the mean.
+// next to the mean; four running sums let the loop pipeline, which matters
+// because the controller sums every window at every look.
 func moments(x []float64) stats.Summary {
 	if len(x) == 0 {
 		return stats.Summary{}
 	}
 	shift := x[0]
-	n, sum, sumSq := 0, 0.0, 0.0
-	for _, v := range x {
-		if v != v {
-			continue
-		}
-		d := v - shift
-		n++
-		sum += d
-		sumSq += d * d
+	var s0, s1, s2, s3, q0, q1, q2, q3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		d0, d1, d2, d3 := x[i]-shift, x[i+1]-shift, x[i+2]-shift, x[i+3]-shift
+		s0, s1, s2, s3 = s0+d0, s1+d1, s2+d2, s3+d3
+		q0, q1, q2, q3 = q0+d0*d0, q1+d1*d1, q2+d2*d2, q3+d3*d3
 	}
-	if n == 0 {
-		return stats.Summary{}
+	for ; i < len(x); i++ {
+		d := x[i] - shift
+		s0 += d
+		q0 += d * d
+	}
+	sum, sumSq := s0+s1+s2+s3, q0+q1+q2+q3
+	n := len(x)
+	if sum != sum { // a NaN somewhere: skip them the slow way
+		n, sum, sumSq = 0, 0, 0
+		shift = 0
+		for _, v := range x {
+			if v == v {
+				shift = v
+				break
+			}
+		}
+		for _, v := range x {
+			if v == v {
+				d := v - shift
+				n, sum, sumSq = n+1, sum+d, sumSq+d*d
+			}
+		}
+		if n == 0 {
+			return stats.Summary{}
+		}
 	}
 	s := stats.SummaryFromMoments(n, sum, sumSq)
 	s.Mean += shift

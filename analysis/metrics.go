@@ -46,27 +46,47 @@ var (
 // such guard, but share it for simplicity.
 const minTestSample = 30
 
-// designAlphaShare is the share of alpha at which the sequential tests are
-// tuned: Holm asks the first tests of a family of some tens of comparisons
-// for about alpha/10 to alpha/50, so the mixtures are made sharpest near
-// there. It changes power, never validity.
-const designAlphaShare = 10
+// The sequential tests are mixtures tuned for a sample size and a level
+// fixed in advance; tuning changes where they are sharpest, never their
+// validity. Failing and passing ask different questions at different
+// times, so each has its own mixture: the tests of "worse" are tuned to
+// catch a large regression early, near the minimum sample and at about the
+// level Holm asks of the first tests of a family of some tens; the
+// intervals that show non-inferiority, which takes thousands of requests
+// for a 0.5-point margin on a 1% error rate or a 20% margin on a p99, are
+// tuned there.
+const (
+	failLevelShare   = 20 // the tests of "worse" are tuned for alpha/20
+	passHorizonRatio = 20 // the intervals for 20 × MinSamples
+)
+
+// candidateShare is the share of a quantile interval's error spent on the
+// candidate's side.
+const candidateShare = 0.8
 
 // tester holds what every comparison of one analysis shares.
 type tester struct {
-	spec    sluice.AnalysisSpec
-	alpha   float64 // the family's level
-	design  float64 // the level the mixtures are tuned for
-	horizon int     // the candidate sample the mixtures are tuned for
+	spec        sluice.AnalysisSpec
+	alpha       float64 // the family's level
+	failLevel   float64 // the level the tests of "worse" are tuned for
+	failHorizon int     // the candidate sample they are tuned for
+	passHorizon int     // the candidate sample the intervals are tuned for
 }
 
 func newTester(spec sluice.AnalysisSpec) *tester {
 	return &tester{
-		spec:    spec,
-		alpha:   spec.Alpha,
-		design:  spec.Alpha / designAlphaShare,
-		horizon: max(4*spec.MinSamples, 200),
+		spec:        spec,
+		alpha:       spec.Alpha,
+		failLevel:   spec.Alpha / failLevelShare,
+		failHorizon: max(spec.MinSamples, minTestSample),
+		passHorizon: max(passHorizonRatio*spec.MinSamples, 1000),
 	}
+}
+
+// mixture returns the mSPRT for a difference whose per-observation variance
+// is about v, tuned at horizon and level.
+func mixture(v float64, horizon int, level float64) stats.MixtureSPRT {
+	return stats.MixtureSPRT{Tau2: stats.OptimalTau2(v/float64(horizon), level)}
 }
 
 // row is one comparison: the verdict row and what the decision needs.
@@ -84,6 +104,12 @@ type row struct {
 	// within is true when the anytime-valid interval shows the candidate
 	// is within the threshold (the non-inferiority that lets it pass).
 	within bool
+	// failLo and failHi are the interval of the mixture tuned for
+	// detection, shown instead of Lower and Upper (the interval tuned for
+	// non-inferiority) when the comparison fails. A quantile computes them
+	// only then, through failBounds.
+	failLo, failHi float64
+	failBounds     func() (lo, hi float64)
 	// relThreshold is the relative threshold of a rate (for the text) and
 	// floorRules is true when the absolute floor, not the relative
 	// threshold, set the rate's threshold.
@@ -112,19 +138,22 @@ func (t *tester) rate(def *metricDef, category string, xb, nb, xc, nc int, rel, 
 	if nb < minTestSample || nc < minTestSample {
 		return r
 	}
-	// Tune the mixture for the variance of the threshold rate at the
-	// horizon: never below the floor, so a baseline without events still
-	// gets a mixture wide enough to see a jump.
+	// Tune the mixtures for the variance of the rate, never below the
+	// floor's, so a baseline without events still gets a mixture wide
+	// enough to see a jump.
 	p0 := math.Max(pb, abs)
-	m := stats.MixtureSPRT{Tau2: stats.OptimalTau2(p0*(1-p0)/float64(t.horizon), t.design)}
-	res := m.Proportions(xb, nb, xc, nc)
-	if !res.Valid {
+	v := p0 * (1 - p0)
+	test := mixture(v, t.failHorizon, t.failLevel).Proportions(xb, nb, xc, nc)
+	cs := mixture(v, t.passHorizon, t.alpha).Proportions(xb, nb, xc, nc)
+	if !test.Valid || !cs.Valid {
 		return r
 	}
-	iv := res.Interval(2 * t.alpha)
+	iv := cs.Interval(2 * t.alpha)
 	r.tested = true
-	r.p = res.PGreater
+	r.p = test.PGreater
 	r.mv.Lower, r.mv.Upper = iv.Lo, iv.Hi
+	fiv := test.Interval(2 * t.alpha)
+	r.failLo, r.failHi = fiv.Lo, fiv.Hi
 	r.beyond = r.mv.Effect > r.mv.Threshold
 	r.within = iv.Hi <= r.mv.Threshold
 	return r
@@ -146,17 +175,28 @@ func (t *tester) quantile(def *metricDef, category string, b, c []float64, rel f
 	if len(b) < minTestSample || len(c) < minTestSample {
 		return r
 	}
-	horizon := max(t.horizon, int(math.Ceil(10/(1-def.q))))
-	test := stats.QuantileSequence{Q: def.q, Alpha: t.design, Horizon: horizon}
+	// A tail quantile is bounded only after some 1/(1−q) observations and
+	// tight only after tens of times that, so its mixtures are tuned later.
+	failHorizon := max(t.failHorizon, int(math.Ceil(10/(1-def.q))))
+	passHorizon := max(t.passHorizon, int(math.Ceil(50/(1-def.q))))
 	r.tested = true
-	r.p = test.PGreaterSorted(b, c, 1)
-	// Each end of the ratio's interval spends alpha/2 on each arm, so it
-	// holds with probability 1 − alpha, like the rates' and means' ends.
-	cs := stats.QuantileSequence{Q: def.q, Alpha: t.alpha, Horizon: horizon}
-	ib, ic := cs.IntervalSorted(b), cs.IntervalSorted(c)
+	r.p = stats.QuantileSequence{Q: def.q, Alpha: t.failLevel, Horizon: failHorizon}.PGreaterSorted(b, c, 1)
+	// Each end of the ratio's interval holds with probability 1 − alpha,
+	// like the rates' and means': the candidate's side spends 0.8·alpha
+	// and the baseline's, far larger and so tight at any level, 0.2·alpha.
+	intervals := func(horizon int) (ib, ic stats.Interval) {
+		ib = stats.QuantileSequence{Q: def.q, Alpha: 2 * (1 - candidateShare) * t.alpha, Horizon: horizon}.IntervalSorted(b)
+		ic = stats.QuantileSequence{Q: def.q, Alpha: 2 * candidateShare * t.alpha, Horizon: horizon}.IntervalSorted(c)
+		return ib, ic
+	}
+	ib, ic := intervals(passHorizon)
 	r.mv.Lower, r.mv.Upper = ratioBounds(ic, ib)
-	r.beyond = r.mv.Effect > rel
 	r.within = !math.IsInf(ic.Hi, 1) && ib.Lo > 0 && ic.Hi <= (1+rel)*ib.Lo
+	r.failBounds = func() (lo, hi float64) {
+		fb, fc := intervals(failHorizon)
+		return ratioBounds(fc, fb)
+	}
+	r.beyond = r.mv.Effect > rel
 	return r
 }
 
@@ -178,17 +218,21 @@ func (t *tester) mean(def *metricDef, category string, b, c stats.Summary, rel f
 			r.p = 0
 		}
 		r.mv.Lower, r.mv.Upper = r.mv.Effect, r.mv.Effect
+		r.failLo, r.failHi = r.mv.Effect, r.mv.Effect
 		r.within = !r.beyond
 		return r
 	}
-	m := stats.MixtureSPRT{Tau2: stats.OptimalTau2(math.Max(b.Variance, c.Variance)/float64(t.horizon), t.design)}
-	res := m.Means(b, c)
-	if !res.Valid {
+	v := math.Max(b.Variance, c.Variance)
+	test := mixture(v, t.failHorizon, t.failLevel).Means(b, c)
+	cs := mixture(v, t.passHorizon, t.alpha).Means(b, c)
+	if !test.Valid || !cs.Valid {
 		return r
 	}
-	iv := res.Interval(2 * t.alpha)
+	iv := cs.Interval(2 * t.alpha)
 	r.tested = true
-	r.p = res.PValue
+	r.p = test.PValue
+	fiv := test.Interval(2 * t.alpha)
+	r.failLo, r.failHi = fiv.Lo/b.Mean, fiv.Hi/b.Mean
 	r.mv.Lower, r.mv.Upper = iv.Lo/b.Mean, iv.Hi/b.Mean
 	r.within = iv.Lo >= -rel*b.Mean && iv.Hi <= rel*b.Mean
 	return r
@@ -204,14 +248,17 @@ func (t *tester) quality(def *metricDef, category string, b, c stats.Summary, dr
 		return r
 	}
 	r.beyond = r.mv.Effect < -drop
-	m := stats.MixtureSPRT{Tau2: stats.OptimalTau2(math.Max(math.Max(b.Variance, c.Variance), 0.01)/float64(t.horizon), t.design)}
-	res := m.Means(b, c)
-	if !res.Valid {
+	v := math.Max(math.Max(b.Variance, c.Variance), 0.01)
+	test := mixture(v, t.failHorizon, t.failLevel).Means(b, c)
+	cs := mixture(v, t.passHorizon, t.alpha).Means(b, c)
+	if !test.Valid || !cs.Valid {
 		return r
 	}
-	iv := res.Interval(2 * t.alpha)
+	iv := cs.Interval(2 * t.alpha)
 	r.tested = true
-	r.p = res.PLess
+	r.p = test.PLess
+	fiv := test.Interval(2 * t.alpha)
+	r.failLo, r.failHi = fiv.Lo, fiv.Hi
 	r.mv.Lower, r.mv.Upper = iv.Lo, iv.Hi
 	r.within = iv.Lo >= -drop
 	return r

@@ -1,8 +1,8 @@
 package analysis
 
 import (
-	"fmt"
 	"math"
+	"strconv"
 )
 
 // where names a comparison: "refusal rate" or "refusal rate in category
@@ -18,7 +18,8 @@ func where(r *row) string {
 // does: "refusal rate in category payments: 14.1% vs 3.0% (+370%, threshold
 // +50%)".
 func describe(r *row) string {
-	return fmt.Sprintf("%s: %s vs %s (%s, threshold %s)", where(r), value(r, r.mv.Candidate), value(r, r.mv.Baseline), effect(r, r.mv.Effect), threshold(r))
+	// Plain concatenation: this runs for every row of every analysis.
+	return where(r) + ": " + value(r, r.mv.Candidate) + " vs " + value(r, r.mv.Baseline) + " (" + effect(r, r.mv.Effect) + ", threshold " + threshold(r) + ")"
 }
 
 // bound says how bad a comparison that has not passed could still be: "latency
@@ -36,7 +37,7 @@ func bound(r *row) string {
 	default:
 		s = "up to " + effect(r, r.mv.Upper)
 	}
-	return fmt.Sprintf("%s (%s, threshold %s)", where(r), s, threshold(r))
+	return where(r) + " (" + s + ", threshold " + threshold(r) + ")"
 }
 
 // detail is a row's Detail: what was found and what it means.
@@ -45,7 +46,7 @@ func detail(r *row) string {
 	if !r.tested {
 		return s + "; too little data to test"
 	}
-	s += fmt.Sprintf("; anytime-valid interval %s to %s, p = %.2g", effect(r, r.mv.Lower), effect(r, r.mv.Upper), r.mv.PValue)
+	s += "; anytime-valid interval " + effect(r, r.mv.Lower) + " to " + effect(r, r.mv.Upper) + ", p = " + strconv.FormatFloat(r.mv.PValue, 'g', 2, 64)
 	switch {
 	case r.mv.Outcome == "fail":
 		return s + ": worse beyond the threshold"
@@ -63,9 +64,9 @@ func value(r *row, x float64) string {
 	case "%":
 		return pct(x)
 	case "":
-		return fmt.Sprintf("%.2f", x)
+		return strconv.FormatFloat(x, 'f', 2, 64)
 	}
-	return fmt.Sprintf("%.0f %s", x, r.def.unit)
+	return strconv.FormatFloat(x, 'f', 0, 64) + " " + r.def.unit
 }
 
 // effect prints a change in the units people read the metric in: relative
@@ -81,11 +82,11 @@ func effect(r *row, x float64) string {
 	switch r.def.kind {
 	case kindRate:
 		if r.floorRules || r.mv.Baseline <= 0 {
-			return fmt.Sprintf("%+.2f pts", 100*x)
+			return signed(100*x, 2) + " pts"
 		}
 		return signedPct(x / r.mv.Baseline)
 	case kindQuality:
-		return fmt.Sprintf("%+.2f", x)
+		return signed(x, 2)
 	}
 	return signedPct(x)
 }
@@ -104,14 +105,23 @@ func threshold(r *row) string {
 
 func pct(x float64) string {
 	if x != 0 && math.Abs(x) < 0.01 {
-		return fmt.Sprintf("%.2f%%", 100*x)
+		return strconv.FormatFloat(100*x, 'f', 2, 64) + "%"
 	}
-	return fmt.Sprintf("%.1f%%", 100*x)
+	return strconv.FormatFloat(100*x, 'f', 1, 64) + "%"
 }
 
 func signedPct(x float64) string {
 	if x != 0 && math.Abs(x) < 0.1 {
-		return fmt.Sprintf("%+.1f%%", 100*x)
+		return signed(100*x, 1) + "%"
 	}
-	return fmt.Sprintf("%+.0f%%", 100*x)
+	return signed(100*x, 0) + "%"
+}
+
+// signed formats x with prec decimals and always a sign, as %+.*f does.
+func signed(x float64, prec int) string {
+	s := strconv.FormatFloat(x, 'f', prec, 64)
+	if s[0] != '-' {
+		s = "+" + s
+	}
+	return s
 }

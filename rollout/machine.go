@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"encoding/json"
+	"slices"
 	"fmt"
 	"time"
 
@@ -13,14 +14,15 @@ type EventKind string
 
 // The events.
 const (
-	EvWarmed       EventKind = "warmed"        // readiness and warm-up succeeded
-	EvWarmupFailed EventKind = "warmup_failed" // the candidate is not ready; Message says why
-	EvAnalysis     EventKind = "analysis"      // an analysis ran; Verdict holds it
-	EvPromote      EventKind = "promote"       // an operator promotes
-	EvPause        EventKind = "pause"         // an operator pauses
-	EvResume       EventKind = "resume"        // an operator resumes
-	EvAbort        EventKind = "abort"         // an operator aborts; Message says why
-	EvUndo         EventKind = "undo"          // an operator undoes a promotion
+	EvWarmed       EventKind = "warmed"         // readiness and warm-up succeeded
+	EvWarmupFailed EventKind = "warmup_failed"  // the candidate is not ready; Message says why
+	EvAnalysis     EventKind = "analysis"       // an analysis ran; Verdict holds it
+	EvPromote      EventKind = "promote"        // an operator promotes
+	EvPause        EventKind = "pause"          // an operator pauses
+	EvResume       EventKind = "resume"         // an operator resumes
+	EvAbort        EventKind = "abort"          // an operator aborts; Message says why
+	EvUndo         EventKind = "undo"           // an operator undoes a promotion
+	EvOutOfService EventKind = "out_of_service" // the candidate left the splits (ejected, unhealthy); Message says why
 )
 
 // Event is one input to the state machine.
@@ -77,6 +79,8 @@ func DefaultStages() []sluice.RolloutStage {
 func WithDefaults(s sluice.RolloutSpec) sluice.RolloutSpec {
 	if len(s.Stages) == 0 {
 		s.Stages = DefaultStages()
+	} else {
+		s.Stages = slices.Clone(s.Stages) // the caller's slice stays as it was
 	}
 	for i := range s.Stages {
 		if s.Stages[i].MinSamples == 0 {
@@ -226,6 +230,13 @@ func Next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 		}
 		r, acts := stop(r, now, sluice.PhaseAborted, "aborted: "+ev.Message, "warning", nil)
 		return r, acts, nil
+	case EvOutOfService:
+		switch r.Phase {
+		case sluice.PhaseProgressing, sluice.PhasePreview, sluice.PhaseShadow:
+			r, acts := stop(r, now, sluice.PhaseRolledBack, "rolled back: candidate "+ev.Message, "critical", nil)
+			return r, acts, nil
+		}
+		return r, nil, nil // warming, paused or ended: nothing to roll back
 	case EvUndo:
 		if r.Phase != sluice.PhasePromoted {
 			return r, nil, phaseError(r, "undo")

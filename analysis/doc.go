@@ -1,0 +1,100 @@
+// Package analysis judges a canary: it compares a candidate version with the
+// baseline on the same window of live traffic and says, per metric and per
+// request category, whether the candidate passes, fails or is not yet
+// judged. It is pure (no I/O, no clock, no state between calls), so the
+// rollout controller and the simulator get the same verdict from the same
+// observations.
+//
+// # What is compared
+//
+// Every metric is compared on all traffic and on each request category:
+//
+//   - error_rate (errors per request) and refusal_rate (refusals per
+//     answer): the difference of rates, with a threshold of a relative
+//     increase with an absolute floor (defaults +50% or +0.5 points for
+//     errors, +50% or +1 point for refusals), reported in absolute terms;
+//   - latency_p50, latency_p95, latency_p99 and ttft (the median time to
+//     first token of streams): the quantile's relative change, threshold
+//     +20%;
+//   - output_tokens and response_chars: the mean's relative change in
+//     either direction, threshold ±50%;
+//   - quality, when both arms have scores: the drop of the mean score,
+//     threshold 0.05.
+//
+// # The decision rule
+//
+// The controller analyses the growing window every interval, so every
+// test is always valid: its p-value may be read at every look, for as long
+// as the rollout lasts, and "act when p ≤ α" keeps the false-alarm rate at
+// α. Rates and means use the one-sided mixture SPRT of Johari et al.
+// (stats.MixtureSPRT), quantiles the beta-binomial confidence sequences of
+// Howard and Ramdas through stats.QuantileSequence.PGreaterSorted, an
+// anytime-valid, distribution-free comparison of one quantile in the
+// spirit of Lindon et al. (KDD 2022) that replaces Kayenta's Mann–Whitney
+// U test, which is valid for one look only. Each test is computed afresh
+// from everything observed since the candidate went live: a confidence
+// sequence covers at all looks at once, so its interval at any single look
+// is as valid as the running intersection.
+//
+// A comparison fails when
+//
+//  1. its always-valid p-value for "the candidate is worse" (one-sided;
+//     either way for lengths), adjusted by a weighted Holm procedure over
+//     every metric and category, is at most Alpha, and
+//  2. its point estimate is beyond the threshold.
+//
+// The first condition bounds the chance of failing a candidate that is
+// truly no worse at Alpha for the whole family, under continuous
+// monitoring. The second keeps a statistically clear but small regression
+// (0.1% → 0.2% errors) from rolling anything back. We test "worse at all"
+// rather than "worse by more than the threshold" because the latter needs
+// an interval entirely beyond the threshold, which for a p99 takes many
+// thousands of requests; the price is that a candidate whose true
+// regression sits just under the threshold can fail when noise pushes its
+// estimate over it. Holm's weights give half of Alpha to the all-traffic
+// comparisons and half to the many per-category ones, so categories do not
+// dilute the main tests.
+//
+// A comparison passes when its anytime-valid interval lies within the
+// threshold: the candidate is shown to be no worse than allowed
+// (non-inferiority). Each end of the interval holds with probability
+// 1 − Alpha; since the verdict passes only when every all-traffic metric
+// passes, the chance of passing a candidate that is worse than allowed on
+// some metric is at most Alpha, with no correction needed.
+//
+// The verdict fails when any comparison fails, in any category: a
+// candidate better on average but worse for one category fails. It passes
+// when every all-traffic comparison passes and none fails; the per-category
+// comparisons guard (they can fail the candidate) but need not pass, since
+// showing non-inferiority in a category carrying a tenth of the traffic
+// would take ten times the sample. Otherwise, and always before MinSamples
+// candidate requests, the verdict is inconclusive. The controller rolls back
+// after FailChecks failing verdicts in a row.
+//
+// Showing non-inferiority is what takes time: with the default thresholds,
+// a 1% error rate and a p99 each need some 4,000 to 5,000 candidate
+// requests before their intervals fit within +0.5 points and +20%.
+// Verdict.NeedSamples projects the sample a verdict still needs.
+//
+// The mixtures are tuned in advance (which changes where they are sharpest,
+// never their validity): the tests of "worse" near MinSamples, to catch a
+// large regression early, and the intervals near twenty times MinSamples,
+// where non-inferiority is shown. A failing row reports the interval of the
+// first kind, every other row that of the second. The mSPRT plugs in
+// estimated variances, so its validity is asymptotic; comparisons with fewer
+// than 30 requests in an arm are not tested.
+//
+// The window spans the rollout's stages, so the arms grow at a ratio that
+// changes with each stage. That does not void the mSPRT: whatever the
+// allocation, the covariance of the difference of running means at two
+// looks is the variance at the later one, so the standardized difference is
+// a Brownian motion in the information 1/V, the process the mixture is
+// built on. (Stages advance on passing verdicts, which makes the allocation
+// depend on the data; the simulated A/A rollouts, 0 false rollbacks in 500
+// at alpha 0.05, show no harm from it.) The quantile tests bound each arm
+// separately and need no such argument.
+//
+// FixedGate is the naive gate users of Argo Rollouts and Flagger write
+// (fixed limits on the candidate alone), kept for comparison; ABReport ends
+// an A/B test with fixed-horizon tests at its planned sample.
+package analysis
