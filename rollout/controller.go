@@ -78,6 +78,12 @@ type Options struct {
 	// analyses and advances rollouts (operators' actions work anywhere).
 	// Nil means this process is the only controller.
 	Leader interface{ Leading() bool }
+	// OutOfService, if set, says why a version is out of the splits
+	// (ejected by outlier detection, failing health checks), or "" when it
+	// is in. A live rollout whose candidate is out is rolled back: it
+	// would otherwise get no traffic and never be judged. Nil never rolls
+	// back for this.
+	OutOfService func(versionID string) string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger logs operations; nil discards.
@@ -468,6 +474,9 @@ func (c *Controller) Step(ctx context.Context) {
 		case sluice.PhasePaused:
 			continue
 		}
+		if c.rollBackIfOut(ctx, model, r) {
+			continue
+		}
 		c.mu.Lock()
 		last := c.analysed[r.ID]
 		due := now.Sub(last) >= r.Spec.Analysis.Interval.D()
@@ -478,7 +487,8 @@ func (c *Controller) Step(ctx context.Context) {
 		if !due {
 			continue
 		}
-		v, stageN := c.Analyze(r, now)
+		in, stageN := c.input(r)
+		v := analysis.Analyze(r.Spec.Analysis, in, now)
 		_, err := c.transition(ctx, model, "controller", "analysis of "+r.ID, "rollout.analysis", func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
 			if cur == nil || cur.ID != r.ID {
 				return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s is gone", r.ID)
@@ -491,7 +501,15 @@ func (c *Controller) Step(ctx context.Context) {
 				// the store commits with an optimistic revision.
 				return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s changed since it was analysed; the next tick analyses it again", r.ID)
 			}
-			return Next(*cur, Event{Kind: EvAnalysis, Verdict: &v, StageSamples: stageN}, now)
+			next, acts, err := Next(*cur, Event{Kind: EvAnalysis, Verdict: &v, StageSamples: stageN}, now)
+			if err == nil && next.Spec.Strategy == sluice.StrategyABTest && next.Phase == sluice.PhaseCompleted {
+				// The A/B test's report goes on the timeline with its end.
+				rep := analysis.ABReport(in, next.Spec.Analysis.Alpha)
+				data, _ := json.Marshal(rep)
+				next.Events = append(next.Events, sluice.RolloutEvent{At: now, Kind: "ab_report", Message: rep.Summary, Percent: next.Percent, Data: data})
+				next.Decision = "A/B test complete: " + rep.Summary
+			}
+			return next, acts, err
 		})
 		if err != nil {
 			if sluice.ErrorCode(err) == sluice.CodeConflict {
@@ -529,6 +547,13 @@ func (c *Controller) syncShadow(model string, r *sluice.Rollout) {
 // phase), overall and per category, and returns the verdict and the
 // candidate's sample in the current stage.
 func (c *Controller) Analyze(r *sluice.Rollout, now time.Time) (sluice.Verdict, int) {
+	in, n := c.input(r)
+	return analysis.Analyze(r.Spec.Analysis, in, now), n
+}
+
+// input gathers the analysis input for r (see Analyze) and the candidate's
+// sample in the current stage.
+func (c *Controller) input(r *sluice.Rollout) (analysis.Input, int) {
 	s := r.Spec
 	since := r.LiveAt
 	if r.Phase == sluice.PhaseShadow || r.Phase == sluice.PhasePreview || since.IsZero() {
@@ -564,9 +589,8 @@ func (c *Controller) Analyze(r *sluice.Rollout, now time.Time) (sluice.Verdict, 
 			}
 		}
 	}
-	v := analysis.Analyze(s.Analysis, in, now)
 	stage := c.opt.Windows.Window(s.Model, s.Candidate, "", r.StageStartedAt)
-	return v, int(stage.Requests)
+	return in, int(stage.Requests)
 }
 
 // Wait waits for background warm-ups to finish.
@@ -576,4 +600,26 @@ func (c *Controller) Wait() { c.wg.Wait() }
 // stage started.
 func (c *Controller) StageSamples(r *sluice.Rollout) int {
 	return int(c.opt.Windows.Window(r.Spec.Model, r.Spec.Candidate, "", r.StageStartedAt).Requests)
+}
+
+// rollBackIfOut rolls r back when its candidate is out of the splits
+// (Options.OutOfService), and reports whether it did.
+func (c *Controller) rollBackIfOut(ctx context.Context, model string, r *sluice.Rollout) bool {
+	if c.opt.OutOfService == nil {
+		return false
+	}
+	why := c.opt.OutOfService(model + ":" + r.Spec.Candidate)
+	if why == "" {
+		return false
+	}
+	_, err := c.transition(ctx, model, "controller", "candidate of "+r.ID+" "+why, "rollout."+string(EvOutOfService), func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
+		if cur == nil || cur.ID != r.ID {
+			return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s is gone", r.ID)
+		}
+		return Next(*cur, Event{Kind: EvOutOfService, Message: why}, now)
+	})
+	if err != nil {
+		c.opt.Logger.Warn("roll back a rollout whose candidate is out of service", "rollout", r.ID, "err", err)
+	}
+	return true
 }

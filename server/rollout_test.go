@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/analysis"
 	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/fakellm"
@@ -291,5 +293,44 @@ func TestRollout_RestartResumesStage(t *testing.T) {
 	}
 	if got := gw2.Control.Registry().Models["chat"].Policy.String(); got != "split v1.0.0=80 v1.1.0=20" {
 		t.Errorf("split after restart: %s", got)
+	}
+}
+
+// TestRollout_ABTestReports: an A/B test runs to its planned sample, ends
+// with a report (means, effect size, interval, p-value, winner) on its
+// timeline, and puts the routing back.
+func TestRollout_ABTestReports(t *testing.T) {
+	stable := MustBackend(t, fakellm.Config{Default: fakellm.Behavior{RefusalRate: 0.02}})
+	cand := MustBackend(t, fakellm.Config{Seed: 5, Default: fakellm.Behavior{RefusalRate: 0.4}})
+	gw, cl := startRolloutGateway(t, "", stable, cand)
+	l := startLoad(t, gw.URL(), 8)
+	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v1.1.0", Strategy: sluice.StrategyABTest, ABSamples: 300,
+		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(100 * time.Millisecond)}, Warmup: sluice.WarmupSpec{Skip: true}}
+	if _, err := cl.StartRollout(context.Background(), spec, "does the new prompt template refuse less?"); err != nil {
+		t.Fatal(err)
+	}
+	r := waitPhase(t, cl, func(p sluice.Phase) bool { return !p.Active() }, 60*time.Second)
+	l.finish()
+	if r.Phase != sluice.PhaseCompleted {
+		t.Fatalf("phase %s: %s", r.Phase, r.Decision)
+	}
+	var rep analysis.Report
+	for _, e := range r.Events {
+		if e.Kind == "ab_report" {
+			if err := json.Unmarshal(e.Data, &rep); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if rep.Winner != "baseline" || len(rep.Metrics) == 0 || rep.BaselineN < 300 || rep.CandidateN < 300 {
+		t.Errorf("A/B report: winner %q, %d metrics, n %d/%d: %s", rep.Winner, len(rep.Metrics), rep.BaselineN, rep.CandidateN, rep.Summary)
+	}
+	for _, m := range rep.Metrics {
+		if m.Metric == "refusal_rate" && !(m.PValue < 0.001) {
+			t.Errorf("refusal rate 2%% vs 40%%: p = %v", m.PValue)
+		}
+	}
+	if got := gw.Control.Registry().Models["chat"].Policy.String(); got != "specific v1.0.0" {
+		t.Errorf("routing after the A/B test: %s", got)
 	}
 }
