@@ -248,6 +248,12 @@ func (t *tester) quality(def *metricDef, category string, b, c stats.Summary, dr
 		return r
 	}
 	r.beyond = r.mv.Effect < -drop
+	// Scores lie in [0, 1], and an arm whose every score is the same (all
+	// answers fine) has no sample variance, which the tests cannot use:
+	// give each arm at least the variance of a [0, 1] score with that mean,
+	// smoothed as for a proportion, so a perfect arm still gets a finite
+	// interval that narrows with n.
+	b, c = floorScoreVariance(b), floorScoreVariance(c)
 	v := math.Max(math.Max(b.Variance, c.Variance), 0.01)
 	test := mixture(v, t.failHorizon, t.failLevel).Means(b, c)
 	cs := mixture(v, t.passHorizon, t.alpha).Means(b, c)
@@ -320,4 +326,13 @@ func ratioBounds(c, b stats.Interval) (lo, hi float64) {
 		hi = c.Hi/b.Lo - 1
 	}
 	return lo, hi
+}
+
+// floorScoreVariance raises a [0, 1] score summary's variance to at least
+// p(1-p), where p is its mean smoothed as (n·mean+1)/(n+2).
+func floorScoreVariance(x stats.Summary) stats.Summary {
+	n := float64(x.N)
+	p := (n*x.Mean + 1) / (n + 2)
+	x.Variance = math.Max(x.Variance, p*(1-p))
+	return x
 }
