@@ -53,6 +53,33 @@ type Gateway struct {
 	ModelsFile string `yaml:"models_file"`
 	// Rollouts configures the rollout controller.
 	Rollouts Rollouts `yaml:"rollouts"`
+	// Judge, when its endpoint is set, grades a sample of answers with an
+	// OpenAI-compatible model (LLM-as-judge), off the request path; the
+	// grades join the quality signal the canary analysis compares.
+	Judge Judge `yaml:"judge"`
+	// OutlierEjection configures the circuit breaker per version (on by
+	// default).
+	OutlierEjection OutlierEjection `yaml:"outlier_ejection"`
+	// ClientKeys, when any is set, are required on the OpenAI API: each
+	// scoped to models, with a rate limit (off by default).
+	ClientKeys []ClientKey `yaml:"client_keys"`
+	// TLS serves the data plane (and the admin API when it shares the
+	// address) over HTTPS with this certificate.
+	TLS TLS `yaml:"tls"`
+	// AdminTLS serves admin_listen over HTTPS; empty uses tls.
+	AdminTLS TLS `yaml:"admin_tls"`
+}
+
+// Judge configures the optional LLM-as-judge.
+type Judge struct {
+	// Endpoint is the judge's OpenAI-compatible base URL.
+	Endpoint string `yaml:"endpoint"`
+	// Model is the judge model's name.
+	Model string `yaml:"model"`
+	// APIKey, if the endpoint needs one; use "${ENV}".
+	APIKey string `yaml:"api_key"`
+	// SampleRate is the fraction of answers graded; default 0.05.
+	SampleRate float64 `yaml:"sample_rate"`
 }
 
 // Rollouts configures the rollout controller.
@@ -190,6 +217,7 @@ func (g *Gateway) setDefaults() {
 	if g.RequestLog.FlushInterval == 0 {
 		g.RequestLog.FlushInterval = 250 * time.Millisecond
 	}
+	g.OutlierEjection.setDefaults()
 }
 
 // LoadGateway reads a gateway configuration file, applies defaults and
@@ -253,6 +281,17 @@ func (g *Gateway) Validate() error {
 			return fmt.Errorf("rollouts.unload_webhook: %s", sluice.ErrorMessage(err))
 		}
 	}
+	if g.Judge.Endpoint != "" {
+		if err := sluice.CheckEndpoint(g.Judge.Endpoint); err != nil {
+			return fmt.Errorf("judge.endpoint: %s", sluice.ErrorMessage(err))
+		}
+		if g.Judge.Model == "" {
+			return fmt.Errorf("judge.model: name the judge model, such as gpt-4o-mini")
+		}
+		if g.Judge.SampleRate < 0 || g.Judge.SampleRate > 1 {
+			return fmt.Errorf("judge.sample_rate: %v must be between 0 and 1", g.Judge.SampleRate)
+		}
+	}
 	if !strings.HasPrefix(g.Health.Path, "/") {
 		return fmt.Errorf("health.path: %q must start with /", g.Health.Path)
 	}
@@ -279,7 +318,7 @@ func (g *Gateway) Validate() error {
 			return fmt.Errorf("%s.sha256: must be 64 hex digits", at)
 		}
 	}
-	return nil
+	return g.validateReliability()
 }
 
 // StaticTokens returns the file's tokens, hashed.

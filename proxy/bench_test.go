@@ -45,7 +45,7 @@ func benchProxy(b *testing.B, stream bool, setup func(p *proxy.Proxy)) {
 	body := benchRequest
 	if stream {
 		tr = &cannedTransport{body: []byte(benchStream), header: http.Header{"Content-Type": {"text/event-stream"}}}
-		body = strings.Replace(body, `"user"`, `"stream":true,"user"`, 1)
+		body = streamRequest
 	}
 	rec := observe.New(observe.Options{})
 	p := proxy.New(proxy.Options{
@@ -57,6 +57,7 @@ func benchProxy(b *testing.B, stream bool, setup func(p *proxy.Proxy)) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer cpuPerOp(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		w := &discardWriter{h: http.Header{}}
 		rd := strings.NewReader(body)
@@ -100,6 +101,7 @@ func BenchmarkProxy_Loopback(b *testing.B) {
 	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer cpuPerOp(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			resp, err := c.Post(url+"/v1/chat/completions", "application/json", strings.NewReader(benchRequest))

@@ -3,13 +3,16 @@ package proxy
 import (
 	"bytes"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 )
 
 // fields is what the proxy reads from a request body.
 type fields struct {
-	model      gjson.Result
+	model gjson.Result
+	// user shares the body's memory when read by the walker: it is valid
+	// only while the request is served (it is hashed, never kept).
 	user       string
 	stream     bool
 	usageAsked bool // the client set stream_options.include_usage
@@ -18,8 +21,39 @@ type fields struct {
 }
 
 // readFields extracts the fields the router needs without decoding the
-// whole body.
+// whole body: one walk over its top level (scanRequest), or gjson's reads
+// of each field when the walker declines.
 func readFields(body []byte) fields {
+	r, ok := scanRequest(body)
+	if !ok {
+		return readFieldsGJSON(body)
+	}
+	var f fields
+	if r.hasModel {
+		// The model name is kept (messages, Admit); it gets its own memory.
+		raw := string(r.model.raw)
+		str := raw[1 : len(raw)-1]
+		if r.modelEsc {
+			str = string(appendUnescaped(nil, r.model.raw))
+		}
+		f.model = gjson.Result{Type: gjson.String, Raw: raw, Str: str, Index: r.model.start}
+	}
+	if r.user != nil {
+		if r.userEsc {
+			f.user = string(appendUnescaped(nil, r.user))
+		} else {
+			f.user = unsafe.String(&r.user[1], len(r.user)-2)
+		}
+	}
+	f.stream, f.usageAsked, f.hasOptions = r.stream, r.usageAsked, r.hasOptions
+	if r.category != nil {
+		f.category = string(appendUnescaped(nil, r.category))
+	}
+	return f
+}
+
+// readFieldsGJSON is readFields by gjson, one read per field.
+func readFieldsGJSON(body []byte) fields {
 	var f fields
 	f.model = gjson.GetBytes(body, "model")
 	if u := gjson.GetBytes(body, "user"); u.Type == gjson.String {
@@ -47,6 +81,28 @@ func rewriteModel(dst, body []byte, model gjson.Result, upstream string) []byte 
 	dst = append(dst[:0], body[:start]...)
 	dst = appendJSONString(dst, upstream)
 	return append(dst, body[end:]...)
+}
+
+// appendUpstreamBody appends to dst the body sent to the backend: body with
+// the model replaced by upstream and, for a stream, the usage option added
+// (see withUsageOption). The common cases allocate nothing.
+func appendUpstreamBody(dst, body []byte, f fields, upstream string) []byte {
+	if !f.stream || f.usageAsked || f.hasOptions {
+		dst = rewriteModel(dst, body, f.model, upstream)
+		if f.stream {
+			dst = withUsageOption(dst, f)
+		}
+		return dst
+	}
+	i := bytes.IndexByte(body, '{')
+	if i < 0 || i > f.model.Index {
+		return withUsageOption(rewriteModel(dst, body, f.model, upstream), f)
+	}
+	dst = append(dst, body[:i+1]...)
+	dst = append(dst, `"stream_options":{"include_usage":true},`...)
+	dst = append(dst, body[i+1:f.model.Index]...)
+	dst = appendJSONString(dst, upstream)
+	return append(dst, body[f.model.Index+len(f.model.Raw):]...)
 }
 
 // withUsageOption asks the backend for the final usage chunk of a stream by

@@ -29,4 +29,10 @@
 //     for the version that served it. Request ids carry a per-process
 //     counter, so the ring that remembers them needs no map: feedback must
 //     reach the replica that served the answer.
+//
+// Two guards sit beside the request path (issue 6): an Ejector, fed every
+// attempt's outcome through Options.OnResult, is a circuit breaker per
+// version whose ejected set the server leaves out of splits; and a KeySet
+// checks client API keys (Wrap before the body is read, Options.Admit for
+// the model scope once it is parsed) with a lock-free token bucket per key.
 package proxy

@@ -62,8 +62,12 @@ type Options struct {
 	// ForceAllowed says whether the caller may use the force-version header;
 	// nil means nobody may.
 	ForceAllowed func(r *http.Request) bool
-	// Transport sends requests to backends; nil means a tuned
-	// http.Transport. Redirects are never followed.
+	// Admit, if set, checks that the caller may use the model named in the
+	// body (client API key scopes, KeySet.Admit); its error is the answer.
+	Admit func(r *http.Request, model string, body []byte) error
+	// Transport sends requests to backends; nil means the proxy's own
+	// HTTP/1.1 client, which costs far less per request than an
+	// http.Transport (see upstream.go). Redirects are never followed.
 	Transport http.RoundTripper
 	// OnResult, if set, is told the outcome of every backend attempt
 	// (outlier ejection uses it).
@@ -102,6 +106,7 @@ type Options struct {
 type Proxy struct {
 	opt       Options
 	transport http.RoundTripper
+	up        *upstream // the own client, when Options.Transport is nil
 	bufs      sync.Pool
 	quality   QualityRecorder
 	inflight  inflight
@@ -144,7 +149,7 @@ func New(opt Options) *Proxy {
 	}
 	p := &Proxy{opt: opt, transport: opt.Transport, quality: opt.Quality}
 	if p.transport == nil {
-		p.transport = NewTransport(opt.ConnectTimeout, opt.FirstByteTimeout)
+		p.up = newUpstream(opt.ConnectTimeout, opt.FirstByteTimeout)
 	}
 	if p.quality == nil {
 		p.quality, _ = opt.Recorder.(QualityRecorder)
@@ -248,6 +253,12 @@ func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 	if err := x.parse(p.opt.CategoryHeader); err != nil {
 		writeError(w, err)
 		return
+	}
+	if p.opt.Admit != nil {
+		if err := p.opt.Admit(r, x.f.model.Str, x.body); err != nil {
+			writeError(w, err)
+			return
+		}
 	}
 	allowed := p.opt.ForceAllowed != nil && p.opt.ForceAllowed(r)
 	rq := route.Request{Model: x.f.model.Str, StickyKey: x.f.user, Header: r.Header, ForceAllowed: allowed}
@@ -408,6 +419,17 @@ func upstreamMessage(t *route.Target, class string, err error) string {
 // attempt sends the request to one version. class is "" on a 2xx-4xx
 // answer, else the error class; err is set only when there is no response.
 func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target) (*http.Response, string, error) {
+	if p.up != nil {
+		// The own client writes the whole request before it returns, so
+		// the body can be built in a pooled buffer.
+		bp := p.bufs.Get().(*[]byte)
+		body := appendUpstreamBody((*bp)[:0], x.body, x.f, t.Upstream)
+		r := upRequest{path: x.r.URL.Path, header: x.r.Header, reqID: x.reqID, shadow: x.keep != nil && x.keep.shadow, body: body}
+		resp, err := p.up.roundTrip(ctx, t.Endpoint(), &r)
+		*bp = body[:0]
+		p.bufs.Put(bp)
+		return classified(x, resp, err)
+	}
 	// A fresh buffer: the transport may still read the body after
 	// RoundTrip returns, and rewinds it through GetBody to retry a request
 	// that hit a keep-alive connection the backend had just closed.
@@ -426,6 +448,11 @@ func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target) (*htt
 	}
 	req.ContentLength = int64(len(up))
 	resp, err := p.transport.RoundTrip(req)
+	return classified(x, resp, err)
+}
+
+// classified returns an attempt's outcome with its error class.
+func classified(x *exchange, resp *http.Response, err error) (*http.Response, string, error) {
 	if err != nil {
 		return nil, classify(x.r.Context(), err), err
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/route"
@@ -76,23 +77,7 @@ func (p *Proxy) relayBody(x *exchange, resp *http.Response, obs *sluice.Observat
 	obs.Latency = p.opt.Now().Sub(x.start)
 	obs.TTFT = obs.Latency
 	if resp.StatusCode < 300 {
-		p.readUsage(body, obs)
-		text := gjson.GetBytes(body, "choices.0.message.content")
-		if !text.Exists() {
-			text = gjson.GetBytes(body, "choices.0.text")
-		}
-		obs.ResponseChars = len(text.Str)
-		if k := x.keep; k != nil {
-			k.text = appendCapped(k.text, text.Str, k.limit)
-		}
-		obs.FinishReason = gjson.GetBytes(body, "choices.0.finish_reason").Str
-		if p.opt.Refusal != nil && text.Str != "" {
-			t := text.Str
-			if len(t) > refusalPrefix {
-				t = t[:refusalPrefix]
-			}
-			obs.Refusal = p.opt.Refusal.Match([]byte(t))
-		}
+		p.readAnswer(x, body, obs)
 	}
 }
 
@@ -114,6 +99,10 @@ func (p *Proxy) readUsage(body []byte, obs *sluice.Observation) {
 	obs.OutputTokens = int(u.Get("completion_tokens").Int())
 }
 
+// streamReaders are relayStream's line readers, pooled: a stream's reader
+// is as large as a long event line.
+var streamReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
+
 // relayStream passes a server-sent event stream through event by event,
 // flushing after each, and strips the usage chunk the proxy asked for when
 // the client did not. A stream the backend breaks off ends with an error
@@ -127,7 +116,9 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 	if fl != nil {
 		fl.Flush()
 	}
-	br := bufio.NewReaderSize(resp.Body, 16<<10)
+	br := streamReaders.Get().(*bufio.Reader)
+	br.Reset(resp.Body)
+	defer func() { br.Reset(nil); streamReaders.Put(br) }()
 	var (
 		suppress  bool // inside an event the client must not see
 		done      bool // saw data: [DONE]
@@ -188,26 +179,7 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 						}
 					}
 				}
-				c := gjson.GetBytes(payload, "choices.0")
-				if c.Exists() {
-					text := c.Get("delta.content")
-					if !text.Exists() {
-						text = c.Get("text")
-					}
-					obs.ResponseChars += len(text.Str)
-					if k := x.keep; k != nil && k.limit > len(k.text) {
-						k.text = appendCapped(k.text, text.Str, k.limit)
-					}
-					if prefixLen < refusalPrefix {
-						prefixLen += copy(prefix[prefixLen:], text.Str)
-					}
-					if fr := c.Get("finish_reason"); fr.Type == gjson.String {
-						obs.FinishReason = fr.Str
-					}
-				}
-				if gjson.GetBytes(payload, "error").Exists() {
-					obs.ErrorClass = "upstream_5xx"
-				}
+				readChunk(x, payload, obs, &prefix, &prefixLen)
 				write(line)
 			default:
 				if !suppress {

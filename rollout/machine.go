@@ -2,8 +2,8 @@ package rollout
 
 import (
 	"encoding/json"
-	"slices"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/sluicehq/sluice"

@@ -210,7 +210,13 @@ func TestRollout_GoodCandidatePromoted(t *testing.T) {
 	cand := MustBackend(t, fakellm.Config{Seed: 9, Default: fakellm.Behavior{Latency: fakellm.Distribution{MedianMS: 11, P99MS: 30}}})
 	gw, cl := startRolloutGateway(t, "", stable, cand)
 	l := startLoad(t, gw.URL(), 16)
-	if _, err := cl.StartRollout(context.Background(), fastSpec("v1.1.0"), "ship it"); err != nil {
+	spec := fastSpec("v1.1.0")
+	// This test is about the controller walking the stages; the analysis's
+	// power is the simulator's to prove. Latency measured on a machine
+	// busy with parallel test packages jitters by tens of percent, so
+	// allow it a wider margin here.
+	spec.Analysis.Thresholds.LatencyRel = 1
+	if _, err := cl.StartRollout(context.Background(), spec, "ship it"); err != nil {
 		t.Fatal(err)
 	}
 	r := waitPhase(t, cl, func(p sluice.Phase) bool { return !p.Active() }, 90*time.Second)

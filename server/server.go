@@ -15,6 +15,7 @@ import (
 	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/control"
+	"github.com/sluicehq/sluice/judge"
 	"github.com/sluicehq/sluice/observe"
 	"github.com/sluicehq/sluice/proxy"
 	"github.com/sluicehq/sluice/rollout"
@@ -51,6 +52,10 @@ type Server struct {
 	Auth     *api.Auth
 	API      *api.Server
 	Rollouts *rollout.Controller
+	// Ejector is the circuit breaker per version (nil when disabled).
+	Ejector *proxy.Ejector
+	// Keys checks client API keys on the data plane (nil when none).
+	Keys *proxy.KeySet
 
 	logger    *slog.Logger
 	now       func() time.Time
@@ -60,10 +65,13 @@ type Server struct {
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	unhealthy map[string]bool
+	ejected   map[string]string // issue 6: outlier ejection
+	certs     []*tlsCert
 	mu        sync.Mutex
 
 	synthClient *http.Client
-	replica     *replica // nil unless the store is shared (PostgreSQL)
+	judge       *judge.Judge // nil unless configured
+	replica     *replica     // nil unless the store is shared (PostgreSQL)
 }
 
 // New opens the store and builds every part of the gateway, without
@@ -121,18 +129,32 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	}
 	ctl.Subscribe(func(reg *sluice.Registry) {
 		s.Health.SetTargets(reg)
-		s.mu.Lock()
-		unhealthy := s.unhealthy
-		s.mu.Unlock()
-		s.Routes.Store(route.Build(reg, unhealthy, ropt))
+		s.Routes.Store(route.Build(reg, s.outOfService(), ropt))
 	})
 	s.Auth = api.NewAuth(s.Store, cfg.StaticTokens())
+	// Issue 6: ejected versions leave splits like unhealthy ones; client
+	// API keys, when configured, guard the data plane.
+	s.Ejector = s.newEjector(cfg.OutlierEjection)
+	if s.Keys, err = s.newKeySet(cfg.ClientKeys); err != nil {
+		s.Store.Close()
+		return nil, err
+	}
+	popt := proxy.Options{ForceAllowed: s.forceAllowed}
+	if s.Ejector != nil {
+		popt.OnResult = s.Ejector.Result
+		s.Recorder.Registry().MustRegister(s.Ejector)
+	}
+	if s.Keys != nil {
+		popt.Admit, popt.ForceAllowed = s.Keys.Admit, s.Keys.ForceAllowed
+	}
 	refusal := observe.NewRefusalDetector(cfg.RefusalPhrases)
 	s.Proxy = proxy.New(proxy.Options{
 		Routes: s.Routes, Recorder: s.Recorder, Log: s.Log, Refusal: refusal,
 		MaxBodyBytes: cfg.MaxBodyBytes, NoRetry: !*cfg.RetryOnStable,
 		ConnectTimeout: cfg.Timeouts.Connect, FirstByteTimeout: cfg.Timeouts.FirstByte, RequestTimeout: cfg.Timeouts.Request,
-		CategoryHeader: cfg.CategoryHeader, ForceAllowed: s.forceAllowed, Now: now,
+		CategoryHeader: cfg.CategoryHeader, ForceAllowed: popt.ForceAllowed, Now: now,
+		OnResult: popt.OnResult, Admit: popt.Admit,
+		Judge: s.newJudge(cfg.Judge),
 	})
 	// Issue 3 (shadow, quality signals): the proxy records heuristic and
 	// feedback quality scores through the Recorder it was given; export its
@@ -155,6 +177,8 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		// Issue 3: the proxy mirrors shadow traffic and counts the
 		// requests in flight per version, for draining on rollback.
 		Shadow: s.Proxy, InFlight: s.Proxy.InFlight,
+		// Issue 6: a candidate ejected or failing health checks rolls back.
+		OutOfService: s.OutOfService,
 	})
 	// Issue 7: the rollouts' phase, stage and outcomes on /metrics, for the
 	// alerting rules in deploy/prometheus.
@@ -175,7 +199,9 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	if cfg.ModelsFile != "" {
 		doc, err := config.LoadApplyFile(cfg.ModelsFile)
 		if err == nil {
-			_, err = ctl.Do(ctx, "config", "models_file "+cfg.ModelsFile+" applied at start", func(e *sluice.Edit) error { return e.Apply(doc) })
+			_, err = ctl.Do(ctx, "config", "models_file "+cfg.ModelsFile+" applied at start", func(e *sluice.Edit) error {
+				return e.Apply(s.keepRolloutRouting(doc, e.Registry())) // issue 6: a restart mid-rollout
+			})
 		}
 		if err != nil {
 			s.Store.Close()
@@ -188,7 +214,8 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 // forceAllowed honours the force-version header only for callers with an
 // operator or admin token.
 func (s *Server) forceAllowed(r *http.Request) bool {
-	if r.Header.Get("Authorization") == "" {
+	// Only a request that forces pays for the token check.
+	if r.Header.Get(s.Config.ForceHeader) == "" || r.Header.Get("Authorization") == "" {
 		return false
 	}
 	t, err := s.Auth.Authenticate(r)
@@ -199,7 +226,7 @@ func (s *Server) forceAllowed(r *http.Request) bool {
 // admin API listens apart, /admin/v1/, /metrics and the health endpoints.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", s.Proxy)
+	mux.Handle("/v1/", s.boundWrites(s.wrapKeys(s.Proxy)))
 	if s.Config.AdminListen == "" {
 		s.adminRoutes(mux)
 	}
@@ -216,6 +243,7 @@ func (s *Server) AdminHandler() http.Handler {
 
 func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.Handle("/admin/", s.API.Handler())
+	s.pprofRoutes(mux) // issue 4: /debug/pprof/ for admin tokens
 	// Issue 7: the dashboard, served through the admin API.
 	dash := ui.New(ui.Options{API: s.API, Control: s.Control, Windows: s.Recorder, Now: s.now, Logger: s.logger,
 		ShadowPairs: func(model string, limit int) any { return s.Proxy.ShadowPairs(model, limit) }})
@@ -229,14 +257,14 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 
 // Start listens on the configured addresses and serves until Shutdown.
 func (s *Server) Start() error {
-	ln, err := net.Listen("tcp", s.Config.Listen)
+	ln, err := s.listen(s.Config.Listen, s.Config.TLS)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another process using the port? set listen in the config)", s.Config.Listen, err)
 	}
 	s.ln = ln
 	s.httpSrv = newHTTPServer(s.Handler())
 	if s.Config.AdminListen != "" {
-		aln, err := net.Listen("tcp", s.Config.AdminListen)
+		aln, err := s.listen(s.Config.AdminListen, s.Config.AdminTLSConfig())
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("listen on admin_listen %s: %w", s.Config.AdminListen, err)
@@ -249,6 +277,10 @@ func (s *Server) Start() error {
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.Health.Run(ctx) }()
 	go func() { defer s.wg.Done(); s.Rollouts.Run(ctx) }()
+	if s.Ejector != nil {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.Ejector.Run(ctx) }()
+	}
 	s.startReplica(ctx) // issue 5: hear other replicas, elect the controller
 	s.serve(s.httpSrv, s.ln)
 	if s.adminSrv != nil {
@@ -259,6 +291,7 @@ func (s *Server) Start() error {
 }
 
 func (s *Server) serve(srv *http.Server, ln net.Listener) {
+	srv.ErrorLog = slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn) // TLS handshakes, broken connections
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -298,10 +331,15 @@ func (s *Server) AdminAddr() string {
 }
 
 // URL returns the data plane's base URL, such as http://127.0.0.1:8080.
-func (s *Server) URL() string { return "http://" + s.Addr() }
+func (s *Server) URL() string { return scheme(s.Config.TLS) + s.Addr() }
 
 // AdminURL returns the admin API's base URL.
-func (s *Server) AdminURL() string { return "http://" + s.AdminAddr() }
+func (s *Server) AdminURL() string {
+	if s.admLn != nil {
+		return scheme(s.Config.AdminTLSConfig()) + s.AdminAddr()
+	}
+	return s.URL()
+}
 
 // CreateToken creates an admin API token and returns its secret. It is how
 // the first token is made (see EnsureBootstrapToken) and how tests get one.
@@ -349,6 +387,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.wg.Wait()
 	s.Proxy.Close() // stop shadow workers after the last request
+	if s.judge != nil {
+		s.judge.Close()
+	}
 	if err := s.Log.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("flush request log: %w", err))
 	}

@@ -46,4 +46,3 @@ func BenchmarkStore_AppendRequests1000(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "ns/row")
 }
-

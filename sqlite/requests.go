@@ -10,52 +10,95 @@ import (
 	"github.com/sluicehq/sluice"
 )
 
-const insertRequest = `INSERT INTO requests (request_id, at, model, version, route, sticky_hash, category,
+// requestColumns are the request log's columns in the order rows are
+// bound.
+const requestColumns = `INSERT INTO requests (request_id, at, model, version, route, sticky_hash, category,
 	endpoint, stream, status, error_class, latency_ns, ttft_ns, input_tokens, output_tokens, finish_reason,
-	response_chars, refusal, retried)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	response_chars, refusal, retried) VALUES `
 
-// AppendRequests adds rows to the request log in one transaction through
-// one prepared statement. A row whose At is zero is stamped with the
-// store's clock.
+const requestPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+// requestBatch is how many rows one INSERT statement carries: one
+// statement per 64 rows costs far less than one per row (the driver's
+// per-statement work dominated), and 64 × 19 parameters stay well under
+// SQLite's limit.
+const requestBatch = 64
+
+// insertRequests returns the INSERT of n rows.
+func insertRequests(n int) string {
+	var b strings.Builder
+	b.WriteString(requestColumns)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(requestPlaceholders)
+	}
+	return b.String()
+}
+
+// insertFull is the INSERT of requestBatch rows.
+var insertFull = insertRequests(requestBatch)
+
+// AppendRequests adds rows to the request log in one transaction, up to
+// requestBatch rows per INSERT statement. A row whose At is zero is stamped
+// with the store's clock.
 func (s *Store) AppendRequests(ctx context.Context, rows []sluice.Observation) error {
 	if len(rows) == 0 {
 		return nil
 	}
 	return s.write(ctx, "append requests", func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, insertRequest)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
 		// modernc.org/sqlite watches a cancelable context with a goroutine
 		// per statement, which costs more than the insert itself. The
 		// transaction still watches ctx: once it is done, the transaction
 		// rolls back and the next insert fails.
 		rowCtx := context.WithoutCancel(ctx)
 		var now int64
-		for i := range rows {
-			o := &rows[i]
-			var at int64
-			switch {
-			case !o.At.IsZero():
-				if at, err = nanos("request "+o.RequestID+" time", o.At); err != nil {
-					return err
-				}
-			case now == 0:
-				if now, err = nanos("the store clock's time", s.now()); err != nil {
-					return err
-				}
-				fallthrough
-			default:
-				at = now
+		args := make([]any, 0, 19*min(len(rows), requestBatch))
+		var full *sql.Stmt
+		defer func() {
+			if full != nil {
+				full.Close()
 			}
-			_, err := stmt.ExecContext(rowCtx, o.RequestID, at, o.Model, o.Version, o.Route, int64(o.StickyHash),
-				o.Category, o.Endpoint, boolInt(o.Stream), int64(o.Status), o.ErrorClass, int64(o.Latency),
-				int64(o.TTFT), int64(o.InputTokens), int64(o.OutputTokens), o.FinishReason,
-				int64(o.ResponseChars), boolInt(o.Refusal), boolInt(o.Retried))
+		}()
+		for start := 0; start < len(rows); start += requestBatch {
+			batch := rows[start:min(start+requestBatch, len(rows))]
+			args = args[:0]
+			for i := range batch {
+				o := &batch[i]
+				var at int64
+				var err error
+				switch {
+				case !o.At.IsZero():
+					if at, err = nanos("request "+o.RequestID+" time", o.At); err != nil {
+						return err
+					}
+				case now == 0:
+					if now, err = nanos("the store clock's time", s.now()); err != nil {
+						return err
+					}
+					fallthrough
+				default:
+					at = now
+				}
+				args = append(args, o.RequestID, at, o.Model, o.Version, o.Route, int64(o.StickyHash),
+					o.Category, o.Endpoint, boolInt(o.Stream), int64(o.Status), o.ErrorClass, int64(o.Latency),
+					int64(o.TTFT), int64(o.InputTokens), int64(o.OutputTokens), o.FinishReason,
+					int64(o.ResponseChars), boolInt(o.Refusal), boolInt(o.Retried))
+			}
+			var err error
+			if len(batch) == requestBatch {
+				if full == nil {
+					if full, err = tx.PrepareContext(ctx, insertFull); err != nil {
+						return err
+					}
+				}
+				_, err = full.ExecContext(rowCtx, args...)
+			} else {
+				_, err = tx.ExecContext(rowCtx, insertRequests(len(batch)), args...)
+			}
 			if err != nil {
-				return fmt.Errorf("write request %s: %w", o.RequestID, err)
+				return fmt.Errorf("write requests %s to %s: %w", batch[0].RequestID, batch[len(batch)-1].RequestID, err)
 			}
 		}
 		return nil

@@ -75,6 +75,9 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string) err
 			if err := s.Auth.Reload(ctx); err != nil {
 				logger.Error("reload tokens", "err", err)
 			}
+			if err := s.ReloadTLS(); err != nil {
+				logger.Error("reload TLS certificates", "err", err)
+			}
 			logger.Info("reloaded on SIGHUP", "config", cfgPath)
 		case <-ctx.Done():
 			fmt.Fprintln(c.stderr, "shutting down: draining requests in flight")

@@ -1,0 +1,183 @@
+package config
+
+import (
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// OutlierEjection configures the circuit breaker per version: a version
+// whose requests keep failing leaves the splits for a cool-down, as one
+// failing health checks does.
+type OutlierEjection struct {
+	// Disabled turns outlier ejection off.
+	Disabled bool `yaml:"disabled"`
+	// ConsecutiveFailures ejects a version after this many failed requests
+	// in a row; default 5.
+	ConsecutiveFailures int `yaml:"consecutive_failures"`
+	// FailureRate ejects a version when this fraction of its requests in
+	// Window failed (at least MinRequests of them); default 0.5.
+	FailureRate float64 `yaml:"failure_rate"`
+	// MinRequests is the least number of requests in Window before the
+	// failure rate counts; default 20.
+	MinRequests int `yaml:"min_requests"`
+	// Window is how far back the failure rate looks; default 10s.
+	Window time.Duration `yaml:"window"`
+	// Cooldown is how long a first ejection lasts; default 10s. A version
+	// that fails again on probation is ejected twice as long each time.
+	Cooldown time.Duration `yaml:"cooldown"`
+	// MaxCooldown caps an ejection; default 5m.
+	MaxCooldown time.Duration `yaml:"max_cooldown"`
+}
+
+// ClientKey is an API key for the OpenAI API (the data plane). When any is
+// configured, every data plane request needs one (or an operator or admin
+// token).
+type ClientKey struct {
+	// Name identifies the key in logs and the request log; never the secret.
+	Name string `yaml:"name"`
+	// Secret is the key itself; prefer "${ENV}".
+	Secret string `yaml:"secret"`
+	// SHA256 is the hex SHA-256 of the key, instead of Secret.
+	SHA256 string `yaml:"sha256"`
+	// Models the key may use, by model name (pins and labels of them
+	// included); empty means every model.
+	Models []string `yaml:"models"`
+	// RateLimit is the requests per second the key may send; 0 means no
+	// limit.
+	RateLimit float64 `yaml:"rate_limit"`
+	// Burst is how many requests may come at once above the rate; default
+	// the rate rounded up (one second's worth), at least 1.
+	Burst int `yaml:"burst"`
+	// ForceVersion lets the key use the force-version header.
+	ForceVersion bool `yaml:"force_version"`
+}
+
+// TLS names a listener's certificate and key (PEM files).
+type TLS struct {
+	// CertFile is the certificate chain, leaf first.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the private key.
+	KeyFile string `yaml:"key_file"`
+}
+
+// Enabled reports whether a certificate is configured.
+func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
+
+func (o *OutlierEjection) setDefaults() {
+	if o.ConsecutiveFailures == 0 {
+		o.ConsecutiveFailures = 5
+	}
+	if o.FailureRate == 0 {
+		o.FailureRate = 0.5
+	}
+	if o.MinRequests == 0 {
+		o.MinRequests = 20
+	}
+	if o.Window == 0 {
+		o.Window = 10 * time.Second
+	}
+	if o.Cooldown == 0 {
+		o.Cooldown = 10 * time.Second
+	}
+	if o.MaxCooldown == 0 {
+		o.MaxCooldown = 5 * time.Minute
+	}
+}
+
+// validateReliability checks outlier_ejection, client_keys, tls and
+// admin_tls; the error names the key.
+func (g *Gateway) validateReliability() error {
+	o := g.OutlierEjection
+	if o.ConsecutiveFailures < 0 {
+		return fmt.Errorf("outlier_ejection.consecutive_failures: %d must be positive", o.ConsecutiveFailures)
+	}
+	if o.FailureRate < 0 || o.FailureRate > 1 {
+		return fmt.Errorf("outlier_ejection.failure_rate: %v must be between 0 and 1, such as 0.5", o.FailureRate)
+	}
+	if o.MinRequests < 0 {
+		return fmt.Errorf("outlier_ejection.min_requests: %d must be positive", o.MinRequests)
+	}
+	for key, d := range map[string]time.Duration{"outlier_ejection.window": o.Window, "outlier_ejection.cooldown": o.Cooldown, "outlier_ejection.max_cooldown": o.MaxCooldown} {
+		if d < 0 {
+			return fmt.Errorf("%s: must be positive, such as 10s", key)
+		}
+	}
+	names := map[string]bool{}
+	hashes := map[string]string{}
+	for i, k := range g.ClientKeys {
+		at := fmt.Sprintf("client_keys[%d]", i)
+		if err := sluice.CheckName("client key name", k.Name); err != nil {
+			return fmt.Errorf("%s.name: %s", at, sluice.ErrorMessage(err))
+		}
+		if names[k.Name] {
+			return fmt.Errorf("%s.name: %q is declared twice", at, k.Name)
+		}
+		names[k.Name] = true
+		if (k.Secret == "") == (k.SHA256 == "") {
+			return fmt.Errorf("%s: give exactly one of secret (such as \"${SLUICE_KEY_%s}\") or sha256", at, strings.ToUpper(strings.ReplaceAll(k.Name, "-", "_")))
+		}
+		if k.Secret != "" && len(k.Secret) < 16 {
+			return fmt.Errorf("%s.secret: shorter than 16 characters; use a long random key (is its environment variable set?)", at)
+		}
+		if k.SHA256 != "" {
+			if b, err := hex.DecodeString(k.SHA256); err != nil || len(b) != 32 {
+				return fmt.Errorf("%s.sha256: must be 64 hex digits (the SHA-256 of the key)", at)
+			}
+		}
+		h := k.Hash()
+		if other, dup := hashes[h]; dup {
+			return fmt.Errorf("%s: has the same secret as %s; give each key its own", at, other)
+		}
+		hashes[h] = k.Name
+		for j, m := range k.Models {
+			if err := sluice.CheckName("model name", m); err != nil {
+				return fmt.Errorf("%s.models[%d]: %s", at, j, sluice.ErrorMessage(err))
+			}
+		}
+		if k.RateLimit < 0 {
+			return fmt.Errorf("%s.rate_limit: %v must be positive (requests per second), or 0 for no limit", at, k.RateLimit)
+		}
+		if k.Burst < 0 {
+			return fmt.Errorf("%s.burst: %d must be positive", at, k.Burst)
+		}
+	}
+	for key, t := range map[string]TLS{"tls": g.TLS, "admin_tls": g.AdminTLS} {
+		if !t.Enabled() {
+			continue
+		}
+		if t.CertFile == "" || t.KeyFile == "" {
+			return fmt.Errorf("%s: give both cert_file and key_file", key)
+		}
+		for sub, f := range map[string]string{"cert_file": t.CertFile, "key_file": t.KeyFile} {
+			if _, err := os.Stat(f); err != nil {
+				return fmt.Errorf("%s.%s: %v", key, sub, err)
+			}
+		}
+	}
+	if g.AdminTLS.Enabled() && g.AdminListen == "" {
+		return fmt.Errorf("admin_tls: set admin_listen too (without it the admin API is served on listen, with tls)")
+	}
+	return nil
+}
+
+// Hash returns the hex SHA-256 of the key: of Secret, or SHA256 as given.
+func (k ClientKey) Hash() string {
+	if k.Secret != "" {
+		return sluice.HashSecret(k.Secret)
+	}
+	return strings.ToLower(k.SHA256)
+}
+
+// AdminTLSConfig returns the certificate of the admin listener: admin_tls,
+// else tls (one certificate for both).
+func (g *Gateway) AdminTLSConfig() TLS {
+	if g.AdminTLS.Enabled() {
+		return g.AdminTLS
+	}
+	return g.TLS
+}

@@ -1,0 +1,68 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/config"
+)
+
+func TestParseGateway_Reliability(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
+	os.WriteFile(cert, []byte("x"), 0o644)
+	os.WriteFile(key, []byte("x"), 0o600)
+	const secret = "sk-a-long-enough-secret-42"
+	t.Run("OK", func(t *testing.T) {
+		g, err := config.ParseGateway("g.yaml", []byte(`
+admin_listen: 127.0.0.1:9090
+outlier_ejection: {consecutive_failures: 3, cooldown: 30s}
+client_keys:
+  - {name: app, secret: "`+secret+`", models: [chat], rate_limit: 2.5}
+  - {name: ops, sha256: `+sluice.HashSecret("another-secret-0123")+`, force_version: true}
+tls: {cert_file: `+cert+`, key_file: `+key+`}
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := g.OutlierEjection
+		if o.ConsecutiveFailures != 3 || o.Cooldown != 30*time.Second || o.FailureRate != 0.5 || o.MinRequests != 20 || o.Window != 10*time.Second || o.MaxCooldown != 5*time.Minute {
+			t.Errorf("outlier_ejection with defaults: %+v", o)
+		}
+		if g.ClientKeys[0].Hash() != sluice.HashSecret(secret) || g.ClientKeys[1].Hash() != sluice.HashSecret("another-secret-0123") {
+			t.Error("key hashes")
+		}
+		if g.AdminTLSConfig() != g.TLS {
+			t.Error("admin_tls does not default to tls")
+		}
+	})
+	for _, c := range []struct{ name, yaml, want string }{
+		{"KeyNoSecret", `client_keys: [{name: app}]`, "client_keys[0]: give exactly one of secret"},
+		{"KeyBoth", `client_keys: [{name: app, secret: "` + secret + `", sha256: ` + sluice.HashSecret("x") + `}]`, "exactly one of"},
+		{"KeyShortSecret", `client_keys: [{name: app, secret: "short"}]`, "client_keys[0].secret: shorter than 16"},
+		{"KeyBadHash", `client_keys: [{name: app, sha256: xyz}]`, "client_keys[0].sha256: must be 64 hex digits"},
+		{"KeyDuplicateName", `client_keys: [{name: app, secret: "` + secret + `"}, {name: app, secret: "` + secret + `x"}]`, `client_keys[1].name: "app" is declared twice`},
+		{"KeyDuplicateSecret", `client_keys: [{name: a, secret: "` + secret + `"}, {name: b, secret: "` + secret + `"}]`, "client_keys[1]: has the same secret as a"},
+		{"KeyBadModel", `client_keys: [{name: app, secret: "` + secret + `", models: ["ch at"]}]`, "client_keys[0].models[0]"},
+		{"KeyNegativeRate", `client_keys: [{name: app, secret: "` + secret + `", rate_limit: -1}]`, "client_keys[0].rate_limit"},
+		{"EjectionRate", `outlier_ejection: {failure_rate: 1.5}`, "outlier_ejection.failure_rate"},
+		{"EjectionNegative", `outlier_ejection: {cooldown: -1s}`, "outlier_ejection.cooldown"},
+		{"TLSHalf", `tls: {cert_file: ` + cert + `}`, "tls: give both cert_file and key_file"},
+		{"TLSMissingFile", `tls: {cert_file: ` + cert + `, key_file: /nonexistent/k.pem}`, "tls.key_file"},
+		{"AdminTLSWithoutListen", `admin_tls: {cert_file: ` + cert + `, key_file: ` + key + `}`, "admin_tls: set admin_listen"},
+	} {
+		t.Run("Err"+c.name, func(t *testing.T) {
+			_, err := config.ParseGateway("g.yaml", []byte(c.yaml))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want %q", err, c.want)
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("the error shows the secret: %v", err)
+			}
+		})
+	}
+}

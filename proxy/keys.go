@@ -1,0 +1,237 @@
+package proxy
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/tidwall/gjson"
+)
+
+// ClientKey is an API key for the OpenAI API, as a KeySet holds it: the
+// secret itself is never kept, only its SHA-256.
+type ClientKey struct {
+	// Name identifies the key in messages; never the secret.
+	Name string
+	// Hash is the hex SHA-256 of the secret.
+	Hash string
+	// Models the key may use, by model name; pins ("chat:v1") and labels
+	// ("chat@canary") of them included. Empty means every model.
+	Models []string
+	// RateLimit is the requests per second allowed; 0 means no limit.
+	RateLimit float64
+	// Burst is how many requests may come at once above the rate; 0 means
+	// the rate rounded up, at least 1.
+	Burst int
+	// ForceVersion lets the key use the force-version header.
+	ForceVersion bool
+}
+
+// KeySet checks client API keys on the data plane: Wrap authenticates and
+// rate-limits each request before its body is read, Admit (for
+// Options.Admit) checks the model against the key's scope once the body is
+// parsed, and ForceAllowed (for Options.ForceAllowed) says whether the key
+// may force a version.
+//
+// A key is found by the SHA-256 of the presented secret, one map lookup,
+// then compared in constant time; the rate limit is a token bucket per key
+// kept in one atomic word (GCRA), so no lock is shared between requests.
+type KeySet struct {
+	byHash   map[[sha256.Size]byte]*keyState
+	fallback func(ctx context.Context, secret string) (force, ok bool)
+	now      func() time.Time
+}
+
+// keyState is one key and its bucket.
+type keyState struct {
+	name   string
+	hash   [sha256.Size]byte
+	models map[string]bool // nil: every model
+	list   string          // the models, for messages
+	force  bool
+	// interval is the time one request costs, in ns; 0 means no limit.
+	// tolerance is the burst's worth of it.
+	interval, tolerance int64
+	limitText           string
+	// tat is the bucket's theoretical arrival time (GCRA), in ns since
+	// the epoch: when the bucket would be full again.
+	tat atomic.Int64
+}
+
+// tokenCaller stands for an operator or admin token: every model, no
+// limit, may force. The caller of a request is a *keyState in its context
+// (a pointer, so putting it there allocates nothing more).
+var tokenCaller = &keyState{force: true}
+
+type callerKey struct{}
+
+// NewKeySet returns the KeySet of keys. fallback, when not nil, is asked
+// about a secret that is no key: it reports whether the secret is an
+// operator or admin token (ok), which then passes with every model, no
+// limit and the force header allowed when force is set. now is the clock
+// (nil means time.Now). It fails on a hash that is not 64 hex digits.
+func NewKeySet(keys []ClientKey, fallback func(ctx context.Context, secret string) (force, ok bool), now func() time.Time) (*KeySet, error) {
+	if now == nil {
+		now = time.Now
+	}
+	ks := &KeySet{byHash: make(map[[sha256.Size]byte]*keyState, len(keys)), fallback: fallback, now: now}
+	for _, k := range keys {
+		raw, err := hex.DecodeString(k.Hash)
+		if err != nil || len(raw) != sha256.Size {
+			return nil, fmt.Errorf("client key %s: hash must be 64 hex digits", k.Name)
+		}
+		st := &keyState{name: k.Name, force: k.ForceVersion}
+		copy(st.hash[:], raw)
+		if len(k.Models) > 0 {
+			st.models = map[string]bool{}
+			for _, m := range k.Models {
+				st.models[m] = true
+			}
+			ms := slices.Clone(k.Models)
+			slices.Sort(ms)
+			st.list = strings.Join(ms, ", ")
+		}
+		if k.RateLimit > 0 {
+			burst := k.Burst
+			if burst <= 0 {
+				burst = max(1, int(math.Ceil(k.RateLimit)))
+			}
+			st.interval = int64(float64(time.Second) / k.RateLimit)
+			st.tolerance = st.interval * int64(burst)
+			st.limitText = fmt.Sprintf("%s requests per second (burst %d)", strconv.FormatFloat(k.RateLimit, 'f', -1, 64), burst)
+		}
+		ks.byHash[st.hash] = st
+	}
+	return ks, nil
+}
+
+// Len returns the number of keys.
+func (ks *KeySet) Len() int { return len(ks.byHash) }
+
+var errNoKey = sluice.Errorf(sluice.CodeUnauthorized, "this gateway needs an API key: send Authorization: Bearer <key> (the OpenAI SDKs send their api_key this way); ask the gateway's operator for a key")
+
+var errBadKey = sluice.Errorf(sluice.CodeUnauthorized, "the API key is not known (check for a typo, or ask the gateway's operator whether it was revoked)")
+
+// Wrap returns h behind the key check: a request without a known key gets
+// a 401, one over its key's rate limit a 429 with Retry-After; the others
+// reach h with the caller in their context and without the Authorization
+// header, so the key never reaches a backend.
+func (ks *KeySet) Wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := ks.authenticate(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if k := c; k.interval > 0 {
+			if wait, ok := k.take(ks.now().UnixNano()); !ok {
+				secs := int64(math.Ceil(wait.Seconds()))
+				w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+				writeErrorCode(w, sluice.CodeRateLimited, "API key "+k.name+" is over its rate limit of "+k.limitText+": retry after "+wait.Round(time.Millisecond).String())
+				return
+			}
+		}
+		delete(r.Header, "Authorization") // canonical already: no need for Del's canonicalising
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
+	})
+}
+
+func (ks *KeySet) authenticate(r *http.Request) (*keyState, error) {
+	auth := r.Header.Get("Authorization")
+	scheme, secret, ok := strings.Cut(strings.TrimSpace(auth), " ")
+	secret = strings.TrimSpace(secret)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
+		return nil, errNoKey
+	}
+	sum := sha256.Sum256([]byte(secret))
+	if k := ks.byHash[sum]; k != nil && subtle.ConstantTimeCompare(sum[:], k.hash[:]) == 1 {
+		return k, nil
+	}
+	if ks.fallback != nil {
+		if force, ok := ks.fallback(r.Context(), secret); ok {
+			if force {
+				return tokenCaller, nil
+			}
+			return &keyState{name: "token"}, nil
+		}
+	}
+	return nil, errBadKey
+}
+
+// take spends one request from the bucket at now (ns); when the bucket is
+// empty it reports how long until a request is allowed.
+func (k *keyState) take(now int64) (time.Duration, bool) {
+	for {
+		tat := k.tat.Load()
+		next := max(tat, now) + k.interval
+		if over := next - now - k.tolerance; over > 0 {
+			return time.Duration(over), false
+		}
+		if k.tat.CompareAndSwap(tat, next) {
+			return 0, true
+		}
+	}
+}
+
+// Admit checks that the request's key may use model, as sent ("chat",
+// "chat:v1.2.0" or "chat@canary"); it is Options.Admit's signature. A
+// request that did not pass through Wrap is refused. For a key limited to
+// some models the body must name its model once: the proxy routes on the
+// first "model" and a backend may read the last, which would let a key
+// reach a model it may not use.
+func (ks *KeySet) Admit(r *http.Request, model string, body []byte) error {
+	c, _ := r.Context().Value(callerKey{}).(*keyState)
+	if c == nil {
+		return errNoKey
+	}
+	if c.models == nil {
+		return nil
+	}
+	name := model
+	for i := 0; i < len(name); i++ {
+		if name[i] == ':' || name[i] == '@' {
+			name = name[:i]
+			break
+		}
+	}
+	if !c.models[name] {
+		return sluice.Errorf(sluice.CodeForbidden, "API key %s may not use model %q: it may use %s", c.name, name, c.list)
+	}
+	n := 0
+	gjson.ParseBytes(body).ForEach(func(k, _ gjson.Result) bool {
+		if k.Str == "model" {
+			n++
+		}
+		return n < 2
+	})
+	if n > 1 {
+		return sluice.Errorf(sluice.CodeBadRequest, "the request body has \"model\" more than once: send it once")
+	}
+	return nil
+}
+
+// ForceAllowed says whether the request's key may use the force-version
+// header: a key with force_version, or an operator or admin token.
+func (ks *KeySet) ForceAllowed(r *http.Request) bool {
+	c, _ := r.Context().Value(callerKey{}).(*keyState)
+	return c != nil && c.force
+}
+
+// KeyName returns the name of the key that sent r ("" for a token or no
+// key), for logs.
+func KeyName(r *http.Request) string {
+	if c, _ := r.Context().Value(callerKey{}).(*keyState); c != nil && c != tokenCaller {
+		return c.name
+	}
+	return ""
+}

@@ -1,0 +1,157 @@
+package proxy
+
+import (
+	"unsafe"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/sluicehq/sluice"
+)
+
+// What the proxy reads from answers, on the request path: the walker of
+// scan.go first, gjson when the walker declines.
+
+// readAnswer reads usage, the text's length, the finish reason and the
+// refusal check from a whole (non-streamed) successful answer, and keeps
+// the start of the text when x wants it.
+func (p *Proxy) readAnswer(x *exchange, body []byte, obs *sluice.Observation) {
+	f, ok := scanAnswer(body)
+	if !ok {
+		p.readAnswerGJSON(x, body, obs)
+		return
+	}
+	if len(f.usage) > 0 && f.usage[0] == '{' {
+		readUsageObject(f.usage, obs)
+	}
+	if f.finish != nil {
+		obs.FinishReason = finishReason(f.finish)
+	}
+	if f.text == nil {
+		return
+	}
+	obs.ResponseChars = unescapedLen(f.text, f.textEsc)
+	if k := x.keep; k != nil && k.limit > len(k.text) {
+		k.text = appendText(k.text, f.text, f.textEsc, k.limit)
+	}
+	if p.opt.Refusal != nil && obs.ResponseChars > 0 {
+		// Unescaped text is matched where it lies, in the answer.
+		var t []byte
+		if f.textEsc {
+			t = appendText(make([]byte, 0, refusalPrefix), f.text, true, refusalPrefix)
+		} else {
+			t = f.text[1 : 1+min(len(f.text)-2, refusalPrefix)]
+		}
+		obs.Refusal = p.opt.Refusal.Match(t)
+	}
+}
+
+// readAnswerGJSON is readAnswer by gjson, one read per field.
+func (p *Proxy) readAnswerGJSON(x *exchange, body []byte, obs *sluice.Observation) {
+	p.readUsage(body, obs)
+	text := gjson.GetBytes(body, "choices.0.message.content")
+	if !text.Exists() {
+		text = gjson.GetBytes(body, "choices.0.text")
+	}
+	obs.ResponseChars = len(text.Str)
+	if k := x.keep; k != nil {
+		k.text = appendCapped(k.text, text.Str, k.limit)
+	}
+	obs.FinishReason = gjson.GetBytes(body, "choices.0.finish_reason").Str
+	if p.opt.Refusal != nil && text.Str != "" {
+		t := text.Str
+		if len(t) > refusalPrefix {
+			t = t[:refusalPrefix]
+		}
+		obs.Refusal = p.opt.Refusal.Match([]byte(t))
+	}
+}
+
+// readChunk reads an event of a stream: it adds the text's length to
+// obs.ResponseChars, fills the refusal prefix and the kept text, and notes
+// the finish reason and an error event.
+func readChunk(x *exchange, payload []byte, obs *sluice.Observation, prefix *[refusalPrefix]byte, prefixLen *int) {
+	f, ok := scanChunk(payload)
+	if !ok {
+		readChunkGJSON(x, payload, obs, prefix, prefixLen)
+		return
+	}
+	if f.text != nil {
+		obs.ResponseChars += unescapedLen(f.text, f.textEsc)
+		if k := x.keep; k != nil && k.limit > len(k.text) {
+			k.text = appendText(k.text, f.text, f.textEsc, k.limit)
+		}
+		if *prefixLen < refusalPrefix {
+			*prefixLen = len(appendText(prefix[:*prefixLen], f.text, f.textEsc, refusalPrefix))
+		}
+	}
+	if f.finish != nil {
+		obs.FinishReason = finishReason(f.finish)
+	}
+	if f.hasError {
+		obs.ErrorClass = "upstream_5xx"
+	}
+}
+
+// readChunkGJSON is readChunk by gjson.
+func readChunkGJSON(x *exchange, payload []byte, obs *sluice.Observation, prefix *[refusalPrefix]byte, prefixLen *int) {
+	c := gjson.GetBytes(payload, "choices.0")
+	if c.Exists() {
+		text := c.Get("delta.content")
+		if !text.Exists() {
+			text = c.Get("text")
+		}
+		obs.ResponseChars += len(text.Str)
+		if k := x.keep; k != nil && k.limit > len(k.text) {
+			k.text = appendCapped(k.text, text.Str, k.limit)
+		}
+		if *prefixLen < refusalPrefix {
+			*prefixLen += copy(prefix[*prefixLen:], text.Str)
+		}
+		if fr := c.Get("finish_reason"); fr.Type == gjson.String {
+			obs.FinishReason = fr.Str
+		}
+	}
+	if gjson.GetBytes(payload, "error").Exists() {
+		obs.ErrorClass = "upstream_5xx"
+	}
+}
+
+// appendText appends the text of the JSON string v to dst, up to a length
+// of limit bytes.
+func appendText(dst, v []byte, esc bool, limit int) []byte {
+	if esc {
+		dst = appendUnescapedMax(dst, v, limit)
+	} else {
+		s := v[1 : len(v)-1]
+		dst = append(dst, s[:min(len(s), max(limit-len(dst), 0))]...)
+	}
+	if len(dst) > limit {
+		dst = dst[:limit]
+	}
+	return dst
+}
+
+// finishReason returns the finish reason in the JSON string v, without
+// allocating for the standard ones.
+func finishReason(v []byte) string {
+	switch string(v) {
+	case `"stop"`:
+		return "stop"
+	case `"length"`:
+		return "length"
+	case `"tool_calls"`:
+		return "tool_calls"
+	case `"content_filter"`:
+		return "content_filter"
+	case `"function_call"`:
+		return "function_call"
+	}
+	return string(appendUnescaped(nil, v))
+}
+
+// readUsageObject reads the token counts of a usage object.
+func readUsageObject(u []byte, obs *sluice.Observation) {
+	r := gjson.Parse(unsafe.String(&u[0], len(u))) // read here, not kept
+	obs.InputTokens = int(r.Get("prompt_tokens").Int())
+	obs.OutputTokens = int(r.Get("completion_tokens").Int())
+}

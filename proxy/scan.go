@@ -1,0 +1,630 @@
+package proxy
+
+import (
+	"bytes"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// A minimal JSON walker for the few fields the proxy reads on the request
+// path. gjson reads one path per scan and copies what it returns; a request
+// body needs five fields and a stream chunk four, so walking the object
+// once, keeping spans into the original bytes, costs a fraction (see
+// bench/benchstat-scan.txt). The walker validates only what it walks; on
+// anything it does not expect it reports !ok and the caller falls back to
+// gjson, so odd but valid JSON is read exactly as before.
+
+// jsonSpan is a value's bytes within the scanned document and where it
+// starts.
+type jsonSpan struct {
+	raw   []byte
+	start int
+}
+
+func isWS(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && isWS(b[i]) {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at b[i] == '"',
+// whether it holds escapes, and ok. It finds the closing quote with
+// IndexByte, and walks escapes one by one only when there are any.
+func skipString(b []byte, i int) (int, bool, bool) {
+	j := i + 1
+	// Keys and most values end before a call to IndexByte would pay off.
+	for n := min(len(b), j+24); j < n; j++ {
+		switch b[j] {
+		case '"':
+			return j + 1, false, true
+		case '\\':
+			return skipEscaped(b, i)
+		}
+	}
+	q := bytes.IndexByte(b[j:], '"')
+	if q < 0 {
+		return 0, false, false
+	}
+	if bytes.IndexByte(b[j:j+q], '\\') < 0 {
+		return j + q + 1, false, true
+	}
+	return skipEscaped(b, i)
+}
+
+// skipEscaped is skipString for a string that holds escapes.
+func skipEscaped(b []byte, i int) (int, bool, bool) {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '"':
+			return j + 1, true, true
+		case '\\':
+			j++
+			if j >= len(b) {
+				return 0, false, false
+			}
+			switch b[j] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if j+4 >= len(b) {
+					return 0, false, false
+				}
+				for _, h := range b[j+1 : j+5] {
+					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+						return 0, false, false
+					}
+				}
+				j += 4
+			default:
+				return 0, false, false // gjson reads invalid escapes its own way
+			}
+		}
+	}
+	return 0, false, false
+}
+
+// skipValue returns the index after the value starting at b[i].
+func skipValue(b []byte, i int) (int, bool) {
+	if i >= len(b) {
+		return 0, false
+	}
+	switch c := b[i]; {
+	case c == '"':
+		j, _, ok := skipString(b, i)
+		return j, ok
+	case c == '{' || c == '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				k, _, ok := skipString(b, j)
+				if !ok {
+					return 0, false
+				}
+				j = k - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1, true
+				}
+			}
+		}
+		return 0, false
+	case c == '-' || (c >= '0' && c <= '9'):
+		j := i + 1
+		for j < len(b) && (b[j] >= '0' && b[j] <= '9' || b[j] == '.' || b[j] == 'e' || b[j] == 'E' || b[j] == '+' || b[j] == '-') {
+			j++
+		}
+		return j, true
+	case c == 't':
+		return i + 4, hasAt(b, i, "true")
+	case c == 'f':
+		return i + 5, hasAt(b, i, "false")
+	case c == 'n':
+		return i + 4, hasAt(b, i, "null")
+	}
+	return 0, false
+}
+
+func hasAt(b []byte, i int, s string) bool {
+	return len(b)-i >= len(s) && string(b[i:i+len(s)]) == s
+}
+
+// What a member function of walkObject returns instead of the index after
+// the value it read.
+const (
+	skipMember = -1 // walkObject skips the value
+	failWalk   = -2 // the document is not what the walker handles
+)
+
+// walkObject calls fn for each member of the object at b[i] (after
+// whitespace) with its key (unescaped keys only) and the index where its
+// value starts. fn returns the index after the value when it read it
+// itself, skipMember to have it skipped, or failWalk; and whether to go on
+// (stopping is not a failure). walkObject returns the index after the
+// object, or after the member it stopped at, and ok.
+func walkObject(b []byte, i int, fn func(key []byte, v int) (int, bool)) (int, bool) {
+	i = skipWS(b, i)
+	if i >= len(b) || b[i] != '{' {
+		return 0, false
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, true
+	}
+	for i < len(b) {
+		if b[i] != '"' {
+			return 0, false
+		}
+		end, esc, ok := skipString(b, i)
+		if !ok || esc {
+			return 0, false // escaped keys: let gjson decide
+		}
+		key := b[i+1 : end-1]
+		i = skipWS(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return 0, false
+		}
+		i = skipWS(b, i+1)
+		if i >= len(b) {
+			return 0, false
+		}
+		vend, more := fn(key, i)
+		switch {
+		case vend == failWalk:
+			return 0, false
+		case vend == skipMember:
+			if vend, ok = skipValue(b, i); !ok {
+				return 0, false
+			}
+		}
+		if !more {
+			return vend, true
+		}
+		i = skipWS(b, vend)
+		if i >= len(b) {
+			return 0, false
+		}
+		switch b[i] {
+		case ',':
+			i = skipWS(b, i+1)
+		case '}':
+			return i + 1, true
+		default:
+			return 0, false
+		}
+	}
+	return 0, false
+}
+
+// eachKey calls fn with each member of the object at b[i] and its value;
+// fn returns false to stop. It returns the index after the object and ok.
+func eachKey(b []byte, i int, fn func(key []byte, v jsonSpan) bool) (int, bool) {
+	return walkObject(b, i, func(key []byte, v int) (int, bool) {
+		end, ok := skipValue(b, v)
+		if !ok {
+			return failWalk, false
+		}
+		return end, fn(key, jsonSpan{raw: b[v:end], start: v})
+	})
+}
+
+// walkFirst reads the array at b[i] with first for its first element,
+// skips the others, and returns the index after the array.
+func walkFirst(b []byte, i int, first func(v int) int) int {
+	i = skipWS(b, i+1)
+	if i >= len(b) {
+		return failWalk
+	}
+	if b[i] == ']' {
+		return i + 1
+	}
+	end := first(i)
+	if end == skipMember {
+		var ok bool
+		if end, ok = skipValue(b, i); !ok {
+			return failWalk
+		}
+	}
+	if end < 0 {
+		return failWalk
+	}
+	for {
+		i = skipWS(b, end)
+		if i >= len(b) {
+			return failWalk
+		}
+		switch b[i] {
+		case ']':
+			return i + 1
+		case ',':
+			var ok bool
+			if end, ok = skipValue(b, skipWS(b, i+1)); !ok {
+				return failWalk
+			}
+		default:
+			return failWalk
+		}
+	}
+}
+
+// stringAt returns the end of the string at b[i], to be read, and whether
+// it has escapes, or failWalk.
+func stringAt(b []byte, i int) (int, bool) {
+	end, esc, ok := skipString(b, i)
+	if !ok || hasControl(b[i:end]) {
+		return failWalk, false
+	}
+	return end, esc
+}
+
+// hasControl reports whether v holds a control character, where gjson
+// stops reading a string.
+func hasControl(v []byte) bool {
+	for _, c := range v {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
+}
+
+func isString(v []byte) bool { return len(v) >= 2 && v[0] == '"' }
+
+// appendUnescaped appends the contents of the JSON string v (quotes
+// included) to dst, decoding escapes as gjson does.
+func appendUnescaped(dst, v []byte) []byte { return appendUnescapedMax(dst, v, -1) }
+
+// appendUnescapedMax is appendUnescaped that stops once dst holds max bytes
+// or more (max < 0: no limit).
+func appendUnescapedMax(dst, v []byte, max int) []byte {
+	s := v[1 : len(v)-1]
+	for i := 0; i < len(s) && (max < 0 || len(dst) < max); i++ {
+		c := s[i]
+		if c != '\\' {
+			dst = append(dst, c)
+			continue
+		}
+		i++
+		if i >= len(s) {
+			break
+		}
+		switch s[i] {
+		case 'n':
+			dst = append(dst, '\n')
+		case 't':
+			dst = append(dst, '\t')
+		case 'r':
+			dst = append(dst, '\r')
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'u':
+			r, n := hex4(s, i+1)
+			i += n
+			r, i = lowSurrogate(s, r, i)
+			dst = utf8.AppendRune(dst, r) // a lone surrogate becomes U+FFFD
+		default: // \" \\ \/
+			dst = append(dst, s[i])
+		}
+	}
+	return dst
+}
+
+// lowSurrogate joins a high surrogate r, whose escape ends at s[i], with
+// the low surrogate escaped right after it, as gjson does; it returns the
+// rune and the index of the last byte read.
+func lowSurrogate(s []byte, r rune, i int) (rune, int) {
+	if r >= 0xD800 && r < 0xDC00 && i+6 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
+		if r2, _ := hex4(s, i+3); r2 >= 0xDC00 && r2 < 0xE000 {
+			return utf16.DecodeRune(r, r2), i + 6
+		}
+	}
+	return r, i
+}
+
+func hex4(s []byte, i int) (rune, int) {
+	if i+4 > len(s) {
+		return utf8.RuneError, len(s) - i
+	}
+	var r rune
+	for _, c := range s[i : i+4] {
+		switch {
+		case '0' <= c && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case 'a' <= c && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return utf8.RuneError, 4
+		}
+	}
+	return r, 4
+}
+
+// unescapedLen is len(appendUnescaped(nil, v)), counted without a copy.
+func unescapedLen(v []byte, esc bool) int {
+	if !esc {
+		return len(v) - 2
+	}
+	s := v[1 : len(v)-1]
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' {
+			n++
+			continue
+		}
+		i++
+		if i >= len(s) {
+			break
+		}
+		if s[i] != 'u' {
+			n++
+			continue
+		}
+		r, k := hex4(s, i+1)
+		i += k
+		r, i = lowSurrogate(s, r, i)
+		if l := utf8.RuneLen(r); l > 0 {
+			n += l
+		} else {
+			n += 3 // encoded as U+FFFD
+		}
+	}
+	return n
+}
+
+// chunkFields is what the proxy reads from one streamed event.
+type chunkFields struct {
+	// text is choices[0].delta.content or, when the delta has no content,
+	// choices[0].text: a JSON string (quotes included), or nil when it is
+	// absent or not a string. textEsc says it holds escapes.
+	text    []byte
+	textEsc bool
+	// finish is choices[0].finish_reason when it is a string.
+	finish []byte
+	// hasError is true when the event has a top-level "error".
+	hasError bool
+}
+
+// scanChunk reads an event's payload in one pass; !ok means the payload is
+// not what the walker handles and gjson must read it.
+func scanChunk(b []byte) (f chunkFields, ok bool) {
+	seenChoices := false
+	_, ok = walkObject(b, 0, func(key []byte, v int) (int, bool) {
+		switch string(key) {
+		case "choices":
+			if seenChoices {
+				break // gjson reads the first of duplicate keys
+			}
+			seenChoices = true
+			return choicesAt(b, v, &f, "delta"), true
+		case "error":
+			f.hasError = true
+		}
+		return skipMember, true
+	})
+	return f, ok
+}
+
+// choicesAt reads the choices value at b[v] (its first element's text and
+// finish reason) and returns the index after it, skipMember or failWalk.
+func choicesAt(b []byte, v int, f *chunkFields, inner string) int {
+	switch b[v] {
+	case '{':
+		return failWalk // gjson reads "choices.0" as a key
+	case '[':
+		return walkFirst(b, v, func(e int) int {
+			if b[e] != '{' {
+				return skipMember
+			}
+			return choiceAt(b, e, f, inner)
+		})
+	}
+	return skipMember
+}
+
+// choiceAt reads a choice object at b[i]: the text in inner.content (inner
+// is "delta" for chunks, "message" for whole answers), else text, and
+// finish_reason. It returns the index after the object or failWalk.
+func choiceAt(b []byte, i int, f *chunkFields, inner string) int {
+	var content, text []byte
+	var contentEsc, textEsc bool
+	contentSeen, textSeen, finishSeen, innerSeen := false, false, false, false
+	end, ok := walkObject(b, i, func(key []byte, v int) (int, bool) {
+		switch string(key) {
+		case inner:
+			if innerSeen {
+				break
+			}
+			innerSeen = true
+			if b[v] != '{' {
+				break
+			}
+			end, ok := walkObject(b, v, func(k []byte, dv int) (int, bool) {
+				if string(k) != "content" || contentSeen {
+					return skipMember, true
+				}
+				contentSeen = true
+				if b[dv] != '"' {
+					return skipMember, true
+				}
+				end, esc := stringAt(b, dv)
+				if end > 0 {
+					content, contentEsc = b[dv:end], esc
+				}
+				return end, true
+			})
+			if !ok {
+				return failWalk, false
+			}
+			return end, true
+		case "text":
+			if textSeen || b[v] != '"' {
+				textSeen = true
+				break
+			}
+			textSeen = true
+			end, esc := stringAt(b, v)
+			if end > 0 {
+				text, textEsc = b[v:end], esc
+			}
+			return end, true
+		case "finish_reason":
+			if finishSeen || b[v] != '"' {
+				finishSeen = true
+				break
+			}
+			finishSeen = true
+			end, _ := stringAt(b, v)
+			if end > 0 {
+				f.finish = b[v:end]
+			}
+			return end, true
+		}
+		return skipMember, true
+	})
+	if !ok {
+		return failWalk
+	}
+	// As gjson's delta.content, else text: a delta content that exists but
+	// is not a string (null) still wins, and reads as "".
+	if contentSeen {
+		f.text, f.textEsc = content, contentEsc
+	} else {
+		f.text, f.textEsc = text, textEsc
+	}
+	return end
+}
+
+// answerFields is what the proxy reads from a whole (non-streamed) answer:
+// choices[0].message.content (else choices[0].text) and finish_reason, and
+// the usage value.
+type answerFields struct {
+	chunkFields
+	usage []byte
+}
+
+// scanAnswer reads a whole answer in one pass; !ok means gjson must.
+func scanAnswer(b []byte) (f answerFields, ok bool) {
+	seenChoices, seenUsage := false, false
+	_, ok = walkObject(b, 0, func(key []byte, v int) (int, bool) {
+		switch string(key) {
+		case "choices":
+			if seenChoices {
+				break
+			}
+			seenChoices = true
+			return choicesAt(b, v, &f.chunkFields, "message"), true
+		case "usage":
+			if seenUsage {
+				break
+			}
+			seenUsage = true
+			end, ok := skipValue(b, v)
+			if !ok {
+				return failWalk, false
+			}
+			f.usage = b[v:end]
+			return end, true
+		}
+		return skipMember, true
+	})
+	return f, ok
+}
+
+// requestFields are the spans scanRequest finds.
+type requestFields struct {
+	model              jsonSpan
+	modelEsc, hasModel bool
+	user               []byte // a JSON string or nil
+	userEsc            bool
+	stream             bool
+	hasOptions         bool
+	usageAsked         bool
+	category           []byte // a JSON string or nil
+}
+
+// scanRequest reads a request body's routing fields in one pass over its
+// top level; !ok means gjson must read it.
+func scanRequest(b []byte) (r requestFields, ok bool) {
+	inner := true
+	var seen [5]bool
+	once := func(i int) bool {
+		if seen[i] {
+			return false
+		}
+		seen[i] = true
+		return true
+	}
+	_, ok = eachKey(b, 0, func(key []byte, v jsonSpan) bool {
+		switch string(key) {
+		case "model":
+			if once(0) {
+				r.model, r.hasModel = v, true
+				if isString(v.raw) && !hasControl(v.raw) {
+					_, r.modelEsc, _ = skipString(v.raw, 0)
+				} else {
+					inner = false // gjson reports the type, or cuts the string
+				}
+			}
+		case "user":
+			if once(1) && isString(v.raw) {
+				if hasControl(v.raw) {
+					inner = false
+					break
+				}
+				r.user = v.raw
+				_, r.userEsc, _ = skipString(v.raw, 0)
+			}
+		case "stream":
+			if once(2) {
+				r.stream = string(v.raw) == "true"
+			}
+		case "stream_options":
+			if once(3) {
+				r.hasOptions = true
+				if len(v.raw) > 0 && v.raw[0] == '{' {
+					_, good := eachKey(v.raw, 0, func(k []byte, ov jsonSpan) bool {
+						if string(k) == "include_usage" {
+							r.usageAsked = string(ov.raw) == "true"
+							return false
+						}
+						return true
+					})
+					inner = inner && good
+				} else {
+					inner = false
+				}
+			}
+		case "metadata":
+			if once(4) && len(v.raw) > 0 && v.raw[0] == '{' {
+				_, good := eachKey(v.raw, 0, func(k []byte, mv jsonSpan) bool {
+					if string(k) == "category" {
+						if isString(mv.raw) {
+							if hasControl(mv.raw) {
+								inner = false
+							}
+							r.category = mv.raw
+						}
+						return false
+					}
+					return true
+				})
+				inner = inner && good
+			}
+		}
+		return inner
+	})
+	if !r.stream {
+		// Like the gjson reading: stream_options counts only for streams.
+		r.hasOptions, r.usageAsked = false, false
+	}
+	return r, ok && inner
+}

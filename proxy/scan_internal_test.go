@@ -1,0 +1,193 @@
+package proxy
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/tidwall/gjson"
+)
+
+// The walker must read exactly what gjson reads from valid JSON whenever it
+// accepts a document, and never panic on anything: these seeds run as
+// tests, and `go test -fuzz` explores more. (On invalid JSON the two may
+// differ; a backend or client that sends it gets an answer either way.)
+
+var requestSeeds = []string{
+	`{"model":"chat","messages":[{"role":"user","content":"hi"}]}`,
+	`{"model":"chat","user":"u-1","stream":true,"messages":[{"role":"user","content":"say \"hi\" {[}]"}]}`,
+	`  {"messages":[],"model":"chat:v1.2.0","stream":false,"user":"a\u00e9b"}`,
+	`{"model":"chat@canary","stream":true,"stream_options":{"include_usage":true}}`,
+	`{"model":"chat","stream":true,"stream_options":{"include_usage":false,"x":1}}`,
+	`{"model":"chat","stream":true,"stream_options":null}`,
+	`{"model":"ch\"at","metadata":{"category":"payments","x":[1,2]},"user":""}`,
+	`{"model":"chat","metadata":{"category":3}}`,
+	`{"model":42}`,
+	`{"model":null}`,
+	`{"user":"x"}`,
+	`{"model":"a","model":"b"}`,
+	`{"model":"chat","temperature":0.7,"max_tokens":-1e3,"n":1,"logit_bias":{"50256":-100},"stop":null,"tools":[{"type":"function"}]}`,
+	`{"model":"chat","stream":true}`,
+	`{"model":"chat"`,
+	`{"model":"chat",}`,
+	`{"model" : "chat" , "user" : "u" }`,
+	`{"\u006dodel":"chat"}`,
+	`[]`,
+	``,
+	`{"model":"chat","messages":[{"content":"\ud83d\ude00 \ud83d x"}],"user":"\ud83d\ude00"}`,
+}
+
+func FuzzScanRequest(f *testing.F) {
+	for _, s := range requestSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		got, want := readFields([]byte(body)), readFieldsGJSON([]byte(body))
+		if !json.Valid([]byte(body)) {
+			return
+		}
+		if got.model.Exists() != want.model.Exists() || got.model.Type != want.model.Type || got.model.Str != want.model.Str ||
+			(want.model.Exists() && (got.model.Index != want.model.Index || got.model.Raw != want.model.Raw)) ||
+			got.user != want.user || got.stream != want.stream || got.usageAsked != want.usageAsked ||
+			got.hasOptions != want.hasOptions || got.category != want.category {
+			t.Fatalf("readFields(%q)\n got %+v\nwant %+v", body, got, want)
+		}
+	})
+}
+
+func TestReadFields_Seeds(t *testing.T) {
+	for _, s := range requestSeeds {
+		got, want := readFields([]byte(s)), readFieldsGJSON([]byte(s))
+		if got.model.Str != want.model.Str || got.user != want.user || got.stream != want.stream || got.usageAsked != want.usageAsked ||
+			got.hasOptions != want.hasOptions || got.category != want.category || got.model.Index != want.model.Index {
+			t.Errorf("readFields(%q)\n got %+v\nwant %+v", s, got, want)
+		}
+	}
+	if _, ok := scanRequest([]byte(requestSeeds[0])); !ok {
+		t.Error("the walker declined a plain request")
+	}
+}
+
+var chunkSeeds = []string{
+	`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"the"},"logprobs":null,"finish_reason":null}]}`,
+	`{"id":"c","choices":[{"index":0,"delta":{"content":" a\nb \"q\" \u00e9"},"finish_reason":null}]}`,
+	`{"id":"c","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}`,
+	`{"id":"c","choices":[{"index":0,"text":"hello","finish_reason":"length"}]}`,
+	`{"id":"c","choices":[{"index":0,"text":"t","delta":{"content":null}}]}`,
+	`{"id":"c","choices":[{"index":0,"delta":{"content":"x"},"text":"y"}]}`,
+	`{"id":"c","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}`,
+	`{"error":{"message":"boom","type":"api_error"}}`,
+	`{"error":null,"choices":[{"delta":{"content":"x"}}]}`,
+	`{"choices":[{"delta":{"content":"x"}},{"delta":{"content":"y"}}]}`,
+	`{"choices":{"0":{"delta":{"content":"x"}}}}`,
+	`{"choices":[1,2]}`,
+	`{"choices":[{"delta":{"content":"\ud83d"}}]}`,
+	`{"choices":[{"delta":{"content":"x"}}]`,
+	`not json`,
+}
+
+func FuzzScanChunk(f *testing.F) {
+	for _, s := range chunkSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, payload string) {
+		checkChunk(t, payload)
+	})
+}
+
+func TestScanChunk_Seeds(t *testing.T) {
+	for _, s := range chunkSeeds {
+		checkChunk(t, s)
+	}
+	if _, ok := scanChunk([]byte(chunkSeeds[0])); !ok {
+		t.Error("the walker declined a plain chunk")
+	}
+}
+
+// checkChunk compares scanChunk with the gjson reads relayStream made
+// before it.
+func checkChunk(t *testing.T, payload string) {
+	t.Helper()
+	f, ok := scanChunk([]byte(payload))
+	if !ok || !json.Valid([]byte(payload)) {
+		return
+	}
+	var text, finish string
+	hasText := false
+	c := gjson.Get(payload, "choices.0")
+	if c.Exists() {
+		tr := c.Get("delta.content")
+		if !tr.Exists() {
+			tr = c.Get("text")
+		}
+		text, hasText = tr.Str, tr.Type == gjson.String
+		if fr := c.Get("finish_reason"); fr.Type == gjson.String {
+			finish = fr.Str
+		}
+	}
+	hasError := gjson.Get(payload, "error").Exists()
+	var gotText, gotFinish string
+	if f.text != nil {
+		gotText = string(appendUnescaped(nil, f.text))
+		if n := unescapedLen(f.text, f.textEsc); n != len(gotText) {
+			t.Errorf("%q: unescapedLen %d, want %d", payload, n, len(gotText))
+		}
+	}
+	if f.finish != nil {
+		gotFinish = string(appendUnescaped(nil, f.finish))
+	}
+	if gotText != text || (f.text != nil) != hasText || gotFinish != finish || f.hasError != hasError {
+		t.Errorf("scanChunk(%q) = text %q (%v) finish %q error %v; gjson: text %q (%v) finish %q error %v",
+			payload, gotText, f.text != nil, gotFinish, f.hasError, text, hasText, finish, hasError)
+	}
+}
+
+var answerSeeds = []string{
+	`{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"the short answer","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":8,"total_tokens":9}}`,
+	`{"choices":[{"index":0,"text":"plain \\n text","finish_reason":"length"}],"usage":{"prompt_tokens":3,"completion_tokens":4}}`,
+	`{"choices":[{"message":{"content":null,"tool_calls":[{"id":"x"}]},"finish_reason":"tool_calls"}]}`,
+	`{"choices":[],"usage":null}`,
+	`{"object":"list","data":[{"embedding":[0.1,-2e-3]}],"usage":{"prompt_tokens":5}}`,
+	`{"error":{"message":"bad"}}`,
+}
+
+func FuzzScanAnswer(f *testing.F) {
+	for _, s := range answerSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) { checkAnswer(t, body) })
+}
+
+func TestScanAnswer_Seeds(t *testing.T) {
+	for _, s := range answerSeeds {
+		checkAnswer(t, s)
+	}
+	if _, ok := scanAnswer([]byte(answerSeeds[0])); !ok {
+		t.Error("the walker declined a plain answer")
+	}
+}
+
+// checkAnswer compares scanAnswer with the gjson reads relayBody made
+// before it.
+func checkAnswer(t *testing.T, body string) {
+	t.Helper()
+	f, ok := scanAnswer([]byte(body))
+	if !ok || !json.Valid([]byte(body)) {
+		return
+	}
+	text := gjson.Get(body, "choices.0.message.content")
+	if !text.Exists() {
+		text = gjson.Get(body, "choices.0.text")
+	}
+	finish := gjson.Get(body, "choices.0.finish_reason").Str
+	usage := gjson.Get(body, "usage")
+	var gotText, gotFinish string
+	if f.text != nil {
+		gotText = string(appendUnescaped(nil, f.text))
+	}
+	if f.finish != nil {
+		gotFinish = string(appendUnescaped(nil, f.finish))
+	}
+	if gotText != text.Str || (f.text != nil) != (text.Type == gjson.String) || gotFinish != finish || string(f.usage) != usage.Raw {
+		t.Errorf("scanAnswer(%q) = text %q finish %q usage %q; gjson: text %q finish %q usage %q", body, gotText, gotFinish, f.usage, text.Str, finish, usage.Raw)
+	}
+}

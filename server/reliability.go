@@ -1,0 +1,205 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"maps"
+	"net"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/proxy"
+)
+
+// Issue 6 (reliability and security): outlier ejection merged with health
+// checks, client API keys on the data plane, and TLS on both listeners.
+
+// newEjector returns the circuit breaker per version that the proxy feeds,
+// or nil when outlier_ejection.disabled is set. An ejected version leaves
+// the splits like one failing health checks.
+func (s *Server) newEjector(o config.OutlierEjection) *proxy.Ejector {
+	if o.Disabled {
+		return nil
+	}
+	return proxy.NewEjector(proxy.EjectOptions{
+		ConsecutiveFailures: o.ConsecutiveFailures, FailureRate: o.FailureRate, MinRequests: o.MinRequests,
+		Window: o.Window, Cooldown: o.Cooldown, MaxCooldown: o.MaxCooldown,
+		Logger: s.logger,
+		OnChange: func(ejected map[string]string) {
+			s.mu.Lock()
+			s.ejected = ejected
+			s.mu.Unlock()
+			s.logger.Info("outlier ejection changed", "ejected", ejectedList(ejected))
+			s.Control.Republish()
+		},
+	})
+}
+
+// outOfService returns the versions the routing table leaves out of
+// splits: those failing health checks and those ejected.
+func (s *Server) outOfService() map[string]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.ejected) == 0 {
+		return s.unhealthy
+	}
+	out := maps.Clone(s.unhealthy)
+	if out == nil {
+		out = map[string]bool{}
+	}
+	for id := range s.ejected {
+		out[id] = true
+	}
+	return out
+}
+
+// OutOfService says why a version is out of the splits, or "" when it is
+// not: ejected by the circuit breaker, or failing health checks. The
+// rollout controller rolls back a rollout whose candidate is out.
+func (s *Server) OutOfService(versionID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if why, ok := s.ejected[versionID]; ok {
+		return "ejected by outlier detection: " + why
+	}
+	if s.unhealthy[versionID] {
+		return "failing health checks"
+	}
+	return ""
+}
+
+// newKeySet returns the client API keys of the configuration, or nil when
+// none is configured. Operator and admin tokens pass too, and may force a
+// version, as without keys.
+func (s *Server) newKeySet(keys []config.ClientKey) (*proxy.KeySet, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	var ks []proxy.ClientKey
+	for _, k := range keys {
+		ks = append(ks, proxy.ClientKey{Name: k.Name, Hash: k.Hash(), Models: k.Models, RateLimit: k.RateLimit, Burst: k.Burst, ForceVersion: k.ForceVersion})
+	}
+	return proxy.NewKeySet(ks, func(ctx context.Context, secret string) (bool, bool) {
+		t, err := s.Auth.AuthenticateSecret(ctx, secret)
+		ok := err == nil && t.Role.Allows(sluice.RoleOperator)
+		return ok, ok
+	}, s.now)
+}
+
+// tlsCert holds a listener's certificate, read again by ReloadTLS.
+type tlsCert struct {
+	files config.TLS
+	cert  atomic.Pointer[tls.Certificate]
+}
+
+func (c *tlsCert) load() error {
+	cert, err := tls.LoadX509KeyPair(c.files.CertFile, c.files.KeyFile)
+	if err != nil {
+		return fmt.Errorf("load certificate %s and key %s: %w", c.files.CertFile, c.files.KeyFile, err)
+	}
+	c.cert.Store(&cert)
+	return nil
+}
+
+// listen listens on addr, over TLS when files names a certificate.
+func (s *Server) listen(addr string, files config.TLS) (net.Listener, error) {
+	var cert *tlsCert
+	if files.Enabled() {
+		cert = &tlsCert{files: files}
+		if err := cert.load(); err != nil {
+			return nil, err
+		}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil || cert == nil {
+		return ln, err
+	}
+	s.certs = append(s.certs, cert)
+	return tls.NewListener(ln, &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		NextProtos:     []string{"h2", "http/1.1"},
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert.cert.Load(), nil },
+	}), nil
+}
+
+// ReloadTLS reads the listeners' certificates again (SIGHUP), so a renewed
+// certificate is served without a restart; on an error the old one stays.
+func (s *Server) ReloadTLS() error {
+	for _, c := range s.certs {
+		if err := c.load(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func scheme(t config.TLS) string {
+	if t.Enabled() {
+		return "https://"
+	}
+	return "http://"
+}
+
+// wrapKeys puts the client key check in front of the data plane when keys
+// are configured.
+func (s *Server) wrapKeys(h http.Handler) http.Handler {
+	if s.Keys == nil {
+		return h
+	}
+	return s.Keys.Wrap(h)
+}
+
+// boundWrites gives each data plane request a write deadline of the
+// request timeout (plus a margin for the error event the proxy sends when
+// it fires): a client that stops reading cannot hold the handler, its
+// backend connection and its buffers for longer. The http.Server has no
+// WriteTimeout because the admin listener also serves long event streams.
+func (s *Server) boundWrites(h http.Handler) http.Handler {
+	d := s.Config.Timeouts.Request
+	if d <= 0 {
+		d = 10 * time.Minute // the proxy's default
+	}
+	d += 2 * time.Second
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		deadline := time.Now().Add(d)
+		if dw, ok := w.(interface{ SetWriteDeadline(time.Time) error }); ok {
+			dw.SetWriteDeadline(deadline)
+		} else {
+			http.NewResponseController(w).SetWriteDeadline(deadline)
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// keepRolloutRouting returns doc without the policy and labels of models
+// whose rollout is under way: the rollout owns their routing until it ends
+// (and then restores what was there before it), so re-applying the models
+// file when the gateway restarts must not reset a live rollout's split.
+func (s *Server) keepRolloutRouting(doc sluice.ApplyDoc, reg *sluice.Registry) sluice.ApplyDoc {
+	out := doc
+	out.Models = slices.Clone(doc.Models)
+	for i, m := range out.Models {
+		if r := reg.Rollouts[m.Name]; r != nil && r.Phase.Active() && (m.Policy != nil || m.Labels != nil) {
+			s.logger.Info("models_file: routing of a model under rollout left to the rollout", "model", m.Name, "rollout", r.ID)
+			out.Models[i].Policy, out.Models[i].Labels = nil, nil
+		}
+	}
+	return out
+}
+
+// ejectedList is the ejected set in words, for logs.
+func ejectedList(m map[string]string) string {
+	var out []string
+	for id, why := range m {
+		out = append(out, id+" ("+why+")")
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
+}
