@@ -129,7 +129,7 @@ type Target struct {
 	Name   string `json:"name"`
 	Goal   string `json:"goal"`
 	Result string `json:"result"`
-	// Met is nil when the run did not measure it.
+	// Met is nil for the rows given for context, which are no target.
 	Met *bool `json:"met"`
 }
 
@@ -206,9 +206,18 @@ func (r *Results) evaluate() {
 	}
 	if c := r.halfSat(Stream, Sluice); c != nil {
 		add("stream TTFT added p99 at half saturation", "≤ 1 ms", fmt.Sprintf("%s at %s streams/s", dur(c.TTFTAddedP99US), num(c.Rate)), met(c.TTFTAddedP99US <= 1000))
-		add("longest a chunk is held at half saturation", "≤ 1 ms (max over every chunk, minus direct's max)",
-			fmt.Sprintf("max %s (p99.9 %s, p99 %s) over %s chunks", dur(c.ChunkAddedMaxUS), dur(c.ChunkAddedP999US), dur(c.ChunkAddedP99US), num(float64(c.Chunks))),
+		d := c.ChunkMaxUS - c.ChunkAddedMaxUS // direct's
+		add("longest a chunk is held at half saturation", "≤ 1 ms: the longest chunk delay through Sluice at most 1 ms above direct's",
+			fmt.Sprintf("longest delay %s through Sluice, %s direct (added at p99.9 %s, at p99 %s; %s chunks)",
+				dur(c.ChunkMaxUS), dur(d), dur(c.ChunkAddedP999US), dur(c.ChunkAddedP99US), num(float64(c.Chunks))),
 			met(c.ChunkAddedMaxUS <= 1000))
+	}
+	// For context, not a target: what Sluice adds on an otherwise idle path.
+	if c := r.find(r.Cells, Chat, Sluice, 1); c != nil {
+		add("(context) added latency at concurrency 1", "not a target", fmt.Sprintf("p50 %s, p99 %s", added(*c, c.AddedP50US), added(*c, c.AddedP99US)), nil)
+	}
+	if c := r.find(r.Cells, Stream, Sluice, 1); c != nil {
+		add("(context) stream TTFT added at concurrency 1", "not a target", fmt.Sprintf("p99 %s; chunk held p99.9 %s", added(*c, c.TTFTAddedP99US), added(*c, c.ChunkAddedP999US)), nil)
 	}
 	peak := 0.0
 	for _, c := range r.Cells {
@@ -339,7 +348,7 @@ func (r *Results) Markdown() string {
 		p("| target | goal | result | met |")
 		p("|---|---|---|---|")
 		for _, t := range r.Targets {
-			m := "not measured"
+			m := "—"
 			if t.Met != nil {
 				m = map[bool]string{true: "✅ met", false: "❌ missed"}[*t.Met]
 			}

@@ -52,6 +52,10 @@ type Options struct {
 	// NoHalfSaturation skips the open-loop runs at half of each
 	// gateway's saturation throughput.
 	NoHalfSaturation bool
+	// Rate, when set, replaces half of each gateway's saturation as the
+	// open-loop rate (requests or streams per second), so that builds can
+	// be compared at the same load.
+	Rate float64
 	// Out is the directory RESULTS.md and results.json are written to;
 	// empty writes nothing.
 	Out string
@@ -273,6 +277,15 @@ func (r *runner) setup(ctx context.Context) error {
 	if r.gws[Direct] == nil {
 		return errors.New("the direct baseline does not answer")
 	}
+	if r.gws[Sluice] != nil {
+		r.res.Notes = append(r.res.Notes, "Sluice runs as `sluice serve` with every per-request account on: Prometheus metrics and the observation windows the canary analysis reads (observe.Recorder), the refusal check and heuristic quality score, and the request log written to SQLite in batches; health checks and the rollout controller run too.")
+	}
+	if r.gws[Nginx] != nil {
+		r.res.Notes = append(r.res.Notes, "nginx (bench/nginx.conf): split_clients 95/5 on the user header, upstream keepalive, proxy_buffering off so streams pass as they arrive, access_log off; it parses nothing and records nothing.")
+	}
+	if r.gws[Portkey] != nil {
+		r.res.Notes = append(r.res.Notes, "Portkey "+PortkeyVersion+" waits 25 ms before it sends the first chunk of a stream, by design, so its stream latency and TTFT include that; its loadbalance picks a target at random per request (no sticky split).")
+	}
 	return nil
 }
 
@@ -356,8 +369,10 @@ func (r *runner) measure(ctx context.Context, g *gateway, scenario string, conc 
 			}
 			r.scripts[g.name] = script
 		}
-		// wrk has no warm-up of its own.
-		runWrk(ctx, script, rq, conc, r.opt.Warmup)
+		// wrk has no warm-up of its own, and counts whole seconds.
+		if r.opt.Warmup >= 500*time.Millisecond {
+			runWrk(ctx, script, rq, conc, r.opt.Warmup)
+		}
 	}
 	sampler := sampleRSS(g.pids)
 	cpu0 := cpuTime(g.pids)
@@ -475,10 +490,13 @@ func (r *runner) halfSaturation(ctx context.Context) {
 				continue
 			}
 			sat := r.res.saturation(s, name)
-			if sat <= 0 {
+			if sat <= 0 && r.opt.Rate <= 0 {
 				continue
 			}
 			rate := sat / 2
+			if r.opt.Rate > 0 {
+				rate = r.opt.Rate
+			}
 			var gwRounds, dRounds []round
 			for i := range r.opt.Rounds {
 				if ctx.Err() != nil {

@@ -157,7 +157,7 @@ func New(opt Options) *Proxy {
 	p.inflight.init()
 	p.shadow.init(opt.ShadowQueue, opt.ShadowPairs)
 	p.feedback = newFeedbackRing(opt.FeedbackWindow)
-	p.bufs.New = func() any { b := make([]byte, 0, 16<<10); return &b }
+	p.bufs.New = func() any { b := make([]byte, 0, 4<<10); return &b }
 	return p
 }
 
@@ -217,6 +217,20 @@ type exchange struct {
 	// keep is nil unless the answer is mirrored or judged, so that other
 	// requests pay nothing for keeping its text.
 	keep *keep
+	// deadline ends the request (Options.RequestTimeout, on the wall
+	// clock) when the own client enforces it; zero otherwise.
+	deadline time.Time
+}
+
+// requestContext returns the context of the request's backend attempts.
+// With the own client the request timeout is a deadline on the backend
+// connection (x.deadline), which costs no timer and context of its own.
+func (p *Proxy) requestContext(x *exchange) (context.Context, context.CancelFunc) {
+	if p.up != nil {
+		x.deadline = time.Now().Add(p.opt.RequestTimeout)
+		return x.r.Context(), func() {}
+	}
+	return context.WithTimeout(x.r.Context(), p.opt.RequestTimeout)
 }
 
 // keep is what the proxy keeps of an answer that is mirrored or judged.
@@ -331,7 +345,7 @@ func (p *Proxy) readBody(r *http.Request, buf []byte) ([]byte, error) {
 // the answer to the judge and the mirror when they want it, and remembers
 // the request for feedback.
 func (p *Proxy) forward(x *exchange, d route.Decision) {
-	ctx, cancel := context.WithTimeout(x.r.Context(), p.opt.RequestTimeout)
+	ctx, cancel := p.requestContext(x)
 	defer cancel()
 	target := d.Target
 	routeName := d.Route
@@ -424,7 +438,7 @@ func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target) (*htt
 		// the body can be built in a pooled buffer.
 		bp := p.bufs.Get().(*[]byte)
 		body := appendUpstreamBody((*bp)[:0], x.body, x.f, t.Upstream)
-		r := upRequest{path: x.r.URL.Path, header: x.r.Header, reqID: x.reqID, shadow: x.keep != nil && x.keep.shadow, body: body}
+		r := upRequest{path: x.r.URL.Path, header: x.r.Header, reqID: x.reqID, shadow: x.keep != nil && x.keep.shadow, body: body, deadline: x.deadline}
 		resp, err := p.up.roundTrip(ctx, t.Endpoint(), &r)
 		*bp = body[:0]
 		p.bufs.Put(bp)

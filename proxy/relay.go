@@ -101,7 +101,7 @@ func (p *Proxy) readUsage(body []byte, obs *sluice.Observation) {
 
 // streamReaders are relayStream's line readers, pooled: a stream's reader
 // is as large as a long event line.
-var streamReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
+var streamReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 8<<10) }}
 
 // relayStream passes a server-sent event stream through event by event,
 // flushing after each, and strips the usage chunk the proxy asked for when
@@ -123,6 +123,7 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 		suppress  bool // inside an event the client must not see
 		done      bool // saw data: [DONE]
 		pending   bool // wrote bytes not yet flushed
+		ended     bool // pending holds the end of an event
 		gotFirst  bool
 		prefix    [refusalPrefix]byte
 		prefixLen int
@@ -139,6 +140,14 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 	}
 	var readErr error
 	for {
+		// Events are flushed as soon as no further line has arrived with
+		// them: an event is never held waiting for the backend, and events
+		// that arrived together (a backend or a proxy faster than the
+		// client) go out in one write, as nginx passes on what it read.
+		if ended && fl != nil && !clientErr && !lineReady(br) {
+			fl.Flush()
+			pending, ended = false, false
+		}
 		line, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
 			// An event line longer than the buffer: pass it through in parts.
@@ -151,10 +160,7 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 			case len(trimmed) == 0:
 				if !suppress {
 					write(line)
-					if fl != nil && !clientErr {
-						fl.Flush()
-					}
-					pending = false
+					ended = true
 				}
 				suppress = false
 			case bytes.HasPrefix(trimmed, []byte("data:")):

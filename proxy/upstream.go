@@ -48,6 +48,9 @@ type upstream struct {
 	// endpoints caches parsed backend base URLs; copied on write under mu.
 	endpoints atomic.Pointer[map[string]*endpoint]
 	mu        sync.Mutex
+	// lastDate is the last Date header seen, shared by answers of the same
+	// second.
+	lastDate atomic.Pointer[string]
 }
 
 // endpoint is a backend base URL as the client needs it.
@@ -154,6 +157,8 @@ type upRequest struct {
 	reqID  string
 	shadow bool
 	body   []byte
+	// deadline, when set, bounds the whole exchange, body included.
+	deadline time.Time
 }
 
 // roundTrip sends r to the backend at endpoint raw and returns its answer,
@@ -218,7 +223,7 @@ func (u *upstream) conn(ctx context.Context, p *hostPool) (*upConn, bool, error)
 		}
 		nc = tc
 	}
-	c := &upConn{pool: p, nc: nc, br: bufio.NewReaderSize(nc, 16<<10), wbuf: make([]byte, 0, 4096)}
+	c := &upConn{pool: p, nc: nc, br: bufio.NewReaderSize(nc, 8<<10), wbuf: make([]byte, 0, 2048)}
 	c.body.c = c
 	return c, false, nil
 }
@@ -313,11 +318,14 @@ func (c *upConn) send(ctx context.Context, u *upstream, e *endpoint, r *upReques
 		c.wbuf = b[:0]
 	}
 
-	// The answer's header must come within firstByte (and the context's
-	// deadline); once it has, only the context bounds the body.
+	// The answer's header must come within firstByte (and the request's
+	// deadlines); once it has, only the request's bound the body.
 	deadline := time.Now().Add(u.firstByte)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
+	}
+	if !r.deadline.IsZero() && r.deadline.Before(deadline) {
+		deadline = r.deadline
 	}
 	c.nc.SetDeadline(deadline)
 	nc := c.nc
@@ -342,7 +350,7 @@ func (c *upConn) send(ctx context.Context, u *upstream, e *endpoint, r *upReques
 	if err != nil {
 		return fail(err)
 	}
-	c.nc.SetDeadline(time.Time{})
+	c.nc.SetDeadline(r.deadline) // zero: none
 	return resp, true, nil
 }
 
@@ -388,7 +396,7 @@ func (c *upConn) readHeader() (*http.Response, bool, error) {
 		if line[7] == '0' {
 			resp.Proto, resp.ProtoMinor = "HTTP/1.0", 0
 		}
-		resp.Status = strings.TrimSpace(string(line[9:]))
+		resp.Status = statusLine(code, line[9:])
 		c.reusable = line[7] == '1'
 		chunked := false
 		for {
@@ -407,7 +415,12 @@ func (c *upConn) readHeader() (*http.Response, bool, error) {
 				return nil, fresh, errMalformed
 			}
 			key := canonicalKey(line[:i])
-			val := internValue(bytes.TrimSpace(line[i+1:]))
+			var val string
+			if key == "Date" {
+				val = c.pool.owner.date(bytes.TrimSpace(line[i+1:]))
+			} else {
+				val = internValue(bytes.TrimSpace(line[i+1:]))
+			}
 			switch key {
 			case "Content-Length":
 				n, err := strconv.ParseInt(val, 10, 64)
@@ -462,6 +475,38 @@ func (c *upConn) readHeader() (*http.Response, bool, error) {
 		resp.Body = b
 		return resp, fresh, nil
 	}
+}
+
+// statusLines holds "200 OK" and the like for the codes net/http names.
+var statusLines = func() map[int]string {
+	m := map[int]string{}
+	for code := 100; code < 600; code++ {
+		if t := http.StatusText(code); t != "" {
+			m[code] = strconv.Itoa(code) + " " + t
+		}
+	}
+	return m
+}()
+
+// statusLine returns resp.Status for code, shared when the backend's
+// reason phrase is the standard one.
+func statusLine(code int, rest []byte) string {
+	rest = bytes.TrimSpace(rest)
+	if s, ok := statusLines[code]; ok && string(rest) == s {
+		return s
+	}
+	return string(rest)
+}
+
+// date returns the Date header value v, shared with the previous answer's
+// when it is the same second.
+func (u *upstream) date(v []byte) string {
+	if p := u.lastDate.Load(); p != nil && *p == string(v) {
+		return *p
+	}
+	s := string(v)
+	u.lastDate.Store(&s)
+	return s
 }
 
 func parseStatus(b []byte) (int, bool) {
@@ -542,15 +587,23 @@ var commonValueSlices = func() [][]string {
 // upBody is the body of a backend answer, read from its connection's
 // buffer. Close returns the connection to its pool when the body was read
 // to its end, and closes it otherwise.
+//
+// A chunked body's Read carries on into the following chunks while they
+// are already buffered (as net/http's chunked reader does), so events a
+// backend wrote in separate chunks but which arrived together are read
+// together; it never waits for more once it has something to return.
 type upBody struct {
 	c       *upConn
 	chunked bool
 	// remain is what is left of the body (content-length) or of the
 	// current chunk; -1 reads until the backend closes.
 	remain int64
-	done   bool
-	closed bool
-	err    error
+	// crlf: the CRLF after the current chunk's data is still to be read;
+	// trailer: the last chunk was read and its trailer is next.
+	crlf, trailer bool
+	done          bool
+	closed        bool
+	err           error
 }
 
 func (b *upBody) Read(p []byte) (int, error) {
@@ -566,20 +619,13 @@ func (b *upBody) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	br := b.c.br
-	if b.chunked && b.remain == 0 {
-		if err := b.nextChunk(); err != nil {
-			b.err = err
-			return 0, err
-		}
-		if b.done {
-			return 0, io.EOF
-		}
+	if b.chunked {
+		return b.readChunked(p)
 	}
 	if b.remain >= 0 && int64(len(p)) > b.remain {
 		p = p[:b.remain]
 	}
-	n, err := br.Read(p)
+	n, err := b.c.br.Read(p)
 	if b.remain >= 0 {
 		b.remain -= int64(n)
 	}
@@ -597,31 +643,99 @@ func (b *upBody) Read(p []byte) (int, error) {
 		return n, err
 	}
 	if b.remain == 0 {
-		if b.chunked {
-			if err := b.chunkEnd(); err != nil {
-				b.err = err
-				return n, nil
-			}
-		} else {
-			b.done = true
-			return n, io.EOF
-		}
+		b.done = true
+		return n, io.EOF
 	}
 	return n, nil
 }
 
-// nextChunk reads a chunk-size line; the last chunk (size 0) and its
-// trailer end the body.
+func (b *upBody) readChunked(p []byte) (int, error) {
+	br := b.c.br
+	n := 0
+	fail := func(err error) (int, error) {
+		b.err = unexpected(err)
+		b.c.reusable = false
+		if n > 0 {
+			return n, nil
+		}
+		return 0, b.err
+	}
+	for n < len(p) && !b.done {
+		switch {
+		case b.crlf:
+			if n > 0 && br.Buffered() < 2 {
+				return n, nil
+			}
+			line, err := br.ReadSlice('\n')
+			if err != nil {
+				return fail(err)
+			}
+			if len(line) > 2 || (len(line) == 2 && line[0] != '\r') {
+				return fail(errMalformed)
+			}
+			b.crlf = false
+		case b.trailer:
+			if n > 0 && !lineReady(br) {
+				return n, nil
+			}
+			line, err := br.ReadSlice('\n')
+			if err != nil {
+				return fail(err)
+			}
+			if len(line) <= 2 && (len(line) == 1 || line[0] == '\r') {
+				b.done = true
+			}
+		case b.remain == 0:
+			if n > 0 && !lineReady(br) {
+				return n, nil
+			}
+			if err := b.nextChunk(); err != nil {
+				return fail(err)
+			}
+		default:
+			if n > 0 && br.Buffered() == 0 {
+				return n, nil
+			}
+			k, err := br.Read(p[n : n+int(min(int64(len(p)-n), b.remain))])
+			n += k
+			b.remain -= int64(k)
+			if err != nil {
+				return fail(err)
+			}
+			if b.remain == 0 {
+				b.crlf = true
+			}
+		}
+	}
+	if n == 0 && b.done {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// lineReady reports whether br holds a whole line, so reading it will not
+// wait for the backend.
+func lineReady(br *bufio.Reader) bool {
+	k := br.Buffered()
+	if k == 0 {
+		return false
+	}
+	buf, _ := br.Peek(k)
+	return bytes.IndexByte(buf, '\n') >= 0
+}
+
+// nextChunk reads a chunk-size line; after the last chunk (size 0) comes
+// the trailer.
 func (b *upBody) nextChunk() error {
 	line, err := b.c.br.ReadSlice('\n')
 	if err != nil {
-		return unexpected(err)
+		return err
 	}
 	if i := bytes.IndexByte(line, ';'); i >= 0 {
 		line = line[:i]
 	}
 	line = bytes.TrimSpace(line)
-	if len(line) == 0 || len(line) > 16 {
+	if len(line) == 0 || len(line) > 15 {
 		return errMalformed
 	}
 	var n int64
@@ -639,34 +753,11 @@ func (b *upBody) nextChunk() error {
 		}
 		n = n<<4 | int64(d)
 	}
-	if n < 0 {
-		return errMalformed
-	}
 	if n == 0 {
-		for { // trailer
-			line, err := b.c.br.ReadSlice('\n')
-			if err != nil {
-				return unexpected(err)
-			}
-			if len(line) <= 2 && (len(line) == 1 || line[0] == '\r') {
-				b.done = true
-				return nil
-			}
-		}
+		b.trailer = true
+		return nil
 	}
 	b.remain = n
-	return nil
-}
-
-// chunkEnd reads the CRLF after a chunk's data.
-func (b *upBody) chunkEnd() error {
-	line, err := b.c.br.ReadSlice('\n')
-	if err != nil {
-		return unexpected(err)
-	}
-	if len(line) > 2 || (len(line) == 2 && line[0] != '\r') {
-		return errMalformed
-	}
 	return nil
 }
 
@@ -689,6 +780,8 @@ func (b *upBody) Close() error {
 		c.reusable = false // the context's watch fired
 	}
 	c.stop = nil
+	// The request's deadline stays on the idle connection, unused: the
+	// next request sets its own before any I/O.
 	if !b.done || b.err != nil {
 		c.reusable = false
 	}

@@ -45,7 +45,7 @@ Examples:
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if quick {
 				if !cmd.Flags().Changed("duration") {
-					opt.Duration = 2 * time.Second
+					opt.Duration = time.Second
 				}
 				if !cmd.Flags().Changed("rounds") {
 					opt.Rounds = 1
@@ -94,7 +94,7 @@ Examples:
 	f := cmd.Flags()
 	f.DurationVar(&opt.Duration, "duration", 10*time.Second, "measured time per cell (gateway × scenario × concurrency), split over the rounds")
 	f.IntVar(&opt.Rounds, "rounds", 2, "rounds per cell, gateways alternating A B A B")
-	f.BoolVar(&quick, "quick", false, "a smoke run of a few seconds (2 s cells, one round, concurrency 16), for CI")
+	f.BoolVar(&quick, "quick", false, "a smoke run of seconds (1 s cells, one round, concurrency 16, results in a temporary directory), for CI")
 	f.StringVar(&only, "only", "", "gateways to measure, comma-separated: nginx,sluice,portkey (direct always runs)")
 	f.StringVar(&scenario, "scenario", "", "scenarios, comma-separated: chat,stream (default both)")
 	f.IntSliceVar(&conc, "concurrency", []int{1, 16, 64, 256}, "closed-loop concurrency levels")
@@ -106,6 +106,7 @@ Examples:
 	f.BoolVar(&opt.NoInstall, "no-install", false, "do not install missing tools; skip what needs them")
 	f.BoolVar(&opt.NoWrk, "no-wrk", false, "send non-streamed requests with the Go load generator instead of wrk")
 	f.BoolVar(&opt.NoHalfSaturation, "no-half-saturation", false, "skip the open-loop runs at half of each gateway's saturation")
+	f.Float64Var(&opt.Rate, "rate", 0, "open-loop rate per second instead of half of each gateway's saturation (to compare builds at one load)")
 	f.BoolVar(&opt.PProf, "pprof", false, "save CPU and allocation profiles of Sluice under load into <out>/pprof")
 	f.DurationVar(&opt.Soak, "soak", 0, "instead of the comparison, run Sluice alone at saturation this long and sample its memory")
 	f.BoolVar(&opt.GoBench, "go-bench", true, "also run the routing decision's Go benchmark when the source is here")
