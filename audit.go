@@ -81,6 +81,13 @@ type Observation struct {
 	// InputTokens and OutputTokens come from the backend's usage.
 	InputTokens  int `json:"input_tokens"`
 	OutputTokens int `json:"output_tokens"`
+	// CachedTokens is the backend's usage.prompt_tokens_details.cached_tokens:
+	// the prompt tokens served from its prefix cache. CacheReported is true
+	// when the backend reported the figure at all (vLLM with prefix caching,
+	// OpenAI), so a cache miss (0) is told apart from a backend that says
+	// nothing about its cache.
+	CachedTokens  int  `json:"cached_tokens,omitempty"`
+	CacheReported bool `json:"cache_reported,omitempty"`
 	// FinishReason is the first choice's finish_reason.
 	FinishReason string `json:"finish_reason,omitempty"`
 	// ResponseChars is the length of the generated text.

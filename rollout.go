@@ -139,6 +139,13 @@ type Thresholds struct {
 	// QualityAbs is the largest drop of the mean quality score (default
 	// 0.05 on a 0–1 scale).
 	QualityAbs float64 `json:"quality_abs,omitempty" yaml:"quality_abs,omitempty"`
+	// CacheMissRateRel and CacheMissRateAbs work as the error thresholds on
+	// the prefix-cache miss rate (1 − hit rate) of the requests whose
+	// backend reports cached prompt tokens (defaults 0.25 and 0.05: a hit
+	// rate of 80% may fall to 75%, not lower). Compared only when both
+	// versions' backends report it.
+	CacheMissRateRel float64 `json:"cache_miss_rate_rel,omitempty" yaml:"cache_miss_rate_rel,omitempty"`
+	CacheMissRateAbs float64 `json:"cache_miss_rate_abs,omitempty" yaml:"cache_miss_rate_abs,omitempty"`
 }
 
 // AnalysisSpec configures the canary analysis of a rollout.
@@ -160,16 +167,27 @@ type AnalysisSpec struct {
 	// Categories turns the per-category breakdown off when false; default
 	// on (nil).
 	Categories *bool `json:"categories,omitempty" yaml:"categories,omitempty"`
-	// Prometheus, when set, adds PromQL gates (see issue on Prometheus).
+	// Prometheus, when set, adds PromQL gates evaluated every analysis
+	// against the gateway's configured Prometheus (prometheus.url): a gate
+	// outside its bounds fails the analysis, and a stage does not advance
+	// while a gate has no data. See the promgate package.
 	Prometheus []PromGate `json:"prometheus,omitempty" yaml:"prometheus,omitempty"`
 }
 
 // PromGate is a PromQL query whose value must stay within bounds.
 type PromGate struct {
-	Name  string   `json:"name" yaml:"name"`
-	Query string   `json:"query" yaml:"query"`
-	Max   *float64 `json:"max,omitempty" yaml:"max,omitempty"`
-	Min   *float64 `json:"min,omitempty" yaml:"min,omitempty"`
+	// Name identifies the gate in verdicts ("prom:NAME") and reasons.
+	Name string `json:"name" yaml:"name"`
+	// Query is a PromQL instant query, written as a Go text/template over
+	// the rollout's variables: {{.Model}}, {{.Baseline}}, {{.Candidate}},
+	// {{.BaselineID}}, {{.CandidateID}}, {{.Rollout}}, {{.Stage}},
+	// {{.Percent}}, {{.Interval}} and {{.Since}} (promgate.Vars). It must
+	// give a scalar or one series; an empty result or NaN is "no data".
+	Query string `json:"query" yaml:"query"`
+	// Max and Min bound the value, inclusive; nil leaves that side open
+	// (at least one must be set).
+	Max *float64 `json:"max,omitempty" yaml:"max,omitempty"`
+	Min *float64 `json:"min,omitempty" yaml:"min,omitempty"`
 }
 
 // WarmupSpec configures the readiness check and warm-up before a candidate
@@ -271,6 +289,10 @@ type Rollout struct {
 	HeldFor    Duration  `json:"held_for,omitempty"`
 	// FailStreak counts consecutive failing analyses.
 	FailStreak int `json:"fail_streak"`
+	// GateErrorStreak counts consecutive analyses in which a Prometheus
+	// gate could not be evaluated; at rollout.GateErrorChecks the rollout
+	// pauses.
+	GateErrorStreak int `json:"gate_error_streak,omitempty"`
 	// Decision explains the outcome of a finished rollout.
 	Decision string `json:"decision,omitempty"`
 	// PreviousPolicy is the model's policy before the rollout, restored on

@@ -77,6 +77,10 @@ func ABReport(in Input, alpha float64) Report {
 			abRate("error_rate", b.Errors, b.Requests, c.Errors, c.Requests, alpha),
 			abRate("refusal_rate", b.Refusals, max(b.Requests-b.Errors, 0), c.Refusals, max(c.Requests-c.Errors, 0), alpha))
 	}
+	if b.CacheReported > 0 && c.CacheReported > 0 {
+		rep.Metrics = append(rep.Metrics, abRate("cache_miss_rate",
+			b.CacheReported-b.CacheHits, b.CacheReported, c.CacheReported-c.CacheHits, c.CacheReported, alpha))
+	}
 	for _, m := range []struct {
 		name string
 		b, c []float64

@@ -40,6 +40,11 @@ func TestAnalyze_Outcomes(t *testing.T) {
 			want: sluice.OutcomeFail, failRow: "output_tokens/", inReason: "output tokens"},
 		{name: "P99Plus40MeanSameFails", nb: 60000, nc: 6000, cats: one(stable, with(func(b *fakellm.Behavior) { b.Latency = p99Plus40MeanSame(stable.Latency) })),
 			want: sluice.OutcomeFail, failRow: "latency_p99/", inReason: "latency p99"},
+		{name: "CacheHitRate80To60Fails", nb: 20000, nc: 600,
+			cats: one(cached(stable, 0.8), cached(stable, 0.6)),
+			want: sluice.OutcomeFail, failRow: "cache_miss_rate/", inReason: "prefix-cache miss rate: "},
+		{name: "CacheHitRateSamePasses", nb: 60000, nc: 30000, cats: one(cached(stable, 0.8), cached(stable, 0.8)), want: sluice.OutcomePass},
+		{name: "CacheReportedByOneSideOnlyIgnored", nb: 60000, nc: 30000, cats: one(stable, cached(stable, 0.1)), want: sluice.OutcomePass},
 		{name: "CategoryOnlyRegressionFails", nb: 40000, nc: 4000, cats: map[string]catSpec{
 			"chat":     {weight: 0.6, baseline: stable, candidate: better},
 			"code":     {weight: 0.3, baseline: stable, candidate: better},
@@ -68,6 +73,12 @@ func TestAnalyze_Outcomes(t *testing.T) {
 			t.Log(v.Reason)
 		})
 	}
+}
+
+// cached returns b reporting its prefix cache with the given hit rate.
+func cached(b fakellm.Behavior, hitRate float64) fakellm.Behavior {
+	b.ReportCache, b.CacheHitRate = true, hitRate
+	return b
 }
 
 // p99Plus40MeanSame returns a lognormal with p99 40% above d's and the same

@@ -15,6 +15,10 @@ type Arm struct {
 	// Requests counts every request; Errors those that failed (an error
 	// class other than canceled); Refusals the answers that were refusals.
 	Requests, Errors, Refusals int
+	// CacheReported counts the requests whose backend reported its prefix
+	// cache, CacheHits those of them with cached prompt tokens; zero
+	// CacheReported leaves the cache out of the analysis.
+	CacheReported, CacheHits int
 	// Latency and TTFT are in milliseconds; TTFT covers streamed answers
 	// only. OutputTokens and ResponseChars are the answers' lengths. All
 	// hold successful requests only.
@@ -37,6 +41,8 @@ func FromSample(s observe.Sample) Arm {
 		Requests:      int(s.Requests),
 		Errors:        int(s.Errors),
 		Refusals:      int(s.Refusals),
+		CacheReported: int(s.CacheReported),
+		CacheHits:     int(s.CacheHits),
 		Latency:       s.Latency,
 		TTFT:          s.TTFT,
 		OutputTokens:  s.OutputTokens,
@@ -74,6 +80,8 @@ const (
 	DefaultLatencyRel     = 0.2
 	DefaultTokensRel      = 0.5
 	DefaultQualityAbs     = 0.05
+	DefaultCacheMissRel   = 0.25
+	DefaultCacheMissAbs   = 0.05
 )
 
 // WithDefaults returns s with every zero field set to its default: an
@@ -81,7 +89,8 @@ const (
 // two failing analyses in a row to roll back, and thresholds of +50% on the
 // error rate (at least +0.5 points) and the refusal rate (at least +1
 // point), +20% on latency quantiles and time to first token, ±50% on output
-// tokens and response length, and −0.05 on quality. An alpha outside (0, 1)
+// tokens and response length, −0.05 on quality, and +25% on the prefix-cache
+// miss rate (at least +5 points). An alpha outside (0, 1)
 // is replaced too. Categories stays as given (nil means on).
 func WithDefaults(s sluice.AnalysisSpec) sluice.AnalysisSpec {
 	if s.Interval <= 0 {
@@ -109,6 +118,8 @@ func WithDefaults(s sluice.AnalysisSpec) sluice.AnalysisSpec {
 	def(&t.LatencyRel, DefaultLatencyRel)
 	def(&t.TokensRel, DefaultTokensRel)
 	def(&t.QualityAbs, DefaultQualityAbs)
+	def(&t.CacheMissRateRel, DefaultCacheMissRel)
+	def(&t.CacheMissRateAbs, DefaultCacheMissAbs)
 	return s
 }
 
@@ -116,6 +127,7 @@ func WithDefaults(s sluice.AnalysisSpec) sluice.AnalysisSpec {
 // moments of the metrics compared by their means.
 type arm struct {
 	requests, errors, refusals int
+	cacheReported, cacheHits   int
 	latency, ttft              []float64 // ascending, no NaNs
 	tokens, chars, quality     stats.Summary
 }
@@ -123,6 +135,7 @@ type arm struct {
 func prepare(a Arm) arm {
 	p := arm{
 		requests: a.Requests, errors: a.Errors, refusals: a.Refusals,
+		cacheReported: a.CacheReported, cacheHits: a.CacheHits,
 		tokens: moments(a.OutputTokens), chars: moments(a.ResponseChars), quality: moments(a.Quality),
 	}
 	if a.Sorted {

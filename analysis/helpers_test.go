@@ -47,6 +47,12 @@ func addOutcome(a *Arm, o *fakellm.Outcome, stream bool) {
 	if o.Refusal {
 		a.Refusals++
 	}
+	if o.CacheReported {
+		a.CacheReported++
+		if o.CacheHit {
+			a.CacheHits++
+		}
+	}
 	a.Latency = append(a.Latency, float64(o.Latency.Microseconds())/1000)
 	if stream {
 		a.TTFT = append(a.TTFT, float64(o.TTFT.Microseconds())/1000)
@@ -60,6 +66,8 @@ func merge(a *Arm, b Arm) {
 	a.Requests += b.Requests
 	a.Errors += b.Errors
 	a.Refusals += b.Refusals
+	a.CacheReported += b.CacheReported
+	a.CacheHits += b.CacheHits
 	a.Latency = append(a.Latency, b.Latency...)
 	a.TTFT = append(a.TTFT, b.TTFT...)
 	a.OutputTokens = append(a.OutputTokens, b.OutputTokens...)

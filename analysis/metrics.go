@@ -37,6 +37,9 @@ var (
 	mTokens   = metricDef{name: "output_tokens", words: "output tokens", kind: kindMean, unit: "tokens"}
 	mChars    = metricDef{name: "response_chars", words: "response length", kind: kindMean, unit: "chars"}
 	mQuality  = metricDef{name: "quality", words: "quality", kind: kindQuality}
+	// The cache is compared by its miss rate, so that, like every other
+	// rate, higher is worse.
+	mCacheMiss = metricDef{name: "cache_miss_rate", words: "prefix-cache miss rate", kind: kindRate, unit: "%"}
 )
 
 // minTestSample is the smallest sample per arm on which a comparison
@@ -273,7 +276,7 @@ func (t *tester) quality(def *metricDef, category string, b, c stats.Summary, dr
 // compare runs every metric the data allow on one slice of traffic.
 func (t *tester) compare(category string, b, c *arm) []row {
 	th := t.spec.Thresholds
-	rows := make([]row, 0, 9)
+	rows := make([]row, 0, 10)
 	rows = append(rows,
 		t.rate(&mErrors, category, b.errors, b.requests, c.errors, c.requests, th.ErrorRateRel, th.ErrorRateAbs),
 		t.rate(&mRefusals, category, b.refusals, b.answered(), c.refusals, c.answered(), th.RefusalRateRel, th.RefusalRateAbs),
@@ -290,6 +293,11 @@ func (t *tester) compare(category string, b, c *arm) []row {
 	)
 	if b.quality.N > 0 && c.quality.N > 0 {
 		rows = append(rows, t.quality(&mQuality, category, b.quality, c.quality, th.QualityAbs))
+	}
+	if b.cacheReported > 0 && c.cacheReported > 0 {
+		rows = append(rows, t.rate(&mCacheMiss, category,
+			b.cacheReported-b.cacheHits, b.cacheReported, c.cacheReported-c.cacheHits, c.cacheReported,
+			th.CacheMissRateRel, th.CacheMissRateAbs))
 	}
 	return rows
 }

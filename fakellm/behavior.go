@@ -130,12 +130,19 @@ type Behavior struct {
 	// answers are, for simulators and fake judges; the server reports a
 	// non-zero value in the X-Fake-Quality response header.
 	Quality float64 `yaml:"quality" json:"quality"`
+	// ReportCache makes usage carry prompt_tokens_details.cached_tokens, as
+	// vLLM with prefix caching and OpenAI do; CacheHitRate is the fraction
+	// of answered requests whose whole prompt is then reported as cached
+	// (the others report 0).
+	ReportCache  bool    `yaml:"report_cache" json:"report_cache"`
+	CacheHitRate float64 `yaml:"cache_hit_rate" json:"cache_hit_rate"`
 }
 
 // Sample draws the outcome of one request. It consumes exactly five values
 // from rng in a fixed order (error, refusal, latency, time to first token,
 // length) whatever the behaviour, so two behaviours sampled with equally
-// seeded generators differ only where their parameters do.
+// seeded generators differ only where their parameters do; a behaviour
+// with ReportCache draws a sixth, the cache hit, last.
 func (b *Behavior) Sample(rng *rand.Rand) Outcome {
 	uErr, uRef := rng.Float64(), rng.Float64()
 	zLat, zTTFT := rng.NormFloat64(), rng.NormFloat64()
@@ -172,6 +179,10 @@ func (b *Behavior) Sample(rng *rand.Rand) Outcome {
 	default:
 		o.SetTokens(b.OutputTokens.at(uTok))
 	}
+	if b.ReportCache {
+		hit := rng.Float64() < b.CacheHitRate
+		o.CacheReported, o.CacheHit = o.OK(), o.OK() && hit
+	}
 	return o
 }
 
@@ -199,6 +210,9 @@ type Outcome struct {
 	FinishReason string
 	// Quality is the behaviour's quality hint, copied through.
 	Quality float64
+	// CacheReported says usage reports cached prompt tokens; CacheHit that
+	// the whole prompt is reported cached (else none of it).
+	CacheReported, CacheHit bool
 }
 
 // OK reports whether the request succeeded.

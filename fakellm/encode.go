@@ -54,7 +54,7 @@ func (g *generation) appendResponse(b []byte, model []byte) []byte {
 	}
 	b = append(b, g.o.FinishReason...)
 	b = append(b, `"}],"usage":`...)
-	b = appendUsage(b, g.prompt, g.o.OutputTokens)
+	b = g.appendUsage(b)
 	return append(b, '}')
 }
 
@@ -102,19 +102,31 @@ func (g *generation) appendFinalChunk(b, head []byte) []byte {
 func (g *generation) appendUsageChunk(b, head []byte) []byte {
 	b = append(b, head...)
 	b = append(b, `],"usage":`...)
-	b = appendUsage(b, g.prompt, g.o.OutputTokens)
+	b = g.appendUsage(b)
 	return append(b, "}\n\n"...)
 }
 
 const doneEvent = "data: [DONE]\n\n"
 
-func appendUsage(b []byte, prompt, completion int) []byte {
+// appendUsage appends the usage object: token counts and, when the
+// behaviour reports its prefix cache, the cached prompt tokens.
+func (g *generation) appendUsage(b []byte) []byte {
+	prompt, completion := g.prompt, g.o.OutputTokens
 	b = append(b, `{"prompt_tokens":`...)
 	b = strconv.AppendInt(b, int64(prompt), 10)
 	b = append(b, `,"completion_tokens":`...)
 	b = strconv.AppendInt(b, int64(completion), 10)
 	b = append(b, `,"total_tokens":`...)
 	b = strconv.AppendInt(b, int64(prompt+completion), 10)
+	if g.o.CacheReported {
+		cached := 0
+		if g.o.CacheHit {
+			cached = prompt
+		}
+		b = append(b, `,"prompt_tokens_details":{"cached_tokens":`...)
+		b = strconv.AppendInt(b, int64(cached), 10)
+		b = append(b, '}')
+	}
 	return append(b, '}')
 }
 

@@ -97,6 +97,9 @@ func (h *hist) metric(desc *prometheus.Desc, labels ...string) prometheus.Metric
 type seriesStats struct {
 	ttft, tpot, inTokens, outTokens, chars hist
 	refusals                               uint64
+	// cacheHits and cacheMisses count the requests whose backend reported
+	// its prefix cache; cachedTokens sums the cached prompt tokens.
+	cacheHits, cacheMisses, cachedTokens uint64
 }
 
 func newSeriesStats() seriesStats {
@@ -133,6 +136,14 @@ func (st *seriesStats) add(o *sluice.Observation) {
 	}
 	if o.Refusal {
 		st.refusals++
+	}
+	if o.CacheReported {
+		if o.CachedTokens > 0 {
+			st.cacheHits++
+			st.cachedTokens += uint64(o.CachedTokens)
+		} else {
+			st.cacheMisses++
+		}
 	}
 }
 
@@ -194,6 +205,7 @@ type collector struct {
 
 	duration, ttft, tpot, tokens, chars *prometheus.Desc
 	requests, errors, refusals          *prometheus.Desc
+	cacheRequests, cachedTokens         *prometheus.Desc
 }
 
 func newCollector(r *Recorder) *collector {
@@ -223,12 +235,17 @@ func newCollector(r *Recorder) *collector {
 			with("error_class"), nil),
 		refusals: prometheus.NewDesc("sluice_refusals_total",
 			"Responses whose text matched a refusal phrase.", base, nil),
+		cacheRequests: prometheus.NewDesc("sluice_prompt_cache_requests_total",
+			"Requests whose backend reported its prefix cache (usage.prompt_tokens_details.cached_tokens), by result: hit (some prompt tokens cached) or miss.",
+			with("result"), nil),
+		cachedTokens: prometheus.NewDesc("sluice_cached_prompt_tokens_total",
+			"Prompt tokens the backends reported as served from their prefix cache; over the input tokens of gen_ai_client_token_usage, the token hit ratio.", base, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.duration, c.ttft, c.tpot, c.tokens, c.chars, c.requests, c.errors, c.refusals} {
+	for _, d := range []*prometheus.Desc{c.duration, c.ttft, c.tpot, c.tokens, c.chars, c.requests, c.errors, c.refusals, c.cacheRequests, c.cachedTokens} {
 		ch <- d
 	}
 }
@@ -258,6 +275,7 @@ func (c *collector) collectSeries(ch chan<- prometheus.Metric, s *series) {
 		ttft: s.stats.ttft.clone(), tpot: s.stats.tpot.clone(),
 		inTokens: s.stats.inTokens.clone(), outTokens: s.stats.outTokens.clone(),
 		chars: s.stats.chars.clone(), refusals: s.stats.refusals,
+		cacheHits: s.stats.cacheHits, cacheMisses: s.stats.cacheMisses, cachedTokens: s.stats.cachedTokens,
 	}
 	reqs := make([]reqCopy, len(s.reqs))
 	for i, q := range s.reqs {
@@ -272,6 +290,11 @@ func (c *collector) collectSeries(ch chan<- prometheus.Metric, s *series) {
 	ch <- st.outTokens.metric(c.tokens, m, v, cat, "output")
 	ch <- st.chars.metric(c.chars, m, v, cat)
 	ch <- prometheus.MustNewConstMetric(c.refusals, prometheus.CounterValue, float64(st.refusals), m, v, cat)
+	if st.cacheHits+st.cacheMisses > 0 {
+		ch <- prometheus.MustNewConstMetric(c.cacheRequests, prometheus.CounterValue, float64(st.cacheHits), m, v, cat, "hit")
+		ch <- prometheus.MustNewConstMetric(c.cacheRequests, prometheus.CounterValue, float64(st.cacheMisses), m, v, cat, "miss")
+		ch <- prometheus.MustNewConstMetric(c.cachedTokens, prometheus.CounterValue, float64(st.cachedTokens), m, v, cat)
+	}
 
 	// The duration has no route label and the errors neither route nor
 	// status: sum over what they leave out.

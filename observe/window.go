@@ -22,10 +22,12 @@ type entry struct {
 
 // Flags of an entry.
 const (
-	flagFailed  uint8 = 1 << iota // Observation.Failed
-	flagRefusal                   // Observation.Refusal
-	flagStream                    // Observation.Stream
-	flagRetried                   // Observation.Retried
+	flagFailed        uint8 = 1 << iota // Observation.Failed
+	flagRefusal                         // Observation.Refusal
+	flagStream                          // Observation.Stream
+	flagRetried                         // Observation.Retried
+	flagCacheReported                   // Observation.CacheReported
+	flagCacheHit                        // Observation.CachedTokens > 0
 )
 
 // newEntry packs o, which arrived at at (Unix nanoseconds); the caller sets
@@ -50,6 +52,12 @@ func newEntry(at int64, o *sluice.Observation) entry {
 	if o.Retried {
 		e.flags |= flagRetried
 	}
+	if o.CacheReported {
+		e.flags |= flagCacheReported
+		if o.CachedTokens > 0 {
+			e.flags |= flagCacheHit
+		}
+	}
 	return e
 }
 
@@ -72,6 +80,12 @@ type Counts struct {
 	// Retried is the observations that another version answered after this
 	// one failed.
 	Retried int64 `json:"retried"`
+	// CacheReported is the observations whose backend reported its prefix
+	// cache (usage.prompt_tokens_details.cached_tokens); CacheHits those of
+	// them with any prompt token served from the cache. CacheHits over
+	// CacheReported is the cache hit rate.
+	CacheReported int64 `json:"cache_reported,omitempty"`
+	CacheHits     int64 `json:"cache_hits,omitempty"`
 }
 
 // add counts e.
@@ -88,6 +102,12 @@ func (c *Counts) add(e *entry) {
 	}
 	if e.flags&flagRetried != 0 {
 		c.Retried++
+	}
+	if e.flags&flagCacheReported != 0 {
+		c.CacheReported++
+		if e.flags&flagCacheHit != 0 {
+			c.CacheHits++
+		}
 	}
 }
 

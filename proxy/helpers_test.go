@@ -98,6 +98,13 @@ func (s *spyRecorder) Record(o *sluice.Observation) {
 	s.Recorder.Record(o)
 }
 
+// all returns a copy of the observations recorded so far.
+func (s *spyRecorder) all() []sluice.Observation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]sluice.Observation(nil), s.obs...)
+}
+
 // routes counts the observations of version by route.
 func (s *spyRecorder) routes(version string) map[string]int {
 	s.mu.Lock()

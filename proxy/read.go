@@ -151,7 +151,17 @@ func finishReason(v []byte) string {
 
 // readUsageObject reads the token counts of a usage object.
 func readUsageObject(u []byte, obs *sluice.Observation) {
-	r := gjson.Parse(unsafe.String(&u[0], len(u))) // read here, not kept
-	obs.InputTokens = int(r.Get("prompt_tokens").Int())
-	obs.OutputTokens = int(r.Get("completion_tokens").Int())
+	usageInto(gjson.Parse(unsafe.String(&u[0], len(u))), obs) // read here, not kept
+}
+
+// usageInto sets obs's token counts from a usage object: prompt and
+// completion tokens and, when the backend reports its prefix cache, the
+// cached prompt tokens.
+func usageInto(u gjson.Result, obs *sluice.Observation) {
+	obs.InputTokens = int(u.Get("prompt_tokens").Int())
+	obs.OutputTokens = int(u.Get("completion_tokens").Int())
+	if c := u.Get("prompt_tokens_details.cached_tokens"); c.Type == gjson.Number {
+		obs.CacheReported = true
+		obs.CachedTokens = int(c.Int())
+	}
 }

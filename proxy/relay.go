@@ -95,8 +95,7 @@ func (p *Proxy) readUsage(body []byte, obs *sluice.Observation) {
 	if u.Type != gjson.JSON {
 		return
 	}
-	obs.InputTokens = int(u.Get("prompt_tokens").Int())
-	obs.OutputTokens = int(u.Get("completion_tokens").Int())
+	usageInto(u, obs)
 }
 
 // streamReaders are relayStream's line readers, pooled: a stream's reader
@@ -177,8 +176,7 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 				if bytes.Contains(payload, []byte(`"usage"`)) {
 					u := gjson.GetBytes(payload, "usage")
 					if u.Type == gjson.JSON {
-						obs.InputTokens = int(u.Get("prompt_tokens").Int())
-						obs.OutputTokens = int(u.Get("completion_tokens").Int())
+						usageInto(u, obs)
 						if !x.f.usageAsked && gjson.GetBytes(payload, "choices.#").Int() == 0 {
 							suppress = true
 							break

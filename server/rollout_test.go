@@ -190,6 +190,36 @@ func TestRollout_BadCandidateRolledBackUnderLoad(t *testing.T) {
 	t.Logf("%d requests, 0 failed; decision: %s", l.sent.Load(), r.Decision)
 }
 
+// TestRollout_CacheRegressionRolledBack: a candidate whose backend reports
+// a far lower prefix-cache hit rate (a changed chat template that breaks
+// prefix reuse, say) is rolled back on the cache metric alone: errors,
+// refusals, latency and lengths are the same.
+func TestRollout_CacheRegressionRolledBack(t *testing.T) {
+	stable := MustBackend(t, fakellm.Config{Default: fakellm.Behavior{ReportCache: true, CacheHitRate: 0.9}})
+	cand := MustBackend(t, fakellm.Config{Seed: 7, Default: fakellm.Behavior{ReportCache: true, CacheHitRate: 0.3}})
+	gw, cl := startRolloutGateway(t, "", stable, cand)
+	l := startLoad(t, gw.URL(), 8)
+	spec := fastSpec("v1.1.0")
+	// Loopback latency jitters on a busy machine; this test is about the
+	// cache, so latency may not decide it.
+	spec.Analysis.Thresholds.LatencyRel = 10
+	if _, err := cl.StartRollout(context.Background(), spec, "new chat template"); err != nil {
+		t.Fatal(err)
+	}
+	r := waitPhase(t, cl, func(p sluice.Phase) bool { return !p.Active() }, 60*time.Second)
+	l.finish()
+	if r.Phase != sluice.PhaseRolledBack {
+		t.Fatalf("phase %s (%s), want rolled_back", r.Phase, r.Decision)
+	}
+	if !strings.Contains(r.Decision, "prefix-cache miss rate") {
+		t.Errorf("decision does not name the cache: %s", r.Decision)
+	}
+	if f := l.failed.Load(); f != 0 {
+		t.Errorf("%d of %d client requests failed", f, l.sent.Load())
+	}
+	t.Logf("decision: %s", r.Decision)
+}
+
 func candidateCount(l *load) int64 {
 	if n, ok := l.byVersion.Load("chat:v1.1.0"); ok {
 		return n.(*atomic.Int64).Load()
