@@ -68,6 +68,8 @@ type Gateway struct {
 	TLS TLS `yaml:"tls"`
 	// AdminTLS serves admin_listen over HTTPS; empty uses tls.
 	AdminTLS TLS `yaml:"admin_tls"`
+	// Prometheus is the server rollouts' Prometheus gates query (issue 5).
+	Prometheus Prometheus `yaml:"prometheus"`
 }
 
 // Judge configures the optional LLM-as-judge.
@@ -218,6 +220,7 @@ func (g *Gateway) setDefaults() {
 		g.RequestLog.FlushInterval = 250 * time.Millisecond
 	}
 	g.OutlierEjection.setDefaults()
+	g.Prometheus.setDefaults()
 }
 
 // LoadGateway reads a gateway configuration file, applies defaults and
@@ -317,6 +320,9 @@ func (g *Gateway) Validate() error {
 		if t.SHA256 != "" && len(t.SHA256) != 64 {
 			return fmt.Errorf("%s.sha256: must be 64 hex digits", at)
 		}
+	}
+	if err := g.Prometheus.validate(); err != nil {
+		return err
 	}
 	return g.validateReliability()
 }

@@ -115,6 +115,20 @@ func NewKeySet(keys []ClientKey, fallback func(ctx context.Context, secret strin
 	return ks, nil
 }
 
+// Carry gives each key of ks that old holds too, with the same secret and
+// the same limit, old's rate-limit bucket, so that reloading the keys does
+// not refill the buckets of keys that did not change.
+func (ks *KeySet) Carry(old *KeySet) {
+	if old == nil {
+		return
+	}
+	for h, k := range ks.byHash {
+		if o := old.byHash[h]; o != nil && o.interval == k.interval && o.tolerance == k.tolerance {
+			k.tat.Store(o.tat.Load())
+		}
+	}
+}
+
 // Len returns the number of keys.
 func (ks *KeySet) Len() int { return len(ks.byHash) }
 

@@ -362,7 +362,7 @@ func (p *Proxy) forward(x *exchange, d route.Decision) {
 		failed.Retried = true
 		failed.Latency = p.opt.Now().Sub(x.start)
 		failed.TTFT = failed.Latency
-		p.record(&failed, false)
+		p.record(&failed, target.ID, false)
 		if resp != nil {
 			resp.Body.Close()
 		}
@@ -382,7 +382,7 @@ func (p *Proxy) forward(x *exchange, d route.Decision) {
 		}
 	}
 	p.relay(x, target, resp, class, err, &obs)
-	p.record(&obs, true)
+	p.record(&obs, target.ID, true)
 	p.afterAnswer(x, target, &obs)
 }
 
@@ -393,9 +393,10 @@ func (p *Proxy) observation(x *exchange, t *route.Target, d route.Decision, rout
 	}
 }
 
-// record hands an observation to the recorder and, for the attempt that
-// answered the client, to the request log.
-func (p *Proxy) record(o *sluice.Observation, final bool) {
+// record hands an observation of the attempt at version id ("model:version",
+// route.Target.ID) to the recorder and, for the attempt that answered the
+// client, to the request log.
+func (p *Proxy) record(o *sluice.Observation, id string, final bool) {
 	if p.opt.Recorder != nil {
 		p.opt.Recorder.Record(o)
 	}
@@ -403,7 +404,7 @@ func (p *Proxy) record(o *sluice.Observation, final bool) {
 		p.opt.Log.Enqueue(*o)
 	}
 	if p.opt.OnResult != nil && o.ErrorClass != "canceled" {
-		p.opt.OnResult(o.Model+":"+o.Version, o.ErrorClass != "" && o.ErrorClass != "upstream_4xx")
+		p.opt.OnResult(id, o.ErrorClass != "" && o.ErrorClass != "upstream_4xx")
 	}
 }
 

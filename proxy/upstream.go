@@ -85,7 +85,10 @@ type upConn struct {
 	// stop unregisters the context watch of the request in progress; it
 	// reports false when the watch fired and poisoned the connection.
 	stop func() bool
-	body upBody
+	// abort makes the I/O in progress on nc return at once; made once per
+	// connection, so a request's context watch allocates no closure.
+	abort func()
+	body  upBody
 }
 
 func newUpstream(connect, firstByte time.Duration) *upstream {
@@ -225,6 +228,7 @@ func (u *upstream) conn(ctx context.Context, p *hostPool) (*upConn, bool, error)
 	}
 	c := &upConn{pool: p, nc: nc, br: bufio.NewReaderSize(nc, 8<<10), wbuf: make([]byte, 0, 2048)}
 	c.body.c = c
+	c.abort = func() { nc.SetDeadline(aLongTimeAgo) }
 	return c, false, nil
 }
 
@@ -328,8 +332,7 @@ func (c *upConn) send(ctx context.Context, u *upstream, e *endpoint, r *upReques
 		deadline = r.deadline
 	}
 	c.nc.SetDeadline(deadline)
-	nc := c.nc
-	c.stop = context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
+	c.stop = context.AfterFunc(ctx, c.abort)
 	fail := func(err error) (*http.Response, bool, error) {
 		c.stop()
 		if ctx.Err() != nil {

@@ -84,6 +84,9 @@ type Options struct {
 	// would otherwise get no traffic and never be judged. Nil never rolls
 	// back for this.
 	OutOfService func(versionID string) string
+	// Prometheus evaluates the rollouts' Prometheus gates (a
+	// promgate.Client); nil refuses rollouts that have any.
+	Prometheus GateEvaluator
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger logs operations; nil discards.
@@ -158,6 +161,9 @@ func (c *Controller) Start(ctx context.Context, actor, reason string, spec sluic
 	}
 	if reason == "" {
 		return sluice.Rollout{}, &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"reason"}, Message: "a reason is required to start a rollout: pass --reason \"why\""}
+	}
+	if n := len(spec.Analysis.Prometheus); n > 0 && c.opt.Prometheus == nil {
+		return sluice.Rollout{}, &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"analysis.prometheus"}, Message: fmt.Sprintf("the rollout has %d Prometheus gate(s) but this gateway has no Prometheus to query: set prometheus.url in the gateway config (such as http://prometheus:9090) and restart it, or remove analysis.prometheus", n)}
 	}
 	id := fmt.Sprintf("%s-%s", spec.Model, c.opt.Now().UTC().Format("20060102-150405.000"))
 	return c.transition(ctx, spec.Model, actor, reason, "rollout.start", func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
@@ -489,6 +495,7 @@ func (c *Controller) Step(ctx context.Context) {
 		}
 		in, stageN := c.input(r)
 		v := analysis.Analyze(r.Spec.Analysis, in, now)
+		v, gateErrs := c.gates(ctx, r, v, now) // Prometheus gates, off the store transaction
 		_, err := c.transition(ctx, model, "controller", "analysis of "+r.ID, "rollout.analysis", func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
 			if cur == nil || cur.ID != r.ID {
 				return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s is gone", r.ID)
@@ -501,7 +508,7 @@ func (c *Controller) Step(ctx context.Context) {
 				// the store commits with an optimistic revision.
 				return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s changed since it was analysed; the next tick analyses it again", r.ID)
 			}
-			next, acts, err := Next(*cur, Event{Kind: EvAnalysis, Verdict: &v, StageSamples: stageN}, now)
+			next, acts, err := Next(*cur, Event{Kind: EvAnalysis, Verdict: &v, StageSamples: stageN, GateErrors: gateErrs}, now)
 			if err == nil && next.Spec.Strategy == sluice.StrategyABTest && next.Phase == sluice.PhaseCompleted {
 				// The A/B test's report goes on the timeline with its end.
 				rep := analysis.ABReport(in, next.Spec.Analysis.Alpha)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/promgate"
 )
 
 // EventKind names what happened to a rollout.
@@ -35,6 +36,10 @@ type Event struct {
 	StageSamples int
 	// Message is the reason for an abort or a failed warm-up.
 	Message string
+	// GateErrors, for EvAnalysis, say which Prometheus gates could not be
+	// evaluated and why (promgate.Errors); the verdict already holds every
+	// gate's row (promgate.Merge).
+	GateErrors []string
 }
 
 // ActionKind names what the controller must do after a transition.
@@ -148,6 +153,9 @@ func Validate(s sluice.RolloutSpec) error {
 		}
 		last = st.Percent
 	}
+	if err := promgate.Validate(s.Analysis.Prometheus); err != nil {
+		return err
+	}
 	if s.CanaryPercent <= 0 || s.CanaryPercent >= 100 {
 		return sluice.Errorf(sluice.CodeInvalid, "canary_percent %v must be between 0 and 100", s.CanaryPercent)
 	}
@@ -222,6 +230,7 @@ func Next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 		r.PausedFrom = ""
 		r.PausedAt = time.Time{}
 		r.StageStartedAt = now
+		r.GateErrorStreak = 0 // the operator fixed the gates, or wants another try
 		event(&r, now, "resumed", "resumed; the stage's hold continues from "+r.HeldFor.D().Round(time.Second).String(), nil)
 		return r, nil, nil
 	case EvAbort:
@@ -317,8 +326,13 @@ func analysed(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Acti
 		}
 		return r, nil, nil
 	}
-	switch v.Outcome {
-	case sluice.OutcomeFail:
+	if len(ev.GateErrors) > 0 {
+		r.GateErrorStreak++
+	} else {
+		r.GateErrorStreak = 0
+	}
+	switch {
+	case v.Outcome == sluice.OutcomeFail:
 		r.FailStreak++
 		if r.FailStreak >= s.Analysis.FailChecks {
 			r, acts := stop(r, now, sluice.PhaseRolledBack, "rolled back: "+v.Reason, "critical", v)
@@ -326,7 +340,12 @@ func analysed(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Acti
 		}
 		event(&r, now, "verdict", fmt.Sprintf("analysis failed (%d of %d in a row): %s", r.FailStreak, s.Analysis.FailChecks, v.Reason), v)
 		return r, nil, nil
-	case sluice.OutcomeInconclusive:
+	case r.GateErrorStreak >= GateErrorChecks:
+		// Not failing, but judged blind: hold the traffic where it is and
+		// ask an operator rather than advance or promote.
+		r, acts := gatePause(r, now, ev.GateErrors, v)
+		return r, acts, nil
+	case v.Outcome == sluice.OutcomeInconclusive:
 		r.FailStreak = 0
 		if prev != v.Outcome {
 			event(&r, now, "verdict", "analysis inconclusive: "+v.Reason, nil)

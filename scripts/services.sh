@@ -14,9 +14,13 @@ need_pkg() { # need_pkg COMMAND PACKAGE [apt-get options]
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${@:3}" "$2" >/dev/null
 }
 
-echo "== Chromium (the dashboard's browser test) and promtool"
+echo "== Chromium (the dashboard's browser test), promtool and Prometheus"
 need_pkg chromium chromium
+# One package holds both: promtool checks the alerting rules, and the
+# Prometheus server is what the Prometheus-gate tests query (they fail, never
+# skip, without it).
 need_pkg promtool prometheus --no-install-recommends
+need_pkg prometheus prometheus --no-install-recommends
 chromium --version 2>/dev/null || true
 # The browser test saves its screenshots here.
 export SLUICE_UI_SCREENSHOT_DIR=${SLUICE_UI_SCREENSHOT_DIR:-/tmp/sluice-ui-screenshots}

@@ -148,12 +148,64 @@ func scheme(t config.TLS) string {
 }
 
 // wrapKeys puts the client key check in front of the data plane when keys
-// are configured.
+// are configured. Each request is checked against the keys in force
+// (ReloadClientKeys swaps them); the proxy's Admit and ForceAllowed read
+// only the caller a check put in the request's context, so they need no
+// swapping.
 func (s *Server) wrapKeys(h http.Handler) http.Handler {
 	if s.Keys == nil {
 		return h
 	}
-	return s.Keys.Wrap(h)
+	s.keys.CompareAndSwap(nil, s.Keys)
+	type keyed struct {
+		ks *proxy.KeySet
+		h  http.Handler
+	}
+	var cur atomic.Pointer[keyed]
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ks := s.keys.Load()
+		k := cur.Load()
+		if k == nil || k.ks != ks {
+			k = &keyed{ks, ks.Wrap(h)}
+			cur.Store(k)
+		}
+		k.h.ServeHTTP(w, r)
+	})
+}
+
+// ClientKeys returns the client API keys in force (nil when none).
+func (s *Server) ClientKeys() *proxy.KeySet {
+	if ks := s.keys.Load(); ks != nil {
+		return ks
+	}
+	return s.Keys
+}
+
+// ReloadClientKeys replaces the client API keys with keys, as read again
+// from the configuration file on SIGHUP: the next requests are checked
+// against them (a removed key gets 401 from then on, a new one is
+// accepted), requests already admitted go on, and a key kept with the same
+// secret and limit keeps its rate-limit bucket. On an error the keys in
+// force stay. Turning keys on or off altogether needs a restart, since it
+// changes what the data plane is wired with.
+func (s *Server) ReloadClientKeys(keys []config.ClientKey) error {
+	if (s.Keys == nil) != (len(keys) == 0) {
+		if s.Keys == nil {
+			return fmt.Errorf("client_keys: the gateway started without client keys; restart it to require keys")
+		}
+		return fmt.Errorf("client_keys: removing every key would open the OpenAI API to anyone; restart the gateway to run without keys")
+	}
+	if s.Keys == nil {
+		return nil
+	}
+	ks, err := s.newKeySet(keys)
+	if err != nil {
+		return fmt.Errorf("client_keys: %w", err)
+	}
+	ks.Carry(s.ClientKeys())
+	s.keys.Store(ks)
+	s.logger.Info("client keys reloaded", "keys", ks.Len())
+	return nil
 }
 
 // boundWrites gives each data plane request a write deadline of the
@@ -161,18 +213,39 @@ func (s *Server) wrapKeys(h http.Handler) http.Handler {
 // it fires): a client that stops reading cannot hold the handler, its
 // backend connection and its buffers for longer. The http.Server has no
 // WriteTimeout because the admin listener also serves long event streams.
+//
+// It bounds the request body the same way: a body sent slowly (headers in
+// time, then a byte now and then) must have arrived within the request
+// timeout, at most the http.Server's ReadTimeout of 5 minutes; the server
+// lifts the read deadline once the body is read, so it never cuts a
+// stream short.
 func (s *Server) boundWrites(h http.Handler) http.Handler {
 	d := s.Config.Timeouts.Request
 	if d <= 0 {
 		d = 10 * time.Minute // the proxy's default
 	}
+	read := min(d, 5*time.Minute)
 	d += 2 * time.Second
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		deadline := time.Now().Add(d)
-		if dw, ok := w.(interface{ SetWriteDeadline(time.Time) error }); ok {
-			dw.SetWriteDeadline(deadline)
+		now := time.Now()
+		// No body (ContentLength 0): the server already reads ahead on
+		// the connection to notice a client leaving, with no deadline;
+		// one set now would end that read.
+		body := r.ContentLength != 0
+		if dw, ok := w.(interface {
+			SetWriteDeadline(time.Time) error
+			SetReadDeadline(time.Time) error
+		}); ok {
+			dw.SetWriteDeadline(now.Add(d))
+			if body {
+				dw.SetReadDeadline(now.Add(read))
+			}
 		} else {
-			http.NewResponseController(w).SetWriteDeadline(deadline)
+			rc := http.NewResponseController(w)
+			rc.SetWriteDeadline(now.Add(d))
+			if body {
+				rc.SetReadDeadline(now.Add(read))
+			}
 		}
 		h.ServeHTTP(w, r)
 	})

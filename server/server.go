@@ -9,12 +9,14 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/control"
+	"github.com/sluicehq/sluice/fleet"
 	"github.com/sluicehq/sluice/judge"
 	"github.com/sluicehq/sluice/observe"
 	"github.com/sluicehq/sluice/proxy"
@@ -54,8 +56,11 @@ type Server struct {
 	Rollouts *rollout.Controller
 	// Ejector is the circuit breaker per version (nil when disabled).
 	Ejector *proxy.Ejector
-	// Keys checks client API keys on the data plane (nil when none).
+	// Keys checks client API keys on the data plane (nil when none): the
+	// keys the gateway started with; ClientKeys returns those in force
+	// after ReloadClientKeys.
 	Keys *proxy.KeySet
+	keys atomic.Pointer[proxy.KeySet] // issue 6: the keys in force, swapped on SIGHUP
 
 	logger    *slog.Logger
 	now       func() time.Time
@@ -70,8 +75,9 @@ type Server struct {
 	mu        sync.Mutex
 
 	synthClient *http.Client
-	judge       *judge.Judge // nil unless configured
-	replica     *replica     // nil unless the store is shared (PostgreSQL)
+	judge       *judge.Judge   // nil unless configured
+	replica     *replica       // nil unless the store is shared (PostgreSQL)
+	fleet       *fleet.Windows // issue 5: the fleet-wide windows; nil unless the store is shared
 }
 
 // New opens the store and builds every part of the gateway, without
@@ -165,8 +171,13 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		hooks = append(hooks, rollout.Webhook{URL: w.URL, Format: w.Format})
 	}
 	s.replica = newReplica(s.Store, logger)
+	prom, err := prometheusGates(cfg.Prometheus) // issue 5: Prometheus gates
+	if err != nil {
+		s.Store.Close()
+		return nil, err
+	}
 	s.Rollouts = rollout.New(rollout.Options{
-		Control: ctl, Windows: s.Recorder,
+		Control: ctl, Windows: s.windows(), // issue 5: the fleet's union on a shared store
 		Warmer:       &rollout.HTTPWarmer{HealthPath: cfg.Health.Path},
 		Alerts:       &rollout.Webhooks{Hooks: hooks, Logger: logger},
 		DrainTimeout: cfg.Rollouts.DrainTimeout, Tick: cfg.Rollouts.Tick,
@@ -179,6 +190,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		Shadow: s.Proxy, InFlight: s.Proxy.InFlight,
 		// Issue 6: a candidate ejected or failing health checks rolls back.
 		OutOfService: s.OutOfService,
+		Prometheus:   prom,
 	})
 	// Issue 7: the rollouts' phase, stage and outcomes on /metrics, for the
 	// alerting rules in deploy/prometheus.
@@ -282,6 +294,7 @@ func (s *Server) Start() error {
 		go func() { defer s.wg.Done(); s.Ejector.Run(ctx) }()
 	}
 	s.startReplica(ctx) // issue 5: hear other replicas, elect the controller
+	s.startFleet(ctx)   // issue 5: exchange observations for the fleet-wide analysis
 	s.serve(s.httpSrv, s.ln)
 	if s.adminSrv != nil {
 		s.serve(s.adminSrv, s.admLn)

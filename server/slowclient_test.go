@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/fakellm"
 )
@@ -113,6 +115,127 @@ func TestGateway_SlowClients(t *testing.T) {
 		t.Errorf("slow-loris connections closed between %s and %s, want at the 10 s header timeout", closedAfter[0], closedAfter[loris-1])
 	}
 	t.Logf("ordinary p50 %s p99 %s; slow-loris closed after %s–%s", lat[len(lat)/2], lat[len(lat)*99/100], closedAfter[0].Round(time.Millisecond), closedAfter[loris-1].Round(time.Millisecond))
+}
+
+// TestGateway_SlowBody: 60 clients send their headers in time and then
+// dribble the body, a byte every 200 ms (half with a Content-Length, half
+// chunked), which would take them 13 s. The body must arrive within the
+// request timeout (2 s here), after which each gets an error or a closed
+// connection; meanwhile other clients are served as usual and no slow body
+// reaches a backend.
+func TestGateway_SlowBody(t *testing.T) {
+	b := MustBackend(t, fakellm.Config{})
+	gw, _ := mustGatewayWith(t, func(c *config.Gateway) { c.Timeouts.Request = 2 * time.Second }, nil,
+		chatDoc(map[string]string{"v1.0.0": b.URL()}, nil, nil))
+	body := `{"model":"chat","messages":[],"max_tokens":8,"user":"slow-body-client"}`
+	const slow = 60
+	const giveUp = 20 * time.Second
+	endedAfter := make([]time.Duration, slow)
+	answers := make([]string, slow)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := 0; i < slow; i++ {
+		c, err := net.Dial("tcp", gw.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			chunked := i%2 == 1
+			head := "POST /v1/chat/completions HTTP/1.1\r\nHost: sluice\r\nContent-Type: application/json\r\n"
+			if chunked {
+				head += "Transfer-Encoding: chunked\r\n\r\n"
+			} else {
+				head += "Content-Length: " + itoa(len(body)) + "\r\n\r\n"
+			}
+			io.WriteString(c, head)
+			done := make(chan struct{})
+			go func() {
+				// The gateway answers (an error) and closes, or just closes.
+				b, _ := io.ReadAll(c)
+				answers[i] = string(b)
+				close(done)
+			}()
+			for j := 0; ; j++ {
+				select {
+				case <-done:
+					endedAfter[i] = time.Since(start)
+					return
+				case <-time.After(200 * time.Millisecond):
+				}
+				if time.Since(start) > giveUp {
+					endedAfter[i] = giveUp
+					c.Close()
+					<-done
+					return
+				}
+				if j < len(body) {
+					part := body[j : j+1]
+					if chunked {
+						part = "1\r\n" + part + "\r\n"
+					}
+					if _, err := io.WriteString(c, part); err != nil {
+						<-done
+						endedAfter[i] = time.Since(start)
+						return
+					}
+				}
+			}
+		}()
+	}
+
+	// Meanwhile, ordinary clients.
+	var lat []time.Duration
+	client := &http.Client{Timeout: 5 * time.Second}
+	for i := 0; i < 200; i++ {
+		s := time.Now()
+		resp, err := client.Post(gw.URL()+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"chat","max_tokens":8,"messages":[]}`))
+		if err != nil {
+			t.Fatalf("ordinary client %d: %v", i, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("ordinary client %d: %d", i, resp.StatusCode)
+		}
+		lat = append(lat, time.Since(s))
+		time.Sleep(10 * time.Millisecond)
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	if p99 := lat[len(lat)*99/100]; p99 > 500*time.Millisecond {
+		t.Errorf("ordinary clients' p99 latency %s beside the slow bodies", p99)
+	}
+
+	wg.Wait()
+	sorted := append([]time.Duration(nil), endedAfter...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	if sorted[0] < 1500*time.Millisecond || sorted[slow-1] > 5*time.Second {
+		t.Errorf("slow-body requests ended between %s and %s, want at the 2 s request timeout (a body sent in full takes 13 s)", sorted[0], sorted[slow-1])
+	}
+	answered := 0
+	for i, a := range answers {
+		if a == "" {
+			continue // closed without an answer
+		}
+		answered++
+		if !strings.HasPrefix(a, "HTTP/1.1 4") || !strings.Contains(a, "request body") {
+			t.Errorf("slow-body client %d got %q, want a 4xx error about the request body", i, a)
+		}
+	}
+	// None of them reached a backend: the request log has only the 200
+	// ordinary requests.
+	waitFor(t, "the request log", 10*time.Second, func() bool {
+		counts, err := gw.Store.CountRequests(context.Background(), sluice.RequestQuery{Model: "chat"})
+		var n int64
+		for _, c := range counts {
+			n += c.Count
+		}
+		return err == nil && n == 200
+	})
+	t.Logf("%d slow bodies ended after %s–%s (%d with an error answer, the others closed); ordinary p50 %s p99 %s",
+		slow, sorted[0].Round(time.Millisecond), sorted[slow-1].Round(time.Millisecond), answered, lat[len(lat)/2], lat[len(lat)*99/100])
 }
 
 func itoa(n int) string {

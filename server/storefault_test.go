@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	_ "modernc.org/sqlite"
 
@@ -107,8 +108,9 @@ func outageDoc(b1, b2 *fakellm.Server) sluice.ApplyDoc {
 }
 
 // TestStore_Unavailable runs the gateway through store outages: the SQLite
-// file locked by another connection, and a full disk (a small tmpfs,
-// where this test may mount one).
+// file locked by another connection, made read-only (immutable) under the
+// running gateway, and a full disk (a small tmpfs, where this test may
+// mount one).
 func TestStore_Unavailable(t *testing.T) {
 	b1 := MustBackend(t, fakellm.Config{})
 	b2 := MustBackend(t, fakellm.Config{})
@@ -135,6 +137,49 @@ func TestStore_Unavailable(t *testing.T) {
 				conn.ExecContext(context.Background(), "ROLLBACK")
 				conn.Close()
 				db.Close()
+			}
+		})
+	})
+
+	t.Run("ReadOnly", func(t *testing.T) {
+		// chmod does not stop writes through descriptors already open (nor
+		// root), so the file is made read-only the way that holds for
+		// every open descriptor and for root: the immutable attribute
+		// (chattr +i) on the database, its WAL and their directory.
+		gw, admin := mustGatewayWith(t, fastLog, nil, outageDoc(b1, b2))
+		dir := filepath.Dir(gw.Config.Store)
+		files := []string{gw.Config.Store, gw.Config.Store + "-wal", dir}
+		if err := setImmutable(dir, true); err != nil {
+			t.Skipf("cannot set the immutable attribute on %s (%v): this case needs CAP_LINUX_IMMUTABLE and a file system with chattr +i (ext4, xfs, btrfs)", dir, err)
+		}
+		setImmutable(dir, false)
+		// Whatever happens, the files must be writable again before the
+		// gateway shuts down (which flushes the request log) and the temp
+		// dir is removed.
+		t.Cleanup(func() {
+			for _, f := range files {
+				setImmutable(f, false)
+			}
+		})
+		storeOutage(t, gw, admin, "read-only", func() func() {
+			for _, f := range files {
+				if err := setImmutable(f, true); err != nil {
+					t.Fatalf("chattr +i %s: %v", f, err)
+				}
+			}
+			// The gateway still holds the file open read-write: prove the
+			// attribute stops writes through such a descriptor.
+			fd, err := os.OpenFile(gw.Config.Store, os.O_RDWR, 0)
+			if err == nil {
+				fd.Close()
+				t.Fatalf("the store file opens for writing while immutable")
+			}
+			return func() {
+				for _, f := range files {
+					if err := setImmutable(f, false); err != nil {
+						t.Errorf("chattr -i %s: %v", f, err)
+					}
+				}
 			}
 		})
 	})
@@ -174,4 +219,33 @@ func TestStore_Unavailable(t *testing.T) {
 			return func() { os.Remove(filler) }
 		})
 	})
+}
+
+// setImmutable sets or clears the immutable attribute of path (chattr +i /
+// -i): while set, the file cannot be written, even through descriptors
+// opened before and even by root, and a directory gets no new entries.
+func setImmutable(path string, on bool) error {
+	const (
+		getFlags    = 0x80086601 // FS_IOC_GETFLAGS
+		setFlags    = 0x40086602 // FS_IOC_SETFLAGS
+		immutableFL = 0x00000010 // FS_IMMUTABLE_FL
+	)
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var flags int32
+	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), getFlags, uintptr(unsafe.Pointer(&flags))); e != 0 {
+		return e
+	}
+	if on {
+		flags |= immutableFL
+	} else {
+		flags &^= immutableFL
+	}
+	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), setFlags, uintptr(unsafe.Pointer(&flags))); e != 0 {
+		return e
+	}
+	return nil
 }

@@ -54,7 +54,10 @@ func explain(le *sqlite.Error, busy time.Duration) (string, bool) {
 	case sqlite3.SQLITE_FULL:
 		return fmt.Sprintf("the disk is full (%v): free some space", le), true
 	case sqlite3.SQLITE_IOERR:
-		return fmt.Sprintf("the disk reported an I/O error (%v): check the disk and the file system", le), true
+		// A file made read-only under an open descriptor (chattr +i, a
+		// read-only remount) fails its writes with EPERM or EROFS, which
+		// SQLite reports as an I/O error, not as SQLITE_READONLY.
+		return fmt.Sprintf("the file system refused a read or write (%v): check the disk, and that the file, its -wal and -shm files and their directory are not read-only (a read-only mount, or immutable: see lsattr)", le), true
 	case sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH:
 		return fmt.Sprintf("the file cannot be opened (%v): check the file and its directory exist and are writable by this user", le), true
 	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/api"
+	"github.com/sluicehq/sluice/postgres"
 	"github.com/sluicehq/sluice/sqlite"
 )
 
@@ -70,11 +71,19 @@ func readAnswered(t *testing.T, path string) []served {
 //	SLUICE_SOAK=10m go test ./cmd/sluice -run TestProcess_Load -timeout 20m -v
 //
 // SLUICE_LOAD_RATE sets another rate (requests per second).
+// TestProcess_LoadPostgres runs the same against a PostgreSQL store.
 func TestProcess_Load(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the binary under load for a minute")
 	}
-	dur := 60 * time.Second
+	dur, rate := loadParams(t, 60*time.Second, 2000)
+	runLoad(t, dur, rate, "")
+}
+
+// loadParams returns the load test's duration and rate: the defaults
+// given, or SLUICE_SOAK and SLUICE_LOAD_RATE when set.
+func loadParams(t *testing.T, dur time.Duration, rate int) (time.Duration, int) {
+	t.Helper()
 	if s := os.Getenv("SLUICE_SOAK"); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil {
@@ -82,7 +91,6 @@ func TestProcess_Load(t *testing.T) {
 		}
 		dur = d
 	}
-	rate := 2000
 	if s := os.Getenv("SLUICE_LOAD_RATE"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n <= 0 {
@@ -90,10 +98,20 @@ func TestProcess_Load(t *testing.T) {
 		}
 		rate = n
 	}
+	return dur, rate
+}
+
+// runLoad is the load test, for dur at rate, on the SQLite store in a
+// temp dir, or on the PostgreSQL store dsn when it is not empty.
+func runLoad(t *testing.T, dur time.Duration, rate int, dsn string) {
 	good := startFakellm(t, "")
 	bad := startFakellm(t, "default: {refusal_rate: 0.6}\nseed: 5\n")
 	cfg, dir := reliabilityGateway(t, good, bad, "")
-	gw := startServe(t, cfg, testEnv...)
+	env := testEnv
+	if dsn != "" {
+		env = usePostgres(t, cfg, dir, dsn)
+	}
+	gw := startServe(t, cfg, env...)
 	ctx := context.Background()
 	cl := api.NewClient(gw.url, testAdminSecret)
 
@@ -200,7 +218,12 @@ func TestProcess_Load(t *testing.T) {
 	}
 
 	// The request log: one row per answered request, same version.
-	st, err := sqlite.OpenOptions(filepath.Join(dir, "sluice.db"), sqlite.Options{ReadOnly: true})
+	var st sluice.Store
+	if dsn != "" {
+		st, err = postgres.Open(ctx, dsn)
+	} else {
+		st, err = sqlite.OpenOptions(filepath.Join(dir, "sluice.db"), sqlite.Options{ReadOnly: true})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

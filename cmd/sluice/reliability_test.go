@@ -291,9 +291,14 @@ func TestProcess_SIGHUPReloadsWithoutDropping(t *testing.T) {
 	if f := failed.Load(); f != 0 || sent.Load() == 0 {
 		t.Errorf("%d of %d requests failed across 21 reloads", f, sent.Load())
 	}
+	// The last reload logs after the change it read is served.
+	for end := time.Now().Add(5 * time.Second); strings.Count(gw.log.String(), "reloaded on SIGHUP") < 21 && time.Now().Before(end); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if n := strings.Count(gw.log.String(), "reloaded on SIGHUP"); n != 21 {
 		t.Errorf("%d reloads logged, want 21", n)
 	}
+	t.Logf("TEMP log wait done at %v", time.Now().Format("15:04:05.000"))
 	gw.signal(syscall.SIGTERM)
 	if code := gw.wait(20 * time.Second); code != 0 {
 		t.Errorf("exit code %d", code)
@@ -306,14 +311,26 @@ func TestProcess_SIGHUPReloadsWithoutDropping(t *testing.T) {
 // restart every acknowledged change is in the audit log, the rollout is
 // where it was, and the new process carries it on to its decision (a
 // rollback: the candidate refuses too often).
+//
+// TestProcess_Kill9MidRolloutPostgres runs the same on a PostgreSQL store.
 func TestProcess_Kill9MidRollout(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the binary")
 	}
+	kill9MidRollout(t, "")
+}
+
+// kill9MidRollout is the kill -9 test on the SQLite store in a temp dir,
+// or on the PostgreSQL store dsn when it is not empty.
+func kill9MidRollout(t *testing.T, dsn string) {
 	good := startFakellm(t, "")
 	bad := startFakellm(t, "default: {refusal_rate: 0.6}\nseed: 11\n")
-	cfg, _ := reliabilityGateway(t, good, bad, "")
-	gw := startServe(t, cfg, testEnv...)
+	cfg, dir := reliabilityGateway(t, good, bad, "")
+	env := testEnv
+	if dsn != "" {
+		env = usePostgres(t, cfg, dir, dsn)
+	}
+	gw := startServe(t, cfg, env...)
 	ctx := context.Background()
 	cl := api.NewClient(gw.url, testAdminSecret)
 	started, err := cl.StartRollout(ctx, codeRollout(), "kill -9 test")
@@ -335,7 +352,7 @@ func TestProcess_Kill9MidRollout(t *testing.T) {
 		t.Fatalf("exit %d, want killed", code)
 	}
 
-	gw2 := startServe(t, cfg, testEnv...)
+	gw2 := startServe(t, cfg, env...)
 	cl2 := api.NewClient(gw2.url, testAdminSecret)
 	st, err := cl2.Rollout(ctx, "code")
 	if err != nil {

@@ -230,6 +230,11 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 			if m.Category != "" && m.Outcome == sluice.OutcomePass {
 				continue // keep the table short: categories only when they matter
 			}
+			if strings.HasPrefix(m.Metric, "prom:") {
+				// A Prometheus gate: its value against its bound, no baseline or test.
+				fmt.Fprintf(tw, "  %s\t-\t-\t%s\t-\t%.4g\t-\t%s\n", m.Metric, gateValue(m), m.Threshold, strings.ToUpper(string(m.Outcome)))
+				continue
+			}
 			fmt.Fprintf(tw, "  %s\t%s\t%.4g\t%.4g\t%s\t%s\t%.3g\t%s\n", m.Metric, dash(m.Category), m.Baseline, m.Candidate, effect(m.Effect, m.Unit), effect(m.Threshold, m.Unit), m.PValue, strings.ToUpper(string(m.Outcome)))
 		}
 		tw.Flush()
@@ -241,6 +246,17 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 		}
 	}
 	return b.String()
+}
+
+// gateValue is a Prometheus gate's value, or why it has none.
+func gateValue(m sluice.MetricVerdict) string {
+	switch {
+	case strings.HasPrefix(m.Detail, "query failed"):
+		return "error"
+	case strings.HasPrefix(m.Detail, "no data"):
+		return "no data"
+	}
+	return fmt.Sprintf("%.4g", m.Candidate)
 }
 
 func effect(x float64, unit string) string {

@@ -67,8 +67,9 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string) err
 	for {
 		select {
 		case <-hup:
-			// SIGHUP re-reads the registry from the store and the tokens;
-			// requests keep flowing on the current routing table meanwhile.
+			// SIGHUP re-reads the registry from the store, the tokens, the
+			// certificates and the client keys; requests keep flowing on the
+			// current routing table meanwhile.
 			if err := s.Control.Reload(ctx); err != nil {
 				logger.Error("reload", "err", err)
 			}
@@ -77,6 +78,15 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string) err
 			}
 			if err := s.ReloadTLS(); err != nil {
 				logger.Error("reload TLS certificates", "err", err)
+			}
+			// Client API keys come from the config file: read it again
+			// (the other settings still need a restart).
+			if cfgPath != "" {
+				if ncfg, err := config.LoadGateway(cfgPath); err != nil {
+					logger.Error("reload config: client keys unchanged", "err", err)
+				} else if err := s.ReloadClientKeys(ncfg.ClientKeys); err != nil {
+					logger.Error("reload client keys: keys unchanged", "err", err)
+				}
 			}
 			logger.Info("reloaded on SIGHUP", "config", cfgPath)
 		case <-ctx.Done():

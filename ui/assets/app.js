@@ -201,12 +201,15 @@
     const fmtV = (m, x) => (/rate/.test(m.metric) ? pct(x, 2) : /latency|ttft/.test(m.metric) ? num(x, 0) + " ms" : num(x, 2));
     const fmtE = (m, x) => (m.unit === "relative" ? (x >= 0 ? "+" : "") + (100 * x).toFixed(1) + "%" : (x >= 0 ? "+" : "") + Number(x).toPrecision(3));
     for (const m of rows) {
-      tb.append(h("tr", {},
+      // A Prometheus gate (prom:NAME) has a value and a bound, no baseline or test.
+      const gate = m.metric.startsWith("prom:");
+      const gateVal = /^query failed/.test(m.detail || "") ? "error" : /^no data/.test(m.detail || "") ? "no data" : num(m.candidate, 4);
+      tb.append(h("tr", { title: gate ? m.detail || "" : "" },
         h("td", {}, m.metric), h("td", {}, m.category || "all"),
-        h("td", { class: "n" }, fmtV(m, m.baseline)), h("td", { class: "n" }, fmtV(m, m.candidate)),
-        h("td", { class: "n" + (m.outcome === "fail" ? " delta-bad" : "") }, fmtE(m, m.effect)),
-        h("td", { class: "n" }, fmtE(m, m.threshold)),
-        h("td", { class: "n" }, m.p_value == null ? "–" : Number(m.p_value).toPrecision(2)),
+        h("td", { class: "n" }, gate ? "–" : fmtV(m, m.baseline)), h("td", { class: "n" }, gate ? gateVal : fmtV(m, m.candidate)),
+        h("td", { class: "n" + (m.outcome === "fail" ? " delta-bad" : "") }, gate ? "–" : fmtE(m, m.effect)),
+        h("td", { class: "n" }, gate ? num(m.threshold, 4) : fmtE(m, m.threshold)),
+        h("td", { class: "n" }, gate || m.p_value == null ? "–" : Number(m.p_value).toPrecision(2)),
         h("td", { class: "n" }, m.baseline_n + " / " + m.candidate_n),
         h("td", {}, h("span", { class: "chip " + m.outcome }, m.outcome))));
     }

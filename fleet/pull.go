@@ -1,0 +1,73 @@
+package fleet
+
+import (
+	"context"
+	"time"
+
+	"github.com/sluicehq/sluice/observe"
+	"github.com/sluicehq/sluice/postgres"
+)
+
+// Pull reads the rows the other replicas wrote since the last Pull (all the
+// table holds, the first time) into the Recorder of their observations.
+// Each replica's flushes are numbered and commit in order, so a row whose
+// flush was read before is skipped; the read starts a little before the
+// newest row seen (see overlap), so a flush that committed late is not
+// missed. A row that does not decode (from an incompatible build) is
+// skipped and counted in sluice_fleet_decode_errors_total.
+func (w *Windows) Pull(ctx context.Context) error {
+	w.pullMu.Lock()
+	defer w.pullMu.Unlock()
+	prev := make(map[string]int64, len(w.last))
+	for r, m := range w.last {
+		prev[r] = m.seq
+	}
+	var newest time.Time
+	now := time.Now()
+	c, cancel := context.WithTimeout(ctx, w.opt.Timeout)
+	defer cancel()
+	err := w.opt.Store.ObservationBatches(c, w.horizon, w.opt.Replica, prev, func(b postgres.ObservationBatch) error {
+		if b.FlushedAt.After(newest) {
+			newest = b.FlushedAt
+		}
+		w.last[b.Replica] = replicaMark{seq: max(w.last[b.Replica].seq, b.Seq), seen: now}
+		if b.Seq <= prev[b.Replica] {
+			return nil // the store leaves these out; this is a safety net
+		}
+		err := w.remote.Ingest(observe.Batch{
+			Model: b.Model, Version: b.Version, Category: b.Category,
+			Observations: b.Observations, Scores: b.Scores, Data: b.Data,
+		})
+		if err != nil {
+			w.m.decodeErrors.Inc()
+			return nil
+		}
+		w.m.ingestedObs.Add(float64(b.Observations))
+		return nil
+	})
+	// The rows come in replica order, so a read that failed half way may
+	// have missed older rows of other replicas: move on only after a whole
+	// read.
+	if err == nil && !newest.IsZero() {
+		w.horizon = newest.Add(-overlap)
+	}
+	for r, m := range w.last {
+		if now.Sub(m.seen) > w.opt.Retention+time.Minute {
+			delete(w.last, r)
+		}
+	}
+	if err != nil {
+		w.m.readErrors.Inc()
+		if !w.pullFailing {
+			w.opt.Logger.Warn("cannot read the other replicas' observations; the fleet-wide analysis goes on with what it has", "err", err)
+		}
+		w.pullFailing = true
+		return err
+	}
+	if w.pullFailing {
+		w.opt.Logger.Info("reading the other replicas' observations works again")
+		w.pullFailing = false
+	}
+	w.lastPull.Store(now.UnixNano())
+	return nil
+}

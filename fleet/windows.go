@@ -1,0 +1,213 @@
+package fleet
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicehq/sluice/observe"
+	"github.com/sluicehq/sluice/postgres"
+)
+
+// Defaults of Options.
+const (
+	DefaultFlushInterval = time.Second
+	DefaultPollInterval  = time.Second
+	DefaultRetention     = 15 * time.Minute
+	DefaultMaxPending    = 120
+	DefaultTimeout       = 5 * time.Second
+)
+
+// Store is where the replicas exchange their batches: the PostgreSQL store.
+type Store interface {
+	PutObservationBatches(ctx context.Context, rows []postgres.ObservationBatch) error
+	ObservationBatches(ctx context.Context, since time.Time, except string, after map[string]int64, fn func(postgres.ObservationBatch) error) error
+	PruneObservationBatches(ctx context.Context, keep time.Duration) (int64, error)
+}
+
+// Options configures Windows. Recorder and Store are required; every other
+// zero field takes the default its comment names.
+type Options struct {
+	// Recorder is this replica's own Recorder, which the proxy records to.
+	Recorder *observe.Recorder
+	// Store is the shared store.
+	Store Store
+	// Window configures the Recorder that holds the other replicas'
+	// observations; give it the local Recorder's options, so that both
+	// keep the same number of observations. The zero value is observe's
+	// defaults, as the gateway uses.
+	Window observe.Options
+	// Replica names this process in the table; empty means a name made of
+	// the host name, the process id and random bytes, new at each start.
+	Replica string
+	// FlushInterval is how often this replica writes what it observed;
+	// zero means DefaultFlushInterval (1 s).
+	FlushInterval time.Duration
+	// PollInterval is how often it reads the others' rows; zero means
+	// DefaultPollInterval (1 s).
+	PollInterval time.Duration
+	// Retention is how long rows stay in the table, which bounds how far
+	// back a replica that starts (or takes over) sees the others' traffic;
+	// zero means DefaultRetention (15 minutes).
+	Retention time.Duration
+	// MaxPending is how many flushes wait, while the store fails, before
+	// the oldest is dropped; zero means DefaultMaxPending (two minutes'
+	// worth at one flush a second).
+	MaxPending int
+	// Timeout bounds each call to the store; zero means DefaultTimeout
+	// (5 s).
+	Timeout time.Duration
+	// Logger receives a line when flushing or reading starts failing and
+	// when it works again; nil discards them.
+	Logger *slog.Logger
+}
+
+// Windows is the fleet's observation windows: the union of this replica's
+// Recorder and the other replicas' flushed observations. It implements
+// rollout.Windows, and Run keeps both sides going. It is safe for
+// concurrent use.
+type Windows struct {
+	opt    Options
+	remote *observe.Recorder
+	union  observe.Union
+	cursor *observe.Cursor
+	m      *metrics
+
+	flushMu sync.Mutex // serialises Flush
+	seq     int64
+	pending []flush
+	failing bool
+
+	pullMu      sync.Mutex // serialises Pull
+	horizon     time.Time
+	last        map[string]replicaMark
+	pullFailing bool
+
+	oldestPending atomic.Int64 // Unix nanoseconds of the oldest waiting flush; 0 when none
+	lastPull      atomic.Int64 // Unix nanoseconds of the last successful read
+}
+
+// flush is one flush's rows, waiting to be written.
+type flush struct {
+	at           time.Time
+	rows         []postgres.ObservationBatch
+	observations int
+}
+
+// replicaMark is what this replica has read of another.
+type replicaMark struct {
+	seq  int64     // the latest flush read
+	seen time.Time // when a row of it was last read, by the local clock
+}
+
+// overlap is how far before the newest row seen a read starts again: a
+// flush whose statement began earlier (its flushed_at is the start) but
+// committed later is still read. A flush's statement lasts at most
+// Options.Timeout, far less.
+const overlap = 30 * time.Second
+
+// New returns the Windows of a replica; call Run to start flushing and
+// reading. The first flush holds what the Recorder records from now on.
+func New(opt Options) *Windows {
+	if opt.FlushInterval <= 0 {
+		opt.FlushInterval = DefaultFlushInterval
+	}
+	if opt.PollInterval <= 0 {
+		opt.PollInterval = DefaultPollInterval
+	}
+	if opt.Retention <= 0 {
+		opt.Retention = DefaultRetention
+	}
+	if opt.MaxPending <= 0 {
+		opt.MaxPending = DefaultMaxPending
+	}
+	if opt.Timeout <= 0 {
+		opt.Timeout = DefaultTimeout
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opt.Replica == "" {
+		opt.Replica = replicaName()
+	}
+	remote := observe.New(opt.Window)
+	w := &Windows{
+		opt:    opt,
+		remote: remote,
+		union:  observe.Union{opt.Recorder, remote},
+		cursor: observe.NewCursor(opt.Recorder),
+		last:   map[string]replicaMark{},
+	}
+	w.m = newMetrics(w)
+	return w
+}
+
+// replicaName names this process: host, process id and random bytes, so
+// that a restarted replica never continues another's flush numbers.
+func replicaName() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// Replica returns the name this replica writes its rows under.
+func (w *Windows) Replica() string { return w.opt.Replica }
+
+// Window returns the observations of a version of a model that arrived at
+// or after since on any replica, as observe.Union.Window does. The other
+// replicas' observations reach it a flush and a read after they were
+// recorded (about two seconds).
+func (w *Windows) Window(model, version, category string, since time.Time) observe.Sample {
+	return w.union.Window(model, version, category, since)
+}
+
+// Categories returns the categories any replica has seen for a model.
+func (w *Windows) Categories(model string) []string { return w.union.Categories(model) }
+
+// Run flushes every FlushInterval, reads the others' rows every
+// PollInterval and prunes old rows every minute, until ctx ends; then it
+// makes one last flush (bounded by Timeout, at most 2 s) so that what this
+// replica observed last is not lost when it stops.
+func (w *Windows) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		every(ctx, w.opt.FlushInterval, func() { w.Flush(ctx) })
+	})
+	wg.Go(func() {
+		w.Pull(ctx) // at once: what the table holds of the others
+		every(ctx, w.opt.PollInterval, func() { w.Pull(ctx) })
+	})
+	wg.Go(func() {
+		every(ctx, time.Minute, func() {
+			c, cancel := context.WithTimeout(ctx, w.opt.Timeout)
+			defer cancel()
+			w.opt.Store.PruneObservationBatches(c, w.opt.Retention)
+		})
+	})
+	wg.Wait()
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(w.opt.Timeout, 2*time.Second))
+	defer cancel()
+	w.Flush(c)
+}
+
+// every calls fn every d until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
+}

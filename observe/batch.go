@@ -1,0 +1,165 @@
+package observe
+
+import (
+	"sync"
+
+	"github.com/sluicehq/sluice"
+)
+
+// Batch is what a Recorder observed of one (model, version, category)
+// between two calls of Cursor.Take: the observations and the quality
+// scores, encoded for another process's Recorder.Ingest. Replicas of a
+// gateway exchange Batches so that the one that analyses rollouts sees the
+// whole fleet's traffic.
+type Batch struct {
+	// Model, Version and Category name the series; Category is never ""
+	// (NoCategory names the observations without one).
+	Model, Version, Category string
+	// Observations and Scores count the observations and the quality
+	// scores Data holds.
+	Observations, Scores int
+	// Overwritten counts the observations (and scores) recorded since the
+	// previous Take that the series' window had already overwritten, so
+	// that no Batch holds them; it is zero unless a series takes more than
+	// Options.WindowSize observations between two Takes.
+	Overwritten int64
+	// Data is the encoding of the observations and scores. It describes
+	// its own layout, so a Recorder of another build decodes the fields
+	// both know (see Ingest).
+	Data []byte
+}
+
+// Cursor takes, from a Recorder, what each series recorded since the
+// previous Take. It reads the windows the Recorder keeps anyway, so Record
+// pays nothing for it: a Take holds each series' lock only to copy the new
+// entries. Take must not be called concurrently with itself.
+type Cursor struct {
+	r    *Recorder
+	mu   sync.Mutex
+	seen map[*series]mark
+}
+
+// mark is how many observations and scores of a series a Cursor has taken.
+type mark struct{ obs, scores int64 }
+
+// NewCursor returns a Cursor on r that starts at what r holds now: the
+// first Take returns only what is recorded after NewCursor.
+func NewCursor(r *Recorder) *Cursor {
+	c := &Cursor{r: r, seen: map[*series]mark{}}
+	c.each(func(s *series) {
+		s.mu.Lock()
+		c.seen[s] = mark{obs: s.w.total.Requests, scores: s.quality.count()}
+		s.mu.Unlock()
+	})
+	return c
+}
+
+// each calls fn for every series of the Recorder.
+func (c *Cursor) each(fn func(s *series)) {
+	for _, ms := range *c.r.models.Load() {
+		for _, s := range *ms.series.Load() {
+			fn(s)
+		}
+	}
+}
+
+// Take returns a Batch for each series that recorded observations or
+// quality scores since the previous Take (or NewCursor), in no particular
+// order.
+func (c *Cursor) Take() []Batch {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Batch
+	live := make(map[*series]mark, len(c.seen))
+	c.each(func(s *series) {
+		m := c.seen[s] // zero for a series new since the last Take
+		s.mu.Lock()
+		obs, scores := s.w.total.Requests, s.quality.count()
+		nObs, nScores := obs-m.obs, scores-m.scores
+		var es []entry
+		var qs []qentry
+		if nObs > 0 {
+			es = newestEntries(s.w.buf, s.w.next, len(s.w.buf) == s.w.size, nObs)
+		}
+		if nScores > 0 {
+			qs = newestEntries(s.quality.buf, s.quality.next, len(s.quality.buf) == c.r.opt.WindowSize, nScores)
+		}
+		s.mu.Unlock()
+		live[s] = mark{obs: obs, scores: scores}
+		if len(es) == 0 && len(qs) == 0 {
+			return
+		}
+		out = append(out, Batch{
+			Model: s.model, Version: s.version, Category: s.category,
+			Observations: len(es), Scores: len(qs),
+			Overwritten: nObs - int64(len(es)) + nScores - int64(len(qs)),
+			Data:        encodeBatch(es, qs, *c.r.errClasses.Load()),
+		})
+	})
+	// Forgotten series drop out of the marks.
+	c.seen = live
+	return out
+}
+
+// count returns how many scores the window has taken since it began: the
+// histograms count every one.
+func (q *qualityWindow) count() int64 {
+	var n uint64
+	for i := range q.hists {
+		n += q.hists[i].count
+	}
+	return int64(n)
+}
+
+// newestEntries copies the n most recent of a ring buffer's items (fewer
+// when it holds fewer), oldest first. Once full, the ring's oldest item is
+// at next.
+func newestEntries[T any](buf []T, next int, full bool, n int64) []T {
+	k := int(min(n, int64(len(buf))))
+	if k == 0 {
+		return nil
+	}
+	out := make([]T, 0, k)
+	if !full {
+		return append(out, buf[len(buf)-k:]...)
+	}
+	start := next - k
+	if start < 0 {
+		out = append(out, buf[len(buf)+start:]...)
+		start = 0
+	}
+	return append(out, buf[start:next]...)
+}
+
+// Ingest adds what b holds to r's windows, as if r had recorded it: the
+// observations keep the arrival times they had where they were recorded,
+// so Window's since applies to them as to r's own. The Prometheus metrics
+// are left alone (they are the recording process's to export). The
+// category is bounded as for Record. Fields of the observations that this
+// build does not know are dropped and fields the sender did not know are
+// zero; an error means b.Data is not a Batch encoding, and nothing was
+// added.
+func (r *Recorder) Ingest(b Batch) error {
+	es, qs, err := r.decodeBatch(b.Data)
+	if err != nil {
+		return err
+	}
+	key := sluice.Observation{Model: b.Model, Version: b.Version, Category: b.Category}
+	s := r.seriesOf(&key)
+	s.mu.Lock()
+	for i := range es {
+		s.w.add(&es[i])
+	}
+	for _, q := range qs {
+		s.quality.add(q, r.opt.WindowSize)
+	}
+	s.mu.Unlock()
+	if len(es) > 0 {
+		s.all.mu.Lock()
+		for i := range es {
+			s.all.w.add(&es[i])
+		}
+		s.all.mu.Unlock()
+	}
+	return nil
+}

@@ -1,0 +1,157 @@
+package observe
+
+import (
+	"cmp"
+	"math"
+	"reflect"
+	"slices"
+	"time"
+)
+
+// Union reads the windows of several Recorders as one: typically a
+// gateway's own Recorder first and, second, the one that Ingests the other
+// replicas' Batches, so that the rollout controller analyses the whole
+// fleet's traffic. It has the methods the controller reads (Window and
+// Categories). A Union of one Recorder answers as that Recorder does.
+type Union []*Recorder
+
+// Window returns the observations of a version of a model that arrived at
+// or after since in any of the Recorders, as Recorder.Window does for one.
+// The union is bounded as one window is, by the first Recorder's
+// Options.WindowSize (VersionWindowSize for category ""): when the
+// Recorders hold more, only the most recent are kept. So that the Sample
+// covers one span of time for every Recorder, observations no later than
+// the newest one any Recorder has overwritten are left out too; Truncated
+// is then set when that point is at or after since, and the Sample covers
+// every Recorder's observations from First on. Total sums the Recorders'
+// Totals.
+func (u Union) Window(model, version, category string, since time.Time) Sample {
+	if len(u) == 1 {
+		return u[0].Window(model, version, category, since)
+	}
+	if len(u) == 0 {
+		return Sample{}
+	}
+	sinceNs := unixNanos(since)
+	var (
+		merged  = snapshot{evicted: math.MinInt64}
+		classes []string
+		parts   int
+	)
+	for _, r := range u {
+		snap, ok := r.snapshot(model, version, category)
+		if !ok {
+			continue
+		}
+		parts++
+		// The error classes are each Recorder's own; renumber them into
+		// the first's list, extended.
+		own := *r.errClasses.Load()
+		idx := make([]uint8, len(own))
+		for i, c := range own {
+			j := slices.Index(classes, c)
+			if j < 0 {
+				j = len(classes)
+				classes = append(classes, c)
+			}
+			idx[i] = uint8(min(j, maxErrClasses))
+		}
+		for i := range snap.buf {
+			snap.buf[i].errIdx = idx[snap.buf[i].errIdx]
+		}
+		merged.buf = append(merged.buf, snap.buf...)
+		merged.evicted = max(merged.evicted, snap.evicted)
+		addCounts(&merged.total, &snap.total)
+	}
+	var s Sample
+	if parts > 0 {
+		size := u[0].opt.WindowSize
+		if category == "" {
+			size = u[0].opt.VersionWindowSize
+		}
+		merged.bound(size)
+		s = merged.sample(sinceNs, classes)
+	}
+	mergeQuality(u, &s, model, version, category, sinceNs)
+	return s
+}
+
+// bound keeps the size most recent entries and those after the newest
+// overwritten one, raising evicted to the newest it drops.
+func (snap *snapshot) bound(size int) {
+	buf := snap.buf
+	if len(buf) > size {
+		slices.SortFunc(buf, func(a, b entry) int { return cmp.Compare(a.at, b.at) })
+		snap.evicted = max(snap.evicted, buf[len(buf)-size-1].at)
+		buf = buf[len(buf)-size:]
+	}
+	if snap.evicted != math.MinInt64 {
+		buf = slices.DeleteFunc(buf, func(e entry) bool { return e.at <= snap.evicted })
+	}
+	snap.buf = buf
+}
+
+// addCounts adds each count of b to a. It walks the fields by reflection,
+// so a count added to Counts is summed without a change here.
+func addCounts(a, b *Counts) {
+	va, vb := reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem()
+	for i := range va.NumField() {
+		if f := va.Field(i); f.CanInt() {
+			f.SetInt(f.Int() + vb.Field(i).Int())
+		}
+	}
+}
+
+// mergeQuality sets the quality scores of s: those of every Recorder given
+// at or after since, in time order, as addQuality does for one.
+func mergeQuality(u Union, s *Sample, model, version, category string, since int64) {
+	var got []qentry
+	for _, r := range u {
+		got = append(got, r.qualitySince(model, version, category, since)...)
+	}
+	if len(got) == 0 {
+		return
+	}
+	slices.SortStableFunc(got, func(a, b qentry) int { return cmp.Compare(a.at, b.at) })
+	s.Quality = make([]float64, len(got))
+	s.QualityBySource = map[string][]float64{}
+	for i, e := range got {
+		s.Quality[i] = e.score
+		src := qualitySources[e.source]
+		s.QualityBySource[src] = append(s.QualityBySource[src], e.score)
+	}
+}
+
+// qualitySince returns the scores of (model, version, category) given at or
+// after since; category "" takes every category of the version.
+func (r *Recorder) qualitySince(model, version, category string, since int64) []qentry {
+	ms := (*r.models.Load())[model]
+	if ms == nil {
+		return nil
+	}
+	var got []qentry
+	for k, ser := range *ms.series.Load() {
+		if k.version != version || (category != "" && k.category != category) {
+			continue
+		}
+		ser.mu.Lock()
+		for _, e := range ser.quality.buf {
+			if e.at >= since {
+				got = append(got, e)
+			}
+		}
+		ser.mu.Unlock()
+	}
+	return got
+}
+
+// Categories returns the categories any of the Recorders has seen for a
+// model, sorted.
+func (u Union) Categories(model string) []string {
+	var out []string
+	for _, r := range u {
+		out = append(out, r.Categories(model)...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}

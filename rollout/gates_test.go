@@ -1,0 +1,114 @@
+package rollout
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/promgate"
+)
+
+// TestNext_PrometheusGates is the decision table for Prometheus gates: the
+// controller merges each gate's result into the verdict (promgate.Merge)
+// and passes the gates that could not be evaluated as GateErrors; the
+// state machine rolls back on failing gates like on any failing analysis,
+// never advances on a gate without data, and pauses after GateErrorChecks
+// analyses in a row with a gate it could not read.
+func TestNext_PrometheusGates(t *testing.T) {
+	max := 0.05
+	gate := sluice.PromGate{Name: "cand_errors", Query: "q", Max: &max}
+	pass := promgate.Result{Gate: gate, Value: 0.01}
+	fail := promgate.Result{Gate: gate, Value: 0.3}
+	nodata := promgate.Result{Gate: gate, NoData: true}
+	broken := promgate.Result{Gate: gate, Err: "query prometheus at http://prom:9090: connection refused"}
+
+	// step is one analysis: the statistics' outcome and the gate's result.
+	type step struct {
+		stats sluice.Outcome
+		gate  promgate.Result
+	}
+	spec := sluice.RolloutSpec{Strategy: sluice.StrategyProgressive, Stages: []sluice.RolloutStage{
+		{Percent: 10, Hold: sluice.Duration(time.Second), MinSamples: 10},
+		{Percent: 50, Hold: sluice.Duration(time.Second), MinSamples: 10},
+		{Percent: 100},
+	}, Analysis: sluice.AnalysisSpec{FailChecks: 2, Prometheus: []sluice.PromGate{gate}}}
+
+	for _, tc := range []struct {
+		name     string
+		strategy sluice.Strategy
+		steps    []step
+		phase    sluice.Phase
+		stage    int
+		errs     int    // GateErrorStreak after the steps
+		says     string // in the decision or the last event
+		alert    bool   // the last step raised an alert
+	}{
+		{"PassingGateAdvances", "", []step{{sluice.OutcomePass, pass}}, sluice.PhaseProgressing, 1, 0, "stage 2", false},
+		{"PassingGatesPromote", "", []step{{sluice.OutcomePass, pass}, {sluice.OutcomePass, pass}}, sluice.PhasePromoted, 1, 0, "every stage passed", true},
+		{"NoDataHoldsTheStage", "", []step{{sluice.OutcomePass, nodata}, {sluice.OutcomePass, nodata}, {sluice.OutcomePass, nodata}}, sluice.PhaseProgressing, 0, 0, "has no data yet", false},
+		{"NoDataNeverPauses", "", []step{{sluice.OutcomePass, nodata}, {sluice.OutcomePass, nodata}, {sluice.OutcomePass, nodata}, {sluice.OutcomePass, nodata}}, sluice.PhaseProgressing, 0, 0, "", false},
+		{"OneFailingGateCounts", "", []step{{sluice.OutcomePass, fail}}, sluice.PhaseProgressing, 0, 0, "analysis failed (1 of 2 in a row)", false},
+		{"FailingGateRollsBack", "", []step{{sluice.OutcomePass, fail}, {sluice.OutcomeInconclusive, fail}}, sluice.PhaseRolledBack, 0, 0, `rolled back: Prometheus gate "cand_errors": 0.3 is above max 0.05`, true},
+		{"FailsNotInARowDoNotRollBack", "", []step{{sluice.OutcomePass, fail}, {sluice.OutcomeInconclusive, nodata}, {sluice.OutcomePass, fail}}, sluice.PhaseProgressing, 0, 0, "1 of 2", false},
+		{"ErrorHoldsTheStage", "", []step{{sluice.OutcomePass, broken}}, sluice.PhaseProgressing, 0, 1, "could not be evaluated", false},
+		{"ErrorsPauseAfterThree", "", []step{{sluice.OutcomePass, broken}, {sluice.OutcomePass, broken}, {sluice.OutcomePass, broken}}, sluice.PhasePaused, 0, 3, "prometheus.url", true},
+		{"ErrorStreakBrokenByAReading", "", []step{{sluice.OutcomePass, broken}, {sluice.OutcomePass, broken}, {sluice.OutcomeInconclusive, nodata}, {sluice.OutcomePass, broken}}, sluice.PhaseProgressing, 0, 1, "", false},
+		{"StatisticsFailWhileGateErrs", "", []step{{sluice.OutcomeFail, broken}, {sluice.OutcomeFail, broken}}, sluice.PhaseRolledBack, 0, 2, "rolled back", true},
+		{"FailureBeatsPause", "", []step{{sluice.OutcomePass, broken}, {sluice.OutcomePass, broken}, {sluice.OutcomeFail, broken}, {sluice.OutcomeFail, broken}}, sluice.PhaseRolledBack, 0, 4, "rolled back", true},
+		{"CanaryErrorsPause", sluice.StrategyCanary, []step{{sluice.OutcomePass, broken}, {sluice.OutcomePass, broken}, {sluice.OutcomePass, broken}}, sluice.PhasePaused, 0, 3, "sluice rollout resume chat", true},
+		{"ABTestRunsOnThroughErrors", sluice.StrategyABTest, []step{{sluice.OutcomePass, broken}, {sluice.OutcomePass, broken}, {sluice.OutcomePass, broken}}, sluice.PhaseProgressing, 0, 0, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sp := spec
+			if tc.strategy != "" {
+				sp.Strategy = tc.strategy
+			}
+			r := mustStart(t, sp)
+			r, _ = must(t, r, t0, Event{Kind: EvWarmed})
+			var acts []Action
+			for i, s := range tc.steps {
+				at := t0.Add(time.Duration(i+1) * 2 * time.Second)
+				res := []promgate.Result{s.gate}
+				v := promgate.Merge(*verdict(s.stats, 500, 50), res)
+				r, acts = must(t, r, at, Event{Kind: EvAnalysis, Verdict: &v, StageSamples: 50, GateErrors: promgate.Errors(res)})
+			}
+			last := r.Events[len(r.Events)-1].Message
+			if r.Phase != tc.phase || r.StageIndex != tc.stage || r.GateErrorStreak != tc.errs {
+				t.Errorf("phase %s stage %d gate errors %d; want %s %d %d (last event %q)", r.Phase, r.StageIndex, r.GateErrorStreak, tc.phase, tc.stage, tc.errs, last)
+			}
+			if tc.says != "" && !strings.Contains(r.Decision+" | "+last+" | "+string(r.LastVerdict), tc.says) {
+				t.Errorf("decision %q, last event %q: want %q", r.Decision, last, tc.says)
+			}
+			if hasAction(acts, ActAlert) != tc.alert {
+				t.Errorf("alert %v, want %v (actions %v)", hasAction(acts, ActAlert), tc.alert, acts)
+			}
+		})
+	}
+
+	t.Run("ResumeGivesTheGatesAnotherChance", func(t *testing.T) {
+		r := mustStart(t, spec)
+		r, _ = must(t, r, t0, Event{Kind: EvWarmed})
+		for i := range GateErrorChecks {
+			v := promgate.Merge(*verdict(sluice.OutcomePass, 500, 50), []promgate.Result{broken})
+			r, _ = must(t, r, t0.Add(time.Duration(i+1)*time.Second), Event{Kind: EvAnalysis, Verdict: &v, StageSamples: 50, GateErrors: promgate.Errors([]promgate.Result{broken})})
+		}
+		if r.Phase != sluice.PhasePaused || !strings.Contains(r.Events[len(r.Events)-1].Message, "connection refused") {
+			t.Fatalf("phase %s, last event %q", r.Phase, r.Events[len(r.Events)-1].Message)
+		}
+		r, _ = must(t, r, t0.Add(time.Minute), Event{Kind: EvResume})
+		if r.Phase != sluice.PhaseProgressing || r.GateErrorStreak != 0 {
+			t.Errorf("after resume: phase %s, gate errors %d", r.Phase, r.GateErrorStreak)
+		}
+	})
+}
+
+func TestStart_PrometheusGatesValidated(t *testing.T) {
+	prev := &sluice.Model{Name: "chat", Policy: sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1"}}
+	spec := sluice.RolloutSpec{Model: "chat", Baseline: "v1", Candidate: "v2", Strategy: sluice.StrategyCanary,
+		Analysis: sluice.AnalysisSpec{Prometheus: []sluice.PromGate{{Name: "e", Query: `x{v="{{.Candidat}}"}`, Max: new(float64)}}}}
+	_, _, err := Start("chat-1", spec, prev, "alice", "ship", t0)
+	if err == nil || !strings.Contains(err.Error(), "analysis.prometheus[0].query") {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -1,0 +1,35 @@
+package server
+
+import (
+	"context"
+
+	"github.com/sluicehq/sluice/fleet"
+	"github.com/sluicehq/sluice/rollout"
+)
+
+// Issue 5, fleet-wide analysis: on a shared store every replica flushes
+// what it observes each second and reads what the others flushed, and the
+// rollout controller (which runs on the leader) analyses the union. On
+// SQLite the gateway is the only one and reads its own Recorder.
+
+// windows returns where the rollout controller reads observations: the
+// fleet's Windows on a shared store, else the Recorder. It is called once,
+// from New, after newReplica.
+func (s *Server) windows() rollout.Windows {
+	if s.replica == nil {
+		return s.Recorder
+	}
+	s.fleet = fleet.New(fleet.Options{Recorder: s.Recorder, Store: s.replica.store, Logger: s.logger})
+	s.Recorder.Registry().MustRegister(s.fleet)
+	return s.fleet
+}
+
+// startFleet starts the flushes and reads on a shared store; they stop
+// with ctx, after a last flush, before Shutdown closes the store.
+func (s *Server) startFleet(ctx context.Context) {
+	if s.fleet == nil {
+		return
+	}
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.fleet.Run(ctx) }()
+}
