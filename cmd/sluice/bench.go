@@ -17,6 +17,7 @@ func (c *cli) benchCmd() *cobra.Command {
 		opt            bench.Options
 		quick          bool
 		only, scenario string
+		render         string
 		conc           []int
 	)
 	cmd := &cobra.Command{
@@ -40,9 +41,21 @@ Examples:
   sluice bench                                   # the full comparison (about 7 minutes)
   sluice bench --quick --out /tmp/bench          # a smoke run of a few seconds
   sluice bench --only sluice,nginx --duration 20s
-  sluice bench --soak 10m --users 1000000 --out /tmp/soak   # memory over a 10-minute soak`,
+  sluice bench --soak 10m --users 1000000 --out /tmp/soak   # memory over a 10-minute soak
+  sluice bench --render bench/results.json       # print a stored run's report`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if render != "" {
+				res, err := bench.Load(render)
+				if err != nil {
+					return err
+				}
+				fmt.Fprint(c.stdout, res.Markdown())
+				if cmd.Flags().Changed("out") && opt.Out != "" {
+					return res.Write(opt.Out)
+				}
+				return nil
+			}
 			if quick {
 				if !cmd.Flags().Changed("duration") {
 					opt.Duration = time.Second
@@ -109,6 +122,7 @@ Examples:
 	f.Float64Var(&opt.Rate, "rate", 0, "open-loop rate per second instead of half of each gateway's saturation (to compare builds at one load)")
 	f.BoolVar(&opt.PProf, "pprof", false, "save CPU and allocation profiles of Sluice under load into <out>/pprof")
 	f.DurationVar(&opt.Soak, "soak", 0, "instead of the comparison, run Sluice alone at saturation this long and sample its memory")
+	f.StringVar(&render, "render", "", "print the report of an earlier run's results.json, judged by the current targets (with --out, write it there too); runs nothing")
 	f.BoolVar(&opt.GoBench, "go-bench", true, "also run the routing decision's Go benchmark when the source is here")
 	return cmd
 }
