@@ -30,6 +30,9 @@ func (w *Windows) Pull(ctx context.Context) error {
 		if b.FlushedAt.After(newest) {
 			newest = b.FlushedAt
 		}
+		// Marked as read row by row: should the read break in the middle
+		// of a flush, its remaining rows are lost rather than the rows
+		// already ingested counted twice.
 		w.last[b.Replica] = replicaMark{seq: max(w.last[b.Replica].seq, b.Seq), seen: now}
 		if b.Seq <= prev[b.Replica] {
 			return nil // the store leaves these out; this is a safety net

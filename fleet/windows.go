@@ -32,6 +32,8 @@ type Store interface {
 	PruneObservationBatches(ctx context.Context, keep time.Duration) (int64, error)
 }
 
+var _ Store = (*postgres.Store)(nil)
+
 // Options configures Windows. Recorder and Store are required; every other
 // zero field takes the default its comment names.
 type Options struct {
@@ -173,9 +175,9 @@ func (w *Windows) Window(model, version, category string, since time.Time) obser
 func (w *Windows) Categories(model string) []string { return w.union.Categories(model) }
 
 // Run flushes every FlushInterval, reads the others' rows every
-// PollInterval and prunes old rows every minute, until ctx ends; then it
-// makes one last flush (bounded by Timeout, at most 2 s) so that what this
-// replica observed last is not lost when it stops.
+// PollInterval and prunes old rows every minute, until ctx ends. To write
+// what the replica observed last, call Flush once its last request has
+// finished.
 func (w *Windows) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -193,9 +195,6 @@ func (w *Windows) Run(ctx context.Context) {
 		})
 	})
 	wg.Wait()
-	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(w.opt.Timeout, 2*time.Second))
-	defer cancel()
-	w.Flush(c)
 }
 
 // every calls fn every d until ctx ends.

@@ -14,7 +14,10 @@ import (
 	"github.com/sluicehq/sluice/observe"
 	"github.com/sluicehq/sluice/postgres"
 	"github.com/sluicehq/sluice/postgres/pgtest"
+	"github.com/sluicehq/sluice/rollout"
 )
+
+var _ rollout.Windows = (*fleet.Windows)(nil)
 
 // MustOpen opens the store at dsn and closes it when the test ends.
 func MustOpen(tb testing.TB, dsn string) *postgres.Store {

@@ -18,10 +18,11 @@ type Batch struct {
 	// Observations and Scores count the observations and the quality
 	// scores Data holds.
 	Observations, Scores int
-	// Overwritten counts the observations (and scores) recorded since the
-	// previous Take that the series' window had already overwritten, so
-	// that no Batch holds them; it is zero unless a series takes more than
-	// Options.WindowSize observations between two Takes.
+	// Overwritten counts the observations recorded since the previous Take
+	// that the series' window had already overwritten, so that no Batch
+	// holds them; it is zero unless a series takes more than
+	// Options.WindowSize observations between two Takes. (Quality scores
+	// are lost likewise beyond Options.WindowSize, uncounted.)
 	Overwritten int64
 	// Data is the encoding of the observations and scores. It describes
 	// its own layout, so a Recorder of another build decodes the fields
@@ -92,7 +93,7 @@ func (c *Cursor) Take() []Batch {
 		out = append(out, Batch{
 			Model: s.model, Version: s.version, Category: s.category,
 			Observations: len(es), Scores: len(qs),
-			Overwritten: nObs - int64(len(es)) + nScores - int64(len(qs)),
+			Overwritten: nObs - int64(len(es)),
 			Data:        encodeBatch(es, qs, *c.r.errClasses.Load()),
 		})
 	})

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,6 +110,42 @@ func TestCursor_Take(t *testing.T) {
 		got := dst.Window("m", "v1", "chat", time.Time{})
 		if got.Requests != 64 || !got.First.Equal(t0.Add(36*time.Second)) {
 			t.Fatalf("ingested %d from %v, want the newest 64 from %v", got.Requests, got.First, t0.Add(36*time.Second))
+		}
+	})
+	t.Run("Concurrent", func(t *testing.T) {
+		// Takes while four goroutines record: every observation is in
+		// exactly one Batch.
+		src, dst := observe.New(observe.Options{}), observe.New(observe.Options{})
+		c := observe.NewCursor(src)
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Go(func() {
+				for i := range 2000 {
+					src.Record(obs("m", fmt.Sprint("v", w%2), fmt.Sprint("c", i%3), i))
+				}
+			})
+		}
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		for running := true; running; {
+			select {
+			case <-done:
+				running = false
+			default:
+			}
+			for _, b := range c.Take() {
+				if b.Overwritten != 0 {
+					t.Errorf("%d overwritten", b.Overwritten)
+				}
+				dst.Ingest(b)
+			}
+		}
+		var n int64
+		for _, v := range []string{"v0", "v1"} {
+			n += dst.Window("m", v, "", time.Time{}).Requests
+		}
+		if n != 8000 {
+			t.Fatalf("the receiver has %d observations, want the 8000 recorded", n)
 		}
 	})
 	t.Run("ErrBadBatch", func(t *testing.T) {

@@ -26,6 +26,14 @@
 // them in Sample.Quality, and Prometheus gets sluice_quality_score by
 // source.
 //
+// For replicas that analyse their traffic together (package fleet), a
+// Cursor takes what each series recorded since its previous Take as a
+// Batch, encoded with its own layout so that fields added to the windows'
+// entries travel without a change to the encoding; Recorder.Ingest adds a
+// Batch from another process to a Recorder's windows; and a Union reads
+// several Recorders' windows as one, with the bounds of one. Record pays
+// nothing for any of it.
+//
 // RefusalDetector is the phrase matcher the proxy runs on a response's text
 // to set Observation.Refusal.
 //

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -331,7 +332,10 @@ func (p *Proxy) readBody(r *http.Request, buf []byte) ([]byte, error) {
 			break
 		}
 		if err != nil {
-			return buf, sluice.Errorf(sluice.CodeBadRequest, "reading the request body failed: %v", err)
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return buf, sluice.Errorf(sluice.CodeBadRequest, "the request body did not arrive within the gateway's request timeout (timeouts.request): send the whole body promptly")
+			}
+			return buf, sluice.Errorf(sluice.CodeBadRequest, "reading the request body failed (%s): resend the request", bodyErrText(err))
 		}
 	}
 	if int64(len(buf)) > p.opt.MaxBodyBytes {
@@ -521,4 +525,14 @@ func copyResponseHeaders(dst, src http.Header) {
 			dst[k] = v
 		}
 	}
+}
+
+// bodyErrText says what broke a request body's read without the socket
+// addresses a net.OpError carries.
+func bodyErrText(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err.Error()
+	}
+	return err.Error()
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"github.com/sluicehq/sluice/fleet"
 	"github.com/sluicehq/sluice/rollout"
@@ -25,11 +26,25 @@ func (s *Server) windows() rollout.Windows {
 }
 
 // startFleet starts the flushes and reads on a shared store; they stop
-// with ctx, after a last flush, before Shutdown closes the store.
+// with ctx.
 func (s *Server) startFleet(ctx context.Context) {
 	if s.fleet == nil {
 		return
 	}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.fleet.Run(ctx) }()
+}
+
+// flushFleet writes, at shutdown, what this replica observed since the
+// last flush, once the requests in flight have finished and before the
+// store closes; it waits at most 2 s.
+func (s *Server) flushFleet() {
+	if s.fleet == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := s.fleet.Flush(ctx); err != nil {
+		s.logger.Warn("the last observations of this replica are not written for the fleet-wide analysis", "err", err)
+	}
 }

@@ -400,6 +400,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.wg.Wait()
 	s.Proxy.Close() // stop shadow workers after the last request
+	s.flushFleet()  // issue 5: what this replica observed last, for the others
 	if s.judge != nil {
 		s.judge.Close()
 	}
