@@ -67,6 +67,19 @@ func TestGateway_RefusedChangesLeaveNothing(t *testing.T) {
 		return state{reg.Revision, reg.Models["chat"].Policy.String(), *r, len(audit)}
 	}
 
+	// The controller finishes the rollout's start in the background (the
+	// timings of the traffic shift are recorded as a change of their own
+	// just after it goes live): wait until the registry has stood still
+	// for a second, so that only the refused changes could move it.
+	for still, last := 0, capture().revision; still < 10; {
+		time.Sleep(100 * time.Millisecond)
+		if rev := capture().revision; rev == last {
+			still++
+		} else {
+			still, last = 0, rev
+		}
+	}
+
 	for _, c := range []struct {
 		name   string
 		change func() error
