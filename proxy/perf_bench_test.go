@@ -93,7 +93,7 @@ func (discardStore) PruneRequests(context.Context, time.Time) (int64, error)    
 
 // BenchmarkProxy_LoopbackAccounted sends requests over real HTTP through a
 // proxy with all its per-request accounting (metrics and observations,
-// refusal check, request log queue) to a fakellm backend; Stream100 asks for
+// refusal check, request log queue, outlier ejection) to a fakellm backend; Stream100 asks for
 // 100-chunk streams.
 func BenchmarkProxy_LoopbackAccounted(b *testing.B) {
 	for _, bb := range []struct {
@@ -111,6 +111,8 @@ func BenchmarkProxy_LoopbackAccounted(b *testing.B) {
 			_, url := MustProxy(b, proxy.Options{
 				Routes: MustRoutes(b, be.URL(), be.URL()), Recorder: observe.New(observe.Options{}),
 				Log: log, Refusal: observe.NewRefusalDetector(nil),
+				// Outlier ejection is on by default in the gateway.
+				OnResult: proxy.NewEjector(proxy.EjectOptions{}).Result,
 			})
 			c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 			b.ReportAllocs()
