@@ -154,14 +154,17 @@ func (c *cli) runDemo(ctx context.Context, duration time.Duration, rate int) err
 		case <-ctx.Done():
 			stopLoad()
 			wg.Wait()
-			c.drawDemo(srv, start, sent.Load(), failed.Load(), false)
-			fmt.Fprintf(c.stdout, "demo finished: %d requests sent, %d failed\n", sent.Load(), failed.Load())
+			c.drawDemo(srv, plan, start, sent.Load(), failed.Load(), false)
+			for _, o := range plan.outcomes {
+				fmt.Fprintf(c.stdout, "demo: %s\n", o)
+			}
+			fmt.Fprintf(c.stdout, "demo finished: %d requests sent, %d answered with an error (the simulated versions fail about 0.5%% of requests on purpose)\n", sent.Load(), failed.Load())
 			return nil
 		case <-tick.C:
 			frames++
 			plan.advance(ctx, srv, c.stderr)
 			if tty || frames%5 == 0 {
-				c.drawDemo(srv, start, sent.Load(), failed.Load(), tty)
+				c.drawDemo(srv, plan, start, sent.Load(), failed.Load(), tty)
 			}
 		}
 	}
@@ -214,12 +217,18 @@ func demoLoad(ctx context.Context, url string, rate int, sent, failed *atomic.In
 	}
 }
 
-func (c *cli) drawDemo(srv *server.Server, start time.Time, sent, failed int64, tty bool) {
+func (c *cli) drawDemo(srv *server.Server, plan *demoPlan, start time.Time, sent, failed int64, tty bool) {
 	var b strings.Builder
 	if tty {
 		b.WriteString("\x1b[H\x1b[2J")
 	}
 	fmt.Fprintf(&b, "Sluice demo — %s elapsed — %d requests sent, %d answered with an error (Ctrl-C to stop)\n\n", time.Since(start).Round(time.Second), sent, failed)
+	for _, o := range plan.outcomes {
+		fmt.Fprintf(&b, "Done:      %s\n", o)
+	}
+	if len(plan.outcomes) > 0 {
+		b.WriteString("\n")
+	}
 	if r := srv.Control.Registry().Rollouts["chat"]; r != nil {
 		st := api.RolloutStatus{Rollout: *r, Policy: srv.Control.Registry().Models["chat"].Policy.String()}
 		if r.Phase.Active() {
@@ -265,6 +274,9 @@ type demoStep struct {
 type demoPlan struct {
 	steps []demoStep
 	i     int
+	// outcomes says how each finished rollout ended, for every frame and
+	// the closing lines.
+	outcomes []string
 }
 
 func demoSpec(tag string) sluice.RolloutSpec {
@@ -298,5 +310,7 @@ func (p *demoPlan) advance(ctx context.Context, srv *server.Server, log io.Write
 	}
 	if r := srv.Control.Registry().Rollouts["chat"]; r != nil && !r.Phase.Active() {
 		p.i++
+		p.outcomes = append(p.outcomes, fmt.Sprintf("chat:%s %s %.0f s after it started: %s",
+			r.Spec.Candidate, strings.ReplaceAll(string(r.Phase), "_", " "), r.EndedAt.Sub(r.StartedAt).Seconds(), r.Decision))
 	}
 }

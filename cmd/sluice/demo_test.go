@@ -1,0 +1,43 @@
+package main
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestDemo_RollsBackBadPromotesGood runs the README's first command as a
+// user would and checks what it promises: the fine-tune that refuses
+// payment questions is rolled back and the good one promoted, each within
+// about a minute, with no request lost to the gateway.
+func TestDemo_RollsBackBadPromotesGood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for 90 s")
+	}
+	out := mustRun(t, "demo", "--duration", "90s") // the default rate, as the README runs it
+	done := regexp.MustCompile(`(?m)^demo: chat:(v1\.[12]\.0) (rolled back|promoted) (\d+) s after it started: (.*)$`).FindAllStringSubmatch(out, -1)
+	if len(done) != 2 {
+		t.Fatalf("want two finished rollouts, got %d:\n%s", len(done), tail(out, 40))
+	}
+	if done[0][1] != "v1.1.0" || done[0][2] != "rolled back" || !strings.Contains(done[0][4], "payments") {
+		t.Errorf("first rollout: %q, want v1.1.0 rolled back on the payments category", done[0][0])
+	}
+	if done[1][1] != "v1.2.0" || done[1][2] != "promoted" {
+		t.Errorf("second rollout: %q, want v1.2.0 promoted", done[1][0])
+	}
+	for _, d := range done {
+		if len(d[3]) > 2 { // 100 s or more
+			t.Errorf("%s took %s s, want about a minute", d[1], d[3])
+		}
+		t.Log(d[0])
+	}
+	if !strings.Contains(out, "Policy:    specific v1.2.0") && !strings.Contains(out, "policy: specific v1.2.0") {
+		t.Errorf("v1.2.0 is not the policy at the end:\n%s", tail(out, 30))
+	}
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	return strings.Join(lines[max(len(lines)-n, 0):], "\n")
+}
