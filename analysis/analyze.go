@@ -24,6 +24,20 @@ import (
 // fails anywhere, passes when every all-traffic metric passes, and is
 // inconclusive otherwise and always before MinSamples candidate requests.
 func Analyze(spec sluice.AnalysisSpec, in Input, now time.Time) sluice.Verdict {
+	return analyze(spec, in, now, true)
+}
+
+// AnalyzeOutcome is Analyze without the verdict's rows: the same outcome,
+// reason, counts and NeedSamples, with Metrics nil. It is for a caller that
+// acts on the verdict and never shows or stores the rows, as the simulator,
+// which analyses thousands of times per rollout: it saves writing the line
+// of text of each of the tens of rows at every look.
+func AnalyzeOutcome(spec sluice.AnalysisSpec, in Input, now time.Time) sluice.Verdict {
+	return analyze(spec, in, now, false)
+}
+
+// analyze is Analyze, with the rows of the verdict when withRows is set.
+func analyze(spec sluice.AnalysisSpec, in Input, now time.Time, withRows bool) sluice.Verdict {
 	spec = WithDefaults(spec)
 	t := newTester(spec)
 	base, cand := prepare(in.Baseline), prepare(in.Candidate)
@@ -75,7 +89,9 @@ func Analyze(spec sluice.AnalysisSpec, in Input, now time.Time) sluice.Verdict {
 				pending = append(pending, r)
 			}
 		}
-		r.mv.Detail = detail(r)
+		if withRows {
+			r.mv.Detail = detail(r)
+		}
 	}
 	if enough {
 		v.NeedSamples = max(spec.MinSamples, needSamples(rows[:overall], cand.requests))
@@ -92,6 +108,9 @@ func Analyze(spec sluice.AnalysisSpec, in Input, now time.Time) sluice.Verdict {
 		v.Reason = fmt.Sprintf("all %d metrics within their thresholds after %d candidate requests; no category regressed", passed, cand.requests)
 	default:
 		v.Reason = pendingReason(pending, passed)
+	}
+	if !withRows {
+		return v
 	}
 	v.Metrics = make([]sluice.MetricVerdict, len(rows))
 	for i := range rows {

@@ -32,6 +32,23 @@ type Arm struct {
 	// statistics in place instead of sorting copies. FromSample leaves it
 	// false. A false promise gives wrong answers.
 	Sorted bool
+	// Running, when set, carries the sums behind the means of
+	// OutputTokens, ResponseChars and Quality from one analysis to the
+	// next, for a caller that analyses a window which only ever grows at
+	// its end, as the simulator does: Analyze then sums only the values
+	// appended since the last look, and the means and variances are the
+	// same, to the last bit, as summing the slices afresh. Nil sums every
+	// value at every look, as FromSample leaves it. Keep one Running per
+	// Arm, do not share it between analyses running at once, and start a
+	// new one when the slices are cut or changed other than by appending
+	// (a shorter slice or another first value starts afresh on its own).
+	Running *Running
+}
+
+// Running holds the running sums of an Arm's means between analyses (see
+// Arm.Running). The zero value is ready to use.
+type Running struct {
+	tokens, chars, quality momentSums
 }
 
 // FromSample converts an observation window into an Arm. Quality is left
@@ -136,7 +153,11 @@ func prepare(a Arm) arm {
 	p := arm{
 		requests: a.Requests, errors: a.Errors, refusals: a.Refusals,
 		cacheReported: a.CacheReported, cacheHits: a.CacheHits,
-		tokens: moments(a.OutputTokens), chars: moments(a.ResponseChars), quality: moments(a.Quality),
+	}
+	if r := a.Running; r != nil {
+		p.tokens, p.chars, p.quality = r.tokens.summary(a.OutputTokens), r.chars.summary(a.ResponseChars), r.quality.summary(a.Quality)
+	} else {
+		p.tokens, p.chars, p.quality = moments(a.OutputTokens), moments(a.ResponseChars), moments(a.Quality)
 	}
 	if a.Sorted {
 		p.latency, p.ttft = a.Latency, a.TTFT
@@ -167,17 +188,44 @@ func sortedCopy(x []float64) []float64 {
 // next to the mean; four running sums let the loop pipeline, which matters
 // because the controller sums every window at every look.
 func moments(x []float64) stats.Summary {
+	var m momentSums
+	return m.summary(x)
+}
+
+// momentSums are the running sums of moments over the whole blocks of four
+// values of a slice summed so far (the first done values). Summing a slice
+// that grew by appending continues from them and gives, to the last bit,
+// what summing it afresh gives: the same additions in the same order.
+type momentSums struct {
+	done  int
+	shift float64
+	s, q  [4]float64
+}
+
+// summary returns the Summary of x, first adding to m the whole blocks of
+// x past the ones it holds. A slice shorter than the sums, or with another
+// first value, starts them afresh.
+func (m *momentSums) summary(x []float64) stats.Summary {
 	if len(x) == 0 {
+		*m = momentSums{}
 		return stats.Summary{}
 	}
-	shift := x[0]
-	var s0, s1, s2, s3, q0, q1, q2, q3 float64
-	i := 0
+	if m.done > len(x) || (m.done > 0 && !sameFloat(m.shift, x[0])) {
+		*m = momentSums{}
+	}
+	if m.done == 0 {
+		m.shift = x[0]
+	}
+	shift := m.shift
+	s0, s1, s2, s3 := m.s[0], m.s[1], m.s[2], m.s[3]
+	q0, q1, q2, q3 := m.q[0], m.q[1], m.q[2], m.q[3]
+	i := m.done
 	for ; i+4 <= len(x); i += 4 {
 		d0, d1, d2, d3 := x[i]-shift, x[i+1]-shift, x[i+2]-shift, x[i+3]-shift
 		s0, s1, s2, s3 = s0+d0, s1+d1, s2+d2, s3+d3
 		q0, q1, q2, q3 = q0+d0*d0, q1+d1*d1, q2+d2*d2, q3+d3*d3
 	}
+	m.done, m.s, m.q = i, [4]float64{s0, s1, s2, s3}, [4]float64{q0, q1, q2, q3}
 	for ; i < len(x); i++ {
 		d := x[i] - shift
 		s0 += d
@@ -208,3 +256,6 @@ func moments(x []float64) stats.Summary {
 	s.Mean += shift
 	return s
 }
+
+// sameFloat reports whether a and b are the same value, NaN included.
+func sameFloat(a, b float64) bool { return a == b || (a != a && b != b) }

@@ -6,9 +6,11 @@
 // A run uses the real pieces: the routing table (route.Build over a
 // registry holding the model and its two versions, with the rollout's
 // split and sticky users), the canary analysis (analysis.Analyze, or
-// analysis.FixedGate for comparison) and the rollout state machine
+// analysis.FixedGate for comparison; analysis.AnalyzeOutcome, the same
+// verdict without the rows no one reads here) and the rollout state machine
 // (rollout.Start and rollout.Next), with the controller's routing actions
-// applied as the controller applies them. Only the model servers are
+// applied as the controller applies them. The table is asked once per user
+// and table, since its decision for a sticky key depends on nothing else. Only the model servers are
 // simulated: each request's outcome is drawn from the version's
 // fakellm.Config for the request's category (Config.Sample), with no HTTP.
 //

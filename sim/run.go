@@ -83,6 +83,10 @@ type engine struct {
 	table      *route.Table
 	candTarget *route.Target
 	req        route.Request
+	// routed is the table's decision for each user, asked once per user
+	// and table: with a sticky key and nothing else in the request, the
+	// decision is a function of the key and the table alone.
+	routed []routing
 
 	base, cand versionWindow
 	line       timeline
@@ -103,6 +107,7 @@ func newEngine(sc *Scenario, keep float64) *engine {
 	for i := range e.users {
 		e.users[i] = "user-" + strconv.Itoa(i)
 	}
+	e.routed = make([]routing, len(e.users))
 	e.req.Model = modelName
 	return e
 }
@@ -145,7 +150,36 @@ func (e *engine) apply(r *sluice.Rollout, acts []rollout.Action) {
 	if changed {
 		e.table = route.Build(e.reg, nil, route.Options{})
 		e.candTarget = e.table.Target(modelName + ":" + candidateTag)
+		clear(e.routed)
 	}
+}
+
+// routing is what the table decided for a user.
+type routing uint8
+
+const (
+	routingUnknown routing = iota
+	routingBaseline
+	routingCandidate
+	routingError
+)
+
+// route returns the table's decision for user u, asking the table the
+// first time the user comes after a change of table.
+func (e *engine) route(u int) routing {
+	if r := e.routed[u]; r != routingUnknown {
+		return r
+	}
+	e.req.StickyKey = e.users[u]
+	r := routingBaseline
+	switch d, err := e.table.Decide(&e.req); {
+	case err != nil:
+		r = routingError
+	case d.Target == e.candTarget:
+		r = routingCandidate
+	}
+	e.routed[u] = r
+	return r
 }
 
 // run simulates one rollout judged by gate, with the random stream of run
@@ -154,6 +188,7 @@ func (e *engine) run(gate Gate, seed uint64, idx int) (res RunResult) {
 	sc := e.sc
 	rng := rand.New(rand.NewPCG(seed, uint64(idx)))
 	e.reg = newRegistry()
+	clear(e.routed)
 	e.base.reset(len(e.cats))
 	e.cand.reset(len(e.cats))
 	e.line.reset()
@@ -196,13 +231,12 @@ func (e *engine) run(gate Gate, seed uint64, idx int) (res RunResult) {
 			keepBase = 1
 		}
 		for n := poisson(rng, sc.Traffic.Rate); n > 0; n-- {
-			e.req.StickyKey = e.users[rng.IntN(len(e.users))]
-			d, err := e.table.Decide(&e.req)
-			if err != nil {
+			rt := e.route(rng.IntN(len(e.users)))
+			if rt == routingError {
 				continue
 			}
 			cat := e.category(rng.Float64())
-			isCand := d.Target == e.candTarget
+			isCand := rt == routingCandidate
 			cfg := &sc.Baseline
 			if isCand {
 				cfg = &sc.Candidate
@@ -227,11 +261,12 @@ func (e *engine) run(gate Gate, seed uint64, idx int) (res RunResult) {
 			v = analysis.FixedGate(sc.FixedGate, e.line.last(fixedWindow))
 			v.At = now
 		} else {
-			v = analysis.Analyze(r.Spec.Analysis, e.input(), now)
+			// The same verdict as analysis.Analyze without its rows: the
+			// machine decides on the outcome, and the rows would only be
+			// stored (and cloned at every look).
+			v = analysis.AnalyzeOutcome(r.Spec.Analysis, e.input(), now)
 		}
-		// The machine decides on the outcome; the rows would only be stored
-		// (and cloned as JSON at every look), so the simulator drops them.
-		v.Metrics = nil
+		v.Metrics = nil // the fixed gate's rows likewise
 		next(rollout.Event{Kind: rollout.EvAnalysis, Verdict: &v, StageSamples: stageN}, now)
 		if !r.StageStartedAt.Equal(stageStart) || r.StageIndex != stageIndex {
 			stageStart, stageIndex, stageN = r.StageStartedAt, r.StageIndex, 0

@@ -66,6 +66,9 @@ type series struct {
 	requests, errors, refusals int
 	latency, ttft              sortedSeries
 	tokens, chars              []float64
+	// running carries the sums behind the means of tokens and chars from
+	// one analysis to the next (they only grow at the end).
+	running analysis.Running
 }
 
 func (s *series) reset() {
@@ -73,6 +76,7 @@ func (s *series) reset() {
 	s.latency.reset()
 	s.ttft.reset()
 	s.tokens, s.chars = s.tokens[:0], s.chars[:0]
+	s.running = analysis.Running{}
 }
 
 // record counts o and, when keep is set and o succeeded, keeps its
@@ -107,7 +111,7 @@ func (s *series) arm() analysis.Arm {
 		Requests: s.requests, Errors: s.errors, Refusals: s.refusals,
 		Latency: s.latency.sorted(), TTFT: s.ttft.sorted(),
 		OutputTokens: s.tokens, ResponseChars: s.chars,
-		Sorted: true,
+		Sorted: true, Running: &s.running,
 	}
 }
 
@@ -143,12 +147,52 @@ type timeline struct {
 	latency                    []float64
 	// cur are the running totals of the second in progress.
 	curRequests, curErrors, curRefusals int
+	// win is latency[winFrom:winTo] in ascending order, the window last
+	// asked for, kept so that the next window, which has moved on by a few
+	// seconds, costs a merge instead of a sort; spare is the buffer the
+	// next merge writes to.
+	win, spare, gone, come []float64
+	winFrom, winTo         int
 }
 
 func (l *timeline) reset() {
 	l.requests, l.errors, l.refusals, l.latencyEnd = l.requests[:0], l.errors[:0], l.refusals[:0], l.latencyEnd[:0]
 	l.latency = l.latency[:0]
 	l.curRequests, l.curErrors, l.curRefusals = 0, 0, 0
+	l.win, l.winFrom, l.winTo = l.win[:0], 0, 0
+}
+
+// sortedWindow returns latency[from:to] in ascending order (no NaNs). It
+// updates the window it returned last time: the values that left it are
+// taken out and the new ones merged in, in one pass. The slice is valid
+// until the next call.
+func (l *timeline) sortedWindow(from, to int) []float64 {
+	if from < l.winFrom || to < l.winTo || from > l.winTo {
+		// Not a window that moved forward over the last one: start over.
+		l.win, l.winFrom, l.winTo = l.win[:0], from, from
+	}
+	gone := append(l.gone[:0], l.latency[l.winFrom:from]...)
+	come := append(l.come[:0], l.latency[l.winTo:to]...)
+	slices.Sort(gone)
+	slices.Sort(come)
+	out := l.spare[:0]
+	g, c := 0, 0
+	for _, v := range l.win {
+		if g < len(gone) && gone[g] == v {
+			g++ // left the window
+			continue
+		}
+		for c < len(come) && come[c] < v {
+			out = append(out, come[c])
+			c++
+		}
+		out = append(out, v)
+	}
+	out = append(out, come[c:]...)
+	l.spare, l.win = l.win, out
+	l.gone, l.come = gone, come
+	l.winFrom, l.winTo = from, to
+	return l.win
 }
 
 func (l *timeline) record(o *fakellm.Outcome) {
@@ -192,6 +236,7 @@ func (l *timeline) last(seconds int) analysis.Arm {
 		Requests: l.requests[n-1] - at(l.requests, from-1),
 		Errors:   l.errors[n-1] - at(l.errors, from-1),
 		Refusals: l.refusals[n-1] - at(l.refusals, from-1),
-		Latency:  l.latency[at(l.latencyEnd, from-1):l.latencyEnd[n-1]],
+		Latency:  l.sortedWindow(at(l.latencyEnd, from-1), l.latencyEnd[n-1]),
+		Sorted:   true,
 	}
 }
