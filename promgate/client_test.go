@@ -21,7 +21,7 @@ import (
 // exporter: the shapes of result a gate accepts and those it refuses.
 func TestClient_Query(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts a Prometheus server")
+		t.Skip("starts a Prometheus server (skipped under -short)")
 	}
 	reg := prometheus.NewRegistry()
 	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gate_test_value", Help: "A value per version."}, []string{"version"})

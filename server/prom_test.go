@@ -118,7 +118,7 @@ func gateRow(t *testing.T, raw json.RawMessage, name string) sluice.MetricVerdic
 // one walks through the stages with the gate passing.
 func TestRollout_PrometheusGate(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts a Prometheus server and runs rollouts for tens of seconds")
+		t.Skip("starts a Prometheus server and runs rollouts for tens of seconds (skipped under -short)")
 	}
 	gate := sluice.PromGate{Name: "candidate_error_rate", Query: candidateErrorRate, Max: maxOf(0.1)}
 

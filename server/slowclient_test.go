@@ -23,7 +23,7 @@ import (
 // served as usual.
 func TestGateway_SlowClients(t *testing.T) {
 	if testing.Short() {
-		t.Skip("waits for the 10 s header timeout")
+		t.Skip("waits for the 10 s header timeout (skipped under -short)")
 	}
 	b := MustBackend(t, fakellm.Config{})
 	gw, _ := mustGatewayWith(t, func(c *config.Gateway) { c.Timeouts.Request = 2 * time.Second }, nil,

@@ -12,7 +12,7 @@ import (
 // about a minute, with no request lost to the gateway.
 func TestDemo_RollsBackBadPromotesGood(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the demo for 90 s")
+		t.Skip("runs the demo for 90 s (skipped under -short)")
 	}
 	out := mustRun(t, "demo", "--duration", "90s") // the default rate, as the README runs it
 	done := regexp.MustCompile(`(?m)^demo: chat:(v1\.[12]\.0) (rolled back|promoted) (\d+) s after it started: (.*)$`).FindAllStringSubmatch(out, -1)

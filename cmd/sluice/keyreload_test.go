@@ -23,7 +23,7 @@ const (
 // broken file on the next SIGHUP is logged and leaves the keys in force.
 func TestProcess_SIGHUPReloadsClientKeys(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the binary")
+		t.Skip("runs the binary (skipped under -short)")
 	}
 	good := startFakellm(t, "")
 	keys := func(secretEnv string) string {

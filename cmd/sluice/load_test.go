@@ -74,7 +74,7 @@ func readAnswered(t *testing.T, path string) []served {
 // TestProcess_LoadPostgres runs the same against a PostgreSQL store.
 func TestProcess_Load(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the binary under load for a minute")
+		t.Skip("runs the binary under load for a minute (skipped under -short)")
 	}
 	dur, rate := loadParams(t, 60*time.Second, 2000)
 	runLoad(t, dur, rate, "")

@@ -24,7 +24,7 @@ import (
 //	SLUICE_SOAK=10m SLUICE_LOAD_RATE=2000 go test ./cmd/sluice -run TestProcess_LoadPostgres -timeout 20m -v
 func TestProcess_LoadPostgres(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the binary under load")
+		t.Skip("runs the binary under load (skipped under -short)")
 	}
 	dsn := pgtest.Schema(t)
 	dur, rate := loadParams(t, 20*time.Second, 1000)
@@ -37,7 +37,7 @@ func TestProcess_LoadPostgres(t *testing.T) {
 // the restart, and the rollout resumes at its stage and is decided.
 func TestProcess_Kill9MidRolloutPostgres(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the binary")
+		t.Skip("runs the binary (skipped under -short)")
 	}
 	dsn := strings.Replace(pgtest.Schema(t), "synchronous_commit=off", "synchronous_commit=on", 1)
 	if !strings.Contains(dsn, "synchronous_commit=on") {

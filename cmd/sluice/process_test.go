@@ -74,7 +74,7 @@ func startProcess(t *testing.T, cfgText string) string {
 // 10,000 users gets the same version from both, with no shared state.
 func TestProcesses_StickyAcrossGateways(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs the binary")
+		t.Skip("builds and runs the binary (skipped under -short)")
 	}
 	b := fakellm.New(fakellm.Config{})
 	if err := b.Start("127.0.0.1:0"); err != nil {

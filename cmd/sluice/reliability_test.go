@@ -119,7 +119,7 @@ func noSecrets(t *testing.T, what, out string) {
 // writes their request log rows, and exits 0.
 func TestProcess_SIGTERMDrainsStreams(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the binary")
+		t.Skip("runs the binary (skipped under -short)")
 	}
 	good := startFakellm(t, "default: {tokens_per_second: 20, output_tokens: 40}\n")
 	cfg, dir := reliabilityGateway(t, good, good, "")
@@ -202,7 +202,7 @@ func TestProcess_SIGTERMDrainsStreams(t *testing.T) {
 // another process is picked up by the reload.
 func TestProcess_SIGHUPReloadsWithoutDropping(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the binary")
+		t.Skip("runs the binary (skipped under -short)")
 	}
 	good := startFakellm(t, "")
 	cfg, dir := reliabilityGateway(t, good, good, "")
@@ -315,7 +315,7 @@ func TestProcess_SIGHUPReloadsWithoutDropping(t *testing.T) {
 // TestProcess_Kill9MidRolloutPostgres runs the same on a PostgreSQL store.
 func TestProcess_Kill9MidRollout(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the binary")
+		t.Skip("runs the binary (skipped under -short)")
 	}
 	kill9MidRollout(t, "")
 }
@@ -455,7 +455,7 @@ func writeProcCert(t *testing.T, dir, name string) (string, string, *x509.CertPo
 // over HTTPS; SIGHUP and SIGTERM behave; and no secret reaches the log.
 func TestProcess_TLSAndClientKeys(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the binary")
+		t.Skip("runs the binary (skipped under -short)")
 	}
 	good := startFakellm(t, "")
 	dir := t.TempDir()

@@ -29,7 +29,7 @@ import (
 // each version, counted by the clients and by each replica's /metrics.
 func TestReplicas_FleetWideAnalysis(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs three gateway processes")
+		t.Skip("runs three gateway processes (skipped under -short)")
 	}
 	good := fakellm.New(fakellm.Config{})
 	bad := fakellm.New(fakellm.Config{Default: fakellm.Behavior{ErrorRate: 0.5}})

@@ -101,7 +101,7 @@ func (c *cluster) run(name string, args ...string) {
 // server is back, and the request log must then hold every request.
 func TestReplicas_PostgresOutage(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs a PostgreSQL cluster and three gateway processes")
+		t.Skip("runs a PostgreSQL cluster and three gateway processes (skipped under -short)")
 	}
 	outage := 5 * time.Second
 	if v := os.Getenv("SLUICE_TEST_OUTAGE"); v != "" {

@@ -20,7 +20,7 @@ import (
 // table shows it) is measured and printed.
 func TestReplicas_StickyAndPropagation(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs three gateway processes")
+		t.Skip("runs three gateway processes (skipped under -short)")
 	}
 	f := newFleet(t, pgtest.Schema(t))
 	rs := f.start(3)
@@ -133,7 +133,7 @@ func waitRoutes(t *testing.T, r *replica, want string, sent time.Time) time.Dura
 // holds each of the rollout's transitions exactly once.
 func TestReplicas_LeaderKilled(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs three gateway processes")
+		t.Skip("runs three gateway processes (skipped under -short)")
 	}
 	f := newFleet(t, pgtest.Schema(t))
 	rs := f.start(3)
