@@ -28,19 +28,9 @@ func (s *Store) insertAudit(ctx context.Context, tx *sql.Tx, entries ...sluice.A
 	defer stmt.Close()
 	var now int64 // the clock is read once per transaction, when needed
 	for _, a := range entries {
-		var at int64
-		switch {
-		case !a.At.IsZero():
-			if at, err = nanos("audit entry "+a.Action+" time", a.At); err != nil {
-				return err
-			}
-		case now == 0:
-			if now, err = nanos("the store clock's time", s.now()); err != nil {
-				return err
-			}
-			fallthrough
-		default:
-			at = now
+		at, err := s.stamp(a.At, &now, "audit entry", a.Action)
+		if err != nil {
+			return err
 		}
 		if _, err := stmt.ExecContext(ctx, at, a.Actor, a.Action, a.Model, a.Subject, rawArg(a.Before), rawArg(a.After), a.Reason); err != nil {
 			return fmt.Errorf("write audit %s: %w", a.Action, err)

@@ -39,6 +39,27 @@ func nanos(what string, t time.Time) (int64, error) {
 	return v.(int64), nil
 }
 
+// stamp returns a row's time t in Unix nanoseconds or, when t is zero, the
+// store clock's time, read at most once per transaction through *now. kind
+// and id name the row in an error ("request", its id); the message is built
+// only then, so a batch of rows costs no allocation here.
+func (s *Store) stamp(t time.Time, now *int64, kind, id string) (int64, error) {
+	if !t.IsZero() {
+		if t.Before(minTime) || t.After(maxTime) {
+			return nanos(kind+" "+id+" time", t)
+		}
+		return t.UnixNano(), nil
+	}
+	if *now == 0 {
+		n, err := nanos("the store clock's time", s.now())
+		if err != nil {
+			return 0, err
+		}
+		*now = n
+	}
+	return *now, nil
+}
+
 // timeCol returns the time a column holds, in UTC; NULL is the zero time.
 func timeCol(n sql.NullInt64) time.Time {
 	if !n.Valid {

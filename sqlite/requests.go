@@ -62,21 +62,15 @@ func (s *Store) AppendRequests(ctx context.Context, rows []sluice.Observation) e
 		return s.mapErr(ctx, op, true, err)
 	}
 	defer conn.Close()
-	raw := false
 	err = conn.Raw(func(dc any) error {
 		c, ok := dc.(rawConn)
-		if !ok {
-			return nil
+		if !ok { // modernc.org/sqlite's connections have both
+			return fmt.Errorf("the SQLite driver's connection (%T) cannot begin a transaction with a context", dc)
 		}
-		raw = true
 		return s.appendRequestsRaw(ctx, c, rows)
 	})
 	if err != nil {
 		return s.mapErr(ctx, op, true, err)
-	}
-	if !raw { // a driver without the interfaces: through database/sql
-		conn.Close()
-		return s.write(ctx, op, func(tx *sql.Tx) error { return s.appendRequestsTx(ctx, tx, rows) })
 	}
 	return nil
 }
@@ -85,6 +79,12 @@ func (s *Store) AppendRequests(ctx context.Context, rows []sluice.Observation) e
 type rawConn interface {
 	driver.ConnBeginTx
 	driver.ConnPrepareContext
+}
+
+// rawStmt is what appendRequestsRaw needs of a prepared statement.
+type rawStmt interface {
+	driver.Stmt
+	driver.StmtExecContext
 }
 
 // appendRequestsRaw writes rows in one transaction on the driver connection
@@ -128,19 +128,9 @@ func (s *Store) appendRequestsRaw(ctx context.Context, c rawConn, rows []sluice.
 		batch := rows[start:min(start+requestBatch, len(rows))]
 		for i := range batch {
 			o := &batch[i]
-			var at int64
-			switch {
-			case !o.At.IsZero():
-				if at, err = nanos("request "+o.RequestID+" time", o.At); err != nil {
-					return err
-				}
-			case now == 0:
-				if now, err = nanos("the store clock's time", s.now()); err != nil {
-					return err
-				}
-				fallthrough
-			default:
-				at = now
+			at, err := s.stamp(o.At, &now, "request", o.RequestID)
+			if err != nil {
+				return err
 			}
 			a := args[i*requestColumnCount : (i+1)*requestColumnCount]
 			a[0].Value, a[1].Value, a[2].Value, a[3].Value, a[4].Value = o.RequestID, at, o.Model, o.Version, o.Route
@@ -176,75 +166,16 @@ func (s *Store) appendRequestsRaw(ctx context.Context, c rawConn, rows []sluice.
 
 // execRaw executes a prepared driver statement.
 func execRaw(ctx context.Context, stmt driver.Stmt, args []driver.NamedValue) error {
-	if se, ok := stmt.(driver.StmtExecContext); ok {
-		_, err := se.ExecContext(ctx, args)
-		return err
+	se, ok := stmt.(rawStmt)
+	if !ok { // modernc.org/sqlite's statements have it
+		return fmt.Errorf("the SQLite driver's statement (%T) cannot execute with a context", stmt)
 	}
-	vals := make([]driver.Value, len(args))
-	for i := range args {
-		vals[i] = args[i].Value
-	}
-	_, err := stmt.Exec(vals) //nolint:staticcheck // drivers without StmtExecContext
+	_, err := se.ExecContext(ctx, args)
 	return err
 }
 
 // requestColumnCount is how many parameters one request log row binds.
 const requestColumnCount = 19
-
-// appendRequestsTx is AppendRequests through database/sql, for a driver
-// whose connections lack what appendRequestsRaw needs.
-func (s *Store) appendRequestsTx(ctx context.Context, tx *sql.Tx, rows []sluice.Observation) error {
-	rowCtx := context.WithoutCancel(ctx)
-	var now int64
-	args := make([]any, 0, requestColumnCount*min(len(rows), requestBatch))
-	var full *sql.Stmt
-	defer func() {
-		if full != nil {
-			full.Close()
-		}
-	}()
-	for start := 0; start < len(rows); start += requestBatch {
-		batch := rows[start:min(start+requestBatch, len(rows))]
-		args = args[:0]
-		for i := range batch {
-			o := &batch[i]
-			var at int64
-			var err error
-			switch {
-			case !o.At.IsZero():
-				if at, err = nanos("request "+o.RequestID+" time", o.At); err != nil {
-					return err
-				}
-			case now == 0:
-				if now, err = nanos("the store clock's time", s.now()); err != nil {
-					return err
-				}
-				fallthrough
-			default:
-				at = now
-			}
-			args = append(args, o.RequestID, at, o.Model, o.Version, o.Route, int64(o.StickyHash),
-				o.Category, o.Endpoint, boolInt(o.Stream), int64(o.Status), o.ErrorClass, int64(o.Latency),
-				int64(o.TTFT), int64(o.InputTokens), int64(o.OutputTokens), o.FinishReason,
-				int64(o.ResponseChars), boolInt(o.Refusal), boolInt(o.Retried))
-		}
-		var err error
-		if len(batch) == requestBatch {
-			if full == nil {
-				if full, err = tx.PrepareContext(ctx, insertFull); err != nil {
-					return err
-				}
-			}
-			_, err = full.ExecContext(rowCtx, args...)
-		} else {
-			_, err = tx.ExecContext(rowCtx, insertRequests(len(batch)), args...)
-		}
-		if err != nil {
-			return fmt.Errorf("write requests %s to %s: %w", batch[0].RequestID, batch[len(batch)-1].RequestID, err)
-		}
-	}
-	return nil
-}
 
 // requestWhere builds the WHERE clause for q.
 func requestWhere(q sluice.RequestQuery) (string, []any) {
