@@ -1,6 +1,7 @@
 package observe
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"time"
@@ -116,9 +117,15 @@ func (r *Recorder) QualityRecorder(source string) func(model, version, category 
 // given at or after since (Unix nanoseconds), in time order; category ""
 // takes every category of the version.
 func (r *Recorder) addQuality(s *Sample, model, version, category string, since int64) {
+	setQuality(s, r.qualitySince(model, version, category, since))
+}
+
+// qualitySince returns the scores of (model, version, category) given at or
+// after since; category "" takes every category of the version.
+func (r *Recorder) qualitySince(model, version, category string, since int64) []qentry {
 	ms := (*r.models.Load())[model]
 	if ms == nil {
-		return
+		return nil
 	}
 	var got []qentry
 	for k, ser := range *ms.series.Load() {
@@ -133,18 +140,17 @@ func (r *Recorder) addQuality(s *Sample, model, version, category string, since 
 		}
 		ser.mu.Unlock()
 	}
+	return got
+}
+
+// setQuality sets s's quality scores to got's, in time order (stable, so
+// scores given at the same moment keep their order), and splits them by
+// source.
+func setQuality(s *Sample, got []qentry) {
 	if len(got) == 0 {
 		return
 	}
-	slices.SortStableFunc(got, func(a, b qentry) int {
-		switch {
-		case a.at < b.at:
-			return -1
-		case a.at > b.at:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(got, func(a, b qentry) int { return cmp.Compare(a.at, b.at) })
 	s.Quality = make([]float64, len(got))
 	s.QualityBySource = map[string][]float64{}
 	for i, e := range got {

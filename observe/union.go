@@ -109,40 +109,7 @@ func mergeQuality(u Union, s *Sample, model, version, category string, since int
 	for _, r := range u {
 		got = append(got, r.qualitySince(model, version, category, since)...)
 	}
-	if len(got) == 0 {
-		return
-	}
-	slices.SortStableFunc(got, func(a, b qentry) int { return cmp.Compare(a.at, b.at) })
-	s.Quality = make([]float64, len(got))
-	s.QualityBySource = map[string][]float64{}
-	for i, e := range got {
-		s.Quality[i] = e.score
-		src := qualitySources[e.source]
-		s.QualityBySource[src] = append(s.QualityBySource[src], e.score)
-	}
-}
-
-// qualitySince returns the scores of (model, version, category) given at or
-// after since; category "" takes every category of the version.
-func (r *Recorder) qualitySince(model, version, category string, since int64) []qentry {
-	ms := (*r.models.Load())[model]
-	if ms == nil {
-		return nil
-	}
-	var got []qentry
-	for k, ser := range *ms.series.Load() {
-		if k.version != version || (category != "" && k.category != category) {
-			continue
-		}
-		ser.mu.Lock()
-		for _, e := range ser.quality.buf {
-			if e.at >= since {
-				got = append(got, e)
-			}
-		}
-		ser.mu.Unlock()
-	}
-	return got
+	setQuality(s, got)
 }
 
 // Categories returns the categories any of the Recorders has seen for a
