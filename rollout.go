@@ -3,6 +3,7 @@ package sluice
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"time"
 )
 
@@ -306,11 +307,13 @@ type Rollout struct {
 	Events []RolloutEvent `json:"events"`
 }
 
-// Clone returns a deep copy of r.
+// Clone returns a deep copy of r: no slice, map or pointer of the copy
+// shares memory with r. Times are copied as a round trip through JSON
+// leaves them (no monotonic reading; UTC at offset zero), as the store
+// does.
 func (r Rollout) Clone() Rollout {
-	b, _ := json.Marshal(r)
 	var c Rollout
-	json.Unmarshal(b, &c)
+	deepCopy(reflect.ValueOf(&c).Elem(), reflect.ValueOf(r))
 	return c
 }
 

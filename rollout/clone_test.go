@@ -30,19 +30,30 @@ func populated(t *testing.T) sluice.Rollout {
 	return r
 }
 
-func TestCloneRollout(t *testing.T) {
+func TestRollout_Clone(t *testing.T) {
 	r := populated(t)
-	c := cloneRollout(r)
+	c := r.Clone()
 	t.Run("Equal", func(t *testing.T) {
 		if !reflect.DeepEqual(c, r) {
 			t.Fatalf("copy differs:\n%+v\n%+v", c, r)
 		}
 	})
 	t.Run("SameAsJSONClone", func(t *testing.T) {
+		// The copy is what a round trip through JSON (the store) gives.
+		b, _ := json.Marshal(r)
+		var viaJSON sluice.Rollout
+		if err := json.Unmarshal(b, &viaJSON); err != nil {
+			t.Fatal(err)
+		}
 		got, _ := json.Marshal(c)
-		want, _ := json.Marshal(r.Clone())
+		want, _ := json.Marshal(viaJSON)
 		if string(got) != string(want) {
-			t.Fatalf("copy as JSON:\n%s\nsluice.Rollout.Clone as JSON:\n%s", got, want)
+			t.Fatalf("copy as JSON:\n%s\nround trip through JSON:\n%s", got, want)
+		}
+		for i := range c.Events {
+			if !c.Events[i].At.Equal(viaJSON.Events[i].At) || c.Events[i].At != viaJSON.Events[i].At {
+				t.Errorf("event %d time %#v, through JSON %#v", i, c.Events[i].At, viaJSON.Events[i].At)
+			}
 		}
 	})
 	t.Run("SharesNothing", func(t *testing.T) {
@@ -86,7 +97,7 @@ func TestCloneRollout(t *testing.T) {
 		walk("Rollout", reflect.ValueOf(r), reflect.ValueOf(c))
 	})
 	t.Run("NextLeavesItsInputAlone", func(t *testing.T) {
-		before := cloneRollout(r)
+		before := r.Clone()
 		next, _ := must(t, r, t0.Add(30*time.Second), Event{Kind: EvAnalysis, Verdict: verdict(sluice.OutcomeFail, 700, 130), StageSamples: 130})
 		next.Spec.Stages[0].Percent = 99
 		next.PreviousLabels["stable"] = "v9"

@@ -185,7 +185,7 @@ func Start(id string, spec sluice.RolloutSpec, prev *sluice.Model, actor, reason
 // carry out, or a CodeConflict error when the event does not apply in r's
 // phase (the error says what would).
 func Next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, error) {
-	r = cloneRollout(r)
+	r = r.Clone()
 	r.UpdatedAt = now
 	switch ev.Kind {
 	case EvWarmed:
