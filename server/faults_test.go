@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/fakellm"
 	"github.com/sluicehq/sluice/server"
@@ -331,10 +330,11 @@ func TestFault_CandidateKilledMidRollout(t *testing.T) {
 func TestFault_HangingCandidateRollsBack(t *testing.T) {
 	stable := MustBackend(t, fakellm.Config{})
 	cand := MustBackend(t, fakellm.Config{Seed: 5})
-	gw, cl := startRolloutGatewayWith(t, stable, cand, func(c *config.Gateway) {
+	gw, cl := startRolloutGatewayWith(t, "", func(c *config.Gateway) {
+		c.Health.FailAfter = 2
 		c.Timeouts.FirstByte = 300 * time.Millisecond
 		c.OutlierEjection.ConsecutiveFailures = 3
-	})
+	}, stable, cand)
 	l := startLoad(t, gw.URL(), 6)
 	spec := fastSpec("v1.1.0")
 	for i := range spec.Stages {
@@ -360,29 +360,6 @@ func TestFault_HangingCandidateRollsBack(t *testing.T) {
 		t.Errorf("audit of the rollback: %+v, %v; want one entry by the controller", audit, err)
 	}
 	t.Logf("%d requests, 0 failed: %s", l.sent.Load(), r.Decision)
-}
-
-// startRolloutGatewayWith is startRolloutGateway with the config edited.
-func startRolloutGatewayWith(t *testing.T, stable, cand *fakellm.Server, edit func(*config.Gateway)) (*server.Server, *api.Client) {
-	t.Helper()
-	gw, _ := mustGatewayWith(t, func(c *config.Gateway) {
-		c.Health.Interval = 200 * time.Millisecond
-		c.Health.FailAfter = 2
-		edit(c)
-	}, nil, sluice.ApplyDoc{Models: []sluice.ApplyModel{{
-		Name:   "chat",
-		Policy: &sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1.0.0"},
-		Labels: map[string]string{"stable": "v1.0.0"},
-		Versions: []sluice.Version{
-			{Version: "v1.0.0", Endpoints: []string{stable.URL()}, BaseModel: "llama-3-8b", Family: "llama-3", WeightHash: "w1", Stage: sluice.StageProduction},
-			{Version: "v1.1.0", Endpoints: []string{cand.URL()}, BaseModel: "llama-3-8b", Family: "llama-3", WeightHash: "w2", Stage: sluice.StageStaging},
-		},
-	}}})
-	secret, err := gw.CreateToken(context.Background(), "op", sluice.RoleOperator, "test", "setup")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return gw, api.NewClient(gw.AdminURL(), secret)
 }
 
 // TestTimeout_StalledStream: a backend that starts a stream and then

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,39 +27,12 @@ const candidateErrorRate = `(sum(sluice_request_errors_total{model="{{.Model}}",
 // backends.
 func startPromGateway(t *testing.T, mutate func(*config.Gateway), stable, cand *fakellm.Server) (*server.Server, *api.Client) {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Store = filepath.Join(t.TempDir(), "sluice.db")
-	cfg.Rollouts.Tick = 50 * time.Millisecond
-	cfg.Health.Interval = 200 * time.Millisecond
-	// The gate, not the circuit breaker, is what these tests are about.
-	cfg.OutlierEjection.Disabled = true
-	mutate(&cfg)
-	s, err := server.New(context.Background(), server.Options{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Shutdown(context.Background()) })
-	doc := sluice.ApplyDoc{Models: []sluice.ApplyModel{{
-		Name:   "chat",
-		Policy: &sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1.0.0"},
-		Labels: map[string]string{"stable": "v1.0.0"},
-		Versions: []sluice.Version{
-			{Version: "v1.0.0", Endpoints: []string{stable.URL()}, BaseModel: "llama-3-8b", Family: "llama-3", WeightHash: "w1", Stage: sluice.StageProduction},
-			{Version: "v1.1.0", Endpoints: []string{cand.URL()}, BaseModel: "llama-3-8b", Family: "llama-3", WeightHash: "w2", Stage: sluice.StageStaging},
-		},
-	}}}
-	if _, err := s.Control.Do(context.Background(), "test", "setup", func(e *sluice.Edit) error { return e.Apply(doc) }); err != nil {
-		t.Fatal(err)
-	}
-	secret, err := s.CreateToken(context.Background(), "op", sluice.RoleOperator, "test", "setup")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, api.NewClient(s.AdminURL(), secret)
+	return startRolloutGatewayWith(t, "", func(cfg *config.Gateway) {
+		cfg.Rollouts.Tick = 50 * time.Millisecond
+		// The gate, not the circuit breaker, is what these tests are about.
+		cfg.OutlierEjection.Disabled = true
+		mutate(cfg)
+	}, stable, cand)
 }
 
 // gatedSpec is a progressive rollout whose statistical thresholds are so

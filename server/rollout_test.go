@@ -25,6 +25,13 @@ import (
 // chat v1.0.0 (stable, production) and v1.1.0 (staging) on the backends.
 func startRolloutGateway(t *testing.T, path string, stable, cand *fakellm.Server) (*server.Server, *api.Client) {
 	t.Helper()
+	return startRolloutGatewayWith(t, path, func(*config.Gateway) {}, stable, cand)
+}
+
+// startRolloutGatewayWith is startRolloutGateway with the configuration
+// changed by mutate before the gateway starts.
+func startRolloutGatewayWith(t *testing.T, path string, mutate func(*config.Gateway), stable, cand *fakellm.Server) (*server.Server, *api.Client) {
+	t.Helper()
 	if path == "" {
 		path = filepath.Join(t.TempDir(), "sluice.db")
 	}
@@ -33,6 +40,7 @@ func startRolloutGateway(t *testing.T, path string, stable, cand *fakellm.Server
 	cfg.Store = path
 	cfg.Rollouts.Tick = 20 * time.Millisecond
 	cfg.Health.Interval = 200 * time.Millisecond
+	mutate(&cfg)
 	s, err := server.New(context.Background(), server.Options{Config: cfg})
 	if err != nil {
 		t.Fatal(err)

@@ -84,26 +84,7 @@ func TestGateway_SlowClients(t *testing.T) {
 	waitFor(t, "the slow reader's request in flight", 5*time.Second, func() bool { return gw.Proxy.InFlight("chat:v1.0.0") == 1 })
 
 	// Meanwhile, ordinary clients.
-	var lat []time.Duration
-	client := &http.Client{Timeout: 5 * time.Second}
-	for i := 0; i < 200; i++ {
-		s := time.Now()
-		resp, err := client.Post(gw.URL()+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"chat","max_tokens":8,"messages":[]}`))
-		if err != nil {
-			t.Fatalf("ordinary client %d: %v", i, err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("ordinary client %d: %d", i, resp.StatusCode)
-		}
-		lat = append(lat, time.Since(s))
-		time.Sleep(20 * time.Millisecond)
-	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	if p99 := lat[len(lat)*99/100]; p99 > 500*time.Millisecond {
-		t.Errorf("ordinary clients' p99 latency %s beside the slow clients", p99)
-	}
+	lat := ordinaryClients(t, gw.URL(), 20*time.Millisecond, "slow clients")
 
 	// The slow reader's request ends at the request timeout plus the
 	// write margin, not when the client decides.
@@ -187,26 +168,7 @@ func TestGateway_SlowBody(t *testing.T) {
 	}
 
 	// Meanwhile, ordinary clients.
-	var lat []time.Duration
-	client := &http.Client{Timeout: 5 * time.Second}
-	for i := 0; i < 200; i++ {
-		s := time.Now()
-		resp, err := client.Post(gw.URL()+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"chat","max_tokens":8,"messages":[]}`))
-		if err != nil {
-			t.Fatalf("ordinary client %d: %v", i, err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("ordinary client %d: %d", i, resp.StatusCode)
-		}
-		lat = append(lat, time.Since(s))
-		time.Sleep(10 * time.Millisecond)
-	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	if p99 := lat[len(lat)*99/100]; p99 > 500*time.Millisecond {
-		t.Errorf("ordinary clients' p99 latency %s beside the slow bodies", p99)
-	}
+	lat := ordinaryClients(t, gw.URL(), 10*time.Millisecond, "slow bodies")
 
 	wg.Wait()
 	sorted := append([]time.Duration(nil), endedAfter...)
@@ -249,4 +211,33 @@ func itoa(n int) string {
 			return string(b[i:])
 		}
 	}
+}
+
+// ordinaryClients sends 200 short chat requests one after another, pause
+// apart, each of which must succeed, checks that their p99 latency stays
+// under 500 ms beside the misbehaving clients named by beside, and returns
+// the latencies in ascending order.
+func ordinaryClients(t *testing.T, url string, pause time.Duration, beside string) []time.Duration {
+	t.Helper()
+	var lat []time.Duration
+	client := &http.Client{Timeout: 5 * time.Second}
+	for i := 0; i < 200; i++ {
+		s := time.Now()
+		resp, err := client.Post(url+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"chat","max_tokens":8,"messages":[]}`))
+		if err != nil {
+			t.Fatalf("ordinary client %d: %v", i, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("ordinary client %d: %d", i, resp.StatusCode)
+		}
+		lat = append(lat, time.Since(s))
+		time.Sleep(pause)
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	if p99 := lat[len(lat)*99/100]; p99 > 500*time.Millisecond {
+		t.Errorf("ordinary clients' p99 latency %s beside the %s", p99, beside)
+	}
+	return lat
 }
