@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -26,9 +27,8 @@ func benchRows(n int, base time.Time) []sluice.Observation {
 
 // BenchmarkStore_AppendRequests1000 measures one batch of 1000 request log
 // rows, the observe flusher's unit of work, as the log grows. Each batch is
-// later than the one before and its request ids are time-ordered, as in
-// production; random request ids would make every batch dirty pages all
-// over the request_id index and grow slower as the table does.
+// later than the one before and its request ids are the gateway's
+// (req_<process>_<base-36 counter>), as in production.
 func BenchmarkStore_AppendRequests1000(b *testing.B) {
 	s := MustOpen(b, filepath.Join(b.TempDir(), "sluice.db"))
 	base := time.Now()
@@ -39,7 +39,7 @@ func BenchmarkStore_AppendRequests1000(b *testing.B) {
 	for b.Loop() {
 		for i := range rows {
 			rows[i].At = base.Add(time.Duration(batch*1000+i) * time.Millisecond)
-			rows[i].RequestID = fmt.Sprintf("%012x-%04x", batch*1000+i, i*7919%65536)
+			rows[i].RequestID = "req_0123456789ab_" + strconv.FormatUint(uint64(batch*1000+i+1), 36)
 		}
 		batch++
 		if err := s.AppendRequests(b.Context(), rows); err != nil {
@@ -56,4 +56,61 @@ func cpuTime() int64 {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// benchLog returns a store holding n batches of 1000 request log rows as
+// the gateway writes them, one millisecond apart.
+func benchLog(b *testing.B, batches int) (sluice.Store, []sluice.Observation) {
+	s := MustOpen(b, filepath.Join(b.TempDir(), "sluice.db"))
+	base := time.Now().Add(-time.Duration(batches) * time.Second)
+	rows := benchRows(1000, base)
+	for batch := range batches {
+		for i := range rows {
+			rows[i].At = base.Add(time.Duration(batch*1000+i) * time.Millisecond)
+			rows[i].RequestID = "req_0123456789ab_" + strconv.FormatUint(uint64(batch*1000+i+1), 36)
+		}
+		if err := s.AppendRequests(b.Context(), rows); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return s, rows
+}
+
+// BenchmarkStore_RequestByID finds one request among 500,000: the
+// question "which version served this request".
+func BenchmarkStore_RequestByID(b *testing.B) {
+	s, _ := benchLog(b, 500)
+	n := 0
+	for b.Loop() {
+		n++
+		id := "req_0123456789ab_" + strconv.FormatUint(uint64(n*7919%500_000+1), 36)
+		got, err := s.Requests(b.Context(), sluice.RequestQuery{RequestID: id})
+		if err != nil || len(got) != 1 {
+			b.Fatalf("Requests(%s) = %d rows, %v", id, len(got), err)
+		}
+	}
+}
+
+// BenchmarkStore_CountRequests500k counts a model's requests per version
+// over 500,000 rows (about 8 minutes at 1,000 requests a second).
+func BenchmarkStore_CountRequests500k(b *testing.B) {
+	s, _ := benchLog(b, 500)
+	for b.Loop() {
+		got, err := s.CountRequests(b.Context(), sluice.RequestQuery{Model: "chat"})
+		if err != nil || len(got) != 2 || got[0].Count+got[1].Count != 500_000 {
+			b.Fatalf("CountRequests = %+v, %v", got, err)
+		}
+	}
+}
+
+// BenchmarkStore_RecentRequests reads the newest 100 of 500,000 rows of one
+// version.
+func BenchmarkStore_RecentRequests(b *testing.B) {
+	s, _ := benchLog(b, 500)
+	for b.Loop() {
+		got, err := s.Requests(b.Context(), sluice.RequestQuery{Model: "chat", Version: "v1.1.0", Limit: 100})
+		if err != nil || len(got) != 100 {
+			b.Fatalf("Requests = %d rows, %v", len(got), err)
+		}
+	}
 }

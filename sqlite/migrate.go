@@ -52,6 +52,12 @@ func migrations() ([]migration, error) {
 	return ms, nil
 }
 
+// migrationSteps are the parts of migrations that SQL cannot do, by
+// version; each runs after its migration's SQL in the same transaction.
+var migrationSteps = map[int]func(ctx context.Context, s *Store, tx *sql.Tx) error{
+	3: segmentLegacyRequests,
+}
+
 // migrate applies the migrations the file lacks, each in its own
 // transaction together with its schema_migrations row, so a failed
 // migration leaves the schema as the previous one left it. A read-only
@@ -96,6 +102,11 @@ func (s *Store) migrate(ctx context.Context) error {
 			}
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 				return err
+			}
+			if step := migrationSteps[m.version]; step != nil {
+				if err := step(ctx, s, tx); err != nil {
+					return err
+				}
 			}
 			_, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", m.version, m.name, s.now().UnixNano())
 			return err

@@ -1,244 +1,224 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
-	"database/sql/driver"
-	"fmt"
-	"runtime"
-	"strings"
+	"math"
+	"slices"
 	"time"
 
 	"github.com/sluicehq/sluice"
 )
 
-// requestColumns are the request log's columns in the order rows are
-// bound.
-const requestColumns = `INSERT INTO requests (request_id, at, model, version, route, sticky_hash, category,
-	endpoint, stream, status, error_class, latency_ns, ttft_ns, input_tokens, output_tokens, finish_reason,
-	response_chars, refusal, retried) VALUES `
-
-const requestPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-
-// requestBatch is how many rows one INSERT statement carries: one
-// statement per 64 rows costs far less than one per row (the driver's
-// per-statement work dominated), and 64 × 19 parameters stay well under
-// SQLite's limit.
-const requestBatch = 64
-
-// insertRequests returns the INSERT of n rows.
-func insertRequests(n int) string {
-	var b strings.Builder
-	b.WriteString(requestColumns)
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(requestPlaceholders)
-	}
-	return b.String()
-}
-
-// insertFull is the INSERT of requestBatch rows.
-var insertFull = insertRequests(requestBatch)
-
-// AppendRequests adds rows to the request log in one transaction, up to
-// requestBatch rows per INSERT statement. A row whose At is zero is stamped
-// with the store's clock.
-//
-// The rows go to the driver's connection directly (sql.Conn.Raw), not
-// through database/sql: for each statement database/sql converts and copies
-// every argument (19 per row) into a new slice, which was a tenth of the
-// request log's CPU and the largest allocation of a gateway under load. The
-// arguments here are built once per call as driver values and reused from
-// statement to statement.
+// AppendRequests adds rows to the request log in one transaction, as
+// segments of up to segmentRows rows (see segment.go). A row whose At is
+// zero is stamped with the store's clock. The rows are encoded before the
+// transaction begins, so the write lock is held for a few statements.
 func (s *Store) AppendRequests(ctx context.Context, rows []sluice.Observation) error {
 	if len(rows) == 0 {
 		return nil
 	}
 	const op = "append requests"
-	conn, err := s.w.Conn(ctx)
-	if err != nil {
-		return s.mapErr(ctx, op, true, err)
-	}
-	defer conn.Close()
-	err = conn.Raw(func(dc any) error {
-		c, ok := dc.(rawConn)
-		if !ok { // modernc.org/sqlite's connections have both
-			return fmt.Errorf("the SQLite driver's connection (%T) cannot begin a transaction with a context", dc)
+	ats := make([]int64, len(rows))
+	var now int64
+	for i := range rows {
+		at, err := s.stamp(rows[i].At, &now, "request", rows[i].RequestID)
+		if err != nil {
+			return s.mapErr(ctx, op, true, err)
 		}
-		return s.appendRequestsRaw(ctx, c, rows)
+		ats[i] = at
+	}
+	segs := make([]segment, 0, (len(rows)+segmentRows-1)/segmentRows)
+	for start := 0; start < len(rows); start += segmentRows {
+		end := min(start+segmentRows, len(rows))
+		segs = append(segs, encodeSegment(rows[start:end], ats[start:end]))
+	}
+	return s.write(ctx, op, func(tx *sql.Tx) error {
+		for i := range segs {
+			if err := insertSegment(ctx, tx, &segs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
+}
+
+// insertSegment writes sg as a new segment.
+func insertSegment(ctx context.Context, tx *sql.Tx, sg *segment) error {
+	prefix, lo, hi := sg.idColumns()
+	res, err := tx.ExecContext(ctx, `INSERT INTO request_segments (first_at, last_at, rows, id_prefix, id_lo, id_hi, data)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, sg.firstAt, sg.lastAt, sg.rows, prefix, lo, hi, sg.data)
 	if err != nil {
-		return s.mapErr(ctx, op, true, err)
+		return err
+	}
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	return insertOtherIDs(ctx, tx, seq, sg.others)
+}
+
+// idColumns returns the id_prefix, id_lo and id_hi of sg: NULL without a
+// range.
+func (sg *segment) idColumns() (prefix, lo, hi any) {
+	if !sg.hasRange {
+		return nil, nil, nil
+	}
+	return sg.idPrefix, sg.idLo, sg.idHi
+}
+
+// insertOtherIDs lists the ids of segment seq that its range does not
+// cover.
+func insertOtherIDs(ctx context.Context, tx *sql.Tx, seq int64, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, "INSERT OR IGNORE INTO request_ids (request_id, seq) VALUES (?, ?)")
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, id := range ids {
+		if _, err := stmt.ExecContext(ctx, id, seq); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// rawConn is what AppendRequests needs of a driver connection.
-type rawConn interface {
-	driver.ConnBeginTx
-	driver.ConnPrepareContext
+// segmentFilter is a RequestQuery as the segment scan applies it.
+type segmentFilter struct {
+	q            sluice.RequestQuery
+	since, until int64 // inclusive, exclusive
 }
 
-// rawStmt is what appendRequestsRaw needs of a prepared statement.
-type rawStmt interface {
-	driver.Stmt
-	driver.StmtExecContext
+func newSegmentFilter(q sluice.RequestQuery) segmentFilter {
+	f := segmentFilter{q: q, since: math.MinInt64, until: math.MaxInt64}
+	if !q.Since.IsZero() {
+		f.since = boundArg(q.Since)
+	}
+	if !q.Until.IsZero() {
+		f.until = boundArg(q.Until)
+	}
+	return f
 }
 
-// appendRequestsRaw writes rows in one transaction on the driver connection
-// c.
-func (s *Store) appendRequestsRaw(ctx context.Context, c rawConn, rows []sluice.Observation) (err error) {
-	tx, err := c.BeginTx(ctx, driver.TxOptions{})
-	if err != nil {
-		return err
+// query returns the SELECT of the segments that may hold rows f keeps,
+// newest last_at first, and its arguments.
+func (f *segmentFilter) query() (string, []any) {
+	const cols = "SELECT seq, first_at, last_at, data FROM request_segments"
+	where := " WHERE last_at >= ? AND first_at < ?"
+	args := []any{f.since, f.until}
+	if f.q.RequestID != "" {
+		where += " AND seq IN (SELECT seq FROM request_ids WHERE request_id = ?"
+		args = append(args, f.q.RequestID)
+		if prefix, n, ok := counterID(f.q.RequestID); ok {
+			where += " UNION SELECT seq FROM request_segments WHERE id_prefix = ? AND id_hi >= ? AND id_lo <= ?"
+			args = append(args, prefix, n, n)
+		}
+		where += ")"
 	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-		}
-	}()
-	// modernc.org/sqlite watches a cancelable context with a goroutine per
-	// statement, which costs more than the insert itself; ctx is checked
-	// before each statement instead.
-	rowCtx := context.WithoutCancel(ctx)
-	args := make([]driver.NamedValue, requestColumnCount*min(len(rows), requestBatch))
-	for i := range args {
-		args[i].Ordinal = i + 1
-	}
-	var full driver.Stmt
-	defer func() {
-		if full != nil {
-			full.Close()
-		}
-	}()
-	var now int64
-	for start := 0; start < len(rows); start += requestBatch {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if start > 0 {
-			// A batch of 512 rows is milliseconds of CPU; without a yield
-			// between statements, requests made runnable on this P
-			// would wait for all of it (until the runtime preempts it at
-			// 10 ms) while the gateway has only its other cores.
-			runtime.Gosched()
-		}
-		batch := rows[start:min(start+requestBatch, len(rows))]
-		for i := range batch {
-			o := &batch[i]
-			at, err := s.stamp(o.At, &now, "request", o.RequestID)
-			if err != nil {
-				return err
-			}
-			a := args[i*requestColumnCount : (i+1)*requestColumnCount]
-			a[0].Value, a[1].Value, a[2].Value, a[3].Value, a[4].Value = o.RequestID, at, o.Model, o.Version, o.Route
-			a[5].Value, a[6].Value, a[7].Value, a[8].Value = int64(o.StickyHash), o.Category, o.Endpoint, boolInt(o.Stream)
-			a[9].Value, a[10].Value, a[11].Value, a[12].Value = int64(o.Status), o.ErrorClass, int64(o.Latency), int64(o.TTFT)
-			a[13].Value, a[14].Value, a[15].Value = int64(o.InputTokens), int64(o.OutputTokens), o.FinishReason
-			a[16].Value, a[17].Value, a[18].Value = int64(o.ResponseChars), boolInt(o.Refusal), boolInt(o.Retried)
-		}
-		stmt := full
-		if len(batch) == requestBatch && full == nil {
-			if full, err = c.PrepareContext(rowCtx, insertFull); err != nil {
-				return err
-			}
-			stmt = full
-		} else if len(batch) < requestBatch {
-			if stmt, err = c.PrepareContext(rowCtx, insertRequests(len(batch))); err != nil {
-				return err
-			}
-		}
-		err = execRaw(rowCtx, stmt, args[:requestColumnCount*len(batch)])
-		if stmt != full {
-			stmt.Close()
-		}
-		if err != nil {
-			return fmt.Errorf("write requests %s to %s: %w", batch[0].RequestID, batch[len(batch)-1].RequestID, err)
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return cols + where + " ORDER BY last_at DESC, seq DESC", args
 }
 
-// execRaw executes a prepared driver statement.
-func execRaw(ctx context.Context, stmt driver.Stmt, args []driver.NamedValue) error {
-	se, ok := stmt.(rawStmt)
-	if !ok { // modernc.org/sqlite's statements have it
-		return fmt.Errorf("the SQLite driver's statement (%T) cannot execute with a context", stmt)
+// match returns the rows of d that f keeps, calling keep with each.
+func (f *segmentFilter) match(d *decodedSegment, keep func(row *segRow, idx int)) {
+	model, version := -1, -1
+	if f.q.Model != "" {
+		if model = d.word(f.q.Model); model < 0 {
+			return
+		}
 	}
-	_, err := se.ExecContext(ctx, args)
-	return err
+	if f.q.Version != "" {
+		if version = d.word(f.q.Version); version < 0 {
+			return
+		}
+	}
+	for i := range d.rows {
+		r := &d.rows[i]
+		if r.at < f.since || r.at >= f.until ||
+			model >= 0 && r.dict[0] != uint32(model) || version >= 0 && r.dict[1] != uint32(version) ||
+			f.q.RequestID != "" && string(r.id) != f.q.RequestID {
+			continue
+		}
+		keep(r, i)
+	}
 }
 
-// requestColumnCount is how many parameters one request log row binds.
-const requestColumnCount = 19
-
-// requestWhere builds the WHERE clause for q.
-func requestWhere(q sluice.RequestQuery) (string, []any) {
-	var where []string
-	var args []any
-	if q.Model != "" {
-		where = append(where, "model = ?")
-		args = append(args, q.Model)
-	}
-	if q.Version != "" {
-		where = append(where, "version = ?")
-		args = append(args, q.Version)
-	}
-	if q.RequestID != "" {
-		where = append(where, "request_id = ?")
-		args = append(args, q.RequestID)
-	}
-	timeRange(&where, &args, q.Since, q.Until)
-	if len(where) == 0 {
-		return "", nil
-	}
-	return " WHERE " + strings.Join(where, " AND "), args
-}
-
-// Requests returns the request log rows matching q, newest first; rows
-// with the same time come newest-appended first.
-func (s *Store) Requests(ctx context.Context, q sluice.RequestQuery) ([]sluice.Observation, error) {
-	where, args := requestWhere(q)
-	query := `SELECT request_id, at, model, version, route, sticky_hash, category, endpoint, stream, status,
-		error_class, latency_ns, ttft_ns, input_tokens, output_tokens, finish_reason, response_chars, refusal,
-		retried FROM requests` + where + " ORDER BY at DESC, rowid DESC LIMIT ?"
-	args = append(args, limit(q.Limit))
-	var out []sluice.Observation
-	err := s.read(ctx, "read requests", func(tx *sql.Tx) error {
+// scanSegments calls fn with each segment f selects, newest last_at first,
+// until fn returns false. The segment is valid only during the call.
+func (s *Store) scanSegments(ctx context.Context, op string, f *segmentFilter, fn func(d *decodedSegment, lastAt int64) bool) error {
+	query, args := f.query()
+	return s.read(ctx, op, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, query, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
+		var d decodedSegment
 		for rows.Next() {
 			var (
-				o                         sluice.Observation
-				at                        sql.NullInt64
-				sticky, latency, ttft     int64
-				stream, refusal, retried  int64
-				status, in, outTok, chars int64
+				firstAt, lastAt int64
+				data            sql.RawBytes
 			)
-			if err := rows.Scan(&o.RequestID, &at, &o.Model, &o.Version, &o.Route, &sticky, &o.Category,
-				&o.Endpoint, &stream, &status, &o.ErrorClass, &latency, &ttft, &in, &outTok, &o.FinishReason,
-				&chars, &refusal, &retried); err != nil {
+			if err := rows.Scan(&d.seq, &firstAt, &lastAt, &data); err != nil {
 				return err
 			}
-			o.At = timeCol(at)
-			o.StickyHash = uint64(sticky)
-			o.Stream, o.Refusal, o.Retried = stream != 0, refusal != 0, retried != 0
-			o.Status, o.InputTokens, o.OutputTokens, o.ResponseChars = int(status), int(in), int(outTok), int(chars)
-			o.Latency, o.TTFT = time.Duration(latency), time.Duration(ttft)
-			out = append(out, o)
+			if err := decodeSegment(data, firstAt, &d); err != nil {
+				return sluice.Errorf(sluice.CodeUnavailable, "%s: store %s: request log segment %d: %v", op, s.path, d.seq, err)
+			}
+			if !fn(&d, lastAt) {
+				break
+			}
 		}
 		return rows.Err()
 	})
+}
+
+// requestHit is a row Requests returns with its place in append order.
+type requestHit struct {
+	o        sluice.Observation
+	at       int64
+	seq      int64
+	position int
+}
+
+// Requests returns the request log rows matching q, newest first; rows
+// with the same time come newest-appended first.
+//
+// Segments are read newest last_at first; once q's limit is reached, a
+// segment whose last row is older than the limit's oldest cannot add a
+// row, and the scan stops.
+func (s *Store) Requests(ctx context.Context, q sluice.RequestQuery) ([]sluice.Observation, error) {
+	n := limit(q.Limit)
+	f := newSegmentFilter(q)
+	var hits []requestHit
+	newestFirst := func(a, b requestHit) int {
+		return cmp.Or(cmp.Compare(b.at, a.at), cmp.Compare(b.seq, a.seq), cmp.Compare(b.position, a.position))
+	}
+	err := s.scanSegments(ctx, "read requests", &f, func(d *decodedSegment, lastAt int64) bool {
+		if len(hits) >= n && lastAt < hits[n-1].at {
+			return false
+		}
+		f.match(d, func(r *segRow, i int) {
+			hits = append(hits, requestHit{o: d.observation(r), at: r.at, seq: d.seq, position: i})
+		})
+		if len(hits) >= n {
+			// Keep the newest n sorted, so hits[n-1] is the bar a later
+			// segment must reach.
+			slices.SortFunc(hits, newestFirst)
+			hits = hits[:n]
+		}
+		return true
+	})
 	if err != nil {
 		return nil, err
+	}
+	slices.SortFunc(hits, newestFirst)
+	out := make([]sluice.Observation, min(len(hits), n))
+	for i := range out {
+		out[i] = hits[i].o
 	}
 	return out, nil
 }
@@ -247,44 +227,106 @@ func (s *Store) Requests(ctx context.Context, q sluice.RequestQuery) ([]sluice.O
 // ordered by tag as text; q.Limit is ignored. Without q.Model, tags that
 // several models share are counted together.
 func (s *Store) CountRequests(ctx context.Context, q sluice.RequestQuery) ([]sluice.VersionCount, error) {
-	where, args := requestWhere(q)
-	query := "SELECT version, COUNT(*) FROM requests" + where + " GROUP BY version ORDER BY version"
-	var out []sluice.VersionCount
-	err := s.read(ctx, "count requests", func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var c sluice.VersionCount
-			if err := rows.Scan(&c.Version, &c.Count); err != nil {
-				return err
+	f := newSegmentFilter(q)
+	counts := map[string]int64{}
+	var perWord []int64
+	err := s.scanSegments(ctx, "count requests", &f, func(d *decodedSegment, _ int64) bool {
+		perWord = append(perWord[:0], make([]int64, len(d.words))...)
+		f.match(d, func(r *segRow, _ int) { perWord[r.dict[1]]++ })
+		for w, c := range perWord {
+			if c > 0 {
+				counts[d.words[w]] += c
 			}
-			out = append(out, c)
 		}
-		return rows.Err()
+		return true
 	})
 	if err != nil {
 		return nil, err
+	}
+	out := make([]sluice.VersionCount, 0, len(counts))
+	for v, c := range counts {
+		out = append(out, sluice.VersionCount{Version: v, Count: c})
+	}
+	slices.SortFunc(out, func(a, b sluice.VersionCount) int { return cmp.Compare(a.Version, b.Version) })
+	if len(out) == 0 {
+		return nil, nil
 	}
 	return out, nil
 }
 
 // PruneRequests deletes the request log rows older than before and returns
-// how many it deleted.
+// how many it deleted: segments wholly older go, and a segment that
+// straddles the cutoff is rewritten with the rows it keeps.
 func (s *Store) PruneRequests(ctx context.Context, before time.Time) (int64, error) {
+	cut := boundArg(before)
 	var n int64
 	err := s.write(ctx, "prune requests", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "DELETE FROM requests WHERE at < ?", boundArg(before))
+		if err := tx.QueryRowContext(ctx, "SELECT COALESCE(SUM(rows), 0) FROM request_segments WHERE last_at < ?", cut).Scan(&n); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM request_ids WHERE seq IN (SELECT seq FROM request_segments WHERE last_at < ?)", cut); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM request_segments WHERE last_at < ?", cut); err != nil {
+			return err
+		}
+		kept, dropped, err := s.straddling(ctx, tx, cut)
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
-		return err
+		n += dropped
+		for seq, sg := range kept {
+			prefix, lo, hi := sg.idColumns()
+			if _, err := tx.ExecContext(ctx, `UPDATE request_segments SET first_at = ?, last_at = ?, rows = ?, id_prefix = ?,
+				id_lo = ?, id_hi = ?, data = ? WHERE seq = ?`, sg.firstAt, sg.lastAt, sg.rows, prefix, lo, hi, sg.data, seq); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM request_ids WHERE seq = ?", seq); err != nil {
+				return err
+			}
+			if err := insertOtherIDs(ctx, tx, seq, sg.others); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return 0, err
 	}
 	return n, nil
+}
+
+// straddling re-encodes the segments that hold rows both older and not
+// older than cut with only the latter, by seq, and counts the rows left
+// out. The segments are read in full before any is rewritten.
+func (s *Store) straddling(ctx context.Context, tx *sql.Tx, cut int64) (map[int64]segment, int64, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT seq, first_at, data FROM request_segments WHERE first_at < ?", cut)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	kept := map[int64]segment{}
+	var dropped int64
+	var d decodedSegment
+	for rows.Next() {
+		var firstAt int64
+		var data sql.RawBytes
+		if err := rows.Scan(&d.seq, &firstAt, &data); err != nil {
+			return nil, 0, err
+		}
+		if err := decodeSegment(data, firstAt, &d); err != nil {
+			return nil, 0, sluice.Errorf(sluice.CodeUnavailable, "prune requests: store %s: request log segment %d: %v", s.path, d.seq, err)
+		}
+		var obs []sluice.Observation
+		var ats []int64
+		for i := range d.rows {
+			if r := &d.rows[i]; r.at >= cut {
+				obs = append(obs, d.observation(r))
+				ats = append(ats, r.at)
+			}
+		}
+		dropped += int64(len(d.rows) - len(obs))
+		kept[d.seq] = encodeSegment(obs, ats)
+	}
+	return kept, dropped, rows.Err()
 }

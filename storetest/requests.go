@@ -3,7 +3,9 @@ package storetest
 import (
 	"cmp"
 	"fmt"
+	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -19,6 +21,7 @@ var requestTests = []test{
 	{"FilterTime", testRequestsTime},
 	{"Count", testRequestsCount},
 	{"Prune", testRequestsPrune},
+	{"AgainstModel", testRequestsAgainstModel},
 }
 
 // requestRows returns n request log rows one second apart from start,
@@ -282,5 +285,102 @@ func testRequestsPrune(t *testing.T, s sluice.Store) {
 	}
 	if got := mustCount(t, s, sluice.RequestQuery{}); len(got) != 0 {
 		t.Fatalf("CountRequests after pruning everything = %v, want none", got)
+	}
+}
+
+// testRequestsAgainstModel appends rows in several batches, with times out
+// of order, ties, request ids of the gateway's PREFIX_COUNTER form from
+// two processes mixed with other ids, and prunes in between; then checks
+// many random queries against a plain list filtered and sorted as the
+// contract says.
+func testRequestsAgainstModel(t *testing.T, s sluice.Store) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	var model []sluice.Observation // in append order
+	counters := map[string]uint64{"req_0a1b2c3d4e5f": 0, "req_ffeeddccbbaa": 1 << 20}
+	prefixes := []string{"req_0a1b2c3d4e5f", "req_ffeeddccbbaa"}
+	newID := func(i int) string {
+		if rng.IntN(10) == 0 {
+			return fmt.Sprintf("client-%d-%d", len(model), i)
+		}
+		p := prefixes[min(rng.IntN(8), 1)] // mostly the first process
+		counters[p] += uint64(1 + rng.IntN(3))
+		return p + "_" + strconv.FormatUint(counters[p], 36)
+	}
+	for batch := range 6 {
+		rows := make([]sluice.Observation, 1+rng.IntN(1300))
+		for i := range rows {
+			o := requestRows(1, 0)[0]
+			o.RequestID = newID(i)
+			o.At = at(time.Duration(rng.IntN(3600_000_000)) * time.Microsecond)
+			if len(model) > 0 && rng.IntN(10) == 0 {
+				o.At = model[rng.IntN(len(model))].At // a tie
+			}
+			o.Model = []string{"chat", "embed"}[rng.IntN(2)]
+			o.Version = []string{"v1", "v2", "v3"}[rng.IntN(3)]
+			o.Latency = time.Duration(rng.IntN(1e9))
+			rows[i] = o
+		}
+		mustAppend(t, s, rows)
+		model = append(model, rows...)
+		if batch == 3 {
+			cut := at(time.Duration(rng.IntN(600)) * time.Second)
+			n, err := s.PruneRequests(t.Context(), cut)
+			if err != nil {
+				t.Fatalf("PruneRequests: %v", err)
+			}
+			kept := model[:0]
+			for _, o := range model {
+				if !o.At.Before(cut) {
+					kept = append(kept, o)
+				}
+			}
+			if want := len(model) - len(kept); n != int64(want) {
+				t.Fatalf("PruneRequests deleted %d rows, want %d", n, want)
+			}
+			model = slices.Clone(kept)
+		}
+	}
+	// Newest first, and newest-appended first among rows of one time.
+	ordered := slices.Clone(model)
+	slices.Reverse(ordered)
+	slices.SortStableFunc(ordered, func(a, b sluice.Observation) int { return b.At.Compare(a.At) })
+
+	for k := range 150 {
+		var q sluice.RequestQuery
+		if rng.IntN(2) == 0 {
+			q.Model = []string{"chat", "embed", "nope"}[rng.IntN(3)]
+		}
+		if rng.IntN(3) == 0 {
+			q.Version = []string{"v1", "v2", "v3"}[rng.IntN(3)]
+		}
+		if rng.IntN(3) == 0 {
+			q.Since = at(time.Duration(rng.IntN(3600)) * time.Second)
+		}
+		if rng.IntN(3) == 0 {
+			q.Until = at(time.Duration(rng.IntN(3600)) * time.Second)
+		}
+		switch rng.IntN(6) {
+		case 0:
+			q.RequestID = model[rng.IntN(len(model))].RequestID
+		case 1: // inside a process's counter range but never issued
+			q.RequestID = prefixes[0] + "_" + strconv.FormatUint(counters[prefixes[0]]/2*2+1<<40, 36)
+		}
+		q.Limit = []int{0, 1, 7, 100, 5000}[rng.IntN(5)]
+		want := newestFirst(ordered, func(o *sluice.Observation) bool {
+			return (q.Model == "" || o.Model == q.Model) && (q.Version == "" || o.Version == q.Version) &&
+				(q.RequestID == "" || o.RequestID == q.RequestID) &&
+				(q.Since.IsZero() || !o.At.Before(q.Since)) && (q.Until.IsZero() || o.At.Before(q.Until))
+		})
+		counts := map[string]int64{}
+		for _, o := range want {
+			counts[o.Version]++
+		}
+		if n := cmp.Or(q.Limit, 1000); len(want) > n {
+			want = want[:n]
+		}
+		checkRows(t, fmt.Sprintf("query %d: Requests(%+v)", k, q), mustRequests(t, s, q), want)
+		if got := mustCount(t, s, q); fmt.Sprint(sortedCounts(got)) != fmt.Sprint(sortedCounts(counts)) {
+			t.Fatalf("query %d: CountRequests(%+v) = %v, want %v", k, q, sortedCounts(got), sortedCounts(counts))
+		}
 	}
 }

@@ -1,0 +1,317 @@
+package sqlite
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// The request log is stored in segments (migration 0003): one table row
+// carries up to segmentRows requests in the encoding below, written with
+// one INSERT. The encoding, version segmentFormat:
+//
+//	byte     format
+//	uvarint  number of strings in the dictionary, then each string
+//	         (uvarint length, bytes)
+//	uvarint  number of rows, then each row:
+//	  uvarint length and bytes of the request id
+//	  uvarint At minus the segment's first_at, in ns
+//	  7 × uvarint dictionary index of model, version, route, category,
+//	         endpoint, error class, finish reason
+//	  8 bytes  sticky hash, little-endian
+//	  byte     flags: 1 stream, 2 refusal, 4 retried
+//	  6 × varint status, latency ns, TTFT ns, input tokens, output
+//	         tokens, response chars
+//
+// Strings that repeat from row to row (model, version and the rest) are
+// written once per segment; a typical row takes about 45 bytes.
+
+// segmentRows is the most rows one segment holds: enough that the
+// statement's cost is spread thin, few enough that finding one request
+// decodes little.
+const segmentRows = 512
+
+const segmentFormat = 1
+
+// dictColumns is how many of a row's strings go through the dictionary.
+const dictColumns = 7
+
+func dictValues(o *sluice.Observation) [dictColumns]*string {
+	return [dictColumns]*string{&o.Model, &o.Version, &o.Route, &o.Category, &o.Endpoint, &o.ErrorClass, &o.FinishReason}
+}
+
+// segment is one encoded segment and what its table row says about it.
+type segment struct {
+	firstAt, lastAt int64
+	rows            int
+	// idPrefix, idLo and idHi describe the ids of counter form that share
+	// the most common prefix; hasRange is false when no id has that form.
+	idPrefix   string
+	idLo, idHi int64
+	hasRange   bool
+	// others are the ids the range does not cover.
+	others []string
+	data   []byte
+}
+
+// counterID splits a request id of the form PREFIX_COUNTER, COUNTER in
+// base 36, as the gateway makes them. ok is false for any other id.
+func counterID(id string) (prefix string, n int64, ok bool) {
+	i := strings.LastIndexByte(id, '_')
+	if i <= 0 || i == len(id)-1 || len(id)-i > 14 {
+		return "", 0, false
+	}
+	u, err := strconv.ParseUint(id[i+1:], 36, 63)
+	if err != nil {
+		return "", 0, false
+	}
+	return id[:i], int64(u), true
+}
+
+// encodeSegment encodes rows, whose At are Unix ns in ats, as one segment.
+func encodeSegment(rows []sluice.Observation, ats []int64) segment {
+	sg := segment{firstAt: math.MaxInt64, lastAt: math.MinInt64, rows: len(rows)}
+	for _, at := range ats {
+		sg.firstAt = min(sg.firstAt, at)
+		sg.lastAt = max(sg.lastAt, at)
+	}
+	// The most common prefix is nearly always the first row's: one
+	// process makes every id of a segment but at a restart.
+	prefixes := map[string]int{}
+	for i := range rows {
+		if p, _, ok := counterID(rows[i].RequestID); ok {
+			prefixes[p]++
+		}
+	}
+	best := -1
+	for p, n := range prefixes {
+		if n > best || n == best && p < sg.idPrefix {
+			sg.idPrefix, best = p, n
+		}
+	}
+
+	dict := map[string]uint64{}
+	var words []string
+	idx := make([]uint64, len(rows)*dictColumns)
+	var last [dictColumns]string
+	var lastIdx [dictColumns]uint64
+	for i := range rows {
+		for c, v := range dictValues(&rows[i]) {
+			k, seen := lastIdx[c], i > 0 && *v == last[c]
+			if !seen {
+				var ok bool
+				if k, ok = dict[*v]; !ok {
+					k = uint64(len(words))
+					dict[*v] = k
+					words = append(words, *v)
+				}
+				last[c], lastIdx[c] = *v, k
+			}
+			idx[i*dictColumns+c] = k
+		}
+	}
+
+	b := make([]byte, 0, 16+len(rows)*48)
+	b = append(b, segmentFormat)
+	b = binary.AppendUvarint(b, uint64(len(words)))
+	for _, w := range words {
+		b = binary.AppendUvarint(b, uint64(len(w)))
+		b = append(b, w...)
+	}
+	b = binary.AppendUvarint(b, uint64(len(rows)))
+	for i := range rows {
+		o := &rows[i]
+		if p, n, ok := counterID(o.RequestID); ok && p == sg.idPrefix {
+			if !sg.hasRange {
+				sg.idLo, sg.idHi, sg.hasRange = n, n, true
+			}
+			sg.idLo, sg.idHi = min(sg.idLo, n), max(sg.idHi, n)
+		} else {
+			sg.others = append(sg.others, o.RequestID)
+		}
+		b = binary.AppendUvarint(b, uint64(len(o.RequestID)))
+		b = append(b, o.RequestID...)
+		b = binary.AppendUvarint(b, uint64(ats[i]-sg.firstAt))
+		for _, k := range idx[i*dictColumns : (i+1)*dictColumns] {
+			b = binary.AppendUvarint(b, k)
+		}
+		b = binary.LittleEndian.AppendUint64(b, o.StickyHash)
+		var flags byte
+		if o.Stream {
+			flags |= 1
+		}
+		if o.Refusal {
+			flags |= 2
+		}
+		if o.Retried {
+			flags |= 4
+		}
+		b = append(b, flags)
+		for _, v := range [...]int64{int64(o.Status), int64(o.Latency), int64(o.TTFT), int64(o.InputTokens), int64(o.OutputTokens), int64(o.ResponseChars)} {
+			b = binary.AppendVarint(b, v)
+		}
+	}
+	if !sg.hasRange {
+		sg.idPrefix = ""
+	}
+	sg.data = b
+	return sg
+}
+
+// segRow is one decoded row; id points into the segment's data and dict
+// indexes its dictionary.
+type segRow struct {
+	id      []byte
+	at      int64
+	dict    [dictColumns]uint32
+	sticky  uint64
+	flags   byte
+	numbers [6]int64
+}
+
+// decodedSegment is a segment's dictionary and rows.
+type decodedSegment struct {
+	seq   int64
+	words []string
+	rows  []segRow
+}
+
+var errSegment = errors.New("corrupt request log segment")
+
+// decodeSegment decodes data, a segment whose first_at is firstAt, into d,
+// reusing d's slices.
+func decodeSegment(data []byte, firstAt int64, d *decodedSegment) error {
+	r := segReader{b: data}
+	if len(data) == 0 || data[0] != segmentFormat {
+		return fmt.Errorf("%w: format %d, this sluice reads %d", errSegment, firstByte(data), segmentFormat)
+	}
+	r.b = r.b[1:]
+	nw := r.uvarint()
+	if nw > uint64(len(r.b)) {
+		return errSegment
+	}
+	d.words = d.words[:0]
+	for range nw {
+		d.words = append(d.words, string(r.bytes(r.uvarint())))
+	}
+	nr := r.uvarint()
+	if nr > uint64(len(r.b)) {
+		return errSegment
+	}
+	d.rows = d.rows[:0]
+	for range nr {
+		var row segRow
+		row.id = r.bytes(r.uvarint())
+		row.at = firstAt + int64(r.uvarint())
+		for c := range row.dict {
+			k := r.uvarint()
+			if k >= nw {
+				r.err = true
+			}
+			row.dict[c] = uint32(k)
+		}
+		row.sticky = binary.LittleEndian.Uint64(r.bytes(8))
+		row.flags = r.byte()
+		for c := range row.numbers {
+			row.numbers[c] = r.varint()
+		}
+		if r.err {
+			break
+		}
+		d.rows = append(d.rows, row)
+	}
+	if r.err || len(r.b) != 0 {
+		return errSegment
+	}
+	return nil
+}
+
+func firstByte(b []byte) int {
+	if len(b) == 0 {
+		return -1
+	}
+	return int(b[0])
+}
+
+// observation returns row as the Observation it was made from.
+func (d *decodedSegment) observation(row *segRow) sluice.Observation {
+	o := sluice.Observation{
+		RequestID:  string(row.id),
+		At:         time.Unix(0, row.at).UTC(),
+		StickyHash: row.sticky,
+		Stream:     row.flags&1 != 0,
+		Refusal:    row.flags&2 != 0,
+		Retried:    row.flags&4 != 0,
+	}
+	for c, v := range dictValues(&o) {
+		*v = d.words[row.dict[c]]
+	}
+	n := row.numbers
+	o.Status, o.Latency, o.TTFT = int(n[0]), time.Duration(n[1]), time.Duration(n[2])
+	o.InputTokens, o.OutputTokens, o.ResponseChars = int(n[3]), int(n[4]), int(n[5])
+	return o
+}
+
+// word returns the dictionary index of s, or -1 when the segment has no
+// such string.
+func (d *decodedSegment) word(s string) int {
+	for i, w := range d.words {
+		if w == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// segReader reads a segment; err is set, and zeros returned, once the data
+// runs out or a varint is malformed.
+type segReader struct {
+	b   []byte
+	err bool
+}
+
+func (r *segReader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err, r.b = true, nil
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *segReader) varint() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err, r.b = true, nil
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *segReader) bytes(n uint64) []byte {
+	if n > uint64(len(r.b)) {
+		r.err, r.b = true, nil
+		return make([]byte, min(n, 8))
+	}
+	out := r.b[:n:n]
+	r.b = r.b[n:]
+	return out
+}
+
+func (r *segReader) byte() byte {
+	if len(r.b) == 0 {
+		r.err = true
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}

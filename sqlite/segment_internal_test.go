@@ -1,0 +1,203 @@
+package sqlite
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// segmentRowsForTest returns n rows with every field varied, ids of the
+// gateway's form.
+func segmentRowsForTest(n int) ([]sluice.Observation, []int64) {
+	rows := make([]sluice.Observation, n)
+	ats := make([]int64, n)
+	base := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC).UnixNano()
+	for i := range rows {
+		rows[i] = sluice.Observation{
+			RequestID: "req_0123456789ab_" + strconv.FormatUint(uint64(1000+i), 36),
+			Model:     []string{"chat", "embed"}[i%2], Version: []string{"v1", "v2", "v3"}[i%3],
+			Route: "split", StickyHash: uint64(i) * 0x9E3779B97F4A7C15, Category: []string{"", "code"}[i%2],
+			Endpoint: "/v1/chat/completions", Stream: i%2 == 0, Status: 200 + i%3, ErrorClass: "",
+			Latency: time.Duration(i) * time.Millisecond, TTFT: -time.Duration(i), InputTokens: i, OutputTokens: 2 * i,
+			FinishReason: "stop", ResponseChars: 7 * i, Refusal: i%5 == 0, Retried: i%7 == 0,
+		}
+		ats[i] = base - int64(i%13)*1e9 + int64(i)
+		rows[i].At = time.Unix(0, ats[i]).UTC()
+	}
+	return rows, ats
+}
+
+func TestSegment_RoundTripAndIDRange(t *testing.T) {
+	rows, ats := segmentRowsForTest(300)
+	rows[17].RequestID = "client-supplied"
+	rows[18].RequestID = "req_other_5"
+	sg := encodeSegment(rows, ats)
+	if !sg.hasRange || sg.idPrefix != "req_0123456789ab" || sg.idLo != 1000 || sg.idHi != 1299 {
+		t.Errorf("id range = %v %q [%d, %d], want req_0123456789ab [1000, 1299]", sg.hasRange, sg.idPrefix, sg.idLo, sg.idHi)
+	}
+	if fmt.Sprint(sg.others) != "[client-supplied req_other_5]" {
+		t.Errorf("ids outside the range = %v", sg.others)
+	}
+	if perRow := len(sg.data) / len(rows); perRow > 64 {
+		t.Errorf("%d bytes per row, want at most 64", perRow)
+	}
+	var d decodedSegment
+	if err := decodeSegment(sg.data, sg.firstAt, &d); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.rows) != len(rows) {
+		t.Fatalf("decoded %d rows, want %d", len(d.rows), len(rows))
+	}
+	for i := range rows {
+		if got := d.observation(&d.rows[i]); got != rows[i] {
+			t.Fatalf("row %d:\n got  %+v\n want %+v", i, got, rows[i])
+		}
+	}
+	// Every truncation is an error, never a panic or a short read.
+	for n := range len(sg.data) {
+		if err := decodeSegment(sg.data[:n], sg.firstAt, &d); !errors.Is(err, errSegment) {
+			t.Fatalf("decoding the first %d of %d bytes: %v, want errSegment", n, len(sg.data), err)
+		}
+	}
+}
+
+func TestCounterID(t *testing.T) {
+	for _, tc := range []struct {
+		id, prefix string
+		n          int64
+		ok         bool
+	}{
+		{"req_0123456789ab_1z", "req_0123456789ab", 71, true},
+		{"a_b_0", "a_b", 0, true},
+		{"req-00042", "", 0, false},
+		{"_5", "", 0, false},
+		{"req_", "", 0, false},
+		{"req_x!", "", 0, false},
+		{"req_zzzzzzzzzzzzzz", "", 0, false}, // beyond 63 bits
+	} {
+		p, n, ok := counterID(tc.id)
+		if p != tc.prefix || n != tc.n || ok != tc.ok {
+			t.Errorf("counterID(%q) = %q, %d, %v; want %q, %d, %v", tc.id, p, n, ok, tc.prefix, tc.n, tc.ok)
+		}
+	}
+}
+
+func FuzzDecodeSegment(f *testing.F) {
+	rows, ats := segmentRowsForTest(20)
+	f.Add(encodeSegment(rows, ats).data)
+	f.Add([]byte{segmentFormat, 0, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var d decodedSegment
+		if err := decodeSegment(data, 0, &d); err != nil {
+			return
+		}
+		for i := range d.rows {
+			_ = d.observation(&d.rows[i])
+		}
+	})
+}
+
+// TestMigrate_LegacyRequestsBecomeSegments opens a store whose request log
+// is the one-row-per-request table of schema version 2: its rows come back
+// the same, in the same order, and the old table is gone.
+func TestMigrate_LegacyRequestsBecomeSegments(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sluice.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms[:2] {
+		if _, err := db.Exec(m.sql); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec("INSERT INTO schema_migrations VALUES (?, ?, 0)", m.version, m.name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, ats := segmentRowsForTest(1100) // three segments' worth
+	for i, o := range rows {
+		if _, err := db.Exec(`INSERT INTO requests (request_id, at, model, version, route, sticky_hash, category, endpoint,
+			stream, status, error_class, latency_ns, ttft_ns, input_tokens, output_tokens, finish_reason, response_chars,
+			refusal, retried) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			o.RequestID, ats[i], o.Model, o.Version, o.Route, int64(o.StickyHash), o.Category, o.Endpoint, boolInt(o.Stream),
+			o.Status, o.ErrorClass, int64(o.Latency), int64(o.TTFT), o.InputTokens, o.OutputTokens, o.FinishReason,
+			o.ResponseChars, boolInt(o.Refusal), boolInt(o.Retried)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.Requests(t.Context(), sluice.RequestQuery{Limit: 5000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(rows) {
+		t.Fatalf("%d rows after the migration, want %d", len(got), len(rows))
+	}
+	byID := map[string]sluice.Observation{}
+	for _, o := range got {
+		byID[o.RequestID] = o
+	}
+	for _, o := range rows {
+		if byID[o.RequestID] != o {
+			t.Fatalf("row %s after the migration:\n got  %+v\n want %+v", o.RequestID, byID[o.RequestID], o)
+		}
+	}
+	one, err := s.Requests(t.Context(), sluice.RequestQuery{RequestID: rows[777].RequestID})
+	if err != nil || len(one) != 1 || one[0] != rows[777] {
+		t.Errorf("Requests by id after the migration = %+v, %v", one, err)
+	}
+	var tables int
+	if err := s.r.QueryRow("SELECT COUNT(*) FROM sqlite_master WHERE name = 'requests'").Scan(&tables); err != nil || tables != 0 {
+		t.Errorf("the old requests table is still there (%d, %v)", tables, err)
+	}
+}
+
+// A segment that does not decode is an error naming it, not a panic or
+// rows left out silently.
+func TestRequests_CorruptSegment(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "sluice.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rows, _ := segmentRowsForTest(10)
+	if err := s.AppendRequests(t.Context(), rows); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.Exec("UPDATE request_segments SET data = x'01ff'"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Requests(t.Context(), sluice.RequestQuery{})
+	if sluice.ErrorCode(err) != sluice.CodeUnavailable || err == nil || !containsAll(err.Error(), "request log segment 1", "corrupt") {
+		t.Errorf("Requests over a corrupt segment: %v, want unavailable naming segment 1", err)
+	}
+}
+
+func containsAll(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}
