@@ -515,7 +515,8 @@ func (r *runner) halfSaturation(ctx context.Context) {
 	}
 }
 
-// profile takes CPU and allocation profiles of Sluice under load.
+// profile takes CPU and allocation profiles of Sluice under load: closed
+// loop at concurrency 64, or open loop at --rate when it is given.
 func (r *runner) profile(ctx context.Context) {
 	g := r.gws[Sluice]
 	if g == nil || r.opt.Out == "" {
@@ -533,7 +534,11 @@ func (r *runner) profile(ctx context.Context) {
 		go func() {
 			defer close(done)
 			rq := r.request(g, s)
-			closedLoop(ctx, rq, r.st, conc, 0, time.Duration(secs+2)*time.Second)
+			if r.opt.Rate > 0 { // the load the open-loop cells measure
+				openLoop(ctx, rq, r.st, r.opt.Rate, conc, 0, time.Duration(secs+2)*time.Second)
+			} else {
+				closedLoop(ctx, rq, r.st, conc, 0, time.Duration(secs+2)*time.Second)
+			}
 		}()
 		time.Sleep(time.Second)
 		for _, p := range []struct{ name, path string }{
