@@ -9,22 +9,22 @@ import (
 	"github.com/sluicehq/sluice"
 )
 
-// TestStore_AppendRequests checks the driver-level insert: a call of several
-// statements (two full ones and a partial one) writes every row with every
-// field, a row without a time gets the store's clock, and a call whose
-// context has ended writes nothing.
+// TestStore_AppendRequests checks the segment writer: a call of more rows
+// than one segment holds (two full segments and a partial one) writes every
+// row with every field, a row without a time gets the store's clock, and a
+// call whose context has ended writes nothing.
 func TestStore_AppendRequests(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
 		s := MustOpen(t, filepath.Join(t.TempDir(), "sluice.db"))
 		base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
-		rows := benchRows(150, base)
-		rows[149].At = time.Time{} // stamped by the store
+		rows := benchRows(1100, base)
+		rows[1099].At = time.Time{} // stamped by the store
 		rows[3].ErrorClass, rows[3].Refusal, rows[3].Retried, rows[3].Stream = "upstream_5xx", true, true, false
 		rows[3].StickyHash = 1 << 63
 		if err := s.AppendRequests(t.Context(), rows); err != nil {
 			t.Fatalf("AppendRequests: %v", err)
 		}
-		got, err := s.Requests(t.Context(), sluice.RequestQuery{Limit: 1000})
+		got, err := s.Requests(t.Context(), sluice.RequestQuery{Limit: 5000})
 		if err != nil {
 			t.Fatalf("Requests: %v", err)
 		}
@@ -40,7 +40,7 @@ func TestStore_AppendRequests(t *testing.T) {
 			if !ok {
 				t.Fatalf("row %d (%s) missing", i, want.RequestID)
 			}
-			if i == 149 {
+			if i == 1099 {
 				if o.At.IsZero() || time.Since(o.At) > time.Minute {
 					t.Errorf("row without a time: At = %v, want the store's clock", o.At)
 				}
@@ -62,7 +62,7 @@ func TestStore_AppendRequests(t *testing.T) {
 		if err := s.AppendRequests(ctx, benchRows(100, time.Now())); err == nil {
 			t.Fatal("AppendRequests with an ended context succeeded")
 		}
-		got, err := s.Requests(t.Context(), sluice.RequestQuery{Limit: 1000})
+		got, err := s.Requests(t.Context(), sluice.RequestQuery{Limit: 5000})
 		if err != nil || len(got) != 0 {
 			t.Fatalf("after a canceled append: %d rows, %v; want none", len(got), err)
 		}
