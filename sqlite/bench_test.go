@@ -114,3 +114,18 @@ func BenchmarkStore_RecentRequests(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkStore_PruneRequests deletes the older half of 500,000 rows, as
+// the hourly prune deletes the hour that left the retention.
+func BenchmarkStore_PruneRequests(b *testing.B) {
+	for b.Loop() {
+		b.StopTimer()
+		s, rows := benchLog(b, 500)
+		cut := rows[len(rows)-1].At.Add(-249_999 * time.Millisecond) // 250 of the 500 batches
+		b.StartTimer()
+		n, err := s.PruneRequests(b.Context(), cut)
+		if err != nil || n != 250_000 {
+			b.Fatalf("PruneRequests = %d, %v", n, err)
+		}
+	}
+}
