@@ -51,6 +51,8 @@ type upstream struct {
 	// lastDate is the last Date header seen, shared by answers of the same
 	// second.
 	lastDate atomic.Pointer[string]
+	// watchdog bounds the requests in flight.
+	watchdog watchdog
 }
 
 // endpoint is a backend base URL as the client needs it.
@@ -82,12 +84,8 @@ type upConn struct {
 	// reusable is false once the connection must not carry another
 	// request (Connection: close, a body read to EOF, an error).
 	reusable bool
-	// stop unregisters the context watch of the request in progress; it
-	// reports false when the watch fired and poisoned the connection.
-	stop func() bool
-	// abort makes the I/O in progress on nc return at once; made once per
-	// connection, so a request's context watch allocates no closure.
-	abort func()
+	// watch is the watchdog's view of the request in progress.
+	watch watchState
 	body  upBody
 }
 
@@ -228,7 +226,6 @@ func (u *upstream) conn(ctx context.Context, p *hostPool) (*upConn, bool, error)
 	}
 	c := &upConn{pool: p, nc: nc, br: bufio.NewReaderSize(nc, 8<<10), wbuf: make([]byte, 0, 2048)}
 	c.body.c = c
-	c.abort = func() { nc.SetDeadline(aLongTimeAgo) }
 	return c, false, nil
 }
 
@@ -331,10 +328,9 @@ func (c *upConn) send(ctx context.Context, u *upstream, e *endpoint, r *upReques
 	if !r.deadline.IsZero() && r.deadline.Before(deadline) {
 		deadline = r.deadline
 	}
-	c.nc.SetDeadline(deadline)
-	c.stop = context.AfterFunc(ctx, c.abort)
+	u.watchdog.watch(c, ctx, deadline, r.deadline)
 	fail := func(err error) (*http.Response, bool, error) {
-		c.stop()
+		u.watchdog.unwatch(c)
 		if ctx.Err() != nil {
 			return nil, fresh, ctx.Err()
 		}
@@ -353,7 +349,7 @@ func (c *upConn) send(ctx context.Context, u *upstream, e *endpoint, r *upReques
 	if err != nil {
 		return fail(err)
 	}
-	c.nc.SetDeadline(r.deadline) // zero: none
+	u.watchdog.headerArrived(c)
 	return resp, true, nil
 }
 
@@ -779,12 +775,9 @@ func (b *upBody) Close() error {
 	}
 	b.closed = true
 	c := b.c
-	if c.stop != nil && !c.stop() {
-		c.reusable = false // the context's watch fired
+	if c.pool.owner.watchdog.unwatch(c) {
+		c.reusable = false // cut off by the watchdog: its deadline is in the past
 	}
-	c.stop = nil
-	// The request's deadline stays on the idle connection, unused: the
-	// next request sets its own before any I/O.
 	if !b.done || b.err != nil {
 		c.reusable = false
 	}

@@ -236,6 +236,30 @@ func TestUpstream_Errors(t *testing.T) {
 			t.Fatal("ftp endpoint accepted")
 		}
 	})
+	t.Run("DeadlineMidBody", func(t *testing.T) {
+		// The header and a first chunk come at once, then nothing: the
+		// request's deadline, not the first-byte bound, ends the body.
+		be := newRawBackend(t, 0, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+		u := newUpstream(time.Second, time.Second)
+		start := time.Now()
+		r := &upRequest{path: "/v1/x", reqID: "r", deadline: start.Add(150 * time.Millisecond)}
+		resp, err := u.roundTrip(context.Background(), be.url(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		var ne net.Error
+		if string(body) != "hello" || !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("body %q, err %v; want hello and a timeout", body, err)
+		}
+		if d := time.Since(start); d < 150*time.Millisecond || d > time.Second {
+			t.Errorf("the body ended after %s, want 150 ms and a watchdog tick", d)
+		}
+		resp.Body.Close()
+		if got := len(u.endpointOf(be.url()).pool.idle); got != 0 {
+			t.Errorf("%d idle connections after a cut-off request, want 0: its deadline is spent", got)
+		}
+	})
 	t.Run("CanceledMidBody", func(t *testing.T) {
 		be := newRawBackend(t, 0, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
 		u := newUpstream(time.Second, time.Second)
@@ -300,4 +324,35 @@ func TestUpstream_Concurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// The watchdog runs only while requests are in flight, and forgets each
+// request when its body is closed.
+func TestUpstream_WatchdogStopsWhenIdle(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	u := newUpstream(time.Second, time.Second)
+	for range 20 {
+		if _, body, err := upTest(t, u, srv.URL, nil); err != nil || body != "ok" {
+			t.Fatalf("%q, %v", body, err)
+		}
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		u.watchdog.mu.Lock()
+		n, running := len(u.watchdog.conns), u.watchdog.running
+		u.watchdog.mu.Unlock()
+		if n == 0 && !running {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("watchdog: %d requests watched, running %v, after every body was closed", n, running)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := len(u.endpointOf(srv.URL).pool.idle); got != 1 {
+		t.Errorf("%d idle connections, want the one all 20 requests reused", got)
+	}
 }
