@@ -3,49 +3,70 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice"
 )
 
-// segmentLegacyRequests is the Go step of migration 0003: it moves the rows
-// of the requests table, one row per request, into segments in the order
-// they were appended, then drops the table.
-func segmentLegacyRequests(ctx context.Context, _ *Store, tx *sql.Tx) error {
-	var after int64
-	for {
-		chunk, ats, last, err := legacyChunk(ctx, tx, after)
-		if err != nil {
-			return err
-		}
-		if len(chunk) == 0 {
-			break
-		}
-		sg := encodeSegment(chunk, ats)
-		if err := insertSegment(ctx, tx, &sg); err != nil {
-			return err
-		}
-		after = last
+// Before migration 0003 the request log was a table with a row per
+// request, requests. A store upgraded with rows in it keeps that table as
+// it is, read beside the segments until the retention prunes it empty and
+// drops it: moving its rows into segments would hold the store's write
+// lock, and the gateway's start, for about 4.6 s a million rows.
+// New rows go to segments only.
+
+// dropEmptyLegacyRequests is the Go step of migration 0003: the old table
+// goes at once when it holds no rows (new stores, and those that never
+// logged a request).
+func dropEmptyLegacyRequests(ctx context.Context, _ *Store, tx *sql.Tx) error {
+	var any int
+	if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM requests)").Scan(&any); err != nil {
+		return err
+	}
+	if any != 0 {
+		return nil
 	}
 	_, err := tx.ExecContext(ctx, "DROP TABLE requests")
 	return err
 }
 
-// legacyChunk reads up to segmentRows rows of the old requests table after
-// rowid after, with their times in Unix ns and the last rowid read.
-func legacyChunk(ctx context.Context, tx *sql.Tx, after int64) ([]sluice.Observation, []int64, int64, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT rowid, request_id, at, model, version, route, sticky_hash, category, endpoint,
+// hasLegacyRequests reports whether the old requests table is still there.
+func hasLegacyRequests(ctx context.Context, db *sql.DB) (bool, error) {
+	var n int
+	err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'requests'").Scan(&n)
+	return n > 0, err
+}
+
+// legacyWhere builds the WHERE clause of q over the old table.
+func legacyWhere(q sluice.RequestQuery) (string, []any) {
+	var where []string
+	var args []any
+	for _, c := range []struct{ col, v string }{{"model", q.Model}, {"version", q.Version}, {"request_id", q.RequestID}} {
+		if c.v != "" {
+			where = append(where, c.col+" = ?")
+			args = append(args, c.v)
+		}
+	}
+	timeRange(&where, &args, q.Since, q.Until)
+	if len(where) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(where, " AND "), args
+}
+
+// legacyRequests returns up to n rows of the old table matching q, newest
+// first.
+func legacyRequests(ctx context.Context, tx *sql.Tx, q sluice.RequestQuery, n int) ([]sluice.Observation, error) {
+	where, args := legacyWhere(q)
+	rows, err := tx.QueryContext(ctx, `SELECT request_id, at, model, version, route, sticky_hash, category, endpoint,
 		stream, status, error_class, latency_ns, ttft_ns, input_tokens, output_tokens, finish_reason, response_chars,
-		refusal, retried FROM requests WHERE rowid > ? ORDER BY rowid LIMIT ?`, after, segmentRows)
+		refusal, retried FROM requests`+where+" ORDER BY at DESC, rowid DESC LIMIT ?", append(args, n)...)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, err
 	}
 	defer rows.Close()
-	var (
-		out  []sluice.Observation
-		ats  []int64
-		last int64
-	)
+	var out []sluice.Observation
 	for rows.Next() {
 		var (
 			o                         sluice.Observation
@@ -53,17 +74,59 @@ func legacyChunk(ctx context.Context, tx *sql.Tx, after int64) ([]sluice.Observa
 			stream, refusal, retried  int64
 			status, in, outTok, chars int64
 		)
-		if err := rows.Scan(&last, &o.RequestID, &at, &o.Model, &o.Version, &o.Route, &sticky, &o.Category,
+		if err := rows.Scan(&o.RequestID, &at, &o.Model, &o.Version, &o.Route, &sticky, &o.Category,
 			&o.Endpoint, &stream, &status, &o.ErrorClass, &latency, &ttft, &in, &outTok, &o.FinishReason,
 			&chars, &refusal, &retried); err != nil {
-			return nil, nil, 0, err
+			return nil, err
 		}
+		o.At = time.Unix(0, at).UTC()
 		o.StickyHash = uint64(sticky)
 		o.Stream, o.Refusal, o.Retried = stream != 0, refusal != 0, retried != 0
 		o.Status, o.InputTokens, o.OutputTokens, o.ResponseChars = int(status), int(in), int(outTok), int(chars)
 		o.Latency, o.TTFT = time.Duration(latency), time.Duration(ttft)
 		out = append(out, o)
-		ats = append(ats, at)
 	}
-	return out, ats, last, rows.Err()
+	return out, rows.Err()
+}
+
+// legacyCounts adds the old table's counts per version of q to counts.
+func legacyCounts(ctx context.Context, tx *sql.Tx, q sluice.RequestQuery, counts map[string]int64) error {
+	where, args := legacyWhere(q)
+	rows, err := tx.QueryContext(ctx, "SELECT version, COUNT(*) FROM requests"+where+" GROUP BY version", args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v string
+		var n int64
+		if err := rows.Scan(&v, &n); err != nil {
+			return err
+		}
+		counts[v] += n
+	}
+	return rows.Err()
+}
+
+// pruneLegacy deletes the old table's rows older than cut, drops the table
+// once it is empty, and returns how many rows went and whether it was
+// dropped.
+func pruneLegacy(ctx context.Context, tx *sql.Tx, cut int64) (int64, bool, error) {
+	res, err := tx.ExecContext(ctx, "DELETE FROM requests WHERE at < ?", cut)
+	if err != nil {
+		return 0, false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, false, err
+	}
+	var any int
+	if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM requests)").Scan(&any); err != nil {
+		return 0, false, err
+	}
+	if any != 0 {
+		return n, false, nil
+	}
+	_, err = tx.ExecContext(ctx, "DROP TABLE requests")
+	return n, err == nil, err
 }

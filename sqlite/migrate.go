@@ -55,7 +55,7 @@ func migrations() ([]migration, error) {
 // migrationSteps are the parts of migrations that SQL cannot do, by
 // version; each runs after its migration's SQL in the same transaction.
 var migrationSteps = map[int]func(ctx context.Context, s *Store, tx *sql.Tx) error{
-	3: segmentLegacyRequests,
+	3: dropEmptyLegacyRequests,
 }
 
 // migrate applies the migrations the file lacks, each in its own

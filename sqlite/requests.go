@@ -148,32 +148,30 @@ func (f *segmentFilter) match(d *decodedSegment, keep func(row *segRow, idx int)
 
 // scanSegments calls fn with each segment f selects, newest last_at first,
 // until fn returns false. The segment is valid only during the call.
-func (s *Store) scanSegments(ctx context.Context, op string, f *segmentFilter, fn func(d *decodedSegment, lastAt int64) bool) error {
+func (s *Store) scanSegments(ctx context.Context, tx *sql.Tx, op string, f *segmentFilter, fn func(d *decodedSegment, lastAt int64) bool) error {
 	query, args := f.query()
-	return s.read(ctx, op, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, query, args...)
-		if err != nil {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var d decodedSegment
+	for rows.Next() {
+		var (
+			firstAt, lastAt int64
+			data            sql.RawBytes
+		)
+		if err := rows.Scan(&d.seq, &firstAt, &lastAt, &data); err != nil {
 			return err
 		}
-		defer rows.Close()
-		var d decodedSegment
-		for rows.Next() {
-			var (
-				firstAt, lastAt int64
-				data            sql.RawBytes
-			)
-			if err := rows.Scan(&d.seq, &firstAt, &lastAt, &data); err != nil {
-				return err
-			}
-			if err := decodeSegment(data, firstAt, &d); err != nil {
-				return sluice.Errorf(sluice.CodeUnavailable, "%s: store %s: request log segment %d: %v", op, s.path, d.seq, err)
-			}
-			if !fn(&d, lastAt) {
-				break
-			}
+		if err := decodeSegment(data, firstAt, &d); err != nil {
+			return sluice.Errorf(sluice.CodeUnavailable, "%s: store %s: request log segment %d: %v", op, s.path, d.seq, err)
 		}
-		return rows.Err()
-	})
+		if !fn(&d, lastAt) {
+			break
+		}
+	}
+	return rows.Err()
 }
 
 // requestHit is a row Requests returns with its place in append order.
@@ -197,20 +195,35 @@ func (s *Store) Requests(ctx context.Context, q sluice.RequestQuery) ([]sluice.O
 	newestFirst := func(a, b requestHit) int {
 		return cmp.Or(cmp.Compare(b.at, a.at), cmp.Compare(b.seq, a.seq), cmp.Compare(b.position, a.position))
 	}
-	err := s.scanSegments(ctx, "read requests", &f, func(d *decodedSegment, lastAt int64) bool {
-		if len(hits) >= n && lastAt < hits[n-1].at {
-			return false
-		}
-		f.match(d, func(r *segRow, i int) {
-			hits = append(hits, requestHit{o: d.observation(r), at: r.at, seq: d.seq, position: i})
-		})
-		if len(hits) >= n {
-			// Keep the newest n sorted, so hits[n-1] is the bar a later
-			// segment must reach.
+	const op = "read requests"
+	err := s.read(ctx, op, func(tx *sql.Tx) error {
+		if s.legacy.Load() {
+			// Rows of the old table were all appended before any segment
+			// (seq 0); they come newest first.
+			old, err := legacyRequests(ctx, tx, q, n)
+			if err != nil {
+				return err
+			}
+			for i, o := range old {
+				hits = append(hits, requestHit{o: o, at: o.At.UnixNano(), position: len(old) - i})
+			}
 			slices.SortFunc(hits, newestFirst)
-			hits = hits[:n]
 		}
-		return true
+		return s.scanSegments(ctx, tx, op, &f, func(d *decodedSegment, lastAt int64) bool {
+			if len(hits) >= n && lastAt < hits[n-1].at {
+				return false
+			}
+			f.match(d, func(r *segRow, i int) {
+				hits = append(hits, requestHit{o: d.observation(r), at: r.at, seq: d.seq, position: i})
+			})
+			if len(hits) >= n {
+				// Keep the newest n sorted, so hits[n-1] is the bar a
+				// later segment must reach.
+				slices.SortFunc(hits, newestFirst)
+				hits = hits[:n]
+			}
+			return true
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -230,15 +243,23 @@ func (s *Store) CountRequests(ctx context.Context, q sluice.RequestQuery) ([]slu
 	f := newSegmentFilter(q)
 	counts := map[string]int64{}
 	var perWord []int64
-	err := s.scanSegments(ctx, "count requests", &f, func(d *decodedSegment, _ int64) bool {
-		perWord = append(perWord[:0], make([]int64, len(d.words))...)
-		f.match(d, func(r *segRow, _ int) { perWord[r.dict[1]]++ })
-		for w, c := range perWord {
-			if c > 0 {
-				counts[d.words[w]] += c
+	const op = "count requests"
+	err := s.read(ctx, op, func(tx *sql.Tx) error {
+		if s.legacy.Load() {
+			if err := legacyCounts(ctx, tx, q, counts); err != nil {
+				return err
 			}
 		}
-		return true
+		return s.scanSegments(ctx, tx, op, &f, func(d *decodedSegment, _ int64) bool {
+			perWord = append(perWord[:0], make([]int64, len(d.words))...)
+			f.match(d, func(r *segRow, _ int) { perWord[r.dict[1]]++ })
+			for w, c := range perWord {
+				if c > 0 {
+					counts[d.words[w]] += c
+				}
+			}
+			return true
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -260,10 +281,21 @@ func (s *Store) CountRequests(ctx context.Context, q sluice.RequestQuery) ([]slu
 func (s *Store) PruneRequests(ctx context.Context, before time.Time) (int64, error) {
 	cut := boundArg(before)
 	var n int64
+	legacyDropped := false
 	err := s.write(ctx, "prune requests", func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, "SELECT COALESCE(SUM(rows), 0) FROM request_segments WHERE last_at < ?", cut).Scan(&n); err != nil {
+		n, legacyDropped = 0, false
+		if s.legacy.Load() {
+			old, dropped, err := pruneLegacy(ctx, tx, cut)
+			if err != nil {
+				return err
+			}
+			n, legacyDropped = old, dropped
+		}
+		var whole int64
+		if err := tx.QueryRowContext(ctx, "SELECT COALESCE(SUM(rows), 0) FROM request_segments WHERE last_at < ?", cut).Scan(&whole); err != nil {
 			return err
 		}
+		n += whole
 		if _, err := tx.ExecContext(ctx, "DELETE FROM request_ids WHERE seq IN (SELECT seq FROM request_segments WHERE last_at < ?)", cut); err != nil {
 			return err
 		}
@@ -292,6 +324,9 @@ func (s *Store) PruneRequests(ctx context.Context, before time.Time) (int64, err
 	})
 	if err != nil {
 		return 0, err
+	}
+	if legacyDropped {
+		s.legacy.Store(false)
 	}
 	return n, nil
 }

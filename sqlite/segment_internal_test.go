@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -104,10 +105,12 @@ func FuzzDecodeSegment(f *testing.F) {
 	})
 }
 
-// TestMigrate_LegacyRequestsBecomeSegments opens a store whose request log
-// is the one-row-per-request table of schema version 2: its rows come back
-// the same, in the same order, and the old table is gone.
-func TestMigrate_LegacyRequestsBecomeSegments(t *testing.T) {
+// TestMigrate_LegacyRequests opens a store whose request log is the
+// one-row-per-request table of schema version 2: its rows are read beside
+// the new segments (none lost, order and counts as one log), pruned with
+// them, and the table goes once pruned empty. A new store has no such
+// table.
+func TestMigrate_LegacyRequests(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sluice.db")
 	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
@@ -128,8 +131,8 @@ func TestMigrate_LegacyRequestsBecomeSegments(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rows, ats := segmentRowsForTest(1100) // three segments' worth
-	for i, o := range rows {
+	old, ats := segmentRowsForTest(1100)
+	for i, o := range old {
 		if _, err := db.Exec(`INSERT INTO requests (request_id, at, model, version, route, sticky_hash, category, endpoint,
 			stream, status, error_class, latency_ns, ttft_ns, input_tokens, output_tokens, finish_reason, response_chars,
 			refusal, retried) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -146,29 +149,93 @@ func TestMigrate_LegacyRequestsBecomeSegments(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	got, err := s.Requests(t.Context(), sluice.RequestQuery{Limit: 5000})
+	if !s.legacy.Load() {
+		t.Fatal("the old table with rows was not kept")
+	}
+	// New rows interleave with the old in time, some at the very same
+	// times: the log reads as one, old rows older-appended.
+	fresh, _ := segmentRowsForTest(700)
+	for i := range fresh {
+		fresh[i].RequestID = "req_fedcba987654_" + strconv.Itoa(i+1)
+		if i%3 == 0 {
+			fresh[i].At = old[i].At
+		}
+	}
+	if err := s.AppendRequests(t.Context(), fresh); err != nil {
+		t.Fatal(err)
+	}
+	all := append(slices.Clone(old), fresh...)
+	want := slices.Clone(all)
+	slices.Reverse(want)
+	slices.SortStableFunc(want, func(a, b sluice.Observation) int { return b.At.Compare(a.At) })
+	for _, n := range []int{5000, 1000, 3} {
+		got, err := s.Requests(t.Context(), sluice.RequestQuery{Limit: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := want[:min(n, len(want))]; !slices.Equal(got, w) {
+			t.Fatalf("Requests(Limit %d): %d rows, first differences from %d rows of the log as one", n, len(got), len(w))
+		}
+	}
+	for _, o := range []sluice.Observation{old[777], fresh[5]} {
+		got, err := s.Requests(t.Context(), sluice.RequestQuery{RequestID: o.RequestID})
+		if err != nil || len(got) != 1 || got[0] != o {
+			t.Errorf("Requests(id %s) = %+v, %v", o.RequestID, got, err)
+		}
+	}
+	counts, err := s.CountRequests(t.Context(), sluice.RequestQuery{Model: "chat"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != len(rows) {
-		t.Fatalf("%d rows after the migration, want %d", len(got), len(rows))
-	}
-	byID := map[string]sluice.Observation{}
-	for _, o := range got {
-		byID[o.RequestID] = o
-	}
-	for _, o := range rows {
-		if byID[o.RequestID] != o {
-			t.Fatalf("row %s after the migration:\n got  %+v\n want %+v", o.RequestID, byID[o.RequestID], o)
+	wantCounts := map[string]int64{}
+	for _, o := range all {
+		if o.Model == "chat" {
+			wantCounts[o.Version]++
 		}
 	}
-	one, err := s.Requests(t.Context(), sluice.RequestQuery{RequestID: rows[777].RequestID})
-	if err != nil || len(one) != 1 || one[0] != rows[777] {
-		t.Errorf("Requests by id after the migration = %+v, %v", one, err)
+	for _, c := range counts {
+		if wantCounts[c.Version] != c.Count {
+			t.Errorf("CountRequests: %s %d, want %d", c.Version, c.Count, wantCounts[c.Version])
+		}
+		delete(wantCounts, c.Version)
 	}
-	var tables int
-	if err := s.r.QueryRow("SELECT COUNT(*) FROM sqlite_master WHERE name = 'requests'").Scan(&tables); err != nil || tables != 0 {
-		t.Errorf("the old requests table is still there (%d, %v)", tables, err)
+	if len(wantCounts) != 0 {
+		t.Errorf("CountRequests lacks %v", wantCounts)
+	}
+
+	cut := want[len(want)/2].At
+	wantPruned := 0
+	for _, o := range all {
+		if o.At.Before(cut) {
+			wantPruned++
+		}
+	}
+	if n, err := s.PruneRequests(t.Context(), cut); err != nil || n != int64(wantPruned) {
+		t.Fatalf("PruneRequests = %d, %v; want %d", n, err, wantPruned)
+	}
+	if !s.legacy.Load() {
+		t.Fatal("the old table went while it still held rows")
+	}
+	if n, err := s.PruneRequests(t.Context(), time.Now().Add(24*time.Hour)); err != nil || n != int64(len(all)-wantPruned) {
+		t.Fatalf("PruneRequests of everything = %d, %v; want %d", n, err, len(all)-wantPruned)
+	}
+	if s.legacy.Load() {
+		t.Error("the old table is still read after it was pruned empty")
+	}
+	if has, err := hasLegacyRequests(t.Context(), s.w); err != nil || has {
+		t.Errorf("the old table is still there (%v, %v)", has, err)
+	}
+	if got, err := s.Requests(t.Context(), sluice.RequestQuery{}); err != nil || len(got) != 0 {
+		t.Errorf("Requests after pruning everything = %d rows, %v", len(got), err)
+	}
+
+	s2, err := Open(filepath.Join(t.TempDir(), "new.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if has, err := hasLegacyRequests(t.Context(), s2.w); err != nil || has || s2.legacy.Load() {
+		t.Errorf("a new store has the old requests table (%v, %v)", has, err)
 	}
 }
 

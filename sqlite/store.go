@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -50,6 +51,10 @@ type Store struct {
 
 	w *sql.DB // one connection, BEGIN IMMEDIATE
 	r *sql.DB // readers, query_only
+
+	// legacy is true while the request log's table from before migration
+	// 0003 still holds rows (sqlite/legacy.go).
+	legacy atomic.Bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -112,6 +117,12 @@ func OpenOptions(path string, o Options) (*Store, error) {
 		s.w.Close()
 		return nil, err
 	}
+	legacy, err := hasLegacyRequests(ctx, s.w)
+	if err != nil {
+		s.w.Close()
+		return nil, s.openErr(err)
+	}
+	s.legacy.Store(legacy)
 
 	s.r, err = sql.Open("sqlite", s.dsn(false))
 	if err != nil {

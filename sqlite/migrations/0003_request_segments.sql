@@ -11,8 +11,10 @@
 -- form PREFIX_COUNTER (the gateway's own: req_<process>_<base-36 counter>)
 -- are found through id_prefix, id_lo and id_hi, the counter range of the
 -- segment's ids with its most common prefix; any other id of the segment
--- is listed in request_ids. The Go step of this migration moves the rows
--- of the old requests table into segments and drops it.
+-- is listed in request_ids. The Go step of this migration drops the old
+-- requests table when it is empty; a table with rows stays, is read beside
+-- the segments and is dropped once the retention has pruned it empty
+-- (sqlite/legacy.go).
 CREATE TABLE request_segments (
     seq       INTEGER PRIMARY KEY,
     first_at  INTEGER NOT NULL,
