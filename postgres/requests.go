@@ -11,7 +11,7 @@ import (
 
 var requestColumns = []string{"request_id", "at", "model", "version", "route", "sticky_hash", "category",
 	"endpoint", "stream", "status", "error_class", "latency_ns", "ttft_ns", "input_tokens", "output_tokens",
-	"finish_reason", "response_chars", "refusal", "retried"}
+	"finish_reason", "response_chars", "refusal", "retried", "cached_tokens", "cache_reported"}
 
 // AppendRequests adds rows to the request log in one transaction, with
 // COPY. A row whose At is zero is stamped with the store's clock.
@@ -36,7 +36,8 @@ func (s *Store) AppendRequests(ctx context.Context, rows []sluice.Observation) e
 		}
 		vals[i] = []any{o.RequestID, v, o.Model, o.Version, o.Route, int64(o.StickyHash), o.Category,
 			o.Endpoint, o.Stream, int32(o.Status), o.ErrorClass, int64(o.Latency), int64(o.TTFT),
-			int64(o.InputTokens), int64(o.OutputTokens), o.FinishReason, int64(o.ResponseChars), o.Refusal, o.Retried}
+			int64(o.InputTokens), int64(o.OutputTokens), o.FinishReason, int64(o.ResponseChars), o.Refusal, o.Retried,
+			int64(o.CachedTokens), o.CacheReported}
 	}
 	return s.write(ctx, "append requests", func(tx pgx.Tx) error {
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"requests"}, requestColumns, pgx.CopyFromRows(vals))
@@ -66,7 +67,7 @@ func (s *Store) Requests(ctx context.Context, rq sluice.RequestQuery) ([]sluice.
 	q := requestWhere(rq)
 	sql := `SELECT request_id, at, model, version, route, sticky_hash, category, endpoint, stream, status,
 		error_class, latency_ns, ttft_ns, input_tokens, output_tokens, finish_reason, response_chars, refusal,
-		retried FROM requests` + q.clause() + " ORDER BY at DESC, id DESC" + q.limit(rq.Limit)
+		retried, cached_tokens, cache_reported FROM requests` + q.clause() + " ORDER BY at DESC, id DESC" + q.limit(rq.Limit)
 	var out []sluice.Observation
 	err := s.read(ctx, "read requests", func(tx pgx.Tx) error {
 		out = out[:0]
@@ -82,16 +83,18 @@ func (s *Store) Requests(ctx context.Context, rq sluice.RequestQuery) ([]sluice.
 				sticky, latency, ttft int64
 				status                int32
 				in, outTok, chars     int64
+				cached                int64
 			)
 			if err := rows.Scan(&o.RequestID, &at, &o.Model, &o.Version, &o.Route, &sticky, &o.Category,
 				&o.Endpoint, &o.Stream, &status, &o.ErrorClass, &latency, &ttft, &in, &outTok, &o.FinishReason,
-				&chars, &o.Refusal, &o.Retried); err != nil {
+				&chars, &o.Refusal, &o.Retried, &cached, &o.CacheReported); err != nil {
 				return err
 			}
 			o.At = at.UTC()
 			o.StickyHash = uint64(sticky)
 			o.Status, o.InputTokens, o.OutputTokens, o.ResponseChars = int(status), int(in), int(outTok), int(chars)
 			o.Latency, o.TTFT = time.Duration(latency), time.Duration(ttft)
+			o.CachedTokens = int(cached)
 			out = append(out, o)
 		}
 		return rows.Err()

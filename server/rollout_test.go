@@ -226,6 +226,35 @@ func TestRollout_CacheRegressionRolledBack(t *testing.T) {
 		t.Errorf("%d of %d client requests failed", f, l.sent.Load())
 	}
 	t.Logf("decision: %s", r.Decision)
+
+	// The request log keeps what each backend said of its cache: the
+	// per-version hit rates read back from it are the backends'.
+	var rows []sluice.Observation
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var err error
+		if rows, err = cl.Requests(context.Background(), sluice.RequestQuery{Model: "chat", Limit: 10000}); err != nil {
+			t.Fatal(err)
+		}
+		if int64(len(rows)) >= l.sent.Load() || time.Now().After(deadline) {
+			break
+		}
+	}
+	hits, total := map[string]int{}, map[string]int{}
+	for _, o := range rows {
+		if !o.CacheReported {
+			t.Fatalf("request log row %s has no cache report: %+v", o.RequestID, o)
+		}
+		total[o.Version]++
+		if o.CachedTokens > 0 {
+			hits[o.Version]++
+		}
+	}
+	stableRate := float64(hits["v1.0.0"]) / float64(max(total["v1.0.0"], 1))
+	candRate := float64(hits["v1.1.0"]) / float64(max(total["v1.1.0"], 1))
+	t.Logf("request log: %d rows; cache hits stable %d/%d, candidate %d/%d", len(rows), hits["v1.0.0"], total["v1.0.0"], hits["v1.1.0"], total["v1.1.0"])
+	if total["v1.1.0"] == 0 || stableRate < 0.8 || candRate > 0.5 {
+		t.Errorf("request log cache hit rates: stable %.2f, candidate %.2f (%d rows); want about 0.9 and 0.3", stableRate, candRate, total["v1.1.0"])
+	}
 }
 
 func candidateCount(l *load) int64 {

@@ -14,7 +14,8 @@ import (
 
 // The request log is stored in segments (migration 0003): one table row
 // carries up to segmentRows requests in the encoding below, written with
-// one INSERT. The encoding, version segmentFormat:
+// one INSERT. The encoding, version segmentFormat (2; version 1 lacks the
+// cached tokens and is read too):
 //
 //	byte     format
 //	uvarint  number of strings in the dictionary, then each string
@@ -25,9 +26,9 @@ import (
 //	  7 × uvarint dictionary index of model, version, route, category,
 //	         endpoint, error class, finish reason
 //	  8 bytes  sticky hash, little-endian
-//	  byte     flags: 1 stream, 2 refusal, 4 retried
-//	  6 × varint status, latency ns, TTFT ns, input tokens, output
-//	         tokens, response chars
+//	  byte     flags: 1 stream, 2 refusal, 4 retried, 8 cache reported
+//	  7 × varint status, latency ns, TTFT ns, input tokens, output
+//	         tokens, response chars, cached tokens
 //
 // Strings that repeat from row to row (model, version and the rest) are
 // written once per segment; a typical row takes about 45 bytes.
@@ -37,7 +38,7 @@ import (
 // decodes little.
 const segmentRows = 512
 
-const segmentFormat = 1
+const segmentFormat = 2
 
 // dictColumns is how many of a row's strings go through the dictionary.
 const dictColumns = 7
@@ -152,8 +153,11 @@ func encodeSegment(rows []sluice.Observation, ats []int64) segment {
 		if o.Retried {
 			flags |= 4
 		}
+		if o.CacheReported {
+			flags |= 8
+		}
 		b = append(b, flags)
-		for _, v := range [...]int64{int64(o.Status), int64(o.Latency), int64(o.TTFT), int64(o.InputTokens), int64(o.OutputTokens), int64(o.ResponseChars)} {
+		for _, v := range [...]int64{int64(o.Status), int64(o.Latency), int64(o.TTFT), int64(o.InputTokens), int64(o.OutputTokens), int64(o.ResponseChars), int64(o.CachedTokens)} {
 			b = binary.AppendVarint(b, v)
 		}
 	}
@@ -172,7 +176,7 @@ type segRow struct {
 	dict    [dictColumns]uint32
 	sticky  uint64
 	flags   byte
-	numbers [6]int64
+	numbers [7]int64
 }
 
 // decodedSegment is a segment's dictionary and rows.
@@ -188,8 +192,12 @@ var errSegment = errors.New("corrupt request log segment")
 // reusing d's slices.
 func decodeSegment(data []byte, firstAt int64, d *decodedSegment) error {
 	r := segReader{b: data}
-	if len(data) == 0 || data[0] != segmentFormat {
-		return fmt.Errorf("%w: format %d, this sluice reads %d", errSegment, firstByte(data), segmentFormat)
+	if len(data) == 0 || data[0] < 1 || data[0] > segmentFormat {
+		return fmt.Errorf("%w: format %d, this sluice reads 1 to %d", errSegment, firstByte(data), segmentFormat)
+	}
+	numbers := 7
+	if data[0] == 1 {
+		numbers = 6 // no cached tokens
 	}
 	r.b = r.b[1:]
 	nw := r.uvarint()
@@ -218,7 +226,7 @@ func decodeSegment(data []byte, firstAt int64, d *decodedSegment) error {
 		}
 		row.sticky = binary.LittleEndian.Uint64(r.bytes(8))
 		row.flags = r.byte()
-		for c := range row.numbers {
+		for c := range numbers {
 			row.numbers[c] = r.varint()
 		}
 		if r.err {
@@ -255,6 +263,7 @@ func (d *decodedSegment) observation(row *segRow) sluice.Observation {
 	n := row.numbers
 	o.Status, o.Latency, o.TTFT = int(n[0]), time.Duration(n[1]), time.Duration(n[2])
 	o.InputTokens, o.OutputTokens, o.ResponseChars = int(n[3]), int(n[4]), int(n[5])
+	o.CacheReported, o.CachedTokens = row.flags&8 != 0, int(n[6])
 	return o
 }
 

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -28,6 +29,7 @@ func segmentRowsForTest(n int) ([]sluice.Observation, []int64) {
 			Endpoint: "/v1/chat/completions", Stream: i%2 == 0, Status: 200 + i%3, ErrorClass: "",
 			Latency: time.Duration(i) * time.Millisecond, TTFT: -time.Duration(i), InputTokens: i, OutputTokens: 2 * i,
 			FinishReason: "stop", ResponseChars: 7 * i, Refusal: i%5 == 0, Retried: i%7 == 0,
+			CacheReported: i%3 != 0, CachedTokens: (i % 3) * 16,
 		}
 		ats[i] = base - int64(i%13)*1e9 + int64(i)
 		rows[i].At = time.Unix(0, ats[i]).UTC()
@@ -66,6 +68,42 @@ func TestSegment_RoundTripAndIDRange(t *testing.T) {
 		if err := decodeSegment(sg.data[:n], sg.firstAt, &d); !errors.Is(err, errSegment) {
 			t.Fatalf("decoding the first %d of %d bytes: %v, want errSegment", n, len(sg.data), err)
 		}
+	}
+}
+
+// A segment written before the cached tokens were kept (format 1) reads
+// back with none.
+func TestSegment_Format1(t *testing.T) {
+	b := []byte{1}
+	b = binary.AppendUvarint(b, 3)
+	for _, w := range []string{"chat", "v1", ""} {
+		b = binary.AppendUvarint(b, uint64(len(w)))
+		b = append(b, w...)
+	}
+	b = binary.AppendUvarint(b, 1) // one row
+	b = binary.AppendUvarint(b, 5)
+	b = append(b, "req_a"...)
+	b = binary.AppendUvarint(b, 7) // At: first_at + 7
+	for _, k := range []uint64{0, 1, 2, 2, 2, 2, 2} {
+		b = binary.AppendUvarint(b, k)
+	}
+	b = binary.LittleEndian.AppendUint64(b, 42)
+	b = append(b, 1|4) // stream, retried
+	for _, v := range []int64{200, 1e6, 1e5, 10, 20, 30} {
+		b = binary.AppendVarint(b, v)
+	}
+	var d decodedSegment
+	if err := decodeSegment(b, 1000, &d); err != nil || len(d.rows) != 1 {
+		t.Fatalf("decode: %d rows, %v", len(d.rows), err)
+	}
+	want := sluice.Observation{RequestID: "req_a", At: time.Unix(0, 1007).UTC(), Model: "chat", Version: "v1", StickyHash: 42,
+		Stream: true, Retried: true, Status: 200, Latency: time.Millisecond, TTFT: 100 * time.Microsecond, InputTokens: 10,
+		OutputTokens: 20, ResponseChars: 30}
+	if got := d.observation(&d.rows[0]); got != want {
+		t.Errorf("format 1 row:\n got  %+v\n want %+v", got, want)
+	}
+	if err := decodeSegment(append([]byte{3}, b[1:]...), 1000, &d); !errors.Is(err, errSegment) {
+		t.Errorf("a format from a newer sluice: %v, want errSegment", err)
 	}
 }
 
@@ -132,6 +170,9 @@ func TestMigrate_LegacyRequests(t *testing.T) {
 		}
 	}
 	old, ats := segmentRowsForTest(1100)
+	for i := range old { // the old table had no cache columns
+		old[i].CacheReported, old[i].CachedTokens = false, 0
+	}
 	for i, o := range old {
 		if _, err := db.Exec(`INSERT INTO requests (request_id, at, model, version, route, sticky_hash, category, endpoint,
 			stream, status, error_class, latency_ns, ttft_ns, input_tokens, output_tokens, finish_reason, response_chars,

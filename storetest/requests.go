@@ -55,6 +55,10 @@ func requestRows(n int, start time.Duration) []sluice.Observation {
 			ResponseChars: 100 * i,
 			Refusal:       i%7 == 0,
 			Retried:       i%5 == 0,
+			// Backends that report their prefix cache: hits, misses (0)
+			// and, every fourth row, one that says nothing.
+			CacheReported: i%4 != 0,
+			CachedTokens:  []int{0, 0, 64, 0}[i%4] * (i % 3),
 		}
 	}
 	return rows
