@@ -535,15 +535,18 @@ func (r *runner) profile(ctx context.Context) {
 			defer close(done)
 			rq := r.request(g, s)
 			if r.opt.Rate > 0 { // the load the open-loop cells measure
-				openLoop(ctx, rq, r.st, r.opt.Rate, conc, 0, time.Duration(secs+2)*time.Second)
+				openLoop(ctx, rq, r.st, r.opt.Rate, conc, 0, time.Duration(secs+5)*time.Second)
 			} else {
-				closedLoop(ctx, rq, r.st, conc, 0, time.Duration(secs+2)*time.Second)
+				closedLoop(ctx, rq, r.st, conc, 0, time.Duration(secs+5)*time.Second)
 			}
 		}()
 		time.Sleep(time.Second)
 		for _, p := range []struct{ name, path string }{
 			{"cpu", fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs)},
 			{"allocs", "/debug/pprof/allocs"},
+			// An execution trace: where requests wait (go tool trace
+			// -pprof=sched, or the trace viewer).
+			{"trace", "/debug/pprof/trace?seconds=2"},
 		} {
 			if err := r.fetch(g, p.path, filepath.Join(dir, "sluice-"+s+"-"+p.name+".pprof")); err != nil {
 				r.note("pprof %s: %v", p.name, err)

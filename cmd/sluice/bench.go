@@ -120,7 +120,7 @@ Examples:
 	f.BoolVar(&opt.NoWrk, "no-wrk", false, "send non-streamed requests with the Go load generator instead of wrk")
 	f.BoolVar(&opt.NoHalfSaturation, "no-half-saturation", false, "skip the open-loop runs at half of each gateway's saturation")
 	f.Float64Var(&opt.Rate, "rate", 0, "open-loop rate per second instead of half of each gateway's saturation (to compare builds at one load)")
-	f.BoolVar(&opt.PProf, "pprof", false, "save CPU and allocation profiles of Sluice under load (concurrency 64, or --rate) into <out>/pprof")
+	f.BoolVar(&opt.PProf, "pprof", false, "save CPU and allocation profiles and a 2 s execution trace of Sluice under load (concurrency 64, or --rate) into <out>/pprof")
 	f.DurationVar(&opt.Soak, "soak", 0, "instead of the comparison, run Sluice alone at saturation this long and sample its memory")
 	f.StringVar(&render, "render", "", "print the report of an earlier run's results.json, judged by the current targets (with --out, write it there too); runs nothing")
 	f.BoolVar(&opt.GoBench, "go-bench", true, "also run the routing decision's Go benchmark when the source is here")
