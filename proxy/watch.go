@@ -12,6 +12,9 @@ import (
 // hanging up take effect within this much of when they are due.
 const watchTick = 5 * time.Millisecond
 
+// watchEpoch is the origin of the watchdog's clock.
+var watchEpoch = time.Now()
+
 // watchdog bounds the backend requests in flight with one goroutine, in
 // place of a deadline timer and a context watch per request (a
 // context.AfterFunc and two SetDeadline calls a request cost about 4% of
@@ -30,8 +33,10 @@ type watchdog struct {
 type watchState struct {
 	idx int
 	ctx context.Context
-	// headerBy is when the answer's header must have come (Unix ns), 0
-	// once it has; doneBy bounds the whole exchange, 0 for no bound.
+	// headerBy is when the answer's header must have come, 0 once it has;
+	// doneBy bounds the whole exchange, 0 for no bound. Both are
+	// nanoseconds since watchEpoch on the monotonic clock, so a step of
+	// the wall clock (NTP, a resumed VM) neither fires nor delays them.
 	headerBy atomic.Int64
 	doneBy   int64
 	// aborted: the watchdog cut the request off; the connection is spent.
@@ -42,9 +47,9 @@ type watchState struct {
 func (w *watchdog) watch(c *upConn, ctx context.Context, headerBy, doneBy time.Time) {
 	s := &c.watch
 	s.ctx, s.doneBy, s.aborted = ctx, 0, false
-	s.headerBy.Store(headerBy.UnixNano())
+	s.headerBy.Store(max(1, int64(headerBy.Sub(watchEpoch))))
 	if !doneBy.IsZero() {
-		s.doneBy = doneBy.UnixNano()
+		s.doneBy = max(1, int64(doneBy.Sub(watchEpoch)))
 	}
 	w.mu.Lock()
 	s.idx = len(w.conns)
@@ -86,7 +91,7 @@ func (w *watchdog) run() {
 			w.mu.Unlock()
 			return
 		}
-		now := time.Now().UnixNano()
+		now := int64(time.Since(watchEpoch))
 		for _, c := range w.conns {
 			s := &c.watch
 			if s.aborted {

@@ -31,11 +31,31 @@ func dropEmptyLegacyRequests(ctx context.Context, _ *Store, tx *sql.Tx) error {
 	return err
 }
 
+// legacyTableQuery counts the old tables named requests: 0 or 1.
+const legacyTableQuery = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'requests'"
+
 // hasLegacyRequests reports whether the old requests table is still there.
 func hasLegacyRequests(ctx context.Context, db *sql.DB) (bool, error) {
 	var n int
-	err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'requests'").Scan(&n)
+	err := db.QueryRowContext(ctx, legacyTableQuery).Scan(&n)
 	return n > 0, err
+}
+
+// legacyIn reports whether the old table is there in tx's snapshot. Once
+// it is gone (pruned empty by this store or by another on the same file)
+// the store stops looking for it.
+func (s *Store) legacyIn(ctx context.Context, tx *sql.Tx) (bool, error) {
+	if !s.legacy.Load() {
+		return false, nil
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, legacyTableQuery).Scan(&n); err != nil {
+		return false, err
+	}
+	if n == 0 {
+		s.legacy.Store(false)
+	}
+	return n > 0, nil
 }
 
 // legacyWhere builds the WHERE clause of q over the old table.

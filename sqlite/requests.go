@@ -91,6 +91,9 @@ func insertOtherIDs(ctx context.Context, tx *sql.Tx, seq int64, ids []string) er
 type segmentFilter struct {
 	q            sluice.RequestQuery
 	since, until int64 // inclusive, exclusive
+	// hasUntil is false without q.Until: no upper bound at all, so a row
+	// at the latest time the store keeps (MaxInt64 ns) is found too.
+	hasUntil bool
 }
 
 func newSegmentFilter(q sluice.RequestQuery) segmentFilter {
@@ -99,7 +102,7 @@ func newSegmentFilter(q sluice.RequestQuery) segmentFilter {
 		f.since = boundArg(q.Since)
 	}
 	if !q.Until.IsZero() {
-		f.until = boundArg(q.Until)
+		f.until, f.hasUntil = boundArg(q.Until), true
 	}
 	return f
 }
@@ -108,8 +111,12 @@ func newSegmentFilter(q sluice.RequestQuery) segmentFilter {
 // newest last_at first, and its arguments.
 func (f *segmentFilter) query() (string, []any) {
 	const cols = "SELECT seq, first_at, last_at, data FROM request_segments"
-	where := " WHERE last_at >= ? AND first_at < ?"
-	args := []any{f.since, f.until}
+	where := " WHERE last_at >= ?"
+	args := []any{f.since}
+	if f.hasUntil {
+		where += " AND first_at < ?"
+		args = append(args, f.until)
+	}
 	if f.q.RequestID != "" {
 		where += " AND seq IN (SELECT seq FROM request_ids WHERE request_id = ?"
 		args = append(args, f.q.RequestID)
@@ -137,7 +144,7 @@ func (f *segmentFilter) match(d *decodedSegment, keep func(row *segRow, idx int)
 	}
 	for i := range d.rows {
 		r := &d.rows[i]
-		if r.at < f.since || r.at >= f.until ||
+		if r.at < f.since || f.hasUntil && r.at >= f.until ||
 			model >= 0 && r.dict[0] != uint32(model) || version >= 0 && r.dict[1] != uint32(version) ||
 			f.q.RequestID != "" && string(r.id) != f.q.RequestID {
 			continue
@@ -197,7 +204,9 @@ func (s *Store) Requests(ctx context.Context, q sluice.RequestQuery) ([]sluice.O
 	}
 	const op = "read requests"
 	err := s.read(ctx, op, func(tx *sql.Tx) error {
-		if s.legacy.Load() {
+		if legacy, err := s.legacyIn(ctx, tx); err != nil {
+			return err
+		} else if legacy {
 			// Rows of the old table were all appended before any segment
 			// (seq 0); they come newest first.
 			old, err := legacyRequests(ctx, tx, q, n)
@@ -245,7 +254,9 @@ func (s *Store) CountRequests(ctx context.Context, q sluice.RequestQuery) ([]slu
 	var perWord []int64
 	const op = "count requests"
 	err := s.read(ctx, op, func(tx *sql.Tx) error {
-		if s.legacy.Load() {
+		if legacy, err := s.legacyIn(ctx, tx); err != nil {
+			return err
+		} else if legacy {
 			if err := legacyCounts(ctx, tx, q, counts); err != nil {
 				return err
 			}
@@ -284,7 +295,9 @@ func (s *Store) PruneRequests(ctx context.Context, before time.Time) (int64, err
 	legacyDropped := false
 	err := s.write(ctx, "prune requests", func(tx *sql.Tx) error {
 		n, legacyDropped = 0, false
-		if s.legacy.Load() {
+		if legacy, err := s.legacyIn(ctx, tx); err != nil {
+			return err
+		} else if legacy {
 			old, dropped, err := pruneLegacy(ctx, tx, cut)
 			if err != nil {
 				return err

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -143,12 +144,14 @@ func FuzzDecodeSegment(f *testing.F) {
 	})
 }
 
-// TestMigrate_LegacyRequests opens a store whose request log is the
-// one-row-per-request table of schema version 2: its rows are read beside
-// the new segments (none lost, order and counts as one log), pruned with
-// them, and the table goes once pruned empty. A new store has no such
-// table.
-func TestMigrate_LegacyRequests(t *testing.T) {
+// legacyStore writes a store file at schema version 2, before the request
+// log's segments, with rows (times ats) in its one-row-per-request table,
+// and returns its path. Cache fields are dropped: that table had none.
+func legacyStore(t *testing.T, rows []sluice.Observation, ats []int64) string {
+	t.Helper()
+	for i := range rows {
+		rows[i].CacheReported, rows[i].CachedTokens = false, 0
+	}
 	path := filepath.Join(t.TempDir(), "sluice.db")
 	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
@@ -169,11 +172,7 @@ func TestMigrate_LegacyRequests(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	old, ats := segmentRowsForTest(1100)
-	for i := range old { // the old table had no cache columns
-		old[i].CacheReported, old[i].CachedTokens = false, 0
-	}
-	for i, o := range old {
+	for i, o := range rows {
 		if _, err := db.Exec(`INSERT INTO requests (request_id, at, model, version, route, sticky_hash, category, endpoint,
 			stream, status, error_class, latency_ns, ttft_ns, input_tokens, output_tokens, finish_reason, response_chars,
 			refusal, retried) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -184,6 +183,17 @@ func TestMigrate_LegacyRequests(t *testing.T) {
 		}
 	}
 	db.Close()
+	return path
+}
+
+// TestMigrate_LegacyRequests opens a store whose request log is the
+// one-row-per-request table of schema version 2: its rows are read beside
+// the new segments (none lost, order and counts as one log), pruned with
+// them, and the table goes once pruned empty. A new store has no such
+// table.
+func TestMigrate_LegacyRequests(t *testing.T) {
+	old, ats := segmentRowsForTest(1100)
+	path := legacyStore(t, old, ats)
 
 	s, err := Open(path)
 	if err != nil {
@@ -308,4 +318,72 @@ func containsAll(s string, subs ...string) bool {
 		}
 	}
 	return true
+}
+
+// Another store on the same file (another gateway, the CLI) that prunes the
+// old table empty drops it: this one stops reading it instead of failing.
+func TestRequests_LegacyDroppedByAnotherStore(t *testing.T) {
+	old, ats := segmentRowsForTest(600)
+	path := legacyStore(t, old, ats)
+	s1, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s1.Close()
+	s2, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	ro, err := OpenOptions(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if n, err := s1.PruneRequests(t.Context(), time.Now().Add(24*time.Hour)); err != nil || n != 600 {
+		t.Fatalf("PruneRequests = %d, %v; want 600", n, err)
+	}
+	for name, s := range map[string]*Store{"other": s2, "read-only": ro} {
+		if got, err := s.Requests(t.Context(), sluice.RequestQuery{}); err != nil || len(got) != 0 {
+			t.Errorf("%s store: Requests = %d rows, %v; want none and no error", name, len(got), err)
+		}
+		if got, err := s.CountRequests(t.Context(), sluice.RequestQuery{}); err != nil || len(got) != 0 {
+			t.Errorf("%s store: CountRequests = %v, %v; want none and no error", name, got, err)
+		}
+	}
+	if n, err := s2.PruneRequests(t.Context(), time.Now()); err != nil || n != 0 {
+		t.Errorf("other store: PruneRequests = %d, %v; want 0 and no error", n, err)
+	}
+}
+
+// Rows at the earliest and latest times the store keeps are read, found
+// and counted like any other.
+func TestRequests_ExtremeTimes(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "sluice.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rows, _ := segmentRowsForTest(2)
+	rows[0].At, rows[1].At = time.Unix(0, math.MaxInt64).UTC(), time.Unix(0, math.MinInt64).UTC()
+	if err := s.AppendRequests(t.Context(), rows); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Requests(t.Context(), sluice.RequestQuery{})
+	if err != nil || len(got) != 2 || got[0] != rows[0] || got[1] != rows[1] {
+		t.Errorf("Requests = %+v, %v; want both rows, latest first", got, err)
+	}
+	for _, o := range rows {
+		if got, err := s.Requests(t.Context(), sluice.RequestQuery{RequestID: o.RequestID}); err != nil || len(got) != 1 {
+			t.Errorf("Requests(id %s) = %d rows, %v", o.RequestID, len(got), err)
+		}
+	}
+	counts, err := s.CountRequests(t.Context(), sluice.RequestQuery{})
+	var total int64
+	for _, c := range counts {
+		total += c.Count
+	}
+	if err != nil || total != 2 {
+		t.Errorf("CountRequests = %v, %v; want 2 in all", counts, err)
+	}
 }
