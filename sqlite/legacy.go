@@ -20,15 +20,19 @@ import (
 // goes at once when it holds no rows (new stores, and those that never
 // logged a request).
 func dropEmptyLegacyRequests(ctx context.Context, _ *Store, tx *sql.Tx) error {
+	_, err := dropLegacyIfEmpty(ctx, tx)
+	return err
+}
+
+// dropLegacyIfEmpty drops the old table when it holds no rows and reports
+// whether it did.
+func dropLegacyIfEmpty(ctx context.Context, tx *sql.Tx) (bool, error) {
 	var any int
-	if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM requests)").Scan(&any); err != nil {
-		return err
-	}
-	if any != 0 {
-		return nil
+	if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM requests)").Scan(&any); err != nil || any != 0 {
+		return false, err
 	}
 	_, err := tx.ExecContext(ctx, "DROP TABLE requests")
-	return err
+	return err == nil, err
 }
 
 // legacyTableQuery counts the old tables named requests: 0 or 1.
@@ -140,13 +144,6 @@ func pruneLegacy(ctx context.Context, tx *sql.Tx, cut int64) (int64, bool, error
 	if err != nil {
 		return 0, false, err
 	}
-	var any int
-	if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM requests)").Scan(&any); err != nil {
-		return 0, false, err
-	}
-	if any != 0 {
-		return n, false, nil
-	}
-	_, err = tx.ExecContext(ctx, "DROP TABLE requests")
-	return n, err == nil, err
+	dropped, err := dropLegacyIfEmpty(ctx, tx)
+	return n, dropped, err
 }

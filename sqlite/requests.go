@@ -262,7 +262,8 @@ func (s *Store) CountRequests(ctx context.Context, q sluice.RequestQuery) ([]slu
 			}
 		}
 		return s.scanSegments(ctx, tx, op, &f, func(d *decodedSegment, _ int64) bool {
-			perWord = append(perWord[:0], make([]int64, len(d.words))...)
+			perWord = slices.Grow(perWord[:0], len(d.words))[:len(d.words)]
+			clear(perWord)
 			f.match(d, func(r *segRow, _ int) { perWord[r.dict[1]]++ })
 			for w, c := range perWord {
 				if c > 0 {

@@ -82,20 +82,7 @@ func encodeSegment(rows []sluice.Observation, ats []int64) segment {
 		sg.firstAt = min(sg.firstAt, at)
 		sg.lastAt = max(sg.lastAt, at)
 	}
-	// The most common prefix is nearly always the first row's: one
-	// process makes every id of a segment but at a restart.
-	prefixes := map[string]int{}
-	for i := range rows {
-		if p, _, ok := counterID(rows[i].RequestID); ok {
-			prefixes[p]++
-		}
-	}
-	best := -1
-	for p, n := range prefixes {
-		if n > best || n == best && p < sg.idPrefix {
-			sg.idPrefix, best = p, n
-		}
-	}
+	sg.idRange(rows)
 
 	dict := map[string]uint64{}
 	var words []string
@@ -128,14 +115,6 @@ func encodeSegment(rows []sluice.Observation, ats []int64) segment {
 	b = binary.AppendUvarint(b, uint64(len(rows)))
 	for i := range rows {
 		o := &rows[i]
-		if p, n, ok := counterID(o.RequestID); ok && p == sg.idPrefix {
-			if !sg.hasRange {
-				sg.idLo, sg.idHi, sg.hasRange = n, n, true
-			}
-			sg.idLo, sg.idHi = min(sg.idLo, n), max(sg.idHi, n)
-		} else {
-			sg.others = append(sg.others, o.RequestID)
-		}
 		b = binary.AppendUvarint(b, uint64(len(o.RequestID)))
 		b = append(b, o.RequestID...)
 		b = binary.AppendUvarint(b, uint64(ats[i]-sg.firstAt))
@@ -161,11 +140,43 @@ func encodeSegment(rows []sluice.Observation, ats []int64) segment {
 			b = binary.AppendVarint(b, v)
 		}
 	}
-	if !sg.hasRange {
-		sg.idPrefix = ""
-	}
 	sg.data = b
 	return sg
+}
+
+// idRange sets sg's id range from the ids of counter form with the most
+// common prefix (nearly always the first row's: one process makes every
+// id of a segment but at a restart) and lists the other ids in sg.others.
+func (sg *segment) idRange(rows []sluice.Observation) {
+	type parsed struct {
+		prefix string
+		n      int64
+		ok     bool
+	}
+	ids := make([]parsed, len(rows))
+	count := map[string]int{}
+	for i := range rows {
+		p := &ids[i]
+		if p.prefix, p.n, p.ok = counterID(rows[i].RequestID); p.ok {
+			count[p.prefix]++
+		}
+	}
+	best := 0
+	for p, n := range count {
+		if n > best || n == best && p < sg.idPrefix {
+			sg.idPrefix, best = p, n
+		}
+	}
+	for i, p := range ids {
+		if !p.ok || p.prefix != sg.idPrefix {
+			sg.others = append(sg.others, rows[i].RequestID)
+			continue
+		}
+		if !sg.hasRange {
+			sg.idLo, sg.idHi, sg.hasRange = p.n, p.n, true
+		}
+		sg.idLo, sg.idHi = min(sg.idLo, p.n), max(sg.idHi, p.n)
+	}
 }
 
 // segRow is one decoded row; id points into the segment's data and dict

@@ -195,11 +195,7 @@ func TestMigrate_LegacyRequests(t *testing.T) {
 	old, ats := segmentRowsForTest(1100)
 	path := legacyStore(t, old, ats)
 
-	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openT(t, path, Options{})
 	if !s.legacy.Load() {
 		t.Fatal("the old table with rows was not kept")
 	}
@@ -280,11 +276,7 @@ func TestMigrate_LegacyRequests(t *testing.T) {
 		t.Errorf("Requests after pruning everything = %d rows, %v", len(got), err)
 	}
 
-	s2, err := Open(filepath.Join(t.TempDir(), "new.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
+	s2 := openT(t, filepath.Join(t.TempDir(), "new.db"), Options{})
 	if has, err := hasLegacyRequests(t.Context(), s2.w); err != nil || has || s2.legacy.Load() {
 		t.Errorf("a new store has the old requests table (%v, %v)", has, err)
 	}
@@ -293,11 +285,7 @@ func TestMigrate_LegacyRequests(t *testing.T) {
 // A segment that does not decode is an error naming it, not a panic or
 // rows left out silently.
 func TestRequests_CorruptSegment(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "sluice.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openT(t, filepath.Join(t.TempDir(), "sluice.db"), Options{})
 	rows, _ := segmentRowsForTest(10)
 	if err := s.AppendRequests(t.Context(), rows); err != nil {
 		t.Fatal(err)
@@ -305,7 +293,7 @@ func TestRequests_CorruptSegment(t *testing.T) {
 	if _, err := s.w.Exec("UPDATE request_segments SET data = x'01ff'"); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.Requests(t.Context(), sluice.RequestQuery{})
+	_, err := s.Requests(t.Context(), sluice.RequestQuery{})
 	if sluice.ErrorCode(err) != sluice.CodeUnavailable || err == nil || !containsAll(err.Error(), "request log segment 1", "corrupt") {
 		t.Errorf("Requests over a corrupt segment: %v, want unavailable naming segment 1", err)
 	}
@@ -325,21 +313,9 @@ func containsAll(s string, subs ...string) bool {
 func TestRequests_LegacyDroppedByAnotherStore(t *testing.T) {
 	old, ats := segmentRowsForTest(600)
 	path := legacyStore(t, old, ats)
-	s1, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s1.Close()
-	s2, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
-	ro, err := OpenOptions(path, Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ro.Close()
+	s1 := openT(t, path, Options{})
+	s2 := openT(t, path, Options{})
+	ro := openT(t, path, Options{ReadOnly: true})
 	if n, err := s1.PruneRequests(t.Context(), time.Now().Add(24*time.Hour)); err != nil || n != 600 {
 		t.Fatalf("PruneRequests = %d, %v; want 600", n, err)
 	}
@@ -359,11 +335,7 @@ func TestRequests_LegacyDroppedByAnotherStore(t *testing.T) {
 // Rows at the earliest and latest times the store keeps are read, found
 // and counted like any other.
 func TestRequests_ExtremeTimes(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "sluice.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openT(t, filepath.Join(t.TempDir(), "sluice.db"), Options{})
 	rows, _ := segmentRowsForTest(2)
 	rows[0].At, rows[1].At = time.Unix(0, math.MaxInt64).UTC(), time.Unix(0, math.MinInt64).UTC()
 	if err := s.AppendRequests(t.Context(), rows); err != nil {
@@ -386,4 +358,15 @@ func TestRequests_ExtremeTimes(t *testing.T) {
 	if err != nil || total != 2 {
 		t.Errorf("CountRequests = %v, %v; want 2 in all", counts, err)
 	}
+}
+
+// openT opens the store at path for the test and closes it at its end.
+func openT(t *testing.T, path string, o Options) *Store {
+	t.Helper()
+	s, err := OpenOptions(path, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

@@ -49,20 +49,9 @@ func TestReplicas_FleetWideAnalysis(t *testing.T) {
       - {version: v1.0.0, endpoints: [`+good.URL()+`], weight_hash: "sha256:aaa", base_model: llama-3-8b, family: llama-3, stage: production}
       - {version: v1.1.0, endpoints: [`+bad.URL()+`], weight_hash: "sha256:bbb", base_model: llama-3-8b, family: llama-3, stage: staging}
 `), 0o644)
-	cfg := filepath.Join(dir, "sluice.yaml")
 	// No retry on the stable version and no ejection: each request counts
 	// once, against the version the client forced.
-	os.WriteFile(cfg, []byte(`listen: 127.0.0.1:0
-store: ${SLUICE_STORE}
-models_file: `+models+`
-health: {interval: 200ms}
-request_log: {flush_interval: 50ms}
-rollouts: {tick: 50ms}
-retry_on_stable: false
-outlier_ejection: {disabled: true}
-tokens:
-  - {name: ci, role: admin, secret: "${SLUICE_TEST_SECRET}"}
-`), 0o644)
+	cfg := writeFleetConfig(dir, models, "retry_on_stable: false\noutlier_ejection: {disabled: true}\n")
 	f := &fleet{t: t, dir: dir, cfg: cfg, dsn: pgtest.Schema(t), backend: good}
 	rs := f.start(3)
 	ctx := t.Context()

@@ -87,6 +87,23 @@ const modelsYAML = `models:
       - {version: v1.1.0, endpoints: [BACKEND], weight_hash: "sha256:bbb", base_model: llama-3-8b, family: llama-3, stage: staging}
 `
 
+// writeFleetConfig writes the replicas' gateway config in dir, serving
+// the model file at models, with extra YAML lines appended, and returns
+// its path. Each replica gets its store from SLUICE_STORE.
+func writeFleetConfig(dir, models, extra string) string {
+	cfg := filepath.Join(dir, "sluice.yaml")
+	os.WriteFile(cfg, []byte(`listen: 127.0.0.1:0
+store: ${SLUICE_STORE}
+models_file: `+models+`
+health: {interval: 200ms}
+request_log: {flush_interval: 50ms}
+rollouts: {tick: 50ms}
+tokens:
+  - {name: ci, role: admin, secret: "${SLUICE_TEST_SECRET}"}
+`+extra), 0o644)
+	return cfg
+}
+
 func newFleet(t *testing.T, dsn string) *fleet {
 	t.Helper()
 	b := fakellm.New(fakellm.Config{})
@@ -97,16 +114,7 @@ func newFleet(t *testing.T, dsn string) *fleet {
 	dir := t.TempDir()
 	models := filepath.Join(dir, "models.yaml")
 	os.WriteFile(models, []byte(strings.ReplaceAll(modelsYAML, "BACKEND", b.URL())), 0o644)
-	cfg := filepath.Join(dir, "sluice.yaml")
-	os.WriteFile(cfg, []byte(`listen: 127.0.0.1:0
-store: ${SLUICE_STORE}
-models_file: `+models+`
-health: {interval: 200ms}
-request_log: {flush_interval: 50ms}
-rollouts: {tick: 50ms}
-tokens:
-  - {name: ci, role: admin, secret: "${SLUICE_TEST_SECRET}"}
-`), 0o644)
+	cfg := writeFleetConfig(dir, models, "")
 	return &fleet{t: t, dir: dir, cfg: cfg, dsn: dsn, backend: b}
 }
 
