@@ -33,6 +33,11 @@ type Gateway struct {
 	// CategoryHeader names the request-category header; default
 	// X-Request-Category.
 	CategoryHeader string `yaml:"category_header"`
+	// HTTPServer chooses the HTTP server of the data plane's plain listener:
+	// "fasthttp" (default), which serves non-streamed inference requests
+	// itself and hands every other connection to net/http, or "net/http"
+	// for net/http alone. A TLS listener is always net/http (HTTP/2).
+	HTTPServer string `yaml:"http_server"`
 	// MaxBodyBytes caps request bodies; default 8 MiB.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// RetryOnStable retries failures before the first byte on the stable
@@ -179,6 +184,9 @@ func (g *Gateway) setDefaults() {
 	if g.MaxBodyBytes == 0 {
 		g.MaxBodyBytes = 8 << 20
 	}
+	if g.HTTPServer == "" {
+		g.HTTPServer = "fasthttp"
+	}
 	if g.RetryOnStable == nil {
 		t := true
 		g.RetryOnStable = &t
@@ -262,6 +270,9 @@ func (g *Gateway) Validate() error {
 		if err := sluice.CheckHeaderName(h); err != nil {
 			return fmt.Errorf("header setting %d: %s", i+1, sluice.ErrorMessage(err))
 		}
+	}
+	if g.HTTPServer != "fasthttp" && g.HTTPServer != "net/http" {
+		return fmt.Errorf("http_server: %q is not a server Sluice has; use fasthttp or net/http", g.HTTPServer)
 	}
 	if g.MaxBodyBytes < 1024 {
 		return fmt.Errorf("max_body_bytes: %d is too small; use at least 1024", g.MaxBodyBytes)

@@ -14,6 +14,14 @@ func writeError(w http.ResponseWriter, err error) {
 }
 
 func writeErrorCode(w http.ResponseWriter, code sluice.Code, msg string) {
+	WriteErrorStatus(w, code.HTTPStatus(), code, msg)
+}
+
+// WriteError sends err in the OpenAI error shape, with its code's status.
+func WriteError(w http.ResponseWriter, err error) { writeError(w, err) }
+
+// WriteErrorStatus sends an OpenAI-shaped error with the given HTTP status.
+func WriteErrorStatus(w http.ResponseWriter, status int, code sluice.Code, msg string) {
 	b := make([]byte, 0, 128+len(msg))
 	b = append(b, `{"error":{"message":`...)
 	b = appendJSONString(b, msg)
@@ -24,7 +32,7 @@ func writeErrorCode(w http.ResponseWriter, code sluice.Code, msg string) {
 	b = append(b, "}}\n"...)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	w.WriteHeader(code.HTTPStatus())
+	w.WriteHeader(status)
 	w.Write(b)
 }
 

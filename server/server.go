@@ -65,6 +65,7 @@ type Server struct {
 	logger    *slog.Logger
 	now       func() time.Time
 	httpSrv   *http.Server
+	front     *fastFront // issue 4: fasthttp in front of httpSrv on a plain listener
 	adminSrv  *http.Server
 	ln, admLn net.Listener
 	cancel    context.CancelFunc
@@ -295,7 +296,12 @@ func (s *Server) Start() error {
 	}
 	s.startReplica(ctx) // issue 5: hear other replicas, elect the controller
 	s.startFleet(ctx)   // issue 5: exchange observations for the fleet-wide analysis
-	s.serve(s.httpSrv, s.ln)
+	if s.Config.HTTPServer == "fasthttp" && !s.Config.TLS.Enabled() {
+		s.front = s.newFastFront(s.ln.Addr(), s.wrapKeys(s.Proxy), s.httpSrv)
+		s.front.serve(s, s.ln)
+	} else {
+		s.serve(s.httpSrv, s.ln)
+	}
 	if s.adminSrv != nil {
 		s.serve(s.adminSrv, s.admLn)
 	}
@@ -391,8 +397,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.cancel != nil {
 		s.cancel()
 	}
+	if s.front != nil {
+		if err := s.front.shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, srv := range []*http.Server{s.httpSrv, s.adminSrv} {
-		if srv != nil {
+		if srv != nil && (s.front == nil || srv != s.httpSrv) {
 			if err := srv.Shutdown(ctx); err != nil {
 				errs = append(errs, err)
 			}

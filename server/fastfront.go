@@ -1,0 +1,389 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/proxy"
+)
+
+// fastFront serves the data plane's plain-TCP listener (issue 4). Measured
+// on the benchmark machine, net/http's server costs about as much per
+// request as nginx's whole request (its per-request goroutine reading ahead
+// for hang-ups, the deadline and header bookkeeping), while fasthttp's
+// costs a third of it (bench/benchstat-fastfront.txt). So fasthttp reads
+// every request and serves the hot path itself: a POST to the inference
+// endpoints that does not ask for a stream goes through the same handler
+// (client keys, then the proxy) with a lightweight http.Request and a
+// buffering ResponseWriter. Any other request (a stream, the admin API, the
+// UI, /metrics) hands its connection over to the net/http server, replaying
+// the request it already read, and that server keeps the connection from
+// then on with all its behaviour: streaming with flushes, hang-up
+// detection, write deadlines, HTTP/1.1 details.
+type fastFront struct {
+	srv     *fasthttp.Server
+	tcp     net.Listener
+	hot     http.Handler
+	slow    *http.Server
+	ln      *handoffListener
+	maxBody int64
+	writers sync.Pool
+	hangups hangups
+}
+
+// hotPaths are the endpoints the fasthttp side serves itself.
+var hotPaths = map[string]bool{"/v1/chat/completions": true, "/v1/completions": true, "/v1/embeddings": true}
+
+func (s *Server) newFastFront(addr net.Addr, hot http.Handler, slow *http.Server) *fastFront {
+	f := &fastFront{hot: hot, slow: slow, ln: newHandoffListener(addr), maxBody: s.Config.MaxBodyBytes}
+	f.writers.New = func() any { return &fastWriter{h: make(http.Header, 8)} }
+	write := s.Config.Timeouts.Request
+	if write <= 0 {
+		write = 10 * time.Minute
+	}
+	f.srv = &fasthttp.Server{
+		Handler:      f.handle,
+		ErrorHandler: f.parseError,
+		// The same bounds as the net/http server's (newHTTPServer): 10 s
+		// for the headers, 5 min for the whole request, 2 min idle; the
+		// answer must be written within the request timeout.
+		ReadTimeout: 10 * time.Second,
+		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+			return fasthttp.RequestConfig{ReadTimeout: min(write, 5*time.Minute)}
+		},
+		WriteTimeout: write + 2*time.Second,
+		IdleTimeout:  2 * time.Minute,
+		// Headers must fit in the read buffer (431 above it).
+		ReadBufferSize: 16 << 10,
+		// One byte over the limit still reaches the proxy, whose answer
+		// names max_body_bytes; a larger body gets the same answer here.
+		MaxRequestBodySize:           int(s.Config.MaxBodyBytes) + 1,
+		KeepHijackedConns:            true,
+		NoDefaultServerHeader:        true,
+		NoDefaultContentType:         true,
+		DisablePreParseMultipartForm: true,
+		CloseOnShutdown:              true,
+		Logger:                       slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	return f
+}
+
+// serve runs both servers until shutdown.
+func (f *fastFront) serve(s *Server, ln net.Listener) {
+	f.tcp = ln
+	s.serve(f.slow, f.ln)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := f.srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
+			s.logger.Error("serve", "err", err)
+		}
+	}()
+}
+
+// shutdown stops accepting, waits for the hot requests in flight, then for
+// the handed-over connections.
+func (f *fastFront) shutdown(ctx context.Context) error {
+	// Closed here too: fasthttp closes only the listeners its Serve has
+	// registered, and a shutdown right after the start can come first.
+	f.tcp.Close()
+	err := f.srv.ShutdownWithContext(ctx)
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	return errors.Join(err, f.slow.Shutdown(ctx))
+}
+
+func (f *fastFront) handle(ctx *fasthttp.RequestCtx) {
+	body := ctx.PostBody()
+	if !ctx.IsPost() || !hotPaths[string(ctx.Path())] || bytes.Contains(body, []byte(`"stream"`)) {
+		f.handOff(ctx, body)
+		return
+	}
+	w := f.writers.Get().(*fastWriter)
+	w.ctx = ctx
+	w.body.Reset(body)
+	base := &w.req
+	*base = http.Request{
+		Method:        http.MethodPost,
+		URL:           &url.URL{Path: string(ctx.Path()), RawQuery: string(ctx.URI().QueryString())},
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        make(http.Header, 8),
+		Body:          &w.body,
+		ContentLength: int64(len(body)),
+		Host:          string(ctx.Host()),
+		RemoteAddr:    ctx.RemoteAddr().String(),
+		RequestURI:    string(ctx.RequestURI()),
+	}
+	if !ctx.Request.Header.IsHTTP11() {
+		base.Proto, base.ProtoMinor = "HTTP/1.0", 0
+	}
+	for k, v := range ctx.Request.Header.All() {
+		key, ok := commonKeys[string(k)]
+		if !ok {
+			key = http.CanonicalHeaderKey(string(k))
+		}
+		if key == "Host" {
+			continue
+		}
+		base.Header[key] = append(base.Header[key], string(v))
+	}
+	// The request's context ends when the handler returns or, for a
+	// request still waiting after 100 ms, when the client hangs up
+	// (hangups); net/http's server gives a handler the same.
+	rctx, cancel := context.WithCancel(context.Background())
+	r := base.WithContext(rctx)
+	w.watch.conn, w.watch.cancel = ctx.Conn(), cancel
+	f.hangups.add(&w.watch)
+	f.hot.ServeHTTP(w, r)
+	f.hangups.remove(&w.watch)
+	cancel()
+	if rctx.Err() != nil && w.watch.gone.Load() {
+		ctx.SetConnectionClose()
+	}
+	w.finish()
+	w.ctx, w.watch.conn, w.watch.cancel = nil, nil, nil
+	w.watch.gone.Store(false)
+	*base = http.Request{}
+	w.body.Reset(nil)
+	clear(w.h)
+	w.code = 0
+	f.writers.Put(w)
+}
+
+// commonKeys maps the header names clients usually send to their
+// canonical form without allocating, as net/http does.
+var commonKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{"Accept", "Accept-Encoding", "Accept-Language", "Authorization", "Connection",
+		"Content-Length", "Content-Type", "User-Agent", "X-User-Id", "X-Session-Id", "X-Request-Id",
+		"X-Request-Category", "X-Sluice-Version", "Openai-Organization", "Openai-Project", "Host",
+		"X-Stainless-Lang", "X-Stainless-Package-Version", "X-Stainless-Os", "X-Stainless-Arch",
+		"X-Stainless-Runtime", "X-Stainless-Runtime-Version", "X-Stainless-Retry-Count",
+		"X-Stainless-Async", "X-Stainless-Read-Timeout", "Traceparent", "Tracestate"} {
+		m[k] = k
+	}
+	return m
+}()
+
+// parseError answers a request fasthttp could not read, in the OpenAI
+// error shape the proxy uses.
+func (f *fastFront) parseError(ctx *fasthttp.RequestCtx, err error) {
+	w := &fastWriter{ctx: ctx, h: make(http.Header, 2)}
+	var e error
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		// fasthttp refuses on the Content-Length before reading the body;
+		// a client still sending it would see the connection reset rather
+		// than this answer, so read and drop what it sends (as net/http
+		// does after a handler refused a body), within bounds.
+		drain(ctx.Conn(), int64(ctx.Request.Header.ContentLength()))
+		e = sluice.Errorf(sluice.CodeTooLarge, "the request body is larger than the %d-byte limit: send a smaller request or raise max_body_bytes", f.maxBody)
+	case errors.As(err, new(*fasthttp.ErrSmallBuffer)):
+		w.h.Set("Connection", "close")
+		proxy.WriteErrorStatus(w, http.StatusRequestHeaderFieldsTooLarge, sluice.CodeBadRequest, "the request headers are larger than 16 KiB")
+		w.finish()
+		return
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// (fasthttp has reset the request by now: which part was late is
+		// not known.)
+		e = sluice.Errorf(sluice.CodeBadRequest, "the request did not arrive in time (the headers within 10 s, the request body within the gateway's request timeout, timeouts.request): send the whole request promptly")
+	default:
+		e = sluice.Errorf(sluice.CodeBadRequest, "the request could not be read (%v): send a well-formed HTTP/1.1 request", err)
+	}
+	w.h.Set("Connection", "close")
+	proxy.WriteError(w, e)
+	w.finish()
+}
+
+// drain reads and drops up to n bytes the client is still sending, until it
+// pauses for 100 ms or 5 s have passed.
+func drain(c net.Conn, n int64) {
+	buf := make([]byte, 32<<10)
+	end := time.Now().Add(5 * time.Second)
+	for n > 0 {
+		d := time.Now().Add(100 * time.Millisecond)
+		if d.After(end) {
+			d = end
+		}
+		c.SetReadDeadline(d)
+		k, err := c.Read(buf)
+		n -= int64(k)
+		if err != nil {
+			return
+		}
+	}
+}
+
+// handOff gives the connection to the net/http server, which reads the
+// request again from a copy of it and keeps the connection afterwards.
+func (f *fastFront) handOff(ctx *fasthttp.RequestCtx, body []byte) {
+	h := &ctx.Request.Header
+	raw := make([]byte, 0, 512+len(body))
+	raw = append(raw, h.Method()...)
+	raw = append(raw, ' ')
+	raw = append(raw, h.RequestURI()...)
+	raw = append(raw, ' ')
+	raw = append(raw, h.Protocol()...)
+	raw = append(raw, "\r\n"...)
+	for k, v := range h.All() {
+		// fasthttp has read the body (de-chunked) and answered any
+		// Expect: 100-continue already.
+		switch string(k) {
+		case "Content-Length", "Transfer-Encoding", "Expect":
+			continue
+		}
+		raw = append(raw, k...)
+		raw = append(raw, ": "...)
+		raw = append(raw, v...)
+		raw = append(raw, "\r\n"...)
+	}
+	if len(body) > 0 || h.ContentLength() >= 0 && !h.IsGet() && !h.IsHead() {
+		raw = append(raw, "Content-Length: "...)
+		raw = appendInt(raw, len(body))
+		raw = append(raw, "\r\n"...)
+	}
+	raw = append(raw, "\r\n"...)
+	raw = append(raw, body...)
+	ctx.HijackSetNoResponse(true)
+	ctx.Hijack(func(c net.Conn) { f.ln.push(&replayConn{Conn: c, pre: raw}) })
+}
+
+func appendInt(b []byte, n int) []byte {
+	var d [20]byte
+	i := len(d)
+	for {
+		i--
+		d[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	return append(b, d[i:]...)
+}
+
+// fastWriter is the ResponseWriter of the hot path: it gathers the answer,
+// which fasthttp writes when the handler returns. Flush is accepted and
+// does nothing (the hot path is never a stream).
+type fastWriter struct {
+	ctx   *fasthttp.RequestCtx
+	h     http.Header
+	code  int
+	body  requestBody
+	req   http.Request
+	watch watched
+}
+
+func (w *fastWriter) Header() http.Header { return w.h }
+
+func (w *fastWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+}
+
+func (w *fastWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	w.ctx.Response.AppendBody(b)
+	return len(b), nil
+}
+
+func (w *fastWriter) Flush() {}
+
+func (w *fastWriter) finish() {
+	resp := &w.ctx.Response
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	resp.SetStatusCode(w.code)
+	for k, vs := range w.h {
+		switch k {
+		case "Content-Length", "Transfer-Encoding":
+			continue
+		case "Connection":
+			for _, v := range vs {
+				if v == "close" {
+					w.ctx.SetConnectionClose()
+				}
+			}
+			continue
+		}
+		for _, v := range vs {
+			resp.Header.Add(k, v)
+		}
+	}
+}
+
+// requestBody is the hot request's body: the bytes fasthttp read.
+type requestBody struct{ bytes.Reader }
+
+func (*requestBody) Close() error { return nil }
+
+// replayConn is a handed-over connection: reads return the request fasthttp
+// read first, then what follows on the connection.
+type replayConn struct {
+	net.Conn
+	pre []byte
+}
+
+func (c *replayConn) Read(p []byte) (int, error) {
+	if len(c.pre) > 0 {
+		n := copy(p, c.pre)
+		c.pre = c.pre[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// handoffListener is the net/http server's listener: it accepts the
+// connections the fasthttp side hands over.
+type handoffListener struct {
+	addr   net.Addr
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newHandoffListener(addr net.Addr) *handoffListener {
+	return &handoffListener{addr: addr, conns: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+func (l *handoffListener) push(c net.Conn) {
+	select {
+	case l.conns <- c:
+	case <-l.closed:
+		c.Close()
+	}
+}
+
+func (l *handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *handoffListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *handoffListener) Addr() net.Addr { return l.addr }
