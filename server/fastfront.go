@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,8 +43,9 @@ type fastFront struct {
 	hangups hangups
 }
 
-// hotPaths are the endpoints the fasthttp side serves itself.
-var hotPaths = map[string]bool{"/v1/chat/completions": true, "/v1/completions": true, "/v1/embeddings": true}
+// hotPaths are the endpoints the fasthttp side serves itself (each maps to
+// itself, so a request's path costs no allocation).
+var hotPaths = map[string]string{"/v1/chat/completions": "/v1/chat/completions", "/v1/completions": "/v1/completions", "/v1/embeddings": "/v1/embeddings"}
 
 func (s *Server) newFastFront(addr net.Addr, hot http.Handler, slow *http.Server) *fastFront {
 	f := &fastFront{hot: hot, slow: slow, ln: newHandoffListener(addr), maxBody: s.Config.MaxBodyBytes}
@@ -107,39 +109,40 @@ func (f *fastFront) shutdown(ctx context.Context) error {
 
 func (f *fastFront) handle(ctx *fasthttp.RequestCtx) {
 	body := ctx.PostBody()
-	if !ctx.IsPost() || !hotPaths[string(ctx.Path())] || bytes.Contains(body, []byte(`"stream"`)) {
+	if !ctx.IsPost() || hotPaths[string(ctx.Path())] == "" || bytes.Contains(body, []byte(`"stream"`)) {
 		f.handOff(ctx, body)
 		return
 	}
 	w := f.writers.Get().(*fastWriter)
 	w.ctx = ctx
 	w.body.Reset(body)
+	path := hotPaths[string(ctx.Path())] // the map's string: no allocation
+	uri := path
+	if q := ctx.URI().QueryString(); len(q) > 0 {
+		uri = string(ctx.RequestURI())
+	}
+	if c := ctx.Conn(); c != w.conn {
+		w.conn, w.remote = c, ctx.RemoteAddr().String()
+	}
+	if host := ctx.Host(); string(host) != w.host {
+		w.host = string(host)
+	}
 	base := &w.req
 	*base = http.Request{
 		Method:        http.MethodPost,
-		URL:           &url.URL{Path: string(ctx.Path()), RawQuery: string(ctx.URI().QueryString())},
+		URL:           &url.URL{Path: path, RawQuery: string(ctx.URI().QueryString())},
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
 		ProtoMinor:    1,
-		Header:        make(http.Header, 8),
+		Header:        requestHeader(&ctx.Request.Header),
 		Body:          &w.body,
 		ContentLength: int64(len(body)),
-		Host:          string(ctx.Host()),
-		RemoteAddr:    ctx.RemoteAddr().String(),
-		RequestURI:    string(ctx.RequestURI()),
+		Host:          w.host,
+		RemoteAddr:    w.remote,
+		RequestURI:    uri,
 	}
 	if !ctx.Request.Header.IsHTTP11() {
 		base.Proto, base.ProtoMinor = "HTTP/1.0", 0
-	}
-	for k, v := range ctx.Request.Header.All() {
-		key, ok := commonKeys[string(k)]
-		if !ok {
-			key = http.CanonicalHeaderKey(string(k))
-		}
-		if key == "Host" {
-			continue
-		}
-		base.Header[key] = append(base.Header[key], string(v))
 	}
 	// The request's context ends when the handler returns or, for a
 	// request still waiting after 100 ms, when the client hangs up
@@ -162,6 +165,44 @@ func (f *fastFront) handle(ctx *fasthttp.RequestCtx) {
 	clear(w.h)
 	w.code = 0
 	f.writers.Put(w)
+}
+
+// requestHeader converts h as net/http would, Host aside, with two
+// allocations for all the values (one string, one slice) instead of two
+// per header.
+func requestHeader(h *fasthttp.RequestHeader) http.Header {
+	n, size := 0, 0
+	for _, v := range h.All() {
+		n++
+		size += len(v)
+	}
+	var sb strings.Builder
+	sb.Grow(size)
+	for _, v := range h.All() {
+		sb.Write(v)
+	}
+	all, vals := sb.String(), make([]string, n)
+	hdr := make(http.Header, n)
+	i, off := 0, 0
+	for k, v := range h.All() {
+		val := all[off : off+len(v)]
+		off += len(v)
+		key, ok := commonKeys[string(k)]
+		if !ok {
+			key = http.CanonicalHeaderKey(string(k))
+		}
+		if key == "Host" {
+			continue
+		}
+		if vs, ok := hdr[key]; ok {
+			hdr[key] = append(vs, val)
+			continue
+		}
+		vals[i] = val
+		hdr[key] = vals[i : i+1 : i+1]
+		i++
+	}
+	return hdr
 }
 
 // commonKeys maps the header names clients usually send to their
@@ -286,6 +327,11 @@ type fastWriter struct {
 	body  requestBody
 	req   http.Request
 	watch watched
+	// The previous request's connection, its remote address and host,
+	// reused when the next request comes on the same connection.
+	conn   net.Conn
+	remote string
+	host   string
 }
 
 func (w *fastWriter) Header() http.Header { return w.h }

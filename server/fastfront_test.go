@@ -236,3 +236,41 @@ func TestFront_HangUpCancelsBackend(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkFront_Chat: non-streamed chat completions over one keep-alive
+// connection through the whole gateway (every account on, SQLite request
+// log) to a fakellm backend, on each HTTP server. The client, the gateway
+// and the backend share the process, so ns/op is the three together;
+// allocs/op and B/op compare the servers' costs exactly.
+func BenchmarkFront_Chat(b *testing.B) {
+	for _, srv := range []string{"fasthttp", "net/http"} {
+		b.Run(strings.ReplaceAll(srv, "/", ""), func(b *testing.B) {
+			be := MustBackend(b, fakellm.Config{})
+			gw, _ := mustGatewayWith(b, func(c *config.Gateway) { c.HTTPServer = srv }, nil,
+				chatDoc(map[string]string{"v1.0.0": be.URL()}, nil, nil))
+			c, err := net.Dial("tcp", gw.Addr())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			br := bufio.NewReader(c)
+			req := []byte(frontRequest(frontChat, "X-User-Id: user-1234\r\n"))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := c.Write(req); err != nil {
+					b.Fatal(err)
+				}
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					b.Fatalf("status %d", resp.StatusCode)
+				}
+			}
+		})
+	}
+}
