@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +40,7 @@ type fastFront struct {
 	slow    *http.Server
 	ln      *handoffListener
 	maxBody int64
+	logger  *slog.Logger
 	writers sync.Pool
 	hangups hangups
 }
@@ -48,7 +50,7 @@ type fastFront struct {
 var hotPaths = map[string]string{"/v1/chat/completions": "/v1/chat/completions", "/v1/completions": "/v1/completions", "/v1/embeddings": "/v1/embeddings"}
 
 func (s *Server) newFastFront(addr net.Addr, hot http.Handler, slow *http.Server) *fastFront {
-	f := &fastFront{hot: hot, slow: slow, ln: newHandoffListener(addr), maxBody: s.Config.MaxBodyBytes}
+	f := &fastFront{hot: hot, slow: slow, ln: newHandoffListener(addr), maxBody: s.Config.MaxBodyBytes, logger: s.logger}
 	f.writers.New = func() any { return &fastWriter{h: make(http.Header, 8)} }
 	write := s.Config.Timeouts.Request
 	if write <= 0 {
@@ -151,7 +153,7 @@ func (f *fastFront) handle(ctx *fasthttp.RequestCtx) {
 	r := base.WithContext(rctx)
 	w.watch.conn, w.watch.cancel = ctx.Conn(), cancel
 	f.hangups.add(&w.watch)
-	f.hot.ServeHTTP(w, r)
+	f.serveHot(w, r)
 	f.hangups.remove(&w.watch)
 	cancel()
 	if rctx.Err() != nil && w.watch.gone.Load() {
@@ -165,6 +167,23 @@ func (f *fastFront) handle(ctx *fasthttp.RequestCtx) {
 	clear(w.h)
 	w.code = 0
 	f.writers.Put(w)
+}
+
+// serveHot runs the handler; a panic is answered with a 500 and the
+// connection closed, and logged, as net/http's server does for its
+// handlers (fasthttp would let it end the process).
+func (f *fastFront) serveHot(w *fastWriter, r *http.Request) {
+	defer func() {
+		if p := recover(); p != nil {
+			f.logger.Error("panic serving a request", "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+			w.ctx.Response.ResetBody()
+			clear(w.h)
+			w.code = 0
+			w.h.Set("Connection", "close")
+			proxy.WriteErrorStatus(w, http.StatusInternalServerError, sluice.CodeInternal, "the gateway failed on this request; it is logged")
+		}
+	}()
+	f.hot.ServeHTTP(w, r)
 }
 
 // requestHeader converts h as net/http would, Host aside, with two
@@ -253,6 +272,9 @@ func (f *fastFront) parseError(ctx *fasthttp.RequestCtx, err error) {
 // drain reads and drops up to n bytes the client is still sending, until it
 // pauses for 100 ms or 5 s have passed.
 func drain(c net.Conn, n int64) {
+	if n < 0 { // chunked: as much as the limit again
+		n = 8 << 20
+	}
 	buf := make([]byte, 32<<10)
 	end := time.Now().Add(5 * time.Second)
 	for n > 0 {
