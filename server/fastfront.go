@@ -380,6 +380,14 @@ func (w *fastWriter) finish() {
 		w.code = http.StatusOK
 	}
 	resp.SetStatusCode(w.code)
+	// An answer without a Content-Type gets the one net/http's server
+	// sniffs from its start (text/plain; charset=utf-8 for JSON), unless
+	// it is encoded or has no body.
+	if _, ok := w.h["Content-Type"]; !ok && len(w.h["Content-Encoding"]) == 0 && w.code != http.StatusNoContent && w.code != http.StatusNotModified && w.code >= 200 {
+		if b := resp.Body(); len(b) > 0 {
+			resp.Header.SetContentType(http.DetectContentType(b[:min(len(b), 512)]))
+		}
+	}
 	for k, vs := range w.h {
 		switch k {
 		case "Content-Length", "Transfer-Encoding":

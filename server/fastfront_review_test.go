@@ -1,0 +1,69 @@
+package server_test
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/sluicehq/sluice/config"
+)
+
+// rawBackend starts a backend whose chat endpoint is h (health checks and
+// other paths get an empty 200) and returns its URL.
+func rawBackend(t *testing.T, h http.HandlerFunc) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/chat/completions" {
+			return
+		}
+		h(w, r)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+// servers runs f on a gateway with each HTTP server in front of backend.
+func servers(t *testing.T, backend string, f func(t *testing.T, srv, addr string)) {
+	for _, srv := range []string{"fasthttp", "net/http"} {
+		t.Run(strings.ReplaceAll(srv, "/", ""), func(t *testing.T) {
+			gw, _ := mustGatewayWith(t, func(c *config.Gateway) { c.HTTPServer = srv }, nil,
+				chatDoc(map[string]string{"v1.0.0": backend}, nil, nil))
+			f(t, srv, gw.Addr())
+		})
+	}
+}
+
+// A backend answer without a Content-Type: net/http's server sniffs one
+// from the body (text/plain; charset=utf-8 for JSON), as a client of the
+// net/http gateway sees; the fasthttp front must send the same.
+func TestFront_ContentTypeSniffedLikeNetHTTP(t *testing.T) {
+	backend := rawBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header()["Content-Type"] = nil // no Content-Type, and no sniffing here
+		io.WriteString(w, `{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}`)
+	})
+	got := map[string]string{}
+	servers(t, backend, func(t *testing.T, srv, addr string) {
+		c, br := dialT(t, addr)
+		io.WriteString(c, frontRequest(frontChat))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		got[srv] = strings.Join(resp.Header.Values("Content-Type"), ", ")
+	})
+	if got["fasthttp"] != got["net/http"] {
+		t.Fatalf("Content-Type of an answer without one: fasthttp %q, net/http %q", got["fasthttp"], got["net/http"])
+	}
+}
