@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tidwall/gjson"
 	"github.com/valyala/fasthttp"
 
 	"github.com/sluicehq/sluice"
@@ -111,7 +112,7 @@ func (f *fastFront) shutdown(ctx context.Context) error {
 
 func (f *fastFront) handle(ctx *fasthttp.RequestCtx) {
 	body := ctx.PostBody()
-	if !ctx.IsPost() || hotPaths[string(ctx.Path())] == "" || bytes.Contains(body, []byte(`"stream"`)) {
+	if !ctx.IsPost() || hotPaths[string(ctx.Path())] == "" || asksStream(body) {
 		f.handOff(ctx, body)
 		return
 	}
@@ -167,6 +168,14 @@ func (f *fastFront) handle(ctx *fasthttp.RequestCtx) {
 	clear(w.h)
 	w.code = 0
 	f.writers.Put(w)
+}
+
+// asksStream reports whether body may ask for a stream, which the hot path
+// cannot send: it has a "stream" key, or one spelled with \u escapes
+// ("str\u0065am"), which the proxy's JSON reading decodes as well.
+func asksStream(body []byte) bool {
+	return bytes.Contains(body, []byte(`"stream"`)) ||
+		bytes.Contains(body, []byte(`\u`)) && gjson.GetBytes(body, "stream").Exists()
 }
 
 // serveHot runs the handler; a panic is answered with a 500 and the

@@ -1,11 +1,13 @@
 package server_test
 
 import (
+	"bufio"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/config"
 )
@@ -66,4 +68,36 @@ func TestFront_ContentTypeSniffedLikeNetHTTP(t *testing.T) {
 	if got["fasthttp"] != got["net/http"] {
 		t.Fatalf("Content-Type of an answer without one: fasthttp %q, net/http %q", got["fasthttp"], got["net/http"])
 	}
+}
+
+// A stream asked for with an escaped key ("str\u0065am" is "stream" to a
+// JSON reader, and to the proxy) must be streamed: the first event reaches
+// the client before the backend's last one, as on net/http.
+func TestFront_EscapedStreamKeyIsStreamed(t *testing.T) {
+	backend := rawBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(200)
+		io.WriteString(w, `data: {"object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"a"}}]}`+"\n\n")
+		w.(http.Flusher).Flush()
+		time.Sleep(1500 * time.Millisecond)
+		io.WriteString(w, `data: {"object":"chat.completion.chunk","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`+"\n\ndata: [DONE]\n\n")
+	})
+	body := `{"model":"chat","str\u0065am":true,"messages":[{"role":"user","content":"hi"}]}`
+	servers(t, backend, func(t *testing.T, srv, addr string) {
+		c, br := dialT(t, addr)
+		start := time.Now()
+		io.WriteString(c, frontRequest(body))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(resp.Body).ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "data: ") {
+			t.Fatalf("first line %q %v", line, err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("first event after %s: the stream was buffered until the backend finished", d.Round(time.Millisecond))
+		}
+	})
 }
