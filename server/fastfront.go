@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -44,6 +45,12 @@ type fastFront struct {
 	logger  *slog.Logger
 	writers sync.Pool
 	hangups hangups
+	// fresh holds the connections that have not sent a byte yet (nfresh
+	// counts them, so that a request pays one atomic load when there are
+	// none): one of them reaching the header timeout is closed without an
+	// answer, as net/http closes it.
+	fresh  sync.Map
+	nfresh atomic.Int64
 }
 
 // hotPaths are the endpoints the fasthttp side serves itself (each maps to
@@ -79,6 +86,7 @@ func (s *Server) newFastFront(addr net.Addr, hot http.Handler, slow *http.Server
 		NoDefaultContentType:         true,
 		DisablePreParseMultipartForm: true,
 		CloseOnShutdown:              true,
+		ConnState:                    f.connState,
 		Logger:                       slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 	return f
@@ -248,6 +256,22 @@ var commonKeys = func() map[string]string {
 	return m
 }()
 
+// connState keeps f.fresh: a connection is fresh from its accept until
+// its first byte arrives (or it ends).
+func (f *fastFront) connState(c net.Conn, st fasthttp.ConnState) {
+	switch st {
+	case fasthttp.StateNew:
+		f.nfresh.Add(1)
+		f.fresh.Store(c, struct{}{})
+	case fasthttp.StateActive, fasthttp.StateHijacked, fasthttp.StateClosed:
+		if f.nfresh.Load() > 0 {
+			if _, ok := f.fresh.LoadAndDelete(c); ok {
+				f.nfresh.Add(-1)
+			}
+		}
+	}
+}
+
 // parseError answers a request fasthttp could not read, in the OpenAI
 // error shape the proxy uses.
 func (f *fastFront) parseError(ctx *fasthttp.RequestCtx, err error) {
@@ -267,6 +291,14 @@ func (f *fastFront) parseError(ctx *fasthttp.RequestCtx, err error) {
 		w.finish()
 		return
 	case errors.Is(err, os.ErrDeadlineExceeded):
+		if _, ok := f.fresh.Load(ctx.Conn()); ok {
+			// The client sent nothing: no request to answer. An answer
+			// would be read by a client that opened the connection ahead
+			// as the answer to its next request; net/http just closes.
+			// (Closed here, fasthttp's write of the answer fails.)
+			ctx.Conn().Close()
+			return
+		}
 		// (fasthttp has reset the request by now: which part was late is
 		// not known.)
 		e = sluice.Errorf(sluice.CodeBadRequest, "the request did not arrive in time (the headers within 10 s, the request body within the gateway's request timeout, timeouts.request): send the whole request promptly")

@@ -101,3 +101,28 @@ func TestFront_EscapedStreamKeyIsStreamed(t *testing.T) {
 		}
 	})
 }
+
+// A connection on which the client sends nothing is closed at the header
+// timeout without an answer, as net/http does: a response nobody asked
+// for would be read by a client (a pool that opened the connection ahead)
+// as the answer to the request it sends next.
+func TestFront_IdleNewConnectionClosedSilently(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the 10 s header timeout")
+	}
+	servers(t, "http://127.0.0.1:1", func(t *testing.T, srv, addr string) {
+		t.Parallel()
+		c, _ := dialT(t, addr)
+		start := time.Now()
+		b, err := io.ReadAll(c)
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		if d := time.Since(start); d < 9*time.Second {
+			t.Fatalf("closed after %s, want the 10 s header timeout", d)
+		}
+		if len(b) > 0 {
+			t.Fatalf("a connection that sent nothing was answered: %q", b)
+		}
+	})
+}
