@@ -42,9 +42,12 @@ type fastFront struct {
 	slow    *http.Server
 	ln      *handoffListener
 	maxBody int64
-	logger  *slog.Logger
-	writers sync.Pool
-	hangups hangups
+	// category is the category header (canonical), whose value the proxy
+	// keeps (requestHeader).
+	category string
+	logger   *slog.Logger
+	writers  sync.Pool
+	hangups  hangups
 	// fresh holds the connections that have not sent a byte yet (nfresh
 	// counts them, so that a request pays one atomic load when there are
 	// none): one of them reaching the header timeout is closed without an
@@ -58,7 +61,8 @@ type fastFront struct {
 var hotPaths = map[string]string{"/v1/chat/completions": "/v1/chat/completions", "/v1/completions": "/v1/completions", "/v1/embeddings": "/v1/embeddings"}
 
 func (s *Server) newFastFront(addr net.Addr, hot http.Handler, slow *http.Server) *fastFront {
-	f := &fastFront{hot: hot, slow: slow, ln: newHandoffListener(addr), maxBody: s.Config.MaxBodyBytes, logger: s.logger}
+	f := &fastFront{hot: hot, slow: slow, ln: newHandoffListener(addr), maxBody: s.Config.MaxBodyBytes, logger: s.logger,
+		category: http.CanonicalHeaderKey(s.Config.CategoryHeader)}
 	f.writers.New = func() any { return &fastWriter{h: make(http.Header, 8)} }
 	write := s.Config.Timeouts.Request
 	if write <= 0 {
@@ -145,7 +149,7 @@ func (f *fastFront) handle(ctx *fasthttp.RequestCtx) {
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
 		ProtoMinor:    1,
-		Header:        requestHeader(&ctx.Request.Header),
+		Header:        requestHeader(&ctx.Request.Header, f.category),
 		Body:          &w.body,
 		ContentLength: int64(len(body)),
 		Host:          w.host,
@@ -205,8 +209,12 @@ func (f *fastFront) serveHot(w *fastWriter, r *http.Request) {
 
 // requestHeader converts h as net/http would, Host aside, with two
 // allocations for all the values (one string, one slice) instead of two
-// per header.
-func requestHeader(h *fasthttp.RequestHeader) http.Header {
+// per header. The value of the header keep (the category header) gets its
+// own string: the proxy keeps it after the request (the feedback ring of
+// the last 100,000 requests, the request log, the windows), and a part of
+// the shared string would keep all the request's header values alive with
+// it, the client's key among them.
+func requestHeader(h *fasthttp.RequestHeader, keep string) http.Header {
 	n, size := 0, 0
 	for _, v := range h.All() {
 		n++
@@ -229,6 +237,9 @@ func requestHeader(h *fasthttp.RequestHeader) http.Header {
 		}
 		if key == "Host" {
 			continue
+		}
+		if key == keep {
+			val = strings.Clone(val)
 		}
 		if vs, ok := hdr[key]; ok {
 			hdr[key] = append(vs, val)
