@@ -90,8 +90,12 @@ func (s *Server) newFastFront(addr net.Addr, hot http.Handler, slow *http.Server
 		NoDefaultContentType:         true,
 		DisablePreParseMultipartForm: true,
 		CloseOnShutdown:              true,
-		ConnState:                    f.connState,
-		Logger:                       slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		// Errors name what is wrong without quoting the request: parseError
+		// answers with them, and the request's key or cookies must not come
+		// back in an answer.
+		SecureErrorLogMessage: true,
+		ConnState:             f.connState,
+		Logger:                slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 	return f
 }

@@ -126,3 +126,26 @@ func TestFront_IdleNewConnectionClosedSilently(t *testing.T) {
 		}
 	})
 }
+
+// A request fasthttp cannot read is answered without echoing what the
+// client sent: its key or a session cookie (HttpOnly, which a page's
+// script must not read) would come back in the error's body.
+func TestFront_ParseErrorDoesNotEchoRequest(t *testing.T) {
+	addr := frontGateway(t, nil)
+	for _, req := range []string{
+		"GET /healthz HTTP/1.1\r\nHost: x\r\nHost: y\r\nCookie: session=SECRET1\r\nAuthorization: Bearer sk-SECRET2\r\n\r\n",
+		"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-SECRET2\r\nContent-Length: x1\r\n\r\n",
+		"G@T /healthz HTTP/1.1\r\nHost: x\r\nCookie: session=SECRET1\r\n\r\n",
+	} {
+		c, br := dialT(t, addr)
+		io.WriteString(c, req)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 400 || strings.Contains(string(body), "SECRET") {
+			t.Fatalf("%q: %d %s, want a 400 without the request's contents", req, resp.StatusCode, body)
+		}
+	}
+}
