@@ -95,6 +95,7 @@ func (s *Server) newFastFront(addr net.Addr, hot http.Handler, slow *http.Server
 		// back in an answer.
 		SecureErrorLogMessage: true,
 		ConnState:             f.connState,
+		ExpectHandler:         f.expect,
 		Logger:                slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 	return f
@@ -287,6 +288,25 @@ func (f *fastFront) connState(c net.Conn, st fasthttp.ConnState) {
 	}
 }
 
+// expect refuses a body announced with Expect: 100-continue that is over
+// the limit before the client sends it, as net/http's server does (the
+// proxy refuses on the Content-Length before reading); fasthttp would ask
+// for it with a 100 Continue first.
+func (f *fastFront) expect(ctx *fasthttp.RequestCtx) int {
+	if int64(ctx.Request.Header.ContentLength()) <= f.maxBody {
+		return fasthttp.StatusContinue
+	}
+	w := &fastWriter{ctx: ctx, h: make(http.Header, 2)}
+	w.h.Set("Connection", "close")
+	proxy.WriteError(w, f.tooLarge())
+	w.finish()
+	return http.StatusRequestEntityTooLarge
+}
+
+func (f *fastFront) tooLarge() error {
+	return sluice.Errorf(sluice.CodeTooLarge, "the request body is larger than the %d-byte limit: send a smaller request or raise max_body_bytes", f.maxBody)
+}
+
 // parseError answers a request fasthttp could not read, in the OpenAI
 // error shape the proxy uses.
 func (f *fastFront) parseError(ctx *fasthttp.RequestCtx, err error) {
@@ -299,7 +319,7 @@ func (f *fastFront) parseError(ctx *fasthttp.RequestCtx, err error) {
 		// than this answer, so read and drop what it sends (as net/http
 		// does after a handler refused a body), within bounds.
 		drain(ctx.Conn(), int64(ctx.Request.Header.ContentLength()))
-		e = sluice.Errorf(sluice.CodeTooLarge, "the request body is larger than the %d-byte limit: send a smaller request or raise max_body_bytes", f.maxBody)
+		e = f.tooLarge()
 	case errors.As(err, new(*fasthttp.ErrSmallBuffer)):
 		w.h.Set("Connection", "close")
 		proxy.WriteErrorStatus(w, http.StatusRequestHeaderFieldsTooLarge, sluice.CodeBadRequest, "the request headers are larger than 16 KiB")

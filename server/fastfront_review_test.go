@@ -149,3 +149,23 @@ func TestFront_ParseErrorDoesNotEchoRequest(t *testing.T) {
 		}
 	}
 }
+
+// A body over max_body_bytes announced with Expect: 100-continue (curl
+// sends it for bodies over 1 MiB) is refused before the client sends it,
+// as net/http's server does: a 413 instead of 100 Continue, not a 413
+// after the whole upload (or a reset connection, on a slow link).
+func TestFront_ExpectContinueTooLargeRefusedFirst(t *testing.T) {
+	addr := frontGateway(t, nil)
+	for _, path := range []string{"/v1/chat/completions", "/admin/v1/models"} {
+		c, br := dialT(t, addr)
+		io.WriteString(c, "POST "+path+" HTTP/1.1\r\nHost: sluice\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 9000000\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(body), "max_body_bytes") {
+			t.Fatalf("%s: %d %s, want 413 naming max_body_bytes before the body is sent", path, resp.StatusCode, body)
+		}
+	}
+}
