@@ -129,14 +129,17 @@ func (f *fastFront) shutdown(ctx context.Context) error {
 
 func (f *fastFront) handle(ctx *fasthttp.RequestCtx) {
 	body := ctx.PostBody()
-	if !ctx.IsPost() || hotPaths[string(ctx.Path())] == "" || asksStream(body) {
+	// The path as sent must be the hot path itself: fasthttp cleans it
+	// ("/v1//chat/completions", ".." and "." segments), where net/http's
+	// mux redirects to the clean path.
+	path := hotPaths[string(ctx.Path())] // the map's string: no allocation
+	if !ctx.IsPost() || path == "" || string(ctx.URI().PathOriginal()) != path || asksStream(body) {
 		f.handOff(ctx, body)
 		return
 	}
 	w := f.writers.Get().(*fastWriter)
 	w.ctx = ctx
 	w.body.Reset(body)
-	path := hotPaths[string(ctx.Path())] // the map's string: no allocation
 	uri := path
 	if q := ctx.URI().QueryString(); len(q) > 0 {
 		uri = string(ctx.RequestURI())

@@ -169,3 +169,34 @@ func TestFront_ExpectContinueTooLargeRefusedFirst(t *testing.T) {
 		}
 	}
 }
+
+// A path that is not already clean ("/v1//chat/completions", with "..")
+// gets what net/http's mux gives it (a redirect to the clean path), not
+// the hot path's answer for the path fasthttp cleaned: the two servers
+// answer the same request alike.
+func TestFront_UncleanPathAnsweredLikeNetHTTP(t *testing.T) {
+	b := rawBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"object":"chat.completion","choices":[]}`)
+	})
+	paths := []string{"/v1//chat/completions", "/v1/embeddings/../chat/completions", "/v1/./chat/completions", "/v1/chat%2Fcompletions", "/v1/chat/completions?x=1"}
+	got := map[string][]string{}
+	servers(t, b, func(t *testing.T, srv, addr string) {
+		for _, p := range paths {
+			c, br := dialT(t, addr)
+			io.WriteString(c, strings.Replace(frontRequest(frontChat), "/v1/chat/completions", p, 1))
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			got[srv] = append(got[srv], p+" "+resp.Status+" "+resp.Header.Get("Location"))
+		}
+	})
+	for i := range paths {
+		if got["fasthttp"][i] != got["net/http"][i] {
+			t.Errorf("fasthttp %q, net/http %q", got["fasthttp"][i], got["net/http"][i])
+		}
+	}
+}
