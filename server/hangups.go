@@ -15,11 +15,19 @@ import (
 // only while hot requests are in flight, at the connections of requests
 // older than 100 ms with a non-blocking peek: end of stream or an error
 // means the client is gone. Quick requests cost a lock and two slice
-// operations.
+// operations. The peeks happen outside the lock (a request that ended
+// meanwhile is recognised by its generation), at most maxPeeks a tick, in
+// turn: with thousands of slow requests in flight each is looked at every
+// few hundred milliseconds, and starting or ending a request never waits
+// for them.
 type hangups struct {
 	mu      sync.Mutex
 	reqs    []*watched
 	running bool
+	gen     uint64
+	next    int // where the next tick's peeks start, for fairness
+
+	afterPeek func() // tests: runs between the peeks and acting on them
 }
 
 // watched is one hot request in flight.
@@ -28,14 +36,27 @@ type watched struct {
 	cancel context.CancelFunc
 	since  time.Time
 	i      int
+	gen    uint64 // which request, as w is reused
 	gone   atomic.Bool
 }
 
-const hangupTick = 100 * time.Millisecond
+const (
+	hangupTick = 100 * time.Millisecond
+	maxPeeks   = 1000
+)
+
+// peek is one connection to look at, taken under the lock.
+type peek struct {
+	w    *watched
+	gen  uint64
+	conn net.Conn
+}
 
 func (h *hangups) add(w *watched) {
 	w.since = time.Now()
 	h.mu.Lock()
+	h.gen++
+	w.gen = h.gen
 	w.i = len(h.reqs)
 	h.reqs = append(h.reqs, w)
 	if !h.running {
@@ -60,6 +81,7 @@ func (h *hangups) remove(w *watched) {
 func (h *hangups) run() {
 	t := time.NewTicker(hangupTick)
 	defer t.Stop()
+	var batch []peek
 	for now := range t.C {
 		h.mu.Lock()
 		if len(h.reqs) == 0 {
@@ -67,12 +89,34 @@ func (h *hangups) run() {
 			h.mu.Unlock()
 			return
 		}
-		for _, w := range h.reqs {
-			if now.Sub(w.since) >= hangupTick && !w.gone.Load() && peerGone(w.conn) {
-				w.gone.Store(true)
-				w.cancel()
+		batch = batch[:0]
+		n := len(h.reqs)
+		for k := 0; k < n && len(batch) < maxPeeks; k++ {
+			w := h.reqs[(h.next+k)%n]
+			if now.Sub(w.since) >= hangupTick && !w.gone.Load() {
+				batch = append(batch, peek{w, w.gen, w.conn})
+			}
+		}
+		h.next = (h.next + maxPeeks) % n
+		h.mu.Unlock()
+		for i := range batch {
+			if !peerGone(batch[i].conn) {
+				batch[i].w = nil
+			}
+		}
+		if h.afterPeek != nil {
+			h.afterPeek()
+		}
+		h.mu.Lock()
+		for _, p := range batch {
+			// Still the same request, still in flight: its fields are
+			// set before add and cleared only after remove.
+			if p.w != nil && p.w.gen == p.gen && p.w.i < len(h.reqs) && h.reqs[p.w.i] == p.w {
+				p.w.gone.Store(true)
+				p.w.cancel()
 			}
 		}
 		h.mu.Unlock()
+		clear(batch)
 	}
 }

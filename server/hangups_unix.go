@@ -10,7 +10,9 @@ import (
 // peerGone peeks at c without blocking or consuming: a read of end of
 // stream, or an error other than "nothing yet", means the peer has closed
 // or reset the connection. Bytes waiting (a pipelined request) mean it is
-// still there.
+// still there. Control holds the descriptor open without taking its read
+// lock, so a peek never waits for fasthttp reading the connection's next
+// request (the request peeked at may have ended meanwhile).
 func peerGone(c net.Conn) bool {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
@@ -22,10 +24,9 @@ func peerGone(c net.Conn) bool {
 	}
 	gone := false
 	var b [1]byte
-	rc.Read(func(fd uintptr) bool {
+	rc.Control(func(fd uintptr) {
 		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		gone = err == nil && n == 0 || err != nil && err != syscall.EAGAIN && err != syscall.EINTR
-		return true
 	})
 	return gone
 }
