@@ -321,7 +321,11 @@ func (f *fastFront) parseError(ctx *fasthttp.RequestCtx, err error) {
 		// a client still sending it would see the connection reset rather
 		// than this answer, so read and drop what it sends (as net/http
 		// does after a handler refused a body), within bounds.
-		drain(ctx.Conn(), int64(ctx.Request.Header.ContentLength()))
+		n := int64(ctx.Request.Header.ContentLength())
+		if n < 0 { // chunked: as much as the limit again
+			n = f.maxBody
+		}
+		drain(ctx.Conn(), n)
 		e = f.tooLarge()
 	case errors.As(err, new(*fasthttp.ErrSmallBuffer)):
 		w.h.Set("Connection", "close")
@@ -351,9 +355,6 @@ func (f *fastFront) parseError(ctx *fasthttp.RequestCtx, err error) {
 // drain reads and drops up to n bytes the client is still sending, until it
 // pauses for 100 ms or 5 s have passed.
 func drain(c net.Conn, n int64) {
-	if n < 0 { // chunked: as much as the limit again
-		n = 8 << 20
-	}
 	buf := make([]byte, 32<<10)
 	end := time.Now().Add(5 * time.Second)
 	for n > 0 {
