@@ -312,12 +312,15 @@ func (x *exchange) parse(categoryHeader string) error {
 	return nil
 }
 
+// TooLargeError is the answer to a request body over limit bytes.
+func TooLargeError(limit int64) error {
+	return sluice.Errorf(sluice.CodeTooLarge, "the request body is larger than the %d-byte limit: send a smaller request or raise max_body_bytes", limit)
+}
+
 func (p *Proxy) readBody(r *http.Request, buf []byte) ([]byte, error) {
 	// Made only when needed: formatting it cost every request an
 	// allocation and a Sprintf.
-	tooLarge := func() error {
-		return sluice.Errorf(sluice.CodeTooLarge, "the request body is larger than the %d-byte limit: send a smaller request or raise max_body_bytes", p.opt.MaxBodyBytes)
-	}
+	tooLarge := func() error { return TooLargeError(p.opt.MaxBodyBytes) }
 	if r.ContentLength > p.opt.MaxBodyBytes {
 		return buf, tooLarge()
 	}

@@ -64,10 +64,7 @@ func (s *Server) newFastFront(addr net.Addr, hot http.Handler, slow *http.Server
 	f := &fastFront{hot: hot, slow: slow, ln: newHandoffListener(addr), maxBody: s.Config.MaxBodyBytes, logger: s.logger,
 		category: http.CanonicalHeaderKey(s.Config.CategoryHeader)}
 	f.writers.New = func() any { return &fastWriter{h: make(http.Header, 8)} }
-	write := s.Config.Timeouts.Request
-	if write <= 0 {
-		write = 10 * time.Minute
-	}
+	read, write := s.requestBounds()
 	f.srv = &fasthttp.Server{
 		Handler:      f.handle,
 		ErrorHandler: f.parseError,
@@ -76,9 +73,9 @@ func (s *Server) newFastFront(addr net.Addr, hot http.Handler, slow *http.Server
 		// answer must be written within the request timeout.
 		ReadTimeout: 10 * time.Second,
 		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
-			return fasthttp.RequestConfig{ReadTimeout: min(write, 5*time.Minute)}
+			return fasthttp.RequestConfig{ReadTimeout: read}
 		},
-		WriteTimeout: write + 2*time.Second,
+		WriteTimeout: write,
 		IdleTimeout:  2 * time.Minute,
 		// Headers must fit in the read buffer (431 above it).
 		ReadBufferSize: 16 << 10,
@@ -140,9 +137,9 @@ func (f *fastFront) handle(ctx *fasthttp.RequestCtx) {
 	w := f.writers.Get().(*fastWriter)
 	w.ctx = ctx
 	w.body.Reset(body)
-	uri := path
+	uri, query := path, ""
 	if q := ctx.URI().QueryString(); len(q) > 0 {
-		uri = string(ctx.RequestURI())
+		uri, query = string(ctx.RequestURI()), string(q)
 	}
 	if c := ctx.Conn(); c != w.conn {
 		w.conn, w.remote = c, ctx.RemoteAddr().String()
@@ -153,7 +150,7 @@ func (f *fastFront) handle(ctx *fasthttp.RequestCtx) {
 	base := &w.req
 	*base = http.Request{
 		Method:        http.MethodPost,
-		URL:           &url.URL{Path: path, RawQuery: string(ctx.URI().QueryString())},
+		URL:           &url.URL{Path: path, RawQuery: query},
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
 		ProtoMinor:    1,
@@ -177,7 +174,7 @@ func (f *fastFront) handle(ctx *fasthttp.RequestCtx) {
 	f.serveHot(w, r)
 	f.hangups.remove(&w.watch)
 	cancel()
-	if rctx.Err() != nil && w.watch.gone.Load() {
+	if w.watch.gone.Load() {
 		ctx.SetConnectionClose()
 	}
 	w.finish()
@@ -301,13 +298,9 @@ func (f *fastFront) expect(ctx *fasthttp.RequestCtx) int {
 	}
 	w := &fastWriter{ctx: ctx, h: make(http.Header, 2)}
 	w.h.Set("Connection", "close")
-	proxy.WriteError(w, f.tooLarge())
+	proxy.WriteError(w, proxy.TooLargeError(f.maxBody))
 	w.finish()
 	return http.StatusRequestEntityTooLarge
-}
-
-func (f *fastFront) tooLarge() error {
-	return sluice.Errorf(sluice.CodeTooLarge, "the request body is larger than the %d-byte limit: send a smaller request or raise max_body_bytes", f.maxBody)
 }
 
 // parseError answers a request fasthttp could not read, in the OpenAI
@@ -326,7 +319,7 @@ func (f *fastFront) parseError(ctx *fasthttp.RequestCtx, err error) {
 			n = f.maxBody
 		}
 		drain(ctx.Conn(), n)
-		e = f.tooLarge()
+		e = proxy.TooLargeError(f.maxBody)
 	case errors.As(err, new(*fasthttp.ErrSmallBuffer)):
 		w.h.Set("Connection", "close")
 		proxy.WriteErrorStatus(w, http.StatusRequestHeaderFieldsTooLarge, sluice.CodeBadRequest, "the request headers are larger than 16 KiB")

@@ -220,12 +220,7 @@ func (s *Server) ReloadClientKeys(keys []config.ClientKey) error {
 // lifts the read deadline once the body is read, so it never cuts a
 // stream short.
 func (s *Server) boundWrites(h http.Handler) http.Handler {
-	d := s.Config.Timeouts.Request
-	if d <= 0 {
-		d = 10 * time.Minute // the proxy's default
-	}
-	read := min(d, 5*time.Minute)
-	d += 2 * time.Second
+	read, d := s.requestBounds()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := time.Now()
 		// No body (ContentLength 0): the server already reads ahead on
@@ -275,4 +270,16 @@ func ejectedList(m map[string]string) string {
 	}
 	sort.Strings(out)
 	return strings.Join(out, ", ")
+}
+
+// requestBounds returns how long a client may take to send a request's body
+// (the request timeout, at most 5 min) and how long its answer may take to
+// write (the request timeout and 2 s); both servers of the data plane use
+// them.
+func (s *Server) requestBounds() (read, write time.Duration) {
+	d := s.Config.Timeouts.Request
+	if d <= 0 {
+		d = 10 * time.Minute // the proxy's default
+	}
+	return min(d, 5*time.Minute), d + 2*time.Second
 }
