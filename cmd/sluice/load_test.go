@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -26,20 +25,6 @@ import (
 type served struct {
 	id, version string
 }
-
-// buildLoadgen builds testdata/loadgen once.
-var buildLoadgen = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "sluice-loadgen-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "loadgen")
-	out, err := exec.Command("go", "build", "-o", bin, "./testdata/loadgen").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build loadgen: %v\n%s", err, out)
-	}
-	return bin, nil
-})
 
 // readAnswered reads loadgen's "request-id version" lines.
 func readAnswered(t *testing.T, path string) []served {
@@ -117,7 +102,7 @@ func runLoad(t *testing.T, dur time.Duration, rate int, dsn string) {
 
 	// The load, from a process of its own (built without the race
 	// detector, like the gateway): paced at rate for dur.
-	lg, err := buildLoadgen()
+	lg, err := loadgenBin.Path()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,22 +15,21 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/fakellm"
+	"github.com/sluicehq/sluice/internal/testbin"
 )
 
-// buildBinary builds the sluice binary once for the tests that run it as a
-// separate process.
-var buildBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "sluice-bin-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "sluice")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
+// sluiceBin is the sluice binary, built once for the tests that run it as
+// a separate process; loadgenBin is testdata/loadgen (load_test.go).
+var (
+	sluiceBin  = testbin.New(".", "sluice")
+	loadgenBin = testbin.New("./testdata/loadgen", "loadgen")
+)
+
+// TestMain removes the binaries the tests built.
+func TestMain(m *testing.M) { testbin.Main(m, sluiceBin, loadgenBin) }
+
+// buildBinary builds the sluice binary on first use.
+func buildBinary() (string, error) { return sluiceBin.Path() }
 
 var servingRE = regexp.MustCompile(`serving the OpenAI API at (http://[0-9.:]+)/v1`)
 

@@ -22,24 +22,17 @@ import (
 
 	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/fakellm"
+	"github.com/sluicehq/sluice/internal/testbin"
 )
 
 // secret is the admin token every replica knows from its config file.
 const secret = "replica-test-secret-0123456789abcdef"
 
-// buildBinary builds the sluice binary once for the package.
-var buildBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "sluice-replicas-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "sluice")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/sluicehq/sluice/cmd/sluice").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
+// sluiceBin is the sluice binary, built once for the package.
+var sluiceBin = testbin.New("github.com/sluicehq/sluice/cmd/sluice", "sluice")
+
+// TestMain removes the binary the tests built.
+func TestMain(m *testing.M) { testbin.Main(m, sluiceBin) }
 
 var servingRE = regexp.MustCompile(`serving the OpenAI API at (http://[0-9.:]+)/v1`)
 
@@ -121,7 +114,7 @@ func newFleet(t *testing.T, dsn string) *fleet {
 // start starts n more replicas, all at once, and waits until they serve.
 func (f *fleet) start(n int) []*replica {
 	f.t.Helper()
-	bin, err := buildBinary()
+	bin, err := sluiceBin.Path()
 	if err != nil {
 		f.t.Fatal(err)
 	}
