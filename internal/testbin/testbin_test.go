@@ -10,10 +10,7 @@ import (
 
 // The program is built once, runs, and is gone after Remove.
 func TestBuildRunRemove(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module hello\n\ngo 1.22\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() { println(\"hello\") }\n"), 0o644)
-	t.Chdir(dir)
+	chdirModule(t, "hello", `println("hello")`)
 	b := New(".", "hello")
 	p1, err := b.Path()
 	if err != nil {
@@ -35,13 +32,20 @@ func TestBuildRunRemove(t *testing.T) {
 
 // A build error names the package and carries the compiler's output.
 func TestBuildError(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module broken\n\ngo 1.22\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() { undefined() }\n"), 0o644)
-	t.Chdir(dir)
+	chdirModule(t, "broken", "undefined()")
 	b := New(".", "broken")
 	defer b.Remove()
 	if _, err := b.Path(); err == nil || !strings.Contains(err.Error(), "undefined") {
 		t.Fatalf("err %v, want the compiler's message", err)
 	}
+}
+
+// chdirModule makes the test's working directory a new module whose main
+// function runs body.
+func chdirModule(t *testing.T, name, body string) {
+	t.Helper()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module "+name+"\n\ngo 1.22\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() { "+body+" }\n"), 0o644)
+	t.Chdir(dir)
 }
