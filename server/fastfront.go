@@ -125,6 +125,13 @@ func (f *fastFront) shutdown(ctx context.Context) error {
 }
 
 func (f *fastFront) handle(ctx *fasthttp.RequestCtx) {
+	if e := ctx.Request.Header.Peek("Expect"); len(e) > 0 && !hasToken(e, "100-continue") {
+		// An expectation the server cannot meet: net/http answers 417
+		// and closes without serving the request; so does the front.
+		ctx.SetStatusCode(http.StatusExpectationFailed)
+		ctx.SetConnectionClose()
+		return
+	}
 	body := ctx.PostBody()
 	// The path as sent must be the hot path itself: fasthttp cleans it
 	// ("/v1//chat/completions", ".." and "." segments), where net/http's
@@ -536,3 +543,16 @@ func (l *handoffListener) Close() error {
 }
 
 func (l *handoffListener) Addr() net.Addr { return l.addr }
+
+// hasToken reports whether the comma-separated header value v holds token,
+// in any letter case, as net/http reads Expect.
+func hasToken(v []byte, token string) bool {
+	for len(v) > 0 {
+		var t []byte
+		t, v, _ = bytes.Cut(v, []byte{','})
+		if strings.EqualFold(string(bytes.TrimSpace(t)), token) {
+			return true
+		}
+	}
+	return false
+}

@@ -2,10 +2,12 @@ package server_test
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -197,6 +199,58 @@ func TestFront_UncleanPathAnsweredLikeNetHTTP(t *testing.T) {
 	for i := range paths {
 		if got["fasthttp"][i] != got["net/http"][i] {
 			t.Errorf("fasthttp %q, net/http %q", got["fasthttp"][i], got["net/http"][i])
+		}
+	}
+}
+
+// An expectation other than 100-continue cannot be met: net/http answers
+// 417 and closes the connection without serving the request; the fasthttp
+// front must do the same, on the hot path and off it, and still serve an
+// Expect: 100-continue in any letter case.
+func TestFront_UnknownExpectationFailsLikeNetHTTP(t *testing.T) {
+	var served atomic.Int64
+	b := rawBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"object":"chat.completion","choices":[]}`)
+	})
+	cases := []struct{ body, expect string }{
+		{frontChat, "Expect: 200-ok\r\n"},
+		{frontStream, "Expect: 200-ok\r\n"},
+		{frontChat, "Expect: 100-Continue\r\n"},
+	}
+	got := map[string][]string{}
+	servers(t, b, func(t *testing.T, srv, addr string) {
+		for _, k := range cases {
+			before := served.Load()
+			c, br := dialT(t, addr)
+			io.WriteString(c, frontRequest(k.body, k.expect))
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode == http.StatusContinue {
+				resp, err = http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			io.Copy(io.Discard, resp.Body)
+			line := fmt.Sprintf("%s: %d close=%v backend=%d", strings.TrimSpace(k.expect), resp.StatusCode, resp.Close, served.Load()-before)
+			if resp.StatusCode == http.StatusExpectationFailed {
+				c.SetReadDeadline(time.Now().Add(2 * time.Second))
+				if _, err := br.ReadByte(); err == nil {
+					t.Errorf("%s: the connection stays open after the 417", srv)
+				}
+			}
+			got[srv] = append(got[srv], line)
+		}
+	})
+	want := []string{"Expect: 200-ok: 417 close=true backend=0", "Expect: 200-ok: 417 close=true backend=0", "Expect: 100-Continue: 200 close=false backend=1"}
+	for _, srv := range []string{"fasthttp", "net/http"} {
+		if strings.Join(got[srv], "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s:\n%s\nwant\n%s", srv, strings.Join(got[srv], "\n"), strings.Join(want, "\n"))
 		}
 	}
 }
