@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/sockpeek"
 )
 
 // upstream is the proxy's own HTTP/1.1 client for backends, used unless
@@ -31,12 +33,19 @@ import (
 // http.Transport (bench/benchstat-transport.txt).
 //
 // It speaks HTTP/1.1 with keep-alive (plain or TLS), content-length,
-// chunked and close-delimited bodies, skips 1xx answers, bounds the wait
-// for the answer's header with firstByte, and aborts a request whose
-// context ends, body included. A request that fails on a reused
-// connection before any byte of the answer arrives (the backend closed it
-// while idle) is sent again once on a new connection, as http.Transport
-// does for a request it knows was not processed.
+// chunked and close-delimited bodies, skips 1xx answers, bounds the TLS
+// handshake and the wait for the answer's header with firstByte, and
+// aborts a request whose context ends, body included. An idle connection
+// is peeked at before it carries a request, and one the backend closed
+// while idle (uvicorn and llama.cpp close theirs after 5 s) is dropped. A
+// request whose write fails on a reused connection is sent again once, on
+// a new connection; one written whole is never sent again, since the
+// backend may have processed it (http.Transport does not resend a POST
+// either). A backend that answers before reading the whole request and
+// closes (a 413 over its payload limit, a 401 from an auth proxy) has its
+// answer read even though the write failed. One goroutine closes
+// connections idle longer than idleTimeout, in every pool, so a backend
+// that gets no more traffic (a retired version) keeps none.
 type upstream struct {
 	dialer    net.Dialer
 	firstByte time.Duration
@@ -53,6 +62,8 @@ type upstream struct {
 	lastDate atomic.Pointer[string]
 	// watchdog bounds the requests in flight.
 	watchdog watchdog
+	// sweeping: the idle sweeper runs (guarded by mu).
+	sweeping bool
 }
 
 // endpoint is a backend base URL as the client needs it.
@@ -70,8 +81,6 @@ type hostPool struct {
 	tls   *tls.Config
 	mu    sync.Mutex
 	idle  []*upConn // most recently used last
-	// swept is when idle was last cleared of connections idle too long.
-	swept time.Time
 }
 
 // upConn is one keep-alive connection to a backend.
@@ -170,16 +179,16 @@ func (u *upstream) roundTrip(ctx context.Context, raw string, r *upRequest) (*ht
 		return nil, e.err
 	}
 	for try := 0; ; try++ {
-		c, reused, err := u.conn(ctx, e.pool)
+		c, reused, err := u.conn(ctx, e.pool, try > 0, r.deadline)
 		if err != nil {
 			return nil, err
 		}
-		resp, fresh, err := c.send(ctx, u, e, r)
+		resp, sent, err := c.send(ctx, u, e, r)
 		if err == nil {
 			return resp, nil
 		}
 		c.close()
-		if reused && !fresh && try == 0 && ctx.Err() == nil && staleConnError(err) {
+		if reused && !sent && try == 0 && ctx.Err() == nil && staleConnError(err) {
 			continue
 		}
 		return nil, err
@@ -193,9 +202,11 @@ func staleConnError(err error) bool {
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
-// conn returns an idle connection to p, or a new one.
-func (u *upstream) conn(ctx context.Context, p *hostPool) (*upConn, bool, error) {
-	for {
+// conn returns an idle connection to p that is still open, or a new one
+// (always a new one when dial is set). deadline, when set, bounds a TLS
+// handshake as well as firstByte does.
+func (u *upstream) conn(ctx context.Context, p *hostPool, dial bool, deadline time.Time) (*upConn, bool, error) {
+	for !dial {
 		p.mu.Lock()
 		n := len(p.idle)
 		if n == 0 {
@@ -206,7 +217,7 @@ func (u *upstream) conn(ctx context.Context, p *hostPool) (*upConn, bool, error)
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
-		if time.Since(c.idleSince) > u.idleTimeout {
+		if idle := time.Since(c.idleSince); idle > u.idleTimeout || !c.idleUsable(idle) {
 			c.nc.Close()
 			continue
 		}
@@ -217,11 +228,20 @@ func (u *upstream) conn(ctx context.Context, p *hostPool) (*upConn, bool, error)
 		return nil, false, err
 	}
 	if p.tls != nil {
+		// A backend that accepts the connection and never answers the
+		// handshake (a frozen process) is given what the answer's header
+		// would be given; the request's context alone may never end.
+		hd := time.Now().Add(u.firstByte)
+		if !deadline.IsZero() && deadline.Before(hd) {
+			hd = deadline
+		}
+		nc.SetDeadline(hd)
 		tc := tls.Client(nc, p.tls)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			nc.Close()
 			return nil, false, err
 		}
+		nc.SetDeadline(time.Time{})
 		nc = tc
 	}
 	c := &upConn{pool: p, nc: nc, br: bufio.NewReaderSize(nc, 8<<10), wbuf: make([]byte, 0, 2048)}
@@ -236,26 +256,9 @@ func (u *upstream) put(c *upConn) {
 		c.nc.Close()
 		return
 	}
-	now := time.Now()
-	c.idleSince = now
+	c.idleSince = time.Now()
 	p := c.pool
-	var stale []*upConn
 	p.mu.Lock()
-	if now.Sub(p.swept) > u.idleTimeout/4 {
-		// The least recently used connections sit first; close those idle
-		// too long, so sockets the backend closed do not linger.
-		p.swept = now
-		i := 0
-		for i < len(p.idle) && now.Sub(p.idle[i].idleSince) > u.idleTimeout {
-			i++
-		}
-		if i > 0 {
-			stale = append(stale, p.idle[:i]...)
-			n := copy(p.idle, p.idle[i:])
-			clear(p.idle[n:])
-			p.idle = p.idle[:n]
-		}
-	}
 	full := len(p.idle) >= u.maxIdle
 	if !full {
 		p.idle = append(p.idle, c)
@@ -263,10 +266,111 @@ func (u *upstream) put(c *upConn) {
 	p.mu.Unlock()
 	if full {
 		c.nc.Close()
+		return
 	}
-	for _, s := range stale {
-		s.nc.Close()
+	u.mu.Lock()
+	start := !u.sweeping
+	u.sweeping = true
+	u.mu.Unlock()
+	if start {
+		go u.sweep()
 	}
+}
+
+// peekIdleAfter is how long a connection must have been idle for a peek
+// before reuse. Under load connections come back within microseconds, and
+// a peek (a system call) on each cost 3% of the gateway's CPU per request
+// (bench/benchstat-upstream-peek.txt); a backend closes idle connections
+// after seconds, and one that closes right after answering has had its
+// close arrive within a millisecond on a local network.
+const peekIdleAfter = time.Millisecond
+
+// idleUsable reports whether c, idle for idle, can carry a request: nothing
+// of an earlier answer is left in its buffer, and a peek finds the backend
+// has neither closed it nor sent anything unasked (on TLS, bytes waiting
+// may be a session ticket, so only a close counts).
+func (c *upConn) idleUsable(idle time.Duration) bool {
+	if c.br.Buffered() > 0 {
+		return false
+	}
+	if idle < peekIdleAfter {
+		return true
+	}
+	switch sockpeek.Peek(c.nc) {
+	case sockpeek.Closed:
+		return false
+	case sockpeek.Data:
+		return c.pool.tls != nil
+	}
+	return true
+}
+
+// sweepEvery is how often the sweeper looks at idle connections, at most.
+const sweepEvery = 5 * time.Second
+
+// sweep closes, in every pool, the idle connections idle longer than
+// idleTimeout or that the backend closed, until no idle connection is left
+// anywhere; put starts it again. Without it a backend that gets no more
+// traffic would keep its idle connections for the gateway's life (or, once
+// it closed them, the gateway its sockets in CLOSE_WAIT).
+func (u *upstream) sweep() {
+	t := time.NewTicker(min(sweepEvery, max(u.idleTimeout/4, time.Millisecond)))
+	defer t.Stop()
+	for range t.C {
+		idle := 0
+		var drop []*upConn
+		seen := map[*hostPool]bool{}
+		for _, e := range *u.endpoints.Load() {
+			p := e.pool
+			if p == nil || seen[p] {
+				continue
+			}
+			seen[p] = true
+			now := time.Now()
+			p.mu.Lock()
+			kept := p.idle[:0]
+			for _, c := range p.idle {
+				if now.Sub(c.idleSince) > u.idleTimeout || sockpeek.Peek(c.nc) == sockpeek.Closed {
+					drop = append(drop, c)
+				} else {
+					kept = append(kept, c)
+				}
+			}
+			clear(p.idle[len(kept):])
+			p.idle = kept
+			idle += len(kept)
+			p.mu.Unlock()
+		}
+		for _, c := range drop {
+			c.nc.Close()
+		}
+		if idle == 0 {
+			u.mu.Lock()
+			// put may have pooled one since; it saw sweeping set and
+			// started nothing, so look again before stopping.
+			if u.idleCount() == 0 {
+				u.sweeping = false
+				u.mu.Unlock()
+				return
+			}
+			u.mu.Unlock()
+		}
+	}
+}
+
+// idleCount is the number of idle connections in all pools.
+func (u *upstream) idleCount() int {
+	n := 0
+	seen := map[*hostPool]bool{}
+	for _, e := range *u.endpoints.Load() {
+		if p := e.pool; p != nil && !seen[p] {
+			seen[p] = true
+			p.mu.Lock()
+			n += len(p.idle)
+			p.mu.Unlock()
+		}
+	}
+	return n
 }
 
 func (c *upConn) close() {
@@ -282,9 +386,10 @@ var aLongTimeAgo = time.Unix(1, 0)
 // requests; larger requests get a buffer of their own.
 const maxKeptWriteBuf = 64 << 10
 
-// send writes r on c and reads the answer's header. fresh is true when any
-// byte of an answer arrived (so the request must not be sent again).
-func (c *upConn) send(ctx context.Context, u *upstream, e *endpoint, r *upRequest) (resp *http.Response, fresh bool, err error) {
+// send writes r on c and reads the answer's header. sent is true once the
+// whole request was written: the backend may have processed it, so it
+// must not be sent again.
+func (c *upConn) send(ctx context.Context, u *upstream, e *endpoint, r *upRequest) (resp *http.Response, sent bool, err error) {
 	b := c.wbuf[:0]
 	b = append(b, "POST "...)
 	b = append(b, e.prefix...)
@@ -332,9 +437,9 @@ func (c *upConn) send(ctx context.Context, u *upstream, e *endpoint, r *upReques
 	fail := func(err error) (*http.Response, bool, error) {
 		u.watchdog.unwatch(c)
 		if ctx.Err() != nil {
-			return nil, fresh, ctx.Err()
+			return nil, sent, ctx.Err()
 		}
-		return nil, fresh, err
+		return nil, sent, err
 	}
 	if head == len(b) && len(r.body) > 0 {
 		bufs := net.Buffers{b, r.body}
@@ -343,9 +448,22 @@ func (c *upConn) send(ctx context.Context, u *upstream, e *endpoint, r *upReques
 		_, err = c.nc.Write(b)
 	}
 	if err != nil {
+		var ne net.Error
+		if ctx.Err() == nil && !(errors.As(err, &ne) && ne.Timeout()) {
+			// The backend may have answered before reading the whole
+			// request and closed (a 413 over its payload limit, a 401
+			// from an auth proxy): what it sent is still readable after
+			// the reset, and says more than the write's error.
+			if resp, rerr := c.readHeader(); rerr == nil {
+				c.reusable = false
+				u.watchdog.headerArrived(c)
+				return resp, true, nil
+			}
+		}
 		return fail(err)
 	}
-	resp, fresh, err = c.readHeader()
+	sent = true
+	resp, err = c.readHeader()
 	if err != nil {
 		return fail(err)
 	}
@@ -370,23 +488,21 @@ var errMalformed = errors.New("malformed HTTP response from the backend")
 
 // readHeader reads the status line and header of the answer, skipping 1xx
 // answers.
-func (c *upConn) readHeader() (*http.Response, bool, error) {
-	fresh := false
+func (c *upConn) readHeader() (*http.Response, error) {
 	for {
 		line, err := c.br.ReadSlice('\n')
 		if err != nil {
 			if err == bufio.ErrBufferFull {
 				err = errMalformed
 			}
-			return nil, fresh, err
+			return nil, err
 		}
-		fresh = true
 		if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
-			return nil, fresh, errMalformed
+			return nil, errMalformed
 		}
 		code, ok := parseStatus(line[9:12])
 		if !ok {
-			return nil, fresh, errMalformed
+			return nil, errMalformed
 		}
 		resp := &http.Response{
 			StatusCode: code, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
@@ -404,14 +520,14 @@ func (c *upConn) readHeader() (*http.Response, bool, error) {
 				if err == bufio.ErrBufferFull {
 					err = errMalformed
 				}
-				return nil, fresh, err
+				return nil, err
 			}
 			if len(line) <= 2 && (len(line) == 1 || line[0] == '\r') {
 				break
 			}
 			i := bytes.IndexByte(line, ':')
 			if i <= 0 {
-				return nil, fresh, errMalformed
+				return nil, errMalformed
 			}
 			key := canonicalKey(line[:i])
 			var val string
@@ -424,7 +540,7 @@ func (c *upConn) readHeader() (*http.Response, bool, error) {
 			case "Content-Length":
 				n, err := strconv.ParseInt(val, 10, 64)
 				if err != nil || n < 0 {
-					return nil, fresh, errMalformed
+					return nil, errMalformed
 				}
 				resp.ContentLength = n
 				continue
@@ -432,7 +548,7 @@ func (c *upConn) readHeader() (*http.Response, bool, error) {
 				if strings.EqualFold(val, "chunked") {
 					chunked = true
 				} else {
-					return nil, fresh, fmt.Errorf("backend sent unsupported Transfer-Encoding %q", val)
+					return nil, fmt.Errorf("backend sent unsupported Transfer-Encoding %q", val)
 				}
 				continue
 			case "Connection":
@@ -450,7 +566,7 @@ func (c *upConn) readHeader() (*http.Response, bool, error) {
 		}
 		if code >= 100 && code < 200 {
 			if code == 101 {
-				return nil, fresh, errors.New("backend switched protocols")
+				return nil, errors.New("backend switched protocols")
 			}
 			continue
 		}
@@ -472,7 +588,7 @@ func (c *upConn) readHeader() (*http.Response, bool, error) {
 			c.reusable = false
 		}
 		resp.Body = b
-		return resp, fresh, nil
+		return resp, nil
 	}
 }
 

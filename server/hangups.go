@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/sockpeek"
 )
 
 // hangups notices clients that hang up while their hot request waits for
@@ -100,7 +102,7 @@ func (h *hangups) run() {
 		h.next = (h.next + maxPeeks) % n
 		h.mu.Unlock()
 		for i := range batch {
-			if !peerGone(batch[i].conn) {
+			if sockpeek.Peek(batch[i].conn) != sockpeek.Closed {
 				batch[i].w = nil
 			}
 		}
