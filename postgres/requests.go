@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -34,9 +36,9 @@ func (s *Store) AppendRequests(ctx context.Context, rows []sluice.Observation) e
 		if err != nil {
 			return err
 		}
-		vals[i] = []any{o.RequestID, v, o.Model, o.Version, o.Route, int64(o.StickyHash), o.Category,
-			o.Endpoint, o.Stream, int32(o.Status), o.ErrorClass, int64(o.Latency), int64(o.TTFT),
-			int64(o.InputTokens), int64(o.OutputTokens), o.FinishReason, int64(o.ResponseChars), o.Refusal, o.Retried,
+		vals[i] = []any{text(o.RequestID), v, text(o.Model), text(o.Version), text(o.Route), int64(o.StickyHash), text(o.Category),
+			text(o.Endpoint), o.Stream, int32(o.Status), text(o.ErrorClass), int64(o.Latency), int64(o.TTFT),
+			int64(o.InputTokens), int64(o.OutputTokens), text(o.FinishReason), int64(o.ResponseChars), o.Refusal, o.Retried,
 			int64(o.CachedTokens), o.CacheReported}
 	}
 	return s.write(ctx, "append requests", func(tx pgx.Tx) error {
@@ -150,4 +152,14 @@ func (s *Store) PruneRequests(ctx context.Context, before time.Time) (int64, err
 		return 0, err
 	}
 	return n, nil
+}
+
+// text returns s as PostgreSQL's text accepts it: a NUL or an invalid
+// UTF-8 sequence becomes U+FFFD. PostgreSQL refuses either, and refused
+// with it the whole COPY of the batch the row was in; SQLite keeps them.
+func text(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }

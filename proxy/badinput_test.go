@@ -161,3 +161,45 @@ func TestProxy_RedirectNotFollowed(t *testing.T) {
 		t.Errorf("status %d, want the backend's 307 passed on unfollowed", resp.StatusCode)
 	}
 }
+
+// A backend's finish_reason reaches the request log as valid UTF-8 without
+// control characters and bounded, whatever the backend sent: PostgreSQL
+// refuses a NUL or invalid UTF-8 in text, and refused the whole batch of
+// rows logged with it (up to 512 other requests' rows lost).
+func TestProxy_OddFinishReasonCleaned(t *testing.T) {
+	for _, c := range []struct{ name, answer, stream, want string }{
+		{"NUL", `"a\u0000b"`, `"a\u0000b"`, "a\uFFFDb"},
+		{"InvalidUTF8", "\"ok\xff\xfe\"", "\"ok\xff\xfe\"", "ok\uFFFD"},
+		{"Long", `"` + strings.Repeat("x", 200) + `"`, `"` + strings.Repeat("x", 200) + `"`, strings.Repeat("x", 64)},
+		{"Standard", `"stop"`, `"stop"`, "stop"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body, _ := io.ReadAll(r.Body)
+				if strings.Contains(string(body), `"stream":true`) {
+					w.Header().Set("Content-Type", "text/event-stream")
+					io.WriteString(w, `data: {"choices":[{"delta":{"content":"hi"},"finish_reason":`+c.stream+`}]}`+"\n\ndata: [DONE]\n\n")
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, `{"object":"chat.completion","choices":[{"message":{"role":"assistant","content":"hi"},"finish_reason":`+c.answer+`}]}`)
+			}))
+			defer be.Close()
+			log := &spyLog{}
+			_, url := MustProxy(t, proxy.Options{Routes: MustRoutes(t, be.URL, ""), Log: log})
+			chat(t, url, "chat")
+			if resp, body := post(t, url, "/v1/chat/completions", `{"model":"chat","stream":true,"messages":[{"role":"user","content":"hi"}]}`); resp.StatusCode != 200 {
+				t.Fatalf("stream: %d %s", resp.StatusCode, body)
+			}
+			rows := log.all()
+			if len(rows) != 2 {
+				t.Fatalf("%d rows logged, want 2", len(rows))
+			}
+			for _, r := range rows {
+				if r.FinishReason != c.want {
+					t.Errorf("stream=%v: finish reason %q, want %q", r.Stream, r.FinishReason, c.want)
+				}
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"strings"
 	"unicode/utf8"
 	"unsafe"
 
@@ -161,6 +162,32 @@ func hexDigit(b byte) byte { return "0123456789abcdef"[b] }
 
 // validName reports whether a model reference is printable UTF-8 without
 // control characters, so it can be echoed in headers and messages.
+// maxFinishReason bounds the finish reason kept from a backend's answer;
+// the standard ones are under 16 bytes.
+const maxFinishReason = 64
+
+// cleanLabel returns s fit for the request log in any store: valid UTF-8
+// (an invalid sequence becomes U+FFFD), control characters (NUL included)
+// replaced by U+FFFD, at most max bytes. A backend's finish_reason is
+// copied as sent, and one with a NUL or invalid UTF-8 made PostgreSQL
+// refuse the whole batch of rows written with it.
+func cleanLabel(s string, max int) string {
+	if len(s) <= max && validName(s) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+		if r < 0x20 || r == 0x7f {
+			r = utf8.RuneError
+		}
+		if b.Len()+utf8.RuneLen(r) > max {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 func validName(s string) bool {
 	if !utf8.ValidString(s) || len(s) > 300 {
 		return false

@@ -404,6 +404,7 @@ func (p *Proxy) observation(x *exchange, t *route.Target, d route.Decision, rout
 // route.Target.ID) to the recorder and, for the attempt that answered the
 // client, to the request log.
 func (p *Proxy) record(o *sluice.Observation, id string, final bool) {
+	o.FinishReason = cleanLabel(o.FinishReason, maxFinishReason)
 	if p.opt.Recorder != nil {
 		p.opt.Recorder.Record(o)
 	}

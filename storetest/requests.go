@@ -18,6 +18,7 @@ var requestTests = []test{
 	{"NewestFirstAndLimit", testRequestsOrder},
 	{"FilterModelVersion", testRequestsFilter},
 	{"FilterRequestID", testRequestsByID},
+	{"OddText", testRequestsOddText},
 	{"FilterTime", testRequestsTime},
 	{"Count", testRequestsCount},
 	{"Prune", testRequestsPrune},
@@ -208,6 +209,23 @@ func testRequestsByID(t *testing.T, s sluice.Store) {
 	}
 	if got := mustRequests(t, s, sluice.RequestQuery{RequestID: "req-00042", Model: "embed"}); len(got) != 0 {
 		t.Errorf("Requests by request id of another model returned %d rows, want 0", len(got))
+	}
+}
+
+// testRequestsOddText: a row whose text fields hold a NUL or invalid UTF-8
+// (a backend's finish_reason, a client's category) is stored with the rows
+// around it, not refused with them; the odd bytes may be replaced.
+func testRequestsOddText(t *testing.T, s sluice.Store) {
+	rows := requestRows(3, 0)
+	odd := &rows[1]
+	odd.FinishReason, odd.Category, odd.ErrorClass, odd.Route = "a\x00b", "ok\xff\xfe", "\x00", "r\xc3"
+	mustAppend(t, s, rows)
+	if got := mustRequests(t, s, sluice.RequestQuery{}); len(got) != 3 {
+		t.Fatalf("%d rows stored, want 3", len(got))
+	}
+	got := mustRequests(t, s, sluice.RequestQuery{RequestID: odd.RequestID})
+	if len(got) != 1 || got[0].Status != odd.Status || got[0].Version != odd.Version {
+		t.Fatalf("the odd row read back as %+v", got)
 	}
 }
 
