@@ -91,3 +91,47 @@ func TestGateway_RestartKeepsState(t *testing.T) {
 	}
 	_ = route.Buckets
 }
+
+// A shutdown whose drain used up its whole context (a stream outlived it)
+// still writes the request log's rows of the requests already answered.
+func TestGateway_ShutdownPastDeadlineKeepsLog(t *testing.T) {
+	b := MustBackend(t, fakellm.Config{})
+	path := filepath.Join(t.TempDir(), "sluice.db")
+	ctx := context.Background()
+	cfg := config.Default()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Store = path
+	gw, err := server.New(ctx, server.Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gw.Control.Do(ctx, "alice", "set up chat", func(e *sluice.Edit) error {
+		return e.Apply(chatDoc(map[string]string{"v1.0.0": b.URL()}, nil, nil))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	assignments(t, gw.URL(), 40)
+	spent, cancel := context.WithDeadline(ctx, time.Now().Add(-time.Second))
+	defer cancel()
+	gw.Shutdown(spent) // reports the drain's deadline; the log must still be flushed
+
+	again, err := server.New(ctx, server.Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Shutdown(context.Background())
+	rows, err := again.Store.CountRequests(ctx, sluice.RequestQuery{Model: "chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged int64
+	for _, r := range rows {
+		logged += r.Count
+	}
+	if logged != 40 {
+		t.Errorf("request log holds %d rows after a shutdown past its deadline, want 40", logged)
+	}
+}

@@ -390,8 +390,12 @@ func (s *Server) EnsureBootstrapToken(ctx context.Context) (string, error) {
 	return s.CreateToken(ctx, "bootstrap-admin", sluice.RoleAdmin, "sluice", "first start: no admin token existed")
 }
 
+// logFlushTimeout bounds writing the request log's last rows at shutdown.
+const logFlushTimeout = 5 * time.Second
+
 // Shutdown stops accepting requests, waits for those in flight (streams
-// included) until ctx ends, flushes the request log and closes the store.
+// included) until ctx ends, flushes the request log (for up to
+// logFlushTimeout more) and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
 	if s.cancel != nil {
@@ -415,7 +419,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.judge != nil {
 		s.judge.Close()
 	}
-	if err := s.Log.Close(ctx); err != nil {
+	// The request log has a bound of its own: the drain above may have
+	// used all of ctx (a stream outliving it), and the rows of requests
+	// already answered must still be written. 30 s of drain and these 5 s
+	// fit the 40 s the systemd unit and the Kubernetes manifest allow.
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), logFlushTimeout)
+	defer cancel()
+	if err := s.Log.Close(lctx); err != nil {
 		errs = append(errs, fmt.Errorf("flush request log: %w", err))
 	}
 	if err := s.Store.Close(); err != nil {
