@@ -69,6 +69,21 @@ func (b *scriptBackend) readReq(br *bufio.Reader) bool {
 
 func (b *scriptBackend) url() string { return "http://" + b.ln.Addr().String() }
 
+// burst sends n requests at once to endpoint, so that n connections are
+// opened and then pooled.
+func burst(t *testing.T, u *upstream, endpoint string, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if _, body, err := upTest(t, u, endpoint, nil); err != nil || body != "ok" {
+				t.Errorf("burst: %q, %v", body, err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
 const reuseOK = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 // Backends such as vLLM/SGLang (uvicorn, timeout_keep_alive 5 s) and the
@@ -93,15 +108,7 @@ func TestUpstream_DeadPooledConnsNotUsed(t *testing.T) {
 		}
 	})
 	u := newUpstream(time.Second, 5*time.Second)
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			if _, body, err := upTest(t, u, be.url(), nil); err != nil || body != "ok" {
-				t.Errorf("burst: %q, %v", body, err)
-			}
-		})
-	}
-	wg.Wait()
+	burst(t, u, be.url(), 4)
 	if n := len(u.endpointOf(be.url()).pool.idle); n < 2 {
 		t.Fatalf("only %d pooled connections after the burst; the test needs 2", n)
 	}
@@ -173,37 +180,15 @@ func TestUpstream_PartialAnswerNotResent(t *testing.T) {
 // request hangs until the client gives up, and holds its gateway resources
 // (in-flight counter, goroutine, buffers) forever for clients that never do.
 func TestUpstream_TLSHandshakeBounded(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var held []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			held = append(held, c) // never answers the ClientHello
-			mu.Unlock()
-		}
-	}()
-	defer func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range held {
-			c.Close()
-		}
-		mu.Unlock()
-	}()
+	be := newScriptBackend(t, func(b *scriptBackend, n int64, c net.Conn, br *bufio.Reader) {
+		io.Copy(io.Discard, br) // never answers the ClientHello
+	})
 	u := newUpstream(time.Second, 200*time.Millisecond) // connect 1 s, first byte 200 ms
 	r := &upRequest{path: "/v1/chat/completions", reqID: "r", body: []byte(`{"model":"m"}`),
 		deadline: time.Now().Add(300 * time.Millisecond)} // the request timeout
 	done := make(chan error, 1)
 	go func() {
-		resp, err := u.roundTrip(context.Background(), "https://"+ln.Addr().String(), r)
+		resp, err := u.roundTrip(context.Background(), "https://"+be.ln.Addr().String(), r)
 		if resp != nil {
 			resp.Body.Close()
 		}
@@ -240,15 +225,7 @@ func TestUpstream_IdleConnsClosedWithoutTraffic(t *testing.T) {
 	})
 	u := newUpstream(time.Second, 5*time.Second)
 	u.idleTimeout = 100 * time.Millisecond // 90 s in production
-	var wg sync.WaitGroup
-	for range 3 {
-		wg.Go(func() {
-			if _, body, err := upTest(t, u, be.url(), nil); err != nil || body != "ok" {
-				t.Errorf("%q, %v", body, err)
-			}
-		})
-	}
-	wg.Wait()
+	burst(t, u, be.url(), 3)
 	time.Sleep(10 * u.idleTimeout) // no more traffic to this backend
 	if open := be.conns.Load() - closedByGateway.Load(); open != 0 {
 		t.Fatalf("%d of %d connections still open after %s idle, 10 times the idle timeout", open, be.conns.Load(), 10*u.idleTimeout)

@@ -72,15 +72,7 @@ func TestGateway_RestartKeepsState(t *testing.T) {
 	if len(audit2) != len(audit1) || len(audit2) == 0 || audit2[0].Actor != "alice" {
 		t.Errorf("audit after restart: %d entries (had %d)", len(audit2), len(audit1))
 	}
-	rows, err := second.Store.CountRequests(ctx, sluice.RequestQuery{Model: "chat"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logged int64
-	for _, r := range rows {
-		logged += r.Count
-	}
-	if logged != 300 {
+	if logged := loggedChat(t, second); logged != 300 {
 		t.Errorf("request log holds %d rows after shutdown, want 300", logged)
 	}
 	after := assignments(t, second.URL(), 300)
@@ -123,15 +115,21 @@ func TestGateway_ShutdownPastDeadlineKeepsLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer again.Shutdown(context.Background())
-	rows, err := again.Store.CountRequests(ctx, sluice.RequestQuery{Model: "chat"})
+	if logged := loggedChat(t, again); logged != 40 {
+		t.Errorf("request log holds %d rows after a shutdown past its deadline, want 40", logged)
+	}
+}
+
+// loggedChat is the number of request log rows of model chat in gw's store.
+func loggedChat(t *testing.T, gw *server.Server) int64 {
+	t.Helper()
+	rows, err := gw.Store.CountRequests(context.Background(), sluice.RequestQuery{Model: "chat"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logged int64
+	var n int64
 	for _, r := range rows {
-		logged += r.Count
+		n += r.Count
 	}
-	if logged != 40 {
-		t.Errorf("request log holds %d rows after a shutdown past its deadline, want 40", logged)
-	}
+	return n
 }
