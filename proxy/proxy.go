@@ -516,19 +516,37 @@ var hopHeaders = map[string]bool{
 }
 
 func copyRequestHeaders(dst, src http.Header) {
+	conn := src["Connection"]
 	for k, v := range src {
-		if !hopHeaders[k] {
+		if !hopHeaders[k] && !connectionListed(conn, k) {
 			dst[k] = v
 		}
 	}
 }
 
 func copyResponseHeaders(dst, src http.Header) {
+	conn := src["Connection"]
 	for k, v := range src {
-		if !hopHeaders[k] && k != "X-Request-Id" {
+		if !hopHeaders[k] && k != "X-Request-Id" && !connectionListed(conn, k) {
 			dst[k] = v
 		}
 	}
+}
+
+// connectionListed reports whether the Connection header's values conn
+// name the header k: a sender lists there the headers meant for the next
+// hop only, which a proxy must not forward (RFC 9110, 7.6.1).
+func connectionListed(conn []string, k string) bool {
+	for _, v := range conn {
+		for v != "" {
+			var tok string
+			tok, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(strings.TrimSpace(tok), k) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // bodyErrText says what broke a request body's read without the socket

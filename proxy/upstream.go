@@ -397,8 +397,9 @@ func (c *upConn) send(ctx context.Context, u *upstream, e *endpoint, r *upReques
 	b = append(b, " HTTP/1.1\r\nHost: "...)
 	b = append(b, c.pool.host...)
 	b = append(b, "\r\n"...)
+	conn := r.header["Connection"]
 	for k, vs := range r.header {
-		if skipUpstreamHeader(k) {
+		if skipUpstreamHeader(k) || len(conn) > 0 && connectionListed(conn, k) {
 			continue
 		}
 		for _, v := range vs {

@@ -254,3 +254,40 @@ func TestFront_UnknownExpectationFailsLikeNetHTTP(t *testing.T) {
 		}
 	}
 }
+
+// Headers a sender lists in Connection are for the next hop only (RFC
+// 9110, 7.6.1): the client's are not sent to the backend, the backend's
+// not to the client, on either server, hot path or stream.
+func TestFront_ConnectionListedHeadersNotForwarded(t *testing.T) {
+	var leaked atomic.Int64
+	b := rawBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if r.Header.Get("X-Hop") != "" || r.Header.Get("X-Hop-Too") != "" {
+			leaked.Add(1)
+		}
+		if r.Header.Get("X-End") != "kept" {
+			t.Errorf("an end-to-end header was dropped: %v", r.Header)
+		}
+		w.Header().Set("Connection", "X-Back-Hop")
+		w.Header().Set("X-Back-Hop", "1")
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"object":"chat.completion","choices":[]}`)
+	})
+	servers(t, b, func(t *testing.T, srv, addr string) {
+		for _, body := range []string{frontChat, frontStream} {
+			c, br := dialT(t, addr)
+			io.WriteString(c, frontRequest(body, "Connection: keep-alive, X-Hop\r\nConnection: x-hop-too\r\nX-Hop: secret\r\nX-Hop-Too: secret\r\nX-End: kept\r\n"))
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			if resp.StatusCode != 200 || resp.Header.Get("X-Back-Hop") != "" {
+				t.Errorf("%s: status %d, backend's hop-by-hop header reached the client: %v", srv, resp.StatusCode, resp.Header)
+			}
+		}
+	})
+	if n := leaked.Load(); n != 0 {
+		t.Errorf("%d requests reached the backend with headers the client listed in Connection", n)
+	}
+}
