@@ -62,8 +62,8 @@ type upstream struct {
 	lastDate atomic.Pointer[string]
 	// watchdog bounds the requests in flight.
 	watchdog watchdog
-	// sweeping: the idle sweeper runs (guarded by mu).
-	sweeping bool
+	// sweeping: the idle sweeper runs.
+	sweeping atomic.Bool
 }
 
 // endpoint is a backend base URL as the client needs it.
@@ -268,11 +268,7 @@ func (u *upstream) put(c *upConn) {
 		c.nc.Close()
 		return
 	}
-	u.mu.Lock()
-	start := !u.sweeping
-	u.sweeping = true
-	u.mu.Unlock()
-	if start {
+	if !u.sweeping.Load() && u.sweeping.CompareAndSwap(false, true) {
 		go u.sweep()
 	}
 }
@@ -345,15 +341,14 @@ func (u *upstream) sweep() {
 			c.nc.Close()
 		}
 		if idle == 0 {
-			u.mu.Lock()
-			// put may have pooled one since; it saw sweeping set and
-			// started nothing, so look again before stopping.
-			if u.idleCount() == 0 {
-				u.sweeping = false
-				u.mu.Unlock()
+			// A put that pooled a connection after the count either saw
+			// sweeping still set and started nothing (its connection is
+			// counted here, and this sweeper goes on) or sees it cleared
+			// and starts the next sweeper (and this one stops).
+			u.sweeping.Store(false)
+			if u.idleCount() == 0 || !u.sweeping.CompareAndSwap(false, true) {
 				return
 			}
-			u.mu.Unlock()
 		}
 	}
 }

@@ -268,3 +268,30 @@ func TestUpstream_EarlyAnswerReadAfterWriteError(t *testing.T) {
 		t.Fatalf("status %d, want 413", resp.StatusCode)
 	}
 }
+
+// The idle sweeper runs only while some connection is idle: once the last
+// one is closed it stops, and the next pooled connection starts it again.
+func TestUpstream_SweeperStopsWhenNothingIdle(t *testing.T) {
+	be := newScriptBackend(t, func(b *scriptBackend, n int64, c net.Conn, br *bufio.Reader) {
+		for b.readReq(br) {
+			io.WriteString(c, reuseOK)
+		}
+	})
+	u := newUpstream(time.Second, 5*time.Second)
+	u.idleTimeout = 50 * time.Millisecond
+	for round := range 2 {
+		if _, body, err := upTest(t, u, be.url(), nil); err != nil || body != "ok" {
+			t.Fatalf("round %d: %q, %v", round, body, err)
+		}
+		if !u.sweeping.Load() {
+			t.Fatalf("round %d: no sweeper while a connection is idle", round)
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for u.sweeping.Load() && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if u.sweeping.Load() || u.idleCount() != 0 {
+			t.Fatalf("round %d: sweeper still running (%v) or %d idle after the idle timeout", round, u.sweeping.Load(), u.idleCount())
+		}
+	}
+}
