@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/route"
 )
@@ -507,7 +509,8 @@ func backendURL(endpoint, path string) string {
 }
 
 // hopHeaders are not forwarded in either direction (RFC 9110, 7.6.1), nor
-// are the ones the proxy sets itself.
+// are the ones the proxy sets itself, nor those a sender lists in its
+// Connection header (meant for the next hop only).
 var hopHeaders = map[string]bool{
 	"Connection": true, "Proxy-Connection": true, "Keep-Alive": true, "Proxy-Authenticate": true,
 	"Proxy-Authorization": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
@@ -518,7 +521,7 @@ var hopHeaders = map[string]bool{
 func copyRequestHeaders(dst, src http.Header) {
 	conn := src["Connection"]
 	for k, v := range src {
-		if !hopHeaders[k] && !connectionListed(conn, k) {
+		if !hopHeaders[k] && !httpguts.HeaderValuesContainsToken(conn, k) {
 			dst[k] = v
 		}
 	}
@@ -527,26 +530,10 @@ func copyRequestHeaders(dst, src http.Header) {
 func copyResponseHeaders(dst, src http.Header) {
 	conn := src["Connection"]
 	for k, v := range src {
-		if !hopHeaders[k] && k != "X-Request-Id" && !connectionListed(conn, k) {
+		if !hopHeaders[k] && k != "X-Request-Id" && !httpguts.HeaderValuesContainsToken(conn, k) {
 			dst[k] = v
 		}
 	}
-}
-
-// connectionListed reports whether the Connection header's values conn
-// name the header k: a sender lists there the headers meant for the next
-// hop only, which a proxy must not forward (RFC 9110, 7.6.1).
-func connectionListed(conn []string, k string) bool {
-	for _, v := range conn {
-		for v != "" {
-			var tok string
-			tok, v, _ = strings.Cut(v, ",")
-			if strings.EqualFold(strings.TrimSpace(tok), k) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // bodyErrText says what broke a request body's read without the socket

@@ -11,12 +11,15 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/sluicehq/sluice/internal/sockpeek"
 )
@@ -315,13 +318,7 @@ func (u *upstream) sweep() {
 	for range t.C {
 		idle := 0
 		var drop []*upConn
-		seen := map[*hostPool]bool{}
-		for _, e := range *u.endpoints.Load() {
-			p := e.pool
-			if p == nil || seen[p] {
-				continue
-			}
-			seen[p] = true
+		for _, p := range u.pools() {
 			now := time.Now()
 			p.mu.Lock()
 			kept := p.idle[:0]
@@ -356,16 +353,24 @@ func (u *upstream) sweep() {
 // idleCount is the number of idle connections in all pools.
 func (u *upstream) idleCount() int {
 	n := 0
-	seen := map[*hostPool]bool{}
-	for _, e := range *u.endpoints.Load() {
-		if p := e.pool; p != nil && !seen[p] {
-			seen[p] = true
-			p.mu.Lock()
-			n += len(p.idle)
-			p.mu.Unlock()
-		}
+	for _, p := range u.pools() {
+		p.mu.Lock()
+		n += len(p.idle)
+		p.mu.Unlock()
 	}
 	return n
+}
+
+// pools returns each connection pool once (endpoints that share an
+// address share a pool).
+func (u *upstream) pools() []*hostPool {
+	var out []*hostPool
+	for _, e := range *u.endpoints.Load() {
+		if e.pool != nil && !slices.Contains(out, e.pool) {
+			out = append(out, e.pool)
+		}
+	}
+	return out
 }
 
 func (c *upConn) close() {
@@ -394,7 +399,7 @@ func (c *upConn) send(ctx context.Context, u *upstream, e *endpoint, r *upReques
 	b = append(b, "\r\n"...)
 	conn := r.header["Connection"]
 	for k, vs := range r.header {
-		if skipUpstreamHeader(k) || len(conn) > 0 && connectionListed(conn, k) {
+		if skipUpstreamHeader(k) || len(conn) > 0 && httpguts.HeaderValuesContainsToken(conn, k) {
 			continue
 		}
 		for _, v := range vs {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tidwall/gjson"
 	"github.com/valyala/fasthttp"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/proxy"
@@ -125,7 +126,7 @@ func (f *fastFront) shutdown(ctx context.Context) error {
 }
 
 func (f *fastFront) handle(ctx *fasthttp.RequestCtx) {
-	if e := ctx.Request.Header.Peek("Expect"); len(e) > 0 && !hasToken(e, "100-continue") {
+	if e := ctx.Request.Header.Peek("Expect"); len(e) > 0 && !httpguts.HeaderValuesContainsToken([]string{string(e)}, "100-continue") {
 		// An expectation the server cannot meet: net/http answers 417
 		// and closes without serving the request; so does the front.
 		ctx.SetStatusCode(http.StatusExpectationFailed)
@@ -543,16 +544,3 @@ func (l *handoffListener) Close() error {
 }
 
 func (l *handoffListener) Addr() net.Addr { return l.addr }
-
-// hasToken reports whether the comma-separated header value v holds token,
-// in any letter case, as net/http reads Expect.
-func hasToken(v []byte, token string) bool {
-	for len(v) > 0 {
-		var t []byte
-		t, v, _ = bytes.Cut(v, []byte{','})
-		if strings.EqualFold(string(bytes.TrimSpace(t)), token) {
-			return true
-		}
-	}
-	return false
-}
