@@ -61,11 +61,23 @@ func (p *Proxy) relayBody(x *exchange, resp *http.Response, obs *sluice.Observat
 	*bp = buf.Bytes()[:0]
 	body := buf.Bytes()
 	if err != nil {
-		obs.ErrorClass = "stream_broken"
-		obs.Status = 502
+		// Nothing has been sent yet, so the client gets the status that
+		// says what happened: the request's time ran out in the middle of
+		// the answer (504, as before its headers), the client left (499,
+		// nothing written), or the backend broke off (502).
 		obs.Latency = p.opt.Now().Sub(x.start)
 		obs.TTFT = obs.Latency
-		writeErrorCode(x.w, sluice.CodeUpstream, "the backend for "+obs.Model+":"+obs.Version+" broke off its answer ("+err.Error()+"); try again")
+		id := obs.Model + ":" + obs.Version
+		switch classify(x.r.Context(), err) {
+		case "timeout":
+			obs.ErrorClass, obs.Status = "timeout", 504
+			writeErrorCode(x.w, sluice.CodeTimeout, "the backend for "+id+" did not finish its answer in time; try again, and if it persists ask an operator to check the backend or raise the request timeout")
+		case "canceled":
+			obs.ErrorClass, obs.Status = "canceled", 499
+		default:
+			obs.ErrorClass, obs.Status = "stream_broken", 502
+			writeErrorCode(x.w, sluice.CodeUpstream, "the backend for "+id+" broke off its answer ("+err.Error()+"); try again")
+		}
 		return
 	}
 	h := x.w.Header()
