@@ -67,3 +67,38 @@ func TestRequestLog_OddTextKeepsBatch(t *testing.T) {
 		}
 	}
 }
+
+// The request log retries a batch whose write failed. When the failure was
+// a connection lost after PostgreSQL had committed (the acknowledgement
+// never arrived), the retry used to write every row of the batch a second
+// time: requests counted twice in GET /admin/v1/requests and audit --at.
+func TestRequestLog_LostCommitAckWrittenOnce(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	p := pgtest.NewProxy(t, dsn)
+	pg, err := postgres.Open(t.Context(), p.DSN(dsn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	opt := quiet()
+	opt.Retention = -1
+	l := observe.NewRequestLog(pg, opt)
+	now := time.Now().UTC()
+	p.LoseNextCommitAck()
+	for i := range 100 {
+		o := row(i)
+		o.At = now
+		l.Enqueue(o)
+	}
+	if err := l.Close(t.Context()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	got, err := pg.Requests(t.Context(), sluice.RequestQuery{Model: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 100 || l.Written() != 100 || l.Dropped() != 0 {
+		t.Errorf("100 requests logged through a lost COMMIT acknowledgement: %d rows in the store, %d written, %d dropped; want 100, 100, 0",
+			len(got), l.Written(), l.Dropped())
+	}
+}

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -17,6 +19,12 @@ var requestColumns = []string{"request_id", "at", "model", "version", "route", "
 
 // AppendRequests adds rows to the request log in one transaction, with
 // COPY. A row whose At is zero is stamped with the store's clock.
+//
+// The same rows appended again are not written twice: the transaction
+// records the batch's key (batchKey) in request_batches, and a batch whose
+// key is there already committed. So a caller that retries a batch whose
+// COMMIT outcome it could not know (the request log does) loses nothing
+// and doubles nothing.
 func (s *Store) AppendRequests(ctx context.Context, rows []sluice.Observation) error {
 	if len(rows) == 0 {
 		return nil
@@ -41,10 +49,37 @@ func (s *Store) AppendRequests(ctx context.Context, rows []sluice.Observation) e
 			int64(o.InputTokens), int64(o.OutputTokens), text(o.FinishReason), int64(o.ResponseChars), o.Refusal, o.Retried,
 			int64(o.CachedTokens), o.CacheReported}
 	}
+	key := batchKey(rows)
 	return s.write(ctx, "append requests", func(tx pgx.Tx) error {
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{"requests"}, requestColumns, pgx.CopyFromRows(vals))
+		tag, err := tx.Exec(ctx, "INSERT INTO request_batches (key) VALUES ($1) ON CONFLICT DO NOTHING", key)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err // nil when the batch is in already
+		}
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"requests"}, requestColumns, pgx.CopyFromRows(vals))
 		return err
 	})
+}
+
+// batchKey identifies a batch of request log rows by what the caller gave
+// (times as given, before a zero one is stamped): the SHA-256 of each row's
+// request id, time, model and version. Request ids are unique per gateway
+// process and replica (a random prefix and a counter), so two different
+// batches do not share a key.
+func batchKey(rows []sluice.Observation) []byte {
+	h := sha256.New()
+	var b []byte
+	for i := range rows {
+		o := &rows[i]
+		b = append(b[:0], o.RequestID...)
+		b = append(b, 0)
+		b = binary.BigEndian.AppendUint64(b, uint64(o.At.UnixNano()))
+		b = append(b, o.Model...)
+		b = append(b, 0)
+		b = append(b, o.Version...)
+		b = append(b, 0)
+		h.Write(b)
+	}
+	return h.Sum(nil)
 }
 
 // requestWhere builds the WHERE clause for q.
@@ -146,7 +181,10 @@ func (s *Store) PruneRequests(ctx context.Context, before time.Time) (int64, err
 			return err
 		}
 		n = tag.RowsAffected()
-		return nil
+		// A batch's key is needed only while its writer may retry it
+		// (seconds); it goes with rows of its age.
+		_, err = tx.Exec(ctx, "DELETE FROM request_batches WHERE at < $1", boundArg(before))
+		return err
 	})
 	if err != nil {
 		return 0, err

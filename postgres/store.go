@@ -159,7 +159,19 @@ func (s *Store) read(ctx context.Context, op string, fn func(tx pgx.Tx) error) e
 func (s *Store) tx(ctx context.Context, op string, opts pgx.TxOptions, fn func(tx pgx.Tx) error) error {
 	var err error
 	for range attempts {
-		err = s.try(ctx, opts, fn)
+		var committing bool
+		committing, err = s.try(ctx, opts, fn)
+		if committing && err != nil && opts.AccessMode != pgx.ReadOnly {
+			// The COMMIT was sent, so the server may have committed; pgx can
+			// still call the error safe to retry (a "conn closed" found
+			// while reading the answer). Trying again could apply the
+			// change twice.
+			var pe *pgconn.PgError
+			if !errors.As(err, &pe) && ctx.Err() == nil {
+				return sluice.Errorf(sluice.CodeUnavailable, "%s: the connection to PostgreSQL at %s broke while committing (%v), so whether it was saved is not known: check before doing it again", op, s.where, err)
+			}
+			break
+		}
 		if err == nil || !pgconn.SafeToRetry(err) || ctx.Err() != nil {
 			break
 		}
@@ -167,18 +179,20 @@ func (s *Store) tx(ctx context.Context, op string, opts pgx.TxOptions, fn func(t
 	return s.mapErr(ctx, op, err)
 }
 
-func (s *Store) try(ctx context.Context, opts pgx.TxOptions, fn func(tx pgx.Tx) error) error {
+// try runs fn in one transaction. committing is true when the error came
+// from the COMMIT.
+func (s *Store) try(ctx context.Context, opts pgx.TxOptions, fn func(tx pgx.Tx) error) (committing bool, err error) {
 	tx, err := s.pool.BeginTx(ctx, opts)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := fn(tx); err != nil {
 		// A rollback that fails leaves nothing either: the server drops an
 		// open transaction with its connection.
 		tx.Rollback(context.WithoutCancel(ctx))
-		return err
+		return false, err
 	}
-	return tx.Commit(ctx)
+	return true, tx.Commit(ctx)
 }
 
 // isCode reports whether err is a PostgreSQL error with the SQLSTATE code.

@@ -1,10 +1,15 @@
 package pgtest
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
 	"io"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -19,7 +24,17 @@ type Proxy struct {
 	mu    sync.Mutex
 	ln    net.Listener
 	conns map[net.Conn]bool
+
+	// loseAck is set by LoseNextCommitAck until a connection takes it.
+	loseAck atomic.Bool
 }
+
+// LoseNextCommitAck makes the next COMMIT a client sends through the proxy
+// reach the server, which commits, and then cuts that connection before the
+// server's answer reaches the client: the client sees its connection break
+// and cannot know whether the transaction committed, as after a network
+// failure at the wrong moment.
+func (p *Proxy) LoseNextCommitAck() { p.loseAck.Store(true) }
 
 // NewProxy starts a proxy to the server dsn names and stops it when the
 // test ends.
@@ -105,8 +120,9 @@ func (p *Proxy) forward(c net.Conn) {
 	p.conns[c], p.conns[s] = true, true
 	p.mu.Unlock()
 	done := make(chan struct{}, 2)
-	go func() { io.Copy(s, c); done <- struct{}{} }()
-	go func() { io.Copy(c, s); done <- struct{}{} }()
+	var swallow atomic.Bool // the client's COMMIT is on its way: keep its answer
+	go func() { p.toServer(s, c, &swallow); done <- struct{}{} }()
+	go func() { toClient(c, s, &swallow); done <- struct{}{} }()
 	<-done
 	c.Close()
 	s.Close()
@@ -114,4 +130,82 @@ func (p *Proxy) forward(c net.Conn) {
 	delete(p.conns, c)
 	delete(p.conns, s)
 	p.mu.Unlock()
+}
+
+// toServer copies the client's messages to the server, one by one, and
+// sets swallow before it forwards a COMMIT that LoseNextCommitAck armed.
+// After a request for encryption it copies bytes blindly (nothing can be
+// read in them), so such connections never lose an acknowledgement.
+func (p *Proxy) toServer(s, c net.Conn, swallow *atomic.Bool) {
+	br := bufio.NewReader(c)
+	var hdr [5]byte
+	// The first message, the startup (or a request for encryption), has no
+	// type byte.
+	if _, err := io.ReadFull(br, hdr[:4]); err != nil {
+		return
+	}
+	n := int(binary.BigEndian.Uint32(hdr[:4]))
+	if n < 8 {
+		return
+	}
+	body := make([]byte, n-4)
+	if _, err := io.ReadFull(br, body); err != nil {
+		return
+	}
+	if _, err := s.Write(append(hdr[:4:4], body...)); err != nil {
+		return
+	}
+	if code := binary.BigEndian.Uint32(body[:4]); code == 80877103 || code == 80877104 { // SSLRequest, GSSENCRequest
+		io.Copy(s, br)
+		return
+	}
+	for {
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			return
+		}
+		n := int(binary.BigEndian.Uint32(hdr[1:]))
+		if n < 4 {
+			return
+		}
+		body = append(body[:0], make([]byte, n-4)...)
+		if _, err := io.ReadFull(br, body); err != nil {
+			return
+		}
+		if hdr[0] == 'Q' && strings.EqualFold(strings.TrimSpace(string(bytes.TrimRight(body, "\x00;"))), "commit") && p.loseAck.CompareAndSwap(true, false) {
+			swallow.Store(true)
+		}
+		if _, err := s.Write(append(hdr[:5:5], body...)); err != nil {
+			return
+		}
+	}
+}
+
+// toClient copies the server's bytes to the client until swallow is set;
+// from then on it keeps them from the client until the server has answered
+// the COMMIT, and then cuts both connections.
+func toClient(c, s net.Conn, swallow *atomic.Bool) {
+	buf := make([]byte, 32<<10)
+	var kept []byte
+	for {
+		n, err := s.Read(buf)
+		if n > 0 {
+			if !swallow.Load() {
+				if _, werr := c.Write(buf[:n]); werr != nil {
+					return
+				}
+			} else {
+				kept = append(kept, buf[:n]...)
+				// CommandComplete carries the tag COMMIT (or ROLLBACK
+				// when the transaction had failed).
+				if bytes.Contains(kept, []byte("COMMIT\x00")) || bytes.Contains(kept, []byte("ROLLBACK\x00")) {
+					c.Close()
+					s.Close()
+					return
+				}
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
