@@ -91,7 +91,9 @@ func ABReport(in Input, alpha float64) Report {
 		{"response_chars", b.ResponseChars, c.ResponseChars},
 		{"quality", b.Quality, c.Quality},
 	} {
-		if len(m.b) < 2 || len(m.c) < 2 {
+		// Welch's test needs two values in each arm; NaNs (scores that
+		// could not be read) do not count.
+		if stats.Summarize(m.b).N < 2 || stats.Summarize(m.c).N < 2 {
 			continue
 		}
 		rep.Metrics = append(rep.Metrics, abMean(m.name, m.b, m.c, alpha))

@@ -144,7 +144,12 @@ func (t *tester) rate(def *metricDef, category string, xb, nb, xc, nc int, rel, 
 	// Tune the mixtures for the variance of the rate, never below the
 	// floor's, so a baseline without events still gets a mixture wide
 	// enough to see a jump.
+	// A baseline at (or near) 100% is kept off 1 by the same floor: its
+	// variance would be 0 and the mixture with it, so the row would never
+	// be tested (a backend reporting cached_tokens 0 on every request has
+	// a miss rate of 100% on both arms).
 	p0 := math.Max(pb, abs)
+	p0 = math.Min(p0, math.Max(1-abs, 0.5))
 	v := p0 * (1 - p0)
 	test := mixture(v, t.failHorizon, t.failLevel).Proportions(xb, nb, xc, nc)
 	cs := mixture(v, t.passHorizon, t.alpha).Proportions(xb, nb, xc, nc)
@@ -210,7 +215,10 @@ func (t *tester) mean(def *metricDef, category string, b, c stats.Summary, rel f
 	r.mv.Unit = "relative"
 	r.mv.Threshold = rel
 	r.mv.Baseline, r.mv.Candidate, r.mv.Effect = b.Mean, c.Mean, relChange(c.Mean, b.Mean)
-	if b.N < minTestSample || c.N < minTestSample || b.Mean <= 0 {
+	// A change relative to a baseline mean of 0 is not defined, except
+	// when the candidate's is 0 as well (answers that are tool calls only
+	// have 0 characters of text on both arms): then it is known to be 0.
+	if b.N < minTestSample || c.N < minTestSample || b.Mean < 0 || (b.Mean == 0 && (c.Mean != 0 || b.Variance != 0 || c.Variance != 0)) {
 		return r
 	}
 	r.beyond = math.Abs(r.mv.Effect) > rel

@@ -132,6 +132,10 @@ func Quantile(sorted []float64, q float64) float64 {
 		return sorted[n-1]
 	}
 	frac := h - float64(lo)
+	if frac == 0 || sorted[lo+1] == sorted[lo] {
+		// Exact, and no 0·Inf or Inf − Inf when the sample holds infinities.
+		return sorted[lo]
+	}
 	return sorted[lo] + frac*(sorted[lo+1]-sorted[lo])
 }
 
