@@ -76,13 +76,25 @@
 // requests before their intervals fit within +0.5 points and +20%.
 // Verdict.NeedSamples projects the sample a verdict still needs.
 //
-// The mixtures are tuned in advance (which changes where they are sharpest,
-// never their validity): the tests of "worse" near MinSamples, to catch a
+// The mixtures are tuned for a sample size fixed in advance (which changes
+// where they are sharpest): the tests of "worse" near MinSamples, to catch a
 // large regression early, and the intervals near twenty times MinSamples,
 // where non-inferiority is shown. A failing row reports the interval of the
 // first kind, every other row that of the second. The mSPRT plugs in
-// estimated variances, so its validity is asymptotic; comparisons with fewer
-// than 30 requests in an arm are not tested.
+// estimated variances, and the mixing variance τ² is tuned at each look
+// from the same estimate (the baseline's rate, the arms' variances) rather
+// than fixed before the data, so its validity is asymptotic, as the plug-in
+// variance's is; comparisons with fewer than 30 requests in an arm are not
+// tested.
+//
+// Alpha is spread over the rows by weighted Holm at each look, over the
+// rows tested at that look: while no category has 30 requests in each arm,
+// the all-traffic rows share all of it, and half once categories are
+// tested. Under continuous monitoring the bound on false failures is
+// therefore the sum of the largest share each row ever had, which can
+// exceed Alpha (1.5 Alpha or more); failing also needs the estimate
+// beyond its threshold and FailChecks failing verdicts in a row, and the
+// simulated A/A rollouts below show far fewer false rollbacks than Alpha.
 //
 // The window spans the rollout's stages, so the arms grow at a ratio that
 // changes with each stage. That does not void the mSPRT: whatever the
