@@ -44,8 +44,9 @@
 //  2. its point estimate is beyond the threshold.
 //
 // The first condition bounds the chance of failing a candidate that is
-// truly no worse at Alpha for the whole family, under continuous
-// monitoring. The second keeps a statistically clear but small regression
+// truly no worse at about Alpha for the whole family, under continuous
+// monitoring (at each look exactly; over all looks see the note on the
+// weights below). The second keeps a statistically clear but small regression
 // (0.1% → 0.2% errors) from rolling anything back. We test "worse at all"
 // rather than "worse by more than the threshold" because the latter needs
 // an interval entirely beyond the threshold, which for a p99 takes many
