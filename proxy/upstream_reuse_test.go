@@ -278,7 +278,7 @@ func TestUpstream_SweeperStopsWhenNothingIdle(t *testing.T) {
 		}
 	})
 	u := newUpstream(time.Second, 5*time.Second)
-	u.idleTimeout = 50 * time.Millisecond
+	u.idleTimeout = 500 * time.Millisecond
 	for round := range 2 {
 		if _, body, err := upTest(t, u, be.url(), nil); err != nil || body != "ok" {
 			t.Fatalf("round %d: %q, %v", round, body, err)
@@ -286,7 +286,7 @@ func TestUpstream_SweeperStopsWhenNothingIdle(t *testing.T) {
 		if !u.sweeping.Load() {
 			t.Fatalf("round %d: no sweeper while a connection is idle", round)
 		}
-		deadline := time.Now().Add(2 * time.Second)
+		deadline := time.Now().Add(5 * time.Second)
 		for u.sweeping.Load() && time.Now().Before(deadline) {
 			time.Sleep(5 * time.Millisecond)
 		}

@@ -117,17 +117,26 @@ func Run(ctx context.Context, sc *Scenario, opt Options) Result {
 				}
 			}()
 		}
+		// n counts the runs handed out; the slice is cut to it only after
+		// the workers are done with it (cutting it earlier raced with
+		// their writes).
+		n := opt.Runs
 	feed:
 		for i := range opt.Runs {
+			if ctx.Err() != nil {
+				n = i
+				break
+			}
 			select {
 			case jobs <- i:
 			case <-ctx.Done():
-				runs = runs[:i]
+				n = i
 				break feed
 			}
 		}
 		close(jobs)
 		wg.Wait()
+		runs = runs[:n]
 		res.Gates = append(res.Gates, GateResult{Gate: g, Summary: summarize(runs, sc.Bad), Runs: runs})
 	}
 	res.Elapsed = time.Since(start).Seconds()
