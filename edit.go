@@ -84,12 +84,11 @@ func (e *Edit) AddAudit(action, model, subject string, before, after any) {
 // model is new. Registering an identical version again changes nothing and
 // returns created=false; the same id with other content is a CodeConflict
 // naming the differing fields. A stage given on registration is the initial
-// stage; for an existing version a different stage is a lifecycle change.
+// stage (development when none is given); for an existing version a
+// different stage is a lifecycle change, and no stage leaves it where it
+// is, so a model file applied again after a promotion changes nothing.
 func (e *Edit) RegisterVersion(v Version) (created bool, err error) {
 	v = v.Clone()
-	if v.Stage == "" {
-		v.Stage = StageDevelopment
-	}
 	if err := v.Validate(); err != nil {
 		return false, err
 	}
@@ -97,10 +96,13 @@ func (e *Edit) RegisterVersion(v Version) (created bool, err error) {
 		if diff := old.ContentDiff(&v); len(diff) > 0 {
 			return false, &Error{Code: CodeConflict, Fields: diff, Message: "version " + v.ID() + " is already registered with different " + joinFields(diff) + ": versions are immutable, so register the new build under a new version tag"}
 		}
-		if v.Stage != old.Stage {
+		if v.Stage != "" && v.Stage != old.Stage {
 			return false, e.SetStage(v.ID(), v.Stage, v.SunsetAt)
 		}
 		return false, nil
+	}
+	if v.Stage == "" {
+		v.Stage = StageDevelopment
 	}
 	if e.next.Models[v.Model] == nil {
 		if err := e.PutModel(Model{Name: v.Model, Policy: Policy{Kind: PolicyLatest}}); err != nil {
