@@ -14,6 +14,8 @@ import (
 // Rollouts is the rollout controller as the API needs it.
 type Rollouts interface {
 	Start(ctx context.Context, actor, reason string, spec sluice.RolloutSpec) (sluice.Rollout, error)
+	// Check says whether Start could start spec on reg, without starting.
+	Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason string) (sluice.RolloutSpec, error)
 	Act(ctx context.Context, actor, model string, kind rollout.EventKind, message string) (sluice.Rollout, error)
 	// StageSamples is the candidate's sample in the rollout's current stage.
 	StageSamples(r *sluice.Rollout) int

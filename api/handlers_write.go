@@ -34,20 +34,10 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 	if len(req.Doc.Models) == 0 {
 		return invalid("doc.models", `the document declares no models: send {"doc": {"models": [...]}, "reason": "..."}`)
 	}
-	if !req.DryRun {
-		res, err := s.ctl.Do(r.Context(), actor(r), req.Reason, func(e *sluice.Edit) error { return e.Apply(req.Doc) })
-		if err != nil {
-			return err
-		}
-		out := resultOf(res)
-		started, err := s.startTargets(r, req)
-		out.Rollouts = started
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, out)
-		return nil
-	}
+	// The document is tried on the current registry first, and each
+	// declared target checked against the registry it would leave, so an
+	// apply whose rollout could not start is refused whole, before anything
+	// commits (and a dry run says so too).
 	base := s.ctl.Registry()
 	e := base.Edit(actor(r), req.Reason, s.ctl.Now())
 	if err := e.Apply(req.Doc); err != nil {
@@ -57,7 +47,24 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, Result{Revision: base.Revision, Changed: !ch.Empty(), DryRun: true, Audit: ch.Audit})
+	if err := s.checkTargets(e.Registry(), req); err != nil {
+		return err
+	}
+	if req.DryRun {
+		writeJSON(w, http.StatusOK, Result{Revision: base.Revision, Changed: !ch.Empty(), DryRun: true, Audit: ch.Audit})
+		return nil
+	}
+	res, err := s.ctl.Do(r.Context(), actor(r), req.Reason, func(e *sluice.Edit) error { return e.Apply(req.Doc) })
+	if err != nil {
+		return err
+	}
+	out := resultOf(res)
+	started, err := s.startTargets(r, req)
+	out.Rollouts = started
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -205,38 +212,67 @@ func (s *Server) setRules(w http.ResponseWriter, r *http.Request) error {
 	return s.change(w, r, req.Reason, func(e *sluice.Edit) error { return e.SetRules(model, rules) })
 }
 
+// targetSpec returns the rollout a model's declared target asks for on reg,
+// or ok=false when it asks for none (no target, the target is already
+// stable, or the running rollout is to it). A running rollout to another
+// version is a conflict.
+func (s *Server) targetSpec(reg *sluice.Registry, m sluice.ApplyModel) (spec sluice.RolloutSpec, ok bool, err error) {
+	if m.Target == "" {
+		return spec, false, nil
+	}
+	if active := reg.ActiveRollout(m.Name); active != nil {
+		if active.Spec.Candidate == m.Target {
+			return spec, false, nil
+		}
+		return spec, false, sluice.Errorf(sluice.CodeConflict, "model %s: rollout %s to %s is under way, so target %s cannot start: abort it (sluice rollout abort %s) and apply again", m.Name, active.ID, active.Spec.Candidate, m.Target, m.Name)
+	}
+	if rollout.StableOf(reg, m.Name) == m.Target {
+		return spec, false, nil
+	}
+	if s.rollouts == nil {
+		return spec, false, sluice.Errorf(sluice.CodeUnavailable, "model %s declares target %s, but this gateway runs no rollout controller", m.Name, m.Target)
+	}
+	if m.Rollout != nil {
+		spec = *m.Rollout
+	}
+	spec.Model, spec.Candidate = m.Name, m.Target
+	return spec, true, nil
+}
+
+// checkTargets checks that each declared target's rollout could start on
+// reg, the registry the apply would leave.
+func (s *Server) checkTargets(reg *sluice.Registry, req ApplyRequest) error {
+	for _, m := range req.Doc.Models {
+		spec, ok, err := s.targetSpec(reg, m)
+		if err == nil && ok {
+			_, err = s.rollouts.Check(reg, spec, req.Reason)
+		}
+		if err != nil {
+			return sluice.Errorf(sluice.ErrorCode(err), "model %s: target %s: %s (nothing was applied)", m.Name, m.Target, sluice.ErrorMessage(err))
+		}
+	}
+	return nil
+}
+
 // startTargets starts a rollout for each model whose declared target is
 // neither its stable version nor the candidate of its running rollout: the
 // declarative way to ship a version.
 func (s *Server) startTargets(r *http.Request, req ApplyRequest) ([]sluice.Rollout, error) {
 	var started []sluice.Rollout
 	for _, m := range req.Doc.Models {
-		if m.Target == "" {
-			continue
-		}
-		reg := s.ctl.Registry()
-		if active := reg.ActiveRollout(m.Name); active != nil {
-			if active.Spec.Candidate == m.Target {
-				continue
+		spec, ok, err := s.targetSpec(s.ctl.Registry(), m)
+		if err == nil && ok {
+			var ro sluice.Rollout
+			ro, err = s.rollouts.Start(r.Context(), actor(r), req.Reason, spec)
+			if err == nil {
+				started = append(started, ro)
 			}
-			return started, sluice.Errorf(sluice.CodeConflict, "model %s: target %s was applied, but rollout %s to %s is under way: abort it (sluice rollout abort %s) and apply again", m.Name, m.Target, active.ID, active.Spec.Candidate, m.Name)
 		}
-		if rollout.StableOf(reg, m.Name) == m.Target {
-			continue
-		}
-		if s.rollouts == nil {
-			return started, sluice.Errorf(sluice.CodeUnavailable, "model %s declares target %s, but this gateway runs no rollout controller", m.Name, m.Target)
-		}
-		var spec sluice.RolloutSpec
-		if m.Rollout != nil {
-			spec = *m.Rollout
-		}
-		spec.Model, spec.Candidate = m.Name, m.Target
-		ro, err := s.rollouts.Start(r.Context(), actor(r), req.Reason, spec)
 		if err != nil {
-			return started, fmt.Errorf("model %s: the routing was applied, but the rollout to target %s could not start: %w", m.Name, m.Target, err)
+			// Checked before the commit, so only a change by someone else
+			// in between gets here: say the routing was applied.
+			return started, sluice.Errorf(sluice.ErrorCode(err), "model %s: the routing was applied, but the rollout to target %s could not start: %s", m.Name, m.Target, sluice.ErrorMessage(err))
 		}
-		started = append(started, ro)
 	}
 	return started, nil
 }

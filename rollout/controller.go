@@ -124,30 +124,31 @@ func New(opt Options) *Controller {
 	return &Controller{opt: opt, analysed: map[string]time.Time{}, warming: map[string]bool{}, shadows: map[string]bool{}}
 }
 
-// Start begins a rollout of spec.Candidate for spec.Model. An empty
-// strategy takes the update planner's; an empty baseline is the model's
-// stable version.
-func (c *Controller) Start(ctx context.Context, actor, reason string, spec sluice.RolloutSpec) (sluice.Rollout, error) {
-	reg := c.opt.Control.Registry()
+// Check says whether a rollout of spec with reason could start on reg (as
+// Start checks it, without starting it), and returns spec with the baseline,
+// strategy and stages Start would fill in. The admin API checks a declared
+// target with it against the registry an apply would leave, before that
+// apply commits.
+func (c *Controller) Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason string) (sluice.RolloutSpec, error) {
 	m := reg.Models[spec.Model]
 	if m == nil {
-		return sluice.Rollout{}, sluice.Errorf(sluice.CodeNotFound, "model %q is not registered: list models with sluice get models", spec.Model)
+		return spec, sluice.Errorf(sluice.CodeNotFound, "model %q is not registered: list models with sluice get models", spec.Model)
 	}
 	cand := reg.Version(spec.Model, spec.Candidate)
 	if cand == nil {
-		return sluice.Rollout{}, sluice.Errorf(sluice.CodeNotFound, "version %s:%s is not registered: register it with sluice apply -f first", spec.Model, spec.Candidate)
+		return spec, sluice.Errorf(sluice.CodeNotFound, "version %s:%s is not registered: register it with sluice apply -f first", spec.Model, spec.Candidate)
 	}
 	if !cand.Stage.Servable() {
-		return sluice.Rollout{}, sluice.Errorf(sluice.CodeInvalid, "version %s is retired and cannot take traffic", cand.ID())
+		return spec, sluice.Errorf(sluice.CodeInvalid, "version %s is retired and cannot take traffic", cand.ID())
 	}
 	if spec.Baseline == "" {
 		spec.Baseline = StableOf(reg, spec.Model)
 		if spec.Baseline == "" {
-			return sluice.Rollout{}, sluice.Errorf(sluice.CodeInvalid, "model %s has no stable version to roll out from: label one stable or pass --from", spec.Model)
+			return spec, sluice.Errorf(sluice.CodeInvalid, "model %s has no stable version to roll out from: label one stable or pass --from", spec.Model)
 		}
 	}
 	if reg.Version(spec.Model, spec.Baseline) == nil {
-		return sluice.Rollout{}, sluice.Errorf(sluice.CodeNotFound, "baseline %s:%s is not registered", spec.Model, spec.Baseline)
+		return spec, sluice.Errorf(sluice.CodeNotFound, "baseline %s:%s is not registered", spec.Model, spec.Baseline)
 	}
 	if spec.Strategy == "" {
 		p := MakePlan(reg, spec.Model, spec.Candidate, spec.Baseline, 0)
@@ -157,13 +158,27 @@ func (c *Controller) Start(ctx context.Context, actor, reason string, spec sluic
 		}
 	}
 	if (spec.Strategy == sluice.StrategyShadow || spec.Strategy == sluice.StrategyPipeline) && c.opt.Shadow == nil {
-		return sluice.Rollout{}, sluice.Errorf(sluice.CodeInvalid, "this gateway cannot mirror traffic, so the %s strategy is unavailable", spec.Strategy)
+		return spec, sluice.Errorf(sluice.CodeInvalid, "this gateway cannot mirror traffic, so the %s strategy is unavailable", spec.Strategy)
 	}
 	if reason == "" {
-		return sluice.Rollout{}, &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"reason"}, Message: "a reason is required to start a rollout: pass --reason \"why\""}
+		return spec, &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"reason"}, Message: "a reason is required to start a rollout: pass --reason \"why\""}
 	}
 	if n := len(spec.Analysis.Prometheus); n > 0 && c.opt.Prometheus == nil {
-		return sluice.Rollout{}, &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"analysis.prometheus"}, Message: fmt.Sprintf("the rollout has %d Prometheus gate(s) but this gateway has no Prometheus to query: set prometheus.url in the gateway config (such as http://prometheus:9090) and restart it, or remove analysis.prometheus", n)}
+		return spec, &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"analysis.prometheus"}, Message: fmt.Sprintf("the rollout has %d Prometheus gate(s) but this gateway has no Prometheus to query: set prometheus.url in the gateway config (such as http://prometheus:9090) and restart it, or remove analysis.prometheus", n)}
+	}
+	if err := Validate(WithDefaults(spec)); err != nil {
+		return spec, err
+	}
+	return spec, nil
+}
+
+// Start begins a rollout of spec.Candidate for spec.Model. An empty
+// strategy takes the update planner's; an empty baseline is the model's
+// stable version.
+func (c *Controller) Start(ctx context.Context, actor, reason string, spec sluice.RolloutSpec) (sluice.Rollout, error) {
+	spec, err := c.Check(c.opt.Control.Registry(), spec, reason)
+	if err != nil {
+		return sluice.Rollout{}, err
 	}
 	id := fmt.Sprintf("%s-%s", spec.Model, c.opt.Now().UTC().Format("20060102-150405.000"))
 	return c.transition(ctx, spec.Model, actor, reason, "rollout.start", func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {

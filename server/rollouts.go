@@ -22,6 +22,10 @@ func (a rolloutAPI) Start(ctx context.Context, actor, reason string, spec sluice
 	return a.s.Rollouts.Start(ctx, actor, reason, spec)
 }
 
+func (a rolloutAPI) Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason string) (sluice.RolloutSpec, error) {
+	return a.s.Rollouts.Check(reg, spec, reason)
+}
+
 func (a rolloutAPI) Act(ctx context.Context, actor, model string, kind rollout.EventKind, message string) (sluice.Rollout, error) {
 	return a.s.Rollouts.Act(ctx, actor, model, kind, message)
 }
