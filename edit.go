@@ -49,6 +49,7 @@ type Edit struct {
 	// Now stamps new versions, models and audit entries.
 	Now time.Time
 
+	base    *Registry
 	next    *Registry
 	change  Change
 	touched map[string]bool
@@ -57,7 +58,7 @@ type Edit struct {
 // Edit starts an edit on a copy of r. The reason is required for any change
 // that Finish returns.
 func (r *Registry) Edit(actor, reason string, now time.Time) *Edit {
-	return &Edit{Actor: actor, Reason: reason, Now: now.UTC(), next: r.Clone(), change: Change{BaseRevision: r.Revision}, touched: map[string]bool{}}
+	return &Edit{Actor: actor, Reason: reason, Now: now.UTC(), base: r, next: r.Clone(), change: Change{BaseRevision: r.Revision}, touched: map[string]bool{}}
 }
 
 // Registry returns the registry as the edit has left it so far.
@@ -299,6 +300,13 @@ func (e *Edit) Finish() (Change, error) {
 	for _, name := range slices.Sorted(mapsKeys(e.touched)) {
 		if err := e.next.ValidateModel(name); err != nil {
 			return Change{}, err
+		}
+		// A model that served a version must still serve one: moving the
+		// only production version of a model under policy latest to
+		// deprecated or retired would leave its bare name answering
+		// nothing.
+		if len(e.base.ServingVersions(name)) > 0 && len(e.next.ServingVersions(name)) == 0 {
+			return Change{}, Errorf(CodeInvalid, "model %s would serve nothing after this change (policy %s, and no production version left to serve): promote another version to production first (sluice stage %s:VERSION production), or point the policy at one", name, e.next.Models[name].Policy, name)
 		}
 	}
 	if (!e.change.Empty() || len(e.change.Audit) > 0) && e.Reason == "" {

@@ -81,7 +81,9 @@ func TestServer_RegisterVersion(t *testing.T) {
 func TestServer_SetStage(t *testing.T) {
 	ctx := context.Background()
 	e := MustEnv(t)
-	e.MustRegister(t, version("v1.0.0", ""))
+	// v2.0.0 serves the model, so v1.0.0 may be deprecated and retired (the
+	// only serving version may not: TestRetireLastServingVersion).
+	e.MustRegister(t, version("v1.0.0", ""), version("v2.0.0", sluice.StageProduction))
 
 	t.Run("ErrOutOfOrder", func(t *testing.T) {
 		_, err := e.Oper.SetStage(ctx, "chat:v1.0.0", sluice.StageProduction, time.Time{}, "skip staging")
