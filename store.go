@@ -30,8 +30,9 @@ type Store interface {
 	PruneRequests(ctx context.Context, before time.Time) (int64, error)
 	// Tokens returns every admin token.
 	Tokens(ctx context.Context) ([]Token, error)
-	// PutToken creates or replaces a token (by name) and appends audit, in
-	// one transaction.
+	// PutToken creates a token and appends audit, in one transaction; a
+	// token of that name already there is a CodeConflict and nothing is
+	// written (two admins creating one name at once: one wins).
 	PutToken(ctx context.Context, t Token, audit AuditEntry) error
 	// DeleteToken removes a token and appends audit; CodeNotFound if absent.
 	DeleteToken(ctx context.Context, name string, audit AuditEntry) error

@@ -62,3 +62,8 @@ func (t *Token) Matches(secret string) bool {
 	h := HashSecret(secret)
 	return subtle.ConstantTimeCompare([]byte(h), []byte(t.Hash)) == 1
 }
+
+// TokenTaken is the error of a Store's PutToken for a name already in use.
+func TokenTaken(name string) error {
+	return &Error{Code: CodeConflict, Fields: []string{"name"}, Message: "a token named " + name + " already exists: delete it first with sluice token delete " + name + ", or pick another name"}
+}

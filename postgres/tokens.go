@@ -39,8 +39,9 @@ func (s *Store) Tokens(ctx context.Context) ([]sluice.Token, error) {
 	return out, nil
 }
 
-// PutToken creates or replaces the token named t.Name and appends audit, in
-// one transaction, and tells the other replicas to reload their tokens.
+// PutToken creates the token named t.Name and appends audit, in one
+// transaction, and tells the other replicas to reload their tokens;
+// CodeConflict, writing nothing, if the name is taken.
 func (s *Store) PutToken(ctx context.Context, t sluice.Token, audit sluice.AuditEntry) error {
 	created, err := timeArg("token "+t.Name+" created_at", t.CreatedAt)
 	if err != nil {
@@ -50,12 +51,14 @@ func (s *Store) PutToken(ctx context.Context, t sluice.Token, audit sluice.Audit
 		if _, err := lockMeta(ctx, tx); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO tokens (name, role, hash, created_at) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (name) DO UPDATE SET role = excluded.role, hash = excluded.hash,
-				created_at = excluded.created_at`,
+		tag, err := tx.Exec(ctx, `INSERT INTO tokens (name, role, hash, created_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (name) DO NOTHING`,
 			t.Name, string(t.Role), t.Hash, created)
 		if err != nil {
 			return fmt.Errorf("write token: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return sluice.TokenTaken(t.Name)
 		}
 		if err := s.insertAudit(ctx, tx, audit); err != nil {
 			return err

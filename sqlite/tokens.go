@@ -36,20 +36,25 @@ func (s *Store) Tokens(ctx context.Context) ([]sluice.Token, error) {
 	return out, nil
 }
 
-// PutToken creates or replaces the token named t.Name and appends audit, in
-// one transaction.
+// PutToken creates the token named t.Name and appends audit, in one
+// transaction; CodeConflict, writing nothing, if the name is taken.
 func (s *Store) PutToken(ctx context.Context, t sluice.Token, audit sluice.AuditEntry) error {
 	created, err := timeArg("token "+t.Name+" created_at", t.CreatedAt)
 	if err != nil {
 		return err
 	}
 	return s.write(ctx, "put token "+t.Name, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (name, role, hash, created_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (name) DO UPDATE SET role = excluded.role, hash = excluded.hash,
-				created_at = excluded.created_at`,
+		res, err := tx.ExecContext(ctx, `INSERT INTO tokens (name, role, hash, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (name) DO NOTHING`,
 			t.Name, string(t.Role), t.Hash, created)
 		if err != nil {
 			return fmt.Errorf("write token: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err != nil {
+				return fmt.Errorf("write token: %w", err)
+			}
+			return sluice.TokenTaken(t.Name)
 		}
 		return s.insertAudit(ctx, tx, audit)
 	})

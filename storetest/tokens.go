@@ -73,19 +73,23 @@ func testTokensPut(t *testing.T, s sluice.Store) {
 		}
 	}
 
-	// Replacing by name changes role, hash and time, and adds no token.
+	// A name that is taken is a conflict, and nothing is written: the
+	// token keeps its role and secret, and no audit entry is added (two
+	// admins creating one name at once: one wins, the other is told).
 	bot2 := sluice.Token{Name: "ci-bot", Role: sluice.RoleOperator, Hash: sluice.HashSecret("rotated"), CreatedAt: at(time.Minute)}
-	must(t, "PutToken ci-bot again", s.PutToken(t.Context(), bot2, tokenAudit("token.update", "ci-bot", at(time.Minute))))
-	equalTokens(t, mustTokens(t, s), []sluice.Token{alice, bot2})
+	before := takeSnapshot(t, s)
+	err := s.PutToken(t.Context(), bot2, tokenAudit("token.create", "ci-bot", at(time.Minute)))
+	wantCode(t, "PutToken of a taken name", err, sluice.CodeConflict)
+	checkUnchanged(t, s, before)
+	equalTokens(t, mustTokens(t, s), []sluice.Token{alice, bot})
 
 	audit := allAudit(t, s)
 	want := []sluice.AuditEntry{
 		tokenAudit("token.create", "ci-bot", at(time.Second)),
 		tokenAudit("token.create", "alice", time.Time{}),
-		tokenAudit("token.update", "ci-bot", at(time.Minute)),
 	}
 	if len(audit) != len(want) {
-		t.Fatalf("audit after three PutToken = %d entries, want %d", len(audit), len(want))
+		t.Fatalf("audit after two PutToken and a refused one = %d entries, want %d", len(audit), len(want))
 	}
 	for i, w := range want {
 		if w.At.IsZero() {
