@@ -20,7 +20,7 @@ type Rollouts interface {
 	// StageSamples is the candidate's sample in the rollout's current stage.
 	StageSamples(r *sluice.Rollout) int
 	// Drill runs a fire drill of the rollback.
-	Drill(ctx context.Context, actor, model, candidate string, percent float64) (rollout.DrillReport, error)
+	Drill(ctx context.Context, actor, reason, model, candidate string, percent float64) (rollout.DrillReport, error)
 }
 
 // DrillRequest starts a fire drill.
@@ -42,7 +42,7 @@ func (s *Server) drill(w http.ResponseWriter, r *http.Request) error {
 	if err := checkReason(req.Reason); err != nil {
 		return err
 	}
-	rep, err := s.rollouts.Drill(r.Context(), actor(r), req.Model, req.To, req.Percent)
+	rep, err := s.rollouts.Drill(r.Context(), actor(r), req.Reason, req.Model, req.To, req.Percent)
 	if err != nil {
 		return err
 	}

@@ -105,8 +105,8 @@ func MustEnv(tb testing.TB) *env {
 // drills end to end).
 type rolloutsAdapter struct{ *rollout.Controller }
 
-func (a rolloutsAdapter) Drill(ctx context.Context, actor, model, cand string, p float64) (rollout.DrillReport, error) {
-	return a.Controller.Drill(ctx, actor, model, cand, p, func(context.Context, string) (string, error) {
+func (a rolloutsAdapter) Drill(ctx context.Context, actor, reason, model, cand string, p float64) (rollout.DrillReport, error) {
+	return a.Controller.Drill(ctx, actor, reason, model, cand, p, func(context.Context, string) (string, error) {
 		return "", errors.New("no data plane in this test")
 	})
 }

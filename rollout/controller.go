@@ -101,6 +101,7 @@ type Controller struct {
 	analysed map[string]time.Time // rollout id → last analysis
 	warming  map[string]bool      // rollout ids with a warm-up under way
 	shadows  map[string]bool      // models with shadowing on
+	drilling map[string]bool      // models with a fire drill under way
 	wg       sync.WaitGroup
 }
 
@@ -121,7 +122,7 @@ func New(opt Options) *Controller {
 	if opt.Warmer == nil {
 		opt.Warmer = &HTTPWarmer{}
 	}
-	return &Controller{opt: opt, analysed: map[string]time.Time{}, warming: map[string]bool{}, shadows: map[string]bool{}}
+	return &Controller{opt: opt, analysed: map[string]time.Time{}, warming: map[string]bool{}, shadows: map[string]bool{}, drilling: map[string]bool{}}
 }
 
 // Check says whether a rollout of spec with reason could start on reg (as
@@ -133,6 +134,9 @@ func (c *Controller) Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason
 	m := reg.Models[spec.Model]
 	if m == nil {
 		return spec, sluice.Errorf(sluice.CodeNotFound, "model %q is not registered: list models with sluice get models", spec.Model)
+	}
+	if c.drillUnderway(spec.Model) {
+		return spec, sluice.Errorf(sluice.CodeConflict, "model %s has a fire drill under way: start the rollout when it has finished (a drill takes seconds)", spec.Model)
 	}
 	cand := reg.Version(spec.Model, spec.Candidate)
 	if cand == nil {

@@ -31,11 +31,34 @@ type DrillReport struct {
 // and returns the version id that served it.
 type Sender func(ctx context.Context, model string) (string, error)
 
+// drillTimeout bounds a drill's rollback and final audit, which run even
+// when the caller has gone away.
+const drillTimeout = 30 * time.Second
+
+// drillUnderway reports whether model has a fire drill running here.
+func (c *Controller) drillUnderway(model string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.drilling[model]
+}
+
 // Drill tests the rollback before it is needed: it sets a small canary of
 // candidate, confirms synthetic traffic and observations arrive for it,
 // rolls back, and confirms candidate traffic stops, timing each step. The
-// model's routing is restored whatever happens.
-func (c *Controller) Drill(ctx context.Context, actor, model, candidate string, percent float64, send Sender) (DrillReport, error) {
+// reason goes into each of its audit entries. A percent of 0 means 5.
+//
+// The routing is restored whatever happens, also when ctx ends (the
+// operator pressed Ctrl-C): the rollback then runs on its own time. It
+// puts back only what the drill changed (the policy, and only while it is
+// still the drill's canary), so an edit another operator made meanwhile is
+// kept. Rollouts and other drills of the model wait until it has finished.
+func (c *Controller) Drill(ctx context.Context, actor, reason, model, candidate string, percent float64, send Sender) (DrillReport, error) {
+	if percent == 0 {
+		percent = 5
+	}
+	if !(percent > 0 && percent < 100) {
+		return DrillReport{}, &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"percent"}, Message: fmt.Sprintf("percent %v is out of range: a drill's canary takes more than 0 and less than 100 percent (5 when not given)", percent)}
+	}
 	reg := c.opt.Control.Registry()
 	m := reg.Models[model]
 	if m == nil {
@@ -51,10 +74,22 @@ func (c *Controller) Drill(ctx context.Context, actor, model, candidate string, 
 	if baseline == "" || baseline == candidate {
 		return DrillReport{}, sluice.Errorf(sluice.CodeInvalid, "model %s needs a stable version other than %s to drill against: label one stable", model, candidate)
 	}
-	if percent <= 0 || percent >= 100 {
-		percent = 5
+	c.mu.Lock()
+	if c.drilling[model] {
+		c.mu.Unlock()
+		return DrillReport{}, sluice.Errorf(sluice.CodeConflict, "model %s has a fire drill under way: wait for it to finish", model)
 	}
+	c.drilling[model] = true
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.drilling, model)
+		c.mu.Unlock()
+	}()
+	why := func(what string) string { return "fire drill: " + what + ": " + reason }
+
 	prev := m.Clone()
+	canary := sluice.Policy{Kind: sluice.PolicySplit, Salt: prev.Policy.Salt, Split: []sluice.Weight{{Version: baseline, Percent: 100 - percent}, {Version: candidate, Percent: percent}}}
 	rep := DrillReport{Model: model, Baseline: baseline, Candidate: candidate, Percent: percent}
 	candID := model + ":" + candidate
 	began := time.Now()
@@ -64,15 +99,21 @@ func (c *Controller) Drill(ctx context.Context, actor, model, candidate string, 
 		rep.Steps = append(rep.Steps, DrillStep{Name: name, OK: ok, Took: sluice.Duration(time.Since(t)), Detail: detail})
 		return ok
 	}
-	restored := false
+	set, restored := false, false
+	var kept string // why the rollback left the routing as it found it
 	restore := func() error {
-		if restored {
+		if !set || restored {
 			return nil
 		}
-		_, err := c.opt.Control.Do(ctx, actor, "fire drill: roll back", func(e *sluice.Edit) error {
-			cur := e.Registry().Models[model].Clone()
-			cur.Policy, cur.Labels = prev.Policy, prev.Labels
-			return e.PutModel(cur)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drillTimeout)
+		defer cancel()
+		_, err := c.opt.Control.Do(rctx, actor, why("roll back"), func(e *sluice.Edit) error {
+			cur := e.Registry().Models[model]
+			if cur == nil || cur.Policy.String() != canary.String() {
+				kept = "the routing was changed by someone else during the drill and is left as they set it"
+				return nil
+			}
+			return e.SetPolicy(model, prev.Policy)
 		})
 		restored = err == nil
 		return err
@@ -80,12 +121,13 @@ func (c *Controller) Drill(ctx context.Context, actor, model, candidate string, 
 	defer restore()
 
 	ok := step("set canary", func() (bool, string) {
-		_, err := c.opt.Control.Do(ctx, actor, "fire drill: small canary", func(e *sluice.Edit) error {
-			return e.SetPolicy(model, sluice.Policy{Kind: sluice.PolicySplit, Salt: prev.Policy.Salt, Split: []sluice.Weight{{Version: baseline, Percent: 100 - percent}, {Version: candidate, Percent: percent}}})
+		_, err := c.opt.Control.Do(ctx, actor, why("small canary"), func(e *sluice.Edit) error {
+			return e.SetPolicy(model, canary)
 		})
 		if err != nil {
 			return false, err.Error()
 		}
+		set = true
 		return true, fmt.Sprintf("split %s=%s %s=%s", baseline, sluice.FormatPercent(100-percent), candidate, sluice.FormatPercent(percent))
 	})
 	ok = ok && step("candidate receives traffic and observations", func() (bool, string) {
@@ -113,6 +155,9 @@ func (c *Controller) Drill(ctx context.Context, actor, model, candidate string, 
 			return false, err.Error()
 		}
 		rolledBackAt = time.Now()
+		if kept != "" {
+			return false, kept
+		}
 		return true, "routing restored to " + prev.Policy.String()
 	})
 	ok = ok && step("candidate traffic stops", func() (bool, string) {
@@ -136,7 +181,12 @@ func (c *Controller) Drill(ctx context.Context, actor, model, candidate string, 
 	})
 	rep.OK = ok
 	rep.Total = sluice.Duration(time.Since(began))
-	c.opt.Control.Do(ctx, actor, "fire drill finished", func(e *sluice.Edit) error {
+	if err := restore(); err != nil && rep.OK {
+		rep.OK = false
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drillTimeout)
+	defer cancel()
+	c.opt.Control.Do(actx, actor, why("finished"), func(e *sluice.Edit) error {
 		e.AddAudit("rollout.drill", model, candID, nil, rep)
 		return nil
 	})

@@ -32,8 +32,8 @@ func (a rolloutAPI) Act(ctx context.Context, actor, model string, kind rollout.E
 
 func (a rolloutAPI) StageSamples(r *sluice.Rollout) int { return a.s.Rollouts.StageSamples(r) }
 
-func (a rolloutAPI) Drill(ctx context.Context, actor, model, candidate string, percent float64) (rollout.DrillReport, error) {
-	return a.s.Rollouts.Drill(ctx, actor, model, candidate, percent, a.s.sendSynthetic)
+func (a rolloutAPI) Drill(ctx context.Context, actor, reason, model, candidate string, percent float64) (rollout.DrillReport, error) {
+	return a.s.Rollouts.Drill(ctx, actor, reason, model, candidate, percent, a.s.sendSynthetic)
 }
 
 // sendSynthetic sends one small chat request with a random sticky user
