@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -135,8 +136,8 @@ func ParseWeights(args []string) ([]Weight, error) {
 		if !ok {
 			return nil, Errorf(CodeInvalid, "invalid weight %q: write VERSION=PERCENT, such as v1.2.0=5", a)
 		}
-		var f float64
-		if _, err := fmt.Sscanf(p, "%g", &f); err != nil || strings.TrimSpace(p) == "" {
+		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil {
 			return nil, Errorf(CodeInvalid, "invalid weight %q: the percent must be a number, such as v1.2.0=5", a)
 		}
 		ws = append(ws, Weight{Version: strings.TrimSpace(v), Percent: f})

@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -192,22 +194,37 @@ func (s *Server) getPlan(w http.ResponseWriter, r *http.Request) error {
 	if reg.Models[model] == nil {
 		return sluice.Errorf(sluice.CodeNotFound, "model %q is not registered", model)
 	}
-	to := r.URL.Query().Get("to")
-	if reg.Version(model, to) == nil {
+	registered := func(param, tag string) error {
+		if reg.Version(model, tag) != nil {
+			return nil
+		}
 		names := []string{}
 		for _, v := range reg.VersionsOf(model) {
 			names = append(names, v.Version)
 		}
 		slices.Sort(names)
-		return sluice.Errorf(sluice.CodeNotFound, "version %s:%s is not registered; registered: %v", model, to, names)
+		return &sluice.Error{Code: sluice.CodeNotFound, Fields: []string{param}, Message: fmt.Sprintf("%s: version %s:%s is not registered; registered: %v", param, model, tag, names)}
+	}
+	to := r.URL.Query().Get("to")
+	if to == "" {
+		return badRequest("to", "say which version to plan for: add ?to=VERSION, such as ?to=v1.2.0")
+	}
+	if err := registered("to", to); err != nil {
+		return err
 	}
 	from := r.URL.Query().Get("from")
 	if from == "" {
 		from = rollout.StableOf(reg, model)
+	} else if err := registered("from", from); err != nil {
+		return err
 	}
 	rate := 0.0
 	if q := r.URL.Query().Get("rate"); q != "" {
-		rate, _ = strconv.ParseFloat(q, 64)
+		var err error
+		rate, err = strconv.ParseFloat(q, 64)
+		if err != nil || rate < 0 || math.IsInf(rate, 0) || math.IsNaN(rate) {
+			return badRequest("rate", fmt.Sprintf("rate %q is not a number of requests per second: use one such as ?rate=50, or leave it out to use the observed rate", q))
+		}
 	} else if s.rate != nil {
 		rate = s.rate(model)
 	}
