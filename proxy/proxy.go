@@ -363,7 +363,7 @@ func (p *Proxy) forward(x *exchange, d route.Decision) {
 	n.Add(1)
 	defer func() { n.Add(-1) }()
 	resp, class, err := p.attempt(ctx, x, target)
-	if class != "" && !p.opt.NoRetry && d.Stable != nil && d.Stable != target && class != "canceled" {
+	if class != "" && !p.opt.NoRetry && retriable(d.Route) && d.Stable != nil && d.Stable != target && class != "canceled" {
 		// The failed attempt counts against the version that failed.
 		failed := p.observation(x, target, d, routeName)
 		failed.Status = statusFor(resp, class)
@@ -393,6 +393,19 @@ func (p *Proxy) forward(x *exchange, d route.Decision) {
 	p.relay(x, target, resp, class, err, &obs)
 	p.record(&obs, target.ID, true)
 	p.afterAnswer(x, target, &obs)
+}
+
+// retriable reports whether a request routed by route may be answered by
+// the stable version when its own fails: yes when the gateway chose the
+// version (the split, the policy, an operator's rule); no when the caller
+// named it (a pin, a label, the force header), who then gets the failure
+// naming the version rather than another version's answer.
+func retriable(how string) bool {
+	switch how {
+	case route.RouteSplit, route.RoutePolicy, route.RouteRule:
+		return true
+	}
+	return false
 }
 
 func (p *Proxy) observation(x *exchange, t *route.Target, d route.Decision, routeName string) sluice.Observation {
