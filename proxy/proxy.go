@@ -278,7 +278,7 @@ func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	allowed := p.opt.ForceAllowed != nil && p.opt.ForceAllowed(r)
-	rq := route.Request{Model: x.f.model.Str, StickyKey: x.f.user, Header: r.Header, ForceAllowed: allowed}
+	rq := route.Request{Model: x.f.model.Str, StickyKey: x.f.user, Header: r.Header, ForceAllowed: allowed, Category: x.category}
 	d, err := p.opt.Routes.Load().Decide(&rq)
 	if err != nil {
 		writeError(w, err)
@@ -302,8 +302,9 @@ func (x *exchange) parse(categoryHeader string) error {
 	if !validName(x.f.model.Str) {
 		return sluice.Errorf(sluice.CodeBadRequest, "\"model\" contains control characters or invalid UTF-8: send a plain name such as \"chat\"")
 	}
-	cat := x.r.Header[categoryHeader]
-	if len(cat) > 0 {
+	// An empty header (a client template's unset variable) is absent, as
+	// for the sticky and force headers.
+	if cat := x.r.Header[categoryHeader]; len(cat) > 0 && cat[0] != "" {
 		x.category = cat[0]
 	} else {
 		x.category = x.f.category

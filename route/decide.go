@@ -42,6 +42,10 @@ type Request struct {
 	// ForceAllowed says the caller is authorised to use the force header;
 	// when false the header is ignored.
 	ForceAllowed bool
+	// Category is the request's category as the proxy resolved it (the
+	// category header, else the body's metadata.category); rules on the
+	// category header match it. Empty means: read the header.
+	Category string
 }
 
 // Decision is the version chosen for one request and how it was chosen.
@@ -115,7 +119,7 @@ func (t *Table) Decide(r *Request) (Decision, error) {
 		}
 	}
 	for i := range m.rules {
-		if m.rules[i].matches(r.Header) {
+		if m.rules[i].matches(r.Header, t.categoryHdr, r.Category) {
 			d.Target, d.Route = m.rules[i].target, RouteRule
 			return d, nil
 		}

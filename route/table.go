@@ -14,6 +14,10 @@ import (
 // Options.ForceHeader is empty.
 const DefaultForceHeader = "X-Sluice-Version"
 
+// DefaultCategoryHeader is the request-category header when
+// Options.CategoryHeader is empty.
+const DefaultCategoryHeader = "X-Request-Category"
+
 // DefaultStickyHeaders returns the headers read for a sticky key when
 // Options.StickyHeaders is nil: a user id, then a session id.
 func DefaultStickyHeaders() []string { return []string{"X-User-Id", "X-Session-Id"} }
@@ -27,11 +31,17 @@ type Options struct {
 	// ForceHeader names the header that forces a version, honoured only
 	// when Request.ForceAllowed is set. Empty means DefaultForceHeader.
 	ForceHeader string
+	// CategoryHeader names the request-category header. A rule on it
+	// matches Request.Category when that is set (the category the proxy
+	// resolved, from the header or else the body's metadata.category), so
+	// a category sent in the body is routed as the same category sent as a
+	// header. Empty means DefaultCategoryHeader.
+	CategoryHeader string
 }
 
 // NewOptions returns Options with every default filled in.
 func NewOptions() Options {
-	return Options{StickyHeaders: DefaultStickyHeaders(), ForceHeader: DefaultForceHeader}
+	return Options{StickyHeaders: DefaultStickyHeaders(), ForceHeader: DefaultForceHeader, CategoryHeader: DefaultCategoryHeader}
 }
 
 // Table is the routing state compiled from one registry revision and one set
@@ -48,6 +58,7 @@ type Table struct {
 	modelList     string // "chat, embed", for messages
 	stickyHeaders []string
 	forceHeader   string
+	categoryHdr   string
 	views         []ModelView
 }
 
@@ -112,12 +123,20 @@ type rule struct {
 // of a linear scan.
 const ruleSetMin = 8
 
-func (r *rule) matches(h map[string][]string) bool {
-	vs := h[r.header]
-	if len(vs) == 0 {
-		return false
+// matches reports whether the request's value of r.header is one of r's
+// values; category is the request's resolved category, which stands for
+// the category header (catHeader) when it is set.
+func (r *rule) matches(h map[string][]string, catHeader, category string) bool {
+	var v string
+	if category != "" && r.header == catHeader {
+		v = category
+	} else {
+		vs := h[r.header]
+		if len(vs) == 0 {
+			return false
+		}
+		v = vs[0]
 	}
-	v := vs[0]
 	if r.set != nil {
 		_, ok := r.set[v]
 		return ok
@@ -172,6 +191,7 @@ func Build(reg *sluice.Registry, unhealthy map[string]bool, opt Options) *Table 
 		}
 	}
 	t.forceHeader = textproto.CanonicalMIMEHeaderKey(cmp.Or(opt.ForceHeader, DefaultForceHeader))
+	t.categoryHdr = textproto.CanonicalMIMEHeaderKey(cmp.Or(opt.CategoryHeader, DefaultCategoryHeader))
 
 	models := reg.ModelNames()
 	t.modelList = strings.Join(models, ", ")

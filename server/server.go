@@ -125,7 +125,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		interval = opt.HealthInterval
 	}
 	s.Health = &proxy.HealthChecker{Path: cfg.Health.Path, Interval: interval, Timeout: cfg.Health.Timeout, FailAfter: cfg.Health.FailAfter}
-	ropt := route.Options{StickyHeaders: config.CanonicalHeaders(cfg.StickyHeaders), ForceHeader: cfg.ForceHeader}
+	ropt := route.Options{StickyHeaders: config.CanonicalHeaders(cfg.StickyHeaders), ForceHeader: cfg.ForceHeader, CategoryHeader: cfg.CategoryHeader}
 	s.Routes = route.NewHolder(route.Build(sluice.NewRegistry(), nil, ropt))
 	s.Health.OnChange = func(unhealthy map[string]bool) {
 		s.mu.Lock()
