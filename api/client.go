@@ -206,6 +206,14 @@ func (c *Client) SetLabel(ctx context.Context, model, label, version, reason str
 	return out, err
 }
 
+// SetLabels changes several of model's labels in one transaction: each
+// maps to the version tag it points at, or to "" to remove it.
+func (c *Client) SetLabels(ctx context.Context, model string, labels map[string]string, reason string) (Result, error) {
+	var out Result
+	_, err := c.do(ctx, "PATCH", "/admin/v1/models/"+esc(model)+"/labels", nil, LabelsRequest{Labels: labels, Reason: reason}, &out)
+	return out, err
+}
+
 // DeleteLabel removes model's label.
 func (c *Client) DeleteLabel(ctx context.Context, model, label, reason string) (Result, error) {
 	var out Result

@@ -2,8 +2,10 @@ package api
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/rollout"
@@ -170,6 +172,40 @@ func (s *Server) setLabel(w http.ResponseWriter, r *http.Request) error {
 		return invalid("version", sluice.ErrorMessage(err))
 	}
 	return s.change(w, r, req.Reason, func(e *sluice.Edit) error { return e.SetLabel(model, label, req.Version) })
+}
+
+// setLabels sets and removes several labels in one transaction: all or
+// nothing, so a mistyped version in the last one leaves the first unset.
+func (s *Server) setLabels(w http.ResponseWriter, r *http.Request) error {
+	model, err := pathName(r, "model", "model name")
+	if err != nil {
+		return err
+	}
+	var req LabelsRequest
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	if len(req.Labels) == 0 {
+		return invalid("labels", `no labels to change: send "labels": {"canary": "v1.2.0"}, with "" to remove one`)
+	}
+	for l, v := range req.Labels {
+		if err := sluice.CheckName("label", l); err != nil {
+			return invalid("labels", sluice.ErrorMessage(err))
+		}
+		if v != "" {
+			if err := sluice.CheckName("version", v); err != nil {
+				return invalid("labels", "label "+l+": "+sluice.ErrorMessage(err))
+			}
+		}
+	}
+	return s.change(w, r, req.Reason, func(e *sluice.Edit) error {
+		for _, l := range slices.Sorted(maps.Keys(req.Labels)) {
+			if err := e.SetLabel(model, l, req.Labels[l]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func (s *Server) deleteLabel(w http.ResponseWriter, r *http.Request) error {

@@ -134,6 +134,7 @@ var endpoints = []endpoint{
 	{"PUT", "/admin/v1/versions/{id}/stage", operator, (*Server).setStage},
 	{"PUT", "/admin/v1/models/{model}/policy", operator, (*Server).setPolicy},
 	{"PUT", "/admin/v1/models/{model}/split", operator, (*Server).setSplit},
+	{"PATCH", "/admin/v1/models/{model}/labels", operator, (*Server).setLabels},
 	{"PUT", "/admin/v1/models/{model}/labels/{label}", operator, (*Server).setLabel},
 	{"DELETE", "/admin/v1/models/{model}/labels/{label}", operator, (*Server).deleteLabel},
 	{"PUT", "/admin/v1/models/{model}/rules", operator, (*Server).setRules},

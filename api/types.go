@@ -144,6 +144,15 @@ type LabelRequest struct {
 	Reason string `json:"reason"`
 }
 
+// LabelsRequest changes several labels of a model in one transaction.
+type LabelsRequest struct {
+	// Labels maps each label to change to the version tag it points at,
+	// or to "" to remove it; labels not named are left as they are.
+	Labels map[string]string `json:"labels"`
+	// Reason goes into the audit log; required.
+	Reason string `json:"reason"`
+}
+
 // RulesRequest is the body of PUT /admin/v1/models/{model}/rules.
 type RulesRequest struct {
 	// Rules replace the model's header rules; an empty list removes them.

@@ -103,26 +103,17 @@ func (c *cli) labelCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, a := range args[1:] {
-				var res api.Result
-				var err error
-				if l, ok := strings.CutSuffix(a, "-"); ok && !strings.Contains(a, "=") {
-					res, err = cl.DeleteLabel(cmd.Context(), args[0], l, reason)
-				} else {
-					l, v, ok := strings.Cut(a, "=")
-					if !ok {
-						return fmt.Errorf("invalid label %q: write LABEL=VERSION (such as canary=v1.2.0) or LABEL- to remove", a)
-					}
-					res, err = cl.SetLabel(cmd.Context(), args[0], l, v, reason)
-				}
-				if err != nil {
-					return err
-				}
-				if err := c.printResult(res, "label "+args[0]+"@"+a); err != nil {
-					return err
-				}
+			labels, err := parseLabels(args[1:])
+			if err != nil {
+				return err
 			}
-			return nil
+			// All in one transaction: a mistake in any argument changes
+			// nothing.
+			res, err := cl.SetLabels(cmd.Context(), args[0], labels, reason)
+			if err != nil {
+				return err
+			}
+			return c.printResult(res, "labels "+args[0]+" "+strings.Join(args[1:], " "))
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why (required; goes into the audit log)")
@@ -161,4 +152,25 @@ func (c *cli) stageCmd() *cobra.Command {
 	cmd.Flags().StringVar(&reason, "reason", "", "why (required; goes into the audit log)")
 	cmd.Flags().StringVar(&sunset, "sunset", "", "for deprecated: the announced retirement time (RFC 3339), sent as the Sunset header")
 	return cmd
+}
+
+// parseLabels reads LABEL=VERSION and LABEL- arguments into the labels
+// map of api.LabelsRequest ("" removes a label).
+func parseLabels(args []string) (map[string]string, error) {
+	labels := map[string]string{}
+	for _, a := range args {
+		l, v, ok := strings.Cut(a, "=")
+		if !ok {
+			if l, ok = strings.CutSuffix(a, "-"); !ok || l == "" {
+				return nil, fmt.Errorf("invalid label %q: write LABEL=VERSION (such as canary=v1.2.0) or LABEL- to remove", a)
+			}
+		} else if v == "" {
+			return nil, fmt.Errorf("invalid label %q: name the version after = (such as canary=v1.2.0), or write %s- to remove it", a, l)
+		}
+		if _, dup := labels[l]; dup {
+			return nil, fmt.Errorf("label %s is given twice: give each label once", l)
+		}
+		labels[l] = v
+	}
+	return labels, nil
 }
