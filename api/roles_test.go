@@ -28,6 +28,7 @@ var roleCases = []struct {
 	{"PUT", "/admin/v1/versions/{id}/stage", "/admin/v1/versions/chat:v1.2.0/stage", `{"stage":"production","reason":"r"}`, sluice.RoleOperator, 200},
 	{"PUT", "/admin/v1/models/{model}/policy", "/admin/v1/models/chat/policy", `{"policy":{"kind":"specific","version":"v1.0.0"},"reason":"r"}`, sluice.RoleOperator, 200},
 	{"PUT", "/admin/v1/models/{model}/split", "/admin/v1/models/chat/split", `{"weights":[{"version":"v1.0.0","percent":90},{"version":"v1.1.0","percent":10}],"reason":"r"}`, sluice.RoleOperator, 200},
+	{"PATCH", "/admin/v1/models/{model}/labels", "/admin/v1/models/chat/labels", `{"labels":{"beta":"v1.1.0"},"reason":"r"}`, sluice.RoleOperator, 200},
 	{"PUT", "/admin/v1/models/{model}/labels/{label}", "/admin/v1/models/chat/labels/canary", `{"version":"v1.1.0","reason":"r"}`, sluice.RoleOperator, 200},
 	{"DELETE", "/admin/v1/models/{model}/labels/{label}", "/admin/v1/models/chat/labels/stable", `{"reason":"r"}`, sluice.RoleOperator, 200},
 	{"PUT", "/admin/v1/models/{model}/rules", "/admin/v1/models/chat/rules", `{"rules":[{"header":"X-Segment","values":["beta"],"version":"v1.1.0"}],"reason":"r"}`, sluice.RoleOperator, 200},
