@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -311,10 +311,7 @@ func applyRouting(e *sluice.Edit, r sluice.Rollout, acts []Action) error {
 				return err
 			}
 		case ActRestore:
-			m := e.Registry().Models[s.Model].Clone()
-			m.Policy = r.PreviousPolicy
-			m.Labels = maps.Clone(r.PreviousLabels)
-			if err := e.PutModel(m); err != nil {
+			if err := restore(e, r); err != nil {
 				return err
 			}
 		case ActPreview:
@@ -322,6 +319,78 @@ func applyRouting(e *sluice.Edit, r sluice.Rollout, acts []Action) error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// restore puts back the routing from before the rollout when it ends
+// without promotion, or is undone after one, undoing only what the rollout
+// itself changed:
+//
+//   - the policy from before, except that the candidate takes no traffic
+//     from it: a share it had in a split before (an informal canary) goes
+//     to the baseline, so a rolled-back candidate really stops serving;
+//   - the labels the rollout set (preview; stable, on undo) go back to what
+//     they were, while labels anyone else set meanwhile stay;
+//   - if the restored policy would still pick the candidate (policy latest
+//     after the promotion made it the newest production version), the
+//     model is pinned to the baseline instead, and the rollout says so.
+//
+// An undo is refused when the routing changed after the promotion (the
+// policy no longer pins the candidate): it would silently discard that
+// change.
+func restore(e *sluice.Edit, r sluice.Rollout) error {
+	s := r.Spec
+	cur := e.Registry().Models[s.Model]
+	if cur == nil {
+		return sluice.Errorf(sluice.CodeNotFound, "model %s is gone", s.Model)
+	}
+	undo := r.Phase == sluice.PhaseUndone
+	if undo && (cur.Policy.Kind != sluice.PolicySpecific || cur.Policy.Version != s.Candidate) {
+		return sluice.Errorf(sluice.CodeConflict, "the routing of %s changed after rollout %s was promoted (the policy is now %s, not specific %s): undoing it would discard that change; set the routing by hand instead (sluice set policy / split)", s.Model, r.ID, cur.Policy, s.Candidate)
+	}
+	m := cur.Clone()
+	m.Policy = r.PreviousPolicy
+	m.Policy.Split = slices.Clone(r.PreviousPolicy.Split)
+	if m.Policy.Kind == sluice.PolicySplit {
+		var moved float64
+		split := m.Policy.Split[:0]
+		for _, w := range m.Policy.Split {
+			if w.Version == s.Candidate {
+				moved += w.Percent
+				continue
+			}
+			split = append(split, w)
+		}
+		if moved > 0 {
+			i := slices.IndexFunc(split, func(w sluice.Weight) bool { return w.Version == s.Baseline })
+			if i < 0 {
+				split = append(split, sluice.Weight{Version: s.Baseline})
+				i = len(split) - 1
+			}
+			split[i].Percent += moved
+		}
+		m.Policy.Split = split
+	}
+	own := []string{"preview"}
+	if undo {
+		own = append(own, "stable")
+	}
+	for _, l := range own {
+		if m.Labels[l] != s.Candidate {
+			continue
+		}
+		if prev, ok := r.PreviousLabels[l]; ok {
+			m.Labels[l] = prev
+		} else {
+			delete(m.Labels, l)
+		}
+	}
+	if err := e.PutModel(m); err != nil {
+		return err
+	}
+	if slices.Contains(e.Registry().ServingVersions(s.Model), s.Candidate) {
+		return e.SetPolicy(s.Model, sluice.Policy{Kind: sluice.PolicySpecific, Version: s.Baseline})
 	}
 	return nil
 }

@@ -254,6 +254,7 @@ func Next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 			return r, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s was promoted %s ago, past its %s rollback window: start a new rollout to the previous version instead", r.ID, now.Sub(r.EndedAt).Round(time.Second), r.Spec.RollbackWindow.D())
 		}
 		r.Phase = sluice.PhaseUndone
+		r.Percent = 0
 		r.Decision = "undone: traffic back on the routing from before the rollout; " + ev.Message
 		event(&r, now, "undone", r.Decision, nil)
 		return r, []Action{{Kind: ActRestore}, {Kind: ActAlert, Severity: "warning", Message: fmt.Sprintf("rollout %s undone: %s", r.ID, ev.Message)}}, nil
