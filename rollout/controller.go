@@ -423,7 +423,12 @@ func (c *Controller) afterCommit(ctx context.Context, r sluice.Rollout, acts []A
 	for _, a := range acts {
 		switch a.Kind {
 		case ActWarmup:
-			c.launchWarmup(r)
+			// Only the leader warms (its next tick picks up a rollout
+			// started through another replica); warming here too ran the
+			// warm-up twice at once.
+			if c.opt.Leader == nil || c.opt.Leader.Leading() {
+				c.launchWarmup(r)
+			}
 		case ActStartShadow:
 			if c.opt.Shadow != nil {
 				c.opt.Shadow.SetShadow(s.Model, candID, a.Fraction)
@@ -710,6 +715,11 @@ func (c *Controller) rollBackIfOut(ctx context.Context, model string, r *sluice.
 	_, err := c.transition(ctx, model, "controller", "candidate of "+r.ID+" "+why, "rollout."+string(EvOutOfService), func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
 		if cur == nil || cur.ID != r.ID {
 			return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s is gone", r.ID)
+		}
+		if !cur.Phase.Active() {
+			// Ended (an operator, or another replica) since it was read:
+			// nothing to roll back, and nothing to write or audit.
+			return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s has ended (%s)", r.ID, cur.Phase)
 		}
 		return Next(*cur, Event{Kind: EvOutOfService, Message: why}, now)
 	})
