@@ -288,6 +288,11 @@ type Rollout struct {
 	PausedAt   time.Time `json:"paused_at,omitzero"`
 	PausedFrom Phase     `json:"paused_from,omitempty"`
 	HeldFor    Duration  `json:"held_for,omitempty"`
+	// HoldFrom is when the hold started counting again after the last
+	// resume (zero: StageStartedAt). StageStartedAt itself stays at the
+	// stage's start, so the stage's sample and the shadow or preview
+	// window keep what came before a pause.
+	HoldFrom time.Time `json:"hold_from,omitzero"`
 	// FailStreak counts consecutive failing analyses.
 	FailStreak int `json:"fail_streak"`
 	// GateErrorStreak counts consecutive analyses in which a Prometheus
@@ -323,5 +328,17 @@ func (r *Rollout) Held(now time.Time) time.Duration {
 	if r.Phase == PhasePaused {
 		return r.HeldFor.D()
 	}
-	return r.HeldFor.D() + now.Sub(r.StageStartedAt)
+	from := r.StageStartedAt
+	if !r.HoldFrom.IsZero() {
+		from = r.HoldFrom
+	}
+	return r.HeldFor.D() + now.Sub(from)
+}
+
+// StartStage starts a new stage (or phase) of r at now: its sample and its
+// hold count from now.
+func (r *Rollout) StartStage(now time.Time) {
+	r.StageStartedAt = now
+	r.HoldFrom = time.Time{}
+	r.HeldFor = 0
 }

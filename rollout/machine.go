@@ -229,7 +229,7 @@ func Next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 		r.Phase = r.PausedFrom
 		r.PausedFrom = ""
 		r.PausedAt = time.Time{}
-		r.StageStartedAt = now
+		r.HoldFrom = now // the hold goes on from HeldFor; the stage's sample from its start
 		r.GateErrorStreak = 0 // the operator fixed the gates, or wants another try
 		event(&r, now, "resumed", "resumed; the stage's hold continues from "+r.HeldFor.D().Round(time.Second).String(), nil)
 		return r, nil, nil
@@ -271,12 +271,12 @@ func warmed(r sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
 		return r, acts, nil
 	case sluice.StrategyShadow, sluice.StrategyPipeline:
 		r.Phase = sluice.PhaseShadow
-		r.StageStartedAt = now
+		r.StartStage(now)
 		event(&r, now, "warmed", fmt.Sprintf("candidate ready and warm; mirroring %s%% of requests to it", sluice.FormatPercent(100*s.ShadowFraction)), nil)
 		return r, []Action{{Kind: ActStartShadow, Fraction: s.ShadowFraction}}, nil
 	case sluice.StrategyBlueGreen:
 		r.Phase = sluice.PhasePreview
-		r.StageStartedAt = now
+		r.StartStage(now)
 		event(&r, now, "warmed", "candidate ready and warm; reachable as "+s.Model+"@preview until promoted", nil)
 		return r, []Action{{Kind: ActPreview}}, nil
 	case sluice.StrategyCanary, sluice.StrategyABTest:
@@ -296,8 +296,7 @@ func goLive(r sluice.Rollout, now time.Time, percent float64) (sluice.Rollout, [
 		r.LiveAt = now
 	}
 	r.Phase = sluice.PhaseProgressing
-	r.StageStartedAt = now
-	r.HeldFor = 0
+	r.StartStage(now)
 	r.FailStreak = 0
 	r.Percent = percent
 	event(&r, now, "stage", fmt.Sprintf("stage %d: candidate at %s%% of traffic", r.StageIndex+1, sluice.FormatPercent(percent)), nil)

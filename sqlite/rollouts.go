@@ -68,7 +68,7 @@ func loadRollouts(ctx context.Context, tx *sql.Tx, reg *sluice.Registry) error {
 // utcRollout puts a rollout's times in UTC, like every other time the store
 // returns; JSON keeps the instant but also the writer's zone offset.
 func utcRollout(r *sluice.Rollout) {
-	for _, t := range []*time.Time{&r.StartedAt, &r.LiveAt, &r.StageStartedAt, &r.UpdatedAt, &r.EndedAt, &r.PausedAt} {
+	for _, t := range []*time.Time{&r.StartedAt, &r.LiveAt, &r.StageStartedAt, &r.UpdatedAt, &r.EndedAt, &r.PausedAt, &r.HoldFrom} {
 		if !t.IsZero() {
 			*t = t.UTC()
 		}

@@ -259,7 +259,7 @@ func normVersion(v sluice.Version) sluice.Version {
 // event data) and nil or empty lists compare equal.
 func normRollout(r sluice.Rollout) any {
 	r = r.Clone()
-	for _, t := range []*time.Time{&r.StartedAt, &r.LiveAt, &r.StageStartedAt, &r.UpdatedAt, &r.EndedAt, &r.PausedAt} {
+	for _, t := range []*time.Time{&r.StartedAt, &r.LiveAt, &r.StageStartedAt, &r.UpdatedAt, &r.EndedAt, &r.PausedAt, &r.HoldFrom} {
 		*t = micro(*t)
 	}
 	for i := range r.Events {
