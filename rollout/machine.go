@@ -229,7 +229,7 @@ func Next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 		r.Phase = r.PausedFrom
 		r.PausedFrom = ""
 		r.PausedAt = time.Time{}
-		r.HoldFrom = now // the hold goes on from HeldFor; the stage's sample from its start
+		r.HoldFrom = now      // the hold goes on from HeldFor; the stage's sample from its start
 		r.GateErrorStreak = 0 // the operator fixed the gates, or wants another try
 		event(&r, now, "resumed", "resumed; the stage's hold continues from "+r.HeldFor.D().Round(time.Second).String(), nil)
 		return r, nil, nil
