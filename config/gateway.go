@@ -1,9 +1,13 @@
 package config
 
 import (
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/textproto"
+	"strconv"
 	"strings"
 	"time"
 
@@ -244,10 +248,10 @@ func LoadGateway(path string) (Gateway, error) {
 // ParseGateway parses gateway configuration YAML; name labels errors.
 func ParseGateway(name string, text []byte) (Gateway, error) {
 	var g Gateway
-	if strings.TrimSpace(string(text)) != "" {
-		if err := decodeStrict(name, text, &g); err != nil {
-			return g, err
-		}
+	// An empty file, or one of comments only (a template with every key
+	// commented out), is the defaults.
+	if err := decodeStrict(name, text, &g); err != nil && !errors.Is(err, errEmpty) {
+		return g, err
 	}
 	g.setDefaults()
 	if err := g.Validate(); err != nil {
@@ -258,18 +262,50 @@ func ParseGateway(name string, text []byte) (Gateway, error) {
 
 // Validate checks the configuration; the error names the key.
 func (g *Gateway) Validate() error {
-	for key, addr := range map[string]string{"listen": g.Listen, "admin_listen": g.AdminListen} {
-		if addr == "" {
+	for _, l := range []struct{ key, addr string }{{"listen", g.Listen}, {"admin_listen", g.AdminListen}} {
+		if l.addr == "" {
 			continue
 		}
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			return fmt.Errorf("%s: %q is not host:port (such as 127.0.0.1:8080 or :8080)", key, addr)
+		_, port, err := net.SplitHostPort(l.addr)
+		if err != nil {
+			return fmt.Errorf("%s: %q is not host:port (such as 127.0.0.1:8080 or :8080)", l.key, l.addr)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			return fmt.Errorf("%s: port %q is not a port number (0 to 65535; 0 picks a free one)", l.key, port)
 		}
 	}
-	for i, h := range append(append([]string{}, g.StickyHeaders...), g.ForceHeader, g.CategoryHeader) {
+	if g.AdminListen != "" && g.AdminListen == g.Listen && !strings.HasSuffix(g.Listen, ":0") {
+		return fmt.Errorf("admin_listen: %q is also listen: give the admin API its own port, or leave admin_listen out to serve it on listen", g.AdminListen)
+	}
+	// The sticky, force and category headers must be different headers:
+	// a force header that is also sticky buckets every forced request by
+	// the version it names; a category header that is the force header
+	// reads categories as versions.
+	headers := map[string]string{} // canonical name → key
+	check := func(key, h string) error {
 		if err := sluice.CheckHeaderName(h); err != nil {
-			return fmt.Errorf("header setting %d: %s", i+1, sluice.ErrorMessage(err))
+			return fmt.Errorf("%s: %s", key, sluice.ErrorMessage(err))
 		}
+		c := textproto.CanonicalMIMEHeaderKey(h)
+		if other, dup := headers[c]; dup {
+			return fmt.Errorf("%s: %s is also %s: each of sticky_headers, force_header and category_header needs a header of its own", key, h, other)
+		}
+		headers[c] = key
+		return nil
+	}
+	for i, h := range g.StickyHeaders {
+		if err := check(fmt.Sprintf("sticky_headers[%d]", i), h); err != nil {
+			return err
+		}
+	}
+	if err := check("force_header", g.ForceHeader); err != nil {
+		return err
+	}
+	if err := check("category_header", g.CategoryHeader); err != nil {
+		return err
+	}
+	if err := checkStore(g.Store); err != nil {
+		return err
 	}
 	if g.HTTPServer != "fasthttp" && g.HTTPServer != "net/http" {
 		return fmt.Errorf("http_server: %q is not a server Sluice has; use fasthttp or net/http", g.HTTPServer)
@@ -277,9 +313,18 @@ func (g *Gateway) Validate() error {
 	if g.MaxBodyBytes < 1024 {
 		return fmt.Errorf("max_body_bytes: %d is too small; use at least 1024", g.MaxBodyBytes)
 	}
-	for key, d := range map[string]time.Duration{"timeouts.connect": g.Timeouts.Connect, "timeouts.first_byte": g.Timeouts.FirstByte, "timeouts.request": g.Timeouts.Request, "health.interval": g.Health.Interval, "health.timeout": g.Health.Timeout} {
+	for key, d := range map[string]time.Duration{"timeouts.connect": g.Timeouts.Connect, "timeouts.first_byte": g.Timeouts.FirstByte, "timeouts.request": g.Timeouts.Request, "health.interval": g.Health.Interval, "health.timeout": g.Health.Timeout,
+		"rollouts.tick": g.Rollouts.Tick, "rollouts.drain_timeout": g.Rollouts.DrainTimeout, "request_log.flush_interval": g.RequestLog.FlushInterval} {
 		if d < 0 {
 			return fmt.Errorf("%s: must be positive, such as 5s", key)
+		}
+	}
+	if g.RequestLog.Retention < 0 {
+		return fmt.Errorf("request_log.retention: must be positive, such as 168h; to keep every row, set request_log.keep: true")
+	}
+	for key, n := range map[string]int{"request_log.batch_size": g.RequestLog.BatchSize, "health.fail_after": g.Health.FailAfter} {
+		if n < 0 {
+			return fmt.Errorf("%s: %d must be positive", key, n)
 		}
 	}
 	for i, w := range g.Rollouts.Alerts {
@@ -328,8 +373,10 @@ func (g *Gateway) Validate() error {
 		if t.Secret != "" && len(t.Secret) < 16 {
 			return fmt.Errorf("%s.secret: shorter than 16 characters; use a long random secret", at)
 		}
-		if t.SHA256 != "" && len(t.SHA256) != 64 {
-			return fmt.Errorf("%s.sha256: must be 64 hex digits", at)
+		if t.SHA256 != "" {
+			if b, err := hex.DecodeString(t.SHA256); err != nil || len(b) != 32 {
+				return fmt.Errorf("%s.sha256: must be 64 hex digits (the SHA-256 of the secret, such as printf %%s \"$SECRET\" | sha256sum)", at)
+			}
 		}
 	}
 	if err := g.Prometheus.validate(); err != nil {
@@ -358,4 +405,21 @@ func CanonicalHeaders(hs []string) []string {
 		out[i] = http.CanonicalHeaderKey(h)
 	}
 	return out
+}
+
+// checkStore refuses a store setting that is meant for PostgreSQL but is
+// not a postgres:// URL, which would otherwise be taken as the name of a
+// new SQLite file: a key=value DSN (host=db user=sluice ...), or a URL of
+// another scheme.
+func checkStore(store string) error {
+	if strings.HasPrefix(store, "postgres://") || strings.HasPrefix(store, "postgresql://") {
+		return nil
+	}
+	if strings.Contains(store, "=") && strings.ContainsAny(store, " \t") {
+		return fmt.Errorf("store: %q looks like a PostgreSQL key=value DSN; write it as a URL, such as postgres://sluice:PASSWORD@db:5432/sluice?sslmode=require (anything else is the path of an SQLite file)", store)
+	}
+	if i := strings.Index(store, "://"); i > 0 {
+		return fmt.Errorf("store: %q is a %s URL; use a postgres:// URL for PostgreSQL, or a file path for SQLite", store, store[:i])
+	}
+	return nil
 }

@@ -7,36 +7,20 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 )
 
-var envRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-
-// ExpandEnv replaces each ${NAME} in text with the environment variable's
-// value; a variable that is not set is an error naming it. A bare $ is left
-// alone, so prices and regexes survive.
-func ExpandEnv(text []byte) ([]byte, error) {
-	var missing []string
-	out := envRE.ReplaceAllFunc(text, func(m []byte) []byte {
-		name := string(m[2 : len(m)-1])
-		v, ok := os.LookupEnv(name)
-		if !ok {
-			missing = append(missing, name)
-		}
-		return []byte(v)
-	})
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("environment variable %s is not set: export it or remove the ${%s} reference", strings.Join(missing, ", "), missing[0])
-	}
-	return out, nil
-}
+// errEmpty is decodeStrict's error for a text with no YAML document in it
+// (nothing, or comments only).
+var errEmpty = errors.New("the file is empty")
 
 // decodeStrict decodes YAML into out, refusing unknown keys and trailing
 // documents.
 func decodeStrict(name string, text []byte, out any) error {
-	text, err := ExpandEnv(text)
+	text, err := expandEnvYAML(text)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -44,7 +28,11 @@ func decodeStrict(name string, text []byte, out any) error {
 	dec.KnownFields(true)
 	if err := dec.Decode(out); err != nil {
 		if errors.Is(err, io.EOF) {
-			return fmt.Errorf("%s: the file is empty", name)
+			return fmt.Errorf("%s: %w", name, errEmpty)
+		}
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return fmt.Errorf("%s: %s", name, explainTypeErrors(text, te))
 		}
 		return fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
@@ -65,4 +53,77 @@ func readFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	return b, nil
+}
+
+var typeErrRE = regexp.MustCompile("^line (\\d+): cannot unmarshal !!\\w+ `(.*)` into (\\S+)$")
+
+// explainTypeErrors rewrites yaml's "line 2: cannot unmarshal !!int `5`
+// into time.Duration" as "timeouts.connect (line 2): 5 is not a duration:
+// write it with a unit, such as 5s", naming the key and what to write.
+func explainTypeErrors(text []byte, te *yaml.TypeError) string {
+	keys := map[int]string{} // line → key path of the value on it
+	var doc yaml.Node
+	if yaml.Unmarshal(text, &doc) == nil {
+		var walk func(n *yaml.Node, path string)
+		walk = func(n *yaml.Node, path string) {
+			switch n.Kind {
+			case yaml.DocumentNode:
+				for _, c := range n.Content {
+					walk(c, path)
+				}
+			case yaml.MappingNode:
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					p := n.Content[i].Value
+					if path != "" {
+						p = path + "." + p
+					}
+					walk(n.Content[i+1], p) // the deepest key on a line names it
+					if _, seen := keys[n.Content[i+1].Line]; !seen {
+						keys[n.Content[i+1].Line] = p
+					}
+				}
+			case yaml.SequenceNode:
+				for i, c := range n.Content {
+					p := fmt.Sprintf("%s[%d]", path, i)
+					walk(c, p)
+					if _, seen := keys[c.Line]; !seen {
+						keys[c.Line] = p
+					}
+				}
+			}
+		}
+		walk(&doc, "")
+	}
+	var out []string
+	for _, e := range te.Errors {
+		m := typeErrRE.FindStringSubmatch(e)
+		if m == nil {
+			out = append(out, e)
+			continue
+		}
+		line, value, typ := m[1], m[2], m[3]
+		at := "line " + line
+		if n, err := strconv.Atoi(line); err == nil && keys[n] != "" {
+			at = keys[n] + " (line " + line + ")"
+		}
+		var what string
+		switch {
+		case typ == "time.Duration":
+			what = "is not a duration: write it with a unit, such as 5s, 250ms or 24h"
+		case strings.HasPrefix(typ, "int") || strings.HasPrefix(typ, "uint"):
+			what = "is not a whole number: write it as digits without a unit (sizes are in bytes, such as 8388608 for 8 MiB)"
+		case strings.HasPrefix(typ, "float"):
+			what = "is not a number: write it as digits, such as 0.5"
+		case typ == "bool":
+			what = "is not true or false"
+		case strings.HasPrefix(typ, "[]"):
+			what = "is not a list: write it as [a, b] or as lines starting with -"
+		case strings.HasPrefix(typ, "map[") || strings.Contains(typ, "."):
+			what = "is not what this key holds (" + typ + "): see the key's documentation"
+		default:
+			what = "cannot be read as " + typ
+		}
+		out = append(out, fmt.Sprintf("%s: %s %s", at, value, what))
+	}
+	return strings.Join(out, "; ")
 }

@@ -30,7 +30,7 @@ type OutlierEjection struct {
 	// Cooldown is how long a first ejection lasts; default 10s. A version
 	// that fails again on probation is ejected twice as long each time.
 	Cooldown time.Duration `yaml:"cooldown"`
-	// MaxCooldown caps an ejection; default 5m.
+	// MaxCooldown caps an ejection; default 5m, or Cooldown if longer.
 	MaxCooldown time.Duration `yaml:"max_cooldown"`
 }
 
@@ -85,7 +85,7 @@ func (o *OutlierEjection) setDefaults() {
 		o.Cooldown = 10 * time.Second
 	}
 	if o.MaxCooldown == 0 {
-		o.MaxCooldown = 5 * time.Minute
+		o.MaxCooldown = max(5*time.Minute, o.Cooldown)
 	}
 }
 
@@ -106,6 +106,9 @@ func (g *Gateway) validateReliability() error {
 		if d < 0 {
 			return fmt.Errorf("%s: must be positive, such as 10s", key)
 		}
+	}
+	if o.MaxCooldown < o.Cooldown {
+		return fmt.Errorf("outlier_ejection.max_cooldown: %s is below cooldown (%s); it caps the cool-down as it doubles, so make it at least as long", o.MaxCooldown, o.Cooldown)
 	}
 	names := map[string]bool{}
 	hashes := map[string]string{}

@@ -135,7 +135,7 @@ func TestEjection_HangingBackend(t *testing.T) {
 	gw, _ := mustGatewayWith(t, func(c *config.Gateway) {
 		c.Timeouts.FirstByte = 300 * time.Millisecond
 		c.OutlierEjection.ConsecutiveFailures = 3
-		c.OutlierEjection.Cooldown = time.Hour
+		c.OutlierEjection.Cooldown, c.OutlierEjection.MaxCooldown = time.Hour, time.Hour
 	}, nil, doc)
 
 	for i := 0; i < 40; i++ {

@@ -1,0 +1,190 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+)
+
+var envRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expandEnvYAML replaces each ${NAME} in the values of a YAML text with
+// the environment variable's value, as that value: it is written into the
+// text escaped for where it stands (quoted when a plain scalar could not
+// hold it), so a value is never read again as YAML (a secret holding " #"
+// is not cut at a comment, one starting with '*' is not an alias, one with
+// a quote does not break its quotes). References in comments are left
+// alone. Lines and columns stay where they were, so errors point at the
+// file as written. A variable that is not set is an error naming it.
+//
+// A text that is not YAML until its references are replaced (one inside a
+// flow collection: {batch_size: ${N}}, where the braces are YAML's) is
+// expanded as text, as it always was.
+func expandEnvYAML(text []byte) ([]byte, error) {
+	if !envRE.Match(text) {
+		return text, nil
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(text, &doc); err != nil {
+		return expandText(text)
+	}
+	lines := lineStarts(text)
+	type edit struct {
+		from, to int
+		with     string
+	}
+	var edits []edit
+	var missing []string
+	expand := func(s string) string {
+		return envRE.ReplaceAllStringFunc(s, func(m string) string {
+			name := m[2 : len(m)-1]
+			v, ok := os.LookupEnv(name)
+			if !ok && !slices.Contains(missing, name) {
+				missing = append(missing, name)
+			}
+			return v
+		})
+	}
+	// tokens returns the byte ranges of the first n references on line
+	// (1-based) at or after column (1-based, in characters).
+	tokens := func(line, column, n int) [][]int {
+		if line < 1 || line > len(lines) {
+			return nil
+		}
+		start := lines[line-1]
+		end := len(text)
+		if line < len(lines) {
+			end = lines[line]
+		}
+		from := start
+		for c := 1; c < column && from < end; c++ {
+			_, size := utf8.DecodeRune(text[from:end])
+			from += size
+		}
+		var out [][]int
+		for _, m := range envRE.FindAllIndex(text[from:end], n) {
+			out = append(out, []int{from + m[0], from + m[1]})
+		}
+		return out
+	}
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		for _, c := range n.Content {
+			walk(c)
+		}
+		if n.Kind != yaml.ScalarNode || !envRE.MatchString(n.Value) {
+			return
+		}
+		refs := len(envRE.FindAllStringIndex(n.Value, -1))
+		switch {
+		case n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:
+			// A block: its lines follow the indicator's; values go in as
+			// they are (a block holds any text but a line less indented).
+			for l := n.Line + 1; l <= n.Line+1+strings.Count(n.Value, "\n") && refs > 0; l++ {
+				for _, t := range tokens(l, 1, refs) {
+					edits = append(edits, edit{t[0], t[1], expand(string(text[t[0]:t[1]]))})
+					refs--
+				}
+			}
+		case n.Style&yaml.DoubleQuotedStyle != 0:
+			for _, t := range tokens(n.Line, n.Column, refs) {
+				edits = append(edits, edit{t[0], t[1], doubleQuotedBody(expand(string(text[t[0]:t[1]])))})
+			}
+		case n.Style&yaml.SingleQuotedStyle != 0:
+			for _, t := range tokens(n.Line, n.Column, refs) {
+				edits = append(edits, edit{t[0], t[1], strings.ReplaceAll(expand(string(text[t[0]:t[1]])), "'", "''")})
+			}
+		default: // plain, on one line: the scalar is its value as written
+			whole := tokens(n.Line, n.Column, 1)
+			if len(whole) == 0 {
+				return
+			}
+			from := whole[0][0] - strings.Index(n.Value, "${")
+			to := from + len(n.Value)
+			if from < 0 || to > len(text) || string(text[from:to]) != n.Value {
+				return // not where expected (a multi-line plain scalar): leave it
+			}
+			v := expand(n.Value)
+			if !plainSafe(v) {
+				v = `"` + doubleQuotedBody(v) + `"`
+			}
+			edits = append(edits, edit{from, to, v})
+		}
+	}
+	walk(&doc)
+	if len(missing) > 0 {
+		return nil, missingEnv(missing)
+	}
+	slices.SortFunc(edits, func(a, b edit) int { return b.from - a.from })
+	out := slices.Clone(text)
+	for _, e := range edits {
+		out = slices.Concat(out[:e.from], []byte(e.with), out[e.to:])
+	}
+	return out, nil
+}
+
+// lineStarts returns the byte offset at which each line of text starts.
+func lineStarts(text []byte) []int {
+	starts := []int{0}
+	for i, b := range text {
+		if b == '\n' {
+			starts = append(starts, i+1)
+		}
+	}
+	return starts
+}
+
+// plainSafe reports whether v can stand as a plain (unquoted) scalar and
+// be read back as v.
+func plainSafe(v string) bool {
+	b, err := yaml.Marshal(&yaml.Node{Kind: yaml.ScalarNode, Value: v})
+	return err == nil && string(b) == v+"\n"
+}
+
+// doubleQuotedBody escapes v for the inside of a YAML double-quoted scalar.
+func doubleQuotedBody(v string) string {
+	var b strings.Builder
+	for _, r := range v {
+		switch {
+		case r == '\\' || r == '"':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// expandText replaces each ${NAME} in text with the variable's value, as
+// text: the fallback of expandEnvYAML.
+func expandText(text []byte) ([]byte, error) {
+	var missing []string
+	out := envRE.ReplaceAllFunc(text, func(m []byte) []byte {
+		name := string(m[2 : len(m)-1])
+		v, ok := os.LookupEnv(name)
+		if !ok && !slices.Contains(missing, name) {
+			missing = append(missing, name)
+		}
+		return []byte(v)
+	})
+	if len(missing) > 0 {
+		return nil, missingEnv(missing)
+	}
+	return out, nil
+}
+
+func missingEnv(names []string) error {
+	return fmt.Errorf("environment variable %s is not set: export it or remove the ${%s} reference", strings.Join(names, ", "), names[0])
+}
