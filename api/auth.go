@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -47,6 +48,26 @@ func (a *Auth) Reload(ctx context.Context) error {
 	return a.loadLocked(ctx)
 }
 
+// SetStatic replaces the static tokens (the config file's, read again on
+// SIGHUP), so a token removed from the file stops working without a
+// restart. It refuses, changing nothing, when that would leave no token at
+// all (none in the file and none in the store): no one could administer
+// the gateway.
+func (a *Auth) SetStatic(ctx context.Context, static []sluice.Token) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(static) == 0 {
+		if err := a.loadLocked(ctx); err != nil {
+			return err
+		}
+		if len(a.cached) == 0 {
+			return sluice.Errorf(sluice.CodeInvalid, "the config file now has no admin tokens and the store has none: no one could administer the gateway, so the tokens in force are kept; create one first (sluice token create) or keep one in the file")
+		}
+	}
+	a.static = slices.Clone(static)
+	return nil
+}
+
 func (a *Auth) loadLocked(ctx context.Context) error {
 	if a.store == nil {
 		a.loaded = true
@@ -77,6 +98,8 @@ func (a *Auth) storeTokens(ctx context.Context) ([]sluice.Token, error) {
 
 // Static returns the static tokens (from the config file).
 func (a *Auth) Static() []sluice.Token {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	return append([]sluice.Token(nil), a.static...)
 }
 
@@ -106,7 +129,7 @@ func (a *Auth) AuthenticateSecret(ctx context.Context, secret string) (*sluice.T
 	// Without the store's tokens the static ones still work.
 	stored, storeErr := a.storeTokens(ctx)
 	var found *sluice.Token
-	for _, list := range [][]sluice.Token{a.static, stored} {
+	for _, list := range [][]sluice.Token{a.Static(), stored} {
 		for i := range list {
 			if list[i].Matches(secret) && found == nil {
 				t := list[i]

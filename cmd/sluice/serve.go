@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -30,13 +31,22 @@ func (c *cli) serveCmd() *cobra.Command {
 					return err
 				}
 			}
-			if listen != "" {
-				cfg.Listen = listen
+			// The flags override the file, now and on each SIGHUP.
+			override := func(g *config.Gateway) {
+				if listen != "" {
+					g.Listen = listen
+				}
+				if store != "" {
+					g.Store = store
+				}
 			}
-			if store != "" {
-				cfg.Store = store
+			override(&cfg)
+			if listen != "" || store != "" {
+				if err := cfg.Validate(); err != nil {
+					return fmt.Errorf("--listen/--store: %w", err)
+				}
 			}
-			return c.serve(cmd.Context(), cfg, cfgPath)
+			return c.serve(cmd.Context(), cfg, cfgPath, override)
 		},
 	}
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "gateway configuration file (YAML)")
@@ -45,7 +55,7 @@ func (c *cli) serveCmd() *cobra.Command {
 	return cmd
 }
 
-func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string) error {
+func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, override func(*config.Gateway)) error {
 	logger := slog.New(slog.NewTextHandler(c.stderr, nil))
 	s, err := server.New(ctx, server.Options{Config: cfg, Logger: logger})
 	if err != nil {
@@ -68,27 +78,45 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string) err
 		select {
 		case <-hup:
 			// SIGHUP re-reads the registry from the store, the tokens, the
-			// certificates and the client keys; requests keep flowing on the
-			// current routing table meanwhile.
+			// certificates, and from the config file the admin tokens and
+			// the client keys; requests keep flowing on the current routing
+			// table meanwhile. Other settings changed in the file are named
+			// as needing a restart.
+			failed := false
+			fail := func(msg string, err error) {
+				failed = true
+				logger.Error(msg, "err", err)
+			}
 			if err := s.Control.Reload(ctx); err != nil {
-				logger.Error("reload", "err", err)
+				fail("reload", err)
 			}
 			if err := s.Auth.Reload(ctx); err != nil {
-				logger.Error("reload tokens", "err", err)
+				fail("reload tokens", err)
 			}
 			if err := s.ReloadTLS(); err != nil {
-				logger.Error("reload TLS certificates", "err", err)
+				fail("reload TLS certificates", err)
 			}
-			// Client API keys come from the config file: read it again
-			// (the other settings still need a restart).
 			if cfgPath != "" {
 				if ncfg, err := config.LoadGateway(cfgPath); err != nil {
-					logger.Error("reload config: client keys unchanged", "err", err)
-				} else if err := s.ReloadClientKeys(ncfg.ClientKeys); err != nil {
-					logger.Error("reload client keys: keys unchanged", "err", err)
+					fail("reload config: client keys unchanged, admin tokens unchanged", err)
+				} else {
+					override(&ncfg)
+					if err := s.Auth.SetStatic(ctx, ncfg.StaticTokens()); err != nil {
+						fail("reload admin tokens: tokens unchanged", err)
+					}
+					if err := s.ReloadClientKeys(ncfg.ClientKeys); err != nil {
+						fail("reload client keys: keys unchanged", err)
+					}
+					if keys := config.NeedRestart(cfg, ncfg); len(keys) > 0 {
+						logger.Warn("settings changed in the config file take effect on restart", "keys", strings.Join(keys, ", "))
+					}
 				}
 			}
-			logger.Info("reloaded on SIGHUP", "config", cfgPath)
+			if failed {
+				logger.Warn("SIGHUP reload finished with errors (see above); what failed is unchanged", "config", cfgPath)
+			} else {
+				logger.Info("reloaded on SIGHUP", "config", cfgPath)
+			}
 		case <-ctx.Done():
 			fmt.Fprintln(c.stderr, "shutting down: draining requests in flight")
 			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
