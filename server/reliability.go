@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -95,6 +97,7 @@ func (s *Server) newKeySet(keys []config.ClientKey) (*proxy.KeySet, error) {
 
 // tlsCert holds a listener's certificate, read again by ReloadTLS.
 type tlsCert struct {
+	key   string // the config key, tls or admin_tls
 	files config.TLS
 	cert  atomic.Pointer[tls.Certificate]
 }
@@ -102,24 +105,31 @@ type tlsCert struct {
 func (c *tlsCert) load() error {
 	cert, err := tls.LoadX509KeyPair(c.files.CertFile, c.files.KeyFile)
 	if err != nil {
-		return fmt.Errorf("load certificate %s and key %s: %w", c.files.CertFile, c.files.KeyFile, err)
+		return fmt.Errorf("%s.cert_file and key_file: cannot load the certificate %s and key %s (%v): both must be PEM files, the key unencrypted and matching the certificate", c.key, c.files.CertFile, c.files.KeyFile, err)
 	}
 	c.cert.Store(&cert)
 	return nil
 }
 
-// listen listens on addr, over TLS when files names a certificate.
-func (s *Server) listen(addr string, files config.TLS) (net.Listener, error) {
+// listen listens on addr (the config's addrKey), over TLS when files (the
+// config's tlsKey) names a certificate. Its errors name the key to fix.
+func (s *Server) listen(addr, addrKey string, files config.TLS, tlsKey string) (net.Listener, error) {
 	var cert *tlsCert
 	if files.Enabled() {
-		cert = &tlsCert{files: files}
+		cert = &tlsCert{key: tlsKey, files: files}
 		if err := cert.load(); err != nil {
 			return nil, err
 		}
 	}
 	ln, err := net.Listen("tcp", addr)
-	if err != nil || cert == nil {
-		return ln, err
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("%s %s: %w: another process is using the port; stop it, or set another %s in the config", addrKey, addr, err, addrKey)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", addrKey, addr, err)
+	}
+	if cert == nil {
+		return ln, nil
 	}
 	s.certs = append(s.certs, cert)
 	return tls.NewListener(ln, &tls.Config{

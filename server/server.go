@@ -270,17 +270,17 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 
 // Start listens on the configured addresses and serves until Shutdown.
 func (s *Server) Start() error {
-	ln, err := s.listen(s.Config.Listen, s.Config.TLS)
+	ln, err := s.listen(s.Config.Listen, "listen", s.Config.TLS, "tls")
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w (is another process using the port? set listen in the config)", s.Config.Listen, err)
+		return err
 	}
 	s.ln = ln
 	s.httpSrv = newHTTPServer(s.Handler())
 	if s.Config.AdminListen != "" {
-		aln, err := s.listen(s.Config.AdminListen, s.Config.AdminTLSConfig())
+		aln, err := s.listen(s.Config.AdminListen, "admin_listen", s.Config.AdminTLSConfig(), "admin_tls")
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("listen on admin_listen %s: %w", s.Config.AdminListen, err)
+			return err
 		}
 		s.admLn = aln
 		s.adminSrv = newHTTPServer(s.AdminHandler())

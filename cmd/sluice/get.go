@@ -14,7 +14,7 @@ import (
 )
 
 func (c *cli) getCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "get models|versions|routes", Short: "Show models, versions or the live routing table"}
+	cmd := group(&cobra.Command{Use: "get models|versions|routes", Short: "Show models, versions or the live routing table"})
 	cmd.AddCommand(&cobra.Command{
 		Use: "models", Short: "List models with their policy and labels", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -74,6 +74,9 @@ func (c *cli) planCmd() *cobra.Command {
 			if base <= 0 || base >= 1 || mde == 0 || base+mde <= 0 || base+mde >= 1 {
 				return fmt.Errorf("--baseline must be a rate in (0, 1) and --mde a non-zero change keeping it in (0, 1), such as --baseline 0.85 --mde 0.05")
 			}
+			if !(alpha > 0 && alpha < 1) || !(power > 0 && power < 1) {
+				return fmt.Errorf("--alpha and --power must be in (0, 1), such as --alpha 0.05 --power 0.8")
+			}
 			n := stats.SampleSizeTwoProportions(base, mde, alpha, power)
 			if c.output == "json" {
 				return c.printJSON(map[string]any{"baseline": base, "mde": mde, "alpha": alpha, "power": power, "per_arm": n, "total": 2 * n})

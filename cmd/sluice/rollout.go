@@ -17,7 +17,7 @@ import (
 )
 
 func (c *cli) rolloutCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "rollout", Short: "Ship a new version through a rollout: start, watch, promote, pause, resume, abort, undo, drill"}
+	cmd := group(&cobra.Command{Use: "rollout", Short: "Ship a new version through a rollout: start, watch, promote, pause, resume, abort, undo, drill"})
 	cmd.AddCommand(c.rolloutStartCmd(), c.rolloutStatusCmd(), c.rolloutWatchCmd())
 	for _, a := range []struct{ name, short string }{
 		{"promote", "Give the candidate all traffic now"},
@@ -73,6 +73,9 @@ func (c *cli) rolloutStartCmd() *cobra.Command {
 			}
 			if err := requireReason(reason); err != nil {
 				return err
+			}
+			if stages == "" && (cmd.Flags().Changed("hold") || cmd.Flags().Changed("min-samples")) {
+				return fmt.Errorf("--hold and --min-samples set the stages given with --stages: add --stages (such as --stages 2,5,10,25,50,100), or leave them out to take the plan's")
 			}
 			if stages != "" {
 				h := 5 * time.Minute
@@ -151,6 +154,9 @@ func (c *cli) rolloutWatchCmd() *cobra.Command {
 			cl, err := c.client()
 			if err != nil {
 				return err
+			}
+			if every <= 0 {
+				return fmt.Errorf("--every %s: give a positive interval, such as 2s", every)
 			}
 			tty := false
 			if f, ok := c.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {

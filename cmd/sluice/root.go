@@ -48,6 +48,12 @@ func (c *cli) rootCmd() *cobra.Command {
 		Long:          "Sluice is a gateway in front of OpenAI-compatible model servers: it serves every request from an explicit, immutable model version, splits traffic between versions, and records what each version did.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if c.output != "table" && c.output != "json" {
+				return fmt.Errorf("--output %q: use table or json", c.output)
+			}
+			return nil
+		},
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&c.server, "server", envOr("SLUICE_SERVER", "http://127.0.0.1:8080"), "admin API base URL (env SLUICE_SERVER)")
@@ -86,4 +92,19 @@ func requireReason(reason string) error {
 		return fmt.Errorf("a reason is required: pass --reason \"why\" (it goes into the audit log)")
 	}
 	return nil
+}
+
+// group makes cmd a command that only holds subcommands: without
+// arguments it prints its help; with one that names no subcommand it fails
+// (cobra printed the help and exited 0, so a typo in a script did nothing,
+// successfully).
+func group(cmd *cobra.Command) *cobra.Command {
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return fmt.Errorf("unknown command %q for %q: see %s --help", args[0], cmd.CommandPath(), cmd.CommandPath())
+		}
+		return cmd.Help()
+	}
+	return cmd
 }

@@ -12,7 +12,7 @@ import (
 )
 
 func (c *cli) setCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "set", Short: "Change a model's routing"}
+	cmd := group(&cobra.Command{Use: "set", Short: "Change a model's routing"})
 	var reason, salt string
 	split := &cobra.Command{
 		Use:   "split MODEL VERSION=PERCENT... --reason \"why\"",

@@ -10,7 +10,7 @@ import (
 )
 
 func (c *cli) tokenCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "token", Short: "Manage admin API tokens (admin role)"}
+	cmd := group(&cobra.Command{Use: "token", Short: "Manage admin API tokens (admin role)"})
 	var role, reason string
 	create := &cobra.Command{
 		Use: "create NAME --role viewer|operator|admin --reason \"why\"", Short: "Create a token; its secret is shown once", Args: cobra.ExactArgs(1),
