@@ -49,6 +49,28 @@ func drillEnv(t *testing.T, send func(ctx context.Context) (string, error)) (*en
 	return e, hs.URL
 }
 
+// startDrill posts a drill in the background and returns once it has set
+// its canary; the channel closes when the request has ended.
+func startDrill(t *testing.T, ctx context.Context, e *env, url, body string) <-chan struct{} {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := postDrill(ctx, url, body)
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for e.Ctl.Registry().Models["chat"].Policy.Kind != sluice.PolicySplit {
+		if time.Now().After(deadline) {
+			t.Fatal("the drill never set its canary")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return done
+}
+
 func postDrill(ctx context.Context, url, body string) (*http.Response, error) {
 	req, _ := http.NewRequestWithContext(ctx, "POST", url+"/admin/v1/drills", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+operatorSecret)
@@ -67,24 +89,10 @@ func TestDrillInterruptedLeavesCanary(t *testing.T) {
 	})
 	before := e.Ctl.Registry().Models["chat"].Policy.String()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		resp, err := postDrill(ctx, url, `{"model":"chat","to":"v1.2.0","percent":5,"reason":"quarterly fire drill"}`)
-		if err == nil {
-			resp.Body.Close()
-		}
-	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for e.Ctl.Registry().Models["chat"].Policy.Kind != sluice.PolicySplit {
-		if time.Now().After(deadline) {
-			t.Fatal("the drill never set its canary")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	done := startDrill(t, ctx, e, url, `{"model":"chat","to":"v1.2.0","percent":5,"reason":"quarterly fire drill"}`)
 	cancel() // the operator presses Ctrl-C
 	<-done
-	deadline = time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) && e.Ctl.Registry().Models["chat"].Policy.String() != before {
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -103,21 +111,7 @@ func TestDrillClobbersConcurrentEdit(t *testing.T) {
 		<-release
 		return "", errors.New("no data plane")
 	})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		resp, err := postDrill(context.Background(), url, `{"model":"chat","to":"v1.2.0","reason":"quarterly fire drill"}`)
-		if err == nil {
-			resp.Body.Close()
-		}
-	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for e.Ctl.Registry().Models["chat"].Policy.Kind != sluice.PolicySplit {
-		if time.Now().After(deadline) {
-			t.Fatal("the drill never set its canary")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	done := startDrill(t, context.Background(), e, url, `{"model":"chat","to":"v1.2.0","reason":"quarterly fire drill"}`)
 	if _, err := e.Oper.SetLabel(context.Background(), "chat", "beta", "v1.0.0", "beta testers"); err != nil {
 		t.Fatal(err)
 	}
