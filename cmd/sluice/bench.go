@@ -75,6 +75,14 @@ Examples:
 					opt.GoBench = false
 				}
 			}
+			if opt.Duration <= 0 || opt.Rounds <= 0 {
+				return fmt.Errorf("--duration and --rounds must be positive, such as --duration 10s --rounds 2")
+			}
+			for _, n := range conc {
+				if n <= 0 {
+					return fmt.Errorf("--concurrency %d: give positive connection counts, such as 1,16,64,256", n)
+				}
+			}
 			opt.Concurrency = conc
 			if only != "" {
 				for _, g := range strings.Split(only, ",") {

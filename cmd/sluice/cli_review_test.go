@@ -117,3 +117,22 @@ func TestOutputFormatChecked(t *testing.T) {
 		})
 	}
 }
+
+// Numbers that make no sense are refused before anything starts: demo
+// --rate 0 sent 1 request/s, --duration -5s ran for ever, sim --runs -3
+// and bench --duration 0 / --rounds 0 took their defaults without a word.
+func TestBadNumbersRefused(t *testing.T) {
+	for _, args := range [][]string{
+		{"demo", "--rate", "0"},
+		{"demo", "--duration", "-5s"},
+		{"sim", "--runs", "-3", "sim/scenarios/none.yaml"},
+		{"bench", "--duration", "0", "--no-install"},
+		{"bench", "--rounds", "0", "--no-install"},
+		{"bench", "--concurrency", "0", "--no-install"},
+	} {
+		_, errOut, code := run(t, args...)
+		if code == 0 || !strings.Contains(errOut, "--") {
+			t.Errorf("sluice %s: exit %d, stderr %q; want an error naming the flag", strings.Join(args, " "), code, strings.TrimSpace(errOut))
+		}
+	}
+}

@@ -39,6 +39,12 @@ better across the board, is promoted. The live view shows stage, split,
 verdicts and per-version metrics until Ctrl-C.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if rate <= 0 {
+				return fmt.Errorf("--rate %d: give a positive number of requests per second, such as 100", rate)
+			}
+			if duration < 0 {
+				return fmt.Errorf("--duration %s: give a positive duration, or 0 to run until Ctrl-C", duration)
+			}
 			return c.runDemo(cmd.Context(), duration, rate)
 		},
 	}

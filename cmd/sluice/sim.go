@@ -37,6 +37,9 @@ of each. Runs are reproducible from --seed.`,
   sluice sim sim/scenarios/*.yaml --runs 500 --markdown`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if runs < 0 || workers < 0 {
+				return fmt.Errorf("--runs and --workers must be positive (0 takes the default)")
+			}
 			opt := sim.Options{Runs: runs, Seed: seed, Workers: workers, BaselineKeep: keep}
 			switch gate {
 			case "both":
