@@ -96,10 +96,13 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.PutToken(ctx, t, entry); err != nil {
 		return fmt.Errorf("store the token: %w", err)
 	}
+	out := CreatedToken{TokenView: view, Secret: secret}
+	// The token is stored: from here on the secret must reach the caller,
+	// who could not get it again.
 	if err := s.auth.Reload(ctx); err != nil {
-		return err
+		out.Warning = "the token is stored, but this gateway could not reload its tokens (" + sluice.ErrorMessage(err) + "): it is accepted once they are read again, within 30 s of the store answering"
 	}
-	writeJSON(w, http.StatusCreated, CreatedToken{TokenView: view, Secret: secret})
+	writeJSON(w, http.StatusCreated, out)
 	return nil
 }
 

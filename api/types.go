@@ -204,6 +204,11 @@ type CreatedToken struct {
 	// Secret is the bearer token to send; it is not stored and cannot be
 	// shown again.
 	Secret string `json:"secret"`
+	// Warning says what went wrong after the token was stored (this
+	// gateway could not reload its tokens: the token works once they are
+	// read again, within the token cache's 30 s), so the secret is still
+	// shown rather than lost.
+	Warning string `json:"warning,omitempty"`
 }
 
 // AuditList is the answer to GET /admin/v1/audit.

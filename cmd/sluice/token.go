@@ -30,6 +30,9 @@ func (c *cli) tokenCmd() *cobra.Command {
 				return c.printJSON(t)
 			}
 			fmt.Fprintf(c.stdout, "token %s (%s) created; its secret, shown only now:\n%s\n", t.Name, t.Role, t.Secret)
+			if t.Warning != "" {
+				fmt.Fprintf(c.stderr, "warning: %s\n", t.Warning)
+			}
 			return nil
 		},
 	}
