@@ -163,8 +163,14 @@ func (c *Client) Version(ctx context.Context, id string) (VersionView, error) {
 // Apply applies a declarative document; with dryRun it only computes and
 // validates the change.
 func (c *Client) Apply(ctx context.Context, doc sluice.ApplyDoc, reason string, dryRun bool) (Result, error) {
+	return c.ApplyIf(ctx, doc, reason, dryRun, 0)
+}
+
+// ApplyIf is Apply that succeeds only while the registry is at revision
+// ifRevision (0: any), answering a conflict otherwise.
+func (c *Client) ApplyIf(ctx context.Context, doc sluice.ApplyDoc, reason string, dryRun bool, ifRevision int64) (Result, error) {
 	var out Result
-	_, err := c.do(ctx, "POST", "/admin/v1/apply", nil, ApplyRequest{Doc: doc, Reason: reason, DryRun: dryRun}, &out)
+	_, err := c.do(ctx, "POST", "/admin/v1/apply", nil, ApplyRequest{Doc: doc, Reason: reason, DryRun: dryRun, IfRevision: ifRevision}, &out)
 	return out, err
 }
 

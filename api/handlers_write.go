@@ -40,7 +40,21 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 	// declared target checked against the registry it would leave, so an
 	// apply whose rollout could not start is refused whole, before anything
 	// commits (and a dry run says so too).
+	if req.IfRevision < 0 {
+		return invalid("if_revision", "if_revision must be a registry revision (GET /admin/v1/models shows it), or left out")
+	}
+	// ifRevision refuses the apply when the registry moved past the
+	// revision the caller planned against.
+	ifRevision := func(at int64) error {
+		if req.IfRevision != 0 && at != req.IfRevision {
+			return &sluice.Error{Code: sluice.CodeConflict, Fields: []string{"if_revision"}, Message: fmt.Sprintf("the registry is at revision %d, not %d: someone changed it since; see what changed (sluice audit) and apply again", at, req.IfRevision)}
+		}
+		return nil
+	}
 	base := s.ctl.Registry()
+	if err := ifRevision(base.Revision); err != nil {
+		return err
+	}
 	e := base.Edit(actor(r), req.Reason, s.ctl.Now())
 	if err := e.Apply(req.Doc); err != nil {
 		return err
@@ -56,7 +70,14 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, Result{Revision: base.Revision, Changed: !ch.Empty(), DryRun: true, Audit: ch.Audit})
 		return nil
 	}
-	res, err := s.ctl.Do(r.Context(), actor(r), req.Reason, func(e *sluice.Edit) error { return e.Apply(req.Doc) })
+	res, err := s.ctl.Do(r.Context(), actor(r), req.Reason, func(e *sluice.Edit) error {
+		// Checked again in the transaction: Do runs this on the registry
+		// it commits against, reloaded if another replica came first.
+		if err := ifRevision(e.Registry().Revision); err != nil {
+			return err
+		}
+		return e.Apply(req.Doc)
+	})
 	if err != nil {
 		return err
 	}

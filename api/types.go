@@ -95,6 +95,11 @@ type ApplyRequest struct {
 	Reason string `json:"reason"`
 	// DryRun computes and validates the change without committing it.
 	DryRun bool `json:"dry_run,omitempty"`
+	// IfRevision, when set, applies the document only if the registry is
+	// still at that revision (the one a dry run or a read showed): a
+	// change someone else made in between is a 409 instead of being
+	// silently overwritten (labels, for one, are replaced whole).
+	IfRevision int64 `json:"if_revision,omitempty"`
 }
 
 // RegisterRequest is the body of POST /admin/v1/versions.

@@ -11,6 +11,7 @@ import (
 func (c *cli) applyCmd() *cobra.Command {
 	var file, reason string
 	var dry bool
+	var ifRevision int64
 	cmd := &cobra.Command{
 		Use:   "apply -f models.yaml --reason \"why\"",
 		Short: "Register models and versions and set their routing from a file (idempotent)",
@@ -34,7 +35,7 @@ Applying the same file again changes nothing.`,
 			if err != nil {
 				return err
 			}
-			res, err := cl.Apply(cmd.Context(), doc, reason, dry)
+			res, err := cl.ApplyIf(cmd.Context(), doc, reason, dry, ifRevision)
 			if err != nil {
 				return err
 			}
@@ -58,5 +59,6 @@ Applying the same file again changes nothing.`,
 	cmd.Flags().StringVarP(&file, "file", "f", "", "model file (YAML), - for standard input")
 	cmd.Flags().StringVar(&reason, "reason", "", "why (required; goes into the audit log)")
 	cmd.Flags().BoolVar(&dry, "dry-run", false, "validate and show the changes without making them")
+	cmd.Flags().Int64Var(&ifRevision, "if-revision", 0, "apply only if the registry is still at this revision (as a --dry-run showed); a change made since is refused, not overwritten")
 	return cmd
 }
