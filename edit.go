@@ -153,6 +153,12 @@ func (e *Edit) SetStage(id string, to Stage, sunset time.Time) error {
 		// for it for ever (warming or mirroring).
 		return Errorf(CodeConflict, "version %s is in rollout %s (phase %s): abort the rollout first (sluice rollout abort %s), then retire it", id, r.ID, r.Phase, v.Model)
 	}
+	if r := e.next.Rollouts[v.Model]; to == StageRetired && r != nil && r.Phase == PhasePromoted && r.Spec.Baseline == v.Version &&
+		e.Now.Before(r.EndedAt.Add(r.Spec.RollbackWindow.D())) {
+		// The rollout's undo puts traffic back on it: keep it until the
+		// rollback window closes.
+		return Errorf(CodeConflict, "version %s is what rollout %s would undo to until %s (its rollback window): retire it after that, or deprecate it now", id, r.ID, r.EndedAt.Add(r.Spec.RollbackWindow.D()).UTC().Format(time.RFC3339))
+	}
 	if v.Stage == to && v.SunsetAt.Equal(sunset) {
 		return nil
 	}

@@ -232,8 +232,10 @@ type RolloutSpec struct {
 	// ABSamples is the A/B test's planned sample per arm; default from
 	// the sample-size calculation.
 	ABSamples int `json:"ab_samples,omitempty" yaml:"ab_samples,omitempty"`
-	// RollbackWindow is how long the previous version is kept registered
-	// and warm for undo after promotion; default 24h.
+	// RollbackWindow is how long after promotion the rollout can be undone;
+	// default 24h. The baseline cannot be retired meanwhile (the registry
+	// refuses it), so the undo has a version to go back to; keeping its
+	// backends up is the operator's part.
 	RollbackWindow Duration `json:"rollback_window,omitempty" yaml:"rollback_window,omitempty"`
 	// Analysis configures the canary analysis.
 	Analysis AnalysisSpec `json:"analysis,omitzero" yaml:"analysis,omitempty"`

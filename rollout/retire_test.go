@@ -71,3 +71,28 @@ func (s *rvShadow) SetShadow(model, candidateID string, fraction float64) {
 }
 
 func (s *rvShadow) fraction() float64 { s.mu.Lock(); defer s.mu.Unlock(); return s.f }
+
+// The baseline of a promoted rollout cannot be retired while the rollout
+// can still be undone to it (its rollback window); before, undo was then
+// refused. Deprecating it is fine, and after the window retiring it is.
+func TestRetireBaselineWithinRollbackWindowRefused(t *testing.T) {
+	e := newRVEnv(t, sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1"}, map[string]string{"stable": "v1"}, nil)
+	e.startLive(t, sluice.RolloutSpec{Strategy: sluice.StrategyCanary})
+	e.act(t, rollout.EvPromote, "")
+	stage := func(to sluice.Stage) error {
+		_, err := e.ctl.Do(e.ctx, "carol", "clean up", func(ed *sluice.Edit) error {
+			return ed.SetStage("chat:v1", to, time.Time{})
+		})
+		return err
+	}
+	if err := stage(sluice.StageRetired); sluice.ErrorCode(err) != sluice.CodeConflict {
+		t.Fatalf("retiring the baseline right after the promotion: %v, want a conflict", err)
+	}
+	if err := stage(sluice.StageDeprecated); err != nil {
+		t.Fatalf("deprecating it: %v", err)
+	}
+	e.clock.Add(25 * time.Hour)
+	if err := stage(sluice.StageRetired); err != nil {
+		t.Errorf("retiring it after the 24h window: %v", err)
+	}
+}
