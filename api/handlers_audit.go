@@ -97,26 +97,35 @@ func (s *Server) routingAt(ctx context.Context, model string, at time.Time) (Rou
 	if err != nil {
 		return RoutingAt{}, fmt.Errorf("read the audit log: %w", err)
 	}
-	var last *sluice.AuditEntry
+	var withRouting []*sluice.AuditEntry
 	for i := range recent {
-		e := &recent[i]
-		if len(e.After) > 0 && (last == nil || laterEntry(e, last)) {
-			last = e
+		if len(recent[i].After) > 0 {
+			withRouting = append(withRouting, &recent[i])
 		}
 	}
-	if last == nil {
+	if len(withRouting) == 0 {
 		return RoutingAt{}, s.noRoutingAt(ctx, model, at)
 	}
-	var routing struct {
-		Policy sluice.Policy     `json:"policy"`
-		Labels map[string]string `json:"labels"`
-		Rules  []sluice.Rule     `json:"rules"`
+	slices.SortFunc(withRouting, func(a, b *sluice.AuditEntry) int {
+		if laterEntry(a, b) {
+			return -1
+		}
+		return 1
+	})
+	last := withRouting[0]
+	routing, key, err := routingOf(last)
+	if err != nil {
+		return RoutingAt{}, err
 	}
-	if err := json.Unmarshal(last.After, &routing); err != nil {
-		return RoutingAt{}, fmt.Errorf("audit entry %d (%s) has unreadable routing: %w", last.ID, last.Action, err)
-	}
-	if routing.Policy.Kind == "" {
-		routing.Policy.Kind = sluice.PolicyLatest
+	// The routing took effect with the oldest entry of the run that holds
+	// it: a later entry that changed something else (a description) and
+	// repeats the routing did not set it.
+	setBy := last
+	for _, e := range withRouting[1:] {
+		if _, k, err := routingOf(e); err != nil || k != key {
+			break
+		}
+		setBy = e
 	}
 
 	versions, err := s.auditAll(ctx, sluice.AuditQuery{Model: model, Action: "version.", Until: end})
@@ -140,8 +149,8 @@ func (s *Server) routingAt(ctx context.Context, model string, at time.Time) (Rou
 		PolicyText:  routing.Policy.String(),
 		Serving:     reg.ServingVersions(model),
 		Stages:      map[string]sluice.Stage{},
-		Since:       last.At,
-		Entry:       *last,
+		Since:       setBy.At,
+		Entry:       *setBy,
 		WindowStart: at.Add(-window),
 		WindowEnd:   at.Add(window),
 	}
@@ -235,4 +244,21 @@ func (s *Server) auditAll(ctx context.Context, q sluice.AuditQuery) ([]sluice.Au
 			return out, nil
 		}
 	}
+}
+
+// routingOf reads the routing (policy, labels, rules) a model.* audit entry
+// left, and a canonical form of it to compare entries by.
+func routingOf(e *sluice.AuditEntry) (routing struct {
+	Policy sluice.Policy     `json:"policy"`
+	Labels map[string]string `json:"labels"`
+	Rules  []sluice.Rule     `json:"rules"`
+}, key string, err error) {
+	if err := json.Unmarshal(e.After, &routing); err != nil {
+		return routing, "", fmt.Errorf("audit entry %d (%s) has unreadable routing: %w", e.ID, e.Action, err)
+	}
+	if routing.Policy.Kind == "" {
+		routing.Policy.Kind = sluice.PolicyLatest
+	}
+	b, _ := json.Marshal(routing) // map keys sorted: equal routings, equal keys
+	return routing, string(b), nil
 }

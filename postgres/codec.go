@@ -28,12 +28,21 @@ func timeArg(what string, t time.Time) (any, error) {
 // boundArg returns a query bound, clamped to ±infinity outside the stored
 // range, so "since the year 1" or "until 300000" mean everything rather
 // than an error.
+//
+// PostgreSQL keeps microseconds, and pgx truncates a finer time to them,
+// so an exclusive bound of at + 1 ns (the audit's "up to and including
+// at") became at and left out the rows at exactly at. The bound is rounded
+// up to the next microsecond instead, which for stored (microsecond)
+// times is the same test: at >= t and at < t keep their meaning.
 func boundArg(t time.Time) any {
 	switch y := t.Year(); {
 	case y < minYear:
 		return pgtype.Timestamptz{InfinityModifier: pgtype.NegativeInfinity, Valid: true}
 	case y > maxYear:
 		return pgtype.Timestamptz{InfinityModifier: pgtype.Infinity, Valid: true}
+	}
+	if c := t.Truncate(time.Microsecond); !c.Equal(t) {
+		return c.Add(time.Microsecond)
 	}
 	return t
 }
