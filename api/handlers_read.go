@@ -154,6 +154,9 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) error {
 	if rq.Until, err = queryTime(r, "until", now); err != nil {
 		return err
 	}
+	if err := checkRange(rq.Since, rq.Until); err != nil {
+		return err
+	}
 	if rq.Limit, err = queryLimit(r); err != nil {
 		return err
 	}
