@@ -140,10 +140,7 @@ func (sm *sampler) sample(now time.Time) {
 	}
 	var adds []add
 	for _, model := range reg.ModelNames() {
-		versions := w.Versions(model)
-		if len(versions) > maxVersionsCharted {
-			versions = versions[len(versions)-maxVersionsCharted:]
-		}
+		versions := chartedVersions(w.Versions(model), charted(reg, model))
 		for _, v := range versions {
 			adds = append(adds, add{seriesKey{model, v, ""}, pointOf(w.Window(model, v, "", since), now, sm.s.opt.Smooth)})
 		}
@@ -423,4 +420,31 @@ func (s *Server) verdicts(w http.ResponseWriter, r *http.Request, _ *session, _ 
 	}
 	s.samp.mu.Unlock()
 	writeJSON(w, out)
+}
+
+// chartedVersions picks at most maxVersionsCharted of the observed versions
+// to chart: the rollout's arms or the serving versions first (a stable
+// version that outlived a dozen candidates was dropped for sorting before
+// them), then the others, newest tags first.
+func chartedVersions(observed, first []string) []string {
+	if len(observed) <= maxVersionsCharted {
+		return observed
+	}
+	var out []string
+	for _, v := range first {
+		if slices.Contains(observed, v) && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	rest := slices.Clone(observed)
+	slices.SortFunc(rest, func(a, b string) int { return sluice.CompareTags(b, a) })
+	for _, v := range rest {
+		if len(out) == maxVersionsCharted {
+			break
+		}
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }

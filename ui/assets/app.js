@@ -199,7 +199,11 @@
       h("thead", {}, h("tr", {}, ["Metric", "Category", "Baseline", "Candidate", "Effect", "Threshold", "p", "n (b/c)", "Result"].map((x, i) => h("th", { class: i >= 2 && i <= 7 ? "n" : "" }, x)))));
     const tb = h("tbody", {});
     const fmtV = (m, x) => (/rate/.test(m.metric) ? pct(x, 2) : /latency|ttft/.test(m.metric) ? num(x, 0) + " ms" : num(x, 2));
-    const fmtE = (m, x) => (m.unit === "relative" ? (x >= 0 ? "+" : "") + (100 * x).toFixed(1) + "%" : (x >= 0 ? "+" : "") + Number(x).toPrecision(3));
+    // Rates are shown in percent, so their absolute effects and thresholds
+    // are percentage points, not bare fractions.
+    const fmtE = (m, x) => (m.unit === "relative" ? (x >= 0 ? "+" : "") + (100 * x).toFixed(1) + "%"
+      : /rate/.test(m.metric) ? (x >= 0 ? "+" : "") + (100 * x).toFixed(2) + " pp"
+      : (x >= 0 ? "+" : "") + Number(x).toPrecision(3));
     for (const m of rows) {
       // A Prometheus gate (prom:NAME) has a value and a bound, no baseline or test.
       const gate = m.metric.startsWith("prom:");
@@ -277,7 +281,9 @@
     if (active && (s.strategy === "progressive" || s.strategy === "pipeline") && r.phase !== "shadow" && s.stages[r.stage_index]) {
       const hold = parseDuration(s.stages[r.stage_index].hold);
       let held = parseDuration(r.held_for || 0);
-      if (r.phase !== "paused") held += Date.now() - new Date(r.stage_started_at).getTime();
+      // As the controller counts it (Rollout.Held): after a resume the
+      // hold goes on from hold_from, not from the stage's start.
+      if (r.phase !== "paused") held += Date.now() - new Date(r.hold_from || r.stage_started_at).getTime();
       if (hold > 0) body.append(progressRow("Stage hold", held / hold, durationText(Math.min(held, hold)) + " of " + durationText(hold), "hold", "hold-progress"));
     }
     if (r.decision) body.append(h("div", { class: "decision " + r.phase, id: "rollout-decision" }, h("b", {}, "Decision: "), r.decision));
@@ -477,7 +483,20 @@
     const es = new EventSource("/ui/api/events?model=" + enc(state.model) + "&category=" + enc(state.category) + "&after=" + state.lastT);
     state.es = es;
     es.onopen = () => { $("live").className = "live on"; };
-    es.onerror = () => { $("live").className = "live off"; };
+    es.onerror = () => {
+      $("live").className = "live off";
+      // The browser retries a dropped stream by itself, but not one the
+      // gateway refused (after a restart the session is gone: 401). Ask
+      // for the session: call() goes back to sign-in on 401; else try the
+      // stream again shortly.
+      if (es.readyState === EventSource.CLOSED && state.es === es) {
+        setTimeout(async () => {
+          if (state.es !== es) return;
+          try { await call("GET", "/ui/api/session"); } catch (e) { /* unreachable: try again */ }
+          if (state.es === es) connect();
+        }, 2000);
+      }
+    };
     es.addEventListener("signed_out", () => location.replace("/ui/"));
     es.addEventListener("tick", async (ev) => {
       $("live").className = "live on";
@@ -629,6 +648,26 @@
     if (tab === "overview") renderCharts();
   }
 
+  // waitForModels shows that no model is registered yet and looks again
+  // every few seconds (there is no model to stream events for), opening the
+  // first one registered.
+  function waitForModels() {
+    const body = clear($("rollout-body"));
+    body.append(h("p", { class: "muted", id: "no-models" }, "No models are registered yet: register one with sluice apply -f models.yaml; this page picks it up by itself."));
+    setTimeout(async () => {
+      try {
+        await loadModels();
+      } catch (e) { /* the gateway is restarting: try again */ }
+      if (state.model) {
+        const name = state.model;
+        state.model = "";
+        await selectModel(name);
+      } else {
+        waitForModels();
+      }
+    }, 3000);
+  }
+
   async function selectModel(name) {
     if (!name || name === state.model && state.es) return;
     state.model = name;
@@ -671,7 +710,8 @@
       await loadModels();
       const name = state.model;
       state.model = "";
-      await selectModel(name);
+      if (name) await selectModel(name);
+      else waitForModels();
     } catch (e) {
       flash(e.message, true);
     }

@@ -1,0 +1,95 @@
+package ui_test
+
+// The tests here came from a review, with the bugs they found; their
+// comments say what the dashboard did before the fix.
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/server"
+)
+
+// TestLiveViewAfterGatewayRestart: sessions live in the gateway's
+// memory, so a restart (a deploy, a crash) ends them. The open dashboard's
+// EventSource reconnects, gets 401, and stops for good; the page never
+// goes to the sign-in page (only call() does that, on a click), so an SRE
+// watching a rollout sees frozen numbers with nothing but a grey dot.
+func TestLiveViewAfterGatewayRestart(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	store := filepath.Join(t.TempDir(), "sluice.db")
+	start := func() *server.Server {
+		cfg := config.Default()
+		cfg.Listen = addr
+		cfg.Store = store
+		s, err := server.New(context.Background(), server.Options{Config: cfg})
+		if err != nil {
+			t.Fatalf("new gateway: %v", err)
+		}
+		if err := s.Start(); err != nil {
+			t.Fatalf("start gateway: %v", err)
+		}
+		return s
+	}
+	stop := func(s *server.Server) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	}
+	a := start()
+	doc := sluice.ApplyDoc{Models: []sluice.ApplyModel{{
+		Name:     "chat",
+		Policy:   &sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1.0.0"},
+		Versions: []sluice.Version{{Version: "v1.0.0", Endpoints: []string{"http://127.0.0.1:1"}, Stage: sluice.StageProduction}},
+	}}}
+	if _, err := a.Control.Do(context.Background(), "test", "setup", func(e *sluice.Edit) error { return e.Apply(doc) }); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	secret, err := a.CreateToken(context.Background(), "victor-viewer", sluice.RoleViewer, "test", "setup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, jsErrors := newBrowser(t)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(a.AdminURL()+"/ui"),
+		chromedp.WaitVisible(chromedp.CSS("#login-form")),
+		chromedp.SendKeys(chromedp.CSS("#token"), secret),
+		chromedp.Click(chromedp.CSS("#login-button")),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#live.on`)),
+	); err != nil {
+		t.Fatalf("sign-in: %v%s\npage errors: %v", err, pageText(ctx), jsErrors())
+	}
+	stop(a)
+	b := start()
+	t.Cleanup(func() { stop(b) })
+
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		st, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.getElementById("login-form") ? "sign-in" : "dashboard") + " live=" + ((document.getElementById("live") || {}).className || "")`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st == "sign-in live=" || st == "dashboard live=live on" {
+			return // sent to sign in again, or live again
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("15 s after the gateway restarted (the session is gone; GET /ui/api/events answers 401) the page is %q: neither live again nor back at the sign-in page", st)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
