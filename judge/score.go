@@ -30,15 +30,22 @@ func ParseScore(text string) (score float64, ok bool) {
 		default:
 			continue
 		}
-		if v, _, ok := leadingNumber(strings.TrimLeft(rest, " \t*_")); ok {
+		rest = strings.TrimLeft(rest, " \t*_")
+		if v, _, ok := leadingNumber(rest); ok {
 			return inRange(v)
+		}
+		if len(rest) > 1 && rest[0] == '-' && isDigit(rest[1]) {
+			return 0, false // a negative score: out of range, whatever follows
 		}
 	}
 	nums := numbers(lower)
 	for _, n := range nums {
 		after := strings.TrimLeft(lower[n.end:], " \t*_")
-		if strings.HasPrefix(after, "/10") || strings.HasPrefix(after, "/ 10") || strings.HasPrefix(after, "out of 10") {
-			return inRange(n.v)
+		for _, p := range []string{"/10", "/ 10", "out of 10"} {
+			// "/10", not "/100": a grade out of 100 is not one out of 10.
+			if strings.HasPrefix(after, p) && (len(after) == len(p) || !isDigit(after[len(p)])) {
+				return inRange(n.v)
+			}
 		}
 	}
 	if len(nums) == 1 {
@@ -65,8 +72,17 @@ type number struct {
 func numbers(s string) []number {
 	var out []number
 	for i := 0; i < len(s); {
-		if !isDigit(s[i]) || (i > 0 && isWordByte(s[i-1])) {
+		if !isDigit(s[i]) {
 			i++
+			continue
+		}
+		if i > 0 && isWordByte(s[i-1]) {
+			// Glued to a word or a sign ("gpt4", "-10", "v1.5"): skip the
+			// whole number, not just its first digit, or its tail would be
+			// read as a number of its own ("-25" as 5).
+			for i < len(s) && (isDigit(s[i]) || s[i] == '.') {
+				i++
+			}
 			continue
 		}
 		v, n, ok := leadingNumber(s[i:])

@@ -36,7 +36,8 @@ type Options struct {
 // Client evaluates gates against one Prometheus server.
 type Client struct {
 	api     v1.API
-	url     string
+	url     string // for messages: the password, if any, masked
+	secret  string // the URL's user:password@, kept out of messages
 	timeout time.Duration
 	now     func() time.Time
 }
@@ -57,7 +58,11 @@ func New(opt Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prometheus client: %w", err)
 	}
-	return &Client{api: v1.NewAPI(c), url: strings.TrimRight(opt.URL, "/"), timeout: opt.Timeout, now: opt.Now}, nil
+	cl := &Client{api: v1.NewAPI(c), url: strings.TrimRight(u.Redacted(), "/"), timeout: opt.Timeout, now: opt.Now}
+	if _, has := u.User.Password(); has {
+		cl.secret = u.User.String() + "@"
+	}
+	return cl, nil
 }
 
 // ErrNoData is returned by Query when the query yields NaN or no series.
@@ -78,7 +83,13 @@ func (c *Client) Query(ctx context.Context, query string) (float64, error) {
 		if errors.As(err, &perr) && perr.Type == v1.ErrBadData {
 			return 0, fmt.Errorf("prometheus rejected the query: %s", perr.Msg)
 		}
-		return 0, fmt.Errorf("query prometheus at %s: %w", c.url, err)
+		// The client's error quotes the request URL, password and all; the
+		// message goes into verdicts, the audit log and alerts.
+		msg := err.Error()
+		if c.secret != "" {
+			msg = strings.ReplaceAll(msg, c.secret, "")
+		}
+		return 0, fmt.Errorf("query prometheus at %s: %s", c.url, msg)
 	}
 	return single(val)
 }

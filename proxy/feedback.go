@@ -34,6 +34,7 @@ type feedbackSlot struct {
 	seq      uint64
 	target   *route.Target
 	category string
+	key      string // the client key that sent the request; "" for none or a token
 	rated    bool
 }
 
@@ -41,25 +42,27 @@ func newFeedbackRing(n int) *feedbackRing {
 	return &feedbackRing{slots: make([]feedbackSlot, n)}
 }
 
-// put remembers that target answered request seq in category.
-func (f *feedbackRing) put(seq uint64, t *route.Target, category string) {
+// put remembers that target answered request seq, sent with client key
+// key, in category.
+func (f *feedbackRing) put(seq uint64, t *route.Target, category, key string) {
 	i := seq % uint64(len(f.slots))
 	l := &f.locks[i%feedbackStripes]
 	l.Lock()
-	f.slots[i] = feedbackSlot{seq: seq, target: t, category: category}
+	f.slots[i] = feedbackSlot{seq: seq, target: t, category: category, key: key}
 	l.Unlock()
 }
 
 // claim returns the version that answered request seq and marks it rated;
-// found is false when the request is unknown or too old, rated when it was
-// rated before.
-func (f *feedbackRing) claim(seq uint64) (t *route.Target, category string, found, rated bool) {
+// found is false when the request is unknown or too old, or was sent with
+// another client key than may (allowed says which may rate it), rated when
+// it was rated before.
+func (f *feedbackRing) claim(seq uint64, allowed func(key string) bool) (t *route.Target, category string, found, rated bool) {
 	i := seq % uint64(len(f.slots))
 	l := &f.locks[i%feedbackStripes]
 	l.Lock()
 	defer l.Unlock()
 	s := &f.slots[i]
-	if s.seq != seq || s.target == nil {
+	if s.seq != seq || s.target == nil || !allowed(s.key) {
 		return nil, "", false, false
 	}
 	if s.rated {
@@ -106,7 +109,14 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 		found, rated bool
 	)
 	if ok {
-		t, category, found, rated = p.feedback.claim(seq)
+		// With client keys, an answer is rated only by the key that asked
+		// for it (or an operator token): request ids are a counter, and
+		// another team's key must not score (and so fail) this model's
+		// candidate. Someone else's request is as unknown as none.
+		c, _ := r.Context().Value(callerKey{}).(*keyState)
+		t, category, found, rated = p.feedback.claim(seq, func(key string) bool {
+			return key == "" || c == tokenCaller || (c != nil && c.name == key)
+		})
 	}
 	if !found {
 		writeErrorCode(w, sluice.CodeNotFound, "unknown request id "+strconv.Quote(id)+": feedback is accepted for the last "+

@@ -84,7 +84,7 @@ func (p *Proxy) plan(x *exchange, t *route.Target) {
 // afterAnswer runs once the client has its whole answer.
 func (p *Proxy) afterAnswer(x *exchange, t *route.Target, obs *sluice.Observation) {
 	if obs.ErrorClass != "canceled" {
-		p.feedback.put(x.seq, t, x.category)
+		p.feedback.put(x.seq, t, x.category, KeyName(x.r))
 	}
 	if scorable(obs) {
 		p.scoreHeuristic(obs)

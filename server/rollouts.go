@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	neturl "net/url"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -73,11 +75,15 @@ func unloadHook(url string) func(ctx context.Context, v *sluice.Version) error {
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := client.Do(req)
 		if err != nil {
-			return err
+			var ue *neturl.Error
+			if errors.As(err, &ue) {
+				err = ue.Err // its message quotes the whole URL, which may hold a secret
+			}
+			return fmt.Errorf("POST %s: %w", rollout.SafeURL(url), err)
 		}
 		resp.Body.Close()
 		if resp.StatusCode/100 != 2 {
-			return fmt.Errorf("unload webhook answered %d", resp.StatusCode)
+			return fmt.Errorf("unload webhook %s answered %d", rollout.SafeURL(url), resp.StatusCode)
 		}
 		return nil
 	}
