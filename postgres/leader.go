@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync/atomic"
@@ -86,6 +87,22 @@ func (l *Leader) session(ctx context.Context) {
 		return
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	// If this process's host is lost (power, a partition), nothing closes
+	// the session, and the server would keep it, and the lock, until its
+	// TCP keepalive gives up (hours by default): no replica could lead.
+	// The leader pings every Interval, so a session idle for several
+	// Intervals is dead: the server ends it and frees the lock. Keepalives
+	// are the fallback. A server too old for a setting ignores it here.
+	idle := max(10*l.opt.Interval, 5*time.Second)
+	for _, set := range []string{
+		fmt.Sprintf("SET idle_session_timeout = %d", idle.Milliseconds()),
+		"SET tcp_keepalives_idle = 5", "SET tcp_keepalives_interval = 2", "SET tcp_keepalives_count = 3",
+		fmt.Sprintf("SET tcp_user_timeout = %d", idle.Milliseconds()),
+	} {
+		sctx, cancel := context.WithTimeout(ctx, l.opt.Interval)
+		conn.Exec(sctx, set)
+		cancel()
+	}
 	for ctx.Err() == nil {
 		if !l.check(ctx, conn) {
 			return

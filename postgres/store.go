@@ -72,6 +72,10 @@ func OpenOptions(ctx context.Context, dsn string, o Options) (*Store, error) {
 		o.ConnectTimeout = DefaultConnectTimeout
 	}
 	cfg.ConnConfig.ConnectTimeout = o.ConnectTimeout
+	// A connection that went silent (the server's host lost, a partition)
+	// must not hold a caller for the kernel's 15 minutes: the pool's health
+	// ping before lending a connection, and Close, give up after this.
+	cfg.PingTimeout = o.ConnectTimeout
 	if o.MaxConns > 0 {
 		cfg.MaxConns = o.MaxConns
 	}
@@ -125,10 +129,28 @@ func (s *Store) Schema() string { return s.schema }
 func (s *Store) Where() string { return s.where }
 
 // Close closes the pool. It may be called more than once.
+//
+// It waits at most closeWait: pgx lets a connection that went silent take
+// 15 s to close (it drains what the server might still send), which held a
+// replica's shutdown past its grace period; the rest of the cleanup
+// finishes in the background, or with the process.
 func (s *Store) Close() error {
-	s.closeOnce.Do(s.pool.Close)
+	s.closeOnce.Do(func() {
+		done := make(chan struct{})
+		go func() {
+			s.pool.Close()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(closeWait):
+		}
+	})
 	return nil
 }
+
+// closeWait bounds how long Close waits for the pool's connections.
+const closeWait = 3 * time.Second
 
 // connect opens a connection outside the pool, for the listener and the
 // leader, which hold theirs for as long as they run.
@@ -139,6 +161,11 @@ func (s *Store) connect(ctx context.Context) (*pgx.Conn, error) {
 	}
 	return c, nil
 }
+
+// DefaultCallTimeout bounds a store call whose context has no deadline: a
+// connection that went silent (packets dropped, nothing closed) then fails
+// the call with CodeUnavailable in this time instead of hanging it.
+const DefaultCallTimeout = 15 * time.Second
 
 // attempts is how often a transaction is tried when the first try failed
 // before anything reached the server (a pooled connection the server had
@@ -157,6 +184,13 @@ func (s *Store) read(ctx context.Context, op string, fn func(tx pgx.Tx) error) e
 }
 
 func (s *Store) tx(ctx context.Context, op string, opts pgx.TxOptions, fn func(tx pgx.Tx) error) error {
+	if _, ok := ctx.Deadline(); !ok {
+		// No caller waits for ever on a silent connection: an admin change
+		// or a reload without a deadline of its own gets this one.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultCallTimeout)
+		defer cancel()
+	}
 	var err error
 	for range attempts {
 		var committing bool

@@ -51,7 +51,20 @@ func (s *Store) listen(ctx context.Context, fn func(rev int64)) bool {
 	}
 	fn(0)
 	for {
-		n, err := conn.WaitForNotification(ctx)
+		// Wake up now and then to prove the connection is alive: one that
+		// went silent (no FIN, no RST) would otherwise wait for ever and
+		// this replica would miss every change.
+		wctx, cancel := context.WithTimeout(ctx, listenCheck)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		if err != nil && ctx.Err() == nil && wctx.Err() != nil {
+			pctx, cancel := context.WithTimeout(ctx, listenCheck)
+			err = conn.Ping(pctx)
+			cancel()
+			if err == nil {
+				continue
+			}
+		}
 		if err != nil {
 			return true
 		}
@@ -62,3 +75,7 @@ func (s *Store) listen(ctx context.Context, fn func(rev int64)) bool {
 		fn(rev)
 	}
 }
+
+// listenCheck is how long the change listener waits for a notice before it
+// pings its connection, and how long that ping may take.
+const listenCheck = 5 * time.Second

@@ -114,10 +114,14 @@ func (s *Server) reconcile(ctx context.Context) {
 		case <-s.replica.kick:
 		case <-t.C:
 		}
-		err := s.Control.Reload(ctx)
+		// Bounded: a silent connection must not stop the catch-up (and hold
+		// the control service's lock) for good.
+		rctx, cancel := context.WithTimeout(ctx, reloadTimeout)
+		err := s.Control.Reload(rctx)
 		if err == nil {
-			err = s.Auth.Reload(ctx)
+			err = s.Auth.Reload(rctx)
 		}
+		cancel()
 		switch {
 		case ctx.Err() != nil:
 			return
@@ -149,3 +153,6 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "store unavailable: "+err.Error(), http.StatusServiceUnavailable)
 	}
 }
+
+// reloadTimeout bounds one catch-up reload from the store.
+const reloadTimeout = 5 * time.Second
