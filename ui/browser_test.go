@@ -96,12 +96,20 @@ func screenshotDir(t *testing.T) string {
 // signInAs signs in through the sign-in page and waits for the dashboard.
 func signInAs(base, secret string) chromedp.Action[chromedp.Void] {
 	return chromedp.Steps(
+		signedIn(base, secret),
+		chromedp.WaitVisible(chromedp.CSS("#rollout-phase")),
+	)
+}
+
+// signedIn signs in with secret and waits until the page is ready, whatever
+// it shows (signInAs also waits for a rollout).
+func signedIn(base, secret string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
 		chromedp.Navigate(base+"/ui"),
 		chromedp.WaitVisible(chromedp.CSS("#login-form")),
 		chromedp.SendKeys(chromedp.CSS("#token"), secret),
 		chromedp.Click(chromedp.CSS("#login-button")),
 		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)),
-		chromedp.WaitVisible(chromedp.CSS("#rollout-phase")),
 	)
 }
 

@@ -51,11 +51,7 @@ func TestEmptyGatewayRolloutCard(t *testing.T) {
 	g, secret := mustEmptyGateway(t)
 	ctx, jsErrors := newBrowser(t)
 	if err := chromedp.Do(ctx,
-		chromedp.Navigate(g.AdminURL()+"/ui"),
-		chromedp.WaitVisible(chromedp.CSS("#login-form")),
-		chromedp.SendKeys(chromedp.CSS("#token"), secret),
-		chromedp.Click(chromedp.CSS("#login-button")),
-		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)),
+		signedIn(g.AdminURL(), secret),
 	); err != nil {
 		t.Fatalf("sign-in: %v%s\npage errors: %v", err, pageText(ctx), jsErrors())
 	}
@@ -77,11 +73,7 @@ func TestEmptyGatewayPicksUpFirstModel(t *testing.T) {
 	g, secret := mustEmptyGateway(t)
 	ctx, jsErrors := newBrowser(t)
 	if err := chromedp.Do(ctx,
-		chromedp.Navigate(g.AdminURL()+"/ui"),
-		chromedp.WaitVisible(chromedp.CSS("#login-form")),
-		chromedp.SendKeys(chromedp.CSS("#token"), secret),
-		chromedp.Click(chromedp.CSS("#login-button")),
-		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)),
+		signedIn(g.AdminURL(), secret),
 	); err != nil {
 		t.Fatalf("sign-in: %v%s\npage errors: %v", err, pageText(ctx), jsErrors())
 	}

@@ -65,11 +65,7 @@ func TestLiveViewAfterGatewayRestart(t *testing.T) {
 	}
 	ctx, jsErrors := newBrowser(t)
 	if err := chromedp.Do(ctx,
-		chromedp.Navigate(a.AdminURL()+"/ui"),
-		chromedp.WaitVisible(chromedp.CSS("#login-form")),
-		chromedp.SendKeys(chromedp.CSS("#token"), secret),
-		chromedp.Click(chromedp.CSS("#login-button")),
-		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)),
+		signedIn(a.AdminURL(), secret),
 		chromedp.WaitVisible(chromedp.CSS(`#live.on`)),
 	); err != nil {
 		t.Fatalf("sign-in: %v%s\npage errors: %v", err, pageText(ctx), jsErrors())

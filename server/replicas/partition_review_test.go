@@ -29,16 +29,7 @@ func TestBlackholedConnectionsFreezeRouting(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two gateway processes")
 	}
-	dsn := pgtest.Schema(t)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bh := newBlackhole(t, u.Host)
-	f := newFleet(t, dsn)
-	f.dsn = bh.DSN(t, dsn)
-	r1 := f.start(1)[0]
-	f.dsn = dsn
+	f, bh, r1 := blackholedReplica(t)
 	r2 := f.start(1)[0]
 	ctx := t.Context()
 	// Let replica 1 open its pool, listener and leader connections.
@@ -79,6 +70,25 @@ func TestBlackholedConnectionsHangAdminChanges(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a gateway process")
 	}
+	_, bh, r1 := blackholedReplica(t)
+	time.Sleep(3 * time.Second)
+	bh.FreezeExisting()
+	time.Sleep(3 * time.Second)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := r1.client.SetSplit(ctx, "chat", []sluice.Weight{{Version: "v1.0.0", Percent: 60}, {Version: "v1.1.0", Percent: 40}}, "", "review")
+	if ctx.Err() != nil {
+		t.Fatalf("an admin change through replica 1 got no answer in %v (err %v): it neither succeeded nor failed with 503", time.Since(start).Round(time.Second), err)
+	}
+}
+
+// blackholedReplica starts one replica whose connections to the test
+// server go through a black-hole proxy (see newBlackhole), and returns the
+// fleet (whose next replicas connect directly), the proxy and the replica.
+func blackholedReplica(t *testing.T) (*fleet, *blackhole, *replica) {
+	t.Helper()
 	dsn := pgtest.Schema(t)
 	u, err := url.Parse(dsn)
 	if err != nil {
@@ -88,15 +98,6 @@ func TestBlackholedConnectionsHangAdminChanges(t *testing.T) {
 	f := newFleet(t, dsn)
 	f.dsn = bh.DSN(t, dsn)
 	r1 := f.start(1)[0]
-	time.Sleep(3 * time.Second)
-	bh.FreezeExisting()
-	time.Sleep(3 * time.Second)
-
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	start := time.Now()
-	_, err = r1.client.SetSplit(ctx, "chat", []sluice.Weight{{Version: "v1.0.0", Percent: 60}, {Version: "v1.1.0", Percent: 40}}, "", "review")
-	if ctx.Err() != nil {
-		t.Fatalf("an admin change through replica 1 got no answer in %v (err %v): it neither succeeded nor failed with 503", time.Since(start).Round(time.Second), err)
-	}
+	f.dsn = dsn
+	return f, bh, r1
 }

@@ -4,13 +4,10 @@ package replicas_test
 // comments say what the code did before the fix.
 
 import (
-	"net/url"
 	"os"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/sluicehq/sluice/postgres/pgtest"
 )
 
 // TestShutdownHangsOnBlackholedStore: with the replica's open
@@ -27,15 +24,7 @@ func TestShutdownHangsOnBlackholedStore(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a gateway process")
 	}
-	dsn := pgtest.Schema(t)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bh := newBlackhole(t, u.Host)
-	f := newFleet(t, dsn)
-	f.dsn = bh.DSN(t, dsn)
-	r1 := f.start(1)[0]
+	_, bh, r1 := blackholedReplica(t)
 	time.Sleep(3 * time.Second)
 	bh.FreezeExisting()
 	time.Sleep(3 * time.Second) // a reconcile (every 2 s) takes a black-holed connection
