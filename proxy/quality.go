@@ -84,7 +84,11 @@ func (p *Proxy) plan(x *exchange, t *route.Target) {
 // afterAnswer runs once the client has its whole answer.
 func (p *Proxy) afterAnswer(x *exchange, t *route.Target, obs *sluice.Observation) {
 	if obs.ErrorClass != "canceled" {
-		p.feedback.put(x.seq, t, x.category, KeyName(x.r))
+		key := ""
+		if p.opt.Admit != nil { // client keys are configured: remember whose request it was
+			key = KeyName(x.r)
+		}
+		p.feedback.put(x.seq, t, x.category, key)
 	}
 	if scorable(obs) {
 		p.scoreHeuristic(obs)
