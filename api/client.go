@@ -256,8 +256,16 @@ func (c *Client) Summary(ctx context.Context, model, since string) (json.RawMess
 	return out, err
 }
 
-// Audit returns the audit entries matching q.
+// Audit returns the audit entries matching q, at most q.Limit of them
+// (DefaultLimit when 0); ListAudit also says whether more matched.
 func (c *Client) Audit(ctx context.Context, q sluice.AuditQuery) ([]sluice.AuditEntry, error) {
+	out, err := c.ListAudit(ctx, q)
+	return out.Entries, err
+}
+
+// ListAudit returns the audit entries matching q and whether the limit cut
+// the list.
+func (c *Client) ListAudit(ctx context.Context, q sluice.AuditQuery) (AuditList, error) {
 	v := url.Values{}
 	setQuery(v, "model", q.Model)
 	setQuery(v, "action", q.Action)
@@ -272,7 +280,7 @@ func (c *Client) Audit(ctx context.Context, q sluice.AuditQuery) ([]sluice.Audit
 	}
 	var out AuditList
 	_, err := c.do(ctx, "GET", "/admin/v1/audit", v, nil, &out)
-	return out.Entries, err
+	return out, err
 }
 
 // AuditAt answers which version served model at time at: the routing then
@@ -284,8 +292,17 @@ func (c *Client) AuditAt(ctx context.Context, model string, at time.Time) (Routi
 	return out, err
 }
 
-// Requests returns the request log rows matching q, newest first.
+// Requests returns the request log rows matching q, newest first, at most
+// q.Limit of them (DefaultLimit when 0); ListRequests also says whether more
+// matched.
 func (c *Client) Requests(ctx context.Context, q sluice.RequestQuery) ([]sluice.Observation, error) {
+	out, err := c.ListRequests(ctx, q)
+	return out.Requests, err
+}
+
+// ListRequests returns the request log rows matching q, newest first, and
+// whether the limit cut the list.
+func (c *Client) ListRequests(ctx context.Context, q sluice.RequestQuery) (RequestList, error) {
 	v := url.Values{}
 	setQuery(v, "model", q.Model)
 	setQuery(v, "version", q.Version)
@@ -297,7 +314,7 @@ func (c *Client) Requests(ctx context.Context, q sluice.RequestQuery) ([]sluice.
 	}
 	var out RequestList
 	_, err := c.do(ctx, "GET", "/admin/v1/requests", v, nil, &out)
-	return out.Requests, err
+	return out, err
 }
 
 // Tokens lists the admin tokens (never their secrets).

@@ -44,6 +44,8 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	if aq.Limit, err = queryLimit(r); err != nil {
 		return err
 	}
+	limit := aq.Limit
+	aq.Limit = moreThan(limit)
 	entries, err := s.store.Audit(r.Context(), aq)
 	if err != nil {
 		return fmt.Errorf("read the audit log: %w", err)
@@ -51,7 +53,9 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	if entries == nil {
 		entries = []sluice.AuditEntry{}
 	}
-	writeJSON(w, http.StatusOK, AuditList{Entries: entries})
+	list := AuditList{}
+	list.Entries, list.Truncated = cut(entries, limit)
+	writeJSON(w, http.StatusOK, list)
 	return nil
 }
 

@@ -160,6 +160,8 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) error {
 	if rq.Limit, err = queryLimit(r); err != nil {
 		return err
 	}
+	limit := rq.Limit
+	rq.Limit = moreThan(limit)
 	rows, err := s.store.Requests(r.Context(), rq)
 	if err != nil {
 		return fmt.Errorf("read the request log: %w", err)
@@ -167,6 +169,8 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) error {
 	if rows == nil {
 		rows = []sluice.Observation{}
 	}
-	writeJSON(w, http.StatusOK, RequestList{Requests: rows})
+	list := RequestList{}
+	list.Requests, list.Truncated = cut(rows, limit)
+	writeJSON(w, http.StatusOK, list)
 	return nil
 }

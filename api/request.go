@@ -23,6 +23,30 @@ const MaxBodyBytes = 1 << 20
 // MaxLimit is the largest limit a list query may ask for.
 const MaxLimit = 10000
 
+// DefaultLimit is what a list query without a limit returns at most.
+const DefaultLimit = 1000
+
+// moreThan returns the row count to ask the store for so that a cut can be
+// told from an exact fit: one past the limit (DefaultLimit when 0).
+func moreThan(limit int) int {
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	return limit + 1
+}
+
+// cut trims rows to limit (DefaultLimit when 0) and reports whether any
+// were dropped.
+func cut[T any](rows []T, limit int) ([]T, bool) {
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	if len(rows) > limit {
+		return rows[:limit], true
+	}
+	return rows, false
+}
+
 // readJSON decodes the request body into v strictly: at most MaxBodyBytes,
 // valid UTF-8, one JSON object, no unknown fields.
 func readJSON(w http.ResponseWriter, r *http.Request, v any) error {

@@ -220,12 +220,18 @@ type CreatedToken struct {
 type AuditList struct {
 	// Entries are the matching audit entries.
 	Entries []sluice.AuditEntry `json:"entries"`
+	// Truncated is true when more entries matched than the limit let
+	// through: narrow the query (since, until, action) or raise the limit.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // RequestList is the answer to GET /admin/v1/requests.
 type RequestList struct {
 	// Requests are the matching request log rows, newest first.
 	Requests []sluice.Observation `json:"requests"`
+	// Truncated is true when more rows matched than the limit let through:
+	// narrow the query (since, until, version) or raise the limit.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // RoutingAt answers "which version served this model at time At", as

@@ -54,9 +54,13 @@ func (c *cli) auditCmd() *cobra.Command {
 			if q.Until, err = api.ParseTime(until, now); err != nil {
 				return err
 			}
-			list, err := cl.Audit(cmd.Context(), q)
+			page, err := cl.ListAudit(cmd.Context(), q)
 			if err != nil {
 				return err
+			}
+			list := page.Entries
+			if page.Truncated {
+				defer noteCut(c.stderr, len(list), "entries", "--since, --until, --action or --grep")
 			}
 			if c.output == "json" {
 				return c.printJSON(list)
@@ -75,7 +79,7 @@ func (c *cli) auditCmd() *cobra.Command {
 	f.StringVar(&since, "since", "", "only entries since this time or duration ago (e.g. 24h)")
 	f.StringVar(&until, "until", "", "only entries before this time")
 	f.StringVar(&q.Text, "grep", "", "only entries whose actor, subject or reason contains this")
-	f.IntVar(&q.Limit, "limit", 100, "at most this many entries, newest first")
+	f.IntVar(&q.Limit, "limit", 100, fmt.Sprintf("at most this many entries, newest first (up to %d)", api.MaxLimit))
 	return cmd
 }
 

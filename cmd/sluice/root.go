@@ -59,7 +59,7 @@ func (c *cli) rootCmd() *cobra.Command {
 	pf.StringVar(&c.server, "server", envOr("SLUICE_SERVER", "http://127.0.0.1:8080"), "admin API base URL (env SLUICE_SERVER)")
 	pf.StringVar(&c.token, "token", os.Getenv("SLUICE_TOKEN"), "admin API token (env SLUICE_TOKEN)")
 	pf.StringVarP(&c.output, "output", "o", "table", "output format: table or json")
-	root.AddCommand(c.serveCmd(), c.applyCmd(), c.getCmd(), c.setCmd(), c.labelCmd(), c.stageCmd(), c.auditCmd(), c.tokenCmd(), c.fakellmCmd(), c.demoCmd(), c.rolloutCmd(), c.planCmd(), c.benchCmd(), c.simCmd())
+	root.AddCommand(c.serveCmd(), c.applyCmd(), c.getCmd(), c.setCmd(), c.labelCmd(), c.stageCmd(), c.auditCmd(), c.requestsCmd(), c.tokenCmd(), c.fakellmCmd(), c.demoCmd(), c.rolloutCmd(), c.planCmd(), c.benchCmd(), c.simCmd())
 	return root
 }
 

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
+)
+
+// requestsCmd answers "which version served this request" from the request
+// log: one request by id, or the newest requests of a model or version.
+func (c *cli) requestsCmd() *cobra.Command {
+	var q sluice.RequestQuery
+	var since, until string
+	cmd := &cobra.Command{
+		Use:   "requests [MODEL]",
+		Short: "Show the request log: which version served each request, how, and how it went",
+		Example: `  sluice requests --id 01HQ3Z...           # the X-Request-Id a client got
+  sluice requests chat --version v1.2.0 --since 1h`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				q.Model = args[0]
+			}
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			if q.Since, err = api.ParseTime(since, now); err != nil {
+				return err
+			}
+			if q.Until, err = api.ParseTime(until, now); err != nil {
+				return err
+			}
+			list, err := cl.ListRequests(cmd.Context(), q)
+			if err != nil {
+				return err
+			}
+			if q.RequestID != "" && len(list.Requests) == 0 {
+				return fmt.Errorf("no request with id %q is in the request log: it is written in batches (request_log.flush_interval), so try again in a moment, and check the id is the X-Request-Id the gateway sent", q.RequestID)
+			}
+			if list.Truncated {
+				defer noteCut(c.stderr, len(list.Requests), "requests", "--version, --since or --until")
+			}
+			if c.output == "json" {
+				return c.printJSON(list.Requests)
+			}
+			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "WHEN (UTC)\tREQUEST ID\tMODEL:VERSION\tROUTE\tSTATUS\tLATENCY\tTTFT\tTOKENS IN/OUT\tCATEGORY\tERROR")
+			for _, o := range list.Requests {
+				fmt.Fprintf(tw, "%s\t%s\t%s:%s\t%s\t%d\t%s\t%s\t%d/%d\t%s\t%s\n",
+					o.At.UTC().Format("2006-01-02 15:04:05.000"), o.RequestID, o.Model, o.Version, o.Route, o.Status,
+					roundLatency(o.Latency), roundLatency(o.TTFT), o.InputTokens, o.OutputTokens, dash(o.Category), dash(o.ErrorClass))
+			}
+			return tw.Flush()
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&q.RequestID, "id", "", "only the request with this id (the X-Request-Id header of its answer)")
+	f.StringVar(&q.Version, "version", "", "only requests served by this version")
+	f.StringVar(&since, "since", "", "only requests since this time or duration ago (e.g. 1h)")
+	f.StringVar(&until, "until", "", "only requests before this time")
+	f.IntVar(&q.Limit, "limit", 100, fmt.Sprintf("at most this many requests, newest first (up to %d)", api.MaxLimit))
+	return cmd
+}
+
+// roundLatency shows a duration to a readable precision.
+func roundLatency(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond).String()
+	}
+	return d.Round(time.Microsecond).String()
+}
+
+// noteCut tells the user a list was cut at its limit, and how to see the
+// rest.
+func noteCut(w io.Writer, shown int, what, narrow string) {
+	fmt.Fprintf(w, "showing the newest %d %s; more match: narrow with %s, or raise --limit (up to %d)\n", shown, what, narrow, api.MaxLimit)
+}
