@@ -316,8 +316,9 @@ func (e *Edit) Finish() (Change, error) {
 		// only production version of a model under policy latest to
 		// deprecated or retired would leave its bare name answering
 		// nothing.
-		if len(e.base.ServingVersions(name)) > 0 && len(e.next.ServingVersions(name)) == 0 {
-			return Change{}, Errorf(CodeInvalid, "model %s would serve nothing after this change (policy %s, and no production version left to serve): promote another version to production first (sluice stage %s:VERSION production), or point the policy at one", name, e.next.Models[name].Policy, name)
+		// Policy off is the way to mean it.
+		if len(e.base.ServingVersions(name)) > 0 && len(e.next.ServingVersions(name)) == 0 && e.next.Models[name].Policy.Kind != PolicyOff {
+			return Change{}, Errorf(CodeInvalid, "model %s would serve nothing after this change (policy %s, and no production version left to serve): promote another version to production first (sluice stage %s:VERSION production), or point the policy at one; to take the model out of service on purpose, set its policy to off first (sluice set policy %s off)", name, e.next.Models[name].Policy, name, name)
 		}
 	}
 	if (!e.change.Empty() || len(e.change.Audit) > 0) && e.Reason == "" {

@@ -25,6 +25,11 @@ const (
 	PolicyAll PolicyKind = "all"
 	// PolicySplit spreads requests over versions by weight, sticky per user.
 	PolicySplit PolicyKind = "split"
+	// PolicyOff takes the model out of service on purpose: requests for the
+	// bare name (rules included) get 503 saying so. Versions stay
+	// addressable by pin or label until retired, so evals can still reach
+	// them; with policy off every version may be retired.
+	PolicyOff PolicyKind = "off"
 )
 
 // Weight is one version's share of a split, in percent.
@@ -103,6 +108,8 @@ func (p Policy) String() string {
 		return b.String()
 	case PolicyAll:
 		return "all"
+	case PolicyOff:
+		return "off (out of service)"
 	default:
 		return "latest (unpinned)"
 	}

@@ -148,6 +148,8 @@ func (r *Registry) ServingVersions(model string) []string {
 		return nil
 	}
 	switch m.Policy.Kind {
+	case PolicyOff:
+		return nil
 	case PolicySpecific:
 		return []string{m.Policy.Version}
 	case PolicySplit:
@@ -249,12 +251,12 @@ func (r *Registry) ValidateModel(name string) error {
 		if total != 10000 {
 			return Errorf(CodeInvalid, "model %s: split weights sum to %s, not 100: adjust them so they add up to 100", name, FormatPercent(float64(total)/100))
 		}
-	case PolicyLatest, PolicyAll, "":
+	case PolicyLatest, PolicyAll, PolicyOff, "":
 		if p.Version != "" || len(p.Split) > 0 {
 			return Errorf(CodeInvalid, "model %s: policy %s takes no version or split", name, cmp.Or(p.Kind, PolicyLatest))
 		}
 	default:
-		return Errorf(CodeInvalid, "model %s: unknown policy kind %q: use specific, latest, all or split", name, p.Kind)
+		return Errorf(CodeInvalid, "model %s: unknown policy kind %q: use specific, latest, all, split or off", name, p.Kind)
 	}
 	for label, tag := range m.Labels {
 		if err := CheckName("label", label); err != nil {

@@ -147,7 +147,7 @@ func (s *Server) setPolicy(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if req.Policy.Kind == "" {
-		return invalid("policy.kind", `the policy kind is missing: send "policy": {"kind": "specific", "version": "v1.2.0"}, or kind latest, all or split`)
+		return invalid("policy.kind", `the policy kind is missing: send "policy": {"kind": "specific", "version": "v1.2.0"}, or kind latest, all, split or off`)
 	}
 	return s.change(w, r, req.Reason, func(e *sluice.Edit) error { return e.SetPolicy(model, req.Policy) })
 }

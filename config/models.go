@@ -40,9 +40,9 @@ func ParseApplyDoc(name string, text []byte) (sluice.ApplyDoc, error) {
 		}
 		if m.Policy != nil {
 			switch m.Policy.Kind {
-			case "", sluice.PolicyLatest, sluice.PolicyAll, sluice.PolicySpecific, sluice.PolicySplit:
+			case "", sluice.PolicyLatest, sluice.PolicyAll, sluice.PolicySpecific, sluice.PolicySplit, sluice.PolicyOff:
 			default:
-				return doc, fmt.Errorf("%s.policy.kind: unknown policy %q: use specific, latest, all or split", at, m.Policy.Kind)
+				return doc, fmt.Errorf("%s.policy.kind: unknown policy %q: use specific, latest, all, split or off", at, m.Policy.Kind)
 			}
 		}
 	}

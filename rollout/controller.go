@@ -138,6 +138,9 @@ func (c *Controller) Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason
 	if c.drillUnderway(spec.Model) {
 		return spec, sluice.Errorf(sluice.CodeConflict, "model %s has a fire drill under way: start the rollout when it has finished (a drill takes seconds)", spec.Model)
 	}
+	if m.Policy.Kind == sluice.PolicyOff {
+		return spec, sluice.Errorf(sluice.CodeInvalid, "model %s is out of service (policy off), so a rollout has no live traffic to measure: set a policy that serves it first (sluice set policy %s specific VERSION)", spec.Model, spec.Model)
+	}
 	cand := reg.Version(spec.Model, spec.Candidate)
 	if cand == nil {
 		return spec, sluice.Errorf(sluice.CodeNotFound, "version %s:%s is not registered: register it with sluice apply -f first", spec.Model, spec.Candidate)

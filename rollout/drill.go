@@ -67,6 +67,9 @@ func (c *Controller) Drill(ctx context.Context, actor, reason, model, candidate 
 	if reg.ActiveRollout(model) != nil {
 		return DrillReport{}, sluice.Errorf(sluice.CodeConflict, "model %s has a rollout under way: drill when it has ended", model)
 	}
+	if m.Policy.Kind == sluice.PolicyOff {
+		return DrillReport{}, sluice.Errorf(sluice.CodeInvalid, "model %s is out of service (policy off): set a policy that serves it before drilling", model)
+	}
 	if v := reg.Version(model, candidate); v == nil || !v.Stage.Servable() {
 		return DrillReport{}, sluice.Errorf(sluice.CodeNotFound, "version %s:%s is not registered or is retired", model, candidate)
 	}

@@ -218,7 +218,7 @@ func (t *Table) compile(reg *sluice.Registry, sm *sluice.Model, unhealthy map[st
 		labels:   map[string]*label{},
 		kind:     sm.Policy.Kind,
 	}
-	if m.kind != sluice.PolicySpecific && m.kind != sluice.PolicySplit && m.kind != sluice.PolicyAll {
+	if m.kind != sluice.PolicySpecific && m.kind != sluice.PolicySplit && m.kind != sluice.PolicyAll && m.kind != sluice.PolicyOff {
 		m.kind = sluice.PolicyLatest
 	}
 	var pins []string
@@ -264,6 +264,10 @@ func (t *Table) compile(reg *sluice.Registry, sm *sluice.Model, unhealthy map[st
 	m.setSalt(cmp.Or(sm.Policy.Salt, sm.Name))
 
 	switch m.kind {
+	case sluice.PolicyOff:
+		// Out of service on purpose: rules would serve the bare name too.
+		m.rules = nil
+		m.fixedErr = &failure{sluice.CodeUnavailable, "model " + sm.Name + " is out of service: an operator set its policy to off (see sluice audit " + sm.Name + "); use another model, or ask them to set a policy again"}
 	case sluice.PolicySpecific:
 		if e := m.versions[sm.Policy.Version]; e != nil && e.target != nil {
 			m.fixed = e.target

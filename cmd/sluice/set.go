@@ -43,8 +43,8 @@ func (c *cli) setCmd() *cobra.Command {
 	split.Flags().StringVar(&salt, "salt", "", "new sticky salt: rotates which users land on which version")
 	var preason string
 	policy := &cobra.Command{
-		Use:   "policy MODEL latest|all|specific VERSION --reason \"why\"",
-		Short: "Set a model's policy: latest (unpinned), all, or specific VERSION",
+		Use:   "policy MODEL latest|all|specific VERSION|off --reason \"why\"",
+		Short: "Set a model's policy: latest (unpinned), all, specific VERSION, or off (out of service)",
 		Args:  cobra.RangeArgs(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p := sluice.Policy{Kind: sluice.PolicyKind(args[1])}
