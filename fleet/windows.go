@@ -171,6 +171,18 @@ func (w *Windows) Window(model, version, category string, since time.Time) obser
 	return w.union.Window(model, version, category, since)
 }
 
+// Between is Window with an end, as observe.Recorder.Between.
+func (w *Windows) Between(model, version, category string, since, until time.Time) observe.Sample {
+	return w.union.Between(model, version, category, since, until)
+}
+
+// Versions returns the versions of a model any replica has observed.
+func (w *Windows) Versions(model string) []string { return w.union.Versions(model) }
+
+// Lag is how long after a request on another replica its observation is
+// here at the latest: a flush and a read, with a second's margin.
+func (w *Windows) Lag() time.Duration { return w.opt.FlushInterval + w.opt.PollInterval + time.Second }
+
 // Categories returns the categories any replica has seen for a model.
 func (w *Windows) Categories(model string) []string { return w.union.Categories(model) }
 

@@ -116,13 +116,14 @@ func (r *Recorder) QualityRecorder(source string) func(model, version, category 
 // addQuality adds to s the quality scores of (model, version, category)
 // given at or after since (Unix nanoseconds), in time order; category ""
 // takes every category of the version.
-func (r *Recorder) addQuality(s *Sample, model, version, category string, since int64) {
-	setQuality(s, r.qualitySince(model, version, category, since))
+func (r *Recorder) addQuality(s *Sample, model, version, category string, since, until int64) {
+	setQuality(s, r.qualitySince(model, version, category, since, until))
 }
 
 // qualitySince returns the scores of (model, version, category) given at or
-// after since; category "" takes every category of the version.
-func (r *Recorder) qualitySince(model, version, category string, since int64) []qentry {
+// after since and before until; category "" takes every category of the
+// version.
+func (r *Recorder) qualitySince(model, version, category string, since, until int64) []qentry {
 	ms := (*r.models.Load())[model]
 	if ms == nil {
 		return nil
@@ -134,7 +135,7 @@ func (r *Recorder) qualitySince(model, version, category string, since int64) []
 		}
 		ser.mu.Lock()
 		for _, e := range ser.quality.buf {
-			if e.at >= since {
+			if e.at >= since && e.at < until {
 				got = append(got, e)
 			}
 		}

@@ -26,13 +26,18 @@ type Union []*Recorder
 // every Recorder's observations from First on. Total sums the Recorders'
 // Totals.
 func (u Union) Window(model, version, category string, since time.Time) Sample {
+	return u.Between(model, version, category, since, time.Time{})
+}
+
+// Between is Window with an end, as Recorder.Between.
+func (u Union) Between(model, version, category string, since, until time.Time) Sample {
 	if len(u) == 1 {
-		return u[0].Window(model, version, category, since)
+		return u[0].Between(model, version, category, since, until)
 	}
 	if len(u) == 0 {
 		return Sample{}
 	}
-	sinceNs := unixNanos(since)
+	sinceNs, untilNs := unixNanos(since), untilNanos(until)
 	var (
 		merged  = snapshot{evicted: math.MinInt64}
 		classes []string
@@ -70,9 +75,9 @@ func (u Union) Window(model, version, category string, since time.Time) Sample {
 			size = u[0].opt.VersionWindowSize
 		}
 		merged.bound(size)
-		s = merged.sample(sinceNs, classes)
+		s = merged.sample(sinceNs, untilNs, classes)
 	}
-	mergeQuality(u, &s, model, version, category, sinceNs)
+	mergeQuality(u, &s, model, version, category, sinceNs, untilNs)
 	return s
 }
 
@@ -104,12 +109,23 @@ func addCounts(a, b *Counts) {
 
 // mergeQuality sets the quality scores of s: those of every Recorder given
 // at or after since, in time order, as addQuality does for one.
-func mergeQuality(u Union, s *Sample, model, version, category string, since int64) {
+func mergeQuality(u Union, s *Sample, model, version, category string, since, until int64) {
 	var got []qentry
 	for _, r := range u {
-		got = append(got, r.qualitySince(model, version, category, since)...)
+		got = append(got, r.qualitySince(model, version, category, since, until)...)
 	}
 	setQuality(s, got)
+}
+
+// Versions returns the versions of a model any of the Recorders has a
+// window for, sorted.
+func (u Union) Versions(model string) []string {
+	var out []string
+	for _, r := range u {
+		out = append(out, r.Versions(model)...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Categories returns the categories any of the Recorders has seen for a

@@ -210,9 +210,9 @@ func (g *ring) add(e *entry) {
 	g.mu.Unlock()
 }
 
-// sample returns the entries at or after since (Unix nanoseconds) as a
-// Sample; classes names the error class indexes.
-func (snap *snapshot) sample(since int64, classes []string) Sample {
+// sample returns the entries at or after since and before until (Unix
+// nanoseconds) as a Sample; classes names the error class indexes.
+func (snap *snapshot) sample(since, until int64, classes []string) Sample {
 	buf := snap.buf
 	var s Sample
 	s.Total = snap.total
@@ -221,7 +221,7 @@ func (snap *snapshot) sample(since int64, classes []string) Sample {
 	first, last := int64(math.MaxInt64), int64(math.MinInt64)
 	for i := range buf {
 		e := &buf[i]
-		if e.at < since {
+		if e.at < since || e.at >= until {
 			continue
 		}
 		s.add(e)
@@ -245,7 +245,7 @@ func (snap *snapshot) sample(since int64, classes []string) Sample {
 	s.ResponseChars = make([]float64, 0, s.Succeeded)
 	for i := range buf {
 		e := &buf[i]
-		if e.at < since || e.errIdx != 0 {
+		if e.at < since || e.at >= until || e.errIdx != 0 {
 			continue
 		}
 		s.Latency = append(s.Latency, float64(e.latency))
@@ -272,12 +272,29 @@ func unixNanos(t time.Time) int64 {
 // category; NoCategory selects the observations that had none. An unknown
 // model, version or category gives an empty Sample.
 func (r *Recorder) Window(model, version, category string, since time.Time) Sample {
+	return r.Between(model, version, category, since, time.Time{})
+}
+
+// Between is Window with an end: only observations that arrived before
+// until count (the zero until sets no end). The dashboard reads the fleet's
+// windows this way, ending where every replica's observations have arrived.
+func (r *Recorder) Between(model, version, category string, since, until time.Time) Sample {
 	var s Sample
+	from, to := unixNanos(since), untilNanos(until)
 	if snap, ok := r.snapshot(model, version, category); ok {
-		s = snap.sample(unixNanos(since), *r.errClasses.Load())
+		s = snap.sample(from, to, *r.errClasses.Load())
 	}
-	r.addQuality(&s, model, version, category, unixNanos(since))
+	r.addQuality(&s, model, version, category, from, to)
 	return s
+}
+
+// untilNanos returns until in Unix nanoseconds, with the zero time as no
+// end.
+func untilNanos(until time.Time) int64 {
+	if until.IsZero() {
+		return math.MaxInt64
+	}
+	return until.UnixNano()
 }
 
 // snapshot copies the window of (model, version, category); ok is false

@@ -258,7 +258,12 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.Handle("/admin/", s.API.Handler())
 	s.pprofRoutes(mux) // issue 4: /debug/pprof/ for admin tokens
 	// Issue 7: the dashboard, served through the admin API.
-	dash := ui.New(ui.Options{API: s.API, Control: s.Control, Windows: s.Recorder, Now: s.now, Logger: s.logger,
+	var windows ui.Windows = s.Recorder
+	var lag time.Duration
+	if s.fleet != nil { // a shared store: chart the whole fleet's traffic
+		windows, lag = s.fleet, s.fleet.Lag()
+	}
+	dash := ui.New(ui.Options{API: s.API, Control: s.Control, Windows: windows, Lag: lag, Now: s.now, Logger: s.logger,
 		ShadowPairs: func(model string, limit int) any { return s.Proxy.ShadowPairs(model, limit) }})
 	mux.Handle("/ui/", dash.Handler())
 	mux.Handle("/ui", http.RedirectHandler("/ui/", http.StatusFound))

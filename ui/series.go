@@ -133,6 +133,11 @@ func charted(reg *sluice.Registry, model string) []string {
 func (sm *sampler) sample(now time.Time) {
 	w := sm.s.opt.Windows
 	reg := sm.s.opt.Control.Registry()
+	var until time.Time // no end for a gateway on its own
+	if lag := sm.s.opt.Lag; lag > 0 {
+		now = now.Add(-lag)
+		until = now
+	}
 	since := now.Add(-sm.s.opt.Smooth)
 	type add struct {
 		k seriesKey
@@ -142,7 +147,7 @@ func (sm *sampler) sample(now time.Time) {
 	for _, model := range reg.ModelNames() {
 		versions := chartedVersions(w.Versions(model), charted(reg, model))
 		for _, v := range versions {
-			adds = append(adds, add{seriesKey{model, v, ""}, pointOf(w.Window(model, v, "", since), now, sm.s.opt.Smooth)})
+			adds = append(adds, add{seriesKey{model, v, ""}, pointOf(w.Between(model, v, "", since, until), now, sm.s.opt.Smooth)})
 		}
 		cats := w.Categories(model)
 		for _, v := range charted(reg, model) {
@@ -150,7 +155,7 @@ func (sm *sampler) sample(now time.Time) {
 				continue
 			}
 			for _, c := range cats {
-				adds = append(adds, add{seriesKey{model, v, c}, pointOf(w.Window(model, v, c, since), now, sm.s.opt.Smooth)})
+				adds = append(adds, add{seriesKey{model, v, c}, pointOf(w.Between(model, v, c, since, until), now, sm.s.opt.Smooth)})
 			}
 		}
 	}

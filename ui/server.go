@@ -27,11 +27,14 @@ var templateFS embed.FS
 var assetFS embed.FS
 
 // Windows is where the dashboard reads live observations: the observe
-// package's Recorder.
+// package's Recorder, or on a shared store the fleet's windows (package
+// fleet), so that every replica's dashboard shows the whole fleet.
 type Windows interface {
 	// Window returns the observations of model's version in category (""
 	// for all) at or after since.
 	Window(model, version, category string, since time.Time) observe.Sample
+	// Between is Window with an end: observations before until only.
+	Between(model, version, category string, since, until time.Time) observe.Sample
 	// Categories returns the request categories seen for model.
 	Categories(model string) []string
 	// Versions returns the versions of model with observations.
@@ -49,6 +52,11 @@ type Options struct {
 	Control *control.Service
 	// Windows supplies the observations charted; nil charts nothing.
 	Windows Windows
+	// Lag is how late an observation may reach Windows (the fleet's flush
+	// and read, on a shared store); each chart point ends this long before
+	// it is drawn, so the newest point does not undercount the other
+	// replicas' traffic. Zero for a gateway on its own.
+	Lag time.Duration
 	// ShadowPairs returns up to limit of model's most recent stable and
 	// shadow answer pairs, newest first, as JSON-able values (the proxy's
 	// ShadowPairs). Nil shows that this gateway keeps no shadow pairs.
