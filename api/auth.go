@@ -25,11 +25,26 @@ type Auth struct {
 	store  sluice.Store
 	static []sluice.Token
 
-	mu       sync.Mutex // serialises loads
+	mu       sync.Mutex // guards the fields below; never held across a store call
 	cached   []sluice.Token
 	loadedAt time.Time
 	loaded   bool
+	applied  uint64        // the sequence number of the read in cached
+	started  uint64        // the last read's sequence number
+	inflight chan struct{} // closed when the refresh under way ends; nil if none
+	failedAt time.Time     // when the last refresh failed
+	lastErr  error
 }
+
+// Bounds on waiting for the store's tokens: a refresh gives up after
+// refreshTimeout; a caller that has tokens read before waits at most
+// staleWait for a refresh, then uses them; after a failed refresh, callers
+// use the tokens read before without waiting for retryAfter.
+const (
+	refreshTimeout = 5 * time.Second
+	staleWait      = time.Second
+	retryAfter     = 5 * time.Second
+)
 
 // NewAuth returns an Auth over the store's tokens and the static ones, which
 // come from the config file with their secrets already hashed. A nil store
@@ -43,9 +58,7 @@ func NewAuth(store sluice.Store, static []sluice.Token) *Auth {
 // Reload reads the store's tokens again. The API calls it after each token
 // change it makes; call it after changing tokens in the store any other way.
 func (a *Auth) Reload(ctx context.Context) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.loadLocked(ctx)
+	return a.load(ctx)
 }
 
 // SetStatic replaces the static tokens (the config file's, read again on
@@ -54,12 +67,14 @@ func (a *Auth) Reload(ctx context.Context) error {
 // all (none in the file and none in the store): no one could administer
 // the gateway.
 func (a *Auth) SetStatic(ctx context.Context, static []sluice.Token) error {
+	if len(static) == 0 {
+		if err := a.load(ctx); err != nil {
+			return err
+		}
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if len(static) == 0 {
-		if err := a.loadLocked(ctx); err != nil {
-			return err
-		}
 		if len(a.cached) == 0 {
 			return sluice.Errorf(sluice.CodeInvalid, "the config file now has no admin tokens and the store has none: no one could administer the gateway, so the tokens in force are kept; create one first (sluice token create) or keep one in the file")
 		}
@@ -68,30 +83,83 @@ func (a *Auth) SetStatic(ctx context.Context, static []sluice.Token) error {
 	return nil
 }
 
-func (a *Auth) loadLocked(ctx context.Context) error {
+// load reads the store's tokens and keeps them, unless a read that started
+// later was kept already. The lock is not held while the store answers.
+func (a *Auth) load(ctx context.Context) error {
+	a.mu.Lock()
 	if a.store == nil {
 		a.loaded = true
+		a.mu.Unlock()
 		return nil
 	}
+	a.started++
+	seq := a.started
+	a.mu.Unlock()
 	ts, err := a.store.Tokens(ctx)
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if err != nil {
-		return sluice.Errorf(sluice.CodeUnavailable, "cannot read admin tokens from the store: %v: check the store and retry", err)
+		a.failedAt = time.Now()
+		a.lastErr = sluice.Errorf(sluice.CodeUnavailable, "cannot read admin tokens from the store: %v: check the store and retry", err)
+		return a.lastErr
 	}
-	a.cached, a.loadedAt, a.loaded = ts, time.Now(), true
+	if seq > a.applied {
+		a.cached, a.loadedAt, a.loaded, a.applied = ts, time.Now(), true, seq
+		a.failedAt, a.lastErr = time.Time{}, nil
+	}
 	return nil
 }
 
 // storeTokens returns the cached store tokens, reading them first when the
-// cache is empty or older than CacheFor.
+// cache is empty or older than CacheFor. One refresh runs at a time, on
+// its own deadline; callers that have tokens read before wait for it at
+// most staleWait and, after a failed refresh, not at all for retryAfter:
+// a store outage neither locks every operator out nor makes every request
+// wait on the store.
 func (a *Auth) storeTokens(ctx context.Context) ([]sluice.Token, error) {
 	a.mu.Lock()
+	if a.store == nil || (a.loaded && (a.CacheFor <= 0 || time.Since(a.loadedAt) <= a.CacheFor)) {
+		defer a.mu.Unlock()
+		return a.cached, nil
+	}
+	if a.loaded && !a.failedAt.IsZero() && time.Since(a.failedAt) < retryAfter {
+		defer a.mu.Unlock()
+		return a.cached, nil
+	}
+	done := a.inflight
+	if done == nil {
+		done = make(chan struct{})
+		a.inflight = done
+		go func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
+			defer cancel()
+			a.load(ctx)
+			a.mu.Lock()
+			a.inflight = nil
+			a.mu.Unlock()
+			close(done)
+		}()
+	}
+	stale := a.loaded
+	a.mu.Unlock()
+	var wait <-chan time.Time
+	if stale {
+		t := time.NewTimer(staleWait)
+		defer t.Stop()
+		wait = t.C
+	}
+	select {
+	case <-done:
+	case <-wait:
+	case <-ctx.Done():
+	}
+	a.mu.Lock()
 	defer a.mu.Unlock()
-	if !a.loaded || (a.CacheFor > 0 && a.store != nil && time.Since(a.loadedAt) > a.CacheFor) {
-		if err := a.loadLocked(ctx); err != nil && !a.loaded {
-			return nil, err
+	if !a.loaded {
+		if a.lastErr != nil {
+			return nil, a.lastErr
 		}
-		// A failed refresh keeps the tokens read before, so that a store
-		// outage does not lock every operator out; the next call retries.
+		return nil, sluice.Errorf(sluice.CodeUnavailable, "the store did not answer in time with the admin tokens: check the store and retry")
 	}
 	return a.cached, nil
 }
@@ -126,16 +194,14 @@ func (a *Auth) AuthenticateSecret(ctx context.Context, secret string) (*sluice.T
 	if secret == "" {
 		return nil, errNoToken
 	}
-	// Without the store's tokens the static ones still work.
-	stored, storeErr := a.storeTokens(ctx)
-	var found *sluice.Token
-	for _, list := range [][]sluice.Token{a.Static(), stored} {
-		for i := range list {
-			if list[i].Matches(secret) && found == nil {
-				t := list[i]
-				found = &t
-			}
-		}
+	// The static ones first: they work without the store, and without
+	// waiting on it.
+	found := match(a.Static(), func(t *sluice.Token) bool { return t.Matches(secret) })
+	var storeErr error
+	if found == nil {
+		var stored []sluice.Token
+		stored, storeErr = a.storeTokens(ctx)
+		found = match(stored, func(t *sluice.Token) bool { return t.Matches(secret) })
 	}
 	if found == nil && storeErr != nil {
 		return nil, storeErr
@@ -145,6 +211,20 @@ func (a *Auth) AuthenticateSecret(ctx context.Context, secret string) (*sluice.T
 	}
 	found.Hash = ""
 	return found, nil
+}
+
+// match returns a copy of the first token in list that is, comparing every
+// token (Matches is constant-time), so the time taken does not tell which
+// one matched.
+func match(list []sluice.Token, is func(*sluice.Token) bool) *sluice.Token {
+	var found *sluice.Token
+	for i := range list {
+		if is(&list[i]) && found == nil {
+			t := list[i]
+			found = &t
+		}
+	}
+	return found
 }
 
 // Authorize returns a CodeForbidden error unless t's role allows need.

@@ -52,15 +52,13 @@ func (a *Auth) TokenByHash(ctx context.Context, hash string) (*sluice.Token, err
 	if hash == "" {
 		return nil, errNoToken
 	}
-	stored, storeErr := a.storeTokens(ctx)
-	var found *sluice.Token
-	for _, list := range [][]sluice.Token{a.static, stored} {
-		for i := range list {
-			if subtle.ConstantTimeCompare([]byte(list[i].Hash), []byte(hash)) == 1 && found == nil {
-				t := list[i]
-				found = &t
-			}
-		}
+	is := func(t *sluice.Token) bool { return subtle.ConstantTimeCompare([]byte(t.Hash), []byte(hash)) == 1 }
+	found := match(a.Static(), is)
+	var storeErr error
+	if found == nil {
+		var stored []sluice.Token
+		stored, storeErr = a.storeTokens(ctx)
+		found = match(stored, is)
 	}
 	if found == nil && storeErr != nil {
 		return nil, storeErr

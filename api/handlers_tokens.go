@@ -18,7 +18,7 @@ const SecretPrefix = "slk_"
 
 // reservedActors are actor names the system writes into the audit log
 // itself; a token may not take them.
-var reservedActors = []string{"controller", "apply", "system", "unknown"}
+var reservedActors = []string{"controller", "apply", "system", "unknown", "config", "sluice", "demo"}
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 	out := TokenList{Tokens: []TokenView{}}

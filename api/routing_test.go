@@ -95,7 +95,7 @@ func TestServer_SetPolicy(t *testing.T) {
 	})
 	t.Run("ErrUnknownKind", func(t *testing.T) {
 		_, err := e.Oper.SetPolicy(ctx, "chat", sluice.Policy{Kind: "random"}, "r")
-		wantErr(t, err, sluice.CodeInvalid, nil, `unknown policy kind "random"`, "use specific, latest, all or split")
+		wantErr(t, err, sluice.CodeInvalid, nil, `unknown policy kind "random"`, "use specific, latest, all, split or off")
 	})
 	t.Run("ErrPinStaging", func(t *testing.T) {
 		_, err := e.Oper.SetPolicy(ctx, "chat", sluice.Policy{Kind: sluice.PolicySpecific, Version: "v9"}, "r")

@@ -415,11 +415,12 @@ func checkStore(store string) error {
 	if strings.HasPrefix(store, "postgres://") || strings.HasPrefix(store, "postgresql://") {
 		return nil
 	}
+	// The value may hold a password, so the errors do not quote it.
 	if strings.Contains(store, "=") && strings.ContainsAny(store, " \t") {
-		return fmt.Errorf("store: %q looks like a PostgreSQL key=value DSN; write it as a URL, such as postgres://sluice:PASSWORD@db:5432/sluice?sslmode=require (anything else is the path of an SQLite file)", store)
+		return fmt.Errorf("store: the value looks like a PostgreSQL key=value DSN (host=… user=…); write it as a URL, such as postgres://sluice:PASSWORD@db:5432/sluice?sslmode=require (anything else is the path of an SQLite file)")
 	}
 	if i := strings.Index(store, "://"); i > 0 {
-		return fmt.Errorf("store: %q is a %s URL; use a postgres:// URL for PostgreSQL, or a file path for SQLite", store, store[:i])
+		return fmt.Errorf("store: the value is a %q URL; use a postgres:// URL for PostgreSQL, or a file path for SQLite", store[:i])
 	}
 	return nil
 }

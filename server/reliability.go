@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -89,6 +90,11 @@ func (s *Server) newKeySet(keys []config.ClientKey) (*proxy.KeySet, error) {
 		ks = append(ks, proxy.ClientKey{Name: k.Name, Hash: k.Hash(), Models: k.Models, RateLimit: k.RateLimit, Burst: k.Burst, ForceVersion: k.ForceVersion})
 	}
 	return proxy.NewKeySet(ks, func(ctx context.Context, secret string) (bool, bool) {
+		// The fire drill's own requests (sendSynthetic) carry a secret
+		// that lives only in this process.
+		if subtle.ConstantTimeCompare([]byte(secret), []byte(s.drillSecret)) == 1 {
+			return false, true
+		}
 		t, err := s.Auth.AuthenticateSecret(ctx, secret)
 		ok := err == nil && t.Role.Allows(sluice.RoleOperator)
 		return ok, ok

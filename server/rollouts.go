@@ -48,6 +48,9 @@ func (s *Server) sendSynthetic(ctx context.Context, model string) (string, error
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Request-Category", "sluice-drill")
+	if s.Keys != nil { // client keys are required: pass as the gateway itself
+		req.Header.Set("Authorization", "Bearer "+s.drillSecret)
+	}
 	resp, err := s.synthClient.Do(req)
 	if err != nil {
 		return "", err

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -76,6 +77,7 @@ type Server struct {
 	mu        sync.Mutex
 
 	synthClient *http.Client
+	drillSecret string         // passes the client-key check for sendSynthetic; never stored or shown
 	judge       *judge.Judge   // nil unless configured
 	replica     *replica       // nil unless the store is shared (PostgreSQL)
 	fleet       *fleet.Windows // issue 5: the fleet-wide windows; nil unless the store is shared
@@ -96,7 +98,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Server{Config: cfg, logger: logger, now: now, Store: opt.Store, synthClient: &http.Client{Timeout: 30 * time.Second}}
+	s := &Server{Config: cfg, logger: logger, now: now, Store: opt.Store, synthClient: &http.Client{Timeout: 30 * time.Second}, drillSecret: "slk_drill_" + rand.Text()}
 	if s.Store == nil {
 		st, err := OpenStore(ctx, cfg.Store)
 		if err != nil {
@@ -232,7 +234,13 @@ func (s *Server) forceAllowed(r *http.Request) bool {
 		return false
 	}
 	t, err := s.Auth.Authenticate(r)
-	return err == nil && t.Role.Allows(sluice.RoleOperator)
+	if err != nil {
+		return false
+	}
+	// The credential is Sluice's own, not the backend's: it must not
+	// reach the backend (or a shadow), which could then change routing.
+	r.Header.Del("Authorization")
+	return t.Role.Allows(sluice.RoleOperator)
 }
 
 // Handler returns the gateway's routes: the OpenAI API, and, unless the
