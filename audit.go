@@ -72,6 +72,7 @@ type Observation struct {
 	// Status is the HTTP status sent to the client.
 	Status int `json:"status"`
 	// ErrorClass is "" on success, else connect, timeout, upstream_5xx,
+	// upstream_3xx (a redirect: the endpoint URL is wrong),
 	// upstream_4xx, stream_broken, canceled.
 	ErrorClass string `json:"error_class,omitempty"`
 	// Latency is the time to the last byte; TTFT the time to the first

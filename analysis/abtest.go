@@ -75,7 +75,7 @@ func ABReport(in Input, alpha float64) Report {
 	if b.Requests > 0 && c.Requests > 0 {
 		rep.Metrics = append(rep.Metrics,
 			abRate("error_rate", b.Errors, b.Requests, c.Errors, c.Requests, alpha),
-			abRate("refusal_rate", b.Refusals, max(b.Requests-b.Errors, 0), c.Refusals, max(c.Requests-c.Errors, 0), alpha))
+			abRate("refusal_rate", b.Refusals, max(b.Requests-b.Errors-b.Canceled, 0), c.Refusals, max(c.Requests-c.Errors-c.Canceled, 0), alpha))
 	}
 	if b.CacheReported > 0 && c.CacheReported > 0 {
 		rep.Metrics = append(rep.Metrics, abRate("cache_miss_rate",

@@ -15,6 +15,10 @@ type Arm struct {
 	// Requests counts every request; Errors those that failed (an error
 	// class other than canceled); Refusals the answers that were refusals.
 	Requests, Errors, Refusals int
+	// Canceled counts the requests whose client left before the answer
+	// (neither failures nor answers): rates per answer leave them out, so
+	// that clients giving up on a version cannot dilute its refusal rate.
+	Canceled int
 	// CacheReported counts the requests whose backend reported its prefix
 	// cache, CacheHits those of them with cached prompt tokens; zero
 	// CacheReported leaves the cache out of the analysis.
@@ -58,6 +62,7 @@ func FromSample(s observe.Sample) Arm {
 		Requests:      int(s.Requests),
 		Errors:        int(s.Errors),
 		Refusals:      int(s.Refusals),
+		Canceled:      int(max(s.Requests-s.Succeeded-s.Errors, 0)),
 		CacheReported: int(s.CacheReported),
 		CacheHits:     int(s.CacheHits),
 		Latency:       s.Latency,
@@ -144,6 +149,7 @@ func WithDefaults(s sluice.AnalysisSpec) sluice.AnalysisSpec {
 // moments of the metrics compared by their means.
 type arm struct {
 	requests, errors, refusals int
+	canceled                   int
 	cacheReported, cacheHits   int
 	latency, ttft              []float64 // ascending, no NaNs
 	tokens, chars, quality     stats.Summary
@@ -151,7 +157,7 @@ type arm struct {
 
 func prepare(a Arm) arm {
 	p := arm{
-		requests: a.Requests, errors: a.Errors, refusals: a.Refusals,
+		requests: a.Requests, errors: a.Errors, refusals: a.Refusals, canceled: a.Canceled,
 		cacheReported: a.CacheReported, cacheHits: a.CacheHits,
 	}
 	if r := a.Running; r != nil {
@@ -170,7 +176,7 @@ func prepare(a Arm) arm {
 // answered is the number of requests that got an answer, the denominator
 // of the refusal rate (refusals are counted among answers, as the fake
 // model and the gateway's refusal detector define them).
-func (a *arm) answered() int { return max(a.requests-a.errors, 0) }
+func (a *arm) answered() int { return max(a.requests-a.errors-a.canceled, 0) }
 
 func sortedCopy(x []float64) []float64 {
 	out := make([]float64, 0, len(x))

@@ -61,7 +61,7 @@ func FixedGate(g FixedGateSpec, cand Arm) sluice.Verdict {
 		v.Metrics = append(v.Metrics, mv)
 	}
 	ms := func(x float64) string { return fmt.Sprintf("%.0f ms", x) }
-	answered := max(cand.Requests-cand.Errors, 0)
+	answered := max(cand.Requests-cand.Errors-cand.Canceled, 0)
 	check(mErrors.name, mErrors.words, ratio(cand.Errors, cand.Requests), g.MaxErrorRate, pct, cand.Requests)
 	check(mRefusals.name, mRefusals.words, ratio(cand.Refusals, answered), g.MaxRefusalRate, pct, answered)
 	if len(lat) > 0 {

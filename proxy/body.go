@@ -19,6 +19,7 @@ type fields struct {
 	usageAsked bool // the client set stream_options.include_usage
 	hasOptions bool // the body has a stream_options object
 	category   string
+	dupModel   bool // "model" appears more than once at the top level
 }
 
 // readFields extracts the fields the router needs without decoding the
@@ -46,7 +47,7 @@ func readFields(body []byte) fields {
 			f.user = unsafe.String(&r.user[1], len(r.user)-2)
 		}
 	}
-	f.stream, f.usageAsked, f.hasOptions = r.stream, r.usageAsked, r.hasOptions
+	f.stream, f.usageAsked, f.hasOptions, f.dupModel = r.stream, r.usageAsked, r.hasOptions, r.dupModel
 	if r.category != nil {
 		f.category = string(appendUnescaped(nil, r.category))
 	}
@@ -70,6 +71,14 @@ func readFieldsGJSON(body []byte) fields {
 	if c := gjson.GetBytes(body, "metadata.category"); c.Type == gjson.String {
 		f.category = c.Str
 	}
+	n := 0
+	gjson.ParseBytes(body).ForEach(func(k, _ gjson.Result) bool {
+		if k.Str == "model" {
+			n++
+		}
+		return n < 2
+	})
+	f.dupModel = n > 1
 	return f
 }
 
@@ -114,7 +123,15 @@ func withUsageOption(body []byte, f fields) []byte {
 		return body
 	}
 	if f.hasOptions {
-		// Rare: the client sent stream_options without include_usage.
+		// Rare: the client sent stream_options without include_usage, or
+		// with it false (or not a boolean): set it to true in place, since
+		// a backend reads the last of duplicate keys.
+		if iu := gjson.GetBytes(body, "stream_options.include_usage"); iu.Exists() && iu.Index > 0 {
+			b := make([]byte, 0, len(body)+4)
+			b = append(b, body[:iu.Index]...)
+			b = append(b, "true"...)
+			return append(b, body[iu.Index+len(iu.Raw):]...)
+		}
 		so := gjson.GetBytes(body, "stream_options")
 		inner := bytes.TrimSpace([]byte(so.Raw))
 		if len(inner) >= 2 && inner[0] == '{' {

@@ -85,7 +85,7 @@ const feedbackShape = `send {"request_id": "<the X-Request-Id of the answer>", "
 func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
-		writeErrorCode(w, sluice.CodeBadRequest, "/v1/feedback takes POST with a JSON body: "+feedbackShape)
+		WriteErrorStatus(w, http.StatusMethodNotAllowed, sluice.CodeBadRequest, "/v1/feedback takes POST with a JSON body: "+feedbackShape)
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxFeedbackBytes+1))

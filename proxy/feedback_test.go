@@ -61,7 +61,7 @@ func TestProxy_Feedback(t *testing.T) {
 		status             int
 		msg                string
 	}{
-		{"ErrMethod", "GET", "", 400, "takes POST"},
+		{"ErrMethod", "GET", "", 405, "takes POST"},
 		{"ErrNotJSON", "POST", `{"request_id":`, 400, "not valid JSON"},
 		{"ErrNotObject", "POST", `["up"]`, 400, "must be a JSON object"},
 		{"ErrUnknownField", "POST", `{"request_id":"` + id + `","thumbs":"up","comment":"nice"}`, 400, `unknown field "comment"`},

@@ -25,6 +25,7 @@ type HealthChecker struct {
 	// default 2. One success marks it up again.
 	FailAfter int
 	// OnChange is called with the new set of unhealthy version ids when it
+	// changes, or when the set of endpoints found down (DownEndpoints)
 	// changes.
 	OnChange func(unhealthy map[string]bool)
 	// Client sends the checks; nil means a client with Timeout that does
@@ -35,6 +36,16 @@ type HealthChecker struct {
 	targets   map[string][]string // version id → endpoints
 	fails     map[string]int      // endpoint → failures in a row
 	unhealthy map[string]bool
+	down      map[string]bool // endpoints with FailAfter failures in a row
+}
+
+// DownEndpoints returns a copy of the set of endpoints found down (FailAfter
+// failures in a row): a version with other endpoints up sends its requests
+// to those (route.Options.DownEndpoints).
+func (h *HealthChecker) DownEndpoints() map[string]bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return maps.Clone(h.down)
 }
 
 // SetTargets replaces the versions to check with reg's servable versions.
@@ -137,8 +148,14 @@ func (h *HealthChecker) CheckNow(ctx context.Context) {
 			next[id] = true
 		}
 	}
-	changed := !maps.Equal(next, h.unhealthy)
-	h.unhealthy = next
+	down := map[string]bool{}
+	for e, n := range h.fails {
+		if n >= h.FailAfter && endpoints[e] {
+			down[e] = true
+		}
+	}
+	changed := !maps.Equal(next, h.unhealthy) || !maps.Equal(down, h.down)
+	h.unhealthy, h.down = next, down
 	h.mu.Unlock()
 	if changed && h.OnChange != nil {
 		h.OnChange(maps.Clone(next))

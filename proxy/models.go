@@ -3,6 +3,9 @@ package proxy
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
+
+	"github.com/sluicehq/sluice"
 )
 
 // modelEntry is one entry of GET /v1/models in the OpenAI shape, with
@@ -18,13 +21,17 @@ type modelEntry struct {
 	Stage    string            `json:"stage,omitempty"`
 }
 
-// serveModels lists each model (the bare name, its policy, versions and
+// modelEntries lists each model (the bare name, its policy, versions and
 // labels), then each addressable version as "model:version" and each label
-// as "model@label", so a client can discover every name it may send.
-func (p *Proxy) serveModels(w http.ResponseWriter, r *http.Request) {
+// as "model@label", so a client can discover every name it may send. With
+// client keys, a key limited to some models sees only those.
+func (p *Proxy) modelEntries(r *http.Request) []modelEntry {
 	views := p.opt.Routes.Load().Models()
 	data := []modelEntry{}
 	for _, m := range views {
+		if p.opt.Admit != nil && p.opt.Admit(r, m.Name, nil) != nil {
+			continue
+		}
 		e := modelEntry{ID: m.Name, Object: "model", Created: m.UpdatedAt.Unix(), OwnedBy: "sluice", Policy: m.Policy}
 		for _, v := range m.Versions {
 			if v.Servable {
@@ -47,6 +54,24 @@ func (p *Proxy) serveModels(w http.ResponseWriter, r *http.Request) {
 			data = append(data, modelEntry{ID: m.Name + "@" + l.Label, Object: "model", Created: m.UpdatedAt.Unix(), OwnedBy: "sluice"})
 		}
 	}
+	return data
+}
+
+// serveModels answers GET /v1/models: modelEntries as an OpenAI list.
+func (p *Proxy) serveModels(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": data})
+	json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": p.modelEntries(r)})
+}
+
+// serveModel answers GET /v1/models/{id} (the SDKs' models.retrieve): the
+// entry of /v1/models with that id, or 404.
+func (p *Proxy) serveModel(w http.ResponseWriter, r *http.Request, id string) {
+	for _, e := range p.modelEntries(r) {
+		if e.ID == id {
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(e)
+			return
+		}
+	}
+	writeErrorCode(w, sluice.CodeNotFound, "the model "+strconv.Quote(id)+" does not exist here: GET /v1/models lists the names this gateway serves")
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -188,31 +189,45 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/v1/chat/completions", "/v1/completions", "/v1/embeddings":
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", "POST")
-			writeErrorCode(w, sluice.CodeBadRequest, r.URL.Path+" takes POST with a JSON body")
+			WriteErrorStatus(w, http.StatusMethodNotAllowed, sluice.CodeBadRequest, r.URL.Path+" takes POST with a JSON body")
 			return
 		}
 		p.serveInference(w, r)
 	case "/v1/models":
 		if r.Method != http.MethodGet {
 			w.Header().Set("Allow", "GET")
-			writeErrorCode(w, sluice.CodeBadRequest, "/v1/models takes GET")
+			WriteErrorStatus(w, http.StatusMethodNotAllowed, sluice.CodeBadRequest, "/v1/models takes GET")
 			return
 		}
 		p.serveModels(w, r)
 	case "/v1/feedback":
 		p.serveFeedback(w, r)
 	default:
+		if id, ok := strings.CutPrefix(r.URL.Path, "/v1/models/"); ok && id != "" {
+			if r.Method != http.MethodGet {
+				w.Header().Set("Allow", "GET")
+				WriteErrorStatus(w, http.StatusMethodNotAllowed, sluice.CodeBadRequest, "/v1/models/{model} takes GET")
+				return
+			}
+			p.serveModel(w, r, id)
+			return
+		}
 		writeErrorCode(w, sluice.CodeNotFound, "unknown path "+r.URL.Path+": Sluice serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models and /v1/feedback")
 	}
 }
 
 // exchange is one client request on its way through the proxy.
 type exchange struct {
-	w        http.ResponseWriter
-	r        *http.Request
-	reqID    string
-	seq      uint64 // the counter in reqID
-	start    time.Time
+	w     http.ResponseWriter
+	r     *http.Request
+	reqID string
+	seq   uint64    // the counter in reqID
+	start time.Time // when the request arrived: the observation's At
+	// sent is when the attempt that answers was sent to its backend, after
+	// the request body was read: latency and TTFT are measured from it, so
+	// a slow upload or a failed attempt before a retry is not charged to
+	// the version.
+	sent     time.Time
 	body     []byte
 	f        fields
 	category string
@@ -296,6 +311,10 @@ func (x *exchange) parse(categoryHeader string) error {
 	if !x.f.model.Exists() {
 		return sluice.Errorf(sluice.CodeBadRequest, "the request has no \"model\": set it to a model name such as \"chat\", a pin such as \"chat:v1.2.0\" or a label such as \"chat@canary\" (GET /v1/models lists them)")
 	}
+	if x.f.dupModel {
+		// The proxy routes on one and a backend may read another.
+		return sluice.Errorf(sluice.CodeBadRequest, "the request body has \"model\" more than once: send it once")
+	}
 	if x.f.model.Type.String() != "String" {
 		return sluice.Errorf(sluice.CodeBadRequest, "\"model\" must be a string such as \"chat\"")
 	}
@@ -363,14 +382,15 @@ func (p *Proxy) forward(x *exchange, d route.Decision) {
 	n := p.inflight.counter(target.ID)
 	n.Add(1)
 	defer func() { n.Add(-1) }()
+	x.sent = p.opt.Now()
 	resp, class, err := p.attempt(ctx, x, target)
-	if class != "" && !p.opt.NoRetry && retriable(d.Route) && d.Stable != nil && d.Stable != target && class != "canceled" {
+	if class != "" && !p.opt.NoRetry && retriable(d.Route) && d.Stable != nil && d.Stable != target && class != "canceled" && !p.expired(ctx, x) {
 		// The failed attempt counts against the version that failed.
 		failed := p.observation(x, target, d, routeName)
 		failed.Status = statusFor(resp, class)
 		failed.ErrorClass = class
 		failed.Retried = true
-		failed.Latency = p.opt.Now().Sub(x.start)
+		failed.Latency = p.opt.Now().Sub(x.sent)
 		failed.TTFT = failed.Latency
 		p.record(&failed, target.ID, false)
 		if resp != nil {
@@ -380,6 +400,7 @@ func (p *Proxy) forward(x *exchange, d route.Decision) {
 		target, routeName = d.Stable, "retry"
 		n = p.inflight.counter(target.ID)
 		n.Add(1)
+		x.sent = p.opt.Now()
 		resp, class, err = p.attempt(ctx, x, target)
 	}
 	obs := p.observation(x, target, d, routeName)
@@ -394,6 +415,16 @@ func (p *Proxy) forward(x *exchange, d route.Decision) {
 	p.relay(x, target, resp, class, err, &obs)
 	p.record(&obs, target.ID, true)
 	p.afterAnswer(x, target, &obs)
+}
+
+// expired reports whether the request's time (Options.RequestTimeout) has
+// run out: a retry then could only fail at once, and would be charged to
+// the stable version for the failed version's hang.
+func (p *Proxy) expired(ctx context.Context, x *exchange) bool {
+	if !x.deadline.IsZero() {
+		return !time.Now().Before(x.deadline)
+	}
+	return ctx.Err() != nil
 }
 
 // retriable reports whether a request routed by route may be answered by
@@ -450,9 +481,11 @@ func upstreamMessage(t *route.Target, class string, err error) string {
 	case "timeout":
 		return "the backend for " + t.ID + " did not answer in time; try again, and if it persists ask an operator to check the backend or move traffic off it"
 	case "connect":
-		return "the backend for " + t.ID + " cannot be reached (" + err.Error() + "); try again, and if it persists ask an operator to check the backend or move traffic off it"
+		return "the backend for " + t.ID + " cannot be reached (" + bodyErrText(err) + "); try again, and if it persists ask an operator to check the backend or move traffic off it"
 	}
-	return "the backend for " + t.ID + " failed (" + err.Error() + "); try again"
+	// The socket addresses of a net.OpError are the backend's internal
+	// address: clients are not told it.
+	return "the backend for " + t.ID + " failed (" + bodyErrText(err) + "); try again"
 }
 
 // attempt sends the request to one version. class is "" on a 2xx-4xx
@@ -497,6 +530,13 @@ func classified(x *exchange, resp *http.Response, err error) (*http.Response, st
 	}
 	if resp.StatusCode >= 500 {
 		return resp, "upstream_5xx", nil
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		// An inference endpoint answers; a redirect (an ingress sending
+		// http to https, or to a login page) means the version's endpoint
+		// is wrong. It is not passed on: its Location is the backend's.
+		resp.Body.Close()
+		return nil, "upstream_3xx", fmt.Errorf("it answered %d, a redirect, instead of the completion: fix the version's endpoint URL", resp.StatusCode)
 	}
 	return resp, "", nil
 }
@@ -544,11 +584,17 @@ func copyRequestHeaders(dst, src http.Header) {
 func copyResponseHeaders(dst, src http.Header) {
 	conn := src["Connection"]
 	for k, v := range src {
-		if !hopHeaders[k] && k != "X-Request-Id" && !httpguts.HeaderValuesContainsToken(conn, k) {
+		if !hopHeaders[k] && !ownHeaders[k] && !httpguts.HeaderValuesContainsToken(conn, k) {
 			dst[k] = v
 		}
 	}
 }
+
+// ownHeaders are the response headers the gateway sets itself: a backend's
+// (another gateway in front of the model servers, a server that labels
+// itself) must not replace them, or the client would be told another
+// version served it than the request log says.
+var ownHeaders = map[string]bool{"X-Request-Id": true, "X-Model-Version": true, "Deprecation": true, "Sunset": true}
 
 // bodyErrText says what broke a request body's read without the socket
 // addresses a net.OpError carries.

@@ -45,13 +45,19 @@ const (
 
 // HeuristicScore is the default quality signal of one successful answer,
 // computed from what the proxy already measures: 0 for a refusal or an
-// empty answer, 0.5 for an answer the backend cut off at its length limit
+// empty answer (a complete tool call, finish reason "tool_calls", is not
+// empty), 0.5 for an answer the backend cut off at its length limit
 // (finish reason "length"), and 1 otherwise. It cannot tell a good answer
 // from a bad one; it catches the regressions that show in the shape of the
 // answer, and a judge or user feedback add the rest.
 func HeuristicScore(o *sluice.Observation) float64 {
 	switch {
-	case o.Refusal || o.ResponseChars == 0:
+	case o.Refusal:
+		return 0
+	case o.FinishReason == "tool_calls" || o.FinishReason == "function_call":
+		// A complete tool call: its answer is the call, not text.
+		return 1
+	case o.ResponseChars == 0:
 		return 0
 	case o.FinishReason == "length":
 		return 0.5

@@ -23,7 +23,7 @@ func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class s
 	if err != nil {
 		obs.ErrorClass = class
 		obs.Status = statusFor(nil, class)
-		obs.Latency = p.opt.Now().Sub(x.start)
+		obs.Latency = p.opt.Now().Sub(x.sent)
 		obs.TTFT = obs.Latency
 		code := sluice.CodeUpstream
 		switch class {
@@ -65,7 +65,7 @@ func (p *Proxy) relayBody(x *exchange, resp *http.Response, obs *sluice.Observat
 		// says what happened: the request's time ran out in the middle of
 		// the answer (504, as before its headers), the client left (499,
 		// nothing written), or the backend broke off (502).
-		obs.Latency = p.opt.Now().Sub(x.start)
+		obs.Latency = p.opt.Now().Sub(x.sent)
 		obs.TTFT = obs.Latency
 		id := obs.Model + ":" + obs.Version
 		switch classify(x.r.Context(), err) {
@@ -86,7 +86,7 @@ func (p *Proxy) relayBody(x *exchange, resp *http.Response, obs *sluice.Observat
 	if _, err := x.w.Write(body); err != nil {
 		obs.ErrorClass = "canceled"
 	}
-	obs.Latency = p.opt.Now().Sub(x.start)
+	obs.Latency = p.opt.Now().Sub(x.sent)
 	obs.TTFT = obs.Latency
 	if resp.StatusCode < 300 {
 		p.readAnswer(x, body, obs)
@@ -181,10 +181,6 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 					write(line)
 					break
 				}
-				if !gotFirst {
-					gotFirst = true
-					obs.TTFT = p.opt.Now().Sub(x.start)
-				}
 				if bytes.Contains(payload, []byte(`"usage"`)) {
 					u := gjson.GetBytes(payload, "usage")
 					if u.Type == gjson.JSON {
@@ -195,7 +191,15 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 						}
 					}
 				}
+				chars := obs.ResponseChars
 				readChunk(x, payload, obs, &prefix, &prefixLen)
+				// The first token is the first chunk with content (text, a
+				// tool call, a finish): not a role-only delta, nor an event
+				// without choices such as Azure's prompt filter results.
+				if !gotFirst && (obs.ResponseChars > chars || obs.FinishReason != "" || bytes.Contains(payload, []byte(`"tool_calls"`))) {
+					gotFirst = true
+					obs.TTFT = p.opt.Now().Sub(x.sent)
+				}
 				write(line)
 			default:
 				if !suppress {
@@ -213,7 +217,7 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 	if pending && fl != nil && !clientErr {
 		fl.Flush()
 	}
-	obs.Latency = p.opt.Now().Sub(x.start)
+	obs.Latency = p.opt.Now().Sub(x.sent)
 	if !gotFirst {
 		obs.TTFT = obs.Latency
 	}

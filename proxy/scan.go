@@ -549,6 +549,7 @@ type requestFields struct {
 	hasOptions         bool
 	usageAsked         bool
 	category           []byte // a JSON string or nil
+	dupModel           bool   // "model" appears more than once
 }
 
 // scanRequest reads a request body's routing fields in one pass over its
@@ -564,9 +565,17 @@ func scanRequest(b []byte) (r requestFields, ok bool) {
 		return true
 	}
 	_, ok = eachKey(b, 0, func(key []byte, v jsonSpan) bool {
+		if bytes.IndexByte(key, '\\') >= 0 {
+			// An escaped key ("mod\u0065l" is "model" to a backend):
+			// gjson reads those.
+			inner = false
+			return false
+		}
 		switch string(key) {
 		case "model":
-			if once(0) {
+			if !once(0) {
+				r.dupModel = true
+			} else {
 				r.model, r.hasModel = v, true
 				if isString(v.raw) && !hasControl(v.raw) {
 					_, r.modelEsc, _ = skipString(v.raw, 0)

@@ -258,8 +258,9 @@ func (p *Proxy) runShadow(j *shadowJob) {
 	ctx, cancel := context.WithTimeout(j.rule.ctx, p.opt.RequestTimeout)
 	defer cancel()
 	r := (&http.Request{Method: http.MethodPost, URL: &url.URL{Path: j.path}, Header: j.header}).WithContext(j.rule.ctx)
+	now := p.opt.Now()
 	x := &exchange{
-		w: &discardWriter{h: http.Header{}}, r: r, reqID: j.reqID, start: p.opt.Now(),
+		w: &discardWriter{h: http.Header{}}, r: r, reqID: j.reqID, start: now, sent: now,
 		body: j.body, f: readFields(j.body), category: j.category,
 		keep: &keep{limit: pairTextBytes, judged: j.judged, shadow: true},
 	}

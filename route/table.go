@@ -37,6 +37,10 @@ type Options struct {
 	// a category sent in the body is routed as the same category sent as a
 	// header. Empty means DefaultCategoryHeader.
 	CategoryHeader string
+	// DownEndpoints are the backend URLs health checks found down: a
+	// version with several endpoints sends its requests to those that are
+	// up (to all of them when none is), as nginx's upstream does.
+	DownEndpoints map[string]bool
 }
 
 // NewOptions returns Options with every default filled in.
@@ -60,6 +64,8 @@ type Table struct {
 	forceHeader   string
 	categoryHdr   string
 	views         []ModelView
+	// downEndpoints is Options.DownEndpoints, for compile.
+	downEndpoints map[string]bool
 }
 
 // name is what a "model" string resolves to: a model, and for a pin the
@@ -180,6 +186,8 @@ func Build(reg *sluice.Registry, unhealthy map[string]bool, opt Options) *Table 
 		names:    make(map[string]name, len(reg.Models)+len(reg.Versions)),
 		models:   make(map[string]*model, len(reg.Models)),
 		byID:     make(map[string]*Target, len(reg.Versions)),
+
+		downEndpoints: opt.DownEndpoints,
 	}
 	headers := opt.StickyHeaders
 	if headers == nil {
@@ -225,7 +233,7 @@ func (t *Table) compile(reg *sluice.Registry, sm *sluice.Model, unhealthy map[st
 	for _, v := range reg.VersionsOf(sm.Name) {
 		e := &entry{version: v.Version, stage: v.Stage}
 		if v.Stage.Servable() {
-			e.target = newTarget(v, !unhealthy[v.ID()])
+			e.target = newTarget(v, !unhealthy[v.ID()], t.downEndpoints)
 			e.addressable = reg.Addressable(sm.Name, v.Version)
 			t.byID[e.target.ID] = e.target
 			if e.addressable {

@@ -36,10 +36,14 @@ type Target struct {
 	// version; only splits avoid it.
 	Healthy bool
 
+	// live are the Endpoints that health checks have not found down
+	// (Options.DownEndpoints); Endpoint spreads requests over them, and
+	// over every endpoint when none is up.
+	live []string
 	next atomic.Uint64
 }
 
-func newTarget(v *sluice.Version, healthy bool) *Target {
+func newTarget(v *sluice.Version, healthy bool, down map[string]bool) *Target {
 	t := &Target{
 		ID:         v.ID(),
 		Model:      v.Model,
@@ -53,18 +57,26 @@ func newTarget(v *sluice.Version, healthy bool) *Target {
 	if !v.SunsetAt.IsZero() {
 		t.Sunset = v.SunsetAt.UTC().Format(http.TimeFormat)
 	}
+	t.live = t.Endpoints
+	if len(down) > 0 {
+		live := slices.DeleteFunc(slices.Clone(t.Endpoints), func(e string) bool { return down[e] })
+		if len(live) > 0 {
+			t.live = live
+		}
+	}
 	return t
 }
 
-// Endpoint returns the next backend base URL, round-robin over Endpoints, or
-// "" when the version has none. It is safe for concurrent use.
+// Endpoint returns the next backend base URL, round-robin over the
+// Endpoints that are up (all of them when none is), or "" when the version
+// has none. It is safe for concurrent use.
 func (t *Target) Endpoint() string {
-	switch n := uint64(len(t.Endpoints)); n {
+	switch n := uint64(len(t.live)); n {
 	case 0:
 		return ""
 	case 1:
-		return t.Endpoints[0]
+		return t.live[0]
 	default:
-		return t.Endpoints[(t.next.Add(1)-1)%n]
+		return t.live[(t.next.Add(1)-1)%n]
 	}
 }

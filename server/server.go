@@ -133,12 +133,14 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		s.mu.Lock()
 		s.unhealthy = unhealthy
 		s.mu.Unlock()
-		logger.Info("backend health changed", "unhealthy", fmt.Sprint(unhealthy))
+		logger.Info("backend health changed", "unhealthy", fmt.Sprint(unhealthy), "endpoints_down", len(s.Health.DownEndpoints()))
 		s.Control.Republish()
 	}
 	ctl.Subscribe(func(reg *sluice.Registry) {
 		s.Health.SetTargets(reg)
-		s.Routes.Store(route.Build(reg, s.outOfService(), ropt))
+		o := ropt
+		o.DownEndpoints = s.Health.DownEndpoints() // issue 6: a dead replica of a version
+		s.Routes.Store(route.Build(reg, s.outOfService(), o))
 	})
 	s.Auth = api.NewAuth(s.Store, cfg.StaticTokens())
 	// Issue 6: ejected versions leave splits like unhealthy ones; client
