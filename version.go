@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Stage is a version's place in its lifecycle.
@@ -227,6 +228,38 @@ func (v *Version) Validate() error {
 	}
 	if v.GPUMemoryGB < 0 || v.LoadTimeSeconds < 0 {
 		return Errorf(CodeInvalid, "version %s: gpu_memory_gb and load_time_seconds cannot be negative", v.ID())
+	}
+	for _, f := range []struct{ name, text string }{
+		{"upstream_model", v.UpstreamModel}, {"base_model", v.BaseModel}, {"family", v.Family},
+		{"size", v.Size}, {"weight_hash", v.WeightHash}, {"config_hash", v.ConfigHash},
+	} {
+		if err := CheckText(f.name, f.text); err != nil {
+			return fmt.Errorf("version %s: %w", v.ID(), err)
+		}
+	}
+	for k, val := range v.Lineage {
+		if err := CheckText("lineage key", k); err != nil {
+			return fmt.Errorf("version %s: %w", v.ID(), err)
+		}
+		if err := CheckText("lineage."+k, val); err != nil {
+			return fmt.Errorf("version %s: %w", v.ID(), err)
+		}
+	}
+	return nil
+}
+
+// CheckText returns a CodeInvalid error naming field unless s is valid
+// UTF-8 without NUL or other control characters (tab and newline are
+// allowed): PostgreSQL refuses such text, and SQLite would keep what the
+// other store cannot.
+func CheckText(field, s string) error {
+	if !utf8.ValidString(s) {
+		return &Error{Code: CodeInvalid, Fields: []string{field}, Message: fmt.Sprintf("%s is not valid UTF-8: send it as UTF-8 text", field)}
+	}
+	for _, r := range s {
+		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f {
+			return &Error{Code: CodeInvalid, Fields: []string{field}, Message: fmt.Sprintf("%s contains a control character (%U): remove it", field, r)}
+		}
 	}
 	return nil
 }

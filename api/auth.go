@@ -100,8 +100,10 @@ func (a *Auth) load(ctx context.Context) error {
 	defer a.mu.Unlock()
 	if err != nil {
 		a.failedAt = time.Now()
-		a.lastErr = sluice.Errorf(sluice.CodeUnavailable, "cannot read admin tokens from the store: %v: check the store and retry", err)
-		return a.lastErr
+		// Callers not yet known to be admins get no detail of the store
+		// (its host, user, database): /readyz and the logs say it.
+		a.lastErr = sluice.Errorf(sluice.CodeUnavailable, "cannot check the admin token: the store does not answer; retry shortly (the gateway's /readyz says why)")
+		return sluice.Errorf(sluice.CodeUnavailable, "cannot read admin tokens from the store: %v: check the store and retry", err)
 	}
 	if seq > a.applied {
 		a.cached, a.loadedAt, a.loaded, a.applied = ts, time.Now(), true, seq

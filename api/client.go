@@ -37,6 +37,11 @@ func NewClient(baseURL, token string) *Client {
 
 var defaultHTTP = &http.Client{Timeout: 30 * time.Second}
 
+// longHTTP sends the requests whose answer comes when long work ends (a
+// fire drill sends traffic for up to a minute or two); the caller's
+// context still bounds them.
+var longHTTP = &http.Client{Timeout: 5 * time.Minute}
+
 // do sends one request and decodes a 2xx answer into out (unless nil).
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) (int, error) {
 	var body io.Reader
@@ -398,6 +403,10 @@ func (c *Client) Plan(ctx context.Context, model, to, from string) (rollout.Plan
 // Drill runs a fire drill of model's rollback with candidate at percent.
 func (c *Client) Drill(ctx context.Context, model, candidate string, percent float64, reason string) (rollout.DrillReport, error) {
 	var out rollout.DrillReport
-	_, err := c.do(ctx, "POST", "/admin/v1/drills", nil, DrillRequest{Model: model, To: candidate, Percent: percent, Reason: reason}, &out)
+	long := *c
+	if long.HTTP == nil {
+		long.HTTP = longHTTP
+	}
+	_, err := long.do(ctx, "POST", "/admin/v1/drills", nil, DrillRequest{Model: model, To: candidate, Percent: percent, Reason: reason}, &out)
 	return out, err
 }

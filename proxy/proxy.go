@@ -8,7 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/textproto"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -66,6 +68,10 @@ type Options struct {
 	// ForceAllowed says whether the caller may use the force-version header;
 	// nil means nobody may.
 	ForceAllowed func(r *http.Request) bool
+	// ForceHeader names the force-version header when it is not the
+	// default X-Sluice-Version (which is never forwarded), so that a custom
+	// one does not reach backends either.
+	ForceHeader string
 	// Admit, if set, checks that the caller may use the model named in the
 	// body (client API key scopes, KeySet.Admit); its error is the answer.
 	Admit func(r *http.Request, model string, body []byte) error
@@ -116,6 +122,9 @@ type Proxy struct {
 	inflight  inflight
 	shadow    shadowState
 	feedback  *feedbackRing
+	// forceHeader is Options.ForceHeader, canonical, when it is not the
+	// default; "" otherwise.
+	forceHeader string
 }
 
 // New returns a Proxy with opt's defaults filled in.
@@ -162,6 +171,9 @@ func New(opt Options) *Proxy {
 	p.shadow.init(opt.ShadowQueue, opt.ShadowPairs)
 	p.feedback = newFeedbackRing(opt.FeedbackWindow)
 	p.bufs.New = func() any { b := make([]byte, 0, 4<<10); return &b }
+	if h := textproto.CanonicalMIMEHeaderKey(opt.ForceHeader); h != "" && h != "X-Sluice-Version" {
+		p.forceHeader = h
+	}
 	return p
 }
 
@@ -298,6 +310,9 @@ func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeError(w, err)
 		return
+	}
+	if p.forceHeader != "" {
+		delete(r.Header, p.forceHeader)
 	}
 	p.forward(&x, d)
 }
@@ -585,6 +600,12 @@ func copyResponseHeaders(dst, src http.Header) {
 	conn := src["Connection"]
 	for k, v := range src {
 		if !hopHeaders[k] && !ownHeaders[k] && !httpguts.HeaderValuesContainsToken(conn, k) {
+			if k == "Set-Cookie" {
+				v = withoutOwnCookies(v)
+				if len(v) == 0 {
+					continue
+				}
+			}
 			dst[k] = v
 		}
 	}
@@ -595,6 +616,20 @@ func copyResponseHeaders(dst, src http.Header) {
 // itself) must not replace them, or the client would be told another
 // version served it than the request log says.
 var ownHeaders = map[string]bool{"X-Request-Id": true, "X-Model-Version": true, "Deprecation": true, "Sunset": true}
+
+// withoutOwnCookies drops the cookies a backend sets under the dashboard's
+// names (sluice_…): where the admin API shares the data plane's address, a
+// backend could otherwise plant a session cookie in a user's browser.
+func withoutOwnCookies(vs []string) []string {
+	if !slices.ContainsFunc(vs, isOwnCookie) {
+		return vs
+	}
+	return slices.DeleteFunc(slices.Clone(vs), isOwnCookie)
+}
+
+func isOwnCookie(v string) bool {
+	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(v)), "sluice_")
+}
 
 // bodyErrText says what broke a request body's read without the socket
 // addresses a net.OpError carries.

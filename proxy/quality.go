@@ -105,7 +105,9 @@ func (p *Proxy) afterAnswer(x *exchange, t *route.Target, obs *sluice.Observatio
 			})
 		}
 	}
-	if x.keep != nil && x.keep.mirror != nil {
+	if x.keep != nil && x.keep.mirror != nil && obs.ErrorClass != "canceled" {
+		// A request its client gave up on is not mirrored: no one waited
+		// for it, and its pair would have no live answer to compare.
 		p.enqueueShadow(x, obs)
 	}
 }

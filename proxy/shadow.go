@@ -68,9 +68,17 @@ type shadowState struct {
 	wg    sync.WaitGroup
 
 	mirrored, dropped, completed, skipped atomic.Int64
+	// queuedBytes is the size of the request bodies queued, bounded by
+	// maxShadowQueueBytes: the queue's length alone let a slow candidate
+	// and long prompts hold gigabytes.
+	queuedBytes atomic.Int64
 
 	pairs pairRing
 }
+
+// maxShadowQueueBytes bounds the request bodies waiting to be mirrored; a
+// request that would pass it is dropped (counted as dropped).
+const maxShadowQueueBytes = 64 << 20
 
 func (s *shadowState) init(queue, pairs int) {
 	s.queue = make(chan *shadowJob, queue)
@@ -220,6 +228,7 @@ func (p *Proxy) startShadow() {
 				case <-s.done:
 					return
 				case j := <-s.queue:
+					s.queuedBytes.Add(-int64(len(j.body)))
 					p.runShadow(j)
 				}
 			}
@@ -230,6 +239,12 @@ func (p *Proxy) startShadow() {
 // enqueueShadow queues the mirror of x, whose live answer obs describes,
 // or drops it when the queue is full.
 func (p *Proxy) enqueueShadow(x *exchange, obs *sluice.Observation) {
+	n := int64(len(x.body))
+	if p.shadow.queuedBytes.Add(n) > maxShadowQueueBytes {
+		p.shadow.queuedBytes.Add(-n)
+		p.shadow.dropped.Add(1)
+		return
+	}
 	j := &shadowJob{
 		rule: x.keep.mirror, reqID: x.reqID, path: x.r.URL.Path, header: x.r.Header.Clone(), body: bytes.Clone(x.body),
 		category: x.category, judged: x.keep.judged, primary: sideOf(obs, x.keptText(pairTextBytes)),
@@ -238,6 +253,7 @@ func (p *Proxy) enqueueShadow(x *exchange, obs *sluice.Observation) {
 	case p.shadow.queue <- j:
 		p.shadow.mirrored.Add(1)
 	default:
+		p.shadow.queuedBytes.Add(-n)
 		p.shadow.dropped.Add(1)
 	}
 }

@@ -278,6 +278,18 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 		return sluice.Rollout{}, err
 	}
 	shift := time.Since(began)
+	if slices.ContainsFunc(acts, func(a Action) bool { return a.Kind == ActDrain }) {
+		// A rollback answers once the routing is back on the baseline: the
+		// wait for the candidate's requests in flight (up to DrainTimeout),
+		// the unload webhook, the timings and the alerts follow on their
+		// own, and do not end when the caller (an operator's CLI) leaves.
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.afterCommit(context.WithoutCancel(ctx), next, acts, shift)
+		}()
+		return next, nil
+	}
 	c.afterCommit(ctx, next, acts, shift)
 	return next, nil
 }

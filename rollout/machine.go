@@ -162,6 +162,24 @@ func Validate(s sluice.RolloutSpec) error {
 	if s.ShadowFraction <= 0 || s.ShadowFraction > 1 {
 		return sluice.Errorf(sluice.CodeInvalid, "shadow_fraction %v must be in (0, 1]", s.ShadowFraction)
 	}
+	// Negative counts and durations (zero takes the default) would end a
+	// rollout at once on no data, or never.
+	for _, c := range []struct {
+		name string
+		v    int64
+	}{
+		{"ab_samples", int64(s.ABSamples)}, {"shadow_samples", int64(s.ShadowSamples)},
+		{"analysis.min_samples", int64(s.Analysis.MinSamples)}, {"analysis.fail_checks", int64(s.Analysis.FailChecks)},
+		{"analysis.interval", int64(s.Analysis.Interval)}, {"rollback_window", int64(s.RollbackWindow)},
+		{"warmup.requests", int64(s.Warmup.Requests)}, {"warmup.latency_budget", int64(s.Warmup.LatencyBudget)},
+	} {
+		if c.v < 0 {
+			return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{c.name}, Message: fmt.Sprintf("%s cannot be negative: leave it out for the default, or give a positive value", c.name)}
+		}
+	}
+	if a := s.Analysis.Alpha; a < 0 || a >= 1 || a != a {
+		return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"analysis.alpha"}, Message: fmt.Sprintf("analysis.alpha %v must be between 0 and 1 (such as 0.05); leave it out for the default", a)}
+	}
 	return nil
 }
 

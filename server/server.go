@@ -147,7 +147,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	// API keys, when configured, guard the data plane.
 	s.Ejector = s.newEjector(cfg.OutlierEjection)
 	if s.Keys, err = s.newKeySet(cfg.ClientKeys); err != nil {
-		s.Store.Close()
+		s.closeEarly()
 		return nil, err
 	}
 	popt := proxy.Options{ForceAllowed: s.forceAllowed}
@@ -163,7 +163,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		Routes: s.Routes, Recorder: s.Recorder, Log: s.Log, Refusal: refusal,
 		MaxBodyBytes: cfg.MaxBodyBytes, NoRetry: !*cfg.RetryOnStable,
 		ConnectTimeout: cfg.Timeouts.Connect, FirstByteTimeout: cfg.Timeouts.FirstByte, RequestTimeout: cfg.Timeouts.Request,
-		CategoryHeader: cfg.CategoryHeader, ForceAllowed: popt.ForceAllowed, Now: now,
+		CategoryHeader: cfg.CategoryHeader, ForceAllowed: popt.ForceAllowed, ForceHeader: cfg.ForceHeader, Now: now,
 		OnResult: popt.OnResult, Admit: popt.Admit,
 		Judge: s.newJudge(cfg.Judge),
 	})
@@ -178,7 +178,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	s.replica = newReplica(s.Store, logger)
 	prom, err := prometheusGates(cfg.Prometheus) // issue 5: Prometheus gates
 	if err != nil {
-		s.Store.Close()
+		s.closeEarly()
 		return nil, err
 	}
 	s.Rollouts = rollout.New(rollout.Options{
@@ -221,11 +221,27 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 			})
 		}
 		if err != nil {
-			s.Store.Close()
+			s.closeEarly()
 			return nil, fmt.Errorf("apply models_file: %w", err)
+		}
+		for _, m := range doc.Models {
+			if m.Target != "" {
+				// A restart must not start rollouts: only an admin's apply does.
+				logger.Warn("models_file: target is not acted on at start; start the rollout with sluice apply -f or sluice rollout start", "model", m.Name, "target", m.Target)
+			}
 		}
 	}
 	return s, nil
+}
+
+// closeEarly undoes New after the request log started: its writer stops
+// (it would go on writing to, and pruning, a closed store) and the store
+// closes.
+func (s *Server) closeEarly() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	s.Log.Close(ctx)
+	s.Store.Close()
 }
 
 // forceAllowed honours the force-version header only for callers with an
@@ -252,6 +268,13 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/v1/", s.boundWrites(s.wrapKeys(s.Proxy)))
 	if s.Config.AdminListen == "" {
 		s.adminRoutes(mux)
+	} else {
+		// Say where to go rather than a bare 404 (the CLI's default server
+		// is the default listen address). The admin address itself is not
+		// named: it is often kept off the network the data plane faces.
+		mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
+			api.WriteError(w, sluice.Errorf(sluice.CodeNotFound, "the admin API is not served on this address: this gateway serves it on its admin_listen address; point --server (or SLUICE_SERVER) there"))
+		})
 	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	return mux

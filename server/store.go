@@ -17,10 +17,20 @@ func IsPostgresDSN(store string) bool {
 
 // OpenStore opens the store the configuration's store setting names: a
 // postgres:// or postgresql:// URL opens the PostgreSQL store, which several
-// replicas can share; anything else is the path of an SQLite file.
+// replicas can share; anything else is the path of an SQLite file, which
+// one gateway at a time may open (lockSQLite).
 func OpenStore(ctx context.Context, store string) (sluice.Store, error) {
 	if IsPostgresDSN(store) {
 		return postgres.Open(ctx, store)
 	}
-	return sqlite.Open(store)
+	st, err := sqlite.Open(store)
+	if err != nil {
+		return nil, err
+	}
+	lock, err := lockSQLite(store)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &lockedStore{Store: st, lock: lock}, nil
 }

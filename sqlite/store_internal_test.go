@@ -16,7 +16,7 @@ func TestOpen_Pragmas(t *testing.T) {
 	for _, tc := range []struct{ pragma, want string }{
 		{"journal_mode", "wal"},
 		{"foreign_keys", "1"},
-		{"synchronous", "1"}, // NORMAL
+		{"synchronous", "2"}, // FULL
 		{"busy_timeout", "5000"},
 	} {
 		var w, r string

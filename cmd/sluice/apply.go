@@ -46,7 +46,7 @@ Applying the same file again changes nothing.`,
 			case !res.Changed:
 				fmt.Fprintf(c.stdout, "unchanged (revision %d)\n", res.Revision)
 			case dry:
-				fmt.Fprintf(c.stdout, "dry run: would make %d change(s):\n", len(res.Audit))
+				fmt.Fprintf(c.stdout, "dry run at revision %d: would make %d change(s) (apply them only if no one changed the registry since with --if-revision %d):\n", res.Revision, len(res.Audit), res.Revision)
 			default:
 				fmt.Fprintf(c.stdout, "applied: revision %d, %d change(s):\n", res.Revision, len(res.Audit))
 			}

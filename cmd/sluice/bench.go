@@ -38,7 +38,7 @@ The machine must be otherwise idle for the figures to mean much: the load
 average is recorded with every cell.
 
 Examples:
-  sluice bench                                   # the full comparison (about 7 minutes)
+  sluice bench                                   # the full comparison (about 7 to 10 minutes)
   sluice bench --quick --out /tmp/bench          # a smoke run of a few seconds
   sluice bench --only sluice,nginx --duration 20s
   sluice bench --soak 10m --users 1000000 --out /tmp/soak   # memory over a 10-minute soak

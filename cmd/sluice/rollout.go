@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -149,7 +150,7 @@ func (c *cli) rolloutStatusCmd() *cobra.Command {
 func (c *cli) rolloutWatchCmd() *cobra.Command {
 	var every time.Duration
 	cmd := &cobra.Command{
-		Use: "watch MODEL", Short: "Redraw the rollout's stage, split, progress and verdicts until it ends", Args: cobra.ExactArgs(1),
+		Use: "watch MODEL", Short: "Redraw the rollout's stage, split, progress and verdicts until it ends; exit 0 if it was promoted or completed, 1 otherwise", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := c.client()
 			if err != nil {
@@ -171,14 +172,28 @@ func (c *cli) rolloutWatchCmd() *cobra.Command {
 					return err
 				}
 				view := renderRollout(st, time.Now())
-				if tty {
+				switch {
+				case c.output == "json":
+					// One JSON object a line (JSON Lines) each time the
+					// rollout changes, for scripts.
+					if view != last {
+						b, _ := json.Marshal(st)
+						c.stdout.Write(append(b, '\n'))
+					}
+				case tty:
 					io.WriteString(c.stdout, "\x1b[H\x1b[2J"+view)
-				} else if view != last {
+				case view != last:
 					io.WriteString(c.stdout, view+"\n")
 				}
 				last = view
-				if !st.Rollout.Phase.Active() {
-					return nil
+				if r := st.Rollout; !r.Phase.Active() {
+					// The exit status says how it ended, so a CI job can
+					// gate on it: 0 promoted or completed, else 1.
+					switch r.Phase {
+					case sluice.PhasePromoted, sluice.PhaseCompleted:
+						return nil
+					}
+					return fmt.Errorf("rollout %s ended %s: %s", r.ID, r.Phase, r.Decision)
 				}
 				select {
 				case <-cmd.Context().Done():

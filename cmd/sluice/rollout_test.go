@@ -69,8 +69,9 @@ func TestCLI_RolloutCommands(t *testing.T) {
 	if got := gw.Control.Registry().Models["chat"].Policy.String(); got != "specific v1.1.0" {
 		t.Errorf("routing after abort: %s", got)
 	}
-	out = mustRun(t, cmd("rollout", "watch", "chat")...)
-	if !strings.Contains(out, "aborted") {
-		t.Errorf("watch of an ended rollout: %s", out)
+	// The exit status says how it ended: 1 for an abort, for CI to gate on.
+	out, errOut, code = run(t, cmd("rollout", "watch", "chat")...)
+	if code != 1 || !strings.Contains(out, "aborted") || !strings.Contains(errOut, "ended aborted") {
+		t.Errorf("watch of an aborted rollout: exit %d\n%s\n%s", code, out, errOut)
 	}
 }

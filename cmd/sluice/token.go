@@ -74,6 +74,9 @@ func (c *cli) tokenCmd() *cobra.Command {
 			if err := cl.DeleteToken(cmd.Context(), args[0], dreason); err != nil {
 				return err
 			}
+			if c.output == "json" {
+				return c.printJSON(map[string]string{"deleted": args[0]})
+			}
 			fmt.Fprintf(c.stdout, "token %s deleted\n", args[0])
 			return nil
 		},

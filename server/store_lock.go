@@ -1,0 +1,55 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/sluicehq/sluice"
+)
+
+// lockedStore is an SQLite store held by this gateway alone: a second
+// gateway on the same file would never see the first's changes (it reads
+// the registry at start, on its own writes and on SIGHUP), so it kept
+// routing to versions rolled back through the first, and both ran the same
+// rollouts. Close releases the lock.
+type lockedStore struct {
+	sluice.Store
+	lock *os.File
+}
+
+func (s *lockedStore) Close() error {
+	err := s.Store.Close()
+	s.lock.Close() // closing the descriptor releases the flock
+	return err
+}
+
+// lockSQLite takes an exclusive lock on path's lock file (path + ".lock"),
+// which names the process holding it, or says which process does. Other
+// programs may still open the file itself (a backup, an ops script).
+func lockSQLite(path string) (*os.File, error) {
+	name := path + ".lock"
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: cannot create its lock file %s (%v): check the directory's permissions", path, name, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		b := make([]byte, 32)
+		n, _ := f.ReadAt(b, 0)
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			holder := "another process"
+			if pid := strings.TrimSpace(string(b[:n])); pid != "" {
+				holder = "process " + pid
+			}
+			return nil, fmt.Errorf("store %s is in use by another sluice gateway (%s): an SQLite store serves one gateway; stop the other, give this one its own file, or run several replicas on a shared PostgreSQL store (store: postgres://…)", path, holder)
+		}
+		return nil, fmt.Errorf("store %s: cannot lock %s (%v)", path, name, err)
+	}
+	f.Truncate(0)
+	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return f, nil
+}
