@@ -1,5 +1,7 @@
 package sluice
 
+import "slices"
+
 // ApplyDoc is the declarative description of models that `sluice apply -f`
 // reads (YAML) and the admin API accepts (JSON). Applying it is idempotent:
 // re-applying the same document changes nothing.
@@ -18,10 +20,11 @@ type ApplyModel struct {
 	Description string `json:"description,omitempty" yaml:"description,omitempty"`
 	// Policy, when set, replaces the routing policy.
 	Policy *Policy `json:"policy,omitempty" yaml:"policy,omitempty"`
-	// Labels, when set, replace all labels.
-	Labels map[string]string `json:"labels,omitempty" yaml:"labels,omitempty"`
-	// Rules, when set, replace all rules.
-	Rules []Rule `json:"rules,omitempty" yaml:"rules,omitempty"`
+	// Labels, when set, replace all labels ({} removes them all; null or
+	// absent leaves them). No omitempty in JSON, so {} reaches the server.
+	Labels map[string]string `json:"labels" yaml:"labels,omitempty"`
+	// Rules, when set, replace all rules ([] removes them all).
+	Rules []Rule `json:"rules" yaml:"rules,omitempty"`
 	// Versions are registered (immutable) or, for existing ones, moved to
 	// the stage given, following the lifecycle.
 	Versions []Version `json:"versions,omitempty" yaml:"versions,omitempty"`
@@ -62,6 +65,11 @@ func (e *Edit) Apply(doc ApplyDoc) error {
 			next = Model{Name: am.Name, Policy: Policy{Kind: PolicyLatest}}
 		}
 		if am.Description != "" {
+			// Checked where it is set, so that text stored before the check
+			// existed blocks no later change (a rollback above all).
+			if err := CheckText("description", am.Description); err != nil {
+				return Errorf(CodeInvalid, "model %s: %s", am.Name, ErrorMessage(err))
+			}
 			next.Description = am.Description
 		}
 		if am.Policy != nil {
@@ -82,4 +90,23 @@ func (e *Edit) Apply(doc ApplyDoc) error {
 		}
 	}
 	return nil
+}
+
+// KeepRolloutRouting returns doc without the policy and labels of the
+// models whose rollout is live in reg, and those models' names: a live
+// rollout owns its model's routing until it ends (its split, its preview
+// and stable labels), so applying a file again, as a GitOps loop does, must
+// not reset the canary's share. The rollout leaves the routing as the file
+// says, or as it decides, when it ends.
+func (d ApplyDoc) KeepRolloutRouting(reg *Registry) (ApplyDoc, []string) {
+	out := d
+	out.Models = slices.Clone(d.Models)
+	var kept []string
+	for i, m := range out.Models {
+		if r := reg.Rollouts[m.Name]; r != nil && r.Phase.Active() && (m.Policy != nil || m.Labels != nil) {
+			out.Models[i].Policy, out.Models[i].Labels = nil, nil
+			kept = append(kept, m.Name)
+		}
+	}
+	return out, kept
 }

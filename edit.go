@@ -2,6 +2,7 @@ package sluice
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"slices"
 	"time"
@@ -100,6 +101,11 @@ func (e *Edit) RegisterVersion(v Version) (created bool, err error) {
 		if v.Stage != "" && v.Stage != old.Stage {
 			return false, e.SetStage(v.ID(), v.Stage, v.SunsetAt)
 		}
+		// A deprecated version's announced sunset moved in the file (one
+		// left out keeps the stored date).
+		if v.Stage == StageDeprecated && old.Stage == StageDeprecated && !v.SunsetAt.IsZero() && !v.SunsetAt.Equal(old.SunsetAt) {
+			return false, e.SetStage(v.ID(), v.Stage, v.SunsetAt)
+		}
 		return false, nil
 	}
 	if v.Stage == "" {
@@ -163,6 +169,9 @@ func (e *Edit) SetStage(id string, to Stage, sunset time.Time) error {
 		return nil
 	}
 	before := map[string]any{"stage": v.Stage}
+	if !v.SunsetAt.IsZero() {
+		before["sunset_at"] = v.SunsetAt
+	}
 	v.Stage = to
 	v.SunsetAt = sunset.UTC()
 	if to != StageDeprecated {
@@ -194,6 +203,9 @@ func (e *Edit) PutModel(m Model) error {
 			return nil
 		}
 	}
+	if err := checkModelText(old, &m); err != nil {
+		return err
+	}
 	m.UpdatedAt = e.Now
 	e.next.Models[m.Name] = &m
 	e.change.Models = slices.DeleteFunc(e.change.Models, func(x Model) bool { return x.Name == m.Name })
@@ -207,10 +219,49 @@ func (e *Edit) PutModel(m Model) error {
 	return nil
 }
 
+// checkModelText refuses text both stores cannot keep (CheckText) in what
+// m changes from old: text stored before the check existed blocks no later
+// change, a rollback above all.
+func checkModelText(old, m *Model) error {
+	var was Model
+	if old != nil {
+		was = *old
+	}
+	bad := func(field, now, before string) error {
+		if now == before {
+			return nil
+		}
+		if err := CheckText(field, now); err != nil {
+			return Errorf(CodeInvalid, "model %s: %s", m.Name, ErrorMessage(err))
+		}
+		return nil
+	}
+	if err := bad("description", m.Description, was.Description); err != nil {
+		return err
+	}
+	if err := bad("policy.salt", m.Policy.Salt, was.Policy.Salt); err != nil {
+		return err
+	}
+	if !reflect.DeepEqual(m.Rules, was.Rules) {
+		for i, r := range m.Rules {
+			for _, v := range r.Values {
+				if err := CheckText(fmt.Sprintf("rules[%d].values", i), v); err != nil {
+					return Errorf(CodeInvalid, "model %s: %s", m.Name, ErrorMessage(err))
+				}
+			}
+		}
+	}
+	return nil
+}
+
 // routing is what the audit log keeps of a model: enough to answer "which
-// version served it at time T".
+// version served it at time T", and its description when it has one.
 func routing(m *Model) map[string]any {
-	return map[string]any{"policy": m.Policy, "labels": m.Labels, "rules": m.Rules}
+	out := map[string]any{"policy": m.Policy, "labels": m.Labels, "rules": m.Rules}
+	if m.Description != "" {
+		out["description"] = m.Description
+	}
+	return out
 }
 
 func modelAction(old, m *Model) string {
@@ -317,6 +368,11 @@ func (e *Edit) Finish() (Change, error) {
 		// deprecated or retired would leave its bare name answering
 		// nothing.
 		// Policy off is the way to mean it.
+		// Nor may a model taken out of service come back serving nothing.
+		wasOff := e.base.Models[name] != nil && e.base.Models[name].Policy.Kind == PolicyOff
+		if wasOff && e.next.Models[name].Policy.Kind != PolicyOff && len(e.next.ServingVersions(name)) == 0 {
+			return Change{}, Errorf(CodeInvalid, "model %s would still serve nothing under policy %s (no production version to serve): promote a version to production first (sluice stage %s:VERSION production), or set policy specific VERSION", name, e.next.Models[name].Policy, name)
+		}
 		if len(e.base.ServingVersions(name)) > 0 && len(e.next.ServingVersions(name)) == 0 && e.next.Models[name].Policy.Kind != PolicyOff {
 			return Change{}, Errorf(CodeInvalid, "model %s would serve nothing after this change (policy %s, and no production version left to serve): promote another version to production first (sluice stage %s:VERSION production), or point the policy at one; to take the model out of service on purpose, set its policy to off first (sluice set policy %s off)", name, e.next.Models[name].Policy, name, name)
 		}

@@ -207,9 +207,6 @@ func (r *Registry) ValidateModel(name string) error {
 	if m == nil {
 		return Errorf(CodeNotFound, "model %q is not registered: register it with sluice apply -f", name)
 	}
-	if err := CheckText("description", m.Description); err != nil {
-		return Errorf(CodeInvalid, "model %s: %s", name, ErrorMessage(err))
-	}
 	servable := func(what, tag string) error {
 		v := r.Version(name, tag)
 		if v == nil {

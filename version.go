@@ -249,17 +249,14 @@ func (v *Version) Validate() error {
 }
 
 // CheckText returns a CodeInvalid error naming field unless s is valid
-// UTF-8 without NUL or other control characters (tab and newline are
-// allowed): PostgreSQL refuses such text, and SQLite would keep what the
-// other store cannot.
+// UTF-8 without NUL: the text PostgreSQL refuses, which SQLite would keep,
+// so that both stores take the same changes.
 func CheckText(field, s string) error {
 	if !utf8.ValidString(s) {
 		return &Error{Code: CodeInvalid, Fields: []string{field}, Message: fmt.Sprintf("%s is not valid UTF-8: send it as UTF-8 text", field)}
 	}
-	for _, r := range s {
-		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f {
-			return &Error{Code: CodeInvalid, Fields: []string{field}, Message: fmt.Sprintf("%s contains a control character (%U): remove it", field, r)}
-		}
+	if strings.IndexByte(s, 0) >= 0 {
+		return &Error{Code: CodeInvalid, Fields: []string{field}, Message: fmt.Sprintf("%s contains a NUL character: remove it", field)}
 	}
 	return nil
 }

@@ -2,6 +2,8 @@ package api_test
 
 import (
 	"context"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/sluicehq/sluice"
@@ -16,7 +18,7 @@ func TestApply_IfRevision(t *testing.T) {
 	e := MustEnv(t)
 	e.MustSeed(t)
 	doc := sluice.ApplyDoc{Models: []sluice.ApplyModel{{Name: "chat", Labels: map[string]string{"stable": "v1.0.0"}}}}
-	dry, err := e.Admin.ApplyIf(ctx, doc, "plan", true, 0)
+	dry, err := e.Admin.ApplyIf(ctx, doc, "plan", true, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,6 +37,14 @@ func TestApply_IfRevision(t *testing.T) {
 	if err != nil || res.Revision != cur+1 {
 		t.Fatalf("apply at the current revision: %+v, %v", res, err)
 	}
-	_, err = e.Admin.ApplyIf(ctx, doc, "bad", false, -1)
-	wantErr(t, err, sluice.CodeInvalid, []string{"if_revision"})
+	req, _ := http.NewRequest("POST", e.URL+"/admin/v1/apply", strings.NewReader(`{"doc": {"models": [{"name": "chat"}]}, "reason": "bad", "if_revision": -5}`))
+	req.Header.Set("Authorization", "Bearer "+adminSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("if_revision -5: status %d, want 422", resp.StatusCode)
+	}
 }

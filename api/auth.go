@@ -63,24 +63,25 @@ func (a *Auth) Reload(ctx context.Context) error {
 
 // SetStatic replaces the static tokens (the config file's, read again on
 // SIGHUP), so a token removed from the file stops working without a
-// restart. It refuses, changing nothing, when that would leave no token at
-// all (none in the file and none in the store): no one could administer
-// the gateway.
+// restart. It refuses, changing nothing, when that would leave no admin
+// token where there was one (in the file or the store): no one could
+// administer the gateway, nor create a token.
 func (a *Auth) SetStatic(ctx context.Context, static []sluice.Token) error {
-	if len(static) == 0 {
-		if err := a.load(ctx); err != nil {
-			return err
-		}
+	if err := a.load(ctx); err != nil && !hasAdmin(static) {
+		return err
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if len(static) == 0 {
-		if len(a.cached) == 0 {
-			return sluice.Errorf(sluice.CodeInvalid, "the config file now has no admin tokens and the store has none: no one could administer the gateway, so the tokens in force are kept; create one first (sluice token create) or keep one in the file")
-		}
+	if !hasAdmin(static) && !hasAdmin(a.cached) && hasAdmin(a.static) {
+		return sluice.Errorf(sluice.CodeInvalid, "the config file now has no admin token and the store has none: no one could administer the gateway, so the tokens in force are kept; create an admin token first (sluice token create NAME --role admin) or keep one in the file")
 	}
 	a.static = slices.Clone(static)
 	return nil
+}
+
+// hasAdmin reports whether ts holds an admin token.
+func hasAdmin(ts []sluice.Token) bool {
+	return slices.ContainsFunc(ts, func(t sluice.Token) bool { return t.Role == sluice.RoleAdmin })
 }
 
 // load reads the store's tokens and keeps them, unless a read that started

@@ -168,14 +168,19 @@ func (c *Client) Version(ctx context.Context, id string) (VersionView, error) {
 // Apply applies a declarative document; with dryRun it only computes and
 // validates the change.
 func (c *Client) Apply(ctx context.Context, doc sluice.ApplyDoc, reason string, dryRun bool) (Result, error) {
-	return c.ApplyIf(ctx, doc, reason, dryRun, 0)
+	return c.ApplyIf(ctx, doc, reason, dryRun, -1)
 }
 
 // ApplyIf is Apply that succeeds only while the registry is at revision
-// ifRevision (0: any), answering a conflict otherwise.
+// ifRevision (negative: any; 0 is an empty registry's), answering a
+// conflict otherwise.
 func (c *Client) ApplyIf(ctx context.Context, doc sluice.ApplyDoc, reason string, dryRun bool, ifRevision int64) (Result, error) {
 	var out Result
-	_, err := c.do(ctx, "POST", "/admin/v1/apply", nil, ApplyRequest{Doc: doc, Reason: reason, DryRun: dryRun, IfRevision: ifRevision}, &out)
+	req := ApplyRequest{Doc: doc, Reason: reason, DryRun: dryRun}
+	if ifRevision >= 0 {
+		req.IfRevision = &ifRevision
+	}
+	_, err := c.do(ctx, "POST", "/admin/v1/apply", nil, req, &out)
 	return out, err
 }
 

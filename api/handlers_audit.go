@@ -178,12 +178,10 @@ func (s *Server) routingAt(ctx context.Context, model string, at time.Time) (Rou
 	return out, nil
 }
 
-// laterEntry orders audit entries by time, then by id (entries of one
-// change share their time).
+// laterEntry orders audit entries by id, which is commit order.
 func laterEntry(a, b *sluice.AuditEntry) bool {
-	if c := a.At.Compare(b.At); c != 0 {
-		return c > 0
-	}
+	// Commit order, not the clock: replicas' clocks may disagree, and the
+	// routing in force is the one committed last.
 	return a.ID > b.ID
 }
 

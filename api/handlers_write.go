@@ -40,14 +40,14 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 	// declared target checked against the registry it would leave, so an
 	// apply whose rollout could not start is refused whole, before anything
 	// commits (and a dry run says so too).
-	if req.IfRevision < 0 {
+	if req.IfRevision != nil && *req.IfRevision < 0 {
 		return invalid("if_revision", "if_revision must be a registry revision (GET /admin/v1/models shows it), or left out")
 	}
 	// ifRevision refuses the apply when the registry moved past the
 	// revision the caller planned against.
 	ifRevision := func(at int64) error {
-		if req.IfRevision != 0 && at != req.IfRevision {
-			return &sluice.Error{Code: sluice.CodeConflict, Fields: []string{"if_revision"}, Message: fmt.Sprintf("the registry is at revision %d, not %d: someone changed it since; see what changed (sluice audit) and apply again", at, req.IfRevision)}
+		if req.IfRevision != nil && at != *req.IfRevision {
+			return &sluice.Error{Code: sluice.CodeConflict, Fields: []string{"if_revision"}, Message: fmt.Sprintf("the registry is at revision %d, not %d: someone changed it since; see what changed (sluice audit) and apply again", at, *req.IfRevision)}
 		}
 		return nil
 	}
@@ -56,7 +56,8 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	e := base.Edit(actor(r), req.Reason, s.ctl.Now())
-	if err := e.Apply(req.Doc); err != nil {
+	trial, kept := req.Doc.KeepRolloutRouting(base)
+	if err := e.Apply(trial); err != nil {
 		return err
 	}
 	ch, err := e.Finish()
@@ -67,7 +68,7 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if req.DryRun {
-		writeJSON(w, http.StatusOK, Result{Revision: base.Revision, Changed: !ch.Empty(), DryRun: true, Audit: ch.Audit})
+		writeJSON(w, http.StatusOK, Result{Revision: base.Revision, Changed: !ch.Empty(), DryRun: true, Audit: ch.Audit, Kept: kept})
 		return nil
 	}
 	res, err := s.ctl.Do(r.Context(), actor(r), req.Reason, func(e *sluice.Edit) error {
@@ -76,12 +77,15 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 		if err := ifRevision(e.Registry().Revision); err != nil {
 			return err
 		}
-		return e.Apply(req.Doc)
+		var doc sluice.ApplyDoc
+		doc, kept = req.Doc.KeepRolloutRouting(e.Registry())
+		return e.Apply(doc)
 	})
 	if err != nil {
 		return err
 	}
 	out := resultOf(res)
+	out.Kept = kept
 	started, err := s.startTargets(r, req)
 	out.Rollouts = started
 	if err != nil {

@@ -64,4 +64,7 @@ func TestTakeModelOutOfService(t *testing.T) {
 			t.Fatalf("retire %s under policy off: %v", tag, err)
 		}
 	}
+	// Back in service only with a version to serve.
+	_, err = e.Oper.SetPolicy(ctx, "chat", sluice.Policy{Kind: sluice.PolicyLatest}, "back")
+	wantErr(t, err, sluice.CodeInvalid, nil, "would still serve nothing")
 }

@@ -81,6 +81,9 @@ type Result struct {
 	// Rollouts are the rollouts an apply started because a model's target
 	// version changed.
 	Rollouts []sluice.Rollout `json:"rollouts,omitempty"`
+	// Kept names the models whose policy and labels the document set but a
+	// live rollout keeps until it ends (sluice.ApplyDoc.KeepRolloutRouting).
+	Kept []string `json:"kept,omitempty"`
 }
 
 func resultOf(r control.Result) Result {
@@ -99,7 +102,8 @@ type ApplyRequest struct {
 	// still at that revision (the one a dry run or a read showed): a
 	// change someone else made in between is a 409 instead of being
 	// silently overwritten (labels, for one, are replaced whole).
-	IfRevision int64 `json:"if_revision,omitempty"`
+	// Absent means any revision; 0 is the revision of an empty registry.
+	IfRevision *int64 `json:"if_revision,omitempty"`
 }
 
 // RegisterRequest is the body of POST /admin/v1/versions.

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"math"
 	"math/bits"
 	"time"
 )
@@ -76,7 +77,9 @@ func (h *hist) quantile(q float64) time.Duration {
 	if q >= 1 {
 		return time.Duration(h.max)
 	}
-	rank := uint64(q*float64(h.n) + 0.5)
+	// The nearest-rank quantile: the smallest value with at least q·n
+	// values at or below it.
+	rank := uint64(math.Ceil(q * float64(h.n)))
 	rank = max(rank, 1)
 	var seen uint64
 	for i, c := range h.counts {

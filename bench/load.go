@@ -46,8 +46,9 @@ type request struct {
 
 // loadResult is what one load run measured.
 type loadResult struct {
-	// Requests counts the answered requests (any status) in the measured
-	// window; Errors the non-2xx answers and failed exchanges.
+	// Requests counts the exchanges in the measured window, answered (any
+	// status) or failed; Errors the non-2xx answers and failed exchanges,
+	// so Requests-Errors is the successful answers.
 	Requests, Errors int64
 	// Elapsed is the measured window.
 	Elapsed time.Duration
@@ -286,6 +287,36 @@ type worker struct {
 	res    loadResult
 	c      *conn
 	user   int
+	// mu guards writes of c (on a dial or a close, not per request) so
+	// that cutStuck may read it from another goroutine.
+	mu sync.Mutex
+}
+
+// setConn sets the worker's connection.
+func (w *worker) setConn(c *conn) {
+	w.mu.Lock()
+	w.c = c
+	w.mu.Unlock()
+}
+
+// waitOrCut waits for the workers to stop; an exchange still stuck after
+// 15 s (a gateway that never answers) has its connection cut, so that a run
+// always ends.
+func waitOrCut(wg *sync.WaitGroup, workers []*worker) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		for _, w := range workers {
+			w.mu.Lock()
+			if c := w.c; c != nil && c.c != nil {
+				c.c.SetDeadline(time.Now())
+			}
+			w.mu.Unlock()
+		}
+		<-done
+	}
 }
 
 // one sends one request and records it when record is set.
@@ -298,7 +329,7 @@ func (w *worker) one(record bool) {
 			time.Sleep(10 * time.Millisecond)
 			return
 		}
-		w.c = c
+		w.setConn(c)
 	}
 	w.user = (w.user + 7919) % w.rq.users
 	var sid uint64
@@ -310,7 +341,7 @@ func (w *worker) one(record bool) {
 	end := nanotime()
 	if err != nil {
 		w.c.close()
-		w.c = nil
+		w.setConn(nil)
 		w.fail(record, err)
 		return
 	}
@@ -339,6 +370,7 @@ func (w *worker) fail(record bool, err error) {
 	if !record {
 		return
 	}
+	w.res.Requests++
 	w.res.Errors++
 	if w.res.FirstError == "" {
 		w.res.FirstError = err.Error()
@@ -369,19 +401,7 @@ func closedLoop(ctx context.Context, rq *request, st *stamps, conc int, warmup, 
 	measuring.Store(false)
 	elapsed := time.Duration(nanotime() - t0)
 	stop.Store(true)
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		// A stuck exchange: cut the connections.
-		for _, w := range workers {
-			if c := w.c; c != nil && c.c != nil {
-				c.c.SetDeadline(time.Now())
-			}
-		}
-		<-done
-	}
+	waitOrCut(&wg, workers)
 	res := &loadResult{Elapsed: elapsed}
 	for _, w := range workers {
 		res.merge(&w.res)
@@ -425,7 +445,7 @@ func openLoop(ctx context.Context, rq *request, st *stamps, rate float64, conns 
 	measuring.Store(false)
 	elapsed := time.Duration(nanotime() - m0)
 	stop.Store(true)
-	wg.Wait()
+	waitOrCut(&wg, workers)
 	res := &loadResult{Elapsed: elapsed}
 	for _, w := range workers {
 		res.merge(&w.res)

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -563,4 +564,29 @@ func Load(path string) (*Results, error) {
 	}
 	r.evaluate()
 	return &r, nil
+}
+
+// SluiceProblem says what went wrong with Sluice in the run ("" when
+// nothing did): it was skipped (it did not start, or failed its probe), or
+// a cell of it had errors. A smoke run in CI fails on it, so that a broken
+// gateway does not pass as a run with one gateway fewer.
+func (r *Results) SluiceProblem() string {
+	for _, g := range r.Gateways {
+		if g.Name == "sluice" && g.Skipped != "" {
+			return "sluice was skipped: " + g.Skipped
+		}
+	}
+	for _, c := range append(slices.Clone(r.Cells), r.HalfSat...) {
+		if c.Gateway == "sluice" && c.Errors > 0 {
+			return fmt.Sprintf("sluice had %d errors in the %s cell at %s: %s", c.Errors, c.Scenario, cellLoad(c), c.FirstError)
+		}
+	}
+	return ""
+}
+
+func cellLoad(c Cell) string {
+	if c.Rate > 0 {
+		return fmt.Sprintf("%.0f req/s", c.Rate)
+	}
+	return fmt.Sprintf("c=%d", c.Concurrency)
 }

@@ -390,9 +390,9 @@ func (r *runner) measure(ctx context.Context, g *gateway, scenario string, conc 
 	}
 	rd.cpu = cpuTime(g.pids) - cpu0
 	rd.rss = sampler.done()
-	if rate == 0 && !useWrk {
-		// The Go generator's warm-up ran inside the CPU window; scale
-		// to the measured part.
+	if !useWrk {
+		// The Go generator's warm-up (closed or open loop) ran inside the
+		// CPU window; scale to the measured part.
 		total := r.opt.Warmup + d
 		rd.cpu = time.Duration(float64(rd.cpu) * float64(d) / float64(total))
 	}

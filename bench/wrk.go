@@ -86,7 +86,9 @@ func runWrk(ctx context.Context, script string, rq *request, conc int, d time.Du
 		return nil, nil, fmt.Errorf("wrk results %q: %w", line, err)
 	}
 	res := &loadResult{
-		Requests: w.Requests,
+		// wrk's requests are the answered ones (non-2xx included); its
+		// socket errors and timeouts are exchanges that got no answer.
+		Requests: w.Requests + w.Connect + w.Read + w.Write + w.Timeout,
 		Errors:   w.Connect + w.Read + w.Write + w.Status + w.Timeout,
 		Elapsed:  time.Duration(w.DurationUS) * time.Microsecond,
 	}

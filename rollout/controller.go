@@ -102,7 +102,29 @@ type Controller struct {
 	warming  map[string]bool      // rollout ids with a warm-up under way
 	shadows  map[string]bool      // models with shadowing on
 	drilling map[string]bool      // models with a fire drill under way
-	wg       sync.WaitGroup
+	wg       sync.WaitGroup       // background work: warm-ups, rollback side effects
+	stopping bool                 // Run is waiting for wg: nothing more is added
+}
+
+// spawn runs fn in the background, counted in wg, unless Run is stopping:
+// then fn runs now if must, or not at all (a warm-up, which the next
+// leader resumes). Adding to wg while Run waits on it would break the
+// WaitGroup's rules.
+func (c *Controller) spawn(must bool, fn func()) {
+	c.mu.Lock()
+	if c.stopping {
+		c.mu.Unlock()
+		if must {
+			fn()
+		}
+		return
+	}
+	c.wg.Add(1)
+	c.mu.Unlock()
+	go func() {
+		defer c.wg.Done()
+		fn()
+	}()
 }
 
 // New returns a Controller.
@@ -279,15 +301,14 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 	}
 	shift := time.Since(began)
 	if slices.ContainsFunc(acts, func(a Action) bool { return a.Kind == ActDrain }) {
-		// A rollback answers once the routing is back on the baseline: the
-		// wait for the candidate's requests in flight (up to DrainTimeout),
-		// the unload webhook, the timings and the alerts follow on their
-		// own, and do not end when the caller (an operator's CLI) leaves.
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
-			c.afterCommit(context.WithoutCancel(ctx), next, acts, shift)
-		}()
+		// A rollback answers once the routing is back on the baseline (and
+		// the mirror stopped): the wait for the candidate's requests in
+		// flight (up to DrainTimeout), the unload webhook, the timings and
+		// the alerts follow on their own, and do not end when the caller
+		// (an operator's CLI) leaves.
+		now, later := splitActs(acts)
+		c.afterCommit(ctx, next, now, shift)
+		c.spawn(true, func() { c.afterCommit(context.WithoutCancel(ctx), next, later, shift) })
 		return next, nil
 	}
 	c.afterCommit(ctx, next, acts, shift)
@@ -429,6 +450,20 @@ func promoteStage(e *sluice.Edit, id string) error {
 	return nil
 }
 
+// splitActs separates the actions done at once (warm-up, shadow) from the
+// rest.
+func splitActs(acts []Action) (now, later []Action) {
+	for _, a := range acts {
+		switch a.Kind {
+		case ActWarmup, ActStartShadow, ActStopShadow:
+			now = append(now, a)
+		default:
+			later = append(later, a)
+		}
+	}
+	return now, later
+}
+
 // afterCommit runs the side effects of a transition.
 func (c *Controller) afterCommit(ctx context.Context, r sluice.Rollout, acts []Action, shift time.Duration) {
 	s := r.Spec
@@ -458,6 +493,12 @@ func (c *Controller) afterCommit(ctx context.Context, r sluice.Rollout, acts []A
 			c.drain(ctx, candID)
 			drain = time.Since(start)
 		case ActUnload:
+			// The drain may have taken a while: a rollout started since on
+			// the same candidate needs it loaded.
+			if cur := c.opt.Control.Registry().ActiveRollout(s.Model); cur != nil && cur.ID != r.ID && cur.Spec.Candidate == s.Candidate {
+				c.opt.Logger.Info("unload skipped: the candidate serves a newer rollout", "version", candID, "rollout", cur.ID)
+				break
+			}
 			if c.opt.Unload != nil {
 				if v := c.opt.Control.Registry().Versions[candID]; v != nil {
 					if err := c.opt.Unload(ctx, v); err != nil {
@@ -522,9 +563,7 @@ func (c *Controller) launchWarmup(r sluice.Rollout) {
 	}
 	c.warming[r.ID] = true
 	c.mu.Unlock()
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
+	c.spawn(false, func() {
 		defer func() { c.mu.Lock(); delete(c.warming, r.ID); c.mu.Unlock() }()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
@@ -549,7 +588,12 @@ func (c *Controller) launchWarmup(r sluice.Rollout) {
 		if err != nil {
 			c.opt.Logger.Warn("warm-up transition", "rollout", r.ID, "err", err)
 		}
-	}()
+	})
+	c.mu.Lock()
+	if c.stopping { // not started: the next leader warms it
+		delete(c.warming, r.ID)
+	}
+	c.mu.Unlock()
 }
 
 // Run looks at active rollouts every Tick until ctx ends: it resumes
@@ -562,6 +606,9 @@ func (c *Controller) Run(ctx context.Context) {
 		c.Step(ctx)
 		select {
 		case <-ctx.Done():
+			c.mu.Lock()
+			c.stopping = true
+			c.mu.Unlock()
 			c.wg.Wait()
 			return
 		case <-t.C:

@@ -24,9 +24,11 @@ func TestGateway_CustomForceHeaderNotForwarded(t *testing.T) {
 			var got []http.Header
 			fb := fakellm.New(fakellm.Config{})
 			b1 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				mu.Lock()
-				got = append(got, r.Header.Clone())
-				mu.Unlock()
+				if r.URL.Path == "/v1/chat/completions" { // not the health checks
+					mu.Lock()
+					got = append(got, r.Header.Clone())
+					mu.Unlock()
+				}
 				fb.Handler().ServeHTTP(w, r)
 			}))
 			defer b1.Close()

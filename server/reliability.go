@@ -9,7 +9,6 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -267,13 +266,9 @@ func (s *Server) boundWrites(h http.Handler) http.Handler {
 // (and then restores what was there before it), so re-applying the models
 // file when the gateway restarts must not reset a live rollout's split.
 func (s *Server) keepRolloutRouting(doc sluice.ApplyDoc, reg *sluice.Registry) sluice.ApplyDoc {
-	out := doc
-	out.Models = slices.Clone(doc.Models)
-	for i, m := range out.Models {
-		if r := reg.Rollouts[m.Name]; r != nil && r.Phase.Active() && (m.Policy != nil || m.Labels != nil) {
-			s.logger.Info("models_file: routing of a model under rollout left to the rollout", "model", m.Name, "rollout", r.ID)
-			out.Models[i].Policy, out.Models[i].Labels = nil, nil
-		}
+	out, kept := doc.KeepRolloutRouting(reg)
+	for _, m := range kept {
+		s.logger.Info("models_file: routing of a model under rollout left to the rollout", "model", m, "rollout", reg.Rollouts[m].ID)
 	}
 	return out
 }

@@ -23,13 +23,15 @@ func OpenStore(ctx context.Context, store string) (sluice.Store, error) {
 	if IsPostgresDSN(store) {
 		return postgres.Open(ctx, store)
 	}
-	st, err := sqlite.Open(store)
+	// The lock first: a refused gateway (a newer binary during an
+	// overlapping upgrade) must not migrate the schema under the running one.
+	lock, err := lockSQLite(store)
 	if err != nil {
 		return nil, err
 	}
-	lock, err := lockSQLite(store)
+	st, err := sqlite.Open(store)
 	if err != nil {
-		st.Close()
+		lock.Close()
 		return nil, err
 	}
 	return &lockedStore{Store: st, lock: lock}, nil

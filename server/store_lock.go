@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,7 +32,21 @@ func (s *lockedStore) Close() error {
 // which names the process holding it, or says which process does. Other
 // programs may still open the file itself (a backup, an ops script).
 func lockSQLite(path string) (*os.File, error) {
-	name := path + ".lock"
+	// The lock goes beside the file itself, whatever symlinks name it (a
+	// current.db -> sluice.db link must find the same lock).
+	real := path
+	if abs, err := filepath.Abs(path); err == nil {
+		real = abs
+	}
+	if r, err := filepath.EvalSymlinks(real); err == nil {
+		real = r
+	} else if dir, err := filepath.EvalSymlinks(filepath.Dir(real)); err == nil {
+		real = filepath.Join(dir, filepath.Base(real)) // the file does not exist yet
+	} else {
+		// No such directory: sqlite.Open says so.
+		return nil, fmt.Errorf("store %s: the directory %s does not exist: create it, or name a file in a directory that exists", path, filepath.Dir(real))
+	}
+	name := real + ".lock"
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: cannot create its lock file %s (%v): check the directory's permissions", path, name, err)

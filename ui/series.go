@@ -134,11 +134,26 @@ func (sm *sampler) sample(now time.Time) {
 	w := sm.s.opt.Windows
 	reg := sm.s.opt.Control.Registry()
 	var until time.Time // no end for a gateway on its own
+	realNow := now
 	if lag := sm.s.opt.Lag; lag > 0 {
 		now = now.Add(-lag)
 		until = now
 	}
 	since := now.Add(-sm.s.opt.Smooth)
+	// point summarises the window ending until (the lag before now). When
+	// the windows no longer reach back that far (they keep their newest
+	// observations, and at high rates those all lie within the lag), it
+	// summarises what they hold up to now instead, stamped at the lagged
+	// time so the series stays in order.
+	point := func(model, v, c string) Point {
+		smp := w.Between(model, v, c, since, until)
+		if smp.Requests == 0 && smp.Truncated && !until.IsZero() {
+			p := pointOf(w.Window(model, v, c, realNow.Add(-sm.s.opt.Smooth)), realNow, sm.s.opt.Smooth)
+			p.T = now.UnixMilli()
+			return p
+		}
+		return pointOf(smp, now, sm.s.opt.Smooth)
+	}
 	type add struct {
 		k seriesKey
 		p Point
@@ -147,7 +162,7 @@ func (sm *sampler) sample(now time.Time) {
 	for _, model := range reg.ModelNames() {
 		versions := chartedVersions(w.Versions(model), charted(reg, model))
 		for _, v := range versions {
-			adds = append(adds, add{seriesKey{model, v, ""}, pointOf(w.Between(model, v, "", since, until), now, sm.s.opt.Smooth)})
+			adds = append(adds, add{seriesKey{model, v, ""}, point(model, v, "")})
 		}
 		cats := w.Categories(model)
 		for _, v := range charted(reg, model) {
@@ -155,7 +170,7 @@ func (sm *sampler) sample(now time.Time) {
 				continue
 			}
 			for _, c := range cats {
-				adds = append(adds, add{seriesKey{model, v, c}, pointOf(w.Between(model, v, c, since, until), now, sm.s.opt.Smooth)})
+				adds = append(adds, add{seriesKey{model, v, c}, point(model, v, c)})
 			}
 		}
 	}

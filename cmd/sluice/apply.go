@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/config"
 )
 
@@ -42,9 +44,12 @@ Applying the same file again changes nothing.`,
 			if c.output == "json" {
 				return c.printJSON(res)
 			}
+			starts := len(res.Rollouts) > 0 || dry && len(targets(doc)) > 0
 			switch {
-			case !res.Changed:
+			case !res.Changed && !starts:
 				fmt.Fprintf(c.stdout, "unchanged (revision %d)\n", res.Revision)
+			case !res.Changed:
+				fmt.Fprintf(c.stdout, "no change to the registry (revision %d)\n", res.Revision)
 			case dry:
 				fmt.Fprintf(c.stdout, "dry run at revision %d: would make %d change(s) (apply them only if no one changed the registry since with --if-revision %d):\n", res.Revision, len(res.Audit), res.Revision)
 			default:
@@ -53,12 +58,34 @@ Applying the same file again changes nothing.`,
 			for _, a := range res.Audit {
 				fmt.Fprintf(c.stdout, "  %-17s %-10s %s\n", a.Action, a.Model, a.Subject)
 			}
+			for _, m := range res.Kept {
+				fmt.Fprintf(c.stdout, "routing of %s left to its live rollout (the file's policy and labels apply when it ends, or apply again then)\n", m)
+			}
+			for _, r := range res.Rollouts {
+				fmt.Fprintf(c.stdout, "rollout %s started: %s from %s to %s (%s); follow it with: sluice rollout watch %s\n", r.ID, r.Spec.Strategy, r.Spec.Baseline, r.Spec.Candidate, r.Phase, r.Spec.Model)
+			}
+			if dry {
+				if ts := targets(doc); len(ts) > 0 {
+					fmt.Fprintf(c.stdout, "would start a rollout for each model whose target is not its stable version: %s\n", strings.Join(ts, ", "))
+				}
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "model file (YAML), - for standard input")
 	cmd.Flags().StringVar(&reason, "reason", "", "why (required; goes into the audit log)")
 	cmd.Flags().BoolVar(&dry, "dry-run", false, "validate and show the changes without making them")
-	cmd.Flags().Int64Var(&ifRevision, "if-revision", 0, "apply only if the registry is still at this revision (as a --dry-run showed); a change made since is refused, not overwritten")
+	cmd.Flags().Int64Var(&ifRevision, "if-revision", -1, "apply only if the registry is still at this revision (as a --dry-run showed); a change made since is refused, not overwritten")
 	return cmd
+}
+
+// targets lists the models of doc that declare a target, as model→version.
+func targets(doc sluice.ApplyDoc) []string {
+	var out []string
+	for _, m := range doc.Models {
+		if m.Target != "" {
+			out = append(out, m.Name+"→"+m.Target)
+		}
+	}
+	return out
 }

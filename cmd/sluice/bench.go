@@ -109,6 +109,9 @@ Examples:
 			if opt.Out != "" {
 				fmt.Fprintf(c.stderr, "results written to %s/RESULTS.md and %s/results.json\n", opt.Out, opt.Out)
 			}
+			if p := res.SluiceProblem(); p != "" {
+				return fmt.Errorf("%s (the results above do not measure it)", p)
+			}
 			return nil
 		},
 	}
