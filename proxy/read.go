@@ -75,6 +75,12 @@ func readChunk(x *exchange, payload []byte, obs *sluice.Observation, prefix *[re
 		readChunkGJSON(x, payload, obs, prefix, prefixLen)
 		return
 	}
+	if f.hasError {
+		obs.ErrorClass = "upstream_5xx"
+	}
+	if f.notFirst {
+		return // another choice of an n > 1 stream
+	}
 	if f.text != nil {
 		obs.ResponseChars += unescapedLen(f.text, f.textEsc)
 		if k := x.keep; k != nil && k.limit > len(k.text) {
@@ -87,15 +93,12 @@ func readChunk(x *exchange, payload []byte, obs *sluice.Observation, prefix *[re
 	if f.finish != nil {
 		obs.FinishReason = finishReason(f.finish)
 	}
-	if f.hasError {
-		obs.ErrorClass = "upstream_5xx"
-	}
 }
 
 // readChunkGJSON is readChunk by gjson.
 func readChunkGJSON(x *exchange, payload []byte, obs *sluice.Observation, prefix *[refusalPrefix]byte, prefixLen *int) {
 	c := gjson.GetBytes(payload, "choices.0")
-	if c.Exists() {
+	if c.Exists() && c.Get("index").Int() == 0 {
 		text := c.Get("delta.content")
 		if !text.Exists() {
 			text = c.Get("text")

@@ -44,11 +44,32 @@ func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class s
 		obs.ErrorClass = "upstream_4xx"
 	}
 	obs.Status = resp.StatusCode
-	if x.f.stream && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+	if x.f.stream && (strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") || resp.StatusCode < 300 && looksLikeSSE(resp)) {
 		p.relayStream(x, t, resp, obs)
 	} else {
 		p.relayBody(x, resp, obs)
 	}
+}
+
+// looksLikeSSE reports whether a streamed request's answer, sent without
+// the text/event-stream type (FastAPI's StreamingResponse without a
+// media_type), starts as server-sent events do, waiting for its first
+// bytes: relayBody would hold such a stream until it ended. resp.Body
+// keeps every byte.
+func looksLikeSSE(resp *http.Response) bool {
+	br := bufio.NewReaderSize(resp.Body, 64)
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{br, resp.Body}
+	b, _ := br.Peek(6)
+	b = bytes.TrimLeft(b, " \t\r\n")
+	for _, p := range []string{"data:", "event:", "id:", ":", "retry:"} {
+		if bytes.HasPrefix(b, []byte(p)) || len(b) < len(p) && len(b) > 0 && strings.HasPrefix(p, string(b)) {
+			return true
+		}
+	}
+	return false
 }
 
 // relayBody copies a whole (non-streamed) answer to the client and reads
@@ -110,6 +131,11 @@ func (p *Proxy) readUsage(body []byte, obs *sluice.Observation) {
 	usageInto(u, obs)
 }
 
+// maxLongLine bounds what relayStream keeps of an event line longer than
+// its reader to read it whole (text, usage); the line passes through
+// whatever its length.
+const maxLongLine = 4 << 20
+
 // streamReaders are relayStream's line readers, pooled: a stream's reader
 // is as large as a long event line.
 var streamReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 8<<10) }}
@@ -139,6 +165,8 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 		prefix    [refusalPrefix]byte
 		prefixLen int
 		clientErr bool
+		inEvent   bool   // wrote a line of an event not yet ended
+		long      []byte // a line longer than the reader, as far as read
 	)
 	write := func(b []byte) {
 		if clientErr {
@@ -161,31 +189,50 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 		}
 		line, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
-			// An event line longer than the buffer: pass it through in parts.
+			// An event line longer than the buffer: pass it through in
+			// parts, and keep it (up to maxLongLine) to read it whole.
 			write(line)
+			inEvent = true
+			if len(long) < maxLongLine {
+				long = append(long, line...)
+			}
 			continue
 		}
+		if err != nil && len(line) > 0 && line[len(line)-1] != '\n' && long == nil &&
+			!bytes.Equal(bytes.TrimSpace(bytes.TrimPrefix(line, []byte("data:"))), []byte("[DONE]")) {
+			// The backend broke off in the middle of a line (a last
+			// "data: [DONE]" without its newline aside): the client does
+			// not get half a line, which would garble the error event that
+			// follows.
+			line = nil
+		}
+		whole := line // the line to read: a long line's parts joined
+		if long != nil {
+			whole = append(long, line...)
+			long = nil
+		}
 		if len(line) > 0 {
-			trimmed := bytes.TrimRight(line, "\r\n")
+			trimmed := bytes.TrimRight(whole, "\r\n")
 			switch {
 			case len(trimmed) == 0:
 				if !suppress {
 					write(line)
 					ended = true
 				}
-				suppress = false
+				suppress, inEvent = false, false
 			case bytes.HasPrefix(trimmed, []byte("data:")):
 				payload := bytes.TrimLeft(trimmed[5:], " ")
 				if bytes.Equal(payload, []byte("[DONE]")) {
 					done = true
 					write(line)
+					inEvent = true
 					break
 				}
 				if bytes.Contains(payload, []byte(`"usage"`)) {
 					u := gjson.GetBytes(payload, "usage")
 					if u.Type == gjson.JSON {
 						usageInto(u, obs)
-						if !x.f.usageAsked && gjson.GetBytes(payload, "choices.#").Int() == 0 {
+						if !x.f.usageAsked && gjson.GetBytes(payload, "choices.#").Int() == 0 && len(whole) == len(line) {
 							suppress = true
 							break
 						}
@@ -201,9 +248,11 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 					obs.TTFT = p.opt.Now().Sub(x.sent)
 				}
 				write(line)
+				inEvent = true
 			default:
 				if !suppress {
 					write(line)
+					inEvent = true
 				}
 			}
 		}
@@ -230,12 +279,27 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 	case !done && resp.StatusCode < 300:
 		obs.ErrorClass = "stream_broken"
 		msg := "the backend for " + t.ID + " broke off the stream"
+		code := sluice.CodeUpstream
 		if readErr != nil {
-			msg += " (" + readErr.Error() + ")"
+			if classify(x.r.Context(), readErr) == "timeout" {
+				// The request's time ran out mid-stream, as it can for a
+				// whole answer (a 504 there).
+				obs.ErrorClass, code = "timeout", sluice.CodeTimeout
+				msg = "the backend for " + t.ID + " did not finish the stream in time (timeouts.request)"
+			} else {
+				msg += " (" + bodyErrText(readErr) + ")"
+			}
 		}
 		msg += "; retry the request"
-		ev := append([]byte(`data: {"error":{"message":`), appendJSONString(nil, msg)...)
-		ev = append(ev, `,"type":"api_error","code":"upstream_error"}}`+"\n\n"...)
+		var ev []byte
+		if inEvent {
+			ev = append(ev, '\n') // end the event the backend left open first
+		}
+		ev = append(ev, `data: {"error":{"message":`...)
+		ev = appendJSONString(ev, msg)
+		ev = append(ev, `,"type":"api_error","code":`...)
+		ev = appendJSONString(ev, string(code))
+		ev = append(ev, "}}\n\n"...)
 		write(ev)
 		if fl != nil && !clientErr {
 			fl.Flush()

@@ -391,6 +391,10 @@ type chunkFields struct {
 	finish []byte
 	// hasError is true when the event has a top-level "error".
 	hasError bool
+	// notFirst is true when choices[0] is another choice than the first
+	// (its "index" is not 0): with n > 1 a stream's chunks each carry one
+	// choice, and only the first choice is measured, as for whole answers.
+	notFirst bool
 }
 
 // scanChunk reads an event's payload in one pass; !ok means the payload is
@@ -476,6 +480,10 @@ func choiceAt(b []byte, i int, f *chunkFields, inner string) int {
 				text, textEsc = b[v:end], esc
 			}
 			return end, true
+		case "index":
+			if b[v] >= '1' && b[v] <= '9' {
+				f.notFirst = true
+			}
 		case "finish_reason":
 			if finishSeen || b[v] != '"' {
 				finishSeen = true
