@@ -91,7 +91,7 @@ type Observation struct {
 	CacheReported bool `json:"cache_reported,omitempty"`
 	// FinishReason is the first choice's finish_reason.
 	FinishReason string `json:"finish_reason,omitempty"`
-	// ResponseChars is the length of the generated text.
+	// ResponseChars is the length of the generated text in bytes of UTF-8.
 	ResponseChars int `json:"response_chars"`
 	// Refusal is true when the text matched a refusal phrase.
 	Refusal bool `json:"refusal,omitempty"`

@@ -226,7 +226,7 @@ func newCollector(r *Recorder) *collector {
 			"Tokens per request as reported by the backend, by token_type (input or output); the sum is the total used.",
 			with("token_type"), nil),
 		chars: prometheus.NewDesc("sluice_response_chars",
-			"Length of the generated text of successful responses, in characters.", base, nil),
+			"Length of the generated text of successful responses, in bytes of UTF-8 (a character of a non-Latin script counts 2 to 4).", base, nil),
 		requests: prometheus.NewDesc("sluice_requests_total",
 			"Requests served, by how the version was chosen (route) and status class.",
 			with("route", "status_class"), nil),
