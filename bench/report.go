@@ -113,8 +113,9 @@ type SoakPoint struct {
 	Scenario   string  `json:"scenario"`
 	Throughput float64 `json:"throughput"`
 	Requests   int64   `json:"requests_total"`
-	RSSMiB     float64 `json:"rss_mib"`
-	Load       float64 `json:"load"`
+	// RSSMiB is the gateway's peak RSS sampled during the step, under load.
+	RSSMiB float64 `json:"rss_mib"`
+	Load   float64 `json:"load"`
 }
 
 // BenchLine is one line of Go benchmark output.

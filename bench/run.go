@@ -601,9 +601,13 @@ func (r *runner) soak(ctx context.Context) error {
 		if s == Stream {
 			c = min(conc, 64)
 		}
+		// The RSS is the peak sampled during the step, under load (read
+		// after the step, with its connections closed, it was not).
+		sampler := sampleRSS(g.pids)
 		res := closedLoop(ctx, rq, r.st, c, 0, min(step, time.Until(end)))
+		peak := sampler.done()
 		total += res.Requests
-		p := SoakPoint{Seconds: time.Since(t0).Seconds(), RSSMiB: float64(rss(g.pids)) / (1 << 20), Requests: total, Load: loadAvg(), Scenario: s,
+		p := SoakPoint{Seconds: time.Since(t0).Seconds(), RSSMiB: float64(peak) / (1 << 20), Requests: total, Load: loadAvg(), Scenario: s,
 			Throughput: float64(res.Requests) / max(res.Elapsed.Seconds(), 1e-9)}
 		r.res.Soak = append(r.res.Soak, p)
 		r.logf("soak %5.0fs  %-6s %7.0f req/s  RSS %.1f MiB  total %d  load %.2f", p.Seconds, s, p.Throughput, p.RSSMiB, total, p.Load)
