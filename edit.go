@@ -168,6 +168,11 @@ func (e *Edit) SetStage(id string, to Stage, sunset time.Time) error {
 	if v.Stage == to && v.SunsetAt.Equal(sunset) {
 		return nil
 	}
+	if to == StageDeprecated && !sunset.IsZero() && !sunset.Equal(v.SunsetAt) && sunset.Before(e.Now) {
+		// A sunset is announced to clients (the Sunset header): one
+		// already past tells them nothing true.
+		return &Error{Code: CodeInvalid, Fields: []string{"sunset_at"}, Message: fmt.Sprintf("the sunset %s is in the past: announce a future date, or leave it out", sunset.UTC().Format(time.RFC3339))}
+	}
 	before := map[string]any{"stage": v.Stage}
 	if !v.SunsetAt.IsZero() {
 		before["sunset_at"] = v.SunsetAt

@@ -273,6 +273,7 @@ func (c *cli) drawDemo(srv *server.Server, plan *demoPlan, start time.Time, sent
 type demoStep struct {
 	tag, why string
 	started  bool
+	id       string // the rollout started, whose end is this step's outcome
 }
 
 // demoPlan runs its rollouts one after the other: the bad candidate first
@@ -309,12 +310,18 @@ func (p *demoPlan) advance(ctx context.Context, srv *server.Server, log io.Write
 			return
 		}
 		st.started = true
-		if _, err := srv.Rollouts.Start(ctx, "demo", st.why, demoSpec(st.tag)); err != nil {
+		r, err := srv.Rollouts.Start(ctx, "demo", st.why, demoSpec(st.tag))
+		if err != nil {
+			// Its outcome is the failure, not the previous rollout's.
 			fmt.Fprintln(log, "demo: start rollout:", err)
+			p.i++
+			p.outcomes = append(p.outcomes, fmt.Sprintf("chat:%s did not start: %s", st.tag, sluice.ErrorMessage(err)))
+			return
 		}
+		st.id = r.ID
 		return
 	}
-	if r := srv.Control.Registry().Rollouts["chat"]; r != nil && !r.Phase.Active() {
+	if r := srv.Control.Registry().Rollouts["chat"]; r != nil && r.ID == st.id && !r.Phase.Active() {
 		p.i++
 		p.outcomes = append(p.outcomes, fmt.Sprintf("chat:%s %s %.0f s after it started: %s",
 			r.Spec.Candidate, strings.ReplaceAll(string(r.Phase), "_", " "), r.EndedAt.Sub(r.StartedAt).Seconds(), r.Decision))
