@@ -59,6 +59,9 @@ func (c *cli) auditCmd() *cobra.Command {
 				return err
 			}
 			list := page.Entries
+			if len(list) == 0 && q.Model != "" {
+				fmt.Fprintf(c.stderr, "no audit entries for model %s match: check the name (sluice get models) and the filters\n", q.Model)
+			}
 			if page.Truncated {
 				defer noteCut(c.stderr, len(list), "entries", "--since, --until, --action or --grep")
 			}
