@@ -19,8 +19,8 @@ var errEmpty = errors.New("the file is empty")
 
 // decodeStrict decodes YAML into out, refusing unknown keys and trailing
 // documents.
-func decodeStrict(name string, text []byte, out any) error {
-	text, err := expandEnvYAML(text)
+func decodeStrict(name string, orig []byte, out any) error {
+	text, err := expandEnvYAML(orig)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -32,7 +32,7 @@ func decodeStrict(name string, text []byte, out any) error {
 		}
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
-			return fmt.Errorf("%s: %s", name, explainTypeErrors(text, te))
+			return fmt.Errorf("%s: %s", name, explainTypeErrors(orig, text, te))
 		}
 		return fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
@@ -60,7 +60,8 @@ var typeErrRE = regexp.MustCompile("^line (\\d+): cannot unmarshal !!\\w+ `(.*)`
 // explainTypeErrors rewrites yaml's "line 2: cannot unmarshal !!int `5`
 // into time.Duration" as "timeouts.connect (line 2): 5 is not a duration:
 // write it with a unit, such as 5s", naming the key and what to write.
-func explainTypeErrors(text []byte, te *yaml.TypeError) string {
+func explainTypeErrors(orig, text []byte, te *yaml.TypeError) string {
+	origLines := bytes.Split(orig, []byte("\n")) // expansion keeps lines where they were
 	keys := map[int]string{} // line → key path of the value on it
 	var doc yaml.Node
 	if yaml.Unmarshal(text, &doc) == nil {
@@ -122,6 +123,13 @@ func explainTypeErrors(text []byte, te *yaml.TypeError) string {
 			what = "is not what this key holds (" + typ + "): see the key's documentation"
 		default:
 			what = "cannot be read as " + typ
+		}
+		if n, err := strconv.Atoi(line); err == nil && n >= 1 && n <= len(origLines) {
+			if m := envRE.FindSubmatch(origLines[n-1]); m != nil {
+				// Say where the value came from: it reads as written
+				// in the file, but the environment's text is not YAML.
+				what += fmt.Sprintf(" (the value comes from ${%s}, and a value from the environment is taken as text, never read as YAML: write the list or map in the file, with a ${NAME} for each item)", m[1])
+			}
 		}
 		out = append(out, fmt.Sprintf("%s: %s %s", at, value, what))
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -29,6 +30,20 @@ type Webhooks struct {
 	Hooks  []Webhook
 	Client *http.Client
 	Logger *slog.Logger
+
+	sending sync.WaitGroup // alerts being sent (with their retries)
+}
+
+// Wait waits until the alerts being sent are delivered or given up (each
+// within its retries: about 16 s at most), or until ctx ends: a gateway
+// shutting down does not drop a rollback's page.
+func (w *Webhooks) Wait(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { w.sending.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 // Alert implements Alerter.
@@ -50,7 +65,7 @@ func (w *Webhooks) Alert(ctx context.Context, a Alert) {
 		} else {
 			body, _ = json.Marshal(a)
 		}
-		go w.send(client, h, body)
+		w.sending.Go(func() { w.send(client, h, body) })
 	}
 }
 

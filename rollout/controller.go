@@ -104,6 +104,11 @@ type Controller struct {
 	drilling map[string]bool      // models with a fire drill under way
 	wg       sync.WaitGroup       // background work: warm-ups, rollback side effects
 	stopping bool                 // Run is waiting for wg: nothing more is added
+	// unwinding counts, per candidate id, the rollbacks whose drain and
+	// unload still run: a rollout of that candidate waits for them (it
+	// would go live on a candidate being unloaded, and the drain would
+	// count its traffic).
+	unwinding map[string]int
 }
 
 // spawn runs fn in the background, counted in wg, unless Run is stopping:
@@ -162,6 +167,12 @@ func (c *Controller) Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason
 	}
 	if m.Policy.Kind == sluice.PolicyOff {
 		return spec, sluice.Errorf(sluice.CodeInvalid, "model %s is out of service (policy off), so a rollout has no live traffic to measure: set a policy that serves it first (sluice set policy %s specific VERSION)", spec.Model, spec.Model)
+	}
+	c.mu.Lock()
+	unwinding := c.unwinding[spec.Model+":"+spec.Candidate] > 0
+	c.mu.Unlock()
+	if unwinding {
+		return spec, sluice.Errorf(sluice.CodeConflict, "version %s:%s is still being rolled back (its requests in flight draining, then the unload webhook; up to rollouts.drain_timeout): start the rollout again in a few seconds", spec.Model, spec.Candidate)
 	}
 	cand := reg.Version(spec.Model, spec.Candidate)
 	if cand == nil {
@@ -308,6 +319,13 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 		// (an operator's CLI) leaves.
 		now, later := splitActs(acts)
 		c.afterCommit(ctx, next, now, shift)
+		cand := next.Spec.Model + ":" + next.Spec.Candidate
+		c.mu.Lock()
+		if c.unwinding == nil {
+			c.unwinding = map[string]int{}
+		}
+		c.unwinding[cand]++
+		c.mu.Unlock()
 		c.spawn(true, func() { c.afterCommit(context.WithoutCancel(ctx), next, later, shift) })
 		return next, nil
 	}
@@ -507,6 +525,13 @@ func (c *Controller) afterCommit(ctx context.Context, r sluice.Rollout, acts []A
 				}
 			}
 		}
+	}
+	if rolledBack { // the drain and the unload are done: the candidate may serve again
+		c.mu.Lock()
+		if c.unwinding[candID]--; c.unwinding[candID] <= 0 {
+			delete(c.unwinding, candID)
+		}
+		c.mu.Unlock()
 	}
 	var timings map[string]any
 	if rolledBack {

@@ -2,6 +2,7 @@ package rollout_test
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -70,6 +71,9 @@ func TestAbortUnloadHitsRestartedCandidate(t *testing.T) {
 	e.clock.Add(time.Second)
 	if _, err := e.c.Start(e.ctx, "alice", "again with fixed settings", sluice.RolloutSpec{Model: "chat", Candidate: "v2", Strategy: sluice.StrategyCanary}); err != nil {
 		inflight.Store(0)
+		if sluice.ErrorCode(err) == sluice.CodeConflict && strings.Contains(err.Error(), "still being rolled back") {
+			return // refused until the drain and the unload are done: fine
+		}
 		t.Fatalf("restart the rollout: %v", err)
 	}
 	deadline := time.Now().Add(30 * time.Second)

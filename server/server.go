@@ -77,10 +77,11 @@ type Server struct {
 	mu        sync.Mutex
 
 	synthClient *http.Client
-	drillSecret string         // passes the client-key check for sendSynthetic; never stored or shown
-	judge       *judge.Judge   // nil unless configured
-	replica     *replica       // nil unless the store is shared (PostgreSQL)
-	fleet       *fleet.Windows // issue 5: the fleet-wide windows; nil unless the store is shared
+	drillSecret string            // passes the client-key check for sendSynthetic; never stored or shown
+	alerts      *rollout.Webhooks // the rollouts' alert webhooks; Shutdown waits for their sends
+	judge       *judge.Judge      // nil unless configured
+	replica     *replica          // nil unless the store is shared (PostgreSQL)
+	fleet       *fleet.Windows    // issue 5: the fleet-wide windows; nil unless the store is shared
 }
 
 // New opens the store and builds every part of the gateway, without
@@ -176,6 +177,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		hooks = append(hooks, rollout.Webhook{URL: w.URL, Format: w.Format})
 	}
 	s.replica = newReplica(s.Store, logger)
+	s.alerts = &rollout.Webhooks{Hooks: hooks, Logger: logger}
 	prom, err := prometheusGates(cfg.Prometheus) // issue 5: Prometheus gates
 	if err != nil {
 		s.closeEarly()
@@ -184,7 +186,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	s.Rollouts = rollout.New(rollout.Options{
 		Control: ctl, Windows: s.windows(), // issue 5: the fleet's union on a shared store
 		Warmer:       &rollout.HTTPWarmer{HealthPath: cfg.Health.Path},
-		Alerts:       &rollout.Webhooks{Hooks: hooks, Logger: logger},
+		Alerts:       s.alerts,
 		DrainTimeout: cfg.Rollouts.DrainTimeout, Tick: cfg.Rollouts.Tick,
 		Unload: unloadHook(cfg.Rollouts.UnloadWebhook),
 		Now:    now, Logger: logger,
@@ -452,6 +454,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.wg.Wait()
+	// The alerts of rollbacks that ended during the drain: their page must
+	// not be lost to the exit. Waited for until ctx ends, and at least 5 s
+	// (a receiver that answers takes milliseconds).
+	wait := 5 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		wait = max(wait, time.Until(dl))
+	}
+	actx, acancel := context.WithTimeout(context.WithoutCancel(ctx), wait)
+	s.alerts.Wait(actx)
+	acancel()
 	s.Proxy.Close() // stop shadow workers after the last request
 	s.flushFleet()  // issue 5: what this replica observed last, for the others
 	if s.judge != nil {

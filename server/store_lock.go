@@ -64,7 +64,30 @@ func lockSQLite(path string) (*os.File, error) {
 		}
 		return nil, fmt.Errorf("store %s: cannot lock %s (%v)", path, name, err)
 	}
+	if holder := sqliteInUse(real); holder != "" {
+		f.Close()
+		return nil, fmt.Errorf("store %s is in use by another process (%s holds SQLite's lock on %s-shm): an SQLite store serves one gateway; if it is a gateway of an earlier release, which takes no lock file, stop it first, or run several replicas on a shared PostgreSQL store (store: postgres://…)", path, holder, filepath.Base(real))
+	}
 	f.Truncate(0)
 	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	return f, nil
+}
+
+// sqliteInUse says which process holds a lock on the WAL index (real +
+// "-shm") of an SQLite file in WAL mode, as every open connection does:
+// a gateway of a release before the lock file, or any other program with
+// the database open. "" when none does. It must run before this process
+// opens the database: closing the descriptor drops this process's POSIX
+// locks on the file, SQLite's own included.
+func sqliteInUse(real string) string {
+	shm, err := os.OpenFile(real+"-shm", os.O_RDWR, 0)
+	if err != nil {
+		return "" // no WAL index: no connection open
+	}
+	defer shm.Close()
+	lk := syscall.Flock_t{Type: syscall.F_WRLCK, Whence: 0, Start: 0, Len: 0}
+	if err := syscall.FcntlFlock(shm.Fd(), syscall.F_GETLK, &lk); err != nil || lk.Type == syscall.F_UNLCK {
+		return ""
+	}
+	return "process " + strconv.Itoa(int(lk.Pid))
 }

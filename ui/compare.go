@@ -49,6 +49,11 @@ type CategoriesAnswer struct {
 	Candidate string `json:"candidate,omitempty"`
 	// Rows is all traffic first, then each category.
 	Rows []CategoryRow `json:"rows"`
+	// Cut is true when the windows no longer reach back to the rollout's
+	// start (they keep their newest observations): Since is then moved to
+	// where every cell's numbers start, so the counts and rates cover one
+	// span and say which.
+	Cut bool `json:"cut,omitempty"`
 }
 
 // categories compares the versions per request category since the
@@ -85,6 +90,16 @@ func (s *Server) categories(w http.ResponseWriter, r *http.Request, _ *session, 
 	}
 	cats := append([]string{""}, s.opt.Windows.Categories(model)...)
 	slices.Sort(cats[1:])
+	// A window that no longer reaches back to Since holds only its newest
+	// observations: its count would be the window's size, not the traffic.
+	// Since then moves to the latest point every cell covers.
+	for _, c := range cats {
+		for _, v := range out.Versions {
+			if smp := s.opt.Windows.Window(model, v, c, out.Since); smp.Truncated && smp.First.After(out.Since) {
+				out.Since, out.Cut = smp.First, true
+			}
+		}
+	}
 	for _, c := range cats {
 		row := CategoryRow{Category: c, Versions: map[string]ArmStats{}}
 		for _, v := range out.Versions {

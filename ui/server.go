@@ -258,7 +258,9 @@ func assetVersion(assets fs.FS) string {
 func (s *Server) toAPI(w http.ResponseWriter, r *http.Request, _ *session, tok *sluice.Token) {
 	r2 := r.Clone(api.WithActor(r.Context(), tok))
 	r2.URL.Path = strings.TrimPrefix(r.URL.Path, "/ui/api")
-	r2.URL.RawPath = ""
+	// Keep the escaping: a model named acme/chat is acme%2Fchat in the
+	// path, one segment, as the API's routes read it.
+	r2.URL.RawPath = strings.TrimPrefix(r.URL.RawPath, "/ui/api")
 	r2.RequestURI = r2.URL.RequestURI()
 	s.delegate.ServeHTTP(w, r2)
 }

@@ -167,18 +167,30 @@
     else if (ph === "progressing") cur = out.findIndex((x) => x.key === "stage" && (x.index === r.stage_index || s.strategy === "canary" || s.strategy === "abtest"));
     else cur = out.length - 1;
     if (cur < 0) cur = 0;
-    return { steps: out, cur: cur };
+    // A rollout that ended without promotion stopped at one step: the steps
+    // after it never ran.
+    let stopped = -1;
+    if (["rolled_back", "aborted", "failed"].includes(r.phase)) {
+      if (r.phase === "failed" || !r.live_at && !["shadow", "pipeline", "bluegreen"].includes(s.strategy)) stopped = 0;
+      else if (!r.live_at && (s.strategy === "shadow" || s.strategy === "pipeline")) stopped = out.findIndex((x) => x.key === "shadow");
+      else if (s.strategy === "bluegreen") stopped = out.findIndex((x) => x.key === "preview");
+      else stopped = out.findIndex((x) => x.key === "stage" && (x.index === r.stage_index || s.strategy === "canary" || s.strategy === "abtest"));
+    }
+    return { steps: out, cur: cur, stopped: stopped };
   }
 
   function renderTimeline(r) {
-    const { steps: st, cur } = steps(r);
+    const { steps: st, cur, stopped } = steps(r);
     const active = ["warming", "shadow", "preview", "progressing", "paused"].includes(r.phase);
     const bad = ["rolled_back", "aborted", "failed"].includes(r.phase);
     const tl = h("div", { class: "timeline", id: "stage-timeline" });
     st.forEach((x, i) => {
-      if (i > 0) tl.append(h("div", { class: "bar" + (i <= cur ? " done" : "") }));
+      const skipped = bad && stopped >= 0 && i > stopped && i < cur; // never ran
+      if (i > 0) tl.append(h("div", { class: "bar" + (i <= cur && !skipped && !(bad && stopped >= 0 && i > stopped) ? " done" : "") }));
       let cls = "step";
-      if (i < cur || (!active && !bad && i === cur)) cls += " done";
+      if (skipped) cls += " skipped";
+      else if (bad && i === stopped && i !== cur) cls += " failed";
+      else if (i < cur || (!active && !bad && i === cur)) cls += " done";
       else if (i === cur && active) cls += " current";
       else if (i === cur && bad) cls += " failed";
       const mark = cls.includes("done") ? "✓" : cls.includes("failed") ? "✕" : cls.includes("current") ? (r.phase === "paused" ? "❚❚" : "●") : String(i + 1);
@@ -458,7 +470,7 @@
 
   function setCategories(cats) {
     cats = cats || [];
-    if (cats.join() === state.categories.join()) return;
+    if (state.categories && cats.join() === state.categories.join()) return;
     state.categories = cats;
     const sel = $("category-select");
     clear(sel);
@@ -533,7 +545,8 @@
     const a = await call("GET", "/ui/api/categories?model=" + enc(state.model));
     const head = clear($("categories-table").querySelector("thead"));
     const body = clear($("categories-table").querySelector("tbody"));
-    $("categories-note").textContent = (a.candidate ? "Stable " + a.baseline + " → candidate " + a.candidate + ", since the candidate went live at " : "Serving versions since ") + localTime(a.since) + ".";
+    $("categories-note").textContent = (a.candidate ? "Stable " + a.baseline + " → candidate " + a.candidate + (a.cut ? ", since " : ", since the candidate went live at ") : "Serving versions since ") + localTime(a.since) +
+      (a.cut ? " (the busiest windows hold only their newest requests, so the table starts there)." : ".");
     const cols = [["Requests", (s) => s.requests, (x) => num(x)], ["Error rate", (s) => s.error_rate, (x) => pct(x, 2), true], ["Refusal rate", (s) => s.refusal_rate, (x) => pct(x, 1), true],
       ["p50 ms", (s) => s.p50_ms, (x) => num(x)], ["p99 ms", (s) => s.p99_ms, (x) => num(x), true], ["TTFT ms", (s) => s.ttft_ms, (x) => num(x)], ["Tokens", (s) => s.tokens, (x) => num(x, 0)]];
     const pair = a.candidate && a.versions.length === 2;
@@ -675,7 +688,7 @@
     state.series = {};
     state.shownVerdict = null;
     state.category = "";
-    state.categories = [];
+    state.categories = null; // setCategories redraws the drop-down for this model
     $("at-model").value = name;
     renderModels();
     renderSplitEditor();
