@@ -62,7 +62,7 @@ var typeErrRE = regexp.MustCompile("^line (\\d+): cannot unmarshal !!\\w+ `(.*)`
 // write it with a unit, such as 5s", naming the key and what to write.
 func explainTypeErrors(orig, text []byte, te *yaml.TypeError) string {
 	origLines := bytes.Split(orig, []byte("\n")) // expansion keeps lines where they were
-	keys := map[int]string{} // line → key path of the value on it
+	keys := map[int]string{}                     // line → key path of the value on it
 	var doc yaml.Node
 	if yaml.Unmarshal(text, &doc) == nil {
 		var walk func(n *yaml.Node, path string)
