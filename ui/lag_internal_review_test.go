@@ -1,15 +1,11 @@
 package ui
 
 import (
-	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/control"
 	"github.com/sluicehq/sluice/observe"
-	"github.com/sluicehq/sluice/sqlite"
 )
 
 // What the user does: runs a fleet on PostgreSQL and watches the dashboard
@@ -29,22 +25,8 @@ import (
 // e.g. by ending at now for the local replica's windows, estimating the
 // rate from what the window holds, or sizing the lag against the window.
 func TestLaggedChartEmptyUnderLoad(t *testing.T) {
-	ctx := context.Background()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	now := time.Date(2026, 12, 5, 12, 0, 30, 0, time.UTC)
-	ctl, err := control.New(ctx, st, func() time.Time { return now })
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := sluice.ApplyDoc{Models: []sluice.ApplyModel{{Name: "chat",
-		Versions: []sluice.Version{{Version: "v1", Endpoints: []string{"http://127.0.0.1:1"}, Stage: sluice.StageProduction}}}}}
-	if _, err := ctl.Do(ctx, "t", "setup", func(e *sluice.Edit) error { return e.Apply(doc) }); err != nil {
-		t.Fatal(err)
-	}
+	ctl := mustChatControl(t, now)
 	const rate = 50 // req/s
 	opt := observe.Options{WindowSize: 100, VersionWindowSize: 100}
 	local, remote := observe.New(opt), observe.New(opt)

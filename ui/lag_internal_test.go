@@ -18,22 +18,8 @@ import (
 // what arrived in its window: here two replicas each served 1 request/s,
 // and the point says 2/s, where one ending now said 1.9/s.
 func TestSampler_Lag(t *testing.T) {
-	ctx := context.Background()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	now := time.Date(2026, 12, 5, 12, 0, 30, 0, time.UTC)
-	ctl, err := control.New(ctx, st, func() time.Time { return now })
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := sluice.ApplyDoc{Models: []sluice.ApplyModel{{Name: "chat",
-		Versions: []sluice.Version{{Version: "v1", Endpoints: []string{"http://127.0.0.1:1"}, Stage: sluice.StageProduction}}}}}
-	if _, err := ctl.Do(ctx, "t", "setup", func(e *sluice.Edit) error { return e.Apply(doc) }); err != nil {
-		t.Fatal(err)
-	}
+	ctl := mustChatControl(t, now)
 	local, remote := observe.New(observe.Options{}), observe.New(observe.Options{})
 	for s := 1; s <= 30; s++ {
 		at := now.Add(-time.Duration(30-s) * time.Second)
@@ -55,4 +41,26 @@ func TestSampler_Lag(t *testing.T) {
 			t.Errorf("lag %v: points %+v, want one at %v with %v req/s", tc.lag, pts, tc.tEnd, tc.rps)
 		}
 	}
+}
+
+// mustChatControl returns a control plane over a fresh SQLite store with
+// model chat served by its production version v1, on a clock stopped at now.
+func mustChatControl(t *testing.T, now time.Time) *control.Service {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ctl, err := control.New(ctx, st, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := sluice.ApplyDoc{Models: []sluice.ApplyModel{{Name: "chat",
+		Versions: []sluice.Version{{Version: "v1", Endpoints: []string{"http://127.0.0.1:1"}, Stage: sluice.StageProduction}}}}}
+	if _, err := ctl.Do(ctx, "t", "setup", func(e *sluice.Edit) error { return e.Apply(doc) }); err != nil {
+		t.Fatal(err)
+	}
+	return ctl
 }

@@ -48,10 +48,7 @@ func (c *cli) auditCmd() *cobra.Command {
 				printAt(c, res)
 				return nil
 			}
-			if q.Since, err = api.ParseTime(since, now); err != nil {
-				return err
-			}
-			if q.Until, err = api.ParseTime(until, now); err != nil {
+			if q.Since, q.Until, err = parseRange(since, until, now); err != nil {
 				return err
 			}
 			page, err := cl.ListAudit(cmd.Context(), q)

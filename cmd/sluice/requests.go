@@ -31,11 +31,7 @@ func (c *cli) requestsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			now := time.Now()
-			if q.Since, err = api.ParseTime(since, now); err != nil {
-				return err
-			}
-			if q.Until, err = api.ParseTime(until, now); err != nil {
+			if q.Since, q.Until, err = parseRange(since, until, time.Now()); err != nil {
 				return err
 			}
 			list, err := cl.ListRequests(cmd.Context(), q)
@@ -68,6 +64,16 @@ func (c *cli) requestsCmd() *cobra.Command {
 	f.StringVar(&until, "until", "", "only requests before this time")
 	f.IntVar(&q.Limit, "limit", 100, fmt.Sprintf("at most this many requests, newest first (up to %d)", api.MaxLimit))
 	return cmd
+}
+
+// parseRange reads the --since and --until flags (a time, or a duration
+// ago; empty for no bound).
+func parseRange(since, until string, now time.Time) (s, u time.Time, err error) {
+	if s, err = api.ParseTime(since, now); err != nil {
+		return
+	}
+	u, err = api.ParseTime(until, now)
+	return
 }
 
 // roundLatency shows a duration to a readable precision.
