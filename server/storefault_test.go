@@ -150,7 +150,7 @@ func TestStore_Unavailable(t *testing.T) {
 		dir := filepath.Dir(gw.Config.Store)
 		files := []string{gw.Config.Store, gw.Config.Store + "-wal", dir}
 		if err := setImmutable(dir, true); err != nil {
-			t.Skipf("cannot set the immutable attribute on %s (%v): this case needs CAP_LINUX_IMMUTABLE and a file system with chattr +i (ext4, xfs, btrfs)", dir, err)
+			t.Fatalf("cannot set the immutable attribute on %s (%v): this case needs CAP_LINUX_IMMUTABLE and a file system with chattr +i (ext4, xfs, btrfs)", dir, err)
 		}
 		setImmutable(dir, false)
 		// Whatever happens, the files must be writable again before the
@@ -187,7 +187,7 @@ func TestStore_Unavailable(t *testing.T) {
 	t.Run("DiskFull", func(t *testing.T) {
 		dir := t.TempDir()
 		if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=4m"); err != nil {
-			t.Skipf("cannot mount a tmpfs to fill (%v): this case needs root with CAP_SYS_ADMIN", err)
+			t.Fatalf("cannot mount a tmpfs to fill (%v): this case needs root with CAP_SYS_ADMIN", err)
 		}
 		t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) }) // after the gateway stops
 		gw, admin := mustGatewayWith(t, func(c *config.Gateway) {
