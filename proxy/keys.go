@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
-	"github.com/tidwall/gjson"
 )
 
 // ClientKey is an API key for the OpenAI API, as a KeySet holds it: the
@@ -199,11 +198,10 @@ func (k *keyState) take(now int64) (time.Duration, bool) {
 
 // Admit checks that the request's key may use model, as sent ("chat",
 // "chat:v1.2.0" or "chat@canary"); it is Options.Admit's signature. A
-// request that did not pass through Wrap is refused. For a key limited to
-// some models the body must name its model once: the proxy routes on the
-// first "model" and a backend may read the last, which would let a key
-// reach a model it may not use.
-func (ks *KeySet) Admit(r *http.Request, model string, body []byte) error {
+// request that did not pass through Wrap is refused. A body that names
+// "model" twice (a way past a key's scope) never gets here: the proxy
+// refuses it for every caller.
+func (ks *KeySet) Admit(r *http.Request, model string) error {
 	c, _ := r.Context().Value(callerKey{}).(*keyState)
 	if c == nil {
 		return errNoKey
@@ -220,16 +218,6 @@ func (ks *KeySet) Admit(r *http.Request, model string, body []byte) error {
 	}
 	if !c.models[name] {
 		return sluice.Errorf(sluice.CodeForbidden, "API key %s may not use model %q: it may use %s", c.name, name, c.list)
-	}
-	n := 0
-	gjson.ParseBytes(body).ForEach(func(k, _ gjson.Result) bool {
-		if k.Str == "model" {
-			n++
-		}
-		return n < 2
-	})
-	if n > 1 {
-		return sluice.Errorf(sluice.CodeBadRequest, "the request body has \"model\" more than once: send it once")
 	}
 	return nil
 }

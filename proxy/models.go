@@ -29,7 +29,7 @@ func (p *Proxy) modelEntries(r *http.Request) []modelEntry {
 	views := p.opt.Routes.Load().Models()
 	data := []modelEntry{}
 	for _, m := range views {
-		if p.opt.Admit != nil && p.opt.Admit(r, m.Name, nil) != nil {
+		if p.opt.Admit != nil && p.opt.Admit(r, m.Name) != nil {
 			continue
 		}
 		e := modelEntry{ID: m.Name, Object: "model", Created: m.UpdatedAt.Unix(), OwnedBy: "sluice", Policy: m.Policy}

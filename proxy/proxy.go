@@ -74,7 +74,7 @@ type Options struct {
 	ForceHeader string
 	// Admit, if set, checks that the caller may use the model named in the
 	// body (client API key scopes, KeySet.Admit); its error is the answer.
-	Admit func(r *http.Request, model string, body []byte) error
+	Admit func(r *http.Request, model string) error
 	// Transport sends requests to backends; nil means the proxy's own
 	// HTTP/1.1 client, which costs far less per request than an
 	// http.Transport (see upstream.go). Redirects are never followed.
@@ -299,7 +299,7 @@ func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.opt.Admit != nil {
-		if err := p.opt.Admit(r, x.f.model.Str, x.body); err != nil {
+		if err := p.opt.Admit(r, x.f.model.Str); err != nil {
 			writeError(w, err)
 			return
 		}
