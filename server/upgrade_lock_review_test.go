@@ -8,23 +8,42 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice/server"
 )
 
-// buildOldSluice builds cmd/sluice as it was at commit into a temporary
-// directory (removed when the test ends) and returns the binary's path.
+// oldBuilds caches the binaries buildOldSluice made, by commit, so tests
+// that need the same release build it once; TestMain removes the directory.
+var oldBuilds struct {
+	sync.Mutex
+	dir  string
+	bins map[string]string
+}
+
+// buildOldSluice builds cmd/sluice as it was at commit, once per test
+// binary, and returns the binary's path.
 func buildOldSluice(t *testing.T, commit string) string {
 	t.Helper()
+	oldBuilds.Lock()
+	defer oldBuilds.Unlock()
+	if bin, ok := oldBuilds.bins[commit]; ok {
+		return bin
+	}
 	top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
 	if err != nil {
 		t.Fatalf("not in a git checkout (this test builds an earlier release from its history): %v", err)
 	}
-	dir := t.TempDir()
-	src := filepath.Join(dir, "src")
-	if err := os.Mkdir(src, 0o755); err != nil {
+	if oldBuilds.dir == "" {
+		if oldBuilds.dir, err = os.MkdirTemp("", "sluice-old-builds-"); err != nil {
+			t.Fatal(err)
+		}
+		oldBuilds.bins = map[string]string{}
+	}
+	src, err := os.MkdirTemp(oldBuilds.dir, "src-"+commit+"-")
+	if err != nil {
 		t.Fatal(err)
 	}
 	archive := exec.Command("git", "-C", strings.TrimSpace(string(top)), "archive", commit)
@@ -45,12 +64,14 @@ func buildOldSluice(t *testing.T, commit string) string {
 	if err := untar.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "sluice-"+commit)
+	bin := filepath.Join(oldBuilds.dir, "sluice-"+commit)
 	build := exec.Command("go", "build", "-o", bin, "./cmd/sluice")
 	build.Dir = src
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build sluice at %s: %v\n%s", commit, err, out)
 	}
+	os.RemoveAll(src)
+	oldBuilds.bins[commit] = bin
 	return bin
 }
 

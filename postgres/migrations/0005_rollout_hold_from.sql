@@ -1,0 +1,13 @@
+-- 0005_rollout_hold_from: no table changes. The version marks a change in
+-- what the rollouts table's doc holds: a paused and resumed rollout keeps
+-- the start of its hold in hold_from (sluice.Rollout.HoldFrom). A binary
+-- built before it reads the doc without the field and writes it back
+-- without it on its next step, so a resumed stage could advance before its
+-- hold is over. Binaries refuse a schema newer than the ones they know, so
+-- this version makes an older binary refuse the file ("upgrade sluice")
+-- instead of dropping the field.
+--
+-- The rule it follows (HOUSE.md): a change to the shape of a stored JSON
+-- document that an older binary would lose on rewrite takes a migration,
+-- even an empty one.
+SELECT 1;
