@@ -22,7 +22,7 @@ type Batch struct {
 	// that the series' window had already overwritten, so that no Batch
 	// holds them; it is zero unless a series takes more than
 	// Options.WindowSize observations between two Takes. (Quality scores
-	// are lost likewise beyond Options.WindowSize, uncounted.)
+	// are lost likewise beyond Options.WindowSize of one source, uncounted.)
 	Overwritten int64
 	// Data is the encoding of the observations and scores. It describes
 	// its own layout, so a Recorder of another build decodes the fields
@@ -40,8 +40,12 @@ type Cursor struct {
 	seen map[*series]mark
 }
 
-// mark is how many observations and scores of a series a Cursor has taken.
-type mark struct{ obs, scores int64 }
+// mark is how many observations and scores (by source) of a series a
+// Cursor has taken.
+type mark struct {
+	obs    int64
+	scores [len(qualitySources)]int64
+}
 
 // NewCursor returns a Cursor on r that starts at what r holds now: the
 // first Take returns only what is recorded after NewCursor.
@@ -49,7 +53,7 @@ func NewCursor(r *Recorder) *Cursor {
 	c := &Cursor{r: r, seen: map[*series]mark{}}
 	c.each(func(s *series) {
 		s.mu.Lock()
-		c.seen[s] = mark{obs: s.w.total.Requests, scores: s.quality.count()}
+		c.seen[s] = mark{obs: s.w.total.Requests, scores: s.quality.counts()}
 		s.mu.Unlock()
 	})
 	return c
@@ -75,15 +79,17 @@ func (c *Cursor) Take() []Batch {
 	c.each(func(s *series) {
 		m := c.seen[s] // zero for a series new since the last Take
 		s.mu.Lock()
-		obs, scores := s.w.total.Requests, s.quality.count()
-		nObs, nScores := obs-m.obs, scores-m.scores
+		obs, scores := s.w.total.Requests, s.quality.counts()
+		nObs := obs - m.obs
 		var es []entry
 		var qs []qentry
 		if nObs > 0 {
 			es = newestEntries(s.w.buf, s.w.next, len(s.w.buf) == s.w.size, nObs)
 		}
-		if nScores > 0 {
-			qs = newestEntries(s.quality.buf, s.quality.next, len(s.quality.buf) == c.r.opt.WindowSize, nScores)
+		for i, r := range s.quality.rings {
+			if n := scores[i] - m.scores[i]; n > 0 {
+				qs = append(qs, newestEntries(r.buf, r.next, len(r.buf) == c.r.opt.WindowSize, n)...)
+			}
 		}
 		s.mu.Unlock()
 		live[s] = mark{obs: obs, scores: scores}
@@ -102,14 +108,14 @@ func (c *Cursor) Take() []Batch {
 	return out
 }
 
-// count returns how many scores the window has taken since it began: the
-// histograms count every one.
-func (q *qualityWindow) count() int64 {
-	var n uint64
+// counts returns how many scores of each source the window has taken since
+// it began: the histograms count every one.
+func (q *qualityWindow) counts() [len(qualitySources)]int64 {
+	var n [len(qualitySources)]int64
 	for i := range q.hists {
-		n += q.hists[i].count
+		n[i] = int64(q.hists[i].count)
 	}
-	return int64(n)
+	return n
 }
 
 // newestEntries copies the n most recent of a ring buffer's items (fewer

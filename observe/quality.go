@@ -51,21 +51,31 @@ type qentry struct {
 }
 
 // qualityWindow is the bounded window of the most recent quality scores of
-// a series and their histograms per source. It has no lock of its own:
-// series.mu guards it.
+// a series, one ring per source, and their histograms per source. Each
+// source keeps its own Options.WindowSize scores: the heuristic scores every
+// answer, so in a window shared with users' feedback a busy series pushed
+// the feedback out within seconds. It has no lock of its own: series.mu
+// guards it.
 type qualityWindow struct {
-	buf   []qentry // grows to the window size, then wraps
-	next  int
+	rings [len(qualitySources)]qring
 	hists [len(qualitySources)]hist // bounds nil until the source is first seen
 }
 
-// add appends e, overwriting the oldest score once size are kept.
+// qring is one source's scores: it grows to the window size, then wraps.
+type qring struct {
+	buf  []qentry
+	next int
+}
+
+// add appends e to its source's ring, overwriting that source's oldest
+// score once size are kept.
 func (q *qualityWindow) add(e qentry, size int) {
-	if len(q.buf) < size {
-		q.buf = append(q.buf, e)
+	r := &q.rings[e.source]
+	if len(r.buf) < size {
+		r.buf = append(r.buf, e)
 	} else {
-		q.buf[q.next] = e
-		q.next = (q.next + 1) % len(q.buf)
+		r.buf[r.next] = e
+		r.next = (r.next + 1) % len(r.buf)
 	}
 	h := &q.hists[e.source]
 	if h.bounds == nil {
@@ -86,9 +96,10 @@ func (r *Recorder) RecordQuality(model, version, category string, at time.Time, 
 // score is clamped to [0, 1]; NaN is ignored. A zero at is stamped with
 // Options.Now. The score appears in the Quality of the Samples that Window
 // returns for the series and in the histogram sluice_quality_score. Each
-// (model, version, category) keeps its Options.WindowSize most recent
-// scores, apart from its observations; the category is bounded as for
-// Record.
+// (model, version, category) keeps the Options.WindowSize most recent
+// scores of each source, apart from its observations, so sparse feedback
+// is not pushed out by the heuristic's score of every answer; the category
+// is bounded as for Record.
 func (r *Recorder) RecordQualityFrom(source, model, version, category string, at time.Time, score float64) {
 	if math.IsNaN(score) {
 		return
@@ -134,9 +145,11 @@ func (r *Recorder) qualitySince(model, version, category string, since, until in
 			continue
 		}
 		ser.mu.Lock()
-		for _, e := range ser.quality.buf {
-			if e.at >= since && e.at < until {
-				got = append(got, e)
+		for i := range ser.quality.rings {
+			for _, e := range ser.quality.rings[i].buf {
+				if e.at >= since && e.at < until {
+					got = append(got, e)
+				}
 			}
 		}
 		ser.mu.Unlock()

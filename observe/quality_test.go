@@ -65,6 +65,42 @@ func TestRecorder_RecordQualityFrom(t *testing.T) {
 			t.Fatalf("Quality = %v, want the 4 most recent", got)
 		}
 	})
+	// What the user does: collects users' thumbs up/down (POST /v1/feedback)
+	// on a busy model whose every answer also gets the heuristic score.
+	// What must happen: the feedback stays in the window until the window
+	// of feedback itself is full; before, the sources shared one window,
+	// and WindowSize heuristic scores pushed every feedback score out.
+	t.Run("BoundedPerSource", func(t *testing.T) {
+		r := observe.New(observe.Options{WindowSize: 4})
+		r.RecordQualityFrom(observe.SourceFeedback, "m", "v1", "c", t0, 0.25)
+		for i := range 10 {
+			r.RecordQualityFrom(observe.SourceHeuristic, "m", "v1", "c", t0.Add(time.Duration(i+1)*time.Second), 1)
+		}
+		s := r.Window("m", "v1", "c", time.Time{})
+		if got := s.QualityBySource["feedback"]; !slices.Equal(got, []float64{0.25}) {
+			t.Fatalf("feedback = %v, want [0.25]: it was pushed out by the heuristic's scores", got)
+		}
+		if n := len(s.QualityBySource["heuristic"]); n != 4 {
+			t.Fatalf("kept %d heuristic scores, want the window's 4", n)
+		}
+		// The fleet's batches carry each source's new scores.
+		c := observe.NewCursor(r)
+		r.RecordQualityFrom(observe.SourceFeedback, "m", "v1", "c", t0.Add(20*time.Second), 0.5)
+		for i := range 6 {
+			r.RecordQualityFrom(observe.SourceHeuristic, "m", "v1", "c", t0.Add(time.Duration(21+i)*time.Second), 0)
+		}
+		bs := c.Take()
+		if len(bs) != 1 || bs[0].Scores != 5 {
+			t.Fatalf("Take = %+v, want one batch of 5 scores (1 feedback, the 4 heuristic ones the window kept)", bs)
+		}
+		other := observe.New(observe.Options{WindowSize: 4})
+		if err := other.Ingest(bs[0]); err != nil {
+			t.Fatal(err)
+		}
+		if got := other.Window("m", "v1", "c", time.Time{}).QualityBySource["feedback"]; !slices.Equal(got, []float64{0.5}) {
+			t.Fatalf("feedback through a batch = %v, want [0.5]", got)
+		}
+	})
 	t.Run("Concurrent", func(t *testing.T) {
 		r := observe.New(observe.Options{})
 		var wg sync.WaitGroup
