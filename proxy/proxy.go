@@ -27,8 +27,10 @@ type Recorder interface {
 	Record(o *sluice.Observation)
 }
 
-// RequestLogger receives one row per client request, off the request path;
-// the observe package's RequestLog implements it.
+// RequestLogger receives one row per client request, and one more for an
+// attempt that failed and was retried on stable (Observation.Retried, under
+// the same request id), off the request path; the observe package's
+// RequestLog implements it.
 type RequestLogger interface {
 	Enqueue(o sluice.Observation)
 }
@@ -44,7 +46,8 @@ type Options struct {
 	Routes *route.Holder
 	// Recorder gets an observation per backend attempt; nil records nothing.
 	Recorder Recorder
-	// Log gets a request log row per client request; nil logs nothing.
+	// Log gets a request log row per client request, and one per attempt
+	// retried on stable; nil logs nothing.
 	Log RequestLogger
 	// Refusal detects refusals in generated text; nil detects none.
 	Refusal RefusalMatcher
@@ -407,7 +410,7 @@ func (p *Proxy) forward(x *exchange, d route.Decision) {
 		failed.Retried = true
 		failed.Latency = p.opt.Now().Sub(x.sent)
 		failed.TTFT = failed.Latency
-		p.record(&failed, target.ID, false)
+		p.record(&failed, target.ID)
 		if resp != nil {
 			resp.Body.Close()
 		}
@@ -428,7 +431,7 @@ func (p *Proxy) forward(x *exchange, d route.Decision) {
 		}
 	}
 	p.relay(x, target, resp, class, err, &obs)
-	p.record(&obs, target.ID, true)
+	p.record(&obs, target.ID)
 	p.afterAnswer(x, target, &obs)
 }
 
@@ -463,14 +466,15 @@ func (p *Proxy) observation(x *exchange, t *route.Target, d route.Decision, rout
 }
 
 // record hands an observation of the attempt at version id ("model:version",
-// route.Target.ID) to the recorder and, for the attempt that answered the
-// client, to the request log.
-func (p *Proxy) record(o *sluice.Observation, id string, final bool) {
+// route.Target.ID) to the recorder and the request log: the attempt that
+// answered the client, and one that failed before a retry (Retried set),
+// so the log shows a canary's failures that stable covered.
+func (p *Proxy) record(o *sluice.Observation, id string) {
 	o.FinishReason = cleanLabel(o.FinishReason, maxFinishReason)
 	if p.opt.Recorder != nil {
 		p.opt.Recorder.Record(o)
 	}
-	if final && p.opt.Log != nil {
+	if p.opt.Log != nil {
 		p.opt.Log.Enqueue(*o)
 	}
 	if p.opt.OnResult != nil && o.ErrorClass != "canceled" {

@@ -52,7 +52,7 @@ func (c *cli) requestsCmd() *cobra.Command {
 			for _, o := range list.Requests {
 				fmt.Fprintf(tw, "%s\t%s\t%s:%s\t%s\t%d\t%s\t%s\t%d/%d\t%s\t%s\n",
 					o.At.UTC().Format("2006-01-02 15:04:05.000"), o.RequestID, o.Model, o.Version, o.Route, o.Status,
-					roundLatency(o.Latency), roundLatency(o.TTFT), o.InputTokens, o.OutputTokens, dash(o.Category), dash(o.ErrorClass))
+					roundLatency(o.Latency), roundLatency(o.TTFT), o.InputTokens, o.OutputTokens, dash(o.Category), errorText(o))
 			}
 			return tw.Flush()
 		},
@@ -64,6 +64,15 @@ func (c *cli) requestsCmd() *cobra.Command {
 	f.StringVar(&until, "until", "", "only requests before this time")
 	f.IntVar(&q.Limit, "limit", 100, fmt.Sprintf("at most this many requests, newest first (up to %d)", api.MaxLimit))
 	return cmd
+}
+
+// errorText is a request log row's ERROR column: the error class, and for
+// an attempt that failed before a retry on stable, that it was retried.
+func errorText(o sluice.Observation) string {
+	if o.Retried {
+		return dash(o.ErrorClass) + " (retried on stable)"
+	}
+	return dash(o.ErrorClass)
 }
 
 // parseRange reads the --since and --until flags (a time, or a duration
