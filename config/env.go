@@ -13,6 +13,13 @@ import (
 
 var envRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
+// maskRE matches a reference as expandEnvYAML masks it for parsing.
+var maskRE = regexp.MustCompile(`\$_[A-Za-z_][A-Za-z0-9_]*_`)
+
+// flowWordRE matches the values that stand unquoted in a flow collection:
+// words and numbers, which keep their type.
+var flowWordRE = regexp.MustCompile(`^[A-Za-z0-9_.+-]+$`)
+
 // expandEnvYAML replaces each ${NAME} in the values of a YAML text with
 // the environment variable's value, as that value: it is written into the
 // text escaped for where it stands (quoted when a plain scalar could not
@@ -22,15 +29,23 @@ var envRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 // alone. Lines and columns stay where they were, so errors point at the
 // file as written. A variable that is not set is an error naming it.
 //
-// A text that is not YAML until its references are replaced (one inside a
-// flow collection: {batch_size: ${N}}, where the braces are YAML's) is
-// expanded as text, as it always was.
+// The text is parsed with each ${NAME} masked as $_NAME_, of the same
+// length: a reference inside a flow collection ({batch_size: ${N}}, where
+// the braces are YAML's) is not YAML as written, but its mask is a plain
+// scalar, and lines and columns match the text. Inside a flow collection a
+// value is quoted unless it is a plain word or number, as YAML's flow
+// punctuation (", [ ] { }") would end it. A text that is not YAML even
+// masked is expanded as text.
 func expandEnvYAML(text []byte) ([]byte, error) {
 	if !envRE.Match(text) {
 		return text, nil
 	}
+	masked := slices.Clone(text)
+	for _, m := range envRE.FindAllIndex(text, -1) {
+		masked[m[0]+1], masked[m[1]-1] = '_', '_'
+	}
 	var doc yaml.Node
-	if err := yaml.Unmarshal(text, &doc); err != nil {
+	if err := yaml.Unmarshal(masked, &doc); err != nil {
 		return expandText(text)
 	}
 	lines := lineStarts(text)
@@ -72,15 +87,16 @@ func expandEnvYAML(text []byte) ([]byte, error) {
 		}
 		return out
 	}
-	var walk func(n *yaml.Node)
-	walk = func(n *yaml.Node) {
+	var walk func(n *yaml.Node, flow bool)
+	walk = func(n *yaml.Node, flow bool) {
+		inFlow := flow || (n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode) && n.Style&yaml.FlowStyle != 0
 		for _, c := range n.Content {
-			walk(c)
+			walk(c, inFlow)
 		}
-		if n.Kind != yaml.ScalarNode || !envRE.MatchString(n.Value) {
+		if n.Kind != yaml.ScalarNode || !maskRE.MatchString(n.Value) {
 			return
 		}
-		refs := len(envRE.FindAllStringIndex(n.Value, -1))
+		refs := len(maskRE.FindAllStringIndex(n.Value, -1))
 		switch {
 		case n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:
 			// A block: its lines follow the indicator's; values go in as
@@ -104,19 +120,19 @@ func expandEnvYAML(text []byte) ([]byte, error) {
 			if len(whole) == 0 {
 				return
 			}
-			from := whole[0][0] - strings.Index(n.Value, "${")
+			from := whole[0][0] - strings.Index(n.Value, "$_")
 			to := from + len(n.Value)
-			if from < 0 || to > len(text) || string(text[from:to]) != n.Value {
+			if from < 0 || to > len(text) || string(masked[from:to]) != n.Value {
 				return // not where expected (a multi-line plain scalar): leave it
 			}
-			v := expand(n.Value)
-			if !plainSafe(v) {
+			v := expand(string(text[from:to]))
+			if !plainSafe(v) || flow && !flowWordRE.MatchString(v) {
 				v = `"` + doubleQuotedBody(v) + `"`
 			}
 			edits = append(edits, edit{from, to, v})
 		}
 	}
-	walk(&doc)
+	walk(&doc, false)
 	if len(missing) > 0 {
 		return nil, missingEnv(missing)
 	}

@@ -45,8 +45,8 @@ func TestExpandEnv_Values(t *testing.T) {
 		t.Errorf("secrets %q and %q, want %q", g.ClientKeys[0].Secret, g.ClientKeys[1].Secret, want)
 	}
 
-	// Inside a flow collection the braces are YAML's, so the text is only
-	// YAML once expanded: it is expanded as text, as before.
+	// Inside a flow collection (the braces are YAML's) a number keeps its
+	// type (config TestExpandEnv_FlowCollections has the rest).
 	g, err = config.ParseGateway("g.yaml", []byte("request_log: {batch_size: ${SL_BATCH}}\n"))
 	if err != nil || g.RequestLog.BatchSize != 64 {
 		t.Errorf("a reference in a flow mapping: batch_size %d, %v", g.RequestLog.BatchSize, err)
