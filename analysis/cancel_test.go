@@ -1,0 +1,97 @@
+package analysis
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/sluicehq/sluice"
+)
+
+// addCancels adds to a the requests whose clients gave up, so that they are
+// share of all its requests; like the gateway's windows, they add to
+// Requests and leave no latency or length.
+func addCancels(a *Arm, share float64) {
+	k := int(math.Round(float64(a.Requests) * share / (1 - share)))
+	a.Requests += k
+	a.Canceled += k
+}
+
+// TestAnalyze_CandidateThatHangsFailsOnCancelRate: an operator rolls out a
+// candidate that hangs on half of its requests until the clients give up;
+// the requests it does finish are as good as the baseline's, which loses
+// 2% of its requests to users who stop waiting. The analysis must fail the
+// candidate on cancel_rate, and its error rate must not look better than
+// the baseline's because the hung requests were counted as non-errors.
+func TestAnalyze_CandidateThatHangsFailsOnCancelRate(t *testing.T) {
+	in := MustInput(t, 1, 20000, 1000, one(stable, stable))
+	addCancels(&in.Baseline, 0.02)
+	addCancels(&in.Candidate, 0.5)
+	v := Analyze(sluice.AnalysisSpec{}, in, now)
+	if v.Outcome != sluice.OutcomeFail {
+		t.Fatalf("outcome %s, want fail: %s", v.Outcome, v.Reason)
+	}
+	c := metric(t, v, "cancel_rate", "")
+	t.Log(v.Reason)
+	if c.Outcome != sluice.OutcomeFail {
+		t.Errorf("cancel_rate row %s, want fail: %s", c.Outcome, c.Detail)
+	}
+	if math.Abs(c.Candidate-0.5) > 0.01 || math.Abs(c.Baseline-0.02) > 0.001 {
+		t.Errorf("cancel rates %.3f vs %.3f, want 0.5 vs 0.02", c.Candidate, c.Baseline)
+	}
+	if !strings.Contains(v.Reason, "cancel rate: ") {
+		t.Errorf("reason %q does not name the cancel rate", v.Reason)
+	}
+	// The error rate is over the requests whose outcome is known: the
+	// hung half says nothing about how many of them would have failed.
+	e := metric(t, v, "error_rate", "")
+	finished := in.Candidate.Requests - in.Candidate.Canceled
+	if want := float64(in.Candidate.Errors) / float64(finished); math.Abs(e.Candidate-want) > 1e-12 || e.CandidateN != finished {
+		t.Errorf("candidate error rate %.4f over %d requests, want %.4f over the %d that finished", e.Candidate, e.CandidateN, want, finished)
+	}
+	if e.Outcome == sluice.OutcomeFail {
+		t.Errorf("error_rate fails, though the finished requests fail as often as the baseline's: %s", e.Detail)
+	}
+}
+
+// TestAnalyze_CancelRateLikeBaselinePasses: both versions lose 3% of their
+// requests to users who stop waiting (a chat UI's stop button); the
+// candidate is otherwise the same. The cancel rate must pass with the rest.
+func TestAnalyze_CancelRateLikeBaselinePasses(t *testing.T) {
+	in := MustInput(t, 1, 60000, 30000, one(stable, stable))
+	addCancels(&in.Baseline, 0.03)
+	addCancels(&in.Candidate, 0.03)
+	v := Analyze(sluice.AnalysisSpec{}, in, now)
+	if v.Outcome != sluice.OutcomePass {
+		t.Fatalf("outcome %s, want pass: %s (failing: %s)", v.Outcome, v.Reason, failing(v))
+	}
+	if c := metric(t, v, "cancel_rate", ""); c.Outcome != sluice.OutcomePass {
+		t.Errorf("cancel_rate row %s, want pass: %s", c.Outcome, c.Detail)
+	}
+}
+
+// TestAnalyze_CancelRatePerCategory: the candidate hangs only on the
+// payments category (a tenth of the traffic). The per-category row must
+// catch it.
+func TestAnalyze_CancelRatePerCategory(t *testing.T) {
+	in := MustInput(t, 1, 40000, 6000, map[string]catSpec{
+		"chat":     {weight: 0.9, baseline: stable, candidate: stable},
+		"payments": {weight: 0.1, baseline: stable, candidate: stable},
+	})
+	pay := in.Categories["payments"]
+	before := pay.Candidate.Canceled
+	addCancels(&pay.Baseline, 0.01)
+	in.Baseline.Requests += pay.Baseline.Canceled
+	in.Baseline.Canceled += pay.Baseline.Canceled
+	addCancels(&pay.Candidate, 0.3)
+	in.Candidate.Requests += pay.Candidate.Canceled - before
+	in.Candidate.Canceled += pay.Candidate.Canceled - before
+	in.Categories["payments"] = pay
+	v := Analyze(sluice.AnalysisSpec{}, in, now)
+	if v.Outcome != sluice.OutcomeFail {
+		t.Fatalf("outcome %s, want fail: %s", v.Outcome, v.Reason)
+	}
+	if c := metric(t, v, "cancel_rate", "payments"); c.Outcome != sluice.OutcomeFail {
+		t.Errorf("cancel_rate in payments %s, want fail: %s", c.Outcome, c.Detail)
+	}
+}
