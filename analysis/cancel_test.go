@@ -95,3 +95,32 @@ func TestAnalyze_CancelRatePerCategory(t *testing.T) {
 		t.Errorf("cancel_rate in payments %s, want fail: %s", c.Outcome, c.Detail)
 	}
 }
+
+// TestABReport_ArmThatHangsDoesNotWin: an A/B test ends with a candidate
+// that hung on half of its requests until the clients gave up, and that
+// is otherwise the baseline. The report must not name it the winner on an
+// error rate made smaller by its hung requests: its error rate is over the
+// requests that finished, and it loses on cancel_rate.
+func TestABReport_ArmThatHangsDoesNotWin(t *testing.T) {
+	in := MustInput(t, 3, 20000, 20000, one(stable, stable))
+	addCancels(&in.Baseline, 0.02)
+	addCancels(&in.Candidate, 0.5)
+	rep := ABReport(in, 0.05)
+	if rep.Winner != "baseline" {
+		t.Fatalf("winner %q, want baseline: %s", rep.Winner, rep.Summary)
+	}
+	for _, m := range rep.Metrics {
+		switch m.Metric {
+		case "error_rate":
+			if m.Winner != "no difference" {
+				t.Errorf("error_rate: %+v", m)
+			}
+		case "cancel_rate":
+			if m.Winner != "baseline" {
+				t.Errorf("cancel_rate: %+v", m)
+			}
+			return
+		}
+	}
+	t.Errorf("no cancel_rate in the report: %s", rep.Summary)
+}
