@@ -4,8 +4,10 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/observe"
 )
 
 // addCancels adds to a the requests whose clients gave up, so that they are
@@ -123,4 +125,43 @@ func TestABReport_ArmThatHangsDoesNotWin(t *testing.T) {
 		}
 	}
 	t.Errorf("no cancel_rate in the report: %s", rep.Summary)
+}
+
+// TestFromSample_CancelRate: the gateway records a request whose client
+// hung up with error class canceled (status 499). Taken from the
+// observation window as the controller takes it, such requests must
+// reach the verdict's cancel_rate row and stay out of the error rate.
+func TestFromSample_CancelRate(t *testing.T) {
+	t0 := now.Add(-time.Hour)
+	rec := observe.New(observe.Options{Now: func() time.Time { return now }})
+	at := t0
+	add := func(version string, n int, class string) {
+		for range n {
+			at = at.Add(time.Millisecond)
+			o := sluice.Observation{At: at, Model: "chat", Version: version, Route: "split", Status: 200,
+				Latency: 800 * time.Millisecond, OutputTokens: 100, ResponseChars: 500}
+			switch class {
+			case "canceled":
+				o.ErrorClass, o.Status, o.OutputTokens, o.ResponseChars = class, 499, 0, 0
+			case "upstream_5xx":
+				o.ErrorClass, o.Status, o.OutputTokens, o.ResponseChars = class, 500, 0, 0
+			}
+			rec.Record(&o)
+		}
+	}
+	add("v1", 390, "")
+	add("v1", 10, "canceled")
+	add("v2", 90, "")
+	add("v2", 10, "upstream_5xx")
+	add("v2", 100, "canceled")
+	v := Analyze(sluice.AnalysisSpec{}, Input{
+		Baseline:  FromSample(rec.Window("chat", "v1", "", time.Time{})),
+		Candidate: FromSample(rec.Window("chat", "v2", "", time.Time{})),
+	}, now)
+	if c := metric(t, v, "cancel_rate", ""); c.Candidate != 0.5 || c.Baseline != 0.025 || c.CandidateN != 200 {
+		t.Errorf("cancel_rate row: %+v", c)
+	}
+	if e := metric(t, v, "error_rate", ""); e.Candidate != 0.1 || e.CandidateN != 100 {
+		t.Errorf("error_rate row: candidate %v over %d, want 10 errors over the 100 finished requests", e.Candidate, e.CandidateN)
+	}
 }
