@@ -127,6 +127,12 @@ type Thresholds struct {
 	// so a 0.1% → 0.2% move on a tiny base does not fail a rollout.
 	ErrorRateRel float64 `json:"error_rate_rel,omitempty" yaml:"error_rate_rel,omitempty"`
 	ErrorRateAbs float64 `json:"error_rate_abs,omitempty" yaml:"error_rate_abs,omitempty"`
+	// CancelRateRel and CancelRateAbs work as the error thresholds on the
+	// share of requests whose client gave up before the answer (defaults
+	// 0.5 and 0.01): a candidate that hangs until its clients leave fails
+	// here, since its hung requests are neither errors nor latencies.
+	CancelRateRel float64 `json:"cancel_rate_rel,omitempty" yaml:"cancel_rate_rel,omitempty"`
+	CancelRateAbs float64 `json:"cancel_rate_abs,omitempty" yaml:"cancel_rate_abs,omitempty"`
 	// RefusalRateRel and RefusalRateAbs work as the error thresholds
 	// (defaults 0.5 and 0.01).
 	RefusalRateRel float64 `json:"refusal_rate_rel,omitempty" yaml:"refusal_rate_rel,omitempty"`

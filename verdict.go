@@ -20,8 +20,9 @@ const (
 // MetricVerdict is the comparison of one metric, overall or in one request
 // category.
 type MetricVerdict struct {
-	// Metric names it: error_rate, refusal_rate, latency_p50, latency_p95,
-	// latency_p99, ttft, output_tokens, response_chars, quality, prom:NAME.
+	// Metric names it: error_rate, cancel_rate, refusal_rate, latency_p50,
+	// latency_p95, latency_p99, ttft, output_tokens, response_chars, quality,
+	// cache_miss_rate, prom:NAME.
 	Metric string `json:"metric"`
 	// Category is the request category, "" for all traffic.
 	Category string `json:"category,omitempty"`

@@ -73,8 +73,12 @@ func ABReport(in Input, alpha float64) Report {
 	b, c := in.Baseline, in.Candidate
 	rep := Report{Alpha: alpha, BaselineN: b.Requests, CandidateN: c.Requests}
 	if b.Requests > 0 && c.Requests > 0 {
+		// As in Analyze: errors over the requests that finished, and the
+		// cancels on their own, so an arm that hangs until its clients
+		// give up cannot win on a diluted error rate.
 		rep.Metrics = append(rep.Metrics,
-			abRate("error_rate", b.Errors, b.Requests, c.Errors, c.Requests, alpha),
+			abRate("error_rate", b.Errors, max(b.Requests-b.Canceled, 0), c.Errors, max(c.Requests-c.Canceled, 0), alpha),
+			abRate("cancel_rate", b.Canceled, b.Requests, c.Canceled, c.Requests, alpha),
 			abRate("refusal_rate", b.Refusals, max(b.Requests-b.Errors-b.Canceled, 0), c.Refusals, max(c.Requests-c.Errors-c.Canceled, 0), alpha))
 	}
 	if b.CacheReported > 0 && c.CacheReported > 0 {

@@ -16,8 +16,10 @@ type Arm struct {
 	// class other than canceled); Refusals the answers that were refusals.
 	Requests, Errors, Refusals int
 	// Canceled counts the requests whose client left before the answer
-	// (neither failures nor answers): rates per answer leave them out, so
-	// that clients giving up on a version cannot dilute its refusal rate.
+	// (neither failures nor answers). They are compared as a rate of their
+	// own (cancel_rate, over Requests) and left out of the other rates'
+	// denominators, so that clients giving up on a version cannot dilute
+	// its error or refusal rate.
 	Canceled int
 	// CacheReported counts the requests whose backend reported its prefix
 	// cache, CacheHits those of them with cached prompt tokens; zero
@@ -97,6 +99,8 @@ const (
 	DefaultFailChecks     = 2
 	DefaultErrorRateRel   = 0.5
 	DefaultErrorRateAbs   = 0.005
+	DefaultCancelRateRel  = 0.5
+	DefaultCancelRateAbs  = 0.01
 	DefaultRefusalRateRel = 0.5
 	DefaultRefusalRateAbs = 0.01
 	DefaultLatencyRel     = 0.2
@@ -109,8 +113,8 @@ const (
 // WithDefaults returns s with every zero field set to its default: an
 // interval of 10s, alpha 0.05, 100 candidate requests before any verdict,
 // two failing analyses in a row to roll back, and thresholds of +50% on the
-// error rate (at least +0.5 points) and the refusal rate (at least +1
-// point), +20% on latency quantiles and time to first token, ±50% on output
+// error rate (at least +0.5 points), the cancel rate (at least +1 point)
+// and the refusal rate (at least +1 point), +20% on latency quantiles and time to first token, ±50% on output
 // tokens and response length, −0.05 on quality, and +25% on the prefix-cache
 // miss rate (at least +5 points). An alpha outside (0, 1)
 // is replaced too. Categories stays as given (nil means on).
@@ -135,6 +139,8 @@ func WithDefaults(s sluice.AnalysisSpec) sluice.AnalysisSpec {
 	}
 	def(&t.ErrorRateRel, DefaultErrorRateRel)
 	def(&t.ErrorRateAbs, DefaultErrorRateAbs)
+	def(&t.CancelRateRel, DefaultCancelRateRel)
+	def(&t.CancelRateAbs, DefaultCancelRateAbs)
 	def(&t.RefusalRateRel, DefaultRefusalRateRel)
 	def(&t.RefusalRateAbs, DefaultRefusalRateAbs)
 	def(&t.LatencyRel, DefaultLatencyRel)
@@ -177,6 +183,10 @@ func prepare(a Arm) arm {
 // of the refusal rate (refusals are counted among answers, as the fake
 // model and the gateway's refusal detector define them).
 func (a *arm) answered() int { return max(a.requests-a.errors-a.canceled, 0) }
+
+// finished is the number of requests whose outcome is known, an answer or
+// an error: the denominator of the error rate (see tester.compare).
+func (a *arm) finished() int { return max(a.requests-a.canceled, 0) }
 
 func sortedCopy(x []float64) []float64 {
 	out := make([]float64, 0, len(x))

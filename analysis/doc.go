@@ -9,10 +9,14 @@
 //
 // Every metric is compared on all traffic and on each request category:
 //
-//   - error_rate (errors per request) and refusal_rate (refusals per
-//     answer): the difference of rates, with a threshold of a relative
-//     increase with an absolute floor (defaults +50% or +0.5 points for
-//     errors, +50% or +1 point for refusals), reported in absolute terms;
+//   - error_rate (errors per finished request), cancel_rate (requests
+//     whose client left before the answer, per request) and refusal_rate
+//     (refusals per answer): the difference of rates, with a threshold of
+//     a relative increase with an absolute floor (defaults +50% or +0.5
+//     points for errors, +50% or +1 point for cancels and refusals),
+//     reported in absolute terms. A canceled request's outcome is unknown,
+//     so it counts in no other rate and leaves no latency: a candidate that
+//     hangs until its clients give up shows only in cancel_rate;
 //   - latency_p50, latency_p95, latency_p99 and ttft (the median time to
 //     first token of streams): the quantile's relative change, threshold
 //     +20%;

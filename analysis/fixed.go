@@ -14,8 +14,13 @@ import (
 // on the candidate alone, with no baseline and no statistics. It exists to
 // be compared with Analyze. A zero limit is not checked.
 type FixedGateSpec struct {
-	// MaxErrorRate is the highest acceptable error rate, such as 0.01.
+	// MaxErrorRate is the highest acceptable error rate, such as 0.01, over
+	// the requests that finished (canceled ones left out, as in Analyze).
 	MaxErrorRate float64 `json:"max_error_rate,omitempty" yaml:"max_error_rate,omitempty"`
+	// MaxCancelRate is the highest acceptable share of requests whose
+	// client left before the answer, such as 0.05: the one limit that sees
+	// a candidate hanging until its clients give up.
+	MaxCancelRate float64 `json:"max_cancel_rate,omitempty" yaml:"max_cancel_rate,omitempty"`
 	// MaxRefusalRate is the highest acceptable share of answers that are
 	// refusals.
 	MaxRefusalRate float64 `json:"max_refusal_rate,omitempty" yaml:"max_refusal_rate,omitempty"`
@@ -62,7 +67,9 @@ func FixedGate(g FixedGateSpec, cand Arm) sluice.Verdict {
 	}
 	ms := func(x float64) string { return fmt.Sprintf("%.0f ms", x) }
 	answered := max(cand.Requests-cand.Errors-cand.Canceled, 0)
-	check(mErrors.name, mErrors.words, ratio(cand.Errors, cand.Requests), g.MaxErrorRate, pct, cand.Requests)
+	finished := max(cand.Requests-cand.Canceled, 0)
+	check(mErrors.name, mErrors.words, ratio(cand.Errors, finished), g.MaxErrorRate, pct, finished)
+	check(mCancels.name, mCancels.words, ratio(cand.Canceled, cand.Requests), g.MaxCancelRate, pct, cand.Requests)
 	check(mRefusals.name, mRefusals.words, ratio(cand.Refusals, answered), g.MaxRefusalRate, pct, answered)
 	if len(lat) > 0 {
 		check(mP95.name, mP95.words, stats.Quantile(lat, 0.95), g.MaxLatencyP95MS, ms, len(lat))

@@ -90,3 +90,23 @@ func TestABReport(t *testing.T) {
 		}
 	})
 }
+
+// TestFixedGate_CancelRate: a user writes the naive gate with a limit on the
+// candidate's cancel rate, and the candidate hangs on half of its requests
+// until the clients give up. The gate must fail on the cancel rate, and its
+// error rate must be over the requests that finished, as Analyze's is.
+func TestFixedGate_CancelRate(t *testing.T) {
+	a := MustArm(t, rand.New(rand.NewPCG(1, 1)), stable, 2000)
+	addCancels(&a, 0.5)
+	v := FixedGate(FixedGateSpec{MaxErrorRate: 0.02, MaxCancelRate: 0.05, MinRequests: 50}, a)
+	if v.Outcome != sluice.OutcomeFail || !strings.Contains(v.Reason, "cancel rate 50.0% above the limit 5.0%") {
+		t.Errorf("got %s %q, want a failure on the cancel rate", v.Outcome, v.Reason)
+	}
+	e := metric(t, v, "error_rate", "")
+	if finished := a.Requests - a.Canceled; e.Candidate != float64(a.Errors)/float64(finished) || e.CandidateN != finished {
+		t.Errorf("error rate %.4f over %d requests, want over the %d that finished", e.Candidate, e.CandidateN, finished)
+	}
+	if c := metric(t, v, "cancel_rate", ""); c.Outcome != sluice.OutcomeFail || c.CandidateN != a.Requests {
+		t.Errorf("cancel_rate row: %+v", c)
+	}
+}

@@ -66,6 +66,7 @@ func merge(a *Arm, b Arm) {
 	a.Requests += b.Requests
 	a.Errors += b.Errors
 	a.Refusals += b.Refusals
+	a.Canceled += b.Canceled
 	a.CacheReported += b.CacheReported
 	a.CacheHits += b.CacheHits
 	a.Latency = append(a.Latency, b.Latency...)

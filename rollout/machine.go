@@ -3,6 +3,7 @@ package rollout
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -179,6 +180,35 @@ func Validate(s sluice.RolloutSpec) error {
 	}
 	if a := s.Analysis.Alpha; a < 0 || a >= 1 || a != a {
 		return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"analysis.alpha"}, Message: fmt.Sprintf("analysis.alpha %v must be between 0 and 1 (such as 0.05); leave it out for the default", a)}
+	}
+	return validThresholds(s.Analysis.Thresholds)
+}
+
+// validThresholds refuses thresholds that would fail every candidate or
+// none: a negative or non-finite value (zero takes the default), and an
+// absolute rate floor or quality drop above 1, which no rate or [0, 1]
+// score can exceed (a floor of 5 meant 5%, that is 0.05). Relative
+// thresholds may exceed 1 (+300% latency).
+func validThresholds(th sluice.Thresholds) error {
+	for _, c := range []struct {
+		key      string
+		v        float64
+		fraction bool
+	}{
+		{"error_rate_rel", th.ErrorRateRel, false}, {"error_rate_abs", th.ErrorRateAbs, true},
+		{"cancel_rate_rel", th.CancelRateRel, false}, {"cancel_rate_abs", th.CancelRateAbs, true},
+		{"refusal_rate_rel", th.RefusalRateRel, false}, {"refusal_rate_abs", th.RefusalRateAbs, true},
+		{"latency_rel", th.LatencyRel, false}, {"tokens_rel", th.TokensRel, false},
+		{"quality_abs", th.QualityAbs, true},
+		{"cache_miss_rate_rel", th.CacheMissRateRel, false}, {"cache_miss_rate_abs", th.CacheMissRateAbs, true},
+	} {
+		key := "analysis.thresholds." + c.key
+		switch {
+		case c.v < 0 || math.IsNaN(c.v) || math.IsInf(c.v, 0):
+			return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{key}, Message: fmt.Sprintf("%s %v must be zero or positive: leave it out for the default, or give a positive value such as 0.5", key, c.v)}
+		case c.fraction && c.v > 1:
+			return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{key}, Message: fmt.Sprintf("%s %v must be at most 1: it is a fraction (0.01 is one point), not a percentage", key, c.v)}
+		}
 	}
 	return nil
 }

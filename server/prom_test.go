@@ -47,7 +47,7 @@ func gatedSpec(gates ...sluice.PromGate) sluice.RolloutSpec {
 		},
 		Analysis: sluice.AnalysisSpec{
 			Interval: sluice.Duration(500 * time.Millisecond), MinSamples: 20, FailChecks: 2, Categories: new(bool),
-			Thresholds: sluice.Thresholds{ErrorRateRel: 100, ErrorRateAbs: 0.9, RefusalRateRel: 100, RefusalRateAbs: 0.9, LatencyRel: 100, TokensRel: 100, QualityAbs: 1},
+			Thresholds: sluice.Thresholds{ErrorRateRel: 100, ErrorRateAbs: 0.9, CancelRateRel: 100, CancelRateAbs: 0.9, RefusalRateRel: 100, RefusalRateAbs: 0.9, LatencyRel: 100, TokensRel: 100, QualityAbs: 1},
 			Prometheus: gates,
 		},
 		Warmup: sluice.WarmupSpec{Skip: true},

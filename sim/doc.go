@@ -17,10 +17,12 @@
 // Each virtual second draws a Poisson number of requests at the scenario's
 // rate, each from a random user (the sticky key) and a category by weight.
 // The analysis input is built as the controller builds it: each version's
-// requests since the candidate went live, overall and per category. Two
+// requests since the candidate went live, overall and per category. Three
 // shortcuts keep a run cheap without changing what is measured: a
 // version's latency is the behaviour's latency draw whether or not the
-// request streamed, and the baseline keeps the latency, TTFT and lengths of
+// request streamed, a request its client gives up on (Scenario.Cancels) is
+// recorded when it arrives rather than at the client's timeout, and the
+// baseline keeps the latency, TTFT and lengths of
 // a random, value-blind share of its answers, about ten times as many as the
 // candidate gets (its counts stay exact; see Options.BaselineKeep). Every
 // analysis interval the verdict goes to the state machine, and the run ends

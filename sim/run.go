@@ -58,8 +58,9 @@ type RunResult struct {
 	// CandidateRequests counts the requests the candidate served before the
 	// decision.
 	CandidateRequests int `json:"candidate_requests_before_decision"`
-	// BadResponses counts the candidate's errors and refusals before the
-	// decision: the users a bad candidate hurt.
+	// BadResponses counts the candidate's errors, refusals and hung
+	// requests (Scenario.Cancels) before the decision: the users a bad
+	// candidate hurt.
 	BadResponses int `json:"bad_responses_served_by_candidate"`
 	// TimeToDecision is the virtual time from the start of the rollout to
 	// the decision (the scenario's duration when inconclusive), in seconds.
@@ -90,6 +91,9 @@ type engine struct {
 
 	base, cand versionWindow
 	line       timeline
+	// candHung counts the candidate's requests that hung until their
+	// clients gave up.
+	candHung int
 }
 
 func newEngine(sc *Scenario, keep float64) *engine {
@@ -192,6 +196,7 @@ func (e *engine) run(gate Gate, seed uint64, idx int) (res RunResult) {
 	e.base.reset(len(e.cats))
 	e.cand.reset(len(e.cats))
 	e.line.reset()
+	e.candHung = 0
 	res = RunResult{Run: idx, Decision: DecisionInconclusive}
 
 	// rollout.WithDefaults fills in the stages' defaults in place, through
@@ -224,6 +229,7 @@ func (e *engine) run(gate Gate, seed uint64, idx int) (res RunResult) {
 	stageStart, stageIndex, stageN := r.StageStartedAt, r.StageIndex, 0
 	fixedWindow := int(sc.FixedGate.Window.D() / time.Second)
 	stream := sc.Traffic.StreamFraction
+	cancels := sc.Cancels
 	lastReason := ""
 	for sec := 0; sec < seconds && r.Phase.Active() && err == nil; sec++ {
 		keepBase := math.Min(1, e.keep*r.Percent/math.Max(100-r.Percent, 1e-9))
@@ -243,12 +249,25 @@ func (e *engine) run(gate Gate, seed uint64, idx int) (res RunResult) {
 			}
 			o := cfg.Sample(rng, e.cats[cat])
 			st := rng.Float64() < stream
+			canceled, hung := false, false
+			if cancels.any() {
+				hang := cancels.BaselineHang
+				if isCand {
+					hang = cancels.CandidateHang
+				}
+				u := rng.Float64()
+				hung = u < hang
+				canceled = hung || u < hang+(1-hang)*cancels.Rate
+			}
 			if isCand {
-				e.cand.record(cat, &o, st, true)
-				e.line.record(&o)
+				e.cand.record(cat, &o, st, true, canceled)
+				e.line.record(&o, canceled)
 				stageN++
+				if hung {
+					e.candHung++
+				}
 			} else {
-				e.base.record(cat, &o, st, keepBase >= 1 || rng.Float64() < keepBase)
+				e.base.record(cat, &o, st, keepBase >= 1 || rng.Float64() < keepBase, canceled)
 			}
 		}
 		e.line.tick()
@@ -291,7 +310,7 @@ func (e *engine) run(gate Gate, seed uint64, idx int) (res RunResult) {
 		res.StagePercent = r.Spec.Stages[r.StageIndex].Percent
 	}
 	res.CandidateRequests = e.cand.all.requests
-	res.BadResponses = e.cand.all.errors + e.cand.all.refusals
+	res.BadResponses = e.cand.all.errors + e.cand.all.refusals + e.candHung
 	return res
 }
 

@@ -47,7 +47,29 @@ type Scenario struct {
 	Rollout sluice.RolloutSpec `yaml:"rollout"`
 	// FixedGate is the naive gate run on the same traffic for comparison.
 	FixedGate analysis.FixedGateSpec `yaml:"fixed_gate"`
+	// Cancels are the requests whose client leaves before the answer,
+	// which the gateway records as canceled; zero means none.
+	Cancels Cancels `yaml:"cancels"`
 }
+
+// Cancels models clients that give up. A request is canceled with
+// probability Rate on either version (users who press stop), or, on top
+// of that, when the version hangs on it: BaselineHang and CandidateHang are
+// the shares of each version's requests that never answer, whose clients
+// give up after their timeout. A canceled request is counted and leaves
+// no error, refusal, latency or length, as in the gateway's windows; it is
+// recorded when it arrives, not when its client gives up, a shortcut of at
+// most a client timeout. A hung request counts among the candidate's bad
+// responses; one its user stopped does not.
+type Cancels struct {
+	Rate          float64 `yaml:"rate"`
+	BaselineHang  float64 `yaml:"baseline_hang"`
+	CandidateHang float64 `yaml:"candidate_hang"`
+}
+
+// any reports whether any request may be canceled; a scenario without
+// cancels draws no random value for them, so its runs are as before.
+func (c Cancels) any() bool { return c.Rate > 0 || c.BaselineHang > 0 || c.CandidateHang > 0 }
 
 // Traffic is the simulated request stream.
 type Traffic struct {
@@ -163,6 +185,14 @@ func (sc *Scenario) Validate() error {
 	for i, st := range sc.Rollout.Stages {
 		if st.Hold.D()%time.Second != 0 {
 			bad("rollout.stages[%d].hold: must be a whole number of seconds, got %s", i, st.Hold.D())
+		}
+	}
+	for _, c := range []struct {
+		key string
+		v   float64
+	}{{"cancels.rate", sc.Cancels.Rate}, {"cancels.baseline_hang", sc.Cancels.BaselineHang}, {"cancels.candidate_hang", sc.Cancels.CandidateHang}} {
+		if !(c.v >= 0 && c.v <= 1) {
+			bad("%s: must be between 0 and 1, got %v", c.key, c.v)
 		}
 	}
 	if w := sc.FixedGate.Window.D(); w < 0 || w%time.Second != 0 {

@@ -41,6 +41,7 @@ func TestParseScenario(t *testing.T) {
 		"ErrStrategy":        {minimal + "rollout: {strategy: shadow}\n", "rollout.strategy"},
 		"ErrCategoryWeights": {strings.Replace(minimal, "rate: 5}", "rate: 5, categories: {a: 0}}", 1), "traffic.categories"},
 		"ErrInterval":        {minimal + "rollout: {analysis: {interval: 1500ms}}\n", "rollout.analysis.interval"},
+		"ErrCancels":         {minimal + "cancels: {candidate_hang: 1.5}\n", "cancels.candidate_hang"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := ParseScenario([]byte(tc.doc))
@@ -55,8 +56,8 @@ func TestParseScenario(t *testing.T) {
 // broken file fails the tests rather than the benchmark.
 func TestLoadScenario_Set(t *testing.T) {
 	paths, _ := filepath.Glob("scenarios/*.yaml")
-	if len(paths) < 7 {
-		t.Fatalf("%d scenarios, want the 7 of the issue", len(paths))
+	if len(paths) < 8 {
+		t.Fatalf("%d scenarios, want the 7 of the issue and hangs", len(paths))
 	}
 	bad := 0
 	for _, p := range paths {
@@ -72,8 +73,8 @@ func TestLoadScenario_Set(t *testing.T) {
 			bad++
 		}
 	}
-	if bad != 5 {
-		t.Errorf("%d bad scenarios, want 5", bad)
+	if bad != 6 {
+		t.Errorf("%d bad scenarios, want 6", bad)
 	}
 }
 

@@ -64,6 +64,7 @@ func (x *sortedSeries) reset() {
 // analysis: every request counted, the distributions of the answers kept.
 type series struct {
 	requests, errors, refusals int
+	canceled                   int
 	latency, ttft              sortedSeries
 	tokens, chars              []float64
 	// running carries the sums behind the means of tokens and chars from
@@ -72,7 +73,7 @@ type series struct {
 }
 
 func (s *series) reset() {
-	s.requests, s.errors, s.refusals = 0, 0, 0
+	s.requests, s.errors, s.refusals, s.canceled = 0, 0, 0, 0
 	s.latency.reset()
 	s.ttft.reset()
 	s.tokens, s.chars = s.tokens[:0], s.chars[:0]
@@ -84,8 +85,12 @@ func (s *series) reset() {
 // every request, streamed or not, is the behaviour's latency draw: the
 // time to the last byte, which the scenario sets directly rather than
 // through a token rate.
-func (s *series) record(o *fakellm.Outcome, stream, keep bool) {
+func (s *series) record(o *fakellm.Outcome, stream, keep, canceled bool) {
 	s.requests++
+	if canceled {
+		s.canceled++
+		return
+	}
 	if !o.OK() {
 		s.errors++
 		return
@@ -108,7 +113,7 @@ func (s *series) record(o *fakellm.Outcome, stream, keep bool) {
 // series' own: they stay valid until the next record.
 func (s *series) arm() analysis.Arm {
 	return analysis.Arm{
-		Requests: s.requests, Errors: s.errors, Refusals: s.refusals,
+		Requests: s.requests, Errors: s.errors, Refusals: s.refusals, Canceled: s.canceled,
 		Latency: s.latency.sorted(), TTFT: s.ttft.sorted(),
 		OutputTokens: s.tokens, ResponseChars: s.chars,
 		Sorted: true, Running: &s.running,
@@ -133,9 +138,9 @@ func (w *versionWindow) reset(categories int) {
 	}
 }
 
-func (w *versionWindow) record(cat int, o *fakellm.Outcome, stream, keep bool) {
-	w.all.record(o, stream, keep)
-	w.cats[cat].record(o, stream, keep)
+func (w *versionWindow) record(cat int, o *fakellm.Outcome, stream, keep, canceled bool) {
+	w.all.record(o, stream, keep, canceled)
+	w.cats[cat].record(o, stream, keep, canceled)
 }
 
 // timeline keeps the candidate's observations in arrival order with the
@@ -143,10 +148,11 @@ func (w *versionWindow) record(cat int, o *fakellm.Outcome, stream, keep bool) {
 // at the last minute as a PromQL range query does.
 type timeline struct {
 	requests, errors, refusals []int // running totals at the end of each second
+	canceled                   []int
 	latencyEnd                 []int // len(latency) at the end of each second
 	latency                    []float64
 	// cur are the running totals of the second in progress.
-	curRequests, curErrors, curRefusals int
+	curRequests, curErrors, curRefusals, curCanceled int
 	// win is latency[winFrom:winTo] in ascending order, the window last
 	// asked for, kept so that the next window, which has moved on by a few
 	// seconds, costs a merge instead of a sort; spare is the buffer the
@@ -157,8 +163,9 @@ type timeline struct {
 
 func (l *timeline) reset() {
 	l.requests, l.errors, l.refusals, l.latencyEnd = l.requests[:0], l.errors[:0], l.refusals[:0], l.latencyEnd[:0]
+	l.canceled = l.canceled[:0]
 	l.latency = l.latency[:0]
-	l.curRequests, l.curErrors, l.curRefusals = 0, 0, 0
+	l.curRequests, l.curErrors, l.curRefusals, l.curCanceled = 0, 0, 0, 0
 	l.win, l.winFrom, l.winTo = l.win[:0], 0, 0
 }
 
@@ -195,9 +202,12 @@ func (l *timeline) sortedWindow(from, to int) []float64 {
 	return l.win
 }
 
-func (l *timeline) record(o *fakellm.Outcome) {
+func (l *timeline) record(o *fakellm.Outcome, canceled bool) {
 	l.curRequests++
 	switch {
+	case canceled:
+		l.curCanceled++
+		return
 	case !o.OK():
 		l.curErrors++
 		return
@@ -212,6 +222,7 @@ func (l *timeline) tick() {
 	l.requests = append(l.requests, l.curRequests)
 	l.errors = append(l.errors, l.curErrors)
 	l.refusals = append(l.refusals, l.curRefusals)
+	l.canceled = append(l.canceled, l.curCanceled)
 	l.latencyEnd = append(l.latencyEnd, len(l.latency))
 }
 
@@ -236,6 +247,7 @@ func (l *timeline) last(seconds int) analysis.Arm {
 		Requests: l.requests[n-1] - at(l.requests, from-1),
 		Errors:   l.errors[n-1] - at(l.errors, from-1),
 		Refusals: l.refusals[n-1] - at(l.refusals, from-1),
+		Canceled: l.canceled[n-1] - at(l.canceled, from-1),
 		Latency:  l.sortedWindow(at(l.latencyEnd, from-1), l.latencyEnd[n-1]),
 		Sorted:   true,
 	}

@@ -95,7 +95,7 @@ func canarySpec() sluice.RolloutSpec {
 		Model: "chat", Candidate: "v1.1.0", Strategy: sluice.StrategyCanary, CanaryPercent: 40,
 		Analysis: sluice.AnalysisSpec{
 			Interval: sluice.Duration(250 * time.Millisecond), MinSamples: 30,
-			Thresholds: sluice.Thresholds{LatencyRel: 3, RefusalRateRel: 5, RefusalRateAbs: 0.3, ErrorRateAbs: 0.2, TokensRel: 3},
+			Thresholds: sluice.Thresholds{LatencyRel: 3, RefusalRateRel: 5, RefusalRateAbs: 0.3, ErrorRateAbs: 0.2, CancelRateAbs: 0.2, TokensRel: 3},
 		},
 		Warmup: sluice.WarmupSpec{Requests: 2},
 	}
