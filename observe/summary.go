@@ -12,13 +12,18 @@ type VersionSummary struct {
 	// Version is the version tag.
 	Version string `json:"version"`
 	// Requests, Errors and Refusals count the window's observations, as in
-	// Counts.
+	// Counts; Canceled the requests whose client left before the answer.
 	Requests int64 `json:"requests"`
 	Errors   int64 `json:"errors"`
 	Refusals int64 `json:"refusals"`
-	// ErrorRate is Errors over Requests; RefusalRate is Refusals over the
-	// successful requests. Both are 0 without requests.
+	Canceled int64 `json:"canceled"`
+	// ErrorRate is Errors over the requests that finished (all but the
+	// canceled ones, as the analysis counts it: a version that hangs until
+	// its clients leave must not look more reliable); CancelRate is Canceled
+	// over Requests; RefusalRate is Refusals over the successful requests.
+	// All are 0 without requests.
 	ErrorRate   float64 `json:"error_rate"`
+	CancelRate  float64 `json:"cancel_rate"`
 	RefusalRate float64 `json:"refusal_rate"`
 	// LatencyP50, LatencyP95 and LatencyP99 are percentiles of the latency of
 	// successful requests, in milliseconds; TTFTP50 is the median time to
@@ -65,7 +70,11 @@ func summarize(version string, s Sample, since, now time.Time) VersionSummary {
 	if s.Requests == 0 {
 		return vs
 	}
-	vs.ErrorRate = float64(s.Errors) / float64(s.Requests)
+	vs.Canceled = s.Canceled()
+	vs.CancelRate = float64(vs.Canceled) / float64(s.Requests)
+	if finished := s.Requests - vs.Canceled; finished > 0 {
+		vs.ErrorRate = float64(s.Errors) / float64(finished)
+	}
 	if s.Succeeded > 0 {
 		vs.RefusalRate = float64(s.Refusals) / float64(s.Succeeded)
 	}

@@ -60,6 +60,29 @@ func TestRecorder_Summary(t *testing.T) {
 		}
 	})
 
+	// What the user does: watches the dashboard while a candidate hangs on
+	// some requests until their clients give up.
+	// What must happen: the summary shows the cancel rate, and the error
+	// rate counts only requests that finished, as the analysis does: the
+	// canceled requests no longer make the version look more reliable.
+	t.Run("Canceled", func(t *testing.T) {
+		r := observe.New(observe.Options{})
+		for i := 1; i <= 10; i++ {
+			o := obs("m", "v2", "a", i*10)
+			switch {
+			case i <= 2:
+				o.ErrorClass, o.Status = "upstream_5xx", 502
+			case i <= 6:
+				o.ErrorClass, o.Status = "canceled", 499
+			}
+			r.Record(o)
+		}
+		v2 := r.Summary("m", t0)[0]
+		if v2.Canceled != 4 || v2.CancelRate != 0.4 || v2.ErrorRate != 2.0/6 {
+			t.Fatalf("summary %+v, want 4 canceled (rate 0.4) and an error rate of 2 of the 6 that finished", v2)
+		}
+	})
+
 	t.Run("Since", func(t *testing.T) {
 		now := t0.Add(100 * time.Second)
 		r := observe.New(observe.Options{Now: func() time.Time { return now }})

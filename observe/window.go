@@ -88,6 +88,10 @@ type Counts struct {
 	CacheHits     int64 `json:"cache_hits,omitempty"`
 }
 
+// Canceled is the observations whose client left before the answer: those
+// with an error class that is not a failure of the version.
+func (c Counts) Canceled() int64 { return max(c.Requests-c.Succeeded-c.Errors, 0) }
+
 // add counts e.
 func (c *Counts) add(e *entry) {
 	c.Requests++

@@ -18,8 +18,10 @@ type ArmStats struct {
 	// Requests is the number of requests; RPS their rate.
 	Requests int64   `json:"requests"`
 	RPS      float64 `json:"rps"`
-	// ErrorRate and RefusalRate are fractions.
+	// ErrorRate (of the requests that finished), CancelRate and
+	// RefusalRate are fractions, as in Point.
 	ErrorRate   float64 `json:"error_rate"`
+	CancelRate  float64 `json:"cancel_rate"`
 	RefusalRate float64 `json:"refusal_rate"`
 	// P50, P99 and TTFT are in milliseconds; Tokens is the mean output
 	// tokens. Absent without data.
@@ -105,7 +107,7 @@ func (s *Server) categories(w http.ResponseWriter, r *http.Request, _ *session, 
 		for _, v := range out.Versions {
 			smp := s.opt.Windows.Window(model, v, c, out.Since)
 			p := pointOf(smp, now, now.Sub(out.Since))
-			row.Versions[v] = ArmStats{Requests: p.N, RPS: p.RPS, ErrorRate: p.Err, RefusalRate: p.Ref, P50: p.P50, P99: p.P99, TTFT: p.TTFT, Tokens: p.Tok}
+			row.Versions[v] = ArmStats{Requests: p.N, RPS: p.RPS, ErrorRate: p.Err, CancelRate: p.Can, RefusalRate: p.Ref, P50: p.P50, P99: p.P99, TTFT: p.TTFT, Tokens: p.Tok}
 		}
 		out.Rows = append(out.Rows, row)
 	}

@@ -56,6 +56,12 @@ func TestPointOf(t *testing.T) {
 	if p.T != 1000000 || p.N != 20 || p.RPS != 2 || p.Err != 0.1 || p.Ref != 3.0/18 || *p.P50 != 3 || *p.P99 != 4.96 || *p.TTFT != 2 || *p.Tok != 15 {
 		t.Errorf("pointOf = %+v p50 %v p99 %v", p, *p.P50, *p.P99)
 	}
+	// Canceled requests: their own rate, and out of the error rate's
+	// denominator (a version that hangs must not look more reliable).
+	c := pointOf(observe.Sample{Counts: observe.Counts{Requests: 20, Succeeded: 12, Errors: 2}}, now, 10*time.Second)
+	if c.Can != 0.3 || c.Err != 2.0/14 {
+		t.Errorf("with 6 canceled of 20: cancel rate %v, error rate %v; want 0.3 and 2/14", c.Can, c.Err)
+	}
 	empty := pointOf(observe.Sample{}, now, 10*time.Second)
 	if empty.N != 0 || empty.P50 != nil || empty.TTFT != nil || empty.Tok != nil {
 		t.Errorf("empty point %+v", empty)

@@ -31,9 +31,12 @@ type Point struct {
 	// N is the requests in the window; RPS the request rate per second.
 	N   int64   `json:"n"`
 	RPS float64 `json:"rps"`
-	// Err is the error rate (of all requests); Ref the refusal rate (of
-	// the successful ones); both fractions, 0 without requests.
+	// Err is the error rate (of the requests that finished, as the analysis
+	// counts it); Can the share of requests canceled by their client; Ref
+	// the refusal rate (of the successful ones); fractions, 0 without
+	// requests.
 	Err float64 `json:"err"`
+	Can float64 `json:"can"`
 	Ref float64 `json:"ref"`
 	// P50 and P99 are latency percentiles, TTFT the median time to first
 	// token of streams, in milliseconds; Tok the mean output tokens. They
@@ -198,7 +201,11 @@ func pointOf(s observe.Sample, now time.Time, smooth time.Duration) Point {
 	}
 	p.RPS = float64(s.Requests) / span
 	if s.Requests > 0 {
-		p.Err = float64(s.Errors) / float64(s.Requests)
+		canceled := s.Canceled()
+		p.Can = float64(canceled) / float64(s.Requests)
+		if finished := s.Requests - canceled; finished > 0 {
+			p.Err = float64(s.Errors) / float64(finished)
+		}
 	}
 	if s.Succeeded > 0 {
 		p.Ref = float64(s.Refusals) / float64(s.Succeeded)

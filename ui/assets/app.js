@@ -547,7 +547,7 @@
     const body = clear($("categories-table").querySelector("tbody"));
     $("categories-note").textContent = (a.candidate ? "Stable " + a.baseline + " → candidate " + a.candidate + (a.cut ? ", since " : ", since the candidate went live at ") : "Serving versions since ") + localTime(a.since) +
       (a.cut ? " (the busiest windows hold only their newest requests, so the table starts there)." : ".");
-    const cols = [["Requests", (s) => s.requests, (x) => num(x)], ["Error rate", (s) => s.error_rate, (x) => pct(x, 2), true], ["Refusal rate", (s) => s.refusal_rate, (x) => pct(x, 1), true],
+    const cols = [["Requests", (s) => s.requests, (x) => num(x)], ["Error rate", (s) => s.error_rate, (x) => pct(x, 2), true], ["Canceled", (s) => s.cancel_rate, (x) => pct(x, 2), true], ["Refusal rate", (s) => s.refusal_rate, (x) => pct(x, 1), true],
       ["p50 ms", (s) => s.p50_ms, (x) => num(x)], ["p99 ms", (s) => s.p99_ms, (x) => num(x), true], ["TTFT ms", (s) => s.ttft_ms, (x) => num(x)], ["Tokens", (s) => s.tokens, (x) => num(x, 0)]];
     const pair = a.candidate && a.versions.length === 2;
     head.append(h("tr", {}, h("th", {}, "Category"), pair ? null : h("th", {}, "Version"), cols.map((c) => h("th", { class: "n" }, c[0] + (pair ? " (stable → cand.)" : "")))));
