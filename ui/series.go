@@ -124,12 +124,24 @@ func (sm *sampler) tickChan() <-chan struct{} {
 }
 
 // charted returns the versions whose categories are charted: the arms of
-// the model's latest rollout, else the versions the policy serves.
-func charted(reg *sluice.Registry, model string) []string {
-	if r := reg.Rollouts[model]; r != nil {
+// the model's running rollout; else the versions the policy serves, and
+// the arms of a rollout that ended less than history ago, so its end stays
+// on the charts as long as they reach back to it (after that, a split
+// changed by hand later is charted as it is, not the old arms).
+func charted(reg *sluice.Registry, model string, now time.Time, history time.Duration) []string {
+	r := reg.Rollouts[model]
+	if r != nil && r.Phase.Active() {
 		return []string{r.Spec.Baseline, r.Spec.Candidate}
 	}
-	return reg.ServingVersions(model)
+	out := reg.ServingVersions(model)
+	if r != nil && now.Sub(r.EndedAt) < history {
+		for _, v := range []string{r.Spec.Baseline, r.Spec.Candidate} {
+			if !slices.Contains(out, v) {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
 }
 
 // sample adds one point to every series.
@@ -163,12 +175,13 @@ func (sm *sampler) sample(now time.Time) {
 	}
 	var adds []add
 	for _, model := range reg.ModelNames() {
-		versions := chartedVersions(w.Versions(model), charted(reg, model))
+		arms := charted(reg, model, realNow, sm.s.opt.History)
+		versions := chartedVersions(w.Versions(model), arms)
 		for _, v := range versions {
 			adds = append(adds, add{seriesKey{model, v, ""}, point(model, v, "")})
 		}
 		cats := w.Categories(model)
-		for _, v := range charted(reg, model) {
+		for _, v := range arms {
 			if !slices.Contains(versions, v) {
 				continue
 			}
@@ -185,6 +198,22 @@ func (sm *sampler) sample(now time.Time) {
 			pts = slices.Delete(pts, 0, len(pts)-keep)
 		}
 		sm.series[a.k] = pts
+	}
+	// A series no longer sampled (a version retired or no longer charted, a
+	// model removed) loses its points as they age out of History, and goes
+	// when it has none left: before, it kept its last points for ever.
+	oldest := now.Add(-sm.s.opt.History).UnixMilli()
+	for k, pts := range sm.series {
+		i := 0
+		for i < len(pts) && pts[i].T < oldest {
+			i++
+		}
+		switch {
+		case i == len(pts):
+			delete(sm.series, k)
+		case i > 0:
+			sm.series[k] = slices.Delete(pts, 0, i)
+		}
 	}
 	close(sm.tick)
 	sm.tick = make(chan struct{})
@@ -301,8 +330,8 @@ type SeriesAnswer struct {
 	// StepMS and SmoothMS are Options.Step and Options.Smooth.
 	StepMS   int64 `json:"step_ms"`
 	SmoothMS int64 `json:"smooth_ms"`
-	// Baseline and Candidate are the arms of the model's latest rollout,
-	// empty without one.
+	// Baseline and Candidate are the arms of the model's running rollout,
+	// empty without one (the charts then show every version charted).
 	Baseline  string `json:"baseline,omitempty"`
 	Candidate string `json:"candidate,omitempty"`
 	// Categories are the request categories seen for the model.
@@ -313,7 +342,7 @@ type SeriesAnswer struct {
 
 func (s *Server) seriesAnswer(model, category string, after int64) SeriesAnswer {
 	out := SeriesAnswer{Model: model, Category: category, StepMS: s.opt.Step.Milliseconds(), SmoothMS: s.opt.Smooth.Milliseconds(), Categories: []string{}}
-	if r := s.opt.Control.Registry().Rollouts[model]; r != nil {
+	if r := s.opt.Control.Registry().ActiveRollout(model); r != nil {
 		out.Baseline, out.Candidate = r.Spec.Baseline, r.Spec.Candidate
 	}
 	if s.opt.Windows != nil {

@@ -406,8 +406,12 @@
   }
 
   // ---- charts ----
+  // The running rollout's two arms; after it ends, every version the
+  // gateway charts (the ended rollout's arms while the charts reach back to
+  // its end, and whatever the split serves now).
   function chartVersions() {
-    if (state.baseline && state.candidate) return [state.baseline, state.candidate];
+    const r = state.status && state.status.rollout;
+    if (state.baseline && state.candidate && r && !r.ended_at) return [state.baseline, state.candidate];
     return Object.keys(state.series).sort();
   }
 
