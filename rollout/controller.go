@@ -63,9 +63,16 @@ type Options struct {
 	Shadow Shadower
 	// Alerts receive alerts; nil sends none.
 	Alerts Alerter
-	// InFlight reports the requests in flight to a version id, for
-	// draining; nil skips the wait.
+	// InFlight reports the requests in flight to a version id through
+	// this process, for draining; nil skips the wait.
 	InFlight func(versionID string) int64
+	// InFlightElsewhere, on a shared store, reports the requests in flight
+	// to a version id through the other live replicas once they route by
+	// registry revision (the rollback's commit) or later, counting a
+	// replica not there yet as busy (fleet.Drain.InFlightElsewhere). The
+	// drain waits for both counts to reach 0. Nil means this process is
+	// the only one.
+	InFlightElsewhere func(ctx context.Context, versionID string, revision int64) (int64, error)
 	// DrainTimeout bounds the wait for in-flight requests; default 30 s.
 	DrainTimeout time.Duration
 	// Unload, if set, is called for a rolled-back candidate (the unload
@@ -282,7 +289,7 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 	var next sluice.Rollout
 	var acts []Action
 	began := time.Now()
-	_, err := c.opt.Control.Do(ctx, actor, reason, func(e *sluice.Edit) error {
+	res, err := c.opt.Control.Do(ctx, actor, reason, func(e *sluice.Edit) error {
 		reg := e.Registry()
 		var cur *sluice.Rollout
 		if r := reg.Rollouts[model]; r != nil {
@@ -318,7 +325,7 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 		// the alerts follow on their own, and do not end when the caller
 		// (an operator's CLI) leaves.
 		now, later := splitActs(acts)
-		c.afterCommit(ctx, next, now, shift)
+		c.afterCommit(ctx, next, now, shift, res.Revision)
 		cand := next.Spec.Model + ":" + next.Spec.Candidate
 		c.mu.Lock()
 		if c.unwinding == nil {
@@ -326,10 +333,10 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 		}
 		c.unwinding[cand]++
 		c.mu.Unlock()
-		c.spawn(true, func() { c.afterCommit(context.WithoutCancel(ctx), next, later, shift) })
+		c.spawn(true, func() { c.afterCommit(context.WithoutCancel(ctx), next, later, shift, res.Revision) })
 		return next, nil
 	}
-	c.afterCommit(ctx, next, acts, shift)
+	c.afterCommit(ctx, next, acts, shift, res.Revision)
 	return next, nil
 }
 
@@ -482,8 +489,9 @@ func splitActs(acts []Action) (now, later []Action) {
 	return now, later
 }
 
-// afterCommit runs the side effects of a transition.
-func (c *Controller) afterCommit(ctx context.Context, r sluice.Rollout, acts []Action, shift time.Duration) {
+// afterCommit runs the side effects of a transition, which committed as
+// registry revision rev.
+func (c *Controller) afterCommit(ctx context.Context, r sluice.Rollout, acts []Action, shift time.Duration, rev int64) {
 	s := r.Spec
 	candID := s.Model + ":" + s.Candidate
 	var drain time.Duration
@@ -508,7 +516,7 @@ func (c *Controller) afterCommit(ctx context.Context, r sluice.Rollout, acts []A
 		case ActDrain:
 			rolledBack = true
 			start := time.Now()
-			c.drain(ctx, candID)
+			c.drain(ctx, candID, rev)
 			drain = time.Since(start)
 		case ActUnload:
 			// The drain may have taken a while: a rollout started since on
@@ -566,17 +574,46 @@ func (c *Controller) recordTimings(ctx context.Context, r sluice.Rollout, timing
 	}
 }
 
-// drain waits until no request is in flight to the version, up to the
-// drain timeout.
-func (c *Controller) drain(ctx context.Context, id string) {
-	if c.opt.InFlight == nil {
+// drain waits until no request is in flight to the version, through this
+// process and, on a shared store, through every other live replica once it
+// routes by revision rev (the rollback's commit), up to the drain timeout.
+func (c *Controller) drain(ctx context.Context, id string, rev int64) {
+	if c.opt.InFlight == nil && c.opt.InFlightElsewhere == nil {
 		return
 	}
 	deadline := time.Now().Add(c.opt.DrainTimeout)
-	for c.opt.InFlight(id) > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+	var ask time.Time // when to ask the store again
+	var elsewhere int64
+	var askErr error
+	for ctx.Err() == nil {
+		if c.opt.InFlight == nil || c.opt.InFlight(id) == 0 {
+			if c.opt.InFlightElsewhere == nil {
+				return
+			}
+			// The local count is free; the fleet's is a query, asked at
+			// most every fleetDrainPoll and only once the local one is 0.
+			if now := time.Now(); !now.Before(ask) {
+				ask = now.Add(fleetDrainPoll)
+				elsewhere, askErr = c.opt.InFlightElsewhere(ctx, id, rev)
+				if askErr == nil && elsewhere == 0 {
+					return
+				}
+			}
+		}
+		if !time.Now().Before(deadline) {
+			if askErr != nil || elsewhere > 0 {
+				c.opt.Logger.Warn("drain timed out before the other replicas' requests in flight to the rolled-back version ended; calling the unload webhook anyway",
+					"version", id, "in_flight_elsewhere", elsewhere, "err", askErr, "drain_timeout", c.opt.DrainTimeout)
+			}
+			return
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// fleetDrainPoll is how often a drain asks the store for the other
+// replicas' requests in flight.
+const fleetDrainPoll = 25 * time.Millisecond
 
 // launchWarmup checks and warms the candidate in the background, then
 // feeds the result to the state machine.

@@ -82,6 +82,8 @@ type Server struct {
 	judge       *judge.Judge      // nil unless configured
 	replica     *replica          // nil unless the store is shared (PostgreSQL)
 	fleet       *fleet.Windows    // issue 5: the fleet-wide windows; nil unless the store is shared
+	drain       *fleet.Drain      // publishes the requests in flight for the fleet's rollback drains; nil unless the store is shared
+	stopBeat    func()            // stops drain's beat; nil until startFleet
 }
 
 // New opens the store and builds every part of the gateway, without
@@ -183,8 +185,9 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		s.closeEarly()
 		return nil, err
 	}
+	windows := s.windows() // issue 5: the fleet's union on a shared store
 	s.Rollouts = rollout.New(rollout.Options{
-		Control: ctl, Windows: s.windows(), // issue 5: the fleet's union on a shared store
+		Control: ctl, Windows: windows,
 		Warmer:       &rollout.HTTPWarmer{HealthPath: cfg.Health.Path},
 		Alerts:       s.alerts,
 		DrainTimeout: cfg.Rollouts.DrainTimeout, Tick: cfg.Rollouts.Tick,
@@ -195,6 +198,8 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		// Issue 3: the proxy mirrors shadow traffic and counts the
 		// requests in flight per version, for draining on rollback.
 		Shadow: s.Proxy, InFlight: s.Proxy.InFlight,
+		// On a shared store the drain also waits for the other replicas'.
+		InFlightElsewhere: s.inFlightElsewhere(),
 		// Issue 6: a candidate ejected or failing health checks rolls back.
 		OutOfService: s.OutOfService,
 		Prometheus:   prom,
@@ -466,6 +471,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	acancel()
 	s.Proxy.Close() // stop shadow workers after the last request
 	s.flushFleet()  // issue 5: what this replica observed last, for the others
+	s.stopDrainBeat()
 	if s.judge != nil {
 		s.judge.Close()
 	}
