@@ -3,6 +3,7 @@ package rollout
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -105,12 +106,12 @@ type Controller struct {
 	opt Options
 
 	mu       sync.Mutex
-	analysed map[string]time.Time // rollout id → last analysis
-	warming  map[string]bool      // rollout ids with a warm-up under way
-	shadows  map[string]bool      // models with shadowing on
-	drilling map[string]bool      // models with a fire drill under way
-	wg       sync.WaitGroup       // background work: warm-ups, rollback side effects
-	stopping bool                 // Run is waiting for wg: nothing more is added
+	analysed map[string]time.Time               // rollout id → last analysis
+	warming  map[string]context.CancelCauseFunc // rollout ids with a warm-up under way → its cancel
+	shadows  map[string]bool                    // models with shadowing on
+	drilling map[string]bool                    // models with a fire drill under way
+	wg       sync.WaitGroup                     // background work: warm-ups, rollback side effects
+	stopping bool                               // Run is waiting for wg: nothing more is added
 	// unwinding counts, per candidate id, the rollbacks whose drain and
 	// unload still run: a rollout of that candidate waits for them (it
 	// would go live on a candidate being unloaded, and the drain would
@@ -156,7 +157,7 @@ func New(opt Options) *Controller {
 	if opt.Warmer == nil {
 		opt.Warmer = &HTTPWarmer{}
 	}
-	return &Controller{opt: opt, analysed: map[string]time.Time{}, warming: map[string]bool{}, shadows: map[string]bool{}, drilling: map[string]bool{}}
+	return &Controller{opt: opt, analysed: map[string]time.Time{}, warming: map[string]context.CancelCauseFunc{}, shadows: map[string]bool{}, drilling: map[string]bool{}}
 }
 
 // Check says whether a rollout of spec with reason could start on reg (as
@@ -318,6 +319,9 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 		return sluice.Rollout{}, err
 	}
 	shift := time.Since(began)
+	if next.Phase != sluice.PhaseWarming {
+		c.stopWarmup(next.ID) // an abort during the warm-up: no more requests to the candidate
+	}
 	if slices.ContainsFunc(acts, func(a Action) bool { return a.Kind == ActDrain }) {
 		// A rollback answers once the routing is back on the baseline (and
 		// the mirror stopped): the wait for the candidate's requests in
@@ -615,20 +619,60 @@ func (c *Controller) drain(ctx context.Context, id string, rev int64) {
 // replicas' requests in flight.
 const fleetDrainPoll = 25 * time.Millisecond
 
+// errWarmupStopped cancels a warm-up whose rollout is no longer warming
+// (aborted through this replica or another).
+var errWarmupStopped = errors.New("the rollout is no longer warming")
+
+// stopWarmup cancels rollout id's warm-up, if one runs here: its request
+// in flight to the candidate is cancelled and no other is sent.
+func (c *Controller) stopWarmup(id string) {
+	c.mu.Lock()
+	cancel := c.warming[id]
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel(errWarmupStopped)
+	}
+}
+
+// stopStaleWarmups cancels the warm-ups of rollouts that reg no longer has
+// warming: an abort through another replica reaches the leader, which warms,
+// this way.
+func (c *Controller) stopStaleWarmups(reg *sluice.Registry) {
+	c.mu.Lock()
+	var stale []context.CancelCauseFunc
+	warming := map[string]bool{}
+	for _, r := range reg.Rollouts {
+		if r.Phase == sluice.PhaseWarming {
+			warming[r.ID] = true
+		}
+	}
+	for id, cancel := range c.warming {
+		if !warming[id] {
+			stale = append(stale, cancel)
+		}
+	}
+	c.mu.Unlock()
+	for _, cancel := range stale {
+		cancel(errWarmupStopped)
+	}
+}
+
 // launchWarmup checks and warms the candidate in the background, then
-// feeds the result to the state machine.
+// feeds the result to the state machine. The warm-up stops when the
+// rollout stops warming otherwise (stopWarmup, stopStaleWarmups).
 func (c *Controller) launchWarmup(r sluice.Rollout) {
 	c.mu.Lock()
-	if c.warming[r.ID] {
+	if c.warming[r.ID] != nil {
 		c.mu.Unlock()
 		return
 	}
-	c.warming[r.ID] = true
+	wctx, cancel := context.WithCancelCause(context.Background())
+	c.warming[r.ID] = cancel
 	c.mu.Unlock()
 	c.spawn(false, func() {
-		defer func() { c.mu.Lock(); delete(c.warming, r.ID); c.mu.Unlock() }()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
+		defer func() { c.mu.Lock(); delete(c.warming, r.ID); c.mu.Unlock(); cancel(nil) }()
+		ctx, cancelT := context.WithTimeout(wctx, 5*time.Minute)
+		defer cancelT()
 		v := c.opt.Control.Registry().Version(r.Spec.Model, r.Spec.Candidate)
 		ev := Event{Kind: EvWarmed}
 		if v == nil {
@@ -636,7 +680,16 @@ func (c *Controller) launchWarmup(r sluice.Rollout) {
 		} else if err := c.opt.Warmer.Warm(ctx, v, r.Spec.Warmup); err != nil {
 			ev = Event{Kind: EvWarmupFailed, Message: err.Error()}
 		}
-		_, err := c.transition(ctx, r.Spec.Model, "controller", "warm-up of "+r.ID, "rollout."+string(ev.Kind), func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
+		if context.Cause(wctx) == errWarmupStopped {
+			c.opt.Logger.Info("warm-up stopped: the rollout is no longer warming", "rollout", r.ID)
+			return
+		}
+		// The result's own transition stops this warm-up's context (the
+		// rollout leaves warming): its side effects (alerts) must not
+		// inherit that.
+		tctx, cancelTx := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancelTx()
+		_, err := c.transition(tctx, r.Spec.Model, "controller", "warm-up of "+r.ID, "rollout."+string(ev.Kind), func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
 			if cur == nil || cur.ID != r.ID {
 				return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s is gone", r.ID)
 			}
@@ -654,6 +707,7 @@ func (c *Controller) launchWarmup(r sluice.Rollout) {
 	c.mu.Lock()
 	if c.stopping { // not started: the next leader warms it
 		delete(c.warming, r.ID)
+		cancel(nil)
 	}
 	c.mu.Unlock()
 }
@@ -684,6 +738,7 @@ func (c *Controller) Step(ctx context.Context) {
 	reg := c.opt.Control.Registry()
 	now := c.opt.Now()
 	leading := c.opt.Leader == nil || c.opt.Leader.Leading()
+	c.stopStaleWarmups(reg)
 	for model, r := range reg.Rollouts {
 		// Every replica mirrors its own traffic; only the leader decides.
 		c.syncShadow(model, r)
