@@ -177,3 +177,25 @@ func (d *Drain) InFlightElsewhere(ctx context.Context, id string, revision int64
 	}
 	return n, nil
 }
+
+// Alive reports whether the replica of that name still beats (its last
+// beat is younger than Expiry, by the store's clock): the rollout
+// controller's leader completes the rollback side effects left pending by
+// a replica that does not.
+func (d *Drain) Alive(ctx context.Context, replica string) (bool, error) {
+	if replica == d.opt.Replica {
+		return true, nil
+	}
+	c, cancel := context.WithTimeout(ctx, d.opt.Timeout)
+	defer cancel()
+	beats, err := d.opt.Store.ReplicaBeats(c, d.opt.Replica, d.opt.Expiry)
+	if err != nil {
+		return false, err
+	}
+	for _, b := range beats {
+		if b.Replica == replica {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -95,6 +95,19 @@ type Options struct {
 	// Prometheus evaluates the rollouts' Prometheus gates (a
 	// promgate.Client); nil refuses rollouts that have any.
 	Prometheus GateEvaluator
+	// Replica names this process as the owner of the rollbacks whose side
+	// effects it does (sluice.Unwind.Owner); empty means a name made of the
+	// host name, the process id and random bytes. On a shared store, give
+	// the name its beat is published under (fleet.Windows.Replica).
+	Replica string
+	// Alive, on a shared store, reports whether the replica of that name
+	// still runs (fleet.Drain.Alive). Nil means this process is the only
+	// one: any other owner is gone.
+	Alive func(ctx context.Context, replica string) (bool, error)
+	// OrphanAfter is how long after a rollback its side effects must still
+	// be pending, with their owner gone, before the leader completes them;
+	// zero means DefaultOrphanAfter (10 s).
+	OrphanAfter time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger logs operations; nil discards.
@@ -157,6 +170,12 @@ func New(opt Options) *Controller {
 	if opt.Warmer == nil {
 		opt.Warmer = &HTTPWarmer{}
 	}
+	if opt.Replica == "" {
+		opt.Replica = processName()
+	}
+	if opt.OrphanAfter <= 0 {
+		opt.OrphanAfter = DefaultOrphanAfter
+	}
 	return &Controller{opt: opt, analysed: map[string]time.Time{}, warming: map[string]context.CancelCauseFunc{}, shadows: map[string]bool{}, drilling: map[string]bool{}}
 }
 
@@ -179,6 +198,9 @@ func (c *Controller) Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason
 	c.mu.Lock()
 	unwinding := c.unwinding[spec.Model+":"+spec.Candidate] > 0
 	c.mu.Unlock()
+	if r := reg.Rollouts[spec.Model]; r != nil && r.Unwinding != nil && r.Spec.Candidate == spec.Candidate {
+		unwinding = true // by another replica, or left by one that died
+	}
 	if unwinding {
 		return spec, sluice.Errorf(sluice.CodeConflict, "version %s:%s is still being rolled back (its requests in flight draining, then the unload webhook; up to rollouts.drain_timeout): start the rollout again in a few seconds", spec.Model, spec.Candidate)
 	}
@@ -302,6 +324,11 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 		if err != nil {
 			return err
 		}
+		// A rollback's side effects are recorded as pending with it, so
+		// that the leader completes them should this process die first.
+		if u := c.unwindOf(acts, e.Now); u != nil {
+			next.Unwinding = u
+		}
 		if err := applyRouting(e, next, acts); err != nil {
 			return err
 		}
@@ -329,19 +356,26 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 		// the alerts follow on their own, and do not end when the caller
 		// (an operator's CLI) leaves.
 		now, later := splitActs(acts)
-		c.afterCommit(ctx, next, now, shift, res.Revision)
-		cand := next.Spec.Model + ":" + next.Spec.Candidate
-		c.mu.Lock()
-		if c.unwinding == nil {
-			c.unwinding = map[string]int{}
-		}
-		c.unwinding[cand]++
-		c.mu.Unlock()
-		c.spawn(true, func() { c.afterCommit(context.WithoutCancel(ctx), next, later, shift, res.Revision) })
+		c.afterCommit(ctx, next, now, commit{shift: shift, rev: res.Revision})
+		c.countUnwinding(next)
+		c.spawn(true, func() {
+			c.afterCommit(context.WithoutCancel(ctx), next, later, commit{shift: shift, rev: res.Revision})
+		})
 		return next, nil
 	}
-	c.afterCommit(ctx, next, acts, shift, res.Revision)
+	c.afterCommit(ctx, next, acts, commit{shift: shift, rev: res.Revision})
 	return next, nil
+}
+
+// countUnwinding counts r's rollback as under way here until afterCommit
+// has done its drain and unload.
+func (c *Controller) countUnwinding(r sluice.Rollout) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.unwinding == nil {
+		c.unwinding = map[string]int{}
+	}
+	c.unwinding[r.Spec.Model+":"+r.Spec.Candidate]++
 }
 
 // applyRouting turns the routing actions into registry edits.
@@ -493,9 +527,18 @@ func splitActs(acts []Action) (now, later []Action) {
 	return now, later
 }
 
-// afterCommit runs the side effects of a transition, which committed as
-// registry revision rev.
-func (c *Controller) afterCommit(ctx context.Context, r sluice.Rollout, acts []Action, shift time.Duration, rev int64) {
+// commit is what afterCommit knows of the transition's commit.
+type commit struct {
+	shift time.Duration // from the transition's start to its commit
+	rev   int64         // the registry revision it committed as
+	// note, when set, is added to the timings' and the alerts' messages:
+	// the side effects are another process's, completed here.
+	note string
+}
+
+// afterCommit runs the side effects of a transition.
+func (c *Controller) afterCommit(ctx context.Context, r sluice.Rollout, acts []Action, cm commit) {
+	shift, rev := cm.shift, cm.rev
 	s := r.Spec
 	candID := s.Model + ":" + s.Candidate
 	var drain time.Duration
@@ -549,28 +592,35 @@ func (c *Controller) afterCommit(ctx context.Context, r sluice.Rollout, acts []A
 	if rolledBack {
 		timings = map[string]any{"traffic_shift_ms": ms(shift), "drain_ms": ms(drain), "total_ms": ms(shift + drain)}
 		c.opt.Logger.Info("rollback", "rollout", r.ID, "traffic_shift", shift, "drain", drain)
-		c.recordTimings(ctx, r, timings)
+		c.recordTimings(ctx, r, timings, cm.note)
 	}
 	for _, a := range acts {
 		if a.Kind == ActAlert && c.opt.Alerts != nil {
-			c.opt.Alerts.Alert(ctx, Alert{Severity: a.Severity, Rollout: r.ID, Model: s.Model, Phase: r.Phase, Message: a.Message, At: c.opt.Now().UTC(), Timings: timings})
+			c.opt.Alerts.Alert(ctx, Alert{Severity: a.Severity, Rollout: r.ID, Model: s.Model, Phase: r.Phase, Message: a.Message + cm.note, At: c.opt.Now().UTC(), Timings: timings})
 		}
 	}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// recordTimings adds the rollback's timings to its timeline.
-func (c *Controller) recordTimings(ctx context.Context, r sluice.Rollout, timings map[string]any) {
+// recordTimings adds the rollback's timings to its timeline and clears its
+// Unwinding, in one transaction: the drain and the unload are done. When
+// another process has taken the unwinding over (this one was thought dead)
+// it records nothing, so the timeline has one set of timings.
+func (c *Controller) recordTimings(ctx context.Context, r sluice.Rollout, timings map[string]any, note string) {
 	data, _ := json.Marshal(timings)
 	_, err := c.opt.Control.Do(ctx, "controller", "rollback timings of "+r.ID, func(e *sluice.Edit) error {
 		cur := e.Registry().Rollouts[r.Spec.Model]
 		if cur == nil || cur.ID != r.ID {
 			return nil
 		}
+		if cur.Unwinding == nil || cur.Unwinding.Owner != c.opt.Replica {
+			return nil // taken over, and done, by another process
+		}
 		next := cur.Clone()
+		next.Unwinding = nil
 		next.Events = append(next.Events, sluice.RolloutEvent{At: e.Now, Kind: "rollback_timings", Percent: next.Percent, Data: data,
-			Message: fmt.Sprintf("traffic shifted in %.1f ms; in-flight candidate requests drained in %.1f ms", timings["traffic_shift_ms"], timings["drain_ms"])})
+			Message: fmt.Sprintf("traffic shifted in %.1f ms; in-flight candidate requests drained in %.1f ms", timings["traffic_shift_ms"], timings["drain_ms"]) + note})
 		return e.PutRollout(next)
 	})
 	if err != nil {
@@ -739,6 +789,9 @@ func (c *Controller) Step(ctx context.Context) {
 	now := c.opt.Now()
 	leading := c.opt.Leader == nil || c.opt.Leader.Leading()
 	c.stopStaleWarmups(reg)
+	if leading {
+		c.resumeUnwinds(ctx, reg, now)
+	}
 	for model, r := range reg.Rollouts {
 		// Every replica mirrors its own traffic; only the leader decides.
 		c.syncShadow(model, r)

@@ -26,20 +26,22 @@ func (s *Server) windows() rollout.Windows {
 	return s.fleet
 }
 
-// inFlightElsewhere returns, on a shared store, how the rollback drain
-// counts the other replicas' requests in flight (see fleet.Drain), and nil
-// on SQLite. It is called once, from New, after windows and once the
-// proxy exists: from then on every new routing table is published in this
-// replica's beat.
-func (s *Server) inFlightElsewhere() func(ctx context.Context, versionID string, revision int64) (int64, error) {
+// fleetDrain sets, on a shared store, how the rollout controller's
+// rollbacks work across the fleet (see fleet.Drain): their drain counts the
+// other replicas' requests in flight, they are owned by this replica's
+// name, and the leader completes those of a replica whose beat expired. On
+// SQLite it leaves opt as it is. It is called once, from New, after
+// windows and once the proxy exists: from then on every new routing table
+// is published in this replica's beat.
+func (s *Server) fleetDrain(opt *rollout.Options) {
 	if s.fleet == nil {
-		return nil
+		return
 	}
 	s.drain = fleet.NewDrain(fleet.DrainOptions{Store: s.replica.store, Replica: s.fleet.Replica(), InFlight: s.Proxy.InFlightVersions, Logger: s.logger})
 	// Subscribed after the routing table's subscriber: when this runs, the
 	// table of reg is in place.
 	s.Control.Subscribe(func(reg *sluice.Registry) { s.drain.Routed(reg.Revision) })
-	return s.drain.InFlightElsewhere
+	opt.InFlightElsewhere, opt.Replica, opt.Alive = s.drain.InFlightElsewhere, s.fleet.Replica(), s.drain.Alive
 }
 
 // startFleet starts the flushes and reads on a shared store; they stop

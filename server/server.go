@@ -185,9 +185,8 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		s.closeEarly()
 		return nil, err
 	}
-	windows := s.windows() // issue 5: the fleet's union on a shared store
-	s.Rollouts = rollout.New(rollout.Options{
-		Control: ctl, Windows: windows,
+	ropts := rollout.Options{
+		Control: ctl, Windows: s.windows(), // issue 5: the fleet's union on a shared store
 		Warmer:       &rollout.HTTPWarmer{HealthPath: cfg.Health.Path},
 		Alerts:       s.alerts,
 		DrainTimeout: cfg.Rollouts.DrainTimeout, Tick: cfg.Rollouts.Tick,
@@ -198,12 +197,14 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		// Issue 3: the proxy mirrors shadow traffic and counts the
 		// requests in flight per version, for draining on rollback.
 		Shadow: s.Proxy, InFlight: s.Proxy.InFlight,
-		// On a shared store the drain also waits for the other replicas'.
-		InFlightElsewhere: s.inFlightElsewhere(),
 		// Issue 6: a candidate ejected or failing health checks rolls back.
 		OutOfService: s.OutOfService,
 		Prometheus:   prom,
-	})
+	}
+	// On a shared store the drain also waits for the other replicas'
+	// requests, and the leader completes a dead replica's rollbacks.
+	s.fleetDrain(&ropts)
+	s.Rollouts = rollout.New(ropts)
 	// Issue 7: the rollouts' phase, stage and outcomes on /metrics, for the
 	// alerting rules in deploy/prometheus.
 	s.Recorder.Registry().MustRegister(rollout.NewMetrics(ctl, s.Rollouts.StageSamples))
