@@ -318,6 +318,30 @@ type Rollout struct {
 	LastVerdict json.RawMessage `json:"last_verdict,omitempty"`
 	// Events is the timeline.
 	Events []RolloutEvent `json:"events"`
+	// Unwinding, while set, says that the side effects of the rollout's
+	// rollback (the drain, the unload webhook, the timings and the alerts)
+	// are still to be done, and by which process. It commits with the
+	// rollback and is cleared with the timings; should its owner die
+	// first, the leader completes them.
+	Unwinding *Unwind `json:"unwinding,omitempty"`
+}
+
+// Unwind is a rollback's side effects still to be done.
+type Unwind struct {
+	// Owner names the gateway process doing them.
+	Owner string `json:"owner"`
+	// Since is when the rollback committed.
+	Since time.Time `json:"since"`
+	// Unload says the unload webhook is to be called.
+	Unload bool `json:"unload,omitempty"`
+	// Alerts are the alerts to send once the drain and unload are done.
+	Alerts []UnwindAlert `json:"alerts,omitempty"`
+}
+
+// UnwindAlert is an alert an Unwind is to send.
+type UnwindAlert struct {
+	Severity string `json:"severity"`
+	Message  string `json:"message"`
 }
 
 // Clone returns a deep copy of r: no slice, map or pointer of the copy

@@ -52,3 +52,17 @@ func (p *Proxy) InFlight(versionID string) int64 {
 	}
 	return 0
 }
+
+// InFlightVersions returns the number of requests in flight to each version
+// that has any, by full id, counted as InFlight counts them. On a shared
+// store each replica publishes it, so that the drain after a rollback
+// covers the requests in flight through every replica.
+func (p *Proxy) InFlightVersions() map[string]int64 {
+	out := map[string]int64{}
+	for id, c := range *p.inflight.m.Load() {
+		if n := c.Load(); n > 0 {
+			out[id] = n
+		}
+	}
+	return out
+}

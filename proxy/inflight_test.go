@@ -23,8 +23,15 @@ func TestProxy_InFlight(t *testing.T) {
 			wg.Go(func() { chat(t, url, "chat") })
 		}
 		waitFor(t, "3 requests in flight", func() bool { return p.InFlight("chat:v1") == 3 })
+		// What a replica publishes for the fleet's rollback drains.
+		if m := p.InFlightVersions(); len(m) != 1 || m["chat:v1"] != 3 {
+			t.Fatalf("InFlightVersions during the requests = %v, want chat:v1: 3", m)
+		}
 		wg.Wait()
 		waitFor(t, "0 in flight", func() bool { return p.InFlight("chat:v1") == 0 })
+		if m := p.InFlightVersions(); len(m) != 0 {
+			t.Fatalf("InFlightVersions after = %v, want none", m)
+		}
 		if n := p.InFlight("chat:nope"); n != 0 {
 			t.Fatalf("InFlight(unknown) = %d", n)
 		}

@@ -3,6 +3,7 @@ package rollout
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -63,9 +64,16 @@ type Options struct {
 	Shadow Shadower
 	// Alerts receive alerts; nil sends none.
 	Alerts Alerter
-	// InFlight reports the requests in flight to a version id, for
-	// draining; nil skips the wait.
+	// InFlight reports the requests in flight to a version id through
+	// this process, for draining; nil skips the wait.
 	InFlight func(versionID string) int64
+	// InFlightElsewhere, on a shared store, reports the requests in flight
+	// to a version id through the other live replicas once they route by
+	// registry revision (the rollback's commit) or later, counting a
+	// replica not there yet as busy (fleet.Drain.InFlightElsewhere). The
+	// drain waits for both counts to reach 0. Nil means this process is
+	// the only one.
+	InFlightElsewhere func(ctx context.Context, versionID string, revision int64) (int64, error)
 	// DrainTimeout bounds the wait for in-flight requests; default 30 s.
 	DrainTimeout time.Duration
 	// Unload, if set, is called for a rolled-back candidate (the unload
@@ -87,6 +95,19 @@ type Options struct {
 	// Prometheus evaluates the rollouts' Prometheus gates (a
 	// promgate.Client); nil refuses rollouts that have any.
 	Prometheus GateEvaluator
+	// Replica names this process as the owner of the rollbacks whose side
+	// effects it does (sluice.Unwind.Owner); empty means a name made of the
+	// host name, the process id and random bytes. On a shared store, give
+	// the name its beat is published under (fleet.Windows.Replica).
+	Replica string
+	// Alive, on a shared store, reports whether the replica of that name
+	// still runs (fleet.Drain.Alive). Nil means this process is the only
+	// one: any other owner is gone.
+	Alive func(ctx context.Context, replica string) (bool, error)
+	// OrphanAfter is how long after a rollback its side effects must still
+	// be pending, with their owner gone, before the leader completes them;
+	// zero means DefaultOrphanAfter (10 s).
+	OrphanAfter time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger logs operations; nil discards.
@@ -98,12 +119,12 @@ type Controller struct {
 	opt Options
 
 	mu       sync.Mutex
-	analysed map[string]time.Time // rollout id → last analysis
-	warming  map[string]bool      // rollout ids with a warm-up under way
-	shadows  map[string]bool      // models with shadowing on
-	drilling map[string]bool      // models with a fire drill under way
-	wg       sync.WaitGroup       // background work: warm-ups, rollback side effects
-	stopping bool                 // Run is waiting for wg: nothing more is added
+	analysed map[string]time.Time               // rollout id → last analysis
+	warming  map[string]context.CancelCauseFunc // rollout ids with a warm-up under way → its cancel
+	shadows  map[string]bool                    // models with shadowing on
+	drilling map[string]bool                    // models with a fire drill under way
+	wg       sync.WaitGroup                     // background work: warm-ups, rollback side effects
+	stopping bool                               // Run is waiting for wg: nothing more is added
 	// unwinding counts, per candidate id, the rollbacks whose drain and
 	// unload still run: a rollout of that candidate waits for them (it
 	// would go live on a candidate being unloaded, and the drain would
@@ -149,7 +170,13 @@ func New(opt Options) *Controller {
 	if opt.Warmer == nil {
 		opt.Warmer = &HTTPWarmer{}
 	}
-	return &Controller{opt: opt, analysed: map[string]time.Time{}, warming: map[string]bool{}, shadows: map[string]bool{}, drilling: map[string]bool{}}
+	if opt.Replica == "" {
+		opt.Replica = processName()
+	}
+	if opt.OrphanAfter <= 0 {
+		opt.OrphanAfter = DefaultOrphanAfter
+	}
+	return &Controller{opt: opt, analysed: map[string]time.Time{}, warming: map[string]context.CancelCauseFunc{}, shadows: map[string]bool{}, drilling: map[string]bool{}}
 }
 
 // Check says whether a rollout of spec with reason could start on reg (as
@@ -171,6 +198,9 @@ func (c *Controller) Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason
 	c.mu.Lock()
 	unwinding := c.unwinding[spec.Model+":"+spec.Candidate] > 0
 	c.mu.Unlock()
+	if r := reg.Rollouts[spec.Model]; r != nil && r.Unwinding != nil && r.Spec.Candidate == spec.Candidate {
+		unwinding = true // by another replica, or left by one that died
+	}
 	if unwinding {
 		return spec, sluice.Errorf(sluice.CodeConflict, "version %s:%s is still being rolled back (its requests in flight draining, then the unload webhook; up to rollouts.drain_timeout): start the rollout again in a few seconds", spec.Model, spec.Candidate)
 	}
@@ -282,7 +312,7 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 	var next sluice.Rollout
 	var acts []Action
 	began := time.Now()
-	_, err := c.opt.Control.Do(ctx, actor, reason, func(e *sluice.Edit) error {
+	res, err := c.opt.Control.Do(ctx, actor, reason, func(e *sluice.Edit) error {
 		reg := e.Registry()
 		var cur *sluice.Rollout
 		if r := reg.Rollouts[model]; r != nil {
@@ -293,6 +323,11 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 		next, acts, err = step(cur, e.Now)
 		if err != nil {
 			return err
+		}
+		// A rollback's side effects are recorded as pending with it, so
+		// that the leader completes them should this process die first.
+		if u := c.unwindOf(acts, e.Now); u != nil {
+			next.Unwinding = u
 		}
 		if err := applyRouting(e, next, acts); err != nil {
 			return err
@@ -311,6 +346,9 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 		return sluice.Rollout{}, err
 	}
 	shift := time.Since(began)
+	if next.Phase != sluice.PhaseWarming {
+		c.stopWarmup(next.ID) // an abort during the warm-up: no more requests to the candidate
+	}
 	if slices.ContainsFunc(acts, func(a Action) bool { return a.Kind == ActDrain }) {
 		// A rollback answers once the routing is back on the baseline (and
 		// the mirror stopped): the wait for the candidate's requests in
@@ -318,19 +356,26 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 		// the alerts follow on their own, and do not end when the caller
 		// (an operator's CLI) leaves.
 		now, later := splitActs(acts)
-		c.afterCommit(ctx, next, now, shift)
-		cand := next.Spec.Model + ":" + next.Spec.Candidate
-		c.mu.Lock()
-		if c.unwinding == nil {
-			c.unwinding = map[string]int{}
-		}
-		c.unwinding[cand]++
-		c.mu.Unlock()
-		c.spawn(true, func() { c.afterCommit(context.WithoutCancel(ctx), next, later, shift) })
+		c.afterCommit(ctx, next, now, commit{shift: shift, rev: res.Revision})
+		c.countUnwinding(next)
+		c.spawn(true, func() {
+			c.afterCommit(context.WithoutCancel(ctx), next, later, commit{shift: shift, rev: res.Revision})
+		})
 		return next, nil
 	}
-	c.afterCommit(ctx, next, acts, shift)
+	c.afterCommit(ctx, next, acts, commit{shift: shift, rev: res.Revision})
 	return next, nil
+}
+
+// countUnwinding counts r's rollback as under way here until afterCommit
+// has done its drain and unload.
+func (c *Controller) countUnwinding(r sluice.Rollout) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.unwinding == nil {
+		c.unwinding = map[string]int{}
+	}
+	c.unwinding[r.Spec.Model+":"+r.Spec.Candidate]++
 }
 
 // applyRouting turns the routing actions into registry edits.
@@ -482,8 +527,18 @@ func splitActs(acts []Action) (now, later []Action) {
 	return now, later
 }
 
+// commit is what afterCommit knows of the transition's commit.
+type commit struct {
+	shift time.Duration // from the transition's start to its commit
+	rev   int64         // the registry revision it committed as
+	// note, when set, is added to the timings' and the alerts' messages:
+	// the side effects are another process's, completed here.
+	note string
+}
+
 // afterCommit runs the side effects of a transition.
-func (c *Controller) afterCommit(ctx context.Context, r sluice.Rollout, acts []Action, shift time.Duration) {
+func (c *Controller) afterCommit(ctx context.Context, r sluice.Rollout, acts []Action, cm commit) {
+	shift, rev := cm.shift, cm.rev
 	s := r.Spec
 	candID := s.Model + ":" + s.Candidate
 	var drain time.Duration
@@ -508,7 +563,7 @@ func (c *Controller) afterCommit(ctx context.Context, r sluice.Rollout, acts []A
 		case ActDrain:
 			rolledBack = true
 			start := time.Now()
-			c.drain(ctx, candID)
+			c.drain(ctx, candID, rev)
 			drain = time.Since(start)
 		case ActUnload:
 			// The drain may have taken a while: a rollout started since on
@@ -537,28 +592,35 @@ func (c *Controller) afterCommit(ctx context.Context, r sluice.Rollout, acts []A
 	if rolledBack {
 		timings = map[string]any{"traffic_shift_ms": ms(shift), "drain_ms": ms(drain), "total_ms": ms(shift + drain)}
 		c.opt.Logger.Info("rollback", "rollout", r.ID, "traffic_shift", shift, "drain", drain)
-		c.recordTimings(ctx, r, timings)
+		c.recordTimings(ctx, r, timings, cm.note)
 	}
 	for _, a := range acts {
 		if a.Kind == ActAlert && c.opt.Alerts != nil {
-			c.opt.Alerts.Alert(ctx, Alert{Severity: a.Severity, Rollout: r.ID, Model: s.Model, Phase: r.Phase, Message: a.Message, At: c.opt.Now().UTC(), Timings: timings})
+			c.opt.Alerts.Alert(ctx, Alert{Severity: a.Severity, Rollout: r.ID, Model: s.Model, Phase: r.Phase, Message: a.Message + cm.note, At: c.opt.Now().UTC(), Timings: timings})
 		}
 	}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// recordTimings adds the rollback's timings to its timeline.
-func (c *Controller) recordTimings(ctx context.Context, r sluice.Rollout, timings map[string]any) {
+// recordTimings adds the rollback's timings to its timeline and clears its
+// Unwinding, in one transaction: the drain and the unload are done. When
+// another process has taken the unwinding over (this one was thought dead)
+// it records nothing, so the timeline has one set of timings.
+func (c *Controller) recordTimings(ctx context.Context, r sluice.Rollout, timings map[string]any, note string) {
 	data, _ := json.Marshal(timings)
 	_, err := c.opt.Control.Do(ctx, "controller", "rollback timings of "+r.ID, func(e *sluice.Edit) error {
 		cur := e.Registry().Rollouts[r.Spec.Model]
 		if cur == nil || cur.ID != r.ID {
 			return nil
 		}
+		if cur.Unwinding == nil || cur.Unwinding.Owner != c.opt.Replica {
+			return nil // taken over, and done, by another process
+		}
 		next := cur.Clone()
+		next.Unwinding = nil
 		next.Events = append(next.Events, sluice.RolloutEvent{At: e.Now, Kind: "rollback_timings", Percent: next.Percent, Data: data,
-			Message: fmt.Sprintf("traffic shifted in %.1f ms; in-flight candidate requests drained in %.1f ms", timings["traffic_shift_ms"], timings["drain_ms"])})
+			Message: fmt.Sprintf("traffic shifted in %.1f ms; in-flight candidate requests drained in %.1f ms", timings["traffic_shift_ms"], timings["drain_ms"]) + note})
 		return e.PutRollout(next)
 	})
 	if err != nil {
@@ -566,32 +628,101 @@ func (c *Controller) recordTimings(ctx context.Context, r sluice.Rollout, timing
 	}
 }
 
-// drain waits until no request is in flight to the version, up to the
-// drain timeout.
-func (c *Controller) drain(ctx context.Context, id string) {
-	if c.opt.InFlight == nil {
+// drain waits until no request is in flight to the version, through this
+// process and, on a shared store, through every other live replica once it
+// routes by revision rev (the rollback's commit), up to the drain timeout.
+func (c *Controller) drain(ctx context.Context, id string, rev int64) {
+	if c.opt.InFlight == nil && c.opt.InFlightElsewhere == nil {
 		return
 	}
 	deadline := time.Now().Add(c.opt.DrainTimeout)
-	for c.opt.InFlight(id) > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+	var ask time.Time // when to ask the store again
+	var elsewhere int64
+	var askErr error
+	for ctx.Err() == nil {
+		if c.opt.InFlight == nil || c.opt.InFlight(id) == 0 {
+			if c.opt.InFlightElsewhere == nil {
+				return
+			}
+			// The local count is free; the fleet's is a query, asked at
+			// most every fleetDrainPoll and only once the local one is 0.
+			if now := time.Now(); !now.Before(ask) {
+				ask = now.Add(fleetDrainPoll)
+				elsewhere, askErr = c.opt.InFlightElsewhere(ctx, id, rev)
+				if askErr == nil && elsewhere == 0 {
+					return
+				}
+			}
+		}
+		if !time.Now().Before(deadline) {
+			if askErr != nil || elsewhere > 0 {
+				c.opt.Logger.Warn("drain timed out before the other replicas' requests in flight to the rolled-back version ended; calling the unload webhook anyway",
+					"version", id, "in_flight_elsewhere", elsewhere, "err", askErr, "drain_timeout", c.opt.DrainTimeout)
+			}
+			return
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
 }
 
+// fleetDrainPoll is how often a drain asks the store for the other
+// replicas' requests in flight.
+const fleetDrainPoll = 25 * time.Millisecond
+
+// errWarmupStopped cancels a warm-up whose rollout is no longer warming
+// (aborted through this replica or another).
+var errWarmupStopped = errors.New("the rollout is no longer warming")
+
+// stopWarmup cancels rollout id's warm-up, if one runs here: its request
+// in flight to the candidate is cancelled and no other is sent.
+func (c *Controller) stopWarmup(id string) {
+	c.mu.Lock()
+	cancel := c.warming[id]
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel(errWarmupStopped)
+	}
+}
+
+// stopStaleWarmups cancels the warm-ups of rollouts that reg no longer has
+// warming: an abort through another replica reaches the leader, which warms,
+// this way.
+func (c *Controller) stopStaleWarmups(reg *sluice.Registry) {
+	c.mu.Lock()
+	var stale []context.CancelCauseFunc
+	warming := map[string]bool{}
+	for _, r := range reg.Rollouts {
+		if r.Phase == sluice.PhaseWarming {
+			warming[r.ID] = true
+		}
+	}
+	for id, cancel := range c.warming {
+		if !warming[id] {
+			stale = append(stale, cancel)
+		}
+	}
+	c.mu.Unlock()
+	for _, cancel := range stale {
+		cancel(errWarmupStopped)
+	}
+}
+
 // launchWarmup checks and warms the candidate in the background, then
-// feeds the result to the state machine.
+// feeds the result to the state machine. The warm-up stops when the
+// rollout stops warming otherwise (stopWarmup, stopStaleWarmups).
 func (c *Controller) launchWarmup(r sluice.Rollout) {
 	c.mu.Lock()
-	if c.warming[r.ID] {
+	if c.warming[r.ID] != nil {
 		c.mu.Unlock()
 		return
 	}
-	c.warming[r.ID] = true
+	wctx, cancel := context.WithCancelCause(context.Background())
+	c.warming[r.ID] = cancel
 	c.mu.Unlock()
 	c.spawn(false, func() {
-		defer func() { c.mu.Lock(); delete(c.warming, r.ID); c.mu.Unlock() }()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
+		defer func() { c.mu.Lock(); delete(c.warming, r.ID); c.mu.Unlock(); cancel(nil) }()
+		ctx, cancelT := context.WithTimeout(wctx, 5*time.Minute)
+		defer cancelT()
 		v := c.opt.Control.Registry().Version(r.Spec.Model, r.Spec.Candidate)
 		ev := Event{Kind: EvWarmed}
 		if v == nil {
@@ -599,7 +730,16 @@ func (c *Controller) launchWarmup(r sluice.Rollout) {
 		} else if err := c.opt.Warmer.Warm(ctx, v, r.Spec.Warmup); err != nil {
 			ev = Event{Kind: EvWarmupFailed, Message: err.Error()}
 		}
-		_, err := c.transition(ctx, r.Spec.Model, "controller", "warm-up of "+r.ID, "rollout."+string(ev.Kind), func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
+		if context.Cause(wctx) == errWarmupStopped {
+			c.opt.Logger.Info("warm-up stopped: the rollout is no longer warming", "rollout", r.ID)
+			return
+		}
+		// The result's own transition stops this warm-up's context (the
+		// rollout leaves warming): its side effects (alerts) must not
+		// inherit that.
+		tctx, cancelTx := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancelTx()
+		_, err := c.transition(tctx, r.Spec.Model, "controller", "warm-up of "+r.ID, "rollout."+string(ev.Kind), func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
 			if cur == nil || cur.ID != r.ID {
 				return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s is gone", r.ID)
 			}
@@ -617,6 +757,7 @@ func (c *Controller) launchWarmup(r sluice.Rollout) {
 	c.mu.Lock()
 	if c.stopping { // not started: the next leader warms it
 		delete(c.warming, r.ID)
+		cancel(nil)
 	}
 	c.mu.Unlock()
 }
@@ -647,6 +788,10 @@ func (c *Controller) Step(ctx context.Context) {
 	reg := c.opt.Control.Registry()
 	now := c.opt.Now()
 	leading := c.opt.Leader == nil || c.opt.Leader.Leading()
+	c.stopStaleWarmups(reg)
+	if leading {
+		c.resumeUnwinds(ctx, reg, now)
+	}
 	for model, r := range reg.Rollouts {
 		// Every replica mirrors its own traffic; only the leader decides.
 		c.syncShadow(model, r)

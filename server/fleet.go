@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/fleet"
 	"github.com/sluicehq/sluice/rollout"
 )
@@ -25,14 +26,46 @@ func (s *Server) windows() rollout.Windows {
 	return s.fleet
 }
 
+// fleetDrain sets, on a shared store, how the rollout controller's
+// rollbacks work across the fleet (see fleet.Drain): their drain counts the
+// other replicas' requests in flight, they are owned by this replica's
+// name, and the leader completes those of a replica whose beat expired. On
+// SQLite it leaves opt as it is. It is called once, from New, after
+// windows and once the proxy exists: from then on every new routing table
+// is published in this replica's beat.
+func (s *Server) fleetDrain(opt *rollout.Options) {
+	if s.fleet == nil {
+		return
+	}
+	s.drain = fleet.NewDrain(fleet.DrainOptions{Store: s.replica.store, Replica: s.fleet.Replica(), InFlight: s.Proxy.InFlightVersions, Logger: s.logger})
+	// Subscribed after the routing table's subscriber: when this runs, the
+	// table of reg is in place.
+	s.Control.Subscribe(func(reg *sluice.Registry) { s.drain.Routed(reg.Revision) })
+	opt.InFlightElsewhere, opt.Replica, opt.Alive = s.drain.InFlightElsewhere, s.fleet.Replica(), s.drain.Alive
+}
+
 // startFleet starts the flushes and reads on a shared store; they stop
-// with ctx.
+// with ctx. The beat that publishes this replica's requests in flight
+// runs until stopDrainBeat, once those requests have ended.
 func (s *Server) startFleet(ctx context.Context) {
 	if s.fleet == nil {
 		return
 	}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.fleet.Run(ctx) }()
+	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { defer close(done); s.drain.Run(bctx) }()
+	s.stopBeat = func() { cancel(); <-done }
+}
+
+// stopDrainBeat stops publishing this replica's requests in flight and
+// deletes its beat, at shutdown once they have ended and before the store
+// closes.
+func (s *Server) stopDrainBeat() {
+	if s.stopBeat != nil {
+		s.stopBeat()
+	}
 }
 
 // flushFleet writes, at shutdown, what this replica observed since the

@@ -82,6 +82,8 @@ type Server struct {
 	judge       *judge.Judge      // nil unless configured
 	replica     *replica          // nil unless the store is shared (PostgreSQL)
 	fleet       *fleet.Windows    // issue 5: the fleet-wide windows; nil unless the store is shared
+	drain       *fleet.Drain      // publishes the requests in flight for the fleet's rollback drains; nil unless the store is shared
+	stopBeat    func()            // stops drain's beat; nil until startFleet
 }
 
 // New opens the store and builds every part of the gateway, without
@@ -183,7 +185,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		s.closeEarly()
 		return nil, err
 	}
-	s.Rollouts = rollout.New(rollout.Options{
+	ropts := rollout.Options{
 		Control: ctl, Windows: s.windows(), // issue 5: the fleet's union on a shared store
 		Warmer:       &rollout.HTTPWarmer{HealthPath: cfg.Health.Path},
 		Alerts:       s.alerts,
@@ -198,7 +200,11 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		// Issue 6: a candidate ejected or failing health checks rolls back.
 		OutOfService: s.OutOfService,
 		Prometheus:   prom,
-	})
+	}
+	// On a shared store the drain also waits for the other replicas'
+	// requests, and the leader completes a dead replica's rollbacks.
+	s.fleetDrain(&ropts)
+	s.Rollouts = rollout.New(ropts)
 	// Issue 7: the rollouts' phase, stage and outcomes on /metrics, for the
 	// alerting rules in deploy/prometheus.
 	s.Recorder.Registry().MustRegister(rollout.NewMetrics(ctl, s.Rollouts.StageSamples))
@@ -466,6 +472,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	acancel()
 	s.Proxy.Close() // stop shadow workers after the last request
 	s.flushFleet()  // issue 5: what this replica observed last, for the others
+	s.stopDrainBeat()
 	if s.judge != nil {
 		s.judge.Close()
 	}

@@ -3,7 +3,10 @@
 -- the start of its hold in hold_from (sluice.Rollout.HoldFrom). A binary
 -- built before it reads the doc without the field and writes it back
 -- without it on its next step, so a resumed stage could advance before its
--- hold is over. Binaries refuse a schema newer than the ones they know, so
+-- hold is over; and a rollback's side effects still to be done are kept in
+-- unwinding (sluice.Rollout.Unwinding), which it would drop likewise, so a
+-- rollback whose replica died would never be completed. Binaries refuse a
+-- schema newer than the ones they know, so
 -- this version makes an older binary refuse the file ("upgrade sluice")
 -- instead of dropping the field.
 --

@@ -1,0 +1,201 @@
+package fleet
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicehq/sluice/postgres"
+)
+
+// Defaults of DrainOptions.
+const (
+	DefaultBeatInterval = time.Second
+	DefaultBeatExpiry   = 5 * time.Second
+)
+
+// BeatStore is where the replicas publish their requests in flight: the
+// PostgreSQL store.
+type BeatStore interface {
+	PutReplicaBeat(ctx context.Context, b postgres.ReplicaBeat) error
+	ReplicaBeats(ctx context.Context, except string, maxAge time.Duration) ([]postgres.ReplicaBeat, error)
+	DeleteReplicaBeat(ctx context.Context, replica string) error
+}
+
+var _ BeatStore = (*postgres.Store)(nil)
+
+// DrainOptions configures Drain. Store, Replica and InFlight are required;
+// every other zero field takes the default its comment names.
+type DrainOptions struct {
+	// Store is the shared store.
+	Store BeatStore
+	// Replica names this process in the table (Windows.Replica, so that
+	// both tables name a replica alike).
+	Replica string
+	// InFlight returns this replica's requests in flight per version id
+	// (proxy.Proxy.InFlightVersions).
+	InFlight func() map[string]int64
+	// Interval is how often this replica writes its beat; zero means
+	// DefaultBeatInterval (1 s). It writes at once, besides, when the
+	// routing it serves by changes and when a version's last request in
+	// flight ends.
+	Interval time.Duration
+	// Expiry is the age, by the store's clock, past which another
+	// replica's beat is ignored: the replica died or lost the store. Zero
+	// means DefaultBeatExpiry (5 s).
+	Expiry time.Duration
+	// Timeout bounds each call to the store; zero means DefaultTimeout.
+	Timeout time.Duration
+	// Logger receives a line when writing the beat starts failing and
+	// when it works again; nil discards them.
+	Logger *slog.Logger
+}
+
+// Drain makes the drain after a rollback cover the requests in flight
+// through every replica, not only the one that took the rollback: each
+// replica publishes, in its beat, the registry revision its routing was
+// built from and its requests in flight per version, and InFlightElsewhere
+// sums the live replicas' counts.
+type Drain struct {
+	opt    DrainOptions
+	routed atomic.Int64  // the revision the routing table was built from
+	kick   chan struct{} // a beat is wanted now; coalesced
+}
+
+// NewDrain returns the Drain of a replica; call Run to publish its beats
+// and Routed whenever its routing table changes.
+func NewDrain(opt DrainOptions) *Drain {
+	if opt.Interval <= 0 {
+		opt.Interval = DefaultBeatInterval
+	}
+	if opt.Expiry <= 0 {
+		opt.Expiry = DefaultBeatExpiry
+	}
+	if opt.Timeout <= 0 {
+		opt.Timeout = DefaultTimeout
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Drain{opt: opt, kick: make(chan struct{}, 1)}
+}
+
+// Routed says that this replica now routes by a table built from registry
+// revision rev; call it once the table is in place, so that the counts
+// published with rev include every request routed by an older table. The
+// beat is written at once.
+func (d *Drain) Routed(rev int64) {
+	d.routed.Store(rev)
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run writes this replica's beat every Interval, when Routed is called and
+// when a version's last request in flight ends, until ctx ends; then it
+// deletes the beat, so that no drain waits for the replica's expiry.
+// Stop the Run only once this replica's requests in flight have ended.
+func (d *Drain) Run(ctx context.Context) {
+	failing := false
+	var last map[string]int64
+	beat := func() {
+		b := postgres.ReplicaBeat{Replica: d.opt.Replica, Revision: d.routed.Load()}
+		b.InFlight = d.opt.InFlight() // counted after the revision was read
+		c, cancel := context.WithTimeout(ctx, d.opt.Timeout)
+		err := d.opt.Store.PutReplicaBeat(c, b)
+		cancel()
+		switch {
+		case err != nil && !failing && ctx.Err() == nil:
+			d.opt.Logger.Warn("cannot publish this replica's requests in flight; other replicas' rollback drains wait for its beat to expire", "err", err)
+		case err == nil && failing:
+			d.opt.Logger.Info("publishing this replica's requests in flight works again")
+		}
+		failing = err != nil
+		last = b.InFlight
+	}
+	beat()
+	t := time.NewTicker(d.opt.Interval)
+	defer t.Stop()
+	// A drain elsewhere waits for this replica's count of the version to
+	// reach 0: say so within a few milliseconds, not at the next beat.
+	poll := time.NewTicker(min(d.opt.Interval, 20*time.Millisecond))
+	defer poll.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			c, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opt.Timeout)
+			defer cancel()
+			if err := d.opt.Store.DeleteReplicaBeat(c, d.opt.Replica); err != nil {
+				d.opt.Logger.Warn("cannot delete this replica's beat; other replicas ignore it once it expires", "err", err)
+			}
+			return
+		case <-d.kick:
+			beat()
+		case <-t.C:
+			beat()
+		case <-poll.C:
+			now := d.opt.InFlight()
+			if ended(last, now) {
+				beat()
+			}
+		}
+	}
+}
+
+// ended reports whether a version with requests in before has none in now.
+func ended(before, now map[string]int64) bool {
+	for id := range before {
+		if now[id] == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// InFlightElsewhere returns the requests in flight to version id through
+// the other live replicas, as their beats last said. A live replica whose
+// last beat predates its routing by revision (the commit that took the
+// version out) counts as one request: it may still route new requests to
+// the version. Replicas whose beat is older than Expiry are ignored.
+func (d *Drain) InFlightElsewhere(ctx context.Context, id string, revision int64) (int64, error) {
+	c, cancel := context.WithTimeout(ctx, d.opt.Timeout)
+	defer cancel()
+	beats, err := d.opt.Store.ReplicaBeats(c, d.opt.Replica, d.opt.Expiry)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, b := range beats {
+		if b.Revision < revision {
+			n++
+			continue
+		}
+		n += b.InFlight[id]
+	}
+	return n, nil
+}
+
+// Alive reports whether the replica of that name still beats (its last
+// beat is younger than Expiry, by the store's clock): the rollout
+// controller's leader completes the rollback side effects left pending by
+// a replica that does not.
+func (d *Drain) Alive(ctx context.Context, replica string) (bool, error) {
+	if replica == d.opt.Replica {
+		return true, nil
+	}
+	c, cancel := context.WithTimeout(ctx, d.opt.Timeout)
+	defer cancel()
+	beats, err := d.opt.Store.ReplicaBeats(c, d.opt.Replica, d.opt.Expiry)
+	if err != nil {
+		return false, err
+	}
+	for _, b := range beats {
+		if b.Replica == replica {
+			return true, nil
+		}
+	}
+	return false, nil
+}

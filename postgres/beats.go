@@ -1,0 +1,83 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ReplicaBeat is one row of replica_beats: what a replica last said of the
+// routing it serves by and of its requests in flight.
+type ReplicaBeat struct {
+	// Replica names the process.
+	Replica string
+	// Revision is the registry revision its routing was built from when it
+	// counted InFlight: the requests routed by an older table are counted.
+	Revision int64
+	// InFlight holds its requests in flight per version id ("chat:v1.2.0"),
+	// the versions with none left out.
+	InFlight map[string]int64
+	// Age is how long ago the row was written, by the server's clock; set
+	// by ReplicaBeats.
+	Age time.Duration
+}
+
+// PutReplicaBeat writes (or replaces) b's row, stamped with the server's
+// clock. Writing it again is harmless, so the store may retry it.
+func (s *Store) PutReplicaBeat(ctx context.Context, b ReplicaBeat) error {
+	if b.InFlight == nil {
+		b.InFlight = map[string]int64{}
+	}
+	counts, err := json.Marshal(b.InFlight)
+	if err != nil {
+		return err
+	}
+	const sql = `INSERT INTO replica_beats (replica, revision, inflight, beat_at) VALUES ($1, $2, $3, now())
+		ON CONFLICT (replica) DO UPDATE SET revision = EXCLUDED.revision, inflight = EXCLUDED.inflight, beat_at = EXCLUDED.beat_at`
+	return s.write(ctx, "write replica beat", func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, sql, b.Replica, b.Revision, counts)
+		return err
+	})
+}
+
+// ReplicaBeats returns the rows of the replicas other than except written
+// less than maxAge ago (by the server's clock): those of replicas that died
+// or lost the store are left out.
+func (s *Store) ReplicaBeats(ctx context.Context, except string, maxAge time.Duration) ([]ReplicaBeat, error) {
+	var out []ReplicaBeat
+	err := s.read(ctx, "read replica beats", func(tx pgx.Tx) error {
+		out = out[:0]
+		rows, err := tx.Query(ctx, `SELECT replica, revision, inflight, extract(epoch FROM now() - beat_at)
+			FROM replica_beats WHERE replica <> $1 AND beat_at > now() - $2::bigint * interval '1 microsecond'
+			ORDER BY replica`, except, maxAge.Microseconds())
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var b ReplicaBeat
+			var counts []byte
+			var age float64
+			if err := rows.Scan(&b.Replica, &b.Revision, &counts, &age); err != nil {
+				return err
+			}
+			if err := json.Unmarshal(counts, &b.InFlight); err != nil {
+				return err
+			}
+			b.Age = time.Duration(age * float64(time.Second))
+			out = append(out, b)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// DeleteReplicaBeat deletes replica's row, as the replica stops.
+func (s *Store) DeleteReplicaBeat(ctx context.Context, replica string) error {
+	return s.write(ctx, "delete replica beat", func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "DELETE FROM replica_beats WHERE replica = $1", replica)
+		return err
+	})
+}
