@@ -1,6 +1,7 @@
 package sluice
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -94,7 +95,16 @@ func (e *Edit) RegisterVersion(v Version) (created bool, err error) {
 	if err := v.Validate(); err != nil {
 		return false, err
 	}
-	if old := e.next.Versions[v.ID()]; old != nil {
+	old := e.next.Versions[v.ID()]
+	if stage := v.Stage; !v.SunsetAt.IsZero() {
+		if stage == "" && old != nil {
+			stage = old.Stage
+		}
+		if stage != StageDeprecated {
+			return false, sunsetNeedsDeprecation(v.ID(), cmp.Or(stage, StageDevelopment))
+		}
+	}
+	if old != nil {
 		if diff := old.ContentDiff(&v); len(diff) > 0 {
 			return false, &Error{Code: CodeConflict, Fields: diff, Message: "version " + v.ID() + " is already registered with different " + joinFields(diff) + ": versions are immutable, so register the new build under a new version tag"}
 		}
@@ -103,8 +113,8 @@ func (e *Edit) RegisterVersion(v Version) (created bool, err error) {
 		}
 		// A deprecated version's announced sunset moved in the file (one
 		// left out keeps the stored date).
-		if v.Stage == StageDeprecated && old.Stage == StageDeprecated && !v.SunsetAt.IsZero() && !v.SunsetAt.Equal(old.SunsetAt) {
-			return false, e.SetStage(v.ID(), v.Stage, v.SunsetAt)
+		if old.Stage == StageDeprecated && !v.SunsetAt.IsZero() && !v.SunsetAt.Equal(old.SunsetAt) {
+			return false, e.SetStage(v.ID(), StageDeprecated, v.SunsetAt)
 		}
 		return false, nil
 	}
@@ -165,6 +175,9 @@ func (e *Edit) SetStage(id string, to Stage, sunset time.Time) error {
 		// rollback window closes.
 		return Errorf(CodeConflict, "version %s is what rollout %s would undo to until %s (its rollback window): retire it after that, or deprecate it now", id, r.ID, r.EndedAt.Add(r.Spec.RollbackWindow.D()).UTC().Format(time.RFC3339))
 	}
+	if !sunset.IsZero() && to != StageDeprecated {
+		return sunsetNeedsDeprecation(id, to)
+	}
 	if v.Stage == to && v.SunsetAt.Equal(sunset) {
 		return nil
 	}
@@ -186,6 +199,14 @@ func (e *Edit) SetStage(id string, to Stage, sunset time.Time) error {
 	e.touched[v.Model] = true
 	e.audit("version.stage", v.Model, id, before, map[string]any{"stage": to, "sunset_at": v.SunsetAt})
 	return nil
+}
+
+// sunsetNeedsDeprecation is the error for a sunset given to a version that
+// would not be deprecated: a sunset announces a deprecated version's
+// retirement, and kept on another stage it would be announced by surprise
+// on a later deprecation (or silently dropped).
+func sunsetNeedsDeprecation(id string, stage Stage) error {
+	return &Error{Code: CodeInvalid, Fields: []string{"sunset_at"}, Message: fmt.Sprintf("version %s would be %s, but sunset_at only applies to a deprecated version: deprecate it first, or set stage: deprecated together with sunset_at (sluice stage %s deprecated --sunset TIME), or drop sunset_at", id, stage, id)}
 }
 
 // PutModel creates model m or replaces its description, policy, labels and
