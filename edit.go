@@ -311,13 +311,17 @@ func (e *Edit) model(name string) (Model, error) {
 	return m.Clone(), nil
 }
 
-// SetPolicy replaces model's policy. A split keeps its salt unless p sets one.
+// SetPolicy replaces model's policy. The model keeps its salt unless p sets
+// one, whatever the policy kinds: a split set again after a detour through
+// another policy (a pin during an incident) puts each user back where they
+// were. The salt lives in the policy, so the store, the audit entries'
+// routing and a rollback to a previous policy all carry it.
 func (e *Edit) SetPolicy(model string, p Policy) error {
 	m, err := e.model(model)
 	if err != nil {
 		return err
 	}
-	if p.Salt == "" && p.Kind == PolicySplit {
+	if p.Salt == "" {
 		p.Salt = m.Policy.Salt
 	}
 	m.Policy = p
