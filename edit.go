@@ -35,6 +35,28 @@ type Change struct {
 	Rollouts []Rollout
 	// Audit entries are appended; the store sets their ID and, if zero, At.
 	Audit []AuditEntry
+	// Stamp, when set, dates the audit entries: the store calls it once
+	// inside the transaction, after it holds the write lock and has made
+	// the other writes, just before COMMIT, and every entry's At is its
+	// time (see StampedAudit). An entry dated when the edit was prepared
+	// would claim the change before it could serve: the store may first
+	// wait for its lock (another writer, another replica), and the data
+	// plane switches only once the commit returns.
+	Stamp func() time.Time
+}
+
+// StampedAudit returns the audit entries to write, each dated by Stamp
+// when it is set (called here, once).
+func (c *Change) StampedAudit() []AuditEntry {
+	if c.Stamp == nil || len(c.Audit) == 0 {
+		return c.Audit
+	}
+	now := c.Stamp().UTC()
+	out := slices.Clone(c.Audit)
+	for i := range out {
+		out[i].At = now
+	}
+	return out
 }
 
 // Empty reports whether the change writes nothing but possibly audit.
