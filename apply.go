@@ -74,7 +74,8 @@ func (e *Edit) Apply(doc ApplyDoc) error {
 		}
 		if am.Policy != nil {
 			p := *am.Policy
-			if p.Kind == PolicySplit && p.Salt == "" {
+			if p.Salt == "" {
+				// As SetPolicy: the model keeps its salt across policies.
 				p.Salt = next.Policy.Salt
 			}
 			next.Policy = p

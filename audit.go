@@ -10,7 +10,9 @@ import (
 type AuditEntry struct {
 	// ID is assigned by the store, increasing.
 	ID int64 `json:"id"`
-	// At is when the change was committed.
+	// At is when the change was committed: for a registry change, read
+	// inside its transaction just before the COMMIT (Change.Stamp); the
+	// data plane switches a moment later, when the COMMIT returns.
 	At time.Time `json:"at"`
 	// Actor is the name of the admin token (or "controller", "apply").
 	Actor string `json:"actor"`

@@ -1,6 +1,7 @@
 package sluice
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -34,6 +35,28 @@ type Change struct {
 	Rollouts []Rollout
 	// Audit entries are appended; the store sets their ID and, if zero, At.
 	Audit []AuditEntry
+	// Stamp, when set, dates the audit entries: the store calls it once
+	// inside the transaction, after it holds the write lock and has made
+	// the other writes, just before COMMIT, and every entry's At is its
+	// time (see StampedAudit). An entry dated when the edit was prepared
+	// would claim the change before it could serve: the store may first
+	// wait for its lock (another writer, another replica), and the data
+	// plane switches only once the commit returns.
+	Stamp func() time.Time
+}
+
+// StampedAudit returns the audit entries to write, each dated by Stamp
+// when it is set (called here, once).
+func (c *Change) StampedAudit() []AuditEntry {
+	if c.Stamp == nil || len(c.Audit) == 0 {
+		return c.Audit
+	}
+	now := c.Stamp().UTC()
+	out := slices.Clone(c.Audit)
+	for i := range out {
+		out[i].At = now
+	}
+	return out
 }
 
 // Empty reports whether the change writes nothing but possibly audit.
@@ -94,7 +117,16 @@ func (e *Edit) RegisterVersion(v Version) (created bool, err error) {
 	if err := v.Validate(); err != nil {
 		return false, err
 	}
-	if old := e.next.Versions[v.ID()]; old != nil {
+	old := e.next.Versions[v.ID()]
+	if stage := v.Stage; !v.SunsetAt.IsZero() {
+		if stage == "" && old != nil {
+			stage = old.Stage
+		}
+		if stage != StageDeprecated {
+			return false, sunsetNeedsDeprecation(v.ID(), cmp.Or(stage, StageDevelopment))
+		}
+	}
+	if old != nil {
 		if diff := old.ContentDiff(&v); len(diff) > 0 {
 			return false, &Error{Code: CodeConflict, Fields: diff, Message: "version " + v.ID() + " is already registered with different " + joinFields(diff) + ": versions are immutable, so register the new build under a new version tag"}
 		}
@@ -103,8 +135,8 @@ func (e *Edit) RegisterVersion(v Version) (created bool, err error) {
 		}
 		// A deprecated version's announced sunset moved in the file (one
 		// left out keeps the stored date).
-		if v.Stage == StageDeprecated && old.Stage == StageDeprecated && !v.SunsetAt.IsZero() && !v.SunsetAt.Equal(old.SunsetAt) {
-			return false, e.SetStage(v.ID(), v.Stage, v.SunsetAt)
+		if old.Stage == StageDeprecated && !v.SunsetAt.IsZero() && !v.SunsetAt.Equal(old.SunsetAt) {
+			return false, e.SetStage(v.ID(), StageDeprecated, v.SunsetAt)
 		}
 		return false, nil
 	}
@@ -165,6 +197,9 @@ func (e *Edit) SetStage(id string, to Stage, sunset time.Time) error {
 		// rollback window closes.
 		return Errorf(CodeConflict, "version %s is what rollout %s would undo to until %s (its rollback window): retire it after that, or deprecate it now", id, r.ID, r.EndedAt.Add(r.Spec.RollbackWindow.D()).UTC().Format(time.RFC3339))
 	}
+	if !sunset.IsZero() && to != StageDeprecated {
+		return sunsetNeedsDeprecation(id, to)
+	}
 	if v.Stage == to && v.SunsetAt.Equal(sunset) {
 		return nil
 	}
@@ -186,6 +221,14 @@ func (e *Edit) SetStage(id string, to Stage, sunset time.Time) error {
 	e.touched[v.Model] = true
 	e.audit("version.stage", v.Model, id, before, map[string]any{"stage": to, "sunset_at": v.SunsetAt})
 	return nil
+}
+
+// sunsetNeedsDeprecation is the error for a sunset given to a version that
+// would not be deprecated: a sunset announces a deprecated version's
+// retirement, and kept on another stage it would be announced by surprise
+// on a later deprecation (or silently dropped).
+func sunsetNeedsDeprecation(id string, stage Stage) error {
+	return &Error{Code: CodeInvalid, Fields: []string{"sunset_at"}, Message: fmt.Sprintf("version %s would be %s, but sunset_at only applies to a deprecated version: deprecate it first, or set stage: deprecated together with sunset_at (sluice stage %s deprecated --sunset TIME), or drop sunset_at", id, stage, id)}
 }
 
 // PutModel creates model m or replaces its description, policy, labels and
@@ -290,13 +333,17 @@ func (e *Edit) model(name string) (Model, error) {
 	return m.Clone(), nil
 }
 
-// SetPolicy replaces model's policy. A split keeps its salt unless p sets one.
+// SetPolicy replaces model's policy. The model keeps its salt unless p sets
+// one, whatever the policy kinds: a split set again after a detour through
+// another policy (a pin during an incident) puts each user back where they
+// were. The salt lives in the policy, so the store, the audit entries'
+// routing and a rollback to a previous policy all carry it.
 func (e *Edit) SetPolicy(model string, p Policy) error {
 	m, err := e.model(model)
 	if err != nil {
 		return err
 	}
-	if p.Salt == "" && p.Kind == PolicySplit {
+	if p.Salt == "" {
 		p.Salt = m.Policy.Salt
 	}
 	m.Policy = p

@@ -49,7 +49,9 @@ type Policy struct {
 	// Split holds the weights for PolicySplit; they sum to 100.
 	Split []Weight `json:"split,omitempty" yaml:"split,omitempty"`
 	// Salt seeds the sticky hash of a split. Changing it rotates which users
-	// land on which version; empty means the model name.
+	// land on which version; empty means the model name. The model keeps it
+	// under the other policies too, so a split set again after them without
+	// a salt puts users back where they were (see Edit.SetPolicy).
 	Salt string `json:"salt,omitempty" yaml:"salt,omitempty"`
 }
 

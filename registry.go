@@ -98,8 +98,17 @@ func (r *Registry) Latest(model string) *Version {
 }
 
 // CompareTags orders version tags naturally: runs of digits compare as
-// numbers, so v1.10.0 > v1.9.0 and 2026-11-20 > 2026-02-01.
+// numbers, so v1.10.0 > v1.9.0 and 2026-11-20 > 2026-02-01. A semver
+// pre-release ranks below its release, as semver precedence has it:
+// v2.0.0-rc1 < v2.0.0 < v2.0.1-rc1 (a tag whose core is MAJOR.MINOR.PATCH,
+// or vMAJOR or vMAJOR.MINOR, followed by "-"). Between pre-releases the
+// natural order holds, which agrees with semver's (numeric identifiers
+// below alphanumeric ones, alpha < alpha.1 < beta) except that digits
+// inside an identifier compare as numbers: rc10 > rc9, where semver would
+// compare the text. A date's dashes are not pre-releases: 2026-11-20-hotfix
+// > 2026-11-20.
 func CompareTags(a, b string) int {
+	a0, b0 := a, b
 	for a != "" && b != "" {
 		da, db := isDigit(a[0]), isDigit(b[0])
 		if da && db {
@@ -119,7 +128,46 @@ func CompareTags(a, b string) int {
 		}
 		a, b = a[1:], b[1:]
 	}
-	return cmp.Compare(len(a), len(b))
+	// One tag ended where the other goes on: the longer one is newer,
+	// unless it goes on with a pre-release of the shorter one's release.
+	switch {
+	case a == "" && b == "":
+		return 0
+	case a == "":
+		if b[0] == '-' && semverCore(a0) {
+			return 1
+		}
+		return -1
+	default:
+		if a[0] == '-' && semverCore(b0) {
+			return -1
+		}
+		return 1
+	}
+}
+
+// semverCore reports whether tag is a release in semver form: MAJOR.MINOR.PATCH
+// with an optional leading v, or the shorthands vMAJOR and vMAJOR.MINOR.
+func semverCore(tag string) bool {
+	v := tag != "" && (tag[0] == 'v' || tag[0] == 'V')
+	if v {
+		tag = tag[1:]
+	}
+	parts := 0
+	for {
+		n, rest := leadingDigits(tag)
+		if n == "" {
+			return false
+		}
+		parts++
+		if rest == "" {
+			return parts == 3 || (v && parts < 3)
+		}
+		if rest[0] != '.' || parts == 3 {
+			return false
+		}
+		tag = rest[1:]
+	}
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

@@ -35,7 +35,12 @@ type Store interface {
 	// written (two admins creating one name at once: one wins).
 	PutToken(ctx context.Context, t Token, audit AuditEntry) error
 	// DeleteToken removes a token and appends audit; CodeNotFound if absent.
-	DeleteToken(ctx context.Context, name string, audit AuditEntry) error
+	// With keepAdmin, deleting the last admin token the store holds is a
+	// CodeConflict (LastAdminToken) and nothing is written. The check and
+	// the delete are one transaction that serialises with other token
+	// writes, so two admins deleting the last two admin tokens at once
+	// cannot both succeed.
+	DeleteToken(ctx context.Context, name string, keepAdmin bool, audit AuditEntry) error
 	// Close releases the store.
 	Close() error
 }

@@ -63,6 +63,13 @@ func (t *Token) Matches(secret string) bool {
 	return subtle.ConstantTimeCompare([]byte(h), []byte(t.Hash)) == 1
 }
 
+// LastAdminToken is the error for deleting the last admin token: no one
+// could administer the gateway (nor create a token) without it, short of
+// editing the config file.
+func LastAdminToken(name string) error {
+	return &Error{Code: CodeConflict, Fields: []string{"name"}, Message: "token " + name + " is the last admin token: no one could administer the gateway without it; create another first (sluice token create NAME --role admin), then delete this one"}
+}
+
 // TokenTaken is the error of a Store's PutToken for a name already in use.
 func TokenTaken(name string) error {
 	return &Error{Code: CodeConflict, Fields: []string{"name"}, Message: "a token named " + name + " already exists: delete it first with sluice token delete " + name + ", or pick another name"}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -203,4 +204,56 @@ func compact(tb testing.TB, raw []byte) string {
 		tb.Fatal(err)
 	}
 	return b.String()
+}
+
+// TestServer_AuditAt_LongHistory: a model's routing was set once, then
+// changed in other ways many times (its description, edited by a GitOps
+// loop), and it has a long history before that too. sluice audit --at must
+// name the routing in force and the change that set it, however many
+// entries came in between: it used to look back only 50.
+func TestServer_AuditAt_LongHistory(t *testing.T) {
+	ctx := context.Background()
+	e := MustEnv(t)
+	e.MustSeed(t) // at t0
+	split := []sluice.Weight{{Version: "v1.0.0", Percent: 50}, {Version: "v1.1.0", Percent: 50}}
+	tick := t0
+	step := func() { tick = tick.Add(time.Minute); e.Clock.Set(tick) }
+	for i := range 30 { // an eventful past: the policy flips back and forth
+		step()
+		p := sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1.0.0"}
+		if i%2 == 1 {
+			p.Version = "v1.1.0"
+		}
+		if _, err := e.Oper.SetPolicy(ctx, "chat", p, "flip"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step()
+	if _, err := e.Oper.SetSplit(ctx, "chat", split, "", "half and half"); err != nil {
+		t.Fatal(err)
+	}
+	setAt := tick
+	for i := range 70 {
+		step()
+		doc := sluice.ApplyDoc{Models: []sluice.ApplyModel{{Name: "chat", Description: fmt.Sprintf("chat, edit %d", i)}}}
+		if _, err := e.Admin.Apply(ctx, doc, "describe", false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := e.Viewer.AuditAt(ctx, "chat", tick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Policy.Kind != sluice.PolicySplit || !res.Since.Equal(setAt) || res.Entry.Action != "model.policy" || res.Entry.Reason != "half and half" {
+		t.Fatalf("at %s: policy %s, in force since %s by %s (%s), want the split set at %s by model.policy (half and half)",
+			tick.Format(time.RFC3339), res.PolicyText, res.Since.Format(time.RFC3339), res.Entry.Action, res.Entry.Reason, setAt.Format(time.RFC3339))
+	}
+	// Just before the split, the last flip (v1.1.0) was in force.
+	res, err = e.Viewer.AuditAt(ctx, "chat", setAt.Add(-time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.PolicyText != "specific v1.1.0" || !res.Since.Equal(setAt.Add(-time.Minute)) {
+		t.Fatalf("just before the split: policy %s since %s, want specific v1.1.0 since %s", res.PolicyText, res.Since.Format(time.RFC3339), setAt.Add(-time.Minute).Format(time.RFC3339))
+	}
 }

@@ -97,39 +97,16 @@ func (s *Server) auditAt(w http.ResponseWriter, r *http.Request) error {
 // each version's stage, and so the newest production version.
 func (s *Server) routingAt(ctx context.Context, model string, at time.Time) (RoutingAt, error) {
 	end := at.Add(time.Nanosecond) // Until is exclusive; "at or before"
-	recent, err := s.store.Audit(ctx, sluice.AuditQuery{Model: model, Action: "model.", Until: end, Limit: 50})
-	if err != nil {
-		return RoutingAt{}, fmt.Errorf("read the audit log: %w", err)
-	}
-	var withRouting []*sluice.AuditEntry
-	for i := range recent {
-		if len(recent[i].After) > 0 {
-			withRouting = append(withRouting, &recent[i])
-		}
-	}
-	if len(withRouting) == 0 {
-		return RoutingAt{}, s.noRoutingAt(ctx, model, at)
-	}
-	slices.SortFunc(withRouting, func(a, b *sluice.AuditEntry) int {
-		if laterEntry(a, b) {
-			return -1
-		}
-		return 1
-	})
-	last := withRouting[0]
-	routing, key, err := routingOf(last)
+	last, setBy, err := s.routingRun(ctx, model, end)
 	if err != nil {
 		return RoutingAt{}, err
 	}
-	// The routing took effect with the oldest entry of the run that holds
-	// it: a later entry that changed something else (a description) and
-	// repeats the routing did not set it.
-	setBy := last
-	for _, e := range withRouting[1:] {
-		if _, k, err := routingOf(e); err != nil || k != key {
-			break
-		}
-		setBy = e
+	if last == nil {
+		return RoutingAt{}, s.noRoutingAt(ctx, model, at)
+	}
+	routing, _, err := routingOf(last)
+	if err != nil {
+		return RoutingAt{}, err
 	}
 
 	versions, err := s.auditAll(ctx, sluice.AuditQuery{Model: model, Action: "version.", Until: end})
@@ -176,6 +153,50 @@ func (s *Server) routingAt(ctx context.Context, model string, at time.Time) (Rou
 	}
 	out.Requests = counts
 	return out, nil
+}
+
+// routingRun returns model's last model.* entry with routing before end
+// (the routing in force), and the oldest entry of the run of entries that
+// repeat that routing up to it (the change that set it: a later entry that
+// changed something else, a description, did not). nil when there is none.
+// The newest entries come first in one query; the run may be as long as
+// history, so the query is asked again with a larger limit until the run
+// ends or the answer is not full.
+func (s *Server) routingRun(ctx context.Context, model string, end time.Time) (last, setBy *sluice.AuditEntry, err error) {
+	for limit := 64; ; limit *= 4 {
+		recent, err := s.store.Audit(ctx, sluice.AuditQuery{Model: model, Action: "model.", Until: end, Limit: limit})
+		if err != nil {
+			return nil, nil, fmt.Errorf("read the audit log: %w", err)
+		}
+		var withRouting []*sluice.AuditEntry
+		for i := range recent {
+			if len(recent[i].After) > 0 {
+				withRouting = append(withRouting, &recent[i])
+			}
+		}
+		slices.SortFunc(withRouting, func(a, b *sluice.AuditEntry) int {
+			if laterEntry(a, b) {
+				return -1
+			}
+			return 1
+		})
+		if len(withRouting) > 0 {
+			last, setBy = withRouting[0], withRouting[0]
+			_, key, err := routingOf(last)
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, e := range withRouting[1:] {
+				if _, k, err := routingOf(e); err != nil || k != key {
+					return last, setBy, nil
+				}
+				setBy = e
+			}
+		}
+		if len(recent) < limit {
+			return last, setBy, nil
+		}
+	}
 }
 
 // laterEntry orders audit entries by id, which is commit order.

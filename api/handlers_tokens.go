@@ -129,21 +129,16 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) error {
 	if static {
 		return &sluice.Error{Code: sluice.CodeConflict, Fields: []string{"name"}, Message: fmt.Sprintf("token %s is defined in the config file: remove it there and restart (or reload) the server", name)}
 	}
-	if old.Role == sluice.RoleAdmin {
-		// No one could administer the gateway (nor create a token) after
-		// deleting the last admin token, short of editing the config file.
-		stored, err := s.store.Tokens(ctx)
-		if err != nil {
-			return fmt.Errorf("read the tokens: %w", err)
-		}
-		admins := 0
-		for _, t := range append(s.auth.Static(), stored...) {
-			if t.Role == sluice.RoleAdmin && t.Name != name {
-				admins++
-			}
-		}
-		if admins == 0 {
-			return &sluice.Error{Code: sluice.CodeConflict, Fields: []string{"name"}, Message: fmt.Sprintf("token %s is the last admin token: no one could administer the gateway without it; create another first (sluice token create NAME --role admin), then delete this one", name)}
+	// No one could administer the gateway (nor create a token) after
+	// deleting the last admin token, short of editing the config file. An
+	// admin token in the config file is always left; otherwise the store
+	// checks that another admin token remains in the same transaction as
+	// the delete, so two admins deleting the last two at once cannot both
+	// succeed.
+	keepAdmin := true
+	for _, t := range s.auth.Static() {
+		if t.Role == sluice.RoleAdmin {
+			keepAdmin = false
 		}
 	}
 	entry, err := tokenAudit(r, "token.delete", name, req.Reason, TokenView{Name: old.Name, Role: old.Role, CreatedAt: old.CreatedAt, Source: "store"}, nil)
@@ -151,9 +146,12 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	entry.At = s.now().UTC()
-	if err := s.store.DeleteToken(ctx, name, entry); err != nil {
-		if sluice.ErrorCode(err) == sluice.CodeNotFound {
+	if err := s.store.DeleteToken(ctx, name, keepAdmin, entry); err != nil {
+		switch sluice.ErrorCode(err) {
+		case sluice.CodeNotFound:
 			_ = s.auth.Reload(ctx)
+			return err
+		case sluice.CodeConflict:
 			return err
 		}
 		return fmt.Errorf("delete the token: %w", err)

@@ -165,7 +165,7 @@ func TestAuth_Authenticate(t *testing.T) {
 	t.Run("CacheExpires", func(t *testing.T) {
 		auth.CacheFor = time.Nanosecond
 		defer func() { auth.CacheFor = 0 }()
-		if err := st.DeleteToken(ctx, "other-replica", sluice.AuditEntry{Actor: "test", Action: "token.delete", Subject: "other-replica", Reason: "r"}); err != nil {
+		if err := st.DeleteToken(ctx, "other-replica", false, sluice.AuditEntry{Actor: "test", Action: "token.delete", Subject: "other-replica", Reason: "r"}); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(time.Millisecond)

@@ -86,8 +86,19 @@ func (s *Service) Do(ctx context.Context, actor, reason string, fn func(e *sluic
 		if ch.Empty() && len(ch.Audit) == 0 {
 			return Result{Revision: base.Revision}, nil
 		}
+		// The audit is dated inside the transaction, just before its
+		// COMMIT (Change.Stamp), by this clock, which also dates the
+		// request log: not when the edit was prepared, before a wait for
+		// the store's lock.
+		var stamped time.Time
+		ch.Stamp = func() time.Time { stamped = s.now().UTC(); return stamped }
 		rev, err := s.store.Commit(ctx, ch)
 		if err == nil {
+			for i := range ch.Audit {
+				if !stamped.IsZero() {
+					ch.Audit[i].At = stamped
+				}
+			}
 			next := e.Registry()
 			next.Revision = rev
 			s.publishLocked(next)

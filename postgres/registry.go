@@ -119,9 +119,10 @@ func lockMeta(ctx context.Context, tx pgx.Tx) (int64, error) {
 // Commit applies c in one transaction: models first (a new version's or
 // rollout's model may be new too), then new versions, then stage changes
 // (which may concern a version registered in the same change), then
-// rollouts, audit, the revision and the NOTIFY that tells other replicas.
-// The meta row is locked first, so a commit that waited for another sees
-// the revision it left and fails with CodeConflict.
+// rollouts, the revision, the NOTIFY that tells other replicas and last the
+// audit, dated by c.Stamp just before the COMMIT. The meta row is locked
+// first, so a commit that waited for another sees the revision it left and
+// fails with CodeConflict, and audit ids and times follow commit order.
 func (s *Store) Commit(ctx context.Context, c sluice.Change) (int64, error) {
 	next := c.BaseRevision + 1
 	err := s.write(ctx, "commit", func(tx pgx.Tx) error {
@@ -152,13 +153,15 @@ func (s *Store) Commit(ctx context.Context, c sluice.Change) (int64, error) {
 				return err
 			}
 		}
-		if err := s.insertAudit(ctx, tx, c.Audit...); err != nil {
-			return err
-		}
 		if _, err := tx.Exec(ctx, "UPDATE meta SET revision = $1 WHERE id = 1", next); err != nil {
 			return fmt.Errorf("write revision: %w", err)
 		}
-		return s.notify(ctx, tx, next)
+		if err := s.notify(ctx, tx, next); err != nil {
+			return err
+		}
+		// Last, so the audit's time is as close to the commit as it can be
+		// (see Change.Stamp).
+		return s.insertAudit(ctx, tx, c.StampedAudit()...)
 	})
 	if err != nil {
 		return 0, err

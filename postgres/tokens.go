@@ -68,11 +68,27 @@ func (s *Store) PutToken(ctx context.Context, t sluice.Token, audit sluice.Audit
 }
 
 // DeleteToken removes the token named name and appends audit, in one
-// transaction; CodeNotFound, writing nothing, if there is no such token.
-func (s *Store) DeleteToken(ctx context.Context, name string, audit sluice.AuditEntry) error {
+// transaction; CodeNotFound, writing nothing, if there is no such token,
+// and with keepAdmin CodeConflict if it is the last admin token. Every
+// token write locks the meta row first, so concurrent deletes serialise:
+// the count taken after the lock sees the deletes committed before it
+// (READ COMMITTED reads the latest committed rows at each statement).
+func (s *Store) DeleteToken(ctx context.Context, name string, keepAdmin bool, audit sluice.AuditEntry) error {
 	return s.write(ctx, "delete token "+name, func(tx pgx.Tx) error {
 		if _, err := lockMeta(ctx, tx); err != nil {
 			return err
+		}
+		if keepAdmin {
+			var others int
+			var role *string
+			err := tx.QueryRow(ctx, `SELECT (SELECT COUNT(*) FROM tokens WHERE role = $1 AND name <> $2),
+				(SELECT role FROM tokens WHERE name = $2)`, string(sluice.RoleAdmin), name).Scan(&others, &role)
+			if err != nil {
+				return fmt.Errorf("count the admin tokens: %w", err)
+			}
+			if others == 0 && role != nil && sluice.Role(*role) == sluice.RoleAdmin {
+				return sluice.LastAdminToken(name)
+			}
 		}
 		tag, err := tx.Exec(ctx, "DELETE FROM tokens WHERE name = $1", name)
 		if err != nil {

@@ -102,7 +102,8 @@ func loadVersions(ctx context.Context, tx *sql.Tx, reg *sluice.Registry) error {
 // Commit applies c in one transaction: models first (a new version's or
 // rollout's model may be new too), then new versions, then stage changes
 // (which may concern a version registered in the same change), then
-// rollouts, audit and the revision.
+// rollouts, the revision and last the audit, dated by c.Stamp just before
+// the COMMIT (the write lock is held from BEGIN IMMEDIATE).
 func (s *Store) Commit(ctx context.Context, c sluice.Change) (int64, error) {
 	next := c.BaseRevision + 1
 	err := s.write(ctx, "commit", func(tx *sql.Tx) error {
@@ -133,13 +134,12 @@ func (s *Store) Commit(ctx context.Context, c sluice.Change) (int64, error) {
 				return err
 			}
 		}
-		if err := s.insertAudit(ctx, tx, c.Audit...); err != nil {
-			return err
-		}
 		if _, err := tx.ExecContext(ctx, "UPDATE meta SET revision = ? WHERE id = 1", next); err != nil {
 			return fmt.Errorf("write revision: %w", err)
 		}
-		return nil
+		// Last, so the audit's time is as close to the commit as it can be
+		// (see Change.Stamp).
+		return s.insertAudit(ctx, tx, c.StampedAudit()...)
 	})
 	if err != nil {
 		return 0, err

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/sluicehq/sluice"
@@ -61,9 +62,27 @@ func (s *Store) PutToken(ctx context.Context, t sluice.Token, audit sluice.Audit
 }
 
 // DeleteToken removes the token named name and appends audit, in one
-// transaction; CodeNotFound, writing nothing, if there is no such token.
-func (s *Store) DeleteToken(ctx context.Context, name string, audit sluice.AuditEntry) error {
+// transaction; CodeNotFound, writing nothing, if there is no such token,
+// and with keepAdmin CodeConflict if it is the last admin token. The write
+// transaction begins IMMEDIATE, so the check and the delete hold the
+// database's write lock together.
+func (s *Store) DeleteToken(ctx context.Context, name string, keepAdmin bool, audit sluice.AuditEntry) error {
 	return s.write(ctx, "delete token "+name, func(tx *sql.Tx) error {
+		if keepAdmin {
+			var others int
+			err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM tokens WHERE role = ? AND name <> ?`, string(sluice.RoleAdmin), name).Scan(&others)
+			if err != nil {
+				return fmt.Errorf("count the admin tokens: %w", err)
+			}
+			var role string
+			err = tx.QueryRowContext(ctx, "SELECT role FROM tokens WHERE name = ?", name).Scan(&role)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("read token %s: %w", name, err)
+			}
+			if others == 0 && sluice.Role(role) == sluice.RoleAdmin {
+				return sluice.LastAdminToken(name)
+			}
+		}
 		res, err := tx.ExecContext(ctx, "DELETE FROM tokens WHERE name = ?", name)
 		if err != nil {
 			return fmt.Errorf("delete token: %w", err)

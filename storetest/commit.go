@@ -17,6 +17,7 @@ var commitTests = []test{
 	{"ErrVersionTwiceInChange", testCommitVersionTwice},
 	{"ErrStageOfUnknownVersion", testCommitStageUnknown},
 	{"ConcurrentSameBase", testCommitConcurrent},
+	{"AuditStampedBeforeCommit", testCommitStamp},
 }
 
 // edit commits one edit made by fn against the current registry and
@@ -202,5 +203,48 @@ func testCommitConcurrent(t *testing.T, s sluice.Store) {
 		if a.Actor != fmt.Sprintf("writer-%d", winner) {
 			t.Errorf("audit entry %d by %s, want only the winner's", a.ID, a.Actor)
 		}
+	}
+}
+
+// testCommitStamp: a change's audit is dated by its Stamp, called once
+// inside the transaction, after the revision check (a refused change is
+// never dated) and before the COMMIT (a reader does not see the change
+// yet), so audit --at never names a change before it could serve.
+func testCommitStamp(t *testing.T, s sluice.Store) {
+	e := mustLoad(t, s).Edit("alice", "setup", at(0))
+	register(t, e, minimalVersion("chat", "v1.0.0", sluice.StageProduction))
+	c := mustFinish(t, e)
+	calls := 0
+	var seen int64 = -1
+	c.Stamp = func() time.Time {
+		calls++
+		seen = mustLoad(t, s).Revision
+		return at(time.Hour).In(time.FixedZone("CET", 3600))
+	}
+	rev := mustCommit(t, s, c)
+	if calls != 1 || seen != c.BaseRevision {
+		t.Fatalf("Stamp called %d times, seeing revision %d: want once, before the commit (revision %d)", calls, seen, c.BaseRevision)
+	}
+	got := allAudit(t, s)
+	if len(got) != len(c.Audit) {
+		t.Fatalf("audit has %d entries, want %d", len(got), len(c.Audit))
+	}
+	for i, a := range got {
+		if !micro(a.At).Equal(at(time.Hour)) {
+			t.Errorf("audit entry %d (%s) dated %v, want the stamp %v", i, a.Action, a.At, at(time.Hour))
+		}
+	}
+
+	// A stale change is refused before it is dated.
+	stale := mustLoad(t, s).Edit("bob", "late", at(2*time.Hour))
+	must(t, "SetLabel", stale.SetLabel("chat", "stable", "v1.0.0"))
+	sc := mustFinish(t, stale)
+	sc.BaseRevision = rev - 1
+	calls = 0
+	sc.Stamp = func() time.Time { calls++; return at(2 * time.Hour) }
+	_, err := s.Commit(t.Context(), sc)
+	wantCode(t, "Commit of a stale change", err, sluice.CodeConflict)
+	if calls != 0 {
+		t.Errorf("Stamp called %d times for a refused change, want 0", calls)
 	}
 }

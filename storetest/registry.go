@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ var registryTests = []test{
 	{"RoundTrip", testRegistryRoundTrip},
 	{"RoundTripSecondChange", testRegistrySecondChange},
 	{"ZeroAndEmptyFields", testRegistryZeroFields},
+	{"SaltSurvivesPolicyDetour", testRegistrySaltDetour},
 }
 
 // fullVersion returns a version with every immutable field set, endpoints
@@ -199,4 +201,56 @@ func testRegistryZeroFields(t *testing.T, s sluice.Store) {
 	if gm := got.Models["bare"]; gm != nil && !gm.UpdatedAt.IsZero() {
 		t.Errorf("zero UpdatedAt came back as %v", gm.UpdatedAt)
 	}
+}
+
+// testRegistrySaltDetour: an operator splits chat with a custom salt, pins
+// it to one version for a while (or any other policy), then splits it again
+// without --salt. The users must land where they did before the detour: the
+// salt is kept across the other policy, stored, and recorded in every audit
+// entry's routing, so a rollback and audit --at see it too. A new salt
+// given replaces it.
+func testRegistrySaltDetour(t *testing.T, s sluice.Store) {
+	step := 0
+	edit := func(what string, fn func(e *sluice.Edit) error) sluice.AuditEntry {
+		t.Helper()
+		step++
+		e := mustLoad(t, s).Edit("alice", what, at(time.Duration(step)*time.Minute))
+		must(t, what, fn(e))
+		c := mustFinish(t, e)
+		mustCommit(t, s, c)
+		return c.Audit[len(c.Audit)-1]
+	}
+	salt := func(what string, e sluice.AuditEntry, want string) {
+		t.Helper()
+		if got := mustLoad(t, s).Models["chat"].Policy.Salt; got != want {
+			t.Fatalf("after %s: stored salt %q, want %q", what, got, want)
+		}
+		var after struct{ Policy sluice.Policy }
+		if err := json.Unmarshal(e.After, &after); err != nil || after.Policy.Salt != want {
+			t.Fatalf("after %s: audit entry %s records salt %q (%v), want %q: %s", what, e.Action, after.Policy.Salt, err, want, e.After)
+		}
+	}
+	split := []sluice.Weight{{Version: "v1", Percent: 90}, {Version: "v2", Percent: 10}}
+	edit("setup", func(e *sluice.Edit) error {
+		for _, tag := range []string{"v1", "v2"} {
+			if _, err := e.RegisterVersion(minimalVersion("chat", tag, sluice.StageProduction)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	salt("the split", edit("split", func(e *sluice.Edit) error {
+		return e.SetPolicy("chat", sluice.Policy{Kind: sluice.PolicySplit, Split: split, Salt: "S"})
+	}), "S")
+	for _, p := range []sluice.Policy{{Kind: sluice.PolicySpecific, Version: "v1"}, {Kind: sluice.PolicyLatest}, {Kind: sluice.PolicyAll}} {
+		salt("policy "+p.String(), edit("detour", func(e *sluice.Edit) error { return e.SetPolicy("chat", p) }), "S")
+	}
+	salt("a model file without salt", edit("apply", func(e *sluice.Edit) error {
+		return e.Apply(sluice.ApplyDoc{Models: []sluice.ApplyModel{{Name: "chat", Policy: &sluice.Policy{Kind: sluice.PolicySpecific, Version: "v2"}}}})
+	}), "S")
+	salt("the split again", edit("split again", func(e *sluice.Edit) error { return e.SetSplit("chat", split) }), "S")
+	salt("a new salt", edit("rotate", func(e *sluice.Edit) error {
+		return e.SetPolicy("chat", sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1", Salt: "T"})
+	}), "T")
+	salt("the split after the new salt", edit("split", func(e *sluice.Edit) error { return e.SetSplit("chat", split) }), "T")
 }

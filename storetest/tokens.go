@@ -3,6 +3,8 @@ package storetest
 import (
 	"cmp"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +16,8 @@ var tokenTests = []test{
 	{"PutAndReplace", testTokensPut},
 	{"Delete", testTokensDelete},
 	{"ErrDeleteMissing", testTokensDeleteMissing},
+	{"KeepLastAdmin", testTokensKeepLastAdmin},
+	{"KeepLastAdminConcurrent", testTokensKeepLastAdminConcurrent},
 }
 
 func mustTokens(t *testing.T, s sluice.Store) []sluice.Token {
@@ -107,7 +111,7 @@ func testTokensDelete(t *testing.T, s sluice.Store) {
 	b := sluice.Token{Name: "b", Role: sluice.RoleOperator, Hash: sluice.HashSecret("b"), CreatedAt: at(0)}
 	must(t, "PutToken a", s.PutToken(t.Context(), a, tokenAudit("token.create", "a", at(0))))
 	must(t, "PutToken b", s.PutToken(t.Context(), b, tokenAudit("token.create", "b", at(0))))
-	must(t, "DeleteToken a", s.DeleteToken(t.Context(), "a", tokenAudit("token.delete", "a", at(time.Second))))
+	must(t, "DeleteToken a", s.DeleteToken(t.Context(), "a", false, tokenAudit("token.delete", "a", at(time.Second))))
 	equalTokens(t, mustTokens(t, s), []sluice.Token{b})
 	audit := allAudit(t, s)
 	if len(audit) != 3 {
@@ -124,7 +128,80 @@ func testTokensDeleteMissing(t *testing.T, s sluice.Store) {
 	b := sluice.Token{Name: "b", Role: sluice.RoleOperator, Hash: sluice.HashSecret("b"), CreatedAt: at(0)}
 	must(t, "PutToken b", s.PutToken(t.Context(), b, tokenAudit("token.create", "b", at(0))))
 	before := takeSnapshot(t, s)
-	err := s.DeleteToken(t.Context(), "nobody", tokenAudit("token.delete", "nobody", at(time.Second)))
+	err := s.DeleteToken(t.Context(), "nobody", false, tokenAudit("token.delete", "nobody", at(time.Second)))
 	wantCode(t, "DeleteToken of a missing token", err, sluice.CodeNotFound)
 	checkUnchanged(t, s, before)
+}
+
+// testTokensKeepLastAdmin: deleting the last admin token with keepAdmin is
+// refused and writes nothing; other tokens, and admin tokens while another
+// admin token is left, are deleted as usual; without keepAdmin (an admin
+// token in the config file remains) the last one goes too.
+func testTokensKeepLastAdmin(t *testing.T, s sluice.Store) {
+	put := func(name string, role sluice.Role) {
+		t.Helper()
+		tok := sluice.Token{Name: name, Role: role, Hash: sluice.HashSecret(name), CreatedAt: at(0)}
+		must(t, "PutToken "+name, s.PutToken(t.Context(), tok, tokenAudit("token.create", name, at(0))))
+	}
+	put("alice", sluice.RoleAdmin)
+	put("bob", sluice.RoleAdmin)
+	put("viewer", sluice.RoleViewer)
+	must(t, "DeleteToken viewer", s.DeleteToken(t.Context(), "viewer", true, tokenAudit("token.delete", "viewer", at(time.Second))))
+	must(t, "DeleteToken bob", s.DeleteToken(t.Context(), "bob", true, tokenAudit("token.delete", "bob", at(time.Second))))
+	before := takeSnapshot(t, s)
+	err := s.DeleteToken(t.Context(), "alice", true, tokenAudit("token.delete", "alice", at(2*time.Second)))
+	wantCode(t, "DeleteToken of the last admin token", err, sluice.CodeConflict)
+	if msg := sluice.ErrorMessage(err); !strings.Contains(msg, "last admin token") || !strings.Contains(msg, "create another first") {
+		t.Errorf("DeleteToken of the last admin token: %q, want it to say so and what to do", msg)
+	}
+	checkUnchanged(t, s, before)
+	err = s.DeleteToken(t.Context(), "nobody", true, tokenAudit("token.delete", "nobody", at(2*time.Second)))
+	wantCode(t, "DeleteToken of a missing token with keepAdmin", err, sluice.CodeNotFound)
+	must(t, "DeleteToken alice without keepAdmin", s.DeleteToken(t.Context(), "alice", false, tokenAudit("token.delete", "alice", at(3*time.Second))))
+	equalTokens(t, mustTokens(t, s), nil)
+}
+
+// testTokensKeepLastAdminConcurrent: two admins delete the last two admin
+// tokens at the same moment, round after round. Exactly one delete wins
+// each time and one admin token is always left: the check and the delete
+// are one transaction, serialised with the other's.
+func testTokensKeepLastAdminConcurrent(t *testing.T, s sluice.Store) {
+	names := []string{"alice", "bob"}
+	for round := range 20 {
+		for _, name := range names {
+			tok := sluice.Token{Name: name, Role: sluice.RoleAdmin, Hash: sluice.HashSecret(name), CreatedAt: at(0)}
+			err := s.PutToken(t.Context(), tok, tokenAudit("token.create", name, at(0)))
+			if err != nil && sluice.ErrorCode(err) != sluice.CodeConflict {
+				t.Fatalf("round %d: PutToken %s: %v", round, name, err)
+			}
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		errs := make([]error, len(names))
+		for i, name := range names {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				errs[i] = s.DeleteToken(t.Context(), name, true, tokenAudit("token.delete", name, at(time.Second)))
+			}()
+		}
+		close(start)
+		wg.Wait()
+		left := mustTokens(t, s)
+		if len(left) != 1 {
+			t.Fatalf("round %d: %d admin tokens left after deleting the last two at once (%v, %v), want 1", round, len(left), errs[0], errs[1])
+		}
+		won := 0
+		for _, err := range errs {
+			if err == nil {
+				won++
+			} else if sluice.ErrorCode(err) != sluice.CodeConflict {
+				t.Fatalf("round %d: DeleteToken: %v, want success or CodeConflict", round, err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("round %d: %d deletes succeeded (%v, %v), want 1", round, won, errs[0], errs[1])
+		}
+	}
 }

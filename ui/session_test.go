@@ -195,7 +195,7 @@ func TestSession(t *testing.T) {
 		if resp, _ := b.do("GET", "/ui/api/session", "", nil); resp.StatusCode != 200 {
 			t.Fatalf("session: %d", resp.StatusCode)
 		}
-		if err := g.Store.DeleteToken(ctx, "temp-viewer", sluice.AuditEntry{Actor: "test", Action: "token.delete", Subject: "temp-viewer", Reason: "test"}); err != nil {
+		if err := g.Store.DeleteToken(ctx, "temp-viewer", false, sluice.AuditEntry{Actor: "test", Action: "token.delete", Subject: "temp-viewer", Reason: "test"}); err != nil {
 			t.Fatal(err)
 		}
 		if err := g.Auth.Reload(ctx); err != nil {

@@ -5,7 +5,9 @@
 -- without it on its next step, so a resumed stage could advance before its
 -- hold is over; and a rollback's side effects still to be done are kept in
 -- unwinding (sluice.Rollout.Unwinding), which it would drop likewise, so a
--- rollback whose replica died would never be completed. Binaries refuse a
+-- rollback whose replica died would never be completed; and a model's
+-- policy keeps its split salt under every policy kind, which it would drop
+-- on its next change of policy. Binaries refuse a
 -- schema newer than the ones they know, so
 -- this version makes an older binary refuse the file ("upgrade sluice")
 -- instead of dropping the field.
