@@ -319,8 +319,10 @@ func waitOrCut(wg *sync.WaitGroup, workers []*worker) {
 	}
 }
 
-// one sends one request and records it when record is set.
-func (w *worker) one(record bool) {
+// one sends one request and records it when record is set. Its latency and
+// time to first token are timed from sched (nanotime), the moment an open
+// loop's schedule meant it to be sent, or from the write when sched is 0.
+func (w *worker) one(record bool, sched int64) {
 	if w.c == nil || w.c.closed {
 		w.c.close()
 		c, err := dial(w.rq.addr)
@@ -337,6 +339,9 @@ func (w *worker) one(record bool) {
 		sid = w.stamps.next()
 	}
 	start := nanotime()
+	if sched != 0 {
+		start = min(start, sched)
+	}
 	status, err := w.c.exchange(w.rq, w.user, sid)
 	end := nanotime()
 	if err != nil {
@@ -390,7 +395,7 @@ func closedLoop(ctx context.Context, rq *request, st *stamps, conc int, warmup, 
 			defer w.c.close()
 			for !stop.Load() && ctx.Err() == nil {
 				rec := measuring.Load()
-				w.one(rec)
+				w.one(rec, 0)
 			}
 		})
 	}
@@ -411,7 +416,11 @@ func closedLoop(ctx context.Context, rq *request, st *stamps, conc int, warmup, 
 
 // openLoop sends rate requests per second spread over conns connections,
 // each on its own fixed schedule, for warmup then d. A connection that
-// falls behind its schedule sends at once; latency is timed from the write.
+// falls behind its schedule sends at once; latency is timed from when the
+// schedule meant the request to be sent, so a request that waited behind a
+// slow one counts its wait (no coordinated omission: timed from the write,
+// a stall delayed the sends that would have seen it, and the tail was
+// understated).
 func openLoop(ctx context.Context, rq *request, st *stamps, rate float64, conns int, warmup, d time.Duration) *loadResult {
 	if rate <= 0 {
 		return &loadResult{FirstError: "rate is zero"}
@@ -433,8 +442,9 @@ func openLoop(ctx context.Context, rq *request, st *stamps, rate float64, conns 
 				if wait := time.Until(next); wait > 0 {
 					time.Sleep(wait)
 				}
+				sched := int64(next.Sub(epoch))
 				next = next.Add(interval)
-				w.one(measuring.Load())
+				w.one(measuring.Load(), sched)
 			}
 		})
 	}

@@ -440,7 +440,7 @@ func (r *Results) Markdown() string {
 	if len(r.HalfSat) > 0 {
 		p("## At half of saturation (open loop)")
 		p("")
-		p("Each gateway runs at half of its own saturation throughput, with direct at the same rate just before it; latency is timed from the write of the request.")
+		p("Each gateway runs at half of its own saturation throughput, with direct at the same rate just before it, on 64 connections each with its own fixed schedule; latency and TTFT are timed from when the schedule meant each request to be sent, so a request sent late behind a slow one counts its wait (no coordinated omission).")
 		p("")
 		p("| scenario | gateway | rate/s | p50 | p99 | p99.9 | added p50 | added p99 | TTFT added p99 | chunk held p99.9 | chunk held max | CPU/req | load |")
 		p("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
