@@ -20,6 +20,7 @@ const refusalPrefix = 256
 // relay sends the outcome of the attempt at t to x.w: the backend's answer,
 // or an OpenAI-shaped error when there is none. It completes obs.
 func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class string, err error, obs *sluice.Observation) {
+	defer x.releaseReader()
 	if err != nil {
 		obs.ErrorClass = class
 		obs.Status = statusFor(nil, class)
@@ -44,7 +45,7 @@ func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class s
 		obs.ErrorClass = "upstream_4xx"
 	}
 	obs.Status = resp.StatusCode
-	if x.f.stream && (strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") || resp.StatusCode < 300 && looksLikeSSE(resp)) {
+	if x.f.stream && (strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") || resp.StatusCode < 300 && looksLikeSSE(x.br)) {
 		p.relayStream(x, t, resp, obs)
 	} else {
 		p.relayBody(x, resp, obs)
@@ -53,16 +54,14 @@ func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class s
 
 // looksLikeSSE reports whether a streamed request's answer, sent without
 // the text/event-stream type (FastAPI's StreamingResponse without a
-// media_type), starts as server-sent events do, waiting for its first
-// bytes: relayBody would hold such a stream until it ended. resp.Body
-// keeps every byte.
-func looksLikeSSE(resp *http.Response) bool {
-	br := bufio.NewReaderSize(resp.Body, 64)
-	resp.Body = struct {
-		io.Reader
-		io.Closer
-	}{br, resp.Body}
-	b, _ := br.Peek(6)
+// media_type), starts as server-sent events do: relayBody would hold such a
+// stream until it ended. br holds the answer's first line
+// (awaitFirstLine), so looking at it does not wait.
+func looksLikeSSE(br *bufio.Reader) bool {
+	if br == nil {
+		return false
+	}
+	b, _ := br.Peek(min(6, br.Buffered()))
 	b = bytes.TrimLeft(b, " \t\r\n")
 	for _, p := range []string{"data:", "event:", "id:", ":", "retry:"} {
 		if bytes.HasPrefix(b, []byte(p)) || len(b) < len(p) && len(b) > 0 && strings.HasPrefix(p, string(b)) {
@@ -78,9 +77,13 @@ func (p *Proxy) relayBody(x *exchange, resp *http.Response, obs *sluice.Observat
 	bp := p.bufs.Get().(*[]byte)
 	defer p.bufs.Put(bp)
 	buf := bytes.NewBuffer((*bp)[:0])
-	_, err := buf.ReadFrom(resp.Body)
+	var body io.Reader = resp.Body
+	if x.br != nil {
+		body = x.br // a streamed request's answer, its first line read
+	}
+	_, err := buf.ReadFrom(body)
 	*bp = buf.Bytes()[:0]
-	body := buf.Bytes()
+	got := buf.Bytes()
 	if err != nil {
 		// Nothing has been sent yet, so the client gets the status that
 		// says what happened: the request's time ran out in the middle of
@@ -104,13 +107,13 @@ func (p *Proxy) relayBody(x *exchange, resp *http.Response, obs *sluice.Observat
 	h := x.w.Header()
 	copyResponseHeaders(h, resp.Header)
 	x.w.WriteHeader(resp.StatusCode)
-	if _, err := x.w.Write(body); err != nil {
+	if _, err := x.w.Write(got); err != nil {
 		obs.ErrorClass = "canceled"
 	}
 	obs.Latency = p.opt.Now().Sub(x.sent)
 	obs.TTFT = obs.Latency
 	if resp.StatusCode < 300 {
-		p.readAnswer(x, body, obs)
+		p.readAnswer(x, got, obs)
 	}
 }
 
@@ -153,9 +156,12 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 	if fl != nil {
 		fl.Flush()
 	}
-	br := streamReaders.Get().(*bufio.Reader)
-	br.Reset(resp.Body)
-	defer func() { br.Reset(nil); streamReaders.Put(br) }()
+	br := x.br // holds the first line (awaitFirstLine), for a 2xx answer
+	if br == nil {
+		br = streamReaders.Get().(*bufio.Reader)
+		br.Reset(resp.Body)
+		x.br = br // relay returns it to the pool
+	}
 	var (
 		suppress  bool // inside an event the client must not see
 		done      bool // saw data: [DONE]
