@@ -173,6 +173,12 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 		clientErr bool
 		inEvent   bool   // wrote a line of an event not yet ended
 		long      []byte // a line longer than the reader, as far as read
+		// cr: the stream's first line ends in \r alone, so lines are split
+		// at \r, \n and \r\n (readLineCR) rather than by ReadSlice('\n'),
+		// which splits \n and \r\n at no extra cost; crlf: the last line
+		// ended in a \r that may be followed by its \n.
+		cr   = crLines(br)
+		crlf bool
 	)
 	write := func(b []byte) {
 		if clientErr {
@@ -189,11 +195,17 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 		// them: an event is never held waiting for the backend, and events
 		// that arrived together (a backend or a proxy faster than the
 		// client) go out in one write, as nginx passes on what it read.
-		if ended && fl != nil && !clientErr && !lineReady(br) {
+		if ended && fl != nil && !clientErr && !(lineReady(br) || cr && crLineReady(br)) {
 			fl.Flush()
 			pending, ended = false, false
 		}
-		line, err := br.ReadSlice('\n')
+		var line []byte
+		var err error
+		if cr {
+			line, err = readLineCR(br, &crlf)
+		} else {
+			line, err = br.ReadSlice('\n')
+		}
 		if err == bufio.ErrBufferFull {
 			// An event line longer than the buffer: pass it through in
 			// parts, and keep it (up to maxLongLine) to read it whole.
@@ -204,7 +216,7 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 			}
 			continue
 		}
-		if err != nil && len(line) > 0 && line[len(line)-1] != '\n' && long == nil &&
+		if err != nil && len(line) > 0 && line[len(line)-1] != '\n' && line[len(line)-1] != '\r' && long == nil &&
 			!bytes.Equal(bytes.TrimSpace(bytes.TrimPrefix(line, []byte("data:"))), []byte("[DONE]")) {
 			// The backend broke off in the middle of a line (a last
 			// "data: [DONE]" without its newline aside): the client does
@@ -322,4 +334,54 @@ func hasReasoning(payload []byte) bool {
 	}
 	d := gjson.GetBytes(payload, "choices.0.delta")
 	return d.Get("reasoning_content").String() != "" || d.Get("reasoning").String() != ""
+}
+
+// crLines reports whether the stream in br, holding its first line,
+// ends that line in \r alone (the SSE spec allows \r, \n and \r\n).
+func crLines(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Buffered())
+	i := bytes.IndexAny(b, "\r\n")
+	return i >= 0 && b[i] == '\r' && (i+1 == len(b) || b[i+1] != '\n')
+}
+
+// readLineCR is br.ReadSlice('\n') for a stream whose lines may end in
+// \r, \n or \r\n: it returns the next line with its ending, as a slice
+// of br's buffer. *crlf says the line before ended in a \r that was the
+// last byte read: a \n right after it belongs to that line, not another.
+func readLineCR(br *bufio.Reader, crlf *bool) ([]byte, error) {
+	if *crlf {
+		*crlf = false
+		if b, err := br.Peek(1); err == nil && b[0] == '\n' {
+			br.Discard(1)
+		}
+	}
+	for {
+		n := br.Buffered()
+		b, _ := br.Peek(n)
+		if i := bytes.IndexAny(b, "\r\n"); i >= 0 {
+			if b[i] == '\r' {
+				if i+1 == n {
+					*crlf = true
+				} else if b[i+1] == '\n' {
+					i++
+				}
+			}
+			br.Discard(i + 1)
+			return b[:i+1], nil
+		}
+		if n == br.Size() {
+			br.Discard(n)
+			return b, bufio.ErrBufferFull
+		}
+		if _, err := br.Peek(n + 1); err != nil && br.Buffered() == n {
+			br.Discard(n)
+			return b, err
+		}
+	}
+}
+
+// crLineReady is lineReady for lines that may end in \r.
+func crLineReady(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Buffered())
+	return bytes.IndexByte(b, '\r') >= 0
 }
