@@ -139,6 +139,10 @@ func (p *Proxy) readUsage(body []byte, obs *sluice.Observation) {
 // whatever its length.
 const maxLongLine = 4 << 20
 
+// maxHeld bounds the lines relayStream holds back before an event's first
+// data line; past it they pass through.
+const maxHeld = 64 << 10
+
 // streamReaders are relayStream's line readers, pooled: a stream's reader
 // is as large as a long event line.
 var streamReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 8<<10) }}
@@ -179,6 +183,13 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 		// ended in a \r that may be followed by its \n.
 		cr   = crLines(br)
 		crlf bool
+		// held are the lines of the current event before its first data
+		// line ("event:", "id:", "retry:", and comments after them), kept
+		// back while the proxy may hide the event (the usage chunk it asked
+		// for): hiding it hides them too. Only when the client did not ask
+		// for usage; an allocation only in streams that have such lines.
+		held    []byte
+		sawData bool // the current event has had a data line
 	)
 	write := func(b []byte) {
 		if clientErr {
@@ -188,6 +199,13 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 			clientErr = true
 		}
 		pending = true
+	}
+	flushHeld := func() {
+		if len(held) > 0 {
+			write(held)
+			held = held[:0]
+			inEvent = true
+		}
 	}
 	var readErr error
 	for {
@@ -209,6 +227,7 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 		if err == bufio.ErrBufferFull {
 			// An event line longer than the buffer: pass it through in
 			// parts, and keep it (up to maxLongLine) to read it whole.
+			flushHeld()
 			write(line)
 			inEvent = true
 			if len(long) < maxLongLine {
@@ -234,14 +253,17 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 			switch {
 			case len(trimmed) == 0:
 				if !suppress {
+					flushHeld()
 					write(line)
 					ended = true
 				}
-				suppress, inEvent = false, false
+				suppress, inEvent, sawData = false, false, false
 			case bytes.HasPrefix(trimmed, []byte("data:")):
 				payload := bytes.TrimLeft(trimmed[5:], " ")
+				sawData = true
 				if bytes.Equal(payload, []byte("[DONE]")) {
 					done = true
+					flushHeld()
 					write(line)
 					inEvent = true
 					break
@@ -252,6 +274,7 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 						usageInto(u, obs)
 						if !x.f.usageAsked && gjson.GetBytes(payload, "choices.#").Int() == 0 && len(whole) == len(line) {
 							suppress = true
+							held = held[:0]
 							break
 						}
 					}
@@ -265,10 +288,17 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 					gotFirst = true
 					obs.TTFT = p.opt.Now().Sub(x.sent)
 				}
+				flushHeld()
 				write(line)
 				inEvent = true
 			default:
-				if !suppress {
+				switch {
+				case suppress:
+				case !x.f.usageAsked && !sawData && len(held) < maxHeld && (len(held) > 0 || trimmed[0] != ':'):
+					// A comment alone (a keep-alive) passes at once.
+					held = append(held, line...)
+				default:
+					flushHeld()
 					write(line)
 					inEvent = true
 				}
