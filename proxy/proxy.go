@@ -349,6 +349,11 @@ func (x *exchange) parse(categoryHeader string) error {
 		// The proxy routes on one and a backend may read another.
 		return sluice.Errorf(sluice.CodeBadRequest, "the request body has \"model\" more than once: send it once")
 	}
+	if x.f.dupStream != "" {
+		// The proxy reads one and adds include_usage to one; a backend
+		// may read another (see keyStream).
+		return sluice.Errorf(sluice.CodeBadRequest, "the request body has \"%s\" more than once: send it once", x.f.dupStream)
+	}
 	if x.f.model.Type.String() != "String" {
 		return sluice.Errorf(sluice.CodeBadRequest, "\"model\" must be a string such as \"chat\"")
 	}
