@@ -119,7 +119,12 @@ type Webhook struct {
 type Timeouts struct {
 	// Connect bounds dialing; default 5s.
 	Connect time.Duration `yaml:"connect"`
-	// FirstByte bounds the wait for response headers; default 120s.
+	// FirstByte bounds the wait for a backend's first byte: its response
+	// headers and, for a stream, its first event (vLLM sends a stream's
+	// headers before prefill, so they alone say little). A request that
+	// runs out of it has had nothing sent to its client, so it is retried
+	// on stable (retry_on_stable) and counts as the version's timeout;
+	// default 120s.
 	FirstByte time.Duration `yaml:"first_byte"`
 	// Request bounds a whole request, stream included; default 10m.
 	Request time.Duration `yaml:"request"`

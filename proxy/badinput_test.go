@@ -71,6 +71,16 @@ func TestProxy_BadInput(t *testing.T) {
 		{name: "InvalidUTF8InContent", body: "{\"model\":\"chat\",\"messages\":[{\"role\":\"user\",\"content\":\"\xff\xfe\"}]}", status: 200, backend: true},
 		{name: "DuplicateModel", body: `{"model":"chat","model":"other","messages":[]}`, status: 400, msg: `"model" more than once`},
 		{name: "DuplicateModelEscaped", body: `{"model":"chat","mod\u0065l":"other","messages":[]}`, status: 400, msg: `"model" more than once`},
+		// The gateway reads one stream setting and rewrites one
+		// stream_options (adding include_usage for its token counts); a
+		// backend may read another (Python's and Go's decoders keep the
+		// last duplicate, serde's refuse them), which left usage off and
+		// the tokens uncounted.
+		{name: "DuplicateStreamOptions", body: `{"model":"chat","stream":true,"stream_options":{"include_usage":true},"stream_options":{"include_usage":false},"messages":[]}`, status: 400, msg: `"stream_options" more than once`},
+		{name: "DuplicateIncludeUsage", body: `{"model":"chat","stream":true,"stream_options":{"include_usage":true,"include_usage":false},"messages":[]}`, status: 400, msg: `"stream_options.include_usage" more than once`},
+		{name: "DuplicateStream", body: `{"model":"chat","stream":false,"stream":true,"messages":[]}`, status: 400, msg: `"stream" more than once`},
+		{name: "DuplicateStreamOptionsEscaped", body: `{"model":"chat","stream":true,"stream_options":{"include_usage":true},"stream_opti\u006fns":{"include_usage":false},"messages":[]}`, status: 400, msg: `"stream_options" more than once`},
+		{name: "DuplicateIncludeUsageEscaped", body: `{"model":"chat","stream":true,"stream_options":{"include_usage":true,"include_us\u0061ge":false},"us\u0065r":"u","messages":[]}`, status: 400, msg: `"stream_options.include_usage" more than once`},
 		// Malformed JSON after a model: forwarded, and the backend's 400
 		// comes back as it is.
 		{name: "Truncated", body: `{"model":"chat","messages":[`, status: 400, backend: true},

@@ -20,7 +20,22 @@ type fields struct {
 	hasOptions bool // the body has a stream_options object
 	category   string
 	dupModel   bool // "model" appears more than once at the top level
+	// dupStream names the stream setting that appears more than once
+	// (keyStream, keyStreamOptions, keyIncludeUsage), or is "".
+	dupStream string
 }
+
+// The stream settings a request may not repeat: the proxy reads one (and
+// rewrites one stream_options), and a backend may read another. Python's
+// and Go's JSON decoders (vLLM, SGLang, Ollama) keep the last of duplicate
+// keys, Rust's serde (TGI, mistral.rs) refuses them, and the proxy's
+// readers take the first: refusing them, as a duplicate "model" is, is
+// the one answer that means the same everywhere.
+const (
+	keyStream        = "stream"
+	keyStreamOptions = "stream_options"
+	keyIncludeUsage  = "stream_options.include_usage"
+)
 
 // readFields extracts the fields the router needs without decoding the
 // whole body: one walk over its top level (scanRequest), or gjson's reads
@@ -47,7 +62,7 @@ func readFields(body []byte) fields {
 			f.user = unsafe.String(&r.user[1], len(r.user)-2)
 		}
 	}
-	f.stream, f.usageAsked, f.hasOptions, f.dupModel = r.stream, r.usageAsked, r.hasOptions, r.dupModel
+	f.stream, f.usageAsked, f.hasOptions, f.dupModel, f.dupStream = r.stream, r.usageAsked, r.hasOptions, r.dupModel, r.dupStream
 	if r.category != nil {
 		f.category = string(appendUnescaped(nil, r.category))
 	}
@@ -71,14 +86,36 @@ func readFieldsGJSON(body []byte) fields {
 	if c := gjson.GetBytes(body, "metadata.category"); c.Type == gjson.String {
 		f.category = c.Str
 	}
-	n := 0
-	gjson.ParseBytes(body).ForEach(func(k, _ gjson.Result) bool {
-		if k.Str == "model" {
+	n, streams, options := 0, 0, 0
+	gjson.ParseBytes(body).ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "model":
 			n++
+		case keyStream:
+			streams++
+		case keyStreamOptions:
+			if options++; options == 1 && v.IsObject() {
+				usage := 0
+				v.ForEach(func(ok, _ gjson.Result) bool {
+					if ok.Str == "include_usage" {
+						usage++
+					}
+					return usage < 2
+				})
+				if usage > 1 {
+					f.dupStream = keyIncludeUsage
+				}
+			}
 		}
-		return n < 2
+		return true
 	})
 	f.dupModel = n > 1
+	switch {
+	case streams > 1:
+		f.dupStream = keyStream
+	case options > 1:
+		f.dupStream = keyStreamOptions
+	}
 	return f
 }
 

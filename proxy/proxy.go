@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -60,7 +61,13 @@ type Options struct {
 	// ConnectTimeout bounds dialing a backend; default 5 s.
 	ConnectTimeout time.Duration
 	// FirstByteTimeout bounds the wait for the backend's response headers
-	// (prefill included); default 120 s.
+	// (prefill included) and, for a stream, for its first line (an event or
+	// a comment): vLLM sends a stream's headers before prefill. A failure
+	// within it is retried on stable as a connection failure is, since the
+	// client has been sent nothing yet. With the own client it runs from
+	// when the request was sent; with Options.Transport the transport bounds
+	// the headers (NewTransport's ResponseHeaderTimeout) and the proxy the
+	// first line, each by this. Default 120 s.
 	FirstByteTimeout time.Duration
 	// RequestTimeout bounds a whole request, stream included; default 10 min.
 	RequestTimeout time.Duration
@@ -253,6 +260,18 @@ type exchange struct {
 	// deadline ends the request (Options.RequestTimeout, on the wall
 	// clock) when the own client enforces it; zero otherwise.
 	deadline time.Time
+	// br reads a streamed answer's body from its first line on (pooled,
+	// streamReaders); nil until an attempt waits for that line.
+	br *bufio.Reader
+}
+
+// releaseReader returns x.br to its pool.
+func (x *exchange) releaseReader() {
+	if x.br != nil {
+		x.br.Reset(nil)
+		streamReaders.Put(x.br)
+		x.br = nil
+	}
 }
 
 // requestContext returns the context of the request's backend attempts.
@@ -332,6 +351,11 @@ func (x *exchange) parse(categoryHeader string) error {
 	if x.f.dupModel {
 		// The proxy routes on one and a backend may read another.
 		return sluice.Errorf(sluice.CodeBadRequest, "the request body has \"model\" more than once: send it once")
+	}
+	if x.f.dupStream != "" {
+		// The proxy reads one and adds include_usage to one; a backend
+		// may read another (see keyStream).
+		return sluice.Errorf(sluice.CodeBadRequest, "the request body has \"%s\" more than once: send it once", x.f.dupStream)
 	}
 	if x.f.model.Type.String() != "String" {
 		return sluice.Errorf(sluice.CodeBadRequest, "\"model\" must be a string such as \"chat\"")
@@ -501,6 +525,8 @@ func upstreamMessage(t *route.Target, class string, err error) string {
 		return "the backend for " + t.ID + " did not answer in time; try again, and if it persists ask an operator to check the backend or move traffic off it"
 	case "connect":
 		return "the backend for " + t.ID + " cannot be reached (" + bodyErrText(err) + "); try again, and if it persists ask an operator to check the backend or move traffic off it"
+	case "stream_broken":
+		return "the backend for " + t.ID + " broke off its stream before its first event (" + bodyErrText(err) + "); try again, and if it persists ask an operator to check the backend or move traffic off it"
 	}
 	// The socket addresses of a net.OpError are the backend's internal
 	// address: clients are not told it.
@@ -515,11 +541,12 @@ func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target) (*htt
 		// the body can be built in a pooled buffer.
 		bp := p.bufs.Get().(*[]byte)
 		body := appendUpstreamBody((*bp)[:0], x.body, x.f, t.Upstream)
-		r := upRequest{path: x.r.URL.Path, header: x.r.Header, reqID: x.reqID, shadow: x.keep != nil && x.keep.shadow, body: body, deadline: x.deadline}
+		r := upRequest{path: x.r.URL.Path, header: x.r.Header, reqID: x.reqID, shadow: x.keep != nil && x.keep.shadow, body: body, deadline: x.deadline, holdFirstByte: x.f.stream}
 		resp, err := p.up.roundTrip(ctx, t.Endpoint(), &r)
 		*bp = body[:0]
 		p.bufs.Put(bp)
-		return classified(x, resp, err)
+		resp, class, err := classified(x, resp, err)
+		return p.awaitFirstLine(x, resp, class, err)
 	}
 	// A fresh buffer: the transport may still read the body after
 	// RoundTrip returns, and rewinds it through GetBody to retry a request
@@ -539,7 +566,8 @@ func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target) (*htt
 	}
 	req.ContentLength = int64(len(up))
 	resp, err := p.transport.RoundTrip(req)
-	return classified(x, resp, err)
+	resp, class, err := classified(x, resp, err)
+	return p.awaitFirstLine(x, resp, class, err)
 }
 
 // classified returns an attempt's outcome with its error class.

@@ -20,6 +20,7 @@ const refusalPrefix = 256
 // relay sends the outcome of the attempt at t to x.w: the backend's answer,
 // or an OpenAI-shaped error when there is none. It completes obs.
 func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class string, err error, obs *sluice.Observation) {
+	defer x.releaseReader()
 	if err != nil {
 		obs.ErrorClass = class
 		obs.Status = statusFor(nil, class)
@@ -44,7 +45,7 @@ func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class s
 		obs.ErrorClass = "upstream_4xx"
 	}
 	obs.Status = resp.StatusCode
-	if x.f.stream && (strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") || resp.StatusCode < 300 && looksLikeSSE(resp)) {
+	if x.f.stream && (strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") || resp.StatusCode < 300 && looksLikeSSE(x.br)) {
 		p.relayStream(x, t, resp, obs)
 	} else {
 		p.relayBody(x, resp, obs)
@@ -53,16 +54,14 @@ func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class s
 
 // looksLikeSSE reports whether a streamed request's answer, sent without
 // the text/event-stream type (FastAPI's StreamingResponse without a
-// media_type), starts as server-sent events do, waiting for its first
-// bytes: relayBody would hold such a stream until it ended. resp.Body
-// keeps every byte.
-func looksLikeSSE(resp *http.Response) bool {
-	br := bufio.NewReaderSize(resp.Body, 64)
-	resp.Body = struct {
-		io.Reader
-		io.Closer
-	}{br, resp.Body}
-	b, _ := br.Peek(6)
+// media_type), starts as server-sent events do: relayBody would hold such a
+// stream until it ended. br holds the answer's first line
+// (awaitFirstLine), so looking at it does not wait.
+func looksLikeSSE(br *bufio.Reader) bool {
+	if br == nil {
+		return false
+	}
+	b, _ := br.Peek(min(6, br.Buffered()))
 	b = bytes.TrimLeft(b, " \t\r\n")
 	for _, p := range []string{"data:", "event:", "id:", ":", "retry:"} {
 		if bytes.HasPrefix(b, []byte(p)) || len(b) < len(p) && len(b) > 0 && strings.HasPrefix(p, string(b)) {
@@ -78,9 +77,13 @@ func (p *Proxy) relayBody(x *exchange, resp *http.Response, obs *sluice.Observat
 	bp := p.bufs.Get().(*[]byte)
 	defer p.bufs.Put(bp)
 	buf := bytes.NewBuffer((*bp)[:0])
-	_, err := buf.ReadFrom(resp.Body)
+	var body io.Reader = resp.Body
+	if x.br != nil {
+		body = x.br // a streamed request's answer, its first line read
+	}
+	_, err := buf.ReadFrom(body)
 	*bp = buf.Bytes()[:0]
-	body := buf.Bytes()
+	got := buf.Bytes()
 	if err != nil {
 		// Nothing has been sent yet, so the client gets the status that
 		// says what happened: the request's time ran out in the middle of
@@ -104,13 +107,13 @@ func (p *Proxy) relayBody(x *exchange, resp *http.Response, obs *sluice.Observat
 	h := x.w.Header()
 	copyResponseHeaders(h, resp.Header)
 	x.w.WriteHeader(resp.StatusCode)
-	if _, err := x.w.Write(body); err != nil {
+	if _, err := x.w.Write(got); err != nil {
 		obs.ErrorClass = "canceled"
 	}
 	obs.Latency = p.opt.Now().Sub(x.sent)
 	obs.TTFT = obs.Latency
 	if resp.StatusCode < 300 {
-		p.readAnswer(x, body, obs)
+		p.readAnswer(x, got, obs)
 	}
 }
 
@@ -136,6 +139,10 @@ func (p *Proxy) readUsage(body []byte, obs *sluice.Observation) {
 // whatever its length.
 const maxLongLine = 4 << 20
 
+// maxHeld bounds the lines relayStream holds back before an event's first
+// data line; past it they pass through.
+const maxHeld = 64 << 10
+
 // streamReaders are relayStream's line readers, pooled: a stream's reader
 // is as large as a long event line.
 var streamReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 8<<10) }}
@@ -153,9 +160,12 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 	if fl != nil {
 		fl.Flush()
 	}
-	br := streamReaders.Get().(*bufio.Reader)
-	br.Reset(resp.Body)
-	defer func() { br.Reset(nil); streamReaders.Put(br) }()
+	br := x.br // holds the first line (awaitFirstLine), for a 2xx answer
+	if br == nil {
+		br = streamReaders.Get().(*bufio.Reader)
+		br.Reset(resp.Body)
+		x.br = br // relay returns it to the pool
+	}
 	var (
 		suppress  bool // inside an event the client must not see
 		done      bool // saw data: [DONE]
@@ -167,6 +177,19 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 		clientErr bool
 		inEvent   bool   // wrote a line of an event not yet ended
 		long      []byte // a line longer than the reader, as far as read
+		// cr: the stream's first line ends in \r alone, so lines are split
+		// at \r, \n and \r\n (readLineCR) rather than by ReadSlice('\n'),
+		// which splits \n and \r\n at no extra cost; crlf: the last line
+		// ended in a \r that may be followed by its \n.
+		cr   = crLines(br)
+		crlf bool
+		// held are the lines of the current event before its first data
+		// line ("event:", "id:", "retry:", and comments after them), kept
+		// back while the proxy may hide the event (the usage chunk it asked
+		// for): hiding it hides them too. Only when the client did not ask
+		// for usage; an allocation only in streams that have such lines.
+		held    []byte
+		sawData bool // the current event has had a data line
 	)
 	write := func(b []byte) {
 		if clientErr {
@@ -177,20 +200,34 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 		}
 		pending = true
 	}
+	flushHeld := func() {
+		if len(held) > 0 {
+			write(held)
+			held = held[:0]
+			inEvent = true
+		}
+	}
 	var readErr error
 	for {
 		// Events are flushed as soon as no further line has arrived with
 		// them: an event is never held waiting for the backend, and events
 		// that arrived together (a backend or a proxy faster than the
 		// client) go out in one write, as nginx passes on what it read.
-		if ended && fl != nil && !clientErr && !lineReady(br) {
+		if ended && fl != nil && !clientErr && !(lineReady(br) || cr && crLineReady(br)) {
 			fl.Flush()
 			pending, ended = false, false
 		}
-		line, err := br.ReadSlice('\n')
+		var line []byte
+		var err error
+		if cr {
+			line, err = readLineCR(br, &crlf)
+		} else {
+			line, err = br.ReadSlice('\n')
+		}
 		if err == bufio.ErrBufferFull {
 			// An event line longer than the buffer: pass it through in
 			// parts, and keep it (up to maxLongLine) to read it whole.
+			flushHeld()
 			write(line)
 			inEvent = true
 			if len(long) < maxLongLine {
@@ -198,7 +235,7 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 			}
 			continue
 		}
-		if err != nil && len(line) > 0 && line[len(line)-1] != '\n' && long == nil &&
+		if err != nil && len(line) > 0 && line[len(line)-1] != '\n' && line[len(line)-1] != '\r' && long == nil &&
 			!bytes.Equal(bytes.TrimSpace(bytes.TrimPrefix(line, []byte("data:"))), []byte("[DONE]")) {
 			// The backend broke off in the middle of a line (a last
 			// "data: [DONE]" without its newline aside): the client does
@@ -216,14 +253,17 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 			switch {
 			case len(trimmed) == 0:
 				if !suppress {
+					flushHeld()
 					write(line)
 					ended = true
 				}
-				suppress, inEvent = false, false
+				suppress, inEvent, sawData = false, false, false
 			case bytes.HasPrefix(trimmed, []byte("data:")):
 				payload := bytes.TrimLeft(trimmed[5:], " ")
+				sawData = true
 				if bytes.Equal(payload, []byte("[DONE]")) {
 					done = true
+					flushHeld()
 					write(line)
 					inEvent = true
 					break
@@ -234,6 +274,7 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 						usageInto(u, obs)
 						if !x.f.usageAsked && gjson.GetBytes(payload, "choices.#").Int() == 0 && len(whole) == len(line) {
 							suppress = true
+							held = held[:0]
 							break
 						}
 					}
@@ -247,10 +288,17 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 					gotFirst = true
 					obs.TTFT = p.opt.Now().Sub(x.sent)
 				}
+				flushHeld()
 				write(line)
 				inEvent = true
 			default:
-				if !suppress {
+				switch {
+				case suppress:
+				case !x.f.usageAsked && !sawData && len(held) < maxHeld && (len(held) > 0 || trimmed[0] != ':'):
+					// A comment alone (a keep-alive) passes at once.
+					held = append(held, line...)
+				default:
+					flushHeld()
 					write(line)
 					inEvent = true
 				}
@@ -316,4 +364,54 @@ func hasReasoning(payload []byte) bool {
 	}
 	d := gjson.GetBytes(payload, "choices.0.delta")
 	return d.Get("reasoning_content").String() != "" || d.Get("reasoning").String() != ""
+}
+
+// crLines reports whether the stream in br, holding its first line,
+// ends that line in \r alone (the SSE spec allows \r, \n and \r\n).
+func crLines(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Buffered())
+	i := bytes.IndexAny(b, "\r\n")
+	return i >= 0 && b[i] == '\r' && (i+1 == len(b) || b[i+1] != '\n')
+}
+
+// readLineCR is br.ReadSlice('\n') for a stream whose lines may end in
+// \r, \n or \r\n: it returns the next line with its ending, as a slice
+// of br's buffer. *crlf says the line before ended in a \r that was the
+// last byte read: a \n right after it belongs to that line, not another.
+func readLineCR(br *bufio.Reader, crlf *bool) ([]byte, error) {
+	if *crlf {
+		*crlf = false
+		if b, err := br.Peek(1); err == nil && b[0] == '\n' {
+			br.Discard(1)
+		}
+	}
+	for {
+		n := br.Buffered()
+		b, _ := br.Peek(n)
+		if i := bytes.IndexAny(b, "\r\n"); i >= 0 {
+			if b[i] == '\r' {
+				if i+1 == n {
+					*crlf = true
+				} else if b[i+1] == '\n' {
+					i++
+				}
+			}
+			br.Discard(i + 1)
+			return b[:i+1], nil
+		}
+		if n == br.Size() {
+			br.Discard(n)
+			return b, bufio.ErrBufferFull
+		}
+		if _, err := br.Peek(n + 1); err != nil && br.Buffered() == n {
+			br.Discard(n)
+			return b, err
+		}
+	}
+}
+
+// crLineReady is lineReady for lines that may end in \r.
+func crLineReady(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Buffered())
+	return bytes.IndexByte(b, '\r') >= 0
 }

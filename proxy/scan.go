@@ -558,6 +558,7 @@ type requestFields struct {
 	usageAsked         bool
 	category           []byte // a JSON string or nil
 	dupModel           bool   // "model" appears more than once
+	dupStream          string // the stream key that appears more than once, or ""
 }
 
 // scanRequest reads a request body's routing fields in one pass over its
@@ -603,15 +604,26 @@ func scanRequest(b []byte) (r requestFields, ok bool) {
 		case "stream":
 			if once(2) {
 				r.stream = string(v.raw) == "true"
+			} else {
+				r.dupStream = keyStream
 			}
 		case "stream_options":
 			if once(3) {
 				r.hasOptions = true
 				if len(v.raw) > 0 && v.raw[0] == '{' {
+					seenUsage := false
 					_, good := eachKey(v.raw, 0, func(k []byte, ov jsonSpan) bool {
-						if string(k) == "include_usage" {
-							r.usageAsked = string(ov.raw) == "true"
+						if bytes.IndexByte(k, '\\') >= 0 {
+							inner = false // an escaped key: gjson reads those
 							return false
+						}
+						if string(k) == "include_usage" {
+							if seenUsage {
+								r.dupStream = keyIncludeUsage
+								return false
+							}
+							seenUsage = true
+							r.usageAsked = string(ov.raw) == "true"
 						}
 						return true
 					})
@@ -619,6 +631,8 @@ func scanRequest(b []byte) (r requestFields, ok bool) {
 				} else {
 					inner = false
 				}
+			} else {
+				r.dupStream = keyStreamOptions
 			}
 		case "metadata":
 			if once(4) && len(v.raw) > 0 && v.raw[0] == '{' {

@@ -172,6 +172,10 @@ type upRequest struct {
 	body   []byte
 	// deadline, when set, bounds the whole exchange, body included.
 	deadline time.Time
+	// holdFirstByte keeps the first-byte bound on past the answer's header,
+	// until the caller lifts it (firstByteArrived): a stream's first event
+	// must come within it too.
+	holdFirstByte bool
 }
 
 // roundTrip sends r to the backend at endpoint raw and returns its answer,
@@ -426,7 +430,8 @@ func (c *upConn) send(ctx context.Context, u *upstream, e *endpoint, r *upReques
 	}
 
 	// The answer's header must come within firstByte (and the request's
-	// deadlines); once it has, only the request's bound the body.
+	// deadlines); once it has, only the request's bound the body, unless
+	// the caller holds the bound for a stream's first event.
 	deadline := time.Now().Add(u.firstByte)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
@@ -468,7 +473,9 @@ func (c *upConn) send(ctx context.Context, u *upstream, e *endpoint, r *upReques
 	if err != nil {
 		return fail(err)
 	}
-	u.watchdog.headerArrived(c)
+	if !r.holdFirstByte {
+		u.watchdog.headerArrived(c)
+	}
 	return resp, true, nil
 }
 

@@ -1,0 +1,139 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// awaitFirstLine holds a streamed 2xx answer until its body's first line
+// (an event or a comment) has arrived, or its body ended after some bytes,
+// before anything is sent to the client. vLLM sends a stream's headers
+// before prefill, so a backend that dies or hangs after them would
+// otherwise have had its headers flushed to the client, and could no
+// longer be retried on stable. A body that fails first becomes a failed
+// attempt like a connection failure ("stream_broken", or "timeout" when
+// Options.FirstByteTimeout ran out), with no response. The line waits in
+// x.br, from which the relay reads; nothing is done per event after it.
+// It takes and returns an attempt's outcome, as classified does.
+func (p *Proxy) awaitFirstLine(x *exchange, resp *http.Response, class string, err error) (*http.Response, string, error) {
+	if resp == nil || !x.f.stream {
+		return resp, class, err
+	}
+	if resp.StatusCode >= 300 {
+		firstByteArrived(resp) // an error's body is bounded as a whole answer's is
+		return resp, class, err
+	}
+	if x.br == nil {
+		x.br = streamReaders.Get().(*bufio.Reader)
+	}
+	x.br.Reset(resp.Body)
+	var ft *firstByteTimer
+	if p.up == nil {
+		// The own client's watchdog bounds the line with the header; a
+		// transport bounds only the header.
+		ft = armFirstByte(resp.Body, p.opt.FirstByteTimeout)
+	}
+	rerr := firstLine(x.br)
+	timedOut := ft != nil && ft.stop()
+	if rerr == nil {
+		firstByteArrived(resp)
+		return resp, "", nil
+	}
+	resp.Body.Close()
+	x.br.Reset(nil)
+	class = classify(x.r.Context(), rerr)
+	switch {
+	case class == "canceled":
+	case timedOut:
+		class, rerr = "timeout", errFirstByteTimeout
+	case class == "connect":
+		class = "stream_broken"
+	}
+	return nil, class, rerr
+}
+
+var errFirstByteTimeout = errors.New("no first event within timeouts.first_byte")
+
+// firstLine waits until br holds a whole line, or a line longer than its
+// buffer, or the body ended after at least one byte. It returns the body's
+// error otherwise: the end of a body that sent nothing (io.EOF), a reset,
+// a timeout. A line ends at \n or \r, as server-sent events do.
+func firstLine(br *bufio.Reader) error {
+	for {
+		n := br.Buffered()
+		b, _ := br.Peek(n)
+		if bytes.IndexByte(b, '\n') >= 0 || bytes.IndexByte(b, '\r') >= 0 || n == br.Size() {
+			return nil
+		}
+		if _, err := br.Peek(n + 1); err != nil {
+			switch {
+			case br.Buffered() > n:
+				// Bytes came with the error: look at them first.
+			case err == io.EOF && n > 0:
+				return nil
+			default:
+				return err
+			}
+		}
+	}
+}
+
+// firstByteArrived lifts the own client's first-byte bound, which the
+// watchdog kept on a stream's answer past its header (upRequest.holdFirstByte).
+func firstByteArrived(resp *http.Response) {
+	if b, ok := resp.Body.(*upBody); ok {
+		b.c.pool.owner.watchdog.headerArrived(b.c)
+	}
+}
+
+// firstByteTimer closes a body whose first line has not come within the
+// first-byte timeout, when the answer came through Options.Transport.
+// Pooled with its timer, so that a stream costs no allocation for it.
+type firstByteTimer struct {
+	t     *time.Timer
+	mu    sync.Mutex
+	body  io.Closer // nil once stopped
+	fired bool
+}
+
+var firstByteTimers = sync.Pool{New: func() any {
+	ft := &firstByteTimer{}
+	ft.t = time.AfterFunc(time.Hour, ft.fire)
+	ft.t.Stop()
+	return ft
+}}
+
+func (ft *firstByteTimer) fire() {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	if ft.body != nil {
+		ft.fired = true
+		ft.body.Close() // the blocked read returns
+	}
+}
+
+// armFirstByte starts a timer that closes body after d.
+func armFirstByte(body io.Closer, d time.Duration) *firstByteTimer {
+	ft := firstByteTimers.Get().(*firstByteTimer)
+	ft.mu.Lock()
+	ft.body, ft.fired = body, false
+	ft.mu.Unlock()
+	ft.t.Reset(d)
+	return ft
+}
+
+// stop stops ft, returns it to its pool, and reports whether it fired.
+func (ft *firstByteTimer) stop() bool {
+	ft.t.Stop()
+	ft.mu.Lock()
+	fired := ft.fired
+	ft.body = nil
+	ft.mu.Unlock()
+	firstByteTimers.Put(ft)
+	return fired
+}
