@@ -146,6 +146,12 @@ func TestEjection_HangingBackend(t *testing.T) {
 		if resp.Header.Get("X-Model-Version") != "chat:v1.0.0" {
 			t.Fatalf("split request %d answered by %s, not stable", i, resp.Header.Get("X-Model-Version"))
 		}
+		if b2.Requests() == 3 {
+			// The ejection reaches the routing table from the ejector's own
+			// goroutine, a moment after the third failure: wait for it, so
+			// the next request (sticky on v1.1.0) is not sent in that gap.
+			waitFor(t, "the ejection to reach the routing table", 5*time.Second, func() bool { return !splitHas(gw, "v1.1.0") })
+		}
 	}
 	// Exactly the attempts that ejected it reached the hanging backend
 	// (and waited for the first-byte timeout before their retry).
@@ -384,4 +390,17 @@ func TestTimeout_StalledStream(t *testing.T) {
 	if last := lines[len(lines)-1]; !strings.HasPrefix(last, `data: {"error"`) || !strings.Contains(last, "chat:v1.0.0") {
 		t.Errorf("stalled stream ended with %q, want an error event naming the version", last)
 	}
+}
+
+// splitHas reports whether the routing table has version in a split with
+// a share of traffic.
+func splitHas(gw *server.Server, version string) bool {
+	for _, v := range gw.Routes.Load().Models() {
+		for _, m := range v.Split {
+			if m.Version == version && m.Healthy && m.Effective > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
