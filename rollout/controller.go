@@ -198,11 +198,15 @@ func (c *Controller) Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason
 	c.mu.Lock()
 	unwinding := c.unwinding[spec.Model+":"+spec.Candidate] > 0
 	c.mu.Unlock()
-	if r := reg.Rollouts[spec.Model]; r != nil && r.Unwinding != nil && r.Spec.Candidate == spec.Candidate {
-		unwinding = true // by another replica, or left by one that died
-	}
 	if unwinding {
 		return spec, sluice.Errorf(sluice.CodeConflict, "version %s:%s is still being rolled back (its requests in flight draining, then the unload webhook; up to rollouts.drain_timeout): start the rollout again in a few seconds", spec.Model, spec.Candidate)
+	}
+	// The pending record lives on the model's latest rollout: a new
+	// rollout, of any candidate, would replace it, and with it the unload
+	// and alerts still to be done (by another replica, or by the leader
+	// for one that died).
+	if r := reg.Rollouts[spec.Model]; r != nil && r.Unwinding != nil {
+		return spec, sluice.Errorf(sluice.CodeConflict, "version %s:%s is still being rolled back (rollout %s: its requests in flight draining, then the unload webhook and alerts; up to rollouts.drain_timeout, or %s after its replica stopped): start the rollout again in a few seconds", spec.Model, r.Spec.Candidate, r.ID, c.opt.OrphanAfter)
 	}
 	cand := reg.Version(spec.Model, spec.Candidate)
 	if cand == nil {
@@ -581,18 +585,18 @@ func (c *Controller) afterCommit(ctx context.Context, r sluice.Rollout, acts []A
 			}
 		}
 	}
-	if rolledBack { // the drain and the unload are done: the candidate may serve again
-		c.mu.Lock()
-		if c.unwinding[candID]--; c.unwinding[candID] <= 0 {
-			delete(c.unwinding, candID)
-		}
-		c.mu.Unlock()
-	}
 	var timings map[string]any
 	if rolledBack {
 		timings = map[string]any{"traffic_shift_ms": ms(shift), "drain_ms": ms(drain), "total_ms": ms(shift + drain)}
 		c.opt.Logger.Info("rollback", "rollout", r.ID, "traffic_shift", shift, "drain", drain)
 		c.recordTimings(ctx, r, timings, cm.note)
+		// The drain and the unload are done and the pending record cleared
+		// (or left to clearOwnUnwinds): the candidate may serve again.
+		c.mu.Lock()
+		if c.unwinding[candID]--; c.unwinding[candID] <= 0 {
+			delete(c.unwinding, candID)
+		}
+		c.mu.Unlock()
 	}
 	for _, a := range acts {
 		if a.Kind == ActAlert && c.opt.Alerts != nil {
@@ -607,8 +611,37 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // Unwinding, in one transaction: the drain and the unload are done. When
 // another process has taken the unwinding over (this one was thought dead)
 // it records nothing, so the timeline has one set of timings.
+//
+// A failed write is tried again (it is safe to: it changes nothing once the
+// record is cleared), three times over about 3 s; should they all fail,
+// clearOwnUnwinds clears the record at a later tick, so the candidate is
+// not refused new rollouts for as long as this process runs.
 func (c *Controller) recordTimings(ctx context.Context, r sluice.Rollout, timings map[string]any, note string) {
 	data, _ := json.Marshal(timings)
+	msg := fmt.Sprintf("traffic shifted in %.1f ms; in-flight candidate requests drained in %.1f ms", timings["traffic_shift_ms"], timings["drain_ms"]) + note
+	wait := time.Second
+	for attempt := 1; ; attempt++ {
+		err := c.clearUnwinding(ctx, r, "rollback_timings", msg, data)
+		if err == nil {
+			return
+		}
+		if attempt == 3 || ctx.Err() != nil {
+			c.opt.Logger.Warn("record rollback timings; the pending rollback is cleared at a later tick", "rollout", r.ID, "err", err)
+			return
+		}
+		c.opt.Logger.Warn("record rollback timings; trying again", "rollout", r.ID, "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+// clearUnwinding clears r's Unwinding if this process owns it, adding an
+// event of kind to the timeline, in one transaction; it does nothing when
+// the rollout moved on or another process took the unwinding over.
+func (c *Controller) clearUnwinding(ctx context.Context, r sluice.Rollout, kind, message string, data json.RawMessage) error {
 	_, err := c.opt.Control.Do(ctx, "controller", "rollback timings of "+r.ID, func(e *sluice.Edit) error {
 		cur := e.Registry().Rollouts[r.Spec.Model]
 		if cur == nil || cur.ID != r.ID {
@@ -619,12 +652,32 @@ func (c *Controller) recordTimings(ctx context.Context, r sluice.Rollout, timing
 		}
 		next := cur.Clone()
 		next.Unwinding = nil
-		next.Events = append(next.Events, sluice.RolloutEvent{At: e.Now, Kind: "rollback_timings", Percent: next.Percent, Data: data,
-			Message: fmt.Sprintf("traffic shifted in %.1f ms; in-flight candidate requests drained in %.1f ms", timings["traffic_shift_ms"], timings["drain_ms"]) + note})
+		next.Events = append(next.Events, sluice.RolloutEvent{At: e.Now, Kind: kind, Percent: next.Percent, Data: data, Message: message})
 		return e.PutRollout(next)
 	})
-	if err != nil {
-		c.opt.Logger.Warn("record rollback timings", "err", err)
+	return err
+}
+
+// clearOwnUnwinds clears the pending rollbacks this process owns but no
+// longer works on (afterCommit is done with them: their drain and unload
+// are done, but the write that clears the record failed every time), once
+// they are OrphanAfter old. The leader skips a live owner's records, so
+// without this a candidate would be refused new rollouts until a restart.
+func (c *Controller) clearOwnUnwinds(ctx context.Context, reg *sluice.Registry, now time.Time) {
+	for _, r := range reg.Rollouts {
+		u := r.Unwinding
+		if u == nil || u.Owner != c.opt.Replica || now.Sub(u.Since) < c.opt.OrphanAfter {
+			continue
+		}
+		c.mu.Lock()
+		busy := c.unwinding[r.Spec.Model+":"+r.Spec.Candidate] > 0
+		c.mu.Unlock()
+		if busy {
+			continue
+		}
+		if err := c.clearUnwinding(ctx, *r, "rollback_completed", "the rollback's drain and unload were done; its timings could not be recorded", nil); err != nil {
+			c.opt.Logger.Warn("clear a completed rollback's pending record; trying again at the next tick", "rollout", r.ID, "err", err)
+		}
 	}
 }
 
@@ -789,6 +842,7 @@ func (c *Controller) Step(ctx context.Context) {
 	now := c.opt.Now()
 	leading := c.opt.Leader == nil || c.opt.Leader.Leading()
 	c.stopStaleWarmups(reg)
+	c.clearOwnUnwinds(ctx, reg, now)
 	if leading {
 		c.resumeUnwinds(ctx, reg, now)
 	}
