@@ -122,7 +122,13 @@ func (e *Edit) RegisterVersion(v Version) (created bool, err error) {
 		if stage == "" && old != nil {
 			stage = old.Stage
 		}
-		if stage != StageDeprecated {
+		switch stage {
+		case StageDeprecated:
+		case StageRetired:
+			// The sunset of a version since retired, left in the model
+			// file: it announces nothing any more, and is dropped.
+			v.SunsetAt = time.Time{}
+		default:
 			return false, sunsetNeedsDeprecation(v.ID(), cmp.Or(stage, StageDevelopment))
 		}
 	}
@@ -142,6 +148,9 @@ func (e *Edit) RegisterVersion(v Version) (created bool, err error) {
 	}
 	if v.Stage == "" {
 		v.Stage = StageDevelopment
+	}
+	if err := pastSunset(v.SunsetAt, time.Time{}, e.Now); err != nil {
+		return false, err
 	}
 	if e.next.Models[v.Model] == nil {
 		if err := e.PutModel(Model{Name: v.Model, Policy: Policy{Kind: PolicyLatest}}); err != nil {
@@ -198,15 +207,18 @@ func (e *Edit) SetStage(id string, to Stage, sunset time.Time) error {
 		return Errorf(CodeConflict, "version %s is what rollout %s would undo to until %s (its rollback window): retire it after that, or deprecate it now", id, r.ID, r.EndedAt.Add(r.Spec.RollbackWindow.D()).UTC().Format(time.RFC3339))
 	}
 	if !sunset.IsZero() && to != StageDeprecated {
-		return sunsetNeedsDeprecation(id, to)
+		if to != StageRetired {
+			return sunsetNeedsDeprecation(id, to)
+		}
+		sunset = time.Time{} // a retired version's sunset announces nothing
 	}
 	if v.Stage == to && v.SunsetAt.Equal(sunset) {
 		return nil
 	}
-	if to == StageDeprecated && !sunset.IsZero() && !sunset.Equal(v.SunsetAt) && sunset.Before(e.Now) {
-		// A sunset is announced to clients (the Sunset header): one
-		// already past tells them nothing true.
-		return &Error{Code: CodeInvalid, Fields: []string{"sunset_at"}, Message: fmt.Sprintf("the sunset %s is in the past: announce a future date, or leave it out", sunset.UTC().Format(time.RFC3339))}
+	if to == StageDeprecated {
+		if err := pastSunset(sunset, v.SunsetAt, e.Now); err != nil {
+			return err
+		}
 	}
 	before := map[string]any{"stage": v.Stage}
 	if !v.SunsetAt.IsZero() {
@@ -221,6 +233,16 @@ func (e *Edit) SetStage(id string, to Stage, sunset time.Time) error {
 	e.touched[v.Model] = true
 	e.audit("version.stage", v.Model, id, before, map[string]any{"stage": to, "sunset_at": v.SunsetAt})
 	return nil
+}
+
+// pastSunset refuses a new sunset (one other than stored) before now: a
+// sunset is announced to clients (the Sunset header), and one already past
+// tells them nothing true.
+func pastSunset(sunset, stored, now time.Time) error {
+	if sunset.IsZero() || sunset.Equal(stored) || !sunset.Before(now) {
+		return nil
+	}
+	return &Error{Code: CodeInvalid, Fields: []string{"sunset_at"}, Message: fmt.Sprintf("the sunset %s is in the past: announce a future date, or leave it out", sunset.UTC().Format(time.RFC3339))}
 }
 
 // sunsetNeedsDeprecation is the error for a sunset given to a version that
