@@ -23,7 +23,9 @@ type Store interface {
 	AppendRequests(ctx context.Context, rows []Observation) error
 	// Requests returns request log rows matching q, newest first.
 	Requests(ctx context.Context, q RequestQuery) ([]Observation, error)
-	// CountRequests counts request log rows matching q per version.
+	// CountRequests counts the requests matching q that each version
+	// answered: the request log rows, less those of attempts retried on
+	// another version (Observation.Retried).
 	CountRequests(ctx context.Context, q RequestQuery) ([]VersionCount, error)
 	// PruneRequests deletes request log rows older than before and returns
 	// how many it deleted.

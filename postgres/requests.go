@@ -142,11 +142,13 @@ func (s *Store) Requests(ctx context.Context, rq sluice.RequestQuery) ([]sluice.
 	return out, nil
 }
 
-// CountRequests counts the request log rows matching q per version tag,
-// ordered by tag in byte order; q.Limit is ignored. Without q.Model, tags
-// that several models share are counted together.
+// CountRequests counts the requests matching q that each version tag
+// answered (rows of attempts retried on another version left out), ordered
+// by tag in byte order; q.Limit is ignored. Without q.Model, tags that
+// several models share are counted together.
 func (s *Store) CountRequests(ctx context.Context, rq sluice.RequestQuery) ([]sluice.VersionCount, error) {
 	q := requestWhere(rq)
+	q.add("NOT retried")
 	sql := "SELECT version, COUNT(*) FROM requests" + q.clause() + ` GROUP BY version ORDER BY version COLLATE "C"`
 	var out []sluice.VersionCount
 	err := s.read(ctx, "count requests", func(tx pgx.Tx) error {

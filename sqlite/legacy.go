@@ -116,6 +116,11 @@ func legacyRequests(ctx context.Context, tx *sql.Tx, q sluice.RequestQuery, n in
 // legacyCounts adds the old table's counts per version of q to counts.
 func legacyCounts(ctx context.Context, tx *sql.Tx, q sluice.RequestQuery, counts map[string]int64) error {
 	where, args := legacyWhere(q)
+	if where == "" {
+		where = " WHERE retried = 0"
+	} else {
+		where += " AND retried = 0"
+	}
 	rows, err := tx.QueryContext(ctx, "SELECT version, COUNT(*) FROM requests"+where+" GROUP BY version", args...)
 	if err != nil {
 		return err

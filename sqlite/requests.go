@@ -245,9 +245,10 @@ func (s *Store) Requests(ctx context.Context, q sluice.RequestQuery) ([]sluice.O
 	return out, nil
 }
 
-// CountRequests counts the request log rows matching q per version tag,
-// ordered by tag as text; q.Limit is ignored. Without q.Model, tags that
-// several models share are counted together.
+// CountRequests counts the requests matching q that each version tag
+// answered (rows of attempts retried on another version left out), ordered
+// by tag as text; q.Limit is ignored. Without q.Model, tags that several
+// models share are counted together.
 func (s *Store) CountRequests(ctx context.Context, q sluice.RequestQuery) ([]sluice.VersionCount, error) {
 	f := newSegmentFilter(q)
 	counts := map[string]int64{}
@@ -264,7 +265,11 @@ func (s *Store) CountRequests(ctx context.Context, q sluice.RequestQuery) ([]slu
 		return s.scanSegments(ctx, tx, op, &f, func(d *decodedSegment, _ int64) bool {
 			perWord = slices.Grow(perWord[:0], len(d.words))[:len(d.words)]
 			clear(perWord)
-			f.match(d, func(r *segRow, _ int) { perWord[r.dict[1]]++ })
+			f.match(d, func(r *segRow, _ int) {
+				if r.flags&segRetried == 0 {
+					perWord[r.dict[1]]++
+				}
+			})
 			for w, c := range perWord {
 				if c > 0 {
 					counts[d.words[w]] += c

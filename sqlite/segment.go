@@ -130,7 +130,7 @@ func encodeSegment(rows []sluice.Observation, ats []int64) segment {
 			flags |= 2
 		}
 		if o.Retried {
-			flags |= 4
+			flags |= segRetried
 		}
 		if o.CacheReported {
 			flags |= 8
@@ -181,6 +181,10 @@ func (sg *segment) idRange(rows []sluice.Observation) {
 
 // segRow is one decoded row; id points into the segment's data and dict
 // indexes its dictionary.
+// segRetried is the flag of a row whose attempt was retried on another
+// version (sluice.Observation.Retried).
+const segRetried = 4
+
 type segRow struct {
 	id      []byte
 	at      int64
@@ -266,7 +270,7 @@ func (d *decodedSegment) observation(row *segRow) sluice.Observation {
 		StickyHash: row.sticky,
 		Stream:     row.flags&1 != 0,
 		Refusal:    row.flags&2 != 0,
-		Retried:    row.flags&4 != 0,
+		Retried:    row.flags&segRetried != 0,
 	}
 	for c, v := range dictValues(&o) {
 		*v = d.words[row.dict[c]]
