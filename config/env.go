@@ -65,22 +65,34 @@ func expandEnvYAML(text []byte) ([]byte, error) {
 			return v
 		})
 	}
-	// tokens returns the byte ranges of the first n references on line
-	// (1-based) at or after column (1-based, in characters).
-	tokens := func(line, column, n int) [][]int {
-		if line < 1 || line > len(lines) {
-			return nil
-		}
-		start := lines[line-1]
-		end := len(text)
+	// lineEnd returns the byte offset at which line (1-based) ends.
+	lineEnd := func(line int) int {
 		if line < len(lines) {
-			end = lines[line]
+			return lines[line]
 		}
-		from := start
+		return len(text)
+	}
+	// offset returns the byte offset of line and column (1-based, the
+	// column in characters), or -1 when there is no such line.
+	offset := func(line, column int) int {
+		if line < 1 || line > len(lines) {
+			return -1
+		}
+		from, end := lines[line-1], lineEnd(line)
 		for c := 1; c < column && from < end; c++ {
 			_, size := utf8.DecodeRune(text[from:end])
 			from += size
 		}
+		return from
+	}
+	// tokens returns the byte ranges of the first n references on line
+	// (1-based) at or after column (1-based, in characters).
+	tokens := func(line, column, n int) [][]int {
+		from := offset(line, column)
+		if from < 0 {
+			return nil
+		}
+		end := lineEnd(line)
 		var out [][]int
 		for _, m := range envRE.FindAllIndex(text[from:end], n) {
 			out = append(out, []int{from + m[0], from + m[1]})
@@ -115,12 +127,8 @@ func expandEnvYAML(text []byte) ([]byte, error) {
 			for _, t := range tokens(n.Line, n.Column, refs) {
 				edits = append(edits, edit{t[0], t[1], strings.ReplaceAll(expand(string(text[t[0]:t[1]])), "'", "''")})
 			}
-		default: // plain, on one line: the scalar is its value as written
-			whole := tokens(n.Line, n.Column, 1)
-			if len(whole) == 0 {
-				return
-			}
-			from := whole[0][0] - strings.Index(n.Value, "$_")
+		default: // plain, on one line: the scalar is its value as written, from its column
+			from := offset(n.Line, n.Column)
 			to := from + len(n.Value)
 			if from < 0 || to > len(text) || string(masked[from:to]) != n.Value {
 				return // not where expected (a multi-line plain scalar): leave it
