@@ -118,13 +118,14 @@ type Options struct {
 type Controller struct {
 	opt Options
 
-	mu       sync.Mutex
-	analysed map[string]time.Time               // rollout id → last analysis
-	warming  map[string]context.CancelCauseFunc // rollout ids with a warm-up under way → its cancel
-	shadows  map[string]bool                    // models with shadowing on
-	drilling map[string]bool                    // models with a fire drill under way
-	wg       sync.WaitGroup                     // background work: warm-ups, rollback side effects
-	stopping bool                               // Run is waiting for wg: nothing more is added
+	mu        sync.Mutex
+	analysed  map[string]time.Time               // rollout id → last analysis
+	warming   map[string]context.CancelCauseFunc // rollout ids with a warm-up under way → its cancel
+	shadows   map[string]bool                    // models with shadowing on
+	shadowRev map[string]int64                   // the registry revision syncShadow last applied, per model
+	drilling  map[string]bool                    // models with a fire drill under way
+	wg        sync.WaitGroup                     // background work: warm-ups, rollback side effects
+	stopping  bool                               // Run is waiting for wg: nothing more is added
 	// unwinding counts, per candidate id, the rollbacks whose drain and
 	// unload still run: a rollout of that candidate waits for them (it
 	// would go live on a candidate being unloaded, and the drain would
@@ -176,7 +177,15 @@ func New(opt Options) *Controller {
 	if opt.OrphanAfter <= 0 {
 		opt.OrphanAfter = DefaultOrphanAfter
 	}
-	return &Controller{opt: opt, analysed: map[string]time.Time{}, warming: map[string]context.CancelCauseFunc{}, shadows: map[string]bool{}, drilling: map[string]bool{}}
+	c := &Controller{opt: opt, analysed: map[string]time.Time{}, warming: map[string]context.CancelCauseFunc{}, shadows: map[string]bool{}, shadowRev: map[string]int64{}, drilling: map[string]bool{}}
+	if opt.Shadow != nil && opt.Control != nil {
+		opt.Control.Subscribe(func(reg *sluice.Registry) {
+			for model, r := range reg.Rollouts {
+				c.syncShadow(model, r, reg.Revision)
+			}
+		})
+	}
+	return c
 }
 
 // Check says whether a rollout of spec with reason could start on reg (as
@@ -848,7 +857,7 @@ func (c *Controller) Step(ctx context.Context) {
 	}
 	for model, r := range reg.Rollouts {
 		// Every replica mirrors its own traffic; only the leader decides.
-		c.syncShadow(model, r)
+		c.syncShadow(model, r, reg.Revision)
 		if !r.Phase.Active() || !leading {
 			continue
 		}
@@ -910,15 +919,27 @@ func (c *Controller) Step(ctx context.Context) {
 
 // syncShadow makes the shadower match the rollout (after a restart, or on
 // another replica).
-func (c *Controller) syncShadow(model string, r *sluice.Rollout) {
+//
+// It runs at every tick and, through Control.Subscribe, as soon as this
+// replica sees a new registry (its own commits and other replicas'), so a
+// rollback through another replica stops this one's mirroring at once, not
+// up to a tick later while the fleet's drain may already have let the
+// unload webhook go. rev is the registry's revision: a call with a registry
+// older than the last one applied (a tick that read it before a change
+// another goroutine has applied) changes nothing.
+func (c *Controller) syncShadow(model string, r *sluice.Rollout, rev int64) {
 	if c.opt.Shadow == nil {
 		return
 	}
 	want := r.Phase == sluice.PhaseShadow
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if rev < c.shadowRev[model] {
+		return
+	}
+	c.shadowRev[model] = rev
 	had := c.shadows[model]
 	c.shadows[model] = want
-	c.mu.Unlock()
 	if want != had {
 		f := 0.0
 		if want {
