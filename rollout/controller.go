@@ -119,13 +119,13 @@ type Controller struct {
 	opt Options
 
 	mu        sync.Mutex
-	analysed  map[string]time.Time               // rollout id → last analysis
-	warming   map[string]context.CancelCauseFunc // rollout ids with a warm-up under way → its cancel
-	shadows   map[string]bool                    // models with shadowing on
-	shadowRev map[string]int64                   // the registry revision syncShadow last applied, per model
-	drilling  map[string]bool                    // models with a fire drill under way
-	wg        sync.WaitGroup                     // background work: warm-ups, rollback side effects
-	stopping  bool                               // Run is waiting for wg: nothing more is added
+	analysed  map[string]time.Time // rollout id → last analysis
+	warming   map[string]warmup    // rollout ids with a warm-up under way
+	shadows   map[string]bool      // models with shadowing on
+	shadowRev map[string]int64     // the registry revision syncShadow last applied, per model
+	drilling  map[string]bool      // models with a fire drill under way
+	wg        sync.WaitGroup       // background work: warm-ups, rollback side effects
+	stopping  bool                 // Run is waiting for wg: nothing more is added
 	// unwinding counts, per candidate id, the rollbacks whose drain and
 	// unload still run: a rollout of that candidate waits for them (it
 	// would go live on a candidate being unloaded, and the drain would
@@ -177,7 +177,7 @@ func New(opt Options) *Controller {
 	if opt.OrphanAfter <= 0 {
 		opt.OrphanAfter = DefaultOrphanAfter
 	}
-	c := &Controller{opt: opt, analysed: map[string]time.Time{}, warming: map[string]context.CancelCauseFunc{}, shadows: map[string]bool{}, shadowRev: map[string]int64{}, drilling: map[string]bool{}}
+	c := &Controller{opt: opt, analysed: map[string]time.Time{}, warming: map[string]warmup{}, shadows: map[string]bool{}, shadowRev: map[string]int64{}, drilling: map[string]bool{}}
 	if opt.Shadow != nil && opt.Control != nil {
 		opt.Control.Subscribe(func(reg *sluice.Registry) {
 			for model, r := range reg.Rollouts {
@@ -739,11 +739,19 @@ var errWarmupStopped = errors.New("the rollout is no longer warming")
 // in flight to the candidate is cancelled and no other is sent.
 func (c *Controller) stopWarmup(id string) {
 	c.mu.Lock()
-	cancel := c.warming[id]
+	w := c.warming[id]
 	c.mu.Unlock()
-	if cancel != nil {
-		cancel(errWarmupStopped)
+	if w.cancel != nil {
+		w.cancel(errWarmupStopped)
 	}
+}
+
+// warmup is a warm-up under way: its cancel, and the revision of the
+// registry this process had when it launched it (a registry older than
+// that may not have its rollout yet).
+type warmup struct {
+	cancel context.CancelCauseFunc
+	rev    int64
 }
 
 // stopStaleWarmups cancels the warm-ups of rollouts that reg no longer has
@@ -758,9 +766,11 @@ func (c *Controller) stopStaleWarmups(reg *sluice.Registry) {
 			warming[r.ID] = true
 		}
 	}
-	for id, cancel := range c.warming {
-		if !warming[id] {
-			stale = append(stale, cancel)
+	for id, w := range c.warming {
+		// A warm-up launched from a newer registry than reg (a Start that
+		// committed after reg was read) is not stale: reg cannot know it.
+		if !warming[id] && w.rev <= reg.Revision {
+			stale = append(stale, w.cancel)
 		}
 	}
 	c.mu.Unlock()
@@ -774,12 +784,12 @@ func (c *Controller) stopStaleWarmups(reg *sluice.Registry) {
 // rollout stops warming otherwise (stopWarmup, stopStaleWarmups).
 func (c *Controller) launchWarmup(r sluice.Rollout) {
 	c.mu.Lock()
-	if c.warming[r.ID] != nil {
+	if c.warming[r.ID].cancel != nil {
 		c.mu.Unlock()
 		return
 	}
 	wctx, cancel := context.WithCancelCause(context.Background())
-	c.warming[r.ID] = cancel
+	c.warming[r.ID] = warmup{cancel: cancel, rev: c.opt.Control.Registry().Revision}
 	c.mu.Unlock()
 	c.spawn(false, func() {
 		defer func() { c.mu.Lock(); delete(c.warming, r.ID); c.mu.Unlock(); cancel(nil) }()
