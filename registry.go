@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Registry is the whole routing state at one revision: every model with its
@@ -105,8 +106,10 @@ func (r *Registry) Latest(model string) *Version {
 // natural order holds, which agrees with semver's (numeric identifiers
 // below alphanumeric ones, alpha < alpha.1 < beta) except that digits
 // inside an identifier compare as numbers: rc10 > rc9, where semver would
-// compare the text. A date's dashes are not pre-releases: 2026-11-20-hotfix
-// > 2026-11-20.
+// compare the text. The semver shorthands are their release: v2 = v2.0.0,
+// so v2 > v2.0.0-rc1. A date's dashes are not pre-releases:
+// 2026-11-20-hotfix > 2026-11-20 (a dotted date with a suffix,
+// 2026.11.20-hotfix, has semver's form and counts as a pre-release).
 func CompareTags(a, b string) int {
 	a0, b0 := a, b
 	for a != "" && b != "" {
@@ -134,16 +137,34 @@ func CompareTags(a, b string) int {
 	case a == "" && b == "":
 		return 0
 	case a == "":
-		if b[0] == '-' && semverCore(a0) {
-			return 1
-		}
-		return -1
+		return -tagGoesOn(b, a0)
 	default:
-		if a[0] == '-' && semverCore(b0) {
-			return -1
-		}
+		return tagGoesOn(a, b0)
+	}
+}
+
+// tagGoesOn orders a tag that goes on with rest after where shorter ended
+// (the two were equal up to there): newer (1), unless rest is a
+// pre-release of shorter's release (-1), or only spells out shorter's
+// zeros (0: v2 is v2.0.0, and v2 > v2.0.0-rc1).
+func tagGoesOn(rest, shorter string) int {
+	if !semverCore(shorter) {
 		return 1
 	}
+	for strings.HasPrefix(rest, ".") {
+		n, r := leadingDigits(rest[1:])
+		if n == "" || trimZeros(n) != "0" {
+			break
+		}
+		rest = r
+	}
+	switch {
+	case rest == "":
+		return 0
+	case rest[0] == '-':
+		return -1
+	}
+	return 1
 }
 
 // semverCore reports whether tag is a release in semver form: MAJOR.MINOR.PATCH

@@ -24,10 +24,21 @@ func TestCompareTags(t *testing.T) {
 		{"v2.0.0-rc9", "v2.0.0-rc10", "v2.0.0"},
 		{"v1.9.9", "v2.0.0-rc1", "v2.0.0", "v2.0.1-rc1", "v2.0.1"},
 		{"v2-rc1", "v2"},
+		{"v2.0.0-rc1", "v2"}, // v2 is v2.0.0
+		{"v2.1.0-rc1", "v2.1", "v2.1.1-rc1"},
+		{"v2", "v2.0.1-rc1"},
 		{"v2.0.0", "v2.0.0+build5"},
 		// A date's dashes are not pre-releases: a suffixed date is later.
 		{"2026-11-20", "2026-11-20-hotfix"},
 		{"1", "1-2"},
+	}
+	for _, eq := range [][2]string{{"v2", "v2.0.0"}, {"v2.1", "v2.1.0"}, {"v3", "v3.0"}} {
+		if got := sluice.CompareTags(eq[0], eq[1]); got != 0 {
+			t.Errorf("CompareTags(%q, %q) = %d, want 0 (the same release)", eq[0], eq[1], got)
+		}
+		if got := sluice.CompareTags(eq[1], eq[0]); got != 0 {
+			t.Errorf("CompareTags(%q, %q) = %d, want 0 (the same release)", eq[1], eq[0], got)
+		}
 	}
 	for _, seq := range ascending {
 		for i := range seq {
