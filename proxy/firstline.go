@@ -26,6 +26,11 @@ func (p *Proxy) awaitFirstLine(x *exchange, resp *http.Response, class string, e
 	}
 	if resp.StatusCode >= 300 {
 		firstByteArrived(resp) // an error's body is bounded as a whole answer's is
+		if x.br != nil {
+			// Left by an earlier attempt (the canary died before its first
+			// line): the relay reads from x.br when it is set.
+			x.br.Reset(resp.Body)
+		}
 		return resp, class, err
 	}
 	if x.br == nil {
@@ -40,12 +45,14 @@ func (p *Proxy) awaitFirstLine(x *exchange, resp *http.Response, class string, e
 	}
 	rerr := firstLine(x.br)
 	timedOut := ft != nil && ft.stop()
-	if rerr == nil {
+	if rerr == nil && !timedOut {
 		firstByteArrived(resp)
 		return resp, "", nil
 	}
+	// (A timer that fired as the line arrived has closed the body: the
+	// rest of the stream is lost, so the attempt failed all the same.)
 	resp.Body.Close()
-	x.br.Reset(nil)
+	x.releaseReader() // the retry's answer gets a fresh one, or none
 	class = classify(x.r.Context(), rerr)
 	switch {
 	case class == "canceled":
@@ -128,12 +135,17 @@ func armFirstByte(body io.Closer, d time.Duration) *firstByteTimer {
 }
 
 // stop stops ft, returns it to its pool, and reports whether it fired.
+// A timer that could not be stopped (it fired, or is firing) is not pooled:
+// its callback may still be on its way, and must not close the body of the
+// next request the pool would give it to.
 func (ft *firstByteTimer) stop() bool {
-	ft.t.Stop()
+	stopped := ft.t.Stop()
 	ft.mu.Lock()
 	fired := ft.fired
 	ft.body = nil
 	ft.mu.Unlock()
-	firstByteTimers.Put(ft)
+	if stopped {
+		firstByteTimers.Put(ft)
+	}
 	return fired
 }

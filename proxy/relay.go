@@ -63,6 +63,11 @@ func looksLikeSSE(br *bufio.Reader) bool {
 	}
 	b, _ := br.Peek(min(6, br.Buffered()))
 	b = bytes.TrimLeft(b, " \t\r\n")
+	if len(b) == 0 && br.Buffered() > 0 {
+		// The first line was blank (an event's end before any event): only
+		// a stream starts so; a whole answer would start with its JSON.
+		return true
+	}
 	for _, p := range []string{"data:", "event:", "id:", ":", "retry:"} {
 		if bytes.HasPrefix(b, []byte(p)) || len(b) < len(p) && len(b) > 0 && strings.HasPrefix(p, string(b)) {
 			return true
