@@ -119,18 +119,19 @@ type Controller struct {
 	opt Options
 
 	mu        sync.Mutex
-	analysed  map[string]time.Time // rollout id → last analysis
-	warming   map[string]warmup    // rollout ids with a warm-up under way
-	shadows   map[string]bool      // models with shadowing on
-	shadowRev map[string]int64     // the registry revision syncShadow last applied, per model
-	drilling  map[string]bool      // models with a fire drill under way
-	wg        sync.WaitGroup       // background work: warm-ups, rollback side effects
-	stopping  bool                 // Run is waiting for wg: nothing more is added
+	analysed  map[string]time.Time   // rollout id → last analysis
+	warming   map[string]warmup      // rollout ids with a warm-up under way
+	shadows   map[string]shadowState // each model's mirroring as last set
+	shadowRev map[string]int64       // the registry revision syncShadow last applied, per model
+	drilling  map[string]bool        // models with a fire drill under way
+	wg        sync.WaitGroup         // background work: warm-ups, rollback side effects
+	stopping  bool                   // Run is waiting for wg: nothing more is added
 	// unwinding counts, per candidate id, the rollbacks whose drain and
 	// unload still run: a rollout of that candidate waits for them (it
 	// would go live on a candidate being unloaded, and the drain would
 	// count its traffic).
 	unwinding map[string]int
+	unwound   map[string]bool // rollback ids whose drain and unload this process did, until their record is cleared
 }
 
 // spawn runs fn in the background, counted in wg, unless Run is stopping:
@@ -177,7 +178,7 @@ func New(opt Options) *Controller {
 	if opt.OrphanAfter <= 0 {
 		opt.OrphanAfter = DefaultOrphanAfter
 	}
-	c := &Controller{opt: opt, analysed: map[string]time.Time{}, warming: map[string]warmup{}, shadows: map[string]bool{}, shadowRev: map[string]int64{}, drilling: map[string]bool{}}
+	c := &Controller{opt: opt, analysed: map[string]time.Time{}, warming: map[string]warmup{}, shadows: map[string]shadowState{}, shadowRev: map[string]int64{}, drilling: map[string]bool{}}
 	if opt.Shadow != nil && opt.Control != nil {
 		opt.Control.Subscribe(func(reg *sluice.Registry) {
 			for model, r := range reg.Rollouts {
@@ -214,8 +215,8 @@ func (c *Controller) Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason
 	// rollout, of any candidate, would replace it, and with it the unload
 	// and alerts still to be done (by another replica, or by the leader
 	// for one that died).
-	if r := reg.Rollouts[spec.Model]; r != nil && r.Unwinding != nil {
-		return spec, sluice.Errorf(sluice.CodeConflict, "version %s:%s is still being rolled back (rollout %s: its requests in flight draining, then the unload webhook and alerts; up to rollouts.drain_timeout, or %s after its replica stopped): start the rollout again in a few seconds", spec.Model, r.Spec.Candidate, r.ID, c.opt.OrphanAfter)
+	if err := pendingRollback(reg.Rollouts[spec.Model], spec.Model); err != nil {
+		return spec, err
 	}
 	cand := reg.Version(spec.Model, spec.Candidate)
 	if cand == nil {
@@ -267,6 +268,12 @@ func (c *Controller) Start(ctx context.Context, actor, reason string, spec sluic
 	return c.transition(ctx, spec.Model, actor, reason, "rollout.start", func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
 		if cur != nil && cur.Phase.Active() {
 			return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "model %s already has rollout %s in phase %s: abort it (sluice rollout abort %s) or wait for it to end", spec.Model, cur.ID, cur.Phase, spec.Model)
+		}
+		// Again inside the transaction: Check read this replica's registry,
+		// which may not have an abort committed through another replica (or
+		// here, since) yet; the new rollout would replace the pending record.
+		if err := pendingRollback(cur, spec.Model); err != nil {
+			return sluice.Rollout{}, nil, err
 		}
 		return Start(id, spec, c.opt.Control.Registry().Models[spec.Model], actor, reason, now)
 	})
@@ -378,6 +385,16 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 	}
 	c.afterCommit(ctx, next, acts, commit{shift: shift, rev: res.Revision})
 	return next, nil
+}
+
+// pendingRollback refuses a new rollout or drill of model while r, its
+// latest rollout, has a rollback whose side effects are still pending: the
+// new rollout would replace r, and the pending record with it.
+func pendingRollback(r *sluice.Rollout, model string) error {
+	if r == nil || r.Unwinding == nil {
+		return nil
+	}
+	return sluice.Errorf(sluice.CodeConflict, "version %s:%s is still being rolled back (rollout %s: its requests in flight draining, then the unload webhook and alerts; up to rollouts.drain_timeout, or %s after its replica stopped): start again in a few seconds", model, r.Spec.Candidate, r.ID, DefaultOrphanAfter)
 }
 
 // countUnwinding counts r's rollback as under way here until afterCommit
@@ -565,13 +582,15 @@ func (c *Controller) afterCommit(ctx context.Context, r sluice.Rollout, acts []A
 			if c.opt.Leader == nil || c.opt.Leader.Leading() {
 				c.launchWarmup(r)
 			}
-		case ActStartShadow:
+		case ActStartShadow, ActStopShadow:
+			// From the registry as it is now, not as the action found it: an
+			// abort may have committed since, and its own sync (through
+			// Control.Subscribe) must not be undone by a late start.
 			if c.opt.Shadow != nil {
-				c.opt.Shadow.SetShadow(s.Model, candID, a.Fraction)
-			}
-		case ActStopShadow:
-			if c.opt.Shadow != nil {
-				c.opt.Shadow.SetShadow(s.Model, candID, 0)
+				reg := c.opt.Control.Registry()
+				if cur := reg.Rollouts[s.Model]; cur != nil {
+					c.syncShadow(s.Model, cur, reg.Revision)
+				}
 			}
 		case ActDrain:
 			rolledBack = true
@@ -596,9 +615,19 @@ func (c *Controller) afterCommit(ctx context.Context, r sluice.Rollout, acts []A
 	}
 	var timings map[string]any
 	if rolledBack {
+		c.mu.Lock()
+		if c.unwound == nil {
+			c.unwound = map[string]bool{}
+		}
+		c.unwound[r.ID] = true // the drain and unload are done here
+		c.mu.Unlock()
 		timings = map[string]any{"traffic_shift_ms": ms(shift), "drain_ms": ms(drain), "total_ms": ms(shift + drain)}
 		c.opt.Logger.Info("rollback", "rollout", r.ID, "traffic_shift", shift, "drain", drain)
-		c.recordTimings(ctx, r, timings, cm.note)
+		if c.recordTimings(ctx, r, timings, cm.note) {
+			c.mu.Lock()
+			delete(c.unwound, r.ID)
+			c.mu.Unlock()
+		}
 		// The drain and the unload are done and the pending record cleared
 		// (or left to clearOwnUnwinds): the candidate may serve again.
 		c.mu.Lock()
@@ -625,18 +654,18 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // record is cleared), three times over about 3 s; should they all fail,
 // clearOwnUnwinds clears the record at a later tick, so the candidate is
 // not refused new rollouts for as long as this process runs.
-func (c *Controller) recordTimings(ctx context.Context, r sluice.Rollout, timings map[string]any, note string) {
+func (c *Controller) recordTimings(ctx context.Context, r sluice.Rollout, timings map[string]any, note string) bool {
 	data, _ := json.Marshal(timings)
 	msg := fmt.Sprintf("traffic shifted in %.1f ms; in-flight candidate requests drained in %.1f ms", timings["traffic_shift_ms"], timings["drain_ms"]) + note
 	wait := time.Second
 	for attempt := 1; ; attempt++ {
 		err := c.clearUnwinding(ctx, r, "rollback_timings", msg, data)
 		if err == nil {
-			return
+			return true
 		}
 		if attempt == 3 || ctx.Err() != nil {
 			c.opt.Logger.Warn("record rollback timings; the pending rollback is cleared at a later tick", "rollout", r.ID, "err", err)
-			return
+			return false
 		}
 		c.opt.Logger.Warn("record rollback timings; trying again", "rollout", r.ID, "err", err, "in", wait)
 		select {
@@ -680,12 +709,23 @@ func (c *Controller) clearOwnUnwinds(ctx context.Context, reg *sluice.Registry, 
 		}
 		c.mu.Lock()
 		busy := c.unwinding[r.Spec.Model+":"+r.Spec.Candidate] > 0
+		done := c.unwound[r.ID]
 		c.mu.Unlock()
-		if busy {
-			continue
-		}
-		if err := c.clearUnwinding(ctx, *r, "rollback_completed", "the rollback's drain and unload were done; its timings could not be recorded", nil); err != nil {
-			c.opt.Logger.Warn("clear a completed rollback's pending record; trying again at the next tick", "rollout", r.ID, "err", err)
+		switch {
+		case busy:
+		case done:
+			if err := c.clearUnwinding(ctx, *r, "rollback_completed", "the rollback's drain and unload were done; its timings could not be recorded", nil); err != nil {
+				c.opt.Logger.Warn("clear a completed rollback's pending record; trying again at the next tick", "rollout", r.ID, "err", err)
+				continue
+			}
+			c.mu.Lock()
+			delete(c.unwound, r.ID)
+			c.mu.Unlock()
+		default:
+			// This process never did them: the commit of the rollback (or of
+			// a claim) reported an error although it was saved (PostgreSQL's
+			// "outcome unknown"), so nothing ran after it. Do them now.
+			c.resumeUnwind(ctx, *r, "its commit's outcome was not known to this process, which did not do them")
 		}
 	}
 }
@@ -757,7 +797,11 @@ type warmup struct {
 // stopStaleWarmups cancels the warm-ups of rollouts that reg no longer has
 // warming: an abort through another replica reaches the leader, which warms,
 // this way.
-func (c *Controller) stopStaleWarmups(reg *sluice.Registry) {
+//
+// A replica that no longer leads stops all its warm-ups: the new leader
+// warms the candidate itself, and two warm-ups at once would double the
+// candidate's warm-up traffic.
+func (c *Controller) stopStaleWarmups(reg *sluice.Registry, leading bool) {
 	c.mu.Lock()
 	var stale []context.CancelCauseFunc
 	warming := map[string]bool{}
@@ -769,7 +813,7 @@ func (c *Controller) stopStaleWarmups(reg *sluice.Registry) {
 	for id, w := range c.warming {
 		// A warm-up launched from a newer registry than reg (a Start that
 		// committed after reg was read) is not stale: reg cannot know it.
-		if !warming[id] && w.rev <= reg.Revision {
+		if !leading || !warming[id] && w.rev <= reg.Revision {
 			stale = append(stale, w.cancel)
 		}
 	}
@@ -860,7 +904,7 @@ func (c *Controller) Step(ctx context.Context) {
 	reg := c.opt.Control.Registry()
 	now := c.opt.Now()
 	leading := c.opt.Leader == nil || c.opt.Leader.Leading()
-	c.stopStaleWarmups(reg)
+	c.stopStaleWarmups(reg, leading)
 	c.clearOwnUnwinds(ctx, reg, now)
 	if leading {
 		c.resumeUnwinds(ctx, reg, now)
@@ -941,7 +985,10 @@ func (c *Controller) syncShadow(model string, r *sluice.Rollout, rev int64) {
 	if c.opt.Shadow == nil {
 		return
 	}
-	want := r.Phase == sluice.PhaseShadow
+	want := shadowState{}
+	if r.Phase == sluice.PhaseShadow {
+		want = shadowState{candidate: model + ":" + r.Spec.Candidate, fraction: r.Spec.ShadowFraction}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if rev < c.shadowRev[model] {
@@ -950,13 +997,22 @@ func (c *Controller) syncShadow(model string, r *sluice.Rollout, rev int64) {
 	c.shadowRev[model] = rev
 	had := c.shadows[model]
 	c.shadows[model] = want
-	if want != had {
-		f := 0.0
-		if want {
-			f = r.Spec.ShadowFraction
-		}
-		c.opt.Shadow.SetShadow(model, model+":"+r.Spec.Candidate, f)
+	switch {
+	case want == had:
+	case want.candidate == "":
+		c.opt.Shadow.SetShadow(model, had.candidate, 0)
+	default:
+		// Another rollout's candidate, or another fraction: the proxy
+		// keeps one rule per model, which this replaces.
+		c.opt.Shadow.SetShadow(model, want.candidate, want.fraction)
 	}
+}
+
+// shadowState is what a model's mirroring is set to: the candidate
+// ("model:version") and the fraction; zero when it is off.
+type shadowState struct {
+	candidate string
+	fraction  float64
 }
 
 // Analyze compares the candidate with the baseline on everything observed

@@ -67,6 +67,9 @@ func (c *Controller) Drill(ctx context.Context, actor, reason, model, candidate 
 	if reg.ActiveRollout(model) != nil {
 		return DrillReport{}, sluice.Errorf(sluice.CodeConflict, "model %s has a rollout under way: drill when it has ended", model)
 	}
+	if err := pendingRollback(reg.Rollouts[model], model); err != nil {
+		return DrillReport{}, err // a drill's canary would send traffic to a candidate being unloaded
+	}
 	if m.Policy.Kind == sluice.PolicyOff {
 		return DrillReport{}, sluice.Errorf(sluice.CodeInvalid, "model %s is out of service (policy off): set a policy that serves it before drilling", model)
 	}
@@ -125,6 +128,13 @@ func (c *Controller) Drill(ctx context.Context, actor, reason, model, candidate 
 
 	ok := step("set canary", func() (bool, string) {
 		_, err := c.opt.Control.Do(ctx, actor, why("small canary"), func(e *sluice.Edit) error {
+			// Again in the transaction: another replica may have started a
+			// rollout or a rollback since this one's registry was read.
+			if r := e.Registry().Rollouts[model]; r != nil && r.Phase.Active() {
+				return sluice.Errorf(sluice.CodeConflict, "model %s has a rollout under way: drill when it has ended", model)
+			} else if err := pendingRollback(r, model); err != nil {
+				return err
+			}
 			return e.SetPolicy(model, canary)
 		})
 		if err != nil {

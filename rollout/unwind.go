@@ -67,7 +67,7 @@ func (c *Controller) resumeUnwinds(ctx context.Context, reg *sluice.Registry, no
 				continue // still draining, up to its drain timeout
 			}
 		}
-		c.resumeUnwind(ctx, *r)
+		c.resumeUnwind(ctx, *r, r.Unwinding.Owner+" stopped before its unload")
 	}
 }
 
@@ -77,10 +77,13 @@ func (c *Controller) resumeUnwinds(ctx context.Context, reg *sluice.Registry, no
 // fleet's requests in flight), the unload webhook, the timings and the
 // alerts. A crash before the timings commit leaves them pending again, so
 // they are done at least once; the unload webhook may then come twice.
-func (c *Controller) resumeUnwind(ctx context.Context, r sluice.Rollout) {
+//
+// why says why they were left pending, for the audit, the log and the
+// timeline.
+func (c *Controller) resumeUnwind(ctx context.Context, r sluice.Rollout, why string) {
 	u := *r.Unwinding
 	var claimed sluice.Rollout
-	res, err := c.opt.Control.Do(ctx, "controller", fmt.Sprintf("complete the rollback of %s: %s stopped before its unload", r.ID, u.Owner), func(e *sluice.Edit) error {
+	res, err := c.opt.Control.Do(ctx, "controller", fmt.Sprintf("complete the rollback of %s: %s", r.ID, why), func(e *sluice.Edit) error {
 		cur := e.Registry().Rollouts[r.Spec.Model]
 		if cur == nil || cur.ID != r.ID || cur.Unwinding == nil || cur.Unwinding.Owner != u.Owner {
 			return sluice.Errorf(sluice.CodeConflict, "the rollback of %s is no longer pending on %s", r.ID, u.Owner)
@@ -97,7 +100,7 @@ func (c *Controller) resumeUnwind(ctx context.Context, r sluice.Rollout) {
 		c.opt.Logger.Warn("complete a rollback left pending", "rollout", r.ID, "owner", u.Owner, "err", err)
 		return
 	}
-	c.opt.Logger.Warn("completing a rollback whose replica stopped before its unload webhook", "rollout", r.ID, "owner", u.Owner)
+	c.opt.Logger.Warn("completing a rollback left pending", "rollout", r.ID, "owner", u.Owner, "why", why)
 	acts := []Action{{Kind: ActDrain}}
 	if u.Unload {
 		acts = append(acts, Action{Kind: ActUnload})
@@ -106,7 +109,7 @@ func (c *Controller) resumeUnwind(ctx context.Context, r sluice.Rollout) {
 		acts = append(acts, Action{Kind: ActAlert, Severity: a.Severity, Message: a.Message})
 	}
 	c.countUnwinding(claimed)
-	note := fmt.Sprintf(" (completed by %s: %s stopped before it had)", c.opt.Replica, u.Owner)
+	note := fmt.Sprintf(" (completed by %s: %s)", c.opt.Replica, why)
 	c.spawn(true, func() {
 		c.afterCommit(context.WithoutCancel(ctx), claimed, acts, commit{rev: res.Revision, note: note})
 	})

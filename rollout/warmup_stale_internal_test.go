@@ -61,7 +61,7 @@ func TestStaleWarmupCheckSparesNewerRollout(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-w.started
-	c.stopStaleWarmups(before)
+	c.stopStaleWarmups(before, true)
 	select {
 	case <-w.stopped:
 		t.Fatal("the warm-up of a rollout started after the tick read its registry was cancelled as stale")
@@ -69,11 +69,11 @@ func TestStaleWarmupCheckSparesNewerRollout(t *testing.T) {
 	}
 	// On the registry that has it (warming), it goes on; once the rollout
 	// is gone from warming (aborted), it stops.
-	c.stopStaleWarmups(ctl.Registry())
+	c.stopStaleWarmups(ctl.Registry(), true)
 	if _, err := c.Act(ctx, "bob", "chat", EvAbort, "not now"); err != nil {
 		t.Fatal(err)
 	}
-	c.stopStaleWarmups(ctl.Registry())
+	c.stopStaleWarmups(ctl.Registry(), true)
 	select {
 	case <-w.stopped:
 	case <-time.After(10 * time.Second):

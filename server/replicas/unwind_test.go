@@ -160,7 +160,7 @@ tokens:
 	if len(unloads) != 1 || !strings.Contains(unloads[0], `"chat:v1.1.0"`) {
 		t.Errorf("unload webhook calls = %q, want one for chat:v1.1.0", unloads)
 	}
-	if len(alerts) != 1 || !strings.Contains(alerts[0]["message"].(string), "bad canary") || !strings.Contains(alerts[0]["message"].(string), "stopped before it had") {
+	if len(alerts) != 1 || !strings.Contains(alerts[0]["message"].(string), "bad canary") || !strings.Contains(alerts[0]["message"].(string), "stopped before its unload") {
 		t.Errorf("alerts = %v, want the abort's, saying replica 2 completed it", alerts)
 	}
 }
