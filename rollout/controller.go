@@ -265,6 +265,18 @@ func (c *Controller) Start(ctx context.Context, actor, reason string, spec sluic
 		return sluice.Rollout{}, err
 	}
 	id := fmt.Sprintf("%s-%s", spec.Model, c.opt.Now().UTC().Format("20060102-150405.000"))
+	r, err := c.start(ctx, actor, reason, id, spec)
+	if sluice.ErrorCode(err) == sluice.CodeConflict && c.opt.Control.Reload(ctx) == nil {
+		// This replica's registry may be behind the store (an abort through
+		// another replica, its notice not here yet): it would say to abort
+		// a rollout that has ended. Once more on the store's registry.
+		r, err = c.start(ctx, actor, reason, id, spec)
+	}
+	return r, err
+}
+
+// start is Start's transaction.
+func (c *Controller) start(ctx context.Context, actor, reason, id string, spec sluice.RolloutSpec) (sluice.Rollout, error) {
 	return c.transition(ctx, spec.Model, actor, reason, "rollout.start", func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
 		if cur != nil && cur.Phase.Active() {
 			return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "model %s already has rollout %s in phase %s: abort it (sluice rollout abort %s) or wait for it to end", spec.Model, cur.ID, cur.Phase, spec.Model)
