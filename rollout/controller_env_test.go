@@ -67,6 +67,91 @@ func (w *rvWindows) Window(model, version, category string, since time.Time) obs
 
 func (w *rvWindows) Categories(string) []string { return nil }
 
+// rvStore opens the SQLite store at path, closed when the test ends; each
+// call is another process's connection to the same file.
+func rvStore(t *testing.T, path string) sluice.Store {
+	t.Helper()
+	st, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// rvChat returns a control service over st on the clock now (nil: the
+// wall clock), with model chat registered first when setup is set: v1 in
+// production and labelled stable (policy specific v1), v2 in staging, and
+// extra.
+func rvChat(t *testing.T, st sluice.Store, now func() time.Time, setup bool, extra ...sluice.Version) *control.Service {
+	t.Helper()
+	ctl, err := control.New(context.Background(), st, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !setup {
+		return ctl
+	}
+	vs := []sluice.Version{
+		{Version: "v1", Endpoints: []string{"http://127.0.0.1:1"}, Stage: sluice.StageProduction},
+		{Version: "v2", Endpoints: []string{"http://127.0.0.1:2"}, Stage: sluice.StageStaging},
+	}
+	doc := sluice.ApplyDoc{Models: []sluice.ApplyModel{{Name: "chat", Labels: map[string]string{"stable": "v1"},
+		Policy:   &sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1"},
+		Versions: append(vs, extra...)}}}
+	if _, err := ctl.Do(context.Background(), "setup", "setup", func(e *sluice.Edit) error { return e.Apply(doc) }); err != nil {
+		t.Fatal(err)
+	}
+	return ctl
+}
+
+// rvController returns rollout.New(opt), with the test doubles rvWindows
+// and rvWarmer for what opt leaves nil.
+func rvController(opt rollout.Options) *rollout.Controller {
+	if opt.Windows == nil {
+		opt.Windows = &rvWindows{}
+	}
+	if opt.Warmer == nil {
+		opt.Warmer = &rvWarmer{}
+	}
+	return rollout.New(opt)
+}
+
+// rvReplica is one gateway process of a fleet on the SQLite file at path,
+// named name: its own store connection and control service (model chat
+// registered first when setup is set, with extra; see rvChat), and its
+// controller over them (opt with Control and Replica set, and Now when
+// clock is not nil: the wall clock then).
+func rvReplica(t *testing.T, path string, clock *rvClock, name string, setup bool, opt rollout.Options, extra ...sluice.Version) (*control.Service, *rollout.Controller) {
+	t.Helper()
+	var now func() time.Time
+	if clock != nil {
+		now = clock.Now
+	}
+	ctl := rvChat(t, rvStore(t, path), now, setup, extra...)
+	opt.Control, opt.Now, opt.Replica = ctl, now, name
+	return ctl, rvController(opt)
+}
+
+// rvV3 is a third version of chat, in staging.
+var rvV3 = sluice.Version{Version: "v3", Endpoints: []string{"http://127.0.0.1:3"}, Stage: sluice.StageStaging}
+
+// rvInFlightUntil reports one request in flight to every version until
+// done is closed, and none after: a drain that waits for done.
+func rvInFlightUntil(done <-chan struct{}) func(string) int64 {
+	return func(string) int64 {
+		select {
+		case <-done:
+			return 0
+		default:
+			return 1
+		}
+	}
+}
+
+// rvNoneInFlight reports no request in flight: a drain that ends at once.
+func rvNoneInFlight(string) int64 { return 0 }
+
 // rvWarmer succeeds; when gate is set, each warm-up waits for it to close.
 type rvWarmer struct{ gate chan struct{} }
 

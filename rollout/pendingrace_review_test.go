@@ -9,7 +9,6 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/control"
 	"github.com/sluicehq/sluice/rollout"
-	"github.com/sluicehq/sluice/sqlite"
 )
 
 // What the user does: runs two replicas on one store. Through replica a,
@@ -36,32 +35,11 @@ func TestStaleReplicaStartReplacesPendingRollback(t *testing.T) {
 	clock := &rvClock{now: time.Date(2026, 11, 22, 14, 0, 0, 0, time.UTC)}
 	release := make(chan struct{})
 	newReplica := func(name string, inFlight func(string) int64, setup bool) (*control.Service, *rollout.Controller) {
-		st, err := sqlite.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		ctl, err := control.New(ctx, st, clock.Now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if setup {
-			reviewApplyChat(t, ctl, sluice.Version{Version: "v3", Endpoints: []string{"http://127.0.0.1:3"}, Stage: sluice.StageStaging})
-		}
-		c := rollout.New(rollout.Options{Control: ctl, Windows: &rvWindows{}, Warmer: &rvWarmer{}, Now: clock.Now,
-			Replica: name, InFlight: inFlight, DrainTimeout: time.Hour})
-		return ctl, c
+		return rvReplica(t, path, clock, name, setup, rollout.Options{InFlight: inFlight, DrainTimeout: time.Hour}, rvV3)
 	}
-	_, a := newReplica("a", func(string) int64 {
-		select {
-		case <-release:
-			return 0
-		default:
-			return 1
-		}
-	}, true)
+	_, a := newReplica("a", rvInFlightUntil(release), true)
 	t.Cleanup(func() { close(release); a.Wait() })
-	ctlB, b := newReplica("b", func(string) int64 { return 0 }, false)
+	ctlB, b := newReplica("b", rvNoneInFlight, false)
 	t.Cleanup(b.Wait)
 
 	if _, err := a.Start(ctx, "alice", "ship v2", sluice.RolloutSpec{Model: "chat", Candidate: "v2", Strategy: sluice.StrategyCanary}); err != nil {

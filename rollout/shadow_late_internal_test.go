@@ -2,14 +2,10 @@ package rollout
 
 import (
 	"context"
-	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/control"
-	"github.com/sluicehq/sluice/sqlite"
 )
 
 type fractionShadow struct {
@@ -35,24 +31,7 @@ func (s *fractionShadow) fraction() float64 { s.mu.Lock(); defer s.mu.Unlock(); 
 // traffic was mirrored to the aborted candidate until a restart.
 func TestLateStartShadowAfterAbortStaysOff(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ctl, err := control.New(ctx, st, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := sluice.ApplyDoc{Models: []sluice.ApplyModel{{Name: "chat", Labels: map[string]string{"stable": "v1"},
-		Policy: &sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1"},
-		Versions: []sluice.Version{
-			{Version: "v1", Endpoints: []string{"http://127.0.0.1:1"}, Stage: sluice.StageProduction},
-			{Version: "v2", Endpoints: []string{"http://127.0.0.1:2"}, Stage: sluice.StageStaging},
-		}}}}
-	if _, err := ctl.Do(ctx, "setup", "setup", func(e *sluice.Edit) error { return e.Apply(doc) }); err != nil {
-		t.Fatal(err)
-	}
+	ctl := chatControl(t)
 	sh := &fractionShadow{}
 	c := New(Options{Control: ctl, Windows: noWindows{}, Warmer: okWarmer{}, Shadow: sh, InFlight: func(string) int64 { return 0 }})
 	t.Cleanup(c.Wait)

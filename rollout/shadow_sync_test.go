@@ -9,7 +9,6 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/control"
 	"github.com/sluicehq/sluice/rollout"
-	"github.com/sluicehq/sluice/sqlite"
 )
 
 // What the user does: runs two replicas on one store; a shadow rollout of
@@ -24,20 +23,7 @@ func TestShadowStopsWhenReplicaSeesRollback(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
 	clock := &rvClock{now: time.Date(2026, 11, 22, 14, 0, 0, 0, time.UTC)}
 	replica := func(name string, sh *rvShadow, setup bool) (*control.Service, *rollout.Controller) {
-		st, err := sqlite.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		ctl, err := control.New(ctx, st, clock.Now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if setup {
-			reviewApplyChat(t, ctl)
-		}
-		c := rollout.New(rollout.Options{Control: ctl, Windows: &rvWindows{}, Warmer: &rvWarmer{}, Now: clock.Now,
-			Replica: name, Shadow: sh, InFlight: func(string) int64 { return 0 }})
+		ctl, c := rvReplica(t, path, clock, name, setup, rollout.Options{Shadow: sh, InFlight: rvNoneInFlight})
 		t.Cleanup(c.Wait)
 		return ctl, c
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/control"
 	"github.com/sluicehq/sluice/rollout"
-	"github.com/sluicehq/sluice/sqlite"
 )
 
 // What the user does: aborts a canary of v2 through replica a, then at
@@ -25,20 +24,7 @@ func TestStartOnReplicaBehindTheStore(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
 	clock := &rvClock{now: time.Date(2026, 11, 22, 14, 0, 0, 0, time.UTC)}
 	replica := func(name string, setup bool) (*control.Service, *rollout.Controller) {
-		st, err := sqlite.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		ctl, err := control.New(ctx, st, clock.Now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if setup {
-			reviewApplyChat(t, ctl, sluice.Version{Version: "v3", Endpoints: []string{"http://127.0.0.1:3"}, Stage: sluice.StageStaging})
-		}
-		c := rollout.New(rollout.Options{Control: ctl, Windows: &rvWindows{}, Warmer: &rvWarmer{}, Now: clock.Now,
-			Replica: name, InFlight: func(string) int64 { return 0 }})
+		ctl, c := rvReplica(t, path, clock, name, setup, rollout.Options{InFlight: rvNoneInFlight}, rvV3)
 		t.Cleanup(c.Wait)
 		return ctl, c
 	}

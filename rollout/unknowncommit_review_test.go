@@ -9,9 +9,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/control"
 	"github.com/sluicehq/sluice/rollout"
-	"github.com/sluicehq/sluice/sqlite"
 )
 
 // reviewLostAckStore commits, then reports failure, when armed: a
@@ -49,20 +47,10 @@ func (s *reviewLostAckStore) Commit(ctx context.Context, c sluice.Change) (int64
 func TestUnknownCommitOutcomeRollbackClearedWithoutUnload(t *testing.T) {
 	ctx := context.Background()
 	clock := &rvClock{now: time.Date(2026, 11, 22, 14, 0, 0, 0, time.UTC)}
-	inner, err := sqlite.Open(filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { inner.Close() })
-	st := &reviewLostAckStore{Store: inner}
-	ctl, err := control.New(ctx, st, clock.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reviewApplyChat(t, ctl)
+	st := &reviewLostAckStore{Store: rvStore(t, filepath.Join(t.TempDir(), "s.db"))}
+	ctl := rvChat(t, st, clock.Now, true)
 	var fx sideEffects
-	c := rollout.New(rollout.Options{Control: ctl, Windows: &rvWindows{}, Warmer: &rvWarmer{}, Now: clock.Now,
-		Unload: fx.Unload, Alerts: &fx, InFlight: func(string) int64 { return 0 }})
+	c := rvController(rollout.Options{Control: ctl, Now: clock.Now, Unload: fx.Unload, Alerts: &fx, InFlight: rvNoneInFlight})
 	t.Cleanup(c.Wait)
 	if _, err := c.Start(ctx, "alice", "ship v2", sluice.RolloutSpec{Model: "chat", Candidate: "v2", Strategy: sluice.StrategyCanary}); err != nil {
 		t.Fatal(err)

@@ -11,7 +11,6 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/control"
 	"github.com/sluicehq/sluice/rollout"
-	"github.com/sluicehq/sluice/sqlite"
 )
 
 // reviewFlakyStore is a store whose next Commit fails (a disk error, a
@@ -30,18 +29,36 @@ func (s *reviewFlakyStore) Commit(ctx context.Context, c sluice.Change) (int64, 
 	return s.Store.Commit(ctx, c)
 }
 
-func reviewApplyChat(t *testing.T, ctl *control.Service, extra ...sluice.Version) {
+// abortedCanary is one gateway on a store that fails commits when told
+// to, with a canary of v2 aborted: its drain waits until release is
+// closed, so a test can arm failures for the writes that follow it.
+type abortedCanary struct {
+	ctx     context.Context
+	clock   *rvClock
+	st      *reviewFlakyStore
+	ctl     *control.Service
+	c       *rollout.Controller
+	fx      sideEffects
+	release chan struct{}
+}
+
+func newAbortedCanary(t *testing.T) *abortedCanary {
 	t.Helper()
-	vs := []sluice.Version{
-		{Version: "v1", Endpoints: []string{"http://127.0.0.1:1"}, Stage: sluice.StageProduction},
-		{Version: "v2", Endpoints: []string{"http://127.0.0.1:2"}, Stage: sluice.StageStaging},
-	}
-	doc := sluice.ApplyDoc{Models: []sluice.ApplyModel{{Name: "chat", Labels: map[string]string{"stable": "v1"},
-		Policy:   &sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1"},
-		Versions: append(vs, extra...)}}}
-	if _, err := ctl.Do(context.Background(), "setup", "setup", func(e *sluice.Edit) error { return e.Apply(doc) }); err != nil {
+	r := &abortedCanary{ctx: context.Background(), clock: &rvClock{now: time.Date(2026, 11, 22, 14, 0, 0, 0, time.UTC)}, release: make(chan struct{})}
+	r.st = &reviewFlakyStore{Store: rvStore(t, filepath.Join(t.TempDir(), "s.db"))}
+	r.ctl = rvChat(t, r.st, r.clock.Now, true)
+	r.c = rvController(rollout.Options{Control: r.ctl, Now: r.clock.Now,
+		Unload: r.fx.Unload, Alerts: &r.fx, InFlight: rvInFlightUntil(r.release), DrainTimeout: time.Hour})
+	t.Cleanup(r.c.Wait)
+	if _, err := r.c.Start(r.ctx, "alice", "ship v2", sluice.RolloutSpec{Model: "chat", Candidate: "v2", Strategy: sluice.StrategyCanary}); err != nil {
 		t.Fatal(err)
 	}
+	r.c.Step(r.ctx)
+	r.c.Wait()
+	if _, err := r.c.Act(r.ctx, "bob", "chat", rollout.EvAbort, "wrong build"); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // What the user does: runs one gateway (SQLite, the single-replica setup)
@@ -56,41 +73,8 @@ func reviewApplyChat(t *testing.T, ctl *control.Service, extra ...sluice.Version
 // What should happen: the pending record is cleared (the write retried at
 // a later tick), so v2 can be rolled out again.
 func TestUnwindClearFailureBlocksCandidateForever(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "s.db")
-	clock := &rvClock{now: time.Date(2026, 11, 22, 14, 0, 0, 0, time.UTC)}
-	inner, err := sqlite.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { inner.Close() })
-	st := &reviewFlakyStore{Store: inner}
-	ctl, err := control.New(ctx, st, clock.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reviewApplyChat(t, ctl)
-	var fx sideEffects
-	release := make(chan struct{})
-	inFlight := func(string) int64 {
-		select {
-		case <-release:
-			return 0
-		default:
-			return 1
-		}
-	}
-	c := rollout.New(rollout.Options{Control: ctl, Windows: &rvWindows{}, Warmer: &rvWarmer{}, Now: clock.Now,
-		Unload: fx.Unload, Alerts: &fx, InFlight: inFlight, DrainTimeout: time.Hour})
-	t.Cleanup(c.Wait)
-	if _, err := c.Start(ctx, "alice", "ship v2", sluice.RolloutSpec{Model: "chat", Candidate: "v2", Strategy: sluice.StrategyCanary}); err != nil {
-		t.Fatal(err)
-	}
-	c.Step(ctx)
-	c.Wait()
-	if _, err := c.Act(ctx, "bob", "chat", rollout.EvAbort, "wrong build"); err != nil {
-		t.Fatal(err)
-	}
+	r := newAbortedCanary(t)
+	ctx, clock, st, ctl, c, fx, release := r.ctx, r.clock, r.st, r.ctl, r.c, &r.fx, r.release
 	// The drain is under way; the write after it (the timings) fails once.
 	st.failNext.Store(true)
 	close(release)
@@ -131,32 +115,12 @@ func TestPendingUnwindLostWhenOtherCandidateStarts(t *testing.T) {
 	clock := &rvClock{now: time.Date(2026, 11, 22, 14, 0, 0, 0, time.UTC)}
 	dying := make(chan struct{})
 	newController := func(name string, fx *sideEffects, inFlight func(string) int64, setup bool) (*control.Service, *rollout.Controller) {
-		st, err := sqlite.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		ctl, err := control.New(ctx, st, clock.Now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if setup {
-			reviewApplyChat(t, ctl, sluice.Version{Version: "v3", Endpoints: []string{"http://127.0.0.1:3"}, Stage: sluice.StageStaging})
-		}
-		return ctl, rollout.New(rollout.Options{Control: ctl, Windows: &rvWindows{}, Warmer: &rvWarmer{}, Now: clock.Now,
-			Replica: name, Unload: fx.Unload, Alerts: fx, InFlight: inFlight, DrainTimeout: time.Hour})
+		return rvReplica(t, path, clock, name, setup, rollout.Options{Unload: fx.Unload, Alerts: fx, InFlight: inFlight, DrainTimeout: time.Hour}, rvV3)
 	}
 	var fxA, fxB sideEffects
-	_, a := newController("a", &fxA, func(string) int64 {
-		select {
-		case <-dying:
-			return 0
-		default:
-			return 1
-		}
-	}, true)
+	_, a := newController("a", &fxA, rvInFlightUntil(dying), true)
 	t.Cleanup(func() { close(dying); a.Wait() })
-	ctlB, b := newController("b", &fxB, func(string) int64 { return 0 }, false)
+	ctlB, b := newController("b", &fxB, rvNoneInFlight, false)
 
 	if _, err := a.Start(ctx, "alice", "ship v2", sluice.RolloutSpec{Model: "chat", Candidate: "v2", Strategy: sluice.StrategyCanary}); err != nil {
 		t.Fatal(err)
@@ -202,40 +166,8 @@ func TestPendingUnwindLostWhenOtherCandidateStarts(t *testing.T) {
 // OrphanAfter has passed, by the process that owns it (the leader skips a
 // live owner's records), so v2 may be rolled out again.
 func TestUnwindClearedByOwnerAfterRetriesFail(t *testing.T) {
-	ctx := context.Background()
-	clock := &rvClock{now: time.Date(2026, 11, 22, 14, 0, 0, 0, time.UTC)}
-	inner, err := sqlite.Open(filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { inner.Close() })
-	st := &reviewFlakyStore{Store: inner}
-	ctl, err := control.New(ctx, st, clock.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reviewApplyChat(t, ctl)
-	var fx sideEffects
-	release := make(chan struct{})
-	inFlight := func(string) int64 {
-		select {
-		case <-release:
-			return 0
-		default:
-			return 1
-		}
-	}
-	c := rollout.New(rollout.Options{Control: ctl, Windows: &rvWindows{}, Warmer: &rvWarmer{}, Now: clock.Now,
-		Unload: fx.Unload, Alerts: &fx, InFlight: inFlight, DrainTimeout: time.Hour})
-	t.Cleanup(c.Wait)
-	if _, err := c.Start(ctx, "alice", "ship v2", sluice.RolloutSpec{Model: "chat", Candidate: "v2", Strategy: sluice.StrategyCanary}); err != nil {
-		t.Fatal(err)
-	}
-	c.Step(ctx)
-	c.Wait()
-	if _, err := c.Act(ctx, "bob", "chat", rollout.EvAbort, "wrong build"); err != nil {
-		t.Fatal(err)
-	}
+	r := newAbortedCanary(t)
+	ctx, clock, st, ctl, c, release := r.ctx, r.clock, r.st, r.ctl, r.c, r.release
 	// The drain is under way; the three tries of the write after it fail.
 	st.failMore.Store(3)
 	close(release)

@@ -11,7 +11,6 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/control"
 	"github.com/sluicehq/sluice/rollout"
-	"github.com/sluicehq/sluice/sqlite"
 )
 
 // sideEffects records a controller's unload webhook calls and alerts.
@@ -57,40 +56,12 @@ func TestUnwindCompletedAfterOwnerDied(t *testing.T) {
 	dying := make(chan struct{}) // closed at the end: the dead process's drain never ends before
 	var fxA, fxB sideEffects
 	newController := func(name string, fx *sideEffects, inFlight func(string) int64, setup bool) (*control.Service, *rollout.Controller) {
-		st, err := sqlite.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		ctl, err := control.New(ctx, st, clock.Now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if setup {
-			doc := sluice.ApplyDoc{Models: []sluice.ApplyModel{{Name: "chat", Labels: map[string]string{"stable": "v1"},
-				Policy: &sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1"},
-				Versions: []sluice.Version{
-					{Version: "v1", Endpoints: []string{"http://127.0.0.1:1"}, Stage: sluice.StageProduction},
-					{Version: "v2", Endpoints: []string{"http://127.0.0.1:2"}, Stage: sluice.StageStaging},
-				}}}}
-			if _, err := ctl.Do(ctx, "setup", "setup", func(e *sluice.Edit) error { return e.Apply(doc) }); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return ctl, rollout.New(rollout.Options{Control: ctl, Windows: &rvWindows{}, Warmer: &rvWarmer{}, Now: clock.Now,
-			Replica: name, Unload: fx.Unload, Alerts: fx, InFlight: inFlight, DrainTimeout: time.Hour})
+		return rvReplica(t, path, clock, name, setup, rollout.Options{Unload: fx.Unload, Alerts: fx, InFlight: inFlight, DrainTimeout: time.Hour})
 	}
 	// a's candidate request never ends while a lives: its drain hangs.
-	_, a := newController("a", &fxA, func(string) int64 {
-		select {
-		case <-dying:
-			return 0
-		default:
-			return 1
-		}
-	}, true)
+	_, a := newController("a", &fxA, rvInFlightUntil(dying), true)
 	t.Cleanup(func() { close(dying); a.Wait() }) // before the stores close
-	ctlB, b := newController("b", &fxB, func(string) int64 { return 0 }, false)
+	ctlB, b := newController("b", &fxB, rvNoneInFlight, false)
 
 	if _, err := a.Start(ctx, "alice", "ship v2", sluice.RolloutSpec{Model: "chat", Candidate: "v2", Strategy: sluice.StrategyCanary}); err != nil {
 		t.Fatal(err)

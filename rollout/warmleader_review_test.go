@@ -10,7 +10,6 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/control"
 	"github.com/sluicehq/sluice/rollout"
-	"github.com/sluicehq/sluice/sqlite"
 )
 
 type reviewLead struct{ on atomic.Bool }
@@ -56,19 +55,7 @@ func TestWarmupKeepsRunningOnReplicaThatLostLeadership(t *testing.T) {
 	var leadA, leadB reviewLead
 	leadA.on.Store(true)
 	replica := func(name string, lead *reviewLead, setup bool) (*control.Service, *rollout.Controller) {
-		st, err := sqlite.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		ctl, err := control.New(ctx, st, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if setup {
-			reviewApplyChat(t, ctl)
-		}
-		return ctl, rollout.New(rollout.Options{Control: ctl, Windows: &rvWindows{}, Warmer: w, Leader: lead, Replica: name})
+		return rvReplica(t, path, nil, name, setup, rollout.Options{Warmer: w, Leader: lead})
 	}
 	_, a := replica("a", &leadA, true)
 	ctlB, b := replica("b", &leadB, false)

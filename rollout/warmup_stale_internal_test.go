@@ -21,20 +21,10 @@ func (w *gateWarmer) Warm(ctx context.Context, _ *sluice.Version, _ sluice.Warmu
 	return ctx.Err()
 }
 
-type noWindows struct{}
-
-func (noWindows) Window(model, version, category string, since time.Time) observe.Sample {
-	return observe.Sample{}
-}
-func (noWindows) Categories(string) []string { return nil }
-
-// What the user does: starts a rollout while the controller's tick is
-// under way (the tick read the registry just before the start committed).
-// What must happen: the tick's check for stale warm-ups, on a registry
-// that does not have the new rollout yet, leaves its warm-up alone. Before,
-// it cancelled it as stale, and the next tick warmed the candidate again:
-// the warm-up's requests were sent twice.
-func TestStaleWarmupCheckSparesNewerRollout(t *testing.T) {
+// chatControl is a control service over a fresh SQLite store, on the wall
+// clock, with model chat: v1 in production and stable, v2 in staging.
+func chatControl(t *testing.T) *control.Service {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "s.db"))
 	if err != nil {
@@ -54,6 +44,25 @@ func TestStaleWarmupCheckSparesNewerRollout(t *testing.T) {
 	if _, err := ctl.Do(ctx, "setup", "setup", func(e *sluice.Edit) error { return e.Apply(doc) }); err != nil {
 		t.Fatal(err)
 	}
+	return ctl
+}
+
+type noWindows struct{}
+
+func (noWindows) Window(model, version, category string, since time.Time) observe.Sample {
+	return observe.Sample{}
+}
+func (noWindows) Categories(string) []string { return nil }
+
+// What the user does: starts a rollout while the controller's tick is
+// under way (the tick read the registry just before the start committed).
+// What must happen: the tick's check for stale warm-ups, on a registry
+// that does not have the new rollout yet, leaves its warm-up alone. Before,
+// it cancelled it as stale, and the next tick warmed the candidate again:
+// the warm-up's requests were sent twice.
+func TestStaleWarmupCheckSparesNewerRollout(t *testing.T) {
+	ctx := context.Background()
+	ctl := chatControl(t)
 	w := &gateWarmer{started: make(chan struct{}), stopped: make(chan struct{})}
 	c := New(Options{Control: ctl, Windows: noWindows{}, Warmer: w})
 	before := ctl.Registry() // what a tick under way read

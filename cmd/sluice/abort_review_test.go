@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -69,13 +68,7 @@ func TestAbortWithLongCandidateRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	file := filepath.Join(t.TempDir(), "models.yaml")
-	text := strings.NewReplacer("BASE", base.URL(), "CAND", cand.URL()).Replace(reviewModels)
-	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	g := []string{"--server", gw.AdminURL(), "--token", token}
-	mustRun(t, append([]string{"apply", "-f", file, "--reason", "setup"}, g...)...)
+	g, _, _ := applyReviewModels(t, gw.AdminURL(), token, base.URL(), cand.URL())
 	mustRun(t, append([]string{"rollout", "start", "chat", "--to", "v1.2.0", "--strategy", "canary", "--reason", "try"}, g...)...)
 	deadline := time.Now().Add(60 * time.Second)
 	for gw.Control.Registry().Rollouts["chat"].Phase != "progressing" {

@@ -24,6 +24,21 @@ const reviewModels = `models:
       - {version: v1.2.0, endpoints: [CAND], upstream_model: ft-2, base_model: llama-3-8b, stage: staging}
 `
 
+// applyReviewModels writes reviewModels with base and cand as the versions'
+// backends, applies it through the CLI to the gateway at admin, and
+// returns the CLI's connection flags, the file and its text.
+func applyReviewModels(t *testing.T, admin, token, base, cand string) (g []string, file, text string) {
+	t.Helper()
+	file = filepath.Join(t.TempDir(), "models.yaml")
+	text = strings.NewReplacer("BASE", base, "CAND", cand).Replace(reviewModels)
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g = []string{"--server", admin, "--token", token}
+	mustRun(t, append([]string{"apply", "-f", file, "--reason", "setup"}, g...)...)
+	return g, file, text
+}
+
 func reviewBackend(t *testing.T, b fakellm.Behavior) *fakellm.Server {
 	t.Helper()
 	s := fakellm.New(fakellm.Config{Default: b})
@@ -47,13 +62,7 @@ func reviewBackend(t *testing.T, b fakellm.Behavior) *fakellm.Server {
 func TestDryRunShowsRevision(t *testing.T) {
 	b := reviewBackend(t, fakellm.Behavior{})
 	gw, token := startGateway(t)
-	file := filepath.Join(t.TempDir(), "models.yaml")
-	text := strings.NewReplacer("BASE", b.URL(), "CAND", b.URL()).Replace(reviewModels)
-	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	g := []string{"--server", gw.AdminURL(), "--token", token}
-	mustRun(t, append([]string{"apply", "-f", file, "--reason", "setup"}, g...)...)
+	g, file, text := applyReviewModels(t, gw.AdminURL(), token, b.URL(), b.URL())
 	rev := gw.Control.Registry().Revision
 
 	// A change to review: move the routing to a split.
@@ -86,13 +95,7 @@ func TestDrillWithRealisticBackendLatency(t *testing.T) {
 	base := reviewBackend(t, fakellm.Behavior{Latency: fakellm.Distribution{MedianMS: 170, P99MS: 180}})
 	cand := reviewBackend(t, fakellm.Behavior{})
 	gw, token := startGateway(t)
-	file := filepath.Join(t.TempDir(), "models.yaml")
-	text := strings.NewReplacer("BASE", base.URL(), "CAND", cand.URL()).Replace(reviewModels)
-	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	g := []string{"--server", gw.AdminURL(), "--token", token}
-	mustRun(t, append([]string{"apply", "-f", file, "--reason", "setup"}, g...)...)
+	g, _, _ := applyReviewModels(t, gw.AdminURL(), token, base.URL(), cand.URL())
 
 	out, errOut, code := run(t, append([]string{"rollout", "drill", "chat", "--to", "v1.2.0"}, g...)...)
 	if code != 0 || !strings.Contains(out, "drill PASSED") {
@@ -112,13 +115,7 @@ func TestDrillWithRealisticBackendLatency(t *testing.T) {
 func TestABTestNegativeSamplesRefused(t *testing.T) {
 	b := reviewBackend(t, fakellm.Behavior{})
 	gw, token := startGateway(t)
-	file := filepath.Join(t.TempDir(), "models.yaml")
-	text := strings.NewReplacer("BASE", b.URL(), "CAND", b.URL()).Replace(reviewModels)
-	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	g := []string{"--server", gw.AdminURL(), "--token", token}
-	mustRun(t, append([]string{"apply", "-f", file, "--reason", "setup"}, g...)...)
+	g, _, _ := applyReviewModels(t, gw.AdminURL(), token, b.URL(), b.URL())
 	out, errOut, code := run(t, append([]string{"rollout", "start", "chat", "--to", "v1.2.0", "--strategy", "abtest", "--ab-samples", "-5", "--reason", "experiment"}, g...)...)
 	if code == 0 {
 		t.Errorf("rollout start --strategy abtest --ab-samples -5: exit 0 (%s); want an error naming ab_samples", strings.TrimSpace(out))
@@ -138,13 +135,7 @@ func TestABTestNegativeSamplesRefused(t *testing.T) {
 func TestJSONOutputIsJSON(t *testing.T) {
 	b := reviewBackend(t, fakellm.Behavior{})
 	gw, token := startGateway(t)
-	file := filepath.Join(t.TempDir(), "models.yaml")
-	text := strings.NewReplacer("BASE", b.URL(), "CAND", b.URL()).Replace(reviewModels)
-	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	g := []string{"--server", gw.AdminURL(), "--token", token}
-	mustRun(t, append([]string{"apply", "-f", file, "--reason", "setup"}, g...)...)
+	g, _, _ := applyReviewModels(t, gw.AdminURL(), token, b.URL(), b.URL())
 	mustRun(t, append([]string{"token", "create", "ci-bot", "--role", "viewer", "--reason", "ci"}, g...)...)
 	mustRun(t, append([]string{"rollout", "start", "chat", "--to", "v1.2.0", "--strategy", "canary", "--reason", "try"}, g...)...)
 	mustRun(t, append([]string{"rollout", "abort", "chat", "--reason", "stop"}, g...)...)

@@ -6,14 +6,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/fakellm"
 	"github.com/sluicehq/sluice/postgres/pgtest"
 )
@@ -68,45 +65,8 @@ func TestAbortDrainCoversOtherReplicasInFlight(t *testing.T) {
 	}))
 	t.Cleanup(unload.Close)
 
-	dir := t.TempDir()
-	models := filepath.Join(dir, "models.yaml")
-	os.WriteFile(models, []byte(strings.ReplaceAll(`models:
-  - name: chat
-    policy: {kind: specific, version: v1.0.0}
-    labels: {stable: v1.0.0}
-    versions:
-      - {version: v1.0.0, endpoints: [BACKEND], stage: production}
-      - {version: v1.1.0, endpoints: [BACKEND], stage: production}
-`, "BACKEND", backend.URL)), 0o644)
-	cfg := filepath.Join(dir, "sluice.yaml")
-	os.WriteFile(cfg, []byte(`listen: 127.0.0.1:0
-store: ${SLUICE_STORE}
-models_file: `+models+`
-health: {interval: 200ms}
-request_log: {flush_interval: 50ms}
-rollouts: {tick: 50ms, drain_timeout: 30s, unload_webhook: "`+unload.URL+`"}
-tokens:
-  - {name: ci, role: admin, secret: "${SLUICE_TEST_SECRET}"}
-`), 0o644)
-	f := &fleet{t: t, dir: dir, cfg: cfg, dsn: dsn}
-	rs := f.start(2)
+	rs := liveCanaryFleet(t, dsn, backend.URL, `tick: 50ms, drain_timeout: 30s, unload_webhook: "`+unload.URL+`"`, 1)
 	ctx := context.Background()
-
-	if _, err := rs[0].client.StartRollout(ctx, sluice.RolloutSpec{Model: "chat", Candidate: "v1.1.0", Strategy: sluice.StrategyCanary,
-		Warmup: sluice.WarmupSpec{Skip: true}, Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(time.Hour)}}, "ship v1.1.0"); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		st, err := rs[1].client.Rollout(ctx, "chat")
-		if err == nil && st.Rollout.Phase == sluice.PhaseProgressing {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the canary did not go live on replica 2: %+v %v", st.Rollout.Phase, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 
 	// A long request to the candidate through replica 2.
 	inFlight.Add(1)

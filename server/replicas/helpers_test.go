@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/fakellm"
 	"github.com/sluicehq/sluice/internal/testbin"
@@ -84,17 +85,59 @@ const modelsYAML = `models:
 // the model file at models, with extra YAML lines appended, and returns
 // its path. Each replica gets its store from SLUICE_STORE.
 func writeFleetConfig(dir, models, extra string) string {
+	return writeFleetConfigRollouts(dir, models, "tick: 50ms", extra)
+}
+
+// writeFleetConfigRollouts is writeFleetConfig with rollouts as the inside
+// of the config's rollouts map.
+func writeFleetConfigRollouts(dir, models, rollouts, extra string) string {
 	cfg := filepath.Join(dir, "sluice.yaml")
 	os.WriteFile(cfg, []byte(`listen: 127.0.0.1:0
 store: ${SLUICE_STORE}
 models_file: `+models+`
 health: {interval: 200ms}
 request_log: {flush_interval: 50ms}
-rollouts: {tick: 50ms}
+rollouts: {`+rollouts+`}
 tokens:
   - {name: ci, role: admin, secret: "${SLUICE_TEST_SECRET}"}
 `+extra), 0o644)
 	return cfg
+}
+
+// liveCanaryFleet starts two replicas sharing dsn, serving chat (v1.0.0
+// stable and the policy's version, v1.1.0 in production, both on backend)
+// with rollouts as the inside of their rollouts map, starts a canary of
+// v1.1.0 through replica 1 (no warm-up, no analysis for an hour), and
+// waits until replica watch (0 or 1) sees it live.
+func liveCanaryFleet(t *testing.T, dsn, backend, rollouts string, watch int) []*replica {
+	t.Helper()
+	dir := t.TempDir()
+	models := filepath.Join(dir, "models.yaml")
+	os.WriteFile(models, []byte(strings.ReplaceAll(`models:
+  - name: chat
+    policy: {kind: specific, version: v1.0.0}
+    labels: {stable: v1.0.0}
+    versions:
+      - {version: v1.0.0, endpoints: [BACKEND], stage: production}
+      - {version: v1.1.0, endpoints: [BACKEND], stage: production}
+`, "BACKEND", backend)), 0o644)
+	f := &fleet{t: t, dir: dir, cfg: writeFleetConfigRollouts(dir, models, rollouts, ""), dsn: dsn}
+	rs := f.start(2)
+	ctx := context.Background()
+	if _, err := rs[0].client.StartRollout(ctx, sluice.RolloutSpec{Model: "chat", Candidate: "v1.1.0", Strategy: sluice.StrategyCanary,
+		Warmup: sluice.WarmupSpec{Skip: true}, Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(time.Hour)}}, "ship v1.1.0"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		st, err := rs[watch].client.Rollout(ctx, "chat")
+		if err == nil && st.Rollout.Phase == sluice.PhaseProgressing {
+			return rs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the canary did not go live on replica %d: %+v %v", watch+1, st.Rollout.Phase, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func newFleet(t *testing.T, dsn string) *fleet {

@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -67,44 +65,8 @@ func TestReplicaKilledMidDrainUnloadCompleted(t *testing.T) {
 	}))
 	t.Cleanup(alert.Close)
 
-	dir := t.TempDir()
-	models := filepath.Join(dir, "models.yaml")
-	os.WriteFile(models, []byte(strings.ReplaceAll(`models:
-  - name: chat
-    policy: {kind: specific, version: v1.0.0}
-    labels: {stable: v1.0.0}
-    versions:
-      - {version: v1.0.0, endpoints: [BACKEND], stage: production}
-      - {version: v1.1.0, endpoints: [BACKEND], stage: production}
-`, "BACKEND", backend.URL)), 0o644)
-	cfg := filepath.Join(dir, "sluice.yaml")
-	os.WriteFile(cfg, []byte(`listen: 127.0.0.1:0
-store: ${SLUICE_STORE}
-models_file: `+models+`
-health: {interval: 200ms}
-request_log: {flush_interval: 50ms}
-rollouts: {tick: 50ms, drain_timeout: 5m, unload_webhook: "`+unload.URL+`", alerts: [{url: "`+alert.URL+`"}]}
-tokens:
-  - {name: ci, role: admin, secret: "${SLUICE_TEST_SECRET}"}
-`), 0o644)
-	f := &fleet{t: t, dir: dir, cfg: cfg, dsn: dsn}
-	rs := f.start(2)
+	rs := liveCanaryFleet(t, dsn, backend.URL, `tick: 50ms, drain_timeout: 5m, unload_webhook: "`+unload.URL+`", alerts: [{url: "`+alert.URL+`"}]`, 0)
 	ctx := context.Background()
-
-	if _, err := rs[0].client.StartRollout(ctx, sluice.RolloutSpec{Model: "chat", Candidate: "v1.1.0", Strategy: sluice.StrategyCanary,
-		Warmup: sluice.WarmupSpec{Skip: true}, Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(time.Hour)}}, "ship v1.1.0"); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		st, err := rs[0].client.Rollout(ctx, "chat")
-		if err == nil && st.Rollout.Phase == sluice.PhaseProgressing {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the canary did not go live: %+v %v", st.Rollout.Phase, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 	go func() {
 		resp, err := http.Post(rs[0].url+"/v1/chat/completions", "application/json",
 			strings.NewReader(`{"model":"chat:v1.1.0","messages":[{"role":"user","content":"HOLD-ME"}]}`))
