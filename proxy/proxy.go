@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
@@ -328,7 +329,7 @@ func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 	}
 	allowed := p.opt.ForceAllowed != nil && p.opt.ForceAllowed(r)
 	rq := route.Request{Model: x.f.model.Str, StickyKey: x.f.user, Header: r.Header, ForceAllowed: allowed, Category: x.category}
-	d, err := p.opt.Routes.Load().Decide(&rq)
+	d, n, err := p.decide(&rq)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -336,7 +337,33 @@ func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 	if p.forceHeader != "" {
 		delete(r.Header, p.forceHeader)
 	}
-	p.forward(&x, d)
+	p.forward(&x, d, n)
+}
+
+// decide routes rq and counts the request in flight to the version it
+// chose, returning that version's counter, already raised. A rollback's
+// drain swaps the table and then waits for the candidate's count to reach
+// 0; a request that chose the candidate from the old table but raised its
+// count only after the drain read it would be missed, and sent to a
+// candidate being unloaded. So the table is read again after the count is
+// raised: if it changed, the request is routed again by the new one. The
+// cost is one atomic load.
+func (p *Proxy) decide(rq *route.Request) (route.Decision, *atomic.Int64, error) {
+	tab := p.opt.Routes.Load()
+	for {
+		d, err := tab.Decide(rq)
+		if err != nil {
+			return d, nil, err
+		}
+		n := p.inflight.counter(d.Target.ID)
+		n.Add(1)
+		now := p.opt.Routes.Load()
+		if now == tab {
+			return d, n, nil
+		}
+		n.Add(-1)
+		tab = now
+	}
 }
 
 func (x *exchange) parse(categoryHeader string) error {
@@ -415,15 +442,16 @@ func (p *Proxy) readBody(r *http.Request, buf []byte) ([]byte, error) {
 // allowed, and relays the answer; then it records the quality score, hands
 // the answer to the judge and the mirror when they want it, and remembers
 // the request for feedback.
-func (p *Proxy) forward(x *exchange, d route.Decision) {
+//
+// n is the counter of requests in flight to d.Target, raised by decide; it
+// is lowered when the answer ends (or moved to stable's on a retry).
+func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64) {
+	defer func() { n.Add(-1) }()
 	ctx, cancel := p.requestContext(x)
 	defer cancel()
 	target := d.Target
 	routeName := d.Route
 	p.plan(x, target)
-	n := p.inflight.counter(target.ID)
-	n.Add(1)
-	defer func() { n.Add(-1) }()
 	x.sent = p.opt.Now()
 	resp, class, err := p.attempt(ctx, x, target)
 	if class != "" && !p.opt.NoRetry && retriable(d.Route) && d.Stable != nil && d.Stable != target && class != "canceled" && !p.expired(ctx, x) {

@@ -38,10 +38,20 @@ func (s *Server) fleetDrain(opt *rollout.Options) {
 		return
 	}
 	s.drain = fleet.NewDrain(fleet.DrainOptions{Store: s.replica.store, Replica: s.fleet.Replica(), InFlight: s.Proxy.InFlightVersions, Logger: s.logger})
-	// Subscribed after the routing table's subscriber: when this runs, the
-	// table of reg is in place.
-	s.Control.Subscribe(func(reg *sluice.Registry) { s.drain.Routed(reg.Revision) })
 	opt.InFlightElsewhere, opt.Replica, opt.Alive = s.drain.InFlightElsewhere, s.fleet.Replica(), s.drain.Alive
+}
+
+// publishRouted has this replica's beat say the revision it routes by. It
+// is subscribed after the routing table's subscriber and after the rollout
+// controller's (which stops mirroring to a rolled-back candidate): when it
+// runs, the table of reg is in place and the mirror is stopped, so the
+// counts published with the revision cover every request and mirror still
+// going to the old routing's versions.
+func (s *Server) publishRouted() {
+	if s.drain == nil {
+		return
+	}
+	s.Control.Subscribe(func(reg *sluice.Registry) { s.drain.Routed(reg.Revision) })
 }
 
 // startFleet starts the flushes and reads on a shared store; they stop

@@ -205,6 +205,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	// requests, and the leader completes a dead replica's rollbacks.
 	s.fleetDrain(&ropts)
 	s.Rollouts = rollout.New(ropts)
+	s.publishRouted()
 	// Issue 7: the rollouts' phase, stage and outcomes on /metrics, for the
 	// alerting rules in deploy/prometheus.
 	s.Recorder.Registry().MustRegister(rollout.NewMetrics(ctl, s.Rollouts.StageSamples))
