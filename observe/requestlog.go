@@ -157,7 +157,7 @@ func NewRequestLog(store RequestStore, opt LogOptions) *RequestLog {
 		descPending: prometheus.NewDesc("sluice_request_log_pending",
 			"Request log rows waiting to be written.", nil, nil),
 		descWritten: prometheus.NewDesc("sluice_request_log_written_total",
-			"Request log rows written to the store.", nil, nil),
+			"Request log rows written to the store: one per client request, and one more for each failed attempt retried on stable.", nil, nil),
 		descFailures: prometheus.NewDesc("sluice_request_log_append_errors_total",
 			"Failed attempts to write a batch of request log rows.", nil, nil),
 	}
