@@ -100,7 +100,10 @@ type Options struct {
 	// Replica names this process as the owner of the rollbacks whose side
 	// effects it does (sluice.Unwind.Owner); empty means a name made of the
 	// host name, the process id and random bytes. On a shared store, give
-	// the name its beat is published under (fleet.Windows.Replica).
+	// the name its beat is published under (fleet.Windows.Replica). It must
+	// be this process's alone, new at each start: the leader takes over a
+	// pending rollback only when its owner's name has no fresh beat, and a
+	// second process under the name would take its work for its own.
 	Replica string
 	// Alive, on a shared store, reports whether the replica of that name
 	// still runs (fleet.Drain.Alive). Nil means this process is the only
