@@ -32,7 +32,9 @@ type DrainOptions struct {
 	// Store is the shared store.
 	Store BeatStore
 	// Replica names this process in the table (Windows.Replica, so that
-	// both tables name a replica alike).
+	// both tables name a replica alike). It must be this process's alone,
+	// new at each start: a drain leaves its own name's requests out, and
+	// takes a fresh beat under a name for its owner being alive.
 	Replica string
 	// InFlight returns this replica's requests in flight per version id
 	// (proxy.Proxy.InFlightVersions).

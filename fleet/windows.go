@@ -46,8 +46,14 @@ type Options struct {
 	// keep the same number of observations. The zero value is observe's
 	// defaults, as the gateway uses.
 	Window observe.Options
-	// Replica names this process in the table; empty means a name made of
-	// the host name, the process id and random bytes, new at each start.
+	// Replica names this replica (such as a StatefulSet's pod name); empty
+	// means the host name and the process id. Random bytes, new at each
+	// start, are always added (Windows.Replica): a process's rows are its
+	// own, so a restarted replica is not taken for its former self (its
+	// flushes, numbered from 1 again, were dropped as already read; the
+	// rollback work it owned looked alive and was never taken over), nor
+	// two live processes given one name for each other (each one's drain
+	// left the other's requests in flight out as its own).
 	Replica string
 	// FlushInterval is how often this replica writes what it observed;
 	// zero means DefaultFlushInterval (1 s).
@@ -136,9 +142,7 @@ func New(opt Options) *Windows {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if opt.Replica == "" {
-		opt.Replica = replicaName()
-	}
+	opt.Replica = replicaName(opt.Replica)
 	remote := observe.New(opt.Window)
 	w := &Windows{
 		opt:    opt,
@@ -151,16 +155,23 @@ func New(opt Options) *Windows {
 	return w
 }
 
-// replicaName names this process: host, process id and random bytes, so
-// that a restarted replica never continues another's flush numbers.
-func replicaName() string {
-	host, _ := os.Hostname()
+// replicaName names this process: name (by default host and process id)
+// and random bytes, so that a restarted replica never continues another's
+// flush numbers, beat or rollback work.
+func replicaName(name string) string {
+	if name == "" {
+		host, _ := os.Hostname()
+		name = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
 	var b [4]byte
 	rand.Read(b[:])
-	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+	return name + "-" + hex.EncodeToString(b[:])
 }
 
-// Replica returns the name this replica writes its rows under.
+// Replica returns the name this process writes its rows under: the name
+// given in Options.Replica and an instance id new at each start. Give it to
+// fleet.DrainOptions.Replica and rollout.Options.Replica, so that the three
+// name the process alike.
 func (w *Windows) Replica() string { return w.opt.Replica }
 
 // Window returns the observations of a version of a model that arrived at

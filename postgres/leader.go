@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,6 +47,9 @@ type Leader struct {
 	key     string
 	opt     LeaderOptions
 	leading atomic.Bool
+
+	connMu sync.Mutex // serialises the session's connection between Run and Confirm
+	conn   *pgx.Conn  // the session's connection while Run has one; nil otherwise
 }
 
 // NewLeader returns a Leader for the store's schema. Call Run to take part
@@ -67,6 +71,41 @@ func (s *Store) NewLeader(opt LeaderOptions) *Leader {
 // check (at most Interval ago).
 func (l *Leader) Leading() bool { return l.leading.Load() }
 
+// DefaultConfirmTimeout bounds Confirm's round trip.
+const DefaultConfirmTimeout = 500 * time.Millisecond
+
+// Confirm reports whether this process still holds the lock now, asking the
+// server on the session that holds it: Leading may say so for up to an
+// Interval (or two, with a slow connection) after the server ended the
+// session and another process took the lock. The rollout controller asks
+// it right before a side effect only the leader may have (a decision, a
+// warm-up). A session that does not answer within DefaultConfirmTimeout
+// counts as lost: this process steps down at once, and Run reconnects and
+// tries for the lock again. It costs one round trip on an idle connection.
+func (l *Leader) Confirm(ctx context.Context) bool {
+	if !l.Leading() {
+		return false
+	}
+	l.connMu.Lock()
+	defer l.connMu.Unlock()
+	if l.conn == nil || !l.Leading() {
+		return false
+	}
+	// Not the caller's context: pgx closes a connection whose query is
+	// cancelled, which would give the lock up for a caller that left.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(DefaultConfirmTimeout, l.opt.Interval))
+	defer cancel()
+	if err := l.conn.Ping(cctx); err != nil {
+		l.opt.Logger.Warn("leader: the session holding the lock is gone; stepping down", "err", err)
+		l.set(false)
+		// Run's next check fails on the closed connection and starts a new
+		// session, which tries for the lock again.
+		l.conn.Close(context.WithoutCancel(ctx))
+		return false
+	}
+	return true
+}
+
 // Run takes part in the election until ctx ends, then gives the lock up
 // (by closing its connection) and returns.
 func (l *Leader) Run(ctx context.Context) {
@@ -86,7 +125,12 @@ func (l *Leader) session(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() {
+		l.connMu.Lock()
+		l.conn = nil
+		l.connMu.Unlock()
+		conn.Close(context.WithoutCancel(ctx))
+	}()
 	// If this process's host is lost (power, a partition), nothing closes
 	// the session, and the server would keep it, and the lock, until its
 	// TCP keepalive gives up (hours by default): no replica could lead.
@@ -103,6 +147,9 @@ func (l *Leader) session(ctx context.Context) {
 		conn.Exec(sctx, set)
 		cancel()
 	}
+	l.connMu.Lock()
+	l.conn = conn
+	l.connMu.Unlock()
 	for ctx.Err() == nil {
 		if !l.check(ctx, conn) {
 			return
@@ -114,6 +161,8 @@ func (l *Leader) session(ctx context.Context) {
 // check tries for the lock (or, when held, proves the session is alive)
 // and reports whether the connection still works.
 func (l *Leader) check(ctx context.Context, conn *pgx.Conn) bool {
+	l.connMu.Lock()
+	defer l.connMu.Unlock()
 	cctx, cancel := context.WithTimeout(ctx, l.opt.Interval)
 	defer cancel()
 	if l.Leading() {

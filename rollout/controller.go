@@ -84,7 +84,9 @@ type Options struct {
 	Tick time.Duration
 	// Leader, when set, says whether this replica leads; only the leader
 	// analyses and advances rollouts (operators' actions work anywhere).
-	// Nil means this process is the only controller.
+	// Nil means this process is the only controller. A Leader that is also
+	// a Confirmer is asked, right before each side effect only the leader
+	// may have, whether it still leads (see Confirmer).
 	Leader interface{ Leading() bool }
 	// OutOfService, if set, says why a version is out of the splits
 	// (ejected by outlier detection, failing health checks), or "" when it
@@ -98,7 +100,10 @@ type Options struct {
 	// Replica names this process as the owner of the rollbacks whose side
 	// effects it does (sluice.Unwind.Owner); empty means a name made of the
 	// host name, the process id and random bytes. On a shared store, give
-	// the name its beat is published under (fleet.Windows.Replica).
+	// the name its beat is published under (fleet.Windows.Replica). It must
+	// be this process's alone, new at each start: the leader takes over a
+	// pending rollback only when its owner's name has no fresh beat, and a
+	// second process under the name would take its work for its own.
 	Replica string
 	// Alive, on a shared store, reports whether the replica of that name
 	// still runs (fleet.Drain.Alive). Nil means this process is the only
@@ -112,6 +117,33 @@ type Options struct {
 	Now func() time.Time
 	// Logger logs operations; nil discards.
 	Logger *slog.Logger
+}
+
+// Confirmer is what a Leader may offer besides Leading: whether this
+// process still leads now, confirmed with the store (postgres.Leader
+// asks the session that holds its lock). Leading is as of the election's
+// last check, so a leader whose lock was taken from it would go on, for up
+// to a second or two, deciding rollouts and warming candidates alongside
+// the new leader. The controller confirms right before each such side
+// effect: a decision's commit (which carries its alerts, sent after it
+// commits), a warm-up, the take-over of a dead replica's rollback; a
+// process that no longer leads skips it and the new leader does it.
+type Confirmer interface {
+	Confirm(ctx context.Context) bool
+}
+
+// stillLeads reports, right before a side effect only the leader may
+// have, whether this process still leads: asked of the store when the
+// Leader can confirm (Confirmer), else as Leading last said.
+func (c *Controller) stillLeads(ctx context.Context) bool {
+	switch l := c.opt.Leader.(type) {
+	case nil:
+		return true
+	case Confirmer:
+		return l.Confirm(ctx)
+	default:
+		return l.Leading()
+	}
 }
 
 // Controller runs rollouts against a live gateway.
@@ -851,6 +883,12 @@ func (c *Controller) launchWarmup(r sluice.Rollout) {
 		defer func() { c.mu.Lock(); delete(c.warming, r.ID); c.mu.Unlock(); cancel(nil) }()
 		ctx, cancelT := context.WithTimeout(wctx, 5*time.Minute)
 		defer cancelT()
+		if !c.stillLeads(wctx) {
+			// The lock went to another replica since this one decided to
+			// warm: the new leader's tick warms the candidate, once.
+			c.opt.Logger.Info("warm-up not started: this replica no longer leads", "rollout", r.ID)
+			return
+		}
 		v := c.opt.Control.Registry().Version(r.Spec.Model, r.Spec.Candidate)
 		ev := Event{Kind: EvWarmed}
 		if v == nil {
@@ -950,6 +988,16 @@ func (c *Controller) Step(ctx context.Context) {
 		in, stageN := c.input(r)
 		v := analysis.Analyze(r.Spec.Analysis, in, now)
 		v, gateErrs := c.gates(ctx, r, v, now) // Prometheus gates, off the store transaction
+		if !c.stillLeads(ctx) {
+			// Lost the lock since the tick began: the new leader analyses it;
+			// a decision here would carry alerts the new leader never sends.
+			c.opt.Logger.Info("analysis not applied: this replica no longer leads", "rollout", r.ID)
+			c.mu.Lock()
+			delete(c.analysed, r.ID)
+			c.mu.Unlock()
+			leading = false
+			continue
+		}
 		_, err := c.transition(ctx, model, "controller", "analysis of "+r.ID, "rollout.analysis", func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
 			if cur == nil || cur.ID != r.ID {
 				return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s is gone", r.ID)
@@ -1096,6 +1144,10 @@ func (c *Controller) rollBackIfOut(ctx context.Context, model string, r *sluice.
 	why := c.opt.OutOfService(model + ":" + r.Spec.Candidate)
 	if why == "" {
 		return false
+	}
+	if !c.stillLeads(ctx) {
+		c.opt.Logger.Info("out-of-service rollback not applied: this replica no longer leads", "rollout", r.ID)
+		return true
 	}
 	_, err := c.transition(ctx, model, "controller", "candidate of "+r.ID+" "+why, "rollout."+string(EvOutOfService), func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
 		if cur == nil || cur.ID != r.ID {

@@ -67,6 +67,9 @@ func (c *Controller) resumeUnwinds(ctx context.Context, reg *sluice.Registry, no
 				continue // still draining, up to its drain timeout
 			}
 		}
+		if !c.stillLeads(ctx) {
+			return // the new leader takes them over
+		}
 		c.resumeUnwind(ctx, *r, r.Unwinding.Owner+" stopped before its unload")
 	}
 }
