@@ -35,28 +35,61 @@ type Change struct {
 	Rollouts []Rollout
 	// Audit entries are appended; the store sets their ID and, if zero, At.
 	Audit []AuditEntry
-	// Stamp, when set, dates the audit entries: the store calls it once
-	// inside the transaction, after it holds the write lock and has made
-	// the other writes, just before COMMIT, and every entry's At is its
-	// time (see StampedAudit). An entry dated when the edit was prepared
-	// would claim the change before it could serve: the store may first
-	// wait for its lock (another writer, another replica), and the data
-	// plane switches only once the commit returns.
+	// Stamp, when set, dates the change: the store calls it once inside
+	// the transaction, after it holds the write lock and has made the
+	// other writes, just before COMMIT, and its time becomes every audit
+	// entry's At, the UpdatedAt of every model in Models and the CreatedAt
+	// of every version in NewVersions (see StampTime), so the registry and
+	// the audit log give the change one time. A change dated when the edit
+	// was prepared would claim to be in force before it could serve: the
+	// store may first wait for its lock (another writer, another replica),
+	// and the data plane switches only once the commit returns.
 	Stamp func() time.Time
 }
 
-// StampedAudit returns the audit entries to write, each dated by Stamp
-// when it is set (called here, once).
-func (c *Change) StampedAudit() []AuditEntry {
-	if c.Stamp == nil || len(c.Audit) == 0 {
+// StampTime calls Stamp, once, and returns its time in UTC; zero when
+// Stamp is nil, and then the change keeps the times its edit gave it.
+func (c *Change) StampTime() time.Time {
+	if c.Stamp == nil {
+		return time.Time{}
+	}
+	return c.Stamp().UTC()
+}
+
+// StampedAudit returns the audit entries to write, each dated at when it
+// is not zero (the time StampTime returned).
+func (c *Change) StampedAudit(at time.Time) []AuditEntry {
+	if at.IsZero() || len(c.Audit) == 0 {
 		return c.Audit
 	}
-	now := c.Stamp().UTC()
 	out := slices.Clone(c.Audit)
 	for i := range out {
-		out[i].At = now
+		out[i].At = at
 	}
 	return out
+}
+
+// StampRegistry dates, in reg (the registry the change's edit left), what
+// the store dated at when it committed the change: the models it wrote and
+// the versions it registered. A zero at changes nothing.
+func (c *Change) StampRegistry(reg *Registry, at time.Time) {
+	if at.IsZero() {
+		return
+	}
+	for _, m := range c.Models {
+		if cur := reg.Models[m.Name]; cur != nil {
+			mc := cur.Clone()
+			mc.UpdatedAt = at
+			reg.Models[m.Name] = &mc
+		}
+	}
+	for _, v := range c.NewVersions {
+		if cur := reg.Versions[v.ID()]; cur != nil {
+			vc := cur.Clone()
+			vc.CreatedAt = at
+			reg.Versions[v.ID()] = &vc
+		}
+	}
 }
 
 // Empty reports whether the change writes nothing but possibly audit.
@@ -70,7 +103,9 @@ func (c *Change) Empty() bool {
 type Edit struct {
 	// Actor and Reason go into every audit entry.
 	Actor, Reason string
-	// Now stamps new versions, models and audit entries.
+	// Now stamps new versions, models and audit entries, unless the
+	// change is dated at its commit (Change.Stamp, as the control service
+	// does); it is also the time the edit's checks are made at.
 	Now time.Time
 
 	base    *Registry

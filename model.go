@@ -80,7 +80,8 @@ type Model struct {
 	Labels map[string]string `json:"labels,omitempty" yaml:"labels,omitempty"`
 	// Rules are tried in order before the policy.
 	Rules []Rule `json:"rules,omitempty" yaml:"rules,omitempty"`
-	// UpdatedAt is when the routing last changed; set by the registry.
+	// UpdatedAt is when the routing last changed: set by the registry, at
+	// the commit of the change (the time of its audit entries).
 	UpdatedAt time.Time `json:"updated_at" yaml:"-"`
 }
 

@@ -8,56 +8,6 @@ import (
 	"github.com/sluicehq/sluice"
 )
 
-// TestCompareTags: a team tags release candidates before the release
-// (v2.0.0-rc1, then v2.0.0); every "newest" (policy latest, version lists,
-// the dashboard) must rank the release above its candidates, as semver
-// precedence does, while dates and plain numbers keep their natural order.
-func TestCompareTags(t *testing.T) {
-	ascending := [][]string{
-		{"v1.9.0", "v1.10.0"},
-		{"2026-02-01", "2026-11-20"},
-		{"v2.0.0-rc1", "v2.0.0"},
-		{"v2.0.0-rc.1", "v2.0.0"},
-		{"2.0.0-beta", "2.0.0"},
-		{"v2.0.0-alpha", "v2.0.0-alpha.1", "v2.0.0-alpha.beta", "v2.0.0-beta", "v2.0.0-beta.2", "v2.0.0-beta.11", "v2.0.0-rc.1", "v2.0.0"},
-		{"v1.0.0-1", "v1.0.0-alpha"}, // numeric identifiers rank below alphanumeric ones
-		{"v2.0.0-rc9", "v2.0.0-rc10", "v2.0.0"},
-		{"v1.9.9", "v2.0.0-rc1", "v2.0.0", "v2.0.1-rc1", "v2.0.1"},
-		{"v2-rc1", "v2"},
-		{"v2.0.0-rc1", "v2"}, // v2 is v2.0.0
-		{"v2.1.0-rc1", "v2.1", "v2.1.1-rc1"},
-		{"v2", "v2.0.1-rc1"},
-		{"v2.0.0", "v2.0.0+build5"},
-		// A date's dashes are not pre-releases: a suffixed date is later.
-		{"2026-11-20", "2026-11-20-hotfix"},
-		{"1", "1-2"},
-	}
-	for _, eq := range [][2]string{{"v2", "v2.0.0"}, {"v2.1", "v2.1.0"}, {"v3", "v3.0"}} {
-		if got := sluice.CompareTags(eq[0], eq[1]); got != 0 {
-			t.Errorf("CompareTags(%q, %q) = %d, want 0 (the same release)", eq[0], eq[1], got)
-		}
-		if got := sluice.CompareTags(eq[1], eq[0]); got != 0 {
-			t.Errorf("CompareTags(%q, %q) = %d, want 0 (the same release)", eq[1], eq[0], got)
-		}
-	}
-	for _, seq := range ascending {
-		for i := range seq {
-			for j := range seq {
-				want := 0
-				switch {
-				case i < j:
-					want = -1
-				case i > j:
-					want = 1
-				}
-				if got := sluice.CompareTags(seq[i], seq[j]); got != want {
-					t.Errorf("CompareTags(%q, %q) = %d, want %d", seq[i], seq[j], got, want)
-				}
-			}
-		}
-	}
-}
-
 // TestRegistry_Latest_ReleaseCandidate: v2.0.0-rc1 went to production for
 // a trial, then v2.0.0 was released; policy latest must serve v2.0.0.
 func TestRegistry_Latest_ReleaseCandidate(t *testing.T) {
@@ -75,6 +25,28 @@ func TestRegistry_Latest_ReleaseCandidate(t *testing.T) {
 		tags = append(tags, v.Version)
 	}
 	if want := []string{"v1.9.0", "v2.0.0-rc1", "v2.0.0"}; !slices.Equal(tags, want) {
+		t.Fatalf("VersionsOf = %v, want %v", tags, want)
+	}
+}
+
+// TestRegistry_Latest_DateHotfix: a team tagging by date fixes
+// 2026.11.20 with 2026.11.20-hotfix and promotes it; policy latest must
+// serve the hotfix, not the build it fixes, and list it last.
+func TestRegistry_Latest_DateHotfix(t *testing.T) {
+	reg := sluice.NewRegistry()
+	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	reg.Models["chat"] = &sluice.Model{Name: "chat", Policy: sluice.Policy{Kind: sluice.PolicyLatest}}
+	for i, tag := range []string{"2026.11.20-hotfix", "2026.11.20", "2026.11.20-rc1"} {
+		reg.Versions["chat:"+tag] = &sluice.Version{Model: "chat", Version: tag, Stage: sluice.StageProduction, CreatedAt: now.Add(-time.Duration(i) * time.Minute)}
+	}
+	if l := reg.Latest("chat"); l == nil || l.Version != "2026.11.20-hotfix" {
+		t.Fatalf("Latest = %v, want 2026.11.20-hotfix", l)
+	}
+	var tags []string
+	for _, v := range reg.VersionsOf("chat") {
+		tags = append(tags, v.Version)
+	}
+	if want := []string{"2026.11.20-rc1", "2026.11.20", "2026.11.20-hotfix"}; !slices.Equal(tags, want) {
 		t.Fatalf("VersionsOf = %v, want %v", tags, want)
 	}
 }

@@ -109,7 +109,8 @@ type Version struct {
 	// SunsetAt, for a deprecated version, is when it will be retired; it is
 	// sent in the Sunset header. Zero means not announced.
 	SunsetAt time.Time `json:"sunset_at,omitzero" yaml:"sunset_at,omitempty"`
-	// CreatedAt is when the version was registered; set by the registry.
+	// CreatedAt is when the version was registered: set by the registry,
+	// at the commit of the change (the time of its audit entries).
 	CreatedAt time.Time `json:"created_at" yaml:"-"`
 }
 

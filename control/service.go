@@ -86,7 +86,8 @@ func (s *Service) Do(ctx context.Context, actor, reason string, fn func(e *sluic
 		if ch.Empty() && len(ch.Audit) == 0 {
 			return Result{Revision: base.Revision}, nil
 		}
-		// The audit is dated inside the transaction, just before its
+		// The change (its audit, the models it writes, the versions it
+		// registers) is dated inside the transaction, just before its
 		// COMMIT (Change.Stamp), by this clock, which also dates the
 		// request log: not when the edit was prepared, before a wait for
 		// the store's lock.
@@ -101,6 +102,7 @@ func (s *Service) Do(ctx context.Context, actor, reason string, fn func(e *sluic
 			}
 			next := e.Registry()
 			next.Revision = rev
+			ch.StampRegistry(next, stamped) // as the store holds it
 			s.publishLocked(next)
 			return Result{Revision: rev, Changed: !ch.Empty(), Audit: ch.Audit}, nil
 		}

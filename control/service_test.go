@@ -89,3 +89,76 @@ func TestService_Do_AuditDatedAtCommit(t *testing.T) {
 		}
 	}
 }
+
+// TestService_Do_RegistryDatedAtCommit: an edit that waited for the
+// store's lock dates the models it changed and the versions it registered
+// at its commit, as it dates its audit entries: a model's UpdatedAt and a
+// version's CreatedAt agree with the audit entry of the change that set
+// them, in the store and in the registry the service publishes.
+func TestService_Do_RegistryDatedAtCommit(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	clk := &clock{t: t0}
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc, err := control.New(ctx, slowStore{Store: st, clk: clk, wait: 3 * time.Second}, clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	do := func(reason string, fn func(e *sluice.Edit) error) control.Result {
+		t.Helper()
+		res, err := svc.Do(ctx, "alice", reason, fn)
+		if err != nil {
+			t.Fatalf("%s: %v", reason, err)
+		}
+		return res
+	}
+	at := func(res control.Result, action string) time.Time {
+		t.Helper()
+		for _, a := range res.Audit {
+			if a.Action == action {
+				return a.At
+			}
+		}
+		t.Fatalf("the change wrote no %s audit entry: %+v", action, res.Audit)
+		return time.Time{}
+	}
+	check := func(what string, stored, published, audit time.Time) {
+		t.Helper()
+		if !stored.Equal(audit) || !published.Equal(audit) {
+			t.Errorf("%s: stored %s, published %s, want the audit entry's time %s (the edit was prepared at %s)", what, stored, published, audit, audit.Add(-3*time.Second))
+		}
+	}
+
+	res := do("register", func(e *sluice.Edit) error {
+		for _, tag := range []string{"v1", "v2"} {
+			if _, err := e.RegisterVersion(sluice.Version{Model: "chat", Version: tag, Endpoints: []string{"http://127.0.0.1:9001"}, Stage: sluice.StageProduction}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	reg, err := st.LoadRegistry(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	registered := at(res, "version.register")
+	if want := t0.Add(3 * time.Second); !registered.Equal(want) {
+		t.Fatalf("version.register dated %s, want %s (after the store's wait)", registered, want)
+	}
+	check("version chat:v1 CreatedAt", reg.Versions["chat:v1"].CreatedAt, svc.Registry().Versions["chat:v1"].CreatedAt, registered)
+	check("model chat UpdatedAt on creation", reg.Models["chat"].UpdatedAt, svc.Registry().Models["chat"].UpdatedAt, at(res, "model.create"))
+
+	clk.Add(time.Minute)
+	res = do("split", func(e *sluice.Edit) error {
+		return e.SetSplit("chat", []sluice.Weight{{Version: "v1", Percent: 90}, {Version: "v2", Percent: 10}})
+	})
+	if reg, err = st.LoadRegistry(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("model chat UpdatedAt after the split", reg.Models["chat"].UpdatedAt, svc.Registry().Models["chat"].UpdatedAt, at(res, "model.policy"))
+	check("version chat:v1 CreatedAt after the split", reg.Versions["chat:v1"].CreatedAt, svc.Registry().Versions["chat:v1"].CreatedAt, registered)
+}

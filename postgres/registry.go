@@ -120,7 +120,8 @@ func lockMeta(ctx context.Context, tx pgx.Tx) (int64, error) {
 // rollout's model may be new too), then new versions, then stage changes
 // (which may concern a version registered in the same change), then
 // rollouts, the revision, the NOTIFY that tells other replicas and last the
-// audit, dated by c.Stamp just before the COMMIT. The meta row is locked
+// change's time (c.Stamp, just before the COMMIT) on its models, new versions
+// and audit. The meta row is locked
 // first, so a commit that waited for another sees the revision it left and
 // fails with CodeConflict, and audit ids and times follow commit order.
 func (s *Store) Commit(ctx context.Context, c sluice.Change) (int64, error) {
@@ -159,9 +160,14 @@ func (s *Store) Commit(ctx context.Context, c sluice.Change) (int64, error) {
 		if err := s.notify(ctx, tx, next); err != nil {
 			return err
 		}
-		// Last, so the audit's time is as close to the commit as it can be
-		// (see Change.Stamp).
-		return s.insertAudit(ctx, tx, c.StampedAudit()...)
+		// Last, so the change's time is as close to the commit as it can
+		// be (see Change.Stamp): the models and versions written above
+		// take it too, so they agree with the audit.
+		stamp := c.StampTime()
+		if err := dateChange(ctx, tx, &c, stamp); err != nil {
+			return err
+		}
+		return s.insertAudit(ctx, tx, c.StampedAudit(stamp)...)
 	})
 	if err != nil {
 		return 0, err
@@ -330,4 +336,36 @@ func utcRollout(r *sluice.Rollout) {
 			r.Events[i].At = r.Events[i].At.UTC()
 		}
 	}
+}
+
+// dateChange sets at, the change's commit time (zero: none, the change
+// keeps its edit's times), on the models and versions c wrote in tx: one
+// statement for each table.
+func dateChange(ctx context.Context, tx pgx.Tx, c *sluice.Change, at time.Time) error {
+	if at.IsZero() {
+		return nil
+	}
+	ts, err := timeArg("the change's time", at)
+	if err != nil {
+		return err
+	}
+	if len(c.Models) > 0 {
+		names := make([]string, len(c.Models))
+		for i, m := range c.Models {
+			names[i] = m.Name
+		}
+		if _, err := tx.Exec(ctx, "UPDATE models SET updated_at = $1 WHERE name = ANY($2)", ts, names); err != nil {
+			return fmt.Errorf("date models: %w", err)
+		}
+	}
+	if len(c.NewVersions) > 0 {
+		ids := make([]string, len(c.NewVersions))
+		for i, v := range c.NewVersions {
+			ids[i] = v.ID()
+		}
+		if _, err := tx.Exec(ctx, "UPDATE versions SET created_at = $1 WHERE id = ANY($2)", ts, ids); err != nil {
+			return fmt.Errorf("date versions: %w", err)
+		}
+	}
+	return nil
 }

@@ -503,6 +503,7 @@ func applyRouting(e *sluice.Edit, r sluice.Rollout, acts []Action) error {
 //   - the policy from before, except that the candidate takes no traffic
 //     from it: a share it had in a split before (an informal canary) goes
 //     to the baseline, so a rolled-back candidate really stops serving;
+//     its salt, or the model's present one when none was recorded;
 //   - the labels the rollout set (preview; stable, on undo) go back to what
 //     they were, while labels anyone else set meanwhile stay;
 //   - if the restored policy would still pick the candidate (policy latest
@@ -525,6 +526,16 @@ func restore(e *sluice.Edit, r sluice.Rollout) error {
 	m := cur.Clone()
 	m.Policy = r.PreviousPolicy
 	m.Policy.Split = slices.Clone(r.PreviousPolicy.Split)
+	if m.Policy.Salt == "" {
+		// As SetPolicy: a policy without a salt keeps the model's. A
+		// rollout records the model's salt with its policy, and the
+		// rollout itself never changes it, so an empty one is either the
+		// salt as it was (and still is) or not recorded at all: a release
+		// before the salt was kept under every policy kind stored none
+		// under a policy other than a split. Clearing it would reshuffle
+		// the users of the model's next split.
+		m.Policy.Salt = cur.Policy.Salt
+	}
 	if m.Policy.Kind == sluice.PolicySplit {
 		var moved float64
 		split := m.Policy.Split[:0]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/sluicehq/sluice"
 )
@@ -102,8 +103,8 @@ func loadVersions(ctx context.Context, tx *sql.Tx, reg *sluice.Registry) error {
 // Commit applies c in one transaction: models first (a new version's or
 // rollout's model may be new too), then new versions, then stage changes
 // (which may concern a version registered in the same change), then
-// rollouts, the revision and last the audit, dated by c.Stamp just before
-// the COMMIT (the write lock is held from BEGIN IMMEDIATE).
+// rollouts, the revision and last the change's time (c.Stamp, just before
+// the COMMIT) on its models, new versions and audit (the write lock is held from BEGIN IMMEDIATE).
 func (s *Store) Commit(ctx context.Context, c sluice.Change) (int64, error) {
 	next := c.BaseRevision + 1
 	err := s.write(ctx, "commit", func(tx *sql.Tx) error {
@@ -137,9 +138,14 @@ func (s *Store) Commit(ctx context.Context, c sluice.Change) (int64, error) {
 		if _, err := tx.ExecContext(ctx, "UPDATE meta SET revision = ? WHERE id = 1", next); err != nil {
 			return fmt.Errorf("write revision: %w", err)
 		}
-		// Last, so the audit's time is as close to the commit as it can be
-		// (see Change.Stamp).
-		return s.insertAudit(ctx, tx, c.StampedAudit()...)
+		// Last, so the change's time is as close to the commit as it can
+		// be (see Change.Stamp): the models and versions written above
+		// take it too, so they agree with the audit.
+		stamp := c.StampTime()
+		if err := dateChange(ctx, tx, &c, stamp); err != nil {
+			return err
+		}
+		return s.insertAudit(ctx, tx, c.StampedAudit(stamp)...)
 	})
 	if err != nil {
 		return 0, err
@@ -232,6 +238,29 @@ func setStage(ctx context.Context, tx *sql.Tx, sc sluice.StageChange) error {
 		return fmt.Errorf("write stage of version %s: %w", sc.ID, err)
 	} else if n == 0 {
 		return sluice.Errorf(sluice.CodeNotFound, "version %s is not registered, so its stage cannot change: list versions with sluice get versions", sc.ID)
+	}
+	return nil
+}
+
+// dateChange sets at, the change's commit time (zero: none, the change
+// keeps its edit's times), on the models and versions c wrote in tx.
+func dateChange(ctx context.Context, tx *sql.Tx, c *sluice.Change, at time.Time) error {
+	if at.IsZero() {
+		return nil
+	}
+	ts, err := timeArg("the change's time", at)
+	if err != nil {
+		return err
+	}
+	for _, m := range c.Models {
+		if _, err := tx.ExecContext(ctx, "UPDATE models SET updated_at = ? WHERE name = ?", ts, m.Name); err != nil {
+			return fmt.Errorf("date model %s: %w", m.Name, err)
+		}
+	}
+	for _, v := range c.NewVersions {
+		if _, err := tx.ExecContext(ctx, "UPDATE versions SET created_at = ? WHERE id = ?", ts, v.ID()); err != nil {
+			return fmt.Errorf("date version %s: %w", v.ID(), err)
+		}
 	}
 	return nil
 }

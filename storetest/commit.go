@@ -18,6 +18,7 @@ var commitTests = []test{
 	{"ErrStageOfUnknownVersion", testCommitStageUnknown},
 	{"ConcurrentSameBase", testCommitConcurrent},
 	{"AuditStampedBeforeCommit", testCommitStamp},
+	{"ModelsAndVersionsStamped", testCommitStampRegistry},
 }
 
 // edit commits one edit made by fn against the current registry and
@@ -247,4 +248,70 @@ func testCommitStamp(t *testing.T, s sluice.Store) {
 	if calls != 0 {
 		t.Errorf("Stamp called %d times for a refused change, want 0", calls)
 	}
+}
+
+// testCommitStampRegistry: the models a change writes and the versions it
+// registers take its Stamp's time, as its audit entries do, not the time
+// its edit was prepared (which may be long before, when the commit waited
+// for the store's lock); a model or version the change does not write
+// keeps its time.
+func testCommitStampRegistry(t *testing.T, s sluice.Store) {
+	commit := func(prepared, stamp time.Time, fn func(e *sluice.Edit)) sluice.Change {
+		t.Helper()
+		e := mustLoad(t, s).Edit("alice", "dated", prepared)
+		fn(e)
+		c := mustFinish(t, e)
+		c.Stamp = func() time.Time { return stamp.In(time.FixedZone("CET", 3600)) }
+		mustCommit(t, s, c)
+		want := e.Registry()
+		c.StampRegistry(want, stamp)
+		want.Revision = c.BaseRevision + 1
+		equalRegistry(t, mustLoad(t, s), want)
+		return c
+	}
+	check := func(what string, got, want time.Time) {
+		t.Helper()
+		checkUTC(t, what, got)
+		if !micro(got).Equal(micro(want)) {
+			t.Errorf("%s = %v, want %v", what, got, want)
+		}
+	}
+	auditAt := func(action string) time.Time {
+		t.Helper()
+		got := mustAudit(t, s, sluice.AuditQuery{Action: action, Limit: 1})
+		if len(got) != 1 {
+			t.Fatalf("no %s audit entry", action)
+		}
+		return got[0].At
+	}
+
+	// A new model with a version: both dated by the stamp, an hour after
+	// the edit was prepared.
+	commit(at(0), at(time.Hour), func(e *sluice.Edit) {
+		register(t, e, minimalVersion("chat", "v1.0.0", sluice.StageProduction))
+		register(t, e, minimalVersion("chat", "v1.1.0", sluice.StageStaging))
+	})
+	reg := mustLoad(t, s)
+	check("new model's UpdatedAt", reg.Models["chat"].UpdatedAt, at(time.Hour))
+	check("new version's CreatedAt", reg.Versions["chat:v1.0.0"].CreatedAt, at(time.Hour))
+	check("version.register audit entry", auditAt("version.register"), reg.Versions["chat:v1.0.0"].CreatedAt)
+
+	// A policy change on the existing model, and a new version of another
+	// model: the changed model and the new version take the new stamp,
+	// the versions already there keep theirs.
+	commit(at(2*time.Hour), at(3*time.Hour), func(e *sluice.Edit) {
+		must(t, "SetSplit", e.SetSplit("chat", []sluice.Weight{{Version: "v1.0.0", Percent: 90}, {Version: "v1.1.0", Percent: 10}}))
+		register(t, e, minimalVersion("embed", "v1", ""))
+	})
+	reg = mustLoad(t, s)
+	check("changed model's UpdatedAt", reg.Models["chat"].UpdatedAt, at(3*time.Hour))
+	check("model.policy audit entry", auditAt("model.policy"), reg.Models["chat"].UpdatedAt)
+	check("other model's new version's CreatedAt", reg.Versions["embed:v1"].CreatedAt, at(3*time.Hour))
+	check("old version's CreatedAt", reg.Versions["chat:v1.0.0"].CreatedAt, at(time.Hour))
+
+	// A stage change alone writes no model: its UpdatedAt stays.
+	commit(at(4*time.Hour), at(5*time.Hour), func(e *sluice.Edit) {
+		must(t, "SetStage", e.SetStage("chat:v1.1.0", sluice.StageProduction, time.Time{}))
+	})
+	check("model's UpdatedAt after a stage change", mustLoad(t, s).Models["chat"].UpdatedAt, at(3*time.Hour))
 }
