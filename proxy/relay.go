@@ -182,12 +182,11 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 		clientErr bool
 		inEvent   bool   // wrote a line of an event not yet ended
 		long      []byte // a line longer than the reader, as far as read
-		// cr: the stream's first line ends in \r alone, so lines are split
-		// at \r, \n and \r\n (readLineCR) rather than by ReadSlice('\n'),
-		// which splits \n and \r\n at no extra cost; crlf: the last line
-		// ended in a \r that may be followed by its \n.
-		cr   = crLines(br)
-		crlf bool
+		// lines splits the stream at \n, \r and \r\n, mixed as they come.
+		lines = sseLines{br: br}
+		// lastTo is where the last line went, for the \n of its \r\n
+		// when that comes with the next read.
+		lastTo lineDest
 		// held are the lines of the current event before its first data
 		// line ("event:", "id:", "retry:", and comments after them), kept
 		// back while the proxy may hide the event (the usage chunk it asked
@@ -197,6 +196,7 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 		sawData bool // the current event has had a data line
 	)
 	write := func(b []byte) {
+		lastTo = toClient
 		if clientErr {
 			return
 		}
@@ -218,17 +218,22 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 		// them: an event is never held waiting for the backend, and events
 		// that arrived together (a backend or a proxy faster than the
 		// client) go out in one write, as nginx passes on what it read.
-		if ended && fl != nil && !clientErr && !(lineReady(br) || cr && crLineReady(br)) {
+		if ended && fl != nil && !clientErr && !lines.ready() {
 			fl.Flush()
 			pending, ended = false, false
 		}
-		var line []byte
-		var err error
-		if cr {
-			line, err = readLineCR(br, &crlf)
-		} else {
-			line, err = br.ReadSlice('\n')
+		line, cont, err := lines.next()
+		if cont {
+			// The \n of the last line's \r\n: it goes where that line went.
+			switch lastTo {
+			case toClient:
+				write(line)
+			case toHeld:
+				held = append(held, line...)
+			}
+			continue
 		}
+		lastTo = dropped
 		if err == bufio.ErrBufferFull {
 			// An event line longer than the buffer: pass it through in
 			// parts, and keep it (up to maxLongLine) to read it whole.
@@ -302,6 +307,7 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 				case !x.f.usageAsked && !sawData && len(held) < maxHeld && (len(held) > 0 || trimmed[0] != ':'):
 					// A comment alone (a keep-alive) passes at once.
 					held = append(held, line...)
+					lastTo = toHeld
 				default:
 					flushHeld()
 					write(line)
@@ -371,52 +377,11 @@ func hasReasoning(payload []byte) bool {
 	return d.Get("reasoning_content").String() != "" || d.Get("reasoning").String() != ""
 }
 
-// crLines reports whether the stream in br, holding its first line,
-// ends that line in \r alone (the SSE spec allows \r, \n and \r\n).
-func crLines(br *bufio.Reader) bool {
-	b, _ := br.Peek(br.Buffered())
-	i := bytes.IndexAny(b, "\r\n")
-	return i >= 0 && b[i] == '\r' && (i+1 == len(b) || b[i+1] != '\n')
-}
+// lineDest is where relayStream sent a line.
+type lineDest uint8
 
-// readLineCR is br.ReadSlice('\n') for a stream whose lines may end in
-// \r, \n or \r\n: it returns the next line with its ending, as a slice
-// of br's buffer. *crlf says the line before ended in a \r that was the
-// last byte read: a \n right after it belongs to that line, not another.
-func readLineCR(br *bufio.Reader, crlf *bool) ([]byte, error) {
-	if *crlf {
-		*crlf = false
-		if b, err := br.Peek(1); err == nil && b[0] == '\n' {
-			br.Discard(1)
-		}
-	}
-	for {
-		n := br.Buffered()
-		b, _ := br.Peek(n)
-		if i := bytes.IndexAny(b, "\r\n"); i >= 0 {
-			if b[i] == '\r' {
-				if i+1 == n {
-					*crlf = true
-				} else if b[i+1] == '\n' {
-					i++
-				}
-			}
-			br.Discard(i + 1)
-			return b[:i+1], nil
-		}
-		if n == br.Size() {
-			br.Discard(n)
-			return b, bufio.ErrBufferFull
-		}
-		if _, err := br.Peek(n + 1); err != nil && br.Buffered() == n {
-			br.Discard(n)
-			return b, err
-		}
-	}
-}
-
-// crLineReady is lineReady for lines that may end in \r.
-func crLineReady(br *bufio.Reader) bool {
-	b, _ := br.Peek(br.Buffered())
-	return bytes.IndexByte(b, '\r') >= 0
-}
+const (
+	dropped  lineDest = iota // hidden from the client
+	toClient                 // written
+	toHeld                   // held back with its event
+)

@@ -79,7 +79,7 @@ func (s *Server) newFastFront(addr net.Addr, hot http.Handler, slow *http.Server
 		WriteTimeout: write,
 		IdleTimeout:  2 * time.Minute,
 		// Headers must fit in the read buffer (431 above it).
-		ReadBufferSize: 16 << 10,
+		ReadBufferSize: frontReadBuffer,
 		// One byte over the limit still reaches the proxy, whose answer
 		// names max_body_bytes; a larger body gets the same answer here.
 		MaxRequestBodySize:           int(s.Config.MaxBodyBytes) + 1,
@@ -106,7 +106,7 @@ func (f *fastFront) serve(s *Server, ln net.Listener) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := f.srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
+		if err := f.srv.Serve(&frontListener{Listener: ln, front: f}); err != nil && !errors.Is(err, net.ErrClosed) {
 			s.logger.Error("serve", "err", err)
 		}
 	}()
@@ -402,6 +402,9 @@ func (f *fastFront) handOff(ctx *fasthttp.RequestCtx, body []byte) {
 	}
 	raw = append(raw, "\r\n"...)
 	raw = append(raw, body...)
+	if c, ok := ctx.Conn().(*frontConn); ok {
+		c.handedOff = true // net/http reads it from now on
+	}
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(c net.Conn) { f.ln.push(&replayConn{Conn: c, pre: raw}) })
 }

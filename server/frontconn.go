@@ -1,0 +1,180 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// frontReadBuffer is the size of the fasthttp front's read buffer: a
+// request's headers must fit in it (431 above it).
+const frontReadBuffer = 16 << 10
+
+// frontListener gives the fasthttp front its connections as frontConns.
+type frontListener struct {
+	net.Listener
+	front *fastFront
+}
+
+func (l *frontListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &frontConn{Conn: c, front: l.front}, nil
+}
+
+// frontConn is a connection the fasthttp front reads. It hands to net/http
+// the requests whose head ends with a bare LF, which fasthttp would wait
+// on until the header timeout.
+//
+// Why fasthttp waits: its header scanner ends a header block at an empty
+// line only when the bytes it holds contain a CRLF CRLF (so that it never
+// frames a request differently from a server that only knows that
+// terminator); a head whose lines end in LF alone ("Host: x\n\n"), or in
+// a mix without two CRLFs in a row ("Host: x\n\r\n"), has none, so
+// fasthttp asks its buffered reader for more bytes and waits for them
+// until the read deadline (10 s), then answers 400. Go's net/http reads
+// such a head as RFC 9112 section 2.2 allows (a bare LF ends a line), and
+// so does a client's script.
+//
+// How it is seen without a cost to the other requests: fasthttp reads a
+// request through a bufio.Reader of frontReadBuffer bytes, which slides
+// the bytes it still holds to the start of its buffer before each read
+// from the connection and reads into the rest. A request that arrives
+// whole (the usual case) is read in one Read into the whole buffer, which
+// frontConn only notes (buf). A Read into the rest of that buffer means
+// fasthttp holds buf[:k] unparsed and wants more: only then is buf[:k]
+// looked at, and if it starts with a request whose head net/http would
+// read whole and has no CRLF CRLF, the connection goes to net/http with
+// buf[:k] replayed, as handOff does for a request fasthttp has read, and
+// fasthttp is told that the connection is closed (it then neither answers
+// nor logs).
+type frontConn struct {
+	net.Conn
+	front *fastFront
+	// buf is fasthttp's read buffer, as seen when fasthttp read into the
+	// whole of it.
+	buf []byte
+	// handedOff: handOff gave this connection to net/http, whose reads go
+	// through it from then on and are not looked at.
+	handedOff bool
+	// taken: Read gave the connection beneath to net/http. fasthttp takes
+	// this connection for closed, and its Close (or any other call it
+	// still makes) must not reach the connection net/http now serves.
+	taken atomic.Bool
+}
+
+// errTakenOver is what fasthttp's read of a connection given to net/http
+// returns: a closed connection, which it leaves without an answer.
+var errTakenOver = fmt.Errorf("the request's head ends with a bare LF: connection handed to net/http: %w", net.ErrClosed)
+
+func (c *frontConn) Read(p []byte) (int, error) {
+	if !c.handedOff && len(p) > 0 {
+		if len(p) == frontReadBuffer {
+			c.buf = p
+		} else if k := len(c.buf) - len(p); k > 0 && &c.buf[k] == &p[0] && bareLFHead(c.buf[:k]) {
+			return c.takeOver(c.buf[:k])
+		}
+	}
+	if c.taken.Load() {
+		return 0, errTakenOver
+	}
+	return c.Conn.Read(p)
+}
+
+// takeOver gives the connection to net/http, which reads head first.
+func (c *frontConn) takeOver(head []byte) (int, error) {
+	pre := bytes.Clone(head)
+	c.buf = nil
+	c.taken.Store(true)
+	c.front.ln.push(&replayConn{Conn: c.Conn, pre: pre})
+	return 0, errTakenOver
+}
+
+func (c *frontConn) Write(p []byte) (int, error) {
+	if c.taken.Load() {
+		return 0, errTakenOver
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *frontConn) Close() error {
+	if c.taken.Load() {
+		return nil
+	}
+	return c.Conn.Close()
+}
+
+func (c *frontConn) SetDeadline(t time.Time) error {
+	if c.taken.Load() {
+		return nil
+	}
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *frontConn) SetReadDeadline(t time.Time) error {
+	if c.taken.Load() {
+		return nil
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *frontConn) SetWriteDeadline(t time.Time) error {
+	if c.taken.Load() {
+		return nil
+	}
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// NetConn returns the connection beneath, which the hang-up watcher peeks
+// at (sockpeek).
+func (c *frontConn) NetConn() net.Conn { return c.Conn }
+
+var crlfcrlf = []byte("\r\n\r\n")
+
+// bareLFHead reports whether b, the bytes fasthttp holds unparsed while it
+// waits for more, starts with a request line and a head that net/http
+// reads whole (its lines ending in LF or CRLF, up to an empty one) and
+// that fasthttp does not: b has no CRLF CRLF. The request line is checked
+// so that b is known to be a request's start, not the trailer of a chunked
+// body that fasthttp reads the same way.
+func bareLFHead(b []byte) bool {
+	if bytes.Contains(b, crlfcrlf) {
+		return false
+	}
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 || !requestLine(bytes.TrimSuffix(b[:i], []byte("\r"))) {
+		return false
+	}
+	for rest := b[i+1:]; ; {
+		j := bytes.IndexByte(rest, '\n')
+		switch {
+		case j < 0:
+			return false // the head is not whole yet
+		case j == 0, j == 1 && rest[0] == '\r':
+			return true
+		}
+		rest = rest[j+1:]
+	}
+}
+
+// requestLine reports whether line looks like "METHOD target HTTP/1.x"
+// (a trailer line's first word ends with a colon, which no method has).
+func requestLine(line []byte) bool {
+	method, rest, ok := bytes.Cut(line, []byte(" "))
+	if !ok || len(method) == 0 {
+		return false
+	}
+	for _, c := range method {
+		if !httpguts.IsTokenRune(rune(c)) {
+			return false
+		}
+	}
+	target, proto, ok := bytes.Cut(rest, []byte(" "))
+	return ok && len(target) > 0 && (string(proto) == "HTTP/1.1" || string(proto) == "HTTP/1.0")
+}
