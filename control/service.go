@@ -90,9 +90,12 @@ func (s *Service) Do(ctx context.Context, actor, reason string, fn func(e *sluic
 		// registers) is dated inside the transaction, just before its
 		// COMMIT (Change.Stamp), by this clock, which also dates the
 		// request log: not when the edit was prepared, before a wait for
-		// the store's lock.
+		// the store's lock. To the microsecond, the finest time PostgreSQL
+		// keeps: the registry published here, and the audit returned, must
+		// equal what other replicas (and this one after a restart) read
+		// back from the store.
 		var stamped time.Time
-		ch.Stamp = func() time.Time { stamped = s.now().UTC(); return stamped }
+		ch.Stamp = func() time.Time { stamped = s.now().UTC().Truncate(time.Microsecond); return stamped }
 		rev, err := s.store.Commit(ctx, ch)
 		if err == nil {
 			for i := range ch.Audit {

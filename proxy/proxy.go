@@ -329,7 +329,7 @@ func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 	}
 	allowed := p.opt.ForceAllowed != nil && p.opt.ForceAllowed(r)
 	rq := route.Request{Model: x.f.model.Str, StickyKey: x.f.user, Header: r.Header, ForceAllowed: allowed, Category: x.category}
-	d, n, err := p.decide(&rq)
+	d, n, tab, err := p.decide(&rq)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -337,7 +337,7 @@ func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 	if p.forceHeader != "" {
 		delete(r.Header, p.forceHeader)
 	}
-	p.forward(&x, d, n)
+	p.forward(&x, d, n, tab)
 }
 
 // decide routes rq and counts the request in flight to the version it
@@ -347,19 +347,20 @@ func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 // count only after the drain read it would be missed, and sent to a
 // candidate being unloaded. So the table is read again after the count is
 // raised: if it changed, the request is routed again by the new one. The
-// cost is one atomic load.
-func (p *Proxy) decide(rq *route.Request) (route.Decision, *atomic.Int64, error) {
+// cost is one atomic load. It also returns the table it routed by (see
+// retryOn).
+func (p *Proxy) decide(rq *route.Request) (route.Decision, *atomic.Int64, *route.Table, error) {
 	tab := p.opt.Routes.Load()
 	for {
 		d, err := tab.Decide(rq)
 		if err != nil {
-			return d, nil, err
+			return d, nil, nil, err
 		}
 		n := p.inflight.counter(d.Target.ID)
 		n.Add(1)
 		now := p.opt.Routes.Load()
 		if now == tab {
-			return d, n, nil
+			return d, n, tab, nil
 		}
 		n.Add(-1)
 		tab = now
@@ -444,8 +445,9 @@ func (p *Proxy) readBody(r *http.Request, buf []byte) ([]byte, error) {
 // the request for feedback.
 //
 // n is the counter of requests in flight to d.Target, raised by decide; it
-// is lowered when the answer ends (or moved to stable's on a retry).
-func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64) {
+// is lowered when the answer ends (or moved to stable's on a retry). tab is
+// the routing table d was decided by.
+func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *route.Table) {
 	defer func() { n.Add(-1) }()
 	ctx, cancel := p.requestContext(x)
 	defer cancel()
@@ -454,7 +456,12 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64) {
 	p.plan(x, target)
 	x.sent = p.opt.Now()
 	resp, class, err := p.attempt(ctx, x, target)
+	var stable *route.Target
+	var sn *atomic.Int64
 	if class != "" && !p.opt.NoRetry && retriable(d.Route) && d.Stable != nil && d.Stable != target && class != "canceled" && !p.expired(ctx, x) {
+		stable, sn = p.retryOn(tab, x.f.model.Str, d.Stable, target)
+	}
+	if stable != nil {
 		// The failed attempt counts against the version that failed.
 		failed := p.observation(x, target, d, routeName)
 		failed.Status = statusFor(resp, class)
@@ -467,9 +474,7 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64) {
 			resp.Body.Close()
 		}
 		n.Add(-1)
-		target, routeName = d.Stable, "retry"
-		n = p.inflight.counter(target.ID)
-		n.Add(1)
+		target, routeName, n = stable, "retry", sn
 		x.sent = p.opt.Now()
 		resp, class, err = p.attempt(ctx, x, target)
 	}
@@ -485,6 +490,31 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64) {
 	p.relay(x, target, resp, class, err, &obs)
 	p.record(&obs, target.ID)
 	p.afterAnswer(x, target, &obs)
+}
+
+// retryOn returns the version a request that failed at version failed is
+// retried on, with its count of requests in flight already raised, or nil
+// (nothing raised) when there is none. stable is the retry version of tab,
+// the table the request was routed by. A rollback may have swapped the
+// table since (an undo takes out a promoted candidate, the stable one),
+// and its drain waits for the old version's count to reach 0: a retry
+// counted after that read would go to a version being unloaded. So, as in
+// decide, the count is raised and the table read again; if it changed,
+// the retry goes to the stable version of the table in force.
+func (p *Proxy) retryOn(tab *route.Table, model string, stable, failed *route.Target) (*route.Target, *atomic.Int64) {
+	for {
+		if stable == nil || stable.ID == failed.ID {
+			return nil, nil
+		}
+		n := p.inflight.counter(stable.ID)
+		n.Add(1)
+		now := p.opt.Routes.Load()
+		if now == tab {
+			return stable, n
+		}
+		n.Add(-1)
+		tab, stable = now, now.Stable(model)
+	}
 }
 
 // expired reports whether the request's time (Options.RequestTimeout) has

@@ -264,7 +264,20 @@ func (p *Proxy) enqueueShadow(x *exchange, obs *sluice.Observation) {
 func (p *Proxy) runShadow(j *shadowJob) {
 	s := &p.shadow
 	t := p.opt.Routes.Load().Target(j.rule.candidate)
-	if j.rule.ctx.Err() != nil || t == nil {
+	if t == nil {
+		s.skipped.Add(1)
+		return
+	}
+	// Counted in flight before the shadow is checked, as decide does for a
+	// live request: a rollback stops the shadow, then its drain (or the
+	// beat that publishes this replica's counts to the fleet's) reads the
+	// candidate's count. A mirror that checked first and counted after
+	// that read went to a candidate being unloaded (the own client writes
+	// on a kept-alive connection whatever the context says).
+	n := p.inflight.counter(t.ID)
+	n.Add(1)
+	if j.rule.ctx.Err() != nil {
+		n.Add(-1)
 		s.skipped.Add(1)
 		return
 	}
@@ -287,8 +300,6 @@ func (p *Proxy) runShadow(j *shadowJob) {
 		RequestID: j.reqID, At: x.start, Model: t.Model, Version: t.Version, Route: RouteShadow,
 		Category: j.category, Endpoint: j.path, Stream: x.f.stream,
 	}
-	n := p.inflight.counter(t.ID)
-	n.Add(1)
 	resp, class, err := p.attempt(ctx, x, t)
 	p.relay(x, t, resp, class, err, &obs)
 	n.Add(-1)

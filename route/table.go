@@ -328,6 +328,22 @@ func (t *Table) Revision() int64 {
 	return t.revision
 }
 
+// Stable returns the version a failed request for model name (as
+// Request.Model) is retried on in t, Decision.Stable, or nil when t has
+// none for it. The proxy asks it when the table changed between a
+// request's decision and its retry, so that the retry follows the routing
+// in force (a rollback may have taken the old stable version out).
+func (t *Table) Stable(name string) *Target {
+	if t == nil {
+		return nil
+	}
+	n, ok := t.names[name]
+	if !ok || n.model == nil {
+		return nil
+	}
+	return n.model.stable
+}
+
 // Target returns the servable version with full id id, or nil. Shadow
 // mirroring and retries use it to reach a version outside the decision.
 func (t *Table) Target(id string) *Target {
