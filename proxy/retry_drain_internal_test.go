@@ -13,7 +13,7 @@ import (
 	"github.com/sluicehq/sluice/route"
 )
 
-// TestReview_RetryAfterSwapGoesToNewStable: a request routed by a rule to
+// TestRetry_AfterSwapGoesToNewStable: a request routed by a rule to
 // another version is retried, when that version fails, on the stable
 // version of the table it was routed by. An undo of a promoted rollout
 // swaps the table (the candidate was the stable one) and its drain waits
@@ -21,7 +21,7 @@ import (
 // failed after that read was retried on the candidate the unload webhook
 // was unloading. The retry now counts itself and reads the table again,
 // as decide does, and goes to the stable version of the table in force.
-func TestReview_RetryAfterSwapGoesToNewStable(t *testing.T) {
+func TestRetry_AfterSwapGoesToNewStable(t *testing.T) {
 	arrived, release := make(chan struct{}), make(chan struct{})
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)

@@ -11,14 +11,14 @@ import (
 	"github.com/sluicehq/sluice/postgres/pgtest"
 )
 
-// TestReview_PublishedDatesEqualStoredOnPostgres: the service dates a
+// TestService_PublishedDatesEqualStoredOnPostgres: the service dates a
 // change at its commit and publishes the registry "as the store holds it"
 // (Change.StampRegistry), but PostgreSQL keeps microseconds, so the
 // committing replica served a model's UpdatedAt, a version's CreatedAt and
 // the audit entries' At with nanoseconds that every other replica (and
 // this one after a reload or restart) read back truncated: the times of
 // one change disagreed across the fleet and with the audit log.
-func TestReview_PublishedDatesEqualStoredOnPostgres(t *testing.T) {
+func TestService_PublishedDatesEqualStoredOnPostgres(t *testing.T) {
 	ctx := context.Background()
 	st, err := postgres.Open(ctx, pgtest.Schema(t))
 	if err != nil {

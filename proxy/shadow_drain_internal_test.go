@@ -38,7 +38,7 @@ func (s *sentTo) count(host string) int {
 	return n
 }
 
-// TestReview_ShadowCountedBeforeStopCheck: a mirrored request checked that
+// TestRunShadow_CountedBeforeStopCheck: a mirrored request checked that
 // its shadow was still on, then counted itself in flight to the candidate.
 // A rollback that stopped the shadow and read the candidate's count in
 // between (the local drain, or the beat that publishes the count to the
@@ -48,7 +48,7 @@ func (s *sentTo) count(host string) int {
 // writing on a kept-alive connection. The interleaving is forced by
 // holding the lock the first count of a version takes; the transport
 // records whether the mirror was handed on to the candidate at all.
-func TestReview_ShadowCountedBeforeStopCheck(t *testing.T) {
+func TestRunShadow_CountedBeforeStopCheck(t *testing.T) {
 	_, cand, _, after := gapBackends(t)
 	tr := &sentTo{}
 	p := New(Options{Routes: route.NewHolder(after), Transport: tr})
