@@ -111,6 +111,11 @@ func (c *frontConn) takeOver(head []byte) (int, error) {
 	pre := bytes.Clone(head)
 	c.buf = nil
 	c.taken.Store(true)
+	// fasthttp's deadlines (its header timeout, the write deadline of its
+	// last answer) are not net/http's, which sets only those it has: it
+	// would keep the write deadline for the request's answer. fasthttp's
+	// hijack, the other hand-over, clears them the same way.
+	c.Conn.SetDeadline(time.Time{})
 	c.front.ln.push(&replayConn{Conn: c.Conn, pre: pre})
 	return 0, errTakenOver
 }

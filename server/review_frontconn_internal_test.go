@@ -15,9 +15,11 @@ import (
 // trickleConn is a client that sends its bytes one per read (a slowloris,
 // or a script writing a byte at a time with Nagle off).
 type trickleConn struct {
-	net.Conn // nil: only Read is used
+	net.Conn // nil: only Read and SetDeadline are used
 	b        []byte
 }
+
+func (*trickleConn) SetDeadline(time.Time) error { return nil }
 
 func (c *trickleConn) Read(p []byte) (int, error) {
 	if len(c.b) == 0 {
@@ -122,9 +124,11 @@ func TestReview_HeadScanGrowingAsWhole(t *testing.T) {
 
 // partsConn returns its parts, one per read.
 type partsConn struct {
-	net.Conn // nil: only Read is used
+	net.Conn // nil: only Read and SetDeadline are used
 	parts    []string
 }
+
+func (*partsConn) SetDeadline(time.Time) error { return nil }
 
 func (c *partsConn) Read(p []byte) (int, error) {
 	if len(c.parts) == 0 {
