@@ -228,6 +228,11 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 			switch lastTo {
 			case toClient:
 				write(line)
+				// The end of an event, already flushed at its \r: its
+				// \n goes out now too, not with the next event (a client
+				// that waits for \r\n\r\n, as the OpenAI Python SDK does,
+				// would see the event only then).
+				ended = ended || !inEvent
 			case toHeld:
 				held = append(held, line...)
 			}

@@ -60,6 +60,15 @@ type frontConn struct {
 	// buf is fasthttp's read buffer, as seen when fasthttp read into the
 	// whole of it.
 	buf []byte
+	// held is how many bytes buf held after the last read into it: where
+	// the next read into its rest starts if fasthttp consumed none of them
+	// (it slides what it keeps to the start before it reads again, so a
+	// read at held means the same bytes, and more).
+	held int
+	// scan is what the bytes buf held have shown so far, kept while they
+	// grow (a head sent a byte at a time is looked at once, not once per
+	// byte: up to 16 KiB for each of its bytes).
+	scan headScan
 	// handedOff: handOff gave this connection to net/http, whose reads go
 	// through it from then on and are not looked at.
 	handedOff bool
@@ -74,17 +83,27 @@ type frontConn struct {
 var errTakenOver = fmt.Errorf("the request's head ends with a bare LF: connection handed to net/http: %w", net.ErrClosed)
 
 func (c *frontConn) Read(p []byte) (int, error) {
+	k := -1 // where p starts in buf
 	if !c.handedOff && len(p) > 0 {
 		if len(p) == frontReadBuffer {
-			c.buf = p
-		} else if k := len(c.buf) - len(p); k > 0 && &c.buf[k] == &p[0] && bareLFHead(c.buf[:k]) {
-			return c.takeOver(c.buf[:k])
+			c.buf, c.scan, k = p, headScan{}, 0
+		} else if i := len(c.buf) - len(p); i > 0 && &c.buf[i] == &p[0] {
+			if k = i; k != c.held {
+				c.scan = headScan{} // not the bytes scanned
+			}
+			if c.scan.more(c.buf[:k]) {
+				return c.takeOver(c.buf[:k])
+			}
 		}
 	}
 	if c.taken.Load() {
 		return 0, errTakenOver
 	}
-	return c.Conn.Read(p)
+	n, err := c.Conn.Read(p)
+	if k >= 0 {
+		c.held = k + n
+	}
+	return n, err
 }
 
 // takeOver gives the connection to net/http, which reads head first.
@@ -92,6 +111,11 @@ func (c *frontConn) takeOver(head []byte) (int, error) {
 	pre := bytes.Clone(head)
 	c.buf = nil
 	c.taken.Store(true)
+	// fasthttp's deadlines (its header timeout, the write deadline of its
+	// last answer) are not net/http's, which sets only those it has: it
+	// would keep the write deadline for the request's answer. fasthttp's
+	// hijack, the other hand-over, clears them the same way.
+	c.Conn.SetDeadline(time.Time{})
 	c.front.ln.push(&replayConn{Conn: c.Conn, pre: pre})
 	return 0, errTakenOver
 }
@@ -144,23 +168,48 @@ var crlfcrlf = []byte("\r\n\r\n")
 // so that b is known to be a request's start, not the trailer of a chunked
 // body that fasthttp reads the same way.
 func bareLFHead(b []byte) bool {
-	if bytes.Contains(b, crlfcrlf) {
+	var s headScan
+	return s.more(b)
+}
+
+// headScan decides bareLFHead over bytes that grow from one call to the
+// next (b[:n] unchanged), looking at each byte once.
+type headScan struct {
+	n    int  // bytes scanned
+	line int  // where the line being scanned starts
+	req  bool // the first line is whole and a request line
+	no   bool // the bytes can never be such a head: they start with something else, or hold a CRLF CRLF
+}
+
+// more reports bareLFHead(b), b being the bytes of the last call and more.
+func (s *headScan) more(b []byte) bool {
+	if s.no {
 		return false
 	}
-	i := bytes.IndexByte(b, '\n')
-	if i < 0 || !requestLine(bytes.TrimSuffix(b[:i], []byte("\r"))) {
+	if bytes.Contains(b[max(s.n-len(crlfcrlf)+1, 0):], crlfcrlf) {
+		s.no = true
 		return false
 	}
-	for rest := b[i+1:]; ; {
-		j := bytes.IndexByte(rest, '\n')
+	for s.n < len(b) {
+		i := bytes.IndexByte(b[s.n:], '\n')
+		if i < 0 {
+			s.n = len(b) // the head is not whole yet
+			break
+		}
+		line := bytes.TrimSuffix(b[s.line:s.n+i], []byte("\r"))
+		s.n += i + 1
+		s.line = s.n
 		switch {
-		case j < 0:
-			return false // the head is not whole yet
-		case j == 0, j == 1 && rest[0] == '\r':
+		case !s.req && !requestLine(line):
+			s.no = true
+			return false
+		case !s.req:
+			s.req = true
+		case len(line) == 0:
 			return true
 		}
-		rest = rest[j+1:]
 	}
+	return false
 }
 
 // requestLine reports whether line looks like "METHOD target HTTP/1.x"
