@@ -86,10 +86,10 @@ func (c *frontConn) Read(p []byte) (int, error) {
 	k := -1 // where p starts in buf
 	if !c.handedOff && len(p) > 0 {
 		if len(p) == frontReadBuffer {
-			c.buf, c.scan, k = p, headScan{}, 0
+			c.buf, c.scan, k = p, headScan{looked: c.scan.looked}, 0
 		} else if i := len(c.buf) - len(p); i > 0 && &c.buf[i] == &p[0] {
 			if k = i; k != c.held {
-				c.scan = headScan{} // not the bytes scanned
+				c.scan = headScan{looked: c.scan.looked} // not the bytes scanned
 			}
 			if c.scan.more(c.buf[:k]) {
 				return c.takeOver(c.buf[:k])
@@ -179,6 +179,9 @@ type headScan struct {
 	line int  // where the line being scanned starts
 	req  bool // the first line is whole and a request line
 	no   bool // the bytes can never be such a head: they start with something else, or hold a CRLF CRLF
+	// looked counts the bytes the scans of a connection looked at (kept
+	// when a scan starts over), for the test that keeps it linear.
+	looked int
 }
 
 // more reports bareLFHead(b), b being the bytes of the last call and more.
@@ -186,6 +189,7 @@ func (s *headScan) more(b []byte) bool {
 	if s.no {
 		return false
 	}
+	s.looked += len(b) - s.n
 	if bytes.Contains(b[max(s.n-len(crlfcrlf)+1, 0):], crlfcrlf) {
 		s.no = true
 		return false

@@ -20,7 +20,7 @@ import (
 // hijack, the other hand-over, clears it), and net/http, which has no write
 // timeout outside /v1/ (boundWrites), kept it for its first request there:
 // an answer written after it failed, as would a UI event stream.
-func TestReview_BareLFHandOverClearsFasthttpDeadlines(t *testing.T) {
+func TestFront_BareLFHandOverClearsFasthttpDeadlines(t *testing.T) {
 	b := MustBackend(t, fakellm.Config{})
 	gw, admin := mustGatewayWith(t, func(c *config.Gateway) {
 		c.HTTPServer = "fasthttp"

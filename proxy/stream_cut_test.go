@@ -18,7 +18,7 @@ import (
 // soon as the gateway reads it, not with the next event, which may be
 // seconds away (a tool call, a slow model). Before sseLines, ReadSlice('\n')
 // returned the line with its \n and the event was flushed whole.
-func TestReview_EventEndCutBetweenCRAndLFIsFlushed(t *testing.T) {
+func TestStream_EventEndCutBetweenCRAndLFIsFlushed(t *testing.T) {
 	crlf := func(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }
 	event := crlf(chunk("hello"))
 	sawCR, next := make(chan struct{}), make(chan struct{})
