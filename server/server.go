@@ -284,6 +284,15 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
 			api.WriteError(w, sluice.Errorf(sluice.CodeNotFound, "the admin API is not served on this address: this gateway serves it on its admin_listen address; point --server (or SLUICE_SERVER) there"))
 		})
+		// The same for the dashboard, the metrics and readiness: an SRE
+		// who curls /metrics or opens /ui on the data plane's address got
+		// a bare "404 page not found" from a gateway that serves them.
+		elsewhere := func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, r.URL.Path+" is not served on this address: this gateway serves the dashboard (/ui), /metrics, /readyz and /debug/pprof/ on its admin_listen address; use that one", http.StatusNotFound)
+		}
+		for _, p := range []string{"/ui", "/ui/", "/metrics", "/readyz", "/debug/pprof/"} {
+			mux.HandleFunc(p, elsewhere)
+		}
 	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	return mux
