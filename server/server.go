@@ -231,6 +231,12 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		}
 		if err != nil {
 			s.closeEarly()
+			var se *sluice.Error
+			if errors.As(err, &se) {
+				// The CLI prints a sluice.Error's message alone: name the
+				// file in it, or a refused start does not say where to look.
+				return nil, &sluice.Error{Code: se.Code, Fields: se.Fields, Message: "models_file " + cfg.ModelsFile + ": " + se.Message}
+			}
 			return nil, fmt.Errorf("apply models_file: %w", err)
 		}
 		for _, m := range doc.Models {
