@@ -53,6 +53,12 @@ func (e *Edit) Apply(doc ApplyDoc) error {
 		seen[am.Name] = true
 		for _, v := range am.Versions {
 			v.Model = am.Name
+			if old := e.next.Versions[v.ID()]; old != nil && v.Stage != "" && v.Stage != old.Stage && CheckTransition(old.Stage, v.Stage) != nil {
+				// Most often a rollout promoted the version since the file
+				// was written: say which version, and what to write, rather
+				// than only that the lifecycle forbids the move.
+				return Errorf(CodeInvalid, "version %s: the model file says stage %s, but the version is %s now (a rollout's promotion or sluice stage moved it), and %s cannot go back to %s: write stage: %s for it in the file, or leave stage out to keep the stage it has", v.ID(), v.Stage, old.Stage, old.Stage, v.Stage, old.Stage)
+			}
 			if _, err := e.RegisterVersion(v); err != nil {
 				return err
 			}

@@ -218,6 +218,11 @@ func (s *Server) getPlan(w http.ResponseWriter, r *http.Request) error {
 	} else if err := registered("from", from); err != nil {
 		return err
 	}
+	if from == to {
+		// As a rollout start refuses it: a plan of v1 → v1 was rated
+		// CRITICAL, "another model family (unknown → unknown)".
+		return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"to"}, Message: fmt.Sprintf("%s:%s is already the baseline (the version the plan starts from): nothing to plan; name another version to move to, or another to start from with from", model, to)}
+	}
 	rate := 0.0
 	if q := r.URL.Query().Get("rate"); q != "" {
 		var err error

@@ -210,5 +210,14 @@ func expandText(text []byte) ([]byte, error) {
 }
 
 func missingEnv(names []string) error {
-	return fmt.Errorf("environment variable %s is not set: export it or remove the ${%s} reference", strings.Join(names, ", "), names[0])
+	if len(names) == 1 {
+		return fmt.Errorf("environment variable %s is not set: export it or remove the ${%s} reference", names[0], names[0])
+	}
+	// Said of all of them: "variable A, B is not set: export it or remove
+	// the ${A} reference" read as if only A were missing.
+	refs := make([]string, len(names))
+	for i, n := range names {
+		refs[i] = "${" + n + "}"
+	}
+	return fmt.Errorf("environment variables %s are not set: export them or remove the references %s", strings.Join(names, ", "), strings.Join(refs, ", "))
 }

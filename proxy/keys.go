@@ -150,13 +150,20 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 			if wait, ok := k.take(ks.now().UnixNano()); !ok {
 				secs := int64(math.Ceil(wait.Seconds()))
 				w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
-				writeErrorCode(w, sluice.CodeRateLimited, "API key "+k.name+" is over its rate limit of "+k.limitText+": retry after "+wait.Round(time.Millisecond).String())
+				writeErrorCode(w, sluice.CodeRateLimited, "API key "+k.name+" is over its rate limit of "+k.limitText+": retry after "+retryAfterText(wait))
 				return
 			}
 		}
 		delete(r.Header, "Authorization") // canonical already: no need for Del's canonicalising
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
 	})
+}
+
+// retryAfterText is wait rounded up to the millisecond: rounded to the
+// nearest, a wait under half a millisecond read "retry after 0s", which
+// tells a client to retry at once and be refused again.
+func retryAfterText(wait time.Duration) string {
+	return ((wait + time.Millisecond - 1) / time.Millisecond * time.Millisecond).String()
 }
 
 func (ks *KeySet) authenticate(r *http.Request) (*keyState, error) {

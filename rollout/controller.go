@@ -1127,10 +1127,17 @@ func (c *Controller) input(r *sluice.Rollout) (analysis.Input, int) {
 			if cat == "" {
 				continue
 			}
-			in.Categories[cat] = analysis.Pair{
-				Baseline:  analysis.FromSample(c.opt.Windows.Window(s.Model, s.Baseline, cat, since)),
-				Candidate: analysis.FromSample(c.opt.Windows.Window(s.Model, s.Candidate, cat, since)),
+			b := c.opt.Windows.Window(s.Model, s.Baseline, cat, since)
+			cd := c.opt.Windows.Window(s.Model, s.Candidate, cat, since)
+			// A category neither arm served since the candidate went live
+			// (a fire drill's, one seen only before the rollout) has nothing
+			// to compare: its rows, all zeros, filled the verdict tables of
+			// status, watch and the dashboard. Untested rows take no part in
+			// the Holm correction, so leaving it out changes no outcome.
+			if b.Requests == 0 && cd.Requests == 0 {
+				continue
 			}
+			in.Categories[cat] = analysis.Pair{Baseline: analysis.FromSample(b), Candidate: analysis.FromSample(cd)}
 		}
 	}
 	stage := c.opt.Windows.Window(s.Model, s.Candidate, "", r.StageStartedAt)

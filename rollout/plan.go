@@ -56,6 +56,10 @@ func MakePlan(reg *sluice.Registry, model, candidate, baseline string, rate floa
 			p.Risk, p.Why = RiskMedium, "same base model ("+c.BaseModel+"): a fine-tune or retrain"
 		case c.Family != "" && c.Family == b.Family:
 			p.Risk, p.Why = RiskHigh, fmt.Sprintf("same family (%s), another size or base (%s → %s)", c.Family, b.Size+b.BaseModel, c.Size+c.BaseModel)
+		case c.Family == "" || b.Family == "":
+			// Nothing says they differ either: treated as the riskiest
+			// change, but said so, and how to get a finer plan.
+			p.Risk, p.Why = RiskCritical, fmt.Sprintf("the versions' metadata does not say how they differ (family %s → %s), so the plan assumes another model family: set weight_hash, base_model or family on both for a finer plan", orUnknown(b.Family), orUnknown(c.Family))
 		default:
 			p.Risk, p.Why = RiskCritical, fmt.Sprintf("another model family (%s → %s)", orUnknown(b.Family), orUnknown(c.Family))
 		}

@@ -231,6 +231,12 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		}
 		if err != nil {
 			s.closeEarly()
+			var se *sluice.Error
+			if errors.As(err, &se) {
+				// The CLI prints a sluice.Error's message alone: name the
+				// file in it, or a refused start does not say where to look.
+				return nil, &sluice.Error{Code: se.Code, Fields: se.Fields, Message: "models_file " + cfg.ModelsFile + ": " + se.Message}
+			}
 			return nil, fmt.Errorf("apply models_file: %w", err)
 		}
 		for _, m := range doc.Models {
@@ -284,6 +290,15 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
 			api.WriteError(w, sluice.Errorf(sluice.CodeNotFound, "the admin API is not served on this address: this gateway serves it on its admin_listen address; point --server (or SLUICE_SERVER) there"))
 		})
+		// The same for the dashboard, the metrics and readiness: an SRE
+		// who curls /metrics or opens /ui on the data plane's address got
+		// a bare "404 page not found" from a gateway that serves them.
+		elsewhere := func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, r.URL.Path+" is not served on this address: this gateway serves the dashboard (/ui), /metrics, /readyz and /debug/pprof/ on its admin_listen address; use that one", http.StatusNotFound)
+		}
+		for _, p := range []string{"/ui", "/ui/", "/metrics", "/readyz", "/debug/pprof/"} {
+			mux.HandleFunc(p, elsewhere)
+		}
 	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	return mux

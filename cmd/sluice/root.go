@@ -57,7 +57,11 @@ func (c *cli) rootCmd() *cobra.Command {
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&c.server, "server", envOr("SLUICE_SERVER", "http://127.0.0.1:8080"), "admin API base URL (env SLUICE_SERVER)")
-	pf.StringVar(&c.token, "token", os.Getenv("SLUICE_TOKEN"), "admin API token (env SLUICE_TOKEN)")
+	// The token is read from the environment when used, not as the flag's
+	// default: cobra prints a default in every --help, and a help text
+	// pasted into a ticket or shown on a shared screen gave the admin
+	// secret away.
+	pf.StringVar(&c.token, "token", "", "admin API token (env SLUICE_TOKEN)")
 	pf.StringVarP(&c.output, "output", "o", "table", "output format: table or json")
 	root.AddCommand(c.serveCmd(), c.applyCmd(), c.getCmd(), c.setCmd(), c.labelCmd(), c.stageCmd(), c.auditCmd(), c.requestsCmd(), c.tokenCmd(), c.fakellmCmd(), c.demoCmd(), c.rolloutCmd(), c.planCmd(), c.benchCmd(), c.simCmd())
 	return root
@@ -73,6 +77,9 @@ func envOr(key, def string) string {
 // client returns an admin API client, or an error saying how to give a
 // token.
 func (c *cli) client() (*api.Client, error) {
+	if c.token == "" {
+		c.token = os.Getenv("SLUICE_TOKEN")
+	}
 	if c.token == "" {
 		return nil, fmt.Errorf("no admin token: pass --token or export SLUICE_TOKEN (sluice serve prints one on first start)")
 	}
