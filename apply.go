@@ -1,6 +1,9 @@
 package sluice
 
-import "slices"
+import (
+	"fmt"
+	"slices"
+)
 
 // ApplyDoc is the declarative description of models that `sluice apply -f`
 // reads (YAML) and the admin API accepts (JSON). Applying it is idempotent:
@@ -54,10 +57,11 @@ func (e *Edit) Apply(doc ApplyDoc) error {
 		for _, v := range am.Versions {
 			v.Model = am.Name
 			if old := e.next.Versions[v.ID()]; old != nil && v.Stage != "" && v.Stage != old.Stage && CheckTransition(old.Stage, v.Stage) != nil {
-				// Most often a rollout promoted the version since the file
-				// was written: say which version, and what to write, rather
-				// than only that the lifecycle forbids the move.
-				return Errorf(CodeInvalid, "version %s: the model file says stage %s, but the version is %s now (a rollout's promotion or sluice stage moved it), and %s cannot go back to %s: write stage: %s for it in the file, or leave stage out to keep the stage it has", v.ID(), v.Stage, old.Stage, old.Stage, v.Stage, old.Stage)
+				// Say which version, and what to write, rather than only
+				// that the lifecycle forbids the move. (A stage behind the
+				// version's, as a promotion leaves a file, is kept by
+				// KeepLaterStages before this.)
+				return Errorf(CodeInvalid, "version %s: the model file says stage %s, but the version is %s now, and %s cannot go to %s (from %s it may go to %s): write one of those, or leave stage out to keep the stage it has", v.ID(), v.Stage, old.Stage, old.Stage, v.Stage, old.Stage, joinStages(transitions[old.Stage]))
 			}
 			if _, err := e.RegisterVersion(v); err != nil {
 				return err
@@ -113,6 +117,43 @@ func (d ApplyDoc) KeepRolloutRouting(reg *Registry) (ApplyDoc, []string) {
 		if r := reg.Rollouts[m.Name]; r != nil && r.Phase.Active() && (m.Policy != nil || m.Labels != nil) {
 			out.Models[i].Policy, out.Models[i].Labels = nil, nil
 			kept = append(kept, m.Name)
+		}
+	}
+	return out, kept
+}
+
+// stageOrder ranks the stages in the order of a version's life.
+var stageOrder = map[Stage]int{StageDevelopment: 0, StageStaging: 1, StageProduction: 2, StageDeprecated: 3, StageRetired: 4}
+
+// KeepLaterStages returns doc without the stages that would take a version
+// back in its lifecycle from the stage it has in reg, where the lifecycle
+// forbids that move (production back to staging, anything back from
+// retired), and says what it kept, as "chat:v1.2.0 stays production (the
+// file says staging)". A model file registers a fine-tune as staging and a
+// rollout then promotes it: the file is behind, not wrong, and refusing it
+// made a gateway with that models_file refuse to start after every
+// promotion (a crash loop under Kubernetes) until someone edited the file.
+// A stage the lifecycle allows is applied as the file says; one ahead of
+// the version's that it forbids (development straight to production) is
+// still refused by Apply.
+func (d ApplyDoc) KeepLaterStages(reg *Registry) (ApplyDoc, []string) {
+	out := d
+	var kept []string
+	for i, m := range d.Models {
+		for j, v := range m.Versions {
+			old := reg.Versions[m.Name+":"+v.Version]
+			if old == nil || v.Stage == "" || v.Stage == old.Stage || !v.Stage.Valid() ||
+				CheckTransition(old.Stage, v.Stage) == nil || stageOrder[old.Stage] < stageOrder[v.Stage] {
+				continue
+			}
+			if len(kept) == 0 {
+				out.Models = slices.Clone(d.Models)
+			}
+			if &out.Models[i].Versions[0] == &d.Models[i].Versions[0] {
+				out.Models[i].Versions = slices.Clone(m.Versions)
+			}
+			out.Models[i].Versions[j].Stage = "" // keep the stage it has
+			kept = append(kept, fmt.Sprintf("%s:%s stays %s (the file says %s)", m.Name, v.Version, old.Stage, v.Stage))
 		}
 	}
 	return out, kept

@@ -57,6 +57,7 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 	}
 	e := base.Edit(actor(r), req.Reason, s.ctl.Now())
 	trial, kept := req.Doc.KeepRolloutRouting(base)
+	trial, keptStages := trial.KeepLaterStages(base)
 	if err := e.Apply(trial); err != nil {
 		return err
 	}
@@ -68,7 +69,7 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if req.DryRun {
-		writeJSON(w, http.StatusOK, Result{Revision: base.Revision, Changed: !ch.Empty(), DryRun: true, Audit: ch.Audit, Kept: kept})
+		writeJSON(w, http.StatusOK, Result{Revision: base.Revision, Changed: !ch.Empty(), DryRun: true, Audit: ch.Audit, Kept: kept, KeptStages: keptStages})
 		return nil
 	}
 	res, err := s.ctl.Do(r.Context(), actor(r), req.Reason, func(e *sluice.Edit) error {
@@ -79,13 +80,14 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 		}
 		var doc sluice.ApplyDoc
 		doc, kept = req.Doc.KeepRolloutRouting(e.Registry())
+		doc, keptStages = doc.KeepLaterStages(e.Registry())
 		return e.Apply(doc)
 	})
 	if err != nil {
 		return err
 	}
 	out := resultOf(res)
-	out.Kept = kept
+	out.Kept, out.KeptStages = kept, keptStages
 	started, err := s.startTargets(r, req)
 	out.Rollouts = started
 	if err != nil {

@@ -84,6 +84,10 @@ type Result struct {
 	// Kept names the models whose policy and labels the document set but a
 	// live rollout keeps until it ends (sluice.ApplyDoc.KeepRolloutRouting).
 	Kept []string `json:"kept,omitempty"`
+	// KeptStages says which versions keep a stage the document would
+	// take them back from, as "chat:v1.2.0 stays production (the file
+	// says staging)" (sluice.ApplyDoc.KeepLaterStages).
+	KeptStages []string `json:"kept_stages,omitempty"`
 }
 
 func resultOf(r control.Result) Result {

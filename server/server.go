@@ -226,7 +226,13 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		doc, err := config.LoadApplyFile(cfg.ModelsFile)
 		if err == nil {
 			_, err = ctl.Do(ctx, "config", "models_file "+cfg.ModelsFile+" applied at start", func(e *sluice.Edit) error {
-				return e.Apply(s.keepRolloutRouting(doc, e.Registry())) // issue 6: a restart mid-rollout
+				doc, kept := s.keepRolloutRouting(doc, e.Registry()).KeepLaterStages(e.Registry()) // issue 6: a restart mid-rollout
+				for _, k := range kept {
+					// A promotion since the file was written: the file is
+					// behind, and refusing it refused every restart.
+					logger.Info("models_file: "+k+"; a stage does not go back (write the new stage in the file, or leave stage out)", "file", cfg.ModelsFile)
+				}
+				return e.Apply(doc)
 			})
 		}
 		if err != nil {

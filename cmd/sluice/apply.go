@@ -61,6 +61,9 @@ Applying the same file again changes nothing.`,
 			for _, m := range res.Kept {
 				fmt.Fprintf(c.stdout, "routing of %s left to its live rollout (the file's policy and labels apply when it ends, or apply again then)\n", m)
 			}
+			for _, k := range res.KeptStages {
+				fmt.Fprintf(c.stdout, "%s: a stage does not go back (write the new stage in the file, or leave stage out)\n", k)
+			}
 			for _, r := range res.Rollouts {
 				fmt.Fprintf(c.stdout, "rollout %s started: %s from %s to %s (%s); follow it with: sluice rollout watch %s\n", r.ID, r.Spec.Strategy, r.Spec.Baseline, r.Spec.Candidate, r.Phase, r.Spec.Model)
 			}
