@@ -21,8 +21,8 @@ type modelEntry struct {
 	Stage    string            `json:"stage,omitempty"`
 }
 
-// modelEntries lists each model (the bare name, its policy, versions and
-// labels), then each addressable version as "model:version" and each label
+// modelEntries lists each model (the bare name, its policy, the versions a
+// pin reaches and its labels), then each addressable version as "model:version" and each label
 // as "model@label", so a client can discover every name it may send. With
 // client keys, a key limited to some models sees only those.
 func (p *Proxy) modelEntries(r *http.Request) []modelEntry {
@@ -34,7 +34,9 @@ func (p *Proxy) modelEntries(r *http.Request) []modelEntry {
 		}
 		e := modelEntry{ID: m.Name, Object: "model", Created: m.UpdatedAt.Unix(), OwnedBy: "sluice", Policy: m.Policy}
 		for _, v := range m.Versions {
-			if v.Servable {
+			// The names a client may send (a staging version that only a
+			// label, rule or policy could reach is servable, not pinned).
+			if v.Addressable {
 				e.Versions = append(e.Versions, v.ID)
 			}
 		}
