@@ -166,6 +166,7 @@ func (c *cli) rolloutWatchCmd() *cobra.Command {
 			t := time.NewTicker(every)
 			defer t.Stop()
 			last := ""
+			var seen *sluice.RolloutEvent // the last event printed, without a terminal
 			for {
 				st, err := cl.Rollout(cmd.Context(), args[0])
 				if err != nil {
@@ -182,8 +183,19 @@ func (c *cli) rolloutWatchCmd() *cobra.Command {
 					}
 				case tty:
 					io.WriteString(c.stdout, "\x1b[H\x1b[2J"+view)
-				case view != last:
+				case last == "" || !st.Rollout.Phase.Active():
+					// Into a file or a pipe (a CI log): the whole view at
+					// the start and at the end, and in between a line per
+					// event, as kubectl get -w does; a frame every second
+					// made megabytes of an hour's rollout.
 					io.WriteString(c.stdout, view+"\n")
+					seen = lastEvent(st.Rollout.Events)
+				default:
+					var evs []sluice.RolloutEvent
+					evs, seen = eventsAfter(st.Rollout.Events, seen)
+					for _, e := range evs {
+						fmt.Fprintf(c.stdout, "%s  %-16s %s\n", e.At.Local().Format("15:04:05"), e.Kind, e.Message)
+					}
 				}
 				last = view
 				if r := st.Rollout; !r.Phase.Active() {
@@ -205,6 +217,33 @@ func (c *cli) rolloutWatchCmd() *cobra.Command {
 	}
 	cmd.Flags().DurationVar(&every, "every", time.Second, "refresh interval")
 	return cmd
+}
+
+// lastEvent returns the last of evs, or nil.
+func lastEvent(evs []sluice.RolloutEvent) *sluice.RolloutEvent {
+	if len(evs) == 0 {
+		return nil
+	}
+	return &evs[len(evs)-1]
+}
+
+// eventsAfter returns the events of evs after seen (all of them when seen
+// is nil or no longer among them: the stored timeline keeps the newest)
+// and the new last event.
+func eventsAfter(evs []sluice.RolloutEvent, seen *sluice.RolloutEvent) ([]sluice.RolloutEvent, *sluice.RolloutEvent) {
+	if len(evs) == 0 {
+		return nil, seen
+	}
+	from := 0
+	if seen != nil {
+		for i := len(evs) - 1; i >= 0; i-- {
+			if e := evs[i]; e.At.Equal(seen.At) && e.Kind == seen.Kind && e.Message == seen.Message {
+				from = i + 1
+				break
+			}
+		}
+	}
+	return evs[from:], lastEvent(evs)
 }
 
 // renderRollout draws a rollout for the terminal, in the manner of
