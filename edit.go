@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -423,7 +425,10 @@ func (e *Edit) SetLabel(model, label, tag string) error {
 	}
 	if tag == "" {
 		if _, ok := m.Labels[label]; !ok {
-			return Errorf(CodeNotFound, "model %s has no label %q", model, label)
+			if len(m.Labels) == 0 {
+				return Errorf(CodeNotFound, "model %s has no label %q, nor any other: there is nothing to remove", model, label)
+			}
+			return Errorf(CodeNotFound, "model %s has no label %q: its labels are %s", model, label, strings.Join(slices.Sorted(maps.Keys(m.Labels)), ", "))
 		}
 		delete(m.Labels, label)
 	} else {
