@@ -32,6 +32,25 @@ func mustRun(t *testing.T, args ...string) string {
 	return out
 }
 
+// readmeGateway starts a simulated backend and a gateway, and writes the
+// README's model file (modelsYAML) for that backend; cmd appends the
+// gateway's admin address and token to a CLI command.
+func readmeGateway(t *testing.T) (gw *server.Server, file string, cmd func(args ...string) []string) {
+	t.Helper()
+	b := fakellm.New(fakellm.Config{})
+	if err := b.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	gw, token := startGateway(t)
+	file = filepath.Join(t.TempDir(), "models.yaml")
+	if err := os.WriteFile(file, []byte(strings.ReplaceAll(modelsYAML, "BACKEND", b.URL())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g := []string{"--server", gw.AdminURL(), "--token", token}
+	return gw, file, func(args ...string) []string { return append(append([]string{}, args...), g...) }
+}
+
 func startGateway(t *testing.T) (*server.Server, string) {
 	t.Helper()
 	cfg := config.Default()
@@ -80,16 +99,7 @@ const modelsYAML = `models:
 // TestCLI_Workflow walks the operator's path through the CLI against a
 // live gateway: apply (twice), get, set split, label, stage, audit.
 func TestCLI_Workflow(t *testing.T) {
-	b := fakellm.New(fakellm.Config{})
-	if err := b.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	gw, token := startGateway(t)
-	file := filepath.Join(t.TempDir(), "models.yaml")
-	os.WriteFile(file, []byte(strings.ReplaceAll(modelsYAML, "BACKEND", b.URL())), 0o644)
-	g := []string{"--server", gw.AdminURL(), "--token", token}
-	cmd := func(args ...string) []string { return append(append([]string{}, args...), g...) }
+	gw, file, cmd := readmeGateway(t)
 
 	out := mustRun(t, cmd("apply", "-f", file, "--reason", "first rollout plan")...)
 	if !strings.Contains(out, "applied") || !strings.Contains(out, "version.register") {
@@ -131,8 +141,11 @@ func TestCLI_Workflow(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "may go to") {
 		t.Errorf("lifecycle out of order: exit %d, %s", code, errOut)
 	}
-	conflicting := strings.ReplaceAll(strings.ReplaceAll(modelsYAML, "BACKEND", b.URL()), "sha256:aaa", "sha256:ccc")
-	os.WriteFile(file, []byte(conflicting), 0o644)
+	written, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(file, []byte(strings.ReplaceAll(string(written), "sha256:aaa", "sha256:ccc")), 0o644)
 	_, errOut, code = run(t, cmd("apply", "-f", file, "--reason", "sneaky")...)
 	if code == 0 || !strings.Contains(errOut, "weight_hash") || !strings.Contains(errOut, "new version tag") {
 		t.Errorf("immutable conflict: exit %d, %s", code, errOut)

@@ -1,27 +1,14 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/sluicehq/sluice/fakellm"
 )
 
 // TestCLI_RolloutCommands drives plan, rollout start/status/pause/resume/
 // abort and the fire drill through the CLI against a live gateway.
 func TestCLI_RolloutCommands(t *testing.T) {
-	b := fakellm.New(fakellm.Config{})
-	if err := b.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	gw, token := startGateway(t)
-	file := filepath.Join(t.TempDir(), "models.yaml")
-	os.WriteFile(file, []byte(strings.ReplaceAll(modelsYAML, "BACKEND", b.URL())), 0o644)
-	g := []string{"--server", gw.AdminURL(), "--token", token}
-	cmd := func(args ...string) []string { return append(append([]string{}, args...), g...) }
+	gw, file, cmd := readmeGateway(t)
 	mustRun(t, cmd("apply", "-f", file, "--reason", "setup")...)
 	mustRun(t, cmd("set", "policy", "chat", "specific", "v1.1.0", "--reason", "pin before the rollout")...)
 

@@ -3,15 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/fakellm"
 )
 
 // lockedBuffer is a bytes.Buffer that the test reads while the CLI writes.
@@ -38,16 +35,7 @@ func (l *lockedBuffer) String() string {
 // minute. Without a terminal it now prints the view at the start and at
 // the end, and a line per event in between.
 func TestCLI_RolloutWatchIntoAPipe(t *testing.T) {
-	b := fakellm.New(fakellm.Config{})
-	if err := b.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	gw, token := startGateway(t)
-	file := filepath.Join(t.TempDir(), "models.yaml")
-	os.WriteFile(file, []byte(strings.ReplaceAll(modelsYAML, "BACKEND", b.URL())), 0o644)
-	g := []string{"--server", gw.AdminURL(), "--token", token}
-	cmd := func(args ...string) []string { return append(append([]string{}, args...), g...) }
+	_, file, cmd := readmeGateway(t)
 	mustRun(t, cmd("apply", "-f", file, "--reason", "setup")...)
 	mustRun(t, cmd("set", "policy", "chat", "specific", "v1.1.0", "--reason", "pin before the rollout")...)
 	mustRun(t, cmd("rollout", "start", "chat", "--to", "v1.2.0", "--strategy", "canary", "--canary-percent", "5", "--reason", "try it")...)
