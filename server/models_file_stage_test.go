@@ -3,14 +3,11 @@ package server_test
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/api"
-	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/server"
 )
 
@@ -22,47 +19,22 @@ import (
 // is behind, not wrong: the version keeps production and the gateway
 // starts. A stage the lifecycle forbids going forward to is still refused.
 func TestModelsFile_StageBehindIsKept(t *testing.T) {
-	dir := t.TempDir()
-	models := filepath.Join(dir, "models.yaml")
-	if err := os.WriteFile(models, []byte(`models:
+	cfg := promotedWithModelsFile(t, `models:
   - name: chat
     policy: {kind: specific, version: v1.1.0}
     versions:
       - {version: v1.1.0, endpoints: ["http://127.0.0.1:9"], stage: production}
       - {version: v1.2.0, endpoints: ["http://127.0.0.1:9"], stage: staging}
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Store = filepath.Join(dir, "sluice.db")
-	cfg.ModelsFile = models
+`, "chat:v1.2.0", sluice.StageProduction)
+	models := cfg.ModelsFile
 	ctx := context.Background()
-
-	s, err := server.New(ctx, server.Options{Config: cfg})
-	if err != nil {
-		t.Fatalf("first start: %v", err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	secret, err := s.CreateToken(ctx, "ops", sluice.RoleAdmin, "test", "setup")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := api.NewClient(s.AdminURL(), secret).SetStage(ctx, "chat:v1.2.0", sluice.StageProduction, time.Time{}, "promoted"); err != nil {
-		t.Fatal(err)
-	}
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	s.Shutdown(sctx)
-	cancel()
 
 	s2, err := server.New(ctx, server.Options{Config: cfg})
 	if err != nil {
 		t.Fatalf("restart with the models_file written before the promotion: %v", err)
 	}
 	got := s2.Control.Registry().Version("chat", "v1.2.0")
-	sctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	s2.Shutdown(sctx)
 	cancel()
 	if got == nil || got.Stage != sluice.StageProduction {
