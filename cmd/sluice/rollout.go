@@ -219,6 +219,23 @@ func (c *cli) rolloutWatchCmd() *cobra.Command {
 	return cmd
 }
 
+// stepTime shows a drill step's duration to about four significant
+// digits: 4.468s, 630.1ms, 1.612ms, 85µs (one rounding for all printed
+// 4.4677s beside 630.1ms).
+func stepTime(d time.Duration) time.Duration {
+	switch {
+	case d >= 10*time.Second:
+		return d.Round(10 * time.Millisecond)
+	case d >= time.Second:
+		return d.Round(time.Millisecond)
+	case d >= 100*time.Millisecond:
+		return d.Round(100 * time.Microsecond)
+	case d >= 10*time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
+}
+
 // lastEvent returns the last of evs, or nil.
 func lastEvent(evs []sluice.RolloutEvent) *sluice.RolloutEvent {
 	if len(evs) == 0 {
@@ -357,7 +374,7 @@ func (c *cli) rolloutDrillCmd() *cobra.Command {
 				if !s.OK {
 					mark = "✘"
 				}
-				fmt.Fprintf(c.stdout, "  %s %-45s %9s  %s\n", mark, s.Name, s.Took.D().Round(100*time.Microsecond), s.Detail)
+				fmt.Fprintf(c.stdout, "  %s %-45s %9s  %s\n", mark, s.Name, stepTime(s.Took.D()), s.Detail)
 			}
 			verdict := "PASSED"
 			if !rep.OK {

@@ -39,3 +39,24 @@ func TestRenderRollout(t *testing.T) {
 		}
 	}
 }
+
+// TestStepTime: a drill's steps are shown to about four significant
+// digits whatever their size; one rounding to 100 µs printed 4.4677s
+// beside 630.1ms.
+func TestStepTime(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{4467712 * time.Microsecond, "4.468s"},
+		{630123 * time.Microsecond, "630.1ms"},
+		{12345678 * time.Nanosecond, "12.35ms"},
+		{1612345 * time.Nanosecond, "1.612ms"},
+		{85432 * time.Nanosecond, "85µs"},
+		{12345678 * time.Microsecond, "12.35s"},
+	} {
+		if got := stepTime(tc.d).String(); got != tc.want {
+			t.Errorf("stepTime(%v) = %s, want %s", tc.d, got, tc.want)
+		}
+	}
+}
