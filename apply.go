@@ -122,9 +122,6 @@ func (d ApplyDoc) KeepRolloutRouting(reg *Registry) (ApplyDoc, []string) {
 	return out, kept
 }
 
-// stageOrder ranks the stages in the order of a version's life.
-var stageOrder = map[Stage]int{StageDevelopment: 0, StageStaging: 1, StageProduction: 2, StageDeprecated: 3, StageRetired: 4}
-
 // KeepLaterStages returns doc without the stages that would take a version
 // back in its lifecycle from the stage it has in reg, where the lifecycle
 // forbids that move (production back to staging, anything back from
@@ -138,21 +135,22 @@ var stageOrder = map[Stage]int{StageDevelopment: 0, StageStaging: 1, StageProduc
 // still refused by Apply.
 func (d ApplyDoc) KeepLaterStages(reg *Registry) (ApplyDoc, []string) {
 	out := d
+	out.Models = slices.Clone(d.Models)
 	var kept []string
-	for i, m := range d.Models {
+	for i := range out.Models {
+		m := &out.Models[i]
+		cloned := false
 		for j, v := range m.Versions {
 			old := reg.Versions[m.Name+":"+v.Version]
+			// Stages lists the lifecycle in order: a later index is further on.
 			if old == nil || v.Stage == "" || v.Stage == old.Stage || !v.Stage.Valid() ||
-				CheckTransition(old.Stage, v.Stage) == nil || stageOrder[old.Stage] < stageOrder[v.Stage] {
+				CheckTransition(old.Stage, v.Stage) == nil || slices.Index(Stages, old.Stage) < slices.Index(Stages, v.Stage) {
 				continue
 			}
-			if len(kept) == 0 {
-				out.Models = slices.Clone(d.Models)
+			if !cloned {
+				m.Versions, cloned = slices.Clone(m.Versions), true
 			}
-			if &out.Models[i].Versions[0] == &d.Models[i].Versions[0] {
-				out.Models[i].Versions = slices.Clone(m.Versions)
-			}
-			out.Models[i].Versions[j].Stage = "" // keep the stage it has
+			m.Versions[j].Stage = "" // keep the stage it has
 			kept = append(kept, fmt.Sprintf("%s:%s stays %s (the file says %s)", m.Name, v.Version, old.Stage, v.Stage))
 		}
 	}

@@ -341,14 +341,8 @@ func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 }
 
 // decide routes rq and counts the request in flight to the version it
-// chose, returning that version's counter, already raised. A rollback's
-// drain swaps the table and then waits for the candidate's count to reach
-// 0; a request that chose the candidate from the old table but raised its
-// count only after the drain read it would be missed, and sent to a
-// candidate being unloaded. So the table is read again after the count is
-// raised: if it changed, the request is routed again by the new one. The
-// cost is one atomic load. It also returns the table it routed by (see
-// retryOn).
+// chose (see hold), returning that version's counter, already raised, and
+// the table it routed by (see retryOn).
 func (p *Proxy) decide(rq *route.Request) (route.Decision, *atomic.Int64, *route.Table, error) {
 	tab := p.opt.Routes.Load()
 	for {
@@ -356,15 +350,30 @@ func (p *Proxy) decide(rq *route.Request) (route.Decision, *atomic.Int64, *route
 		if err != nil {
 			return d, nil, nil, err
 		}
-		n := p.inflight.counter(d.Target.ID)
-		n.Add(1)
-		now := p.opt.Routes.Load()
-		if now == tab {
+		n, now := p.hold(tab, d.Target)
+		if n != nil {
 			return d, n, tab, nil
 		}
-		n.Add(-1)
 		tab = now
 	}
+}
+
+// hold counts a request in flight to t, chosen from routing table tab, and
+// returns t's counter, raised; or, when tab is no longer the table in
+// force, nil and the table that is, with nothing raised, for the caller to
+// choose again. A rollback's drain swaps the table and then waits for the
+// candidate's count to reach 0: a request that chose the candidate from
+// the old table but raised its count only after the drain read it would be
+// missed, and sent to a candidate being unloaded. So the table is read
+// again after the count is raised. The cost is one atomic load.
+func (p *Proxy) hold(tab *route.Table, t *route.Target) (*atomic.Int64, *route.Table) {
+	n := p.inflight.counter(t.ID)
+	n.Add(1)
+	if now := p.opt.Routes.Load(); now != tab {
+		n.Add(-1)
+		return nil, now
+	}
+	return n, tab
 }
 
 func (x *exchange) parse(categoryHeader string) error {
@@ -496,25 +505,18 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 // retried on, with its count of requests in flight already raised, or nil
 // (nothing raised) when there is none. stable is the retry version of tab,
 // the table the request was routed by. A rollback may have swapped the
-// table since (an undo takes out a promoted candidate, the stable one),
-// and its drain waits for the old version's count to reach 0: a retry
-// counted after that read would go to a version being unloaded. So, as in
-// decide, the count is raised and the table read again; if it changed,
-// the retry goes to the stable version of the table in force.
+// table since (an undo takes out a promoted candidate, the stable one):
+// then, as in decide, the retry goes to the stable version of the table in
+// force (see hold).
 func (p *Proxy) retryOn(tab *route.Table, model string, stable, failed *route.Target) (*route.Target, *atomic.Int64) {
-	for {
-		if stable == nil || stable.ID == failed.ID {
-			return nil, nil
-		}
-		n := p.inflight.counter(stable.ID)
-		n.Add(1)
-		now := p.opt.Routes.Load()
-		if now == tab {
+	for stable != nil && stable.ID != failed.ID {
+		n, now := p.hold(tab, stable)
+		if n != nil {
 			return stable, n
 		}
-		n.Add(-1)
 		tab, stable = now, now.Stable(model)
 	}
+	return nil, nil
 }
 
 // expired reports whether the request's time (Options.RequestTimeout) has
