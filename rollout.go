@@ -224,10 +224,12 @@ type RolloutSpec struct {
 	// Strategy is the strategy; empty means the update planner's choice.
 	Strategy Strategy `json:"strategy,omitempty" yaml:"strategy,omitempty"`
 	// Stages of a progressive rollout (and the progressive part of a
-	// pipeline); empty means the default or the plan's.
+	// pipeline); empty means the default or the plan's. Other strategies
+	// have none: stages given to them are refused.
 	Stages []RolloutStage `json:"stages,omitempty" yaml:"stages,omitempty"`
 	// CanaryPercent is the canary strategy's (and A/B test's) candidate
-	// share; default 10.
+	// share; default 10 (A/B test 50). Other strategies have none: a share
+	// given to them is refused.
 	CanaryPercent float64 `json:"canary_percent,omitempty" yaml:"canary_percent,omitempty"`
 	// ShadowFraction is the fraction of requests mirrored in the shadow
 	// strategy; default 1 (all).

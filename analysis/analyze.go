@@ -246,8 +246,10 @@ func compareFloat(a, b float64) int {
 	return 0
 }
 
-// finite replaces the infinities of unbounded interval ends, which JSON
-// cannot carry, by ±math.MaxFloat64.
+// finite replaces the infinities of the values, which JSON cannot carry, by
+// ±math.MaxFloat64, and NaN by 0. The interval's ends keep theirs: an
+// unbounded end is ±Inf, which a verdict's JSON writes as null
+// (sluice.MetricVerdict.MarshalJSON); only a NaN end becomes unbounded.
 func finite(mv sluice.MetricVerdict) sluice.MetricVerdict {
 	f := func(x float64) float64 {
 		switch {
@@ -261,6 +263,12 @@ func finite(mv sluice.MetricVerdict) sluice.MetricVerdict {
 		return x
 	}
 	mv.Baseline, mv.Candidate, mv.Effect = f(mv.Baseline), f(mv.Candidate), f(mv.Effect)
-	mv.Lower, mv.Upper, mv.Threshold, mv.PValue = f(mv.Lower), f(mv.Upper), f(mv.Threshold), f(mv.PValue)
+	mv.Threshold, mv.PValue = f(mv.Threshold), f(mv.PValue)
+	if math.IsNaN(mv.Lower) {
+		mv.Lower = math.Inf(-1)
+	}
+	if math.IsNaN(mv.Upper) {
+		mv.Upper = math.Inf(1)
+	}
 	return mv
 }

@@ -32,10 +32,13 @@ type Result struct {
 // Judge turns a gate's result into its row of the verdict: pass within
 // [Min, Max] (bounds included), fail outside, inconclusive with no data
 // or an error. The row's Candidate is the value; Threshold, Lower and Upper
-// are the bounds (Threshold the one that was crossed, else Max, else Min).
+// are the bounds (Threshold the one that was crossed, else Max, else Min),
+// a bound the gate does not have being unbounded (−Inf or +Inf, null in
+// JSON) rather than 0.
 func Judge(res Result) sluice.MetricVerdict {
 	g := res.Gate
-	mv := sluice.MetricVerdict{Metric: MetricPrefix + g.Name, Unit: "absolute", Outcome: sluice.OutcomeInconclusive}
+	mv := sluice.MetricVerdict{Metric: MetricPrefix + g.Name, Unit: "absolute", Outcome: sluice.OutcomeInconclusive,
+		Lower: math.Inf(-1), Upper: math.Inf(1)}
 	if g.Min != nil {
 		mv.Lower, mv.Threshold = *g.Min, *g.Min
 	}
@@ -51,7 +54,10 @@ func Judge(res Result) sluice.MetricVerdict {
 		return mv
 	}
 	x := res.Value
-	// JSON has no infinities: show the largest finite number instead.
+	// JSON has no infinities: show the largest finite number instead. This
+	// is a measured value, not the end of an interval, so it is not null
+	// (which would read as "no value" and lose the sign); the detail says
+	// +Inf or -Inf.
 	mv.Candidate = math.Max(-math.MaxFloat64, math.Min(math.MaxFloat64, x))
 	mv.Effect = mv.Candidate
 	switch {

@@ -269,7 +269,7 @@ func (c *Controller) Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason
 	if spec.Strategy == "" {
 		p := MakePlan(reg, spec.Model, spec.Candidate, spec.Baseline, 0)
 		spec.Strategy = p.Strategy
-		if len(spec.Stages) == 0 {
+		if len(spec.Stages) == 0 && UsesStages(p.Strategy) {
 			spec.Stages = p.Stages
 		}
 	}

@@ -62,7 +62,7 @@ func TestNext_PrometheusGates(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sp := spec
 			if tc.strategy != "" {
-				sp.Strategy = tc.strategy
+				sp.Strategy, sp.Stages = tc.strategy, nil // only progressive rollouts have stages
 			}
 			r := mustStart(t, sp)
 			r, _ = must(t, r, t0, Event{Kind: EvWarmed})

@@ -80,20 +80,37 @@ func DefaultStages() []sluice.RolloutStage {
 	return s
 }
 
+// UsesStages says whether a rollout of strategy walks through stages: a
+// progressive one does, and a pipeline after its shadow; the others hold
+// one share (canary, A/B test), preview or mirror, or go straight to all.
+func UsesStages(strategy sluice.Strategy) bool {
+	return strategy == sluice.StrategyProgressive || strategy == sluice.StrategyPipeline
+}
+
+// usesCanaryPercent says whether a rollout of strategy holds the candidate
+// at CanaryPercent.
+func usesCanaryPercent(strategy sluice.Strategy) bool {
+	return strategy == sluice.StrategyCanary || strategy == sluice.StrategyABTest
+}
+
 // WithDefaults fills in a spec's defaults (see sluice.RolloutSpec). The
 // strategy must be set: the planner chooses it when the operator did not.
+// Stages and the canary's share are filled in only for the strategies that
+// use them, so that the spec stored and shown says what the rollout does:
+// a canary's used to list the default progressive stages it never walks.
 func WithDefaults(s sluice.RolloutSpec) sluice.RolloutSpec {
-	if len(s.Stages) == 0 {
-		s.Stages = DefaultStages()
-	} else {
+	switch {
+	case len(s.Stages) > 0:
 		s.Stages = slices.Clone(s.Stages) // the caller's slice stays as it was
+	case UsesStages(s.Strategy):
+		s.Stages = DefaultStages()
 	}
 	for i := range s.Stages {
 		if s.Stages[i].MinSamples == 0 {
 			s.Stages[i].MinSamples = 100
 		}
 	}
-	if s.CanaryPercent == 0 {
+	if s.CanaryPercent == 0 && usesCanaryPercent(s.Strategy) {
 		s.CanaryPercent = 10
 		if s.Strategy == sluice.StrategyABTest {
 			s.CanaryPercent = 50
@@ -144,6 +161,12 @@ func Validate(s sluice.RolloutSpec) error {
 	if s.Candidate == s.Baseline {
 		return sluice.Errorf(sluice.CodeInvalid, "the candidate %s is already the baseline: nothing to roll out", s.Candidate)
 	}
+	if len(s.Stages) > 0 && !UsesStages(s.Strategy) {
+		return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"stages"}, Message: fmt.Sprintf("a %s rollout has no stages (only progressive and pipeline rollouts walk through them): leave out --stages, or use --strategy progressive", s.Strategy)}
+	}
+	if s.CanaryPercent != 0 && !usesCanaryPercent(s.Strategy) {
+		return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"canary_percent"}, Message: fmt.Sprintf("a %s rollout has no canary share (only canary and abtest rollouts hold one): leave out --canary-percent, or use --strategy canary", s.Strategy)}
+	}
 	last := 0.0
 	for i, st := range s.Stages {
 		if st.Percent <= last || st.Percent > 100 {
@@ -157,7 +180,7 @@ func Validate(s sluice.RolloutSpec) error {
 	if err := promgate.Validate(s.Analysis.Prometheus); err != nil {
 		return err
 	}
-	if s.CanaryPercent <= 0 || s.CanaryPercent >= 100 {
+	if usesCanaryPercent(s.Strategy) && (s.CanaryPercent <= 0 || s.CanaryPercent >= 100) {
 		return sluice.Errorf(sluice.CodeInvalid, "canary_percent %v must be between 0 and 100", s.CanaryPercent)
 	}
 	if s.ShadowFraction <= 0 || s.ShadowFraction > 1 {

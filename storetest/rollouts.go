@@ -11,6 +11,7 @@ import (
 var rolloutTests = []test{
 	{"RoundTrip", testRolloutRoundTrip},
 	{"LatestPerModel", testRolloutLatest},
+	{"OldUnboundedEnds", testRolloutOldUnboundedEnds},
 }
 
 // fullRollout returns a rollout of chat with every field set, including
