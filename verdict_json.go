@@ -11,25 +11,10 @@ import (
 // was written as ±math.MaxFloat64 (±1.797e308) before, which a script took
 // for a number; such ends still read back as unbounded.
 
-// metricVerdictJSON is MetricVerdict on the wire: the same fields in the
-// same order, with the interval's ends as raw JSON so that null can stand
-// for an unbounded end.
-type metricVerdictJSON struct {
-	Metric     string          `json:"metric"`
-	Category   string          `json:"category,omitempty"`
-	Outcome    Outcome         `json:"outcome"`
-	Baseline   float64         `json:"baseline"`
-	Candidate  float64         `json:"candidate"`
-	Effect     float64         `json:"effect"`
-	Lower      json.RawMessage `json:"lower"`
-	Upper      json.RawMessage `json:"upper"`
-	Threshold  float64         `json:"threshold"`
-	Unit       string          `json:"unit"`
-	PValue     float64         `json:"p_value"`
-	BaselineN  int             `json:"baseline_n"`
-	CandidateN int             `json:"candidate_n"`
-	Detail     string          `json:"detail,omitempty"`
-}
+// verdictFields is MetricVerdict without its JSON methods: the wire forms
+// below embed it, so every field but the interval's ends is written and
+// read as declared, and a field added to MetricVerdict needs nothing here.
+type verdictFields MetricVerdict
 
 var jsonNull = json.RawMessage("null")
 
@@ -43,20 +28,23 @@ func (mv MetricVerdict) MarshalJSON() ([]byte, error) {
 		b, _ := json.Marshal(x) // finite: cannot fail
 		return b
 	}
-	return json.Marshal(metricVerdictJSON{
-		Metric: mv.Metric, Category: mv.Category, Outcome: mv.Outcome,
-		Baseline: mv.Baseline, Candidate: mv.Candidate, Effect: mv.Effect,
-		Lower: end(mv.Lower), Upper: end(mv.Upper),
-		Threshold: mv.Threshold, Unit: mv.Unit, PValue: mv.PValue,
-		BaselineN: mv.BaselineN, CandidateN: mv.CandidateN, Detail: mv.Detail,
-	})
+	return json.Marshal(struct {
+		verdictFields
+		Lower json.RawMessage `json:"lower"`
+		Upper json.RawMessage `json:"upper"`
+	}{verdictFields(mv), end(mv.Lower), end(mv.Upper)})
 }
 
 // UnmarshalJSON reads a verdict: a null end of the interval is unbounded
 // (Lower −Inf, Upper +Inf), and so is ±math.MaxFloat64, which stood for it
 // in documents written before null did. A missing end is 0, as before.
 func (mv *MetricVerdict) UnmarshalJSON(b []byte) error {
-	var w metricVerdictJSON
+	*mv = MetricVerdict{}
+	w := struct {
+		*verdictFields
+		Lower json.RawMessage `json:"lower"`
+		Upper json.RawMessage `json:"upper"`
+	}{verdictFields: (*verdictFields)(mv)}
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
@@ -68,13 +56,7 @@ func (mv *MetricVerdict) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return err
 	}
-	*mv = MetricVerdict{
-		Metric: w.Metric, Category: w.Category, Outcome: w.Outcome,
-		Baseline: w.Baseline, Candidate: w.Candidate, Effect: w.Effect,
-		Lower: lower, Upper: upper,
-		Threshold: w.Threshold, Unit: w.Unit, PValue: w.PValue,
-		BaselineN: w.BaselineN, CandidateN: w.CandidateN, Detail: w.Detail,
-	}
+	mv.Lower, mv.Upper = lower, upper
 	return nil
 }
 
