@@ -63,6 +63,7 @@ func TestAuditAt_AuditAtExactChangePostgres(t *testing.T) {
 	if err := st.AppendRequests(ctx, []sluice.Observation{{RequestID: "edge", At: change.Add(5 * time.Minute), Model: "chat", Version: "v1.1.0", Route: "split", Status: 200}}); err != nil {
 		t.Fatal(err)
 	}
+	clk.Set(change.Add(time.Hour)) // asked later, the window over
 	res, err := viewer.AuditAt(ctx, "chat", change)
 	if err != nil {
 		t.Fatal(err)

@@ -12,8 +12,11 @@ import (
 	"github.com/sluicehq/sluice"
 )
 
-// window is how far around the asked time /audit/at counts requests.
-const window = 5 * time.Minute
+// AuditAtWindow is how far around the asked time /audit/at counts
+// requests (up to now: RoutingAt.WindowEndsNow).
+const AuditAtWindow = 5 * time.Minute
+
+const window = AuditAtWindow
 
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
@@ -134,6 +137,15 @@ func (s *Server) routingAt(ctx context.Context, model string, at time.Time) (Rou
 		Entry:       *setBy,
 		WindowStart: at.Add(-window),
 		WindowEnd:   at.Add(window),
+	}
+	// A window that runs past now ends now: the requests still to come in
+	// it are not in the log, and its counts must not read as a whole
+	// window's. (At now or later, the window is empty, at now.)
+	if now := s.now(); out.WindowEnd.After(now) {
+		out.WindowEnd, out.WindowEndsNow = now, true
+		if out.WindowStart.After(now) {
+			out.WindowStart = now
+		}
 	}
 	if out.Serving == nil {
 		out.Serving = []string{}

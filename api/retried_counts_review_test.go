@@ -37,6 +37,7 @@ func TestAuditAtCountsRetriedAttemptAsServed(t *testing.T) {
 	if err := e.Store.AppendRequests(ctx, rows); err != nil {
 		t.Fatal(err)
 	}
+	e.Clock.Set(t0.Add(3 * time.Hour)) // asked at 13:00, the window to 12:35 over
 	res, err := e.Viewer.AuditAt(ctx, "chat", t0.Add(2*time.Hour+30*time.Minute))
 	if err != nil {
 		t.Fatal(err)

@@ -267,9 +267,13 @@ type RoutingAt struct {
 	// that set it.
 	Since time.Time         `json:"since"`
 	Entry sluice.AuditEntry `json:"entry"`
-	// WindowStart and WindowEnd bound the request log counts (At ± 5m).
+	// WindowStart and WindowEnd bound the request log counts (At ± 5m),
+	// WindowEnd at most the time of the answer.
 	WindowStart time.Time `json:"window_start"`
 	WindowEnd   time.Time `json:"window_end"`
+	// WindowEndsNow is set when At + 5m was still to come: WindowEnd is
+	// then the time of the answer, and the window shorter than asked.
+	WindowEndsNow bool `json:"window_ends_now,omitempty"`
 	// Requests counts the logged requests per version in the window.
 	Requests []sluice.VersionCount `json:"requests"`
 }

@@ -72,6 +72,11 @@ type frontConn struct {
 	// handedOff: handOff gave this connection to net/http, whose reads go
 	// through it from then on and are not looked at.
 	handedOff bool
+	// answered: fasthttp has written an answer on this connection, so the
+	// request it reads now follows one it served, a POST (the only
+	// requests it answers and keeps the connection for are the hot
+	// path's). takeOver skips the empty lines net/http skips after a POST.
+	answered bool
 	// taken: Read gave the connection beneath to net/http. fasthttp takes
 	// this connection for closed, and its Close (or any other call it
 	// still makes) must not reach the connection net/http now serves.
@@ -107,7 +112,20 @@ func (c *frontConn) Read(p []byte) (int, error) {
 }
 
 // takeOver gives the connection to net/http, which reads head first.
+//
+// Empty lines before the request line: net/http refuses them (400), but
+// after a POST on the same connection it skips up to 4 bytes of CR and LF
+// first (RFC 9112 section 2.2's tolerance of clients that end a body with
+// an extra CRLF); a connection handed over is new to net/http, so the
+// front skips them for it when fasthttp has answered a request here. Only
+// when they start with a CRLF: those bytes are then a request's start.
+// Starting with a bare LF, they may be the end of a chunked body fasthttp
+// is reading ("0\r\n" then "\n", a request pipelined behind), which net/http
+// must then refuse, not answer as the next request.
 func (c *frontConn) takeOver(head []byte) (int, error) {
+	if c.scan.start > 0 && c.answered && head[0] == '\r' {
+		head = head[numLeadingCRorLF(head[:min(len(head), 4)]):]
+	}
 	pre := bytes.Clone(head)
 	c.buf = nil
 	c.taken.Store(true)
@@ -124,6 +142,7 @@ func (c *frontConn) Write(p []byte) (int, error) {
 	if c.taken.Load() {
 		return 0, errTakenOver
 	}
+	c.answered = true
 	return c.Conn.Write(p)
 }
 
@@ -164,9 +183,12 @@ var crlfcrlf = []byte("\r\n\r\n")
 // bareLFHead reports whether b, the bytes fasthttp holds unparsed while it
 // waits for more, starts with a request line and a head that net/http
 // reads whole (its lines ending in LF or CRLF, up to an empty one) and
-// that fasthttp does not: b has no CRLF CRLF. The request line is checked
-// so that b is known to be a request's start, not the trailer of a chunked
-// body that fasthttp reads the same way.
+// that fasthttp does not: b has no CRLF CRLF from the request line on.
+// Empty lines before the request line (RFC 9112 section 2.2) are passed
+// over: fasthttp skips them too, and still waits for a CRLF CRLF after
+// them (one among them does not end its head). The request line is
+// checked so that b is known to be a request's start, not the trailer of
+// a chunked body that fasthttp reads the same way.
 func bareLFHead(b []byte) bool {
 	var s headScan
 	return s.more(b)
@@ -175,10 +197,11 @@ func bareLFHead(b []byte) bool {
 // headScan decides bareLFHead over bytes that grow from one call to the
 // next (b[:n] unchanged), looking at each byte once.
 type headScan struct {
-	n    int  // bytes scanned
-	line int  // where the line being scanned starts
-	req  bool // the first line is whole and a request line
-	no   bool // the bytes can never be such a head: they start with something else, or hold a CRLF CRLF
+	n     int  // bytes scanned
+	line  int  // where the line being scanned starts
+	start int  // where the request line starts, after the empty lines before it
+	req   bool // the request line is whole
+	no    bool // the bytes can never be such a head: they start with something else, or hold a CRLF CRLF
 	// looked counts the bytes the scans of a connection looked at (kept
 	// when a scan starts over), for the test that keeps it linear.
 	looked int
@@ -190,11 +213,9 @@ func (s *headScan) more(b []byte) bool {
 		return false
 	}
 	s.looked += len(b) - s.n
-	if bytes.Contains(b[max(s.n-len(crlfcrlf)+1, 0):], crlfcrlf) {
-		s.no = true
-		return false
-	}
-	for s.n < len(b) {
+	searched := s.n // b[s.start:searched] has no CRLF CRLF, if the request line is whole
+	end := false
+	for !end && s.n < len(b) {
 		i := bytes.IndexByte(b[s.n:], '\n')
 		if i < 0 {
 			s.n = len(b) // the head is not whole yet
@@ -204,16 +225,38 @@ func (s *headScan) more(b []byte) bool {
 		s.n += i + 1
 		s.line = s.n
 		switch {
+		case !s.req && len(line) == 0:
+			s.start = s.n // an empty line before the request line
 		case !s.req && !requestLine(line):
 			s.no = true
 			return false
 		case !s.req:
 			s.req = true
 		case len(line) == 0:
-			return true
+			end = true
 		}
 	}
-	return false
+	if !s.req {
+		return false
+	}
+	// A CRLF CRLF anywhere from the request line on, even in the body, and
+	// fasthttp reads the head itself. (None can straddle the request
+	// line's start, which is a method's letter.)
+	if bytes.Contains(b[max(searched-len(crlfcrlf)+1, s.start):], crlfcrlf) {
+		s.no = true
+		return false
+	}
+	return end
+}
+
+// numLeadingCRorLF is how many of b's first bytes are CR or LF.
+func numLeadingCRorLF(b []byte) int {
+	for i, c := range b {
+		if c != '\r' && c != '\n' {
+			return i
+		}
+	}
+	return len(b)
 }
 
 // requestLine reports whether line looks like "METHOD target HTTP/1.x"

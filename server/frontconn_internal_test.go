@@ -17,6 +17,14 @@ func TestBareLFHead(t *testing.T) {
 		{"CRLFEmptyLineAfterLF", "GET / HTTP/1.1\r\nHost: x\n\r\n", true},
 		{"LFEmptyLineAfterCRLF", "GET / HTTP/1.1\r\nHost: x\r\n\n", true},
 		{"NoHeaders", "GET / HTTP/1.0\n\n", true},
+		// Empty lines before the request line (RFC 9112 section 2.2):
+		// fasthttp skips them, then waits for a CRLF CRLF after them.
+		{"CRLFBefore", "\r\nGET / HTTP/1.1\nHost: x\n\n", true},
+		{"LFsBefore", "\n\nGET / HTTP/1.1\nHost: x\n\n", true},
+		{"CRLFCRLFBefore", "\r\n\r\nGET / HTTP/1.1\nHost: x\n\n", true},
+		{"OnlyEmptyLines", "\r\n\n\r\n", false},
+		{"CRLFBeforeCRLFHead", "\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", false},
+		{"EmptyLineThenTrailer", "\nX-Trailer: a\n\n", false},
 		{"HeadNotWhole", "GET / HTTP/1.1\nHost: x\n", false},
 		{"RequestLineNotWhole", "GET / HTTP/1.1", false},
 		// fasthttp reads these itself: a CRLF CRLF is there.

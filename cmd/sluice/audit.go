@@ -100,7 +100,12 @@ func printAt(c *cli, res api.RoutingAt) {
 	if !res.Since.IsZero() {
 		fmt.Fprintf(c.stdout, "  in force since %s (audit #%d by %s: %s)\n", res.Since.UTC().Format("2006-01-02 15:04:05"), res.Entry.ID, res.Entry.Actor, res.Entry.Reason)
 	}
-	fmt.Fprintf(c.stdout, "  request log %s to %s:\n", res.WindowStart.UTC().Format("15:04:05"), res.WindowEnd.UTC().Format("15:04:05"))
+	if res.WindowEndsNow {
+		fmt.Fprintf(c.stdout, "  request log %s to now, %s (the window to %s is not over yet):\n", res.WindowStart.UTC().Format("15:04:05"),
+			res.WindowEnd.UTC().Format("15:04:05"), res.At.Add(api.AuditAtWindow).UTC().Format("15:04:05"))
+	} else {
+		fmt.Fprintf(c.stdout, "  request log %s to %s:\n", res.WindowStart.UTC().Format("15:04:05"), res.WindowEnd.UTC().Format("15:04:05"))
+	}
 	if len(res.Requests) == 0 {
 		fmt.Fprintln(c.stdout, "    no requests logged")
 	}

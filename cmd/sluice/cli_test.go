@@ -166,5 +166,10 @@ func TestCLI_Workflow(t *testing.T) {
 	if !strings.Contains(out, "split v1.1.0=90 v1.2.0=10") {
 		t.Errorf("audit --at: %s", out)
 	}
+	// The request count window (at ± 5m) is not over: it is cut at now,
+	// and the output says so.
+	if !strings.Contains(out, " to now, ") || !strings.Contains(out, "is not over yet") {
+		t.Errorf("audit --at a second from now does not say its request window ends now:\n%s", out)
+	}
 	_ = sluice.RoleAdmin
 }
