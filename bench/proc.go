@@ -230,3 +230,47 @@ func machine() Machine {
 	}
 	return m
 }
+
+// machineTicks returns the machine's CPU time since boot from /proc/stat,
+// in USER_HZ ticks summed over all CPUs: busy (not idle or waiting for I/O)
+// and in all; ok is false where /proc/stat cannot be read.
+func machineTicks() (busy, total int64, ok bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	return parseCPUStat(b)
+}
+
+// parseCPUStat reads the first ("cpu ") line of /proc/stat: user nice
+// system idle iowait irq softirq steal (guest time is inside user). Steal,
+// time the hypervisor gave another VM, counts as busy: the machine's cores
+// were not free for the run.
+func parseCPUStat(b []byte) (busy, total int64, ok bool) {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 5 || f[0] != "cpu" {
+		return 0, 0, false
+	}
+	var idle int64
+	for i, v := range f[1:min(len(f), 9)] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, 0, false
+		}
+		total += n
+		if i == 3 || i == 4 { // idle, iowait
+			idle += n
+		}
+	}
+	return total - idle, total, total > 0
+}
+
+// busyShare is the share of the machine's CPU time that was busy between
+// two machineTicks readings, in percent; -1 when unknown.
+func busyShare(b0, t0, b1, t1 int64) float64 {
+	if t1 <= t0 {
+		return -1
+	}
+	return 100 * float64(b1-b0) / float64(t1-t0)
+}

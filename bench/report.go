@@ -91,6 +91,11 @@ type Cell struct {
 	// backend runs inside the harness).
 	CPUPerReqUS float64 `json:"cpu_per_request_us,omitempty"`
 	PeakRSSMiB  float64 `json:"peak_rss_mib,omitempty"`
+	// MachineBusyPct is how busy the machine's cores were during the cell's
+	// rounds, in percent of all of them (every process: the load generator,
+	// the backends and the gateway); 0 in results written before it was
+	// recorded. A gateway's tails grow as it nears 100.
+	MachineBusyPct float64 `json:"machine_busy_pct,omitempty"`
 	// Load is the 1-minute load average at the start of each round.
 	Load []float64 `json:"load"`
 	// ComparedWith names the gateway a direct half-saturation run is the
@@ -442,8 +447,10 @@ func (r *Results) Markdown() string {
 		p("")
 		p("Each gateway runs at half of its own saturation throughput, with direct at the same rate just before it, on 64 connections each with its own fixed schedule; latency and TTFT are timed from when the schedule meant each request to be sent, so a request sent late behind a slow one counts its wait (no coordinated omission).")
 		p("")
-		p("| scenario | gateway | rate/s | p50 | p99 | p99.9 | added p50 | added p99 | TTFT added p99 | chunk held p99.9 | chunk held max | CPU/req | load |")
-		p("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+		p("The machine column is how busy both cores were during the row's rounds, counting every process on them (the load generator and the backends too): a gateway shares the cores with them, and its tails grow as the machine nears 100%% (bench/stream-tails.md).")
+		p("")
+		p("| scenario | gateway | rate/s | p50 | p99 | p99.9 | added p50 | added p99 | TTFT added p99 | chunk held p99.9 | chunk held max | CPU/req | machine | load |")
+		p("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 		for _, c := range r.HalfSat {
 			name := c.Gateway
 			if c.ComparedWith != "" {
@@ -453,8 +460,8 @@ func (r *Results) Markdown() string {
 			if c.Scenario == Stream {
 				ttft, held, hmax = added(c, c.TTFTAddedP99US), added(c, c.ChunkAddedP999US), added(c, c.ChunkAddedMaxUS)
 			}
-			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c.Scenario, name, num(c.Rate), dur(c.P50US), dur(c.P99US), dur(c.P999US),
-				added(c, c.AddedP50US), added(c, c.AddedP99US), ttft, held, hmax, cpuCol(c), loads(c.Load))
+			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", c.Scenario, name, num(c.Rate), dur(c.P50US), dur(c.P99US), dur(c.P999US),
+				added(c, c.AddedP50US), added(c, c.AddedP99US), ttft, held, hmax, cpuCol(c), busyCol(c), loads(c.Load))
 		}
 		p("")
 	}
@@ -527,6 +534,15 @@ func cpuCol(c Cell) string {
 		return "—"
 	}
 	return dur(c.CPUPerReqUS)
+}
+
+// busyCol is the machine's CPU use during a cell; "—" in results written
+// before it was recorded.
+func busyCol(c Cell) string {
+	if c.MachineBusyPct <= 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f%%", c.MachineBusyPct)
 }
 
 func rssCol(c Cell) string {

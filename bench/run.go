@@ -347,6 +347,9 @@ type round struct {
 	cpu  time.Duration
 	rss  int64
 	load float64
+	// busy is the machine's CPU use over the round in percent (every
+	// process: load generator, backends, gateway), -1 when unknown.
+	busy float64
 }
 
 // measure runs one round of gateway g: closed loop at conc, or open loop
@@ -376,6 +379,7 @@ func (r *runner) measure(ctx context.Context, g *gateway, scenario string, conc 
 	}
 	sampler := sampleRSS(g.pids)
 	cpu0 := cpuTime(g.pids)
+	mb0, mt0, mok0 := machineTicks()
 	switch {
 	case useWrk:
 		res, w, err := runWrk(ctx, script, rq, conc, d)
@@ -389,6 +393,10 @@ func (r *runner) measure(ctx context.Context, g *gateway, scenario string, conc 
 		rd.res = closedLoop(ctx, rq, r.st, conc, r.opt.Warmup, d)
 	}
 	rd.cpu = cpuTime(g.pids) - cpu0
+	rd.busy = -1
+	if mb1, mt1, mok1 := machineTicks(); mok0 && mok1 {
+		rd.busy = busyShare(mb0, mt0, mb1, mt1)
+	}
 	rd.rss = sampler.done()
 	if !useWrk {
 		// The Go generator's warm-up (closed or open loop) ran inside the
@@ -407,8 +415,14 @@ func cell(scenario, gw string, conc int, rate float64, rounds []round, gen strin
 	var cpu time.Duration
 	var wrkReqs int64
 	var w50, w99, w999 float64
+	var busy float64
+	nbusy := 0
 	for _, rd := range rounds {
 		c.Load = append(c.Load, rd.load)
+		if rd.busy >= 0 && rd.res != nil {
+			busy += rd.busy
+			nbusy++
+		}
 		if rd.res == nil {
 			continue
 		}
@@ -423,6 +437,9 @@ func cell(scenario, gw string, conc int, rate float64, rounds []round, gen strin
 			w999 += float64(w.P999US * w.Requests)
 			c.MaxUS = max(c.MaxUS, float64(w.MaxUS))
 		}
+	}
+	if nbusy > 0 {
+		c.MachineBusyPct = busy / float64(nbusy)
 	}
 	c.Requests, c.Errors, c.FirstError = total.Requests, total.Errors, total.FirstError
 	if elapsed > 0 {
