@@ -35,7 +35,7 @@ func (l *lockedBuffer) String() string {
 // minute. Without a terminal it now prints the view at the start and at
 // the end, and a line per event in between.
 func TestCLI_RolloutWatchIntoAPipe(t *testing.T) {
-	_, file, cmd := readmeGateway(t)
+	gw, file, cmd := readmeGateway(t)
 	mustRun(t, cmd("apply", "-f", file, "--reason", "setup")...)
 	mustRun(t, cmd("set", "policy", "chat", "specific", "v1.1.0", "--reason", "pin before the rollout")...)
 	mustRun(t, cmd("rollout", "start", "chat", "--to", "v1.2.0", "--strategy", "canary", "--canary-percent", "5", "--reason", "try it")...)
@@ -55,6 +55,13 @@ func TestCLI_RolloutWatchIntoAPipe(t *testing.T) {
 		t.Fatalf("watch never printed %q:\n%s", what, out.String())
 	}
 	waitOutput("Rollout:")
+	// A rollout cannot be paused while its candidate warms up (which CI's
+	// loaded machine made last past the pause once): wait for the canary.
+	for deadline := time.Now().Add(30 * time.Second); gw.Control.Registry().Rollouts["chat"].Phase == sluice.PhaseWarming; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the rollout was still warming up after 30 s")
+		}
+	}
 	mustRun(t, cmd("rollout", "pause", "chat", "--reason", "look at the payments numbers")...)
 	waitOutput("look at the payments numbers")
 	// Ticks while paused: the view's times move, nothing else happens.
