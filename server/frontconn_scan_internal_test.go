@@ -12,22 +12,14 @@ import (
 	"time"
 )
 
-// trickleConn is a client that sends its bytes one per read (a slowloris,
-// or a script writing a byte at a time with Nagle off).
-type trickleConn struct {
-	net.Conn // nil: only Read and SetDeadline are used
-	b        []byte
-}
-
-func (*trickleConn) SetDeadline(time.Time) error { return nil }
-
-func (c *trickleConn) Read(p []byte) (int, error) {
-	if len(c.b) == 0 {
-		return 0, io.EOF
+// trickle is a client that sends s a byte per read (a slowloris, or a
+// script writing a byte at a time with Nagle off).
+func trickle(s string) *partsConn {
+	parts := make([]string, len(s))
+	for i := range s {
+		parts[i] = s[i : i+1]
 	}
-	p[0] = c.b[0]
-	c.b = c.b[1:]
-	return 1, nil
+	return &partsConn{parts: parts}
 }
 
 // readHead reads a request head through br as fasthttp's header reader
@@ -62,7 +54,7 @@ func TestFrontConn_TrickledHeadLookedAtOnce(t *testing.T) {
 		}
 		replayed <- c.(*replayConn).pre
 	}()
-	c := &frontConn{Conn: &trickleConn{b: []byte(head)}, front: f}
+	c := &frontConn{Conn: trickle(head), front: f}
 	br := bufio.NewReaderSize(c, frontReadBuffer)
 	err := readHead(br)
 	if !errors.Is(err, errTakenOver) {

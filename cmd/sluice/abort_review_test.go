@@ -34,7 +34,7 @@ import (
 // controller's own time.
 func TestAbortWithLongCandidateRequest(t *testing.T) {
 	if testing.Short() {
-		t.Skip("takes ~35 s")
+		t.Skip("takes ~35 s (skipped under -short)")
 	}
 	base := reviewBackend(t, fakellm.Behavior{})
 	cand := fakellm.New(fakellm.Config{Categories: map[string]fakellm.Behavior{

@@ -90,7 +90,7 @@ func TestDryRunShowsRevision(t *testing.T) {
 // wait for the drill it started and print its report ("drill PASSED").
 func TestDrillWithRealisticBackendLatency(t *testing.T) {
 	if testing.Short() {
-		t.Skip("takes ~35 s")
+		t.Skip("takes ~35 s (skipped under -short)")
 	}
 	base := reviewBackend(t, fakellm.Behavior{Latency: fakellm.Distribution{MedianMS: 170, P99MS: 180}})
 	cand := reviewBackend(t, fakellm.Behavior{})
