@@ -182,6 +182,15 @@ func withUsageOption(body []byte, f fields) []byte {
 			b = append(b, rest...)
 			return append(b, body[so.Index+len(so.Raw):]...)
 		}
+		if so.Type == gjson.Null && so.Index > 0 {
+			// "stream_options": null, as clients that send every optional
+			// field do: the backend would send no usage chunk, and the
+			// stream's tokens would go uncounted.
+			b := make([]byte, 0, len(body)+20)
+			b = append(b, body[:so.Index]...)
+			b = append(b, `{"include_usage":true}`...)
+			return append(b, body[so.Index+len(so.Raw):]...)
+		}
 		return body
 	}
 	i := bytes.IndexByte(body, '{')

@@ -111,6 +111,12 @@ func (p *Proxy) relayBody(x *exchange, resp *http.Response, obs *sluice.Observat
 	}
 	h := x.w.Header()
 	copyResponseHeaders(h, resp.Header)
+	if resp.StatusCode >= 400 {
+		if e := openAIErrorOf(obs.Model+":"+obs.Version, resp.StatusCode, resp.Header, got); e != nil {
+			got = e
+			h.Set("Content-Type", "application/json")
+		}
+	}
 	x.w.WriteHeader(resp.StatusCode)
 	if _, err := x.w.Write(got); err != nil {
 		obs.ErrorClass = "canceled"
