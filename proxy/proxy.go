@@ -258,6 +258,8 @@ type exchange struct {
 	// keep is nil unless the answer is mirrored or judged, so that other
 	// requests pay nothing for keeping its text.
 	keep *keep
+	// toolCall is set when the answer calls a tool (chunkFields.toolCall).
+	toolCall bool
 	// deadline ends the request (Options.RequestTimeout, on the wall
 	// clock) when the own client enforces it; zero otherwise.
 	deadline time.Time

@@ -45,19 +45,21 @@ const (
 
 // HeuristicScore is the default quality signal of one successful answer,
 // computed from what the proxy already measures: 0 for a refusal or an
-// empty answer (a complete tool call, finish reason "tool_calls", is not
-// empty), 0.5 for an answer the backend cut off at its length limit
-// (finish reason "length"), and 1 otherwise. It cannot tell a good answer
+// empty answer, 0.5 for an answer the backend cut off at its length limit
+// (finish reason "length"), and 1 otherwise. An answer that calls a tool is
+// not empty: toolCall says it has tool calls, which a request that forces a
+// tool (tool_choice) gets with the finish reason "stop" and no text; the
+// finish reason "tool_calls" (or "function_call") says so too. It cannot tell a good answer
 // from a bad one; it catches the regressions that show in the shape of the
 // answer, and a judge or user feedback add the rest.
-func HeuristicScore(o *sluice.Observation) float64 {
+func HeuristicScore(o *sluice.Observation, toolCall bool) float64 {
 	switch {
 	case o.Refusal:
 		return 0
 	case o.FinishReason == "tool_calls" || o.FinishReason == "function_call":
 		// A complete tool call: its answer is the call, not text.
 		return 1
-	case o.ResponseChars == 0:
+	case o.ResponseChars == 0 && !toolCall:
 		return 0
 	case o.FinishReason == "length":
 		return 0.5
@@ -97,7 +99,7 @@ func (p *Proxy) afterAnswer(x *exchange, t *route.Target, obs *sluice.Observatio
 		p.feedback.put(x.seq, t, x.category, key)
 	}
 	if scorable(obs) {
-		p.scoreHeuristic(obs)
+		p.scoreHeuristic(obs, x.toolCall)
 		if x.keep != nil && x.keep.judged {
 			p.opt.Judge.Submit(judge.Item{
 				RequestID: x.reqID, Model: obs.Model, Version: obs.Version, Category: obs.Category,
@@ -113,9 +115,9 @@ func (p *Proxy) afterAnswer(x *exchange, t *route.Target, obs *sluice.Observatio
 }
 
 // scoreHeuristic records HeuristicScore for a scorable answer.
-func (p *Proxy) scoreHeuristic(obs *sluice.Observation) {
+func (p *Proxy) scoreHeuristic(obs *sluice.Observation, toolCall bool) {
 	if p.quality != nil && !p.opt.NoHeuristicQuality {
-		p.quality.RecordQualityFrom(sourceHeuristic, obs.Model, obs.Version, obs.Category, obs.At, HeuristicScore(obs))
+		p.quality.RecordQualityFrom(sourceHeuristic, obs.Model, obs.Version, obs.Category, obs.At, HeuristicScore(obs, toolCall))
 	}
 }
 

@@ -19,17 +19,22 @@ import (
 
 func TestHeuristicScore(t *testing.T) {
 	tests := []struct {
-		name string
-		o    sluice.Observation
-		want float64
+		name     string
+		o        sluice.Observation
+		toolCall bool
+		want     float64
 	}{
-		{"OK", sluice.Observation{ResponseChars: 10, FinishReason: "stop"}, 1},
-		{"Refusal", sluice.Observation{ResponseChars: 10, Refusal: true}, 0},
-		{"Empty", sluice.Observation{FinishReason: "stop"}, 0},
-		{"CutOff", sluice.Observation{ResponseChars: 10, FinishReason: "length"}, 0.5},
+		{"OK", sluice.Observation{ResponseChars: 10, FinishReason: "stop"}, false, 1},
+		{"Refusal", sluice.Observation{ResponseChars: 10, Refusal: true}, false, 0},
+		{"Empty", sluice.Observation{FinishReason: "stop"}, false, 0},
+		{"CutOff", sluice.Observation{ResponseChars: 10, FinishReason: "length"}, false, 0.5},
+		{"ToolCallsFinish", sluice.Observation{FinishReason: "tool_calls"}, false, 1},
+		{"ForcedToolCall", sluice.Observation{FinishReason: "stop"}, true, 1},
+		{"ToolCallCutOff", sluice.Observation{FinishReason: "length"}, true, 0.5},
+		{"EmptyCutOff", sluice.Observation{FinishReason: "length"}, false, 0},
 	}
 	for _, tt := range tests {
-		if got := proxy.HeuristicScore(&tt.o); got != tt.want {
+		if got := proxy.HeuristicScore(&tt.o, tt.toolCall); got != tt.want {
 			t.Errorf("%s: HeuristicScore = %v, want %v", tt.name, got, tt.want)
 		}
 	}

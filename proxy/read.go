@@ -26,6 +26,7 @@ func (p *Proxy) readAnswer(x *exchange, body []byte, obs *sluice.Observation) {
 	if f.finish != nil {
 		obs.FinishReason = finishReason(f.finish)
 	}
+	x.toolCall = f.toolCall
 	if f.text == nil {
 		return
 	}
@@ -57,6 +58,7 @@ func (p *Proxy) readAnswerGJSON(x *exchange, body []byte, obs *sluice.Observatio
 		k.text = appendCapped(k.text, text.Str, k.limit)
 	}
 	obs.FinishReason = gjson.GetBytes(body, "choices.0.finish_reason").Str
+	x.toolCall = callsTool(gjson.GetBytes(body, "choices.0.message"))
 	if p.opt.Refusal != nil && text.Str != "" {
 		t := text.Str
 		if len(t) > refusalPrefix {
@@ -80,6 +82,9 @@ func readChunk(x *exchange, payload []byte, obs *sluice.Observation, prefix *[re
 	}
 	if f.notFirst {
 		return // another choice of an n > 1 stream
+	}
+	if f.toolCall {
+		x.toolCall = true
 	}
 	if f.text != nil {
 		obs.ResponseChars += unescapedLen(f.text, f.textEsc)
@@ -112,6 +117,9 @@ func readChunkGJSON(x *exchange, payload []byte, obs *sluice.Observation, prefix
 		}
 		if fr := c.Get("finish_reason"); fr.Type == gjson.String {
 			obs.FinishReason = fr.Str
+		}
+		if callsTool(c.Get("delta")) {
+			x.toolCall = true
 		}
 	}
 	if gjson.GetBytes(payload, "error").Exists() {
@@ -167,4 +175,11 @@ func usageInto(u gjson.Result, obs *sluice.Observation) {
 		obs.CacheReported = true
 		obs.CachedTokens = int(c.Int())
 	}
+}
+
+// callsTool is chunkFields.toolCall by gjson: inner (a choice's message or
+// delta) has a non-empty tool_calls array or a function_call object.
+func callsTool(inner gjson.Result) bool {
+	tc := inner.Get("tool_calls")
+	return tc.IsArray() && len(tc.Array()) > 0 || inner.Get("function_call").IsObject()
 }

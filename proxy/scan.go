@@ -391,6 +391,11 @@ type chunkFields struct {
 	finish []byte
 	// hasError is true when the event has a top-level "error".
 	hasError bool
+	// toolCall is true when choices[0]'s inner object (message or delta)
+	// has a non-empty "tool_calls" array or a "function_call" object: the
+	// answer calls a tool, whatever its finish reason says ("stop" when the
+	// request forced the tool with tool_choice, as OpenAI and vLLM answer).
+	toolCall bool
 	// notFirst is true when choices[0] is another choice than the first
 	// (its "index" is not 0): with n > 1 a stream's chunks each carry one
 	// choice, and only the first choice is measured, as for whole answers.
@@ -441,6 +446,7 @@ func choiceAt(b []byte, i int, f *chunkFields, inner string) int {
 	var content, text []byte
 	var contentEsc, textEsc bool
 	contentSeen, textSeen, finishSeen, innerSeen := false, false, false, false
+	toolsSeen, fnSeen := false, false // as gjson, the first of duplicate keys counts
 	end, ok := walkObject(b, i, func(key []byte, v int) (int, bool) {
 		switch string(key) {
 		case inner:
@@ -452,6 +458,20 @@ func choiceAt(b []byte, i int, f *chunkFields, inner string) int {
 				break
 			}
 			end, ok := walkObject(b, v, func(k []byte, dv int) (int, bool) {
+				switch string(k) {
+				case "tool_calls":
+					if !toolsSeen && b[dv] == '[' && nonEmptyArray(b, dv) {
+						f.toolCall = true
+					}
+					toolsSeen = true
+					return skipMember, true
+				case "function_call":
+					if !fnSeen && b[dv] == '{' {
+						f.toolCall = true
+					}
+					fnSeen = true
+					return skipMember, true
+				}
 				if string(k) != "content" || contentSeen {
 					return skipMember, true
 				}
@@ -658,4 +678,16 @@ func scanRequest(b []byte) (r requestFields, ok bool) {
 		r.hasOptions, r.usageAsked = false, false
 	}
 	return r, ok && inner
+}
+
+// nonEmptyArray reports whether the array at b[i] ('[') has an element.
+func nonEmptyArray(b []byte, i int) bool {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+		default:
+			return b[i] != ']'
+		}
+	}
+	return false
 }

@@ -80,6 +80,9 @@ var chunkSeeds = []string{
 	`{"choices":[{"delta":{"content":"x"}},{"delta":{"content":"y"}}]}`,
 	`{"choices":{"0":{"delta":{"content":"x"}}}}`,
 	`{"choices":[1,2]}`,
+	`{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]},"finish_reason":null}]}`,
+	`{"choices":[{"index":0,"delta":{"tool_calls":[]},"finish_reason":"stop"}]}`,
+	`{"choices":[{"index":0,"delta":{"function_call":{"name":"f"}}}]}`,
 	`{"choices":[{"delta":{"content":"\ud83d"}}]}`,
 	`{"choices":[{"delta":{"content":"x"}}]`,
 	`not json`,
@@ -125,6 +128,9 @@ func checkChunk(t *testing.T, payload string) {
 		}
 	}
 	hasError := gjson.Get(payload, "error").Exists()
+	if tc := callsTool(c.Get("delta")); f.toolCall != tc {
+		t.Errorf("scanChunk(%q): toolCall %v, gjson %v", payload, f.toolCall, tc)
+	}
 	var gotText, gotFinish string
 	if f.text != nil {
 		gotText = string(appendUnescaped(nil, f.text))
@@ -145,6 +151,9 @@ var answerSeeds = []string{
 	`{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"the short answer","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":8,"total_tokens":9}}`,
 	`{"choices":[{"index":0,"text":"plain \\n text","finish_reason":"length"}],"usage":{"prompt_tokens":3,"completion_tokens":4}}`,
 	`{"choices":[{"message":{"content":null,"tool_calls":[{"id":"x"}]},"finish_reason":"tool_calls"}]}`,
+	`{"choices":[{"message":{"content":null,"tool_calls":[{"id":"x"}]},"finish_reason":"stop"}]}`,
+	`{"choices":[{"message":{"content":null,"tool_calls":[ ],"tool_calls":[{"id":"x"}]},"finish_reason":"stop"}]}`,
+	`{"choices":[{"message":{"content":null,"function_call":{"name":"f"},"function_call":null}}]}`,
 	`{"choices":[],"usage":null}`,
 	`{"object":"list","data":[{"embedding":[0.1,-2e-3]}],"usage":{"prompt_tokens":5}}`,
 	`{"error":{"message":"bad"}}`,
@@ -180,6 +189,9 @@ func checkAnswer(t *testing.T, body string) {
 	}
 	finish := gjson.Get(body, "choices.0.finish_reason").Str
 	usage := gjson.Get(body, "usage")
+	if tc := callsTool(gjson.Get(body, "choices.0.message")); f.toolCall != tc {
+		t.Errorf("scanAnswer(%q): toolCall %v, gjson %v", body, f.toolCall, tc)
+	}
 	var gotText, gotFinish string
 	if f.text != nil {
 		gotText = string(appendUnescaped(nil, f.text))

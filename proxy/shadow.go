@@ -311,7 +311,7 @@ func (p *Proxy) runShadow(j *shadowJob) {
 		p.opt.Recorder.Record(&obs)
 	}
 	if scorable(&obs) {
-		p.scoreHeuristic(&obs)
+		p.scoreHeuristic(&obs, x.toolCall)
 		if j.judged {
 			p.opt.Judge.Submit(judge.Item{
 				RequestID: j.reqID, Model: obs.Model, Version: obs.Version, Category: obs.Category,
