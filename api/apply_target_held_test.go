@@ -27,10 +27,9 @@ func TestApply_TargetNotRestartedAfterItsRolloutEnded(t *testing.T) {
 		v.Endpoints = []string{backend.URL}
 		e.MustRegister(t, v)
 	}
-	labels := func(l map[string]string) sluice.ApplyDoc {
-		return sluice.ApplyDoc{Models: []sluice.ApplyModel{{Name: "chat", Labels: l}}}
-	}
-	if _, err := e.Admin.Apply(ctx, labels(map[string]string{"stable": "v1.0.0"}), "baseline", false); err != nil {
+	base := sluice.ApplyDoc{Models: []sluice.ApplyModel{{Name: "chat", Labels: map[string]string{"stable": "v1.0.0"},
+		Policy: &sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1.0.0"}}}}
+	if _, err := e.Admin.Apply(ctx, base, "baseline", false); err != nil {
 		t.Fatalf("set stable: %v", err)
 	}
 	doc := func(target string) sluice.ApplyDoc {

@@ -80,6 +80,9 @@ func (c *Controller) Drill(ctx context.Context, actor, reason, model, candidate 
 	if baseline == "" || baseline == candidate {
 		return DrillReport{}, sluice.Errorf(sluice.CodeInvalid, "model %s needs a stable version other than %s to drill against: label one stable", model, candidate)
 	}
+	if err := stableNotServing(reg, model, baseline, "a drill", ""); err != nil {
+		return DrillReport{}, err
+	}
 	c.mu.Lock()
 	if c.drilling[model] {
 		c.mu.Unlock()
