@@ -148,7 +148,7 @@ func (c *cli) rolloutStatusCmd() *cobra.Command {
 }
 
 func (c *cli) rolloutWatchCmd() *cobra.Command {
-	var every time.Duration
+	var every, reconnect time.Duration
 	cmd := &cobra.Command{
 		Use: "watch MODEL", Short: "Redraw the rollout's stage, split, progress and verdicts until it ends; exit 0 if it was promoted or completed, 1 otherwise", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -167,10 +167,44 @@ func (c *cli) rolloutWatchCmd() *cobra.Command {
 			defer t.Stop()
 			last := ""
 			var seen *sluice.RolloutEvent // the last event printed, without a terminal
+			id := ""                      // the rollout watched, from the first answer
+			var lost time.Time            // since when the server has not answered
 			for {
 				st, err := cl.Rollout(cmd.Context(), args[0])
 				if err != nil {
-					return err
+					// A gateway restarted or redeployed under a long
+					// rollout (the rollout resumes with it) ended the
+					// watch with 1, so a CI job gating on it failed a
+					// rollout that was still running. Once the rollout
+					// was seen, an unreachable server is waited for.
+					if id == "" || sluice.ErrorCode(err) != sluice.CodeUnavailable || reconnect <= 0 {
+						return err
+					}
+					if lost.IsZero() {
+						lost = time.Now()
+						fmt.Fprintf(c.stderr, "%s: retrying for up to %s (--reconnect-for)\n", sluice.ErrorMessage(err), reconnect)
+					}
+					if time.Since(lost) >= reconnect {
+						return fmt.Errorf("%s, for %s: rollout %s may still be running; see sluice rollout status %s", sluice.ErrorMessage(err), reconnect, id, args[0])
+					}
+					select {
+					case <-cmd.Context().Done():
+						return nil
+					case <-t.C:
+					}
+					continue
+				}
+				if !lost.IsZero() {
+					fmt.Fprintf(c.stderr, "reconnected after %s\n", time.Since(lost).Round(time.Second))
+					lost = time.Time{}
+				}
+				if id == "" {
+					id = st.Rollout.ID
+				} else if st.Rollout.ID != id {
+					// It ended and another started between two looks
+					// (or while the server was away): the new one's
+					// outcome is not the one watched.
+					return fmt.Errorf("rollout %s is no longer the latest of %s: rollout %s started before this watch saw how %s ended; see it with sluice audit %s", id, args[0], st.Rollout.ID, id, args[0])
 				}
 				view := renderRollout(st, time.Now())
 				switch {
@@ -216,6 +250,7 @@ func (c *cli) rolloutWatchCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().DurationVar(&every, "every", time.Second, "refresh interval")
+	cmd.Flags().DurationVar(&reconnect, "reconnect-for", 2*time.Minute, "once the rollout was seen, how long to keep trying a server that does not answer (a gateway restarting) before exiting 1; 0 exits at once")
 	return cmd
 }
 
