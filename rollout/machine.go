@@ -181,7 +181,7 @@ func Validate(s sluice.RolloutSpec) error {
 		return err
 	}
 	if usesCanaryPercent(s.Strategy) && (s.CanaryPercent <= 0 || s.CanaryPercent >= 100) {
-		return sluice.Errorf(sluice.CodeInvalid, "canary_percent %v must be between 0 and 100", s.CanaryPercent)
+		return sluice.Errorf(sluice.CodeInvalid, "canary_percent %v is out of range: the candidate's share (--canary-percent) must be above 0 and below 100", s.CanaryPercent)
 	}
 	if s.ShadowFraction <= 0 || s.ShadowFraction > 1 {
 		return sluice.Errorf(sluice.CodeInvalid, "shadow_fraction %v must be in (0, 1]", s.ShadowFraction)

@@ -75,6 +75,22 @@ func (c *cli) rolloutStartCmd() *cobra.Command {
 			if err := requireReason(reason); err != nil {
 				return err
 			}
+			// Zero is what the API takes for "the default", so a 0 given
+			// here was sent as nothing: --canary-percent 0 started a 10%
+			// canary and --shadow-fraction 0 mirrored every request.
+			for _, z := range []struct {
+				flag, want string
+				zero       bool
+			}{
+				{"canary-percent", "the candidate's share in percent, above 0 and below 100 (leave it out for 10, or 50 for an A/B test)", spec.CanaryPercent == 0},
+				{"shadow-fraction", "the fraction of requests to mirror, above 0 and at most 1 (leave it out for 1)", spec.ShadowFraction == 0},
+				{"ab-samples", "the planned requests per arm, at least 1 (leave it out for 1000)", spec.ABSamples == 0},
+				{"min-samples", "the candidate requests each stage needs, at least 1 (leave it out for 100)", minSamples == 0},
+			} {
+				if z.zero && cmd.Flags().Changed(z.flag) {
+					return fmt.Errorf("--%s 0: give %s", z.flag, z.want)
+				}
+			}
 			if stages == "" && (cmd.Flags().Changed("hold") || cmd.Flags().Changed("min-samples")) {
 				return fmt.Errorf("--hold and --min-samples set the stages given with --stages: add --stages (such as --stages 2,5,10,25,50,100), or leave them out to take the plan's")
 			}
