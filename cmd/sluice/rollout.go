@@ -329,19 +329,25 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 	fmt.Fprintf(&b, "Policy:    %s\n", st.Policy)
 	fmt.Fprintf(&b, "Traffic:   %s  candidate %s%%\n", bar(r.Percent, 30), sluice.FormatPercent(r.Percent))
 	if len(r.Spec.Stages) > 0 && (r.Spec.Strategy == sluice.StrategyProgressive || r.Spec.Strategy == sluice.StrategyPipeline) {
+		// A pipeline mirrors first: its first stage has not begun, and
+		// the time since the shadow started is no stage's hold.
+		shadow := r.Phase == sluice.PhaseShadow || r.Phase == sluice.PhasePaused && r.PausedFrom == sluice.PhaseShadow
 		b.WriteString("Stages:    ")
+		if shadow {
+			b.WriteString("►shadow ")
+		}
 		for i, s := range r.Spec.Stages {
 			mark := " "
 			switch {
 			case i < r.StageIndex || r.Phase == sluice.PhasePromoted:
 				mark = "✔"
-			case i == r.StageIndex && r.Phase.Active():
+			case i == r.StageIndex && r.Phase.Active() && !shadow:
 				mark = "►"
 			}
 			fmt.Fprintf(&b, "%s%s%% ", mark, sluice.FormatPercent(s.Percent))
 		}
 		b.WriteString("\n")
-		if r.Phase.Active() && r.StageIndex < len(r.Spec.Stages) {
+		if r.Phase.Active() && r.StageIndex < len(r.Spec.Stages) && !shadow {
 			s := r.Spec.Stages[r.StageIndex]
 			fmt.Fprintf(&b, "Hold:      %s of %s\n", r.Held(now).Round(time.Second), s.Hold.D())
 		}
