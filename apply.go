@@ -35,7 +35,9 @@ type ApplyModel struct {
 	// when it differs from the model's stable version and no rollout is
 	// under way, applying the file starts a rollout to it (with Rollout's
 	// settings; the update planner's when empty). Applying the same target
-	// again changes nothing.
+	// again changes nothing, also once the rollout to it has ended without
+	// promoting it: a rejected candidate is tried again only by starting
+	// a rollout to it explicitly, or by declaring another target.
 	Target string `json:"target,omitempty" yaml:"target,omitempty"`
 	// Rollout configures the rollout Target starts; Model and Candidate
 	// are filled in from the model's name and Target.

@@ -59,7 +59,8 @@ func (c *Change) StampTime() time.Time {
 }
 
 // StampedAudit returns the audit entries to write, each dated at when it
-// is not zero (the time StampTime returned).
+// is not zero (the time StampTime returned), as is the created_at of the
+// version a version.register entry holds.
 func (c *Change) StampedAudit(at time.Time) []AuditEntry {
 	if at.IsZero() || len(c.Audit) == 0 {
 		return c.Audit
@@ -67,6 +68,19 @@ func (c *Change) StampedAudit(at time.Time) []AuditEntry {
 	out := slices.Clone(c.Audit)
 	for i := range out {
 		out[i].At = at
+		if out[i].Action != "version.register" {
+			continue
+		}
+		// The version registered is stored dated at (StampRegistry): its
+		// audit entry's document said the time the edit was prepared,
+		// which disagreed with both the entry and the version.
+		var v Version
+		if json.Unmarshal(out[i].After, &v) == nil {
+			v.CreatedAt = at
+			if b, err := json.Marshal(v); err == nil {
+				out[i].After = b
+			}
+		}
 	}
 	return out
 }

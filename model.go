@@ -128,6 +128,14 @@ func FormatPercent(p float64) string {
 // Basis converts a percentage to basis points of the 10,000 sticky buckets.
 func Basis(percent float64) int { return int(math.Round(percent * 100)) }
 
+// FinerThanBasis reports whether percent has more than two decimals, so
+// that Basis would round it: a split is kept in hundredths of a percent.
+// The tolerance lets 0.07 through, which is 7.000000000000001 hundredths.
+func FinerThanBasis(percent float64) bool {
+	bp := percent * 100
+	return math.Abs(bp-math.Round(bp)) > 1e-6
+}
+
 // SplitOf returns the percent a split policy gives to version, 0 if none.
 func (p Policy) SplitOf(version string) float64 {
 	for _, w := range p.Split {

@@ -198,8 +198,11 @@ func (r *Registry) ValidateModel(name string) error {
 			if w.Percent < 0 || w.Percent > 100 || w.Percent != w.Percent {
 				return Errorf(CodeInvalid, "model %s: weight %s=%v is out of range: use 0 to 100", name, w.Version, w.Percent)
 			}
-			if float64(Basis(w.Percent)) != roundTo(w.Percent*100) {
-				return Errorf(CodeInvalid, "model %s: weight %s=%v is finer than 0.01%%", name, w.Version, w.Percent)
+			// The check compared two roundings of the same number, so it
+			// never refused: 87.655 and 12.345 were each rounded up and
+			// refused as summing to 100.01.
+			if FinerThanBasis(w.Percent) {
+				return Errorf(CodeInvalid, "model %s: weight %s=%v is finer than 0.01%%: give at most two decimals", name, w.Version, w.Percent)
 			}
 			if err := servable("the split", w.Version); err != nil {
 				return err
@@ -236,10 +239,6 @@ func (r *Registry) ValidateModel(name string) error {
 		}
 	}
 	return nil
-}
-
-func roundTo(f float64) float64 {
-	return float64(int64(f + 0.5))
 }
 
 // CheckHeaderName returns a CodeInvalid error unless h is a valid HTTP

@@ -112,20 +112,7 @@ func (s *Server) getRollout(w http.ResponseWriter, r *http.Request) error {
 	if s.rollouts != nil && ro.Phase.Active() {
 		st.StageSamples = s.rollouts.StageSamples(ro)
 	}
-	switch ro.Phase {
-	case sluice.PhaseShadow:
-		st.StageNeed = ro.Spec.ShadowSamples
-	default:
-		if ro.Spec.Strategy == sluice.StrategyProgressive || ro.Spec.Strategy == sluice.StrategyPipeline {
-			if ro.StageIndex < len(ro.Spec.Stages) {
-				st.StageNeed = ro.Spec.Stages[ro.StageIndex].MinSamples
-			}
-		} else if ro.Spec.Strategy == sluice.StrategyABTest {
-			st.StageNeed = ro.Spec.ABSamples
-		} else {
-			st.StageNeed = ro.Spec.Analysis.MinSamples
-		}
-	}
+	st.StageNeed = rollout.StageNeed(ro) // as /metrics and the dashboard say
 	if len(ro.LastVerdict) > 0 {
 		var v sluice.Verdict
 		if err := json.Unmarshal(ro.LastVerdict, &v); err == nil {

@@ -69,7 +69,7 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if req.DryRun {
-		writeJSON(w, http.StatusOK, Result{Revision: base.Revision, Changed: !ch.Empty(), DryRun: true, Audit: ch.Audit, Kept: kept, KeptStages: keptStages})
+		writeJSON(w, http.StatusOK, Result{Revision: base.Revision, Changed: !ch.Empty(), DryRun: true, Audit: ch.Audit, Kept: kept, KeptStages: keptStages, HeldTargets: heldTargets(e.Registry(), req)})
 		return nil
 	}
 	res, err := s.ctl.Do(r.Context(), actor(r), req.Reason, func(e *sluice.Edit) error {
@@ -88,6 +88,7 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := resultOf(res)
 	out.Kept, out.KeptStages = kept, keptStages
+	out.HeldTargets = heldTargets(s.ctl.Registry(), req)
 	started, err := s.startTargets(r, req)
 	out.Rollouts = started
 	if err != nil {
@@ -292,6 +293,9 @@ func (s *Server) targetSpec(reg *sluice.Registry, m sluice.ApplyModel) (spec slu
 	if rollout.StableOf(reg, m.Name) == m.Target {
 		return spec, false, nil
 	}
+	if _, held := heldTarget(reg, m); held {
+		return spec, false, nil
+	}
 	if s.rollouts == nil {
 		return spec, false, sluice.Errorf(sluice.CodeUnavailable, "model %s declares target %s, but this gateway runs no rollout controller", m.Name, m.Target)
 	}
@@ -300,6 +304,43 @@ func (s *Server) targetSpec(reg *sluice.Registry, m sluice.ApplyModel) (spec slu
 	}
 	spec.Model, spec.Candidate = m.Name, m.Target
 	return spec, true, nil
+}
+
+// heldTarget says why model m's declared target starts no rollout although
+// it is not the stable version: the model's last rollout was to that very
+// target and ended without promoting it (rolled back, aborted, failed, an
+// A/B test completed, undone). ok is false when it is not held. A GitOps
+// loop applies the same file every few minutes: starting the rollout again
+// each time put users back on a candidate the analysis or an operator had
+// just rejected, and rolled it back again, for as long as the file stayed.
+func heldTarget(reg *sluice.Registry, m sluice.ApplyModel) (h HeldTarget, ok bool) {
+	last := reg.Rollouts[m.Name]
+	if m.Target == "" || last == nil || last.Phase.Active() || last.Phase == sluice.PhasePromoted || last.Spec.Candidate != m.Target {
+		return h, false
+	}
+	why := string(last.Phase)
+	if last.Decision != "" {
+		why = last.Decision
+	}
+	return HeldTarget{
+		Model: m.Name, Target: m.Target, Rollout: last.ID, Phase: last.Phase,
+		Message: fmt.Sprintf("model %s: no rollout to target %s started: its last rollout %s ended %s (%s); to try it again, run sluice rollout start %s --to %s --reason \"…\", or declare another target", m.Name, m.Target, last.ID, last.Phase, why, m.Name, m.Target),
+	}, true
+}
+
+// heldTargets lists the models of req whose declared target heldTarget
+// holds, on reg, the registry the apply leaves.
+func heldTargets(reg *sluice.Registry, req ApplyRequest) []HeldTarget {
+	var out []HeldTarget
+	for _, m := range req.Doc.Models {
+		if m.Target == "" || reg.ActiveRollout(m.Name) != nil || rollout.StableOf(reg, m.Name) == m.Target {
+			continue
+		}
+		if h, ok := heldTarget(reg, m); ok {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // checkTargets checks that each declared target's rollout could start on

@@ -88,6 +88,24 @@ type Result struct {
 	// take them back from, as "chat:v1.2.0 stays production (the file
 	// says staging)" (sluice.ApplyDoc.KeepLaterStages).
 	KeptStages []string `json:"kept_stages,omitempty"`
+	// HeldTargets says, for each model whose declared target starts no
+	// rollout because the model's last rollout was to that target and
+	// ended without promoting it, why and how to try it again.
+	HeldTargets []HeldTarget `json:"held_targets,omitempty"`
+}
+
+// HeldTarget is a model's declared target that an apply did not start a
+// rollout to, because the model's last rollout was to that target and ended
+// without promoting it.
+type HeldTarget struct {
+	// Model and Target are the model and the version its file declares.
+	Model  string `json:"model"`
+	Target string `json:"target"`
+	// Rollout and Phase are the last rollout's id and how it ended.
+	Rollout string       `json:"rollout"`
+	Phase   sluice.Phase `json:"phase"`
+	// Message says why nothing started and how to try the target again.
+	Message string `json:"message"`
 }
 
 func resultOf(r control.Result) Result {

@@ -55,6 +55,8 @@ func readFile(path string) ([]byte, error) {
 	return b, nil
 }
 
+var unknownFieldRE = regexp.MustCompile(`^line (\d+): field (.+) not found in type \S+$`)
+
 var typeErrRE = regexp.MustCompile("^line (\\d+): cannot unmarshal !!\\w+ `(.*)` into (\\S+)$")
 
 // explainTypeErrors rewrites yaml's "line 2: cannot unmarshal !!int `5`
@@ -63,6 +65,12 @@ var typeErrRE = regexp.MustCompile("^line (\\d+): cannot unmarshal !!\\w+ `(.*)`
 func explainTypeErrors(orig, text []byte, te *yaml.TypeError) string {
 	origLines := bytes.Split(orig, []byte("\n")) // expansion keeps lines where they were
 	keys := map[int]string{}                     // line → key path of the value on it
+	// scalars holds each line's scalar values with their key paths, in
+	// order: a flow mapping or list ({version: v1, percent: abc}) puts
+	// several on one line, and the error's value says which one it is.
+	type scalar struct{ path, value string }
+	scalars := map[int][]scalar{}
+	fields := map[int][]scalar{} // line → the mapping keys on it, with their paths
 	var doc yaml.Node
 	if yaml.Unmarshal(text, &doc) == nil {
 		var walk func(n *yaml.Node, path string)
@@ -78,6 +86,7 @@ func explainTypeErrors(orig, text []byte, te *yaml.TypeError) string {
 					if path != "" {
 						p = path + "." + p
 					}
+					fields[n.Content[i].Line] = append(fields[n.Content[i].Line], scalar{p, n.Content[i].Value})
 					walk(n.Content[i+1], p) // the deepest key on a line names it
 					if _, seen := keys[n.Content[i+1].Line]; !seen {
 						keys[n.Content[i+1].Line] = p
@@ -91,12 +100,44 @@ func explainTypeErrors(orig, text []byte, te *yaml.TypeError) string {
 						keys[c.Line] = p
 					}
 				}
+			case yaml.ScalarNode:
+				scalars[n.Line] = append(scalars[n.Line], scalar{path, n.Value})
 			}
 		}
 		walk(&doc, "")
 	}
+	// keyOf names the key of value on line n: the scalar there that yaml
+	// quoted (it cuts a value over 10 bytes to its first 7 and "..."),
+	// else the line's deepest key.
+	keyOf := func(n int, value string) string {
+		var match []string
+		for _, sc := range scalars[n] {
+			if sc.value == value || strings.HasSuffix(value, "...") && len(sc.value) > 10 && strings.HasPrefix(sc.value, strings.TrimSuffix(value, "...")) {
+				match = append(match, sc.path)
+			}
+		}
+		if len(match) == 1 {
+			return match[0]
+		}
+		return keys[n]
+	}
 	var out []string
 	for _, e := range te.Errors {
+		if m := unknownFieldRE.FindStringSubmatch(e); m != nil {
+			// yaml names the Go type (sluice.ApplyModel), which tells a
+			// user nothing: name the key's place in the file instead.
+			line, field, at := m[1], m[2], "line "+m[1]
+			if n, err := strconv.Atoi(line); err == nil {
+				for _, f := range fields[n] {
+					if f.value == field {
+						at = f.path + " (line " + line + ")"
+						break
+					}
+				}
+			}
+			out = append(out, fmt.Sprintf("%s: unknown key %s: check its spelling and where it is indented (the README lists the keys)", at, field))
+			continue
+		}
 		m := typeErrRE.FindStringSubmatch(e)
 		if m == nil {
 			out = append(out, e)
@@ -104,8 +145,8 @@ func explainTypeErrors(orig, text []byte, te *yaml.TypeError) string {
 		}
 		line, value, typ := m[1], m[2], m[3]
 		at := "line " + line
-		if n, err := strconv.Atoi(line); err == nil && keys[n] != "" {
-			at = keys[n] + " (line " + line + ")"
+		if n, err := strconv.Atoi(line); err == nil && keyOf(n, value) != "" {
+			at = keyOf(n, value) + " (line " + line + ")"
 		}
 		var what string
 		switch {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -262,6 +263,9 @@ func (c *Controller) Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason
 		if spec.Baseline == "" {
 			return spec, sluice.Errorf(sluice.CodeInvalid, "model %s has no stable version to roll out from: label one stable or pass --from", spec.Model)
 		}
+		if err := stableNotServing(reg, spec.Model, spec.Baseline, "a rollout", "pass --from"); err != nil {
+			return spec, err
+		}
 	}
 	if reg.Version(spec.Model, spec.Baseline) == nil {
 		return spec, sluice.Errorf(sluice.CodeNotFound, "baseline %s:%s is not registered", spec.Model, spec.Baseline)
@@ -347,6 +351,27 @@ func StableOf(reg *sluice.Registry, model string) string {
 		return sv[0]
 	}
 	return ""
+}
+
+// stableNotServing refuses a baseline taken from model's stable label when
+// the model's policy serves other versions and not it: the label is left
+// from an earlier promotion and the policy was changed by hand since (an
+// operator pinned the old version in an incident). A canary from the label's
+// version moved all the model's traffic, not only the candidate's share,
+// onto a version that served none of it. what names what is refused, and
+// flag the way to name a baseline instead ("" when there is none).
+func stableNotServing(reg *sluice.Registry, model, baseline, what, flag string) error {
+	m := reg.Models[model]
+	serving := reg.ServingVersions(model)
+	if m == nil || m.Labels["stable"] != baseline || len(serving) == 0 || slices.Contains(serving, baseline) {
+		return nil
+	}
+	fix := fmt.Sprintf("point the label at the version you mean (sluice label %s stable=%s --reason \"…\")", model, serving[0])
+	if flag != "" {
+		fix += fmt.Sprintf(", or %s %s", flag, serving[0])
+	}
+	return sluice.Errorf(sluice.CodeConflict, "model %s's stable label names %s, but its policy (%s) serves %s, not %s: %s from %s would move the served traffic onto %s; %s",
+		model, baseline, m.Policy, strings.Join(serving, ", "), baseline, what, baseline, baseline, fix)
 }
 
 // Act applies an operator's event (promote, pause, resume, abort, undo) to

@@ -56,8 +56,8 @@ func (c *Controller) Drill(ctx context.Context, actor, reason, model, candidate 
 	if percent == 0 {
 		percent = 5
 	}
-	if !(percent > 0 && percent < 100) {
-		return DrillReport{}, &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"percent"}, Message: fmt.Sprintf("percent %v is out of range: a drill's canary takes more than 0 and less than 100 percent (5 when not given)", percent)}
+	if !(percent > 0 && percent < 100) || sluice.FinerThanBasis(percent) {
+		return DrillReport{}, &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"percent"}, Message: fmt.Sprintf("percent %v is out of range: a drill's canary takes more than 0 and less than 100 percent, to at most two decimals (5 when not given)", percent)}
 	}
 	reg := c.opt.Control.Registry()
 	m := reg.Models[model]
@@ -79,6 +79,9 @@ func (c *Controller) Drill(ctx context.Context, actor, reason, model, candidate 
 	baseline := StableOf(reg, model)
 	if baseline == "" || baseline == candidate {
 		return DrillReport{}, sluice.Errorf(sluice.CodeInvalid, "model %s needs a stable version other than %s to drill against: label one stable", model, candidate)
+	}
+	if err := stableNotServing(reg, model, baseline, "a drill", ""); err != nil {
+		return DrillReport{}, err
 	}
 	c.mu.Lock()
 	if c.drilling[model] {

@@ -172,6 +172,9 @@ func Validate(s sluice.RolloutSpec) error {
 		if st.Percent <= last || st.Percent > 100 {
 			return sluice.Errorf(sluice.CodeInvalid, "stage %d: percent %v must be above the previous stage's and at most 100", i+1, st.Percent)
 		}
+		if sluice.FinerThanBasis(st.Percent) {
+			return sluice.Errorf(sluice.CodeInvalid, "stage %d: percent %v is finer than 0.01%%: give at most two decimals", i+1, st.Percent)
+		}
 		if st.Hold < 0 || st.MinSamples < 0 {
 			return sluice.Errorf(sluice.CodeInvalid, "stage %d: hold and min_samples cannot be negative", i+1)
 		}
@@ -181,7 +184,10 @@ func Validate(s sluice.RolloutSpec) error {
 		return err
 	}
 	if usesCanaryPercent(s.Strategy) && (s.CanaryPercent <= 0 || s.CanaryPercent >= 100) {
-		return sluice.Errorf(sluice.CodeInvalid, "canary_percent %v must be between 0 and 100", s.CanaryPercent)
+		return sluice.Errorf(sluice.CodeInvalid, "canary_percent %v is out of range: the candidate's share (--canary-percent) must be above 0 and below 100", s.CanaryPercent)
+	}
+	if usesCanaryPercent(s.Strategy) && sluice.FinerThanBasis(s.CanaryPercent) {
+		return sluice.Errorf(sluice.CodeInvalid, "canary_percent %v is finer than 0.01%%: give at most two decimals", s.CanaryPercent)
 	}
 	if s.ShadowFraction <= 0 || s.ShadowFraction > 1 {
 		return sluice.Errorf(sluice.CodeInvalid, "shadow_fraction %v must be in (0, 1]", s.ShadowFraction)

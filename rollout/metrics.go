@@ -20,17 +20,27 @@ var phases = []sluice.Phase{sluice.PhaseWarming, sluice.PhaseShadow, sluice.Phas
 
 // StageNeed returns the candidate sample r's current stage (or phase) needs
 // before it may advance: the shadow pairs to collect, the progressive
-// stage's minimum, the A/B test's planned sample, or the analysis minimum.
+// stage's minimum (for the first stage, at least the analysis minimum), the
+// A/B test's planned sample, or the analysis minimum.
 func StageNeed(r *sluice.Rollout) int {
 	s := r.Spec
 	switch {
 	case r.Phase == sluice.PhaseShadow:
 		return s.ShadowSamples
 	case s.Strategy == sluice.StrategyProgressive || s.Strategy == sluice.StrategyPipeline:
-		if r.StageIndex < len(s.Stages) {
-			return s.Stages[r.StageIndex].MinSamples
+		if r.StageIndex >= len(s.Stages) {
+			return 0
 		}
-		return 0
+		need := s.Stages[r.StageIndex].MinSamples
+		if r.StageIndex == 0 {
+			// A stage advances only on a passing analysis, and the
+			// analysis counts the candidate's requests since it went live
+			// (the first stage's, then) and passes none before its
+			// minimum: a first stage of --min-samples 5 showed "12 of 5"
+			// as done while it waited for 100.
+			need = max(need, s.Analysis.MinSamples)
+		}
+		return need
 	case s.Strategy == sluice.StrategyABTest:
 		return s.ABSamples
 	}

@@ -44,7 +44,11 @@ Applying the same file again changes nothing.`,
 			if c.output == "json" {
 				return c.printJSON(res)
 			}
-			starts := len(res.Rollouts) > 0 || dry && len(targets(doc)) > 0
+			held := map[string]bool{}
+			for _, h := range res.HeldTargets {
+				held[h.Model] = true
+			}
+			starts := len(res.Rollouts) > 0 || dry && len(targets(doc, held)) > 0
 			switch {
 			case !res.Changed && !starts:
 				fmt.Fprintf(c.stdout, "unchanged (revision %d)\n", res.Revision)
@@ -67,8 +71,11 @@ Applying the same file again changes nothing.`,
 			for _, r := range res.Rollouts {
 				fmt.Fprintf(c.stdout, "rollout %s started: %s from %s to %s (%s); follow it with: sluice rollout watch %s\n", r.ID, r.Spec.Strategy, r.Spec.Baseline, r.Spec.Candidate, r.Phase, r.Spec.Model)
 			}
+			for _, h := range res.HeldTargets {
+				fmt.Fprintln(c.stdout, h.Message)
+			}
 			if dry {
-				if ts := targets(doc); len(ts) > 0 {
+				if ts := targets(doc, held); len(ts) > 0 {
 					fmt.Fprintf(c.stdout, "would start a rollout for each model whose target is not its stable version: %s\n", strings.Join(ts, ", "))
 				}
 			}
@@ -82,11 +89,12 @@ Applying the same file again changes nothing.`,
 	return cmd
 }
 
-// targets lists the models of doc that declare a target, as model→version.
-func targets(doc sluice.ApplyDoc) []string {
+// targets lists the models of doc that declare a target, as model→version,
+// leaving out the held ones (their last rollout to it ended unpromoted).
+func targets(doc sluice.ApplyDoc, held map[string]bool) []string {
 	var out []string
 	for _, m := range doc.Models {
-		if m.Target != "" {
+		if m.Target != "" && !held[m.Name] {
 			out = append(out, m.Name+"→"+m.Target)
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/fakellm"
+	"github.com/sluicehq/sluice/rollout"
 	"github.com/sluicehq/sluice/server"
 )
 
@@ -239,9 +240,7 @@ func (c *cli) drawDemo(srv *server.Server, plan *demoPlan, start time.Time, sent
 		st := api.RolloutStatus{Rollout: *r, Policy: srv.Control.Registry().Models["chat"].Policy.String()}
 		if r.Phase.Active() {
 			st.StageSamples = srv.Rollouts.StageSamples(r)
-			if r.StageIndex < len(r.Spec.Stages) {
-				st.StageNeed = r.Spec.Stages[r.StageIndex].MinSamples
-			}
+			st.StageNeed = rollout.StageNeed(r)
 		}
 		if len(r.LastVerdict) > 0 {
 			var v sluice.Verdict

@@ -75,6 +75,22 @@ func (c *cli) rolloutStartCmd() *cobra.Command {
 			if err := requireReason(reason); err != nil {
 				return err
 			}
+			// Zero is what the API takes for "the default", so a 0 given
+			// here was sent as nothing: --canary-percent 0 started a 10%
+			// canary and --shadow-fraction 0 mirrored every request.
+			for _, z := range []struct {
+				flag, want string
+				zero       bool
+			}{
+				{"canary-percent", "the candidate's share in percent, above 0 and below 100 (leave it out for 10, or 50 for an A/B test)", spec.CanaryPercent == 0},
+				{"shadow-fraction", "the fraction of requests to mirror, above 0 and at most 1 (leave it out for 1)", spec.ShadowFraction == 0},
+				{"ab-samples", "the planned requests per arm, at least 1 (leave it out for 1000)", spec.ABSamples == 0},
+				{"min-samples", "the candidate requests each stage needs, at least 1 (leave it out for 100)", minSamples == 0},
+			} {
+				if z.zero && cmd.Flags().Changed(z.flag) {
+					return fmt.Errorf("--%s 0: give %s", z.flag, z.want)
+				}
+			}
 			if stages == "" && (cmd.Flags().Changed("hold") || cmd.Flags().Changed("min-samples")) {
 				return fmt.Errorf("--hold and --min-samples set the stages given with --stages: add --stages (such as --stages 2,5,10,25,50,100), or leave them out to take the plan's")
 			}
@@ -148,7 +164,7 @@ func (c *cli) rolloutStatusCmd() *cobra.Command {
 }
 
 func (c *cli) rolloutWatchCmd() *cobra.Command {
-	var every time.Duration
+	var every, reconnect time.Duration
 	cmd := &cobra.Command{
 		Use: "watch MODEL", Short: "Redraw the rollout's stage, split, progress and verdicts until it ends; exit 0 if it was promoted or completed, 1 otherwise", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -167,10 +183,44 @@ func (c *cli) rolloutWatchCmd() *cobra.Command {
 			defer t.Stop()
 			last := ""
 			var seen *sluice.RolloutEvent // the last event printed, without a terminal
+			id := ""                      // the rollout watched, from the first answer
+			var lost time.Time            // since when the server has not answered
 			for {
 				st, err := cl.Rollout(cmd.Context(), args[0])
 				if err != nil {
-					return err
+					// A gateway restarted or redeployed under a long
+					// rollout (the rollout resumes with it) ended the
+					// watch with 1, so a CI job gating on it failed a
+					// rollout that was still running. Once the rollout
+					// was seen, an unreachable server is waited for.
+					if id == "" || sluice.ErrorCode(err) != sluice.CodeUnavailable || reconnect <= 0 {
+						return err
+					}
+					if lost.IsZero() {
+						lost = time.Now()
+						fmt.Fprintf(c.stderr, "%s: retrying for up to %s (--reconnect-for)\n", sluice.ErrorMessage(err), reconnect)
+					}
+					if time.Since(lost) >= reconnect {
+						return fmt.Errorf("%s, for %s: rollout %s may still be running; see sluice rollout status %s", sluice.ErrorMessage(err), reconnect, id, args[0])
+					}
+					select {
+					case <-cmd.Context().Done():
+						return nil
+					case <-t.C:
+					}
+					continue
+				}
+				if !lost.IsZero() {
+					fmt.Fprintf(c.stderr, "reconnected after %s\n", time.Since(lost).Round(time.Second))
+					lost = time.Time{}
+				}
+				if id == "" {
+					id = st.Rollout.ID
+				} else if st.Rollout.ID != id {
+					// It ended and another started between two looks
+					// (or while the server was away): the new one's
+					// outcome is not the one watched.
+					return fmt.Errorf("rollout %s is no longer the latest of %s: rollout %s started before this watch saw how %s ended; see it with sluice audit %s", id, args[0], st.Rollout.ID, id, args[0])
 				}
 				view := renderRollout(st, time.Now())
 				switch {
@@ -216,6 +266,7 @@ func (c *cli) rolloutWatchCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().DurationVar(&every, "every", time.Second, "refresh interval")
+	cmd.Flags().DurationVar(&reconnect, "reconnect-for", 2*time.Minute, "once the rollout was seen, how long to keep trying a server that does not answer (a gateway restarting) before exiting 1; 0 exits at once")
 	return cmd
 }
 
@@ -278,19 +329,25 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 	fmt.Fprintf(&b, "Policy:    %s\n", st.Policy)
 	fmt.Fprintf(&b, "Traffic:   %s  candidate %s%%\n", bar(r.Percent, 30), sluice.FormatPercent(r.Percent))
 	if len(r.Spec.Stages) > 0 && (r.Spec.Strategy == sluice.StrategyProgressive || r.Spec.Strategy == sluice.StrategyPipeline) {
+		// A pipeline mirrors first: its first stage has not begun, and
+		// the time since the shadow started is no stage's hold.
+		shadow := r.Phase == sluice.PhaseShadow || r.Phase == sluice.PhasePaused && r.PausedFrom == sluice.PhaseShadow
 		b.WriteString("Stages:    ")
+		if shadow {
+			b.WriteString("►shadow ")
+		}
 		for i, s := range r.Spec.Stages {
 			mark := " "
 			switch {
 			case i < r.StageIndex || r.Phase == sluice.PhasePromoted:
 				mark = "✔"
-			case i == r.StageIndex && r.Phase.Active():
+			case i == r.StageIndex && r.Phase.Active() && !shadow:
 				mark = "►"
 			}
 			fmt.Fprintf(&b, "%s%s%% ", mark, sluice.FormatPercent(s.Percent))
 		}
 		b.WriteString("\n")
-		if r.Phase.Active() && r.StageIndex < len(r.Spec.Stages) {
+		if r.Phase.Active() && r.StageIndex < len(r.Spec.Stages) && !shadow {
 			s := r.Spec.Stages[r.StageIndex]
 			fmt.Fprintf(&b, "Hold:      %s of %s\n", r.Held(now).Round(time.Second), s.Hold.D())
 		}
