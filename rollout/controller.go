@@ -413,6 +413,13 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 		if err != nil {
 			return err
 		}
+		if slices.ContainsFunc(acts, func(a Action) bool { return a.Kind == ActPromote }) {
+			// Recorded for an undo, which puts the candidate back in the
+			// stage the promotion moves it from.
+			if v := reg.Version(model, next.Spec.Candidate); v != nil {
+				next.PromotedFrom = v.Stage
+			}
+		}
 		// A rollback's side effects are recorded as pending with it, so
 		// that the leader completes them should this process die first.
 		if u := c.unwindOf(acts, e.Now); u != nil {
@@ -531,6 +538,8 @@ func applyRouting(e *sluice.Edit, r sluice.Rollout, acts []Action) error {
 //     its salt, or the model's present one when none was recorded;
 //   - the labels the rollout set (preview; stable, on undo) go back to what
 //     they were, while labels anyone else set meanwhile stay;
+//   - on undo, the candidate goes back to the stage the promotion took it
+//     from (Rollout.PromotedFrom), unless it left production since;
 //   - if the restored policy would still pick the candidate (policy latest
 //     after the promotion made it the newest production version), the
 //     model is pinned to the baseline instead, and the rollout says so.
@@ -547,6 +556,13 @@ func restore(e *sluice.Edit, r sluice.Rollout) error {
 	undo := r.Phase == sluice.PhaseUndone
 	if undo && (cur.Policy.Kind != sluice.PolicySpecific || cur.Policy.Version != s.Candidate) {
 		return sluice.Errorf(sluice.CodeConflict, "the routing of %s changed after rollout %s was promoted (the policy is now %s, not specific %s): undoing it would discard that change; set the routing by hand instead (sluice set policy / split)", s.Model, r.ID, cur.Policy, s.Candidate)
+	}
+	if undo {
+		// Before the policy is restored: back in its earlier stage, the
+		// candidate is no longer what policy latest picks.
+		if err := e.UndoPromotion(s.Model+":"+s.Candidate, r.PromotedFrom); err != nil {
+			return err
+		}
 	}
 	m := cur.Clone()
 	m.Policy = r.PreviousPolicy
