@@ -27,7 +27,9 @@ const (
 	// StrategyABTest runs a fixed split until a planned sample size and ends
 	// in a report.
 	StrategyABTest Strategy = "abtest"
-	// StrategyRolling goes straight to 100%, for config-only changes.
+	// StrategyRolling goes straight to 100%, for config-only changes (the
+	// candidate's weight hash the baseline's); a rollout refuses it for
+	// any other change.
 	StrategyRolling Strategy = "rolling"
 	// StrategyPipeline is shadow, then progressive, then full, as one
 	// rollout.

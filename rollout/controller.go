@@ -277,6 +277,9 @@ func (c *Controller) Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason
 			spec.Stages = p.Stages
 		}
 	}
+	if err := rollingConfigOnly(reg, spec); err != nil {
+		return spec, err
+	}
 	if (spec.Strategy == sluice.StrategyShadow || spec.Strategy == sluice.StrategyPipeline) && c.opt.Shadow == nil {
 		return spec, sluice.Errorf(sluice.CodeInvalid, "this gateway cannot mirror traffic, so the %s strategy is unavailable", spec.Strategy)
 	}
@@ -290,6 +293,25 @@ func (c *Controller) Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason
 		return spec, err
 	}
 	return spec, nil
+}
+
+// rollingConfigOnly refuses the rolling strategy for a change that is not
+// config-only (the candidate's weight hash the baseline's, the planner's
+// low risk): rolling gives the candidate all traffic once warm, with no
+// analysis, which the planner chooses only when the model itself did not
+// change. Forced with --strategy on new weights, a new model reached every
+// user unmeasured.
+func rollingConfigOnly(reg *sluice.Registry, spec sluice.RolloutSpec) error {
+	if spec.Strategy != sluice.StrategyRolling {
+		return nil
+	}
+	p := MakePlan(reg, spec.Model, spec.Candidate, spec.Baseline, 0)
+	if p.Risk == RiskLow {
+		return nil
+	}
+	return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"strategy"}, Message: fmt.Sprintf(
+		"the rolling strategy gives %s all traffic at once, with no analysis: it is only for a config-only change (the same weight_hash as %s), and this change is %s risk (%s); use --strategy %s, as the plan says (sluice plan %s %s --from %s), or canary; if only the serving configuration changed, register both versions with the same weight_hash",
+		spec.Model+":"+spec.Candidate, spec.Baseline, p.Risk, p.Why, p.Strategy, spec.Model, spec.Candidate, spec.Baseline)}
 }
 
 // Start begins a rollout of spec.Candidate for spec.Model. An empty
