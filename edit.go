@@ -286,6 +286,32 @@ func (e *Edit) SetStage(id string, to Stage, sunset time.Time) error {
 	return nil
 }
 
+// UndoPromotion moves version id from production back to stage from, the
+// stage a rollout's promotion took it from, as the undo of that rollout
+// does: the undo takes the version's traffic away, and left in production
+// it looked released (and policy latest would pick it again). It is the
+// one way back from production to staging or development, which the
+// lifecycle refuses by hand. A version no longer in production (moved by
+// hand since) is left where it is, as is one whose earlier stage is
+// production itself, unknown ("") or retired. A deprecated version's
+// earlier sunset is not kept by a promotion, so it comes back without one.
+func (e *Edit) UndoPromotion(id string, from Stage) error {
+	v := e.next.Versions[id]
+	if v == nil {
+		return Errorf(CodeNotFound, "version %s is not registered: list versions with sluice get versions", id)
+	}
+	if v.Stage != StageProduction || !from.Servable() || from == StageProduction {
+		return nil
+	}
+	before := map[string]any{"stage": v.Stage}
+	v.Stage = from
+	v.SunsetAt = time.Time{}
+	e.change.Stages = append(e.change.Stages, StageChange{ID: id, Stage: from})
+	e.touched[v.Model] = true
+	e.audit("version.stage", v.Model, id, before, map[string]any{"stage": from, "sunset_at": v.SunsetAt})
+	return nil
+}
+
 // pastSunset refuses a new sunset (one other than stored) before now: a
 // sunset is announced to clients (the Sunset header), and one already past
 // tells them nothing true.

@@ -27,7 +27,9 @@ const (
 	// StrategyABTest runs a fixed split until a planned sample size and ends
 	// in a report.
 	StrategyABTest Strategy = "abtest"
-	// StrategyRolling goes straight to 100%, for config-only changes.
+	// StrategyRolling goes straight to 100%, for config-only changes (the
+	// candidate's weight hash the baseline's); a rollout refuses it for
+	// any other change.
 	StrategyRolling Strategy = "rolling"
 	// StrategyPipeline is shadow, then progressive, then full, as one
 	// rollout.
@@ -316,6 +318,12 @@ type Rollout struct {
 	PreviousPolicy Policy `json:"previous_policy"`
 	// PreviousLabels are the model's labels before the rollout.
 	PreviousLabels map[string]string `json:"previous_labels,omitempty"`
+	// PromotedFrom is the candidate's lifecycle stage just before the
+	// promotion moved it to production (development, staging, deprecated,
+	// or production when it already was); an undo puts it back there. Empty
+	// until a promotion, and on one promoted by a release that did not
+	// record it: an undo then leaves the stage as it is, and says so.
+	PromotedFrom Stage `json:"promoted_from,omitempty"`
 	// LastVerdict is the latest analysis, as JSON.
 	LastVerdict json.RawMessage `json:"last_verdict,omitempty"`
 	// Events is the timeline.

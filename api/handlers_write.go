@@ -156,7 +156,12 @@ func (s *Server) setPolicy(w http.ResponseWriter, r *http.Request) error {
 	if req.Policy.Kind == "" {
 		return invalid("policy.kind", `the policy kind is missing: send "policy": {"kind": "specific", "version": "v1.2.0"}, or kind latest, all, split or off`)
 	}
-	return s.change(w, r, req.Reason, func(e *sluice.Edit) error { return e.SetPolicy(model, req.Policy) })
+	return s.change(w, r, req.Reason, func(e *sluice.Edit) error {
+		if err := rolloutOwnsRouting(e.Registry(), model, "policy"); err != nil {
+			return err
+		}
+		return e.SetPolicy(model, req.Policy)
+	})
 }
 
 func (s *Server) setSplit(w http.ResponseWriter, r *http.Request) error {
@@ -177,7 +182,31 @@ func (s *Server) setSplit(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	p := sluice.Policy{Kind: sluice.PolicySplit, Split: req.Weights, Salt: req.Salt}
-	return s.change(w, r, req.Reason, func(e *sluice.Edit) error { return e.SetPolicy(model, p) })
+	return s.change(w, r, req.Reason, func(e *sluice.Edit) error {
+		if err := rolloutOwnsRouting(e.Registry(), model, "split"); err != nil {
+			return err
+		}
+		return e.SetPolicy(model, p)
+	})
+}
+
+// rolloutOwnsRouting refuses a change by hand of the policy (a split, a
+// pin, latest, off) of a model whose rollout is under way: the rollout
+// owns it until it ends (as in Argo Rollouts or Flagger). Accepted, the
+// hand split served while the rollout's status still gave the candidate
+// its own share, the rollout's next stage overwrote it, and an abort put
+// back the routing from before the rollout, not the hand one. Labels,
+// rules and stages stay open: the rollout writes only the policy and its
+// own preview and stable labels, and restores only those. It is checked
+// inside the change's transaction, on the registry it commits against.
+func rolloutOwnsRouting(reg *sluice.Registry, model, what string) error {
+	ro := reg.ActiveRollout(model)
+	if ro == nil {
+		return nil
+	}
+	return sluice.Errorf(sluice.CodeConflict,
+		"model %s: rollout %s (%s to %s, phase %s, candidate at %s%%) controls its routing until it ends, so the %s cannot be set by hand (the rollout's next step would overwrite it); end the rollout first: sluice rollout abort %s --reason \"…\" puts back the routing from before it, sluice rollout promote %s gives %s all traffic; then set the %s (pausing it is not enough: a paused rollout still owns the routing)",
+		model, ro.ID, ro.Spec.Strategy, ro.Spec.Candidate, ro.Phase, sluice.FormatPercent(ro.Percent), what, model, model, ro.Spec.Candidate, what)
 }
 
 func (s *Server) setLabel(w http.ResponseWriter, r *http.Request) error {

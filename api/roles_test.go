@@ -26,8 +26,8 @@ var roleCases = []struct {
 	{"POST", "/admin/v1/apply", "/admin/v1/apply", `{"doc":{"models":[{"name":"chat","policy":{"kind":"all"}}]},"reason":"r"}`, sluice.RoleAdmin, 200},
 	{"POST", "/admin/v1/versions", "/admin/v1/versions", `{"version":{"model":"chat","version":"v1.3.0","endpoints":["http://127.0.0.1:9003"]},"reason":"r"}`, sluice.RoleAdmin, 201},
 	{"PUT", "/admin/v1/versions/{id}/stage", "/admin/v1/versions/chat:v1.2.0/stage", `{"stage":"production","reason":"r"}`, sluice.RoleOperator, 200},
-	{"PUT", "/admin/v1/models/{model}/policy", "/admin/v1/models/chat/policy", `{"policy":{"kind":"specific","version":"v1.0.0"},"reason":"r"}`, sluice.RoleOperator, 200},
-	{"PUT", "/admin/v1/models/{model}/split", "/admin/v1/models/chat/split", `{"weights":[{"version":"v1.0.0","percent":90},{"version":"v1.1.0","percent":10}],"reason":"r"}`, sluice.RoleOperator, 200},
+	{"PUT", "/admin/v1/models/{model}/policy", "/admin/v1/models/summ/policy", `{"policy":{"kind":"specific","version":"v1"},"reason":"r"}`, sluice.RoleOperator, 200},
+	{"PUT", "/admin/v1/models/{model}/split", "/admin/v1/models/summ/split", `{"weights":[{"version":"v1","percent":90},{"version":"v2","percent":10}],"reason":"r"}`, sluice.RoleOperator, 200},
 	{"PATCH", "/admin/v1/models/{model}/labels", "/admin/v1/models/chat/labels", `{"labels":{"beta":"v1.1.0"},"reason":"r"}`, sluice.RoleOperator, 200},
 	{"PUT", "/admin/v1/models/{model}/labels/{label}", "/admin/v1/models/chat/labels/canary", `{"version":"v1.1.0","reason":"r"}`, sluice.RoleOperator, 200},
 	{"DELETE", "/admin/v1/models/{model}/labels/{label}", "/admin/v1/models/chat/labels/stable", `{"reason":"r"}`, sluice.RoleOperator, 200},
@@ -74,8 +74,9 @@ func mustRoleEnv(tb testing.TB) *env {
 	if _, err := e.Admin.CreateToken(ctx, "doomed", sluice.RoleViewer, "setup"); err != nil {
 		tb.Fatal(err)
 	}
-	// A second model to start rollouts and drills on, and a live rollout of
-	// chat to read and pause.
+	// A second model to start rollouts and drills on and to set the policy
+	// of, and a live rollout of chat to read and pause (it owns chat's
+	// policy).
 	summ := []sluice.Version{
 		{Model: "summ", Version: "v1", Endpoints: []string{"http://127.0.0.1:9001"}, Stage: sluice.StageProduction},
 		{Model: "summ", Version: "v2", Endpoints: []string{"http://127.0.0.1:9002"}, Stage: sluice.StageStaging},

@@ -277,6 +277,9 @@ func (c *Controller) Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason
 			spec.Stages = p.Stages
 		}
 	}
+	if err := rollingConfigOnly(reg, spec); err != nil {
+		return spec, err
+	}
 	if (spec.Strategy == sluice.StrategyShadow || spec.Strategy == sluice.StrategyPipeline) && c.opt.Shadow == nil {
 		return spec, sluice.Errorf(sluice.CodeInvalid, "this gateway cannot mirror traffic, so the %s strategy is unavailable", spec.Strategy)
 	}
@@ -290,6 +293,25 @@ func (c *Controller) Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason
 		return spec, err
 	}
 	return spec, nil
+}
+
+// rollingConfigOnly refuses the rolling strategy for a change that is not
+// config-only (the candidate's weight hash the baseline's, the planner's
+// low risk): rolling gives the candidate all traffic once warm, with no
+// analysis, which the planner chooses only when the model itself did not
+// change. Forced with --strategy on new weights, a new model reached every
+// user unmeasured.
+func rollingConfigOnly(reg *sluice.Registry, spec sluice.RolloutSpec) error {
+	if spec.Strategy != sluice.StrategyRolling {
+		return nil
+	}
+	p := MakePlan(reg, spec.Model, spec.Candidate, spec.Baseline, 0)
+	if p.Risk == RiskLow {
+		return nil
+	}
+	return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"strategy"}, Message: fmt.Sprintf(
+		"the rolling strategy gives %s all traffic at once, with no analysis: it is only for a config-only change (the same weight_hash as %s), and this change is %s risk (%s); use --strategy %s, as the plan says (sluice plan %s %s --from %s), or canary; if only the serving configuration changed, register both versions with the same weight_hash",
+		spec.Model+":"+spec.Candidate, spec.Baseline, p.Risk, p.Why, p.Strategy, spec.Model, spec.Candidate, spec.Baseline)}
 }
 
 // Start begins a rollout of spec.Candidate for spec.Model. An empty
@@ -413,6 +435,13 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 		if err != nil {
 			return err
 		}
+		if slices.ContainsFunc(acts, func(a Action) bool { return a.Kind == ActPromote }) {
+			// Recorded for an undo, which puts the candidate back in the
+			// stage the promotion moves it from.
+			if v := reg.Version(model, next.Spec.Candidate); v != nil {
+				next.PromotedFrom = v.Stage
+			}
+		}
 		// A rollback's side effects are recorded as pending with it, so
 		// that the leader completes them should this process die first.
 		if u := c.unwindOf(acts, e.Now); u != nil {
@@ -531,6 +560,8 @@ func applyRouting(e *sluice.Edit, r sluice.Rollout, acts []Action) error {
 //     its salt, or the model's present one when none was recorded;
 //   - the labels the rollout set (preview; stable, on undo) go back to what
 //     they were, while labels anyone else set meanwhile stay;
+//   - on undo, the candidate goes back to the stage the promotion took it
+//     from (Rollout.PromotedFrom), unless it left production since;
 //   - if the restored policy would still pick the candidate (policy latest
 //     after the promotion made it the newest production version), the
 //     model is pinned to the baseline instead, and the rollout says so.
@@ -547,6 +578,13 @@ func restore(e *sluice.Edit, r sluice.Rollout) error {
 	undo := r.Phase == sluice.PhaseUndone
 	if undo && (cur.Policy.Kind != sluice.PolicySpecific || cur.Policy.Version != s.Candidate) {
 		return sluice.Errorf(sluice.CodeConflict, "the routing of %s changed after rollout %s was promoted (the policy is now %s, not specific %s): undoing it would discard that change; set the routing by hand instead (sluice set policy / split)", s.Model, r.ID, cur.Policy, s.Candidate)
+	}
+	if undo {
+		// Before the policy is restored: back in its earlier stage, the
+		// candidate is no longer what policy latest picks.
+		if err := e.UndoPromotion(s.Model+":"+s.Candidate, r.PromotedFrom); err != nil {
+			return err
+		}
 	}
 	m := cur.Clone()
 	m.Policy = r.PreviousPolicy

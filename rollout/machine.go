@@ -333,6 +333,10 @@ func Next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 		r.Phase = sluice.PhaseUndone
 		r.Percent = 0
 		r.Decision = "undone: traffic back on the routing from before the rollout; " + ev.Message
+		if r.PromotedFrom == "" {
+			// Promoted by a release that did not record it: no guess.
+			r.Decision += fmt.Sprintf(" (%s:%s's stage before the promotion was not recorded, so it stays production: deprecate it if it should not be served as released, sluice stage %s:%s deprecated --reason \"…\")", r.Spec.Model, r.Spec.Candidate, r.Spec.Model, r.Spec.Candidate)
+		}
 		event(&r, now, "undone", r.Decision, nil)
 		return r, []Action{{Kind: ActRestore}, {Kind: ActAlert, Severity: "warning", Message: fmt.Sprintf("rollout %s undone: %s", r.ID, ev.Message)}}, nil
 	}

@@ -34,7 +34,7 @@ func TestController_StartStoresTheSpecItRuns(t *testing.T) {
 		{"CanaryShare", sluice.RolloutSpec{Candidate: "v2", Strategy: sluice.StrategyCanary, CanaryPercent: 5}, sluice.StrategyCanary, nil, 5},
 		{"ABTest", sluice.RolloutSpec{Candidate: "v2", Strategy: sluice.StrategyABTest}, sluice.StrategyABTest, nil, 50},
 		{"BlueGreen", sluice.RolloutSpec{Candidate: "v2", Strategy: sluice.StrategyBlueGreen}, sluice.StrategyBlueGreen, nil, 0},
-		{"Rolling", sluice.RolloutSpec{Candidate: "v2", Strategy: sluice.StrategyRolling}, sluice.StrategyRolling, nil, 0},
+		{"Rolling", sluice.RolloutSpec{Candidate: "v4", Baseline: "v3", Strategy: sluice.StrategyRolling}, sluice.StrategyRolling, nil, 0},
 		{"Progressive", sluice.RolloutSpec{Candidate: "v2", Strategy: sluice.StrategyProgressive}, sluice.StrategyProgressive, []float64{2, 5, 10, 25, 50, 100}, 0},
 		{"PlannedRolling", sluice.RolloutSpec{Candidate: "v4", Baseline: "v3"}, sluice.StrategyRolling, nil, 0},
 		{"PlannedProgressive", sluice.RolloutSpec{Candidate: "v2"}, sluice.StrategyProgressive, []float64{2, 10, 25, 50, 100}, 0},

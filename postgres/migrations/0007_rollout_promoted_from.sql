@@ -1,0 +1,11 @@
+-- 0007_rollout_promoted_from: no table changes. The version marks a change
+-- in what the rollouts table's doc holds: a promoted rollout keeps the
+-- candidate's stage before the promotion in promoted_from
+-- (sluice.Rollout.PromotedFrom), which its undo puts the candidate back
+-- in. A binary built before it would drop the field on rewrite, and the
+-- undo would then leave the candidate in production. Binaries refuse a
+-- schema newer than the ones they know, so this version makes an older
+-- binary refuse the file ("upgrade sluice") instead (HOUSE.md: a change to
+-- the shape of a stored JSON document takes a migration, even an empty
+-- one).
+SELECT 1;
