@@ -25,6 +25,9 @@ func (c *cli) auditCmd() *cobra.Command {
 			if len(args) == 1 {
 				q.Model = args[0]
 			}
+			if err := checkLimit(q.Limit); err != nil {
+				return err
+			}
 			cl, err := c.client()
 			if err != nil {
 				return err

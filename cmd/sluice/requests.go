@@ -27,6 +27,9 @@ func (c *cli) requestsCmd() *cobra.Command {
 			if len(args) == 1 {
 				q.Model = args[0]
 			}
+			if err := checkLimit(q.Limit); err != nil {
+				return err
+			}
 			cl, err := c.client()
 			if err != nil {
 				return err
@@ -94,6 +97,16 @@ func roundLatency(d time.Duration) string {
 		return d.Round(10 * time.Microsecond).String()
 	}
 	return d.Round(time.Microsecond).String()
+}
+
+// checkLimit refuses a --limit the admin API would not honour as given: the
+// client leaves out a limit of 0 or less, and the server then answered with
+// its own default of 1,000 rows, ten times the CLI's.
+func checkLimit(n int) error {
+	if n < 1 || n > api.MaxLimit {
+		return fmt.Errorf("--limit %d is out of range: use 1 to %d (the default is 100)", n, api.MaxLimit)
+	}
+	return nil
 }
 
 // noteCut tells the user a list was cut at its limit, and how to see the
