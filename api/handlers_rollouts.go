@@ -104,7 +104,7 @@ func (s *Server) getRollout(w http.ResponseWriter, r *http.Request) error {
 	ro := reg.Rollouts[model]
 	if ro == nil {
 		if reg.Models[model] == nil {
-			return sluice.Errorf(sluice.CodeNotFound, "model %q is not registered", model)
+			return errNoModel(model)
 		}
 		return sluice.Errorf(sluice.CodeNotFound, "model %s has no rollout: start one with sluice rollout start %s --to VERSION", model, model)
 	}
@@ -179,7 +179,7 @@ func (s *Server) getPlan(w http.ResponseWriter, r *http.Request) error {
 	}
 	reg := s.ctl.Registry()
 	if reg.Models[model] == nil {
-		return sluice.Errorf(sluice.CodeNotFound, "model %q is not registered", model)
+		return errNoModel(model)
 	}
 	registered := func(param, tag string) error {
 		if reg.Version(model, tag) != nil {

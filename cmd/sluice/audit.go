@@ -25,6 +25,9 @@ func (c *cli) auditCmd() *cobra.Command {
 			if len(args) == 1 {
 				q.Model = args[0]
 			}
+			if err := checkLimit(q.Limit); err != nil {
+				return err
+			}
 			cl, err := c.client()
 			if err != nil {
 				return err
@@ -41,6 +44,14 @@ func (c *cli) auditCmd() *cobra.Command {
 				res, err := cl.AuditAt(cmd.Context(), q.Model, t)
 				if err != nil {
 					return err
+				}
+				// The server answers a time still to come with the
+				// routing in force now, which may yet change, and an
+				// empty window: not what served then. Its clock, which
+				// ended the window, is the one that counts.
+				if res.WindowEndsNow && res.At.After(res.WindowEnd) {
+					return fmt.Errorf("--at %s is in the future (the server's clock reads %s): no request has been served then yet; for the routing in force now, see sluice get routes %s",
+						res.At.UTC().Format(time.RFC3339), res.WindowEnd.UTC().Format(time.RFC3339), q.Model)
 				}
 				if c.output == "json" {
 					return c.printJSON(res)
@@ -74,7 +85,7 @@ func (c *cli) auditCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&at, "at", "", "answer which version served MODEL at this time (e.g. 2026-11-22T14:00, UTC unless a zone is given)")
+	f.StringVar(&at, "at", "", "answer which version served MODEL at this past time (e.g. 2026-11-22T14:00, UTC unless a zone is given; a time still to come is refused)")
 	f.StringVar(&q.Action, "action", "", "only actions starting with this (e.g. model., version.stage)")
 	f.StringVar(&since, "since", "", "only entries since this time or duration ago (e.g. 24h)")
 	f.StringVar(&until, "until", "", "only entries before this time")

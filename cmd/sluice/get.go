@@ -16,7 +16,13 @@ import (
 func (c *cli) getCmd() *cobra.Command {
 	cmd := group(&cobra.Command{Use: "get models|versions|routes", Short: "Show models, versions or the live routing table"})
 	cmd.AddCommand(&cobra.Command{
-		Use: "models", Short: "List models with their policy and labels", Args: cobra.NoArgs,
+		Use: "models", Short: "List models with their policy and labels",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("sluice get models takes no model: for one model's routing use sluice get routes %[1]s, for its versions sluice get versions %[1]s", args[0])
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := c.client()
 			if err != nil {
@@ -70,7 +76,7 @@ func (c *cli) getCmd() *cobra.Command {
 	}
 	cmd.AddCommand(vc)
 	cmd.AddCommand(&cobra.Command{
-		Use: "routes", Short: "Show the live routing table: policy, effective split after health, labels, rules", Args: cobra.NoArgs,
+		Use: "routes [MODEL]", Short: "Show the live routing table (of every model, or of MODEL): policy, effective split after health, labels, rules", Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := c.client()
 			if err != nil {
@@ -79,6 +85,11 @@ func (c *cli) getCmd() *cobra.Command {
 			raw, err := cl.Routes(cmd.Context())
 			if err != nil {
 				return err
+			}
+			if len(args) == 1 {
+				if raw, err = oneModelRoutes(raw, args[0]); err != nil {
+					return err
+				}
 			}
 			if c.output == "json" {
 				_, err := c.stdout.Write(append(raw, '\n'))
@@ -118,6 +129,27 @@ func (c *cli) getCmd() *cobra.Command {
 		},
 	})
 	return cmd
+}
+
+// oneModelRoutes keeps model's entry of the routing table raw (a JSON
+// array of route.ModelView), or says the model is not in it.
+func oneModelRoutes(raw []byte, model string) ([]byte, error) {
+	var views []json.RawMessage
+	if err := json.Unmarshal(raw, &views); err != nil {
+		return nil, fmt.Errorf("decode routes: %w", err)
+	}
+	for _, v := range views {
+		var m struct {
+			Name string `json:"name"`
+		}
+		if err := json.Unmarshal(v, &m); err != nil {
+			return nil, fmt.Errorf("decode routes: %w", err)
+		}
+		if m.Name == model {
+			return json.Marshal([]json.RawMessage{v})
+		}
+	}
+	return nil, &sluice.Error{Code: sluice.CodeNotFound, Message: fmt.Sprintf("model %q is not registered: list models with sluice get models, or register it with sluice apply -f", model)}
 }
 
 func dash(s string) string {

@@ -27,6 +27,9 @@ func (c *cli) requestsCmd() *cobra.Command {
 			if len(args) == 1 {
 				q.Model = args[0]
 			}
+			if err := checkLimit(q.Limit); err != nil {
+				return err
+			}
 			cl, err := c.client()
 			if err != nil {
 				return err
@@ -40,6 +43,13 @@ func (c *cli) requestsCmd() *cobra.Command {
 			}
 			if q.RequestID != "" && len(list.Requests) == 0 {
 				return fmt.Errorf("no request with id %q is in the request log: it is written in batches (request_log.flush_interval), so try again in a moment, and check the id is the X-Request-Id the gateway sent", q.RequestID)
+			}
+			if len(list.Requests) == 0 && q.RequestID == "" && (q.Model != "" || q.Version != "") {
+				// An empty table for a name with a typo looked like a
+				// version that served nothing.
+				if err := c.noRequests(cmd, cl, q); err != nil {
+					return err
+				}
 			}
 			if list.Truncated {
 				defer noteCut(c.stderr, len(list.Requests), "requests", "--version, --since or --until")
@@ -64,6 +74,37 @@ func (c *cli) requestsCmd() *cobra.Command {
 	f.StringVar(&until, "until", "", "only requests before this time")
 	f.IntVar(&q.Limit, "limit", 100, fmt.Sprintf("at most this many requests, newest first (up to %d)", api.MaxLimit))
 	return cmd
+}
+
+// noRequests explains an empty request log answer for q: an error when the
+// model or version asked for is not registered, else a note on stderr that
+// the filters matched nothing.
+func (c *cli) noRequests(cmd *cobra.Command, cl *api.Client, q sluice.RequestQuery) error {
+	list, err := cl.Versions(cmd.Context(), q.Model) // an unknown model is an error here
+	if err != nil {
+		return err
+	}
+	if q.Version != "" {
+		found := false
+		for _, v := range list.Versions {
+			found = found || v.Version.Version == q.Version
+		}
+		switch {
+		case !found && q.Model != "":
+			return fmt.Errorf("version %s:%s is not registered, and the request log has none of its requests: list the versions with sluice get versions %s", q.Model, q.Version, q.Model)
+		case !found:
+			return fmt.Errorf("no model has a version %s, and the request log has none of its requests: list the versions with sluice get versions", q.Version)
+		}
+	}
+	what := q.Model
+	switch {
+	case q.Model != "" && q.Version != "":
+		what = q.Model + ":" + q.Version
+	case q.Version != "":
+		what = "version " + q.Version
+	}
+	fmt.Fprintf(c.stderr, "no requests of %s match: widen --since/--until, or wait a moment (the request log is written in batches)\n", what)
+	return nil
 }
 
 // errorText is a request log row's ERROR column: the error class, and for
@@ -94,6 +135,16 @@ func roundLatency(d time.Duration) string {
 		return d.Round(10 * time.Microsecond).String()
 	}
 	return d.Round(time.Microsecond).String()
+}
+
+// checkLimit refuses a --limit the admin API would not honour as given: the
+// client leaves out a limit of 0 or less, and the server then answered with
+// its own default of 1,000 rows, ten times the CLI's.
+func checkLimit(n int) error {
+	if n < 1 || n > api.MaxLimit {
+		return fmt.Errorf("--limit %d is out of range: use 1 to %d (the default is 100)", n, api.MaxLimit)
+	}
+	return nil
 }
 
 // noteCut tells the user a list was cut at its limit, and how to see the

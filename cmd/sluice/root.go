@@ -19,7 +19,10 @@ import (
 type cli struct {
 	server string
 	token  string
-	output string
+	// tokenFrom says where the token came from ("--token" or
+	// "SLUICE_TOKEN"), once client has been asked for.
+	tokenFrom string
+	output    string
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
@@ -35,7 +38,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(stderr, "error:", sluice.ErrorMessage(err))
+		fmt.Fprintln(stderr, "error:", sluice.ErrorMessage(c.explain(err)))
 		return 1
 	}
 	return 0
@@ -77,13 +80,30 @@ func envOr(key, def string) string {
 // client returns an admin API client, or an error saying how to give a
 // token.
 func (c *cli) client() (*api.Client, error) {
+	c.tokenFrom = "--token"
 	if c.token == "" {
-		c.token = os.Getenv("SLUICE_TOKEN")
+		c.token, c.tokenFrom = os.Getenv("SLUICE_TOKEN"), "SLUICE_TOKEN"
 	}
 	if c.token == "" {
 		return nil, fmt.Errorf("no admin token: pass --token or export SLUICE_TOKEN (sluice serve prints one on first start)")
 	}
 	return &api.Client{BaseURL: strings.TrimSuffix(c.server, "/"), Token: c.token}, nil
+}
+
+// explain rewrites an admin API error in the CLI's terms. The server's
+// answer to an unknown token tells an HTTP client to send a header; a CLI
+// user needs to know which of the CLI's token sources to fix.
+func (c *cli) explain(err error) error {
+	if c.tokenFrom == "" || sluice.ErrorCode(err) != sluice.CodeUnauthorized {
+		return err
+	}
+	where := "the token given with --token"
+	fix := "pass a valid one with --token, or leave --token out to use SLUICE_TOKEN"
+	if c.tokenFrom == "SLUICE_TOKEN" {
+		where = "the token in SLUICE_TOKEN"
+		fix = "export SLUICE_TOKEN=<a valid token>, or pass one with --token"
+	}
+	return &sluice.Error{Code: sluice.CodeUnauthorized, Message: fmt.Sprintf("%s is not known to the server at %s (it may have been deleted, or be another gateway's): %s; an admin creates one with sluice token create NAME --role viewer|operator|admin (sluice serve prints one on first start)", where, c.server, fix)}
 }
 
 // printJSON writes v as indented JSON.
@@ -109,7 +129,17 @@ func group(cmd *cobra.Command) *cobra.Command {
 	cmd.Args = cobra.ArbitraryArgs
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if len(args) > 0 {
-			return fmt.Errorf("unknown command %q for %q: see %s --help", args[0], cmd.CommandPath(), cmd.CommandPath())
+			var names []string
+			for _, sub := range cmd.Commands() {
+				if sub.IsAvailableCommand() {
+					names = append(names, sub.Name())
+				}
+			}
+			hint := ""
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				hint = " did you mean " + strings.Join(s, " or ") + "?"
+			}
+			return fmt.Errorf("unknown command %q for %q:%s use one of %s (see %s --help)", args[0], cmd.CommandPath(), hint, strings.Join(names, ", "), cmd.CommandPath())
 		}
 		return cmd.Help()
 	}

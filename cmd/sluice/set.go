@@ -48,6 +48,15 @@ func (c *cli) setCmd() *cobra.Command {
 		Args:  cobra.RangeArgs(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p := sluice.Policy{Kind: sluice.PolicyKind(args[1])}
+			switch p.Kind {
+			case sluice.PolicyLatest, sluice.PolicyAll, sluice.PolicySpecific, sluice.PolicyOff:
+			case sluice.PolicySplit:
+				// A split needs its weights, which this command has no
+				// place for.
+				return fmt.Errorf("a split is set with its own command: sluice set split %s VERSION=PERCENT... --reason \"why\" (such as v1.1.0=95 v1.2.0=5)", args[0])
+			default:
+				return fmt.Errorf("policy %q is not known: use latest, all, specific VERSION or off; for a split, sluice set split %s VERSION=PERCENT...", args[1], args[0])
+			}
 			if p.Kind == sluice.PolicySpecific {
 				if len(args) != 3 {
 					return fmt.Errorf("policy specific needs a version: sluice set policy %s specific v1.2.0", args[0])
