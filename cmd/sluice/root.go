@@ -23,9 +23,9 @@ type cli struct {
 	// "SLUICE_TOKEN"), once client has been asked for.
 	tokenFrom string
 	output    string
-	stdin  io.Reader
-	stdout io.Writer
-	stderr io.Writer
+	stdin     io.Reader
+	stdout    io.Writer
+	stderr    io.Writer
 }
 
 // Main runs the command line with args and returns the exit code; tests call
