@@ -682,12 +682,6 @@ func scanRequest(b []byte) (r requestFields, ok bool) {
 
 // nonEmptyArray reports whether the array at b[i] ('[') has an element.
 func nonEmptyArray(b []byte, i int) bool {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case ' ', '\t', '\n', '\r':
-		default:
-			return b[i] != ']'
-		}
-	}
-	return false
+	j := skipWS(b, i+1)
+	return j < len(b) && b[j] != ']'
 }
