@@ -685,3 +685,92 @@ func nonEmptyArray(b []byte, i int) bool {
 	j := skipWS(b, i+1)
 	return j < len(b) && b[j] != ']'
 }
+
+// usageCounts is what the proxy reads from a usage object.
+type usageCounts struct {
+	prompt, completion, cached int64
+	// cacheReported: prompt_tokens_details.cached_tokens is a number.
+	cacheReported bool
+}
+
+// scanUsage reads the usage object u in one pass, as usageInto reads it by
+// gjson. It declines (!ok) anything but plain integers in the fields it
+// reads and an object or no prompt_tokens_details, so that gjson decides
+// how to read a float, a string or a null there. As gjson does, it reads
+// the first of duplicate keys.
+func scanUsage(u []byte) (c usageCounts, ok bool) {
+	var seenPrompt, seenCompletion, seenDetails bool
+	_, ok = walkObject(u, 0, func(key []byte, v int) (int, bool) {
+		switch string(key) {
+		case "prompt_tokens":
+			if !seenPrompt {
+				seenPrompt = true
+				return intAt(u, v, &c.prompt), true
+			}
+		case "completion_tokens":
+			if !seenCompletion {
+				seenCompletion = true
+				return intAt(u, v, &c.completion), true
+			}
+		case "prompt_tokens_details":
+			if !seenDetails {
+				seenDetails = true
+				return detailsAt(u, v, &c), true
+			}
+		}
+		return skipMember, true
+	})
+	return c, ok
+}
+
+// detailsAt reads cached_tokens from the prompt_tokens_details object at
+// u[v] and returns the index after the object, or failWalk.
+func detailsAt(u []byte, v int, c *usageCounts) int {
+	if u[v] != '{' {
+		return failWalk
+	}
+	seen := false
+	end, ok := walkObject(u, v, func(key []byte, w int) (int, bool) {
+		if string(key) != "cached_tokens" || seen {
+			return skipMember, true
+		}
+		seen = true
+		end := intAt(u, w, &c.cached)
+		c.cacheReported = end != failWalk
+		return end, true
+	})
+	if !ok {
+		return failWalk
+	}
+	return end
+}
+
+// intAt reads the plain integer at b[i] (an optional minus and at most 18
+// digits, so it fits an int64 and gjson reads the same value) into n, and
+// returns the index after it, or failWalk for any other value.
+func intAt(b []byte, i int, n *int64) int {
+	end, ok := skipValue(b, i)
+	if !ok {
+		return failWalk
+	}
+	digits := b[i:end]
+	neg := len(digits) > 0 && digits[0] == '-'
+	if neg {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 18 {
+		return failWalk
+	}
+	var x int64
+	for _, d := range digits {
+		if d < '0' || d > '9' {
+			return failWalk
+		}
+		x = x*10 + int64(d-'0')
+	}
+	if neg {
+		x = -x
+	}
+	*n = x
+	return end
+}

@@ -3,7 +3,9 @@ package proxy
 import (
 	"encoding/json"
 	"testing"
+	"unsafe"
 
+	"github.com/sluicehq/sluice"
 	"github.com/tidwall/gjson"
 )
 
@@ -199,7 +201,81 @@ func checkAnswer(t *testing.T, body string) {
 	if f.finish != nil {
 		gotFinish = string(appendUnescaped(nil, f.finish))
 	}
+	if len(f.usage) > 0 && f.usage[0] == '{' {
+		checkUsage(t, f.usage)
+	}
 	if gotText != text.Str || (f.text != nil) != (text.Type == gjson.String) || gotFinish != finish || string(f.usage) != usage.Raw {
 		t.Errorf("scanAnswer(%q) = text %q finish %q usage %q; gjson: text %q finish %q usage %q", body, gotText, gotFinish, f.usage, text.Str, finish, usage.Raw)
 	}
+}
+
+// checkUsage compares readUsageObject, which reads by the walker when it
+// can, with usageInto's reads by gjson.
+func checkUsage(t *testing.T, u []byte) {
+	t.Helper()
+	var got, want sluice.Observation
+	readUsageObject(u, &got)
+	usageInto(gjson.ParseBytes(u), &want)
+	if got != want {
+		t.Errorf("usage %s: read %d/%d cached %d (%v); gjson %d/%d cached %d (%v)", u,
+			got.InputTokens, got.OutputTokens, got.CachedTokens, got.CacheReported,
+			want.InputTokens, want.OutputTokens, want.CachedTokens, want.CacheReported)
+	}
+}
+
+func TestReadUsageObject_AsGJSON(t *testing.T) {
+	for _, tc := range []struct {
+		usage  string
+		walked bool // read by the walker, not handed to gjson
+	}{
+		{`{"prompt_tokens":12,"completion_tokens":8,"total_tokens":20}`, true},
+		{`{ "prompt_tokens" : 12 , "completion_tokens" : 8 }`, true},
+		{`{"completion_tokens":8}`, true},
+		{`{}`, true},
+		{`{"prompt_tokens":12,"completion_tokens":8,"prompt_tokens_details":{"cached_tokens":4}}`, true},
+		{`{"prompt_tokens_details":{"audio_tokens":0,"cached_tokens":0},"prompt_tokens":3,"completion_tokens":1}`, true},
+		{`{"prompt_tokens":12,"prompt_tokens_details":{}}`, true},
+		{`{"prompt_tokens":12,"prompt_tokens":99,"completion_tokens":1}`, true},
+		{`{"prompt_tokens_details":{"cached_tokens":1,"cached_tokens":7},"prompt_tokens":1}`, true},
+		{`{"prompt_tokens":-3,"completion_tokens":-0}`, true},
+		{`{"prompt_tokens":999999999999999999,"completion_tokens":1}`, true},
+		{`{"completion_tokens_details":{"reasoning_tokens":5},"prompt_tokens":2,"completion_tokens":9}`, true},
+		// Left to gjson: what it reads its own way.
+		{`{"prompt_tokens":12.0,"completion_tokens":8}`, false},
+		{`{"prompt_tokens":1e3,"completion_tokens":8}`, false},
+		{`{"prompt_tokens":"12","completion_tokens":8}`, false},
+		{`{"prompt_tokens":null,"completion_tokens":8}`, false},
+		{`{"prompt_tokens":true}`, false},
+		{`{"prompt_tokens":9223372036854775807}`, false},
+		{`{"prompt_tokens":12,"prompt_tokens_details":null}`, false},
+		{`{"prompt_tokens":12,"prompt_tokens_details":{"cached_tokens":null}}`, false},
+		{`{"prompt_tokens":12,"prompt_tokens_details":{"cached_tokens":"4"}}`, false},
+		{`{"prompt_\u0074okens":12}`, false},
+		{`{"prompt_tokens_details":{"cached_tokens":1},"prompt_tokens_details":{"cached_tokens":7}}`, true},
+	} {
+		_, walked := scanUsage([]byte(tc.usage))
+		if walked != tc.walked {
+			t.Errorf("scanUsage(%s): walked %v, want %v", tc.usage, walked, tc.walked)
+		}
+		checkUsage(t, []byte(tc.usage))
+	}
+}
+
+// BenchmarkReadUsage reads a vLLM-style usage object as readAnswer does
+// (Walker) and as it did before by gjson alone (GJSON).
+func BenchmarkReadUsage(b *testing.B) {
+	u := []byte(`{"prompt_tokens":42,"total_tokens":50,"completion_tokens":8,"prompt_tokens_details":{"cached_tokens":32}}`)
+	var obs sluice.Observation
+	b.Run("Walker", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			readUsageObject(u, &obs)
+		}
+	})
+	b.Run("GJSON", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			usageInto(gjson.Parse(unsafe.String(&u[0], len(u))), &obs)
+		}
+	})
 }
