@@ -150,7 +150,12 @@ func (f *fastFront) handle(ctx *fasthttp.RequestCtx) {
 		uri, query = string(ctx.RequestURI()), string(q)
 	}
 	if c := ctx.Conn(); c != w.conn {
-		w.conn, w.remote = c, ctx.RemoteAddr().String()
+		w.conn = c
+		if fc, ok := c.(*frontConn); ok {
+			w.remote = fc.remoteString()
+		} else {
+			w.remote = ctx.RemoteAddr().String()
+		}
 	}
 	if host := ctx.Host(); string(host) != w.host {
 		w.host = string(host)
