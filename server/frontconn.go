@@ -81,6 +81,11 @@ type frontConn struct {
 	// this connection for closed, and its Close (or any other call it
 	// still makes) must not reach the connection net/http now serves.
 	taken atomic.Bool
+	// handing: handOff counted a hand-over of this connection (handovers)
+	// that its hijack has not given to net/http yet. fasthttp closes the
+	// connection instead of hijacking it when it cannot flush an answer
+	// before; Close then ends the count.
+	handing atomic.Bool
 }
 
 // errTakenOver is what fasthttp's read of a connection given to net/http
@@ -134,7 +139,8 @@ func (c *frontConn) takeOver(head []byte) (int, error) {
 	// would keep the write deadline for the request's answer. fasthttp's
 	// hijack, the other hand-over, clears them the same way.
 	c.Conn.SetDeadline(time.Time{})
-	c.front.ln.push(&replayConn{Conn: c.Conn, pre: pre})
+	c.front.handing.add()
+	c.front.give(c.Conn, pre, true)
 	return 0, errTakenOver
 }
 
@@ -149,6 +155,9 @@ func (c *frontConn) Write(p []byte) (int, error) {
 func (c *frontConn) Close() error {
 	if c.taken.Load() {
 		return nil
+	}
+	if c.handing.Load() && c.handing.CompareAndSwap(true, false) {
+		c.front.handing.done()
 	}
 	return c.Conn.Close()
 }
