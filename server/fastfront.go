@@ -201,9 +201,12 @@ func (f *fastFront) handle(ctx *fasthttp.RequestCtx) {
 	f.serveHot(w, r)
 	f.hangups.remove(&w.watch)
 	cancel()
-	if w.watch.gone.Load() {
-		ctx.SetConnectionClose()
-	}
+	// A client the watcher saw leave keeps its connection all the same:
+	// the end of stream it saw may be a half-close after requests
+	// pipelined behind this one, which fasthttp has read and answers next,
+	// as net/http answers every request it read (its own read ahead takes
+	// a half-close for a hang-up too). A client that did leave ends the
+	// connection at fasthttp's next read.
 	w.finish()
 	w.ctx, w.watch.conn, w.watch.cancel = nil, nil, nil
 	w.watch.gone.Store(false)
