@@ -55,6 +55,12 @@ type fastFront struct {
 	// answer, as net/http closes it.
 	fresh  sync.Map
 	nfresh atomic.Int64
+	// handing counts the hand-overs to net/http whose request net/http has
+	// not begun to serve: shutdown waits for them before net/http's.
+	handing handovers
+	// beforePush, when set (tests), runs in a hijacked connection's
+	// goroutine before the connection goes to net/http.
+	beforePush func()
 }
 
 // hotPaths are the endpoints the fasthttp side serves itself (each maps to
@@ -113,7 +119,17 @@ func (f *fastFront) serve(s *Server, ln net.Listener) {
 }
 
 // shutdown stops accepting, waits for the hot requests in flight, then for
-// the handed-over connections.
+// the requests handed to net/http to reach its handler, then for the
+// handed-over connections.
+//
+// net/http's Shutdown drops a connection whose request it reads once
+// Shutdown has begun (it closes it without an answer: a request that came
+// after), and the hand-over listener refuses connections once closed. A
+// request fasthttp read before the shutdown and handed over as it began
+// (its hijack runs in a goroutine of its own, after fasthttp counts the
+// connection done) came after neither: it is served, as net/http serves
+// the requests it had read, and answered with Connection: close. One
+// still on its way when ctx ends gets a 503 (handoffRefused).
 func (f *fastFront) shutdown(ctx context.Context) error {
 	// Closed here too: fasthttp closes only the listeners its Serve has
 	// registered, and a shutdown right after the start can come first.
@@ -121,6 +137,9 @@ func (f *fastFront) shutdown(ctx context.Context) error {
 	err := f.srv.ShutdownWithContext(ctx)
 	if errors.Is(err, net.ErrClosed) {
 		err = nil
+	}
+	if werr := f.handing.wait(ctx); err == nil {
+		err = werr
 	}
 	return errors.Join(err, f.slow.Shutdown(ctx))
 }
@@ -187,9 +206,12 @@ func (f *fastFront) handle(ctx *fasthttp.RequestCtx) {
 	f.serveHot(w, r)
 	f.hangups.remove(&w.watch)
 	cancel()
-	if w.watch.gone.Load() {
-		ctx.SetConnectionClose()
-	}
+	// A client the watcher saw leave keeps its connection all the same:
+	// the end of stream it saw may be a half-close after requests
+	// pipelined behind this one, which fasthttp has read and answers next,
+	// as net/http answers every request it read (its own read ahead takes
+	// a half-close for a hang-up too). A client that did leave ends the
+	// connection at fasthttp's next read.
 	w.finish()
 	w.ctx, w.watch.conn, w.watch.cancel = nil, nil, nil
 	w.watch.gone.Store(false)
@@ -407,11 +429,23 @@ func (f *fastFront) handOff(ctx *fasthttp.RequestCtx, body []byte) {
 	}
 	raw = append(raw, "\r\n"...)
 	raw = append(raw, body...)
-	if c, ok := ctx.Conn().(*frontConn); ok {
-		c.handedOff = true // net/http reads it from now on
+	fc, _ := ctx.Conn().(*frontConn)
+	if fc != nil {
+		fc.handedOff = true // net/http reads it from now on
+		// Counted now, while fasthttp still serves the connection (its
+		// Shutdown waits for that), not in the hijack's goroutine, which
+		// runs after (see handovers).
+		f.handing.add()
+		fc.handing.Store(true)
 	}
 	ctx.HijackSetNoResponse(true)
-	ctx.Hijack(func(c net.Conn) { f.ln.push(&replayConn{Conn: c, pre: raw}) })
+	ctx.Hijack(func(c net.Conn) {
+		if f.beforePush != nil {
+			f.beforePush()
+		}
+		counted := fc != nil && fc.handing.CompareAndSwap(true, false)
+		f.give(c, raw, counted)
+	})
 }
 
 func appendInt(b []byte, n int) []byte {
@@ -499,56 +533,3 @@ func (w *fastWriter) finish() {
 type requestBody struct{ bytes.Reader }
 
 func (*requestBody) Close() error { return nil }
-
-// replayConn is a handed-over connection: reads return the request fasthttp
-// read first, then what follows on the connection.
-type replayConn struct {
-	net.Conn
-	pre []byte
-}
-
-func (c *replayConn) Read(p []byte) (int, error) {
-	if len(c.pre) > 0 {
-		n := copy(p, c.pre)
-		c.pre = c.pre[n:]
-		return n, nil
-	}
-	return c.Conn.Read(p)
-}
-
-// handoffListener is the net/http server's listener: it accepts the
-// connections the fasthttp side hands over.
-type handoffListener struct {
-	addr   net.Addr
-	conns  chan net.Conn
-	closed chan struct{}
-	once   sync.Once
-}
-
-func newHandoffListener(addr net.Addr) *handoffListener {
-	return &handoffListener{addr: addr, conns: make(chan net.Conn), closed: make(chan struct{})}
-}
-
-func (l *handoffListener) push(c net.Conn) {
-	select {
-	case l.conns <- c:
-	case <-l.closed:
-		c.Close()
-	}
-}
-
-func (l *handoffListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.closed:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *handoffListener) Close() error {
-	l.once.Do(func() { close(l.closed) })
-	return nil
-}
-
-func (l *handoffListener) Addr() net.Addr { return l.addr }

@@ -86,6 +86,11 @@ type frontConn struct {
 	// they formatted it again for nearly every request (about 1% of the
 	// gateway's CPU on chat requests).
 	remote string
+	// handing: handOff counted a hand-over of this connection (handovers)
+	// that its hijack has not given to net/http yet. fasthttp closes the
+	// connection instead of hijacking it when it cannot flush an answer
+	// before; Close then ends the count.
+	handing atomic.Bool
 }
 
 // remoteString is the client's address as net/http puts it in
@@ -148,7 +153,8 @@ func (c *frontConn) takeOver(head []byte) (int, error) {
 	// would keep the write deadline for the request's answer. fasthttp's
 	// hijack, the other hand-over, clears them the same way.
 	c.Conn.SetDeadline(time.Time{})
-	c.front.ln.push(&replayConn{Conn: c.Conn, pre: pre})
+	c.front.handing.add()
+	c.front.give(c.Conn, pre, true)
 	return 0, errTakenOver
 }
 
@@ -163,6 +169,9 @@ func (c *frontConn) Write(p []byte) (int, error) {
 func (c *frontConn) Close() error {
 	if c.taken.Load() {
 		return nil
+	}
+	if c.handing.Load() && c.handing.CompareAndSwap(true, false) {
+		c.front.handing.done()
 	}
 	return c.Conn.Close()
 }

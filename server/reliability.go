@@ -234,25 +234,40 @@ func (s *Server) ReloadClientKeys(keys []config.ClientKey) error {
 // timeout, at most the http.Server's ReadTimeout of 5 minutes; the server
 // lifts the read deadline once the body is read, so it never cuts a
 // stream short.
+//
+// The proxy counts the request timeout from the body's arrival, so a
+// request with a body gets the body's allowance on top of its write
+// deadline: from the request's start, the upload may take up to read and
+// the answer then up to the request timeout. A deadline of the request
+// timeout alone cut off the answer of a body uploaded in 3 s whose backend
+// answered within the request timeout (TestTimeout_SlowUploadAnswerWritten).
+// Setting the deadline when the body has arrived would be exact, but it
+// costs each request a clock read and a second deadline; a client that
+// stops reading is still held for a bounded time.
 func (s *Server) boundWrites(h http.Handler) http.Handler {
 	read, d := s.requestBounds()
+	withBody := read + d
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := time.Now()
 		// No body (ContentLength 0): the server already reads ahead on
 		// the connection to notice a client leaving, with no deadline;
 		// one set now would end that read.
 		body := r.ContentLength != 0
+		write := d
+		if body {
+			write = withBody
+		}
 		if dw, ok := w.(interface {
 			SetWriteDeadline(time.Time) error
 			SetReadDeadline(time.Time) error
 		}); ok {
-			dw.SetWriteDeadline(now.Add(d))
+			dw.SetWriteDeadline(now.Add(write))
 			if body {
 				dw.SetReadDeadline(now.Add(read))
 			}
 		} else {
 			rc := http.NewResponseController(w)
-			rc.SetWriteDeadline(now.Add(d))
+			rc.SetWriteDeadline(now.Add(write))
 			if body {
 				rc.SetReadDeadline(now.Add(read))
 			}
@@ -285,8 +300,9 @@ func ejectedList(m map[string]string) string {
 
 // requestBounds returns how long a client may take to send a request's body
 // (the request timeout, at most 5 min) and how long its answer may take to
-// write (the request timeout and 2 s); both servers of the data plane use
-// them.
+// write once the body has arrived (the request timeout and 2 s); both
+// servers of the data plane use them (fasthttp's write deadline starts when
+// it writes the answer, net/http's in boundWrites at the request's start).
 func (s *Server) requestBounds() (read, write time.Duration) {
 	d := s.Config.Timeouts.Request
 	if d <= 0 {
