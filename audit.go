@@ -97,6 +97,15 @@ type Observation struct {
 	ResponseChars int `json:"response_chars"`
 	// Refusal is true when the text matched a refusal phrase.
 	Refusal bool `json:"refusal,omitempty"`
+	// ToolsOffered is true when the request offered the model tools: a
+	// non-empty tools array (or the legacy functions), not turned off by
+	// tool_choice (or function_call) "none". The tool-call rate is over the
+	// answers to these requests only, which requests without tools would
+	// dilute.
+	ToolsOffered bool `json:"tools_offered,omitempty"`
+	// ToolCall is true when the answer called a tool (tool_calls, or the
+	// legacy function_call, in the first choice).
+	ToolCall bool `json:"tool_call,omitempty"`
 	// Retried is true when another version answered after this one failed.
 	Retried bool `json:"retried,omitempty"`
 }

@@ -155,6 +155,16 @@ type Thresholds struct {
 	// versions' backends report it.
 	CacheMissRateRel float64 `json:"cache_miss_rate_rel,omitempty" yaml:"cache_miss_rate_rel,omitempty"`
 	CacheMissRateAbs float64 `json:"cache_miss_rate_abs,omitempty" yaml:"cache_miss_rate_abs,omitempty"`
+	// ToolCallRateRel and ToolCallRateAbs bound the change of the tool-call
+	// rate (the answers that called a tool, over the answers to requests
+	// that offered tools) in either direction: the larger of ToolCallRateRel
+	// times the baseline's rate and ToolCallRateAbs (defaults 0.2 and 0.05:
+	// a rate of 80% may move to between 64% and 96%). A drop is the usual
+	// failure (the model answers in prose instead of calling the function);
+	// a rise (calling tools where it should answer) is one too. Compared
+	// only when both versions answered requests that offered tools.
+	ToolCallRateRel float64 `json:"tool_call_rate_rel,omitempty" yaml:"tool_call_rate_rel,omitempty"`
+	ToolCallRateAbs float64 `json:"tool_call_rate_abs,omitempty" yaml:"tool_call_rate_abs,omitempty"`
 }
 
 // AnalysisSpec configures the canary analysis of a rollout.

@@ -217,7 +217,7 @@ func needSamples(rows []row, n int) int {
 		switch r.def.kind {
 		case kindQuality:
 			width, room = r.mv.Effect-r.mv.Lower, r.mv.Effect-r.mv.Threshold
-		case kindMean:
+		case kindMean, kindRateBoth:
 			width = math.Max(r.mv.Upper-r.mv.Effect, r.mv.Effect-r.mv.Lower)
 			room = r.mv.Threshold - math.Abs(r.mv.Effect)
 		default:

@@ -115,7 +115,8 @@ func TestWithDefaults(t *testing.T) {
 		th := s.Thresholds
 		if s.Interval.D() != 10*time.Second || s.Alpha != 0.05 || s.MinSamples != 100 || s.FailChecks != 2 ||
 			th.ErrorRateRel != 0.5 || th.ErrorRateAbs != 0.005 || th.CancelRateRel != 0.5 || th.CancelRateAbs != 0.01 || th.RefusalRateRel != 0.5 || th.RefusalRateAbs != 0.01 ||
-			th.LatencyRel != 0.2 || th.TokensRel != 0.5 || th.QualityAbs != 0.05 || s.Categories != nil {
+			th.LatencyRel != 0.2 || th.TokensRel != 0.5 || th.QualityAbs != 0.05 || s.Categories != nil ||
+			th.ToolCallRateRel != 0.2 || th.ToolCallRateAbs != 0.05 {
 			t.Errorf("defaults: %+v", s)
 		}
 	})

@@ -25,6 +25,10 @@ type Arm struct {
 	// cache, CacheHits those of them with cached prompt tokens; zero
 	// CacheReported leaves the cache out of the analysis.
 	CacheReported, CacheHits int
+	// ToolAnswers counts the answers to requests that offered tools,
+	// ToolCalls those of them that called a tool; zero ToolAnswers leaves
+	// the tool-call rate out of the analysis.
+	ToolAnswers, ToolCalls int
 	// Latency and TTFT are in milliseconds; TTFT covers streamed answers
 	// only. OutputTokens and ResponseChars are the answers' lengths. All
 	// hold successful requests only.
@@ -67,6 +71,8 @@ func FromSample(s observe.Sample) Arm {
 		Canceled:      int(max(s.Requests-s.Succeeded-s.Errors, 0)),
 		CacheReported: int(s.CacheReported),
 		CacheHits:     int(s.CacheHits),
+		ToolAnswers:   int(s.ToolAnswers),
+		ToolCalls:     int(s.ToolCalls),
 		Latency:       s.Latency,
 		TTFT:          s.TTFT,
 		OutputTokens:  s.OutputTokens,
@@ -108,6 +114,8 @@ const (
 	DefaultQualityAbs     = 0.05
 	DefaultCacheMissRel   = 0.25
 	DefaultCacheMissAbs   = 0.05
+	DefaultToolCallRel    = 0.2
+	DefaultToolCallAbs    = 0.05
 )
 
 // WithDefaults returns s with every zero field set to its default: an
@@ -115,8 +123,9 @@ const (
 // two failing analyses in a row to roll back, and thresholds of +50% on the
 // error rate (at least +0.5 points), the cancel rate (at least +1 point)
 // and the refusal rate (at least +1 point), +20% on latency quantiles and time to first token, ±50% on output
-// tokens and response length, −0.05 on quality, and +25% on the prefix-cache
-// miss rate (at least +5 points). An alpha outside (0, 1)
+// tokens and response length, −0.05 on quality, +25% on the prefix-cache
+// miss rate (at least +5 points), and ±20% on the tool-call rate (at least
+// ±5 points). An alpha outside (0, 1)
 // is replaced too. Categories stays as given (nil means on).
 func WithDefaults(s sluice.AnalysisSpec) sluice.AnalysisSpec {
 	if s.Interval <= 0 {
@@ -148,6 +157,8 @@ func WithDefaults(s sluice.AnalysisSpec) sluice.AnalysisSpec {
 	def(&t.QualityAbs, DefaultQualityAbs)
 	def(&t.CacheMissRateRel, DefaultCacheMissRel)
 	def(&t.CacheMissRateAbs, DefaultCacheMissAbs)
+	def(&t.ToolCallRateRel, DefaultToolCallRel)
+	def(&t.ToolCallRateAbs, DefaultToolCallAbs)
 	return s
 }
 
@@ -157,6 +168,7 @@ type arm struct {
 	requests, errors, refusals int
 	canceled                   int
 	cacheReported, cacheHits   int
+	toolAnswers, toolCalls     int
 	latency, ttft              []float64 // ascending, no NaNs
 	tokens, chars, quality     stats.Summary
 }
@@ -165,6 +177,7 @@ func prepare(a Arm) arm {
 	p := arm{
 		requests: a.Requests, errors: a.Errors, refusals: a.Refusals, canceled: a.Canceled,
 		cacheReported: a.CacheReported, cacheHits: a.CacheHits,
+		toolAnswers: a.ToolAnswers, toolCalls: a.ToolCalls,
 	}
 	if r := a.Running; r != nil {
 		p.tokens, p.chars, p.quality = r.tokens.summary(a.OutputTokens), r.chars.summary(a.ResponseChars), r.quality.summary(a.Quality)

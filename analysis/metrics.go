@@ -15,6 +15,7 @@ const (
 	kindQuantile             // a quantile of a distribution: latency, TTFT
 	kindMean                 // a mean that may drift either way: tokens, length
 	kindQuality              // a mean score that must not drop
+	kindRateBoth             // a proportion that may drift either way: tool calls
 )
 
 // metricDef describes one metric of the analysis.
@@ -41,6 +42,8 @@ var (
 	// The cache is compared by its miss rate, so that, like every other
 	// rate, higher is worse.
 	mCacheMiss = metricDef{name: "cache_miss_rate", words: "prefix-cache miss rate", kind: kindRate, unit: "%"}
+	// The tool-call rate is compared both ways (tester.rateBoth).
+	mToolCalls = metricDef{name: "tool_call_rate", words: "tool-call rate", kind: kindRateBoth, unit: "%"}
 )
 
 // minTestSample is the smallest sample per arm on which a comparison
@@ -168,6 +171,53 @@ func (t *tester) rate(def *metricDef, category string, xb, nb, xc, nc int, rel, 
 	return r
 }
 
+// rateBoth compares x events in n trials where a change either way is a
+// regression: the tool-call rate. A drop is the typical failure of a
+// fine-tune (it answers in prose where it should call transfer_funds), but
+// a rise is one too (it calls tools where it should answer), so the rate is
+// held within ±threshold, as the means are, and not compared one-sidedly
+// as the error and refusal rates are (where fewer is only better, and
+// "better" stays inconclusive rather than failing). The threshold is the
+// larger of rel times the baseline rate and the absolute floor abs.
+//
+// Watching both directions is paid for honestly: the test of "different at
+// all" is the two-sided mixture SPRT, whose likelihood ratio is the mean of
+// the two one-sided (half-normal) mixtures', so its p-value lies between
+// the smaller one-sided p-value and twice it; that p-value, not the
+// smaller one-sided one, enters the Holm correction. The pass needs the
+// anytime-valid interval inside [−threshold, +threshold], each end holding
+// at 1 − alpha, as the means' equivalence does.
+func (t *tester) rateBoth(def *metricDef, category string, xb, nb, xc, nc int, rel, abs float64) row {
+	r := newRow(def, category, nb, nc)
+	r.mv.Unit = "absolute"
+	r.relThreshold = rel
+	pb, pc := ratio(xb, nb), ratio(xc, nc)
+	r.mv.Baseline, r.mv.Candidate, r.mv.Effect = pb, pc, pc-pb
+	r.mv.Threshold = math.Max(rel*pb, abs)
+	r.floorRules = rel*pb < abs
+	if nb < minTestSample || nc < minTestSample {
+		return r
+	}
+	// As in rate: the variance the mixtures are tuned for is kept off 0 at
+	// either end by the floor (a baseline that always calls, or never).
+	p0 := math.Min(math.Max(pb, abs), math.Max(1-abs, 0.5))
+	v := p0 * (1 - p0)
+	test := mixture(v, t.failHorizon, t.failLevel).Proportions(xb, nb, xc, nc)
+	cs := mixture(v, t.passHorizon, t.alpha).Proportions(xb, nb, xc, nc)
+	if !test.Valid || !cs.Valid {
+		return r
+	}
+	iv := cs.Interval(2 * t.alpha)
+	r.tested = true
+	r.p = test.PValue
+	r.mv.Lower, r.mv.Upper = iv.Lo, iv.Hi
+	fiv := test.Interval(2 * t.alpha)
+	r.failLo, r.failHi = fiv.Lo, fiv.Hi
+	r.beyond = math.Abs(r.mv.Effect) > r.mv.Threshold
+	r.within = iv.Lo >= -r.mv.Threshold && iv.Hi <= r.mv.Threshold
+	return r
+}
+
 // quantile compares the q-quantiles of two ascending samples, relative to
 // the baseline's: worse at all by PGreaterSorted, within the threshold when
 // the candidate's upper confidence bound is below (1+rel) times the
@@ -285,7 +335,7 @@ func (t *tester) quality(def *metricDef, category string, b, c stats.Summary, dr
 // compare runs every metric the data allow on one slice of traffic.
 func (t *tester) compare(category string, b, c *arm) []row {
 	th := t.spec.Thresholds
-	rows := make([]row, 0, 11)
+	rows := make([]row, 0, 12)
 	rows = append(rows,
 		// A canceled request's outcome is unknown: its client left before
 		// the answer or the error. Counting it as a request that did not
@@ -323,6 +373,14 @@ func (t *tester) compare(category string, b, c *arm) []row {
 		rows = append(rows, t.rate(&mCacheMiss, category,
 			b.cacheReported-b.cacheHits, b.cacheReported, c.cacheReported-c.cacheHits, c.cacheReported,
 			th.CacheMissRateRel, th.CacheMissRateAbs))
+	}
+	// Only when both versions answered requests that offered tools: a
+	// pair without them has no tool-call rate to judge, and a row on zero
+	// samples would only hold the verdict back (or, worse, read as a pass).
+	if b.toolAnswers > 0 && c.toolAnswers > 0 {
+		rows = append(rows, t.rateBoth(&mToolCalls, category,
+			b.toolCalls, b.toolAnswers, c.toolCalls, c.toolAnswers,
+			th.ToolCallRateRel, th.ToolCallRateAbs))
 	}
 	return rows
 }

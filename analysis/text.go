@@ -30,7 +30,7 @@ func bound(r *row) string {
 	}
 	var s string
 	switch r.def.kind {
-	case kindMean:
+	case kindMean, kindRateBoth:
 		s = "between " + effect(r, r.mv.Lower) + " and " + effect(r, r.mv.Upper)
 	case kindQuality:
 		s = "down to " + effect(r, r.mv.Lower)
@@ -80,7 +80,7 @@ func effect(r *row, x float64) string {
 		return "-unbounded"
 	}
 	switch r.def.kind {
-	case kindRate:
+	case kindRate, kindRateBoth:
 		if r.floorRules || r.mv.Baseline <= 0 {
 			return signed(100*x, 2) + " pts"
 		}
@@ -95,6 +95,8 @@ func threshold(r *row) string {
 	switch r.def.kind {
 	case kindMean:
 		return "±" + signedPct(r.mv.Threshold)[1:]
+	case kindRateBoth:
+		return "±" + effect(r, r.mv.Threshold)[1:]
 	case kindRate:
 		if !r.floorRules && r.mv.Baseline > 0 {
 			return signedPct(r.relThreshold)

@@ -56,6 +56,8 @@ func traffic(r *observe.Recorder, v, cat string, at time.Time, n int) {
 		if i%4 == 0 {
 			o.Status, o.ErrorClass = 502, "upstream_5xx"
 		}
+		// Every third request offers tools; every sixth answer calls one.
+		o.ToolsOffered, o.ToolCall = i%3 == 0, i%6 == 0
 		r.Record(o)
 		r.RecordQualityFrom(observe.SourceHeuristic, "chat", v, cat, o.At, 0.5)
 	}
@@ -85,6 +87,8 @@ func sum(rs []*replica, v, cat string, since time.Time) observe.Sample {
 		s.Requests += w.Requests
 		s.Succeeded += w.Succeeded
 		s.Errors += w.Errors
+		s.ToolAnswers += w.ToolAnswers
+		s.ToolCalls += w.ToolCalls
 		s.Latency = append(s.Latency, w.Latency...)
 		s.Quality = append(s.Quality, w.Quality...)
 	}
@@ -129,6 +133,23 @@ func TestWindows_Window(t *testing.T) {
 		}
 		if got := rs[0].win.Window("chat", "v2", "", time.Time{}).Requests; got != 150 {
 			t.Fatalf("the leader sees %d candidate requests, want the 150 of r2 and r3", got)
+		}
+		// The tool-call rate's counts travel with the batches: of r2's 50
+		// and r3's 100 candidate requests, those with i%3 == 0 and no
+		// error (i%4 != 0) are answers to tool requests, i%6 == 0 calls.
+		wantAnswers, wantCalls := 0, 0
+		for _, n := range []int{50, 100} {
+			for i := range n {
+				if i%3 == 0 && i%4 != 0 {
+					wantAnswers++
+					if i%6 == 0 {
+						wantCalls++
+					}
+				}
+			}
+		}
+		if got := rs[0].win.Window("chat", "v2", "", time.Time{}); got.ToolAnswers != int64(wantAnswers) || got.ToolCalls != int64(wantCalls) {
+			t.Fatalf("the leader sees %d tool calls of %d tool answers from the other replicas, want %d of %d", got.ToolCalls, got.ToolAnswers, wantCalls, wantAnswers)
 		}
 		if got := rs[0].win.Categories("chat"); strings.Join(got, ",") != "chat,code" {
 			t.Errorf("Categories = %q", got)

@@ -3,6 +3,8 @@ package observe
 import (
 	"reflect"
 	"testing"
+
+	"github.com/sluicehq/sluice"
 )
 
 // entryNext is entry as a later build might lay it out: a field added in
@@ -71,5 +73,67 @@ func TestEncodeBatch_AllFields(t *testing.T) {
 	e.errIdx = r.internErrClass("boom")
 	if len(es) != 1 || es[0] != e {
 		t.Fatalf("round trip of %+v gave %+v", e, es)
+	}
+}
+
+// entryBeforeTools is entry as the builds before the tool-call rate laid
+// it out: the same fields, with no flag for tools.
+type entryBeforeTools struct {
+	at        int64
+	latency   float32
+	ttft      float32
+	outTokens int32
+	chars     int32
+	flags     uint8
+	errIdx    uint8
+}
+
+// TestDecodeBatch_BeforeTools checks that an older replica's Batch still
+// decodes during a rolling upgrade, and that its observations, which never
+// said whether their request offered tools, count in neither the answers
+// to tool requests nor the calls: they do not dilute the tool-call rate.
+func TestDecodeBatch_BeforeTools(t *testing.T) {
+	in := []entryBeforeTools{
+		{at: 1e9, latency: 12, outTokens: 40, chars: 100, flags: flagStream | flagRefusal},
+		{at: 2e9, latency: 13, outTokens: 4, chars: 10},
+	}
+	l := layoutOf(reflect.TypeFor[entryBeforeTools]())
+	b := []byte(batchMagic)
+	b = appendLayout(b, l)
+	b = appendLayout(b, qentryLayout)
+	b = appendStrings(b, []string{""})
+	b = appendStrings(b, qualitySources[:])
+	b = appendColumns(b, l, in)
+	b = appendColumns(b, qentryLayout, []qentry(nil))
+	r := New(Options{})
+	es, _, err := r.decodeBatch(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c Counts
+	for i := range es {
+		c.add(&es[i])
+	}
+	if c.Requests != 2 || c.Refusals != 1 || c.ToolAnswers != 0 || c.ToolCalls != 0 {
+		t.Errorf("counts %+v, want 2 requests, 1 refusal, no tool answers", c)
+	}
+
+	// This build's entries carry the flags through the same encoding.
+	now := []entry{
+		newEntry(1e9, &sluice.Observation{ToolsOffered: true, ToolCall: true}),
+		newEntry(2e9, &sluice.Observation{ToolsOffered: true}),
+		newEntry(3e9, &sluice.Observation{ToolsOffered: true, ToolCall: true, ErrorClass: "timeout"}),
+	}
+	now[2].errIdx = 1
+	es, _, err = r.decodeBatch(encodeBatch(now, nil, []string{"", "timeout"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = Counts{}
+	for i := range es {
+		c.add(&es[i])
+	}
+	if c.ToolAnswers != 2 || c.ToolCalls != 1 {
+		t.Errorf("counts %+v, want 1 tool call of 2 answers (the timeout is no answer)", c)
 	}
 }

@@ -100,6 +100,9 @@ type seriesStats struct {
 	// cacheHits and cacheMisses count the requests whose backend reported
 	// its prefix cache; cachedTokens sums the cached prompt tokens.
 	cacheHits, cacheMisses, cachedTokens uint64
+	// toolCalls and toolTexts count the successful answers to requests
+	// that offered tools: those that called one, and those that did not.
+	toolCalls, toolTexts uint64
 }
 
 func newSeriesStats() seriesStats {
@@ -143,6 +146,13 @@ func (st *seriesStats) add(o *sluice.Observation) {
 			st.cachedTokens += uint64(o.CachedTokens)
 		} else {
 			st.cacheMisses++
+		}
+	}
+	if o.ToolsOffered && o.ErrorClass == "" {
+		if o.ToolCall {
+			st.toolCalls++
+		} else {
+			st.toolTexts++
 		}
 	}
 }
@@ -206,6 +216,7 @@ type collector struct {
 	duration, ttft, tpot, tokens, chars *prometheus.Desc
 	requests, errors, refusals          *prometheus.Desc
 	cacheRequests, cachedTokens         *prometheus.Desc
+	toolRequests                        *prometheus.Desc
 }
 
 func newCollector(r *Recorder) *collector {
@@ -240,12 +251,15 @@ func newCollector(r *Recorder) *collector {
 			with("result"), nil),
 		cachedTokens: prometheus.NewDesc("sluice_cached_prompt_tokens_total",
 			"Prompt tokens the backends reported as served from their prefix cache; over the input tokens of gen_ai_client_token_usage, the token hit ratio.", base, nil),
+		toolRequests: prometheus.NewDesc("sluice_tool_requests_total",
+			"Successful answers to requests that offered tools (a non-empty tools or functions array), by result: call (the answer called a tool) or text; call over both is the tool-call rate.",
+			with("result"), nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.duration, c.ttft, c.tpot, c.tokens, c.chars, c.requests, c.errors, c.refusals, c.cacheRequests, c.cachedTokens} {
+	for _, d := range []*prometheus.Desc{c.duration, c.ttft, c.tpot, c.tokens, c.chars, c.requests, c.errors, c.refusals, c.cacheRequests, c.cachedTokens, c.toolRequests} {
 		ch <- d
 	}
 }
@@ -276,6 +290,7 @@ func (c *collector) collectSeries(ch chan<- prometheus.Metric, s *series) {
 		inTokens: s.stats.inTokens.clone(), outTokens: s.stats.outTokens.clone(),
 		chars: s.stats.chars.clone(), refusals: s.stats.refusals,
 		cacheHits: s.stats.cacheHits, cacheMisses: s.stats.cacheMisses, cachedTokens: s.stats.cachedTokens,
+		toolCalls: s.stats.toolCalls, toolTexts: s.stats.toolTexts,
 	}
 	reqs := make([]reqCopy, len(s.reqs))
 	for i, q := range s.reqs {
@@ -294,6 +309,10 @@ func (c *collector) collectSeries(ch chan<- prometheus.Metric, s *series) {
 		ch <- prometheus.MustNewConstMetric(c.cacheRequests, prometheus.CounterValue, float64(st.cacheHits), m, v, cat, "hit")
 		ch <- prometheus.MustNewConstMetric(c.cacheRequests, prometheus.CounterValue, float64(st.cacheMisses), m, v, cat, "miss")
 		ch <- prometheus.MustNewConstMetric(c.cachedTokens, prometheus.CounterValue, float64(st.cachedTokens), m, v, cat)
+	}
+	if st.toolCalls+st.toolTexts > 0 {
+		ch <- prometheus.MustNewConstMetric(c.toolRequests, prometheus.CounterValue, float64(st.toolCalls), m, v, cat, "call")
+		ch <- prometheus.MustNewConstMetric(c.toolRequests, prometheus.CounterValue, float64(st.toolTexts), m, v, cat, "text")
 	}
 
 	// The duration has no route label and the errors neither route nor

@@ -25,6 +25,12 @@ type VersionSummary struct {
 	ErrorRate   float64 `json:"error_rate"`
 	CancelRate  float64 `json:"cancel_rate"`
 	RefusalRate float64 `json:"refusal_rate"`
+	// ToolAnswers and ToolCalls are as in Counts; ToolCallRate is ToolCalls
+	// over ToolAnswers, 0 when no request offered tools (ToolAnswers tells
+	// that apart from a version that never calls one).
+	ToolAnswers  int64   `json:"tool_answers"`
+	ToolCalls    int64   `json:"tool_calls"`
+	ToolCallRate float64 `json:"tool_call_rate"`
 	// LatencyP50, LatencyP95 and LatencyP99 are percentiles of the latency of
 	// successful requests, in milliseconds; TTFTP50 is the median time to
 	// first token of successful streams. Percentiles interpolate linearly
@@ -61,11 +67,13 @@ func (r *Recorder) Summary(model string, since time.Time) []VersionSummary {
 // summarize reduces a Sample; it sorts the Sample's slices.
 func summarize(version string, s Sample, since, now time.Time) VersionSummary {
 	vs := VersionSummary{
-		Version:   version,
-		Requests:  s.Requests,
-		Errors:    s.Errors,
-		Refusals:  s.Refusals,
-		Truncated: s.Truncated,
+		Version:     version,
+		Requests:    s.Requests,
+		Errors:      s.Errors,
+		Refusals:    s.Refusals,
+		ToolAnswers: s.ToolAnswers,
+		ToolCalls:   s.ToolCalls,
+		Truncated:   s.Truncated,
 	}
 	if s.Requests == 0 {
 		return vs
@@ -77,6 +85,9 @@ func summarize(version string, s Sample, since, now time.Time) VersionSummary {
 	}
 	if s.Succeeded > 0 {
 		vs.RefusalRate = float64(s.Refusals) / float64(s.Succeeded)
+	}
+	if s.ToolAnswers > 0 {
+		vs.ToolCallRate = float64(s.ToolCalls) / float64(s.ToolAnswers)
 	}
 	slices.Sort(s.Latency)
 	vs.LatencyP50 = quantile(s.Latency, 0.50)

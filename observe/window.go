@@ -20,7 +20,8 @@ type entry struct {
 	errIdx    uint8 // index into Recorder.errClasses; 0 on success
 }
 
-// Flags of an entry.
+// Flags of an entry. The eight bits of the byte are all taken: another
+// flag needs a field of its own (the Batch encoding carries it by name).
 const (
 	flagFailed        uint8 = 1 << iota // Observation.Failed
 	flagRefusal                         // Observation.Refusal
@@ -28,6 +29,8 @@ const (
 	flagRetried                         // Observation.Retried
 	flagCacheReported                   // Observation.CacheReported
 	flagCacheHit                        // Observation.CachedTokens > 0
+	flagToolsOffered                    // Observation.ToolsOffered
+	flagToolCall                        // Observation.ToolCall
 )
 
 // newEntry packs o, which arrived at at (Unix nanoseconds); the caller sets
@@ -58,6 +61,12 @@ func newEntry(at int64, o *sluice.Observation) entry {
 			e.flags |= flagCacheHit
 		}
 	}
+	if o.ToolsOffered {
+		e.flags |= flagToolsOffered
+	}
+	if o.ToolCall {
+		e.flags |= flagToolCall
+	}
 	return e
 }
 
@@ -86,6 +95,13 @@ type Counts struct {
 	// CacheReported is the cache hit rate.
 	CacheReported int64 `json:"cache_reported,omitempty"`
 	CacheHits     int64 `json:"cache_hits,omitempty"`
+	// ToolAnswers is the successful observations whose request offered
+	// tools (sluice.Observation.ToolsOffered); ToolCalls those of them whose
+	// answer called a tool. ToolCalls over ToolAnswers is the tool-call
+	// rate. Observations from a build that did not record tools (a batch of
+	// an older replica) count in neither.
+	ToolAnswers int64 `json:"tool_answers,omitempty"`
+	ToolCalls   int64 `json:"tool_calls,omitempty"`
 }
 
 // Canceled is the observations whose client left before the answer: those
@@ -111,6 +127,12 @@ func (c *Counts) add(e *entry) {
 		c.CacheReported++
 		if e.flags&flagCacheHit != 0 {
 			c.CacheHits++
+		}
+	}
+	if e.errIdx == 0 && e.flags&flagToolsOffered != 0 {
+		c.ToolAnswers++
+		if e.flags&flagToolCall != 0 {
+			c.ToolCalls++
 		}
 	}
 }

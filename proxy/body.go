@@ -23,6 +23,12 @@ type fields struct {
 	// dupStream names the stream setting that appears more than once
 	// (keyStream, keyStreamOptions, keyIncludeUsage), or is "".
 	dupStream string
+	// toolsOffered is true when the request offers tools: a non-empty
+	// tools array (or the legacy functions), unless tool_choice (or
+	// function_call) is "none", which forbids calling them. It feeds
+	// sluice.Observation.ToolsOffered, the denominator of the tool-call
+	// rate.
+	toolsOffered bool
 }
 
 // The stream settings a request may not repeat: the proxy reads one (and
@@ -63,6 +69,7 @@ func readFields(body []byte) fields {
 		}
 	}
 	f.stream, f.usageAsked, f.hasOptions, f.dupModel, f.dupStream = r.stream, r.usageAsked, r.hasOptions, r.dupModel, r.dupStream
+	f.toolsOffered = r.tools && !r.noTools
 	if r.category != nil {
 		f.category = string(appendUnescaped(nil, r.category))
 	}
@@ -87,8 +94,17 @@ func readFieldsGJSON(body []byte) fields {
 		f.category = c.Str
 	}
 	n, streams, options := 0, 0, 0
+	tools, noTools := false, false
 	gjson.ParseBytes(body).ForEach(func(k, v gjson.Result) bool {
 		switch k.Str {
+		case "tools", "functions":
+			if v.IsArray() && v.Get("#").Int() > 0 {
+				tools = true
+			}
+		case "tool_choice", "function_call":
+			if v.Type == gjson.String && v.Str == "none" {
+				noTools = true
+			}
 		case "model":
 			n++
 		case keyStream:
@@ -110,6 +126,7 @@ func readFieldsGJSON(body []byte) fields {
 		return true
 	})
 	f.dupModel = n > 1
+	f.toolsOffered = tools && !noTools
 	switch {
 	case streams > 1:
 		f.dupStream = keyStream

@@ -258,8 +258,6 @@ type exchange struct {
 	// keep is nil unless the answer is mirrored or judged, so that other
 	// requests pay nothing for keeping its text.
 	keep *keep
-	// toolCall is set when the answer calls a tool (chunkFields.toolCall).
-	toolCall bool
 	// deadline ends the request (Options.RequestTimeout, on the wall
 	// clock) when the own client enforces it; zero otherwise.
 	deadline time.Time
@@ -548,6 +546,7 @@ func (p *Proxy) observation(x *exchange, t *route.Target, d route.Decision, rout
 	return sluice.Observation{
 		RequestID: x.reqID, At: x.start, Model: t.Model, Version: t.Version, Route: routeName,
 		StickyHash: d.StickyHash, Category: x.category, Endpoint: x.r.URL.Path, Stream: x.f.stream,
+		ToolsOffered: x.f.toolsOffered,
 	}
 }
 

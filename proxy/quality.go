@@ -99,7 +99,7 @@ func (p *Proxy) afterAnswer(x *exchange, t *route.Target, obs *sluice.Observatio
 		p.feedback.put(x.seq, t, x.category, key)
 	}
 	if scorable(obs) {
-		p.scoreHeuristic(obs, x.toolCall)
+		p.scoreHeuristic(obs, obs.ToolCall)
 		if x.keep != nil && x.keep.judged {
 			p.opt.Judge.Submit(judge.Item{
 				RequestID: x.reqID, Model: obs.Model, Version: obs.Version, Category: obs.Category,

@@ -26,7 +26,7 @@ func (p *Proxy) readAnswer(x *exchange, body []byte, obs *sluice.Observation) {
 	if f.finish != nil {
 		obs.FinishReason = finishReason(f.finish)
 	}
-	x.toolCall = f.toolCall
+	obs.ToolCall = f.toolCall
 	if f.text == nil {
 		return
 	}
@@ -58,7 +58,7 @@ func (p *Proxy) readAnswerGJSON(x *exchange, body []byte, obs *sluice.Observatio
 		k.text = appendCapped(k.text, text.Str, k.limit)
 	}
 	obs.FinishReason = gjson.GetBytes(body, "choices.0.finish_reason").Str
-	x.toolCall = callsTool(gjson.GetBytes(body, "choices.0.message"))
+	obs.ToolCall = callsTool(gjson.GetBytes(body, "choices.0.message"))
 	if p.opt.Refusal != nil && text.Str != "" {
 		t := text.Str
 		if len(t) > refusalPrefix {
@@ -84,7 +84,7 @@ func readChunk(x *exchange, payload []byte, obs *sluice.Observation, prefix *[re
 		return // another choice of an n > 1 stream
 	}
 	if f.toolCall {
-		x.toolCall = true
+		obs.ToolCall = true
 	}
 	if f.text != nil {
 		obs.ResponseChars += unescapedLen(f.text, f.textEsc)
@@ -119,7 +119,7 @@ func readChunkGJSON(x *exchange, payload []byte, obs *sluice.Observation, prefix
 			obs.FinishReason = fr.Str
 		}
 		if callsTool(c.Get("delta")) {
-			x.toolCall = true
+			obs.ToolCall = true
 		}
 	}
 	if gjson.GetBytes(payload, "error").Exists() {

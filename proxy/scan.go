@@ -579,6 +579,9 @@ type requestFields struct {
 	category           []byte // a JSON string or nil
 	dupModel           bool   // "model" appears more than once
 	dupStream          string // the stream key that appears more than once, or ""
+	// tools is set by a non-empty tools or functions array, noTools by
+	// tool_choice or function_call "none" (see fields.toolsOffered).
+	tools, noTools bool
 }
 
 // scanRequest reads a request body's routing fields in one pass over its
@@ -654,6 +657,14 @@ func scanRequest(b []byte) (r requestFields, ok bool) {
 			} else {
 				r.dupStream = keyStreamOptions
 			}
+		case "tools", "functions":
+			if nonEmptyArray(v.raw, 0) {
+				r.tools = true
+			}
+		case "tool_choice", "function_call":
+			if string(v.raw) == `"none"` {
+				r.noTools = true
+			}
 		case "metadata":
 			if once(4) && len(v.raw) > 0 && v.raw[0] == '{' {
 				_, good := eachKey(v.raw, 0, func(k []byte, mv jsonSpan) bool {
@@ -680,8 +691,12 @@ func scanRequest(b []byte) (r requestFields, ok bool) {
 	return r, ok && inner
 }
 
-// nonEmptyArray reports whether the array at b[i] ('[') has an element.
+// nonEmptyArray reports whether the array at b[i] ('[') has an element;
+// false when b[i] is not a '['.
 func nonEmptyArray(b []byte, i int) bool {
+	if i >= len(b) || b[i] != '[' {
+		return false
+	}
 	j := skipWS(b, i+1)
 	return j < len(b) && b[j] != ']'
 }

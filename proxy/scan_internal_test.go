@@ -36,6 +36,10 @@ var requestSeeds = []string{
 	`[]`,
 	``,
 	`{"model":"chat","messages":[{"content":"\ud83d\ude00 \ud83d x"}],"user":"\ud83d\ude00"}`,
+	`{"model":"chat","tools":[ ],"functions":[{"name":"f"}]}`,
+	`{"model":"chat","tools":[{"type":"function"}],"tool_choice":"none"}`,
+	`{"model":"chat","functions":[{"name":"f"}],"function_call":"auto","tool_choice":{"type":"function"}}`,
+	`{"model":"chat","tools":null,"tool_choice":"required"}`,
 }
 
 func FuzzScanRequest(f *testing.F) {
@@ -50,7 +54,7 @@ func FuzzScanRequest(f *testing.F) {
 		if got.model.Exists() != want.model.Exists() || got.model.Type != want.model.Type || got.model.Str != want.model.Str ||
 			(want.model.Exists() && (got.model.Index != want.model.Index || got.model.Raw != want.model.Raw)) ||
 			got.user != want.user || got.stream != want.stream || got.usageAsked != want.usageAsked ||
-			got.hasOptions != want.hasOptions || got.category != want.category {
+			got.hasOptions != want.hasOptions || got.category != want.category || got.toolsOffered != want.toolsOffered {
 			t.Fatalf("readFields(%q)\n got %+v\nwant %+v", body, got, want)
 		}
 	})
@@ -60,7 +64,8 @@ func TestReadFields_Seeds(t *testing.T) {
 	for _, s := range requestSeeds {
 		got, want := readFields([]byte(s)), readFieldsGJSON([]byte(s))
 		if got.model.Str != want.model.Str || got.user != want.user || got.stream != want.stream || got.usageAsked != want.usageAsked ||
-			got.hasOptions != want.hasOptions || got.category != want.category || got.model.Index != want.model.Index {
+			got.hasOptions != want.hasOptions || got.category != want.category || got.model.Index != want.model.Index ||
+			got.toolsOffered != want.toolsOffered {
 			t.Errorf("readFields(%q)\n got %+v\nwant %+v", s, got, want)
 		}
 	}

@@ -298,7 +298,7 @@ func (p *Proxy) runShadow(j *shadowJob) {
 	}
 	obs := sluice.Observation{
 		RequestID: j.reqID, At: x.start, Model: t.Model, Version: t.Version, Route: RouteShadow,
-		Category: j.category, Endpoint: j.path, Stream: x.f.stream,
+		Category: j.category, Endpoint: j.path, Stream: x.f.stream, ToolsOffered: x.f.toolsOffered,
 	}
 	resp, class, err := p.attempt(ctx, x, t)
 	p.relay(x, t, resp, class, err, &obs)
@@ -311,7 +311,7 @@ func (p *Proxy) runShadow(j *shadowJob) {
 		p.opt.Recorder.Record(&obs)
 	}
 	if scorable(&obs) {
-		p.scoreHeuristic(&obs, x.toolCall)
+		p.scoreHeuristic(&obs, obs.ToolCall)
 		if j.judged {
 			p.opt.Judge.Submit(judge.Item{
 				RequestID: j.reqID, Model: obs.Model, Version: obs.Version, Category: obs.Category,

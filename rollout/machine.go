@@ -230,6 +230,7 @@ func validThresholds(th sluice.Thresholds) error {
 		{"latency_rel", th.LatencyRel, false}, {"tokens_rel", th.TokensRel, false},
 		{"quality_abs", th.QualityAbs, true},
 		{"cache_miss_rate_rel", th.CacheMissRateRel, false}, {"cache_miss_rate_abs", th.CacheMissRateAbs, true},
+		{"tool_call_rate_rel", th.ToolCallRateRel, false}, {"tool_call_rate_abs", th.ToolCallRateAbs, true},
 	} {
 		key := "analysis.thresholds." + c.key
 		switch {

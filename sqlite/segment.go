@@ -26,7 +26,9 @@ import (
 //	  7 × uvarint dictionary index of model, version, route, category,
 //	         endpoint, error class, finish reason
 //	  8 bytes  sticky hash, little-endian
-//	  byte     flags: 1 stream, 2 refusal, 4 retried, 8 cache reported
+//	  byte     flags: 1 stream, 2 refusal, 4 retried, 8 cache reported,
+//	         16 tools offered, 32 tool call (migration 0006; rows
+//	         written before have neither)
 //	  7 × varint status, latency ns, TTFT ns, input tokens, output
 //	         tokens, response chars, cached tokens
 //
@@ -135,6 +137,12 @@ func encodeSegment(rows []sluice.Observation, ats []int64) segment {
 		if o.CacheReported {
 			flags |= 8
 		}
+		if o.ToolsOffered {
+			flags |= segToolsOffered
+		}
+		if o.ToolCall {
+			flags |= segToolCall
+		}
 		b = append(b, flags)
 		for _, v := range [...]int64{int64(o.Status), int64(o.Latency), int64(o.TTFT), int64(o.InputTokens), int64(o.OutputTokens), int64(o.ResponseChars), int64(o.CachedTokens)} {
 			b = binary.AppendVarint(b, v)
@@ -184,6 +192,13 @@ func (sg *segment) idRange(rows []sluice.Observation) {
 // segRetried is the flag of a row whose attempt was retried on another
 // version (sluice.Observation.Retried).
 const segRetried = 4
+
+// segToolsOffered and segToolCall are the flags of sluice.Observation's
+// ToolsOffered and ToolCall.
+const (
+	segToolsOffered = 16
+	segToolCall     = 32
+)
 
 type segRow struct {
 	id      []byte
@@ -265,12 +280,14 @@ func firstByte(b []byte) int {
 // observation returns row as the Observation it was made from.
 func (d *decodedSegment) observation(row *segRow) sluice.Observation {
 	o := sluice.Observation{
-		RequestID:  string(row.id),
-		At:         time.Unix(0, row.at).UTC(),
-		StickyHash: row.sticky,
-		Stream:     row.flags&1 != 0,
-		Refusal:    row.flags&2 != 0,
-		Retried:    row.flags&segRetried != 0,
+		RequestID:    string(row.id),
+		At:           time.Unix(0, row.at).UTC(),
+		StickyHash:   row.sticky,
+		Stream:       row.flags&1 != 0,
+		Refusal:      row.flags&2 != 0,
+		Retried:      row.flags&segRetried != 0,
+		ToolsOffered: row.flags&segToolsOffered != 0,
+		ToolCall:     row.flags&segToolCall != 0,
 	}
 	for c, v := range dictValues(&o) {
 		*v = d.words[row.dict[c]]

@@ -60,6 +60,9 @@ func requestRows(n int, start time.Duration) []sluice.Observation {
 			// and, every fourth row, one that says nothing.
 			CacheReported: i%4 != 0,
 			CachedTokens:  []int{0, 0, 64, 0}[i%4] * (i % 3),
+			// Agents' requests offer tools, and some answers call one.
+			ToolsOffered: i%3 != 1,
+			ToolCall:     i%3 == 0 && i%2 == 0,
 		}
 	}
 	return rows

@@ -29,6 +29,8 @@ type ArmStats struct {
 	P99    *float64 `json:"p99_ms,omitempty"`
 	TTFT   *float64 `json:"ttft_ms,omitempty"`
 	Tokens *float64 `json:"tokens,omitempty"`
+	// ToolCallRate is as Point.Tool: absent when no request offered tools.
+	ToolCallRate *float64 `json:"tool_call_rate,omitempty"`
 }
 
 // CategoryRow compares the versions in one request category.
@@ -107,7 +109,7 @@ func (s *Server) categories(w http.ResponseWriter, r *http.Request, _ *session, 
 		for _, v := range out.Versions {
 			smp := s.opt.Windows.Window(model, v, c, out.Since)
 			p := pointOf(smp, now, now.Sub(out.Since))
-			row.Versions[v] = ArmStats{Requests: p.N, RPS: p.RPS, ErrorRate: p.Err, CancelRate: p.Can, RefusalRate: p.Ref, P50: p.P50, P99: p.P99, TTFT: p.TTFT, Tokens: p.Tok}
+			row.Versions[v] = ArmStats{Requests: p.N, RPS: p.RPS, ErrorRate: p.Err, CancelRate: p.Can, RefusalRate: p.Ref, P50: p.P50, P99: p.P99, TTFT: p.TTFT, Tokens: p.Tok, ToolCallRate: p.Tool}
 		}
 		out.Rows = append(out.Rows, row)
 	}

@@ -62,8 +62,17 @@ func TestPointOf(t *testing.T) {
 	if c.Can != 0.3 || c.Err != 2.0/14 {
 		t.Errorf("with 6 canceled of 20: cancel rate %v, error rate %v; want 0.3 and 2/14", c.Can, c.Err)
 	}
+	// The tool-call rate is over the answers to requests that offered
+	// tools, and absent without any (not a rate of 0).
+	tc := pointOf(observe.Sample{Counts: observe.Counts{Requests: 20, Succeeded: 20, ToolAnswers: 8, ToolCalls: 2}}, now, 10*time.Second)
+	if tc.Tool == nil || *tc.Tool != 0.25 {
+		t.Errorf("with 2 tool calls of 8 answers to tool requests: Tool %v, want 0.25", tc.Tool)
+	}
+	if p.Tool != nil {
+		t.Errorf("without tool requests: Tool %v, want absent", *p.Tool)
+	}
 	empty := pointOf(observe.Sample{}, now, 10*time.Second)
-	if empty.N != 0 || empty.P50 != nil || empty.TTFT != nil || empty.Tok != nil {
+	if empty.N != 0 || empty.P50 != nil || empty.TTFT != nil || empty.Tok != nil || empty.Tool != nil {
 		t.Errorf("empty point %+v", empty)
 	}
 }

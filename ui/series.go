@@ -45,6 +45,10 @@ type Point struct {
 	P99  *float64 `json:"p99,omitempty"`
 	TTFT *float64 `json:"ttft,omitempty"`
 	Tok  *float64 `json:"tok,omitempty"`
+	// Tool is the tool-call rate: the answers that called a tool over the
+	// answers to requests that offered tools, a fraction; absent when no
+	// request in the window offered tools.
+	Tool *float64 `json:"tool,omitempty"`
 }
 
 type seriesKey struct{ model, version, category string }
@@ -238,6 +242,9 @@ func pointOf(s observe.Sample, now time.Time, smooth time.Duration) Point {
 	}
 	if s.Succeeded > 0 {
 		p.Ref = float64(s.Refusals) / float64(s.Succeeded)
+	}
+	if s.ToolAnswers > 0 {
+		p.Tool = ptr(float64(s.ToolCalls) / float64(s.ToolAnswers))
 	}
 	if len(s.Latency) > 0 {
 		slices.Sort(s.Latency)

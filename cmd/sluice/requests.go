@@ -58,11 +58,11 @@ func (c *cli) requestsCmd() *cobra.Command {
 				return c.printJSON(list.Requests)
 			}
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "WHEN (UTC)\tREQUEST ID\tMODEL:VERSION\tROUTE\tSTATUS\tLATENCY\tTTFT\tTOKENS IN/OUT\tCATEGORY\tERROR")
+			fmt.Fprintln(tw, "WHEN (UTC)\tREQUEST ID\tMODEL:VERSION\tROUTE\tSTATUS\tLATENCY\tTTFT\tTOKENS IN/OUT\tTOOLS\tCATEGORY\tERROR")
 			for _, o := range list.Requests {
-				fmt.Fprintf(tw, "%s\t%s\t%s:%s\t%s\t%d\t%s\t%s\t%d/%d\t%s\t%s\n",
+				fmt.Fprintf(tw, "%s\t%s\t%s:%s\t%s\t%d\t%s\t%s\t%d/%d\t%s\t%s\t%s\n",
 					o.At.UTC().Format("2006-01-02 15:04:05.000"), o.RequestID, o.Model, o.Version, o.Route, o.Status,
-					roundLatency(o.Latency), roundLatency(o.TTFT), o.InputTokens, o.OutputTokens, dash(o.Category), errorText(o))
+					roundLatency(o.Latency), roundLatency(o.TTFT), o.InputTokens, o.OutputTokens, toolsText(o), dash(o.Category), errorText(o))
 			}
 			return tw.Flush()
 		},
@@ -74,6 +74,19 @@ func (c *cli) requestsCmd() *cobra.Command {
 	f.StringVar(&until, "until", "", "only requests before this time")
 	f.IntVar(&q.Limit, "limit", 100, fmt.Sprintf("at most this many requests, newest first (up to %d)", api.MaxLimit))
 	return cmd
+}
+
+// toolsText is the TOOLS column: "call" when the answer called a tool,
+// "text" when the request offered tools and the answer did not call one,
+// "-" when it offered none.
+func toolsText(o sluice.Observation) string {
+	switch {
+	case o.ToolCall:
+		return "call"
+	case o.ToolsOffered:
+		return "text"
+	}
+	return "-"
 }
 
 // noRequests explains an empty request log answer for q: an error when the

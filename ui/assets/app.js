@@ -439,6 +439,7 @@
       rps: { f: (p) => p.rps },
       err: { f: (p) => (p.n ? 100 * p.err : null) },
       ref: { f: (p) => (p.n ? 100 * p.ref : null) },
+      tool: { f: (p) => (p.tool != null ? 100 * p.tool : null) },
       ttft: { f: (p) => p.ttft },
       tok: { f: (p) => p.tok },
     };
@@ -551,7 +552,7 @@
     const body = clear($("categories-table").querySelector("tbody"));
     $("categories-note").textContent = (a.candidate ? "Stable " + a.baseline + " → candidate " + a.candidate + (a.cut ? ", since " : ", since the candidate went live at ") : "Serving versions since ") + localTime(a.since) +
       (a.cut ? " (the busiest windows hold only their newest requests, so the table starts there)." : ".");
-    const cols = [["Requests", (s) => s.requests, (x) => num(x)], ["Error rate", (s) => s.error_rate, (x) => pct(x, 2), true], ["Canceled", (s) => s.cancel_rate, (x) => pct(x, 2), true], ["Refusal rate", (s) => s.refusal_rate, (x) => pct(x, 1), true],
+    const cols = [["Requests", (s) => s.requests, (x) => num(x)], ["Error rate", (s) => s.error_rate, (x) => pct(x, 2), true], ["Canceled", (s) => s.cancel_rate, (x) => pct(x, 2), true], ["Refusal rate", (s) => s.refusal_rate, (x) => pct(x, 1), true], ["Tool calls", (s) => s.tool_call_rate, (x) => pct(x, 1)],
       ["p50 ms", (s) => s.p50_ms, (x) => num(x)], ["p99 ms", (s) => s.p99_ms, (x) => num(x), true], ["TTFT ms", (s) => s.ttft_ms, (x) => num(x)], ["Tokens", (s) => s.tokens, (x) => num(x, 0)]];
     const pair = a.candidate && a.versions.length === 2;
     head.append(h("tr", {}, h("th", {}, "Category"), pair ? null : h("th", {}, "Version"), cols.map((c) => h("th", { class: "n" }, c[0] + (pair ? " (stable → cand.)" : "")))));
@@ -575,7 +576,7 @@
         }
       }
     }
-    if (!a.rows.length || !a.versions.length) body.append(h("tr", {}, h("td", { colspan: 9, class: "muted" }, "no traffic observed yet")));
+    if (!a.rows.length || !a.versions.length) body.append(h("tr", {}, h("td", { colspan: 11, class: "muted" }, "no traffic observed yet")));
   }
 
   // ---- shadow ----

@@ -1,0 +1,11 @@
+-- 0006_request_tool_calls: no table changes. The version marks two changes
+-- in what is stored. The request log's segments use two more bits of a
+-- row's flags, 16 for a request that offered tools and 32 for an answer
+-- that called one (sluice.Observation.ToolsOffered and ToolCall); rows
+-- written before have neither. And a rollout's analysis thresholds may
+-- hold tool_call_rate_rel and tool_call_rate_abs, which a binary built
+-- before would drop on rewrite. Binaries refuse a schema newer than the
+-- ones they know, so this version makes an older binary refuse the file
+-- ("upgrade sluice") instead (HOUSE.md: a change to what is stored takes
+-- a migration, even an empty one).
+SELECT 1;
