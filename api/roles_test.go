@@ -33,6 +33,7 @@ var roleCases = []struct {
 	{"DELETE", "/admin/v1/models/{model}/labels/{label}", "/admin/v1/models/summ/labels/stable", `{"reason":"r"}`, sluice.RoleOperator, 200},
 	{"PUT", "/admin/v1/models/{model}/rules", "/admin/v1/models/chat/rules", `{"rules":[{"header":"X-Segment","values":["beta"],"version":"v1.1.0"}],"reason":"r"}`, sluice.RoleOperator, 200},
 	{"GET", "/admin/v1/routes", "/admin/v1/routes", "", sluice.RoleViewer, 200},
+	{"GET", "/admin/v1/routes/{model}", "/admin/v1/routes/chat", "", sluice.RoleViewer, 200},
 	{"GET", "/admin/v1/summary/{model}", "/admin/v1/summary/chat?since=1h", "", sluice.RoleViewer, 200},
 	{"GET", "/admin/v1/audit", "/admin/v1/audit?model=chat", "", sluice.RoleViewer, 200},
 	{"GET", "/admin/v1/audit/at", "/admin/v1/audit/at?model=chat&at=2026-11-22T10:00", "", sluice.RoleViewer, 200},

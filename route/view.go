@@ -3,6 +3,7 @@ package route
 import (
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -89,6 +90,21 @@ func (t *Table) Models() []ModelView {
 		return nil
 	}
 	return t.views
+}
+
+// View returns model name as the Table routes it; ok is false when the
+// Table has no such model. The result shares its slices with every caller
+// and must not be modified.
+func (t *Table) View(name string) (v ModelView, ok bool) {
+	if t == nil {
+		return v, false
+	}
+	// The views are in the order of Registry.ModelNames: sorted by name.
+	i, ok := slices.BinarySearchFunc(t.views, name, func(v ModelView, name string) int { return strings.Compare(v.Name, name) })
+	if !ok {
+		return v, false
+	}
+	return t.views[i], true
 }
 
 // view describes compiled model m of registry model sm.

@@ -219,7 +219,11 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 			}
 			return total
 		},
-		Routes:  func() any { return s.Routes.Load().Models() },
+		Routes: func() any { return s.Routes.Load().Models() },
+		ModelRoutes: func(model string) (any, bool) {
+			v, ok := s.Routes.Load().View(model)
+			return v, ok
+		},
 		Summary: func(model string, since time.Time) any { return s.Recorder.Summary(model, since) },
 	})
 	if cfg.ModelsFile != "" {
