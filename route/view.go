@@ -60,6 +60,9 @@ type VersionView struct {
 	Healthy bool `json:"healthy"`
 	// Sunset is the announced retirement time as an HTTP-date, or "".
 	Sunset string `json:"sunset,omitempty"`
+	// Gone says why a version of a servable stage does not serve: a
+	// rollback unloaded its backend (Options.Unloaded); "" otherwise.
+	Gone string `json:"gone,omitempty"`
 }
 
 // LabelView is one label and the version tag it points at.
@@ -123,7 +126,7 @@ func view(reg *sluice.Registry, sm *sluice.Model, m *model) ModelView {
 	}
 	for _, v := range reg.VersionsOf(sm.Name) {
 		e := m.versions[v.Version]
-		vv := VersionView{ID: v.ID(), Version: v.Version, Stage: v.Stage, Healthy: true}
+		vv := VersionView{ID: v.ID(), Version: v.Version, Stage: v.Stage, Healthy: true, Gone: e.gone}
 		if e.target != nil {
 			vv.Servable, vv.Addressable, vv.Healthy, vv.Sunset = true, e.addressable, e.target.Healthy, e.target.Sunset
 		}
