@@ -2,6 +2,7 @@ package sluice
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -105,19 +106,45 @@ func (e *Edit) Apply(doc ApplyDoc) error {
 	return nil
 }
 
-// KeepRolloutRouting returns doc without the policy and labels of the
-// models whose rollout is live in reg, and those models' names: a live
-// rollout owns its model's routing until it ends (its split, its preview
-// and stable labels), so applying a file again, as a GitOps loop does, must
-// not reset the canary's share. The rollout leaves the routing as the file
-// says, or as it decides, when it ends.
+// KeepRolloutRouting returns doc without what the live rollouts in reg own
+// of their models' routing, and the names of the models where that left out
+// something the document would change: a live rollout owns its model's
+// policy (its split) and its own labels (RolloutLabels: stable, preview)
+// until it ends, so applying a file again, as a GitOps loop does, must not
+// reset the canary's share or move those labels. The document's other
+// labels apply as they would without a rollout (they stay free, as by hand);
+// the rollout's own keep the values they have. The rollout leaves its
+// routing as it decides when it ends; the file's applies when it is applied
+// again then.
 func (d ApplyDoc) KeepRolloutRouting(reg *Registry) (ApplyDoc, []string) {
 	out := d
 	out.Models = slices.Clone(d.Models)
 	var kept []string
 	for i, m := range out.Models {
-		if r := reg.Rollouts[m.Name]; r != nil && r.Phase.Active() && (m.Policy != nil || m.Labels != nil) {
-			out.Models[i].Policy, out.Models[i].Labels = nil, nil
+		r := reg.Rollouts[m.Name]
+		cur := reg.Models[m.Name]
+		if r == nil || !r.Phase.Active() || cur == nil {
+			continue
+		}
+		changed := m.Policy != nil
+		out.Models[i].Policy = nil
+		if m.Labels != nil {
+			labels := maps.Clone(m.Labels)
+			for _, l := range RolloutLabels {
+				have, ok := cur.Labels[l]
+				want, asked := m.Labels[l]
+				if ok != asked || have != want {
+					changed = true
+				}
+				if ok {
+					labels[l] = have
+				} else {
+					delete(labels, l)
+				}
+			}
+			out.Models[i].Labels = labels
+		}
+		if changed {
 			kept = append(kept, m.Name)
 		}
 	}

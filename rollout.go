@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"time"
 )
 
@@ -66,6 +67,21 @@ func (p Phase) Active() bool {
 	}
 	return false
 }
+
+// RolloutLabels are the labels a live rollout maintains itself, whatever
+// its strategy: "stable" names the version the rollout started from (its
+// baseline, and where the data plane retries a failed request), and its
+// promotion points it at the candidate; "preview" is where a blue-green
+// rollout shows its candidate, and a promotion removes it. Moved by hand
+// mid-rollout, stable sent retries and the next rollout's baseline to a
+// version the rollout knew nothing of, and a preview moved away from the
+// candidate was neither the rollout's nor restored by its rollback. So
+// while a rollout runs they are its alone (as its policy is); every other
+// label stays free.
+var RolloutLabels = []string{"preview", "stable"}
+
+// RolloutOwnsLabel reports whether label is one of RolloutLabels.
+func RolloutOwnsLabel(label string) bool { return slices.Contains(RolloutLabels, label) }
 
 // Duration is a time.Duration that reads and writes as "10s", "4h" in JSON
 // and YAML.

@@ -116,6 +116,9 @@ func TestServer_AuditAt(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The questions are asked later, at 16:00: a time past the server's
+	// clock is refused (TestAuditAt_FutureRefused).
+	e.Clock.Set(at(6, 0))
 	// Requests logged around 12:30: three to v1.0.0, two to v1.1.0, and
 	// one outside the window.
 	var rows []sluice.Observation

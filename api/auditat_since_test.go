@@ -30,6 +30,7 @@ func TestAuditAt_AuditAtSinceIgnoresDescriptionEdit(t *testing.T) {
 	if _, err := e.Admin.Apply(ctx, sluice.ApplyDoc{Models: []sluice.ApplyModel{{Name: "chat", Description: "the chat assistant"}}}, "document the model", false); err != nil {
 		t.Fatal(err)
 	}
+	e.Clock.Set(t0.Add(3 * time.Hour)) // asked at 13:00 about 12:30
 	res, err := e.Viewer.AuditAt(ctx, "chat", t0.Add(2*time.Hour+30*time.Minute))
 	if err != nil {
 		t.Fatal(err)

@@ -254,6 +254,15 @@ func (c *Client) Routes(ctx context.Context) (json.RawMessage, error) {
 	return out, err
 }
 
+// ModelRoutes returns model's entry of the server's current routing table
+// (one object, as the JSON it sent); an unknown model is a CodeNotFound
+// error.
+func (c *Client) ModelRoutes(ctx context.Context, model string) (json.RawMessage, error) {
+	var out json.RawMessage
+	_, err := c.do(ctx, "GET", "/admin/v1/routes/"+esc(model), nil, nil, &out)
+	return out, err
+}
+
 // Summary returns model's live per-version metrics since a time, which may
 // be RFC 3339 or a duration ago ("1h"); empty means the last hour.
 func (c *Client) Summary(ctx context.Context, model, since string) (json.RawMessage, error) {

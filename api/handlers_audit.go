@@ -18,6 +18,15 @@ const AuditAtWindow = 5 * time.Minute
 
 const window = AuditAtWindow
 
+// AuditAtClockSkew is how far past the server's clock /audit/at still
+// takes a time as now, for a client whose clock runs ahead of the
+// server's: NTP keeps hosts within milliseconds of each other, a laptop or
+// VM without it drifts by seconds, and a client that reads its own clock
+// for "now" adds its round trip. A minute covers those and leaves four
+// of the window's five minutes before the asked time in the past; a time
+// further ahead is refused: nothing has been served then yet.
+const AuditAtClockSkew = time.Minute
+
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	aq := sluice.AuditQuery{Model: q.Get("model"), Action: q.Get("action"), Text: q.Get("q")}
@@ -82,9 +91,14 @@ func (s *Server) auditAt(w http.ResponseWriter, r *http.Request) error {
 	if q.Get("at") == "" {
 		return invalid("at", "the time is missing: add &at=2026-11-22T14:00 (UTC unless a zone is given)")
 	}
-	at, err := queryTime(r, "at", s.now())
+	now := s.now()
+	at, err := queryTime(r, "at", now)
 	if err != nil {
 		return err
+	}
+	if at.After(now.Add(AuditAtClockSkew)) {
+		return invalid("at", fmt.Sprintf("at %s is in the future (the server's clock reads %s, and takes up to a minute ahead of it as now, for clocks that differ): no request has been served then yet, and the routing may still change; give a time up to now, or see the routing in force now with sluice get routes %s (GET /admin/v1/routes/%s)",
+			at.Format(time.RFC3339Nano), now.UTC().Format(time.RFC3339), model, model))
 	}
 	out, err := s.routingAt(r.Context(), model, at)
 	if err != nil {

@@ -111,6 +111,25 @@ func (s *Server) getRoutes(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// getModelRoutes answers one model's entry of the routing table, so that a
+// client asking about one model (sluice get routes MODEL) does not fetch
+// the whole table, which grows with every model and version.
+func (s *Server) getModelRoutes(w http.ResponseWriter, r *http.Request) error {
+	name, err := pathName(r, "model", "model name")
+	if err != nil {
+		return err
+	}
+	if s.routesOf == nil {
+		return sluice.Errorf(sluice.CodeNotFound, "this server does not expose its routing table: run the full sluice server (sluice serve), not the admin API alone")
+	}
+	v, ok := s.routesOf(name)
+	if !ok {
+		return errNoModel(name)
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
 func (s *Server) getSummary(w http.ResponseWriter, r *http.Request) error {
 	name, err := pathName(r, "model", "model name")
 	if err != nil {

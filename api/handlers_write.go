@@ -195,10 +195,11 @@ func (s *Server) setSplit(w http.ResponseWriter, r *http.Request) error {
 // owns it until it ends (as in Argo Rollouts or Flagger). Accepted, the
 // hand split served while the rollout's status still gave the candidate
 // its own share, the rollout's next stage overwrote it, and an abort put
-// back the routing from before the rollout, not the hand one. Labels,
-// rules and stages stay open: the rollout writes only the policy and its
-// own preview and stable labels, and restores only those. It is checked
-// inside the change's transaction, on the registry it commits against.
+// back the routing from before the rollout, not the hand one. Other
+// labels, rules and stages stay open: the rollout writes only the policy
+// and its own preview and stable labels (refused by rolloutOwnsLabel), and
+// restores only those. It is checked inside the change's transaction, on the registry it
+// commits against.
 func rolloutOwnsRouting(reg *sluice.Registry, model, what string) error {
 	ro := reg.ActiveRollout(model)
 	if ro == nil {
@@ -207,6 +208,33 @@ func rolloutOwnsRouting(reg *sluice.Registry, model, what string) error {
 	return sluice.Errorf(sluice.CodeConflict,
 		"model %s: rollout %s (%s to %s, phase %s, candidate at %s%%) controls its routing until it ends, so the %s cannot be set by hand (the rollout's next step would overwrite it); end the rollout first: sluice rollout abort %s --reason \"…\" puts back the routing from before it, sluice rollout promote %s gives %s all traffic; then set the %s (pausing it is not enough: a paused rollout still owns the routing)",
 		model, ro.ID, ro.Spec.Strategy, ro.Spec.Candidate, ro.Phase, sluice.FormatPercent(ro.Percent), what, model, model, ro.Spec.Candidate, what)
+}
+
+// rolloutOwnsLabel refuses moving or removing by hand (tag "" removes) a
+// label a live rollout of model maintains itself (sluice.RolloutLabels:
+// stable, preview), for the same reason as rolloutOwnsRouting; setting it
+// to the version it already names changes nothing and passes. Every other
+// label stays free during a rollout.
+func rolloutOwnsLabel(reg *sluice.Registry, model, label, tag string) error {
+	ro := reg.ActiveRollout(model)
+	m := reg.Models[model]
+	if ro == nil || m == nil || !sluice.RolloutOwnsLabel(label) {
+		return nil
+	}
+	if have, ok := m.Labels[label]; ok == (tag != "") && have == tag {
+		return nil
+	}
+	verb := "moved"
+	if tag == "" {
+		verb = "removed"
+	}
+	why := "failed requests are retried on it, and the promotion points it at the candidate"
+	if label == "preview" {
+		why = "the rollout shows its candidate there, and its promotion or rollback removes or restores it"
+	}
+	return sluice.Errorf(sluice.CodeConflict,
+		"model %s: rollout %s (%s to %s, phase %s, candidate at %s%%) maintains the label %s until it ends (%s), so it cannot be %s by hand; end the rollout first: sluice rollout abort %s --reason \"…\" puts back the labels from before it, sluice rollout promote %s points stable at %s; then set the label (pausing it is not enough), or use a label of another name, which stays free during a rollout",
+		model, ro.ID, ro.Spec.Strategy, ro.Spec.Candidate, ro.Phase, sluice.FormatPercent(ro.Percent), label, why, verb, model, model, ro.Spec.Candidate)
 }
 
 func (s *Server) setLabel(w http.ResponseWriter, r *http.Request) error {
@@ -228,7 +256,12 @@ func (s *Server) setLabel(w http.ResponseWriter, r *http.Request) error {
 	if err := sluice.CheckName("version", req.Version); err != nil {
 		return invalid("version", sluice.ErrorMessage(err))
 	}
-	return s.change(w, r, req.Reason, func(e *sluice.Edit) error { return e.SetLabel(model, label, req.Version) })
+	return s.change(w, r, req.Reason, func(e *sluice.Edit) error {
+		if err := rolloutOwnsLabel(e.Registry(), model, label, req.Version); err != nil {
+			return err
+		}
+		return e.SetLabel(model, label, req.Version)
+	})
 }
 
 // setLabels sets and removes several labels in one transaction: all or
@@ -257,6 +290,9 @@ func (s *Server) setLabels(w http.ResponseWriter, r *http.Request) error {
 	}
 	return s.change(w, r, req.Reason, func(e *sluice.Edit) error {
 		for _, l := range slices.Sorted(maps.Keys(req.Labels)) {
+			if err := rolloutOwnsLabel(e.Registry(), model, l, req.Labels[l]); err != nil {
+				return err
+			}
 			if err := e.SetLabel(model, l, req.Labels[l]); err != nil {
 				return err
 			}
@@ -278,7 +314,12 @@ func (s *Server) deleteLabel(w http.ResponseWriter, r *http.Request) error {
 	if err := readJSON(w, r, &req); err != nil {
 		return err
 	}
-	return s.change(w, r, req.Reason, func(e *sluice.Edit) error { return e.SetLabel(model, label, "") })
+	return s.change(w, r, req.Reason, func(e *sluice.Edit) error {
+		if err := rolloutOwnsLabel(e.Registry(), model, label, ""); err != nil {
+			return err
+		}
+		return e.SetLabel(model, label, "")
+	})
 }
 
 func (s *Server) setRules(w http.ResponseWriter, r *http.Request) error {

@@ -86,6 +86,12 @@ func MustEnv(tb testing.TB) *env {
 		Auth:     auth,
 		Rollouts: rolloutsAdapter{ctrl},
 		Routes:   func() any { return map[string]any{"revision": ctl.Registry().Revision} },
+		ModelRoutes: func(model string) (any, bool) {
+			if ctl.Registry().Models[model] == nil {
+				return nil, false
+			}
+			return map[string]any{"name": model, "revision": ctl.Registry().Revision}, true
+		},
 		Summary: func(model string, since time.Time) any {
 			return map[string]any{"model": model, "since": since}
 		},

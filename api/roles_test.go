@@ -30,9 +30,10 @@ var roleCases = []struct {
 	{"PUT", "/admin/v1/models/{model}/split", "/admin/v1/models/summ/split", `{"weights":[{"version":"v1","percent":90},{"version":"v2","percent":10}],"reason":"r"}`, sluice.RoleOperator, 200},
 	{"PATCH", "/admin/v1/models/{model}/labels", "/admin/v1/models/chat/labels", `{"labels":{"beta":"v1.1.0"},"reason":"r"}`, sluice.RoleOperator, 200},
 	{"PUT", "/admin/v1/models/{model}/labels/{label}", "/admin/v1/models/chat/labels/canary", `{"version":"v1.1.0","reason":"r"}`, sluice.RoleOperator, 200},
-	{"DELETE", "/admin/v1/models/{model}/labels/{label}", "/admin/v1/models/chat/labels/stable", `{"reason":"r"}`, sluice.RoleOperator, 200},
+	{"DELETE", "/admin/v1/models/{model}/labels/{label}", "/admin/v1/models/summ/labels/stable", `{"reason":"r"}`, sluice.RoleOperator, 200},
 	{"PUT", "/admin/v1/models/{model}/rules", "/admin/v1/models/chat/rules", `{"rules":[{"header":"X-Segment","values":["beta"],"version":"v1.1.0"}],"reason":"r"}`, sluice.RoleOperator, 200},
 	{"GET", "/admin/v1/routes", "/admin/v1/routes", "", sluice.RoleViewer, 200},
+	{"GET", "/admin/v1/routes/{model}", "/admin/v1/routes/chat", "", sluice.RoleViewer, 200},
 	{"GET", "/admin/v1/summary/{model}", "/admin/v1/summary/chat?since=1h", "", sluice.RoleViewer, 200},
 	{"GET", "/admin/v1/audit", "/admin/v1/audit?model=chat", "", sluice.RoleViewer, 200},
 	{"GET", "/admin/v1/audit/at", "/admin/v1/audit/at?model=chat&at=2026-11-22T10:00", "", sluice.RoleViewer, 200},
@@ -62,7 +63,9 @@ var callers = []struct {
 }
 
 // mustRoleEnv is a seeded server with a label "stable" and a stored token
-// "doomed", so that every row of roleCases succeeds once.
+// "doomed", so that every row of roleCases succeeds once (a label of
+// chat, whose live rollout owns its stable label, is changed as beta or
+// canary; summ's stable is the one removed).
 func mustRoleEnv(tb testing.TB) *env {
 	tb.Helper()
 	e := MustEnv(tb)

@@ -21,6 +21,10 @@ type Options struct {
 	// Routes returns a JSON-able view of the current routing table; nil
 	// makes GET /admin/v1/routes answer 404.
 	Routes func() any
+	// ModelRoutes returns a JSON-able view of one model's current routing,
+	// ok=false when the routing table has no such model; nil makes GET
+	// /admin/v1/routes/{model} answer 404.
+	ModelRoutes func(model string) (view any, ok bool)
 	// Summary returns live per-version metrics of model since a time; nil
 	// makes GET /admin/v1/summary/{model} answer 404.
 	Summary func(model string, since time.Time) any
@@ -44,6 +48,7 @@ type Server struct {
 	store    sluice.Store
 	auth     *Auth
 	routes   func() any
+	routesOf func(string) (any, bool)
 	summary  func(string, time.Time) any
 	now      func() time.Time
 	log      *slog.Logger
@@ -62,6 +67,7 @@ func New(opt Options) *Server {
 		store:    opt.Control.Store(),
 		auth:     opt.Auth,
 		routes:   opt.Routes,
+		routesOf: opt.ModelRoutes,
 		summary:  opt.Summary,
 		now:      opt.Now,
 		log:      opt.Logger,
@@ -139,6 +145,7 @@ var endpoints = []endpoint{
 	{"DELETE", "/admin/v1/models/{model}/labels/{label}", operator, (*Server).deleteLabel},
 	{"PUT", "/admin/v1/models/{model}/rules", operator, (*Server).setRules},
 	{"GET", "/admin/v1/routes", viewer, (*Server).getRoutes},
+	{"GET", "/admin/v1/routes/{model}", viewer, (*Server).getModelRoutes},
 	{"GET", "/admin/v1/summary/{model}", viewer, (*Server).getSummary},
 	{"GET", "/admin/v1/audit", viewer, (*Server).listAudit},
 	{"GET", "/admin/v1/audit/at", viewer, (*Server).auditAt},

@@ -81,8 +81,9 @@ type Result struct {
 	// Rollouts are the rollouts an apply started because a model's target
 	// version changed.
 	Rollouts []sluice.Rollout `json:"rollouts,omitempty"`
-	// Kept names the models whose policy and labels the document set but a
-	// live rollout keeps until it ends (sluice.ApplyDoc.KeepRolloutRouting).
+	// Kept names the models whose policy, or stable or preview label, the
+	// document set but a live rollout keeps until it ends; their other
+	// labels were applied (sluice.ApplyDoc.KeepRolloutRouting).
 	Kept []string `json:"kept,omitempty"`
 	// KeptStages says which versions keep a stage the document would
 	// take them back from, as "chat:v1.2.0 stays production (the file

@@ -559,7 +559,10 @@ func applyRouting(e *sluice.Edit, r sluice.Rollout, acts []Action) error {
 //     to the baseline, so a rolled-back candidate really stops serving;
 //     its salt, or the model's present one when none was recorded;
 //   - the labels the rollout set (preview; stable, on undo) go back to what
-//     they were, while labels anyone else set meanwhile stay;
+//     they were, while labels anyone else set meanwhile stay (while it runs,
+//     no one else can move preview or stable: the admin API refuses it and
+//     apply keeps them, so on a rollback one that does not name the
+//     candidate is still the one from before);
 //   - on undo, the candidate goes back to the stage the promotion took it
 //     from (Rollout.PromotedFrom), unless it left production since;
 //   - if the restored policy would still pick the candidate (policy latest

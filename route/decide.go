@@ -201,6 +201,8 @@ func (m *model) force(header, value string) (*Target, error) {
 	switch {
 	case e == nil:
 		return nil, sluice.Errorf(sluice.CodeNotFound, "%s names %q, which is not a version of model %s: use one of %s, or drop the header", header, value, m.name, m.servableTags())
+	case e.gone != "":
+		return nil, sluice.Errorf(sluice.CodeGone, "%s names %s:%s, which %s, so it no longer serves: force another version (one of %s) or drop the header", header, m.name, tag, e.gone, m.servableTags())
 	case e.target == nil:
 		return nil, sluice.Errorf(sluice.CodeGone, "%s names %s:%s, which is %s and cannot serve: force a servable version (one of %s) or drop the header", header, m.name, tag, e.stage, m.servableTags())
 	}
@@ -228,6 +230,8 @@ func (m *model) pinError(tag string, e *entry) error {
 		return sluice.Errorf(sluice.CodeNotFound, "model %s has no version %q: send %q, or pin one of %s (GET /v1/models lists them)", m.name, tag, m.name, m.pinList)
 	case e.stage == sluice.StageRetired:
 		return sluice.Errorf(sluice.CodeGone, "%s is retired: send %q to get the current version", id, m.name)
+	case e.gone != "":
+		return sluice.Errorf(sluice.CodeGone, "%s %s, so it no longer serves: pin another version (%s) or send %q to get the current version", id, e.gone, m.pinsOr(), m.name)
 	case e.target == nil:
 		return sluice.Errorf(sluice.CodeUnavailable, "%s has stage %q and cannot serve: send %q to get the current version", id, e.stage, m.name)
 	}
@@ -236,6 +240,8 @@ func (m *model) pinError(tag string, e *entry) error {
 
 func (m *model) labelError(name string, l *label) error {
 	switch {
+	case l != nil && l.entry.gone != "":
+		return sluice.Errorf(sluice.CodeGone, "%s@%s points at %s:%s, which %s, so it no longer serves: send %q to get the current version, pin another one (%s), or ask an operator to point the label at another version", m.name, name, m.name, l.entry.version, l.entry.gone, m.name, m.pinsOr())
 	case l != nil && l.entry.stage == sluice.StageRetired:
 		return sluice.Errorf(sluice.CodeGone, "%s@%s points at %s:%s, which is retired: send %q to get the current version", m.name, name, m.name, l.entry.version, m.name)
 	case l != nil:
@@ -244,6 +250,15 @@ func (m *model) labelError(name string, l *label) error {
 		return sluice.Errorf(sluice.CodeNotFound, "model %s has no label %q: use one of %s, or send %q", m.name, name, m.labelList, m.name)
 	}
 	return sluice.Errorf(sluice.CodeNotFound, "model %s has no labels: send %q to get the current version", m.name, m.name)
+}
+
+// pinsOr lists the versions a client may pin, for messages, or says there
+// are none.
+func (m *model) pinsOr() string {
+	if m.pinList == "" {
+		return "none can be pinned now"
+	}
+	return "one of " + m.pinList
 }
 
 // servableTags lists the tags that may be forced, for messages.

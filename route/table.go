@@ -41,6 +41,16 @@ type Options struct {
 	// version with several endpoints sends its requests to those that are
 	// up (to all of them when none is), as nginx's upstream does.
 	DownEndpoints map[string]bool
+	// Unloaded maps the full id of a version whose backend a rollback
+	// unloads (or has unloaded) to what happened, as "was rolled back by
+	// rollout chat-3 (aborted) and its backend unloaded". Unless the
+	// model's policy or a rule still routes to it (someone put it back on
+	// purpose), such a version is left out like a retired one: a pin, a
+	// label or the force header naming it gets CodeGone saying so, where it
+	// reached a backend that was gone and answered with a bare 502. The
+	// requests in flight to it keep the Target they started with. Nil
+	// means none.
+	Unloaded map[string]string
 }
 
 // NewOptions returns Options with every default filled in.
@@ -66,6 +76,8 @@ type Table struct {
 	views         []ModelView
 	// downEndpoints is Options.DownEndpoints, for compile.
 	downEndpoints map[string]bool
+	// unloaded is Options.Unloaded, for compile.
+	unloaded map[string]string
 }
 
 // name is what a "model" string resolves to: a model, and for a pin the
@@ -106,9 +118,12 @@ type model struct {
 type entry struct {
 	version string
 	stage   sluice.Stage
-	// target is nil when the version cannot serve (retired).
+	// target is nil when the version cannot serve (retired, or unloaded).
 	target      *Target
 	addressable bool
+	// gone says why a servable version's target is nil: its backend was
+	// unloaded after a rollback (Options.Unloaded); "" otherwise.
+	gone string
 }
 
 // label is one label of a model and the version it points at.
@@ -188,6 +203,7 @@ func Build(reg *sluice.Registry, unhealthy map[string]bool, opt Options) *Table 
 		byID:     make(map[string]*Target, len(reg.Versions)),
 
 		downEndpoints: opt.DownEndpoints,
+		unloaded:      opt.Unloaded,
 	}
 	headers := opt.StickyHeaders
 	if headers == nil {
@@ -230,8 +246,19 @@ func (t *Table) compile(reg *sluice.Registry, sm *sluice.Model, unhealthy map[st
 		m.kind = sluice.PolicyLatest
 	}
 	var pins []string
+	var routed []string // computed only when a version was unloaded
 	for _, v := range reg.VersionsOf(sm.Name) {
 		e := &entry{version: v.Version, stage: v.Stage}
+		if why := t.unloadedWhy(v); why != "" {
+			if routed == nil {
+				routed = routedTags(reg, sm)
+			}
+			if !slices.Contains(routed, v.Version) {
+				e.gone = why
+				m.versions[v.Version] = e
+				continue
+			}
+		}
 		if v.Stage.Servable() {
 			e.target = newTarget(v, !unhealthy[v.ID()], t.downEndpoints)
 			e.addressable = reg.Addressable(sm.Name, v.Version)
@@ -297,6 +324,24 @@ func (t *Table) compile(reg *sluice.Registry, sm *sluice.Model, unhealthy map[st
 
 	m.stable = stableOf(m)
 	return m
+}
+
+// unloadedWhy returns Options.Unloaded's word on servable version v, or "".
+func (t *Table) unloadedWhy(v *sluice.Version) string {
+	if len(t.unloaded) == 0 || !v.Stage.Servable() {
+		return ""
+	}
+	return t.unloaded[v.ID()]
+}
+
+// routedTags lists the versions of sm that its policy or a rule sends
+// requests to, never nil.
+func routedTags(reg *sluice.Registry, sm *sluice.Model) []string {
+	out := append([]string{}, reg.ServingVersions(sm.Name)...)
+	for _, r := range sm.Rules {
+		out = append(out, r.Version)
+	}
+	return out
 }
 
 // stableOf picks the version a failed request is retried on: the "stable"

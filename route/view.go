@@ -3,6 +3,7 @@ package route
 import (
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -59,6 +60,9 @@ type VersionView struct {
 	Healthy bool `json:"healthy"`
 	// Sunset is the announced retirement time as an HTTP-date, or "".
 	Sunset string `json:"sunset,omitempty"`
+	// Gone says why a version of a servable stage does not serve: a
+	// rollback unloaded its backend (Options.Unloaded); "" otherwise.
+	Gone string `json:"gone,omitempty"`
 }
 
 // LabelView is one label and the version tag it points at.
@@ -91,6 +95,21 @@ func (t *Table) Models() []ModelView {
 	return t.views
 }
 
+// View returns model name as the Table routes it; ok is false when the
+// Table has no such model. The result shares its slices with every caller
+// and must not be modified.
+func (t *Table) View(name string) (v ModelView, ok bool) {
+	if t == nil {
+		return v, false
+	}
+	// The views are in the order of Registry.ModelNames: sorted by name.
+	i, ok := slices.BinarySearchFunc(t.views, name, func(v ModelView, name string) int { return strings.Compare(v.Name, name) })
+	if !ok {
+		return v, false
+	}
+	return t.views[i], true
+}
+
 // view describes compiled model m of registry model sm.
 func view(reg *sluice.Registry, sm *sluice.Model, m *model) ModelView {
 	mv := ModelView{
@@ -107,7 +126,7 @@ func view(reg *sluice.Registry, sm *sluice.Model, m *model) ModelView {
 	}
 	for _, v := range reg.VersionsOf(sm.Name) {
 		e := m.versions[v.Version]
-		vv := VersionView{ID: v.ID(), Version: v.Version, Stage: v.Stage, Healthy: true}
+		vv := VersionView{ID: v.ID(), Version: v.Version, Stage: v.Stage, Healthy: true, Gone: e.gone}
 		if e.target != nil {
 			vv.Servable, vv.Addressable, vv.Healthy, vv.Sunset = true, e.addressable, e.target.Healthy, e.target.Sunset
 		}

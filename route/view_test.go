@@ -75,3 +75,26 @@ func equal(a, b []string) bool {
 	}
 	return true
 }
+
+func TestTable_View(t *testing.T) {
+	tab := Build(MustFixture(t), nil, Options{})
+	t.Run("OK", func(t *testing.T) {
+		for _, want := range tab.Models() {
+			got, ok := tab.View(want.Name)
+			if !ok || got.Name != want.Name || got.Policy != want.Policy {
+				t.Errorf("View(%q) = %+v, %v; want its entry of Models()", want.Name, got, ok)
+			}
+		}
+	})
+	t.Run("ErrUnknownModel", func(t *testing.T) {
+		for _, name := range []string{"", "aaa", "chat2", "zzz"} {
+			if v, ok := tab.View(name); ok {
+				t.Errorf("View(%q) = %+v, want none", name, v)
+			}
+		}
+		var nilTab *Table
+		if _, ok := nilTab.View("chat"); ok {
+			t.Errorf("a nil Table has a model")
+		}
+	})
+}

@@ -276,8 +276,9 @@ func (s *Server) boundWrites(h http.Handler) http.Handler {
 	})
 }
 
-// keepRolloutRouting returns doc without the policy and labels of models
-// whose rollout is under way: the rollout owns their routing until it ends
+// keepRolloutRouting returns doc without the policy and the rollout's own
+// labels (stable, preview) of models whose rollout is under way: the
+// rollout owns them until it ends
 // (and then restores what was there before it), so re-applying the models
 // file when the gateway restarts must not reset a live rollout's split.
 func (s *Server) keepRolloutRouting(doc sluice.ApplyDoc, reg *sluice.Registry) sluice.ApplyDoc {

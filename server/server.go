@@ -143,6 +143,11 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		s.Health.SetTargets(reg)
 		o := ropt
 		o.DownEndpoints = s.Health.DownEndpoints() // issue 6: a dead replica of a version
+		if cfg.Rollouts.UnloadWebhook != "" {
+			// A rolled-back candidate's backend is unloaded: a pin to it is
+			// answered 410, saying so, not sent to a backend that is gone.
+			o.Unloaded = rollout.Unloaded(reg)
+		}
 		s.Routes.Store(route.Build(reg, s.outOfService(), o))
 	})
 	s.Auth = api.NewAuth(s.Store, cfg.StaticTokens())
@@ -219,7 +224,11 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 			}
 			return total
 		},
-		Routes:  func() any { return s.Routes.Load().Models() },
+		Routes: func() any { return s.Routes.Load().Models() },
+		ModelRoutes: func(model string) (any, bool) {
+			v, ok := s.Routes.Load().View(model)
+			return v, ok
+		},
 		Summary: func(model string, since time.Time) any { return s.Recorder.Summary(model, since) },
 	})
 	if cfg.ModelsFile != "" {

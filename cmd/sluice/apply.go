@@ -63,7 +63,7 @@ Applying the same file again changes nothing.`,
 				fmt.Fprintf(c.stdout, "  %-17s %-10s %s\n", a.Action, a.Model, a.Subject)
 			}
 			for _, m := range res.Kept {
-				fmt.Fprintf(c.stdout, "routing of %s left to its live rollout (the file's policy and labels apply when it ends, or apply again then)\n", m)
+				fmt.Fprintf(c.stdout, "routing of %s left to its live rollout: the file's policy and its stable and preview labels were not applied (any other labels in it were); apply the file again once the rollout has ended\n", m)
 			}
 			for _, k := range res.KeptStages {
 				fmt.Fprintf(c.stdout, "%s: a stage does not go back (write the new stage in the file, or leave stage out)\n", k)

@@ -45,11 +45,13 @@ func (c *cli) auditCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				// The server answers a time still to come with the
-				// routing in force now, which may yet change, and an
-				// empty window: not what served then. Its clock, which
-				// ended the window, is the one that counts.
-				if res.WindowEndsNow && res.At.After(res.WindowEnd) {
+				// The server refuses a time more than a minute past its
+				// clock (api.AuditAtClockSkew); one from before that
+				// release answers it with the routing in force now, which
+				// may yet change, and an empty window: not what served
+				// then. Its clock, which ended the window, is the one that
+				// counts, with the same allowance for a clock ahead.
+				if res.WindowEndsNow && res.At.After(res.WindowEnd.Add(api.AuditAtClockSkew)) {
 					return fmt.Errorf("--at %s is in the future (the server's clock reads %s): no request has been served then yet; for the routing in force now, see sluice get routes %s",
 						res.At.UTC().Format(time.RFC3339), res.WindowEnd.UTC().Format(time.RFC3339), q.Model)
 				}

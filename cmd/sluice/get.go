@@ -82,14 +82,21 @@ func (c *cli) getCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			raw, err := cl.Routes(cmd.Context())
-			if err != nil {
-				return err
-			}
+			var raw []byte
 			if len(args) == 1 {
-				if raw, err = oneModelRoutes(raw, args[0]); err != nil {
+				// One model's entry only (an unknown model is the server's
+				// 404), kept a list of one so that -o json reads as the
+				// whole table's does.
+				one, err := cl.ModelRoutes(cmd.Context(), args[0])
+				if err != nil {
 					return err
 				}
+				raw, err = json.Marshal([]json.RawMessage{one})
+				if err != nil {
+					return fmt.Errorf("decode routes: %w", err)
+				}
+			} else if raw, err = cl.Routes(cmd.Context()); err != nil {
+				return err
 			}
 			if c.output == "json" {
 				_, err := c.stdout.Write(append(raw, '\n'))
@@ -129,27 +136,6 @@ func (c *cli) getCmd() *cobra.Command {
 		},
 	})
 	return cmd
-}
-
-// oneModelRoutes keeps model's entry of the routing table raw (a JSON
-// array of route.ModelView), or says the model is not in it.
-func oneModelRoutes(raw []byte, model string) ([]byte, error) {
-	var views []json.RawMessage
-	if err := json.Unmarshal(raw, &views); err != nil {
-		return nil, fmt.Errorf("decode routes: %w", err)
-	}
-	for _, v := range views {
-		var m struct {
-			Name string `json:"name"`
-		}
-		if err := json.Unmarshal(v, &m); err != nil {
-			return nil, fmt.Errorf("decode routes: %w", err)
-		}
-		if m.Name == model {
-			return json.Marshal([]json.RawMessage{v})
-		}
-	}
-	return nil, &sluice.Error{Code: sluice.CodeNotFound, Message: fmt.Sprintf("model %q is not registered: list models with sluice get models, or register it with sluice apply -f", model)}
 }
 
 func dash(s string) string {

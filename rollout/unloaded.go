@@ -1,0 +1,39 @@
+package rollout
+
+import (
+	"fmt"
+
+	"github.com/sluicehq/sluice"
+)
+
+// Unloaded returns the versions whose backend a rollback in reg unloads or
+// has unloaded, by full id, each with what happened to it, for the routing
+// table (route.Options.Unloaded): the candidate of each model's latest
+// rollout when that rollout was rolled back or aborted (the phases whose
+// stop calls the unload webhook). A newer rollout of the model replaces
+// its latest, and so clears the mark. Call it only when an unload webhook
+// is configured: without one the candidate stays loaded and may be pinned.
+//
+// A version is marked from the rollback's commit, not only once the
+// webhook has run: a request pinned to it that started during the drain
+// held the drain open until its timeout and was then cut by the unload,
+// and one that started after the unload reached a backend that was gone
+// and got a bare 502. Requests in flight before the commit keep being
+// served; the drain waits for them.
+func Unloaded(reg *sluice.Registry) map[string]string {
+	var out map[string]string
+	for model, r := range reg.Rollouts {
+		if r == nil || (r.Phase != sluice.PhaseRolledBack && r.Phase != sluice.PhaseAborted) {
+			continue
+		}
+		state := "its backend unloaded"
+		if r.Unwinding != nil {
+			state = "its backend is being unloaded"
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[model+":"+r.Spec.Candidate] = fmt.Sprintf("was rolled back (rollout %s, %s; sluice rollout status %s says why) and %s", r.ID, r.Phase, model, state)
+	}
+	return out
+}
