@@ -24,6 +24,9 @@ const (
 	CodeUpstream     Code = "upstream_error"   // the backend failed (502)
 	CodeTimeout      Code = "upstream_timeout" // the backend did not answer in time (504)
 	CodeInternal     Code = "internal"         // a bug (500)
+	// CodeCanceled: the client closed its connection (or its sending side)
+	// before the answer; 499, nginx's status for it.
+	CodeCanceled Code = "canceled"
 )
 
 // Error is the one error type Sluice returns to users. Message is a full
@@ -83,6 +86,7 @@ var statusOf = map[Code]int{
 	CodeUpstream:     502,
 	CodeTimeout:      504,
 	CodeInternal:     500,
+	CodeCanceled:     499,
 }
 
 // HTTPStatus returns the HTTP status for code; 500 for an unknown code.

@@ -17,6 +17,16 @@ func writeErrorCode(w http.ResponseWriter, code sluice.Code, msg string) {
 	WriteErrorStatus(w, code.HTTPStatus(), code, msg)
 }
 
+// writeCanceled answers a request whose client went before its answer
+// came: 499, with a message. A client that left reads none of it (the
+// write fails, at no cost to anyone), but one that only closed its sending
+// side after pipelined requests (a TCP half-close, which the server takes
+// for a hang-up, as net/http does) reads it in its request's place, where
+// it got an empty 200 before.
+func writeCanceled(w http.ResponseWriter) {
+	writeErrorCode(w, sluice.CodeCanceled, "the request was canceled before its answer came: the client closed its connection, or its sending side (the server takes a half-close for the client leaving); send the request again and keep the connection open until the answer")
+}
+
 // WriteError sends err in the OpenAI error shape, with its code's status.
 func WriteError(w http.ResponseWriter, err error) { writeError(w, err) }
 

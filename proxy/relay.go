@@ -26,15 +26,14 @@ func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class s
 		obs.Status = statusFor(nil, class)
 		obs.Latency = p.opt.Now().Sub(x.sent)
 		obs.TTFT = obs.Latency
-		code := sluice.CodeUpstream
 		switch class {
 		case "timeout":
-			code = sluice.CodeTimeout
+			writeErrorCode(x.w, sluice.CodeTimeout, upstreamMessage(t, class, err))
 		case "canceled":
 			obs.Status = 499
-		}
-		if class != "canceled" {
-			writeErrorCode(x.w, code, upstreamMessage(t, class, err))
+			writeCanceled(x.w)
+		default:
+			writeErrorCode(x.w, sluice.CodeUpstream, upstreamMessage(t, class, err))
 		}
 		return
 	}
@@ -103,6 +102,7 @@ func (p *Proxy) relayBody(x *exchange, resp *http.Response, obs *sluice.Observat
 			writeErrorCode(x.w, sluice.CodeTimeout, "the backend for "+id+" did not finish its answer in time; try again, and if it persists ask an operator to check the backend or raise the request timeout")
 		case "canceled":
 			obs.ErrorClass, obs.Status = "canceled", 499
+			writeCanceled(x.w)
 		default:
 			obs.ErrorClass, obs.Status = "stream_broken", 502
 			writeErrorCode(x.w, sluice.CodeUpstream, "the backend for "+id+" broke off its answer ("+err.Error()+"); try again")

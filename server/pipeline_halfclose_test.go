@@ -20,6 +20,8 @@ import (
 // answers each request it read all the same. The fasthttp front's hang-up
 // watcher cancels a request 100 ms old the same way, but the front then
 // closed the connection, and the requests behind the first got no answer.
+// Each canceled request is answered 499 with a message, never with the
+// empty 200 both servers sent when the proxy wrote nothing for it.
 func TestFront_PipelinedThenHalfClosedAllAnswered(t *testing.T) {
 	backend := rawBackend(t, func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -57,6 +59,13 @@ func TestFront_PipelinedThenHalfClosedAllAnswered(t *testing.T) {
 				t.Fatalf("answer %d: %d, request id %q (seen %v), %q %v; want the proxy's answer to a request of its own", i, resp.StatusCode, id, seen, body, err)
 			}
 			seen[id] = true
+			// A request the half-close canceled says so; none is an empty
+			// 200 (what both servers sent before writeCanceled).
+			served := resp.StatusCode == 200 && strings.Contains(string(body), `"choices"`)
+			canceled := resp.StatusCode == 499 && strings.Contains(string(body), `"code":"canceled"`) && strings.Contains(string(body), "half-close")
+			if !served && !canceled {
+				t.Fatalf("answer %d: %d %q; want the backend's answer or a 499 that says the request was canceled", i, resp.StatusCode, body)
+			}
 			t.Logf("answer %d: %d %q", i, resp.StatusCode, body)
 		}
 		if k, err := br.Read(make([]byte, 1)); err != io.EOF {
