@@ -558,6 +558,11 @@ func applyRouting(e *sluice.Edit, r sluice.Rollout, acts []Action) error {
 //     from it: a share it had in a split before (an informal canary) goes
 //     to the baseline, so a rolled-back candidate really stops serving;
 //     its salt, or the model's present one when none was recorded;
+//   - a version the routing from before named that was retired during the
+//     rollout does not come back (and does not fail the rollback): its
+//     share of a split goes to the baseline, a policy pinned to it pins
+//     the baseline, a label the rollout set is dropped rather than pointed
+//     at it;
 //   - the labels the rollout set (preview; stable, on undo) go back to what
 //     they were, while labels anyone else set meanwhile stay (while it runs,
 //     no one else can move preview or stable: the admin API refuses it and
@@ -589,9 +594,21 @@ func restore(e *sluice.Edit, r sluice.Rollout) error {
 			return err
 		}
 	}
+	// A version the routing from before named may have been retired
+	// during the rollout (nothing named it then, so nothing stopped it).
+	// It cannot come back, and must not fail the rollback: its share of a
+	// split goes to the baseline, a policy pinned to it pins the baseline,
+	// and a label that named it is dropped.
+	servable := func(tag string) bool {
+		v := e.Registry().Version(s.Model, tag)
+		return v != nil && v.Stage.Servable()
+	}
 	m := cur.Clone()
 	m.Policy = r.PreviousPolicy
 	m.Policy.Split = slices.Clone(r.PreviousPolicy.Split)
+	if m.Policy.Kind == sluice.PolicySpecific && !servable(m.Policy.Version) {
+		m.Policy.Version = s.Baseline
+	}
 	if m.Policy.Salt == "" {
 		// As SetPolicy: a policy without a salt keeps the model's. A
 		// rollout records the model's salt with its policy, and the
@@ -606,7 +623,7 @@ func restore(e *sluice.Edit, r sluice.Rollout) error {
 		var moved float64
 		split := m.Policy.Split[:0]
 		for _, w := range m.Policy.Split {
-			if w.Version == s.Candidate {
+			if w.Version == s.Candidate || !servable(w.Version) {
 				moved += w.Percent
 				continue
 			}
@@ -630,7 +647,7 @@ func restore(e *sluice.Edit, r sluice.Rollout) error {
 		if m.Labels[l] != s.Candidate {
 			continue
 		}
-		if prev, ok := r.PreviousLabels[l]; ok {
+		if prev, ok := r.PreviousLabels[l]; ok && servable(prev) {
 			m.Labels[l] = prev
 		} else {
 			delete(m.Labels, l)
