@@ -54,13 +54,13 @@ func TestREADME_YAMLBlocksLoad(t *testing.T) {
 		switch {
 		case strings.HasPrefix(b.text, "models:"):
 			if _, err := config.ParseApplyDoc(name, []byte(b.text)); err != nil {
-				t.Errorf("model file at %s: %v", name, err)
+				t.Errorf("model file: %v", err)
 			}
 		case strings.HasPrefix(b.text, "# models.yaml, under the model"):
 			wrapped := "models:\n  - name: chat\n" + indent(b.text, "    ")
 			doc, err := config.ParseApplyDoc(name, []byte(wrapped))
 			if err != nil {
-				t.Errorf("model part at %s: %v", name, err)
+				t.Errorf("part of a model: %v", err)
 				continue
 			}
 			if r := doc.Models[0].Rollout; r != nil {
@@ -70,7 +70,7 @@ func TestREADME_YAMLBlocksLoad(t *testing.T) {
 			}
 		default:
 			if _, err := config.ParseGateway(name, []byte(b.text)); err != nil {
-				t.Errorf("gateway configuration at %s: %v", name, err)
+				t.Errorf("gateway configuration: %v", err)
 			}
 		}
 	}
