@@ -8,8 +8,10 @@ import (
 // AuditEntry records one change: who made it, when, what it was (before and
 // after) and why. The audit log is append-only.
 type AuditEntry struct {
-	// ID is assigned by the store, increasing.
-	ID int64 `json:"id"`
+	// ID is assigned by the store, increasing, from 1. It is zero (and
+	// left out of JSON) in an entry not read back from the store, such as
+	// those a change's answer lists.
+	ID int64 `json:"id,omitempty"`
 	// At is when the change was committed: for a registry change, read
 	// inside its transaction just before the COMMIT (Change.Stamp); the
 	// data plane switches a moment later, when the COMMIT returns.

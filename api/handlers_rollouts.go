@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/rollout"
@@ -133,6 +134,13 @@ func (s *Server) startRollout(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := checkReason(req.Reason); err != nil {
 		return err
+	}
+	// Said here, where the body's shape is known: the controller would
+	// answer that model "" is not registered.
+	for _, f := range []struct{ field, value string }{{"spec.model", req.Spec.Model}, {"spec.candidate", req.Spec.Candidate}} {
+		if f.value == "" {
+			return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{f.field}, Message: fmt.Sprintf(`the rollout names no %s: send {"spec": {"model": "chat", "candidate": "v1.2.0"}, "reason": "why"} (more settings go in spec; the CLI's sluice rollout start)`, strings.TrimPrefix(f.field, "spec."))}
+		}
 	}
 	ro, err := s.rollouts.Start(r.Context(), actor(r), req.Reason, req.Spec)
 	if err != nil {

@@ -129,7 +129,7 @@ func (g *Gateway) validateReliability() error {
 		}
 		if k.SHA256 != "" {
 			if b, err := hex.DecodeString(k.SHA256); err != nil || len(b) != 32 {
-				return fmt.Errorf("%s.sha256: must be 64 hex digits (the SHA-256 of the key)", at)
+				return fmt.Errorf("%s.sha256: must be 64 hex digits (the SHA-256 of the key, such as printf %%s \"$KEY\" | sha256sum)", at)
 			}
 		}
 		h := k.Hash()

@@ -45,6 +45,9 @@ tls: {cert_file: `+cert+`, key_file: `+key+`}
 		{"KeyBoth", `client_keys: [{name: app, secret: "` + secret + `", sha256: ` + sluice.HashSecret("x") + `}]`, "exactly one of"},
 		{"KeyShortSecret", `client_keys: [{name: app, secret: "short"}]`, "client_keys[0].secret: shorter than 16"},
 		{"KeyBadHash", `client_keys: [{name: app, sha256: xyz}]`, "client_keys[0].sha256: must be 64 hex digits"},
+		// The error says how to make the hash (it said only "the SHA-256 of
+		// the key", and the README's example was a placeholder).
+		{"KeyBadHashSaysHow", `client_keys: [{name: app, sha256: xyz}]`, `printf %s "$KEY" | sha256sum`},
 		{"KeyDuplicateName", `client_keys: [{name: app, secret: "` + secret + `"}, {name: app, secret: "` + secret + `x"}]`, `client_keys[1].name: "app" is declared twice`},
 		{"KeyDuplicateSecret", `client_keys: [{name: a, secret: "` + secret + `"}, {name: b, secret: "` + secret + `"}]`, "client_keys[1]: has the same secret as a"},
 		{"KeyBadModel", `client_keys: [{name: app, secret: "` + secret + `", models: ["ch at"]}]`, "client_keys[0].models[0]"},

@@ -535,6 +535,13 @@ func verdictOutcome(raw json.RawMessage) sluice.Outcome {
 
 func phaseError(r sluice.Rollout, what string) error {
 	hint := ""
+	switch {
+	case what == "pause" && r.Phase == sluice.PhasePaused:
+		// Not "resume it first": the rollout is where the operator wants it.
+		return sluice.Errorf(sluice.CodeConflict, "cannot pause rollout %s: it is already paused: resume it with sluice rollout resume %s", r.ID, r.Spec.Model)
+	case what == "resume" && r.Phase.Active() && r.Phase != sluice.PhaseWarming:
+		return sluice.Errorf(sluice.CodeConflict, "cannot resume rollout %s: it is %s, not paused: there is nothing to resume", r.ID, r.Phase)
+	}
 	switch r.Phase {
 	case sluice.PhasePaused:
 		hint = ": resume it first"

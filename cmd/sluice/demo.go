@@ -259,7 +259,7 @@ func (c *cli) drawDemo(srv *server.Server, plan *demoPlan, start time.Time, sent
 		for _, l := range m.Labels {
 			fmt.Fprintf(&b, "  label %s -> %s\n", l.Label, l.Version)
 		}
-		fmt.Fprintf(&b, "\n  per version, last 30 s     %8s %7s %7s %8s %8s %8s %7s\n", "requests", "req/s", "errors", "refusals", "p50 ms", "p99 ms", "tokens")
+		fmt.Fprintf(&b, "\n  per version, last 30 s:\n  %-12s %8s %7s %7s %8s %8s %8s %7s\n", "version", "requests", "req/s", "errors", "refusals", "p50 ms", "p99 ms", "tokens")
 		for _, v := range srv.Recorder.Summary(m.Name, time.Now().Add(-30*time.Second)) {
 			fmt.Fprintf(&b, "  %-12s %8d %7.1f %6.1f%% %7.1f%% %8.1f %8.1f %7.1f\n", v.Version, v.Requests, v.RatePerSecond, 100*v.ErrorRate, 100*v.RefusalRate, v.LatencyP50, v.LatencyP99, v.MeanOutputTokens)
 		}

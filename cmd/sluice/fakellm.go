@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -31,6 +33,9 @@ vLLM when trying Sluice out.`,
 			}
 			s := fakellm.New(cfg)
 			if err := s.Start(listen); err != nil {
+				if errors.Is(err, syscall.EADDRINUSE) {
+					return fmt.Errorf("%w: another process is using the port; stop it, or pass another --listen (such as 127.0.0.1:8002)", err)
+				}
 				return err
 			}
 			fmt.Fprintf(c.stderr, "fakellm %q serving the OpenAI API at %s/v1\n", s.Config().Model, s.URL())

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,12 +37,12 @@ func (c *cli) planCmd() *cobra.Command {
 			fmt.Fprintf(c.stdout, "Strategy:  %s\n", p.Strategy)
 			rate := "unknown request rate: pass traffic first for sample estimates"
 			if p.Rate > 0 {
-				rate = fmt.Sprintf("at the current %.1f requests/s", p.Rate)
+				rate = "at the current " + formatRate(p.Rate) + " requests/s"
 			}
 			fmt.Fprintf(c.stdout, "Stages (%s):\n", rate)
 			for i, s := range p.Stages {
 				if s.Percent >= 100 {
-					fmt.Fprintf(c.stdout, "  %d. 100%%  promotion\n", i+1)
+					fmt.Fprintf(c.stdout, "  %d. %5s%%  promotion\n", i+1, "100")
 					continue
 				}
 				est := ""
@@ -92,4 +93,14 @@ func (c *cli) planCmd() *cobra.Command {
 	samples.Flags().Float64Var(&power, "power", 0.8, "power")
 	cmd.AddCommand(samples)
 	return cmd
+}
+
+// formatRate gives a request rate with two significant digits below 10 per
+// second: one decimal made a few requests in the last minutes "0.0", as if
+// there were none, beside the estimates made from them.
+func formatRate(r float64) string {
+	if r >= 10 {
+		return fmt.Sprintf("%.0f", r)
+	}
+	return strconv.FormatFloat(r, 'g', 2, 64)
 }
