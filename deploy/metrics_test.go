@@ -108,7 +108,13 @@ func scrapeAfterRollout(t *testing.T) map[string]bool {
 	}
 	send := func(n int) {
 		for i := range n {
-			body := fmt.Sprintf(`{"model":"chat","user":"u%d","stream":%t,"messages":[{"role":"user","content":"hi"}]}`, i, i%2 == 0)
+			// Every third request offers a tool, so that the tool-call
+			// counts are exported.
+			tools := ""
+			if i%3 == 0 {
+				tools = `,"tools":[{"type":"function","function":{"name":"transfer_funds","parameters":{"type":"object"}}}]`
+			}
+			body := fmt.Sprintf(`{"model":"chat","user":"u%d","stream":%t,"messages":[{"role":"user","content":"hi"}]%s}`, i, i%2 == 0, tools)
 			req, _ := http.NewRequest("POST", gw.URL()+"/v1/chat/completions", strings.NewReader(body))
 			req.Header.Set("X-Request-Category", []string{"chat", "code"}[i%2])
 			resp, err := http.DefaultClient.Do(req)
@@ -159,7 +165,7 @@ func scrapeAfterRollout(t *testing.T) map[string]bool {
 	})
 	send(10)
 	scrape()
-	for _, must := range []string{"sluice_requests_total", "sluice_rollout_arm_info", "sluice_rollout_rollback_seconds", "sluice_rollouts_total", "sluice_rollout_last_analysis_timestamp_seconds"} {
+	for _, must := range []string{"sluice_requests_total", "sluice_tool_requests_total", "sluice_rollout_arm_info", "sluice_rollout_rollback_seconds", "sluice_rollouts_total", "sluice_rollout_last_analysis_timestamp_seconds"} {
 		if !names[must] {
 			t.Fatalf("/metrics lacks %s; it has %v", must, sortedKeys(names))
 		}
