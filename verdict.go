@@ -22,7 +22,7 @@ const (
 type MetricVerdict struct {
 	// Metric names it: error_rate, cancel_rate, refusal_rate, latency_p50,
 	// latency_p95, latency_p99, ttft, output_tokens, response_chars, quality,
-	// cache_miss_rate, prom:NAME.
+	// cache_miss_rate, tool_call_rate, prom:NAME.
 	Metric string `json:"metric"`
 	// Category is the request category, "" for all traffic.
 	Category string `json:"category,omitempty"`

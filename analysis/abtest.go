@@ -17,7 +17,8 @@ type Report struct {
 	// BaselineN and CandidateN are the requests of each arm.
 	BaselineN  int `json:"baseline_n"`
 	CandidateN int `json:"candidate_n"`
-	// Metrics holds one comparison per metric with data in both arms.
+	// Metrics holds one comparison per metric with data in both arms: the
+	// tool-call rate only when both answered requests that offered tools.
 	Metrics []ABMetric `json:"metrics"`
 	// Winner is "candidate" when it is significantly better on some metric
 	// and worse on none, "baseline" for the reverse, "mixed" when each wins
@@ -57,7 +58,8 @@ type ABMetric struct {
 	Test string `json:"test"`
 	// Winner is "candidate", "baseline" or "no difference"; for lengths,
 	// where neither direction is better, "longer" or "shorter" (the
-	// candidate's) or "no difference".
+	// candidate's) or "no difference", and likewise "higher" or "lower"
+	// for the tool-call rate. These never decide the report's winner.
 	Winner string `json:"winner"`
 }
 
@@ -84,6 +86,12 @@ func ABReport(in Input, alpha float64) Report {
 	if b.CacheReported > 0 && c.CacheReported > 0 {
 		rep.Metrics = append(rep.Metrics, abRate("cache_miss_rate",
 			b.CacheReported-b.CacheHits, b.CacheReported, c.CacheReported-c.CacheHits, c.CacheReported, alpha))
+	}
+	// As in Analyze: over the answers to requests that offered tools, and
+	// only when both arms had such answers.
+	if b.ToolAnswers > 0 && c.ToolAnswers > 0 {
+		rep.Metrics = append(rep.Metrics, abRate("tool_call_rate",
+			b.ToolCalls, b.ToolAnswers, c.ToolCalls, c.ToolAnswers, alpha))
 	}
 	for _, m := range []struct {
 		name string
@@ -118,6 +126,11 @@ func ABReport(in Input, alpha float64) Report {
 		switch m.Metric {
 		case "output_tokens", "response_chars":
 			m.Winner = map[bool]string{true: "longer", false: "shorter"}[higher]
+			continue
+		case "tool_call_rate":
+			// Neither direction is better, as for the lengths: the
+			// analysis fails a change either way.
+			m.Winner = map[bool]string{true: "higher", false: "lower"}[higher]
 			continue
 		case "quality":
 			m.Winner = map[bool]string{true: "candidate", false: "baseline"}[higher]

@@ -46,6 +46,22 @@ var (
 	mToolCalls = metricDef{name: "tool_call_rate", words: "tool-call rate", kind: kindRateBoth, unit: "%"}
 )
 
+// defs lists every metric of the analysis, for lookups by name.
+var defs = []*metricDef{&mErrors, &mCancels, &mRefusals, &mP50, &mP95, &mP99, &mTTFT, &mTokens, &mChars, &mQuality, &mCacheMiss, &mToolCalls}
+
+// TwoSided reports whether the analysis metric named metric (as in
+// sluice.MetricVerdict.Metric) is held within ±threshold both ways (output
+// tokens, response length, the tool-call rate) rather than bounded on the
+// worse side only, so that its threshold is shown as ±x, not +x.
+func TwoSided(metric string) bool {
+	for _, d := range defs {
+		if d.name == metric {
+			return d.kind == kindMean || d.kind == kindRateBoth
+		}
+	}
+	return false
+}
+
 // minTestSample is the smallest sample per arm on which a comparison
 // enters the family of tests. The mixture SPRT plugs in estimated
 // variances, which are unreliable on a handful of requests (a category

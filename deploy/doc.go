@@ -3,8 +3,10 @@
 //
 //   - prometheus/sluice-alerts.yml: recording and alerting rules (a
 //     candidate worse than the stable version on error rate, refusal rate
-//     or p99 latency; a rollout stuck; a rollback fired), checked with
-//     promtool check rules and promtool test rules.
+//     or p99 latency; a version calling tools far less often than the
+//     model's other versions; a rollout stuck; a rollback fired), checked
+//     with promtool check rules and promtool test rules (TestRules_Promtool
+//     runs both when promtool is installed).
 //   - grafana/sluice-dashboard.json: a Grafana dashboard over Sluice's own
 //     metrics.
 //

@@ -20,6 +20,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/fakellm"
+	"github.com/sluicehq/sluice/promgate"
 	"github.com/sluicehq/sluice/rollout"
 	"github.com/sluicehq/sluice/server"
 )
@@ -53,6 +54,53 @@ func TestMetricNames(t *testing.T) {
 			}
 		}
 	}
+	for _, q := range readmeGates(t) {
+		names := MetricNames(q.expr)
+		if len(names) == 0 {
+			t.Errorf("%s: no metric in %q", q.name, q.expr)
+		}
+		for _, name := range names {
+			if !exported[name] {
+				t.Errorf("the README's %s uses %s, which Sluice does not export", q.name, name)
+			}
+		}
+	}
+}
+
+// readmeGates returns the queries of the Prometheus gates in the README's
+// example, rendered for a rollout of chat to v2.
+func readmeGates(t *testing.T) []namedExpr {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(b), "# models.yaml, under the model\n")
+	if block, _, ok = strings.Cut(block, "\n```"); !ok {
+		t.Fatal("the README has no gates example under \"# models.yaml, under the model\"")
+	}
+	doc := "models:\n  - name: chat\n" + regexp.MustCompile(`(?m)^`).ReplaceAllString(block, "    ")
+	parsed, err := config.ParseApplyDoc("README.md", []byte(doc))
+	if err != nil {
+		t.Fatalf("the README's gates example: %v", err)
+	}
+	gates := parsed.Models[0].Rollout.Analysis.Prometheus
+	if err := promgate.Validate(gates); err != nil {
+		t.Fatalf("the README's gates example: %v", err)
+	}
+	r := sluice.Rollout{ID: "chat-1", Spec: sluice.RolloutSpec{Model: "chat", Baseline: "v1", Candidate: "v2"}}
+	var out []namedExpr
+	for _, g := range gates {
+		q, err := promgate.Render(g, promgate.VarsOf(&r, time.Now()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, namedExpr{"gate " + g.Name, q})
+	}
+	if len(out) < 3 {
+		t.Fatalf("the README's gates example has %d gates: %+v", len(out), gates)
+	}
+	return out
 }
 
 // TestMetricNames_Parse checks the expression reader on the shapes the
@@ -108,7 +156,13 @@ func scrapeAfterRollout(t *testing.T) map[string]bool {
 	}
 	send := func(n int) {
 		for i := range n {
-			body := fmt.Sprintf(`{"model":"chat","user":"u%d","stream":%t,"messages":[{"role":"user","content":"hi"}]}`, i, i%2 == 0)
+			// Every third request offers a tool, so that the tool-call
+			// counts are exported.
+			tools := ""
+			if i%3 == 0 {
+				tools = `,"tools":[{"type":"function","function":{"name":"transfer_funds","parameters":{"type":"object"}}}]`
+			}
+			body := fmt.Sprintf(`{"model":"chat","user":"u%d","stream":%t,"messages":[{"role":"user","content":"hi"}]%s}`, i, i%2 == 0, tools)
 			req, _ := http.NewRequest("POST", gw.URL()+"/v1/chat/completions", strings.NewReader(body))
 			req.Header.Set("X-Request-Category", []string{"chat", "code"}[i%2])
 			resp, err := http.DefaultClient.Do(req)
@@ -159,7 +213,7 @@ func scrapeAfterRollout(t *testing.T) map[string]bool {
 	})
 	send(10)
 	scrape()
-	for _, must := range []string{"sluice_requests_total", "sluice_rollout_arm_info", "sluice_rollout_rollback_seconds", "sluice_rollouts_total", "sluice_rollout_last_analysis_timestamp_seconds"} {
+	for _, must := range []string{"sluice_requests_total", "sluice_tool_requests_total", "sluice_rollout_arm_info", "sluice_rollout_rollback_seconds", "sluice_rollouts_total", "sluice_rollout_last_analysis_timestamp_seconds"} {
 		if !names[must] {
 			t.Fatalf("/metrics lacks %s; it has %v", must, sortedKeys(names))
 		}

@@ -136,13 +136,20 @@ type Behavior struct {
 	// (the others report 0).
 	ReportCache  bool    `yaml:"report_cache" json:"report_cache"`
 	CacheHitRate float64 `yaml:"cache_hit_rate" json:"cache_hit_rate"`
+	// ToolCallRate is the fraction of successful, non-refused answers to
+	// chat requests that offer tools (a non-empty tools or functions array
+	// not turned off by tool_choice or function_call "none") that call the
+	// first tool offered instead of answering in text. Requests without
+	// tools are answered in text whatever it says.
+	ToolCallRate float64 `yaml:"tool_call_rate" json:"tool_call_rate"`
 }
 
 // Sample draws the outcome of one request. It consumes exactly five values
 // from rng in a fixed order (error, refusal, latency, time to first token,
 // length) whatever the behaviour, so two behaviours sampled with equally
 // seeded generators differ only where their parameters do; a behaviour
-// with ReportCache draws a sixth, the cache hit, last.
+// with ReportCache draws a sixth, the cache hit, and one with a ToolCallRate
+// another, the tool call, last.
 func (b *Behavior) Sample(rng *rand.Rand) Outcome {
 	uErr, uRef := rng.Float64(), rng.Float64()
 	zLat, zTTFT := rng.NormFloat64(), rng.NormFloat64()
@@ -183,6 +190,10 @@ func (b *Behavior) Sample(rng *rand.Rand) Outcome {
 		hit := rng.Float64() < b.CacheHitRate
 		o.CacheReported, o.CacheHit = o.OK(), o.OK() && hit
 	}
+	if b.ToolCallRate > 0 {
+		call := rng.Float64() < b.ToolCallRate
+		o.ToolCall = call && o.OK() && !o.Refusal
+	}
 	return o
 }
 
@@ -213,6 +224,11 @@ type Outcome struct {
 	// CacheReported says usage reports cached prompt tokens; CacheHit that
 	// the whole prompt is reported cached (else none of it).
 	CacheReported, CacheHit bool
+	// ToolCall says the answer calls a tool instead of the text in Content,
+	// if its request offers tools: the server answers a chat request that
+	// offers none with Content, and a simulator decides which of its
+	// requests offer tools.
+	ToolCall bool
 }
 
 // OK reports whether the request succeeded.
@@ -235,6 +251,7 @@ func (o *Outcome) Fail(status int) {
 	o.Refusal = false
 	o.Content = ""
 	o.FinishReason = ""
+	o.ToolCall = false
 }
 
 // SetTokens makes a successful, non-refused outcome answer with exactly n

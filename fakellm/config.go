@@ -138,6 +138,7 @@ func (b *Behavior) validate(prefix string, errs []error) []error {
 	errs = validRate(key("refusal_rate"), b.RefusalRate, errs)
 	errs = validRate(key("cache_hit_rate"), b.CacheHitRate, errs)
 	errs = validRate(key("quality"), b.Quality, errs)
+	errs = validRate(key("tool_call_rate"), b.ToolCallRate, errs)
 	if b.ErrorStatus != 0 && (b.ErrorStatus < 400 || b.ErrorStatus > 599) {
 		errs = append(errs, fmt.Errorf("%s: must be an HTTP error status (400-599), got %d", key("error_status"), b.ErrorStatus))
 	}

@@ -3,7 +3,7 @@
 //
 // It has two halves. The behaviour model (Config, Behavior, Outcome) is pure:
 // Config.Sample draws what one request would experience (status, latency,
-// time to first token, output length, refusal) from a caller-supplied
+// time to first token, output length, refusal, tool call) from a caller-supplied
 // *rand.Rand and never looks at a clock, so the simulator can drive it on a
 // virtual clock. The Server wraps that model in an OpenAI-compatible HTTP API
 // (/v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models,
@@ -29,6 +29,7 @@
 //	  output_tokens: {mean: 120, spread: 60}   # uniform in [mean-spread, mean+spread]
 //	  error_rate: 0.002
 //	  refusal_rate: 0.01
+//	  tool_call_rate: 0.8   # of the answers to chat requests that offer tools
 //	categories:
 //	  code:
 //	    <<: *default        # YAML merge: a category replaces the default wholesale

@@ -16,6 +16,9 @@ type generation struct {
 	prompt int
 	o      *Outcome
 	start  time.Time
+	// tool is the name (a raw JSON string) of the tool the answer calls,
+	// nil for a text answer.
+	tool []byte
 }
 
 // appendHead appends the fields every body and chunk starts with, up to and
@@ -41,7 +44,12 @@ func (g *generation) appendHead(b []byte, object string, model []byte) []byte {
 
 // appendResponse appends the body of a non-streamed answer.
 func (g *generation) appendResponse(b []byte, model []byte) []byte {
-	if g.kind == kindChat {
+	if g.kind == kindChat && g.tool != nil {
+		b = g.appendHead(b, "chat.completion", model)
+		b = append(b, `{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[`...)
+		b = g.appendToolCall(b, false)
+		b = append(b, `],"refusal":null},"logprobs":null,"finish_reason":"`...)
+	} else if g.kind == kindChat {
 		b = g.appendHead(b, "chat.completion", model)
 		b = append(b, `{"index":0,"message":{"role":"assistant","content":`...)
 		b = appendJSONString(b, g.o.Content)
@@ -83,6 +91,31 @@ func (g *generation) appendTokenChunk(b, head []byte, tok string, first bool) []
 	b = append(b, `{"index":0,"text":`...)
 	b = appendJSONString(b, tok)
 	return append(b, ",\"logprobs\":null,\"finish_reason\":null}]}\n\n"...)
+}
+
+// appendToolCall appends the call of g.tool, with no arguments; a
+// streamed delta's call carries its index in the tool_calls array.
+func (g *generation) appendToolCall(b []byte, delta bool) []byte {
+	b = append(b, '{')
+	if delta {
+		b = append(b, `"index":0,`...)
+	}
+	b = append(b, `"id":"call_`...)
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, hexDigits[(g.id>>uint(shift))&0xf])
+	}
+	b = append(b, `","type":"function","function":{"name":`...)
+	b = append(b, g.tool...)
+	return append(b, `,"arguments":"{}"}}`...)
+}
+
+// appendToolChunk appends the one event of a streamed tool call: the
+// assistant role and the whole call.
+func (g *generation) appendToolChunk(b, head []byte) []byte {
+	b = append(b, head...)
+	b = append(b, `{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[`...)
+	b = g.appendToolCall(b, true)
+	return append(b, "]},\"logprobs\":null,\"finish_reason\":null}]}\n\n"...)
 }
 
 // appendFinalChunk appends the event that carries the finish reason.

@@ -251,7 +251,9 @@ const (
 	kindText
 )
 
-// generate serves /v1/chat/completions and /v1/completions.
+// generate serves /v1/chat/completions and /v1/completions. A chat
+// request that offers tools gets, as Behavior.ToolCallRate draws, a call of
+// its first tool (finish reason "tool_calls") instead of text.
 func (s *Server) generate(w http.ResponseWriter, r *http.Request, kind genKind) {
 	run, cfg := s.run.Load(), s.state.Load()
 	if run.stopped() {
@@ -284,6 +286,15 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, kind genKind) 
 		prompt: EstimateTokens(st.req.PromptBytes),
 		o:      &o,
 		start:  start,
+	}
+	if o.ToolCall {
+		// Only a chat request that offers a tool gets a call.
+		if g.tool = st.req.offersTool(); g.tool == nil || kind != kindChat {
+			g.tool, o.ToolCall = nil, false
+		} else {
+			o.Content, o.FinishReason = "", "tool_calls"
+			o.OutputTokens = EstimateTokens(len(g.tool) + len(`{}`))
+		}
 	}
 	if st.req.Stream {
 		s.stream(w, r, run, st, &g)

@@ -25,6 +25,24 @@ type request struct {
 	Input          []byte
 	Dimensions     int
 	EncodingFormat []byte // raw JSON string
+	// Tool is the name of the first tool a chat request offers, as a raw
+	// JSON string (tools[0].function.name, or functions[0].name), or nil
+	// when it offers none; defaultTool when the tool has no name. ToolsOff
+	// is set by tool_choice or function_call "none".
+	Tool     []byte
+	ToolsOff bool
+}
+
+// defaultTool names a tool offered without a name.
+var defaultTool = []byte(`"tool"`)
+
+// offersTool returns the name of the tool the request offers and may
+// call, or nil.
+func (r *request) offersTool() []byte {
+	if r.ToolsOff {
+		return nil
+	}
+	return r.Tool
 }
 
 // maxDepth bounds nesting so a hostile body cannot exhaust the stack.
@@ -94,6 +112,21 @@ func parseRequest(body []byte, req *request) error {
 			v, err := s.value()
 			req.EncodingFormat = v
 			return err
+		case "tools", "functions":
+			legacy := string(key) == "functions"
+			return s.optArray(func() error {
+				if req.Tool != nil {
+					return s.skip()
+				}
+				req.Tool = defaultTool
+				return s.toolName(legacy, &req.Tool)
+			})
+		case "tool_choice", "function_call":
+			v, err := s.value()
+			if string(v) == `"none"` {
+				req.ToolsOff = true
+			}
+			return err
 		default:
 			return s.skip()
 		}
@@ -105,6 +138,33 @@ func parseRequest(body []byte, req *request) error {
 		return s.fail()
 	}
 	return nil
+}
+
+// toolName scans one element of a tools array (or, legacy, of functions)
+// and sets *name to its function's name when it has one.
+func (s *jsonScanner) toolName(legacy bool, name *[]byte) error {
+	if s.peek() != '{' {
+		return s.skip()
+	}
+	named := func(key []byte) error {
+		if string(key) != "name" {
+			return s.skip()
+		}
+		v, err := s.value()
+		if err == nil && len(v) > 2 && v[0] == '"' {
+			*name = v
+		}
+		return err
+	}
+	if legacy {
+		return s.object(named)
+	}
+	return s.object(func(key []byte) error {
+		if string(key) != "function" || s.peek() != '{' {
+			return s.skip()
+		}
+		return s.object(named)
+	})
 }
 
 func (s *jsonScanner) fail() error {

@@ -21,7 +21,21 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, run *runState, s
 	st.head = g.chunkHead(st.head[:0], st.model)
 	content := g.o.Content
 	pos := 0
-	for i := 0; i == 0 || pos < len(content); i++ {
+	if g.tool != nil {
+		// A tool call comes whole in the first event, at TTFT.
+		if !s.pause(r, st, run, time.Until(g.start.Add(g.o.TTFT))) {
+			return
+		}
+		st.out = g.appendToolChunk(st.out[:0], st.head)
+		if _, err := w.Write(st.out); err != nil {
+			return
+		}
+		if fl != nil {
+			fl.Flush()
+		}
+	}
+	// A text answer: one token per event (no event after a tool call).
+	for i := 0; g.tool == nil && (i == 0 || pos < len(content)); i++ {
 		var wait time.Duration
 		if i == 0 || g.o.TokenInterval > 0 { // reading the clock is not free
 			wait = time.Until(g.start.Add(g.o.TTFT + time.Duration(i)*g.o.TokenInterval))

@@ -72,9 +72,12 @@ type RunResult struct {
 // engine runs rollouts one after another, reusing its buffers; each worker
 // of a Runner has one.
 type engine struct {
-	sc    *Scenario
-	cats  []string
-	cum   []float64 // cumulative category weights, normalised to end at 1
+	sc   *Scenario
+	cats []string
+	cum  []float64 // cumulative category weights, normalised to end at 1
+	// tools is the share of each category's requests that offer tools;
+	// nil when none do, and then no value is drawn for it.
+	tools []float64
 	users []string
 	// keep is the baseline's share of distribution samples relative to the
 	// candidate's; see Options.BaselineKeep.
@@ -106,6 +109,11 @@ func newEngine(sc *Scenario, keep float64) *engine {
 	}
 	for i := range e.cum {
 		e.cum[i] /= total
+	}
+	if len(sc.Traffic.Tools) > 0 {
+		for _, c := range e.cats {
+			e.tools = append(e.tools, sc.Traffic.Tools[c])
+		}
 	}
 	e.users = make([]string, sc.Traffic.Users)
 	for i := range e.users {
@@ -249,6 +257,7 @@ func (e *engine) run(gate Gate, seed uint64, idx int) (res RunResult) {
 			}
 			o := cfg.Sample(rng, e.cats[cat])
 			st := rng.Float64() < stream
+			tools := e.tools != nil && rng.Float64() < e.tools[cat]
 			canceled, hung := false, false
 			if cancels.any() {
 				hang := cancels.BaselineHang
@@ -260,14 +269,14 @@ func (e *engine) run(gate Gate, seed uint64, idx int) (res RunResult) {
 				canceled = hung || u < hang+(1-hang)*cancels.Rate
 			}
 			if isCand {
-				e.cand.record(cat, &o, st, true, canceled)
-				e.line.record(&o, canceled)
+				e.cand.record(cat, &o, st, true, canceled, tools)
+				e.line.record(&o, canceled, tools)
 				stageN++
 				if hung {
 					e.candHung++
 				}
 			} else {
-				e.base.record(cat, &o, st, keepBase >= 1 || rng.Float64() < keepBase, canceled)
+				e.base.record(cat, &o, st, keepBase >= 1 || rng.Float64() < keepBase, canceled, tools)
 			}
 		}
 		e.line.tick()

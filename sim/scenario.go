@@ -84,6 +84,11 @@ type Traffic struct {
 	// Categories maps each request category to its weight; weights need
 	// not sum to one. Empty means one category, "default".
 	Categories map[string]float64 `yaml:"categories"`
+	// Tools maps a category to the share of its requests that offer tools,
+	// whose answers count toward the tool-call rate (the versions'
+	// tool_call_rate says how many of them call one); a category not
+	// named offers none.
+	Tools map[string]float64 `yaml:"tools"`
 }
 
 // LoadScenario reads a scenario file: YAML, decoded strictly (an unknown
@@ -163,6 +168,14 @@ func (sc *Scenario) Validate() error {
 	if !(total > 0) {
 		bad("traffic.categories: the weights must not all be zero")
 	}
+	for _, name := range sortedKeys(sc.Traffic.Tools) {
+		if _, ok := sc.Traffic.Categories[name]; !ok {
+			bad("traffic.tools.%s: not a category of traffic.categories", name)
+		}
+		if f := sc.Traffic.Tools[name]; !(f >= 0 && f <= 1) {
+			bad("traffic.tools.%s: must be between 0 and 1, got %v", name, f)
+		}
+	}
 	if err := sc.Baseline.Validate(); err != nil {
 		bad("baseline: %w", err)
 	}
@@ -194,6 +207,17 @@ func (sc *Scenario) Validate() error {
 		if !(c.v >= 0 && c.v <= 1) {
 			bad("%s: must be between 0 and 1, got %v", c.key, c.v)
 		}
+	}
+	for _, c := range []struct {
+		key string
+		v   float64
+	}{{"fixed_gate.min_tool_call_rate", sc.FixedGate.MinToolCallRate}, {"fixed_gate.max_tool_call_rate", sc.FixedGate.MaxToolCallRate}} {
+		if !(c.v >= 0 && c.v <= 1) {
+			bad("%s: must be between 0 and 1, got %v", c.key, c.v)
+		}
+	}
+	if g := sc.FixedGate; g.MinToolCallRate > 0 && g.MaxToolCallRate > 0 && g.MinToolCallRate > g.MaxToolCallRate {
+		bad("fixed_gate.min_tool_call_rate: %v is above max_tool_call_rate %v", g.MinToolCallRate, g.MaxToolCallRate)
 	}
 	if w := sc.FixedGate.Window.D(); w < 0 || w%time.Second != 0 {
 		bad("fixed_gate.window: must be a whole number of seconds, got %s", w)

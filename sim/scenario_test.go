@@ -56,8 +56,8 @@ func TestParseScenario(t *testing.T) {
 // broken file fails the tests rather than the benchmark.
 func TestLoadScenario_Set(t *testing.T) {
 	paths, _ := filepath.Glob("scenarios/*.yaml")
-	if len(paths) < 8 {
-		t.Fatalf("%d scenarios, want the 7 of the issue and hangs", len(paths))
+	if len(paths) < 9 {
+		t.Fatalf("%d scenarios, want the 7 of the issue, hangs and tool_calls_drop", len(paths))
 	}
 	bad := 0
 	for _, p := range paths {
@@ -73,8 +73,8 @@ func TestLoadScenario_Set(t *testing.T) {
 			bad++
 		}
 	}
-	if bad != 6 {
-		t.Errorf("%d bad scenarios, want 6", bad)
+	if bad != 7 {
+		t.Errorf("%d bad scenarios, want 7", bad)
 	}
 }
 

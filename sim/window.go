@@ -65,8 +65,11 @@ func (x *sortedSeries) reset() {
 type series struct {
 	requests, errors, refusals int
 	canceled                   int
-	latency, ttft              sortedSeries
-	tokens, chars              []float64
+	// toolAnswers counts the successful answers to requests that offered
+	// tools, toolCalls those that called one.
+	toolAnswers, toolCalls int
+	latency, ttft          sortedSeries
+	tokens, chars          []float64
 	// running carries the sums behind the means of tokens and chars from
 	// one analysis to the next (they only grow at the end).
 	running analysis.Running
@@ -74,6 +77,7 @@ type series struct {
 
 func (s *series) reset() {
 	s.requests, s.errors, s.refusals, s.canceled = 0, 0, 0, 0
+	s.toolAnswers, s.toolCalls = 0, 0
 	s.latency.reset()
 	s.ttft.reset()
 	s.tokens, s.chars = s.tokens[:0], s.chars[:0]
@@ -84,8 +88,8 @@ func (s *series) reset() {
 // latency, time to first token (streams only) and lengths. The latency of
 // every request, streamed or not, is the behaviour's latency draw: the
 // time to the last byte, which the scenario sets directly rather than
-// through a token rate.
-func (s *series) record(o *fakellm.Outcome, stream, keep, canceled bool) {
+// through a token rate. tools says the request offered tools.
+func (s *series) record(o *fakellm.Outcome, stream, keep, canceled, tools bool) {
 	s.requests++
 	if canceled {
 		s.canceled++
@@ -97,6 +101,12 @@ func (s *series) record(o *fakellm.Outcome, stream, keep, canceled bool) {
 	}
 	if o.Refusal {
 		s.refusals++
+	}
+	if tools {
+		s.toolAnswers++
+		if o.ToolCall {
+			s.toolCalls++
+		}
 	}
 	if !keep {
 		return
@@ -114,6 +124,7 @@ func (s *series) record(o *fakellm.Outcome, stream, keep, canceled bool) {
 func (s *series) arm() analysis.Arm {
 	return analysis.Arm{
 		Requests: s.requests, Errors: s.errors, Refusals: s.refusals, Canceled: s.canceled,
+		ToolAnswers: s.toolAnswers, ToolCalls: s.toolCalls,
 		Latency: s.latency.sorted(), TTFT: s.ttft.sorted(),
 		OutputTokens: s.tokens, ResponseChars: s.chars,
 		Sorted: true, Running: &s.running,
@@ -138,9 +149,9 @@ func (w *versionWindow) reset(categories int) {
 	}
 }
 
-func (w *versionWindow) record(cat int, o *fakellm.Outcome, stream, keep, canceled bool) {
-	w.all.record(o, stream, keep, canceled)
-	w.cats[cat].record(o, stream, keep, canceled)
+func (w *versionWindow) record(cat int, o *fakellm.Outcome, stream, keep, canceled, tools bool) {
+	w.all.record(o, stream, keep, canceled, tools)
+	w.cats[cat].record(o, stream, keep, canceled, tools)
 }
 
 // timeline keeps the candidate's observations in arrival order with the
@@ -149,10 +160,12 @@ func (w *versionWindow) record(cat int, o *fakellm.Outcome, stream, keep, cancel
 type timeline struct {
 	requests, errors, refusals []int // running totals at the end of each second
 	canceled                   []int
+	toolAnswers, toolCalls     []int
 	latencyEnd                 []int // len(latency) at the end of each second
 	latency                    []float64
 	// cur are the running totals of the second in progress.
 	curRequests, curErrors, curRefusals, curCanceled int
+	curToolAnswers, curToolCalls                     int
 	// win is latency[winFrom:winTo] in ascending order, the window last
 	// asked for, kept so that the next window, which has moved on by a few
 	// seconds, costs a merge instead of a sort; spare is the buffer the
@@ -164,8 +177,10 @@ type timeline struct {
 func (l *timeline) reset() {
 	l.requests, l.errors, l.refusals, l.latencyEnd = l.requests[:0], l.errors[:0], l.refusals[:0], l.latencyEnd[:0]
 	l.canceled = l.canceled[:0]
+	l.toolAnswers, l.toolCalls = l.toolAnswers[:0], l.toolCalls[:0]
 	l.latency = l.latency[:0]
 	l.curRequests, l.curErrors, l.curRefusals, l.curCanceled = 0, 0, 0, 0
+	l.curToolAnswers, l.curToolCalls = 0, 0
 	l.win, l.winFrom, l.winTo = l.win[:0], 0, 0
 }
 
@@ -202,7 +217,7 @@ func (l *timeline) sortedWindow(from, to int) []float64 {
 	return l.win
 }
 
-func (l *timeline) record(o *fakellm.Outcome, canceled bool) {
+func (l *timeline) record(o *fakellm.Outcome, canceled, tools bool) {
 	l.curRequests++
 	switch {
 	case canceled:
@@ -214,6 +229,12 @@ func (l *timeline) record(o *fakellm.Outcome, canceled bool) {
 	case o.Refusal:
 		l.curRefusals++
 	}
+	if tools {
+		l.curToolAnswers++
+		if o.ToolCall {
+			l.curToolCalls++
+		}
+	}
 	l.latency = append(l.latency, ms(o.Latency))
 }
 
@@ -223,6 +244,8 @@ func (l *timeline) tick() {
 	l.errors = append(l.errors, l.curErrors)
 	l.refusals = append(l.refusals, l.curRefusals)
 	l.canceled = append(l.canceled, l.curCanceled)
+	l.toolAnswers = append(l.toolAnswers, l.curToolAnswers)
+	l.toolCalls = append(l.toolCalls, l.curToolCalls)
 	l.latencyEnd = append(l.latencyEnd, len(l.latency))
 }
 
@@ -248,7 +271,10 @@ func (l *timeline) last(seconds int) analysis.Arm {
 		Errors:   l.errors[n-1] - at(l.errors, from-1),
 		Refusals: l.refusals[n-1] - at(l.refusals, from-1),
 		Canceled: l.canceled[n-1] - at(l.canceled, from-1),
-		Latency:  l.sortedWindow(at(l.latencyEnd, from-1), l.latencyEnd[n-1]),
-		Sorted:   true,
+		// The answers to requests that offered tools, and the calls.
+		ToolAnswers: l.toolAnswers[n-1] - at(l.toolAnswers, from-1),
+		ToolCalls:   l.toolCalls[n-1] - at(l.toolCalls, from-1),
+		Latency:     l.sortedWindow(at(l.latencyEnd, from-1), l.latencyEnd[n-1]),
+		Sorted:      true,
 	}
 }

@@ -39,7 +39,7 @@ func TestTimeline_Last(t *testing.T) {
 				var lat []float64
 				for range rng.IntN(6) {
 					v := float64(rng.IntN(50)) // ties on purpose
-					l.record(&fakellm.Outcome{Status: 200, Latency: time.Duration(v) * time.Millisecond}, false)
+					l.record(&fakellm.Outcome{Status: 200, Latency: time.Duration(v) * time.Millisecond}, false, false)
 					lat = append(lat, v)
 				}
 				l.tick()

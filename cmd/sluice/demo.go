@@ -71,13 +71,17 @@ func demoVersions() []*demoVersion {
 		OutputTokens:    fakellm.TokenCount{Mean: 40, Spread: 20},
 		ErrorRate:       0.005,
 		RefusalRate:     0.02,
+		// Only payment and support requests offer a tool
+		// (transfer_funds, lookup_order), and most answers call it.
+		ToolCallRate: 0.9,
 	}
 	good := base
 	good.Latency = fakellm.Distribution{MedianMS: 32, P99MS: 130}
 	good.TTFT = fakellm.Distribution{MedianMS: 20, P99MS: 70}
 	good.RefusalRate = 0.01
 	// The bad fine-tune is better on average (faster, fewer refusals) but
-	// refuses the payment flow: the 3 AM incident Sluice exists for.
+	// refuses the payment flow: the 3 AM incident Sluice exists for. A
+	// refusal is an answer in prose, so its tool-call rate drops there too.
 	bad := good
 	badPayments := bad
 	badPayments.RefusalRate = 0.35
@@ -178,7 +182,8 @@ func (c *cli) runDemo(ctx context.Context, duration time.Duration, rate int) err
 }
 
 // demoLoad sends chat requests at rate per second from 500 sticky users,
-// a fifth of them streamed, until ctx ends.
+// a fifth of them streamed, until ctx ends; payment and support requests
+// offer a tool.
 func demoLoad(ctx context.Context, url string, rate int, sent, failed *atomic.Int64) {
 	client := &http.Client{Timeout: 30 * time.Second}
 	cats := []string{"chat", "code", "payments", "support"}
@@ -202,7 +207,8 @@ func demoLoad(ctx context.Context, url string, rate int, sent, failed *atomic.In
 		}
 		go func() {
 			defer func() { <-sem }()
-			body := fmt.Sprintf(`{"model":"chat","user":%q,"stream":%v,"messages":[{"role":"user","content":"hello"}]}`, user, stream)
+			tools := demoTools[cat]
+			body := fmt.Sprintf(`{"model":"chat","user":%q,"stream":%v,"messages":[{"role":"user","content":"hello"}]%s}`, user, stream, tools)
 			req, _ := http.NewRequestWithContext(ctx, "POST", url+"/v1/chat/completions", bytes.NewBufferString(body))
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("X-Request-Category", cat)
@@ -222,6 +228,13 @@ func demoLoad(ctx context.Context, url string, rate int, sent, failed *atomic.In
 			}
 		}()
 	}
+}
+
+// demoTools is the tool that requests of a category offer, as a field of
+// the request body.
+var demoTools = map[string]string{
+	"payments": `,"tools":[{"type":"function","function":{"name":"transfer_funds","parameters":{"type":"object","properties":{"to":{"type":"string"},"amount":{"type":"number"}}}}}]`,
+	"support":  `,"tools":[{"type":"function","function":{"name":"lookup_order","parameters":{"type":"object","properties":{"order_id":{"type":"string"}}}}}]`,
 }
 
 func (c *cli) drawDemo(srv *server.Server, plan *demoPlan, start time.Time, sent, failed int64, tty bool) {
@@ -259,9 +272,15 @@ func (c *cli) drawDemo(srv *server.Server, plan *demoPlan, start time.Time, sent
 		for _, l := range m.Labels {
 			fmt.Fprintf(&b, "  label %s -> %s\n", l.Label, l.Version)
 		}
-		fmt.Fprintf(&b, "\n  per version, last 30 s:\n  %-12s %8s %7s %7s %8s %8s %8s %7s\n", "version", "requests", "req/s", "errors", "refusals", "p50 ms", "p99 ms", "tokens")
+		fmt.Fprintf(&b, "\n  per version, last 30 s:\n  %-12s %8s %7s %7s %8s %10s %8s %8s %7s\n", "version", "requests", "req/s", "errors", "refusals", "tool calls", "p50 ms", "p99 ms", "tokens")
 		for _, v := range srv.Recorder.Summary(m.Name, time.Now().Add(-30*time.Second)) {
-			fmt.Fprintf(&b, "  %-12s %8d %7.1f %6.1f%% %7.1f%% %8.1f %8.1f %7.1f\n", v.Version, v.Requests, v.RatePerSecond, 100*v.ErrorRate, 100*v.RefusalRate, v.LatencyP50, v.LatencyP99, v.MeanOutputTokens)
+			// The tool-call rate is over the answers to requests that
+			// offered tools (payments and support here); none, no rate.
+			tools := "-"
+			if v.ToolAnswers > 0 {
+				tools = fmt.Sprintf("%.1f%%", 100*v.ToolCallRate)
+			}
+			fmt.Fprintf(&b, "  %-12s %8d %7.1f %6.1f%% %7.1f%% %10s %8.1f %8.1f %7.1f\n", v.Version, v.Requests, v.RatePerSecond, 100*v.ErrorRate, 100*v.RefusalRate, tools, v.LatencyP50, v.LatencyP99, v.MeanOutputTokens)
 		}
 	}
 	b.WriteString("\n")

@@ -34,6 +34,15 @@ func TestDemo_RollsBackBadPromotesGood(t *testing.T) {
 	if !strings.Contains(out, "Policy:    specific v1.2.0") && !strings.Contains(out, "policy: specific v1.2.0") {
 		t.Errorf("v1.2.0 is not the policy at the end:\n%s", tail(out, 30))
 	}
+	// Payment requests offer a tool, and the versions call it: the
+	// tool-call rate is judged (a row of the verdict table, its threshold
+	// two-sided) and shown per version (about 88%).
+	if !regexp.MustCompile(`(?m)^  tool_call_rate +- +0\.\d+ +0\.\d+ +\S+ +±\S+ `).MatchString(out) {
+		t.Errorf("no tool_call_rate row in the verdict tables:\n%s", tail(out, 40))
+	}
+	if !regexp.MustCompile(`(?m)^  v1\.2\.0 +\d+ +[\d.]+ +[\d.]+% +[\d.]+% +(8\d|9\d)\.\d% `).MatchString(out) {
+		t.Errorf("no tool-call rate for v1.2.0 in the per-version table:\n%s", tail(out, 20))
+	}
 }
 
 // tail returns the last n lines of s.

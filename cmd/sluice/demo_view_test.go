@@ -36,7 +36,7 @@ func TestDemo_VersionTableAligned(t *testing.T) {
 	}
 	title, row := lines[head], lines[head+1]
 	// Each title ends where its column's values end.
-	for _, col := range []string{"requests", "tokens"} {
+	for _, col := range []string{"requests", "tool calls", "tokens"} {
 		end := strings.Index(title, col) + len(col)
 		if end > len(row) || row[end-1] == ' ' || (end < len(row) && row[end] != ' ') {
 			t.Errorf("column %q does not end over its values:\n%s\n%s", col, title, row)

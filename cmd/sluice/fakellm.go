@@ -45,7 +45,7 @@ vLLM when trying Sluice out.`,
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8001", "address to listen on")
-	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "behaviour file (YAML): latency, ttft, tokens_per_second, output_tokens, error_rate, refusal_rate, per category")
+	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "behaviour file (YAML): latency, ttft, tokens_per_second, output_tokens, error_rate, refusal_rate, tool_call_rate, per category")
 	cmd.Flags().StringVar(&model, "model", "", "model name to report")
 	return cmd
 }

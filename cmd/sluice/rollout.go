@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/analysis"
 	"github.com/sluicehq/sluice/api"
 )
 
@@ -369,7 +370,7 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 				fmt.Fprintf(tw, "  %s\t-\t-\t%s\t-\t%.4g\t-\t%s\n", m.Metric, gateValue(m), m.Threshold, strings.ToUpper(string(m.Outcome)))
 				continue
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%.4g\t%.4g\t%s\t%s\t%.3g\t%s\n", m.Metric, dash(m.Category), m.Baseline, m.Candidate, effect(m.Effect, m.Unit), effect(m.Threshold, m.Unit), m.PValue, strings.ToUpper(string(m.Outcome)))
+			fmt.Fprintf(tw, "  %s\t%s\t%.4g\t%.4g\t%s\t%s\t%.3g\t%s\n", m.Metric, dash(m.Category), m.Baseline, m.Candidate, effect(m.Effect, m.Unit), threshold(m), m.PValue, strings.ToUpper(string(m.Outcome)))
 		}
 		tw.Flush()
 	}
@@ -391,6 +392,17 @@ func gateValue(m sluice.MetricVerdict) string {
 		return "no data"
 	}
 	return fmt.Sprintf("%.4g", m.Candidate)
+}
+
+// threshold is a metric's threshold as the verdict's detail says it: ±x for
+// a metric held within the threshold both ways (analysis.TwoSided), +x or
+// −x on the worse side for the others.
+func threshold(m sluice.MetricVerdict) string {
+	s := effect(m.Threshold, m.Unit)
+	if analysis.TwoSided(m.Metric) {
+		return "±" + strings.TrimLeft(s, "+-")
+	}
+	return s
 }
 
 func effect(x float64, unit string) string {

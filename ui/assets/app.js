@@ -216,6 +216,9 @@
     const fmtE = (m, x) => (m.unit === "relative" ? (x >= 0 ? "+" : "") + (100 * x).toFixed(1) + "%"
       : /rate/.test(m.metric) ? (x >= 0 ? "+" : "") + (100 * x).toFixed(2) + " pp"
       : (x >= 0 ? "+" : "") + Number(x).toPrecision(3));
+    // The metrics held within their threshold both ways (analysis.TwoSided)
+    // show it as ±x, as the verdict's detail says it.
+    const fmtT = (m) => (/^(output_tokens|response_chars|tool_call_rate)$/.test(m.metric) ? "±" + fmtE(m, m.threshold).replace(/^[+-]/, "") : fmtE(m, m.threshold));
     for (const m of rows) {
       // A Prometheus gate (prom:NAME) has a value and a bound, no baseline or test.
       const gate = m.metric.startsWith("prom:");
@@ -224,7 +227,7 @@
         h("td", {}, m.metric), h("td", {}, m.category || "all"),
         h("td", { class: "n" }, gate ? "–" : fmtV(m, m.baseline)), h("td", { class: "n" }, gate ? gateVal : fmtV(m, m.candidate)),
         h("td", { class: "n" + (m.outcome === "fail" ? " delta-bad" : "") }, gate ? "–" : fmtE(m, m.effect)),
-        h("td", { class: "n" }, gate ? num(m.threshold, 4) : fmtE(m, m.threshold)),
+        h("td", { class: "n" }, gate ? num(m.threshold, 4) : fmtT(m)),
         h("td", { class: "n" }, gate || m.p_value == null ? "–" : Number(m.p_value).toPrecision(2)),
         h("td", { class: "n" }, m.baseline_n + " / " + m.candidate_n),
         h("td", {}, h("span", { class: "chip " + m.outcome }, m.outcome))));
