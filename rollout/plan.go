@@ -2,9 +2,12 @@ package rollout
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/analysis"
 )
 
 // Risk is how risky an update is, judged from the two versions' metadata.
@@ -84,15 +87,34 @@ func MakePlan(reg *sluice.Registry, model, candidate, baseline string, rate floa
 		p.Samples = append(p.Samples, int(rate*s.Percent/100*s.Hold.D().Seconds()))
 	}
 	p.Duration = sluice.Duration(total)
-	p.Triggers = []string{
-		"error rate +50% relative (and at least +0.5 points) vs " + baseline,
-		"refusal rate +50% relative (and at least +1 point)",
-		"latency p50/p95/p99 or time to first token +20%",
-		"output tokens or response length ±50%",
-		"quality score −0.05",
-		"any of these within one request category (Holm-corrected), for 2 consecutive analyses",
-	}
+	p.Triggers = planTriggers(baseline)
 	return p
+}
+
+// planTriggers lists the analysis's default rollback triggers, read from
+// its defaults so the plan cannot drift from what the analysis judges.
+func planTriggers(baseline string) []string {
+	// Hundredths: 100 × 0.05 is 5.000000000000001 in floating point.
+	num := func(x float64) string { return strconv.FormatFloat(math.Round(x*100)/100, 'f', -1, 64) }
+	pct := func(x float64) string { return num(100*x) + "%" }
+	pts := func(x float64) string {
+		p := num(100 * x)
+		if p == "1" {
+			return p + " point"
+		}
+		return p + " points"
+	}
+	return []string{
+		"error rate +" + pct(analysis.DefaultErrorRateRel) + " relative (and at least +" + pts(analysis.DefaultErrorRateAbs) + ") vs " + baseline,
+		"cancel rate (clients giving up) +" + pct(analysis.DefaultCancelRateRel) + " relative (and at least +" + pts(analysis.DefaultCancelRateAbs) + ")",
+		"refusal rate +" + pct(analysis.DefaultRefusalRateRel) + " relative (and at least +" + pts(analysis.DefaultRefusalRateAbs) + ")",
+		"latency p50/p95/p99 or time to first token +" + pct(analysis.DefaultLatencyRel),
+		"output tokens or response length ±" + pct(analysis.DefaultTokensRel),
+		"quality score −" + num(analysis.DefaultQualityAbs),
+		"prefix-cache miss rate +" + pct(analysis.DefaultCacheMissRel) + " relative (and at least +" + pts(analysis.DefaultCacheMissAbs) + "), when the backends report their cache",
+		"tool-call rate ±" + pct(analysis.DefaultToolCallRel) + " relative (and at least ±" + pts(analysis.DefaultToolCallAbs) + "), when requests offer tools",
+		"any of these within one request category (Holm-corrected), for " + strconv.Itoa(analysis.DefaultFailChecks) + " consecutive analyses",
+	}
 }
 
 func orUnknown(s string) string {
