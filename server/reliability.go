@@ -128,7 +128,11 @@ func (s *Server) listen(addr, addrKey string, files config.TLS, tlsKey string) (
 	}
 	ln, err := net.Listen("tcp", addr)
 	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, fmt.Errorf("%s %s: %w: another process is using the port; stop it, or set another %s in the config", addrKey, addr, err, addrKey)
+		flag := ""
+		if addrKey == "listen" {
+			flag = " (or pass sluice serve --listen HOST:PORT)"
+		}
+		return nil, fmt.Errorf("%s %s: %w: another process is using the port; stop it, or set another %s in the config%s", addrKey, addr, err, addrKey, flag)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", addrKey, addr, err)
