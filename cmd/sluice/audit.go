@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"text/tabwriter"
 	"time"
@@ -76,10 +77,23 @@ func (c *cli) auditCmd() *cobra.Command {
 			if c.output == "json" {
 				return c.printJSON(list)
 			}
+			// On a shared store each entry names the replica that took
+			// it (which one an operator's CLI reached, which leader's
+			// controller made a step); on SQLite there is one gateway
+			// and no column.
+			replicas := slices.ContainsFunc(list, func(e sluice.AuditEntry) bool { return e.Replica != "" })
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tWHEN (UTC)\tACTOR\tACTION\tMODEL\tSUBJECT\tREASON")
+			if replicas {
+				fmt.Fprintln(tw, "ID\tWHEN (UTC)\tACTOR\tREPLICA\tACTION\tMODEL\tSUBJECT\tREASON")
+			} else {
+				fmt.Fprintln(tw, "ID\tWHEN (UTC)\tACTOR\tACTION\tMODEL\tSUBJECT\tREASON")
+			}
 			for _, e := range list {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.At.UTC().Format("2006-01-02 15:04:05"), e.Actor, e.Action, dash(e.Model), dash(e.Subject), e.Reason)
+				actor := e.Actor
+				if replicas {
+					actor += "\t" + dash(e.Replica)
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.At.UTC().Format("2006-01-02 15:04:05"), actor, e.Action, dash(e.Model), dash(e.Subject), e.Reason)
 			}
 			return tw.Flush()
 		},
@@ -89,7 +103,7 @@ func (c *cli) auditCmd() *cobra.Command {
 	f.StringVar(&q.Action, "action", "", "only actions starting with this (e.g. model., version.stage)")
 	f.StringVar(&since, "since", "", "only entries since this time or duration ago (e.g. 24h)")
 	f.StringVar(&until, "until", "", "only entries before this time")
-	f.StringVar(&q.Text, "grep", "", "only entries whose actor, subject or reason contains this")
+	f.StringVar(&q.Text, "grep", "", "only entries whose actor, subject, reason or replica contains this")
 	f.IntVar(&q.Limit, "limit", 100, fmt.Sprintf("at most this many entries, newest first (up to %d)", api.MaxLimit))
 	return cmd
 }
