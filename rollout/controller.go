@@ -410,7 +410,7 @@ func (c *Controller) Act(ctx context.Context, actor, model string, kind EventKin
 		if cur == nil {
 			return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeNotFound, "model %s has no rollout: start one with sluice rollout start %s --to VERSION", model, model)
 		}
-		return Next(*cur, Event{Kind: kind, Message: message}, now)
+		return Next(*cur, Event{Kind: kind, Message: message, Actor: actor}, now)
 	})
 }
 
