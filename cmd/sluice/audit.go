@@ -123,7 +123,11 @@ func printAt(c *cli, res api.RoutingAt) {
 		fmt.Fprintf(c.stdout, "  label %s -> %s\n", l, res.Labels[l])
 	}
 	if !res.Since.IsZero() {
-		fmt.Fprintf(c.stdout, "  in force since %s (audit #%d by %s: %s)\n", res.Since.UTC().Format("2006-01-02 15:04:05"), res.Entry.ID, res.Entry.Actor, res.Entry.Reason)
+		by := res.Entry.Actor
+		if res.Entry.Replica != "" {
+			by += " on " + res.Entry.Replica
+		}
+		fmt.Fprintf(c.stdout, "  in force since %s (audit #%d by %s: %s)\n", res.Since.UTC().Format("2006-01-02 15:04:05"), res.Entry.ID, by, res.Entry.Reason)
 	}
 	if res.WindowEndsNow {
 		fmt.Fprintf(c.stdout, "  request log %s to now, %s (the window to %s is not over yet):\n", res.WindowStart.UTC().Format("15:04:05"),

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/postgres/pgtest"
@@ -44,6 +47,14 @@ func TestAudit_ReplicaColumn(t *testing.T) {
 		name := s.Replica()
 		if name == "" || strings.Count(rows, name) != 2 {
 			t.Errorf("audit rows (token.create twice) do not both name this replica %q:\n%s", name, out)
+		}
+		// audit --at says on which replica the routing then in force was set.
+		file := filepath.Join(t.TempDir(), "models.yaml")
+		os.WriteFile(file, []byte(strings.ReplaceAll(modelsYAML, "BACKEND", "http://127.0.0.1:9")), 0o644)
+		mustRun(t, append([]string{"apply", "-f", file, "--reason", "register"}, g...)...)
+		out = mustRun(t, append([]string{"audit", "--at", time.Now().UTC().Format(time.RFC3339Nano), "chat"}, g...)...)
+		if !strings.Contains(out, "by bootstrap-admin on "+name+":") {
+			t.Errorf("audit --at does not name the replica %q that set the routing:\n%s", name, out)
 		}
 	})
 	t.Run("SQLite", func(t *testing.T) {
