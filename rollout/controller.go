@@ -414,6 +414,21 @@ func (c *Controller) Act(ctx context.Context, actor, model string, kind EventKin
 	})
 }
 
+// verdictSummary returns the verdict raw holds without its per-metric rows
+// (a few hundred bytes instead of kilobytes, for an audit entry written at
+// every analysis), or nil.
+func verdictSummary(raw json.RawMessage) *sluice.Verdict {
+	if len(raw) == 0 {
+		return nil
+	}
+	var v sluice.Verdict
+	if json.Unmarshal(raw, &v) != nil || v.At.IsZero() {
+		return nil
+	}
+	v.Metrics = nil
+	return &v
+}
+
 type stepFunc func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error)
 
 // transition runs step on model's current rollout inside one registry edit:
@@ -457,7 +472,16 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 		if cur != nil && cur.ID == next.ID {
 			before = map[string]any{"phase": cur.Phase, "percent": cur.Percent, "stage": cur.StageIndex}
 		}
-		e.AddAudit(action, model, next.ID, before, map[string]any{"phase": next.Phase, "percent": next.Percent, "stage": next.StageIndex, "decision": next.Decision})
+		after := map[string]any{"phase": next.Phase, "percent": next.Percent, "stage": next.StageIndex, "decision": next.Decision}
+		if action == "rollout.analysis" {
+			// The verdict's summary, so that a dashboard on a replica
+			// started since (or restarted) lists the rollout's earlier
+			// verdicts as the others do: the rollout keeps only its last.
+			if v := verdictSummary(next.LastVerdict); v != nil {
+				after["verdict"] = v
+			}
+		}
+		e.AddAudit(action, model, next.ID, before, after)
 		return nil
 	})
 	if err != nil {
