@@ -110,6 +110,15 @@ type Options struct {
 	// still runs (fleet.Drain.Alive). Nil means this process is the only
 	// one: any other owner is gone.
 	Alive func(ctx context.Context, replica string) (bool, error)
+	// Hold, on a shared store, takes a fleet-wide lock by name without
+	// waiting (ok false: another replica holds it), freed by release or
+	// when this process dies (postgres.Store.TryHold). A fire drill holds
+	// "drill:MODEL" for its length and a rollout's start looks at it, so a
+	// drill through one replica and a drill or rollout of the model through
+	// another do not overlap: each took the other's canary for the routing
+	// to restore, and left it in force. Nil means this process is the only
+	// one, and its own drills are all there is to know of.
+	Hold func(ctx context.Context, name string) (release func(), ok bool, err error)
 	// OrphanAfter is how long after a rollback its side effects must still
 	// be pending, with their owner gone, before the leader completes them;
 	// zero means DefaultOrphanAfter (10 s).
@@ -320,6 +329,9 @@ func rollingConfigOnly(reg *sluice.Registry, spec sluice.RolloutSpec) error {
 func (c *Controller) Start(ctx context.Context, actor, reason string, spec sluice.RolloutSpec) (sluice.Rollout, error) {
 	spec, err := c.Check(c.opt.Control.Registry(), spec, reason)
 	if err != nil {
+		return sluice.Rollout{}, err
+	}
+	if err := c.noDrillElsewhere(ctx, spec.Model); err != nil {
 		return sluice.Rollout{}, err
 	}
 	id := fmt.Sprintf("%s-%s", spec.Model, c.opt.Now().UTC().Format("20060102-150405.000"))

@@ -42,6 +42,7 @@ func (s *Server) fleetDrain(opt *rollout.Options) {
 	}
 	s.drain = fleet.NewDrain(fleet.DrainOptions{Store: s.replica.store, Replica: s.fleet.Replica(), InFlight: s.Proxy.InFlightVersions, Logger: s.logger})
 	opt.InFlightElsewhere, opt.Replica, opt.Alive = s.drain.InFlightElsewhere, s.fleet.Replica(), s.drain.Alive
+	opt.Hold = s.replica.store.TryHold // fire drills, fleet-wide
 }
 
 // publishRouted has this replica's beat say the revision it routes by. It
