@@ -718,6 +718,11 @@ type commit struct {
 	// note, when set, is added to the timings' and the alerts' messages:
 	// the side effects are another process's, completed here.
 	note string
+	// shiftedBy, when set, names the process whose rollback this
+	// completes: it shifted the traffic, and its time died with it, so
+	// the timings hold the drain alone (they said "traffic shifted in
+	// 0.0 ms").
+	shiftedBy string
 }
 
 // afterCommit runs the side effects of a transition.
@@ -776,6 +781,9 @@ func (c *Controller) afterCommit(ctx context.Context, r sluice.Rollout, acts []A
 		c.unwound[r.ID] = true // the drain and unload are done here
 		c.mu.Unlock()
 		timings = map[string]any{"traffic_shift_ms": ms(shift), "drain_ms": ms(drain), "total_ms": ms(shift + drain)}
+		if cm.shiftedBy != "" {
+			timings = map[string]any{"drain_ms": ms(drain)}
+		}
 		c.opt.Logger.Info("rollback", "rollout", r.ID, "traffic_shift", shift, "drain", drain)
 		if c.recordTimings(ctx, r, timings, cm.note) {
 			c.mu.Lock()
@@ -810,7 +818,10 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // not refused new rollouts for as long as this process runs.
 func (c *Controller) recordTimings(ctx context.Context, r sluice.Rollout, timings map[string]any, note string) bool {
 	data, _ := json.Marshal(timings)
-	msg := fmt.Sprintf("traffic shifted in %.1f ms; in-flight candidate requests drained in %.1f ms", timings["traffic_shift_ms"], timings["drain_ms"]) + note
+	msg := fmt.Sprintf("in-flight candidate requests drained in %.1f ms; the traffic shift's time was not recorded", timings["drain_ms"]) + note
+	if shift, ok := timings["traffic_shift_ms"]; ok {
+		msg = fmt.Sprintf("traffic shifted in %.1f ms; in-flight candidate requests drained in %.1f ms", shift, timings["drain_ms"]) + note
+	}
 	wait := time.Second
 	for attempt := 1; ; attempt++ {
 		err := c.clearUnwinding(ctx, r, "rollback_timings", msg, data)

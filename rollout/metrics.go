@@ -213,15 +213,22 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 			if e.Kind != "rollback_timings" {
 				continue
 			}
+			// A rollback completed for a process that died holds the
+			// drain alone: the traffic shift's time died with it.
 			var t struct {
-				Shift float64 `json:"traffic_shift_ms"`
-				Drain float64 `json:"drain_ms"`
-				Total float64 `json:"total_ms"`
+				Shift *float64 `json:"traffic_shift_ms"`
+				Drain *float64 `json:"drain_ms"`
+				Total *float64 `json:"total_ms"`
 			}
 			if json.Unmarshal(e.Data, &t) == nil {
-				gauge(m.rollback, t.Shift/1000, name, "traffic_shift")
-				gauge(m.rollback, t.Drain/1000, name, "drain")
-				gauge(m.rollback, t.Total/1000, name, "total")
+				for _, p := range []struct {
+					v    *float64
+					part string
+				}{{t.Shift, "traffic_shift"}, {t.Drain, "drain"}, {t.Total, "total"}} {
+					if p.v != nil {
+						gauge(m.rollback, *p.v/1000, name, p.part)
+					}
+				}
 			}
 			break
 		}
