@@ -32,6 +32,13 @@ type AuditEntry struct {
 	After  json.RawMessage `json:"after,omitempty"`
 	// Reason is the operator's required explanation.
 	Reason string `json:"reason"`
+	// Replica names the gateway process that committed the change, on a
+	// store several replicas share (the fleet's name for it, as in
+	// replica_beats: host, pid and random bytes new at each start), so that
+	// an operator's action and the controller's steps before and after a
+	// failover can be told apart. Empty on SQLite (one gateway) and for
+	// entries written before it was recorded.
+	Replica string `json:"replica,omitempty"`
 }
 
 // AuditQuery selects audit entries. Zero fields do not filter.
@@ -42,7 +49,8 @@ type AuditQuery struct {
 	Action string
 	// Since and Until bound At (inclusive since, exclusive until).
 	Since, Until time.Time
-	// Text keeps entries whose actor, subject or reason contains it.
+	// Text keeps entries whose actor, subject, reason or replica contains
+	// it.
 	Text string
 	// Limit caps the result (newest first); 0 means 1000.
 	Limit int

@@ -34,6 +34,11 @@ type Auth struct {
 	inflight chan struct{} // closed when the refresh under way ends; nil if none
 	failedAt time.Time     // when the last refresh failed
 	lastErr  error
+	// A read of the tokens for AuthenticateAdmin's unknown secrets, when
+	// one runs, and when it started: one at a time, each serving every
+	// secret that arrived before it started.
+	missRead      chan struct{}
+	missReadStart time.Time
 }
 
 // Bounds on waiting for the store's tokens: a refresh gives up after
@@ -174,6 +179,9 @@ func (a *Auth) Static() []sluice.Token {
 	return append([]sluice.Token(nil), a.static...)
 }
 
+// errUnknownToken is the answer to a secret that matches no token.
+var errUnknownToken = sluice.Errorf(sluice.CodeUnauthorized, "the admin token is not known (it may have been deleted): send Authorization: Bearer <token>; create one with sluice token create")
+
 // errNoToken is the answer to a request without usable credentials.
 var errNoToken = sluice.Errorf(sluice.CodeUnauthorized, "this endpoint needs an admin token: send Authorization: Bearer <token>; create one with sluice token create")
 
@@ -187,6 +195,56 @@ func (a *Auth) Authenticate(r *http.Request) (*sluice.Token, error) {
 		return nil, errNoToken
 	}
 	return a.AuthenticateSecret(r.Context(), strings.TrimSpace(secret))
+}
+
+// AuthenticateAdmin is AuthenticateSecret for the admin API and the
+// dashboard's sign-in: a secret that is not among the tokens read (a token
+// created through another replica a moment ago, which a CI job's next step
+// sends through this one) is looked for again in a read of the tokens that
+// started after it arrived. Such a token was refused as "not known (it may
+// have been deleted)" for up to CacheFor. These reads run one at a time,
+// each serving every secret that arrived before it started, so unknown
+// secrets cost the store one small query at a time at most. The data
+// plane keeps AuthenticateSecret, which never waits on the store for an
+// unknown secret.
+func (a *Auth) AuthenticateAdmin(ctx context.Context, secret string) (*sluice.Token, error) {
+	arrived := time.Now()
+	t, err := a.AuthenticateSecret(ctx, secret)
+	if err != errUnknownToken || a.store == nil {
+		return t, err
+	}
+	wait := time.NewTimer(staleWait)
+	defer wait.Stop()
+	for {
+		a.mu.Lock()
+		ch, fresh := a.missRead, !a.missReadStart.Before(arrived)
+		if ch == nil {
+			// Start the read; it starts after this secret arrived.
+			ch = make(chan struct{})
+			a.missRead, a.missReadStart, fresh = ch, time.Now(), true
+			go func() {
+				lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
+				defer cancel()
+				a.load(lctx) // on failure the tokens read before stand
+				a.mu.Lock()
+				a.missRead = nil
+				a.mu.Unlock()
+				close(ch)
+			}()
+		}
+		a.mu.Unlock()
+		select {
+		case <-ch:
+		case <-wait.C:
+			return nil, err
+		case <-ctx.Done():
+			return nil, err
+		}
+		if fresh {
+			return a.AuthenticateSecret(ctx, secret)
+		}
+		// That read started before this secret arrived: the next one.
+	}
 }
 
 // AuthenticateSecret returns the token whose secret is secret, for callers
@@ -210,7 +268,7 @@ func (a *Auth) AuthenticateSecret(ctx context.Context, secret string) (*sluice.T
 		return nil, storeErr
 	}
 	if found == nil {
-		return nil, sluice.Errorf(sluice.CodeUnauthorized, "the admin token is not known (it may have been deleted): send Authorization: Bearer <token>; create one with sluice token create")
+		return nil, errUnknownToken
 	}
 	found.Hash = ""
 	return found, nil
@@ -254,6 +312,10 @@ func displayRole(r sluice.Role) string {
 func (a *Auth) Middleware(need sluice.Role, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t, err := a.Authenticate(r)
+		if err == errUnknownToken {
+			_, secret, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+			t, err = a.AuthenticateAdmin(r.Context(), strings.TrimSpace(secret))
+		}
 		if err == nil {
 			err = Authorize(t, need)
 		}

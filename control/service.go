@@ -76,12 +76,24 @@ func (s *Service) Do(ctx context.Context, actor, reason string, fn func(e *sluic
 	for attempt := 0; attempt < 3; attempt++ {
 		base := s.reg.Load()
 		e := base.Edit(actor, reason, s.now())
-		if err := fn(e); err != nil {
-			return Result{}, err
+		err := fn(e)
+		var ch sluice.Change
+		if err == nil {
+			ch, err = e.Finish()
 		}
-		ch, err := e.Finish()
 		if err != nil {
-			return Result{}, err
+			// A refusal may come from a registry another replica has
+			// already changed, its notice not yet here: a resume sent
+			// right after a pause through another replica was refused
+			// as "progressing: cannot resume". Judge it again on the
+			// store's registry; a refusal on the current one stands.
+			if attempt == 2 || !refusal(err) || !staleBase(ctx, s.store, base.Revision) {
+				return Result{}, err
+			}
+			if rerr := s.reloadLocked(ctx); rerr != nil {
+				return Result{}, err
+			}
+			continue
 		}
 		if ch.Empty() && len(ch.Audit) == 0 {
 			return Result{Revision: base.Revision}, nil
@@ -118,6 +130,17 @@ func (s *Service) Do(ctx context.Context, actor, reason string, fn func(e *sluic
 		}
 	}
 	return Result{}, fmt.Errorf("the registry kept changing under this edit; try again: %w", lastErr)
+}
+
+// refusal reports whether err is an edit's refusal of what it was asked
+// (a conflict, an invalid or unknown name), which a newer registry may
+// answer otherwise, rather than a failure to reach the store.
+func refusal(err error) bool {
+	switch sluice.ErrorCode(err) {
+	case sluice.CodeConflict, sluice.CodeInvalid, sluice.CodeNotFound:
+		return true
+	}
+	return false
 }
 
 // staleBase reports whether the store has moved past base, which makes a

@@ -16,8 +16,9 @@ import (
 const defaultLimit = 1000
 
 // insertAudit appends entries in tx, in the order given (COPY keeps it, so
-// ids follow it), stamping a zero At with the store's clock. The caller
-// holds the meta row lock, so ids also follow commit order.
+// ids follow it), stamping a zero At with the store's clock and an empty
+// Replica with this store's (SetReplica). The caller holds the meta row
+// lock, so ids also follow commit order.
 func (s *Store) insertAudit(ctx context.Context, tx pgx.Tx, entries ...sluice.AuditEntry) error {
 	if len(entries) == 0 {
 		return nil
@@ -36,10 +37,14 @@ func (s *Store) insertAudit(ctx context.Context, tx pgx.Tx, entries ...sluice.Au
 		if err != nil {
 			return err
 		}
-		rows[i] = []any{v, a.Actor, a.Action, a.Model, a.Subject, rawArg(a.Before), rawArg(a.After), a.Reason}
+		replica := a.Replica
+		if replica == "" {
+			replica = s.Replica()
+		}
+		rows[i] = []any{v, a.Actor, a.Action, a.Model, a.Subject, rawArg(a.Before), rawArg(a.After), a.Reason, replica}
 	}
 	_, err := tx.CopyFrom(ctx, pgx.Identifier{"audit"},
-		[]string{"at", "actor", "action", "model", "subject", "before", "after", "reason"}, pgx.CopyFromRows(rows))
+		[]string{"at", "actor", "action", "model", "subject", "before", "after", "reason", "replica"}, pgx.CopyFromRows(rows))
 	if err != nil {
 		return fmt.Errorf("write audit: %w", err)
 	}
@@ -90,7 +95,7 @@ func (q *query) limit(n int) string {
 
 // Audit returns the audit entries matching q, newest first unless
 // q.Ascending. Order is by id, which is commit order. Action is a prefix and
-// Text a case-sensitive substring of actor, subject or reason; both are
+// Text a case-sensitive substring of actor, subject, reason or replica; both are
 // matched literally, with no wildcards.
 func (s *Store) Audit(ctx context.Context, aq sluice.AuditQuery) ([]sluice.AuditEntry, error) {
 	var q query
@@ -102,9 +107,9 @@ func (s *Store) Audit(ctx context.Context, aq sluice.AuditQuery) ([]sluice.Audit
 	}
 	q.timeRange(aq.Since, aq.Until)
 	if aq.Text != "" {
-		q.add("(strpos(actor, ?) > 0 OR strpos(subject, ?) > 0 OR strpos(reason, ?) > 0)", aq.Text, aq.Text, aq.Text)
+		q.add("(strpos(actor, ?) > 0 OR strpos(subject, ?) > 0 OR strpos(reason, ?) > 0 OR strpos(replica, ?) > 0)", aq.Text, aq.Text, aq.Text, aq.Text)
 	}
-	sql := "SELECT id, at, actor, action, model, subject, before, after, reason FROM audit" + q.clause()
+	sql := "SELECT id, at, actor, action, model, subject, before, after, reason, replica FROM audit" + q.clause()
 	if aq.Ascending {
 		sql += " ORDER BY id ASC"
 	} else {
@@ -126,7 +131,7 @@ func (s *Store) Audit(ctx context.Context, aq sluice.AuditQuery) ([]sluice.Audit
 				at            time.Time
 				before, after *string
 			)
-			if err := rows.Scan(&a.ID, &at, &a.Actor, &a.Action, &a.Model, &a.Subject, &before, &after, &a.Reason); err != nil {
+			if err := rows.Scan(&a.ID, &at, &a.Actor, &a.Action, &a.Model, &a.Subject, &before, &after, &a.Reason, &a.Replica); err != nil {
 				return err
 			}
 			a.At = at.UTC()

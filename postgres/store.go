@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,8 +46,23 @@ type Store struct {
 	schema  string
 	channel string // the NOTIFY channel for this schema's commits
 	now     func() time.Time
+	replica atomic.Pointer[string] // written on audit entries (SetReplica)
 
 	closeOnce sync.Once
+}
+
+// SetReplica names this process on the audit entries it writes that name
+// none (sluice.AuditEntry.Replica): the gateway gives its fleet name, so
+// that the audit says which of several replicas took each action. Until it
+// is called, entries carry none.
+func (s *Store) SetReplica(name string) { s.replica.Store(&name) }
+
+// Replica returns the name given to SetReplica, or "".
+func (s *Store) Replica() string {
+	if p := s.replica.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // Open connects to the PostgreSQL server that dsn names and applies any

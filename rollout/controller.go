@@ -110,6 +110,15 @@ type Options struct {
 	// still runs (fleet.Drain.Alive). Nil means this process is the only
 	// one: any other owner is gone.
 	Alive func(ctx context.Context, replica string) (bool, error)
+	// Hold, on a shared store, takes a fleet-wide lock by name without
+	// waiting (ok false: another replica holds it), freed by release or
+	// when this process dies (postgres.Store.TryHold). A fire drill holds
+	// "drill:MODEL" for its length and a rollout's start looks at it, so a
+	// drill through one replica and a drill or rollout of the model through
+	// another do not overlap: each took the other's canary for the routing
+	// to restore, and left it in force. Nil means this process is the only
+	// one, and its own drills are all there is to know of.
+	Hold func(ctx context.Context, name string) (release func(), ok bool, err error)
 	// OrphanAfter is how long after a rollback its side effects must still
 	// be pending, with their owner gone, before the leader completes them;
 	// zero means DefaultOrphanAfter (10 s).
@@ -322,6 +331,9 @@ func (c *Controller) Start(ctx context.Context, actor, reason string, spec sluic
 	if err != nil {
 		return sluice.Rollout{}, err
 	}
+	if err := c.noDrillElsewhere(ctx, spec.Model); err != nil {
+		return sluice.Rollout{}, err
+	}
 	id := fmt.Sprintf("%s-%s", spec.Model, c.opt.Now().UTC().Format("20060102-150405.000"))
 	r, err := c.start(ctx, actor, reason, id, spec)
 	if sluice.ErrorCode(err) == sluice.CodeConflict && c.opt.Control.Reload(ctx) == nil {
@@ -410,8 +422,23 @@ func (c *Controller) Act(ctx context.Context, actor, model string, kind EventKin
 		if cur == nil {
 			return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeNotFound, "model %s has no rollout: start one with sluice rollout start %s --to VERSION", model, model)
 		}
-		return Next(*cur, Event{Kind: kind, Message: message}, now)
+		return Next(*cur, Event{Kind: kind, Message: message, Actor: actor}, now)
 	})
+}
+
+// verdictSummary returns the verdict raw holds without its per-metric rows
+// (a few hundred bytes instead of kilobytes, for an audit entry written at
+// every analysis), or nil.
+func verdictSummary(raw json.RawMessage) *sluice.Verdict {
+	if len(raw) == 0 {
+		return nil
+	}
+	var v sluice.Verdict
+	if json.Unmarshal(raw, &v) != nil || v.At.IsZero() {
+		return nil
+	}
+	v.Metrics = nil
+	return &v
 }
 
 type stepFunc func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error)
@@ -457,7 +484,16 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 		if cur != nil && cur.ID == next.ID {
 			before = map[string]any{"phase": cur.Phase, "percent": cur.Percent, "stage": cur.StageIndex}
 		}
-		e.AddAudit(action, model, next.ID, before, map[string]any{"phase": next.Phase, "percent": next.Percent, "stage": next.StageIndex, "decision": next.Decision})
+		after := map[string]any{"phase": next.Phase, "percent": next.Percent, "stage": next.StageIndex, "decision": next.Decision}
+		if action == "rollout.analysis" {
+			// The verdict's summary, so that a dashboard on a replica
+			// started since (or restarted) lists the rollout's earlier
+			// verdicts as the others do: the rollout keeps only its last.
+			if v := verdictSummary(next.LastVerdict); v != nil {
+				after["verdict"] = v
+			}
+		}
+		e.AddAudit(action, model, next.ID, before, after)
 		return nil
 	})
 	if err != nil {
@@ -702,6 +738,11 @@ type commit struct {
 	// note, when set, is added to the timings' and the alerts' messages:
 	// the side effects are another process's, completed here.
 	note string
+	// shiftedBy, when set, names the process whose rollback this
+	// completes: it shifted the traffic, and its time died with it, so
+	// the timings hold the drain alone (they said "traffic shifted in
+	// 0.0 ms").
+	shiftedBy string
 }
 
 // afterCommit runs the side effects of a transition.
@@ -760,6 +801,9 @@ func (c *Controller) afterCommit(ctx context.Context, r sluice.Rollout, acts []A
 		c.unwound[r.ID] = true // the drain and unload are done here
 		c.mu.Unlock()
 		timings = map[string]any{"traffic_shift_ms": ms(shift), "drain_ms": ms(drain), "total_ms": ms(shift + drain)}
+		if cm.shiftedBy != "" {
+			timings = map[string]any{"drain_ms": ms(drain)}
+		}
 		c.opt.Logger.Info("rollback", "rollout", r.ID, "traffic_shift", shift, "drain", drain)
 		if c.recordTimings(ctx, r, timings, cm.note) {
 			c.mu.Lock()
@@ -794,7 +838,10 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // not refused new rollouts for as long as this process runs.
 func (c *Controller) recordTimings(ctx context.Context, r sluice.Rollout, timings map[string]any, note string) bool {
 	data, _ := json.Marshal(timings)
-	msg := fmt.Sprintf("traffic shifted in %.1f ms; in-flight candidate requests drained in %.1f ms", timings["traffic_shift_ms"], timings["drain_ms"]) + note
+	msg := fmt.Sprintf("in-flight candidate requests drained in %.1f ms; the traffic shift's time was not recorded", timings["drain_ms"]) + note
+	if shift, ok := timings["traffic_shift_ms"]; ok {
+		msg = fmt.Sprintf("traffic shifted in %.1f ms; in-flight candidate requests drained in %.1f ms", shift, timings["drain_ms"]) + note
+	}
 	wait := time.Second
 	for attempt := 1; ; attempt++ {
 		err := c.clearUnwinding(ctx, r, "rollback_timings", msg, data)

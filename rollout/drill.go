@@ -35,6 +35,31 @@ type Sender func(ctx context.Context, model string) (string, error)
 // when the caller has gone away.
 const drillTimeout = 30 * time.Second
 
+// drillHold names the fleet-wide lock a fire drill of model holds.
+func drillHold(model string) string { return "drill:" + model }
+
+func errDrillElsewhere(model, what string) error {
+	return sluice.Errorf(sluice.CodeConflict, "model %s has a fire drill under way through another replica: %s (a drill takes seconds)", model, what)
+}
+
+// noDrillElsewhere refuses, on a shared store, a rollout of model while
+// another replica drills it. The drill's own transaction refuses a canary
+// once a rollout is under way, so either order is caught.
+func (c *Controller) noDrillElsewhere(ctx context.Context, model string) error {
+	if c.opt.Hold == nil {
+		return nil
+	}
+	release, ok, err := c.opt.Hold(ctx, drillHold(model))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errDrillElsewhere(model, "start the rollout when it has finished")
+	}
+	release()
+	return nil
+}
+
 // drillUnderway reports whether model has a fire drill running here.
 func (c *Controller) drillUnderway(model string) bool {
 	c.mu.Lock()
@@ -95,6 +120,17 @@ func (c *Controller) Drill(ctx context.Context, actor, reason, model, candidate 
 		delete(c.drilling, model)
 		c.mu.Unlock()
 	}()
+	if c.opt.Hold != nil {
+		// Deferred before the restore, so released after it.
+		release, ok, err := c.opt.Hold(ctx, drillHold(model))
+		if err != nil {
+			return DrillReport{}, err
+		}
+		if !ok {
+			return DrillReport{}, errDrillElsewhere(model, "wait for it to finish")
+		}
+		defer release()
+	}
 	why := func(what string) string { return "fire drill: " + what + ": " + reason }
 
 	prev := m.Clone()

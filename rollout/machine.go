@@ -35,8 +35,15 @@ type Event struct {
 	// StageSamples is the number of candidate requests since the current
 	// stage started (shadow pairs in the shadow phase), for EvAnalysis.
 	StageSamples int
-	// Message is the reason for an abort or a failed warm-up.
+	// Message is the reason for an abort or a failed warm-up, or the one
+	// an operator gave for another action (empty when none was given).
 	Message string
+	// Actor is who asked for an operator's action (promote, pause, resume,
+	// abort, undo): the timeline and the alerts name them, as the audit
+	// does, so that with several operators on several replicas the
+	// rollout itself says who paused it. Empty for the controller's own
+	// events.
+	Actor string
 	// GateErrors, for EvAnalysis, say which Prometheus gates could not be
 	// evaluated and why (promgate.Errors); the verdict already holds every
 	// gate's row (promgate.Merge).
@@ -285,7 +292,11 @@ func Next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 	case EvPromote:
 		switch r.Phase {
 		case sluice.PhaseProgressing, sluice.PhasePreview, sluice.PhaseShadow, sluice.PhasePaused:
-			r, acts := promote(r, now, "promoted by an operator")
+			why := "promoted by an operator"
+			if ev.Actor != "" {
+				why = "promoted by " + ev.Actor
+			}
+			r, acts := promote(r, now, why+reasonSuffix(": ", ev.Message))
 			return r, acts, nil
 		}
 		return r, nil, phaseError(r, "promote")
@@ -296,7 +307,7 @@ func Next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 			r.PausedFrom = r.Phase
 			r.PausedAt = now
 			r.Phase = sluice.PhasePaused
-			event(&r, now, "paused", "paused: traffic stays at "+sluice.FormatPercent(r.Percent)+"% on the candidate; "+ev.Message, nil)
+			event(&r, now, "paused", "paused"+by(ev)+": traffic stays at "+sluice.FormatPercent(r.Percent)+"% on the candidate"+reasonSuffix("; ", ev.Message), nil)
 			return r, nil, nil
 		}
 		return r, nil, phaseError(r, "pause")
@@ -309,13 +320,13 @@ func Next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 		r.PausedAt = time.Time{}
 		r.HoldFrom = now      // the hold goes on from HeldFor; the stage's sample from its start
 		r.GateErrorStreak = 0 // the operator fixed the gates, or wants another try
-		event(&r, now, "resumed", "resumed; the stage's hold continues from "+r.HeldFor.D().Round(time.Second).String(), nil)
+		event(&r, now, "resumed", "resumed"+by(ev)+"; the stage's hold continues from "+r.HeldFor.D().Round(time.Second).String()+reasonSuffix("; ", ev.Message), nil)
 		return r, nil, nil
 	case EvAbort:
 		if !r.Phase.Active() {
 			return r, nil, phaseError(r, "abort")
 		}
-		r, acts := stop(r, now, sluice.PhaseAborted, "aborted: "+ev.Message, "warning", nil)
+		r, acts := stop(r, now, sluice.PhaseAborted, "aborted"+by(ev)+": "+ev.Message, "warning", nil)
 		return r, acts, nil
 	case EvOutOfService:
 		switch r.Phase {
@@ -333,13 +344,13 @@ func Next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 		}
 		r.Phase = sluice.PhaseUndone
 		r.Percent = 0
-		r.Decision = "undone: traffic back on the routing from before the rollout; " + ev.Message
+		r.Decision = "undone" + by(ev) + ": traffic back on the routing from before the rollout; " + ev.Message
 		if r.PromotedFrom == "" {
 			// Promoted by a release that did not record it: no guess.
 			r.Decision += fmt.Sprintf(" (%s:%s's stage before the promotion was not recorded, so it stays production: deprecate it if it should not be served as released, sluice stage %s:%s deprecated --reason \"…\")", r.Spec.Model, r.Spec.Candidate, r.Spec.Model, r.Spec.Candidate)
 		}
 		event(&r, now, "undone", r.Decision, nil)
-		return r, []Action{{Kind: ActRestore}, {Kind: ActAlert, Severity: "warning", Message: fmt.Sprintf("rollout %s undone: %s", r.ID, ev.Message)}}, nil
+		return r, []Action{{Kind: ActRestore}, {Kind: ActAlert, Severity: "warning", Message: fmt.Sprintf("rollout %s undone%s: %s", r.ID, by(ev), ev.Message)}}, nil
 	}
 	return r, nil, sluice.Errorf(sluice.CodeInvalid, "unknown rollout event %q", ev.Kind)
 }
@@ -512,6 +523,23 @@ func stop(r sluice.Rollout, now time.Time, phase sluice.Phase, why, severity str
 		acts = append(acts, Action{Kind: ActDrain}, Action{Kind: ActUnload})
 	}
 	return r, append(acts, Action{Kind: ActAlert, Severity: severity, Message: fmt.Sprintf("rollout %s of %s:%s %s", r.ID, r.Spec.Model, r.Spec.Candidate, why)})
+}
+
+// by returns " by ACTOR" for an operator's event, or "".
+func by(ev Event) string {
+	if ev.Actor == "" {
+		return ""
+	}
+	return " by " + ev.Actor
+}
+
+// reasonSuffix returns sep and the reason, or "" when none was given (a
+// pause without --reason ended its event in a dangling "; ").
+func reasonSuffix(sep, reason string) string {
+	if reason == "" {
+		return ""
+	}
+	return sep + reason
 }
 
 func event(r *sluice.Rollout, now time.Time, kind, msg string, data any) {

@@ -97,8 +97,8 @@ func NewMetrics(ctl *control.Service, stageSamples func(*sluice.Rollout) int) *M
 	m.need = d("sluice_rollout_stage_samples_needed", "Candidate requests (or shadow pairs) the current stage of the model's running rollout needs before it may advance.")
 	m.arm = d("sluice_rollout_arm_info", "1 for each arm of the model's running rollout: role baseline or candidate, with its version tag.", "version", "role")
 	m.rollback = d("sluice_rollout_rollback_seconds", "Timings of the latest rollback (or abort) of the model's latest rollout: traffic_shift, drain and total.", "part")
-	m.startedTotal = d("sluice_rollouts_started_total", "Rollouts started since this process started.")
-	m.endedTotal = d("sluice_rollouts_total", "Rollouts that ended since this process started, by outcome (promoted, rolled_back, aborted, failed, completed, undone).", "outcome")
+	m.startedTotal = d("sluice_rollouts_started_total", "Rollouts started since this process started. Every replica counts every rollout it sees: aggregate replicas with max, not sum.")
+	m.endedTotal = d("sluice_rollouts_total", "Rollouts that ended since this process started, by outcome (promoted, rolled_back, aborted, failed, completed, undone). Every replica counts every rollout it sees: aggregate replicas with max, not sum.", "outcome")
 	ctl.Subscribe(m.observe)
 	return m
 }
@@ -213,15 +213,22 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 			if e.Kind != "rollback_timings" {
 				continue
 			}
+			// A rollback completed for a process that died holds the
+			// drain alone: the traffic shift's time died with it.
 			var t struct {
-				Shift float64 `json:"traffic_shift_ms"`
-				Drain float64 `json:"drain_ms"`
-				Total float64 `json:"total_ms"`
+				Shift *float64 `json:"traffic_shift_ms"`
+				Drain *float64 `json:"drain_ms"`
+				Total *float64 `json:"total_ms"`
 			}
 			if json.Unmarshal(e.Data, &t) == nil {
-				gauge(m.rollback, t.Shift/1000, name, "traffic_shift")
-				gauge(m.rollback, t.Drain/1000, name, "drain")
-				gauge(m.rollback, t.Total/1000, name, "total")
+				for _, p := range []struct {
+					v    *float64
+					part string
+				}{{t.Shift, "traffic_shift"}, {t.Drain, "drain"}, {t.Total, "total"}} {
+					if p.v != nil {
+						gauge(m.rollback, *p.v/1000, name, p.part)
+					}
+				}
 			}
 			break
 		}

@@ -114,6 +114,6 @@ func (c *Controller) resumeUnwind(ctx context.Context, r sluice.Rollout, why str
 	c.countUnwinding(claimed)
 	note := fmt.Sprintf(" (completed by %s: %s)", c.opt.Replica, why)
 	c.spawn(true, func() {
-		c.afterCommit(context.WithoutCancel(ctx), claimed, acts, commit{rev: res.Revision, note: note})
+		c.afterCommit(context.WithoutCancel(ctx), claimed, acts, commit{rev: res.Revision, note: note, shiftedBy: u.Owner})
 	})
 }

@@ -22,6 +22,9 @@ func (s *Server) windows() rollout.Windows {
 		return s.Recorder
 	}
 	s.fleet = fleet.New(fleet.Options{Recorder: s.Recorder, Store: s.replica.store, Logger: s.logger})
+	// The audit names the replica that took each action under the same
+	// name as its beats and its rollback work.
+	s.replica.store.SetReplica(s.fleet.Replica())
 	s.Recorder.Registry().MustRegister(s.fleet)
 	return s.fleet
 }
@@ -39,6 +42,7 @@ func (s *Server) fleetDrain(opt *rollout.Options) {
 	}
 	s.drain = fleet.NewDrain(fleet.DrainOptions{Store: s.replica.store, Replica: s.fleet.Replica(), InFlight: s.Proxy.InFlightVersions, Logger: s.logger})
 	opt.InFlightElsewhere, opt.Replica, opt.Alive = s.drain.InFlightElsewhere, s.fleet.Replica(), s.drain.Alive
+	opt.Hold = s.replica.store.TryHold // fire drills, fleet-wide
 }
 
 // publishRouted has this replica's beat say the revision it routes by. It
@@ -90,4 +94,13 @@ func (s *Server) flushFleet() {
 	if err := s.fleet.Flush(ctx); err != nil {
 		s.logger.Warn("the last observations of this replica are not written for the fleet-wide analysis", "err", err)
 	}
+}
+
+// Replica returns the name this replica writes on its audit entries, beats
+// and rollback work on a shared store, or "" on SQLite (one gateway).
+func (s *Server) Replica() string {
+	if s.fleet == nil {
+		return ""
+	}
+	return s.fleet.Replica()
 }

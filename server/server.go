@@ -382,7 +382,13 @@ func (s *Server) Start() error {
 	if s.adminSrv != nil {
 		s.serve(s.adminSrv, s.admLn)
 	}
-	s.logger.Info("sluice listening", "addr", s.Addr(), "admin", s.AdminAddr())
+	if s.fleet != nil {
+		// The name this replica's audit entries, beats and rollback work
+		// carry, so that an operator can tell which process took an action.
+		s.logger.Info("sluice listening", "addr", s.Addr(), "admin", s.AdminAddr(), "replica", s.fleet.Replica())
+	} else {
+		s.logger.Info("sluice listening", "addr", s.Addr(), "admin", s.AdminAddr())
+	}
 	return nil
 }
 

@@ -20,8 +20,8 @@ func (s *Store) insertAudit(ctx context.Context, tx *sql.Tx, entries ...sluice.A
 	if len(entries) == 0 {
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit (at, actor, action, model, subject, before, after, reason)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit (at, actor, action, model, subject, before, after, reason, replica)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return fmt.Errorf("write audit: %w", err)
 	}
@@ -32,7 +32,7 @@ func (s *Store) insertAudit(ctx context.Context, tx *sql.Tx, entries ...sluice.A
 		if err != nil {
 			return err
 		}
-		if _, err := stmt.ExecContext(ctx, at, a.Actor, a.Action, a.Model, a.Subject, rawArg(a.Before), rawArg(a.After), a.Reason); err != nil {
+		if _, err := stmt.ExecContext(ctx, at, a.Actor, a.Action, a.Model, a.Subject, rawArg(a.Before), rawArg(a.After), a.Reason, a.Replica); err != nil {
 			return fmt.Errorf("write audit %s: %w", a.Action, err)
 		}
 	}
@@ -41,7 +41,7 @@ func (s *Store) insertAudit(ctx context.Context, tx *sql.Tx, entries ...sluice.A
 
 // Audit returns the audit entries matching q, newest first unless
 // q.Ascending. Order is by id, which is commit order. Action is a prefix and
-// Text a case-sensitive substring of actor, subject or reason; both are
+// Text a case-sensitive substring of actor, subject, reason or replica; both are
 // matched literally, with no wildcards.
 func (s *Store) Audit(ctx context.Context, q sluice.AuditQuery) ([]sluice.AuditEntry, error) {
 	var where []string
@@ -58,10 +58,10 @@ func (s *Store) Audit(ctx context.Context, q sluice.AuditQuery) ([]sluice.AuditE
 	}
 	timeRange(&where, &args, q.Since, q.Until)
 	if q.Text != "" {
-		where = append(where, "(instr(actor, ?) > 0 OR instr(subject, ?) > 0 OR instr(reason, ?) > 0)")
-		args = append(args, q.Text, q.Text, q.Text)
+		where = append(where, "(instr(actor, ?) > 0 OR instr(subject, ?) > 0 OR instr(reason, ?) > 0 OR instr(replica, ?) > 0)")
+		args = append(args, q.Text, q.Text, q.Text, q.Text)
 	}
-	query := "SELECT id, at, actor, action, model, subject, before, after, reason FROM audit"
+	query := "SELECT id, at, actor, action, model, subject, before, after, reason, replica FROM audit"
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -86,7 +86,7 @@ func (s *Store) Audit(ctx context.Context, q sluice.AuditQuery) ([]sluice.AuditE
 				at            sql.NullInt64
 				before, after sql.NullString
 			)
-			if err := rows.Scan(&a.ID, &at, &a.Actor, &a.Action, &a.Model, &a.Subject, &before, &after, &a.Reason); err != nil {
+			if err := rows.Scan(&a.ID, &at, &a.Actor, &a.Action, &a.Model, &a.Subject, &before, &after, &a.Reason, &a.Replica); err != nil {
 				return err
 			}
 			a.At = timeCol(at)

@@ -79,7 +79,7 @@ func checkEntry(t *testing.T, got, want sluice.AuditEntry) {
 		t.Errorf("audit entry %s has ID %d, want a positive id", got.Action, got.ID)
 	}
 	if !micro(got.At).Equal(micro(want.At)) || got.Actor != want.Actor || got.Action != want.Action ||
-		got.Model != want.Model || got.Subject != want.Subject || got.Reason != want.Reason {
+		got.Model != want.Model || got.Subject != want.Subject || got.Reason != want.Reason || got.Replica != want.Replica {
 		t.Errorf("audit entry round-trip differs:\n got  %+v\n want %+v", got, want)
 	}
 	if !sameJSON(got.Before, want.Before) {
@@ -103,6 +103,8 @@ func testAuditRoundTrip(t *testing.T, s sluice.Store) {
 		{At: at(time.Second), Actor: "bob", Action: "version.register", Model: "chat", Subject: "chat:v1", After: json.RawMessage(`[1,2,3]`), Reason: "new build"},
 		{At: at(2 * time.Second), Actor: "carol", Action: "token.delete", Subject: "ci", Before: json.RawMessage(`{"role":"admin"}`), Reason: "rotated"},
 		{At: at(3 * time.Second), Actor: "dave", Action: "rollout.note", Reason: ""},
+		// The replica that took the action, on a shared store.
+		{At: at(4 * time.Second), Actor: "controller", Action: "rollout.analysis", Model: "chat", Reason: "analysis", Replica: "gw-2-41212-9f3ac0de"},
 	}
 	appendAudit(t, s, entries...)
 	got := allAudit(t, s)
@@ -174,7 +176,7 @@ func filterFixture(t *testing.T, s sluice.Store) {
 		sluice.AuditEntry{At: at(2 * time.Second), Actor: "controller", Action: "model.policy", Model: "chat", Reason: "canary step 5%"},
 		sluice.AuditEntry{At: at(3 * time.Second), Actor: "bob", Action: "model.labels", Model: "embed", Subject: "stable", Reason: "roll back after errors"},
 		sluice.AuditEntry{At: at(4 * time.Second), Actor: "bob", Action: "token.create", Subject: "ci-bot", Reason: "CI needs access"},
-		sluice.AuditEntry{At: at(5 * time.Second), Actor: "apply", Action: "rollout.model.policy", Model: "chat", Reason: "100%_done"},
+		sluice.AuditEntry{At: at(5 * time.Second), Actor: "apply", Action: "rollout.model.policy", Model: "chat", Reason: "100%_done", Replica: "gw-3-7-0a1b"},
 	)
 }
 
@@ -240,6 +242,7 @@ func testAuditFilterText(t *testing.T, s sluice.Store) {
 	checkActions(t, s, sluice.AuditQuery{Text: "a", Model: "embed", Action: "model."}, "model.labels")   // combined
 	checkActions(t, s, sluice.AuditQuery{Text: "zzz"})                                                   // nothing
 	checkActions(t, s, sluice.AuditQuery{Text: "policy"})                                                // the action is not searched
+	checkActions(t, s, sluice.AuditQuery{Text: "gw-3"}, "rollout.model.policy")                          // replica
 	checkActions(t, s, sluice.AuditQuery{Text: "staging", Since: at(time.Second)}, "version.stage")      // with time
 	checkActions(t, s, sluice.AuditQuery{Text: "staging", Since: at(2 * time.Second)})                   // excluded by time
 	checkActions(t, s, sluice.AuditQuery{Text: "new build", Until: at(time.Second)}, "version.register") // with until

@@ -71,6 +71,9 @@ type verdictLog struct {
 	rollout string
 	last    json.RawMessage
 	list    []sluice.Verdict
+	// seeded is set once the verdicts from before this process heard of
+	// the rollout were read from the audit (seedVerdicts).
+	seeded bool
 }
 
 func newSampler(s *Server) *sampler {
@@ -476,6 +479,7 @@ func (s *Server) verdicts(w http.ResponseWriter, r *http.Request, _ *session, _ 
 	if ro := s.opt.Control.Registry().Rollouts[model]; ro != nil {
 		out.StageNeed = rollout.StageNeed(ro)
 	}
+	s.seedVerdicts(r, model)
 	s.samp.mu.Lock()
 	if l := s.samp.verdicts[model]; l != nil {
 		out.Rollout = l.rollout
@@ -483,6 +487,58 @@ func (s *Server) verdicts(w http.ResponseWriter, r *http.Request, _ *session, _ 
 	}
 	s.samp.mu.Unlock()
 	writeJSON(w, out)
+}
+
+// seedVerdicts puts before the verdicts of model's latest rollout that this
+// process heard of those from before, read once from the audit (each
+// analysis's entry holds its verdict's summary, without the per-metric
+// rows). A replica started or restarted during a rollout listed only the
+// verdicts since its start, so the dashboard's history depended on which
+// replica served it. A failed read is tried again at the next request.
+func (s *Server) seedVerdicts(r *http.Request, model string) {
+	s.samp.mu.Lock()
+	l := s.samp.verdicts[model]
+	if l == nil || l.seeded {
+		s.samp.mu.Unlock()
+		return
+	}
+	id := l.rollout
+	s.samp.mu.Unlock()
+	entries, err := s.opt.Control.Store().Audit(r.Context(), sluice.AuditQuery{Model: model, Action: "rollout.analysis", Text: id, Limit: maxVerdictsKept})
+	if err != nil {
+		s.opt.Logger.Warn("dashboard: read earlier verdicts from the audit", "rollout", id, "err", err)
+		return
+	}
+	var older []sluice.Verdict // oldest first; the audit answers newest first
+	for i := len(entries) - 1; i >= 0; i-- {
+		if entries[i].Subject != id {
+			continue
+		}
+		var after struct {
+			Verdict *sluice.Verdict `json:"verdict"`
+		}
+		if json.Unmarshal(entries[i].After, &after) != nil || after.Verdict == nil || after.Verdict.At.IsZero() {
+			continue // written by a release that did not record it
+		}
+		if after.Verdict.Metrics == nil {
+			after.Verdict.Metrics = []sluice.MetricVerdict{}
+		}
+		older = append(older, *after.Verdict)
+	}
+	s.samp.mu.Lock()
+	defer s.samp.mu.Unlock()
+	if s.samp.verdicts[model] != l || l.seeded {
+		return // another rollout began, or another request seeded it
+	}
+	l.seeded = true
+	if len(l.list) > 0 {
+		first := l.list[0].At
+		older = slices.DeleteFunc(older, func(v sluice.Verdict) bool { return !v.At.Before(first) })
+	}
+	l.list = append(older, l.list...)
+	if len(l.list) > maxVerdictsKept {
+		l.list = slices.Delete(l.list, 0, len(l.list)-maxVerdictsKept)
+	}
 }
 
 // chartedVersions picks at most maxVersionsCharted of the observed versions

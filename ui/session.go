@@ -203,7 +203,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	secret := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(req.Token), "Bearer "))
-	tok, err := s.auth.AuthenticateSecret(r.Context(), secret)
+	tok, err := s.auth.AuthenticateAdmin(r.Context(), secret) // a token just created through another replica too
 	if err != nil {
 		if sluice.ErrorCode(err) == sluice.CodeUnauthorized {
 			err = sluice.Errorf(sluice.CodeUnauthorized, "this token is not known: paste an admin token (sluice token create makes one; a new gateway prints one on first start)")

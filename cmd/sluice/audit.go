@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"text/tabwriter"
 	"time"
@@ -78,10 +79,23 @@ func (c *cli) auditCmd() *cobra.Command {
 			if c.output == "json" {
 				return c.printJSON(list)
 			}
+			// On a shared store each entry names the replica that took
+			// it (which one an operator's CLI reached, which leader's
+			// controller made a step); on SQLite there is one gateway
+			// and no column.
+			replicas := slices.ContainsFunc(list, func(e sluice.AuditEntry) bool { return e.Replica != "" })
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tWHEN (UTC)\tACTOR\tACTION\tMODEL\tSUBJECT\tREASON")
+			if replicas {
+				fmt.Fprintln(tw, "ID\tWHEN (UTC)\tACTOR\tREPLICA\tACTION\tMODEL\tSUBJECT\tREASON")
+			} else {
+				fmt.Fprintln(tw, "ID\tWHEN (UTC)\tACTOR\tACTION\tMODEL\tSUBJECT\tREASON")
+			}
 			for _, e := range list {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.At.UTC().Format("2006-01-02 15:04:05"), e.Actor, e.Action, dash(e.Model), dash(e.Subject), e.Reason)
+				actor := e.Actor
+				if replicas {
+					actor += "\t" + dash(e.Replica)
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.At.UTC().Format("2006-01-02 15:04:05"), actor, e.Action, dash(e.Model), dash(e.Subject), e.Reason)
 			}
 			return tw.Flush()
 		},
@@ -91,7 +105,7 @@ func (c *cli) auditCmd() *cobra.Command {
 	f.StringVar(&q.Action, "action", "", "only actions starting with this (e.g. model., version.stage)")
 	f.StringVar(&since, "since", "", "only entries since this time or duration ago (e.g. 24h)")
 	f.StringVar(&until, "until", "", "only entries before this time")
-	f.StringVar(&q.Text, "grep", "", "only entries whose actor, subject or reason contains this")
+	f.StringVar(&q.Text, "grep", "", "only entries whose actor, subject, reason or replica contains this")
 	f.IntVar(&q.Limit, "limit", 100, fmt.Sprintf("at most this many entries, newest first (up to %d)", api.MaxLimit))
 	return cmd
 }
@@ -111,7 +125,11 @@ func printAt(c *cli, res api.RoutingAt) {
 		fmt.Fprintf(c.stdout, "  label %s -> %s\n", l, res.Labels[l])
 	}
 	if !res.Since.IsZero() {
-		fmt.Fprintf(c.stdout, "  in force since %s (audit #%d by %s: %s)\n", res.Since.UTC().Format("2006-01-02 15:04:05"), res.Entry.ID, res.Entry.Actor, res.Entry.Reason)
+		by := res.Entry.Actor
+		if res.Entry.Replica != "" {
+			by += " on " + res.Entry.Replica
+		}
+		fmt.Fprintf(c.stdout, "  in force since %s (audit #%d by %s: %s)\n", res.Since.UTC().Format("2006-01-02 15:04:05"), res.Entry.ID, by, res.Entry.Reason)
 	}
 	if res.WindowEndsNow {
 		fmt.Fprintf(c.stdout, "  request log %s to now, %s (the window to %s is not over yet):\n", res.WindowStart.UTC().Format("15:04:05"),

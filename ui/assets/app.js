@@ -257,10 +257,9 @@
       const msg = h("span", {}, e.message);
       if (e.kind === "rollback_timings" && e.data) {
         const d = e.data;
-        msg.append(h("span", { class: "timings" },
-          h("span", {}, "shift ", h("b", {}, num(d.traffic_shift_ms, 1) + " ms")),
-          h("span", {}, "drain ", h("b", {}, num(d.drain_ms, 1) + " ms")),
-          h("span", {}, "total ", h("b", {}, num(d.total_ms, 1) + " ms"))));
+        // A rollback completed for a replica that died has the drain alone.
+        const parts = [["shift", d.traffic_shift_ms], ["drain", d.drain_ms], ["total", d.total_ms]].filter((p) => p[1] !== undefined);
+        msg.append(h("span", { class: "timings" }, ...parts.map((p) => h("span", {}, p[0] + " ", h("b", {}, num(p[1], 1) + " ms")))));
       } else if (e.data && e.data.metrics) {
         msg.append(" ", h("button", { class: "link", onclick: () => { state.shownVerdict = e.data; renderVerdict($("verdict-box"), e.data, "Verdict of " + localTime(e.at)); } }, "numbers"));
       }
