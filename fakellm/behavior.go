@@ -137,7 +137,7 @@ type Behavior struct {
 	ReportCache  bool    `yaml:"report_cache" json:"report_cache"`
 	CacheHitRate float64 `yaml:"cache_hit_rate" json:"cache_hit_rate"`
 	// ToolCallRate is the fraction of successful, non-refused answers to
-	// chat requests that offer tools (a non-empty tools or functions array
+	// chat and Responses requests that offer tools (a non-empty tools or functions array
 	// not turned off by tool_choice or function_call "none") that call the
 	// first tool offered instead of answering in text. Requests without
 	// tools are answered in text whatever it says.

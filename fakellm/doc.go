@@ -6,9 +6,12 @@
 // time to first token, output length, refusal, tool call) from a caller-supplied
 // *rand.Rand and never looks at a clock, so the simulator can drive it on a
 // virtual clock. The Server wraps that model in an OpenAI-compatible HTTP API
-// (/v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models,
-// /health), with server-sent-event streaming paced by tokens_per_second, and
-// fault controls for tests: SetHealthy, SetHang, Kill and live SetBehavior.
+// (/v1/chat/completions, /v1/completions, /v1/responses, /v1/embeddings,
+// /v1/models, /health), with server-sent-event streaming paced by
+// tokens_per_second, and fault controls for tests: SetHealthy, SetHang, Kill
+// and live SetBehavior. /v1/responses answers in the Responses shape and
+// keeps the responses it answered (unless "store": false), so a
+// previous_response_id it never answered gets a 404, as on a real backend.
 //
 // The Server waits on the wall clock (it stands in for a real backend);
 // only Sample and the types it returns are clock-free.
@@ -29,7 +32,7 @@
 //	  output_tokens: {mean: 120, spread: 60}   # uniform in [mean-spread, mean+spread]
 //	  error_rate: 0.002
 //	  refusal_rate: 0.01
-//	  tool_call_rate: 0.8   # of the answers to chat requests that offer tools
+//	  tool_call_rate: 0.8   # of the answers to chat and Responses requests that offer tools
 //	categories:
 //	  code:
 //	    <<: *default        # YAML merge: a category replaces the default wholesale

@@ -19,6 +19,11 @@ type generation struct {
 	// tool is the name (a raw JSON string) of the tool the answer calls,
 	// nil for a text answer.
 	tool []byte
+	// respID, prev and noStore are a Responses answer's id, the raw
+	// previous_response_id it continues (or nil) and its "store": false.
+	respID  string
+	prev    []byte
+	noStore bool
 }
 
 // appendHead appends the fields every body and chunk starts with, up to and

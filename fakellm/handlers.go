@@ -127,6 +127,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.generate(w, r, kindChat)
 	case "/v1/completions":
 		s.generate(w, r, kindText)
+	case "/v1/responses":
+		s.responses(w, r)
 	case "/v1/embeddings":
 		s.embeddings(w, r)
 	case "/v1/models":
@@ -249,11 +251,13 @@ type genKind int
 const (
 	kindChat genKind = iota
 	kindText
+	kindResponses
 )
 
-// generate serves /v1/chat/completions and /v1/completions. A chat
-// request that offers tools gets, as Behavior.ToolCallRate draws, a call of
-// its first tool (finish reason "tool_calls") instead of text.
+// generate serves /v1/chat/completions, /v1/completions and /v1/responses.
+// A chat or Responses request that offers tools gets, as
+// Behavior.ToolCallRate draws, a call of its first tool (finish reason
+// "tool_calls", a function_call output item) instead of text.
 func (s *Server) generate(w http.ResponseWriter, r *http.Request, kind genKind) {
 	run, cfg := s.run.Load(), s.state.Load()
 	if run.stopped() {
@@ -264,11 +268,20 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, kind genKind) 
 	if !s.begin(w, r, run, cfg, st) {
 		return
 	}
+	if kind == kindResponses {
+		st.req.PromptBytes += inputTextLen(st.req.Input)
+		if !s.checkPrevious(w, st) {
+			return
+		}
+	}
 	start := time.Now()
 	o, seq := s.draw(r, cfg, st)
 	limit := st.req.MaxCompletionTokens
 	if limit <= 0 {
 		limit = st.req.MaxTokens
+	}
+	if kind == kindResponses {
+		limit = st.req.MaxOutputTokens
 	}
 	o.Limit(limit)
 	if o.Quality != 0 {
@@ -289,11 +302,23 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, kind genKind) 
 	}
 	if o.ToolCall {
 		// Only a chat request that offers a tool gets a call.
-		if g.tool = st.req.offersTool(); g.tool == nil || kind != kindChat {
+		if g.tool = st.req.offersTool(); g.tool == nil || kind == kindText {
 			g.tool, o.ToolCall = nil, false
 		} else {
 			o.Content, o.FinishReason = "", "tool_calls"
 			o.OutputTokens = EstimateTokens(len(g.tool) + len(`{}`))
+		}
+	}
+	if kind == kindResponses {
+		g.respID, g.prev, g.noStore = s.responseID(&g), st.req.PreviousID, st.req.NoStore
+		if !g.noStore {
+			// Kept from the start, as a server stores a response it is
+			// still generating.
+			s.stored.add(g.respID)
+		}
+		if st.req.Stream {
+			s.streamResponses(w, r, run, st, &g)
+			return
 		}
 	}
 	if st.req.Stream {
@@ -303,7 +328,11 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, kind genKind) 
 	if !s.pause(r, st, run, o.Latency) {
 		return
 	}
-	st.out = g.appendResponse(st.out[:0], st.model)
+	if kind == kindResponses {
+		st.out = g.appendRespObject(st.out[:0], st.model, true)
+	} else {
+		st.out = g.appendResponse(st.out[:0], st.model)
+	}
 	w.Header()["Content-Type"] = ctJSON
 	_, _ = w.Write(st.out)
 }

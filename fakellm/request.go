@@ -31,6 +31,14 @@ type request struct {
 	// is set by tool_choice or function_call "none".
 	Tool     []byte
 	ToolsOff bool
+	// MaxOutputTokens is a Responses request's max_output_tokens.
+	MaxOutputTokens int
+	// PreviousID is a Responses request's previous_response_id, a raw
+	// JSON string, or nil.
+	PreviousID []byte
+	// NoStore is set by a Responses request's "store": false: its answer
+	// is not kept for a later previous_response_id.
+	NoStore bool
 }
 
 // defaultTool names a tool offered without a name.
@@ -108,6 +116,22 @@ func parseRequest(body []byte, req *request) error {
 			v, err := s.value()
 			req.Input = v
 			return err
+		case "instructions":
+			v, err := s.value()
+			req.PromptBytes += rawTextLen(v)
+			return err
+		case "max_output_tokens":
+			return s.integer("max_output_tokens", &req.MaxOutputTokens)
+		case "previous_response_id":
+			v, err := s.value()
+			if err == nil && len(v) > 2 && v[0] == '"' {
+				req.PreviousID = v
+			}
+			return err
+		case "store":
+			v, err := s.value()
+			req.NoStore = string(v) == "false"
+			return err
 		case "encoding_format":
 			v, err := s.value()
 			req.EncodingFormat = v
@@ -141,7 +165,8 @@ func parseRequest(body []byte, req *request) error {
 }
 
 // toolName scans one element of a tools array (or, legacy, of functions)
-// and sets *name to its function's name when it has one.
+// and sets *name to its function's name when it has one: the chat shape's
+// function.name, or the Responses shape's name.
 func (s *jsonScanner) toolName(legacy bool, name *[]byte) error {
 	if s.peek() != '{' {
 		return s.skip()
@@ -160,6 +185,10 @@ func (s *jsonScanner) toolName(legacy bool, name *[]byte) error {
 		return s.object(named)
 	}
 	return s.object(func(key []byte) error {
+		if string(key) == "name" {
+			// A Responses tool: {"type": "function", "name": ...}.
+			return named(key)
+		}
 		if string(key) != "function" || s.peek() != '{' {
 			return s.skip()
 		}

@@ -28,6 +28,10 @@ type Server struct {
 	total    atomic.Int64
 	counters sync.Map
 	handler  http.Handler
+	// idPrefix makes this server's response ids its own; stored keeps
+	// those a later previous_response_id may name.
+	idPrefix string
+	stored   storedIDs
 
 	mu    sync.Mutex // guards the fields below and serialises config writes
 	srv   *http.Server
@@ -68,7 +72,7 @@ func (r *runState) stopped() bool { return r.halted.Load() }
 // server serves nothing until Start, or use Handler with a server of your
 // own.
 func New(cfg Config) *Server {
-	s := &Server{conns: make(map[net.Conn]struct{})}
+	s := &Server{conns: make(map[net.Conn]struct{}), idPrefix: newIDPrefix()}
 	s.healthy.Store(true)
 	s.run.Store(newRun())
 	s.handler = http.HandlerFunc(s.serveHTTP)
@@ -247,7 +251,7 @@ func (s *Server) count(st *serverState, category string) {
 	s.counter(category).Add(1)
 }
 
-// Requests returns how many model requests (chat, completions, embeddings)
+// Requests returns how many model requests (chat, completions, responses, embeddings)
 // the server has received, failed and aborted ones included.
 func (s *Server) Requests() int64 { return s.total.Load() }
 

@@ -29,6 +29,39 @@ type fields struct {
 	// sluice.Observation.ToolsOffered, the denominator of the tool-call
 	// rate.
 	toolsOffered bool
+
+	// The Responses API (/v1/responses, set by forPath): responses says
+	// the request is one; prevID is its previous_response_id and
+	// safetyID its safety_identifier (sharing the body's memory, as user
+	// does), noStore its "store": false.
+	responses bool
+	prevID    string
+	safetyID  string
+	noStore   bool
+}
+
+// pathResponses is the Responses API's path.
+const pathResponses = "/v1/responses"
+
+// forPath completes f for the API path it was sent to. A Responses
+// stream always ends with its usage (in response.completed), so nothing
+// is asked for and nothing is hidden from the client: usageAsked stands
+// for that, as if the client had asked.
+func (f *fields) forPath(path string) {
+	if path == pathResponses {
+		f.responses = true
+		f.usageAsked = true
+	}
+}
+
+// stickyKey returns the body's sticky key: "user", else, for the
+// Responses API, safety_identifier, which OpenAI documents as the stable
+// id of the application's end user that replaces "user" there.
+func (f *fields) stickyKey() string {
+	if f.user == "" && f.responses {
+		return f.safetyID
+	}
+	return f.user
 }
 
 // The stream settings a request may not repeat: the proxy reads one (and
@@ -61,19 +94,28 @@ func readFields(body []byte) fields {
 		}
 		f.model = gjson.Result{Type: gjson.String, Raw: raw, Str: str, Index: r.model.start}
 	}
-	if r.user != nil {
-		if r.userEsc {
-			f.user = string(appendUnescaped(nil, r.user))
-		} else {
-			f.user = unsafe.String(&r.user[1], len(r.user)-2)
-		}
-	}
+	f.user = stringOf(r.user, r.userEsc)
+	f.prevID = stringOf(r.prevID, r.prevEsc)
+	f.safetyID = stringOf(r.safetyID, r.safetyEsc)
+	f.noStore = r.noStore
 	f.stream, f.usageAsked, f.hasOptions, f.dupModel, f.dupStream = r.stream, r.usageAsked, r.hasOptions, r.dupModel, r.dupStream
 	f.toolsOffered = r.tools && !r.noTools
 	if r.category != nil {
 		f.category = string(appendUnescaped(nil, r.category))
 	}
 	return f
+}
+
+// stringOf returns the text of the JSON string v, sharing v's memory
+// unless it has escapes; "" for nil.
+func stringOf(v []byte, esc bool) string {
+	if v == nil {
+		return ""
+	}
+	if esc {
+		return string(appendUnescaped(nil, v))
+	}
+	return unsafe.String(&v[1], len(v)-2)
 }
 
 // readFieldsGJSON is readFields by gjson, one read per field.
@@ -83,6 +125,13 @@ func readFieldsGJSON(body []byte) fields {
 	if u := gjson.GetBytes(body, "user"); u.Type == gjson.String {
 		f.user = u.Str
 	}
+	if u := gjson.GetBytes(body, "previous_response_id"); u.Type == gjson.String {
+		f.prevID = u.Str
+	}
+	if u := gjson.GetBytes(body, "safety_identifier"); u.Type == gjson.String {
+		f.safetyID = u.Str
+	}
+	f.noStore = gjson.GetBytes(body, "store").Type == gjson.False
 	if s := gjson.GetBytes(body, "stream"); s.Type == gjson.True {
 		f.stream = true
 		if so := gjson.GetBytes(body, "stream_options"); so.Exists() {

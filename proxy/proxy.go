@@ -121,6 +121,12 @@ type Options struct {
 	// feedback through POST /v1/feedback; default 100000. It costs 40 bytes
 	// per request, allocated by New.
 	FeedbackWindow int
+	// ResponseIDs is how many Responses API response ids the proxy
+	// remembers the version (and endpoint) of, so that a request that
+	// continues one (previous_response_id) reaches the backend that keeps
+	// it; default DefaultResponseIDs (about 150 bytes each, see
+	// affinity.go). The oldest are forgotten first.
+	ResponseIDs int
 }
 
 // Proxy is the OpenAI-compatible data plane handler.
@@ -133,6 +139,8 @@ type Proxy struct {
 	inflight  inflight
 	shadow    shadowState
 	feedback  *feedbackRing
+	// responseIDs remembers where Responses API answers were answered.
+	responseIDs *responseIDs
 	// forceHeader is Options.ForceHeader, canonical, when it is not the
 	// default; "" otherwise.
 	forceHeader string
@@ -171,6 +179,9 @@ func New(opt Options) *Proxy {
 	if opt.FeedbackWindow <= 0 {
 		opt.FeedbackWindow = 100_000
 	}
+	if opt.ResponseIDs <= 0 {
+		opt.ResponseIDs = DefaultResponseIDs
+	}
 	p := &Proxy{opt: opt, transport: opt.Transport, quality: opt.Quality}
 	if p.transport == nil {
 		p.up = newUpstream(opt.ConnectTimeout, opt.FirstByteTimeout)
@@ -181,6 +192,7 @@ func New(opt Options) *Proxy {
 	p.inflight.init()
 	p.shadow.init(opt.ShadowQueue, opt.ShadowPairs)
 	p.feedback = newFeedbackRing(opt.FeedbackWindow)
+	p.responseIDs = newResponseIDs(opt.ResponseIDs)
 	p.bufs.New = func() any { b := make([]byte, 0, 4<<10); return &b }
 	if h := textproto.CanonicalMIMEHeaderKey(opt.ForceHeader); h != "" && h != "X-Sluice-Version" {
 		p.forceHeader = h
@@ -209,7 +221,7 @@ func NewTransport(connect, firstByte time.Duration) *http.Transport {
 // ServeHTTP routes the OpenAI API paths.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
-	case "/v1/chat/completions", "/v1/completions", "/v1/embeddings":
+	case "/v1/chat/completions", "/v1/completions", pathResponses, "/v1/embeddings":
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", "POST")
 			WriteErrorStatus(w, http.StatusMethodNotAllowed, sluice.CodeBadRequest, r.URL.Path+" takes POST with a JSON body")
@@ -235,7 +247,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			p.serveModel(w, r, id)
 			return
 		}
-		writeErrorCode(w, sluice.CodeNotFound, "unknown path "+r.URL.Path+": Sluice serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models and /v1/feedback")
+		writeErrorCode(w, sluice.CodeNotFound, "unknown path "+r.URL.Path+": Sluice serves /v1/chat/completions, /v1/completions, /v1/responses, /v1/embeddings, /v1/models and /v1/feedback")
 	}
 }
 
@@ -264,6 +276,12 @@ type exchange struct {
 	// br reads a streamed answer's body from its first line on (pooled,
 	// streamReaders); nil until an attempt waits for that line.
 	br *bufio.Reader
+	// prev is where the response a Responses request continues
+	// (previous_response_id) was answered, when the proxy knows; nil
+	// otherwise.
+	prev *answeredBy
+	// endpoint is the backend base URL of the last attempt.
+	endpoint string
 }
 
 // releaseReader returns x.br to its pool.
@@ -328,8 +346,13 @@ func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	allowed := p.opt.ForceAllowed != nil && p.opt.ForceAllowed(r)
-	rq := route.Request{Model: x.f.model.Str, StickyKey: x.f.user, Header: r.Header, ForceAllowed: allowed, Category: x.category}
-	d, n, tab, err := p.decide(&rq)
+	rq := route.Request{Model: x.f.model.Str, StickyKey: x.f.stickyKey(), Header: r.Header, ForceAllowed: allowed, Category: x.category}
+	if x.f.prevID != "" {
+		if a, ok := p.responseIDs.get(x.f.prevID); ok {
+			x.prev = &a
+		}
+	}
+	d, n, tab, err := p.decide(&rq, &x)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -342,11 +365,15 @@ func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 
 // decide routes rq and counts the request in flight to the version it
 // chose (see hold), returning that version's counter, already raised, and
-// the table it routed by (see retryOn).
-func (p *Proxy) decide(rq *route.Request) (route.Decision, *atomic.Int64, *route.Table, error) {
+// the table it routed by (see retryOn). A request that continues a known
+// response goes to the version that answered it (previousDecision).
+func (p *Proxy) decide(rq *route.Request, x *exchange) (route.Decision, *atomic.Int64, *route.Table, error) {
 	tab := p.opt.Routes.Load()
 	for {
 		d, err := tab.Decide(rq)
+		if err == nil && x.prev != nil {
+			d, err = previousDecision(tab, d, x.f.prevID, *x.prev)
+		}
 		if err != nil {
 			return d, nil, nil, err
 		}
@@ -382,6 +409,7 @@ func (x *exchange) parse(categoryHeader string) error {
 		return sluice.Errorf(sluice.CodeBadRequest, "the request body must be a JSON object such as {\"model\": \"chat\", \"messages\": [...]}")
 	}
 	x.f = readFields(x.body)
+	x.f.forPath(x.r.URL.Path)
 	if !x.f.model.Exists() {
 		return sluice.Errorf(sluice.CodeBadRequest, "the request has no \"model\": set it to a model name such as \"chat\", a pin such as \"chat:v1.2.0\" or a label such as \"chat@canary\" (GET /v1/models lists them)")
 	}
@@ -603,7 +631,8 @@ func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target) (*htt
 		bp := p.bufs.Get().(*[]byte)
 		body := appendUpstreamBody((*bp)[:0], x.body, x.f, t.Upstream)
 		r := upRequest{path: x.r.URL.Path, header: x.r.Header, reqID: x.reqID, shadow: x.keep != nil && x.keep.shadow, body: body, deadline: x.deadline, holdFirstByte: x.f.stream}
-		resp, err := p.up.roundTrip(ctx, t.Endpoint(), &r)
+		x.endpoint = x.endpointFor(t)
+		resp, err := p.up.roundTrip(ctx, x.endpoint, &r)
 		*bp = body[:0]
 		p.bufs.Put(bp)
 		resp, class, err := classified(x, resp, err)
@@ -616,7 +645,8 @@ func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target) (*htt
 	if x.f.stream {
 		up = withUsageOption(up, x.f)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, backendURL(t.Endpoint(), x.r.URL.Path), bytes.NewReader(up))
+	x.endpoint = x.endpointFor(t)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, backendURL(x.endpoint, x.r.URL.Path), bytes.NewReader(up))
 	if err != nil {
 		return nil, "connect", err
 	}

@@ -79,7 +79,13 @@ func scorable(o *sluice.Observation) bool {
 // atomic load.
 func (p *Proxy) plan(x *exchange, t *route.Target) {
 	judged := p.opt.Judge != nil && x.r.URL.Path != "/v1/embeddings" && p.opt.Judge.Sample()
-	rule := p.shadow.pick(t)
+	var rule *shadowRule
+	if x.f.prevID == "" {
+		// A request that continues a response is not mirrored: the
+		// candidate's backend does not hold that response and would
+		// answer 404, which would count against the candidate.
+		rule = p.shadow.pick(t)
+	}
 	if !judged && rule == nil {
 		return
 	}
@@ -103,7 +109,7 @@ func (p *Proxy) afterAnswer(x *exchange, t *route.Target, obs *sluice.Observatio
 		if x.keep != nil && x.keep.judged {
 			p.opt.Judge.Submit(judge.Item{
 				RequestID: x.reqID, Model: obs.Model, Version: obs.Version, Category: obs.Category,
-				Prompt: promptText(x.body), Answer: x.keptText(judgeTextBytes), At: obs.At,
+				Prompt: promptText(x.body, x.f.responses), Answer: x.keptText(judgeTextBytes), At: obs.At,
 			})
 		}
 	}
@@ -123,11 +129,28 @@ func (p *Proxy) scoreHeuristic(obs *sluice.Observation, toolCall bool) {
 
 // promptText returns what the judge is shown of the request: the text of
 // the last user message of a chat request, or the prompt of a completion
-// (its first one when it is a list), cut to judge.MaxPromptChars.
-func promptText(body []byte) string {
+// (its first one when it is a list), or the input of a Responses request
+// (its last user message when it is a list), cut to judge.MaxPromptChars.
+func promptText(body []byte, responses bool) string {
 	if msgs := gjson.GetBytes(body, "messages"); msgs.IsArray() {
 		var last gjson.Result
 		msgs.ForEach(func(_, m gjson.Result) bool {
+			if m.Get("role").Str == "user" {
+				last = m.Get("content")
+			}
+			return true
+		})
+		return cutText(contentText(last), judge.MaxPromptChars)
+	}
+	if responses {
+		// Its input is a string, or a list of items whose last user
+		// message is the question.
+		in := gjson.GetBytes(body, "input")
+		if !in.IsArray() {
+			return cutText(in.Str, judge.MaxPromptChars)
+		}
+		var last gjson.Result
+		in.ForEach(func(_, m gjson.Result) bool {
 			if m.Get("role").Str == "user" {
 				last = m.Get("content")
 			}

@@ -15,12 +15,20 @@ func TestPromptText(t *testing.T) {
 		{"Nothing", `{"input":"embed me"}`, ""},
 	}
 	for _, tt := range tests {
-		if got := promptText([]byte(tt.body)); got != tt.want {
+		if got := promptText([]byte(tt.body), false); got != tt.want {
 			t.Errorf("%s: promptText = %q, want %q", tt.name, got, tt.want)
 		}
 	}
+	for body, want := range map[string]string{
+		`{"input":"what is up"}`: "what is up",
+		`{"instructions":"be brief","input":[{"role":"user","content":"a"},{"type":"function_call_output","call_id":"c","output":"{}"},{"role":"user","content":[{"type":"input_text","text":"b"}]}]}`: "b",
+	} {
+		if got := promptText([]byte(body), true); got != want {
+			t.Errorf("Responses %s: promptText = %q, want %q", body, got, want)
+		}
+	}
 	long := `{"prompt":"` + strings.Repeat("é", 3000) + `"}`
-	if got := promptText([]byte(long)); len(got) > 4000 || !strings.HasSuffix(got, "é") {
+	if got := promptText([]byte(long), false); len(got) > 4000 || !strings.HasSuffix(got, "é") {
 		t.Errorf("long prompt cut to %d bytes ending %q", len(got), got[len(got)-2:])
 	}
 }

@@ -47,7 +47,7 @@ func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class s
 	if x.f.stream && (strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") || resp.StatusCode < 300 && looksLikeSSE(x.br)) {
 		p.relayStream(x, t, resp, obs)
 	} else {
-		p.relayBody(x, resp, obs)
+		p.relayBody(x, t, resp, obs)
 	}
 }
 
@@ -77,7 +77,7 @@ func looksLikeSSE(br *bufio.Reader) bool {
 
 // relayBody copies a whole (non-streamed) answer to the client and reads
 // usage, finish reason and the text from it.
-func (p *Proxy) relayBody(x *exchange, resp *http.Response, obs *sluice.Observation) {
+func (p *Proxy) relayBody(x *exchange, t *route.Target, resp *http.Response, obs *sluice.Observation) {
 	bp := p.bufs.Get().(*[]byte)
 	defer p.bufs.Put(bp)
 	buf := bytes.NewBuffer((*bp)[:0])
@@ -117,13 +117,18 @@ func (p *Proxy) relayBody(x *exchange, resp *http.Response, obs *sluice.Observat
 			h.Set("Content-Type", "application/json")
 		}
 	}
+	if x.f.responses && resp.StatusCode < 300 {
+		// Read before the client has it: its id is remembered before the
+		// client can send the turn that continues it.
+		p.readResponse(x, t, got, obs)
+	}
 	x.w.WriteHeader(resp.StatusCode)
 	if _, err := x.w.Write(got); err != nil {
 		obs.ErrorClass = "canceled"
 	}
 	obs.Latency = p.opt.Now().Sub(x.sent)
 	obs.TTFT = obs.Latency
-	if resp.StatusCode < 300 {
+	if resp.StatusCode < 300 && !x.f.responses {
 		p.readAnswer(x, got, obs)
 	}
 }
@@ -200,6 +205,9 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 		// for usage; an allocation only in streams that have such lines.
 		held    []byte
 		sawData bool // the current event has had a data line
+		// rs is what a Responses stream's events say (x.f.responses);
+		// made for those alone, so a chat stream does not pay for it.
+		rs *respStream
 	)
 	write := func(b []byte) {
 		lastTo = toClient
@@ -289,6 +297,23 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 					inEvent = true
 					break
 				}
+				if x.f.responses {
+					// A Responses stream ends with its last event, not
+					// [DONE]; its usage is in that event's response.
+					if rs == nil {
+						rs = new(respStream)
+					}
+					first, end := p.readResponseEvent(x, t, payload, obs, rs)
+					done = done || end
+					if first && !gotFirst {
+						gotFirst = true
+						obs.TTFT = p.opt.Now().Sub(x.sent)
+					}
+					flushHeld()
+					write(line)
+					inEvent = true
+					break
+				}
 				if bytes.Contains(payload, []byte(`"usage"`)) {
 					u := gjson.GetBytes(payload, "usage")
 					if u.Type == gjson.JSON {
@@ -365,11 +390,15 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 		if inEvent {
 			ev = append(ev, '\n') // end the event the backend left open first
 		}
-		ev = append(ev, `data: {"error":{"message":`...)
-		ev = appendJSONString(ev, msg)
-		ev = append(ev, `,"type":"api_error","code":`...)
-		ev = appendJSONString(ev, string(code))
-		ev = append(ev, "}}\n\n"...)
+		if x.f.responses {
+			ev = appendRespStreamError(ev, code, msg)
+		} else {
+			ev = append(ev, `data: {"error":{"message":`...)
+			ev = appendJSONString(ev, msg)
+			ev = append(ev, `,"type":"api_error","code":`...)
+			ev = appendJSONString(ev, string(code))
+			ev = append(ev, "}}\n\n"...)
+		}
 		write(ev)
 		if fl != nil && !clientErr {
 			fl.Flush()

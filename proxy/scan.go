@@ -582,13 +582,18 @@ type requestFields struct {
 	// tools is set by a non-empty tools or functions array, noTools by
 	// tool_choice or function_call "none" (see fields.toolsOffered).
 	tools, noTools bool
+	// The Responses API's previous_response_id and safety_identifier
+	// (JSON strings or nil), and its "store": false.
+	prevID, safetyID   []byte
+	prevEsc, safetyEsc bool
+	noStore            bool
 }
 
 // scanRequest reads a request body's routing fields in one pass over its
 // top level; !ok means gjson must read it.
 func scanRequest(b []byte) (r requestFields, ok bool) {
 	inner := true
-	var seen [5]bool
+	var seen [8]bool
 	once := func(i int) bool {
 		if seen[i] {
 			return false
@@ -616,13 +621,14 @@ func scanRequest(b []byte) (r requestFields, ok bool) {
 				}
 			}
 		case "user":
-			if once(1) && isString(v.raw) {
-				if hasControl(v.raw) {
-					inner = false
-					break
-				}
-				r.user = v.raw
-				_, r.userEsc, _ = skipString(v.raw, 0)
+			inner = stringMember(v.raw, once(1), &r.user, &r.userEsc)
+		case "previous_response_id":
+			inner = stringMember(v.raw, once(5), &r.prevID, &r.prevEsc)
+		case "safety_identifier":
+			inner = stringMember(v.raw, once(6), &r.safetyID, &r.safetyEsc)
+		case "store":
+			if once(7) {
+				r.noStore = string(v.raw) == "false"
 			}
 		case "stream":
 			if once(2) {
@@ -689,6 +695,22 @@ func scanRequest(b []byte) (r requestFields, ok bool) {
 		r.hasOptions, r.usageAsked = false, false
 	}
 	return r, ok && inner
+}
+
+// stringMember keeps the string value raw of a member in *dst, with
+// whether it has escapes, when first is true (the first of duplicate keys,
+// as gjson reads) and it is a string. It returns false, for gjson to read
+// the body, when the string holds a control character (gjson cuts it).
+func stringMember(raw []byte, first bool, dst *[]byte, esc *bool) bool {
+	if !first || !isString(raw) {
+		return true
+	}
+	if hasControl(raw) {
+		return false
+	}
+	*dst = raw
+	_, *esc, _ = skipString(raw, 0)
+	return true
 }
 
 // nonEmptyArray reports whether the array at b[i] ('[') has an element;

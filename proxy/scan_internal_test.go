@@ -40,6 +40,13 @@ var requestSeeds = []string{
 	`{"model":"chat","tools":[{"type":"function"}],"tool_choice":"none"}`,
 	`{"model":"chat","functions":[{"name":"f"}],"function_call":"auto","tool_choice":{"type":"function"}}`,
 	`{"model":"chat","tools":null,"tool_choice":"required"}`,
+	// The Responses API's members.
+	`{"model":"chat","input":"hi","previous_response_id":"resp_1","store":false,"safety_identifier":"u-9"}`,
+	`{"model":"chat","input":[{"role":"user","content":"hi"}],"previous_response_id":"resp_\u0031","safety_identifier":"a\"b","store":true}`,
+	`{"model":"chat","previous_response_id":null,"store":null,"safety_identifier":7}`,
+	`{"model":"chat","previous_response_id":"r1","previous_response_id":"r2","store":false,"store":true}`,
+	`{"model":"chat","safety_identifier":"s","safety_identifier":"t","user":"u"}`,
+	`{"model":"chat","previous_response_id":"r\ud83d\ude00","store":"false"}`,
 }
 
 func FuzzScanRequest(f *testing.F) {
@@ -54,7 +61,8 @@ func FuzzScanRequest(f *testing.F) {
 		if got.model.Exists() != want.model.Exists() || got.model.Type != want.model.Type || got.model.Str != want.model.Str ||
 			(want.model.Exists() && (got.model.Index != want.model.Index || got.model.Raw != want.model.Raw)) ||
 			got.user != want.user || got.stream != want.stream || got.usageAsked != want.usageAsked ||
-			got.hasOptions != want.hasOptions || got.category != want.category || got.toolsOffered != want.toolsOffered {
+			got.hasOptions != want.hasOptions || got.category != want.category || got.toolsOffered != want.toolsOffered ||
+			got.prevID != want.prevID || got.safetyID != want.safetyID || got.noStore != want.noStore {
 			t.Fatalf("readFields(%q)\n got %+v\nwant %+v", body, got, want)
 		}
 	})
@@ -65,7 +73,7 @@ func TestReadFields_Seeds(t *testing.T) {
 		got, want := readFields([]byte(s)), readFieldsGJSON([]byte(s))
 		if got.model.Str != want.model.Str || got.user != want.user || got.stream != want.stream || got.usageAsked != want.usageAsked ||
 			got.hasOptions != want.hasOptions || got.category != want.category || got.model.Index != want.model.Index ||
-			got.toolsOffered != want.toolsOffered {
+			got.toolsOffered != want.toolsOffered || got.prevID != want.prevID || got.safetyID != want.safetyID || got.noStore != want.noStore {
 			t.Errorf("readFields(%q)\n got %+v\nwant %+v", s, got, want)
 		}
 	}

@@ -293,6 +293,7 @@ func (p *Proxy) runShadow(j *shadowJob) {
 		body: j.body, f: readFields(j.body), category: j.category,
 		keep: &keep{limit: pairTextBytes, judged: j.judged, shadow: true},
 	}
+	x.f.forPath(j.path)
 	if j.judged {
 		x.keep.limit = judgeTextBytes
 	}
@@ -315,7 +316,7 @@ func (p *Proxy) runShadow(j *shadowJob) {
 		if j.judged {
 			p.opt.Judge.Submit(judge.Item{
 				RequestID: j.reqID, Model: obs.Model, Version: obs.Version, Category: obs.Category,
-				Prompt: promptText(j.body), Answer: x.keptText(judgeTextBytes), At: obs.At, Shadow: true,
+				Prompt: promptText(j.body, x.f.responses), Answer: x.keptText(judgeTextBytes), At: obs.At, Shadow: true,
 			})
 		}
 	}

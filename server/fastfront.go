@@ -65,7 +65,7 @@ type fastFront struct {
 
 // hotPaths are the endpoints the fasthttp side serves itself (each maps to
 // itself, so a request's path costs no allocation).
-var hotPaths = map[string]string{"/v1/chat/completions": "/v1/chat/completions", "/v1/completions": "/v1/completions", "/v1/embeddings": "/v1/embeddings"}
+var hotPaths = map[string]string{"/v1/chat/completions": "/v1/chat/completions", "/v1/completions": "/v1/completions", "/v1/responses": "/v1/responses", "/v1/embeddings": "/v1/embeddings"}
 
 func (s *Server) newFastFront(addr net.Addr, hot http.Handler, slow *http.Server) *fastFront {
 	f := &fastFront{hot: hot, slow: slow, ln: newHandoffListener(addr), maxBody: s.Config.MaxBodyBytes, logger: s.logger,

@@ -1,0 +1,239 @@
+package proxy
+
+import (
+	"slices"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/route"
+)
+
+// The Responses API (POST /v1/responses): routed, relayed and measured as
+// chat is. What differs is read here: the answer's shape (output items,
+// usage as input_tokens and output_tokens, a status instead of a finish
+// reason), a stream's events (typed, ending with response.completed,
+// never [DONE]), and previous_response_id, which must reach the version
+// that answered the response it continues (affinity.go).
+//
+// Answers and events are read by gjson, not by the walker of scan.go: the
+// endpoint is new, its shapes are richer than a chat chunk's, and the
+// walker earns its code only where measurements show gjson costs (the
+// chat path).
+
+// previousDecision returns d routed to where the response prev names was
+// answered, when d is the gateway's choice (split, policy or rule) for
+// the same model: a request that names a version (pin, label, force
+// header) goes where it says. A version that can no longer serve (retired,
+// or rolled back and unloaded) no longer holds the response: the request
+// gets an error saying to start a new conversation.
+func previousDecision(tab *route.Table, d route.Decision, prevID string, prev answeredBy) (route.Decision, error) {
+	if !retriable(d.Route) {
+		return d, nil
+	}
+	model, _, ok := sluice.SplitFullID(prev.version)
+	if !ok || model != d.Target.Model {
+		return d, nil
+	}
+	t := tab.Target(prev.version)
+	if t == nil {
+		return route.Decision{Bucket: -1}, sluice.Errorf(sluice.CodeGone,
+			"previous_response_id %s was answered by %s, which has since been retired or rolled back and no longer holds the conversation: start a new conversation without previous_response_id (send the earlier turns in input instead)",
+			prevID, prev.version)
+	}
+	d.Target, d.Route, d.Bucket = t, RoutePrevious, -1
+	return d, nil
+}
+
+// endpointFor returns the endpoint of t an attempt goes to: the one that
+// answered the response the request continues, when t is its version and
+// still has it, else t's next one.
+func (x *exchange) endpointFor(t *route.Target) string {
+	if x.prev != nil && x.prev.version == t.ID && slices.Contains(t.Endpoints, x.prev.endpoint) {
+		return x.prev.endpoint
+	}
+	return t.Endpoint()
+}
+
+// rememberResponse notes that t answered the response id (from the
+// endpoint the attempt went to), for the requests that will continue it;
+// not for a request with "store": false (the backend keeps nothing), nor a
+// mirrored one (its client never sees the candidate's id).
+func (p *Proxy) rememberResponse(x *exchange, t *route.Target, id string) {
+	if x.f.noStore || x.keep != nil && x.keep.shadow {
+		return
+	}
+	p.responseIDs.put(id, t.ID, x.endpoint)
+}
+
+// respFinish maps a response's status (and, for an incomplete one, its
+// reason) to the chat vocabulary of finish reasons, so that the analysis
+// and the heuristic score read both endpoints alike.
+func respFinish(status, reason string, toolCall bool) string {
+	switch status {
+	case "completed":
+		if toolCall {
+			return "tool_calls" // as a chat answer that calls a tool
+		}
+		return "stop"
+	case "incomplete":
+		switch reason {
+		case "max_output_tokens":
+			return "length"
+		case "":
+			return "incomplete"
+		}
+		return reason // content_filter is the chat word too
+	}
+	return status
+}
+
+// respUsageInto sets obs's token counts from a Responses usage object.
+func respUsageInto(u gjson.Result, obs *sluice.Observation) {
+	obs.InputTokens = int(u.Get("input_tokens").Int())
+	obs.OutputTokens = int(u.Get("output_tokens").Int())
+	if c := u.Get("input_tokens_details.cached_tokens"); c.Type == gjson.Number {
+		obs.CacheReported = true
+		obs.CachedTokens = int(c.Int())
+	}
+}
+
+// respText collects an answer's text: its length, the kept text and the
+// prefix the refusal check reads.
+type respText struct {
+	prefix    [refusalPrefix]byte
+	prefixLen int
+	// refused is set by a refusal content part (or its delta): the model
+	// itself says it refused, as OpenAI's models do.
+	refused bool
+}
+
+func (rt *respText) add(x *exchange, obs *sluice.Observation, s string) {
+	obs.ResponseChars += len(s)
+	if k := x.keep; k != nil && k.limit > len(k.text) {
+		k.text = appendCapped(k.text, s, k.limit)
+	}
+	if rt.prefixLen < refusalPrefix {
+		rt.prefixLen += copy(rt.prefix[rt.prefixLen:], s)
+	}
+}
+
+// check sets obs.Refusal from what was collected.
+func (rt *respText) check(p *Proxy, obs *sluice.Observation) {
+	switch {
+	case rt.refused:
+		obs.Refusal = true
+	case p.opt.Refusal != nil && rt.prefixLen > 0:
+		obs.Refusal = p.opt.Refusal.Match(rt.prefix[:rt.prefixLen])
+	}
+}
+
+// readOutput reads a response's output items: their text, refusals and
+// function calls.
+func readOutput(x *exchange, out gjson.Result, obs *sluice.Observation, rt *respText) {
+	out.ForEach(func(_, item gjson.Result) bool {
+		switch item.Get("type").Str {
+		case "function_call":
+			obs.ToolCall = true
+		case "message":
+			item.Get("content").ForEach(func(_, part gjson.Result) bool {
+				switch part.Get("type").Str {
+				case "output_text":
+					rt.add(x, obs, part.Get("text").Str)
+				case "refusal":
+					rt.refused = true
+					rt.add(x, obs, part.Get("refusal").Str)
+				}
+				return true
+			})
+		}
+		return true
+	})
+}
+
+// readResponse reads a whole Responses answer: usage, text, tool calls,
+// the finish reason and the refusal check; and remembers its id.
+func (p *Proxy) readResponse(x *exchange, t *route.Target, body []byte, obs *sluice.Observation) {
+	r := gjson.ParseBytes(body)
+	if id := r.Get("id"); id.Type == gjson.String {
+		p.rememberResponse(x, t, id.Str)
+	}
+	p.readResponseObject(x, r, obs, &respText{})
+}
+
+// readResponseObject reads a finished response object (a whole answer, or
+// the response of a stream's last event), and the text collected so far.
+func (p *Proxy) readResponseObject(x *exchange, r gjson.Result, obs *sluice.Observation, rt *respText) {
+	if u := r.Get("usage"); u.IsObject() {
+		respUsageInto(u, obs)
+	}
+	if obs.ResponseChars == 0 && !obs.ToolCall {
+		// A whole answer, or a stream whose events carried no deltas:
+		// the output is read from the response itself.
+		readOutput(x, r.Get("output"), obs, rt)
+	} else if !obs.ToolCall {
+		r.Get("output").ForEach(func(_, item gjson.Result) bool {
+			obs.ToolCall = obs.ToolCall || item.Get("type").Str == "function_call"
+			return !obs.ToolCall
+		})
+	}
+	status := r.Get("status").Str
+	if status == "failed" {
+		obs.ErrorClass = "upstream_5xx"
+	}
+	obs.FinishReason = respFinish(status, r.Get("incomplete_details.reason").Str, obs.ToolCall)
+	rt.check(p, obs)
+}
+
+// respStream is what relayStream keeps of a Responses stream.
+type respStream struct {
+	text respText
+}
+
+// readResponseEvent reads one event of a Responses stream. first says it
+// is the answer's first token (text, reasoning, a refusal, or a function
+// call's item); end that it ends the stream (response.completed,
+// response.incomplete, response.failed, error).
+func (p *Proxy) readResponseEvent(x *exchange, t *route.Target, payload []byte, obs *sluice.Observation, rs *respStream) (first, end bool) {
+	switch typ := gjson.GetBytes(payload, "type").Str; typ {
+	case "response.output_text.delta":
+		rs.text.add(x, obs, gjson.GetBytes(payload, "delta").Str)
+		return true, false
+	case "response.refusal.delta":
+		rs.text.refused = true
+		rs.text.add(x, obs, gjson.GetBytes(payload, "delta").Str)
+		return true, false
+	case "response.reasoning_text.delta", "response.reasoning_summary_text.delta":
+		return true, false
+	case "response.output_item.added":
+		if gjson.GetBytes(payload, "item.type").Str == "function_call" {
+			obs.ToolCall = true
+			return true, false
+		}
+	case "response.created":
+		if id := gjson.GetBytes(payload, "response.id"); id.Type == gjson.String {
+			p.rememberResponse(x, t, id.Str)
+		}
+	case "response.completed", "response.incomplete", "response.failed":
+		p.readResponseObject(x, gjson.GetBytes(payload, "response"), obs, &rs.text)
+		if typ == "response.failed" {
+			obs.ErrorClass = "upstream_5xx"
+		}
+		return false, true
+	case "error":
+		obs.ErrorClass = "upstream_5xx"
+		rs.text.check(p, obs)
+		return false, true
+	}
+	return false, false
+}
+
+// appendRespStreamError appends the event that ends a Responses stream the
+// backend broke off, in the Responses shape: an "error" event.
+func appendRespStreamError(ev []byte, code sluice.Code, msg string) []byte {
+	ev = append(ev, "event: error\ndata: {\"type\":\"error\",\"code\":"...)
+	ev = appendJSONString(ev, string(code))
+	ev = append(ev, `,"message":`...)
+	ev = appendJSONString(ev, msg)
+	return append(ev, ",\"param\":null}\n\n"...)
+}
