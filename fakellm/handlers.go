@@ -310,11 +310,14 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, kind genKind) 
 		}
 	}
 	if kind == kindResponses {
-		g.respID, g.prev, g.noStore = s.responseID(&g), st.req.PreviousID, st.req.NoStore
+		id := s.responseID(g.id)
+		g.respID, g.prev, g.noStore = id, st.req.PreviousID, st.req.NoStore
 		if !g.noStore {
 			// Kept from the start, as a server stores a response it is
-			// still generating.
-			s.stored.add(g.respID)
+			// still generating. Stored from id, not g.respID: handing
+			// on a field of g made the compiler move g's answer (o) to
+			// the heap, an allocation on every chat request too.
+			s.stored.add(id)
 		}
 		if st.req.Stream {
 			s.streamResponses(w, r, run, st, &g)

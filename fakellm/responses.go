@@ -84,9 +84,9 @@ func (s *Server) checkPrevious(w http.ResponseWriter, st *reqState) bool {
 	return false
 }
 
-// responseID returns the id of the response of generation g.
-func (s *Server) responseID(g *generation) string {
-	return "resp_" + s.idPrefix + strconv.FormatUint(g.id, 16)
+// responseID returns the id of the response of the generation numbered id.
+func (s *Server) responseID(id uint64) string {
+	return "resp_" + s.idPrefix + strconv.FormatUint(id, 16)
 }
 
 // respStatus returns the Responses status of g and its incomplete reason.
