@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -31,5 +32,27 @@ func TestResponseIDs_Bounded(t *testing.T) {
 	r.put(long, "chat:v1", "http://a")
 	if _, ok := r.get(long); ok {
 		t.Error("an overlong id was kept")
+	}
+}
+
+// A gateway that serves no Responses request holds no ring: made whole
+// at the start, its slots cost 2.3 MiB of RSS. It grows to its bound, then
+// wraps, over many turns.
+func TestResponseIDs_GrowsThenWraps(t *testing.T) {
+	r := newResponseIDs(3)
+	if r.ring != nil || r.ids != nil {
+		t.Fatalf("a fresh memory holds a ring of %d and a map: want neither until an id comes", cap(r.ring))
+	}
+	for i := 1; i <= 10; i++ {
+		r.put(fmt.Sprintf("resp_%d", i), "chat:v1", "http://a")
+		if want := min(i, 3); len(r.ring) != want || len(r.ids) != want {
+			t.Fatalf("after %d ids: ring %d, map %d; want %d", i, len(r.ring), len(r.ids), want)
+		}
+	}
+	for i := 1; i <= 10; i++ {
+		_, ok := r.get(fmt.Sprintf("resp_%d", i))
+		if want := i > 7; ok != want {
+			t.Errorf("resp_%d known %v, want %v (the latest 3 of 10)", i, ok, want)
+		}
 	}
 }
