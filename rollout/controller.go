@@ -331,9 +331,11 @@ func (c *Controller) Start(ctx context.Context, actor, reason string, spec sluic
 	if err != nil {
 		return sluice.Rollout{}, err
 	}
-	if err := c.noDrillElsewhere(ctx, spec.Model); err != nil {
+	release, err := c.noDrillElsewhere(ctx, spec.Model)
+	if err != nil {
 		return sluice.Rollout{}, err
 	}
+	defer release()
 	id := fmt.Sprintf("%s-%s", spec.Model, c.opt.Now().UTC().Format("20060102-150405.000"))
 	r, err := c.start(ctx, actor, reason, id, spec)
 	if sluice.ErrorCode(err) == sluice.CodeConflict && c.opt.Control.Reload(ctx) == nil {

@@ -43,22 +43,43 @@ func errDrillElsewhere(model, what string) error {
 }
 
 // noDrillElsewhere refuses, on a shared store, a rollout of model while
-// another replica drills it. The drill's own transaction refuses a canary
-// once a rollout is under way, so either order is caught.
-func (c *Controller) noDrillElsewhere(ctx context.Context, model string) error {
+// another replica drills it, and otherwise returns the drill lock's
+// release, which the caller calls once its rollout has committed (or
+// failed to): a drill through another replica that slipped in between the
+// look and the commit had its canary recorded as the routing to restore.
+// Held to the commit, a drill either comes first (refused here) or finds
+// the rollout under way in its own transaction.
+func (c *Controller) noDrillElsewhere(ctx context.Context, model string) (release func(), err error) {
 	if c.opt.Hold == nil {
-		return nil
+		return func() {}, nil
 	}
-	release, ok, err := c.opt.Hold(ctx, drillHold(model))
-	if err != nil {
-		return err
+	// Another replica's start holds the lock for its transaction alone
+	// (milliseconds), a drill for seconds: a start is waited out, so that
+	// two starts at once get the rollout's own answer, not a drill's.
+	deadline := time.Now().Add(startHoldWait)
+	for {
+		release, ok, err := c.opt.Hold(ctx, drillHold(model))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return release, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, errDrillElsewhere(model, "start the rollout when it has finished")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, errDrillElsewhere(model, "start the rollout when it has finished")
+		case <-time.After(startHoldWait / 20):
+		}
 	}
-	if !ok {
-		return errDrillElsewhere(model, "start the rollout when it has finished")
-	}
-	release()
-	return nil
 }
+
+// startHoldWait is how long a rollout's start waits for the drill lock
+// held elsewhere: longer than another start's transaction, shorter than a
+// drill.
+const startHoldWait = time.Second
 
 // drillUnderway reports whether model has a fire drill running here.
 func (c *Controller) drillUnderway(model string) bool {
