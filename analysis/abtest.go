@@ -24,7 +24,8 @@ type Report struct {
 	// and worse on none, "baseline" for the reverse, "mixed" when each wins
 	// somewhere, and "no difference" otherwise.
 	Winner string `json:"winner"`
-	// Summary says it in a sentence.
+	// Summary says it in a sentence, naming too the significant changes
+	// that favour neither arm ("tool_call_rate lower").
 	Summary string `json:"summary"`
 }
 
@@ -114,7 +115,11 @@ func ABReport(in Input, alpha float64) Report {
 	for i := range rep.Metrics {
 		ps[i] = rep.Metrics[i].PValue
 	}
-	var cand, base []string
+	// cand and base name the metrics each arm wins; shifts the significant
+	// changes that favour neither (lengths, the tool-call rate), which the
+	// summary must still report: "no significant difference" over a
+	// tool-call rate that halved would be false.
+	var cand, base, shifts []string
 	for i, p := range stats.Holm(ps) {
 		m := &rep.Metrics[i]
 		m.AdjustedP = p
@@ -126,11 +131,13 @@ func ABReport(in Input, alpha float64) Report {
 		switch m.Metric {
 		case "output_tokens", "response_chars":
 			m.Winner = map[bool]string{true: "longer", false: "shorter"}[higher]
+			shifts = append(shifts, m.Metric+" "+m.Winner)
 			continue
 		case "tool_call_rate":
 			// Neither direction is better, as for the lengths: the
 			// analysis fails a change either way.
 			m.Winner = map[bool]string{true: "higher", false: "lower"}[higher]
+			shifts = append(shifts, m.Metric+" "+m.Winner)
 			continue
 		case "quality":
 			m.Winner = map[bool]string{true: "candidate", false: "baseline"}[higher]
@@ -153,9 +160,15 @@ func ABReport(in Input, alpha float64) Report {
 	case len(base) > 0:
 		rep.Winner = "baseline"
 		rep.Summary = "the baseline wins: the candidate is worse on " + strings.Join(base, ", ")
+	case len(shifts) > 0:
+		rep.Winner = "no difference"
+		rep.Summary = fmt.Sprintf("neither arm wins at alpha %g after %d and %d requests", alpha, b.Requests, c.Requests)
 	default:
 		rep.Winner = "no difference"
 		rep.Summary = fmt.Sprintf("no significant difference at alpha %g after %d and %d requests", alpha, b.Requests, c.Requests)
+	}
+	if len(shifts) > 0 {
+		rep.Summary += "; changed, favouring neither arm: " + strings.Join(shifts, ", ")
 	}
 	return rep
 }

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -57,4 +58,28 @@ func TestABReport_ToolCallRate(t *testing.T) {
 			t.Errorf("a tool_call_rate row without tool answers in the candidate: %+v", *m)
 		}
 	})
+}
+
+// TestABReport_SummaryNamesShifts: a significant change that favours
+// neither arm (the tool-call rate halved) leaves the winner at "no
+// difference", but the summary says it happened rather than "no
+// significant difference".
+func TestABReport_SummaryNamesShifts(t *testing.T) {
+	in := MustInput(t, 5, 3000, 3000, one(stable, stable))
+	tools(&in.Baseline, 1000, 800)
+	tools(&in.Candidate, 1000, 400)
+	rep := ABReport(in, 0.05)
+	if rep.Winner != "no difference" {
+		t.Fatalf("winner %q: %s", rep.Winner, rep.Summary)
+	}
+	if strings.Contains(rep.Summary, "no significant difference") || !strings.Contains(rep.Summary, "tool_call_rate lower") {
+		t.Errorf("summary %q, want it to name the tool_call_rate's significant drop", rep.Summary)
+	}
+	// Without the change, the summary stays as it was.
+	same := MustInput(t, 5, 3000, 3000, one(stable, stable))
+	tools(&same.Baseline, 1000, 800)
+	tools(&same.Candidate, 1000, 800)
+	if rep := ABReport(same, 0.05); !strings.HasPrefix(rep.Summary, "no significant difference") {
+		t.Errorf("summary %q, want no significant difference", rep.Summary)
+	}
 }

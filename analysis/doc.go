@@ -23,15 +23,22 @@
 //   - output_tokens and response_chars: the mean's relative change in
 //     either direction, threshold ±50%;
 //   - quality, when both arms have scores: the drop of the mean score,
-//     threshold 0.05.
+//     threshold 0.05;
+//   - cache_miss_rate, when both arms' backends report their prefix cache:
+//     as the rates above (+25% or +5 points);
+//   - tool_call_rate, when both arms answered requests that offered tools:
+//     the answers that called a tool over those answers, held within ±20%
+//     of the baseline's rate or ±5 points in either direction (an answer in
+//     prose where a tool was due, or a call where an answer was).
 //
 // # The decision rule
 //
 // The controller analyses the growing window every interval, so every
 // test is always valid: its p-value may be read at every look, for as long
 // as the rollout lasts, and "act when p ≤ α" keeps the false-alarm rate at
-// α. Rates and means use the one-sided mixture SPRT of Johari et al.
-// (stats.MixtureSPRT), quantiles the beta-binomial confidence sequences of
+// α. Rates and means use the mixture SPRT of Johari et al.
+// (stats.MixtureSPRT: one-sided, two-sided for lengths and the tool-call
+// rate), quantiles the beta-binomial confidence sequences of
 // Howard and Ramdas through stats.QuantileSequence.PGreaterSorted, an
 // anytime-valid, distribution-free comparison of one quantile in the
 // spirit of Lindon et al. (KDD 2022) that replaces Kayenta's Mann–Whitney
@@ -43,7 +50,7 @@
 // A comparison fails when
 //
 //  1. its always-valid p-value for "the candidate is worse" (one-sided;
-//     either way for lengths), adjusted by a weighted Holm procedure over
+//     either way for lengths and the tool-call rate), adjusted by a weighted Holm procedure over
 //     every metric and category, is at most Alpha, and
 //  2. its point estimate is beyond the threshold.
 //
@@ -112,6 +119,7 @@
 // separately and need no such argument.
 //
 // FixedGate is the naive gate users of Argo Rollouts and Flagger write
-// (fixed limits on the candidate alone), kept for comparison; ABReport ends
+// (fixed limits on the candidate alone, and a minimum for its tool-call
+// rate), kept for comparison; ABReport ends
 // an A/B test with fixed-horizon tests at its planned sample.
 package analysis

@@ -42,7 +42,7 @@ var (
 	// The cache is compared by its miss rate, so that, like every other
 	// rate, higher is worse.
 	mCacheMiss = metricDef{name: "cache_miss_rate", words: "prefix-cache miss rate", kind: kindRate, unit: "%"}
-	// The tool-call rate is compared both ways (tester.rateBoth).
+	// The tool-call rate is compared both ways (tester.rate, kindRateBoth).
 	mToolCalls = metricDef{name: "tool_call_rate", words: "tool-call rate", kind: kindRateBoth, unit: "%"}
 )
 
@@ -147,9 +147,26 @@ func newRow(def *metricDef, category string, b, c int) row {
 	}}
 }
 
-// rate compares x events in n trials. The test of "worse at all" is the
-// one-sided mixture SPRT on the difference of rates; the threshold is the
-// larger of rel times the baseline rate and the absolute floor abs.
+// rate compares x events in n trials. The threshold is the larger of rel
+// times the baseline rate and the absolute floor abs.
+//
+// For a kindRate metric (errors, cancels, refusals, cache misses: fewer is
+// only better, and "better" stays inconclusive rather than failing) the
+// test of "worse at all" is the one-sided mixture SPRT on the difference
+// of rates, and the pass needs the interval's upper end within the
+// threshold.
+//
+// A kindRateBoth metric, the tool-call rate, is a regression either way: a
+// drop is the typical failure of a fine-tune (it answers in prose where it
+// should call transfer_funds), but a rise is one too (it calls tools where
+// it should answer), so it is held within ±threshold, as the means are.
+// Watching both directions is paid for honestly: the test of "different at
+// all" is the two-sided mixture SPRT, whose likelihood ratio is the mean of
+// the two one-sided (half-normal) mixtures', so its p-value lies between
+// the smaller one-sided p-value and twice it; that p-value, not the
+// smaller one-sided one, enters the Holm correction. The pass needs the
+// anytime-valid interval inside [−threshold, +threshold], each end holding
+// at 1 − alpha, as the means' equivalence does.
 func (t *tester) rate(def *metricDef, category string, xb, nb, xc, nc int, rel, abs float64) row {
 	r := newRow(def, category, nb, nc)
 	r.mv.Unit = "absolute"
@@ -167,7 +184,7 @@ func (t *tester) rate(def *metricDef, category string, xb, nb, xc, nc int, rel, 
 	// A baseline at (or near) 100% is kept off 1 by the same floor: its
 	// variance would be 0 and the mixture with it, so the row would never
 	// be tested (a backend reporting cached_tokens 0 on every request has
-	// a miss rate of 100% on both arms).
+	// a miss rate of 100% on both arms; a version that always calls a tool).
 	p0 := math.Max(pb, abs)
 	p0 = math.Min(p0, math.Max(1-abs, 0.5))
 	v := p0 * (1 - p0)
@@ -178,59 +195,18 @@ func (t *tester) rate(def *metricDef, category string, xb, nb, xc, nc int, rel, 
 	}
 	iv := cs.Interval(2 * t.alpha)
 	r.tested = true
-	r.p = test.PGreater
 	r.mv.Lower, r.mv.Upper = iv.Lo, iv.Hi
 	fiv := test.Interval(2 * t.alpha)
 	r.failLo, r.failHi = fiv.Lo, fiv.Hi
+	if def.kind == kindRateBoth {
+		r.p = test.PValue
+		r.beyond = math.Abs(r.mv.Effect) > r.mv.Threshold
+		r.within = iv.Lo >= -r.mv.Threshold && iv.Hi <= r.mv.Threshold
+		return r
+	}
+	r.p = test.PGreater
 	r.beyond = r.mv.Effect > r.mv.Threshold
 	r.within = iv.Hi <= r.mv.Threshold
-	return r
-}
-
-// rateBoth compares x events in n trials where a change either way is a
-// regression: the tool-call rate. A drop is the typical failure of a
-// fine-tune (it answers in prose where it should call transfer_funds), but
-// a rise is one too (it calls tools where it should answer), so the rate is
-// held within ±threshold, as the means are, and not compared one-sidedly
-// as the error and refusal rates are (where fewer is only better, and
-// "better" stays inconclusive rather than failing). The threshold is the
-// larger of rel times the baseline rate and the absolute floor abs.
-//
-// Watching both directions is paid for honestly: the test of "different at
-// all" is the two-sided mixture SPRT, whose likelihood ratio is the mean of
-// the two one-sided (half-normal) mixtures', so its p-value lies between
-// the smaller one-sided p-value and twice it; that p-value, not the
-// smaller one-sided one, enters the Holm correction. The pass needs the
-// anytime-valid interval inside [−threshold, +threshold], each end holding
-// at 1 − alpha, as the means' equivalence does.
-func (t *tester) rateBoth(def *metricDef, category string, xb, nb, xc, nc int, rel, abs float64) row {
-	r := newRow(def, category, nb, nc)
-	r.mv.Unit = "absolute"
-	r.relThreshold = rel
-	pb, pc := ratio(xb, nb), ratio(xc, nc)
-	r.mv.Baseline, r.mv.Candidate, r.mv.Effect = pb, pc, pc-pb
-	r.mv.Threshold = math.Max(rel*pb, abs)
-	r.floorRules = rel*pb < abs
-	if nb < minTestSample || nc < minTestSample {
-		return r
-	}
-	// As in rate: the variance the mixtures are tuned for is kept off 0 at
-	// either end by the floor (a baseline that always calls, or never).
-	p0 := math.Min(math.Max(pb, abs), math.Max(1-abs, 0.5))
-	v := p0 * (1 - p0)
-	test := mixture(v, t.failHorizon, t.failLevel).Proportions(xb, nb, xc, nc)
-	cs := mixture(v, t.passHorizon, t.alpha).Proportions(xb, nb, xc, nc)
-	if !test.Valid || !cs.Valid {
-		return r
-	}
-	iv := cs.Interval(2 * t.alpha)
-	r.tested = true
-	r.p = test.PValue
-	r.mv.Lower, r.mv.Upper = iv.Lo, iv.Hi
-	fiv := test.Interval(2 * t.alpha)
-	r.failLo, r.failHi = fiv.Lo, fiv.Hi
-	r.beyond = math.Abs(r.mv.Effect) > r.mv.Threshold
-	r.within = iv.Lo >= -r.mv.Threshold && iv.Hi <= r.mv.Threshold
 	return r
 }
 
@@ -394,7 +370,7 @@ func (t *tester) compare(category string, b, c *arm) []row {
 	// pair without them has no tool-call rate to judge, and a row on zero
 	// samples would only hold the verdict back (or, worse, read as a pass).
 	if b.toolAnswers > 0 && c.toolAnswers > 0 {
-		rows = append(rows, t.rateBoth(&mToolCalls, category,
+		rows = append(rows, t.rate(&mToolCalls, category,
 			b.toolCalls, b.toolAnswers, c.toolCalls, c.toolAnswers,
 			th.ToolCallRateRel, th.ToolCallRateAbs))
 	}

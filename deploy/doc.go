@@ -6,7 +6,7 @@
 //     or p99 latency; a version calling tools far less often than the
 //     model's other versions; a rollout stuck; a rollback fired), checked
 //     with promtool check rules and promtool test rules (TestRules_Promtool
-//     runs both when promtool is installed).
+//     runs both, and fails without promtool).
 //   - grafana/sluice-dashboard.json: a Grafana dashboard over Sluice's own
 //     metrics.
 //
