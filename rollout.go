@@ -174,8 +174,11 @@ type Thresholds struct {
 	// ToolCallRateRel and ToolCallRateAbs bound the change of the tool-call
 	// rate (the answers that called a tool, over the answers to requests
 	// that offered tools) in either direction: the larger of ToolCallRateRel
-	// times the baseline's rate and ToolCallRateAbs (defaults 0.2 and 0.05:
-	// a rate of 80% may move to between 64% and 96%). A drop is the usual
+	// times the baseline's rarer outcome (the smaller of its rate and one
+	// minus it) and ToolCallRateAbs (defaults 0.2 and 0.05: a rate of 50%
+	// may move to between 40% and 60%, one of 80% or 90% by 5 points). A
+	// share of the rate itself would let 90% drop to 73%, and no rise from
+	// above 83% could reach it. A drop is the usual
 	// failure (the model answers in prose instead of calling the function);
 	// a rise (calling tools where it should answer) is one too. Compared
 	// only when both versions answered requests that offered tools.

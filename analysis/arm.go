@@ -124,8 +124,8 @@ const (
 // error rate (at least +0.5 points), the cancel rate (at least +1 point)
 // and the refusal rate (at least +1 point), +20% on latency quantiles and time to first token, ±50% on output
 // tokens and response length, −0.05 on quality, +25% on the prefix-cache
-// miss rate (at least +5 points), and ±20% on the tool-call rate (at least
-// ±5 points). An alpha outside (0, 1)
+// miss rate (at least +5 points), and ±20% of the tool-call rate's rarer
+// outcome (at least ±5 points). An alpha outside (0, 1)
 // is replaced too. Categories stays as given (nil means on).
 func WithDefaults(s sluice.AnalysisSpec) sluice.AnalysisSpec {
 	if s.Interval <= 0 {

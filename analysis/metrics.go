@@ -148,7 +148,8 @@ func newRow(def *metricDef, category string, b, c int) row {
 }
 
 // rate compares x events in n trials. The threshold is the larger of rel
-// times the baseline rate and the absolute floor abs.
+// times the baseline rate (for kindRateBoth, the baseline's rarer outcome:
+// the smaller of its rate and one minus it) and the absolute floor abs.
 //
 // For a kindRate metric (errors, cancels, refusals, cache misses: fewer is
 // only better, and "better" stays inconclusive rather than failing) the
@@ -173,8 +174,16 @@ func (t *tester) rate(def *metricDef, category string, xb, nb, xc, nc int, rel, 
 	r.relThreshold = rel
 	pb, pc := ratio(xb, nb), ratio(xc, nc)
 	r.mv.Baseline, r.mv.Candidate, r.mv.Effect = pb, pc, pc-pb
-	r.mv.Threshold = math.Max(rel*pb, abs)
-	r.floorRules = rel*pb < abs
+	base := pb
+	if def.kind == kindRateBoth {
+		// Both ways, the threshold scales with the rarer outcome: rel of
+		// the baseline's rate could never be reached by a rise from above
+		// 1/(1+rel) (from 90%, +18 points is past 100%), and a drop that
+		// large (90% to 73%) is no small drift.
+		base = math.Min(pb, 1-pb)
+	}
+	r.mv.Threshold = math.Max(rel*base, abs)
+	r.floorRules = rel*base < abs
 	if nb < minTestSample || nc < minTestSample {
 		return r
 	}

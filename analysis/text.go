@@ -80,7 +80,10 @@ func effect(r *row, x float64) string {
 		return "-unbounded"
 	}
 	switch r.def.kind {
-	case kindRate, kindRateBoth:
+	case kindRateBoth:
+		// In points: its threshold is not a share of the baseline's rate.
+		return signed(100*x, 2) + " pts"
+	case kindRate:
 		if r.floorRules || r.mv.Baseline <= 0 {
 			return signed(100*x, 2) + " pts"
 		}

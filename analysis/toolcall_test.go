@@ -34,11 +34,23 @@ func TestAnalyze_ToolCallRate(t *testing.T) {
 		{name: "CandidateWithoutToolsNoRow", nb: 60000, nc: 30000, base: counts{3000, 2400}, cnd: counts{0, 0},
 			want: sluice.OutcomePass},
 		{name: "SameRatePasses", nb: 60000, nc: 30000, base: counts{12000, 9600}, cnd: counts{6000, 4800},
-			want: sluice.OutcomePass, row: sluice.OutcomePass, inDetail: "threshold ±20%"},
+			want: sluice.OutcomePass, row: sluice.OutcomePass, inDetail: "threshold ±5.00 pts"},
 		{name: "SmallDropWithinPasses", nb: 60000, nc: 30000, base: counts{12000, 9600}, cnd: counts{6000, 4680},
 			want: sluice.OutcomePass, row: sluice.OutcomePass},
 		{name: "Drop80To40Fails", nb: 20000, nc: 600, base: counts{4000, 3200}, cnd: counts{120, 48},
-			want: sluice.OutcomeFail, row: sluice.OutcomeFail, inReason: "tool-call rate: 40.0% vs 80.0% (-50%, threshold ±20%)"},
+			want: sluice.OutcomeFail, row: sluice.OutcomeFail, inReason: "tool-call rate: 40.0% vs 80.0% (-40.00 pts, threshold ±5.00 pts)"},
+		// The threshold scales with the rarer outcome: 20% of 50% is 10
+		// points, and a drift of 6 passes.
+		{name: "Drop50To44Passes", nb: 60000, nc: 30000, base: counts{12000, 6000}, cnd: counts{6000, 2640},
+			want: sluice.OutcomePass, row: sluice.OutcomePass, inDetail: "threshold ±10.00 pts"},
+		// From 90%, 20% of the rate (18 points) could never be reached by a
+		// rise and let a drop to 73% pass: scaled by the rarer outcome (10%),
+		// the 5-point floor rules, and both fail (found on review: each
+		// passed before).
+		{name: "Rise90To100Fails", nb: 60000, nc: 30000, base: counts{12000, 10800}, cnd: counts{6000, 6000},
+			want: sluice.OutcomeFail, row: sluice.OutcomeFail, inReason: "tool-call rate: 100.0% vs 90.0% (+10.00 pts, threshold ±5.00 pts)"},
+		{name: "Drop90To78Fails", nb: 60000, nc: 30000, base: counts{12000, 10800}, cnd: counts{6000, 4680},
+			want: sluice.OutcomeFail, row: sluice.OutcomeFail, inReason: "tool-call rate: 78.0% vs 90.0% (-12.00 pts, threshold ±5.00 pts)"},
 		// A rise fails too: the candidate calls tools where it should answer.
 		{name: "Rise10To50Fails", nb: 20000, nc: 600, base: counts{4000, 400}, cnd: counts{120, 60},
 			want: sluice.OutcomeFail, row: sluice.OutcomeFail, inReason: "tool-call rate: 50.0% vs 10.0% (+40.00 pts, threshold ±5.00 pts)"},

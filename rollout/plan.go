@@ -112,7 +112,7 @@ func planTriggers(baseline string) []string {
 		"output tokens or response length ±" + pct(analysis.DefaultTokensRel),
 		"quality score −" + num(analysis.DefaultQualityAbs),
 		"prefix-cache miss rate +" + pct(analysis.DefaultCacheMissRel) + " relative (and at least +" + pts(analysis.DefaultCacheMissAbs) + "), when the backends report their cache",
-		"tool-call rate ±" + pct(analysis.DefaultToolCallRel) + " relative (and at least ±" + pts(analysis.DefaultToolCallAbs) + "), when requests offer tools",
+		"tool-call rate ±" + pct(analysis.DefaultToolCallRel) + " of its rarer outcome (and at least ±" + pts(analysis.DefaultToolCallAbs) + "), when requests offer tools",
 		"any of these within one request category (Holm-corrected), for " + strconv.Itoa(analysis.DefaultFailChecks) + " consecutive analyses",
 	}
 }

@@ -26,7 +26,7 @@ func TestMakePlan_TriggersNameEveryMetric(t *testing.T) {
 		"output tokens or response length ±50%",
 		"quality score −0.05",
 		"prefix-cache miss rate +25% relative (and at least +5 points)",
-		"tool-call rate ±20% relative (and at least ±5 points)",
+		"tool-call rate ±20% of its rarer outcome (and at least ±5 points)",
 		"for 2 consecutive analyses",
 	} {
 		if !strings.Contains(all, want) {
