@@ -736,7 +736,7 @@ type usageCounts struct {
 // how to read a float, a string or a null there. As gjson does, it reads
 // the first of duplicate keys.
 func scanUsage(u []byte) (c usageCounts, ok bool) {
-	var seenPrompt, seenCompletion, seenDetails bool
+	var seenPrompt, seenCompletion bool
 	_, ok = walkObject(u, 0, func(key []byte, v int) (int, bool) {
 		switch string(key) {
 		case "prompt_tokens":
@@ -750,8 +750,10 @@ func scanUsage(u []byte) (c usageCounts, ok bool) {
 				return intAt(u, v, &c.completion), true
 			}
 		case "prompt_tokens_details":
-			if !seenDetails {
-				seenDetails = true
+			// gjson reads a path through duplicate keys into the next
+			// one when the first lacks the rest of the path, so a later
+			// object is read until one has cached_tokens.
+			if !c.cacheReported {
 				return detailsAt(u, v, &c), true
 			}
 		}

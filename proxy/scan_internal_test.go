@@ -265,6 +265,8 @@ func TestReadUsageObject_AsGJSON(t *testing.T) {
 		{`{"prompt_tokens":12,"prompt_tokens_details":{"cached_tokens":"4"}}`, false},
 		{`{"prompt_\u0074okens":12}`, false},
 		{`{"prompt_tokens_details":{"cached_tokens":1},"prompt_tokens_details":{"cached_tokens":7}}`, true},
+		{`{"prompt_tokens_details":{},"prompt_tokens_details":{"cached_tokens":7}}`, true},
+		{`{"prompt_tokens_details":{"audio_tokens":1},"prompt_tokens":2,"prompt_tokens_details":{"cached_tokens":7}}`, true},
 	} {
 		_, walked := scanUsage([]byte(tc.usage))
 		if walked != tc.walked {
