@@ -668,7 +668,9 @@ func scanRequest(b []byte) (r requestFields, ok bool) {
 				r.tools = true
 			}
 		case "tool_choice", "function_call":
-			if string(v.raw) == `"none"` {
+			if isString(v.raw) && hasControl(v.raw) {
+				inner = false // gjson cuts the string
+			} else if isNone(v.raw) {
 				r.noTools = true
 			}
 		case "metadata":
@@ -711,6 +713,20 @@ func stringMember(raw []byte, first bool, dst *[]byte, esc *bool) bool {
 	*dst = raw
 	_, *esc, _ = skipString(raw, 0)
 	return true
+}
+
+// isNone reports whether the JSON value v is the string "none", escaped or
+// not ("\u006eone" is "none" to gjson and to a backend).
+func isNone(v []byte) bool {
+	if string(v) == `"none"` {
+		return true
+	}
+	// Each of the four letters escaped as \u00XX at the most.
+	if !isString(v) || len(v) > 2+4*6 || bytes.IndexByte(v, '\\') < 0 {
+		return false
+	}
+	var b [8]byte
+	return string(appendUnescapedMax(b[:0], v, 5)) == "none"
 }
 
 // nonEmptyArray reports whether the array at b[i] ('[') has an element;
