@@ -301,7 +301,8 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, kind genKind) 
 		start:  start,
 	}
 	if o.ToolCall {
-		// Only a chat request that offers a tool gets a call.
+		// Only a chat or Responses request that offers a tool gets a
+		// call; a completion never does.
 		if g.tool = st.req.offersTool(); g.tool == nil || kind == kindText {
 			g.tool, o.ToolCall = nil, false
 		} else {

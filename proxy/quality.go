@@ -133,36 +133,35 @@ func (p *Proxy) scoreHeuristic(obs *sluice.Observation, toolCall bool) {
 // (its last user message when it is a list), cut to judge.MaxPromptChars.
 func promptText(body []byte, responses bool) string {
 	if msgs := gjson.GetBytes(body, "messages"); msgs.IsArray() {
-		var last gjson.Result
-		msgs.ForEach(func(_, m gjson.Result) bool {
-			if m.Get("role").Str == "user" {
-				last = m.Get("content")
-			}
-			return true
-		})
-		return cutText(contentText(last), judge.MaxPromptChars)
+		return cutText(contentText(lastUserContent(msgs)), judge.MaxPromptChars)
 	}
 	if responses {
-		// Its input is a string, or a list of items whose last user
-		// message is the question.
+		// Its input is a string, or a list of items (messages, tool
+		// calls and their outputs) read as a chat request's messages.
 		in := gjson.GetBytes(body, "input")
 		if !in.IsArray() {
 			return cutText(in.Str, judge.MaxPromptChars)
 		}
-		var last gjson.Result
-		in.ForEach(func(_, m gjson.Result) bool {
-			if m.Get("role").Str == "user" {
-				last = m.Get("content")
-			}
-			return true
-		})
-		return cutText(contentText(last), judge.MaxPromptChars)
+		return cutText(contentText(lastUserContent(in)), judge.MaxPromptChars)
 	}
 	pr := gjson.GetBytes(body, "prompt")
 	if pr.IsArray() {
 		pr = pr.Get("0")
 	}
 	return cutText(pr.Str, judge.MaxPromptChars)
+}
+
+// lastUserContent returns the content of the last item of list whose role
+// is "user": a chat request's messages, or a Responses request's input.
+func lastUserContent(list gjson.Result) gjson.Result {
+	var last gjson.Result
+	list.ForEach(func(_, m gjson.Result) bool {
+		if m.Get("role").Str == "user" {
+			last = m.Get("content")
+		}
+		return true
+	})
+	return last
 }
 
 // contentText returns the text of a message content: a string, or the text

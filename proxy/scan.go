@@ -668,7 +668,9 @@ func scanRequest(b []byte) (r requestFields, ok bool) {
 				r.tools = true
 			}
 		case "tool_choice", "function_call":
-			if string(v.raw) == `"none"` {
+			if isString(v.raw) && hasControl(v.raw) {
+				inner = false // gjson cuts the string
+			} else if isNone(v.raw) {
 				r.noTools = true
 			}
 		case "metadata":
@@ -713,6 +715,20 @@ func stringMember(raw []byte, first bool, dst *[]byte, esc *bool) bool {
 	return true
 }
 
+// isNone reports whether the JSON value v is the string "none", escaped or
+// not ("\u006eone" is "none" to gjson and to a backend).
+func isNone(v []byte) bool {
+	if string(v) == `"none"` {
+		return true
+	}
+	// Each of the four letters escaped as \u00XX at the most.
+	if !isString(v) || len(v) > 2+4*6 || bytes.IndexByte(v, '\\') < 0 {
+		return false
+	}
+	var b [8]byte
+	return string(appendUnescapedMax(b[:0], v, 5)) == "none"
+}
+
 // nonEmptyArray reports whether the array at b[i] ('[') has an element;
 // false when b[i] is not a '['.
 func nonEmptyArray(b []byte, i int) bool {
@@ -736,7 +752,7 @@ type usageCounts struct {
 // how to read a float, a string or a null there. As gjson does, it reads
 // the first of duplicate keys.
 func scanUsage(u []byte) (c usageCounts, ok bool) {
-	var seenPrompt, seenCompletion, seenDetails bool
+	var seenPrompt, seenCompletion bool
 	_, ok = walkObject(u, 0, func(key []byte, v int) (int, bool) {
 		switch string(key) {
 		case "prompt_tokens":
@@ -750,8 +766,10 @@ func scanUsage(u []byte) (c usageCounts, ok bool) {
 				return intAt(u, v, &c.completion), true
 			}
 		case "prompt_tokens_details":
-			if !seenDetails {
-				seenDetails = true
+			// gjson reads a path through duplicate keys into the next
+			// one when the first lacks the rest of the path, so a later
+			// object is read until one has cached_tokens.
+			if !c.cacheReported {
 				return detailsAt(u, v, &c), true
 			}
 		}

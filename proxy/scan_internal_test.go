@@ -40,6 +40,8 @@ var requestSeeds = []string{
 	`{"model":"chat","tools":[{"type":"function"}],"tool_choice":"none"}`,
 	`{"model":"chat","functions":[{"name":"f"}],"function_call":"auto","tool_choice":{"type":"function"}}`,
 	`{"model":"chat","tools":null,"tool_choice":"required"}`,
+	`{"model":"chat","tools":[{"type":"function"}],"tool_choice":"\u006eone"}`,
+	`{"model":"chat","functions":[{"name":"f"}],"function_call":"\u006e\u006f\u006e\u0065"}`,
 	// The Responses API's members.
 	`{"model":"chat","input":"hi","previous_response_id":"resp_1","store":false,"safety_identifier":"u-9"}`,
 	`{"model":"chat","input":[{"role":"user","content":"hi"}],"previous_response_id":"resp_\u0031","safety_identifier":"a\"b","store":true}`,
@@ -265,6 +267,8 @@ func TestReadUsageObject_AsGJSON(t *testing.T) {
 		{`{"prompt_tokens":12,"prompt_tokens_details":{"cached_tokens":"4"}}`, false},
 		{`{"prompt_\u0074okens":12}`, false},
 		{`{"prompt_tokens_details":{"cached_tokens":1},"prompt_tokens_details":{"cached_tokens":7}}`, true},
+		{`{"prompt_tokens_details":{},"prompt_tokens_details":{"cached_tokens":7}}`, true},
+		{`{"prompt_tokens_details":{"audio_tokens":1},"prompt_tokens":2,"prompt_tokens_details":{"cached_tokens":7}}`, true},
 	} {
 		_, walked := scanUsage([]byte(tc.usage))
 		if walked != tc.walked {

@@ -27,6 +27,10 @@ func TestReadFields_ToolsOffered(t *testing.T) {
 		{`{"model":"chat","tools":[{"type":"function"}],"tool_choice":"required"}`, true},
 		// Only the top level counts: a message's tool_calls is history.
 		{`{"model":"chat","messages":[{"role":"assistant","tool_calls":[{"id":"1"}]}],"metadata":{"tools":[1]}}`, false},
+		// An escaped "none" is "none" (gjson reads it so).
+		{`{"model":"chat","tools":[{"type":"function"}],"tool_choice":"\u006eone"}`, false},
+		{`{"model":"chat","functions":[{"name":"f"}],"function_call":"n\u006fne"}`, false},
+		{`{"model":"chat","tools":[{"type":"function"}],"tool_choice":"\u006eon"}`, true},
 		// An escaped key sends the body to gjson, which must agree.
 		{`{"m\u006fdel":"chat","tools":[{"type":"function"}]}`, true},
 	} {
