@@ -156,15 +156,7 @@ func (g *generation) appendUsage(b []byte) []byte {
 	b = strconv.AppendInt(b, int64(completion), 10)
 	b = append(b, `,"total_tokens":`...)
 	b = strconv.AppendInt(b, int64(prompt+completion), 10)
-	if g.o.CacheReported {
-		cached := 0
-		if g.o.CacheHit {
-			cached = prompt
-		}
-		b = append(b, `,"prompt_tokens_details":{"cached_tokens":`...)
-		b = strconv.AppendInt(b, int64(cached), 10)
-		b = append(b, '}')
-	}
+	b = g.appendCachedTokens(b, "prompt_tokens_details", prompt)
 	return append(b, '}')
 }
 
@@ -181,4 +173,23 @@ func appendError(b []byte, class, code, msg string) []byte {
 		b = appendJSONString(b, code)
 	}
 	return append(b, "}}"...)
+}
+
+// appendCachedTokens appends `,"KEY":{"cached_tokens":N}`, the prompt
+// tokens served from the prefix cache (all of prompt on a hit), when the
+// behaviour reports its cache: chat's usage names the object
+// prompt_tokens_details, the Responses API's input_tokens_details.
+func (g *generation) appendCachedTokens(b []byte, key string, prompt int) []byte {
+	if !g.o.CacheReported {
+		return b
+	}
+	cached := 0
+	if g.o.CacheHit {
+		cached = prompt
+	}
+	b = append(b, `,"`...)
+	b = append(b, key...)
+	b = append(b, `":{"cached_tokens":`...)
+	b = strconv.AppendInt(b, int64(cached), 10)
+	return append(b, '}')
 }

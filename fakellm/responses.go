@@ -195,15 +195,7 @@ func (g *generation) appendRespUsage(b []byte) []byte {
 	prompt, out := g.prompt, g.o.OutputTokens
 	b = append(b, `{"input_tokens":`...)
 	b = strconv.AppendInt(b, int64(prompt), 10)
-	if g.o.CacheReported {
-		cached := 0
-		if g.o.CacheHit {
-			cached = prompt
-		}
-		b = append(b, `,"input_tokens_details":{"cached_tokens":`...)
-		b = strconv.AppendInt(b, int64(cached), 10)
-		b = append(b, '}')
-	}
+	b = g.appendCachedTokens(b, "input_tokens_details", prompt)
 	b = append(b, `,"output_tokens":`...)
 	b = strconv.AppendInt(b, int64(out), 10)
 	b = append(b, `,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":`...)

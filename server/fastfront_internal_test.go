@@ -46,3 +46,18 @@ func TestFront_PanicIsAnswered(t *testing.T) {
 		t.Fatalf("the panic was not logged: %s", logs.String())
 	}
 }
+
+// startFront serves a fast front on a loopback port, hot requests by hot
+// and the rest by slow, until the test ends; it returns the address.
+func startFront(t *testing.T, hot, slow http.Handler) string {
+	t.Helper()
+	s := &Server{Config: config.Default(), logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := s.newFastFront(ln.Addr(), hot, newHTTPServer(slow))
+	f.serve(s, ln)
+	t.Cleanup(func() { f.shutdown(context.Background()) })
+	return ln.Addr().String()
+}

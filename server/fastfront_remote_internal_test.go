@@ -1,16 +1,12 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
-
-	"github.com/sluicehq/sluice/config"
 )
 
 // A hot request's handler sees its own client's address in RemoteAddr, as
@@ -18,21 +14,13 @@ import (
 // the front formats it once per connection and its pooled writers serve
 // requests of many connections in turn.
 func TestFront_RemoteAddrIsTheClients(t *testing.T) {
-	s := &Server{Config: config.Default(), logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hot := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	addr := startFront(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, r.RemoteAddr)
-	})
-	f := s.newFastFront(ln.Addr(), hot, newHTTPServer(http.NotFoundHandler()))
-	f.serve(s, ln)
-	defer f.shutdown(context.Background())
+	}), http.NotFoundHandler())
 
 	conns := make([]net.Conn, 3)
 	for i := range conns {
-		c, err := net.Dial("tcp", ln.Addr().String())
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
