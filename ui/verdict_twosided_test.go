@@ -13,7 +13,9 @@ import (
 // TestVerdictTwoSidedThreshold: output tokens, response length and the
 // tool-call rate are held within their threshold both ways, and the
 // verdict's detail says ±; the table showed "+300.0%" (the tests' tokens
-// threshold), as for a metric bounded on its worse side only.
+// threshold), as for a metric bounded on its worse side only. The load
+// here offers no tools, so the tool-call rate's row, drawn by the same
+// fmtT, is not among the rows checked.
 func TestVerdictTwoSidedThreshold(t *testing.T) {
 	ctx, jsErrors := newBrowser(t)
 	stable := MustBackend(t, fakellm.Config{})
