@@ -57,6 +57,14 @@ func (c *cli) serveCmd() *cobra.Command {
 
 func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, override func(*config.Gateway)) error {
 	logger := slog.New(slog.NewTextHandler(c.stderr, nil))
+	// Caught from the start, before the gateway says it serves: a SIGHUP
+	// that came between that line and a later Notify ended the process
+	// (the signal's default action), as a CI run of
+	// TestProcess_SIGHUPReloadsClientKeys saw on a loaded machine. One
+	// that comes while the gateway starts waits in the channel.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	s, err := server.New(ctx, server.Options{Config: cfg, Logger: logger})
 	if err != nil {
 		return err
@@ -71,9 +79,6 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 		fmt.Fprintf(c.stderr, "\nNo admin token existed, so one was created (shown once; only its hash is stored):\n\n  export SLUICE_TOKEN=%s SLUICE_SERVER=%s\n\n", secret, s.AdminURL())
 	}
 	fmt.Fprintf(c.stderr, "sluice serving the OpenAI API at %s/v1 and the admin API at %s/admin/v1\n", s.URL(), s.AdminURL())
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for {
 		select {
 		case <-hup:
