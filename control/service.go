@@ -87,12 +87,14 @@ func (s *Service) Do(ctx context.Context, actor, reason string, fn func(e *sluic
 			// right after a pause through another replica was refused
 			// as "progressing: cannot resume". Judge it again on the
 			// store's registry; a refusal on the current one stands.
-			if attempt == 2 || !refusal(err) || !staleBase(ctx, s.store, base.Revision) {
+			if attempt == 2 || !refusal(err) {
 				return Result{}, err
 			}
-			if rerr := s.reloadLocked(ctx); rerr != nil {
+			newer := newerRegistry(ctx, s.store, base.Revision)
+			if newer == nil {
 				return Result{}, err
 			}
+			s.publishLocked(newer)
 			continue
 		}
 		if ch.Empty() && len(ch.Audit) == 0 {
@@ -121,13 +123,15 @@ func (s *Service) Do(ctx context.Context, actor, reason string, fn func(e *sluic
 			s.publishLocked(next)
 			return Result{Revision: rev, Changed: !ch.Empty(), Audit: ch.Audit}, nil
 		}
-		if sluice.ErrorCode(err) != sluice.CodeConflict || !staleBase(ctx, s.store, base.Revision) {
+		if sluice.ErrorCode(err) != sluice.CodeConflict {
+			return Result{}, err
+		}
+		newer := newerRegistry(ctx, s.store, base.Revision)
+		if newer == nil {
 			return Result{}, err
 		}
 		lastErr = err
-		if err := s.reloadLocked(ctx); err != nil {
-			return Result{}, err
-		}
+		s.publishLocked(newer)
 	}
 	return Result{}, fmt.Errorf("the registry kept changing under this edit; try again: %w", lastErr)
 }
@@ -143,12 +147,18 @@ func refusal(err error) bool {
 	return false
 }
 
-// staleBase reports whether the store has moved past base, which makes a
-// conflict worth retrying (a conflict on a still-current base is a real
-// clash, such as a version that already exists).
-func staleBase(ctx context.Context, st sluice.Store, base int64) bool {
+// newerRegistry returns the store's registry when it has moved past
+// base, which makes a refusal or a conflict worth judging again on it (a
+// conflict on a still-current base is a real clash, such as a version that
+// already exists), and nil otherwise, or when the store cannot be read:
+// then the first answer stands. The registry read is the one published, so
+// a refused edit costs the store one read, not two.
+func newerRegistry(ctx context.Context, st sluice.Store, base int64) *sluice.Registry {
 	reg, err := st.LoadRegistry(ctx)
-	return err == nil && reg.Revision != base
+	if err != nil || reg.Revision == base {
+		return nil
+	}
+	return reg
 }
 
 // Reload re-reads the registry from the store and publishes it if its

@@ -67,3 +67,49 @@ func TestService_Do_RefusalOnStaleRegistryRetried(t *testing.T) {
 		}
 	})
 }
+
+// countingStore counts the registry reads of the store it wraps.
+type countingStore struct {
+	sluice.Store
+	loads int
+}
+
+func (c *countingStore) LoadRegistry(ctx context.Context) (*sluice.Registry, error) {
+	c.loads++
+	return c.Store.LoadRegistry(ctx)
+}
+
+// TestService_Do_RefusalReadsStoreOnce: judging a refusal again on the
+// registry another replica has moved costs the store one read of it, the
+// one published: the first version read it once to see that it had moved
+// and once more to publish it.
+func TestService_Do_RefusalReadsStoreOnce(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cs := &countingStore{Store: st}
+	one, err := control.New(ctx, cs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, err := control.New(ctx, cs, nil) // has not heard of one's change
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := one.Do(ctx, "alice", "setup", func(e *sluice.Edit) error {
+		_, err := e.RegisterVersion(sluice.Version{Model: "chat", Version: "v1", Endpoints: []string{"http://127.0.0.1:9001"}, Stage: sluice.StageProduction})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cs.loads = 0
+	if _, err := two.Do(ctx, "bob", "label", func(e *sluice.Edit) error { return e.SetLabel("chat", "stable", "v1") }); err != nil {
+		t.Fatalf("labelling a version registered through the other replica: %v", err)
+	}
+	if cs.loads != 1 {
+		t.Errorf("the refusal on a stale registry read the store's registry %d times, want 1", cs.loads)
+	}
+}
