@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -136,6 +137,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/health":
 		s.health(w, r)
 	default:
+		if id, ok := strings.CutPrefix(r.URL.Path, "/v1/responses/"); ok {
+			s.responseByID(w, r, id)
+			return
+		}
 		st := getState()
 		writeError(w, st, http.StatusNotFound, "invalid_request_error", "", "fakellm: no such endpoint: "+r.URL.Path)
 		putState(st)
@@ -310,8 +315,10 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, kind genKind) 
 			o.OutputTokens = EstimateTokens(len(g.tool) + len(`{}`))
 		}
 	}
+	var respID string // kept apart from g.respID, see below
 	if kind == kindResponses {
 		id := s.responseID(g.id)
+		respID = id
 		g.respID, g.prev, g.noStore = id, st.req.PreviousID, st.req.NoStore
 		if !g.noStore {
 			// Kept from the start, as a server stores a response it is
@@ -321,7 +328,9 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, kind genKind) 
 			s.stored.add(id)
 		}
 		if st.req.Stream {
-			s.streamResponses(w, r, run, st, &g)
+			if body := s.streamResponses(w, r, run, st, &g); body != nil && !st.req.NoStore {
+				s.stored.finish(respID, body)
+			}
 			return
 		}
 	}
@@ -334,6 +343,9 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, kind genKind) 
 	}
 	if kind == kindResponses {
 		st.out = g.appendRespObject(st.out[:0], st.model, true)
+		if !st.req.NoStore {
+			s.stored.finish(respID, st.out)
+		}
 	} else {
 		st.out = g.appendResponse(st.out[:0], st.model)
 	}

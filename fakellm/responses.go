@@ -1,10 +1,13 @@
 package fakellm
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -18,14 +21,21 @@ import (
 // "previous_response_not_found", which is what a conversation's second
 // turn meets when it lands on another backend than its first.
 
-// maxStored bounds the response ids a server keeps for previous_response_id
-// (oldest first out): enough for any test, and a fixed few megabytes.
-const maxStored = 1 << 16
+// maxStored bounds the responses a server keeps for previous_response_id
+// and GET /v1/responses/{id} (oldest first out): enough for any test. A
+// kept body is the whole response object (a few hundred bytes for the
+// default behaviour); one over maxStoredBody is kept as its id alone, so
+// the memory stays a fixed few tens of megabytes at most.
+const (
+	maxStored     = 1 << 16
+	maxStoredBody = 16 << 10
+)
 
-// storedIDs is the set of response ids a server answered and keeps.
+// storedIDs is the set of responses a server answered and keeps: each id
+// and, once the response is finished, its body.
 type storedIDs struct {
 	mu   sync.Mutex
-	ids  map[string]struct{}
+	ids  map[string][]byte
 	ring []string
 	next int
 }
@@ -34,7 +44,7 @@ func (s *storedIDs) add(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ids == nil {
-		s.ids = make(map[string]struct{})
+		s.ids = make(map[string][]byte)
 		s.ring = make([]string, maxStored)
 	}
 	if old := s.ring[s.next]; old != "" {
@@ -42,13 +52,45 @@ func (s *storedIDs) add(id string) {
 	}
 	s.ring[s.next] = id
 	s.next = (s.next + 1) % maxStored
-	s.ids[id] = struct{}{}
+	s.ids[id] = nil
+}
+
+// finish keeps body (copied) as the finished response id, if id is still
+// kept (not deleted, not pushed out).
+func (s *storedIDs) finish(id string, body []byte) {
+	if len(body) > maxStoredBody {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.ids[id]; ok {
+		s.ids[id] = bytes.Clone(body)
+	}
 }
 
 func (s *storedIDs) has(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, ok := s.ids[id]
+	return ok
+}
+
+// get returns the kept body of response id (nil while it is generated, or
+// when it was too large to keep) and whether id is kept at all.
+func (s *storedIDs) get(id string) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.ids[id]
+	return b, ok
+}
+
+// remove forgets response id; it reports whether it was kept. Its ring
+// slot stays until it comes round, when deleting it again is harmless.
+func (s *storedIDs) remove(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.ids[id]
+	delete(s.ids, id)
 	return ok
 }
 
@@ -238,8 +280,10 @@ func (e *respEvents) itemRef(g *generation, part bool) {
 // them before prefill), the output item at the time to first token, one
 // response.output_text.delta per token, paced as a chat stream, then the
 // item's done events and response.completed (or response.incomplete)
-// carrying the whole response with its usage. There is no [DONE].
-func (s *Server) streamResponses(w http.ResponseWriter, r *http.Request, run *runState, st *reqState, g *generation) {
+// carrying the whole response with its usage. There is no [DONE]. It
+// returns that whole response (in st.out), or nil when the stream ended
+// before it.
+func (s *Server) streamResponses(w http.ResponseWriter, r *http.Request, run *runState, st *reqState, g *generation) []byte {
 	h := w.Header()
 	h["Content-Type"] = ctSSE
 	h["Cache-Control"] = noCache
@@ -263,10 +307,10 @@ func (s *Server) streamResponses(w http.ResponseWriter, r *http.Request, run *ru
 	e.b = g.appendRespObject(e.b, st.model, false)
 	e.close()
 	if !send() {
-		return
+		return nil
 	}
 	if !s.pause(r, st, run, time.Until(g.start.Add(g.o.TTFT))) {
-		return
+		return nil
 	}
 	e.open("response.output_item.added")
 	e.b = append(e.b, `,"output_index":0,"item":`...)
@@ -298,7 +342,7 @@ func (s *Server) streamResponses(w http.ResponseWriter, r *http.Request, run *ru
 					wait = time.Until(g.start.Add(g.o.TTFT + time.Duration(i)*g.o.TokenInterval))
 				}
 				if !s.pause(r, st, run, wait) {
-					return
+					return nil
 				}
 			}
 			var tok string
@@ -309,7 +353,7 @@ func (s *Server) streamResponses(w http.ResponseWriter, r *http.Request, run *ru
 			e.b = appendJSONString(e.b, tok)
 			e.close()
 			if !send() {
-				return
+				return nil
 			}
 		}
 		e.open("response.output_text.done")
@@ -330,10 +374,81 @@ func (s *Server) streamResponses(w http.ResponseWriter, r *http.Request, run *ru
 	status, _ := g.respStatus()
 	e.open("response." + status)
 	e.b = append(e.b, `,"response":`...)
+	obj := len(e.b)
 	e.b = g.appendRespObject(e.b, st.model, true)
+	end := len(e.b)
 	e.close()
 	send()
 	st.out = e.b
+	return st.out[obj:end]
+}
+
+// responseByID serves the by-id endpoints of the Responses API for the
+// responses this server keeps: GET /v1/responses/{id} (the whole response;
+// with ?stream=true its response.completed event, as OpenAI replays a
+// stored response's events), DELETE (OpenAI's deletion object), and POST
+// .../cancel, which OpenAI answers 400 for a response not created with
+// background: true (none here is). Any other id is OpenAI's 404. GET
+// .../input_items is not served: the server keeps no inputs.
+func (s *Server) responseByID(w http.ResponseWriter, r *http.Request, rest string) {
+	st := getState()
+	defer putState(st)
+	id, action, _ := strings.Cut(rest, "/")
+	body, ok := s.stored.get(id)
+	if !ok || id == "" {
+		writeError(w, st, http.StatusNotFound, "invalid_request_error", "", "Response with id '"+id+"' not found.")
+		return
+	}
+	switch {
+	case action == "" && r.Method == http.MethodGet:
+		if body == nil {
+			// Still generating, or too large to keep.
+			writeError(w, st, http.StatusNotFound, "invalid_request_error", "", "fakellm: response '"+id+"' is not finished, or too large to keep")
+			return
+		}
+		if r.URL.Query().Get("stream") == "true" || s.bodyAsksStream(r, st) {
+			h := w.Header()
+			h["Content-Type"] = ctSSE
+			h["Cache-Control"] = noCache
+			e := respEvents{b: st.out[:0]}
+			e.open("response.completed")
+			e.b = append(e.b, `,"response":`...)
+			e.b = append(e.b, body...)
+			e.close()
+			st.out = e.b
+			_, _ = w.Write(st.out)
+			return
+		}
+		w.Header()["Content-Type"] = ctJSON
+		_, _ = w.Write(body)
+	case action == "" && r.Method == http.MethodDelete:
+		s.stored.remove(id)
+		b := append(st.out[:0], `{"id":`...)
+		b = appendJSONString(b, id)
+		b = append(b, `,"object":"response.deleted","deleted":true}`...)
+		st.out = b
+		w.Header()["Content-Type"] = ctJSON
+		_, _ = w.Write(b)
+	case action == "cancel" && r.Method == http.MethodPost:
+		writeError(w, st, http.StatusBadRequest, "invalid_request_error", "", "Only responses created with background=true can be cancelled.")
+	case action == "" || action == "cancel":
+		writeError(w, st, http.StatusMethodNotAllowed, "invalid_request_error", "", "fakellm: "+r.Method+" is not served on "+r.URL.Path)
+	default:
+		writeError(w, st, http.StatusNotFound, "invalid_request_error", "", "fakellm: no such endpoint: "+r.URL.Path)
+	}
+}
+
+// bodyAsksStream reports whether a by-id GET carries a JSON body with
+// "stream": true, as the OpenAI Go SDK's GetStreaming (v1.12) sends
+// instead of the query parameter.
+func (s *Server) bodyAsksStream(r *http.Request, st *reqState) bool {
+	if r.ContentLength == 0 || st.readBody(r) != nil || len(st.body) == 0 {
+		return false
+	}
+	var b struct {
+		Stream bool `json:"stream"`
+	}
+	return json.Unmarshal(st.body, &b) == nil && b.Stream
 }
 
 // inputTextLen is the length of a Responses request's input text: a string,

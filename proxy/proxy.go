@@ -141,6 +141,10 @@ type Proxy struct {
 	feedback  *feedbackRing
 	// responseIDs remembers where Responses API answers were answered.
 	responseIDs *responseIDs
+	// byID sends the Responses API's by-id requests when Options.Transport
+	// is nil, made at the first (responses_byid.go).
+	byID     http.RoundTripper
+	byIDOnce sync.Once
 	// forceHeader is Options.ForceHeader, canonical, when it is not the
 	// default; "" otherwise.
 	forceHeader string
@@ -245,6 +249,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			p.serveModel(w, r, id)
+			return
+		}
+		if rest, ok := strings.CutPrefix(r.URL.Path, pathResponsesByID); ok && rest != "" {
+			p.serveResponseByID(w, r, rest)
 			return
 		}
 		writeErrorCode(w, sluice.CodeNotFound, "unknown path "+r.URL.Path+": Sluice serves /v1/chat/completions, /v1/completions, /v1/responses, /v1/embeddings, /v1/models and /v1/feedback")
