@@ -62,6 +62,19 @@ func TwoSided(metric string) bool {
 	return false
 }
 
+// TwoSidedMetrics names the metrics TwoSided holds both ways, in the
+// analysis's order: the dashboard's script reads them from its page, so
+// that the list is written once, here.
+func TwoSidedMetrics() []string {
+	var out []string
+	for _, d := range defs {
+		if TwoSided(d.name) {
+			out = append(out, d.name)
+		}
+	}
+	return out
+}
+
 // minTestSample is the smallest sample per arm on which a comparison
 // enters the family of tests. The mixture SPRT plugs in estimated
 // variances, which are unreliable on a handful of requests (a category

@@ -1,6 +1,9 @@
 package analysis
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestTwoSided: the metrics held within ±threshold are the lengths and the
 // tool-call rate; the others are bounded on their worse side only.
@@ -14,5 +17,14 @@ func TestTwoSided(t *testing.T) {
 		if got := TwoSided(metric); got != want {
 			t.Errorf("TwoSided(%q) = %v, want %v", metric, got, want)
 		}
+	}
+}
+
+// TestTwoSidedMetrics: the list the dashboard's page carries is exactly
+// the metrics TwoSided holds both ways.
+func TestTwoSidedMetrics(t *testing.T) {
+	got := strings.Join(TwoSidedMetrics(), " ")
+	if want := "output_tokens response_chars tool_call_rate"; got != want {
+		t.Errorf("TwoSidedMetrics() = %q, want %q", got, want)
 	}
 }

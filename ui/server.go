@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/analysis"
 	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/control"
 	"github.com/sluicehq/sluice/observe"
@@ -199,6 +200,10 @@ type page struct {
 	Role    sluice.Role
 	CSRF    string
 	CanAct  bool
+	// TwoSided names the analysis's metrics held within their threshold
+	// both ways (analysis.TwoSidedMetrics), space-separated, for the
+	// verdict table's ±.
+	TwoSided string
 }
 
 // index serves the dashboard to a signed-in person and the sign-in page to
@@ -214,7 +219,8 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.samp.touch()
-	p := page{Version: s.version, Name: tok.Name, Role: tok.Role, CSRF: sess.csrf, CanAct: tok.Role.Allows(sluice.RoleOperator)}
+	p := page{Version: s.version, Name: tok.Name, Role: tok.Role, CSRF: sess.csrf, CanAct: tok.Role.Allows(sluice.RoleOperator),
+		TwoSided: strings.Join(analysis.TwoSidedMetrics(), " ")}
 	if err := s.pages.ExecuteTemplate(w, "index.html", p); err != nil {
 		s.opt.Logger.Error("render the dashboard", "err", err)
 	}

@@ -11,6 +11,9 @@
     models: [], model: "", status: null, series: {}, baseline: "", candidate: "",
     category: "", categories: [], revision: -1, verdicts: [], shownVerdict: null,
     es: null, lastT: 0, ticks: 0, refreshing: false,
+    // The metrics held within their threshold both ways, from the analysis
+    // (analysis.TwoSidedMetrics), shown as ±x, as the verdict's detail says.
+    twoSided: meta("sluice-two-sided").split(" ").filter(Boolean),
   };
   const COLORS = { stable: "#2f6fdf", cand: "#e8772e", others: ["#3aa39a", "#8a6cbf", "#b07d2b", "#7b8594", "#c2467a"] };
   const WINDOW_MS = 10 * 60 * 1000;
@@ -216,9 +219,7 @@
     const fmtE = (m, x) => (m.unit === "relative" ? (x >= 0 ? "+" : "") + (100 * x).toFixed(1) + "%"
       : /rate/.test(m.metric) ? (x >= 0 ? "+" : "") + (100 * x).toFixed(2) + " pp"
       : (x >= 0 ? "+" : "") + Number(x).toPrecision(3));
-    // The metrics held within their threshold both ways (analysis.TwoSided)
-    // show it as ±x, as the verdict's detail says it.
-    const fmtT = (m) => (/^(output_tokens|response_chars|tool_call_rate)$/.test(m.metric) ? "±" + fmtE(m, m.threshold).replace(/^[+-]/, "") : fmtE(m, m.threshold));
+    const fmtT = (m) => (state.twoSided.includes(m.metric) ? "±" + fmtE(m, m.threshold).replace(/^[+-]/, "") : fmtE(m, m.threshold));
     for (const m of rows) {
       // A Prometheus gate (prom:NAME) has a value and a bound, no baseline or test.
       const gate = m.metric.startsWith("prom:");
