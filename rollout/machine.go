@@ -350,7 +350,10 @@ func Next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 			r.Decision += fmt.Sprintf(" (%s:%s's stage before the promotion was not recorded, so it stays production: deprecate it if it should not be served as released, sluice stage %s:%s deprecated --reason \"…\")", r.Spec.Model, r.Spec.Candidate, r.Spec.Model, r.Spec.Candidate)
 		}
 		event(&r, now, "undone", r.Decision, nil)
-		return r, []Action{{Kind: ActRestore}, {Kind: ActAlert, Severity: "warning", Message: fmt.Sprintf("rollout %s undone%s: %s", r.ID, by(ev), ev.Message)}}, nil
+		// As a rollback does: the undone version's requests in flight
+		// drain, then the unload webhook frees its backend (Argo Rollouts'
+		// undo scales the undone ReplicaSet down too).
+		return r, []Action{{Kind: ActRestore}, {Kind: ActDrain}, {Kind: ActUnload}, {Kind: ActAlert, Severity: "warning", Message: fmt.Sprintf("rollout %s undone%s: %s", r.ID, by(ev), ev.Message)}}, nil
 	}
 	return r, nil, sluice.Errorf(sluice.CodeInvalid, "unknown rollout event %q", ev.Kind)
 }

@@ -96,7 +96,7 @@ func NewMetrics(ctl *control.Service, stageSamples func(*sluice.Rollout) int) *M
 	m.samples = d("sluice_rollout_stage_samples", "Candidate requests (or shadow pairs) in the current stage of the model's running rollout.")
 	m.need = d("sluice_rollout_stage_samples_needed", "Candidate requests (or shadow pairs) the current stage of the model's running rollout needs before it may advance.")
 	m.arm = d("sluice_rollout_arm_info", "1 for each arm of the model's running rollout: role baseline or candidate, with its version tag.", "version", "role")
-	m.rollback = d("sluice_rollout_rollback_seconds", "Timings of the latest rollback (or abort) of the model's latest rollout: traffic_shift, drain and total.", "part")
+	m.rollback = d("sluice_rollout_rollback_seconds", "Timings of the latest rollback (or abort, or undo) of the model's latest rollout: traffic_shift, drain and total.", "part")
 	m.startedTotal = d("sluice_rollouts_started_total", "Rollouts started since this process started. Every replica counts every rollout it sees: aggregate replicas with max, not sum.")
 	m.endedTotal = d("sluice_rollouts_total", "Rollouts that ended since this process started, by outcome (promoted, rolled_back, aborted, failed, completed, undone). Every replica counts every rollout it sees: aggregate replicas with max, not sum.", "outcome")
 	ctl.Subscribe(m.observe)

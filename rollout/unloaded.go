@@ -9,8 +9,8 @@ import (
 // Unloaded returns the versions whose backend a rollback in reg unloads or
 // has unloaded, by full id, each with what happened to it, for the routing
 // table (route.Options.Unloaded): the candidate of each model's latest
-// rollout when that rollout was rolled back or aborted (the phases whose
-// stop calls the unload webhook). A newer rollout of the model replaces
+// rollout when that rollout was rolled back, aborted or undone (the phases
+// that call the unload webhook). A newer rollout of the model replaces
 // its latest, and so clears the mark. Call it only when an unload webhook
 // is configured: without one the candidate stays loaded and may be pinned.
 //
@@ -23,7 +23,7 @@ import (
 func Unloaded(reg *sluice.Registry) map[string]string {
 	var out map[string]string
 	for model, r := range reg.Rollouts {
-		if r == nil || (r.Phase != sluice.PhaseRolledBack && r.Phase != sluice.PhaseAborted) {
+		if r == nil || (r.Phase != sluice.PhaseRolledBack && r.Phase != sluice.PhaseAborted && r.Phase != sluice.PhaseUndone) {
 			continue
 		}
 		state := "its backend unloaded"
@@ -33,7 +33,11 @@ func Unloaded(reg *sluice.Registry) map[string]string {
 		if out == nil {
 			out = map[string]string{}
 		}
-		out[model+":"+r.Spec.Candidate] = fmt.Sprintf("was rolled back (rollout %s, %s; sluice rollout status %s says why) and %s", r.ID, r.Phase, model, state)
+		what := "rolled back"
+		if r.Phase == sluice.PhaseUndone {
+			what = "undone after its promotion"
+		}
+		out[model+":"+r.Spec.Candidate] = fmt.Sprintf("was %s (rollout %s, %s; sluice rollout status %s says why) and %s", what, r.ID, r.Phase, model, state)
 	}
 	return out
 }

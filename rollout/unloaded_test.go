@@ -12,10 +12,10 @@ import (
 )
 
 // TestUnloaded: the candidate of a model's latest rollout is marked from
-// the commit of its rollback or abort (being unloaded while the drain and
-// webhook are pending, unloaded after), and of no other phase: a promoted,
-// failed, completed or undone rollout calls no unload webhook, and a live
-// one needs its candidate.
+// the commit of its rollback, abort or undo (being unloaded while the
+// drain and webhook are pending, unloaded after), and of no other phase: a
+// promoted, failed or completed rollout calls no unload webhook, and a
+// live one needs its candidate.
 func TestUnloaded(t *testing.T) {
 	reg := sluice.NewRegistry()
 	put := func(model string, phase sluice.Phase, unwinding bool) {
@@ -27,18 +27,22 @@ func TestUnloaded(t *testing.T) {
 	}
 	put("a", sluice.PhaseRolledBack, false)
 	put("b", sluice.PhaseAborted, true)
-	for i, p := range []sluice.Phase{sluice.PhasePromoted, sluice.PhaseFailed, sluice.PhaseCompleted, sluice.PhaseUndone, sluice.PhaseProgressing, sluice.PhasePaused} {
+	put("u", sluice.PhaseUndone, false)
+	for i, p := range []sluice.Phase{sluice.PhasePromoted, sluice.PhaseFailed, sluice.PhaseCompleted, sluice.PhaseProgressing, sluice.PhasePaused} {
 		put(string(rune('c'+i)), p, false)
 	}
 	got := rollout.Unloaded(reg)
-	if ids := slices.Sorted(maps.Keys(got)); !slices.Equal(ids, []string{"a:v2", "b:v2"}) {
-		t.Fatalf("marked %v, want a:v2 and b:v2", ids)
+	if ids := slices.Sorted(maps.Keys(got)); !slices.Equal(ids, []string{"a:v2", "b:v2", "u:v2"}) {
+		t.Fatalf("marked %v, want a:v2, b:v2 and u:v2", ids)
 	}
 	if m := got["a:v2"]; !strings.Contains(m, "rolled back (rollout a-1, rolled_back") || !strings.HasSuffix(m, "its backend unloaded") {
 		t.Errorf("a:v2: %q", m)
 	}
 	if m := got["b:v2"]; !strings.Contains(m, "rollout b-1, aborted") || !strings.HasSuffix(m, "is being unloaded") {
 		t.Errorf("b:v2: %q", m)
+	}
+	if m := got["u:v2"]; !strings.Contains(m, "undone after its promotion (rollout u-1, undone") {
+		t.Errorf("u:v2: %q", m)
 	}
 	if rollout.Unloaded(sluice.NewRegistry()) != nil {
 		t.Errorf("an empty registry marks something")
