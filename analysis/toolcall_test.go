@@ -54,6 +54,14 @@ func TestAnalyze_ToolCallRate(t *testing.T) {
 		// A rise fails too: the candidate calls tools where it should answer.
 		{name: "Rise10To50Fails", nb: 20000, nc: 600, base: counts{4000, 400}, cnd: counts{120, 60},
 			want: sluice.OutcomeFail, row: sluice.OutcomeFail, inReason: "tool-call rate: 50.0% vs 10.0% (+40.00 pts, threshold ±5.00 pts)"},
+		// A young canary's first 36 tool requests all answered with a call,
+		// against a baseline's 87%: 100% by chance is likely enough (0.87^36
+		// is 0.7%, and a rollout looks every 10 s). The candidate's own
+		// variance at 100% made it look certain, and the simulator's A/A
+		// rollouts were rolled back on it 4 times in 100; the pooled floor
+		// (stats.MixtureSPRT.Proportions) holds it back.
+		{name: "YoungCanaryAllCallsHoldsBack", nb: 60000, nc: 1200, base: counts{20000, 17400}, cnd: counts{36, 36},
+			want: sluice.OutcomeInconclusive, row: sluice.OutcomeInconclusive},
 		// Beyond the threshold but on too few tool requests: no pass, no fail.
 		{name: "FewToolAnswersHoldBack", nb: 60000, nc: 30000, base: counts{12000, 9600}, cnd: counts{12, 3},
 			want: sluice.OutcomeInconclusive, row: sluice.OutcomeInconclusive, inReason: "tool-call rate (too little data)"},

@@ -34,9 +34,9 @@ func ExampleMixtureSPRT() {
 		}
 	}
 	// Output:
-	// look 1: diff +0.0250 in [-0.0342, +0.0842], p(candidate worse) 0.447
-	// look 2: diff +0.0345 in [-0.0057, +0.0747], p(candidate worse) 0.064
-	// look 3: diff +0.0417 in [+0.0087, +0.0746], p(candidate worse) 0.003
+	// look 1: diff +0.0250 in [-0.0349, +0.0849], p(candidate worse) 0.453
+	// look 2: diff +0.0345 in [-0.0062, +0.0752], p(candidate worse) 0.068
+	// look 3: diff +0.0417 in [+0.0083, +0.0750], p(candidate worse) 0.003
 	// roll back
 }
 

@@ -85,16 +85,28 @@ func (m MixtureSPRT) Means(baseline, candidate Summary) SequentialResult {
 }
 
 // Proportions tests the difference of rates from x1 events in n1 baseline
-// trials and x2 events in n2 candidate trials. The variance is the unpooled
-// one with each rate's variance taken at the Agresti–Caffo rate (x+1)/(n+2),
-// which keeps V positive when an arm has no events yet without moving Δ̂;
-// being unpooled, it makes the test the exact dual of Interval.
+// trials and x2 events in n2 candidate trials. The variance is unpooled,
+// each rate's taken at the Agresti–Caffo rate (x+1)/(n+2), which keeps V
+// positive when an arm has no events yet without moving Δ̂, and never
+// below the variance the pooled (smoothed) rate gives that arm. Without
+// that floor a small arm at or near 0 or 100% (a young canary's 36 tool
+// requests, every one answered with a call, against a baseline's 87%)
+// reports a variance a tenth of the true one and a difference that is
+// chance looks certain: over repeated looks at two equal rates the test
+// rejected at a nominal 0.001 in 1.9% of sequences at 87% and 95%, 1.7%
+// at 3% (TestProportions_CalibratedNearTheBoundary). Where the arms agree the
+// floor changes nothing; it only widens what an extreme small arm claims.
+// Test and Interval share V, so they stay each other's dual.
 func (m MixtureSPRT) Proportions(x1, n1, x2, n2 int) SequentialResult {
 	if !countsOK(x1, n1) || !countsOK(x2, n2) {
 		return invalidSequential(m.Tau2)
 	}
 	p1, p2 := float64(x1)/float64(n1), float64(x2)/float64(n2)
-	return m.look(p2-p1, smoothedRateVar(x1, n1)+smoothedRateVar(x2, n2))
+	pool := (float64(x1+x2) + 1) / (float64(n1+n2) + 2)
+	pv := pool * (1 - pool)
+	v1 := math.Max(smoothedRateVar(x1, n1), pv/float64(n1))
+	v2 := math.Max(smoothedRateVar(x2, n2), pv/float64(n2))
+	return m.look(p2-p1, v1+v2)
 }
 
 // smoothedRateVar is the variance of x/n evaluated at (x+1)/(n+2).

@@ -45,10 +45,20 @@ func TestMixtureSPRT_ClosedForm(t *testing.T) {
 		MustClose(t, "LogLR", r.LogLR, 9.02832509087354, 1e-9)
 	})
 	t.Run("ProportionsVariance", func(t *testing.T) {
-		// Agresti–Caffo rates 3/102 and 11/102 for 2/100 and 10/100.
+		// Agresti–Caffo rates 3/102 and 11/102 for 2/100 and 10/100; the
+		// baseline's is below the pooled rate 13/202's, which floors it.
 		r := MixtureSPRT{Tau2: 1e-4}.Proportions(2, 100, 10, 100)
-		want := (3.0/102)*(99.0/102)/100 + (11.0/102)*(91.0/102)/100
+		want := (13.0/202)*(189.0/202)/100 + (11.0/102)*(91.0/102)/100
 		MustClose(t, "Diff", r.Diff, 0.08, 1e-12)
+		MustClose(t, "Variance", r.Variance, want, 1e-12)
+	})
+	t.Run("ProportionsVarianceAtTheBoundary", func(t *testing.T) {
+		// A young canary's 36 tool requests, all answered with a call,
+		// against a baseline's 870 of 1000: the candidate's own variance,
+		// at 37/38, is floored by the pooled rate 907/1038's; the
+		// baseline's own, at 871/1002, is above that and stays.
+		r := MixtureSPRT{Tau2: 1e-4}.Proportions(870, 1000, 36, 36)
+		want := (871.0/1002)*(131.0/1002)/1000 + (907.0/1038)*(131.0/1038)/36
 		MustClose(t, "Variance", r.Variance, want, 1e-12)
 	})
 }
@@ -290,4 +300,55 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestProportions_CalibratedNearTheBoundary: two equal rates near 100% (a
+// tool-call rate of 87%), a large baseline and a canary 1/50 its size,
+// looked at every 4 candidate requests from 4 to 400, as a rollout's
+// analysis looks. An always-valid test at level 0.001 must reject in at
+// most about 0.1% of such sequences, whenever it looks. With each arm's
+// own variance a candidate that happened to answer its first few dozen
+// requests all one way (36 of 36) had a variance a tenth of the true one,
+// and the test rejected in 1.90% of sequences at 0.87 and 0.95, 0.35% at
+// 0.5 and 1.70% at 0.03 (the canary analysis rolled back 4 of 100 A/A
+// rollouts in the simulator, each on the tool-call rate of a small
+// category). With the pooled floor: none of 2000 at any of the four.
+func TestProportions_CalibratedNearTheBoundary(t *testing.T) {
+	const (
+		sims  = 2000
+		level = 0.001
+	)
+	for _, p := range []float64{0.87, 0.95, 0.5, 0.03} {
+		rng := rand.New(rand.NewPCG(7, uint64(p*1000)))
+		// Tuned as the analysis tunes it: for the rate's variance at a
+		// horizon of 100 candidate requests.
+		m := MixtureSPRT{Tau2: OptimalTau2(p*(1-p)/100, level)}
+		rejected := 0
+		for range sims {
+			xb, nb, xc, nc := 0, 0, 0, 0
+			for range 100 {
+				for range 4 {
+					nc++
+					if rng.Float64() < p {
+						xc++
+					}
+				}
+				for range 4 * 49 {
+					nb++
+					if rng.Float64() < p {
+						xb++
+					}
+				}
+				if nc >= 30 && m.Proportions(xb, nb, xc, nc).PValue <= level {
+					rejected++
+					break
+				}
+			}
+		}
+		// 0.003 leaves room for the Monte Carlo error at 2000 sequences
+		// (a binomial at 0.001 exceeds 6 of 2000 with probability 0.5%).
+		if rate := float64(rejected) / sims; rate > 0.003 {
+			t.Errorf("equal rates of %.2f: the test at level %g rejected in %.2f%% of %d sequences, want at most about %g", p, level, 100*rate, sims, level)
+		}
+	}
 }
