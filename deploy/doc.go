@@ -9,6 +9,12 @@
 //     runs both, and fails without promtool).
 //   - grafana/sluice-dashboard.json: a Grafana dashboard over Sluice's own
 //     metrics.
+//   - kubernetes/: a Deployment, Service, ConfigMap, Secret,
+//     PodDisruptionBudget and ServiceMonitor; kubernetes_test.go decodes
+//     them strictly and checks that they fit together and with the gateway
+//     (probes answered, secrets only in the Secret, the restricted Pod
+//     Security Standard, a grace period that covers the shutdown).
+//   - systemd/sluice.service: one replica per host.
 //
 // The test starts a real gateway, sends it traffic, runs a rollout, scrapes
 // /metrics and checks that every metric the rules and the dashboard query

@@ -29,7 +29,11 @@ import (
 // and the Grafana dashboard's queries is exported by a running gateway
 // (recorded series count for the rules, which define them).
 func TestMetricNames(t *testing.T) {
-	exported := scrapeAfterRollout(t)
+	series := scrapeAfterRollout(t)
+	exported := map[string]bool{}
+	for name := range series {
+		exported[name] = true
+	}
 
 	rules, recorded := ruleExprs(t, filepath.Join("prometheus", "sluice-alerts.yml"))
 	for _, r := range rules {
@@ -54,7 +58,8 @@ func TestMetricNames(t *testing.T) {
 			}
 		}
 	}
-	for _, q := range readmeGates(t) {
+	gates := readmeGates(t)
+	for _, q := range gates {
 		names := MetricNames(q.expr)
 		if len(names) == 0 {
 			t.Errorf("%s: no metric in %q", q.name, q.expr)
@@ -65,6 +70,115 @@ func TestMetricNames(t *testing.T) {
 			}
 		}
 	}
+
+	// The labels: a matcher on a label the series lacks, or on a value it
+	// never takes, selects nothing, and a grouping by a label no series
+	// has folds what it should split; either way the rule never fires and
+	// the panel stays empty, with no error anywhere.
+	var all []namedExpr
+	for _, r := range rules {
+		all = append(all, namedExpr{"rule " + r.name, r.expr})
+	}
+	all = append(all, queries...)
+	all = append(all, gates...)
+	for _, q := range all {
+		for _, p := range LabelProblems(q.expr, series) {
+			t.Errorf("%s: %s", q.name, p)
+		}
+	}
+}
+
+// TestLabelProblems checks the label check on expressions that are wrong
+// in each of the ways it looks for, and on right ones.
+func TestLabelProblems(t *testing.T) {
+	series := seriesLabels{
+		"sluice_requests_total":   {"model": {"chat": true}, "version": {"v1": true}, "status_class": {"2xx": true, "5xx": true}},
+		"sluice_rollout_arm_info": {"model": {"chat": true}, "version": {"v1": true}, "role": {"baseline": true, "candidate": true}},
+	}
+	for _, c := range []struct {
+		expr string
+		want int
+	}{
+		{`sum by (model, version) (rate(sluice_requests_total{status_class="2xx", model=~"$model"}[5m]))`, 0},
+		{`sum by (model, version) (rate(sluice_requests_total{status_class="2XX"}[5m]))`, 1},
+		{`sum by (model, versions) (rate(sluice_requests_total[5m]))`, 1},
+		{`rate(sluice_requests_total{status=~"5.."}[5m])`, 1},
+		{`rate(sluice_requests_total{status_class!="4xx"}[5m])`, 0},
+		{`a:b:rate5m * on (model, version) group_left (role) sluice_rollout_arm_info`, 0},
+		{`a:b:rate5m * on (model, version) group_left (rol) sluice_rollout_arm_info`, 1},
+		{`sum by (category) (a:b:rate5m)`, 0},
+		{`label_values(sluice_requests_total{model="$model"}, category)`, 1},
+		{`label_values(sluice_requests_total{model="$model"}, version)`, 0},
+	} {
+		if got := LabelProblems(c.expr, series); len(got) != c.want {
+			t.Errorf("LabelProblems(%q) = %q, want %d problems", c.expr, got, c.want)
+		}
+	}
+}
+
+// seriesLabels holds, for each metric name, each label's values seen.
+type seriesLabels map[string]map[string]map[string]bool
+
+var (
+	selectorRE  = regexp.MustCompile(`([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{([^}]*)\}`)
+	matcherRE   = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"`)
+	labelListRE = regexp.MustCompile(`\b(by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)`)
+	labelArgRE  = regexp.MustCompile(`^\s*label_values\((.*),\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)\s*$`)
+)
+
+// userLabels are the labels whose values are the user's names (a rendered
+// gate's model and version), not a vocabulary of Sluice's.
+var userLabels = map[string]bool{"model": true, "version": true, "category": true}
+
+// LabelProblems returns what is wrong with the labels an expression uses,
+// given the series a gateway exports: a matcher on a label its metric does
+// not have, an equality matcher on a value the label never took, and a
+// label list (by, on, group_left...) naming a label none of the
+// expression's exported metrics has. Matchers with a Grafana variable
+// ($model), values of userLabels, and recorded series (the rules', which the gateway does not
+// export) are checked only as far as they can be.
+func LabelProblems(expr string, series seriesLabels) []string {
+	var out []string
+	if m := labelArgRE.FindStringSubmatch(expr); m != nil {
+		for _, name := range MetricNames(m[1]) {
+			if ls, ok := series[name]; ok && ls[m[2]] == nil {
+				out = append(out, fmt.Sprintf("label_values of %s by %s, a label it does not have", name, m[2]))
+			}
+		}
+		expr = m[1]
+	}
+	have := map[string]bool{} // the labels of the expression's exported metrics
+	for _, name := range MetricNames(expr) {
+		for l := range series[name] {
+			have[l] = true
+		}
+	}
+	for _, sel := range selectorRE.FindAllStringSubmatch(expr, -1) {
+		ls, ok := series[sel[1]]
+		if !ok {
+			continue // recorded, or a function's argument such as rate(...)
+		}
+		for _, m := range matcherRE.FindAllStringSubmatch(sel[2], -1) {
+			label, op, value := m[1], m[2], m[3]
+			switch {
+			case ls[label] == nil && value != "":
+				out = append(out, fmt.Sprintf("%s{%s%s%q}: %s has no label %s", sel[1], label, op, value, sel[1], label))
+			case op == "=" && value != "" && !strings.Contains(value, "$") && !userLabels[label] && !ls[label][value]:
+				out = append(out, fmt.Sprintf("%s{%s=%q}: %s never took that value (it took %v)", sel[1], label, value, label, sortedKeys(ls[label])))
+			}
+		}
+	}
+	if len(have) == 0 {
+		return out
+	}
+	for _, m := range labelListRE.FindAllStringSubmatch(expr, -1) {
+		for _, l := range strings.Split(m[2], ",") {
+			if l = strings.TrimSpace(l); l != "" && !have[l] {
+				out = append(out, fmt.Sprintf("%s (%s): no metric of the expression has the label %s", m[1], m[2], l))
+			}
+		}
+	}
+	return out
 }
 
 // readmeGates returns the queries of the Prometheus gates in the README's
@@ -125,11 +239,12 @@ func TestMetricNames_Parse(t *testing.T) {
 
 // scrapeAfterRollout starts a gateway, sends streamed and plain traffic,
 // runs a canary until it has been analysed, aborts it (a rollback, with
-// its timings), and returns the names of every sample /metrics served
-// along the way.
-func scrapeAfterRollout(t *testing.T) map[string]bool {
+// its timings), and returns every sample name /metrics served along the
+// way, with the values each of its labels took.
+func scrapeAfterRollout(t *testing.T) seriesLabels {
 	t.Helper()
-	stable := startBackend(t, fakellm.Config{Default: fakellm.Behavior{RefusalRate: 0.05, ErrorRate: 0.02}})
+	slow := map[string]fakellm.Behavior{"slow": {Latency: fakellm.Distribution{MedianMS: 10000}}}
+	stable := startBackend(t, fakellm.Config{Default: fakellm.Behavior{RefusalRate: 0.05, ErrorRate: 0.02}, Categories: slow})
 	cand := startBackend(t, fakellm.Config{Seed: 3, Default: fakellm.Behavior{RefusalRate: 0.05, ErrorRate: 0.02}})
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
@@ -173,7 +288,7 @@ func scrapeAfterRollout(t *testing.T) map[string]bool {
 			resp.Body.Close()
 		}
 	}
-	names := map[string]bool{}
+	names := seriesLabels{}
 	scrape := func() {
 		resp, err := http.Get(gw.AdminURL() + "/metrics")
 		if err != nil {
@@ -187,12 +302,42 @@ func scrapeAfterRollout(t *testing.T) map[string]bool {
 			if line == "" || line[0] == '#' {
 				continue
 			}
-			if i := strings.IndexAny(line, "{ "); i > 0 {
-				names[line[:i]] = true
+			i := strings.IndexAny(line, "{ ")
+			if i <= 0 {
+				continue
+			}
+			name := line[:i]
+			if names[name] == nil {
+				names[name] = map[string]map[string]bool{}
+			}
+			if line[i] != '{' {
+				continue
+			}
+			j := strings.LastIndexByte(line, '}')
+			for _, m := range exportedLabelRE.FindAllStringSubmatch(line[i+1:j], -1) {
+				if names[name][m[1]] == nil {
+					names[name][m[1]] = map[string]bool{}
+				}
+				names[name][m[1]][m[2]] = true
 			}
 		}
 	}
 	send(40)
+	// A client that gives up on a request the backend is slow to answer:
+	// the canceled error class.
+	cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	req, _ := http.NewRequestWithContext(cctx, "POST", gw.URL()+"/v1/chat/completions",
+		strings.NewReader(`{"model":"chat","messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("X-Request-Category", "slow")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatal("the slow request was answered before its client gave up")
+	}
+	cancel()
+	waitFor(t, "the canceled request's count", func() bool {
+		scrape()
+		return names["sluice_request_errors_total"]["error_class"]["canceled"]
+	})
 	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v2", Strategy: sluice.StrategyCanary, CanaryPercent: 50,
 		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(50 * time.Millisecond), MinSamples: 10}, Warmup: sluice.WarmupSpec{Requests: 1}}
 	if _, err := gw.Rollouts.Start(ctx, "test", "names check", spec); err != nil {
@@ -214,7 +359,7 @@ func scrapeAfterRollout(t *testing.T) map[string]bool {
 	send(10)
 	scrape()
 	for _, must := range []string{"sluice_requests_total", "sluice_tool_requests_total", "sluice_rollout_arm_info", "sluice_rollout_rollback_seconds", "sluice_rollouts_total", "sluice_rollout_last_analysis_timestamp_seconds"} {
-		if !names[must] {
+		if names[must] == nil {
 			t.Fatalf("/metrics lacks %s; it has %v", must, sortedKeys(names))
 		}
 	}
@@ -241,7 +386,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func sortedKeys(m map[string]bool) []string {
+// exportedLabelRE reads one label of an exposition line.
+var exportedLabelRE = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"`)
+
+func sortedKeys[V any](m map[string]V) []string {
 	var out []string
 	for k := range m {
 		out = append(out, k)

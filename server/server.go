@@ -473,6 +473,25 @@ func (s *Server) EnsureBootstrapToken(ctx context.Context) (string, error) {
 	return s.CreateToken(ctx, "bootstrap-admin", sluice.RoleAdmin, "sluice", "first start: no admin token existed")
 }
 
+// The shutdown's time budget. A supervisor (systemd's TimeoutStopSec, a
+// Kubernetes pod's terminationGracePeriodSeconds less its preStop sleep)
+// must allow DrainTimeout + ShutdownTail, or it kills the process while it
+// writes the request log's last rows or sends a rollback's alert
+// (deploy/kubernetes_test.go checks the files shipped in deploy/).
+const (
+	// DrainTimeout is how long `sluice serve` waits for the requests in
+	// flight (streams included) on SIGTERM: the context it gives Shutdown.
+	DrainTimeout = 30 * time.Second
+	// ShutdownTail bounds what Shutdown does once its context has ended:
+	// the pending rollback alerts, the request log's last rows, and the
+	// store's close (the PostgreSQL pool waits up to 3 s).
+	ShutdownTail = alertFlushTimeout + logFlushTimeout + 3*time.Second
+)
+
+// alertFlushTimeout is how long Shutdown waits at least for the alerts of
+// rollbacks that ended during the drain.
+const alertFlushTimeout = 5 * time.Second
+
 // logFlushTimeout bounds writing the request log's last rows at shutdown.
 const logFlushTimeout = 5 * time.Second
 
@@ -500,7 +519,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// The alerts of rollbacks that ended during the drain: their page must
 	// not be lost to the exit. Waited for until ctx ends, and at least 5 s
 	// (a receiver that answers takes milliseconds).
-	wait := 5 * time.Second
+	wait := alertFlushTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		wait = max(wait, time.Until(dl))
 	}
@@ -515,8 +534,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	// The request log has a bound of its own: the drain above may have
 	// used all of ctx (a stream outliving it), and the rows of requests
-	// already answered must still be written. 30 s of drain and these 5 s
-	// fit the 40 s the systemd unit and the Kubernetes manifest allow.
+	// already answered must still be written (ShutdownTail counts it).
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), logFlushTimeout)
 	defer cancel()
 	if err := s.Log.Close(lctx); err != nil {

@@ -8,7 +8,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -124,7 +123,7 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 			}
 		case <-ctx.Done():
 			fmt.Fprintln(c.stderr, "shutting down: draining requests in flight")
-			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			sctx, cancel := context.WithTimeout(context.Background(), server.DrainTimeout)
 			defer cancel()
 			return s.Shutdown(sctx)
 		}

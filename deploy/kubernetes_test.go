@@ -1,0 +1,470 @@
+package deploy_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/server"
+)
+
+// The Kubernetes objects, as far as the manifests use them. Decoding is
+// strict (unknown fields are errors), so a misspelt or misplaced field,
+// which kubectl apply would drop with a warning at most, fails here.
+
+type k8sMeta struct {
+	Name        string            `yaml:"name"`
+	Labels      map[string]string `yaml:"labels"`
+	Annotations map[string]string `yaml:"annotations"`
+}
+
+type k8sObject struct {
+	APIVersion string  `yaml:"apiVersion"`
+	Kind       string  `yaml:"kind"`
+	Metadata   k8sMeta `yaml:"metadata"`
+}
+
+type k8sSelector struct {
+	MatchLabels map[string]string `yaml:"matchLabels"`
+}
+
+type k8sProbe struct {
+	HTTPGet struct {
+		Path string `yaml:"path"`
+		Port string `yaml:"port"`
+	} `yaml:"httpGet"`
+	InitialDelaySeconds int `yaml:"initialDelaySeconds"`
+	PeriodSeconds       int `yaml:"periodSeconds"`
+	TimeoutSeconds      int `yaml:"timeoutSeconds"`
+	FailureThreshold    int `yaml:"failureThreshold"`
+}
+
+type k8sEnv struct {
+	Name      string `yaml:"name"`
+	Value     string `yaml:"value"`
+	ValueFrom *struct {
+		ResourceFieldRef *struct {
+			Resource string `yaml:"resource"`
+			Divisor  string `yaml:"divisor"`
+		} `yaml:"resourceFieldRef"`
+	} `yaml:"valueFrom"`
+}
+
+type k8sContainer struct {
+	Name  string   `yaml:"name"`
+	Image string   `yaml:"image"`
+	Args  []string `yaml:"args"`
+	Ports []struct {
+		Name          string `yaml:"name"`
+		ContainerPort int    `yaml:"containerPort"`
+	} `yaml:"ports"`
+	Env     []k8sEnv `yaml:"env"`
+	EnvFrom []struct {
+		SecretRef *struct {
+			Name string `yaml:"name"`
+		} `yaml:"secretRef"`
+	} `yaml:"envFrom"`
+	VolumeMounts []struct {
+		Name      string `yaml:"name"`
+		MountPath string `yaml:"mountPath"`
+		ReadOnly  bool   `yaml:"readOnly"`
+	} `yaml:"volumeMounts"`
+	ReadinessProbe *k8sProbe `yaml:"readinessProbe"`
+	LivenessProbe  *k8sProbe `yaml:"livenessProbe"`
+	Lifecycle      *struct {
+		PreStop *struct {
+			Sleep *struct {
+				Seconds int `yaml:"seconds"`
+			} `yaml:"sleep"`
+		} `yaml:"preStop"`
+	} `yaml:"lifecycle"`
+	Resources struct {
+		Requests map[string]string `yaml:"requests"`
+		Limits   map[string]string `yaml:"limits"`
+	} `yaml:"resources"`
+	SecurityContext *struct {
+		AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
+		ReadOnlyRootFilesystem   bool  `yaml:"readOnlyRootFilesystem"`
+		Capabilities             struct {
+			Drop []string `yaml:"drop"`
+		} `yaml:"capabilities"`
+	} `yaml:"securityContext"`
+}
+
+type k8sDeployment struct {
+	k8sObject `yaml:",inline"`
+	Spec      struct {
+		Replicas int         `yaml:"replicas"`
+		Selector k8sSelector `yaml:"selector"`
+		Strategy struct {
+			Type          string `yaml:"type"`
+			RollingUpdate struct {
+				MaxUnavailable int `yaml:"maxUnavailable"`
+				MaxSurge       int `yaml:"maxSurge"`
+			} `yaml:"rollingUpdate"`
+		} `yaml:"strategy"`
+		Template struct {
+			Metadata k8sMeta `yaml:"metadata"`
+			Spec     struct {
+				TerminationGracePeriodSeconds int   `yaml:"terminationGracePeriodSeconds"`
+				AutomountServiceAccountToken  *bool `yaml:"automountServiceAccountToken"`
+				SecurityContext               struct {
+					RunAsNonRoot   bool `yaml:"runAsNonRoot"`
+					RunAsUser      int  `yaml:"runAsUser"`
+					RunAsGroup     int  `yaml:"runAsGroup"`
+					SeccompProfile *struct {
+						Type string `yaml:"type"`
+					} `yaml:"seccompProfile"`
+				} `yaml:"securityContext"`
+				Containers []k8sContainer `yaml:"containers"`
+				Volumes    []struct {
+					Name      string `yaml:"name"`
+					ConfigMap *struct {
+						Name string `yaml:"name"`
+					} `yaml:"configMap"`
+				} `yaml:"volumes"`
+				TopologySpreadConstraints []struct {
+					MaxSkew           int         `yaml:"maxSkew"`
+					TopologyKey       string      `yaml:"topologyKey"`
+					WhenUnsatisfiable string      `yaml:"whenUnsatisfiable"`
+					LabelSelector     k8sSelector `yaml:"labelSelector"`
+				} `yaml:"topologySpreadConstraints"`
+			} `yaml:"spec"`
+		} `yaml:"template"`
+	} `yaml:"spec"`
+}
+
+type k8sService struct {
+	k8sObject `yaml:",inline"`
+	Spec      struct {
+		Selector map[string]string `yaml:"selector"`
+		Ports    []struct {
+			Name       string `yaml:"name"`
+			Port       int    `yaml:"port"`
+			TargetPort string `yaml:"targetPort"`
+		} `yaml:"ports"`
+	} `yaml:"spec"`
+}
+
+type k8sConfigMap struct {
+	k8sObject `yaml:",inline"`
+	Data      map[string]string `yaml:"data"`
+}
+
+type k8sSecret struct {
+	k8sObject  `yaml:",inline"`
+	Type       string            `yaml:"type"`
+	StringData map[string]string `yaml:"stringData"`
+}
+
+type k8sPDB struct {
+	k8sObject `yaml:",inline"`
+	Spec      struct {
+		MaxUnavailable *int        `yaml:"maxUnavailable"`
+		MinAvailable   *int        `yaml:"minAvailable"`
+		Selector       k8sSelector `yaml:"selector"`
+	} `yaml:"spec"`
+}
+
+type k8sServiceMonitor struct {
+	k8sObject `yaml:",inline"`
+	Spec      struct {
+		Selector  k8sSelector `yaml:"selector"`
+		Endpoints []struct {
+			Port          string `yaml:"port"`
+			Path          string `yaml:"path"`
+			Interval      string `yaml:"interval"`
+			ScrapeTimeout string `yaml:"scrapeTimeout"`
+		} `yaml:"endpoints"`
+	} `yaml:"spec"`
+}
+
+// decodeManifest decodes the one object of a manifest file strictly into
+// v, and checks its apiVersion and kind.
+func decodeManifest(t *testing.T, name, apiVersion, kind string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("kubernetes", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("kubernetes/%s: %v", name, err)
+	}
+	var more any
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		t.Fatalf("kubernetes/%s: holds more than one object", name)
+	}
+	var obj k8sObject
+	if err := yaml.Unmarshal(b, &obj); err != nil {
+		t.Fatal(err)
+	}
+	if obj.APIVersion != apiVersion || obj.Kind != kind {
+		t.Fatalf("kubernetes/%s: %s %s, want %s %s", name, obj.APIVersion, obj.Kind, apiVersion, kind)
+	}
+	if obj.Metadata.Name != "sluice" || obj.Metadata.Labels["app.kubernetes.io/name"] != "sluice" {
+		t.Errorf("kubernetes/%s: metadata %+v, want the name sluice and the label app.kubernetes.io/name: sluice", name, obj.Metadata)
+	}
+}
+
+// matches reports whether a selector selects the labels.
+func matches(sel map[string]string, labels map[string]string) bool {
+	if len(sel) == 0 {
+		return false
+	}
+	for k, v := range sel {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+type manifests struct {
+	dep    k8sDeployment
+	svc    k8sService
+	cm     k8sConfigMap
+	secret k8sSecret
+	pdb    k8sPDB
+	sm     k8sServiceMonitor
+}
+
+func loadManifests(t *testing.T) *manifests {
+	t.Helper()
+	var m manifests
+	decodeManifest(t, "deployment.yaml", "apps/v1", "Deployment", &m.dep)
+	decodeManifest(t, "service.yaml", "v1", "Service", &m.svc)
+	decodeManifest(t, "configmap.yaml", "v1", "ConfigMap", &m.cm)
+	decodeManifest(t, "secret.yaml", "v1", "Secret", &m.secret)
+	decodeManifest(t, "poddisruptionbudget.yaml", "policy/v1", "PodDisruptionBudget", &m.pdb)
+	decodeManifest(t, "servicemonitor.yaml", "monitoring.coreos.com/v1", "ServiceMonitor", &m.sm)
+	return &m
+}
+
+// TestKubernetes_Objects checks that the manifests fit together: the
+// selectors select the pods, the named ports exist, every ${ENV} of the
+// ConfigMap comes from the Secret, and the pod runs under the restricted
+// Pod Security Standard.
+func TestKubernetes_Objects(t *testing.T) {
+	m := loadManifests(t)
+	spec := m.dep.Spec.Template.Spec
+	pod := m.dep.Spec.Template.Metadata.Labels
+	if len(spec.Containers) != 1 {
+		t.Fatalf("%d containers, want 1", len(spec.Containers))
+	}
+	c := spec.Containers[0]
+
+	if !matches(m.dep.Spec.Selector.MatchLabels, pod) {
+		t.Errorf("the Deployment's selector %v does not select its pods %v", m.dep.Spec.Selector.MatchLabels, pod)
+	}
+	if !matches(m.svc.Spec.Selector, pod) {
+		t.Errorf("the Service's selector %v does not select the pods %v", m.svc.Spec.Selector, pod)
+	}
+	ports := map[string]bool{}
+	for _, p := range c.Ports {
+		ports[p.Name] = true
+	}
+	for _, p := range m.svc.Spec.Ports {
+		if !ports[p.TargetPort] {
+			t.Errorf("the Service's port %s targets %q, which the container does not name", p.Name, p.TargetPort)
+		}
+	}
+	for what, p := range map[string]*k8sProbe{"readiness": c.ReadinessProbe, "liveness": c.LivenessProbe} {
+		if p == nil {
+			t.Errorf("no %s probe", what)
+		} else if !ports[p.HTTPGet.Port] {
+			t.Errorf("the %s probe's port %q is not one the container names", what, p.HTTPGet.Port)
+		}
+	}
+
+	// The PodDisruptionBudget: a node drain takes one replica at a time.
+	if !matches(m.pdb.Spec.Selector.MatchLabels, pod) {
+		t.Errorf("the PodDisruptionBudget's selector %v does not select the pods %v", m.pdb.Spec.Selector.MatchLabels, pod)
+	}
+	switch pdb := m.pdb.Spec; {
+	case pdb.MaxUnavailable != nil && pdb.MinAvailable == nil:
+		if *pdb.MaxUnavailable < 1 || *pdb.MaxUnavailable >= m.dep.Spec.Replicas {
+			t.Errorf("PodDisruptionBudget maxUnavailable %d with %d replicas: it must let a drain evict one and keep one", *pdb.MaxUnavailable, m.dep.Spec.Replicas)
+		}
+	default:
+		t.Errorf("the PodDisruptionBudget should set maxUnavailable alone (minAvailable blocks drains when a replica is already down)")
+	}
+
+	// The ServiceMonitor scrapes the Service's named port at /metrics.
+	if !matches(m.sm.Spec.Selector.MatchLabels, m.svc.Metadata.Labels) {
+		t.Errorf("the ServiceMonitor's selector %v does not select the Service %v", m.sm.Spec.Selector.MatchLabels, m.svc.Metadata.Labels)
+	}
+	for _, e := range m.sm.Spec.Endpoints {
+		found := false
+		for _, p := range m.svc.Spec.Ports {
+			found = found || p.Name == e.Port
+		}
+		if !found || e.Path != "/metrics" {
+			t.Errorf("the ServiceMonitor scrapes port %q path %q; want one of the Service's named ports and /metrics", e.Port, e.Path)
+		}
+	}
+	if len(m.sm.Spec.Endpoints) != 1 {
+		t.Errorf("the ServiceMonitor has %d endpoints, want 1", len(m.sm.Spec.Endpoints))
+	}
+
+	// Secrets come from the Secret, never from the ConfigMap.
+	text := m.cm.Data["sluice.yaml"]
+	fromSecret := map[string]bool{}
+	for _, e := range c.EnvFrom {
+		if e.SecretRef != nil && e.SecretRef.Name == m.secret.Metadata.Name {
+			for k := range m.secret.StringData {
+				fromSecret[k] = true
+			}
+		}
+	}
+	for _, ref := range regexp.MustCompile(`\$\{(\w+)\}`).FindAllStringSubmatch(text, -1) {
+		if !fromSecret[ref[1]] {
+			t.Errorf("the ConfigMap's sluice.yaml names ${%s}, which the Secret the container reads does not hold", ref[1])
+		}
+	}
+	if regexp.MustCompile(`(?m)^\s*[^#]*(secret|store|api_key):\s*"?[^"$\s]`).MatchString(text) {
+		t.Errorf("the ConfigMap's sluice.yaml holds a secret or a DSN in clear; take it from the Secret with ${ENV}:\n%s", text)
+	}
+
+	// The restricted Pod Security Standard, which a namespace may enforce:
+	// a pod that misses one of these is refused.
+	sc := spec.SecurityContext
+	if !sc.RunAsNonRoot || sc.RunAsUser == 0 {
+		t.Error("the pod must run as a non-root user")
+	}
+	if sc.SeccompProfile == nil || sc.SeccompProfile.Type != "RuntimeDefault" {
+		t.Error("the pod needs seccompProfile RuntimeDefault (the restricted Pod Security Standard refuses it otherwise)")
+	}
+	if csc := c.SecurityContext; csc == nil || csc.AllowPrivilegeEscalation == nil || *csc.AllowPrivilegeEscalation ||
+		!csc.ReadOnlyRootFilesystem || len(csc.Capabilities.Drop) != 1 || csc.Capabilities.Drop[0] != "ALL" {
+		t.Errorf("the container's securityContext must forbid privilege escalation, drop ALL capabilities and mount the root file system read-only: %+v", csc)
+	}
+	if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
+		t.Error("Sluice never calls the Kubernetes API: set automountServiceAccountToken: false")
+	}
+	if c.Resources.Requests["cpu"] == "" || c.Resources.Requests["memory"] == "" || c.Resources.Limits["memory"] == "" {
+		t.Errorf("resources %+v: want cpu and memory requests and a memory limit", c.Resources)
+	}
+	// Go's GC knows nothing of the container's memory limit unless told.
+	limit := c.Resources.Limits["memory"]
+	var memlimit string
+	for _, e := range c.Env {
+		if e.Name == "GOMEMLIMIT" {
+			memlimit = e.Value
+		}
+	}
+	if ml, lim := mebibytes(strings.TrimSuffix(memlimit, "B")), mebibytes(limit); ml <= 0 || ml >= lim || ml < lim*8/10 {
+		t.Errorf("GOMEMLIMIT %q with a memory limit of %q: want GOMEMLIMIT set to 80-99%% of the limit", memlimit, limit)
+	}
+}
+
+// mebibytes reads a Kubernetes quantity in Mi or Gi; 0 for anything else.
+func mebibytes(q string) int {
+	var n int
+	var unit string
+	if _, err := fmt.Sscanf(q, "%d%s", &n, &unit); err != nil {
+		return 0
+	}
+	switch unit {
+	case "Mi":
+		return n
+	case "Gi":
+		return n << 10
+	}
+	return 0
+}
+
+// TestKubernetes_GracefulShutdown checks that a pod being replaced loses
+// no request: it keeps serving while the endpoints drop it (a preStop
+// sleep: Sluice stops accepting connections at SIGTERM, and kube-proxy and
+// ingress controllers learn of the removal a few seconds late), and then
+// has the time Sluice takes to drain and flush before the kubelet kills it.
+// The same for the systemd unit's TimeoutStopSec.
+func TestKubernetes_GracefulShutdown(t *testing.T) {
+	m := loadManifests(t)
+	spec := m.dep.Spec.Template.Spec
+	c := spec.Containers[0]
+	preStop := 0
+	if c.Lifecycle == nil || c.Lifecycle.PreStop == nil || c.Lifecycle.PreStop.Sleep == nil {
+		t.Error("no preStop sleep: connections kube-proxy and ingress controllers still send during the seconds after SIGTERM are refused")
+	} else if preStop = c.Lifecycle.PreStop.Sleep.Seconds; preStop < 5 {
+		t.Errorf("preStop sleeps %d s; endpoint removal takes a few seconds to reach every node: at least 5", preStop)
+	}
+	need := time.Duration(preStop)*time.Second + server.DrainTimeout + server.ShutdownTail
+	if got := time.Duration(spec.TerminationGracePeriodSeconds) * time.Second; got < need {
+		t.Errorf("terminationGracePeriodSeconds is %v; the preStop sleep (%d s), the drain (%v) and what Shutdown does after it (%v) need %v",
+			got, preStop, server.DrainTimeout, server.ShutdownTail, need)
+	}
+
+	b, err := os.ReadFile(filepath.Join("systemd", "sluice.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := regexp.MustCompile(`(?m)^TimeoutStopSec=(\S+)$`).FindStringSubmatch(string(b))
+	if stop == nil {
+		t.Fatal("sluice.service sets no TimeoutStopSec")
+	}
+	d, err := time.ParseDuration(stop[1])
+	if err != nil {
+		t.Fatalf("TimeoutStopSec=%s: %v", stop[1], err)
+	}
+	if need := server.DrainTimeout + server.ShutdownTail; d < need {
+		t.Errorf("sluice.service: TimeoutStopSec=%v; the drain (%v) and what Shutdown does after it (%v) need %v", d, server.DrainTimeout, server.ShutdownTail, need)
+	}
+}
+
+// TestKubernetes_Probes runs a gateway from the ConfigMap's sluice.yaml
+// and asks it the probes' paths: both answer 200, and liveness is not the
+// readiness check (which reads the store: a liveness probe that fails when
+// PostgreSQL is away would restart every replica at once).
+func TestKubernetes_Probes(t *testing.T) {
+	m := loadManifests(t)
+	c := m.dep.Spec.Template.Spec.Containers[0]
+	text := os.Expand(m.cm.Data["sluice.yaml"], func(k string) string {
+		return map[string]string{"SLUICE_STORE": filepath.Join(t.TempDir(), "sluice.db"), "SLUICE_ADMIN_TOKEN": "0123456789abcdef0123"}[k]
+	})
+	cfg, err := config.ParseGateway("configmap.yaml: sluice.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "0.0.0.0:8080" || c.Ports[0].ContainerPort != 8080 || cfg.AdminListen != "" {
+		t.Fatalf("the ConfigMap listens on %q (admin %q), the container port is %d: the probes and the scrape reach the data plane's port",
+			cfg.Listen, cfg.AdminListen, c.Ports[0].ContainerPort)
+	}
+	cfg.Listen = "127.0.0.1:0"
+	gw, err := server.New(context.Background(), server.Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gw.Shutdown(context.Background()) })
+	if c.LivenessProbe.HTTPGet.Path == c.ReadinessProbe.HTTPGet.Path {
+		t.Errorf("liveness and readiness both probe %s", c.LivenessProbe.HTTPGet.Path)
+	}
+	for _, p := range []string{c.ReadinessProbe.HTTPGet.Path, c.LivenessProbe.HTTPGet.Path, m.dep.Spec.Template.Metadata.Annotations["prometheus.io/path"]} {
+		resp, err := http.Get(gw.URL() + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %s: %d %s", p, resp.StatusCode, strings.TrimSpace(string(body)))
+		}
+	}
+}
