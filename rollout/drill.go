@@ -42,44 +42,22 @@ func errDrillElsewhere(model, what string) error {
 	return sluice.Errorf(sluice.CodeConflict, "model %s has a fire drill under way through another replica: %s (a drill takes seconds)", model, what)
 }
 
-// noDrillElsewhere refuses, on a shared store, a rollout of model while
-// another replica drills it, and otherwise returns the drill lock's
-// release, which the caller calls once its rollout has committed (or
-// failed to): a drill through another replica that slipped in between the
-// look and the commit had its canary recorded as the routing to restore.
-// Held to the commit, a drill either comes first (refused here) or finds
-// the rollout under way in its own transaction.
-func (c *Controller) noDrillElsewhere(ctx context.Context, model string) (release func(), err error) {
+// noDrillElsewhere is what a rollout's start of model needs free on a
+// shared store: the drill lock, held by a drill through another replica.
+// The start's own transaction looks at it (sluice.Change.Unheld) and keeps
+// a drill from taking it until the commit: a drill either comes first
+// (the start is refused) or finds the rollout under way in its own
+// transaction, and a drill that slipped in between a look and the commit
+// cannot have its canary recorded as the routing to restore. Looked at on
+// a connection of its own, kept to the commit, the lock stalled as many
+// starts at once as the store's pool has connections. Nil on a store only
+// this process uses (Options.Hold nil): its own drills are all there is.
+func (c *Controller) noDrillElsewhere(model string) []sluice.Unheld {
 	if c.opt.Hold == nil {
-		return func() {}, nil
+		return nil
 	}
-	// Another replica's start holds the lock for its transaction alone
-	// (milliseconds), a drill for seconds: a start is waited out, so that
-	// two starts at once get the rollout's own answer, not a drill's.
-	deadline := time.Now().Add(startHoldWait)
-	for {
-		release, ok, err := c.opt.Hold(ctx, drillHold(model))
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			return release, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, errDrillElsewhere(model, "start the rollout when it has finished")
-		}
-		select {
-		case <-ctx.Done():
-			return nil, errDrillElsewhere(model, "start the rollout when it has finished")
-		case <-time.After(startHoldWait / 20):
-		}
-	}
+	return []sluice.Unheld{{Name: drillHold(model), Refusal: errDrillElsewhere(model, "start the rollout when it has finished")}}
 }
-
-// startHoldWait is how long a rollout's start waits for the drill lock
-// held elsewhere: longer than another start's transaction, shorter than a
-// drill.
-const startHoldWait = time.Second
 
 // drillUnderway reports whether model has a fire drill running here.
 func (c *Controller) drillUnderway(model string) bool {
