@@ -59,6 +59,36 @@ func (c *Controller) noDrillElsewhere(model string) []sluice.Unheld {
 	return []sluice.Unheld{{Name: drillHold(model), Refusal: errDrillElsewhere(model, "start the rollout when it has finished")}}
 }
 
+// holdDrill takes model's drill lock for a drill. A rollout's start
+// through another replica keeps it from being taken for the start's
+// transaction alone (milliseconds), a drill holds it for seconds: a start
+// is waited out, up to startHoldWait, so that a drill at the same moment
+// gets the rollout's own answer (a rollout under way), not a drill's.
+func (c *Controller) holdDrill(ctx context.Context, model string) (release func(), err error) {
+	deadline := time.Now().Add(startHoldWait)
+	for {
+		release, ok, err := c.opt.Hold(ctx, drillHold(model))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return release, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, errDrillElsewhere(model, "wait for it to finish")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, errDrillElsewhere(model, "wait for it to finish")
+		case <-time.After(startHoldWait / 20):
+		}
+	}
+}
+
+// startHoldWait is how long a drill waits for the drill lock kept from it
+// elsewhere: longer than a start's transaction, shorter than a drill.
+const startHoldWait = time.Second
+
 // drillUnderway reports whether model has a fire drill running here.
 func (c *Controller) drillUnderway(model string) bool {
 	c.mu.Lock()
@@ -121,12 +151,9 @@ func (c *Controller) Drill(ctx context.Context, actor, reason, model, candidate 
 	}()
 	if c.opt.Hold != nil {
 		// Deferred before the restore, so released after it.
-		release, ok, err := c.opt.Hold(ctx, drillHold(model))
+		release, err := c.holdDrill(ctx, model)
 		if err != nil {
 			return DrillReport{}, err
-		}
-		if !ok {
-			return DrillReport{}, errDrillElsewhere(model, "wait for it to finish")
 		}
 		defer release()
 	}

@@ -132,3 +132,92 @@ func TestController_StartRefusedDuringDrillElsewhere(t *testing.T) {
 		t.Fatalf("start once the drill has let go: %v", err)
 	}
 }
+
+// stampHook is a store whose commits of changes that need a hold free
+// call during, inside the transaction, just before the COMMIT.
+type stampHook struct {
+	*postgres.Store
+	during func()
+}
+
+func (s stampHook) Commit(ctx context.Context, c sluice.Change) (int64, error) {
+	if len(c.Unheld) > 0 && c.Stamp != nil {
+		stamp := c.Stamp
+		c.Stamp = func() time.Time { s.during(); return stamp() }
+	}
+	return s.Store.Commit(ctx, c)
+}
+
+// TestController_DrillWaitsOutAStartElsewhere: a rollout's start through
+// one replica keeps the drill lock from being taken while its transaction
+// commits (milliseconds). A drill through another replica at that moment
+// waits it out, and then gets the rollout's answer, not "a fire drill
+// under way through another replica".
+func TestController_DrillWaitsOutAStartElsewhere(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	_, _, _ = pgController(t, dsn, 0, "chat") // the models
+
+	committing, tried := make(chan struct{}), make(chan struct{})
+	stA, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stA.Close() })
+	ctlA, err := control.New(ctx, stampHook{stA, func() {
+		close(committing)
+		select {
+		case <-tried:
+		case <-ctx.Done():
+		}
+	}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := rollout.New(rollout.Options{Control: ctlA, Windows: busyWindows{}, Warmer: readyWarmer{}, Hold: stA.TryHold})
+	t.Cleanup(a.Wait)
+
+	stB, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stB.Close() })
+	ctlB, err := control.New(ctx, stB, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	b := rollout.New(rollout.Options{Control: ctlB, Windows: busyWindows{}, Warmer: readyWarmer{}, Hold: func(ctx context.Context, name string) (func(), bool, error) {
+		release, ok, err := stB.TryHold(ctx, name)
+		if err == nil && !ok {
+			once.Do(func() { close(tried) })
+		}
+		return release, ok, err
+	}})
+	t.Cleanup(b.Wait)
+
+	started := make(chan error, 1)
+	go func() {
+		_, err := a.Start(ctx, "op", "ship v2", sluice.RolloutSpec{Model: "chat", Candidate: "v2", Strategy: sluice.StrategyCanary, Warmup: sluice.WarmupSpec{Skip: true}})
+		started <- err
+	}()
+	<-committing
+	rep, err := b.Drill(ctx, "op", "drill", "chat", "v2", 5, func(context.Context, string) (string, error) {
+		return "", fmt.Errorf("not sent: the drill should not get this far")
+	})
+	select {
+	case <-tried:
+	default:
+		t.Fatal("the drill found the lock free while the start was committing")
+	}
+	if err != nil {
+		t.Fatalf("drill while a start through another replica commits: %v, want the start waited out", err)
+	}
+	if len(rep.Steps) == 0 || rep.Steps[0].OK || !strings.Contains(rep.Steps[0].Detail, "rollout under way") {
+		t.Errorf("drill's steps %+v, want its canary refused as a rollout under way", rep.Steps)
+	}
+	if err := <-started; err != nil {
+		t.Fatalf("the start: %v", err)
+	}
+}
