@@ -113,11 +113,12 @@ type Options struct {
 	// Hold, on a shared store, takes a fleet-wide lock by name without
 	// waiting (ok false: another replica holds it), freed by release or
 	// when this process dies (postgres.Store.TryHold). A fire drill holds
-	// "drill:MODEL" for its length and a rollout's start looks at it, so a
-	// drill through one replica and a drill or rollout of the model through
-	// another do not overlap: each took the other's canary for the routing
-	// to restore, and left it in force. Nil means this process is the only
-	// one, and its own drills are all there is to know of.
+	// "drill:MODEL" for its length and a rollout's start has its own
+	// transaction look at it (sluice.Change.Unheld), so a drill through one
+	// replica and a drill or rollout of the model through another do not
+	// overlap: each took the other's canary for the routing to restore, and
+	// left it in force. Nil means this process is the only one, and its own
+	// drills are all there is to know of.
 	Hold func(ctx context.Context, name string) (release func(), ok bool, err error)
 	// OrphanAfter is how long after a rollback its side effects must still
 	// be pending, with their owner gone, before the leader completes them;
