@@ -21,7 +21,8 @@ import (
 // TestGateway_ResponsesByID: through a whole gateway (fasthttp front,
 // client keys, proxy) to two versions split 50/50 on fakellm backends, the
 // OpenAI SDK's Responses.Get and .Delete of responses created from several
-// sticky keys reach the backend that keeps each; without a client key they
+// sticky keys reach the backend that keeps each, and so does
+// InputItems.List with its query; without a client key they
 // are a 401 like any /v1 request; an unknown id is the gateway's 404.
 func TestGateway_ResponsesByID(t *testing.T) {
 	b1 := MustBackend(t, fakellm.Config{Model: "up-v1.0.0"})
@@ -66,6 +67,24 @@ func TestGateway_ResponsesByID(t *testing.T) {
 		}
 		if got.ID != id || got.OutputText() != want.OutputText() || got.Model != want.Model {
 			t.Errorf("get %s: %s %q %s, want %q %s", id, got.ID, got.OutputText(), got.Model, want.OutputText(), want.Model)
+		}
+	}
+
+	for id, r := range made {
+		// The input items, with the query passed on (ascending, one a
+		// page: the auto-pager asks again after the one item).
+		pager := c.Responses.InputItems.ListAutoPaging(ctx, id, responses.InputItemListParams{Order: responses.InputItemListParamsOrderAsc, Limit: openai.Int(1)}, option.WithHeader("X-User-Id", "reader"))
+		var got []string
+		for len(got) < 5 && pager.Next() {
+			if c := pager.Current().AsMessage().Content; len(c) == 1 {
+				got = append(got, c[0].Text)
+			}
+		}
+		if err := pager.Err(); err != nil {
+			t.Fatalf("input items of %s: %v", id, err)
+		}
+		if len(got) != 1 || !strings.HasPrefix(got[0], "hello ") {
+			t.Errorf("input items of %s (%s): %q, want its one input", id, r.Model, got)
 		}
 	}
 
