@@ -341,3 +341,46 @@ func TestProxy_ResponsesStreamError(t *testing.T) {
 		})
 	}
 }
+
+// TestProxy_ResponsesStreamBrokenRefusal: a stream the backend breaks off
+// after text that reads as a refusal (or after a refusal part) is a
+// refusal in its row, for the Responses API as for chat: both are
+// stream_broken, and chat's check of the text so far ran, while a
+// Responses stream's ran only at its last event, which a broken stream
+// never sends (so its refusal was lost).
+func TestProxy_ResponsesStreamBrokenRefusal(t *testing.T) {
+	created := `{"type":"response.created","sequence_number":0,"response":{"id":"resp_r1","object":"response","status":"in_progress","output":[],"usage":null}}`
+	cases := map[string]struct{ path, body, events string }{
+		"Chat": {"/v1/chat/completions", streamBody, chunk("I cannot help with that.")},
+		"ResponsesText": {"/v1/responses", `{"model":"chat","stream":true,"input":"hi"}`,
+			"event: response.created\ndata: " + created + "\n\n" +
+				"event: response.output_text.delta\ndata: " + `{"type":"response.output_text.delta","sequence_number":1,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"I cannot help with that."}` + "\n\n"},
+		"ResponsesRefusalPart": {"/v1/responses", `{"model":"chat","stream":true,"input":"hi"}`,
+			"event: response.created\ndata: " + created + "\n\n" +
+				"event: response.refusal.delta\ndata: " + `{"type":"response.refusal.delta","sequence_number":1,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"No."}` + "\n\n"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/event-stream")
+				io.WriteString(w, tc.events) // and the backend is gone
+			}))
+			defer be.Close()
+			log := &spyLog{}
+			_, url := MustProxy(t, proxy.Options{Routes: MustRoutes(t, be.URL, ""), Log: log, Refusal: observe.NewRefusalDetector(nil)})
+			resp, err := http.Post(url+tc.path, "application/json", strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !strings.Contains(string(body), "broke off the stream") {
+				t.Errorf("body %q: want the gateway's error event", body)
+			}
+			o := lastRow(t, log, resp.Header.Get("X-Request-Id"))
+			if o.ErrorClass != "stream_broken" || !o.Refusal {
+				t.Errorf("row: error %q refusal %v, want stream_broken and a refusal", o.ErrorClass, o.Refusal)
+			}
+		})
+	}
+}
