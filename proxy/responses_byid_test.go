@@ -194,8 +194,8 @@ func TestProxy_ResponsesByID(t *testing.T) {
 		m := all[5]
 		routes.Store(respSplitRoutes(t, b1.URL(), b2.URL(), m.version))
 		_, err := c.Responses.Get(ctx, m.r.ID, responses.ResponseGetParams{})
-		if code, msg := apiStatus(t, err); code != http.StatusGone || !strings.Contains(msg, m.version) {
-			t.Errorf("get on an unloaded version: %d %q, want 410 naming %s", code, msg, m.version)
+		if code, msg := apiStatus(t, err); code != http.StatusGone || !strings.Contains(msg, m.version+", which "+unloadedWhy) {
+			t.Errorf("get on an unloaded version: %d %q, want 410 naming %s and the rollout that rolled it back", code, msg, m.version)
 		}
 	})
 }

@@ -184,21 +184,37 @@ func TestProxy_Responses(t *testing.T) {
 // respSplitRoutes routes model chat 50/50 between v1 at a and v2 at b; unloaded
 // lists versions rolled back and unloaded, with the split moved off them.
 func respSplitRoutes(t *testing.T, a, b string, unloaded ...string) *route.Table {
+	return respRoutes(t, a, b, unloaded, "")
+}
+
+// unloadedWhy is what respSplitRoutes's table says of an unloaded version,
+// as rollout.Unloaded says it.
+const unloadedWhy = "was rolled back (rollout chat-7, rolled_back; sluice rollout status chat says why) and its backend unloaded"
+
+// respRoutes is respSplitRoutes with, instead of the unloaded versions,
+// one version (v2) retired when retired is set.
+func respRoutes(t *testing.T, a, b string, unloaded []string, retired string) *route.Table {
 	t.Helper()
 	e := sluice.NewRegistry().Edit("test", "fixture", t0)
 	for i, u := range []string{a, b} {
 		v := "v" + strconv.Itoa(i+1)
-		if _, err := e.RegisterVersion(sluice.Version{Model: "chat", Version: v, Stage: sluice.StageProduction, Endpoints: []string{u}, UpstreamModel: "up-" + v}); err != nil {
+		stage := sluice.StageProduction
+		if "chat:"+v == retired {
+			stage = sluice.StageRetired
+		}
+		if _, err := e.RegisterVersion(sluice.Version{Model: "chat", Version: v, Stage: stage, Endpoints: []string{u}, UpstreamModel: "up-" + v}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	split := []sluice.Weight{{Version: "v1", Percent: 50}, {Version: "v2", Percent: 50}}
 	opt := route.NewOptions()
-	if len(unloaded) > 0 {
+	if len(unloaded) > 0 || retired != "" {
 		split = []sluice.Weight{{Version: "v1", Percent: 100}}
+	}
+	if len(unloaded) > 0 {
 		opt.Unloaded = map[string]string{}
 		for _, id := range unloaded {
-			opt.Unloaded[id] = "was rolled back and its backend unloaded"
+			opt.Unloaded[id] = unloadedWhy
 		}
 	}
 	if err := e.SetPolicy("chat", sluice.Policy{Kind: sluice.PolicySplit, Split: split}); err != nil {
@@ -284,8 +300,32 @@ func TestProxy_ResponsesPreviousResponse(t *testing.T) {
 		p.PreviousResponseID = openai.String(prev)
 		_, err := c.Responses.New(ctx, p)
 		var apiErr *openai.Error
-		if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusGone || !strings.Contains(apiErr.Message, "start a new conversation without previous_response_id") || !strings.Contains(apiErr.Message, version) {
-			t.Fatalf("turn on a rolled-back version: %v, want 410 saying to start a new conversation", err)
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusGone || !strings.Contains(apiErr.Message, "start a new conversation without previous_response_id") || !strings.Contains(apiErr.Message, version+", which "+unloadedWhy) {
+			t.Fatalf("turn on a rolled-back version: %v, want 410 naming the version and the rollout that rolled it back, saying to start a new conversation", err)
+		}
+	})
+
+	t.Run("VersionRetired", func(t *testing.T) {
+		// Only v2 can be retired here (v1 takes the traffic): a new
+		// conversation on v2, then v2 retired.
+		routes.Store(respSplitRoutes(t, b1.URL(), b2.URL()))
+		var r *responses.Response
+		for i := 0; r == nil || hr.Header.Get("X-Model-Version") != "chat:v2"; i++ {
+			if i == 64 {
+				t.Fatal("the split sent no conversation to chat:v2")
+			}
+			var err error
+			if r, err = c.Responses.New(ctx, respInput("chat", "hello"), option.WithResponseInto(&hr), option.WithHeader("X-User-Id", "retiree-"+strconv.Itoa(i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		routes.Store(respRoutes(t, b1.URL(), b2.URL(), nil, "chat:v2"))
+		p := respInput("chat", "still there?")
+		p.PreviousResponseID = openai.String(r.ID)
+		_, err := c.Responses.New(ctx, p)
+		var apiErr *openai.Error
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusGone || !strings.Contains(apiErr.Message, "chat:v2, which is retired") {
+			t.Fatalf("turn on a retired version: %v, want 410 saying chat:v2 is retired", err)
 		}
 	})
 }
