@@ -125,7 +125,8 @@ type Options struct {
 	// remembers the version (and endpoint) of, so that a request that
 	// continues one (previous_response_id) reaches the backend that keeps
 	// it; default DefaultResponseIDs (about 150 bytes each, see
-	// affinity.go). The oldest are forgotten first.
+	// affinity.go; the gateway's config key responses.remember_ids). The
+	// oldest are forgotten first.
 	ResponseIDs int
 }
 
