@@ -110,7 +110,13 @@ func ABReport(in Input, alpha float64) Report {
 	// regressions do count against it.
 	_, catBase, catShifts := judgeAB(rep.Categories, alpha)
 	base = append(base, catBase...)
-	shifts = append(shifts, catShifts...)
+	for _, sh := range catShifts {
+		// A category's change of length follows the overall one and
+		// filled the summary; its tool-call rate's is its own news.
+		if strings.HasPrefix(sh, "tool_call_rate ") {
+			shifts = append(shifts, sh)
+		}
+	}
 	switch {
 	case len(cand) > 0 && len(base) > 0:
 		rep.Winner = "mixed"
