@@ -23,8 +23,9 @@ type Report struct {
 	Metrics []ABMetric `json:"metrics"`
 	// Categories compares the same metrics within each request category
 	// (Category set), when the arms served two categories or more; its
-	// rows are one Holm family of their own, so the overall rows keep
-	// their power. A category where the candidate is significantly worse
+	// rows and the overall ones are one family under Holm's weighted
+	// procedure, half of alpha each (abAdjust), so the overall rows keep
+	// their power and the chance of any false winner stays at alpha. A category where the candidate is significantly worse
 	// counts against it in Winner, as in the canary analysis: a regression
 	// confined to a twentieth of the traffic barely moves the overall rows.
 	Categories []ABMetric `json:"categories,omitempty"`
@@ -104,6 +105,7 @@ func ABReport(in Input, alpha float64) Report {
 	// changes that favour neither (lengths, the tool-call rate), which the
 	// summary must still report: "no significant difference" over a
 	// tool-call rate that halved would be false.
+	abAdjust(rep.Metrics, rep.Categories)
 	cand, base, shifts := judgeAB(rep.Metrics, alpha)
 	// A category's wins for the candidate do not make it the winner (its
 	// overall rows say how it does on the traffic it would get); its
@@ -187,18 +189,47 @@ func abMetrics(b, c Arm, category string, alpha float64) []ABMetric {
 	return ms
 }
 
-// judgeAB Holm-adjusts the p-values of ms, one family, sets each row's
-// AdjustedP and Winner, and returns the rows each arm wins and the
-// significant changes that favour neither, named for the summary (with
-// their category, if any).
-func judgeAB(ms []ABMetric, alpha float64) (cand, base, shifts []string) {
-	ps := make([]float64, len(ms))
-	for i := range ms {
-		ps[i] = ms[i].PValue
+// abAdjust sets the AdjustedP of the overall rows and the category rows,
+// one family under Holm's weighted procedure, as Analyze adjusts its rows:
+// the overall rows share overallShare of alpha, the category rows the
+// rest (all of it when the other group is empty). Two families, each at
+// alpha, let a report name a false winner with a chance of up to twice
+// alpha; one keeps it at alpha, and the overall rows are not diluted by
+// the number of categories.
+func abAdjust(overall, cats []ABMetric) {
+	wOverall, wCat := overallShare, 1-overallShare
+	switch {
+	case len(cats) == 0:
+		wOverall = 1
+	case len(overall) == 0:
+		wCat = 1
 	}
-	for i, p := range stats.Holm(ps) {
+	ps := make([]float64, 0, len(overall)+len(cats))
+	ws := make([]float64, 0, len(overall)+len(cats))
+	for i := range overall {
+		ps = append(ps, overall[i].PValue)
+		ws = append(ws, wOverall/float64(len(overall)))
+	}
+	for i := range cats {
+		ps = append(ps, cats[i].PValue)
+		ws = append(ws, wCat/float64(len(cats)))
+	}
+	adj := stats.HolmWeighted(ps, ws)
+	for i := range overall {
+		overall[i].AdjustedP = adj[i]
+	}
+	for i := range cats {
+		cats[i].AdjustedP = adj[len(overall)+i]
+	}
+}
+
+// judgeAB sets each row's Winner from its AdjustedP (abAdjust), and
+// returns the rows each arm wins and the significant changes that favour
+// neither, named for the summary (with their category, if any).
+func judgeAB(ms []ABMetric, alpha float64) (cand, base, shifts []string) {
+	for i := range ms {
 		m := &ms[i]
-		m.AdjustedP = p
+		p := m.AdjustedP
 		m.Winner = "no difference"
 		if p > alpha || m.Diff == 0 {
 			continue
