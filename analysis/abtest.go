@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -91,12 +92,7 @@ func ABReport(in Input, alpha float64) Report {
 	rep := Report{Alpha: alpha, BaselineN: b.Requests, CandidateN: c.Requests}
 	rep.Metrics = abMetrics(b, c, "", alpha)
 	if len(in.Categories) > 1 {
-		names := make([]string, 0, len(in.Categories))
-		for name := range in.Categories {
-			names = append(names, name)
-		}
-		slices.Sort(names)
-		for _, name := range names {
+		for _, name := range slices.Sorted(maps.Keys(in.Categories)) {
 			p := in.Categories[name]
 			rep.Categories = append(rep.Categories, abMetrics(p.Baseline, p.Candidate, name, alpha)...)
 		}
