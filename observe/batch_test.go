@@ -20,7 +20,7 @@ func recordMix(r *observe.Recorder, m, v, cat string, from, n int) {
 	for i := from; i < from+n; i++ {
 		o := obs(m, v, cat, i)
 		o.Stream = i%2 == 0
-		o.Refusal = i%10 == 0
+		o.Refusal = i%10 == 1 // i%10 == 0 would fall on the timeouts, not counted as refusals
 		switch {
 		case i%5 == 0:
 			o.ErrorClass, o.Status = "timeout", 504
