@@ -79,6 +79,8 @@ type Gateway struct {
 	AdminTLS TLS `yaml:"admin_tls"`
 	// Prometheus is the server rollouts' Prometheus gates query (issue 5).
 	Prometheus Prometheus `yaml:"prometheus"`
+	// Log configures the gateway's own log on standard error.
+	Log Log `yaml:"log"`
 }
 
 // Judge configures the optional LLM-as-judge.
@@ -238,6 +240,7 @@ func (g *Gateway) setDefaults() {
 	}
 	g.OutlierEjection.setDefaults()
 	g.Prometheus.setDefaults()
+	g.Log.setDefaults()
 }
 
 // LoadGateway reads a gateway configuration file, applies defaults and
@@ -385,6 +388,9 @@ func (g *Gateway) Validate() error {
 		}
 	}
 	if err := g.Prometheus.validate(); err != nil {
+		return err
+	}
+	if err := g.Log.validate(); err != nil {
 		return err
 	}
 	return g.validateReliability()
