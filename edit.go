@@ -47,6 +47,24 @@ type Change struct {
 	// store may first wait for its lock (another writer, another replica),
 	// and the data plane switches only once the commit returns.
 	Stamp func() time.Time
+	// Unheld names fleet-wide holds (such as a fire drill's, see
+	// postgres.Store.TryHold) that must be free when the change commits.
+	// A store that several processes share looks at each inside the
+	// change's own transaction and keeps it from being taken until the
+	// COMMIT, so no process takes it between the look and the commit, and
+	// the look needs no connection besides the transaction's; when another
+	// process holds one, Commit returns its Refusal and writes nothing. A
+	// store only one process uses (SQLite) has no holds, and ignores them.
+	Unheld []Unheld
+}
+
+// Unheld is a hold a change needs free (Change.Unheld).
+type Unheld struct {
+	// Name names the hold as the store's TryHold does ("drill:chat").
+	Name string
+	// Refusal is what Commit returns when another process holds it: a
+	// sentence for the user, such as a CodeConflict naming what holds it.
+	Refusal error
 }
 
 // StampTime calls Stamp, once, and returns its time in UTC; zero when
@@ -148,6 +166,13 @@ func (e *Edit) audit(action, model, subject string, before, after any) {
 		a.After, _ = json.Marshal(after)
 	}
 	e.change.Audit = append(e.change.Audit, a)
+}
+
+// RequireUnheld has the change commit only while no other process holds
+// the fleet-wide hold name, and be refused with refusal, writing nothing,
+// when one does (see Change.Unheld).
+func (e *Edit) RequireUnheld(name string, refusal error) {
+	e.change.Unheld = append(e.change.Unheld, Unheld{Name: name, Refusal: refusal})
 }
 
 // AddAudit appends a free-form audit entry to the change (for actions such as

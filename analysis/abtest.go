@@ -2,7 +2,9 @@ package analysis
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/sluicehq/sluice/stats"
@@ -20,9 +22,18 @@ type Report struct {
 	// Metrics holds one comparison per metric with data in both arms: the
 	// tool-call rate only when both answered requests that offered tools.
 	Metrics []ABMetric `json:"metrics"`
+	// Categories compares the same metrics within each request category
+	// (Category set), when the arms served two categories or more; its
+	// rows and the overall ones are one family under Holm's weighted
+	// procedure, half of alpha each (abAdjust), so the overall rows keep
+	// their power and the chance of any false winner stays at alpha. A category where the candidate is significantly worse
+	// counts against it in Winner, as in the canary analysis: a regression
+	// confined to a twentieth of the traffic barely moves the overall rows.
+	Categories []ABMetric `json:"categories,omitempty"`
 	// Winner is "candidate" when it is significantly better on some metric
-	// and worse on none, "baseline" for the reverse, "mixed" when each wins
-	// somewhere, and "no difference" otherwise.
+	// and worse on none (overall or in a category), "baseline" for the
+	// reverse, "mixed" when each wins somewhere, and "no difference"
+	// otherwise.
 	Winner string `json:"winner"`
 	// Summary says it in a sentence, naming too the significant changes
 	// that favour neither arm ("tool_call_rate lower").
@@ -34,6 +45,9 @@ type ABMetric struct {
 	// Metric is named as in sluice.MetricVerdict; latency and TTFT are
 	// compared by their means here (latency_mean, ttft_mean).
 	Metric string `json:"metric"`
+	// Category is the request category of a row of Report.Categories; ""
+	// for all traffic.
+	Category string `json:"category,omitempty"`
 	// Baseline and Candidate are the arms' means (rates for rates).
 	Baseline  float64 `json:"baseline"`
 	Candidate float64 `json:"candidate"`
@@ -68,86 +82,37 @@ type ABMetric struct {
 // for one look at a sample size planned in advance (sluice.RolloutSpec's
 // ABSamples), so it uses the sharper fixed-horizon tests; the Holm
 // correction keeps the chance of any false winner at alpha. An alpha outside
-// (0, 1) means 0.05. Categories are not broken down.
+// (0, 1) means 0.05. With two request categories or more, each is
+// compared too (Report.Categories).
 func ABReport(in Input, alpha float64) Report {
 	if !(alpha > 0 && alpha < 1) {
 		alpha = DefaultAlpha
 	}
 	b, c := in.Baseline, in.Candidate
 	rep := Report{Alpha: alpha, BaselineN: b.Requests, CandidateN: c.Requests}
-	if b.Requests > 0 && c.Requests > 0 {
-		// As in Analyze: errors over the requests that finished, and the
-		// cancels on their own, so an arm that hangs until its clients
-		// give up cannot win on a diluted error rate.
-		rep.Metrics = append(rep.Metrics,
-			abRate("error_rate", b.Errors, max(b.Requests-b.Canceled, 0), c.Errors, max(c.Requests-c.Canceled, 0), alpha),
-			abRate("cancel_rate", b.Canceled, b.Requests, c.Canceled, c.Requests, alpha),
-			abRate("refusal_rate", b.Refusals, max(b.Requests-b.Errors-b.Canceled, 0), c.Refusals, max(c.Requests-c.Errors-c.Canceled, 0), alpha))
-	}
-	if b.CacheReported > 0 && c.CacheReported > 0 {
-		rep.Metrics = append(rep.Metrics, abRate("cache_miss_rate",
-			b.CacheReported-b.CacheHits, b.CacheReported, c.CacheReported-c.CacheHits, c.CacheReported, alpha))
-	}
-	// As in Analyze: over the answers to requests that offered tools, and
-	// only when both arms had such answers.
-	if b.ToolAnswers > 0 && c.ToolAnswers > 0 {
-		rep.Metrics = append(rep.Metrics, abRate("tool_call_rate",
-			b.ToolCalls, b.ToolAnswers, c.ToolCalls, c.ToolAnswers, alpha))
-	}
-	for _, m := range []struct {
-		name string
-		b, c []float64
-	}{
-		{"latency_mean", b.Latency, c.Latency},
-		{"ttft_mean", b.TTFT, c.TTFT},
-		{"output_tokens", b.OutputTokens, c.OutputTokens},
-		{"response_chars", b.ResponseChars, c.ResponseChars},
-		{"quality", b.Quality, c.Quality},
-	} {
-		// Welch's test needs two values in each arm; NaNs (scores that
-		// could not be read) do not count.
-		if stats.Summarize(m.b).N < 2 || stats.Summarize(m.c).N < 2 {
-			continue
+	rep.Metrics = abMetrics(b, c, "", alpha)
+	if len(in.Categories) > 1 {
+		for _, name := range slices.Sorted(maps.Keys(in.Categories)) {
+			p := in.Categories[name]
+			rep.Categories = append(rep.Categories, abMetrics(p.Baseline, p.Candidate, name, alpha)...)
 		}
-		rep.Metrics = append(rep.Metrics, abMean(m.name, m.b, m.c, alpha))
-	}
-	ps := make([]float64, len(rep.Metrics))
-	for i := range rep.Metrics {
-		ps[i] = rep.Metrics[i].PValue
 	}
 	// cand and base name the metrics each arm wins; shifts the significant
 	// changes that favour neither (lengths, the tool-call rate), which the
 	// summary must still report: "no significant difference" over a
 	// tool-call rate that halved would be false.
-	var cand, base, shifts []string
-	for i, p := range stats.Holm(ps) {
-		m := &rep.Metrics[i]
-		m.AdjustedP = p
-		m.Winner = "no difference"
-		if p > alpha || m.Diff == 0 {
-			continue
-		}
-		higher := m.Diff > 0
-		switch m.Metric {
-		case "output_tokens", "response_chars":
-			m.Winner = map[bool]string{true: "longer", false: "shorter"}[higher]
-			shifts = append(shifts, m.Metric+" "+m.Winner)
-			continue
-		case "tool_call_rate":
-			// Neither direction is better, as for the lengths: the
-			// analysis fails a change either way.
-			m.Winner = map[bool]string{true: "higher", false: "lower"}[higher]
-			shifts = append(shifts, m.Metric+" "+m.Winner)
-			continue
-		case "quality":
-			m.Winner = map[bool]string{true: "candidate", false: "baseline"}[higher]
-		default: // rates and latencies: lower is better
-			m.Winner = map[bool]string{true: "baseline", false: "candidate"}[higher]
-		}
-		if m.Winner == "candidate" {
-			cand = append(cand, m.Metric)
-		} else {
-			base = append(base, m.Metric)
+	abAdjust(rep.Metrics, rep.Categories)
+	cand, base, shifts := judgeAB(rep.Metrics, alpha)
+	// A category's wins for the candidate do not make it the winner (its
+	// overall rows say how it does on the traffic it would get); its
+	// regressions do count against it.
+	_, catBase, catShifts := judgeAB(rep.Categories, alpha)
+	base = append(base, catBase...)
+	for _, sh := range catShifts {
+		// A category's change of length follows the overall one and
+		// filled the summary; its tool-call rate's is its own news.
+		if strings.HasPrefix(sh, "tool_call_rate ") {
+			shifts = append(shifts, sh)
 		}
 	}
 	switch {
@@ -171,6 +136,128 @@ func ABReport(in Input, alpha float64) Report {
 		rep.Summary += "; changed, favouring neither arm: " + strings.Join(shifts, ", ")
 	}
 	return rep
+}
+
+// abMetrics compares arms b and c on every metric both have data for;
+// category is "" for all traffic. The rows' AdjustedP and Winner are set by
+// judgeAB.
+func abMetrics(b, c Arm, category string, alpha float64) []ABMetric {
+	var ms []ABMetric
+	if b.Requests > 0 && c.Requests > 0 {
+		// As in Analyze: errors over the requests that finished, and the
+		// cancels on their own, so an arm that hangs until its clients
+		// give up cannot win on a diluted error rate.
+		ms = append(ms,
+			abRate("error_rate", b.Errors, max(b.Requests-b.Canceled, 0), c.Errors, max(c.Requests-c.Canceled, 0), alpha),
+			abRate("cancel_rate", b.Canceled, b.Requests, c.Canceled, c.Requests, alpha),
+			abRate("refusal_rate", b.Refusals, max(b.Requests-b.Errors-b.Canceled, 0), c.Refusals, max(c.Requests-c.Errors-c.Canceled, 0), alpha))
+	}
+	if b.CacheReported > 0 && c.CacheReported > 0 {
+		ms = append(ms, abRate("cache_miss_rate",
+			b.CacheReported-b.CacheHits, b.CacheReported, c.CacheReported-c.CacheHits, c.CacheReported, alpha))
+	}
+	// As in Analyze: over the answers to requests that offered tools, and
+	// only when both arms had such answers.
+	if b.ToolAnswers > 0 && c.ToolAnswers > 0 {
+		ms = append(ms, abRate("tool_call_rate",
+			b.ToolCalls, b.ToolAnswers, c.ToolCalls, c.ToolAnswers, alpha))
+	}
+	for _, m := range []struct {
+		name string
+		b, c []float64
+	}{
+		{"latency_mean", b.Latency, c.Latency},
+		{"ttft_mean", b.TTFT, c.TTFT},
+		{"output_tokens", b.OutputTokens, c.OutputTokens},
+		{"response_chars", b.ResponseChars, c.ResponseChars},
+		{"quality", b.Quality, c.Quality},
+	} {
+		// Welch's test needs two values in each arm; NaNs (scores that
+		// could not be read) do not count.
+		if stats.Summarize(m.b).N < 2 || stats.Summarize(m.c).N < 2 {
+			continue
+		}
+		ms = append(ms, abMean(m.name, m.b, m.c, alpha))
+	}
+	for i := range ms {
+		ms[i].Category = category
+	}
+	return ms
+}
+
+// abAdjust sets the AdjustedP of the overall rows and the category rows,
+// one family under Holm's weighted procedure, as Analyze adjusts its rows:
+// the overall rows share overallShare of alpha, the category rows the
+// rest (all of it when the other group is empty). Two families, each at
+// alpha, let a report name a false winner with a chance of up to twice
+// alpha; one keeps it at alpha, and the overall rows are not diluted by
+// the number of categories.
+func abAdjust(overall, cats []ABMetric) {
+	wOverall, wCat := overallShare, 1-overallShare
+	switch {
+	case len(cats) == 0:
+		wOverall = 1
+	case len(overall) == 0:
+		wCat = 1
+	}
+	ps := make([]float64, 0, len(overall)+len(cats))
+	ws := make([]float64, 0, len(overall)+len(cats))
+	for i := range overall {
+		ps = append(ps, overall[i].PValue)
+		ws = append(ws, wOverall/float64(len(overall)))
+	}
+	for i := range cats {
+		ps = append(ps, cats[i].PValue)
+		ws = append(ws, wCat/float64(len(cats)))
+	}
+	adj := stats.HolmWeighted(ps, ws)
+	for i := range overall {
+		overall[i].AdjustedP = adj[i]
+	}
+	for i := range cats {
+		cats[i].AdjustedP = adj[len(overall)+i]
+	}
+}
+
+// judgeAB sets each row's Winner from its AdjustedP (abAdjust), and
+// returns the rows each arm wins and the significant changes that favour
+// neither, named for the summary (with their category, if any).
+func judgeAB(ms []ABMetric, alpha float64) (cand, base, shifts []string) {
+	for i := range ms {
+		m := &ms[i]
+		p := m.AdjustedP
+		m.Winner = "no difference"
+		if p > alpha || m.Diff == 0 {
+			continue
+		}
+		name := m.Metric
+		if m.Category != "" {
+			name += " in category " + m.Category
+		}
+		higher := m.Diff > 0
+		switch m.Metric {
+		case "output_tokens", "response_chars":
+			m.Winner = map[bool]string{true: "longer", false: "shorter"}[higher]
+			shifts = append(shifts, name+" "+m.Winner)
+			continue
+		case "tool_call_rate":
+			// Neither direction is better, as for the lengths: the
+			// analysis fails a change either way.
+			m.Winner = map[bool]string{true: "higher", false: "lower"}[higher]
+			shifts = append(shifts, name+" "+m.Winner)
+			continue
+		case "quality":
+			m.Winner = map[bool]string{true: "candidate", false: "baseline"}[higher]
+		default: // rates and latencies: lower is better
+			m.Winner = map[bool]string{true: "baseline", false: "candidate"}[higher]
+		}
+		if m.Winner == "candidate" {
+			cand = append(cand, name)
+		} else {
+			base = append(base, name)
+		}
+	}
+	return cand, base, shifts
 }
 
 func abRate(name string, xb, nb, xc, nc int, alpha float64) ABMetric {

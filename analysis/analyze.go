@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -44,12 +45,7 @@ func analyze(spec sluice.AnalysisSpec, in Input, now time.Time, withRows bool) s
 	rows := t.compare("", &base, &cand)
 	overall := len(rows)
 	if spec.Categories == nil || *spec.Categories {
-		names := make([]string, 0, len(in.Categories))
-		for name := range in.Categories {
-			names = append(names, name)
-		}
-		slices.Sort(names)
-		for _, name := range names {
+		for _, name := range slices.Sorted(maps.Keys(in.Categories)) {
 			p := in.Categories[name]
 			b, c := prepare(p.Baseline), prepare(p.Candidate)
 			rows = append(rows, t.compare(name, &b, &c)...)

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/analysis"
 	"github.com/sluicehq/sluice/rollout"
 )
 
@@ -76,6 +77,25 @@ type RolloutStatus struct {
 	// StageNeed the sample the stage needs before it may advance.
 	StageSamples int `json:"stage_samples"`
 	StageNeed    int `json:"stage_need"`
+	// ABReport is a completed A/B test's report (its "ab_report" event's
+	// data): each metric's difference, interval, Holm-adjusted p-value and
+	// winner, overall and per request category.
+	ABReport *analysis.Report `json:"ab_report,omitempty"`
+}
+
+// ABReportOf returns the report r's A/B test ended with, or nil when it
+// has none (another strategy, or not ended yet).
+func ABReportOf(r sluice.Rollout) *analysis.Report {
+	for i := len(r.Events) - 1; i >= 0; i-- {
+		if e := r.Events[i]; e.Kind == "ab_report" && len(e.Data) > 0 {
+			var rep analysis.Report
+			if json.Unmarshal(e.Data, &rep) != nil {
+				return nil
+			}
+			return &rep
+		}
+	}
+	return nil
 }
 
 var rolloutActions = map[string]rollout.EventKind{
@@ -114,6 +134,7 @@ func (s *Server) getRollout(w http.ResponseWriter, r *http.Request) error {
 		st.StageSamples = s.rollouts.StageSamples(ro)
 	}
 	st.StageNeed = rollout.StageNeed(ro) // as /metrics and the dashboard say
+	st.ABReport = ABReportOf(*ro)
 	if len(ro.LastVerdict) > 0 {
 		var v sluice.Verdict
 		if err := json.Unmarshal(ro.LastVerdict, &v); err == nil {

@@ -79,6 +79,8 @@ type Gateway struct {
 	AdminTLS TLS `yaml:"admin_tls"`
 	// Prometheus is the server rollouts' Prometheus gates query (issue 5).
 	Prometheus Prometheus `yaml:"prometheus"`
+	// Responses configures the Responses API (/v1/responses).
+	Responses Responses `yaml:"responses"`
 	// Log configures the gateway's own log on standard error.
 	Log Log `yaml:"log"`
 }
@@ -240,6 +242,7 @@ func (g *Gateway) setDefaults() {
 	}
 	g.OutlierEjection.setDefaults()
 	g.Prometheus.setDefaults()
+	g.Responses.setDefaults()
 	g.Log.setDefaults()
 }
 
@@ -388,6 +391,9 @@ func (g *Gateway) Validate() error {
 		}
 	}
 	if err := g.Prometheus.validate(); err != nil {
+		return err
+	}
+	if err := g.Responses.validate(); err != nil {
 		return err
 	}
 	if err := g.Log.validate(); err != nil {

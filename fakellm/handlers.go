@@ -325,7 +325,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, kind genKind) 
 			// still generating. Stored from id, not g.respID: handing
 			// on a field of g made the compiler move g's answer (o) to
 			// the heap, an allocation on every chat request too.
-			s.stored.add(id)
+			s.stored.add(id, st.req.Input)
 		}
 		if st.req.Stream {
 			if body := s.streamResponses(w, r, run, st, &g); body != nil && !st.req.NoStore {

@@ -31,20 +31,32 @@ const (
 	maxStoredBody = 16 << 10
 )
 
-// storedIDs is the set of responses a server answered and keeps: each id
-// and, once the response is finished, its body.
+// storedIDs is the set of responses a server answered and keeps: each id,
+// its request's input and, once the response is finished, its body.
 type storedIDs struct {
 	mu   sync.Mutex
-	ids  map[string][]byte
+	ids  map[string]storedResponse
 	ring []string
 	next int
 }
 
-func (s *storedIDs) add(id string) {
+// storedResponse is what a server keeps of a response.
+type storedResponse struct {
+	body  []byte // the whole response object; nil until finished
+	input []byte // the raw JSON "input" of its request (input_items.go)
+}
+
+// add keeps response id, with its request's raw "input" (copied; one
+// over maxStoredBody is not kept, and lists no items).
+func (s *storedIDs) add(id string, input []byte) {
+	if len(input) > maxStoredBody {
+		input = nil
+	}
+	input = bytes.Clone(input)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ids == nil {
-		s.ids = make(map[string][]byte)
+		s.ids = make(map[string]storedResponse)
 		s.ring = make([]string, maxStored)
 	}
 	if old := s.ring[s.next]; old != "" {
@@ -52,7 +64,7 @@ func (s *storedIDs) add(id string) {
 	}
 	s.ring[s.next] = id
 	s.next = (s.next + 1) % maxStored
-	s.ids[id] = nil
+	s.ids[id] = storedResponse{input: input}
 }
 
 // finish keeps body (copied) as the finished response id, if id is still
@@ -63,8 +75,9 @@ func (s *storedIDs) finish(id string, body []byte) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.ids[id]; ok {
-		s.ids[id] = bytes.Clone(body)
+	if r, ok := s.ids[id]; ok {
+		r.body = bytes.Clone(body)
+		s.ids[id] = r
 	}
 }
 
@@ -75,13 +88,14 @@ func (s *storedIDs) has(id string) bool {
 	return ok
 }
 
-// get returns the kept body of response id (nil while it is generated, or
-// when it was too large to keep) and whether id is kept at all.
-func (s *storedIDs) get(id string) ([]byte, bool) {
+// get returns what is kept of response id (its body is nil while it is
+// generated, or when it was too large to keep) and whether id is kept at
+// all.
+func (s *storedIDs) get(id string) (storedResponse, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, ok := s.ids[id]
-	return b, ok
+	r, ok := s.ids[id]
+	return r, ok
 }
 
 // remove forgets response id; it reports whether it was kept. Its ring
@@ -388,13 +402,14 @@ func (s *Server) streamResponses(w http.ResponseWriter, r *http.Request, run *ru
 // with ?stream=true its response.completed event, as OpenAI replays a
 // stored response's events), DELETE (OpenAI's deletion object), and POST
 // .../cancel, which OpenAI answers 400 for a response not created with
-// background: true (none here is). Any other id is OpenAI's 404. GET
-// .../input_items is not served: the server keeps no inputs.
+// background: true (none here is), and GET .../input_items, the items of
+// the request's input (input_items.go). Any other id is OpenAI's 404.
 func (s *Server) responseByID(w http.ResponseWriter, r *http.Request, rest string) {
 	st := getState()
 	defer putState(st)
 	id, action, _ := strings.Cut(rest, "/")
-	body, ok := s.stored.get(id)
+	kept, ok := s.stored.get(id)
+	body := kept.body
 	if !ok || id == "" {
 		writeError(w, st, http.StatusNotFound, "invalid_request_error", "", "Response with id '"+id+"' not found.")
 		return
@@ -429,9 +444,11 @@ func (s *Server) responseByID(w http.ResponseWriter, r *http.Request, rest strin
 		st.out = b
 		w.Header()["Content-Type"] = ctJSON
 		_, _ = w.Write(b)
+	case action == "input_items" && r.Method == http.MethodGet:
+		s.inputItems(w, r, st, id, kept.input)
 	case action == "cancel" && r.Method == http.MethodPost:
 		writeError(w, st, http.StatusBadRequest, "invalid_request_error", "", "Only responses created with background=true can be cancelled.")
-	case action == "" || action == "cancel":
+	case action == "" || action == "cancel" || action == "input_items":
 		writeError(w, st, http.StatusMethodNotAllowed, "invalid_request_error", "", "fakellm: "+r.Method+" is not served on "+r.URL.Path)
 	default:
 		writeError(w, st, http.StatusNotFound, "invalid_request_error", "", "fakellm: no such endpoint: "+r.URL.Path)

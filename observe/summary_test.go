@@ -109,3 +109,35 @@ func TestRecorder_Summary(t *testing.T) {
 		}
 	})
 }
+
+// TestRecorder_RefusalsOfFailedRequests: a stream the backend broke off
+// (or one whose client left) after a refusal's first words is marked a
+// refusal in its observation, and the request log shows it; but it failed,
+// so it is counted with the errors (or the canceled), not in the refusal
+// rate, whose denominator is the successful requests. Counted in both, 10
+// broken refusals and 10 good answers read as a refusal rate of 100%, and
+// 20 broken refusals over 10 good answers as 200%, which the analysis
+// refused as impossible counts.
+func TestRecorder_RefusalsOfFailedRequests(t *testing.T) {
+	now := t0.Add(100 * time.Second)
+	r := observe.New(observe.Options{Now: func() time.Time { return now }})
+	for i := 1; i <= 10; i++ {
+		r.Record(obs("m", "v1", "a", i)) // answered, not refusals
+	}
+	for i := 1; i <= 10; i++ {
+		o := obs("m", "v1", "a", i)
+		o.Refusal = true
+		o.ErrorClass, o.Status = "stream_broken", 200
+		if i%2 == 0 {
+			o.ErrorClass, o.Status = "canceled", 499
+		}
+		r.Record(o)
+	}
+	s := r.Window("m", "v1", "a", t0)
+	if s.Refusals != 0 || s.Succeeded != 10 {
+		t.Errorf("window counts %d refusals over %d successful requests, want 0 over 10 (the refusals failed)", s.Refusals, s.Succeeded)
+	}
+	if got := r.Summary("m", t0)[0].RefusalRate; got != 0 {
+		t.Errorf("refusal rate %v, want 0", got)
+	}
+}

@@ -84,7 +84,8 @@ type Counts struct {
 	// Errors is the observations that count as failures of the version
 	// (sluice.Observation.Failed: an error class other than canceled).
 	Errors int64 `json:"errors"`
-	// Refusals is the observations whose text matched a refusal phrase.
+	// Refusals is the successful observations whose text matched a
+	// refusal phrase.
 	Refusals int64 `json:"refusals"`
 	// Retried is the observations that another version answered after this
 	// one failed.
@@ -117,7 +118,11 @@ func (c *Counts) add(e *entry) {
 	if e.flags&flagFailed != 0 {
 		c.Errors++
 	}
-	if e.flags&flagRefusal != 0 {
+	if e.errIdx == 0 && e.flags&flagRefusal != 0 {
+		// Over the successful requests, as the refusal rate divides: a
+		// stream broken off after a refusal's first words is an error (or
+		// a cancel), counted there (its request log row still says
+		// refusal).
 		c.Refusals++
 	}
 	if e.flags&flagRetried != 0 {

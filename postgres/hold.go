@@ -13,13 +13,15 @@ import (
 // die first, its session ends and the server frees the lock. The rollout
 // controller holds "drill:MODEL" for a fire drill's length, so that a drill
 // on one replica and a drill or rollout of the same model on another do not
-// overlap.
+// overlap; a rollout's start looks at it inside its own transaction
+// (sluice.Change.Unheld), which then keeps TryHold from taking it until
+// the commit.
 func (s *Store) TryHold(ctx context.Context, name string) (release func(), held bool, err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, false, s.mapErr(ctx, "take the "+name+" lock", err)
 	}
-	key := "sluice:" + name + ":" + s.schema
+	key := s.holdKey(name)
 	var got bool
 	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key).Scan(&got); err != nil {
 		conn.Release()
@@ -43,3 +45,7 @@ func (s *Store) TryHold(ctx context.Context, name string) (release func(), held 
 		})
 	}, true, nil
 }
+
+// holdKey is the advisory lock key, hashed by the server, of the hold
+// called name in this store's schema.
+func (s *Store) holdKey(name string) string { return "sluice:" + name + ":" + s.schema }

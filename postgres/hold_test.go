@@ -3,7 +3,9 @@ package postgres_test
 import (
 	"context"
 	"testing"
+	"time"
 
+	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/postgres/pgtest"
 )
 
@@ -30,6 +32,62 @@ func TestStore_TryHold(t *testing.T) {
 	r, held, err := two.TryHold(ctx, "drill:chat")
 	if err != nil || !held {
 		t.Fatalf("hold after the release: %v %v", held, err)
+	}
+	r()
+}
+
+// TestStore_CommitUnheld: a change that needs a hold free (Change.Unheld,
+// a rollout's start and the drill lock) looks at it inside its own
+// transaction: refused with its refusal, writing nothing, while another
+// replica holds it; while the change commits, no replica can take the hold
+// (a drill cannot slip in between the look and the commit); at the commit
+// it is free again. It needs no connection besides the transaction's.
+func TestStore_CommitUnheld(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.Schema(t)
+	st, other := MustOpen(t, dsn), MustOpen(t, dsn)
+	refusal := sluice.Errorf(sluice.CodeConflict, "a drill of chat is under way elsewhere")
+	change := func(base int64, stamp func() time.Time) sluice.Change {
+		return sluice.Change{BaseRevision: base, Stamp: stamp,
+			Models: []sluice.Model{{Name: "chat", Policy: sluice.Policy{Kind: sluice.PolicyLatest}}},
+			Audit:  []sluice.AuditEntry{{Action: "model.create", Model: "chat", Actor: "op", Reason: "test"}},
+			Unheld: []sluice.Unheld{{Name: "drill:chat", Refusal: refusal}}}
+	}
+
+	release, held, err := other.TryHold(ctx, "drill:chat")
+	if err != nil || !held {
+		t.Fatalf("the other replica's hold: %v %v", held, err)
+	}
+	if _, err := st.Commit(ctx, change(0, nil)); err != refusal {
+		t.Fatalf("commit while another replica holds drill:chat: %v, want its refusal", err)
+	}
+	if reg, err := st.LoadRegistry(ctx); err != nil || reg.Revision != 0 || reg.Models["chat"] != nil {
+		t.Fatalf("the refused change wrote: %+v, %v", reg, err)
+	}
+	release()
+
+	// Stamp runs inside the transaction, after the look, just before COMMIT.
+	var during []bool
+	stamp := func() time.Time {
+		r, held, err := other.TryHold(ctx, "drill:chat")
+		if err != nil {
+			t.Errorf("hold during the commit: %v", err)
+		}
+		if held {
+			r()
+		}
+		during = append(during, held)
+		return time.Now()
+	}
+	if rev, err := st.Commit(ctx, change(0, stamp)); err != nil || rev != 1 {
+		t.Fatalf("commit with drill:chat free: %d, %v", rev, err)
+	}
+	if len(during) != 1 || during[0] {
+		t.Errorf("another replica took drill:chat while the change that needs it free was committing (%v)", during)
+	}
+	r, held, err := other.TryHold(ctx, "drill:chat")
+	if err != nil || !held {
+		t.Fatalf("hold after the commit: %v %v", held, err)
 	}
 	r()
 }

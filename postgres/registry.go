@@ -134,6 +134,9 @@ func (s *Store) Commit(ctx context.Context, c sluice.Change) (int64, error) {
 		if rev != c.BaseRevision {
 			return sluice.Errorf(sluice.CodeConflict, "the registry changed while this change was prepared (it is at revision %d, the change was made against %d): reload and try again", rev, c.BaseRevision)
 		}
+		if err := s.unheld(ctx, tx, c.Unheld); err != nil {
+			return err
+		}
 		for _, m := range c.Models {
 			if err := putModel(ctx, tx, m); err != nil {
 				return err
@@ -173,6 +176,30 @@ func (s *Store) Commit(ctx context.Context, c sluice.Change) (int64, error) {
 		return 0, err
 	}
 	return next, nil
+}
+
+// unheld refuses the change, with the first refusal, when another session
+// holds one of the holds it needs free (Change.Unheld). Each is taken for
+// the rest of tx as a transaction-level shared advisory lock, on the key
+// TryHold's session lock takes: shared, it lets other commits that need
+// the hold free take it too, and keeps TryHold from taking it until tx
+// ends. It needs no connection besides tx's: taking the hold on a
+// connection of its own, kept until the commit, stalled as many changes at
+// once as the pool has connections, each waiting for a second.
+func (s *Store) unheld(ctx context.Context, tx pgx.Tx, holds []sluice.Unheld) error {
+	for _, h := range holds {
+		var got bool
+		if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock_shared(hashtextextended($1, 0))", s.holdKey(h.Name)).Scan(&got); err != nil {
+			return fmt.Errorf("look at the %s lock: %w", h.Name, err)
+		}
+		if !got {
+			if h.Refusal == nil {
+				return sluice.Errorf(sluice.CodeConflict, "another replica holds the %s lock: try again once it has let go", h.Name)
+			}
+			return h.Refusal
+		}
+	}
+	return nil
 }
 
 // notify queues a notice of revision rev (0: something besides the

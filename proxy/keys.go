@@ -150,6 +150,9 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 			if wait, ok := k.take(ks.now().UnixNano()); !ok {
 				secs := int64(math.Ceil(wait.Seconds()))
 				w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+				// The OpenAI SDKs read Retry-After-Ms first: a key
+				// allowed 20 requests a second waited a whole second.
+				w.Header().Set("Retry-After-Ms", strconv.FormatInt(int64(roundUpMs(wait)/time.Millisecond), 10))
 				writeErrorCode(w, sluice.CodeRateLimited, "API key "+k.name+" is over its rate limit of "+k.limitText+": retry after "+retryAfterText(wait))
 				return
 			}
@@ -163,7 +166,12 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 // nearest, a wait under half a millisecond read "retry after 0s", which
 // tells a client to retry at once and be refused again.
 func retryAfterText(wait time.Duration) string {
-	return ((wait + time.Millisecond - 1) / time.Millisecond * time.Millisecond).String()
+	return roundUpMs(wait).String()
+}
+
+// roundUpMs is wait rounded up to the millisecond, at least 1 ms.
+func roundUpMs(wait time.Duration) time.Duration {
+	return max((wait+time.Millisecond-1)/time.Millisecond*time.Millisecond, time.Millisecond)
 }
 
 func (ks *KeySet) authenticate(r *http.Request) (*keyState, error) {

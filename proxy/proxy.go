@@ -125,7 +125,8 @@ type Options struct {
 	// remembers the version (and endpoint) of, so that a request that
 	// continues one (previous_response_id) reaches the backend that keeps
 	// it; default DefaultResponseIDs (about 150 bytes each, see
-	// affinity.go). The oldest are forgotten first.
+	// affinity.go; the gateway's config key responses.remember_ids). The
+	// oldest are forgotten first.
 	ResponseIDs int
 }
 
@@ -362,13 +363,25 @@ func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 	}
 	d, n, tab, err := p.decide(&rq, &x)
 	if err != nil {
-		writeError(w, err)
+		p.writeRouteError(w, err)
 		return
 	}
 	if p.forceHeader != "" {
 		delete(r.Header, p.forceHeader)
 	}
 	p.forward(&x, d, n, tab)
+}
+
+// writeRouteError sends the error of a routing decision. The OpenAI SDKs
+// retry a 503 twice on their own; a 503 from a loaded routing table (the
+// model's policy is off, or names nothing that can serve) lasts until an
+// operator acts, so it carries X-Should-Retry: false, which the SDKs obey.
+// The 503 of a table not loaded yet is left to their retries.
+func (p *Proxy) writeRouteError(w http.ResponseWriter, err error) {
+	if sluice.ErrorCode(err) == sluice.CodeUnavailable && p.opt.Routes.Load() != nil {
+		w.Header().Set("X-Should-Retry", "false")
+	}
+	writeError(w, err)
 }
 
 // decide routes rq and counts the request in flight to the version it

@@ -368,6 +368,12 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 	if p.opt.Refusal != nil && prefixLen > 0 {
 		obs.Refusal = p.opt.Refusal.Match(prefix[:prefixLen])
 	}
+	if rs != nil && !done {
+		// A Responses stream is checked at its last event; one that
+		// never came (the backend broke off, the client left) is checked
+		// on the text so far, as a chat stream is above.
+		rs.text.check(p, obs)
+	}
 	switch {
 	case clientErr || x.r.Context().Err() != nil && !done:
 		obs.ErrorClass = "canceled"

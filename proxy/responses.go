@@ -37,9 +37,11 @@ func previousDecision(tab *route.Table, d route.Decision, prevID string, prev an
 	}
 	t := tab.Target(prev.version)
 	if t == nil {
+		// The error path alone asks the table why (the rollback that
+		// unloaded it names its rollout): nothing is read from the store.
 		return route.Decision{Bucket: -1}, sluice.Errorf(sluice.CodeGone,
-			"previous_response_id %s was answered by %s, which has since been retired or rolled back and no longer holds the conversation: start a new conversation without previous_response_id (send the earlier turns in input instead)",
-			prevID, prev.version)
+			"previous_response_id %s was answered by %s, which %s, so it no longer holds the conversation: start a new conversation without previous_response_id (send the earlier turns in input instead)",
+			prevID, prev.version, tab.CannotServe(prev.version))
 	}
 	d.Target, d.Route, d.Bucket = t, RoutePrevious, -1
 	return d, nil

@@ -56,9 +56,14 @@ func (p *Proxy) serveResponseByID(w http.ResponseWriter, r *http.Request, rest s
 			return
 		}
 	}
-	t := p.opt.Routes.Load().Target(a.version)
-	if t == nil || !slices.Contains(t.Endpoints, a.endpoint) {
-		writeErrorCode(w, sluice.CodeGone, "response "+id+" was answered by "+a.version+", which has since been retired, rolled back or moved off the backend that keeps it: the response is no longer reachable through Sluice")
+	tab := p.opt.Routes.Load()
+	t := tab.Target(a.version)
+	if t == nil {
+		writeErrorCode(w, sluice.CodeGone, "response "+id+" was answered by "+a.version+", which "+tab.CannotServe(a.version)+": the response is no longer reachable through Sluice")
+		return
+	}
+	if !slices.Contains(t.Endpoints, a.endpoint) {
+		writeErrorCode(w, sluice.CodeGone, "response "+id+" was answered by "+a.version+" on a backend that is no longer one of its endpoints: the response is no longer reachable through Sluice")
 		return
 	}
 	reqID, _ := newRequestID()

@@ -39,8 +39,8 @@ func apiStatus(t *testing.T, err error) (int, string) {
 // answered the response, whatever the caller's sticky key; an id the
 // gateway never saw gets a 404 saying why; a response deleted is then a
 // 404; a version rolled back and unloaded a 410; a key the model is not
-// admitted for a 403. (GET .../input_items goes the same way, but fakellm
-// keeps no inputs, so the SDK's InputItems.List is not exercised here.)
+// admitted for a 403. The SDK's InputItems.List reaches the same backend,
+// its query (order, limit, and the auto-pager's after) passed on.
 func TestProxy_ResponsesByID(t *testing.T) {
 	b1, b2 := MustBackend(t, fakellm.Config{}), MustBackend(t, fakellm.Config{})
 	routes := route.NewHolder(respSplitRoutes(t, b1.URL(), b2.URL()))
@@ -134,6 +134,50 @@ func TestProxy_ResponsesByID(t *testing.T) {
 		}
 	})
 
+	t.Run("InputItems", func(t *testing.T) {
+		for i, m := range all {
+			other := option.WithHeader("X-User-Id", "lister-"+strconv.Itoa(i))
+			var hr *http.Response
+			page, err := c.Responses.InputItems.List(ctx, m.r.ID, responses.InputItemListParams{}, option.WithResponseInto(&hr), other)
+			if err != nil {
+				t.Fatalf("input items of %s (from %s): %v", m.r.ID, m.version, err)
+			}
+			want := "say something, number " + strconv.Itoa(i)
+			if len(page.Data) != 1 || page.Data[0].Type != "message" || len(page.Data[0].AsMessage().Content) != 1 || page.Data[0].AsMessage().Content[0].Text != want {
+				t.Errorf("input items of %s: %s, want one message %q", m.r.ID, page.RawJSON(), want)
+			}
+			if v := hr.Header.Get("X-Model-Version"); v != m.version {
+				t.Errorf("input items of %s answered by %s, want %s", m.r.ID, v, m.version)
+			}
+		}
+		var input responses.ResponseInputParam
+		var want []string
+		for i := range 5 {
+			want = append(want, "turn "+strconv.Itoa(i))
+			input = append(input, responses.ResponseInputItemParamOfMessage(want[i], responses.EasyInputMessageRoleUser))
+		}
+		p := respInput("chat", "")
+		p.Input = responses.ResponseNewParamsInputUnion{OfInputItemList: input}
+		r, err := c.Responses.New(ctx, p, option.WithHeader("X-User-Id", "five-items"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Ascending, two a page: the order and limit, then each page's
+		// after, must reach the backend (its default is the newest first,
+		// 20 a page).
+		pager := c.Responses.InputItems.ListAutoPaging(ctx, r.ID, responses.InputItemListParams{Order: responses.InputItemListParamsOrderAsc, Limit: openai.Int(2)}, option.WithHeader("X-User-Id", "lister"))
+		var got []string
+		for len(got) < 10 && pager.Next() { // an after not passed on would page for ever
+			got = append(got, pager.Current().AsMessage().Content[0].Text)
+		}
+		if err := pager.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("input items, ascending: %q, want %q", got, want)
+		}
+	})
+
 	t.Run("Delete", func(t *testing.T) {
 		for _, m := range all[3:5] {
 			if err := c.Responses.Delete(ctx, m.r.ID); err != nil {
@@ -150,8 +194,8 @@ func TestProxy_ResponsesByID(t *testing.T) {
 		m := all[5]
 		routes.Store(respSplitRoutes(t, b1.URL(), b2.URL(), m.version))
 		_, err := c.Responses.Get(ctx, m.r.ID, responses.ResponseGetParams{})
-		if code, msg := apiStatus(t, err); code != http.StatusGone || !strings.Contains(msg, m.version) {
-			t.Errorf("get on an unloaded version: %d %q, want 410 naming %s", code, msg, m.version)
+		if code, msg := apiStatus(t, err); code != http.StatusGone || !strings.Contains(msg, m.version+", which "+unloadedWhy) {
+			t.Errorf("get on an unloaded version: %d %q, want 410 naming %s and the rollout that rolled it back", code, msg, m.version)
 		}
 	})
 }

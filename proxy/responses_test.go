@@ -184,21 +184,37 @@ func TestProxy_Responses(t *testing.T) {
 // respSplitRoutes routes model chat 50/50 between v1 at a and v2 at b; unloaded
 // lists versions rolled back and unloaded, with the split moved off them.
 func respSplitRoutes(t *testing.T, a, b string, unloaded ...string) *route.Table {
+	return respRoutes(t, a, b, unloaded, "")
+}
+
+// unloadedWhy is what respSplitRoutes's table says of an unloaded version,
+// as rollout.Unloaded says it.
+const unloadedWhy = "was rolled back (rollout chat-7, rolled_back; sluice rollout status chat says why) and its backend unloaded"
+
+// respRoutes is respSplitRoutes with, instead of the unloaded versions,
+// one version (v2) retired when retired is set.
+func respRoutes(t *testing.T, a, b string, unloaded []string, retired string) *route.Table {
 	t.Helper()
 	e := sluice.NewRegistry().Edit("test", "fixture", t0)
 	for i, u := range []string{a, b} {
 		v := "v" + strconv.Itoa(i+1)
-		if _, err := e.RegisterVersion(sluice.Version{Model: "chat", Version: v, Stage: sluice.StageProduction, Endpoints: []string{u}, UpstreamModel: "up-" + v}); err != nil {
+		stage := sluice.StageProduction
+		if "chat:"+v == retired {
+			stage = sluice.StageRetired
+		}
+		if _, err := e.RegisterVersion(sluice.Version{Model: "chat", Version: v, Stage: stage, Endpoints: []string{u}, UpstreamModel: "up-" + v}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	split := []sluice.Weight{{Version: "v1", Percent: 50}, {Version: "v2", Percent: 50}}
 	opt := route.NewOptions()
-	if len(unloaded) > 0 {
+	if len(unloaded) > 0 || retired != "" {
 		split = []sluice.Weight{{Version: "v1", Percent: 100}}
+	}
+	if len(unloaded) > 0 {
 		opt.Unloaded = map[string]string{}
 		for _, id := range unloaded {
-			opt.Unloaded[id] = "was rolled back and its backend unloaded"
+			opt.Unloaded[id] = unloadedWhy
 		}
 	}
 	if err := e.SetPolicy("chat", sluice.Policy{Kind: sluice.PolicySplit, Split: split}); err != nil {
@@ -284,8 +300,32 @@ func TestProxy_ResponsesPreviousResponse(t *testing.T) {
 		p.PreviousResponseID = openai.String(prev)
 		_, err := c.Responses.New(ctx, p)
 		var apiErr *openai.Error
-		if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusGone || !strings.Contains(apiErr.Message, "start a new conversation without previous_response_id") || !strings.Contains(apiErr.Message, version) {
-			t.Fatalf("turn on a rolled-back version: %v, want 410 saying to start a new conversation", err)
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusGone || !strings.Contains(apiErr.Message, "start a new conversation without previous_response_id") || !strings.Contains(apiErr.Message, version+", which "+unloadedWhy) {
+			t.Fatalf("turn on a rolled-back version: %v, want 410 naming the version and the rollout that rolled it back, saying to start a new conversation", err)
+		}
+	})
+
+	t.Run("VersionRetired", func(t *testing.T) {
+		// Only v2 can be retired here (v1 takes the traffic): a new
+		// conversation on v2, then v2 retired.
+		routes.Store(respSplitRoutes(t, b1.URL(), b2.URL()))
+		var r *responses.Response
+		for i := 0; r == nil || hr.Header.Get("X-Model-Version") != "chat:v2"; i++ {
+			if i == 64 {
+				t.Fatal("the split sent no conversation to chat:v2")
+			}
+			var err error
+			if r, err = c.Responses.New(ctx, respInput("chat", "hello"), option.WithResponseInto(&hr), option.WithHeader("X-User-Id", "retiree-"+strconv.Itoa(i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		routes.Store(respRoutes(t, b1.URL(), b2.URL(), nil, "chat:v2"))
+		p := respInput("chat", "still there?")
+		p.PreviousResponseID = openai.String(r.ID)
+		_, err := c.Responses.New(ctx, p)
+		var apiErr *openai.Error
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusGone || !strings.Contains(apiErr.Message, "chat:v2, which is retired") {
+			t.Fatalf("turn on a retired version: %v, want 410 saying chat:v2 is retired", err)
 		}
 	})
 }
@@ -337,6 +377,49 @@ func TestProxy_ResponsesStreamError(t *testing.T) {
 				if last != "response.failed" && last != "error" {
 					t.Errorf("last event %q", last)
 				}
+			}
+		})
+	}
+}
+
+// TestProxy_ResponsesStreamBrokenRefusal: a stream the backend breaks off
+// after text that reads as a refusal (or after a refusal part) is a
+// refusal in its row, for the Responses API as for chat: both are
+// stream_broken, and chat's check of the text so far ran, while a
+// Responses stream's ran only at its last event, which a broken stream
+// never sends (so its refusal was lost).
+func TestProxy_ResponsesStreamBrokenRefusal(t *testing.T) {
+	created := `{"type":"response.created","sequence_number":0,"response":{"id":"resp_r1","object":"response","status":"in_progress","output":[],"usage":null}}`
+	cases := map[string]struct{ path, body, events string }{
+		"Chat": {"/v1/chat/completions", streamBody, chunk("I cannot help with that.")},
+		"ResponsesText": {"/v1/responses", `{"model":"chat","stream":true,"input":"hi"}`,
+			"event: response.created\ndata: " + created + "\n\n" +
+				"event: response.output_text.delta\ndata: " + `{"type":"response.output_text.delta","sequence_number":1,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"I cannot help with that."}` + "\n\n"},
+		"ResponsesRefusalPart": {"/v1/responses", `{"model":"chat","stream":true,"input":"hi"}`,
+			"event: response.created\ndata: " + created + "\n\n" +
+				"event: response.refusal.delta\ndata: " + `{"type":"response.refusal.delta","sequence_number":1,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"No."}` + "\n\n"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/event-stream")
+				io.WriteString(w, tc.events) // and the backend is gone
+			}))
+			defer be.Close()
+			log := &spyLog{}
+			_, url := MustProxy(t, proxy.Options{Routes: MustRoutes(t, be.URL, ""), Log: log, Refusal: observe.NewRefusalDetector(nil)})
+			resp, err := http.Post(url+tc.path, "application/json", strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !strings.Contains(string(body), "broke off the stream") {
+				t.Errorf("body %q: want the gateway's error event", body)
+			}
+			o := lastRow(t, log, resp.Header.Get("X-Request-Id"))
+			if o.ErrorClass != "stream_broken" || !o.Refusal {
+				t.Errorf("row: error %q refusal %v, want stream_broken and a refusal", o.ErrorClass, o.Refusal)
 			}
 		})
 	}

@@ -113,11 +113,12 @@ type Options struct {
 	// Hold, on a shared store, takes a fleet-wide lock by name without
 	// waiting (ok false: another replica holds it), freed by release or
 	// when this process dies (postgres.Store.TryHold). A fire drill holds
-	// "drill:MODEL" for its length and a rollout's start looks at it, so a
-	// drill through one replica and a drill or rollout of the model through
-	// another do not overlap: each took the other's canary for the routing
-	// to restore, and left it in force. Nil means this process is the only
-	// one, and its own drills are all there is to know of.
+	// "drill:MODEL" for its length and a rollout's start has its own
+	// transaction look at it (sluice.Change.Unheld), so a drill through one
+	// replica and a drill or rollout of the model through another do not
+	// overlap: each took the other's canary for the routing to restore, and
+	// left it in force. Nil means this process is the only one, and its own
+	// drills are all there is to know of.
 	Hold func(ctx context.Context, name string) (release func(), ok bool, err error)
 	// OrphanAfter is how long after a rollback its side effects must still
 	// be pending, with their owner gone, before the leader completes them;
@@ -331,11 +332,6 @@ func (c *Controller) Start(ctx context.Context, actor, reason string, spec sluic
 	if err != nil {
 		return sluice.Rollout{}, err
 	}
-	release, err := c.noDrillElsewhere(ctx, spec.Model)
-	if err != nil {
-		return sluice.Rollout{}, err
-	}
-	defer release()
 	id := fmt.Sprintf("%s-%s", spec.Model, c.opt.Now().UTC().Format("20060102-150405.000"))
 	r, err := c.start(ctx, actor, reason, id, spec)
 	if sluice.ErrorCode(err) == sluice.CodeConflict && c.opt.Control.Reload(ctx) == nil {
@@ -360,7 +356,7 @@ func (c *Controller) start(ctx context.Context, actor, reason, id string, spec s
 			return sluice.Rollout{}, nil, err
 		}
 		return Start(id, spec, c.opt.Control.Registry().Models[spec.Model], actor, reason, now)
-	})
+	}, c.noDrillElsewhere(spec.Model)...)
 }
 
 // StableOf returns the tag of model's stable version: the "stable" label,
@@ -448,7 +444,9 @@ type stepFunc func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action
 // transition runs step on model's current rollout inside one registry edit:
 // the new rollout state and the routing it implies commit together. Side
 // effects (warm-up, shadow, drain, unload, alerts) run after the commit.
-func (c *Controller) transition(ctx context.Context, model, actor, reason, action string, step stepFunc) (sluice.Rollout, error) {
+// The edit commits only while the holds unheld names are free
+// (sluice.Change.Unheld).
+func (c *Controller) transition(ctx context.Context, model, actor, reason, action string, step stepFunc, unheld ...sluice.Unheld) (sluice.Rollout, error) {
 	var next sluice.Rollout
 	var acts []Action
 	began := time.Now()
@@ -496,6 +494,9 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 			}
 		}
 		e.AddAudit(action, model, next.ID, before, after)
+		for _, h := range unheld {
+			e.RequireUnheld(h.Name, h.Refusal)
+		}
 		return nil
 	})
 	if err != nil {

@@ -42,20 +42,29 @@ func errDrillElsewhere(model, what string) error {
 	return sluice.Errorf(sluice.CodeConflict, "model %s has a fire drill under way through another replica: %s (a drill takes seconds)", model, what)
 }
 
-// noDrillElsewhere refuses, on a shared store, a rollout of model while
-// another replica drills it, and otherwise returns the drill lock's
-// release, which the caller calls once its rollout has committed (or
-// failed to): a drill through another replica that slipped in between the
-// look and the commit had its canary recorded as the routing to restore.
-// Held to the commit, a drill either comes first (refused here) or finds
-// the rollout under way in its own transaction.
-func (c *Controller) noDrillElsewhere(ctx context.Context, model string) (release func(), err error) {
+// noDrillElsewhere is what a rollout's start of model needs free on a
+// shared store: the drill lock, held by a drill through another replica.
+// The start's own transaction looks at it (sluice.Change.Unheld) and keeps
+// a drill from taking it until the commit: a drill either comes first
+// (the start is refused) or finds the rollout under way in its own
+// transaction, and a drill that slipped in between a look and the commit
+// cannot have its canary recorded as the routing to restore. Looked at on
+// a connection of its own, kept to the commit, the lock stalled as many
+// starts at once as the store's pool has connections. Nil on a store only
+// this process uses (Options.Hold nil): its own drills are all there is.
+func (c *Controller) noDrillElsewhere(model string) []sluice.Unheld {
 	if c.opt.Hold == nil {
-		return func() {}, nil
+		return nil
 	}
-	// Another replica's start holds the lock for its transaction alone
-	// (milliseconds), a drill for seconds: a start is waited out, so that
-	// two starts at once get the rollout's own answer, not a drill's.
+	return []sluice.Unheld{{Name: drillHold(model), Refusal: errDrillElsewhere(model, "start the rollout when it has finished")}}
+}
+
+// holdDrill takes model's drill lock for a drill. A rollout's start
+// through another replica keeps it from being taken for the start's
+// transaction alone (milliseconds), a drill holds it for seconds: a start
+// is waited out, up to startHoldWait, so that a drill at the same moment
+// gets the rollout's own answer (a rollout under way), not a drill's.
+func (c *Controller) holdDrill(ctx context.Context, model string) (release func(), err error) {
 	deadline := time.Now().Add(startHoldWait)
 	for {
 		release, ok, err := c.opt.Hold(ctx, drillHold(model))
@@ -66,19 +75,18 @@ func (c *Controller) noDrillElsewhere(ctx context.Context, model string) (releas
 			return release, nil
 		}
 		if time.Now().After(deadline) {
-			return nil, errDrillElsewhere(model, "start the rollout when it has finished")
+			return nil, errDrillElsewhere(model, "wait for it to finish")
 		}
 		select {
 		case <-ctx.Done():
-			return nil, errDrillElsewhere(model, "start the rollout when it has finished")
+			return nil, errDrillElsewhere(model, "wait for it to finish")
 		case <-time.After(startHoldWait / 20):
 		}
 	}
 }
 
-// startHoldWait is how long a rollout's start waits for the drill lock
-// held elsewhere: longer than another start's transaction, shorter than a
-// drill.
+// startHoldWait is how long a drill waits for the drill lock kept from it
+// elsewhere: longer than a start's transaction, shorter than a drill.
 const startHoldWait = time.Second
 
 // drillUnderway reports whether model has a fire drill running here.
@@ -143,12 +151,9 @@ func (c *Controller) Drill(ctx context.Context, actor, reason, model, candidate 
 	}()
 	if c.opt.Hold != nil {
 		// Deferred before the restore, so released after it.
-		release, ok, err := c.opt.Hold(ctx, drillHold(model))
+		release, err := c.holdDrill(ctx, model)
 		if err != nil {
 			return DrillReport{}, err
-		}
-		if !ok {
-			return DrillReport{}, errDrillElsewhere(model, "wait for it to finish")
 		}
 		defer release()
 	}

@@ -389,6 +389,32 @@ func (t *Table) Stable(name string) *Target {
 	return n.model.stable
 }
 
+// CannotServe says why the version with full id id has no Target in t, as
+// the words that follow its id in a message: Options.Unloaded's word for a
+// version a rollback unloaded (which names the rollout), "is retired", or
+// "is no longer registered"; "" when it can serve. It is for error paths,
+// such as a request that reaches a version by a response id the proxy
+// remembered and finds it gone; the request path never calls it.
+func (t *Table) CannotServe(id string) string {
+	if t.Target(id) != nil {
+		return ""
+	}
+	var n name
+	if t != nil {
+		n = t.names[id]
+	}
+	switch e := n.entry; {
+	case e == nil:
+		return "is no longer registered"
+	case e.gone != "":
+		return e.gone
+	case e.stage == sluice.StageRetired:
+		return "is retired"
+	default:
+		return "has stage " + string(e.stage) + " and cannot serve"
+	}
+}
+
 // Target returns the servable version with full id id, or nil. Shadow
 // mirroring and retries use it to reach a version outside the decision.
 func (t *Table) Target(id string) *Target {

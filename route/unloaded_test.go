@@ -53,8 +53,35 @@ func TestTable_Unloaded(t *testing.T) {
 				t.Errorf("Decide(%q) = %+v, %v; want it served (routed on purpose, or not unloaded)", model, d, err)
 			}
 		}
+		if tab.CannotServe("chat:v1.2.0") != "" || tab.CannotServe("embed:v2") != "" {
+			t.Errorf("CannotServe of servable versions: %q, %q", tab.CannotServe("chat:v1.2.0"), tab.CannotServe("embed:v2"))
+		}
 		if tab.Target("chat:v1.2.0") == nil || tab.Target("embed:v1") != nil {
 			t.Errorf("Target: chat:v1.2.0 (in the split) %v, embed:v1 (unloaded) %v", tab.Target("chat:v1.2.0"), tab.Target("embed:v1"))
 		}
 	})
+}
+
+// TestTable_CannotServe: why a version has no Target, for the messages of
+// a request that reaches it by a remembered response id: the rollback
+// that unloaded it (naming the rollout), retired, or no longer registered.
+func TestTable_CannotServe(t *testing.T) {
+	why := "was rolled back (rollout embed-3, aborted) and its backend unloaded"
+	tab := Build(MustFixture(t), nil, Options{Unloaded: map[string]string{"embed:v1": why}})
+	for id, want := range map[string]string{
+		"embed:v1":    why,
+		"chat:v1.0.0": "is retired",
+		"chat:v9":     "is no longer registered",
+		"gone:v1":     "is no longer registered",
+		"embed:v2":    "",
+		"chat:v1.1.0": "",
+	} {
+		if got := tab.CannotServe(id); got != want {
+			t.Errorf("CannotServe(%q) = %q, want %q", id, got, want)
+		}
+	}
+	var none *Table
+	if got := none.CannotServe("chat:v1"); got != "is no longer registered" {
+		t.Errorf("nil table: %q", got)
+	}
 }

@@ -167,13 +167,17 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		popt.Admit, popt.ForceAllowed = s.Keys.Admit, s.Keys.ForceAllowed
 	}
 	refusal := observe.NewRefusalDetector(cfg.RefusalPhrases)
+	var rememberIDs int // 0: the proxy's default
+	if n := cfg.Responses.RememberIDs; n != nil {
+		rememberIDs = *n
+	}
 	s.Proxy = proxy.New(proxy.Options{
 		Routes: s.Routes, Recorder: s.Recorder, Log: s.Log, Refusal: refusal,
 		MaxBodyBytes: cfg.MaxBodyBytes, NoRetry: !*cfg.RetryOnStable,
 		ConnectTimeout: cfg.Timeouts.Connect, FirstByteTimeout: cfg.Timeouts.FirstByte, RequestTimeout: cfg.Timeouts.Request,
 		CategoryHeader: cfg.CategoryHeader, ForceAllowed: popt.ForceAllowed, ForceHeader: cfg.ForceHeader, Now: now,
 		OnResult: popt.OnResult, Admit: popt.Admit,
-		Judge: s.newJudge(cfg.Judge),
+		Judge: s.newJudge(cfg.Judge), ResponseIDs: rememberIDs,
 	})
 	// Issue 3 (shadow, quality signals): the proxy records heuristic and
 	// feedback quality scores through the Recorder it was given; export its

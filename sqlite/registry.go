@@ -105,6 +105,8 @@ func loadVersions(ctx context.Context, tx *sql.Tx, reg *sluice.Registry) error {
 // (which may concern a version registered in the same change), then
 // rollouts, the revision and last the change's time (c.Stamp, just before
 // the COMMIT) on its models, new versions and audit (the write lock is held from BEGIN IMMEDIATE).
+// c.Unheld is ignored: one process uses the file, and it has no holds
+// another could keep.
 func (s *Store) Commit(ctx context.Context, c sluice.Change) (int64, error) {
 	next := c.BaseRevision + 1
 	err := s.write(ctx, "commit", func(tx *sql.Tx) error {

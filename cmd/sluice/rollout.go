@@ -357,10 +357,24 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 		p := 100 * float64(st.StageSamples) / float64(st.StageNeed)
 		fmt.Fprintf(&b, "Sample:    %s  %d of %d candidate requests\n", bar(min(p, 100), 30), st.StageSamples, st.StageNeed)
 	}
+	if rep := st.ABReport; rep != nil {
+		renderABReport(&b, rep)
+	}
 	if v := st.Verdict; v != nil {
-		fmt.Fprintf(&b, "Verdict:   %s (baseline n=%d, candidate n=%d) %s\n\n", strings.ToUpper(string(v.Outcome)), v.BaselineN, v.CandidateN, v.Reason)
+		label := "Verdict:  "
+		if st.ABReport != nil {
+			// The A/B report above is the test's answer; the last sequential
+			// analysis, which watched it for regressions, follows.
+			label = "Last analysis:"
+		}
+		fmt.Fprintf(&b, "%s %s (baseline n=%d, candidate n=%d) %s\n", label, strings.ToUpper(string(v.Outcome)), v.BaselineN, v.CandidateN, v.Reason)
+		if len(v.Metrics) > 0 {
+			b.WriteString("\n")
+		}
 		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  METRIC\tCATEGORY\tBASELINE\tCANDIDATE\tEFFECT\tTHRESHOLD\tP\tRESULT")
+		if len(v.Metrics) > 0 {
+			fmt.Fprintln(tw, "  METRIC\tCATEGORY\tBASELINE\tCANDIDATE\tEFFECT\tTHRESHOLD\tP\tRESULT")
+		}
 		for _, m := range v.Metrics {
 			if m.Category != "" && m.Outcome == sluice.OutcomePass {
 				continue // keep the table short: categories only when they matter
@@ -381,6 +395,27 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 		}
 	}
 	return b.String()
+}
+
+// renderABReport draws a completed A/B test's report: every metric on all
+// traffic, and the category rows where an arm won or that changed.
+func renderABReport(b *strings.Builder, rep *analysis.Report) {
+	fmt.Fprintf(b, "A/B report: %s (baseline n=%d, candidate n=%d) %s\n\n", strings.ToUpper(rep.Winner), rep.BaselineN, rep.CandidateN, rep.Summary)
+	tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "  METRIC\tCATEGORY\tBASELINE\tCANDIDATE\tDIFF\t%s%% INTERVAL\tP\tP (HOLM)\tWINNER\n", strconv.FormatFloat(100*(1-rep.Alpha), 'g', 4, 64))
+	row := func(m analysis.ABMetric) {
+		fmt.Fprintf(tw, "  %s\t%s\t%.4g\t%.4g\t%+.4g\t[%+.4g, %+.4g]\t%.3g\t%.3g\t%s\n", m.Metric, dash(m.Category), m.Baseline, m.Candidate, m.Diff, m.Lower, m.Upper, m.PValue, m.AdjustedP, m.Winner)
+	}
+	for _, m := range rep.Metrics {
+		row(m)
+	}
+	for _, m := range rep.Categories {
+		if m.Winner != "no difference" {
+			row(m) // keep the table short: categories only when they matter
+		}
+	}
+	tw.Flush()
+	b.WriteString("\n")
 }
 
 // gateValue is a Prometheus gate's value, or why it has none.

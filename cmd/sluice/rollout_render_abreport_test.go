@@ -1,0 +1,76 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/analysis"
+	"github.com/sluicehq/sluice/api"
+)
+
+// TestRenderRollout_ABReport: a completed A/B test's report (each metric's
+// difference, interval, adjusted p-value and winner) was kept only in the
+// JSON of an event: `sluice rollout status` showed its one-line summary
+// and, under "Verdict:", the sequential analysis's table, a different test
+// with different numbers. The status API now carries the report
+// (ab_report) and the view draws it, with the category rows that matter,
+// and names the sequential table for what it is.
+func TestRenderRollout_ABReport(t *testing.T) {
+	now := time.Date(2026, 11, 22, 14, 0, 0, 0, time.UTC)
+	rep := analysis.Report{Alpha: 0.05, BaselineN: 1000, CandidateN: 990, Winner: "baseline",
+		Summary: "the baseline wins: the candidate is worse on refusal_rate in category billing",
+		Metrics: []analysis.ABMetric{
+			{Metric: "refusal_rate", Baseline: 0.03, Candidate: 0.045, Diff: 0.015, Lower: -0.001, Upper: 0.031, PValue: 0.06, AdjustedP: 0.3, Winner: "no difference"},
+		},
+		Categories: []analysis.ABMetric{
+			{Metric: "refusal_rate", Category: "billing", Baseline: 0.03, Candidate: 0.3, Diff: 0.27, Lower: 0.18, Upper: 0.36, PValue: 1e-9, AdjustedP: 1e-8, Winner: "baseline"},
+			{Metric: "refusal_rate", Category: "general", Baseline: 0.03, Candidate: 0.031, Diff: 0.001, Lower: -0.01, Upper: 0.012, PValue: 0.9, AdjustedP: 1, Winner: "no difference"},
+		}}
+	data, _ := json.Marshal(rep)
+	verdict, _ := json.Marshal(sluice.Verdict{Outcome: sluice.OutcomeFail, Reason: "refusal rate in category billing"})
+	r := sluice.Rollout{ID: "chat-1", Phase: sluice.PhaseCompleted, Decision: "A/B test complete: " + rep.Summary,
+		Spec:        sluice.RolloutSpec{Model: "chat", Baseline: "v2", Candidate: "v3", Strategy: sluice.StrategyABTest, ABSamples: 1000},
+		LastVerdict: verdict,
+		Events:      []sluice.RolloutEvent{{At: now, Kind: "completed", Message: "A/B test reached its planned 1000 requests per arm"}, {At: now, Kind: "ab_report", Message: rep.Summary, Data: data}}}
+	got := api.ABReportOf(r)
+	if got == nil || got.Winner != "baseline" || len(got.Categories) != 2 {
+		t.Fatalf("ABReportOf: %+v", got)
+	}
+	if api.ABReportOf(sluice.Rollout{Phase: sluice.PhaseCompleted}) != nil {
+		t.Error("a report for a rollout without an ab_report event")
+	}
+	var v sluice.Verdict
+	json.Unmarshal(r.LastVerdict, &v)
+	out := renderRollout(api.RolloutStatus{Rollout: r, Verdict: &v, Policy: "specific v2", ABReport: got}, now)
+	for _, want := range []string{
+		"A/B report: BASELINE (baseline n=1000, candidate n=990) the baseline wins",
+		"95% INTERVAL",
+		"P (HOLM)",
+		"[+0.18, +0.36]",
+		"Last analysis: FAIL",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the view lacks %q:\n%s", want, out)
+		}
+	}
+	var billing, general bool
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 1 && f[0] == "refusal_rate" && f[1] == "billing" {
+			billing = strings.HasSuffix(line, "baseline")
+		}
+		if len(f) > 1 && f[0] == "refusal_rate" && f[1] == "general" {
+			general = true
+		}
+	}
+	if !billing || general {
+		t.Errorf("category rows: billing's regression shown %v (want true), general's draw shown %v (want false):\n%s", billing, general, out)
+	}
+	// A verdict without metric rows (a stored summary) gets no empty table.
+	if strings.Contains(out, "METRIC\tCATEGORY\tBASELINE\tCANDIDATE\tEFFECT") || strings.Count(out, "METRIC") != 1 {
+		t.Errorf("an empty verdict table under a verdict without rows:\n%s", out)
+	}
+}
