@@ -81,6 +81,8 @@ type Gateway struct {
 	Prometheus Prometheus `yaml:"prometheus"`
 	// Responses configures the Responses API (/v1/responses).
 	Responses Responses `yaml:"responses"`
+	// Log configures the gateway's own log on standard error.
+	Log Log `yaml:"log"`
 }
 
 // Judge configures the optional LLM-as-judge.
@@ -241,6 +243,7 @@ func (g *Gateway) setDefaults() {
 	g.OutlierEjection.setDefaults()
 	g.Prometheus.setDefaults()
 	g.Responses.setDefaults()
+	g.Log.setDefaults()
 }
 
 // LoadGateway reads a gateway configuration file, applies defaults and
@@ -391,6 +394,9 @@ func (g *Gateway) Validate() error {
 		return err
 	}
 	if err := g.Responses.validate(); err != nil {
+		return err
+	}
+	if err := g.Log.validate(); err != nil {
 		return err
 	}
 	return g.validateReliability()

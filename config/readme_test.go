@@ -96,8 +96,13 @@ func TestDeploy_KubernetesConfigLoads(t *testing.T) {
 	}
 	t.Setenv("SLUICE_STORE", "postgres://sluice:secret@postgres:5432/sluice?sslmode=require")
 	t.Setenv("SLUICE_ADMIN_TOKEN", "0123456789abcdef0123456789abcdef")
-	if _, err := config.ParseGateway("configmap.yaml: sluice.yaml", []byte(text)); err != nil {
-		t.Error(err)
+	g, err := config.ParseGateway("configmap.yaml: sluice.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The cluster's log collector ships stderr: one JSON object a line.
+	if g.Log.Format != "json" {
+		t.Errorf("the ConfigMap's sluice.yaml has log.format %q; want json, which a log shipper reads without a parser", g.Log.Format)
 	}
 }
 

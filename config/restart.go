@@ -13,9 +13,10 @@ var reloadable = map[string]bool{"tokens": true, "client_keys": true}
 // running configuration and next (the file read again on SIGHUP) and are
 // not reloaded, so a reload can say which changes wait for a restart.
 // Certificates (tls, admin_tls) are reloaded from the same files, so only a
-// change of file names counts.
+// change of file names counts, and of the log only a change of format.
 func NeedRestart(running, next Gateway) []string {
 	var keys []string
+	next.Log.Level = running.Log.Level // SIGHUP applies log.level
 	rv, nv := reflect.ValueOf(running), reflect.ValueOf(next)
 	t := rv.Type()
 	for i := range t.NumField() {

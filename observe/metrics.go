@@ -7,10 +7,14 @@ import (
 )
 
 // Bucket boundaries. The gen_ai ones are those the OpenTelemetry GenAI
-// semantic conventions advise for the same metrics.
+// semantic conventions advise for the same metrics, with bounds appended
+// for the minutes a reasoning model may take: the advised ones stop at
+// 81.92 s (duration) and 10 s (time to first token), while
+// timeouts.request defaults to 10m and timeouts.first_byte to 120s, so a
+// p99 over longer requests read as the last bound.
 var (
-	durationBuckets = []float64{0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92}
-	ttftBuckets     = []float64{0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0}
+	durationBuckets = []float64{0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92, 163.84, 327.68, 655.36}
+	ttftBuckets     = []float64{0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 15, 30, 60, 120}
 	tpotBuckets     = []float64{0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5}
 	tokenBuckets    = []float64{1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864}
 	charBuckets     = prometheus.ExponentialBuckets(16, 4, 10) // 16 to 4 Mi characters

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -16,13 +18,24 @@ import (
 )
 
 func (c *cli) serveCmd() *cobra.Command {
-	var cfgPath, listen, store string
+	var cfgPath, listen, store, logFormat, logLevel string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the gateway",
 		Long:  "Run the gateway: the OpenAI-compatible API under /v1/, the admin API under /admin/v1/ and Prometheus metrics at /metrics.",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// A bad flag is named as the flag, before the file is read.
+			if logFormat != "" {
+				if err := config.CheckLogFormat(logFormat); err != nil {
+					return fmt.Errorf("--log-format: %w", err)
+				}
+			}
+			if logLevel != "" {
+				if err := config.CheckLogLevel(logLevel); err != nil {
+					return fmt.Errorf("--log-level: %w", err)
+				}
+			}
 			cfg := config.Default()
 			if cfgPath != "" {
 				var err error
@@ -38,6 +51,12 @@ func (c *cli) serveCmd() *cobra.Command {
 				if store != "" {
 					g.Store = store
 				}
+				if logFormat != "" {
+					g.Log.Format = strings.ToLower(logFormat)
+				}
+				if logLevel != "" {
+					g.Log.Level = strings.ToLower(logLevel)
+				}
 			}
 			override(&cfg)
 			if listen != "" || store != "" {
@@ -50,12 +69,14 @@ func (c *cli) serveCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "gateway configuration file (YAML)")
 	cmd.Flags().StringVar(&listen, "listen", "", "data plane address, overriding the config (e.g. 127.0.0.1:8080)")
+	cmd.Flags().StringVar(&logFormat, "log-format", "", "log format, overriding the config's log.format: text or json")
+	cmd.Flags().StringVar(&logLevel, "log-level", "", "least severe log level written, overriding the config's log.level: debug, info, warn or error")
 	cmd.Flags().StringVar(&store, "store", "", "store, overriding the config: an SQLite file path, or a postgres://user:password@host:5432/db DSN shared by several replicas")
 	return cmd
 }
 
 func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, override func(*config.Gateway)) error {
-	logger := slog.New(slog.NewTextHandler(c.stderr, nil))
+	logger, level, notice := newServeLog(c.stderr, cfg.Log)
 	// Caught from the start, before the gateway says it serves: a SIGHUP
 	// that came between that line and a later Notify ended the process
 	// (the signal's default action), as a CI run of
@@ -75,16 +96,18 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 	if secret, err := s.EnsureBootstrapToken(ctx); err != nil {
 		logger.Error("create bootstrap token", "err", err)
 	} else if secret != "" {
-		fmt.Fprintf(c.stderr, "\nNo admin token existed, so one was created (shown once; only its hash is stored):\n\n  export SLUICE_TOKEN=%s SLUICE_SERVER=%s\n\n", secret, s.AdminURL())
+		notice(fmt.Sprintf("\nNo admin token existed, so one was created (shown once; only its hash is stored):\n\n  export SLUICE_TOKEN=%s SLUICE_SERVER=%s\n\n", secret, s.AdminURL()),
+			"No admin token existed, so one was created (shown once; only its hash is stored)", "export", fmt.Sprintf("SLUICE_TOKEN=%s SLUICE_SERVER=%s", secret, s.AdminURL()))
 	}
-	fmt.Fprintf(c.stderr, "sluice serving the OpenAI API at %s/v1 and the admin API at %s/admin/v1\n", s.URL(), s.AdminURL())
+	notice(fmt.Sprintf("sluice serving the OpenAI API at %s/v1 and the admin API at %s/admin/v1\n", s.URL(), s.AdminURL()),
+		fmt.Sprintf("sluice serving the OpenAI API at %s/v1 and the admin API at %s/admin/v1", s.URL(), s.AdminURL()), "openai_url", s.URL()+"/v1", "admin_url", s.AdminURL()+"/admin/v1")
 	for {
 		select {
 		case <-hup:
 			// SIGHUP re-reads the registry from the store, the tokens, the
 			// certificates, and from the config file the admin tokens and
 			// the client keys; requests keep flowing on the current routing
-			// table meanwhile. Other settings changed in the file are named
+			// table meanwhile, and log.level. Other settings changed in the file are named
 			// as needing a restart.
 			failed := false
 			fail := func(msg string, err error) {
@@ -105,6 +128,7 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 					fail("reload config: client keys unchanged, admin tokens unchanged", err)
 				} else {
 					override(&ncfg)
+					level.Set(ncfg.Log.SlogLevel())
 					if err := s.Auth.SetStatic(ctx, ncfg.StaticTokens()); err != nil {
 						fail("reload admin tokens: tokens unchanged", err)
 					}
@@ -122,10 +146,40 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 				logger.Info("reloaded on SIGHUP", "config", cfgPath)
 			}
 		case <-ctx.Done():
-			fmt.Fprintln(c.stderr, "shutting down: draining requests in flight")
+			notice("shutting down: draining requests in flight\n", "shutting down: draining requests in flight")
 			sctx, cancel := context.WithTimeout(context.Background(), server.DrainTimeout)
 			defer cancel()
 			return s.Shutdown(sctx)
 		}
 	}
+}
+
+// newServeLog returns the gateway's logger as log says (text or JSON on
+// w, records below its level dropped), the level to change on SIGHUP, and
+// notice, which writes the lines an operator must see whatever the level
+// (where it serves, a bootstrap token shown once, that it shuts down):
+// text as it is in the text format, an Info record in the JSON one, so
+// every line a log shipper reads is JSON.
+func newServeLog(w io.Writer, log config.Log) (logger *slog.Logger, level *slog.LevelVar, notice func(text, msg string, args ...any)) {
+	lw := &lockedWriter{w: w} // the logger and notice write whole lines, one at a time
+	level = new(slog.LevelVar)
+	level.Set(log.SlogLevel())
+	opts := &slog.HandlerOptions{Level: level}
+	if log.Format == "json" {
+		always := slog.New(slog.NewJSONHandler(lw, nil))
+		return slog.New(slog.NewJSONHandler(lw, opts)), level, func(_, msg string, args ...any) { always.Info(msg, args...) }
+	}
+	return slog.New(slog.NewTextHandler(lw, opts)), level, func(text, _ string, _ ...any) { io.WriteString(lw, text) }
+}
+
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

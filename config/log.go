@@ -1,0 +1,68 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+)
+
+// Log configures the gateway's own log, written to standard error.
+type Log struct {
+	// Format is text (default: slog's key=value lines) or json (one JSON
+	// object a line, for a log shipper).
+	Format string `yaml:"format"`
+	// Level is the least severe record written: debug, info (default),
+	// warn or error. SIGHUP applies a new level; a new format needs a
+	// restart.
+	Level string `yaml:"level"`
+}
+
+// logLevels are the values of log.level, least severe first.
+var logLevels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
+
+func (l *Log) setDefaults() {
+	if l.Format == "" {
+		l.Format = "text"
+	}
+	if l.Level == "" {
+		l.Level = "info"
+	}
+	l.Format = strings.ToLower(l.Format)
+	l.Level = strings.ToLower(l.Level)
+}
+
+func (l *Log) validate() error {
+	if err := CheckLogFormat(l.Format); err != nil {
+		return fmt.Errorf("log.format: %w", err)
+	}
+	if err := CheckLogLevel(l.Level); err != nil {
+		return fmt.Errorf("log.level: %w", err)
+	}
+	return nil
+}
+
+// CheckLogFormat checks a value of log.format (or --log-format); the
+// error says which values it takes.
+func CheckLogFormat(format string) error {
+	if f := strings.ToLower(format); f != "text" && f != "json" {
+		return fmt.Errorf("%q is not a log format Sluice writes; use text or json", format)
+	}
+	return nil
+}
+
+// CheckLogLevel checks a value of log.level (or --log-level); the error
+// says which values it takes.
+func CheckLogLevel(level string) error {
+	if _, ok := logLevels[strings.ToLower(level)]; !ok {
+		return fmt.Errorf("%q is not a log level; use debug, info, warn or error", level)
+	}
+	return nil
+}
+
+// SlogLevel returns the level as log/slog's; info when it is not set.
+func (l Log) SlogLevel() slog.Level {
+	if lv, ok := logLevels[strings.ToLower(l.Level)]; ok {
+		return lv
+	}
+	return slog.LevelInfo
+}
