@@ -89,7 +89,7 @@ func (p *Proxy) serveResponseByID(w http.ResponseWriter, r *http.Request, rest s
 	}
 	req, err := http.NewRequestWithContext(ctx, r.Method, url, body)
 	if err != nil {
-		writeErrorCode(w, sluice.CodeInternal, "the request to the backend of "+t.ID+" could not be made: "+err.Error())
+		writeErrorCode(w, sluice.CodeInternal, "the request to the backend of "+t.ID+" could not be made: "+bodyErrText(err))
 		return
 	}
 	copyRequestHeaders(req.Header, r.Header)
