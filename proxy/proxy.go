@@ -359,6 +359,10 @@ func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 	rq := route.Request{Model: x.f.model.Str, StickyKey: x.f.stickyKey(), Header: r.Header, ForceAllowed: allowed, Category: x.category}
 	if x.f.prevID != "" {
 		if a, ok := p.responseIDs.get(x.f.prevID); ok {
+			if !mayActOn(r, a.key) {
+				writeError(w, errNotYourResponse(x.f.prevID))
+				return
+			}
 			x.prev = &a
 		}
 	}

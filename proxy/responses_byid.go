@@ -49,6 +49,10 @@ func (p *Proxy) serveResponseByID(w http.ResponseWriter, r *http.Request, rest s
 		writeErrorCode(w, sluice.CodeNotFound, "response "+id+" is not known to this Sluice replica: it was answered through another replica, before this one restarted, or so long ago that it was forgotten (the proxy remembers the latest response ids only); retrieving it needs the replica that answered it, or the backend directly")
 		return
 	}
+	if !mayActOn(r, a.key) {
+		writeError(w, errNotYourResponse(id))
+		return
+	}
 	if p.opt.Admit != nil {
 		model, _, _ := sluice.SplitFullID(a.version)
 		if err := p.opt.Admit(r, model); err != nil {
