@@ -1,9 +1,12 @@
 package sluice
 
 import (
+	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -271,6 +274,26 @@ func CheckEndpoint(e string) error {
 	}
 	if !ok || rest == "" || strings.ContainsAny(rest, " \t\r\n\"'<>") {
 		return Errorf(CodeInvalid, "invalid endpoint %q: use an http:// or https:// base URL such as http://127.0.0.1:8000", e)
+	}
+	// A URL that does not parse can never be reached, and the proxy's
+	// error would have to say why on every request. The message quotes
+	// only the part at fault: the URL may hold credentials or a webhook's
+	// secret path.
+	u, err := url.Parse(e)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return Errorf(CodeInvalid, "invalid endpoint URL (%v): use an http:// or https:// base URL such as http://127.0.0.1:8000", err)
+	}
+	if u.Host == "" {
+		return Errorf(CodeInvalid, "invalid endpoint URL: it names no host; use an http:// or https:// base URL such as http://127.0.0.1:8000")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return Errorf(CodeInvalid, "invalid endpoint URL: port %q is not a port number (1 to 65535)", p)
+		}
 	}
 	return nil
 }

@@ -38,6 +38,7 @@ const maxResponseID = 256
 type answeredBy struct {
 	version  string // the full version id, route.Target.ID
 	endpoint string // the backend base URL that answered
+	key      string // the client key that asked for it; "" for none or a token
 }
 
 // responseIDs maps response ids to where they were answered. The ring
@@ -57,9 +58,9 @@ func newResponseIDs(n int) *responseIDs {
 	return &responseIDs{max: n}
 }
 
-// put remembers that id was answered by version at endpoint. id is
-// copied.
-func (r *responseIDs) put(id, version, endpoint string) {
+// put remembers that id was answered by version at endpoint, for a
+// request sent with client key key ("" for none or a token). id is copied.
+func (r *responseIDs) put(id, version, endpoint, key string) {
 	if id == "" || len(id) > maxResponseID {
 		return
 	}
@@ -79,7 +80,7 @@ func (r *responseIDs) put(id, version, endpoint string) {
 		r.ring[r.next] = id
 		r.next = (r.next + 1) % len(r.ring)
 	}
-	r.ids[id] = answeredBy{version: version, endpoint: endpoint}
+	r.ids[id] = answeredBy{version: version, endpoint: endpoint, key: key}
 }
 
 // get returns where id was answered.

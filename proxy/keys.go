@@ -244,6 +244,23 @@ func (ks *KeySet) ForceAllowed(r *http.Request) bool {
 	return c != nil && c.force
 }
 
+// mayActOn reports whether the caller of r may act on what a request sent
+// with client key key made ("" for no key or a token): the same key, or
+// an operator or admin token. Without client keys everything is "".
+func mayActOn(r *http.Request, key string) bool {
+	if key == "" {
+		return true
+	}
+	c, _ := r.Context().Value(callerKey{}).(*keyState)
+	return c == tokenCaller || (c != nil && c.name == key)
+}
+
+// errNotYourResponse is the answer to a response id another client key
+// asked for: a response holds that key's conversation.
+func errNotYourResponse(id string) error {
+	return sluice.Errorf(sluice.CodeNotFound, "response %s was not made with this API key: a response can be read, continued (previous_response_id) or deleted only with the key that made it", id)
+}
+
 // KeyName returns the name of the key that sent r ("" for a token or no
 // key), for logs.
 func KeyName(r *http.Request) string {

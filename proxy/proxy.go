@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -358,6 +359,10 @@ func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 	rq := route.Request{Model: x.f.model.Str, StickyKey: x.f.stickyKey(), Header: r.Header, ForceAllowed: allowed, Category: x.category}
 	if x.f.prevID != "" {
 		if a, ok := p.responseIDs.get(x.f.prevID); ok {
+			if !mayActOn(r, a.key) {
+				writeError(w, errNotYourResponse(x.f.prevID))
+				return
+			}
 			x.prev = &a
 		}
 	}
@@ -775,12 +780,38 @@ func isOwnCookie(v string) bool {
 	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(v)), "sluice_")
 }
 
-// bodyErrText says what broke a request body's read without the socket
-// addresses a net.OpError carries.
+// bodyErrText says what broke a body's read or a backend's exchange
+// without what the client must not learn of the gateway's network: the
+// socket addresses a net.OpError carries, the host name and resolver
+// address of a failed DNS lookup, and the endpoint URL itself (which may
+// hold credentials). The message still names the version, whose endpoint
+// an operator finds in the registry.
 func bodyErrText(err error) string {
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		if dns.IsNotFound {
+			return "the backend's host name does not resolve"
+		}
+		return "the DNS lookup of the backend's host name failed"
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		// A request the transport could not send: its message quotes the
+		// whole URL.
+		err = ue.Err
+	}
 	var op *net.OpError
 	if errors.As(err, &op) && op.Err != nil {
 		return op.Err.Error()
 	}
 	return err.Error()
+}
+
+// endpointError is a version's endpoint URL that cannot be used. Its
+// message does not quote the URL, which may hold credentials and names a
+// host inside the gateway's network; the admin API shows the URL.
+type endpointError struct{ reason string }
+
+func (e *endpointError) Error() string {
+	return "the version's endpoint URL is not usable (" + e.reason + "): an admin must register a version with a valid http:// or https:// base URL"
 }

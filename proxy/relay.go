@@ -105,7 +105,7 @@ func (p *Proxy) relayBody(x *exchange, t *route.Target, resp *http.Response, obs
 			writeCanceled(x.w)
 		default:
 			obs.ErrorClass, obs.Status = "stream_broken", 502
-			writeErrorCode(x.w, sluice.CodeUpstream, "the backend for "+id+" broke off its answer ("+err.Error()+"); try again")
+			writeErrorCode(x.w, sluice.CodeUpstream, "the backend for "+id+" broke off its answer ("+bodyErrText(err)+"); try again")
 		}
 		return
 	}

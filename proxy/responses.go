@@ -65,7 +65,7 @@ func (p *Proxy) rememberResponse(x *exchange, t *route.Target, id string) {
 	if x.f.noStore || x.keep != nil && x.keep.shadow {
 		return
 	}
-	p.responseIDs.put(id, t.ID, x.endpoint)
+	p.responseIDs.put(id, t.ID, x.endpoint, KeyName(x.r))
 }
 
 // respFinish maps a response's status (and, for an incomplete one, its

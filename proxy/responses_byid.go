@@ -49,6 +49,10 @@ func (p *Proxy) serveResponseByID(w http.ResponseWriter, r *http.Request, rest s
 		writeErrorCode(w, sluice.CodeNotFound, "response "+id+" is not known to this Sluice replica: it was answered through another replica, before this one restarted, or so long ago that it was forgotten (the proxy remembers the latest response ids only); retrieving it needs the replica that answered it, or the backend directly")
 		return
 	}
+	if !mayActOn(r, a.key) {
+		writeError(w, errNotYourResponse(id))
+		return
+	}
 	if p.opt.Admit != nil {
 		model, _, _ := sluice.SplitFullID(a.version)
 		if err := p.opt.Admit(r, model); err != nil {
@@ -89,7 +93,7 @@ func (p *Proxy) serveResponseByID(w http.ResponseWriter, r *http.Request, rest s
 	}
 	req, err := http.NewRequestWithContext(ctx, r.Method, url, body)
 	if err != nil {
-		writeErrorCode(w, sluice.CodeInternal, "the request to the backend of "+t.ID+" could not be made: "+err.Error())
+		writeErrorCode(w, sluice.CodeInternal, "the request to the backend of "+t.ID+" could not be made: "+bodyErrText(err))
 		return
 	}
 	copyRequestHeaders(req.Header, r.Header)

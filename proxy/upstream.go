@@ -128,9 +128,14 @@ func (u *upstream) endpointOf(raw string) *endpoint {
 	pu, err := url.Parse(strings.TrimSuffix(raw, "/"))
 	switch {
 	case err != nil:
-		e.err = fmt.Errorf("backend URL %q: %w", raw, err)
+		reason := "it does not parse"
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			reason = ue.Err.Error() // without the URL, which the url.Error quotes
+		}
+		e.err = &endpointError{reason: reason}
 	case pu.Scheme != "http" && pu.Scheme != "https", pu.Host == "":
-		e.err = fmt.Errorf("backend URL %q: want http://host:port or https://host", raw)
+		e.err = &endpointError{reason: "want http://host:port or https://host"}
 	default:
 		e.prefix = strings.TrimSuffix(strings.TrimSuffix(pu.EscapedPath(), "/"), "/v1")
 		addr := pu.Host
