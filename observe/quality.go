@@ -131,9 +131,9 @@ func (r *Recorder) RecordQualityRouted(source, route, model, version, category s
 
 // QualityRecorder returns a function that records scores from source, in
 // the shape judge.Judge.Record takes.
-func (r *Recorder) QualityRecorder(source string) func(model, version, category string, at time.Time, score float64) {
-	return func(model, version, category string, at time.Time, score float64) {
-		r.RecordQualityFrom(source, model, version, category, at, score)
+func (r *Recorder) QualityRecorder(source string) func(model, version, category, route string, at time.Time, score float64) {
+	return func(model, version, category, route string, at time.Time, score float64) {
+		r.RecordQualityRouted(source, route, model, version, category, at, score)
 	}
 }
 
