@@ -182,6 +182,15 @@ func (w *Windows) Window(model, version, category string, since time.Time) obser
 	return w.union.Window(model, version, category, since)
 }
 
+// Randomized is Window over the requests whose version the split assigned
+// at random on any replica, as observe.Union.Randomized: what the canary
+// analysis compares. Another replica's observations say how they were
+// routed, except those of a build from before the Batches said so, which
+// count as randomized.
+func (w *Windows) Randomized(model, version, category string, since time.Time) observe.Sample {
+	return w.union.Randomized(model, version, category, since)
+}
+
 // Between is Window with an end, as observe.Recorder.Between.
 func (w *Windows) Between(model, version, category string, since, until time.Time) observe.Sample {
 	return w.union.Between(model, version, category, since, until)

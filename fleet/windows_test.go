@@ -364,3 +364,28 @@ func BenchmarkWindows_Flush(b *testing.B) {
 		}
 	})
 }
+
+// TestWindows_Randomized: the leader's analysis leaves out another
+// replica's requests routed to the candidate on purpose (a QA suite
+// pinned to it, a rule), as it does its own: the observations say how
+// they were routed across the fleet.
+func TestWindows_Randomized(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	leader, other := newReplica(t, dsn, "r1", fleet.Options{}), newReplica(t, dsn, "r2", fleet.Options{})
+	t0 := time.Now().Add(-time.Minute).Truncate(time.Second)
+	for i, how := range []string{"split", "pin", "split", "rule", "split", "label"} {
+		at := t0.Add(time.Duration(i) * time.Millisecond)
+		other.rec.Record(&sluice.Observation{At: at, Model: "chat", Version: "v2", Route: how, Status: 200, Refusal: how != "split", Latency: 10 * time.Millisecond})
+		other.rec.RecordQualityRouted(observe.SourceHeuristic, how, "chat", "v2", "", at, 1)
+	}
+	leader.rec.Record(&sluice.Observation{At: t0, Model: "chat", Version: "v2", Route: "force", Status: 200, Refusal: true})
+	mustFlush(t, leader, other)
+	mustPull(t, leader)
+	s := leader.win.Randomized("chat", "v2", "", time.Time{})
+	if s.Requests != 3 || s.Refusals != 0 || s.NotRandomized != 4 || len(s.Quality) != 3 {
+		t.Errorf("the leader judges %d requests (%d refusals, %d scores) and leaves out %d; want the split's 3 (0 refusals, 3 scores), leaving out 4", s.Requests, s.Refusals, len(s.Quality), s.NotRandomized)
+	}
+	if all := leader.win.Window("chat", "v2", "", time.Time{}); all.Requests != 7 {
+		t.Errorf("Window: %d requests, want all 7", all.Requests)
+	}
+}

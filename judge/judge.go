@@ -41,6 +41,10 @@ type Item struct {
 	RequestID string
 	// Model, Version and Category are where the grade is recorded.
 	Model, Version, Category string
+	// Route is how the version was chosen (sluice.Observation.Route),
+	// recorded with the grade: the canary analysis leaves out the grades
+	// of requests routed to a version on purpose.
+	Route string
 	// Prompt is the last user message of the request (or its prompt).
 	Prompt string
 	// Answer is the generated text, possibly cut.
@@ -79,9 +83,10 @@ type Judge struct {
 	// Timeout bounds one grading call; zero means DefaultTimeout.
 	Timeout time.Duration
 	// Record receives each grade as a score in [0, 1] (the 0-10 grade over
-	// 10); observe.Recorder.QualityRecorder(observe.SourceJudge) makes one.
-	// Nil records nothing (the counts still move).
-	Record func(model, version, category string, at time.Time, score float64)
+	// 10), with the item's Route; observe.Recorder.QualityRecorder
+	// (observe.SourceJudge) makes one. Nil records nothing (the counts
+	// still move).
+	Record func(model, version, category, route string, at time.Time, score float64)
 
 	start sync.Once
 	stop  sync.Once
@@ -198,7 +203,7 @@ func (j *Judge) grade(ctx context.Context, it Item) {
 		if at.IsZero() {
 			at = time.Now()
 		}
-		j.Record(it.Model, it.Version, it.Category, at, g/10)
+		j.Record(it.Model, it.Version, it.Category, it.Route, at, g/10)
 	}
 }
 

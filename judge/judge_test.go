@@ -56,7 +56,7 @@ type grades struct {
 
 func newGrades() *grades { return &grades{ch: make(chan struct{}, 100)} }
 
-func (g *grades) record(model, version, category string, at time.Time, score float64) {
+func (g *grades) record(model, version, category, route string, at time.Time, score float64) {
 	g.mu.Lock()
 	g.got = append(g.got, model+"/"+version+"/"+category+"="+strconv.FormatFloat(score, 'g', -1, 64))
 	g.mu.Unlock()

@@ -3,6 +3,8 @@ package observe
 import (
 	"reflect"
 	"testing"
+	"time"
+	"unsafe"
 
 	"github.com/sluicehq/sluice"
 )
@@ -135,5 +137,50 @@ func TestDecodeBatch_BeforeTools(t *testing.T) {
 	}
 	if c.ToolAnswers != 2 || c.ToolCalls != 1 {
 		t.Errorf("counts %+v, want 1 tool call of 2 answers (the timeout is no answer)", c)
+	}
+}
+
+// qentryBeforeRandomized is qentry as the builds before the analysis left
+// out requests routed on purpose laid it out.
+type qentryBeforeRandomized struct {
+	at     int64
+	score  float64
+	source uint8
+}
+
+// TestDecodeBatch_BeforeRandomized checks that an older replica's Batch,
+// which does not say how its requests were routed, counts as randomly
+// assigned: in a fleet mid-upgrade the analysis keeps judging the older
+// replicas' traffic as it did, rather than starving for data.
+// (entryBeforeTools is also the layout from before entry.nonRandom.)
+func TestDecodeBatch_BeforeRandomized(t *testing.T) {
+	es := []entryBeforeTools{{at: 1e9, latency: 12, outTokens: 40, chars: 100}, {at: 2e9, latency: 13, outTokens: 4, chars: 10}}
+	qs := []qentryBeforeRandomized{{at: 1e9, score: 1, source: 1}}
+	el, ql := layoutOf(reflect.TypeFor[entryBeforeTools]()), layoutOf(reflect.TypeFor[qentryBeforeRandomized]())
+	b := []byte(batchMagic)
+	b = appendLayout(b, el)
+	b = appendLayout(b, ql)
+	b = appendStrings(b, []string{""})
+	b = appendStrings(b, qualitySources[:])
+	b = appendColumns(b, el, es)
+	b = appendColumns(b, ql, qs)
+	r := New(Options{})
+	if err := r.Ingest(Batch{Model: "chat", Version: "v2", Category: NoCategory, Observations: 2, Scores: 1, Data: b}); err != nil {
+		t.Fatal(err)
+	}
+	if s := r.Randomized("chat", "v2", "", time.Time{}); s.Requests != 2 || s.NotRandomized != 0 || len(s.Quality) != 1 {
+		t.Errorf("an older replica's batch: %d randomized requests, %d left out, %d scores; want 2, 0, 1", s.Requests, s.NotRandomized, len(s.Quality))
+	}
+}
+
+// TestEntry_Size: the flag that says a request was not randomly assigned
+// fits in the padding of entry and qentry, so a window's memory (32 and 24
+// bytes an observation and a score, as Options documents) does not grow.
+func TestEntry_Size(t *testing.T) {
+	if n := unsafe.Sizeof(entry{}); n != 32 {
+		t.Errorf("entry is %d bytes, want 32", n)
+	}
+	if n := unsafe.Sizeof(qentry{}); n != 24 {
+		t.Errorf("qentry is %d bytes, want 24", n)
 	}
 }

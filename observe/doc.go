@@ -10,7 +10,10 @@
 // observations of each (model, version, category) and of each (model,
 // version) across categories. The rollout controller reads the windows every
 // few seconds with Window and Summary and hands the Samples to the stats
-// package.
+// package. Each observation keeps whether the model's split assigned its
+// version at random (Observation.Route "split"); Randomized reads those
+// alone, which is what a live canary compares: a pin, a label, a rule or a
+// retry chooses the version for traffic unlike the rest.
 //
 // Record is on the request path of every request, so it is built to cost
 // about a hundred nanoseconds and no allocation: the series of an
@@ -20,11 +23,11 @@
 // time. The categories of a model are capped (clients choose them); the
 // models and versions come from the registry.
 //
-// RecordQualityFrom takes quality scores in [0, 1] (user feedback, the
-// proxy's heuristic score, an LLM judge's grade), kept per (model, version,
-// category) in a window of their own beside the observations; Window returns
-// them in Sample.Quality, and Prometheus gets sluice_quality_score by
-// source.
+// RecordQualityFrom (RecordQualityRouted, with the request's route) takes
+// quality scores in [0, 1] (user feedback, the proxy's heuristic score, an
+// LLM judge's grade), kept per (model, version, category) in a window of
+// their own beside the observations; Window returns them in Sample.Quality,
+// and Prometheus gets sluice_quality_score by source.
 //
 // For replicas that analyse their traffic together (package fleet), a
 // Cursor takes what each series recorded since its previous Take as a

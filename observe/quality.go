@@ -48,6 +48,10 @@ type qentry struct {
 	at     int64 // when the score was given (or the answer was served), Unix nanoseconds
 	score  float64
 	source uint8
+	// nonRandom is set when the answer scored was to a request whose
+	// version was not assigned at random (entry.nonRandom); false in a
+	// Batch of an older replica.
+	nonRandom bool
 }
 
 // qualityWindow is the bounded window of the most recent quality scores of
@@ -101,6 +105,15 @@ func (r *Recorder) RecordQuality(model, version, category string, at time.Time, 
 // is not pushed out by the heuristic's score of every answer; the category
 // is bounded as for Record.
 func (r *Recorder) RecordQualityFrom(source, model, version, category string, at time.Time, score float64) {
+	r.RecordQualityRouted(source, "", model, version, category, at, score)
+}
+
+// RecordQualityRouted is RecordQualityFrom for a score of the answer to a
+// request routed by route (sluice.Observation.Route): a score of a request
+// whose version was not assigned at random by the split is left out of
+// Randomized, as the request's observation is. An empty route counts as
+// randomized.
+func (r *Recorder) RecordQualityRouted(source, route, model, version, category string, at time.Time, score float64) {
 	if math.IsNaN(score) {
 		return
 	}
@@ -110,7 +123,7 @@ func (r *Recorder) RecordQualityFrom(source, model, version, category string, at
 	}
 	key := sluice.Observation{Model: model, Version: version, Category: category}
 	s := r.seriesOf(&key)
-	e := qentry{at: at.UnixNano(), score: score, source: sourceIndex(source)}
+	e := qentry{at: at.UnixNano(), score: score, source: sourceIndex(source), nonRandom: !randomized(route)}
 	s.mu.Lock()
 	s.quality.add(e, r.opt.WindowSize)
 	s.mu.Unlock()
@@ -118,23 +131,24 @@ func (r *Recorder) RecordQualityFrom(source, model, version, category string, at
 
 // QualityRecorder returns a function that records scores from source, in
 // the shape judge.Judge.Record takes.
-func (r *Recorder) QualityRecorder(source string) func(model, version, category string, at time.Time, score float64) {
-	return func(model, version, category string, at time.Time, score float64) {
-		r.RecordQualityFrom(source, model, version, category, at, score)
+func (r *Recorder) QualityRecorder(source string) func(model, version, category, route string, at time.Time, score float64) {
+	return func(model, version, category, route string, at time.Time, score float64) {
+		r.RecordQualityRouted(source, route, model, version, category, at, score)
 	}
 }
 
 // addQuality adds to s the quality scores of (model, version, category)
 // given at or after since (Unix nanoseconds), in time order; category ""
 // takes every category of the version.
-func (r *Recorder) addQuality(s *Sample, model, version, category string, since, until int64) {
-	setQuality(s, r.qualitySince(model, version, category, since, until))
+func (r *Recorder) addQuality(s *Sample, model, version, category string, since, until int64, randomOnly bool) {
+	setQuality(s, r.qualitySince(model, version, category, since, until, randomOnly))
 }
 
 // qualitySince returns the scores of (model, version, category) given at or
 // after since and before until; category "" takes every category of the
-// version.
-func (r *Recorder) qualitySince(model, version, category string, since, until int64) []qentry {
+// version. With randomOnly, scores of answers to requests whose version
+// was not assigned at random are left out.
+func (r *Recorder) qualitySince(model, version, category string, since, until int64, randomOnly bool) []qentry {
 	ms := (*r.models.Load())[model]
 	if ms == nil {
 		return nil
@@ -147,7 +161,7 @@ func (r *Recorder) qualitySince(model, version, category string, since, until in
 		ser.mu.Lock()
 		for i := range ser.quality.rings {
 			for _, e := range ser.quality.rings[i].buf {
-				if e.at >= since && e.at < until {
+				if e.at >= since && e.at < until && !(randomOnly && e.nonRandom) {
 					got = append(got, e)
 				}
 			}

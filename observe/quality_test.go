@@ -126,8 +126,8 @@ func TestRecorder_RecordQualityFrom(t *testing.T) {
 func TestRecorder_QualityMetrics(t *testing.T) {
 	r := observe.New(observe.Options{})
 	rec := r.QualityRecorder(observe.SourceJudge)
-	rec("m", "v1", "code", t0, 0.8)
-	rec("m", "v1", "code", t0, 0.35)
+	rec("m", "v1", "code", "split", t0, 0.8)
+	rec("m", "v1", "code", "pin", t0, 0.35)
 	r.RecordQualityFrom("made-up", "m", "v1", "code", t0, 1)
 	body := scrape(t, r)
 	for _, w := range []string{

@@ -31,8 +31,19 @@ func (u Union) Window(model, version, category string, since time.Time) Sample {
 
 // Between is Window with an end, as Recorder.Between.
 func (u Union) Between(model, version, category string, since, until time.Time) Sample {
+	return u.between(model, version, category, since, until, false)
+}
+
+// Randomized is Window over the randomly assigned requests only, as
+// Recorder.Randomized.
+func (u Union) Randomized(model, version, category string, since time.Time) Sample {
+	return u.between(model, version, category, since, time.Time{}, true)
+}
+
+// between is Between, and Randomized when randomOnly is set.
+func (u Union) between(model, version, category string, since, until time.Time, randomOnly bool) Sample {
 	if len(u) == 1 {
-		return u[0].Between(model, version, category, since, until)
+		return u[0].between(model, version, category, since, until, randomOnly)
 	}
 	if len(u) == 0 {
 		return Sample{}
@@ -75,9 +86,9 @@ func (u Union) Between(model, version, category string, since, until time.Time) 
 			size = u[0].opt.VersionWindowSize
 		}
 		merged.bound(size)
-		s = merged.sample(sinceNs, untilNs, classes)
+		s = merged.sample(sinceNs, untilNs, classes, randomOnly)
 	}
-	mergeQuality(u, &s, model, version, category, sinceNs, untilNs)
+	mergeQuality(u, &s, model, version, category, sinceNs, untilNs, randomOnly)
 	return s
 }
 
@@ -109,10 +120,10 @@ func addCounts(a, b *Counts) {
 
 // mergeQuality sets the quality scores of s: those of every Recorder given
 // at or after since, in time order, as addQuality does for one.
-func mergeQuality(u Union, s *Sample, model, version, category string, since, until int64) {
+func mergeQuality(u Union, s *Sample, model, version, category string, since, until int64, randomOnly bool) {
 	var got []qentry
 	for _, r := range u {
-		got = append(got, r.qualitySince(model, version, category, since, until)...)
+		got = append(got, r.qualitySince(model, version, category, since, until, randomOnly)...)
 	}
 	setQuality(s, got)
 }

@@ -18,6 +18,12 @@ type entry struct {
 	chars     int32
 	flags     uint8
 	errIdx    uint8 // index into Recorder.errClasses; 0 on success
+	// nonRandom is set when the request's version was not assigned at
+	// random by the model's split (see randomized): the analysis of a
+	// split leaves it out (Recorder.Randomized). Its zero value is what
+	// an older replica's Batch, which lacks the field, decodes to: such
+	// observations count as randomized, as every observation did before.
+	nonRandom bool
 }
 
 // Flags of an entry. The eight bits of the byte are all taken: another
@@ -42,6 +48,7 @@ func newEntry(at int64, o *sluice.Observation) entry {
 		ttft:      float32(float64(o.TTFT) / 1e6),
 		outTokens: clamp32(o.OutputTokens),
 		chars:     clamp32(o.ResponseChars),
+		nonRandom: !randomized(o.Route),
 	}
 	if o.Failed() {
 		e.flags |= flagFailed
@@ -68,6 +75,25 @@ func newEntry(at int64, o *sluice.Observation) entry {
 		e.flags |= flagToolCall
 	}
 	return e
+}
+
+// routeSplit is the Observation.Route of a request whose version the
+// model's weighted split chose (route.RouteSplit; observe does not import
+// route).
+const routeSplit = "split"
+
+// randomized reports whether a request routed by route was assigned its
+// version at random, as one arm of an experiment: by the model's split
+// (the sticky hash of a key or a random bucket), whose arms get the same
+// users, prompts and lengths in the same proportions. The other routes
+// choose the version on purpose, for traffic unlike the rest: a pin, a
+// label or the force header (a QA suite, a team trying the candidate), a
+// rule (a segment of users), a retry on stable of a request another
+// version failed, a mirrored request, a conversation continued on the
+// version that began it. An empty route (an observation that did not come
+// through the proxy, which always sets it) counts as randomized.
+func randomized(route string) bool {
+	return route == routeSplit || route == ""
 }
 
 // clamp32 narrows n to an int32, saturating.
@@ -179,6 +205,12 @@ type Sample struct {
 	// Total counts every observation of the series since it was first seen
 	// (or forgotten), regardless of since and of the window size.
 	Total Counts `json:"total"`
+	// NotRandomized counts, in a Sample read by Randomized, the
+	// observations at or after since that were left out because their
+	// version was chosen on purpose (a pin, a label, the force header, a
+	// rule, a retry, a mirror, a continued response), not by the split.
+	// It is zero in a Sample read by Window or Between, which keep them.
+	NotRandomized int64 `json:"not_randomized,omitempty"`
 }
 
 // window is a bounded window of the most recent entries of a series. It has
@@ -242,8 +274,10 @@ func (g *ring) add(e *entry) {
 }
 
 // sample returns the entries at or after since and before until (Unix
-// nanoseconds) as a Sample; classes names the error class indexes.
-func (snap *snapshot) sample(since, until int64, classes []string) Sample {
+// nanoseconds) as a Sample; classes names the error class indexes. With
+// randomOnly, entries whose version was not assigned at random are left
+// out and counted in NotRandomized.
+func (snap *snapshot) sample(since, until int64, classes []string, randomOnly bool) Sample {
 	buf := snap.buf
 	var s Sample
 	s.Total = snap.total
@@ -253,6 +287,10 @@ func (snap *snapshot) sample(since, until int64, classes []string) Sample {
 	for i := range buf {
 		e := &buf[i]
 		if e.at < since || e.at >= until {
+			continue
+		}
+		if randomOnly && e.nonRandom {
+			s.NotRandomized++
 			continue
 		}
 		s.add(e)
@@ -276,7 +314,7 @@ func (snap *snapshot) sample(since, until int64, classes []string) Sample {
 	s.ResponseChars = make([]float64, 0, s.Succeeded)
 	for i := range buf {
 		e := &buf[i]
-		if e.at < since || e.at >= until || e.errIdx != 0 {
+		if e.at < since || e.at >= until || e.errIdx != 0 || (randomOnly && e.nonRandom) {
 			continue
 		}
 		s.Latency = append(s.Latency, float64(e.latency))
@@ -310,12 +348,29 @@ func (r *Recorder) Window(model, version, category string, since time.Time) Samp
 // until count (the zero until sets no end). The dashboard reads the fleet's
 // windows this way, ending where every replica's observations have arrived.
 func (r *Recorder) Between(model, version, category string, since, until time.Time) Sample {
+	return r.between(model, version, category, since, until, false)
+}
+
+// Randomized is Window over the observations and quality scores of
+// requests whose version the model's split assigned at random (Route
+// "split", or none said: see randomized); those of requests routed to the
+// version on purpose are left out and counted in NotRandomized. The
+// canary analysis compares a split's two arms on these: only the split
+// fills both arms from the same traffic, so a QA suite pinned to the
+// candidate, or a rule sending one segment of users to it, does not pass
+// for a difference between the versions.
+func (r *Recorder) Randomized(model, version, category string, since time.Time) Sample {
+	return r.between(model, version, category, since, time.Time{}, true)
+}
+
+// between is Between, and Randomized when randomOnly is set.
+func (r *Recorder) between(model, version, category string, since, until time.Time, randomOnly bool) Sample {
 	var s Sample
 	from, to := unixNanos(since), untilNanos(until)
 	if snap, ok := r.snapshot(model, version, category); ok {
-		s = snap.sample(from, to, *r.errClasses.Load())
+		s = snap.sample(from, to, *r.errClasses.Load(), randomOnly)
 	}
-	r.addQuality(&s, model, version, category, from, to)
+	r.addQuality(&s, model, version, category, from, to, randomOnly)
 	return s
 }
 

@@ -35,6 +35,7 @@ type feedbackSlot struct {
 	target   *route.Target
 	category string
 	key      string // the client key that sent the request; "" for none or a token
+	route    string // how target was chosen (Observation.Route): a constant, never allocated
 	rated    bool
 }
 
@@ -42,34 +43,35 @@ func newFeedbackRing(n int) *feedbackRing {
 	return &feedbackRing{slots: make([]feedbackSlot, n)}
 }
 
-// put remembers that target answered request seq, sent with client key
-// key, in category.
-func (f *feedbackRing) put(seq uint64, t *route.Target, category, key string) {
+// put remembers that target, chosen by how (Observation.Route), answered
+// request seq, sent with client key key, in category.
+func (f *feedbackRing) put(seq uint64, t *route.Target, category, key, how string) {
 	i := seq % uint64(len(f.slots))
 	l := &f.locks[i%feedbackStripes]
 	l.Lock()
-	f.slots[i] = feedbackSlot{seq: seq, target: t, category: category, key: key}
+	f.slots[i] = feedbackSlot{seq: seq, target: t, category: category, key: key, route: how}
 	l.Unlock()
 }
 
-// claim returns the version that answered request seq and marks it rated;
-// found is false when the request is unknown or too old, or was sent with
-// another client key than may (allowed says which may rate it), rated when
-// it was rated before.
-func (f *feedbackRing) claim(seq uint64, allowed func(key string) bool) (t *route.Target, category string, found, rated bool) {
+// claim returns what was remembered of request seq (the version that
+// answered it, its category and route) and marks it rated; found is false
+// when the request is unknown or too old, or was sent with another client
+// key than may (allowed says which may rate it), rated when it was rated
+// before.
+func (f *feedbackRing) claim(seq uint64, allowed func(key string) bool) (slot feedbackSlot, found, rated bool) {
 	i := seq % uint64(len(f.slots))
 	l := &f.locks[i%feedbackStripes]
 	l.Lock()
 	defer l.Unlock()
 	s := &f.slots[i]
 	if s.seq != seq || s.target == nil || !allowed(s.key) {
-		return nil, "", false, false
+		return feedbackSlot{}, false, false
 	}
 	if s.rated {
-		return s.target, s.category, true, true
+		return *s, true, true
 	}
 	s.rated = true
-	return s.target, s.category, true, false
+	return *s, true, false
 }
 
 // maxFeedbackBytes caps a feedback body.
@@ -104,8 +106,7 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 	}
 	seq, ok := parseRequestID(id)
 	var (
-		t            *route.Target
-		category     string
+		slot         feedbackSlot
 		found, rated bool
 	)
 	if ok {
@@ -114,7 +115,7 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 		// another team's key must not score (and so fail) this model's
 		// candidate. Someone else's request is as unknown as none.
 		c, _ := r.Context().Value(callerKey{}).(*keyState)
-		t, category, found, rated = p.feedback.claim(seq, func(key string) bool {
+		slot, found, rated = p.feedback.claim(seq, func(key string) bool {
 			return key == "" || c == tokenCaller || (c != nil && c.name == key)
 		})
 	}
@@ -127,8 +128,9 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 		writeErrorCode(w, sluice.CodeConflict, "request "+strconv.Quote(id)+" already has feedback: each answer takes one score")
 		return
 	}
+	t := slot.target
 	if p.quality != nil {
-		p.quality.RecordQualityFrom(sourceFeedback, t.Model, t.Version, category, p.opt.Now(), score)
+		p.quality.RecordQualityRouted(sourceFeedback, slot.route, t.Model, t.Version, slot.category, p.opt.Now(), score)
 	}
 	b := make([]byte, 0, 128)
 	b = append(b, `{"request_id":`...)

@@ -52,6 +52,12 @@ func TestProxy_Feedback(t *testing.T) {
 		if got := fb("v2", "none"); !slices.Equal(got, []float64{0}) {
 			t.Fatalf("v2 uncategorised feedback = %v, want [0]", got)
 		}
+		// The answers of v2 were to pinned requests: their feedback and
+		// heuristic scores, like their observations, are not what a
+		// canary's analysis of the split judges.
+		if s := rec.Randomized("chat", "v2", "", time.Time{}); s.Quality != nil || s.NotRandomized != 2 {
+			t.Fatalf("v2's randomized sample has scores %v and leaves out %d requests; want none, leaving out the 2 pinned", s.QualityBySource, s.NotRandomized)
+		}
 	})
 
 	r, _ := chat(t, url, "chat")

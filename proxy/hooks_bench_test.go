@@ -12,7 +12,7 @@ import (
 // qualitySink is a QualityRecorder that keeps nothing.
 type qualitySink struct{}
 
-func (qualitySink) RecordQualityFrom(string, string, string, string, time.Time, float64) {}
+func (qualitySink) RecordQualityRouted(string, string, string, string, string, time.Time, float64) {}
 
 // BenchmarkProxy_Hooks measures what each request pays for the in-flight
 // count, the shadow and judge decision, the feedback ring and the heuristic

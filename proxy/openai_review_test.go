@@ -24,7 +24,7 @@ type reviewQuality struct {
 	scores []float64
 }
 
-func (q *reviewQuality) RecordQualityFrom(source, model, version, category string, at time.Time, score float64) {
+func (q *reviewQuality) RecordQualityRouted(source, route, model, version, category string, at time.Time, score float64) {
 	if source != "heuristic" {
 		return
 	}

@@ -14,9 +14,12 @@ import (
 
 // QualityRecorder receives quality scores in [0, 1]; observe.Recorder
 // implements it. Source is "heuristic", "feedback" or "judge" (the
-// observe.Source* constants).
+// observe.Source* constants); route is the Observation.Route of the request
+// whose answer was scored, so that a canary's analysis leaves out the
+// scores of requests routed to a version on purpose, as it leaves out
+// their observations.
 type QualityRecorder interface {
-	RecordQualityFrom(source, model, version, category string, at time.Time, score float64)
+	RecordQualityRouted(source, route, model, version, category string, at time.Time, score float64)
 }
 
 // Judge grades answers off the request path; judge.Judge implements it.
@@ -102,13 +105,13 @@ func (p *Proxy) afterAnswer(x *exchange, t *route.Target, obs *sluice.Observatio
 		if p.opt.Admit != nil { // client keys are configured: remember whose request it was
 			key = KeyName(x.r)
 		}
-		p.feedback.put(x.seq, t, x.category, key)
+		p.feedback.put(x.seq, t, x.category, key, obs.Route)
 	}
 	if scorable(obs) {
 		p.scoreHeuristic(obs, obs.ToolCall)
 		if x.keep != nil && x.keep.judged {
 			p.opt.Judge.Submit(judge.Item{
-				RequestID: x.reqID, Model: obs.Model, Version: obs.Version, Category: obs.Category,
+				RequestID: x.reqID, Model: obs.Model, Version: obs.Version, Category: obs.Category, Route: obs.Route,
 				Prompt: promptText(x.body, x.f.responses), Answer: x.keptText(judgeTextBytes), At: obs.At,
 			})
 		}
@@ -123,7 +126,7 @@ func (p *Proxy) afterAnswer(x *exchange, t *route.Target, obs *sluice.Observatio
 // scoreHeuristic records HeuristicScore for a scorable answer.
 func (p *Proxy) scoreHeuristic(obs *sluice.Observation, toolCall bool) {
 	if p.quality != nil && !p.opt.NoHeuristicQuality {
-		p.quality.RecordQualityFrom(sourceHeuristic, obs.Model, obs.Version, obs.Category, obs.At, HeuristicScore(obs, toolCall))
+		p.quality.RecordQualityRouted(sourceHeuristic, obs.Route, obs.Model, obs.Version, obs.Category, obs.At, HeuristicScore(obs, toolCall))
 	}
 }
 

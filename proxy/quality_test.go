@@ -122,6 +122,12 @@ func TestProxy_Judge(t *testing.T) {
 		if got := rec.Window("chat", "v1", "qa", time.Time{}).QualityBySource["judge"]; !slices.Equal(got, []float64{0.8, 0.8, 0.8, 0.8}) {
 			t.Fatalf("judge scores = %v", got)
 		}
+		// The grades carry their request's route (the model's policy
+		// here, not a split): a canary's analysis of the split leaves them
+		// out with the requests.
+		if got := rec.Randomized("chat", "v1", "qa", time.Time{}).QualityBySource["judge"]; got != nil {
+			t.Fatalf("judge scores of requests the policy routed, in the randomized sample: %v", got)
+		}
 		p := g.all()[0]
 		answer := fakellm.GeneratedText(fakellm.DefaultOutputTokens)
 		if !strings.Contains(p, "the last question") || strings.Contains(p, "first question") || !strings.Contains(p, answer) {

@@ -315,7 +315,7 @@ func (p *Proxy) runShadow(j *shadowJob) {
 		p.scoreHeuristic(&obs, obs.ToolCall)
 		if j.judged {
 			p.opt.Judge.Submit(judge.Item{
-				RequestID: j.reqID, Model: obs.Model, Version: obs.Version, Category: obs.Category,
+				RequestID: j.reqID, Model: obs.Model, Version: obs.Version, Category: obs.Category, Route: obs.Route,
 				Prompt: promptText(j.body, x.f.responses), Answer: x.keptText(judgeTextBytes), At: obs.At, Shadow: true,
 			})
 		}

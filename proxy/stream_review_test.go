@@ -221,7 +221,7 @@ type reviewScores struct {
 	scores []float64
 }
 
-func (q *reviewScores) RecordQualityFrom(source, model, version, category string, at time.Time, score float64) {
+func (q *reviewScores) RecordQualityRouted(source, route, model, version, category string, at time.Time, score float64) {
 	if source != "heuristic" {
 		return
 	}

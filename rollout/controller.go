@@ -19,9 +19,14 @@ import (
 )
 
 // Windows is where the controller reads observations: the observe
-// package's Recorder.
+// package's Recorder (or Union), or the fleet's Windows.
 type Windows interface {
+	// Window returns every observation of a version since a time.
 	Window(model, version, category string, since time.Time) observe.Sample
+	// Randomized returns those of the requests whose version the model's
+	// split assigned at random (observe.Recorder.Randomized): the arms of a
+	// live canary are compared on these.
+	Randomized(model, version, category string, since time.Time) observe.Sample
 	Categories(model string) []string
 }
 
@@ -1129,8 +1134,7 @@ func (c *Controller) Step(ctx context.Context) {
 		if !due {
 			continue
 		}
-		in, stageN := c.input(r)
-		v := analysis.Analyze(r.Spec.Analysis, in, now)
+		v, in, stageN := c.analyze(r, now)
 		v, gateErrs := c.gates(ctx, r, v, now) // Prometheus gates, off the store transaction
 		if !c.stillLeads(ctx) {
 			// Lost the lock since the tick began: the new leader analyses it;
@@ -1219,25 +1223,70 @@ type shadowState struct {
 	fraction  float64
 }
 
-// Analyze compares the candidate with the baseline on everything observed
-// since the candidate went live (since the shadow started, in the shadow
-// phase), overall and per category, and returns the verdict and the
-// candidate's sample in the current stage.
+// Analyze compares the candidate with the baseline on what was observed
+// since the candidate went live (since the stage started, in the shadow
+// and preview phases), overall and per category, and returns the verdict
+// and the candidate's sample in the current stage. While the candidate
+// takes a share of the split, the two arms are the split's requests only
+// (see judgesSplit).
 func (c *Controller) Analyze(r *sluice.Rollout, now time.Time) (sluice.Verdict, int) {
-	in, n := c.input(r)
-	return analysis.Analyze(r.Spec.Analysis, in, now), n
+	v, _, n := c.analyze(r, now)
+	return v, n
 }
 
-// input gathers the analysis input for r (see Analyze) and the candidate's
-// sample in the current stage.
-func (c *Controller) input(r *sluice.Rollout) (analysis.Input, int) {
+// analyze is Analyze, also returning the analysis input (for the A/B
+// report).
+func (c *Controller) analyze(r *sluice.Rollout, now time.Time) (sluice.Verdict, analysis.Input, int) {
+	in, n, left := c.input(r)
+	v := analysis.Analyze(r.Spec.Analysis, in, now)
+	if left.candidate > 0 || left.baseline > 0 {
+		v.Reason += fmt.Sprintf(" (the split's traffic only: %d requests to the candidate and %d to the baseline, routed by pin, label, force header, rule, retry or a continued response, not judged)", left.candidate, left.baseline)
+	}
+	return v, in, n
+}
+
+// notJudged counts the requests of each arm an analysis left out because
+// their version was not assigned by the split.
+type notJudged struct{ baseline, candidate int64 }
+
+// judgesSplit reports whether r's analysis compares the split's arms only
+// (Windows.Randomized): while the candidate is live in the split (a
+// canary, a progressive or pipeline stage, an A/B test), only the split
+// assigns requests to the two versions at random, from the same users and
+// prompts. A QA suite pinned to the candidate, a label, the force header,
+// a rule sending a segment of users to it, a retry on stable of a request
+// the candidate failed: each chooses the version for traffic unlike the
+// rest, and would pass for a difference between the versions. A paused
+// rollout is judged as in the phase it was paused from. In the shadow
+// phase the candidate's arm is the mirrored requests, and in a blue-green
+// preview it is reached by label or header only: those compare every
+// request, as the phase's design intends.
+func judgesSplit(r *sluice.Rollout) bool {
+	phase := r.Phase
+	if phase == sluice.PhasePaused {
+		phase = r.PausedFrom
+	}
+	return phase == sluice.PhaseProgressing
+}
+
+// window reads the observations r's analysis judges (see judgesSplit).
+func (c *Controller) window(r *sluice.Rollout, version, category string, since time.Time) observe.Sample {
+	if judgesSplit(r) {
+		return c.opt.Windows.Randomized(r.Spec.Model, version, category, since)
+	}
+	return c.opt.Windows.Window(r.Spec.Model, version, category, since)
+}
+
+// input gathers the analysis input for r (see Analyze), the candidate's
+// sample in the current stage, and the requests of each arm left out.
+func (c *Controller) input(r *sluice.Rollout) (analysis.Input, int, notJudged) {
 	s := r.Spec
 	since := r.LiveAt
 	if r.Phase == sluice.PhaseShadow || r.Phase == sluice.PhasePreview || since.IsZero() {
 		since = r.StageStartedAt
 	}
-	base := c.opt.Windows.Window(s.Model, s.Baseline, "", since)
-	cand := c.opt.Windows.Window(s.Model, s.Candidate, "", since)
+	base := c.window(r, s.Baseline, "", since)
+	cand := c.window(r, s.Candidate, "", since)
 	// The windows are bounded: when the busier arm's window no longer
 	// reaches back to since, compare both arms from where it starts, so
 	// the two are always judged on the same span of time.
@@ -1247,8 +1296,8 @@ func (c *Controller) input(r *sluice.Rollout) (analysis.Input, int) {
 		}
 	}
 	if since != r.LiveAt && (base.Truncated || cand.Truncated) {
-		base = c.opt.Windows.Window(s.Model, s.Baseline, "", since)
-		cand = c.opt.Windows.Window(s.Model, s.Candidate, "", since)
+		base = c.window(r, s.Baseline, "", since)
+		cand = c.window(r, s.Candidate, "", since)
 	}
 	in := analysis.Input{
 		Baseline:   analysis.FromSample(base),
@@ -1260,30 +1309,31 @@ func (c *Controller) input(r *sluice.Rollout) (analysis.Input, int) {
 			if cat == "" {
 				continue
 			}
-			b := c.opt.Windows.Window(s.Model, s.Baseline, cat, since)
-			cd := c.opt.Windows.Window(s.Model, s.Candidate, cat, since)
+			b := c.window(r, s.Baseline, cat, since)
+			cd := c.window(r, s.Candidate, cat, since)
 			// A category neither arm served since the candidate went live
-			// (a fire drill's, one seen only before the rollout) has nothing
-			// to compare: its rows, all zeros, filled the verdict tables of
-			// status, watch and the dashboard. Untested rows take no part in
-			// the Holm correction, so leaving it out changes no outcome.
+			// (a fire drill's, one seen only before the rollout, one only
+			// requests routed on purpose sent) has nothing to compare: its
+			// rows, all zeros, filled the verdict tables of status, watch
+			// and the dashboard. Untested rows take no part in the Holm
+			// correction, so leaving it out changes no outcome.
 			if b.Requests == 0 && cd.Requests == 0 {
 				continue
 			}
 			in.Categories[cat] = analysis.Pair{Baseline: analysis.FromSample(b), Candidate: analysis.FromSample(cd)}
 		}
 	}
-	stage := c.opt.Windows.Window(s.Model, s.Candidate, "", r.StageStartedAt)
-	return in, int(stage.Requests)
+	return in, c.StageSamples(r), notJudged{baseline: base.NotRandomized, candidate: cand.NotRandomized}
 }
 
 // Wait waits for background warm-ups to finish.
 func (c *Controller) Wait() { c.wg.Wait() }
 
 // StageSamples returns the candidate's requests since the rollout's current
-// stage started.
+// stage started: those the analysis judges (the split's only, while the
+// candidate is live in it), which min_samples counts.
 func (c *Controller) StageSamples(r *sluice.Rollout) int {
-	return int(c.opt.Windows.Window(r.Spec.Model, r.Spec.Candidate, "", r.StageStartedAt).Requests)
+	return int(c.window(r, r.Spec.Candidate, "", r.StageStartedAt).Requests)
 }
 
 // rollBackIfOut rolls r back when its candidate is out of the splits

@@ -65,6 +65,11 @@ func (w *rvWindows) Window(model, version, category string, since time.Time) obs
 	return observe.Sample{Counts: observe.Counts{Requests: int64(n), Succeeded: int64(n)}, Latency: lat, TTFT: lat, OutputTokens: lat, ResponseChars: lat}
 }
 
+// Randomized is Window: all of it is the split's traffic.
+func (w *rvWindows) Randomized(model, version, category string, since time.Time) observe.Sample {
+	return w.Window(model, version, category, since)
+}
+
 func (w *rvWindows) Categories(string) []string { return nil }
 
 // rvStore opens the SQLite store at path, closed when the test ends; each

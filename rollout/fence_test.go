@@ -34,6 +34,11 @@ func (busyWindows) Window(model, version, category string, since time.Time) obse
 	return observe.Sample{Counts: observe.Counts{Requests: 5000, Succeeded: 5000}, Latency: lat, TTFT: lat, OutputTokens: lat, ResponseChars: lat}
 }
 
+// Randomized is Window: all of it is the split's traffic.
+func (w busyWindows) Randomized(model, version, category string, since time.Time) observe.Sample {
+	return w.Window(model, version, category, since)
+}
+
 func (busyWindows) Categories(string) []string { return nil }
 
 // TestController_StaleLeaderFenced runs two controllers on two replicas'

@@ -28,6 +28,11 @@ func (w *catWindows) Window(model, version, category string, since time.Time) ob
 	return observe.Sample{Counts: observe.Counts{Requests: int64(n), Succeeded: int64(n)}, Latency: lat, TTFT: lat, OutputTokens: lat, ResponseChars: lat}
 }
 
+// Randomized is Window: all of it is the split's traffic.
+func (w *catWindows) Randomized(model, version, category string, since time.Time) observe.Sample {
+	return w.Window(model, version, category, since)
+}
+
 func (w *catWindows) Categories(model string) []string {
 	return []string{"", "payments", "sluice-drill"}
 }

@@ -52,6 +52,9 @@ type noWindows struct{}
 func (noWindows) Window(model, version, category string, since time.Time) observe.Sample {
 	return observe.Sample{}
 }
+func (noWindows) Randomized(model, version, category string, since time.Time) observe.Sample {
+	return observe.Sample{}
+}
 func (noWindows) Categories(string) []string { return nil }
 
 // What the user does: starts a rollout while the controller's tick is

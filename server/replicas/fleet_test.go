@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -50,7 +49,7 @@ func TestReplicas_FleetWideAnalysis(t *testing.T) {
       - {version: v1.1.0, endpoints: [`+bad.URL()+`], weight_hash: "sha256:bbb", base_model: llama-3-8b, family: llama-3, stage: staging}
 `), 0o644)
 	// No retry on the stable version and no ejection: each request counts
-	// once, against the version the client forced.
+	// once, against the version the split sent it to.
 	cfg := writeFleetConfig(dir, models, "retry_on_stable: false\noutlier_ejection: {disabled: true}\n")
 	f := &fleet{t: t, dir: dir, cfg: cfg, dsn: pgtest.Schema(t), backend: good}
 	rs := f.start(3)
@@ -66,7 +65,7 @@ func TestReplicas_FleetWideAnalysis(t *testing.T) {
 
 	const candidateN = 150 // the analysis's minimum sample: no verdict before all of them
 	ro, err := others[0].client.StartRollout(ctx, sluice.RolloutSpec{
-		Model: "chat", Candidate: "v1.1.0", Baseline: "v1.0.0", Strategy: sluice.StrategyCanary,
+		Model: "chat", Candidate: "v1.1.0", Baseline: "v1.0.0", Strategy: sluice.StrategyCanary, CanaryPercent: 10,
 		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(200 * time.Millisecond), MinSamples: candidateN},
 		Warmup:   sluice.WarmupSpec{Skip: true},
 	}, "fleet-wide analysis")
@@ -75,38 +74,50 @@ func TestReplicas_FleetWideAnalysis(t *testing.T) {
 	}
 	live := waitPhase(t, others[0], ro.ID, 20*time.Second, sluice.PhaseProgressing)
 
-	// The baseline first, through every replica, and given time to reach
-	// the leader; then the candidate through the two others.
+	// The analysis judges the split's traffic only (a forced version is
+	// not randomly assigned), and the split is sticky by user: a user the
+	// split sent to a version goes there again. So the baseline first:
+	// users through the two others until 200 baseline requests, then the
+	// baseline's users through the leader, given time to reach the
+	// leader; then the candidate's users through the two others, one
+	// request at a time, until exactly candidateN candidate requests.
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}, Timeout: 30 * time.Second}
 	const baselinePer = 100
 	sent := map[string]int{}
-	var mu sync.Mutex
-	send := func(targets []*replica, version string, n int) {
-		var wg sync.WaitGroup
-		for i, r := range targets {
-			for w := range 4 {
-				wg.Go(func() {
-					for j := w; j < n; j += 4 {
-						code, err := forced(client, r.url, version, fmt.Sprintf("user-%d-%d", i, j))
-						if err != nil {
-							t.Errorf("%s via %s: %v", version, r.name, err)
-							continue
-						}
-						mu.Lock()
-						sent[version]++
-						if code != 200 {
-							sent[version+" failed"]++
-						}
-						mu.Unlock()
-					}
-				})
-			}
+	users := map[string][]string{}
+	send := func(r *replica, user string) string {
+		code, version, err := split(client, r.url, user)
+		if err != nil {
+			t.Fatalf("%s via %s: %v", user, r.name, err)
 		}
-		wg.Wait()
+		sent[version]++
+		if code != 200 {
+			sent[version+" failed"]++
+		}
+		return version
 	}
-	send(rs, "v1.0.0", baselinePer)
+	for i := 0; sent["v1.0.0"] < 2*baselinePer; i++ {
+		user := fmt.Sprintf("user-%d", i)
+		v := send(others[i%2], user)
+		users[v] = append(users[v], user)
+		if sent["v1.1.0"] >= candidateN {
+			t.Fatalf("the split sent %d of %d requests to the candidate at 10%%", sent["v1.1.0"], i+1)
+		}
+	}
+	if len(users["v1.1.0"]) == 0 {
+		t.Fatalf("the split sent none of %d users to the candidate at 10%%", len(users["v1.0.0"]))
+	}
+	for i := range baselinePer {
+		if v := send(leader, users["v1.0.0"][i%len(users["v1.0.0"])]); v != "v1.0.0" {
+			t.Fatalf("a baseline user went to %s through %s: the split is not sticky", v, leader.name)
+		}
+	}
 	time.Sleep(3 * time.Second) // a flush and a read: about 2 s
-	send(others, "v1.1.0", candidateN/2)
+	for i := 0; sent["v1.1.0"] < candidateN; i++ {
+		if v := send(others[i%2], users["v1.1.0"][i%len(users["v1.1.0"])]); v != "v1.1.0" {
+			t.Fatalf("a candidate user went to %s: the split is not sticky", v)
+		}
+	}
 	t.Logf("clients sent %d baseline requests (through all three) and %d candidate requests (through %s and %s; %d failed)",
 		sent["v1.0.0"], sent["v1.1.0"], others[0].name, others[1].name, sent["v1.1.0 failed"])
 
@@ -153,23 +164,21 @@ func TestReplicas_FleetWideAnalysis(t *testing.T) {
 	}
 }
 
-// forced sends one chat request through base forcing version (with the
-// admin token, which may force) and returns the status.
-func forced(client *http.Client, base, version, user string) (int, error) {
+// split sends one chat request of user through base for the model's
+// split to route, and returns the status and the version that served it.
+func split(client *http.Client, base, user string) (int, string, error) {
 	body := fmt.Sprintf(`{"model":"chat","user":%q,"messages":[{"role":"user","content":"hi"}],"max_tokens":4}`, user)
-	req, _ := http.NewRequest("POST", base+"/v1/chat/completions", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+secret)
-	req.Header.Set("X-Sluice-Version", version)
-	resp, err := client.Do(req)
+	resp, err := client.Post(base+"/v1/chat/completions", "application/json", strings.NewReader(body))
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if got := resp.Header.Get("X-Model-Version"); got != "chat:"+version {
-		return resp.StatusCode, fmt.Errorf("served by %q, status %d", got, resp.StatusCode)
+	v, ok := strings.CutPrefix(resp.Header.Get("X-Model-Version"), "chat:")
+	if !ok {
+		return resp.StatusCode, "", fmt.Errorf("no version served it: status %d", resp.StatusCode)
 	}
-	return resp.StatusCode, nil
+	return resp.StatusCode, v, nil
 }
 
 // requests returns the requests to a version of chat in r's /metrics
