@@ -23,8 +23,9 @@ type Report struct {
 	// tool-call rate only when both answered requests that offered tools.
 	Metrics []ABMetric `json:"metrics"`
 	// Categories compares the same metrics within each request category
-	// (Category set), when the arms served two categories or more; its
-	// rows and the overall ones are one family under Holm's weighted
+	// (Category set), when the arms served two categories or more, on
+	// the metrics with 30 requests (or values) a side, as the canary
+	// analysis's categories (minTestSample); its rows and the overall ones are one family under Holm's weighted
 	// procedure, half of alpha each (abAdjust), so the overall rows keep
 	// their power and the chance of any false winner stays at alpha. A category where the candidate is significantly worse
 	// counts against it in Winner, as in the canary analysis: a regression
@@ -83,18 +84,21 @@ type ABMetric struct {
 // ABSamples), so it uses the sharper fixed-horizon tests; the Holm
 // correction keeps the chance of any false winner at alpha. An alpha outside
 // (0, 1) means 0.05. With two request categories or more, each is
-// compared too (Report.Categories).
+// compared too where both arms have 30 a side (Report.Categories).
 func ABReport(in Input, alpha float64) Report {
 	if !(alpha > 0 && alpha < 1) {
 		alpha = DefaultAlpha
 	}
 	b, c := in.Baseline, in.Candidate
 	rep := Report{Alpha: alpha, BaselineN: b.Requests, CandidateN: c.Requests}
-	rep.Metrics = abMetrics(b, c, "", alpha)
+	rep.Metrics = abMetrics(b, c, "", 0, alpha)
 	if len(in.Categories) > 1 {
 		for _, name := range slices.Sorted(maps.Keys(in.Categories)) {
 			p := in.Categories[name]
-			rep.Categories = append(rep.Categories, abMetrics(p.Baseline, p.Candidate, name, alpha)...)
+			// As in Analyze, a category's comparison needs minTestSample
+			// a side: on a handful of requests two judge grades a side,
+			// equal within each arm, "certainly" differ (p = 0).
+			rep.Categories = append(rep.Categories, abMetrics(p.Baseline, p.Candidate, name, minTestSample, alpha)...)
 		}
 	}
 	// cand and base name the metrics each arm wins; shifts the significant
@@ -138,29 +142,32 @@ func ABReport(in Input, alpha float64) Report {
 	return rep
 }
 
-// abMetrics compares arms b and c on every metric both have data for;
+// abMetrics compares arms b and c on every metric both have data for, at
+// least minN a side (the rate's denominator, the values of a mean);
 // category is "" for all traffic. The rows' AdjustedP and Winner are set by
 // judgeAB.
-func abMetrics(b, c Arm, category string, alpha float64) []ABMetric {
+func abMetrics(b, c Arm, category string, minN int, alpha float64) []ABMetric {
 	var ms []ABMetric
+	rate := func(name string, xb, nb, xc, nc int) {
+		if nb >= minN && nc >= minN {
+			ms = append(ms, abRate(name, xb, nb, xc, nc, alpha))
+		}
+	}
 	if b.Requests > 0 && c.Requests > 0 {
 		// As in Analyze: errors over the requests that finished, and the
 		// cancels on their own, so an arm that hangs until its clients
 		// give up cannot win on a diluted error rate.
-		ms = append(ms,
-			abRate("error_rate", b.Errors, max(b.Requests-b.Canceled, 0), c.Errors, max(c.Requests-c.Canceled, 0), alpha),
-			abRate("cancel_rate", b.Canceled, b.Requests, c.Canceled, c.Requests, alpha),
-			abRate("refusal_rate", b.Refusals, max(b.Requests-b.Errors-b.Canceled, 0), c.Refusals, max(c.Requests-c.Errors-c.Canceled, 0), alpha))
+		rate("error_rate", b.Errors, max(b.Requests-b.Canceled, 0), c.Errors, max(c.Requests-c.Canceled, 0))
+		rate("cancel_rate", b.Canceled, b.Requests, c.Canceled, c.Requests)
+		rate("refusal_rate", b.Refusals, max(b.Requests-b.Errors-b.Canceled, 0), c.Refusals, max(c.Requests-c.Errors-c.Canceled, 0))
 	}
 	if b.CacheReported > 0 && c.CacheReported > 0 {
-		ms = append(ms, abRate("cache_miss_rate",
-			b.CacheReported-b.CacheHits, b.CacheReported, c.CacheReported-c.CacheHits, c.CacheReported, alpha))
+		rate("cache_miss_rate", b.CacheReported-b.CacheHits, b.CacheReported, c.CacheReported-c.CacheHits, c.CacheReported)
 	}
 	// As in Analyze: over the answers to requests that offered tools, and
 	// only when both arms had such answers.
 	if b.ToolAnswers > 0 && c.ToolAnswers > 0 {
-		ms = append(ms, abRate("tool_call_rate",
-			b.ToolCalls, b.ToolAnswers, c.ToolCalls, c.ToolAnswers, alpha))
+		rate("tool_call_rate", b.ToolCalls, b.ToolAnswers, c.ToolCalls, c.ToolAnswers)
 	}
 	for _, m := range []struct {
 		name string
@@ -174,7 +181,7 @@ func abMetrics(b, c Arm, category string, alpha float64) []ABMetric {
 	} {
 		// Welch's test needs two values in each arm; NaNs (scores that
 		// could not be read) do not count.
-		if stats.Summarize(m.b).N < 2 || stats.Summarize(m.c).N < 2 {
+		if n := max(2, minN); stats.Summarize(m.b).N < n || stats.Summarize(m.c).N < n {
 			continue
 		}
 		ms = append(ms, abMean(m.name, m.b, m.c, alpha))
