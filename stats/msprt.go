@@ -95,8 +95,12 @@ func (m MixtureSPRT) Means(baseline, candidate Summary) SequentialResult {
 // chance looks certain: over repeated looks at two equal rates the test
 // rejected at a nominal 0.001 in 1.9% of sequences at 87% and 95%, 1.7%
 // at 3% (TestProportions_CalibratedNearTheBoundary). Where the arms agree the
-// floor changes nothing; it only widens what an extreme small arm claims.
-// Test and Interval share V, so they stay each other's dual.
+// floor changes little. Where they differ it raises the variance of the
+// arm further from 1/2 than the pooled rate, whatever its size (2/100
+// against 10/100: the first arm's by about 2.1 times), so a real
+// difference takes somewhat more data to show: the price of not reading
+// chance as certainty on a small extreme arm. Test and Interval share V,
+// so they stay each other's dual.
 func (m MixtureSPRT) Proportions(x1, n1, x2, n2 int) SequentialResult {
 	if !countsOK(x1, n1) || !countsOK(x2, n2) {
 		return invalidSequential(m.Tau2)
