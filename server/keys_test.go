@@ -79,6 +79,10 @@ func TestGateway_ClientKeys(t *testing.T) {
 			if resp.StatusCode != 401 || e.Error.Type != "authentication_error" || e.Error.Code != "unauthorized" || !strings.Contains(e.Error.Message, "key") {
 				t.Errorf("%s: %d %+v, want 401 authentication_error", name, resp.StatusCode, e.Error)
 			}
+			// Refused before the body is read: neither header (README).
+			if resp.Header.Get("X-Request-Id") != "" || resp.Header.Get("X-Model-Version") != "" {
+				t.Errorf("%s: 401 with X-Request-Id %q and X-Model-Version %q, want neither", name, resp.Header.Get("X-Request-Id"), resp.Header.Get("X-Model-Version"))
+			}
 		}
 		r, err := http.Get(gw.URL() + "/v1/models")
 		if err != nil {
@@ -99,6 +103,11 @@ func TestGateway_ClientKeys(t *testing.T) {
 			resp, e := postRead(t, nil, gw.URL(), `{"model":"`+model+`","messages":[]}`, bearer(appKey))
 			if resp.StatusCode != 403 || e.Error.Type != "authentication_error" || !strings.Contains(e.Error.Message, "may use chat") {
 				t.Errorf("app key, model %s: %d %+v, want 403 naming the allowed models", model, resp.StatusCode, e.Error)
+			}
+			// The scope is checked once the body is read, as README
+			// says: the 403 has its request id, and no version.
+			if resp.Header.Get("X-Request-Id") == "" || resp.Header.Get("X-Model-Version") != "" {
+				t.Errorf("app key, model %s: 403 with X-Request-Id %q and X-Model-Version %q, want an id and no version", model, resp.Header.Get("X-Request-Id"), resp.Header.Get("X-Model-Version"))
 			}
 		}
 		// The proxy routes on the first "model"; a backend may read the
@@ -125,6 +134,9 @@ func TestGateway_ClientKeys(t *testing.T) {
 		}
 		if last.Header.Get("Retry-After") != "1" || lastErr.Error.Type != "rate_limit_error" || !strings.Contains(lastErr.Error.Message, "API key limited") {
 			t.Errorf("429: Retry-After %q, %+v", last.Header.Get("Retry-After"), lastErr.Error)
+		}
+		if last.Header.Get("X-Request-Id") != "" || last.Header.Get("X-Model-Version") != "" {
+			t.Errorf("429 with X-Request-Id %q and X-Model-Version %q: refused before the body is read, want neither", last.Header.Get("X-Request-Id"), last.Header.Get("X-Model-Version"))
 		}
 		// Other keys have their own buckets.
 		if resp, _ := postRead(t, nil, gw.URL(), chat, bearer(appKey)); resp.StatusCode != 200 {
