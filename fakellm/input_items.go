@@ -141,6 +141,9 @@ func listInputItems(tag string, input []byte) []inputItem {
 		return nil
 	}
 	for _, m := range list {
+		if m == nil {
+			continue // a null, which the generation path skips too
+		}
 		var typ, role, id string
 		_ = json.Unmarshal(m["type"], &typ)
 		_ = json.Unmarshal(m["role"], &role)

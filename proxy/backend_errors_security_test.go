@@ -1,8 +1,11 @@
 package proxy_test
 
 import (
+	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -107,6 +110,35 @@ func TestProxy_BackendErrorsHideNetwork(t *testing.T) {
 		}
 		if !strings.Contains(body, "does not resolve") && !strings.Contains(body, "DNS lookup") {
 			t.Errorf("the error does not say the name did not resolve: %s", strings.TrimSpace(body))
+		}
+	})
+	t.Run("CertificateNotForHost", func(t *testing.T) {
+		// A TLS backend whose certificate names other hosts: the x509
+		// error lists the names the certificate holds and the endpoint's
+		// own host name ("x509: certificate is valid for example.com, not
+		// localhost").
+		ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+		ts.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
+		ts.StartTLS()
+		defer ts.Close()
+		_, port, _ := net.SplitHostPort(ts.Listener.Addr().String())
+		for _, tr := range []struct {
+			name string
+			t    http.RoundTripper
+		}{{"OwnClient", nil}, {"Transport", proxy.NewTransport(time.Second, 5*time.Second)}} {
+			t.Run(tr.name, func(t *testing.T) {
+				_, url := MustProxy(t, proxy.Options{Routes: MustRoutes(t, "https://localhost:"+port, ""), NoRetry: true, Transport: tr.t})
+				resp, body := post(t, url, "/v1/chat/completions", `{"model":"chat:v1","messages":[{"role":"user","content":"hi"}]}`)
+				if resp.StatusCode != http.StatusBadGateway {
+					t.Fatalf("status %d, want 502: %s", resp.StatusCode, body)
+				}
+				if strings.Contains(body, "example.com") || strings.Contains(body, "localhost") {
+					t.Errorf("the client's error reveals the backend's host name or its certificate's names: %s", strings.TrimSpace(body))
+				}
+				if !strings.Contains(body, "certificate") || !strings.Contains(body, "chat:v1") {
+					t.Errorf("the error does not say the version's certificate did not verify: %s", strings.TrimSpace(body))
+				}
+			})
 		}
 	})
 	t.Run("EndpointDoesNotParse", func(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -784,7 +786,8 @@ func isOwnCookie(v string) bool {
 // without what the client must not learn of the gateway's network: the
 // socket addresses a net.OpError carries, the host name and resolver
 // address of a failed DNS lookup, and the endpoint URL itself (which may
-// hold credentials). The message still names the version, whose endpoint
+// hold credentials), nor the names of a TLS certificate that did not
+// verify. The message still names the version, whose endpoint
 // an operator finds in the registry.
 func bodyErrText(err error) string {
 	var dns *net.DNSError
@@ -793,6 +796,25 @@ func bodyErrText(err error) string {
 			return "the backend's host name does not resolve"
 		}
 		return "the DNS lookup of the backend's host name failed"
+	}
+	var cv *tls.CertificateVerificationError
+	if errors.As(err, &cv) {
+		// x509's messages list the names the certificate holds and the
+		// host name it was checked against.
+		var (
+			hn *x509.HostnameError
+			ua x509.UnknownAuthorityError
+			ci x509.CertificateInvalidError
+		)
+		switch {
+		case errors.As(err, &hn):
+			return "the backend's TLS certificate is not valid for the endpoint's host name"
+		case errors.As(err, &ua):
+			return "the backend's TLS certificate is signed by an unknown authority"
+		case errors.As(err, &ci) && ci.Reason == x509.Expired:
+			return "the backend's TLS certificate has expired or is not yet valid"
+		}
+		return "the backend's TLS certificate did not verify"
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
