@@ -82,14 +82,17 @@ func (s *Server) stopDrainBeat() {
 	}
 }
 
+// fleetFlushTimeout bounds flushFleet (ShutdownTail counts it).
+const fleetFlushTimeout = 2 * time.Second
+
 // flushFleet writes, at shutdown, what this replica observed since the
 // last flush, once the requests in flight have finished and before the
-// store closes; it waits at most 2 s.
+// store closes; it waits at most fleetFlushTimeout.
 func (s *Server) flushFleet() {
 	if s.fleet == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), fleetFlushTimeout)
 	defer cancel()
 	if err := s.fleet.Flush(ctx); err != nil {
 		s.logger.Warn("the last observations of this replica are not written for the fleet-wide analysis", "err", err)

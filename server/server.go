@@ -487,9 +487,10 @@ const (
 	// flight (streams included) on SIGTERM: the context it gives Shutdown.
 	DrainTimeout = 30 * time.Second
 	// ShutdownTail bounds what Shutdown does once its context has ended:
-	// the pending rollback alerts, the request log's last rows, and the
-	// store's close (the PostgreSQL pool waits up to 3 s).
-	ShutdownTail = alertFlushTimeout + logFlushTimeout + 3*time.Second
+	// the pending rollback alerts, on a shared store this replica's last
+	// observations for the fleet-wide analysis, the request log's last
+	// rows, and the store's close (the PostgreSQL pool waits up to 3 s).
+	ShutdownTail = alertFlushTimeout + fleetFlushTimeout + logFlushTimeout + 3*time.Second
 )
 
 // alertFlushTimeout is how long Shutdown waits at least for the alerts of
