@@ -370,7 +370,7 @@ func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 	}
 	d, n, tab, err := p.decide(&rq, &x)
 	if err != nil {
-		p.writeRouteError(w, err)
+		p.writeRouteError(w, tab, err)
 		return
 	}
 	if p.forceHeader != "" {
@@ -383,9 +383,11 @@ func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 // retry a 503 twice on their own; a 503 from a loaded routing table (the
 // model's policy is off, or names nothing that can serve) lasts until an
 // operator acts, so it carries X-Should-Retry: false, which the SDKs obey.
-// The 503 of a table not loaded yet is left to their retries.
-func (p *Proxy) writeRouteError(w http.ResponseWriter, err error) {
-	if sluice.ErrorCode(err) == sluice.CodeUnavailable && p.opt.Routes.Load() != nil {
+// The 503 of a table not loaded yet is left to their retries: tab is the
+// table the decision was made by, nil when none was loaded (read again
+// here, one loaded meanwhile would have marked that 503 final).
+func (p *Proxy) writeRouteError(w http.ResponseWriter, tab *route.Table, err error) {
+	if sluice.ErrorCode(err) == sluice.CodeUnavailable && tab != nil {
 		w.Header().Set("X-Should-Retry", "false")
 	}
 	writeError(w, err)
@@ -403,7 +405,7 @@ func (p *Proxy) decide(rq *route.Request, x *exchange) (route.Decision, *atomic.
 			d, err = previousDecision(tab, d, x.f.prevID, *x.prev)
 		}
 		if err != nil {
-			return d, nil, nil, err
+			return d, nil, tab, err // tab, nil when none is loaded, tells writeRouteError which 503 it is
 		}
 		n, now := p.hold(tab, d.Target)
 		if n != nil {
