@@ -140,6 +140,12 @@ func (s *Server) reconcile(ctx context.Context) {
 // its data plane never reads the store, and were every replica to turn
 // unready at once because their one database went away, the load balancer
 // would drop all of them and turn a control-plane outage into a full one.
+//
+// The answer does not say why the store failed: /readyz needs no token
+// and, without admin_listen, is served on the data plane's address, and
+// the store's error names its file or its PostgreSQL host, user and
+// database. The log says why (on a shared store the replica's watch logs
+// the outage as it begins).
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -148,9 +154,10 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		io.WriteString(w, "ready\n")
 	case s.replica != nil:
-		fmt.Fprintf(w, "ready: serving registry revision %d; the store is unavailable, so admin changes fail until it returns: %v\n", s.Control.Registry().Revision, err)
+		fmt.Fprintf(w, "ready: serving registry revision %d; the store is unavailable, so admin changes fail until it returns (the gateway's log says why)\n", s.Control.Registry().Revision)
 	default:
-		http.Error(w, "store unavailable: "+err.Error(), http.StatusServiceUnavailable)
+		s.logger.Warn("not ready: the store is unavailable", "err", err)
+		http.Error(w, "store unavailable: the gateway's log says why", http.StatusServiceUnavailable)
 	}
 }
 
