@@ -56,7 +56,7 @@ func TestABReport(t *testing.T) {
 			b.ErrorRate = 0.002
 			b.Latency = fakellm.Distribution{MedianMS: 500, P99MS: 1900}
 		})))
-		rep := ABReport(in, 0.05)
+		rep := ABReport(in, sluice.AnalysisSpec{Alpha: 0.05})
 		if rep.Winner != "candidate" {
 			t.Fatalf("winner %q: %s", rep.Winner, rep.Summary)
 		}
@@ -67,13 +67,13 @@ func TestABReport(t *testing.T) {
 		}
 	})
 	t.Run("NoDifference", func(t *testing.T) {
-		rep := ABReport(MustInput(t, 3, 3000, 3000, one(stable, stable)), 0)
+		rep := ABReport(MustInput(t, 3, 3000, 3000, one(stable, stable)), sluice.AnalysisSpec{Alpha: 0})
 		if rep.Winner != "no difference" || rep.Alpha != 0.05 {
 			t.Errorf("winner %q at alpha %v: %s", rep.Winner, rep.Alpha, rep.Summary)
 		}
 	})
 	t.Run("LongerIsNeitherBetterNorWorse", func(t *testing.T) {
-		rep := ABReport(MustInput(t, 4, 3000, 3000, one(stable, with(func(b *fakellm.Behavior) { b.OutputTokens.Mean = 200 }))), 0.05)
+		rep := ABReport(MustInput(t, 4, 3000, 3000, one(stable, with(func(b *fakellm.Behavior) { b.OutputTokens.Mean = 200 }))), sluice.AnalysisSpec{Alpha: 0.05})
 		if rep.Winner != "no difference" {
 			t.Errorf("winner %q: %s", rep.Winner, rep.Summary)
 		}
@@ -84,7 +84,7 @@ func TestABReport(t *testing.T) {
 		}
 	})
 	t.Run("Empty", func(t *testing.T) {
-		rep := ABReport(Input{}, 0.05)
+		rep := ABReport(Input{}, sluice.AnalysisSpec{Alpha: 0.05})
 		if len(rep.Metrics) != 0 || rep.Winner != "no difference" {
 			t.Errorf("%+v", rep)
 		}
