@@ -175,17 +175,24 @@ func equivalenceSummary(rep Report) string {
 	if len(rep.Metrics) == 0 {
 		return ""
 	}
-	var undecided, beyond []string
+	var undecided, beyond, shifted []string
 	for _, m := range rep.Metrics {
 		switch m.Equivalence {
 		case "within":
 		case "beyond":
-			beyond = append(beyond, m.Metric)
+			// A significant change that favours neither arm (a length,
+			// the tool-call rate) is significant; the others beyond the
+			// margin without a winner are not, after the correction.
+			if m.Winner != "no difference" {
+				shifted = append(shifted, m.Metric)
+			} else {
+				beyond = append(beyond, m.Metric)
+			}
 		default:
 			undecided = append(undecided, m.Metric)
 		}
 	}
-	if len(undecided) == 0 && len(beyond) == 0 {
+	if len(undecided) == 0 && len(beyond) == 0 && len(shifted) == 0 {
 		return "; equivalent within the analysis thresholds on every metric"
 	}
 	var s string
@@ -195,6 +202,9 @@ func equivalenceSummary(rep Report) string {
 			s += fmt.Sprintf(" (about %d and %d more requests would be needed at this variance, if the estimates held)",
 				moreRequests(f, rep.BaselineN), moreRequests(f, rep.CandidateN))
 		}
+	}
+	if len(shifted) > 0 {
+		s += "; changed beyond the threshold: " + strings.Join(shifted, ", ")
 	}
 	if len(beyond) > 0 {
 		s += "; beyond the threshold but not significant after the Holm correction: " + strings.Join(beyond, ", ")

@@ -77,6 +77,11 @@ func TestABReport(t *testing.T) {
 		if rep.Winner != "no difference" {
 			t.Errorf("winner %q: %s", rep.Winner, rep.Summary)
 		}
+		// 120 to 200 tokens is a significant change past the ±50% margin:
+		// the summary must not call it "not significant".
+		if !strings.Contains(rep.Summary, "changed beyond the threshold: output_tokens") || strings.Contains(rep.Summary, "not significant") {
+			t.Errorf("summary %q", rep.Summary)
+		}
 		for _, m := range rep.Metrics {
 			if m.Metric == "output_tokens" && m.Winner != "longer" {
 				t.Errorf("tokens: %+v", m)
