@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/stats"
 )
 
@@ -72,6 +73,23 @@ type ABMetric struct {
 	MannWhitneyP float64 `json:"mann_whitney_p,omitempty"`
 	// Test names the test behind PValue.
 	Test string `json:"test"`
+	// Margin is the change of this metric that matters, in the units of
+	// Diff: the rollout's analysis threshold for it (sluice.Thresholds,
+	// defaults from WithDefaults), as the canary analysis sets it. For a
+	// rate the larger of the relative threshold times the baseline's rate
+	// (for the tool-call rate, its rarer outcome) and the absolute floor;
+	// for latency, TTFT, tokens and length the relative threshold times
+	// the baseline's mean; for quality the largest drop allowed.
+	Margin float64 `json:"margin"`
+	// Equivalence compares the interval with ±Margin: "within" when it
+	// lies inside (the arms are shown to differ by less than the margin:
+	// equivalence by two one-sided tests, each at alpha/2), "beyond" when
+	// it lies entirely outside, "undecided" when it spans a bound (the
+	// sample cannot rule out a change that matters). An interval that
+	// collapsed because both arms were constant decides only with 30
+	// values a side (quality scores: from their interval at the variance
+	// of a [0, 1] score with that mean, as the canary analysis floors it).
+	Equivalence string `json:"equivalence"`
 	// Winner is "candidate", "baseline" or "no difference"; for lengths,
 	// where neither direction is better, "longer" or "shorter" (the
 	// candidate's) or "no difference", and likewise "higher" or "lower"
@@ -82,23 +100,24 @@ type ABMetric struct {
 // ABReport compares the arms of a finished A/B test. Unlike Analyze it is
 // for one look at a sample size planned in advance (sluice.RolloutSpec's
 // ABSamples), so it uses the sharper fixed-horizon tests; the Holm
-// correction keeps the chance of any false winner at alpha. An alpha outside
-// (0, 1) means 0.05. With two request categories or more, each is
+// correction keeps the chance of any false winner at alpha. spec is the
+// rollout's analysis: its Alpha (outside (0, 1): 0.05) and its Thresholds
+// (zero fields: the defaults of WithDefaults), the margins each row's
+// Equivalence is judged by. With two request categories or more, each is
 // compared too where both arms have 30 a side (Report.Categories).
-func ABReport(in Input, alpha float64) Report {
-	if !(alpha > 0 && alpha < 1) {
-		alpha = DefaultAlpha
-	}
+func ABReport(in Input, spec sluice.AnalysisSpec) Report {
+	spec = WithDefaults(spec)
+	alpha, th := spec.Alpha, spec.Thresholds
 	b, c := in.Baseline, in.Candidate
 	rep := Report{Alpha: alpha, BaselineN: b.Requests, CandidateN: c.Requests}
-	rep.Metrics = abMetrics(b, c, "", 0, alpha)
+	rep.Metrics = abMetrics(b, c, "", 0, alpha, th)
 	if len(in.Categories) > 1 {
 		for _, name := range slices.Sorted(maps.Keys(in.Categories)) {
 			p := in.Categories[name]
 			// As in Analyze, a category's comparison needs minTestSample
 			// a side: on a handful of requests two judge grades a side,
 			// equal within each arm, "certainly" differ (p = 0).
-			rep.Categories = append(rep.Categories, abMetrics(p.Baseline, p.Candidate, name, minTestSample, alpha)...)
+			rep.Categories = append(rep.Categories, abMetrics(p.Baseline, p.Candidate, name, minTestSample, alpha, th)...)
 		}
 	}
 	// cand and base name the metrics each arm wins; shifts the significant
@@ -136,55 +155,155 @@ func ABReport(in Input, alpha float64) Report {
 		rep.Winner = "no difference"
 		rep.Summary = fmt.Sprintf("no significant difference at alpha %g after %d and %d requests", alpha, b.Requests, c.Requests)
 	}
+	if rep.Winner == "no difference" {
+		rep.Summary += equivalenceSummary(rep)
+	}
 	if len(shifts) > 0 {
 		rep.Summary += "; changed, favouring neither arm: " + strings.Join(shifts, ", ")
 	}
 	return rep
 }
 
+// equivalenceSummary tells, for a report without a winner, "no difference
+// that matters" from "too little data to tell": the arms are equivalent
+// when every all-traffic row's interval lies within its margin (each row's
+// claim holds at 1 − alpha/2 a side, and all of them must hold, so no
+// correction is needed), and otherwise it names the rows whose interval
+// spans a margin or lies beyond it. The category rows are not required to
+// be within, as the canary analysis does not require them to pass.
+func equivalenceSummary(rep Report) string {
+	if len(rep.Metrics) == 0 {
+		return ""
+	}
+	var undecided, beyond, shifted []string
+	for _, m := range rep.Metrics {
+		switch m.Equivalence {
+		case "within":
+		case "beyond":
+			// A significant change that favours neither arm (a length,
+			// the tool-call rate) is significant; the others beyond the
+			// margin without a winner are not, after the correction.
+			if m.Winner != "no difference" {
+				shifted = append(shifted, m.Metric)
+			} else {
+				beyond = append(beyond, m.Metric)
+			}
+		default:
+			undecided = append(undecided, m.Metric)
+		}
+	}
+	if len(undecided) == 0 && len(beyond) == 0 && len(shifted) == 0 {
+		return "; equivalent within the analysis thresholds on every metric"
+	}
+	var s string
+	if len(undecided) > 0 {
+		s = "; not enough data to rule out a change beyond the threshold on " + strings.Join(undecided, ", ")
+		if f := moreSample(rep.Metrics); f > 1 {
+			s += fmt.Sprintf(" (about %d and %d more requests would be needed at this variance, if the estimates held)",
+				moreRequests(f, rep.BaselineN), moreRequests(f, rep.CandidateN))
+		}
+	}
+	if len(shifted) > 0 {
+		s += "; changed beyond the threshold: " + strings.Join(shifted, ", ")
+	}
+	if len(beyond) > 0 {
+		s += "; beyond the threshold but not significant after the Holm correction: " + strings.Join(beyond, ", ")
+	}
+	return s
+}
+
+// moreSample projects the factor by which both arms' samples would have to
+// grow for every undecided row's interval to fit within its margin if the
+// estimate and the variance held (an interval's half-width shrinks as
+// 1/√n), as Verdict.NeedSamples projects the canary's; 0 when some row
+// cannot get there (its estimate is at or past the margin, or its interval
+// is unbounded), so the summary gives no figure rather than a wrong one.
+func moreSample(ms []ABMetric) float64 {
+	f := 1.0
+	for _, m := range ms {
+		if m.Equivalence != "undecided" {
+			continue
+		}
+		width := math.Max(m.Upper-m.Diff, m.Diff-m.Lower)
+		room := m.Margin - math.Abs(m.Diff)
+		if !(room > 0) || !(width > 0) || math.IsInf(width, 0) {
+			return 0
+		}
+		f = math.Max(f, (width/room)*(width/room))
+	}
+	return f
+}
+
+// moreRequests is how many requests an arm of n needs beyond n to grow by
+// the factor f, capped at a billion.
+func moreRequests(f float64, n int) int {
+	return int(math.Min(math.Ceil((f-1)*float64(n)), 1e9))
+}
+
+// equivalence compares the interval [lo, hi] of a difference with ±margin
+// (ABMetric.Equivalence); a NaN bound is undecided.
+func equivalence(lo, hi, margin float64) string {
+	switch {
+	case lo >= -margin && hi <= margin:
+		return "within"
+	case lo > margin || hi < -margin:
+		return "beyond"
+	}
+	return "undecided"
+}
+
 // abMetrics compares arms b and c on every metric both have data for, at
 // least minN a side (the rate's denominator, the values of a mean);
 // category is "" for all traffic. The rows' AdjustedP and Winner are set by
 // judgeAB.
-func abMetrics(b, c Arm, category string, minN int, alpha float64) []ABMetric {
+func abMetrics(b, c Arm, category string, minN int, alpha float64, th sluice.Thresholds) []ABMetric {
 	var ms []ABMetric
-	rate := func(name string, xb, nb, xc, nc int) {
+	rate := func(def *metricDef, xb, nb, xc, nc int) {
 		if nb >= minN && nc >= minN {
-			ms = append(ms, abRate(name, xb, nb, xc, nc, alpha))
+			m := abRate(def.name, xb, nb, xc, nc, alpha)
+			rel, abs := limits(th, def)
+			m.Margin, _ = rateThreshold(def, m.Baseline, rel, abs)
+			m.Equivalence = equivalence(m.Lower, m.Upper, m.Margin)
+			ms = append(ms, m)
 		}
 	}
 	if b.Requests > 0 && c.Requests > 0 {
 		// As in Analyze: errors over the requests that finished, and the
 		// cancels on their own, so an arm that hangs until its clients
 		// give up cannot win on a diluted error rate.
-		rate("error_rate", b.Errors, max(b.Requests-b.Canceled, 0), c.Errors, max(c.Requests-c.Canceled, 0))
-		rate("cancel_rate", b.Canceled, b.Requests, c.Canceled, c.Requests)
-		rate("refusal_rate", b.Refusals, max(b.Requests-b.Errors-b.Canceled, 0), c.Refusals, max(c.Requests-c.Errors-c.Canceled, 0))
+		rate(&mErrors, b.Errors, max(b.Requests-b.Canceled, 0), c.Errors, max(c.Requests-c.Canceled, 0))
+		rate(&mCancels, b.Canceled, b.Requests, c.Canceled, c.Requests)
+		rate(&mRefusals, b.Refusals, max(b.Requests-b.Errors-b.Canceled, 0), c.Refusals, max(c.Requests-c.Errors-c.Canceled, 0))
 	}
 	if b.CacheReported > 0 && c.CacheReported > 0 {
-		rate("cache_miss_rate", b.CacheReported-b.CacheHits, b.CacheReported, c.CacheReported-c.CacheHits, c.CacheReported)
+		rate(&mCacheMiss, b.CacheReported-b.CacheHits, b.CacheReported, c.CacheReported-c.CacheHits, c.CacheReported)
 	}
 	// As in Analyze: over the answers to requests that offered tools, and
 	// only when both arms had such answers.
 	if b.ToolAnswers > 0 && c.ToolAnswers > 0 {
-		rate("tool_call_rate", b.ToolCalls, b.ToolAnswers, c.ToolCalls, c.ToolAnswers)
+		rate(&mToolCalls, b.ToolCalls, b.ToolAnswers, c.ToolCalls, c.ToolAnswers)
 	}
+	// Each mean's margin is the threshold of the analysis metric named
+	// def: the latency quantiles' relative threshold for the latency and
+	// TTFT means.
 	for _, m := range []struct {
 		name string
+		def  *metricDef
 		b, c []float64
 	}{
-		{"latency_mean", b.Latency, c.Latency},
-		{"ttft_mean", b.TTFT, c.TTFT},
-		{"output_tokens", b.OutputTokens, c.OutputTokens},
-		{"response_chars", b.ResponseChars, c.ResponseChars},
-		{"quality", b.Quality, c.Quality},
+		{"latency_mean", &mP50, b.Latency, c.Latency},
+		{"ttft_mean", &mTTFT, b.TTFT, c.TTFT},
+		{"output_tokens", &mTokens, b.OutputTokens, c.OutputTokens},
+		{"response_chars", &mChars, b.ResponseChars, c.ResponseChars},
+		{"quality", &mQuality, b.Quality, c.Quality},
 	} {
 		// Welch's test needs two values in each arm; NaNs (scores that
 		// could not be read) do not count.
 		if n := max(2, minN); stats.Summarize(m.b).N < n || stats.Summarize(m.c).N < n {
 			continue
 		}
-		ms = append(ms, abMean(m.name, m.b, m.c, alpha))
+		rel, abs := limits(th, m.def)
+		ms = append(ms, abMean(m.name, m.b, m.c, alpha, rel, abs))
 	}
 	for i := range ms {
 		ms[i].Category = category
@@ -276,7 +395,9 @@ func abRate(name string, xb, nb, xc, nc int, alpha float64) ABMetric {
 	}
 }
 
-func abMean(name string, b, c []float64, alpha float64) ABMetric {
+// abMean compares the means of b and c by Welch's t test. Its margin is rel
+// times the baseline's mean, or abs for quality (rel zero).
+func abMean(name string, b, c []float64, alpha, rel, abs float64) ABMetric {
 	sb, sc := stats.Summarize(b), stats.Summarize(c)
 	w := stats.WelchT(sb, sc, alpha)
 	m := ABMetric{
@@ -284,14 +405,32 @@ func abMean(name string, b, c []float64, alpha float64) ABMetric {
 		Lower: w.CI.Lo, Upper: w.CI.Hi, EffectSize: stats.CohensD(sb, sc), EffectKind: "cohens_d",
 		PValue: w.PValue, Test: "Welch t", MannWhitneyP: stats.MannWhitneyU(b, c).PValue,
 	}
+	m.Margin = rel*math.Abs(sb.Mean) + abs
+	m.Equivalence = equivalence(m.Lower, m.Upper, m.Margin)
 	if !w.Valid { // both constant: equal or certainly different
 		m.Lower, m.Upper, m.PValue = m.Diff, m.Diff, 1
 		if m.Diff != 0 {
 			m.PValue = 0
 		}
+		// A known difference on a handful of values says little about
+		// the next ones (ten perfect scores a side), so it decides only
+		// with minTestSample a side, as the canary analysis's constant
+		// means; quality scores get the interval the variance of a [0, 1]
+		// score with their mean allows, as the canary analysis floors it.
+		m.Equivalence = "undecided"
+		switch {
+		case name == "quality":
+			fw := stats.WelchT(floorScoreVariance(sb), floorScoreVariance(sc), alpha)
+			if fw.Valid {
+				m.Equivalence = equivalence(fw.CI.Lo, fw.CI.Hi, m.Margin)
+			}
+		case sb.N >= minTestSample && sc.N >= minTestSample:
+			m.Equivalence = equivalence(m.Diff, m.Diff, m.Margin)
+		}
 	}
 	if math.IsInf(m.Lower, 0) || math.IsInf(m.Upper, 0) {
 		m.Lower, m.Upper = m.Diff, m.Diff
+		m.Equivalence = "undecided"
 	}
 	return m
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/fakellm"
 )
 
@@ -20,7 +21,7 @@ func TestABReport_CategoryRegression(t *testing.T) {
 		"general": {weight: 0.95, baseline: stable, candidate: stable},
 		"billing": {weight: 0.05, baseline: stable, candidate: refuses},
 	})
-	rep := ABReport(in, 0.05)
+	rep := ABReport(in, sluice.AnalysisSpec{Alpha: 0.05})
 	if rep.Winner != "baseline" {
 		t.Errorf("winner %q, want baseline (the candidate is worse on billing and better nowhere): %s", rep.Winner, rep.Summary)
 	}
@@ -65,7 +66,7 @@ func TestABReport_CategoryRegressionBesideAWin(t *testing.T) {
 		"general": {weight: 0.95, baseline: stable, candidate: fast},
 		"billing": {weight: 0.05, baseline: stable, candidate: fastRefusing},
 	})
-	rep := ABReport(in, 0.05)
+	rep := ABReport(in, sluice.AnalysisSpec{Alpha: 0.05})
 	if rep.Winner != "mixed" || !strings.Contains(rep.Summary, "latency_mean") || !strings.Contains(rep.Summary, "refusal_rate in category billing") {
 		t.Errorf("winner %q, summary %q: want mixed, naming the latency win and billing's refusals", rep.Winner, rep.Summary)
 	}
@@ -75,7 +76,7 @@ func TestABReport_CategoryRegressionBesideAWin(t *testing.T) {
 // breakdown would repeat the overall rows.
 func TestABReport_OneCategoryNoBreakdown(t *testing.T) {
 	in := MustInput(t, 13, 1000, 1000, map[string]catSpec{"general": {weight: 1, baseline: stable, candidate: stable}})
-	if rep := ABReport(in, 0.05); len(rep.Categories) != 0 {
+	if rep := ABReport(in, sluice.AnalysisSpec{Alpha: 0.05}); len(rep.Categories) != 0 {
 		t.Errorf("%d category rows for one category", len(rep.Categories))
 	}
 }

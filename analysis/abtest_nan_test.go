@@ -3,6 +3,8 @@ package analysis
 import (
 	"math"
 	"testing"
+
+	"github.com/sluicehq/sluice"
 )
 
 // An arm with one real quality score (the others NaN: scores that could not
@@ -19,7 +21,7 @@ func TestABReport_OneScoreAfterNaNsIsNotCompared(t *testing.T) {
 		Baseline:  Arm{Requests: 50, Quality: []float64{0.9, nan, nan}},
 		Candidate: Arm{Requests: 50, Quality: cand},
 	}
-	rep := ABReport(in, 0.05)
+	rep := ABReport(in, sluice.AnalysisSpec{Alpha: 0.05})
 	for _, m := range rep.Metrics {
 		if m.Metric == "quality" {
 			t.Errorf("quality compared from one baseline score: p = %v, winner %q", m.PValue, m.Winner)

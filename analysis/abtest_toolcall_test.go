@@ -3,6 +3,8 @@ package analysis
 import (
 	"strings"
 	"testing"
+
+	"github.com/sluicehq/sluice"
 )
 
 // TestABReport_ToolCallRate: an A/B test compares the tool-call rate over
@@ -23,7 +25,7 @@ func TestABReport_ToolCallRate(t *testing.T) {
 		in := MustInput(t, 5, 3000, 3000, one(stable, stable))
 		tools(&in.Baseline, 1000, 800)
 		tools(&in.Candidate, 1000, 400)
-		rep := ABReport(in, 0.05)
+		rep := ABReport(in, sluice.AnalysisSpec{Alpha: 0.05})
 		m := row(rep)
 		if m == nil {
 			t.Fatalf("no tool_call_rate row: %+v", rep.Metrics)
@@ -39,7 +41,7 @@ func TestABReport_ToolCallRate(t *testing.T) {
 		in := MustInput(t, 5, 3000, 3000, one(stable, stable))
 		tools(&in.Baseline, 1000, 100)
 		tools(&in.Candidate, 1000, 500)
-		if m := row(ABReport(in, 0.05)); m == nil || m.Winner != "higher" {
+		if m := row(ABReport(in, sluice.AnalysisSpec{Alpha: 0.05})); m == nil || m.Winner != "higher" {
 			t.Errorf("tool_call_rate: %+v", m)
 		}
 	})
@@ -47,14 +49,14 @@ func TestABReport_ToolCallRate(t *testing.T) {
 		in := MustInput(t, 5, 3000, 3000, one(stable, stable))
 		tools(&in.Baseline, 1000, 800)
 		tools(&in.Candidate, 1000, 800)
-		if m := row(ABReport(in, 0.05)); m == nil || m.Winner != "no difference" {
+		if m := row(ABReport(in, sluice.AnalysisSpec{Alpha: 0.05})); m == nil || m.Winner != "no difference" {
 			t.Errorf("tool_call_rate: %+v", m)
 		}
 	})
 	t.Run("NoToolsInOneArm", func(t *testing.T) {
 		in := MustInput(t, 5, 3000, 3000, one(stable, stable))
 		tools(&in.Baseline, 1000, 800)
-		if m := row(ABReport(in, 0.05)); m != nil {
+		if m := row(ABReport(in, sluice.AnalysisSpec{Alpha: 0.05})); m != nil {
 			t.Errorf("a tool_call_rate row without tool answers in the candidate: %+v", *m)
 		}
 	})
@@ -68,7 +70,7 @@ func TestABReport_SummaryNamesShifts(t *testing.T) {
 	in := MustInput(t, 5, 3000, 3000, one(stable, stable))
 	tools(&in.Baseline, 1000, 800)
 	tools(&in.Candidate, 1000, 400)
-	rep := ABReport(in, 0.05)
+	rep := ABReport(in, sluice.AnalysisSpec{Alpha: 0.05})
 	if rep.Winner != "no difference" {
 		t.Fatalf("winner %q: %s", rep.Winner, rep.Summary)
 	}
@@ -79,7 +81,7 @@ func TestABReport_SummaryNamesShifts(t *testing.T) {
 	same := MustInput(t, 5, 3000, 3000, one(stable, stable))
 	tools(&same.Baseline, 1000, 800)
 	tools(&same.Candidate, 1000, 800)
-	if rep := ABReport(same, 0.05); !strings.HasPrefix(rep.Summary, "no significant difference") {
+	if rep := ABReport(same, sluice.AnalysisSpec{Alpha: 0.05}); !strings.HasPrefix(rep.Summary, "no significant difference") {
 		t.Errorf("summary %q, want no significant difference", rep.Summary)
 	}
 }

@@ -107,7 +107,7 @@ func TestABReport_ArmThatHangsDoesNotWin(t *testing.T) {
 	in := MustInput(t, 3, 20000, 20000, one(stable, stable))
 	addCancels(&in.Baseline, 0.02)
 	addCancels(&in.Candidate, 0.5)
-	rep := ABReport(in, 0.05)
+	rep := ABReport(in, sluice.AnalysisSpec{Alpha: 0.05})
 	if rep.Winner != "baseline" {
 		t.Fatalf("winner %q, want baseline: %s", rep.Winner, rep.Summary)
 	}

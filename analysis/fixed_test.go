@@ -56,7 +56,7 @@ func TestABReport(t *testing.T) {
 			b.ErrorRate = 0.002
 			b.Latency = fakellm.Distribution{MedianMS: 500, P99MS: 1900}
 		})))
-		rep := ABReport(in, 0.05)
+		rep := ABReport(in, sluice.AnalysisSpec{Alpha: 0.05})
 		if rep.Winner != "candidate" {
 			t.Fatalf("winner %q: %s", rep.Winner, rep.Summary)
 		}
@@ -67,15 +67,20 @@ func TestABReport(t *testing.T) {
 		}
 	})
 	t.Run("NoDifference", func(t *testing.T) {
-		rep := ABReport(MustInput(t, 3, 3000, 3000, one(stable, stable)), 0)
+		rep := ABReport(MustInput(t, 3, 3000, 3000, one(stable, stable)), sluice.AnalysisSpec{Alpha: 0})
 		if rep.Winner != "no difference" || rep.Alpha != 0.05 {
 			t.Errorf("winner %q at alpha %v: %s", rep.Winner, rep.Alpha, rep.Summary)
 		}
 	})
 	t.Run("LongerIsNeitherBetterNorWorse", func(t *testing.T) {
-		rep := ABReport(MustInput(t, 4, 3000, 3000, one(stable, with(func(b *fakellm.Behavior) { b.OutputTokens.Mean = 200 }))), 0.05)
+		rep := ABReport(MustInput(t, 4, 3000, 3000, one(stable, with(func(b *fakellm.Behavior) { b.OutputTokens.Mean = 200 }))), sluice.AnalysisSpec{Alpha: 0.05})
 		if rep.Winner != "no difference" {
 			t.Errorf("winner %q: %s", rep.Winner, rep.Summary)
+		}
+		// 120 to 200 tokens is a significant change past the ±50% margin:
+		// the summary must not call it "not significant".
+		if !strings.Contains(rep.Summary, "changed beyond the threshold: output_tokens") || strings.Contains(rep.Summary, "not significant") {
+			t.Errorf("summary %q", rep.Summary)
 		}
 		for _, m := range rep.Metrics {
 			if m.Metric == "output_tokens" && m.Winner != "longer" {
@@ -84,7 +89,7 @@ func TestABReport(t *testing.T) {
 		}
 	})
 	t.Run("Empty", func(t *testing.T) {
-		rep := ABReport(Input{}, 0.05)
+		rep := ABReport(Input{}, sluice.AnalysisSpec{Alpha: 0.05})
 		if len(rep.Metrics) != 0 || rep.Winner != "no difference" {
 			t.Errorf("%+v", rep)
 		}

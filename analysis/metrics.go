@@ -160,6 +160,49 @@ func newRow(def *metricDef, category string, b, c int) row {
 	}}
 }
 
+// limits returns the thresholds th sets for the metric def (defaults
+// applied by WithDefaults): for a rate its relative threshold and its
+// absolute floor, for a quantile or a mean its relative threshold (abs
+// zero), for quality the largest drop of the mean score (rel zero). It is
+// the one place that says which threshold bounds which metric, for the
+// canary analysis and the A/B report's margins alike.
+func limits(th sluice.Thresholds, def *metricDef) (rel, abs float64) {
+	switch def {
+	case &mErrors:
+		return th.ErrorRateRel, th.ErrorRateAbs
+	case &mCancels:
+		return th.CancelRateRel, th.CancelRateAbs
+	case &mRefusals:
+		return th.RefusalRateRel, th.RefusalRateAbs
+	case &mCacheMiss:
+		return th.CacheMissRateRel, th.CacheMissRateAbs
+	case &mToolCalls:
+		return th.ToolCallRateRel, th.ToolCallRateAbs
+	case &mP50, &mP95, &mP99, &mTTFT:
+		return th.LatencyRel, 0
+	case &mTokens, &mChars:
+		return th.TokensRel, 0
+	case &mQuality:
+		return 0, th.QualityAbs
+	}
+	return 0, 0
+}
+
+// rateThreshold is the threshold of the rate metric def on a baseline rate
+// pb: the larger of rel times pb (for kindRateBoth, the baseline's rarer
+// outcome) and the floor abs; floor is true when the floor set it.
+func rateThreshold(def *metricDef, pb, rel, abs float64) (threshold float64, floor bool) {
+	base := pb
+	if def.kind == kindRateBoth {
+		// Both ways, the threshold scales with the rarer outcome: rel of
+		// the baseline's rate could never be reached by a rise from above
+		// 1/(1+rel) (from 90%, +18 points is past 100%), and a drop that
+		// large (90% to 73%) is no small drift.
+		base = math.Min(pb, 1-pb)
+	}
+	return math.Max(rel*base, abs), rel*base < abs
+}
+
 // rate compares x events in n trials. The threshold is the larger of rel
 // times the baseline rate (for kindRateBoth, the baseline's rarer outcome:
 // the smaller of its rate and one minus it) and the absolute floor abs.
@@ -181,22 +224,14 @@ func newRow(def *metricDef, category string, b, c int) row {
 // smaller one-sided one, enters the Holm correction. The pass needs the
 // anytime-valid interval inside [−threshold, +threshold], each end holding
 // at 1 − alpha, as the means' equivalence does.
-func (t *tester) rate(def *metricDef, category string, xb, nb, xc, nc int, rel, abs float64) row {
+func (t *tester) rate(def *metricDef, category string, xb, nb, xc, nc int) row {
+	rel, abs := limits(t.spec.Thresholds, def)
 	r := newRow(def, category, nb, nc)
 	r.mv.Unit = "absolute"
 	r.relThreshold = rel
 	pb, pc := ratio(xb, nb), ratio(xc, nc)
 	r.mv.Baseline, r.mv.Candidate, r.mv.Effect = pb, pc, pc-pb
-	base := pb
-	if def.kind == kindRateBoth {
-		// Both ways, the threshold scales with the rarer outcome: rel of
-		// the baseline's rate could never be reached by a rise from above
-		// 1/(1+rel) (from 90%, +18 points is past 100%), and a drop that
-		// large (90% to 73%) is no small drift.
-		base = math.Min(pb, 1-pb)
-	}
-	r.mv.Threshold = math.Max(rel*base, abs)
-	r.floorRules = rel*base < abs
+	r.mv.Threshold, r.floorRules = rateThreshold(def, pb, rel, abs)
 	if nb < minTestSample || nc < minTestSample {
 		return r
 	}
@@ -236,7 +271,8 @@ func (t *tester) rate(def *metricDef, category string, xb, nb, xc, nc int, rel, 
 // the baseline's: worse at all by PGreaterSorted, within the threshold when
 // the candidate's upper confidence bound is below (1+rel) times the
 // baseline's lower one.
-func (t *tester) quantile(def *metricDef, category string, b, c []float64, rel float64) row {
+func (t *tester) quantile(def *metricDef, category string, b, c []float64) row {
+	rel, _ := limits(t.spec.Thresholds, def)
 	r := newRow(def, category, len(b), len(c))
 	r.mv.Unit = "relative"
 	r.mv.Threshold = rel
@@ -275,7 +311,8 @@ func (t *tester) quantile(def *metricDef, category string, b, c []float64, rel f
 
 // mean compares means that must stay within ±rel of the baseline's, by the
 // two-sided mixture SPRT.
-func (t *tester) mean(def *metricDef, category string, b, c stats.Summary, rel float64) row {
+func (t *tester) mean(def *metricDef, category string, b, c stats.Summary) row {
+	rel, _ := limits(t.spec.Thresholds, def)
 	r := newRow(def, category, b.N, c.N)
 	r.mv.Unit = "relative"
 	r.mv.Threshold = rel
@@ -315,7 +352,8 @@ func (t *tester) mean(def *metricDef, category string, b, c stats.Summary, rel f
 }
 
 // quality compares mean scores, which must not drop by more than drop.
-func (t *tester) quality(def *metricDef, category string, b, c stats.Summary, drop float64) row {
+func (t *tester) quality(def *metricDef, category string, b, c stats.Summary) row {
+	_, drop := limits(t.spec.Thresholds, def)
 	r := newRow(def, category, b.N, c.N)
 	r.mv.Unit = "absolute"
 	r.mv.Threshold = -drop
@@ -348,7 +386,6 @@ func (t *tester) quality(def *metricDef, category string, b, c stats.Summary, dr
 
 // compare runs every metric the data allow on one slice of traffic.
 func (t *tester) compare(category string, b, c *arm) []row {
-	th := t.spec.Thresholds
 	rows := make([]row, 0, 12)
 	rows = append(rows,
 		// A canceled request's outcome is unknown: its client left before
@@ -358,9 +395,9 @@ func (t *tester) compare(category string, b, c *arm) []row {
 		// the requests that finished (errors among known outcomes, the
 		// cancels treated as censored), and the cancels are compared on
 		// their own, over every request, where hanging shows.
-		t.rate(&mErrors, category, b.errors, b.finished(), c.errors, c.finished(), th.ErrorRateRel, th.ErrorRateAbs),
-		t.rate(&mCancels, category, b.canceled, b.requests, c.canceled, c.requests, th.CancelRateRel, th.CancelRateAbs),
-		t.rate(&mRefusals, category, b.refusals, b.answered(), c.refusals, c.answered(), th.RefusalRateRel, th.RefusalRateAbs),
+		t.rate(&mErrors, category, b.errors, b.finished(), c.errors, c.finished()),
+		t.rate(&mCancels, category, b.canceled, b.requests, c.canceled, c.requests),
+		t.rate(&mRefusals, category, b.refusals, b.answered(), c.refusals, c.answered()),
 		// The latencies are of finished answers only. A canceled request's
 		// elapsed time is a lower bound on its latency (right-censored),
 		// but it cannot join these samples soundly: entered as a value it
@@ -369,32 +406,30 @@ func (t *tester) compare(category string, b, c *arm) []row {
 		// sound way) it would keep p99 from ever passing on a service whose
 		// users press stop on more than 1% of requests (p95: 5%), whatever
 		// the candidate did. Hanging shows in the cancel rate instead.
-		t.quantile(&mP50, category, b.latency, c.latency, th.LatencyRel),
-		t.quantile(&mP95, category, b.latency, c.latency, th.LatencyRel),
-		t.quantile(&mP99, category, b.latency, c.latency, th.LatencyRel),
+		t.quantile(&mP50, category, b.latency, c.latency),
+		t.quantile(&mP95, category, b.latency, c.latency),
+		t.quantile(&mP99, category, b.latency, c.latency),
 	)
 	if len(b.ttft) > 0 || len(c.ttft) > 0 {
-		rows = append(rows, t.quantile(&mTTFT, category, b.ttft, c.ttft, th.LatencyRel))
+		rows = append(rows, t.quantile(&mTTFT, category, b.ttft, c.ttft))
 	}
 	rows = append(rows,
-		t.mean(&mTokens, category, b.tokens, c.tokens, th.TokensRel),
-		t.mean(&mChars, category, b.chars, c.chars, th.TokensRel),
+		t.mean(&mTokens, category, b.tokens, c.tokens),
+		t.mean(&mChars, category, b.chars, c.chars),
 	)
 	if b.quality.N > 0 && c.quality.N > 0 {
-		rows = append(rows, t.quality(&mQuality, category, b.quality, c.quality, th.QualityAbs))
+		rows = append(rows, t.quality(&mQuality, category, b.quality, c.quality))
 	}
 	if b.cacheReported > 0 && c.cacheReported > 0 {
 		rows = append(rows, t.rate(&mCacheMiss, category,
-			b.cacheReported-b.cacheHits, b.cacheReported, c.cacheReported-c.cacheHits, c.cacheReported,
-			th.CacheMissRateRel, th.CacheMissRateAbs))
+			b.cacheReported-b.cacheHits, b.cacheReported, c.cacheReported-c.cacheHits, c.cacheReported))
 	}
 	// Only when both versions answered requests that offered tools: a
 	// pair without them has no tool-call rate to judge, and a row on zero
 	// samples would only hold the verdict back (or, worse, read as a pass).
 	if b.toolAnswers > 0 && c.toolAnswers > 0 {
 		rows = append(rows, t.rate(&mToolCalls, category,
-			b.toolCalls, b.toolAnswers, c.toolCalls, c.toolAnswers,
-			th.ToolCallRateRel, th.ToolCallRateAbs))
+			b.toolCalls, b.toolAnswers, c.toolCalls, c.toolAnswers))
 	}
 	return rows
 }

@@ -1161,7 +1161,7 @@ func (c *Controller) Step(ctx context.Context) {
 			next, acts, err := Next(*cur, Event{Kind: EvAnalysis, Verdict: &v, StageSamples: stageN, GateErrors: gateErrs}, now)
 			if err == nil && next.Spec.Strategy == sluice.StrategyABTest && next.Phase == sluice.PhaseCompleted {
 				// The A/B test's report goes on the timeline with its end.
-				rep := analysis.ABReport(in, next.Spec.Analysis.Alpha)
+				rep := analysis.ABReport(in, next.Spec.Analysis)
 				data, _ := json.Marshal(rep)
 				next.Events = append(next.Events, sluice.RolloutEvent{At: now, Kind: "ab_report", Message: rep.Summary, Percent: next.Percent, Data: data})
 				next.Decision = "A/B test complete: " + rep.Summary

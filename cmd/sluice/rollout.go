@@ -398,13 +398,21 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 }
 
 // renderABReport draws a completed A/B test's report: every metric on all
-// traffic, and the category rows where an arm won or that changed.
+// traffic, and the category rows where an arm won or that changed. MARGIN
+// is the change that matters (the rollout's analysis threshold) and EQUIV
+// whether the interval lies within ±MARGIN, beyond it, or spans it
+// (undecided: too little data to rule out a change that matters).
 func renderABReport(b *strings.Builder, rep *analysis.Report) {
 	fmt.Fprintf(b, "A/B report: %s (baseline n=%d, candidate n=%d) %s\n\n", strings.ToUpper(rep.Winner), rep.BaselineN, rep.CandidateN, rep.Summary)
 	tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "  METRIC\tCATEGORY\tBASELINE\tCANDIDATE\tDIFF\t%s%% INTERVAL\tP\tP (HOLM)\tWINNER\n", strconv.FormatFloat(100*(1-rep.Alpha), 'g', 4, 64))
+	fmt.Fprintf(tw, "  METRIC\tCATEGORY\tBASELINE\tCANDIDATE\tDIFF\t%s%% INTERVAL\tMARGIN\tEQUIV\tP\tP (HOLM)\tWINNER\n", strconv.FormatFloat(100*(1-rep.Alpha), 'g', 4, 64))
 	row := func(m analysis.ABMetric) {
-		fmt.Fprintf(tw, "  %s\t%s\t%.4g\t%.4g\t%+.4g\t[%+.4g, %+.4g]\t%.3g\t%.3g\t%s\n", m.Metric, dash(m.Category), m.Baseline, m.Candidate, m.Diff, m.Lower, m.Upper, m.PValue, m.AdjustedP, m.Winner)
+		// A report stored before margins were judged has none: "-".
+		margin := "-"
+		if m.Equivalence != "" {
+			margin = fmt.Sprintf("±%.4g", m.Margin)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%.4g\t%.4g\t%+.4g\t[%+.4g, %+.4g]\t%s\t%s\t%.3g\t%.3g\t%s\n", m.Metric, dash(m.Category), m.Baseline, m.Candidate, m.Diff, m.Lower, m.Upper, margin, dash(m.Equivalence), m.PValue, m.AdjustedP, m.Winner)
 	}
 	for _, m := range rep.Metrics {
 		row(m)

@@ -74,3 +74,46 @@ func TestRenderRollout_ABReport(t *testing.T) {
 		t.Errorf("an empty verdict table under a verdict without rows:\n%s", out)
 	}
 }
+
+// TestRenderRollout_ABReportEquivalence: a report without a winner said
+// "no significant difference" whether the arms were shown equivalent or
+// the sample was too small. The table now shows each row's margin (the
+// rollout's analysis threshold) and whether its interval lies within it,
+// beyond it or spans it; a report stored before margins existed shows "-".
+func TestRenderRollout_ABReportEquivalence(t *testing.T) {
+	now := time.Date(2026, 11, 22, 14, 0, 0, 0, time.UTC)
+	rep := analysis.Report{Alpha: 0.05, BaselineN: 200, CandidateN: 200, Winner: "no difference",
+		Summary: "no significant difference at alpha 0.05 after 200 and 200 requests; not enough data to rule out a change beyond the threshold on error_rate",
+		Metrics: []analysis.ABMetric{
+			{Metric: "error_rate", Baseline: 0.01, Candidate: 0.01, Lower: -0.0267, Upper: 0.0267, PValue: 1, AdjustedP: 1, Margin: 0.005, Equivalence: "undecided", Winner: "no difference"},
+			{Metric: "latency_mean", Baseline: 900, Candidate: 905, Diff: 5, Lower: -35, Upper: 45, PValue: 0.8, AdjustedP: 1, Margin: 180, Equivalence: "within", Winner: "no difference"},
+			{Metric: "quality", Baseline: 0.8, Candidate: 0.8, PValue: 1, AdjustedP: 1, Winner: "no difference"}, // stored before margins
+		}}
+	r := sluice.Rollout{ID: "chat-1", Phase: sluice.PhaseCompleted, Decision: "A/B test complete: " + rep.Summary,
+		Spec: sluice.RolloutSpec{Model: "chat", Baseline: "v2", Candidate: "v3", Strategy: sluice.StrategyABTest, ABSamples: 200}}
+	out := renderRollout(api.RolloutStatus{Rollout: r, Policy: "specific v2", ABReport: &rep}, now)
+	if !strings.Contains(out, "MARGIN") || !strings.Contains(out, "EQUIV") {
+		t.Fatalf("no MARGIN/EQUIV columns:\n%s", out)
+	}
+	want := map[string][]string{
+		"error_rate":   {"±0.005", "undecided"},
+		"latency_mean": {"±180", "within"},
+		"quality":      {"-", "-"},
+	}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 10 {
+			continue
+		}
+		if w, ok := want[f[0]]; ok {
+			// METRIC CATEGORY BASELINE CANDIDATE DIFF [LO, HI] MARGIN EQUIV ...
+			if f[7] != w[0] || f[8] != w[1] {
+				t.Errorf("%s: margin %q equiv %q, want %q %q:\n%s", f[0], f[7], f[8], w[0], w[1], out)
+			}
+			delete(want, f[0])
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("rows missing: %v\n%s", want, out)
+	}
+}
