@@ -246,7 +246,11 @@ func (t *tester) rate(def *metricDef, category string, xb, nb, xc, nc int) row {
 	p0 = math.Min(p0, math.Max(1-abs, 0.5))
 	v := p0 * (1 - p0)
 	test := mixture(v, t.failHorizon, t.failLevel).Proportions(xb, nb, xc, nc)
-	cs := mixture(v, t.passHorizon, t.alpha).Proportions(xb, nb, xc, nc)
+	// The test of "different at all" takes the pooled floor (a small arm at
+	// 0 or 100% is not taken for certain); the interval the pass reads
+	// takes each arm's own variance, as it bounds a difference that need
+	// not be zero.
+	cs := mixture(v, t.passHorizon, t.alpha).ProportionsInterval(xb, nb, xc, nc)
 	if !test.Valid || !cs.Valid {
 		return r
 	}

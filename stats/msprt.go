@@ -100,7 +100,10 @@ func (m MixtureSPRT) Means(baseline, candidate Summary) SequentialResult {
 // against 10/100: the first arm's by about 2.1 times), so a real
 // difference takes somewhat more data to show: the price of not reading
 // chance as certainty on a small extreme arm. Test and Interval share V,
-// so they stay each other's dual.
+// so they stay each other's dual. The floor is a variance under equal
+// rates: for an interval meant to bound the difference where it lies
+// (non-inferiority, equivalence), ProportionsInterval takes each arm's
+// own.
 func (m MixtureSPRT) Proportions(x1, n1, x2, n2 int) SequentialResult {
 	if !countsOK(x1, n1) || !countsOK(x2, n2) {
 		return invalidSequential(m.Tau2)
@@ -111,6 +114,23 @@ func (m MixtureSPRT) Proportions(x1, n1, x2, n2 int) SequentialResult {
 	v1 := math.Max(smoothedRateVar(x1, n1), pv/float64(n1))
 	v2 := math.Max(smoothedRateVar(x2, n2), pv/float64(n2))
 	return m.look(p2-p1, v1+v2)
+}
+
+// ProportionsInterval is Proportions with each arm's own (smoothed)
+// variance, without the pooled floor, for the confidence sequence of the
+// difference (its Interval): the floor is the variance of equal rates,
+// the null of Proportions' test, and would widen the interval of a
+// difference that is not zero, so a candidate better than its baseline
+// (fewer errors: its own variance the smaller) took longer to show it is
+// within a threshold (the demo's good candidate was once not promoted in
+// its 90 s). Its p-values test equality with the unfloored variance:
+// use Proportions' for that.
+func (m MixtureSPRT) ProportionsInterval(x1, n1, x2, n2 int) SequentialResult {
+	if !countsOK(x1, n1) || !countsOK(x2, n2) {
+		return invalidSequential(m.Tau2)
+	}
+	p1, p2 := float64(x1)/float64(n1), float64(x2)/float64(n2)
+	return m.look(p2-p1, smoothedRateVar(x1, n1)+smoothedRateVar(x2, n2))
 }
 
 // smoothedRateVar is the variance of x/n evaluated at (x+1)/(n+2).

@@ -52,6 +52,14 @@ func TestMixtureSPRT_ClosedForm(t *testing.T) {
 		MustClose(t, "Diff", r.Diff, 0.08, 1e-12)
 		MustClose(t, "Variance", r.Variance, want, 1e-12)
 	})
+	t.Run("ProportionsIntervalVariance", func(t *testing.T) {
+		// The interval's variance is each arm's own, Agresti–Caffo rates
+		// 3/102 and 11/102, with no pooled floor.
+		r := MixtureSPRT{Tau2: 1e-4}.ProportionsInterval(2, 100, 10, 100)
+		want := (3.0/102)*(99.0/102)/100 + (11.0/102)*(91.0/102)/100
+		MustClose(t, "Diff", r.Diff, 0.08, 1e-12)
+		MustClose(t, "Variance", r.Variance, want, 1e-12)
+	})
 	t.Run("ProportionsVarianceAtTheBoundary", func(t *testing.T) {
 		// A young canary's 36 tool requests, all answered with a call,
 		// against a baseline's 870 of 1000: the candidate's own variance,
