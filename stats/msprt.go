@@ -122,9 +122,9 @@ func (m MixtureSPRT) Proportions(x1, n1, x2, n2 int) SequentialResult {
 // the null of Proportions' test, and would widen the interval of a
 // difference that is not zero, so a candidate better than its baseline
 // (fewer errors: its own variance the smaller) took longer to show it is
-// within a threshold (the demo's good candidate was once not promoted in
-// its 90 s). Its p-values test equality with the unfloored variance:
-// use Proportions' for that.
+// within a threshold (TestRate_BetterCandidateShowsWithinSoon). Its
+// p-values test equality with the unfloored variance: use Proportions'
+// for that.
 func (m MixtureSPRT) ProportionsInterval(x1, n1, x2, n2 int) SequentialResult {
 	if !countsOK(x1, n1) || !countsOK(x2, n2) {
 		return invalidSequential(m.Tau2)
