@@ -17,23 +17,8 @@ import (
 // 0s" (the wait rounded to the nearest millisecond), which says to retry at
 // once; the message rounds up instead.
 func TestKeySet_RetryAfterNeverZero(t *testing.T) {
-	now := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	// 10 requests a second, burst 1: a token every 100 ms.
-	ks, err := proxy.NewKeySet([]proxy.ClientKey{{Name: "k", Hash: sluice.HashSecret("secret-k-0123456789"), RateLimit: 10, Burst: 1}}, nil, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := ks.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	send := func() *httptest.ResponseRecorder {
-		rec := httptest.NewRecorder()
-		req := httptest.NewRequest("POST", "/v1/chat/completions", nil)
-		req.Header.Set("Authorization", "Bearer secret-k-0123456789")
-		h.ServeHTTP(rec, req)
-		return rec
-	}
+	send, advance := rateLimitedKey(t, 10)
 	if rec := send(); rec.Code != http.StatusOK {
 		t.Fatalf("first request: %d %s", rec.Code, rec.Body)
 	}
@@ -56,4 +41,28 @@ func TestKeySet_RetryAfterNeverZero(t *testing.T) {
 			t.Errorf("Retry-After = %q, want 1", got)
 		}
 	}
+}
+
+// rateLimitedKey returns send, which sends a request with the key "k"
+// (limit requests a second, burst 1) through a key set on a clock that
+// stands still, and advance, which moves that clock.
+func rateLimitedKey(t *testing.T, limit float64) (send func() *httptest.ResponseRecorder, advance func(time.Duration)) {
+	t.Helper()
+	now := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance = func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	ks, err := proxy.NewKeySet([]proxy.ClientKey{{Name: "k", Hash: sluice.HashSecret("secret-k-0123456789"), RateLimit: limit, Burst: 1}}, nil, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := ks.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	send = func() *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/v1/chat/completions", nil)
+		req.Header.Set("Authorization", "Bearer secret-k-0123456789")
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	return send, advance
 }

@@ -2,9 +2,7 @@ package proxy_test
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -58,23 +56,8 @@ func TestProxy_ShouldRetry(t *testing.T) {
 // millisecond, rounded up, which the OpenAI SDKs read first: a key allowed
 // 20 requests a second waited a whole second for a token due in 50 ms.
 func TestKeySet_RetryAfterMs(t *testing.T) {
-	now := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	// 20 requests a second, burst 1: a token every 50 ms.
-	ks, err := proxy.NewKeySet([]proxy.ClientKey{{Name: "k", Hash: sluice.HashSecret("secret-k-0123456789"), RateLimit: 20, Burst: 1}}, nil, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := ks.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	send := func() *httptest.ResponseRecorder {
-		rec := httptest.NewRecorder()
-		req := httptest.NewRequest("POST", "/v1/chat/completions", nil)
-		req.Header.Set("Authorization", "Bearer secret-k-0123456789")
-		h.ServeHTTP(rec, req)
-		return rec
-	}
+	send, advance := rateLimitedKey(t, 20)
 	if rec := send(); rec.Code != http.StatusOK {
 		t.Fatalf("first request: %d %s", rec.Code, rec.Body)
 	}

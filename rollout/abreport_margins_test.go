@@ -7,8 +7,6 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/analysis"
-	"github.com/sluicehq/sluice/control"
-	"github.com/sluicehq/sluice/postgres"
 	"github.com/sluicehq/sluice/postgres/pgtest"
 	"github.com/sluicehq/sluice/rollout"
 )
@@ -20,30 +18,9 @@ import (
 func TestController_ABReportUsesTheRolloutsThresholds(t *testing.T) {
 	dsn := pgtest.Schema(t)
 	ctx := t.Context()
-	st, err := postgres.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ctl, err := control.New(ctx, st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ctl := pgControl(t, dsn, 0)
 	c := rollout.New(rollout.Options{Control: ctl, Windows: busyWindows{}, Warmer: readyWarmer{}, Leader: leading{}})
-	_, err = ctl.Do(ctx, "test", "setup", func(e *sluice.Edit) error {
-		for _, v := range []sluice.Version{
-			{Model: "chat", Version: "v1", Endpoints: []string{"http://127.0.0.1:1"}, Stage: sluice.StageProduction},
-			{Model: "chat", Version: "v2", Endpoints: []string{"http://127.0.0.1:2"}, Stage: sluice.StageStaging},
-		} {
-			if _, err := e.RegisterVersion(v); err != nil {
-				return err
-			}
-		}
-		return e.SetLabel("chat", "stable", "v1")
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	setupModels(t, ctl, "chat")
 	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v2", Strategy: sluice.StrategyABTest, ABSamples: 100,
 		Analysis: sluice.AnalysisSpec{Thresholds: sluice.Thresholds{LatencyRel: 0.01}}}
 	if _, err := c.Start(ctx, "op", "A/B", spec); err != nil {

@@ -21,37 +21,8 @@ import (
 // named each holding v1 (production, stable) and v2 (staging).
 func pgController(t *testing.T, dsn string, maxConns int32, models ...string) (*rollout.Controller, *control.Service, *postgres.Store) {
 	t.Helper()
-	ctx := t.Context()
-	st, err := postgres.OpenOptions(ctx, dsn, postgres.Options{MaxConns: maxConns})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ctl, err := control.New(ctx, st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(models) > 0 {
-		_, err = ctl.Do(ctx, "test", "setup", func(e *sluice.Edit) error {
-			for _, m := range models {
-				for _, v := range []sluice.Version{
-					{Model: m, Version: "v1", Endpoints: []string{"http://127.0.0.1:1"}, Stage: sluice.StageProduction},
-					{Model: m, Version: "v2", Endpoints: []string{"http://127.0.0.1:2"}, Stage: sluice.StageStaging},
-				} {
-					if _, err := e.RegisterVersion(v); err != nil {
-						return err
-					}
-				}
-				if err := e.SetLabel(m, "stable", "v1"); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	st, ctl := pgControl(t, dsn, maxConns)
+	setupModels(t, ctl, models...)
 	c := rollout.New(rollout.Options{Control: ctl, Windows: busyWindows{}, Warmer: readyWarmer{}, Hold: st.TryHold})
 	t.Cleanup(c.Wait)
 	return c, ctl, st
@@ -178,15 +149,7 @@ func TestController_DrillWaitsOutAStartElsewhere(t *testing.T) {
 	a := rollout.New(rollout.Options{Control: ctlA, Windows: busyWindows{}, Warmer: readyWarmer{}, Hold: stA.TryHold})
 	t.Cleanup(a.Wait)
 
-	stB, err := postgres.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stB.Close() })
-	ctlB, err := control.New(ctx, stB, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stB, ctlB := pgControl(t, dsn, 0)
 	var once sync.Once
 	b := rollout.New(rollout.Options{Control: ctlB, Windows: busyWindows{}, Warmer: readyWarmer{}, Hold: func(ctx context.Context, name string) (func(), bool, error) {
 		release, ok, err := stB.TryHold(ctx, name)

@@ -8,7 +8,6 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/control"
 	"github.com/sluicehq/sluice/observe"
-	"github.com/sluicehq/sluice/postgres"
 	"github.com/sluicehq/sluice/postgres/pgtest"
 	"github.com/sluicehq/sluice/rollout"
 )
@@ -52,32 +51,11 @@ func TestController_StaleLeaderFenced(t *testing.T) {
 	var ctls []*control.Service
 	var cs []*rollout.Controller
 	for range 2 {
-		st, err := postgres.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		ctl, err := control.New(ctx, st, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, ctl := pgControl(t, dsn, 0)
 		ctls = append(ctls, ctl)
 		cs = append(cs, rollout.New(rollout.Options{Control: ctl, Windows: busyWindows{}, Warmer: readyWarmer{}, Leader: leading{}}))
 	}
-	_, err := ctls[0].Do(ctx, "test", "setup", func(e *sluice.Edit) error {
-		for _, v := range []sluice.Version{
-			{Model: "chat", Version: "v1", Endpoints: []string{"http://127.0.0.1:1"}, Stage: sluice.StageProduction},
-			{Model: "chat", Version: "v2", Endpoints: []string{"http://127.0.0.1:2"}, Stage: sluice.StageStaging},
-		} {
-			if _, err := e.RegisterVersion(v); err != nil {
-				return err
-			}
-		}
-		return e.SetLabel("chat", "stable", "v1")
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	setupModels(t, ctls[0], "chat")
 	ro, err := cs[0].Start(ctx, "op", "A/B", sluice.RolloutSpec{Model: "chat", Candidate: "v2", Strategy: sluice.StrategyABTest, ABSamples: 100})
 	if err != nil {
 		t.Fatal(err)

@@ -56,16 +56,7 @@ type fencedReplica struct {
 // every interval, and starts the election.
 func newFencedReplica(t *testing.T, dsn string, interval time.Duration) *fencedReplica {
 	t.Helper()
-	ctx := t.Context()
-	st, err := postgres.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ctl, err := control.New(ctx, st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, ctl := pgControl(t, dsn, 0)
 	r := &fencedReplica{ctl: ctl, leader: st.NewLeader(postgres.LeaderOptions{Interval: interval}), alerts: &recordedAlerts{}, warmer: &countingWarmer{}}
 	r.c = rollout.New(rollout.Options{Control: ctl, Windows: busyWindows{}, Warmer: r.warmer, Alerts: r.alerts, Leader: r.leader})
 	lctx, cancel := context.WithCancel(context.Background())
@@ -118,20 +109,7 @@ func staleFleet(t *testing.T) (a, b *fencedReplica, dsn string) {
 	a = newFencedReplica(t, dsn, 30*time.Second)
 	waitUntil(t, "a to lead", a.leader.Leading)
 	b = newFencedReplica(t, dsn, 20*time.Millisecond)
-	_, err := a.ctl.Do(t.Context(), "test", "setup", func(e *sluice.Edit) error {
-		for _, v := range []sluice.Version{
-			{Model: "chat", Version: "v1", Endpoints: []string{"http://127.0.0.1:1"}, Stage: sluice.StageProduction},
-			{Model: "chat", Version: "v2", Endpoints: []string{"http://127.0.0.1:2"}, Stage: sluice.StageStaging},
-		} {
-			if _, err := e.RegisterVersion(v); err != nil {
-				return err
-			}
-		}
-		return e.SetLabel("chat", "stable", "v1")
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	setupModels(t, a.ctl, "chat")
 	if err := b.ctl.Reload(t.Context()); err != nil {
 		t.Fatal(err)
 	}
