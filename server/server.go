@@ -220,6 +220,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	s.Recorder.Registry().MustRegister(rollout.NewMetrics(ctl, s.Rollouts.StageSamples))
 	s.API = api.New(api.Options{
 		Control: ctl, Auth: s.Auth, Now: now,
+		Logger:   logger, // not slog.Default's text lines under log.format json
 		Rollouts: rolloutAPI{s},
 		Rate: func(model string) float64 {
 			var total float64

@@ -59,6 +59,7 @@ func (c *cli) serveCmd() *cobra.Command {
 				}
 			}
 			override(&cfg)
+			c.serveFormat = cfg.Log.Format // its errors from here on are in its log's format
 			if listen != "" || store != "" {
 				if err := cfg.Validate(); err != nil {
 					return fmt.Errorf("--listen/--store: %w", err)
