@@ -340,7 +340,8 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 		windows, lag = s.fleet, s.fleet.Lag()
 	}
 	dash := ui.New(ui.Options{API: s.API, Control: s.Control, Windows: windows, Lag: lag, Now: s.now, Logger: s.logger,
-		ShadowPairs: func(model string, limit int) any { return s.Proxy.ShadowPairs(model, limit) }})
+		SecureCookie: s.Config.UI.SecureCookie,
+		ShadowPairs:  func(model string, limit int) any { return s.Proxy.ShadowPairs(model, limit) }})
 	mux.Handle("/ui/", dash.Handler())
 	mux.Handle("/ui", http.RedirectHandler("/ui/", http.StatusFound))
 	mux.Handle("/metrics", s.Recorder.Handler())
