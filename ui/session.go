@@ -168,6 +168,9 @@ func (s *Server) withSession(h sessionHandler) http.Handler {
 				return
 			}
 		}
+		if !api.SeesSecrets(tok.Role) {
+			w = api.RedactingWriter(w) // backends' credentials, as the API does
+		}
 		h(w, r.WithContext(api.WithActor(r.Context(), tok)), sess, tok)
 	})
 }
