@@ -53,12 +53,14 @@ func (w *redactingWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// Flush sends what was written, when w can.
-func (w *redactingWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
+// FlushError sends what was written, and says when it could not (the
+// client went away), as http.ResponseController's Flush reads it.
+func (w *redactingWriter) FlushError() error {
+	return http.NewResponseController(w.ResponseWriter).Flush()
 }
+
+// Flush is FlushError for callers that want an http.Flusher.
+func (w *redactingWriter) Flush() { _ = w.FlushError() }
 
 // Unwrap gives http.ResponseController the writer underneath.
 func (w *redactingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"testing"
 )
@@ -36,5 +37,8 @@ func TestRedactingWriter_Flushes(t *testing.T) {
 	}
 	if got := rec.Body.String(); got != `data: "http://REDACTED@h"`+"\n\n" || !rec.Flushed {
 		t.Errorf("wrote %q (flushed %v)", got, rec.Flushed)
+	}
+	if err := http.NewResponseController(RedactingWriter(struct{ http.ResponseWriter }{rec})).Flush(); err == nil {
+		t.Error("Flush through a writer that cannot flush reported no error: an event stream would not see its client gone")
 	}
 }
