@@ -83,6 +83,18 @@ type Gateway struct {
 	Responses Responses `yaml:"responses"`
 	// Log configures the gateway's own log on standard error.
 	Log Log `yaml:"log"`
+	// UI configures the dashboard.
+	UI UI `yaml:"ui"`
+}
+
+// UI configures the dashboard (/ui).
+type UI struct {
+	// SecureCookie says when the session cookie is marked Secure, which
+	// browsers send over HTTPS only: "auto" (default) when the gateway
+	// itself serves the dashboard over TLS; "always", for a gateway behind
+	// a load balancer or proxy that ends TLS; "never". X-Forwarded-Proto is
+	// never read: any client can send it.
+	SecureCookie string `yaml:"secure_cookie"`
 }
 
 // Judge configures the optional LLM-as-judge.
@@ -196,6 +208,9 @@ func (g *Gateway) setDefaults() {
 	}
 	if g.MaxBodyBytes == 0 {
 		g.MaxBodyBytes = 8 << 20
+	}
+	if g.UI.SecureCookie == "" {
+		g.UI.SecureCookie = "auto"
 	}
 	if g.HTTPServer == "" {
 		g.HTTPServer = "fasthttp"
@@ -317,6 +332,11 @@ func (g *Gateway) Validate() error {
 	}
 	if err := checkStore(g.Store); err != nil {
 		return err
+	}
+	switch g.UI.SecureCookie {
+	case "auto", "always", "never":
+	default:
+		return fmt.Errorf("ui.secure_cookie: %q is not a choice: use auto (Secure when the gateway serves TLS itself), always (behind a load balancer that ends TLS) or never", g.UI.SecureCookie)
 	}
 	if g.HTTPServer != "fasthttp" && g.HTTPServer != "net/http" {
 		return fmt.Errorf("http_server: %q is not a server Sluice has; use fasthttp or net/http", g.HTTPServer)

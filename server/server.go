@@ -344,7 +344,8 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 		windows, lag = s.fleet, s.fleet.Lag()
 	}
 	dash := ui.New(ui.Options{API: s.API, Control: s.Control, Windows: windows, Lag: lag, Now: s.now, Logger: s.logger,
-		ShadowPairs: func(model string, limit int) any { return s.Proxy.ShadowPairs(model, limit) }})
+		SecureCookie: s.Config.UI.SecureCookie,
+		ShadowPairs:  func(model string, limit int) any { return s.Proxy.ShadowPairs(model, limit) }})
 	mux.Handle("/ui/", dash.Handler())
 	mux.Handle("/ui", http.RedirectHandler("/ui/", http.StatusFound))
 	mux.Handle("/metrics", s.Recorder.Handler())
@@ -397,7 +398,17 @@ func (s *Server) Start() error {
 	} else {
 		s.logger.Info("sluice listening", "addr", s.Addr(), "admin", s.AdminAddr())
 	}
+	if s.Config.AdminListen == "" && !loopbackOnly(s.ln.Addr()) {
+		s.logger.Warn("the admin API, the dashboard and its sign-in, /metrics and /readyz are served on the data plane's address, which is not loopback only: set admin_listen (such as 127.0.0.1:9090) to keep them off the network the data plane faces", "addr", s.Addr())
+	}
 	return nil
+}
+
+// loopbackOnly reports whether a listener's address is reached from this
+// host only.
+func loopbackOnly(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }
 
 func (s *Server) serve(srv *http.Server, ln net.Listener) {
