@@ -1136,6 +1136,9 @@ func (c *Controller) Step(ctx context.Context) {
 		}
 		v, in, stageN := c.analyze(r, now)
 		v, gateErrs := c.gates(ctx, r, v, now) // Prometheus gates, off the store transaction
+		c.opt.Logger.Debug("rollout analysis", "rollout", r.ID, "model", model, "phase", r.Phase, "percent", r.Percent,
+			"outcome", v.Outcome, "reason", v.Reason, "baseline_n", v.BaselineN, "candidate_n", v.CandidateN,
+			"need_samples", v.NeedSamples, "stage_samples", stageN, "gate_errors", gateErrs)
 		if !c.stillLeads(ctx) {
 			// Lost the lock since the tick began: the new leader analyses it;
 			// a decision here would carry alerts the new leader never sends.

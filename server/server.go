@@ -129,7 +129,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	if opt.HealthInterval > 0 {
 		interval = opt.HealthInterval
 	}
-	s.Health = &proxy.HealthChecker{Path: cfg.Health.Path, Interval: interval, Timeout: cfg.Health.Timeout, FailAfter: cfg.Health.FailAfter}
+	s.Health = &proxy.HealthChecker{Path: cfg.Health.Path, Interval: interval, Timeout: cfg.Health.Timeout, FailAfter: cfg.Health.FailAfter, Logger: logger}
 	ropt := route.Options{StickyHeaders: config.CanonicalHeaders(cfg.StickyHeaders), ForceHeader: cfg.ForceHeader, CategoryHeader: cfg.CategoryHeader}
 	s.Routes = route.NewHolder(route.Build(sluice.NewRegistry(), nil, ropt))
 	s.Health.OnChange = func(unhealthy map[string]bool) {
@@ -139,6 +139,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		logger.Info("backend health changed", "unhealthy", fmt.Sprint(unhealthy), "endpoints_down", len(s.Health.DownEndpoints()))
 		s.Control.Republish()
 	}
+	rlog := &routingLog{logger: logger}
 	ctl.Subscribe(func(reg *sluice.Registry) {
 		s.Health.SetTargets(reg)
 		o := ropt
@@ -148,7 +149,9 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 			// answered 410, saying so, not sent to a backend that is gone.
 			o.Unloaded = rollout.Unloaded(reg)
 		}
-		s.Routes.Store(route.Build(reg, s.outOfService(), o))
+		out := s.outOfService()
+		s.Routes.Store(route.Build(reg, out, o))
+		rlog.rebuilt(reg, out)
 	})
 	s.Auth = api.NewAuth(s.Store, cfg.StaticTokens())
 	// Issue 6: ejected versions leave splits like unhealthy ones; client
@@ -220,6 +223,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	s.Recorder.Registry().MustRegister(rollout.NewMetrics(ctl, s.Rollouts.StageSamples))
 	s.API = api.New(api.Options{
 		Control: ctl, Auth: s.Auth, Now: now,
+		Logger:   logger, // not slog.Default's text lines under log.format json
 		Rollouts: rolloutAPI{s},
 		Rate: func(model string) float64 {
 			var total float64

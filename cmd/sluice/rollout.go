@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -449,6 +450,14 @@ func threshold(m sluice.MetricVerdict) string {
 }
 
 func effect(x float64, unit string) string {
+	// An infinite change (relative, from a baseline of 0) comes as
+	// ±math.MaxFloat64, JSON having no infinity.
+	if math.Abs(x) >= math.MaxFloat64 {
+		if x > 0 {
+			return "+inf"
+		}
+		return "-inf"
+	}
 	if unit == "relative" {
 		return fmt.Sprintf("%+.1f%%", 100*x)
 	}

@@ -59,6 +59,7 @@ func (c *cli) serveCmd() *cobra.Command {
 				}
 			}
 			override(&cfg)
+			c.serveFormat = cfg.Log.Format // its errors from here on are in its log's format
 			if listen != "" || store != "" {
 				if err := cfg.Validate(); err != nil {
 					return fmt.Errorf("--listen/--store: %w", err)
@@ -129,6 +130,8 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 				} else {
 					override(&ncfg)
 					level.Set(ncfg.Log.SlogLevel())
+					logger.Debug("config file read on SIGHUP", "config", cfgPath, "log_level", ncfg.Log.Level,
+						"client_keys", len(ncfg.ClientKeys), "static_tokens", len(ncfg.StaticTokens()), "need_restart", config.NeedRestart(cfg, ncfg))
 					if err := s.Auth.SetStatic(ctx, ncfg.StaticTokens()); err != nil {
 						fail("reload admin tokens: tokens unchanged", err)
 					}
