@@ -273,13 +273,66 @@ func LoadGateway(path string) (Gateway, error) {
 
 // ParseGateway parses gateway configuration YAML; name labels errors.
 func ParseGateway(name string, text []byte) (Gateway, error) {
+	return parseGateway(name, text, Override{})
+}
+
+// Override is what `sluice serve`'s flags set over the configuration
+// file: each field that is not empty replaces its key.
+type Override struct {
+	Listen    string // listen
+	Store     string // store
+	LogFormat string // log.format
+	LogLevel  string // log.level
+}
+
+// Apply sets o's keys in g.
+func (o Override) Apply(g *Gateway) {
+	if o.Listen != "" {
+		g.Listen = o.Listen
+	}
+	if o.Store != "" {
+		g.Store = o.Store
+	}
+	if o.LogFormat != "" {
+		g.Log.Format = strings.ToLower(o.LogFormat)
+	}
+	if o.LogLevel != "" {
+		g.Log.Level = strings.ToLower(o.LogLevel)
+	}
+}
+
+// keys returns the key paths o replaces.
+func (o Override) keys() []string {
+	var keys []string
+	for _, k := range []struct{ path, v string }{{"listen", o.Listen}, {"store", o.Store}, {"log.format", o.LogFormat}, {"log.level", o.LogLevel}} {
+		if k.v != "" {
+			keys = append(keys, k.path)
+		}
+	}
+	return keys
+}
+
+// LoadGatewayOver is LoadGateway with o applied before the configuration
+// is checked: a key the command line replaces is neither expanded (its
+// ${VAR} need not be set: `store: ${SLUICE_STORE}` with --store) nor
+// validated as the file has it.
+func LoadGatewayOver(path string, o Override) (Gateway, error) {
+	b, err := readFile(path)
+	if err != nil {
+		return Gateway{}, err
+	}
+	return parseGateway(path, b, o)
+}
+
+func parseGateway(name string, text []byte, o Override) (Gateway, error) {
 	var g Gateway
 	// An empty file, or one of comments only (a template with every key
 	// commented out), is the defaults.
-	if err := decodeStrict(name, text, &g); err != nil && !errors.Is(err, errEmpty) {
+	if err := decodeStrict(name, text, &g, o.keys()...); err != nil && !errors.Is(err, errEmpty) {
 		return g, err
 	}
 	g.setDefaults()
+	o.Apply(&g)
 	if err := g.Validate(); err != nil {
 		return g, fmt.Errorf("%s: %w", name, err)
 	}
