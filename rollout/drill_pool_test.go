@@ -184,3 +184,72 @@ func TestController_DrillWaitsOutAStartElsewhere(t *testing.T) {
 		t.Fatalf("the start: %v", err)
 	}
 }
+
+// drillSender is a drill's Sender for model on ctl's routing: the
+// candidate serves while the model's policy is the drill's split, the
+// baseline otherwise. Each drill's first request waits at start until
+// every drill has sent one (or ctx ends), so that the drills hold their
+// locks at the same time.
+func drillSender(ctl *control.Service, start *sync.WaitGroup) rollout.Sender {
+	var once sync.Once
+	return func(ctx context.Context, model string) (string, error) {
+		once.Do(func() {
+			start.Done()
+			waited := make(chan struct{})
+			go func() { start.Wait(); close(waited) }()
+			select {
+			case <-waited:
+			case <-ctx.Done():
+			}
+		})
+		if m := ctl.Registry().Models[model]; m != nil && m.Policy.Kind == sluice.PolicySplit {
+			return model + ":v2", nil
+		}
+		return model + ":v1", nil
+	}
+}
+
+// TestController_DrillsShareASmallPool: a fire drill held its model's
+// fleet-wide lock on a pooled connection for the drill's whole length, and
+// its changes (the canary, the rollback, the audit) each needed another.
+// Drills of 4 models at once on a pool of 2 connections took 45 s to
+// 2 min 15 s, three of the four failing at "set canary" with "commit:
+// context deadline exceeded", while every other change through the
+// replica waited behind them. The lock now has a connection of its own,
+// outside the pool: the drills all run. Each drill's first synthetic
+// request waits until all hold their locks at once.
+func TestController_DrillsShareASmallPool(t *testing.T) {
+	const n = 4
+	var models []string
+	for i := range n {
+		models = append(models, fmt.Sprintf("m%d", i))
+	}
+	c, ctl, _ := pgController(t, pgtest.Schema(t), 2, models...)
+	// Generous: the drills take milliseconds here; a stalled one fails at it.
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	var start, wg sync.WaitGroup
+	start.Add(n)
+	errs := make([]error, n)
+	reps := make([]rollout.DrillReport, n)
+	for i, m := range models {
+		wg.Go(func() {
+			reps[i], errs[i] = c.Drill(ctx, "op", "drill", m, "v2", 5, drillSender(ctl, &start))
+		})
+	}
+	wg.Wait()
+	for i, m := range models {
+		if errs[i] != nil || !reps[i].OK {
+			t.Errorf("drill of %s, one of %d at once on a pool of 2 connections: %v, steps %+v", m, n, errs[i], reps[i].Steps)
+		}
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("the drills met the deadline: %v", ctx.Err())
+	}
+	reg := ctl.Registry()
+	for _, m := range models {
+		if p := reg.Models[m].Policy; p.Kind == sluice.PolicySplit {
+			t.Errorf("model %s kept the drill's canary %s", m, p)
+		}
+	}
+}
