@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -251,5 +252,56 @@ func TestController_DrillsShareASmallPool(t *testing.T) {
 		if p := reg.Models[m].Policy; p.Kind == sluice.PolicySplit {
 			t.Errorf("model %s kept the drill's canary %s", m, p)
 		}
+	}
+}
+
+// countCommits is a store that counts the commits of changes that need a
+// hold free (a rollout's start on a shared store).
+type countCommits struct {
+	*postgres.Store
+	n *atomic.Int32
+}
+
+func (s countCommits) Commit(ctx context.Context, c sluice.Change) (int64, error) {
+	if len(c.Unheld) > 0 {
+		s.n.Add(1)
+	}
+	return s.Store.Commit(ctx, c)
+}
+
+// TestController_StartRefusedForADrillOnce: a start refused because a
+// drill of its model is under way through another replica was tried
+// twice, a reload and a second transaction apart: Start tries again on a
+// conflict in case this replica's registry was behind, but the drill's
+// lock says nothing of the registry. It is now tried once.
+func TestController_StartRefusedForADrillOnce(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	_, _, other := pgController(t, dsn, 0, "chat") // the models, and another replica
+	ctx := t.Context()
+	st, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var commits atomic.Int32
+	ctl, err := control.New(ctx, countCommits{st, &commits}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := rollout.New(rollout.Options{Control: ctl, Windows: busyWindows{}, Warmer: readyWarmer{}, Hold: st.TryHold})
+	t.Cleanup(c.Wait)
+
+	release, held, err := other.TryHold(ctx, "drill:chat")
+	if err != nil || !held {
+		t.Fatalf("the other replica's drill lock: held %v, %v", held, err)
+	}
+	defer release()
+	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v2", Strategy: sluice.StrategyCanary, Warmup: sluice.WarmupSpec{Skip: true}}
+	_, err = c.Start(ctx, "op", "ship v2", spec)
+	if sluice.ErrorCode(err) != sluice.CodeConflict || !strings.Contains(sluice.ErrorMessage(err), "fire drill") {
+		t.Fatalf("start during a drill through another replica: %v, want a conflict naming the drill", err)
+	}
+	if n := commits.Load(); n != 1 {
+		t.Errorf("the refused start was tried in %d transactions, want 1", n)
 	}
 }
