@@ -338,18 +338,33 @@ func (c *Controller) Start(ctx context.Context, actor, reason string, spec sluic
 		return sluice.Rollout{}, err
 	}
 	id := fmt.Sprintf("%s-%s", spec.Model, c.opt.Now().UTC().Format("20060102-150405.000"))
-	r, err := c.start(ctx, actor, reason, id, spec)
-	if sluice.ErrorCode(err) == sluice.CodeConflict && c.opt.Control.Reload(ctx) == nil {
+	unheld := c.noDrillElsewhere(spec.Model)
+	r, err := c.start(ctx, actor, reason, id, spec, unheld)
+	if sluice.ErrorCode(err) == sluice.CodeConflict && !refusedFor(err, unheld) && c.opt.Control.Reload(ctx) == nil {
 		// This replica's registry may be behind the store (an abort through
 		// another replica, its notice not here yet): it would say to abort
-		// a rollout that has ended. Once more on the store's registry.
-		r, err = c.start(ctx, actor, reason, id, spec)
+		// a rollout that has ended. Once more on the store's registry. Not
+		// for a drill under way elsewhere: its lock says nothing of the
+		// registry, and a second try would meet it again.
+		r, err = c.start(ctx, actor, reason, id, spec, unheld)
 	}
 	return r, err
 }
 
-// start is Start's transaction.
-func (c *Controller) start(ctx context.Context, actor, reason, id string, spec sluice.RolloutSpec) (sluice.Rollout, error) {
+// refusedFor reports whether err is the refusal of one of the holds in
+// unheld: a hold another replica holds.
+func refusedFor(err error, unheld []sluice.Unheld) bool {
+	for _, h := range unheld {
+		if h.Refusal != nil && errors.Is(err, h.Refusal) {
+			return true
+		}
+	}
+	return false
+}
+
+// start is Start's transaction; it commits only while the holds unheld
+// names are free.
+func (c *Controller) start(ctx context.Context, actor, reason, id string, spec sluice.RolloutSpec, unheld []sluice.Unheld) (sluice.Rollout, error) {
 	return c.transition(ctx, spec.Model, actor, reason, "rollout.start", func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
 		if cur != nil && cur.Phase.Active() {
 			return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "model %s already has rollout %s in phase %s: abort it (sluice rollout abort %s) or wait for it to end", spec.Model, cur.ID, cur.Phase, spec.Model)
@@ -361,7 +376,7 @@ func (c *Controller) start(ctx context.Context, actor, reason, id string, spec s
 			return sluice.Rollout{}, nil, err
 		}
 		return Start(id, spec, c.opt.Control.Registry().Models[spec.Model], actor, reason, now)
-	}, c.noDrillElsewhere(spec.Model)...)
+	}, unheld...)
 }
 
 // StableOf returns the tag of model's stable version: the "stable" label,
