@@ -40,6 +40,14 @@ type Report struct {
 	// Summary says it in a sentence, naming too the significant changes
 	// that favour neither arm ("tool_call_rate lower").
 	Summary string `json:"summary"`
+	// StoppedEarly says the test was concluded by an operator before its
+	// planned sample (PlannedN requests per arm): its p-values are those
+	// of one look at a smaller sample than planned, and a look chosen
+	// because the results looked good or bad is more often wrong than
+	// alpha says. False for a report at the planned sample.
+	StoppedEarly bool `json:"stopped_early,omitempty"`
+	// PlannedN is the planned requests per arm of a test stopped early.
+	PlannedN int `json:"planned_n,omitempty"`
 }
 
 // ABMetric is one metric of an A/B report.
