@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,7 +29,9 @@ import (
 // answered "it has ended; start a new rollout". Now `sluice rollout
 // status` says the next step, and `sluice rollout conclude chat --pick
 // candidate --reason …` ships it in one step, in the audit log with the
-// report's winner; the SDK's next requests reach the candidate.
+// report's winner; the SDK's next requests reach the candidate. The
+// users' feedback (POST /v1/feedback) is its own quality row, apart from
+// the heuristic's.
 func TestABTestConcludeThroughCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs an A/B test on live traffic (skipped under -short)")
@@ -60,11 +64,26 @@ func TestABTestConcludeThroughCLI(t *testing.T) {
 	}
 
 	sdk := openai.NewClient(option.WithBaseURL(gw.URL()+"/v1/"), option.WithAPIKey("sk-test"), option.WithMaxRetries(0))
+	var feedbackN atomic.Int64
 	ask := func(user string) (string, error) {
+		var raw *http.Response
 		resp, err := sdk.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "chat", User: openai.String(user),
-			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("how do I reset my password?")}})
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("how do I reset my password?")}}, option.WithResponseInto(&raw))
 		if err != nil {
 			return "", err
+		}
+		// A third of the users say what they thought: of the baseline's
+		// answers, thumbs up; of the candidate's (which the heuristic
+		// scores higher: it never refuses), every other one thumbs down.
+		if n := feedbackN.Add(1); n%3 == 0 {
+			score := 1
+			if resp.Model == "ft-2" && n%2 == 0 {
+				score = 0
+			}
+			body := fmt.Sprintf(`{"request_id":%q,"score":%d}`, raw.Header.Get("X-Request-Id"), score)
+			if fr, err := http.Post(gw.URL()+"/v1/feedback", "application/json", strings.NewReader(body)); err == nil {
+				fr.Body.Close()
+			}
 		}
 		return resp.Model, nil
 	}
@@ -100,8 +119,13 @@ func TestABTestConcludeThroughCLI(t *testing.T) {
 	}
 
 	status := mustRun(t, append([]string{"rollout", "status", "chat"}, g...)...)
-	if !strings.Contains(status, "A/B report: CANDIDATE") || !strings.Contains(status, "sluice rollout conclude chat --pick candidate|baseline") {
-		t.Errorf("status after the A/B test completed does not show the report's winner and the next step:\n%s", status)
+	// The users' feedback has a row of its own: in one row with the
+	// heuristic's score of every answer it was outweighed, and the report
+	// said "the candidate wins on quality".
+	for _, want := range []string{"A/B report: MIXED", "quality (feedback)", "quality (heuristic)", "worse on quality (feedback)", "sluice rollout conclude chat --pick candidate|baseline"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("status after the A/B test completed does not say %q:\n%s", want, status)
+		}
 	}
 	t.Logf("sluice rollout status chat:\n%s", status)
 	_, errOut, code := run(t, append([]string{"rollout", "promote", "chat"}, g...)...)
@@ -114,7 +138,7 @@ func TestABTestConcludeThroughCLI(t *testing.T) {
 	}
 
 	out := mustRun(t, append([]string{"rollout", "conclude", "chat", "--pick", "candidate", "--reason", "refuses far less"}, g...)...)
-	if !strings.Contains(out, "promoted") || !strings.Contains(out, "winner candidate") {
+	if !strings.Contains(out, "promoted") || !strings.Contains(out, "winner mixed)") {
 		t.Errorf("conclude said:\n%s", out)
 	}
 	t.Logf("sluice rollout conclude chat --pick candidate:\n%s", out)

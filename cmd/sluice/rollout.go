@@ -455,6 +455,9 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 // (undecided: too little data to rule out a change that matters).
 func renderABReport(b *strings.Builder, rep *analysis.Report) {
 	fmt.Fprintf(b, "A/B report: %s (baseline n=%d, candidate n=%d) %s\n\n", strings.ToUpper(rep.Winner), rep.BaselineN, rep.CandidateN, rep.Summary)
+	if rep.StoppedEarly {
+		fmt.Fprintf(b, "  Stopped early, before its planned %d requests per arm: the p-values are of one look at a smaller sample, and a look taken because the results looked good or bad is wrong more often than alpha says.\n\n", rep.PlannedN)
+	}
 	tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "  METRIC\tCATEGORY\tBASELINE\tCANDIDATE\tDIFF\t%s%% INTERVAL\tMARGIN\tEQUIV\tP\tP (HOLM)\tWINNER\n", strconv.FormatFloat(100*(1-rep.Alpha), 'g', 4, 64))
 	row := func(m analysis.ABMetric) {
@@ -463,7 +466,7 @@ func renderABReport(b *strings.Builder, rep *analysis.Report) {
 		if m.Equivalence != "" {
 			margin = fmt.Sprintf("±%.4g", m.Margin)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%.4g\t%.4g\t%+.4g\t[%+.4g, %+.4g]\t%s\t%s\t%.3g\t%.3g\t%s\n", m.Metric, dash(m.Category), m.Baseline, m.Candidate, m.Diff, m.Lower, m.Upper, margin, dash(m.Equivalence), m.PValue, m.AdjustedP, m.Winner)
+		fmt.Fprintf(tw, "  %s\t%s\t%.4g\t%.4g\t%+.4g\t[%+.4g, %+.4g]\t%s\t%s\t%.3g\t%.3g\t%s\n", m.Name(), dash(m.Category), m.Baseline, m.Candidate, m.Diff, m.Lower, m.Upper, margin, dash(m.Equivalence), m.PValue, m.AdjustedP, m.Winner)
 	}
 	for _, m := range rep.Metrics {
 		row(m)
