@@ -86,7 +86,7 @@ func TestConcludeRollout(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(entries) != 1 || entries[0].Action != "rollout.conclude" || entries[0].Actor != "otto" || entries[0].Reason != "fewer refusals, same latency" || !strings.Contains(string(entries[0].After), "winner candidate") {
+		if len(entries) != 1 || entries[0].Action != "rollout.conclude" || entries[0].Actor != "otto" || entries[0].Reason != "fewer refusals, same latency" || !strings.Contains(string(entries[0].After), "winner candidate)") {
 			t.Errorf("audit: %+v", entries)
 		}
 		// An undo goes back, as after any promotion.
@@ -136,6 +136,46 @@ func TestConcludeRollout(t *testing.T) {
 		e := abEnv(t)
 		r := e.do(t, "POST", "/admin/v1/rollouts/ab/conclude", operatorSecret, []byte(`{"reason":"r"}`))
 		r.want(t, http.StatusUnprocessableEntity, "pick", "candidate", "baseline")
+	})
+	t.Run("StopEarlyKeepBaseline", func(t *testing.T) {
+		e := MustEnv(t)
+		e.MustRegister(t,
+			sluice.Version{Model: "ab", Version: "v1", Endpoints: []string{"http://127.0.0.1:9001"}, Stage: sluice.StageProduction},
+			sluice.Version{Model: "ab", Version: "v2", Endpoints: []string{"http://127.0.0.1:9002"}, Stage: sluice.StageStaging})
+		if _, err := e.Oper.SetPolicy(ctx, "ab", sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1"}, "setup"); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.Ctl.Do(ctx, "setup", "a running A/B test", func(ed *sluice.Edit) error {
+			spec := sluice.RolloutSpec{Model: "ab", Baseline: "v1", Candidate: "v2", Strategy: sluice.StrategyABTest, ABSamples: 5000}
+			r, _, err := rollout.Start("ab-1", spec, ed.Registry().Models["ab"], "setup", "setup", t0)
+			if err != nil {
+				return err
+			}
+			if r, _, err = rollout.Next(r, rollout.Event{Kind: rollout.EvWarmed}, t0); err != nil {
+				return err
+			}
+			if err := ed.SetPolicy("ab", sluice.Policy{Kind: sluice.PolicySplit, Split: []sluice.Weight{{Version: "v1", Percent: 50}, {Version: "v2", Percent: 50}}}); err != nil {
+				return err
+			}
+			return ed.PutRollout(r)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := e.Oper.ConcludeRollout(ctx, "ab", "baseline", "the budget ran out")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Phase != sluice.PhaseAborted || !strings.Contains(r.Decision, "stopped early") || e.Ctl.Registry().Models["ab"].Policy.String() != "specific v1" {
+			t.Errorf("phase %s decision %q policy %s", r.Phase, r.Decision, e.Ctl.Registry().Models["ab"].Policy)
+		}
+		st, err := e.Viewer.Rollout(ctx, "ab")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.ABReport == nil || !st.ABReport.StoppedEarly || st.ABReport.PlannedN != 5000 {
+			t.Errorf("ab_report of a test stopped early: %+v", st.ABReport)
+		}
 	})
 	t.Run("ErrViewer", func(t *testing.T) {
 		e := abEnv(t)

@@ -97,7 +97,7 @@ func reportNote(rep *analysis.Report) string {
 	if rep.StoppedEarly {
 		early = " so far"
 	}
-	return fmt.Sprintf("; the report%s: winner %s, %s", early, rep.Winner, rep.Summary)
+	return fmt.Sprintf("; the report%s (winner %s): %s", early, rep.Winner, rep.Summary)
 }
 
 // ABReportOf returns the report r's A/B test ended with (its latest

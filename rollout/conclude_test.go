@@ -38,7 +38,7 @@ func TestNext_Conclude(t *testing.T) {
 		if r.Phase != sluice.PhasePromoted || r.Percent != 100 || !hasAction(acts, ActPromote) || hasAction(acts, ActRestore) {
 			t.Fatalf("phase %s percent %v actions %v", r.Phase, r.Percent, acts)
 		}
-		for _, want := range []string{"alice", "candidate", "fewer refusals", "winner candidate", "refusal_rate"} {
+		for _, want := range []string{"alice", "candidate", "fewer refusals", "winner candidate)", "refusal_rate"} {
 			if !strings.Contains(r.Decision, want) {
 				t.Errorf("decision %q does not name %q", r.Decision, want)
 			}
