@@ -482,6 +482,13 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 		if err != nil {
 			return err
 		}
+		if cur != nil && cur.Phase == sluice.PhaseCompleted && slices.ContainsFunc(acts, func(a Action) bool { return a.Kind == ActPromote }) {
+			// An A/B test concluded for its candidate after it ended: the
+			// routing it left must still be the one its report compared.
+			if err := shippable(reg, *cur); err != nil {
+				return err
+			}
+		}
 		if slices.ContainsFunc(acts, func(a Action) bool { return a.Kind == ActPromote }) {
 			// Recorded for an undo, which puts the candidate back in the
 			// stage the promotion moves it from.
@@ -663,41 +670,7 @@ func restore(e *sluice.Edit, r sluice.Rollout) error {
 		return v != nil && v.Stage.Servable()
 	}
 	m := cur.Clone()
-	m.Policy = r.PreviousPolicy
-	m.Policy.Split = slices.Clone(r.PreviousPolicy.Split)
-	if m.Policy.Kind == sluice.PolicySpecific && !servable(m.Policy.Version) {
-		m.Policy.Version = s.Baseline
-	}
-	if m.Policy.Salt == "" {
-		// As SetPolicy: a policy without a salt keeps the model's. A
-		// rollout records the model's salt with its policy, and the
-		// rollout itself never changes it, so an empty one is either the
-		// salt as it was (and still is) or not recorded at all: a release
-		// before the salt was kept under every policy kind stored none
-		// under a policy other than a split. Clearing it would reshuffle
-		// the users of the model's next split.
-		m.Policy.Salt = cur.Policy.Salt
-	}
-	if m.Policy.Kind == sluice.PolicySplit {
-		var moved float64
-		split := m.Policy.Split[:0]
-		for _, w := range m.Policy.Split {
-			if w.Version == s.Candidate || !servable(w.Version) {
-				moved += w.Percent
-				continue
-			}
-			split = append(split, w)
-		}
-		if moved > 0 {
-			i := slices.IndexFunc(split, func(w sluice.Weight) bool { return w.Version == s.Baseline })
-			if i < 0 {
-				split = append(split, sluice.Weight{Version: s.Baseline})
-				i = len(split) - 1
-			}
-			split[i].Percent += moved
-		}
-		m.Policy.Split = split
-	}
+	m.Policy = restoredPolicy(e.Registry(), r, cur)
 	own := []string{"preview"}
 	if undo {
 		own = append(own, "stable")
@@ -719,6 +692,55 @@ func restore(e *sluice.Edit, r sluice.Rollout) error {
 		return e.SetPolicy(s.Model, sluice.Policy{Kind: sluice.PolicySpecific, Version: s.Baseline})
 	}
 	return nil
+}
+
+// restoredPolicy is the policy restore puts back on cur (r's model in reg):
+// r's PreviousPolicy, with the model's salt when it recorded none, a
+// version no longer servable pinned or split to the baseline instead, and
+// the candidate's share of a split moved to the baseline. (restore then
+// pins the baseline if that policy would still pick the candidate.)
+func restoredPolicy(reg *sluice.Registry, r sluice.Rollout, cur *sluice.Model) sluice.Policy {
+	s := r.Spec
+	servable := func(tag string) bool {
+		v := reg.Version(s.Model, tag)
+		return v != nil && v.Stage.Servable()
+	}
+	p := r.PreviousPolicy
+	p.Split = slices.Clone(r.PreviousPolicy.Split)
+	if p.Kind == sluice.PolicySpecific && !servable(p.Version) {
+		p.Version = s.Baseline
+	}
+	if p.Salt == "" {
+		// As SetPolicy: a policy without a salt keeps the model's. A
+		// rollout records the model's salt with its policy, and the
+		// rollout itself never changes it, so an empty one is either the
+		// salt as it was (and still is) or not recorded at all: a release
+		// before the salt was kept under every policy kind stored none
+		// under a policy other than a split. Clearing it would reshuffle
+		// the users of the model's next split.
+		p.Salt = cur.Policy.Salt
+	}
+	if p.Kind == sluice.PolicySplit {
+		var moved float64
+		split := p.Split[:0]
+		for _, w := range p.Split {
+			if w.Version == s.Candidate || !servable(w.Version) {
+				moved += w.Percent
+				continue
+			}
+			split = append(split, w)
+		}
+		if moved > 0 {
+			i := slices.IndexFunc(split, func(w sluice.Weight) bool { return w.Version == s.Baseline })
+			if i < 0 {
+				split = append(split, sluice.Weight{Version: s.Baseline})
+				i = len(split) - 1
+			}
+			split[i].Percent += moved
+		}
+		p.Split = split
+	}
+	return p
 }
 
 // promoteStage walks a version forward to production through the lifecycle.
