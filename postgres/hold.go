@@ -2,8 +2,11 @@ package postgres
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TryHold takes the session advisory lock called name (within this store's
@@ -30,7 +33,7 @@ func (s *Store) TryHold(ctx context.Context, name string) (release func(), held 
 		ctx, cancel = context.WithTimeout(ctx, DefaultCallTimeout)
 		defer cancel()
 	}
-	conn, err := s.connect(ctx)
+	conn, err := s.connectHold(ctx)
 	if err != nil {
 		return nil, false, s.mapErr(ctx, op, err)
 	}
@@ -66,3 +69,32 @@ func (s *Store) TryHold(ctx context.Context, name string) (release func(), held 
 // holdKey is the advisory lock key, hashed by the server, of the hold
 // called name in this store's schema.
 func (s *Store) holdKey(name string) string { return "sluice:" + name + ":" + s.schema }
+
+// holdSession is the settings of a hold's session, sent as it starts. A
+// hold's connection is idle while the drill runs, so should this process's
+// host be lost (power, a partition), nothing would end the session, and
+// the server would keep it, and the lock, until its TCP keepalive gave up:
+// hours by default, in which the model could be neither drilled nor rolled
+// out. With these the server probes an idle session after 5 s and ends it
+// after three unanswered probes 2 s apart, or once data it sent has gone
+// unacknowledged for 10 s; a live session answers the probes and is kept,
+// however long the drill. (The leader's session, which pings, also sets
+// idle_session_timeout; a hold cannot, having nothing to send.) On a Unix
+// socket the server ignores them.
+var holdSession = map[string]string{
+	"tcp_keepalives_idle":     "5",
+	"tcp_keepalives_interval": "2",
+	"tcp_keepalives_count":    "3",
+	"tcp_user_timeout":        "10000",
+}
+
+// connectHold opens a hold's connection, outside the pool, with the
+// session settings of holdSession.
+func (s *Store) connectHold(ctx context.Context) (*pgx.Conn, error) {
+	cfg := s.cfg.ConnConfig.Copy()
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	maps.Copy(cfg.RuntimeParams, holdSession)
+	return pgx.ConnectConfig(ctx, cfg)
+}
