@@ -26,6 +26,12 @@ type MetricVerdict struct {
 	Metric string `json:"metric"`
 	// Category is the request category, "" for all traffic.
 	Category string `json:"category,omitempty"`
+	// Source, on a quality row, names the one source of scores it
+	// compares (feedback, heuristic, judge, other); "" is every score
+	// together. A row with a Source is a guard: it fails a candidate
+	// significantly worse on it, and a lack of data there never holds
+	// back a pass (feedback comes for few answers).
+	Source string `json:"source,omitempty"`
 	// Outcome is this metric's result.
 	Outcome Outcome `json:"outcome"`
 	// Baseline and Candidate are the metric's values (rates as fractions,
@@ -49,6 +55,15 @@ type MetricVerdict struct {
 	CandidateN int `json:"candidate_n"`
 	// Detail says in words what was found.
 	Detail string `json:"detail,omitempty"`
+}
+
+// Name is the row's metric as people read it: the metric, and the source of
+// a quality row's scores ("quality (feedback)").
+func (mv MetricVerdict) Name() string {
+	if mv.Source != "" {
+		return mv.Metric + " (" + mv.Source + ")"
+	}
+	return mv.Metric
 }
 
 // Verdict is one analysis of a candidate against its baseline.

@@ -78,7 +78,7 @@ func analyze(spec sluice.AnalysisSpec, in Input, now time.Time, withRows bool) s
 		default:
 			r.mv.Outcome = sluice.OutcomeInconclusive
 		}
-		if i < overall {
+		if i < overall && !r.guard {
 			if r.mv.Outcome == sluice.OutcomePass {
 				passed++
 			} else {
@@ -206,7 +206,7 @@ func needSamples(rows []row, n int) int {
 	need := n
 	for i := range rows {
 		r := &rows[i]
-		if r.within {
+		if r.within || r.guard {
 			continue
 		}
 		var width, room float64

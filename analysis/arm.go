@@ -40,7 +40,9 @@ type Arm struct {
 	// QualityBySource holds the same scores split by their source
 	// (feedback, heuristic, judge, other: observe.Sample.QualityBySource).
 	// The A/B report compares each source on its own row (ABMetric.Source);
-	// nil compares Quality as one row. Analyze reads Quality alone.
+	// nil compares Quality as one row. Analyze compares Quality, and, when
+	// the arms have scores from two sources or more, each source on its
+	// own as a guard (sluice.MetricVerdict.Source).
 	QualityBySource map[string][]float64
 	// Sorted promises that Latency and TTFT are in ascending order with no
 	// NaNs, as the simulator keeps them; Analyze then reads their order
@@ -177,6 +179,8 @@ type arm struct {
 	toolAnswers, toolCalls     int
 	latency, ttft              []float64 // ascending, no NaNs
 	tokens, chars, quality     stats.Summary
+	// qualityBySource holds the moments of each source's scores.
+	qualityBySource map[string]stats.Summary
 }
 
 func prepare(a Arm) arm {
@@ -189,6 +193,15 @@ func prepare(a Arm) arm {
 		p.tokens, p.chars, p.quality = r.tokens.summary(a.OutputTokens), r.chars.summary(a.ResponseChars), r.quality.summary(a.Quality)
 	} else {
 		p.tokens, p.chars, p.quality = moments(a.OutputTokens), moments(a.ResponseChars), moments(a.Quality)
+	}
+	for src, q := range a.QualityBySource {
+		if len(q) == 0 {
+			continue
+		}
+		if p.qualityBySource == nil {
+			p.qualityBySource = make(map[string]stats.Summary, len(a.QualityBySource))
+		}
+		p.qualityBySource[src] = moments(q)
 	}
 	if a.Sorted {
 		p.latency, p.ttft = a.Latency, a.TTFT

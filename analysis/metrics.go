@@ -1,7 +1,9 @@
 package analysis
 
 import (
+	"maps"
 	"math"
+	"slices"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/stats"
@@ -146,6 +148,9 @@ type row struct {
 	// only then, through failBounds.
 	failLo, failHi float64
 	failBounds     func() (lo, hi float64)
+	// guard marks a row that can fail the candidate but never holds back
+	// a pass (a quality source's: qualitySources).
+	guard bool
 	// relThreshold is the relative threshold of a rate (for the text) and
 	// floorRules is true when the absolute floor, not the relative
 	// threshold, set the rate's threshold.
@@ -388,6 +393,34 @@ func (t *tester) quality(def *metricDef, category string, b, c stats.Summary) ro
 	return r
 }
 
+// qualitySources compares each source of quality scores on its own, when
+// the arms have scores from two sources or more (with one, its row would
+// repeat the combined one). The heuristic scores every answer, users'
+// feedback and the judge a few, so in the combined mean the heuristic
+// decides: a candidate whose users thumbed down half its answers, against
+// a fifth of the baseline's, passed on quality. Each source's row is a
+// guard: it fails a candidate significantly worse on it (its p-value
+// enters the Holm family), and it never holds back a pass, as a sparse
+// source can take thousands of scores to show within the threshold; the
+// combined row is the one a pass needs, as before.
+func (t *tester) qualitySources(category string, b, c *arm) []row {
+	if len(b.qualityBySource) < 2 && len(c.qualityBySource) < 2 {
+		return nil
+	}
+	var rows []row
+	for _, src := range slices.Sorted(maps.Keys(b.qualityBySource)) {
+		qb, qc := b.qualityBySource[src], c.qualityBySource[src]
+		if qc.N == 0 {
+			continue
+		}
+		r := t.quality(&mQuality, category, qb, qc)
+		r.mv.Source = src
+		r.guard = true
+		rows = append(rows, r)
+	}
+	return rows
+}
+
 // compare runs every metric the data allow on one slice of traffic.
 func (t *tester) compare(category string, b, c *arm) []row {
 	rows := make([]row, 0, 12)
@@ -423,6 +456,7 @@ func (t *tester) compare(category string, b, c *arm) []row {
 	)
 	if b.quality.N > 0 && c.quality.N > 0 {
 		rows = append(rows, t.quality(&mQuality, category, b.quality, c.quality))
+		rows = append(rows, t.qualitySources(category, b, c)...)
 	}
 	if b.cacheReported > 0 && c.cacheReported > 0 {
 		rows = append(rows, t.rate(&mCacheMiss, category,

@@ -8,10 +8,14 @@ import (
 // where names a comparison: "refusal rate" or "refusal rate in category
 // payments".
 func where(r *row) string {
-	if r.mv.Category == "" {
-		return r.def.words
+	w := r.def.words
+	if r.mv.Source != "" {
+		w += " (" + r.mv.Source + ")"
 	}
-	return r.def.words + " in category " + r.mv.Category
+	if r.mv.Category == "" {
+		return w
+	}
+	return w + " in category " + r.mv.Category
 }
 
 // describe says what a comparison found, as a failing verdict's reason

@@ -436,7 +436,7 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 				fmt.Fprintf(tw, "  %s\t-\t-\t%s\t-\t%.4g\t-\t%s\n", m.Metric, gateValue(m), m.Threshold, strings.ToUpper(string(m.Outcome)))
 				continue
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%.4g\t%.4g\t%s\t%s\t%.3g\t%s\n", m.Metric, dash(m.Category), m.Baseline, m.Candidate, effect(m.Effect, m.Unit), threshold(m), m.PValue, strings.ToUpper(string(m.Outcome)))
+			fmt.Fprintf(tw, "  %s\t%s\t%.4g\t%.4g\t%s\t%s\t%.3g\t%s\n", m.Name(), dash(m.Category), m.Baseline, m.Candidate, effect(m.Effect, m.Unit), threshold(m), m.PValue, strings.ToUpper(string(m.Outcome)))
 		}
 		tw.Flush()
 	}

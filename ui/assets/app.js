@@ -225,7 +225,7 @@
       const gate = m.metric.startsWith("prom:");
       const gateVal = /^query failed/.test(m.detail || "") ? "error" : /^no data/.test(m.detail || "") ? "no data" : num(m.candidate, 4);
       tb.append(h("tr", { title: gate ? m.detail || "" : "" },
-        h("td", {}, m.metric), h("td", {}, m.category || "all"),
+        h("td", {}, m.source ? m.metric + " (" + m.source + ")" : m.metric), h("td", {}, m.category || "all"),
         h("td", { class: "n" }, gate ? "–" : fmtV(m, m.baseline)), h("td", { class: "n" }, gate ? gateVal : fmtV(m, m.candidate)),
         h("td", { class: "n" + (m.outcome === "fail" ? " delta-bad" : "") }, gate ? "–" : fmtE(m, m.effect)),
         h("td", { class: "n" }, gate ? num(m.threshold, 4) : fmtT(m)),

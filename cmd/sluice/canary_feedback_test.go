@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/openai/openai-go"
+	"github.com/openai/openai-go/option"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/fakellm"
+	"github.com/sluicehq/sluice/server"
+)
+
+// TestCanary_UsersFeedbackRollsBack: a canary whose answers look as good to
+// the heuristic as the baseline's, but whose users thumb down two answers
+// in three (against one in five of the baseline's), on a real gateway:
+// the OpenAI SDK's requests, feedback through POST /v1/feedback on one
+// answer in ten. The canary analysis compared one quality row of every
+// score, where the heuristic's score of every answer outweighed the
+// feedback: the candidate took 21,191 requests, the drop of the combined
+// mean creeping up to its threshold (0.92 against 0.98), before it was
+// rolled back. It is rolled back now on the feedback's own row, after
+// about 1,800 (0.33 against 0.80).
+func TestCanary_UsersFeedbackRollsBack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a canary on live traffic (skipped under -short)")
+	}
+	base := reviewBackend(t, fakellm.Behavior{})
+	cand := reviewBackend(t, fakellm.Behavior{})
+	cfg := config.Default()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Store = filepath.Join(t.TempDir(), "sluice.db")
+	cfg.Rollouts.Tick = 50 * time.Millisecond
+	gw, err := server.New(context.Background(), server.Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gw.Shutdown(context.Background()) })
+	token, err := gw.EnsureBootstrapToken(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyReviewModels(t, gw.AdminURL(), token, base.URL(), cand.URL())
+	ctx := context.Background()
+	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v1.2.0", Strategy: sluice.StrategyCanary, CanaryPercent: 50,
+		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(100 * time.Millisecond)}, Warmup: sluice.WarmupSpec{Skip: true}}
+	if _, err := api.NewClient(gw.AdminURL(), token).StartRollout(ctx, spec, "a fine-tune users like less"); err != nil {
+		t.Fatal(err)
+	}
+
+	sdk := openai.NewClient(option.WithBaseURL(gw.URL()+"/v1/"), option.WithAPIKey("sk-test"), option.WithMaxRetries(0))
+	var n, baseFB, candFB atomic.Int64
+	ask := func(user string) {
+		var raw *http.Response
+		resp, err := sdk.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "chat", User: openai.String(user),
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("how do I reset my password?")}}, option.WithResponseInto(&raw))
+		if err != nil || n.Add(1)%10 != 0 {
+			return
+		}
+		score := 1
+		if resp.Model == "ft-2" {
+			if candFB.Add(1)%3 != 0 {
+				score = 0
+			}
+		} else if baseFB.Add(1)%5 == 0 {
+			score = 0
+		}
+		body := fmt.Sprintf(`{"request_id":%q,"score":%d}`, raw.Header.Get("X-Request-Id"), score)
+		if fr, err := http.Post(gw.URL()+"/v1/feedback", "application/json", strings.NewReader(body)); err == nil {
+			fr.Body.Close()
+		}
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ask(fmt.Sprintf("user-%d-%d", w, i))
+			}
+		}()
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for gw.Control.Registry().Rollouts["chat"].Phase.Active() && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	r := gw.Control.Registry().Rollouts["chat"]
+	if r.Phase != sluice.PhaseRolledBack || !strings.Contains(r.Decision, "quality (feedback)") {
+		t.Fatalf("after %d requests (%d and %d feedback scores to the baseline and the candidate): phase %s, decision %q; want rolled back on quality (feedback)",
+			n.Load(), baseFB.Load(), candFB.Load(), r.Phase, r.Decision)
+	}
+	t.Logf("rolled back after %d requests: %s", n.Load(), r.Decision)
+}
