@@ -40,6 +40,14 @@ type Report struct {
 	// Summary says it in a sentence, naming too the significant changes
 	// that favour neither arm ("tool_call_rate lower").
 	Summary string `json:"summary"`
+	// StoppedEarly says the test was concluded by an operator before its
+	// planned sample (PlannedN requests per arm): its p-values are those
+	// of one look at a smaller sample than planned, and a look chosen
+	// because the results looked good or bad is more often wrong than
+	// alpha says. False for a report at the planned sample.
+	StoppedEarly bool `json:"stopped_early,omitempty"`
+	// PlannedN is the planned requests per arm of a test stopped early.
+	PlannedN int `json:"planned_n,omitempty"`
 }
 
 // ABMetric is one metric of an A/B report.
@@ -50,6 +58,14 @@ type ABMetric struct {
 	// Category is the request category of a row of Report.Categories; ""
 	// for all traffic.
 	Category string `json:"category,omitempty"`
+	// Source, on a quality row, names where its scores came from
+	// (feedback, heuristic, judge, other): each source with scores in both
+	// arms has a row of its own. The proxy's heuristic scores every
+	// answer and users' feedback a few, so in one row of all scores the
+	// heuristic's outnumbered the users' and decided alone, on a different
+	// question. Empty on the other metrics, and on the one quality row of
+	// an arm whose scores do not say their source (Arm.QualityBySource nil).
+	Source string `json:"source,omitempty"`
 	// Baseline and Candidate are the arms' means (rates for rates).
 	Baseline  float64 `json:"baseline"`
 	Candidate float64 `json:"candidate"`
@@ -184,12 +200,12 @@ func equivalenceSummary(rep Report) string {
 			// the tool-call rate) is significant; the others beyond the
 			// margin without a winner are not, after the correction.
 			if m.Winner != "no difference" {
-				shifted = append(shifted, m.Metric)
+				shifted = append(shifted, m.Name())
 			} else {
-				beyond = append(beyond, m.Metric)
+				beyond = append(beyond, m.Name())
 			}
 		default:
-			undecided = append(undecided, m.Metric)
+			undecided = append(undecided, m.Name())
 		}
 	}
 	if len(undecided) == 0 && len(beyond) == 0 && len(shifted) == 0 {
@@ -295,20 +311,48 @@ func abMetrics(b, c Arm, category string, minN int, alpha float64, th sluice.Thr
 		{"ttft_mean", &mTTFT, b.TTFT, c.TTFT},
 		{"output_tokens", &mTokens, b.OutputTokens, c.OutputTokens},
 		{"response_chars", &mChars, b.ResponseChars, c.ResponseChars},
-		{"quality", &mQuality, b.Quality, c.Quality},
 	} {
-		// Welch's test needs two values in each arm; NaNs (scores that
-		// could not be read) do not count.
-		if n := max(2, minN); stats.Summarize(m.b).N < n || stats.Summarize(m.c).N < n {
-			continue
+		if row, ok := abMeanRow(m.name, m.def, m.b, m.c, minN, alpha, th); ok {
+			ms = append(ms, row)
 		}
-		rel, abs := limits(th, m.def)
-		ms = append(ms, abMean(m.name, m.b, m.c, alpha, rel, abs))
+	}
+	if b.QualityBySource == nil || c.QualityBySource == nil {
+		if row, ok := abMeanRow("quality", &mQuality, b.Quality, c.Quality, minN, alpha, th); ok {
+			ms = append(ms, row)
+		}
+	} else {
+		for _, src := range slices.Sorted(maps.Keys(b.QualityBySource)) {
+			if row, ok := abMeanRow("quality", &mQuality, b.QualityBySource[src], c.QualityBySource[src], minN, alpha, th); ok {
+				row.Source = src
+				ms = append(ms, row)
+			}
+		}
 	}
 	for i := range ms {
 		ms[i].Category = category
 	}
 	return ms
+}
+
+// abMeanRow compares the means of b and c on metric name (its margin the
+// threshold of def), when both have at least minN values, and two at
+// least: Welch's test needs two values in each arm; NaNs (scores that
+// could not be read) do not count.
+func abMeanRow(name string, def *metricDef, b, c []float64, minN int, alpha float64, th sluice.Thresholds) (ABMetric, bool) {
+	if n := max(2, minN); stats.Summarize(b).N < n || stats.Summarize(c).N < n {
+		return ABMetric{}, false
+	}
+	rel, abs := limits(th, def)
+	return abMean(name, b, c, alpha, rel, abs), true
+}
+
+// Name is the row's metric as the summary and the CLI name it: the
+// metric, and the source of a quality row ("quality (feedback)").
+func (m ABMetric) Name() string {
+	if m.Source != "" {
+		return m.Metric + " (" + m.Source + ")"
+	}
+	return m.Metric
 }
 
 // abAdjust sets the AdjustedP of the overall rows and the category rows,
@@ -356,7 +400,7 @@ func judgeAB(ms []ABMetric, alpha float64) (cand, base, shifts []string) {
 		if p > alpha || m.Diff == 0 {
 			continue
 		}
-		name := m.Metric
+		name := m.Name()
 		if m.Category != "" {
 			name += " in category " + m.Category
 		}

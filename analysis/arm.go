@@ -37,6 +37,11 @@ type Arm struct {
 	// one (user feedback, a judge); empty leaves quality out of the
 	// analysis.
 	Quality []float64
+	// QualityBySource holds the same scores split by their source
+	// (feedback, heuristic, judge, other: observe.Sample.QualityBySource).
+	// The A/B report compares each source on its own row (ABMetric.Source);
+	// nil compares Quality as one row. Analyze reads Quality alone.
+	QualityBySource map[string][]float64
 	// Sorted promises that Latency and TTFT are in ascending order with no
 	// NaNs, as the simulator keeps them; Analyze then reads their order
 	// statistics in place instead of sorting copies. FromSample leaves it
@@ -80,7 +85,8 @@ func FromSample(s observe.Sample) Arm {
 		// Every quality signal the gateway has: the heuristic score of
 		// each answer by default, users' feedback and judge grades when
 		// they arrive.
-		Quality: s.Quality,
+		Quality:         s.Quality,
+		QualityBySource: s.QualityBySource,
 	}
 }
 

@@ -426,6 +426,14 @@ func (c *Client) ShadowPairs(ctx context.Context, model string, q sluice.ShadowP
 	return out, err
 }
 
+// ConcludeRollout ends model's A/B test on the arm pick names
+// ("candidate" or "baseline"), with reason.
+func (c *Client) ConcludeRollout(ctx context.Context, model, pick, reason string) (sluice.Rollout, error) {
+	var out sluice.Rollout
+	_, err := c.do(ctx, "POST", "/admin/v1/rollouts/"+esc(model)+"/conclude", nil, ConcludeRequest{Pick: pick, Reason: reason}, &out)
+	return out, err
+}
+
 // Plan returns the update planner's recommendation for moving model to
 // version to (from its stable version when from is empty).
 func (c *Client) Plan(ctx context.Context, model, to, from string) (rollout.Plan, error) {

@@ -21,6 +21,9 @@ type Rollouts interface {
 	// Check says whether Start could start spec on reg, without starting.
 	Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason string) (sluice.RolloutSpec, error)
 	Act(ctx context.Context, actor, model string, kind rollout.EventKind, message string) (sluice.Rollout, error)
+	// Conclude ends model's A/B test on the arm pick names ("candidate" or
+	// "baseline"), recording why (rollout.Controller.Conclude).
+	Conclude(ctx context.Context, actor, model, pick, reason string) (sluice.Rollout, error)
 	// StageSamples is the candidate's sample in the rollout's current stage.
 	StageSamples(r *sluice.Rollout) int
 	// Drill runs a fire drill of the rollback.
@@ -85,18 +88,7 @@ type RolloutStatus struct {
 
 // ABReportOf returns the report r's A/B test ended with, or nil when it
 // has none (another strategy, or not ended yet).
-func ABReportOf(r sluice.Rollout) *analysis.Report {
-	for i := len(r.Events) - 1; i >= 0; i-- {
-		if e := r.Events[i]; e.Kind == "ab_report" && len(e.Data) > 0 {
-			var rep analysis.Report
-			if json.Unmarshal(e.Data, &rep) != nil {
-				return nil
-			}
-			return &rep
-		}
-	}
-	return nil
-}
+func ABReportOf(r sluice.Rollout) *analysis.Report { return rollout.ABReportOf(r) }
 
 var rolloutActions = map[string]rollout.EventKind{
 	"promote": rollout.EvPromote, "pause": rollout.EvPause, "resume": rollout.EvResume,
@@ -180,9 +172,12 @@ func (s *Server) actRollout(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	name := r.PathValue("action")
+	if name == "conclude" {
+		return s.concludeRollout(w, r, model)
+	}
 	kind, ok := rolloutActions[name]
 	if !ok {
-		return sluice.Errorf(sluice.CodeNotFound, "unknown rollout action %q: use promote, pause, resume, abort or undo", name)
+		return sluice.Errorf(sluice.CodeNotFound, "unknown rollout action %q: use promote, pause, resume, abort, undo, or conclude (an A/B test)", name)
 	}
 	var req ReasonRequest
 	if err := readJSON(w, r, &req); err != nil {
@@ -194,6 +189,39 @@ func (s *Server) actRollout(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	ro, err := s.rollouts.Act(r.Context(), actor(r), model, kind, req.Reason)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ro)
+	return nil
+}
+
+// ConcludeRequest is the body of POST /admin/v1/rollouts/{model}/conclude.
+type ConcludeRequest struct {
+	// Pick is the arm the A/B test ends on: "candidate" ships it (as a
+	// promotion), "baseline" keeps the routing from before the test.
+	Pick string `json:"pick"`
+	// Reason goes into the audit log and the rollout's decision; required.
+	Reason string `json:"reason"`
+}
+
+// concludeRollout serves POST /admin/v1/rollouts/{model}/conclude, one of
+// actRollout's actions with a body of its own.
+func (s *Server) concludeRollout(w http.ResponseWriter, r *http.Request, model string) error {
+	var req ConcludeRequest
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Pick == "" {
+		return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"pick"}, Message: `say which arm the A/B test ends on: {"pick": "candidate", "reason": "why"} ships the candidate, {"pick": "baseline", "reason": "why"} keeps the baseline (the CLI's --pick)`}
+	}
+	if err := checkReason(req.Reason); err != nil {
+		return err
+	}
+	if s.ctl.Registry().Models[model] == nil {
+		return errNoModel(model)
+	}
+	ro, err := s.rollouts.Conclude(r.Context(), actor(r), model, req.Pick, req.Reason)
 	if err != nil {
 		return err
 	}

@@ -205,6 +205,12 @@ func (s *Server) buildMux() http.Handler {
 // serve adapts a handlerFunc, writing its error.
 func (s *Server) serve(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Backends' credentials are shown only to the role that sets them:
+		// redacted from every answer to the others (versions, routes, the
+		// request log, audit entries, messages).
+		if t, ok := ActorFrom(r.Context()); !ok || !SeesSecrets(t.Role) {
+			w = RedactingWriter(w)
+		}
 		if err := h(s, w, r); err != nil {
 			if sluice.ErrorCode(err) == sluice.CodeInternal || sluice.ErrorCode(err) == sluice.CodeUnavailable {
 				s.log.Error("admin api", "method", r.Method, "path", r.URL.Path, "err", err)

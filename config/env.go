@@ -36,7 +36,11 @@ var flowWordRE = regexp.MustCompile(`^[A-Za-z0-9_.+-]+$`)
 // value is quoted unless it is a plain word or number, as YAML's flow
 // punctuation (", [ ] { }") would end it. A text that is not YAML even
 // masked is expanded as text.
-func expandEnvYAML(text []byte) ([]byte, error) {
+//
+// The values at the dotted key paths in skip ("store", "log.format") are
+// left as written, references and all: the command line replaces them
+// (Override), so a variable there need not be set.
+func expandEnvYAML(text []byte, skip ...string) ([]byte, error) {
 	if !envRE.Match(text) {
 		return text, nil
 	}
@@ -99,11 +103,21 @@ func expandEnvYAML(text []byte) ([]byte, error) {
 		}
 		return out
 	}
-	var walk func(n *yaml.Node, flow bool)
-	walk = func(n *yaml.Node, flow bool) {
+	var walk func(n *yaml.Node, flow bool, path string)
+	walk = func(n *yaml.Node, flow bool, path string) {
+		if path != "" && slices.Contains(skip, path) {
+			return
+		}
 		inFlow := flow || (n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode) && n.Style&yaml.FlowStyle != 0
-		for _, c := range n.Content {
-			walk(c, inFlow)
+		for i, c := range n.Content {
+			child := path + "[]" // a sequence's items, a document's root: no skip names them
+			switch {
+			case n.Kind == yaml.DocumentNode:
+				child = ""
+			case n.Kind == yaml.MappingNode && i%2 == 1:
+				child = strings.TrimPrefix(path+"."+n.Content[i-1].Value, ".")
+			}
+			walk(c, inFlow, child)
 		}
 		if n.Kind != yaml.ScalarNode || !maskRE.MatchString(n.Value) {
 			return
@@ -140,7 +154,7 @@ func expandEnvYAML(text []byte) ([]byte, error) {
 			edits = append(edits, edit{from, to, v})
 		}
 	}
-	walk(&doc, false)
+	walk(&doc, false, "")
 	if len(missing) > 0 {
 		return nil, missingEnv(missing)
 	}

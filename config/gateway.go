@@ -83,6 +83,18 @@ type Gateway struct {
 	Responses Responses `yaml:"responses"`
 	// Log configures the gateway's own log on standard error.
 	Log Log `yaml:"log"`
+	// UI configures the dashboard.
+	UI UI `yaml:"ui"`
+}
+
+// UI configures the dashboard (/ui).
+type UI struct {
+	// SecureCookie says when the session cookie is marked Secure, which
+	// browsers send over HTTPS only: "auto" (default) when the gateway
+	// itself serves the dashboard over TLS; "always", for a gateway behind
+	// a load balancer or proxy that ends TLS; "never". X-Forwarded-Proto is
+	// never read: any client can send it.
+	SecureCookie string `yaml:"secure_cookie"`
 }
 
 // Judge configures the optional LLM-as-judge.
@@ -197,6 +209,9 @@ func (g *Gateway) setDefaults() {
 	if g.MaxBodyBytes == 0 {
 		g.MaxBodyBytes = 8 << 20
 	}
+	if g.UI.SecureCookie == "" {
+		g.UI.SecureCookie = "auto"
+	}
 	if g.HTTPServer == "" {
 		g.HTTPServer = "fasthttp"
 	}
@@ -258,13 +273,66 @@ func LoadGateway(path string) (Gateway, error) {
 
 // ParseGateway parses gateway configuration YAML; name labels errors.
 func ParseGateway(name string, text []byte) (Gateway, error) {
+	return parseGateway(name, text, Override{})
+}
+
+// Override is what `sluice serve`'s flags set over the configuration
+// file: each field that is not empty replaces its key.
+type Override struct {
+	Listen    string // listen
+	Store     string // store
+	LogFormat string // log.format
+	LogLevel  string // log.level
+}
+
+// Apply sets o's keys in g.
+func (o Override) Apply(g *Gateway) {
+	if o.Listen != "" {
+		g.Listen = o.Listen
+	}
+	if o.Store != "" {
+		g.Store = o.Store
+	}
+	if o.LogFormat != "" {
+		g.Log.Format = strings.ToLower(o.LogFormat)
+	}
+	if o.LogLevel != "" {
+		g.Log.Level = strings.ToLower(o.LogLevel)
+	}
+}
+
+// keys returns the key paths o replaces.
+func (o Override) keys() []string {
+	var keys []string
+	for _, k := range []struct{ path, v string }{{"listen", o.Listen}, {"store", o.Store}, {"log.format", o.LogFormat}, {"log.level", o.LogLevel}} {
+		if k.v != "" {
+			keys = append(keys, k.path)
+		}
+	}
+	return keys
+}
+
+// LoadGatewayOver is LoadGateway with o applied before the configuration
+// is checked: a key the command line replaces is neither expanded (its
+// ${VAR} need not be set: `store: ${SLUICE_STORE}` with --store) nor
+// validated as the file has it.
+func LoadGatewayOver(path string, o Override) (Gateway, error) {
+	b, err := readFile(path)
+	if err != nil {
+		return Gateway{}, err
+	}
+	return parseGateway(path, b, o)
+}
+
+func parseGateway(name string, text []byte, o Override) (Gateway, error) {
 	var g Gateway
 	// An empty file, or one of comments only (a template with every key
 	// commented out), is the defaults.
-	if err := decodeStrict(name, text, &g); err != nil && !errors.Is(err, errEmpty) {
+	if err := decodeStrict(name, text, &g, o.keys()...); err != nil && !errors.Is(err, errEmpty) {
 		return g, err
 	}
 	g.setDefaults()
+	o.Apply(&g)
 	if err := g.Validate(); err != nil {
 		return g, fmt.Errorf("%s: %w", name, err)
 	}
@@ -317,6 +385,11 @@ func (g *Gateway) Validate() error {
 	}
 	if err := checkStore(g.Store); err != nil {
 		return err
+	}
+	switch g.UI.SecureCookie {
+	case "auto", "always", "never":
+	default:
+		return fmt.Errorf("ui.secure_cookie: %q is not a choice: use auto (Secure when the gateway serves TLS itself), always (behind a load balancer that ends TLS) or never", g.UI.SecureCookie)
 	}
 	if g.HTTPServer != "fasthttp" && g.HTTPServer != "net/http" {
 		return fmt.Errorf("http_server: %q is not a server Sluice has; use fasthttp or net/http", g.HTTPServer)

@@ -18,9 +18,10 @@ import (
 var errEmpty = errors.New("the file is empty")
 
 // decodeStrict decodes YAML into out, refusing unknown keys and trailing
-// documents.
-func decodeStrict(name string, orig []byte, out any) error {
-	text, err := expandEnvYAML(orig)
+// documents. The values at the key paths in skip are not expanded
+// (expandEnvYAML).
+func decodeStrict(name string, orig []byte, out any, skip ...string) error {
+	text, err := expandEnvYAML(orig, skip...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}

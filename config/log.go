@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Log configures the gateway's own log, written to standard error.
@@ -65,4 +67,37 @@ func (l Log) SlogLevel() slog.Level {
 		return lv
 	}
 	return slog.LevelInfo
+}
+
+// PeekLogFormat returns the log.format of the gateway configuration file
+// at path as far as it can be read, for the one line `sluice serve` writes
+// when it cannot start: "json" or "text", or "" when the file cannot be
+// read or is not YAML. It reads leniently what LoadGateway refuses (an
+// unknown key, a bad value elsewhere, an unset ${VAR} elsewhere), so the
+// refusal itself is written in the format the file asks for.
+func PeekLogFormat(path string) string {
+	if path == "-" {
+		return "" // standard input is read once, by LoadGateway
+	}
+	text, err := readFile(path)
+	if err != nil {
+		return ""
+	}
+	if exp, err := expandEnvYAML(text); err == nil {
+		text = exp
+	}
+	var doc struct {
+		Log struct {
+			Format string `yaml:"format"`
+		} `yaml:"log"`
+	}
+	if yaml.Unmarshal(text, &doc) != nil {
+		return ""
+	}
+	l := Log{Format: doc.Log.Format}
+	l.setDefaults()
+	if CheckLogFormat(l.Format) != nil {
+		return ""
+	}
+	return l.Format
 }

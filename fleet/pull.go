@@ -33,6 +33,9 @@ func (w *Windows) Pull(ctx context.Context) error {
 		// Marked as read row by row: should the read break in the middle
 		// of a flush, its remaining rows are lost rather than the rows
 		// already ingested counted twice.
+		if _, known := w.last[b.Replica]; !known {
+			w.opt.Logger.Debug("fleet: reading a replica's observations", "replica", b.Replica, "this_replica", w.opt.Replica)
+		}
 		w.last[b.Replica] = replicaMark{seq: max(w.last[b.Replica].seq, b.Seq), seen: now}
 		if b.Seq <= prev[b.Replica] {
 			return nil // the store leaves these out; this is a safety net
@@ -57,6 +60,7 @@ func (w *Windows) Pull(ctx context.Context) error {
 	for r, m := range w.last {
 		if now.Sub(m.seen) > w.opt.Retention+time.Minute {
 			delete(w.last, r)
+			w.opt.Logger.Debug("fleet: a replica's observations stopped", "replica", r, "last_seen", m.seen, "this_replica", w.opt.Replica)
 		}
 	}
 	if err != nil {

@@ -2,46 +2,66 @@ package postgres
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TryHold takes the session advisory lock called name (within this store's
-// schema) on a pool connection of its own, without waiting: held is false,
-// and nothing is taken, when another session (another replica) holds it.
-// release frees the lock and returns the connection; should this process
+// schema) on a connection of its own, without waiting: held is false, and
+// nothing is taken, when another session (another replica) holds it.
+// release frees the lock and closes the connection; should this process
 // die first, its session ends and the server frees the lock. The rollout
 // controller holds "drill:MODEL" for a fire drill's length, so that a drill
 // on one replica and a drill or rollout of the same model on another do not
 // overlap; a rollout's start looks at it inside its own transaction
 // (sluice.Change.Unheld), which then keeps TryHold from taking it until
 // the commit.
+//
+// The connection is opened for the hold, outside the pool: a hold keeps
+// its session for as long as it is held (a drill's seconds), and holds
+// taken from the pool left the pool's other callers, the drills' own
+// changes among them, none to work with: as many drills at once as the
+// pool has connections stalled the store's every call. A server with no
+// connection slot left refuses the hold at once (CodeUnavailable).
 func (s *Store) TryHold(ctx context.Context, name string) (release func(), held bool, err error) {
-	conn, err := s.pool.Acquire(ctx)
+	op := "take the " + name + " lock"
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultCallTimeout)
+		defer cancel()
+	}
+	conn, err := s.connectHold(ctx)
 	if err != nil {
-		return nil, false, s.mapErr(ctx, "take the "+name+" lock", err)
+		return nil, false, s.mapErr(ctx, op, err)
+	}
+	closeConn := func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		conn.Close(cctx)
 	}
 	key := s.holdKey(name)
 	var got bool
 	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key).Scan(&got); err != nil {
-		conn.Release()
-		return nil, false, s.mapErr(ctx, "take the "+name+" lock", err)
+		closeConn()
+		return nil, false, s.mapErr(ctx, op, err)
 	}
 	if !got {
-		conn.Release()
+		closeConn()
 		return nil, false, nil
 	}
 	var once sync.Once
 	return func() {
 		once.Do(func() {
+			// Unlocked first, so the lock is free when release returns:
+			// the server frees a closed session's locks only once it has
+			// noticed the close. Should the unlock fail, the close frees it.
 			uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if _, err := conn.Exec(uctx, "SELECT pg_advisory_unlock(hashtextextended($1, 0))", key); err != nil {
-				// The connection is suspect: closing it ends the session,
-				// which frees the lock.
-				conn.Conn().Close(uctx)
-			}
-			conn.Release()
+			conn.Exec(uctx, "SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
+			closeConn()
 		})
 	}, true, nil
 }
@@ -49,3 +69,32 @@ func (s *Store) TryHold(ctx context.Context, name string) (release func(), held 
 // holdKey is the advisory lock key, hashed by the server, of the hold
 // called name in this store's schema.
 func (s *Store) holdKey(name string) string { return "sluice:" + name + ":" + s.schema }
+
+// holdSession is the settings of a hold's session, sent as it starts. A
+// hold's connection is idle while the drill runs, so should this process's
+// host be lost (power, a partition), nothing would end the session, and
+// the server would keep it, and the lock, until its TCP keepalive gave up:
+// hours by default, in which the model could be neither drilled nor rolled
+// out. With these the server probes an idle session after 5 s and ends it
+// after three unanswered probes 2 s apart, or once data it sent has gone
+// unacknowledged for 10 s; a live session answers the probes and is kept,
+// however long the drill. (The leader's session, which pings, also sets
+// idle_session_timeout; a hold cannot, having nothing to send.) On a Unix
+// socket the server ignores them.
+var holdSession = map[string]string{
+	"tcp_keepalives_idle":     "5",
+	"tcp_keepalives_interval": "2",
+	"tcp_keepalives_count":    "3",
+	"tcp_user_timeout":        "10000",
+}
+
+// connectHold opens a hold's connection, outside the pool, with the
+// session settings of holdSession.
+func (s *Store) connectHold(ctx context.Context) (*pgx.Conn, error) {
+	cfg := s.cfg.ConnConfig.Copy()
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	maps.Copy(cfg.RuntimeParams, holdSession)
+	return pgx.ConnectConfig(ctx, cfg)
+}

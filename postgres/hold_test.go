@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/postgres"
 	"github.com/sluicehq/sluice/postgres/pgtest"
 )
 
@@ -90,4 +91,37 @@ func TestStore_CommitUnheld(t *testing.T) {
 		t.Fatalf("hold after the commit: %v %v", held, err)
 	}
 	r()
+}
+
+// TestStore_TryHoldOutsideThePool: a hold keeps a connection for as long
+// as it is held (a fire drill's length), and took it from the pool: a
+// store whose pool has one connection could do nothing else while it was
+// held, not even the changes the holder itself makes, and its calls waited
+// until their deadline. The hold now has a connection of its own.
+func TestStore_TryHoldOutsideThePool(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	MustOpen(t, dsn) // the schema's migrations
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := postgres.OpenOptions(ctx, dsn, postgres.Options{MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var releases []func()
+	for _, name := range []string{"drill:chat", "drill:embed"} {
+		release, held, err := st.TryHold(ctx, name)
+		if err != nil || !held {
+			t.Fatalf("hold %s: held %v, %v", name, held, err)
+		}
+		releases = append(releases, release)
+	}
+	change := sluice.Change{Models: []sluice.Model{{Name: "chat", Policy: sluice.Policy{Kind: sluice.PolicyLatest}}},
+		Audit: []sluice.AuditEntry{{Action: "model.create", Model: "chat", Actor: "op", Reason: "test"}}}
+	if _, err := st.Commit(ctx, change); err != nil {
+		t.Fatalf("a commit while two holds are held, on a pool of one connection: %v", err)
+	}
+	for _, r := range releases {
+		r()
+	}
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"log/slog"
 	"maps"
 	"net/http"
 	"sync"
@@ -31,6 +32,10 @@ type HealthChecker struct {
 	// Client sends the checks; nil means a client with Timeout that does
 	// not follow redirects.
 	Client *http.Client
+	// Logger gets a debug record for each endpoint's transition (its first
+	// failed check, down after FailAfter, up again); nil means none. The
+	// version-level change is the caller's to log (OnChange).
+	Logger *slog.Logger
 
 	mu        sync.Mutex
 	targets   map[string][]string // version id → endpoints
@@ -129,11 +134,27 @@ func (h *HealthChecker) CheckNow(ctx context.Context) {
 	if h.fails == nil {
 		h.fails = map[string]int{}
 	}
+	type transition struct {
+		endpoint, what string
+		fails          int
+	}
+	var moved []transition
 	for e, ok := range results {
+		before := h.fails[e]
 		if ok {
 			delete(h.fails, e)
 		} else {
 			h.fails[e]++
+		}
+		switch n := h.fails[e]; {
+		case ok && before >= h.FailAfter:
+			moved = append(moved, transition{e, "up again", before})
+		case ok && before > 0:
+			moved = append(moved, transition{e, "passed again before it was marked down", before})
+		case n == h.FailAfter:
+			moved = append(moved, transition{e, "down", n})
+		case n == 1:
+			moved = append(moved, transition{e, "failed", n})
 		}
 	}
 	next := map[string]bool{}
@@ -157,6 +178,11 @@ func (h *HealthChecker) CheckNow(ctx context.Context) {
 	changed := !maps.Equal(next, h.unhealthy) || !maps.Equal(down, h.down)
 	h.unhealthy, h.down = next, down
 	h.mu.Unlock()
+	if h.Logger != nil {
+		for _, m := range moved {
+			h.Logger.Debug("health check: endpoint "+m.what, "endpoint", m.endpoint, "failures_in_a_row", m.fails, "fail_after", h.FailAfter, "path", h.Path)
+		}
+	}
 	if changed && h.OnChange != nil {
 		h.OnChange(maps.Clone(next))
 	}

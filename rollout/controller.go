@@ -338,18 +338,33 @@ func (c *Controller) Start(ctx context.Context, actor, reason string, spec sluic
 		return sluice.Rollout{}, err
 	}
 	id := fmt.Sprintf("%s-%s", spec.Model, c.opt.Now().UTC().Format("20060102-150405.000"))
-	r, err := c.start(ctx, actor, reason, id, spec)
-	if sluice.ErrorCode(err) == sluice.CodeConflict && c.opt.Control.Reload(ctx) == nil {
+	unheld := c.noDrillElsewhere(spec.Model)
+	r, err := c.start(ctx, actor, reason, id, spec, unheld)
+	if sluice.ErrorCode(err) == sluice.CodeConflict && !refusedFor(err, unheld) && c.opt.Control.Reload(ctx) == nil {
 		// This replica's registry may be behind the store (an abort through
 		// another replica, its notice not here yet): it would say to abort
-		// a rollout that has ended. Once more on the store's registry.
-		r, err = c.start(ctx, actor, reason, id, spec)
+		// a rollout that has ended. Once more on the store's registry. Not
+		// for a drill under way elsewhere: its lock says nothing of the
+		// registry, and a second try would meet it again.
+		r, err = c.start(ctx, actor, reason, id, spec, unheld)
 	}
 	return r, err
 }
 
-// start is Start's transaction.
-func (c *Controller) start(ctx context.Context, actor, reason, id string, spec sluice.RolloutSpec) (sluice.Rollout, error) {
+// refusedFor reports whether err is the refusal of one of the holds in
+// unheld: a hold another replica holds.
+func refusedFor(err error, unheld []sluice.Unheld) bool {
+	for _, h := range unheld {
+		if h.Refusal != nil && errors.Is(err, h.Refusal) {
+			return true
+		}
+	}
+	return false
+}
+
+// start is Start's transaction; it commits only while the holds unheld
+// names are free.
+func (c *Controller) start(ctx context.Context, actor, reason, id string, spec sluice.RolloutSpec, unheld []sluice.Unheld) (sluice.Rollout, error) {
 	return c.transition(ctx, spec.Model, actor, reason, "rollout.start", func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
 		if cur != nil && cur.Phase.Active() {
 			return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "model %s already has rollout %s in phase %s: abort it (sluice rollout abort %s) or wait for it to end", spec.Model, cur.ID, cur.Phase, spec.Model)
@@ -361,7 +376,7 @@ func (c *Controller) start(ctx context.Context, actor, reason, id string, spec s
 			return sluice.Rollout{}, nil, err
 		}
 		return Start(id, spec, c.opt.Control.Registry().Models[spec.Model], actor, reason, now)
-	}, c.noDrillElsewhere(spec.Model)...)
+	}, unheld...)
 }
 
 // StableOf returns the tag of model's stable version: the "stable" label,
@@ -466,6 +481,13 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 		next, acts, err = step(cur, e.Now)
 		if err != nil {
 			return err
+		}
+		if cur != nil && cur.Phase == sluice.PhaseCompleted && slices.ContainsFunc(acts, func(a Action) bool { return a.Kind == ActPromote }) {
+			// An A/B test concluded for its candidate after it ended: the
+			// routing it left must still be the one its report compared.
+			if err := shippable(reg, *cur); err != nil {
+				return err
+			}
 		}
 		if slices.ContainsFunc(acts, func(a Action) bool { return a.Kind == ActPromote }) {
 			// Recorded for an undo, which puts the candidate back in the
@@ -648,41 +670,7 @@ func restore(e *sluice.Edit, r sluice.Rollout) error {
 		return v != nil && v.Stage.Servable()
 	}
 	m := cur.Clone()
-	m.Policy = r.PreviousPolicy
-	m.Policy.Split = slices.Clone(r.PreviousPolicy.Split)
-	if m.Policy.Kind == sluice.PolicySpecific && !servable(m.Policy.Version) {
-		m.Policy.Version = s.Baseline
-	}
-	if m.Policy.Salt == "" {
-		// As SetPolicy: a policy without a salt keeps the model's. A
-		// rollout records the model's salt with its policy, and the
-		// rollout itself never changes it, so an empty one is either the
-		// salt as it was (and still is) or not recorded at all: a release
-		// before the salt was kept under every policy kind stored none
-		// under a policy other than a split. Clearing it would reshuffle
-		// the users of the model's next split.
-		m.Policy.Salt = cur.Policy.Salt
-	}
-	if m.Policy.Kind == sluice.PolicySplit {
-		var moved float64
-		split := m.Policy.Split[:0]
-		for _, w := range m.Policy.Split {
-			if w.Version == s.Candidate || !servable(w.Version) {
-				moved += w.Percent
-				continue
-			}
-			split = append(split, w)
-		}
-		if moved > 0 {
-			i := slices.IndexFunc(split, func(w sluice.Weight) bool { return w.Version == s.Baseline })
-			if i < 0 {
-				split = append(split, sluice.Weight{Version: s.Baseline})
-				i = len(split) - 1
-			}
-			split[i].Percent += moved
-		}
-		m.Policy.Split = split
-	}
+	m.Policy = restoredPolicy(e.Registry(), r, cur)
 	own := []string{"preview"}
 	if undo {
 		own = append(own, "stable")
@@ -704,6 +692,55 @@ func restore(e *sluice.Edit, r sluice.Rollout) error {
 		return e.SetPolicy(s.Model, sluice.Policy{Kind: sluice.PolicySpecific, Version: s.Baseline})
 	}
 	return nil
+}
+
+// restoredPolicy is the policy restore puts back on cur (r's model in reg):
+// r's PreviousPolicy, with the model's salt when it recorded none, a
+// version no longer servable pinned or split to the baseline instead, and
+// the candidate's share of a split moved to the baseline. (restore then
+// pins the baseline if that policy would still pick the candidate.)
+func restoredPolicy(reg *sluice.Registry, r sluice.Rollout, cur *sluice.Model) sluice.Policy {
+	s := r.Spec
+	servable := func(tag string) bool {
+		v := reg.Version(s.Model, tag)
+		return v != nil && v.Stage.Servable()
+	}
+	p := r.PreviousPolicy
+	p.Split = slices.Clone(r.PreviousPolicy.Split)
+	if p.Kind == sluice.PolicySpecific && !servable(p.Version) {
+		p.Version = s.Baseline
+	}
+	if p.Salt == "" {
+		// As SetPolicy: a policy without a salt keeps the model's. A
+		// rollout records the model's salt with its policy, and the
+		// rollout itself never changes it, so an empty one is either the
+		// salt as it was (and still is) or not recorded at all: a release
+		// before the salt was kept under every policy kind stored none
+		// under a policy other than a split. Clearing it would reshuffle
+		// the users of the model's next split.
+		p.Salt = cur.Policy.Salt
+	}
+	if p.Kind == sluice.PolicySplit {
+		var moved float64
+		split := p.Split[:0]
+		for _, w := range p.Split {
+			if w.Version == s.Candidate || !servable(w.Version) {
+				moved += w.Percent
+				continue
+			}
+			split = append(split, w)
+		}
+		if moved > 0 {
+			i := slices.IndexFunc(split, func(w sluice.Weight) bool { return w.Version == s.Baseline })
+			if i < 0 {
+				split = append(split, sluice.Weight{Version: s.Baseline})
+				i = len(split) - 1
+			}
+			split[i].Percent += moved
+		}
+		p.Split = split
+	}
+	return p
 }
 
 // promoteStage walks a version forward to production through the lifecycle.
@@ -1136,6 +1173,9 @@ func (c *Controller) Step(ctx context.Context) {
 		}
 		v, in, stageN := c.analyze(r, now)
 		v, gateErrs := c.gates(ctx, r, v, now) // Prometheus gates, off the store transaction
+		c.opt.Logger.Debug("rollout analysis", "rollout", r.ID, "model", model, "phase", r.Phase, "percent", r.Percent,
+			"outcome", v.Outcome, "reason", v.Reason, "baseline_n", v.BaselineN, "candidate_n", v.CandidateN,
+			"need_samples", v.NeedSamples, "stage_samples", stageN, "gate_errors", gateErrs)
 		if !c.stillLeads(ctx) {
 			// Lost the lock since the tick began: the new leader analyses it;
 			// a decision here would carry alerts the new leader never sends.

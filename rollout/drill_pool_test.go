@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -182,5 +183,125 @@ func TestController_DrillWaitsOutAStartElsewhere(t *testing.T) {
 	}
 	if err := <-started; err != nil {
 		t.Fatalf("the start: %v", err)
+	}
+}
+
+// drillSender is a drill's Sender for model on ctl's routing: the
+// candidate serves while the model's policy is the drill's split, the
+// baseline otherwise. Each drill's first request waits at start until
+// every drill has sent one (or ctx ends), so that the drills hold their
+// locks at the same time.
+func drillSender(ctl *control.Service, start *sync.WaitGroup) rollout.Sender {
+	var once sync.Once
+	return func(ctx context.Context, model string) (string, error) {
+		once.Do(func() {
+			start.Done()
+			waited := make(chan struct{})
+			go func() { start.Wait(); close(waited) }()
+			select {
+			case <-waited:
+			case <-ctx.Done():
+			}
+		})
+		if m := ctl.Registry().Models[model]; m != nil && m.Policy.Kind == sluice.PolicySplit {
+			return model + ":v2", nil
+		}
+		return model + ":v1", nil
+	}
+}
+
+// TestController_DrillsShareASmallPool: a fire drill held its model's
+// fleet-wide lock on a pooled connection for the drill's whole length, and
+// its changes (the canary, the rollback, the audit) each needed another.
+// Drills of 4 models at once on a pool of 2 connections took 45 s to
+// 2 min 15 s, three of the four failing at "set canary" with "commit:
+// context deadline exceeded", while every other change through the
+// replica waited behind them. The lock now has a connection of its own,
+// outside the pool: the drills all run. Each drill's first synthetic
+// request waits until all hold their locks at once.
+func TestController_DrillsShareASmallPool(t *testing.T) {
+	const n = 4
+	var models []string
+	for i := range n {
+		models = append(models, fmt.Sprintf("m%d", i))
+	}
+	c, ctl, _ := pgController(t, pgtest.Schema(t), 2, models...)
+	// Generous: the drills take milliseconds here; a stalled one fails at it.
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	var start, wg sync.WaitGroup
+	start.Add(n)
+	errs := make([]error, n)
+	reps := make([]rollout.DrillReport, n)
+	for i, m := range models {
+		wg.Go(func() {
+			reps[i], errs[i] = c.Drill(ctx, "op", "drill", m, "v2", 5, drillSender(ctl, &start))
+		})
+	}
+	wg.Wait()
+	for i, m := range models {
+		if errs[i] != nil || !reps[i].OK {
+			t.Errorf("drill of %s, one of %d at once on a pool of 2 connections: %v, steps %+v", m, n, errs[i], reps[i].Steps)
+		}
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("the drills met the deadline: %v", ctx.Err())
+	}
+	reg := ctl.Registry()
+	for _, m := range models {
+		if p := reg.Models[m].Policy; p.Kind == sluice.PolicySplit {
+			t.Errorf("model %s kept the drill's canary %s", m, p)
+		}
+	}
+}
+
+// countCommits is a store that counts the commits of changes that need a
+// hold free (a rollout's start on a shared store).
+type countCommits struct {
+	*postgres.Store
+	n *atomic.Int32
+}
+
+func (s countCommits) Commit(ctx context.Context, c sluice.Change) (int64, error) {
+	if len(c.Unheld) > 0 {
+		s.n.Add(1)
+	}
+	return s.Store.Commit(ctx, c)
+}
+
+// TestController_StartRefusedForADrillOnce: a start refused because a
+// drill of its model is under way through another replica was tried
+// twice, a reload and a second transaction apart: Start tries again on a
+// conflict in case this replica's registry was behind, but the drill's
+// lock says nothing of the registry. It is now tried once.
+func TestController_StartRefusedForADrillOnce(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	_, _, other := pgController(t, dsn, 0, "chat") // the models, and another replica
+	ctx := t.Context()
+	st, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var commits atomic.Int32
+	ctl, err := control.New(ctx, countCommits{st, &commits}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := rollout.New(rollout.Options{Control: ctl, Windows: busyWindows{}, Warmer: readyWarmer{}, Hold: st.TryHold})
+	t.Cleanup(c.Wait)
+
+	release, held, err := other.TryHold(ctx, "drill:chat")
+	if err != nil || !held {
+		t.Fatalf("the other replica's drill lock: held %v, %v", held, err)
+	}
+	defer release()
+	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v2", Strategy: sluice.StrategyCanary, Warmup: sluice.WarmupSpec{Skip: true}}
+	_, err = c.Start(ctx, "op", "ship v2", spec)
+	if sluice.ErrorCode(err) != sluice.CodeConflict || !strings.Contains(sluice.ErrorMessage(err), "fire drill") {
+		t.Fatalf("start during a drill through another replica: %v, want a conflict naming the drill", err)
+	}
+	if n := commits.Load(); n != 1 {
+		t.Errorf("the refused start was tried in %d transactions, want 1", n)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/analysis"
 	"github.com/sluicehq/sluice/promgate"
 )
 
@@ -25,6 +26,7 @@ const (
 	EvAbort        EventKind = "abort"          // an operator aborts; Message says why
 	EvUndo         EventKind = "undo"           // an operator undoes a promotion
 	EvOutOfService EventKind = "out_of_service" // the candidate left the splits (ejected, unhealthy); Message says why
+	EvConclude     EventKind = "conclude"       // an operator ends an A/B test, picking the candidate or the baseline (Pick)
 )
 
 // Event is one input to the state machine.
@@ -48,6 +50,13 @@ type Event struct {
 	// evaluated and why (promgate.Errors); the verdict already holds every
 	// gate's row (promgate.Merge).
 	GateErrors []string
+	// Pick, for EvConclude, is the arm an A/B test ends on: PickCandidate
+	// or PickBaseline.
+	Pick string
+	// Report, for EvConclude on an A/B test still running, is its report
+	// on the sample so far; it goes on the timeline, marked as stopped
+	// early.
+	Report *analysis.Report
 }
 
 // ActionKind names what the controller must do after a transition.
@@ -299,7 +308,12 @@ func Next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 			r, acts := promote(r, now, why+reasonSuffix(": ", ev.Message))
 			return r, acts, nil
 		}
+		if r.Phase == sluice.PhaseCompleted && r.Spec.Strategy == sluice.StrategyABTest && !concluded(r) {
+			return r, nil, sluice.Errorf(sluice.CodeConflict, "cannot promote rollout %s: the A/B test completed and its traffic went back to the baseline; to ship the candidate now, in one step, run sluice rollout conclude %s --pick candidate --reason \"…\"", r.ID, r.Spec.Model)
+		}
 		return r, nil, phaseError(r, "promote")
+	case EvConclude:
+		return conclude(r, ev, now)
 	case EvPause:
 		switch r.Phase {
 		case sluice.PhaseProgressing, sluice.PhasePreview, sluice.PhaseShadow:

@@ -32,6 +32,10 @@ func (a rolloutAPI) Act(ctx context.Context, actor, model string, kind rollout.E
 	return a.s.Rollouts.Act(ctx, actor, model, kind, message)
 }
 
+func (a rolloutAPI) Conclude(ctx context.Context, actor, model, pick, reason string) (sluice.Rollout, error) {
+	return a.s.Rollouts.Conclude(ctx, actor, model, pick, reason)
+}
+
 func (a rolloutAPI) StageSamples(r *sluice.Rollout) int { return a.s.Rollouts.StageSamples(r) }
 
 func (a rolloutAPI) Drill(ctx context.Context, actor, reason, model, candidate string, percent float64) (rollout.DrillReport, error) {

@@ -129,7 +129,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	if opt.HealthInterval > 0 {
 		interval = opt.HealthInterval
 	}
-	s.Health = &proxy.HealthChecker{Path: cfg.Health.Path, Interval: interval, Timeout: cfg.Health.Timeout, FailAfter: cfg.Health.FailAfter}
+	s.Health = &proxy.HealthChecker{Path: cfg.Health.Path, Interval: interval, Timeout: cfg.Health.Timeout, FailAfter: cfg.Health.FailAfter, Logger: logger}
 	ropt := route.Options{StickyHeaders: config.CanonicalHeaders(cfg.StickyHeaders), ForceHeader: cfg.ForceHeader, CategoryHeader: cfg.CategoryHeader}
 	s.Routes = route.NewHolder(route.Build(sluice.NewRegistry(), nil, ropt))
 	s.Health.OnChange = func(unhealthy map[string]bool) {
@@ -139,6 +139,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		logger.Info("backend health changed", "unhealthy", fmt.Sprint(unhealthy), "endpoints_down", len(s.Health.DownEndpoints()))
 		s.Control.Republish()
 	}
+	rlog := &routingLog{logger: logger}
 	ctl.Subscribe(func(reg *sluice.Registry) {
 		s.Health.SetTargets(reg)
 		o := ropt
@@ -148,7 +149,9 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 			// answered 410, saying so, not sent to a backend that is gone.
 			o.Unloaded = rollout.Unloaded(reg)
 		}
-		s.Routes.Store(route.Build(reg, s.outOfService(), o))
+		out := s.outOfService()
+		s.Routes.Store(route.Build(reg, out, o))
+		rlog.rebuilt(reg, out)
 	})
 	s.Auth = api.NewAuth(s.Store, cfg.StaticTokens())
 	// Issue 6: ejected versions leave splits like unhealthy ones; client
@@ -220,6 +223,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	s.Recorder.Registry().MustRegister(rollout.NewMetrics(ctl, s.Rollouts.StageSamples))
 	s.API = api.New(api.Options{
 		Control: ctl, Auth: s.Auth, Now: now,
+		Logger:   logger, // not slog.Default's text lines under log.format json
 		Rollouts: rolloutAPI{s},
 		Rate: func(model string) float64 {
 			var total float64
@@ -342,7 +346,8 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 		windows, lag = s.fleet, s.fleet.Lag()
 	}
 	dash := ui.New(ui.Options{API: s.API, Control: s.Control, Windows: windows, Lag: lag, Now: s.now, Logger: s.logger,
-		ShadowPairs: s.Proxy.ShadowPairs})
+		SecureCookie: s.Config.UI.SecureCookie,
+		ShadowPairs:  s.Proxy.ShadowPairs})
 	mux.Handle("/ui/", dash.Handler())
 	mux.Handle("/ui", http.RedirectHandler("/ui/", http.StatusFound))
 	mux.Handle("/metrics", s.Recorder.Handler())
@@ -395,7 +400,17 @@ func (s *Server) Start() error {
 	} else {
 		s.logger.Info("sluice listening", "addr", s.Addr(), "admin", s.AdminAddr())
 	}
+	if s.Config.AdminListen == "" && !loopbackOnly(s.ln.Addr()) {
+		s.logger.Warn("the admin API, the dashboard and its sign-in, /metrics and /readyz are served on the data plane's address, which is not loopback only: set admin_listen (such as 127.0.0.1:9090) to keep them off the network the data plane faces", "addr", s.Addr())
+	}
 	return nil
+}
+
+// loopbackOnly reports whether a listener's address is reached from this
+// host only.
+func loopbackOnly(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }
 
 func (s *Server) serve(srv *http.Server, ln net.Listener) {

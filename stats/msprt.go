@@ -99,7 +99,11 @@ func (m MixtureSPRT) Means(baseline, candidate Summary) SequentialResult {
 // arm further from 1/2 than the pooled rate, whatever its size (2/100
 // against 10/100: the first arm's by about 2.1 times), so a real
 // difference takes somewhat more data to show: the price of not reading
-// chance as certainty on a small extreme arm. Test and Interval share V,
+// chance as certainty on a small extreme arm. It is a floor, not the
+// pooled variance alone: with rare events in a small arm (a canary's first
+// errors at a 0.5% rate) the pooled variance is far below the skewed tail's
+// and rejected equal rates in up to 2.3% of sequences at level 0.001
+// (TestProportions_RareEventsInASmallArm). Test and Interval share V,
 // so they stay each other's dual. The floor is a variance under equal
 // rates: for an interval meant to bound the difference where it lies
 // (non-inferiority, equivalence), ProportionsInterval takes each arm's

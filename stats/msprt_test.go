@@ -302,6 +302,63 @@ func TestIntervalState_Intersects(t *testing.T) {
 	}
 }
 
+// TestProportions_RareEventsInASmallArm: the floor is the larger of each
+// arm's own variance and the pooled rate's, not the pooled variance alone,
+// though that is the textbook variance under equal rates. With rare events
+// (an error rate of 1%) a canary 1/50 the baseline's size expects a third
+// of an event in its first 36 requests, so one or two errors there are far
+// out in a skewed tail that the normal approximation with the pooled
+// variance reads as a few standard errors. With the pooled variance alone
+// this test rejected equal rates at level 0.001 in 2.30% of 2000 sequences
+// at 0.005 one-sided (the test a rate such as the error rate uses) and
+// 1.70% two-sided, 0.75% two-sided at 0.01, and 0.50% and 0.35% at 0.03.
+// The candidate's own variance, the larger here, keeps the max at none.
+func TestProportions_RareEventsInASmallArm(t *testing.T) {
+	const (
+		sims  = 2000
+		level = 0.001
+	)
+	for _, p := range []float64{0.01, 0.005, 0.03} {
+		rng := rand.New(rand.NewPCG(11, uint64(p*10000)))
+		// Tuned as the analysis tunes a rate: its variance, never below
+		// the absolute floor's (0.5 points), at a horizon of 100.
+		v := math.Max(p, 0.005)
+		m := MixtureSPRT{Tau2: OptimalTau2(v*(1-v)/100, level)}
+		oneSided, twoSided := 0, 0
+		for range sims {
+			xb, nb, xc, nc := 0, 0, 0, 0
+			one, two := false, false
+			for range 200 {
+				for range 4 {
+					nc++
+					xc += b2i(rng.Float64() < p)
+				}
+				for range 4 * 49 {
+					nb++
+					xb += b2i(rng.Float64() < p)
+				}
+				if nc < 30 {
+					continue
+				}
+				r := m.Proportions(xb, nb, xc, nc)
+				one = one || r.PGreater <= level
+				two = two || r.PValue <= level
+			}
+			oneSided += b2i(one)
+			twoSided += b2i(two)
+		}
+		for _, c := range []struct {
+			name string
+			n    int
+		}{{"one-sided (PGreater)", oneSided}, {"two-sided", twoSided}} {
+			if rate := float64(c.n) / sims; rate > 0.003 {
+				t.Errorf("equal rates of %.3f, a canary 1/50 of the traffic: the %s test at level %g rejected in %.2f%% of %d sequences, want at most about %g",
+					p, c.name, level, 100*rate, sims, level)
+			}
+		}
+	}
+}
+
 // b2i is 1 for true.
 func b2i(b bool) int {
 	if b {

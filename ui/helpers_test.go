@@ -40,11 +40,21 @@ type gateway struct {
 // store in a temp dir, with chat's two versions on the given backends.
 func MustGateway(tb testing.TB, stable, cand *fakellm.Server) *gateway {
 	tb.Helper()
+	return mustGatewayWith(tb, stable, cand, nil)
+}
+
+// mustGatewayWith is MustGateway with the config changed by set (nil for
+// none) before the gateway starts.
+func mustGatewayWith(tb testing.TB, stable, cand *fakellm.Server, set func(*config.Gateway)) *gateway {
+	tb.Helper()
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Store = filepath.Join(tb.TempDir(), "sluice.db")
 	cfg.Rollouts.Tick = 20 * time.Millisecond
 	cfg.Health.Interval = 200 * time.Millisecond
+	if set != nil {
+		set(&cfg)
+	}
 	ctx := context.Background()
 	s, err := server.New(ctx, server.Options{Config: cfg})
 	if err != nil {

@@ -78,7 +78,19 @@ type Options struct {
 	// Logger receives sign-ins and errors; nil discards them. Secrets are
 	// never logged.
 	Logger *slog.Logger
+	// SecureCookie says when the session cookie is marked Secure (sent by
+	// browsers over HTTPS only): SecureCookieAlways, SecureCookieNever, or
+	// SecureCookieAuto ("" too) for when the request came over TLS to the
+	// gateway itself. Behind a load balancer that ends TLS, set always.
+	SecureCookie string
 }
+
+// The values of Options.SecureCookie (config key ui.secure_cookie).
+const (
+	SecureCookieAuto   = "auto"
+	SecureCookieAlways = "always"
+	SecureCookieNever  = "never"
+)
 
 // Server serves the dashboard.
 type Server struct {
@@ -86,6 +98,7 @@ type Server struct {
 	auth     *api.Auth
 	delegate http.Handler
 	sessions *sessions
+	throttle *signInThrottle
 	samp     *sampler
 	pages    *template.Template
 	assets   fs.FS
@@ -136,6 +149,7 @@ func New(opt Options) *Server {
 		auth:     opt.API.Auth(),
 		delegate: opt.API.Delegate(),
 		sessions: newSessions(opt.SessionTTL, opt.SessionIdle, opt.Now),
+		throttle: newSignInThrottle(opt.Now),
 		pages:    template.Must(template.ParseFS(templateFS, "templates/*.html")),
 		assets:   assets,
 		version:  assetVersion(assets),

@@ -168,6 +168,9 @@ func (s *Server) withSession(h sessionHandler) http.Handler {
 				return
 			}
 		}
+		if !api.SeesSecrets(tok.Role) {
+			w = api.RedactingWriter(w) // backends' credentials, as the API does
+		}
 		h(w, r.WithContext(api.WithActor(r.Context(), tok)), sess, tok)
 	})
 }
@@ -203,21 +206,33 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	secret := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(req.Token), "Bearer "))
+	// Wrong tokens are throttled per client address (and overall); the
+	// attempt is counted before the check, so that a burst of concurrent
+	// ones cannot all pass, and given back when the token was right.
+	wait, at := s.throttle.take(clientKey(r))
+	if wait > 0 {
+		w.Header().Set("Retry-After", retryAfter(wait))
+		api.WriteError(w, sluice.Errorf(sluice.CodeRateLimited, "too many wrong tokens from this address: wait %s seconds, then paste the token again (the CLI and the admin API are not held back)", retryAfter(wait)))
+		return
+	}
 	tok, err := s.auth.AuthenticateAdmin(r.Context(), secret) // a token just created through another replica too
 	if err != nil {
 		if sluice.ErrorCode(err) == sluice.CodeUnauthorized {
 			err = sluice.Errorf(sluice.CodeUnauthorized, "this token is not known: paste an admin token (sluice token create makes one; a new gateway prints one on first start)")
+		} else {
+			s.throttle.good(at, false) // not the client's fault: the store did not answer
 		}
 		api.WriteError(w, err)
 		return
 	}
+	s.throttle.good(at, true)
 	if old, err := r.Cookie(CookieName); err == nil {
 		s.sessions.delete(keyOf(old.Value))
 	}
 	id, sess := s.sessions.create(sluice.HashSecret(secret))
 	http.SetCookie(w, &http.Cookie{
 		Name: CookieName, Value: id, Path: "/ui", MaxAge: int(s.opt.SessionTTL.Seconds()),
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secureCookie(r),
 	})
 	s.opt.Logger.Info("dashboard sign-in", "token", tok.Name, "role", tok.Role)
 	writeJSON(w, SessionInfo{Name: tok.Name, Role: tok.Role, CanAct: tok.Role.Allows(sluice.RoleOperator), CSRF: sess.csrf})
@@ -235,6 +250,19 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 			s.sessions.delete(sess.key)
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/ui", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/ui", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secureCookie(r)})
 	writeJSON(w, map[string]bool{"signed_out": true})
+}
+
+// secureCookie reports whether the session cookie of r's answer is marked
+// Secure: always, never, or (auto) when the gateway itself served r over
+// TLS. X-Forwarded-Proto is never read: any client can send it.
+func (s *Server) secureCookie(r *http.Request) bool {
+	switch s.opt.SecureCookie {
+	case SecureCookieAlways:
+		return true
+	case SecureCookieNever:
+		return false
+	}
+	return r.TLS != nil
 }

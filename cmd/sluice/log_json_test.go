@@ -67,6 +67,18 @@ func TestProcess_LogJSON(t *testing.T) {
 	}
 	gw.signal(syscall.SIGHUP)
 	waitLog(t, gw, `"msg":"reloaded on SIGHUP"`, 1)
+	if strings.Contains(gw.log.String(), `"level":"DEBUG"`) {
+		t.Errorf("a debug record at log.level info:\n%s", gw.log)
+	}
+	// At debug, a reload says what it read.
+	if err := os.WriteFile(cfg, []byte(strings.ReplaceAll(base, "DIR", dir)+"log: {format: text, level: debug}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gw.signal(syscall.SIGHUP)
+	waitLog(t, gw, `"msg":"reloaded on SIGHUP"`, 2)
+	if r := findRecord(jsonRecords(t, gw.log.String()), "config file read on SIGHUP"); r == nil || r["level"] != "DEBUG" || r["log_level"] != "debug" {
+		t.Errorf("no debug record of the config read on SIGHUP: %v\n%s", r, gw.log)
+	}
 	gw.signal(syscall.SIGTERM)
 	if code := gw.wait(20 * time.Second); code != 0 {
 		t.Errorf("exit code %d after SIGTERM\n%s", code, gw.log)

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -19,8 +21,8 @@ import (
 )
 
 func (c *cli) rolloutCmd() *cobra.Command {
-	cmd := group(&cobra.Command{Use: "rollout", Short: "Ship a new version through a rollout: start, watch, promote, pause, resume, abort, undo, drill, pairs"})
-	cmd.AddCommand(c.rolloutStartCmd(), c.rolloutStatusCmd(), c.rolloutWatchCmd())
+	cmd := group(&cobra.Command{Use: "rollout", Short: "Ship a new version through a rollout: start, watch, promote, pause, resume, abort, undo, conclude, drill, pairs"})
+	cmd.AddCommand(c.rolloutStartCmd(), c.rolloutStatusCmd(), c.rolloutWatchCmd(), c.rolloutConcludeCmd())
 	for _, a := range []struct{ name, short string }{
 		{"promote", "Give the candidate all traffic now"},
 		{"pause", "Hold the rollout where it is (traffic stays as it is)"},
@@ -54,6 +56,53 @@ func (c *cli) rolloutCmd() *cobra.Command {
 		cmd.AddCommand(sub)
 	}
 	cmd.AddCommand(c.rolloutDrillCmd(), c.rolloutPairsCmd())
+	return cmd
+}
+
+func (c *cli) rolloutConcludeCmd() *cobra.Command {
+	var pick, reason string
+	cmd := &cobra.Command{
+		Use:   "conclude MODEL --pick candidate|baseline --reason \"why\"",
+		Short: "End an A/B test on one arm: ship the candidate, or keep the baseline",
+		Long: `End an A/B test (--strategy abtest) in one step, recorded in the audit log with
+the pick, the reason and the report's winner.
+
+After the test completed (traffic back on the baseline, report in sluice rollout status):
+  --pick candidate  ships it as a promotion does (all traffic, stable label, production;
+                    sluice rollout undo goes back within the rollback window). Refused if
+                    the routing was changed since the test ended, or the candidate retired.
+  --pick baseline   keeps the routing as it is and records the decision.
+
+While it runs (or paused), it stops the test early: the report of the sample so far goes on
+the timeline, marked as stopped early (its p-values are of a smaller sample than planned),
+and --pick candidate promotes it, --pick baseline ends the test as an abort does.`,
+		Example: `  sluice rollout conclude chat --pick candidate --reason "fewer refusals, latency equivalent"
+  sluice rollout conclude chat --pick baseline --reason "no difference that matters"`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if pick != "candidate" && pick != "baseline" {
+				return fmt.Errorf("--pick %q: give --pick candidate (ship the candidate) or --pick baseline (keep the baseline)", pick)
+			}
+			if err := requireReason(reason); err != nil {
+				return err
+			}
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			r, err := cl.ConcludeRollout(cmd.Context(), args[0], pick, reason)
+			if err != nil {
+				return err
+			}
+			if c.output == "json" {
+				return c.printJSON(r)
+			}
+			fmt.Fprintf(c.stdout, "rollout %s: %s (candidate at %s%%)\n%s\n", r.ID, r.Phase, sluice.FormatPercent(r.Percent), r.Decision)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&pick, "pick", "", "the arm the test ends on: candidate or baseline")
+	cmd.Flags().StringVar(&reason, "reason", "", "why (required; goes into the audit log)")
 	return cmd
 }
 
@@ -359,6 +408,9 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 	}
 	if rep := st.ABReport; rep != nil {
 		renderABReport(&b, rep)
+		if r.Phase == sluice.PhaseCompleted && !slices.ContainsFunc(r.Events, func(e sluice.RolloutEvent) bool { return e.Kind == "concluded" }) {
+			fmt.Fprintf(&b, "Next:      sluice rollout conclude %s --pick candidate|baseline --reason \"…\" (ship the candidate, or keep the baseline, in one step)\n\n", r.Spec.Model)
+		}
 	}
 	if v := st.Verdict; v != nil {
 		label := "Verdict:  "
@@ -404,6 +456,9 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 // (undecided: too little data to rule out a change that matters).
 func renderABReport(b *strings.Builder, rep *analysis.Report) {
 	fmt.Fprintf(b, "A/B report: %s (baseline n=%d, candidate n=%d) %s\n\n", strings.ToUpper(rep.Winner), rep.BaselineN, rep.CandidateN, rep.Summary)
+	if rep.StoppedEarly {
+		fmt.Fprintf(b, "  Stopped early, before its planned %d requests per arm: the p-values are of one look at a smaller sample, and a look taken because the results looked good or bad is wrong more often than alpha says.\n\n", rep.PlannedN)
+	}
 	tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "  METRIC\tCATEGORY\tBASELINE\tCANDIDATE\tDIFF\t%s%% INTERVAL\tMARGIN\tEQUIV\tP\tP (HOLM)\tWINNER\n", strconv.FormatFloat(100*(1-rep.Alpha), 'g', 4, 64))
 	row := func(m analysis.ABMetric) {
@@ -412,7 +467,7 @@ func renderABReport(b *strings.Builder, rep *analysis.Report) {
 		if m.Equivalence != "" {
 			margin = fmt.Sprintf("±%.4g", m.Margin)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%.4g\t%.4g\t%+.4g\t[%+.4g, %+.4g]\t%s\t%s\t%.3g\t%.3g\t%s\n", m.Metric, dash(m.Category), m.Baseline, m.Candidate, m.Diff, m.Lower, m.Upper, margin, dash(m.Equivalence), m.PValue, m.AdjustedP, m.Winner)
+		fmt.Fprintf(tw, "  %s\t%s\t%.4g\t%.4g\t%+.4g\t[%+.4g, %+.4g]\t%s\t%s\t%.3g\t%.3g\t%s\n", m.Name(), dash(m.Category), m.Baseline, m.Candidate, m.Diff, m.Lower, m.Upper, margin, dash(m.Equivalence), m.PValue, m.AdjustedP, m.Winner)
 	}
 	for _, m := range rep.Metrics {
 		row(m)
@@ -449,6 +504,14 @@ func threshold(m sluice.MetricVerdict) string {
 }
 
 func effect(x float64, unit string) string {
+	// An infinite change (relative, from a baseline of 0) comes as
+	// ±math.MaxFloat64, JSON having no infinity.
+	if math.Abs(x) >= math.MaxFloat64 {
+		if x > 0 {
+			return "+inf"
+		}
+		return "-inf"
+	}
 	if unit == "relative" {
 		return fmt.Sprintf("%+.1f%%", 100*x)
 	}

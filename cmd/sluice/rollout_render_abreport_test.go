@@ -117,3 +117,29 @@ func TestRenderRollout_ABReportEquivalence(t *testing.T) {
 		t.Errorf("rows missing: %v\n%s", want, out)
 	}
 }
+
+// TestRenderABReport_QualitySource: each quality row says its source, so
+// the report's table tells the users' feedback from the proxy's heuristic
+// (two rows both named "quality" would not).
+func TestRenderABReport_QualitySource(t *testing.T) {
+	var b strings.Builder
+	renderABReport(&b, &analysis.Report{Alpha: 0.05, Winner: "mixed", Metrics: []analysis.ABMetric{
+		{Metric: "quality", Source: "feedback", Winner: "baseline", Equivalence: "beyond"},
+		{Metric: "quality", Source: "heuristic", Winner: "candidate", Equivalence: "beyond"},
+	}})
+	for _, want := range []string{"quality (feedback)", "quality (heuristic)"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report table has no row %q:\n%s", want, b.String())
+		}
+	}
+}
+
+// TestRenderABReport_StoppedEarly: the report of a test concluded before
+// its planned sample says so, with the plan.
+func TestRenderABReport_StoppedEarly(t *testing.T) {
+	var b strings.Builder
+	renderABReport(&b, &analysis.Report{Alpha: 0.05, Winner: "candidate", StoppedEarly: true, PlannedN: 5000})
+	if !strings.Contains(b.String(), "Stopped early, before its planned 5000 requests per arm") {
+		t.Errorf("report of a test stopped early:\n%s", b.String())
+	}
+}

@@ -23,9 +23,12 @@ type cli struct {
 	// "SLUICE_TOKEN"), once client has been asked for.
 	tokenFrom string
 	output    string
-	stdin     io.Reader
-	stdout    io.Writer
-	stderr    io.Writer
+	// serveFormat is `sluice serve`'s log format once it has read its
+	// configuration ("" before): its error is written in it.
+	serveFormat string
+	stdin       io.Reader
+	stdout      io.Writer
+	stderr      io.Writer
 }
 
 // Main runs the command line with args and returns the exit code; tests call
@@ -37,8 +40,13 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(stderr, "error:", sluice.ErrorMessage(c.explain(err)))
+	if cmd, err := root.ExecuteContextC(ctx); err != nil {
+		msg := sluice.ErrorMessage(c.explain(err))
+		if c.serveErrorJSON(root, cmd, args) {
+			writeServeError(stderr, msg)
+		} else {
+			fmt.Fprintln(stderr, "error:", msg)
+		}
 		return 1
 	}
 	return 0

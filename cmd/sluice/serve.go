@@ -36,35 +36,25 @@ func (c *cli) serveCmd() *cobra.Command {
 					return fmt.Errorf("--log-level: %w", err)
 				}
 			}
+			// The flags override the file, now and on each SIGHUP; a key
+			// they replace is neither expanded nor checked as the file has
+			// it (store: ${SLUICE_STORE} with --store and the variable unset).
+			over := config.Override{Listen: listen, Store: store, LogFormat: logFormat, LogLevel: logLevel}
 			cfg := config.Default()
-			if cfgPath != "" {
-				var err error
-				if cfg, err = config.LoadGateway(cfgPath); err != nil {
-					return err
-				}
-			}
-			// The flags override the file, now and on each SIGHUP.
-			override := func(g *config.Gateway) {
-				if listen != "" {
-					g.Listen = listen
-				}
-				if store != "" {
-					g.Store = store
-				}
-				if logFormat != "" {
-					g.Log.Format = strings.ToLower(logFormat)
-				}
-				if logLevel != "" {
-					g.Log.Level = strings.ToLower(logLevel)
-				}
-			}
-			override(&cfg)
+			over.Apply(&cfg)
 			if listen != "" || store != "" {
 				if err := cfg.Validate(); err != nil {
 					return fmt.Errorf("--listen/--store: %w", err)
 				}
 			}
-			return c.serve(cmd.Context(), cfg, cfgPath, override)
+			if cfgPath != "" {
+				var err error
+				if cfg, err = config.LoadGatewayOver(cfgPath, over); err != nil {
+					return err
+				}
+			}
+			c.serveFormat = cfg.Log.Format // its errors from here on are in its log's format
+			return c.serve(cmd.Context(), cfg, cfgPath, over)
 		},
 	}
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "gateway configuration file (YAML)")
@@ -75,7 +65,7 @@ func (c *cli) serveCmd() *cobra.Command {
 	return cmd
 }
 
-func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, override func(*config.Gateway)) error {
+func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, over config.Override) error {
 	logger, level, notice := newServeLog(c.stderr, cfg.Log)
 	// Caught from the start, before the gateway says it serves: a SIGHUP
 	// that came between that line and a later Notify ended the process
@@ -124,11 +114,12 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 				fail("reload TLS certificates", err)
 			}
 			if cfgPath != "" {
-				if ncfg, err := config.LoadGateway(cfgPath); err != nil {
+				if ncfg, err := config.LoadGatewayOver(cfgPath, over); err != nil {
 					fail("reload config: client keys unchanged, admin tokens unchanged", err)
 				} else {
-					override(&ncfg)
 					level.Set(ncfg.Log.SlogLevel())
+					logger.Debug("config file read on SIGHUP", "config", cfgPath, "log_level", ncfg.Log.Level,
+						"client_keys", len(ncfg.ClientKeys), "static_tokens", len(ncfg.StaticTokens()), "need_restart", config.NeedRestart(cfg, ncfg))
 					if err := s.Auth.SetStatic(ctx, ncfg.StaticTokens()); err != nil {
 						fail("reload admin tokens: tokens unchanged", err)
 					}

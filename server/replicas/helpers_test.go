@@ -267,6 +267,11 @@ func (f *fleet) leader(timeout time.Duration) *replica {
 // policy returns model chat's policy as r's live routing table has it,
 // such as "split v1.0.0=90 v1.1.0=10".
 func (r *replica) policy(ctx context.Context) (string, error) {
+	return r.policyOf(ctx, "chat")
+}
+
+// policyOf returns the policy of model as the replica routes it.
+func (r *replica) policyOf(ctx context.Context, model string) (string, error) {
 	b, err := r.client.Routes(ctx)
 	if err != nil {
 		return "", err
@@ -276,11 +281,11 @@ func (r *replica) policy(ctx context.Context) (string, error) {
 		return "", err
 	}
 	for _, m := range models {
-		if m.Name == "chat" {
+		if m.Name == model {
 			return m.Policy, nil
 		}
 	}
-	return "", fmt.Errorf("%s routes no model chat", r.name)
+	return "", fmt.Errorf("%s routes no model %s", r.name, model)
 }
 
 // versionFor sends one request for user through r and returns the version

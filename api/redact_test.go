@@ -1,0 +1,64 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
+)
+
+// TestServer_RedactsEndpointCredentials checks that the credentials in a
+// backend's URL reach admins only: every read a viewer or operator may make
+// (versions, models, audit entries, what the routing was at a time) shows
+// them as REDACTED, and an admin still reads them as written.
+func TestServer_RedactsEndpointCredentials(t *testing.T) {
+	e := mustRoleEnv(t)
+	const secretURL = "http://bob:hunter2-s3cret@127.0.0.1:9009"
+	v := sluice.Version{Model: "chat", Version: "v9.0.0", Endpoints: []string{secretURL, "https://sk-only-user-part@10.0.0.9:8443/v1"}, Stage: sluice.StageStaging}
+	e.MustRegister(t, v)
+	for _, tc := range roleCases {
+		if tc.method != "GET" || !sluice.RoleViewer.Allows(tc.need) {
+			continue
+		}
+		for _, c := range callers[2:] {
+			r := e.do(t, "GET", tc.path, c.secret, nil)
+			r.want(t, tc.ok)
+			body := string(r.Body)
+			if c.role == sluice.RoleAdmin {
+				continue
+			}
+			for _, secret := range []string{"hunter2-s3cret", "sk-only-user-part", "bob:"} {
+				if strings.Contains(body, secret) {
+					t.Errorf("%s GET %s shows %q: %s", c.name, tc.path, secret, body)
+				}
+			}
+		}
+	}
+	for _, path := range []string{"/admin/v1/versions/chat:v9.0.0", "/admin/v1/audit?model=chat"} {
+		if r := e.do(t, "GET", path, viewerSecret, nil); !strings.Contains(string(r.Body), "http://"+api.Redacted+"@127.0.0.1:9009") {
+			t.Errorf("viewer's GET %s lacks the redacted URL: %s", path, r.Body)
+		}
+		if r := e.do(t, "GET", path, adminSecret, nil); !strings.Contains(string(r.Body), secretURL) {
+			t.Errorf("admin's GET %s lacks the URL as written: %s", path, r.Body)
+		}
+	}
+	got, err := e.Oper.Version(context.Background(), "chat:v9.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Endpoints[0] != "http://REDACTED@127.0.0.1:9009" || got.Endpoints[1] != "https://REDACTED@10.0.0.9:8443/v1" {
+		t.Errorf("operator's client read endpoints %q", got.Endpoints)
+	}
+
+	// A version read that way and written back is refused, not stored
+	// with a URL no backend accepts.
+	back := got.Version
+	back.Version = "v9.0.1"
+	_, err = e.Admin.RegisterVersion(context.Background(), back, "copied from a viewer's output")
+	wantErr(t, err, sluice.CodeInvalid, nil, "REDACTED@", "real URL")
+	r := e.do(t, "GET", "/admin/v1/versions/chat:v9.0.1", adminSecret, nil)
+	r.want(t, http.StatusNotFound)
+}

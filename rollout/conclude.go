@@ -1,0 +1,175 @@
+package rollout
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/analysis"
+)
+
+// The arms an A/B test is concluded on (Event.Pick).
+const (
+	// PickCandidate ships the candidate: the promotion's own path, as
+	// sluice rollout promote takes it (all traffic, stable, production;
+	// undoable within the rollback window).
+	PickCandidate = "candidate"
+	// PickBaseline keeps the baseline: the routing from before the test,
+	// which a completed test has already put back, and an abort's path for
+	// one still running.
+	PickBaseline = "baseline"
+)
+
+// conclude ends an A/B test on the arm ev.Pick names, as an experimenter
+// ends one (Statsig's "make decision", LaunchDarkly's "stop experiment and
+// ship a variation"): in one step that records who picked which arm, why,
+// and what the report said. It reuses promote and stop, so the routing,
+// the undo window and the rollback's side effects are theirs.
+//
+// A completed test (traffic back on the baseline, report on the timeline)
+// is concluded once: for the candidate it is promoted; for the baseline
+// nothing moves and the decision is recorded. A test still running (or
+// paused) is stopped early: ev.Report, its report on the sample so far,
+// goes on the timeline marked as such; the candidate is promoted, or the
+// test ends as an abort does.
+func conclude(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, error) {
+	if r.Spec.Strategy != sluice.StrategyABTest {
+		return r, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s is a %s rollout, not an A/B test: conclude ends A/B tests; ship or stop it with sluice rollout promote %s, or sluice rollout abort %s --reason \"…\"", r.ID, r.Spec.Strategy, r.Spec.Model, r.Spec.Model)
+	}
+	if ev.Pick != PickCandidate && ev.Pick != PickBaseline {
+		return r, nil, &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"pick"}, Message: fmt.Sprintf("pick %q: use --pick candidate (ship %s) or --pick baseline (keep %s)", ev.Pick, r.Spec.Candidate, r.Spec.Baseline)}
+	}
+	arm := r.Spec.Candidate
+	if ev.Pick == PickBaseline {
+		arm = r.Spec.Baseline
+	}
+	switch r.Phase {
+	case sluice.PhaseCompleted:
+		if concluded(r) {
+			return r, nil, sluice.Errorf(sluice.CodeConflict, "A/B test %s was already concluded: %s; to change course, start a new rollout (sluice rollout start %s --to VERSION)", r.ID, r.Decision, r.Spec.Model)
+		}
+		why := fmt.Sprintf("A/B test concluded%s for the %s (%s)%s%s", by(ev), ev.Pick, arm, reasonSuffix(": ", ev.Message), reportNote(ABReportOf(r)))
+		if ev.Pick == PickCandidate {
+			r, acts := promote(r, now, why)
+			return r, acts, nil
+		}
+		r.Decision = why
+		event(&r, now, "concluded", why, nil)
+		return r, []Action{{Kind: ActAlert, Severity: "info", Message: fmt.Sprintf("rollout %s of %s:%s %s", r.ID, r.Spec.Model, r.Spec.Candidate, why)}}, nil
+	case sluice.PhaseProgressing, sluice.PhasePaused:
+		var n int
+		if rep := ev.Report; rep != nil {
+			rep.StoppedEarly, rep.PlannedN = true, r.Spec.ABSamples
+			n = min(rep.BaselineN, rep.CandidateN)
+			data, _ := json.Marshal(rep)
+			r.Events = append(r.Events, sluice.RolloutEvent{At: now, Kind: "ab_report", Message: rep.Summary, Percent: r.Percent, Data: data})
+		}
+		why := fmt.Sprintf("A/B test stopped early%s at %d of its planned %d requests per arm and concluded for the %s (%s)%s%s",
+			by(ev), n, r.Spec.ABSamples, ev.Pick, arm, reasonSuffix(": ", ev.Message), reportNote(ev.Report))
+		if ev.Pick == PickCandidate {
+			r, acts := promote(r, now, why)
+			return r, acts, nil
+		}
+		r, acts := stop(r, now, sluice.PhaseAborted, why, "info", nil)
+		return r, acts, nil
+	case sluice.PhasePromoted:
+		return r, nil, sluice.Errorf(sluice.CodeConflict, "cannot conclude A/B test %s: its candidate was already shipped (%s); to go back to %s, run sluice rollout undo %s --reason \"…\" within its rollback window", r.ID, r.Decision, r.Spec.Baseline, r.Spec.Model)
+	}
+	return r, nil, phaseError(r, "conclude")
+}
+
+// concluded says whether a completed A/B test has been concluded for the
+// baseline (one concluded for the candidate is promoted).
+func concluded(r sluice.Rollout) bool {
+	return slices.ContainsFunc(r.Events, func(e sluice.RolloutEvent) bool { return e.Kind == "concluded" })
+}
+
+// reportNote names the report's winner and summary for a decision, or "".
+func reportNote(rep *analysis.Report) string {
+	if rep == nil {
+		return ""
+	}
+	early := ""
+	if rep.StoppedEarly {
+		early = " so far"
+	}
+	return fmt.Sprintf("; the report%s (winner %s): %s", early, rep.Winner, rep.Summary)
+}
+
+// ABReportOf returns the report r's A/B test ended with (its latest
+// "ab_report" event's data), or nil when it has none (another strategy,
+// or not ended yet).
+func ABReportOf(r sluice.Rollout) *analysis.Report {
+	for i := len(r.Events) - 1; i >= 0; i-- {
+		if e := r.Events[i]; e.Kind == "ab_report" && len(e.Data) > 0 {
+			var rep analysis.Report
+			if json.Unmarshal(e.Data, &rep) != nil {
+				return nil
+			}
+			return &rep
+		}
+	}
+	return nil
+}
+
+// Conclude ends model's A/B test on the arm pick names (PickCandidate or
+// PickBaseline), with the operator's reason, in one transaction (see
+// conclude). A test still running gets its report on the sample so far.
+// Shipping the candidate of a completed test is refused when the report
+// no longer describes what would change: the routing was changed since
+// the test put it back (shipping would discard that change), or the
+// candidate can no longer be served.
+func (c *Controller) Conclude(ctx context.Context, actor, model, pick, reason string) (sluice.Rollout, error) {
+	if strings.TrimSpace(reason) == "" {
+		return sluice.Rollout{}, &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"reason"}, Message: "a reason is required to conclude an A/B test: pass --reason \"why\" (it goes into the audit log with the pick)"}
+	}
+	seen := c.opt.Control.Registry().Rollouts[model]
+	var rep *analysis.Report
+	if seen != nil && seen.Spec.Strategy == sluice.StrategyABTest && (seen.Phase == sluice.PhaseProgressing || seen.Phase == sluice.PhasePaused) {
+		// Off the store's transaction, as the controller's analyses are.
+		in, _, _ := c.input(seen)
+		r := analysis.ABReport(in, seen.Spec.Analysis)
+		rep = &r
+	}
+	return c.transition(ctx, model, actor, reason, "rollout.conclude", func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
+		if cur == nil {
+			return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeNotFound, "model %s has no rollout: start an A/B test with sluice rollout start %s --to VERSION --strategy abtest", model, model)
+		}
+		if rep != nil && (cur.ID != seen.ID || cur.Phase != seen.Phase) {
+			return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s changed while its report was drawn (it is now %s): run the command again", cur.ID, cur.Phase)
+		}
+		return Next(*cur, Event{Kind: EvConclude, Pick: pick, Message: reason, Actor: actor, Report: rep}, now)
+	})
+}
+
+// shippable refuses to promote the candidate of r, an A/B test completed
+// earlier, when its report no longer describes what the promotion would
+// change: the candidate is no longer servable (retired, or gone), or the
+// routing of the model is not what the test put back (someone set a
+// policy or split since, which the promotion would silently discard).
+func shippable(reg *sluice.Registry, r sluice.Rollout) error {
+	s := r.Spec
+	id := s.Model + ":" + s.Candidate
+	v := reg.Version(s.Model, s.Candidate)
+	if v == nil || !v.Stage.Servable() {
+		stage := "no longer registered"
+		if v != nil {
+			stage = string(v.Stage)
+		}
+		return sluice.Errorf(sluice.CodeConflict, "cannot ship %s, the candidate of A/B test %s: it is %s since the test; register it again and start a new rollout, or conclude for the baseline (--pick baseline)", id, r.ID, stage)
+	}
+	m := reg.Models[s.Model]
+	if m == nil {
+		return sluice.Errorf(sluice.CodeNotFound, "model %s is gone", s.Model)
+	}
+	left := restoredPolicy(reg, r, m)
+	pinned := sluice.Policy{Kind: sluice.PolicySpecific, Version: s.Baseline}
+	if now := m.Policy.String(); now != left.String() && now != pinned.String() {
+		return sluice.Errorf(sluice.CodeConflict, "cannot ship %s from A/B test %s: the routing of %s changed after the test ended (the policy is now %s, the test left %s), so its report no longer describes what shipping would change, and shipping would discard that change; start a new rollout of the candidate instead (sluice rollout start %s --to %s --reason \"…\")", id, r.ID, s.Model, now, left, s.Model, s.Candidate)
+	}
+	return nil
+}
