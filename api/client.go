@@ -402,6 +402,30 @@ func (c *Client) RolloutAction(ctx context.Context, model, action, reason string
 	return out, err
 }
 
+// ShadowPairs returns a page of the shadow pairs of model that the replica
+// answering keeps, matching q (q.Model is ignored), newest first: at most
+// q.Limit (DefaultPairLimit when 0); ask for the next page with q.Before
+// set to the answer's NextBefore.
+func (c *Client) ShadowPairs(ctx context.Context, model string, q sluice.ShadowPairQuery) (ShadowPairList, error) {
+	v := url.Values{}
+	setQuery(v, "category", q.Category)
+	setQuery(v, "refusal", q.Refusal)
+	setQuery(v, "error", q.Error)
+	setQuery(v, "tool_call", q.ToolCall)
+	if q.Differ {
+		v.Set("differ", "true")
+	}
+	if q.Before > 0 {
+		v.Set("before", strconv.FormatInt(q.Before, 10))
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	var out ShadowPairList
+	_, err := c.do(ctx, "GET", "/admin/v1/shadow/"+esc(model)+"/pairs", v, nil, &out)
+	return out, err
+}
+
 // ConcludeRollout ends model's A/B test on the arm pick names
 // ("candidate" or "baseline"), with reason.
 func (c *Client) ConcludeRollout(ctx context.Context, model, pick, reason string) (sluice.Rollout, error) {

@@ -95,6 +95,7 @@ func MustEnv(tb testing.TB) *env {
 		Summary: func(model string, since time.Time) any {
 			return map[string]any{"model": model, "since": since}
 		},
+		ShadowPairs: keptPairs{{Seq: 1, Model: "chat", Prompt: "hi", Diff: sluice.ShadowDiff{Refusal: "none", Error: "none", ToolCall: "none"}}},
 	})
 	hs := httptest.NewServer(srv.Handler())
 	tb.Cleanup(hs.Close)
@@ -236,3 +237,20 @@ func mustJSON(tb testing.TB, v any) []byte {
 	}
 	return b
 }
+
+// keptPairs stands for the proxy's shadow pairs: the server package tests
+// the pairs of a real shadow run end to end.
+type keptPairs []sluice.ShadowPair
+
+func (k keptPairs) FindShadowPairs(q sluice.ShadowPairQuery) ([]sluice.ShadowPair, bool) {
+	var out []sluice.ShadowPair
+	for i := range k {
+		if q.Match(&k[i]) {
+			out = append(out, k[i])
+		}
+	}
+	return out, false
+}
+
+func (k keptPairs) Shadow(string) (string, float64) { return "", 0 }
+func (k keptPairs) ShadowPairsKept() int            { return len(k) }

@@ -45,6 +45,7 @@ var roleCases = []struct {
 	{"GET", "/admin/v1/rollouts/{model}", "/admin/v1/rollouts/chat", "", sluice.RoleViewer, 200},
 	{"POST", "/admin/v1/rollouts", "/admin/v1/rollouts", `{"spec":{"model":"summ","candidate":"v2","strategy":"canary"},"reason":"r"}`, sluice.RoleOperator, 201},
 	{"POST", "/admin/v1/rollouts/{model}/{action}", "/admin/v1/rollouts/chat/pause", `{"reason":"r"}`, sluice.RoleOperator, 200},
+	{"GET", "/admin/v1/shadow/{model}/pairs", "/admin/v1/shadow/chat/pairs?differ=true", "", sluice.RoleViewer, 200},
 	{"GET", "/admin/v1/plan/{model}", "/admin/v1/plan/chat?to=v1.2.0", "", sluice.RoleViewer, 200},
 	{"POST", "/admin/v1/drills", "/admin/v1/drills", `{"model":"summ","to":"v2","reason":"r"}`, sluice.RoleOperator, 200},
 }

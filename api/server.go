@@ -37,6 +37,12 @@ type Options struct {
 	// Rate returns a model's current request rate per second, for plans;
 	// nil means unknown.
 	Rate func(model string) float64
+	// ShadowPairs reads the shadow pairs this replica kept; nil makes GET
+	// /admin/v1/shadow/{model}/pairs answer 404.
+	ShadowPairs ShadowPairs
+	// Replica names this replica on a shared store, for answers that hold
+	// one replica's data (shadow pairs); nil for a gateway on its own.
+	Replica func() string
 	// Logger receives internal errors; nil means slog.Default(). Secrets
 	// are never logged.
 	Logger *slog.Logger
@@ -54,6 +60,8 @@ type Server struct {
 	log      *slog.Logger
 	rollouts Rollouts
 	rate     func(string) float64
+	pairs    ShadowPairs
+	replica  func() string
 	handler  http.Handler
 }
 
@@ -73,6 +81,8 @@ func New(opt Options) *Server {
 		log:      opt.Logger,
 		rollouts: opt.Rollouts,
 		rate:     opt.Rate,
+		pairs:    opt.ShadowPairs,
+		replica:  opt.Replica,
 	}
 	if s.auth == nil {
 		s.auth = NewAuth(s.store, nil)
@@ -157,6 +167,7 @@ var endpoints = []endpoint{
 	{"GET", "/admin/v1/rollouts/{model}", viewer, (*Server).getRollout},
 	{"POST", "/admin/v1/rollouts", operator, (*Server).startRollout},
 	{"POST", "/admin/v1/rollouts/{model}/{action}", operator, (*Server).actRollout},
+	{"GET", "/admin/v1/shadow/{model}/pairs", viewer, (*Server).listShadowPairs},
 	{"GET", "/admin/v1/plan/{model}", viewer, (*Server).getPlan},
 	{"POST", "/admin/v1/drills", operator, (*Server).drill},
 }
@@ -186,7 +197,7 @@ func (s *Server) buildMux() http.Handler {
 		})
 	}
 	mux.HandleFunc("/admin/v1/", func(w http.ResponseWriter, r *http.Request) {
-		WriteError(w, sluice.Errorf(sluice.CodeNotFound, "there is no admin endpoint %s %s: the API's paths start with /admin/v1/ followed by models, versions, apply, routes, summary, audit, requests, tokens, rollouts, plan or whoami", r.Method, r.URL.Path))
+		WriteError(w, sluice.Errorf(sluice.CodeNotFound, "there is no admin endpoint %s %s: the API's paths start with /admin/v1/ followed by models, versions, apply, routes, summary, audit, requests, tokens, rollouts, shadow, plan or whoami", r.Method, r.URL.Path))
 	})
 	return mux
 }

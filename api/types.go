@@ -296,3 +296,33 @@ type RoutingAt struct {
 	// Requests counts the logged requests per version in the window.
 	Requests []sluice.VersionCount `json:"requests"`
 }
+
+// ShadowPairList is the answer to GET /admin/v1/shadow/{model}/pairs: a
+// page of the shadow pairs the replica that answers keeps in memory.
+type ShadowPairList struct {
+	// Model is the model asked about.
+	Model string `json:"model"`
+	// Shadowing is the candidate version tag this replica mirrors the
+	// model's requests to now, and Fraction the share mirrored; "" and 0
+	// when no shadow run is mirroring.
+	Shadowing string  `json:"shadowing,omitempty"`
+	Fraction  float64 `json:"fraction,omitempty"`
+	// Replica names the replica whose pairs these are, on a shared store
+	// (each replica keeps the pairs of the requests it mirrored); "" for a
+	// gateway on its own.
+	Replica string `json:"replica,omitempty"`
+	// Kept is how many pairs the replica keeps at most, across models
+	// (the newest 500).
+	Kept int `json:"kept"`
+	// Pairs match the query, newest first.
+	Pairs []sluice.ShadowPair `json:"pairs"`
+	// Truncated is true when more pairs match than the limit let through;
+	// NextBefore is then the before that asks for the next page.
+	Truncated  bool  `json:"truncated,omitempty"`
+	NextBefore int64 `json:"next_before,omitempty"`
+	// TextsWithheld is true when the prompts and answer texts were left
+	// out because the token is a viewer's: like the request log, what a
+	// viewer reads says how requests went, never what users wrote or were
+	// told.
+	TextsWithheld bool `json:"texts_withheld,omitempty"`
+}

@@ -2,81 +2,23 @@ package proxy
 
 import (
 	"sync"
-	"time"
 
 	"github.com/sluicehq/sluice"
 )
 
-// ShadowPair is one mirrored request: the live answer (Primary) and the
-// candidate's discarded answer (Shadow), with their differences.
-type ShadowPair struct {
-	// RequestID is the X-Request-Id the client got with the live answer.
-	RequestID string `json:"request_id"`
-	// At is when the candidate was sent the request.
-	At time.Time `json:"at"`
-	// Model is the model name.
-	Model string `json:"model"`
-	// Category is the request category, "" if none.
-	Category string `json:"category,omitempty"`
-	// Endpoint is the API path, such as /v1/chat/completions.
-	Endpoint string `json:"endpoint"`
-	// Stream is true when both answers were streamed.
-	Stream bool `json:"stream,omitempty"`
-	// Primary is the live answer; Shadow the candidate's.
-	Primary ShadowSide `json:"primary"`
-	Shadow  ShadowSide `json:"shadow"`
-	// Diff compares them.
-	Diff ShadowDiff `json:"diff"`
-}
-
-// ShadowSide is one answer of a ShadowPair.
-type ShadowSide struct {
-	// Version is the version tag that answered.
-	Version string `json:"version"`
-	// Status is the HTTP status of the answer.
-	Status int `json:"status"`
-	// LatencyMS is the time to the last byte; TTFTMS the time to the first
-	// content chunk of a stream (0 otherwise), in milliseconds.
-	LatencyMS float64 `json:"latency_ms"`
-	TTFTMS    float64 `json:"ttft_ms,omitempty"`
-	// OutputTokens is the backend's count of generated tokens.
-	OutputTokens int `json:"output_tokens"`
-	// Chars is the length of the generated text, in bytes.
-	Chars int `json:"chars"`
-	// Refusal is true when the text matched a refusal phrase.
-	Refusal bool `json:"refusal"`
-	// Error is the error class, "" on success.
-	Error string `json:"error,omitempty"`
-	// FinishReason is the first choice's finish reason.
-	FinishReason string `json:"finish_reason,omitempty"`
-	// Text is the first 1000 bytes or so of the generated text, cut at a
-	// character boundary.
-	Text string `json:"text"`
-}
-
-// ShadowDiff is how the candidate's answer differs from the live one.
-type ShadowDiff struct {
-	// LatencyMS is the candidate's latency minus the live one.
-	LatencyMS float64 `json:"latency_ms"`
-	// LatencyRatio is the candidate's latency over the live one; 0 when
-	// the live latency is 0.
-	LatencyRatio float64 `json:"latency_ratio"`
-	// OutputTokens and Chars are the candidate's minus the live ones.
-	OutputTokens int `json:"output_tokens"`
-	Chars        int `json:"chars"`
-	// Refusal and Error say which side refused or failed: "none", "both",
-	// "primary_only" or "shadow_only".
-	Refusal string `json:"refusal"`
-	Error   string `json:"error"`
-	// SameText is true when the kept texts are equal.
-	SameText bool `json:"same_text"`
-}
+// ShadowPair, ShadowSide and ShadowDiff are the root package's: the admin
+// API and its client read them too.
+type (
+	ShadowPair = sluice.ShadowPair
+	ShadowSide = sluice.ShadowSide
+	ShadowDiff = sluice.ShadowDiff
+)
 
 // sideOf describes an answer from its observation and text.
 func sideOf(o *sluice.Observation, text string) ShadowSide {
 	s := ShadowSide{
 		Version: o.Version, Status: o.Status, LatencyMS: ms(o.Latency), OutputTokens: o.OutputTokens,
-		Chars: o.ResponseChars, Refusal: o.Refusal, Error: o.ErrorClass, FinishReason: o.FinishReason, Text: text,
+		Chars: o.ResponseChars, Refusal: o.Refusal, ToolCall: o.ToolCall, Error: o.ErrorClass, FinishReason: o.FinishReason, Text: text,
 	}
 	if o.Stream {
 		s.TTFTMS = ms(o.TTFT)
@@ -85,11 +27,12 @@ func sideOf(o *sluice.Observation, text string) ShadowSide {
 }
 
 // newPair compares the live answer kept in j with the candidate's.
-func newPair(j *shadowJob, o *sluice.Observation, text string) ShadowPair {
+func newPair(j *shadowJob, o *sluice.Observation, prompt, text string) ShadowPair {
 	pr, sh := j.primary, sideOf(o, text)
 	d := ShadowDiff{
 		LatencyMS: sh.LatencyMS - pr.LatencyMS, OutputTokens: sh.OutputTokens - pr.OutputTokens,
 		Chars: sh.Chars - pr.Chars, Refusal: which(pr.Refusal, sh.Refusal), Error: which(pr.Error != "", sh.Error != ""),
+		ToolCall: which(pr.ToolCall, sh.ToolCall),
 		SameText: pr.Text == sh.Text,
 	}
 	if pr.LatencyMS > 0 {
@@ -97,7 +40,7 @@ func newPair(j *shadowJob, o *sluice.Observation, text string) ShadowPair {
 	}
 	return ShadowPair{
 		RequestID: j.reqID, At: o.At, Model: o.Model, Category: j.category, Endpoint: j.path,
-		Stream: o.Stream, Primary: pr, Shadow: sh, Diff: d,
+		Stream: o.Stream, Prompt: prompt, Primary: pr, Shadow: sh, Diff: d,
 	}
 }
 
@@ -119,11 +62,14 @@ type pairRing struct {
 	buf  []ShadowPair
 	next int
 	size int
+	seq  int64 // the last pair's Seq
 }
 
 func (r *pairRing) add(p ShadowPair) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.seq++
+	p.Seq = r.seq
 	if len(r.buf) < r.size {
 		r.buf = append(r.buf, p)
 		return
@@ -136,6 +82,16 @@ func (r *pairRing) add(p ShadowPair) {
 // when model is ""), newest first, at most limit of them (all that are kept
 // when limit is 0 or less). Options.ShadowPairs bounds how many are kept.
 func (p *Proxy) ShadowPairs(model string, limit int) []ShadowPair {
+	out, _ := p.FindShadowPairs(sluice.ShadowPairQuery{Model: model, Limit: limit})
+	return out
+}
+
+// FindShadowPairs returns the kept shadow pairs that match q, newest first,
+// at most q.Limit of them (all when 0), and whether more match after them
+// (a next page, with Before set to the last pair's Seq). A pair scanned
+// here is copied under the ring's lock, which only the shadow workers
+// take: the request path never waits on it.
+func (p *Proxy) FindShadowPairs(q sluice.ShadowPairQuery) (pairs []ShadowPair, more bool) {
 	r := &p.shadow.pairs
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -144,13 +100,17 @@ func (p *Proxy) ShadowPairs(model string, limit int) []ShadowPair {
 	for i := range n {
 		// Newest first: the slot before next, going back.
 		pr := &r.buf[((r.next-1-i)%n+n)%n]
-		if model != "" && pr.Model != model {
+		if !q.Match(pr) {
 			continue
 		}
-		out = append(out, *pr)
-		if limit > 0 && len(out) == limit {
-			break
+		if q.Limit > 0 && len(out) == q.Limit {
+			return out, true
 		}
+		out = append(out, *pr)
 	}
-	return out
+	return out, false
 }
+
+// ShadowPairsKept is how many shadow pairs this proxy keeps at most, across
+// models (Options.ShadowPairs).
+func (p *Proxy) ShadowPairsKept() int { return p.shadow.pairs.size }

@@ -320,7 +320,7 @@ func (p *Proxy) runShadow(j *shadowJob) {
 			})
 		}
 	}
-	s.pairs.add(newPair(j, &obs, x.keptText(pairTextBytes)))
+	s.pairs.add(newPair(j, &obs, promptText(j.body, x.f.responses), x.keptText(pairTextBytes)))
 	s.completed.Add(1)
 }
 

@@ -237,7 +237,9 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 			v, ok := s.Routes.Load().View(model)
 			return v, ok
 		},
-		Summary: func(model string, since time.Time) any { return s.Recorder.Summary(model, since) },
+		Summary:     func(model string, since time.Time) any { return s.Recorder.Summary(model, since) },
+		ShadowPairs: s.Proxy,
+		Replica:     s.Replica,
 	})
 	if cfg.ModelsFile != "" {
 		doc, err := config.LoadApplyFile(cfg.ModelsFile)
@@ -345,7 +347,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	}
 	dash := ui.New(ui.Options{API: s.API, Control: s.Control, Windows: windows, Lag: lag, Now: s.now, Logger: s.logger,
 		SecureCookie: s.Config.UI.SecureCookie,
-		ShadowPairs:  func(model string, limit int) any { return s.Proxy.ShadowPairs(model, limit) }})
+		ShadowPairs:  s.Proxy.ShadowPairs})
 	mux.Handle("/ui/", dash.Handler())
 	mux.Handle("/ui", http.RedirectHandler("/ui/", http.StatusFound))
 	mux.Handle("/metrics", s.Recorder.Handler())

@@ -122,11 +122,15 @@ type ShadowAnswer struct {
 	Available bool `json:"available"`
 	// Pairs are the most recent pairs, newest first, as the proxy
 	// describes them (primary and shadow answers and their differences).
-	Pairs any `json:"pairs"`
+	Pairs []sluice.ShadowPair `json:"pairs"`
+	// TextsWithheld is true when the prompts and answer texts were left
+	// out for a viewer, as the admin API leaves them out
+	// (api.ShadowPairList).
+	TextsWithheld bool `json:"texts_withheld,omitempty"`
 }
 
 // shadow returns the model's recent stable and shadow answer pairs.
-func (s *Server) shadow(w http.ResponseWriter, r *http.Request, _ *session, _ *sluice.Token) {
+func (s *Server) shadow(w http.ResponseWriter, r *http.Request, _ *session, tok *sluice.Token) {
 	model, err := modelParam(r)
 	if err != nil {
 		writeError(w, err)
@@ -136,11 +140,17 @@ func (s *Server) shadow(w http.ResponseWriter, r *http.Request, _ *session, _ *s
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
-	out := ShadowAnswer{Pairs: []any{}}
+	out := ShadowAnswer{Pairs: []sluice.ShadowPair{}}
 	if s.opt.ShadowPairs != nil {
 		out.Available = true
 		if p := s.opt.ShadowPairs(model, limit); p != nil {
 			out.Pairs = p
+		}
+	}
+	if tok == nil || !tok.Role.Allows(sluice.RoleOperator) {
+		out.TextsWithheld = true
+		for i := range out.Pairs {
+			api.WithholdTexts(&out.Pairs[i])
 		}
 	}
 	writeJSON(w, out)

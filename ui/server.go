@@ -59,9 +59,9 @@ type Options struct {
 	// replicas' traffic. Zero for a gateway on its own.
 	Lag time.Duration
 	// ShadowPairs returns up to limit of model's most recent stable and
-	// shadow answer pairs, newest first, as JSON-able values (the proxy's
-	// ShadowPairs). Nil shows that this gateway keeps no shadow pairs.
-	ShadowPairs func(model string, limit int) any
+	// shadow answer pairs, newest first (the proxy's ShadowPairs). Nil
+	// shows that this gateway keeps no shadow pairs.
+	ShadowPairs func(model string, limit int) []sluice.ShadowPair
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Step is the time between two chart points (default 1s); Smooth the

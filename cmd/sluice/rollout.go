@@ -21,7 +21,7 @@ import (
 )
 
 func (c *cli) rolloutCmd() *cobra.Command {
-	cmd := group(&cobra.Command{Use: "rollout", Short: "Ship a new version through a rollout: start, watch, promote, pause, resume, abort, undo, conclude, drill"})
+	cmd := group(&cobra.Command{Use: "rollout", Short: "Ship a new version through a rollout: start, watch, promote, pause, resume, abort, undo, conclude, drill, pairs"})
 	cmd.AddCommand(c.rolloutStartCmd(), c.rolloutStatusCmd(), c.rolloutWatchCmd(), c.rolloutConcludeCmd())
 	for _, a := range []struct{ name, short string }{
 		{"promote", "Give the candidate all traffic now"},
@@ -55,7 +55,7 @@ func (c *cli) rolloutCmd() *cobra.Command {
 		sub.Flags().StringVar(&reason, "reason", "", "why (required for abort and undo; goes into the audit log)")
 		cmd.AddCommand(sub)
 	}
-	cmd.AddCommand(c.rolloutDrillCmd())
+	cmd.AddCommand(c.rolloutDrillCmd(), c.rolloutPairsCmd())
 	return cmd
 }
 

@@ -60,8 +60,12 @@ func (c *cli) rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			if c.output != "table" && c.output != "json" {
-				return fmt.Errorf("--output %q: use table or json", c.output)
+			switch {
+			case c.output == jsonlOutput && cmd.Annotations[jsonlOutput] != "":
+			case c.output == jsonlOutput:
+				return fmt.Errorf("--output jsonl is for sluice rollout pairs: use table or json here")
+			case c.output != "table" && c.output != "json":
+				return fmt.Errorf("--output %q: use table or json (or jsonl for sluice rollout pairs)", c.output)
 			}
 			return nil
 		},
@@ -73,7 +77,7 @@ func (c *cli) rootCmd() *cobra.Command {
 	// pasted into a ticket or shown on a shared screen gave the admin
 	// secret away.
 	pf.StringVar(&c.token, "token", "", "admin API token (env SLUICE_TOKEN)")
-	pf.StringVarP(&c.output, "output", "o", "table", "output format: table or json")
+	pf.StringVarP(&c.output, "output", "o", "table", "output format: table or json (jsonl for sluice rollout pairs)")
 	root.AddCommand(c.serveCmd(), c.applyCmd(), c.getCmd(), c.setCmd(), c.labelCmd(), c.stageCmd(), c.auditCmd(), c.requestsCmd(), c.tokenCmd(), c.fakellmCmd(), c.demoCmd(), c.rolloutCmd(), c.planCmd(), c.benchCmd(), c.simCmd())
 	return root
 }

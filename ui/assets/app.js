@@ -600,6 +600,7 @@
         h("p", {}, a.available ? "Pairs are collected while a rollout mirrors traffic to its candidate (strategy shadow or pipeline): start one with sluice rollout start " + state.model + " --to VERSION --strategy shadow." : "This gateway keeps no shadow pairs.")));
       return;
     }
+    if (a.texts_withheld) box.append(h("p", { class: "muted", id: "shadow-withheld" }, "The answers' texts are shown to operators and admins only: a viewer sees how the answers differ, as the request log shows how requests went, not what users wrote or were told."));
     for (const p of pairs) {
       const P = p.primary || {}, S = p.shadow || {}, d = p.diff || {};
       const badges = [];
@@ -608,6 +609,7 @@
       const dl = d.latency_ms != null ? d.latency_ms : (S.latency_ms || 0) - (P.latency_ms || 0);
       badges.push(h("span", { class: "chip" + (d.latency_ratio > 1.5 ? " fail" : "") }, "latency " + (dl >= 0 ? "+" : "") + num(dl) + " ms" + (d.latency_ratio ? " (×" + Number(d.latency_ratio).toFixed(2) + ")" : "")));
       if (d.refusal && d.refusal !== "none") badges.push(h("span", { class: "chip " + (d.refusal === "shadow_only" ? "fail" : "inconclusive") }, "refusal: " + d.refusal.replace("_", " ")));
+      if (d.tool_call === "primary_only" || d.tool_call === "shadow_only") badges.push(h("span", { class: "chip inconclusive" }, "tool call: " + d.tool_call.replace("_", " ")));
       if (d.error && d.error !== "none") badges.push(h("span", { class: "chip fail" }, "error: " + d.error.replace("_", " ")));
       badges.push(h("span", { class: "chip" + (d.same_text ? " pass" : "") }, d.same_text ? "same text" : "different text"));
       const side = (x, title) => h("div", {},

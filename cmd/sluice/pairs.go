@@ -1,0 +1,136 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
+)
+
+// jsonlOutput is the annotation of a command that prints -o jsonl.
+const jsonlOutput = "jsonl"
+
+// rolloutPairsCmd lists, filters and exports the shadow pairs of a model: the
+// answer users got and the candidate's mirrored answer, as the replica the
+// CLI reaches kept them.
+func (c *cli) rolloutPairsCmd() *cobra.Command {
+	var q sluice.ShadowPairQuery
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "pairs MODEL",
+		Short: "Show a shadow run's answer pairs (the live answer and the candidate's mirrored one); -o jsonl exports them",
+		Long: `Show the shadow pairs a shadow run (strategy shadow, or a pipeline's shadow phase) left on the
+gateway reached: the answer users got and the candidate's mirrored answer, newest first, with
+their differences. Each replica keeps the newest 500 pairs of the requests it mirrored, in memory.
+
+Prompts and answer texts are shown to operator and admin tokens only; -o json or -o jsonl
+prints them (one pair a line with jsonl, to feed an offline eval or a judge).`,
+		Example: `  sluice rollout pairs chat --differ
+  sluice rollout pairs chat --category code --refusal shadow_only
+  sluice rollout pairs chat --all -o jsonl > pairs.jsonl`,
+		Args:        cobra.ExactArgs(1),
+		Annotations: map[string]string{jsonlOutput: "yes"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkLimit(q.Limit); err != nil {
+				return err
+			}
+			if err := q.Check(); err != nil {
+				return fmt.Errorf("--%s", strings.Replace(sluice.ErrorMessage(err), "tool_call", "tool-call", 1))
+			}
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			list, err := cl.ShadowPairs(cmd.Context(), args[0], q)
+			if err != nil {
+				return err
+			}
+			for all && list.Truncated {
+				page := q
+				page.Before = list.NextBefore
+				next, err := cl.ShadowPairs(cmd.Context(), args[0], page)
+				if err != nil {
+					return err
+				}
+				list.Pairs = append(list.Pairs, next.Pairs...)
+				list.Truncated, list.NextBefore = next.Truncated, next.NextBefore
+			}
+			c.notePairs(list)
+			switch c.output {
+			case "json":
+				return c.printJSON(list)
+			case jsonlOutput:
+				enc := json.NewEncoder(c.stdout)
+				for _, p := range list.Pairs {
+					if err := enc.Encode(p); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SEQ\tWHEN (UTC)\tREQUEST ID\tCATEGORY\tVERSIONS\tLATENCY MS\tCHARS\tTEXT\tREFUSAL\tERROR\tTOOL CALL")
+			for _, p := range list.Pairs {
+				text := "same"
+				if !p.Diff.SameText {
+					text = "differs"
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s → %s\t%.0f → %.0f\t%d → %d\t%s\t%s\t%s\t%s\n",
+					p.Seq, p.At.UTC().Format("2006-01-02 15:04:05.000"), p.RequestID, dash(p.Category), p.Primary.Version, p.Shadow.Version,
+					p.Primary.LatencyMS, p.Shadow.LatencyMS, p.Primary.Chars, p.Shadow.Chars, text, sideText(p.Diff.Refusal), sideText(p.Diff.Error), sideText(p.Diff.ToolCall))
+			}
+			return tw.Flush()
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&q.Limit, "limit", api.DefaultPairLimit, fmt.Sprintf("at most this many pairs, newest first (1 to %d); with --all, the size of each page", api.MaxLimit))
+	f.StringVar(&q.Category, "category", "", "only pairs of this request category")
+	f.BoolVar(&q.Differ, "differ", false, "only pairs whose answers differ: other text, or one side alone refused, failed or called a tool")
+	f.StringVar(&q.Refusal, "refusal", "", "only pairs where this side refused: primary_only, shadow_only, both, none, one_side (either alone) or any (either)")
+	f.StringVar(&q.Error, "error", "", "only pairs where this side failed (the same values as --refusal)")
+	f.StringVar(&q.ToolCall, "tool-call", "", "only pairs where this side called a tool (the same values as --refusal; one_side for tool call differences)")
+	f.Int64Var(&q.Before, "before", 0, "the next page: only pairs older than this SEQ (the last one shown)")
+	f.BoolVar(&all, "all", false, "every matching pair the gateway keeps, page after page")
+	return cmd
+}
+
+// notePairs says on stderr what a page of pairs leaves out: the pairs past
+// the limit, the texts a viewer does not get, and the other replicas'.
+func (c *cli) notePairs(list api.ShadowPairList) {
+	if len(list.Pairs) == 0 {
+		fmt.Fprintf(c.stderr, "no shadow pairs of %s match: loosen the filters", list.Model)
+		if list.Shadowing != "" {
+			fmt.Fprintf(c.stderr, ", or wait: %s%% of its requests are mirrored to %s", sluice.FormatPercent(100*list.Fraction), list.Shadowing)
+		}
+		fmt.Fprintln(c.stderr)
+	}
+	if list.Truncated {
+		fmt.Fprintf(c.stderr, "showing the newest %d matching pairs; more match: the next page is --before %s, or --all for every one\n", len(list.Pairs), strconv.FormatInt(list.NextBefore, 10))
+	}
+	if list.TextsWithheld && len(list.Pairs) > 0 {
+		fmt.Fprintln(c.stderr, "prompts and answer texts are withheld: they are shown to operator and admin tokens only")
+	}
+	if list.Replica != "" {
+		fmt.Fprintf(c.stderr, "pairs kept by replica %s: each replica keeps the pairs of the requests it mirrored\n", list.Replica)
+	}
+}
+
+// sideText is a pair's REFUSAL, ERROR or TOOL CALL column: which side, or
+// "-" for neither.
+func sideText(which string) string {
+	switch which {
+	case "", "none":
+		return "-"
+	case "primary_only":
+		return "stable only"
+	case "shadow_only":
+		return "candidate only"
+	}
+	return which
+}

@@ -1,0 +1,162 @@
+package sluice
+
+import (
+	"fmt"
+	"time"
+)
+
+// ShadowPair is one mirrored request of a shadow run: the live answer
+// (Primary) and the candidate's discarded answer (Shadow), with their
+// differences. The replica that mirrored the request keeps it in memory.
+type ShadowPair struct {
+	// Seq numbers the pairs a replica kept, from 1 in the order they were
+	// kept; a page of pairs goes on before the last one's Seq
+	// (ShadowPairQuery.Before). It starts again at a restart.
+	Seq int64 `json:"seq"`
+	// RequestID is the X-Request-Id the client got with the live answer.
+	RequestID string `json:"request_id"`
+	// At is when the candidate was sent the request.
+	At time.Time `json:"at"`
+	// Model is the model name.
+	Model string `json:"model"`
+	// Category is the request category, "" if none.
+	Category string `json:"category,omitempty"`
+	// Endpoint is the API path, such as /v1/chat/completions.
+	Endpoint string `json:"endpoint"`
+	// Stream is true when both answers were streamed.
+	Stream bool `json:"stream,omitempty"`
+	// Prompt is the text a judge grades the answers against: the last user
+	// message (or a completion's prompt, a Responses request's input), its
+	// first 4,000 bytes or so cut at a character boundary. Empty when
+	// withheld (ShadowPairList.TextsWithheld).
+	Prompt string `json:"prompt,omitempty"`
+	// Primary is the live answer; Shadow the candidate's.
+	Primary ShadowSide `json:"primary"`
+	Shadow  ShadowSide `json:"shadow"`
+	// Diff compares them.
+	Diff ShadowDiff `json:"diff"`
+}
+
+// ShadowSide is one answer of a ShadowPair.
+type ShadowSide struct {
+	// Version is the version tag that answered.
+	Version string `json:"version"`
+	// Status is the HTTP status of the answer.
+	Status int `json:"status"`
+	// LatencyMS is the time to the last byte; TTFTMS the time to the first
+	// content chunk of a stream (0 otherwise), in milliseconds.
+	LatencyMS float64 `json:"latency_ms"`
+	TTFTMS    float64 `json:"ttft_ms,omitempty"`
+	// OutputTokens is the backend's count of generated tokens.
+	OutputTokens int `json:"output_tokens"`
+	// Chars is the length of the generated text, in bytes.
+	Chars int `json:"chars"`
+	// Refusal is true when the text matched a refusal phrase.
+	Refusal bool `json:"refusal"`
+	// ToolCall is true when the answer called a tool.
+	ToolCall bool `json:"tool_call,omitempty"`
+	// Error is the error class, "" on success.
+	Error string `json:"error,omitempty"`
+	// FinishReason is the first choice's finish reason.
+	FinishReason string `json:"finish_reason,omitempty"`
+	// Text is the first 1000 bytes or so of the generated text, cut at a
+	// character boundary. Empty when withheld
+	// (ShadowPairList.TextsWithheld).
+	Text string `json:"text"`
+}
+
+// ShadowDiff is how the candidate's answer differs from the live one.
+type ShadowDiff struct {
+	// LatencyMS is the candidate's latency minus the live one.
+	LatencyMS float64 `json:"latency_ms"`
+	// LatencyRatio is the candidate's latency over the live one; 0 when
+	// the live latency is 0.
+	LatencyRatio float64 `json:"latency_ratio"`
+	// OutputTokens and Chars are the candidate's minus the live ones.
+	OutputTokens int `json:"output_tokens"`
+	Chars        int `json:"chars"`
+	// Refusal, Error and ToolCall say which side refused, failed or
+	// called a tool: "none", "both", "primary_only" or "shadow_only".
+	Refusal  string `json:"refusal"`
+	Error    string `json:"error"`
+	ToolCall string `json:"tool_call"`
+	// SameText is true when the kept texts are equal.
+	SameText bool `json:"same_text"`
+}
+
+// Differ reports whether the two answers differ: their kept texts differ,
+// or one side alone refused, failed or called a tool.
+func (p *ShadowPair) Differ() bool {
+	return !p.Diff.SameText || oneSide(p.Diff.Refusal) || oneSide(p.Diff.Error) || oneSide(p.Diff.ToolCall)
+}
+
+func oneSide(which string) bool { return which == "primary_only" || which == "shadow_only" }
+
+// ShadowSides are the values a ShadowPairQuery's Refusal, Error and
+// ToolCall filters take: a ShadowDiff value ("none", "both",
+// "primary_only", "shadow_only"), "one_side" for primary_only or
+// shadow_only, and "any" for every value but "none".
+var ShadowSides = []string{"none", "both", "primary_only", "shadow_only", "one_side", "any"}
+
+// ShadowPairQuery selects kept shadow pairs. A zero field does not filter.
+type ShadowPairQuery struct {
+	// Model is the model name; required by the admin API.
+	Model string
+	// Category keeps the pairs of this request category.
+	Category string
+	// Differ keeps the pairs whose answers differ (ShadowPair.Differ).
+	Differ bool
+	// Refusal, Error and ToolCall keep the pairs whose ShadowDiff field
+	// matches: one of ShadowSides.
+	Refusal, Error, ToolCall string
+	// Before keeps the pairs with a Seq below it: the next page after a
+	// page whose last (oldest) pair had this Seq.
+	Before int64
+	// Limit is the most pairs returned, newest first; 0 means all.
+	Limit int
+}
+
+// Check returns an error naming the first filter with a value
+// ShadowSides does not hold, or a negative Before or Limit.
+func (q ShadowPairQuery) Check() error {
+	for _, f := range []struct{ name, v string }{{"refusal", q.Refusal}, {"error", q.Error}, {"tool_call", q.ToolCall}} {
+		if f.v == "" {
+			continue
+		}
+		ok := false
+		for _, s := range ShadowSides {
+			ok = ok || s == f.v
+		}
+		if !ok {
+			return &Error{Code: CodeInvalid, Fields: []string{f.name}, Message: fmt.Sprintf("%s %q is not a side: use one of none, both, primary_only, shadow_only, one_side (either alone) or any (either)", f.name, f.v)}
+		}
+	}
+	if q.Before < 0 {
+		return &Error{Code: CodeInvalid, Fields: []string{"before"}, Message: fmt.Sprintf("before %d is negative: give the seq of the last pair of the previous page", q.Before)}
+	}
+	if q.Limit < 0 {
+		return &Error{Code: CodeInvalid, Fields: []string{"limit"}, Message: fmt.Sprintf("limit %d is negative", q.Limit)}
+	}
+	return nil
+}
+
+// Match reports whether p passes q's filters other than Limit.
+func (q ShadowPairQuery) Match(p *ShadowPair) bool {
+	return (q.Model == "" || p.Model == q.Model) &&
+		(q.Category == "" || p.Category == q.Category) &&
+		(!q.Differ || p.Differ()) &&
+		(q.Before <= 0 || p.Seq < q.Before) &&
+		sideMatch(q.Refusal, p.Diff.Refusal) && sideMatch(q.Error, p.Diff.Error) && sideMatch(q.ToolCall, p.Diff.ToolCall)
+}
+
+func sideMatch(want, got string) bool {
+	switch want {
+	case "":
+		return true
+	case "one_side":
+		return oneSide(got)
+	case "any":
+		return got != "none" && got != ""
+	}
+	return want == got
+}
