@@ -50,7 +50,7 @@ verdicts and per-version metrics until Ctrl-C.`,
 		},
 	}
 	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this long (0: until Ctrl-C)")
-	cmd.Flags().IntVar(&rate, "rate", 100, "requests per second the load generator sends")
+	cmd.Flags().IntVar(&rate, "rate", 200, "requests per second the load generator sends")
 	return cmd
 }
 
