@@ -23,7 +23,12 @@
 //   - output_tokens and response_chars: the mean's relative change in
 //     either direction, threshold ±50%;
 //   - quality, when both arms have scores: the drop of the mean score,
-//     threshold 0.05;
+//     threshold 0.05; with scores from two sources or more (feedback,
+//     heuristic, judge), each source is compared on its own too, as a
+//     guard row (sluice.MetricVerdict.Source): it is in the Holm family
+//     and can fail the candidate, but need not pass, and NeedSamples
+//     leaves it out, as users' feedback is too sparse to show within the
+//     threshold; the row of every score is the one a pass needs;
 //   - cache_miss_rate, when both arms' backends report their prefix cache:
 //     as the rates above (+25% or +5 points);
 //   - tool_call_rate, when both arms answered requests that offered tools:
@@ -76,7 +81,8 @@
 //
 // The verdict fails when any comparison fails, in any category: a
 // candidate better on average but worse for one category fails. It passes
-// when every all-traffic comparison passes and none fails; the per-category
+// when every all-traffic comparison but the quality sources' guard rows
+// passes and none fails; the per-category
 // comparisons guard (they can fail the candidate) but need not pass, since
 // showing non-inferiority in a category carrying a tenth of the traffic
 // would take ten times the sample. Otherwise, and always before MinSamples

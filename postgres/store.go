@@ -169,8 +169,8 @@ func (s *Store) Close() error {
 const closeWait = 3 * time.Second
 
 // connect opens a connection outside the pool, for the listener and the
-// leader, which hold theirs for as long as they run, and for a hold
-// (TryHold), kept for as long as it is held.
+// leader, which hold theirs for as long as they run. (A hold opens its own,
+// with keepalives: connectHold.)
 func (s *Store) connect(ctx context.Context) (*pgx.Conn, error) {
 	c, err := pgx.ConnectConfig(ctx, s.cfg.ConnConfig.Copy())
 	if err != nil {

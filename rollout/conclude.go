@@ -3,6 +3,7 @@ package rollout
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -127,9 +128,35 @@ func (c *Controller) Conclude(ctx context.Context, actor, model, pick, reason st
 	if strings.TrimSpace(reason) == "" {
 		return sluice.Rollout{}, &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"reason"}, Message: "a reason is required to conclude an A/B test: pass --reason \"why\" (it goes into the audit log with the pick)"}
 	}
+	r, err := c.conclude(ctx, actor, model, pick, reason)
+	if errors.As(err, new(staleReport)) && c.opt.Control.Reload(ctx) == nil {
+		// This replica's registry was behind the store (a test started,
+		// or moved on, through another replica, its notice not here
+		// yet): draw the report again from the store's registry, once.
+		r, err = c.conclude(ctx, actor, model, pick, reason)
+	}
+	return r, err
+}
+
+// staleReport is conclude's refusal (a CodeConflict) when the test it drew
+// the report of (or drew none of, seeing no test running) is not the one
+// in the store.
+type staleReport struct{ err *sluice.Error }
+
+func (s staleReport) Error() string { return s.err.Error() }
+func (s staleReport) Unwrap() error { return s.err }
+
+// running says whether r is an A/B test still running (or paused): one
+// conclude stops early, with a report of the sample so far.
+func running(r *sluice.Rollout) bool {
+	return r != nil && r.Spec.Strategy == sluice.StrategyABTest && (r.Phase == sluice.PhaseProgressing || r.Phase == sluice.PhasePaused)
+}
+
+// conclude is Conclude's report and transaction.
+func (c *Controller) conclude(ctx context.Context, actor, model, pick, reason string) (sluice.Rollout, error) {
 	seen := c.opt.Control.Registry().Rollouts[model]
 	var rep *analysis.Report
-	if seen != nil && seen.Spec.Strategy == sluice.StrategyABTest && (seen.Phase == sluice.PhaseProgressing || seen.Phase == sluice.PhasePaused) {
+	if running(seen) {
 		// Off the store's transaction, as the controller's analyses are.
 		in, _, _ := c.input(seen)
 		r := analysis.ABReport(in, seen.Spec.Analysis)
@@ -139,8 +166,11 @@ func (c *Controller) Conclude(ctx context.Context, actor, model, pick, reason st
 		if cur == nil {
 			return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeNotFound, "model %s has no rollout: start an A/B test with sluice rollout start %s --to VERSION --strategy abtest", model, model)
 		}
-		if rep != nil && (cur.ID != seen.ID || cur.Phase != seen.Phase) {
-			return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s changed while its report was drawn (it is now %s): run the command again", cur.ID, cur.Phase)
+		// The report must be of the test the store holds: a test running
+		// here with none drawn (this replica saw none) would be concluded
+		// without its report, "at 0 of its planned" requests.
+		if (rep != nil || running(cur)) && (seen == nil || cur.ID != seen.ID || cur.Phase != seen.Phase) {
+			return sluice.Rollout{}, nil, staleReport{sluice.Errorf(sluice.CodeConflict, "rollout %s changed while its report was drawn (it is now %s): run the command again", cur.ID, cur.Phase)}
 		}
 		return Next(*cur, Event{Kind: EvConclude, Pick: pick, Message: reason, Actor: actor, Report: rep}, now)
 	})
