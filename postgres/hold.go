@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"maps"
 	"sync"
 	"time"
 
@@ -70,31 +69,41 @@ func (s *Store) TryHold(ctx context.Context, name string) (release func(), held 
 // called name in this store's schema.
 func (s *Store) holdKey(name string) string { return "sluice:" + name + ":" + s.schema }
 
-// holdSession is the settings of a hold's session, sent as it starts. A
-// hold's connection is idle while the drill runs, so should this process's
-// host be lost (power, a partition), nothing would end the session, and
-// the server would keep it, and the lock, until its TCP keepalive gave up:
-// hours by default, in which the model could be neither drilled nor rolled
-// out. With these the server probes an idle session after 5 s and ends it
-// after three unanswered probes 2 s apart, or once data it sent has gone
+// holdSession is the settings of a hold's session. A hold's connection is
+// idle while the drill runs, so should this process's host be lost (power,
+// a partition), nothing would end the session, and the server would keep
+// it, and the lock, until its TCP keepalive gave up: hours by default, in
+// which the model could be neither drilled nor rolled out. With these the
+// server probes an idle session after 5 s and ends it after three
+// unanswered probes 2 s apart, or once data it sent has gone
 // unacknowledged for 10 s; a live session answers the probes and is kept,
 // however long the drill. (The leader's session, which pings, also sets
-// idle_session_timeout; a hold cannot, having nothing to send.) On a Unix
-// socket the server ignores them.
-var holdSession = map[string]string{
-	"tcp_keepalives_idle":     "5",
-	"tcp_keepalives_interval": "2",
-	"tcp_keepalives_count":    "3",
-	"tcp_user_timeout":        "10000",
+// idle_session_timeout; a hold cannot, having nothing to send.) They are
+// set once connected, one statement each, as the leader's are, not in the
+// startup packet: a pooler such as PgBouncer refuses a startup parameter
+// it does not know, and a server too old for one (tcp_user_timeout came
+// in PostgreSQL 12) fails only that statement. On a Unix socket the server
+// ignores them.
+var holdSession = []string{
+	"SET tcp_keepalives_idle = 5",
+	"SET tcp_keepalives_interval = 2",
+	"SET tcp_keepalives_count = 3",
+	"SET tcp_user_timeout = 10000",
 }
 
 // connectHold opens a hold's connection, outside the pool, with the
-// session settings of holdSession.
+// session settings of holdSession (each one's failure ignored: the hold
+// works without it, as it did before them).
 func (s *Store) connectHold(ctx context.Context) (*pgx.Conn, error) {
-	cfg := s.cfg.ConnConfig.Copy()
-	if cfg.RuntimeParams == nil {
-		cfg.RuntimeParams = map[string]string{}
+	conn, err := s.connect(ctx)
+	if err != nil {
+		return nil, err
 	}
-	maps.Copy(cfg.RuntimeParams, holdSession)
-	return pgx.ConnectConfig(ctx, cfg)
+	for _, set := range holdSession {
+		if _, err := conn.Exec(ctx, set); err != nil && ctx.Err() != nil {
+			conn.Close(context.Background())
+			return nil, err
+		}
+	}
+	return conn, nil
 }
