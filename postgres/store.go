@@ -168,9 +168,9 @@ func (s *Store) Close() error {
 // closeWait bounds how long Close waits for the pool's connections.
 const closeWait = 3 * time.Second
 
-// connect opens a connection outside the pool, for the listener and the
-// leader, which hold theirs for as long as they run. (A hold opens its own,
-// with keepalives: connectHold.)
+// connect opens a connection outside the pool, for the listener, the
+// leader and the holds, which keep theirs for as long as they run (a
+// hold's then gets keepalives: connectHold).
 func (s *Store) connect(ctx context.Context) (*pgx.Conn, error) {
 	c, err := pgx.ConnectConfig(ctx, s.cfg.ConnConfig.Copy())
 	if err != nil {
