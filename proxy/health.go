@@ -181,7 +181,7 @@ func (h *HealthChecker) CheckNow(ctx context.Context) {
 	h.mu.Unlock()
 	if h.Logger != nil {
 		for _, m := range moved {
-			h.Logger.Debug("health check: endpoint "+m.what, "endpoint", logEndpoint(m.endpoint), "failures_in_a_row", m.fails, "fail_after", h.FailAfter, "path", h.Path)
+			h.Logger.Debug("health check: endpoint "+m.what, "endpoint", RedactedEndpoint(m.endpoint), "failures_in_a_row", m.fails, "fail_after", h.FailAfter, "path", h.Path)
 		}
 	}
 	if changed && h.OnChange != nil {
@@ -189,10 +189,10 @@ func (h *HealthChecker) CheckNow(ctx context.Context) {
 	}
 }
 
-// logEndpoint is endpoint as a log names it: its credentials (the
+// RedactedEndpoint is endpoint as a log names it: its credentials (the
 // user:password@ of its URL) replaced by REDACTED, as the admin API shows
 // them to all but admins, since a log is read more widely.
-func logEndpoint(endpoint string) string {
+func RedactedEndpoint(endpoint string) string {
 	u, err := url.Parse(endpoint)
 	if err != nil || u.User == nil {
 		return endpoint // CheckEndpoint refuses a URL that does not parse
