@@ -19,10 +19,12 @@ const Redacted = sluice.RedactedUserinfo
 func SeesSecrets(r sluice.Role) bool { return r.Allows(sluice.RoleAdmin) }
 
 // userinfoRE finds the user:password@ part of a URL in JSON or text: a
-// scheme, "://", then characters a userinfo may hold up to an "@" (no
-// "/", "?", "#" or "@", which end it, nor the quote that ends a JSON
-// string). A backslash may appear, as JSON escapes some characters.
-var userinfoRE = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://)[^\s"'/?#@<>]+@`)
+// scheme, "://", then characters a userinfo may hold up to the last "@"
+// before the authority ends (at "/", "?", "#", a space or the quote that
+// ends a JSON string). A password may hold a literal "@": url.Parse, and
+// so CheckEndpoint, splits the userinfo from the host at the last one. A
+// backslash may appear, as JSON escapes some characters.
+var userinfoRE = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://)[^\s"'/?#<>]+@`)
 
 // RedactURLs returns b with the credentials of every URL in it replaced by
 // Redacted. It returns b itself when there are none.

@@ -16,6 +16,10 @@ func TestRedactURLs(t *testing.T) {
 		{`"http://h:8000/path@x"`, `"http://h:8000/path@x"`}, // an @ in the path is no userinfo
 		{`"http://h:8000", "bob@example.com"`, `"http://h:8000", "bob@example.com"`},
 		{`no urls at all`, `no urls at all`},
+		// A password may hold a literal "@" (url.Parse splits the userinfo
+		// at the last one, and CheckEndpoint accepts it): all of it goes.
+		{`{"endpoints":["http://bob:hunter@2s3cret@h:1/v1"]}`, `{"endpoints":["http://REDACTED@h:1/v1"]}`},
+		{`endpoint http://a@b@c@h down, mail ops@example.com`, `endpoint http://REDACTED@h down, mail ops@example.com`},
 	} {
 		if got := string(RedactURLs([]byte(c.in))); got != c.want {
 			t.Errorf("RedactURLs(%s) = %s, want %s", c.in, got, c.want)

@@ -62,3 +62,19 @@ func TestServer_RedactsEndpointCredentials(t *testing.T) {
 	r := e.do(t, "GET", "/admin/v1/versions/chat:v9.0.1", adminSecret, nil)
 	r.want(t, http.StatusNotFound)
 }
+
+// TestServer_RedactsPasswordHoldingAt checks that a password holding a
+// literal "@" (which url.Parse and CheckEndpoint accept: the userinfo ends
+// at the last "@") is redacted whole for a viewer, not cut at its first
+// "@" with the rest shown.
+func TestServer_RedactsPasswordHoldingAt(t *testing.T) {
+	e := mustRoleEnv(t)
+	v := sluice.Version{Model: "chat", Version: "v9.0.0", Endpoints: []string{"http://bob:hunter@2s3cret@127.0.0.1:9009"}, Stage: sluice.StageStaging}
+	e.MustRegister(t, v)
+	for _, path := range []string{"/admin/v1/versions/chat:v9.0.0", "/admin/v1/audit?model=chat"} {
+		body := string(e.do(t, "GET", path, viewerSecret, nil).Body)
+		if strings.Contains(body, "2s3cret") || !strings.Contains(body, "http://"+api.Redacted+"@127.0.0.1:9009") {
+			t.Errorf("viewer's GET %s: %s", path, body)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -83,7 +84,8 @@ func PeekLogFormat(path string) string {
 	if err != nil {
 		return ""
 	}
-	if exp, err := expandEnvYAML(text); err == nil {
+	exp, expErr := expandEnvYAML(text)
+	if expErr == nil {
 		text = exp
 	}
 	var doc struct {
@@ -93,6 +95,13 @@ func PeekLogFormat(path string) string {
 	}
 	if yaml.Unmarshal(text, &doc) != nil {
 		return ""
+	}
+	if expErr != nil {
+		// A variable elsewhere is unset (the error to be written): the
+		// format's own, if it has one, may be set.
+		doc.Log.Format = envRE.ReplaceAllStringFunc(doc.Log.Format, func(ref string) string {
+			return os.Getenv(envRE.FindStringSubmatch(ref)[1])
+		})
 	}
 	l := Log{Format: doc.Log.Format}
 	l.setDefaults()

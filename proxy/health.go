@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -180,12 +181,24 @@ func (h *HealthChecker) CheckNow(ctx context.Context) {
 	h.mu.Unlock()
 	if h.Logger != nil {
 		for _, m := range moved {
-			h.Logger.Debug("health check: endpoint "+m.what, "endpoint", m.endpoint, "failures_in_a_row", m.fails, "fail_after", h.FailAfter, "path", h.Path)
+			h.Logger.Debug("health check: endpoint "+m.what, "endpoint", RedactedEndpoint(m.endpoint), "failures_in_a_row", m.fails, "fail_after", h.FailAfter, "path", h.Path)
 		}
 	}
 	if changed && h.OnChange != nil {
 		h.OnChange(maps.Clone(next))
 	}
+}
+
+// RedactedEndpoint is endpoint as a log names it: its credentials (the
+// user:password@ of its URL) replaced by REDACTED, as the admin API shows
+// them to all but admins, since a log is read more widely.
+func RedactedEndpoint(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.User == nil {
+		return endpoint // CheckEndpoint refuses a URL that does not parse
+	}
+	u.User = url.User(sluice.RedactedUserinfo)
+	return u.String()
 }
 
 func (h *HealthChecker) probe(ctx context.Context, endpoint string) bool {

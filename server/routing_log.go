@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/proxy"
 )
 
 // routingLog writes a debug record each time the routing table is
@@ -23,20 +24,29 @@ type routingLog struct {
 	mu     sync.Mutex
 	reg    *sluice.Registry // the last table's registry; nil before the first
 	out    map[string]bool  // its versions out of service
+	down   map[string]bool  // its endpoints found down
 }
 
-// rebuilt logs the table built from reg with out out of service.
-func (l *routingLog) rebuilt(reg *sluice.Registry, out map[string]bool) {
+// rebuilt logs the table built from reg with out out of service and the
+// endpoints in down left out of their versions' endpoints.
+func (l *routingLog) rebuilt(reg *sluice.Registry, out, down map[string]bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	prev, prevOut := l.reg, l.out
-	l.reg, l.out = reg, maps.Clone(out)
+	prev, prevOut, prevDown := l.reg, l.out, l.down
+	l.reg, l.out, l.down = reg, maps.Clone(out), maps.Clone(down)
 	if !l.logger.Enabled(context.Background(), slog.LevelDebug) {
 		return
 	}
 	changes := routingChanges(prev, reg, prevOut, out)
+	for _, e := range unionKeys(prevDown, down) {
+		if down[e] && !prevDown[e] {
+			changes = append(changes, "endpoint "+proxy.RedactedEndpoint(e)+" down: its version's requests go to its other endpoints")
+		} else if prevDown[e] && !down[e] {
+			changes = append(changes, "endpoint "+proxy.RedactedEndpoint(e)+" up again")
+		}
+	}
 	if len(changes) == 0 {
-		changes = []string{"no model, version or service change (a rollout's record, or the same routing published again)"}
+		changes = []string{"no model, version, service or endpoint change (a rollout's record, or the same routing published again)"}
 	}
 	l.logger.Debug("routing table rebuilt", "revision", reg.Revision, "changes", changes)
 }

@@ -151,7 +151,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		}
 		out := s.outOfService()
 		s.Routes.Store(route.Build(reg, out, o))
-		rlog.rebuilt(reg, out)
+		rlog.rebuilt(reg, out, o.DownEndpoints)
 	})
 	s.Auth = api.NewAuth(s.Store, cfg.StaticTokens())
 	// Issue 6: ejected versions leave splits like unhealthy ones; client
