@@ -37,9 +37,11 @@ var flowWordRE = regexp.MustCompile(`^[A-Za-z0-9_.+-]+$`)
 // punctuation (", [ ] { }") would end it. A text that is not YAML even
 // masked is expanded as text.
 //
-// The values at the dotted key paths in skip ("store", "log.format") are
-// left as written, references and all: the command line replaces them
-// (Override), so a variable there need not be set.
+// The values at the dotted key paths in skip ("store", "log.format") have
+// their references replaced by nothing, set or not: the command line
+// replaces those values (Override), so a variable there need not be set,
+// and the text stays YAML where a reference as written would not be (in
+// braces: log: {format: ${X}}).
 func expandEnvYAML(text []byte, skip ...string) ([]byte, error) {
 	if !envRE.Match(text) {
 		return text, nil
@@ -59,8 +61,12 @@ func expandEnvYAML(text []byte, skip ...string) ([]byte, error) {
 	}
 	var edits []edit
 	var missing []string
+	skipping := false // in a value at a path in skip
 	expand := func(s string) string {
 		return envRE.ReplaceAllStringFunc(s, func(m string) string {
+			if skipping {
+				return ""
+			}
 			name := m[2 : len(m)-1]
 			v, ok := os.LookupEnv(name)
 			if !ok && !slices.Contains(missing, name) {
@@ -105,8 +111,9 @@ func expandEnvYAML(text []byte, skip ...string) ([]byte, error) {
 	}
 	var walk func(n *yaml.Node, flow bool, path string)
 	walk = func(n *yaml.Node, flow bool, path string) {
-		if path != "" && slices.Contains(skip, path) {
-			return
+		if !skipping && path != "" && slices.Contains(skip, path) {
+			skipping = true
+			defer func() { skipping = false }()
 		}
 		inFlow := flow || (n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode) && n.Style&yaml.FlowStyle != 0
 		for i, c := range n.Content {

@@ -59,6 +59,15 @@ func TestLoadGatewayOver(t *testing.T) {
 			t.Errorf("with --listen: %v, listen %q", err, g.Listen)
 		}
 	})
+	t.Run("InBraces", func(t *testing.T) {
+		// A reference as written is not YAML inside braces (its mask is);
+		// the replaced value must still leave the file readable.
+		path := write(t, "log: {format: ${SLUICE_TEST_OVER_LEVEL}, level: warn}\nstore: ${SLUICE_TEST_OVER_STORE}\n")
+		g, err := LoadGatewayOver(path, Override{Store: "flag.db", LogFormat: "json"})
+		if err != nil || g.Log.Format != "json" || g.Log.Level != "warn" || g.Store != "flag.db" {
+			t.Errorf("LoadGatewayOver: %v; log %+v, store %q", err, g.Log, g.Store)
+		}
+	})
 	t.Run("NestedKeyOnlyAtItsPath", func(t *testing.T) {
 		// A key named like an overridden one elsewhere in the file is
 		// still expanded.
