@@ -220,3 +220,49 @@ func TestDashboard_ABTestReportAndConclude(t *testing.T) {
 		t.Errorf("the page threw: %v", errs)
 	}
 }
+
+// TestDashboard_ABTestKeepBaselineEarly: an operator ends an A/B test
+// still running with "Keep baseline": the test stops early (aborted, the
+// candidate's traffic back on the baseline), and the page draws the report
+// of the sample so far with its warning that it was stopped early, and
+// offers the buttons no more.
+func TestDashboard_ABTestKeepBaselineEarly(t *testing.T) {
+	ctx, jsErrors := newBrowser(t)
+	stable := MustBackend(t, fakellm.Config{})
+	cand := MustBackend(t, fakellm.Config{Seed: 9})
+	g := MustGateway(t, stable, cand)
+	startLoad(t, g.URL(), 2)
+	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v1.1.0", Strategy: sluice.StrategyABTest, ABSamples: 1000000,
+		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(100 * time.Millisecond)}, Warmup: sluice.WarmupSpec{Skip: true}}
+	if _, err := g.Rollouts.Start(context.Background(), "alice-admin", "an A/B test that will not finish", spec); err != nil {
+		t.Fatalf("start the A/B test: %v", err)
+	}
+	if err := chromedp.Do(ctx, signInAs(g.AdminURL(), g.operator)); err != nil {
+		t.Fatalf("operator sign-in: %v%s\npage errors: %v", err, pageText(ctx), jsErrors())
+	}
+	st := waitAB(ctx, t, "the running test with its conclude buttons", func(p abPage) bool { return p.Phase == "progressing" && p.Conclude })
+	if st.Winner != "" {
+		t.Errorf("a running test shows a report: winner %q", st.Winner)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS("#conclude-reason"), "not worth the wait"),
+		chromedp.Click(chromedp.CSS(`#conclude-actions button[data-pick="baseline"]`)),
+	); err != nil {
+		t.Fatalf("click Keep baseline: %v", err)
+	}
+	st = waitAB(ctx, t, "the test stopped early", func(p abPage) bool { return p.Phase == "aborted" && p.Winner != "" })
+	if st.Conclude {
+		t.Errorf("the conclude buttons stay after the test was concluded")
+	}
+	early, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.getElementById('ab-early') || {}).textContent || ""`))
+	if err != nil || !strings.Contains(early, "Stopped early, before its planned 1000000 requests per arm") {
+		t.Errorf("the stopped-early warning reads %q (%v)", early, err)
+	}
+	reg := g.Control.Registry()
+	if p := reg.Models["chat"].Policy.String(); p != "specific v1.0.0" {
+		t.Errorf("after Keep baseline the policy is %s", p)
+	}
+	if errs := jsErrors(); len(errs) > 0 {
+		t.Errorf("the page threw: %v", errs)
+	}
+}
