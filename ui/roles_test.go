@@ -29,6 +29,7 @@ var uiRoleCases = []struct {
 	{"PUT", "/ui/api/admin/v1/models/chat/split", `{"weights":[{"version":"v1.0.0","percent":100}],"reason":"role table"}`, sluice.RoleOperator, 200},
 	// No rollout: an operator gets past the role check to the 404.
 	{"POST", "/ui/api/admin/v1/rollouts/chat/pause", `{"reason":"role table"}`, sluice.RoleOperator, 404},
+	{"POST", "/ui/api/admin/v1/rollouts/chat/conclude", `{"pick":"candidate","reason":"role table"}`, sluice.RoleOperator, 404},
 	// Not offered by the dashboard to anyone, admins included.
 	{"GET", "/ui/api/admin/v1/tokens", "", "", 404},
 	{"POST", "/ui/api/admin/v1/tokens", `{"name":"x","role":"admin","reason":"r"}`, "", 404},

@@ -208,12 +208,27 @@
     return h("div", { class: "progress-row", id: id }, h("span", { class: "muted" }, label), h("div", { class: "progress " + (cls || "") }, bar), h("span", {}, text));
   }
 
+  // fmtValue shows a metric's value as the verdict and A/B tables do: rates
+  // in percent, latencies in ms.
+  const fmtValue = (metric, x) => (/rate/.test(metric) ? pct(x, 2) : /latency|ttft/.test(metric) ? num(x, 0) + " ms" : num(x, 2));
+  // fmtDelta shows an absolute difference of a metric in fmtValue's units:
+  // percentage points for rates, ms for latencies.
+  function fmtDelta(metric, x) {
+    if (x == null || Number.isNaN(x)) return "–";
+    if (!Number.isFinite(x)) return x > 0 ? "+∞" : "−∞";
+    const sign = x >= 0 ? "+" : "";
+    if (/rate/.test(metric)) return sign + (100 * x).toFixed(2) + " pp";
+    if (/latency|ttft/.test(metric)) return sign + Number(x).toFixed(1) + " ms";
+    return sign + Number(x).toPrecision(3);
+  }
+  const fmtP = (p) => (p == null ? "–" : Number(p).toPrecision(2));
+
   function verdictTable(v, showPassingCats) {
     const rows = v.metrics.filter((m) => !m.category || m.outcome !== "pass" || showPassingCats);
     const t = h("table", { class: "grid num", id: "verdict-table" },
       h("thead", {}, h("tr", {}, ["Metric", "Category", "Baseline", "Candidate", "Effect", "Threshold", "p", "n (b/c)", "Result"].map((x, i) => h("th", { class: i >= 2 && i <= 7 ? "n" : "" }, x)))));
     const tb = h("tbody", {});
-    const fmtV = (m, x) => (/rate/.test(m.metric) ? pct(x, 2) : /latency|ttft/.test(m.metric) ? num(x, 0) + " ms" : num(x, 2));
+    const fmtV = (m, x) => fmtValue(m.metric, x);
     // Rates are shown in percent, so their absolute effects and thresholds
     // are percentage points, not bare fractions.
     const fmtE = (m, x) => (m.unit === "relative" ? (x >= 0 ? "+" : "") + (100 * x).toFixed(1) + "%"
@@ -229,7 +244,7 @@
         h("td", { class: "n" }, gate ? "–" : fmtV(m, m.baseline)), h("td", { class: "n" }, gate ? gateVal : fmtV(m, m.candidate)),
         h("td", { class: "n" + (m.outcome === "fail" ? " delta-bad" : "") }, gate ? "–" : fmtE(m, m.effect)),
         h("td", { class: "n" }, gate ? num(m.threshold, 4) : fmtT(m)),
-        h("td", { class: "n" }, gate || m.p_value == null ? "–" : Number(m.p_value).toPrecision(2)),
+        h("td", { class: "n" }, gate ? "–" : fmtP(m.p_value)),
         h("td", { class: "n" }, m.baseline_n + " / " + m.candidate_n),
         h("td", {}, h("span", { class: "chip " + m.outcome }, m.outcome))));
     }
@@ -249,6 +264,75 @@
     const showAll = h("label", { class: "small muted" }, h("input", { type: "checkbox", onchange: (e) => { t.replaceWith(t = verdictTable(v, e.target.checked)); } }), " show passing categories");
     let t = verdictTable(v, false);
     box.append(t, showAll);
+  }
+
+  // ---- A/B report ----
+  // The chip class of a winner: the candidate's is good news, the
+  // baseline's bad, a mixed result calls for a look.
+  const winnerClass = (w) => ({ candidate: "pass", baseline: "fail", mixed: "inconclusive" })[w] || "";
+  // Beyond the margin is news either way: the winner column says whose.
+  const equivClass = (e) => ({ within: "pass", undecided: "inconclusive" })[e] || "";
+
+  // abTable draws an A/B report's rows, as sluice rollout status does: every
+  // metric on all traffic, then the category rows where an arm won or that
+  // changed (all of them with showAllCats).
+  function abTable(rep, showAllCats) {
+    const level = String(Math.round(10000 * (1 - (rep.alpha || 0.05))) / 100);
+    const cols = ["Metric", "Category", "Baseline", "Candidate", "Difference", level + "% interval", "Margin", "Equivalence", "p", "p (Holm)", "Winner"];
+    const t = h("table", { class: "grid num", id: "ab-table" },
+      h("thead", {}, h("tr", {}, cols.map((x, i) => h("th", { class: i >= 2 && i <= 9 && i !== 7 ? "n" : "" }, x)))));
+    const tb = h("tbody", {});
+    const rows = (rep.metrics || []).concat((rep.categories || []).filter((m) => showAllCats || m.winner !== "no difference"));
+    for (const m of rows) {
+      // A report stored before margins were judged has none.
+      const judged = !!m.equivalence;
+      tb.append(h("tr", { dataset: { metric: m.metric, source: m.source || "", category: m.category || "" } },
+        h("td", {}, m.source ? m.metric + " (" + m.source + ")" : m.metric),
+        h("td", {}, m.category || "all"),
+        h("td", { class: "n" }, fmtValue(m.metric, m.baseline)),
+        h("td", { class: "n" }, fmtValue(m.metric, m.candidate)),
+        h("td", { class: "n" + (m.winner === "baseline" ? " delta-bad" : m.winner === "candidate" ? " delta-good" : "") }, fmtDelta(m.metric, m.diff)),
+        h("td", { class: "n" }, "[" + fmtDelta(m.metric, m.lower) + ", " + fmtDelta(m.metric, m.upper) + "]"),
+        h("td", { class: "n" }, judged ? "±" + fmtDelta(m.metric, m.margin).replace(/^[+-]/, "") : "–"),
+        h("td", {}, judged ? h("span", { class: "chip " + equivClass(m.equivalence) }, m.equivalence) : "–"),
+        h("td", { class: "n" }, fmtP(m.p_value)),
+        h("td", { class: "n" }, fmtP(m.adjusted_p)),
+        h("td", {}, h("span", { class: "chip " + winnerClass(m.winner) }, m.winner))));
+    }
+    if (!rows.length) tb.append(h("tr", {}, h("td", { colspan: cols.length, class: "muted" }, "no metric had data in both arms")));
+    t.append(tb);
+    return t;
+  }
+
+  // renderABReport draws the report an A/B test ended with (completed at
+  // its planned sample, or stopped early by a conclusion).
+  function renderABReport(rep) {
+    const box = h("div", { class: "ab-report", id: "ab-report" });
+    box.append(h("div", { class: "rollout-head" },
+      h("b", {}, "A/B report"),
+      h("span", { class: "chip " + winnerClass(rep.winner), id: "ab-winner" }, rep.winner),
+      h("span", { class: "muted" }, "baseline n=" + rep.baseline_n + " · candidate n=" + rep.candidate_n + " · alpha " + rep.alpha)));
+    box.append(h("p", { id: "ab-summary" }, rep.summary));
+    if (rep.stopped_early) {
+      box.append(h("p", { class: "decision inconclusive", id: "ab-early" }, "Stopped early, before its planned " + rep.planned_n +
+        " requests per arm: the p-values are of one look at a smaller sample, and a look taken because the results looked good or bad is wrong more often than alpha says."));
+    }
+    let t = abTable(rep, false);
+    box.append(t);
+    const hidden = (rep.categories || []).filter((m) => m.winner === "no difference").length;
+    if (hidden) {
+      box.append(h("label", { class: "small muted" }, h("input", { type: "checkbox", onchange: (e) => { t.replaceWith(t = abTable(rep, e.target.checked)); } }),
+        " show the " + hidden + " category rows without a difference"));
+    }
+    box.append(h("p", { class: "muted small" }, "Margin is the change that matters (the rollout's analysis threshold); equivalence says whether the interval lies within ±margin, beyond it, or spans it (too little data to rule out a change that matters). The Holm-adjusted p decides each row's winner."));
+    return box;
+  }
+
+  // concludable says whether r is an A/B test an operator can still
+  // conclude: running, paused, or completed and not yet concluded.
+  function concludable(r) {
+    return !!r && r.spec.strategy === "abtest" && ["progressing", "paused", "completed"].includes(r.phase) &&
+      !r.events.some((e) => e.kind === "concluded");
   }
 
   function eventList(r) {
@@ -303,9 +387,12 @@
     }
     if (r.decision) body.append(h("div", { class: "decision " + r.phase, id: "rollout-decision" }, h("b", {}, "Decision: "), r.decision));
     else if (st.verdict) body.append(h("div", { class: "decision " + st.verdict.outcome, id: "rollout-decision" }, h("b", {}, "Analysis: "), st.verdict.reason));
+    if (st.ab_report) body.append(renderABReport(st.ab_report));
     const cols = h("div", { class: "cols" });
     const vbox = h("div", { id: "verdict-box" });
-    renderVerdict(vbox, state.shownVerdict || st.verdict);
+    // With an A/B report above, the verdict is the sequential analysis
+    // that watched the test for regressions, not the test's answer.
+    renderVerdict(vbox, state.shownVerdict || st.verdict, st.ab_report && !state.shownVerdict ? "Last analysis (regression watch)" : "");
     const side = h("div", {});
     side.append(h("h3", {}, "Verdicts"));
     const vl = h("ul", { class: "verdict-list", id: "verdict-history" });
@@ -328,10 +415,19 @@
       pause: ["progressing", "preview", "shadow"].includes(phase),
       resume: phase === "paused",
       abort: ["warming", "shadow", "preview", "progressing", "paused"].includes(phase),
+      conclude: concludable(r),
     };
+    // Concluding is a decision on the report: offered to those who may
+    // take it, while there is one to take.
+    $("conclude-actions").hidden = !(state.canAct && allowed.conclude);
+    if (r) {
+      document.querySelector('#conclude-actions [data-pick="candidate"]').title = "ship " + r.spec.candidate + " to all traffic, ending the A/B test " + r.id;
+      document.querySelector('#conclude-actions [data-pick="baseline"]').title = "keep " + r.spec.baseline + ", ending the A/B test " + r.id;
+    }
     document.querySelectorAll("#rollout-actions button, #split-form button").forEach((b) => {
       const a = b.dataset.action;
       if (a in allowed) b.disabled = !allowed[a];
+      if (a === "conclude") return;
       b.classList.toggle("locked", !state.canAct);
       b.title = state.canAct ? "" : "your token is a " + state.role + ": the server will refuse this (operators and admins only)";
     });
@@ -358,10 +454,14 @@
     state.verdicts = v.verdicts || [];
   }
 
-  async function act(action) {
+  async function act(action, pick) {
     if (!state.model) return;
     const body = { reason: "" };
-    if (action === "abort") {
+    if (action === "conclude") {
+      body.pick = pick;
+      body.reason = $("conclude-reason").value.trim();
+      if (!body.reason) { flash("Give a reason to " + (pick === "candidate" ? "ship the candidate" : "keep the baseline") + ": it goes into the audit log with your pick.", true); $("conclude-reason").focus(); return; }
+    } else if (action === "abort") {
       body.reason = $("abort-reason").value.trim();
       if (!body.reason) { flash("Give a reason to abort: it goes into the audit log.", true); $("abort-reason").focus(); return; }
     } else {
@@ -369,8 +469,13 @@
     }
     try {
       const r = await admin("POST", "/rollouts/" + enc(state.model) + "/" + action, body);
-      flash("Rollout " + r.id + ": " + r.phase + " (candidate at " + fmtPercent(r.percent) + "%)");
-      $("abort-reason").value = "";
+      if (action === "conclude") {
+        flash("A/B test " + r.id + " concluded for the " + pick + ": " + r.phase + " (candidate at " + fmtPercent(r.percent) + "%)");
+        $("conclude-reason").value = "";
+      } else {
+        flash("Rollout " + r.id + ": " + r.phase + " (candidate at " + fmtPercent(r.percent) + "%)");
+        $("abort-reason").value = "";
+      }
     } catch (e) {
       flash("Refused: " + e.message, true);
     }
@@ -721,7 +826,7 @@
     window.addEventListener("hashchange", showTab);
     $("model-select").addEventListener("change", (e) => selectModel(e.target.value));
     $("category-select").addEventListener("change", async (e) => { state.category = e.target.value; await loadSeries(); connect(); });
-    document.querySelectorAll("#rollout-actions button").forEach((b) => b.addEventListener("click", () => act(b.dataset.action)));
+    document.querySelectorAll("#rollout-actions button").forEach((b) => b.addEventListener("click", () => act(b.dataset.action, b.dataset.pick)));
     $("split-form").addEventListener("submit", setSplit);
     $("audit-form").addEventListener("submit", loadAudit);
     $("at-form").addEventListener("submit", askAt);
