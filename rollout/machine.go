@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -429,7 +430,18 @@ func analysed(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Acti
 	s := r.Spec
 	if r.Spec.Strategy == sluice.StrategyABTest {
 		// An A/B test is an experiment: it runs to its planned sample
-		// whatever the interim results, then reports.
+		// whatever the interim results say of what it measures, then
+		// reports. Its guardrail is the exception (abGuardrail): a
+		// candidate failing requests is rolled back as a canary would be.
+		if broke := abGuardrail(v); len(broke) > 0 {
+			r.FailStreak++
+			if r.FailStreak >= s.Analysis.FailChecks {
+				r, acts := stop(r, now, sluice.PhaseRolledBack, "rolled back: the A/B test's guardrail failed: "+strings.Join(broke, "; "), "critical", v)
+				return r, acts, nil
+			}
+		} else {
+			r.FailStreak = 0
+		}
 		if v.BaselineN >= s.ABSamples && v.CandidateN >= s.ABSamples {
 			r, acts := stop(r, now, sluice.PhaseCompleted, fmt.Sprintf("A/B test reached its planned %d requests per arm: %s", s.ABSamples, v.Reason), "info", v)
 			return r, acts, nil
@@ -598,4 +610,30 @@ func phaseError(r sluice.Rollout, what string) error {
 		}
 	}
 	return sluice.Errorf(sluice.CodeConflict, "cannot %s rollout %s: it is %s%s", what, r.ID, r.Phase, hint)
+}
+
+// abGuardrail returns, in words, the rows of v that fail an A/B test's
+// guardrail: the error rate and the cancel rate, overall or in a
+// category, failed as the canary analysis fails them (worse beyond the
+// threshold, significantly after Holm). An A/B test otherwise runs to its
+// planned sample whatever its interim analyses say, as an experiment must
+// (stopping on an interim look at what it measures would bias its
+// report); but a candidate that fails or hangs requests would keep its
+// share of users for the whole sample, where a canary of it is rolled
+// back in seconds. Lengths, latency, refusals, quality and the tool-call
+// rate are what an experiment is there to measure, often changed on
+// purpose, and never stop it.
+func abGuardrail(v *sluice.Verdict) []string {
+	var out []string
+	for _, m := range v.Metrics {
+		if m.Outcome != sluice.OutcomeFail || (m.Metric != "error_rate" && m.Metric != "cancel_rate") {
+			continue
+		}
+		what := strings.ReplaceAll(m.Metric, "_", " ")
+		if m.Category != "" {
+			what += " in category " + m.Category
+		}
+		out = append(out, fmt.Sprintf("%s %.2f%% vs %.2f%%", what, 100*m.Candidate, 100*m.Baseline))
+	}
+	return out
 }

@@ -35,25 +35,7 @@ func TestCanary_UsersFeedbackRollsBack(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a canary on live traffic (skipped under -short)")
 	}
-	base := reviewBackend(t, fakellm.Behavior{})
-	cand := reviewBackend(t, fakellm.Behavior{})
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Store = filepath.Join(t.TempDir(), "sluice.db")
-	cfg.Rollouts.Tick = 50 * time.Millisecond
-	gw, err := server.New(context.Background(), server.Options{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gw.Shutdown(context.Background()) })
-	token, err := gw.EnsureBootstrapToken(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	applyReviewModels(t, gw.AdminURL(), token, base.URL(), cand.URL())
+	gw, token := rolloutGateway(t, fakellm.Behavior{}, fakellm.Behavior{})
 	ctx := context.Background()
 	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v1.2.0", Strategy: sluice.StrategyCanary, CanaryPercent: 50,
 		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(100 * time.Millisecond)}, Warmup: sluice.WarmupSpec{Skip: true}}
@@ -83,9 +65,48 @@ func TestCanary_UsersFeedbackRollsBack(t *testing.T) {
 			fr.Body.Close()
 		}
 	}
+	driveUntilEnded(gw, 4, ask)
+	r := gw.Control.Registry().Rollouts["chat"]
+	if r.Phase != sluice.PhaseRolledBack || !strings.Contains(r.Decision, "quality (feedback)") {
+		t.Fatalf("after %d requests (%d and %d feedback scores to the baseline and the candidate): phase %s, decision %q; want rolled back on quality (feedback)",
+			n.Load(), baseFB.Load(), candFB.Load(), r.Phase, r.Decision)
+	}
+	t.Logf("rolled back after %d requests: %s", n.Load(), r.Decision)
+}
+
+// rolloutGateway starts a gateway on SQLite with the review models, the
+// stable version served by a backend behaving as base and the candidate
+// (v1.2.0, model ft-2) as cand, and returns it with an admin token.
+func rolloutGateway(t *testing.T, base, cand fakellm.Behavior) (*server.Server, string) {
+	t.Helper()
+	b, c := reviewBackend(t, base), reviewBackend(t, cand)
+	cfg := config.Default()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Store = filepath.Join(t.TempDir(), "sluice.db")
+	cfg.Rollouts.Tick = 50 * time.Millisecond
+	gw, err := server.New(context.Background(), server.Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gw.Shutdown(context.Background()) })
+	token, err := gw.EnsureBootstrapToken(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyReviewModels(t, gw.AdminURL(), token, b.URL(), c.URL())
+	return gw, token
+}
+
+// driveUntilEnded sends requests from workers goroutines, each user new,
+// through ask until chat's rollout is no longer active or 90 s have
+// passed (the caller checks how it ended).
+func driveUntilEnded(gw *server.Server, workers int, ask func(user string)) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for w := range 4 {
+	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -105,10 +126,4 @@ func TestCanary_UsersFeedbackRollsBack(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	r := gw.Control.Registry().Rollouts["chat"]
-	if r.Phase != sluice.PhaseRolledBack || !strings.Contains(r.Decision, "quality (feedback)") {
-		t.Fatalf("after %d requests (%d and %d feedback scores to the baseline and the candidate): phase %s, decision %q; want rolled back on quality (feedback)",
-			n.Load(), baseFB.Load(), candFB.Load(), r.Phase, r.Decision)
-	}
-	t.Logf("rolled back after %d requests: %s", n.Load(), r.Decision)
 }

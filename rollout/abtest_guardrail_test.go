@@ -1,0 +1,79 @@
+package rollout
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// failing is a failing verdict whose failed rows are metrics (each
+// "metric" or "metric/category").
+func failing(bn, cn int, metrics ...string) *sluice.Verdict {
+	v := verdict(sluice.OutcomeFail, bn, cn)
+	for _, m := range metrics {
+		name, cat, _ := strings.Cut(m, "/")
+		v.Metrics = append(v.Metrics, sluice.MetricVerdict{Metric: name, Category: cat, Outcome: sluice.OutcomeFail, Baseline: 0.01, Candidate: 0.3, Unit: "absolute"})
+	}
+	v.Metrics = append(v.Metrics, sluice.MetricVerdict{Metric: "latency_p50", Outcome: sluice.OutcomePass})
+	return v
+}
+
+// TestNext_ABTestGuardrail: an A/B test ran to its planned sample
+// whatever the interim analyses said, so a candidate answering 30% of its
+// requests with an error kept its half of the traffic for the whole
+// sample (10,000 requests a side, say), where a canary of it is rolled
+// back in seconds. The error and cancel rates are now the test's
+// guardrail: failing there, as the canary analysis fails them, for
+// FailChecks analyses in a row, rolls the test back. Anything else the
+// interim analyses find (lengths, latency, refusals: what the experiment
+// is there to measure, often on purpose) lets it run to its sample, as
+// before.
+func TestNext_ABTestGuardrail(t *testing.T) {
+	start := func(t *testing.T) sluice.Rollout {
+		r := mustStart(t, sluice.RolloutSpec{Strategy: sluice.StrategyABTest, ABSamples: 10000, Analysis: sluice.AnalysisSpec{FailChecks: 2}})
+		r, _ = must(t, r, t0, Event{Kind: EvWarmed})
+		return r
+	}
+	t.Run("ErrorRateRollsBack", func(t *testing.T) {
+		r := start(t)
+		r, _ = must(t, r, t0.Add(time.Minute), Event{Kind: EvAnalysis, Verdict: failing(300, 300, "error_rate")})
+		if r.Phase != sluice.PhaseProgressing {
+			t.Fatalf("one failing analysis: phase %s, want progressing (FailChecks 2)", r.Phase)
+		}
+		r, acts := must(t, r, t0.Add(2*time.Minute), Event{Kind: EvAnalysis, Verdict: failing(400, 400, "error_rate", "output_tokens")})
+		if r.Phase != sluice.PhaseRolledBack || !hasAction(acts, ActRestore) || !hasAction(acts, ActDrain) || !hasAction(acts, ActUnload) {
+			t.Fatalf("second failing analysis: phase %s, actions %v; want rolled back, restored, drained, unloaded", r.Phase, acts)
+		}
+		if !strings.Contains(r.Decision, "guardrail") || !strings.Contains(r.Decision, "error rate") || strings.Contains(r.Decision, "output") {
+			t.Errorf("decision %q: want the guardrail named, with the error rate and only it", r.Decision)
+		}
+	})
+	t.Run("CancelRateInACategory", func(t *testing.T) {
+		r := start(t)
+		r, _ = must(t, r, t0.Add(time.Minute), Event{Kind: EvAnalysis, Verdict: failing(300, 300, "cancel_rate/payments")})
+		r, _ = must(t, r, t0.Add(2*time.Minute), Event{Kind: EvAnalysis, Verdict: failing(400, 400, "cancel_rate/payments")})
+		if r.Phase != sluice.PhaseRolledBack || !strings.Contains(r.Decision, "payments") {
+			t.Fatalf("phase %s, decision %q; want rolled back on the cancel rate in payments", r.Phase, r.Decision)
+		}
+	})
+	t.Run("NotInARow", func(t *testing.T) {
+		r := start(t)
+		r, _ = must(t, r, t0.Add(time.Minute), Event{Kind: EvAnalysis, Verdict: failing(300, 300, "error_rate")})
+		r, _ = must(t, r, t0.Add(2*time.Minute), Event{Kind: EvAnalysis, Verdict: verdict(sluice.OutcomeInconclusive, 400, 400)})
+		r, _ = must(t, r, t0.Add(3*time.Minute), Event{Kind: EvAnalysis, Verdict: failing(500, 500, "error_rate")})
+		if r.Phase != sluice.PhaseProgressing {
+			t.Fatalf("two failing analyses not in a row: phase %s, want progressing", r.Phase)
+		}
+	})
+	t.Run("OtherMetricsRunOn", func(t *testing.T) {
+		r := start(t)
+		for i, m := range []string{"output_tokens", "refusal_rate", "latency_p99", "quality"} {
+			r, _ = must(t, r, t0.Add(time.Duration(i+1)*time.Minute), Event{Kind: EvAnalysis, Verdict: failing(300+i, 300+i, m)})
+		}
+		if r.Phase != sluice.PhaseProgressing {
+			t.Fatalf("failing on lengths, refusals, latency and quality: phase %s, want progressing to its sample", r.Phase)
+		}
+	})
+}
