@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,9 +14,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/api"
-	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/fakellm"
-	"github.com/sluicehq/sluice/server"
 )
 
 // TestABTestConcludeThroughCLI walks an experimenter's flow on a real
@@ -36,25 +32,7 @@ func TestABTestConcludeThroughCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs an A/B test on live traffic (skipped under -short)")
 	}
-	base := reviewBackend(t, fakellm.Behavior{RefusalRate: 0.5})
-	cand := reviewBackend(t, fakellm.Behavior{})
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Store = filepath.Join(t.TempDir(), "sluice.db")
-	cfg.Rollouts.Tick = 50 * time.Millisecond
-	gw, err := server.New(context.Background(), server.Options{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gw.Shutdown(context.Background()) })
-	token, err := gw.EnsureBootstrapToken(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, _, _ := applyReviewModels(t, gw.AdminURL(), token, base.URL(), cand.URL())
+	gw, token, g := rolloutGateway(t, fakellm.Behavior{RefusalRate: 0.5}, fakellm.Behavior{})
 	ctx := context.Background()
 	cl := api.NewClient(gw.AdminURL(), token)
 	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v1.2.0", Strategy: sluice.StrategyABTest, ABSamples: 150,
@@ -87,33 +65,7 @@ func TestABTestConcludeThroughCLI(t *testing.T) {
 		}
 		return resp.Model, nil
 	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				ask(fmt.Sprintf("user-%d-%d", w, i))
-			}
-		}()
-	}
-	deadline := time.Now().Add(90 * time.Second)
-	for gw.Control.Registry().Rollouts["chat"].Phase.Active() {
-		if time.Now().After(deadline) {
-			close(stop)
-			wg.Wait()
-			t.Fatalf("the A/B test never completed: %s", gw.Control.Registry().Rollouts["chat"].Phase)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	close(stop)
-	wg.Wait()
+	driveUntilEnded(gw, 4, func(user string) { ask(user) })
 	if r := gw.Control.Registry().Rollouts["chat"]; r.Phase != sluice.PhaseCompleted {
 		t.Fatalf("phase %s: %s", r.Phase, r.Decision)
 	}

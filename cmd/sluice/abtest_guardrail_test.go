@@ -26,7 +26,7 @@ func TestABTest_GuardrailRollsBack(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs an A/B test on live traffic (skipped under -short)")
 	}
-	gw, token := rolloutGateway(t, fakellm.Behavior{}, fakellm.Behavior{ErrorRate: 0.08})
+	gw, token, _ := rolloutGateway(t, fakellm.Behavior{}, fakellm.Behavior{ErrorRate: 0.08})
 	ctx := context.Background()
 	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v1.2.0", Strategy: sluice.StrategyABTest, ABSamples: 5000,
 		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(100 * time.Millisecond)}, Warmup: sluice.WarmupSpec{Skip: true}}

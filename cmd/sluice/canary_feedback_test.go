@@ -35,7 +35,7 @@ func TestCanary_UsersFeedbackRollsBack(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a canary on live traffic (skipped under -short)")
 	}
-	gw, token := rolloutGateway(t, fakellm.Behavior{}, fakellm.Behavior{})
+	gw, token, _ := rolloutGateway(t, fakellm.Behavior{}, fakellm.Behavior{})
 	ctx := context.Background()
 	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v1.2.0", Strategy: sluice.StrategyCanary, CanaryPercent: 50,
 		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(100 * time.Millisecond)}, Warmup: sluice.WarmupSpec{Skip: true}}
@@ -76,8 +76,9 @@ func TestCanary_UsersFeedbackRollsBack(t *testing.T) {
 
 // rolloutGateway starts a gateway on SQLite with the review models, the
 // stable version served by a backend behaving as base and the candidate
-// (v1.2.0, model ft-2) as cand, and returns it with an admin token.
-func rolloutGateway(t *testing.T, base, cand fakellm.Behavior) (*server.Server, string) {
+// (v1.2.0, model ft-2) as cand, and returns it with an admin token and the
+// CLI's flags to reach it.
+func rolloutGateway(t *testing.T, base, cand fakellm.Behavior) (gw *server.Server, token string, g []string) {
 	t.Helper()
 	b, c := reviewBackend(t, base), reviewBackend(t, cand)
 	cfg := config.Default()
@@ -92,12 +93,11 @@ func rolloutGateway(t *testing.T, base, cand fakellm.Behavior) (*server.Server, 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { gw.Shutdown(context.Background()) })
-	token, err := gw.EnsureBootstrapToken(context.Background())
-	if err != nil {
+	if token, err = gw.EnsureBootstrapToken(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	applyReviewModels(t, gw.AdminURL(), token, b.URL(), c.URL())
-	return gw, token
+	g, _, _ = applyReviewModels(t, gw.AdminURL(), token, b.URL(), c.URL())
+	return gw, token, g
 }
 
 // driveUntilEnded sends requests from workers goroutines, each user new,
