@@ -81,6 +81,8 @@ type Gateway struct {
 	Prometheus Prometheus `yaml:"prometheus"`
 	// Responses configures the Responses API (/v1/responses).
 	Responses Responses `yaml:"responses"`
+	// Shadow configures what is kept of shadow runs (their answer pairs).
+	Shadow Shadow `yaml:"shadow"`
 	// Log configures the gateway's own log on standard error.
 	Log Log `yaml:"log"`
 	// UI configures the dashboard.
@@ -258,6 +260,7 @@ func (g *Gateway) setDefaults() {
 	g.OutlierEjection.setDefaults()
 	g.Prometheus.setDefaults()
 	g.Responses.setDefaults()
+	g.Shadow.setDefaults()
 	g.Log.setDefaults()
 }
 
@@ -467,6 +470,9 @@ func (g *Gateway) Validate() error {
 		return err
 	}
 	if err := g.Responses.validate(); err != nil {
+		return err
+	}
+	if err := g.Shadow.validate(); err != nil {
 		return err
 	}
 	if err := g.Log.validate(); err != nil {

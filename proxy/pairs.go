@@ -56,6 +56,10 @@ func which(primary, shadow bool) string {
 	return "none"
 }
 
+// DefaultShadowPairs is how many shadow answer pairs a proxy keeps when
+// Options.ShadowPairs is not set (config shadow.pairs_kept).
+const DefaultShadowPairs = 500
+
 // pairRing keeps the most recent pairs, across models.
 type pairRing struct {
 	mu   sync.Mutex

@@ -118,7 +118,7 @@ type Options struct {
 	// ShadowWorkers is how many mirrored requests run at once; default 4.
 	ShadowWorkers int
 	// ShadowPairs is how many primary/shadow answer pairs are kept for
-	// review (ShadowPairs), across models; default 500.
+	// review (ShadowPairs), across models; default DefaultShadowPairs.
 	ShadowPairs int
 	// FeedbackWindow is how many of the most recent requests accept
 	// feedback through POST /v1/feedback; default 100000. It costs 40 bytes
@@ -182,7 +182,7 @@ func New(opt Options) *Proxy {
 		opt.ShadowWorkers = 4
 	}
 	if opt.ShadowPairs <= 0 {
-		opt.ShadowPairs = 500
+		opt.ShadowPairs = DefaultShadowPairs
 	}
 	if opt.FeedbackWindow <= 0 {
 		opt.FeedbackWindow = 100_000

@@ -170,9 +170,12 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		popt.Admit, popt.ForceAllowed = s.Keys.Admit, s.Keys.ForceAllowed
 	}
 	refusal := observe.NewRefusalDetector(cfg.RefusalPhrases)
-	var rememberIDs int // 0: the proxy's default
+	var rememberIDs, pairsKept int // 0: the proxy's defaults
 	if n := cfg.Responses.RememberIDs; n != nil {
 		rememberIDs = *n
+	}
+	if n := cfg.Shadow.PairsKept; n != nil {
+		pairsKept = *n
 	}
 	s.Proxy = proxy.New(proxy.Options{
 		Routes: s.Routes, Recorder: s.Recorder, Log: s.Log, Refusal: refusal,
@@ -180,7 +183,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		ConnectTimeout: cfg.Timeouts.Connect, FirstByteTimeout: cfg.Timeouts.FirstByte, RequestTimeout: cfg.Timeouts.Request,
 		CategoryHeader: cfg.CategoryHeader, ForceAllowed: popt.ForceAllowed, ForceHeader: cfg.ForceHeader, Now: now,
 		OnResult: popt.OnResult, Admit: popt.Admit,
-		Judge: s.newJudge(cfg.Judge), ResponseIDs: rememberIDs,
+		Judge: s.newJudge(cfg.Judge), ResponseIDs: rememberIDs, ShadowPairs: pairsKept,
 	})
 	// Issue 3 (shadow, quality signals): the proxy records heuristic and
 	// feedback quality scores through the Recorder it was given; export its

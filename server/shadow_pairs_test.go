@@ -15,7 +15,9 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/api"
+	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/fakellm"
+	"github.com/sluicehq/sluice/proxy"
 	"github.com/sluicehq/sluice/server"
 )
 
@@ -240,4 +242,23 @@ func TestAdminAPI_ShadowPairs(t *testing.T) {
 			t.Errorf("after the abort: shadowing %q, %d pairs; want none and all %d kept", list.Shadowing, len(list.Pairs), len(all.Pairs))
 		}
 	})
+}
+
+// TestGateway_ShadowPairsKept: shadow.pairs_kept sets how many pairs the
+// gateway keeps (the proxy kept 500, whatever a long shadow run needed),
+// and its default is the proxy's.
+func TestGateway_ShadowPairsKept(t *testing.T) {
+	if config.DefaultShadowPairsKept != proxy.DefaultShadowPairs {
+		t.Fatalf("config's default %d is not the proxy's %d", config.DefaultShadowPairsKept, proxy.DefaultShadowPairs)
+	}
+	stable, cand := MustBackend(t, fakellm.Config{}), MustBackend(t, fakellm.Config{Seed: 2})
+	three := 3
+	gw, _ := startRolloutGatewayWith(t, "", func(c *config.Gateway) { c.Shadow.PairsKept = &three }, stable, cand)
+	if n := gw.Proxy.ShadowPairsKept(); n != 3 {
+		t.Errorf("the proxy keeps %d pairs with shadow.pairs_kept: 3", n)
+	}
+	gw, _ = startRolloutGateway(t, "", stable, cand)
+	if n := gw.Proxy.ShadowPairsKept(); n != config.DefaultShadowPairsKept {
+		t.Errorf("the proxy keeps %d pairs by default, want %d", n, config.DefaultShadowPairsKept)
+	}
 }
