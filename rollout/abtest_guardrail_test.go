@@ -42,6 +42,12 @@ func TestNext_ABTestGuardrail(t *testing.T) {
 		if r.Phase != sluice.PhaseProgressing {
 			t.Fatalf("one failing analysis: phase %s, want progressing (FailChecks 2)", r.Phase)
 		}
+		// The timeline warns before the rollback, as a canary's does: an
+		// operator watching the test sees the guardrail failing, and why.
+		if e := r.Events[len(r.Events)-1]; e.Kind != "verdict" || !strings.Contains(e.Message, "guardrail") ||
+			!strings.Contains(e.Message, "1 of 2 in a row") || !strings.Contains(e.Message, "error rate") || len(e.Data) == 0 {
+			t.Errorf("last event after one failing analysis: %s %q (data %d bytes); want the guardrail's failure, 1 of 2 in a row, with its verdict", e.Kind, e.Message, len(e.Data))
+		}
 		r, acts := must(t, r, t0.Add(2*time.Minute), Event{Kind: EvAnalysis, Verdict: failing(400, 400, "error_rate", "output_tokens")})
 		if r.Phase != sluice.PhaseRolledBack || !hasAction(acts, ActRestore) || !hasAction(acts, ActDrain) || !hasAction(acts, ActUnload) {
 			t.Fatalf("second failing analysis: phase %s, actions %v; want rolled back, restored, drained, unloaded", r.Phase, acts)

@@ -439,6 +439,9 @@ func analysed(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Acti
 				r, acts := stop(r, now, sluice.PhaseRolledBack, "rolled back: the A/B test's guardrail failed: "+strings.Join(broke, "; "), "critical", v)
 				return r, acts, nil
 			}
+			// On the timeline, as a canary's failing analysis is: the
+			// warning before the rollback.
+			event(&r, now, "verdict", fmt.Sprintf("the A/B test's guardrail failed (%d of %d in a row): %s", r.FailStreak, s.Analysis.FailChecks, strings.Join(broke, "; ")), v)
 		} else {
 			r.FailStreak = 0
 		}
