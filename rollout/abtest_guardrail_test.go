@@ -64,6 +64,15 @@ func TestNext_ABTestGuardrail(t *testing.T) {
 			t.Fatalf("phase %s, decision %q; want rolled back on the cancel rate in payments", r.Phase, r.Decision)
 		}
 	})
+	t.Run("AtMostThreeNamed", func(t *testing.T) {
+		r := start(t)
+		five := failing(300, 300, "error_rate", "error_rate/a", "error_rate/b", "cancel_rate/c", "error_rate/d")
+		r, _ = must(t, r, t0.Add(time.Minute), Event{Kind: EvAnalysis, Verdict: five})
+		r, _ = must(t, r, t0.Add(2*time.Minute), Event{Kind: EvAnalysis, Verdict: five})
+		if r.Phase != sluice.PhaseRolledBack || !strings.HasSuffix(r.Decision, "; and 2 more") || strings.Contains(r.Decision, "category d") {
+			t.Errorf("decision %q: want three rows named, then \"and 2 more\"", r.Decision)
+		}
+	})
 	t.Run("NotInARow", func(t *testing.T) {
 		r := start(t)
 		r, _ = must(t, r, t0.Add(time.Minute), Event{Kind: EvAnalysis, Verdict: failing(300, 300, "error_rate")})

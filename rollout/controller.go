@@ -1206,6 +1206,15 @@ func (c *Controller) Step(ctx context.Context) {
 				next.Events = append(next.Events, sluice.RolloutEvent{At: now, Kind: "ab_report", Message: rep.Summary, Percent: next.Percent, Data: data})
 				next.Decision = "A/B test complete: " + rep.Summary
 			}
+			if err == nil && next.Spec.Strategy == sluice.StrategyABTest && next.Phase == sluice.PhaseRolledBack {
+				// Rolled back by its guardrail: the report of the sample so
+				// far goes on the timeline too, marked as stopped early, as
+				// an early conclusion's does.
+				rep := analysis.ABReport(in, next.Spec.Analysis)
+				rep.StoppedEarly, rep.PlannedN = true, next.Spec.ABSamples
+				data, _ := json.Marshal(rep)
+				next.Events = append(next.Events, sluice.RolloutEvent{At: now, Kind: "ab_report", Message: rep.Summary, Percent: next.Percent, Data: data})
+			}
 			return next, acts, err
 		})
 		if err != nil {

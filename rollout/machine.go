@@ -638,5 +638,10 @@ func abGuardrail(v *sluice.Verdict) []string {
 		}
 		out = append(out, fmt.Sprintf("%s %.2f%% vs %.2f%%", what, 100*m.Candidate, 100*m.Baseline))
 	}
+	// At most three, as the canary analysis's reason names them: with
+	// many categories the decision and its alert would run on.
+	if len(out) > 3 {
+		out = append(out[:3], fmt.Sprintf("and %d more", len(out)-3))
+	}
 	return out
 }

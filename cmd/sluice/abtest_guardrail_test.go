@@ -12,7 +12,9 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/api"
+	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/fakellm"
+	"github.com/sluicehq/sluice/rollout"
 )
 
 // TestABTest_GuardrailRollsBack: an A/B test of a candidate that fails 8%
@@ -26,7 +28,9 @@ func TestABTest_GuardrailRollsBack(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs an A/B test on live traffic (skipped under -short)")
 	}
-	gw, token, _ := rolloutGateway(t, fakellm.Behavior{}, fakellm.Behavior{ErrorRate: 0.08})
+	// Outlier ejection off: five failures in a row, rare at 8% but not
+	// never over a few thousand requests, would roll it back first.
+	gw, token, _ := rolloutGateway(t, fakellm.Behavior{}, fakellm.Behavior{ErrorRate: 0.08}, func(c *config.Gateway) { c.OutlierEjection.Disabled = true })
 	ctx := context.Background()
 	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v1.2.0", Strategy: sluice.StrategyABTest, ABSamples: 5000,
 		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(100 * time.Millisecond)}, Warmup: sluice.WarmupSpec{Skip: true}}
@@ -43,6 +47,10 @@ func TestABTest_GuardrailRollsBack(t *testing.T) {
 	r := gw.Control.Registry().Rollouts["chat"]
 	if r.Phase != sluice.PhaseRolledBack || !strings.Contains(r.Decision, "guardrail") || !strings.Contains(r.Decision, "error rate") {
 		t.Fatalf("after %d requests: phase %s, decision %q; want rolled back by the guardrail on the error rate", n.Load(), r.Phase, r.Decision)
+	}
+	// The report of the sample so far is on the timeline, marked as such.
+	if rep := rollout.ABReportOf(*r); rep == nil || !rep.StoppedEarly || rep.PlannedN != 5000 {
+		t.Errorf("report after the guardrail's rollback: %+v; want one of the sample so far, stopped early", rep)
 	}
 	if p := gw.Control.Registry().Models["chat"].Policy; strings.Contains(p.String(), "v1.2.0") {
 		t.Errorf("policy after the rollback %s, want the baseline's routing back", p)

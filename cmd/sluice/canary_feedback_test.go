@@ -76,15 +76,18 @@ func TestCanary_UsersFeedbackRollsBack(t *testing.T) {
 
 // rolloutGateway starts a gateway on SQLite with the review models, the
 // stable version served by a backend behaving as base and the candidate
-// (v1.2.0, model ft-2) as cand, and returns it with an admin token and the
-// CLI's flags to reach it.
-func rolloutGateway(t *testing.T, base, cand fakellm.Behavior) (gw *server.Server, token string, g []string) {
+// (v1.2.0, model ft-2) as cand, its configuration changed by mutate, and
+// returns it with an admin token and the CLI's flags to reach it.
+func rolloutGateway(t *testing.T, base, cand fakellm.Behavior, mutate ...func(*config.Gateway)) (gw *server.Server, token string, g []string) {
 	t.Helper()
 	b, c := reviewBackend(t, base), reviewBackend(t, cand)
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Store = filepath.Join(t.TempDir(), "sluice.db")
 	cfg.Rollouts.Tick = 50 * time.Millisecond
+	for _, m := range mutate {
+		m(&cfg)
+	}
 	gw, err := server.New(context.Background(), server.Options{Config: cfg})
 	if err != nil {
 		t.Fatal(err)
