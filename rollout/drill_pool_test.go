@@ -226,13 +226,22 @@ func TestController_DrillsShareASmallPool(t *testing.T) {
 		models = append(models, fmt.Sprintf("m%d", i))
 	}
 	c, ctl, _ := pgController(t, pgtest.Schema(t), 2, models...)
-	// Generous: the drills take milliseconds here; a stalled one fails at it.
+	drillAtOnce(t, c, ctl, models, " on a pool of 2 connections")
+}
+
+// drillAtOnce drills each of models at once through c, each drill's first
+// request held until all hold their canaries (drillSender), and checks
+// that every drill ran to the end, within a generous deadline (they take
+// milliseconds; a stalled one fails at it), and restored its routing.
+// where says, in an error, what the drills shared.
+func drillAtOnce(t *testing.T, c *rollout.Controller, ctl *control.Service, models []string, where string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	var start, wg sync.WaitGroup
-	start.Add(n)
-	errs := make([]error, n)
-	reps := make([]rollout.DrillReport, n)
+	start.Add(len(models))
+	errs := make([]error, len(models))
+	reps := make([]rollout.DrillReport, len(models))
 	for i, m := range models {
 		wg.Go(func() {
 			reps[i], errs[i] = c.Drill(ctx, "op", "drill", m, "v2", 5, drillSender(ctl, &start))
@@ -241,7 +250,7 @@ func TestController_DrillsShareASmallPool(t *testing.T) {
 	wg.Wait()
 	for i, m := range models {
 		if errs[i] != nil || !reps[i].OK {
-			t.Errorf("drill of %s, one of %d at once on a pool of 2 connections: %v, steps %+v", m, n, errs[i], reps[i].Steps)
+			t.Errorf("drill of %s, one of %d at once%s: %v, steps %+v", m, len(models), where, errs[i], reps[i].Steps)
 		}
 	}
 	if ctx.Err() != nil {
