@@ -74,6 +74,13 @@ func Judge(res Result) sluice.MetricVerdict {
 	return mv
 }
 
+// FailReason says why a gate's failing row failed, in the words a
+// verdict's reason and an A/B test's guardrail use: the gate and its value
+// against the bound, without the query.
+func FailReason(mv sluice.MetricVerdict) string {
+	return fmt.Sprintf("Prometheus gate %q: %s", strings.TrimPrefix(mv.Metric, MetricPrefix), strings.SplitN(mv.Detail, "; query:", 2)[0])
+}
+
 func bounds(g sluice.PromGate) string {
 	switch {
 	case g.Min != nil && g.Max != nil:
@@ -100,7 +107,7 @@ func Merge(v sluice.Verdict, results []Result) sluice.Verdict {
 		name := fmt.Sprintf("Prometheus gate %q", res.Gate.Name)
 		switch {
 		case mv.Outcome == sluice.OutcomeFail:
-			fails = append(fails, name+": "+strings.SplitN(mv.Detail, "; query:", 2)[0])
+			fails = append(fails, FailReason(mv))
 		case res.Err != "":
 			waits = append(waits, name+" could not be evaluated: "+res.Err)
 		case mv.Outcome == sluice.OutcomeInconclusive:

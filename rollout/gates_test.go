@@ -58,6 +58,13 @@ func TestNext_PrometheusGates(t *testing.T) {
 		{"FailureBeatsPause", "", []step{{sluice.OutcomePass, broken}, {sluice.OutcomePass, broken}, {sluice.OutcomeFail, broken}, {sluice.OutcomeFail, broken}}, sluice.PhaseRolledBack, 0, 4, "rolled back", true},
 		{"CanaryErrorsPause", sluice.StrategyCanary, []step{{sluice.OutcomePass, broken}, {sluice.OutcomePass, broken}, {sluice.OutcomePass, broken}}, sluice.PhasePaused, 0, 3, "sluice rollout resume chat", true},
 		{"ABTestRunsOnThroughErrors", sluice.StrategyABTest, []step{{sluice.OutcomePass, broken}, {sluice.OutcomePass, broken}, {sluice.OutcomePass, broken}}, sluice.PhaseProgressing, 0, 0, "", false},
+		// A gate is a bound the operator declared (GPU cache, queue time,
+		// an error budget): an A/B test treats a failing one as its
+		// guardrail, as it does the error rate, and rolls back after
+		// FailChecks in a row. No data lets it run on to its sample.
+		{"ABTestFailingGateCounts", sluice.StrategyABTest, []step{{sluice.OutcomePass, fail}}, sluice.PhaseProgressing, 0, 0, `guardrail failed (1 of 2 in a row): Prometheus gate "cand_errors": 0.3 is above max 0.05`, false},
+		{"ABTestFailingGateRollsBack", sluice.StrategyABTest, []step{{sluice.OutcomePass, fail}, {sluice.OutcomeInconclusive, fail}}, sluice.PhaseRolledBack, 0, 0, `rolled back: the A/B test's guardrail failed: Prometheus gate "cand_errors": 0.3 is above max 0.05`, true},
+		{"ABTestRunsOnWithoutData", sluice.StrategyABTest, []step{{sluice.OutcomePass, nodata}, {sluice.OutcomePass, nodata}, {sluice.OutcomePass, nodata}}, sluice.PhaseProgressing, 0, 0, "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sp := spec

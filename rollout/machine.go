@@ -625,11 +625,22 @@ func phaseError(r sluice.Rollout, what string) error {
 // share of users for the whole sample, where a canary of it is rolled
 // back in seconds. Lengths, latency, refusals, quality and the tool-call
 // rate are what an experiment is there to measure, often changed on
-// purpose, and never stop it.
+// purpose, and never stop it. A Prometheus gate outside its bounds is in
+// the guardrail too: a gate is a bound the operator declared for the
+// rollout (the backend's KV cache, its queue time, an error budget), not
+// a metric the experiment compares; a gate with no data, or one that could
+// not be read, lets the test run on.
 func abGuardrail(v *sluice.Verdict) []string {
 	var out []string
 	for _, m := range v.Metrics {
-		if m.Outcome != sluice.OutcomeFail || (m.Metric != "error_rate" && m.Metric != "cancel_rate") {
+		if m.Outcome != sluice.OutcomeFail {
+			continue
+		}
+		if strings.HasPrefix(m.Metric, promgate.MetricPrefix) {
+			out = append(out, promgate.FailReason(m))
+			continue
+		}
+		if m.Metric != "error_rate" && m.Metric != "cancel_rate" {
 			continue
 		}
 		what := strings.ReplaceAll(m.Metric, "_", " ")

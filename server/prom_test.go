@@ -94,7 +94,7 @@ func TestRollout_PrometheusGate(t *testing.T) {
 	}
 	gate := sluice.PromGate{Name: "candidate_error_rate", Query: candidateErrorRate, Max: maxOf(0.1)}
 
-	run := func(t *testing.T, candErrors float64) (sluice.Rollout, *server.Server) {
+	run := func(t *testing.T, candErrors float64, spec sluice.RolloutSpec) (sluice.Rollout, *server.Server) {
 		gwAddr := freeLoopback(t)
 		prom := promtest.MustStart(t, time.Second, gwAddr)
 		stable := MustBackend(t, fakellm.Config{})
@@ -104,7 +104,7 @@ func TestRollout_PrometheusGate(t *testing.T) {
 			c.Prometheus = config.Prometheus{URL: prom.URL, Timeout: 2 * time.Second}
 		}, stable, cand)
 		l := startLoad(t, gw.URL(), 4)
-		if _, err := cl.StartRollout(context.Background(), gatedSpec(gate), "gate on Prometheus"); err != nil {
+		if _, err := cl.StartRollout(context.Background(), spec, "gate on Prometheus"); err != nil {
 			t.Fatal(err)
 		}
 		r := waitPhase(t, cl, func(p sluice.Phase) bool { return !p.Active() }, 90*time.Second)
@@ -113,7 +113,7 @@ func TestRollout_PrometheusGate(t *testing.T) {
 	}
 
 	t.Run("FailingGateRollsBack", func(t *testing.T) {
-		r, gw := run(t, 0.3)
+		r, gw := run(t, 0.3, gatedSpec(gate))
 		if r.Phase != sluice.PhaseRolledBack {
 			t.Fatalf("phase %s (%s), want rolled_back", r.Phase, r.Decision)
 		}
@@ -136,7 +136,7 @@ func TestRollout_PrometheusGate(t *testing.T) {
 	})
 
 	t.Run("PassingGatePromotes", func(t *testing.T) {
-		r, _ := run(t, 0)
+		r, _ := run(t, 0, gatedSpec(gate))
 		if r.Phase != sluice.PhasePromoted {
 			t.Fatalf("phase %s (%s), want promoted", r.Phase, r.Decision)
 		}
@@ -151,6 +151,25 @@ func TestRollout_PrometheusGate(t *testing.T) {
 		}
 		if stages != 2 {
 			t.Errorf("%d stage events, want 2", stages)
+		}
+		t.Logf("decision: %s", r.Decision)
+	})
+
+	// An A/B test ran to its planned sample whatever its gates said: a
+	// candidate breaking the operator's declared bound kept half the users
+	// for the whole sample. A failing gate is now its guardrail.
+	t.Run("FailingGateStopsAnABTest", func(t *testing.T) {
+		spec := gatedSpec(gate)
+		spec.Strategy, spec.Stages, spec.ABSamples = sluice.StrategyABTest, nil, 1_000_000
+		r, gw := run(t, 0.3, spec)
+		if r.Phase != sluice.PhaseRolledBack {
+			t.Fatalf("phase %s (%s), want rolled_back by the gate", r.Phase, r.Decision)
+		}
+		if !strings.HasPrefix(r.Decision, `rolled back: the A/B test's guardrail failed: Prometheus gate "candidate_error_rate": `) || !strings.Contains(r.Decision, "above max 0.1") {
+			t.Errorf("the decision does not name the gate as the guardrail: %s", r.Decision)
+		}
+		if got := gw.Control.Registry().Models["chat"].Policy.String(); got != "specific v1.0.0" {
+			t.Errorf("policy after rollback: %s", got)
 		}
 		t.Logf("decision: %s", r.Decision)
 	})
