@@ -20,8 +20,9 @@ const (
 	// undoable within the rollback window).
 	PickCandidate = "candidate"
 	// PickBaseline keeps the baseline: the routing from before the test,
-	// which a completed test has already put back, and an abort's path for
-	// one still running.
+	// which a completed test has already put back (the candidate, kept
+	// loaded for the decision, is then drained and unloaded), and an
+	// abort's path for one still running.
 	PickBaseline = "baseline"
 )
 
@@ -33,10 +34,11 @@ const (
 //
 // A completed test (traffic back on the baseline, report on the timeline)
 // is concluded once: for the candidate it is promoted; for the baseline
-// nothing moves and the decision is recorded. A test still running (or
-// paused) is stopped early: ev.Report, its report on the sample so far,
-// goes on the timeline marked as such; the candidate is promoted, or the
-// test ends as an abort does.
+// the routing stays as the test left it, the decision is recorded, and
+// the candidate is drained and unloaded as after an abort. A test still
+// running (or paused) is stopped early: ev.Report, its report on the
+// sample so far, goes on the timeline marked as such; the candidate is
+// promoted, or the test ends as an abort does.
 func conclude(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, error) {
 	if r.Spec.Strategy != sluice.StrategyABTest {
 		return r, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s is a %s rollout, not an A/B test: conclude ends A/B tests; ship or stop it with sluice rollout promote %s, or sluice rollout abort %s --reason \"…\"", r.ID, r.Spec.Strategy, r.Spec.Model, r.Spec.Model)
@@ -60,7 +62,12 @@ func conclude(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Acti
 		}
 		r.Decision = why
 		event(&r, now, "concluded", why, nil)
-		return r, []Action{{Kind: ActAlert, Severity: "info", Message: fmt.Sprintf("rollout %s of %s:%s %s", r.ID, r.Spec.Model, r.Spec.Candidate, why)}}, nil
+		// The traffic went back to the baseline when the test completed;
+		// the candidate stayed loaded for this decision. Keeping the
+		// baseline frees it as an abort does: its requests in flight
+		// (pins, labels) drain, then the unload webhook runs, and from
+		// this commit the routing table answers 410 for it (Unloaded).
+		return r, []Action{{Kind: ActDrain}, {Kind: ActUnload}, {Kind: ActAlert, Severity: "info", Message: fmt.Sprintf("rollout %s of %s:%s %s", r.ID, r.Spec.Model, r.Spec.Candidate, why)}}, nil
 	case sluice.PhaseProgressing, sluice.PhasePaused:
 		var n int
 		if rep := ev.Report; rep != nil {
