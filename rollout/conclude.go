@@ -188,6 +188,15 @@ func (c *Controller) conclude(ctx context.Context, actor, model, pick, reason st
 // change: the candidate is no longer servable (retired, or gone), or the
 // routing of the model is not what the test put back (someone set a
 // policy or split since, which the promotion would silently discard).
+//
+// The routing is what the test left (leftPolicy) when it sends the same
+// users to the same versions: the same policy and, for a split, the same
+// salt, since a new salt moves users between the split's versions (an
+// operator rotating a cohort) and the promotion ends the split. Under a
+// policy without a split the salt routes no one, and the promotion keeps
+// it on the model. A pin of the baseline is what the test left only when
+// restore made it (the policy from before would have picked the
+// candidate); one set by hand since is a change like any other.
 func shippable(reg *sluice.Registry, r sluice.Rollout) error {
 	s := r.Spec
 	id := s.Model + ":" + s.Candidate
@@ -203,10 +212,51 @@ func shippable(reg *sluice.Registry, r sluice.Rollout) error {
 	if m == nil {
 		return sluice.Errorf(sluice.CodeNotFound, "model %s is gone", s.Model)
 	}
-	left := restoredPolicy(reg, r, m)
-	pinned := sluice.Policy{Kind: sluice.PolicySpecific, Version: s.Baseline}
-	if now := m.Policy.String(); now != left.String() && now != pinned.String() {
-		return sluice.Errorf(sluice.CodeConflict, "cannot ship %s from A/B test %s: the routing of %s changed after the test ended (the policy is now %s, the test left %s), so its report no longer describes what shipping would change, and shipping would discard that change; start a new rollout of the candidate instead (sluice rollout start %s --to %s --reason \"…\")", id, r.ID, s.Model, now, left, s.Model, s.Candidate)
+	left := leftPolicy(reg, r, m)
+	if now := m.Policy; !sameRouting(now, left) {
+		return sluice.Errorf(sluice.CodeConflict, "cannot ship %s from A/B test %s: the routing of %s changed after the test ended (the policy is now %s, the test left %s), so its report no longer describes what shipping would change, and shipping would discard that change; start a new rollout of the candidate instead (sluice rollout start %s --to %s --reason \"…\")", id, r.ID, s.Model, describePolicy(now, left), describePolicy(left, now), s.Model, s.Candidate)
 	}
 	return nil
+}
+
+// leftPolicy is the policy a completed rollout r left on its model m (as
+// restore put it back), as far as the registry reg can tell: restoredPolicy,
+// with a split's own recorded salt (restoredPolicy takes the model's
+// present one when none was recorded, which for a split means it had
+// none), pinned to the baseline when that policy would pick the candidate.
+func leftPolicy(reg *sluice.Registry, r sluice.Rollout, m *sluice.Model) sluice.Policy {
+	s := r.Spec
+	p := restoredPolicy(reg, r, m)
+	if p.Kind == sluice.PolicySplit {
+		p.Salt = r.PreviousPolicy.Salt
+	}
+	switch p.Kind {
+	case sluice.PolicySpecific, sluice.PolicySplit, sluice.PolicyOff:
+	default: // latest, all: the newest production version
+		if l := reg.Latest(s.Model); l != nil && l.Version == s.Candidate {
+			return sluice.Policy{Kind: sluice.PolicySpecific, Version: s.Baseline, Salt: p.Salt}
+		}
+	}
+	return p
+}
+
+// sameRouting says whether policies a and b send the same users to the
+// same versions: the same policy, and for a split the same salt.
+func sameRouting(a, b sluice.Policy) bool {
+	if a.String() != b.String() {
+		return false
+	}
+	return a.Kind != sluice.PolicySplit || a.Salt == b.Salt
+}
+
+// describePolicy words p for a refusal that compares it with other: with
+// its salt when both are the same split but for it.
+func describePolicy(p, other sluice.Policy) string {
+	if p.Kind != sluice.PolicySplit || p.String() != other.String() || p.Salt == other.Salt {
+		return p.String()
+	}
+	if p.Salt == "" {
+		return p.String() + " with no salt"
+	}
+	return p.String() + " with salt " + p.Salt
 }
