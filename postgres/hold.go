@@ -6,25 +6,31 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sluicehq/sluice"
 )
 
 // TryHold takes the session advisory lock called name (within this store's
-// schema) on a connection of its own, without waiting: held is false, and
-// nothing is taken, when another session (another replica) holds it.
-// release frees the lock and closes the connection; should this process
-// die first, its session ends and the server frees the lock. The rollout
-// controller holds "drill:MODEL" for a fire drill's length, so that a drill
-// on one replica and a drill or rollout of the same model on another do not
-// overlap; a rollout's start looks at it inside its own transaction
+// schema), without waiting: held is false, and nothing is taken, when
+// another session (another replica) holds it, or this store already does.
+// release frees the lock; should this process die first, its session ends
+// and the server frees the lock. The rollout controller holds
+// "drill:MODEL" for a fire drill's length, so that a drill on one replica
+// and a drill or rollout of the same model on another do not overlap; a
+// rollout's start looks at it inside its own transaction
 // (sluice.Change.Unheld), which then keeps TryHold from taking it until
 // the commit.
 //
-// The connection is opened for the hold, outside the pool: a hold keeps
-// its session for as long as it is held (a drill's seconds), and holds
-// taken from the pool left the pool's other callers, the drills' own
-// changes among them, none to work with: as many drills at once as the
-// pool has connections stalled the store's every call. A server with no
-// connection slot left refuses the hold at once (CodeUnavailable).
+// Every lock of the store is held on one connection of its own (holdConn),
+// outside the pool: a hold keeps its session for as long as it is held (a
+// drill's seconds), and holds taken from the pool left the pool's other
+// callers, the drills' own changes among them, none to work with. One
+// connection for them all, not one each, so that drills of many models at
+// once take one of the server's connections, not as many as there are
+// drills, and a drill trying again while a start commits elsewhere tries
+// on the same one. It stays open holdIdle after the last lock is released
+// (for those tries), and Close closes it. A server with no connection slot
+// left refuses the hold at once (CodeUnavailable).
 func (s *Store) TryHold(ctx context.Context, name string) (release func(), held bool, err error) {
 	op := "take the " + name + " lock"
 	if _, ok := ctx.Deadline(); !ok {
@@ -32,37 +38,161 @@ func (s *Store) TryHold(ctx context.Context, name string) (release func(), held 
 		ctx, cancel = context.WithTimeout(ctx, DefaultCallTimeout)
 		defer cancel()
 	}
-	conn, err := s.connectHold(ctx)
-	if err != nil {
-		return nil, false, s.mapErr(ctx, op, err)
+	h := &s.holds
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, false, sluice.Errorf(sluice.CodeUnavailable, "%s: the store is closed (the gateway is shutting down): try again through a running replica", op)
 	}
-	closeConn := func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		conn.Close(cctx)
+	if _, ok := h.names[name]; ok {
+		return nil, false, nil // held through this store: one holder at a time, here too
 	}
 	key := s.holdKey(name)
 	var got bool
-	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key).Scan(&got); err != nil {
-		closeConn()
-		return nil, false, s.mapErr(ctx, op, err)
+	for attempt := 0; ; attempt++ {
+		fresh := h.conn == nil
+		if fresh {
+			conn, err := s.connectHold(ctx)
+			if err != nil {
+				h.idleLater()
+				return nil, false, s.mapErr(ctx, op, err)
+			}
+			h.conn = conn
+			h.gen++
+		}
+		err = h.exec(func(qctx context.Context) error {
+			return h.conn.QueryRow(qctx, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key).Scan(&got)
+		})
+		if err == nil {
+			break
+		}
+		if fresh || attempt > 0 || ctx.Err() != nil {
+			h.idleLater()
+			return nil, false, s.mapErr(ctx, op, err)
+		}
+		// The connection kept from an earlier hold was ended meanwhile
+		// (a server restart, an administrator): open another, once.
 	}
 	if !got {
-		closeConn()
+		h.idleLater()
 		return nil, false, nil
 	}
+	if h.names == nil {
+		h.names = map[string]int64{}
+	}
+	gen := h.gen
+	h.names[name] = gen
 	var once sync.Once
 	return func() {
-		once.Do(func() {
-			// Unlocked first, so the lock is free when release returns:
-			// the server frees a closed session's locks only once it has
-			// noticed the close. Should the unlock fail, the close frees it.
-			uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			conn.Exec(uctx, "SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
-			closeConn()
-		})
+		once.Do(func() { h.release(name, key, gen) })
 	}, true, nil
+}
+
+// holdConn is the connection a Store holds its locks on (TryHold), with
+// what it holds.
+type holdConn struct {
+	mu     sync.Mutex
+	conn   *pgx.Conn        // nil when none is open
+	gen    int64            // counts the connections opened, so that a release unlocks only on the session that locked
+	names  map[string]int64 // the locks held through this store, by name: the gen of the connection each was taken on
+	idle   *time.Timer      // closes conn once no lock is held (idleLater)
+	closed bool             // by Store.Close: no more holds
+}
+
+// holdIdle is how long the lock connection stays open once no lock is
+// held: longer than a drill's tries to take a lock kept from it by a
+// start elsewhere (startHoldWait in the rollout controller), so that they
+// all run on one connection.
+const holdIdle = 10 * time.Second
+
+// holdQueryTimeout bounds one lock or unlock on the lock connection.
+const holdQueryTimeout = 5 * time.Second
+
+// exec runs f on h.conn with a context of its own, not the caller's: pgx
+// closes a connection whose query's context ends mid-query, which would
+// end the session, and with it every other lock it holds, when one
+// drill's operator pressed Ctrl-C. A query that fails leaves the session
+// in an unknown state (a lock taken or not, the connection broken), so
+// the connection is closed, freeing its locks on the server. h.mu is
+// held.
+func (h *holdConn) exec(f func(ctx context.Context) error) error {
+	qctx, cancel := context.WithTimeout(context.Background(), holdQueryTimeout)
+	defer cancel()
+	err := f(qctx)
+	if err != nil {
+		h.closeConn()
+	}
+	return err
+}
+
+// release frees the lock called name (key on the server), taken on the
+// connection gen.
+func (h *holdConn) release(name, key string, gen int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.names[name] != gen {
+		return
+	}
+	delete(h.names, name)
+	if h.conn != nil && h.gen == gen {
+		// Unlocked at once, so the lock is free when release returns.
+		// Should the unlock fail, exec closes the connection, which frees
+		// it (and the others: the session is gone).
+		h.exec(func(ctx context.Context) error {
+			_, err := h.conn.Exec(ctx, "SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
+			return err
+		})
+	}
+	// Otherwise the connection it was taken on is gone, and the lock with
+	// its session.
+	h.idleLater()
+}
+
+// idleLater closes the connection holdIdle from now unless a lock is held
+// then. h.mu is held.
+func (h *holdConn) idleLater() {
+	if h.idle != nil {
+		h.idle.Stop()
+		h.idle = nil
+	}
+	if h.conn == nil || len(h.names) > 0 || h.closed {
+		return
+	}
+	var t *time.Timer
+	t = time.AfterFunc(holdIdle, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.idle == t && len(h.names) == 0 {
+			h.closeConn()
+			h.idle = nil
+		}
+	})
+	h.idle = t
+}
+
+// closeConn closes the connection, if one is open. h.mu is held.
+func (h *holdConn) closeConn() {
+	if h.conn == nil {
+		return
+	}
+	cctx, cancel := context.WithTimeout(context.Background(), holdQueryTimeout)
+	defer cancel()
+	h.conn.Close(cctx)
+	h.conn = nil
+}
+
+// close closes the connection for good (Store.Close): the server frees
+// the locks it held, and TryHold refuses.
+func (h *holdConn) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	if h.idle != nil {
+		h.idle.Stop()
+		h.idle = nil
+	}
+	h.closeConn()
+	h.names = nil
 }
 
 // holdKey is the advisory lock key, hashed by the server, of the hold

@@ -47,6 +47,7 @@ type Store struct {
 	channel string // the NOTIFY channel for this schema's commits
 	now     func() time.Time
 	replica atomic.Pointer[string] // written on audit entries (SetReplica)
+	holds   holdConn               // the connection TryHold's locks are held on
 
 	closeOnce sync.Once
 }
@@ -144,7 +145,9 @@ func (s *Store) Schema() string { return s.schema }
 // for logs and messages.
 func (s *Store) Where() string { return s.where }
 
-// Close closes the pool. It may be called more than once.
+// Close closes the pool and the connection TryHold's locks are held on
+// (the server frees them; their releases then do nothing). It may be
+// called more than once.
 //
 // It waits at most closeWait: pgx lets a connection that went silent take
 // 15 s to close (it drains what the server might still send), which held a
@@ -154,7 +157,10 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		done := make(chan struct{})
 		go func() {
+			var wg sync.WaitGroup
+			wg.Go(s.holds.close)
 			s.pool.Close()
+			wg.Wait()
 			close(done)
 		}()
 		select {
@@ -169,8 +175,8 @@ func (s *Store) Close() error {
 const closeWait = 3 * time.Second
 
 // connect opens a connection outside the pool, for the listener, the
-// leader and the holds, which keep theirs for as long as they run (a
-// hold's then gets keepalives: connectHold).
+// leader and the holds, which keep theirs for as long as they run (the
+// holds' then gets keepalives: connectHold).
 func (s *Store) connect(ctx context.Context) (*pgx.Conn, error) {
 	c, err := pgx.ConnectConfig(ctx, s.cfg.ConnConfig.Copy())
 	if err != nil {

@@ -20,8 +20,9 @@ const (
 	// undoable within the rollback window).
 	PickCandidate = "candidate"
 	// PickBaseline keeps the baseline: the routing from before the test,
-	// which a completed test has already put back, and an abort's path for
-	// one still running.
+	// which a completed test has already put back (the candidate, kept
+	// loaded for the decision, is then drained and unloaded), and an
+	// abort's path for one still running.
 	PickBaseline = "baseline"
 )
 
@@ -33,10 +34,11 @@ const (
 //
 // A completed test (traffic back on the baseline, report on the timeline)
 // is concluded once: for the candidate it is promoted; for the baseline
-// nothing moves and the decision is recorded. A test still running (or
-// paused) is stopped early: ev.Report, its report on the sample so far,
-// goes on the timeline marked as such; the candidate is promoted, or the
-// test ends as an abort does.
+// the routing stays as the test left it, the decision is recorded, and
+// the candidate is drained and unloaded as after an abort. A test still
+// running (or paused) is stopped early: ev.Report, its report on the
+// sample so far, goes on the timeline marked as such; the candidate is
+// promoted, or the test ends as an abort does.
 func conclude(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, error) {
 	if r.Spec.Strategy != sluice.StrategyABTest {
 		return r, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s is a %s rollout, not an A/B test: conclude ends A/B tests; ship or stop it with sluice rollout promote %s, or sluice rollout abort %s --reason \"…\"", r.ID, r.Spec.Strategy, r.Spec.Model, r.Spec.Model)
@@ -60,7 +62,12 @@ func conclude(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Acti
 		}
 		r.Decision = why
 		event(&r, now, "concluded", why, nil)
-		return r, []Action{{Kind: ActAlert, Severity: "info", Message: fmt.Sprintf("rollout %s of %s:%s %s", r.ID, r.Spec.Model, r.Spec.Candidate, why)}}, nil
+		// The traffic went back to the baseline when the test completed;
+		// the candidate stayed loaded for this decision. Keeping the
+		// baseline frees it as an abort does: its requests in flight
+		// (pins, labels) drain, then the unload webhook runs, and from
+		// this commit the routing table answers 410 for it (Unloaded).
+		return r, []Action{{Kind: ActDrain}, {Kind: ActUnload}, {Kind: ActAlert, Severity: "info", Message: fmt.Sprintf("rollout %s of %s:%s %s", r.ID, r.Spec.Model, r.Spec.Candidate, why)}}, nil
 	case sluice.PhaseProgressing, sluice.PhasePaused:
 		var n int
 		if rep := ev.Report; rep != nil {
@@ -181,6 +188,15 @@ func (c *Controller) conclude(ctx context.Context, actor, model, pick, reason st
 // change: the candidate is no longer servable (retired, or gone), or the
 // routing of the model is not what the test put back (someone set a
 // policy or split since, which the promotion would silently discard).
+//
+// The routing is what the test left (leftPolicy) when it sends the same
+// users to the same versions: the same policy and, for a split, the same
+// salt, since a new salt moves users between the split's versions (an
+// operator rotating a cohort) and the promotion ends the split. Under a
+// policy without a split the salt routes no one, and the promotion keeps
+// it on the model. A pin of the baseline is what the test left only when
+// restore made it (the policy from before would have picked the
+// candidate); one set by hand since is a change like any other.
 func shippable(reg *sluice.Registry, r sluice.Rollout) error {
 	s := r.Spec
 	id := s.Model + ":" + s.Candidate
@@ -196,10 +212,51 @@ func shippable(reg *sluice.Registry, r sluice.Rollout) error {
 	if m == nil {
 		return sluice.Errorf(sluice.CodeNotFound, "model %s is gone", s.Model)
 	}
-	left := restoredPolicy(reg, r, m)
-	pinned := sluice.Policy{Kind: sluice.PolicySpecific, Version: s.Baseline}
-	if now := m.Policy.String(); now != left.String() && now != pinned.String() {
-		return sluice.Errorf(sluice.CodeConflict, "cannot ship %s from A/B test %s: the routing of %s changed after the test ended (the policy is now %s, the test left %s), so its report no longer describes what shipping would change, and shipping would discard that change; start a new rollout of the candidate instead (sluice rollout start %s --to %s --reason \"…\")", id, r.ID, s.Model, now, left, s.Model, s.Candidate)
+	left := leftPolicy(reg, r, m)
+	if now := m.Policy; !sameRouting(now, left) {
+		return sluice.Errorf(sluice.CodeConflict, "cannot ship %s from A/B test %s: the routing of %s changed after the test ended (the policy is now %s, the test left %s), so its report no longer describes what shipping would change, and shipping would discard that change; start a new rollout of the candidate instead (sluice rollout start %s --to %s --reason \"…\")", id, r.ID, s.Model, describePolicy(now, left), describePolicy(left, now), s.Model, s.Candidate)
 	}
 	return nil
+}
+
+// leftPolicy is the policy a completed rollout r left on its model m (as
+// restore put it back), as far as the registry reg can tell: restoredPolicy,
+// with a split's own recorded salt (restoredPolicy takes the model's
+// present one when none was recorded, which for a split means it had
+// none), pinned to the baseline when that policy would pick the candidate.
+func leftPolicy(reg *sluice.Registry, r sluice.Rollout, m *sluice.Model) sluice.Policy {
+	s := r.Spec
+	p := restoredPolicy(reg, r, m)
+	if p.Kind == sluice.PolicySplit {
+		p.Salt = r.PreviousPolicy.Salt
+	}
+	switch p.Kind {
+	case sluice.PolicySpecific, sluice.PolicySplit, sluice.PolicyOff:
+	default: // latest, all: the newest production version
+		if l := reg.Latest(s.Model); l != nil && l.Version == s.Candidate {
+			return sluice.Policy{Kind: sluice.PolicySpecific, Version: s.Baseline, Salt: p.Salt}
+		}
+	}
+	return p
+}
+
+// sameRouting says whether policies a and b send the same users to the
+// same versions: the same policy, and for a split the same salt.
+func sameRouting(a, b sluice.Policy) bool {
+	if a.String() != b.String() {
+		return false
+	}
+	return a.Kind != sluice.PolicySplit || a.Salt == b.Salt
+}
+
+// describePolicy words p for a refusal that compares it with other: with
+// its salt when both are the same split but for it.
+func describePolicy(p, other sluice.Policy) string {
+	if p.Kind != sluice.PolicySplit || p.String() != other.String() || p.Salt == other.Salt {
+		return p.String()
+	}
+	if p.Salt == "" {
+		return p.String() + " with no salt"
+	}
+	return p.String() + " with salt " + p.Salt
 }

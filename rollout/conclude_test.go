@@ -57,6 +57,11 @@ func TestNext_Conclude(t *testing.T) {
 		if r.Phase != sluice.PhaseCompleted || hasAction(acts, ActPromote) || hasAction(acts, ActRestore) || hasAction(acts, ActSetWeight) {
 			t.Fatalf("phase %s actions %v: the routing is already the baseline's", r.Phase, acts)
 		}
+		// The candidate, kept loaded for the decision, is freed as an
+		// abort frees it.
+		if !hasAction(acts, ActDrain) || !hasAction(acts, ActUnload) {
+			t.Errorf("actions %v: keeping the baseline must drain and unload the candidate", acts)
+		}
 		if !strings.Contains(r.Decision, "baseline") || !strings.Contains(r.Decision, "not worth the cost") {
 			t.Errorf("decision %q", r.Decision)
 		}

@@ -846,7 +846,10 @@ func (c *Controller) afterCommit(ctx context.Context, r sluice.Rollout, acts []A
 		c.unwound[r.ID] = true // the drain and unload are done here
 		c.mu.Unlock()
 		timings = map[string]any{"traffic_shift_ms": ms(shift), "drain_ms": ms(drain), "total_ms": ms(shift + drain)}
-		if cm.shiftedBy != "" {
+		if cm.shiftedBy != "" || r.Phase == sluice.PhaseCompleted {
+			// The traffic was shifted by a process that died, or, for an
+			// A/B test concluded for the baseline, when the test completed:
+			// this commit moved none.
 			timings = map[string]any{"drain_ms": ms(drain)}
 		}
 		c.opt.Logger.Info("rollback", "rollout", r.ID, "traffic_shift", shift, "drain", drain)
@@ -884,6 +887,9 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 func (c *Controller) recordTimings(ctx context.Context, r sluice.Rollout, timings map[string]any, note string) bool {
 	data, _ := json.Marshal(timings)
 	msg := fmt.Sprintf("in-flight candidate requests drained in %.1f ms; the traffic shift's time was not recorded", timings["drain_ms"]) + note
+	if r.Phase == sluice.PhaseCompleted {
+		msg = fmt.Sprintf("in-flight candidate requests drained in %.1f ms (the traffic went back to the baseline when the A/B test completed)", timings["drain_ms"]) + note
+	}
 	if shift, ok := timings["traffic_shift_ms"]; ok {
 		msg = fmt.Sprintf("traffic shifted in %.1f ms; in-flight candidate requests drained in %.1f ms", shift, timings["drain_ms"]) + note
 	}
