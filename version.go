@@ -293,6 +293,11 @@ func CheckEndpoint(e string) error {
 	if u.User != nil && u.User.String() == RedactedUserinfo {
 		return Errorf(CodeInvalid, "endpoint %s holds %s@ where its credentials were: it was read with a viewer's or operator's token, which are not shown them; write the endpoint's real URL (with its user:password@), or ask an admin for the model file", u.Redacted(), RedactedUserinfo)
 	}
+	if name, ok := redactedQueryParam(u.RawQuery); ok {
+		shown := *u
+		shown.RawQuery, shown.Fragment = "", ""
+		return Errorf(CodeInvalid, "endpoint %s holds %s=%s in its query where a secret was: it was read with a viewer's or operator's token, which are not shown them; write the endpoint's real URL, or ask an admin for the model file", shown.Redacted(), name, RedactedUserinfo)
+	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
 			return Errorf(CodeInvalid, "invalid endpoint URL: port %q is not a port number (1 to 65535)", p)
@@ -302,9 +307,11 @@ func CheckEndpoint(e string) error {
 }
 
 // RedactedUserinfo replaces the credentials (user:password@) of a backend's
-// URL wherever the admin API or the dashboard shows it to a token that may
-// not see them. An endpoint that holds it is refused: it was read that way,
-// not written by someone who knows the credentials.
+// URL, and the values of its query parameters that look secret
+// (SecretQueryParam), wherever the admin API or the dashboard shows it to
+// a token that may not see them. An endpoint that holds it there is
+// refused: it was read that way, not written by someone who knows the
+// credentials.
 const RedactedUserinfo = "REDACTED"
 
 // SplitFullID splits "model:version" into its parts; ok is false when s has

@@ -26,13 +26,65 @@ func SeesSecrets(r sluice.Role) bool { return r.Allows(sluice.RoleAdmin) }
 // backslash may appear, as JSON escapes some characters.
 var userinfoRE = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://)[^\s"'/?#<>]+@`)
 
-// RedactURLs returns b with the credentials of every URL in it replaced by
-// Redacted. It returns b itself when there are none.
+// jsonChar is a character of a URL as it stands in JSON or text: anything
+// but what ends a URL there (a space, a quote, "<", ">"), "#" (where a
+// fragment starts) and a backslash, except the JSON escapes \uXXXX (Go's
+// encoder writes "<", ">" and "&" so).
+const jsonChar = `(?:[^\s"'#<>\\]|\\u[0-9a-fA-F]{4})`
+
+// queryRE finds the query of a URL in JSON or text: a scheme, "://", the
+// rest of the URL up to its "?" (group 1), then the query (group 2), up
+// to a "#" or the end of the URL.
+var queryRE = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://` + jsonChar + `*?\?)(` + jsonChar + `*)`)
+
+// querySepRE separates a query's parameters: "&", or "\u0026" as Go's JSON
+// encoder writes it.
+var querySepRE = regexp.MustCompile(`&|\\u0026`)
+
+// redactQuery redacts the values of the parameters of q, a URL's query as
+// queryRE found it in JSON or text, whose names look secret
+// (sluice.SecretQueryParam), keeping the separators as they were.
+func redactQuery(q []byte) []byte {
+	seps := querySepRE.FindAllIndex(q, -1)
+	out := make([]byte, 0, len(q)+16)
+	start := 0
+	for i := 0; i <= len(seps); i++ {
+		end := len(q)
+		if i < len(seps) {
+			end = seps[i][0]
+		}
+		p := q[start:end]
+		if name, _, ok := bytes.Cut(p, []byte("=")); ok && sluice.SecretQueryParam(string(name)) {
+			p = append(append(name[:len(name):len(name)], '='), Redacted...)
+		}
+		out = append(out, p...)
+		if i < len(seps) {
+			out = append(out, q[seps[i][0]:seps[i][1]]...)
+			start = seps[i][1]
+		}
+	}
+	return out
+}
+
+// RedactURLs returns b with the credentials of every URL in it, and the
+// values of its query parameters whose names look secret (api_key, token,
+// sig...: sluice.SecretQueryParam), replaced by Redacted. It returns b
+// itself when there are none.
 func RedactURLs(b []byte) []byte {
-	if !bytes.Contains(b, []byte("@")) || !bytes.Contains(b, []byte("://")) {
+	if !bytes.Contains(b, []byte("://")) {
 		return b
 	}
-	return userinfoRE.ReplaceAll(b, []byte("${1}"+Redacted+"@"))
+	if bytes.Contains(b, []byte("@")) {
+		b = userinfoRE.ReplaceAll(b, []byte("${1}"+Redacted+"@"))
+	}
+	if bytes.Contains(b, []byte("?")) {
+		b = queryRE.ReplaceAllFunc(b, func(m []byte) []byte {
+			i := bytes.IndexByte(m, '?') + 1
+			q := redactQuery(m[i:])
+			return append(m[:i:i], q...)
+		})
+	}
+	return b
 }
 
 // RedactingWriter returns a ResponseWriter that writes through w with the

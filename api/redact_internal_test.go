@@ -20,6 +20,19 @@ func TestRedactURLs(t *testing.T) {
 		// at the last one, and CheckEndpoint accepts it): all of it goes.
 		{`{"endpoints":["http://bob:hunter@2s3cret@h:1/v1"]}`, `{"endpoints":["http://REDACTED@h:1/v1"]}`},
 		{`endpoint http://a@b@c@h down, mail ops@example.com`, `endpoint http://REDACTED@h down, mail ops@example.com`},
+		// Query parameters whose names look secret, whatever their case,
+		// lose their values; others (api-version) stay, in their order.
+		{`{"endpoints":["https://h/openai?api-version=2024-02-01&api_key=sk-123"]}`, `{"endpoints":["https://h/openai?api-version=2024-02-01&api_key=REDACTED"]}`},
+		// Go's encoder writes "&" as \u0026.
+		{`{"endpoints":["https://h/v1?api-version=2024-02-01\u0026API_KEY=sk-123\u0026x=1"]}`, `{"endpoints":["https://h/v1?api-version=2024-02-01\u0026API_KEY=REDACTED\u0026x=1"]}`},
+		{`["http://h?key=k1\u0026Token=t2&sig=s3%2F4&Signature=s5&X-Amz-Credential=c6&code=c7&client_secret=c8&password=p9"]`, `["http://h?key=REDACTED\u0026Token=REDACTED&sig=REDACTED&Signature=REDACTED&X-Amz-Credential=REDACTED&code=REDACTED&client_secret=REDACTED&password=REDACTED"]`},
+		{`"https://u:p@h:1/p?sv=2022&sig=abc#frag"`, `"https://REDACTED@h:1/p?sv=2022&sig=REDACTED#frag"`},
+		// A value holding JSON escapes goes whole; a URL in an escaped
+		// string ends at its \".
+		{`"x \"http://h/?api%5Fkey=a\u003cb\" y=1 token=2"`, `"x \"http://h/?api%5Fkey=REDACTED\" y=1 token=2"`},
+		{`endpoint http://h:1/v1?key=sk-1 down`, `endpoint http://h:1/v1?key=REDACTED down`},
+		{`"http://h/v1?api-version=1&deployment=gpt"`, `"http://h/v1?api-version=1&deployment=gpt"`},
+		{`"http://h/v1?" and "what? key=1"`, `"http://h/v1?" and "what? key=1"`},
 	} {
 		if got := string(RedactURLs([]byte(c.in))); got != c.want {
 			t.Errorf("RedactURLs(%s) = %s, want %s", c.in, got, c.want)

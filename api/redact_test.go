@@ -78,3 +78,48 @@ func TestServer_RedactsPasswordHoldingAt(t *testing.T) {
 		}
 	}
 }
+
+// TestServer_RedactsQuerySecrets checks that a secret in an endpoint's
+// query string (?api_key=, ?sig=...) reaches admins only, as its
+// user:password@ does, that the other parameters (api-version) stay
+// visible, and that a URL read that way and written back is refused.
+func TestServer_RedactsQuerySecrets(t *testing.T) {
+	e := mustRoleEnv(t)
+	const secretURL = "https://10.0.0.9:8443/openai?api-version=2024-02-01&api_key=sk-q5ecret&Sig=s1gn4ture"
+	v := sluice.Version{Model: "chat", Version: "v9.0.0", Endpoints: []string{secretURL}, Stage: sluice.StageStaging}
+	e.MustRegister(t, v)
+	for _, tc := range roleCases {
+		if tc.method != "GET" || !sluice.RoleViewer.Allows(tc.need) {
+			continue
+		}
+		for _, c := range callers[2:] {
+			r := e.do(t, "GET", tc.path, c.secret, nil)
+			r.want(t, tc.ok)
+			if c.role == sluice.RoleAdmin {
+				continue
+			}
+			for _, secret := range []string{"sk-q5ecret", "s1gn4ture"} {
+				if strings.Contains(string(r.Body), secret) {
+					t.Errorf("%s GET %s shows %q: %s", c.name, tc.path, secret, r.Body)
+				}
+			}
+		}
+	}
+	got, err := e.Oper.Version(context.Background(), "chat:v9.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "https://10.0.0.9:8443/openai?api-version=2024-02-01&api_key=REDACTED&Sig=REDACTED"; got.Endpoints[0] != want {
+		t.Errorf("operator's client read endpoint %q, want %q", got.Endpoints[0], want)
+	}
+	if r := e.do(t, "GET", "/admin/v1/versions/chat:v9.0.0", adminSecret, nil); !strings.Contains(string(r.Body), "sk-q5ecret") {
+		t.Errorf("admin's GET lacks the URL as written: %s", r.Body)
+	}
+
+	back := got.Version
+	back.Version = "v9.0.1"
+	_, err = e.Admin.RegisterVersion(context.Background(), back, "copied from an operator's output")
+	wantErr(t, err, sluice.CodeInvalid, nil, "api_key=REDACTED", "real URL")
+	r := e.do(t, "GET", "/admin/v1/versions/chat:v9.0.1", adminSecret, nil)
+	r.want(t, http.StatusNotFound)
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/textproto"
 	"strconv"
 	"strings"
@@ -97,6 +98,37 @@ type UI struct {
 	// a load balancer or proxy that ends TLS; "never". X-Forwarded-Proto is
 	// never read: any client can send it.
 	SecureCookie string `yaml:"secure_cookie"`
+	// TrustedProxies are the load balancers and reverse proxies in front
+	// of the dashboard, as addresses or CIDR prefixes ("10.0.0.0/8",
+	// "127.0.0.1"). A sign-in from one of them is counted against the
+	// address its X-Forwarded-For names: the rightmost entry that is not
+	// itself a trusted proxy, as nginx's realip and Envoy read it (the
+	// entries to its left are the client's to forge). Empty (default):
+	// X-Forwarded-For is never read, and every client behind a proxy
+	// shares its address's allowance of wrong tokens.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// TrustedProxyPrefixes returns TrustedProxies as prefixes, an address as
+// the prefix of that address alone; the error names the entry at fault.
+func (u UI) TrustedProxyPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for i, s := range u.TrustedProxies {
+		s = strings.TrimSpace(s)
+		p, err := netip.ParsePrefix(s)
+		if err == nil {
+			if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 { // the gateway sees such peers as IPv4
+				p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+			}
+		} else if a, aerr := netip.ParseAddr(s); aerr == nil && a.Zone() == "" {
+			a = a.Unmap()
+			p = netip.PrefixFrom(a, a.BitLen())
+		} else {
+			return nil, fmt.Errorf("ui.trusted_proxies[%d]: %q is not an IP address or CIDR prefix: write one such as 10.0.0.0/8, 127.0.0.1 or fd00::/8", i, s)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // Judge configures the optional LLM-as-judge.
@@ -393,6 +425,9 @@ func (g *Gateway) Validate() error {
 	case "auto", "always", "never":
 	default:
 		return fmt.Errorf("ui.secure_cookie: %q is not a choice: use auto (Secure when the gateway serves TLS itself), always (behind a load balancer that ends TLS) or never", g.UI.SecureCookie)
+	}
+	if _, err := g.UI.TrustedProxyPrefixes(); err != nil {
+		return err
 	}
 	if g.HTTPServer != "fasthttp" && g.HTTPServer != "net/http" {
 		return fmt.Errorf("http_server: %q is not a server Sluice has; use fasthttp or net/http", g.HTTPServer)

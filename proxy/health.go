@@ -190,14 +190,19 @@ func (h *HealthChecker) CheckNow(ctx context.Context) {
 }
 
 // RedactedEndpoint is endpoint as a log names it: its credentials (the
-// user:password@ of its URL) replaced by REDACTED, as the admin API shows
-// them to all but admins, since a log is read more widely.
+// user:password@ of its URL) and the values of its query parameters that
+// look secret (sluice.SecretQueryParam: ?api_key=, ?sig=...) replaced by
+// REDACTED, as the admin API shows them to all but admins, since a log is
+// read more widely.
 func RedactedEndpoint(endpoint string) string {
 	u, err := url.Parse(endpoint)
-	if err != nil || u.User == nil {
+	if err != nil || (u.User == nil && u.RawQuery == "") {
 		return endpoint // CheckEndpoint refuses a URL that does not parse
 	}
-	u.User = url.User(sluice.RedactedUserinfo)
+	if u.User != nil {
+		u.User = url.User(sluice.RedactedUserinfo)
+	}
+	u.RawQuery = sluice.RedactQuery(u.RawQuery)
 	return u.String()
 }
 

@@ -40,3 +40,19 @@ func TestHealthChecker_DebugLogRedactsCredentials(t *testing.T) {
 		t.Errorf("the debug record does not name the endpoint as %s: %s", want, log)
 	}
 }
+
+// TestRedactedEndpoint checks the endpoint as logs name it: its
+// credentials and the values of its query parameters that look secret
+// redacted, the rest as written.
+func TestRedactedEndpoint(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"http://10.0.0.1:8000/v1", "http://10.0.0.1:8000/v1"},
+		{"http://bob:pw@10.0.0.1:8000", "http://REDACTED@10.0.0.1:8000"},
+		{"https://h/openai?api-version=2024-02-01&api_key=sk-1", "https://h/openai?api-version=2024-02-01&api_key=REDACTED"},
+		{"https://bob:pw@h/p?Sig=abc&sv=1", "https://REDACTED@h/p?Sig=REDACTED&sv=1"},
+	} {
+		if got := proxy.RedactedEndpoint(c.in); got != c.want {
+			t.Errorf("RedactedEndpoint(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

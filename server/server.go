@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,6 +85,9 @@ type Server struct {
 	fleet       *fleet.Windows    // issue 5: the fleet-wide windows; nil unless the store is shared
 	drain       *fleet.Drain      // publishes the requests in flight for the fleet's rollback drains; nil unless the store is shared
 	stopBeat    func()            // stops drain's beat; nil until startFleet
+	// trustedProxies is ui.trusted_proxies, read: the proxies whose
+	// X-Forwarded-For the dashboard's sign-in throttle reads.
+	trustedProxies []netip.Prefix
 }
 
 // New opens the store and builds every part of the gateway, without
@@ -101,7 +105,11 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Server{Config: cfg, logger: logger, now: now, Store: opt.Store, synthClient: &http.Client{Timeout: 30 * time.Second}, drillSecret: "slk_drill_" + rand.Text()}
+	trusted, err := cfg.UI.TrustedProxyPrefixes()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Config: cfg, logger: logger, now: now, Store: opt.Store, synthClient: &http.Client{Timeout: 30 * time.Second}, drillSecret: "slk_drill_" + rand.Text(), trustedProxies: trusted}
 	if s.Store == nil {
 		st, err := OpenStore(ctx, cfg.Store)
 		if err != nil {
@@ -349,8 +357,8 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 		windows, lag = s.fleet, s.fleet.Lag()
 	}
 	dash := ui.New(ui.Options{API: s.API, Control: s.Control, Windows: windows, Lag: lag, Now: s.now, Logger: s.logger,
-		SecureCookie: s.Config.UI.SecureCookie,
-		ShadowPairs:  s.Proxy.ShadowPairs})
+		SecureCookie: s.Config.UI.SecureCookie, TrustedProxies: s.trustedProxies,
+		ShadowPairs: s.Proxy.ShadowPairs})
 	mux.Handle("/ui/", dash.Handler())
 	mux.Handle("/ui", http.RedirectHandler("/ui/", http.StatusFound))
 	mux.Handle("/metrics", s.Recorder.Handler())

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -83,6 +84,10 @@ type Options struct {
 	// SecureCookieAuto ("" too) for when the request came over TLS to the
 	// gateway itself. Behind a load balancer that ends TLS, set always.
 	SecureCookie string
+	// TrustedProxies are the proxies whose X-Forwarded-For the sign-in's
+	// throttle reads to tell their clients apart (config key
+	// ui.trusted_proxies); nil: the header is never read.
+	TrustedProxies []netip.Prefix
 }
 
 // The values of Options.SecureCookie (config key ui.secure_cookie).

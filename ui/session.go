@@ -209,7 +209,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	// Wrong tokens are throttled per client address (and overall); the
 	// attempt is counted before the check, so that a burst of concurrent
 	// ones cannot all pass, and given back when the token was right.
-	wait, at := s.throttle.take(clientKey(r))
+	wait, at := s.throttle.take(clientKey(r, s.opt.TrustedProxies))
 	if wait > 0 {
 		w.Header().Set("Retry-After", retryAfter(wait))
 		api.WriteError(w, sluice.Errorf(sluice.CodeRateLimited, "too many wrong tokens from this address: wait %s seconds, then paste the token again (the CLI and the admin API are not held back)", retryAfter(wait)))

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -68,24 +69,96 @@ func newSignInThrottle(now func() time.Time) *signInThrottle {
 	return &signInThrottle{now: now, global: bucket{tokens: globalBurst, at: now()}, addrs: map[string]*bucket{}, known: map[string]time.Time{}}
 }
 
-// clientKey is the throttle's key for a request: the address of the peer
-// that sent it, as the gateway sees it everywhere (no X-Forwarded-For is
-// trusted), an IPv6 address by its /64, which one host commonly holds whole.
-func clientKey(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
+// clientKey is the throttle's key for a request: its client's address
+// (clientAddr), an IPv6 address by its /64, which one host commonly holds
+// whole.
+func clientKey(r *http.Request, trusted []netip.Prefix) string {
+	a, ok := clientAddr(r, trusted)
+	if !ok {
+		_, host, _ := peerAddr(r)
 		return host
 	}
-	a = a.Unmap()
 	if a.Is6() {
 		p, _ := a.Prefix(64)
 		return p.String()
 	}
 	return a.String()
+}
+
+// peerAddr is the address of the peer that sent r; ok is false when
+// RemoteAddr holds none (a test's request), and host is then what it holds.
+func peerAddr(r *http.Request) (a netip.Addr, host string, ok bool) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	a, err = netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, host, false
+	}
+	return a.Unmap().WithZone(""), host, true
+}
+
+// clientAddr returns the address of r's client. It is the peer's, unless
+// the peer is a trusted proxy: then it is the rightmost X-Forwarded-For
+// entry that is not itself one (each proxy appends the address it was sent
+// from, so the entries from there leftwards are the client's to forge),
+// or the leftmost entry when all are trusted. An entry that is not an
+// address, met before that one, makes it the peer's again: the proxies'
+// part of the header cannot be read. With no trusted proxies the header
+// is never read. ok is false when the peer's address cannot be read.
+func clientAddr(r *http.Request, trusted []netip.Prefix) (a netip.Addr, ok bool) {
+	peer, _, ok := peerAddr(r)
+	if !ok || !isTrusted(peer, trusted) {
+		return peer, ok
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	client := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		h, ok := forwardedAddr(hops[i])
+		if !ok {
+			return peer, true
+		}
+		client = h
+		if !isTrusted(h, trusted) {
+			break
+		}
+	}
+	return client, true
+}
+
+// forwardedAddr reads one X-Forwarded-For entry: an address, with a port
+// or in brackets as some proxies write it.
+func forwardedAddr(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		ap, perr := netip.ParseAddrPort(s)
+		if perr != nil {
+			bare, ok := strings.CutPrefix(s, "[")
+			if bare, ok = strings.CutSuffix(bare, "]"); !ok {
+				return netip.Addr{}, false
+			}
+			if a, err = netip.ParseAddr(bare); err != nil || !a.Is6() {
+				return netip.Addr{}, false
+			}
+		} else {
+			a = ap.Addr()
+		}
+	}
+	return a.Unmap().WithZone(""), true
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // attempt is a sign-in attempt counted by take, until its token is checked.

@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"net/http"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -85,7 +86,7 @@ func TestClientKey(t *testing.T) {
 		{"@", "@"}, // a unix socket peer
 	} {
 		r := &http.Request{RemoteAddr: c.remote, Header: http.Header{"X-Forwarded-For": {"203.0.113.9"}}}
-		if got := clientKey(r); got != c.want {
+		if got := clientKey(r, nil); got != c.want {
 			t.Errorf("clientKey(%q) = %q, want %q", c.remote, got, c.want)
 		}
 	}
@@ -100,5 +101,58 @@ func TestSignInThrottle_Bounded(t *testing.T) {
 	}
 	if len(th.addrs) > maxAddrs {
 		t.Fatalf("%d addresses remembered, want at most %d", len(th.addrs), maxAddrs)
+	}
+}
+
+// TestClientAddr is the address the sign-in throttle counts a request
+// against: the peer's, or, for a peer that is a trusted proxy, the
+// rightmost X-Forwarded-For entry that is not itself a trusted proxy.
+func TestClientAddr(t *testing.T) {
+	trusted := []netip.Prefix{
+		netip.MustParsePrefix("10.0.0.0/8"),
+		netip.MustParsePrefix("127.0.0.1/32"),
+		netip.MustParsePrefix("fd00::/8"),
+	}
+	for _, c := range []struct {
+		name    string
+		trusted []netip.Prefix
+		remote  string
+		xff     []string // header lines, in order
+		want    string   // clientKey
+	}{
+		{"NoTrustedProxies", nil, "127.0.0.1:5555", []string{"203.0.113.9"}, "127.0.0.1"},
+		{"UntrustedPeer", trusted, "192.0.2.7:5555", []string{"203.0.113.9"}, "192.0.2.7"},
+		{"TrustedPeer", trusted, "127.0.0.1:5555", []string{"203.0.113.9"}, "203.0.113.9"},
+		{"TrustedPeerNoHeader", trusted, "127.0.0.1:5555", nil, "127.0.0.1"},
+		{"MappedPeer", trusted, "[::ffff:10.1.2.3]:5555", []string{"203.0.113.9"}, "203.0.113.9"},
+		{"SeveralHops", trusted, "10.0.0.1:5555", []string{"203.0.113.9, 10.2.0.5, 10.3.0.7"}, "203.0.113.9"},
+		{"HopsOnSeveralLines", trusted, "10.0.0.1:5555", []string{"203.0.113.9, 10.2.0.5", "10.3.0.7"}, "203.0.113.9"},
+		// The client wrote the leftmost entries; the proxy appended the
+		// address it was sent from: that one counts.
+		{"SpoofedLeftmost", trusted, "10.0.0.1:5555", []string{"198.51.100.1, 198.51.100.2, 203.0.113.9"}, "203.0.113.9"},
+		{"SpoofedTrustedLeftmost", trusted, "10.0.0.1:5555", []string{"10.9.9.9, 203.0.113.9"}, "203.0.113.9"},
+		{"GarbageLeftOfClient", trusted, "10.0.0.1:5555", []string{"<script>, 203.0.113.9"}, "203.0.113.9"},
+		{"AllTrusted", trusted, "10.0.0.1:5555", []string{"10.5.0.1, 10.2.0.5"}, "10.5.0.1"},
+		{"IPv6Client", trusted, "[fd00::1]:443", []string{"2001:db8:1:2:3:4:5:6"}, "2001:db8:1:2::/64"},
+		{"IPv6ClientBracketed", trusted, "[fd00::1]:443", []string{"[2001:db8:1:2::9]"}, "2001:db8:1:2::/64"},
+		{"IPv6ClientWithPort", trusted, "[fd00::1]:443", []string{"[2001:db8:1:2::9]:4711"}, "2001:db8:1:2::/64"},
+		{"IPv4ClientWithPort", trusted, "10.0.0.1:5555", []string{"203.0.113.9:4711"}, "203.0.113.9"},
+		{"IPv6UntrustedPeer", trusted, "[2001:db8:9::1]:443", []string{"203.0.113.9"}, "2001:db8:9::/64"},
+		{"MappedClient", trusted, "10.0.0.1:5555", []string{"::ffff:203.0.113.9"}, "203.0.113.9"},
+		{"Garbage", trusted, "10.0.0.1:5555", []string{"not-an-address"}, "10.0.0.1"},
+		{"GarbageBetweenProxies", trusted, "10.0.0.1:5555", []string{"203.0.113.9, unknown, 10.2.0.5"}, "10.0.0.1"},
+		{"EmptyEntry", trusted, "10.0.0.1:5555", []string{"203.0.113.9,"}, "10.0.0.1"},
+		{"EmptyHeader", trusted, "10.0.0.1:5555", []string{""}, "10.0.0.1"},
+		{"UnixSocketPeer", trusted, "@", []string{"203.0.113.9"}, "@"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := &http.Request{RemoteAddr: c.remote, Header: http.Header{}}
+			for _, v := range c.xff {
+				r.Header.Add("X-Forwarded-For", v)
+			}
+			if got := clientKey(r, c.trusted); got != c.want {
+				t.Errorf("clientKey(peer %s, X-Forwarded-For %q) = %q, want %q", c.remote, c.xff, got, c.want)
+			}
+		})
 	}
 }
