@@ -43,14 +43,15 @@ var Strategies = []Strategy{StrategyCanary, StrategyProgressive, StrategyShadow,
 // Phase is where a rollout stands.
 type Phase string
 
-// The rollout phases. Warming, Shadow, Preview, Progressing and Paused are
-// active; the rest are final.
+// The rollout phases. Warming, Shadow, Preview, Progressing, Paused and
+// Baking are active; the rest are final.
 const (
 	PhaseWarming     Phase = "warming"     // readiness check and warm-up of the candidate
 	PhaseShadow      Phase = "shadow"      // mirrored traffic only
 	PhasePreview     Phase = "preview"     // blue-green: reachable by label/header only
 	PhaseProgressing Phase = "progressing" // live traffic at the current stage's weight
 	PhasePaused      Phase = "paused"      // held by an operator; traffic stays as it is
+	PhaseBaking      Phase = "baking"      // promoted: all traffic on the candidate, watched for RolloutSpec.Bake before it counts as promoted
 	PhasePromoted    Phase = "promoted"    // the candidate took all traffic
 	PhaseRolledBack  Phase = "rolled_back" // the analysis failed it; traffic back on the baseline
 	PhaseAborted     Phase = "aborted"     // an operator stopped it; traffic back on the baseline
@@ -62,7 +63,7 @@ const (
 // Active reports whether a rollout in phase p is still running.
 func (p Phase) Active() bool {
 	switch p {
-	case PhaseWarming, PhaseShadow, PhasePreview, PhaseProgressing, PhasePaused:
+	case PhaseWarming, PhaseShadow, PhasePreview, PhaseProgressing, PhasePaused, PhaseBaking:
 		return true
 	}
 	return false
@@ -283,6 +284,22 @@ type RolloutSpec struct {
 	// AutoPromote lets a canary promote itself when the analysis passes
 	// (default: a canary waits for an operator).
 	AutoPromote bool `json:"auto_promote,omitempty" yaml:"auto_promote,omitempty"`
+	// Bake is how long, after the promotion put all traffic on the
+	// candidate, the rollout stays active (PhaseBaking) and watches it:
+	// its error and cancel rates against the baseline's before the
+	// promotion, and the Prometheus gates, as an A/B test's guardrail
+	// does; failing them rolls the promotion back, as an undo does. Zero
+	// (the default) promotes at once, with no bake.
+	Bake Duration `json:"bake,omitempty" yaml:"bake,omitempty"`
+}
+
+// RateCounts are an arm's requests and how many of them failed or were
+// canceled: the baseline's reference that a bake compares the promoted
+// candidate with.
+type RateCounts struct {
+	Requests int64 `json:"requests"`
+	Errors   int64 `json:"errors"`
+	Canceled int64 `json:"canceled"`
 }
 
 // RolloutEvent is one entry on a rollout's timeline.
@@ -353,6 +370,15 @@ type Rollout struct {
 	// until a promotion, and on one promoted by a release that did not
 	// record it: an undo then leaves the stage as it is, and says so.
 	PromotedFrom Stage `json:"promoted_from,omitempty"`
+	// BakeFrom is when the promotion put all traffic on the candidate and
+	// its bake began (zero when the rollout has not been promoted, or
+	// promoted with no bake). A rollback after it undoes the promotion.
+	BakeFrom time.Time `json:"bake_from,omitzero"`
+	// BakeBaseline is the baseline's requests before the promotion, on all
+	// traffic ("") and per category, read from the windows at the bake's
+	// first analysis and kept here so that a restart or another leader
+	// compares with the same reference. Nil until then.
+	BakeBaseline map[string]RateCounts `json:"bake_baseline,omitempty"`
 	// LastVerdict is the latest analysis, as JSON.
 	LastVerdict json.RawMessage `json:"last_verdict,omitempty"`
 	// Events is the timeline.

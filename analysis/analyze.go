@@ -28,6 +28,24 @@ func Analyze(spec sluice.AnalysisSpec, in Input, now time.Time) sluice.Verdict {
 	return analyze(spec, in, now, true)
 }
 
+// AnalyzeBake judges a promoted candidate during its bake
+// (sluice.RolloutSpec.Bake): in.Candidate is its traffic since the
+// promotion, and in.Baseline the baseline's before it (its requests, errors
+// and cancels alone: BakeArm), on all traffic and per category. Only the
+// error and cancel rates are compared, with the thresholds, the sequential
+// tests and the weighted Holm correction of Analyze: the two arms are two
+// spans of time, not a random split, so latency, lengths and quality would
+// compare the hour as much as the versions, while a rate that rises past its
+// threshold is what a candidate failing at all of the traffic shows.
+func AnalyzeBake(spec sluice.AnalysisSpec, in Input, now time.Time) sluice.Verdict {
+	return analyzeRows(spec, in, now, true, (*tester).failureRates)
+}
+
+// BakeArm is an arm of only the counts a bake compares (AnalyzeBake).
+func BakeArm(c sluice.RateCounts) Arm {
+	return Arm{Requests: int(c.Requests), Errors: int(c.Errors), Canceled: int(c.Canceled)}
+}
+
 // AnalyzeOutcome is Analyze without the verdict's rows: the same outcome,
 // reason, counts and NeedSamples, with Metrics nil. It is for a caller that
 // acts on the verdict and never shows or stores the rows, as the simulator,
@@ -39,16 +57,22 @@ func AnalyzeOutcome(spec sluice.AnalysisSpec, in Input, now time.Time) sluice.Ve
 
 // analyze is Analyze, with the rows of the verdict when withRows is set.
 func analyze(spec sluice.AnalysisSpec, in Input, now time.Time, withRows bool) sluice.Verdict {
+	return analyzeRows(spec, in, now, withRows, (*tester).compare)
+}
+
+// analyzeRows is analyze with the rows each slice of traffic is compared on
+// made by compare.
+func analyzeRows(spec sluice.AnalysisSpec, in Input, now time.Time, withRows bool, compare func(t *tester, category string, b, c *arm) []row) sluice.Verdict {
 	spec = WithDefaults(spec)
 	t := newTester(spec)
 	base, cand := prepare(in.Baseline), prepare(in.Candidate)
-	rows := t.compare("", &base, &cand)
+	rows := compare(t, "", &base, &cand)
 	overall := len(rows)
 	if spec.Categories == nil || *spec.Categories {
 		for _, name := range slices.Sorted(maps.Keys(in.Categories)) {
 			p := in.Categories[name]
 			b, c := prepare(p.Baseline), prepare(p.Candidate)
-			rows = append(rows, t.compare(name, &b, &c)...)
+			rows = append(rows, compare(t, name, &b, &c)...)
 		}
 	}
 	adjust(rows, overall)

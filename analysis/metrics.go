@@ -424,16 +424,8 @@ func (t *tester) qualitySources(category string, b, c *arm) []row {
 // compare runs every metric the data allow on one slice of traffic.
 func (t *tester) compare(category string, b, c *arm) []row {
 	rows := make([]row, 0, 12)
+	rows = append(rows, t.failureRates(category, b, c)...)
 	rows = append(rows,
-		// A canceled request's outcome is unknown: its client left before
-		// the answer or the error. Counting it as a request that did not
-		// fail made a version that hangs until its clients give up look
-		// more reliable the more it hung. The error rate is therefore over
-		// the requests that finished (errors among known outcomes, the
-		// cancels treated as censored), and the cancels are compared on
-		// their own, over every request, where hanging shows.
-		t.rate(&mErrors, category, b.errors, b.finished(), c.errors, c.finished()),
-		t.rate(&mCancels, category, b.canceled, b.requests, c.canceled, c.requests),
 		t.rate(&mRefusals, category, b.refusals, b.answered(), c.refusals, c.answered()),
 		// The latencies are of finished answers only. A canceled request's
 		// elapsed time is a lower bound on its latency (right-censored),
@@ -470,6 +462,22 @@ func (t *tester) compare(category string, b, c *arm) []row {
 			b.toolCalls, b.toolAnswers, c.toolCalls, c.toolAnswers))
 	}
 	return rows
+}
+
+// failureRates are the error and cancel rates' rows: what a bake judges
+// (AnalyzeBake), and the first rows of every comparison.
+func (t *tester) failureRates(category string, b, c *arm) []row {
+	return []row{
+		// A canceled request's outcome is unknown: its client left before
+		// the answer or the error. Counting it as a request that did not
+		// fail made a version that hangs until its clients give up look
+		// more reliable the more it hung. The error rate is therefore over
+		// the requests that finished (errors among known outcomes, the
+		// cancels treated as censored), and the cancels are compared on
+		// their own, over every request, where hanging shows.
+		t.rate(&mErrors, category, b.errors, b.finished(), c.errors, c.finished()),
+		t.rate(&mCancels, category, b.canceled, b.requests, c.canceled, c.requests),
+	}
 }
 
 func ratio(x, n int) float64 {

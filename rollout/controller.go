@@ -27,6 +27,9 @@ type Windows interface {
 	// split assigned at random (observe.Recorder.Randomized): the arms of a
 	// live canary are compared on these.
 	Randomized(model, version, category string, since time.Time) observe.Sample
+	// Between returns every observation of a version from since to until:
+	// a bake's reference is the baseline's traffic before the promotion.
+	Between(model, version, category string, since, until time.Time) observe.Sample
 	Categories(model string) []string
 }
 
@@ -649,7 +652,9 @@ func restore(e *sluice.Edit, r sluice.Rollout) error {
 	if cur == nil {
 		return sluice.Errorf(sluice.CodeNotFound, "model %s is gone", s.Model)
 	}
-	undo := r.Phase == sluice.PhaseUndone
+	// After a promotion (an undo, or a rollback during its bake) the
+	// promotion itself is undone.
+	undo := r.Phase == sluice.PhaseUndone || !r.BakeFrom.IsZero()
 	if undo && (cur.Policy.Kind != sluice.PolicySpecific || cur.Policy.Version != s.Candidate) {
 		return sluice.Errorf(sluice.CodeConflict, "the routing of %s changed after rollout %s was promoted (the policy is now %s, not specific %s): undoing it would discard that change; set the routing by hand instead (sluice set policy / split)", s.Model, r.ID, cur.Policy, s.Candidate)
 	}
@@ -1205,6 +1210,12 @@ func (c *Controller) Step(ctx context.Context) {
 				return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s changed since it was analysed; the next tick analyses it again", r.ID)
 			}
 			next, acts, err := Next(*cur, Event{Kind: EvAnalysis, Verdict: &v, StageSamples: stageN, GateErrors: gateErrs}, now)
+			if err == nil && cur.Phase == sluice.PhaseBaking && cur.BakeBaseline == nil {
+				// The bake's reference, read at its first analysis, is kept:
+				// after a restart, or on another leader, the windows no
+				// longer hold the baseline's traffic before the promotion.
+				next.BakeBaseline = bakeReferenceOf(in)
+			}
 			if err == nil && next.Spec.Strategy == sluice.StrategyABTest && next.Phase == sluice.PhaseCompleted {
 				// The A/B test's report goes on the timeline with its end.
 				rep := analysis.ABReport(in, next.Spec.Analysis)
@@ -1292,6 +1303,10 @@ func (c *Controller) Analyze(r *sluice.Rollout, now time.Time) (sluice.Verdict, 
 // analyze is Analyze, also returning the analysis input (for the A/B
 // report).
 func (c *Controller) analyze(r *sluice.Rollout, now time.Time) (sluice.Verdict, analysis.Input, int) {
+	if r.Phase == sluice.PhaseBaking {
+		in := c.bakeInput(r)
+		return analysis.AnalyzeBake(r.Spec.Analysis, in, now), in, c.StageSamples(r)
+	}
 	in, n, left := c.input(r)
 	v := analysis.Analyze(r.Spec.Analysis, in, now)
 	if left.candidate > 0 || left.baseline > 0 {
@@ -1379,6 +1394,73 @@ func (c *Controller) input(r *sluice.Rollout) (analysis.Input, int, notJudged) {
 		}
 	}
 	return in, c.StageSamples(r), notJudged{baseline: base.NotRandomized, candidate: cand.NotRandomized}
+}
+
+// bakeInput gathers a baking rollout's analysis input: the candidate's
+// traffic since the promotion against the baseline's reference before it
+// (Rollout.BakeBaseline; read from the windows while the rollout has none
+// yet), on all traffic and in each category the reference has.
+func (c *Controller) bakeInput(r *sluice.Rollout) analysis.Input {
+	s := r.Spec
+	ref := r.BakeBaseline
+	if ref == nil {
+		ref = c.bakeReference(r)
+	}
+	in := analysis.Input{
+		Baseline:   analysis.BakeArm(ref[""]),
+		Candidate:  analysis.FromSample(c.opt.Windows.Window(s.Model, s.Candidate, "", r.BakeFrom)),
+		Categories: map[string]analysis.Pair{},
+	}
+	if s.Analysis.Categories == nil || *s.Analysis.Categories {
+		for cat, rc := range ref {
+			if cat == "" {
+				continue
+			}
+			in.Categories[cat] = analysis.Pair{Baseline: analysis.BakeArm(rc), Candidate: analysis.FromSample(c.opt.Windows.Window(s.Model, s.Candidate, cat, r.BakeFrom))}
+		}
+	}
+	return in
+}
+
+// bakeReference reads the baseline's requests from when the rollout began
+// comparing (the candidate went live, or the rollout started) to the
+// promotion, on all traffic ("") and in each category it served. The
+// windows are bounded, so it is the latest of them; a process that
+// started since the promotion has none, and the bake then judges the
+// Prometheus gates alone.
+func (c *Controller) bakeReference(r *sluice.Rollout) map[string]sluice.RateCounts {
+	s := r.Spec
+	since := r.LiveAt
+	if since.IsZero() {
+		since = r.StartedAt
+	}
+	counts := func(cat string) sluice.RateCounts {
+		w := c.opt.Windows.Between(s.Model, s.Baseline, cat, since, r.BakeFrom)
+		return sluice.RateCounts{Requests: w.Requests, Errors: w.Errors, Canceled: w.Canceled()}
+	}
+	ref := map[string]sluice.RateCounts{"": counts("")}
+	for _, cat := range c.opt.Windows.Categories(s.Model) {
+		if cat == "" {
+			continue
+		}
+		if rc := counts(cat); rc.Requests > 0 {
+			ref[cat] = rc
+		}
+	}
+	return ref
+}
+
+// bakeReferenceOf is the reference an analysis input of a bake was made
+// from (bakeInput), to keep in the rollout.
+func bakeReferenceOf(in analysis.Input) map[string]sluice.RateCounts {
+	rc := func(a analysis.Arm) sluice.RateCounts {
+		return sluice.RateCounts{Requests: int64(a.Requests), Errors: int64(a.Errors), Canceled: int64(a.Canceled)}
+	}
+	ref := map[string]sluice.RateCounts{"": rc(in.Baseline)}
+	for cat, p := range in.Categories {
+		ref[cat] = rc(p.Baseline)
+	}
+	return ref
 }
 
 // Wait waits for background warm-ups to finish.

@@ -66,6 +66,10 @@ func (w *rvWindows) Window(model, version, category string, since time.Time) obs
 }
 
 // Randomized is Window: all of it is the split's traffic.
+func (w *rvWindows) Between(model, version, category string, since, _ time.Time) observe.Sample {
+	return w.Window(model, version, category, since)
+}
+
 func (w *rvWindows) Randomized(model, version, category string, since time.Time) observe.Sample {
 	return w.Window(model, version, category, since)
 }

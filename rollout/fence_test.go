@@ -34,6 +34,10 @@ func (busyWindows) Window(model, version, category string, since time.Time) obse
 }
 
 // Randomized is Window: all of it is the split's traffic.
+func (w busyWindows) Between(model, version, category string, since, _ time.Time) observe.Sample {
+	return w.Window(model, version, category, since)
+}
+
 func (w busyWindows) Randomized(model, version, category string, since time.Time) observe.Sample {
 	return w.Window(model, version, category, since)
 }

@@ -217,7 +217,7 @@ func Validate(s sluice.RolloutSpec) error {
 	}{
 		{"ab_samples", int64(s.ABSamples)}, {"shadow_samples", int64(s.ShadowSamples)},
 		{"analysis.min_samples", int64(s.Analysis.MinSamples)}, {"analysis.fail_checks", int64(s.Analysis.FailChecks)},
-		{"analysis.interval", int64(s.Analysis.Interval)}, {"rollback_window", int64(s.RollbackWindow)},
+		{"analysis.interval", int64(s.Analysis.Interval)}, {"rollback_window", int64(s.RollbackWindow)}, {"bake", int64(s.Bake)},
 		{"warmup.requests", int64(s.Warmup.Requests)}, {"warmup.latency_budget", int64(s.Warmup.LatencyBudget)},
 	} {
 		if c.v < 0 {
@@ -300,6 +300,10 @@ func Next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 	case EvAnalysis:
 		return analysed(r, ev, now)
 	case EvPromote:
+		if r.Phase == sluice.PhaseBaking {
+			r, acts := baked(r, now, "bake ended early"+by(ev)+reasonSuffix(": ", ev.Message))
+			return r, acts, nil
+		}
 		switch r.Phase {
 		case sluice.PhaseProgressing, sluice.PhasePreview, sluice.PhaseShadow, sluice.PhasePaused:
 			why := "promoted by an operator"
@@ -345,17 +349,20 @@ func Next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 		return r, acts, nil
 	case EvOutOfService:
 		switch r.Phase {
-		case sluice.PhaseProgressing, sluice.PhasePreview, sluice.PhaseShadow:
+		case sluice.PhaseProgressing, sluice.PhasePreview, sluice.PhaseShadow, sluice.PhaseBaking:
 			r, acts := stop(r, now, sluice.PhaseRolledBack, "rolled back: candidate "+ev.Message, "critical", nil)
 			return r, acts, nil
 		}
 		return r, nil, nil // warming, paused or ended: nothing to roll back
 	case EvUndo:
-		if r.Phase != sluice.PhasePromoted {
+		if r.Phase != sluice.PhasePromoted && r.Phase != sluice.PhaseBaking {
 			return r, nil, phaseError(r, "undo")
 		}
-		if now.Sub(r.EndedAt) > r.Spec.RollbackWindow.D() {
+		if r.Phase == sluice.PhasePromoted && now.Sub(r.EndedAt) > r.Spec.RollbackWindow.D() {
 			return r, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s was promoted %s ago, past its %s rollback window: start a new rollout to the previous version instead", r.ID, now.Sub(r.EndedAt).Round(time.Second), r.Spec.RollbackWindow.D())
+		}
+		if r.Phase == sluice.PhaseBaking {
+			r.EndedAt = now // undone before its bake ended it
 		}
 		r.Phase = sluice.PhaseUndone
 		r.Percent = 0
@@ -419,6 +426,9 @@ func analysed(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Acti
 	v := ev.Verdict
 	if v == nil {
 		return r, nil, sluice.Errorf(sluice.CodeInvalid, "an analysis event needs a verdict")
+	}
+	if r.Phase == sluice.PhaseBaking {
+		return bakeAnalysed(r, v, now)
 	}
 	switch r.Phase {
 	case sluice.PhaseProgressing, sluice.PhaseShadow, sluice.PhasePreview:
@@ -527,6 +537,19 @@ func promote(r sluice.Rollout, now time.Time, why string) (sluice.Rollout, []Act
 	if r.Phase == sluice.PhaseShadow || r.PausedFrom == sluice.PhaseShadow {
 		acts = append(acts, Action{Kind: ActStopShadow})
 	}
+	if bake := r.Spec.Bake.D(); bake > 0 {
+		// All traffic moves now; the rollout stays active, watching the
+		// candidate on all of it, until the bake ends (bakeAnalysed).
+		r.Phase = sluice.PhaseBaking
+		r.PausedFrom = ""
+		r.Percent = 100
+		r.BakeFrom = now
+		r.FailStreak, r.GateErrorStreak = 0, 0
+		r.StartStage(now)
+		r.Decision = why
+		event(&r, now, "baking", fmt.Sprintf("%s; all traffic on the candidate, baking for %s: its error and cancel rates (against the baseline's before the promotion) and the Prometheus gates failing %d analyses in a row roll it back", why, bake, r.Spec.Analysis.FailChecks), nil)
+		return r, append(acts, Action{Kind: ActPromote}, Action{Kind: ActAlert, Severity: "info", Message: fmt.Sprintf("rollout %s promoted %s:%s, baking for %s: %s", r.ID, r.Spec.Model, r.Spec.Candidate, bake, why)})
+	}
 	r.Phase = sluice.PhasePromoted
 	r.PausedFrom = ""
 	r.Percent = 100
@@ -534,6 +557,43 @@ func promote(r sluice.Rollout, now time.Time, why string) (sluice.Rollout, []Act
 	r.Decision = why
 	event(&r, now, "promoted", why, nil)
 	return r, append(acts, Action{Kind: ActPromote}, Action{Kind: ActAlert, Severity: "info", Message: fmt.Sprintf("rollout %s promoted %s:%s: %s", r.ID, r.Spec.Model, r.Spec.Candidate, why)})
+}
+
+// bakeAnalysed judges an analysis of a baking rollout: the guardrail of an
+// A/B test (abGuardrail: the error and cancel rates, overall or in a
+// category, and the Prometheus gates) failing FailChecks analyses in a row
+// rolls the promotion back; otherwise, once the bake's time is up, the
+// rollout is promoted. The other metrics are not judged: after the
+// promotion there is no baseline arm, and the reference is the baseline
+// before it, so latency, lengths and quality would compare two times of
+// day, not two versions; a rate that rises past the thresholds is what a
+// candidate failing at full load shows.
+func bakeAnalysed(r sluice.Rollout, v *sluice.Verdict, now time.Time) (sluice.Rollout, []Action, error) {
+	r.LastVerdict, _ = json.Marshal(v)
+	if broke := abGuardrail(v); len(broke) > 0 {
+		r.FailStreak++
+		if r.FailStreak >= r.Spec.Analysis.FailChecks {
+			r, acts := stop(r, now, sluice.PhaseRolledBack, "rolled back during the bake after its promotion: "+strings.Join(broke, "; "), "critical", v)
+			return r, acts, nil
+		}
+		event(&r, now, "verdict", fmt.Sprintf("the bake's check failed (%d of %d in a row): %s", r.FailStreak, r.Spec.Analysis.FailChecks, strings.Join(broke, "; ")), v)
+		return r, nil, nil
+	}
+	r.FailStreak = 0
+	if now.Sub(r.BakeFrom) < r.Spec.Bake.D() {
+		return r, nil, nil
+	}
+	r, acts := baked(r, now, fmt.Sprintf("baked for %s on %d requests with no failing check", r.Spec.Bake.D(), v.CandidateN))
+	return r, acts, nil
+}
+
+// baked ends r's bake: it is promoted, and its rollback window starts.
+func baked(r sluice.Rollout, now time.Time, how string) (sluice.Rollout, []Action) {
+	r.Phase = sluice.PhasePromoted
+	r.EndedAt = now
+	r.Decision = r.Decision + "; " + how
+	event(&r, now, "promoted", how, nil)
+	return r, []Action{{Kind: ActAlert, Severity: "info", Message: fmt.Sprintf("rollout %s promoted %s:%s: %s", r.ID, r.Spec.Model, r.Spec.Candidate, how)}}
 }
 
 // stop ends a rollout without promotion: traffic goes back to the routing
@@ -603,6 +663,8 @@ func phaseError(r sluice.Rollout, what string) error {
 		return sluice.Errorf(sluice.CodeConflict, "cannot resume rollout %s: it is %s, not paused: there is nothing to resume", r.ID, r.Phase)
 	}
 	switch r.Phase {
+	case sluice.PhaseBaking:
+		hint = fmt.Sprintf(": it was promoted and is baking; to end the bake now, sluice rollout promote %s; to roll it back, sluice rollout undo %s", r.Spec.Model, r.Spec.Model)
 	case sluice.PhasePaused:
 		hint = ": resume it first"
 	case sluice.PhaseWarming:

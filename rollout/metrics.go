@@ -15,16 +15,18 @@ import (
 var Outcomes = []sluice.Phase{sluice.PhasePromoted, sluice.PhaseRolledBack, sluice.PhaseAborted, sluice.PhaseFailed, sluice.PhaseCompleted, sluice.PhaseUndone}
 
 // phases lists every phase, for the sluice_rollout_phase gauge.
-var phases = []sluice.Phase{sluice.PhaseWarming, sluice.PhaseShadow, sluice.PhasePreview, sluice.PhaseProgressing, sluice.PhasePaused,
+var phases = []sluice.Phase{sluice.PhaseWarming, sluice.PhaseShadow, sluice.PhasePreview, sluice.PhaseProgressing, sluice.PhasePaused, sluice.PhaseBaking,
 	sluice.PhasePromoted, sluice.PhaseRolledBack, sluice.PhaseAborted, sluice.PhaseFailed, sluice.PhaseCompleted, sluice.PhaseUndone}
 
 // StageNeed returns the candidate sample r's current stage (or phase) needs
 // before it may advance: the shadow pairs to collect, the progressive
 // stage's minimum (for the first stage, at least the analysis minimum), the
-// A/B test's planned sample, or the analysis minimum.
+// A/B test's planned sample, or the analysis minimum; none for a bake.
 func StageNeed(r *sluice.Rollout) int {
 	s := r.Spec
 	switch {
+	case r.Phase == sluice.PhaseBaking:
+		return 0 // a bake lasts a time, not a sample (RolloutSpec.Bake)
 	case r.Phase == sluice.PhaseShadow:
 		return s.ShadowSamples
 	case s.Strategy == sluice.StrategyProgressive || s.Strategy == sluice.StrategyPipeline:

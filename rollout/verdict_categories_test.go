@@ -29,6 +29,10 @@ func (w *catWindows) Window(model, version, category string, since time.Time) ob
 }
 
 // Randomized is Window: all of it is the split's traffic.
+func (w *catWindows) Between(model, version, category string, since, _ time.Time) observe.Sample {
+	return w.Window(model, version, category, since)
+}
+
 func (w *catWindows) Randomized(model, version, category string, since time.Time) observe.Sample {
 	return w.Window(model, version, category, since)
 }

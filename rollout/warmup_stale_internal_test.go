@@ -52,6 +52,10 @@ type noWindows struct{}
 func (noWindows) Window(model, version, category string, since time.Time) observe.Sample {
 	return observe.Sample{}
 }
+func (noWindows) Between(model, version, category string, since, _ time.Time) observe.Sample {
+	return observe.Sample{}
+}
+
 func (noWindows) Randomized(model, version, category string, since time.Time) observe.Sample {
 	return observe.Sample{}
 }

@@ -108,14 +108,15 @@ and --pick candidate promotes it, --pick baseline ends the test as an abort does
 
 func (c *cli) rolloutStartCmd() *cobra.Command {
 	var spec sluice.RolloutSpec
-	var reason, stages, hold string
+	var reason, stages, hold, bake string
 	var minSamples int
 	cmd := &cobra.Command{
 		Use:   "start MODEL --to VERSION --reason \"why\"",
 		Short: "Start a rollout; without --strategy the update planner chooses",
 		Example: `  sluice rollout start chat --to v1.2.0 --reason "new support fine-tune"
   sluice rollout start chat --to v1.2.0 --strategy progressive --stages 2,5,10,25,50,100 --hold 10m --reason "..."
-  sluice rollout start chat --to v1.2.0 --strategy canary --canary-percent 5 --reason "..."`,
+  sluice rollout start chat --to v1.2.0 --strategy canary --canary-percent 5 --reason "..."
+  sluice rollout start chat --to v1.2.0 --strategy progressive --bake 15m --reason "..."`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			spec.Model = args[0]
@@ -140,6 +141,13 @@ func (c *cli) rolloutStartCmd() *cobra.Command {
 				if z.zero && cmd.Flags().Changed(z.flag) {
 					return fmt.Errorf("--%s 0: give %s", z.flag, z.want)
 				}
+			}
+			if bake != "" {
+				d, err := time.ParseDuration(bake)
+				if err != nil || d <= 0 {
+					return fmt.Errorf("--bake %q: give how long to watch the candidate after its promotion, such as 15m (leave it out for no bake)", bake)
+				}
+				spec.Bake = sluice.Duration(d)
 			}
 			if stages == "" && (cmd.Flags().Changed("hold") || cmd.Flags().Changed("min-samples")) {
 				return fmt.Errorf("--hold and --min-samples set the stages given with --stages: add --stages (such as --stages 2,5,10,25,50,100), or leave them out to take the plan's")
@@ -188,6 +196,7 @@ func (c *cli) rolloutStartCmd() *cobra.Command {
 	f.IntVar(&spec.ABSamples, "ab-samples", 0, "A/B test: planned requests per arm")
 	f.BoolVar(&spec.AutoPromote, "auto-promote", false, "let a canary or blue-green preview promote itself when the analysis passes")
 	f.BoolVar(&spec.Warmup.Skip, "skip-warmup", false, "skip the warm-up requests (the readiness check still runs)")
+	f.StringVar(&bake, "bake", "", "after the promotion, watch the candidate on all traffic for this long (such as 15m) and roll it back if its error or cancel rate or a Prometheus gate fails (default: none)")
 	f.StringVar(&reason, "reason", "", "why (required; goes into the audit log)")
 	return cmd
 }
@@ -389,7 +398,7 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 		for i, s := range r.Spec.Stages {
 			mark := " "
 			switch {
-			case i < r.StageIndex || r.Phase == sluice.PhasePromoted:
+			case i < r.StageIndex || r.Phase == sluice.PhasePromoted || r.Phase == sluice.PhaseBaking:
 				mark = "✔"
 			case i == r.StageIndex && r.Phase.Active() && !shadow:
 				mark = "►"
@@ -397,10 +406,16 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 			fmt.Fprintf(&b, "%s%s%% ", mark, sluice.FormatPercent(s.Percent))
 		}
 		b.WriteString("\n")
-		if r.Phase.Active() && r.StageIndex < len(r.Spec.Stages) && !shadow {
+		if r.Phase.Active() && r.Phase != sluice.PhaseBaking && r.StageIndex < len(r.Spec.Stages) && !shadow {
 			s := r.Spec.Stages[r.StageIndex]
 			fmt.Fprintf(&b, "Hold:      %s of %s\n", r.Held(now).Round(time.Second), s.Hold.D())
 		}
+	}
+	if r.Phase == sluice.PhaseBaking {
+		baked := now.Sub(r.BakeFrom)
+		fmt.Fprintf(&b, "Bake:      %s  %s of %s: all traffic on the candidate; its error and cancel rates against the baseline's before the promotion, and the Prometheus gates, roll it back if they fail\n",
+			bar(min(100*float64(baked)/float64(r.Spec.Bake.D()), 100), 30), baked.Round(time.Second), r.Spec.Bake.D())
+		fmt.Fprintf(&b, "Next:      sluice rollout promote %s (end the bake now), or sluice rollout undo %s --reason \"…\" (back to %s at once)\n", r.Spec.Model, r.Spec.Model, r.Spec.Baseline)
 	}
 	if st.StageNeed > 0 && r.Phase.Active() {
 		p := 100 * float64(st.StageSamples) / float64(st.StageNeed)

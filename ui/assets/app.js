@@ -151,6 +151,10 @@
     renderSplitEditor();
   }
 
+  // The phases of a rollout still running (sluice.Phase.Active): "baking"
+  // is a promoted one still watched (RolloutSpec.Bake).
+  const ACTIVE_PHASES = ["warming", "shadow", "preview", "progressing", "paused", "baking"];
+
   // ---- rollout ----
   function steps(r) {
     const s = r.spec, out = [{ label: "warm-up", key: "warm" }];
@@ -159,7 +163,8 @@
     else if (s.strategy === "canary") out.push({ label: "canary " + fmtPercent(s.canary_percent) + "%", key: "stage", index: 0 });
     else if (s.strategy === "abtest") out.push({ label: "A/B " + fmtPercent(s.canary_percent) + "%", key: "stage", index: 0 });
     else if (s.strategy === "bluegreen") out.push({ label: "preview", key: "preview" });
-    const active = ["warming", "shadow", "preview", "progressing", "paused"].includes(r.phase);
+    if (s.bake) out.push({ label: "bake " + durationText(parseDuration(s.bake)), key: "bake" });
+    const active = ACTIVE_PHASES.includes(r.phase);
     out.push({ label: active || r.phase === "undone" ? "promoted" : r.phase.replace("_", " "), key: "end" });
     // Which step is current.
     let cur = 0;
@@ -167,6 +172,7 @@
     if (ph === "warming") cur = 0;
     else if (ph === "shadow") cur = out.findIndex((x) => x.key === "shadow");
     else if (ph === "preview") cur = out.findIndex((x) => x.key === "preview");
+    else if (ph === "baking") cur = out.findIndex((x) => x.key === "bake");
     else if (ph === "progressing") cur = out.findIndex((x) => x.key === "stage" && (x.index === r.stage_index || s.strategy === "canary" || s.strategy === "abtest"));
     else cur = out.length - 1;
     if (cur < 0) cur = 0;
@@ -174,7 +180,8 @@
     // after it never ran.
     let stopped = -1;
     if (["rolled_back", "aborted", "failed"].includes(r.phase)) {
-      if (r.phase === "failed" || !r.live_at && !["shadow", "pipeline", "bluegreen"].includes(s.strategy)) stopped = 0;
+      if (r.bake_from) stopped = out.findIndex((x) => x.key === "bake"); // rolled back during its bake
+      else if (r.phase === "failed" || !r.live_at && !["shadow", "pipeline", "bluegreen"].includes(s.strategy)) stopped = 0;
       else if (!r.live_at && (s.strategy === "shadow" || s.strategy === "pipeline")) stopped = out.findIndex((x) => x.key === "shadow");
       else if (s.strategy === "bluegreen") stopped = out.findIndex((x) => x.key === "preview");
       else stopped = out.findIndex((x) => x.key === "stage" && (x.index === r.stage_index || s.strategy === "canary" || s.strategy === "abtest"));
@@ -184,7 +191,7 @@
 
   function renderTimeline(r) {
     const { steps: st, cur, stopped } = steps(r);
-    const active = ["warming", "shadow", "preview", "progressing", "paused"].includes(r.phase);
+    const active = ACTIVE_PHASES.includes(r.phase);
     const bad = ["rolled_back", "aborted", "failed"].includes(r.phase);
     const tl = h("div", { class: "timeline", id: "stage-timeline" });
     st.forEach((x, i) => {
@@ -372,7 +379,7 @@
     body.append(renderTimeline(r));
     const traffic = { name: s.model, policy: { kind: "split", split: [{ version: s.baseline, percent: 100 - r.percent }, { version: s.candidate, percent: r.percent }] }, serving: [] };
     body.append(h("div", { class: "progress-row" }, h("span", { class: "muted" }, "Traffic"), splitBar(traffic, s.baseline, s.candidate), h("span", {}, "candidate " + fmtPercent(r.percent) + "%")));
-    const active = ["warming", "shadow", "preview", "progressing", "paused"].includes(r.phase);
+    const active = ACTIVE_PHASES.includes(r.phase);
     if (active && st.stage_need > 0) {
       const what = r.phase === "shadow" ? "shadow pairs" : "candidate requests";
       body.append(progressRow("Stage sample", st.stage_samples / st.stage_need, st.stage_samples + " of " + st.stage_need + " " + what, "", "sample-progress"));
@@ -384,6 +391,10 @@
       // hold goes on from hold_from, not from the stage's start.
       if (r.phase !== "paused") held += Date.now() - new Date(r.hold_from || r.stage_started_at).getTime();
       if (hold > 0) body.append(progressRow("Stage hold", held / hold, durationText(Math.min(held, hold)) + " of " + durationText(hold), "hold", "hold-progress"));
+    }
+    if (r.phase === "baking") {
+      const bake = parseDuration(s.bake), baked = Date.now() - new Date(r.bake_from).getTime();
+      if (bake > 0) body.append(progressRow("Bake", baked / bake, durationText(Math.min(Math.max(baked, 0), bake)) + " of " + durationText(bake) + ": all traffic on the candidate, rolled back if its error or cancel rate or a gate fails; Promote ends the bake now", "", "bake-progress"));
     }
     if (r.decision) body.append(h("div", { class: "decision " + r.phase, id: "rollout-decision" }, h("b", {}, "Decision: "), r.decision));
     else if (st.verdict) body.append(h("div", { class: "decision " + st.verdict.outcome, id: "rollout-decision" }, h("b", {}, "Analysis: "), st.verdict.reason));
@@ -411,10 +422,10 @@
     const r = state.status && state.status.rollout;
     const phase = r ? r.phase : "";
     const allowed = {
-      promote: ["progressing", "preview", "shadow", "paused"].includes(phase),
+      promote: ["progressing", "preview", "shadow", "paused", "baking"].includes(phase),
       pause: ["progressing", "preview", "shadow"].includes(phase),
       resume: phase === "paused",
-      abort: ["warming", "shadow", "preview", "progressing", "paused"].includes(phase),
+      abort: ACTIVE_PHASES.includes(phase),
       conclude: concludable(r),
     };
     // Concluding is a decision on the report: offered to those who may
@@ -635,7 +646,7 @@
       if (state.refreshing) return;
       state.refreshing = true;
       try {
-        const active = state.status && ["warming", "shadow", "preview", "progressing", "paused"].includes(state.status.rollout.phase);
+        const active = state.status && ACTIVE_PHASES.includes(state.status.rollout.phase);
         if (t.revision !== state.revision || t.verdicts !== state.verdicts.length) {
           await loadModels();
           await loadVerdicts();

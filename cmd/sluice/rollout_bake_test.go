@@ -1,0 +1,56 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// TestCLI_RolloutBake: `sluice rollout start --bake 30m` keeps a promoted
+// rollout running and watched for that long; `rollout status` says so, with
+// how far the bake is and the two ways out, and `rollout undo` during it
+// puts the baseline back at once. A --bake that is not a positive duration
+// is refused, and nothing starts.
+func TestCLI_RolloutBake(t *testing.T) {
+	gw, file, cmd := readmeGateway(t)
+	mustRun(t, cmd("apply", "-f", file, "--reason", "setup")...)
+	for _, bad := range []string{"soon", "0s", "-5m"} {
+		_, errOut, code := run(t, cmd("rollout", "start", "chat", "--to", "v1.2.0", "--strategy", "canary", "--bake", bad, "--reason", "try")...)
+		if code == 0 || !strings.Contains(errOut, "--bake") || !strings.Contains(errOut, "such as 15m") {
+			t.Errorf("--bake %s: exit %d, %q; want refused, saying what to give", bad, code, errOut)
+		}
+		if r := gw.Control.Registry().ActiveRollout("chat"); r != nil {
+			t.Fatalf("a refused start left rollout %s live", r.ID)
+		}
+	}
+
+	mustRun(t, cmd("rollout", "start", "chat", "--to", "v1.2.0", "--strategy", "canary", "--bake", "30m", "--skip-warmup", "--reason", "canary, then a bake")...)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if r := gw.Control.Registry().ActiveRollout("chat"); r != nil && r.Phase == sluice.PhaseProgressing {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the canary did not go live in 20s")
+		}
+	}
+	mustRun(t, cmd("rollout", "promote", "chat", "--reason", "canary looks fine")...)
+	out := mustRun(t, cmd("rollout", "status", "chat")...)
+	for _, want := range []string{"Phase:     baking", "Bake:", "of 30m0s", "Next:      sluice rollout promote chat (end the bake now), or sluice rollout undo chat"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status while baking lacks %q:\n%s", want, out)
+		}
+	}
+	if m := gw.Control.Registry().Models["chat"]; m.Labels["stable"] != "v1.2.0" {
+		t.Errorf("while baking, stable is %s: the promotion moves it", m.Labels["stable"])
+	}
+	mustRun(t, cmd("rollout", "undo", "chat", "--reason", "payments broke")...)
+	reg := gw.Control.Registry()
+	if r := reg.Rollouts["chat"]; r.Phase != sluice.PhaseUndone || r.EndedAt.IsZero() {
+		t.Fatalf("after undo during the bake: phase %s, ended %v", r.Phase, r.EndedAt)
+	}
+	if m := reg.Models["chat"]; m.Labels["stable"] == "v1.2.0" || strings.Contains(m.Policy.String(), "v1.2.0") {
+		t.Errorf("after undo: policy %s, stable %s; want the baseline back", m.Policy, m.Labels["stable"])
+	}
+}

@@ -1,0 +1,11 @@
+-- 0008_rollout_bake: no table changes. The version marks a change in what
+-- the rollouts table's doc holds: a rollout's spec may hold a bake (bake),
+-- and a promoted one when its bake began (bake_from) and the baseline's
+-- reference it is compared with (bake_baseline). A binary built before it
+-- would not know the phase "baking", and would drop the fields on rewrite:
+-- a rollback during the bake would then leave the candidate in production
+-- with the stable label on it. Binaries refuse a schema newer than the ones
+-- they know, so this version makes an older binary refuse the file
+-- ("upgrade sluice") instead (HOUSE.md: a change to the shape of a stored
+-- JSON document takes a migration, even an empty one).
+SELECT 1;
