@@ -69,9 +69,12 @@ the pick, the reason and the report's winner.
 
 After the test completed (traffic back on the baseline, report in sluice rollout status):
   --pick candidate  ships it as a promotion does (all traffic, stable label, production;
-                    sluice rollout undo goes back within the rollback window). Refused if
+                    sluice rollout undo goes back within the rollback window; with
+                    --bake on the test, it bakes first). Refused if
                     the routing was changed since the test ended, or the candidate retired.
-  --pick baseline   keeps the routing as it is and records the decision.
+  --pick baseline   keeps the routing as it is, records the decision, and frees the
+                    candidate as an abort does (its requests drain, the unload webhook
+                    is called, pins of it get 410).
 
 While it runs (or paused), it stops the test early: the report of the sample so far goes on
 the timeline, marked as stopped early (its p-values are of a smaller sample than planned),
