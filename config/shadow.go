@@ -20,12 +20,22 @@ type Shadow struct {
 	// and `sluice rollout pairs`; the oldest go first. Up to about 6 KB
 	// each; default DefaultShadowPairsKept (about 3 MB when full).
 	PairsKept *int `yaml:"pairs_kept"`
+	// StorePairs, on a shared store (PostgreSQL), keeps the pairs there,
+	// prompts and answer texts included, so that every replica lists the
+	// whole fleet's (the newest PairsKept across models); false keeps them
+	// in each process's memory only, as on SQLite, where it is not read.
+	// Default true.
+	StorePairs *bool `yaml:"store_pairs"`
 }
 
 func (s *Shadow) setDefaults() {
 	if s.PairsKept == nil {
 		n := DefaultShadowPairsKept
 		s.PairsKept = &n
+	}
+	if s.StorePairs == nil {
+		t := true
+		s.StorePairs = &t
 	}
 }
 
