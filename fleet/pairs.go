@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"sync"
@@ -184,10 +185,16 @@ func (ps *Pairs) Run(ctx context.Context) {
 // Find returns the fleet's stored pairs that match q, newest first (in the
 // order they were written), with their fleet-wide Seq, and whether more
 // match after the last.
+// A store that does not answer within Options.Timeout is reported as
+// unavailable (503), as one that cannot be reached is.
 func (ps *Pairs) Find(ctx context.Context, q sluice.ShadowPairQuery) ([]sluice.ShadowPair, bool, error) {
 	c, cancel := context.WithTimeout(ctx, ps.opt.Timeout)
 	defer cancel()
-	return ps.opt.Store.ShadowPairs(c, q)
+	pairs, more, err := ps.opt.Store.ShadowPairs(c, q)
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		err = sluice.Errorf(sluice.CodeUnavailable, "read the fleet's shadow pairs: the shared store did not answer within %v: check that PostgreSQL runs and is reachable, then try again", ps.opt.Timeout)
+	}
+	return pairs, more, err
 }
 
 // Kept is how many pairs the store keeps, fleet-wide.

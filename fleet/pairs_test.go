@@ -63,6 +63,9 @@ func TestPairs_Flush(t *testing.T) {
 	if got := metric(t, reg, "sluice_shadow_pairs_store_errors_total", ""); got != 1 {
 		t.Errorf("sluice_shadow_pairs_store_errors_total = %v, want 1", got)
 	}
+	if _, _, err := a.Find(ctx, sluice.ShadowPairQuery{}); sluice.ErrorCode(err) != sluice.CodeUnavailable {
+		t.Errorf("Find with the store cut off: %v (code %q), want unavailable", err, sluice.ErrorCode(err))
+	}
 	if err := proxy.Restore(); err != nil {
 		t.Fatal(err)
 	}
