@@ -7,12 +7,19 @@ import (
 
 // ShadowPair is one mirrored request of a shadow run: the live answer
 // (Primary) and the candidate's discarded answer (Shadow), with their
-// differences. The replica that mirrored the request keeps it in memory.
+// differences. The replica that mirrored the request keeps it in memory
+// and, on a shared store (unless shadow.store_pairs is false), writes it to
+// the store, where every replica reads the fleet's pairs.
 type ShadowPair struct {
-	// Seq numbers the pairs a replica kept, from 1 in the order they were
-	// kept; a page of pairs goes on before the last one's Seq
-	// (ShadowPairQuery.Before). It starts again at a restart.
+	// Seq numbers the pairs, in the order they were kept; a page of pairs
+	// goes on before the last one's Seq (ShadowPairQuery.Before). Read
+	// from a shared store it is the pair's id there, the same on every
+	// replica and across restarts; kept in memory only, it counts this
+	// process's pairs from 1 and starts again at a restart.
 	Seq int64 `json:"seq"`
+	// Replica names the replica that mirrored the request, on a shared
+	// store; "" for a gateway on its own.
+	Replica string `json:"replica,omitempty"`
 	// RequestID is the X-Request-Id the client got with the live answer.
 	RequestID string `json:"request_id"`
 	// At is when the candidate was sent the request.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -9,26 +10,30 @@ import (
 	"github.com/sluicehq/sluice"
 )
 
-// ShadowPairs is where the admin API reads the shadow pairs this replica
-// kept: the proxy, which mirrors requests and keeps the newest pairs in
-// memory.
+// ShadowPairs is where the admin API reads the shadow pairs: on a shared
+// store the fleet's, which every replica writes there (fleet.Pairs), else
+// those the proxy, which mirrors requests, keeps in this process's memory.
 type ShadowPairs interface {
 	// FindShadowPairs returns the kept pairs matching q, newest first, and
-	// whether more match after the last one.
-	FindShadowPairs(q sluice.ShadowPairQuery) (pairs []sluice.ShadowPair, more bool)
+	// whether more match after the last one; an error when the store
+	// holding them cannot be read.
+	FindShadowPairs(ctx context.Context, q sluice.ShadowPairQuery) (pairs []sluice.ShadowPair, more bool, err error)
 	// Shadow returns the full version id model is mirrored to now and the
 	// fraction mirrored, or "" and 0.
 	Shadow(model string) (candidateID string, fraction float64)
 	// ShadowPairsKept is how many pairs are kept at most, across models.
 	ShadowPairsKept() int
+	// FleetPairs reports whether the pairs are the whole fleet's, read
+	// from the shared store, rather than this process's.
+	FleetPairs() bool
 }
 
 // DefaultPairLimit is what GET /admin/v1/shadow/{model}/pairs returns at
 // most without a limit.
 const DefaultPairLimit = 50
 
-// listShadowPairs answers a page of the model's shadow pairs kept by this
-// replica, filtered by category, by answers that differ, and by the side
+// listShadowPairs answers a page of the model's shadow pairs (the fleet's
+// on a shared store that keeps them, else this process's), filtered by category, by answers that differ, and by the side
 // that refused, failed or called a tool.
 //
 // Viewers get the pairs without their prompts and answer texts: the request
@@ -68,26 +73,35 @@ func (s *Server) listShadowPairs(w http.ResponseWriter, r *http.Request) error {
 	if err := q.Check(); err != nil {
 		return err
 	}
-	out := ShadowPairList{Model: name, Kept: s.pairs.ShadowPairsKept()}
-	if s.replica != nil {
+	out := ShadowPairList{Model: name, Kept: s.pairs.ShadowPairsKept(), Fleet: s.pairs.FleetPairs()}
+	if s.replica != nil && !out.Fleet {
 		out.Replica = s.replica()
 	}
 	if id, f := s.pairs.Shadow(name); id != "" {
 		out.Shadowing, out.Fraction = strings.TrimPrefix(id, name+":"), f
 	}
-	out.Pairs, out.Truncated = s.pairs.FindShadowPairs(q)
+	if out.Pairs, out.Truncated, err = s.pairs.FindShadowPairs(r.Context(), q); err != nil {
+		return fmt.Errorf("read the shadow pairs of %s: %w", name, err)
+	}
 	if out.Truncated && len(out.Pairs) > 0 {
 		out.NextBefore = out.Pairs[len(out.Pairs)-1].Seq
 	}
 	if len(out.Pairs) == 0 && out.Shadowing == "" && q.Before == 0 {
 		// Filters that match nothing are an empty page; a model this
 		// replica never mirrored is a question about the wrong thing.
-		if all, _ := s.pairs.FindShadowPairs(sluice.ShadowPairQuery{Model: name, Limit: 1}); len(all) == 0 {
-			where := "this gateway"
-			if out.Replica != "" {
-				where = "replica " + out.Replica + " (each replica keeps the pairs of the requests it mirrored)"
+		all, _, err := s.pairs.FindShadowPairs(r.Context(), sluice.ShadowPairQuery{Model: name, Limit: 1})
+		if err != nil {
+			return fmt.Errorf("read the shadow pairs of %s: %w", name, err)
+		}
+		if len(all) == 0 {
+			where, kept := "this gateway", fmt.Sprintf("kept in memory while a rollout mirrors traffic (strategy shadow, or a pipeline's shadow phase), the newest %d, until a restart", out.Kept)
+			switch {
+			case out.Fleet:
+				where, kept = "the fleet", fmt.Sprintf("kept in the shared store while a rollout mirrors traffic (strategy shadow, or a pipeline's shadow phase), the newest %d across models", out.Kept)
+			case out.Replica != "":
+				where = "replica " + out.Replica + " (each replica keeps the pairs of the requests it mirrored: shadow.store_pairs is false)"
 			}
-			return sluice.Errorf(sluice.CodeNotFound, "no shadow run of %s has left pairs on %s: pairs are kept in memory while a rollout mirrors traffic (strategy shadow, or a pipeline's shadow phase), the newest %d, until a restart; start one with sluice rollout start %s --to VERSION --strategy shadow", name, where, out.Kept, name)
+			return sluice.Errorf(sluice.CodeNotFound, "no shadow run of %s has left pairs on %s: pairs are %s; start one with sluice rollout start %s --to VERSION --strategy shadow", name, where, kept, name)
 		}
 	}
 	if t, ok := ActorFrom(r.Context()); !ok || !t.Role.Allows(sluice.RoleOperator) {

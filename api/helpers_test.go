@@ -242,15 +242,16 @@ func mustJSON(tb testing.TB, v any) []byte {
 // the pairs of a real shadow run end to end.
 type keptPairs []sluice.ShadowPair
 
-func (k keptPairs) FindShadowPairs(q sluice.ShadowPairQuery) ([]sluice.ShadowPair, bool) {
+func (k keptPairs) FindShadowPairs(_ context.Context, q sluice.ShadowPairQuery) ([]sluice.ShadowPair, bool, error) {
 	var out []sluice.ShadowPair
 	for i := range k {
 		if q.Match(&k[i]) {
 			out = append(out, k[i])
 		}
 	}
-	return out, false
+	return out, false, nil
 }
 
 func (k keptPairs) Shadow(string) (string, float64) { return "", 0 }
 func (k keptPairs) ShadowPairsKept() int            { return len(k) }
+func (k keptPairs) FleetPairs() bool                { return false }

@@ -37,11 +37,13 @@ type Options struct {
 	// Rate returns a model's current request rate per second, for plans;
 	// nil means unknown.
 	Rate func(model string) float64
-	// ShadowPairs reads the shadow pairs this replica kept; nil makes GET
-	// /admin/v1/shadow/{model}/pairs answer 404.
+	// ShadowPairs reads the shadow pairs (the fleet's on a shared store
+	// that keeps them); nil makes GET /admin/v1/shadow/{model}/pairs
+	// answer 404.
 	ShadowPairs ShadowPairs
 	// Replica names this replica on a shared store, for answers that hold
-	// one replica's data (shadow pairs); nil for a gateway on its own.
+	// one replica's data (shadow pairs kept in memory only); nil for a
+	// gateway on its own.
 	Replica func() string
 	// Logger receives internal errors; nil means slog.Default(). Secrets
 	// are never logged.

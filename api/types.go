@@ -308,11 +308,16 @@ type ShadowPairList struct {
 	Shadowing string  `json:"shadowing,omitempty"`
 	Fraction  float64 `json:"fraction,omitempty"`
 	// Replica names the replica whose pairs these are, on a shared store
-	// (each replica keeps the pairs of the requests it mirrored); "" for a
-	// gateway on its own.
+	// that does not keep them (shadow.store_pairs false: each replica keeps
+	// the pairs of the requests it mirrored); "" for a gateway on its own
+	// and for the fleet's pairs (Fleet).
 	Replica string `json:"replica,omitempty"`
-	// Kept is how many pairs the replica keeps at most, across models
-	// (the newest 500).
+	// Fleet is true when the pairs are every replica's, read from the
+	// shared store: each pair names the replica that made it, and its seq
+	// is the same on every replica.
+	Fleet bool `json:"fleet,omitempty"`
+	// Kept is how many pairs are kept at most, across models (the newest
+	// 500): by this gateway, or by the shared store for the fleet.
 	Kept int `json:"kept"`
 	// Pairs match the query, newest first.
 	Pairs []sluice.ShadowPair `json:"pairs"`

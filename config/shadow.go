@@ -17,15 +17,27 @@ type Shadow struct {
 	// PairsKept is how many answer pairs of shadow runs (the live answer
 	// and the candidate's, with the prompt) each gateway process keeps in
 	// memory, the newest across models, for the dashboard, the admin API
-	// and `sluice rollout pairs`; the oldest go first. Up to about 6 KB
-	// each; default DefaultShadowPairsKept (about 3 MB when full).
+	// and `sluice rollout pairs`; the oldest go first. On PostgreSQL with
+	// StorePairs, also how many the store keeps, across models and
+	// replicas. Up to about 6 KB each; default DefaultShadowPairsKept
+	// (about 3 MB when full).
 	PairsKept *int `yaml:"pairs_kept"`
+	// StorePairs, on a shared store (PostgreSQL), keeps the pairs there,
+	// prompts and answer texts included, so that every replica lists the
+	// whole fleet's (the newest PairsKept across models); false keeps them
+	// in each process's memory only, as on SQLite, where it is not read.
+	// Default true.
+	StorePairs *bool `yaml:"store_pairs"`
 }
 
 func (s *Shadow) setDefaults() {
 	if s.PairsKept == nil {
 		n := DefaultShadowPairsKept
 		s.PairsKept = &n
+	}
+	if s.StorePairs == nil {
+		t := true
+		s.StorePairs = &t
 	}
 }
 

@@ -69,17 +69,19 @@ type pairRing struct {
 	seq  int64 // the last pair's Seq
 }
 
-func (r *pairRing) add(p ShadowPair) {
+// add keeps p, numbered, and returns it as kept.
+func (r *pairRing) add(p ShadowPair) ShadowPair {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.seq++
 	p.Seq = r.seq
 	if len(r.buf) < r.size {
 		r.buf = append(r.buf, p)
-		return
+		return p
 	}
 	r.buf[r.next] = p
 	r.next = (r.next + 1) % len(r.buf)
+	return p
 }
 
 // ShadowPairs returns the most recent shadow pairs of model (every model

@@ -120,6 +120,10 @@ type Options struct {
 	// ShadowPairs is how many primary/shadow answer pairs are kept for
 	// review (ShadowPairs), across models; default DefaultShadowPairs.
 	ShadowPairs int
+	// OnShadowPair, if set, is given each pair as it is kept, its Seq set,
+	// in a shadow worker (never on the request path): on a shared store it
+	// queues the pair for the store (fleet.Pairs.Add). It must not block.
+	OnShadowPair func(ShadowPair)
 	// FeedbackWindow is how many of the most recent requests accept
 	// feedback through POST /v1/feedback; default 100000. It costs 40 bytes
 	// per request, allocated by New.

@@ -320,7 +320,10 @@ func (p *Proxy) runShadow(j *shadowJob) {
 			})
 		}
 	}
-	s.pairs.add(newPair(j, &obs, promptText(j.body, x.f.responses), x.keptText(pairTextBytes)))
+	kept := s.pairs.add(newPair(j, &obs, promptText(j.body, x.f.responses), x.keptText(pairTextBytes)))
+	if p.opt.OnShadowPair != nil {
+		p.opt.OnShadowPair(kept)
+	}
 	s.completed.Add(1)
 }
 

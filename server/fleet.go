@@ -67,6 +67,10 @@ func (s *Server) startFleet(ctx context.Context) {
 	}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.fleet.Run(ctx) }()
+	if s.pairs.stored != nil {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.pairs.stored.Run(ctx) }()
+	}
 	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() { defer close(done); s.drain.Run(bctx) }()
@@ -86,17 +90,21 @@ func (s *Server) stopDrainBeat() {
 const fleetFlushTimeout = 2 * time.Second
 
 // flushFleet writes, at shutdown, what this replica observed since the
-// last flush, once the requests in flight have finished and before the
-// store closes; it waits at most fleetFlushTimeout.
+// last flush and the shadow pairs it made, once the requests in flight and
+// the shadow workers have finished and before the store closes; the two
+// writes go at once, and it waits at most fleetFlushTimeout.
 func (s *Server) flushFleet() {
 	if s.fleet == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), fleetFlushTimeout)
 	defer cancel()
+	done := make(chan struct{})
+	go func() { defer close(done); s.flushPairs(ctx) }()
 	if err := s.fleet.Flush(ctx); err != nil {
 		s.logger.Warn("the last observations of this replica are not written for the fleet-wide analysis", "err", err)
 	}
+	<-done
 }
 
 // Replica returns the name this replica writes on its audit entries, beats

@@ -85,6 +85,7 @@ type Server struct {
 	fleet       *fleet.Windows    // issue 5: the fleet-wide windows; nil unless the store is shared
 	drain       *fleet.Drain      // publishes the requests in flight for the fleet's rollback drains; nil unless the store is shared
 	stopBeat    func()            // stops drain's beat; nil until startFleet
+	pairs       shadowPairs       // where the admin API and the dashboard read the shadow pairs
 	// trustedProxies is ui.trusted_proxies, read: the proxies whose
 	// X-Forwarded-For the dashboard's sign-in throttle reads.
 	trustedProxies []netip.Prefix
@@ -185,14 +186,24 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	if n := cfg.Shadow.PairsKept; n != nil {
 		pairsKept = *n
 	}
+	// On a shared store, the replica's name and the fleet's windows come
+	// before the proxy: its shadow pairs go to the store under that name.
+	s.replica = newReplica(s.Store, logger)
+	windows := s.windows() // issue 5: the fleet's union on a shared store
+	s.pairs.stored = s.newFleetPairs()
+	var onPair func(proxy.ShadowPair)
+	if s.pairs.stored != nil {
+		onPair = s.pairs.stored.Add
+	}
 	s.Proxy = proxy.New(proxy.Options{
 		Routes: s.Routes, Recorder: s.Recorder, Log: s.Log, Refusal: refusal,
 		MaxBodyBytes: cfg.MaxBodyBytes, NoRetry: !*cfg.RetryOnStable,
 		ConnectTimeout: cfg.Timeouts.Connect, FirstByteTimeout: cfg.Timeouts.FirstByte, RequestTimeout: cfg.Timeouts.Request,
 		CategoryHeader: cfg.CategoryHeader, ForceAllowed: popt.ForceAllowed, ForceHeader: cfg.ForceHeader, Now: now,
 		OnResult: popt.OnResult, Admit: popt.Admit,
-		Judge: s.newJudge(cfg.Judge), ResponseIDs: rememberIDs, ShadowPairs: pairsKept,
+		Judge: s.newJudge(cfg.Judge), ResponseIDs: rememberIDs, ShadowPairs: pairsKept, OnShadowPair: onPair,
 	})
+	s.pairs.proxy = s.Proxy
 	// Issue 3 (shadow, quality signals): the proxy records heuristic and
 	// feedback quality scores through the Recorder it was given; export its
 	// shadow counters and in-flight gauges on the same /metrics.
@@ -201,7 +212,6 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	for _, w := range cfg.Rollouts.Alerts {
 		hooks = append(hooks, rollout.Webhook{URL: w.URL, Format: w.Format})
 	}
-	s.replica = newReplica(s.Store, logger)
 	s.alerts = &rollout.Webhooks{Hooks: hooks, Logger: logger}
 	prom, err := prometheusGates(cfg.Prometheus) // issue 5: Prometheus gates
 	if err != nil {
@@ -209,7 +219,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		return nil, err
 	}
 	ropts := rollout.Options{
-		Control: ctl, Windows: s.windows(), // issue 5: the fleet's union on a shared store
+		Control: ctl, Windows: windows,
 		Warmer:       &rollout.HTTPWarmer{HealthPath: cfg.Health.Path},
 		Alerts:       s.alerts,
 		DrainTimeout: cfg.Rollouts.DrainTimeout, Tick: cfg.Rollouts.Tick,
@@ -249,7 +259,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 			return v, ok
 		},
 		Summary:     func(model string, since time.Time) any { return s.Recorder.Summary(model, since) },
-		ShadowPairs: s.Proxy,
+		ShadowPairs: s.pairs,
 		Replica:     s.Replica,
 	})
 	if cfg.ModelsFile != "" {
@@ -358,7 +368,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	}
 	dash := ui.New(ui.Options{API: s.API, Control: s.Control, Windows: windows, Lag: lag, Now: s.now, Logger: s.logger,
 		SecureCookie: s.Config.UI.SecureCookie, TrustedProxies: s.trustedProxies,
-		ShadowPairs: s.Proxy.ShadowPairs})
+		ShadowPairs: s.recentPairs(s.pairs)})
 	mux.Handle("/ui/", dash.Handler())
 	mux.Handle("/ui", http.RedirectHandler("/ui/", http.StatusFound))
 	mux.Handle("/metrics", s.Recorder.Handler())
