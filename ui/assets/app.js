@@ -602,14 +602,23 @@
     }
   }
 
+  // setLive shows whether the page is receiving live updates, in words as
+  // well as colour: a grey dot beside the word "live" read as live.
+  function setLive(on) {
+    const el = $("live");
+    el.className = "live " + (on ? "on" : "off");
+    el.textContent = on ? "● live" : "○ not live: reconnecting…";
+    el.title = on ? "live updates (server-sent events)" : "live updates stopped: the numbers shown are not current; reconnecting";
+  }
+
   function connect() {
     if (state.es) state.es.close();
     if (!state.model) return;
     const es = new EventSource("/ui/api/events?model=" + enc(state.model) + "&category=" + enc(state.category) + "&after=" + state.lastT);
     state.es = es;
-    es.onopen = () => { $("live").className = "live on"; };
+    es.onopen = () => setLive(true);
     es.onerror = () => {
-      $("live").className = "live off";
+      setLive(false);
       // The browser retries a dropped stream by itself, but not one the
       // gateway refused (after a restart the session is gone: 401). Ask
       // for the session: call() goes back to sign-in on 401; else try the
@@ -624,7 +633,7 @@
     };
     es.addEventListener("signed_out", () => location.replace("/ui/"));
     es.addEventListener("tick", async (ev) => {
-      $("live").className = "live on";
+      setLive(true);
       const t = JSON.parse(ev.data);
       if (t.model !== state.model || t.category !== state.category) return;
       mergePoints(t.series);
