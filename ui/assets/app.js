@@ -239,12 +239,15 @@
       // A Prometheus gate (prom:NAME) has a value and a bound, no baseline or test.
       const gate = m.metric.startsWith("prom:");
       const gateVal = /^query failed/.test(m.detail || "") ? "error" : /^no data/.test(m.detail || "") ? "no data" : num(m.candidate, 4);
+      // An arm without a request has no value: its zero is not a 0% rate
+      // or a 0 ms latency, and there is no effect or test between the arms.
+      const noB = !gate && !m.baseline_n, noC = !gate && !m.candidate_n;
       tb.append(h("tr", { title: gate ? m.detail || "" : "" },
         h("td", {}, m.source ? m.metric + " (" + m.source + ")" : m.metric), h("td", {}, m.category || "all"),
-        h("td", { class: "n" }, gate ? "–" : fmtV(m, m.baseline)), h("td", { class: "n" }, gate ? gateVal : fmtV(m, m.candidate)),
-        h("td", { class: "n" + (m.outcome === "fail" ? " delta-bad" : "") }, gate ? "–" : fmtE(m, m.effect)),
+        h("td", { class: "n" }, gate || noB ? "–" : fmtV(m, m.baseline)), h("td", { class: "n" }, gate ? gateVal : noC ? "–" : fmtV(m, m.candidate)),
+        h("td", { class: "n" + (m.outcome === "fail" ? " delta-bad" : "") }, gate || noB || noC ? "–" : fmtE(m, m.effect)),
         h("td", { class: "n" }, gate ? num(m.threshold, 4) : fmtT(m)),
-        h("td", { class: "n" }, gate ? "–" : fmtP(m.p_value)),
+        h("td", { class: "n" }, gate || noB || noC ? "–" : fmtP(m.p_value)),
         h("td", { class: "n" }, m.baseline_n + " / " + m.candidate_n),
         h("td", {}, h("span", { class: "chip " + m.outcome }, m.outcome))));
     }
