@@ -7,6 +7,7 @@ import (
 	"context"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +23,8 @@ import (
 // EventSource reconnects, gets 401, and stops for good; the page never
 // goes to the sign-in page (only call() does that, on a click), so an SRE
 // watching a rollout sees frozen numbers with nothing but a grey dot.
+// That dot also kept its words, "● live", only greyed (colour alone said
+// the view had stopped); now it says "not live: reconnecting".
 func TestLiveViewAfterGatewayRestart(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -71,6 +74,15 @@ func TestLiveViewAfterGatewayRestart(t *testing.T) {
 		t.Fatalf("sign-in: %v%s\npage errors: %v", err, pageText(ctx), jsErrors())
 	}
 	stop(a)
+	// While the gateway is down the page says, in words, that it is not
+	// live: it showed the same "● live", only greyed, which read as live.
+	waitFor(t, "the page to see the stream drop", 15*time.Second, func() bool {
+		off, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("live").classList.contains("off")`))
+		return err == nil && off
+	})
+	if txt, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("live").textContent`)); err != nil || !strings.Contains(txt, "not live") {
+		t.Errorf("with the gateway down the live indicator reads %q (%v), want it to say it is not live", txt, err)
+	}
 	b := start()
 	t.Cleanup(func() { stop(b) })
 

@@ -246,12 +246,15 @@
       // A Prometheus gate (prom:NAME) has a value and a bound, no baseline or test.
       const gate = m.metric.startsWith("prom:");
       const gateVal = /^query failed/.test(m.detail || "") ? "error" : /^no data/.test(m.detail || "") ? "no data" : num(m.candidate, 4);
+      // An arm without a request has no value: its zero is not a 0% rate
+      // or a 0 ms latency, and there is no effect or test between the arms.
+      const noB = !gate && !m.baseline_n, noC = !gate && !m.candidate_n;
       tb.append(h("tr", { title: gate ? m.detail || "" : "" },
         h("td", {}, m.source ? m.metric + " (" + m.source + ")" : m.metric), h("td", {}, m.category || "all"),
-        h("td", { class: "n" }, gate ? "–" : fmtV(m, m.baseline)), h("td", { class: "n" }, gate ? gateVal : fmtV(m, m.candidate)),
-        h("td", { class: "n" + (m.outcome === "fail" ? " delta-bad" : "") }, gate ? "–" : fmtE(m, m.effect)),
+        h("td", { class: "n" }, gate || noB ? "–" : fmtV(m, m.baseline)), h("td", { class: "n" }, gate ? gateVal : noC ? "–" : fmtV(m, m.candidate)),
+        h("td", { class: "n" + (m.outcome === "fail" ? " delta-bad" : "") }, gate || noB || noC ? "–" : fmtE(m, m.effect)),
         h("td", { class: "n" }, gate ? num(m.threshold, 4) : fmtT(m)),
-        h("td", { class: "n" }, gate ? "–" : fmtP(m.p_value)),
+        h("td", { class: "n" }, gate || noB || noC ? "–" : fmtP(m.p_value)),
         h("td", { class: "n" }, m.baseline_n + " / " + m.candidate_n),
         h("td", {}, h("span", { class: "chip " + m.outcome }, m.outcome))));
     }
@@ -613,14 +616,23 @@
     }
   }
 
+  // setLive shows whether the page is receiving live updates, in words as
+  // well as colour: a grey dot beside the word "live" read as live.
+  function setLive(on) {
+    const el = $("live");
+    el.className = "live " + (on ? "on" : "off");
+    el.textContent = on ? "● live" : "○ not live: reconnecting…";
+    el.title = on ? "live updates (server-sent events)" : "live updates stopped: the numbers shown are not current; reconnecting";
+  }
+
   function connect() {
     if (state.es) state.es.close();
     if (!state.model) return;
     const es = new EventSource("/ui/api/events?model=" + enc(state.model) + "&category=" + enc(state.category) + "&after=" + state.lastT);
     state.es = es;
-    es.onopen = () => { $("live").className = "live on"; };
+    es.onopen = () => setLive(true);
     es.onerror = () => {
-      $("live").className = "live off";
+      setLive(false);
       // The browser retries a dropped stream by itself, but not one the
       // gateway refused (after a restart the session is gone: 401). Ask
       // for the session: call() goes back to sign-in on 401; else try the
@@ -635,7 +647,7 @@
     };
     es.addEventListener("signed_out", () => location.replace("/ui/"));
     es.addEventListener("tick", async (ev) => {
-      $("live").className = "live on";
+      setLive(true);
       const t = JSON.parse(ev.data);
       if (t.model !== state.model || t.category !== state.category) return;
       mergePoints(t.series);
