@@ -292,6 +292,9 @@ func (c *Controller) Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason
 			spec.Stages = p.Stages
 		}
 	}
+	if err := UnusedSettings(spec); err != nil {
+		return spec, err
+	}
 	if err := rollingConfigOnly(reg, spec); err != nil {
 		return spec, err
 	}
