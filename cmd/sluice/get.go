@@ -67,9 +67,9 @@ func (c *cli) getCmd() *cobra.Command {
 				return c.printJSON(list)
 			}
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "VERSION\tSTAGE\tUPSTREAM\tFAMILY\tBASE\tWEIGHTS\tCREATED")
+			fmt.Fprintln(tw, "VERSION\tSTAGE\tUPSTREAM\tFAMILY\tBASE\tWEIGHTS\tCREATED\tENDPOINTS")
 			for _, v := range list.Versions {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.ID, v.Stage, v.Upstream(), dash(v.Family), dash(v.BaseModel), dash(short(v.WeightHash)), v.CreatedAt.Format("2006-01-02 15:04"))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.ID, v.Stage, v.Upstream(), dash(v.Family), dash(v.BaseModel), dash(short(v.WeightHash)), v.CreatedAt.Format("2006-01-02 15:04"), dash(strings.Join(v.Endpoints, ",")))
 			}
 			return tw.Flush()
 		},
