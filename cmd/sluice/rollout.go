@@ -52,7 +52,11 @@ func (c *cli) rolloutCmd() *cobra.Command {
 				return nil
 			},
 		}
-		sub.Flags().StringVar(&reason, "reason", "", "why (required for abort and undo; goes into the audit log)")
+		reasonHelp := "why (optional; goes into the audit log)"
+		if a.name == "abort" || a.name == "undo" {
+			reasonHelp = "why (required; goes into the audit log)"
+		}
+		sub.Flags().StringVar(&reason, "reason", "", reasonHelp)
 		cmd.AddCommand(sub)
 	}
 	cmd.AddCommand(c.rolloutDrillCmd(), c.rolloutPairsCmd())
@@ -181,8 +185,8 @@ func (c *cli) rolloutStartCmd() *cobra.Command {
 	f.StringVar(&spec.Baseline, "from", "", "the baseline version (default: the model's stable version)")
 	f.StringVar((*string)(&spec.Strategy), "strategy", "", "canary, progressive, shadow, bluegreen, abtest, rolling or pipeline (default: the plan's)")
 	f.StringVar(&stages, "stages", "", "progressive stages in percent, such as 2,5,10,25,50,100")
-	f.StringVar(&hold, "hold", "", "minimum hold time of each stage (default 5m)")
-	f.IntVar(&minSamples, "min-samples", 100, "minimum candidate requests per stage")
+	f.StringVar(&hold, "hold", "", "minimum hold time of each stage given with --stages (default 5m; without --stages the plan's stages and holds apply)")
+	f.IntVar(&minSamples, "min-samples", 100, "minimum candidate requests per stage given with --stages")
 	f.Float64Var(&spec.CanaryPercent, "canary-percent", 0, "the canary's (or A/B test's) share in percent")
 	f.Float64Var(&spec.ShadowFraction, "shadow-fraction", 0, "fraction of requests mirrored in shadow (default 1)")
 	f.IntVar(&spec.ABSamples, "ab-samples", 0, "A/B test: planned requests per arm")
