@@ -18,6 +18,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/analysis"
 	"github.com/sluicehq/sluice/api"
+	"github.com/sluicehq/sluice/rollout"
 )
 
 func (c *cli) rolloutCmd() *cobra.Command {
@@ -368,6 +369,43 @@ func eventsAfter(evs []sluice.RolloutEvent, seen *sluice.RolloutEvent) ([]sluice
 	return evs[from:], lastEvent(evs)
 }
 
+// waitingFor says what a live rollout waits for before its next step, when
+// the view would not say it otherwise: a canary or blue-green preview held
+// until an operator promotes it, or a phase whose sample is in and that
+// waits for its hold or a passing analysis. A pipeline mirroring "2781 of
+// 200" for minutes, or a canary at "34 of 100" forever, said nothing of
+// why it did not move on.
+func waitingFor(st api.RolloutStatus, now time.Time) string {
+	r := st.Rollout
+	s := r.Spec
+	if !r.Phase.Active() || r.Phase == sluice.PhasePaused || r.Phase == sluice.PhaseWarming {
+		return ""
+	}
+	full := st.StageNeed > 0 && st.StageSamples >= st.StageNeed
+	switch {
+	case r.Phase == sluice.PhasePreview && !s.AutoPromote:
+		return fmt.Sprintf("reach the candidate as %s@preview; it takes no other traffic until sluice rollout promote %s flips all of it (or abort)", s.Model, s.Model)
+	case r.Phase == sluice.PhaseProgressing && s.Strategy == sluice.StrategyCanary && !s.AutoPromote:
+		return fmt.Sprintf("a canary holds its share until you act: sluice rollout promote %s, or abort it (--auto-promote lets a passing canary promote itself)", s.Model)
+	case !full:
+		return ""
+	case r.Phase == sluice.PhaseShadow && s.Strategy == sluice.StrategyShadow:
+		return "the sample is in: the shadow run completes when the analysis passes (see the verdict), or rolls back when it fails"
+	case r.Phase == sluice.PhaseShadow:
+		return "the sample is in: the first stage starts when the analysis passes (see the verdict), or the rollout rolls back when it fails"
+	case s.Strategy == sluice.StrategyABTest:
+		return "the test completes at the next analysis once each arm has its planned sample of the split's requests (see the verdict's n)"
+	case rollout.UsesStages(s.Strategy) && r.StageIndex < len(s.Stages):
+		if left := s.Stages[r.StageIndex].Hold.D() - r.Held(now); left > 0 {
+			return fmt.Sprintf("the sample is in: the stage's hold ends in %s, then the next step waits for a passing analysis", left.Round(time.Second))
+		}
+		return "the sample and hold are in: the next step comes when the analysis passes (see the verdict), or a rollback when it fails"
+	case s.AutoPromote:
+		return "the sample is in: it promotes itself when the analysis passes (see the verdict)"
+	}
+	return ""
+}
+
 // renderRollout draws a rollout for the terminal, in the manner of
 // kubectl argo rollouts get rollout.
 func renderRollout(st api.RolloutStatus, now time.Time) string {
@@ -409,6 +447,9 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 	if st.StageNeed > 0 && r.Phase.Active() {
 		p := 100 * float64(st.StageSamples) / float64(st.StageNeed)
 		fmt.Fprintf(&b, "Sample:    %s  %d of %d candidate requests\n", bar(min(p, 100), 30), st.StageSamples, st.StageNeed)
+	}
+	if next := waitingFor(st, now); next != "" {
+		fmt.Fprintf(&b, "Next:      %s\n", next)
 	}
 	if rep := st.ABReport; rep != nil {
 		renderABReport(&b, rep)
