@@ -481,7 +481,16 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 				fmt.Fprintf(tw, "  %s\t-\t-\t%s\t-\t%.4g\t-\t%s\n", m.Metric, gateValue(m), m.Threshold, strings.ToUpper(string(m.Outcome)))
 				continue
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%.4g\t%.4g\t%s\t%s\t%.3g\t%s\n", m.Name(), dash(m.Category), m.Baseline, m.Candidate, effect(m.Effect, m.Unit), threshold(m), m.PValue, strings.ToUpper(string(m.Outcome)))
+			// A side with no data (a category the candidate has not
+			// served yet) is "-", not a 0 and a -100% change.
+			base, cand, eff := fmt.Sprintf("%.4g", m.Baseline), fmt.Sprintf("%.4g", m.Candidate), effect(m.Effect, m.Unit)
+			if m.BaselineN == 0 && m.Baseline == 0 {
+				base, eff = "-", "-"
+			}
+			if m.CandidateN == 0 && m.Candidate == 0 {
+				cand, eff = "-", "-"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%.3g\t%s\n", m.Name(), dash(m.Category), base, cand, eff, threshold(m), m.PValue, strings.ToUpper(string(m.Outcome)))
 		}
 		tw.Flush()
 	}
