@@ -464,7 +464,19 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 			// analysis, which watched it for regressions, follows.
 			label = "Last analysis:"
 		}
-		fmt.Fprintf(&b, "%s %s (baseline n=%d, candidate n=%d) %s\n", label, strings.ToUpper(string(v.Outcome)), v.BaselineN, v.CandidateN, v.Reason)
+		// When it was taken: the verdict is the last analysis (every
+		// analysis.interval), so its n and its "collecting data: 9 of 100"
+		// lag the live Sample line above ("34 of 100"), which read as a
+		// contradiction.
+		when := ""
+		if !v.At.IsZero() {
+			when = " at " + v.At.UTC().Format("15:04:05")
+			if r.Phase.Active() && now.After(v.At) {
+				when += " (" + now.Sub(v.At).Round(time.Second).String() + " ago)"
+			}
+			when += ":"
+		}
+		fmt.Fprintf(&b, "%s %s (baseline n=%d, candidate n=%d)%s %s\n", label, strings.ToUpper(string(v.Outcome)), v.BaselineN, v.CandidateN, when, v.Reason)
 		if len(v.Metrics) > 0 {
 			b.WriteString("\n")
 		}
