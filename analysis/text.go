@@ -70,6 +70,11 @@ func value(r *row, x float64) string {
 	case "":
 		return strconv.FormatFloat(x, 'f', 2, 64)
 	}
+	if x != 0 && math.Abs(x) < 10 {
+		// Two significant digits: a fast backend's 0.29 ms printed as
+		// "0 ms" contradicted the reason's own percentage.
+		return strconv.FormatFloat(x, 'g', 2, 64) + " " + r.def.unit
+	}
 	return strconv.FormatFloat(x, 'f', 0, 64) + " " + r.def.unit
 }
 

@@ -271,7 +271,7 @@ func (c *Controller) Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason
 	}
 	cand := reg.Version(spec.Model, spec.Candidate)
 	if cand == nil {
-		return spec, sluice.Errorf(sluice.CodeNotFound, "version %s:%s is not registered: register it with sluice apply -f first", spec.Model, spec.Candidate)
+		return spec, sluice.Errorf(sluice.CodeNotFound, "version %s:%s is not registered (%s): check the tag, or register it with sluice apply -f first", spec.Model, spec.Candidate, versionsOf(reg, spec.Model))
 	}
 	if !cand.Stage.Servable() {
 		return spec, sluice.Errorf(sluice.CodeInvalid, "version %s is retired and cannot take traffic", cand.ID())
@@ -286,7 +286,7 @@ func (c *Controller) Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason
 		}
 	}
 	if reg.Version(spec.Model, spec.Baseline) == nil {
-		return spec, sluice.Errorf(sluice.CodeNotFound, "baseline %s:%s is not registered", spec.Model, spec.Baseline)
+		return spec, sluice.Errorf(sluice.CodeNotFound, "baseline %s:%s is not registered (%s): check the tag given with --from", spec.Model, spec.Baseline, versionsOf(reg, spec.Model))
 	}
 	if spec.Strategy == "" {
 		p := MakePlan(reg, spec.Model, spec.Candidate, spec.Baseline, 0)
@@ -294,6 +294,9 @@ func (c *Controller) Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason
 		if len(spec.Stages) == 0 && UsesStages(p.Strategy) {
 			spec.Stages = p.Stages
 		}
+	}
+	if err := UnusedSettings(spec); err != nil {
+		return spec, err
 	}
 	if err := rollingConfigOnly(reg, spec); err != nil {
 		return spec, err
@@ -311,6 +314,19 @@ func (c *Controller) Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason
 		return spec, err
 	}
 	return spec, nil
+}
+
+// versionsOf names model's registered versions, oldest tag first, for an
+// error about a tag that is not among them: "chat has v1.1.0, v1.2.0".
+func versionsOf(reg *sluice.Registry, model string) string {
+	var tags []string
+	for _, v := range reg.VersionsOf(model) {
+		tags = append(tags, v.Version)
+	}
+	if len(tags) == 0 {
+		return model + " has no versions"
+	}
+	return model + " has " + strings.Join(tags, ", ")
 }
 
 // rollingConfigOnly refuses the rolling strategy for a change that is not

@@ -110,6 +110,49 @@ func usesCanaryPercent(strategy sluice.Strategy) bool {
 	return strategy == sluice.StrategyCanary || strategy == sluice.StrategyABTest
 }
 
+// mirrors says whether a rollout of strategy mirrors traffic (a shadow
+// run, or a pipeline's shadow phase).
+func mirrors(strategy sluice.Strategy) bool {
+	return strategy == sluice.StrategyShadow || strategy == sluice.StrategyPipeline
+}
+
+// UnusedSettings refuses, before the defaults are filled in, what the
+// operator set that the rollout's strategy never reads: an A/B sample, a
+// mirror's fraction or sample, or auto-promotion. Accepted, they were
+// stored and shown in the spec and silently ignored (--ab-samples 50 on
+// the planner's progressive rollout), as stages and a canary share were
+// before Validate refused them.
+func UnusedSettings(s sluice.RolloutSpec) error {
+	refuse := func(field, msg string, args ...any) error {
+		return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{field}, Message: fmt.Sprintf(msg, args...)}
+	}
+	if s.ABSamples != 0 && s.Strategy != sluice.StrategyABTest {
+		return refuse("ab_samples", "a %s rollout has no planned A/B sample (only abtest rollouts run to one): leave out --ab-samples, or use --strategy abtest", s.Strategy)
+	}
+	if !mirrors(s.Strategy) {
+		if s.ShadowFraction != 0 {
+			return refuse("shadow_fraction", "a %s rollout mirrors no traffic (only shadow and pipeline rollouts do): leave out --shadow-fraction, or use --strategy shadow or pipeline", s.Strategy)
+		}
+		if s.ShadowSamples != 0 {
+			return refuse("shadow_samples", "a %s rollout mirrors no traffic (only shadow and pipeline rollouts do): leave out shadow_samples, or use the shadow or pipeline strategy", s.Strategy)
+		}
+	}
+	if s.AutoPromote {
+		switch s.Strategy {
+		case sluice.StrategyCanary, sluice.StrategyBlueGreen:
+		case sluice.StrategyProgressive, sluice.StrategyPipeline:
+			return refuse("auto_promote", "a %s rollout promotes itself after its last stage passes its analysis: leave out --auto-promote (it is for a canary or a blue-green preview)", s.Strategy)
+		case sluice.StrategyABTest:
+			return refuse("auto_promote", "an A/B test ends with a report, and you pick its winner with sluice rollout conclude: leave out --auto-promote (it is for a canary or a blue-green preview)")
+		case sluice.StrategyShadow:
+			return refuse("auto_promote", "a shadow rollout never takes live traffic, so it has nothing to promote: leave out --auto-promote, or use --strategy pipeline (shadow, then stages) or canary")
+		default:
+			return refuse("auto_promote", "a %s rollout gives the candidate all traffic at once: leave out --auto-promote (it is for a canary or a blue-green preview)", s.Strategy)
+		}
+	}
+	return nil
+}
+
 // WithDefaults fills in a spec's defaults (see sluice.RolloutSpec). The
 // strategy must be set: the planner chooses it when the operator did not.
 // Stages and the canary's share are filled in only for the strategies that

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -114,7 +115,7 @@ func printAt(c *cli, res api.RoutingAt) {
 	fmt.Fprintf(c.stdout, "%s at %s\n", res.Model, res.At.UTC().Format("2006-01-02 15:04:05 UTC"))
 	fmt.Fprintf(c.stdout, "  policy: %s\n", res.PolicyText)
 	if len(res.Serving) > 0 {
-		fmt.Fprintf(c.stdout, "  served by: %v\n", res.Serving)
+		fmt.Fprintf(c.stdout, "  served by: %s\n", strings.Join(res.Serving, ", "))
 	}
 	labels := make([]string, 0, len(res.Labels))
 	for l := range res.Labels {

@@ -18,7 +18,16 @@ func (c *cli) fakellmCmd() *cobra.Command {
 		Long: `Run a simulated model server that speaks the OpenAI API (chat, completions,
 embeddings, streaming) with configurable latency, time to first token, output
 length, error rate and refusal rate per request category. It stands in for
-vLLM when trying Sluice out.`,
+vLLM when trying Sluice out.
+
+With -c, a behaviour file (YAML, every key optional) sets how it answers; a
+candidate that fails or refuses, to see a rollout roll back, is a line or two:
+
+` + fakellmExample + `
+Request headers override one call: X-Fake-Status: 503 fails it, X-Fake-Latency-Ms: 2000 delays it,
+X-Fake-Tokens: 50 sets its length.`,
+		Example: `  sluice fakellm --listen 127.0.0.1:8001                    # a healthy backend
+  sluice fakellm --listen 127.0.0.1:8002 -c failing.yaml    # a bad candidate`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var cfg fakellm.Config
@@ -49,3 +58,21 @@ vLLM when trying Sluice out.`,
 	cmd.Flags().StringVar(&model, "model", "", "model name to report")
 	return cmd
 }
+
+// fakellmExample is the behaviour file shown in sluice fakellm --help
+// (TestCLI_FakellmHelpExampleLoads loads it).
+const fakellmExample = `  # failing.yaml
+  model: llama-3-8b-ft2          # the name /v1/models reports
+  default: &default
+    latency: {median_ms: 120, p99_ms: 900}   # lognormal; a bare number is fixed
+    ttft: {median_ms: 80, p99_ms: 400}       # streams only
+    tokens_per_second: 60
+    output_tokens: {mean: 120, spread: 60}
+    error_rate: 0.2              # a fifth of requests answer 500 (error_status)
+    refusal_rate: 0.3            # "I cannot help with that request."
+    tool_call_rate: 0.8          # of the answers to requests that offer tools
+  categories:
+    payments:                    # requests with X-Request-Category: payments
+      <<: *default               # an entry replaces default whole: merge it in
+      refusal_rate: 0.5
+`

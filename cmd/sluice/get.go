@@ -67,9 +67,9 @@ func (c *cli) getCmd() *cobra.Command {
 				return c.printJSON(list)
 			}
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "VERSION\tSTAGE\tUPSTREAM\tFAMILY\tBASE\tWEIGHTS\tCREATED")
+			fmt.Fprintln(tw, "VERSION\tSTAGE\tUPSTREAM\tFAMILY\tBASE\tWEIGHTS\tCREATED\tENDPOINTS")
 			for _, v := range list.Versions {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.ID, v.Stage, v.Upstream(), dash(v.Family), dash(v.BaseModel), dash(short(v.WeightHash)), v.CreatedAt.Format("2006-01-02 15:04"))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.ID, v.Stage, v.Upstream(), dash(v.Family), dash(v.BaseModel), dash(short(v.WeightHash)), v.CreatedAt.Format("2006-01-02 15:04"), dash(strings.Join(v.Endpoints, ",")))
 			}
 			return tw.Flush()
 		},
@@ -113,11 +113,22 @@ func (c *cli) getCmd() *cobra.Command {
 				}
 				fmt.Fprintf(c.stdout, "%s  policy: %s%s\n", m.Name, m.Policy, pinned)
 				if m.Serving != "" {
-					fmt.Fprintf(c.stdout, "  serving: %s:%s\n", m.Name, m.Serving)
+					health := ""
+					for _, v := range m.Versions {
+						if v.Version == m.Serving && !v.Healthy {
+							health = "  UNHEALTHY: its health checks fail (sluice get versions lists its endpoints)"
+						}
+					}
+					fmt.Fprintf(c.stdout, "  serving: %s:%s%s\n", m.Name, m.Serving, health)
 				}
 				for _, s := range m.Split {
 					health := ""
-					if !s.Healthy {
+					switch {
+					case !s.Healthy && s.Effective > 0:
+						// Every member is down: the split is served as set,
+						// there being nowhere else to send it.
+						health = "  UNHEALTHY: still served (no member of the split is healthy)"
+					case !s.Healthy:
 						health = "  UNHEALTHY: left out"
 					}
 					fmt.Fprintf(c.stdout, "  split  %-14s %6s%%  effective %6s%%  %s%s\n", s.Version, sluice.FormatPercent(s.Percent), sluice.FormatPercent(s.Effective), bar(s.Effective, 30), health)

@@ -20,7 +20,7 @@ func (c *cli) requestsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "requests [MODEL]",
 		Short: "Show the request log: which version served each request, how, and how it went",
-		Example: `  sluice requests --id 01HQ3Z...           # the X-Request-Id a client got
+		Example: `  sluice requests --id req_182a03369e5a_2b  # the X-Request-Id a client got
   sluice requests chat --version v1.2.0 --since 1h`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -18,6 +18,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/analysis"
 	"github.com/sluicehq/sluice/api"
+	"github.com/sluicehq/sluice/rollout"
 )
 
 func (c *cli) rolloutCmd() *cobra.Command {
@@ -52,7 +53,11 @@ func (c *cli) rolloutCmd() *cobra.Command {
 				return nil
 			},
 		}
-		sub.Flags().StringVar(&reason, "reason", "", "why (required for abort and undo; goes into the audit log)")
+		reasonHelp := "why (optional; goes into the audit log)"
+		if a.name == "abort" || a.name == "undo" {
+			reasonHelp = "why (required; goes into the audit log)"
+		}
+		sub.Flags().StringVar(&reason, "reason", "", reasonHelp)
 		cmd.AddCommand(sub)
 	}
 	cmd.AddCommand(c.rolloutDrillCmd(), c.rolloutPairsCmd())
@@ -192,8 +197,8 @@ func (c *cli) rolloutStartCmd() *cobra.Command {
 	f.StringVar(&spec.Baseline, "from", "", "the baseline version (default: the model's stable version)")
 	f.StringVar((*string)(&spec.Strategy), "strategy", "", "canary, progressive, shadow, bluegreen, abtest, rolling or pipeline (default: the plan's)")
 	f.StringVar(&stages, "stages", "", "progressive stages in percent, such as 2,5,10,25,50,100")
-	f.StringVar(&hold, "hold", "", "minimum hold time of each stage (default 5m)")
-	f.IntVar(&minSamples, "min-samples", 100, "minimum candidate requests per stage")
+	f.StringVar(&hold, "hold", "", "minimum hold time of each stage given with --stages (default 5m; without --stages the plan's stages and holds apply)")
+	f.IntVar(&minSamples, "min-samples", 100, "minimum candidate requests per stage given with --stages")
 	f.Float64Var(&spec.CanaryPercent, "canary-percent", 0, "the canary's (or A/B test's) share in percent")
 	f.Float64Var(&spec.ShadowFraction, "shadow-fraction", 0, "fraction of requests mirrored in shadow (default 1)")
 	f.IntVar(&spec.ABSamples, "ab-samples", 0, "A/B test: planned requests per arm")
@@ -376,6 +381,43 @@ func eventsAfter(evs []sluice.RolloutEvent, seen *sluice.RolloutEvent) ([]sluice
 	return evs[from:], lastEvent(evs)
 }
 
+// waitingFor says what a live rollout waits for before its next step, when
+// the view would not say it otherwise: a canary or blue-green preview held
+// until an operator promotes it, or a phase whose sample is in and that
+// waits for its hold or a passing analysis. A pipeline mirroring "2781 of
+// 200" for minutes, or a canary at "34 of 100" forever, said nothing of
+// why it did not move on.
+func waitingFor(st api.RolloutStatus, now time.Time) string {
+	r := st.Rollout
+	s := r.Spec
+	if !r.Phase.Active() || r.Phase == sluice.PhasePaused || r.Phase == sluice.PhaseWarming {
+		return ""
+	}
+	full := st.StageNeed > 0 && st.StageSamples >= st.StageNeed
+	switch {
+	case r.Phase == sluice.PhasePreview && !s.AutoPromote:
+		return fmt.Sprintf("reach the candidate as %s@preview; it takes no other traffic until sluice rollout promote %s flips all of it (or abort)", s.Model, s.Model)
+	case r.Phase == sluice.PhaseProgressing && s.Strategy == sluice.StrategyCanary && !s.AutoPromote:
+		return fmt.Sprintf("a canary holds its share until you act: sluice rollout promote %s, or abort it (--auto-promote lets a passing canary promote itself)", s.Model)
+	case !full:
+		return ""
+	case r.Phase == sluice.PhaseShadow && s.Strategy == sluice.StrategyShadow:
+		return "the sample is in: the shadow run completes when the analysis passes (see the verdict), or rolls back when it fails"
+	case r.Phase == sluice.PhaseShadow:
+		return "the sample is in: the first stage starts when the analysis passes (see the verdict), or the rollout rolls back when it fails"
+	case s.Strategy == sluice.StrategyABTest:
+		return "the test completes at the next analysis once each arm has its planned sample of the split's requests (see the verdict's n)"
+	case rollout.UsesStages(s.Strategy) && r.StageIndex < len(s.Stages):
+		if left := s.Stages[r.StageIndex].Hold.D() - r.Held(now); left > 0 {
+			return fmt.Sprintf("the sample is in: the stage's hold ends in %s, then the next step waits for a passing analysis", left.Round(time.Second))
+		}
+		return "the sample and hold are in: the next step comes when the analysis passes (see the verdict), or a rollback when it fails"
+	case s.AutoPromote:
+		return "the sample is in: it promotes itself when the analysis passes (see the verdict)"
+	}
+	return ""
+}
+
 // renderRollout draws a rollout for the terminal, in the manner of
 // kubectl argo rollouts get rollout.
 func renderRollout(st api.RolloutStatus, now time.Time) string {
@@ -424,6 +466,9 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 		p := 100 * float64(st.StageSamples) / float64(st.StageNeed)
 		fmt.Fprintf(&b, "Sample:    %s  %d of %d candidate requests\n", bar(min(p, 100), 30), st.StageSamples, st.StageNeed)
 	}
+	if next := waitingFor(st, now); next != "" {
+		fmt.Fprintf(&b, "Next:      %s\n", next)
+	}
 	if rep := st.ABReport; rep != nil {
 		renderABReport(&b, rep)
 		if r.Phase == sluice.PhaseCompleted && !slices.ContainsFunc(r.Events, func(e sluice.RolloutEvent) bool { return e.Kind == "concluded" }) {
@@ -437,7 +482,19 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 			// analysis, which watched it for regressions, follows.
 			label = "Last analysis:"
 		}
-		fmt.Fprintf(&b, "%s %s (baseline n=%d, candidate n=%d) %s\n", label, strings.ToUpper(string(v.Outcome)), v.BaselineN, v.CandidateN, v.Reason)
+		// When it was taken: the verdict is the last analysis (every
+		// analysis.interval), so its n and its "collecting data: 9 of 100"
+		// lag the live Sample line above ("34 of 100"), which read as a
+		// contradiction.
+		when := ""
+		if !v.At.IsZero() {
+			when = " at " + v.At.UTC().Format("15:04:05")
+			if r.Phase.Active() && now.After(v.At) {
+				when += " (" + now.Sub(v.At).Round(time.Second).String() + " ago)"
+			}
+			when += ":"
+		}
+		fmt.Fprintf(&b, "%s %s (baseline n=%d, candidate n=%d)%s %s\n", label, strings.ToUpper(string(v.Outcome)), v.BaselineN, v.CandidateN, when, v.Reason)
 		if len(v.Metrics) > 0 {
 			b.WriteString("\n")
 		}
@@ -454,7 +511,16 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 				fmt.Fprintf(tw, "  %s\t-\t-\t%s\t-\t%.4g\t-\t%s\n", m.Metric, gateValue(m), m.Threshold, strings.ToUpper(string(m.Outcome)))
 				continue
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%.4g\t%.4g\t%s\t%s\t%.3g\t%s\n", m.Name(), dash(m.Category), m.Baseline, m.Candidate, effect(m.Effect, m.Unit), threshold(m), m.PValue, strings.ToUpper(string(m.Outcome)))
+			// A side with no data (a category the candidate has not
+			// served yet) is "-", not a 0 and a -100% change.
+			base, cand, eff := fmt.Sprintf("%.4g", m.Baseline), fmt.Sprintf("%.4g", m.Candidate), effect(m.Effect, m.Unit)
+			if m.BaselineN == 0 && m.Baseline == 0 {
+				base, eff = "-", "-"
+			}
+			if m.CandidateN == 0 && m.Candidate == 0 {
+				cand, eff = "-", "-"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%.3g\t%s\n", m.Name(), dash(m.Category), base, cand, eff, threshold(m), m.PValue, strings.ToUpper(string(m.Outcome)))
 		}
 		tw.Flush()
 	}

@@ -17,8 +17,8 @@ func TestRenderRollout_InfiniteEffect(t *testing.T) {
 	now := time.Date(2026, 12, 5, 16, 0, 0, 0, time.UTC)
 	v := sluice.Verdict{At: now, Outcome: sluice.OutcomeFail, BaselineN: 100, CandidateN: 100,
 		Metrics: []sluice.MetricVerdict{
-			{Metric: "latency_p99", Outcome: sluice.OutcomeFail, Baseline: 0, Candidate: 30, Effect: math.MaxFloat64, Threshold: 0.2, Unit: "relative"},
-			{Metric: "quality", Outcome: sluice.OutcomeFail, Baseline: 0, Candidate: 30, Effect: -math.MaxFloat64, Threshold: 0.2, Unit: "absolute"},
+			{Metric: "latency_p99", Outcome: sluice.OutcomeFail, Baseline: 0, Candidate: 30, Effect: math.MaxFloat64, Threshold: 0.2, Unit: "relative", BaselineN: 100, CandidateN: 100},
+			{Metric: "quality", Outcome: sluice.OutcomeFail, Baseline: 0, Candidate: 30, Effect: -math.MaxFloat64, Threshold: 0.2, Unit: "absolute", BaselineN: 100, CandidateN: 100},
 		}}
 	st := api.RolloutStatus{Rollout: sluice.Rollout{ID: "chat-1", Phase: sluice.PhaseProgressing, Percent: 5, StageStartedAt: now,
 		Spec: sluice.RolloutSpec{Model: "chat", Baseline: "v1", Candidate: "v2", Strategy: sluice.StrategyCanary}}, Verdict: &v}
