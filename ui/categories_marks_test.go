@@ -1,12 +1,14 @@
 package ui_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/fakellm"
 )
 
@@ -50,10 +52,25 @@ func TestDashboard_CategoryMarks(t *testing.T) {
 		t.Errorf("note with no rollout: %q; want how long the window is", st.Note)
 	}
 
-	startCanary(t, g)
+	// Loose enough on refusals (and the quality they lower) that the analysis does not roll it back
+	// (the table then leaves the pair) before the page is read.
+	spec := canarySpec()
+	spec.Analysis.Thresholds.RefusalRateRel, spec.Analysis.Thresholds.RefusalRateAbs, spec.Analysis.Thresholds.QualityAbs = 100, 0.9, 1
+	if _, err := g.Rollouts.Start(context.Background(), "alice-admin", "canary of a refusing candidate", spec); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the canary to go live", 20*time.Second, func() bool {
+		r := g.Control.Registry().Rollouts["chat"]
+		return r != nil && r.Phase == sluice.PhaseProgressing
+	})
 	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
 		t.Fatal(err)
 	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("page: %s", pageText(ctx))
+		}
+	}()
 	waitFor(t, "a category marked worse", 60*time.Second, func() bool {
 		var err error
 		st, err = chromedp.Run(ctx, chromedp.Evaluate[catPage](readCatPage))
