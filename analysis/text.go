@@ -32,14 +32,28 @@ func bound(r *row) string {
 	if !r.tested {
 		return where(r) + " (too little data)"
 	}
+	// An end still infinite means the data do not bound the change yet:
+	// "up to unbounded" read as nonsense on the dashboard.
 	var s string
 	switch r.def.kind {
 	case kindMean, kindRateBoth:
-		s = "between " + effect(r, r.mv.Lower) + " and " + effect(r, r.mv.Upper)
+		if math.IsInf(r.mv.Lower, 0) || math.IsInf(r.mv.Upper, 0) {
+			s = "not yet bounded"
+		} else {
+			s = "between " + effect(r, r.mv.Lower) + " and " + effect(r, r.mv.Upper)
+		}
 	case kindQuality:
-		s = "down to " + effect(r, r.mv.Lower)
+		if math.IsInf(r.mv.Lower, 0) {
+			s = "no lower bound yet"
+		} else {
+			s = "down to " + effect(r, r.mv.Lower)
+		}
 	default:
-		s = "up to " + effect(r, r.mv.Upper)
+		if math.IsInf(r.mv.Upper, 0) {
+			s = "no upper bound yet"
+		} else {
+			s = "up to " + effect(r, r.mv.Upper)
+		}
 	}
 	return where(r) + " (" + s + ", threshold " + threshold(r) + ")"
 }

@@ -44,7 +44,7 @@
     const s = Math.round(ms / 1000);
     if (s < 120) return s + " s";
     const m = Math.floor(s / 60);
-    return m < 120 ? m + "m " + (s % 60) + "s" : Math.floor(m / 60) + "h " + (m % 60) + "m";
+    return m < 120 ? m + "m" + (s % 60 ? " " + (s % 60) + "s" : "") : Math.floor(m / 60) + "h" + (m % 60 ? " " + (m % 60) + "m" : "");
   }
   // parseDuration reads Go's "1h2m3.5s" / "300ms".
   function parseDuration(s) {
@@ -681,7 +681,10 @@
     const a = await call("GET", "/ui/api/categories?model=" + enc(state.model));
     const head = clear($("categories-table").querySelector("thead"));
     const body = clear($("categories-table").querySelector("tbody"));
-    $("categories-note").textContent = (a.candidate ? "Stable " + a.baseline + " → candidate " + a.candidate + (a.cut ? ", since " : ", since the candidate went live at ") : "Serving versions since ") + localTime(a.since) +
+    // With no rollout the table is a sliding window: "since 02:15:54" read
+    // as if something had happened then.
+    const span = "Serving versions over the last " + durationText(Math.max(Date.now() - new Date(a.since).getTime(), 0)) + " (since " + localTime(a.since) + ")";
+    $("categories-note").textContent = (a.candidate ? "Stable " + a.baseline + " → candidate " + a.candidate + (a.cut ? ", since " : ", since the candidate went live at ") + localTime(a.since) : span) +
       (a.cut ? " (the busiest windows hold only their newest requests, so the table starts there)." : ".");
     const cols = [["Requests", (s) => s.requests, (x) => num(x)], ["Error rate", (s) => s.error_rate, (x) => pct(x, 2), true], ["Canceled", (s) => s.cancel_rate, (x) => pct(x, 2), true], ["Refusal rate", (s) => s.refusal_rate, (x) => pct(x, 1), true], ["Tool calls", (s) => s.tool_call_rate, (x) => pct(x, 1)],
       ["p50 ms", (s) => s.p50_ms, (x) => num(x)], ["p99 ms", (s) => s.p99_ms, (x) => num(x), true], ["TTFT ms", (s) => s.ttft_ms, (x) => num(x)], ["Tokens", (s) => s.tokens, (x) => num(x, 0)]];
@@ -693,12 +696,14 @@
         const b = row.versions[a.baseline] || {}, c = row.versions[a.candidate] || {};
         body.append(h("tr", { dataset: { category: row.category } }, h("td", {}, row.category ? name : h("b", {}, name)), cols.map(([_, f, fmt, worseIsUp]) => {
           const bv = f(b), cv = f(c);
-          let cls = "n";
+          let cls = "n", mark = "", title = "";
           if (worseIsUp && bv != null && cv != null && c.requests >= 20) {
-            if (cv > bv * 1.5 && cv - bv > (/(rate)/.test(_) ? 0.01 : 50)) cls += " delta-bad";
-            else if (cv < bv * 0.8) cls += " delta-good";
+            // A mark and a title besides the colour, which alone does not
+            // reach everyone.
+            if (cv > bv * 1.5 && cv - bv > (/(rate)/.test(_) ? 0.01 : 50)) [cls, mark, title] = [cls + " delta-bad", " ▲", "the candidate is worse here"];
+            else if (cv < bv * 0.8) [cls, mark, title] = [cls + " delta-good", " ▼", "the candidate is better here"];
           }
-          return h("td", { class: cls }, fmt(bv) + " → " + fmt(cv));
+          return h("td", title ? { class: cls, title: title } : { class: cls }, fmt(bv) + " → " + fmt(cv) + mark);
         })));
       } else {
         for (const v of a.versions) {
