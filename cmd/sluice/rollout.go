@@ -395,6 +395,8 @@ func waitingFor(st api.RolloutStatus, now time.Time) string {
 	}
 	full := st.StageNeed > 0 && st.StageSamples >= st.StageNeed
 	switch {
+	case r.Phase == sluice.PhaseBaking:
+		return fmt.Sprintf("sluice rollout promote %s (end the bake now), or sluice rollout undo %s --reason \"…\" (back to %s at once)", s.Model, s.Model, s.Baseline)
 	case r.Phase == sluice.PhasePreview && !s.AutoPromote:
 		return fmt.Sprintf("reach the candidate as %s@preview; it takes no other traffic until sluice rollout promote %s flips all of it (or abort)", s.Model, s.Model)
 	case r.Phase == sluice.PhaseProgressing && s.Strategy == sluice.StrategyCanary && !s.AutoPromote:
@@ -460,7 +462,6 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 		baked := now.Sub(r.BakeFrom)
 		fmt.Fprintf(&b, "Bake:      %s  %s of %s: all traffic on the candidate; its error and cancel rates against the baseline's before the promotion, and the Prometheus gates, roll it back if they fail\n",
 			bar(min(100*float64(baked)/float64(r.Spec.Bake.D()), 100), 30), baked.Round(time.Second), r.Spec.Bake.D())
-		fmt.Fprintf(&b, "Next:      sluice rollout promote %s (end the bake now), or sluice rollout undo %s --reason \"…\" (back to %s at once)\n", r.Spec.Model, r.Spec.Model, r.Spec.Baseline)
 	}
 	if st.StageNeed > 0 && r.Phase.Active() {
 		p := 100 * float64(st.StageSamples) / float64(st.StageNeed)
