@@ -187,9 +187,18 @@ func adjust(rows []row, overall int) {
 	}
 }
 
-// failReason names the failing comparisons, strongest evidence first.
+// failReason names the failing comparisons: what an operator must read
+// first (failed and canceled requests, then what users see of the answers,
+// then speed, then lengths: severity), and within each, the strongest
+// evidence first. By p-value alone, many rows tie at 0, and the tie went to
+// the largest effect, comparing a latency's +1875% with an error rate's +26
+// points: a candidate failing 27% of its requests was rolled back with the
+// error rate not named among the first three.
 func failReason(failed []*row) string {
 	slices.SortStableFunc(failed, func(a, b *row) int {
+		if c := severity(a.def) - severity(b.def); c != 0 {
+			return c
+		}
 		if c := compareFloat(a.mv.PValue, b.mv.PValue); c != 0 {
 			return c
 		}
@@ -204,6 +213,19 @@ func failReason(failed []*row) string {
 		s += fmt.Sprintf("; and %d more", len(failed)-3)
 	}
 	return s
+}
+
+// severity orders metrics for a failing verdict's reason (lower first).
+func severity(d *metricDef) int {
+	switch d {
+	case &mErrors, &mCancels:
+		return 0
+	case &mRefusals, &mQuality, &mToolCalls:
+		return 1
+	case &mP50, &mP95, &mP99, &mTTFT:
+		return 2
+	}
+	return 3 // lengths, the cache
 }
 
 // pendingReason says which all-traffic metrics still keep the candidate

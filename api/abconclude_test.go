@@ -104,8 +104,17 @@ func TestConcludeRollout(t *testing.T) {
 		if r.Phase != sluice.PhaseCompleted || !strings.Contains(r.Decision, "not worth the GPUs") || e.Ctl.Registry().Models["ab"].Policy.String() != "specific v1" {
 			t.Errorf("phase %s decision %q policy %s", r.Phase, r.Decision, e.Ctl.Registry().Models["ab"].Policy)
 		}
-		if e.Ctl.Registry().Revision != rev+1 {
-			t.Errorf("revision %d → %d: want one transaction", rev, e.Ctl.Registry().Revision)
+		// The decision is one transaction; freeing the candidate (its
+		// drain and unload, as an abort's) then records its timings in one
+		// more, in the background. Reading the revision before that was a
+		// race: CI saw 6 → 8.
+		for deadline := time.Now().Add(10 * time.Second); e.Ctl.Registry().Rollouts["ab"].Unwinding != nil; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the candidate's drain and unload did not finish in 10s")
+			}
+		}
+		if e.Ctl.Registry().Revision != rev+2 {
+			t.Errorf("revision %d → %d: want the decision's transaction and the timings'", rev, e.Ctl.Registry().Revision)
 		}
 	})
 	t.Run("ErrRoutingChangedSince", func(t *testing.T) {

@@ -250,6 +250,7 @@ func scrapeAfterRollout(t *testing.T) seriesLabels {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Store = filepath.Join(t.TempDir(), "sluice.db")
 	cfg.Rollouts.Tick = 20 * time.Millisecond
+	cfg.Health.Interval = 100 * time.Millisecond // so that sluice_endpoint_up is set by the scrape
 	ctx := context.Background()
 	gw, err := server.New(ctx, server.Options{Config: cfg})
 	if err != nil {

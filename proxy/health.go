@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sluicehq/sluice"
 )
 
@@ -43,6 +45,7 @@ type HealthChecker struct {
 	fails     map[string]int      // endpoint → failures in a row
 	unhealthy map[string]bool
 	down      map[string]bool // endpoints with FailAfter failures in a row
+	checked   map[string]bool // endpoints checked at least once
 }
 
 // DownEndpoints returns a copy of the set of endpoints found down (FailAfter
@@ -178,6 +181,7 @@ func (h *HealthChecker) CheckNow(ctx context.Context) {
 	}
 	changed := !maps.Equal(next, h.unhealthy) || !maps.Equal(down, h.down)
 	h.unhealthy, h.down = next, down
+	h.checked = endpoints
 	h.mu.Unlock()
 	if h.Logger != nil {
 		for _, m := range moved {
@@ -186,6 +190,41 @@ func (h *HealthChecker) CheckNow(ctx context.Context) {
 	}
 	if changed && h.OnChange != nil {
 		h.OnChange(maps.Clone(next))
+	}
+}
+
+var endpointUpDesc = prometheus.NewDesc("sluice_endpoint_up",
+	"1 while a version's backend endpoint passes its health checks, 0 once it has failed health.fail_after checks in a row (left out of the version's round-robin; a version with every endpoint at 0 is left out of splits). Set after the endpoint's first check.",
+	[]string{"model", "version", "endpoint"}, nil)
+
+// Describe implements prometheus.Collector.
+func (h *HealthChecker) Describe(ch chan<- *prometheus.Desc) { ch <- endpointUpDesc }
+
+// Collect implements prometheus.Collector: sluice_endpoint_up for each
+// endpoint of each servable version that has been checked, the endpoint
+// named as logs name it (RedactedEndpoint). Before, a version whose every
+// backend was down showed in no metric: alerting had to wait for its
+// requests to fail, and a version pinned by no traffic never did.
+func (h *HealthChecker) Collect(ch chan<- prometheus.Metric) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for id, eps := range h.targets {
+		model, version, ok := sluice.SplitFullID(id)
+		if !ok {
+			continue
+		}
+		seen := make(map[string]bool, len(eps))
+		for _, e := range eps {
+			if !h.checked[e] || seen[e] {
+				continue // a version listing an endpoint twice has one series of it
+			}
+			seen[e] = true
+			up := 1.0
+			if h.down[e] {
+				up = 0
+			}
+			ch <- prometheus.MustNewConstMetric(endpointUpDesc, prometheus.GaugeValue, up, model, version, RedactedEndpoint(e))
+		}
 	}
 }
 

@@ -141,6 +141,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	s.Health = &proxy.HealthChecker{Path: cfg.Health.Path, Interval: interval, Timeout: cfg.Health.Timeout, FailAfter: cfg.Health.FailAfter, Logger: logger}
 	ropt := route.Options{StickyHeaders: config.CanonicalHeaders(cfg.StickyHeaders), ForceHeader: cfg.ForceHeader, CategoryHeader: cfg.CategoryHeader}
 	s.Routes = route.NewHolder(route.Build(sluice.NewRegistry(), nil, ropt))
+	s.Recorder.Registry().MustRegister(s.Health)
 	s.Health.OnChange = func(unhealthy map[string]bool) {
 		s.mu.Lock()
 		s.unhealthy = unhealthy
