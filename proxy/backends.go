@@ -4,11 +4,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/net/http/httpguts"
@@ -43,10 +45,19 @@ type Backends struct {
 	cur atomic.Pointer[backendRules]
 }
 
-// backendRules is one immutable set of BackendHeaders, parsed.
+// backendRules is one immutable set of BackendHeaders, parsed, with the
+// headers worked out for each endpoint asked about (a Set makes new
+// rules, and so a new cache).
 type backendRules struct {
 	rules []backendRule
+	mu    sync.Mutex
+	cache atomic.Pointer[map[string]http.Header] // copied on write under mu
 }
+
+// maxCachedEndpoints bounds the cache of a set of rules: endpoints come
+// from the registry, so it is reached only by a registry that keeps
+// changing them, and past it the headers are worked out per request.
+const maxCachedEndpoints = 4096
 
 type backendRule struct {
 	scheme, hostport, path string
@@ -113,6 +124,32 @@ func (b *Backends) Prepare(req *http.Request, endpoint string) {
 }
 
 func (r *backendRules) header(endpoint string) http.Header {
+	if r == nil {
+		return makeHeader(nil, endpoint)
+	}
+	if m := r.cache.Load(); m != nil {
+		if h, ok := (*m)[endpoint]; ok {
+			return h
+		}
+	}
+	h := makeHeader(r, endpoint)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var old map[string]http.Header
+	if m := r.cache.Load(); m != nil {
+		old = *m
+	}
+	if len(old) < maxCachedEndpoints {
+		next := make(map[string]http.Header, len(old)+1)
+		maps.Copy(next, old)
+		next[endpoint] = h
+		r.cache.Store(&next)
+	}
+	return h
+}
+
+// makeHeader works out Header for endpoint under rules r (nil: none).
+func makeHeader(r *backendRules, endpoint string) http.Header {
 	u, err := url.Parse(endpoint)
 	if err != nil {
 		return nil

@@ -196,6 +196,9 @@ func New(opt Options) *Proxy {
 	if opt.ResponseIDs <= 0 {
 		opt.ResponseIDs = DefaultResponseIDs
 	}
+	if opt.Backends == nil {
+		opt.Backends, _ = NewBackends(nil) // the URLs' credentials, worked out once per endpoint
+	}
 	p := &Proxy{opt: opt, transport: opt.Transport, quality: opt.Quality}
 	if p.transport == nil {
 		p.up = newUpstream(opt.ConnectTimeout, opt.FirstByteTimeout, opt.Backends)
