@@ -82,6 +82,9 @@ type Gateway struct {
 	Prometheus Prometheus `yaml:"prometheus"`
 	// Responses configures the Responses API (/v1/responses).
 	Responses Responses `yaml:"responses"`
+	// Backends are headers sent to the backends whose endpoint URLs they
+	// match: their API keys (SIGHUP reloads them).
+	Backends []Backend `yaml:"backends"`
 	// Shadow configures what is kept of shadow runs (their answer pairs).
 	Shadow Shadow `yaml:"shadow"`
 	// Log configures the gateway's own log on standard error.
@@ -505,6 +508,9 @@ func (g *Gateway) Validate() error {
 		return err
 	}
 	if err := g.Responses.validate(); err != nil {
+		return err
+	}
+	if err := g.validateBackends(); err != nil {
 		return err
 	}
 	if err := g.Shadow.validate(); err != nil {

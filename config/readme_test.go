@@ -45,6 +45,8 @@ func yamlBlocks(tb testing.TB, path string) []yamlBlock {
 func TestREADME_YAMLBlocksLoad(t *testing.T) {
 	// The ${ENV} values the examples name, as a deployment exports them.
 	t.Setenv("SLUICE_KEY_WEB", "web-app-key-0123456789")
+	t.Setenv("VLLM_API_KEY", "vllm-key-0123456789")
+	t.Setenv("AZURE_OPENAI_KEY", "azure-key-0123456789")
 	blocks := yamlBlocks(t, "../README.md")
 	if len(blocks) < 4 {
 		t.Fatalf("README.md has %d yaml blocks; this test expected the model file, the Prometheus settings and gates, and the client keys", len(blocks))

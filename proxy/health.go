@@ -35,6 +35,11 @@ type HealthChecker struct {
 	// Client sends the checks; nil means a client with Timeout that does
 	// not follow redirects.
 	Client *http.Client
+	// Backends gives the headers each check carries, as the proxy's
+	// requests do (the endpoint's credentials, the configured headers): a
+	// backend that wants a key on /health gets it. Nil sends the URL's
+	// credentials only.
+	Backends *Backends
 	// Logger gets a debug record for each endpoint's transition (its first
 	// failed check, down after FailAfter, up again); nil means none. The
 	// version-level change is the caller's to log (OnChange).
@@ -248,17 +253,11 @@ func RedactedEndpoint(endpoint string) string {
 func (h *HealthChecker) probe(ctx context.Context, endpoint string) bool {
 	ctx, cancel := context.WithTimeout(ctx, h.Timeout)
 	defer cancel()
-	base := endpoint
-	for len(base) > 0 && base[len(base)-1] == '/' {
-		base = base[:len(base)-1]
-	}
-	if len(base) > 3 && base[len(base)-3:] == "/v1" {
-		base = base[:len(base)-3]
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+h.Path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, sluice.EndpointURL(endpoint, h.Path), nil)
 	if err != nil {
 		return false
 	}
+	h.Backends.Prepare(req, endpoint)
 	resp, err := h.Client.Do(req)
 	if err != nil {
 		return false

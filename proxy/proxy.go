@@ -93,6 +93,12 @@ type Options struct {
 	// HTTP/1.1 client, which costs far less per request than an
 	// http.Transport (see upstream.go). Redirects are never followed.
 	Transport http.RoundTripper
+	// Backends adds to every request to a backend (live, retried,
+	// mirrored, by id) Authorization: Basic from its endpoint URL's
+	// user:password@ and the headers configured for its endpoint,
+	// replacing the client's of the same names; nil adds the URL's
+	// credentials only. The gateway's health checks and warm-ups share it.
+	Backends *Backends
 	// OnResult, if set, is told the outcome of every backend attempt
 	// (outlier ejection uses it).
 	OnResult func(versionID string, failed bool)
@@ -194,9 +200,12 @@ func New(opt Options) *Proxy {
 	if opt.ResponseIDs <= 0 {
 		opt.ResponseIDs = DefaultResponseIDs
 	}
+	if opt.Backends == nil {
+		opt.Backends, _ = NewBackends(nil) // the URLs' credentials, worked out once per endpoint
+	}
 	p := &Proxy{opt: opt, transport: opt.Transport, quality: opt.Quality}
 	if p.transport == nil {
-		p.up = newUpstream(opt.ConnectTimeout, opt.FirstByteTimeout)
+		p.up = newUpstream(opt.ConnectTimeout, opt.FirstByteTimeout, opt.Backends)
 	}
 	if p.quality == nil {
 		p.quality, _ = opt.Recorder.(QualityRecorder)
@@ -685,6 +694,7 @@ func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target) (*htt
 		return nil, "connect", err
 	}
 	copyRequestHeaders(req.Header, x.r.Header)
+	p.opt.Backends.Prepare(req, x.endpoint)
 	req.Header.Set("X-Request-Id", x.reqID)
 	if x.keep != nil && x.keep.shadow {
 		req.Header.Set(ShadowHeader, "true")
@@ -724,14 +734,11 @@ func classify(clientCtx context.Context, err error) string {
 	return "connect"
 }
 
-// backendURL joins an endpoint and the API path, accepting endpoints
-// written with or without the /v1 suffix that OpenAI clients use.
+// backendURL joins an endpoint and the API path (sluice.EndpointURL),
+// accepting endpoints written with or without the /v1 suffix that OpenAI
+// clients use and keeping the endpoint's query after the path.
 func backendURL(endpoint, path string) string {
-	endpoint = strings.TrimSuffix(endpoint, "/")
-	if strings.HasSuffix(endpoint, "/v1") {
-		return endpoint + path[3:]
-	}
-	return endpoint + path
+	return sluice.EndpointURL(endpoint, path)
 }
 
 // hopHeaders are not forwarded in either direction (RFC 9110, 7.6.1), nor

@@ -87,11 +87,11 @@ func (p *Proxy) serveResponseByID(w http.ResponseWriter, r *http.Request, rest s
 			body = bytes.NewReader(b)
 		}
 	}
-	url := backendURL(a.endpoint, r.URL.Path)
+	path := r.URL.Path
 	if r.URL.RawQuery != "" {
-		url += "?" + r.URL.RawQuery
+		path += "?" + r.URL.RawQuery
 	}
-	req, err := http.NewRequestWithContext(ctx, r.Method, url, body)
+	req, err := http.NewRequestWithContext(ctx, r.Method, backendURL(a.endpoint, path), body)
 	if err != nil {
 		writeErrorCode(w, sluice.CodeInternal, "the request to the backend of "+t.ID+" could not be made: "+bodyErrText(err))
 		return
@@ -100,6 +100,7 @@ func (p *Proxy) serveResponseByID(w http.ResponseWriter, r *http.Request, rest s
 	if p.forceHeader != "" {
 		delete(req.Header, p.forceHeader)
 	}
+	p.opt.Backends.Prepare(req, a.endpoint)
 	req.Header.Set("X-Request-Id", reqID)
 	resp, err := p.byIDTransport().RoundTrip(req)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -59,7 +60,10 @@ type upstream struct {
 
 	// endpoints caches parsed backend base URLs; copied on write under mu.
 	endpoints atomic.Pointer[map[string]*endpoint]
-	mu        sync.Mutex
+	// backends gives the headers each endpoint's requests carry; nil
+	// gives the URL's credentials only.
+	backends *Backends
+	mu       sync.Mutex
 	// lastDate is the last Date header seen, shared by answers of the same
 	// second.
 	lastDate atomic.Pointer[string]
@@ -69,11 +73,32 @@ type upstream struct {
 	sweeping atomic.Bool
 }
 
-// endpoint is a backend base URL as the client needs it.
+// endpoint is a backend base URL as the client needs it, everything a
+// request to it sends besides the client's own worked out once.
 type endpoint struct {
 	pool   *hostPool
 	prefix string // path prefix the API path is appended to
-	err    error
+	query  string // "?" and the URL's query, sent after the API path; or ""
+	// lines are the header lines the endpoint's requests carry (Backends:
+	// its credentials, the configured headers), "Name: value\r\n" each;
+	// replace are their names, left out of the client's headers.
+	lines   []byte
+	replace []string
+	// rules are the Backends' rules lines was made from: a request that
+	// finds others in force (a SIGHUP) makes the endpoint again.
+	rules *backendRules
+	err   error
+}
+
+// replaces reports whether the client's header k gives way to one of the
+// endpoint's own.
+func (e *endpoint) replaces(k string) bool {
+	for _, n := range e.replace {
+		if n == k {
+			return true
+		}
+	}
+	return false
 }
 
 // hostPool holds the idle connections to one backend address.
@@ -101,8 +126,9 @@ type upConn struct {
 	body  upBody
 }
 
-func newUpstream(connect, firstByte time.Duration) *upstream {
+func newUpstream(connect, firstByte time.Duration, backends *Backends) *upstream {
 	u := &upstream{
+		backends:    backends,
 		dialer:      net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second},
 		firstByte:   firstByte,
 		maxIdle:     1024,
@@ -115,17 +141,18 @@ func newUpstream(connect, firstByte time.Duration) *upstream {
 
 // endpointOf returns the parsed endpoint, parsing it on first use.
 func (u *upstream) endpointOf(raw string) *endpoint {
-	if e := (*u.endpoints.Load())[raw]; e != nil {
+	rules := u.backends.load()
+	if e := (*u.endpoints.Load())[raw]; e != nil && e.rules == rules {
 		return e
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	old := *u.endpoints.Load()
-	if e := old[raw]; e != nil {
+	if e := old[raw]; e != nil && e.rules == rules {
 		return e
 	}
-	e := &endpoint{}
-	pu, err := url.Parse(strings.TrimSuffix(raw, "/"))
+	e := &endpoint{rules: rules}
+	pu, err := url.Parse(raw)
 	switch {
 	case err != nil:
 		reason := "it does not parse"
@@ -138,6 +165,16 @@ func (u *upstream) endpointOf(raw string) *endpoint {
 		e.err = &endpointError{reason: "want http://host:port or https://host"}
 	default:
 		e.prefix = strings.TrimSuffix(strings.TrimSuffix(pu.EscapedPath(), "/"), "/v1")
+		if pu.RawQuery != "" {
+			e.query = "?" + pu.RawQuery
+		}
+		h := rules.header(raw)
+		e.replace = slices.Sorted(maps.Keys(h))
+		for _, k := range e.replace {
+			for _, v := range h[k] {
+				e.lines = append(e.lines, k+": "+v+"\r\n"...)
+			}
+		}
 		addr := pu.Host
 		if pu.Port() == "" {
 			port := "80"
@@ -146,7 +183,8 @@ func (u *upstream) endpointOf(raw string) *endpoint {
 			}
 			addr = net.JoinHostPort(pu.Hostname(), port)
 		}
-		// Endpoints that share an address share its connections.
+		// Endpoints that share an address share its connections (and an
+		// endpoint made again keeps its own).
 		for _, other := range old {
 			if other.pool != nil && other.pool.addr == addr && (other.pool.tls != nil) == (pu.Scheme == "https") {
 				e.pool = other.pool
@@ -403,12 +441,14 @@ func (c *upConn) send(ctx context.Context, u *upstream, e *endpoint, r *upReques
 	b = append(b, "POST "...)
 	b = append(b, e.prefix...)
 	b = append(b, r.path...)
+	b = append(b, e.query...)
 	b = append(b, " HTTP/1.1\r\nHost: "...)
 	b = append(b, c.pool.host...)
 	b = append(b, "\r\n"...)
+	b = append(b, e.lines...)
 	conn := r.header["Connection"]
 	for k, vs := range r.header {
-		if skipUpstreamHeader(k) || len(conn) > 0 && httpguts.HeaderValuesContainsToken(conn, k) {
+		if skipUpstreamHeader(k) || e.replaces(k) || len(conn) > 0 && httpguts.HeaderValuesContainsToken(conn, k) {
 			continue
 		}
 		for _, v := range vs {

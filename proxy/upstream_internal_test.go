@@ -114,7 +114,7 @@ func TestUpstream_Bodies(t *testing.T) {
 				closeAfter = 1
 			}
 			be := newRawBackend(t, closeAfter, tc.answer, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo")
-			u := newUpstream(time.Second, 5*time.Second)
+			u := newUpstream(time.Second, 5*time.Second, nil)
 			resp, body, err := upTest(t, u, be.url(), nil)
 			if err != nil {
 				t.Fatal(err)
@@ -137,7 +137,7 @@ func TestUpstream_Bodies(t *testing.T) {
 
 func TestUpstream_Request(t *testing.T) {
 	be := newRawBackend(t, 0, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-	u := newUpstream(time.Second, 5*time.Second)
+	u := newUpstream(time.Second, 5*time.Second, nil)
 	h := http.Header{
 		"Content-Type": {"application/json"}, "Authorization": {"Bearer k"}, "X-Multi": {"a", "b"},
 		"Connection": {"x"}, "Te": {"trailers"}, "X-Request-Id": {"client"}, "Accept-Encoding": {"gzip"}, "X-Sluice-Version": {"v9"},
@@ -161,7 +161,7 @@ func TestUpstream_Request(t *testing.T) {
 
 func TestUpstream_LargeBody(t *testing.T) {
 	be := newRawBackend(t, 0, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-	u := newUpstream(time.Second, 5*time.Second)
+	u := newUpstream(time.Second, 5*time.Second, nil)
 	big := strings.Repeat("x", 3*maxKeptWriteBuf)
 	if _, _, err := upTest(t, u, be.url(), &upRequest{path: "/v1/x", reqID: "r", body: []byte(big)}); err != nil {
 		t.Fatal(err)
@@ -176,7 +176,7 @@ func TestUpstream_LargeBody(t *testing.T) {
 func TestUpstream_StaleConnection(t *testing.T) {
 	ok := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 	be := newRawBackend(t, 1, ok, ok, ok)
-	u := newUpstream(time.Second, 5*time.Second)
+	u := newUpstream(time.Second, 5*time.Second, nil)
 	for i := range 3 {
 		if _, body, err := upTest(t, u, be.url(), nil); err != nil || body != "ok" {
 			t.Fatalf("request %d: %q, %v", i, body, err)
@@ -191,7 +191,7 @@ func TestUpstream_StaleConnection(t *testing.T) {
 func TestUpstream_Errors(t *testing.T) {
 	t.Run("FirstByteTimeout", func(t *testing.T) {
 		be := newRawBackend(t, 0, "HANG")
-		u := newUpstream(time.Second, 100*time.Millisecond)
+		u := newUpstream(time.Second, 100*time.Millisecond, nil)
 		start := time.Now()
 		_, _, err := upTest(t, u, be.url(), nil)
 		var ne net.Error
@@ -209,7 +209,7 @@ func TestUpstream_Errors(t *testing.T) {
 		ln, _ := net.Listen("tcp", "127.0.0.1:0")
 		addr := ln.Addr().String()
 		ln.Close()
-		u := newUpstream(time.Second, time.Second)
+		u := newUpstream(time.Second, time.Second, nil)
 		_, _, err := upTest(t, u, "http://"+addr, nil)
 		if err == nil || classify(context.Background(), err) != "connect" {
 			t.Fatalf("err %v", err)
@@ -217,21 +217,21 @@ func TestUpstream_Errors(t *testing.T) {
 	})
 	t.Run("Malformed", func(t *testing.T) {
 		be := newRawBackend(t, 0, "HTTP/1.1 2x0 OK\r\n\r\n")
-		u := newUpstream(time.Second, time.Second)
+		u := newUpstream(time.Second, time.Second, nil)
 		if _, _, err := upTest(t, u, be.url(), nil); err == nil {
 			t.Fatal("a malformed status line was accepted")
 		}
 	})
 	t.Run("BrokenChunked", func(t *testing.T) {
 		be := newRawBackend(t, 1, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel")
-		u := newUpstream(time.Second, time.Second)
+		u := newUpstream(time.Second, time.Second, nil)
 		_, _, err := upTest(t, u, be.url(), nil)
 		if !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Fatalf("err %v, want unexpected EOF", err)
 		}
 	})
 	t.Run("BadEndpoint", func(t *testing.T) {
-		u := newUpstream(time.Second, time.Second)
+		u := newUpstream(time.Second, time.Second, nil)
 		if _, _, err := upTest(t, u, "ftp://x", nil); err == nil {
 			t.Fatal("ftp endpoint accepted")
 		}
@@ -240,7 +240,7 @@ func TestUpstream_Errors(t *testing.T) {
 		// The header and a first chunk come at once, then nothing: the
 		// request's deadline, not the first-byte bound, ends the body.
 		be := newRawBackend(t, 0, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
-		u := newUpstream(time.Second, time.Second)
+		u := newUpstream(time.Second, time.Second, nil)
 		start := time.Now()
 		r := &upRequest{path: "/v1/x", reqID: "r", deadline: start.Add(150 * time.Millisecond)}
 		resp, err := u.roundTrip(context.Background(), be.url(), r)
@@ -262,7 +262,7 @@ func TestUpstream_Errors(t *testing.T) {
 	})
 	t.Run("CanceledMidBody", func(t *testing.T) {
 		be := newRawBackend(t, 0, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
-		u := newUpstream(time.Second, time.Second)
+		u := newUpstream(time.Second, time.Second, nil)
 		ctx, cancel := context.WithCancel(context.Background())
 		resp, err := u.roundTrip(ctx, be.url(), &upRequest{path: "/v1/x", reqID: "r"})
 		if err != nil {
@@ -291,7 +291,7 @@ func TestUpstream_TLS(t *testing.T) {
 	defer srv.Close()
 	// Timeouts are not what this checks; a TLS handshake under -race on a
 	// busy machine took over a second once.
-	u := newUpstream(10*time.Second, 10*time.Second)
+	u := newUpstream(10*time.Second, 10*time.Second, nil)
 	pool := u.endpointOf(srv.URL).pool
 	pool.tls.InsecureSkipVerify = true
 	pool.tls.RootCAs = nil
@@ -311,7 +311,7 @@ func TestUpstream_Concurrent(t *testing.T) {
 		io.WriteString(w, r.Header.Get("X-Request-Id"))
 	}))
 	defer srv.Close()
-	u := newUpstream(time.Second, 5*time.Second)
+	u := newUpstream(time.Second, 5*time.Second, nil)
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
@@ -335,7 +335,7 @@ func TestUpstream_WatchdogStopsWhenIdle(t *testing.T) {
 		io.WriteString(w, "ok")
 	}))
 	defer srv.Close()
-	u := newUpstream(time.Second, time.Second)
+	u := newUpstream(time.Second, time.Second, nil)
 	for range 20 {
 		if _, body, err := upTest(t, u, srv.URL, nil); err != nil || body != "ok" {
 			t.Fatalf("%q, %v", body, err)

@@ -107,7 +107,7 @@ func TestUpstream_DeadPooledConnsNotUsed(t *testing.T) {
 			io.WriteString(c, reuseOK)
 		}
 	})
-	u := newUpstream(time.Second, 5*time.Second)
+	u := newUpstream(time.Second, 5*time.Second, nil)
 	burst(t, u, be.url(), 4)
 	if n := len(u.endpointOf(be.url()).pool.idle); n < 2 {
 		t.Fatalf("only %d pooled connections after the burst; the test needs 2", n)
@@ -136,7 +136,7 @@ func TestUpstream_WrittenRequestNotResent(t *testing.T) {
 			io.WriteString(c, reuseOK)
 		}
 	})
-	u := newUpstream(time.Second, 5*time.Second)
+	u := newUpstream(time.Second, 5*time.Second, nil)
 	if _, body, err := upTest(t, u, be.url(), nil); err != nil || body != "ok" {
 		t.Fatalf("first request: %q, %v", body, err)
 	}
@@ -161,7 +161,7 @@ func TestUpstream_PartialAnswerNotResent(t *testing.T) {
 			io.WriteString(c, reuseOK)
 		}
 	})
-	u := newUpstream(time.Second, 5*time.Second)
+	u := newUpstream(time.Second, 5*time.Second, nil)
 	if _, body, err := upTest(t, u, be.url(), nil); err != nil || body != "ok" {
 		t.Fatalf("first request: %q, %v", body, err)
 	}
@@ -183,7 +183,7 @@ func TestUpstream_TLSHandshakeBounded(t *testing.T) {
 	be := newScriptBackend(t, func(b *scriptBackend, n int64, c net.Conn, br *bufio.Reader) {
 		io.Copy(io.Discard, br) // never answers the ClientHello
 	})
-	u := newUpstream(time.Second, 200*time.Millisecond) // connect 1 s, first byte 200 ms
+	u := newUpstream(time.Second, 200*time.Millisecond, nil) // connect 1 s, first byte 200 ms
 	r := &upRequest{path: "/v1/chat/completions", reqID: "r", body: []byte(`{"model":"m"}`),
 		deadline: time.Now().Add(300 * time.Millisecond)} // the request timeout
 	done := make(chan error, 1)
@@ -223,7 +223,7 @@ func TestUpstream_IdleConnsClosedWithoutTraffic(t *testing.T) {
 		}
 		closedByGateway.Add(1) // the gateway closed the connection (EOF)
 	})
-	u := newUpstream(time.Second, 5*time.Second)
+	u := newUpstream(time.Second, 5*time.Second, nil)
 	u.idleTimeout = 100 * time.Millisecond // 90 s in production
 	burst(t, u, be.url(), 3)
 	time.Sleep(10 * u.idleTimeout) // no more traffic to this backend
@@ -255,7 +255,7 @@ func TestUpstream_EarlyAnswerReadAfterWriteError(t *testing.T) {
 		io.WriteString(c, "HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\nContent-Length: 19\r\n\r\nbody over 2000000 B")
 		time.Sleep(10 * time.Millisecond)
 	})
-	u := newUpstream(time.Second, 5*time.Second)
+	u := newUpstream(time.Second, 5*time.Second, nil)
 	big := make([]byte, 7<<20) // under the gateway's default 8 MiB limit
 	for i := range big {
 		big[i] = 'x'
@@ -277,7 +277,7 @@ func TestUpstream_SweeperStopsWhenNothingIdle(t *testing.T) {
 			io.WriteString(c, reuseOK)
 		}
 	})
-	u := newUpstream(time.Second, 5*time.Second)
+	u := newUpstream(time.Second, 5*time.Second, nil)
 	u.idleTimeout = 500 * time.Millisecond
 	for round := range 2 {
 		if _, body, err := upTest(t, u, be.url(), nil); err != nil || body != "ok" {

@@ -31,6 +31,10 @@ type HTTPWarmer struct {
 	Client *http.Client
 	// HealthPath is the readiness path; default /health.
 	HealthPath string
+	// Prepare, if set, is given each request with the endpoint it is
+	// for, to add what the backend wants besides the URL's credentials
+	// (the gateway's configured backend headers: proxy.Backends.Prepare).
+	Prepare func(req *http.Request, endpoint string)
 }
 
 // Warm implements Warmer.
@@ -43,10 +47,16 @@ func (w *HTTPWarmer) Warm(ctx context.Context, v *sluice.Version, spec sluice.Wa
 	if hp == "" {
 		hp = "/health"
 	}
+	prepare := func(req *http.Request, ep string) {
+		if w.Prepare != nil {
+			w.Prepare(req, ep)
+		}
+	}
 	for _, ep := range v.Endpoints {
 		base := baseURL(ep)
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		req, _ := http.NewRequestWithContext(rctx, http.MethodGet, base+hp, nil)
+		req, _ := http.NewRequestWithContext(rctx, http.MethodGet, sluice.EndpointURL(ep, hp), nil)
+		prepare(req, ep)
 		resp, err := client.Do(req)
 		cancel()
 		if err != nil {
@@ -71,14 +81,16 @@ func (w *HTTPWarmer) Warm(ctx context.Context, v *sluice.Version, spec sluice.Wa
 	}
 	var lat []time.Duration
 	for i := 0; i < spec.Requests; i++ {
-		ep := baseURL(v.Endpoints[i%len(v.Endpoints)])
+		raw := v.Endpoints[i%len(v.Endpoints)]
+		ep := baseURL(raw)
 		body, _ := json.Marshal(map[string]any{
 			"model":      v.Upstream(),
 			"messages":   []map[string]string{{"role": "user", "content": prompts[i%len(prompts)]}},
 			"max_tokens": 16,
 		})
 		rctx, cancel := context.WithTimeout(ctx, 2*budget)
-		req, _ := http.NewRequestWithContext(rctx, http.MethodPost, ep+"/v1/chat/completions", bytes.NewReader(body))
+		req, _ := http.NewRequestWithContext(rctx, http.MethodPost, sluice.EndpointURL(raw, "/v1/chat/completions"), bytes.NewReader(body))
+		prepare(req, raw)
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Sluice-Warmup", "1")
 		start := time.Now()
@@ -103,7 +115,10 @@ func (w *HTTPWarmer) Warm(ctx context.Context, v *sluice.Version, spec sluice.Wa
 	return nil
 }
 
+// baseURL is ep as the warm-up's errors name it: without its query, whose
+// parameters may be secrets (?sig=).
 func baseURL(ep string) string {
+	ep, _, _ = strings.Cut(ep, "?")
 	ep = strings.TrimSuffix(ep, "/")
 	return strings.TrimSuffix(ep, "/v1")
 }

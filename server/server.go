@@ -58,6 +58,10 @@ type Server struct {
 	Rollouts *rollout.Controller
 	// Ejector is the circuit breaker per version (nil when disabled).
 	Ejector *proxy.Ejector
+	// Backends adds the backends' configured headers (config backends)
+	// and their URLs' credentials to every request sent to them; swapped
+	// by ReloadBackends.
+	Backends *proxy.Backends
 	// Keys checks client API keys on the data plane (nil when none): the
 	// keys the gateway started with; ClientKeys returns those in force
 	// after ReloadClientKeys.
@@ -138,7 +142,13 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	if opt.HealthInterval > 0 {
 		interval = opt.HealthInterval
 	}
-	s.Health = &proxy.HealthChecker{Path: cfg.Health.Path, Interval: interval, Timeout: cfg.Health.Timeout, FailAfter: cfg.Health.FailAfter, Logger: logger}
+	// The backends' own headers (their API keys), shared by the proxy,
+	// the health checks and warm-ups, swapped by ReloadBackends.
+	if s.Backends, err = proxy.NewBackends(backendHeaders(cfg.Backends)); err != nil {
+		s.closeEarly()
+		return nil, fmt.Errorf("backends: %w", err)
+	}
+	s.Health = &proxy.HealthChecker{Path: cfg.Health.Path, Interval: interval, Timeout: cfg.Health.Timeout, FailAfter: cfg.Health.FailAfter, Logger: logger, Backends: s.Backends}
 	ropt := route.Options{StickyHeaders: config.CanonicalHeaders(cfg.StickyHeaders), ForceHeader: cfg.ForceHeader, CategoryHeader: cfg.CategoryHeader}
 	s.Routes = route.NewHolder(route.Build(sluice.NewRegistry(), nil, ropt))
 	s.Recorder.Registry().MustRegister(s.Health)
@@ -203,6 +213,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		CategoryHeader: cfg.CategoryHeader, ForceAllowed: popt.ForceAllowed, ForceHeader: cfg.ForceHeader, Now: now,
 		OnResult: popt.OnResult, Admit: popt.Admit,
 		Judge: s.newJudge(cfg.Judge), ResponseIDs: rememberIDs, ShadowPairs: pairsKept, OnShadowPair: onPair,
+		Backends: s.Backends,
 	})
 	s.pairs.proxy = s.Proxy
 	// Issue 3 (shadow, quality signals): the proxy records heuristic and
@@ -221,7 +232,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	}
 	ropts := rollout.Options{
 		Control: ctl, Windows: windows,
-		Warmer:       &rollout.HTTPWarmer{HealthPath: cfg.Health.Path},
+		Warmer:       &rollout.HTTPWarmer{HealthPath: cfg.Health.Path, Prepare: s.Backends.Prepare},
 		Alerts:       s.alerts,
 		DrainTimeout: cfg.Rollouts.DrainTimeout, Tick: cfg.Rollouts.Tick,
 		Unload: unloadHook(cfg.Rollouts.UnloadWebhook),

@@ -95,8 +95,8 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 		select {
 		case <-hup:
 			// SIGHUP re-reads the registry from the store, the tokens, the
-			// certificates, and from the config file the admin tokens and
-			// the client keys; requests keep flowing on the current routing
+			// certificates, and from the config file the admin tokens, the
+			// client keys and the backends' headers; requests keep flowing on the current routing
 			// table meanwhile, and log.level. Other settings changed in the file are named
 			// as needing a restart.
 			failed := false
@@ -115,16 +115,19 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 			}
 			if cfgPath != "" {
 				if ncfg, err := config.LoadGatewayOver(cfgPath, over); err != nil {
-					fail("reload config: client keys unchanged, admin tokens unchanged", err)
+					fail("reload config: client keys unchanged, admin tokens unchanged, backend headers unchanged", err)
 				} else {
 					level.Set(ncfg.Log.SlogLevel())
 					logger.Debug("config file read on SIGHUP", "config", cfgPath, "log_level", ncfg.Log.Level,
-						"client_keys", len(ncfg.ClientKeys), "static_tokens", len(ncfg.StaticTokens()), "need_restart", config.NeedRestart(cfg, ncfg))
+						"client_keys", len(ncfg.ClientKeys), "backends", len(ncfg.Backends), "static_tokens", len(ncfg.StaticTokens()), "need_restart", config.NeedRestart(cfg, ncfg))
 					if err := s.Auth.SetStatic(ctx, ncfg.StaticTokens()); err != nil {
 						fail("reload admin tokens: tokens unchanged", err)
 					}
 					if err := s.ReloadClientKeys(ncfg.ClientKeys); err != nil {
 						fail("reload client keys: keys unchanged", err)
+					}
+					if err := s.ReloadBackends(ncfg.Backends); err != nil {
+						fail("reload backends: backend headers unchanged", err)
 					}
 					if keys := config.NeedRestart(cfg, ncfg); len(keys) > 0 {
 						logger.Warn("settings changed in the config file take effect on restart", "keys", strings.Join(keys, ", "))

@@ -1,0 +1,24 @@
+package sluice_test
+
+import (
+	"testing"
+
+	"github.com/sluicehq/sluice"
+)
+
+// TestEndpointURL: the API path goes before the endpoint's query, after its
+// path less /v1, and the queries merge with the endpoint's parameters kept.
+func TestEndpointURL(t *testing.T) {
+	for _, c := range []struct{ endpoint, path, want string }{
+		{"http://h:8000", "/v1/chat/completions", "http://h:8000/v1/chat/completions"},
+		{"http://h:8000/v1/", "/health", "http://h:8000/health"},
+		{"https://a.openai.azure.com/openai/deployments/d?api-version=2024-02-01", "/health", "https://a.openai.azure.com/openai/deployments/d/health?api-version=2024-02-01"},
+		{"https://u:p@h/v1?api-version=1", "/v1/responses/r1/input_items?order=asc&limit=2", "https://u:p@h/v1/responses/r1/input_items?api-version=1&order=asc&limit=2"},
+		{"http://h?sig=abc&api-version=1", "/v1/x?api-version=2&sig=mine&a=b", "http://h/v1/x?sig=abc&api-version=1&a=b"},
+		{"http://h/?x=1#frag", "/v1/x", "http://h/v1/x?x=1"},
+	} {
+		if got := sluice.EndpointURL(c.endpoint, c.path); got != c.want {
+			t.Errorf("EndpointURL(%q, %q) = %q, want %q", c.endpoint, c.path, got, c.want)
+		}
+	}
+}
