@@ -52,6 +52,24 @@ func RedactQuery(q string) string {
 	return b.String()
 }
 
+// RedactEndpoint is an endpoint URL as logs and errors name it: its
+// credentials (the user:password@ of the URL) and the values of its query
+// parameters SecretQueryParam names replaced by RedactedUserinfo, as the
+// admin API shows them to all but admins, since a log is read more widely.
+// A URL that does not parse is returned as it is (CheckEndpoint refuses
+// such a URL).
+func RedactEndpoint(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.User == nil && u.RawQuery == "") {
+		return endpoint
+	}
+	if u.User != nil {
+		u.User = url.User(RedactedUserinfo)
+	}
+	u.RawQuery = RedactQuery(u.RawQuery)
+	return u.String()
+}
+
 // redactedQueryParam returns the name of the first parameter of the raw
 // query q that SecretQueryParam names and whose value is RedactedUserinfo,
 // as RedactQuery leaves it; ok is false when there is none.

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
@@ -238,17 +237,7 @@ func (h *HealthChecker) Collect(ch chan<- prometheus.Metric) {
 // look secret (sluice.SecretQueryParam: ?api_key=, ?sig=...) replaced by
 // REDACTED, as the admin API shows them to all but admins, since a log is
 // read more widely.
-func RedactedEndpoint(endpoint string) string {
-	u, err := url.Parse(endpoint)
-	if err != nil || (u.User == nil && u.RawQuery == "") {
-		return endpoint // CheckEndpoint refuses a URL that does not parse
-	}
-	if u.User != nil {
-		u.User = url.User(sluice.RedactedUserinfo)
-	}
-	u.RawQuery = sluice.RedactQuery(u.RawQuery)
-	return u.String()
-}
+func RedactedEndpoint(endpoint string) string { return sluice.RedactEndpoint(endpoint) }
 
 func (h *HealthChecker) probe(ctx context.Context, endpoint string) bool {
 	ctx, cancel := context.WithTimeout(ctx, h.Timeout)

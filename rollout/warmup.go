@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -60,12 +62,12 @@ func (w *HTTPWarmer) Warm(ctx context.Context, v *sluice.Version, spec sluice.Wa
 		resp, err := client.Do(req)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("readiness check of %s failed: %v: start the backend or fix the version's endpoint", base+hp, err)
+			return fmt.Errorf("readiness check of %s failed: %v: start the backend or fix the version's endpoint", sluice.RedactEndpoint(base+hp), redactURLError(err))
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode/100 != 2 {
-			return fmt.Errorf("readiness check of %s answered %d: the backend is not ready", base+hp, resp.StatusCode)
+			return fmt.Errorf("readiness check of %s answered %d: the backend is not ready", sluice.RedactEndpoint(base+hp), resp.StatusCode)
 		}
 	}
 	if spec.Skip || spec.Requests <= 0 {
@@ -97,13 +99,13 @@ func (w *HTTPWarmer) Warm(ctx context.Context, v *sluice.Version, spec sluice.Wa
 		resp, err := client.Do(req)
 		if err != nil {
 			cancel()
-			return fmt.Errorf("warm-up request %d of %d to %s failed: %v", i+1, spec.Requests, ep, err)
+			return fmt.Errorf("warm-up request %d of %d to %s failed: %v", i+1, spec.Requests, sluice.RedactEndpoint(ep), redactURLError(err))
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		cancel()
 		if resp.StatusCode/100 != 2 {
-			return fmt.Errorf("warm-up request %d of %d to %s answered %d", i+1, spec.Requests, ep, resp.StatusCode)
+			return fmt.Errorf("warm-up request %d of %d to %s answered %d", i+1, spec.Requests, sluice.RedactEndpoint(ep), resp.StatusCode)
 		}
 		lat = append(lat, time.Since(start))
 	}
@@ -117,6 +119,19 @@ func (w *HTTPWarmer) Warm(ctx context.Context, v *sluice.Version, spec sluice.Wa
 
 // baseURL is ep as the warm-up's errors name it: without its query, whose
 // parameters may be secrets (?sig=).
+// redactURLError is err with the URL an *url.Error quotes redacted
+// (sluice.RedactEndpoint): net/http masks a password there, but not the
+// user, nor a secret in the query.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		c := *ue
+		c.URL = sluice.RedactEndpoint(c.URL)
+		return &c
+	}
+	return err
+}
+
 func baseURL(ep string) string {
 	ep, _, _ = strings.Cut(ep, "?")
 	ep = strings.TrimSuffix(ep, "/")
