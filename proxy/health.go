@@ -217,17 +217,27 @@ func (h *HealthChecker) Collect(ch chan<- prometheus.Metric) {
 		if !ok {
 			continue
 		}
-		seen := make(map[string]bool, len(eps))
+		// One series per name: a version listing an endpoint twice, or
+		// two that differ only in what redaction hides, has one (0 while
+		// either is down); two with the same labels fail the whole scrape.
+		up := make(map[string]float64, len(eps))
+		var names []string
 		for _, e := range eps {
-			if !h.checked[e] || seen[e] {
-				continue // a version listing an endpoint twice has one series of it
+			if !h.checked[e] {
+				continue
 			}
-			seen[e] = true
-			up := 1.0
+			name := RedactedEndpoint(e)
+			v, seen := up[name]
+			if !seen {
+				names, v = append(names, name), 1
+			}
 			if h.down[e] {
-				up = 0
+				v = 0
 			}
-			ch <- prometheus.MustNewConstMetric(endpointUpDesc, prometheus.GaugeValue, up, model, version, RedactedEndpoint(e))
+			up[name] = v
+		}
+		for _, name := range names {
+			ch <- prometheus.MustNewConstMetric(endpointUpDesc, prometheus.GaugeValue, up[name], model, version, name)
 		}
 	}
 }
