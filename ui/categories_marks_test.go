@@ -2,7 +2,11 @@ package ui_test
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,7 +25,8 @@ type catPage struct {
 const readCatPage = `(() => {
   const out = {note: "", bad: []};
   const n = document.getElementById('categories-note'); out.note = n ? n.textContent : "";
-  document.querySelectorAll('#categories-table td.delta-bad').forEach(td => out.bad.push(td.textContent + " | " + (td.title || "")));
+  const heads = Array.from(document.querySelectorAll('#categories-table thead th')).map(th => th.textContent);
+  document.querySelectorAll('#categories-table td.delta-bad').forEach(td => out.bad.push(heads[td.cellIndex] + ": " + td.textContent + " | " + (td.title || "")));
   return out;
 })()`
 
@@ -84,4 +89,70 @@ func TestDashboard_CategoryMarks(t *testing.T) {
 			t.Errorf("cell marked worse %q: want a ▲ and a title, not the colour alone", c)
 		}
 	}
+}
+
+// TestDashboard_CanceledMarkedWorse: the category table's "Canceled"
+// column was held to a latency's 50 ms difference (its title holds no
+// "rate"), which no rate reaches, so a candidate whose clients give up
+// waiting was never marked worse there.
+func TestDashboard_CanceledMarkedWorse(t *testing.T) {
+	ctx, jsErrors := newBrowser(t)
+	stable := MustBackend(t, fakellm.Config{})
+	cand := MustBackend(t, fakellm.Config{Seed: 3, Default: fakellm.Behavior{Latency: fakellm.Distribution{MedianMS: 400, P99MS: 600}}})
+	g := MustGateway(t, stable, cand)
+	spec := canarySpec()
+	th := &spec.Analysis.Thresholds
+	th.CancelRateRel, th.CancelRateAbs, th.QualityAbs, th.LatencyRel = 100, 1, 1, 100 // never rolled back: the table must keep the pair
+	if _, err := g.Rollouts.Start(context.Background(), "alice-admin", "canary of a slow candidate", spec); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the canary to go live", 20*time.Second, func() bool {
+		r := g.Control.Registry().Rollouts["chat"]
+		return r != nil && r.Phase == sluice.PhaseProgressing
+	})
+	// Clients that give up after 100 ms: the candidate's requests are
+	// canceled, the stable version's answered.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	t.Cleanup(func() { close(stop); wg.Wait() })
+	client := &http.Client{Timeout: 100 * time.Millisecond}
+	for w := range 6 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				body := fmt.Sprintf(`{"model":"chat","user":"u-%d-%d","messages":[{"role":"user","content":"hi"}]}`, w, i%97)
+				resp, err := client.Post(g.URL()+"/v1/chat/completions", "application/json", strings.NewReader(body))
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+		})
+	}
+	if err := chromedp.Do(ctx, signedIn(g.AdminURL(), g.viewer)); err != nil {
+		t.Fatalf("sign-in: %v%s\npage errors: %v", err, pageText(ctx), jsErrors())
+	}
+	var st catPage
+	defer func() {
+		if t.Failed() {
+			t.Logf("page: %s", pageText(ctx))
+		}
+	}()
+	waitFor(t, "the Canceled column marked worse", 60*time.Second, func() bool {
+		var err error
+		st, err = chromedp.Run(ctx, chromedp.Evaluate[catPage](readCatPage))
+		if err != nil {
+			t.Fatalf("read the page: %v", err)
+		}
+		for _, c := range st.Bad {
+			if strings.HasPrefix(c, "Canceled") && strings.Contains(c, "▲") {
+				return true
+			}
+		}
+		return false
+	})
 }

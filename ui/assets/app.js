@@ -686,7 +686,11 @@
     const span = "Serving versions over the last " + durationText(Math.max(Date.now() - new Date(a.since).getTime(), 0)) + " (since " + localTime(a.since) + ")";
     $("categories-note").textContent = (a.candidate ? "Stable " + a.baseline + " → candidate " + a.candidate + (a.cut ? ", since " : ", since the candidate went live at ") + localTime(a.since) : span) +
       (a.cut ? " (the busiest windows hold only their newest requests, so the table starts there)." : ".");
-    const cols = [["Requests", (s) => s.requests, (x) => num(x)], ["Error rate", (s) => s.error_rate, (x) => pct(x, 2), true], ["Canceled", (s) => s.cancel_rate, (x) => pct(x, 2), true], ["Refusal rate", (s) => s.refusal_rate, (x) => pct(x, 1), true], ["Tool calls", (s) => s.tool_call_rate, (x) => pct(x, 1)],
+    // A rate column is told by its format, not its title: "Canceled" holds
+    // no "rate", and its cells were held to the 50 ms of a latency, which
+    // no rate reaches, so a candidate whose clients give up was never marked.
+    const rateFmt2 = (x) => pct(x, 2), rateFmt1 = (x) => pct(x, 1);
+    const cols = [["Requests", (s) => s.requests, (x) => num(x)], ["Error rate", (s) => s.error_rate, rateFmt2, true], ["Canceled", (s) => s.cancel_rate, rateFmt2, true], ["Refusal rate", (s) => s.refusal_rate, rateFmt1, true], ["Tool calls", (s) => s.tool_call_rate, rateFmt1],
       ["p50 ms", (s) => s.p50_ms, (x) => num(x)], ["p99 ms", (s) => s.p99_ms, (x) => num(x), true], ["TTFT ms", (s) => s.ttft_ms, (x) => num(x)], ["Tokens", (s) => s.tokens, (x) => num(x, 0)]];
     const pair = a.candidate && a.versions.length === 2;
     head.append(h("tr", {}, h("th", {}, "Category"), pair ? null : h("th", {}, "Version"), cols.map((c) => h("th", { class: "n" }, c[0] + (pair ? " (stable → cand.)" : "")))));
@@ -700,7 +704,7 @@
           if (worseIsUp && bv != null && cv != null && c.requests >= 20) {
             // A mark and a title besides the colour, which alone does not
             // reach everyone.
-            if (cv > bv * 1.5 && cv - bv > (/(rate)/.test(_) ? 0.01 : 50)) [cls, mark, title] = [cls + " delta-bad", " ▲", "the candidate is worse here"];
+            if (cv > bv * 1.5 && cv - bv > (fmt === rateFmt2 || fmt === rateFmt1 ? 0.01 : 50)) [cls, mark, title] = [cls + " delta-bad", " ▲", "the candidate is worse here"];
             else if (cv < bv * 0.8) [cls, mark, title] = [cls + " delta-good", " ▼", "the candidate is better here"];
           }
           return h("td", title ? { class: cls, title: title } : { class: cls }, fmt(bv) + " → " + fmt(cv) + mark);
