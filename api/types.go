@@ -250,6 +250,10 @@ type AuditList struct {
 	// Truncated is true when more entries matched than the limit let
 	// through: narrow the query (since, until, action) or raise the limit.
 	Truncated bool `json:"truncated,omitempty"`
+	// Excluded counts the entries that matched the other filters but were
+	// left out by exclude_action (the whole range, not only the span the
+	// entries listed cover); zero without exclude_action.
+	Excluded int `json:"excluded,omitempty"`
 }
 
 // RequestList is the answer to GET /admin/v1/requests.
