@@ -93,6 +93,10 @@ type Result struct {
 	// rollout because the model's last rollout was to that target and
 	// ended without promoting it, why and how to try it again.
 	HeldTargets []HeldTarget `json:"held_targets,omitempty"`
+	// Unreachable lists the endpoints an apply added that did not answer
+	// a probe of the health check's path, made once by the gateway after
+	// the commit; the apply stands.
+	Unreachable []EndpointWarning `json:"unreachable,omitempty"`
 }
 
 // HeldTarget is a model's declared target that an apply did not start a
