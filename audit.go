@@ -47,6 +47,12 @@ type AuditQuery struct {
 	Model string
 	// Action keeps entries whose action starts with this prefix.
 	Action string
+	// ExcludeActions leaves out entries whose action starts with any of
+	// these prefixes (empty ones are ignored), before Limit is applied: a
+	// listing without the controller's rollout.analysis entries, written
+	// every analysis interval, still holds Limit entries when that many
+	// others match.
+	ExcludeActions []string
 	// Since and Until bound At (inclusive since, exclusive until).
 	Since, Until time.Time
 	// Text keeps entries whose actor, subject, reason or replica contains

@@ -19,6 +19,9 @@ type Store interface {
 	Commit(ctx context.Context, c Change) (int64, error)
 	// Audit returns audit entries matching q.
 	Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+	// CountAudit counts the audit entries matching q (its Limit and order
+	// aside).
+	CountAudit(ctx context.Context, q AuditQuery) (int, error)
 	// AppendRequests adds request log rows in one transaction.
 	AppendRequests(ctx context.Context, rows []Observation) error
 	// Requests returns request log rows matching q, newest first.

@@ -288,6 +288,9 @@ func (c *Client) ListAudit(ctx context.Context, q sluice.AuditQuery) (AuditList,
 	v := url.Values{}
 	setQuery(v, "model", q.Model)
 	setQuery(v, "action", q.Action)
+	for _, x := range q.ExcludeActions {
+		v.Add("exclude_action", x)
+	}
 	setQuery(v, "q", q.Text)
 	setTime(v, "since", q.Since)
 	setTime(v, "until", q.Until)

@@ -58,6 +58,12 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	}
 	limit := aq.Limit
 	aq.Limit = moreThan(limit)
+	for _, x := range q["exclude_action"] {
+		if x == "" {
+			return invalid("exclude_action", "exclude_action is empty, which would leave out every entry: give the start of the actions to leave out, e.g. exclude_action=rollout.analysis")
+		}
+		aq.ExcludeActions = append(aq.ExcludeActions, x)
+	}
 	entries, err := s.store.Audit(r.Context(), aq)
 	if err != nil {
 		return fmt.Errorf("read the audit log: %w", err)
@@ -67,8 +73,30 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	}
 	list := AuditList{}
 	list.Entries, list.Truncated = cut(entries, limit)
+	if len(aq.ExcludeActions) > 0 {
+		if list.Excluded, err = s.excluded(r.Context(), aq); err != nil {
+			return err
+		}
+	}
 	writeJSON(w, http.StatusOK, list)
 	return nil
+}
+
+// excluded counts the entries matching q's other filters that its
+// ExcludeActions left out.
+func (s *Server) excluded(ctx context.Context, q sluice.AuditQuery) (int, error) {
+	kept, err := s.store.CountAudit(ctx, q)
+	if err != nil {
+		return 0, fmt.Errorf("count the audit log: %w", err)
+	}
+	q.ExcludeActions = nil
+	all, err := s.store.CountAudit(ctx, q)
+	if err != nil {
+		return 0, fmt.Errorf("count the audit log: %w", err)
+	}
+	// Two reads: entries committed between them are counted in the second
+	// alone.
+	return max(all-kept, 0), nil
 }
 
 // checkRange refuses an until before since, which can match nothing.

@@ -72,12 +72,14 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, Result{Revision: base.Revision, Changed: !ch.Empty(), DryRun: true, Audit: ch.Audit, Kept: kept, KeptStages: keptStages, HeldTargets: heldTargets(e.Registry(), req)})
 		return nil
 	}
+	var known map[string]bool // endpoints before, in the registry the apply committed against
 	res, err := s.ctl.Do(r.Context(), actor(r), req.Reason, func(e *sluice.Edit) error {
 		// Checked again in the transaction: Do runs this on the registry
 		// it commits against, reloaded if another replica came first.
 		if err := ifRevision(e.Registry().Revision); err != nil {
 			return err
 		}
+		known = endpointsOf(e.Registry()) // e.Registry() is edited in place by Apply
 		var doc sluice.ApplyDoc
 		doc, kept = req.Doc.KeepRolloutRouting(e.Registry())
 		doc, keptStages = doc.KeepLaterStages(e.Registry())
@@ -93,6 +95,9 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 	out.Rollouts = started
 	if err != nil {
 		return err
+	}
+	if res.Changed {
+		out.Unreachable = s.probeAdded(r.Context(), known, req.Doc)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -45,6 +46,11 @@ type Options struct {
 	// one replica's data (shadow pairs kept in memory only); nil for a
 	// gateway on its own.
 	Replica func() string
+	// Probe requests an endpoint once as the health checker does, and
+	// says the URL it tried and why the endpoint did not answer (nil when
+	// it did); an apply probes the endpoints it added with it and warns of
+	// those that did not answer (HTTPProbe). Nil probes nothing.
+	Probe func(ctx context.Context, endpoint string) (tried string, err error)
 	// Logger receives internal errors; nil means slog.Default(). Secrets
 	// are never logged.
 	Logger *slog.Logger
@@ -64,6 +70,7 @@ type Server struct {
 	rate     func(string) float64
 	pairs    ShadowPairs
 	replica  func() string
+	probe    func(context.Context, string) (string, error)
 	handler  http.Handler
 }
 
@@ -85,6 +92,7 @@ func New(opt Options) *Server {
 		rate:     opt.Rate,
 		pairs:    opt.ShadowPairs,
 		replica:  opt.Replica,
+		probe:    opt.Probe,
 	}
 	if s.auth == nil {
 		s.auth = NewAuth(s.store, nil)

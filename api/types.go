@@ -93,6 +93,10 @@ type Result struct {
 	// rollout because the model's last rollout was to that target and
 	// ended without promoting it, why and how to try it again.
 	HeldTargets []HeldTarget `json:"held_targets,omitempty"`
+	// Unreachable lists the endpoints an apply added that did not answer
+	// a probe of the health check's path, made once by the gateway after
+	// the commit; the apply stands.
+	Unreachable []EndpointWarning `json:"unreachable,omitempty"`
 }
 
 // HeldTarget is a model's declared target that an apply did not start a
@@ -250,6 +254,10 @@ type AuditList struct {
 	// Truncated is true when more entries matched than the limit let
 	// through: narrow the query (since, until, action) or raise the limit.
 	Truncated bool `json:"truncated,omitempty"`
+	// Excluded counts the entries that matched the other filters but were
+	// left out by exclude_action (the whole range, not only the span the
+	// entries listed cover); zero without exclude_action.
+	Excluded int `json:"excluded,omitempty"`
 }
 
 // RequestList is the answer to GET /admin/v1/requests.

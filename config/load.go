@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -33,7 +34,7 @@ func decodeStrict(name string, orig []byte, out any, skip ...string) error {
 		}
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
-			return fmt.Errorf("%s: %s", name, explainTypeErrors(orig, text, te))
+			return fmt.Errorf("%s: %s", name, explainTypeErrors(orig, text, te, yamlKeys(reflect.TypeOf(out))))
 		}
 		return fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
@@ -56,14 +57,18 @@ func readFile(path string) ([]byte, error) {
 	return b, nil
 }
 
-var unknownFieldRE = regexp.MustCompile(`^line (\d+): field (.+) not found in type \S+$`)
+var unknownFieldRE = regexp.MustCompile(`^line (\d+): field (.+) not found in type (\S+)$`)
 
 var typeErrRE = regexp.MustCompile("^line (\\d+): cannot unmarshal !!\\w+ `(.*)` into (\\S+)$")
 
 // explainTypeErrors rewrites yaml's "line 2: cannot unmarshal !!int `5`
 // into time.Duration" as "timeouts.connect (line 2): 5 is not a duration:
 // write it with a unit, such as 5s", naming the key and what to write.
-func explainTypeErrors(orig, text []byte, te *yaml.TypeError) string {
+//
+// An unknown key's error names where it is in the file and, when a key the
+// struct takes is close to it (known maps yaml's type names to their keys),
+// suggests that one.
+func explainTypeErrors(orig, text []byte, te *yaml.TypeError, known map[string][]string) string {
 	origLines := bytes.Split(orig, []byte("\n")) // expansion keeps lines where they were
 	keys := map[int]string{}                     // line → key path of the value on it
 	// scalars holds each line's scalar values with their key paths, in
@@ -135,6 +140,10 @@ func explainTypeErrors(orig, text []byte, te *yaml.TypeError) string {
 						break
 					}
 				}
+			}
+			if k := suggestKey(field, known[m[3]]); k != "" {
+				out = append(out, fmt.Sprintf("%s: unknown key %s: did you mean %s?", at, field, k))
+				continue
 			}
 			out = append(out, fmt.Sprintf("%s: unknown key %s: check its spelling and where it is indented (the README lists the keys)", at, field))
 			continue

@@ -98,17 +98,7 @@ func (q *query) limit(n int) string {
 // Text a case-sensitive substring of actor, subject, reason or replica; both are
 // matched literally, with no wildcards.
 func (s *Store) Audit(ctx context.Context, aq sluice.AuditQuery) ([]sluice.AuditEntry, error) {
-	var q query
-	if aq.Model != "" {
-		q.add("model = ?", aq.Model)
-	}
-	if aq.Action != "" {
-		q.add("starts_with(action, ?)", aq.Action)
-	}
-	q.timeRange(aq.Since, aq.Until)
-	if aq.Text != "" {
-		q.add("(strpos(actor, ?) > 0 OR strpos(subject, ?) > 0 OR strpos(reason, ?) > 0 OR strpos(replica, ?) > 0)", aq.Text, aq.Text, aq.Text, aq.Text)
-	}
+	q := auditWhere(aq)
 	sql := "SELECT id, at, actor, action, model, subject, before, after, reason, replica FROM audit" + q.clause()
 	if aq.Ascending {
 		sql += " ORDER BY id ASC"
@@ -145,4 +135,35 @@ func (s *Store) Audit(ctx context.Context, aq sluice.AuditQuery) ([]sluice.Audit
 		return nil, err
 	}
 	return out, nil
+}
+
+// CountAudit counts the audit entries matching q.
+func (s *Store) CountAudit(ctx context.Context, aq sluice.AuditQuery) (int, error) {
+	q := auditWhere(aq)
+	var n int
+	err := s.read(ctx, "count audit", func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, "SELECT count(*) FROM audit"+q.clause(), q.args...).Scan(&n)
+	})
+	return n, err
+}
+
+// auditWhere returns the conditions that select aq's entries.
+func auditWhere(aq sluice.AuditQuery) query {
+	var q query
+	if aq.Model != "" {
+		q.add("model = ?", aq.Model)
+	}
+	if aq.Action != "" {
+		q.add("starts_with(action, ?)", aq.Action)
+	}
+	for _, x := range aq.ExcludeActions {
+		if x != "" {
+			q.add("NOT starts_with(action, ?)", x)
+		}
+	}
+	q.timeRange(aq.Since, aq.Until)
+	if aq.Text != "" {
+		q.add("(strpos(actor, ?) > 0 OR strpos(subject, ?) > 0 OR strpos(reason, ?) > 0 OR strpos(replica, ?) > 0)", aq.Text, aq.Text, aq.Text, aq.Text)
+	}
+	return q
 }

@@ -258,6 +258,10 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		Control: ctl, Auth: s.Auth, Now: now,
 		Logger:   logger, // not slog.Default's text lines under log.format json
 		Rollouts: rolloutAPI{s},
+		// An apply probes the endpoints it adds from here, where the
+		// backends are reached, as the health checker will: the CLI may
+		// run where they are not (a laptop outside the cluster).
+		Probe: api.HTTPProbe(cfg.Health.Path, cfg.Health.Timeout),
 		Rate: func(model string) float64 {
 			var total float64
 			for _, v := range s.Recorder.Summary(model, now().Add(-5*time.Minute)) {

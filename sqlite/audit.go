@@ -44,27 +44,8 @@ func (s *Store) insertAudit(ctx context.Context, tx *sql.Tx, entries ...sluice.A
 // Text a case-sensitive substring of actor, subject, reason or replica; both are
 // matched literally, with no wildcards.
 func (s *Store) Audit(ctx context.Context, q sluice.AuditQuery) ([]sluice.AuditEntry, error) {
-	var where []string
-	var args []any
-	if q.Model != "" {
-		where = append(where, "model = ?")
-		args = append(args, q.Model)
-	}
-	if q.Action != "" {
-		// instr is 1 only when action starts with the prefix; unlike LIKE it
-		// has no wildcards and is case-sensitive.
-		where = append(where, "instr(action, ?) = 1")
-		args = append(args, q.Action)
-	}
-	timeRange(&where, &args, q.Since, q.Until)
-	if q.Text != "" {
-		where = append(where, "(instr(actor, ?) > 0 OR instr(subject, ?) > 0 OR instr(reason, ?) > 0 OR instr(replica, ?) > 0)")
-		args = append(args, q.Text, q.Text, q.Text, q.Text)
-	}
-	query := "SELECT id, at, actor, action, model, subject, before, after, reason, replica FROM audit"
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
+	where, args := auditWhere(q)
+	query := "SELECT id, at, actor, action, model, subject, before, after, reason, replica FROM audit" + whereClause(where)
 	if q.Ascending {
 		query += " ORDER BY id ASC"
 	} else {
@@ -100,6 +81,51 @@ func (s *Store) Audit(ctx context.Context, q sluice.AuditQuery) ([]sluice.AuditE
 		return nil, err
 	}
 	return out, nil
+}
+
+// CountAudit counts the audit entries matching q.
+func (s *Store) CountAudit(ctx context.Context, q sluice.AuditQuery) (int, error) {
+	where, args := auditWhere(q)
+	var n int
+	err := s.read(ctx, "count audit", func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, "SELECT count(*) FROM audit"+whereClause(where), args...).Scan(&n)
+	})
+	return n, err
+}
+
+// auditWhere returns the conditions and parameters that select q's
+// entries.
+func auditWhere(q sluice.AuditQuery) (where []string, args []any) {
+	if q.Model != "" {
+		where = append(where, "model = ?")
+		args = append(args, q.Model)
+	}
+	if q.Action != "" {
+		// instr is 1 only when action starts with the prefix; unlike LIKE it
+		// has no wildcards and is case-sensitive.
+		where = append(where, "instr(action, ?) = 1")
+		args = append(args, q.Action)
+	}
+	for _, x := range q.ExcludeActions {
+		if x != "" {
+			where = append(where, "instr(action, ?) != 1")
+			args = append(args, x)
+		}
+	}
+	timeRange(&where, &args, q.Since, q.Until)
+	if q.Text != "" {
+		where = append(where, "(instr(actor, ?) > 0 OR instr(subject, ?) > 0 OR instr(reason, ?) > 0 OR instr(replica, ?) > 0)")
+		args = append(args, q.Text, q.Text, q.Text, q.Text)
+	}
+	return where, args
+}
+
+// whereClause joins conditions into a WHERE clause ("" for none).
+func whereClause(where []string) string {
+	if len(where) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(where, " AND ")
 }
 
 // timeRange adds the conditions for an inclusive since and an exclusive

@@ -20,6 +20,9 @@ var auditTests = []test{
 	{"FilterActionPrefix", testAuditFilterAction},
 	{"FilterTime", testAuditFilterTime},
 	{"FilterText", testAuditFilterText},
+	{"ExcludeActions", testAuditExclude},
+	{"ExcludeBeforeLimit", testAuditExcludeBeforeLimit},
+	{"Count", testAuditCount},
 	{"Limit", testAuditLimit},
 }
 
@@ -246,6 +249,65 @@ func testAuditFilterText(t *testing.T, s sluice.Store) {
 	checkActions(t, s, sluice.AuditQuery{Text: "staging", Since: at(time.Second)}, "version.stage")      // with time
 	checkActions(t, s, sluice.AuditQuery{Text: "staging", Since: at(2 * time.Second)})                   // excluded by time
 	checkActions(t, s, sluice.AuditQuery{Text: "new build", Until: at(time.Second)}, "version.register") // with until
+}
+
+func testAuditExclude(t *testing.T, s sluice.Store) {
+	filterFixture(t, s)
+	checkActions(t, s, sluice.AuditQuery{ExcludeActions: []string{"version."}}, "model.policy", "model.labels", "token.create", "rollout.model.policy")
+	checkActions(t, s, sluice.AuditQuery{ExcludeActions: []string{"version.stage", "model."}}, "version.register", "token.create", "rollout.model.policy")
+	checkActions(t, s, sluice.AuditQuery{ExcludeActions: []string{"rollout.", "rollout.model"}}, "version.register", "version.stage", "model.policy", "model.labels", "token.create")
+	// An empty prefix leaves nothing out; wildcards match only themselves.
+	checkActions(t, s, sluice.AuditQuery{ExcludeActions: []string{"", "%", "version%", "model_", "model*"}}, "version.register", "version.stage", "model.policy", "model.labels", "token.create", "rollout.model.policy")
+	// With the other filters.
+	checkActions(t, s, sluice.AuditQuery{Model: "chat", ExcludeActions: []string{"version.register"}}, "version.stage", "model.policy", "rollout.model.policy")
+	checkActions(t, s, sluice.AuditQuery{Action: "version.", ExcludeActions: []string{"version.stage"}}, "version.register")
+	checkActions(t, s, sluice.AuditQuery{Action: "version.stage", ExcludeActions: []string{"version."}})
+	checkActions(t, s, sluice.AuditQuery{Text: "alice", Since: at(time.Second), ExcludeActions: []string{"model."}}, "version.stage")
+}
+
+// testAuditExcludeBeforeLimit checks that the limit counts the entries
+// left after the exclusion: the newest entries being the controller's
+// analyses must not leave a listing of others empty.
+func testAuditExcludeBeforeLimit(t *testing.T, s sluice.Store) {
+	var entries []sluice.AuditEntry
+	for i := range 3 {
+		entries = append(entries, sluice.AuditEntry{At: at(time.Duration(i) * time.Second), Actor: "alice", Action: "model.policy", Model: "chat", Reason: fmt.Sprintf("change %d", i)})
+	}
+	for i := range 10 {
+		entries = append(entries, sluice.AuditEntry{At: at(time.Minute + time.Duration(i)*time.Second), Actor: "controller", Action: "rollout.analysis", Model: "chat", Reason: "analysis"})
+	}
+	appendAudit(t, s, entries...)
+	got := mustAudit(t, s, sluice.AuditQuery{ExcludeActions: []string{"rollout.analysis"}, Limit: 2})
+	if len(got) != 2 || got[0].Reason != "change 2" || got[1].Reason != "change 1" {
+		t.Fatalf("the newest 2 entries but analyses = %+v, want changes 2 and 1", got)
+	}
+	if got := mustAudit(t, s, sluice.AuditQuery{ExcludeActions: []string{"rollout.analysis"}, Limit: 2, Ascending: true}); len(got) != 2 || got[0].Reason != "change 0" {
+		t.Fatalf("the oldest 2 entries but analyses = %+v, want changes 0 and 1", got)
+	}
+}
+
+func testAuditCount(t *testing.T, s sluice.Store) {
+	filterFixture(t, s)
+	for _, c := range []struct {
+		q    sluice.AuditQuery
+		want int
+	}{
+		{sluice.AuditQuery{}, 6},
+		{sluice.AuditQuery{Limit: 1}, 6}, // the limit does not cap a count
+		{sluice.AuditQuery{Model: "chat"}, 4},
+		{sluice.AuditQuery{Action: "version."}, 2},
+		{sluice.AuditQuery{ExcludeActions: []string{"version.", "token."}}, 3},
+		{sluice.AuditQuery{Text: "bob", Since: at(4 * time.Second)}, 1},
+		{sluice.AuditQuery{Action: "%"}, 0},
+	} {
+		n, err := s.CountAudit(t.Context(), c.q)
+		if err != nil {
+			t.Fatalf("CountAudit(%+v): %v", c.q, err)
+		}
+		if n != c.want {
+			t.Errorf("CountAudit(%+v) = %d, want %d", c.q, n, c.want)
+		}
+	}
 }
 
 func testAuditLimit(t *testing.T, s sluice.Store) {

@@ -74,6 +74,9 @@ Applying the same file again changes nothing.`,
 			for _, h := range res.HeldTargets {
 				fmt.Fprintln(c.stdout, h.Message)
 			}
+			for _, u := range res.Unreachable {
+				fmt.Fprintln(c.stderr, u.Message)
+			}
 			if dry {
 				if ts := targets(doc, held); len(ts) > 0 {
 					fmt.Fprintf(c.stdout, "would start a rollout for each model whose target is not its stable version: %s\n", strings.Join(ts, ", "))

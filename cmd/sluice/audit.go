@@ -17,6 +17,7 @@ import (
 func (c *cli) auditCmd() *cobra.Command {
 	var q sluice.AuditQuery
 	var at, since, until string
+	var analyses bool
 	cmd := &cobra.Command{
 		Use:   "audit [MODEL]",
 		Short: "Show the audit log, or which version served a model at a time (--at)",
@@ -66,11 +67,21 @@ func (c *cli) auditCmd() *cobra.Command {
 			if q.Since, q.Until, err = parseRange(since, until, now); err != nil {
 				return err
 			}
+			// The controller writes a rollout.analysis entry for every
+			// live rollout each analysis interval (10 s by default): left
+			// in, they soon fill the listing and hide who changed what.
+			// Asked for by name (--action rollout.analysis), they show.
+			if !analyses && !strings.HasPrefix(q.Action, analysisAction) {
+				q.ExcludeActions = []string{analysisAction}
+			}
 			page, err := cl.ListAudit(cmd.Context(), q)
 			if err != nil {
 				return err
 			}
 			list := page.Entries
+			if page.Excluded > 0 {
+				defer fmt.Fprintf(c.stderr, "left out %d %s entries (the controller's analyses of live rollouts) matching these filters: --analyses shows them\n", page.Excluded, analysisAction)
+			}
 			if len(list) == 0 && q.Model != "" {
 				fmt.Fprintf(c.stderr, "no audit entries for model %s match: check the name (sluice get models) and the filters\n", q.Model)
 			}
@@ -104,12 +115,17 @@ func (c *cli) auditCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&at, "at", "", "answer which version served MODEL at this past time (e.g. 2026-11-22T14:00, UTC unless a zone is given; a time still to come is refused)")
 	f.StringVar(&q.Action, "action", "", "only actions starting with this (e.g. model., version.stage)")
+	f.BoolVar(&analyses, "analyses", false, "also show the controller's rollout.analysis entries (one per live rollout every analysis interval), left out by default")
 	f.StringVar(&since, "since", "", "only entries since this time or duration ago (e.g. 24h)")
 	f.StringVar(&until, "until", "", "only entries before this time")
 	f.StringVar(&q.Text, "grep", "", "only entries whose actor, subject, reason or replica contains this")
 	f.IntVar(&q.Limit, "limit", 100, fmt.Sprintf("at most this many entries, newest first (up to %d)", api.MaxLimit))
 	return cmd
 }
+
+// analysisAction is the action of the controller's entry for each analysis
+// of a live rollout.
+const analysisAction = "rollout.analysis"
 
 func printAt(c *cli, res api.RoutingAt) {
 	fmt.Fprintf(c.stdout, "%s at %s\n", res.Model, res.At.UTC().Format("2006-01-02 15:04:05 UTC"))

@@ -766,9 +766,19 @@
       const v = $(id).value.trim();
       if (v) q.set(k, v);
     }
+    // The controller audits each analysis of a live rollout (every 10 s by
+    // default): left in, they fill the list and hide who changed what.
+    // Asked for by action, they show.
+    if (!$("audit-analyses").checked && !$("audit-action").value.trim().startsWith("rollout.analysis")) q.append("exclude_action", "rollout.analysis");
     const tb = clear($("audit-table").querySelector("tbody"));
+    const note = $("audit-note");
+    note.hidden = true;
     try {
       const a = await admin("GET", "/audit?" + q.toString());
+      if (a.excluded) {
+        note.textContent = a.excluded + " rollout.analysis " + (a.excluded === 1 ? "entry" : "entries") + " (the controller's analyses of live rollouts) left out: tick Show analyses to list them.";
+        note.hidden = false;
+      }
       for (const e of a.entries) {
         const detail = h("tr", { hidden: true }, h("td", { colspan: 7 }, h("div", { class: "cols" },
           h("div", {}, h("h3", {}, "Before"), h("pre", { class: "json" }, e.before ? JSON.stringify(e.before, null, 2) : "—")),
@@ -861,6 +871,7 @@
     document.querySelectorAll("#rollout-actions button").forEach((b) => b.addEventListener("click", () => act(b.dataset.action, b.dataset.pick)));
     $("split-form").addEventListener("submit", setSplit);
     $("audit-form").addEventListener("submit", loadAudit);
+    $("audit-analyses").addEventListener("change", loadAudit);
     $("at-form").addEventListener("submit", askAt);
     $("shadow-refresh").addEventListener("click", loadShadow);
     $("logout").addEventListener("click", async () => { try { await call("POST", "/ui/logout"); } finally { location.replace("/ui/"); } });
