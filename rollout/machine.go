@@ -124,7 +124,7 @@ func mirrors(strategy sluice.Strategy) bool {
 // before Validate refused them.
 func UnusedSettings(s sluice.RolloutSpec) error {
 	refuse := func(field, msg string, args ...any) error {
-		return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{field}, Message: fmt.Sprintf(msg, args...)}
+		return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{field}, Message: fmt.Sprintf(msg, args...) + inFile(field)}
 	}
 	if s.ABSamples != 0 && s.Strategy != sluice.StrategyABTest {
 		return refuse("ab_samples", "a %s rollout has no planned A/B sample (only abtest rollouts run to one): leave out --ab-samples, or use --strategy abtest", s.Strategy)
@@ -222,10 +222,10 @@ func Validate(s sluice.RolloutSpec) error {
 		return sluice.Errorf(sluice.CodeInvalid, "the candidate %s is already the baseline: nothing to roll out", s.Candidate)
 	}
 	if len(s.Stages) > 0 && !UsesStages(s.Strategy) {
-		return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"stages"}, Message: fmt.Sprintf("a %s rollout has no stages (only progressive and pipeline rollouts walk through them): leave out --stages, or use --strategy progressive", s.Strategy)}
+		return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"stages"}, Message: fmt.Sprintf("a %s rollout has no stages (only progressive and pipeline rollouts walk through them): leave out --stages, or use --strategy progressive", s.Strategy) + inFile("stages")}
 	}
 	if s.CanaryPercent != 0 && !usesCanaryPercent(s.Strategy) {
-		return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"canary_percent"}, Message: fmt.Sprintf("a %s rollout has no canary share (only canary and abtest rollouts hold one): leave out --canary-percent, or use --strategy canary", s.Strategy)}
+		return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"canary_percent"}, Message: fmt.Sprintf("a %s rollout has no canary share (only canary and abtest rollouts hold one): leave out --canary-percent, or use --strategy canary", s.Strategy) + inFile("canary_percent")}
 	}
 	last := 0.0
 	for i, st := range s.Stages {
@@ -271,6 +271,13 @@ func Validate(s sluice.RolloutSpec) error {
 		return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"analysis.alpha"}, Message: fmt.Sprintf("analysis.alpha %v must be between 0 and 1 (such as 0.05); leave it out for the default", a)}
 	}
 	return validThresholds(s.Analysis.Thresholds)
+}
+
+// inFile names a setting as a model file's rollout: section spells it,
+// after a message that names its flag: the same message answers an apply,
+// whose user never typed --ab-samples.
+func inFile(key string) string {
+	return " (in a model file's rollout: section, the key " + key + ")"
 }
 
 // validThresholds refuses thresholds that would fail every candidate or

@@ -66,6 +66,11 @@ func TestController_StartRefusesSettingsTheStrategyDoesNotUse(t *testing.T) {
 			if err == nil || !errors.As(err, &se) || se.Code != sluice.CodeInvalid || !slices.Contains(se.Fields, tc.field) || !strings.Contains(se.Message, tc.says) {
 				t.Fatalf("Start = %v, want invalid naming %s and saying %q", err, tc.field, tc.says)
 			}
+			// The same message answers `sluice apply` of a model file,
+			// whose user wrote a key, not a flag.
+			if !strings.Contains(se.Message, "the key "+tc.field+")") {
+				t.Errorf("message %q names the flag only: want the model file's key %s too", se.Message, tc.field)
+			}
 			after, err := st.LoadRegistry(ctx)
 			if err != nil {
 				t.Fatal(err)
