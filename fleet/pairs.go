@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -68,7 +69,7 @@ type Pairs struct {
 	opt PairsOptions
 
 	mu      sync.Mutex
-	pending []sluice.ShadowPair // in Seq order
+	pending []sluice.ShadowPair // in the order added: about Seq order, as several shadow workers add
 
 	flushMu sync.Mutex // one flush at a time
 	failing bool       // under flushMu
@@ -148,16 +149,16 @@ func (ps *Pairs) Flush(ctx context.Context) error {
 			return err
 		}
 		ps.stored.Add(float64(len(batch)))
-		// Add may have dropped some of the batch meanwhile: take off what
-		// was written by its number, not by position.
-		last := batch[len(batch)-1].Seq
-		ps.mu.Lock()
-		i := 0
-		for i < len(ps.pending) && ps.pending[i].Seq <= last {
-			i++
+		// Add may have dropped some of the batch meanwhile, and added
+		// pairs numbered before its last (the shadow workers add them
+		// after numbering them, in any order): take off what was written
+		// by its number, not by position or by a bound.
+		written := make(map[int64]bool, len(batch))
+		for _, p := range batch {
+			written[p.Seq] = true
 		}
-		clear(ps.pending[:i])
-		ps.pending = ps.pending[i:]
+		ps.mu.Lock()
+		ps.pending = slices.DeleteFunc(ps.pending, func(p sluice.ShadowPair) bool { return written[p.Seq] })
 		ps.mu.Unlock()
 	}
 	if ps.failing {

@@ -260,3 +260,16 @@ func describePolicy(p, other sluice.Policy) string {
 	}
 	return p.String() + " with salt " + p.Salt
 }
+
+// unloadable refuses to conclude r, an A/B test completed earlier, for its
+// baseline when the model's routing, set by hand since the test put the
+// traffic back, serves the candidate: the conclusion unloads it, and the
+// users the policy sends to it would get errors.
+func unloadable(reg *sluice.Registry, r sluice.Rollout) error {
+	s := r.Spec
+	if !slices.Contains(reg.ServingVersions(s.Model), s.Candidate) {
+		return nil
+	}
+	m := reg.Models[s.Model]
+	return sluice.Errorf(sluice.CodeConflict, "cannot conclude A/B test %s for the baseline: %s:%s serves traffic again (the policy of %s is now %s, set after the test ended), and concluding for the baseline unloads it, failing those requests: put the traffic back on the baseline first (sluice set policy %s specific %s --reason \"…\"), then conclude", r.ID, s.Model, s.Candidate, s.Model, m.Policy, s.Model, s.Baseline)
+}

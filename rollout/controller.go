@@ -508,6 +508,13 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 				return err
 			}
 		}
+		if cur != nil && cur.Phase == sluice.PhaseCompleted && slices.ContainsFunc(acts, func(a Action) bool { return a.Kind == ActUnload }) {
+			// An A/B test concluded for its baseline after it ended frees
+			// the candidate: not while the routing set since serves it.
+			if err := unloadable(reg, *cur); err != nil {
+				return err
+			}
+		}
 		if slices.ContainsFunc(acts, func(a Action) bool { return a.Kind == ActPromote }) {
 			// Recorded for an undo, which puts the candidate back in the
 			// stage the promotion moves it from.

@@ -117,8 +117,6 @@ func (w *HTTPWarmer) Warm(ctx context.Context, v *sluice.Version, spec sluice.Wa
 	return nil
 }
 
-// baseURL is ep as the warm-up's errors name it: without its query, whose
-// parameters may be secrets (?sig=).
 // redactURLError is err with the URL an *url.Error quotes redacted
 // (sluice.RedactEndpoint): net/http masks a password there, but not the
 // user, nor a secret in the query.
@@ -132,6 +130,8 @@ func redactURLError(err error) error {
 	return err
 }
 
+// baseURL is ep as the warm-up's errors name it: without its query, whose
+// parameters may be secrets (?sig=).
 func baseURL(ep string) string {
 	ep, _, _ = strings.Cut(ep, "?")
 	ep = strings.TrimSuffix(ep, "/")

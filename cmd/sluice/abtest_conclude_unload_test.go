@@ -140,3 +140,66 @@ func TestABTestConcludeBaselineUnloads(t *testing.T) {
 		t.Errorf("the timeline has no drain timing for the conclusion: %+v", r.Events)
 	}
 }
+
+// TestABTestConcludeBaselineKeepsAServedCandidate: after the A/B test
+// completed, an operator sent users to the candidate again by hand (a
+// split). Concluding for the baseline then unloaded a version the policy
+// served: the unload webhook freed its backend, and its share of the
+// users got 410s. The conclusion is refused, saying the candidate serves
+// traffic and how to go on; nothing is written or unloaded.
+func TestABTestConcludeBaselineKeepsAServedCandidate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs an A/B test on live traffic (skipped under -short)")
+	}
+	var mu sync.Mutex
+	var unloads int
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		unloads++
+		mu.Unlock()
+	}))
+	t.Cleanup(hook.Close)
+	gw, token, g := rolloutGateway(t, fakellm.Behavior{}, fakellm.Behavior{}, func(c *config.Gateway) { c.Rollouts.UnloadWebhook = hook.URL })
+	ctx := context.Background()
+	cl := api.NewClient(gw.AdminURL(), token)
+	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v1.2.0", Strategy: sluice.StrategyABTest, ABSamples: 60,
+		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(100 * time.Millisecond)}, Warmup: sluice.WarmupSpec{Skip: true}}
+	started, err := cl.StartRollout(ctx, spec, "does the new fine-tune refuse less?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdk := openai.NewClient(option.WithBaseURL(gw.URL()+"/v1/"), option.WithAPIKey("sk-test"), option.WithMaxRetries(0))
+	driveUntilEnded(gw, 4, func(user string) {
+		sdk.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "chat", User: openai.String(user),
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")}})
+	})
+	if r := gw.Control.Registry().Rollouts["chat"]; r.Phase != sluice.PhaseCompleted {
+		t.Fatalf("phase %s: %s", r.Phase, r.Decision)
+	}
+	mustRun(t, append([]string{"set", "split", "chat", started.Spec.Baseline + "=50", "v1.2.0=50", "--reason", "more users on the fine-tune"}, g...)...)
+
+	_, errOut, code := run(t, append([]string{"rollout", "conclude", "chat", "--pick", "baseline", "--reason", "no difference that matters"}, g...)...)
+	if code == 0 {
+		t.Fatalf("conclude --pick baseline with the candidate served by a split: accepted; want refused")
+	}
+	for _, w := range []string{"v1.2.0", "serves", "sluice set policy"} {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("refusal %q lacks %q", errOut, w)
+		}
+	}
+	r := gw.Control.Registry().Rollouts["chat"]
+	if r.Unwinding != nil || slices.ContainsFunc(r.Events, func(e sluice.RolloutEvent) bool { return e.Kind == "concluded" }) {
+		t.Errorf("after the refusal: pending %+v, events %+v; want nothing written", r.Unwinding, r.Events)
+	}
+	// Pinned to the candidate, the request is served: it is still loaded.
+	res, err := sdk.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "chat:v1.2.0",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")}})
+	if err != nil || len(res.Choices) == 0 {
+		t.Errorf("pinned to the candidate after the refusal: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if unloads != 0 {
+		t.Errorf("unload webhook called %d times; want none", unloads)
+	}
+}

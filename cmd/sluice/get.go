@@ -165,9 +165,8 @@ func short(h string) string {
 
 // bar draws a percentage as a bar of width cells.
 func bar(percent float64, width int) string {
-	n := int(percent/100*float64(width) + 0.5)
-	if n > width {
-		n = width
-	}
+	// Clamped both ways: a share from two clocks (the bake's, from the
+	// terminal's against the server's) can be below 0.
+	n := min(max(int(percent/100*float64(width)+0.5), 0), width)
 	return strings.Repeat("█", n) + strings.Repeat("░", width-n)
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
 )
 
 // TestCLI_RolloutBake: `sluice rollout start --bake 30m` keeps a promoted
@@ -52,5 +53,21 @@ func TestCLI_RolloutBake(t *testing.T) {
 	}
 	if m := reg.Models["chat"]; m.Labels["stable"] == "v1.2.0" || strings.Contains(m.Policy.String(), "v1.2.0") {
 		t.Errorf("after undo: policy %s, stable %s; want the baseline back", m.Policy, m.Labels["stable"])
+	}
+}
+
+// TestRenderRollout_BakeClockBehind: rollout status draws the bake's bar
+// from the terminal's clock against the server's bake start. With the
+// terminal's clock behind the server's (by 30 s, on a 10-minute bake) the
+// share was negative and the bar's strings.Repeat panicked: sluice rollout
+// status and watch crashed for the whole bake's first moments. The bar is
+// empty then.
+func TestRenderRollout_BakeClockBehind(t *testing.T) {
+	from := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	r := sluice.Rollout{ID: "chat-1", Phase: sluice.PhaseBaking, Percent: 100, StartedAt: from.Add(-time.Hour), BakeFrom: from,
+		Spec: sluice.RolloutSpec{Model: "chat", Baseline: "v1.1.0", Candidate: "v1.2.0", Strategy: sluice.StrategyCanary, Bake: sluice.Duration(10 * time.Minute)}}
+	out := renderRollout(api.RolloutStatus{Rollout: r}, from.Add(-30*time.Second))
+	if !strings.Contains(out, "Bake:      "+strings.Repeat("░", 30)) {
+		t.Errorf("status with the terminal's clock behind: want an empty bar:\n%s", out)
 	}
 }
