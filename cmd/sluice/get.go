@@ -69,7 +69,7 @@ func (c *cli) getCmd() *cobra.Command {
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "VERSION\tSTAGE\tUPSTREAM\tFAMILY\tBASE\tWEIGHTS\tCREATED\tENDPOINTS")
 			for _, v := range list.Versions {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.ID, v.Stage, v.Upstream(), dash(v.Family), dash(v.BaseModel), dash(short(v.WeightHash)), v.CreatedAt.Format("2006-01-02 15:04"), dash(strings.Join(v.Endpoints, ",")))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.ID, v.Stage, v.Upstream(), dash(v.Family), dash(v.BaseModel), dash(short(v.WeightHash)), v.CreatedAt.Format("2006-01-02 15:04"), dash(redactedEndpoints(v.Endpoints)))
 			}
 			return tw.Flush()
 		},
@@ -169,4 +169,16 @@ func bar(percent float64, width int) string {
 	// terminal's against the server's) can be below 0.
 	n := min(max(int(percent/100*float64(width)+0.5), 0), width)
 	return strings.Repeat("█", n) + strings.Repeat("░", width-n)
+}
+
+// redactedEndpoints joins endpoints for a table, each without its
+// credentials or secret query values (sluice.RedactEndpoint): an admin's
+// answer holds them, and a table ends up on screens, in terminals' scroll
+// back and in CI logs; -o json still gives them whole.
+func redactedEndpoints(eps []string) string {
+	out := make([]string, len(eps))
+	for i, e := range eps {
+		out[i] = sluice.RedactEndpoint(e)
+	}
+	return strings.Join(out, ",")
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -23,5 +24,30 @@ func TestCLI_GetVersionsShowsEndpoints(t *testing.T) {
 		if !strings.Contains(l, "http://127.0.0.1:") {
 			t.Errorf("row without its endpoint: %q", l)
 		}
+	}
+}
+
+// TestCLI_GetVersionsRedactsEndpointsInTheTable: an admin's answer holds
+// an endpoint's credentials, and the table printed them in the clear, to
+// screens and CI logs. The table now redacts them; -o json keeps them.
+func TestCLI_GetVersionsRedactsEndpointsInTheTable(t *testing.T) {
+	_, file, cmd := readmeGateway(t)
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withCreds := strings.Replace(string(raw), "http://127.0.0.1:", "http://svc:hunter2@127.0.0.1:", 1)
+	if withCreds == string(raw) {
+		t.Fatal("the README's model file names no http://127.0.0.1: endpoint")
+	}
+	if err := os.WriteFile(file, []byte(withCreds), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, cmd("apply", "-f", file, "--reason", "r")...)
+	if out := mustRun(t, cmd("get", "versions", "chat")...); strings.Contains(out, "hunter2") || !strings.Contains(out, "REDACTED@") {
+		t.Errorf("the table shows the endpoint's password, or no redaction:\n%s", out)
+	}
+	if out := mustRun(t, cmd("get", "versions", "chat", "-o", "json")...); !strings.Contains(out, "svc:hunter2@") {
+		t.Errorf("-o json, for an admin, lost the endpoint's credentials:\n%s", out)
 	}
 }
