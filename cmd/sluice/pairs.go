@@ -27,7 +27,9 @@ func (c *cli) rolloutPairsCmd() *cobra.Command {
 		Short: "Show a shadow run's answer pairs (the live answer and the candidate's mirrored one); -o jsonl exports them",
 		Long: `Show the shadow pairs a shadow run (strategy shadow, or a pipeline's shadow phase) left on the
 gateway reached: the answer users got and the candidate's mirrored answer, newest first, with
-their differences. Each replica keeps the newest 500 pairs of the requests it mirrored, in memory.
+their differences. On PostgreSQL the fleet's pairs are kept in the store, the newest
+shadow.pairs_kept (500) across replicas; on SQLite, or with shadow.store_pairs: false, each
+replica keeps the newest shadow.pairs_kept of the requests it mirrored, in memory.
 
 Prompts and answer texts are shown to operator and admin tokens only; -o json or -o jsonl
 prints them (one pair a line with jsonl, to feed an offline eval or a judge).`,
@@ -39,6 +41,9 @@ prints them (one pair a line with jsonl, to feed an offline eval or a judge).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkLimit(q.Limit); err != nil {
 				return err
+			}
+			for _, side := range []*string{&q.Refusal, &q.Error, &q.ToolCall} {
+				*side = sideValue(*side)
 			}
 			if err := q.Check(); err != nil {
 				return fmt.Errorf("--%s", strings.Replace(sluice.ErrorMessage(err), "tool_call", "tool-call", 1))
@@ -92,7 +97,7 @@ prints them (one pair a line with jsonl, to feed an offline eval or a judge).`,
 	f.IntVar(&q.Limit, "limit", api.DefaultPairLimit, fmt.Sprintf("at most this many pairs, newest first (1 to %d); with --all, the size of each page", api.MaxLimit))
 	f.StringVar(&q.Category, "category", "", "only pairs of this request category")
 	f.BoolVar(&q.Differ, "differ", false, "only pairs whose answers differ: other text, or one side alone refused, failed or called a tool")
-	f.StringVar(&q.Refusal, "refusal", "", "only pairs where this side refused: primary_only, shadow_only, both, none, one_side (either alone) or any (either)")
+	f.StringVar(&q.Refusal, "refusal", "", "only pairs where this side refused: primary_only (the live answer; or stable_only, as the table says), shadow_only (the candidate's; or candidate_only), both, none, one_side (either alone) or any (either)")
 	f.StringVar(&q.Error, "error", "", "only pairs where this side failed (the same values as --refusal)")
 	f.StringVar(&q.ToolCall, "tool-call", "", "only pairs where this side called a tool (the same values as --refusal; one_side for tool call differences)")
 	f.Int64Var(&q.Before, "before", 0, "the next page: only pairs older than this SEQ (the last one shown)")
@@ -119,6 +124,19 @@ func (c *cli) notePairs(list api.ShadowPairList) {
 	if list.Replica != "" {
 		fmt.Fprintf(c.stderr, "pairs kept by replica %s: each replica keeps the pairs of the requests it mirrored\n", list.Replica)
 	}
+}
+
+// sideValue is a side given to --refusal, --error or --tool-call as the API
+// takes it: the table's words (stable_only, candidate_only) are the API's
+// primary_only and shadow_only.
+func sideValue(v string) string {
+	switch v {
+	case "stable_only":
+		return "primary_only"
+	case "candidate_only":
+		return "shadow_only"
+	}
+	return v
 }
 
 // sideText is a pair's REFUSAL, ERROR or TOOL CALL column: which side, or

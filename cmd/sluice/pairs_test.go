@@ -115,6 +115,16 @@ func TestCLI_RolloutPairs(t *testing.T) {
 		if code != 0 || len(rows) != 3 || !strings.HasPrefix(rows[0], "SEQ") || !strings.Contains(rows[1], "candidate only") || !strings.Contains(rows[1], "v1 → v2") {
 			t.Errorf("exit %d:\n%s%s", code, out, errOut)
 		}
+		// The table says "candidate only" and "stable only": a user
+		// filtering by what they read gets the same pairs (the walkthrough
+		// met "candidate only" refused as a side).
+		again, errOut, code := as(op, "rollout", "pairs", "chat", "--refusal", "candidate_only", "--category", "safety")
+		if code != 0 || again != out {
+			t.Errorf("--refusal candidate_only: exit %d, want the table of --refusal shadow_only:\n%s%s", code, again, errOut)
+		}
+		if _, errOut, code := as(op, "rollout", "pairs", "chat", "--refusal", "stable_only", "--category", "safety"); code != 0 {
+			t.Errorf("--refusal stable_only: exit %d: %s", code, errOut)
+		}
 	})
 	t.Run("Pages", func(t *testing.T) {
 		out, errOut, code := as(op, "rollout", "pairs", "chat", "--limit", "4")
