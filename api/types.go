@@ -197,7 +197,8 @@ type RulesRequest struct {
 	Reason string `json:"reason"`
 }
 
-// ReasonRequest is the body of the DELETE endpoints.
+// ReasonRequest is the body of the DELETE endpoints and of the rollout
+// actions (promote, pause, resume, abort, undo).
 type ReasonRequest struct {
 	// Reason goes into the audit log; required.
 	Reason string `json:"reason"`

@@ -68,7 +68,10 @@ func TestDashboard_Bake(t *testing.T) {
 	if !strings.HasPrefix(st.Current, "bake ") || !strings.Contains(st.Bake, " of ") || !st.Promote || !st.Abort {
 		t.Errorf("page while baking: %+v; want the bake step current, its progress, promote and abort offered", st)
 	}
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#rollout-actions button[data-action="promote"]`))); err != nil {
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS("#rollout-reason"), "bake looks fine"),
+		chromedp.Click(chromedp.CSS(`#rollout-actions button[data-action="promote"]`)),
+	); err != nil {
 		t.Fatalf("promote click: %v", err)
 	}
 	waitFor(t, "the bake's end in the gateway", 10*time.Second, func() bool {

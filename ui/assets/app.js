@@ -468,28 +468,35 @@
     state.verdicts = v.verdicts || [];
   }
 
+  // What each rollout action is called in the prompt for its reason.
+  const ACTION_WORDS = {
+    promote: "promote", pause: "pause", resume: "resume", abort: "abort",
+    conclude: { candidate: "ship the candidate", baseline: "keep the baseline" },
+  };
+
+  // act sends a rollout action with the reason from the rollout's one
+  // reason box. Every action needs a reason, as every change does: an
+  // empty box is refused here, before anything is sent, and focused. A
+  // viewer's click goes to the server, whose refusal names their role.
   async function act(action, pick) {
     if (!state.model) return;
-    const body = { reason: "" };
-    if (action === "conclude") {
-      body.pick = pick;
-      body.reason = $("conclude-reason").value.trim();
-      if (!body.reason) { flash("Give a reason to " + (pick === "candidate" ? "ship the candidate" : "keep the baseline") + ": it goes into the audit log with your pick.", true); $("conclude-reason").focus(); return; }
-    } else if (action === "abort") {
-      body.reason = $("abort-reason").value.trim();
-      if (!body.reason) { flash("Give a reason to abort: it goes into the audit log.", true); $("abort-reason").focus(); return; }
-    } else {
-      body.reason = action + " from the dashboard by " + state.name;
+    const box = $("rollout-reason");
+    const body = { reason: box.value.trim() };
+    if (action === "conclude") body.pick = pick;
+    if (!body.reason && state.canAct) {
+      const words = action === "conclude" ? ACTION_WORDS.conclude[pick] : ACTION_WORDS[action] || action;
+      flash("Give a reason to " + words + ": it goes into the audit log" + (action === "conclude" ? " with your pick." : "."), true);
+      box.focus();
+      return;
     }
     try {
       const r = await admin("POST", "/rollouts/" + enc(state.model) + "/" + action, body);
       if (action === "conclude") {
         flash("A/B test " + r.id + " concluded for the " + pick + ": " + r.phase + " (candidate at " + fmtPercent(r.percent) + "%)");
-        $("conclude-reason").value = "";
       } else {
         flash("Rollout " + r.id + ": " + r.phase + " (candidate at " + fmtPercent(r.percent) + "%)");
-        $("abort-reason").value = "";
       }
+      box.value = "";
     } catch (e) {
       flash("Refused: " + e.message, true);
     }
