@@ -449,12 +449,19 @@
 
   async function loadRollout() {
     if (!state.model) { state.status = null; renderRollout(); return; }
-    try {
-      state.status = await admin("GET", "/rollouts/" + enc(state.model));
-    } catch (e) {
-      if (e.status !== 404) throw e;
-      state.status = null;
+    // The models list says whether the model has a rollout: asking for
+    // one it does not have answers 404, which the browser logs as an
+    // error at every refresh.
+    const m = state.models.find((x) => x.name === state.model);
+    let st = null;
+    if (m && m.rollout) {
+      try {
+        st = await admin("GET", "/rollouts/" + enc(state.model));
+      } catch (e) {
+        if (e.status !== 404) throw e;
+      }
     }
+    state.status = st;
     const r = state.status && state.status.rollout;
     state.baseline = r ? r.spec.baseline : "";
     state.candidate = r ? r.spec.candidate : "";
