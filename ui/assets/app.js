@@ -215,18 +215,34 @@
     return h("div", { class: "progress-row", id: id }, h("span", { class: "muted" }, label), h("div", { class: "progress " + (cls || "") }, bar), h("span", {}, text));
   }
 
-  // fmtValue shows a metric's value as the verdict and A/B tables do: rates
-  // in percent, latencies in ms.
-  const fmtValue = (metric, x) => (/rate/.test(metric) ? pct(x, 2) : /latency|ttft/.test(metric) ? num(x, 0) + " ms" : num(x, 2));
+  // A metric's numbers are shown in its unit at one precision, the same for
+  // its values, differences, intervals, margins and thresholds, so that a
+  // column does not put 0.1 next to 0.123456: rates in percent (differences
+  // in percentage points) with 2 decimals; latencies in ms, values with 0
+  // and differences with 1; token and character counts with 1; quality
+  // scores (0 to 1) and any other metric with 3.
+  const metricKind = (metric) => (/rate/.test(metric) ? "rate" : /latency|ttft/.test(metric) ? "ms" : /tokens|chars/.test(metric) ? "count" : "score");
+  const DECIMALS = { count: 1, score: 3 };
+  // signed writes x with d decimals and its sign, + for one that rounds
+  // to zero (no "-0.000").
+  function signed(x, d) {
+    const s = Number(x).toFixed(d);
+    return Number(s) === 0 ? "+" + (0).toFixed(d) : (x > 0 ? "+" : "") + s;
+  }
+  // fmtValue shows a metric's value as the verdict and A/B tables do.
+  function fmtValue(metric, x) {
+    const k = metricKind(metric);
+    return k === "rate" ? pct(x, 2) : k === "ms" ? num(x, 0) + " ms" : num(x, DECIMALS[k]);
+  }
   // fmtDelta shows an absolute difference of a metric in fmtValue's units:
   // percentage points for rates, ms for latencies.
   function fmtDelta(metric, x) {
     if (x == null || Number.isNaN(x)) return "–";
     if (!Number.isFinite(x)) return x > 0 ? "+∞" : "−∞";
-    const sign = x >= 0 ? "+" : "";
-    if (/rate/.test(metric)) return sign + (100 * x).toFixed(2) + " pp";
-    if (/latency|ttft/.test(metric)) return sign + Number(x).toFixed(1) + " ms";
-    return sign + Number(x).toPrecision(3);
+    const k = metricKind(metric);
+    if (k === "rate") return signed(100 * x, 2) + " pp";
+    if (k === "ms") return signed(x, 1) + " ms";
+    return signed(x, DECIMALS[k]);
   }
   const fmtP = (p) => (p == null ? "–" : Number(p).toPrecision(2));
 
@@ -238,9 +254,10 @@
     const fmtV = (m, x) => fmtValue(m.metric, x);
     // Rates are shown in percent, so their absolute effects and thresholds
     // are percentage points, not bare fractions.
-    const fmtE = (m, x) => (m.unit === "relative" ? (x >= 0 ? "+" : "") + (100 * x).toFixed(1) + "%"
-      : /rate/.test(m.metric) ? (x >= 0 ? "+" : "") + (100 * x).toFixed(2) + " pp"
-      : (x >= 0 ? "+" : "") + Number(x).toPrecision(3));
+    // A relative effect from a baseline of 0 is infinite (sent as the
+    // largest float, JSON having no infinity).
+    const fmtE = (m, x) => (m.unit !== "relative" ? fmtDelta(m.metric, x)
+      : !Number.isFinite(100 * x) ? (x > 0 ? "+∞" : "−∞") : signed(100 * x, 1) + "%");
     const fmtT = (m) => (state.twoSided.includes(m.metric) ? "±" + fmtE(m, m.threshold).replace(/^[+-]/, "") : fmtE(m, m.threshold));
     for (const m of rows) {
       // A Prometheus gate (prom:NAME) has a value and a bound, no baseline or test.
