@@ -29,18 +29,23 @@ func TestViewerLockIcon_NoEmoji(t *testing.T) {
 		Content string  `json:"content"`
 		Mask    string  `json:"mask"`
 		Width   float64 `json:"width"`
+		Reason  bool    `json:"reason"`
 	}
 	got, err := chromedp.Run(ctx, chromedp.Evaluate[icon](`(() => {
 	  const b = document.querySelector('#rollout-actions button[data-action="promote"]');
 	  const st = getComputedStyle(b, "::after");
 	  return { locked: b.classList.contains("locked"), label: b.textContent, title: b.title, content: st.content,
-	    mask: st.maskImage || st.webkitMaskImage || "", width: parseFloat(st.width) || 0 };
+	    mask: st.maskImage || st.webkitMaskImage || "", width: parseFloat(st.width) || 0,
+	    reason: !!document.getElementById("rollout-reason").offsetParent };
 	})()`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !got.Locked || got.Label != "Promote" || !strings.Contains(got.Title, "viewer") {
 		t.Errorf("viewer's promote button: %+v; want it locked, labelled Promote, its title naming the role", got)
+	}
+	if got.Reason {
+		t.Errorf("a viewer is shown the box for a rollout action's reason, though they may take none")
 	}
 	for _, r := range got.Content {
 		if r > 0x7f {

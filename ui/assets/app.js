@@ -451,6 +451,8 @@
     // Concluding is a decision on the report: offered to those who may
     // take it, while there is one to take.
     $("conclude-actions").hidden = !(state.canAct && allowed.conclude);
+    // A viewer acts on nothing: no reason to ask for.
+    $("rollout-reason").hidden = !state.canAct;
     if (r) {
       document.querySelector('#conclude-actions [data-pick="candidate"]').title = "ship " + r.spec.candidate + " to all traffic, ending the A/B test " + r.id;
       document.querySelector('#conclude-actions [data-pick="baseline"]').title = "keep " + r.spec.baseline + ", ending the A/B test " + r.id;
