@@ -306,7 +306,8 @@ type RateCounts struct {
 type RolloutEvent struct {
 	At time.Time `json:"at"`
 	// Kind is started, warmed, stage, verdict, paused, resumed, promoted,
-	// rolled_back, aborted, failed, completed, undone.
+	// rolled_back, aborted, failed, completed, undone; warning (a rollback
+	// onto versions that are all out of service).
 	Kind string `json:"kind"`
 	// Message says what happened, for people.
 	Message string `json:"message"`

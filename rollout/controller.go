@@ -530,6 +530,19 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 		if err := applyRouting(e, next, acts); err != nil {
 			return err
 		}
+		if slices.ContainsFunc(acts, func(a Action) bool { return a.Kind == ActRestore }) {
+			if w := c.restoredDown(e.Registry(), model); w != "" {
+				// Traffic went back to versions that cannot serve it: say so
+				// in the timeline, and page rather than inform.
+				event(&next, e.Now, "warning", w, nil)
+				for i := range acts {
+					if acts[i].Kind == ActAlert {
+						acts[i].Severity = "critical"
+						acts[i].Message += "; WARNING: " + w
+					}
+				}
+			}
+		}
 		if err := e.PutRollout(next); err != nil {
 			return err
 		}
@@ -575,6 +588,31 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 	}
 	c.afterCommit(ctx, next, acts, commit{shift: shift, rev: res.Revision})
 	return next, nil
+}
+
+// restoredDown says, when every version model's routing (as a rollback
+// restored it in reg) sends its traffic to is out of service (failing
+// health checks, or ejected), what that means for its requests; "" when one
+// of them serves, or when health is not known. The rollback is not refused
+// for it: a candidate judged failing is taken out all the same, and the
+// operator must know at once that the way back is broken too.
+func (c *Controller) restoredDown(reg *sluice.Registry, model string) string {
+	if c.opt.OutOfService == nil {
+		return ""
+	}
+	tags := reg.ServingVersions(model)
+	if len(tags) == 0 {
+		return ""
+	}
+	var whys []string
+	for _, tag := range tags {
+		why := c.opt.OutOfService(model + ":" + tag)
+		if why == "" {
+			return ""
+		}
+		whys = append(whys, model+":"+tag+" is "+why)
+	}
+	return "traffic went back to " + strings.Join(whys, ", and ") + ": requests for " + model + " fail until its backends recover or the routing is set by hand; sluice get routes shows their health"
 }
 
 // pendingRollback refuses a new rollout or drill of model while r, its

@@ -50,6 +50,9 @@ func (c *cli) rolloutCmd() *cobra.Command {
 					return c.printJSON(r)
 				}
 				fmt.Fprintf(c.stdout, "rollout %s: %s (candidate at %s%%)\n", r.ID, r.Phase, sluice.FormatPercent(r.Percent))
+				for _, w := range actionWarnings(r) {
+					fmt.Fprintf(c.stderr, "WARNING: %s\n", w)
+				}
 				return nil
 			},
 		}
@@ -651,4 +654,22 @@ func (c *cli) rolloutDrillCmd() *cobra.Command {
 	cmd.Flags().Float64Var(&percent, "percent", 5, "the small canary's share in percent")
 	cmd.Flags().StringVar(&reason, "reason", "", "why (default: fire drill of the rollback)")
 	return cmd
+}
+
+// actionWarnings returns the warnings the controller added to r's timeline
+// with the action just taken (a rollback onto versions that are all out of
+// service): the warning events after its last other event, the rollback's
+// timings aside (they may land before the answer).
+func actionWarnings(r sluice.Rollout) []string {
+	var out []string
+	for i := len(r.Events) - 1; i >= 0; i-- {
+		switch e := r.Events[i]; e.Kind {
+		case "rollback_timings":
+		case "warning":
+			out = append([]string{e.Message}, out...)
+		default:
+			return out
+		}
+	}
+	return out
 }

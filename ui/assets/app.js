@@ -348,7 +348,7 @@
   function eventList(r) {
     const ul = h("ul", { class: "events", id: "rollout-events" });
     for (const e of r.events.slice().reverse()) {
-      const rollback = ["rolled_back", "aborted", "rollback_timings", "undone", "failed"].includes(e.kind);
+      const rollback = ["rolled_back", "aborted", "rollback_timings", "undone", "failed", "warning"].includes(e.kind);
       const msg = h("span", {}, e.message);
       if (e.kind === "rollback_timings" && e.data) {
         const d = e.data;
