@@ -294,6 +294,11 @@ func (c *Controller) Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason
 		if len(spec.Stages) == 0 && UsesStages(p.Strategy) {
 			spec.Stages = p.Stages
 		}
+		if spec.Bake == 0 {
+			// The plan's bake with its strategy, as its stages: an
+			// operator who wants none gives the strategy (--strategy).
+			spec.Bake = p.Bake
+		}
 	}
 	if err := UnusedSettings(spec); err != nil {
 		return spec, err
