@@ -294,6 +294,11 @@ func (c *Controller) Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason
 		if len(spec.Stages) == 0 && UsesStages(p.Strategy) {
 			spec.Stages = p.Stages
 		}
+		if spec.Bake == 0 {
+			// The plan's bake with its strategy, as its stages: an
+			// operator who wants none gives the strategy (--strategy).
+			spec.Bake = p.Bake
+		}
 	}
 	if err := UnusedSettings(spec); err != nil {
 		return spec, err
@@ -1364,7 +1369,7 @@ func (c *Controller) Analyze(r *sluice.Rollout, now time.Time) (sluice.Verdict, 
 // analyze is Analyze, also returning the analysis input (for the A/B
 // report).
 func (c *Controller) analyze(r *sluice.Rollout, now time.Time) (sluice.Verdict, analysis.Input, int) {
-	if r.Phase == sluice.PhaseBaking {
+	if r.InBake() {
 		in := c.bakeInput(r)
 		return analysis.AnalyzeBake(r.Spec.Analysis, in, now), in, c.StageSamples(r)
 	}
@@ -1458,18 +1463,21 @@ func (c *Controller) input(r *sluice.Rollout) (analysis.Input, int, notJudged) {
 }
 
 // bakeInput gathers a baking rollout's analysis input: the candidate's
-// traffic since the promotion against the baseline's reference before it
-// (Rollout.BakeBaseline; read from the windows while the rollout has none
-// yet), on all traffic and in each category the reference has.
+// traffic since the promotion, the time paused left out (bakeSpans),
+// against the baseline's reference before it (Rollout.BakeBaseline; read
+// from the windows while the rollout has none yet), on all traffic and in
+// each category the reference has. A bake compares the error and cancel
+// rates alone (analysis.AnalyzeBake), so the candidate's arm is its counts.
 func (c *Controller) bakeInput(r *sluice.Rollout) analysis.Input {
 	s := r.Spec
 	ref := r.BakeBaseline
 	if ref == nil {
 		ref = c.bakeReference(r)
 	}
+	spans := bakeSpans(r)
 	in := analysis.Input{
 		Baseline:   analysis.BakeArm(ref[""]),
-		Candidate:  analysis.FromSample(c.opt.Windows.Window(s.Model, s.Candidate, "", r.BakeFrom)),
+		Candidate:  analysis.BakeArm(c.bakeCandidate(r, spans, "")),
 		Categories: map[string]analysis.Pair{},
 	}
 	if s.Analysis.Categories == nil || *s.Analysis.Categories {
@@ -1477,7 +1485,7 @@ func (c *Controller) bakeInput(r *sluice.Rollout) analysis.Input {
 			if cat == "" {
 				continue
 			}
-			in.Categories[cat] = analysis.Pair{Baseline: analysis.BakeArm(rc), Candidate: analysis.FromSample(c.opt.Windows.Window(s.Model, s.Candidate, cat, r.BakeFrom))}
+			in.Categories[cat] = analysis.Pair{Baseline: analysis.BakeArm(rc), Candidate: analysis.BakeArm(c.bakeCandidate(r, spans, cat))}
 		}
 	}
 	return in
