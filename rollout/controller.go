@@ -506,6 +506,18 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 		if err != nil {
 			return err
 		}
+		auditAction := action
+		if action == "rollout.analysis" && moved(cur, next) {
+			// An analysis that moved the rollout (a stage, a rollback, a
+			// promotion, an A/B test's end) is a decision an operator looks
+			// for in the audit, which leaves the routine analyses out by
+			// default: it gets its own action, and every entry of the
+			// change (the policy's too) says what was decided.
+			auditAction = "rollout.decision"
+			if n := len(next.Events); n > len(cur.Events) {
+				e.Reason = reason + ": " + next.Events[n-1].Message
+			}
+		}
 		if cur != nil && cur.Phase == sluice.PhaseCompleted && slices.ContainsFunc(acts, func(a Action) bool { return a.Kind == ActPromote }) {
 			// An A/B test concluded for its candidate after it ended: the
 			// routing it left must still be the one its report compared.
@@ -556,7 +568,7 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 			before = map[string]any{"phase": cur.Phase, "percent": cur.Percent, "stage": cur.StageIndex}
 		}
 		after := map[string]any{"phase": next.Phase, "percent": next.Percent, "stage": next.StageIndex, "decision": next.Decision}
-		if action == "rollout.analysis" {
+		if action == "rollout.analysis" { // a decision too
 			// The verdict's summary, so that a dashboard on a replica
 			// started since (or restarted) lists the rollout's earlier
 			// verdicts as the others do: the rollout keeps only its last.
@@ -564,7 +576,7 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 				after["verdict"] = v
 			}
 		}
-		e.AddAudit(action, model, next.ID, before, after)
+		e.AddAudit(auditAction, model, next.ID, before, after)
 		for _, h := range unheld {
 			e.RequireUnheld(h.Name, h.Refusal)
 		}
@@ -593,6 +605,12 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 	}
 	c.afterCommit(ctx, next, acts, commit{shift: shift, rev: res.Revision})
 	return next, nil
+}
+
+// moved reports whether next, the step of cur, changed its phase or the
+// candidate's traffic.
+func moved(cur *sluice.Rollout, next sluice.Rollout) bool {
+	return cur != nil && cur.ID == next.ID && (cur.Phase != next.Phase || cur.StageIndex != next.StageIndex || cur.Percent != next.Percent)
 }
 
 // restoredDown says, when every version model's routing (as a rollback
