@@ -16,6 +16,9 @@ func TestRedactQuery(t *testing.T) {
 			"APIKEY=REDACTED&X-Api-Key=REDACTED&subscription-key=REDACTED&access_token=REDACTED&sv=2022&sig=REDACTED&X-Amz-Signature=REDACTED&X-Amz-Credential=REDACTED&code=REDACTED&pwd=REDACTED&auth=REDACTED"},
 		{"api%5Fkey=1&flag&key", "api%5Fkey=REDACTED&flag&key"}, // a name without a value has none to hide
 		{"deployment=gpt-4o&model=m&region=eu", "deployment=gpt-4o&model=m&region=eu"},
+		// Values holding a backslash, %5C or unicode go whole (the admin
+		// API's JSON-escaped text is api.RedactURLs' to read).
+		{`api_key=sk\x\\y&v=1&sig=a%5Cb&token=ünï€😀\u0026z`, "api_key=REDACTED&v=1&sig=REDACTED&token=REDACTED"},
 	} {
 		if got := sluice.RedactQuery(c.in); got != c.want {
 			t.Errorf("RedactQuery(%q) = %q, want %q", c.in, got, c.want)

@@ -306,7 +306,8 @@ type RateCounts struct {
 type RolloutEvent struct {
 	At time.Time `json:"at"`
 	// Kind is started, warmed, stage, verdict, paused, resumed, promoted,
-	// rolled_back, aborted, failed, completed, undone.
+	// rolled_back, aborted, failed, completed, undone; warning (a rollback
+	// onto versions that are all out of service).
 	Kind string `json:"kind"`
 	// Message says what happened, for people.
 	Message string `json:"message"`
@@ -342,7 +343,8 @@ type Rollout struct {
 	EndedAt        time.Time `json:"ended_at,omitzero"`
 	// PausedAt is when it was paused (zero when not); HeldFor is the hold
 	// time the current stage had served when it was paused, so a resume or
-	// a restart continues the hold where it stood.
+	// a restart continues the hold where it stood. A bake is held the same
+	// way: its clock is Held, and a pause stops it (Baked).
 	PausedAt   time.Time `json:"paused_at,omitzero"`
 	PausedFrom Phase     `json:"paused_from,omitempty"`
 	HeldFor    Duration  `json:"held_for,omitempty"`
@@ -430,6 +432,23 @@ func (r *Rollout) Held(now time.Time) time.Duration {
 		from = r.HoldFrom
 	}
 	return r.HeldFor.D() + now.Sub(from)
+}
+
+// InBake reports whether r is in its bake after the promotion
+// (RolloutSpec.Bake): baking, or paused from it.
+func (r *Rollout) InBake() bool {
+	return r.Phase == PhaseBaking || r.Phase == PhasePaused && r.PausedFrom == PhaseBaking
+}
+
+// Baked returns how long r has baked at now, not counting time paused (as
+// Held counts a stage's hold: a promotion starts the bake as a stage), and
+// never below zero or past the bake's length. Zero when r is not in its
+// bake.
+func (r *Rollout) Baked(now time.Time) time.Duration {
+	if !r.InBake() {
+		return 0
+	}
+	return min(max(r.Held(now), 0), r.Spec.Bake.D())
 }
 
 // StartStage starts a new stage (or phase) of r at now: its sample and its

@@ -29,40 +29,52 @@ var userinfoRE = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://)[^\s"'/?#<>]+@
 // jsonChar is a character of a URL as it stands in JSON or text: anything
 // but what ends a URL there (a space, a quote, "<", ">"), "#" (where a
 // fragment starts) and a backslash, except the JSON escapes \uXXXX (Go's
-// encoder writes "<", ">" and "&" so).
-const jsonChar = `(?:[^\s"'#<>\\]|\\u[0-9a-fA-F]{4})`
+// encoder writes "<", ">" and "&" so, another encoder any character), \\
+// (a backslash, which an endpoint's query may hold: without it a secret
+// value was hidden only up to its first backslash, the rest shown) and \/.
+// An escaped quote (\") ends the URL: CheckEndpoint refuses a quote in an
+// endpoint, and a message quoting a URL (%q) escapes its quotes so.
+const jsonChar = `(?:[^\s"'#<>\\]|\\u[0-9a-fA-F]{4}|\\\\|\\/)`
 
 // queryRE finds the query of a URL in JSON or text: a scheme, "://", the
 // rest of the URL up to its "?" (group 1), then the query (group 2), up
 // to a "#" or the end of the URL.
 var queryRE = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://` + jsonChar + `*?\?)(` + jsonChar + `*)`)
 
-// querySepRE separates a query's parameters: "&", or "\u0026" as Go's JSON
-// encoder writes it.
-var querySepRE = regexp.MustCompile(`&|\\u0026`)
-
 // redactQuery redacts the values of the parameters of q, a URL's query as
 // queryRE found it in JSON or text, whose names look secret
-// (sluice.SecretQueryParam), keeping the separators as they were.
+// (sluice.SecretQueryParam), keeping the separators as they were. The
+// separators are "&" and "\u0026", as Go's JSON encoder writes "&"; q is
+// read escape by escape, so the "\u0026" of an escaped backslash followed
+// by "u0026" (a value holding \u0026, "\\u0026" in JSON) separates
+// nothing.
 func redactQuery(q []byte) []byte {
-	seps := querySepRE.FindAllIndex(q, -1)
 	out := make([]byte, 0, len(q)+16)
-	start := 0
-	for i := 0; i <= len(seps); i++ {
-		end := len(q)
-		if i < len(seps) {
-			end = seps[i][0]
-		}
-		p := q[start:end]
+	param := func(p []byte) {
 		if name, _, ok := bytes.Cut(p, []byte("=")); ok && sluice.SecretQueryParam(string(name)) {
 			p = append(append(name[:len(name):len(name)], '='), Redacted...)
 		}
 		out = append(out, p...)
-		if i < len(seps) {
-			out = append(out, q[seps[i][0]:seps[i][1]]...)
-			start = seps[i][1]
-		}
 	}
+	start := 0
+	for i := 0; i < len(q); {
+		n := 1 // the length of the character or escape at i
+		sep := q[i] == '&'
+		if q[i] == '\\' && i+1 < len(q) {
+			n = 2
+			if q[i+1] == 'u' {
+				n = min(6, len(q)-i)
+				sep = bytes.HasPrefix(q[i:], []byte(`\u0026`))
+			}
+		}
+		if sep {
+			param(q[start:i])
+			out = append(out, q[i:i+n]...)
+			start = i + n
+		}
+		i += n
+	}
+	param(q[start:])
 	return out
 }
 

@@ -30,6 +30,15 @@ func TestRedactURLs(t *testing.T) {
 		// A value holding JSON escapes goes whole; a URL in an escaped
 		// string ends at its \".
 		{`"x \"http://h/?api%5Fkey=a\u003cb\" y=1 token=2"`, `"x \"http://h/?api%5Fkey=REDACTED\" y=1 token=2"`},
+		// A value holding a backslash (\\ in JSON) goes whole: it was
+		// hidden up to its first backslash, the rest shown. So do the
+		// parameters after it, and a value holding an escaped "\u0026"
+		// or "%5C" or unicode, raw or escaped.
+		{`["http://h/?api_key=sk\\TAIL1&v=1&token=a\\\\b\\u0026TAIL2\u0026sig=c\/d\\"]`, `["http://h/?api_key=REDACTED&v=1&token=REDACTED\u0026sig=REDACTED"]`},
+		{`{"e":"http://h/p\\q?key=%5Cx%5C\\y&code=ünï€😀\u2028z\u00e9"}`, `{"e":"http://h/p\\q?key=REDACTED&code=REDACTED"}`},
+		// A URL quoted in a message (%q: its quotes escaped, and so its
+		// backslashes twice) ends at its \", whose value still goes whole.
+		{`"invalid endpoint \"http://h/?sig=a\\\\b\" y=1"`, `"invalid endpoint \"http://h/?sig=REDACTED\" y=1"`},
 		{`endpoint http://h:1/v1?key=sk-1 down`, `endpoint http://h:1/v1?key=REDACTED down`},
 		{`"http://h/v1?api-version=1&deployment=gpt"`, `"http://h/v1?api-version=1&deployment=gpt"`},
 		{`"http://h/v1?" and "what? key=1"`, `"http://h/v1?" and "what? key=1"`},

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -122,4 +123,55 @@ func TestServer_RedactsQuerySecrets(t *testing.T) {
 	wantErr(t, err, sluice.CodeInvalid, nil, "api_key=REDACTED", "real URL")
 	r := e.do(t, "GET", "/admin/v1/versions/chat:v9.0.1", adminSecret, nil)
 	r.want(t, http.StatusNotFound)
+}
+
+// TestServer_RedactsQuerySecretsWithEscapes: a secret query value holding
+// a backslash (written \\ in JSON), an escaped-looking \u0026, %5C or
+// unicode is hidden whole from viewers and operators in every answer. A
+// value was hidden only up to its first backslash, the rest shown, and
+// the parameters after it were not read at all. A quote is refused in an
+// endpoint, so no value holds one.
+func TestServer_RedactsQuerySecretsWithEscapes(t *testing.T) {
+	e := mustRoleEnv(t)
+	const secretURL = `https://10.0.0.9:8443/openai?api_key=sk\TAILONE&api-version=1&token=a\\b\u0026TAILTWO&sig=s%5C%22TAILTHREE&code=ünï€😀` + "\u2028" + `TAILFOUR&Signature=x\/TAILFIVE`
+	v := sluice.Version{Model: "chat", Version: "v9.0.0", Endpoints: []string{secretURL}, Stage: sluice.StageStaging}
+	e.MustRegister(t, v)
+	tails := []string{"TAILONE", "TAILTWO", "TAILTHREE", "TAILFOUR", "TAILFIVE"}
+	for _, tc := range roleCases {
+		if tc.method != "GET" || !sluice.RoleViewer.Allows(tc.need) {
+			continue
+		}
+		for _, c := range callers[2:] {
+			r := e.do(t, "GET", tc.path, c.secret, nil)
+			r.want(t, tc.ok)
+			if c.role == sluice.RoleAdmin {
+				continue
+			}
+			for _, secret := range tails {
+				if strings.Contains(string(r.Body), secret) {
+					t.Errorf("%s GET %s shows %q: %s", c.name, tc.path, secret, r.Body)
+				}
+			}
+		}
+	}
+	got, err := e.Oper.Version(context.Background(), "chat:v9.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "https://10.0.0.9:8443/openai?api_key=REDACTED&api-version=1&token=REDACTED&sig=REDACTED&code=REDACTED&Signature=REDACTED"; got.Endpoints[0] != want {
+		t.Errorf("operator's client read endpoint %q, want %q", got.Endpoints[0], want)
+	}
+	r := e.do(t, "GET", "/admin/v1/versions/chat:v9.0.0", adminSecret, nil)
+	var admin sluice.Version
+	if err := json.Unmarshal(r.Body, &admin); err != nil || len(admin.Endpoints) != 1 || admin.Endpoints[0] != secretURL {
+		t.Errorf("admin's GET: %v %s, want the URL as written", err, r.Body)
+	}
+	back := got.Version
+	back.Version = "v9.0.1"
+	_, err = e.Admin.RegisterVersion(context.Background(), back, "copied from an operator's output")
+	wantErr(t, err, sluice.CodeInvalid, nil, "REDACTED", "real URL")
+	quoted := v
+	quoted.Version, quoted.Endpoints = "v9.0.2", []string{`https://10.0.0.9:8443/openai?api_key=sk"TAILSIX`}
+	_, err = e.Admin.RegisterVersion(context.Background(), quoted, "a quote in a query")
+	wantErr(t, err, sluice.CodeInvalid, nil, "invalid endpoint")
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/fakellm"
+	"github.com/sluicehq/sluice/postgres/pgtest"
 	"github.com/sluicehq/sluice/promgate"
 	"github.com/sluicehq/sluice/rollout"
 	"github.com/sluicehq/sluice/server"
@@ -27,9 +28,42 @@ import (
 
 // TestMetricNames checks that every metric named in the alerting rules'
 // and the Grafana dashboard's queries is exported by a running gateway
-// (recorded series count for the rules, which define them).
+// (recorded series count for the rules, which define them): one on SQLite
+// and one on PostgreSQL, whose replicas export more (postgresOnly).
 func TestMetricNames(t *testing.T) {
-	series := scrapeAfterRollout(t)
+	series := scrapeAfterRollout(t, filepath.Join(t.TempDir(), "sluice.db"))
+	// Under -short without a PostgreSQL server, the PostgreSQL gateway's
+	// series are taken as exported unseen; otherwise it is scraped, and
+	// postgresOnly checked against both scrapes.
+	if os.Getenv(pgtest.Env) == "" && testing.Short() {
+		for name := range postgresOnly {
+			series[name] = map[string]map[string]bool{}
+		}
+	} else {
+		pg := scrapeAfterRollout(t, pgtest.Schema(t))
+		for name := range postgresOnly {
+			if series[name] != nil {
+				t.Errorf("%s is in postgresOnly, but a gateway on SQLite exports it too", name)
+			}
+			if pg[name] == nil {
+				t.Errorf("%s is in postgresOnly, but a gateway on PostgreSQL does not export it", name)
+			}
+		}
+		for name, labels := range pg {
+			if series[name] == nil {
+				series[name] = labels
+				continue
+			}
+			for l, values := range labels {
+				if series[name][l] == nil {
+					series[name][l] = map[string]bool{}
+				}
+				for v := range values {
+					series[name][l][v] = true
+				}
+			}
+		}
+	}
 	exported := map[string]bool{}
 	for name := range series {
 		exported[name] = true
@@ -237,18 +271,22 @@ func TestMetricNames_Parse(t *testing.T) {
 	}
 }
 
-// scrapeAfterRollout starts a gateway, sends streamed and plain traffic,
+// postgresOnly are the metrics only a gateway on PostgreSQL exports, which
+// the rules name (the replicas' leader and revision).
+var postgresOnly = map[string]bool{"sluice_replica_leader": true, "sluice_registry_revision": true}
+
+// scrapeAfterRollout starts a gateway on store, sends streamed and plain traffic,
 // runs a canary until it has been analysed, aborts it (a rollback, with
 // its timings), and returns every sample name /metrics served along the
 // way, with the values each of its labels took.
-func scrapeAfterRollout(t *testing.T) seriesLabels {
+func scrapeAfterRollout(t *testing.T, store string) seriesLabels {
 	t.Helper()
 	slow := map[string]fakellm.Behavior{"slow": {Latency: fakellm.Distribution{MedianMS: 10000}}}
 	stable := startBackend(t, fakellm.Config{Default: fakellm.Behavior{RefusalRate: 0.05, ErrorRate: 0.02}, Categories: slow})
 	cand := startBackend(t, fakellm.Config{Seed: 3, Default: fakellm.Behavior{RefusalRate: 0.05, ErrorRate: 0.02}})
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
-	cfg.Store = filepath.Join(t.TempDir(), "sluice.db")
+	cfg.Store = store
 	cfg.Rollouts.Tick = 20 * time.Millisecond
 	cfg.Health.Interval = 100 * time.Millisecond // so that sluice_endpoint_up is set by the scrape
 	ctx := context.Background()

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -132,6 +133,11 @@ func (ps *Pairs) Flush(ctx context.Context) error {
 	defer ps.flushMu.Unlock()
 	for {
 		ps.mu.Lock()
+		// The shadow workers add pairs in any order after numbering them;
+		// the store numbers them fleet-wide in the order written, which
+		// the pairs list shows newest first: write them in the order they
+		// were made (their Seq), not as they reached the queue.
+		slices.SortFunc(ps.pending, func(a, b sluice.ShadowPair) int { return cmp.Compare(a.Seq, b.Seq) })
 		batch := append([]sluice.ShadowPair(nil), ps.pending[:min(len(ps.pending), pairBatch)]...)
 		ps.mu.Unlock()
 		if len(batch) == 0 {

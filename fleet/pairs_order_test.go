@@ -3,6 +3,7 @@ package fleet_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 
@@ -62,5 +63,24 @@ func TestPairs_FlushOutOfOrder(t *testing.T) {
 	}
 	if n := ps.Pending(); n != 0 || len(st.seqs) != 5 {
 		t.Fatalf("after the second flush: %d pending, seqs written %v; want all five written once", n, st.seqs)
+	}
+}
+
+// TestPairs_FlushWritesInMadeOrder: the store numbers pairs fleet-wide in
+// the order a flush gives them, and the pairs list shows them newest first
+// by that number. Pairs added out of their Seq order (several shadow
+// workers) are written in their Seq order, the order they were made, so a
+// pair made later is never listed as older.
+func TestPairs_FlushWritesInMadeOrder(t *testing.T) {
+	st := &countingPairStore{limit: 5}
+	ps := fleet.NewPairs(fleet.PairsOptions{Store: st, Replica: "r"})
+	for _, seq := range []int{3, 1, 4, 2} {
+		ps.Add(pair("chat", seq))
+	}
+	if err := ps.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int64{1, 2, 3, 4}; !slices.Equal(st.seqs, want) {
+		t.Errorf("written in the order %v, want %v (their Seq)", st.seqs, want)
 	}
 }

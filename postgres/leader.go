@@ -167,7 +167,11 @@ func (l *Leader) check(ctx context.Context, conn *pgx.Conn) bool {
 	defer cancel()
 	if l.Leading() {
 		if err := conn.Ping(cctx); err != nil {
-			l.opt.Logger.Warn("leader: lost the connection to PostgreSQL; stepping down", "err", err)
+			// A shutdown (ctx ended) is not a lost connection: Run's
+			// set(false) says at INFO that this replica stopped leading.
+			if ctx.Err() == nil {
+				l.opt.Logger.Warn("leader: lost the connection to PostgreSQL; stepping down", "err", err)
+			}
 			return false
 		}
 		return true

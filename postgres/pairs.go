@@ -51,6 +51,16 @@ func (s *Store) PutShadowPairs(ctx context.Context, pairs []sluice.ShadowPair, k
 	// subquery is NULL and nothing goes.
 	const prune = `DELETE FROM shadow_pairs WHERE id < (SELECT id FROM shadow_pairs ORDER BY id DESC OFFSET $1 LIMIT 1)`
 	return s.write(ctx, "write shadow pairs", func(tx pgx.Tx) error {
+		// Ids are taken at the INSERT and seen at the COMMIT: two replicas
+		// flushing at once could make a higher id visible before a lower
+		// one, and a reader paging on from a page that showed the higher
+		// (--before its last seq) never listed the lower. The writes take
+		// turns, each holding the lock from before its INSERT to its
+		// COMMIT, so ids become visible in order; a replica flushes once a
+		// second, so the wait is nil.
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", s.pairsKey()); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, insert, replicas, seqs, models, cats, differ, refusals, errs, tools, docs); err != nil {
 			return err
 		}
@@ -61,6 +71,11 @@ func (s *Store) PutShadowPairs(ctx context.Context, pairs []sluice.ShadowPair, k
 		return err
 	})
 }
+
+// pairsKey is the advisory lock key, hashed by the server, that the writes
+// of shadow pairs to this store's schema take turns on (never a hold's:
+// those start "sluice:").
+func (s *Store) pairsKey() string { return "sluice.shadow_pairs:" + s.schema }
 
 // ShadowPairs returns the stored shadow pairs that match q, newest first
 // (in the order they were written), at most q.Limit of them (all when 0),

@@ -8,6 +8,10 @@ import (
 
 // writeError sends an OpenAI-shaped error: {"error":{"message","type","code"}}.
 func writeError(w http.ResponseWriter, err error) {
+	if e, ok := err.(*overLimitError); ok {
+		writeOverLimit(w, e.k, e.wait)
+		return
+	}
 	code := sluice.ErrorCode(err)
 	msg := sluice.ErrorMessage(err)
 	writeErrorCode(w, code, msg)

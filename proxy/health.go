@@ -71,7 +71,41 @@ func (h *HealthChecker) SetTargets(reg *sluice.Registry) {
 	}
 	h.mu.Lock()
 	h.targets = t
+	h.forget()
 	h.mu.Unlock()
+}
+
+// forget drops what is kept of endpoints the targets no longer name (a
+// version retired, an endpoint replaced): their failures in a row, down
+// and checked marks. Kept, an endpoint that failed before it was removed
+// came back, named again, down from its first failed check (with no "down"
+// transition logged), its sluice_endpoint_up at 0; and a fleet whose
+// backends come and go (pods) grew the map for ever. h.mu is held.
+func (h *HealthChecker) forget() {
+	named := h.named()
+	for _, m := range []map[string]bool{h.down, h.checked} {
+		for e := range m {
+			if !named[e] {
+				delete(m, e)
+			}
+		}
+	}
+	for e := range h.fails {
+		if !named[e] {
+			delete(h.fails, e)
+		}
+	}
+}
+
+// named returns the set of endpoints the targets name. h.mu is held.
+func (h *HealthChecker) named() map[string]bool {
+	named := map[string]bool{}
+	for _, eps := range h.targets {
+		for _, e := range eps {
+			named[e] = true
+		}
+	}
+	return named
 }
 
 // Unhealthy returns a copy of the set of unhealthy version ids.
@@ -142,6 +176,15 @@ func (h *HealthChecker) CheckNow(ctx context.Context) {
 	if h.fails == nil {
 		h.fails = map[string]int{}
 	}
+	// The targets may have changed during the round: results for an
+	// endpoint no longer named are dropped, not kept for ever.
+	named := h.named()
+	for e := range results {
+		if !named[e] {
+			delete(results, e)
+		}
+	}
+	targets = h.targets
 	type transition struct {
 		endpoint, what string
 		fails          int
@@ -179,13 +222,14 @@ func (h *HealthChecker) CheckNow(ctx context.Context) {
 	}
 	down := map[string]bool{}
 	for e, n := range h.fails {
-		if n >= h.FailAfter && endpoints[e] {
+		if n >= h.FailAfter && endpoints[e] && named[e] {
 			down[e] = true
 		}
 	}
 	changed := !maps.Equal(next, h.unhealthy) || !maps.Equal(down, h.down)
 	h.unhealthy, h.down = next, down
 	h.checked = endpoints
+	h.forget()
 	h.mu.Unlock()
 	if h.Logger != nil {
 		for _, m := range moved {

@@ -62,6 +62,9 @@ type keyState struct {
 	// tolerance is the burst's worth of it.
 	interval, tolerance int64
 	limitText           string
+	// now is the KeySet's clock, for the takes after Wrap (Admit, and
+	// chargeUnadmitted).
+	now func() time.Time
 	// tat is the bucket's theoretical arrival time (GCRA), in ns since
 	// the epoch: when the bucket would be full again.
 	tat atomic.Int64
@@ -89,7 +92,7 @@ func NewKeySet(keys []ClientKey, fallback func(ctx context.Context, secret strin
 		if err != nil || len(raw) != sha256.Size {
 			return nil, fmt.Errorf("client key %s: hash must be 64 hex digits", k.Name)
 		}
-		st := &keyState{name: k.Name, force: k.ForceVersion}
+		st := &keyState{name: k.Name, force: k.ForceVersion, now: now}
 		copy(st.hash[:], raw)
 		if len(k.Models) > 0 {
 			st.models = map[string]bool{}
@@ -147,19 +150,70 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 			return
 		}
 		if k := c; k.interval > 0 {
-			if wait, ok := k.take(ks.now().UnixNano()); !ok {
-				secs := int64(math.Ceil(wait.Seconds()))
-				w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
-				// The OpenAI SDKs read Retry-After-Ms first: a key
-				// allowed 20 requests a second waited a whole second.
-				w.Header().Set("Retry-After-Ms", strconv.FormatInt(int64(roundUpMs(wait)/time.Millisecond), 10))
-				writeErrorCode(w, sluice.CodeRateLimited, "API key "+k.name+" is over its rate limit of "+k.limitText+": retry after "+retryAfterText(wait))
+			now := ks.now().UnixNano()
+			var wait time.Duration
+			var ok bool
+			if k.takesInAdmit(r) {
+				// A request outside the key's models must not spend a
+				// token (a mistyped model left the key's real traffic
+				// rate limited): the model is known only once the body
+				// is read, so Admit takes the token after the model
+				// check. An empty bucket is still refused here, before
+				// the body is read.
+				wait, ok = k.peek(now)
+			} else {
+				wait, ok = k.take(now)
+			}
+			if !ok {
+				writeOverLimit(w, k, wait)
 				return
 			}
 		}
 		delete(r.Header, "Authorization") // canonical already: no need for Del's canonicalising
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
 	})
+}
+
+// writeOverLimit answers a request of key k over its rate limit: a 429
+// saying when the next request is allowed.
+func writeOverLimit(w http.ResponseWriter, k *keyState, wait time.Duration) {
+	secs := int64(math.Ceil(wait.Seconds()))
+	w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+	// The OpenAI SDKs read Retry-After-Ms first: a key
+	// allowed 20 requests a second waited a whole second.
+	w.Header().Set("Retry-After-Ms", strconv.FormatInt(int64(roundUpMs(wait)/time.Millisecond), 10))
+	writeErrorCode(w, sluice.CodeRateLimited, "API key "+k.name+" is over its rate limit of "+k.limitText+": retry after "+retryAfterText(wait))
+}
+
+// overLimitError is Admit's answer to a request whose key's bucket was
+// emptied, by other requests, between Wrap's look and Admit's take;
+// writeError sends it as Wrap's 429.
+type overLimitError struct {
+	k    *keyState
+	wait time.Duration
+}
+
+func (e *overLimitError) Error() string {
+	return "API key " + e.k.name + " is over its rate limit of " + e.k.limitText
+}
+
+// takesInAdmit reports whether the rate-limit token of a request with key
+// k is taken by Admit, after the model check, rather than by Wrap: for a
+// key limited to some models and rate limited, on an inference request
+// (the requests whose model Admit checks once the body is read; by-id
+// and /v1/models requests are charged in Wrap as before).
+func (k *keyState) takesInAdmit(r *http.Request) bool {
+	return k.models != nil && k.interval > 0 && r.Method == http.MethodPost && isInferencePath(r.URL.Path)
+}
+
+// isInferencePath reports whether path is one of the inference endpoints
+// the proxy serves with a body naming the model.
+func isInferencePath(path string) bool {
+	switch path {
+	case "/v1/chat/completions", "/v1/completions", pathResponses, "/v1/embeddings":
+		return true
+	}
+	return false
 }
 
 // retryAfterText is wait rounded up to the millisecond: rounded to the
@@ -211,8 +265,19 @@ func (k *keyState) take(now int64) (time.Duration, bool) {
 	}
 }
 
+// peek reports whether the bucket holds a request at now (ns), without
+// spending it, and if not how long until it does.
+func (k *keyState) peek(now int64) (time.Duration, bool) {
+	if over := max(k.tat.Load(), now) + k.interval - now - k.tolerance; over > 0 {
+		return time.Duration(over), false
+	}
+	return 0, true
+}
+
 // Admit checks that the request's key may use model, as sent ("chat",
-// "chat:v1.2.0" or "chat@canary"); it is Options.Admit's signature. A
+// "chat:v1.2.0" or "chat@canary"); it is Options.Admit's signature. On an
+// inference request of a rate-limited key with models it then takes the
+// request's token (see takesInAdmit), so a refused model costs none. A
 // request that did not pass through Wrap is refused. A body that names
 // "model" twice (a way past a key's scope) never gets here: the proxy
 // refuses it for every caller.
@@ -234,7 +299,22 @@ func (ks *KeySet) Admit(r *http.Request, model string) error {
 	if !c.models[name] {
 		return sluice.Errorf(sluice.CodeForbidden, "API key %s may not use model %q: it may use %s", c.name, name, c.list)
 	}
+	if c.takesInAdmit(r) {
+		if wait, ok := c.take(c.now().UnixNano()); !ok {
+			return &overLimitError{c, wait}
+		}
+	}
 	return nil
+}
+
+// chargeUnadmitted spends the rate-limit token of an inference request
+// refused before its model was checked (a body too large or not JSON):
+// such a request never reaches Admit, and without the charge a key
+// sending broken bodies was never rate limited.
+func chargeUnadmitted(r *http.Request) {
+	if c, _ := r.Context().Value(callerKey{}).(*keyState); c != nil && c.takesInAdmit(r) {
+		c.take(c.now().UnixNano())
+	}
 }
 
 // ForceAllowed says whether the request's key may use the force-version

@@ -242,7 +242,7 @@ func NewTransport(connect, firstByte time.Duration) *http.Transport {
 // ServeHTTP routes the OpenAI API paths.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
-	case "/v1/chat/completions", "/v1/completions", pathResponses, "/v1/embeddings":
+	case "/v1/chat/completions", "/v1/completions", pathResponses, "/v1/embeddings": // isInferencePath
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", "POST")
 			WriteErrorStatus(w, http.StatusMethodNotAllowed, sluice.CodeBadRequest, r.URL.Path+" takes POST with a JSON body")
@@ -356,11 +356,13 @@ func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 	body, err := p.readBody(r, (*bp)[:0])
 	*bp = body[:0]
 	if err != nil {
+		chargeUnadmitted(r)
 		writeError(w, err)
 		return
 	}
 	x.body = body
 	if err := x.parse(p.opt.CategoryHeader); err != nil {
+		chargeUnadmitted(r)
 		writeError(w, err)
 		return
 	}

@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -147,11 +148,128 @@ func TestNext_Bake(t *testing.T) {
 			t.Fatalf("phase %s actions %v: want rolled back to the baseline, still loaded", r.Phase, acts)
 		}
 	})
-	t.Run("PauseIsRefusedSayingWhatWorks", func(t *testing.T) {
+	// An operator holds a bake's automatic decision as they hold any
+	// stage (an incident elsewhere would fail its rates, a load test is
+	// due): its analysis acts on nothing and its clock stops until resumed.
+	// pausedAt pauses the rollout promoted at t0 at d into its bake.
+	pausedAt := func(t *testing.T, d time.Duration) sluice.Rollout {
+		t.Helper()
 		r, _ := promoted(t)
-		_, _, err := Next(r, Event{Kind: EvPause}, after(time.Minute))
-		if sluice.ErrorCode(err) != sluice.CodeConflict || !strings.Contains(err.Error(), "baking") || !strings.Contains(err.Error(), "sluice rollout promote") || !strings.Contains(err.Error(), "sluice rollout undo") {
-			t.Fatalf("pause while baking: %v; want a conflict naming promote and undo", err)
+		r, _ = must(t, r, after(d), analysis(verdict(sluice.OutcomePass, 500, 900)))
+		r, acts := must(t, r, after(d), Event{Kind: EvPause, Actor: "carol", Message: "load test"})
+		if r.Phase != sluice.PhasePaused || r.PausedFrom != sluice.PhaseBaking || !r.InBake() || r.Percent != 100 || len(acts) != 0 {
+			t.Fatalf("pause while baking: phase %s from %s percent %v actions %v; want paused from baking, traffic where it is, nothing to do", r.Phase, r.PausedFrom, r.Percent, acts)
+		}
+		return r
+	}
+	t.Run("PauseStopsTheBakesClock", func(t *testing.T) {
+		r := pausedAt(t, 4*time.Minute)
+		if e := r.Events[len(r.Events)-1]; e.Kind != "paused" || !strings.Contains(e.Message, "by carol") || !strings.Contains(e.Message, "4m0s of 10m0s (6m0s left)") || !strings.Contains(e.Message, "load test") {
+			t.Errorf("event %s %q: want who paused, the bake's time served and left, and why", e.Kind, e.Message)
+		}
+		if got := r.Baked(after(time.Hour)); got != 4*time.Minute {
+			t.Errorf("baked an hour later while paused: %s, want 4m0s (the clock stopped)", got)
+		}
+		r, _ = must(t, r, after(30*time.Minute), Event{Kind: EvResume, Actor: "carol"})
+		if r.Phase != sluice.PhaseBaking || r.PausedFrom != "" {
+			t.Fatalf("resume: phase %s from %q; want baking again", r.Phase, r.PausedFrom)
+		}
+		if e := r.Events[len(r.Events)-1]; !strings.Contains(e.Message, "the bake continues from 4m0s of 10m0s") {
+			t.Errorf("resume event %q: want where the bake continues from", e.Message)
+		}
+		// 30m after the promotion, 9m of it baked: not done.
+		r, acts := must(t, r, after(35*time.Minute), analysis(verdict(sluice.OutcomePass, 500, 900)))
+		if r.Phase != sluice.PhaseBaking || len(acts) != 0 {
+			t.Fatalf("9m baked (35m after the promotion): phase %s actions %v; want still baking", r.Phase, acts)
+		}
+		r, _ = must(t, r, after(36*time.Minute), analysis(verdict(sluice.OutcomePass, 500, 1200)))
+		if r.Phase != sluice.PhasePromoted || !strings.Contains(r.Decision, "baked for 10m0s") {
+			t.Fatalf("10m baked: phase %s decision %q; want promoted", r.Phase, r.Decision)
+		}
+	})
+	t.Run("TwoPausesBothLeftOut", func(t *testing.T) {
+		r := pausedAt(t, 2*time.Minute)
+		r, _ = must(t, r, after(10*time.Minute), Event{Kind: EvResume})
+		r, _ = must(t, r, after(13*time.Minute), Event{Kind: EvPause}) // 5m baked
+		r, _ = must(t, r, after(20*time.Minute), Event{Kind: EvResume})
+		if got := r.Baked(after(24 * time.Minute)); got != 9*time.Minute {
+			t.Fatalf("baked: %s, want 9m0s (2m + 3m + 4m)", got)
+		}
+		if got := r.Baked(after(time.Hour)); got != bake {
+			t.Fatalf("baked long after: %s, want the bake's length at most", got)
+		}
+	})
+	t.Run("NothingRolledBackWhilePaused", func(t *testing.T) {
+		r := pausedAt(t, time.Minute)
+		for i := range 5 {
+			var acts []Action
+			r, acts = must(t, r, after(time.Duration(2+i)*time.Minute), analysis(failing(500, 300, "error_rate")))
+			if r.Phase != sluice.PhasePaused || len(acts) != 0 || r.FailStreak != 0 {
+				t.Fatalf("failing analysis %d while paused: phase %s streak %d actions %v; want paused, nothing done", i+1, r.Phase, r.FailStreak, acts)
+			}
+		}
+		r, acts := must(t, r, after(20*time.Hour), Event{Kind: EvOutOfService, Message: "is unhealthy"})
+		if r.Phase != sluice.PhasePaused || len(acts) != 0 {
+			t.Fatalf("out of service while paused: phase %s actions %v; want paused, as a paused stage is", r.Phase, acts)
+		}
+		// Resumed, a failing candidate is rolled back as in any bake.
+		r, _ = must(t, r, after(21*time.Hour), Event{Kind: EvResume})
+		r, _ = must(t, r, after(21*time.Hour+time.Minute), analysis(failing(500, 300, "error_rate")))
+		r, acts = must(t, r, after(21*time.Hour+2*time.Minute), analysis(failing(500, 300, "error_rate")))
+		if r.Phase != sluice.PhaseRolledBack || !hasAction(acts, ActRestore) || !hasAction(acts, ActUnload) {
+			t.Fatalf("failing after the resume: phase %s actions %v; want rolled back", r.Phase, acts)
+		}
+	})
+	t.Run("PromoteWhilePausedEndsTheBake", func(t *testing.T) {
+		r := pausedAt(t, time.Minute)
+		r, acts := must(t, r, after(5*time.Minute), Event{Kind: EvPromote, Actor: "bob"})
+		if r.Phase != sluice.PhasePromoted || r.PausedFrom != "" || !r.EndedAt.Equal(after(5*time.Minute)) || hasAction(acts, ActPromote) || !strings.Contains(r.Decision, "bake ended early by bob") {
+			t.Fatalf("promote while paused: phase %s from %q ended %v decision %q actions %v; want promoted now, the routing untouched", r.Phase, r.PausedFrom, r.EndedAt, r.Decision, acts)
+		}
+	})
+	t.Run("UndoWhilePaused", func(t *testing.T) {
+		r := pausedAt(t, time.Minute)
+		r, acts := must(t, r, after(5*time.Minute), Event{Kind: EvUndo, Actor: "bob", Message: "payments broke"})
+		if r.Phase != sluice.PhaseUndone || r.PausedFrom != "" || !r.EndedAt.Equal(after(5*time.Minute)) || !hasAction(acts, ActRestore) || !hasAction(acts, ActUnload) {
+			t.Fatalf("undo while paused: phase %s ended %v actions %v; want undone now, restored, unloaded", r.Phase, r.EndedAt, acts)
+		}
+	})
+	t.Run("AbortWhilePaused", func(t *testing.T) {
+		r := pausedAt(t, time.Minute)
+		r, acts := must(t, r, after(5*time.Minute), Event{Kind: EvAbort, Actor: "bob", Message: "stop"})
+		if r.Phase != sluice.PhaseAborted || !hasAction(acts, ActRestore) || !hasAction(acts, ActUnload) {
+			t.Fatalf("abort while paused: phase %s actions %v; want aborted, restored, unloaded", r.Phase, acts)
+		}
+	})
+	t.Run("PausedBakeSurvivesTheStore", func(t *testing.T) {
+		// A restart or another leader reads the rollout document: the
+		// pause and the time baked are in it.
+		r := pausedAt(t, 3*time.Minute)
+		data, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back sluice.Rollout
+		if err := json.Unmarshal(data, &back); err != nil {
+			t.Fatal(err)
+		}
+		if !back.InBake() || back.Baked(after(time.Hour)) != 3*time.Minute {
+			t.Fatalf("read back: phase %s from %s baked %s; want paused from baking at 3m0s", back.Phase, back.PausedFrom, back.Baked(after(time.Hour)))
+		}
+		back, _ = must(t, back, after(time.Hour), Event{Kind: EvResume})
+		back, _ = must(t, back, after(time.Hour+7*time.Minute), analysis(verdict(sluice.OutcomePass, 500, 900)))
+		if back.Phase != sluice.PhasePromoted {
+			t.Fatalf("7m after the resume of a bake paused at 3m: phase %s, want promoted", back.Phase)
+		}
+	})
+	t.Run("PauseTwiceOrResumeUnpausedRefused", func(t *testing.T) {
+		r := pausedAt(t, time.Minute)
+		if _, _, err := Next(r, Event{Kind: EvPause}, after(2*time.Minute)); sluice.ErrorCode(err) != sluice.CodeConflict || !strings.Contains(err.Error(), "already paused") {
+			t.Errorf("second pause: %v; want a conflict saying it is already paused", err)
+		}
+		r, _ = promoted(t)
+		if _, _, err := Next(r, Event{Kind: EvResume}, after(2*time.Minute)); sluice.ErrorCode(err) != sluice.CodeConflict || !strings.Contains(err.Error(), "not paused") {
+			t.Errorf("resume while baking: %v; want a conflict saying it is not paused", err)
 		}
 	})
 	t.Run("UndoWindowCountsFromTheBakesEnd", func(t *testing.T) {

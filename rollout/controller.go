@@ -294,6 +294,11 @@ func (c *Controller) Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason
 		if len(spec.Stages) == 0 && UsesStages(p.Strategy) {
 			spec.Stages = p.Stages
 		}
+		if spec.Bake == 0 {
+			// The plan's bake with its strategy, as its stages: an
+			// operator who wants none gives the strategy (--strategy).
+			spec.Bake = p.Bake
+		}
 	}
 	if err := UnusedSettings(spec); err != nil {
 		return spec, err
@@ -501,6 +506,18 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 		if err != nil {
 			return err
 		}
+		auditAction := action
+		if action == "rollout.analysis" && moved(cur, next) {
+			// An analysis that moved the rollout (a stage, a rollback, a
+			// promotion, an A/B test's end) is a decision an operator looks
+			// for in the audit, which leaves the routine analyses out by
+			// default: it gets its own action, and every entry of the
+			// change (the policy's too) says what was decided.
+			auditAction = "rollout.decision"
+			if n := len(next.Events); n > len(cur.Events) {
+				e.Reason = reason + ": " + next.Events[n-1].Message
+			}
+		}
 		if cur != nil && cur.Phase == sluice.PhaseCompleted && slices.ContainsFunc(acts, func(a Action) bool { return a.Kind == ActPromote }) {
 			// An A/B test concluded for its candidate after it ended: the
 			// routing it left must still be the one its report compared.
@@ -530,6 +547,19 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 		if err := applyRouting(e, next, acts); err != nil {
 			return err
 		}
+		if slices.ContainsFunc(acts, func(a Action) bool { return a.Kind == ActRestore }) {
+			if w := c.restoredDown(e.Registry(), model); w != "" {
+				// Traffic went back to versions that cannot serve it: say so
+				// in the timeline, and page rather than inform.
+				event(&next, e.Now, "warning", w, nil)
+				for i := range acts {
+					if acts[i].Kind == ActAlert {
+						acts[i].Severity = "critical"
+						acts[i].Message += "; WARNING: " + w
+					}
+				}
+			}
+		}
 		if err := e.PutRollout(next); err != nil {
 			return err
 		}
@@ -538,7 +568,7 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 			before = map[string]any{"phase": cur.Phase, "percent": cur.Percent, "stage": cur.StageIndex}
 		}
 		after := map[string]any{"phase": next.Phase, "percent": next.Percent, "stage": next.StageIndex, "decision": next.Decision}
-		if action == "rollout.analysis" {
+		if action == "rollout.analysis" { // a decision too
 			// The verdict's summary, so that a dashboard on a replica
 			// started since (or restarted) lists the rollout's earlier
 			// verdicts as the others do: the rollout keeps only its last.
@@ -546,7 +576,7 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 				after["verdict"] = v
 			}
 		}
-		e.AddAudit(action, model, next.ID, before, after)
+		e.AddAudit(auditAction, model, next.ID, before, after)
 		for _, h := range unheld {
 			e.RequireUnheld(h.Name, h.Refusal)
 		}
@@ -575,6 +605,37 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 	}
 	c.afterCommit(ctx, next, acts, commit{shift: shift, rev: res.Revision})
 	return next, nil
+}
+
+// moved reports whether next, the step of cur, changed its phase or the
+// candidate's traffic.
+func moved(cur *sluice.Rollout, next sluice.Rollout) bool {
+	return cur != nil && cur.ID == next.ID && (cur.Phase != next.Phase || cur.StageIndex != next.StageIndex || cur.Percent != next.Percent)
+}
+
+// restoredDown says, when every version model's routing (as a rollback
+// restored it in reg) sends its traffic to is out of service (failing
+// health checks, or ejected), what that means for its requests; "" when one
+// of them serves, or when health is not known. The rollback is not refused
+// for it: a candidate judged failing is taken out all the same, and the
+// operator must know at once that the way back is broken too.
+func (c *Controller) restoredDown(reg *sluice.Registry, model string) string {
+	if c.opt.OutOfService == nil {
+		return ""
+	}
+	tags := reg.ServingVersions(model)
+	if len(tags) == 0 {
+		return ""
+	}
+	var whys []string
+	for _, tag := range tags {
+		why := c.opt.OutOfService(model + ":" + tag)
+		if why == "" {
+			return ""
+		}
+		whys = append(whys, model+":"+tag+" is "+why)
+	}
+	return "traffic went back to " + strings.Join(whys, ", and ") + ": requests for " + model + " fail until its backends recover or the routing is set by hand; sluice get routes shows their health"
 }
 
 // pendingRollback refuses a new rollout or drill of model while r, its
@@ -1326,7 +1387,7 @@ func (c *Controller) Analyze(r *sluice.Rollout, now time.Time) (sluice.Verdict, 
 // analyze is Analyze, also returning the analysis input (for the A/B
 // report).
 func (c *Controller) analyze(r *sluice.Rollout, now time.Time) (sluice.Verdict, analysis.Input, int) {
-	if r.Phase == sluice.PhaseBaking {
+	if r.InBake() {
 		in := c.bakeInput(r)
 		return analysis.AnalyzeBake(r.Spec.Analysis, in, now), in, c.StageSamples(r)
 	}
@@ -1420,18 +1481,21 @@ func (c *Controller) input(r *sluice.Rollout) (analysis.Input, int, notJudged) {
 }
 
 // bakeInput gathers a baking rollout's analysis input: the candidate's
-// traffic since the promotion against the baseline's reference before it
-// (Rollout.BakeBaseline; read from the windows while the rollout has none
-// yet), on all traffic and in each category the reference has.
+// traffic since the promotion, the time paused left out (bakeSpans),
+// against the baseline's reference before it (Rollout.BakeBaseline; read
+// from the windows while the rollout has none yet), on all traffic and in
+// each category the reference has. A bake compares the error and cancel
+// rates alone (analysis.AnalyzeBake), so the candidate's arm is its counts.
 func (c *Controller) bakeInput(r *sluice.Rollout) analysis.Input {
 	s := r.Spec
 	ref := r.BakeBaseline
 	if ref == nil {
 		ref = c.bakeReference(r)
 	}
+	spans := bakeSpans(r)
 	in := analysis.Input{
 		Baseline:   analysis.BakeArm(ref[""]),
-		Candidate:  analysis.FromSample(c.opt.Windows.Window(s.Model, s.Candidate, "", r.BakeFrom)),
+		Candidate:  analysis.BakeArm(c.bakeCandidate(r, spans, "")),
 		Categories: map[string]analysis.Pair{},
 	}
 	if s.Analysis.Categories == nil || *s.Analysis.Categories {
@@ -1439,7 +1503,7 @@ func (c *Controller) bakeInput(r *sluice.Rollout) analysis.Input {
 			if cat == "" {
 				continue
 			}
-			in.Categories[cat] = analysis.Pair{Baseline: analysis.BakeArm(rc), Candidate: analysis.FromSample(c.opt.Windows.Window(s.Model, s.Candidate, cat, r.BakeFrom))}
+			in.Categories[cat] = analysis.Pair{Baseline: analysis.BakeArm(rc), Candidate: analysis.BakeArm(c.bakeCandidate(r, spans, cat))}
 		}
 	}
 	return in

@@ -22,6 +22,9 @@ func TestOutOfServiceRollbackUnfenced(t *testing.T) {
 	var e *rvEnv
 	e = newRVEnv(t, sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1"}, map[string]string{"stable": "v1"}, func(o *rollout.Options) {
 		o.OutOfService = func(id string) string {
+			if id != "chat:v2" {
+				return "" // the baseline serves (a rollback asks about it too)
+			}
 			if e == nil || e.ctl.Registry().Rollouts["chat"] == nil || e.ctl.Registry().Rollouts["chat"].Phase != sluice.PhaseProgressing {
 				return ""
 			}

@@ -83,7 +83,7 @@ func TestController_StaleLeaderFenced(t *testing.T) {
 	if r := ctls[1].Registry().Rollouts["chat"]; r.Phase != sluice.PhaseCompleted {
 		t.Fatalf("the stale controller's replica sees %s, want completed", r.Phase)
 	}
-	audit, err := ctls[0].Store().Audit(ctx, sluice.AuditQuery{Action: "rollout.analysis", Ascending: true})
+	audit, err := ctls[0].Store().Audit(ctx, sluice.AuditQuery{Action: "rollout.decision", Ascending: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +92,6 @@ func TestController_StaleLeaderFenced(t *testing.T) {
 		for _, a := range audit {
 			steps = append(steps, string(a.Before)+" -> "+string(a.After))
 		}
-		t.Fatalf("%d rollout.analysis audit entries, want exactly 1 (the stale leader's decision must not be applied): %q", len(audit), steps)
+		t.Fatalf("%d rollout.decision audit entries, want exactly 1 (the stale leader's decision must not be applied): %q", len(audit), steps)
 	}
 }

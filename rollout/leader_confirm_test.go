@@ -176,12 +176,12 @@ func TestController_StaleLeader(t *testing.T) {
 		if p := b.ctl.Registry().Rollouts["chat"].Phase; p != sluice.PhaseCompleted {
 			t.Errorf("the rollout is %s, want completed", p)
 		}
-		audit, err := b.ctl.Store().Audit(ctx, sluice.AuditQuery{Action: "rollout.analysis"})
+		audit, err := b.ctl.Store().Audit(ctx, sluice.AuditQuery{Action: "rollout.decision"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(audit) != 1 {
-			t.Errorf("%d rollout.analysis audit entries, want 1", len(audit))
+			t.Errorf("%d rollout.decision audit entries, want 1", len(audit))
 		}
 	})
 

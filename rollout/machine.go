@@ -350,7 +350,7 @@ func Next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 	case EvAnalysis:
 		return analysed(r, ev, now)
 	case EvPromote:
-		if r.Phase == sluice.PhaseBaking {
+		if r.InBake() { // paused or not: the operator ends the bake
 			r, acts := baked(r, now, "bake ended early"+by(ev)+reasonSuffix(": ", ev.Message))
 			return r, acts, nil
 		}
@@ -371,12 +371,19 @@ func Next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 		return conclude(r, ev, now)
 	case EvPause:
 		switch r.Phase {
-		case sluice.PhaseProgressing, sluice.PhasePreview, sluice.PhaseShadow:
+		case sluice.PhaseProgressing, sluice.PhasePreview, sluice.PhaseShadow, sluice.PhaseBaking:
+			// A bake is held as a stage is: its clock is the stage's hold
+			// (Held), which stops here and goes on from HeldFor at the
+			// resume, and its analysis does not act while paused.
 			r.HeldFor = sluice.Duration(r.Held(now))
 			r.PausedFrom = r.Phase
 			r.PausedAt = now
 			r.Phase = sluice.PhasePaused
-			event(&r, now, "paused", "paused"+by(ev)+": traffic stays at "+sluice.FormatPercent(r.Percent)+"% on the candidate"+reasonSuffix("; ", ev.Message), nil)
+			msg := "traffic stays at " + sluice.FormatPercent(r.Percent) + "% on the candidate"
+			if r.PausedFrom == sluice.PhaseBaking {
+				msg = fmt.Sprintf("the bake stops at %s of %s (%s left), all traffic staying on the candidate, and its analysis rolls nothing back until resumed", r.Baked(now).Round(time.Second), r.Spec.Bake.D(), (r.Spec.Bake.D() - r.Baked(now)).Round(time.Second))
+			}
+			event(&r, now, "paused", "paused"+by(ev)+": "+msg+reasonSuffix("; ", ev.Message), nil)
 			return r, nil, nil
 		}
 		return r, nil, phaseError(r, "pause")
@@ -389,7 +396,11 @@ func Next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 		r.PausedAt = time.Time{}
 		r.HoldFrom = now      // the hold goes on from HeldFor; the stage's sample from its start
 		r.GateErrorStreak = 0 // the operator fixed the gates, or wants another try
-		event(&r, now, "resumed", "resumed"+by(ev)+"; the stage's hold continues from "+r.HeldFor.D().Round(time.Second).String()+reasonSuffix("; ", ev.Message), nil)
+		msg := "the stage's hold continues from " + r.HeldFor.D().Round(time.Second).String()
+		if r.Phase == sluice.PhaseBaking {
+			msg = fmt.Sprintf("the bake continues from %s of %s; the traffic while paused is not judged", r.Baked(now).Round(time.Second), r.Spec.Bake.D())
+		}
+		event(&r, now, "resumed", "resumed"+by(ev)+"; "+msg+reasonSuffix("; ", ev.Message), nil)
 		return r, nil, nil
 	case EvAbort:
 		if !r.Phase.Active() {
@@ -405,16 +416,17 @@ func Next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 		}
 		return r, nil, nil // warming, paused or ended: nothing to roll back
 	case EvUndo:
-		if r.Phase != sluice.PhasePromoted && r.Phase != sluice.PhaseBaking {
+		if r.Phase != sluice.PhasePromoted && !r.InBake() {
 			return r, nil, phaseError(r, "undo")
 		}
 		if r.Phase == sluice.PhasePromoted && now.Sub(r.EndedAt) > r.Spec.RollbackWindow.D() {
 			return r, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s was promoted %s ago, past its %s rollback window: start a new rollout to the previous version instead", r.ID, now.Sub(r.EndedAt).Round(time.Second), r.Spec.RollbackWindow.D())
 		}
-		if r.Phase == sluice.PhaseBaking {
+		if r.InBake() {
 			r.EndedAt = now // undone before its bake ended it
 		}
 		r.Phase = sluice.PhaseUndone
+		r.PausedFrom = ""
 		r.Percent = 0
 		r.Decision = "undone" + by(ev) + ": traffic back on the routing from before the rollout; " + ev.Message
 		if r.PromotedFrom == "" {
@@ -630,7 +642,7 @@ func bakeAnalysed(r sluice.Rollout, v *sluice.Verdict, now time.Time) (sluice.Ro
 		return r, nil, nil
 	}
 	r.FailStreak = 0
-	if now.Sub(r.BakeFrom) < r.Spec.Bake.D() {
+	if r.Held(now) < r.Spec.Bake.D() { // the time paused does not count
 		return r, nil, nil
 	}
 	r, acts := baked(r, now, fmt.Sprintf("baked for %s on %d requests with no failing check", r.Spec.Bake.D(), v.CandidateN))
@@ -640,6 +652,7 @@ func bakeAnalysed(r sluice.Rollout, v *sluice.Verdict, now time.Time) (sluice.Ro
 // baked ends r's bake: it is promoted, and its rollback window starts.
 func baked(r sluice.Rollout, now time.Time, how string) (sluice.Rollout, []Action) {
 	r.Phase = sluice.PhasePromoted
+	r.PausedFrom = ""
 	r.EndedAt = now
 	r.Decision = r.Decision + "; " + how
 	event(&r, now, "promoted", how, nil)

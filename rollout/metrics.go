@@ -25,7 +25,7 @@ var phases = []sluice.Phase{sluice.PhaseWarming, sluice.PhaseShadow, sluice.Phas
 func StageNeed(r *sluice.Rollout) int {
 	s := r.Spec
 	switch {
-	case r.Phase == sluice.PhaseBaking:
+	case r.InBake():
 		return 0 // a bake lasts a time, not a sample (RolloutSpec.Bake)
 	case r.Phase == sluice.PhaseShadow:
 		return s.ShadowSamples

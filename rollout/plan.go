@@ -24,18 +24,26 @@ const (
 // Plan is the update planner's recommendation for moving a model from one
 // version to another.
 type Plan struct {
-	Model     string                `json:"model"`
-	From      string                `json:"from"`
-	To        string                `json:"to"`
-	Risk      Risk                  `json:"risk"`
-	Why       string                `json:"why"`
-	Strategy  sluice.Strategy       `json:"strategy"`
-	Stages    []sluice.RolloutStage `json:"stages"`
-	Samples   []int                 `json:"samples_per_stage"`
-	Rate      float64               `json:"requests_per_second"`
-	Duration  sluice.Duration       `json:"min_duration"`
-	GPUMemory float64               `json:"gpu_memory_gb_both"`
-	Triggers  []string              `json:"rollback_triggers"`
+	Model    string                `json:"model"`
+	From     string                `json:"from"`
+	To       string                `json:"to"`
+	Risk     Risk                  `json:"risk"`
+	Why      string                `json:"why"`
+	Strategy sluice.Strategy       `json:"strategy"`
+	Stages   []sluice.RolloutStage `json:"stages"`
+	// Bake is how long to watch the candidate on all traffic after the
+	// promotion (RolloutSpec.Bake), zero for none; BakeWhy says why this
+	// risk takes one or not. A rollout started without a strategy takes
+	// the plan's, its stages and its bake.
+	Bake    sluice.Duration `json:"bake,omitempty"`
+	BakeWhy string          `json:"bake_why"`
+	Samples []int           `json:"samples_per_stage"`
+	Rate    float64         `json:"requests_per_second"`
+	// Duration is the least the rollout takes: the stages' holds and the
+	// bake.
+	Duration  sluice.Duration `json:"min_duration"`
+	GPUMemory float64         `json:"gpu_memory_gb_both"`
+	Triggers  []string        `json:"rollback_triggers"`
 }
 
 func stage(p float64, hold time.Duration, n int) sluice.RolloutStage {
@@ -67,21 +75,35 @@ func MakePlan(reg *sluice.Registry, model, candidate, baseline string, rate floa
 			p.Risk, p.Why = RiskCritical, fmt.Sprintf("another model family (%s → %s)", orUnknown(b.Family), orUnknown(c.Family))
 		}
 	}
+	// A bake (RolloutSpec.Bake) is recommended where a failure that only
+	// all of the traffic shows is plausible: a version of another size or
+	// family serves with another footprint (memory, throughput, tokenizer,
+	// often another serving stack), and its last stage held it at half
+	// the load it takes once promoted. A fine-tune of the same base model
+	// loads its backend as the baseline does, and its stages reach half
+	// the traffic; a config-only change goes out rolling, with no live
+	// comparison whose baseline traffic a bake could judge it against.
 	switch p.Risk {
 	case RiskLow:
 		p.Strategy = sluice.StrategyRolling
 		p.Stages = []sluice.RolloutStage{stage(100, 0, 0)}
+		p.BakeWhy = "none: a config-only change goes out rolling, with no live comparison before the promotion, so a bake would have no baseline traffic to judge it against (the Prometheus gates alone); give --bake to watch it on those"
 	case RiskMedium:
 		p.Strategy = sluice.StrategyProgressive
 		p.Stages = []sluice.RolloutStage{stage(10, time.Hour, 500), stage(50, 30*time.Minute, 500), stage(100, 0, 0)}
+		p.BakeWhy = "none: a fine-tune of the same base model loads its backend as the baseline does, and the stages reach half the traffic; give --bake to watch it after the promotion all the same"
 	case RiskHigh:
 		p.Strategy = sluice.StrategyProgressive
 		p.Stages = []sluice.RolloutStage{stage(5, 4*time.Hour, 1000), stage(25, time.Hour, 1000), stage(50, time.Hour, 1000), stage(100, 0, 0)}
+		p.Bake = sluice.Duration(30 * time.Minute)
+		p.BakeWhy = "another size serves with another footprint (memory, throughput), and the last stage held it at half the load the promotion gives it: the error and cancel rates and the Prometheus gates are watched on all of it before it counts as promoted"
 	default:
 		p.Strategy = sluice.StrategyProgressive
 		p.Stages = []sluice.RolloutStage{stage(2, 24*time.Hour, 2000), stage(10, 4*time.Hour, 2000), stage(25, 2*time.Hour, 2000), stage(50, time.Hour, 2000), stage(100, 0, 0)}
+		p.Bake = sluice.Duration(time.Hour)
+		p.BakeWhy = "another model family (or one nothing says is the same) serves with another footprint, tokenizer and often serving stack, and the last stage held it at half the load the promotion gives it: the error and cancel rates and the Prometheus gates are watched on all of it before it counts as promoted"
 	}
-	var total time.Duration
+	total := p.Bake.D()
 	for _, s := range p.Stages {
 		total += s.Hold.D()
 		p.Samples = append(p.Samples, int(rate*s.Percent/100*s.Hold.D().Seconds()))

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/fakellm"
 	"github.com/sluicehq/sluice/server"
@@ -35,7 +36,7 @@ func TestRollout_Bake(t *testing.T) {
 	}
 	// promoted starts the rollout, lets the canary take traffic, and
 	// promotes it by hand.
-	promoted := func(t *testing.T, bake time.Duration) (*server.Server, *fakellm.Server, func() sluice.Rollout) {
+	promoted := func(t *testing.T, bake time.Duration) (*server.Server, *api.Client, *fakellm.Server, func() sluice.Rollout) {
 		stable := MustBackend(t, fakellm.Config{})
 		cand := MustBackend(t, fakellm.Config{Seed: 7})
 		gw, cl := startRolloutGatewayWith(t, "", func(c *config.Gateway) {
@@ -67,11 +68,11 @@ func TestRollout_Bake(t *testing.T) {
 			}
 			return r
 		}
-		return gw, cand, ended
+		return gw, cl, cand, ended
 	}
 
 	t.Run("FailingAtFullTrafficRollsBack", func(t *testing.T) {
-		gw, cand, ended := promoted(t, time.Minute)
+		gw, _, cand, ended := promoted(t, time.Minute)
 		time.Sleep(500 * time.Millisecond)
 		cand.SetConfig(fakellm.Config{Seed: 7, Default: fakellm.Behavior{ErrorRate: 0.3}})
 		r := ended()
@@ -92,8 +93,56 @@ func TestRollout_Bake(t *testing.T) {
 			t.Errorf("candidate after the rollback: %+v, want back in staging", v)
 		}
 	})
+	t.Run("PausedIsNotRolledBackUntilResumed", func(t *testing.T) {
+		// An operator holds the bake (an incident elsewhere, a load
+		// test): the candidate failing meanwhile is not rolled back, and
+		// the bake's clock stops; resumed, a candidate still failing is.
+		gw, cl, cand, ended := promoted(t, time.Minute)
+		ctx := context.Background()
+		time.Sleep(500 * time.Millisecond)
+		r, err := cl.RolloutAction(ctx, "chat", "pause", "load test due")
+		if err != nil {
+			t.Fatalf("pause during the bake: %v", err)
+		}
+		if r.Phase != sluice.PhasePaused || r.PausedFrom != sluice.PhaseBaking || r.Percent != 100 {
+			t.Fatalf("after pause: phase %s from %s percent %v; want paused from baking, all traffic on the candidate", r.Phase, r.PausedFrom, r.Percent)
+		}
+		pausedAt := r.PausedAt
+		cand.SetConfig(fakellm.Config{Seed: 7, Default: fakellm.Behavior{ErrorRate: 0.3}})
+		// The candidate fails a good share of its requests while paused:
+		// more than enough for the bake's analysis to roll it back.
+		for deadline := time.Now().Add(30 * time.Second); gw.Recorder.Window("chat", "v1.1.0", "", pausedAt).Errors < 100; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the candidate failed fewer than 100 requests in 30s of load")
+			}
+		}
+		time.Sleep(2 * time.Second) // several analysis intervals (300ms)
+		st, err := cl.Rollout(ctx, "chat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Rollout.Phase != sluice.PhasePaused {
+			t.Fatalf("a paused bake's failing candidate: phase %s (%s); want still paused", st.Rollout.Phase, st.Rollout.Decision)
+		}
+		if m := gw.Control.Registry().Models["chat"]; m.Policy.String() != "specific v1.1.0" {
+			t.Fatalf("while paused: policy %s, want all traffic still on v1.1.0", m.Policy)
+		}
+		if baked := st.Rollout.Baked(time.Now().Add(time.Hour)); baked > 10*time.Second {
+			t.Errorf("baked %s by an hour from now while paused: the clock did not stop", baked)
+		}
+		if _, err := cl.RolloutAction(ctx, "chat", "resume", "load test over"); err != nil {
+			t.Fatalf("resume: %v", err)
+		}
+		r = ended()
+		if r.Phase != sluice.PhaseRolledBack || !strings.Contains(r.Decision, "during the bake") {
+			t.Fatalf("resumed, still failing: phase %s decision %q; want rolled back during the bake", r.Phase, r.Decision)
+		}
+		if m := gw.Control.Registry().Models["chat"]; m.Policy.String() != "specific v1.0.0" || m.Labels["stable"] != "v1.0.0" {
+			t.Errorf("after the rollback: policy %s, stable %s; want v1.0.0 for both", m.Policy, m.Labels["stable"])
+		}
+	})
 	t.Run("HealthyIsPromotedWhenItEnds", func(t *testing.T) {
-		_, _, ended := promoted(t, 2*time.Second)
+		_, _, _, ended := promoted(t, 2*time.Second)
 		r := ended()
 		if r.Phase != sluice.PhasePromoted || !strings.Contains(r.Decision, "baked for 2s") {
 			t.Fatalf("phase %s decision %q: want promoted after its bake", r.Phase, r.Decision)

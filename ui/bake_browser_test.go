@@ -20,21 +20,27 @@ type bakePage struct {
 	Current string `json:"current"` // the timeline's current step
 	Promote bool   `json:"promote"` // the promote button is enabled
 	Abort   bool   `json:"abort"`
+	Pause   bool   `json:"pause"`
+	Resume  bool   `json:"resume"`
 }
 
 const readBakePage = `(() => {
-  const out = {phase: "", bake: "", current: "", promote: false, abort: false};
+  const out = {phase: "", bake: "", current: "", promote: false, abort: false, pause: false, resume: false};
   const ph = document.getElementById('rollout-phase'); out.phase = ph ? ph.textContent : "";
   const b = document.getElementById('bake-progress'); out.bake = b ? b.textContent : "";
   const c = document.querySelector('#stage-timeline .step.current .label'); out.current = c ? c.textContent : "";
   const p = document.querySelector('#rollout-actions button[data-action="promote"]'); out.promote = !!p && !p.disabled;
   const a = document.querySelector('#rollout-actions button[data-action="abort"]'); out.abort = !!a && !a.disabled;
+  const pa = document.querySelector('#rollout-actions button[data-action="pause"]'); out.pause = !!pa && !pa.disabled;
+  const re = document.querySelector('#rollout-actions button[data-action="resume"]'); out.resume = !!re && !re.disabled;
   return out;
 })()`
 
 // TestDashboard_Bake: a promoted rollout still baking (RolloutSpec.Bake)
 // is shown as running, with the bake as the timeline's current step and
-// its progress, and an operator's Promote ends the bake.
+// its progress, and an operator's Promote ends the bake. Paused, the bake
+// stays the current step, its row says it is paused and what is left, and
+// Resume and Promote are offered.
 func TestDashboard_Bake(t *testing.T) {
 	ctx, jsErrors := newBrowser(t)
 	stable := MustBackend(t, fakellm.Config{})
@@ -65,9 +71,34 @@ func TestDashboard_Bake(t *testing.T) {
 		}
 		return st.Phase == "baking" && st.Bake != ""
 	})
-	if !strings.HasPrefix(st.Current, "bake ") || !strings.Contains(st.Bake, " of ") || !st.Promote || !st.Abort {
-		t.Errorf("page while baking: %+v; want the bake step current, its progress, promote and abort offered", st)
+	if !strings.HasPrefix(st.Current, "bake ") || !strings.Contains(st.Bake, " of ") || !st.Promote || !st.Abort || !st.Pause {
+		t.Errorf("page while baking: %+v; want the bake step current, its progress, promote, pause and abort offered", st)
 	}
+	if _, err := g.Rollouts.Act(context.Background(), "alice-admin", "chat", rollout.EvPause, "load test due"); err != nil {
+		t.Fatalf("pause the bake: %v", err)
+	}
+	waitFor(t, "the paused bake on the page", 30*time.Second, func() bool {
+		var err error
+		st, err = chromedp.Run(ctx, chromedp.Evaluate[bakePage](readBakePage))
+		if err != nil {
+			t.Fatalf("read the page: %v", err)
+		}
+		return st.Phase == "paused"
+	})
+	if !strings.HasPrefix(st.Current, "bake ") || !strings.Contains(st.Bake, "paused with ") || !strings.Contains(st.Bake, " left") || !st.Resume || !st.Promote || st.Pause {
+		t.Errorf("page while the bake is paused: %+v; want the bake step current, its row saying paused and what is left, resume and promote offered", st)
+	}
+	if _, err := g.Rollouts.Act(context.Background(), "alice-admin", "chat", rollout.EvResume, "load test over"); err != nil {
+		t.Fatalf("resume the bake: %v", err)
+	}
+	waitFor(t, "the resumed bake on the page", 30*time.Second, func() bool {
+		var err error
+		st, err = chromedp.Run(ctx, chromedp.Evaluate[bakePage](readBakePage))
+		if err != nil {
+			t.Fatalf("read the page: %v", err)
+		}
+		return st.Phase == "baking" && st.Promote
+	})
 	if err := chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.CSS("#rollout-reason"), "bake looks fine"),
 		chromedp.Click(chromedp.CSS(`#rollout-actions button[data-action="promote"]`)),

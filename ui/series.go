@@ -504,7 +504,9 @@ func (s *Server) seedVerdicts(r *http.Request, model string) {
 	}
 	id := l.rollout
 	s.samp.mu.Unlock()
-	entries, err := s.opt.Control.Store().Audit(r.Context(), sluice.AuditQuery{Model: model, Action: "rollout.analysis", Text: id, Limit: maxVerdictsKept})
+	// rollout.analysis and rollout.decision (an analysis that moved the
+	// rollout) hold verdicts; the rollout's other entries are few.
+	entries, err := s.opt.Control.Store().Audit(r.Context(), sluice.AuditQuery{Model: model, Action: "rollout.", Text: id, Limit: maxVerdictsKept + 64})
 	if err != nil {
 		s.opt.Logger.Warn("dashboard: read earlier verdicts from the audit", "rollout", id, "err", err)
 		return

@@ -79,16 +79,27 @@ prints them (one pair a line with jsonl, to feed an offline eval or a judge).`,
 				}
 				return nil
 			}
+			// Pairs from several replicas (the fleet's, on PostgreSQL) say
+			// which one mirrored each request, as -o jsonl does.
+			replicas := severalReplicas(list.Pairs)
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SEQ\tWHEN (UTC)\tREQUEST ID\tCATEGORY\tVERSIONS\tLATENCY MS\tCHARS\tTEXT\tREFUSAL\tERROR\tTOOL CALL")
+			head := "SEQ\tWHEN (UTC)\tREQUEST ID\tCATEGORY\tVERSIONS\tLATENCY MS\tCHARS\tTEXT\tREFUSAL\tERROR\tTOOL CALL"
+			if replicas {
+				head += "\tREPLICA"
+			}
+			fmt.Fprintln(tw, head)
 			for _, p := range list.Pairs {
 				text := "same"
 				if !p.Diff.SameText {
 					text = "differs"
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s → %s\t%.0f → %.0f\t%d → %d\t%s\t%s\t%s\t%s\n",
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s → %s\t%.0f → %.0f\t%d → %d\t%s\t%s\t%s\t%s",
 					p.Seq, p.At.UTC().Format("2006-01-02 15:04:05.000"), p.RequestID, dash(p.Category), p.Primary.Version, p.Shadow.Version,
 					p.Primary.LatencyMS, p.Shadow.LatencyMS, p.Primary.Chars, p.Shadow.Chars, text, sideText(p.Diff.Refusal), sideText(p.Diff.Error), sideText(p.Diff.ToolCall))
+				if replicas {
+					fmt.Fprintf(tw, "\t%s", dash(p.Replica))
+				}
+				fmt.Fprintln(tw)
 			}
 			return tw.Flush()
 		},
@@ -124,6 +135,16 @@ func (c *cli) notePairs(list api.ShadowPairList) {
 	if list.Replica != "" {
 		fmt.Fprintf(c.stderr, "pairs kept by replica %s: each replica keeps the pairs of the requests it mirrored\n", list.Replica)
 	}
+}
+
+// severalReplicas reports whether pairs name more than one replica.
+func severalReplicas(pairs []sluice.ShadowPair) bool {
+	for _, p := range pairs {
+		if p.Replica != pairs[0].Replica {
+			return true
+		}
+	}
+	return false
 }
 
 // sideValue is a side given to --refusal, --error or --tool-call as the API

@@ -26,8 +26,8 @@ func (c *cli) rolloutCmd() *cobra.Command {
 	cmd.AddCommand(c.rolloutStartCmd(), c.rolloutStatusCmd(), c.rolloutWatchCmd(), c.rolloutConcludeCmd())
 	for _, a := range []struct{ name, short string }{
 		{"promote", "Give the candidate all traffic now"},
-		{"pause", "Hold the rollout where it is (traffic stays as it is)"},
-		{"resume", "Resume a paused rollout; the stage's hold continues where it stood"},
+		{"pause", "Hold the rollout where it is (traffic stays as it is; a bake's clock stops)"},
+		{"resume", "Resume a paused rollout; the stage's hold, or the bake, continues where it stood"},
 		{"abort", "Stop the rollout and put traffic back on the baseline"},
 		{"undo", "After a promotion, put traffic back on the previous version"},
 	} {
@@ -50,6 +50,9 @@ func (c *cli) rolloutCmd() *cobra.Command {
 					return c.printJSON(r)
 				}
 				fmt.Fprintf(c.stdout, "rollout %s: %s (candidate at %s%%)\n", r.ID, r.Phase, sluice.FormatPercent(r.Percent))
+				for _, w := range actionWarnings(r) {
+					fmt.Fprintf(c.stderr, "WARNING: %s\n", w)
+				}
 				return nil
 			},
 		}
@@ -386,6 +389,10 @@ func eventsAfter(evs []sluice.RolloutEvent, seen *sluice.RolloutEvent) ([]sluice
 func waitingFor(st api.RolloutStatus, now time.Time) string {
 	r := st.Rollout
 	s := r.Spec
+	if r.Phase == sluice.PhasePaused && r.InBake() {
+		return fmt.Sprintf("sluice rollout resume %s --reason \"…\" (the bake goes on: %s left), sluice rollout promote %s --reason \"…\" (end the bake now), or sluice rollout undo %s --reason \"…\" (back to %s at once)",
+			s.Model, (s.Bake.D() - r.Baked(now)).Round(time.Second), s.Model, s.Model, s.Baseline)
+	}
 	if !r.Phase.Active() || r.Phase == sluice.PhasePaused || r.Phase == sluice.PhaseWarming {
 		return ""
 	}
@@ -441,7 +448,7 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 		for i, s := range r.Spec.Stages {
 			mark := " "
 			switch {
-			case i < r.StageIndex || r.Phase == sluice.PhasePromoted || r.Phase == sluice.PhaseBaking:
+			case i < r.StageIndex || r.Phase == sluice.PhasePromoted || r.InBake():
 				mark = "✔"
 			case i == r.StageIndex && r.Phase.Active() && !shadow:
 				mark = "►"
@@ -449,15 +456,20 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 			fmt.Fprintf(&b, "%s%s%% ", mark, sluice.FormatPercent(s.Percent))
 		}
 		b.WriteString("\n")
-		if r.Phase.Active() && r.Phase != sluice.PhaseBaking && r.StageIndex < len(r.Spec.Stages) && !shadow {
+		if r.Phase.Active() && !r.InBake() && r.StageIndex < len(r.Spec.Stages) && !shadow {
 			s := r.Spec.Stages[r.StageIndex]
 			fmt.Fprintf(&b, "Hold:      %s of %s\n", r.Held(now).Round(time.Second), s.Hold.D())
 		}
 	}
-	if r.Phase == sluice.PhaseBaking {
-		baked := now.Sub(r.BakeFrom)
-		fmt.Fprintf(&b, "Bake:      %s  %s of %s: all traffic on the candidate; its error and cancel rates against the baseline's before the promotion, and the Prometheus gates, roll it back if they fail\n",
-			bar(min(100*float64(baked)/float64(r.Spec.Bake.D()), 100), 30), baked.Round(time.Second), r.Spec.Bake.D())
+	if r.InBake() {
+		// As the controller counts it (Rollout.Baked): the time paused
+		// does not count.
+		baked, bake := r.Baked(now), r.Spec.Bake.D()
+		what := ": all traffic on the candidate; its error and cancel rates against the baseline's before the promotion, and the Prometheus gates, roll it back if they fail"
+		if r.Phase == sluice.PhasePaused {
+			what = fmt.Sprintf(", paused with %s left: all traffic stays on the candidate and nothing rolls it back until resumed; the traffic while paused is not judged", (bake - baked).Round(time.Second))
+		}
+		fmt.Fprintf(&b, "Bake:      %s  %s of %s%s\n", bar(100*float64(baked)/float64(bake), 30), baked.Round(time.Second), bake, what)
 	}
 	if st.StageNeed > 0 && r.Phase.Active() {
 		p := 100 * float64(st.StageSamples) / float64(st.StageNeed)
@@ -647,4 +659,22 @@ func (c *cli) rolloutDrillCmd() *cobra.Command {
 	cmd.Flags().Float64Var(&percent, "percent", 5, "the small canary's share in percent")
 	cmd.Flags().StringVar(&reason, "reason", "", "why (default: fire drill of the rollback)")
 	return cmd
+}
+
+// actionWarnings returns the warnings the controller added to r's timeline
+// with the action just taken (a rollback onto versions that are all out of
+// service): the warning events after its last other event, the rollback's
+// timings aside (they may land before the answer).
+func actionWarnings(r sluice.Rollout) []string {
+	var out []string
+	for i := len(r.Events) - 1; i >= 0; i-- {
+		switch e := r.Events[i]; e.Kind {
+		case "rollback_timings":
+		case "warning":
+			out = append([]string{e.Message}, out...)
+		default:
+			return out
+		}
+	}
+	return out
 }

@@ -46,6 +46,22 @@ func TestCLI_RolloutBake(t *testing.T) {
 	if m := gw.Control.Registry().Models["chat"]; m.Labels["stable"] != "v1.2.0" {
 		t.Errorf("while baking, stable is %s: the promotion moves it", m.Labels["stable"])
 	}
+	// Paused, the bake says so and what is left, and the ways on and out.
+	mustRun(t, cmd("rollout", "pause", "chat", "--reason", "load test due")...)
+	out = mustRun(t, cmd("rollout", "status", "chat")...)
+	for _, want := range []string{"Phase:     paused", "Bake:", "of 30m0s, paused with ", "left: all traffic stays on the candidate",
+		"Next:      sluice rollout resume chat --reason \"…\" (the bake goes on: ", "sluice rollout promote chat --reason \"…\" (end the bake now)", "sluice rollout undo chat"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status while the bake is paused lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "Hold:") {
+		t.Errorf("status while the bake is paused shows a stage's hold:\n%s", out)
+	}
+	mustRun(t, cmd("rollout", "resume", "chat", "--reason", "load test over")...)
+	if r := gw.Control.Registry().ActiveRollout("chat"); r == nil || r.Phase != sluice.PhaseBaking {
+		t.Fatalf("after resume: %+v, want baking again", r)
+	}
 	mustRun(t, cmd("rollout", "undo", "chat", "--reason", "payments broke")...)
 	reg := gw.Control.Registry()
 	if r := reg.Rollouts["chat"]; r.Phase != sluice.PhaseUndone || r.EndedAt.IsZero() {
@@ -64,10 +80,27 @@ func TestCLI_RolloutBake(t *testing.T) {
 // empty then.
 func TestRenderRollout_BakeClockBehind(t *testing.T) {
 	from := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
-	r := sluice.Rollout{ID: "chat-1", Phase: sluice.PhaseBaking, Percent: 100, StartedAt: from.Add(-time.Hour), BakeFrom: from,
+	r := sluice.Rollout{ID: "chat-1", Phase: sluice.PhaseBaking, Percent: 100, StartedAt: from.Add(-time.Hour), BakeFrom: from, StageStartedAt: from,
 		Spec: sluice.RolloutSpec{Model: "chat", Baseline: "v1.1.0", Candidate: "v1.2.0", Strategy: sluice.StrategyCanary, Bake: sluice.Duration(10 * time.Minute)}}
 	out := renderRollout(api.RolloutStatus{Rollout: r}, from.Add(-30*time.Second))
 	if !strings.Contains(out, "Bake:      "+strings.Repeat("░", 30)) {
 		t.Errorf("status with the terminal's clock behind: want an empty bar:\n%s", out)
+	}
+}
+
+// TestRenderRollout_BakePaused: rollout status of a paused bake draws the
+// time baked as the controller counts it (not the time since the
+// promotion: the time paused does not count) and says what is left.
+func TestRenderRollout_BakePaused(t *testing.T) {
+	from := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	// Baked 4m, then paused at 3:04; read at 5:00.
+	r := sluice.Rollout{ID: "chat-1", Phase: sluice.PhasePaused, PausedFrom: sluice.PhaseBaking, PausedAt: from.Add(4 * time.Minute), HeldFor: sluice.Duration(4 * time.Minute),
+		Percent: 100, StartedAt: from.Add(-time.Hour), BakeFrom: from, StageStartedAt: from,
+		Spec: sluice.RolloutSpec{Model: "chat", Baseline: "v1.1.0", Candidate: "v1.2.0", Strategy: sluice.StrategyCanary, Bake: sluice.Duration(10 * time.Minute)}}
+	out := renderRollout(api.RolloutStatus{Rollout: r}, from.Add(2*time.Hour))
+	for _, want := range []string{"Bake:      " + strings.Repeat("█", 12) + strings.Repeat("░", 18) + "  4m0s of 10m0s, paused with 6m0s left", "(the bake goes on: 6m0s left)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status of a bake paused at 4m lacks %q:\n%s", want, out)
+		}
 	}
 }

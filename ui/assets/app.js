@@ -365,7 +365,7 @@
   function eventList(r) {
     const ul = h("ul", { class: "events", id: "rollout-events" });
     for (const e of r.events.slice().reverse()) {
-      const rollback = ["rolled_back", "aborted", "rollback_timings", "undone", "failed"].includes(e.kind);
+      const rollback = ["rolled_back", "aborted", "rollback_timings", "undone", "failed", "warning"].includes(e.kind);
       const msg = h("span", {}, e.message);
       if (e.kind === "rollback_timings" && e.data) {
         const d = e.data;
@@ -412,9 +412,17 @@
       if (r.phase !== "paused") held += Date.now() - new Date(r.hold_from || r.stage_started_at).getTime();
       if (hold > 0) body.append(progressRow("Stage hold", held / hold, durationText(Math.min(held, hold)) + " of " + durationText(hold), "hold", "hold-progress"));
     }
-    if (r.phase === "baking") {
-      const bake = parseDuration(s.bake), baked = Date.now() - new Date(r.bake_from).getTime();
-      if (bake > 0) body.append(progressRow("Bake", baked / bake, durationText(Math.min(Math.max(baked, 0), bake)) + " of " + durationText(bake) + ": all traffic on the candidate, rolled back if its error or cancel rate or a gate fails; Promote ends the bake now", "", "bake-progress"));
+    if (r.phase === "baking" || r.phase === "paused" && r.paused_from === "baking") {
+      // As the controller counts it (Rollout.Baked): the bake's clock is
+      // the stage's hold, and the time paused does not count.
+      const bake = parseDuration(s.bake), paused = r.phase === "paused";
+      let baked = parseDuration(r.held_for || 0);
+      if (!paused) baked += Date.now() - new Date(r.hold_from || r.stage_started_at || r.bake_from).getTime();
+      baked = Math.min(Math.max(baked, 0), bake);
+      const what = paused
+        ? ", paused with " + durationText(bake - baked) + " left: all traffic stays on the candidate and nothing rolls it back until resumed (the traffic while paused is not judged); Resume continues the bake, Promote ends it now"
+        : ": all traffic on the candidate, rolled back if its error or cancel rate or a gate fails; Promote ends the bake now";
+      if (bake > 0) body.append(progressRow("Bake", baked / bake, durationText(baked) + " of " + durationText(bake) + what, "", "bake-progress"));
     }
     if (r.decision) body.append(h("div", { class: "decision " + r.phase, id: "rollout-decision" }, h("b", {}, "Decision: "), r.decision));
     else if (st.verdict) body.append(h("div", { class: "decision " + st.verdict.outcome, id: "rollout-decision" }, h("b", {}, "Analysis: "), st.verdict.reason));
@@ -443,7 +451,7 @@
     const phase = r ? r.phase : "";
     const allowed = {
       promote: ["progressing", "preview", "shadow", "paused", "baking"].includes(phase),
-      pause: ["progressing", "preview", "shadow"].includes(phase),
+      pause: ["progressing", "preview", "shadow", "baking"].includes(phase),
       resume: phase === "paused",
       abort: ACTIVE_PHASES.includes(phase),
       conclude: concludable(r),
