@@ -31,6 +31,9 @@ func modelView(reg *sluice.Registry, name string) ModelView {
 	if mv.Serving == nil {
 		mv.Serving = []string{}
 	}
+	if ro := reg.Rollouts[name]; ro != nil {
+		mv.Rollout = ro.ID
+	}
 	for _, v := range reg.VersionsOf(name) {
 		mv.Versions = append(mv.Versions, versionView(v))
 	}

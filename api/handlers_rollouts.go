@@ -183,10 +183,12 @@ func (s *Server) actRollout(w http.ResponseWriter, r *http.Request) error {
 	if err := readJSON(w, r, &req); err != nil {
 		return err
 	}
-	if kind == rollout.EvAbort || kind == rollout.EvUndo {
-		if err := checkReason(req.Reason); err != nil {
-			return err
-		}
+	// Every action needs a reason, as every other change does: the audit
+	// says why the candidate was promoted, held or let go on. The
+	// controller's own steps (a stage passed, a bake ended) do not come
+	// through here.
+	if err := checkReason(req.Reason); err != nil {
+		return err
 	}
 	ro, err := s.rollouts.Act(r.Context(), actor(r), model, kind, req.Reason)
 	if err != nil {

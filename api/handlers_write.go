@@ -211,7 +211,7 @@ func rolloutOwnsRouting(reg *sluice.Registry, model, what string) error {
 		return nil
 	}
 	return sluice.Errorf(sluice.CodeConflict,
-		"model %s: rollout %s (%s to %s, phase %s, candidate at %s%%) controls its routing until it ends, so the %s cannot be set by hand (the rollout's next step would overwrite it); end the rollout first: sluice rollout abort %s --reason \"…\" puts back the routing from before it, sluice rollout promote %s gives %s all traffic; then set the %s (pausing it is not enough: a paused rollout still owns the routing)",
+		"model %s: rollout %s (%s to %s, phase %s, candidate at %s%%) controls its routing until it ends, so the %s cannot be set by hand (the rollout's next step would overwrite it); end the rollout first: sluice rollout abort %s --reason \"…\" puts back the routing from before it, sluice rollout promote %s --reason \"…\" gives %s all traffic; then set the %s (pausing it is not enough: a paused rollout still owns the routing)",
 		model, ro.ID, ro.Spec.Strategy, ro.Spec.Candidate, ro.Phase, sluice.FormatPercent(ro.Percent), what, model, model, ro.Spec.Candidate, what)
 }
 
@@ -238,7 +238,7 @@ func rolloutOwnsLabel(reg *sluice.Registry, model, label, tag string) error {
 		why = "the rollout shows its candidate there, and its promotion or rollback removes or restores it"
 	}
 	return sluice.Errorf(sluice.CodeConflict,
-		"model %s: rollout %s (%s to %s, phase %s, candidate at %s%%) maintains the label %s until it ends (%s), so it cannot be %s by hand; end the rollout first: sluice rollout abort %s --reason \"…\" puts back the labels from before it, sluice rollout promote %s points stable at %s; then set the label (pausing it is not enough), or use a label of another name, which stays free during a rollout",
+		"model %s: rollout %s (%s to %s, phase %s, candidate at %s%%) maintains the label %s until it ends (%s), so it cannot be %s by hand; end the rollout first: sluice rollout abort %s --reason \"…\" puts back the labels from before it, sluice rollout promote %s --reason \"…\" points stable at %s; then set the label (pausing it is not enough), or use a label of another name, which stays free during a rollout",
 		model, ro.ID, ro.Spec.Strategy, ro.Spec.Candidate, ro.Phase, sluice.FormatPercent(ro.Percent), label, why, verb, model, model, ro.Spec.Candidate)
 }
 

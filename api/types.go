@@ -46,6 +46,10 @@ type ModelView struct {
 	UpdatedAt time.Time `json:"updated_at"`
 	// Versions are the model's versions, oldest tag first.
 	Versions []VersionView `json:"versions"`
+	// Rollout is the ID of the model's rollout, running or ended (the one
+	// GET /admin/v1/rollouts/{model} shows); omitted when the model never
+	// had one, where that GET answers 404.
+	Rollout string `json:"rollout,omitempty"`
 }
 
 // ModelList is the answer to GET /admin/v1/models.
@@ -197,7 +201,8 @@ type RulesRequest struct {
 	Reason string `json:"reason"`
 }
 
-// ReasonRequest is the body of the DELETE endpoints.
+// ReasonRequest is the body of the DELETE endpoints and of the rollout
+// actions (promote, pause, resume, abort, undo).
 type ReasonRequest struct {
 	// Reason goes into the audit log; required.
 	Reason string `json:"reason"`

@@ -169,7 +169,7 @@ func TestDashboard_ABTestReportAndConclude(t *testing.T) {
 	}
 	hideFlash(ctx, t)
 	if err := chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.CSS("#conclude-reason"), "refuses far less, latency equivalent"),
+		chromedp.SendKeys(chromedp.CSS("#rollout-reason"), "refuses far less, latency equivalent"),
 		ship,
 	); err != nil {
 		t.Fatalf("click Ship candidate: %v", err)
@@ -245,7 +245,7 @@ func TestDashboard_ABTestKeepBaselineEarly(t *testing.T) {
 		t.Errorf("a running test shows a report: winner %q", st.Winner)
 	}
 	if err := chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.CSS("#conclude-reason"), "not worth the wait"),
+		chromedp.SendKeys(chromedp.CSS("#rollout-reason"), "not worth the wait"),
 		chromedp.Click(chromedp.CSS(`#conclude-actions button[data-pick="baseline"]`)),
 	); err != nil {
 		t.Fatalf("click Keep baseline: %v", err)

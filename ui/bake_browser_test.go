@@ -99,7 +99,10 @@ func TestDashboard_Bake(t *testing.T) {
 		}
 		return st.Phase == "baking" && st.Promote
 	})
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#rollout-actions button[data-action="promote"]`))); err != nil {
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS("#rollout-reason"), "bake looks fine"),
+		chromedp.Click(chromedp.CSS(`#rollout-actions button[data-action="promote"]`)),
+	); err != nil {
 		t.Fatalf("promote click: %v", err)
 	}
 	waitFor(t, "the bake's end in the gateway", 10*time.Second, func() bool {

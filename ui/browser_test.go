@@ -265,8 +265,34 @@ func TestDashboard_Browser(t *testing.T) {
 	}
 	t.Logf("screenshot of the dashboard during the canary: %s (%d bytes)", shot, len(png))
 
-	// The operator's click promotes the candidate in the gateway.
+	// The operator's click with no reason is refused on the page, before
+	// anything is sent, and the reason box takes the focus: every rollout
+	// action says why in the audit (the buttons sent "promote from the
+	// dashboard by NAME", which told it nothing).
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#rollout-actions button[data-action="promote"]`))); err != nil {
+		t.Fatalf("operator click: %v", err)
+	}
+	st = waitPage(ctx, t, "the refusal of a promote without a reason", func(st pageState) bool { return strings.HasPrefix(st.Flash, "Give a reason") })
+	if !strings.Contains(st.Flash, "Give a reason to promote: it goes into the audit log") {
+		t.Errorf("flash after a promote without a reason: %q", st.Flash)
+	}
+	if focused, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.id : ""`)); err != nil || focused != "rollout-reason" {
+		t.Errorf("after a promote without a reason the focus is on %q (%v), want the reason box", focused, err)
+	}
+	if r := g.Control.Registry().Rollouts["chat"]; r.Phase != sluice.PhaseProgressing {
+		t.Fatalf("a promote without a reason changed the rollout: phase %s", r.Phase)
+	}
+	if entries, _ := g.Store.Audit(context.Background(), sluice.AuditQuery{Action: "rollout.promote"}); len(entries) != 0 {
+		t.Fatalf("a promote without a reason was audited: %+v", entries)
+	}
+
+	// With a reason, the operator's click promotes the candidate in the
+	// gateway, and the audit keeps the reason.
+	const why = "canary holds on refusals, latency within 10%"
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS("#rollout-reason"), why),
+		chromedp.Click(chromedp.CSS(`#rollout-actions button[data-action="promote"]`)),
+	); err != nil {
 		t.Fatalf("operator click: %v", err)
 	}
 	waitFor(t, "the promotion in the gateway", 10*time.Second, func() bool {
@@ -278,8 +304,8 @@ func TestDashboard_Browser(t *testing.T) {
 		t.Errorf("after the promote click: policy %s, labels %v, stage %s", reg.Models["chat"].Policy, reg.Models["chat"].Labels, reg.Version("chat", "v1.1.0").Stage)
 	}
 	entries, err = g.Store.Audit(context.Background(), sluice.AuditQuery{Action: "rollout.promote"})
-	if err != nil || len(entries) != 1 || entries[0].Actor != "olga-operator" {
-		t.Errorf("audit of the promotion: %+v %v", entries, err)
+	if err != nil || len(entries) != 1 || entries[0].Actor != "olga-operator" || entries[0].Reason != why {
+		t.Errorf("audit of the promotion: %+v %v; want olga-operator's with the reason %q", entries, err, why)
 	}
 	st = waitPage(ctx, t, "the page to show the promotion", func(st pageState) bool { return st.Phase == "promoted" })
 	if !strings.Contains(st.Flash, "promoted") {
@@ -304,9 +330,9 @@ func TestDashboard_Browser(t *testing.T) {
 	); err != nil {
 		t.Fatalf("audit tab: %v%s", err, pageText(ctx))
 	}
-	audit, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('#audit-table tbody tr:not([hidden]) td:nth-child(3)')).map(td => td.textContent)`))
-	if err != nil || !slices.Contains(audit, "rollout.promote") {
-		t.Errorf("audit search for olga shows actions %v (%v)", audit, err)
+	audit, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('#audit-table tbody tr:not([hidden])')).map(tr => tr.children[2].textContent + ": " + tr.children[5].textContent)`))
+	if err != nil || !slices.Contains(audit, "rollout.promote: "+why) {
+		t.Errorf("audit search for olga shows %v (%v); want rollout.promote with its reason %q", audit, err, why)
 	}
 
 	// Shadow review: none during the canary; then a shadow rollout back to

@@ -1,7 +1,9 @@
 package ui_test
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +24,35 @@ import (
 // or a console error.
 func TestNoFailedRequestsOnLoad(t *testing.T) {
 	ctx, jsErrors := newBrowser(t)
+	failures := listenFailures(t, ctx)
+	b := fakellm.Behavior{Latency: fakellm.Distribution{MedianMS: 5, P99MS: 15}, OutputTokens: fakellm.TokenCount{Mean: 40, Spread: 10}}
+	g := MustGateway(t, MustBackend(t, fakellm.Config{Default: b}), MustBackend(t, fakellm.Config{Seed: 3, Default: b}))
+	startLoad(t, g.URL(), 2)
+	startCanary(t, g)
+	if err := chromedp.Do(ctx,
+		signInAs(g.AdminURL(), g.operator),
+		chromedp.WaitVisible(chromedp.CSS("#verdict-table tbody tr")),
+		chromedp.WaitVisible(chromedp.CSS("#live.on")),
+		// A round trip after the page settled, so events of its loads
+		// have arrived.
+		chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.CSS("#verdict-table tbody tr")),
+	); err != nil {
+		t.Fatalf("dashboard: %v%s\npage errors: %v", err, pageText(ctx), jsErrors())
+	}
+	if bad := failures(); len(bad) > 0 {
+		t.Errorf("the sign-in and the dashboard made failed requests or console errors:\n  %s", strings.Join(bad, "\n  "))
+	}
+	if errs := jsErrors(); len(errs) > 0 {
+		t.Errorf("the page threw: %v", errs)
+	}
+}
+
+// listenFailures records what the browser of ctx reports as failed from now
+// on: responses of status 400 and above, and console errors. The returned
+// function lists them so far.
+func listenFailures(t *testing.T, ctx context.Context) func() []string {
+	t.Helper()
 	var mu sync.Mutex
 	var bad []string
 	if err := chromedp.Listen(ctx, func(ev any) {
@@ -40,27 +71,9 @@ func TestNoFailedRequestsOnLoad(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	b := fakellm.Behavior{Latency: fakellm.Distribution{MedianMS: 5, P99MS: 15}, OutputTokens: fakellm.TokenCount{Mean: 40, Spread: 10}}
-	g := MustGateway(t, MustBackend(t, fakellm.Config{Default: b}), MustBackend(t, fakellm.Config{Seed: 3, Default: b}))
-	startLoad(t, g.URL(), 2)
-	startCanary(t, g)
-	if err := chromedp.Do(ctx,
-		signInAs(g.AdminURL(), g.operator),
-		chromedp.WaitVisible(chromedp.CSS("#verdict-table tbody tr")),
-		chromedp.WaitVisible(chromedp.CSS("#live.on")),
-		// A round trip after the page settled, so events of its loads
-		// have arrived.
-		chromedp.Reload(),
-		chromedp.WaitVisible(chromedp.CSS("#verdict-table tbody tr")),
-	); err != nil {
-		t.Fatalf("dashboard: %v%s\npage errors: %v", err, pageText(ctx), jsErrors())
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(bad) > 0 {
-		t.Errorf("the sign-in and the dashboard made failed requests or console errors:\n  %s", strings.Join(bad, "\n  "))
-	}
-	if errs := jsErrors(); len(errs) > 0 {
-		t.Errorf("the page threw: %v", errs)
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(bad)
 	}
 }

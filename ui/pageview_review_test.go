@@ -119,7 +119,7 @@ func TestTimelineAfterAbortMarksOnlyStagesRun(t *testing.T) {
 		t.Fatalf("sign in: %v%s", err, pageText(ctx))
 	}
 	if err := chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.CSS("#abort-reason"), "answers look wrong"),
+		chromedp.SendKeys(chromedp.CSS("#rollout-reason"), "answers look wrong"),
 		chromedp.Click(chromedp.CSS(`#rollout-actions button[data-action="abort"]`)),
 	); err != nil {
 		t.Fatal(err)

@@ -80,7 +80,7 @@ func TestABTestConcludeThroughCLI(t *testing.T) {
 		}
 	}
 	t.Logf("sluice rollout status chat:\n%s", status)
-	_, errOut, code := run(t, append([]string{"rollout", "promote", "chat"}, g...)...)
+	_, errOut, code := run(t, append([]string{"rollout", "promote", "chat", "--reason", "ship it"}, g...)...)
 	if code == 0 || !strings.Contains(errOut, "sluice rollout conclude chat --pick candidate") {
 		t.Errorf("promote after completion: exit %d: %s", code, errOut)
 	}

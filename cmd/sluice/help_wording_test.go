@@ -21,7 +21,7 @@ func TestHelp_SaysWhatEachCommandDoes(t *testing.T) {
 	if id == nil || !regexp.MustCompile(`^req_[0-9a-f]{12}_[0-9a-z]+$`).MatchString(id[1]) {
 		t.Errorf("sluice requests --help: the example id %v is not shaped as the gateway's X-Request-Id (req_<12 hex>_<counter>)", id)
 	}
-	for cmd, want := range map[string]string{"abort": "why (required;", "undo": "why (required;", "promote": "why (optional;", "pause": "why (optional;", "resume": "why (optional;"} {
+	for cmd, want := range map[string]string{"abort": "why (required;", "undo": "why (required;", "promote": "why (required;", "pause": "why (required;", "resume": "why (required;"} {
 		out := mustRun(t, "rollout", cmd, "--help")
 		if !strings.Contains(out, want) || strings.Contains(out, "required for abort and undo") {
 			t.Errorf("sluice rollout %s --help: --reason should say %q:\n%s", cmd, want, out)

@@ -33,10 +33,10 @@ func (c *cli) rolloutCmd() *cobra.Command {
 	} {
 		var reason string
 		sub := &cobra.Command{
-			Use: a.name + " MODEL", Short: a.short, Args: cobra.ExactArgs(1),
+			Use: a.name + " MODEL --reason \"why\"", Short: a.short, Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				if (a.name == "abort" || a.name == "undo") && strings.TrimSpace(reason) == "" {
-					return requireReason(reason)
+				if err := requireReason(reason); err != nil {
+					return err
 				}
 				cl, err := c.client()
 				if err != nil {
@@ -56,11 +56,7 @@ func (c *cli) rolloutCmd() *cobra.Command {
 				return nil
 			},
 		}
-		reasonHelp := "why (optional; goes into the audit log)"
-		if a.name == "abort" || a.name == "undo" {
-			reasonHelp = "why (required; goes into the audit log)"
-		}
-		sub.Flags().StringVar(&reason, "reason", "", reasonHelp)
+		sub.Flags().StringVar(&reason, "reason", "", "why (required; goes into the audit log)")
 		cmd.AddCommand(sub)
 	}
 	cmd.AddCommand(c.rolloutDrillCmd(), c.rolloutPairsCmd())
@@ -403,11 +399,11 @@ func waitingFor(st api.RolloutStatus, now time.Time) string {
 	full := st.StageNeed > 0 && st.StageSamples >= st.StageNeed
 	switch {
 	case r.Phase == sluice.PhaseBaking:
-		return fmt.Sprintf("sluice rollout promote %s (end the bake now), or sluice rollout undo %s --reason \"…\" (back to %s at once)", s.Model, s.Model, s.Baseline)
+		return fmt.Sprintf("sluice rollout promote %s --reason \"…\" (end the bake now), or sluice rollout undo %s --reason \"…\" (back to %s at once)", s.Model, s.Model, s.Baseline)
 	case r.Phase == sluice.PhasePreview && !s.AutoPromote:
-		return fmt.Sprintf("reach the candidate as %s@preview; it takes no other traffic until sluice rollout promote %s flips all of it (or abort)", s.Model, s.Model)
+		return fmt.Sprintf("reach the candidate as %s@preview; it takes no other traffic until sluice rollout promote %s --reason \"…\" flips all of it (or abort)", s.Model, s.Model)
 	case r.Phase == sluice.PhaseProgressing && s.Strategy == sluice.StrategyCanary && !s.AutoPromote:
-		return fmt.Sprintf("a canary holds its share until you act: sluice rollout promote %s, or abort it (--auto-promote lets a passing canary promote itself)", s.Model)
+		return fmt.Sprintf("a canary holds its share until you act: sluice rollout promote %s --reason \"…\", or abort it (--auto-promote lets a passing canary promote itself)", s.Model)
 	case !full:
 		return ""
 	case r.Phase == sluice.PhaseShadow && s.Strategy == sluice.StrategyShadow:

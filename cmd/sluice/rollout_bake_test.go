@@ -38,7 +38,7 @@ func TestCLI_RolloutBake(t *testing.T) {
 	}
 	mustRun(t, cmd("rollout", "promote", "chat", "--reason", "canary looks fine")...)
 	out := mustRun(t, cmd("rollout", "status", "chat")...)
-	for _, want := range []string{"Phase:     baking", "Bake:", "of 30m0s", "Next:      sluice rollout promote chat (end the bake now), or sluice rollout undo chat"} {
+	for _, want := range []string{"Phase:     baking", "Bake:", "of 30m0s", "Next:      sluice rollout promote chat --reason \"…\" (end the bake now), or sluice rollout undo chat"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status while baking lacks %q:\n%s", want, out)
 		}

@@ -215,18 +215,34 @@
     return h("div", { class: "progress-row", id: id }, h("span", { class: "muted" }, label), h("div", { class: "progress " + (cls || "") }, bar), h("span", {}, text));
   }
 
-  // fmtValue shows a metric's value as the verdict and A/B tables do: rates
-  // in percent, latencies in ms.
-  const fmtValue = (metric, x) => (/rate/.test(metric) ? pct(x, 2) : /latency|ttft/.test(metric) ? num(x, 0) + " ms" : num(x, 2));
+  // A metric's numbers are shown in its unit at one precision, the same for
+  // its values, differences, intervals, margins and thresholds, so that a
+  // column does not put 0.1 next to 0.123456: rates in percent (differences
+  // in percentage points) with 2 decimals; latencies in ms, values with 0
+  // and differences with 1; token and character counts with 1; quality
+  // scores (0 to 1) and any other metric with 3.
+  const metricKind = (metric) => (/rate/.test(metric) ? "rate" : /latency|ttft/.test(metric) ? "ms" : /tokens|chars/.test(metric) ? "count" : "score");
+  const DECIMALS = { count: 1, score: 3 };
+  // signed writes x with d decimals and its sign, + for one that rounds
+  // to zero (no "-0.000").
+  function signed(x, d) {
+    const s = Number(x).toFixed(d);
+    return Number(s) === 0 ? "+" + (0).toFixed(d) : (x > 0 ? "+" : "") + s;
+  }
+  // fmtValue shows a metric's value as the verdict and A/B tables do.
+  function fmtValue(metric, x) {
+    const k = metricKind(metric);
+    return k === "rate" ? pct(x, 2) : k === "ms" ? num(x, 0) + " ms" : num(x, DECIMALS[k]);
+  }
   // fmtDelta shows an absolute difference of a metric in fmtValue's units:
   // percentage points for rates, ms for latencies.
   function fmtDelta(metric, x) {
     if (x == null || Number.isNaN(x)) return "–";
     if (!Number.isFinite(x)) return x > 0 ? "+∞" : "−∞";
-    const sign = x >= 0 ? "+" : "";
-    if (/rate/.test(metric)) return sign + (100 * x).toFixed(2) + " pp";
-    if (/latency|ttft/.test(metric)) return sign + Number(x).toFixed(1) + " ms";
-    return sign + Number(x).toPrecision(3);
+    const k = metricKind(metric);
+    if (k === "rate") return signed(100 * x, 2) + " pp";
+    if (k === "ms") return signed(x, 1) + " ms";
+    return signed(x, DECIMALS[k]);
   }
   const fmtP = (p) => (p == null ? "–" : Number(p).toPrecision(2));
 
@@ -238,9 +254,10 @@
     const fmtV = (m, x) => fmtValue(m.metric, x);
     // Rates are shown in percent, so their absolute effects and thresholds
     // are percentage points, not bare fractions.
-    const fmtE = (m, x) => (m.unit === "relative" ? (x >= 0 ? "+" : "") + (100 * x).toFixed(1) + "%"
-      : /rate/.test(m.metric) ? (x >= 0 ? "+" : "") + (100 * x).toFixed(2) + " pp"
-      : (x >= 0 ? "+" : "") + Number(x).toPrecision(3));
+    // A relative effect from a baseline of 0 is infinite (sent as the
+    // largest float, JSON having no infinity).
+    const fmtE = (m, x) => (m.unit !== "relative" ? fmtDelta(m.metric, x)
+      : !Number.isFinite(100 * x) ? (x > 0 ? "+∞" : "−∞") : signed(100 * x, 1) + "%");
     const fmtT = (m) => (state.twoSided.includes(m.metric) ? "±" + fmtE(m, m.threshold).replace(/^[+-]/, "") : fmtE(m, m.threshold));
     for (const m of rows) {
       // A Prometheus gate (prom:NAME) has a value and a bound, no baseline or test.
@@ -442,6 +459,8 @@
     // Concluding is a decision on the report: offered to those who may
     // take it, while there is one to take.
     $("conclude-actions").hidden = !(state.canAct && allowed.conclude);
+    // A viewer acts on nothing: no reason to ask for.
+    $("rollout-reason").hidden = !state.canAct;
     if (r) {
       document.querySelector('#conclude-actions [data-pick="candidate"]').title = "ship " + r.spec.candidate + " to all traffic, ending the A/B test " + r.id;
       document.querySelector('#conclude-actions [data-pick="baseline"]').title = "keep " + r.spec.baseline + ", ending the A/B test " + r.id;
@@ -457,12 +476,19 @@
 
   async function loadRollout() {
     if (!state.model) { state.status = null; renderRollout(); return; }
-    try {
-      state.status = await admin("GET", "/rollouts/" + enc(state.model));
-    } catch (e) {
-      if (e.status !== 404) throw e;
-      state.status = null;
+    // The models list says whether the model has a rollout: asking for
+    // one it does not have answers 404, which the browser logs as an
+    // error at every refresh.
+    const m = state.models.find((x) => x.name === state.model);
+    let st = null;
+    if (m && m.rollout) {
+      try {
+        st = await admin("GET", "/rollouts/" + enc(state.model));
+      } catch (e) {
+        if (e.status !== 404) throw e;
+      }
     }
+    state.status = st;
     const r = state.status && state.status.rollout;
     state.baseline = r ? r.spec.baseline : "";
     state.candidate = r ? r.spec.candidate : "";
@@ -476,28 +502,35 @@
     state.verdicts = v.verdicts || [];
   }
 
+  // What each rollout action is called in the prompt for its reason.
+  const ACTION_WORDS = {
+    promote: "promote", pause: "pause", resume: "resume", abort: "abort",
+    conclude: { candidate: "ship the candidate", baseline: "keep the baseline" },
+  };
+
+  // act sends a rollout action with the reason from the rollout's one
+  // reason box. Every action needs a reason, as every change does: an
+  // empty box is refused here, before anything is sent, and focused. A
+  // viewer's click goes to the server, whose refusal names their role.
   async function act(action, pick) {
     if (!state.model) return;
-    const body = { reason: "" };
-    if (action === "conclude") {
-      body.pick = pick;
-      body.reason = $("conclude-reason").value.trim();
-      if (!body.reason) { flash("Give a reason to " + (pick === "candidate" ? "ship the candidate" : "keep the baseline") + ": it goes into the audit log with your pick.", true); $("conclude-reason").focus(); return; }
-    } else if (action === "abort") {
-      body.reason = $("abort-reason").value.trim();
-      if (!body.reason) { flash("Give a reason to abort: it goes into the audit log.", true); $("abort-reason").focus(); return; }
-    } else {
-      body.reason = action + " from the dashboard by " + state.name;
+    const box = $("rollout-reason");
+    const body = { reason: box.value.trim() };
+    if (action === "conclude") body.pick = pick;
+    if (!body.reason && state.canAct) {
+      const words = action === "conclude" ? ACTION_WORDS.conclude[pick] : ACTION_WORDS[action] || action;
+      flash("Give a reason to " + words + ": it goes into the audit log" + (action === "conclude" ? " with your pick." : "."), true);
+      box.focus();
+      return;
     }
     try {
       const r = await admin("POST", "/rollouts/" + enc(state.model) + "/" + action, body);
       if (action === "conclude") {
         flash("A/B test " + r.id + " concluded for the " + pick + ": " + r.phase + " (candidate at " + fmtPercent(r.percent) + "%)");
-        $("conclude-reason").value = "";
       } else {
         flash("Rollout " + r.id + ": " + r.phase + " (candidate at " + fmtPercent(r.percent) + "%)");
-        $("abort-reason").value = "";
       }
+      box.value = "";
     } catch (e) {
       flash("Refused: " + e.message, true);
     }

@@ -18,9 +18,30 @@
     return 10 * p;
   }
 
-  function fmtTime(ms) {
+  function fmtTime(ms, noSeconds) {
     const d = new Date(ms);
-    return String(d.getHours()).padStart(2, "0") + ":" + String(d.getMinutes()).padStart(2, "0") + ":" + String(d.getSeconds()).padStart(2, "0");
+    const hm = String(d.getHours()).padStart(2, "0") + ":" + String(d.getMinutes()).padStart(2, "0");
+    return noSeconds ? hm : hm + ":" + String(d.getSeconds()).padStart(2, "0");
+  }
+
+  // The steps between the time axis's ticks, in ms: whole seconds,
+  // minutes and hours.
+  const STEPS = [1, 2, 5, 10, 15, 30].map((s) => s * 1000)
+    .concat([1, 2, 5, 10, 15, 30].map((m) => m * 60000))
+    .concat([1, 2, 3, 6, 12, 24].map((h) => h * 3600000));
+
+  // timeTicks returns the times of the time axis's ticks between tMin and
+  // tMax: multiples of the smallest step that gives at most max ticks, so
+  // no two ticks have the same label (ticks at fifths of a 3-second span
+  // all read the same hh:mm:ss). With no multiple in the span (shorter than
+  // a second), the one tick is tMin.
+  function timeTicks(tMin, tMax, max) {
+    const span = tMax - tMin;
+    const step = STEPS.find((s) => span / s <= max - 1) || STEPS[STEPS.length - 1];
+    const out = [];
+    for (let t = Math.ceil(tMin / step) * step; t <= tMax; t += step) out.push(t);
+    if (!out.length) out.push(tMin);
+    return { step: step, ticks: out };
   }
 
   // draw renders series into svg. Each series is {name, color, dash,
@@ -55,10 +76,11 @@
       el("line", { x1: L, x2: W - R, y1: yy, y2: yy, class: i === 0 ? "axis" : "gridline" }, svg);
       el("text", { x: L - 5, y: yy + 3, "text-anchor": "end" }, svg).textContent = fmt(v);
     }
-    const ticks = 4;
-    for (let i = 0; i <= ticks; i++) {
-      const t = tMin + (tMax - tMin) * i / ticks;
-      el("text", { x: x(t), y: H - 5, "text-anchor": i === 0 ? "start" : i === ticks ? "end" : "middle" }, svg).textContent = fmtTime(t);
+    const tt = timeTicks(tMin, tMax, 6);
+    for (const t of tt.ticks) {
+      // Kept inside the plot: a label near an edge is anchored on it.
+      const xx = x(t), anchor = xx - L < 24 ? "start" : W - R - xx < 24 ? "end" : "middle";
+      el("text", { x: xx, y: H - 5, "text-anchor": anchor, class: "xtick" }, svg).textContent = fmtTime(t, tt.step >= 60000);
     }
     for (const s of series) {
       let d = "", pen = false, n = 0;
@@ -78,5 +100,5 @@
     }
   }
 
-  window.SluiceChart = { draw: draw, niceMax: niceMax, fmtTime: fmtTime };
+  window.SluiceChart = { draw: draw, niceMax: niceMax, fmtTime: fmtTime, timeTicks: timeTicks };
 })();
