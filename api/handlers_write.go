@@ -363,7 +363,7 @@ func (s *Server) targetSpec(reg *sluice.Registry, m sluice.ApplyModel) (spec slu
 		if active.Spec.Candidate == m.Target {
 			return spec, false, nil
 		}
-		return spec, false, sluice.Errorf(sluice.CodeConflict, "model %s: rollout %s to %s is under way, so target %s cannot start: abort it (sluice rollout abort %s) and apply again", m.Name, active.ID, active.Spec.Candidate, m.Target, m.Name)
+		return spec, false, sluice.Errorf(sluice.CodeConflict, "model %s: rollout %s to %s is under way, so target %s cannot start: abort it (sluice rollout abort %s --reason \"…\") and apply again", m.Name, active.ID, active.Spec.Candidate, m.Target, m.Name)
 	}
 	if rollout.StableOf(reg, m.Name) == m.Target {
 		return spec, false, nil

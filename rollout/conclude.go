@@ -41,7 +41,7 @@ const (
 // promoted, or the test ends as an abort does.
 func conclude(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, error) {
 	if r.Spec.Strategy != sluice.StrategyABTest {
-		return r, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s is a %s rollout, not an A/B test: conclude ends A/B tests; ship or stop it with sluice rollout promote %s, or sluice rollout abort %s --reason \"…\"", r.ID, r.Spec.Strategy, r.Spec.Model, r.Spec.Model)
+		return r, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s is a %s rollout, not an A/B test: conclude ends A/B tests; ship or stop it with sluice rollout promote %s --reason \"…\", or sluice rollout abort %s --reason \"…\"", r.ID, r.Spec.Strategy, r.Spec.Model, r.Spec.Model)
 	}
 	if ev.Pick != PickCandidate && ev.Pick != PickBaseline {
 		return r, nil, &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"pick"}, Message: fmt.Sprintf("pick %q: use --pick candidate (ship %s) or --pick baseline (keep %s)", ev.Pick, r.Spec.Candidate, r.Spec.Baseline)}

@@ -391,7 +391,7 @@ func refusedFor(err error, unheld []sluice.Unheld) bool {
 func (c *Controller) start(ctx context.Context, actor, reason, id string, spec sluice.RolloutSpec, unheld []sluice.Unheld) (sluice.Rollout, error) {
 	return c.transition(ctx, spec.Model, actor, reason, "rollout.start", func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
 		if cur != nil && cur.Phase.Active() {
-			return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "model %s already has rollout %s in phase %s: abort it (sluice rollout abort %s) or wait for it to end", spec.Model, cur.ID, cur.Phase, spec.Model)
+			return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "model %s already has rollout %s in phase %s: abort it (sluice rollout abort %s --reason \"…\") or wait for it to end", spec.Model, cur.ID, cur.Phase, spec.Model)
 		}
 		// Again inside the transaction: Check read this replica's registry,
 		// which may not have an abort committed through another replica (or

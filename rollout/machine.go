@@ -721,13 +721,13 @@ func phaseError(r sluice.Rollout, what string) error {
 	switch {
 	case what == "pause" && r.Phase == sluice.PhasePaused:
 		// Not "resume it first": the rollout is where the operator wants it.
-		return sluice.Errorf(sluice.CodeConflict, "cannot pause rollout %s: it is already paused: resume it with sluice rollout resume %s", r.ID, r.Spec.Model)
+		return sluice.Errorf(sluice.CodeConflict, "cannot pause rollout %s: it is already paused: resume it with sluice rollout resume %s --reason \"…\"", r.ID, r.Spec.Model)
 	case what == "resume" && r.Phase.Active() && r.Phase != sluice.PhaseWarming:
 		return sluice.Errorf(sluice.CodeConflict, "cannot resume rollout %s: it is %s, not paused: there is nothing to resume", r.ID, r.Phase)
 	}
 	switch r.Phase {
 	case sluice.PhaseBaking:
-		hint = fmt.Sprintf(": it was promoted and is baking; to end the bake now, sluice rollout promote %s; to roll it back, sluice rollout undo %s", r.Spec.Model, r.Spec.Model)
+		hint = fmt.Sprintf(": it was promoted and is baking; to end the bake now, sluice rollout promote %s --reason \"…\"; to roll it back, sluice rollout undo %s --reason \"…\"", r.Spec.Model, r.Spec.Model)
 	case sluice.PhasePaused:
 		hint = ": resume it first"
 	case sluice.PhaseWarming:

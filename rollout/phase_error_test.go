@@ -25,7 +25,7 @@ func TestNext_PauseResumeSayWhatIsWrong(t *testing.T) {
 		ev   EventKind
 		want string
 	}{
-		{"ErrPausePaused", paused, EvPause, "it is already paused: resume it with sluice rollout resume chat"},
+		{"ErrPausePaused", paused, EvPause, "it is already paused: resume it with sluice rollout resume chat --reason \"…\""},
 		{"ErrResumeProgressing", live(t), EvResume, "it is progressing, not paused: there is nothing to resume"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
