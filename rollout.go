@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -288,9 +289,87 @@ type RolloutSpec struct {
 	// candidate, the rollout stays active (PhaseBaking) and watches it:
 	// its error and cancel rates against the baseline's before the
 	// promotion, and the Prometheus gates, as an A/B test's guardrail
-	// does; failing them rolls the promotion back, as an undo does. Zero
-	// (the default) promotes at once, with no bake.
-	Bake Duration `json:"bake,omitempty" yaml:"bake,omitempty"`
+	// does; failing them rolls the promotion back, as an undo does. Not
+	// set (the zero value), a rollout started without a strategy takes
+	// the update planner's bake, and one with a strategy promotes at
+	// once; NoBake ("none") promotes at once whatever the plan says.
+	Bake Bake `json:"bake,omitzero" yaml:"bake,omitempty"`
+}
+
+// Bake is RolloutSpec.Bake: a time (BakeFor), none ("none": NoBake), or
+// not set (the zero value: the update planner's, or none). It is a type
+// of its own rather than a Duration because "none" and "not set" differ
+// only before the rollout starts: Controller.Check resolves the plan's
+// bake and then stores none as not set, so a stored rollout's "bake" is
+// a duration or absent, as an older binary reads it. Only a request
+// carries "none", and an older gateway refuses it (not a duration)
+// rather than taking the plan's bake the operator opted out of.
+type Bake struct {
+	d    Duration
+	none bool
+}
+
+// NoBake asks for no bake, whatever the update planner recommends.
+var NoBake = Bake{none: true}
+
+// BakeFor returns a bake of d.
+func BakeFor(d time.Duration) Bake { return Bake{d: Duration(d)} }
+
+// D returns how long to bake: zero for none or not set.
+func (b Bake) D() time.Duration {
+	if b.none {
+		return 0
+	}
+	return b.d.D()
+}
+
+// None reports whether b asks for no bake explicitly (NoBake).
+func (b Bake) None() bool { return b.none }
+
+// IsZero reports whether b is not set (neither a time nor none).
+func (b Bake) IsZero() bool { return !b.none && b.d == 0 }
+
+// String returns "none", or the time such as "15m0s".
+func (b Bake) String() string {
+	if b.none {
+		return "none"
+	}
+	return b.d.D().String()
+}
+
+// MarshalJSON writes "none" or the time such as "15m0s".
+func (b Bake) MarshalJSON() ([]byte, error) { return json.Marshal(b.String()) }
+
+// UnmarshalJSON reads "none", or a time as Duration does.
+func (b *Bake) UnmarshalJSON(data []byte) error {
+	var s string
+	if json.Unmarshal(data, &s) == nil && strings.EqualFold(strings.TrimSpace(s), "none") {
+		*b = NoBake
+		return nil
+	}
+	var d Duration
+	if err := d.UnmarshalJSON(data); err != nil {
+		return fmt.Errorf("%w, or none for no bake", err)
+	}
+	*b = Bake{d: d}
+	return nil
+}
+
+// MarshalText writes "none" or the time (YAML).
+func (b Bake) MarshalText() ([]byte, error) { return []byte(b.String()), nil }
+
+// UnmarshalText reads "none", or a time such as "15m" (YAML and flags).
+func (b *Bake) UnmarshalText(data []byte) error {
+	if strings.EqualFold(strings.TrimSpace(string(data)), "none") {
+		*b = NoBake
+		return nil
+	}
+	var d Duration
+	if err := d.UnmarshalText(data); err != nil {
+		return fmt.Errorf("%w, or none for no bake", err)
+	}
+	*b = Bake{d: d}
+	return nil
 }
 
 // RateCounts are an arm's requests and how many of them failed or were

@@ -18,7 +18,7 @@ import (
 func TestController_BakeInputLeavesThePauseOut(t *testing.T) {
 	const bake = 30 * time.Minute
 	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
-	r := mustStart(t, sluice.RolloutSpec{Strategy: sluice.StrategyCanary, Bake: sluice.Duration(bake)})
+	r := mustStart(t, sluice.RolloutSpec{Strategy: sluice.StrategyCanary, Bake: sluice.BakeFor(bake)})
 	r, _ = must(t, r, t0, Event{Kind: EvWarmed})
 	r, _ = must(t, r, at(1), Event{Kind: EvPause}) // a pause of the canary, before the bake: not the bake's
 	r, _ = must(t, r, at(2), Event{Kind: EvResume})

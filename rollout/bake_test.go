@@ -23,7 +23,7 @@ func TestNext_Bake(t *testing.T) {
 	// promoted starts a canary with a bake and promotes it by hand at t0.
 	promoted := func(t *testing.T) (sluice.Rollout, []Action) {
 		t.Helper()
-		r := mustStart(t, sluice.RolloutSpec{Strategy: sluice.StrategyCanary, Bake: sluice.Duration(bake), Analysis: sluice.AnalysisSpec{FailChecks: 2}})
+		r := mustStart(t, sluice.RolloutSpec{Strategy: sluice.StrategyCanary, Bake: sluice.BakeFor(bake), Analysis: sluice.AnalysisSpec{FailChecks: 2}})
 		r, _ = must(t, r, t0, Event{Kind: EvWarmed})
 		return must(t, r, t0, Event{Kind: EvPromote, Actor: "alice", Message: "looks good"})
 	}
@@ -283,7 +283,7 @@ func TestNext_Bake(t *testing.T) {
 	})
 	t.Run("NegativeBakeRefused", func(t *testing.T) {
 		prev := &sluice.Model{Name: "chat", Policy: sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1"}}
-		_, _, err := Start("chat-1", sluice.RolloutSpec{Model: "chat", Baseline: "v1", Candidate: "v2", Strategy: sluice.StrategyCanary, Bake: sluice.Duration(-time.Minute)}, prev, "alice", "x", t0)
+		_, _, err := Start("chat-1", sluice.RolloutSpec{Model: "chat", Baseline: "v1", Candidate: "v2", Strategy: sluice.StrategyCanary, Bake: sluice.BakeFor(-time.Minute)}, prev, "alice", "x", t0)
 		if sluice.ErrorCode(err) != sluice.CodeInvalid || !strings.Contains(err.Error(), "bake") {
 			t.Fatalf("negative bake: %v", err)
 		}

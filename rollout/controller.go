@@ -294,11 +294,16 @@ func (c *Controller) Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason
 		if len(spec.Stages) == 0 && UsesStages(p.Strategy) {
 			spec.Stages = p.Stages
 		}
-		if spec.Bake == 0 {
-			// The plan's bake with its strategy, as its stages: an
-			// operator who wants none gives the strategy (--strategy).
-			spec.Bake = p.Bake
+		if spec.Bake.IsZero() {
+			// The plan's bake with its strategy, as its stages, unless
+			// the operator asked for none (--bake none, bake: none).
+			spec.Bake = sluice.BakeFor(p.Bake.D())
 		}
+	}
+	if spec.Bake.None() {
+		// Resolved: stored as no bake at all, which an older binary
+		// reads as a rollout with none (sluice.Bake).
+		spec.Bake = sluice.Bake{}
 	}
 	if err := UnusedSettings(spec); err != nil {
 		return spec, err

@@ -185,6 +185,9 @@ func WithDefaults(s sluice.RolloutSpec) sluice.RolloutSpec {
 	if s.ABSamples == 0 {
 		s.ABSamples = 1000
 	}
+	if s.Bake.None() {
+		s.Bake = sluice.Bake{} // none, resolved (Controller.Check)
+	}
 	if s.RollbackWindow == 0 {
 		s.RollbackWindow = sluice.Duration(24 * time.Hour)
 	}
@@ -260,7 +263,7 @@ func Validate(s sluice.RolloutSpec) error {
 	}{
 		{"ab_samples", int64(s.ABSamples)}, {"shadow_samples", int64(s.ShadowSamples)},
 		{"analysis.min_samples", int64(s.Analysis.MinSamples)}, {"analysis.fail_checks", int64(s.Analysis.FailChecks)},
-		{"analysis.interval", int64(s.Analysis.Interval)}, {"rollback_window", int64(s.RollbackWindow)}, {"bake", int64(s.Bake)},
+		{"analysis.interval", int64(s.Analysis.Interval)}, {"rollback_window", int64(s.RollbackWindow)}, {"bake", int64(s.Bake.D())},
 		{"warmup.requests", int64(s.Warmup.Requests)}, {"warmup.latency_budget", int64(s.Warmup.LatencyBudget)},
 	} {
 		if c.v < 0 {

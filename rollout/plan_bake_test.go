@@ -50,7 +50,7 @@ func TestMakePlan_Bake(t *testing.T) {
 			}
 			// What the plan recommends can be run as a rollout: the bake
 			// is valid with the plan's strategy.
-			spec := rollout.WithDefaults(sluice.RolloutSpec{Model: "chat", Baseline: "v1", Candidate: "v2", Strategy: p.Strategy, Stages: p.Stages, Bake: p.Bake})
+			spec := rollout.WithDefaults(sluice.RolloutSpec{Model: "chat", Baseline: "v1", Candidate: "v2", Strategy: p.Strategy, Stages: p.Stages, Bake: sluice.BakeFor(p.Bake.D())})
 			if p.Strategy != sluice.StrategyRolling { // rolling has no stages: the plan's one is the promotion
 				if err := rollout.Validate(spec); err != nil {
 					t.Errorf("the plan as a spec: %v", err)

@@ -27,7 +27,7 @@ func TestRollout_Bake(t *testing.T) {
 	spec := func(bake time.Duration) sluice.RolloutSpec {
 		return sluice.RolloutSpec{
 			Model: "chat", Candidate: "v1.1.0", Strategy: sluice.StrategyCanary, CanaryPercent: 20,
-			Bake: sluice.Duration(bake),
+			Bake: sluice.BakeFor(bake),
 			Analysis: sluice.AnalysisSpec{
 				Interval: sluice.Duration(300 * time.Millisecond), MinSamples: 50, FailChecks: 2,
 			},

@@ -48,7 +48,7 @@ func TestDashboard_Bake(t *testing.T) {
 	g := MustGateway(t, stable, cand)
 	startLoad(t, g.URL(), 2)
 	spec := canarySpec()
-	spec.Bake = sluice.Duration(time.Hour)
+	spec.Bake = sluice.BakeFor(time.Hour)
 	if _, err := g.Rollouts.Start(context.Background(), "alice-admin", "canary with a bake", spec); err != nil {
 		t.Fatal(err)
 	}

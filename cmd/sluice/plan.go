@@ -55,7 +55,7 @@ func (c *cli) planCmd() *cobra.Command {
 				fmt.Fprintf(c.stdout, "  %d. %5s%%  hold %s, at least %d requests%s\n", i+1, sluice.FormatPercent(s.Percent), s.Hold.D(), s.MinSamples, est)
 			}
 			if p.Bake > 0 {
-				fmt.Fprintf(c.stdout, "Bake:      %s after the promotion (--bake %s): %s\n", p.Bake.D(), p.Bake.D(), p.BakeWhy)
+				fmt.Fprintf(c.stdout, "Bake:      %s after the promotion (--bake %s; --bake none for none): %s\n", p.Bake.D(), p.Bake.D(), p.BakeWhy)
 			} else if p.BakeWhy != "" {
 				fmt.Fprintf(c.stdout, "Bake:      %s\n", p.BakeWhy)
 			}

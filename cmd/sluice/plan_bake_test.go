@@ -34,7 +34,7 @@ func TestPlan_Bake(t *testing.T) {
 	}
 	mustRun(t, cmd("apply", "-f", file, "--reason", "v2.0.0 is qwen")...)
 	out = mustRun(t, cmd("plan", "chat", "v2.0.0")...)
-	for _, want := range []string{"Risk:      CRITICAL", "Bake:      1h0m0s after the promotion (--bake 1h0m0s): another model family", "Minimum duration: 32h0m0s"} {
+	for _, want := range []string{"Risk:      CRITICAL", "Bake:      1h0m0s after the promotion (--bake 1h0m0s; --bake none for none): another model family", "Minimum duration: 32h0m0s"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan of another family lacks %q:\n%s", want, out)
 		}
@@ -59,7 +59,7 @@ func TestPlan_Bake(t *testing.T) {
 		}
 	}
 	mustRun(t, cmd("rollout", "start", "chat", "--to", "v2.0.0", "--strategy", "progressive", "--skip-warmup", "--reason", "no bake")...)
-	if r := gw.Control.Registry().ActiveRollout("chat"); r == nil || r.Spec.Bake != 0 {
+	if r := gw.Control.Registry().ActiveRollout("chat"); r == nil || !r.Spec.Bake.IsZero() {
 		t.Fatalf("rollout given --strategy: %+v; want no bake", r)
 	}
 }

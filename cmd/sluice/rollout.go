@@ -150,11 +150,15 @@ func (c *cli) rolloutStartCmd() *cobra.Command {
 				}
 			}
 			if bake != "" {
-				d, err := time.ParseDuration(bake)
-				if err != nil || d <= 0 {
-					return fmt.Errorf("--bake %q: give how long to watch the candidate after its promotion, such as 15m (leave it out for no bake)", bake)
+				if strings.EqualFold(bake, "none") {
+					spec.Bake = sluice.NoBake
+				} else {
+					d, err := time.ParseDuration(bake)
+					if err != nil || d <= 0 {
+						return fmt.Errorf("--bake %q: give how long to watch the candidate after its promotion, such as 15m, or none for no bake (leaving it out takes the plan's bake without --strategy, none with it)", bake)
+					}
+					spec.Bake = sluice.BakeFor(d)
 				}
-				spec.Bake = sluice.Duration(d)
 			}
 			if stages == "" && (cmd.Flags().Changed("hold") || cmd.Flags().Changed("min-samples")) {
 				return fmt.Errorf("--hold and --min-samples set the stages given with --stages: add --stages (such as --stages 2,5,10,25,50,100), or leave them out to take the plan's")
@@ -203,7 +207,7 @@ func (c *cli) rolloutStartCmd() *cobra.Command {
 	f.IntVar(&spec.ABSamples, "ab-samples", 0, "A/B test: planned requests per arm")
 	f.BoolVar(&spec.AutoPromote, "auto-promote", false, "let a canary or blue-green preview promote itself when the analysis passes")
 	f.BoolVar(&spec.Warmup.Skip, "skip-warmup", false, "skip the warm-up requests (the readiness check still runs)")
-	f.StringVar(&bake, "bake", "", "after the promotion, watch the candidate on all traffic for this long (such as 15m) and roll it back if its error or cancel rate or a Prometheus gate fails (default: none)")
+	f.StringVar(&bake, "bake", "", "after the promotion, watch the candidate on all traffic for this long (such as 15m) and roll it back if its error or cancel rate or a Prometheus gate fails; none for no bake (default: the plan's without --strategy, none with it)")
 	f.StringVar(&reason, "reason", "", "why (required; goes into the audit log)")
 	return cmd
 }

@@ -81,7 +81,7 @@ func TestCLI_RolloutBake(t *testing.T) {
 func TestRenderRollout_BakeClockBehind(t *testing.T) {
 	from := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
 	r := sluice.Rollout{ID: "chat-1", Phase: sluice.PhaseBaking, Percent: 100, StartedAt: from.Add(-time.Hour), BakeFrom: from, StageStartedAt: from,
-		Spec: sluice.RolloutSpec{Model: "chat", Baseline: "v1.1.0", Candidate: "v1.2.0", Strategy: sluice.StrategyCanary, Bake: sluice.Duration(10 * time.Minute)}}
+		Spec: sluice.RolloutSpec{Model: "chat", Baseline: "v1.1.0", Candidate: "v1.2.0", Strategy: sluice.StrategyCanary, Bake: sluice.BakeFor(10 * time.Minute)}}
 	out := renderRollout(api.RolloutStatus{Rollout: r}, from.Add(-30*time.Second))
 	if !strings.Contains(out, "Bake:      "+strings.Repeat("░", 30)) {
 		t.Errorf("status with the terminal's clock behind: want an empty bar:\n%s", out)
@@ -96,7 +96,7 @@ func TestRenderRollout_BakePaused(t *testing.T) {
 	// Baked 4m, then paused at 3:04; read at 5:00.
 	r := sluice.Rollout{ID: "chat-1", Phase: sluice.PhasePaused, PausedFrom: sluice.PhaseBaking, PausedAt: from.Add(4 * time.Minute), HeldFor: sluice.Duration(4 * time.Minute),
 		Percent: 100, StartedAt: from.Add(-time.Hour), BakeFrom: from, StageStartedAt: from,
-		Spec: sluice.RolloutSpec{Model: "chat", Baseline: "v1.1.0", Candidate: "v1.2.0", Strategy: sluice.StrategyCanary, Bake: sluice.Duration(10 * time.Minute)}}
+		Spec: sluice.RolloutSpec{Model: "chat", Baseline: "v1.1.0", Candidate: "v1.2.0", Strategy: sluice.StrategyCanary, Bake: sluice.BakeFor(10 * time.Minute)}}
 	out := renderRollout(api.RolloutStatus{Rollout: r}, from.Add(2*time.Hour))
 	for _, want := range []string{"Bake:      " + strings.Repeat("█", 12) + strings.Repeat("░", 18) + "  4m0s of 10m0s, paused with 6m0s left", "(the bake goes on: 6m0s left)"} {
 		if !strings.Contains(out, want) {

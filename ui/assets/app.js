@@ -404,7 +404,10 @@
       const what = r.phase === "shadow" ? "shadow pairs" : "candidate requests";
       body.append(progressRow("Stage sample", st.stage_samples / st.stage_need, st.stage_samples + " of " + st.stage_need + " " + what, "", "sample-progress"));
     }
-    if (active && (s.strategy === "progressive" || s.strategy === "pipeline") && r.phase !== "shadow" && s.stages[r.stage_index]) {
+    // Not in a bake (Rollout.InBake): its clock is the stage's hold, but
+    // it is the bake's time, which the bake row below shows.
+    const inBake = r.phase === "baking" || (r.phase === "paused" && r.paused_from === "baking");
+    if (active && !inBake && (s.strategy === "progressive" || s.strategy === "pipeline") && r.phase !== "shadow" && s.stages[r.stage_index]) {
       const hold = parseDuration(s.stages[r.stage_index].hold);
       let held = parseDuration(r.held_for || 0);
       // As the controller counts it (Rollout.Held): after a resume the
