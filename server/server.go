@@ -116,7 +116,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	}
 	s := &Server{Config: cfg, logger: logger, now: now, Store: opt.Store, synthClient: &http.Client{Timeout: 30 * time.Second}, drillSecret: "slk_drill_" + rand.Text(), trustedProxies: trusted}
 	if s.Store == nil {
-		st, err := OpenStore(ctx, cfg.Store)
+		st, err := openStore(ctx, cfg.Store, logger)
 		if err != nil {
 			return nil, err
 		}
