@@ -20,7 +20,7 @@ import (
 func (s *Server) ReloadConfig(ctx context.Context, path string, over config.Override) (*config.Gateway, bool) {
 	ncfg, err := config.LoadGatewayOver(path, over)
 	if err != nil {
-		s.logger.Error("reload config: client keys unchanged, admin tokens unchanged, backend headers unchanged", "err", err)
+		s.logger.Error("reload config: the file did not load, so nothing in it was applied: admin tokens unchanged, client keys unchanged, backend headers unchanged, log.level unchanged (a reload applies these; other settings take a restart)", "err", err)
 		return nil, false
 	}
 	ok := true
