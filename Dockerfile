@@ -21,6 +21,6 @@ FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/sluice /sluice
 WORKDIR /home/nonroot
 USER 65532:65532
-EXPOSE 8080
+EXPOSE 8080 9090
 ENTRYPOINT ["/sluice"]
 CMD ["serve", "-c", "/etc/sluice/sluice.yaml"]

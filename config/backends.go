@@ -76,7 +76,7 @@ func (g *Gateway) validateBackends() error {
 				}
 			}
 			if strings.TrimSpace(v) == "" {
-				return fmt.Errorf("%s.headers.%s: the value is empty (an environment variable set to nothing?)", at, k)
+				return fmt.Errorf("%s.headers.%s: the value is empty (an environment variable set to nothing, or an empty file?)", at, k)
 			}
 			if !httpguts.ValidHeaderFieldValue(v) {
 				return fmt.Errorf("%s.headers.%s: the value holds a line break or another control character", at, k)

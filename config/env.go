@@ -1,7 +1,11 @@
 package config
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"regexp"
 	"slices"
@@ -13,8 +17,63 @@ import (
 
 var envRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
-// maskRE matches a reference as expandEnvYAML masks it for parsing.
-var maskRE = regexp.MustCompile(`\$_[A-Za-z_][A-Za-z0-9_]*_`)
+// refRE matches a reference expandEnvYAML replaces: ${NAME}, an
+// environment variable (submatch 1), or ${file:PATH}, a file's contents
+// (submatch 2), read each time the configuration is loaded, so on each
+// SIGHUP too: a Kubernetes Secret mounted as a file or a systemd
+// credential is rewritten in place, while the environment is fixed at
+// start.
+var refRE = regexp.MustCompile(`\$\{(?:([A-Za-z_][A-Za-z0-9_]*)|file:([^}\r\n]*))\}`)
+
+// maskRE matches a reference as expandEnvYAML masks it for parsing: $_NAME_,
+// or a file reference with its punctuation made letters (maskRef).
+var maskRE = regexp.MustCompile(`\$_[A-Za-z_](?:[A-Za-z0-9_]|[^\x00-\x7f])*_`)
+
+// maxFileRef bounds what a ${file:PATH} reference reads: a secret is a
+// few hundred bytes, and a path naming a device or a log by mistake must
+// not hang or swell the load.
+const maxFileRef = 64 << 10
+
+// maskRef masks the reference text[from:to] in masked, keeping its length
+// and its characters' count: ${NAME} becomes $_NAME_, ${file:/a/b} becomes
+// $_filefafb_ (ASCII punctuation made 'f', other characters kept).
+func maskRef(masked []byte, from, to int) {
+	masked[from+1], masked[to-1] = '_', '_'
+	for i := from + 2; i < to-1; i++ {
+		if c := masked[i]; c < 0x80 && !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			masked[i] = 'f'
+		}
+	}
+}
+
+// readFileRef reads the value of ${file:path}: the file's contents with
+// trailing line breaks trimmed. Its error names the path, never the
+// contents.
+func readFileRef(path string) (string, error) {
+	if path == "" {
+		return "", fmt.Errorf("${file:} names no file: write ${file:/run/secrets/NAME}")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		if u := errors.Unwrap(err); u != nil {
+			err = u // the path is said once, below
+		}
+		return "", fmt.Errorf("${file:%s}: cannot open it (%w): write the file or correct the path", path, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxFileRef+1))
+	switch {
+	case err != nil:
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return "", fmt.Errorf("${file:%s}: cannot read it: %w", path, err)
+	case len(b) > maxFileRef:
+		return "", fmt.Errorf("${file:%s}: larger than %d KiB; a file reference holds one value, such as an API key", path, maxFileRef>>10)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
 
 // flowWordRE matches the values that stand unquoted in a flow collection:
 // words and numbers, which keep their type.
@@ -43,12 +102,12 @@ var flowWordRE = regexp.MustCompile(`^[A-Za-z0-9_.+-]+$`)
 // and the text stays YAML where a reference as written would not be (in
 // braces: log: {format: ${X}}).
 func expandEnvYAML(text []byte, skip ...string) ([]byte, error) {
-	if !envRE.Match(text) {
+	if !refRE.Match(text) {
 		return text, nil
 	}
 	masked := slices.Clone(text)
-	for _, m := range envRE.FindAllIndex(text, -1) {
-		masked[m[0]+1], masked[m[1]-1] = '_', '_'
+	for _, m := range refRE.FindAllIndex(text, -1) {
+		maskRef(masked, m[0], m[1])
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(masked, &doc); err != nil {
@@ -61,11 +120,22 @@ func expandEnvYAML(text []byte, skip ...string) ([]byte, error) {
 	}
 	var edits []edit
 	var missing []string
+	var fileErrs []error
 	skipping := false // in a value at a path in skip
-	expand := func(s string) string {
-		return envRE.ReplaceAllStringFunc(s, func(m string) string {
+	expand := func(s, path string) string {
+		return refRE.ReplaceAllStringFunc(s, func(m string) string {
 			if skipping {
 				return ""
+			}
+			if strings.HasPrefix(m, "${file:") {
+				v, err := readFileRef(m[len("${file:") : len(m)-1])
+				if err != nil {
+					if path == "" {
+						path = "the value"
+					}
+					fileErrs = append(fileErrs, fmt.Errorf("%s: %w", path, err))
+				}
+				return v
 			}
 			name := m[2 : len(m)-1]
 			v, ok := os.LookupEnv(name)
@@ -104,7 +174,7 @@ func expandEnvYAML(text []byte, skip ...string) ([]byte, error) {
 		}
 		end := lineEnd(line)
 		var out [][]int
-		for _, m := range envRE.FindAllIndex(text[from:end], n) {
+		for _, m := range refRE.FindAllIndex(text[from:end], n) {
 			out = append(out, []int{from + m[0], from + m[1]})
 		}
 		return out
@@ -117,7 +187,7 @@ func expandEnvYAML(text []byte, skip ...string) ([]byte, error) {
 		}
 		inFlow := flow || (n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode) && n.Style&yaml.FlowStyle != 0
 		for i, c := range n.Content {
-			child := path + "[]" // a sequence's items, a document's root: no skip names them
+			child := fmt.Sprintf("%s[%d]", path, i) // a sequence's items: no skip names them
 			switch {
 			case n.Kind == yaml.DocumentNode:
 				child = ""
@@ -136,17 +206,17 @@ func expandEnvYAML(text []byte, skip ...string) ([]byte, error) {
 			// they are (a block holds any text but a line less indented).
 			for l := n.Line + 1; l <= n.Line+1+strings.Count(n.Value, "\n") && refs > 0; l++ {
 				for _, t := range tokens(l, 1, refs) {
-					edits = append(edits, edit{t[0], t[1], expand(string(text[t[0]:t[1]]))})
+					edits = append(edits, edit{t[0], t[1], expand(string(text[t[0]:t[1]]), path)})
 					refs--
 				}
 			}
 		case n.Style&yaml.DoubleQuotedStyle != 0:
 			for _, t := range tokens(n.Line, n.Column, refs) {
-				edits = append(edits, edit{t[0], t[1], doubleQuotedBody(expand(string(text[t[0]:t[1]])))})
+				edits = append(edits, edit{t[0], t[1], doubleQuotedBody(expand(string(text[t[0]:t[1]]), path))})
 			}
 		case n.Style&yaml.SingleQuotedStyle != 0:
 			for _, t := range tokens(n.Line, n.Column, refs) {
-				edits = append(edits, edit{t[0], t[1], strings.ReplaceAll(expand(string(text[t[0]:t[1]])), "'", "''")})
+				edits = append(edits, edit{t[0], t[1], strings.ReplaceAll(expand(string(text[t[0]:t[1]]), path), "'", "''")})
 			}
 		default: // plain, on one line: the scalar is its value as written, from its column
 			from := offset(n.Line, n.Column)
@@ -154,7 +224,7 @@ func expandEnvYAML(text []byte, skip ...string) ([]byte, error) {
 			if from < 0 || to > len(text) || string(masked[from:to]) != n.Value {
 				return // not where expected (a multi-line plain scalar): leave it
 			}
-			v := expand(string(text[from:to]))
+			v := expand(string(text[from:to]), path)
 			if !plainSafe(v) || flow && !flowWordRE.MatchString(v) {
 				v = `"` + doubleQuotedBody(v) + `"`
 			}
@@ -164,6 +234,9 @@ func expandEnvYAML(text []byte, skip ...string) ([]byte, error) {
 	walk(&doc, false, "")
 	if len(missing) > 0 {
 		return nil, missingEnv(missing)
+	}
+	if len(fileErrs) > 0 {
+		return nil, errors.Join(fileErrs...)
 	}
 	slices.SortFunc(edits, func(a, b edit) int { return b.from - a.from })
 	out := slices.Clone(text)
@@ -216,7 +289,15 @@ func doubleQuotedBody(v string) string {
 // text: the fallback of expandEnvYAML.
 func expandText(text []byte) ([]byte, error) {
 	var missing []string
-	out := envRE.ReplaceAllFunc(text, func(m []byte) []byte {
+	var fileErr error
+	out := refRE.ReplaceAllFunc(text, func(m []byte) []byte {
+		if bytes.HasPrefix(m, []byte("${file:")) {
+			v, err := readFileRef(string(m[len("${file:") : len(m)-1]))
+			if err != nil && fileErr == nil {
+				fileErr = err
+			}
+			return []byte(v)
+		}
 		name := string(m[2 : len(m)-1])
 		v, ok := os.LookupEnv(name)
 		if !ok && !slices.Contains(missing, name) {
@@ -226,6 +307,9 @@ func expandText(text []byte) ([]byte, error) {
 	})
 	if len(missing) > 0 {
 		return nil, missingEnv(missing)
+	}
+	if fileErr != nil {
+		return nil, fileErr
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -47,7 +48,17 @@ func TestREADME_YAMLBlocksLoad(t *testing.T) {
 	t.Setenv("SLUICE_KEY_WEB", "web-app-key-0123456789")
 	t.Setenv("VLLM_API_KEY", "vllm-key-0123456789")
 	t.Setenv("AZURE_OPENAI_KEY", "azure-key-0123456789")
+	// The ${file:PATH} values name files a deployment mounts: each is read
+	// from one file here.
+	keyFile := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(keyFile, []byte("file-key-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fileRef := regexp.MustCompile(`\$\{file:[^}]*\}`)
 	blocks := yamlBlocks(t, "../README.md")
+	for i := range blocks {
+		blocks[i].text = fileRef.ReplaceAllString(blocks[i].text, "$${file:"+keyFile+"}")
+	}
 	if len(blocks) < 4 {
 		t.Fatalf("README.md has %d yaml blocks; this test expected the model file, the Prometheus settings and gates, and the client keys", len(blocks))
 	}

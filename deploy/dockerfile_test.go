@@ -233,7 +233,11 @@ func TestDockerfile_MatchesTheDeployment(t *testing.T) {
 	for _, p := range c.Ports {
 		ports = append(ports, strconv.Itoa(p.ContainerPort))
 	}
-	if got := strings.TrimSuffix(expose.args, "/tcp"); !slices.Equal([]string{got}, ports) {
+	var exposed []string
+	for _, p := range strings.Fields(expose.args) {
+		exposed = append(exposed, strings.TrimSuffix(p, "/tcp"))
+	}
+	if !slices.Equal(exposed, ports) {
 		t.Errorf("Dockerfile: EXPOSE %s; the container's ports are %v", expose.args, ports)
 	}
 }

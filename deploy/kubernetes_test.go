@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -150,6 +151,7 @@ type k8sDeployment struct {
 type k8sService struct {
 	k8sObject `yaml:",inline"`
 	Spec      struct {
+		Type     string            `yaml:"type"`
 		Selector map[string]string `yaml:"selector"`
 		Ports    []struct {
 			Name       string `yaml:"name"`
@@ -193,8 +195,14 @@ type k8sServiceMonitor struct {
 }
 
 // decodeManifest decodes the one object of a manifest file strictly into
-// v, and checks its apiVersion and kind.
+// v, and checks its apiVersion and kind, and that it is named sluice.
 func decodeManifest(t *testing.T, name, apiVersion, kind string, v any) {
+	t.Helper()
+	decodeManifestNamed(t, name, apiVersion, kind, "sluice", v)
+}
+
+// decodeManifestNamed is decodeManifest for an object named object.
+func decodeManifestNamed(t *testing.T, name, apiVersion, kind, object string, v any) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("kubernetes", name))
 	if err != nil {
@@ -216,8 +224,8 @@ func decodeManifest(t *testing.T, name, apiVersion, kind string, v any) {
 	if obj.APIVersion != apiVersion || obj.Kind != kind {
 		t.Fatalf("kubernetes/%s: %s %s, want %s %s", name, obj.APIVersion, obj.Kind, apiVersion, kind)
 	}
-	if obj.Metadata.Name != "sluice" || obj.Metadata.Labels["app.kubernetes.io/name"] != "sluice" {
-		t.Errorf("kubernetes/%s: metadata %+v, want the name sluice and the label app.kubernetes.io/name: sluice", name, obj.Metadata)
+	if obj.Metadata.Name != object || obj.Metadata.Labels["app.kubernetes.io/name"] != "sluice" {
+		t.Errorf("kubernetes/%s: metadata %+v, want the name %s and the label app.kubernetes.io/name: sluice", name, obj.Metadata, object)
 	}
 }
 
@@ -235,12 +243,13 @@ func matches(sel map[string]string, labels map[string]string) bool {
 }
 
 type manifests struct {
-	dep    k8sDeployment
-	svc    k8sService
-	cm     k8sConfigMap
-	secret k8sSecret
-	pdb    k8sPDB
-	sm     k8sServiceMonitor
+	dep      k8sDeployment
+	svc      k8sService // the data plane's, for clients
+	adminSvc k8sService // admin_listen's, for the cluster
+	cm       k8sConfigMap
+	secret   k8sSecret
+	pdb      k8sPDB
+	sm       k8sServiceMonitor
 }
 
 func loadManifests(t *testing.T) *manifests {
@@ -248,6 +257,7 @@ func loadManifests(t *testing.T) *manifests {
 	var m manifests
 	decodeManifest(t, "deployment.yaml", "apps/v1", "Deployment", &m.dep)
 	decodeManifest(t, "service.yaml", "v1", "Service", &m.svc)
+	decodeManifestNamed(t, "service-admin.yaml", "v1", "Service", "sluice-admin", &m.adminSvc)
 	decodeManifest(t, "configmap.yaml", "v1", "ConfigMap", &m.cm)
 	decodeManifest(t, "secret.yaml", "v1", "Secret", &m.secret)
 	decodeManifest(t, "poddisruptionbudget.yaml", "policy/v1", "PodDisruptionBudget", &m.pdb)
@@ -271,17 +281,37 @@ func TestKubernetes_Objects(t *testing.T) {
 	if !matches(m.dep.Spec.Selector.MatchLabels, pod) {
 		t.Errorf("the Deployment's selector %v does not select its pods %v", m.dep.Spec.Selector.MatchLabels, pod)
 	}
-	if !matches(m.svc.Spec.Selector, pod) {
-		t.Errorf("the Service's selector %v does not select the pods %v", m.svc.Spec.Selector, pod)
-	}
 	ports := map[string]bool{}
 	for _, p := range c.Ports {
 		ports[p.Name] = true
 	}
-	for _, p := range m.svc.Spec.Ports {
-		if !ports[p.TargetPort] {
-			t.Errorf("the Service's port %s targets %q, which the container does not name", p.Name, p.TargetPort)
+	for name, svc := range map[string]k8sService{"sluice": m.svc, "sluice-admin": m.adminSvc} {
+		if !matches(svc.Spec.Selector, pod) {
+			t.Errorf("the Service %s's selector %v does not select the pods %v", name, svc.Spec.Selector, pod)
 		}
+		for _, p := range svc.Spec.Ports {
+			if !ports[p.TargetPort] {
+				t.Errorf("the Service %s's port %s targets %q, which the container does not name", name, p.Name, p.TargetPort)
+			}
+		}
+	}
+	// The split: clients' Service reaches the data plane (the container's
+	// http port, listen) only; the admin port (admin_listen: the admin
+	// API, the dashboard, /metrics) is on a ClusterIP Service of its own.
+	if len(m.svc.Spec.Ports) != 1 || m.svc.Spec.Ports[0].TargetPort != "http" {
+		t.Errorf("the sluice Service's ports %+v; want the data plane's (http) alone", m.svc.Spec.Ports)
+	}
+	if len(m.adminSvc.Spec.Ports) != 1 || m.adminSvc.Spec.Ports[0].TargetPort != "admin" {
+		t.Errorf("the sluice-admin Service's ports %+v; want the admin port alone", m.adminSvc.Spec.Ports)
+	}
+	if m.adminSvc.Spec.Type != "" && m.adminSvc.Spec.Type != "ClusterIP" {
+		t.Errorf("the sluice-admin Service is of type %s; keep it ClusterIP, off the network clients reach", m.adminSvc.Spec.Type)
+	}
+	if matches(m.svc.Metadata.Labels, m.adminSvc.Metadata.Labels) && matches(m.adminSvc.Metadata.Labels, m.svc.Metadata.Labels) {
+		t.Error("the two Services have the same labels: nothing can select the admin one alone")
+	}
+	if got := m.dep.Spec.Template.Metadata.Annotations["prometheus.io/port"]; got != strconv.Itoa(containerPort(c, "admin")) {
+		t.Errorf("the pod's prometheus.io/port is %q; want the admin port %d, where /metrics is", got, containerPort(c, "admin"))
 	}
 	for what, p := range map[string]*k8sProbe{"readiness": c.ReadinessProbe, "liveness": c.LivenessProbe} {
 		if p == nil {
@@ -304,17 +334,21 @@ func TestKubernetes_Objects(t *testing.T) {
 		t.Errorf("the PodDisruptionBudget should set maxUnavailable alone (minAvailable blocks drains when a replica is already down)")
 	}
 
-	// The ServiceMonitor scrapes the Service's named port at /metrics.
-	if !matches(m.sm.Spec.Selector.MatchLabels, m.svc.Metadata.Labels) {
-		t.Errorf("the ServiceMonitor's selector %v does not select the Service %v", m.sm.Spec.Selector.MatchLabels, m.svc.Metadata.Labels)
+	// The ServiceMonitor scrapes the admin Service's named port at
+	// /metrics, and selects not the data plane's Service.
+	if !matches(m.sm.Spec.Selector.MatchLabels, m.adminSvc.Metadata.Labels) {
+		t.Errorf("the ServiceMonitor's selector %v does not select the sluice-admin Service %v", m.sm.Spec.Selector.MatchLabels, m.adminSvc.Metadata.Labels)
+	}
+	if matches(m.sm.Spec.Selector.MatchLabels, m.svc.Metadata.Labels) {
+		t.Errorf("the ServiceMonitor's selector %v selects the data plane's Service too, which has no /metrics", m.sm.Spec.Selector.MatchLabels)
 	}
 	for _, e := range m.sm.Spec.Endpoints {
 		found := false
-		for _, p := range m.svc.Spec.Ports {
-			found = found || p.Name == e.Port
+		for _, p := range m.adminSvc.Spec.Ports {
+			found = found || p.Name == e.Port && p.TargetPort == "admin"
 		}
 		if !found || e.Path != "/metrics" {
-			t.Errorf("the ServiceMonitor scrapes port %q path %q; want one of the Service's named ports and /metrics", e.Port, e.Path)
+			t.Errorf("the ServiceMonitor scrapes port %q path %q; want the sluice-admin Service's admin port and /metrics", e.Port, e.Path)
 		}
 	}
 	if len(m.sm.Spec.Endpoints) != 1 {
@@ -441,11 +475,13 @@ func TestKubernetes_Probes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Listen != "0.0.0.0:8080" || c.Ports[0].ContainerPort != 8080 || cfg.AdminListen != "" {
-		t.Fatalf("the ConfigMap listens on %q (admin %q), the container port is %d: the probes and the scrape reach the data plane's port",
-			cfg.Listen, cfg.AdminListen, c.Ports[0].ContainerPort)
+	// listen is the container's http port, admin_listen its admin port.
+	for key, want := range map[string]struct{ addr, port string }{"listen": {cfg.Listen, "http"}, "admin_listen": {cfg.AdminListen, "admin"}} {
+		if n := containerPort(c, want.port); want.addr != "0.0.0.0:"+strconv.Itoa(n) {
+			t.Fatalf("the ConfigMap's %s is %q; the container's %s port is %d: want 0.0.0.0:%d", key, want.addr, want.port, n, n)
+		}
 	}
-	cfg.Listen = "127.0.0.1:0"
+	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
 	gw, err := server.New(context.Background(), server.Options{Config: cfg})
 	if err != nil {
 		t.Fatal(err)
@@ -457,15 +493,54 @@ func TestKubernetes_Probes(t *testing.T) {
 	if c.LivenessProbe.HTTPGet.Path == c.ReadinessProbe.HTTPGet.Path {
 		t.Errorf("liveness and readiness both probe %s", c.LivenessProbe.HTTPGet.Path)
 	}
-	for _, p := range []string{c.ReadinessProbe.HTTPGet.Path, c.LivenessProbe.HTTPGet.Path, m.dep.Spec.Template.Metadata.Annotations["prometheus.io/path"]} {
-		resp, err := http.Get(gw.URL() + p)
+	// Each probe and the scrape on the listener of the port it names: a
+	// probe on the wrong one gets a 404 and the pod never becomes ready.
+	urls := map[string]string{"http": gw.URL(), "admin": gw.AdminURL()}
+	get := func(url string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(url)
 		if err != nil {
 			t.Fatal(err)
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Errorf("GET %s: %d %s", p, resp.StatusCode, strings.TrimSpace(string(body)))
+		return resp.StatusCode, strings.TrimSpace(string(body))
+	}
+	for what, p := range map[string]struct{ path, port string }{
+		"readiness": {c.ReadinessProbe.HTTPGet.Path, c.ReadinessProbe.HTTPGet.Port},
+		"liveness":  {c.LivenessProbe.HTTPGet.Path, c.LivenessProbe.HTTPGet.Port},
+		"scrape":    {m.dep.Spec.Template.Metadata.Annotations["prometheus.io/path"], portName(c, m.dep.Spec.Template.Metadata.Annotations["prometheus.io/port"])},
+	} {
+		if code, body := get(urls[p.port] + p.path); code != 200 {
+			t.Errorf("%s: GET %s on port %q: %d %s", what, p.path, p.port, code, body)
 		}
 	}
+	// The data plane's port, which the clients' Service exposes, serves
+	// neither the admin API nor /metrics.
+	for _, p := range []string{"/admin/v1/models", "/metrics", "/ui/"} {
+		if code, _ := get(gw.URL() + p); code != http.StatusNotFound {
+			t.Errorf("GET %s on the data plane's port: %d; want 404 (it belongs on admin_listen)", p, code)
+		}
+	}
+}
+
+// containerPort returns the number of the container's port named name, or
+// 0.
+func containerPort(c k8sContainer, name string) int {
+	for _, p := range c.Ports {
+		if p.Name == name {
+			return p.ContainerPort
+		}
+	}
+	return 0
+}
+
+// portName returns the name of the container's port numbered number.
+func portName(c k8sContainer, number string) string {
+	for _, p := range c.Ports {
+		if strconv.Itoa(p.ContainerPort) == number {
+			return p.Name
+		}
+	}
+	return ""
 }

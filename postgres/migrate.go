@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -82,8 +83,19 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	defer conn.Release()
 	key := "sluice:migrate:" + s.schema
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(hashtextextended($1, 0))", key); err != nil {
-		return s.mapErr(ctx, "open store: wait for the migration lock", err)
+	// Try first, so that a replica that waits while another migrates says
+	// so: a rolling upgrade's log then shows which one migrated.
+	var locked bool
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key).Scan(&locked); err != nil {
+		return s.mapErr(ctx, "open store: take the migration lock", err)
+	}
+	if !locked {
+		start := time.Now()
+		s.logf("store migration lock held by another process (a replica migrating the schema); waiting for it", "store", s.where, "schema", s.schema)
+		if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(hashtextextended($1, 0))", key); err != nil {
+			return s.mapErr(ctx, "open store: wait for the migration lock", err)
+		}
+		s.logf("store migration lock taken after waiting", "store", s.where, "schema", s.schema, "waited", time.Since(start))
 	}
 	defer func() {
 		// If the unlock fails the connection is suspect; destroy it, which
@@ -111,6 +123,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		if m.version <= have {
 			continue
 		}
+		start := time.Now()
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, m.sql); err != nil {
 				return err
@@ -121,6 +134,14 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return s.mapErr(ctx, "open store: apply migration "+m.name+" to schema "+s.schema, err)
 		}
+		s.logf("store migrated", "store", s.where, "schema", s.schema, "version", m.version, "migration", m.name, "took", time.Since(start))
 	}
 	return nil
+}
+
+// logf writes an info record to Options.Logger, if there is one.
+func (s *Store) logf(msg string, args ...any) {
+	if s.logger != nil {
+		s.logger.Info(msg, args...)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,10 @@ type Options struct {
 	// Now stamps audit entries and request rows whose time is zero. Nil
 	// means time.Now.
 	Now func() time.Time
+	// Logger gets an info record for each migration Open applies (a
+	// rolling upgrade then shows which replica migrated the store). Nil
+	// means none.
+	Logger *slog.Logger
 }
 
 // Store is the sluice.Store on a PostgreSQL schema. It is safe for
@@ -46,6 +51,7 @@ type Store struct {
 	schema  string
 	channel string // the NOTIFY channel for this schema's commits
 	now     func() time.Time
+	logger  *slog.Logger           // Options.Logger: migrations
 	replica atomic.Pointer[string] // written on audit entries (SetReplica)
 	holds   holdConn               // the connection TryHold's locks are held on
 
@@ -96,7 +102,7 @@ func OpenOptions(ctx context.Context, dsn string, o Options) (*Store, error) {
 	if o.MaxConns > 0 {
 		cfg.MaxConns = o.MaxConns
 	}
-	s := &Store{cfg: cfg, where: describe(cfg.ConnConfig), now: o.Now}
+	s := &Store{cfg: cfg, where: describe(cfg.ConnConfig), now: o.Now, logger: o.Logger}
 	if s.now == nil {
 		s.now = time.Now
 	}

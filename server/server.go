@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,6 +63,9 @@ type Server struct {
 	// and their URLs' credentials to every request sent to them; swapped
 	// by ReloadBackends.
 	Backends *proxy.Backends
+
+	backendsMu  sync.Mutex       // ReloadBackends, one at a time
+	backendsCfg []config.Backend // the backends in force, as configured
 	// Keys checks client API keys on the data plane (nil when none): the
 	// keys the gateway started with; ClientKeys returns those in force
 	// after ReloadClientKeys.
@@ -116,7 +120,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	}
 	s := &Server{Config: cfg, logger: logger, now: now, Store: opt.Store, synthClient: &http.Client{Timeout: 30 * time.Second}, drillSecret: "slk_drill_" + rand.Text(), trustedProxies: trusted}
 	if s.Store == nil {
-		st, err := OpenStore(ctx, cfg.Store)
+		st, err := openStore(ctx, cfg.Store, logger)
 		if err != nil {
 			return nil, err
 		}
@@ -148,6 +152,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		s.closeEarly()
 		return nil, fmt.Errorf("backends: %w", err)
 	}
+	s.backendsCfg = slices.Clone(cfg.Backends)
 	s.Health = &proxy.HealthChecker{Path: cfg.Health.Path, Interval: interval, Timeout: cfg.Health.Timeout, FailAfter: cfg.Health.FailAfter, Logger: logger, Backends: s.Backends}
 	ropt := route.Options{StickyHeaders: config.CanonicalHeaders(cfg.StickyHeaders), ForceHeader: cfg.ForceHeader, CategoryHeader: cfg.CategoryHeader}
 	s.Routes = route.NewHolder(route.Build(sluice.NewRegistry(), nil, ropt))

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 
 	"github.com/sluicehq/sluice"
@@ -20,8 +21,13 @@ func IsPostgresDSN(store string) bool {
 // replicas can share; anything else is the path of an SQLite file, which
 // one gateway at a time may open (lockSQLite).
 func OpenStore(ctx context.Context, store string) (sluice.Store, error) {
+	return openStore(ctx, store, nil)
+}
+
+// openStore is OpenStore with the store's migrations logged to logger.
+func openStore(ctx context.Context, store string, logger *slog.Logger) (sluice.Store, error) {
 	if IsPostgresDSN(store) {
-		return postgres.Open(ctx, store)
+		return postgres.OpenOptions(ctx, store, postgres.Options{Logger: logger})
 	}
 	// The lock first: a refused gateway (a newer binary during an
 	// overlapping upgrade) must not migrate the schema under the running one.
@@ -29,7 +35,7 @@ func OpenStore(ctx context.Context, store string) (sluice.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(store)
+	st, err := sqlite.OpenOptions(store, sqlite.Options{Logger: logger})
 	if err != nil {
 		lock.Close()
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice"
 )
@@ -92,7 +93,9 @@ func (s *Store) migrate(ctx context.Context) error {
 		return s.openErr(err)
 	}
 	for _, m := range ms {
+		start, applied := time.Now(), false
 		err := s.write(ctx, "apply migration "+m.name, func(tx *sql.Tx) error {
+			applied = false
 			var n int
 			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version = ?", m.version).Scan(&n); err != nil {
 				return err
@@ -109,10 +112,14 @@ func (s *Store) migrate(ctx context.Context) error {
 				}
 			}
 			_, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", m.version, m.name, s.now().UnixNano())
+			applied = err == nil
 			return err
 		})
 		if err != nil {
 			return fmt.Errorf("open store: %w", err)
+		}
+		if applied && s.opts.Logger != nil {
+			s.opts.Logger.Info("store migrated", "store", s.path, "version", m.version, "migration", m.name, "took", time.Since(start))
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -36,6 +37,10 @@ type Options struct {
 	// Now stamps audit entries and request rows whose time is zero. Nil
 	// means time.Now.
 	Now func() time.Time
+	// Logger gets an info record for each migration Open applies (a
+	// rolling upgrade then shows which replica migrated the store). Nil
+	// means none.
+	Logger *slog.Logger
 }
 
 // Store is the sluice.Store on one SQLite file. It is safe for concurrent

@@ -69,7 +69,7 @@ func TestProcess_SIGHUPReloadsClientKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	gw.signal(syscall.SIGHUP)
-	waitLog(t, gw, "reload config: client keys unchanged", 1)
+	waitLog(t, gw, "reload config: the file did not load", 1)
 	if o, n := status(reloadOldKey), status(reloadNewKey); o != 401 || n != 200 {
 		t.Fatalf("after a SIGHUP with a broken file: old key %d, new key %d; want the keys in force (401, 200)", o, n)
 	}

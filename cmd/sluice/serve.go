@@ -114,22 +114,13 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 				fail("reload TLS certificates", err)
 			}
 			if cfgPath != "" {
-				if ncfg, err := config.LoadGatewayOver(cfgPath, over); err != nil {
-					fail("reload config: client keys unchanged, admin tokens unchanged, backend headers unchanged", err)
-				} else {
+				ncfg, ok := s.ReloadConfig(ctx, cfgPath, over)
+				failed = failed || !ok
+				if ncfg != nil {
 					level.Set(ncfg.Log.SlogLevel())
 					logger.Debug("config file read on SIGHUP", "config", cfgPath, "log_level", ncfg.Log.Level,
-						"client_keys", len(ncfg.ClientKeys), "backends", len(ncfg.Backends), "static_tokens", len(ncfg.StaticTokens()), "need_restart", config.NeedRestart(cfg, ncfg))
-					if err := s.Auth.SetStatic(ctx, ncfg.StaticTokens()); err != nil {
-						fail("reload admin tokens: tokens unchanged", err)
-					}
-					if err := s.ReloadClientKeys(ncfg.ClientKeys); err != nil {
-						fail("reload client keys: keys unchanged", err)
-					}
-					if err := s.ReloadBackends(ncfg.Backends); err != nil {
-						fail("reload backends: backend headers unchanged", err)
-					}
-					if keys := config.NeedRestart(cfg, ncfg); len(keys) > 0 {
+						"client_keys", len(ncfg.ClientKeys), "backends", len(ncfg.Backends), "static_tokens", len(ncfg.StaticTokens()), "need_restart", config.NeedRestart(cfg, *ncfg))
+					if keys := config.NeedRestart(cfg, *ncfg); len(keys) > 0 {
 						logger.Warn("settings changed in the config file take effect on restart", "keys", strings.Join(keys, ", "))
 					}
 				}

@@ -1,0 +1,141 @@
+package postgres_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluicehq/sluice/postgres"
+	"github.com/sluicehq/sluice/postgres/pgtest"
+)
+
+// lockedBuffer is a bytes.Buffer safe for a logger and a test to share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// records returns the JSON log records in text with message msg.
+func records(t *testing.T, text, msg string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+		if line == "" {
+			continue
+		}
+		var r map[string]any
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if r["msg"] == msg {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// TestOpen_LogsMigrations: a rolling upgrade's log did not show which
+// replica migrated the store, or that another waited while it did. Now
+// each migration applied is an info record (store, schema, version, took),
+// a replica that finds the migration lock held says it waits, and one that
+// finds the schema current logs no migration.
+func TestOpen_LogsMigrations(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := cfg.RuntimeParams["search_path"]
+	// Another replica holds the migration lock.
+	holder, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(context.Background())
+	if _, err := holder.Exec(t.Context(), "SELECT pg_advisory_lock(hashtextextended($1, 0))", "sluice:migrate:"+schema); err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, nil))
+	type opened struct {
+		s   *postgres.Store
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		s, err := postgres.OpenOptions(t.Context(), dsn, postgres.Options{Logger: logger})
+		done <- opened{s, err}
+	}()
+	// Wait until Open waits for the lock; then it must have said so.
+	for {
+		var waiting bool
+		if err := holder.QueryRow(t.Context(), `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+			AND ((classid::bigint << 32) | objid::bigint) = hashtextextended($1, 0))`, "sluice:migrate:"+schema).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		select {
+		case o := <-done:
+			t.Fatalf("Open returned (%v) while another process held the migration lock", o.err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if len(records(t, logs.String(), "store migration lock held by another process (a replica migrating the schema); waiting for it")) != 1 {
+		t.Errorf("Open waits for the migration lock and has not said so:\n%s", logs.String())
+	}
+	if _, err := holder.Exec(t.Context(), "SELECT pg_advisory_unlock(hashtextextended($1, 0))", "sluice:migrate:"+schema); err != nil {
+		t.Fatal(err)
+	}
+	o := <-done
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	defer o.s.Close()
+	text := logs.String()
+	if len(records(t, text, "store migration lock taken after waiting")) != 1 {
+		t.Errorf("no record of the lock taken after waiting:\n%s", text)
+	}
+	migrated := records(t, text, "store migrated")
+	if len(migrated) != postgres.LatestSchema() {
+		t.Fatalf("%d \"store migrated\" records, want one for each of the %d migrations:\n%s", len(migrated), postgres.LatestSchema(), text)
+	}
+	for i, r := range migrated {
+		if r["level"] != "INFO" || r["version"] != float64(i+1) || r["schema"] != schema || r["took"] == nil || r["migration"] == "" ||
+			!strings.Contains(r["store"].(string), "127.0.0.1") || strings.Contains(text, "sluice:sluice@") {
+			t.Errorf("record %d: %v; want INFO, version %d, the schema, the store without its password, took", i, r, i+1)
+		}
+	}
+
+	// The next replica finds the schema current: nothing applied, nothing
+	// logged.
+	var again lockedBuffer
+	s2, err := postgres.OpenOptions(t.Context(), dsn, postgres.Options{Logger: slog.New(slog.NewJSONHandler(&again, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if again.String() != "" {
+		t.Errorf("opening a current schema logged:\n%s", again.String())
+	}
+}

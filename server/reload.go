@@ -1,0 +1,40 @@
+package server
+
+import (
+	"context"
+
+	"github.com/sluicehq/sluice/config"
+)
+
+// ReloadConfig reads the configuration file at path again, with over (the
+// flags of `sluice serve`) applied, as SIGHUP does, and applies what a
+// reload applies from it: the admin tokens, the client keys and the
+// backends' headers. Each ${file:PATH} in it is read again, so a key kept
+// in a file (a Kubernetes Secret, a systemd credential) is rotated; each
+// ${ENV} is the environment as it was at start. A file that does not load
+// (a missing ${file:} among them) changes nothing; a part that does not
+// apply keeps what is in force. Each failure is logged here, naming the
+// key and never a value. It returns the file as read (nil when it did not
+// load), for the caller's log level and restart check, and whether
+// everything applied.
+func (s *Server) ReloadConfig(ctx context.Context, path string, over config.Override) (*config.Gateway, bool) {
+	ncfg, err := config.LoadGatewayOver(path, over)
+	if err != nil {
+		s.logger.Error("reload config: the file did not load, so nothing in it was applied: admin tokens unchanged, client keys unchanged, backend headers unchanged, log.level unchanged (a reload applies these; other settings take a restart)", "err", err)
+		return nil, false
+	}
+	ok := true
+	if err := s.Auth.SetStatic(ctx, ncfg.StaticTokens()); err != nil {
+		s.logger.Error("reload admin tokens: tokens unchanged", "err", err)
+		ok = false
+	}
+	if err := s.ReloadClientKeys(ncfg.ClientKeys); err != nil {
+		s.logger.Error("reload client keys: keys unchanged", "err", err)
+		ok = false
+	}
+	if err := s.ReloadBackends(ncfg.Backends); err != nil {
+		s.logger.Error("reload backends: backend headers unchanged", "err", err)
+		ok = false
+	}
+	return &ncfg, ok
+}
