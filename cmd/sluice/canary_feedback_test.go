@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -67,9 +69,23 @@ func TestCanary_UsersFeedbackRollsBack(t *testing.T) {
 	}
 	driveUntilEnded(gw, 4, ask)
 	r := gw.Control.Registry().Rollouts["chat"]
-	if r.Phase != sluice.PhaseRolledBack || !strings.Contains(r.Decision, "quality (feedback)") {
-		t.Fatalf("after %d requests (%d and %d feedback scores to the baseline and the candidate): phase %s, decision %q; want rolled back on quality (feedback)",
-			n.Load(), baseFB.Load(), candFB.Load(), r.Phase, r.Decision)
+	// The feedback's own row must be among the failing ones. The decision
+	// names the first few failing rows, and which of the feedback rows
+	// (all traffic, or the one category) comes first, or whether they are
+	// named before "and N more", depends on their evidence: read the
+	// verdict's rows, not the sentence.
+	var v sluice.Verdict
+	if len(r.LastVerdict) > 0 {
+		if err := json.Unmarshal(r.LastVerdict, &v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	feedbackFailed := slices.ContainsFunc(v.Metrics, func(m sluice.MetricVerdict) bool {
+		return m.Metric == "quality" && m.Source == "feedback" && m.Outcome == sluice.OutcomeFail
+	})
+	if r.Phase != sluice.PhaseRolledBack || !feedbackFailed {
+		t.Fatalf("after %d requests (%d and %d feedback scores to the baseline and the candidate): phase %s, feedback row failed %v, decision %q; want rolled back on quality (feedback)",
+			n.Load(), baseFB.Load(), candFB.Load(), r.Phase, feedbackFailed, r.Decision)
 	}
 	t.Logf("rolled back after %d requests: %s", n.Load(), r.Decision)
 }
