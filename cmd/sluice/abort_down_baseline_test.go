@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/fakellm"
-	"github.com/sluicehq/sluice/server"
 )
 
 // TestCLI_AbortOntoADownBaseline: an operator aborts a canary while the
@@ -18,31 +15,10 @@ import (
 // now fail and where to look, and the rollout's timeline keeps the warning
 // for rollout status and the dashboard.
 func TestCLI_AbortOntoADownBaseline(t *testing.T) {
-	base := fakellm.New(fakellm.Config{})
-	if err := base.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { base.Close() })
-	cand := reviewBackend(t, fakellm.Behavior{})
-
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Store = filepath.Join(t.TempDir(), "sluice.db")
-	cfg.Health.Interval = 100 * time.Millisecond
-	cfg.Health.Timeout = 500 * time.Millisecond
-	gw, err := server.New(context.Background(), server.Options{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gw.Shutdown(context.Background()) })
-	token, err := gw.EnsureBootstrapToken(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, _, _ := applyReviewModels(t, gw.AdminURL(), token, base.URL(), cand.URL())
+	gw, _, g, base, _ := rolloutGatewayBackends(t, fakellm.Behavior{}, fakellm.Behavior{}, func(c *config.Gateway) {
+		c.Health.Interval = 100 * time.Millisecond
+		c.Health.Timeout = 500 * time.Millisecond
+	})
 	mustRun(t, append([]string{"rollout", "start", "chat", "--to", "v1.2.0", "--strategy", "canary", "--reason", "try"}, g...)...)
 	deadline := time.Now().Add(60 * time.Second)
 	for gw.Control.Registry().Rollouts["chat"].Phase != "progressing" {
@@ -52,7 +28,7 @@ func TestCLI_AbortOntoADownBaseline(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	base.Close() // the baseline's backend dies
+	base.SetHealthy(false) // the baseline's backend fails its health checks
 	for gw.OutOfService("chat:v1.1.0") == "" {
 		if time.Now().After(deadline) {
 			t.Fatal("the baseline was never marked down")

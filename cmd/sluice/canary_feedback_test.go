@@ -96,7 +96,15 @@ func TestCanary_UsersFeedbackRollsBack(t *testing.T) {
 // returns it with an admin token and the CLI's flags to reach it.
 func rolloutGateway(t *testing.T, base, cand fakellm.Behavior, mutate ...func(*config.Gateway)) (gw *server.Server, token string, g []string) {
 	t.Helper()
-	b, c := reviewBackend(t, base), reviewBackend(t, cand)
+	gw, token, g, _, _ = rolloutGatewayBackends(t, base, cand, mutate...)
+	return gw, token, g
+}
+
+// rolloutGatewayBackends is rolloutGateway, returning the two backends too
+// (for their fault controls).
+func rolloutGatewayBackends(t *testing.T, base, cand fakellm.Behavior, mutate ...func(*config.Gateway)) (gw *server.Server, token string, g []string, b, c *fakellm.Server) {
+	t.Helper()
+	b, c = reviewBackend(t, base), reviewBackend(t, cand)
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Store = filepath.Join(t.TempDir(), "sluice.db")
@@ -116,7 +124,7 @@ func rolloutGateway(t *testing.T, base, cand fakellm.Behavior, mutate ...func(*c
 		t.Fatal(err)
 	}
 	g, _, _ = applyReviewModels(t, gw.AdminURL(), token, b.URL(), c.URL())
-	return gw, token, g
+	return gw, token, g, b, c
 }
 
 // driveUntilEnded sends requests from workers goroutines, each user new,
