@@ -274,7 +274,7 @@ func (e *Edit) SetStage(id string, to Stage, sunset time.Time) error {
 	if r := e.next.Rollouts[v.Model]; to == StageRetired && r != nil && r.Phase.Active() && (r.Spec.Candidate == v.Version || r.Spec.Baseline == v.Version) {
 		// A retired candidate cannot go live, and the rollout would wait
 		// for it for ever (warming or mirroring).
-		return Errorf(CodeConflict, "version %s is in rollout %s (phase %s): abort the rollout first (sluice rollout abort %s), then retire it", id, r.ID, r.Phase, v.Model)
+		return Errorf(CodeConflict, "version %s is in rollout %s (phase %s): abort the rollout first (sluice rollout abort %s --reason \"…\"), then retire it", id, r.ID, r.Phase, v.Model)
 	}
 	if r := e.next.Rollouts[v.Model]; to == StageRetired && r != nil && r.Phase == PhasePromoted && r.Spec.Baseline == v.Version &&
 		e.Now.Before(r.EndedAt.Add(r.Spec.RollbackWindow.D())) {

@@ -18,13 +18,17 @@ import (
 // by default, and every entry of that change says what was decided.
 func TestController_DecisionsAreAudited(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
-		refused bool   // the candidate refuses every request
-		want    string // in the decision's reason
-		phase   sluice.Phase
+		name     string
+		strategy sluice.Strategy
+		refused  bool   // the candidate refuses every request
+		want     string // in the decision's reason
+		phase    sluice.Phase
 	}{
-		{"Stage", false, "stage 2: candidate at 50% of traffic", sluice.PhaseProgressing},
-		{"RollBack", true, "rolled back: quality", sluice.PhaseRolledBack},
+		{"Stage", sluice.StrategyProgressive, false, "stage 2: candidate at 50% of traffic", sluice.PhaseProgressing},
+		{"RollBack", sluice.StrategyProgressive, true, "rolled back: quality", sluice.PhaseRolledBack},
+		// The A/B report goes on the timeline after the rollback's event:
+		// the decision is the rollback, not the report's summary.
+		{"ABTestGuardrail", sluice.StrategyABTest, true, "rolled back: the A/B test's guardrail failed", sluice.PhaseRolledBack},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var rec *observe.Recorder
@@ -33,9 +37,13 @@ func TestController_DecisionsAreAudited(t *testing.T) {
 				o.Windows = rec
 			})
 			t.Cleanup(e.c.Wait)
-			spec := sluice.RolloutSpec{Strategy: sluice.StrategyProgressive,
-				Stages:   []sluice.RolloutStage{{Percent: 10, MinSamples: 100}, {Percent: 50, MinSamples: 100}, {Percent: 100}},
+			spec := sluice.RolloutSpec{Strategy: tc.strategy,
 				Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(time.Second), FailChecks: 1}}
+			if tc.strategy == sluice.StrategyABTest {
+				spec.ABSamples = 100000
+			} else {
+				spec.Stages = []sluice.RolloutStage{{Percent: 10, MinSamples: 100}, {Percent: 50, MinSamples: 100}, {Percent: 100}}
+			}
 			e.startLive(t, spec)
 			for range 10 {
 				e.clock.Add(2 * time.Second)
@@ -43,6 +51,15 @@ func TestController_DecisionsAreAudited(t *testing.T) {
 				for i := range 300 {
 					lat := time.Duration(100+i%10) * time.Millisecond
 					e.recordN(rec, "v1", "split", at, false, lat, 1)
+					if tc.strategy == sluice.StrategyABTest {
+						// An A/B test's guardrail judges failed requests.
+						o := &sluice.Observation{Model: "chat", Version: "v2", Route: "split", At: at, Status: 200, Latency: lat, OutputTokens: 50, ResponseChars: 200}
+						if tc.refused {
+							o.Status, o.ErrorClass = 500, "http_5xx"
+						}
+						rec.Record(o)
+						continue
+					}
 					e.recordN(rec, "v2", "split", at, tc.refused, lat, 1)
 				}
 				e.c.Step(e.ctx)

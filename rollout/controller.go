@@ -519,8 +519,8 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 			// default: it gets its own action, and every entry of the
 			// change (the policy's too) says what was decided.
 			auditAction = "rollout.decision"
-			if n := len(next.Events); n > len(cur.Events) {
-				e.Reason = reason + ": " + next.Events[n-1].Message
+			if msg := decided(cur, next); msg != "" {
+				e.Reason = reason + ": " + msg
 			}
 		}
 		if cur != nil && cur.Phase == sluice.PhaseCompleted && slices.ContainsFunc(acts, func(a Action) bool { return a.Kind == ActPromote }) {
@@ -616,6 +616,19 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 // candidate's traffic.
 func moved(cur *sluice.Rollout, next sluice.Rollout) bool {
 	return cur != nil && cur.ID == next.ID && (cur.Phase != next.Phase || cur.StageIndex != next.StageIndex || cur.Percent != next.Percent)
+}
+
+// decided returns what the step from cur to next decided: the message of
+// the last event the step added, an A/B test's report aside (it goes on
+// the timeline after the test's end or rollback, and its summary says
+// which arm won, not that the test was rolled back); "" when it added none.
+func decided(cur *sluice.Rollout, next sluice.Rollout) string {
+	for i := len(next.Events) - 1; i >= len(cur.Events); i-- {
+		if e := next.Events[i]; e.Kind != "ab_report" {
+			return e.Message
+		}
+	}
+	return ""
 }
 
 // restoredDown says, when every version model's routing (as a rollback
