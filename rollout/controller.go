@@ -1269,6 +1269,9 @@ func (c *Controller) Step(ctx context.Context) {
 			c.launchWarmup(*r)
 			continue
 		case sluice.PhasePaused:
+			if r.InBake() {
+				c.rollBackIfOut(ctx, model, r) // all traffic on it: see EvOutOfService
+			}
 			continue
 		}
 		if c.rollBackIfOut(ctx, model, r) {

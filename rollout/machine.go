@@ -412,12 +412,16 @@ func Next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 		r, acts := stop(r, now, sluice.PhaseAborted, "aborted"+by(ev)+": "+ev.Message, "warning", nil)
 		return r, acts, nil
 	case EvOutOfService:
-		switch r.Phase {
-		case sluice.PhaseProgressing, sluice.PhasePreview, sluice.PhaseShadow, sluice.PhaseBaking:
+		switch {
+		case r.Phase == sluice.PhaseProgressing, r.Phase == sluice.PhasePreview, r.Phase == sluice.PhaseShadow, r.InBake():
+			// A paused bake too: the pause holds the analysis, but after
+			// the promotion the candidate takes all traffic, which a split
+			// no longer routes around it, so a candidate out of service is
+			// an outage, not a verdict to hold.
 			r, acts := stop(r, now, sluice.PhaseRolledBack, "rolled back: candidate "+ev.Message, "critical", nil)
 			return r, acts, nil
 		}
-		return r, nil, nil // warming, paused or ended: nothing to roll back
+		return r, nil, nil // warming, paused in a stage (the split routes around it) or ended: nothing to roll back
 	case EvUndo:
 		if r.Phase != sluice.PhasePromoted && !r.InBake() {
 			return r, nil, phaseError(r, "undo")

@@ -48,3 +48,22 @@ func TestNext_OutOfService(t *testing.T) {
 		})
 	}
 }
+
+// TestNext_OutOfServiceInAPausedBake: a pause holds a bake's analysis, but
+// after the promotion the candidate takes all traffic, which no split
+// routes around it any more: a candidate out of service is rolled back
+// even while its bake is paused (a paused stage is not, its split sending
+// the candidate's share to the baseline meanwhile).
+func TestNext_OutOfServiceInAPausedBake(t *testing.T) {
+	r := mustStart(t, sluice.RolloutSpec{Strategy: sluice.StrategyCanary, Bake: sluice.BakeFor(10 * time.Minute)})
+	r, _ = must(t, r, t0, Event{Kind: EvWarmed})
+	r, _ = must(t, r, t0, Event{Kind: EvPromote, Actor: "alice", Message: "looks good"})
+	r, _ = must(t, r, t0.Add(time.Minute), Event{Kind: EvPause, Actor: "bob", Message: "load test"})
+	if r.Phase != sluice.PhasePaused || !r.InBake() {
+		t.Fatalf("phase %s, in bake %v: want a paused bake", r.Phase, r.InBake())
+	}
+	r, acts := must(t, r, t0.Add(2*time.Minute), Event{Kind: EvOutOfService, Message: "failing health checks"})
+	if r.Phase != sluice.PhaseRolledBack || !hasAction(acts, ActRestore) || !hasAction(acts, ActAlert) {
+		t.Fatalf("phase %s, actions %v: want rolled back, its routing restored", r.Phase, acts)
+	}
+}

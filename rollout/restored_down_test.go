@@ -97,3 +97,35 @@ func TestRollback_OntoADownBaseline(t *testing.T) {
 		})
 	}
 }
+
+// TestController_PausedBakeCandidateOutOfService: the controller skips a
+// paused rollout's analysis, but a paused bake whose candidate (all the
+// traffic since the promotion) goes out of service is rolled back, its
+// promotion undone.
+func TestController_PausedBakeCandidateOutOfService(t *testing.T) {
+	var down atomic.Bool
+	e := newRVEnv(t, sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1"}, map[string]string{"stable": "v1"}, func(o *rollout.Options) {
+		o.OutOfService = func(id string) string {
+			if id == "chat:v2" && down.Load() {
+				return "failing health checks"
+			}
+			return ""
+		}
+	})
+	t.Cleanup(e.c.Wait)
+	e.startLive(t, sluice.RolloutSpec{Strategy: sluice.StrategyCanary, Bake: sluice.BakeFor(10 * time.Minute)})
+	e.act(t, rollout.EvPromote, "looks good")
+	e.act(t, rollout.EvPause, "load test elsewhere")
+	down.Store(true)
+	e.clock.Add(time.Second)
+	e.c.Step(e.ctx)
+	e.c.Wait()
+	r := e.ctl.Registry().Rollouts["chat"]
+	if r.Phase != sluice.PhaseRolledBack {
+		t.Fatalf("phase %s after the candidate went out of service in a paused bake, want rolled back", r.Phase)
+	}
+	m := e.ctl.Registry().Models["chat"]
+	if m.Policy.Kind != sluice.PolicySpecific || m.Policy.Version != "v1" || m.Labels["stable"] != "v1" {
+		t.Errorf("policy %s, stable %s after the rollback: want the promotion undone (specific v1, stable v1)", m.Policy, m.Labels["stable"])
+	}
+}
