@@ -53,6 +53,12 @@ func readFileRef(path string) (string, error) {
 	if path == "" {
 		return "", fmt.Errorf("${file:} names no file: write ${file:/run/secrets/NAME}")
 	}
+	// Only a regular file (a symlink to one, as a Kubernetes Secret
+	// volume's are): opening a named pipe with no writer would block the
+	// load, or a SIGHUP's reload, for good.
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return "", fmt.Errorf("${file:%s}: not a regular file (%s): name the file that holds the value", path, st.Mode().Type())
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		if u := errors.Unwrap(err); u != nil {

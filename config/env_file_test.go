@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/sluicehq/sluice/config"
@@ -75,5 +76,38 @@ func TestParseGateway_FileReferenceUnderOverride(t *testing.T) {
 	g, err := config.LoadGatewayOver(cfg, config.Override{Store: "x.db"})
 	if err != nil || g.Store != "x.db" {
 		t.Fatalf("got %v, store %q; want --store to replace the reference without reading it", err, g.Store)
+	}
+}
+
+// TestParseGateway_FileReferenceNotARegularFile: a reference to a named
+// pipe (or a directory) is refused at once: opening a pipe with no writer
+// would block the load, or a SIGHUP's reload, for good. A symlink to a
+// regular file, as a Kubernetes Secret volume's files are, is read.
+func TestParseGateway_FileReferenceNotARegularFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "pipe")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{fifo, dir} {
+		_, err := config.ParseGateway("g.yaml", []byte("backends:\n  - {match: https://h, headers: {k: \"${file:"+path+"}\"}}\n"))
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") || !strings.Contains(err.Error(), "backends[0].headers.k") {
+			t.Errorf("${file:%s}: %v; want it refused as not a regular file, naming the key", path, err)
+		}
+	}
+	real := filepath.Join(dir, "..2026_12_06", "key")
+	if err := os.MkdirAll(filepath.Dir(real), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(real, []byte("sk-linked\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "key")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	g, err := config.ParseGateway("g.yaml", []byte("backends:\n  - {match: https://h, headers: {k: \"${file:"+link+"}\"}}\n"))
+	if err != nil || g.Backends[0].Headers["k"] != "sk-linked" {
+		t.Errorf("a symlink to a regular file: %v, %q; want sk-linked", err, g.Backends[0].Headers["k"])
 	}
 }
