@@ -26,6 +26,7 @@ func TestRolloutSpec_Bake(t *testing.T) {
 		{name: "not set", json: `{}`, yaml: `{}`},
 		{name: "none", json: `{"bake":"none"}`, yaml: `bake: none`, set: true, none: true, back: `"bake":"none"`},
 		{name: "None", json: `{"bake":"None"}`, yaml: `bake: None`, set: true, none: true, back: `"bake":"none"`},
+		{name: "explicit zero", json: `{"bake":"0s"}`, yaml: `bake: 0s`, set: true, none: true, back: `"bake":"none"`},
 		{name: "a time", json: `{"bake":"15m"}`, yaml: `bake: 15m`, set: true, d: 15 * time.Minute, back: `"bake":"15m0s"`},
 		{name: "stored nanoseconds", json: `{"bake":1800000000000}`, yaml: `bake: 30m`, set: true, d: 30 * time.Minute, back: `"bake":"30m0s"`},
 		{name: "negative", json: `{"bake":"-5m"}`, yaml: `bake: -5m`, set: true, d: -5 * time.Minute, back: `"bake":"-5m0s"`},

@@ -297,7 +297,8 @@ type RolloutSpec struct {
 }
 
 // Bake is RolloutSpec.Bake: a time (BakeFor), none ("none": NoBake), or
-// not set (the zero value: the update planner's, or none). It is a type
+// not set (the zero value: the update planner's, or none); an explicit
+// zero read from JSON or YAML ("0s") is none. It is a type
 // of its own rather than a Duration because "none" and "not set" differ
 // only before the rollout starts: Controller.Check resolves the plan's
 // bake and then stores none as not set, so a stored rollout's "bake" is
@@ -351,8 +352,18 @@ func (b *Bake) UnmarshalJSON(data []byte) error {
 	if err := d.UnmarshalJSON(data); err != nil {
 		return fmt.Errorf("%w, or none for no bake", err)
 	}
-	*b = Bake{d: d}
+	*b = bakeOf(d)
 	return nil
+}
+
+// bakeOf is a bake read as written: an explicit zero ("0s") asks for none,
+// as it did before the update planner recommended bakes, rather than
+// leaving the choice to the plan.
+func bakeOf(d Duration) Bake {
+	if d == 0 {
+		return NoBake
+	}
+	return Bake{d: d}
 }
 
 // MarshalText writes "none" or the time (YAML).
@@ -368,7 +379,7 @@ func (b *Bake) UnmarshalText(data []byte) error {
 	if err := d.UnmarshalText(data); err != nil {
 		return fmt.Errorf("%w, or none for no bake", err)
 	}
-	*b = Bake{d: d}
+	*b = bakeOf(d)
 	return nil
 }
 
