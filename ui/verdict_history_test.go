@@ -23,6 +23,29 @@ import (
 // The earlier verdicts now come from the audit, where each analysis
 // leaves its verdict's summary.
 func TestVerdicts_HistoryAfterRestart(t *testing.T) {
+	spec := canarySpec()
+	spec.Analysis.Interval = sluice.Duration(50 * time.Millisecond)
+	historyAfterRestart(t, spec, false)
+}
+
+// TestVerdicts_DecisionsAfterRestart: an analysis that moves a rollout (a
+// stage, a rollback, a promotion) is audited as rollout.decision, not
+// rollout.analysis. The verdicts a restarted replica lists must include
+// those of the decisions too: here the analysis that took a progressive
+// rollout from its first stage to its second.
+func TestVerdicts_DecisionsAfterRestart(t *testing.T) {
+	spec := canarySpec()
+	spec.Strategy, spec.CanaryPercent = sluice.StrategyProgressive, 0
+	spec.Analysis.Interval = sluice.Duration(50 * time.Millisecond)
+	spec.Stages = []sluice.RolloutStage{{Percent: 20, Hold: sluice.Duration(time.Millisecond), MinSamples: 30}, {Percent: 50, Hold: sluice.Duration(time.Hour), MinSamples: 30}}
+	historyAfterRestart(t, spec, true)
+}
+
+// historyAfterRestart runs a rollout of spec on a gateway until it has five
+// verdicts (and, with decision, until an analysis has moved it to its
+// second stage), pauses it, restarts the gateway on the same store, and
+// compares the dashboard's verdict lists before and after.
+func historyAfterRestart(t *testing.T, spec sluice.RolloutSpec, decision bool) {
 	stable := MustBackend(t, fakellm.Config{})
 	cand := MustBackend(t, fakellm.Config{Seed: 2})
 	store := filepath.Join(t.TempDir(), "sluice.db")
@@ -65,10 +88,19 @@ func TestVerdicts_HistoryAfterRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := canarySpec()
-	spec.Analysis.Interval = sluice.Duration(50 * time.Millisecond)
 	if _, err := a.Rollouts.Start(ctx, "alice", "canary", spec); err != nil {
 		t.Fatal(err)
+	}
+	if decision {
+		startLoad(t, a.URL(), 2)
+		waitFor(t, "the analysis's step to the second stage", 60*time.Second, func() bool {
+			r := a.Control.Registry().Rollouts["chat"]
+			return r != nil && r.StageIndex >= 1
+		})
+		entries, err := a.Store.Audit(ctx, sluice.AuditQuery{Model: "chat", Action: "rollout.decision"})
+		if err != nil || len(entries) == 0 {
+			t.Fatalf("no rollout.decision in the audit after the stage step: %v %v", entries, err)
+		}
 	}
 	verdicts := func(s *server.Server) []sluice.Verdict {
 		b := signIn(t, s.AdminURL(), secret)
