@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/sluicehq/sluice"
@@ -22,6 +23,12 @@ func TestListModels_SaysRollout(t *testing.T) {
 		if m.Rollout != "" {
 			t.Errorf("model %s names rollout %q before any started", m.Name, m.Rollout)
 		}
+	}
+	// "" is sent, not left out: a list without the field is an older
+	// gateway's, whose models may have rollouts.
+	raw := string(e.do(t, "GET", "/admin/v1/models", viewerSecret, nil).Body)
+	if n, want := strings.Count(strings.ReplaceAll(raw, " ", ""), `"rollout":""`), len(list.Models); n != want {
+		t.Errorf("%d of %d models carry the rollout field: %s", n, want, raw)
 	}
 	e.mustLiveRollout(t, sluice.PhaseProgressing)
 	list, err = e.Viewer.Models(ctx)

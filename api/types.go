@@ -47,9 +47,11 @@ type ModelView struct {
 	// Versions are the model's versions, oldest tag first.
 	Versions []VersionView `json:"versions"`
 	// Rollout is the ID of the model's rollout, running or ended (the one
-	// GET /admin/v1/rollouts/{model} shows); omitted when the model never
-	// had one, where that GET answers 404.
-	Rollout string `json:"rollout,omitempty"`
+	// GET /admin/v1/rollouts/{model} shows); "" when the model never had
+	// one, where that GET answers 404. Always sent, so that a client can
+	// tell "none" from an older gateway's answer, which lacks the field
+	// (the dashboard then asks for the rollout as before).
+	Rollout string `json:"rollout"`
 }
 
 // ModelList is the answer to GET /admin/v1/models.

@@ -481,10 +481,11 @@
     if (!state.model) { state.status = null; renderRollout(); return; }
     // The models list says whether the model has a rollout: asking for
     // one it does not have answers 404, which the browser logs as an
-    // error at every refresh.
+    // error at every refresh. A list without the field comes from an
+    // older replica (mid-upgrade, behind a load balancer): ask then.
     const m = state.models.find((x) => x.name === state.model);
     let st = null;
-    if (m && m.rollout) {
+    if (m && (m.rollout === undefined || m.rollout)) {
       try {
         st = await admin("GET", "/rollouts/" + enc(state.model));
       } catch (e) {
