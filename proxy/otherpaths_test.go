@@ -60,6 +60,11 @@ func newOtherBackend(tb testing.TB) *otherBackend {
 			io.WriteString(w, "event: image_generation.partial_image\ndata: {\"type\":\"image_generation.partial_image\",\"b64_json\":\"AAAA\",\"partial_image_index\":0}\n\n")
 			w.(http.Flusher).Flush()
 			io.WriteString(w, "event: image_generation.completed\ndata: {\"type\":\"image_generation.completed\",\"b64_json\":\"BBBB\",\"usage\":{\"input_tokens\":7,\"output_tokens\":9,\"total_tokens\":16}}\n\n")
+		case r.URL.Path == "/v1/score" && r.Header.Get("X-Untyped") != "":
+			// A JSON answer without a Content-Type (a minimal server):
+			// its usage is read all the same.
+			w.Header()["Content-Type"] = nil
+			io.WriteString(w, chatLike)
 		case r.URL.Path == "/v1/images/generations":
 			w.Header().Set("Content-Type", "application/json")
 			io.WriteString(w, `{"created":1,"data":[{"b64_json":"AAAA"}],"usage":{"input_tokens":7,"output_tokens":9,"total_tokens":16}}`)
@@ -109,6 +114,9 @@ func TestProxy_OtherPaths(t *testing.T) {
 			t.Errorf("%s: answer changed on the way:\n%s", path, body)
 		}
 	}
+	if resp, body := post(t, url, "/v1/score", `{"model":"chat"}`, "X-Request-Category", "other", "X-Untyped", "1"); resp.StatusCode != 200 || body != chatLike {
+		t.Fatalf("untyped score: %d %s", resp.StatusCode, body)
+	}
 	resp, body := post(t, url, "/v1/audio/speech", `{"model":"chat","input":"hello","voice":"alloy"}`, "X-Request-Category", "other")
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "audio/mpeg" || !bytes.Equal([]byte(body), speechBytes) {
 		t.Errorf("speech: status %d, Content-Type %q, %d bytes (equal %v), want 200 audio/mpeg and the backend's %d bytes",
@@ -127,8 +135,8 @@ func TestProxy_OtherPaths(t *testing.T) {
 	}
 	be.mu.Unlock()
 	w := rec.Window("chat", "v1", "other", time.Time{})
-	if w.Requests != 6 || w.Errors != 0 {
-		t.Errorf("window: %d requests, %d errors; want 6, 0", w.Requests, w.Errors)
+	if w.Requests != 7 || w.Errors != 0 {
+		t.Errorf("window: %d requests, %d errors; want 7, 0", w.Requests, w.Errors)
 	}
 	if w.Refusals != 0 || w.QualityBySource["heuristic"] != nil {
 		t.Errorf("answers that are not text were judged as text: %d refusals, heuristic scores %v", w.Refusals, w.QualityBySource["heuristic"])
@@ -139,8 +147,8 @@ func TestProxy_OtherPaths(t *testing.T) {
 	}
 	jd.mu.Unlock()
 	rows := log.all()
-	if len(rows) != 6 {
-		t.Fatalf("%d request log rows, want 6", len(rows))
+	if len(rows) != 7 {
+		t.Fatalf("%d request log rows, want 7", len(rows))
 	}
 	for _, o := range rows {
 		if o.Version != "v1" || o.Status != 200 || o.ErrorClass != "" || o.ToolCall || o.Refusal || o.ResponseChars != 0 || o.FinishReason != "" {

@@ -44,7 +44,7 @@ func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class s
 		obs.ErrorClass = "upstream_4xx"
 	}
 	obs.Status = resp.StatusCode
-	if x.f.notText && resp.StatusCode < 300 && !isJSON(resp.Header.Get("Content-Type")) {
+	if x.f.notText && resp.StatusCode < 300 && passThrough(resp.Header.Get("Content-Type")) {
 		p.relayRaw(x, resp, obs)
 		return
 	}

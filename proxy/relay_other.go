@@ -12,14 +12,20 @@ import (
 	"github.com/sluicehq/sluice"
 )
 
-// isJSON reports whether a Content-Type is JSON (application/json,
-// application/problem+json and the like).
-func isJSON(contentType string) bool {
-	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
+// passThrough reports whether a successful answer of an endpoint whose
+// answers are not text, of this Content-Type, is relayed as it arrives
+// (relayRaw): one that says it is something other than JSON. A JSON
+// answer, or one that does not say (a minimal server's JSON), is relayed
+// whole, its usage read.
+func passThrough(contentType string) bool {
+	if contentType == "" {
 		return false
 	}
-	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return true
+	}
+	return mt != "application/json" && !strings.HasSuffix(mt, "+json")
 }
 
 // readUsageOnly reads the token counts of a JSON answer that is not
