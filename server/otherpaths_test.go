@@ -267,3 +267,26 @@ func TestGateway_ClientKeyOnOtherEndpoints(t *testing.T) {
 		}
 	}
 }
+
+// TestGateway_RerankOutsideV1: vLLM's /rerank, /v2/rerank (Cohere's path)
+// and /score are not served (the data plane is /v1/), and a client that
+// posts there is told where they are, in an OpenAI-shaped 404.
+func TestGateway_RerankOutsideV1(t *testing.T) {
+	gw, _ := MustGateway(t, "", sluice.ApplyDoc{})
+	for path, at := range map[string]string{"/rerank": "/v1/rerank", "/v2/rerank": "/v1/rerank", "/score": "/v1/score"} {
+		resp, err := http.Post(gw.URL()+path, "application/json", strings.NewReader(`{"model":"chat","query":"q","documents":["d"]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e struct {
+			Error struct {
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&e)
+		resp.Body.Close()
+		if resp.StatusCode != 404 || err != nil || !strings.Contains(e.Error.Message, "serves it at "+at) {
+			t.Errorf("POST %s: %d %q (%v), want a 404 naming %s", path, resp.StatusCode, e.Error.Message, err, at)
+		}
+	}
+}
