@@ -38,6 +38,10 @@ type fields struct {
 	prevID    string
 	safetyID  string
 	noStore   bool
+	// notText says the answer is not generated text (embeddings, rerank,
+	// score, moderations, images, speech; set by forPath): it is measured
+	// but never read as text, and passed through as sent (relayOther).
+	notText bool
 }
 
 // pathResponses is the Responses API's path.
@@ -46,10 +50,18 @@ const pathResponses = "/v1/responses"
 // forPath completes f for the API path it was sent to. A Responses
 // stream always ends with its usage (in response.completed), so nothing
 // is asked for and nothing is hidden from the client: usageAsked stands
-// for that, as if the client had asked.
+// for that, as if the client had asked. The same holds for the endpoints
+// whose answers are not text: their streams (images' partial images,
+// speech's audio events) are not chat's, so the body is sent as it came
+// (no stream_options added) and nothing is taken out of the answer.
 func (f *fields) forPath(path string) {
-	if path == pathResponses {
+	switch path {
+	case pathChat, pathCompletions:
+	case pathResponses:
 		f.responses = true
+		f.usageAsked = true
+	default:
+		f.notText = true
 		f.usageAsked = true
 	}
 }

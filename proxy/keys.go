@@ -206,16 +206,6 @@ func (k *keyState) takesInAdmit(r *http.Request) bool {
 	return k.models != nil && k.interval > 0 && r.Method == http.MethodPost && isInferencePath(r.URL.Path)
 }
 
-// isInferencePath reports whether path is one of the inference endpoints
-// the proxy serves with a body naming the model.
-func isInferencePath(path string) bool {
-	switch path {
-	case "/v1/chat/completions", "/v1/completions", pathResponses, "/v1/embeddings":
-		return true
-	}
-	return false
-}
-
 // retryAfterText is wait rounded up to the millisecond: rounded to the
 // nearest, a wait under half a millisecond read "retry after 0s", which
 // tells a client to retry at once and be refused again.

@@ -242,7 +242,7 @@ func NewTransport(connect, firstByte time.Duration) *http.Transport {
 // ServeHTTP routes the OpenAI API paths.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
-	case "/v1/chat/completions", "/v1/completions", pathResponses, "/v1/embeddings": // isInferencePath
+	case pathChat, pathCompletions, pathResponses, pathEmbeddings, pathRerank, pathScore, pathModerations, pathImages, pathSpeech: // isInferencePath
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", "POST")
 			WriteErrorStatus(w, http.StatusMethodNotAllowed, sluice.CodeBadRequest, r.URL.Path+" takes POST with a JSON body")
@@ -256,7 +256,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.serveModels(w, r)
-	case "/v1/feedback":
+	case pathFeedback:
 		p.serveFeedback(w, r)
 	default:
 		if id, ok := strings.CutPrefix(r.URL.Path, "/v1/models/"); ok && id != "" {
@@ -272,7 +272,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			p.serveResponseByID(w, r, rest)
 			return
 		}
-		writeErrorCode(w, sluice.CodeNotFound, "unknown path "+r.URL.Path+": Sluice serves /v1/chat/completions, /v1/completions, /v1/responses, /v1/embeddings, /v1/models and /v1/feedback")
+		writeErrorCode(w, sluice.CodeNotFound, "unknown path "+r.URL.Path+": "+servedPaths)
 	}
 }
 

@@ -70,10 +70,11 @@ func HeuristicScore(o *sluice.Observation, toolCall bool) float64 {
 	return 1
 }
 
-// scorable reports whether an answer can be scored: a successful chat or
-// completion (embeddings have no text).
+// scorable reports whether an answer can be scored: a successful chat,
+// completion or response (embeddings, rerank, images, audio and the other
+// answers that are not text have nothing to score).
 func scorable(o *sluice.Observation) bool {
-	return o.ErrorClass == "" && o.Status < 300 && o.Endpoint != "/v1/embeddings"
+	return o.ErrorClass == "" && o.Status < 300 && isTextPath(o.Endpoint)
 }
 
 // plan decides, before the request is sent, whether its answer goes to the
@@ -81,7 +82,7 @@ func scorable(o *sluice.Observation) bool {
 // text must be kept. Without a judge or a shadow it costs a nil check and an
 // atomic load.
 func (p *Proxy) plan(x *exchange, t *route.Target) {
-	judged := p.opt.Judge != nil && x.r.URL.Path != "/v1/embeddings" && p.opt.Judge.Sample()
+	judged := p.opt.Judge != nil && !x.f.notText && p.opt.Judge.Sample()
 	var rule *shadowRule
 	if x.f.prevID == "" {
 		// A request that continues a response is not mirrored: the

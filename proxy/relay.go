@@ -44,6 +44,17 @@ func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class s
 		obs.ErrorClass = "upstream_4xx"
 	}
 	obs.Status = resp.StatusCode
+	if x.f.notText && resp.StatusCode < 300 && passThrough(resp.Header.Get("Content-Type")) {
+		p.relayRaw(x, resp, obs)
+		return
+	}
+	if x.f.notText {
+		// An error, or a JSON answer (embeddings, rerank, score,
+		// moderations, images as base64 or URLs): relayBody reads its
+		// usage and nothing else.
+		p.relayBody(x, t, resp, obs)
+		return
+	}
 	if x.f.stream && (strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") || resp.StatusCode < 300 && looksLikeSSE(x.br)) {
 		p.relayStream(x, t, resp, obs)
 	} else {
@@ -128,8 +139,13 @@ func (p *Proxy) relayBody(x *exchange, t *route.Target, resp *http.Response, obs
 	}
 	obs.Latency = p.opt.Now().Sub(x.sent)
 	obs.TTFT = obs.Latency
-	if resp.StatusCode < 300 && !x.f.responses {
-		p.readAnswer(x, got, obs)
+	if resp.StatusCode < 300 {
+		switch {
+		case x.f.notText:
+			readUsageOnly(got, obs)
+		case !x.f.responses:
+			p.readAnswer(x, got, obs)
+		}
 	}
 }
 

@@ -368,6 +368,15 @@ func (s *Server) Handler() http.Handler {
 		}
 	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	// vLLM serves rerank and score outside /v1/ too (/rerank, /v2/rerank,
+	// /score); the gateway's data plane is /v1/ alone, whose rerank and
+	// score take the same bodies. A client sent there is told so rather
+	// than given a bare "404 page not found".
+	for p, at := range map[string]string{"/rerank": "/v1/rerank", "/v2/rerank": "/v1/rerank", "/score": "/v1/score"} {
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			api.WriteError(w, sluice.Errorf(sluice.CodeNotFound, "%s is not served: the gateway serves it at %s, which takes the same body (vLLM serves both); send the request there", p, at))
+		})
+	}
 	return mux
 }
 

@@ -1,0 +1,48 @@
+package proxy
+
+// The API paths the proxy routes by the "model" of a JSON body. Chat,
+// completions and the Responses API answer with generated text, which the
+// proxy reads (usage, finish reason, refusals, tool calls, the heuristic
+// quality score, the judge). The others answer with something else (vectors,
+// scores, labels, images, audio bytes): they are routed, retried, measured
+// (latency, status, errors, usage when their JSON carries it), logged and
+// mirrored as those are, but nothing in their answers is read as text.
+const (
+	pathChat        = "/v1/chat/completions"
+	pathCompletions = "/v1/completions"
+	// pathResponses is in body.go.
+	pathEmbeddings  = "/v1/embeddings"
+	pathRerank      = "/v1/rerank" // vLLM's (Jina- and Cohere-shaped bodies)
+	pathScore       = "/v1/score"  // vLLM's
+	pathModerations = "/v1/moderations"
+	pathImages      = "/v1/images/generations"
+	pathSpeech      = "/v1/audio/speech" // answers with audio bytes
+)
+
+// servedPaths is what the 404 of an unknown path lists.
+const servedPaths = "Sluice serves POST " + pathChat + ", " + pathCompletions + ", " + pathResponses + ", " +
+	pathEmbeddings + ", " + pathRerank + ", " + pathScore + ", " + pathModerations + ", " + pathImages + ", " +
+	pathSpeech + " and " + pathFeedback + ", and GET /v1/models"
+
+// pathFeedback is the feedback endpoint's path (feedback.go).
+const pathFeedback = "/v1/feedback"
+
+// isInferencePath reports whether path is one of the inference endpoints
+// the proxy serves with a body naming the model (ServeHTTP's first case).
+func isInferencePath(path string) bool {
+	switch path {
+	case pathChat, pathCompletions, pathResponses, pathEmbeddings, pathRerank, pathScore, pathModerations, pathImages, pathSpeech:
+		return true
+	}
+	return false
+}
+
+// isTextPath reports whether path's answers are generated text, which the
+// proxy reads (refusals, tool calls, quality scores, the judge).
+func isTextPath(path string) bool {
+	switch path {
+	case pathChat, pathCompletions, pathResponses:
+		return true
+	}
+	return false
+}
