@@ -1,0 +1,97 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestFileWatch_ReportsEachChangeOnce: the watch reports a file when what
+// a reload would read of it changes, and only then: contents rewritten
+// with the same size and time (a ..data symlink swapped to a directory
+// whose file has the same length and mtime) count; the same bytes written
+// again do not; a file gone is reported once, not at every look (a reload
+// that failed on it is not retried in a loop that floods the log), and
+// again when it is back; a named pipe is reported without being opened
+// (opening it would block the gateway's loop).
+func TestFileWatch_ReportsEachChangeOnce(t *testing.T) {
+	dir := t.TempDir()
+	when := time.Date(2026, 12, 6, 5, 0, 0, 0, time.UTC)
+	dated := func(name, content string) {
+		t.Helper()
+		d := filepath.Join(dir, name)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(d, "key")
+		if err := os.WriteFile(f, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(f, when, when); err != nil {
+			t.Fatal(err)
+		}
+	}
+	swap := func(name string) {
+		t.Helper()
+		tmp := filepath.Join(dir, "..data_tmp")
+		if err := os.Symlink(name, tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dated("..a", "key-aaaa")
+	swap("..a")
+	key := filepath.Join(dir, "key")
+	if err := os.Symlink("..data/key", key); err != nil {
+		t.Fatal(err)
+	}
+	w := newFileWatch([]string{key})
+	expect := func(what string, want ...string) {
+		t.Helper()
+		got := w.changed()
+		if len(got) != len(want) {
+			t.Fatalf("%s: changed %v, want %v", what, got, want)
+		}
+		for i := range got {
+			if got[i].path != key || got[i].now != want[i] {
+				t.Fatalf("%s: changed %v, want %s now %v", what, got, key, want)
+			}
+		}
+	}
+	expect("nothing done")
+
+	dated("..b", "key-bbbb") // same length, same mtime
+	swap("..b")
+	expect("..data swapped", "rewritten")
+	expect("looked at again")
+
+	if err := os.WriteFile(filepath.Join(dir, "..b", "key"), []byte("key-bbbb"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	expect("the same bytes written again")
+
+	if err := os.Remove(key); err != nil {
+		t.Fatal(err)
+	}
+	expect("the file gone", "unreadable: missing")
+	expect("still gone, looked at again")
+	expect("still gone, a third look")
+
+	if err := os.Symlink("..data/key", key); err != nil {
+		t.Fatal(err)
+	}
+	expect("the file back", "rewritten")
+
+	if err := os.Remove(key); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	expect("a named pipe in its place", "not a regular file (p---------)")
+	expect("the pipe looked at again")
+}
