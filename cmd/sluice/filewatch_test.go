@@ -3,9 +3,12 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/config"
 )
 
 // TestFileWatch_ReportsEachChangeOnce: the watch reports a file when what
@@ -94,4 +97,28 @@ func TestFileWatch_ReportsEachChangeOnce(t *testing.T) {
 	}
 	expect("a named pipe in its place", "not a regular file (p---------)")
 	expect("the pipe looked at again")
+}
+
+// TestWatchedFiles: reload.watch files watches the ${file:} references'
+// files and the certificates, config the config file too, off nothing.
+func TestWatchedFiles(t *testing.T) {
+	running := config.Default()
+	running.TLS = config.TLS{CertFile: "/tls/crt", KeyFile: "/tls/key"}
+	running.AdminTLS = config.TLS{CertFile: "/tls/crt", KeyFile: "/tls/key"}
+	loaded := running
+	loaded.Files = []string{"/s/a", "/s/b"}
+	for watch, want := range map[string][]string{
+		config.WatchFiles:  {"/s/a", "/s/b", "/tls/crt", "/tls/key"},
+		config.WatchConfig: {"/etc/sluice.yaml", "/s/a", "/s/b", "/tls/crt", "/tls/key"},
+		config.WatchOff:    nil,
+	} {
+		running.Reload.Watch = watch
+		if got := watchedFiles(running, loaded, "/etc/sluice.yaml"); !slices.Equal(got, want) {
+			t.Errorf("watch %s: %q, want %q", watch, got, want)
+		}
+	}
+	running.Reload.Watch = config.WatchConfig
+	if got := watchedFiles(running, loaded, ""); got != nil {
+		t.Errorf("no config file: %q, want nothing", got)
+	}
 }

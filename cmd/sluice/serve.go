@@ -123,7 +123,11 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 			failed = failed || !ok
 			if ncfg != nil {
 				level.Set(ncfg.Log.SlogLevel())
-				logger.Debug("config file read again", "why", why, "config", cfgPath, "log_level", ncfg.Log.Level,
+				msg := "config file read on SIGHUP"
+				if why != "SIGHUP" {
+					msg = "config file read again: a watched file changed"
+				}
+				logger.Debug(msg, "config", cfgPath, "log_level", ncfg.Log.Level,
 					"client_keys", len(ncfg.ClientKeys), "backends", len(ncfg.Backends), "static_tokens", len(ncfg.StaticTokens()), "need_restart", config.NeedRestart(cfg, *ncfg))
 				if keys := config.NeedRestart(cfg, *ncfg); len(keys) > 0 {
 					logger.Warn("settings changed in the config file take effect on restart", "keys", strings.Join(keys, ", "))
