@@ -9,8 +9,8 @@ import (
 // Reload says what a running gateway reloads without a SIGHUP: every
 // Interval it looks at the files Watch names (their contents' hash, so a
 // Kubernetes volume's `..data` symlink swap counts, and a file rewritten
-// with the same bytes does not) and, when one changed, reloads as SIGHUP
-// does.
+// with the same bytes does not) and, when one changed and stayed so for a
+// second look, reloads as SIGHUP does.
 type Reload struct {
 	// Watch is what is watched: "files" (default) the files the
 	// configuration's ${file:PATH} references name and the TLS

@@ -22,13 +22,17 @@ const maxWatchRead = 1 << 20
 // it cannot be read. A Kubernetes Secret or ConfigMap volume is updated by
 // pointing a `..data` symlink at a new directory, and a file written
 // again may keep its size and even its time to the second: only the
-// contents tell. A file that is missing or unreadable is a state like any
-// other, reported once when it becomes so and once when it is back, so a
-// reload that fails on it is tried again at its next change, not at every
-// look.
+// contents tell. A change is reported once the file has stayed the same
+// for two looks in a row, so a file caught while it is written in place
+// (truncated, then written) is not reloaded half written, and one gone
+// for a moment (between two looks) is not reported at all. A file that is
+// missing or unreadable for longer is a state like any other, reported
+// once when it becomes so and once when it is back, so a reload that
+// fails on it is tried again at its next change, not at every look.
 type fileWatch struct {
-	paths  []string
-	prints map[string]string
+	paths []string
+	seen  map[string]string // at the last look
+	told  map[string]string // at the last change reported (or set)
 }
 
 // fileChange is one file that changed and what it is now.
@@ -37,7 +41,7 @@ type fileChange struct {
 }
 
 func newFileWatch(paths []string) *fileWatch {
-	w := &fileWatch{prints: map[string]string{}}
+	w := &fileWatch{seen: map[string]string{}, told: map[string]string{}}
 	w.set(paths)
 	return w
 }
@@ -45,27 +49,34 @@ func newFileWatch(paths []string) *fileWatch {
 // set makes paths the files watched: one not watched before is taken as
 // it is now; one no longer named is forgotten.
 func (w *fileWatch) set(paths []string) {
-	prints := make(map[string]string, len(paths))
+	seen := make(map[string]string, len(paths))
+	told := make(map[string]string, len(paths))
 	for _, p := range paths {
-		if v, ok := w.prints[p]; ok {
-			prints[p] = v
+		if v, ok := w.told[p]; ok {
+			seen[p], told[p] = w.seen[p], v
 		} else {
-			prints[p] = fingerprint(p)
+			v := fingerprint(p)
+			seen[p], told[p] = v, v
 		}
 	}
-	w.paths, w.prints = slices.Clone(paths), prints
+	w.paths, w.seen, w.told = slices.Clone(paths), seen, told
 }
 
 // changed looks at every file and returns those that differ from the last
-// look, in the order set gave them.
+// change reported and are as they were at the last look, in the order set
+// gave them.
 func (w *fileWatch) changed() []fileChange {
 	var out []fileChange
 	for _, p := range w.paths {
 		now := fingerprint(p)
-		if now == w.prints[p] {
+		if now != w.seen[p] {
+			w.seen[p] = now // still changing, or just changed: look again
 			continue
 		}
-		w.prints[p] = now
+		if now == w.told[p] {
+			continue
+		}
+		w.told[p] = now
 		what := "rewritten"
 		if len(now) > 0 && now[0] != '#' {
 			what = now

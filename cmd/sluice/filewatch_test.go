@@ -12,12 +12,14 @@ import (
 )
 
 // TestFileWatch_ReportsEachChangeOnce: the watch reports a file when what
-// a reload would read of it changes, and only then: contents rewritten
-// with the same size and time (a ..data symlink swapped to a directory
-// whose file has the same length and mtime) count; the same bytes written
-// again do not; a file gone is reported once, not at every look (a reload
-// that failed on it is not retried in a loop that floods the log), and
-// again when it is back; a named pipe is reported without being opened
+// a reload would read of it changes and then holds for a second look, and
+// only then: contents rewritten with the same size and time (a ..data
+// symlink swapped to a directory whose file has the same length and
+// mtime) count; the same bytes written again do not; a file caught half
+// written is reported once, as it ends; a file gone for a moment is not
+// reported, one gone for longer is reported once, not at every look (a
+// reload that failed on it is not retried in a loop that floods the log),
+// and again when it is back; a named pipe is reported without being opened
 // (opening it would block the gateway's loop).
 func TestFileWatch_ReportsEachChangeOnce(t *testing.T) {
 	dir := t.TempDir()
@@ -53,7 +55,7 @@ func TestFileWatch_ReportsEachChangeOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := newFileWatch([]string{key})
-	expect := func(what string, want ...string) {
+	look := func(what string, want ...string) {
 		t.Helper()
 		got := w.changed()
 		if len(got) != len(want) {
@@ -64,6 +66,12 @@ func TestFileWatch_ReportsEachChangeOnce(t *testing.T) {
 				t.Fatalf("%s: changed %v, want %s now %v", what, got, key, want)
 			}
 		}
+	}
+	// expect looks twice: a change is reported once it holds.
+	expect := func(what string, want ...string) {
+		t.Helper()
+		look(what + ", first look")
+		look(what+", second look", want...)
 	}
 	expect("nothing done")
 
@@ -76,6 +84,29 @@ func TestFileWatch_ReportsEachChangeOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect("the same bytes written again")
+
+	// Half written: truncated at one look, whole at the next.
+	half := filepath.Join(dir, "..b", "key")
+	if err := os.WriteFile(half, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	look("truncated")
+	if err := os.WriteFile(half, []byte("key-cccc"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	look("written whole")
+	look("whole, looked at again", "rewritten")
+	look("whole, a third look")
+
+	// Gone for a moment, between two looks.
+	if err := os.Remove(key); err != nil {
+		t.Fatal(err)
+	}
+	look("gone")
+	if err := os.Symlink("..data/key", key); err != nil {
+		t.Fatal(err)
+	}
+	expect("back before a second look")
 
 	if err := os.Remove(key); err != nil {
 		t.Fatal(err)
