@@ -108,8 +108,20 @@ var flowWordRE = regexp.MustCompile(`^[A-Za-z0-9_.+-]+$`)
 // and the text stays YAML where a reference as written would not be (in
 // braces: log: {format: ${X}}).
 func expandEnvYAML(text []byte, skip ...string) ([]byte, error) {
+	return expandEnvYAMLFiles(text, nil, skip...)
+}
+
+// expandEnvYAMLFiles is expandEnvYAML that adds to *files (when files is
+// not nil) the path of each ${file:PATH} it reads, once each, read or not:
+// the files a reload reads again, which `reload.watch` watches.
+func expandEnvYAMLFiles(text []byte, files *[]string, skip ...string) ([]byte, error) {
 	if !refRE.Match(text) {
 		return text, nil
+	}
+	note := func(path string) {
+		if files != nil && !slices.Contains(*files, path) {
+			*files = append(*files, path)
+		}
 	}
 	masked := slices.Clone(text)
 	for _, m := range refRE.FindAllIndex(text, -1) {
@@ -117,7 +129,7 @@ func expandEnvYAML(text []byte, skip ...string) ([]byte, error) {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(masked, &doc); err != nil {
-		return expandText(text)
+		return expandText(text, note)
 	}
 	lines := lineStarts(text)
 	type edit struct {
@@ -134,6 +146,7 @@ func expandEnvYAML(text []byte, skip ...string) ([]byte, error) {
 				return ""
 			}
 			if strings.HasPrefix(m, "${file:") {
+				note(m[len("${file:") : len(m)-1])
 				v, err := readFileRef(m[len("${file:") : len(m)-1])
 				if err != nil {
 					if path == "" {
@@ -292,12 +305,13 @@ func doubleQuotedBody(v string) string {
 }
 
 // expandText replaces each ${NAME} in text with the variable's value, as
-// text: the fallback of expandEnvYAML.
-func expandText(text []byte) ([]byte, error) {
+// text: the fallback of expandEnvYAML. note is given each file's path.
+func expandText(text []byte, note func(path string)) ([]byte, error) {
 	var missing []string
 	var fileErr error
 	out := refRE.ReplaceAllFunc(text, func(m []byte) []byte {
 		if bytes.HasPrefix(m, []byte("${file:")) {
+			note(string(m[len("${file:") : len(m)-1]))
 			v, err := readFileRef(string(m[len("${file:") : len(m)-1]))
 			if err != nil && fileErr == nil {
 				fileErr = err

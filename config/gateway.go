@@ -91,6 +91,13 @@ type Gateway struct {
 	Log Log `yaml:"log"`
 	// UI configures the dashboard.
 	UI UI `yaml:"ui"`
+	// Reload says what the gateway watches and reloads without a SIGHUP.
+	Reload Reload `yaml:"reload"`
+
+	// Files are the files the configuration's ${file:PATH} references
+	// name, as the load read them: a reload reads them again, and
+	// reload.watch watches them. Not a setting.
+	Files []string `yaml:"-"`
 }
 
 // UI configures the dashboard (/ui).
@@ -297,6 +304,7 @@ func (g *Gateway) setDefaults() {
 	g.Responses.setDefaults()
 	g.Shadow.setDefaults()
 	g.Log.setDefaults()
+	g.Reload.setDefaults()
 }
 
 // LoadGateway reads a gateway configuration file, applies defaults and
@@ -366,7 +374,7 @@ func parseGateway(name string, text []byte, o Override) (Gateway, error) {
 	var g Gateway
 	// An empty file, or one of comments only (a template with every key
 	// commented out), is the defaults.
-	if err := decodeStrict(name, text, &g, o.keys()...); err != nil && !errors.Is(err, errEmpty) {
+	if err := decodeStrictFiles(name, text, &g, &g.Files, o.keys()...); err != nil && !errors.Is(err, errEmpty) {
 		return g, err
 	}
 	g.setDefaults()
@@ -514,6 +522,9 @@ func (g *Gateway) Validate() error {
 		return err
 	}
 	if err := g.Shadow.validate(); err != nil {
+		return err
+	}
+	if err := g.Reload.validate(); err != nil {
 		return err
 	}
 	if err := g.Log.validate(); err != nil {

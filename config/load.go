@@ -22,7 +22,13 @@ var errEmpty = errors.New("the file is empty")
 // documents. The values at the key paths in skip are not expanded
 // (expandEnvYAML).
 func decodeStrict(name string, orig []byte, out any, skip ...string) error {
-	text, err := expandEnvYAML(orig, skip...)
+	return decodeStrictFiles(name, orig, out, nil, skip...)
+}
+
+// decodeStrictFiles is decodeStrict that adds to *files the paths of the
+// ${file:PATH} references it reads (expandEnvYAMLFiles).
+func decodeStrictFiles(name string, orig []byte, out any, files *[]string, skip ...string) error {
+	text, err := expandEnvYAMLFiles(orig, files, skip...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}

@@ -9,6 +9,8 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -206,8 +208,12 @@ func (s *Server) ClientKeys() *proxy.KeySet {
 // accepted), requests already admitted go on, and a key kept with the same
 // secret and limit keeps its rate-limit bucket. On an error the keys in
 // force stay. Turning keys on or off altogether needs a restart, since it
-// changes what the data plane is wired with.
+// changes what the data plane is wired with. The log says whether they
+// changed, never a secret: a reload meant to rotate a key that finds the
+// same ones (a Secret volume not yet rewritten) says they are unchanged.
 func (s *Server) ReloadClientKeys(keys []config.ClientKey) error {
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
 	if (s.Keys == nil) != (len(keys) == 0) {
 		if s.Keys == nil {
 			return fmt.Errorf("client_keys: the gateway started without client keys; restart it to require keys")
@@ -217,12 +223,17 @@ func (s *Server) ReloadClientKeys(keys []config.ClientKey) error {
 	if s.Keys == nil {
 		return nil
 	}
+	if reflect.DeepEqual(keys, s.keysCfg) {
+		s.logger.Info("client keys unchanged: the config file gives the ones in force", "keys", len(keys))
+		return nil
+	}
 	ks, err := s.newKeySet(keys)
 	if err != nil {
 		return fmt.Errorf("client_keys: %w", err)
 	}
 	ks.Carry(s.ClientKeys())
 	s.keys.Store(ks)
+	s.keysCfg = slices.Clone(keys)
 	s.logger.Info("client keys reloaded", "keys", ks.Len())
 	return nil
 }

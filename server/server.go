@@ -64,8 +64,10 @@ type Server struct {
 	// by ReloadBackends.
 	Backends *proxy.Backends
 
-	backendsMu  sync.Mutex       // ReloadBackends, one at a time
-	backendsCfg []config.Backend // the backends in force, as configured
+	backendsMu  sync.Mutex         // ReloadBackends, one at a time
+	backendsCfg []config.Backend   // the backends in force, as configured
+	keysMu      sync.Mutex         // ReloadClientKeys, one at a time
+	keysCfg     []config.ClientKey // the client keys in force, as configured
 	// Keys checks client API keys on the data plane (nil when none): the
 	// keys the gateway started with; ClientKeys returns those in force
 	// after ReloadClientKeys.
@@ -186,6 +188,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		s.closeEarly()
 		return nil, err
 	}
+	s.keysCfg = slices.Clone(cfg.ClientKeys)
 	popt := proxy.Options{ForceAllowed: s.forceAllowed}
 	if s.Ejector != nil {
 		popt.OnResult = s.Ejector.Result

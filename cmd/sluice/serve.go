@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -75,6 +76,9 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	// The watched files as they are now, near the load: a change from
+	// here on reloads (reload.watch).
+	watch := newFileWatch(watchedFiles(cfg, cfg, cfgPath))
 	s, err := server.New(ctx, server.Options{Config: cfg, Logger: logger})
 	if err != nil {
 		return err
@@ -91,45 +95,79 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 	}
 	notice(fmt.Sprintf("sluice serving the OpenAI API at %s/v1 and the admin API at %s/admin/v1\n", s.URL(), s.AdminURL()),
 		fmt.Sprintf("sluice serving the OpenAI API at %s/v1 and the admin API at %s/admin/v1", s.URL(), s.AdminURL()), "openai_url", s.URL()+"/v1", "admin_url", s.AdminURL()+"/admin/v1")
+	// reload runs what SIGHUP runs: it re-reads the registry from the
+	// store, the tokens, the certificates, and from the config file the
+	// admin tokens, the client keys and the backends' headers (each
+	// ${file:} read again), and log.level; requests keep flowing on the
+	// current routing table meanwhile. Other settings changed in the file
+	// are named as needing a restart. A change of a watched file
+	// (reload.watch) runs it too; after either, the files watched are
+	// those the file now names.
+	reload := func(why string) {
+		failed := false
+		fail := func(msg string, err error) {
+			failed = true
+			logger.Error(msg, "err", err)
+		}
+		if err := s.Control.Reload(ctx); err != nil {
+			fail("reload", err)
+		}
+		if err := s.Auth.Reload(ctx); err != nil {
+			fail("reload tokens", err)
+		}
+		if err := s.ReloadTLS(); err != nil {
+			fail("reload TLS certificates", err)
+		}
+		if cfgPath != "" {
+			ncfg, ok := s.ReloadConfig(ctx, cfgPath, over)
+			failed = failed || !ok
+			if ncfg != nil {
+				level.Set(ncfg.Log.SlogLevel())
+				msg := "config file read on SIGHUP"
+				if why != "SIGHUP" {
+					msg = "config file read again: a watched file changed"
+				}
+				logger.Debug(msg, "config", cfgPath, "log_level", ncfg.Log.Level,
+					"client_keys", len(ncfg.ClientKeys), "backends", len(ncfg.Backends), "static_tokens", len(ncfg.StaticTokens()), "need_restart", config.NeedRestart(cfg, *ncfg))
+				if keys := config.NeedRestart(cfg, *ncfg); len(keys) > 0 {
+					logger.Warn("settings changed in the config file take effect on restart", "keys", strings.Join(keys, ", "))
+				}
+				watch.set(watchedFiles(cfg, *ncfg, cfgPath))
+			}
+		}
+		switch {
+		case failed && why == "SIGHUP":
+			logger.Warn("SIGHUP reload finished with errors (see above); what failed is unchanged", "config", cfgPath)
+		case failed:
+			logger.Warn("reload after a watched file changed finished with errors (see above); what failed is unchanged, and the reload runs again when a watched file changes next (or on SIGHUP)", "config", cfgPath)
+		case why == "SIGHUP":
+			logger.Info("reloaded on SIGHUP", "config", cfgPath)
+		default:
+			logger.Info("reloaded: a watched file changed", "config", cfgPath)
+		}
+	}
+	var tick <-chan time.Time
+	if cfgPath != "" && cfgPath != "-" && cfg.Reload.Watch != config.WatchOff {
+		t := time.NewTicker(cfg.Reload.Interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	if len(watch.paths) > 0 {
+		logger.Info("reload.watch: a change of these files reloads as SIGHUP does", "watch", cfg.Reload.Watch, "files", strings.Join(watch.paths, ", "), "interval", cfg.Reload.Interval)
+	}
 	for {
 		select {
 		case <-hup:
-			// SIGHUP re-reads the registry from the store, the tokens, the
-			// certificates, and from the config file the admin tokens, the
-			// client keys and the backends' headers; requests keep flowing on the current routing
-			// table meanwhile, and log.level. Other settings changed in the file are named
-			// as needing a restart.
-			failed := false
-			fail := func(msg string, err error) {
-				failed = true
-				logger.Error(msg, "err", err)
+			reload("SIGHUP")
+		case <-tick:
+			changed := watch.changed()
+			if len(changed) == 0 {
+				continue
 			}
-			if err := s.Control.Reload(ctx); err != nil {
-				fail("reload", err)
+			for _, c := range changed {
+				logger.Info("reload.watch: a watched file changed; reloading as SIGHUP does", "file", c.path, "now", c.now)
 			}
-			if err := s.Auth.Reload(ctx); err != nil {
-				fail("reload tokens", err)
-			}
-			if err := s.ReloadTLS(); err != nil {
-				fail("reload TLS certificates", err)
-			}
-			if cfgPath != "" {
-				ncfg, ok := s.ReloadConfig(ctx, cfgPath, over)
-				failed = failed || !ok
-				if ncfg != nil {
-					level.Set(ncfg.Log.SlogLevel())
-					logger.Debug("config file read on SIGHUP", "config", cfgPath, "log_level", ncfg.Log.Level,
-						"client_keys", len(ncfg.ClientKeys), "backends", len(ncfg.Backends), "static_tokens", len(ncfg.StaticTokens()), "need_restart", config.NeedRestart(cfg, *ncfg))
-					if keys := config.NeedRestart(cfg, *ncfg); len(keys) > 0 {
-						logger.Warn("settings changed in the config file take effect on restart", "keys", strings.Join(keys, ", "))
-					}
-				}
-			}
-			if failed {
-				logger.Warn("SIGHUP reload finished with errors (see above); what failed is unchanged", "config", cfgPath)
-			} else {
-				logger.Info("reloaded on SIGHUP", "config", cfgPath)
-			}
+			reload("a watched file changed")
 		case <-ctx.Done():
 			notice("shutting down: draining requests in flight\n", "shutting down: draining requests in flight")
 			sctx, cancel := context.WithTimeout(context.Background(), server.DrainTimeout)
