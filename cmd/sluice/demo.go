@@ -181,53 +181,93 @@ func (c *cli) runDemo(ctx context.Context, duration time.Duration, rate int) err
 	}
 }
 
+// demoLoadInFlight bounds the demo's requests in flight (and its idle
+// connections to the gateway): at the default 200 requests/s and the
+// simulated versions' 40 to 200 ms, some 10 to 40 are; a machine busy with
+// other work stretches each request, and the bound must not be what
+// lowers the rate.
+const demoLoadInFlight = 256
+
+// demoLoadTick is how often the load generator sends the requests due.
+const demoLoadTick = 10 * time.Millisecond
+
+// demoLoadDue returns how many requests the load generator sends at
+// elapsed after it started at rate per second, where its schedule was at
+// issued: those due since, at most a second's worth (after a longer stall
+// the rest are given up, not sent in one burst); and where the schedule is
+// then.
+func demoLoadDue(elapsed time.Duration, rate int, issued int64) (send, next int64) {
+	want := int64(elapsed.Seconds() * float64(rate))
+	return min(max(want-issued, 0), int64(rate)), max(issued, want)
+}
+
 // demoLoad sends chat requests at rate per second from 500 sticky users,
 // a fifth of them streamed, until ctx ends; payment and support requests
-// offer a tool.
+// offer a tool. It keeps to the rate on a busy machine, whose goroutines
+// wake late: it sends the requests its schedule has due at each tick
+// (demoLoadDue), where one request per tick of a ticker at the rate lost
+// every tick that came while the loop was late; and it keeps its
+// connections to the gateway open between requests (the default client
+// keeps 2, so most requests opened a connection).
 func demoLoad(ctx context.Context, url string, rate int, sent, failed *atomic.Int64) {
-	client := &http.Client{Timeout: 30 * time.Second}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: demoLoadInFlight, MaxIdleConnsPerHost: demoLoadInFlight, IdleConnTimeout: 90 * time.Second,
+	}}
+	defer client.CloseIdleConnections()
 	cats := []string{"chat", "code", "payments", "support"}
-	sem := make(chan struct{}, 32)
-	t := time.NewTicker(time.Second / time.Duration(max(rate, 1)))
+	sem := make(chan struct{}, demoLoadInFlight)
+	t := time.NewTicker(demoLoadTick)
 	defer t.Stop()
 	rng := rand.New(rand.NewPCG(1, 2))
+	start := time.Now()
+	var issued int64
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		user := fmt.Sprintf("user-%d", rng.IntN(500))
-		cat := cats[rng.IntN(len(cats))]
-		stream := rng.IntN(5) == 0
-		select {
-		case sem <- struct{}{}:
-		default:
-			continue
+		var due int64
+		due, issued = demoLoadDue(time.Since(start), rate, issued)
+		for range due {
+			demoSend(ctx, client, url, rng, cats, sem, sent, failed)
 		}
-		go func() {
-			defer func() { <-sem }()
-			tools := demoTools[cat]
-			body := fmt.Sprintf(`{"model":"chat","user":%q,"stream":%v,"messages":[{"role":"user","content":"hello"}]%s}`, user, stream, tools)
-			req, _ := http.NewRequestWithContext(ctx, "POST", url+"/v1/chat/completions", bytes.NewBufferString(body))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("X-Request-Category", cat)
-			resp, err := client.Do(req)
-			if ctx.Err() != nil {
-				return
-			}
-			sent.Add(1)
-			if err != nil {
-				failed.Add(1)
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode >= 400 {
-				failed.Add(1)
-			}
-		}()
 	}
+}
+
+// demoSend sends one request of demoLoad in the background, unless
+// demoLoadInFlight are in flight already.
+func demoSend(ctx context.Context, client *http.Client, url string, rng *rand.Rand, cats []string, sem chan struct{}, sent, failed *atomic.Int64) {
+	user := fmt.Sprintf("user-%d", rng.IntN(500))
+	cat := cats[rng.IntN(len(cats))]
+	stream := rng.IntN(5) == 0
+	select {
+	case sem <- struct{}{}:
+	default:
+		return
+	}
+	go func() {
+		defer func() { <-sem }()
+		tools := demoTools[cat]
+		body := fmt.Sprintf(`{"model":"chat","user":%q,"stream":%v,"messages":[{"role":"user","content":"hello"}]%s}`, user, stream, tools)
+		req, _ := http.NewRequestWithContext(ctx, "POST", url+"/v1/chat/completions", bytes.NewBufferString(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Request-Category", cat)
+		resp, err := client.Do(req)
+		if ctx.Err() != nil {
+			return
+		}
+		sent.Add(1)
+		if err != nil {
+			failed.Add(1)
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode >= 400 {
+			failed.Add(1)
+		}
+	}()
 }
 
 // demoTools is the tool that requests of a category offer, as a field of
