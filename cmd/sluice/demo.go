@@ -364,7 +364,15 @@ func (p *demoPlan) advance(ctx context.Context, srv *server.Server, log io.Write
 	}
 	st := &p.steps[p.i]
 	if !st.started {
-		if r := srv.Control.Registry().ActiveRollout("chat"); r != nil {
+		reg := srv.Control.Registry()
+		if r := reg.ActiveRollout("chat"); r != nil {
+			return
+		}
+		// A rollback's drain of the candidate's requests in flight
+		// outlasts the rollout's end, and no rollout starts until it is
+		// done: a few seconds on a busy machine, when the next step
+		// failed to start.
+		if r := reg.Rollouts["chat"]; r != nil && r.Unwinding != nil {
 			return
 		}
 		st.started = true
