@@ -15,7 +15,7 @@ import (
 // since it started, so a tick that comes late (a busy machine) sends the
 // requests of the ticks it missed, where one request per tick of a ticker
 // at the rate lost them and the demo's rate fell with the machine's load;
-// after a stall of over a second it sends a second's worth, not a burst of
+// after a longer stall it sends a tenth of a second's worth, not a burst of
 // everything missed.
 func TestDemoLoadDue(t *testing.T) {
 	cases := []struct {
@@ -29,7 +29,7 @@ func TestDemoLoadDue(t *testing.T) {
 		{20 * time.Millisecond, 200, 2, 2, 4},                     //
 		{105 * time.Millisecond, 200, 4, 17, 21},                  // late by 85 ms: the missed ticks' requests too
 		{time.Second, 200, 200, 0, 200},                           // caught up
-		{5 * time.Second, 200, 200, 200, 1000},                    // a 4 s stall: one second's worth, the rest given up
+		{5 * time.Second, 200, 200, 20, 1000},                     // a 4 s stall: 100 ms' worth, the rest given up
 		{5*time.Second + 10*time.Millisecond, 200, 1000, 2, 1002}, // then on schedule again
 		{10 * time.Millisecond, 50, 0, 0, 0},                      // below one a tick: none yet
 		{20 * time.Millisecond, 50, 0, 1, 1},                      //
