@@ -123,6 +123,12 @@ func (c *cli) runDemo(ctx context.Context, duration time.Duration, rate int) err
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Store = filepath.Join(dir, "sluice.db")
 	cfg.Health.Interval = time.Second
+	// The simulated versions run in this process: a health check that
+	// times out is the machine being busy, not a version down. At the
+	// default 2 s, two in a row on a loaded machine took a candidate out
+	// of the split and the demo rolled back the good fine-tune ("candidate
+	// failing health checks").
+	cfg.Health.Timeout = 15 * time.Second
 	cfg.Rollouts.Tick = 200 * time.Millisecond
 	srv, err := server.New(ctx, server.Options{Config: cfg})
 	if err != nil {
