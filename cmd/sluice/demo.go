@@ -72,12 +72,20 @@ func demoVersions() []*demoVersion {
 		ErrorRate:       0.005,
 		RefusalRate:     0.02,
 		// Only payment and support requests offer a tool
-		// (transfer_funds, lookup_order), and most answers call it.
-		ToolCallRate: 0.9,
+		// (transfer_funds, lookup_order), and nearly every answer calls
+		// it. The closer to 100%, the fewer requests the analysis needs
+		// to show a candidate within ±5 points of it: at 90% the good
+		// candidate waited for this interval at the 20% stage.
+		ToolCallRate: 0.97,
 	}
 	good := base
 	good.Latency = fakellm.Distribution{MedianMS: 32, P99MS: 130}
 	good.TTFT = fakellm.Distribution{MedianMS: 20, P99MS: 70}
+	// It streams faster as well: the slowest requests, on which the p99
+	// latency is judged, are the streamed ones, whose time is mostly the
+	// tokens' pace; at the same pace as v1.0.0 its p99 was only some 10%
+	// better and the good candidate waited for that interval too.
+	good.TokensPerSecond = 500
 	good.RefusalRate = 0.01
 	// The bad fine-tune is better on average (faster, fewer refusals) but
 	// refuses the payment flow: the 3 AM incident Sluice exists for. A
@@ -123,6 +131,12 @@ func (c *cli) runDemo(ctx context.Context, duration time.Duration, rate int) err
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Store = filepath.Join(dir, "sluice.db")
 	cfg.Health.Interval = time.Second
+	// The simulated versions run in this process: a health check that
+	// times out is the machine being busy, not a version down. At the
+	// default 2 s, two in a row on a loaded machine took a candidate out
+	// of the split and the demo rolled back the good fine-tune ("candidate
+	// failing health checks").
+	cfg.Health.Timeout = 15 * time.Second
 	cfg.Rollouts.Tick = 200 * time.Millisecond
 	srv, err := server.New(ctx, server.Options{Config: cfg})
 	if err != nil {
@@ -181,53 +195,100 @@ func (c *cli) runDemo(ctx context.Context, duration time.Duration, rate int) err
 	}
 }
 
+// demoLoadInFlight bounds the demo's requests in flight (and its idle
+// connections to the gateway): at the default 200 requests/s and the
+// simulated versions' 40 to 200 ms, some 10 to 40 are. A higher bound let
+// a stall of a busy machine pile up more requests at once, and (it seems)
+// the gateway opened new connections for them to the candidate, whose pool
+// had grown only to its share of the split, while the baseline's, grown
+// at 80%, had them: right after the step to 50%, the candidate's p99 rose
+// from 146 to 296 ms against the baseline's 225 (and once its p95, +41%,
+// failed the good candidate).
+const demoLoadInFlight = 32
+
+// demoLoadTick is how often the load generator sends the requests due.
+const demoLoadTick = 10 * time.Millisecond
+
+// demoLoadDue returns how many requests the load generator sends at
+// elapsed after it started at rate per second, where its schedule was at
+// issued: those due since, at most a tenth of a second's worth; and where
+// the schedule is then. After a longer stall the rest are given up: sent
+// in one burst into a machine that has just stalled, they queued behind
+// each other, and the seconds they waited, on both arms alike, filled the
+// latency tail (a p95 of 900 ms for a p50 of 50) that the p99 comparison
+// could not see through.
+func demoLoadDue(elapsed time.Duration, rate int, issued int64) (send, next int64) {
+	want := int64(elapsed.Seconds() * float64(rate))
+	return min(max(want-issued, 0), int64(max(rate/10, 1))), max(issued, want)
+}
+
 // demoLoad sends chat requests at rate per second from 500 sticky users,
 // a fifth of them streamed, until ctx ends; payment and support requests
-// offer a tool.
+// offer a tool. It keeps to the rate on a busy machine, whose goroutines
+// wake late: it sends the requests its schedule has due at each tick
+// (demoLoadDue), where one request per tick of a ticker at the rate lost
+// every tick that came while the loop was late; and it keeps its
+// connections to the gateway open between requests (the default client
+// keeps 2, so most requests opened a connection).
 func demoLoad(ctx context.Context, url string, rate int, sent, failed *atomic.Int64) {
-	client := &http.Client{Timeout: 30 * time.Second}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: demoLoadInFlight, MaxIdleConnsPerHost: demoLoadInFlight, IdleConnTimeout: 90 * time.Second,
+	}}
+	defer client.CloseIdleConnections()
 	cats := []string{"chat", "code", "payments", "support"}
-	sem := make(chan struct{}, 32)
-	t := time.NewTicker(time.Second / time.Duration(max(rate, 1)))
+	sem := make(chan struct{}, demoLoadInFlight)
+	t := time.NewTicker(demoLoadTick)
 	defer t.Stop()
 	rng := rand.New(rand.NewPCG(1, 2))
+	start := time.Now()
+	var issued int64
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		user := fmt.Sprintf("user-%d", rng.IntN(500))
-		cat := cats[rng.IntN(len(cats))]
-		stream := rng.IntN(5) == 0
-		select {
-		case sem <- struct{}{}:
-		default:
-			continue
+		var due int64
+		due, issued = demoLoadDue(time.Since(start), rate, issued)
+		for range due {
+			demoSend(ctx, client, url, rng, cats, sem, sent, failed)
 		}
-		go func() {
-			defer func() { <-sem }()
-			tools := demoTools[cat]
-			body := fmt.Sprintf(`{"model":"chat","user":%q,"stream":%v,"messages":[{"role":"user","content":"hello"}]%s}`, user, stream, tools)
-			req, _ := http.NewRequestWithContext(ctx, "POST", url+"/v1/chat/completions", bytes.NewBufferString(body))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("X-Request-Category", cat)
-			resp, err := client.Do(req)
-			if ctx.Err() != nil {
-				return
-			}
-			sent.Add(1)
-			if err != nil {
-				failed.Add(1)
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode >= 400 {
-				failed.Add(1)
-			}
-		}()
 	}
+}
+
+// demoSend sends one request of demoLoad in the background, unless
+// demoLoadInFlight are in flight already.
+func demoSend(ctx context.Context, client *http.Client, url string, rng *rand.Rand, cats []string, sem chan struct{}, sent, failed *atomic.Int64) {
+	user := fmt.Sprintf("user-%d", rng.IntN(500))
+	cat := cats[rng.IntN(len(cats))]
+	stream := rng.IntN(5) == 0
+	select {
+	case sem <- struct{}{}:
+	default:
+		return
+	}
+	go func() {
+		defer func() { <-sem }()
+		tools := demoTools[cat]
+		body := fmt.Sprintf(`{"model":"chat","user":%q,"stream":%v,"messages":[{"role":"user","content":"hello"}]%s}`, user, stream, tools)
+		req, _ := http.NewRequestWithContext(ctx, "POST", url+"/v1/chat/completions", bytes.NewBufferString(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Request-Category", cat)
+		resp, err := client.Do(req)
+		if ctx.Err() != nil {
+			return
+		}
+		sent.Add(1)
+		if err != nil {
+			failed.Add(1)
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode >= 400 {
+			failed.Add(1)
+		}
+	}()
 }
 
 // demoTools is the tool that requests of a category offer, as a field of
@@ -324,7 +385,15 @@ func (p *demoPlan) advance(ctx context.Context, srv *server.Server, log io.Write
 	}
 	st := &p.steps[p.i]
 	if !st.started {
-		if r := srv.Control.Registry().ActiveRollout("chat"); r != nil {
+		reg := srv.Control.Registry()
+		if r := reg.ActiveRollout("chat"); r != nil {
+			return
+		}
+		// A rollback's drain of the candidate's requests in flight
+		// outlasts the rollout's end, and no rollout starts until it is
+		// done: a few seconds on a busy machine, when the next step
+		// failed to start.
+		if r := reg.Rollouts["chat"]; r != nil && r.Unwinding != nil {
 			return
 		}
 		st.started = true
