@@ -1,19 +1,12 @@
 package main
 
 import (
-	"context"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/openai/openai-go"
-	"github.com/openai/openai-go/option"
 )
 
 // TestProcess_FileNamedByAFailedReloadIsWatched: with reload.watch:
@@ -28,24 +21,7 @@ func TestProcess_FileNamedByAFailedReloadIsWatched(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the binary (skipped under -short)")
 	}
-	var mu sync.Mutex
-	want := "Bearer old-key-5f1e2a"
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/health" {
-			return
-		}
-		mu.Lock()
-		ok := r.Header.Get("Authorization") == want
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		if !ok {
-			w.WriteHeader(http.StatusUnauthorized)
-			w.Write([]byte(`{"error":{"message":"wrong key","type":"invalid_request_error"}}`))
-			return
-		}
-		w.Write([]byte(`{"id":"c1","object":"chat.completion","created":1,"model":"chat-v1","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`))
-	}))
-	t.Cleanup(backend.Close)
+	backend, setWant := newKeyBackend(t, "old-key-5f1e2a")
 
 	dir := t.TempDir()
 	oldKey := filepath.Join(dir, "old-key")
@@ -53,13 +29,7 @@ func TestProcess_FileNamedByAFailedReloadIsWatched(t *testing.T) {
 	if err := os.WriteFile(oldKey, []byte("old-key-5f1e2a\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	models := filepath.Join(dir, "models.yaml")
-	os.WriteFile(models, []byte(`models:
-  - name: chat
-    policy: {kind: specific, version: v1}
-    versions:
-      - {version: v1, endpoints: [`+backend.URL+`/v1], upstream_model: chat-v1}
-`), 0o644)
+	models := keyBackendModels(t, dir, backend.URL)
 	config := func(keyFile string) string {
 		return `listen: 127.0.0.1:0
 store: DIR/sluice.db
@@ -74,13 +44,7 @@ reload: {watch: config, interval: 100ms}
 	}
 	cfg := gatewayConfig(t, dir, config(oldKey))
 	gw := startServe(t, cfg, testEnv...)
-	client := openai.NewClient(option.WithBaseURL(gw.url+"/v1"), option.WithAPIKey("client-own-key"), option.WithMaxRetries(0))
-	chat := func() error {
-		_, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
-			Model: "chat", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")},
-		})
-		return err
-	}
+	chat := chatOnce(gw.url)
 	if err := chat(); err != nil {
 		t.Fatalf("with the key read at start: %v", err)
 	}
@@ -94,9 +58,7 @@ reload: {watch: config, interval: 100ms}
 	}
 
 	// The file appears: the gateway reloads by itself.
-	mu.Lock()
-	want = "Bearer new-key-9c3d71"
-	mu.Unlock()
+	setWant("new-key-9c3d71")
 	if err := os.WriteFile(newKey, []byte("new-key-9c3d71\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
