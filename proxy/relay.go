@@ -44,7 +44,10 @@ func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class s
 		obs.ErrorClass = "upstream_4xx"
 	}
 	obs.Status = resp.StatusCode
-	if x.f.notText && resp.StatusCode < 300 && passThrough(resp.Header.Get("Content-Type")) {
+	if x.f.notText && resp.StatusCode < 300 && (passThrough(resp.Header.Get("Content-Type")) ||
+		x.f.stream && resp.Header.Get("Content-Type") == "" && looksLikeSSE(x.br)) {
+		// Not JSON, or a stream of events sent without a type (as chat's
+		// may be: looksLikeSSE): it passes through as it arrives.
 		p.relayRaw(x, resp, obs)
 		return
 	}

@@ -15,13 +15,15 @@ import (
 // (a missing ${file:} among them) changes nothing; a part that does not
 // apply keeps what is in force. Each failure is logged here, naming the
 // key and never a value. It returns the file as read (nil when it did not
-// load), for the caller's log level and restart check, and whether
-// everything applied.
-func (s *Server) ReloadConfig(ctx context.Context, path string, over config.Override) (*config.Gateway, bool) {
+// load), for the caller's log level and restart check, the files its
+// ${file:PATH} references name (those of a file that did not load too, so
+// that a reference to a file not there yet is watched for: reload.watch),
+// and whether everything applied.
+func (s *Server) ReloadConfig(ctx context.Context, path string, over config.Override) (*config.Gateway, []string, bool) {
 	ncfg, err := config.LoadGatewayOver(path, over)
 	if err != nil {
 		s.logger.Error("reload config: the file did not load, so nothing in it was applied: admin tokens unchanged, client keys unchanged, backend headers unchanged, log.level unchanged (a reload applies these; other settings take a restart)", "err", err)
-		return nil, false
+		return nil, ncfg.Files, false
 	}
 	ok := true
 	if err := s.Auth.SetStatic(ctx, ncfg.StaticTokens()); err != nil {
@@ -36,5 +38,5 @@ func (s *Server) ReloadConfig(ctx context.Context, path string, over config.Over
 		s.logger.Error("reload backends: backend headers unchanged", "err", err)
 		ok = false
 	}
-	return &ncfg, ok
+	return &ncfg, ncfg.Files, ok
 }

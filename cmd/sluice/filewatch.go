@@ -47,11 +47,17 @@ func newFileWatch(paths []string) *fileWatch {
 }
 
 // set makes paths the files watched: one not watched before is taken as
-// it is now; one no longer named is forgotten.
+// it is now; one no longer named is forgotten; one named twice is watched
+// once.
 func (w *fileWatch) set(paths []string) {
 	seen := make(map[string]string, len(paths))
 	told := make(map[string]string, len(paths))
+	var kept []string
 	for _, p := range paths {
+		if _, dup := seen[p]; dup {
+			continue
+		}
+		kept = append(kept, p)
 		if v, ok := w.told[p]; ok {
 			seen[p], told[p] = w.seen[p], v
 		} else {
@@ -59,7 +65,7 @@ func (w *fileWatch) set(paths []string) {
 			seen[p], told[p] = v, v
 		}
 	}
-	w.paths, w.seen, w.told = slices.Clone(paths), seen, told
+	w.paths, w.seen, w.told = kept, seen, told
 }
 
 // changed looks at every file and returns those that differ from the last

@@ -34,30 +34,7 @@ func TestProcess_RotatedSecretFileReloads(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the binary (skipped under -short)")
 	}
-	var mu sync.Mutex
-	want := "Bearer " + watchKeys[0]
-	setWant := func(k string) {
-		mu.Lock()
-		want = "Bearer " + k
-		mu.Unlock()
-	}
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/health" {
-			return
-		}
-		mu.Lock()
-		ok := r.Header.Get("Authorization") == want
-		mu.Unlock()
-		if !ok {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusUnauthorized)
-			w.Write([]byte(`{"error":{"message":"wrong key","type":"invalid_request_error"}}`))
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"id":"c1","object":"chat.completion","created":1,"model":"chat-v1","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`))
-	}))
-	t.Cleanup(backend.Close)
+	backend, setWant := newKeyBackend(t, watchKeys[0])
 
 	dir := t.TempDir()
 	secrets := filepath.Join(dir, "secrets")
@@ -94,13 +71,7 @@ func TestProcess_RotatedSecretFileReloads(t *testing.T) {
 	if err := os.Symlink("..data/vllm-key", keyFile); err != nil {
 		t.Fatal(err)
 	}
-	models := filepath.Join(dir, "models.yaml")
-	os.WriteFile(models, []byte(`models:
-  - name: chat
-    policy: {kind: specific, version: v1}
-    versions:
-      - {version: v1, endpoints: [`+backend.URL+`/v1], upstream_model: chat-v1}
-`), 0o644)
+	models := keyBackendModels(t, dir, backend.URL)
 	cfg := gatewayConfig(t, dir, `listen: 127.0.0.1:0
 store: DIR/sluice.db
 models_file: `+models+`
@@ -112,13 +83,7 @@ backends:
 reload: {interval: 100ms}
 `)
 	gw := startServe(t, cfg, testEnv...)
-	client := openai.NewClient(option.WithBaseURL(gw.url+"/v1"), option.WithAPIKey("client-own-key"), option.WithMaxRetries(0))
-	chat := func() error {
-		_, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
-			Model: "chat", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")},
-		})
-		return err
-	}
+	chat := chatOnce(gw.url)
 	// served waits until a request is served: the new key reached the
 	// backend with no signal sent.
 	served := func(what string) {
@@ -191,5 +156,62 @@ reload: {interval: 100ms}
 		if strings.Contains(log, k) {
 			t.Errorf("a backend key appears in the gateway's log:\n%s", log)
 		}
+	}
+}
+
+// newKeyBackend is a chat backend that answers only a request whose
+// Authorization is "Bearer " and the key last given to setWant (key at
+// first), and a 401 otherwise.
+func newKeyBackend(t *testing.T, key string) (backend *httptest.Server, setWant func(key string)) {
+	var mu sync.Mutex
+	want := "Bearer " + key
+	backend = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			return
+		}
+		mu.Lock()
+		ok := r.Header.Get("Authorization") == want
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if !ok {
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"error":{"message":"wrong key","type":"invalid_request_error"}}`))
+			return
+		}
+		w.Write([]byte(`{"id":"c1","object":"chat.completion","created":1,"model":"chat-v1","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`))
+	}))
+	t.Cleanup(backend.Close)
+	return backend, func(k string) {
+		mu.Lock()
+		want = "Bearer " + k
+		mu.Unlock()
+	}
+}
+
+// keyBackendModels writes a model file in dir serving chat from the
+// backend at url, and returns its path.
+func keyBackendModels(t *testing.T, dir, url string) string {
+	t.Helper()
+	models := filepath.Join(dir, "models.yaml")
+	if err := os.WriteFile(models, []byte(`models:
+  - name: chat
+    policy: {kind: specific, version: v1}
+    versions:
+      - {version: v1, endpoints: [`+url+`/v1], upstream_model: chat-v1}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return models
+}
+
+// chatOnce returns a function that sends one chat request to the gateway
+// at url through openai-go, without retries.
+func chatOnce(url string) func() error {
+	client := openai.NewClient(option.WithBaseURL(url+"/v1"), option.WithAPIKey("client-own-key"), option.WithMaxRetries(0))
+	return func() error {
+		_, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+			Model: "chat", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")},
+		})
+		return err
 	}
 }

@@ -153,3 +153,28 @@ func TestWatchedFiles(t *testing.T) {
 		t.Errorf("no config file: %q, want nothing", got)
 	}
 }
+
+// TestFileWatch_PathNamedTwiceWaitsForSecondLook: a path given twice (the
+// watch set after a failed reload joins what was watched and what the
+// file now names) is watched once, so its change is reported only once it
+// holds for a second look, as any other: looked at twice in one look, a
+// file caught half written would be reported at once.
+func TestFileWatch_PathNamedTwiceWaitsForSecondLook(t *testing.T) {
+	key := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(key, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w := newFileWatch([]string{key, key})
+	if len(w.paths) != 1 {
+		t.Errorf("watching %q; want the path once", w.paths)
+	}
+	if err := os.WriteFile(key, []byte("half"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.changed(); len(got) != 0 {
+		t.Fatalf("a change seen at one look only was reported: %v", got)
+	}
+	if got := w.changed(); len(got) != 1 || got[0].path != key {
+		t.Fatalf("the change held for a second look: got %v, want %s once", got, key)
+	}
+}

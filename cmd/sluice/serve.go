@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -119,7 +120,7 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 			fail("reload TLS certificates", err)
 		}
 		if cfgPath != "" {
-			ncfg, ok := s.ReloadConfig(ctx, cfgPath, over)
+			ncfg, files, ok := s.ReloadConfig(ctx, cfgPath, over)
 			failed = failed || !ok
 			if ncfg != nil {
 				level.Set(ncfg.Log.SlogLevel())
@@ -133,6 +134,12 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 					logger.Warn("settings changed in the config file take effect on restart", "keys", strings.Join(keys, ", "))
 				}
 				watch.set(watchedFiles(cfg, *ncfg, cfgPath))
+			} else {
+				// The file did not load: what is in force is still watched,
+				// and so is each file it now names (one not there yet, the
+				// cause of the failure, most likely), so that its arrival
+				// runs the reload again.
+				watch.set(slices.Concat(watch.paths, watchedFiles(cfg, config.Gateway{Files: files}, cfgPath)))
 			}
 		}
 		switch {
