@@ -28,7 +28,8 @@ const servedPaths = "Sluice serves POST " + pathChat + ", " + pathCompletions + 
 const pathFeedback = "/v1/feedback"
 
 // isInferencePath reports whether path is one of the inference endpoints
-// the proxy serves with a body naming the model (ServeHTTP's first case).
+// the proxy serves with a body naming the model: ServeHTTP's first case,
+// and the requests whose client-key token Admit takes (keys.go).
 func isInferencePath(path string) bool {
 	switch path {
 	case pathChat, pathCompletions, pathResponses, pathEmbeddings, pathRerank, pathScore, pathModerations, pathImages, pathSpeech:

@@ -241,22 +241,22 @@ func NewTransport(connect, firstByte time.Duration) *http.Transport {
 
 // ServeHTTP routes the OpenAI API paths.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch r.URL.Path {
-	case pathChat, pathCompletions, pathResponses, pathEmbeddings, pathRerank, pathScore, pathModerations, pathImages, pathSpeech: // isInferencePath
+	switch path := r.URL.Path; {
+	case isInferencePath(path):
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", "POST")
 			WriteErrorStatus(w, http.StatusMethodNotAllowed, sluice.CodeBadRequest, r.URL.Path+" takes POST with a JSON body")
 			return
 		}
 		p.serveInference(w, r)
-	case "/v1/models":
+	case path == "/v1/models":
 		if r.Method != http.MethodGet {
 			w.Header().Set("Allow", "GET")
 			WriteErrorStatus(w, http.StatusMethodNotAllowed, sluice.CodeBadRequest, "/v1/models takes GET")
 			return
 		}
 		p.serveModels(w, r)
-	case pathFeedback:
+	case path == pathFeedback:
 		p.serveFeedback(w, r)
 	default:
 		if id, ok := strings.CutPrefix(r.URL.Path, "/v1/models/"); ok && id != "" {

@@ -20,7 +20,7 @@ import (
 func TestAudit_ReplicaColumn(t *testing.T) {
 	t.Run("Postgres", func(t *testing.T) {
 		if testing.Short() {
-			t.Skip("needs PostgreSQL")
+			t.Skip("starts a gateway on PostgreSQL (skipped under -short)")
 		}
 		cfg := config.Default()
 		cfg.Listen = "127.0.0.1:0"
