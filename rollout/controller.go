@@ -1414,15 +1414,30 @@ func (c *Controller) analyze(r *sluice.Rollout, now time.Time) (sluice.Verdict, 
 	}
 	in, n, left := c.input(r)
 	v := analysis.Analyze(r.Spec.Analysis, in, now)
-	if left.candidate > 0 || left.baseline > 0 {
-		v.Reason += fmt.Sprintf(" (the split's traffic only: %d requests to the candidate and %d to the baseline, routed by pin, label, force header, rule, retry or a continued response, not judged)", left.candidate, left.baseline)
-	}
+	v.Reason += left.text()
 	return v, in, n
 }
 
 // notJudged counts the requests of each arm an analysis left out because
 // their version was not assigned by the split.
 type notJudged struct{ baseline, candidate int64 }
+
+// text is the verdict reason's note on the requests left out, naming only
+// the arms that had any; "" when none were.
+func (n notJudged) text() string {
+	var what string
+	switch {
+	case n.candidate > 0 && n.baseline > 0:
+		what = fmt.Sprintf("%d candidate and %d baseline requests", n.candidate, n.baseline)
+	case n.candidate > 0:
+		what = fmt.Sprintf("%d %s", n.candidate, plural(int(n.candidate), "candidate request", "candidate requests"))
+	case n.baseline > 0:
+		what = fmt.Sprintf("%d %s", n.baseline, plural(int(n.baseline), "baseline request", "baseline requests"))
+	default:
+		return ""
+	}
+	return " (not judged: " + what + " routed outside the split by a pin, label, force header, rule, retry or continued response)"
+}
 
 // judgesSplit reports whether r's analysis compares the split's arms only
 // (Windows.Randomized): while the candidate is live in the split (a

@@ -61,7 +61,7 @@ func TestController_JudgesSplitTrafficOnly(t *testing.T) {
 			if got := e.c.StageSamples(&r); got != tc.want.stageN {
 				t.Errorf("StageSamples = %d, want %d", got, tc.want.stageN)
 			}
-			if leftOut := strings.Contains(v.Reason, "100 requests to the candidate"); leftOut != tc.want.leftOut {
+			if leftOut := strings.Contains(v.Reason, "not judged: 100 candidate requests"); leftOut != tc.want.leftOut {
 				t.Errorf("reason %q: saying 100 candidate requests were left out is %v, want %v", v.Reason, leftOut, tc.want.leftOut)
 			}
 			if tc.want.leftOut && v.Outcome == sluice.OutcomeFail {
