@@ -22,6 +22,7 @@ import (
 	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/fakellm"
+	"github.com/sluicehq/sluice/observe"
 	"github.com/sluicehq/sluice/rollout"
 	"github.com/sluicehq/sluice/server"
 )
@@ -335,17 +336,27 @@ func (c *cli) drawDemo(srv *server.Server, plan *demoPlan, start time.Time, sent
 		}
 		fmt.Fprintf(&b, "\n  per version, last 30 s:\n  %-12s %8s %7s %7s %8s %10s %8s %8s %7s\n", "version", "requests", "req/s", "errors", "refusals", "tool calls", "p50 ms", "p99 ms", "tokens")
 		for _, v := range srv.Recorder.Summary(m.Name, time.Now().Add(-30*time.Second)) {
-			// The tool-call rate is over the answers to requests that
-			// offered tools (payments and support here); none, no rate.
-			tools := "-"
-			if v.ToolAnswers > 0 {
-				tools = fmt.Sprintf("%.1f%%", 100*v.ToolCallRate)
-			}
-			fmt.Fprintf(&b, "  %-12s %8d %7.1f %6.1f%% %7.1f%% %10s %8.1f %8.1f %7.1f\n", v.Version, v.Requests, v.RatePerSecond, 100*v.ErrorRate, 100*v.RefusalRate, tools, v.LatencyP50, v.LatencyP99, v.MeanOutputTokens)
+			b.WriteString(demoVersionRow(v))
 		}
 	}
 	b.WriteString("\n")
 	io.WriteString(c.stdout, b.String())
+}
+
+// demoVersionRow is a version's line in the demo's per-version table. A
+// version that served nothing in the window has no rates, latencies or
+// lengths: its cells read "-", not a 0.0 that looks measured.
+func demoVersionRow(v observe.VersionSummary) string {
+	if v.Requests == 0 {
+		return fmt.Sprintf("  %-12s %8d %7.1f %7s %8s %10s %8s %8s %7s\n", v.Version, 0, 0.0, "-", "-", "-", "-", "-", "-")
+	}
+	// The tool-call rate is over the answers to requests that offered
+	// tools (payments and support here); none, no rate.
+	tools := "-"
+	if v.ToolAnswers > 0 {
+		tools = fmt.Sprintf("%.1f%%", 100*v.ToolCallRate)
+	}
+	return fmt.Sprintf("  %-12s %8d %7.1f %6.1f%% %7.1f%% %10s %8.1f %8.1f %7.1f\n", v.Version, v.Requests, v.RatePerSecond, 100*v.ErrorRate, 100*v.RefusalRate, tools, v.LatencyP50, v.LatencyP99, v.MeanOutputTokens)
 }
 
 // demoStep is one rollout the demo runs.
