@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -348,6 +349,9 @@ func (h *HealthChecker) probe(ctx context.Context, client *http.Client, endpoint
 	if err != nil {
 		return false
 	}
+	// Read a short body to its end so the connection goes back to the
+	// pool (an unread one is closed); a long one is not worth reading.
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	return resp.StatusCode >= 200 && resp.StatusCode < 300
 }
