@@ -129,3 +129,27 @@ func TestProxy_RawAnswerBrokenOff(t *testing.T) {
 		})
 	}
 }
+
+// TestProxy_UntypedPassThroughStaysUntyped: an answer passed through as it
+// arrives (here a streamed image generation's events, sent without a
+// Content-Type) reaches the client without one, as the backend sent it.
+// Before, net/http's server sniffed its first bytes and sent "text/plain;
+// charset=utf-8", a type and charset the backend never claimed (RFC 9110
+// 8.3 leaves an untyped answer's type to its recipient; Traefik dropped
+// the same sniffing for the same reason).
+func TestProxy_UntypedPassThroughStaysUntyped(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header()["Content-Type"] = nil
+		io.WriteString(w, "event: image_generation.completed\ndata: {\"type\":\"image_generation.completed\",\"b64_json\":\"BBBB\"}\n\n")
+	}))
+	t.Cleanup(be.Close)
+	_, url := MustProxy(t, proxy.Options{Routes: MustRoutes(t, be.URL, ""), NoRetry: true})
+	resp, body := post(t, url, "/v1/images/generations", `{"model":"chat","prompt":"p","stream":true}`)
+	if resp.StatusCode != 200 || !strings.Contains(body, "image_generation.completed") {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	if ct, ok := resp.Header["Content-Type"]; ok {
+		t.Errorf("Content-Type %q, want none, as the backend sent", ct)
+	}
+}

@@ -70,6 +70,14 @@ var rawBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 func (p *Proxy) relayRaw(x *exchange, resp *http.Response, obs *sluice.Observation) {
 	h := x.w.Header()
 	copyResponseHeaders(h, resp.Header)
+	if _, typed := h["Content-Type"]; !typed {
+		// Sent without one, passed on without one: net/http's server
+		// would otherwise sniff the first bytes and claim "text/plain;
+		// charset=utf-8" for the backend (RFC 9110 8.3 leaves an untyped
+		// answer's type to its recipient). A nil value stops the sniffing
+		// and writes no header.
+		h["Content-Type"] = nil
+	}
 	if resp.ContentLength >= 0 {
 		// Passed on (it is not among the headers copied): the client
 		// knows the audio's size, and one the backend breaks off reaches
