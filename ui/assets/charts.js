@@ -62,13 +62,18 @@
       if (tMax == null || t > tMax) tMax = t;
     }
     svg.dataset.points = String(count);
-    const fmt = opts.format || ((v) => String(v >= 100 ? Math.round(v) : v >= 10 ? Math.round(v * 10) / 10 : Math.round(v * 100) / 100));
     if (count === 0) {
       el("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "empty" }, svg).textContent = "no data yet";
       return;
     }
     if (tMax === tMin) tMin = tMax - 1000;
     const yMax = niceMax(vMax * 1.05);
+    // An axis under 1 (a latency under a millisecond, a rate under 1%)
+    // labels its ticks with the decimals their step needs, all alike: at
+    // two decimals 0.125 read 0.13, and ticks 0.0025 apart read 0.
+    let fine = 0;
+    if (yMax < 1) while (fine < 8 && Math.abs(yMax / 4 * Math.pow(10, fine) - Math.round(yMax / 4 * Math.pow(10, fine))) > 1e-6) fine++;
+    const fmt = opts.format || ((v) => (fine && v ? v.toFixed(fine) : String(v >= 100 ? Math.round(v) : v >= 10 ? Math.round(v * 10) / 10 : Math.round(v * 100) / 100)));
     const x = (t) => L + (W - L - R) * (t - tMin) / (tMax - tMin);
     const y = (v) => T + (H - T - B) * (1 - v / yMax);
     for (let i = 0; i <= 4; i++) {
