@@ -444,7 +444,15 @@
         : ": all traffic on the candidate, rolled back if its error or cancel rate or a gate fails; Promote ends the bake now";
       if (bake > 0) body.append(progressRow("Bake", baked / bake, durationText(baked) + " of " + durationText(bake) + what, "", "bake-progress"));
     }
-    if (r.decision) body.append(h("div", { class: "decision " + r.phase, id: "rollout-decision" }, h("b", {}, "Decision: "), r.decision));
+    // Paused, the card says who paused it and why, from the pause's event
+    // ("paused by NAME: …; REASON"): a bake keeps its promotion's decision,
+    // which read as if nothing held it.
+    const pausedEv = r.phase === "paused" ? r.events.slice().reverse().find((e) => e.kind === "paused") : null;
+    if (pausedEv) {
+      const m = /^paused (.*)$/s.exec(pausedEv.message || "");
+      body.append(h("div", { class: "decision paused", id: "rollout-decision" }, h("b", {}, m ? "Paused " : "Paused: "), m ? m[1] : pausedEv.message));
+      if (st.verdict) body.append(h("div", { class: "decision " + st.verdict.outcome, id: "rollout-analysis" }, h("b", {}, "Analysis: "), st.verdict.reason));
+    } else if (r.decision) body.append(h("div", { class: "decision " + r.phase, id: "rollout-decision" }, h("b", {}, "Decision: "), r.decision));
     else if (st.verdict) body.append(h("div", { class: "decision " + st.verdict.outcome, id: "rollout-decision" }, h("b", {}, "Analysis: "), st.verdict.reason));
     if (st.ab_report) body.append(renderABReport(st.ab_report));
     const cols = h("div", { class: "cols" });
