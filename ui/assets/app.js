@@ -926,6 +926,10 @@
     state.shownVerdict = null;
     state.category = "";
     state.categories = null; // setCategories redraws the drop-down for this model
+    // A reason is written for one model's rollout or split: left in the
+    // box, it went with an action on the next model picked.
+    $("rollout-reason").value = "";
+    $("split-reason").value = "";
     $("at-model").value = name;
     renderModels();
     renderSplitEditor();
