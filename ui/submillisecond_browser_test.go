@@ -28,10 +28,13 @@ type subMsPage struct {
 	// Axis holds the latency chart's value labels, bottom to top.
 	Axis   []string `json:"axis"`
 	Points int      `json:"points"`
+	// Timings is the rollback timings' text in the events.
+	Timings string `json:"timings"`
 }
 
 const readSubMsPage = `(() => {
-  const out = { cells: {}, p50: [], axis: [], points: 0 };
+  const out = { cells: {}, p50: [], axis: [], points: 0, timings: "" };
+  const tm = document.querySelector("#rollout-events .timings"); out.timings = tm ? tm.textContent : "";
   for (const tr of document.querySelectorAll("#verdict-table tbody tr")) {
     const td = Array.from(tr.children).map(x => x.textContent);
     out.cells["verdict " + td[0]] = td.slice(2, 6);
@@ -55,7 +58,8 @@ const readSubMsPage = `(() => {
 // TestSubMillisecondLatencies: latencies under a millisecond, as a demo, a
 // fake model server or a loopback test answers, read "0 ms" in the verdict
 // and A/B tables, "0" in the category table, and the latency chart's axis
-// labelled its ticks at two decimals (0.125 read 0.13). They now show at
+// labelled its ticks at two decimals (0.125 read 0.13), and a rollback's
+// in-flight drain of 3 µs read "0.0 ms". They now show at
 // the precision their size needs, the same for every number of a row
 // (values with 2 decimals from 0.1 ms, 3 below; differences one more),
 // while latencies of a millisecond or more read as before ("45 ms").
@@ -79,7 +83,8 @@ func TestSubMillisecondLatencies(t *testing.T) {
 		Spec:        sluice.RolloutSpec{Model: "chat", Candidate: "v1.1.0", Baseline: "v1.0.0", Strategy: sluice.StrategyABTest, CanaryPercent: 50},
 		Decision:    "concluded for the candidate by olga-operator",
 		LastVerdict: vj,
-		Events:      []sluice.RolloutEvent{{At: at, Kind: "ab_report", Message: "A/B report: candidate", Data: rj}},
+		Events: []sluice.RolloutEvent{{At: at, Kind: "ab_report", Message: "A/B report: candidate", Data: rj},
+			{At: at, Kind: "rollback_timings", Message: "traffic shifted", Data: json.RawMessage(`{"traffic_shift_ms":17.5,"drain_ms":0.003,"total_ms":17.503}`)}},
 	}
 	if _, err := g.Control.Do(context.Background(), "test", "setup", func(e *sluice.Edit) error { return e.PutRollout(ro) }); err != nil {
 		t.Fatal(err)
@@ -132,6 +137,10 @@ func TestSubMillisecondLatencies(t *testing.T) {
 		if got := st.Cells[row]; strings.Join(got, "|") != strings.Join(w, "|") {
 			t.Errorf("%s: cells %q, want %q", row, got, w)
 		}
+	}
+	// A rollback's timings: each at the precision its size needs.
+	if want := "shift 17.5 msdrain 0.003 mstotal 17.5 ms"; st.Timings != want {
+		t.Errorf("rollback timings %q, want %q", st.Timings, want)
 	}
 	// The category table: one precision for the column, enough for 45 µs.
 	cell := regexp.MustCompile(`^0\.\d{3}$`)

@@ -387,8 +387,9 @@
         const d = e.data;
         // A rollback completed for a replica that died has the drain alone.
         const parts = [["shift", d.traffic_shift_ms], ["drain", d.drain_ms], ["total", d.total_ms]].filter((p) => p[1] !== undefined);
-        const msd = Math.max(1, msDecimals(parts.map((p) => p[1])));
-        msg.append(h("span", { class: "timings" }, ...parts.map((p) => h("span", {}, p[0] + " ", h("b", {}, num(p[1], msd) + " ms")))));
+        // Three durations of different sizes (a drain of 3 µs beside a
+        // shift of 17.5 ms): each at the precision its size needs.
+        msg.append(h("span", { class: "timings" }, ...parts.map((p) => h("span", {}, p[0] + " ", h("b", {}, num(p[1], Math.max(1, msDecimals([p[1]]))) + " ms")))));
       } else if (e.data && e.data.metrics) {
         msg.append(" ", h("button", { class: "link", onclick: () => { state.shownVerdict = e.data; renderVerdict($("verdict-box"), e.data, "Verdict of " + localTime(e.at)); } }, "numbers"));
       }
