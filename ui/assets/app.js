@@ -628,11 +628,12 @@
       for (const v of versions) for (const p of state.series[v] || []) if (p.t >= tMax - WINDOW_MS) { tMin = Math.min(tMin, p.t); break; }
     }
     const pick = (f) => (p) => [p.t, f(p)];
+    // A rate's axis ends at 100%.
     const defs = {
       rps: { f: (p) => p.rps },
-      err: { f: (p) => (p.n ? 100 * p.err : null) },
-      ref: { f: (p) => (p.n ? 100 * p.ref : null) },
-      tool: { f: (p) => (p.tool != null ? 100 * p.tool : null) },
+      err: { f: (p) => (p.n ? 100 * p.err : null), max: 100 },
+      ref: { f: (p) => (p.n ? 100 * p.ref : null), max: 100 },
+      tool: { f: (p) => (p.tool != null ? 100 * p.tool : null), max: 100 },
       ttft: { f: (p) => p.ttft },
       tok: { f: (p) => p.tok },
     };
@@ -649,7 +650,7 @@
           series.push({ name: v, color: color, points: pts.map(pick(defs[metric].f)) });
         }
       });
-      SluiceChart.draw(svg, series, { tMin: tMin, tMax: tMax || null });
+      SluiceChart.draw(svg, series, { tMin: tMin, tMax: tMax || null, max: (defs[metric] || {}).max });
     });
     renderLegend();
     $("charts-note").textContent = "Each point summarises the trailing " + (state.smoothMs / 1000 || 10) + " s of " + (state.category ? "category " + state.category : "all traffic") + "; the last 10 minutes are shown.";

@@ -46,7 +46,8 @@
 
   // draw renders series into svg. Each series is {name, color, dash,
   // points: [[tMillis, value or null], ...]}; opts.format formats the y
-  // axis, opts.tMin and opts.tMax bound the time axis.
+  // axis, opts.tMin and opts.tMax bound the time axis, opts.max the value
+  // axis (when no value is above it).
   function draw(svg, series, opts) {
     opts = opts || {};
     const W = Math.max(svg.clientWidth || 400, 200), H = Math.max(svg.clientHeight || 170, 100);
@@ -67,7 +68,10 @@
       return;
     }
     if (tMax === tMin) tMin = tMax - 1000;
-    const yMax = niceMax(vMax * 1.05);
+    // opts.max bounds the axis (100 for a percentage): a rate at 97% drew
+    // an axis to 200%, the data squeezed into its lower half.
+    let yMax = niceMax(vMax * 1.05);
+    if (opts.max && vMax <= opts.max) yMax = Math.min(yMax, opts.max);
     // An axis under 1 (a latency under a millisecond, a rate under 1%)
     // labels its ticks with the decimals their step needs, all alike: at
     // two decimals 0.125 read 0.13, and ticks 0.0025 apart read 0.
