@@ -490,6 +490,7 @@
     $("conclude-actions").hidden = !(state.canAct && allowed.conclude);
     // A viewer acts on nothing: no reason to ask for.
     $("rollout-reason").hidden = !state.canAct;
+    $("split-reason").hidden = !state.canAct;
     if (r) {
       document.querySelector('#conclude-actions [data-pick="candidate"]').title = "ship " + r.spec.candidate + " to all traffic, ending the A/B test " + r.id;
       document.querySelector('#conclude-actions [data-pick="baseline"]').title = "keep " + r.spec.baseline + ", ending the A/B test " + r.id;
@@ -587,7 +588,9 @@
       if (p > 0) weights.push({ version: inp.dataset.version, percent: p });
     }
     const reason = $("split-reason").value.trim();
-    if (!reason) { flash("Give a reason for the split: it goes into the audit log.", true); return; }
+    // As for the rollout's actions, a viewer's click goes to the server,
+    // whose refusal names their role.
+    if (!reason && state.canAct) { flash("Give a reason for the split: it goes into the audit log.", true); $("split-reason").focus(); return; }
     try {
       await admin("PUT", "/models/" + enc(state.model) + "/split", { weights: weights, reason: reason });
       flash("Split of " + state.model + " set: " + weights.map((w) => w.version + "=" + w.percent).join(" "));
