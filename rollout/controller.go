@@ -1037,6 +1037,21 @@ func (c *Controller) afterCommit(ctx context.Context, r sluice.Rollout, acts []A
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
+// msText is a timing of ms() as the timeline reads it: whole microseconds
+// under a millisecond (a drain of nothing in flight takes a few), else
+// milliseconds to one decimal.
+func msText(v any) string {
+	f, ok := v.(float64)
+	switch {
+	case !ok:
+		return "an unrecorded time"
+	case f < 1:
+		return fmt.Sprintf("%.0f µs", f*1000)
+	default:
+		return fmt.Sprintf("%.1f ms", f)
+	}
+}
+
 // recordTimings adds the rollback's timings to its timeline and clears its
 // Unwinding, in one transaction: the drain and the unload are done. When
 // another process has taken the unwinding over (this one was thought dead)
@@ -1048,12 +1063,13 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // not refused new rollouts for as long as this process runs.
 func (c *Controller) recordTimings(ctx context.Context, r sluice.Rollout, timings map[string]any, note string) bool {
 	data, _ := json.Marshal(timings)
-	msg := fmt.Sprintf("in-flight candidate requests drained in %.1f ms; the traffic shift's time was not recorded", timings["drain_ms"]) + note
+	drain := msText(timings["drain_ms"])
+	msg := "in-flight candidate requests drained in " + drain + "; the traffic shift's time was not recorded" + note
 	if r.Phase == sluice.PhaseCompleted {
-		msg = fmt.Sprintf("in-flight candidate requests drained in %.1f ms (the traffic went back to the baseline when the A/B test completed)", timings["drain_ms"]) + note
+		msg = "in-flight candidate requests drained in " + drain + " (the traffic went back to the baseline when the A/B test completed)" + note
 	}
 	if shift, ok := timings["traffic_shift_ms"]; ok {
-		msg = fmt.Sprintf("traffic shifted in %.1f ms; in-flight candidate requests drained in %.1f ms", shift, timings["drain_ms"]) + note
+		msg = "traffic shifted in " + msText(shift) + "; in-flight candidate requests drained in " + drain + note
 	}
 	wait := time.Second
 	for attempt := 1; ; attempt++ {
