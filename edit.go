@@ -210,6 +210,11 @@ func (e *Edit) RegisterVersion(v Version) (created bool, err error) {
 	}
 	if old != nil {
 		if diff := old.ContentDiff(&v); len(diff) > 0 {
+			if len(diff) == 1 && diff[0] == "endpoints" {
+				// The same build at another address (a mistyped port,
+				// a server moved): there is no new build to name.
+				return false, &Error{Code: CodeConflict, Fields: diff, Message: "version " + v.ID() + " is already registered with other endpoints, and a version's endpoints cannot be changed in place (a pin, the request log and the audit name what served by the version): register it under a new version tag with the endpoints you want, and retire this one if it is not to serve (sluice stage " + v.ID() + " retired)"}
+			}
 			return false, &Error{Code: CodeConflict, Fields: diff, Message: "version " + v.ID() + " is already registered with different " + joinFields(diff) + ": versions are immutable, so register the new build under a new version tag"}
 		}
 		if v.Stage != "" && v.Stage != old.Stage {
