@@ -210,6 +210,11 @@ func (e *Edit) RegisterVersion(v Version) (created bool, err error) {
 	}
 	if old != nil {
 		if diff := old.ContentDiff(&v); len(diff) > 0 {
+			if len(diff) == 1 && diff[0] == "endpoints" {
+				// The same build at another address (a mistyped port,
+				// a server moved): there is no new build to name.
+				return false, &Error{Code: CodeConflict, Fields: diff, Message: "version " + v.ID() + " is already registered with other endpoints, and a version's endpoints cannot be changed in place (a pin, the request log and the audit name what served by the version): register it under a new version tag with the endpoints you want, and retire this one if it is not to serve (sluice stage " + v.ID() + " retired)"}
+			}
 			return false, &Error{Code: CodeConflict, Fields: diff, Message: "version " + v.ID() + " is already registered with different " + joinFields(diff) + ": versions are immutable, so register the new build under a new version tag"}
 		}
 		if v.Stage != "" && v.Stage != old.Stage {
@@ -540,6 +545,9 @@ func (e *Edit) PutRollout(r Rollout) error {
 func (e *Edit) Finish() (Change, error) {
 	for _, name := range slices.Sorted(mapsKeys(e.touched)) {
 		if err := e.next.ValidateModel(name); err != nil {
+			if r := e.retiredWhileRouted(name); r != nil {
+				return Change{}, r
+			}
 			return Change{}, err
 		}
 		// A model that served a version must still serve one: moving the
@@ -561,6 +569,55 @@ func (e *Edit) Finish() (Change, error) {
 	}
 	e.next.Revision = e.change.BaseRevision
 	return e.change, nil
+}
+
+// retiredWhileRouted returns the refusal of an edit that retires a version
+// of model name that its routing still names (the policy, a label, a rule),
+// saying what names it and how to take it out; nil when the edit retires
+// none such. ValidateModel's own error read as if the split were being set
+// to a retired version.
+func (e *Edit) retiredWhileRouted(name string) error {
+	m := e.next.Models[name]
+	if m == nil {
+		return nil
+	}
+	for _, sc := range e.change.Stages {
+		v := e.next.Versions[sc.ID]
+		if sc.Stage != StageRetired || v == nil || v.Model != name {
+			continue
+		}
+		if old := e.base.Versions[sc.ID]; old == nil || !old.Stage.Servable() {
+			continue
+		}
+		var refs, fixes []string
+		switch p := m.Policy; {
+		case p.Kind == PolicySpecific && p.Version == v.Version:
+			refs = append(refs, "the policy ("+p.String()+")")
+			fixes = append(fixes, "sluice set policy "+name+" specific VERSION")
+		case p.Kind == PolicySplit && slices.ContainsFunc(p.Split, func(w Weight) bool { return w.Version == v.Version }):
+			refs = append(refs, "the split ("+strings.TrimPrefix(p.String(), "split ")+")")
+			fixes = append(fixes, "sluice set split "+name+" VERSION=PERCENT … without it")
+		}
+		for _, l := range slices.Sorted(maps.Keys(m.Labels)) {
+			if m.Labels[l] == v.Version {
+				refs = append(refs, "label "+l)
+				fixes = append(fixes, "sluice label "+name+" "+l+"=VERSION, or "+l+"- to remove it")
+			}
+		}
+		for i, rule := range m.Rules {
+			if rule.Version == v.Version {
+				refs = append(refs, fmt.Sprintf("rule %d", i+1))
+			}
+		}
+		if len(refs) == 0 {
+			continue
+		}
+		if len(fixes) < len(refs) {
+			fixes = append(fixes, "the model file's rules")
+		}
+		return Errorf(CodeInvalid, "%s cannot be retired while %s of %s routes to it: take it out first (%s), then retire it", sc.ID, joinFields(refs), name, strings.Join(fixes, "; "))
+	}
+	return nil
 }
 
 func mapsKeys(m map[string]bool) func(func(string) bool) {

@@ -87,7 +87,7 @@ func TestServer_Apply(t *testing.T) {
 		doc := applyDoc()
 		doc.Models[0].Versions[0].Endpoints = []string{"http://10.0.0.1:8000"}
 		_, err := e.Admin.Apply(ctx, doc, "r", false)
-		wantErr(t, err, sluice.CodeConflict, []string{"endpoints"}, "already registered with different endpoints", "new version tag")
+		wantErr(t, err, sluice.CodeConflict, []string{"endpoints"}, "already registered with other endpoints", "new version tag")
 	})
 	t.Run("ErrEmpty", func(t *testing.T) {
 		_, err := e.Admin.Apply(ctx, sluice.ApplyDoc{}, "r", false)

@@ -106,17 +106,23 @@ func unwrapURLError(err error) error {
 func decodeErrorResponse(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	var eb ErrorBody
+	text := ""
 	if err := json.Unmarshal(b, &eb); err == nil && eb.Error.Message != "" {
 		code := eb.Error.Code
 		if code == "" {
 			code = eb.Error.Type
 		}
-		if code == "" {
-			code = sluice.CodeForStatus(resp.StatusCode)
+		if known(code) {
+			return &sluice.Error{Code: code, Message: eb.Error.Message, Fields: eb.Error.Fields}
 		}
-		return &sluice.Error{Code: code, Message: eb.Error.Message, Fields: eb.Error.Fields}
+		// An OpenAI-shaped error whose code is none of Sluice's: another
+		// server's (a model server's port given as --server), whose
+		// message alone read as if Sluice had said it.
+		text = eb.Error.Message
 	}
-	text := strings.TrimSpace(string(b))
+	if text == "" {
+		text = strings.TrimSpace(string(b))
+	}
 	if len(text) > 200 {
 		text = text[:200] + "..."
 	}
@@ -458,4 +464,10 @@ func (c *Client) Drill(ctx context.Context, model, candidate string, percent flo
 	}
 	_, err := long.do(ctx, "POST", "/admin/v1/drills", nil, DrillRequest{Model: model, To: candidate, Percent: percent, Reason: reason}, &out)
 	return out, err
+}
+
+// known reports whether code is one of Sluice's error codes, which every
+// error of its admin API carries.
+func known(code sluice.Code) bool {
+	return code == sluice.CodeInternal || code.HTTPStatus() != http.StatusInternalServerError
 }

@@ -50,6 +50,20 @@ func TestClient_Errors(t *testing.T) {
 		_, err := (&api.Client{BaseURL: hs.URL}).Models(ctx)
 		wantErr(t, err, sluice.CodeUpstream, nil, "502 Bad Gateway: upstream proxy says no", "points at a sluice server")
 	})
+	// --server on a model server's port (vLLM's, or sluice fakellm's): its
+	// 404 is OpenAI-shaped, so the CLI printed only "fakellm: no such
+	// endpoint: /admin/v1/models", as if Sluice had said it. An error whose
+	// code is none of Sluice's is another server's, and is said so.
+	t.Run("OpenAIShapedNotSluice", func(t *testing.T) {
+		hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(`{"error":{"message":"fakellm: no such endpoint: /admin/v1/models","type":"invalid_request_error","param":null,"code":null}}`))
+		}))
+		defer hs.Close()
+		_, err := (&api.Client{BaseURL: hs.URL}).Models(ctx)
+		wantErr(t, err, sluice.CodeNotFound, nil, "404 Not Found: fakellm: no such endpoint: /admin/v1/models", "points at a sluice server")
+	})
 	t.Run("Unreachable", func(t *testing.T) {
 		hs := httptest.NewServer(http.NotFoundHandler())
 		url := hs.URL

@@ -184,5 +184,5 @@ func TestServer_Lifecycle_KeepsRoutingValid(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := e.Oper.SetStage(ctx, "chat:v1.0.0", sluice.StageRetired, time.Time{}, "retire")
-	wantErr(t, err, sluice.CodeInvalid, nil, "label stable refers to chat:v1.0.0, which is retired", "point it at another version")
+	wantErr(t, err, sluice.CodeInvalid, nil, "chat:v1.0.0 cannot be retired while label stable of chat routes to it", "sluice label chat stable=VERSION, or stable- to remove it")
 }

@@ -80,8 +80,13 @@ func suggestKey(unknown string, known []string) string {
 	return best
 }
 
-// editDistance is the Levenshtein distance between a and b, by byte.
+// editDistance is the optimal string alignment distance between a and b,
+// by byte: Levenshtein's insertions, deletions and substitutions, and two
+// adjacent bytes swapped as one edit (stroe for store, the commonest typo,
+// is one edit from it, not two).
 func editDistance(a, b string) int {
+	// Three rows: the one before the previous is needed for a swap.
+	prev2 := make([]int, len(b)+1)
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {
@@ -95,8 +100,11 @@ func editDistance(a, b string) int {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
+		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(b)]
 }

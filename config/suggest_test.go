@@ -25,6 +25,11 @@ func TestParse_UnknownKeySuggestsKnownOne(t *testing.T) {
 		{"GatewayNested", "timeouts:\n  conect: 5s\n", true,
 			"timeouts.conect (line 2): unknown key conect: did you mean connect?"},
 		{"GatewayTop", "listen: 127.0.0.1:0\nadmin_lisen: 127.0.0.1:0\n", true, "admin_lisen (line 2): unknown key admin_lisen: did you mean admin_listen?"},
+		// Two letters swapped, the commonest typo, is one edit, not two: stroe
+		// for store, a short key whose limit is one edit, got no suggestion.
+		{"GatewaySwapped", "listen: 127.0.0.1:0\nstroe: sluice.db\n", true, "stroe (line 2): unknown key stroe: did you mean store?"},
+		{"ModelFileSwapped", "models:\n  - name: chat\n    lables: {stable: v1}\n", false,
+			"models[0].lables (line 3): unknown key lables: did you mean labels?"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

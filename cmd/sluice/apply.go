@@ -60,7 +60,11 @@ Applying the same file again changes nothing.`,
 				fmt.Fprintf(c.stdout, "applied: revision %d, %d change(s):\n", res.Revision, len(res.Audit))
 			}
 			for _, a := range res.Audit {
-				fmt.Fprintf(c.stdout, "  %-17s %-10s %s\n", a.Action, a.Model, a.Subject)
+				line := fmt.Sprintf("  %-17s %-10s %s", a.Action, a.Model, a.Subject)
+				if d := changeDetail(a); d != "" {
+					line += "  " + d
+				}
+				fmt.Fprintln(c.stdout, strings.TrimRight(line, " "))
 			}
 			for _, m := range res.Kept {
 				fmt.Fprintf(c.stdout, "routing of %s left to its live rollout: the file's policy and its stable and preview labels were not applied (any other labels in it were); apply the file again once the rollout has ended\n", m)

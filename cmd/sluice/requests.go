@@ -23,6 +23,9 @@ func (c *cli) requestsCmd() *cobra.Command {
 		Example: `  sluice requests --id req_182a03369e5a_2b  # the X-Request-Id a client got
   sluice requests chat --version v1.2.0 --since 1h`,
 		Args: cobra.MaximumNArgs(1),
+		// LiteLLM's UI calls its request log "Logs": sluice logs
+		// suggests this command.
+		SuggestFor: []string{"logs", "log"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				q.Model = args[0]

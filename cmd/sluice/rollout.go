@@ -255,8 +255,21 @@ func (c *cli) rolloutWatchCmd() *cobra.Command {
 			var seen *sluice.RolloutEvent // the last event printed, without a terminal
 			id := ""                      // the rollout watched, from the first answer
 			var lost time.Time            // since when the server has not answered
+			phase := sluice.Phase("")     // the watched rollout's, as last seen
+			// interrupted is the watch's end on Ctrl-C (or a CI job's
+			// SIGTERM): an error, so the exit status is 1, as a gate on
+			// it must not take a rollout still under way for promoted.
+			interrupted := func() error {
+				if id == "" {
+					return fmt.Errorf("stopped before the rollout of %s was seen: see it with sluice rollout status %s", args[0], args[0])
+				}
+				return fmt.Errorf("stopped watching rollout %s (last seen %s): it goes on without the watch; see it with sluice rollout status %s", id, phase, args[0])
+			}
 			for {
 				st, err := cl.Rollout(cmd.Context(), args[0])
+				if err != nil && cmd.Context().Err() != nil {
+					return interrupted()
+				}
 				if err != nil {
 					// A gateway restarted or redeployed under a long
 					// rollout (the rollout resumes with it) ended the
@@ -275,7 +288,7 @@ func (c *cli) rolloutWatchCmd() *cobra.Command {
 					}
 					select {
 					case <-cmd.Context().Done():
-						return nil
+						return interrupted()
 					case <-t.C:
 					}
 					continue
@@ -292,6 +305,7 @@ func (c *cli) rolloutWatchCmd() *cobra.Command {
 					// outcome is not the one watched.
 					return fmt.Errorf("rollout %s is no longer the latest of %s: rollout %s started before this watch saw how %s ended; see it with sluice audit %s", id, args[0], st.Rollout.ID, id, args[0])
 				}
+				phase = st.Rollout.Phase
 				view := renderRollout(st, time.Now())
 				switch {
 				case c.output == "json":
@@ -329,7 +343,7 @@ func (c *cli) rolloutWatchCmd() *cobra.Command {
 				}
 				select {
 				case <-cmd.Context().Done():
-					return nil
+					return interrupted()
 				case <-t.C:
 				}
 			}
