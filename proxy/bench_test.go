@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/fakellm"
 	"github.com/sluicehq/sluice/observe"
 	"github.com/sluicehq/sluice/proxy"
@@ -41,6 +42,12 @@ const (
 // benchProxy serves benchRequest (streamed or not) through a Proxy whose
 // backend is in memory, with a Recorder as in production.
 func benchProxy(b *testing.B, stream bool, setup func(p *proxy.Proxy)) {
+	benchProxyKeyed(b, stream, setup, false)
+}
+
+// benchProxyKeyed is benchProxy, with keyed the proxy behind a KeySet of
+// one client key that every request sends.
+func benchProxyKeyed(b *testing.B, stream bool, setup func(p *proxy.Proxy), keyed bool) {
 	tr := &cannedTransport{body: []byte(benchAnswer), header: http.Header{"Content-Type": {"application/json"}}}
 	body := benchRequest
 	if stream {
@@ -55,6 +62,16 @@ func benchProxy(b *testing.B, stream bool, setup func(p *proxy.Proxy)) {
 	if setup != nil {
 		setup(p)
 	}
+	var h http.Handler = p
+	var auth []string
+	if keyed {
+		const secret = "sk-bench-0123456789abcdef"
+		ks, err := proxy.NewKeySet([]proxy.ClientKey{{Name: "team-a", Hash: sluice.HashSecret(secret)}}, nil, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		h, auth = ks.Wrap(p), []string{"Bearer " + secret}
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	defer cpuPerOp(b)()
@@ -68,7 +85,10 @@ func benchProxy(b *testing.B, stream bool, setup func(p *proxy.Proxy)) {
 			r.Body = io.NopCloser(rd)
 			r.ContentLength = int64(len(body))
 			clear(w.h)
-			p.ServeHTTP(w, r)
+			if auth != nil {
+				r.Header["Authorization"] = auth // Wrap takes it out
+			}
+			h.ServeHTTP(w, r)
 			if w.code != 200 {
 				b.Fatalf("status %d", w.code)
 			}
@@ -79,6 +99,13 @@ func benchProxy(b *testing.B, stream bool, setup func(p *proxy.Proxy)) {
 func BenchmarkProxy_ServeHTTP(b *testing.B) {
 	b.Run("Chat", func(b *testing.B) { benchProxy(b, false, nil) })
 	b.Run("Stream", func(b *testing.B) { benchProxy(b, true, nil) })
+}
+
+// BenchmarkProxy_ServeHTTPKeyed is BenchmarkProxy_ServeHTTP with client
+// keys on: each request passes the key check and is counted for its key.
+func BenchmarkProxy_ServeHTTPKeyed(b *testing.B) {
+	b.Run("Chat", func(b *testing.B) { benchProxyKeyed(b, false, nil, true) })
+	b.Run("Stream", func(b *testing.B) { benchProxyKeyed(b, true, nil, true) })
 }
 
 // BenchmarkProxy_ServeHTTPShadow is the same request with every answer
