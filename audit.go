@@ -124,6 +124,12 @@ type Observation struct {
 	ToolCall bool `json:"tool_call,omitempty"`
 	// Retried is true when another version answered after this one failed.
 	Retried bool `json:"retried,omitempty"`
+	// ClientKey is the name of the client key (config client_keys) that
+	// sent the request; never its secret. It is "" when the gateway has no
+	// client keys, for a request sent with an operator or admin token, for
+	// a mirrored request, and on rows logged before it was kept (sqlite
+	// 0009, postgres 0012).
+	ClientKey string `json:"client_key,omitempty"`
 }
 
 // Failed reports whether the observation counts as an error for the version.
@@ -134,6 +140,9 @@ type RequestQuery struct {
 	Model, Version string
 	// RequestID finds one request.
 	RequestID string
+	// ClientKey keeps the rows of requests sent with the client key of
+	// that name (Observation.ClientKey).
+	ClientKey string
 	// Since and Until bound At (inclusive since, exclusive until).
 	Since, Until time.Time
 	// Limit caps the result (newest first); 0 means 1000.

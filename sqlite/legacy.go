@@ -73,6 +73,10 @@ func legacyWhere(q sluice.RequestQuery) (string, []any) {
 		}
 	}
 	timeRange(&where, &args, q.Since, q.Until)
+	if q.ClientKey != "" {
+		// The old table predates client keys: none of its rows has one.
+		where = append(where, "0")
+	}
 	if len(where) == 0 {
 		return "", nil
 	}

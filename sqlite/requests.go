@@ -131,7 +131,12 @@ func (f *segmentFilter) query() (string, []any) {
 
 // match returns the rows of d that f keeps, calling keep with each.
 func (f *segmentFilter) match(d *decodedSegment, keep func(row *segRow, idx int)) {
-	model, version := -1, -1
+	model, version, key := -1, -1, -1
+	if f.q.ClientKey != "" {
+		if key = d.word(f.q.ClientKey); key < 0 {
+			return
+		}
+	}
 	if f.q.Model != "" {
 		if model = d.word(f.q.Model); model < 0 {
 			return
@@ -146,6 +151,7 @@ func (f *segmentFilter) match(d *decodedSegment, keep func(row *segRow, idx int)
 		r := &d.rows[i]
 		if r.at < f.since || f.hasUntil && r.at >= f.until ||
 			model >= 0 && r.dict[0] != uint32(model) || version >= 0 && r.dict[1] != uint32(version) ||
+			key >= 0 && r.dict[dictKey] != uint32(key) ||
 			f.q.RequestID != "" && string(r.id) != f.q.RequestID {
 			continue
 		}

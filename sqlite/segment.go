@@ -14,8 +14,8 @@ import (
 
 // The request log is stored in segments (migration 0003): one table row
 // carries up to segmentRows requests in the encoding below, written with
-// one INSERT. The encoding, version segmentFormat (2; version 1 lacks the
-// cached tokens and is read too):
+// one INSERT. The encoding, version segmentFormat (3; version 2 lacks the
+// client key, version 1 that and the cached tokens, and both are read too):
 //
 //	byte     format
 //	uvarint  number of strings in the dictionary, then each string
@@ -23,8 +23,10 @@ import (
 //	uvarint  number of rows, then each row:
 //	  uvarint length and bytes of the request id
 //	  uvarint At minus the segment's first_at, in ns
-//	  7 × uvarint dictionary index of model, version, route, category,
-//	         endpoint, error class, finish reason
+//	  8 × uvarint dictionary index of model, version, route, category,
+//	         endpoint, error class, finish reason, client key (format 3,
+//	         migration 0009: 7 before, whose rows read as sent without a
+//	         key)
 //	  8 bytes  sticky hash, little-endian
 //	  byte     flags: 1 stream, 2 refusal, 4 retried, 8 cache reported,
 //	         16 tools offered, 32 tool call (migration 0006; rows
@@ -40,13 +42,17 @@ import (
 // decodes little.
 const segmentRows = 512
 
-const segmentFormat = 2
+const segmentFormat = 3
 
-// dictColumns is how many of a row's strings go through the dictionary.
-const dictColumns = 7
+// dictColumns is how many of a row's strings go through the dictionary;
+// rows of formats 1 and 2 hold all but the last (the client key).
+const dictColumns = 8
+
+// dictKey is the dictionary column of the client key.
+const dictKey = 7
 
 func dictValues(o *sluice.Observation) [dictColumns]*string {
-	return [dictColumns]*string{&o.Model, &o.Version, &o.Route, &o.Category, &o.Endpoint, &o.ErrorClass, &o.FinishReason}
+	return [dictColumns]*string{&o.Model, &o.Version, &o.Route, &o.Category, &o.Endpoint, &o.ErrorClass, &o.FinishReason, &o.ClientKey}
 }
 
 // segment is one encoded segment and what its table row says about it.
@@ -225,9 +231,12 @@ func decodeSegment(data []byte, firstAt int64, d *decodedSegment) error {
 	if len(data) == 0 || data[0] < 1 || data[0] > segmentFormat {
 		return fmt.Errorf("%w: format %d, this sluice reads 1 to %d", errSegment, firstByte(data), segmentFormat)
 	}
-	numbers := 7
+	numbers, columns := 7, dictColumns
 	if data[0] == 1 {
 		numbers = 6 // no cached tokens
+	}
+	if data[0] < 3 {
+		columns = dictColumns - 1 // no client key
 	}
 	r.b = r.b[1:]
 	nw := r.uvarint()
@@ -242,17 +251,27 @@ func decodeSegment(data []byte, firstAt int64, d *decodedSegment) error {
 	if nr > uint64(len(r.b)) {
 		return errSegment
 	}
+	noKey := uint32(nw) // the index of "" in an older format: see below
+	if columns < dictColumns {
+		d.words = append(d.words, "")
+	}
 	d.rows = d.rows[:0]
 	for range nr {
 		var row segRow
 		row.id = r.bytes(r.uvarint())
 		row.at = firstAt + int64(r.uvarint())
-		for c := range row.dict {
+		for c := range columns {
 			k := r.uvarint()
 			if k >= nw {
 				r.err = true
 			}
 			row.dict[c] = uint32(k)
+		}
+		if columns < dictColumns {
+			// A row written before keys were kept: its key is the ""
+			// appended to the dictionary, so readers and filters see
+			// every format alike.
+			row.dict[dictKey] = noKey
 		}
 		row.sticky = binary.LittleEndian.Uint64(r.bytes(8))
 		row.flags = r.byte()

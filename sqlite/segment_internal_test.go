@@ -30,7 +30,7 @@ func segmentRowsForTest(n int) ([]sluice.Observation, []int64) {
 			Endpoint: "/v1/chat/completions", Stream: i%2 == 0, Status: 200 + i%3, ErrorClass: "",
 			Latency: time.Duration(i) * time.Millisecond, TTFT: -time.Duration(i), InputTokens: i, OutputTokens: 2 * i,
 			FinishReason: "stop", ResponseChars: 7 * i, Refusal: i%5 == 0, Retried: i%7 == 0,
-			CacheReported: i%3 != 0, CachedTokens: (i % 3) * 16,
+			CacheReported: i%3 != 0, CachedTokens: (i % 3) * 16, ClientKey: []string{"", "team-a", "team-b"}[i%3],
 		}
 		ats[i] = base - int64(i%13)*1e9 + int64(i)
 		rows[i].At = time.Unix(0, ats[i]).UTC()
@@ -103,8 +103,89 @@ func TestSegment_Format1(t *testing.T) {
 	if got := d.observation(&d.rows[0]); got != want {
 		t.Errorf("format 1 row:\n got  %+v\n want %+v", got, want)
 	}
-	if err := decodeSegment(append([]byte{3}, b[1:]...), 1000, &d); !errors.Is(err, errSegment) {
+	if err := decodeSegment(append([]byte{segmentFormat + 1}, b[1:]...), 1000, &d); !errors.Is(err, errSegment) {
 		t.Errorf("a format from a newer sluice: %v, want errSegment", err)
+	}
+}
+
+// format2Segment returns a segment as sluice wrote it before the client
+// key was kept (format 2: seven dictionary strings a row), of two rows,
+// the first at firstAt+7.
+func format2Segment() []byte {
+	b := []byte{2}
+	words := []string{"chat", "v1", "split", "", "/v1/chat/completions", "stop"}
+	b = binary.AppendUvarint(b, uint64(len(words)))
+	for _, w := range words {
+		b = binary.AppendUvarint(b, uint64(len(w)))
+		b = append(b, w...)
+	}
+	b = binary.AppendUvarint(b, 2)
+	for i, id := range []string{"req_old_1", "req_old_2"} {
+		b = binary.AppendUvarint(b, uint64(len(id)))
+		b = append(b, id...)
+		b = binary.AppendUvarint(b, uint64(7+i))
+		for _, k := range []uint64{0, 1, 2, 3, 4, 3, 5} {
+			b = binary.AppendUvarint(b, k)
+		}
+		b = binary.LittleEndian.AppendUint64(b, 42)
+		b = append(b, 8) // cache reported
+		for _, v := range []int64{200, 1e6, 1e5, 10, 20, 30, 4} {
+			b = binary.AppendVarint(b, v)
+		}
+	}
+	return b
+}
+
+// A segment written before the client key was kept (format 2) reads back
+// with none, and a filter by key passes over it.
+func TestSegment_Format2(t *testing.T) {
+	var d decodedSegment
+	if err := decodeSegment(format2Segment(), 1000, &d); err != nil || len(d.rows) != 2 {
+		t.Fatalf("decode: %d rows, %v", len(d.rows), err)
+	}
+	want := sluice.Observation{RequestID: "req_old_1", At: time.Unix(0, 1007).UTC(), Model: "chat", Version: "v1", Route: "split",
+		StickyHash: 42, Endpoint: "/v1/chat/completions", FinishReason: "stop", Status: 200, Latency: time.Millisecond,
+		TTFT: 100 * time.Microsecond, InputTokens: 10, OutputTokens: 20, ResponseChars: 30, CacheReported: true, CachedTokens: 4}
+	if got := d.observation(&d.rows[0]); got != want {
+		t.Errorf("format 2 row:\n got  %+v\n want %+v", got, want)
+	}
+
+	// Through the store: the old segment beside a new one.
+	s, err := Open(filepath.Join(t.TempDir(), "sluice.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.w.ExecContext(t.Context(), `INSERT INTO request_segments (first_at, last_at, rows, id_prefix, id_lo, id_hi, data)
+		VALUES (1000, 1008, 2, 'req_old', 1, 2, ?)`, format2Segment()); err != nil {
+		t.Fatal(err)
+	}
+	now := sluice.Observation{RequestID: "req_new_1", At: time.Unix(0, 2000).UTC(), Model: "chat", Version: "v1", Status: 200, ClientKey: "team-a"}
+	if err := s.AppendRequests(t.Context(), []sluice.Observation{now}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.Requests(t.Context(), sluice.RequestQuery{})
+	if err != nil || len(all) != 3 {
+		t.Fatalf("Requests: %d rows, %v; want 3", len(all), err)
+	}
+	for _, o := range all {
+		if want := map[string]string{"req_new_1": "team-a"}[o.RequestID]; o.ClientKey != want {
+			t.Errorf("%s: ClientKey %q, want %q", o.RequestID, o.ClientKey, want)
+		}
+	}
+	keyed, err := s.Requests(t.Context(), sluice.RequestQuery{ClientKey: "team-a"})
+	if err != nil || len(keyed) != 1 || keyed[0].RequestID != "req_new_1" {
+		t.Errorf("Requests by key team-a = %+v, %v; want req_new_1 alone", keyed, err)
+	}
+	if got, err := s.Requests(t.Context(), sluice.RequestQuery{RequestID: "req_old_2"}); err != nil || len(got) != 1 || got[0].ClientKey != "" {
+		t.Errorf("Requests by the old row's id = %+v, %v", got, err)
+	}
+	// Pruning rewrites the straddling old segment in the new format.
+	if n, err := s.PruneRequests(t.Context(), time.Unix(0, 1008)); err != nil || n != 1 {
+		t.Fatalf("PruneRequests = %d, %v; want 1", n, err)
+	}
+	if got, err := s.Requests(t.Context(), sluice.RequestQuery{RequestID: "req_old_2"}); err != nil || len(got) != 1 || got[0].ClientKey != "" || got[0].CachedTokens != 4 {
+		t.Errorf("the old row after its segment was rewritten = %+v, %v", got, err)
 	}
 }
 
@@ -146,11 +227,12 @@ func FuzzDecodeSegment(f *testing.F) {
 
 // legacyStore writes a store file at schema version 2, before the request
 // log's segments, with rows (times ats) in its one-row-per-request table,
-// and returns its path. Cache fields are dropped: that table had none.
+// and returns its path. Cache fields and client keys are dropped: that
+// table had none.
 func legacyStore(t *testing.T, rows []sluice.Observation, ats []int64) string {
 	t.Helper()
 	for i := range rows {
-		rows[i].CacheReported, rows[i].CachedTokens = false, 0
+		rows[i].CacheReported, rows[i].CachedTokens, rows[i].ClientKey = false, 0, ""
 	}
 	path := filepath.Join(t.TempDir(), "sluice.db")
 	db, err := sql.Open("sqlite", "file:"+path)
@@ -223,6 +305,15 @@ func TestMigrate_LegacyRequests(t *testing.T) {
 		if w := want[:min(n, len(want))]; !slices.Equal(got, w) {
 			t.Fatalf("Requests(Limit %d): %d rows, first differences from %d rows of the log as one", n, len(got), len(w))
 		}
+	}
+	// A filter by key finds new rows only: the old table's have none.
+	keyed, err := s.Requests(t.Context(), sluice.RequestQuery{ClientKey: "team-a", Limit: 5000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantKeyed := slices.DeleteFunc(slices.Clone(want), func(o sluice.Observation) bool { return o.ClientKey != "team-a" })
+	if len(wantKeyed) == 0 || !slices.Equal(keyed, wantKeyed) {
+		t.Errorf("Requests(ClientKey team-a): %d rows, want the %d new rows of the key", len(keyed), len(wantKeyed))
 	}
 	for _, o := range []sluice.Observation{old[777], fresh[5]} {
 		got, err := s.Requests(t.Context(), sluice.RequestQuery{RequestID: o.RequestID})

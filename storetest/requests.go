@@ -18,6 +18,7 @@ var requestTests = []test{
 	{"NewestFirstAndLimit", testRequestsOrder},
 	{"FilterModelVersion", testRequestsFilter},
 	{"FilterRequestID", testRequestsByID},
+	{"FilterClientKey", testRequestsByKey},
 	{"OddText", testRequestsOddText},
 	{"FilterTime", testRequestsTime},
 	{"Count", testRequestsCount},
@@ -63,6 +64,8 @@ func requestRows(n int, start time.Duration) []sluice.Observation {
 			// Agents' requests offer tools, and some answers call one.
 			ToolsOffered: i%3 != 1,
 			ToolCall:     i%3 == 0 && i%2 == 0,
+			// Two teams' client keys, and requests without one.
+			ClientKey: []string{"", "team-a", "team-b"}[i/2%3],
 		}
 	}
 	return rows
@@ -160,6 +163,7 @@ func testRequestsRoundTrip(t *testing.T, s sluice.Store) {
 	rows[6].At = rows[6].At.In(time.FixedZone("PST", -8*3600))
 	rows[7].Latency, rows[7].TTFT = 2*time.Hour+time.Nanosecond, time.Nanosecond
 	rows[8].Category, rows[8].FinishReason = "ünïcødé ✓", `say "hi"`
+	rows[9].ClientKey = "ünïcødé ✓" // shares the dictionary entry of row 8's category
 	mustAppend(t, s, rows)
 	got := mustRequests(t, s, sluice.RequestQuery{})
 	checkRows(t, "Requests after AppendRequests", got, newestFirst(rows, func(*sluice.Observation) bool { return true }))
@@ -212,6 +216,45 @@ func testRequestsByID(t *testing.T, s sluice.Store) {
 	}
 	if got := mustRequests(t, s, sluice.RequestQuery{RequestID: "req-00042", Model: "embed"}); len(got) != 0 {
 		t.Errorf("Requests by request id of another model returned %d rows, want 0", len(got))
+	}
+}
+
+// testRequestsByKey: rows are found by the name of the client key that
+// sent them, alone or with the other filters; counts follow the filter.
+func testRequestsByKey(t *testing.T, s sluice.Store) {
+	rows := requestRows(700, 0)
+	rows[5].ClientKey = "ünïcødé key"
+	mustAppend(t, s, rows)
+	for _, q := range []sluice.RequestQuery{
+		{ClientKey: "team-a"},
+		{ClientKey: "team-b", Model: "chat"},
+		{ClientKey: "team-a", Version: "v2", Limit: 9},
+		{ClientKey: "team-b", Since: rows[100].At, Until: rows[300].At},
+		{ClientKey: "ünïcødé key"},
+		{ClientKey: "team"},
+		{ClientKey: "nope"},
+		{ClientKey: "team-a", RequestID: rows[2].RequestID},
+		{ClientKey: "team-b", RequestID: rows[2].RequestID},
+	} {
+		keep := func(o *sluice.Observation) bool {
+			return o.ClientKey == q.ClientKey && (q.Model == "" || o.Model == q.Model) &&
+				(q.Version == "" || o.Version == q.Version) && (q.RequestID == "" || o.RequestID == q.RequestID) &&
+				(q.Since.IsZero() || !o.At.Before(q.Since)) && (q.Until.IsZero() || o.At.Before(q.Until))
+		}
+		want := newestFirst(rows, keep)
+		counts := map[string]int64{}
+		for _, o := range want {
+			if !o.Retried {
+				counts[o.Version]++
+			}
+		}
+		if q.Limit > 0 && len(want) > q.Limit {
+			want = want[:q.Limit]
+		}
+		checkRows(t, fmt.Sprintf("Requests(%+v)", q), mustRequests(t, s, q), want)
+		if got := mustCount(t, s, q); fmt.Sprint(sortedCounts(got)) != fmt.Sprint(sortedCounts(counts)) {
+			t.Errorf("CountRequests(%+v) = %v, want %v", q, sortedCounts(got), sortedCounts(counts))
+		}
 	}
 }
 
@@ -343,6 +386,7 @@ func testRequestsAgainstModel(t *testing.T, s sluice.Store) {
 			o.Model = []string{"chat", "embed"}[rng.IntN(2)]
 			o.Version = []string{"v1", "v2", "v3"}[rng.IntN(3)]
 			o.Latency = time.Duration(rng.IntN(1e9))
+			o.ClientKey = []string{"", "team-a", "team-b"}[rng.IntN(3)]
 			rows[i] = o
 		}
 		mustAppend(t, s, rows)
@@ -390,9 +434,13 @@ func testRequestsAgainstModel(t *testing.T, s sluice.Store) {
 		case 1: // inside a process's counter range but never issued
 			q.RequestID = prefixes[0] + "_" + strconv.FormatUint(counters[prefixes[0]]/2*2+1<<40, 36)
 		}
+		if rng.IntN(4) == 0 {
+			q.ClientKey = []string{"team-a", "team-b", "nope"}[rng.IntN(3)]
+		}
 		q.Limit = []int{0, 1, 7, 100, 5000}[rng.IntN(5)]
 		want := newestFirst(ordered, func(o *sluice.Observation) bool {
 			return (q.Model == "" || o.Model == q.Model) && (q.Version == "" || o.Version == q.Version) &&
+				(q.ClientKey == "" || o.ClientKey == q.ClientKey) &&
 				(q.RequestID == "" || o.RequestID == q.RequestID) &&
 				(q.Since.IsZero() || !o.At.Before(q.Since)) && (q.Until.IsZero() || o.At.Before(q.Until))
 		})

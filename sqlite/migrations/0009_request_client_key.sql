@@ -1,0 +1,11 @@
+-- 0009_request_client_key: no table changes. The version marks a change
+-- in what is stored: the request log's segments take format 3, whose rows
+-- hold one more dictionary string, the name of the client key that sent
+-- the request (sluice.Observation.ClientKey; never the secret). Rows of
+-- formats 1 and 2, written before, read as sent without a key. A binary
+-- built before would refuse every segment of the new format ("corrupt
+-- request log segment") and, pruning, would fail on them; binaries refuse
+-- a schema newer than the ones they know, so this version makes an older
+-- binary refuse the file ("upgrade sluice") instead (HOUSE.md: a change
+-- to what is stored takes a migration, even an empty one).
+SELECT 1;
