@@ -335,6 +335,7 @@ func (c *Client) ListRequests(ctx context.Context, q sluice.RequestQuery) (Reque
 	setQuery(v, "model", q.Model)
 	setQuery(v, "version", q.Version)
 	setQuery(v, "request_id", q.RequestID)
+	setQuery(v, "key", q.ClientKey)
 	setTime(v, "since", q.Since)
 	setTime(v, "until", q.Until)
 	if q.Limit > 0 {

@@ -157,7 +157,7 @@ func (s *Server) getSummary(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	rq := sluice.RequestQuery{Model: q.Get("model"), Version: q.Get("version"), RequestID: q.Get("request_id")}
+	rq := sluice.RequestQuery{Model: q.Get("model"), Version: q.Get("version"), RequestID: q.Get("request_id"), ClientKey: q.Get("key")}
 	if rq.Model != "" {
 		if err := sluice.CheckName("model name", rq.Model); err != nil {
 			return invalid("model", sluice.ErrorMessage(err))
@@ -166,6 +166,11 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) error {
 	if rq.Version != "" {
 		if err := sluice.CheckName("version", rq.Version); err != nil {
 			return invalid("version", sluice.ErrorMessage(err))
+		}
+	}
+	if rq.ClientKey != "" {
+		if err := sluice.CheckName("client key name", rq.ClientKey); err != nil {
+			return invalid("key", sluice.ErrorMessage(err)+" (give the key's name from client_keys, never its secret)")
 		}
 	}
 	var err error

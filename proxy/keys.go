@@ -53,7 +53,10 @@ type KeySet struct {
 
 // keyState is one key and its bucket.
 type keyState struct {
-	name   string
+	name string
+	// token is set for an operator or admin token, which is no client key
+	// (tokenCaller, and the caller of a token without force).
+	token  bool
 	hash   [sha256.Size]byte
 	models map[string]bool // nil: every model
 	list   string          // the models, for messages
@@ -73,7 +76,7 @@ type keyState struct {
 // tokenCaller stands for an operator or admin token: every model, no
 // limit, may force. The caller of a request is a *keyState in its context
 // (a pointer, so putting it there allocates nothing more).
-var tokenCaller = &keyState{force: true}
+var tokenCaller = &keyState{force: true, token: true}
 
 type callerKey struct{}
 
@@ -234,7 +237,7 @@ func (ks *KeySet) authenticate(r *http.Request) (*keyState, error) {
 			if force {
 				return tokenCaller, nil
 			}
-			return &keyState{name: "token"}, nil
+			return &keyState{name: "token", token: true}, nil
 		}
 	}
 	return nil, errBadKey
@@ -329,6 +332,16 @@ func mayActOn(r *http.Request, key string) bool {
 // asked for: a response holds that key's conversation.
 func errNotYourResponse(id string) error {
 	return sluice.Errorf(sluice.CodeNotFound, "response %s was not made with this API key: a response can be read, continued (previous_response_id) or deleted only with the key that made it", id)
+}
+
+// clientKeyName returns the name of the client key that sent r, for the
+// request log and the per-key counters: "" without client keys and for an
+// operator or admin token, which is no client key.
+func clientKeyName(r *http.Request) string {
+	if c, _ := r.Context().Value(callerKey{}).(*keyState); c != nil && !c.token {
+		return c.name
+	}
+	return ""
 }
 
 // KeyName returns the name of the key that sent r ("" for a token or no

@@ -9,8 +9,10 @@ import (
 // Collector returns the Prometheus collector of the proxy's own counts:
 // the shadow counters (sluice_shadow_mirrored_total,
 // sluice_shadow_dropped_total, sluice_shadow_completed_total,
-// sluice_shadow_skipped_total), the shadow queue length and the requests
-// in flight per version (sluice_inflight_requests). Register it with the
+// sluice_shadow_skipped_total), the shadow queue length, the requests
+// in flight per version (sluice_inflight_requests) and each client key's
+// requests and tokens (sluice_client_key_requests_total,
+// sluice_client_key_tokens_total; keyusage.go). Register it with the
 // Recorder's registry.
 func (p *Proxy) Collector() prometheus.Collector { return collector{p} }
 
@@ -32,7 +34,7 @@ var (
 type collector struct{ p *Proxy }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{shadowMirroredDesc, shadowDroppedDesc, shadowCompletedDesc, shadowSkippedDesc, shadowQueueDesc, inflightDesc} {
+	for _, d := range []*prometheus.Desc{shadowMirroredDesc, shadowDroppedDesc, shadowCompletedDesc, shadowSkippedDesc, shadowQueueDesc, inflightDesc, keyRequestsDesc, keyTokensDesc} {
 		ch <- d
 	}
 }
@@ -51,4 +53,5 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(inflightDesc, prometheus.GaugeValue, float64(n.Load()), model, version)
 	}
+	c.p.keyUsage.collect(ch)
 }

@@ -151,6 +151,7 @@ type Proxy struct {
 	bufs      sync.Pool
 	quality   QualityRecorder
 	inflight  inflight
+	keyUsage  keyUsage
 	shadow    shadowState
 	feedback  *feedbackRing
 	// responseIDs remembers where Responses API answers were answered.
@@ -632,7 +633,7 @@ func (p *Proxy) observation(x *exchange, t *route.Target, d route.Decision, rout
 	return sluice.Observation{
 		RequestID: x.reqID, At: x.start, Model: t.Model, Version: t.Version, Route: routeName,
 		StickyHash: d.StickyHash, Category: x.category, Endpoint: x.r.URL.Path, Stream: x.f.stream,
-		ToolsOffered: x.f.toolsOffered,
+		ToolsOffered: x.f.toolsOffered, ClientKey: clientKeyName(x.r),
 	}
 }
 
@@ -647,6 +648,9 @@ func (p *Proxy) record(o *sluice.Observation, id string) {
 	}
 	if p.opt.Log != nil {
 		p.opt.Log.Enqueue(*o)
+	}
+	if o.ClientKey != "" && !o.Retried {
+		p.keyUsage.add(o)
 	}
 	if p.opt.OnResult != nil && o.ErrorClass != "canceled" {
 		p.opt.OnResult(id, o.ErrorClass != "" && o.ErrorClass != "upstream_4xx")

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -21,7 +22,8 @@ func (c *cli) requestsCmd() *cobra.Command {
 		Use:   "requests [MODEL]",
 		Short: "Show the request log: which version served each request, how, and how it went",
 		Example: `  sluice requests --id req_182a03369e5a_2b  # the X-Request-Id a client got
-  sluice requests chat --version v1.2.0 --since 1h`,
+  sluice requests chat --version v1.2.0 --since 1h
+  sluice requests --key team-a --since 24h      # what one client key sent`,
 		Args: cobra.MaximumNArgs(1),
 		// LiteLLM's UI calls its request log "Logs": sluice logs
 		// suggests this command.
@@ -47,7 +49,11 @@ func (c *cli) requestsCmd() *cobra.Command {
 			if q.RequestID != "" && len(list.Requests) == 0 {
 				return fmt.Errorf("no request with id %q is in the request log: it is written in batches (request_log.flush_interval), so try again in a moment, and check the id is the X-Request-Id the gateway sent", q.RequestID)
 			}
-			if len(list.Requests) == 0 && q.RequestID == "" && (q.Model != "" || q.Version != "") {
+			if len(list.Requests) == 0 && q.RequestID == "" && q.ClientKey != "" {
+				// Keys live in the gateway's config, not the store: the
+				// admin API cannot say whether the name is one.
+				fmt.Fprintf(c.stderr, "no requests sent with client key %s match: check the name against client_keys in the gateway's config (a name, never the secret), widen --since/--until, or wait a moment (the request log is written in batches)\n", q.ClientKey)
+			} else if len(list.Requests) == 0 && q.RequestID == "" && (q.Model != "" || q.Version != "") {
 				// An empty table for a name with a typo looked like a
 				// version that served nothing.
 				if err := c.noRequests(cmd, cl, q); err != nil {
@@ -55,16 +61,23 @@ func (c *cli) requestsCmd() *cobra.Command {
 				}
 			}
 			if list.Truncated {
-				defer noteCut(c.stderr, len(list.Requests), "requests", "--version, --since or --until")
+				defer noteCut(c.stderr, len(list.Requests), "requests", "--version, --key, --since or --until")
 			}
 			if c.output == "json" {
 				return c.printJSON(list.Requests)
 			}
+			// The KEY column only when keys are in use: a gateway without
+			// client keys would show a column of dashes.
+			keyed := q.ClientKey != "" || slices.ContainsFunc(list.Requests, func(o sluice.Observation) bool { return o.ClientKey != "" })
+			keyHead, keyCell := "", func(sluice.Observation) string { return "" }
+			if keyed {
+				keyHead, keyCell = "\tKEY", func(o sluice.Observation) string { return "\t" + dash(o.ClientKey) }
+			}
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "WHEN (UTC)\tREQUEST ID\tMODEL:VERSION\tROUTE\tSTATUS\tLATENCY\tTTFT\tTOKENS IN/OUT\tTOOLS\tCATEGORY\tERROR")
+			fmt.Fprintln(tw, "WHEN (UTC)\tREQUEST ID\tMODEL:VERSION"+keyHead+"\tROUTE\tSTATUS\tLATENCY\tTTFT\tTOKENS IN/OUT\tTOOLS\tCATEGORY\tERROR")
 			for _, o := range list.Requests {
-				fmt.Fprintf(tw, "%s\t%s\t%s:%s\t%s\t%d\t%s\t%s\t%d/%d\t%s\t%s\t%s\n",
-					o.At.UTC().Format("2006-01-02 15:04:05.000"), o.RequestID, o.Model, o.Version, o.Route, o.Status,
+				fmt.Fprintf(tw, "%s\t%s\t%s:%s%s\t%s\t%d\t%s\t%s\t%d/%d\t%s\t%s\t%s\n",
+					o.At.UTC().Format("2006-01-02 15:04:05.000"), o.RequestID, o.Model, o.Version, keyCell(o), o.Route, o.Status,
 					roundLatency(o.Latency), roundLatency(o.TTFT), o.InputTokens, o.OutputTokens, toolsText(o), dash(o.Category), errorText(o))
 			}
 			return tw.Flush()
@@ -73,6 +86,7 @@ func (c *cli) requestsCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&q.RequestID, "id", "", "only the request with this id (the X-Request-Id header of its answer)")
 	f.StringVar(&q.Version, "version", "", "only requests served by this version")
+	f.StringVar(&q.ClientKey, "key", "", "only requests sent with the client key of this name (client_keys in the gateway's config; the name, never the secret)")
 	f.StringVar(&since, "since", "", "only requests since this time or duration ago (e.g. 1h)")
 	f.StringVar(&until, "until", "", "only requests before this time")
 	f.IntVar(&q.Limit, "limit", 100, fmt.Sprintf("at most this many requests, newest first (up to %d)", api.MaxLimit))

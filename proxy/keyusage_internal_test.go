@@ -1,0 +1,93 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sluicehq/sluice"
+)
+
+// The request log and the per-key counters name a client key, never a
+// token: an operator's token (force or not) and no key at all are "".
+func TestClientKeyName(t *testing.T) {
+	const secret = "sk-team-a-0123456789abcdef"
+	ks, err := NewKeySet([]ClientKey{{Name: "team-a", Hash: sluice.HashSecret(secret)}}, func(_ context.Context, s string) (bool, bool) {
+		switch s {
+		case "operator-token-force":
+			return true, true
+		case "operator-token":
+			return false, true
+		}
+		return false, false
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for bearer, want := range map[string]string{secret: "team-a", "operator-token-force": "", "operator-token": ""} {
+		var got *string
+		h := ks.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s := clientKeyName(r); got = &s }))
+		r := httptest.NewRequest("POST", "/v1/chat/completions", nil)
+		r.Header.Set("Authorization", "Bearer "+bearer)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+		if got == nil || *got != want {
+			t.Errorf("Bearer %s: client key %v, want %q", bearer, got, want)
+		}
+	}
+	if got := clientKeyName(httptest.NewRequest("POST", "/v1/chat/completions", nil)); got != "" {
+		t.Errorf("without client keys: %q", got)
+	}
+}
+
+// Proxy.record counts a key's requests once each (not the attempt retried
+// on stable), by model and status, and sums tokens over statuses.
+func TestKeyUsage_Record(t *testing.T) {
+	p := New(Options{})
+	defer p.Close()
+	for _, o := range []sluice.Observation{
+		{ClientKey: "team-a", Model: "chat", Status: 200, InputTokens: 10, OutputTokens: 5},
+		{ClientKey: "team-a", Model: "chat", Status: 502, ErrorClass: "upstream_5xx", Retried: true},
+		{ClientKey: "team-a", Model: "chat", Status: 200, InputTokens: 7, OutputTokens: 3},
+		{ClientKey: "team-a", Model: "chat", Status: 429, InputTokens: 2},
+		{ClientKey: "team-b", Model: "embed", Status: 200, InputTokens: 100},
+		{Model: "chat", Status: 200, InputTokens: 1000, OutputTokens: 1000}, // no key
+	} {
+		p.record(&o, o.Model+":v1")
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(p.Collector())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, mf := range mfs {
+		if !strings.HasPrefix(mf.GetName(), "sluice_client_key_") {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			got = append(got, fmt.Sprintf("%s{%s} %g", mf.GetName(), strings.Join(labels, ","), m.GetCounter().GetValue()))
+		}
+	}
+	want := []string{
+		"sluice_client_key_requests_total{code=200,key=team-a,model=chat} 2",
+		"sluice_client_key_requests_total{code=200,key=team-b,model=embed} 1",
+		"sluice_client_key_requests_total{code=429,key=team-a,model=chat} 1",
+		"sluice_client_key_tokens_total{direction=input,key=team-a,model=chat} 19",
+		"sluice_client_key_tokens_total{direction=input,key=team-b,model=embed} 100",
+		"sluice_client_key_tokens_total{direction=output,key=team-a,model=chat} 8",
+		"sluice_client_key_tokens_total{direction=output,key=team-b,model=embed} 0",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("per-key counters:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
