@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,8 +85,8 @@ func TestServer_Requests(t *testing.T) {
 	e.MustSeed(t)
 	rows := []sluice.Observation{
 		{RequestID: "req-1", At: t0.Add(time.Minute), Model: "chat", Version: "v1.0.0", Route: "policy", Endpoint: "/v1/chat/completions", Status: 200, Latency: 120 * time.Millisecond},
-		{RequestID: "req-2", At: t0.Add(2 * time.Minute), Model: "chat", Version: "v1.1.0", Route: "split", Endpoint: "/v1/chat/completions", Status: 502, ErrorClass: "upstream_5xx"},
-		{RequestID: "req-3", At: t0.Add(3 * time.Minute), Model: "chat", Version: "v1.1.0", Route: "split", Endpoint: "/v1/chat/completions", Status: 200},
+		{RequestID: "req-2", At: t0.Add(2 * time.Minute), Model: "chat", Version: "v1.1.0", Route: "split", Endpoint: "/v1/chat/completions", Status: 502, ErrorClass: "upstream_5xx", ClientKey: "team-a"},
+		{RequestID: "req-3", At: t0.Add(3 * time.Minute), Model: "chat", Version: "v1.1.0", Route: "split", Endpoint: "/v1/chat/completions", Status: 200, ClientKey: "team-b"},
 	}
 	if err := e.Store.AppendRequests(ctx, rows); err != nil {
 		t.Fatal(err)
@@ -107,6 +108,8 @@ func TestServer_Requests(t *testing.T) {
 		{"RequestID", sluice.RequestQuery{RequestID: "req-1"}, "req-1 "},
 		{"Window", sluice.RequestQuery{Since: t0.Add(2 * time.Minute), Until: t0.Add(3 * time.Minute)}, "req-2 "},
 		{"Limit", sluice.RequestQuery{Limit: 1}, "req-3 "},
+		{"ClientKey", sluice.RequestQuery{ClientKey: "team-a"}, "req-2 "},
+		{"ClientKeyAndVersion", sluice.RequestQuery{ClientKey: "team-b", Version: "v1.0.0"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := e.Viewer.Requests(ctx, tc.q)
@@ -119,7 +122,12 @@ func TestServer_Requests(t *testing.T) {
 		})
 	}
 	got, _ := e.Viewer.Requests(ctx, sluice.RequestQuery{RequestID: "req-2"})
-	if len(got) != 1 || got[0].ErrorClass != "upstream_5xx" || got[0].Status != 502 {
+	if len(got) != 1 || got[0].ErrorClass != "upstream_5xx" || got[0].Status != 502 || got[0].ClientKey != "team-a" {
 		t.Errorf("row = %+v", got)
+	}
+	// A key filter that is no key name is refused, naming the parameter.
+	_, err := e.Viewer.Requests(ctx, sluice.RequestQuery{ClientKey: "Bearer sk-team-a"})
+	if err == nil || !strings.Contains(err.Error(), "key") || !strings.Contains(err.Error(), "never its secret") {
+		t.Errorf("a key filter with a space: %v, want an error naming key", err)
 	}
 }
