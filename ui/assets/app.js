@@ -445,6 +445,10 @@
         : ": all traffic on the candidate, rolled back if its error or cancel rate or a gate fails; Promote ends the bake now";
       if (bake > 0) body.append(progressRow("Bake", baked / bake, durationText(baked) + " of " + durationText(bake) + what, "", "bake-progress"));
     }
+    // What the rollout waits for, from the API's status (api.WaitingFor,
+    // the CLI's Next line): a stage at "327 of 100" with its hold done
+    // said nothing of waiting for a passing analysis.
+    if (st.next) body.append(h("div", { class: "decision next", id: "rollout-next" }, h("b", {}, "Next: "), st.next));
     // Paused, the card says who paused it and why, from the pause's event
     // ("paused by NAME: …; REASON"): a bake keeps its promotion's decision,
     // which read as if nothing held it.
