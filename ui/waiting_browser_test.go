@@ -2,6 +2,9 @@ package ui_test
 
 import (
 	"context"
+	"encoding/json"
+	"regexp"
+	"strconv"
 	"testing"
 	"time"
 
@@ -9,6 +12,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/fakellm"
+	"github.com/sluicehq/sluice/rollout"
 )
 
 // waitingPage is what the rollout card's waiting tests read of the page.
@@ -83,6 +87,38 @@ func TestDashboard_StageSaysWhatItWaitsFor(t *testing.T) {
 	if st.Sample == "" || st.Hold == "" {
 		t.Errorf("the card lost its progress rows: %+v", st)
 	}
+	if errs := jsErrors(); len(errs) > 0 {
+		t.Errorf("page errors: %v", errs)
+	}
+}
+
+// TestDashboard_PausedAnalysisSaysWhen: during a pause the card's Analysis
+// line is the last verdict from before it ("collecting data: 2 of 10")
+// beside the live sample, which goes on counting; with no time it read as
+// current. It now says when it was taken and how long ago, as the CLI's
+// Verdict line does.
+func TestDashboard_PausedAnalysisSaysWhen(t *testing.T) {
+	ctx, jsErrors := newBrowser(t)
+	g := stalledStage(t)
+	if _, err := g.Rollouts.Act(context.Background(), "olga-operator", "chat", rollout.EvPause, "look at the numbers"); err != nil {
+		t.Fatal(err)
+	}
+	var v sluice.Verdict
+	if err := json.Unmarshal(g.Control.Registry().Rollouts["chat"].LastVerdict, &v); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, signInAs(g.AdminURL(), g.viewer)); err != nil {
+		t.Fatalf("sign-in: %v%s\npage errors: %v", err, pageText(ctx), jsErrors())
+	}
+	// The page's clock is the browser's local time, as every time on it.
+	at, err := chromedp.Run(ctx, chromedp.Evaluate[string](`new Date(`+strconv.Quote(v.At.Format(time.RFC3339Nano))+`).toLocaleTimeString([], { hour12: false })`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := regexp.MustCompile(`^Analysis at ` + regexp.QuoteMeta(at) + `, (\d+ s|\d+m( \d+s)?) ago: ` + regexp.QuoteMeta(v.Reason) + `$`)
+	waitPageFor(ctx, t, "Analysis line saying when the verdict was taken ("+want.String()+")", 30*time.Second, func(st waitingPage) bool {
+		return st.Phase == "paused" && want.MatchString(st.Analysis)
+	})
 	if errs := jsErrors(); len(errs) > 0 {
 		t.Errorf("page errors: %v", errs)
 	}

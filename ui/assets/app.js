@@ -399,6 +399,18 @@
     return ul;
   }
 
+  // verdictWhen says when a verdict was taken, " at 07:41:37, 2m 5s ago"
+  // (the ago while the rollout is live), as the CLI's Verdict line does:
+  // the card's Analysis line is the last analysis, and during a pause, which
+  // stops the analyses, its "2 of 100" stood beside a live sample of 45 as
+  // if it were as new.
+  function verdictWhen(v, live) {
+    const t = new Date(v.at).getTime();
+    if (!(t > 0)) return "";
+    const ago = Date.now() - t;
+    return " at " + localTime(v.at) + (live && ago >= 1000 ? ", " + durationText(ago) + " ago" : "");
+  }
+
   function renderRollout() {
     const body = clear($("rollout-body"));
     const st = state.status;
@@ -456,9 +468,9 @@
     if (pausedEv) {
       const m = /^paused (.*)$/s.exec(pausedEv.message || "");
       body.append(h("div", { class: "decision paused", id: "rollout-decision" }, h("b", {}, m ? "Paused " : "Paused: "), m ? m[1] : pausedEv.message));
-      if (st.verdict) body.append(h("div", { class: "decision " + st.verdict.outcome, id: "rollout-analysis" }, h("b", {}, "Analysis: "), st.verdict.reason));
+      if (st.verdict) body.append(h("div", { class: "decision " + st.verdict.outcome, id: "rollout-analysis" }, h("b", {}, "Analysis" + verdictWhen(st.verdict, active) + ": "), st.verdict.reason));
     } else if (r.decision) body.append(h("div", { class: "decision " + r.phase, id: "rollout-decision" }, h("b", {}, "Decision: "), r.decision));
-    else if (st.verdict) body.append(h("div", { class: "decision " + st.verdict.outcome, id: "rollout-decision" }, h("b", {}, "Analysis: "), st.verdict.reason));
+    else if (st.verdict) body.append(h("div", { class: "decision " + st.verdict.outcome, id: "rollout-decision" }, h("b", {}, "Analysis" + verdictWhen(st.verdict, active) + ": "), st.verdict.reason));
     if (st.ab_report) body.append(renderABReport(st.ab_report));
     const cols = h("div", { class: "cols" });
     const vbox = h("div", { id: "verdict-box" });
