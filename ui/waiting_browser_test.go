@@ -123,3 +123,30 @@ func TestDashboard_PausedAnalysisSaysWhen(t *testing.T) {
 		t.Errorf("page errors: %v", errs)
 	}
 }
+
+// TestDashboard_CategoryNoteSaysTheDataSpan: with no rollout, the category
+// table's note said "over the last 15m (since 07:37:23)" of a gateway up
+// for seconds. It now says the span the data covers: since the first
+// request observed.
+func TestDashboard_CategoryNoteSaysTheDataSpan(t *testing.T) {
+	ctx, jsErrors := newBrowser(t)
+	g := MustGateway(t, MustBackend(t, fakellm.Config{}), MustBackend(t, fakellm.Config{Seed: 5}))
+	startLoad(t, g.URL(), 1)
+	if err := chromedp.Do(ctx, signedIn(g.AdminURL(), g.viewer)); err != nil {
+		t.Fatalf("sign-in: %v%s\npage errors: %v", err, pageText(ctx), jsErrors())
+	}
+	want := regexp.MustCompile(`^Serving versions over the last \d+ (s|ms) \(since \d\d:\d\d:\d\d, the first request observed\)\.$`)
+	var note string
+	for deadline := time.Now().Add(30 * time.Second); !want.MatchString(note); time.Sleep(100 * time.Millisecond) {
+		var err error
+		if note, err = chromedp.Run(ctx, chromedp.Evaluate[string](`(document.getElementById('categories-note') || {}).textContent || ""`)); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("category note %q of a gateway up for seconds; want %s", note, want)
+		}
+	}
+	if errs := jsErrors(); len(errs) > 0 {
+		t.Errorf("page errors: %v", errs)
+	}
+}

@@ -774,7 +774,8 @@
     const body = clear($("categories-table").querySelector("tbody"));
     // With no rollout the table is a sliding window: "since 02:15:54" read
     // as if something had happened then.
-    const span = "Serving versions over the last " + durationText(Math.max(Date.now() - new Date(a.since).getTime(), 0)) + " (since " + localTime(a.since) + ")";
+    // The span the data covers: a gateway up for 5 minutes has no 15.
+    const span = "Serving versions over the last " + durationText(Math.max(Date.now() - new Date(a.since).getTime(), 0)) + " (since " + localTime(a.since) + (a.from_first ? ", the first request observed" : "") + ")";
     $("categories-note").textContent = (a.candidate ? "Stable " + a.baseline + " → candidate " + a.candidate + (a.cut ? ", since " : ", since the candidate went live at ") + localTime(a.since) : span) +
       (a.cut ? " (the busiest windows hold only their newest requests, so the table starts there)." : ".");
     // A rate column is told by its format, not its title: "Canceled" holds
