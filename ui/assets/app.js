@@ -256,7 +256,13 @@
     if (k === "ms") return signed(x, (msd || 0) + 1) + " ms";
     return signed(x, DECIMALS[k]);
   }
-  const fmtP = (p) => (p == null ? "–" : Number(p).toPrecision(2));
+  // fmtP writes a p-value in one notation for a whole column: three
+  // decimals, and "<0.001" below (as APA-style and clinical reports write
+  // them, and experiment reports after them). toPrecision(2) put
+  // "0.0000071" beside "3.0e-8" (it turns to exponents below 1e-6), and
+  // below 0.001 the exact value decides nothing: the Holm p and the
+  // result say what passed.
+  const fmtP = (p) => (p == null || !Number.isFinite(Number(p)) ? "–" : Number(p) < 0.001 ? "<0.001" : Number(p).toFixed(3));
 
   function verdictTable(v, showPassingCats) {
     const rows = v.metrics.filter((m) => !m.category || m.outcome !== "pass" || showPassingCats);
