@@ -84,6 +84,11 @@ type RolloutStatus struct {
 	// data): each metric's difference, interval, Holm-adjusted p-value and
 	// winner, overall and per request category.
 	ABReport *analysis.Report `json:"ab_report,omitempty"`
+	// Next says what the rollout waits for before its next step, when
+	// its progress does not say it (WaitingFor, at the server's clock
+	// when answered): "the sample and hold are in: the next step comes
+	// when the analysis passes ...". Empty when there is nothing to add.
+	Next string `json:"next,omitempty"`
 }
 
 // ABReportOf returns the report r's A/B test ended with, or nil when it
@@ -133,6 +138,7 @@ func (s *Server) getRollout(w http.ResponseWriter, r *http.Request) error {
 			st.Verdict = &v
 		}
 	}
+	st.Next = WaitingFor(st, s.now())
 	writeJSON(w, http.StatusOK, st)
 	return nil
 }
