@@ -10,7 +10,9 @@ import (
 // answer's: the payment flow's regression is the same tool with another
 // amount, which text alone does not show (both answers have none).
 func TestCompareToolCalls(t *testing.T) {
-	call := func(name, args string) sluice.ShadowToolCall { return sluice.ShadowToolCall{Name: name, Arguments: args} }
+	call := func(name, args string) sluice.ShadowToolCall {
+		return sluice.ShadowToolCall{Name: name, Arguments: args}
+	}
 	pay := call("transfer_funds", `{"to":"acct-1","amount":120}`)
 	for _, tc := range []struct {
 		name            string
