@@ -7,10 +7,11 @@ import (
 )
 
 // pairCallBytes bounds the arguments kept of one side's tool calls, in all
-// (as pairTextBytes bounds its text); pairNameBytes a tool's name.
+// (as pairTextBytes bounds its text); pairNameBytes a tool's name (OpenAI
+// allows 64 characters).
 const (
 	pairCallBytes = pairTextBytes
-	pairNameBytes = 128
+	pairNameBytes = 64
 )
 
 // pairCalls assembles an answer's tool calls for a shadow pair. It is read
