@@ -85,3 +85,24 @@ func TestPairCalls_Bounds(t *testing.T) {
 		t.Errorf("%d calls kept, want %d", len(c.list()), sluice.MaxPairToolCalls)
 	}
 }
+
+// A Responses stream's calls come whole in response.output_item.done, and
+// again in the response that ends it: each is kept once, even from a
+// stream that announced no item (response.output_item.added) first.
+func TestPairCalls_ResponsesStreamOnce(t *testing.T) {
+	p := &Proxy{}
+	x := &exchange{keep: &keep{limit: pairTextBytes, shadow: true}}
+	var obs sluice.Observation
+	var rs respStream
+	item := `{"type":"function_call","id":"fc_1","call_id":"call_1","name":"transfer_funds","arguments":"{\"amount\":12}","status":"completed"}`
+	for _, ev := range []string{
+		`{"type":"response.output_item.done","output_index":0,"item":` + item + `}`,
+		`{"type":"response.completed","response":{"id":"r","status":"completed","output":[` + item + `]}}`,
+	} {
+		p.readResponseEvent(x, nil, []byte(ev), &obs, &rs)
+	}
+	got := x.keep.calls.list()
+	if len(got) != 1 || got[0] != (sluice.ShadowToolCall{Name: "transfer_funds", Arguments: `{"amount":12}`}) || !obs.ToolCall || obs.FinishReason != "tool_calls" {
+		t.Errorf("calls %+v, tool call %v, finish %q", got, obs.ToolCall, obs.FinishReason)
+	}
+}

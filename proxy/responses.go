@@ -229,6 +229,9 @@ func (p *Proxy) readResponseEvent(x *exchange, t *route.Target, payload []byte, 
 		// A function call's item, whole: its name and arguments.
 		if x.keep.wantCalls() {
 			if item := gjson.GetBytes(payload, "item"); item.Get("type").Str == "function_call" {
+				// Noted as a call, so that the response's output
+				// is not read for it again at the end.
+				obs.ToolCall = true
 				x.keep.calls.readResponseCall(item)
 			}
 		}

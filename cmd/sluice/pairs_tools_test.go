@@ -265,5 +265,12 @@ func TestCLI_RolloutPairsToolCalls(t *testing.T) {
 		if code != 0 || strings.Contains(out, "acct-1") || !strings.Contains(out, "transfer_funds(…) → refund(…)") {
 			t.Errorf("viewer's table: exit %d:\n%s", code, out)
 		}
+		// What a viewer was shown was withheld from a copy: the pairs
+		// kept still have their arguments.
+		for _, p := range pairsOf(op) {
+			if p.Primary.ToolCalls[0].Arguments != "{}" {
+				t.Fatalf("after a viewer's read an operator gets %+v", p.Primary.ToolCalls)
+			}
+		}
 	})
 }
