@@ -106,3 +106,33 @@ func TestPairCalls_ResponsesStreamOnce(t *testing.T) {
 		t.Errorf("calls %+v, tool call %v, finish %q", got, obs.ToolCall, obs.FinishReason)
 	}
 }
+
+// The gjson readers, which read the answers the walker declines, keep the
+// calls too; an answer kept for the judge alone keeps none.
+func TestPairCalls_GJSONReaders(t *testing.T) {
+	p := &Proxy{}
+	x := &exchange{keep: &keep{limit: pairTextBytes, shadow: true}}
+	var obs sluice.Observation
+	var prefix [refusalPrefix]byte
+	n := 0
+	for _, c := range []string{
+		`{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"name":"f","arguments":"{\"a\""}}]}}]}`,
+		`{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":":1}"}}]}}]}`,
+	} {
+		readChunkGJSON(x, []byte(c), &obs, &prefix, &n)
+	}
+	if got := x.keep.calls.list(); len(got) != 1 || got[0] != (sluice.ShadowToolCall{Name: "f", Arguments: `{"a":1}`}) {
+		t.Errorf("stream: calls %+v", got)
+	}
+	whole := []byte(`{"choices":[{"index":0,"message":{"tool_calls":[{"function":{"name":"g","arguments":"{}"}}]},"finish_reason":"tool_calls"}]}`)
+	y := &exchange{keep: &keep{limit: pairTextBytes, mirror: &shadowRule{}}}
+	p.readAnswerGJSON(y, whole, &obs)
+	if got := y.keep.calls.list(); len(got) != 1 || got[0].Name != "g" {
+		t.Errorf("whole answer: calls %+v", got)
+	}
+	judged := &exchange{keep: &keep{limit: judgeTextBytes, judged: true}}
+	p.readAnswerGJSON(judged, whole, &obs)
+	if got := judged.keep.calls.list(); got != nil {
+		t.Errorf("an answer kept for the judge alone keeps calls %+v", got)
+	}
+}
