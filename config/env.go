@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"regexp"
 	"slices"
@@ -47,38 +45,29 @@ func maskRef(masked []byte, from, to int) {
 }
 
 // readFileRef reads the value of ${file:path}: the file's contents with
-// trailing line breaks trimmed. Its error names the path, never the
+// trailing line breaks trimmed, and the file's Fingerprint as read (its
+// state when it could not be). Its error names the path, never the
 // contents.
-func readFileRef(path string) (string, error) {
+func readFileRef(path string) (string, string, error) {
 	if path == "" {
-		return "", fmt.Errorf("${file:} names no file: write ${file:/run/secrets/NAME}")
+		return "", "", fmt.Errorf("${file:} names no file: write ${file:/run/secrets/NAME}")
 	}
 	// Only a regular file (a symlink to one, as a Kubernetes Secret
 	// volume's are): opening a named pipe with no writer would block the
 	// load, or a SIGHUP's reload, for good.
-	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
-		return "", fmt.Errorf("${file:%s}: not a regular file (%s): name the file that holds the value", path, st.Mode().Type())
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		if u := errors.Unwrap(err); u != nil {
-			err = u // the path is said once, below
-		}
-		return "", fmt.Errorf("${file:%s}: cannot open it (%w): write the file or correct the path", path, err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxFileRef+1))
+	b, state, err := readState(path)
+	var fe *fileReadError
 	switch {
+	case errors.As(err, &fe) && fe.op == "mode":
+		return "", state, fmt.Errorf("${file:%s}: %w: name the file that holds the value", path, fe.err)
+	case errors.As(err, &fe) && fe.op == "read":
+		return "", state, fmt.Errorf("${file:%s}: cannot read it: %w", path, fe.err)
 	case err != nil:
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return "", fmt.Errorf("${file:%s}: cannot read it: %w", path, err)
+		return "", state, fmt.Errorf("${file:%s}: cannot open it (%w): write the file or correct the path", path, err)
 	case len(b) > maxFileRef:
-		return "", fmt.Errorf("${file:%s}: larger than %d KiB; a file reference holds one value, such as an API key", path, maxFileRef>>10)
+		return "", state, fmt.Errorf("${file:%s}: larger than %d KiB; a file reference holds one value, such as an API key", path, maxFileRef>>10)
 	}
-	return strings.TrimRight(string(b), "\r\n"), nil
+	return strings.TrimRight(string(b), "\r\n"), state, nil
 }
 
 // flowWordRE matches the values that stand unquoted in a flow collection:
@@ -111,18 +100,44 @@ func expandEnvYAML(text []byte, skip ...string) ([]byte, error) {
 	return expandEnvYAMLFiles(text, nil, skip...)
 }
 
-// expandEnvYAMLFiles is expandEnvYAML that adds to *files (when files is
-// not nil) the path of each ${file:PATH} it reads, once each, read or not:
-// the files a reload reads again, which `reload.watch` watches.
-func expandEnvYAMLFiles(text []byte, files *[]string, skip ...string) ([]byte, error) {
+// readLog is what a load read besides its text: the path of each
+// ${file:PATH} reference, once each and in order, read or not, and each
+// file's Fingerprint as it was read.
+type readLog struct {
+	paths  []string
+	states map[string]string
+}
+
+// changedWhileRead is the state of a file read twice by one load with
+// different results: it matches no Fingerprint, so reload.watch reloads at
+// its next look.
+const changedWhileRead = "changed while the configuration was read"
+
+func (l *readLog) note(path, state string) {
+	if l == nil {
+		return
+	}
+	if l.states == nil {
+		l.states = map[string]string{}
+	}
+	was, seen := l.states[path]
+	switch {
+	case !seen:
+		l.paths = append(l.paths, path)
+		l.states[path] = state
+	case was != state:
+		l.states[path] = changedWhileRead
+	}
+}
+
+// expandEnvYAMLFiles is expandEnvYAML that notes in files (when not nil)
+// each ${file:PATH} it reads and the file's state as read: the files a
+// reload reads again, which `reload.watch` watches.
+func expandEnvYAMLFiles(text []byte, files *readLog, skip ...string) ([]byte, error) {
 	if !refRE.Match(text) {
 		return text, nil
 	}
-	note := func(path string) {
-		if files != nil && !slices.Contains(*files, path) {
-			*files = append(*files, path)
-		}
-	}
+	note := files.note
 	masked := slices.Clone(text)
 	for _, m := range refRE.FindAllIndex(text, -1) {
 		maskRef(masked, m[0], m[1])
@@ -146,8 +161,8 @@ func expandEnvYAMLFiles(text []byte, files *[]string, skip ...string) ([]byte, e
 				return ""
 			}
 			if strings.HasPrefix(m, "${file:") {
-				note(m[len("${file:") : len(m)-1])
-				v, err := readFileRef(m[len("${file:") : len(m)-1])
+				v, state, err := readFileRef(m[len("${file:") : len(m)-1])
+				note(m[len("${file:"):len(m)-1], state)
 				if err != nil {
 					if path == "" {
 						path = "the value"
@@ -305,14 +320,15 @@ func doubleQuotedBody(v string) string {
 }
 
 // expandText replaces each ${NAME} in text with the variable's value, as
-// text: the fallback of expandEnvYAML. note is given each file's path.
-func expandText(text []byte, note func(path string)) ([]byte, error) {
+// text: the fallback of expandEnvYAML. note is given each file's path and
+// its state as read.
+func expandText(text []byte, note func(path, state string)) ([]byte, error) {
 	var missing []string
 	var fileErr error
 	out := refRE.ReplaceAllFunc(text, func(m []byte) []byte {
 		if bytes.HasPrefix(m, []byte("${file:")) {
-			note(string(m[len("${file:") : len(m)-1]))
-			v, err := readFileRef(string(m[len("${file:") : len(m)-1]))
+			v, state, err := readFileRef(string(m[len("${file:") : len(m)-1]))
+			note(string(m[len("${file:"):len(m)-1]), state)
 			if err != nil && fileErr == nil {
 				fileErr = err
 			}

@@ -98,6 +98,11 @@ type Gateway struct {
 	// name, as the load read them: a reload reads them again, and
 	// reload.watch watches them. Not a setting.
 	Files []string `yaml:"-"`
+	// FileStates is the Fingerprint of each file the load read (the
+	// configuration file itself and each of Files) from the bytes it
+	// read, or why it could not read it: what was applied, which
+	// reload.watch compares with. Not a setting.
+	FileStates map[string]string `yaml:"-"`
 }
 
 // UI configures the dashboard (/ui).
@@ -367,14 +372,24 @@ func LoadGatewayOver(path string, o Override) (Gateway, error) {
 	if err != nil {
 		return Gateway{}, err
 	}
-	return parseGateway(path, b, o)
+	g, err := parseGateway(path, b, o)
+	if path != "-" {
+		g.FileStates[path] = fingerprintOf(b)
+	}
+	return g, err
 }
 
 func parseGateway(name string, text []byte, o Override) (Gateway, error) {
 	var g Gateway
 	// An empty file, or one of comments only (a template with every key
 	// commented out), is the defaults.
-	if err := decodeStrictFiles(name, text, &g, &g.Files, o.keys()...); err != nil && !errors.Is(err, errEmpty) {
+	var read readLog
+	err := decodeStrictFiles(name, text, &g, &read, o.keys()...)
+	g.Files, g.FileStates = read.paths, read.states
+	if g.FileStates == nil {
+		g.FileStates = map[string]string{}
+	}
+	if err != nil && !errors.Is(err, errEmpty) {
 		return g, err
 	}
 	g.setDefaults()

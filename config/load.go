@@ -25,9 +25,9 @@ func decodeStrict(name string, orig []byte, out any, skip ...string) error {
 	return decodeStrictFiles(name, orig, out, nil, skip...)
 }
 
-// decodeStrictFiles is decodeStrict that adds to *files the paths of the
-// ${file:PATH} references it reads (expandEnvYAMLFiles).
-func decodeStrictFiles(name string, orig []byte, out any, files *[]string, skip ...string) error {
+// decodeStrictFiles is decodeStrict that notes in files the ${file:PATH}
+// references it reads and their states (expandEnvYAMLFiles).
+func decodeStrictFiles(name string, orig []byte, out any, files *readLog, skip ...string) error {
 	text, err := expandEnvYAMLFiles(orig, files, skip...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)

@@ -7,7 +7,9 @@
 // *rand.Rand and never looks at a clock, so the simulator can drive it on a
 // virtual clock. The Server wraps that model in an OpenAI-compatible HTTP API
 // (/v1/chat/completions, /v1/completions, /v1/responses, /v1/embeddings,
-// /v1/models, /health), with server-sent-event streaming paced by
+// vLLM's /v1/rerank and /v1/score, /v1/moderations, /v1/images/generations,
+// /v1/audio/speech, /v1/models, /health), with server-sent-event streaming
+// paced by
 // tokens_per_second, and fault controls for tests: SetHealthy, SetHang, Kill
 // and live SetBehavior. /v1/responses answers in the Responses shape and
 // keeps the responses it answered (unless "store": false), so a

@@ -132,6 +132,16 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.responses(w, r)
 	case "/v1/embeddings":
 		s.embeddings(w, r)
+	case "/v1/rerank":
+		s.rerank(w, r)
+	case "/v1/score":
+		s.score(w, r)
+	case "/v1/moderations":
+		s.moderations(w, r)
+	case "/v1/images/generations":
+		s.images(w, r)
+	case "/v1/audio/speech":
+		s.speech(w, r)
 	case "/v1/models":
 		s.models(w, r)
 	case "/health":
@@ -139,6 +149,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		if id, ok := strings.CutPrefix(r.URL.Path, "/v1/responses/"); ok {
 			s.responseByID(w, r, id)
+			return
+		}
+		if rest, ok := strings.CutPrefix(r.URL.Path, "/images/"); ok {
+			s.imageFile(w, r, rest)
 			return
 		}
 		st := getState()

@@ -71,6 +71,11 @@ type Pairs struct {
 
 	mu      sync.Mutex
 	pending []sluice.ShadowPair // in the order added: about Seq order, as several shadow workers add
+	// writing is the Seqs of the batch being written; Add counts a pair
+	// it drops that is among them in droppedWriting, unstored only if the
+	// write fails (it was stored otherwise).
+	writing        map[int64]bool
+	droppedWriting int
 
 	flushMu sync.Mutex // one flush at a time
 	failing bool       // under flushMu
@@ -109,13 +114,21 @@ func (ps *Pairs) Add(p sluice.ShadowPair) {
 	ps.mu.Lock()
 	ps.pending = append(ps.pending, p)
 	drop := len(ps.pending) - ps.opt.Kept
+	unstored := 0
 	if drop > 0 {
+		for _, d := range ps.pending[:drop] {
+			if ps.writing[d.Seq] {
+				ps.droppedWriting++ // stored unless that write fails
+			} else {
+				unstored++
+			}
+		}
 		clear(ps.pending[:drop])
 		ps.pending = ps.pending[drop:]
 	}
 	ps.mu.Unlock()
-	if drop > 0 {
-		ps.unstored.Add(float64(drop))
+	if unstored > 0 {
+		ps.unstored.Add(float64(unstored))
 	}
 }
 
@@ -139,14 +152,26 @@ func (ps *Pairs) Flush(ctx context.Context) error {
 		// were made (their Seq), not as they reached the queue.
 		slices.SortFunc(ps.pending, func(a, b sluice.ShadowPair) int { return cmp.Compare(a.Seq, b.Seq) })
 		batch := append([]sluice.ShadowPair(nil), ps.pending[:min(len(ps.pending), pairBatch)]...)
-		ps.mu.Unlock()
 		if len(batch) == 0 {
+			ps.mu.Unlock()
 			break
 		}
+		ps.writing = make(map[int64]bool, len(batch))
+		for _, p := range batch {
+			ps.writing[p.Seq] = true
+		}
+		ps.mu.Unlock()
 		c, cancel := context.WithTimeout(ctx, ps.opt.Timeout)
 		err := ps.opt.Store.PutShadowPairs(c, batch, ps.opt.Kept)
 		cancel()
+		ps.mu.Lock()
+		lost := ps.droppedWriting
+		ps.writing, ps.droppedWriting = nil, 0
+		ps.mu.Unlock()
 		if err != nil {
+			// Those Add dropped while the batch was written are gone: the
+			// write that held them failed.
+			ps.unstored.Add(float64(lost))
 			ps.errs.Inc()
 			if !ps.failing {
 				ps.opt.Logger.Warn("cannot write this replica's shadow pairs to the shared store; keeping them to retry (they stay in this replica's memory either way)", "pending", ps.Pending(), "err", err)

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -31,8 +32,11 @@ type HealthChecker struct {
 	// changes, or when the set of endpoints found down (DownEndpoints)
 	// changes.
 	OnChange func(unhealthy map[string]bool)
-	// Client sends the checks; nil means a client with Timeout that does
-	// not follow redirects.
+	// Client sends the checks; nil means a client per endpoint with
+	// Timeout that does not follow redirects, whose idle connection is
+	// closed when the endpoint is no longer named. A Client given is
+	// shared: all its idle connections are closed when an endpoint it
+	// checked is no longer named.
 	Client *http.Client
 	// Backends gives the headers each check carries, as the proxy's
 	// requests do (the endpoint's credentials, the configured headers): a
@@ -48,8 +52,9 @@ type HealthChecker struct {
 	targets   map[string][]string // version id → endpoints
 	fails     map[string]int      // endpoint → failures in a row
 	unhealthy map[string]bool
-	down      map[string]bool // endpoints with FailAfter failures in a row
-	checked   map[string]bool // endpoints checked at least once
+	down      map[string]bool         // endpoints with FailAfter failures in a row
+	checked   map[string]bool         // endpoints checked at least once
+	clients   map[string]*http.Client // endpoint → its own client (Client nil)
 }
 
 // DownEndpoints returns a copy of the set of endpoints found down (FailAfter
@@ -77,12 +82,28 @@ func (h *HealthChecker) SetTargets(reg *sluice.Registry) {
 
 // forget drops what is kept of endpoints the targets no longer name (a
 // version retired, an endpoint replaced): their failures in a row, down
-// and checked marks. Kept, an endpoint that failed before it was removed
-// came back, named again, down from its first failed check (with no "down"
-// transition logged), its sluice_endpoint_up at 0; and a fleet whose
-// backends come and go (pods) grew the map for ever. h.mu is held.
+// and checked marks, and closes their idle connections. Kept, an endpoint
+// that failed before it was removed came back, named again, down from its
+// first failed check (with no "down" transition logged), its
+// sluice_endpoint_up at 0; a fleet whose backends come and go (pods) grew
+// the map for ever; and the connection to a removed pod stayed in the
+// idle pool for the transport's idle timeout (90 s). h.mu is held.
 func (h *HealthChecker) forget() {
 	named := h.named()
+	for e, c := range h.clients {
+		if !named[e] {
+			c.CloseIdleConnections()
+			delete(h.clients, e)
+		}
+	}
+	if h.Client != nil {
+		for e := range h.checked {
+			if !named[e] {
+				h.Client.CloseIdleConnections()
+				break
+			}
+		}
+	}
 	for _, m := range []map[string]bool{h.down, h.checked} {
 		for e := range m {
 			if !named[e] {
@@ -143,18 +164,17 @@ func (h *HealthChecker) CheckNow(ctx context.Context) {
 	if h.FailAfter <= 0 {
 		h.FailAfter = 2
 	}
-	if h.Client == nil {
-		h.Client = &http.Client{Timeout: h.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	}
 	h.mu.Lock()
 	targets := maps.Clone(h.targets)
-	h.mu.Unlock()
 	endpoints := map[string]bool{}
+	clients := map[string]*http.Client{}
 	for _, eps := range targets {
 		for _, e := range eps {
 			endpoints[e] = true
+			clients[e] = h.client(e)
 		}
 	}
+	h.mu.Unlock()
 	results := make(map[string]bool, len(endpoints))
 	var wg sync.WaitGroup
 	var rmu sync.Mutex
@@ -162,7 +182,7 @@ func (h *HealthChecker) CheckNow(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ok := h.probe(ctx, e)
+			ok := h.probe(ctx, clients[e], e)
 			rmu.Lock()
 			results[e] = ok
 			rmu.Unlock()
@@ -177,11 +197,14 @@ func (h *HealthChecker) CheckNow(ctx context.Context) {
 		h.fails = map[string]int{}
 	}
 	// The targets may have changed during the round: results for an
-	// endpoint no longer named are dropped, not kept for ever.
+	// endpoint no longer named are dropped, not kept for ever, and the
+	// connection its check left idle is closed (forget closed the client's
+	// pool before the check put it back).
 	named := h.named()
 	for e := range results {
 		if !named[e] {
 			delete(results, e)
+			clients[e].CloseIdleConnections()
 		}
 	}
 	targets = h.targets
@@ -293,7 +316,28 @@ func (h *HealthChecker) Collect(ch chan<- prometheus.Metric) {
 // read more widely.
 func RedactedEndpoint(endpoint string) string { return sluice.RedactEndpoint(endpoint) }
 
-func (h *HealthChecker) probe(ctx context.Context, endpoint string) bool {
+// client returns the client that checks endpoint: Client, or the
+// endpoint's own, made at its first check. h.mu is held.
+func (h *HealthChecker) client(endpoint string) *http.Client {
+	if h.Client != nil {
+		return h.Client
+	}
+	if c := h.clients[endpoint]; c != nil {
+		return c
+	}
+	if h.clients == nil {
+		h.clients = map[string]*http.Client{}
+	}
+	c := &http.Client{
+		Transport:     http.DefaultTransport.(*http.Transport).Clone(),
+		Timeout:       h.Timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	h.clients[endpoint] = c
+	return c
+}
+
+func (h *HealthChecker) probe(ctx context.Context, client *http.Client, endpoint string) bool {
 	ctx, cancel := context.WithTimeout(ctx, h.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, sluice.EndpointURL(endpoint, h.Path), nil)
@@ -301,10 +345,13 @@ func (h *HealthChecker) probe(ctx context.Context, endpoint string) bool {
 		return false
 	}
 	h.Backends.Prepare(req, endpoint)
-	resp, err := h.Client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return false
 	}
+	// Read a short body to its end so the connection goes back to the
+	// pool (an unread one is closed); a long one is not worth reading.
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	return resp.StatusCode >= 200 && resp.StatusCode < 300
 }

@@ -307,6 +307,10 @@ type exchange struct {
 	prev *answeredBy
 	// endpoint is the backend base URL of the last attempt.
 	endpoint string
+	// cut is set by relayRaw when the answer it passed on ended short
+	// (the backend broke off, the request's time ran out): forward
+	// aborts the response once the request is recorded.
+	cut bool
 }
 
 // releaseReader returns x.br to its pool.
@@ -579,6 +583,15 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 	p.relay(x, target, resp, class, err, &obs)
 	p.record(&obs, target.ID)
 	p.afterAnswer(x, target, &obs)
+	if x.cut {
+		// An answer passed through as it arrived (relayRaw) ended short:
+		// the headers and part of the body are sent, and a normal end
+		// would make the part look whole (net/http would end the chunked
+		// body properly). Aborting closes the connection (resets the
+		// stream in HTTP/2), as httputil.ReverseProxy does when its copy
+		// fails.
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // retryOn returns the version a request that failed at version failed is

@@ -4,6 +4,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -61,12 +62,28 @@ var rawBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 // answer, speech would reach the client only at its last byte, and the
 // proxy's pooled buffers would grow to the size of the audio. Its time to
 // first byte is the TTFT. A backend that breaks off, or a request whose
-// time runs out, after the headers were sent ends the answer short (the
-// client's HTTP library sees the chunked body end without its last chunk)
-// and is counted as stream_broken or timeout.
+// time runs out, after the headers were sent is counted as stream_broken
+// or timeout and sets x.cut: forward then aborts the answer, so that the
+// client's HTTP library sees it end short (fewer bytes than its
+// Content-Length, or a chunked body without its last chunk) rather than
+// take the part for the whole.
 func (p *Proxy) relayRaw(x *exchange, resp *http.Response, obs *sluice.Observation) {
 	h := x.w.Header()
 	copyResponseHeaders(h, resp.Header)
+	if _, typed := h["Content-Type"]; !typed {
+		// Sent without one, passed on without one: net/http's server
+		// would otherwise sniff the first bytes and claim "text/plain;
+		// charset=utf-8" for the backend (RFC 9110 8.3 leaves an untyped
+		// answer's type to its recipient). A nil value stops the sniffing
+		// and writes no header.
+		h["Content-Type"] = nil
+	}
+	if resp.ContentLength >= 0 {
+		// Passed on (it is not among the headers copied): the client
+		// knows the audio's size, and one the backend breaks off reaches
+		// it with fewer bytes than announced.
+		h.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
+	}
 	x.w.WriteHeader(resp.StatusCode)
 	fl, _ := x.w.(http.Flusher)
 	var body io.Reader = resp.Body
@@ -105,13 +122,21 @@ func (p *Proxy) relayRaw(x *exchange, resp *http.Response, obs *sluice.Observati
 	if !gotFirst {
 		obs.TTFT = obs.Latency
 	}
+	// Counted by what happened: an answer read to its end and written
+	// whole is complete, even if the client's context has ended since
+	// (it hung up as its last byte went out).
 	switch {
-	case clientErr || x.r.Context().Err() != nil:
+	case clientErr:
 		obs.ErrorClass = "canceled"
 	case readErr != nil:
-		obs.ErrorClass = "stream_broken"
-		if classify(x.r.Context(), readErr) == "timeout" {
+		x.cut = true
+		switch classify(x.r.Context(), readErr) {
+		case "canceled":
+			obs.ErrorClass = "canceled"
+		case "timeout":
 			obs.ErrorClass = "timeout"
+		default:
+			obs.ErrorClass = "stream_broken"
 		}
 	}
 }

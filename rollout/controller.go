@@ -553,7 +553,7 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 			return err
 		}
 		if slices.ContainsFunc(acts, func(a Action) bool { return a.Kind == ActRestore }) {
-			if w := c.restoredDown(e.Registry(), model); w != "" {
+			if w := c.restoredDown(e.Registry(), model, next.Spec.Candidate); w != "" {
 				// Traffic went back to versions that cannot serve it: say so
 				// in the timeline, and page rather than inform.
 				event(&next, e.Now, "warning", w, nil)
@@ -633,11 +633,15 @@ func decided(cur *sluice.Rollout, next sluice.Rollout) string {
 
 // restoredDown says, when every version model's routing (as a rollback
 // restored it in reg) sends its traffic to is out of service (failing
-// health checks, or ejected), what that means for its requests; "" when one
-// of them serves, or when health is not known. The rollback is not refused
-// for it: a candidate judged failing is taken out all the same, and the
-// operator must know at once that the way back is broken too.
-func (c *Controller) restoredDown(reg *sluice.Registry, model string) string {
+// health checks, or ejected), what that means for its requests, and, when
+// another released version of model is in service (wayOut), which and the
+// commands that route to it; "" when one of them serves, or when health is
+// not known. The rollback is not refused for it: a candidate judged
+// failing is taken out all the same, and the operator must know at once
+// that the way back is broken too. Nothing is routed to the other version
+// automatically: whether its answers are still acceptable is the
+// operator's call.
+func (c *Controller) restoredDown(reg *sluice.Registry, model, candidate string) string {
 	if c.opt.OutOfService == nil {
 		return ""
 	}
@@ -653,7 +657,58 @@ func (c *Controller) restoredDown(reg *sluice.Registry, model string) string {
 		}
 		whys = append(whys, model+":"+tag+" is "+why)
 	}
-	return "traffic went back to " + strings.Join(whys, ", and ") + ": requests for " + model + " fail until its backends recover or the routing is set by hand; sluice get routes shows their health"
+	return "traffic went back to " + strings.Join(whys, ", and ") + ": requests for " + model + " fail until its backends recover or the routing is set by hand; sluice get routes shows their health" + c.wayOut(reg, model, candidate, tags)
+}
+
+// wayOut names the released version of model (production first, then
+// deprecated; the newest first) in service that is neither one of down
+// nor candidate, and the commands that send model's traffic and the
+// labels on the down versions to it, as the end of restoredDown's
+// warning; "" when there is none.
+func (c *Controller) wayOut(reg *sluice.Registry, model, candidate string, down []string) string {
+	var alts []*sluice.Version
+	for _, v := range reg.Versions {
+		if v.Model != model || v.Version == candidate || slices.Contains(down, v.Version) {
+			continue
+		}
+		if v.Stage != sluice.StageProduction && v.Stage != sluice.StageDeprecated {
+			continue
+		}
+		if c.opt.OutOfService(v.ID()) != "" {
+			continue
+		}
+		alts = append(alts, v)
+	}
+	if len(alts) == 0 {
+		return ""
+	}
+	slices.SortFunc(alts, func(a, b *sluice.Version) int {
+		if a.Stage != b.Stage {
+			if a.Stage == sluice.StageProduction {
+				return -1
+			}
+			return 1
+		}
+		if n := b.CreatedAt.Compare(a.CreatedAt); n != 0 {
+			return n
+		}
+		return strings.Compare(a.Version, b.Version)
+	})
+	to := alts[0]
+	msg := fmt.Sprintf("; %s (%s) is in service: to send %s's traffic there, sluice set split %s %s=100 --reason \"…\"", to.ID(), to.Stage, model, model, to.Version)
+	var labels []string
+	if m := reg.Models[model]; m != nil {
+		for l, tag := range m.Labels {
+			if slices.Contains(down, tag) {
+				labels = append(labels, l+"="+to.Version)
+			}
+		}
+	}
+	if len(labels) > 0 {
+		slices.Sort(labels)
+		msg += fmt.Sprintf(" and sluice label %s %s --reason \"…\"", model, strings.Join(labels, " "))
+	}
+	return msg
 }
 
 // pendingRollback refuses a new rollout or drill of model while r, its
@@ -982,6 +1037,21 @@ func (c *Controller) afterCommit(ctx context.Context, r sluice.Rollout, acts []A
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
+// msText is a timing of ms() as the timeline reads it: whole microseconds
+// under a millisecond (a drain of nothing in flight takes a few), else
+// milliseconds to one decimal.
+func msText(v any) string {
+	f, ok := v.(float64)
+	switch {
+	case !ok:
+		return "an unrecorded time"
+	case f < 1:
+		return fmt.Sprintf("%.0f µs", f*1000)
+	default:
+		return fmt.Sprintf("%.1f ms", f)
+	}
+}
+
 // recordTimings adds the rollback's timings to its timeline and clears its
 // Unwinding, in one transaction: the drain and the unload are done. When
 // another process has taken the unwinding over (this one was thought dead)
@@ -993,12 +1063,13 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // not refused new rollouts for as long as this process runs.
 func (c *Controller) recordTimings(ctx context.Context, r sluice.Rollout, timings map[string]any, note string) bool {
 	data, _ := json.Marshal(timings)
-	msg := fmt.Sprintf("in-flight candidate requests drained in %.1f ms; the traffic shift's time was not recorded", timings["drain_ms"]) + note
+	drain := msText(timings["drain_ms"])
+	msg := "in-flight candidate requests drained in " + drain + "; the traffic shift's time was not recorded" + note
 	if r.Phase == sluice.PhaseCompleted {
-		msg = fmt.Sprintf("in-flight candidate requests drained in %.1f ms (the traffic went back to the baseline when the A/B test completed)", timings["drain_ms"]) + note
+		msg = "in-flight candidate requests drained in " + drain + " (the traffic went back to the baseline when the A/B test completed)" + note
 	}
 	if shift, ok := timings["traffic_shift_ms"]; ok {
-		msg = fmt.Sprintf("traffic shifted in %.1f ms; in-flight candidate requests drained in %.1f ms", shift, timings["drain_ms"]) + note
+		msg = "traffic shifted in " + msText(shift) + "; in-flight candidate requests drained in " + drain + note
 	}
 	wait := time.Second
 	for attempt := 1; ; attempt++ {

@@ -333,6 +333,18 @@ func Start(id string, spec sluice.RolloutSpec, prev *sluice.Model, actor, reason
 // carry out, or a CodeConflict error when the event does not apply in r's
 // phase (the error says what would).
 func Next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, error) {
+	r, acts, err := next(r, ev, now)
+	if r.Phase != sluice.PhasePaused {
+		// Left the pause by whatever path (resumed, promoted, its bake
+		// ended, undone, aborted, concluded, rolled back): no pause stays
+		// on the record. Before, only a resume cleared PausedAt, so the
+		// API showed a rollout promoted while paused as paused_at for ever.
+		r.PausedFrom, r.PausedAt = "", time.Time{}
+	}
+	return r, acts, err
+}
+
+func next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, error) {
 	r = r.Clone()
 	r.UpdatedAt = now
 	switch ev.Kind {

@@ -232,17 +232,33 @@ func asksStream(body []byte) bool {
 
 // serveHot runs the handler; a panic is answered with a 500 and the
 // connection closed, and logged, as net/http's server does for its
-// handlers (fasthttp would let it end the process).
+// handlers (fasthttp would let it end the process). The proxy's abort of
+// an answer the model server broke off (http.ErrAbortHandler) is a 502.
 func (f *fastFront) serveHot(w *fastWriter, r *http.Request) {
 	defer func() {
-		if p := recover(); p != nil {
-			f.logger.Error("panic serving a request", "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
-			w.ctx.Response.ResetBody()
-			clear(w.h)
-			w.code = 0
-			w.h.Set("Connection", "close")
-			proxy.WriteErrorStatus(w, http.StatusInternalServerError, sluice.CodeInternal, "the gateway failed on this request; it is logged")
+		p := recover()
+		if p == nil {
+			return
 		}
+		id := w.h.Get("X-Request-Id")
+		w.ctx.Response.ResetBody()
+		clear(w.h)
+		w.code = 0
+		if p == http.ErrAbortHandler {
+			// The proxy aborts an answer passed through as it arrived
+			// that the model server broke off (it is logged, as
+			// stream_broken or timeout): net/http's server cuts the
+			// connection on the part already sent. Nothing has left
+			// here yet, so the client gets a whole error instead.
+			if id != "" {
+				w.h.Set("X-Request-Id", id)
+			}
+			proxy.WriteErrorStatus(w, http.StatusBadGateway, sluice.CodeUpstream, "the model server broke off its answer; the gateway passes on no partial answer")
+			return
+		}
+		f.logger.Error("panic serving a request", "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+		w.h.Set("Connection", "close")
+		proxy.WriteErrorStatus(w, http.StatusInternalServerError, sluice.CodeInternal, "the gateway failed on this request; it is logged")
 	}()
 	f.hot.ServeHTTP(w, r)
 }

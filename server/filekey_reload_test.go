@@ -71,7 +71,7 @@ func TestServer_ReloadConfigRotatesFileKey(t *testing.T) {
 	if err := chat(); err == nil {
 		t.Fatal("the backend took the old key after its rotation: the test proves nothing")
 	}
-	if ncfg, _, ok := gw.ReloadConfig(ctx, cfgFile, config.Override{}); ncfg == nil || !ok {
+	if ncfg, _, _, ok := gw.ReloadConfig(ctx, cfgFile, config.Override{}); ncfg == nil || !ok {
 		t.Fatalf("reload: applied %v; log:\n%s", ok, logs.String())
 	}
 	if err := chat(); err != nil {
@@ -83,7 +83,7 @@ func TestServer_ReloadConfigRotatesFileKey(t *testing.T) {
 	if err := os.Remove(keyFile); err != nil {
 		t.Fatal(err)
 	}
-	if ncfg, _, ok := gw.ReloadConfig(ctx, cfgFile, config.Override{}); ncfg != nil || ok {
+	if ncfg, _, _, ok := gw.ReloadConfig(ctx, cfgFile, config.Override{}); ncfg != nil || ok {
 		t.Fatalf("a reload with the key's file gone succeeded")
 	}
 	log := logs.String()

@@ -18,14 +18,17 @@ import (
 // load), for the caller's log level and restart check, the files its
 // ${file:PATH} references name (those of a file that did not load too, so
 // that a reference to a file not there yet is watched for: reload.watch),
-// and whether everything applied.
-func (s *Server) ReloadConfig(ctx context.Context, path string, over config.Override) (*config.Gateway, []string, bool) {
-	ncfg, err := config.LoadGatewayOver(path, over)
+// the state of each file it read as it read it (config.Fingerprint, the
+// configuration file's too: what reload.watch compares with, so a change
+// made after the read is still a change), and whether everything applied.
+func (s *Server) ReloadConfig(ctx context.Context, path string, over config.Override) (ncfg *config.Gateway, files []string, states map[string]string, ok bool) {
+	read, err := config.LoadGatewayOver(path, over)
 	if err != nil {
 		s.logger.Error("reload config: the file did not load, so nothing in it was applied: admin tokens unchanged, client keys unchanged, backend headers unchanged, log.level unchanged (a reload applies these; other settings take a restart)", "err", err)
-		return nil, ncfg.Files, false
+		return nil, read.Files, read.FileStates, false
 	}
-	ok := true
+	ncfg = &read
+	ok = true
 	if err := s.Auth.SetStatic(ctx, ncfg.StaticTokens()); err != nil {
 		s.logger.Error("reload admin tokens: tokens unchanged", "err", err)
 		ok = false
@@ -38,5 +41,5 @@ func (s *Server) ReloadConfig(ctx context.Context, path string, over config.Over
 		s.logger.Error("reload backends: backend headers unchanged", "err", err)
 		ok = false
 	}
-	return &ncfg, ncfg.Files, ok
+	return ncfg, ncfg.Files, ncfg.FileStates, ok
 }

@@ -43,7 +43,7 @@ func TestServer_ReloadConfigSaysWhatIsTrue(t *testing.T) {
 
 	// The same file again: unchanged.
 	log := since()
-	if _, _, ok := gw.ReloadConfig(ctx, cfgFile, config.Override{}); !ok {
+	if _, _, _, ok := gw.ReloadConfig(ctx, cfgFile, config.Override{}); !ok {
 		t.Fatalf("reload of the same file failed:\n%s", log())
 	}
 	if l := log(); strings.Contains(l, "backend headers reloaded") || !strings.Contains(l, "backend headers unchanged") {
@@ -53,7 +53,7 @@ func TestServer_ReloadConfigSaysWhatIsTrue(t *testing.T) {
 	// A new key: reloaded.
 	write("key-two")
 	log = since()
-	if _, _, ok := gw.ReloadConfig(ctx, cfgFile, config.Override{}); !ok {
+	if _, _, _, ok := gw.ReloadConfig(ctx, cfgFile, config.Override{}); !ok {
 		t.Fatalf("reload failed:\n%s", log())
 	}
 	if l := log(); !strings.Contains(l, "backend headers reloaded") || strings.Contains(l, "backend headers unchanged") {
@@ -65,7 +65,7 @@ func TestServer_ReloadConfigSaysWhatIsTrue(t *testing.T) {
 		t.Fatal(err)
 	}
 	log = since()
-	if ncfg, _, ok := gw.ReloadConfig(ctx, cfgFile, config.Override{}); ncfg != nil || ok {
+	if ncfg, _, _, ok := gw.ReloadConfig(ctx, cfgFile, config.Override{}); ncfg != nil || ok {
 		t.Fatal("a file that does not load was applied")
 	}
 	l := log()

@@ -22,10 +22,13 @@ type bakePage struct {
 	Abort   bool   `json:"abort"`
 	Pause   bool   `json:"pause"`
 	Resume  bool   `json:"resume"`
+	// Decision is the rollout card's line under the bars.
+	Decision string `json:"decision"`
 }
 
 const readBakePage = `(() => {
-  const out = {phase: "", bake: "", current: "", promote: false, abort: false, pause: false, resume: false};
+  const out = {phase: "", bake: "", current: "", promote: false, abort: false, pause: false, resume: false, decision: ""};
+  const d = document.getElementById('rollout-decision'); out.decision = d ? d.textContent : "";
   const ph = document.getElementById('rollout-phase'); out.phase = ph ? ph.textContent : "";
   const b = document.getElementById('bake-progress'); out.bake = b ? b.textContent : "";
   const c = document.querySelector('#stage-timeline .step.current .label'); out.current = c ? c.textContent : "";
@@ -39,7 +42,8 @@ const readBakePage = `(() => {
 // TestDashboard_Bake: a promoted rollout still baking (RolloutSpec.Bake)
 // is shown as running, with the bake as the timeline's current step and
 // its progress, and an operator's Promote ends the bake. Paused, the bake
-// stays the current step, its row says it is paused and what is left, and
+// stays the current step, its row says it is paused and what is left, the
+// card says who paused it and why (not the promotion's decision), and
 // Resume and Promote are offered.
 func TestDashboard_Bake(t *testing.T) {
 	ctx, jsErrors := newBrowser(t)
@@ -74,8 +78,12 @@ func TestDashboard_Bake(t *testing.T) {
 	if !strings.HasPrefix(st.Current, "bake ") || !strings.Contains(st.Bake, " of ") || !st.Promote || !st.Abort || !st.Pause {
 		t.Errorf("page while baking: %+v; want the bake step current, its progress, promote, pause and abort offered", st)
 	}
-	if _, err := g.Rollouts.Act(context.Background(), "alice-admin", "chat", rollout.EvPause, "load test due"); err != nil {
-		t.Fatalf("pause the bake: %v", err)
+	// The operator pauses the bake from the page.
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS("#rollout-reason"), "load test due"),
+		chromedp.Click(chromedp.CSS(`#rollout-actions button[data-action="pause"]`)),
+	); err != nil {
+		t.Fatalf("pause click: %v", err)
 	}
 	waitFor(t, "the paused bake on the page", 30*time.Second, func() bool {
 		var err error
@@ -87,6 +95,11 @@ func TestDashboard_Bake(t *testing.T) {
 	})
 	if !strings.HasPrefix(st.Current, "bake ") || !strings.Contains(st.Bake, "paused with ") || !strings.Contains(st.Bake, " left") || !st.Resume || !st.Promote || st.Pause {
 		t.Errorf("page while the bake is paused: %+v; want the bake step current, its row saying paused and what is left, resume and promote offered", st)
+	}
+	// The card said "Decision: promoted by alice-admin…" while paused: it
+	// says who paused the bake and why.
+	if !strings.HasPrefix(st.Decision, "Paused by olga-operator: the bake stops at ") || !strings.Contains(st.Decision, "load test due") || strings.Contains(st.Decision, "promoted") {
+		t.Errorf("rollout card's line while the bake is paused: %q; want who paused it and why, not the promotion", st.Decision)
 	}
 	if _, err := g.Rollouts.Act(context.Background(), "alice-admin", "chat", rollout.EvResume, "load test over"); err != nil {
 		t.Fatalf("resume the bake: %v", err)

@@ -16,9 +16,10 @@ func (c *cli) fakellmCmd() *cobra.Command {
 		Use:   "fakellm",
 		Short: "Run a simulated OpenAI-compatible model server (for tests, demos and benchmarks)",
 		Long: `Run a simulated model server that speaks the OpenAI API (chat, completions,
-embeddings, streaming) with configurable latency, time to first token, output
-length, error rate and refusal rate per request category. It stands in for
-vLLM when trying Sluice out.
+the Responses API, embeddings, streaming, and vLLM's rerank and score,
+moderations, image generation and speech) with configurable latency, time to
+first token, output length, error rate and refusal rate per request category.
+It stands in for vLLM when trying Sluice out.
 
 With -c, a behaviour file (YAML, every key optional) sets how it answers; a
 candidate that fails or refuses, to see a rollout roll back, is a line or two:

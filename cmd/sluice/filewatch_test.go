@@ -54,7 +54,7 @@ func TestFileWatch_ReportsEachChangeOnce(t *testing.T) {
 	if err := os.Symlink("..data/key", key); err != nil {
 		t.Fatal(err)
 	}
-	w := newFileWatch([]string{key})
+	w := newFileWatch([]string{key}, nil)
 	look := func(what string, want ...string) {
 		t.Helper()
 		got := w.changed()
@@ -164,7 +164,7 @@ func TestFileWatch_PathNamedTwiceWaitsForSecondLook(t *testing.T) {
 	if err := os.WriteFile(key, []byte("old"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	w := newFileWatch([]string{key, key})
+	w := newFileWatch([]string{key, key}, nil)
 	if len(w.paths) != 1 {
 		t.Errorf("watching %q; want the path once", w.paths)
 	}

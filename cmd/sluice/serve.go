@@ -77,9 +77,10 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	// The watched files as they are now, near the load: a change from
-	// here on reloads (reload.watch).
-	watch := newFileWatch(watchedFiles(cfg, cfg, cfgPath))
+	// The watched files as the load read them (the certificates as they
+	// are now, before the server reads them): a change from there on
+	// reloads (reload.watch), one made while the gateway starts too.
+	watch := newFileWatch(watchedFiles(cfg, cfg, cfgPath), cfg.FileStates)
 	s, err := server.New(ctx, server.Options{Config: cfg, Logger: logger})
 	if err != nil {
 		return err
@@ -105,6 +106,7 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 	// (reload.watch) runs it too; after either, the files watched are
 	// those the file now names.
 	reload := func(why string) {
+		before := watch.now() // what it reads from here on is applied
 		failed := false
 		fail := func(msg string, err error) {
 			failed = true
@@ -120,7 +122,7 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 			fail("reload TLS certificates", err)
 		}
 		if cfgPath != "" {
-			ncfg, files, ok := s.ReloadConfig(ctx, cfgPath, over)
+			ncfg, files, states, ok := s.ReloadConfig(ctx, cfgPath, over)
 			failed = failed || !ok
 			if ncfg != nil {
 				level.Set(ncfg.Log.SlogLevel())
@@ -133,13 +135,13 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 				if keys := config.NeedRestart(cfg, *ncfg); len(keys) > 0 {
 					logger.Warn("settings changed in the config file take effect on restart", "keys", strings.Join(keys, ", "))
 				}
-				watch.set(watchedFiles(cfg, *ncfg, cfgPath))
+				watch.set(watchedFiles(cfg, *ncfg, cfgPath), applied(before, states))
 			} else {
 				// The file did not load: what is in force is still watched,
 				// and so is each file it now names (one not there yet, the
 				// cause of the failure, most likely), so that its arrival
 				// runs the reload again.
-				watch.set(slices.Concat(watch.paths, watchedFiles(cfg, config.Gateway{Files: files}, cfgPath)))
+				watch.set(slices.Concat(watch.paths, watchedFiles(cfg, config.Gateway{Files: files}, cfgPath)), applied(before, states))
 			}
 		}
 		switch {

@@ -219,29 +219,41 @@
   // its values, differences, intervals, margins and thresholds, so that a
   // column does not put 0.1 next to 0.123456: rates in percent (differences
   // in percentage points) with 2 decimals; latencies in ms, values with 0
-  // and differences with 1; token and character counts with 1; quality
-  // scores (0 to 1) and any other metric with 3.
+  // and differences with 1 (below a millisecond more: msDecimals); token
+  // and character counts with 1; quality scores (0 to 1) and any other
+  // metric with 3.
   const metricKind = (metric) => (/rate/.test(metric) ? "rate" : /latency|ttft/.test(metric) ? "ms" : /tokens|chars/.test(metric) ? "count" : "score");
   const DECIMALS = { count: 1, score: 3 };
+  // msDecimals is the decimals of latencies in ms shown together (a
+  // metric's row, a table's column), from their values: 0 from 1 ms up, as
+  // ever; a demo, a fake model or a loopback test answers in under a
+  // millisecond, which read "0 ms", so then 2 from 0.1 ms and 3 (1 µs)
+  // below. Differences take one more.
+  function msDecimals(xs) {
+    let m = Infinity;
+    for (const x of xs) if (x != null && Number.isFinite(x) && x !== 0) m = Math.min(m, Math.abs(x));
+    return m >= 1 ? 0 : m >= 0.1 ? 2 : 3;
+  }
   // signed writes x with d decimals and its sign, + for one that rounds
   // to zero (no "-0.000").
   function signed(x, d) {
     const s = Number(x).toFixed(d);
     return Number(s) === 0 ? "+" + (0).toFixed(d) : (x > 0 ? "+" : "") + s;
   }
-  // fmtValue shows a metric's value as the verdict and A/B tables do.
-  function fmtValue(metric, x) {
+  // fmtValue shows a metric's value as the verdict and A/B tables do; msd
+  // is the row's msDecimals (0 if not given).
+  function fmtValue(metric, x, msd) {
     const k = metricKind(metric);
-    return k === "rate" ? pct(x, 2) : k === "ms" ? num(x, 0) + " ms" : num(x, DECIMALS[k]);
+    return k === "rate" ? pct(x, 2) : k === "ms" ? num(x, msd || 0) + " ms" : num(x, DECIMALS[k]);
   }
   // fmtDelta shows an absolute difference of a metric in fmtValue's units:
   // percentage points for rates, ms for latencies.
-  function fmtDelta(metric, x) {
+  function fmtDelta(metric, x, msd) {
     if (x == null || Number.isNaN(x)) return "–";
     if (!Number.isFinite(x)) return x > 0 ? "+∞" : "−∞";
     const k = metricKind(metric);
     if (k === "rate") return signed(100 * x, 2) + " pp";
-    if (k === "ms") return signed(x, 1) + " ms";
+    if (k === "ms") return signed(x, (msd || 0) + 1) + " ms";
     return signed(x, DECIMALS[k]);
   }
   const fmtP = (p) => (p == null ? "–" : Number(p).toPrecision(2));
@@ -251,12 +263,15 @@
     const t = h("table", { class: "grid num", id: "verdict-table" },
       h("thead", {}, h("tr", {}, ["Metric", "Category", "Baseline", "Candidate", "Effect", "Threshold", "p", "n (b/c)", "Result"].map((x, i) => h("th", { class: i >= 2 && i <= 7 ? "n" : "" }, x)))));
     const tb = h("tbody", {});
-    const fmtV = (m, x) => fmtValue(m.metric, x);
+    // A latency row's precision follows its values (an arm without a
+    // request has none).
+    const msd = (m) => msDecimals([m.baseline_n ? m.baseline : null, m.candidate_n ? m.candidate : null]);
+    const fmtV = (m, x) => fmtValue(m.metric, x, msd(m));
     // Rates are shown in percent, so their absolute effects and thresholds
     // are percentage points, not bare fractions.
     // A relative effect from a baseline of 0 is infinite (sent as the
     // largest float, JSON having no infinity).
-    const fmtE = (m, x) => (m.unit !== "relative" ? fmtDelta(m.metric, x)
+    const fmtE = (m, x) => (m.unit !== "relative" ? fmtDelta(m.metric, x, msd(m))
       : !Number.isFinite(100 * x) ? (x > 0 ? "+∞" : "−∞") : signed(100 * x, 1) + "%");
     const fmtT = (m) => (state.twoSided.includes(m.metric) ? "±" + fmtE(m, m.threshold).replace(/^[+-]/, "") : fmtE(m, m.threshold));
     for (const m of rows) {
@@ -313,14 +328,15 @@
     for (const m of rows) {
       // A report stored before margins were judged has none.
       const judged = !!m.equivalence;
+      const msd = msDecimals([m.baseline, m.candidate]);
       tb.append(h("tr", { dataset: { metric: m.metric, source: m.source || "", category: m.category || "" } },
         h("td", {}, m.source ? m.metric + " (" + m.source + ")" : m.metric),
         h("td", {}, m.category || "all"),
-        h("td", { class: "n" }, fmtValue(m.metric, m.baseline)),
-        h("td", { class: "n" }, fmtValue(m.metric, m.candidate)),
-        h("td", { class: "n" + (m.winner === "baseline" ? " delta-bad" : m.winner === "candidate" ? " delta-good" : "") }, fmtDelta(m.metric, m.diff)),
-        h("td", { class: "n" }, "[" + fmtDelta(m.metric, m.lower) + ", " + fmtDelta(m.metric, m.upper) + "]"),
-        h("td", { class: "n" }, judged ? "±" + fmtDelta(m.metric, m.margin).replace(/^[+-]/, "") : "–"),
+        h("td", { class: "n" }, fmtValue(m.metric, m.baseline, msd)),
+        h("td", { class: "n" }, fmtValue(m.metric, m.candidate, msd)),
+        h("td", { class: "n" + (m.winner === "baseline" ? " delta-bad" : m.winner === "candidate" ? " delta-good" : "") }, fmtDelta(m.metric, m.diff, msd)),
+        h("td", { class: "n" }, "[" + fmtDelta(m.metric, m.lower, msd) + ", " + fmtDelta(m.metric, m.upper, msd) + "]"),
+        h("td", { class: "n" }, judged ? "±" + fmtDelta(m.metric, m.margin, msd).replace(/^[+-]/, "") : "–"),
         h("td", {}, judged ? h("span", { class: "chip " + equivClass(m.equivalence) }, m.equivalence) : "–"),
         h("td", { class: "n" }, fmtP(m.p_value)),
         h("td", { class: "n" }, fmtP(m.adjusted_p)),
@@ -371,7 +387,9 @@
         const d = e.data;
         // A rollback completed for a replica that died has the drain alone.
         const parts = [["shift", d.traffic_shift_ms], ["drain", d.drain_ms], ["total", d.total_ms]].filter((p) => p[1] !== undefined);
-        msg.append(h("span", { class: "timings" }, ...parts.map((p) => h("span", {}, p[0] + " ", h("b", {}, num(p[1], 1) + " ms")))));
+        // Three durations of different sizes (a drain of 3 µs beside a
+        // shift of 17.5 ms): each at the precision its size needs.
+        msg.append(h("span", { class: "timings" }, ...parts.map((p) => h("span", {}, p[0] + " ", h("b", {}, num(p[1], Math.max(1, msDecimals([p[1]]))) + " ms")))));
       } else if (e.data && e.data.metrics) {
         msg.append(" ", h("button", { class: "link", onclick: () => { state.shownVerdict = e.data; renderVerdict($("verdict-box"), e.data, "Verdict of " + localTime(e.at)); } }, "numbers"));
       }
@@ -427,7 +445,15 @@
         : ": all traffic on the candidate, rolled back if its error or cancel rate or a gate fails; Promote ends the bake now";
       if (bake > 0) body.append(progressRow("Bake", baked / bake, durationText(baked) + " of " + durationText(bake) + what, "", "bake-progress"));
     }
-    if (r.decision) body.append(h("div", { class: "decision " + r.phase, id: "rollout-decision" }, h("b", {}, "Decision: "), r.decision));
+    // Paused, the card says who paused it and why, from the pause's event
+    // ("paused by NAME: …; REASON"): a bake keeps its promotion's decision,
+    // which read as if nothing held it.
+    const pausedEv = r.phase === "paused" ? r.events.slice().reverse().find((e) => e.kind === "paused") : null;
+    if (pausedEv) {
+      const m = /^paused (.*)$/s.exec(pausedEv.message || "");
+      body.append(h("div", { class: "decision paused", id: "rollout-decision" }, h("b", {}, m ? "Paused " : "Paused: "), m ? m[1] : pausedEv.message));
+      if (st.verdict) body.append(h("div", { class: "decision " + st.verdict.outcome, id: "rollout-analysis" }, h("b", {}, "Analysis: "), st.verdict.reason));
+    } else if (r.decision) body.append(h("div", { class: "decision " + r.phase, id: "rollout-decision" }, h("b", {}, "Decision: "), r.decision));
     else if (st.verdict) body.append(h("div", { class: "decision " + st.verdict.outcome, id: "rollout-decision" }, h("b", {}, "Analysis: "), st.verdict.reason));
     if (st.ab_report) body.append(renderABReport(st.ab_report));
     const cols = h("div", { class: "cols" });
@@ -464,6 +490,7 @@
     $("conclude-actions").hidden = !(state.canAct && allowed.conclude);
     // A viewer acts on nothing: no reason to ask for.
     $("rollout-reason").hidden = !state.canAct;
+    $("split-reason").hidden = !state.canAct;
     if (r) {
       document.querySelector('#conclude-actions [data-pick="candidate"]').title = "ship " + r.spec.candidate + " to all traffic, ending the A/B test " + r.id;
       document.querySelector('#conclude-actions [data-pick="baseline"]').title = "keep " + r.spec.baseline + ", ending the A/B test " + r.id;
@@ -561,7 +588,9 @@
       if (p > 0) weights.push({ version: inp.dataset.version, percent: p });
     }
     const reason = $("split-reason").value.trim();
-    if (!reason) { flash("Give a reason for the split: it goes into the audit log.", true); return; }
+    // As for the rollout's actions, a viewer's click goes to the server,
+    // whose refusal names their role.
+    if (!reason && state.canAct) { flash("Give a reason for the split: it goes into the audit log.", true); $("split-reason").focus(); return; }
     try {
       await admin("PUT", "/models/" + enc(state.model) + "/split", { weights: weights, reason: reason });
       flash("Split of " + state.model + " set: " + weights.map((w) => w.version + "=" + w.percent).join(" "));
@@ -602,11 +631,12 @@
       for (const v of versions) for (const p of state.series[v] || []) if (p.t >= tMax - WINDOW_MS) { tMin = Math.min(tMin, p.t); break; }
     }
     const pick = (f) => (p) => [p.t, f(p)];
+    // A rate's axis ends at 100%.
     const defs = {
       rps: { f: (p) => p.rps },
-      err: { f: (p) => (p.n ? 100 * p.err : null) },
-      ref: { f: (p) => (p.n ? 100 * p.ref : null) },
-      tool: { f: (p) => (p.tool != null ? 100 * p.tool : null) },
+      err: { f: (p) => (p.n ? 100 * p.err : null), max: 100 },
+      ref: { f: (p) => (p.n ? 100 * p.ref : null), max: 100 },
+      tool: { f: (p) => (p.tool != null ? 100 * p.tool : null), max: 100 },
       ttft: { f: (p) => p.ttft },
       tok: { f: (p) => p.tok },
     };
@@ -623,7 +653,7 @@
           series.push({ name: v, color: color, points: pts.map(pick(defs[metric].f)) });
         }
       });
-      SluiceChart.draw(svg, series, { tMin: tMin, tMax: tMax || null });
+      SluiceChart.draw(svg, series, { tMin: tMin, tMax: tMax || null, max: (defs[metric] || {}).max });
     });
     renderLegend();
     $("charts-note").textContent = "Each point summarises the trailing " + (state.smoothMs / 1000 || 10) + " s of " + (state.category ? "category " + state.category : "all traffic") + "; the last 10 minutes are shown.";
@@ -735,8 +765,17 @@
     // no "rate", and its cells were held to the 50 ms of a latency, which
     // no rate reaches, so a candidate whose clients give up was never marked.
     const rateFmt2 = (x) => pct(x, 2), rateFmt1 = (x) => pct(x, 1);
+    // A latency column takes one precision, from all its cells: under a
+    // millisecond they would all read 0.
+    const msFmt = (f) => {
+      const xs = [];
+      for (const row of a.rows) for (const v of a.versions) xs.push(f(row.versions[v] || {}));
+      const d = msDecimals(xs);
+      return (x) => num(x, d);
+    };
+    const p50 = (s) => s.p50_ms, p99 = (s) => s.p99_ms, ttft = (s) => s.ttft_ms;
     const cols = [["Requests", (s) => s.requests, (x) => num(x)], ["Error rate", (s) => s.error_rate, rateFmt2, true], ["Canceled", (s) => s.cancel_rate, rateFmt2, true], ["Refusal rate", (s) => s.refusal_rate, rateFmt1, true], ["Tool calls", (s) => s.tool_call_rate, rateFmt1],
-      ["p50 ms", (s) => s.p50_ms, (x) => num(x)], ["p99 ms", (s) => s.p99_ms, (x) => num(x), true], ["TTFT ms", (s) => s.ttft_ms, (x) => num(x)], ["Tokens", (s) => s.tokens, (x) => num(x, 0)]];
+      ["p50 ms", p50, msFmt(p50)], ["p99 ms", p99, msFmt(p99), true], ["TTFT ms", ttft, msFmt(ttft)], ["Tokens", (s) => s.tokens, (x) => num(x, 0)]];
     const pair = a.candidate && a.versions.length === 2;
     head.append(h("tr", {}, h("th", {}, "Category"), pair ? null : h("th", {}, "Version"), cols.map((c) => h("th", { class: "n" }, c[0] + (pair ? " (stable → cand.)" : "")))));
     for (const row of a.rows) {
@@ -789,7 +828,8 @@
       const dc = d.chars != null ? d.chars : (S.chars || 0) - (P.chars || 0);
       badges.push(h("span", { class: "chip" + (Math.abs(dc) > 0.5 * Math.max(P.chars || 1, 1) ? " fail" : "") }, "length " + (dc >= 0 ? "+" : "") + dc + " chars"));
       const dl = d.latency_ms != null ? d.latency_ms : (S.latency_ms || 0) - (P.latency_ms || 0);
-      badges.push(h("span", { class: "chip" + (d.latency_ratio > 1.5 ? " fail" : "") }, "latency " + (dl >= 0 ? "+" : "") + num(dl) + " ms" + (d.latency_ratio ? " (×" + Number(d.latency_ratio).toFixed(2) + ")" : "")));
+      const msd = msDecimals([P.latency_ms, S.latency_ms]);
+      badges.push(h("span", { class: "chip" + (d.latency_ratio > 1.5 ? " fail" : "") }, "latency " + (dl >= 0 ? "+" : "") + num(dl, msd) + " ms" + (d.latency_ratio ? " (×" + Number(d.latency_ratio).toFixed(2) + ")" : "")));
       if (d.refusal && d.refusal !== "none") badges.push(h("span", { class: "chip " + (d.refusal === "shadow_only" ? "fail" : "inconclusive") }, "refusal: " + d.refusal.replace("_", " ")));
       if (d.tool_call === "primary_only" || d.tool_call === "shadow_only") badges.push(h("span", { class: "chip inconclusive" }, "tool call: " + d.tool_call.replace("_", " ")));
       if (d.tool_call === "both" && d.calls) badges.push(h("span", { class: "chip" + (d.calls === "same" ? " pass" : " fail") }, { same: "same tool calls", names: "other tools called", arguments: "other tool arguments" }[d.calls] || "tool calls: " + d.calls));
@@ -799,7 +839,7 @@
       const calls = (x) => (x.tool_calls || []).length ? h("div", { class: "pair-calls mono" }, (x.tool_calls || []).map((c) =>
         h("div", {}, (c.name || "?") + "(" + (a.texts_withheld ? "…" : (c.arguments || "") + (c.cut ? "…" : "")) + ")"))) : null;
       const side = (x, title) => h("div", {},
-        h("div", { class: "pair-side-head" }, title + " " + (x.version || "") + " · " + (x.status || "") + " · " + num(x.latency_ms) + " ms · " + (x.output_tokens || 0) + " tokens · " + (x.chars || 0) + " chars" + (x.refusal ? " · refusal" : "") + (x.error ? " · " + x.error : "")),
+        h("div", { class: "pair-side-head" }, title + " " + (x.version || "") + " · " + (x.status || "") + " · " + num(x.latency_ms, msd) + " ms · " + (x.output_tokens || 0) + " tokens · " + (x.chars || 0) + " chars" + (x.refusal ? " · refusal" : "") + (x.error ? " · " + x.error : "")),
         calls(x),
         h("pre", {}, x.text || ""));
       box.append(h("div", { class: "pair" },
@@ -896,6 +936,10 @@
     state.shownVerdict = null;
     state.category = "";
     state.categories = null; // setCategories redraws the drop-down for this model
+    // A reason is written for one model's rollout or split: left in the
+    // box, it went with an action on the next model picked.
+    $("rollout-reason").value = "";
+    $("split-reason").value = "";
     $("at-model").value = name;
     renderModels();
     renderSplitEditor();

@@ -46,7 +46,8 @@
 
   // draw renders series into svg. Each series is {name, color, dash,
   // points: [[tMillis, value or null], ...]}; opts.format formats the y
-  // axis, opts.tMin and opts.tMax bound the time axis.
+  // axis, opts.tMin and opts.tMax bound the time axis, opts.max the value
+  // axis (when no value is above it).
   function draw(svg, series, opts) {
     opts = opts || {};
     const W = Math.max(svg.clientWidth || 400, 200), H = Math.max(svg.clientHeight || 170, 100);
@@ -62,13 +63,21 @@
       if (tMax == null || t > tMax) tMax = t;
     }
     svg.dataset.points = String(count);
-    const fmt = opts.format || ((v) => String(v >= 100 ? Math.round(v) : v >= 10 ? Math.round(v * 10) / 10 : Math.round(v * 100) / 100));
     if (count === 0) {
       el("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "empty" }, svg).textContent = "no data yet";
       return;
     }
     if (tMax === tMin) tMin = tMax - 1000;
-    const yMax = niceMax(vMax * 1.05);
+    // opts.max bounds the axis (100 for a percentage): a rate at 97% drew
+    // an axis to 200%, the data squeezed into its lower half.
+    let yMax = niceMax(vMax * 1.05);
+    if (opts.max && vMax <= opts.max) yMax = Math.min(yMax, opts.max);
+    // An axis under 1 (a latency under a millisecond, a rate under 1%)
+    // labels its ticks with the decimals their step needs, all alike: at
+    // two decimals 0.125 read 0.13, and ticks 0.0025 apart read 0.
+    let fine = 0;
+    if (yMax < 1) while (fine < 8 && Math.abs(yMax / 4 * Math.pow(10, fine) - Math.round(yMax / 4 * Math.pow(10, fine))) > 1e-6) fine++;
+    const fmt = opts.format || ((v) => (fine && v ? v.toFixed(fine) : String(v >= 100 ? Math.round(v) : v >= 10 ? Math.round(v * 10) / 10 : Math.round(v * 100) / 100)));
     const x = (t) => L + (W - L - R) * (t - tMin) / (tMax - tMin);
     const y = (v) => T + (H - T - B) * (1 - v / yMax);
     for (let i = 0; i <= 4; i++) {
