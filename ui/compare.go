@@ -154,8 +154,8 @@ type ShadowAnswer struct {
 	// Pairs are the most recent pairs, newest first, as the proxy
 	// describes them (primary and shadow answers and their differences).
 	Pairs []sluice.ShadowPair `json:"pairs"`
-	// TextsWithheld is true when the prompts and answer texts were left
-	// out for a viewer, as the admin API leaves them out
+	// TextsWithheld is true when the prompts, answer texts and tool calls'
+	// arguments were left out for a viewer, as the admin API leaves them out
 	// (api.ShadowPairList).
 	TextsWithheld bool `json:"texts_withheld,omitempty"`
 }

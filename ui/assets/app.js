@@ -855,10 +855,15 @@
       badges.push(h("span", { class: "chip" + (d.latency_ratio > 1.5 ? " fail" : "") }, "latency " + (dl >= 0 ? "+" : "") + num(dl, msd) + " ms" + (d.latency_ratio ? " (×" + Number(d.latency_ratio).toFixed(2) + ")" : "")));
       if (d.refusal && d.refusal !== "none") badges.push(h("span", { class: "chip " + (d.refusal === "shadow_only" ? "fail" : "inconclusive") }, "refusal: " + d.refusal.replace("_", " ")));
       if (d.tool_call === "primary_only" || d.tool_call === "shadow_only") badges.push(h("span", { class: "chip inconclusive" }, "tool call: " + d.tool_call.replace("_", " ")));
+      if (d.tool_call === "both" && d.calls) badges.push(h("span", { class: "chip" + (d.calls === "same" ? " pass" : " fail") }, { same: "same tool calls", names: "other tools called", arguments: "other tool arguments" }[d.calls] || "tool calls: " + d.calls));
       if (d.error && d.error !== "none") badges.push(h("span", { class: "chip fail" }, "error: " + d.error.replace("_", " ")));
       badges.push(h("span", { class: "chip" + (d.same_text ? " pass" : "") }, d.same_text ? "same text" : "different text"));
+      // Each tool call as name(arguments); a viewer gets the names only.
+      const calls = (x) => (x.tool_calls || []).length ? h("div", { class: "pair-calls mono" }, (x.tool_calls || []).map((c) =>
+        h("div", {}, (c.name || "?") + "(" + (a.texts_withheld ? "…" : (c.arguments || "") + (c.cut ? "…" : "")) + ")"))) : null;
       const side = (x, title) => h("div", {},
         h("div", { class: "pair-side-head" }, title + " " + (x.version || "") + " · " + (x.status || "") + " · " + num(x.latency_ms, msd) + " ms · " + (x.output_tokens || 0) + " tokens · " + (x.chars || 0) + " chars" + (x.refusal ? " · refusal" : "") + (x.error ? " · " + x.error : "")),
+        calls(x),
         h("pre", {}, x.text || ""));
       box.append(h("div", { class: "pair" },
         h("div", { class: "pair-head" }, h("span", { class: "muted" }, localTime(p.at)), h("span", { class: "mono" }, p.request_id || ""), p.category ? h("span", { class: "chip" }, p.category) : null, badges),
