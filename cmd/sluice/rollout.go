@@ -18,7 +18,6 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/analysis"
 	"github.com/sluicehq/sluice/api"
-	"github.com/sluicehq/sluice/rollout"
 )
 
 func (c *cli) rolloutCmd() *cobra.Command {
@@ -398,47 +397,14 @@ func eventsAfter(evs []sluice.RolloutEvent, seen *sluice.RolloutEvent) ([]sluice
 	return evs[from:], lastEvent(evs)
 }
 
-// waitingFor says what a live rollout waits for before its next step, when
-// the view would not say it otherwise: a canary or blue-green preview held
-// until an operator promotes it, or a phase whose sample is in and that
-// waits for its hold or a passing analysis. A pipeline mirroring "2781 of
-// 200" for minutes, or a canary at "34 of 100" forever, said nothing of
-// why it did not move on.
-func waitingFor(st api.RolloutStatus, now time.Time) string {
-	r := st.Rollout
-	s := r.Spec
-	if r.Phase == sluice.PhasePaused && r.InBake() {
-		return fmt.Sprintf("sluice rollout resume %s --reason \"…\" (the bake goes on: %s left), sluice rollout promote %s --reason \"…\" (end the bake now), or sluice rollout undo %s --reason \"…\" (back to %s at once)",
-			s.Model, (s.Bake.D() - r.Baked(now)).Round(time.Second), s.Model, s.Model, s.Baseline)
+// pText is a p-value as the dashboard writes it: three decimals, and
+// <0.001 below that (the result column says what passed; an exact 3.0e-8
+// beside 0.0000071 only made a column hard to read).
+func pText(p float64) string {
+	if p < 0.001 {
+		return "<0.001"
 	}
-	if !r.Phase.Active() || r.Phase == sluice.PhasePaused || r.Phase == sluice.PhaseWarming {
-		return ""
-	}
-	full := st.StageNeed > 0 && st.StageSamples >= st.StageNeed
-	switch {
-	case r.Phase == sluice.PhaseBaking:
-		return fmt.Sprintf("sluice rollout promote %s --reason \"…\" (end the bake now), or sluice rollout undo %s --reason \"…\" (back to %s at once)", s.Model, s.Model, s.Baseline)
-	case r.Phase == sluice.PhasePreview && !s.AutoPromote:
-		return fmt.Sprintf("reach the candidate as %s@preview; it takes no other traffic until sluice rollout promote %s --reason \"…\" flips all of it (or abort)", s.Model, s.Model)
-	case r.Phase == sluice.PhaseProgressing && s.Strategy == sluice.StrategyCanary && !s.AutoPromote:
-		return fmt.Sprintf("a canary holds its share until you act: sluice rollout promote %s --reason \"…\", or abort it (--auto-promote lets a passing canary promote itself)", s.Model)
-	case !full:
-		return ""
-	case r.Phase == sluice.PhaseShadow && s.Strategy == sluice.StrategyShadow:
-		return "the sample is in: the shadow run completes when the analysis passes (see the verdict), or rolls back when it fails"
-	case r.Phase == sluice.PhaseShadow:
-		return "the sample is in: the first stage starts when the analysis passes (see the verdict), or the rollout rolls back when it fails"
-	case s.Strategy == sluice.StrategyABTest:
-		return "the test completes at the next analysis once each arm has its planned sample of the split's requests (see the verdict's n)"
-	case rollout.UsesStages(s.Strategy) && r.StageIndex < len(s.Stages):
-		if left := s.Stages[r.StageIndex].Hold.D() - r.Held(now); left > 0 {
-			return fmt.Sprintf("the sample is in: the stage's hold ends in %s, then the next step waits for a passing analysis", left.Round(time.Second))
-		}
-		return "the sample and hold are in: the next step comes when the analysis passes (see the verdict), or a rollback when it fails"
-	case s.AutoPromote:
-		return "the sample is in: it promotes itself when the analysis passes (see the verdict)"
-	}
-	return ""
+	return strconv.FormatFloat(p, 'f', 3, 64)
 }
 
 // renderRollout draws a rollout for the terminal, in the manner of
@@ -493,7 +459,7 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 		p := 100 * float64(st.StageSamples) / float64(st.StageNeed)
 		fmt.Fprintf(&b, "Sample:    %s  %d of %d candidate requests\n", bar(min(p, 100), 30), st.StageSamples, st.StageNeed)
 	}
-	if next := waitingFor(st, now); next != "" {
+	if next := api.WaitingFor(st, now); next != "" {
 		fmt.Fprintf(&b, "Next:      %s\n", next)
 	}
 	if rep := st.ABReport; rep != nil {
@@ -547,7 +513,7 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 			if m.CandidateN == 0 && m.Candidate == 0 {
 				cand, eff = "-", "-"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%.3g\t%s\n", m.Name(), dash(m.Category), base, cand, eff, threshold(m), m.PValue, strings.ToUpper(string(m.Outcome)))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name(), dash(m.Category), base, cand, eff, threshold(m), pText(m.PValue), strings.ToUpper(string(m.Outcome)))
 		}
 		tw.Flush()
 	}
@@ -578,7 +544,7 @@ func renderABReport(b *strings.Builder, rep *analysis.Report) {
 		if m.Equivalence != "" {
 			margin = fmt.Sprintf("±%.4g", m.Margin)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%.4g\t%.4g\t%+.4g\t[%+.4g, %+.4g]\t%s\t%s\t%.3g\t%.3g\t%s\n", m.Name(), dash(m.Category), m.Baseline, m.Candidate, m.Diff, m.Lower, m.Upper, margin, dash(m.Equivalence), m.PValue, m.AdjustedP, m.Winner)
+		fmt.Fprintf(tw, "  %s\t%s\t%.4g\t%.4g\t%+.4g\t[%+.4g, %+.4g]\t%s\t%s\t%s\t%s\t%s\n", m.Name(), dash(m.Category), m.Baseline, m.Candidate, m.Diff, m.Lower, m.Upper, margin, dash(m.Equivalence), pText(m.PValue), pText(m.AdjustedP), m.Winner)
 	}
 	for _, m := range rep.Metrics {
 		row(m)
