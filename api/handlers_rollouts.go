@@ -255,7 +255,7 @@ func (s *Server) getPlan(w http.ResponseWriter, r *http.Request) error {
 			names = append(names, v.Version)
 		}
 		slices.Sort(names)
-		return &sluice.Error{Code: sluice.CodeNotFound, Fields: []string{param}, Message: fmt.Sprintf("%s: version %s:%s is not registered; registered: %v", param, model, tag, names)}
+		return &sluice.Error{Code: sluice.CodeNotFound, Fields: []string{param}, Message: fmt.Sprintf("%s: version %s:%s is not registered; %s has %s", param, model, tag, model, strings.Join(names, ", "))}
 	}
 	to := r.URL.Query().Get("to")
 	if to == "" {
