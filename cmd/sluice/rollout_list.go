@@ -73,8 +73,8 @@ func (c *cli) rolloutHistoryCmd() *cobra.Command {
   sluice rollout status chat --id chat-7         # one of them, whole`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkLimit(limit); err != nil {
-				return err
+			if limit < 1 || limit > api.MaxLimit {
+				return fmt.Errorf("--limit %d is out of range: use 1 to %d (the default is %d)", limit, api.MaxLimit, api.DefaultHistoryLimit)
 			}
 			cl, err := c.client()
 			if err != nil {

@@ -107,6 +107,8 @@ func TestCLI_RolloutListHistory(t *testing.T) {
 			t.Errorf("history -o json: %d rollouts, err %v", len(page.Rollouts), err)
 		}
 
+		wantFailure(t, cmd("rollout", "history", "chat", "--limit", "0"), "--limit 0 is out of range: use 1 to 10000 (the default is 20)")
+
 		_, errOut, code = run(t, cmd("rollout", "history", "nope")...)
 		if code == 0 || !strings.Contains(errOut, `model "nope" is not registered`) {
 			t.Errorf("history of an unknown model: exit %d %s", code, errOut)
