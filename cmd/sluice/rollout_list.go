@@ -33,15 +33,7 @@ func (c *cli) rolloutListCmd() *cobra.Command {
 				return err
 			}
 			now := time.Now()
-			slices.SortStableFunc(list, func(a, b sluice.Rollout) int {
-				if a.Phase.Active() != b.Phase.Active() {
-					if a.Phase.Active() {
-						return -1
-					}
-					return 1
-				}
-				return b.StartedAt.Compare(a.StartedAt)
-			})
+			liveFirst(list)
 			if c.output == "json" {
 				return c.printJSON(api.RolloutList{Rollouts: list})
 			}
@@ -58,6 +50,20 @@ func (c *cli) rolloutListCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
+}
+
+// liveFirst orders rollouts as sluice rollout list shows them: the live
+// ones first, then the ended ones, each newest started first.
+func liveFirst(list []sluice.Rollout) {
+	slices.SortStableFunc(list, func(a, b sluice.Rollout) int {
+		if a.Phase.Active() != b.Phase.Active() {
+			if a.Phase.Active() {
+				return -1
+			}
+			return 1
+		}
+		return b.StartedAt.Compare(a.StartedAt)
+	})
 }
 
 // rolloutHistoryCmd lists a model's rollouts from the store, newest first,

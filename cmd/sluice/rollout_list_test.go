@@ -153,3 +153,43 @@ func rolloutOf(t *testing.T, cmd func(args ...string) []string, id string) sluic
 	}
 	return st.Rollout
 }
+
+// TestLiveFirst: sluice rollout list shows the live rollouts first, then
+// the ended ones, each newest first.
+func TestLiveFirst(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	list := []sluice.Rollout{
+		{ID: "a-old-ended", Phase: sluice.PhasePromoted, StartedAt: t0},
+		{ID: "b-live", Phase: sluice.PhaseProgressing, StartedAt: t0.Add(time.Hour)},
+		{ID: "c-new-ended", Phase: sluice.PhaseRolledBack, StartedAt: t0.Add(3 * time.Hour)},
+		{ID: "d-paused", Phase: sluice.PhasePaused, StartedAt: t0.Add(2 * time.Hour)},
+	}
+	liveFirst(list)
+	var got []string
+	for _, r := range list {
+		got = append(got, r.ID)
+	}
+	if want := "d-paused b-live c-new-ended a-old-ended"; strings.Join(got, " ") != want {
+		t.Errorf("order = %v, want %s", got, want)
+	}
+}
+
+// TestOutcome: an ended rollout's OUTCOME is its decision's first clause,
+// on one line and short; a live one's is "-".
+func TestOutcome(t *testing.T) {
+	for _, tc := range []struct {
+		r    sluice.Rollout
+		want string
+	}{
+		{sluice.Rollout{Phase: sluice.PhaseProgressing, Decision: "anything"}, "-"},
+		{sluice.Rollout{Phase: sluice.PhaseAborted, Decision: "aborted by otto: wrong\nversion"}, "aborted by otto: wrong version"},
+		{sluice.Rollout{Phase: sluice.PhaseRolledBack, Decision: "rolled back: error rate 3% vs 0.5%; latency p95 +40%"}, "rolled back: error rate 3% vs 0.5%"},
+		{sluice.Rollout{Phase: sluice.PhasePromoted, Decision: "promoted by ada: evals; baked for 15m0s on 900 requests with no failing check"}, "promoted by ada: evals"},
+		{sluice.Rollout{Phase: sluice.PhaseFailed}, "failed"},
+		{sluice.Rollout{Phase: sluice.PhaseAborted, Decision: "aborted by otto: " + strings.Repeat("x", 100)}, "aborted by otto: " + strings.Repeat("x", 54) + "…"},
+	} {
+		if got := outcome(tc.r); got != tc.want {
+			t.Errorf("outcome(%s %q) = %q, want %q", tc.r.Phase, tc.r.Decision, got, tc.want)
+		}
+	}
+}
