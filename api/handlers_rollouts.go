@@ -63,9 +63,15 @@ type StartRolloutRequest struct {
 	Reason string             `json:"reason"`
 }
 
-// RolloutList holds rollouts.
+// RolloutList holds rollouts: each model's latest, or a page of one
+// model's history (history=true), newest first.
 type RolloutList struct {
 	Rollouts []sluice.Rollout `json:"rollouts"`
+	// Truncated says a page of history holds fewer rollouts than the
+	// model has: the next page is before=NextBefore, the id of the last
+	// one here.
+	Truncated  bool   `json:"truncated,omitempty"`
+	NextBefore string `json:"next_before,omitempty"`
 }
 
 // RolloutStatus is a rollout with its live progress toward the current
@@ -101,6 +107,11 @@ var rolloutActions = map[string]rollout.EventKind{
 }
 
 func (s *Server) listRollouts(w http.ResponseWriter, r *http.Request) error {
+	if history, err := historyAsked(r); err != nil {
+		return err
+	} else if history {
+		return s.rolloutHistory(w, r)
+	}
 	reg := s.ctl.Registry()
 	out := RolloutList{Rollouts: []sluice.Rollout{}}
 	model := r.URL.Query().Get("model")
@@ -120,6 +131,17 @@ func (s *Server) getRollout(w http.ResponseWriter, r *http.Request) error {
 	}
 	reg := s.ctl.Registry()
 	ro := reg.Rollouts[model]
+	if id := r.URL.Query().Get("id"); id != "" && (ro == nil || ro.ID != id) {
+		// An older rollout, ended, read whole from the store.
+		if reg.Models[model] == nil {
+			return errNoModel(model)
+		}
+		old, err := s.storedRollout(r, model, id)
+		if err != nil {
+			return err
+		}
+		ro = &old
+	}
 	if ro == nil {
 		if reg.Models[model] == nil {
 			return errNoModel(model)

@@ -21,8 +21,8 @@ import (
 )
 
 func (c *cli) rolloutCmd() *cobra.Command {
-	cmd := group(&cobra.Command{Use: "rollout", Short: "Ship a new version through a rollout: start, watch, promote, pause, resume, abort, undo, conclude, drill, pairs"})
-	cmd.AddCommand(c.rolloutStartCmd(), c.rolloutStatusCmd(), c.rolloutWatchCmd(), c.rolloutConcludeCmd())
+	cmd := group(&cobra.Command{Use: "rollout", Short: "Ship a new version through a rollout: start, list, history, status, watch, promote, pause, resume, abort, undo, conclude, drill, pairs"})
+	cmd.AddCommand(c.rolloutStartCmd(), c.rolloutListCmd(), c.rolloutHistoryCmd(), c.rolloutStatusCmd(), c.rolloutWatchCmd(), c.rolloutConcludeCmd())
 	for _, a := range []struct{ name, short string }{
 		{"promote", "Give the candidate all traffic now"},
 		{"pause", "Hold the rollout where it is (traffic stays as it is; a bake's clock stops)"},
@@ -212,24 +212,43 @@ func (c *cli) rolloutStartCmd() *cobra.Command {
 }
 
 func (c *cli) rolloutStatusCmd() *cobra.Command {
-	return &cobra.Command{
-		Use: "status MODEL", Short: "Show a model's rollout: phase, stage, split, verdict", Args: cobra.ExactArgs(1),
+	var id string
+	cmd := &cobra.Command{
+		Use: "status MODEL [--id ID]", Short: "Show a model's rollout: phase, stage, split, verdict; --id an older one, whole", Args: cobra.ExactArgs(1),
+		Example: `  sluice rollout status chat
+  sluice rollout status chat --id chat-7   # a past rollout (sluice rollout history chat lists them)`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := c.client()
 			if err != nil {
 				return err
 			}
-			st, err := cl.Rollout(cmd.Context(), args[0])
+			var st api.RolloutStatus
+			if id == "" {
+				st, err = cl.Rollout(cmd.Context(), args[0])
+			} else {
+				st, err = cl.RolloutByID(cmd.Context(), args[0], id)
+				// A gateway older than this CLI ignores id and answers
+				// with the latest rollout.
+				if err == nil && st.Rollout.ID != id {
+					return fmt.Errorf("the gateway answered with rollout %s, not %s: it is older than this CLI and shows only a model's latest rollout; upgrade it to read older ones", st.Rollout.ID, id)
+				}
+			}
 			if err != nil {
 				return err
 			}
 			if c.output == "json" {
 				return c.printJSON(st)
 			}
-			io.WriteString(c.stdout, renderRollout(st, time.Now()))
+			if id == "" {
+				io.WriteString(c.stdout, renderRollout(st, time.Now()))
+				return nil
+			}
+			io.WriteString(c.stdout, renderRolloutWhole(st, time.Now()))
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&id, "id", "", "show this rollout of MODEL, whole (every event), the latest or an ended one before it (sluice rollout history MODEL lists them)")
+	return cmd
 }
 
 func (c *cli) rolloutWatchCmd() *cobra.Command {
@@ -410,16 +429,37 @@ func pText(p float64) string {
 // renderRollout draws a rollout for the terminal, in the manner of
 // kubectl argo rollouts get rollout.
 func renderRollout(st api.RolloutStatus, now time.Time) string {
+	return renderRolloutEvents(st, now, false)
+}
+
+// renderRolloutWhole draws a rollout with who started it and why, and
+// every event on its timeline (sluice rollout status --id).
+func renderRolloutWhole(st api.RolloutStatus, now time.Time) string {
+	return renderRolloutEvents(st, now, true)
+}
+
+// renderRolloutEvents draws a rollout; whole adds who started it, when it
+// ended, and every event, not the last 8.
+func renderRolloutEvents(st api.RolloutStatus, now time.Time, whole bool) string {
 	r := st.Rollout
 	var b strings.Builder
 	fmt.Fprintf(&b, "Rollout:   %s\n", r.ID)
+	if whole {
+		renderStarted(&b, r)
+	}
 	fmt.Fprintf(&b, "Model:     %s   %s → %s   strategy %s\n", r.Spec.Model, r.Spec.Baseline, r.Spec.Candidate, r.Spec.Strategy)
 	fmt.Fprintf(&b, "Phase:     %s", r.Phase)
 	if r.Decision != "" {
 		fmt.Fprintf(&b, " — %s", r.Decision)
 	}
 	b.WriteString("\n")
-	fmt.Fprintf(&b, "Policy:    %s\n", st.Policy)
+	if whole && !r.Phase.Active() {
+		// The live policy, not the one this ended rollout left: another
+		// change or rollout may have come since.
+		fmt.Fprintf(&b, "Policy now: %s (the model's routing today, not necessarily what this rollout left)\n", st.Policy)
+	} else {
+		fmt.Fprintf(&b, "Policy:    %s\n", st.Policy)
+	}
 	fmt.Fprintf(&b, "Traffic:   %s  candidate %s%%\n", bar(r.Percent, 30), sluice.FormatPercent(r.Percent))
 	if len(r.Spec.Stages) > 0 && (r.Spec.Strategy == sluice.StrategyProgressive || r.Spec.Strategy == sluice.StrategyPipeline) {
 		// A pipeline mirrors first: its first stage has not begun, and
@@ -519,8 +559,16 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 	}
 	if n := len(r.Events); n > 0 {
 		b.WriteString("\nEvents:\n")
-		for _, e := range r.Events[max(0, n-8):] {
-			fmt.Fprintf(&b, "  %s  %-16s %s\n", e.At.Local().Format("15:04:05"), e.Kind, e.Message)
+		from := max(0, n-8)
+		if whole {
+			from = 0
+		}
+		when := "15:04:05"
+		if whole {
+			when = "2006-01-02 15:04:05" // an older rollout's events may span days
+		}
+		for _, e := range r.Events[from:] {
+			fmt.Fprintf(&b, "  %s  %-16s %s\n", e.At.Local().Format(when), e.Kind, e.Message)
 		}
 	}
 	return b.String()
