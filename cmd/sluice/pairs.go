@@ -43,7 +43,7 @@ Prompts, answer texts and tool call arguments are shown to operator and admin to
 		Args:        cobra.ExactArgs(1),
 		Annotations: map[string]string{jsonlOutput: "yes"},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkLimit(q.Limit); err != nil {
+			if err := checkLimit(q.Limit, api.DefaultPairLimit); err != nil {
 				return err
 			}
 			for _, side := range []*string{&q.Refusal, &q.Error, &q.ToolCall} {
