@@ -615,7 +615,11 @@ func (e *Edit) retiredWhileRouted(name string) error {
 		if len(fixes) < len(refs) {
 			fixes = append(fixes, "the model file's rules")
 		}
-		return Errorf(CodeInvalid, "%s cannot be retired while %s of %s routes to it: take it out first (%s), then retire it", sc.ID, joinFields(refs), name, strings.Join(fixes, "; "))
+		verb := "routes"
+		if len(refs) > 1 {
+			verb = "route"
+		}
+		return Errorf(CodeInvalid, "%s cannot be retired while %s of %s %s to it: take it out first (%s), then retire it", sc.ID, joinFields(refs), name, verb, strings.Join(fixes, "; "))
 	}
 	return nil
 }

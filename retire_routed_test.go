@@ -41,7 +41,7 @@ func TestFinish_RetireRoutedVersionSaysWhatToDo(t *testing.T) {
 	if sluice.ErrorCode(err) != sluice.CodeInvalid {
 		t.Fatalf("retiring a version the split names: %v, want an invalid error", err)
 	}
-	for _, want := range []string{"chat:v1.2.0 cannot be retired", "the split (v1.1.0=95 v1.2.0=5)", "label canary", "sluice set split chat", "sluice label chat canary=VERSION, or canary- to remove it"} {
+	for _, want := range []string{"chat:v1.2.0 cannot be retired", "the split (v1.1.0=95 v1.2.0=5)", "label canary of chat route to it", "sluice set split chat", "sluice label chat canary=VERSION, or canary- to remove it"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the refusal lacks %q: %v", want, err)
 		}

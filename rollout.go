@@ -158,8 +158,13 @@ type Thresholds struct {
 	RefusalRateRel float64 `json:"refusal_rate_rel,omitempty" yaml:"refusal_rate_rel,omitempty"`
 	RefusalRateAbs float64 `json:"refusal_rate_abs,omitempty" yaml:"refusal_rate_abs,omitempty"`
 	// LatencyRel is the relative increase of latency quantiles p50, p95, p99
-	// and TTFT (default 0.2: +20%).
-	LatencyRel float64 `json:"latency_rel,omitempty" yaml:"latency_rel,omitempty"`
+	// and TTFT (default 0.2: +20%), with LatencyAbsMS as a floor in
+	// milliseconds (default 2): a change fails only when it is beyond
+	// both, so 0.12 ms → 0.19 ms on loopback (+60%) does not fail a
+	// rollout, and at a model server's hundreds of ms the floor changes
+	// nothing.
+	LatencyRel   float64 `json:"latency_rel,omitempty" yaml:"latency_rel,omitempty"`
+	LatencyAbsMS float64 `json:"latency_abs_ms,omitempty" yaml:"latency_abs_ms,omitempty"`
 	// TokensRel is the relative change of output tokens and response length
 	// in either direction (default 0.5: ±50%).
 	TokensRel float64 `json:"tokens_rel,omitempty" yaml:"tokens_rel,omitempty"`

@@ -1,7 +1,9 @@
 package sluice
 
 import (
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"time"
 )
 
@@ -70,6 +72,31 @@ type ShadowSide struct {
 	// character boundary. Empty when withheld
 	// (ShadowPairList.TextsWithheld).
 	Text string `json:"text"`
+	// ToolCalls are the tools the answer called, in order (a chat
+	// answer's tool_calls, or a legacy function_call; a Responses
+	// answer's function_call items): at most MaxPairToolCalls of them.
+	// Absent from pairs kept before sluice recorded them.
+	ToolCalls []ShadowToolCall `json:"tool_calls,omitempty"`
+}
+
+// MaxPairToolCalls is how many tool calls a ShadowSide keeps; an answer
+// that calls more keeps its first ones.
+const MaxPairToolCalls = 16
+
+// ShadowToolCall is one tool call of a ShadowSide.
+type ShadowToolCall struct {
+	// Name is the tool's (the function's) name.
+	Name string `json:"name"`
+	// Arguments is the arguments string as the model produced it (a
+	// stream's pieces joined), not parsed or reformatted: a malformed one
+	// shows as it came. The arguments of all of a side's calls are kept
+	// up to about 1000 bytes in all, cut at a character boundary. Empty
+	// when withheld (ShadowPairList.TextsWithheld), like the texts: they
+	// hold what users asked for (accounts, amounts).
+	Arguments string `json:"arguments"`
+	// Cut is true when Arguments was cut short (or not kept at all, the
+	// earlier calls having used up the bytes kept).
+	Cut bool `json:"cut,omitempty"`
 }
 
 // ShadowDiff is how the candidate's answer differs from the live one.
@@ -89,12 +116,67 @@ type ShadowDiff struct {
 	ToolCall string `json:"tool_call"`
 	// SameText is true when the kept texts are equal.
 	SameText bool `json:"same_text"`
+	// Calls compares the two sides' tool calls: "" when neither side
+	// called a tool (or the pair was kept before sluice compared calls),
+	// "same", "names" when the sides called other tools or another number
+	// of them (one side alone calling is "names" too), or "arguments" when
+	// they called the same tools, in the same order, with other arguments.
+	// Arguments are compared as JSON values when both parse (so key order
+	// and spacing do not count), byte for byte otherwise.
+	Calls string `json:"calls,omitempty"`
 }
 
+// The values of ShadowDiff.Calls.
+const (
+	CallsSame      = "same"
+	CallsNames     = "names"
+	CallsArguments = "arguments"
+)
+
 // Differ reports whether the two answers differ: their kept texts differ,
-// or one side alone refused, failed or called a tool.
+// one side alone refused, failed or called a tool, or both called tools
+// that differ in name, number or arguments.
 func (p *ShadowPair) Differ() bool {
-	return !p.Diff.SameText || oneSide(p.Diff.Refusal) || oneSide(p.Diff.Error) || oneSide(p.Diff.ToolCall)
+	return !p.Diff.SameText || oneSide(p.Diff.Refusal) || oneSide(p.Diff.Error) || oneSide(p.Diff.ToolCall) ||
+		p.Diff.Calls == CallsNames || p.Diff.Calls == CallsArguments
+}
+
+// CompareToolCalls returns ShadowDiff.Calls for a live answer's calls and a
+// candidate's.
+func CompareToolCalls(primary, shadow []ShadowToolCall) string {
+	if len(primary) == 0 && len(shadow) == 0 {
+		return ""
+	}
+	if len(primary) != len(shadow) {
+		return CallsNames
+	}
+	for i := range primary {
+		if primary[i].Name != shadow[i].Name {
+			return CallsNames
+		}
+	}
+	for i := range primary {
+		if !sameArguments(primary[i], shadow[i]) {
+			return CallsArguments
+		}
+	}
+	return CallsSame
+}
+
+// sameArguments compares two calls' arguments: as JSON values when both
+// were kept whole and parse, byte for byte otherwise.
+func sameArguments(a, b ShadowToolCall) bool {
+	if a.Arguments == b.Arguments && a.Cut == b.Cut {
+		return true
+	}
+	if a.Cut || b.Cut {
+		return false
+	}
+	var va, vb any
+	if json.Unmarshal([]byte(a.Arguments), &va) != nil || json.Unmarshal([]byte(b.Arguments), &vb) != nil {
+		return false
+	}
+	return reflect.DeepEqual(va, vb)
 }
 
 func oneSide(which string) bool { return which == "primary_only" || which == "shadow_only" }

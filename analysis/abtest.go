@@ -439,8 +439,10 @@ func abRate(name string, xb, nb, xc, nc int, alpha float64) ABMetric {
 	}
 }
 
-// abMean compares the means of b and c by Welch's t test. Its margin is rel
-// times the baseline's mean, or abs for quality (rel zero).
+// abMean compares the means of b and c by Welch's t test. Its margin is the
+// larger of rel times the baseline's mean and abs: abs for quality (rel
+// zero), rel's alone for lengths (abs zero), either for latency (the ms
+// floor).
 func abMean(name string, b, c []float64, alpha, rel, abs float64) ABMetric {
 	sb, sc := stats.Summarize(b), stats.Summarize(c)
 	w := stats.WelchT(sb, sc, alpha)
@@ -449,7 +451,7 @@ func abMean(name string, b, c []float64, alpha, rel, abs float64) ABMetric {
 		Lower: w.CI.Lo, Upper: w.CI.Hi, EffectSize: stats.CohensD(sb, sc), EffectKind: "cohens_d",
 		PValue: w.PValue, Test: "Welch t", MannWhitneyP: stats.MannWhitneyU(b, c).PValue,
 	}
-	m.Margin = rel*math.Abs(sb.Mean) + abs
+	m.Margin = max(rel*math.Abs(sb.Mean), abs)
 	m.Equivalence = equivalence(m.Lower, m.Upper, m.Margin)
 	if !w.Valid { // both constant: equal or certainly different
 		m.Lower, m.Upper, m.PValue = m.Diff, m.Diff, 1

@@ -118,6 +118,7 @@ const (
 	DefaultRefusalRateRel = 0.5
 	DefaultRefusalRateAbs = 0.01
 	DefaultLatencyRel     = 0.2
+	DefaultLatencyAbsMS   = 2.0
 	DefaultTokensRel      = 0.5
 	DefaultQualityAbs     = 0.05
 	DefaultCacheMissRel   = 0.25
@@ -130,7 +131,7 @@ const (
 // interval of 10s, alpha 0.05, 100 candidate requests before any verdict,
 // two failing analyses in a row to roll back, and thresholds of +50% on the
 // error rate (at least +0.5 points), the cancel rate (at least +1 point)
-// and the refusal rate (at least +1 point), +20% on latency quantiles and time to first token, ±50% on output
+// and the refusal rate (at least +1 point), +20% on latency quantiles and time to first token (at least +2 ms), ±50% on output
 // tokens and response length, −0.05 on quality, +25% on the prefix-cache
 // miss rate (at least +5 points), and ±20% of the tool-call rate's rarer
 // outcome (at least ±5 points). An alpha outside (0, 1)
@@ -161,6 +162,7 @@ func WithDefaults(s sluice.AnalysisSpec) sluice.AnalysisSpec {
 	def(&t.RefusalRateRel, DefaultRefusalRateRel)
 	def(&t.RefusalRateAbs, DefaultRefusalRateAbs)
 	def(&t.LatencyRel, DefaultLatencyRel)
+	def(&t.LatencyAbsMS, DefaultLatencyAbsMS)
 	def(&t.TokensRel, DefaultTokensRel)
 	def(&t.QualityAbs, DefaultQualityAbs)
 	def(&t.CacheMissRateRel, DefaultCacheMissRel)

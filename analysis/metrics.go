@@ -156,6 +156,8 @@ type row struct {
 	// threshold, set the rate's threshold.
 	relThreshold float64
 	floorRules   bool
+	// floorAbs is a quantile row's floor in ms, when it rules.
+	floorAbs float64
 }
 
 func newRow(def *metricDef, category string, b, c int) row {
@@ -184,7 +186,7 @@ func limits(th sluice.Thresholds, def *metricDef) (rel, abs float64) {
 	case &mToolCalls:
 		return th.ToolCallRateRel, th.ToolCallRateAbs
 	case &mP50, &mP95, &mP99, &mTTFT:
-		return th.LatencyRel, 0
+		return th.LatencyRel, th.LatencyAbsMS
 	case &mTokens, &mChars:
 		return th.TokensRel, 0
 	case &mQuality:
@@ -278,18 +280,24 @@ func (t *tester) rate(def *metricDef, category string, xb, nb, xc, nc int) row {
 
 // quantile compares the q-quantiles of two ascending samples, relative to
 // the baseline's: worse at all by PGreaterSorted, within the threshold when
-// the candidate's upper confidence bound is below (1+rel) times the
-// baseline's lower one.
+// the candidate's upper confidence bound is below the larger of (1+rel)
+// times the baseline's lower one and that plus the floor abs (ms). The
+// row's threshold is the larger of rel and abs over the baseline's
+// quantile, relative as its effect.
 func (t *tester) quantile(def *metricDef, category string, b, c []float64) row {
-	rel, _ := limits(t.spec.Thresholds, def)
+	rel, abs := limits(t.spec.Thresholds, def)
 	r := newRow(def, category, len(b), len(c))
 	r.mv.Unit = "relative"
 	r.mv.Threshold = rel
+	r.relThreshold = rel
 	if len(b) == 0 || len(c) == 0 {
 		return r
 	}
 	qb, qc := stats.Quantile(b, def.q), stats.Quantile(c, def.q)
 	r.mv.Baseline, r.mv.Candidate, r.mv.Effect = qb, qc, relChange(qc, qb)
+	if qb > 0 && abs > rel*qb {
+		r.mv.Threshold, r.floorRules, r.floorAbs = abs/qb, true, abs
+	}
 	if len(b) < minTestSample || len(c) < minTestSample {
 		return r
 	}
@@ -309,12 +317,12 @@ func (t *tester) quantile(def *metricDef, category string, b, c []float64) row {
 	}
 	ib, ic := intervals(passHorizon)
 	r.mv.Lower, r.mv.Upper = ratioBounds(ic, ib)
-	r.within = !math.IsInf(ic.Hi, 1) && ib.Lo > 0 && ic.Hi <= (1+rel)*ib.Lo
+	r.within = !math.IsInf(ic.Hi, 1) && ib.Lo > 0 && ic.Hi <= max((1+rel)*ib.Lo, ib.Lo+abs)
 	r.failBounds = func() (lo, hi float64) {
 		fb, fc := intervals(failHorizon)
 		return ratioBounds(fc, fb)
 	}
-	r.beyond = r.mv.Effect > rel
+	r.beyond = r.mv.Effect > rel && qc-qb > abs
 	return r
 }
 

@@ -127,6 +127,10 @@ func threshold(r *row) string {
 		if !r.floorRules && r.mv.Baseline > 0 {
 			return signedPct(r.relThreshold)
 		}
+	case kindQuantile:
+		if r.floorRules {
+			return "+" + strconv.FormatFloat(r.floorAbs, 'f', -1, 64) + " ms"
+		}
 	}
 	return effect(r, r.mv.Threshold)
 }

@@ -397,6 +397,29 @@ func (c *Client) Rollout(ctx context.Context, model string) (RolloutStatus, erro
 	return out, err
 }
 
+// RolloutHistory returns a page of model's rollouts, newest first, ended
+// ones included: at most limit (DefaultHistoryLimit when 0), those before
+// the rollout of id before when it is set (the previous page's
+// NextBefore).
+func (c *Client) RolloutHistory(ctx context.Context, model, before string, limit int) (RolloutList, error) {
+	q := url.Values{"model": {model}, "history": {"true"}}
+	setQuery(q, "before", before)
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var out RolloutList
+	_, err := c.do(ctx, "GET", "/admin/v1/rollouts", q, nil, &out)
+	return out, err
+}
+
+// RolloutByID returns model's rollout id, the latest or an ended one
+// before it, as Rollout returns the latest.
+func (c *Client) RolloutByID(ctx context.Context, model, id string) (RolloutStatus, error) {
+	var out RolloutStatus
+	_, err := c.do(ctx, "GET", "/admin/v1/rollouts/"+esc(model), url.Values{"id": {id}}, nil, &out)
+	return out, err
+}
+
 // StartRollout starts a rollout.
 func (c *Client) StartRollout(ctx context.Context, spec sluice.RolloutSpec, reason string) (sluice.Rollout, error) {
 	var out sluice.Rollout

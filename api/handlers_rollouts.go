@@ -63,9 +63,15 @@ type StartRolloutRequest struct {
 	Reason string             `json:"reason"`
 }
 
-// RolloutList holds rollouts.
+// RolloutList holds rollouts: each model's latest, or a page of one
+// model's history (history=true), newest first.
 type RolloutList struct {
 	Rollouts []sluice.Rollout `json:"rollouts"`
+	// Truncated says a page of history holds fewer rollouts than the
+	// model has: the next page is before=NextBefore, the id of the last
+	// one here.
+	Truncated  bool   `json:"truncated,omitempty"`
+	NextBefore string `json:"next_before,omitempty"`
 }
 
 // RolloutStatus is a rollout with its live progress toward the current
@@ -84,6 +90,11 @@ type RolloutStatus struct {
 	// data): each metric's difference, interval, Holm-adjusted p-value and
 	// winner, overall and per request category.
 	ABReport *analysis.Report `json:"ab_report,omitempty"`
+	// Next says what the rollout waits for before its next step, when
+	// its progress does not say it (WaitingFor, at the server's clock
+	// when answered): "the sample and hold are in: the next step comes
+	// when the analysis passes ...". Empty when there is nothing to add.
+	Next string `json:"next,omitempty"`
 }
 
 // ABReportOf returns the report r's A/B test ended with, or nil when it
@@ -96,6 +107,11 @@ var rolloutActions = map[string]rollout.EventKind{
 }
 
 func (s *Server) listRollouts(w http.ResponseWriter, r *http.Request) error {
+	if history, err := historyAsked(r); err != nil {
+		return err
+	} else if history {
+		return s.rolloutHistory(w, r)
+	}
 	reg := s.ctl.Registry()
 	out := RolloutList{Rollouts: []sluice.Rollout{}}
 	model := r.URL.Query().Get("model")
@@ -115,6 +131,17 @@ func (s *Server) getRollout(w http.ResponseWriter, r *http.Request) error {
 	}
 	reg := s.ctl.Registry()
 	ro := reg.Rollouts[model]
+	if id := r.URL.Query().Get("id"); id != "" && (ro == nil || ro.ID != id) {
+		// An older rollout, ended, read whole from the store.
+		if reg.Models[model] == nil {
+			return errNoModel(model)
+		}
+		old, err := s.storedRollout(r, model, id)
+		if err != nil {
+			return err
+		}
+		ro = &old
+	}
 	if ro == nil {
 		if reg.Models[model] == nil {
 			return errNoModel(model)
@@ -133,6 +160,7 @@ func (s *Server) getRollout(w http.ResponseWriter, r *http.Request) error {
 			st.Verdict = &v
 		}
 	}
+	st.Next = WaitingFor(st, s.now())
 	writeJSON(w, http.StatusOK, st)
 	return nil
 }
@@ -249,7 +277,7 @@ func (s *Server) getPlan(w http.ResponseWriter, r *http.Request) error {
 			names = append(names, v.Version)
 		}
 		slices.Sort(names)
-		return &sluice.Error{Code: sluice.CodeNotFound, Fields: []string{param}, Message: fmt.Sprintf("%s: version %s:%s is not registered; registered: %v", param, model, tag, names)}
+		return &sluice.Error{Code: sluice.CodeNotFound, Fields: []string{param}, Message: fmt.Sprintf("%s: version %s:%s is not registered; %s has %s", param, model, tag, model, strings.Join(names, ", "))}
 	}
 	to := r.URL.Query().Get("to")
 	if to == "" {

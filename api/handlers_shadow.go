@@ -114,8 +114,22 @@ func (s *Server) listShadowPairs(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// WithholdTexts clears what users wrote and were told from p: its prompt and
-// both answers' texts. The dashboard and the admin API do this for viewers.
+// WithholdTexts clears what users wrote and were told from p: its prompt,
+// both answers' texts and their tool calls' arguments (the accounts and
+// amounts a user asked for). The tools' names stay: they are the
+// application's, not the user's. The dashboard and the admin API do this
+// for viewers. p's calls are copied before they are cleared: a pair read
+// from the proxy's memory shares them with the pair it keeps.
 func WithholdTexts(p *sluice.ShadowPair) {
 	p.Prompt, p.Primary.Text, p.Shadow.Text = "", "", ""
+	for _, side := range []*sluice.ShadowSide{&p.Primary, &p.Shadow} {
+		if len(side.ToolCalls) == 0 {
+			continue
+		}
+		calls := make([]sluice.ShadowToolCall, len(side.ToolCalls))
+		for i, c := range side.ToolCalls {
+			calls[i] = sluice.ShadowToolCall{Name: c.Name}
+		}
+		side.ToolCalls = calls
+	}
 }

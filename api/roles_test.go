@@ -42,7 +42,9 @@ var roleCases = []struct {
 	{"POST", "/admin/v1/tokens", "/admin/v1/tokens", `{"name":"newbie","role":"viewer","reason":"r"}`, sluice.RoleAdmin, 201},
 	{"DELETE", "/admin/v1/tokens/{name}", "/admin/v1/tokens/doomed", `{"reason":"r"}`, sluice.RoleAdmin, 200},
 	{"GET", "/admin/v1/rollouts", "/admin/v1/rollouts", "", sluice.RoleViewer, 200},
+	{"GET", "/admin/v1/rollouts", "/admin/v1/rollouts?model=chat&history=true&limit=5", "", sluice.RoleViewer, 200},
 	{"GET", "/admin/v1/rollouts/{model}", "/admin/v1/rollouts/chat", "", sluice.RoleViewer, 200},
+	{"GET", "/admin/v1/rollouts/{model}", "/admin/v1/rollouts/chat?id=chat-1", "", sluice.RoleViewer, 200},
 	{"POST", "/admin/v1/rollouts", "/admin/v1/rollouts", `{"spec":{"model":"summ","candidate":"v2","strategy":"canary"},"reason":"r"}`, sluice.RoleOperator, 201},
 	{"POST", "/admin/v1/rollouts/{model}/{action}", "/admin/v1/rollouts/chat/pause", `{"reason":"r"}`, sluice.RoleOperator, 200},
 	{"GET", "/admin/v1/shadow/{model}/pairs", "/admin/v1/shadow/chat/pairs?differ=true", "", sluice.RoleViewer, 200},
@@ -148,8 +150,10 @@ func TestEndpoints_CoveredByRoleTable(t *testing.T) {
 		covered[tc.method+" "+tc.pattern] = tc.need
 	}
 	eps := api.Endpoints()
-	if len(eps) != len(roleCases) {
-		t.Errorf("%d endpoints, %d rows in the role table", len(eps), len(roleCases))
+	// A path may have more than one row: a query that reads something
+	// else (a model's rollout history, an older rollout by its id).
+	if len(eps) != len(covered) {
+		t.Errorf("%d endpoints, %d in the role table", len(eps), len(covered))
 	}
 	for _, ep := range eps {
 		need, ok := covered[ep.Method+" "+ep.Path]

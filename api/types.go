@@ -340,8 +340,9 @@ type ShadowPairList struct {
 	// NextBefore is then the before that asks for the next page.
 	Truncated  bool  `json:"truncated,omitempty"`
 	NextBefore int64 `json:"next_before,omitempty"`
-	// TextsWithheld is true when the prompts and answer texts were left
-	// out because the token is a viewer's: like the request log, what a
+	// TextsWithheld is true when the prompts, answer texts and tool calls'
+	// arguments (not the tools' names) were left out because the token is
+	// a viewer's (WithholdTexts): like the request log, what a
 	// viewer reads says how requests went, never what users wrote or were
 	// told.
 	TextsWithheld bool `json:"texts_withheld,omitempty"`

@@ -8,8 +8,9 @@ import "fmt"
 const DefaultShadowPairsKept = 500
 
 // maxShadowPairsKept bounds shadow.pairs_kept: a pair holds up to about
-// 6 KB (a prompt of 4,000 bytes and two answers of 1,000), so the bound
-// is some 600 MB, far past the gateway's usual memory.
+// 10 KB (a prompt of 4,000 bytes, two answers of 1,000, and their tool
+// calls: 1,000 bytes of arguments and 16 names of 64 a side), so the bound
+// is some 1 GB, far past the gateway's usual memory.
 const maxShadowPairsKept = 100_000
 
 // Shadow configures what the gateway keeps of shadow runs.
@@ -19,7 +20,7 @@ type Shadow struct {
 	// memory, the newest across models, for the dashboard, the admin API
 	// and `sluice rollout pairs`; the oldest go first. On PostgreSQL with
 	// StorePairs, also how many the store keeps, across models and
-	// replicas. Up to about 6 KB each; default DefaultShadowPairsKept
+	// replicas. Up to about 10 KB each; default DefaultShadowPairsKept
 	// (about 3 MB when full).
 	PairsKept *int `yaml:"pairs_kept"`
 	// StorePairs, on a shared store (PostgreSQL), keeps the pairs there,
@@ -46,7 +47,7 @@ func (s *Shadow) validate() error {
 		return nil // Validate before setDefaults: the default
 	}
 	if n := *s.PairsKept; n < 1 || n > maxShadowPairsKept {
-		return fmt.Errorf("shadow.pairs_kept: %d must be between 1 and %d (each pair takes up to about 6 KB of memory); leave the key out for the default %d", n, maxShadowPairsKept, DefaultShadowPairsKept)
+		return fmt.Errorf("shadow.pairs_kept: %d must be between 1 and %d (each pair takes up to about 10 KB of memory); leave the key out for the default %d", n, maxShadowPairsKept, DefaultShadowPairsKept)
 	}
 	return nil
 }

@@ -25,7 +25,7 @@ type PairStore interface {
 
 var _ PairStore = (*postgres.Store)(nil)
 
-// pairBatch is the most pairs one statement writes (up to about 6 KB each).
+// pairBatch is the most pairs one statement writes (up to about 10 KB each).
 const pairBatch = 256
 
 // PairsOptions configures Pairs. Store and Replica are required; every

@@ -27,7 +27,13 @@ func pairsOf(replica string, first, n int) []sluice.ShadowPair {
 			Primary: sluice.ShadowSide{Version: "v1", Status: 200, LatencyMS: 100, Text: "stable answer"},
 			Shadow:  sluice.ShadowSide{Version: "v2", Status: 200, LatencyMS: 150, Text: fmt.Sprintf("candidate answer %d", k%2)},
 			Diff: sluice.ShadowDiff{LatencyMS: 50, LatencyRatio: 1.5, Refusal: sides[k%4], Error: sides[(k/4)%4], ToolCall: sides[(k/2)%4],
-				SameText: k%5 == 0},
+				SameText: k%5 == 0, Calls: []string{"", "same", "names", "arguments"}[k%4]},
+		}
+		if p.Diff.Calls != "" {
+			// Tool calls, with a NUL and a non-UTF-8 byte in the
+			// arguments as the model produced them.
+			p.Primary.ToolCalls = []sluice.ShadowToolCall{{Name: "transfer_funds", Arguments: fmt.Sprintf(`{"amount":%d}`, k)}}
+			p.Shadow.ToolCalls = []sluice.ShadowToolCall{{Name: "transfer_funds", Arguments: "{\"to\":\"\x00\xff", Cut: true}, {Name: "refund"}}
 		}
 		out[i] = p
 	}
@@ -73,6 +79,10 @@ func TestStore_ShadowPairs(t *testing.T) {
 		want := byWrite[len(byWrite)-1-i]
 		want.Seq = got.Seq
 		want.Prompt = strings.ToValidUTF8(want.Prompt, "\uFFFD") // as JSON keeps it
+		if len(want.Shadow.ToolCalls) > 0 {
+			want.Shadow.ToolCalls = append([]sluice.ShadowToolCall{}, want.Shadow.ToolCalls...)
+			want.Shadow.ToolCalls[0].Arguments = strings.ToValidUTF8(want.Shadow.ToolCalls[0].Arguments, "\uFFFD")
+		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("pair %d read back\n%+v\nwant\n%+v", i, got, want)
 		}

@@ -14,11 +14,12 @@ type (
 	ShadowDiff = sluice.ShadowDiff
 )
 
-// sideOf describes an answer from its observation and text.
-func sideOf(o *sluice.Observation, text string) ShadowSide {
+// sideOf describes an answer from its observation, text and tool calls.
+func sideOf(o *sluice.Observation, text string, calls []sluice.ShadowToolCall) ShadowSide {
 	s := ShadowSide{
 		Version: o.Version, Status: o.Status, LatencyMS: ms(o.Latency), OutputTokens: o.OutputTokens,
 		Chars: o.ResponseChars, Refusal: o.Refusal, ToolCall: o.ToolCall, Error: o.ErrorClass, FinishReason: o.FinishReason, Text: text,
+		ToolCalls: calls,
 	}
 	if o.Stream {
 		s.TTFTMS = ms(o.TTFT)
@@ -27,13 +28,13 @@ func sideOf(o *sluice.Observation, text string) ShadowSide {
 }
 
 // newPair compares the live answer kept in j with the candidate's.
-func newPair(j *shadowJob, o *sluice.Observation, prompt, text string) ShadowPair {
-	pr, sh := j.primary, sideOf(o, text)
+func newPair(j *shadowJob, o *sluice.Observation, prompt, text string, calls []sluice.ShadowToolCall) ShadowPair {
+	pr, sh := j.primary, sideOf(o, text, calls)
 	d := ShadowDiff{
 		LatencyMS: sh.LatencyMS - pr.LatencyMS, OutputTokens: sh.OutputTokens - pr.OutputTokens,
 		Chars: sh.Chars - pr.Chars, Refusal: which(pr.Refusal, sh.Refusal), Error: which(pr.Error != "", sh.Error != ""),
 		ToolCall: which(pr.ToolCall, sh.ToolCall),
-		SameText: pr.Text == sh.Text,
+		SameText: pr.Text == sh.Text, Calls: sluice.CompareToolCalls(pr.ToolCalls, sh.ToolCalls),
 	}
 	if pr.LatencyMS > 0 {
 		d.LatencyRatio = sh.LatencyMS / pr.LatencyMS

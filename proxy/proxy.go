@@ -342,7 +342,14 @@ type keep struct {
 	shadow bool   // this is the mirrored request, sent to the candidate
 	// mirror is the rule the request is mirrored by, or nil.
 	mirror *shadowRule
+	// calls are the answer's tool calls, for its shadow pair (wantCalls).
+	calls pairCalls
 }
+
+// wantCalls reports whether the answer's tool calls are kept: for a shadow
+// pair, the live answer of a mirrored request and the candidate's; not for
+// an answer kept for the judge alone.
+func (k *keep) wantCalls() bool { return k != nil && (k.mirror != nil || k.shadow) }
 
 // keptText returns the kept text cut to n bytes, "" when none is kept.
 func (x *exchange) keptText(n int) string {

@@ -27,6 +27,9 @@ func (p *Proxy) readAnswer(x *exchange, body []byte, obs *sluice.Observation) {
 		obs.FinishReason = finishReason(f.finish)
 	}
 	obs.ToolCall = f.toolCall
+	if f.toolCall && x.keep.wantCalls() {
+		x.keep.calls.readChatCalls(gjson.GetBytes(body, "choices.0.message"))
+	}
 	if f.text == nil {
 		return
 	}
@@ -58,7 +61,11 @@ func (p *Proxy) readAnswerGJSON(x *exchange, body []byte, obs *sluice.Observatio
 		k.text = appendCapped(k.text, text.Str, k.limit)
 	}
 	obs.FinishReason = gjson.GetBytes(body, "choices.0.finish_reason").Str
-	obs.ToolCall = callsTool(gjson.GetBytes(body, "choices.0.message"))
+	msg := gjson.GetBytes(body, "choices.0.message")
+	obs.ToolCall = callsTool(msg)
+	if obs.ToolCall && x.keep.wantCalls() {
+		x.keep.calls.readChatCalls(msg)
+	}
 	if p.opt.Refusal != nil && text.Str != "" {
 		t := text.Str
 		if len(t) > refusalPrefix {
@@ -85,6 +92,11 @@ func readChunk(x *exchange, payload []byte, obs *sluice.Observation, prefix *[re
 	}
 	if f.toolCall {
 		obs.ToolCall = true
+		if x.keep.wantCalls() {
+			// A call's name comes in its first delta, its arguments
+			// in pieces: joined by the call's index.
+			x.keep.calls.readChatCalls(gjson.GetBytes(payload, "choices.0.delta"))
+		}
 	}
 	if f.text != nil {
 		obs.ResponseChars += unescapedLen(f.text, f.textEsc)
@@ -118,8 +130,11 @@ func readChunkGJSON(x *exchange, payload []byte, obs *sluice.Observation, prefix
 		if fr := c.Get("finish_reason"); fr.Type == gjson.String {
 			obs.FinishReason = fr.Str
 		}
-		if callsTool(c.Get("delta")) {
+		if d := c.Get("delta"); callsTool(d) {
 			obs.ToolCall = true
+			if x.keep.wantCalls() {
+				x.keep.calls.readChatCalls(d)
+			}
 		}
 	}
 	if gjson.GetBytes(payload, "error").Exists() {

@@ -137,6 +137,9 @@ func readOutput(x *exchange, out gjson.Result, obs *sluice.Observation, rt *resp
 		switch item.Get("type").Str {
 		case "function_call":
 			obs.ToolCall = true
+			if x.keep.wantCalls() {
+				x.keep.calls.readResponseCall(item)
+			}
 		case "message":
 			item.Get("content").ForEach(func(_, part gjson.Result) bool {
 				switch part.Get("type").Str {
@@ -179,6 +182,16 @@ func (p *Proxy) readResponseObject(x *exchange, r gjson.Result, obs *sluice.Obse
 			return !obs.ToolCall
 		})
 	}
+	if obs.ToolCall && x.keep.wantCalls() && len(x.keep.calls.calls) == 0 {
+		// A stream whose calls no response.output_item.done carried:
+		// the response lists them.
+		r.Get("output").ForEach(func(_, item gjson.Result) bool {
+			if item.Get("type").Str == "function_call" {
+				x.keep.calls.readResponseCall(item)
+			}
+			return true
+		})
+	}
 	status := r.Get("status").Str
 	if status == "failed" {
 		obs.ErrorClass = "upstream_5xx"
@@ -211,6 +224,16 @@ func (p *Proxy) readResponseEvent(x *exchange, t *route.Target, payload []byte, 
 		if gjson.GetBytes(payload, "item.type").Str == "function_call" {
 			obs.ToolCall = true
 			return true, false
+		}
+	case "response.output_item.done":
+		// A function call's item, whole: its name and arguments.
+		if x.keep.wantCalls() {
+			if item := gjson.GetBytes(payload, "item"); item.Get("type").Str == "function_call" {
+				// Noted as a call, so that the response's output
+				// is not read for it again at the end.
+				obs.ToolCall = true
+				x.keep.calls.readResponseCall(item)
+			}
 		}
 	case "response.created":
 		if id := gjson.GetBytes(payload, "response.id"); id.Type == gjson.String {

@@ -247,7 +247,7 @@ func (p *Proxy) enqueueShadow(x *exchange, obs *sluice.Observation) {
 	}
 	j := &shadowJob{
 		rule: x.keep.mirror, reqID: x.reqID, path: x.r.URL.Path, header: x.r.Header.Clone(), body: bytes.Clone(x.body),
-		category: x.category, judged: x.keep.judged, primary: sideOf(obs, x.keptText(pairTextBytes)),
+		category: x.category, judged: x.keep.judged, primary: sideOf(obs, x.keptText(pairTextBytes), x.keep.calls.list()),
 	}
 	select {
 	case p.shadow.queue <- j:
@@ -320,7 +320,7 @@ func (p *Proxy) runShadow(j *shadowJob) {
 			})
 		}
 	}
-	kept := s.pairs.add(newPair(j, &obs, promptText(j.body, x.f.responses), x.keptText(pairTextBytes)))
+	kept := s.pairs.add(newPair(j, &obs, promptText(j.body, x.f.responses), x.keptText(pairTextBytes), x.keep.calls.list()))
 	if p.opt.OnShadowPair != nil {
 		p.opt.OnShadowPair(kept)
 	}

@@ -14,7 +14,9 @@ import (
 // TestController_ABReportUsesTheRolloutsThresholds: an A/B test's report
 // judges each metric's equivalence by the margins of the rollout's own
 // analysis thresholds, so a user who asked for latency within 1% gets the
-// latency row's margin at 1% of the baseline's mean, not the default 20%.
+// latency row's margin at 1% of the baseline's mean, not the default 20%
+// (with a floor of 0.5 ms asked for too, under that 1%, not the default 2
+// ms).
 func TestController_ABReportUsesTheRolloutsThresholds(t *testing.T) {
 	dsn := pgtest.Schema(t)
 	ctx := t.Context()
@@ -22,7 +24,7 @@ func TestController_ABReportUsesTheRolloutsThresholds(t *testing.T) {
 	c := rollout.New(rollout.Options{Control: ctl, Windows: busyWindows{}, Warmer: readyWarmer{}, Leader: leading{}})
 	setupModels(t, ctl, "chat")
 	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v2", Strategy: sluice.StrategyABTest, ABSamples: 100,
-		Analysis: sluice.AnalysisSpec{Thresholds: sluice.Thresholds{LatencyRel: 0.01}}}
+		Analysis: sluice.AnalysisSpec{Thresholds: sluice.Thresholds{LatencyRel: 0.01, LatencyAbsMS: 0.5}}}
 	if _, err := c.Start(ctx, "op", "A/B", spec); err != nil {
 		t.Fatal(err)
 	}

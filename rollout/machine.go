@@ -297,7 +297,7 @@ func validThresholds(th sluice.Thresholds) error {
 		{"error_rate_rel", th.ErrorRateRel, false}, {"error_rate_abs", th.ErrorRateAbs, true},
 		{"cancel_rate_rel", th.CancelRateRel, false}, {"cancel_rate_abs", th.CancelRateAbs, true},
 		{"refusal_rate_rel", th.RefusalRateRel, false}, {"refusal_rate_abs", th.RefusalRateAbs, true},
-		{"latency_rel", th.LatencyRel, false}, {"tokens_rel", th.TokensRel, false},
+		{"latency_rel", th.LatencyRel, false}, {"latency_abs_ms", th.LatencyAbsMS, false}, {"tokens_rel", th.TokensRel, false},
 		{"quality_abs", th.QualityAbs, true},
 		{"cache_miss_rate_rel", th.CacheMissRateRel, false}, {"cache_miss_rate_abs", th.CacheMissRateAbs, true},
 		{"tool_call_rate_rel", th.ToolCallRateRel, false}, {"tool_call_rate_abs", th.ToolCallRateAbs, true},

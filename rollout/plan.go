@@ -130,7 +130,7 @@ func planTriggers(baseline string) []string {
 		"error rate +" + pct(analysis.DefaultErrorRateRel) + " relative (and at least +" + pts(analysis.DefaultErrorRateAbs) + ") vs " + baseline,
 		"cancel rate (clients giving up) +" + pct(analysis.DefaultCancelRateRel) + " relative (and at least +" + pts(analysis.DefaultCancelRateAbs) + ")",
 		"refusal rate +" + pct(analysis.DefaultRefusalRateRel) + " relative (and at least +" + pts(analysis.DefaultRefusalRateAbs) + ")",
-		"latency p50/p95/p99 or time to first token +" + pct(analysis.DefaultLatencyRel),
+		"latency p50/p95/p99 or time to first token +" + pct(analysis.DefaultLatencyRel) + " (and at least +" + strconv.FormatFloat(analysis.DefaultLatencyAbsMS, 'f', -1, 64) + " ms)",
 		"output tokens or response length ±" + pct(analysis.DefaultTokensRel),
 		"quality score −" + num(analysis.DefaultQualityAbs),
 		"prefix-cache miss rate +" + pct(analysis.DefaultCacheMissRel) + " relative (and at least +" + pts(analysis.DefaultCacheMissAbs) + "), when the backends report their cache",

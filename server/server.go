@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -163,7 +164,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		s.mu.Lock()
 		s.unhealthy = unhealthy
 		s.mu.Unlock()
-		logger.Info("backend health changed", "unhealthy", fmt.Sprint(unhealthy), "endpoints_down", len(s.Health.DownEndpoints()))
+		logHealthChange(logger, unhealthy, len(s.Health.DownEndpoints()))
 		s.Control.Republish()
 	}
 	rlog := &routingLog{logger: logger}
@@ -620,4 +621,24 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// logHealthChange logs the versions now out of service (every endpoint
+// failing its health checks) as a warning naming them, or at info that
+// every version is back; a version down from the start was logged at info
+// as a Go map ("unhealthy=map[chat:v1.2.0:true]").
+func logHealthChange(logger *slog.Logger, unhealthy map[string]bool, endpointsDown int) {
+	var down []string
+	for id, bad := range unhealthy {
+		if bad {
+			down = append(down, id)
+		}
+	}
+	if len(down) == 0 {
+		logger.Info("backend health changed", "unhealthy", "", "endpoints_down", endpointsDown)
+		return
+	}
+	slices.Sort(down)
+	logger.Warn("backend health changed", "unhealthy", strings.Join(down, ", "), "endpoints_down", endpointsDown,
+		"hint", "these versions fail their health checks on every endpoint and get no traffic; sluice get routes shows each endpoint's health")
 }

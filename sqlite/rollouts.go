@@ -79,3 +79,63 @@ func utcRollout(r *sluice.Rollout) {
 		}
 	}
 }
+
+// RolloutHistory returns q.Model's rollouts matching q, newest first (by
+// seq, the order they were last written).
+func (s *Store) RolloutHistory(ctx context.Context, q sluice.RolloutQuery) ([]sluice.Rollout, error) {
+	query := "SELECT id, doc FROM rollouts WHERE model = ?"
+	args := []any{q.Model}
+	if q.ID != "" {
+		query += " AND id = ?"
+		args = append(args, q.ID)
+	}
+	if q.Before != "" {
+		query += " AND seq < (SELECT seq FROM rollouts WHERE id = ? AND model = ?)"
+		args = append(args, q.Before, q.Model)
+	}
+	query += " ORDER BY seq DESC"
+	if q.Limit > 0 {
+		query += " LIMIT ?"
+		args = append(args, q.Limit)
+	}
+	var out []sluice.Rollout
+	err := s.read(ctx, "read rollout history", func(tx *sql.Tx) error {
+		out = out[:0]
+		if q.Before != "" {
+			var n int
+			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM rollouts WHERE id = ? AND model = ?", q.Before, q.Model).Scan(&n); err != nil {
+				return err
+			}
+			if n == 0 {
+				return errNoBefore(q)
+			}
+		}
+		rows, err := tx.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, doc string
+			if err := rows.Scan(&id, &doc); err != nil {
+				return err
+			}
+			var r sluice.Rollout
+			if err := json.Unmarshal([]byte(doc), &r); err != nil {
+				return sluice.Errorf(sluice.CodeInternal, "the stored rollout %s is not valid JSON (%v): the store file was edited by hand or is damaged", id, err)
+			}
+			utcRollout(&r)
+			out = append(out, r)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// errNoBefore says that q.Before names no rollout of q.Model.
+func errNoBefore(q sluice.RolloutQuery) error {
+	return sluice.Errorf(sluice.CodeNotFound, "model %s has no rollout %s to page from: give the id of a rollout its history listed (the last one shown)", q.Model, q.Before)
+}

@@ -2,6 +2,9 @@ package storetest
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +15,7 @@ var rolloutTests = []test{
 	{"RoundTrip", testRolloutRoundTrip},
 	{"LatestPerModel", testRolloutLatest},
 	{"OldUnboundedEnds", testRolloutOldUnboundedEnds},
+	{"History", testRolloutHistory},
 }
 
 // fullRollout returns a rollout of chat with every field set, including
@@ -127,5 +131,94 @@ func testRolloutLatest(t *testing.T, s sluice.Store) {
 	equalRegistry(t, got, want)
 	if got.Rollouts["chat"].ID != "chat-1" {
 		t.Fatalf("latest chat rollout = %s, want chat-1, written last", got.Rollouts["chat"].ID)
+	}
+}
+
+// historyIDs reads q's history and returns its ids in order.
+func historyIDs(t *testing.T, s sluice.Store, q sluice.RolloutQuery) []string {
+	t.Helper()
+	list, err := s.RolloutHistory(t.Context(), q)
+	if err != nil {
+		t.Fatalf("RolloutHistory(%+v): %v", q, err)
+	}
+	ids := []string{}
+	for _, r := range list {
+		if r.Spec.Model != q.Model {
+			t.Errorf("RolloutHistory(%+v) returned %s of model %s", q, r.ID, r.Spec.Model)
+		}
+		ids = append(ids, r.ID)
+	}
+	return ids
+}
+
+// testRolloutHistory keeps every rollout of a model, ended ones too, and
+// reads them newest first, a page at a time, or one by its id.
+func testRolloutHistory(t *testing.T, s sluice.Store) {
+	seed(t, s)
+	if ids := historyIDs(t, s, sluice.RolloutQuery{Model: "chat"}); len(ids) != 0 {
+		t.Fatalf("history before any rollout = %v, want none", ids)
+	}
+	// chat-1 to chat-3 in turn, each ended before the next starts; an
+	// embed rollout between them stays out of chat's history.
+	for i, phase := range []sluice.Phase{sluice.PhasePromoted, sluice.PhaseAborted, sluice.PhaseProgressing} {
+		id := fmt.Sprintf("chat-%d", i+1)
+		r := fullRollout(id, sluice.PhaseProgressing)
+		r.StartedAt = at(time.Duration(i) * time.Hour)
+		edit(t, s, "start "+id, at(time.Duration(i)*time.Hour), func(e *sluice.Edit) { putRollout(t, e, r) })
+		if i == 0 {
+			emb := fullRollout("embed-1", sluice.PhaseShadow)
+			emb.Spec.Model, emb.Spec.Candidate, emb.Spec.Baseline = "embed", "2026-11-20", "2026-01-15"
+			edit(t, s, "start embed-1", at(time.Minute), func(e *sluice.Edit) { putRollout(t, e, emb) })
+		}
+		if phase != sluice.PhaseProgressing {
+			r.Phase, r.EndedAt, r.Decision = phase, at(time.Duration(i)*time.Hour+time.Minute), "ended "+string(phase)
+			edit(t, s, "end "+id, r.EndedAt, func(e *sluice.Edit) { putRollout(t, e, r) })
+		}
+	}
+
+	if ids := historyIDs(t, s, sluice.RolloutQuery{Model: "chat"}); !slices.Equal(ids, []string{"chat-3", "chat-2", "chat-1"}) {
+		t.Fatalf("chat's history = %v, want chat-3, chat-2, chat-1", ids)
+	}
+	if ids := historyIDs(t, s, sluice.RolloutQuery{Model: "embed"}); !slices.Equal(ids, []string{"embed-1"}) {
+		t.Fatalf("embed's history = %v, want embed-1", ids)
+	}
+	if ids := historyIDs(t, s, sluice.RolloutQuery{Model: "nope"}); len(ids) != 0 {
+		t.Fatalf("an unknown model's history = %v, want none", ids)
+	}
+
+	// Pages: two, then the rest from the last one shown.
+	if ids := historyIDs(t, s, sluice.RolloutQuery{Model: "chat", Limit: 2}); !slices.Equal(ids, []string{"chat-3", "chat-2"}) {
+		t.Fatalf("first page = %v, want chat-3, chat-2", ids)
+	}
+	if ids := historyIDs(t, s, sluice.RolloutQuery{Model: "chat", Limit: 2, Before: "chat-2"}); !slices.Equal(ids, []string{"chat-1"}) {
+		t.Fatalf("page before chat-2 = %v, want chat-1", ids)
+	}
+	if ids := historyIDs(t, s, sluice.RolloutQuery{Model: "chat", Before: "chat-1"}); len(ids) != 0 {
+		t.Fatalf("page before the oldest = %v, want none", ids)
+	}
+	for _, before := range []string{"chat-9", "embed-1"} {
+		_, err := s.RolloutHistory(t.Context(), sluice.RolloutQuery{Model: "chat", Before: before})
+		if sluice.ErrorCode(err) != sluice.CodeNotFound || !strings.Contains(sluice.ErrorMessage(err), before) {
+			t.Errorf("history of chat before %s: err %v, want not found naming it", before, err)
+		}
+	}
+
+	// One by its id, whole: the ended one as it ended.
+	list, err := s.RolloutHistory(t.Context(), sluice.RolloutQuery{Model: "chat", ID: "chat-2"})
+	if err != nil || len(list) != 1 {
+		t.Fatalf("chat-2 by id: %d rollouts, err %v; want it alone", len(list), err)
+	}
+	r := list[0]
+	if r.ID != "chat-2" || r.Phase != sluice.PhaseAborted || r.Decision != "ended aborted" || !r.EndedAt.Equal(at(time.Hour+time.Minute)) ||
+		len(r.Events) != 2 || r.Actor != "alice" || r.Reason != "ship v1.1.0" || !sameJSON(r.LastVerdict, fullRollout("x", "").LastVerdict) {
+		t.Fatalf("chat-2 by id = %+v, want it as written when it ended", r)
+	}
+	for _, tm := range []time.Time{r.StartedAt, r.EndedAt, r.Events[1].At} {
+		checkUTC(t, "chat-2 time", tm)
+	}
+	for _, q := range []sluice.RolloutQuery{{Model: "chat", ID: "embed-1"}, {Model: "chat", ID: "chat-9"}} {
+		if ids := historyIDs(t, s, q); len(ids) != 0 {
+			t.Errorf("history %+v = %v, want none", q, ids)
+		}
 	}
 }

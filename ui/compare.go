@@ -44,8 +44,13 @@ type CategoryRow struct {
 // CategoriesAnswer is the answer to GET /ui/api/categories.
 type CategoriesAnswer struct {
 	// Since is the start of the comparison: when the running rollout's
-	// candidate went live, else 15 minutes ago.
+	// candidate went live, else 15 minutes ago, or, when no version's data
+	// reaches back that far (the gateway started since, or the model's
+	// first request came since), the first request observed (FromFirst).
 	Since time.Time `json:"since"`
+	// FromFirst is true when Since is the first request observed: the
+	// data covers less than the 15 minutes.
+	FromFirst bool `json:"from_first,omitempty"`
 	// Versions are the versions compared, baseline first during a rollout.
 	Versions []string `json:"versions"`
 	// Baseline and Candidate are the arms of the running rollout.
@@ -104,6 +109,9 @@ func (s *Server) categories(w http.ResponseWriter, r *http.Request, _ *session, 
 			}
 		}
 	}
+	if out.Baseline == "" && !out.Cut {
+		out.Since, out.FromFirst = dataSince(s.opt.Windows, model, out.Versions, out.Since)
+	}
 	for _, c := range cats {
 		row := CategoryRow{Category: c, Versions: map[string]ArmStats{}}
 		for _, v := range out.Versions {
@@ -116,6 +124,29 @@ func (s *Server) categories(w http.ResponseWriter, r *http.Request, _ *session, 
 	writeJSON(w, out)
 }
 
+// dataSince returns when the versions' data starts, from since on: since
+// when some version has requests before it, else the first request
+// observed, and true. With no rollout the table said "over the last 15m"
+// of a gateway up for 5 minutes. A version's window holds requests from
+// before since when its total (every request since its series was first
+// seen) counts more than the window does.
+func dataSince(w Windows, model string, versions []string, since time.Time) (time.Time, bool) {
+	var first time.Time
+	for _, v := range versions {
+		smp := w.Window(model, v, "", since)
+		if smp.Total.Requests > smp.Requests {
+			return since, false
+		}
+		if smp.Requests > 0 && (first.IsZero() || smp.First.Before(first)) {
+			first = smp.First
+		}
+	}
+	if first.After(since) {
+		return first, true
+	}
+	return since, false
+}
+
 // ShadowAnswer is the answer to GET /ui/api/shadow.
 type ShadowAnswer struct {
 	// Available is false when this gateway keeps no shadow pairs.
@@ -123,8 +154,8 @@ type ShadowAnswer struct {
 	// Pairs are the most recent pairs, newest first, as the proxy
 	// describes them (primary and shadow answers and their differences).
 	Pairs []sluice.ShadowPair `json:"pairs"`
-	// TextsWithheld is true when the prompts and answer texts were left
-	// out for a viewer, as the admin API leaves them out
+	// TextsWithheld is true when the prompts, answer texts and tool calls'
+	// arguments were left out for a viewer, as the admin API leaves them out
 	// (api.ShadowPairList).
 	TextsWithheld bool `json:"texts_withheld,omitempty"`
 }

@@ -28,7 +28,7 @@ func (c *cli) auditCmd() *cobra.Command {
 			if len(args) == 1 {
 				q.Model = args[0]
 			}
-			if err := checkLimit(q.Limit); err != nil {
+			if err := checkLimit(q.Limit, 100); err != nil {
 				return err
 			}
 			cl, err := c.client()

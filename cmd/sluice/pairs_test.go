@@ -153,7 +153,7 @@ func TestCLI_RolloutPairs(t *testing.T) {
 		}{
 			{[]string{"rollout", "pairs", "chat", "--refusal", "sometimes"}, `--refusal "sometimes" is not a side`},
 			{[]string{"rollout", "pairs", "chat", "--tool-call", "yes"}, `--tool-call "yes" is not a side`},
-			{[]string{"rollout", "pairs", "chat", "--limit", "0"}, "--limit 0 is out of range"},
+			{[]string{"rollout", "pairs", "chat", "--limit", "0"}, "--limit 0 is out of range: use 1 to 10000 (the default is 50)"},
 			{[]string{"rollout", "pairs", "nope"}, `model "nope" is not registered`},
 			{[]string{"get", "models", "-o", "jsonl"}, "--output jsonl is for sluice rollout pairs"},
 		} {

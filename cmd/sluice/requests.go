@@ -32,7 +32,7 @@ func (c *cli) requestsCmd() *cobra.Command {
 			if len(args) == 1 {
 				q.Model = args[0]
 			}
-			if err := checkLimit(q.Limit); err != nil {
+			if err := checkLimit(q.Limit, 100); err != nil {
 				return err
 			}
 			cl, err := c.client()
@@ -170,9 +170,9 @@ func roundLatency(d time.Duration) string {
 // checkLimit refuses a --limit the admin API would not honour as given: the
 // client leaves out a limit of 0 or less, and the server then answered with
 // its own default of 1,000 rows, ten times the CLI's.
-func checkLimit(n int) error {
+func checkLimit(n, def int) error {
 	if n < 1 || n > api.MaxLimit {
-		return fmt.Errorf("--limit %d is out of range: use 1 to %d (the default is 100)", n, api.MaxLimit)
+		return fmt.Errorf("--limit %d is out of range: use 1 to %d (the default is %d)", n, api.MaxLimit, def)
 	}
 	return nil
 }

@@ -18,12 +18,11 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/analysis"
 	"github.com/sluicehq/sluice/api"
-	"github.com/sluicehq/sluice/rollout"
 )
 
 func (c *cli) rolloutCmd() *cobra.Command {
-	cmd := group(&cobra.Command{Use: "rollout", Short: "Ship a new version through a rollout: start, watch, promote, pause, resume, abort, undo, conclude, drill, pairs"})
-	cmd.AddCommand(c.rolloutStartCmd(), c.rolloutStatusCmd(), c.rolloutWatchCmd(), c.rolloutConcludeCmd())
+	cmd := group(&cobra.Command{Use: "rollout", Short: "Ship a new version through a rollout: start, list, history, status, watch, promote, pause, resume, abort, undo, conclude, drill, pairs"})
+	cmd.AddCommand(c.rolloutStartCmd(), c.rolloutListCmd(), c.rolloutHistoryCmd(), c.rolloutStatusCmd(), c.rolloutWatchCmd(), c.rolloutConcludeCmd())
 	for _, a := range []struct{ name, short string }{
 		{"promote", "Give the candidate all traffic now"},
 		{"pause", "Hold the rollout where it is (traffic stays as it is; a bake's clock stops)"},
@@ -213,24 +212,43 @@ func (c *cli) rolloutStartCmd() *cobra.Command {
 }
 
 func (c *cli) rolloutStatusCmd() *cobra.Command {
-	return &cobra.Command{
-		Use: "status MODEL", Short: "Show a model's rollout: phase, stage, split, verdict", Args: cobra.ExactArgs(1),
+	var id string
+	cmd := &cobra.Command{
+		Use: "status MODEL [--id ID]", Short: "Show a model's rollout: phase, stage, split, verdict; --id an older one, whole", Args: cobra.ExactArgs(1),
+		Example: `  sluice rollout status chat
+  sluice rollout status chat --id chat-7   # a past rollout (sluice rollout history chat lists them)`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := c.client()
 			if err != nil {
 				return err
 			}
-			st, err := cl.Rollout(cmd.Context(), args[0])
+			var st api.RolloutStatus
+			if id == "" {
+				st, err = cl.Rollout(cmd.Context(), args[0])
+			} else {
+				st, err = cl.RolloutByID(cmd.Context(), args[0], id)
+				// A gateway older than this CLI ignores id and answers
+				// with the latest rollout.
+				if err == nil && st.Rollout.ID != id {
+					return fmt.Errorf("the gateway answered with rollout %s, not %s: it is older than this CLI and shows only a model's latest rollout; upgrade it to read older ones", st.Rollout.ID, id)
+				}
+			}
 			if err != nil {
 				return err
 			}
 			if c.output == "json" {
 				return c.printJSON(st)
 			}
-			io.WriteString(c.stdout, renderRollout(st, time.Now()))
+			if id == "" {
+				io.WriteString(c.stdout, renderRollout(st, time.Now()))
+				return nil
+			}
+			io.WriteString(c.stdout, renderRolloutWhole(st, time.Now()))
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&id, "id", "", "show this rollout of MODEL, whole (every event), the latest or an ended one before it (sluice rollout history MODEL lists them)")
+	return cmd
 }
 
 func (c *cli) rolloutWatchCmd() *cobra.Command {
@@ -398,62 +416,50 @@ func eventsAfter(evs []sluice.RolloutEvent, seen *sluice.RolloutEvent) ([]sluice
 	return evs[from:], lastEvent(evs)
 }
 
-// waitingFor says what a live rollout waits for before its next step, when
-// the view would not say it otherwise: a canary or blue-green preview held
-// until an operator promotes it, or a phase whose sample is in and that
-// waits for its hold or a passing analysis. A pipeline mirroring "2781 of
-// 200" for minutes, or a canary at "34 of 100" forever, said nothing of
-// why it did not move on.
-func waitingFor(st api.RolloutStatus, now time.Time) string {
-	r := st.Rollout
-	s := r.Spec
-	if r.Phase == sluice.PhasePaused && r.InBake() {
-		return fmt.Sprintf("sluice rollout resume %s --reason \"…\" (the bake goes on: %s left), sluice rollout promote %s --reason \"…\" (end the bake now), or sluice rollout undo %s --reason \"…\" (back to %s at once)",
-			s.Model, (s.Bake.D() - r.Baked(now)).Round(time.Second), s.Model, s.Model, s.Baseline)
+// pText is a p-value as the dashboard writes it: three decimals, and
+// <0.001 below that (the result column says what passed; an exact 3.0e-8
+// beside 0.0000071 only made a column hard to read).
+func pText(p float64) string {
+	if p < 0.001 {
+		return "<0.001"
 	}
-	if !r.Phase.Active() || r.Phase == sluice.PhasePaused || r.Phase == sluice.PhaseWarming {
-		return ""
-	}
-	full := st.StageNeed > 0 && st.StageSamples >= st.StageNeed
-	switch {
-	case r.Phase == sluice.PhaseBaking:
-		return fmt.Sprintf("sluice rollout promote %s --reason \"…\" (end the bake now), or sluice rollout undo %s --reason \"…\" (back to %s at once)", s.Model, s.Model, s.Baseline)
-	case r.Phase == sluice.PhasePreview && !s.AutoPromote:
-		return fmt.Sprintf("reach the candidate as %s@preview; it takes no other traffic until sluice rollout promote %s --reason \"…\" flips all of it (or abort)", s.Model, s.Model)
-	case r.Phase == sluice.PhaseProgressing && s.Strategy == sluice.StrategyCanary && !s.AutoPromote:
-		return fmt.Sprintf("a canary holds its share until you act: sluice rollout promote %s --reason \"…\", or abort it (--auto-promote lets a passing canary promote itself)", s.Model)
-	case !full:
-		return ""
-	case r.Phase == sluice.PhaseShadow && s.Strategy == sluice.StrategyShadow:
-		return "the sample is in: the shadow run completes when the analysis passes (see the verdict), or rolls back when it fails"
-	case r.Phase == sluice.PhaseShadow:
-		return "the sample is in: the first stage starts when the analysis passes (see the verdict), or the rollout rolls back when it fails"
-	case s.Strategy == sluice.StrategyABTest:
-		return "the test completes at the next analysis once each arm has its planned sample of the split's requests (see the verdict's n)"
-	case rollout.UsesStages(s.Strategy) && r.StageIndex < len(s.Stages):
-		if left := s.Stages[r.StageIndex].Hold.D() - r.Held(now); left > 0 {
-			return fmt.Sprintf("the sample is in: the stage's hold ends in %s, then the next step waits for a passing analysis", left.Round(time.Second))
-		}
-		return "the sample and hold are in: the next step comes when the analysis passes (see the verdict), or a rollback when it fails"
-	case s.AutoPromote:
-		return "the sample is in: it promotes itself when the analysis passes (see the verdict)"
-	}
-	return ""
+	return strconv.FormatFloat(p, 'f', 3, 64)
 }
 
 // renderRollout draws a rollout for the terminal, in the manner of
 // kubectl argo rollouts get rollout.
 func renderRollout(st api.RolloutStatus, now time.Time) string {
+	return renderRolloutEvents(st, now, false)
+}
+
+// renderRolloutWhole draws a rollout with who started it and why, and
+// every event on its timeline (sluice rollout status --id).
+func renderRolloutWhole(st api.RolloutStatus, now time.Time) string {
+	return renderRolloutEvents(st, now, true)
+}
+
+// renderRolloutEvents draws a rollout; whole adds who started it, when it
+// ended, and every event, not the last 8.
+func renderRolloutEvents(st api.RolloutStatus, now time.Time, whole bool) string {
 	r := st.Rollout
 	var b strings.Builder
 	fmt.Fprintf(&b, "Rollout:   %s\n", r.ID)
+	if whole {
+		renderStarted(&b, r)
+	}
 	fmt.Fprintf(&b, "Model:     %s   %s → %s   strategy %s\n", r.Spec.Model, r.Spec.Baseline, r.Spec.Candidate, r.Spec.Strategy)
 	fmt.Fprintf(&b, "Phase:     %s", r.Phase)
 	if r.Decision != "" {
 		fmt.Fprintf(&b, " — %s", r.Decision)
 	}
 	b.WriteString("\n")
-	fmt.Fprintf(&b, "Policy:    %s\n", st.Policy)
+	if whole && !r.Phase.Active() {
+		// The live policy, not the one this ended rollout left: another
+		// change or rollout may have come since.
+		fmt.Fprintf(&b, "Policy now: %s (the model's routing today, not necessarily what this rollout left)\n", st.Policy)
+	} else {
+		fmt.Fprintf(&b, "Policy:    %s\n", st.Policy)
+	}
 	fmt.Fprintf(&b, "Traffic:   %s  candidate %s%%\n", bar(r.Percent, 30), sluice.FormatPercent(r.Percent))
 	if len(r.Spec.Stages) > 0 && (r.Spec.Strategy == sluice.StrategyProgressive || r.Spec.Strategy == sluice.StrategyPipeline) {
 		// A pipeline mirrors first: its first stage has not begun, and
@@ -493,7 +499,7 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 		p := 100 * float64(st.StageSamples) / float64(st.StageNeed)
 		fmt.Fprintf(&b, "Sample:    %s  %d of %d candidate requests\n", bar(min(p, 100), 30), st.StageSamples, st.StageNeed)
 	}
-	if next := waitingFor(st, now); next != "" {
+	if next := api.WaitingFor(st, now); next != "" {
 		fmt.Fprintf(&b, "Next:      %s\n", next)
 	}
 	if rep := st.ABReport; rep != nil {
@@ -547,14 +553,22 @@ func renderRollout(st api.RolloutStatus, now time.Time) string {
 			if m.CandidateN == 0 && m.Candidate == 0 {
 				cand, eff = "-", "-"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%.3g\t%s\n", m.Name(), dash(m.Category), base, cand, eff, threshold(m), m.PValue, strings.ToUpper(string(m.Outcome)))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name(), dash(m.Category), base, cand, eff, threshold(m), pText(m.PValue), strings.ToUpper(string(m.Outcome)))
 		}
 		tw.Flush()
 	}
 	if n := len(r.Events); n > 0 {
 		b.WriteString("\nEvents:\n")
-		for _, e := range r.Events[max(0, n-8):] {
-			fmt.Fprintf(&b, "  %s  %-16s %s\n", e.At.Local().Format("15:04:05"), e.Kind, e.Message)
+		from := max(0, n-8)
+		if whole {
+			from = 0
+		}
+		when := "15:04:05"
+		if whole {
+			when = "2006-01-02 15:04:05" // an older rollout's events may span days
+		}
+		for _, e := range r.Events[from:] {
+			fmt.Fprintf(&b, "  %s  %-16s %s\n", e.At.Local().Format(when), e.Kind, e.Message)
 		}
 	}
 	return b.String()
@@ -578,7 +592,7 @@ func renderABReport(b *strings.Builder, rep *analysis.Report) {
 		if m.Equivalence != "" {
 			margin = fmt.Sprintf("±%.4g", m.Margin)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%.4g\t%.4g\t%+.4g\t[%+.4g, %+.4g]\t%s\t%s\t%.3g\t%.3g\t%s\n", m.Name(), dash(m.Category), m.Baseline, m.Candidate, m.Diff, m.Lower, m.Upper, margin, dash(m.Equivalence), m.PValue, m.AdjustedP, m.Winner)
+		fmt.Fprintf(tw, "  %s\t%s\t%.4g\t%.4g\t%+.4g\t[%+.4g, %+.4g]\t%s\t%s\t%s\t%s\t%s\n", m.Name(), dash(m.Category), m.Baseline, m.Candidate, m.Diff, m.Lower, m.Upper, margin, dash(m.Equivalence), pText(m.PValue), pText(m.AdjustedP), m.Winner)
 	}
 	for _, m := range rep.Metrics {
 		row(m)

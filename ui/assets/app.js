@@ -256,7 +256,13 @@
     if (k === "ms") return signed(x, (msd || 0) + 1) + " ms";
     return signed(x, DECIMALS[k]);
   }
-  const fmtP = (p) => (p == null ? "–" : Number(p).toPrecision(2));
+  // fmtP writes a p-value in one notation for a whole column: three
+  // decimals, and "<0.001" below (as APA-style and clinical reports write
+  // them, and experiment reports after them). toPrecision(2) put
+  // "0.0000071" beside "3.0e-8" (it turns to exponents below 1e-6), and
+  // below 0.001 the exact value decides nothing: the Holm p and the
+  // result say what passed.
+  const fmtP = (p) => (p == null || !Number.isFinite(Number(p)) ? "–" : Number(p) < 0.001 ? "<0.001" : Number(p).toFixed(3));
 
   function verdictTable(v, showPassingCats) {
     const rows = v.metrics.filter((m) => !m.category || m.outcome !== "pass" || showPassingCats);
@@ -399,6 +405,18 @@
     return ul;
   }
 
+  // verdictWhen says when a verdict was taken, " at 07:41:37, 2m 5s ago"
+  // (the ago while the rollout is live), as the CLI's Verdict line does:
+  // the card's Analysis line is the last analysis, and during a pause, which
+  // stops the analyses, its "2 of 100" stood beside a live sample of 45 as
+  // if it were as new.
+  function verdictWhen(v, live) {
+    const t = new Date(v.at).getTime();
+    if (!(t > 0)) return "";
+    const ago = Date.now() - t;
+    return " at " + localTime(v.at) + (live && ago >= 1000 ? ", " + durationText(ago) + " ago" : "");
+  }
+
   function renderRollout() {
     const body = clear($("rollout-body"));
     const st = state.status;
@@ -445,6 +463,10 @@
         : ": all traffic on the candidate, rolled back if its error or cancel rate or a gate fails; Promote ends the bake now";
       if (bake > 0) body.append(progressRow("Bake", baked / bake, durationText(baked) + " of " + durationText(bake) + what, "", "bake-progress"));
     }
+    // What the rollout waits for, from the API's status (api.WaitingFor,
+    // the CLI's Next line): a stage at "327 of 100" with its hold done
+    // said nothing of waiting for a passing analysis.
+    if (st.next) body.append(h("div", { class: "decision next", id: "rollout-next" }, h("b", {}, "Next: "), st.next));
     // Paused, the card says who paused it and why, from the pause's event
     // ("paused by NAME: …; REASON"): a bake keeps its promotion's decision,
     // which read as if nothing held it.
@@ -452,9 +474,9 @@
     if (pausedEv) {
       const m = /^paused (.*)$/s.exec(pausedEv.message || "");
       body.append(h("div", { class: "decision paused", id: "rollout-decision" }, h("b", {}, m ? "Paused " : "Paused: "), m ? m[1] : pausedEv.message));
-      if (st.verdict) body.append(h("div", { class: "decision " + st.verdict.outcome, id: "rollout-analysis" }, h("b", {}, "Analysis: "), st.verdict.reason));
+      if (st.verdict) body.append(h("div", { class: "decision " + st.verdict.outcome, id: "rollout-analysis" }, h("b", {}, "Analysis" + verdictWhen(st.verdict, active) + ": "), st.verdict.reason));
     } else if (r.decision) body.append(h("div", { class: "decision " + r.phase, id: "rollout-decision" }, h("b", {}, "Decision: "), r.decision));
-    else if (st.verdict) body.append(h("div", { class: "decision " + st.verdict.outcome, id: "rollout-decision" }, h("b", {}, "Analysis: "), st.verdict.reason));
+    else if (st.verdict) body.append(h("div", { class: "decision " + st.verdict.outcome, id: "rollout-decision" }, h("b", {}, "Analysis" + verdictWhen(st.verdict, active) + ": "), st.verdict.reason));
     if (st.ab_report) body.append(renderABReport(st.ab_report));
     const cols = h("div", { class: "cols" });
     const vbox = h("div", { id: "verdict-box" });
@@ -758,7 +780,8 @@
     const body = clear($("categories-table").querySelector("tbody"));
     // With no rollout the table is a sliding window: "since 02:15:54" read
     // as if something had happened then.
-    const span = "Serving versions over the last " + durationText(Math.max(Date.now() - new Date(a.since).getTime(), 0)) + " (since " + localTime(a.since) + ")";
+    // The span the data covers: a gateway up for 5 minutes has no 15.
+    const span = "Serving versions over the last " + durationText(Math.max(Date.now() - new Date(a.since).getTime(), 0)) + " (since " + localTime(a.since) + (a.from_first ? ", the first request observed" : "") + ")";
     $("categories-note").textContent = (a.candidate ? "Stable " + a.baseline + " → candidate " + a.candidate + (a.cut ? ", since " : ", since the candidate went live at ") + localTime(a.since) : span) +
       (a.cut ? " (the busiest windows hold only their newest requests, so the table starts there)." : ".");
     // A rate column is told by its format, not its title: "Canceled" holds
@@ -832,10 +855,15 @@
       badges.push(h("span", { class: "chip" + (d.latency_ratio > 1.5 ? " fail" : "") }, "latency " + (dl >= 0 ? "+" : "") + num(dl, msd) + " ms" + (d.latency_ratio ? " (×" + Number(d.latency_ratio).toFixed(2) + ")" : "")));
       if (d.refusal && d.refusal !== "none") badges.push(h("span", { class: "chip " + (d.refusal === "shadow_only" ? "fail" : "inconclusive") }, "refusal: " + d.refusal.replace("_", " ")));
       if (d.tool_call === "primary_only" || d.tool_call === "shadow_only") badges.push(h("span", { class: "chip inconclusive" }, "tool call: " + d.tool_call.replace("_", " ")));
+      if (d.tool_call === "both" && d.calls) badges.push(h("span", { class: "chip" + (d.calls === "same" ? " pass" : " fail") }, { same: "same tool calls", names: "other tools called", arguments: "other tool arguments" }[d.calls] || "tool calls: " + d.calls));
       if (d.error && d.error !== "none") badges.push(h("span", { class: "chip fail" }, "error: " + d.error.replace("_", " ")));
       badges.push(h("span", { class: "chip" + (d.same_text ? " pass" : "") }, d.same_text ? "same text" : "different text"));
+      // Each tool call as name(arguments); a viewer gets the names only.
+      const calls = (x) => (x.tool_calls || []).length ? h("div", { class: "pair-calls mono" }, (x.tool_calls || []).map((c) =>
+        h("div", {}, (c.name || "?") + "(" + (a.texts_withheld ? "…" : (c.arguments || "") + (c.cut ? "…" : "")) + ")"))) : null;
       const side = (x, title) => h("div", {},
         h("div", { class: "pair-side-head" }, title + " " + (x.version || "") + " · " + (x.status || "") + " · " + num(x.latency_ms, msd) + " ms · " + (x.output_tokens || 0) + " tokens · " + (x.chars || 0) + " chars" + (x.refusal ? " · refusal" : "") + (x.error ? " · " + x.error : "")),
+        calls(x),
         h("pre", {}, x.text || ""));
       box.append(h("div", { class: "pair" },
         h("div", { class: "pair-head" }, h("span", { class: "muted" }, localTime(p.at)), h("span", { class: "mono" }, p.request_id || ""), p.category ? h("span", { class: "chip" }, p.category) : null, badges),

@@ -1,0 +1,56 @@
+package api
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/rollout"
+)
+
+// WaitingFor says what a live rollout waits for before its next step, when
+// its progress would not say it otherwise: a canary or blue-green preview
+// held until an operator promotes it, or a phase whose sample is in and that
+// waits for its hold or a passing analysis. A pipeline mirroring "2781 of
+// 200" for minutes, or a stage at "327 of 100" with its hold done, said
+// nothing of why it did not move on. It is "" when there is nothing to add.
+//
+// The admin API's rollout status carries it (RolloutStatus.Next) for the
+// dashboard; the CLI's `sluice rollout status` says the same on its Next
+// line (cmd/sluice waitingFor, the same rule at the terminal's clock).
+func WaitingFor(st RolloutStatus, now time.Time) string {
+	r := st.Rollout
+	s := r.Spec
+	if r.Phase == sluice.PhasePaused && r.InBake() {
+		return fmt.Sprintf("sluice rollout resume %s --reason \"…\" (the bake goes on: %s left), sluice rollout promote %s --reason \"…\" (end the bake now), or sluice rollout undo %s --reason \"…\" (back to %s at once)",
+			s.Model, (s.Bake.D() - r.Baked(now)).Round(time.Second), s.Model, s.Model, s.Baseline)
+	}
+	if !r.Phase.Active() || r.Phase == sluice.PhasePaused || r.Phase == sluice.PhaseWarming {
+		return ""
+	}
+	full := st.StageNeed > 0 && st.StageSamples >= st.StageNeed
+	switch {
+	case r.Phase == sluice.PhaseBaking:
+		return fmt.Sprintf("sluice rollout promote %s --reason \"…\" (end the bake now), or sluice rollout undo %s --reason \"…\" (back to %s at once)", s.Model, s.Model, s.Baseline)
+	case r.Phase == sluice.PhasePreview && !s.AutoPromote:
+		return fmt.Sprintf("reach the candidate as %s@preview; it takes no other traffic until sluice rollout promote %s --reason \"…\" flips all of it (or abort)", s.Model, s.Model)
+	case r.Phase == sluice.PhaseProgressing && s.Strategy == sluice.StrategyCanary && !s.AutoPromote:
+		return fmt.Sprintf("a canary holds its share until you act: sluice rollout promote %s --reason \"…\", or abort it (--auto-promote lets a passing canary promote itself)", s.Model)
+	case !full:
+		return ""
+	case r.Phase == sluice.PhaseShadow && s.Strategy == sluice.StrategyShadow:
+		return "the sample is in: the shadow run completes when the analysis passes (see the verdict), or rolls back when it fails"
+	case r.Phase == sluice.PhaseShadow:
+		return "the sample is in: the first stage starts when the analysis passes (see the verdict), or the rollout rolls back when it fails"
+	case s.Strategy == sluice.StrategyABTest:
+		return "the test completes at the next analysis once each arm has its planned sample of the split's requests (see the verdict's n)"
+	case rollout.UsesStages(s.Strategy) && r.StageIndex < len(s.Stages):
+		if left := s.Stages[r.StageIndex].Hold.D() - r.Held(now); left > 0 {
+			return fmt.Sprintf("the sample is in: the stage's hold ends in %s, then the next step waits for a passing analysis", left.Round(time.Second))
+		}
+		return "the sample and hold are in: the next step comes when the analysis passes (see the verdict), or a rollback when it fails"
+	case s.AutoPromote:
+		return "the sample is in: it promotes itself when the analysis passes (see the verdict)"
+	}
+	return ""
+}

@@ -1,0 +1,17 @@
+package sluice
+
+// RolloutQuery selects a model's rollouts from the store, which keeps every
+// rollout ever started, ended ones included (the registry holds only each
+// model's latest).
+type RolloutQuery struct {
+	// Model is the model whose rollouts are read; required.
+	Model string
+	// ID keeps only the rollout of this id (empty: every one).
+	ID string
+	// Before keeps only the rollouts written before the rollout of this id
+	// (the last one of the page before); empty starts at the newest. A
+	// Before that names no rollout of Model is a CodeNotFound.
+	Before string
+	// Limit caps the result; 0 or less means no cap.
+	Limit int
+}
