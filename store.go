@@ -46,6 +46,11 @@ type Store interface {
 	// writes, so two admins deleting the last two admin tokens at once
 	// cannot both succeed.
 	DeleteToken(ctx context.Context, name string, keepAdmin bool, audit AuditEntry) error
+	// TouchToken records that the token named name authenticated a request
+	// at at: its LastUsedAt becomes at unless it is later already (another
+	// replica's). No audit; a token that is gone is no error. Callers write
+	// it at most once a minute per token, never on the request's path.
+	TouchToken(ctx context.Context, name string, at time.Time) error
 	// Close releases the store.
 	Close() error
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/sluicehq/sluice"
 )
@@ -13,20 +14,20 @@ import (
 func (s *Store) Tokens(ctx context.Context) ([]sluice.Token, error) {
 	var out []sluice.Token
 	err := s.read(ctx, "read tokens", func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, "SELECT name, role, hash, created_at FROM tokens ORDER BY name")
+		rows, err := tx.QueryContext(ctx, "SELECT name, role, hash, created_at, expires_at, last_used_at FROM tokens ORDER BY name")
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var (
-				t       sluice.Token
-				created sql.NullInt64
+				t                      sluice.Token
+				created, expires, used sql.NullInt64
 			)
-			if err := rows.Scan(&t.Name, &t.Role, &t.Hash, &created); err != nil {
+			if err := rows.Scan(&t.Name, &t.Role, &t.Hash, &created, &expires, &used); err != nil {
 				return err
 			}
-			t.CreatedAt = timeCol(created)
+			t.CreatedAt, t.ExpiresAt, t.LastUsedAt = timeCol(created), timeCol(expires), timeCol(used)
 			out = append(out, t)
 		}
 		return rows.Err()
@@ -44,10 +45,18 @@ func (s *Store) PutToken(ctx context.Context, t sluice.Token, audit sluice.Audit
 	if err != nil {
 		return err
 	}
+	expires, err := timeArg("token "+t.Name+" expires_at", t.ExpiresAt)
+	if err != nil {
+		return err
+	}
+	used, err := timeArg("token "+t.Name+" last_used_at", t.LastUsedAt)
+	if err != nil {
+		return err
+	}
 	return s.write(ctx, "put token "+t.Name, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO tokens (name, role, hash, created_at) VALUES (?, ?, ?, ?)
+		res, err := tx.ExecContext(ctx, `INSERT INTO tokens (name, role, hash, created_at, expires_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (name) DO NOTHING`,
-			t.Name, string(t.Role), t.Hash, created)
+			t.Name, string(t.Role), t.Hash, created, expires, used)
 		if err != nil {
 			return fmt.Errorf("write token: %w", err)
 		}
@@ -95,5 +104,20 @@ func (s *Store) DeleteToken(ctx context.Context, name string, keepAdmin bool, au
 			return sluice.Errorf(sluice.CodeNotFound, "token %q does not exist: list the tokens to see their names", name)
 		}
 		return s.insertAudit(ctx, tx, audit)
+	})
+}
+
+// TouchToken sets the last use of the token named name to at, unless it
+// is later already; no audit, and a token that is gone is no error.
+func (s *Store) TouchToken(ctx context.Context, name string, at time.Time) error {
+	n, err := nanos("token "+name+" last_used_at", at)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, "touch token "+name, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "UPDATE tokens SET last_used_at = ? WHERE name = ? AND (last_used_at IS NULL OR last_used_at < ?)", n, name, n); err != nil {
+			return fmt.Errorf("write token %s last use: %w", name, err)
+		}
+		return nil
 	})
 }

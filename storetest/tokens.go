@@ -18,6 +18,7 @@ var tokenTests = []test{
 	{"ErrDeleteMissing", testTokensDeleteMissing},
 	{"KeepLastAdmin", testTokensKeepLastAdmin},
 	{"KeepLastAdminConcurrent", testTokensKeepLastAdminConcurrent},
+	{"ExpiryAndLastUse", testTokensExpiryAndLastUse},
 }
 
 func mustTokens(t *testing.T, s sluice.Store) []sluice.Token {
@@ -28,6 +29,8 @@ func mustTokens(t *testing.T, s sluice.Store) []sluice.Token {
 	}
 	for _, tok := range got {
 		checkUTC(t, "token "+tok.Name+" CreatedAt", tok.CreatedAt)
+		checkUTC(t, "token "+tok.Name+" ExpiresAt", tok.ExpiresAt)
+		checkUTC(t, "token "+tok.Name+" LastUsedAt", tok.LastUsedAt)
 	}
 	return got
 }
@@ -39,6 +42,8 @@ func equalTokens(t *testing.T, got, want []sluice.Token) {
 		ts = slices.Clone(ts)
 		for i := range ts {
 			ts[i].CreatedAt = micro(ts[i].CreatedAt)
+			ts[i].ExpiresAt = micro(ts[i].ExpiresAt)
+			ts[i].LastUsedAt = micro(ts[i].LastUsedAt)
 		}
 		slices.SortFunc(ts, func(a, b sluice.Token) int { return cmp.Compare(a.Name, b.Name) })
 		return ts
@@ -48,7 +53,8 @@ func equalTokens(t *testing.T, got, want []sluice.Token) {
 		t.Fatalf("tokens = %+v, want %+v", g, w)
 	}
 	for i := range w {
-		if g[i].Name != w[i].Name || g[i].Role != w[i].Role || g[i].Hash != w[i].Hash || !g[i].CreatedAt.Equal(w[i].CreatedAt) {
+		if g[i].Name != w[i].Name || g[i].Role != w[i].Role || g[i].Hash != w[i].Hash || !g[i].CreatedAt.Equal(w[i].CreatedAt) ||
+			!g[i].ExpiresAt.Equal(w[i].ExpiresAt) || !g[i].LastUsedAt.Equal(w[i].LastUsedAt) {
 			t.Fatalf("token %d = %+v, want %+v", i, g[i], w[i])
 		}
 	}
@@ -204,4 +210,36 @@ func testTokensKeepLastAdminConcurrent(t *testing.T, s sluice.Store) {
 			t.Fatalf("round %d: %d deletes succeeded (%v, %v), want 1", round, won, errs[0], errs[1])
 		}
 	}
+}
+
+// testTokensExpiryAndLastUse: a token's expiry round-trips (zero is
+// never); TouchToken sets the last use, never moves it back (two replicas
+// writing out of order keep the later), writes no audit, and is no error
+// for a token that is gone.
+func testTokensExpiryAndLastUse(t *testing.T, s sluice.Store) {
+	ctx := t.Context()
+	exp := sluice.Token{Name: "contractor", Role: sluice.RoleOperator, Hash: sluice.HashSecret("c"), CreatedAt: at(0), ExpiresAt: at(90 * 24 * time.Hour).Add(123456 * time.Nanosecond)}
+	never := sluice.Token{Name: "ci", Role: sluice.RoleViewer, Hash: sluice.HashSecret("n"), CreatedAt: at(0)}
+	must(t, "PutToken contractor", s.PutToken(ctx, exp, tokenAudit("token.create", "contractor", at(0))))
+	must(t, "PutToken ci", s.PutToken(ctx, never, tokenAudit("token.create", "ci", at(0))))
+	equalTokens(t, mustTokens(t, s), []sluice.Token{exp, never})
+
+	audit := len(allAudit(t, s))
+	must(t, "TouchToken contractor", s.TouchToken(ctx, "contractor", at(time.Hour)))
+	exp.LastUsedAt = at(time.Hour)
+	equalTokens(t, mustTokens(t, s), []sluice.Token{exp, never})
+	// An earlier time (a replica whose write was slower) does not move it back.
+	must(t, "TouchToken contractor earlier", s.TouchToken(ctx, "contractor", at(time.Minute)))
+	equalTokens(t, mustTokens(t, s), []sluice.Token{exp, never})
+	must(t, "TouchToken contractor later", s.TouchToken(ctx, "contractor", at(2*time.Hour)))
+	exp.LastUsedAt = at(2 * time.Hour)
+	must(t, "TouchToken of a token that is gone", s.TouchToken(ctx, "nobody", at(time.Hour)))
+	equalTokens(t, mustTokens(t, s), []sluice.Token{exp, never})
+	if n := len(allAudit(t, s)); n != audit {
+		t.Errorf("audit has %d entries after TouchToken, want the %d it had: a token's use is not audited", n, audit)
+	}
+	// A token deleted and made again under the same name starts unused.
+	must(t, "DeleteToken ci", s.DeleteToken(ctx, "ci", false, tokenAudit("token.delete", "ci", at(time.Second))))
+	must(t, "PutToken ci again", s.PutToken(ctx, never, tokenAudit("token.create", "ci", at(2*time.Second))))
+	equalTokens(t, mustTokens(t, s), []sluice.Token{exp, never})
 }
