@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"fmt"
 	"time"
 )
 
@@ -63,9 +64,10 @@ func (t *Token) Expired(now time.Time) bool {
 }
 
 // TokenExpired is the error of authenticating with an expired token. It
-// names the token and when it expired, never its secret.
+// names the token and when it expired, never its secret; its field is
+// expires_at, so a client can tell it from an unknown token.
 func TokenExpired(t *Token) error {
-	return Errorf(CodeUnauthorized, "the admin token %s expired at %s: ask an admin for a new one (sluice token create NAME --role %s --expires 90d)", t.Name, t.ExpiresAt.UTC().Format(time.RFC3339), t.Role)
+	return &Error{Code: CodeUnauthorized, Fields: []string{"expires_at"}, Message: fmt.Sprintf("the admin token %s expired at %s: ask an admin for a new one (sluice token create NAME --role %s --expires 90d)", t.Name, t.ExpiresAt.UTC().Format(time.RFC3339), t.Role)}
 }
 
 // HashSecret returns the hex SHA-256 of a token secret.
