@@ -40,8 +40,10 @@ type Store interface {
 	// written (two admins creating one name at once: one wins).
 	PutToken(ctx context.Context, t Token, audit AuditEntry) error
 	// DeleteToken removes a token and appends audit; CodeNotFound if absent.
-	// With keepAdmin, deleting the last admin token the store holds is a
-	// CodeConflict (LastAdminToken) and nothing is written. The check and
+	// With keepAdmin, deleting the last admin token the store holds that
+	// has not expired (at audit.At, or now when that is zero: an expired
+	// one administers nothing) is a CodeConflict (LastAdminToken) and
+	// nothing is written. The check and
 	// the delete are one transaction that serialises with other token
 	// writes, so two admins deleting the last two admin tokens at once
 	// cannot both succeed.

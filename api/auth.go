@@ -81,24 +81,26 @@ func (a *Auth) Reload(ctx context.Context) error {
 // SetStatic replaces the static tokens (the config file's, read again on
 // SIGHUP), so a token removed from the file stops working without a
 // restart. It refuses, changing nothing, when that would leave no admin
-// token where there was one (in the file or the store): no one could
-// administer the gateway, nor create a token.
+// token (that has not expired) where there was one (in the file or the
+// store): no one could administer the gateway, nor create a token.
 func (a *Auth) SetStatic(ctx context.Context, static []sluice.Token) error {
-	if err := a.load(ctx); err != nil && !hasAdmin(static) {
+	if err := a.load(ctx); err != nil && !hasAdmin(static, a.now()) {
 		return err
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if !hasAdmin(static) && !hasAdmin(a.cached) && hasAdmin(a.static) {
+	now := a.now()
+	if !hasAdmin(static, now) && !hasAdmin(a.cached, now) && hasAdmin(a.static, now) {
 		return sluice.Errorf(sluice.CodeInvalid, "the config file now has no admin token and the store has none: no one could administer the gateway, so the tokens in force are kept; create an admin token first (sluice token create NAME --role admin) or keep one in the file")
 	}
 	a.static = slices.Clone(static)
 	return nil
 }
 
-// hasAdmin reports whether ts holds an admin token.
-func hasAdmin(ts []sluice.Token) bool {
-	return slices.ContainsFunc(ts, func(t sluice.Token) bool { return t.Role == sluice.RoleAdmin })
+// hasAdmin reports whether ts holds an admin token that has not expired at
+// now.
+func hasAdmin(ts []sluice.Token, now time.Time) bool {
+	return slices.ContainsFunc(ts, func(t sluice.Token) bool { return t.Role == sluice.RoleAdmin && !t.Expired(now) })
 }
 
 // load reads the store's tokens and keeps them, unless a read that started

@@ -191,3 +191,26 @@ func TestTokens_LastUsedThrottled(t *testing.T) {
 		}
 	}
 }
+
+// TestAuth_SetStaticExpiredStoreAdmin: an expired admin token in the store
+// administers nothing, so a reload that removes the config file's last
+// admin token is refused when the store's admin tokens have all expired,
+// and goes through while one has not.
+func TestAuth_SetStaticExpiredStoreAdmin(t *testing.T) {
+	ctx := context.Background()
+	e := MustEnv(t)
+	if _, err := e.Admin.CreateTokenWith(ctx, api.TokenRequest{Name: "temp-admin", Role: sluice.RoleAdmin, ExpiresAt: t0.Add(time.Hour), Reason: "cover"}); err != nil {
+		t.Fatal(err)
+	}
+	e.Clock.Set(t0.Add(2 * time.Hour))
+	if err := e.Auth.SetStatic(ctx, nil); sluice.ErrorCode(err) != sluice.CodeInvalid {
+		t.Fatalf("removing the config file's tokens with only an expired admin token in the store: %v, want refused", err)
+	}
+	if _, err := e.Admin.WhoAmI(ctx); err != nil {
+		t.Fatalf("the config file's admin token after the refused reload: %v", err)
+	}
+	e.Clock.Set(t0.Add(time.Minute))
+	if err := e.Auth.SetStatic(ctx, nil); err != nil {
+		t.Fatalf("removing the config file's tokens while the store's admin token has not expired: %v", err)
+	}
+}

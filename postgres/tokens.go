@@ -77,20 +77,26 @@ func (s *Store) PutToken(ctx context.Context, t sluice.Token, audit sluice.Audit
 
 // DeleteToken removes the token named name and appends audit, in one
 // transaction; CodeNotFound, writing nothing, if there is no such token,
-// and with keepAdmin CodeConflict if it is the last admin token. Every
+// and with keepAdmin CodeConflict if it is the last admin token that has
+// not expired (at audit.At, or now when that is zero). Every
 // token write locks the meta row first, so concurrent deletes serialise:
 // the count taken after the lock sees the deletes committed before it
 // (READ COMMITTED reads the latest committed rows at each statement).
 func (s *Store) DeleteToken(ctx context.Context, name string, keepAdmin bool, audit sluice.AuditEntry) error {
+	when := audit.At
+	if when.IsZero() {
+		when = s.now()
+	}
 	return s.write(ctx, "delete token "+name, func(tx pgx.Tx) error {
 		if _, err := lockMeta(ctx, tx); err != nil {
 			return err
 		}
 		if keepAdmin {
+			// Only tokens that have not expired can administer.
 			var others int
 			var role *string
-			err := tx.QueryRow(ctx, `SELECT (SELECT COUNT(*) FROM tokens WHERE role = $1 AND name <> $2),
-				(SELECT role FROM tokens WHERE name = $2)`, string(sluice.RoleAdmin), name).Scan(&others, &role)
+			err := tx.QueryRow(ctx, `SELECT (SELECT COUNT(*) FROM tokens WHERE role = $1 AND name <> $2 AND (expires_at IS NULL OR expires_at > $3)),
+				(SELECT role FROM tokens WHERE name = $2 AND (expires_at IS NULL OR expires_at > $3))`, string(sluice.RoleAdmin), name, when.UTC()).Scan(&others, &role)
 			if err != nil {
 				return fmt.Errorf("count the admin tokens: %w", err)
 			}

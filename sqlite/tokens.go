@@ -72,19 +72,29 @@ func (s *Store) PutToken(ctx context.Context, t sluice.Token, audit sluice.Audit
 
 // DeleteToken removes the token named name and appends audit, in one
 // transaction; CodeNotFound, writing nothing, if there is no such token,
-// and with keepAdmin CodeConflict if it is the last admin token. The write
+// and with keepAdmin CodeConflict if it is the last admin token that has
+// not expired (at audit.At, or now when that is zero). The write
 // transaction begins IMMEDIATE, so the check and the delete hold the
 // database's write lock together.
 func (s *Store) DeleteToken(ctx context.Context, name string, keepAdmin bool, audit sluice.AuditEntry) error {
+	when := audit.At
+	if when.IsZero() {
+		when = s.now()
+	}
+	live, err := nanos("token "+name+" delete time", when)
+	if err != nil {
+		return err
+	}
 	return s.write(ctx, "delete token "+name, func(tx *sql.Tx) error {
 		if keepAdmin {
+			// Only tokens that have not expired can administer.
 			var others int
-			err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM tokens WHERE role = ? AND name <> ?`, string(sluice.RoleAdmin), name).Scan(&others)
+			err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM tokens WHERE role = ? AND name <> ? AND (expires_at IS NULL OR expires_at > ?)`, string(sluice.RoleAdmin), name, live).Scan(&others)
 			if err != nil {
 				return fmt.Errorf("count the admin tokens: %w", err)
 			}
 			var role string
-			err = tx.QueryRowContext(ctx, "SELECT role FROM tokens WHERE name = ?", name).Scan(&role)
+			err = tx.QueryRowContext(ctx, "SELECT role FROM tokens WHERE name = ? AND (expires_at IS NULL OR expires_at > ?)", name, live).Scan(&role)
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("read token %s: %w", name, err)
 			}

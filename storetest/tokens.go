@@ -19,6 +19,7 @@ var tokenTests = []test{
 	{"KeepLastAdmin", testTokensKeepLastAdmin},
 	{"KeepLastAdminConcurrent", testTokensKeepLastAdminConcurrent},
 	{"ExpiryAndLastUse", testTokensExpiryAndLastUse},
+	{"KeepLastAdminExpired", testTokensKeepLastAdminExpired},
 }
 
 func mustTokens(t *testing.T, s sluice.Store) []sluice.Token {
@@ -242,4 +243,26 @@ func testTokensExpiryAndLastUse(t *testing.T, s sluice.Store) {
 	must(t, "DeleteToken ci", s.DeleteToken(ctx, "ci", false, tokenAudit("token.delete", "ci", at(time.Second))))
 	must(t, "PutToken ci again", s.PutToken(ctx, never, tokenAudit("token.create", "ci", at(2*time.Second))))
 	equalTokens(t, mustTokens(t, s), []sluice.Token{exp, never})
+}
+
+// testTokensKeepLastAdminExpired: an expired admin token administers
+// nothing, so it does not count as another admin token: deleting the last
+// one that has not expired (at the change's time) is refused, and the
+// expired one may go.
+func testTokensKeepLastAdminExpired(t *testing.T, s sluice.Store) {
+	ctx := t.Context()
+	old := sluice.Token{Name: "old", Role: sluice.RoleAdmin, Hash: sluice.HashSecret("old"), CreatedAt: at(0), ExpiresAt: at(time.Hour)}
+	alice := sluice.Token{Name: "alice", Role: sluice.RoleAdmin, Hash: sluice.HashSecret("alice"), CreatedAt: at(0), ExpiresAt: at(48 * time.Hour)}
+	must(t, "PutToken old", s.PutToken(ctx, old, tokenAudit("token.create", "old", at(0))))
+	must(t, "PutToken alice", s.PutToken(ctx, alice, tokenAudit("token.create", "alice", at(0))))
+	before := takeSnapshot(t, s)
+	err := s.DeleteToken(ctx, "alice", true, tokenAudit("token.delete", "alice", at(2*time.Hour)))
+	wantCode(t, "DeleteToken of the last admin token not expired", err, sluice.CodeConflict)
+	checkUnchanged(t, s, before)
+	must(t, "DeleteToken of an expired admin token", s.DeleteToken(ctx, "old", true, tokenAudit("token.delete", "old", at(2*time.Hour))))
+	equalTokens(t, mustTokens(t, s), []sluice.Token{alice})
+	// Before it expires, the other admin token counts.
+	must(t, "PutToken old again", s.PutToken(ctx, old, tokenAudit("token.create", "old", at(0))))
+	must(t, "DeleteToken alice while old has not expired", s.DeleteToken(ctx, "alice", true, tokenAudit("token.delete", "alice", at(time.Minute))))
+	equalTokens(t, mustTokens(t, s), []sluice.Token{old})
 }
