@@ -30,8 +30,8 @@ func TestTokens_Expire(t *testing.T) {
 		t.Fatalf("created = %+v, want it to expire at %v", created.TokenView, expires)
 	}
 	bot := &api.Client{BaseURL: e.URL, Token: created.Secret}
-	if _, err := bot.WhoAmI(ctx); err != nil {
-		t.Fatalf("whoami before the expiry: %v", err)
+	if who, err := bot.WhoAmI(ctx); err != nil || !who.ExpiresAt.Equal(expires) {
+		t.Fatalf("whoami before the expiry: %+v, %v; want it to say when the token expires", who, err)
 	}
 
 	e.Clock.Set(expires)

@@ -13,6 +13,9 @@ type WhoAmI struct {
 	Name string `json:"name"`
 	// Role is what the token may do.
 	Role sluice.Role `json:"role"`
+	// ExpiresAt is when the token stops working; left out when it never
+	// does, so a client can warn its holder ahead of time.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
 
 // VersionView is a version as the API shows it: every field, with its full
