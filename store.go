@@ -45,12 +45,19 @@ type Store interface {
 	// written (two admins creating one name at once: one wins).
 	PutToken(ctx context.Context, t Token, audit AuditEntry) error
 	// DeleteToken removes a token and appends audit; CodeNotFound if absent.
-	// With keepAdmin, deleting the last admin token the store holds is a
-	// CodeConflict (LastAdminToken) and nothing is written. The check and
+	// With keepAdmin, deleting the last admin token the store holds that
+	// has not expired (at audit.At, or now when that is zero: an expired
+	// one administers nothing) is a CodeConflict (LastAdminToken) and
+	// nothing is written. The check and
 	// the delete are one transaction that serialises with other token
 	// writes, so two admins deleting the last two admin tokens at once
 	// cannot both succeed.
 	DeleteToken(ctx context.Context, name string, keepAdmin bool, audit AuditEntry) error
+	// TouchToken records that the token named name authenticated a request
+	// at at: its LastUsedAt becomes at unless it is later already (another
+	// replica's). No audit; a token that is gone is no error. Callers write
+	// it at most once a minute per token, never on the request's path.
+	TouchToken(ctx context.Context, name string, at time.Time) error
 	// Close releases the store.
 	Close() error
 }

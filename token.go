@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"fmt"
 	"time"
 )
 
@@ -49,6 +50,24 @@ type Token struct {
 	Hash string `json:"-"`
 	// CreatedAt is when it was created.
 	CreatedAt time.Time `json:"created_at"`
+	// ExpiresAt is when it stops working; zero for never.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// LastUsedAt is when it last authenticated a request, as the store
+	// keeps it: written at most once a minute per token and replica (see
+	// Store.TouchToken), so up to a minute old; zero for never.
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
+}
+
+// Expired reports whether the token no longer works at now.
+func (t *Token) Expired(now time.Time) bool {
+	return !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt)
+}
+
+// TokenExpired is the error of authenticating with an expired token. It
+// names the token and when it expired, never its secret; its field is
+// expires_at, so a client can tell it from an unknown token.
+func TokenExpired(t *Token) error {
+	return &Error{Code: CodeUnauthorized, Fields: []string{"expires_at"}, Message: fmt.Sprintf("the admin token %s expired at %s: ask an admin for a new one (sluice token create NAME --role %s --expires 90d)", t.Name, t.ExpiresAt.UTC().Format(time.RFC3339), t.Role)}
 }
 
 // HashSecret returns the hex SHA-256 of a token secret.

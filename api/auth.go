@@ -21,6 +21,9 @@ type Auth struct {
 	// there too. NewAuth sets 30 seconds; zero means until Reload. Set it
 	// before the Auth is used.
 	CacheFor time.Duration
+	// Now is the clock expiry and last use are read by; nil is time.Now.
+	// Set it before the Auth is used.
+	Now func() time.Time
 
 	store  sluice.Store
 	static []sluice.Token
@@ -39,7 +42,16 @@ type Auth struct {
 	// secret that arrived before it started.
 	missRead      chan struct{}
 	missReadStart time.Time
+	// touched is, by token name, the last use this Auth wrote or began
+	// writing to the store; touches counts those writes under way.
+	touched map[string]time.Time
+	touches sync.WaitGroup
 }
+
+// TouchEvery is how often, at most, an Auth writes a token's last use to
+// the store: the request path never waits for that write, and a busy
+// token costs the store one small write a minute per replica.
+const TouchEvery = time.Minute
 
 // Bounds on waiting for the store's tokens: a refresh gives up after
 // refreshTimeout; a caller that has tokens read before waits at most
@@ -69,24 +81,26 @@ func (a *Auth) Reload(ctx context.Context) error {
 // SetStatic replaces the static tokens (the config file's, read again on
 // SIGHUP), so a token removed from the file stops working without a
 // restart. It refuses, changing nothing, when that would leave no admin
-// token where there was one (in the file or the store): no one could
-// administer the gateway, nor create a token.
+// token (that has not expired) where there was one (in the file or the
+// store): no one could administer the gateway, nor create a token.
 func (a *Auth) SetStatic(ctx context.Context, static []sluice.Token) error {
-	if err := a.load(ctx); err != nil && !hasAdmin(static) {
+	if err := a.load(ctx); err != nil && !hasAdmin(static, a.now()) {
 		return err
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if !hasAdmin(static) && !hasAdmin(a.cached) && hasAdmin(a.static) {
+	now := a.now()
+	if !hasAdmin(static, now) && !hasAdmin(a.cached, now) && hasAdmin(a.static, now) {
 		return sluice.Errorf(sluice.CodeInvalid, "the config file now has no admin token and the store has none: no one could administer the gateway, so the tokens in force are kept; create an admin token first (sluice token create NAME --role admin) or keep one in the file")
 	}
 	a.static = slices.Clone(static)
 	return nil
 }
 
-// hasAdmin reports whether ts holds an admin token.
-func hasAdmin(ts []sluice.Token) bool {
-	return slices.ContainsFunc(ts, func(t sluice.Token) bool { return t.Role == sluice.RoleAdmin })
+// hasAdmin reports whether ts holds an admin token that has not expired at
+// now.
+func hasAdmin(ts []sluice.Token, now time.Time) bool {
+	return slices.ContainsFunc(ts, func(t sluice.Token) bool { return t.Role == sluice.RoleAdmin && !t.Expired(now) })
 }
 
 // load reads the store's tokens and keeps them, unless a read that started
@@ -259,6 +273,7 @@ func (a *Auth) AuthenticateSecret(ctx context.Context, secret string) (*sluice.T
 	// waiting on it.
 	found := match(a.Static(), func(t *sluice.Token) bool { return t.Matches(secret) })
 	var storeErr error
+	fromStore := found == nil
 	if found == nil {
 		var stored []sluice.Token
 		stored, storeErr = a.storeTokens(ctx)
@@ -271,7 +286,73 @@ func (a *Auth) AuthenticateSecret(ctx context.Context, secret string) (*sluice.T
 		return nil, errUnknownToken
 	}
 	found.Hash = ""
-	return found, nil
+	return a.admit(found, fromStore)
+}
+
+// now reads the Auth's clock.
+func (a *Auth) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+// admit refuses t once it has expired and, for a stored token, notes its
+// use: found, the token a secret or hash matched.
+func (a *Auth) admit(t *sluice.Token, stored bool) (*sluice.Token, error) {
+	now := a.now()
+	if t.Expired(now) {
+		return nil, sluice.TokenExpired(t)
+	}
+	if stored {
+		a.touch(t, now)
+	}
+	return t, nil
+}
+
+// touch writes t's last use, now, to the store in the background, unless
+// this Auth wrote it, or the store holds it (from any replica), within
+// TouchEvery. The caller does not wait; a failed write is tried again at
+// the token's next use a TouchEvery later.
+func (a *Auth) touch(t *sluice.Token, now time.Time) {
+	if a.store == nil {
+		return
+	}
+	a.mu.Lock()
+	last := a.touched[t.Name]
+	if t.LastUsedAt.After(last) {
+		last = t.LastUsedAt
+	}
+	if !last.IsZero() && now.Sub(last) < TouchEvery {
+		a.mu.Unlock()
+		return
+	}
+	if a.touched == nil {
+		a.touched = make(map[string]time.Time)
+	}
+	a.touched[t.Name] = now
+	a.touches.Add(1)
+	a.mu.Unlock()
+	go func() {
+		defer a.touches.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
+		defer cancel()
+		_ = a.store.TouchToken(ctx, t.Name, now)
+	}()
+}
+
+// LastUsed returns when this Auth last saw the token named name used, as
+// far as it wrote (or is writing) it to the store; zero if it has not.
+func (a *Auth) LastUsed(name string) time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.touched[name]
+}
+
+// WaitTouches waits for the last-use writes under way to end. Call it when
+// no request is being authenticated (a test, or after a shutdown).
+func (a *Auth) WaitTouches() {
+	a.touches.Wait()
 }
 
 // match returns a copy of the first token in list that is, comparing every

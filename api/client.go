@@ -356,8 +356,14 @@ func (c *Client) Tokens(ctx context.Context) ([]TokenView, error) {
 // CreateToken creates a token and returns its secret, which is shown only
 // this once.
 func (c *Client) CreateToken(ctx context.Context, name string, role sluice.Role, reason string) (CreatedToken, error) {
+	return c.CreateTokenWith(ctx, TokenRequest{Name: name, Role: role, Reason: reason})
+}
+
+// CreateTokenWith creates the token req describes (with an expiry, say)
+// and returns its secret, which is shown only this once.
+func (c *Client) CreateTokenWith(ctx context.Context, req TokenRequest) (CreatedToken, error) {
 	var out CreatedToken
-	_, err := c.do(ctx, "POST", "/admin/v1/tokens", nil, TokenRequest{Name: name, Role: role, Reason: reason}, &out)
+	_, err := c.do(ctx, "POST", "/admin/v1/tokens", nil, req, &out)
 	return out, err
 }
 

@@ -55,6 +55,7 @@ func (a *Auth) TokenByHash(ctx context.Context, hash string) (*sluice.Token, err
 	is := func(t *sluice.Token) bool { return subtle.ConstantTimeCompare([]byte(t.Hash), []byte(hash)) == 1 }
 	found := match(a.Static(), is)
 	var storeErr error
+	fromStore := found == nil
 	if found == nil {
 		var stored []sluice.Token
 		stored, storeErr = a.storeTokens(ctx)
@@ -67,5 +68,5 @@ func (a *Auth) TokenByHash(ctx context.Context, hash string) (*sluice.Token, err
 		return nil, sluice.Errorf(sluice.CodeUnauthorized, "the admin token of this session is no longer known (it may have been deleted): sign in again with a valid token")
 	}
 	found.Hash = ""
-	return found, nil
+	return a.admit(found, fromStore)
 }

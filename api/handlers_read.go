@@ -10,7 +10,7 @@ import (
 
 func (s *Server) whoami(w http.ResponseWriter, r *http.Request) error {
 	t, _ := ActorFrom(r.Context())
-	writeJSON(w, http.StatusOK, WhoAmI{Name: t.Name, Role: t.Role})
+	writeJSON(w, http.StatusOK, WhoAmI{Name: t.Name, Role: t.Role, ExpiresAt: t.ExpiresAt})
 	return nil
 }
 

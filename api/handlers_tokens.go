@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice"
 )
@@ -29,11 +30,22 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("read the admin tokens: %w", err)
 	}
+	now := s.now()
 	for _, t := range sortedTokens(stored) {
-		out.Tokens = append(out.Tokens, TokenView{Name: t.Name, Role: t.Role, CreatedAt: t.CreatedAt, Source: "store"})
+		v := storedView(t, now)
+		// This replica's own last use may not have reached the store yet.
+		if u := s.auth.LastUsed(t.Name); u.After(v.LastUsedAt) {
+			v.LastUsedAt = u.UTC()
+		}
+		out.Tokens = append(out.Tokens, v)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// storedView describes a token created through the API, as of now.
+func storedView(t sluice.Token, now time.Time) TokenView {
+	return TokenView{Name: t.Name, Role: t.Role, CreatedAt: t.CreatedAt, Source: "store", ExpiresAt: t.ExpiresAt, Expired: t.Expired(now), LastUsedAt: t.LastUsedAt}
 }
 
 func sortedTokens(ts []sluice.Token) []sluice.Token {
@@ -66,6 +78,9 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	if !req.Role.Valid() {
 		return invalid("role", fmt.Sprintf("unknown role %q: use viewer, operator or admin", req.Role))
 	}
+	if !req.ExpiresAt.IsZero() && !req.ExpiresAt.After(s.now()) {
+		return invalid("expires_at", fmt.Sprintf("expires_at %s is not in the future (the server's time is %s): give a later time, such as --expires 90d, or leave it out for a token that never expires", req.ExpiresAt.UTC().Format(time.RFC3339), s.now().UTC().Format(time.RFC3339)))
+	}
 	if err := checkReason(req.Reason); err != nil {
 		return err
 	}
@@ -86,8 +101,8 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := s.now().UTC()
-	t := sluice.Token{Name: req.Name, Role: req.Role, Hash: sluice.HashSecret(secret), CreatedAt: now}
-	view := TokenView{Name: t.Name, Role: t.Role, CreatedAt: now, Source: "store"}
+	t := sluice.Token{Name: req.Name, Role: req.Role, Hash: sluice.HashSecret(secret), CreatedAt: now, ExpiresAt: req.ExpiresAt.UTC()}
+	view := storedView(t, now)
 	entry, err := tokenAudit(r, "token.create", req.Name, req.Reason, nil, view)
 	if err != nil {
 		return err
@@ -141,7 +156,8 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) error {
 			keepAdmin = false
 		}
 	}
-	entry, err := tokenAudit(r, "token.delete", name, req.Reason, TokenView{Name: old.Name, Role: old.Role, CreatedAt: old.CreatedAt, Source: "store"}, nil)
+	gone := storedView(*old, s.now())
+	entry, err := tokenAudit(r, "token.delete", name, req.Reason, gone, nil)
 	if err != nil {
 		return err
 	}
@@ -159,7 +175,7 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) error {
 	if err := s.auth.Reload(ctx); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, TokenView{Name: old.Name, Role: old.Role, CreatedAt: old.CreatedAt, Source: "store"})
+	writeJSON(w, http.StatusOK, gone)
 	return nil
 }
 

@@ -51,6 +51,7 @@ func (c *clock) Set(t time.Time) {
 // env is a running admin API over a real SQLite store.
 type env struct {
 	Store  *sqlite.Store
+	Auth   *api.Auth
 	Ctl    *control.Service
 	Clock  *clock
 	URL    string
@@ -80,6 +81,7 @@ func MustEnv(tb testing.TB) *env {
 		{Name: "otto", Role: sluice.RoleOperator, Hash: sluice.HashSecret(operatorSecret)},
 		{Name: "ada", Role: sluice.RoleAdmin, Hash: sluice.HashSecret(adminSecret)},
 	})
+	auth.Now = clk.Now
 	ctrl := rollout.New(rollout.Options{Control: ctl, Windows: observe.New(observe.Options{Now: clk.Now}), Now: clk.Now})
 	srv := api.New(api.Options{
 		Control:  ctl,
@@ -100,7 +102,7 @@ func MustEnv(tb testing.TB) *env {
 	hs := httptest.NewServer(srv.Handler())
 	tb.Cleanup(hs.Close)
 	return &env{
-		Store: st, Ctl: ctl, Clock: clk, URL: hs.URL,
+		Store: st, Auth: auth, Ctl: ctl, Clock: clk, URL: hs.URL,
 		Admin:  &api.Client{BaseURL: hs.URL, Token: adminSecret, HTTP: hs.Client()},
 		Oper:   &api.Client{BaseURL: hs.URL, Token: operatorSecret, HTTP: hs.Client()},
 		Viewer: &api.Client{BaseURL: hs.URL, Token: viewerSecret, HTTP: hs.Client()},

@@ -259,6 +259,28 @@ func plusRestored(s string) string {
 	return s
 }
 
+// ParseExpiry parses a token's expiry as the CLI's --expires takes it:
+// "none" (or "never", or empty) for no expiry, the zero time; a duration
+// from now ("90d", "12h"); or a time as ParseTime reads one ("2027-03-01"
+// is that day's start, UTC). It does not check that the time is in the
+// future: the server does, by its own clock.
+func ParseExpiry(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	switch strings.ToLower(s) {
+	case "", "none", "never":
+		return time.Time{}, nil
+	}
+	if d, ok := parseAgo(s); ok {
+		return now.Add(d).UTC(), nil
+	}
+	for _, layout := range timeLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, sluice.Errorf(sluice.CodeBadRequest, "invalid expiry %q: use a duration from now such as 90d or 12h, a date or time such as 2027-03-01 or 2027-03-01T12:00:00Z (UTC unless a zone is given), or none", s)
+}
+
 // parseAgo parses a non-negative duration, allowing a whole number of days
 // ("7d").
 func parseAgo(s string) (time.Duration, bool) {

@@ -13,6 +13,9 @@ type WhoAmI struct {
 	Name string `json:"name"`
 	// Role is what the token may do.
 	Role sluice.Role `json:"role"`
+	// ExpiresAt is when the token stops working; left out when it never
+	// does, so a client can warn its holder ahead of time.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
 
 // VersionView is a version as the API shows it: every field, with its full
@@ -216,6 +219,9 @@ type TokenRequest struct {
 	Name string `json:"name"`
 	// Role is viewer, operator or admin.
 	Role sluice.Role `json:"role"`
+	// ExpiresAt is when the token stops working; it must be later than
+	// now. Left out, the token never expires.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	// Reason goes into the audit log; required.
 	Reason string `json:"reason"`
 }
@@ -231,6 +237,16 @@ type TokenView struct {
 	// Source is "config" for static tokens, "store" for the ones created
 	// through the API.
 	Source string `json:"source"`
+	// ExpiresAt is when the token stops working; left out when it never
+	// does (static tokens never do).
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// Expired is true once ExpiresAt has passed, by the server's clock.
+	Expired bool `json:"expired,omitempty"`
+	// LastUsedAt is when the token last authenticated a request; left out
+	// when it never has, and for static tokens, whose use is not kept. It
+	// is written at most once a minute per token and replica, so it may be
+	// up to a minute behind.
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
 }
 
 // TokenList is the answer to GET /admin/v1/tokens.

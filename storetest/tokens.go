@@ -18,6 +18,8 @@ var tokenTests = []test{
 	{"ErrDeleteMissing", testTokensDeleteMissing},
 	{"KeepLastAdmin", testTokensKeepLastAdmin},
 	{"KeepLastAdminConcurrent", testTokensKeepLastAdminConcurrent},
+	{"ExpiryAndLastUse", testTokensExpiryAndLastUse},
+	{"KeepLastAdminExpired", testTokensKeepLastAdminExpired},
 }
 
 func mustTokens(t *testing.T, s sluice.Store) []sluice.Token {
@@ -28,6 +30,8 @@ func mustTokens(t *testing.T, s sluice.Store) []sluice.Token {
 	}
 	for _, tok := range got {
 		checkUTC(t, "token "+tok.Name+" CreatedAt", tok.CreatedAt)
+		checkUTC(t, "token "+tok.Name+" ExpiresAt", tok.ExpiresAt)
+		checkUTC(t, "token "+tok.Name+" LastUsedAt", tok.LastUsedAt)
 	}
 	return got
 }
@@ -39,6 +43,8 @@ func equalTokens(t *testing.T, got, want []sluice.Token) {
 		ts = slices.Clone(ts)
 		for i := range ts {
 			ts[i].CreatedAt = micro(ts[i].CreatedAt)
+			ts[i].ExpiresAt = micro(ts[i].ExpiresAt)
+			ts[i].LastUsedAt = micro(ts[i].LastUsedAt)
 		}
 		slices.SortFunc(ts, func(a, b sluice.Token) int { return cmp.Compare(a.Name, b.Name) })
 		return ts
@@ -48,7 +54,8 @@ func equalTokens(t *testing.T, got, want []sluice.Token) {
 		t.Fatalf("tokens = %+v, want %+v", g, w)
 	}
 	for i := range w {
-		if g[i].Name != w[i].Name || g[i].Role != w[i].Role || g[i].Hash != w[i].Hash || !g[i].CreatedAt.Equal(w[i].CreatedAt) {
+		if g[i].Name != w[i].Name || g[i].Role != w[i].Role || g[i].Hash != w[i].Hash || !g[i].CreatedAt.Equal(w[i].CreatedAt) ||
+			!g[i].ExpiresAt.Equal(w[i].ExpiresAt) || !g[i].LastUsedAt.Equal(w[i].LastUsedAt) {
 			t.Fatalf("token %d = %+v, want %+v", i, g[i], w[i])
 		}
 	}
@@ -204,4 +211,58 @@ func testTokensKeepLastAdminConcurrent(t *testing.T, s sluice.Store) {
 			t.Fatalf("round %d: %d deletes succeeded (%v, %v), want 1", round, won, errs[0], errs[1])
 		}
 	}
+}
+
+// testTokensExpiryAndLastUse: a token's expiry round-trips (zero is
+// never); TouchToken sets the last use, never moves it back (two replicas
+// writing out of order keep the later), writes no audit, and is no error
+// for a token that is gone.
+func testTokensExpiryAndLastUse(t *testing.T, s sluice.Store) {
+	ctx := t.Context()
+	exp := sluice.Token{Name: "contractor", Role: sluice.RoleOperator, Hash: sluice.HashSecret("c"), CreatedAt: at(0), ExpiresAt: at(90 * 24 * time.Hour).Add(123456 * time.Nanosecond)}
+	never := sluice.Token{Name: "ci", Role: sluice.RoleViewer, Hash: sluice.HashSecret("n"), CreatedAt: at(0)}
+	must(t, "PutToken contractor", s.PutToken(ctx, exp, tokenAudit("token.create", "contractor", at(0))))
+	must(t, "PutToken ci", s.PutToken(ctx, never, tokenAudit("token.create", "ci", at(0))))
+	equalTokens(t, mustTokens(t, s), []sluice.Token{exp, never})
+
+	audit := len(allAudit(t, s))
+	must(t, "TouchToken contractor", s.TouchToken(ctx, "contractor", at(time.Hour)))
+	exp.LastUsedAt = at(time.Hour)
+	equalTokens(t, mustTokens(t, s), []sluice.Token{exp, never})
+	// An earlier time (a replica whose write was slower) does not move it back.
+	must(t, "TouchToken contractor earlier", s.TouchToken(ctx, "contractor", at(time.Minute)))
+	equalTokens(t, mustTokens(t, s), []sluice.Token{exp, never})
+	must(t, "TouchToken contractor later", s.TouchToken(ctx, "contractor", at(2*time.Hour)))
+	exp.LastUsedAt = at(2 * time.Hour)
+	must(t, "TouchToken of a token that is gone", s.TouchToken(ctx, "nobody", at(time.Hour)))
+	equalTokens(t, mustTokens(t, s), []sluice.Token{exp, never})
+	if n := len(allAudit(t, s)); n != audit {
+		t.Errorf("audit has %d entries after TouchToken, want the %d it had: a token's use is not audited", n, audit)
+	}
+	// A token deleted and made again under the same name starts unused.
+	must(t, "DeleteToken ci", s.DeleteToken(ctx, "ci", false, tokenAudit("token.delete", "ci", at(time.Second))))
+	must(t, "PutToken ci again", s.PutToken(ctx, never, tokenAudit("token.create", "ci", at(2*time.Second))))
+	equalTokens(t, mustTokens(t, s), []sluice.Token{exp, never})
+}
+
+// testTokensKeepLastAdminExpired: an expired admin token administers
+// nothing, so it does not count as another admin token: deleting the last
+// one that has not expired (at the change's time) is refused, and the
+// expired one may go.
+func testTokensKeepLastAdminExpired(t *testing.T, s sluice.Store) {
+	ctx := t.Context()
+	old := sluice.Token{Name: "old", Role: sluice.RoleAdmin, Hash: sluice.HashSecret("old"), CreatedAt: at(0), ExpiresAt: at(time.Hour)}
+	alice := sluice.Token{Name: "alice", Role: sluice.RoleAdmin, Hash: sluice.HashSecret("alice"), CreatedAt: at(0), ExpiresAt: at(48 * time.Hour)}
+	must(t, "PutToken old", s.PutToken(ctx, old, tokenAudit("token.create", "old", at(0))))
+	must(t, "PutToken alice", s.PutToken(ctx, alice, tokenAudit("token.create", "alice", at(0))))
+	before := takeSnapshot(t, s)
+	err := s.DeleteToken(ctx, "alice", true, tokenAudit("token.delete", "alice", at(2*time.Hour)))
+	wantCode(t, "DeleteToken of the last admin token not expired", err, sluice.CodeConflict)
+	checkUnchanged(t, s, before)
+	must(t, "DeleteToken of an expired admin token", s.DeleteToken(ctx, "old", true, tokenAudit("token.delete", "old", at(2*time.Hour))))
+	equalTokens(t, mustTokens(t, s), []sluice.Token{alice})
+	// Before it expires, the other admin token counts.
+	must(t, "PutToken old again", s.PutToken(ctx, old, tokenAudit("token.create", "old", at(0))))
+	must(t, "DeleteToken alice while old has not expired", s.DeleteToken(ctx, "alice", true, tokenAudit("token.delete", "alice", at(time.Minute))))
+	equalTokens(t, mustTokens(t, s), []sluice.Token{old})
 }

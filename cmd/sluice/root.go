@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -114,6 +116,12 @@ func (c *cli) explain(err error) error {
 	if c.tokenFrom == "SLUICE_TOKEN" {
 		where = "the token in SLUICE_TOKEN"
 		fix = "export SLUICE_TOKEN=<a valid token>, or pass one with --token"
+	}
+	var se *sluice.Error
+	if errors.As(err, &se) && slices.Contains(se.Fields, "expires_at") {
+		// Known, but expired: the server's message says which token and
+		// when.
+		return &sluice.Error{Code: sluice.CodeUnauthorized, Fields: se.Fields, Message: where + ": " + se.Message}
 	}
 	return &sluice.Error{Code: sluice.CodeUnauthorized, Message: fmt.Sprintf("%s is not known to the server at %s (it may have been deleted, or be another gateway's): %s; an admin creates one with sluice token create NAME --role viewer|operator|admin (sluice serve prints one on first start)", where, c.server, fix)}
 }

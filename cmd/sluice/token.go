@@ -3,17 +3,19 @@ package main
 import (
 	"fmt"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
 )
 
 func (c *cli) tokenCmd() *cobra.Command {
 	cmd := group(&cobra.Command{Use: "token", Short: "Manage admin API tokens (admin role)"})
-	var role, reason string
+	var role, reason, expires string
 	create := &cobra.Command{
-		Use: "create NAME --role viewer|operator|admin --reason \"why\"", Short: "Create a token; its secret is shown once", Args: cobra.ExactArgs(1),
+		Use: "create NAME --role viewer|operator|admin [--expires 90d] --reason \"why\"", Short: "Create a token; its secret is shown once", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := requireReason(reason); err != nil {
 				return err
@@ -22,14 +24,22 @@ func (c *cli) tokenCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			t, err := cl.CreateToken(cmd.Context(), args[0], sluice.Role(role), reason)
+			exp, err := api.ParseExpiry(expires, time.Now())
+			if err != nil {
+				return fmt.Errorf("--expires: %s", sluice.ErrorMessage(err))
+			}
+			t, err := cl.CreateTokenWith(cmd.Context(), api.TokenRequest{Name: args[0], Role: sluice.Role(role), ExpiresAt: exp, Reason: reason})
 			if err != nil {
 				return err
 			}
 			if c.output == "json" {
 				return c.printJSON(t)
 			}
-			fmt.Fprintf(c.stdout, "token %s (%s) created; its secret, shown only now:\n%s\n", t.Name, t.Role, t.Secret)
+			until := "never expires"
+			if !t.ExpiresAt.IsZero() {
+				until = "expires " + t.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC")
+			}
+			fmt.Fprintf(c.stdout, "token %s (%s) created, %s; its secret, shown only now:\n%s\n", t.Name, t.Role, until, t.Secret)
 			if t.Warning != "" {
 				fmt.Fprintf(c.stderr, "warning: %s\n", t.Warning)
 			}
@@ -37,9 +47,10 @@ func (c *cli) tokenCmd() *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&role, "role", "viewer", "viewer, operator or admin")
+	create.Flags().StringVar(&expires, "expires", "none", "when it stops working: a duration from now (90d, 12h), a date or time (2027-03-01, UTC), or none")
 	create.Flags().StringVar(&reason, "reason", "", "why (required; goes into the audit log)")
 	list := &cobra.Command{
-		Use: "list", Short: "List tokens (names and roles; never secrets)", Args: cobra.NoArgs,
+		Use: "list", Short: "List tokens (names, roles, expiry, last use; never secrets)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := c.client()
 			if err != nil {
@@ -53,9 +64,9 @@ func (c *cli) tokenCmd() *cobra.Command {
 				return c.printJSON(ts)
 			}
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tROLE\tSOURCE\tCREATED")
+			fmt.Fprintln(tw, "NAME\tROLE\tSOURCE\tCREATED\tEXPIRES\tLAST USED")
 			for _, t := range ts {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, t.Role, t.Source, t.CreatedAt.Format("2006-01-02 15:04"))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Name, t.Role, t.Source, listTime(t.CreatedAt, "-"), tokenExpires(t), tokenLastUsed(t))
 			}
 			return tw.Flush()
 		},
@@ -84,4 +95,31 @@ func (c *cli) tokenCmd() *cobra.Command {
 	del.Flags().StringVar(&dreason, "reason", "", "why (required; goes into the audit log)")
 	cmd.AddCommand(create, list, del)
 	return cmd
+}
+
+// listTime shows a time in a token list, UTC to the minute, or none.
+func listTime(t time.Time, none string) string {
+	if t.IsZero() {
+		return none
+	}
+	return t.UTC().Format("2006-01-02 15:04")
+}
+
+// tokenExpires is a token's EXPIRES column: never, the time, or the time
+// it expired.
+func tokenExpires(t api.TokenView) string {
+	s := listTime(t.ExpiresAt, "never")
+	if t.Expired {
+		s = "expired " + s
+	}
+	return s
+}
+
+// tokenLastUsed is a token's LAST USED column; a config file token's use
+// is not kept.
+func tokenLastUsed(t api.TokenView) string {
+	if t.Source == "config" {
+		return "-"
+	}
+	return listTime(t.LastUsedAt, "never")
 }
