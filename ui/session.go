@@ -7,8 +7,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -217,9 +219,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	tok, err := s.auth.AuthenticateAdmin(r.Context(), secret) // a token just created through another replica too
 	if err != nil {
-		if sluice.ErrorCode(err) == sluice.CodeUnauthorized {
+		switch {
+		case sluice.ErrorCode(err) == sluice.CodeUnauthorized && expired(err):
+			// A real token past its expiry: say so, as the API does; it
+			// is no guess, so it does not count against the address.
+			s.throttle.good(at, false)
+		case sluice.ErrorCode(err) == sluice.CodeUnauthorized:
 			err = sluice.Errorf(sluice.CodeUnauthorized, "this token is not known: paste an admin token (sluice token create makes one; a new gateway prints one on first start)")
-		} else {
+		default:
 			s.throttle.good(at, false) // not the client's fault: the store did not answer
 		}
 		api.WriteError(w, err)
@@ -265,4 +272,11 @@ func (s *Server) secureCookie(r *http.Request) bool {
 		return false
 	}
 	return r.TLS != nil
+}
+
+// expired reports whether err refuses a token because it expired (the
+// error names expires_at).
+func expired(err error) bool {
+	var e *sluice.Error
+	return errors.As(err, &e) && slices.Contains(e.Fields, "expires_at")
 }
