@@ -44,7 +44,7 @@ type Auth struct {
 	missReadStart time.Time
 	// touched is, by token name, the last use this Auth wrote or began
 	// writing to the store; touches counts those writes under way.
-	touched map[string]time.Time
+	touched map[string]lastTouch
 	touches sync.WaitGroup
 }
 
@@ -319,7 +319,7 @@ func (a *Auth) touch(t *sluice.Token, now time.Time) {
 		return
 	}
 	a.mu.Lock()
-	last := a.touched[t.Name]
+	last := a.touched[t.Name].of(t)
 	if t.LastUsedAt.After(last) {
 		last = t.LastUsedAt
 	}
@@ -328,9 +328,9 @@ func (a *Auth) touch(t *sluice.Token, now time.Time) {
 		return
 	}
 	if a.touched == nil {
-		a.touched = make(map[string]time.Time)
+		a.touched = make(map[string]lastTouch)
 	}
-	a.touched[t.Name] = now
+	a.touched[t.Name] = lastTouch{created: t.CreatedAt, at: now}
 	a.touches.Add(1)
 	a.mu.Unlock()
 	go func() {
@@ -341,12 +341,26 @@ func (a *Auth) touch(t *sluice.Token, now time.Time) {
 	}()
 }
 
-// LastUsed returns when this Auth last saw the token named name used, as
-// far as it wrote (or is writing) it to the store; zero if it has not.
-func (a *Auth) LastUsed(name string) time.Time {
+// lastTouch is the last use an Auth wrote of the token created at
+// created: a token deleted and created again under its name is another
+// token, whose use the old one's must neither stand for nor hold back.
+type lastTouch struct{ created, at time.Time }
+
+// of returns the last use noted if it is t's, else zero.
+func (l lastTouch) of(t *sluice.Token) time.Time {
+	if !l.created.Equal(t.CreatedAt) {
+		return time.Time{}
+	}
+	return l.at
+}
+
+// LastUsed returns when this Auth last saw t (by its name and creation
+// time) used, as far as it wrote (or is writing) it to the store; zero if
+// it has not.
+func (a *Auth) LastUsed(t sluice.Token) time.Time {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.touched[name]
+	return a.touched[t.Name].of(&t)
 }
 
 // WaitTouches waits for the last-use writes under way to end. Call it when

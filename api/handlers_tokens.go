@@ -34,7 +34,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 	for _, t := range sortedTokens(stored) {
 		v := storedView(t, now)
 		// This replica's own last use may not have reached the store yet.
-		if u := s.auth.LastUsed(t.Name); u.After(v.LastUsedAt) {
+		if u := s.auth.LastUsed(t); u.After(v.LastUsedAt) {
 			v.LastUsedAt = u.UTC()
 		}
 		out.Tokens = append(out.Tokens, v)

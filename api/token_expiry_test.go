@@ -214,3 +214,61 @@ func TestAuth_SetStaticExpiredStoreAdmin(t *testing.T) {
 		t.Fatalf("removing the config file's tokens while the store's admin token has not expired: %v", err)
 	}
 }
+
+// TestTokens_LastUsedNotInherited: a token deleted and created again under
+// its name is a new token: the list does not show the old one's last use,
+// remembered by this replica, as the new one's, nor does that memory hold
+// back the new one's first use from the store.
+func TestTokens_LastUsedNotInherited(t *testing.T) {
+	ctx := context.Background()
+	e := MustEnv(t)
+	old, err := e.Admin.CreateToken(ctx, "ci-bot", sluice.RoleViewer, "reads")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Clock.Set(t0.Add(time.Second))
+	if _, err := (&api.Client{BaseURL: e.URL, Token: old.Secret}).WhoAmI(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.Auth.WaitTouches()
+	e.Clock.Set(t0.Add(10 * time.Second))
+	if err := e.Admin.DeleteToken(ctx, "ci-bot", "leaked"); err != nil {
+		t.Fatal(err)
+	}
+	e.Clock.Set(t0.Add(20 * time.Second))
+	fresh, err := e.Admin.CreateToken(ctx, "ci-bot", sluice.RoleViewer, "a new secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastUsed := func() time.Time {
+		t.Helper()
+		ts, err := e.Admin.Tokens(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range ts {
+			if v.Name == "ci-bot" {
+				return v.LastUsedAt
+			}
+		}
+		t.Fatalf("ci-bot not listed: %+v", ts)
+		return time.Time{}
+	}
+	if got := lastUsed(); !got.IsZero() {
+		t.Fatalf("the new ci-bot, never used, listed as last used %v (the deleted one's use)", got)
+	}
+	e.Clock.Set(t0.Add(30 * time.Second))
+	if _, err := (&api.Client{BaseURL: e.URL, Token: fresh.Secret}).WhoAmI(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.Auth.WaitTouches()
+	ts, err := e.Store.Tokens(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range ts {
+		if tok.Name == "ci-bot" && !tok.LastUsedAt.Equal(t0.Add(30*time.Second)) {
+			t.Errorf("the new ci-bot's first use reached the store as %v, want %v", tok.LastUsedAt, t0.Add(30*time.Second))
+		}
+	}
+}
