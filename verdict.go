@@ -45,6 +45,11 @@ type MetricVerdict struct {
 	Upper  float64 `json:"upper"`
 	// Threshold is the largest acceptable degradation, in Effect's units.
 	Threshold float64 `json:"threshold"`
+	// ThresholdMS is set on a latency or TTFT row when its absolute floor
+	// (analysis.thresholds.latency_abs_ms) is above its relative
+	// threshold: the floor, in ms, that Threshold is relative to the
+	// baseline's value. Zero otherwise.
+	ThresholdMS float64 `json:"threshold_ms,omitempty"`
 	// Unit is "relative" or "absolute".
 	Unit string `json:"unit"`
 	// PValue is the always-valid p-value for "the candidate is worse",

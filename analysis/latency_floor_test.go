@@ -66,6 +66,9 @@ func TestLatencyFloor(t *testing.T) {
 			if floor == 0 {
 				floor = DefaultLatencyAbsMS
 			}
+			if rules := floor > DefaultLatencyRel*p50.Baseline; rules != (p50.ThresholdMS == floor) || !rules && p50.ThresholdMS != 0 {
+				t.Errorf("latency p50 threshold_ms %v, want %v when the floor rules (it does: %v)", p50.ThresholdMS, floor, rules)
+			}
 			if want := max(DefaultLatencyRel, floor/p50.Baseline); p50.Threshold < want*0.999 || p50.Threshold > want*1.001 {
 				t.Errorf("latency p50 threshold %v, want the larger of +20%% and %v ms over %.3f ms: %v", p50.Threshold, floor, p50.Baseline, want)
 			}

@@ -296,7 +296,7 @@ func (t *tester) quantile(def *metricDef, category string, b, c []float64) row {
 	qb, qc := stats.Quantile(b, def.q), stats.Quantile(c, def.q)
 	r.mv.Baseline, r.mv.Candidate, r.mv.Effect = qb, qc, relChange(qc, qb)
 	if qb > 0 && abs > rel*qb {
-		r.mv.Threshold, r.floorRules, r.floorAbs = abs/qb, true, abs
+		r.mv.Threshold, r.floorRules, r.floorAbs, r.mv.ThresholdMS = abs/qb, true, abs, abs
 	}
 	if len(b) < minTestSample || len(c) < minTestSample {
 		return r

@@ -621,6 +621,11 @@ func gateValue(m sluice.MetricVerdict) string {
 // a metric held within the threshold both ways (analysis.TwoSided), +x or
 // −x on the worse side for the others.
 func threshold(m sluice.MetricVerdict) string {
+	if m.ThresholdMS > 0 {
+		// The latency floor rules: "+2 ms", not "+1666.7%" of a
+		// baseline of 0.12 ms.
+		return "+" + strconv.FormatFloat(m.ThresholdMS, 'f', -1, 64) + " ms"
+	}
 	s := effect(m.Threshold, m.Unit)
 	if analysis.TwoSided(m.Metric) {
 		return "±" + strings.TrimLeft(s, "+-")
