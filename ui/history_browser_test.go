@@ -280,8 +280,13 @@ func TestHistory_ViewerABReport(t *testing.T) {
 	if len(rows) != 2 || rows[0].ID != live.ID || rows[1].ID != ab.ID || rows[1].Cells[2] != "abtest" || rows[1].Cells[4] != string(list[0].Phase) {
 		t.Errorf("the viewer's history: %v; want %s then the A/B test %s (%s)", rows, live.ID, ab.ID, list[0].Phase)
 	}
+	// The page opened on #history (a reload, a bookmark) shows the tab and
+	// its list, once; the row's id is a button (Tab and Enter reach it).
 	if err := chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS(`#history-table tr[data-id="`+ab.ID+`"]`)),
+		chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#history-table tr[data-id="`+ab.ID+`"]`)),
+		chromedp.Click(chromedp.CSS(`#history-table tr[data-id="`+ab.ID+`"] button`)),
 		chromedp.WaitVisible(chromedp.CSS("#past-ab-report")),
 	); err != nil {
 		t.Fatalf("open %s: %v%s", ab.ID, err, pageText(ctx))
@@ -296,6 +301,12 @@ func TestHistory_ViewerABReport(t *testing.T) {
 	}
 	if acts := evalString(ctx, t, `String(document.querySelectorAll("#history-past button[data-action]").length)`); acts != "0" {
 		t.Errorf("the ended rollout's card offers %s actions", acts)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#history-back")), chromedp.WaitVisible(chromedp.CSS("#history-table"))); err != nil {
+		t.Fatal(err)
+	}
+	if rows := historyRows(ctx, t); len(rows) != 2 {
+		t.Errorf("after a reload on #history the list has %d rows, want the 2 rollouts once: %v", len(rows), rows)
 	}
 	if bad := failures(); len(bad) > 0 {
 		t.Errorf("failed requests or console errors:\n  %s", strings.Join(bad, "\n  "))

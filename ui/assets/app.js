@@ -11,7 +11,7 @@
     models: [], model: "", status: null, series: {}, baseline: "", candidate: "",
     category: "", categories: [], revision: -1, verdicts: [], shownVerdict: null,
     es: null, lastT: 0, ticks: 0, refreshing: false,
-    history: null, // the History tab's pages: { model, rows, next }
+    history: null, historyGen: 0, // the History tab's pages: { model, rows, next, gen }
     // The metrics held within their threshold both ways, from the analysis
     // (analysis.TwoSidedMetrics), shown as ±x, as the verdict's detail says.
     twoSided: meta("sluice-two-sided").split(" ").filter(Boolean),
@@ -559,7 +559,10 @@
     const tb = $("history-table").querySelector("tbody");
     const older = $("history-older");
     const model = state.model;
-    if (!more) { state.history = { model: model, rows: [], next: "" }; clear(tb); }
+    // Each first page starts a new list: an answer still on its way for
+    // an older one (a model picked, Refresh) is dropped, not added to it.
+    if (!more || !state.history) { state.history = { model: model, rows: [], next: "", gen: ++state.historyGen }; clear(tb); more = false; }
+    const gen = state.history.gen;
     if (!model) { tb.append(h("tr", {}, h("td", { colspan: 9, class: "muted" }, "No models are registered yet."))); older.hidden = true; return; }
     const q = new URLSearchParams({ model: model, history: "true", limit: String(HISTORY_PAGE) });
     if (more) q.set("before", state.history.next);
@@ -568,13 +571,14 @@
     try {
       a = await admin("GET", "/rollouts?" + q.toString());
     } catch (e) {
-      if (state.model === model) tb.append(h("tr", {}, h("td", { colspan: 9, class: "error" }, e.message)));
+      if (state.model === model && state.history && state.history.gen === gen) tb.append(h("tr", {}, h("td", { colspan: 9, class: "error" }, e.message)));
       return;
     } finally {
       older.disabled = false;
     }
-    // Another model was picked while this page was on its way.
-    if (state.model !== model || !state.history || state.history.model !== model) return;
+    // Another model was picked, or the list started again, while this
+    // page was on its way.
+    if (state.model !== model || !state.history || state.history.gen !== gen) return;
     state.history.rows.push(...a.rollouts);
     state.history.next = a.truncated ? a.next_before : "";
     for (const r of a.rollouts) {
@@ -582,7 +586,7 @@
       tb.append(h("tr", { class: "clickable", dataset: { id: r.id }, title: live ? "the rollout under way: its live card is on the Overview" : "show " + r.id + " whole",
         onclick: () => (live ? (location.hash = "#overview") : openPast(r.id)) },
         h("td", { class: "mono" }, utc(r.started_at)),
-        h("td", { class: "mono" }, r.id),
+        h("td", { class: "mono" }, h("button", { type: "button", class: "link mono" }, r.id)), // a click reaches the row; Tab and Enter reach it too
         h("td", {}, s.strategy),
         h("td", {}, h("b", {}, s.baseline), " → ", h("b", {}, s.candidate)),
         h("td", {}, h("span", { class: "chip " + r.phase }, r.phase)),
