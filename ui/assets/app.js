@@ -11,6 +11,7 @@
     models: [], model: "", status: null, series: {}, baseline: "", candidate: "",
     category: "", categories: [], revision: -1, verdicts: [], shownVerdict: null,
     es: null, lastT: 0, ticks: 0, refreshing: false,
+    history: null, historyGen: 0, // the History tab's pages: { model, rows, next, gen }
     // The metrics held within their threshold both ways, from the analysis
     // (analysis.TwoSidedMetrics), shown as ±x, as the verdict's detail says.
     twoSided: meta("sluice-two-sided").split(" ").filter(Boolean),
@@ -189,11 +190,15 @@
     return { steps: out, cur: cur, stopped: stopped };
   }
 
-  function renderTimeline(r) {
+  // The card's functions below take p, a prefix for the ids of what they
+  // draw: "" for the live rollout's card, "past-" for an ended one's shown
+  // from the History tab, so the two cards never share an id.
+  function renderTimeline(r, p) {
+    p = p || "";
     const { steps: st, cur, stopped } = steps(r);
     const active = ACTIVE_PHASES.includes(r.phase);
     const bad = ["rolled_back", "aborted", "failed"].includes(r.phase);
-    const tl = h("div", { class: "timeline", id: "stage-timeline" });
+    const tl = h("div", { class: "timeline", id: p + "stage-timeline" });
     st.forEach((x, i) => {
       const skipped = bad && stopped >= 0 && i > stopped && i < cur; // never ran
       if (i > 0) tl.append(h("div", { class: "bar" + (i <= cur && !skipped && !(bad && stopped >= 0 && i > stopped) ? " done" : "") }));
@@ -264,9 +269,9 @@
   // result say what passed.
   const fmtP = (p) => (p == null || !Number.isFinite(Number(p)) ? "–" : Number(p) < 0.001 ? "<0.001" : Number(p).toFixed(3));
 
-  function verdictTable(v, showPassingCats) {
+  function verdictTable(v, showPassingCats, p) {
     const rows = v.metrics.filter((m) => !m.category || m.outcome !== "pass" || showPassingCats);
-    const t = h("table", { class: "grid num", id: "verdict-table" },
+    const t = h("table", { class: "grid num", id: (p || "") + "verdict-table" },
       h("thead", {}, h("tr", {}, ["Metric", "Category", "Baseline", "Candidate", "Effect", "Threshold", "p", "n (b/c)", "Result"].map((x, i) => h("th", { class: i >= 2 && i <= 7 ? "n" : "" }, x)))));
     const tb = h("tbody", {});
     // A latency row's precision follows its values (an arm without a
@@ -301,16 +306,17 @@
     return t;
   }
 
-  function renderVerdict(box, v, title) {
+  function renderVerdict(box, v, title, p) {
+    p = p || "";
     clear(box);
     if (!v) { box.append(h("p", { class: "muted" }, "No analysis yet: the first verdict comes once the candidate takes traffic.")); return; }
     box.append(h("div", { class: "rollout-head" },
       h("b", {}, title || "Latest verdict"),
-      h("span", { class: "chip " + v.outcome, id: "verdict-outcome" }, v.outcome),
+      h("span", { class: "chip " + v.outcome, id: p + "verdict-outcome" }, v.outcome),
       h("span", { class: "muted" }, localTime(v.at) + " · baseline n=" + v.baseline_n + " · candidate n=" + v.candidate_n)));
     box.append(h("p", {}, v.reason));
-    const showAll = h("label", { class: "small muted" }, h("input", { type: "checkbox", onchange: (e) => { t.replaceWith(t = verdictTable(v, e.target.checked)); } }), " show passing categories");
-    let t = verdictTable(v, false);
+    const showAll = h("label", { class: "small muted" }, h("input", { type: "checkbox", onchange: (e) => { t.replaceWith(t = verdictTable(v, e.target.checked, p)); } }), " show passing categories");
+    let t = verdictTable(v, false, p);
     box.append(t, showAll);
   }
 
@@ -324,10 +330,10 @@
   // abTable draws an A/B report's rows, as sluice rollout status does: every
   // metric on all traffic, then the category rows where an arm won or that
   // changed (all of them with showAllCats).
-  function abTable(rep, showAllCats) {
+  function abTable(rep, showAllCats, p) {
     const level = String(Math.round(10000 * (1 - (rep.alpha || 0.05))) / 100);
     const cols = ["Metric", "Category", "Baseline", "Candidate", "Difference", level + "% interval", "Margin", "Equivalence", "p", "p (Holm)", "Winner"];
-    const t = h("table", { class: "grid num", id: "ab-table" },
+    const t = h("table", { class: "grid num", id: (p || "") + "ab-table" },
       h("thead", {}, h("tr", {}, cols.map((x, i) => h("th", { class: i >= 2 && i <= 9 && i !== 7 ? "n" : "" }, x)))));
     const tb = h("tbody", {});
     const rows = (rep.metrics || []).concat((rep.categories || []).filter((m) => showAllCats || m.winner !== "no difference"));
@@ -355,22 +361,23 @@
 
   // renderABReport draws the report an A/B test ended with (completed at
   // its planned sample, or stopped early by a conclusion).
-  function renderABReport(rep) {
-    const box = h("div", { class: "ab-report", id: "ab-report" });
+  function renderABReport(rep, p) {
+    p = p || "";
+    const box = h("div", { class: "ab-report", id: p + "ab-report" });
     box.append(h("div", { class: "rollout-head" },
       h("b", {}, "A/B report"),
-      h("span", { class: "chip " + winnerClass(rep.winner), id: "ab-winner" }, rep.winner),
+      h("span", { class: "chip " + winnerClass(rep.winner), id: p + "ab-winner" }, rep.winner),
       h("span", { class: "muted" }, "baseline n=" + rep.baseline_n + " · candidate n=" + rep.candidate_n + " · alpha " + rep.alpha)));
-    box.append(h("p", { id: "ab-summary" }, rep.summary));
+    box.append(h("p", { class: "ab-summary", id: p + "ab-summary" }, rep.summary));
     if (rep.stopped_early) {
-      box.append(h("p", { class: "decision inconclusive", id: "ab-early" }, "Stopped early, before its planned " + rep.planned_n +
+      box.append(h("p", { class: "decision inconclusive", id: p + "ab-early" }, "Stopped early, before its planned " + rep.planned_n +
         " requests per arm: the p-values are of one look at a smaller sample, and a look taken because the results looked good or bad is wrong more often than alpha says."));
     }
-    let t = abTable(rep, false);
+    let t = abTable(rep, false, p);
     box.append(t);
     const hidden = (rep.categories || []).filter((m) => m.winner === "no difference").length;
     if (hidden) {
-      box.append(h("label", { class: "small muted" }, h("input", { type: "checkbox", onchange: (e) => { t.replaceWith(t = abTable(rep, e.target.checked)); } }),
+      box.append(h("label", { class: "small muted" }, h("input", { type: "checkbox", onchange: (e) => { t.replaceWith(t = abTable(rep, e.target.checked, p)); } }),
         " show the " + hidden + " category rows without a difference"));
     }
     box.append(h("p", { class: "muted small" }, "Margin is the change that matters (the rollout's analysis threshold); equivalence says whether the interval lies within ±margin, beyond it, or spans it (too little data to rule out a change that matters). The Holm-adjusted p decides each row's winner."));
@@ -384,8 +391,10 @@
       !r.events.some((e) => e.kind === "concluded");
   }
 
-  function eventList(r) {
-    const ul = h("ul", { class: "events", id: "rollout-events" });
+  // eventList draws r's events, newest first; an event that carries a
+  // verdict gets a "numbers" button, which calls showVerdict with it.
+  function eventList(r, p, showVerdict) {
+    const ul = h("ul", { class: "events", id: (p || "") + "rollout-events" });
     for (const e of r.events.slice().reverse()) {
       const rollback = ["rolled_back", "aborted", "rollback_timings", "undone", "failed", "warning"].includes(e.kind);
       const msg = h("span", {}, e.message);
@@ -397,7 +406,7 @@
         // shift of 17.5 ms): each at the precision its size needs.
         msg.append(h("span", { class: "timings" }, ...parts.map((p) => h("span", {}, p[0] + " ", h("b", {}, num(p[1], Math.max(1, msDecimals([p[1]]))) + " ms")))));
       } else if (e.data && e.data.metrics) {
-        msg.append(" ", h("button", { class: "link", onclick: () => { state.shownVerdict = e.data; renderVerdict($("verdict-box"), e.data, "Verdict of " + localTime(e.at)); } }, "numbers"));
+        msg.append(" ", h("button", { class: "link", onclick: () => showVerdict(e.data, "Verdict of " + localTime(e.at)) }, "numbers"));
       }
       ul.append(h("li", { class: rollback ? "rollback" : "", dataset: { kind: e.kind } },
         h("span", { class: "muted" }, localTime(e.at)), h("span", {}, h("span", { class: "chip " + e.kind }, e.kind), " " + fmtPercent(e.percent) + "%"), msg));
@@ -426,19 +435,30 @@
         h("code", {}, "sluice rollout start " + state.model + " --to VERSION --reason \"…\""), "."));
       return;
     }
+    renderCard(body, st, "", true);
+  }
+
+  // renderCard draws a rollout's card into body from its status (GET
+  // /admin/v1/rollouts/{model}): the live one's (live, p "") with the
+  // verdicts this page follows, or an ended one's from the History tab
+  // (p "past-"), read-only, with the verdicts its events kept.
+  function renderCard(body, st, p, live) {
     const r = st.rollout, s = r.spec;
+    const ended = r.ended_at && !ACTIVE_PHASES.includes(r.phase);
     body.append(h("div", { class: "rollout-head" },
       h("span", { class: "id" }, r.id),
-      h("span", { class: "chip " + r.phase, id: "rollout-phase" }, r.phase),
+      h("span", { class: "chip " + r.phase, id: p + "rollout-phase" }, r.phase),
       h("span", {}, s.strategy + ": ", h("b", {}, s.baseline), " → ", h("b", {}, s.candidate)),
-      h("span", { class: "muted" }, "started " + localTime(r.started_at) + " by " + r.actor + ": " + r.reason)));
-    body.append(renderTimeline(r));
+      live ? h("span", { class: "muted" }, "started " + localTime(r.started_at) + " by " + r.actor + ": " + r.reason)
+        : h("span", { class: "muted", id: p + "rollout-started" }, "started " + utc(r.started_at) + " UTC by " + (r.actor || "–") + ": " + (r.reason || "–") +
+          (ended ? " · ended " + utc(r.ended_at) + " UTC, took " + tookText(r) : ""))));
+    body.append(renderTimeline(r, p));
     const traffic = { name: s.model, policy: { kind: "split", split: [{ version: s.baseline, percent: 100 - r.percent }, { version: s.candidate, percent: r.percent }] }, serving: [] };
-    body.append(h("div", { class: "progress-row" }, h("span", { class: "muted" }, "Traffic"), splitBar(traffic, s.baseline, s.candidate), h("span", {}, "candidate " + fmtPercent(r.percent) + "%")));
+    body.append(h("div", { class: "progress-row" }, h("span", { class: "muted" }, live || !ended ? "Traffic" : "Traffic at its end"), splitBar(traffic, s.baseline, s.candidate), h("span", {}, "candidate " + fmtPercent(r.percent) + "%")));
     const active = ACTIVE_PHASES.includes(r.phase);
     if (active && st.stage_need > 0) {
       const what = r.phase === "shadow" ? "shadow pairs" : "candidate requests";
-      body.append(progressRow("Stage sample", st.stage_samples / st.stage_need, st.stage_samples + " of " + st.stage_need + " " + what, "", "sample-progress"));
+      body.append(progressRow("Stage sample", st.stage_samples / st.stage_need, st.stage_samples + " of " + st.stage_need + " " + what, "", p + "sample-progress"));
     }
     // Not in a bake (Rollout.InBake): its clock is the stage's hold, but
     // it is the bake's time, which the bake row below shows.
@@ -449,7 +469,7 @@
       // As the controller counts it (Rollout.Held): after a resume the
       // hold goes on from hold_from, not from the stage's start.
       if (r.phase !== "paused") held += Date.now() - new Date(r.hold_from || r.stage_started_at).getTime();
-      if (hold > 0) body.append(progressRow("Stage hold", held / hold, durationText(Math.min(held, hold)) + " of " + durationText(hold), "hold", "hold-progress"));
+      if (hold > 0) body.append(progressRow("Stage hold", held / hold, durationText(Math.min(held, hold)) + " of " + durationText(hold), "hold", p + "hold-progress"));
     }
     if (r.phase === "baking" || r.phase === "paused" && r.paused_from === "baking") {
       // As the controller counts it (Rollout.Baked): the bake's clock is
@@ -461,40 +481,154 @@
       const what = paused
         ? ", paused with " + durationText(bake - baked) + " left: all traffic stays on the candidate and nothing rolls it back until resumed (the traffic while paused is not judged); Resume continues the bake, Promote ends it now"
         : ": all traffic on the candidate, rolled back if its error or cancel rate or a gate fails; Promote ends the bake now";
-      if (bake > 0) body.append(progressRow("Bake", baked / bake, durationText(baked) + " of " + durationText(bake) + what, "", "bake-progress"));
+      if (bake > 0) body.append(progressRow("Bake", baked / bake, durationText(baked) + " of " + durationText(bake) + what, "", p + "bake-progress"));
     }
     // What the rollout waits for, from the API's status (api.WaitingFor,
     // the CLI's Next line): a stage at "327 of 100" with its hold done
     // said nothing of waiting for a passing analysis.
-    if (st.next) body.append(h("div", { class: "decision next", id: "rollout-next" }, h("b", {}, "Next: "), st.next));
+    if (st.next) body.append(h("div", { class: "decision next", id: p + "rollout-next" }, h("b", {}, "Next: "), st.next));
     // Paused, the card says who paused it and why, from the pause's event
     // ("paused by NAME: …; REASON"): a bake keeps its promotion's decision,
     // which read as if nothing held it.
     const pausedEv = r.phase === "paused" ? r.events.slice().reverse().find((e) => e.kind === "paused") : null;
     if (pausedEv) {
       const m = /^paused (.*)$/s.exec(pausedEv.message || "");
-      body.append(h("div", { class: "decision paused", id: "rollout-decision" }, h("b", {}, m ? "Paused " : "Paused: "), m ? m[1] : pausedEv.message));
-      if (st.verdict) body.append(h("div", { class: "decision " + st.verdict.outcome, id: "rollout-analysis" }, h("b", {}, "Analysis" + verdictWhen(st.verdict, active) + ": "), st.verdict.reason));
-    } else if (r.decision) body.append(h("div", { class: "decision " + r.phase, id: "rollout-decision" }, h("b", {}, "Decision: "), r.decision));
-    else if (st.verdict) body.append(h("div", { class: "decision " + st.verdict.outcome, id: "rollout-decision" }, h("b", {}, "Analysis" + verdictWhen(st.verdict, active) + ": "), st.verdict.reason));
-    if (st.ab_report) body.append(renderABReport(st.ab_report));
+      body.append(h("div", { class: "decision paused", id: p + "rollout-decision" }, h("b", {}, m ? "Paused " : "Paused: "), m ? m[1] : pausedEv.message));
+      if (st.verdict) body.append(h("div", { class: "decision " + st.verdict.outcome, id: p + "rollout-analysis" }, h("b", {}, "Analysis" + verdictWhen(st.verdict, active) + ": "), st.verdict.reason));
+    } else if (r.decision) body.append(h("div", { class: "decision " + r.phase, id: p + "rollout-decision" }, h("b", {}, "Decision: "), r.decision));
+    else if (st.verdict) body.append(h("div", { class: "decision " + st.verdict.outcome, id: p + "rollout-decision" }, h("b", {}, "Analysis" + verdictWhen(st.verdict, active) + ": "), st.verdict.reason));
+    if (st.ab_report) body.append(renderABReport(st.ab_report, p));
     const cols = h("div", { class: "cols" });
-    const vbox = h("div", { id: "verdict-box" });
+    const vbox = h("div", { class: "verdict-box", id: p + "verdict-box" });
+    // The live card keeps the verdict picked across its redraws; an ended
+    // one's is picked in place.
+    let shown = live ? state.shownVerdict : null;
+    const show = (v, title) => {
+      shown = v;
+      if (live) state.shownVerdict = v;
+      renderVerdict(vbox, v, title, p);
+    };
     // With an A/B report above, the verdict is the sequential analysis
-    // that watched the test for regressions, not the test's answer.
-    renderVerdict(vbox, state.shownVerdict || st.verdict, st.ab_report && !state.shownVerdict ? "Last analysis (regression watch)" : "");
+    // that watched the test for regressions, not the test's answer. An
+    // ended rollout's is its last.
+    renderVerdict(vbox, shown || st.verdict, st.ab_report && !shown ? "Last analysis (regression watch)" : !live && !shown ? "Last verdict" : "", p);
     const side = h("div", {});
     side.append(h("h3", {}, "Verdicts"));
-    const vl = h("ul", { class: "verdict-list", id: "verdict-history" });
-    const hist = state.verdicts.slice().reverse();
+    const vl = h("ul", { class: "verdict-list", id: p + "verdict-history" });
+    // The live rollout's verdicts are the analyses this gateway heard of;
+    // an ended one keeps those that decided something, in its events.
+    const hist = live ? state.verdicts.slice().reverse() : r.events.filter((e) => e.data && e.data.metrics).map((e) => e.data).reverse();
     for (const v of hist) {
-      vl.append(h("li", { onclick: () => { state.shownVerdict = v; renderVerdict(vbox, v, "Verdict of " + localTime(v.at)); } },
+      vl.append(h("li", { onclick: () => show(v, "Verdict of " + localTime(v.at)) },
         h("span", { class: "muted" }, localTime(v.at) + " "), h("span", { class: "chip " + v.outcome }, v.outcome), " b=" + v.baseline_n + " c=" + v.candidate_n + " ", h("span", { class: "small" }, v.reason)));
     }
-    if (!hist.length) vl.append(h("li", { class: "muted" }, "none seen yet"));
-    side.append(vl, h("h3", {}, "Events"), eventList(r));
+    if (!hist.length) vl.append(h("li", { class: "muted" }, live ? "none seen yet" : "none kept with it: its last verdict is beside"));
+    side.append(vl, h("h3", {}, "Events"), eventList(r, p, show));
     cols.append(vbox, side);
     body.append(cols);
+  }
+
+  // ---- history ----
+  // The History tab lists the selected model's rollouts from the store,
+  // newest first, a page at a time as the API pages them (GET
+  // /admin/v1/rollouts?model=M&history=true&before=ID), as sluice rollout
+  // history does; a row opens that rollout's card, read-only, in the tab
+  // (GET /admin/v1/rollouts/M?id=ID), leaving the live card as it is.
+  const HISTORY_PAGE = 20;
+
+  // tookText says how long r took: start to end, or so far while it runs.
+  function tookText(r) {
+    if (r.ended_at) return durationText(Math.max(new Date(r.ended_at) - new Date(r.started_at), 0));
+    if (ACTIVE_PHASES.includes(r.phase)) return durationText(Math.max(Date.now() - new Date(r.started_at), 0)) + " so far";
+    return "–";
+  }
+  // clip cuts s to n characters, ending a cut one with "…".
+  const clip = (s, n) => { const cs = Array.from(s || ""); return cs.length <= n ? s || "" : cs.slice(0, n - 1).join("") + "…"; };
+  // outcomeText says in a few words how r ended, as the CLI's OUTCOME
+  // column does: its decision's first clause ("aborted by otto: …",
+  // "rolled back: the error rate …"), or its phase.
+  function outcomeText(r) {
+    if (ACTIVE_PHASES.includes(r.phase)) return "under way: its live card is on the Overview";
+    const d = String(r.decision || "").split(/\s+/).filter(Boolean).join(" ");
+    if (!d) return r.phase.replace("_", " ");
+    const i = d.indexOf("; ");
+    return clip(i > 0 ? d.slice(0, i) : d, 72);
+  }
+
+  async function loadHistory(more) {
+    const tb = $("history-table").querySelector("tbody");
+    const older = $("history-older");
+    const model = state.model;
+    // Each first page starts a new list: an answer still on its way for
+    // an older one (a model picked, Refresh) is dropped, not added to it.
+    if (!more || !state.history) { state.history = { model: model, rows: [], next: "", gen: ++state.historyGen }; clear(tb); more = false; }
+    const gen = state.history.gen;
+    if (!model) { tb.append(h("tr", {}, h("td", { colspan: 9, class: "muted" }, "No models are registered yet."))); older.hidden = true; return; }
+    const q = new URLSearchParams({ model: model, history: "true", limit: String(HISTORY_PAGE) });
+    if (more) q.set("before", state.history.next);
+    older.disabled = true;
+    let a;
+    try {
+      a = await admin("GET", "/rollouts?" + q.toString());
+    } catch (e) {
+      if (state.model === model && state.history && state.history.gen === gen) tb.append(h("tr", {}, h("td", { colspan: 9, class: "error" }, e.message)));
+      return;
+    } finally {
+      older.disabled = false;
+    }
+    // Another model was picked, or the list started again, while this
+    // page was on its way.
+    if (state.model !== model || !state.history || state.history.gen !== gen) return;
+    state.history.rows.push(...a.rollouts);
+    state.history.next = a.truncated ? a.next_before : "";
+    for (const r of a.rollouts) {
+      const s = r.spec, live = ACTIVE_PHASES.includes(r.phase);
+      tb.append(h("tr", { class: "clickable", dataset: { id: r.id }, title: live ? "the rollout under way: its live card is on the Overview" : "show " + r.id + " whole",
+        onclick: () => (live ? (location.hash = "#overview") : openPast(r.id)) },
+        h("td", { class: "mono" }, utc(r.started_at)),
+        h("td", { class: "mono" }, h("button", { type: "button", class: "link mono" }, r.id)), // a click reaches the row; Tab and Enter reach it too
+        h("td", {}, s.strategy),
+        h("td", {}, h("b", {}, s.baseline), " → ", h("b", {}, s.candidate)),
+        h("td", {}, h("span", { class: "chip " + r.phase }, r.phase)),
+        h("td", { title: r.decision || "" }, outcomeText(r)),
+        h("td", {}, r.actor || "–"),
+        h("td", { title: r.reason || "" }, clip(r.reason, 60) || "–"),
+        h("td", { class: "n" }, tookText(r))));
+    }
+    if (!state.history.rows.length) {
+      tb.append(h("tr", {}, h("td", { colspan: 9, class: "muted", id: "no-history" }, "No rollouts of " + model + " yet. Start one with ",
+        h("code", {}, "sluice rollout start " + model + " --to VERSION --reason \"…\""), ".")));
+    }
+    older.hidden = !a.truncated;
+    const n = state.history.rows.length;
+    $("history-note").textContent = n ? "The " + (n === 1 ? "rollout" : n + " rollouts") + " of " + model + (a.truncated ? " newest first; Older shows the ones before." : ", newest first.") + " Click one to see it whole." : "";
+  }
+
+  // openPast shows rollout id of the selected model whole, read-only, in
+  // place of the list; Back returns to the list as it was.
+  async function openPast(id) {
+    const model = state.model;
+    let st;
+    try {
+      st = await admin("GET", "/rollouts/" + enc(model) + "?id=" + enc(id));
+    } catch (e) {
+      flash(e.message, true);
+      return;
+    }
+    if (state.model !== model) return;
+    const body = clear($("past-body"));
+    body.append(h("p", { class: "muted small", id: "past-note" }, "An earlier rollout of " + model + ", as it ended: read-only. The live one is on the Overview."));
+    renderCard(body, st, "past-", false);
+    $("history-list").hidden = true;
+    $("history-past").hidden = false;
+    $("history-back").textContent = "← All rollouts of " + model;
+    window.scrollTo(0, 0);
+  }
+
+  function closePast() {
+    $("history-past").hidden = true;
+    clear($("past-body"));
+    $("history-list").hidden = false;
   }
 
   function updateActions() {
@@ -928,6 +1062,9 @@
     document.querySelectorAll(".tab-body").forEach((s) => { s.hidden = s.id !== "tab-" + tab; });
     if (tab === "shadow") loadShadow();
     if (tab === "audit") loadAudit();
+    // The list is read again each time the tab opens; a rollout opened
+    // from it stays open.
+    if (tab === "history" && $("history-past").hidden) loadHistory(false);
     if (tab === "overview") renderCharts();
   }
 
@@ -964,6 +1101,10 @@
     $("rollout-reason").value = "";
     $("split-reason").value = "";
     $("at-model").value = name;
+    // The History tab shows the model picked: another's list or card goes.
+    closePast();
+    state.history = null;
+    if ((location.hash || "").slice(1) === "history") loadHistory(false);
     renderModels();
     renderSplitEditor();
     await loadVerdicts();
@@ -991,6 +1132,9 @@
     $("audit-analyses").addEventListener("change", loadAudit);
     $("at-form").addEventListener("submit", askAt);
     $("shadow-refresh").addEventListener("click", loadShadow);
+    $("history-refresh").addEventListener("click", () => { closePast(); loadHistory(false); });
+    $("history-older").addEventListener("click", () => loadHistory(true));
+    $("history-back").addEventListener("click", closePast);
     $("logout").addEventListener("click", async () => { try { await call("POST", "/ui/logout"); } finally { location.replace("/ui/"); } });
     $("at-time").value = new Date().toISOString().slice(0, 19);
     window.addEventListener("resize", () => renderCharts());
