@@ -66,7 +66,9 @@ var rawBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 // or timeout and sets x.cut: forward then aborts the answer, so that the
 // client's HTTP library sees it end short (fewer bytes than its
 // Content-Length, or a chunked body without its last chunk) rather than
-// take the part for the whole.
+// take the part for the whole. A ResponseWriter that holds the whole answer
+// until the handler returns (HoldsAnswer, the fasthttp front's) answers
+// that abort with a 502, which the request is recorded with.
 func (p *Proxy) relayRaw(x *exchange, resp *http.Response, obs *sluice.Observation) {
 	h := x.w.Header()
 	copyResponseHeaders(h, resp.Header)
@@ -137,6 +139,13 @@ func (p *Proxy) relayRaw(x *exchange, resp *http.Response, obs *sluice.Observati
 			obs.ErrorClass = "timeout"
 		default:
 			obs.ErrorClass = "stream_broken"
+		}
+		if h, ok := x.w.(interface{ HoldsAnswer() bool }); ok && h.HoldsAnswer() && obs.ErrorClass != "canceled" {
+			// Nothing has left yet (the fasthttp front sends the answer
+			// when the handler returns): the client gets a 502 for the
+			// abort, not the backend's status, and the request is
+			// recorded with it.
+			obs.Status = http.StatusBadGateway
 		}
 	}
 }
