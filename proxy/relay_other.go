@@ -63,8 +63,9 @@ var rawBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 // answer, speech would reach the client only at its last byte, and the
 // proxy's pooled buffers would grow to the size of the audio. Its time to
 // first byte is the TTFT. A backend that breaks off, or a request whose
-// time runs out, after the headers were sent is counted as stream_broken
-// or timeout and sets x.cut: forward then aborts the answer, so that the
+// time runs out, after the first byte was sent is counted as stream_broken
+// or timeout and sets x.cut (before it, the client gets a whole error:
+// rawFailedBeforeFirstByte): forward then aborts the answer, so that the
 // client's HTTP library sees it end short (fewer bytes than its
 // Content-Length, or a chunked body without its last chunk) rather than
 // take the part for the whole. A ResponseWriter that holds the whole answer
