@@ -21,7 +21,7 @@ type Shadow struct {
 	// and `sluice rollout pairs`; the oldest go first. On PostgreSQL with
 	// StorePairs, also how many the store keeps, across models and
 	// replicas. Up to about 10 KB each; default DefaultShadowPairsKept
-	// (about 3 MB when full).
+	// (about 5 MB when full).
 	PairsKept *int `yaml:"pairs_kept"`
 	// StorePairs, on a shared store (PostgreSQL), keeps the pairs there,
 	// prompts and answer texts included, so that every replica lists the

@@ -153,3 +153,36 @@ func TestProxy_UntypedPassThroughStaysUntyped(t *testing.T) {
 		t.Errorf("Content-Type %q, want none, as the backend sent", ct)
 	}
 }
+
+// TestProxy_RawAnswerBrokenOffBeforeItsFirstByte: a backend that sends a
+// speech answer's headers and then dies before any of its bytes has sent
+// the client nothing yet: the client gets a whole 502 saying so, recorded
+// as such, not a connection closed with no answer at all (which the
+// OpenAI SDKs report as a connection error) or an empty 200.
+func TestProxy_RawAnswerBrokenOffBeforeItsFirstByte(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "audio/mpeg")
+		w.Header().Set("Content-Length", "10000")
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler) // the backend dies before the audio
+	}))
+	t.Cleanup(be.Close)
+	log := &spyLog{}
+	_, url := MustProxy(t, proxy.Options{Routes: MustRoutes(t, be.URL, ""), Log: log, NoRetry: true})
+	resp, err := http.Post(url+"/v1/audio/speech", "application/json", strings.NewReader(`{"model":"chat","input":"hello","voice":"alloy"}`))
+	if err != nil {
+		t.Fatalf("no answer at all: %v", err)
+	}
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(got), "broke off") ||
+		resp.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("status %d, %s, body %q (read error %v); want a whole 502 in JSON saying the backend broke off", resp.StatusCode, resp.Header.Get("Content-Type"), got, err)
+	}
+	waitFor(t, "the request log row", func() bool { return len(log.all()) == 1 })
+	if o := log.all()[0]; o.ErrorClass != "stream_broken" || o.Status != http.StatusBadGateway {
+		t.Errorf("request log row: status %d, class %q; want 502, stream_broken", o.Status, o.ErrorClass)
+	}
+}

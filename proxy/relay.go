@@ -48,7 +48,7 @@ func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class s
 		x.f.stream && resp.Header.Get("Content-Type") == "" && looksLikeSSE(x.br)) {
 		// Not JSON, or a stream of events sent without a type (as chat's
 		// may be: looksLikeSSE): it passes through as it arrives.
-		p.relayRaw(x, resp, obs)
+		p.relayRaw(x, t, resp, obs)
 		return
 	}
 	if x.f.notText {

@@ -11,6 +11,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/route"
 )
 
 // passThrough reports whether a successful answer of an endpoint whose
@@ -62,12 +63,15 @@ var rawBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 // answer, speech would reach the client only at its last byte, and the
 // proxy's pooled buffers would grow to the size of the audio. Its time to
 // first byte is the TTFT. A backend that breaks off, or a request whose
-// time runs out, after the headers were sent is counted as stream_broken
-// or timeout and sets x.cut: forward then aborts the answer, so that the
+// time runs out, after the first byte was sent is counted as stream_broken
+// or timeout and sets x.cut (before it, the client gets a whole error:
+// rawFailedBeforeFirstByte): forward then aborts the answer, so that the
 // client's HTTP library sees it end short (fewer bytes than its
 // Content-Length, or a chunked body without its last chunk) rather than
-// take the part for the whole.
-func (p *Proxy) relayRaw(x *exchange, resp *http.Response, obs *sluice.Observation) {
+// take the part for the whole. A ResponseWriter that holds the whole answer
+// until the handler returns (HoldsAnswer, the fasthttp front's) answers
+// that abort with a 502, which the request is recorded with.
+func (p *Proxy) relayRaw(x *exchange, t *route.Target, resp *http.Response, obs *sluice.Observation) {
 	h := x.w.Header()
 	copyResponseHeaders(h, resp.Header)
 	if _, typed := h["Content-Type"]; !typed {
@@ -84,7 +88,9 @@ func (p *Proxy) relayRaw(x *exchange, resp *http.Response, obs *sluice.Observati
 		// it with fewer bytes than announced.
 		h.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
 	}
-	x.w.WriteHeader(resp.StatusCode)
+	// The status and headers go with the first byte: a backend that dies
+	// before it has sent the client nothing, and gets a whole error.
+	wrote := false
 	fl, _ := x.w.(http.Flusher)
 	var body io.Reader = resp.Body
 	if x.br != nil {
@@ -102,6 +108,8 @@ func (p *Proxy) relayRaw(x *exchange, resp *http.Response, obs *sluice.Observati
 			if !gotFirst {
 				gotFirst = true
 				obs.TTFT = p.opt.Now().Sub(x.sent)
+				x.w.WriteHeader(resp.StatusCode)
+				wrote = true
 			}
 			if _, werr := x.w.Write(buf[:n]); werr != nil {
 				clientErr = true
@@ -129,7 +137,6 @@ func (p *Proxy) relayRaw(x *exchange, resp *http.Response, obs *sluice.Observati
 	case clientErr:
 		obs.ErrorClass = "canceled"
 	case readErr != nil:
-		x.cut = true
 		switch classify(x.r.Context(), readErr) {
 		case "canceled":
 			obs.ErrorClass = "canceled"
@@ -138,5 +145,43 @@ func (p *Proxy) relayRaw(x *exchange, resp *http.Response, obs *sluice.Observati
 		default:
 			obs.ErrorClass = "stream_broken"
 		}
+		if !wrote {
+			p.rawFailedBeforeFirstByte(x, t, resp, obs, readErr)
+			return
+		}
+		x.cut = true
+		if h, ok := x.w.(interface{ HoldsAnswer() bool }); ok && h.HoldsAnswer() && obs.ErrorClass != "canceled" {
+			// Nothing has left yet (the fasthttp front sends the answer
+			// when the handler returns): the client gets a 502 for the
+			// abort, not the backend's status, and the request is
+			// recorded with it.
+			obs.Status = http.StatusBadGateway
+		}
+	case !wrote:
+		x.w.WriteHeader(resp.StatusCode) // an empty answer, whole
+	}
+}
+
+// rawFailedBeforeFirstByte answers a pass-through answer that failed
+// before any of it was sent (relayRaw) with a whole error in place of the
+// backend's status and headers, as relay answers a backend that failed
+// before its headers.
+func (p *Proxy) rawFailedBeforeFirstByte(x *exchange, t *route.Target, resp *http.Response, obs *sluice.Observation, err error) {
+	h := x.w.Header()
+	for k := range resp.Header {
+		if !ownHeaders[k] {
+			delete(h, k)
+		}
+	}
+	delete(h, "Content-Length")
+	delete(h, "Content-Type")
+	obs.Status = statusFor(nil, obs.ErrorClass)
+	switch obs.ErrorClass {
+	case "canceled":
+		writeCanceled(x.w)
+	case "timeout":
+		writeErrorCode(x.w, sluice.CodeTimeout, upstreamMessage(t, "timeout", err))
+	default:
+		writeErrorCode(x.w, sluice.CodeUpstream, "the backend for "+t.ID+" broke off its answer before sending any of it ("+bodyErrText(err)+"); try again, and if it persists ask an operator to check the backend or move traffic off it")
 	}
 }

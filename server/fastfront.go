@@ -513,6 +513,11 @@ func (w *fastWriter) Write(b []byte) (int, error) {
 
 func (w *fastWriter) Flush() {}
 
+// HoldsAnswer tells the proxy that nothing written here leaves before the
+// handler returns: an answer it aborts reaches the client as serveHot's
+// 502, and is recorded with that status.
+func (w *fastWriter) HoldsAnswer() bool { return true }
+
 func (w *fastWriter) finish() {
 	resp := &w.ctx.Response
 	if w.code == 0 {

@@ -66,6 +66,27 @@ func TestFront_BrokenOffPassThroughIs502NotAPanic(t *testing.T) {
 			if strings.Contains(logs.String(), "panic serving a request") {
 				t.Errorf("the gateway logged a panic for a backend's broken answer:\n%.2000s", logs.String())
 			}
+			// The request is recorded with the status the client got: the
+			// 502 the fasthttp front sent, the 200 net/http began.
+			want := `status_class="2xx"`
+			if srv == "fasthttp" {
+				want = `status_class="5xx"`
+			}
+			res, err := http.Get(gw.URL() + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			var lines []string
+			for l := range strings.Lines(string(m)) {
+				if strings.HasPrefix(l, "sluice_requests_total{") {
+					lines = append(lines, strings.TrimSpace(l))
+				}
+			}
+			if len(lines) != 1 || !strings.Contains(lines[0], want) {
+				t.Errorf("sluice_requests_total = %q; want one series with %s, the status the client got", lines, want)
+			}
 		})
 	}
 }

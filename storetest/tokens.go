@@ -240,6 +240,7 @@ func testTokensExpiryAndLastUse(t *testing.T, s sluice.Store) {
 		t.Errorf("audit has %d entries after TouchToken, want the %d it had: a token's use is not audited", n, audit)
 	}
 	// A token deleted and made again under the same name starts unused.
+	must(t, "TouchToken ci", s.TouchToken(ctx, "ci", at(time.Hour)))
 	must(t, "DeleteToken ci", s.DeleteToken(ctx, "ci", false, tokenAudit("token.delete", "ci", at(time.Second))))
 	must(t, "PutToken ci again", s.PutToken(ctx, never, tokenAudit("token.create", "ci", at(2*time.Second))))
 	equalTokens(t, mustTokens(t, s), []sluice.Token{exp, never})

@@ -7,10 +7,6 @@ import (
 	"github.com/sluicehq/sluice/config"
 )
 
-// maxWatchRead bounds what the watch hashes of a file: a ${file:}
-// reference holds at most 64 KiB, a certificate chain a few.
-const maxWatchRead = 1 << 20
-
 // fileWatch tells which of a set of files changed since it last looked,
 // by what a reload would read: a file's contents (their SHA-256), or why
 // it cannot be read (config.Fingerprint). A Kubernetes Secret or ConfigMap
