@@ -284,7 +284,10 @@
     // largest float, JSON having no infinity).
     const fmtE = (m, x) => (m.unit !== "relative" ? fmtDelta(m.metric, x, msd(m))
       : !Number.isFinite(100 * x) ? (x > 0 ? "+∞" : "−∞") : signed(100 * x, 1) + "%");
-    const fmtT = (m) => (state.twoSided.includes(m.metric) ? "±" + fmtE(m, m.threshold).replace(/^[+-]/, "") : fmtE(m, m.threshold));
+    // A latency row whose absolute floor rules (threshold_ms) shows the
+    // floor, "+2 ms", not its share of a sub-millisecond baseline.
+    const fmtT = (m) => (m.threshold_ms > 0 ? "+" + m.threshold_ms + " ms"
+      : state.twoSided.includes(m.metric) ? "±" + fmtE(m, m.threshold).replace(/^[+-]/, "") : fmtE(m, m.threshold));
     for (const m of rows) {
       // A Prometheus gate (prom:NAME) has a value and a bound, no baseline or test.
       const gate = m.metric.startsWith("prom:");
