@@ -117,6 +117,11 @@ func (g *Gateway) validateReliability() error {
 		if err := sluice.CheckName("client key name", k.Name); err != nil {
 			return fmt.Errorf("%s.name: %s", at, sluice.ErrorMessage(err))
 		}
+		if k.Name == "token" {
+			// The proxy names an admin token used as a data plane key
+			// "token": a key of that name would share what it owns.
+			return fmt.Errorf("%s.name: \"token\" is reserved (it names admin tokens used as API keys, in the request log and in who owns a stored response): pick another name", at)
+		}
 		if names[k.Name] {
 			return fmt.Errorf("%s.name: %q is declared twice", at, k.Name)
 		}

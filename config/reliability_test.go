@@ -42,6 +42,10 @@ tls: {cert_file: `+cert+`, key_file: `+key+`}
 	})
 	for _, c := range []struct{ name, yaml, want string }{
 		{"KeyNoSecret", `client_keys: [{name: app}]`, "client_keys[0]: give exactly one of secret"},
+		// "token" is what the proxy names an admin token used as a data
+		// plane key without force: a key of that name would own, and act
+		// on, the Responses API responses such tokens made, and they its.
+		{"KeyNamedToken", `client_keys: [{name: token, secret: "` + secret + `"}]`, `client_keys[0].name: "token" is reserved`},
 		{"KeyBoth", `client_keys: [{name: app, secret: "` + secret + `", sha256: ` + sluice.HashSecret("x") + `}]`, "exactly one of"},
 		{"KeyShortSecret", `client_keys: [{name: app, secret: "short"}]`, "client_keys[0].secret: shorter than 16"},
 		{"KeyBadHash", `client_keys: [{name: app, sha256: xyz}]`, "client_keys[0].sha256: must be 64 hex digits"},
