@@ -122,7 +122,9 @@ type ShadowDiff struct {
 	// of them (one side alone calling is "names" too), or "arguments" when
 	// they called the same tools, in the same order, with other arguments.
 	// Arguments are compared as JSON values when both parse (so key order
-	// and spacing do not count), byte for byte otherwise.
+	// and spacing do not count), byte for byte otherwise. "cut" is the
+	// same tools whose kept arguments are the same, but both sides' were
+	// cut short at the bytes kept: they may differ after.
 	Calls string `json:"calls,omitempty"`
 }
 
@@ -131,6 +133,7 @@ const (
 	CallsSame      = "same"
 	CallsNames     = "names"
 	CallsArguments = "arguments"
+	CallsCut       = "cut"
 )
 
 // Differ reports whether the two answers differ: their kept texts differ,
@@ -155,16 +158,23 @@ func CompareToolCalls(primary, shadow []ShadowToolCall) string {
 			return CallsNames
 		}
 	}
+	cut := false
 	for i := range primary {
 		if !sameArguments(primary[i], shadow[i]) {
 			return CallsArguments
 		}
+		cut = cut || primary[i].Cut
+	}
+	if cut {
+		// The same kept bytes, both cut: what came after is not known.
+		return CallsCut
 	}
 	return CallsSame
 }
 
 // sameArguments compares two calls' arguments: as JSON values when both
-// were kept whole and parse, byte for byte otherwise.
+// were kept whole and parse, byte for byte otherwise (two cut alike are
+// the same as far as kept; CompareToolCalls says so).
 func sameArguments(a, b ShadowToolCall) bool {
 	if a.Arguments == b.Arguments && a.Cut == b.Cut {
 		return true

@@ -27,6 +27,11 @@ func TestCompareToolCalls(t *testing.T) {
 		{"both malformed, same bytes", []sluice.ShadowToolCall{call("f", `{x`)}, []sluice.ShadowToolCall{call("f", `{x`)}, "same"},
 		{"both malformed, other bytes", []sluice.ShadowToolCall{call("f", `{x`)}, []sluice.ShadowToolCall{call("f", `{ x`)}, "arguments"},
 		{"cut short: compared as bytes", []sluice.ShadowToolCall{{Name: "f", Arguments: `{"a":1}`}}, []sluice.ShadowToolCall{{Name: "f", Arguments: `{"a":1}`, Cut: true}}, "arguments"},
+		// Arguments longer than the bytes kept (a tool writing code or a
+		// letter): the same first 1,000 bytes say nothing of the rest.
+		{"both cut at the same bytes", []sluice.ShadowToolCall{{Name: "f", Arguments: `{"body":"Dear`, Cut: true}}, []sluice.ShadowToolCall{{Name: "f", Arguments: `{"body":"Dear`, Cut: true}}, "cut"},
+		{"both cut, other bytes", []sluice.ShadowToolCall{{Name: "f", Arguments: `{"body":"Dear`, Cut: true}}, []sluice.ShadowToolCall{{Name: "f", Arguments: `{"body":"Hi`, Cut: true}}, "arguments"},
+		{"one call differs, another cut alike", []sluice.ShadowToolCall{pay, {Name: "f", Arguments: `{"x`, Cut: true}}, []sluice.ShadowToolCall{call("transfer_funds", `{"to":"acct-1","amount":12}`), {Name: "f", Arguments: `{"x`, Cut: true}}, "arguments"},
 		{"another tool", []sluice.ShadowToolCall{pay}, []sluice.ShadowToolCall{call("refund", `{"to":"acct-1","amount":120}`)}, "names"},
 		{"one more call", []sluice.ShadowToolCall{pay}, []sluice.ShadowToolCall{pay, pay}, "names"},
 		{"candidate alone calls", nil, []sluice.ShadowToolCall{pay}, "names"},

@@ -177,6 +177,8 @@ func toolCallText(d sluice.ShadowDiff) string {
 			s += ", other arguments"
 		case sluice.CallsSame:
 			s += ", same calls"
+		case sluice.CallsCut:
+			s += ", same as far as kept (arguments cut)"
 		}
 	}
 	return s

@@ -992,7 +992,7 @@
       badges.push(h("span", { class: "chip" + (d.latency_ratio > 1.5 ? " fail" : "") }, "latency " + (dl >= 0 ? "+" : "") + num(dl, msd) + " ms" + (d.latency_ratio ? " (×" + Number(d.latency_ratio).toFixed(2) + ")" : "")));
       if (d.refusal && d.refusal !== "none") badges.push(h("span", { class: "chip " + (d.refusal === "shadow_only" ? "fail" : "inconclusive") }, "refusal: " + d.refusal.replace("_", " ")));
       if (d.tool_call === "primary_only" || d.tool_call === "shadow_only") badges.push(h("span", { class: "chip inconclusive" }, "tool call: " + d.tool_call.replace("_", " ")));
-      if (d.tool_call === "both" && d.calls) badges.push(h("span", { class: "chip" + (d.calls === "same" ? " pass" : " fail") }, { same: "same tool calls", names: "other tools called", arguments: "other tool arguments" }[d.calls] || "tool calls: " + d.calls));
+      if (d.tool_call === "both" && d.calls) badges.push(h("span", { class: "chip" + (d.calls === "same" ? " pass" : d.calls === "cut" ? " inconclusive" : " fail") }, { same: "same tool calls", names: "other tools called", arguments: "other tool arguments", cut: "same tool calls as far as kept (arguments cut)" }[d.calls] || "tool calls: " + d.calls));
       if (d.error && d.error !== "none") badges.push(h("span", { class: "chip fail" }, "error: " + d.error.replace("_", " ")));
       badges.push(h("span", { class: "chip" + (d.same_text ? " pass" : "") }, d.same_text ? "same text" : "different text"));
       // Each tool call as name(arguments); a viewer gets the names only.
