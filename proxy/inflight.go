@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"sync"
 	"sync/atomic"
 )
 
@@ -9,36 +8,10 @@ import (
 // version id to counter is copied on write, so the request path finds its
 // counter with an atomic load and a map lookup and takes no lock; a lock is
 // taken only the first time a version is seen.
-type inflight struct {
-	m  atomic.Pointer[map[string]*atomic.Int64]
-	mu sync.Mutex
-}
-
-func (f *inflight) init() {
-	m := map[string]*atomic.Int64{}
-	f.m.Store(&m)
-}
+type inflight struct{ cowMap[string, atomic.Int64] }
 
 // counter returns the counter of version id, creating it on first use.
-func (f *inflight) counter(id string) *atomic.Int64 {
-	if c := (*f.m.Load())[id]; c != nil {
-		return c
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	old := *f.m.Load()
-	if c := old[id]; c != nil {
-		return c
-	}
-	next := make(map[string]*atomic.Int64, len(old)+1)
-	for k, v := range old {
-		next[k] = v
-	}
-	c := new(atomic.Int64)
-	next[id] = c
-	f.m.Store(&next)
-	return c
-}
+func (f *inflight) counter(id string) *atomic.Int64 { return f.get(id) }
 
 // InFlight returns the number of requests in flight to a version, by full
 // id ("chat:v1.2.0"): counted from the start of an attempt at its backend to
@@ -47,7 +20,7 @@ func (f *inflight) counter(id string) *atomic.Int64 {
 // discarded answer. The rollout controller polls it to drain a version it
 // has just taken out of the split.
 func (p *Proxy) InFlight(versionID string) int64 {
-	if c := (*p.inflight.m.Load())[versionID]; c != nil {
+	if c := p.inflight.lookup(versionID); c != nil {
 		return c.Load()
 	}
 	return 0
@@ -59,7 +32,7 @@ func (p *Proxy) InFlight(versionID string) int64 {
 // covers the requests in flight through every replica.
 func (p *Proxy) InFlightVersions() map[string]int64 {
 	out := map[string]int64{}
-	for id, c := range *p.inflight.m.Load() {
+	for id, c := range p.inflight.all() {
 		if n := c.Load(); n > 0 {
 			out[id] = n
 		}

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"strconv"
-	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,12 +20,7 @@ import (
 //
 // The label set is bounded: key names come from the config file, models
 // from the registry, statuses from HTTP.
-type keyUsage struct {
-	// m is copied on write under mu, so add reads it without a lock; a
-	// series is created once.
-	m  atomic.Pointer[map[keyUsageKey]*keyCounts]
-	mu sync.Mutex
-}
+type keyUsage struct{ cowMap[keyUsageKey, keyCounts] }
 
 type keyUsageKey struct {
 	key, model string
@@ -41,14 +35,7 @@ type keyCounts struct {
 // retried attempt: its request is counted once, by the attempt that
 // answered).
 func (u *keyUsage) add(o *sluice.Observation) {
-	k := keyUsageKey{o.ClientKey, o.Model, o.Status}
-	var c *keyCounts
-	if m := u.m.Load(); m != nil {
-		c = (*m)[k]
-	}
-	if c == nil {
-		c = u.series(k)
-	}
+	c := u.get(keyUsageKey{o.ClientKey, o.Model, o.Status})
 	c.requests.Add(1)
 	if o.InputTokens > 0 {
 		c.input.Add(int64(o.InputTokens))
@@ -56,27 +43,6 @@ func (u *keyUsage) add(o *sluice.Observation) {
 	if o.OutputTokens > 0 {
 		c.output.Add(int64(o.OutputTokens))
 	}
-}
-
-// series returns the counts of k, creating them.
-func (u *keyUsage) series(k keyUsageKey) *keyCounts {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	var old map[keyUsageKey]*keyCounts
-	if m := u.m.Load(); m != nil {
-		old = *m
-	}
-	if c := old[k]; c != nil {
-		return c
-	}
-	next := make(map[keyUsageKey]*keyCounts, len(old)+1)
-	for kk, c := range old {
-		next[kk] = c
-	}
-	c := &keyCounts{}
-	next[k] = c
-	u.m.Store(&next)
-	return c
 }
 
 var (
@@ -90,13 +56,9 @@ var (
 
 // collect sends the counters; the tokens are summed over statuses.
 func (u *keyUsage) collect(ch chan<- prometheus.Metric) {
-	m := u.m.Load()
-	if m == nil {
-		return
-	}
 	type km struct{ key, model string }
 	tokens := map[km][2]int64{}
-	for k, c := range *m {
+	for k, c := range u.all() {
 		ch <- prometheus.MustNewConstMetric(keyRequestsDesc, prometheus.CounterValue, float64(c.requests.Load()),
 			k.key, k.model, strconv.Itoa(k.status))
 		t := tokens[km{k.key, k.model}]

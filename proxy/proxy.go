@@ -211,7 +211,6 @@ func New(opt Options) *Proxy {
 	if p.quality == nil {
 		p.quality, _ = opt.Recorder.(QualityRecorder)
 	}
-	p.inflight.init()
 	p.shadow.init(opt.ShadowQueue, opt.ShadowPairs)
 	p.feedback = newFeedbackRing(opt.FeedbackWindow)
 	p.responseIDs = newResponseIDs(opt.ResponseIDs)
