@@ -15,3 +15,9 @@ type RolloutQuery struct {
 	// Limit caps the result; 0 or less means no cap.
 	Limit int
 }
+
+// ErrNoBefore is the error of a store asked for a page before q.Before
+// that names no rollout of q.Model.
+func (q RolloutQuery) ErrNoBefore() error {
+	return Errorf(CodeNotFound, "model %s has no rollout %s to page from: give the id of a rollout its history listed (the last one shown)", q.Model, q.Before)
+}

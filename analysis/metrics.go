@@ -153,11 +153,10 @@ type row struct {
 	guard bool
 	// relThreshold is the relative threshold of a rate (for the text) and
 	// floorRules is true when the absolute floor, not the relative
-	// threshold, set the rate's threshold.
+	// threshold, set the threshold (a rate's, or a latency's: then
+	// mv.ThresholdMS is the floor).
 	relThreshold float64
 	floorRules   bool
-	// floorAbs is a quantile row's floor in ms, when it rules.
-	floorAbs float64
 }
 
 func newRow(def *metricDef, category string, b, c int) row {
@@ -296,7 +295,7 @@ func (t *tester) quantile(def *metricDef, category string, b, c []float64) row {
 	qb, qc := stats.Quantile(b, def.q), stats.Quantile(c, def.q)
 	r.mv.Baseline, r.mv.Candidate, r.mv.Effect = qb, qc, relChange(qc, qb)
 	if qb > 0 && abs > rel*qb {
-		r.mv.Threshold, r.floorRules, r.floorAbs, r.mv.ThresholdMS = abs/qb, true, abs, abs
+		r.mv.Threshold, r.floorRules, r.mv.ThresholdMS = abs/qb, true, abs
 	}
 	if len(b) < minTestSample || len(c) < minTestSample {
 		return r

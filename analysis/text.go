@@ -129,7 +129,7 @@ func threshold(r *row) string {
 		}
 	case kindQuantile:
 		if r.floorRules {
-			return "+" + strconv.FormatFloat(r.floorAbs, 'f', -1, 64) + " ms"
+			return "+" + strconv.FormatFloat(r.mv.ThresholdMS, 'f', -1, 64) + " ms"
 		}
 	}
 	return effect(r, r.mv.Threshold)

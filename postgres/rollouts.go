@@ -36,7 +36,7 @@ func (s *Store) RolloutHistory(ctx context.Context, q sluice.RolloutQuery) ([]sl
 				return err
 			}
 			if !found {
-				return sluice.Errorf(sluice.CodeNotFound, "model %s has no rollout %s to page from: give the id of a rollout its history listed (the last one shown)", q.Model, q.Before)
+				return q.ErrNoBefore()
 			}
 		}
 		rows, err := tx.Query(ctx, query, args...)

@@ -107,7 +107,7 @@ func (s *Store) RolloutHistory(ctx context.Context, q sluice.RolloutQuery) ([]sl
 				return err
 			}
 			if n == 0 {
-				return errNoBefore(q)
+				return q.ErrNoBefore()
 			}
 		}
 		rows, err := tx.QueryContext(ctx, query, args...)
@@ -133,9 +133,4 @@ func (s *Store) RolloutHistory(ctx context.Context, q sluice.RolloutQuery) ([]sl
 		return nil, err
 	}
 	return out, nil
-}
-
-// errNoBefore says that q.Before names no rollout of q.Model.
-func errNoBefore(q sluice.RolloutQuery) error {
-	return sluice.Errorf(sluice.CodeNotFound, "model %s has no rollout %s to page from: give the id of a rollout its history listed (the last one shown)", q.Model, q.Before)
 }
