@@ -192,7 +192,9 @@ func TestDashboard_ABTestReportAndConclude(t *testing.T) {
 	if err := chromedp.Do(ctx, ship); err != nil {
 		t.Fatalf("click Ship candidate: %v", err)
 	}
-	st = waitAB(ctx, t, "the page to show the candidate shipped", func(p abPage) bool { return p.Phase == "promoted" })
+	// The page's poll can draw the promotion before the click's answer
+	// sets the flash: wait for both.
+	st = waitAB(ctx, t, "the page to show the candidate shipped, and the click's answer", func(p abPage) bool { return p.Phase == "promoted" && p.Flash != "" })
 	if st.Conclude {
 		t.Errorf("the conclude buttons stay after the test was concluded")
 	}
