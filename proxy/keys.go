@@ -144,11 +144,19 @@ var errBadKey = sluice.Errorf(sluice.CodeUnauthorized, "the API key is not known
 // Wrap returns h behind the key check: a request without a known key gets
 // a 401, one over its key's rate limit a 429 with Retry-After; the others
 // reach h with the caller in their context and without the Authorization
-// header, so the key never reaches a backend.
+// header, so the key never reaches a backend. When h is a *Proxy, the
+// requests refused here are counted in its per-key counters (keyusage.go),
+// as the ones it refuses itself are.
 func (ks *KeySet) Wrap(h http.Handler) http.Handler {
+	var u *keyUsage
+	if p, ok := h.(*Proxy); ok {
+		u = &p.keyUsage
+		u.keyed.Store(true)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := ks.authenticate(r)
 		if err != nil {
+			u.unauthenticated(err)
 			writeError(w, err)
 			return
 		}
@@ -168,6 +176,7 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 				wait, ok = k.take(now)
 			}
 			if !ok {
+				u.refused(k.name, "", http.StatusTooManyRequests)
 				writeOverLimit(w, k, wait)
 				return
 			}
