@@ -47,7 +47,7 @@ type ClientKey struct {
 // kept in one atomic word (GCRA), so no lock is shared between requests.
 type KeySet struct {
 	byHash   map[[sha256.Size]byte]*keyState
-	fallback func(ctx context.Context, secret string) (force, ok bool)
+	fallback func(ctx context.Context, secret string) (force bool, err error)
 	now      func() time.Time
 }
 
@@ -81,11 +81,13 @@ var tokenCaller = &keyState{force: true, token: true}
 type callerKey struct{}
 
 // NewKeySet returns the KeySet of keys. fallback, when not nil, is asked
-// about a secret that is no key: it reports whether the secret is an
-// operator or admin token (ok), which then passes with every model, no
-// limit and the force header allowed when force is set. now is the clock
+// about a secret that is no key: a nil error says it is an operator or
+// admin token, which then passes with every model, no limit and the force
+// header allowed when force is set; ErrUnknownKey says it is no token
+// either; any other error is the request's answer, so an expired token is
+// told it expired (the error must not hold the secret). now is the clock
 // (nil means time.Now). It fails on a hash that is not 64 hex digits.
-func NewKeySet(keys []ClientKey, fallback func(ctx context.Context, secret string) (force, ok bool), now func() time.Time) (*KeySet, error) {
+func NewKeySet(keys []ClientKey, fallback func(ctx context.Context, secret string) (force bool, err error), now func() time.Time) (*KeySet, error) {
 	if now == nil {
 		now = time.Now
 	}
@@ -138,6 +140,10 @@ func (ks *KeySet) Carry(old *KeySet) {
 func (ks *KeySet) Len() int { return len(ks.byHash) }
 
 var errNoKey = sluice.Errorf(sluice.CodeUnauthorized, "this gateway needs an API key: send Authorization: Bearer <key> (the OpenAI SDKs send their api_key this way); ask the gateway's operator for a key")
+
+// ErrUnknownKey is the answer to a secret that is neither a client key nor
+// a token; NewKeySet's fallback returns it for a secret it does not know.
+var ErrUnknownKey = errBadKey
 
 var errBadKey = sluice.Errorf(sluice.CodeUnauthorized, "the API key is not known (check for a typo, or ask the gateway's operator whether it was revoked)")
 
@@ -242,12 +248,14 @@ func (ks *KeySet) authenticate(r *http.Request) (*keyState, error) {
 		return k, nil
 	}
 	if ks.fallback != nil {
-		if force, ok := ks.fallback(r.Context(), secret); ok {
-			if force {
-				return tokenCaller, nil
-			}
-			return &keyState{name: "token", token: true}, nil
+		force, err := ks.fallback(r.Context(), secret)
+		switch {
+		case err != nil:
+			return nil, err
+		case force:
+			return tokenCaller, nil
 		}
+		return &keyState{name: "token", token: true}, nil
 	}
 	return nil, errBadKey
 }

@@ -33,6 +33,7 @@ type keyUsage struct {
 	cowMap[keyUsageKey, keyCounts]
 	keyed         atomic.Bool
 	noKey, badKey atomic.Int64
+	expired       atomic.Int64 // an operator or admin token that expired
 }
 
 type keyUsageKey struct {
@@ -74,8 +75,10 @@ func (u *keyUsage) unauthenticated(err error) {
 	case u == nil:
 	case err == errNoKey:
 		u.noKey.Add(1)
-	default:
+	case err == errBadKey:
 		u.badKey.Add(1)
+	default:
+		u.expired.Add(1)
 	}
 }
 
@@ -119,7 +122,7 @@ func (p *Proxy) countRefused(r *http.Request, model string, err error) {
 
 var (
 	keyRefusedDesc = prometheus.NewDesc("sluice_client_key_refused_total",
-		"Data plane requests refused for their API key (401), by reason: no_key (none sent), unknown_key (not a client key, nor an operator or admin token). Exported once client keys are configured.",
+		"Data plane requests refused for their API key (401), by reason: no_key (none sent), unknown_key (not a client key, nor an operator or admin token), expired_token (an operator or admin token that expired). Exported once client keys are configured.",
 		[]string{"reason"}, nil)
 	keyRequestsDesc = prometheus.NewDesc("sluice_client_key_requests_total",
 		"Client requests sent with each client key, by model and the HTTP status sent to the client (a failed attempt retried on stable is not counted again). Requests refused before routing (403, 429, an unknown model) count too; their model is empty unless the gateway serves it.",
@@ -134,6 +137,7 @@ func (u *keyUsage) collect(ch chan<- prometheus.Metric) {
 	if u.keyed.Load() {
 		ch <- prometheus.MustNewConstMetric(keyRefusedDesc, prometheus.CounterValue, float64(u.noKey.Load()), "no_key")
 		ch <- prometheus.MustNewConstMetric(keyRefusedDesc, prometheus.CounterValue, float64(u.badKey.Load()), "unknown_key")
+		ch <- prometheus.MustNewConstMetric(keyRefusedDesc, prometheus.CounterValue, float64(u.expired.Load()), "expired_token")
 	}
 	type km struct{ key, model string }
 	tokens := map[km][2]int64{}

@@ -102,6 +102,7 @@ func TestKeyUsage_Refused(t *testing.T) {
 	}
 
 	want := []string{
+		"sluice_client_key_refused_total{reason=expired_token} 0",
 		"sluice_client_key_refused_total{reason=no_key} 1",
 		"sluice_client_key_refused_total{reason=unknown_key} 2",
 		"sluice_client_key_requests_total{code=200,key=scoped,model=chat} 1",
