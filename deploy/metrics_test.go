@@ -273,7 +273,7 @@ func TestMetricNames_Parse(t *testing.T) {
 
 // postgresOnly are the metrics only a gateway on PostgreSQL exports, which
 // the rules name (the replicas' leader and revision).
-var postgresOnly = map[string]bool{"sluice_replica_leader": true, "sluice_registry_revision": true}
+var postgresOnly = map[string]bool{"sluice_replica_leader": true, "sluice_registry_revision": true, "sluice_fleet_lost_observations_total": true}
 
 // scrapeAfterRollout starts a gateway on store with client keys, sends
 // streamed and plain traffic with a key and requests refused for theirs,
