@@ -12,7 +12,8 @@ import (
 // sluice_shadow_skipped_total), the shadow queue length, the requests
 // in flight per version (sluice_inflight_requests) and each client key's
 // requests and tokens (sluice_client_key_requests_total,
-// sluice_client_key_tokens_total; keyusage.go). Register it with the
+// sluice_client_key_tokens_total) and the requests refused for their key
+// (sluice_client_key_refused_total; keyusage.go). Register it with the
 // Recorder's registry.
 func (p *Proxy) Collector() prometheus.Collector { return collector{p} }
 
@@ -34,7 +35,7 @@ var (
 type collector struct{ p *Proxy }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{shadowMirroredDesc, shadowDroppedDesc, shadowCompletedDesc, shadowSkippedDesc, shadowQueueDesc, inflightDesc, keyRequestsDesc, keyTokensDesc} {
+	for _, d := range []*prometheus.Desc{shadowMirroredDesc, shadowDroppedDesc, shadowCompletedDesc, shadowSkippedDesc, shadowQueueDesc, inflightDesc, keyRefusedDesc, keyRequestsDesc, keyTokensDesc} {
 		ch <- d
 	}
 }

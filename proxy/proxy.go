@@ -368,17 +368,20 @@ func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 	*bp = body[:0]
 	if err != nil {
 		chargeUnadmitted(r)
+		p.countRefused(r, "", err)
 		writeError(w, err)
 		return
 	}
 	x.body = body
 	if err := x.parse(p.opt.CategoryHeader); err != nil {
 		chargeUnadmitted(r)
+		p.countRefused(r, "", err)
 		writeError(w, err)
 		return
 	}
 	if p.opt.Admit != nil {
 		if err := p.opt.Admit(r, x.f.model.Str); err != nil {
+			p.countRefused(r, x.f.model.Str, err)
 			writeError(w, err)
 			return
 		}
@@ -388,7 +391,9 @@ func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 	if x.f.prevID != "" {
 		if a, ok := p.responseIDs.get(x.f.prevID); ok {
 			if !mayActOn(r, a.key) {
-				writeError(w, errNotYourResponse(x.f.prevID))
+				err := errNotYourResponse(x.f.prevID)
+				p.countRefused(r, x.f.model.Str, err)
+				writeError(w, err)
 				return
 			}
 			x.prev = &a
@@ -396,6 +401,7 @@ func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 	}
 	d, n, tab, err := p.decide(&rq, &x)
 	if err != nil {
+		p.countRefused(r, x.f.model.Str, err)
 		p.writeRouteError(w, tab, err)
 		return
 	}
