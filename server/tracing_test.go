@@ -439,3 +439,108 @@ func TestGateway_Tracing(t *testing.T) {
 		}
 	})
 }
+
+// TestGateway_TracingCollectorDown: a collector that cannot be reached
+// costs requests nothing: they are answered, the spans are dropped and
+// counted on /metrics, and the gateway warns, once.
+func TestGateway_TracingCollectorDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close() // nothing listens there now: connections are refused
+	b := newTraceBackend(t)
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "20")
+	var logs syncBuffer
+	doc := chatDoc(map[string]string{"v1.0.0": b.url}, nil, nil)
+	gw, _ := mustGatewayWith(t, func(c *config.Gateway) {
+		c.Tracing.OTLPEndpoint = dead
+		c.Tracing.Timeout = 200 * time.Millisecond
+	}, &logs, doc)
+	cl := openai.NewClient(option.WithBaseURL(gw.URL()+"/v1"), option.WithAPIKey("unused"), option.WithMaxRetries(0))
+	for range 3 {
+		if _, err := cl.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+			Model: "chat", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var dropped float64
+	for range 500 {
+		res, err := http.Get(gw.URL() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		for line := range strings.Lines(string(body)) {
+			if v, ok := strings.CutPrefix(line, "sluice_trace_spans_dropped_total "); ok {
+				fmt.Sscan(v, &dropped)
+			}
+		}
+		if dropped >= 6 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if dropped < 6 {
+		t.Fatalf("sluice_trace_spans_dropped_total = %v, want the 6 spans of 3 requests", dropped)
+	}
+	if n := strings.Count(logs.String(), "tracing: spans dropped"); n != 1 {
+		t.Errorf("%d warnings, want 1 (at most one a minute):\n%s", n, logs.String())
+	}
+}
+
+// TestGateway_TracingShadow: a mirrored request's attempt is a CLIENT span
+// in a trace of its own, linked to the request's SERVER span, and the
+// candidate receives that span's traceparent.
+func TestGateway_TracingShadow(t *testing.T) {
+	sink, sinkURL := newOTLPSink(t)
+	live, cand := newTraceBackend(t), newTraceBackend(t)
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "20")
+	doc := chatDoc(map[string]string{"v1.0.0": live.url, "v1.1.0": cand.url}, []sluice.Weight{{Version: "v1.0.0", Percent: 100}}, nil)
+	gw, _ := mustGatewayWith(t, func(c *config.Gateway) { c.Tracing.OTLPEndpoint = sinkURL }, nil, doc)
+	gw.Proxy.SetShadow("chat", "chat:v1.1.0", 1)
+	tid, sid := newTraceIDs(t)
+	cl := openai.NewClient(option.WithBaseURL(gw.URL()+"/v1"), option.WithAPIKey("unused"), option.WithMaxRetries(0),
+		option.WithHeader("Traceparent", "00-"+tid+"-"+sid+"-01"))
+	if _, err := cl.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+		Model: "chat", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	srv := bySpanKind(sink.trace(t, tid, 2), tracepb.Span_SPAN_KIND_SERVER)
+	if len(srv) != 1 {
+		t.Fatalf("%d server spans", len(srv))
+	}
+	var mirror *tracepb.Span
+	for range 500 {
+		sink.mu.Lock()
+		for _, sp := range sink.spans {
+			for _, l := range sp.Links {
+				if hex.EncodeToString(l.SpanId) == hex.EncodeToString(srv[0].SpanId) {
+					mirror = sp
+				}
+			}
+		}
+		sink.mu.Unlock()
+		if mirror != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if mirror == nil {
+		t.Fatal("no span linked to the request's")
+	}
+	if hex.EncodeToString(mirror.TraceId) == tid || len(mirror.ParentSpanId) != 0 || mirror.Kind != tracepb.Span_SPAN_KIND_CLIENT {
+		t.Errorf("mirror span in trace %x, parent %x, kind %v: want a root CLIENT span of its own trace", mirror.TraceId, mirror.ParentSpanId, mirror.Kind)
+	}
+	if a := attrs(mirror); a["sluice.version"] != "chat:v1.1.0" || a["sluice.route"] != "shadow" {
+		t.Errorf("mirror span %v", a)
+	}
+	got := cand.received()
+	if len(got) != 1 || !strings.Contains(got[0], hex.EncodeToString(mirror.TraceId)+"-"+hex.EncodeToString(mirror.SpanId)) {
+		t.Errorf("candidate received %q, want the mirror span's traceparent", got)
+	}
+}
