@@ -66,3 +66,14 @@ func TestParseGateway_Tracing(t *testing.T) {
 		})
 	}
 }
+
+// TestNeedRestart_Tracing: SIGHUP does not reload tracing; a reload says
+// a change there waits for a restart.
+func TestNeedRestart_Tracing(t *testing.T) {
+	running := config.Default()
+	next := config.Default()
+	next.Tracing.OTLPEndpoint = "http://otel-collector:4318"
+	if got := config.NeedRestart(running, next); len(got) != 1 || got[0] != "tracing" {
+		t.Errorf("NeedRestart = %v, want [tracing]", got)
+	}
+}
