@@ -544,3 +544,32 @@ func TestGateway_TracingShadow(t *testing.T) {
 		t.Errorf("candidate received %q, want the mirror span's traceparent", got)
 	}
 }
+
+// TestGateway_TracingStreamHangUp: a client that hangs up mid-stream ends
+// the request's spans with status error "canceled".
+func TestGateway_TracingStreamHangUp(t *testing.T) {
+	sink, sinkURL := newOTLPSink(t)
+	b := newTraceBackend(t)
+	url := tracedGateway(t, sinkURL, b, nil)
+	tid, sid := newTraceIDs(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/v1/chat/completions",
+		strings.NewReader(`{"model":"chat","stream":true,"messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Traceparent", "00-"+tid+"-"+sid+"-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1)
+	if _, err := resp.Body.Read(buf); err != nil { // the first event has come
+		t.Fatal(err)
+	}
+	cancel()
+	resp.Body.Close()
+	for _, sp := range sink.trace(t, tid, 2) {
+		if a := attrs(sp); a["error.type"] != "canceled" || sp.Status.GetCode() != tracepb.Status_STATUS_CODE_ERROR || sp.Status.GetMessage() != "canceled" {
+			t.Errorf("%s: error.type %q, status %v; want canceled", sp.Name, a["error.type"], sp.Status)
+		}
+	}
+}
