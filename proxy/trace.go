@@ -133,13 +133,19 @@ func (p *Proxy) startServer(x *exchange) {
 	t := p.opt.Tracing
 	s := &spans{t: t, op: operationName(x.r.URL.Path)}
 	parent := t.propagator().Extract(x.r.Context(), propagation.HeaderCarrier(x.r.Header))
-	s.ctx, s.server = t.Tracer.Start(parent, s.op, trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(x.start),
-		trace.WithAttributes(attrOperation.String(s.op), attrMethod.String(x.r.Method), attrPath.String(x.r.URL.Path),
-			attrRequestID.String(x.reqID)))
+	s.ctx, s.server = t.Tracer.Start(parent, s.op, trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(x.start))
+	x.tr = s
+	if !s.server.IsRecording() {
+		// Not sampled: the span carries the context on to the backend,
+		// and nothing is worked out for attributes no one will see.
+		s.server = nil
+		return
+	}
+	s.server.SetAttributes(attrOperation.String(s.op), attrMethod.String(x.r.Method), attrPath.String(x.r.URL.Path),
+		attrRequestID.String(x.reqID))
 	if k := clientKeyName(x.r); k != "" {
 		s.server.SetAttributes(attrClientKey.String(k))
 	}
-	x.tr = s
 }
 
 // named gives the SERVER span its name and the request's model and
@@ -230,23 +236,26 @@ func outcome(sp trace.Span, x *exchange, obs *sluice.Observation, client bool) {
 // startAttempt starts the CLIENT span of an attempt at t and works out
 // the traceparent the backend is sent.
 func (s *spans) startAttempt(x *exchange, t *route.Target, routeName string) {
-	opts := make([]trace.SpanStartOption, 0, 4)
-	opts = append(opts, trace.WithSpanKind(trace.SpanKindClient))
+	var ctx context.Context
+	var sp trace.Span
 	if s.link.IsValid() {
-		opts = append(opts, trace.WithNewRoot(), trace.WithLinks(trace.Link{SpanContext: s.link}))
+		ctx, sp = s.t.Tracer.Start(s.ctx, s.op+" "+t.Upstream, trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithNewRoot(), trace.WithLinks(trace.Link{SpanContext: s.link}))
+	} else {
+		ctx, sp = s.t.Tracer.Start(s.ctx, s.op+" "+t.Upstream, trace.WithSpanKind(trace.SpanKindClient))
 	}
-	attrs := []attribute.KeyValue{
-		attrOperation.String(s.op), attrRequestModel.String(t.Upstream), attrVersion.String(t.ID),
-		attrRoute.String(routeName), attrRequestID.String(x.reqID), attrStream.Bool(x.f.stream),
-	}
-	if host, port := hostPort(x.endpoint); host != "" {
-		attrs = append(attrs, attrServerAddr.String(host), attrServerPort.Int(port))
-	}
-	opts = append(opts, trace.WithAttributes(attrs...))
-	ctx, sp := s.t.Tracer.Start(s.ctx, s.op+" "+t.Upstream, opts...)
 	var c tpCarrier
 	s.t.propagator().Inject(ctx, &c)
-	s.attempt, s.traceparent, s.tracestate = sp, c.parent, c.state
+	s.traceparent, s.tracestate = c.parent, c.state
+	if !sp.IsRecording() {
+		return // not sampled: its context alone goes on
+	}
+	s.attempt = sp
+	sp.SetAttributes(attrOperation.String(s.op), attrRequestModel.String(t.Upstream), attrVersion.String(t.ID),
+		attrRoute.String(routeName), attrRequestID.String(x.reqID), attrStream.Bool(x.f.stream))
+	if host, port := hostPort(x.endpoint); host != "" {
+		sp.SetAttributes(attrServerAddr.String(host), attrServerPort.Int(port))
+	}
 }
 
 // endAttempt ends the attempt's CLIENT span with its observation.
