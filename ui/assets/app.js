@@ -38,7 +38,16 @@
   const pct = (x, d) => (x == null ? "–" : (100 * x).toFixed(d == null ? 2 : d) + "%");
   const num = (x, d) => (x == null ? "–" : Number(x).toFixed(d == null ? 0 : d));
   const fmtPercent = (p) => String(Math.round(p * 100) / 100);
-  const localTime = (s) => { const d = new Date(s); return isNaN(d) ? "" : d.toLocaleTimeString([], { hour12: false }); };
+  // localTime says when s was, in the browser's zone: the time of day, with
+  // the date before it ("2026-11-28 14:03:07") when that is not today: an
+  // ended rollout's events from last week read as if they were today's.
+  function localTime(s) {
+    const d = new Date(s);
+    if (isNaN(d)) return "";
+    const p2 = (n) => String(n).padStart(2, "0");
+    const t = p2(d.getHours()) + ":" + p2(d.getMinutes()) + ":" + p2(d.getSeconds());
+    return d.toDateString() === new Date().toDateString() ? t : d.getFullYear() + "-" + p2(d.getMonth() + 1) + "-" + p2(d.getDate()) + " " + t;
+  }
   const utc = (s) => String(s).replace(/\.\d+/, "").replace("T", " ").replace("Z", "");
   function durationText(ms) {
     if (ms < 1000) return Math.round(ms) + " ms";
