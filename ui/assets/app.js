@@ -528,13 +528,15 @@
     side.append(h("h3", {}, "Verdicts"));
     const vl = h("ul", { class: "verdict-list", id: p + "verdict-history" });
     // The live rollout's verdicts are the analyses this gateway heard of;
-    // an ended one keeps those that decided something, in its events.
-    const hist = live ? state.verdicts.slice().reverse() : r.events.filter((e) => e.data && e.data.metrics).map((e) => e.data).reverse();
+    // an ended one's, read from the audit by openPast (pastVerdicts).
+    const hist = live ? state.verdicts.slice().reverse() : (st.past_verdicts || eventVerdicts(r)).slice().reverse();
     for (const v of hist) {
       vl.append(h("li", { onclick: () => show(v, "Verdict of " + localTime(v.at)) },
         h("span", { class: "muted" }, localTime(v.at) + " "), h("span", { class: "chip " + v.outcome }, v.outcome), " b=" + v.baseline_n + " c=" + v.candidate_n + " ", h("span", { class: "small" }, v.reason)));
     }
     if (!hist.length) vl.append(h("li", { class: "muted" }, live ? "none seen yet" : "none kept with it: its last verdict is beside"));
+    if (!live && st.past_verdicts_cut) vl.append(h("li", { class: "muted", id: p + "verdicts-cut" }, "the newest " + PAST_VERDICTS + " are listed; the audit holds every one (sluice audit --action rollout. --analyses --grep " + r.id + ")"));
+    if (!live && st.past_verdicts_error) vl.append(h("li", { class: "error", id: p + "verdicts-error" }, "the audit could not be read (" + st.past_verdicts_error + "): these are the verdicts its events kept"));
     side.append(vl, h("h3", {}, "Events"), eventList(r, p, show));
     cols.append(vbox, side);
     body.append(cols);
@@ -616,6 +618,34 @@
     $("history-note").textContent = n ? "The " + (n === 1 ? "rollout" : n + " rollouts") + " of " + model + (a.truncated ? " newest first; Older shows the ones before." : ", newest first.") + " Click one to see it whole." : "";
   }
 
+  // PAST_VERDICTS is how many verdicts an ended rollout's card lists at
+  // most, the newest, as the live card keeps (ui's maxVerdictsKept).
+  const PAST_VERDICTS = 500;
+
+  // eventVerdicts are the verdicts r's events kept (those of the analyses
+  // that decided something), with every metric's numbers.
+  const eventVerdicts = (r) => r.events.filter((e) => e.data && e.data.metrics).map((e) => e.data);
+
+  // pastVerdicts reads ended rollout r's verdicts, oldest first, as the
+  // live card lists its rollout's: from the audit (GET /admin/v1/audit),
+  // where each rollout.analysis entry, and each rollout.decision entry of
+  // an analysis that moved it, holds its verdict's summary; a verdict its
+  // events kept too is taken from the event, which has the numbers.
+  async function pastVerdicts(model, r) {
+    // The rollout's other entries (start, pause, abort, ...) are few.
+    const q = new URLSearchParams({ model: model, action: "rollout.", q: r.id, limit: String(PAST_VERDICTS + 64) });
+    const a = await admin("GET", "/audit?" + q.toString());
+    const byAt = new Map();
+    for (const e of a.entries) {
+      const v = e.subject === r.id && e.after && e.after.verdict;
+      if (!v || !v.at || !(new Date(v.at).getTime() > 0)) continue; // not a verdict, or written by a release that did not record it
+      byAt.set(new Date(v.at).getTime(), Object.assign({}, v, { metrics: v.metrics || [] }));
+    }
+    for (const v of eventVerdicts(r)) byAt.set(new Date(v.at).getTime(), v);
+    const list = Array.from(byAt.entries()).sort((x, y) => x[0] - y[0]).map((x) => x[1]);
+    return { verdicts: list.slice(-PAST_VERDICTS), cut: list.length > PAST_VERDICTS || !!a.truncated };
+  }
+
   // openPast shows rollout id of the selected model whole, read-only, in
   // place of the list; Back returns to the list as it was.
   async function openPast(id) {
@@ -626,6 +656,13 @@
     } catch (e) {
       flash(e.message, true);
       return;
+    }
+    try {
+      const pv = await pastVerdicts(model, st.rollout);
+      st.past_verdicts = pv.verdicts;
+      st.past_verdicts_cut = pv.cut;
+    } catch (e) {
+      st.past_verdicts_error = e.message;
     }
     if (state.model !== model) return;
     const body = clear($("past-body"));
