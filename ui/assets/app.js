@@ -569,16 +569,30 @@
     return clip(i > 0 ? d.slice(0, i) : d, 72);
   }
 
-  async function loadHistory(more) {
+  // historyMoved is told that the model's live rollout started, moved or
+  // ended: the History list, if shown, is read again as far as it was
+  // paged; under an open card it is read when Back shows it.
+  function historyMoved() {
+    if (!state.history || state.history.model !== state.model) return; // read when the tab opens
+    if (route().tab === "history" && $("history-past").hidden) loadHistory(false, true);
+    else state.history.stale = true;
+  }
+
+  // loadHistory reads the History list's first page, or with more the
+  // next one; with keep, the first page holds as many rows as the list
+  // had (a redraw that keeps the pages Older showed).
+  async function loadHistory(more, keep) {
     const tb = $("history-table").querySelector("tbody");
     const older = $("history-older");
     const model = state.model;
+    const had = keep && state.history && state.history.model === model ? state.history.rows.length : 0;
     // Each first page starts a new list: an answer still on its way for
     // an older one (a model picked, Refresh) is dropped, not added to it.
-    if (!more || !state.history) { state.history = { model: model, rows: [], next: "", gen: ++state.historyGen }; clear(tb); more = false; }
+    // A redraw keeps the rows shown until its answer replaces them.
+    if (!more || !state.history) { state.history = { model: model, rows: [], next: "", gen: ++state.historyGen }; if (!keep) clear(tb); more = false; }
     const gen = state.history.gen;
-    if (!model) { tb.append(h("tr", {}, h("td", { colspan: 9, class: "muted" }, "No models are registered yet."))); older.hidden = true; return; }
-    const q = new URLSearchParams({ model: model, history: "true", limit: String(HISTORY_PAGE) });
+    if (!model) { clear(tb).append(h("tr", {}, h("td", { colspan: 9, class: "muted" }, "No models are registered yet."))); older.hidden = true; return; }
+    const q = new URLSearchParams({ model: model, history: "true", limit: String(Math.min(Math.max(HISTORY_PAGE, had), 10000)) });
     if (more) q.set("before", state.history.next);
     older.disabled = true;
     let a;
@@ -593,6 +607,7 @@
     // Another model was picked, or the list started again, while this
     // page was on its way.
     if (state.model !== model || !state.history || state.history.gen !== gen) return;
+    if (!more) clear(tb);
     state.history.rows.push(...a.rollouts);
     state.history.next = a.truncated ? a.next_before : "";
     for (const r of a.rollouts) {
@@ -726,6 +741,12 @@
     }
     state.status = st;
     const r = state.status && state.status.rollout;
+    // The live rollout's row in the History list follows it: a start, a
+    // phase change, its end, heard of here (the stream's ticks), redraw
+    // the list; no timer of its own.
+    const key = r ? r.id + " " + r.phase : "";
+    if (state.liveKey && state.liveKey.model === state.model && state.liveKey.key !== key) historyMoved();
+    state.liveKey = { model: state.model, key: key };
     state.baseline = r ? r.spec.baseline : "";
     state.candidate = r ? r.spec.candidate : "";
     renderRollout();
@@ -1105,6 +1126,14 @@
   }
 
   // ---- navigation ----
+  // route reads the page's address: "#history/chat/ID" is the History
+  // tab with model chat's rollout ID open (each part URI-encoded).
+  function route() {
+    const parts = (location.hash || "#overview").slice(1).split("/");
+    const dec = (x) => { try { return decodeURIComponent(x); } catch (e) { return x; } };
+    return { tab: parts[0] || "overview", model: parts.length > 2 ? dec(parts[1]) : "", id: parts.length > 2 ? dec(parts.slice(2).join("/")) : "" };
+  }
+
   function showTab() {
     const tab = (location.hash || "#overview").slice(1);
     document.querySelectorAll(".tab").forEach((a) => a.classList.toggle("active", a.dataset.tab === tab));
@@ -1183,7 +1212,10 @@
     $("shadow-refresh").addEventListener("click", loadShadow);
     $("history-refresh").addEventListener("click", () => { closePast(); loadHistory(false); });
     $("history-older").addEventListener("click", () => loadHistory(true));
-    $("history-back").addEventListener("click", closePast);
+    $("history-back").addEventListener("click", () => {
+      closePast();
+      if (state.history && state.history.stale) loadHistory(false, true);
+    });
     $("logout").addEventListener("click", async () => { try { await call("POST", "/ui/logout"); } finally { location.replace("/ui/"); } });
     $("at-time").value = new Date().toISOString().slice(0, 19);
     window.addEventListener("resize", () => renderCharts());
