@@ -90,7 +90,9 @@
     if (resp.status === 401) {
       // Signed out (or the token was deleted): back to the sign-in page.
       // The promise never settles, so nothing reports the page going away.
-      location.replace("/ui/");
+      // Loaded again, /ui/ is the sign-in page, and the address's #...
+      // stays: signed in again, it opens the same.
+      location.reload();
       return new Promise(() => {});
     }
     if (!resp.ok) {
@@ -613,7 +615,7 @@
     for (const r of a.rollouts) {
       const s = r.spec, live = ACTIVE_PHASES.includes(r.phase);
       tb.append(h("tr", { class: "clickable", dataset: { id: r.id }, title: live ? "the rollout under way: its live card is on the Overview" : "show " + r.id + " whole",
-        onclick: () => (live ? (location.hash = "#overview") : openPast(r.id)) },
+        onclick: () => { location.hash = live ? "#overview" : pastLink(model, r.id); } },
         h("td", { class: "mono" }, utc(r.started_at)),
         h("td", { class: "mono" }, h("button", { type: "button", class: "link mono" }, r.id)), // a click reaches the row; Tab and Enter reach it too
         h("td", {}, s.strategy),
@@ -661,15 +663,46 @@
     return { verdicts: list.slice(-PAST_VERDICTS), cut: list.length > PAST_VERDICTS || !!a.truncated };
   }
 
+  // pastLink is the page's address of model's rollout id: an SRE pastes
+  // it into an incident channel, and it opens that rollout's card (after
+  // signing in if needed).
+  const pastLink = (model, id) => "#history/" + enc(model) + "/" + enc(id);
+
+  // showPast puts the past pane in place of the list, with what to show.
+  function showPast(model, ...kids) {
+    clear($("past-body")).append(...kids);
+    $("history-list").hidden = true;
+    $("history-past").hidden = false;
+    $("history-back").textContent = "← All rollouts of " + model;
+  }
+
+  // openLinked opens the rollout the address names (route()), picking its
+  // model first; the card already shown stays.
+  async function openLinked(rt) {
+    if (state.pastShown === rt.model + "/" + rt.id && !$("history-past").hidden) return;
+    if (rt.model !== state.model) {
+      if (!state.models.some((m) => m.name === rt.model)) {
+        showPast(rt.model, h("p", { class: "error", id: "past-error" }, "The link names model " + rt.model + ", which this gateway does not have: pick a model above and look for the rollout in its list."));
+        return;
+      }
+      $("model-select").value = rt.model;
+      await selectModel(rt.model, true);
+    }
+    await openPast(rt.id);
+  }
+
   // openPast shows rollout id of the selected model whole, read-only, in
-  // place of the list; Back returns to the list as it was.
+  // place of the list (the address is its link, pastLink); Back returns to
+  // the list as it was. An id the model does not have says so there.
   async function openPast(id) {
     const model = state.model;
+    state.pastShown = model + "/" + id;
     let st;
     try {
       st = await admin("GET", "/rollouts/" + enc(model) + "?id=" + enc(id));
     } catch (e) {
-      flash(e.message, true);
+      if (state.model !== model || state.pastShown !== model + "/" + id) return;
+      showPast(model, h("p", { class: "error", id: "past-error" }, e.message));
       return;
     }
     try {
@@ -679,13 +712,13 @@
     } catch (e) {
       st.past_verdicts_error = e.message;
     }
-    if (state.model !== model) return;
-    const body = clear($("past-body"));
-    body.append(h("p", { class: "muted small", id: "past-note" }, "An earlier rollout of " + model + ", as it ended: read-only. The live one is on the Overview."));
-    renderCard(body, st, "past-", false);
-    $("history-list").hidden = true;
-    $("history-past").hidden = false;
-    $("history-back").textContent = "← All rollouts of " + model;
+    // Another model was picked, or another rollout opened, meanwhile.
+    if (state.model !== model || state.pastShown !== model + "/" + id) return;
+    const card = h("div", {});
+    renderCard(card, st, "past-", false);
+    showPast(model, h("p", { class: "muted small", id: "past-note" }, "An earlier rollout of " + model + ", as it ended: read-only. The live one is on the Overview."), card);
+    // The History tab goes back to this card from another tab.
+    document.querySelector('a[data-tab="history"]').setAttribute("href", pastLink(model, id));
     window.scrollTo(0, 0);
   }
 
@@ -693,6 +726,8 @@
     $("history-past").hidden = true;
     clear($("past-body"));
     $("history-list").hidden = false;
+    state.pastShown = "";
+    document.querySelector('a[data-tab="history"]').setAttribute("href", "#history");
   }
 
   function updateActions() {
@@ -1135,14 +1170,20 @@
   }
 
   function showTab() {
-    const tab = (location.hash || "#overview").slice(1);
+    const rt = route(), tab = rt.tab;
     document.querySelectorAll(".tab").forEach((a) => a.classList.toggle("active", a.dataset.tab === tab));
     document.querySelectorAll(".tab-body").forEach((s) => { s.hidden = s.id !== "tab-" + tab; });
     if (tab === "shadow") loadShadow();
     if (tab === "audit") loadAudit();
-    // The list is read again each time the tab opens; a rollout opened
-    // from it stays open.
-    if (tab === "history" && $("history-past").hidden) loadHistory(false);
+    // #history/MODEL/ID opens that rollout (a row's click, a pasted link,
+    // the tab's own link back to the card open); #history is the list:
+    // as it was when a card closes (Back, the browser's back), else read
+    // again each time the tab opens.
+    if (tab === "history" && rt.id) openLinked(rt);
+    else if (tab === "history" && !$("history-past").hidden) {
+      closePast();
+      if (!state.history || state.history.stale) loadHistory(false, !!state.history);
+    } else if (tab === "history") loadHistory(false);
     if (tab === "overview") renderCharts();
   }
 
@@ -1166,7 +1207,10 @@
     }, 3000);
   }
 
-  async function selectModel(name) {
+  // selectModel shows model name; linked, it was picked by the address
+  // (#history/MODEL/ID), which stays, while a pick by hand leaves a card
+  // of the model before.
+  async function selectModel(name, linked) {
     if (!name || name === state.model && state.es) return;
     state.model = name;
     sessionStorage.setItem("sluice-model", name);
@@ -1180,9 +1224,10 @@
     $("split-reason").value = "";
     $("at-model").value = name;
     // The History tab shows the model picked: another's list or card goes.
+    if (!linked && route().id) history.replaceState(null, "", "#" + route().tab);
     closePast();
     state.history = null;
-    if ((location.hash || "").slice(1) === "history") loadHistory(false);
+    if (route().tab === "history") loadHistory(false);
     renderModels();
     renderSplitEditor();
     await loadVerdicts();
@@ -1190,7 +1235,7 @@
     await loadSeries();
     connect();
     loadCategories();
-    if ((location.hash || "").slice(1) === "shadow") loadShadow();
+    if (route().tab === "shadow") loadShadow();
   }
 
   async function refreshAll() {
@@ -1210,20 +1255,24 @@
     $("audit-analyses").addEventListener("change", loadAudit);
     $("at-form").addEventListener("submit", askAt);
     $("shadow-refresh").addEventListener("click", loadShadow);
-    $("history-refresh").addEventListener("click", () => { closePast(); loadHistory(false); });
-    $("history-older").addEventListener("click", () => loadHistory(true));
-    $("history-back").addEventListener("click", () => {
+    $("history-refresh").addEventListener("click", () => {
+      if (route().id) history.replaceState(null, "", "#history");
       closePast();
-      if (state.history && state.history.stale) loadHistory(false, true);
+      loadHistory(false);
     });
+    $("history-older").addEventListener("click", () => loadHistory(true));
+    // Back is the address of the list, so the browser's back does the same.
+    $("history-back").addEventListener("click", () => { location.hash = "#history"; });
     $("logout").addEventListener("click", async () => { try { await call("POST", "/ui/logout"); } finally { location.replace("/ui/"); } });
     $("at-time").value = new Date().toISOString().slice(0, 19);
     window.addEventListener("resize", () => renderCharts());
     try {
       await loadModels();
-      const name = state.model;
+      // A link to a rollout (#history/MODEL/ID) opens on its model.
+      const linked = route().model;
+      const name = state.models.some((m) => m.name === linked) ? linked : state.model;
       state.model = "";
-      if (name) await selectModel(name);
+      if (name) await selectModel(name, true); // the address stays: there is no model before
       else waitForModels();
     } catch (e) {
       flash(e.message, true);
