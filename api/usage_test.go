@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,5 +110,8 @@ func TestUsage(t *testing.T) {
 		}
 		r.wantFields(t, tc.field)
 		r.want(t, r.Status, tc.says)
+		if strings.Contains(string(r.Body), "sk-abc123") {
+			t.Errorf("%s: the answer repeats the secret: %s", tc.query, r.Body)
+		}
 	}
 }
