@@ -57,7 +57,7 @@ func TestCLI_Usage(t *testing.T) {
 	mustRun(t, cmd("apply", "-f", file, "--reason", "plan")...)
 
 	sent := map[string]*sluice.UsageRow{} // what the SDK reported, per key name
-	byID := map[string]sluice.UsageRow{} // the SDK's usage of each request id
+	byID := map[string]sluice.UsageRow{}  // the SDK's usage of each request id
 	ctx := context.Background()
 	send := func(key, secret, model, prompt string, stream bool) {
 		t.Helper()
