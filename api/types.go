@@ -304,9 +304,9 @@ const (
 
 // UsageReport is the answer to GET /admin/v1/usage: what each client key
 // used over a window, summed from the request log of the whole fleet.
-// Requests refused before routing (401, 403, 429) are not in the request
-// log: /metrics counts them (sluice_client_key_requests_total,
-// sluice_client_key_refused_total).
+// Requests refused before routing (a 401, 403, 404, 429, or a body that
+// is not JSON) are not in the request log: /metrics counts them
+// (sluice_client_key_requests_total, sluice_client_key_refused_total).
 type UsageReport struct {
 	// Since and Until bound the window (inclusive since, exclusive
 	// until); Since is absent for the whole log, and Until is the time of

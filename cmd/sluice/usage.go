@@ -26,8 +26,8 @@ func (c *cli) usageCmd() *cobra.Command {
 from the request log the whole fleet writes (so every replica's requests, and those from before a restart).
 Requests sent with an admin or operator token, or to a gateway without client keys, are "(no key)".
 An attempt retried on another version is not counted: the request counts once, where it was answered.
-Requests refused before routing (401, 403, 429) never reach the request log: /metrics counts them
-(sluice_client_key_requests_total by code, sluice_client_key_refused_total).`,
+Requests refused before routing (a 401, 403, 404, 429, or a body that is not JSON) never reach the
+request log: /metrics counts them (sluice_client_key_requests_total by code, sluice_client_key_refused_total).`,
 		Example: `  sluice usage                         # each key's last 24 hours
   sluice usage --since 7d --by model   # this week, per key and model
   sluice usage --key team-a --by version --since 2026-12-01
@@ -91,7 +91,7 @@ Requests refused before routing (401, 403, 429) never reach the request log: /me
 			if len(rep.Rows) == 0 && q.ClientKey != "" {
 				fmt.Fprintf(c.stderr, "no requests sent with client key %s match: check the name against client_keys in the gateway's config (a name, never the secret), widen --since/--until, or wait a moment (the request log is written in batches)\n", q.ClientKey)
 			}
-			fmt.Fprintln(c.stderr, "requests refused before routing (401, 403, 429) are not in the request log: see sluice_client_key_requests_total and sluice_client_key_refused_total on /metrics")
+			fmt.Fprintln(c.stderr, "requests refused before routing (a 401, 403, 404, 429, or a body that is not JSON) are not in the request log: see sluice_client_key_requests_total and sluice_client_key_refused_total on /metrics")
 			return nil
 		},
 	}
