@@ -154,3 +154,39 @@ type VersionCount struct {
 	Version string `json:"version"`
 	Count   int64  `json:"count"`
 }
+
+// UsageRow is what the requests of one client key to one version of a model
+// used, summed from the request log (Store.RequestUsage). A row of an
+// attempt retried on another version is left out wholly: the client's
+// request counts once, on the version that answered it.
+type UsageRow struct {
+	// ClientKey is the name of the client key that sent the requests
+	// (Observation.ClientKey): "" for requests sent with an operator's or
+	// admin's token, to a gateway without client keys, or logged before
+	// keys were kept.
+	ClientKey string `json:"key"`
+	// Model and Version name what served them; "" in a sum over several.
+	Model   string `json:"model,omitempty"`
+	Version string `json:"version,omitempty"`
+	// Requests counts the requests; Errors those that finished with an
+	// error (Observation.Failed), Canceled those the client gave up on.
+	Requests int64 `json:"requests"`
+	Errors   int64 `json:"errors"`
+	Canceled int64 `json:"canceled"`
+	// InputTokens, OutputTokens and CachedTokens sum the backend's usage:
+	// prompt, completion, and prompt tokens served from its prefix cache
+	// (0 from backends that do not say).
+	InputTokens  int64 `json:"input_tokens"`
+	OutputTokens int64 `json:"output_tokens"`
+	CachedTokens int64 `json:"cached_tokens"`
+}
+
+// Add adds o's counts to u (not its names).
+func (u *UsageRow) Add(o UsageRow) {
+	u.Requests += o.Requests
+	u.Errors += o.Errors
+	u.Canceled += o.Canceled
+	u.InputTokens += o.InputTokens
+	u.OutputTokens += o.OutputTokens
+	u.CachedTokens += o.CachedTokens
+}

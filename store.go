@@ -36,6 +36,12 @@ type Store interface {
 	// answered: the request log rows, less those of attempts retried on
 	// another version (Observation.Retried).
 	CountRequests(ctx context.Context, q RequestQuery) ([]VersionCount, error)
+	// RequestUsage sums the requests matching q per client key, model and
+	// version, ordered by those in byte order: requests, errors, canceled
+	// requests and tokens, with rows of attempts retried on another
+	// version left out as CountRequests leaves them out. q.Limit is
+	// ignored.
+	RequestUsage(ctx context.Context, q RequestQuery) ([]UsageRow, error)
 	// PruneRequests deletes request log rows older than before and returns
 	// how many it deleted.
 	PruneRequests(ctx context.Context, before time.Time) (int64, error)

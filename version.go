@@ -206,7 +206,22 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._\-/]{0,127}$`)
 // version tag or label; what names the kind of thing for the message.
 func CheckName(what, s string) error {
 	if !nameRE.MatchString(s) {
-		return Errorf(CodeInvalid, "invalid %s %q: use 1 to 128 letters, digits, '.', '_', '-' or '/', starting with a letter or digit", what, s)
+		return Errorf(CodeInvalid, "invalid %s %q: %s", what, s, NameRule)
+	}
+	return nil
+}
+
+// NameRule says what CheckName accepts, for messages that must not repeat
+// the value refused (a client key's secret given where its name goes).
+const NameRule = "use 1 to 128 letters, digits, '.', '_', '-' or '/', starting with a letter or digit"
+
+// CheckKeyName checks the name of a client key given to find its requests.
+// Its error does not repeat s: a secret pasted there (Bearer sk-...) is not
+// echoed to a terminal or a log.
+func CheckKeyName(s string) error {
+	if !nameRE.MatchString(s) {
+		return &Error{Code: CodeInvalid, Fields: []string{"key"}, Message: "key is not a client key's name (" + NameRule +
+			"): give the key's name from client_keys in the gateway's config, never its secret (the value is not repeated here in case it is one)"}
 	}
 	return nil
 }

@@ -346,6 +346,22 @@ func (c *Client) ListRequests(ctx context.Context, q sluice.RequestQuery) (Reque
 	return out, err
 }
 
+// Usage sums the request log rows matching q (its Limit and RequestID
+// aside) per client key, and per model or version with by
+// (UsageByModel, UsageByVersion; "" is UsageByKey).
+func (c *Client) Usage(ctx context.Context, q sluice.RequestQuery, by string) (UsageReport, error) {
+	v := url.Values{}
+	setQuery(v, "model", q.Model)
+	setQuery(v, "version", q.Version)
+	setQuery(v, "key", q.ClientKey)
+	setQuery(v, "by", by)
+	setTime(v, "since", q.Since)
+	setTime(v, "until", q.Until)
+	var out UsageReport
+	_, err := c.do(ctx, "GET", "/admin/v1/usage", v, nil, &out)
+	return out, err
+}
+
 // Tokens lists the admin tokens (never their secrets).
 func (c *Client) Tokens(ctx context.Context) ([]TokenView, error) {
 	var out TokenList

@@ -38,6 +38,7 @@ var roleCases = []struct {
 	{"GET", "/admin/v1/audit", "/admin/v1/audit?model=chat", "", sluice.RoleViewer, 200},
 	{"GET", "/admin/v1/audit/at", "/admin/v1/audit/at?model=chat&at=2026-11-22T10:00", "", sluice.RoleViewer, 200},
 	{"GET", "/admin/v1/requests", "/admin/v1/requests?model=chat", "", sluice.RoleViewer, 200},
+	{"GET", "/admin/v1/usage", "/admin/v1/usage?since=7d&by=version", "", sluice.RoleViewer, 200},
 	{"GET", "/admin/v1/tokens", "/admin/v1/tokens", "", sluice.RoleAdmin, 200},
 	{"POST", "/admin/v1/tokens", "/admin/v1/tokens", `{"name":"newbie","role":"viewer","reason":"r"}`, sluice.RoleAdmin, 201},
 	{"DELETE", "/admin/v1/tokens/{name}", "/admin/v1/tokens/doomed", `{"reason":"r"}`, sluice.RoleAdmin, 200},

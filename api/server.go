@@ -170,6 +170,7 @@ var endpoints = []endpoint{
 	{"GET", "/admin/v1/audit", viewer, (*Server).listAudit},
 	{"GET", "/admin/v1/audit/at", viewer, (*Server).auditAt},
 	{"GET", "/admin/v1/requests", viewer, (*Server).listRequests},
+	{"GET", "/admin/v1/usage", viewer, (*Server).getUsage},
 	{"GET", "/admin/v1/tokens", admin, (*Server).listTokens},
 	{"POST", "/admin/v1/tokens", admin, (*Server).createToken},
 	{"DELETE", "/admin/v1/tokens/{name}", admin, (*Server).deleteToken},
@@ -207,7 +208,7 @@ func (s *Server) buildMux() http.Handler {
 		})
 	}
 	mux.HandleFunc("/admin/v1/", func(w http.ResponseWriter, r *http.Request) {
-		WriteError(w, sluice.Errorf(sluice.CodeNotFound, "there is no admin endpoint %s %s: the API's paths start with /admin/v1/ followed by models, versions, apply, routes, summary, audit, requests, tokens, rollouts, shadow, plan or whoami", r.Method, r.URL.Path))
+		WriteError(w, sluice.Errorf(sluice.CodeNotFound, "there is no admin endpoint %s %s: the API's paths start with /admin/v1/ followed by models, versions, apply, routes, summary, audit, requests, usage, tokens, rollouts, shadow, plan or whoami", r.Method, r.URL.Path))
 	})
 	return mux
 }

@@ -292,6 +292,37 @@ type RequestList struct {
 	Truncated bool `json:"truncated,omitempty"`
 }
 
+// Usage grouping: what GET /admin/v1/usage sums per (?by=).
+const (
+	// UsageByKey sums per client key.
+	UsageByKey = "key"
+	// UsageByModel sums per client key and model.
+	UsageByModel = "model"
+	// UsageByVersion sums per client key, model and version.
+	UsageByVersion = "version"
+)
+
+// UsageReport is the answer to GET /admin/v1/usage: what each client key
+// used over a window, summed from the request log of the whole fleet.
+// Requests refused before routing (a 401, 403, 404, 429, or a body that
+// is not JSON) are not in the request log: /metrics counts them
+// (sluice_client_key_requests_total, sluice_client_key_refused_total).
+type UsageReport struct {
+	// Since and Until bound the window (inclusive since, exclusive
+	// until); Since is absent for the whole log, and Until is the time of
+	// the answer when the query gave none.
+	Since *time.Time `json:"since,omitempty"`
+	Until time.Time  `json:"until"`
+	// By is the grouping: key, model or version.
+	By string `json:"by"`
+	// Rows are the sums, ordered by key (the requests without one, key
+	// "", first), model and version; Model is set with by=model or
+	// version, Version with by=version.
+	Rows []sluice.UsageRow `json:"rows"`
+	// Total sums every row.
+	Total sluice.UsageRow `json:"total"`
+}
+
 // RoutingAt answers "which version served this model at time At", as
 // reconstructed from the audit log and the request log.
 type RoutingAt struct {

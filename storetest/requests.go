@@ -22,6 +22,7 @@ var requestTests = []test{
 	{"OddText", testRequestsOddText},
 	{"FilterTime", testRequestsTime},
 	{"Count", testRequestsCount},
+	{"Usage", testRequestsUsage},
 	{"Prune", testRequestsPrune},
 	{"AgainstModel", testRequestsAgainstModel},
 }
@@ -345,6 +346,7 @@ func testRequestsPrune(t *testing.T, s sluice.Store) {
 	}
 	got := mustRequests(t, s, sluice.RequestQuery{Limit: 5000})
 	checkRows(t, "Requests after PruneRequests", got, newestFirst(rows[600:], func(*sluice.Observation) bool { return true }))
+	checkUsage(t, s, rows[600:], sluice.RequestQuery{})
 	if n, err := s.PruneRequests(t.Context(), cut); err != nil || n != 0 {
 		t.Fatalf("PruneRequests again = %d, %v; want 0, nil", n, err)
 	}
@@ -354,6 +356,7 @@ func testRequestsPrune(t *testing.T, s sluice.Store) {
 	if got := mustCount(t, s, sluice.RequestQuery{}); len(got) != 0 {
 		t.Fatalf("CountRequests after pruning everything = %v, want none", got)
 	}
+	checkUsage(t, s, nil, sluice.RequestQuery{})
 }
 
 // testRequestsAgainstModel appends rows in several batches, with times out
@@ -387,6 +390,9 @@ func testRequestsAgainstModel(t *testing.T, s sluice.Store) {
 			o.Version = []string{"v1", "v2", "v3"}[rng.IntN(3)]
 			o.Latency = time.Duration(rng.IntN(1e9))
 			o.ClientKey = []string{"", "team-a", "team-b"}[rng.IntN(3)]
+			o.ErrorClass = []string{"", "", "", "timeout", "canceled"}[rng.IntN(5)]
+			o.Retried = o.ErrorClass == "timeout" && rng.IntN(2) == 0
+			o.InputTokens, o.OutputTokens, o.CachedTokens = rng.IntN(5000), rng.IntN(5000), rng.IntN(100)
 			rows[i] = o
 		}
 		mustAppend(t, s, rows)
@@ -454,6 +460,7 @@ func testRequestsAgainstModel(t *testing.T, s sluice.Store) {
 			want = want[:n]
 		}
 		checkRows(t, fmt.Sprintf("query %d: Requests(%+v)", k, q), mustRequests(t, s, q), want)
+		checkUsage(t, s, model, q)
 		if got := mustCount(t, s, q); fmt.Sprint(sortedCounts(got)) != fmt.Sprint(sortedCounts(counts)) {
 			t.Fatalf("query %d: CountRequests(%+v) = %v, want %v", k, q, sortedCounts(got), sortedCounts(counts))
 		}

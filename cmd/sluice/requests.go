@@ -35,6 +35,9 @@ func (c *cli) requestsCmd() *cobra.Command {
 			if err := checkLimit(q.Limit, 100); err != nil {
 				return err
 			}
+			if err := checkKeyFlag(q.ClientKey); err != nil {
+				return err
+			}
 			cl, err := c.client()
 			if err != nil {
 				return err
@@ -181,4 +184,17 @@ func checkLimit(n, def int) error {
 // rest.
 func noteCut(w io.Writer, shown int, what, narrow string) {
 	fmt.Fprintf(w, "showing the newest %d %s; more match: narrow with %s, or raise --limit (up to %d)\n", shown, what, narrow, api.MaxLimit)
+}
+
+// checkKeyFlag refuses a --key that is not a client key's name before it
+// is sent anywhere: a pasted secret (Bearer sk-...) stays on this machine
+// and is not repeated in the error.
+func checkKeyFlag(name string) error {
+	if name == "" {
+		return nil
+	}
+	if err := sluice.CheckKeyName(name); err != nil {
+		return &sluice.Error{Code: sluice.CodeInvalid, Message: "--" + sluice.ErrorMessage(err)}
+	}
+	return nil
 }

@@ -161,6 +161,10 @@ func TestCLI_RequestsByClientKey(t *testing.T) {
 	if _, errOut, code := run(t, cmd("requests", "--key", "sk team a")...); code == 0 || !strings.Contains(errOut, "key") {
 		t.Errorf("--key that is no name: exit %d, stderr %q", code, errOut)
 	}
+	// A pasted secret is refused without being repeated.
+	if _, errOut, code := run(t, cmd("requests", "--key", "Bearer "+secretA)...); code == 0 || !strings.Contains(errOut, "never its secret") || strings.Contains(errOut, secretA) {
+		t.Errorf("--key holding a secret: exit %d, stderr %q; want a refusal that does not repeat it", code, errOut)
+	}
 
 	// /metrics: each key's requests and tokens; nothing for the token.
 	res, err := http.Get(gw.URL() + "/metrics")

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
+)
+
+// usageCmd answers "how much did each client key use" from the request log
+// of the whole fleet: requests, errors and tokens per key, and per model or
+// version with --by.
+func (c *cli) usageCmd() *cobra.Command {
+	var q sluice.RequestQuery
+	var since, until, by string
+	cmd := &cobra.Command{
+		Use:   "usage",
+		Short: "Show what each client key used: requests, errors and tokens, from the request log",
+		Long: `Show what each client key used over a window: requests, errors, canceled requests and tokens, summed
+from the request log the whole fleet writes (so every replica's requests, and those from before a restart).
+Requests sent with an admin or operator token, or to a gateway without client keys, are "(no key)".
+An attempt retried on another version is not counted: the request counts once, where it was answered.
+Requests refused before routing (a 401, 403, 404, 429, or a body that is not JSON) never reach the
+request log: /metrics counts them (sluice_client_key_requests_total by code, sluice_client_key_refused_total).`,
+		Example: `  sluice usage                         # each key's last 24 hours
+  sluice usage --since 7d --by model   # this week, per key and model
+  sluice usage --key team-a --by version --since 2026-12-01
+  sluice usage --since 30d -o json     # for a script or a bill`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkKeyFlag(q.ClientKey); err != nil {
+				return err
+			}
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			if q.Since, q.Until, err = parseRange(since, until, now); err != nil {
+				return err
+			}
+			rep, err := cl.Usage(cmd.Context(), q, by)
+			if err != nil {
+				return err
+			}
+			if c.output == "json" {
+				return c.printJSON(rep)
+			}
+			fmt.Fprintln(c.stdout, usageHeader(rep, since, until))
+			cached := rep.Total.CachedTokens > 0
+			cols := []string{"KEY"}
+			switch rep.By {
+			case api.UsageByModel:
+				cols = append(cols, "MODEL")
+			case api.UsageByVersion:
+				cols = append(cols, "MODEL", "VERSION")
+			}
+			names := len(cols)
+			cols = append(cols, "REQUESTS", "ERRORS", "CANCELED", "INPUT TOKENS", "OUTPUT TOKENS")
+			if cached {
+				cols = append(cols, "CACHED TOKENS")
+			}
+			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, strings.Join(cols, "\t"))
+			line := func(name []string, u sluice.UsageRow) {
+				cells := append(name, num(u.Requests), num(u.Errors), num(u.Canceled), num(u.InputTokens), num(u.OutputTokens))
+				if cached {
+					cells = append(cells, num(u.CachedTokens))
+				}
+				fmt.Fprintln(tw, strings.Join(cells, "\t"))
+			}
+			for _, u := range rep.Rows {
+				key := u.ClientKey
+				if key == "" {
+					key = "(no key)"
+				}
+				line([]string{key, u.Model, u.Version}[:names], u)
+			}
+			total := make([]string, names)
+			total[0] = "TOTAL"
+			line(total, rep.Total)
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if len(rep.Rows) == 0 && q.ClientKey != "" {
+				fmt.Fprintf(c.stderr, "no requests sent with client key %s match: check the name against client_keys in the gateway's config (a name, never the secret), widen --since/--until, or wait a moment (the request log is written in batches)\n", q.ClientKey)
+			}
+			fmt.Fprintln(c.stderr, "requests refused before routing (a 401, 403, 404, 429, or a body that is not JSON) are not in the request log: see sluice_client_key_requests_total and sluice_client_key_refused_total on /metrics")
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&since, "since", "24h", "sum requests since this time or duration ago (e.g. 7d); \"\" for the whole request log")
+	f.StringVar(&until, "until", "", "sum requests before this time (default now)")
+	f.StringVar(&q.Model, "model", "", "only requests for this model")
+	f.StringVar(&q.ClientKey, "key", "", "only requests sent with the client key of this name (client_keys in the gateway's config; the name, never the secret)")
+	f.StringVar(&by, "by", api.UsageByKey, "sum per key, per key and model, or per key, model and version: key, model or version")
+	return cmd
+}
+
+// usageHeader says the window a usage report sums, and its grouping: the
+// span as the user gave it (--since 7d) when it ends now.
+func usageHeader(rep api.UsageReport, since, until string) string {
+	const layout = "2006-01-02 15:04:05"
+	end := rep.Until.UTC().Format(layout) + " UTC"
+	if rep.Since == nil {
+		return fmt.Sprintf("usage by %s over the whole request log to %s", rep.By, end)
+	}
+	span := shortDuration(rep.Until.Sub(*rep.Since))
+	if _, err := time.ParseDuration(since); until == "" && err == nil {
+		span = since
+	} else if _, err := strconv.Atoi(strings.TrimSuffix(since, "d")); until == "" && err == nil && strings.HasSuffix(since, "d") {
+		span = since
+	}
+	return fmt.Sprintf("usage by %s from %s to %s (%s)", rep.By, rep.Since.UTC().Format(layout), end, span)
+}
+
+// num writes a count.
+func num(n int64) string { return strconv.FormatInt(n, 10) }

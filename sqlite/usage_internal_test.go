@@ -1,0 +1,129 @@
+package sqlite
+
+import (
+	"cmp"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// sumUsage sums the rows q selects as RequestUsage should.
+func sumUsage(rows []sluice.Observation, q sluice.RequestQuery) []sluice.UsageRow {
+	sums := map[[3]string]*sluice.UsageRow{}
+	for _, o := range rows {
+		if o.Retried || q.Model != "" && o.Model != q.Model || q.ClientKey != "" && o.ClientKey != q.ClientKey ||
+			!q.Since.IsZero() && o.At.Before(q.Since) || !q.Until.IsZero() && !o.At.Before(q.Until) {
+			continue
+		}
+		k := [3]string{o.ClientKey, o.Model, o.Version}
+		if sums[k] == nil {
+			sums[k] = &sluice.UsageRow{ClientKey: o.ClientKey, Model: o.Model, Version: o.Version}
+		}
+		u := sums[k]
+		u.Requests++
+		switch {
+		case o.ErrorClass == "canceled":
+			u.Canceled++
+		case o.ErrorClass != "":
+			u.Errors++
+		}
+		u.InputTokens += int64(o.InputTokens)
+		u.OutputTokens += int64(o.OutputTokens)
+		u.CachedTokens += int64(o.CachedTokens)
+	}
+	var out []sluice.UsageRow
+	for _, u := range sums {
+		out = append(out, *u)
+	}
+	slices.SortFunc(out, func(a, b sluice.UsageRow) int {
+		return cmp.Or(cmp.Compare(a.ClientKey, b.ClientKey), cmp.Compare(a.Model, b.Model), cmp.Compare(a.Version, b.Version))
+	})
+	return out
+}
+
+// RequestUsage sums the rows of the old one-row-per-request table (no key,
+// no cached tokens) with those of the segments, before and after a prune
+// that cuts through both, and until the old table is pruned away.
+func TestRequestUsage_LegacyRows(t *testing.T) {
+	old, ats := segmentRowsForTest(1100)
+	for i := range old {
+		old[i].ErrorClass = []string{"", "timeout", "", "canceled", "upstream_5xx"}[i%5]
+	}
+	path := legacyStore(t, old, ats) // drops their keys and cached tokens
+	s := openT(t, path, Options{})
+	fresh, _ := segmentRowsForTest(700)
+	for i := range fresh {
+		fresh[i].RequestID = "req_fedcba987654_" + strconv.Itoa(i+1)
+		fresh[i].ErrorClass = []string{"", "canceled", "stream_broken"}[i%3]
+		if i%3 == 0 {
+			fresh[i].At = old[i].At
+		}
+	}
+	if err := s.AppendRequests(t.Context(), fresh); err != nil {
+		t.Fatal(err)
+	}
+	all := append(slices.Clone(old), fresh...)
+	check := func(what string, rows []sluice.Observation) {
+		t.Helper()
+		for _, q := range []sluice.RequestQuery{
+			{},
+			{Model: "chat"},
+			{ClientKey: "team-a"},
+			{Since: old[500].At, Until: fresh[600].At},
+		} {
+			got, err := s.RequestUsage(t.Context(), q)
+			if err != nil {
+				t.Fatalf("%s: RequestUsage(%+v): %v", what, q, err)
+			}
+			if want := sumUsage(rows, q); !slices.Equal(got, want) {
+				t.Fatalf("%s: RequestUsage(%+v):\n got  %+v\n want %+v", what, q, got, want)
+			}
+		}
+	}
+	check("old and new rows", all)
+
+	sorted := slices.SortedFunc(slices.Values(all), func(a, b sluice.Observation) int { return a.At.Compare(b.At) })
+	cut := sorted[len(sorted)/2].At
+	if _, err := s.PruneRequests(t.Context(), cut); err != nil {
+		t.Fatal(err)
+	}
+	if !s.legacy.Load() {
+		t.Fatal("the old table went while it still held rows")
+	}
+	check("after a prune", slices.DeleteFunc(slices.Clone(all), func(o sluice.Observation) bool { return o.At.Before(cut) }))
+	if _, err := s.PruneRequests(t.Context(), time.Now().Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	check("after pruning everything", nil)
+}
+
+// A segment written before client keys were kept (format 2) sums as sent
+// without a key, and a filter by key passes over it.
+func TestRequestUsage_Format2(t *testing.T) {
+	s := openT(t, filepath.Join(t.TempDir(), "sluice.db"), Options{})
+	if _, err := s.w.ExecContext(t.Context(), `INSERT INTO request_segments (first_at, last_at, rows, id_prefix, id_lo, id_hi, data)
+		VALUES (1000, 1008, 2, 'req_old', 1, 2, ?)`, format2Segment()); err != nil {
+		t.Fatal(err)
+	}
+	now := sluice.Observation{RequestID: "req_new_1", At: time.Unix(0, 2000).UTC(), Model: "chat", Version: "v1", Status: 200,
+		ClientKey: "team-a", InputTokens: 5, OutputTokens: 6}
+	if err := s.AppendRequests(t.Context(), []sluice.Observation{now}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.RequestUsage(t.Context(), sluice.RequestQuery{})
+	want := []sluice.UsageRow{
+		{Model: "chat", Version: "v1", Requests: 2, InputTokens: 20, OutputTokens: 40, CachedTokens: 8},
+		{ClientKey: "team-a", Model: "chat", Version: "v1", Requests: 1, InputTokens: 5, OutputTokens: 6},
+	}
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("RequestUsage = %+v, %v\nwant %+v", got, err, want)
+	}
+	got, err = s.RequestUsage(t.Context(), sluice.RequestQuery{ClientKey: "team-a"})
+	if err != nil || !slices.Equal(got, want[1:]) {
+		t.Errorf("RequestUsage(team-a) = %+v, %v\nwant %+v", got, err, want[1:])
+	}
+}
