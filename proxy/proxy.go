@@ -307,6 +307,9 @@ type exchange struct {
 	prev *answeredBy
 	// endpoint is the backend base URL of the last attempt.
 	endpoint string
+	// endpointN counts the last attempt in flight to endpoint, until
+	// releaseEndpoint; nil when released.
+	endpointN *atomic.Int64
 	// cut is set by relayRaw when the answer it passed on ended short
 	// (the backend broke off, the request's time ran out): forward
 	// aborts the response once the request is recorded.
@@ -541,7 +544,7 @@ func (p *Proxy) readBody(r *http.Request, buf []byte) ([]byte, error) {
 // is lowered when the answer ends (or moved to stable's on a retry). tab is
 // the routing table d was decided by.
 func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *route.Table) {
-	defer func() { n.Add(-1) }()
+	defer func() { n.Add(-1); x.releaseEndpoint() }()
 	ctx, cancel := p.requestContext(x)
 	defer cancel()
 	target := d.Target
@@ -567,6 +570,7 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 			resp.Body.Close()
 		}
 		n.Add(-1)
+		x.releaseEndpoint()
 		target, routeName, n = stable, "retry", sn
 		x.sent = p.opt.Now()
 		resp, class, err = p.attempt(ctx, x, target)

@@ -304,6 +304,7 @@ func (p *Proxy) runShadow(j *shadowJob) {
 	resp, class, err := p.attempt(ctx, x, t)
 	p.relay(x, t, resp, class, err, &obs)
 	n.Add(-1)
+	x.releaseEndpoint()
 	if obs.ErrorClass == "canceled" {
 		s.skipped.Add(1)
 		return
