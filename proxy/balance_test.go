@@ -184,6 +184,30 @@ func TestProxy_EndpointInFlight(t *testing.T) {
 	})
 }
 
+// TestProxy_EndpointFailures checks that each attempt's outcome reaches
+// its endpoint's Load, which least_requests weighs so that a replica
+// failing at once does not draw the traffic: failures in a row add up, an
+// answer clears them.
+func TestProxy_EndpointFailures(t *testing.T) {
+	be := MustBackend(t, fakellm.Config{Default: fakellm.Behavior{ErrorRate: 1}})
+	loads := &route.Loads{}
+	_, url := MustProxy(t, proxy.Options{Routes: replicaRoutes(t, loads, "", []string{be.URL()}, "", 100)})
+	pinned := `{"model":"chat:v1","messages":[{"role":"user","content":"hi"}]}`
+	for i := range 3 {
+		if resp, body := post(t, url, "/v1/chat/completions", pinned); resp.StatusCode < 500 {
+			t.Fatalf("status %d, want the backend's failure: %s", resp.StatusCode, body)
+		}
+		if got := loads.Of(be.URL()).Failures(); got != int64(i+1) {
+			t.Fatalf("after %d failures the endpoint counts %d in a row", i+1, got)
+		}
+	}
+	be.SetConfig(fakellm.Config{})
+	chat(t, url, "chat:v1")
+	if got := loads.Of(be.URL()).Failures(); got != 0 {
+		t.Fatalf("after an answer the endpoint counts %d failures in a row, want 0", got)
+	}
+}
+
 // gatherEndpointInFlight returns sluice_endpoint_requests_in_flight from
 // p's collector, by "model,version,endpoint".
 func gatherEndpointInFlight(tb testing.TB, p *proxy.Proxy) map[string]float64 {

@@ -83,7 +83,7 @@ func (c collector) collectEndpoints(ch chan<- prometheus.Metric) {
 			if _, seen := sum[name]; !seen {
 				names = append(names, name)
 			}
-			sum[name] += t.InFlight(i).Load()
+			sum[name] += t.Load(i).InFlight()
 		}
 		for _, name := range names {
 			ch <- prometheus.MustNewConstMetric(endpointInflightDesc, prometheus.GaugeValue, float64(sum[name]), t.Model, t.Version, name)

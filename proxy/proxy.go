@@ -309,7 +309,7 @@ type exchange struct {
 	endpoint string
 	// endpointN counts the last attempt in flight to endpoint, until
 	// releaseEndpoint; nil when released.
-	endpointN *atomic.Int64
+	endpointN *route.Load
 	// cut is set by relayRaw when the answer it passed on ended short
 	// (the backend broke off, the request's time ran out): forward
 	// aborts the response once the request is recorded.
@@ -708,7 +708,9 @@ func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target) (*htt
 		*bp = body[:0]
 		p.bufs.Put(bp)
 		resp, class, err := classified(x, resp, err)
-		return p.awaitFirstLine(x, resp, class, err)
+		resp, class, err = p.awaitFirstLine(x, resp, class, err)
+		x.endpointResult(class)
+		return resp, class, err
 	}
 	// A fresh buffer: the transport may still read the body after
 	// RoundTrip returns, and rewinds it through GetBody to retry a request
@@ -731,7 +733,9 @@ func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target) (*htt
 	req.ContentLength = int64(len(up))
 	resp, err := p.transport.RoundTrip(req)
 	resp, class, err := classified(x, resp, err)
-	return p.awaitFirstLine(x, resp, class, err)
+	resp, class, err = p.awaitFirstLine(x, resp, class, err)
+	x.endpointResult(class)
+	return resp, class, err
 }
 
 // classified returns an attempt's outcome with its error class.

@@ -61,8 +61,8 @@ func (x *exchange) endpointFor(t *route.Target) string {
 			return ""
 		}
 	}
-	x.endpointN = t.InFlight(i)
-	x.endpointN.Add(1)
+	x.endpointN = t.Load(i)
+	x.endpointN.Start()
 	return t.Endpoints[i]
 }
 
@@ -71,8 +71,18 @@ func (x *exchange) endpointFor(t *route.Target) string {
 // retry, failed, or cut by a hang-up).
 func (x *exchange) releaseEndpoint() {
 	if x.endpointN != nil {
-		x.endpointN.Add(-1)
+		x.endpointN.Done()
 		x.endpointN = nil
+	}
+}
+
+// endpointResult tells the endpoint of the last attempt its outcome, for
+// balance: least_requests (route.Load.Result): class is the attempt's
+// error class, "" for an answer. A client's hang-up says nothing of the
+// endpoint, nor does a 4xx, which classified leaves as "".
+func (x *exchange) endpointResult(class string) {
+	if x.endpointN != nil && class != "canceled" {
+		x.endpointN.Result(class != "")
 	}
 }
 

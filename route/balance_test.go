@@ -30,6 +30,13 @@ func replicaTarget(tb testing.TB, eps []string, opt Options) *Target {
 	return tg
 }
 
+// addLoad starts n requests on l.
+func addLoad(l *Load, n int64) {
+	for range n {
+		l.Start()
+	}
+}
+
 // picks returns how many of n choices went to each endpoint.
 func picks(t *Target, n int) map[string]int {
 	got := map[string]int{}
@@ -44,12 +51,12 @@ func TestTarget_Choose(t *testing.T) {
 		eps := replicas(2)
 		loads := &Loads{}
 		tg := replicaTarget(t, eps, Options{Loads: loads})
-		loads.Counter(eps[0]).Add(3)
-		loads.Counter(eps[1]).Add(2)
+		addLoad(loads.Of(eps[0]), 3)
+		addLoad(loads.Of(eps[1]), 2)
 		if got := picks(tg, 1000); got[eps[1]] != 1000 {
 			t.Errorf("with 3 and 2 requests in flight the choices were %v, want all on %s", got, eps[1])
 		}
-		loads.Counter(eps[1]).Add(2) // 3 and 4
+		addLoad(loads.Of(eps[1]), 2) // 3 and 4
 		if got := picks(tg, 1000); got[eps[0]] != 1000 {
 			t.Errorf("with 3 and 4 requests in flight the choices were %v, want all on %s", got, eps[0])
 		}
@@ -59,7 +66,7 @@ func TestTarget_Choose(t *testing.T) {
 		loads := &Loads{}
 		tg := replicaTarget(t, eps, Options{Loads: loads})
 		for i, e := range eps {
-			loads.Counter(e).Add(int64(i)) // eps[7] is the busiest, eps[0] idle
+			addLoad(loads.Of(e), int64(i)) // eps[7] is the busiest, eps[0] idle
 		}
 		got := picks(tg, 8000)
 		if got[eps[7]] != 0 {
@@ -87,8 +94,8 @@ func TestTarget_Choose(t *testing.T) {
 		eps := replicas(3)
 		loads := &Loads{}
 		tg := replicaTarget(t, eps, Options{Loads: loads, DownEndpoints: map[string]bool{eps[0]: true}})
-		loads.Counter(eps[1]).Add(5)
-		loads.Counter(eps[2]).Add(5)
+		addLoad(loads.Of(eps[1]), 5)
+		addLoad(loads.Of(eps[2]), 5)
 		got := picks(tg, 1000)
 		if got[eps[0]] != 0 || got[eps[1]] == 0 || got[eps[2]] == 0 {
 			t.Errorf("with %s down (and idle) the choices were %v, want the other two only", eps[0], got)
@@ -105,16 +112,44 @@ func TestTarget_Choose(t *testing.T) {
 		eps := replicas(1)
 		loads := &Loads{}
 		tg := replicaTarget(t, eps, Options{Loads: loads})
-		loads.Counter(eps[0]).Add(9)
+		addLoad(loads.Of(eps[0]), 9)
 		if got := picks(tg, 10); got[eps[0]] != 10 {
 			t.Errorf("one endpoint: %v", got)
+		}
+	})
+	t.Run("FailingWeighsAsBusy", func(t *testing.T) {
+		// A replica that fails at once has nothing in flight; its failures
+		// in a row weigh as requests in flight, up to failPenalty, so it
+		// does not draw the traffic away from a busy healthy one.
+		eps := replicas(2)
+		loads := &Loads{}
+		tg := replicaTarget(t, eps, Options{Loads: loads})
+		bad, good := loads.Of(eps[0]), loads.Of(eps[1])
+		addLoad(good, 2)
+		bad.Result(true)
+		bad.Result(true)
+		bad.Result(true) // weighs 3, against 2 in flight
+		if got := picks(tg, 1000); got[eps[1]] != 1000 {
+			t.Errorf("3 failures in a row against 2 in flight: %v, want all on the healthy %s", got, eps[1])
+		}
+		for range 100 {
+			bad.Result(true)
+		}
+		addLoad(good, failPenalty-1) // failPenalty+1 in flight: busier than any failures weigh
+		if got := picks(tg, 1000); got[eps[0]] != 1000 {
+			t.Errorf("failures weigh at most %d, against %d in flight: %v, want all on %s", failPenalty, failPenalty+1, got, eps[0])
+		}
+		bad.Result(false) // its first answer clears them
+		good.Done()
+		if got := picks(tg, 1000); got[eps[0]] != 1000 {
+			t.Errorf("after an answer the choices were %v, want all on the idle %s", got, eps[0])
 		}
 	})
 	t.Run("RoundRobinAlternates", func(t *testing.T) {
 		eps := replicas(2)
 		loads := &Loads{}
 		tg := replicaTarget(t, eps, Options{Loads: loads, Balance: BalanceRoundRobin})
-		loads.Counter(eps[0]).Add(100) // round-robin does not look
+		addLoad(loads.Of(eps[0]), 100) // round-robin does not look
 		first := tg.Endpoint()
 		for i := 1; i < 10; i++ {
 			if e, want := tg.Endpoint(), eps[(slices.Index(eps, first)+i)%2]; e != want {
@@ -130,15 +165,15 @@ func TestLoads_SurviveRebuild(t *testing.T) {
 	eps := replicas(2)
 	loads := &Loads{}
 	old := replicaTarget(t, eps, Options{Loads: loads})
-	old.InFlight(old.Index(eps[0])).Add(1)
+	old.Load(old.Index(eps[0])).Start()
 	tg := replicaTarget(t, eps, Options{Loads: loads})
-	if got := tg.InFlight(tg.Index(eps[0])).Load(); got != 1 {
+	if got := tg.Load(tg.Index(eps[0])).InFlight(); got != 1 {
 		t.Fatalf("after a rebuild %s has %d in flight, want 1", eps[0], got)
 	}
 	if got := picks(tg, 100); got[eps[1]] != 100 {
 		t.Errorf("after a rebuild the choices were %v, want all on the idle %s", got, eps[1])
 	}
-	old.InFlight(old.Index(eps[0])).Add(-1)
+	old.Load(old.Index(eps[0])).Done()
 	if got := loads.InFlight(eps[0]); got != 0 {
 		t.Errorf("lowered through the old table, the count is %d, want 0", got)
 	}
@@ -172,9 +207,9 @@ func BenchmarkTarget_ChooseParallel(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					c := tg.InFlight(tg.Choose())
-					c.Add(1)
-					c.Add(-1)
+					l := tg.Load(tg.Choose())
+					l.Start()
+					l.Done()
 				}
 			})
 		})

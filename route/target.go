@@ -40,9 +40,8 @@ type Target struct {
 	// not found down (Options.DownEndpoints), or of every endpoint when none
 	// is up; Choose spreads requests over them.
 	live []int
-	// loads are the counters of requests in flight to each of Endpoints,
-	// from Options.Loads.
-	loads      []*atomic.Int64
+	// loads are the Loads of each of Endpoints, from Options.Loads.
+	loads      []*Load
 	roundRobin bool
 	next       atomic.Uint64
 }
@@ -62,9 +61,10 @@ func newTarget(v *sluice.Version, healthy bool, down map[string]bool, loads *Loa
 	if !v.SunsetAt.IsZero() {
 		t.Sunset = v.SunsetAt.UTC().Format(http.TimeFormat)
 	}
-	t.loads = make([]*atomic.Int64, len(t.Endpoints))
+	t.loads = make([]*Load, len(t.Endpoints))
+	t.live = make([]int, 0, len(t.Endpoints))
 	for i, e := range t.Endpoints {
-		t.loads[i] = loads.Counter(e)
+		t.loads[i] = loads.Of(e)
 		if !down[e] {
 			t.live = append(t.live, i)
 		}

@@ -77,7 +77,7 @@ func inFlightTo(gw *server.Server, endpoint string) int64 {
 	if t == nil {
 		return -1
 	}
-	return t.InFlight(t.Index(endpoint)).Load()
+	return t.Load(t.Index(endpoint)).InFlight()
 }
 
 // ask sends one chat request through the SDK in the background; its error
