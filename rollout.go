@@ -212,6 +212,17 @@ type AnalysisSpec struct {
 	// Categories turns the per-category breakdown off when false; default
 	// on (nil).
 	Categories *bool `json:"categories,omitempty" yaml:"categories,omitempty"`
+	// Guards names metrics (latency_p95, latency_p99, ttft, …; never
+	// error_rate or cancel_rate) that guard without being required: such
+	// a metric fails a candidate significantly worse beyond its threshold,
+	// on all traffic or in a category, as every metric does, but a lack of
+	// data on it never holds back a pass, and NeedSamples leaves it out.
+	// A p99 needs about 2,000 candidate requests to be shown within +20%,
+	// where the other metrics of a service without errors are shown in
+	// 800. The price: a pass no longer shows the candidate within the
+	// threshold on a guard, only not significantly worse. Empty (the
+	// default): every metric is required.
+	Guards []string `json:"guards,omitempty" yaml:"guards,omitempty"`
 	// Prometheus, when set, adds PromQL gates evaluated every analysis
 	// against the gateway's configured Prometheus (prometheus.url): a gate
 	// outside its bounds fails the analysis, and a stage does not advance

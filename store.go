@@ -19,8 +19,9 @@ type Store interface {
 	Commit(ctx context.Context, c Change) (int64, error)
 	// RolloutHistory returns the rollouts of q.Model matching q, newest
 	// first: in the order they were last written, which for rollouts is
-	// the order they started, as only a model's latest rollout changes.
-	// A model with no rollout, or none registered, has an empty history.
+	// the order they started, as only a model's latest rollout changes;
+	// with no q.Model, every model's, newest started first. A model with
+	// no rollout, or none registered, has an empty history.
 	RolloutHistory(ctx context.Context, q RolloutQuery) ([]Rollout, error)
 	// Audit returns audit entries matching q.
 	Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)

@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -68,6 +70,13 @@ func (t *Token) Expired(now time.Time) bool {
 // expires_at, so a client can tell it from an unknown token.
 func TokenExpired(t *Token) error {
 	return &Error{Code: CodeUnauthorized, Fields: []string{"expires_at"}, Message: fmt.Sprintf("the admin token %s expired at %s: ask an admin for a new one (sluice token create NAME --role %s --expires 90d)", t.Name, t.ExpiresAt.UTC().Format(time.RFC3339), t.Role)}
+}
+
+// IsTokenExpired reports whether err is TokenExpired's: a token that was
+// found but has expired, as against one not known.
+func IsTokenExpired(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == CodeUnauthorized && slices.Equal(e.Fields, []string{"expires_at"})
 }
 
 // HashSecret returns the hex SHA-256 of a token secret.

@@ -32,6 +32,10 @@ type MetricVerdict struct {
 	// significantly worse on it, and a lack of data there never holds
 	// back a pass (feedback comes for few answers).
 	Source string `json:"source,omitempty"`
+	// Guard is set on a row that can fail the candidate but whose lack of
+	// data never holds back a pass: a metric named in analysis.guards, or
+	// a quality source's row.
+	Guard bool `json:"guard,omitempty"`
 	// Outcome is this metric's result.
 	Outcome Outcome `json:"outcome"`
 	// Baseline and Candidate are the metric's values (rates as fractions,
@@ -63,10 +67,14 @@ type MetricVerdict struct {
 }
 
 // Name is the row's metric as people read it: the metric, and the source of
-// a quality row's scores ("quality (feedback)").
+// a quality row's scores ("quality (feedback)") or, on a metric named in
+// analysis.guards, that it is a guard ("latency_p99 (guard)").
 func (mv MetricVerdict) Name() string {
-	if mv.Source != "" {
+	switch {
+	case mv.Source != "":
 		return mv.Metric + " (" + mv.Source + ")"
+	case mv.Guard:
+		return mv.Metric + " (guard)"
 	}
 	return mv.Metric
 }

@@ -100,7 +100,7 @@ func TestMetricVerdict_JSONUnboundedEnds(t *testing.T) {
 	t.Run("SameFieldsOnTheWire", func(t *testing.T) {
 		// Every field of MetricVerdict is written: a field added to the
 		// type and not to its JSON form would be lost silently.
-		m := sluice.MetricVerdict{Metric: "m", Category: "c", Source: "s", Outcome: sluice.OutcomeFail, Baseline: 1, Candidate: 2, Effect: 3,
+		m := sluice.MetricVerdict{Metric: "m", Category: "c", Source: "s", Guard: true, Outcome: sluice.OutcomeFail, Baseline: 1, Candidate: 2, Effect: 3,
 			Lower: 4, Upper: 5, Threshold: 6, ThresholdMS: 10, Unit: "u", PValue: 7, BaselineN: 8, CandidateN: 9, Detail: "d"}
 		for i := range reflect.TypeFor[sluice.MetricVerdict]().NumField() {
 			if reflect.ValueOf(m).Field(i).IsZero() {

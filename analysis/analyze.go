@@ -87,6 +87,10 @@ func analyzeRows(spec sluice.AnalysisSpec, in Input, now time.Time, withRows boo
 	passed := 0
 	for i := range rows {
 		r := &rows[i]
+		if !r.guard && slices.Contains(spec.Guards, r.def.name) {
+			r.guard = true
+		}
+		r.mv.Guard = r.guard
 		switch {
 		case !enough:
 			r.mv.Outcome = sluice.OutcomeInconclusive

@@ -85,7 +85,11 @@
 // passes and none fails; the per-category
 // comparisons guard (they can fail the candidate) but need not pass, since
 // showing non-inferiority in a category carrying a tenth of the traffic
-// would take ten times the sample. Otherwise, and always before MinSamples
+// would take ten times the sample. A metric named in AnalysisSpec.Guards
+// is such a guard on all traffic too (the error and cancel rates cannot
+// be: ValidateGuards): the tails take the longest to show within their
+// threshold, and an operator may trade that proof for speed, keeping
+// detection. Otherwise, and always before MinSamples
 // candidate requests, the verdict is inconclusive. The controller rolls back
 // after FailChecks failing verdicts in a row.
 //

@@ -404,11 +404,12 @@ func (c *Client) Rollout(ctx context.Context, model string) (RolloutStatus, erro
 }
 
 // RolloutHistory returns a page of model's rollouts, newest first, ended
-// ones included: at most limit (DefaultHistoryLimit when 0), those before
-// the rollout of id before when it is set (the previous page's
-// NextBefore).
+// ones included (every model's, newest started first, when model is
+// empty): at most limit (DefaultHistoryLimit when 0), those before the
+// rollout of id before when it is set (the previous page's NextBefore).
 func (c *Client) RolloutHistory(ctx context.Context, model, before string, limit int) (RolloutList, error) {
-	q := url.Values{"model": {model}, "history": {"true"}}
+	q := url.Values{"history": {"true"}}
+	setQuery(q, "model", model)
 	setQuery(q, "before", before)
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))

@@ -14,15 +14,13 @@ const DefaultHistoryLimit = 20
 
 // rolloutHistory answers GET /admin/v1/rollouts?model=M&history=true: a
 // page of model's rollouts from the store, newest first, ended ones
-// included; before (a rollout id, the last one of the page before) asks
-// for the next page.
+// included, or without a model every model's, newest started first;
+// before (a rollout id, the last one of the page before) asks for the
+// next page.
 func (s *Server) rolloutHistory(w http.ResponseWriter, r *http.Request) error {
 	qv := r.URL.Query()
 	model := qv.Get("model")
-	if model == "" {
-		return badRequest("model", "history=true needs a model: GET /admin/v1/rollouts?model=chat&history=true (sluice rollout history chat)")
-	}
-	if s.ctl.Registry().Models[model] == nil {
+	if model != "" && s.ctl.Registry().Models[model] == nil {
 		return errNoModel(model)
 	}
 	limit, err := queryLimit(r)

@@ -94,6 +94,24 @@ func TestRolloutHistory(t *testing.T) {
 		}
 	})
 
+	// With no model, every model's rollouts, newest started first, paged
+	// alike (sluice rollout history with no MODEL).
+	t.Run("AllModels", func(t *testing.T) {
+		page, err := e.Viewer.RolloutHistory(ctx, "", "", 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(page.Rollouts); !slices.Equal(got, []string{"chat-3", "chat-2"}) || !page.Truncated || page.NextBefore != "chat-2" {
+			t.Fatalf("every model's first page = %v truncated %v next %q; want chat-3, chat-2, more before chat-2", got, page.Truncated, page.NextBefore)
+		}
+		page, err = e.Viewer.RolloutHistory(ctx, "", page.NextBefore, 0)
+		if err != nil || !slices.Equal(ids(page.Rollouts), []string{"chat-1"}) || page.Truncated {
+			t.Fatalf("every model's second page = %v truncated %v, err %v; want chat-1, the last", ids(page.Rollouts), page.Truncated, err)
+		}
+		_, err = e.Viewer.RolloutHistory(ctx, "", "chat-9", 0)
+		wantErr(t, err, sluice.CodeNotFound, nil, "there is no rollout chat-9 to page from")
+	})
+
 	t.Run("ByID", func(t *testing.T) {
 		st, err := e.Viewer.RolloutByID(ctx, "chat", "chat-1")
 		if err != nil {
@@ -125,7 +143,6 @@ func TestRolloutHistory(t *testing.T) {
 
 	t.Run("ErrBadQuery", func(t *testing.T) {
 		for path, want := range map[string]string{
-			"/admin/v1/rollouts?history=true":                    "history=true needs a model",
 			"/admin/v1/rollouts?model=chat&history=maybe":        `history "maybe" is not true or false`,
 			"/admin/v1/rollouts?model=chat&limit=2":              "limit pages a model's rollout history: add history=true",
 			"/admin/v1/rollouts?model=chat&before=chat-2":        "before pages a model's rollout history: add history=true",

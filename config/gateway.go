@@ -99,6 +99,9 @@ type Gateway struct {
 	UI UI `yaml:"ui"`
 	// Reload says what the gateway watches and reloads without a SIGHUP.
 	Reload Reload `yaml:"reload"`
+	// Tracing exports OpenTelemetry spans of the data plane's requests to
+	// an OTLP/HTTP collector (off by default).
+	Tracing Tracing `yaml:"tracing"`
 
 	// Files are the files the configuration's ${file:PATH} references
 	// name, as the load read them: a reload reads them again, and
@@ -319,6 +322,7 @@ func (g *Gateway) setDefaults() {
 	g.Shadow.setDefaults()
 	g.Log.setDefaults()
 	g.Reload.setDefaults()
+	g.Tracing.setDefaults()
 }
 
 // LoadGateway reads a gateway configuration file, applies defaults and
@@ -555,6 +559,9 @@ func (g *Gateway) Validate() error {
 		return err
 	}
 	if err := g.Log.validate(); err != nil {
+		return err
+	}
+	if err := g.Tracing.validate(); err != nil {
 		return err
 	}
 	return g.validateReliability()

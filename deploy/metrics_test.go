@@ -273,9 +273,10 @@ func TestMetricNames_Parse(t *testing.T) {
 
 // postgresOnly are the metrics only a gateway on PostgreSQL exports, which
 // the rules name (the replicas' leader and revision).
-var postgresOnly = map[string]bool{"sluice_replica_leader": true, "sluice_registry_revision": true}
+var postgresOnly = map[string]bool{"sluice_replica_leader": true, "sluice_registry_revision": true, "sluice_fleet_lost_observations_total": true}
 
-// scrapeAfterRollout starts a gateway on store, sends streamed and plain traffic,
+// scrapeAfterRollout starts a gateway on store with client keys, sends
+// streamed and plain traffic with a key and requests refused for theirs,
 // runs a canary until it has been analysed, aborts it (a rollback, with
 // its timings), and returns every sample name /metrics served along the
 // way, with the values each of its labels took.
@@ -289,6 +290,14 @@ func scrapeAfterRollout(t *testing.T, store string) seriesLabels {
 	cfg.Store = store
 	cfg.Rollouts.Tick = 20 * time.Millisecond
 	cfg.Health.Interval = 100 * time.Millisecond // so that sluice_endpoint_up is set by the scrape
+	// With client keys, so that the per-key series are exported: every
+	// request below sends appKey; refused() adds a 429, a 403 and the
+	// 401s of no key and an unknown one.
+	cfg.ClientKeys = []config.ClientKey{
+		{Name: "app", Secret: appKey},
+		{Name: "tight", Secret: tightKey, Models: []string{"chat"}, RateLimit: 0.001, Burst: 1},
+		{Name: "other", Secret: otherKey, Models: []string{"embed"}},
+	}
 	ctx := context.Background()
 	gw, err := server.New(ctx, server.Options{Config: cfg})
 	if err != nil {
@@ -319,6 +328,7 @@ func scrapeAfterRollout(t *testing.T, store string) seriesLabels {
 			body := fmt.Sprintf(`{"model":"chat","user":"u%d","stream":%t,"messages":[{"role":"user","content":"hi"}]%s}`, i, i%2 == 0, tools)
 			req, _ := http.NewRequest("POST", gw.URL()+"/v1/chat/completions", strings.NewReader(body))
 			req.Header.Set("X-Request-Category", []string{"chat", "code"}[i%2])
+			req.Header.Set("Authorization", "Bearer "+appKey)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
@@ -362,12 +372,33 @@ func scrapeAfterRollout(t *testing.T, store string) seriesLabels {
 		}
 	}
 	send(40)
+	// Requests refused before routing, each with the status a key's
+	// refusal gets.
+	for _, c := range []struct {
+		key  string
+		want int
+	}{{tightKey, 200}, {tightKey, 429}, {otherKey, 403}, {"", 401}, {"sk-not-a-key-000000000", 401}} {
+		req, _ := http.NewRequest("POST", gw.URL()+"/v1/chat/completions", strings.NewReader(`{"model":"chat","messages":[{"role":"user","content":"hi"}]}`))
+		if c.key != "" {
+			req.Header.Set("Authorization", "Bearer "+c.key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Fatalf("a request refused for its key: %d, want %d", resp.StatusCode, c.want)
+		}
+	}
 	// A client that gives up on a request the backend is slow to answer:
 	// the canceled error class.
 	cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	req, _ := http.NewRequestWithContext(cctx, "POST", gw.URL()+"/v1/chat/completions",
 		strings.NewReader(`{"model":"chat","messages":[{"role":"user","content":"hi"}]}`))
 	req.Header.Set("X-Request-Category", "slow")
+	req.Header.Set("Authorization", "Bearer "+appKey)
 	if resp, err := http.DefaultClient.Do(req); err == nil {
 		resp.Body.Close()
 		t.Fatal("the slow request was answered before its client gave up")
@@ -397,13 +428,20 @@ func scrapeAfterRollout(t *testing.T, store string) seriesLabels {
 	})
 	send(10)
 	scrape()
-	for _, must := range []string{"sluice_requests_total", "sluice_tool_requests_total", "sluice_rollout_arm_info", "sluice_rollout_rollback_seconds", "sluice_rollouts_total", "sluice_rollout_last_analysis_timestamp_seconds"} {
+	for _, must := range []string{"sluice_client_key_requests_total", "sluice_client_key_tokens_total", "sluice_client_key_refused_total", "sluice_requests_total", "sluice_tool_requests_total", "sluice_rollout_arm_info", "sluice_rollout_rollback_seconds", "sluice_rollouts_total", "sluice_rollout_last_analysis_timestamp_seconds"} {
 		if names[must] == nil {
 			t.Fatalf("/metrics lacks %s; it has %v", must, sortedKeys(names))
 		}
 	}
 	return names
 }
+
+// The client keys of the gateway scrapeAfterRollout starts.
+const (
+	appKey   = "sk-app-5e1c9a03b7d24f86"   // every model, no limit
+	tightKey = "sk-tight-0a7d3e9c51b4f628" // chat, one request then 429
+	otherKey = "sk-other-7c2b58e1d904a3f6" // embed only: 403 for chat
+)
 
 func startBackend(t *testing.T, cfg fakellm.Config) *fakellm.Server {
 	s := fakellm.New(cfg)

@@ -11,19 +11,32 @@ import (
 )
 
 // RolloutHistory returns q.Model's rollouts matching q, newest first (by
-// seq, the order they were last written), read from one snapshot.
+// seq, the order they were last written), or with no q.Model every
+// model's, newest started first; read from one snapshot.
 func (s *Store) RolloutHistory(ctx context.Context, q sluice.RolloutQuery) ([]sluice.Rollout, error) {
-	query := "SELECT id, doc FROM rollouts WHERE model = $1"
+	query := "SELECT id, doc FROM rollouts WHERE ($1 = '' OR model = $1)"
 	args := []any{q.Model}
 	if q.ID != "" {
 		args = append(args, q.ID)
 		query += " AND id = $" + strconv.Itoa(len(args))
 	}
+	// Across models seq is the order of the last writes, and a live
+	// rollout is written at each analysis: every model's are ordered by
+	// their start, seq breaking ties.
+	order := " ORDER BY seq DESC"
+	if q.Model == "" {
+		order = " ORDER BY COALESCE(started_at, '-infinity') DESC, seq DESC"
+	}
 	if q.Before != "" {
 		args = append(args, q.Before)
-		query += " AND seq < (SELECT seq FROM rollouts WHERE id = $" + strconv.Itoa(len(args)) + " AND model = $1)"
+		n := strconv.Itoa(len(args))
+		if q.Model != "" {
+			query += " AND seq < (SELECT seq FROM rollouts WHERE id = $" + n + " AND model = $1)"
+		} else {
+			query += " AND (COALESCE(started_at, '-infinity'), seq) < (SELECT COALESCE(started_at, '-infinity'), seq FROM rollouts WHERE id = $" + n + ")"
+		}
 	}
-	query += " ORDER BY seq DESC"
+	query += order
 	if q.Limit > 0 {
 		query += " LIMIT " + strconv.Itoa(q.Limit)
 	}
@@ -32,7 +45,7 @@ func (s *Store) RolloutHistory(ctx context.Context, q sluice.RolloutQuery) ([]sl
 		out = out[:0]
 		if q.Before != "" {
 			var found bool
-			if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM rollouts WHERE id = $1 AND model = $2)", q.Before, q.Model).Scan(&found); err != nil {
+			if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM rollouts WHERE id = $1 AND ($2 = '' OR model = $2))", q.Before, q.Model).Scan(&found); err != nil {
 				return err
 			}
 			if !found {

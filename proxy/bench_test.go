@@ -48,6 +48,12 @@ func benchProxy(b *testing.B, stream bool, setup func(p *proxy.Proxy)) {
 // benchProxyKeyed is benchProxy, with keyed the proxy behind a KeySet of
 // one client key that every request sends.
 func benchProxyKeyed(b *testing.B, stream bool, setup func(p *proxy.Proxy), keyed bool) {
+	benchProxyOpts(b, stream, setup, keyed, nil)
+}
+
+// benchProxyOpts is benchProxyKeyed with opts, if set, editing the
+// proxy's options, and each request sending header, if set.
+func benchProxyOpts(b *testing.B, stream bool, setup func(p *proxy.Proxy), keyed bool, opts func(*proxy.Options), header ...string) {
 	tr := &cannedTransport{body: []byte(benchAnswer), header: http.Header{"Content-Type": {"application/json"}}}
 	body := benchRequest
 	if stream {
@@ -55,10 +61,14 @@ func benchProxyKeyed(b *testing.B, stream bool, setup func(p *proxy.Proxy), keye
 		body = streamRequest
 	}
 	rec := observe.New(observe.Options{})
-	p := proxy.New(proxy.Options{
+	o := proxy.Options{
 		Routes: MustRoutes(b, "http://127.0.0.1:1", "http://127.0.0.1:2"), Recorder: rec,
 		Refusal: observe.NewRefusalDetector(nil), Transport: tr,
-	})
+	}
+	if opts != nil {
+		opts(&o)
+	}
+	p := proxy.New(o)
 	if setup != nil {
 		setup(p)
 	}
@@ -80,6 +90,9 @@ func benchProxyKeyed(b *testing.B, stream bool, setup func(p *proxy.Proxy), keye
 		rd := strings.NewReader(body)
 		r, _ := http.NewRequest(http.MethodPost, "http://sluice/v1/chat/completions", rd)
 		r.Header.Set("Content-Type", "application/json")
+		for i := 0; i+1 < len(header); i += 2 {
+			r.Header.Set(header[i], header[i+1])
+		}
 		for pb.Next() {
 			rd.Reset(body)
 			r.Body = io.NopCloser(rd)

@@ -47,7 +47,7 @@ type ClientKey struct {
 // kept in one atomic word (GCRA), so no lock is shared between requests.
 type KeySet struct {
 	byHash   map[[sha256.Size]byte]*keyState
-	fallback func(ctx context.Context, secret string) (force, ok bool)
+	fallback func(ctx context.Context, secret string) (force bool, err error)
 	now      func() time.Time
 }
 
@@ -81,11 +81,13 @@ var tokenCaller = &keyState{force: true, token: true}
 type callerKey struct{}
 
 // NewKeySet returns the KeySet of keys. fallback, when not nil, is asked
-// about a secret that is no key: it reports whether the secret is an
-// operator or admin token (ok), which then passes with every model, no
-// limit and the force header allowed when force is set. now is the clock
+// about a secret that is no key: a nil error says it is an operator or
+// admin token, which then passes with every model, no limit and the force
+// header allowed when force is set; ErrUnknownKey says it is no token
+// either; any other error is the request's answer, so an expired token is
+// told it expired (the error must not hold the secret). now is the clock
 // (nil means time.Now). It fails on a hash that is not 64 hex digits.
-func NewKeySet(keys []ClientKey, fallback func(ctx context.Context, secret string) (force, ok bool), now func() time.Time) (*KeySet, error) {
+func NewKeySet(keys []ClientKey, fallback func(ctx context.Context, secret string) (force bool, err error), now func() time.Time) (*KeySet, error) {
 	if now == nil {
 		now = time.Now
 	}
@@ -139,16 +141,28 @@ func (ks *KeySet) Len() int { return len(ks.byHash) }
 
 var errNoKey = sluice.Errorf(sluice.CodeUnauthorized, "this gateway needs an API key: send Authorization: Bearer <key> (the OpenAI SDKs send their api_key this way); ask the gateway's operator for a key")
 
+// ErrUnknownKey is the answer to a secret that is neither a client key nor
+// a token; NewKeySet's fallback returns it for a secret it does not know.
+var ErrUnknownKey = errBadKey
+
 var errBadKey = sluice.Errorf(sluice.CodeUnauthorized, "the API key is not known (check for a typo, or ask the gateway's operator whether it was revoked)")
 
 // Wrap returns h behind the key check: a request without a known key gets
 // a 401, one over its key's rate limit a 429 with Retry-After; the others
 // reach h with the caller in their context and without the Authorization
-// header, so the key never reaches a backend.
+// header, so the key never reaches a backend. When h is a *Proxy, the
+// requests refused here are counted in its per-key counters (keyusage.go),
+// as the ones it refuses itself are.
 func (ks *KeySet) Wrap(h http.Handler) http.Handler {
+	var u *keyUsage
+	if p, ok := h.(*Proxy); ok {
+		u = &p.keyUsage
+		u.keyed.Store(true)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := ks.authenticate(r)
 		if err != nil {
+			u.unauthenticated(err)
 			writeError(w, err)
 			return
 		}
@@ -168,6 +182,7 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 				wait, ok = k.take(now)
 			}
 			if !ok {
+				u.refused(k.name, "", http.StatusTooManyRequests)
 				writeOverLimit(w, k, wait)
 				return
 			}
@@ -233,12 +248,14 @@ func (ks *KeySet) authenticate(r *http.Request) (*keyState, error) {
 		return k, nil
 	}
 	if ks.fallback != nil {
-		if force, ok := ks.fallback(r.Context(), secret); ok {
-			if force {
-				return tokenCaller, nil
-			}
-			return &keyState{name: "token", token: true}, nil
+		force, err := ks.fallback(r.Context(), secret)
+		switch {
+		case err != nil:
+			return nil, err
+		case force:
+			return tokenCaller, nil
 		}
+		return &keyState{name: "token", token: true}, nil
 	}
 	return nil, errBadKey
 }

@@ -1,12 +1,14 @@
 package proxy
 
 import (
+	"net/http"
 	"strconv"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/route"
 )
 
 // keyUsage counts each client key's requests and tokens, per model and
@@ -19,8 +21,20 @@ import (
 // bench/benchstat-keylog.txt).
 //
 // The label set is bounded: key names come from the config file, models
-// from the registry, statuses from HTTP.
-type keyUsage struct{ cowMap[keyUsageKey, keyCounts] }
+// from the registry, statuses from HTTP. A request refused before it was
+// routed (refused) is counted too, with its model only when the gateway
+// serves one by that name: a client may send any name.
+//
+// A request without a known key has no name to count under: it is
+// counted by reason (sluice_client_key_refused_total), never by what it
+// presented. Those counters are exported, at 0 too, once a KeySet guards
+// the proxy (keyed), so that a rate over them starts from the first one.
+type keyUsage struct {
+	cowMap[keyUsageKey, keyCounts]
+	keyed         atomic.Bool
+	noKey, badKey atomic.Int64
+	expired       atomic.Int64 // an operator or admin token that expired
+}
 
 type keyUsageKey struct {
 	key, model string
@@ -45,9 +59,73 @@ func (u *keyUsage) add(o *sluice.Observation) {
 	}
 }
 
+// refused counts a request of client key key answered with status before
+// it reached a backend, model being "" or a model the gateway serves.
+// u may be nil (a KeySet in front of no Proxy): nothing is counted.
+func (u *keyUsage) refused(key, model string, status int) {
+	if u != nil && key != "" {
+		u.get(keyUsageKey{key, model, status}).requests.Add(1)
+	}
+}
+
+// unauthenticated counts a request refused for its key (401): err is
+// what authenticate answered.
+func (u *keyUsage) unauthenticated(err error) {
+	switch {
+	case u == nil:
+	case err == errNoKey:
+		u.noKey.Add(1)
+	case err == errBadKey:
+		u.badKey.Add(1)
+	default:
+		u.expired.Add(1)
+	}
+}
+
+// errStatus is the HTTP status writeError sends for err.
+func errStatus(err error) int {
+	if _, ok := err.(*overLimitError); ok {
+		return http.StatusTooManyRequests
+	}
+	return sluice.ErrorCode(err).HTTPStatus()
+}
+
+// countRefused counts, for its client key, an inference request that err
+// answered before it was routed (a body that cannot be read, a model the
+// key may not use, its rate limit, a model or version that does not
+// exist). model is the "model" the request sent, "" when not read; only
+// its name, and only when the gateway serves a model by that name, is
+// the label.
+func (p *Proxy) countRefused(r *http.Request, model string, err error) {
+	key := clientKeyName(r)
+	if key == "" {
+		return
+	}
+	name := model
+	for i := 0; i < len(name); i++ {
+		if name[i] == ':' || name[i] == '@' {
+			name = name[:i]
+			break
+		}
+	}
+	if name != "" {
+		var tab *route.Table
+		if p.opt.Routes != nil {
+			tab = p.opt.Routes.Load()
+		}
+		if _, ok := tab.View(name); !ok {
+			name = ""
+		}
+	}
+	p.keyUsage.refused(key, name, errStatus(err))
+}
+
 var (
+	keyRefusedDesc = prometheus.NewDesc("sluice_client_key_refused_total",
+		"Data plane requests refused for their API key (401), by reason: no_key (none sent), unknown_key (not a client key, nor an operator or admin token), expired_token (an operator or admin token that expired). Exported once client keys are configured.",
+		[]string{"reason"}, nil)
 	keyRequestsDesc = prometheus.NewDesc("sluice_client_key_requests_total",
-		"Client requests sent with each client key, by model and the HTTP status sent to the client (a failed attempt retried on stable is not counted again).",
+		"Client requests sent with each client key, by model and the HTTP status sent to the client (a failed attempt retried on stable is not counted again). Requests refused before routing (403, 429, an unknown model) count too; their model is empty unless the gateway serves it.",
 		[]string{"key", "model", "code"}, nil)
 	keyTokensDesc = prometheus.NewDesc("sluice_client_key_tokens_total",
 		"Tokens of the requests sent with each client key, by model and direction (input: the prompt, output: the answer), as the backend's usage reported them.",
@@ -56,6 +134,11 @@ var (
 
 // collect sends the counters; the tokens are summed over statuses.
 func (u *keyUsage) collect(ch chan<- prometheus.Metric) {
+	if u.keyed.Load() {
+		ch <- prometheus.MustNewConstMetric(keyRefusedDesc, prometheus.CounterValue, float64(u.noKey.Load()), "no_key")
+		ch <- prometheus.MustNewConstMetric(keyRefusedDesc, prometheus.CounterValue, float64(u.badKey.Load()), "unknown_key")
+		ch <- prometheus.MustNewConstMetric(keyRefusedDesc, prometheus.CounterValue, float64(u.expired.Load()), "expired_token")
+	}
 	type km struct{ key, model string }
 	tokens := map[km][2]int64{}
 	for k, c := range u.all() {

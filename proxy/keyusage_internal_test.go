@@ -18,14 +18,14 @@ import (
 // token: an operator's token (force or not) and no key at all are "".
 func TestClientKeyName(t *testing.T) {
 	const secret = "sk-team-a-0123456789abcdef"
-	ks, err := NewKeySet([]ClientKey{{Name: "team-a", Hash: sluice.HashSecret(secret)}}, func(_ context.Context, s string) (bool, bool) {
+	ks, err := NewKeySet([]ClientKey{{Name: "team-a", Hash: sluice.HashSecret(secret)}}, func(_ context.Context, s string) (bool, error) {
 		switch s {
 		case "operator-token-force":
-			return true, true
+			return true, nil
 		case "operator-token":
-			return false, true
+			return false, nil
 		}
-		return false, false
+		return false, ErrUnknownKey
 	}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -14,7 +14,8 @@ import (
 // version of the routing table in force
 // (sluice_endpoint_requests_in_flight), and each client key's
 // requests and tokens (sluice_client_key_requests_total,
-// sluice_client_key_tokens_total; keyusage.go). Register it with the
+// sluice_client_key_tokens_total) and the requests refused for their key
+// (sluice_client_key_refused_total; keyusage.go). Register it with the
 // Recorder's registry.
 func (p *Proxy) Collector() prometheus.Collector { return collector{p} }
 
@@ -39,7 +40,7 @@ var (
 type collector struct{ p *Proxy }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{shadowMirroredDesc, shadowDroppedDesc, shadowCompletedDesc, shadowSkippedDesc, shadowQueueDesc, inflightDesc, endpointInflightDesc, keyRequestsDesc, keyTokensDesc} {
+	for _, d := range []*prometheus.Desc{shadowMirroredDesc, shadowDroppedDesc, shadowCompletedDesc, shadowSkippedDesc, shadowQueueDesc, inflightDesc, endpointInflightDesc, keyRefusedDesc, keyRequestsDesc, keyTokensDesc} {
 		ch <- d
 	}
 }

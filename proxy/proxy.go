@@ -134,6 +134,10 @@ type Options struct {
 	// feedback through POST /v1/feedback; default 100000. It costs 40 bytes
 	// per request, allocated by New.
 	FeedbackWindow int
+	// Tracing, if set, makes OpenTelemetry spans of every inference
+	// request and its attempts (trace.go); nil makes none, and a client's
+	// traceparent reaches the backend untouched.
+	Tracing *Tracing
 	// ResponseIDs is how many Responses API response ids the proxy
 	// remembers the version (and endpoint) of, so that a request that
 	// continues one (previous_response_id) reaches the backend that keeps
@@ -314,6 +318,8 @@ type exchange struct {
 	// (the backend broke off, the request's time ran out): forward
 	// aborts the response once the request is recorded.
 	cut bool
+	// tr are the request's spans; nil when tracing is off.
+	tr *spans
 }
 
 // releaseReader returns x.br to its pool.
@@ -365,23 +371,34 @@ func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 	x := exchange{w: w, r: r, start: p.opt.Now()}
 	x.reqID, x.seq = newRequestID()
 	w.Header().Set("X-Request-Id", x.reqID)
+	if p.opt.Tracing != nil {
+		p.startServer(&x)
+		defer p.endServer(&x)
+	}
 	bp := p.bufs.Get().(*[]byte)
 	defer p.bufs.Put(bp)
 	body, err := p.readBody(r, (*bp)[:0])
 	*bp = body[:0]
 	if err != nil {
 		chargeUnadmitted(r)
+		p.countRefused(r, "", err)
+		x.tr.failed(err)
 		writeError(w, err)
 		return
 	}
 	x.body = body
 	if err := x.parse(p.opt.CategoryHeader); err != nil {
 		chargeUnadmitted(r)
+		p.countRefused(r, "", err)
+		x.tr.failed(err)
 		writeError(w, err)
 		return
 	}
+	x.tr.named(&x)
 	if p.opt.Admit != nil {
 		if err := p.opt.Admit(r, x.f.model.Str); err != nil {
+			p.countRefused(r, x.f.model.Str, err)
+			x.tr.failed(err)
 			writeError(w, err)
 			return
 		}
@@ -391,7 +408,10 @@ func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 	if x.f.prevID != "" {
 		if a, ok := p.responseIDs.get(x.f.prevID); ok {
 			if !mayActOn(r, a.key) {
-				writeError(w, errNotYourResponse(x.f.prevID))
+				err := errNotYourResponse(x.f.prevID)
+				p.countRefused(r, x.f.model.Str, err)
+				x.tr.failed(err)
+				writeError(w, err)
 				return
 			}
 			x.prev = &a
@@ -399,9 +419,12 @@ func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 	}
 	d, n, tab, err := p.decide(&rq, &x)
 	if err != nil {
+		p.countRefused(r, x.f.model.Str, err)
+		x.tr.failed(err)
 		p.writeRouteError(w, tab, err)
 		return
 	}
+	x.tr.routed(d)
 	if p.forceHeader != "" {
 		delete(r.Header, p.forceHeader)
 	}
@@ -551,7 +574,7 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 	routeName := d.Route
 	p.plan(x, target)
 	x.sent = p.opt.Now()
-	resp, class, err := p.attempt(ctx, x, target)
+	resp, class, err := p.attempt(ctx, x, target, routeName)
 	var stable *route.Target
 	var sn *atomic.Int64
 	if class != "" && !p.opt.NoRetry && retriable(d.Route) && d.Stable != nil && d.Stable != target && class != "canceled" && !p.expired(ctx, x) {
@@ -565,6 +588,7 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 		failed.Retried = true
 		failed.Latency = p.opt.Now().Sub(x.sent)
 		failed.TTFT = failed.Latency
+		x.tr.endAttempt(x, target, &failed)
 		p.record(&failed, target.ID)
 		if resp != nil {
 			resp.Body.Close()
@@ -573,7 +597,7 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 		x.releaseEndpoint()
 		target, routeName, n = stable, "retry", sn
 		x.sent = p.opt.Now()
-		resp, class, err = p.attempt(ctx, x, target)
+		resp, class, err = p.attempt(ctx, x, target, routeName)
 	}
 	obs := p.observation(x, target, d, routeName)
 	h := x.w.Header()
@@ -585,6 +609,10 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 		}
 	}
 	p.relay(x, target, resp, class, err, &obs)
+	if x.tr != nil {
+		x.tr.endAttempt(x, target, &obs)
+		x.tr.answered(x, target, &obs)
+	}
 	p.record(&obs, target.ID)
 	p.afterAnswer(x, target, &obs)
 	if x.cut {
@@ -694,9 +722,11 @@ func upstreamMessage(t *route.Target, class string, err error) string {
 	return "the backend for " + t.ID + " failed (" + bodyErrText(err) + "); try again"
 }
 
-// attempt sends the request to one version. class is "" on a 2xx-4xx
-// answer, else the error class; err is set only when there is no response.
-func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target) (*http.Response, string, error) {
+// attempt sends the request to one version, routed by routeName (the
+// span's sluice.route). class is "" on a 2xx-4xx answer, else the error
+// class; err is set only when there is no response. With tracing on it
+// starts the attempt's span, which the caller ends (spans.endAttempt).
+func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target, routeName string) (*http.Response, string, error) {
 	if p.up != nil {
 		// The own client writes the whole request before it returns, so
 		// the body can be built in a pooled buffer.
@@ -704,6 +734,10 @@ func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target) (*htt
 		body := appendUpstreamBody((*bp)[:0], x.body, x.f, t.Upstream)
 		r := upRequest{path: x.r.URL.Path, header: x.r.Header, reqID: x.reqID, shadow: x.keep != nil && x.keep.shadow, body: body, deadline: x.deadline, holdFirstByte: x.f.stream}
 		x.endpoint = x.endpointFor(t)
+		if x.tr != nil {
+			x.tr.startAttempt(x, t, routeName)
+			r.traced, r.traceparent, r.tracestate = true, x.tr.traceparent, x.tr.tracestate
+		}
 		resp, err := p.up.roundTrip(ctx, x.endpoint, &r)
 		*bp = body[:0]
 		p.bufs.Put(bp)
@@ -725,6 +759,10 @@ func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target) (*htt
 		return nil, "connect", err
 	}
 	copyRequestHeaders(req.Header, x.r.Header)
+	if x.tr != nil {
+		x.tr.startAttempt(x, t, routeName)
+		x.tr.setTraceHeaders(req.Header)
+	}
 	p.opt.Backends.Prepare(req, x.endpoint)
 	req.Header.Set("X-Request-Id", x.reqID)
 	if x.keep != nil && x.keep.shadow {

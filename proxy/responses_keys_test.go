@@ -29,7 +29,12 @@ func TestProxy_ResponsesStayWithTheirKey(t *testing.T) {
 	ks, err := proxy.NewKeySet([]proxy.ClientKey{
 		{Name: "team-a", Hash: sluice.HashSecret(secretA), Models: []string{"chat"}},
 		{Name: "team-b", Hash: sluice.HashSecret(secretB), Models: []string{"chat"}},
-	}, func(_ context.Context, secret string) (bool, bool) { return secret == opToken, secret == opToken }, nil)
+	}, func(_ context.Context, secret string) (bool, error) {
+		if secret != opToken {
+			return false, proxy.ErrUnknownKey
+		}
+		return true, nil
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

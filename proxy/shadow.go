@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/judge"
 	"github.com/sluicehq/sluice/route"
@@ -50,6 +52,9 @@ type shadowJob struct {
 	category string
 	judged   bool
 	primary  ShadowSide
+	// link is the span context of the request mirrored (its SERVER
+	// span), which the mirror's span links to; zero when tracing is off.
+	link trace.SpanContext
 }
 
 // shadowState is the mirroring machinery of a Proxy.
@@ -248,6 +253,7 @@ func (p *Proxy) enqueueShadow(x *exchange, obs *sluice.Observation) {
 	j := &shadowJob{
 		rule: x.keep.mirror, reqID: x.reqID, path: x.r.URL.Path, header: x.r.Header.Clone(), body: bytes.Clone(x.body),
 		category: x.category, judged: x.keep.judged, primary: sideOf(obs, x.keptText(pairTextBytes), x.keep.calls.list()),
+		link: x.spanContext(),
 	}
 	select {
 	case p.shadow.queue <- j:
@@ -301,8 +307,10 @@ func (p *Proxy) runShadow(j *shadowJob) {
 		RequestID: j.reqID, At: x.start, Model: t.Model, Version: t.Version, Route: RouteShadow,
 		Category: j.category, Endpoint: j.path, Stream: x.f.stream, ToolsOffered: x.f.toolsOffered,
 	}
-	resp, class, err := p.attempt(ctx, x, t)
+	x.tr = p.shadowSpans(j.path, j.link)
+	resp, class, err := p.attempt(ctx, x, t, RouteShadow)
 	p.relay(x, t, resp, class, err, &obs)
+	x.tr.endAttempt(x, t, &obs)
 	n.Add(-1)
 	x.releaseEndpoint()
 	if obs.ErrorClass == "canceled" {

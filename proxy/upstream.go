@@ -219,6 +219,10 @@ type upRequest struct {
 	// until the caller lifts it (firstByteArrived): a stream's first event
 	// must come within it too.
 	holdFirstByte bool
+	// traced replaces the client's Traceparent and Tracestate with
+	// traceparent and tracestate (the attempt's span; either may be "").
+	traced                  bool
+	traceparent, tracestate string
 }
 
 // roundTrip sends r to the backend at endpoint raw and returns its answer,
@@ -448,7 +452,8 @@ func (c *upConn) send(ctx context.Context, u *upstream, e *endpoint, r *upReques
 	b = append(b, e.lines...)
 	conn := r.header["Connection"]
 	for k, vs := range r.header {
-		if skipUpstreamHeader(k) || e.replaces(k) || len(conn) > 0 && httpguts.HeaderValuesContainsToken(conn, k) {
+		if skipUpstreamHeader(k) || e.replaces(k) || len(conn) > 0 && httpguts.HeaderValuesContainsToken(conn, k) ||
+			r.traced && (k == "Traceparent" || k == "Tracestate") {
 			continue
 		}
 		for _, v := range vs {
@@ -457,6 +462,16 @@ func (c *upConn) send(ctx context.Context, u *upstream, e *endpoint, r *upReques
 			b = append(b, v...)
 			b = append(b, "\r\n"...)
 		}
+	}
+	if r.traceparent != "" {
+		b = append(b, "Traceparent: "...)
+		b = append(b, r.traceparent...)
+		b = append(b, "\r\n"...)
+	}
+	if r.tracestate != "" {
+		b = append(b, "Tracestate: "...)
+		b = append(b, r.tracestate...)
+		b = append(b, "\r\n"...)
 	}
 	b = append(b, "X-Request-Id: "...)
 	b = append(b, r.reqID...)

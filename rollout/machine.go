@@ -273,6 +273,9 @@ func Validate(s sluice.RolloutSpec) error {
 	if a := s.Analysis.Alpha; a < 0 || a >= 1 || a != a {
 		return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"analysis.alpha"}, Message: fmt.Sprintf("analysis.alpha %v must be between 0 and 1 (such as 0.05); leave it out for the default", a)}
 	}
+	if err := analysis.ValidateGuards(s.Analysis.Guards); err != nil {
+		return err
+	}
 	return validThresholds(s.Analysis.Thresholds)
 }
 

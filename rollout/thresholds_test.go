@@ -54,3 +54,30 @@ func TestStart_ThresholdsValidated(t *testing.T) {
 		}
 	})
 }
+
+// TestStart_GuardsValidated: analysis.guards naming the error rate, a metric
+// that does not exist or one twice is refused at start with the key named;
+// a rollout with the tails as guards starts and keeps them in its spec.
+func TestStart_GuardsValidated(t *testing.T) {
+	prev := &sluice.Model{Name: "chat", Policy: sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1"}}
+	start := func(guards ...string) (sluice.Rollout, error) {
+		spec := sluice.RolloutSpec{Model: "chat", Baseline: "v1", Candidate: "v2", Strategy: sluice.StrategyCanary,
+			Analysis: sluice.AnalysisSpec{Guards: guards}}
+		r, _, err := Start("chat-1", spec, prev, "alice", "ship", t0)
+		return r, err
+	}
+	for _, g := range [][]string{{"error_rate"}, {"p99"}, {"latency_p99", "latency_p99"}} {
+		_, err := start(g...)
+		var e *sluice.Error
+		if !errors.As(err, &e) || e.Code != sluice.CodeInvalid || len(e.Fields) != 1 || e.Fields[0] != "analysis.guards" {
+			t.Errorf("guards %q: err = %v, want CodeInvalid naming analysis.guards", g, err)
+		}
+	}
+	r, err := start("latency_p95", "latency_p99")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(r.Spec.Analysis.Guards, ","); got != "latency_p95,latency_p99" {
+		t.Errorf("stored guards %q", got)
+	}
+}

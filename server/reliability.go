@@ -90,15 +90,22 @@ func (s *Server) newKeySet(keys []config.ClientKey) (*proxy.KeySet, error) {
 	for _, k := range keys {
 		ks = append(ks, proxy.ClientKey{Name: k.Name, Hash: k.Hash(), Models: k.Models, RateLimit: k.RateLimit, Burst: k.Burst, ForceVersion: k.ForceVersion})
 	}
-	return proxy.NewKeySet(ks, func(ctx context.Context, secret string) (bool, bool) {
+	return proxy.NewKeySet(ks, func(ctx context.Context, secret string) (bool, error) {
 		// The fire drill's own requests (sendSynthetic) carry a secret
 		// that lives only in this process.
 		if subtle.ConstantTimeCompare([]byte(secret), []byte(s.drillSecret)) == 1 {
-			return false, true
+			return false, nil
 		}
 		t, err := s.Auth.AuthenticateSecret(ctx, secret)
-		ok := err == nil && t.Role.Allows(sluice.RoleOperator)
-		return ok, ok
+		switch {
+		case sluice.IsTokenExpired(err):
+			// The admin API's answer, naming the token and when it
+			// expired (never the secret), not "not known".
+			return false, err
+		case err != nil || !t.Role.Allows(sluice.RoleOperator):
+			return false, proxy.ErrUnknownKey
+		}
+		return true, nil
 	}, s.now)
 }
 

@@ -97,6 +97,9 @@ type Server struct {
 	drain       *fleet.Drain      // publishes the requests in flight for the fleet's rollback drains; nil unless the store is shared
 	stopBeat    func()            // stops drain's beat; nil until startFleet
 	pairs       shadowPairs       // where the admin API and the dashboard read the shadow pairs
+	// tracing exports the data plane's spans (config tracing); nil when
+	// off.
+	tracing *tracing
 	// trustedProxies is ui.trusted_proxies, read: the proxies whose
 	// X-Forwarded-For the dashboard's sign-in throttle reads.
 	trustedProxies []netip.Prefix
@@ -219,6 +222,15 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	if s.pairs.stored != nil {
 		onPair = s.pairs.stored.Add
 	}
+	var ptrace *proxy.Tracing
+	if s.tracing, err = newTracing(cfg.Tracing, logger); err != nil {
+		s.closeEarly()
+		return nil, err
+	}
+	if s.tracing != nil {
+		ptrace = s.tracing.proxyTracing(s)
+		s.Recorder.Registry().MustRegister(s.tracing.dropped)
+	}
 	s.Proxy = proxy.New(proxy.Options{
 		Routes: s.Routes, Recorder: s.Recorder, Log: s.Log, Refusal: refusal,
 		MaxBodyBytes: cfg.MaxBodyBytes, NoRetry: !*cfg.RetryOnStable,
@@ -226,7 +238,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		CategoryHeader: cfg.CategoryHeader, ForceAllowed: popt.ForceAllowed, ForceHeader: cfg.ForceHeader, Now: now,
 		OnResult: popt.OnResult, Admit: popt.Admit,
 		Judge: s.newJudge(cfg.Judge), ResponseIDs: rememberIDs, ShadowPairs: pairsKept, OnShadowPair: onPair,
-		Backends: s.Backends,
+		Backends: s.Backends, Tracing: ptrace,
 	})
 	s.pairs.proxy = s.Proxy
 	// Issue 3 (shadow, quality signals): the proxy records heuristic and
@@ -331,6 +343,7 @@ func (s *Server) closeEarly() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	s.Log.Close(ctx)
+	s.tracing.shutdown(ctx)
 	s.Store.Close()
 }
 
@@ -618,8 +631,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// already answered must still be written (ShutdownTail counts it).
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), logFlushTimeout)
 	defer cancel()
+	// The last spans are exported meanwhile, within the same bound: the
+	// shutdown's budget (ShutdownTail) is unchanged.
+	traced := make(chan error, 1)
+	go func() { traced <- s.tracing.shutdown(lctx) }()
 	if err := s.Log.Close(lctx); err != nil {
 		errs = append(errs, fmt.Errorf("flush request log: %w", err))
+	}
+	if err := <-traced; err != nil {
+		// Spans are not worth a failed shutdown: said, not returned.
+		s.logger.Warn(err.Error(), "hint", "the collector (tracing.otlp_endpoint) did not take the last spans in time; they are lost")
 	}
 	if err := s.Store.Close(); err != nil {
 		errs = append(errs, err)

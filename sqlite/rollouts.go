@@ -81,19 +81,32 @@ func utcRollout(r *sluice.Rollout) {
 }
 
 // RolloutHistory returns q.Model's rollouts matching q, newest first (by
-// seq, the order they were last written).
+// seq, the order they were last written), or with no q.Model every
+// model's, newest started first.
 func (s *Store) RolloutHistory(ctx context.Context, q sluice.RolloutQuery) ([]sluice.Rollout, error) {
-	query := "SELECT id, doc FROM rollouts WHERE model = ?"
-	args := []any{q.Model}
+	query := "SELECT id, doc FROM rollouts WHERE (? = '' OR model = ?)"
+	args := []any{q.Model, q.Model}
 	if q.ID != "" {
 		query += " AND id = ?"
 		args = append(args, q.ID)
 	}
-	if q.Before != "" {
-		query += " AND seq < (SELECT seq FROM rollouts WHERE id = ? AND model = ?)"
-		args = append(args, q.Before, q.Model)
+	// Across models seq is the order of the last writes, and a live
+	// rollout is written at each analysis: every model's are ordered by
+	// their start, seq breaking ties.
+	order := " ORDER BY seq DESC"
+	if q.Model == "" {
+		order = " ORDER BY COALESCE(started_at, 0) DESC, seq DESC"
 	}
-	query += " ORDER BY seq DESC"
+	if q.Before != "" {
+		if q.Model != "" {
+			query += " AND seq < (SELECT seq FROM rollouts WHERE id = ? AND model = ?)"
+			args = append(args, q.Before, q.Model)
+		} else {
+			query += " AND (COALESCE(started_at, 0), seq) < (SELECT COALESCE(started_at, 0), seq FROM rollouts WHERE id = ?)"
+			args = append(args, q.Before)
+		}
+	}
+	query += order
 	if q.Limit > 0 {
 		query += " LIMIT ?"
 		args = append(args, q.Limit)
@@ -103,7 +116,7 @@ func (s *Store) RolloutHistory(ctx context.Context, q sluice.RolloutQuery) ([]sl
 		out = out[:0]
 		if q.Before != "" {
 			var n int
-			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM rollouts WHERE id = ? AND model = ?", q.Before, q.Model).Scan(&n); err != nil {
+			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM rollouts WHERE id = ? AND (? = '' OR model = ?)", q.Before, q.Model, q.Model).Scan(&n); err != nil {
 				return err
 			}
 			if n == 0 {

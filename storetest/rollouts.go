@@ -16,6 +16,7 @@ var rolloutTests = []test{
 	{"LatestPerModel", testRolloutLatest},
 	{"OldUnboundedEnds", testRolloutOldUnboundedEnds},
 	{"History", testRolloutHistory},
+	{"HistoryAllModels", testRolloutHistoryAllModels},
 }
 
 // fullRollout returns a rollout of chat with every field set, including
@@ -143,7 +144,7 @@ func historyIDs(t *testing.T, s sluice.Store, q sluice.RolloutQuery) []string {
 	}
 	ids := []string{}
 	for _, r := range list {
-		if r.Spec.Model != q.Model {
+		if q.Model != "" && r.Spec.Model != q.Model {
 			t.Errorf("RolloutHistory(%+v) returned %s of model %s", q, r.ID, r.Spec.Model)
 		}
 		ids = append(ids, r.ID)
@@ -220,5 +221,66 @@ func testRolloutHistory(t *testing.T, s sluice.Store) {
 		if ids := historyIDs(t, s, q); len(ids) != 0 {
 			t.Errorf("history %+v = %v, want none", q, ids)
 		}
+	}
+}
+
+// testRolloutHistoryAllModels reads every model's rollouts at once (no
+// Model) newest started first, a page at a time: by start, not by the
+// order they were last written, as a live rollout is written again at
+// each of its analyses while others start after it.
+func testRolloutHistoryAllModels(t *testing.T, s sluice.Store) {
+	seed(t, s)
+	if ids := historyIDs(t, s, sluice.RolloutQuery{}); len(ids) != 0 {
+		t.Fatalf("history before any rollout = %v, want none", ids)
+	}
+	chat := func(id string, start time.Duration) sluice.Rollout {
+		r := fullRollout(id, sluice.PhaseProgressing)
+		r.StartedAt = at(start)
+		return r
+	}
+	end := func(r sluice.Rollout, when time.Duration) sluice.Rollout {
+		r.Phase, r.EndedAt, r.Decision = sluice.PhaseAborted, at(when), "aborted"
+		return r
+	}
+	emb := fullRollout("embed-1", sluice.PhaseShadow)
+	emb.Spec.Model, emb.Spec.Candidate, emb.Spec.Baseline = "embed", "2026-11-20", "2026-01-15"
+	emb.StartedAt = at(time.Minute)
+	steps := []struct {
+		when time.Duration
+		r    sluice.Rollout
+	}{
+		{0, chat("chat-1", 0)},
+		{time.Minute, emb},
+		{30 * time.Minute, end(chat("chat-1", 0), 30*time.Minute)},
+		{time.Hour, chat("chat-2", time.Hour)},
+		{2 * time.Hour, end(chat("chat-2", time.Hour), 2*time.Hour)},
+		{2 * time.Hour, chat("chat-3", 2*time.Hour)},
+		{3 * time.Hour, emb}, // an analysis of embed-1 writes it again, last
+	}
+	for i, st := range steps {
+		edit(t, s, fmt.Sprintf("step %d", i), at(st.when), func(e *sluice.Edit) { putRollout(t, e, st.r) })
+	}
+	if ids := historyIDs(t, s, sluice.RolloutQuery{}); !slices.Equal(ids, []string{"chat-3", "chat-2", "embed-1", "chat-1"}) {
+		t.Fatalf("every model's history = %v, want chat-3, chat-2, embed-1, chat-1 (newest started first)", ids)
+	}
+	if ids := historyIDs(t, s, sluice.RolloutQuery{Limit: 2}); !slices.Equal(ids, []string{"chat-3", "chat-2"}) {
+		t.Fatalf("first page = %v, want chat-3, chat-2", ids)
+	}
+	if ids := historyIDs(t, s, sluice.RolloutQuery{Limit: 2, Before: "chat-2"}); !slices.Equal(ids, []string{"embed-1", "chat-1"}) {
+		t.Fatalf("page before chat-2 = %v, want embed-1, chat-1", ids)
+	}
+	if ids := historyIDs(t, s, sluice.RolloutQuery{Before: "embed-1"}); !slices.Equal(ids, []string{"chat-1"}) {
+		t.Fatalf("page before embed-1 = %v, want chat-1", ids)
+	}
+	if ids := historyIDs(t, s, sluice.RolloutQuery{ID: "embed-1"}); !slices.Equal(ids, []string{"embed-1"}) {
+		t.Fatalf("embed-1 by id without its model = %v, want it", ids)
+	}
+	_, err := s.RolloutHistory(t.Context(), sluice.RolloutQuery{Before: "chat-9"})
+	if sluice.ErrorCode(err) != sluice.CodeNotFound || !strings.Contains(sluice.ErrorMessage(err), "chat-9") {
+		t.Errorf("history before chat-9: err %v, want not found naming it", err)
+	}
+	// A model's own history keeps its order (by seq).
+	if ids := historyIDs(t, s, sluice.RolloutQuery{Model: "chat"}); !slices.Equal(ids, []string{"chat-3", "chat-2", "chat-1"}) {
+		t.Fatalf("chat's history = %v, want chat-3, chat-2, chat-1", ids)
 	}
 }

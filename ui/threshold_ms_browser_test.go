@@ -17,14 +17,16 @@ import (
 // TestVerdictThreshold_LatencyFloor: a latency row whose 2 ms floor rules
 // (threshold_ms) shows "+2 ms" in the Threshold column, as the verdict's
 // reason says it; it showed +1666.7%, the floor over a 0.12 ms baseline.
-// A row the relative threshold rules keeps its percentage.
+// A row the relative threshold rules keeps its percentage. A row of a
+// metric named in analysis.guards reads "(guard)" after its name, as in
+// `sluice rollout status`.
 func TestVerdictThreshold_LatencyFloor(t *testing.T) {
 	ctx, jsErrors := newBrowser(t)
 	g := MustGateway(t, MustBackend(t, fakellm.Config{}), MustBackend(t, fakellm.Config{Seed: 5}))
 	at := time.Now().UTC().Add(-time.Minute)
 	verdict := sluice.Verdict{At: at, Outcome: sluice.OutcomePass, Reason: "all within", BaselineN: 2000, CandidateN: 2000, Metrics: []sluice.MetricVerdict{
 		{Metric: "latency_p50", Outcome: sluice.OutcomePass, Baseline: 0.12, Candidate: 0.19, Effect: 0.58, Threshold: 2 / 0.12, ThresholdMS: 2, Unit: "relative", PValue: 0.2, BaselineN: 2000, CandidateN: 2000},
-		{Metric: "latency_p99", Outcome: sluice.OutcomePass, Baseline: 300, Candidate: 310, Effect: 0.033, Threshold: 0.2, Unit: "relative", PValue: 0.5, BaselineN: 2000, CandidateN: 2000},
+		{Metric: "latency_p99", Guard: true, Outcome: sluice.OutcomePass, Baseline: 300, Candidate: 310, Effect: 0.033, Threshold: 0.2, Unit: "relative", PValue: 0.5, BaselineN: 2000, CandidateN: 2000},
 	}}
 	vj, _ := json.Marshal(verdict)
 	rep := analysis.Report{Alpha: 0.05, BaselineN: 2000, CandidateN: 2000, Winner: "no difference", Summary: "equivalent", Metrics: []analysis.ABMetric{
@@ -47,7 +49,7 @@ func TestVerdictThreshold_LatencyFloor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"latency_p50 +2 ms", "latency_p99 +20.0%"}; !slices.Equal(got, want) {
+	if want := []string{"latency_p50 +2 ms", "latency_p99 (guard) +20.0%"}; !slices.Equal(got, want) {
 		t.Errorf("threshold column %q, want %q", got, want)
 	}
 	if errs := jsErrors(); len(errs) > 0 {

@@ -204,6 +204,7 @@ func (c *cli) rolloutStartCmd() *cobra.Command {
 	f.Float64Var(&spec.CanaryPercent, "canary-percent", 0, "the canary's (or A/B test's) share in percent")
 	f.Float64Var(&spec.ShadowFraction, "shadow-fraction", 0, "fraction of requests mirrored in shadow (default 1)")
 	f.IntVar(&spec.ABSamples, "ab-samples", 0, "A/B test: planned requests per arm")
+	f.StringSliceVar(&spec.Analysis.Guards, "guard", nil, "a metric that may fail the candidate but whose lack of data never holds back a pass, such as latency_p99 (repeat, or a comma-separated list; not error_rate or cancel_rate)")
 	f.BoolVar(&spec.AutoPromote, "auto-promote", false, "let a canary or blue-green preview promote itself when the analysis passes")
 	f.BoolVar(&spec.Warmup.Skip, "skip-warmup", false, "skip the warm-up requests (the readiness check still runs)")
 	f.StringVar(&bake, "bake", "", "after the promotion, watch the candidate on all traffic for this long (such as 15m) and roll it back if its error or cancel rate or a Prometheus gate fails; none for no bake (default: the plan's without --strategy, none with it)")

@@ -67,26 +67,31 @@ func liveFirst(list []sluice.Rollout) {
 }
 
 // rolloutHistoryCmd lists a model's rollouts from the store, newest first,
-// a page at a time.
+// a page at a time; with no model, every model's, newest started first.
 func (c *cli) rolloutHistoryCmd() *cobra.Command {
 	var before string
 	var limit int
 	cmd := &cobra.Command{
-		Use:   "history MODEL",
-		Short: "List a model's rollouts, newest first, ended ones included: how each ended, how long it took, who started it and why",
+		Use:   "history [MODEL]",
+		Short: "List a model's rollouts (with no MODEL, every model's), newest first, ended ones included: how each ended, how long it took, who started it and why",
 		Example: `  sluice rollout history chat
   sluice rollout history chat --before chat-12   # the next page
+  sluice rollout history                         # every model's, newest started first
   sluice rollout status chat --id chat-7         # one of them, whole`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if limit < 1 || limit > api.MaxLimit {
 				return fmt.Errorf("--limit %d is out of range: use 1 to %d (the default is %d)", limit, api.MaxLimit, api.DefaultHistoryLimit)
+			}
+			model := ""
+			if len(args) == 1 {
+				model = args[0]
 			}
 			cl, err := c.client()
 			if err != nil {
 				return err
 			}
-			page, err := cl.RolloutHistory(cmd.Context(), args[0], before, limit)
+			page, err := cl.RolloutHistory(cmd.Context(), model, before, limit)
 			if err != nil {
 				return err
 			}
@@ -97,15 +102,30 @@ func (c *cli) rolloutHistoryCmd() *cobra.Command {
 				return c.printJSON(page)
 			}
 			if len(page.Rollouts) == 0 {
-				if before != "" {
-					fmt.Fprintf(c.stderr, "model %s has no rollouts before %s\n", args[0], before)
-				} else {
-					fmt.Fprintf(c.stderr, "model %s has had no rollout: start one with sluice rollout start %s --to VERSION --reason \"…\"\n", args[0], args[0])
+				switch {
+				case model == "" && before != "":
+					fmt.Fprintf(c.stderr, "no rollouts before %s\n", before)
+				case model == "":
+					fmt.Fprintln(c.stderr, "no rollouts yet: start one with sluice rollout start MODEL --to VERSION --reason \"…\"")
+				case before != "":
+					fmt.Fprintf(c.stderr, "model %s has no rollouts before %s\n", model, before)
+				default:
+					fmt.Fprintf(c.stderr, "model %s has had no rollout: start one with sluice rollout start %s --to VERSION --reason \"…\"\n", model, model)
 				}
 				return nil
 			}
 			now := time.Now()
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+			// Every model's list says whose each rollout is.
+			modelCol := func(r sluice.Rollout) string {
+				if model != "" {
+					return ""
+				}
+				return r.Spec.Model + "\t"
+			}
+			if model == "" {
+				fmt.Fprint(tw, "MODEL\t")
+			}
 			fmt.Fprintln(tw, "ID\tSTRATEGY\tBASELINE → CANDIDATE\tPHASE\tSTAGE/SHARE\tSTARTED (UTC)\tTOOK\tSTARTED BY\tWHY\tOUTCOME")
 			for _, r := range page.Rollouts {
 				took := "-"
@@ -114,7 +134,7 @@ func (c *cli) rolloutHistoryCmd() *cobra.Command {
 				} else if r.Phase.Active() {
 					took = shortDuration(now.Sub(r.StartedAt)) + " so far"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s → %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Spec.Strategy, r.Spec.Baseline, r.Spec.Candidate,
+				fmt.Fprintf(tw, "%s%s\t%s\t%s → %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", modelCol(r), r.ID, r.Spec.Strategy, r.Spec.Baseline, r.Spec.Candidate,
 					r.Phase, stageShare(r), r.StartedAt.UTC().Format("2006-01-02 15:04"), took, dash(r.Actor), clip(oneLine(dash(r.Reason)), 40), outcome(r))
 			}
 			return tw.Flush()

@@ -109,6 +109,13 @@ func TestCLI_RolloutListHistory(t *testing.T) {
 
 		wantFailure(t, cmd("rollout", "history", "chat", "--limit", "0"), "--limit 0 is out of range: use 1 to 10000 (the default is 20)")
 
+		// With no MODEL: every model's, a MODEL column first.
+		out = mustRun(t, cmd("rollout", "history")...)
+		all := strings.Split(strings.TrimSpace(out), "\n")
+		if len(all) != 4 || !strings.HasPrefix(all[0], "MODEL ") || !regexp.MustCompile(`^chat +`+third+` `).MatchString(all[1]) || !regexp.MustCompile(`^chat +`+first+` `).MatchString(all[3]) {
+			t.Errorf("history with no model: want a MODEL column and chat's three rollouts, newest first:\n%s", out)
+		}
+
 		_, errOut, code = run(t, cmd("rollout", "history", "nope")...)
 		if code == 0 || !strings.Contains(errOut, `model "nope" is not registered`) {
 			t.Errorf("history of an unknown model: exit %d %s", code, errOut)

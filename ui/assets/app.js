@@ -38,7 +38,16 @@
   const pct = (x, d) => (x == null ? "–" : (100 * x).toFixed(d == null ? 2 : d) + "%");
   const num = (x, d) => (x == null ? "–" : Number(x).toFixed(d == null ? 0 : d));
   const fmtPercent = (p) => String(Math.round(p * 100) / 100);
-  const localTime = (s) => { const d = new Date(s); return isNaN(d) ? "" : d.toLocaleTimeString([], { hour12: false }); };
+  // localTime says when s was, in the browser's zone: the time of day, with
+  // the date before it ("2026-11-28 14:03:07") when that is not today: an
+  // ended rollout's events from last week read as if they were today's.
+  function localTime(s) {
+    const d = new Date(s);
+    if (isNaN(d)) return "";
+    const p2 = (n) => String(n).padStart(2, "0");
+    const t = p2(d.getHours()) + ":" + p2(d.getMinutes()) + ":" + p2(d.getSeconds());
+    return d.toDateString() === new Date().toDateString() ? t : d.getFullYear() + "-" + p2(d.getMonth() + 1) + "-" + p2(d.getDate()) + " " + t;
+  }
   const utc = (s) => String(s).replace(/\.\d+/, "").replace("T", " ").replace("Z", "");
   function durationText(ms) {
     if (ms < 1000) return Math.round(ms) + " ms";
@@ -81,7 +90,9 @@
     if (resp.status === 401) {
       // Signed out (or the token was deleted): back to the sign-in page.
       // The promise never settles, so nothing reports the page going away.
-      location.replace("/ui/");
+      // Loaded again, /ui/ is the sign-in page, and the address's #...
+      // stays: signed in again, it opens the same.
+      location.reload();
       return new Promise(() => {});
     }
     if (!resp.ok) {
@@ -269,6 +280,13 @@
   // result say what passed.
   const fmtP = (p) => (p == null || !Number.isFinite(Number(p)) ? "–" : Number(p) < 0.001 ? "<0.001" : Number(p).toFixed(3));
 
+  // metricName names a verdict row as the CLI does (sluice.MetricVerdict.Name):
+  // a quality row by its source, a metric named in analysis.guards as a guard.
+  function metricName(m) {
+    if (m.source) return m.metric + " (" + m.source + ")";
+    return m.guard ? m.metric + " (guard)" : m.metric;
+  }
+
   function verdictTable(v, showPassingCats, p) {
     const rows = v.metrics.filter((m) => !m.category || m.outcome !== "pass" || showPassingCats);
     const t = h("table", { class: "grid num", id: (p || "") + "verdict-table" },
@@ -296,7 +314,7 @@
       // or a 0 ms latency, and there is no effect or test between the arms.
       const noB = !gate && !m.baseline_n, noC = !gate && !m.candidate_n;
       tb.append(h("tr", { title: gate ? m.detail || "" : "" },
-        h("td", {}, m.source ? m.metric + " (" + m.source + ")" : m.metric), h("td", {}, m.category || "all"),
+        h("td", {}, metricName(m)), h("td", {}, m.category || "all"),
         h("td", { class: "n" }, gate || noB ? "–" : fmtV(m, m.baseline)), h("td", { class: "n" }, gate ? gateVal : noC ? "–" : fmtV(m, m.candidate)),
         h("td", { class: "n" + (m.outcome === "fail" ? " delta-bad" : "") }, gate || noB || noC ? "–" : fmtE(m, m.effect)),
         h("td", { class: "n" }, gate ? num(m.threshold, 4) : fmtT(m)),
@@ -345,7 +363,7 @@
       const judged = !!m.equivalence;
       const msd = msDecimals([m.baseline, m.candidate]);
       tb.append(h("tr", { dataset: { metric: m.metric, source: m.source || "", category: m.category || "" } },
-        h("td", {}, m.source ? m.metric + " (" + m.source + ")" : m.metric),
+        h("td", {}, metricName(m)),
         h("td", {}, m.category || "all"),
         h("td", { class: "n" }, fmtValue(m.metric, m.baseline, msd)),
         h("td", { class: "n" }, fmtValue(m.metric, m.candidate, msd)),
@@ -519,13 +537,15 @@
     side.append(h("h3", {}, "Verdicts"));
     const vl = h("ul", { class: "verdict-list", id: p + "verdict-history" });
     // The live rollout's verdicts are the analyses this gateway heard of;
-    // an ended one keeps those that decided something, in its events.
-    const hist = live ? state.verdicts.slice().reverse() : r.events.filter((e) => e.data && e.data.metrics).map((e) => e.data).reverse();
+    // an ended one's, read from the audit by openPast (pastVerdicts).
+    const hist = live ? state.verdicts.slice().reverse() : (st.past_verdicts || eventVerdicts(r)).slice().reverse();
     for (const v of hist) {
       vl.append(h("li", { onclick: () => show(v, "Verdict of " + localTime(v.at)) },
         h("span", { class: "muted" }, localTime(v.at) + " "), h("span", { class: "chip " + v.outcome }, v.outcome), " b=" + v.baseline_n + " c=" + v.candidate_n + " ", h("span", { class: "small" }, v.reason)));
     }
     if (!hist.length) vl.append(h("li", { class: "muted" }, live ? "none seen yet" : "none kept with it: its last verdict is beside"));
+    if (!live && st.past_verdicts_cut) vl.append(h("li", { class: "muted", id: p + "verdicts-cut" }, "the newest " + PAST_VERDICTS + " are listed; the audit holds every one (sluice audit --action rollout. --analyses --grep " + r.id + ")"));
+    if (!live && st.past_verdicts_error) vl.append(h("li", { class: "error", id: p + "verdicts-error" }, "the audit could not be read (" + st.past_verdicts_error + "): these are the verdicts its events kept"));
     side.append(vl, h("h3", {}, "Events"), eventList(r, p, show));
     cols.append(vbox, side);
     body.append(cols);
@@ -558,16 +578,30 @@
     return clip(i > 0 ? d.slice(0, i) : d, 72);
   }
 
-  async function loadHistory(more) {
+  // historyMoved is told that the model's live rollout started, moved or
+  // ended: the History list, if shown, is read again as far as it was
+  // paged; under an open card it is read when Back shows it.
+  function historyMoved() {
+    if (!state.history || state.history.model !== state.model) return; // read when the tab opens
+    if (route().tab === "history" && $("history-past").hidden) loadHistory(false, true);
+    else state.history.stale = true;
+  }
+
+  // loadHistory reads the History list's first page, or with more the
+  // next one; with keep, the first page holds as many rows as the list
+  // had (a redraw that keeps the pages Older showed).
+  async function loadHistory(more, keep) {
     const tb = $("history-table").querySelector("tbody");
     const older = $("history-older");
     const model = state.model;
+    const had = keep && state.history && state.history.model === model ? state.history.rows.length : 0;
     // Each first page starts a new list: an answer still on its way for
     // an older one (a model picked, Refresh) is dropped, not added to it.
-    if (!more || !state.history) { state.history = { model: model, rows: [], next: "", gen: ++state.historyGen }; clear(tb); more = false; }
+    // A redraw keeps the rows shown until its answer replaces them.
+    if (!more || !state.history) { state.history = { model: model, rows: [], next: "", gen: ++state.historyGen }; if (!keep) clear(tb); more = false; }
     const gen = state.history.gen;
-    if (!model) { tb.append(h("tr", {}, h("td", { colspan: 9, class: "muted" }, "No models are registered yet."))); older.hidden = true; return; }
-    const q = new URLSearchParams({ model: model, history: "true", limit: String(HISTORY_PAGE) });
+    if (!model) { clear(tb).append(h("tr", {}, h("td", { colspan: 9, class: "muted" }, "No models are registered yet."))); older.hidden = true; return; }
+    const q = new URLSearchParams({ model: model, history: "true", limit: String(Math.min(Math.max(HISTORY_PAGE, had), 10000)) });
     if (more) q.set("before", state.history.next);
     older.disabled = true;
     let a;
@@ -582,12 +616,13 @@
     // Another model was picked, or the list started again, while this
     // page was on its way.
     if (state.model !== model || !state.history || state.history.gen !== gen) return;
+    if (!more) clear(tb);
     state.history.rows.push(...a.rollouts);
     state.history.next = a.truncated ? a.next_before : "";
     for (const r of a.rollouts) {
       const s = r.spec, live = ACTIVE_PHASES.includes(r.phase);
       tb.append(h("tr", { class: "clickable", dataset: { id: r.id }, title: live ? "the rollout under way: its live card is on the Overview" : "show " + r.id + " whole",
-        onclick: () => (live ? (location.hash = "#overview") : openPast(r.id)) },
+        onclick: () => { location.hash = live ? "#overview" : pastLink(model, r.id); } },
         h("td", { class: "mono" }, utc(r.started_at)),
         h("td", { class: "mono" }, h("button", { type: "button", class: "link mono" }, r.id)), // a click reaches the row; Tab and Enter reach it too
         h("td", {}, s.strategy),
@@ -607,24 +642,90 @@
     $("history-note").textContent = n ? "The " + (n === 1 ? "rollout" : n + " rollouts") + " of " + model + (a.truncated ? " newest first; Older shows the ones before." : ", newest first.") + " Click one to see it whole." : "";
   }
 
+  // PAST_VERDICTS is how many verdicts an ended rollout's card lists at
+  // most, the newest, as the live card keeps (ui's maxVerdictsKept).
+  const PAST_VERDICTS = 500;
+
+  // eventVerdicts are the verdicts r's events kept (those of the analyses
+  // that decided something), with every metric's numbers.
+  const eventVerdicts = (r) => r.events.filter((e) => e.data && e.data.metrics).map((e) => e.data);
+
+  // pastVerdicts reads ended rollout r's verdicts, oldest first, as the
+  // live card lists its rollout's: from the audit (GET /admin/v1/audit),
+  // where each rollout.analysis entry, and each rollout.decision entry of
+  // an analysis that moved it, holds its verdict's summary; a verdict its
+  // events kept too is taken from the event, which has the numbers.
+  async function pastVerdicts(model, r) {
+    // The rollout's other entries (start, pause, abort, ...) are few.
+    const q = new URLSearchParams({ model: model, action: "rollout.", q: r.id, limit: String(PAST_VERDICTS + 64) });
+    const a = await admin("GET", "/audit?" + q.toString());
+    const byAt = new Map();
+    for (const e of a.entries) {
+      const v = e.subject === r.id && e.after && e.after.verdict;
+      if (!v || !v.at || !(new Date(v.at).getTime() > 0)) continue; // not a verdict, or written by a release that did not record it
+      byAt.set(new Date(v.at).getTime(), Object.assign({}, v, { metrics: v.metrics || [] }));
+    }
+    for (const v of eventVerdicts(r)) byAt.set(new Date(v.at).getTime(), v);
+    const list = Array.from(byAt.entries()).sort((x, y) => x[0] - y[0]).map((x) => x[1]);
+    return { verdicts: list.slice(-PAST_VERDICTS), cut: list.length > PAST_VERDICTS || !!a.truncated };
+  }
+
+  // pastLink is the page's address of model's rollout id: an SRE pastes
+  // it into an incident channel, and it opens that rollout's card (after
+  // signing in if needed).
+  const pastLink = (model, id) => "#history/" + enc(model) + "/" + enc(id);
+
+  // showPast puts the past pane in place of the list, with what to show.
+  function showPast(model, ...kids) {
+    clear($("past-body")).append(...kids);
+    $("history-list").hidden = true;
+    $("history-past").hidden = false;
+    $("history-back").textContent = "← All rollouts of " + model;
+  }
+
+  // openLinked opens the rollout the address names (route()), picking its
+  // model first; the card already shown stays.
+  async function openLinked(rt) {
+    if (state.pastShown === rt.model + "/" + rt.id && !$("history-past").hidden) return;
+    if (rt.model !== state.model) {
+      if (!state.models.some((m) => m.name === rt.model)) {
+        showPast(rt.model, h("p", { class: "error", id: "past-error" }, "The link names model " + rt.model + ", which this gateway does not have: pick a model above and look for the rollout in its list."));
+        return;
+      }
+      $("model-select").value = rt.model;
+      await selectModel(rt.model, true);
+    }
+    await openPast(rt.id);
+  }
+
   // openPast shows rollout id of the selected model whole, read-only, in
-  // place of the list; Back returns to the list as it was.
+  // place of the list (the address is its link, pastLink); Back returns to
+  // the list as it was. An id the model does not have says so there.
   async function openPast(id) {
     const model = state.model;
+    state.pastShown = model + "/" + id;
     let st;
     try {
       st = await admin("GET", "/rollouts/" + enc(model) + "?id=" + enc(id));
     } catch (e) {
-      flash(e.message, true);
+      if (state.model !== model || state.pastShown !== model + "/" + id) return;
+      showPast(model, h("p", { class: "error", id: "past-error" }, e.message));
       return;
     }
-    if (state.model !== model) return;
-    const body = clear($("past-body"));
-    body.append(h("p", { class: "muted small", id: "past-note" }, "An earlier rollout of " + model + ", as it ended: read-only. The live one is on the Overview."));
-    renderCard(body, st, "past-", false);
-    $("history-list").hidden = true;
-    $("history-past").hidden = false;
-    $("history-back").textContent = "← All rollouts of " + model;
+    try {
+      const pv = await pastVerdicts(model, st.rollout);
+      st.past_verdicts = pv.verdicts;
+      st.past_verdicts_cut = pv.cut;
+    } catch (e) {
+      st.past_verdicts_error = e.message;
+    }
+    // Another model was picked, or another rollout opened, meanwhile.
+    if (state.model !== model || state.pastShown !== model + "/" + id) return;
+    const card = h("div", {});
+    renderCard(card, st, "past-", false);
+    showPast(model, h("p", { class: "muted small", id: "past-note" }, "An earlier rollout of " + model + ", as it ended: read-only. The live one is on the Overview."), card);
+    // The History tab goes back to this card from another tab.
+    document.querySelector('a[data-tab="history"]').setAttribute("href", pastLink(model, id));
     window.scrollTo(0, 0);
   }
 
@@ -632,6 +733,8 @@
     $("history-past").hidden = true;
     clear($("past-body"));
     $("history-list").hidden = false;
+    state.pastShown = "";
+    document.querySelector('a[data-tab="history"]').setAttribute("href", "#history");
   }
 
   function updateActions() {
@@ -680,6 +783,12 @@
     }
     state.status = st;
     const r = state.status && state.status.rollout;
+    // The live rollout's row in the History list follows it: a start, a
+    // phase change, its end, heard of here (the stream's ticks), redraw
+    // the list; no timer of its own.
+    const key = r ? r.id + " " + r.phase : "";
+    if (state.liveKey && state.liveKey.model === state.model && state.liveKey.key !== key) historyMoved();
+    state.liveKey = { model: state.model, key: key };
     state.baseline = r ? r.spec.baseline : "";
     state.candidate = r ? r.spec.candidate : "";
     renderRollout();
@@ -1059,15 +1168,29 @@
   }
 
   // ---- navigation ----
+  // route reads the page's address: "#history/chat/ID" is the History
+  // tab with model chat's rollout ID open (each part URI-encoded).
+  function route() {
+    const parts = (location.hash || "#overview").slice(1).split("/");
+    const dec = (x) => { try { return decodeURIComponent(x); } catch (e) { return x; } };
+    return { tab: parts[0] || "overview", model: parts.length > 2 ? dec(parts[1]) : "", id: parts.length > 2 ? dec(parts.slice(2).join("/")) : "" };
+  }
+
   function showTab() {
-    const tab = (location.hash || "#overview").slice(1);
+    const rt = route(), tab = rt.tab;
     document.querySelectorAll(".tab").forEach((a) => a.classList.toggle("active", a.dataset.tab === tab));
     document.querySelectorAll(".tab-body").forEach((s) => { s.hidden = s.id !== "tab-" + tab; });
     if (tab === "shadow") loadShadow();
     if (tab === "audit") loadAudit();
-    // The list is read again each time the tab opens; a rollout opened
-    // from it stays open.
-    if (tab === "history" && $("history-past").hidden) loadHistory(false);
+    // #history/MODEL/ID opens that rollout (a row's click, a pasted link,
+    // the tab's own link back to the card open); #history is the list:
+    // as it was when a card closes (Back, the browser's back), else read
+    // again each time the tab opens.
+    if (tab === "history" && rt.id) openLinked(rt);
+    else if (tab === "history" && !$("history-past").hidden) {
+      closePast();
+      if (!state.history || state.history.stale) loadHistory(false, !!state.history);
+    } else if (tab === "history") loadHistory(false);
     if (tab === "overview") renderCharts();
   }
 
@@ -1091,7 +1214,10 @@
     }, 3000);
   }
 
-  async function selectModel(name) {
+  // selectModel shows model name; linked, it was picked by the address
+  // (#history/MODEL/ID), which stays, while a pick by hand leaves a card
+  // of the model before.
+  async function selectModel(name, linked) {
     if (!name || name === state.model && state.es) return;
     state.model = name;
     sessionStorage.setItem("sluice-model", name);
@@ -1105,9 +1231,10 @@
     $("split-reason").value = "";
     $("at-model").value = name;
     // The History tab shows the model picked: another's list or card goes.
+    if (!linked && route().id) history.replaceState(null, "", "#" + route().tab);
     closePast();
     state.history = null;
-    if ((location.hash || "").slice(1) === "history") loadHistory(false);
+    if (route().tab === "history") loadHistory(false);
     renderModels();
     renderSplitEditor();
     await loadVerdicts();
@@ -1115,7 +1242,7 @@
     await loadSeries();
     connect();
     loadCategories();
-    if ((location.hash || "").slice(1) === "shadow") loadShadow();
+    if (route().tab === "shadow") loadShadow();
   }
 
   async function refreshAll() {
@@ -1135,17 +1262,24 @@
     $("audit-analyses").addEventListener("change", loadAudit);
     $("at-form").addEventListener("submit", askAt);
     $("shadow-refresh").addEventListener("click", loadShadow);
-    $("history-refresh").addEventListener("click", () => { closePast(); loadHistory(false); });
+    $("history-refresh").addEventListener("click", () => {
+      if (route().id) history.replaceState(null, "", "#history");
+      closePast();
+      loadHistory(false);
+    });
     $("history-older").addEventListener("click", () => loadHistory(true));
-    $("history-back").addEventListener("click", closePast);
+    // Back is the address of the list, so the browser's back does the same.
+    $("history-back").addEventListener("click", () => { location.hash = "#history"; });
     $("logout").addEventListener("click", async () => { try { await call("POST", "/ui/logout"); } finally { location.replace("/ui/"); } });
     $("at-time").value = new Date().toISOString().slice(0, 19);
     window.addEventListener("resize", () => renderCharts());
     try {
       await loadModels();
-      const name = state.model;
+      // A link to a rollout (#history/MODEL/ID) opens on its model.
+      const linked = route().model;
+      const name = state.models.some((m) => m.name === linked) ? linked : state.model;
       state.model = "";
-      if (name) await selectModel(name);
+      if (name) await selectModel(name, true); // the address stays: there is no model before
       else waitForModels();
     } catch (e) {
       flash(e.message, true);

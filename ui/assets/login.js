@@ -18,7 +18,11 @@ document.addEventListener("DOMContentLoaded", () => {
         const body = await resp.json().catch(() => ({}));
         throw new Error((body.error && body.error.message) || ("sign-in failed: HTTP " + resp.status));
       }
-      location.replace("/ui/" + location.hash);
+      // The address's #... (a link to a rollout) is kept. On /ui/ itself a
+      // replace that differs only there would move to it without loading
+      // the dashboard: load the page again instead.
+      if (location.pathname === "/ui/") location.reload();
+      else location.replace("/ui/" + location.hash);
     } catch (e) {
       err.textContent = e.message;
       err.hidden = false;

@@ -1,0 +1,323 @@
+package proxy
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/route"
+)
+
+// Tracing makes OpenTelemetry spans of the data plane's requests, named
+// and attributed per the GenAI semantic conventions: a SERVER span per
+// client request (its parent the client's traceparent), a CLIENT span per
+// attempt at a backend (a retry on stable is a second one) whose
+// traceparent replaces the client's on the request to the backend, so the
+// model server's own spans nest under the attempt, and for a mirrored
+// request a CLIENT span in a trace of its own, linked to the request's.
+// No prompt or answer text is recorded. A nil *Tracing (Options.Tracing)
+// costs the request path a nil check.
+type Tracing struct {
+	// Tracer starts the spans. Required.
+	Tracer trace.Tracer
+	// Propagator reads the client's trace context and writes the
+	// attempt's; nil means W3C tracecontext and baggage.
+	Propagator propagation.TextMapPropagator
+	// RolloutID, if set, returns the id of the model's live rollout, ""
+	// for none: the spans' sluice.rollout.id.
+	RolloutID func(model string) string
+}
+
+// Span names and attributes (OpenTelemetry GenAI semantic conventions,
+// and Sluice's own under sluice.*).
+const (
+	attrOperation    = attribute.Key("gen_ai.operation.name")
+	attrRequestModel = attribute.Key("gen_ai.request.model")
+	attrRespModel    = attribute.Key("gen_ai.response.model")
+	attrInputTokens  = attribute.Key("gen_ai.usage.input_tokens")
+	attrOutputTokens = attribute.Key("gen_ai.usage.output_tokens")
+	attrFinish       = attribute.Key("gen_ai.response.finish_reasons")
+	attrServerAddr   = attribute.Key("server.address")
+	attrServerPort   = attribute.Key("server.port")
+	attrStatus       = attribute.Key("http.response.status_code")
+	attrMethod       = attribute.Key("http.request.method")
+	attrPath         = attribute.Key("url.path")
+	attrErrorType    = attribute.Key("error.type")
+	attrVersion      = attribute.Key("sluice.version")
+	attrRoute        = attribute.Key("sluice.route")
+	attrRollout      = attribute.Key("sluice.rollout.id")
+	attrRequestID    = attribute.Key("sluice.request_id")
+	attrClientKey    = attribute.Key("sluice.client_key")
+	attrCategory     = attribute.Key("sluice.category")
+	attrStream       = attribute.Key("sluice.stream")
+	// EventFirstToken marks, on a stream's spans, when its first token
+	// (its first event with content) reached the gateway.
+	EventFirstToken = "gen_ai.first_token"
+)
+
+// operationName is gen_ai.operation.name for an API path: the
+// convention's names where it has one (chat, text_completion, embeddings),
+// else the endpoint's own noun.
+func operationName(path string) string {
+	switch path {
+	case pathChat, pathResponses:
+		return "chat"
+	case pathCompletions:
+		return "text_completion"
+	case pathEmbeddings:
+		return "embeddings"
+	case pathRerank:
+		return "rerank"
+	case pathScore:
+		return "score"
+	case pathModerations:
+		return "moderation"
+	case pathImages:
+		return "image_generation"
+	case pathSpeech:
+		return "speech"
+	}
+	return "request"
+}
+
+// spans are the spans of one client request (or of one mirrored
+// request, whose server span is nil).
+type spans struct {
+	t      *Tracing
+	op     string
+	ctx    context.Context // holds the server span: the attempts' parent
+	server trace.Span      // nil for a mirrored request
+	// link is the mirrored request's link to the request it mirrors.
+	link trace.SpanContext
+	// attempt is the span of the attempt in progress, nil between them;
+	// traceparent and tracestate are its context, sent to the backend.
+	attempt     trace.Span
+	traceparent string
+	tracestate  string
+}
+
+// tpCarrier carries the two tracecontext headers of an attempt, written
+// by the propagator, without a map.
+type tpCarrier struct{ parent, state string }
+
+func (c *tpCarrier) Get(string) string { return "" }
+func (c *tpCarrier) Set(k, v string) {
+	switch k {
+	case "traceparent":
+		c.parent = v
+	case "tracestate":
+		c.state = v
+	}
+}
+func (c *tpCarrier) Keys() []string { return nil }
+
+func (t *Tracing) propagator() propagation.TextMapPropagator {
+	if t.Propagator != nil {
+		return t.Propagator
+	}
+	return defaultPropagator
+}
+
+var defaultPropagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+
+// startServer starts x's SERVER span, its parent the client's trace
+// context. Its name and model are set once the body is read (named).
+func (p *Proxy) startServer(x *exchange) {
+	t := p.opt.Tracing
+	s := &spans{t: t, op: operationName(x.r.URL.Path)}
+	parent := t.propagator().Extract(x.r.Context(), propagation.HeaderCarrier(x.r.Header))
+	s.ctx, s.server = t.Tracer.Start(parent, s.op, trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(x.start))
+	x.tr = s
+	if !s.server.IsRecording() {
+		// Not sampled: the span carries the context on to the backend,
+		// and nothing is worked out for attributes no one will see.
+		s.server = nil
+		return
+	}
+	s.server.SetAttributes(attrOperation.String(s.op), attrMethod.String(x.r.Method), attrPath.String(x.r.URL.Path),
+		attrRequestID.String(x.reqID))
+	if k := clientKeyName(x.r); k != "" {
+		s.server.SetAttributes(attrClientKey.String(k))
+	}
+}
+
+// named gives the SERVER span its name and the request's model and
+// category, once the body is read.
+func (s *spans) named(x *exchange) {
+	if s == nil || s.server == nil {
+		return
+	}
+	model := x.f.model.Str
+	s.server.SetName(s.op + " " + model)
+	s.server.SetAttributes(attrRequestModel.String(model), attrCategory.String(x.category), attrStream.Bool(x.f.stream))
+}
+
+// routed records how the request was routed, and the model's live
+// rollout.
+func (s *spans) routed(d route.Decision) {
+	if s == nil || s.server == nil {
+		return
+	}
+	s.server.SetAttributes(attrRoute.String(d.Route))
+	if s.t.RolloutID != nil && d.Target != nil {
+		if id := s.t.RolloutID(d.Target.Model); id != "" {
+			s.server.SetAttributes(attrRollout.String(id))
+		}
+	}
+}
+
+// failed ends nothing: it records the error the request was answered
+// with before any backend was tried (bad input, a key's limit, routing).
+func (s *spans) failed(err error) {
+	if s == nil || s.server == nil {
+		return
+	}
+	status := sluice.ErrorCode(err).HTTPStatus()
+	if _, ok := err.(*overLimitError); ok {
+		status = http.StatusTooManyRequests
+	}
+	s.server.SetAttributes(attrStatus.Int(status), attrErrorType.String(string(sluice.ErrorCode(err))))
+	if status >= 500 {
+		s.server.SetStatus(codes.Error, sluice.ErrorMessage(err))
+	}
+}
+
+// answered records on the SERVER span the outcome of the attempt that
+// answered the client, at version t.
+func (s *spans) answered(x *exchange, t *route.Target, obs *sluice.Observation) {
+	if s == nil || s.server == nil {
+		return
+	}
+	sp := s.server
+	sp.SetAttributes(attrVersion.String(t.ID), attrRespModel.String(t.Upstream), attrRoute.String(obs.Route))
+	outcome(sp, x, obs, false)
+}
+
+// endServer ends the SERVER span; deferred by serveInference, so a
+// request that ends in a panic (an aborted answer) ends it too.
+func (p *Proxy) endServer(x *exchange) {
+	if x.tr != nil && x.tr.server != nil {
+		x.tr.server.End()
+	}
+}
+
+// outcome sets the attributes every span shares from an attempt's
+// observation: status, usage, finish reason, error, time to first token.
+// On the SERVER span (client false) a backend's 4xx is the client's
+// error, not the gateway's, as the HTTP conventions have it.
+func outcome(sp trace.Span, x *exchange, obs *sluice.Observation, client bool) {
+	attrs := make([]attribute.KeyValue, 0, 5)
+	attrs = append(attrs, attrStatus.Int(obs.Status))
+	if obs.InputTokens > 0 || obs.OutputTokens > 0 {
+		attrs = append(attrs, attrInputTokens.Int(obs.InputTokens), attrOutputTokens.Int(obs.OutputTokens))
+	}
+	if obs.FinishReason != "" {
+		attrs = append(attrs, attrFinish.StringSlice([]string{obs.FinishReason}))
+	}
+	if obs.ErrorClass != "" {
+		attrs = append(attrs, attrErrorType.String(obs.ErrorClass))
+		if client || obs.ErrorClass != "upstream_4xx" {
+			sp.SetStatus(codes.Error, obs.ErrorClass)
+		}
+	}
+	sp.SetAttributes(attrs...)
+	if obs.Stream && obs.ErrorClass == "" && obs.TTFT > 0 && !x.sent.IsZero() {
+		sp.AddEvent(EventFirstToken, trace.WithTimestamp(x.sent.Add(obs.TTFT)))
+	}
+}
+
+// startAttempt starts the CLIENT span of an attempt at t and works out
+// the traceparent the backend is sent.
+func (s *spans) startAttempt(x *exchange, t *route.Target, routeName string) {
+	var ctx context.Context
+	var sp trace.Span
+	if s.link.IsValid() {
+		ctx, sp = s.t.Tracer.Start(s.ctx, s.op+" "+t.Upstream, trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithNewRoot(), trace.WithLinks(trace.Link{SpanContext: s.link}))
+	} else {
+		ctx, sp = s.t.Tracer.Start(s.ctx, s.op+" "+t.Upstream, trace.WithSpanKind(trace.SpanKindClient))
+	}
+	var c tpCarrier
+	s.t.propagator().Inject(ctx, &c)
+	s.traceparent, s.tracestate = c.parent, c.state
+	if !sp.IsRecording() {
+		return // not sampled: its context alone goes on
+	}
+	s.attempt = sp
+	sp.SetAttributes(attrOperation.String(s.op), attrRequestModel.String(t.Upstream), attrVersion.String(t.ID),
+		attrRoute.String(routeName), attrRequestID.String(x.reqID), attrStream.Bool(x.f.stream))
+	if host, port := hostPort(x.endpoint); host != "" {
+		sp.SetAttributes(attrServerAddr.String(host), attrServerPort.Int(port))
+	}
+}
+
+// endAttempt ends the attempt's CLIENT span with its observation.
+func (s *spans) endAttempt(x *exchange, t *route.Target, obs *sluice.Observation) {
+	if s == nil || s.attempt == nil {
+		return
+	}
+	s.attempt.SetAttributes(attrRespModel.String(t.Upstream))
+	outcome(s.attempt, x, obs, true)
+	s.attempt.End()
+	s.attempt = nil
+}
+
+// hostPort returns an endpoint URL's host and port (the scheme's default
+// when it names none), "" when it does not parse. Never its credentials.
+func hostPort(endpoint string) (string, int) {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return "", 0
+	}
+	host, port := u.Hostname(), u.Port()
+	if port == "" {
+		if u.Scheme == "https" {
+			return host, 443
+		}
+		return host, 80
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		return host, 0
+	}
+	return host, n
+}
+
+// setTraceHeaders puts the attempt's trace context on req (the
+// http.RoundTripper path), replacing the client's.
+func (s *spans) setTraceHeaders(h http.Header) {
+	delete(h, "Traceparent")
+	delete(h, "Tracestate")
+	if s.traceparent != "" {
+		h["Traceparent"] = []string{s.traceparent}
+	}
+	if s.tracestate != "" {
+		h["Tracestate"] = []string{s.tracestate}
+	}
+}
+
+// shadowSpans returns the spans of a request mirrored from the request
+// whose server span has context link: a CLIENT span in a trace of its
+// own, linked to it. Nil when tracing is off or the request had no span.
+func (p *Proxy) shadowSpans(path string, link trace.SpanContext) *spans {
+	if p.opt.Tracing == nil || !link.IsValid() {
+		return nil
+	}
+	return &spans{t: p.opt.Tracing, op: operationName(path), ctx: context.Background(), link: link}
+}
+
+// spanContext returns the request's SERVER span context, for a mirror's
+// link; the zero one when tracing is off.
+func (x *exchange) spanContext() trace.SpanContext {
+	if x.tr == nil || x.tr.server == nil {
+		return trace.SpanContext{}
+	}
+	return x.tr.server.SpanContext()
+}
