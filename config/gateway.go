@@ -43,6 +43,12 @@ type Gateway struct {
 	// itself and hands every other connection to net/http, or "net/http"
 	// for net/http alone. A TLS listener is always net/http (HTTP/2).
 	HTTPServer string `yaml:"http_server"`
+	// Balance is how a version's requests are spread over its endpoints
+	// (the replicas of its backend): "least_requests" (default), the less
+	// busy of two live endpoints drawn at random, by the requests this
+	// gateway has in flight to each, or "round_robin", in turn. It chooses
+	// an endpoint of the version routing chose, never another version.
+	Balance string `yaml:"balance"`
 	// MaxBodyBytes caps request bodies; default 8 MiB.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// RetryOnStable retries failures before the first byte on the stable
@@ -267,6 +273,9 @@ func (g *Gateway) setDefaults() {
 	if g.HTTPServer == "" {
 		g.HTTPServer = "fasthttp"
 	}
+	if g.Balance == "" {
+		g.Balance = "least_requests"
+	}
 	if g.RetryOnStable == nil {
 		t := true
 		g.RetryOnStable = &t
@@ -461,6 +470,9 @@ func (g *Gateway) Validate() error {
 	}
 	if g.HTTPServer != "fasthttp" && g.HTTPServer != "net/http" {
 		return fmt.Errorf("http_server: %q is not a server Sluice has; use fasthttp or net/http", g.HTTPServer)
+	}
+	if g.Balance != "least_requests" && g.Balance != "round_robin" {
+		return fmt.Errorf("balance: %q is not a way to spread requests over a version's endpoints; use least_requests (the less busy of two) or round_robin (in turn)", g.Balance)
 	}
 	if g.MaxBodyBytes < 1024 {
 		return fmt.Errorf("max_body_bytes: %d is too small; use at least 1024", g.MaxBodyBytes)

@@ -265,7 +265,7 @@ func (h *HealthChecker) CheckNow(ctx context.Context) {
 }
 
 var endpointUpDesc = prometheus.NewDesc("sluice_endpoint_up",
-	"1 while a version's backend endpoint passes its health checks, 0 once it has failed health.fail_after checks in a row (left out of the version's round-robin; a version with every endpoint at 0 is left out of splits). Set after the endpoint's first check.",
+	"1 while a version's backend endpoint passes its health checks, 0 once it has failed health.fail_after checks in a row (left out of the endpoints its version's requests go to; a version with every endpoint at 0 is left out of splits). Set after the endpoint's first check.",
 	[]string{"model", "version", "endpoint"}, nil)
 
 // Describe implements prometheus.Collector.

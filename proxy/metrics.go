@@ -10,7 +10,9 @@ import (
 // the shadow counters (sluice_shadow_mirrored_total,
 // sluice_shadow_dropped_total, sluice_shadow_completed_total,
 // sluice_shadow_skipped_total), the shadow queue length, the requests
-// in flight per version (sluice_inflight_requests) and each client key's
+// in flight per version (sluice_inflight_requests) and per endpoint of each
+// version of the routing table in force
+// (sluice_endpoint_requests_in_flight), and each client key's
 // requests and tokens (sluice_client_key_requests_total,
 // sluice_client_key_tokens_total) and the requests refused for their key
 // (sluice_client_key_refused_total; keyusage.go). Register it with the
@@ -30,12 +32,15 @@ var (
 		"Mirrored requests waiting for a shadow worker.", nil, nil)
 	inflightDesc = prometheus.NewDesc("sluice_inflight_requests",
 		"Requests in flight to a version, mirrored ones included.", []string{"model", "version"}, nil)
+	endpointInflightDesc = prometheus.NewDesc("sluice_endpoint_requests_in_flight",
+		"Requests in flight from this process to a version's backend endpoint, mirrored ones included, as balance: least_requests weighs them. An endpoint shared by several versions counts all their requests under each.",
+		[]string{"model", "version", "endpoint"}, nil)
 )
 
 type collector struct{ p *Proxy }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{shadowMirroredDesc, shadowDroppedDesc, shadowCompletedDesc, shadowSkippedDesc, shadowQueueDesc, inflightDesc, keyRefusedDesc, keyRequestsDesc, keyTokensDesc} {
+	for _, d := range []*prometheus.Desc{shadowMirroredDesc, shadowDroppedDesc, shadowCompletedDesc, shadowSkippedDesc, shadowQueueDesc, inflightDesc, endpointInflightDesc, keyRefusedDesc, keyRequestsDesc, keyTokensDesc} {
 		ch <- d
 	}
 }
@@ -54,5 +59,35 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(inflightDesc, prometheus.GaugeValue, float64(n.Load()), model, version)
 	}
+	c.collectEndpoints(ch)
 	c.p.keyUsage.collect(ch)
+}
+
+// collectEndpoints exports sluice_endpoint_requests_in_flight for each
+// endpoint of each version of the routing table in force, the endpoint
+// named as sluice_endpoint_up names it (RedactedEndpoint): endpoints of a
+// version that read alike without their credentials are one series, the
+// sum of their counts (two series with the same labels fail the whole
+// scrape), and an endpoint listed twice counts once.
+func (c collector) collectEndpoints(ch chan<- prometheus.Metric) {
+	if c.p.opt.Routes == nil {
+		return
+	}
+	for t := range c.p.opt.Routes.Load().Targets() {
+		sum := make(map[string]int64, len(t.Endpoints))
+		var names []string
+		for i, e := range t.Endpoints {
+			if t.Index(e) != i {
+				continue // listed twice
+			}
+			name := RedactedEndpoint(e)
+			if _, seen := sum[name]; !seen {
+				names = append(names, name)
+			}
+			sum[name] += t.Load(i).InFlight()
+		}
+		for _, name := range names {
+			ch <- prometheus.MustNewConstMetric(endpointInflightDesc, prometheus.GaugeValue, float64(sum[name]), t.Model, t.Version, name)
+		}
+	}
 }

@@ -311,6 +311,9 @@ type exchange struct {
 	prev *answeredBy
 	// endpoint is the backend base URL of the last attempt.
 	endpoint string
+	// endpointN counts the last attempt in flight to endpoint, until
+	// releaseEndpoint; nil when released.
+	endpointN *route.Load
 	// cut is set by relayRaw when the answer it passed on ended short
 	// (the backend broke off, the request's time ran out): forward
 	// aborts the response once the request is recorded.
@@ -564,7 +567,7 @@ func (p *Proxy) readBody(r *http.Request, buf []byte) ([]byte, error) {
 // is lowered when the answer ends (or moved to stable's on a retry). tab is
 // the routing table d was decided by.
 func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *route.Table) {
-	defer func() { n.Add(-1) }()
+	defer func() { n.Add(-1); x.releaseEndpoint() }()
 	ctx, cancel := p.requestContext(x)
 	defer cancel()
 	target := d.Target
@@ -591,6 +594,7 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 			resp.Body.Close()
 		}
 		n.Add(-1)
+		x.releaseEndpoint()
 		target, routeName, n = stable, "retry", sn
 		x.sent = p.opt.Now()
 		resp, class, err = p.attempt(ctx, x, target, routeName)
@@ -738,7 +742,9 @@ func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target, route
 		*bp = body[:0]
 		p.bufs.Put(bp)
 		resp, class, err := classified(x, resp, err)
-		return p.awaitFirstLine(x, resp, class, err)
+		resp, class, err = p.awaitFirstLine(x, resp, class, err)
+		x.endpointResult(class)
+		return resp, class, err
 	}
 	// A fresh buffer: the transport may still read the body after
 	// RoundTrip returns, and rewinds it through GetBody to retry a request
@@ -765,7 +771,9 @@ func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target, route
 	req.ContentLength = int64(len(up))
 	resp, err := p.transport.RoundTrip(req)
 	resp, class, err := classified(x, resp, err)
-	return p.awaitFirstLine(x, resp, class, err)
+	resp, class, err = p.awaitFirstLine(x, resp, class, err)
+	x.endpointResult(class)
+	return resp, class, err
 }
 
 // classified returns an attempt's outcome with its error class.

@@ -1,8 +1,6 @@
 package proxy
 
 import (
-	"slices"
-
 	"github.com/tidwall/gjson"
 
 	"github.com/sluicehq/sluice"
@@ -49,12 +47,43 @@ func previousDecision(tab *route.Table, d route.Decision, prevID string, prev an
 
 // endpointFor returns the endpoint of t an attempt goes to: the one that
 // answered the response the request continues, when t is its version and
-// still has it, else t's next one.
+// still has it, else the one t's balance chooses (route.Target.Choose). The
+// attempt is counted in flight to it from here until releaseEndpoint, which
+// the next attempt's endpointFor calls too.
 func (x *exchange) endpointFor(t *route.Target) string {
-	if x.prev != nil && x.prev.version == t.ID && slices.Contains(t.Endpoints, x.prev.endpoint) {
-		return x.prev.endpoint
+	x.releaseEndpoint()
+	i := -1
+	if x.prev != nil && x.prev.version == t.ID {
+		i = t.Index(x.prev.endpoint)
 	}
-	return t.Endpoint()
+	if i < 0 {
+		if i = t.Choose(); i < 0 {
+			return ""
+		}
+	}
+	x.endpointN = t.Load(i)
+	x.endpointN.Start()
+	return t.Endpoints[i]
+}
+
+// releaseEndpoint lowers the count of requests in flight to the endpoint
+// of the last attempt, once its answer has ended (relayed, abandoned for a
+// retry, failed, or cut by a hang-up).
+func (x *exchange) releaseEndpoint() {
+	if x.endpointN != nil {
+		x.endpointN.Done()
+		x.endpointN = nil
+	}
+}
+
+// endpointResult tells the endpoint of the last attempt its outcome, for
+// balance: least_requests (route.Load.Result): class is the attempt's
+// error class, "" for an answer. A client's hang-up says nothing of the
+// endpoint, nor does a 4xx, which classified leaves as "".
+func (x *exchange) endpointResult(class string) {
+	if x.endpointN != nil && class != "canceled" {
+		x.endpointN.Result(class != "")
+	}
 }
 
 // rememberResponse notes that t answered the response id (from the

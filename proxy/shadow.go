@@ -312,6 +312,7 @@ func (p *Proxy) runShadow(j *shadowJob) {
 	p.relay(x, t, resp, class, err, &obs)
 	x.tr.endAttempt(x, t, &obs)
 	n.Add(-1)
+	x.releaseEndpoint()
 	if obs.ErrorClass == "canceled" {
 		s.skipped.Add(1)
 		return

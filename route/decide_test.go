@@ -341,7 +341,7 @@ func TestStickyBucket(t *testing.T) {
 }
 
 func TestTarget_Endpoint(t *testing.T) {
-	tab := Build(MustFixture(t), nil, Options{})
+	tab := Build(MustFixture(t), nil, Options{Balance: BalanceRoundRobin})
 	tg := tab.Target("chat:v1.1.0")
 	got := map[string]int{}
 	for range 10 {

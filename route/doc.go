@@ -33,6 +33,13 @@
 // offline (see StickyBucket), assigns a user the same version; a new salt
 // reshuffles the cohorts.
 //
+// Routing chooses the version; Target.Choose then chooses one of its
+// endpoints (Options.Balance): least requests by default, the less busy
+// of two live endpoints drawn at random, by the counts of requests in
+// flight the proxy keeps on each endpoint's Load (Options.Loads, shared by
+// every Table so they outlive rebuilds), or round-robin. Endpoints health
+// checks found down are left out while another is up.
+//
 // Unhealthy versions are left out of splits: the buckets of an unhealthy
 // member are divided among the healthy members in proportion to their
 // weights, so the healthy members' shares are renormalised while their own

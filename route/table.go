@@ -2,6 +2,8 @@ package route
 
 import (
 	"cmp"
+	"iter"
+	"maps"
 	"net/textproto"
 	"slices"
 	"strings"
@@ -41,6 +43,14 @@ type Options struct {
 	// version with several endpoints sends its requests to those that are
 	// up (to all of them when none is), as nginx's upstream does.
 	DownEndpoints map[string]bool
+	// Balance spreads a version's requests over its live endpoints; empty
+	// means BalanceLeastRequests.
+	Balance Balance
+	// Loads counts the requests in flight to each endpoint, for
+	// BalanceLeastRequests and the proxy's gauge. Give every Table the same
+	// Loads so the counts outlive a rebuild; nil gives this Table counts of
+	// its own.
+	Loads *Loads
 	// Unloaded maps the full id of a version whose backend a rollback
 	// unloads (or has unloaded) to what happened, as "was rolled back by
 	// rollout chat-3 (aborted) and its backend unloaded". Unless the
@@ -78,6 +88,9 @@ type Table struct {
 	downEndpoints map[string]bool
 	// unloaded is Options.Unloaded, for compile.
 	unloaded map[string]string
+	// balance and loads are Options.Balance and Options.Loads, for compile.
+	balance Balance
+	loads   *Loads
 }
 
 // name is what a "model" string resolves to: a model, and for a pin the
@@ -204,6 +217,11 @@ func Build(reg *sluice.Registry, unhealthy map[string]bool, opt Options) *Table 
 
 		downEndpoints: opt.DownEndpoints,
 		unloaded:      opt.Unloaded,
+		balance:       opt.Balance,
+		loads:         opt.Loads,
+	}
+	if t.loads == nil {
+		t.loads = &Loads{}
 	}
 	headers := opt.StickyHeaders
 	if headers == nil {
@@ -260,7 +278,7 @@ func (t *Table) compile(reg *sluice.Registry, sm *sluice.Model, unhealthy map[st
 			}
 		}
 		if v.Stage.Servable() {
-			e.target = newTarget(v, !unhealthy[v.ID()], t.downEndpoints)
+			e.target = newTarget(v, !unhealthy[v.ID()], t.downEndpoints, t.loads, t.balance)
 			e.addressable = reg.Addressable(sm.Name, v.Version)
 			t.byID[e.target.ID] = e.target
 			if e.addressable {
@@ -422,4 +440,13 @@ func (t *Table) Target(id string) *Target {
 		return nil
 	}
 	return t.byID[id]
+}
+
+// Targets returns the servable versions' Targets, in no set order; none for
+// a nil Table.
+func (t *Table) Targets() iter.Seq[*Target] {
+	if t == nil {
+		return func(func(*Target) bool) {}
+	}
+	return maps.Values(t.byID)
 }

@@ -36,14 +36,17 @@ type Target struct {
 	// version; only splits avoid it.
 	Healthy bool
 
-	// live are the Endpoints that health checks have not found down
-	// (Options.DownEndpoints); Endpoint spreads requests over them, and
-	// over every endpoint when none is up.
-	live []string
-	next atomic.Uint64
+	// live are the indexes in Endpoints of those that health checks have
+	// not found down (Options.DownEndpoints), or of every endpoint when none
+	// is up; Choose spreads requests over them.
+	live []int
+	// loads are the Loads of each of Endpoints, from Options.Loads.
+	loads      []*Load
+	roundRobin bool
+	next       atomic.Uint64
 }
 
-func newTarget(v *sluice.Version, healthy bool, down map[string]bool) *Target {
+func newTarget(v *sluice.Version, healthy bool, down map[string]bool, loads *Loads, balance Balance) *Target {
 	t := &Target{
 		ID:         v.ID(),
 		Model:      v.Model,
@@ -53,30 +56,23 @@ func newTarget(v *sluice.Version, healthy bool, down map[string]bool) *Target {
 		Stage:      v.Stage,
 		Deprecated: v.Stage == sluice.StageDeprecated,
 		Healthy:    healthy,
+		roundRobin: balance == BalanceRoundRobin,
 	}
 	if !v.SunsetAt.IsZero() {
 		t.Sunset = v.SunsetAt.UTC().Format(http.TimeFormat)
 	}
-	t.live = t.Endpoints
-	if len(down) > 0 {
-		live := slices.DeleteFunc(slices.Clone(t.Endpoints), func(e string) bool { return down[e] })
-		if len(live) > 0 {
-			t.live = live
+	t.loads = make([]*Load, len(t.Endpoints))
+	t.live = make([]int, 0, len(t.Endpoints))
+	for i, e := range t.Endpoints {
+		t.loads[i] = loads.Of(e)
+		if !down[e] {
+			t.live = append(t.live, i)
+		}
+	}
+	if len(t.live) == 0 {
+		for i := range t.Endpoints {
+			t.live = append(t.live, i)
 		}
 	}
 	return t
-}
-
-// Endpoint returns the next backend base URL, round-robin over the
-// Endpoints that are up (all of them when none is), or "" when the version
-// has none. It is safe for concurrent use.
-func (t *Target) Endpoint() string {
-	switch n := uint64(len(t.live)); n {
-	case 0:
-		return ""
-	case 1:
-		return t.live[0]
-	default:
-		return t.live[(t.next.Add(1)-1)%n]
-	}
 }

@@ -160,7 +160,10 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	}
 	s.backendsCfg = slices.Clone(cfg.Backends)
 	s.Health = &proxy.HealthChecker{Path: cfg.Health.Path, Interval: interval, Timeout: cfg.Health.Timeout, FailAfter: cfg.Health.FailAfter, Logger: logger, Backends: s.Backends}
-	ropt := route.Options{StickyHeaders: config.CanonicalHeaders(cfg.StickyHeaders), ForceHeader: cfg.ForceHeader, CategoryHeader: cfg.CategoryHeader}
+	// One Loads for every table: the counts of requests in flight to each
+	// endpoint outlive the rebuild every change makes.
+	ropt := route.Options{StickyHeaders: config.CanonicalHeaders(cfg.StickyHeaders), ForceHeader: cfg.ForceHeader, CategoryHeader: cfg.CategoryHeader,
+		Balance: route.Balance(cfg.Balance), Loads: &route.Loads{}}
 	s.Routes = route.NewHolder(route.Build(sluice.NewRegistry(), nil, ropt))
 	s.Recorder.Registry().MustRegister(s.Health)
 	s.Health.OnChange = func(unhealthy map[string]bool) {
