@@ -179,11 +179,13 @@ func (s *spans) failed(err error) {
 	if s == nil || s.server == nil {
 		return
 	}
-	status := sluice.ErrorCode(err).HTTPStatus()
-	if _, ok := err.(*overLimitError); ok {
-		status = http.StatusTooManyRequests
+	// The status and code writeError sends: a key's rate limit met in
+	// Admit (overLimitError) is its 429, rate_limited, not internal.
+	status, code := errStatus(err), sluice.ErrorCode(err)
+	if status == http.StatusTooManyRequests {
+		code = sluice.CodeRateLimited
 	}
-	s.server.SetAttributes(attrStatus.Int(status), attrErrorType.String(string(sluice.ErrorCode(err))))
+	s.server.SetAttributes(attrStatus.Int(status), attrErrorType.String(string(code)))
 	if status >= 500 {
 		s.server.SetStatus(codes.Error, sluice.ErrorMessage(err))
 	}
