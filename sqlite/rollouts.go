@@ -84,33 +84,7 @@ func utcRollout(r *sluice.Rollout) {
 // seq, the order they were last written), or with no q.Model every
 // model's, newest started first.
 func (s *Store) RolloutHistory(ctx context.Context, q sluice.RolloutQuery) ([]sluice.Rollout, error) {
-	query := "SELECT id, doc FROM rollouts WHERE (? = '' OR model = ?)"
-	args := []any{q.Model, q.Model}
-	if q.ID != "" {
-		query += " AND id = ?"
-		args = append(args, q.ID)
-	}
-	// Across models seq is the order of the last writes, and a live
-	// rollout is written at each analysis: every model's are ordered by
-	// their start, seq breaking ties.
-	order := " ORDER BY seq DESC"
-	if q.Model == "" {
-		order = " ORDER BY COALESCE(started_at, 0) DESC, seq DESC"
-	}
-	if q.Before != "" {
-		if q.Model != "" {
-			query += " AND seq < (SELECT seq FROM rollouts WHERE id = ? AND model = ?)"
-			args = append(args, q.Before, q.Model)
-		} else {
-			query += " AND (COALESCE(started_at, 0), seq) < (SELECT COALESCE(started_at, 0), seq FROM rollouts WHERE id = ?)"
-			args = append(args, q.Before)
-		}
-	}
-	query += order
-	if q.Limit > 0 {
-		query += " LIMIT ?"
-		args = append(args, q.Limit)
-	}
+	query, args := historyQuery(q)
 	var out []sluice.Rollout
 	err := s.read(ctx, "read rollout history", func(tx *sql.Tx) error {
 		out = out[:0]
@@ -146,4 +120,44 @@ func (s *Store) RolloutHistory(ctx context.Context, q sluice.RolloutQuery) ([]sl
 		return nil, err
 	}
 	return out, nil
+}
+
+// historyQuery is RolloutHistory's query of q. A model's history is
+// filtered by "model = ?" alone, never "(? = ” OR model = ?)": SQLite
+// cannot use rollouts_model_seq for the latter, and read every rollout,
+// then sorted the model's whole history, documents and all, to return a
+// page of it.
+func historyQuery(q sluice.RolloutQuery) (string, []any) {
+	query := "SELECT id, doc FROM rollouts WHERE true"
+	var args []any
+	if q.Model != "" {
+		query += " AND model = ?"
+		args = append(args, q.Model)
+	}
+	if q.ID != "" {
+		query += " AND id = ?"
+		args = append(args, q.ID)
+	}
+	// Across models seq is the order of the last writes, and a live
+	// rollout is written at each analysis: every model's are ordered by
+	// their start, seq breaking ties.
+	order := " ORDER BY seq DESC"
+	if q.Model == "" {
+		order = " ORDER BY COALESCE(started_at, 0) DESC, seq DESC"
+	}
+	if q.Before != "" {
+		if q.Model != "" {
+			query += " AND seq < (SELECT seq FROM rollouts WHERE id = ? AND model = ?)"
+			args = append(args, q.Before, q.Model)
+		} else {
+			query += " AND (COALESCE(started_at, 0), seq) < (SELECT COALESCE(started_at, 0), seq FROM rollouts WHERE id = ?)"
+			args = append(args, q.Before)
+		}
+	}
+	query += order
+	if q.Limit > 0 {
+		query += " LIMIT ?"
+		args = append(args, q.Limit)
+	}
+	return query, args
 }

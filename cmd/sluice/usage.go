@@ -45,6 +45,12 @@ request log: /metrics counts them (sluice_client_key_requests_total by code, slu
 			if q.Since, q.Until, err = parseRange(since, until, now); err != nil {
 				return err
 			}
+			if !cmd.Flags().Changed("since") && !q.Until.IsZero() {
+				// The default window is the day before its end: 24
+				// hours before now refused a past --until given alone
+				// ("until is before since: swap them").
+				q.Since = q.Until.Add(-24 * time.Hour)
+			}
 			rep, err := cl.Usage(cmd.Context(), q, by)
 			if err != nil {
 				return err
@@ -96,7 +102,7 @@ request log: /metrics counts them (sluice_client_key_requests_total by code, slu
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&since, "since", "24h", "sum requests since this time or duration ago (e.g. 7d); \"\" for the whole request log")
+	f.StringVar(&since, "since", "24h", "sum requests since this time or duration ago (e.g. 7d); \"\" for the whole request log (default: the 24 hours before --until when only --until is given)")
 	f.StringVar(&until, "until", "", "sum requests before this time (default now)")
 	f.StringVar(&q.Model, "model", "", "only requests for this model")
 	f.StringVar(&q.ClientKey, "key", "", "only requests sent with the client key of this name (client_keys in the gateway's config; the name, never the secret)")

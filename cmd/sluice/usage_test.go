@@ -204,6 +204,14 @@ func TestCLI_Usage(t *testing.T) {
 		}
 	}
 
+	// --until alone sums the day before it, not from 24 hours before now
+	// (which a past --until would precede).
+	end := time.Now().Add(-72 * time.Hour).UTC().Truncate(time.Second)
+	stdout, stderr, code = run(t, cmd("usage", "--until", end.Format(time.RFC3339))...)
+	if want := "from " + end.Add(-24*time.Hour).Format("2006-01-02 15:04:05") + " to " + end.Format("2006-01-02 15:04:05") + " UTC"; code != 0 || !strings.Contains(stdout, want) {
+		t.Errorf("usage --until 3 days ago: exit %d, stdout %q, stderr %q; want the window %q", code, stdout, stderr, want)
+	}
+
 	// Bad input, refused with what to do.
 	for _, tc := range []struct {
 		args []string
