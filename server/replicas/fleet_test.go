@@ -73,6 +73,13 @@ func TestReplicas_FleetWideAnalysis(t *testing.T) {
 		t.Fatalf("start the rollout through %s: %v", others[0].name, err)
 	}
 	live := waitPhase(t, others[0], ro.ID, 20*time.Second, sluice.PhaseProgressing)
+	// Every replica routes by the rollout's split before a user is sent:
+	// a replica still on the policy from before would send a user the
+	// split gives the candidate to the baseline, and the test would take
+	// that user for a baseline user the leader then sends elsewhere.
+	for _, r := range rs {
+		waitPhase(t, r, ro.ID, 20*time.Second, sluice.PhaseProgressing)
+	}
 
 	// The analysis judges the split's traffic only (a forced version is
 	// not randomly assigned), and the split is sticky by user: a user the
