@@ -1,0 +1,72 @@
+package postgres
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/postgres/pgtest"
+)
+
+// A model's rollout history (the dashboard's History tab, sluice rollout
+// history MODEL, each page of it) searches rollouts_model_seq for the model
+// under PostgreSQL's generic plan too, the plan a statement pgx prepared
+// ends up with after a few runs: the "($1 = ” OR model = $1)" form of the
+// query, which lets one statement serve every model's history, read every
+// rollout of every model under that plan.
+func TestRolloutHistory_ModelSearchesIndexGenericPlan(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, pgtest.Schema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	// A tiny table is read whole by any plan; with sequential scans off
+	// the plan shows whether the index can be searched for the model.
+	for _, set := range []string{"SET plan_cache_mode = force_generic_plan", "SET enable_seqscan = off"} {
+		if _, err := conn.Exec(ctx, set); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer conn.Exec(ctx, "RESET ALL")
+	for i, q := range []sluice.RolloutQuery{
+		{Model: "chat", Limit: 21},
+		{Model: "chat", Before: "chat-2", Limit: 21},
+	} {
+		query, args := historyQuery(q)
+		name := "history" + string(rune('a'+i))
+		if _, err := conn.Conn().Prepare(ctx, name, query); err != nil {
+			t.Fatal(err)
+		}
+		lits := make([]string, len(args))
+		for j, a := range args {
+			lits[j] = "'" + a.(string) + "'"
+		}
+		rows, err := conn.Query(ctx, "EXPLAIN EXECUTE "+name+"("+strings.Join(lits, ", ")+")")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, strings.TrimSpace(line))
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Join(plan, "; ")
+		if !regexp.MustCompile(`rollouts_model_seq[^;]*; Index Cond: \(\(?model = \$1\)`).MatchString(got) {
+			t.Errorf("history of %+v is read by plan %q; want a search of rollouts_model_seq on the model", q, got)
+		}
+	}
+}
