@@ -55,13 +55,13 @@ func historyAsked(r *http.Request) (bool, error) {
 	if v := qv.Get("history"); v != "" {
 		var err error
 		if asked, err = strconv.ParseBool(v); err != nil {
-			return false, badRequest("history", fmt.Sprintf("history %q is not true or false: history=true lists a model's past rollouts", v))
+			return false, badRequest("history", fmt.Sprintf("history %q is not true or false: history=true lists past rollouts, a model's with model=", v))
 		}
 	}
 	if !asked {
 		for _, p := range []string{"limit", "before"} {
 			if qv.Has(p) {
-				return false, badRequest(p, fmt.Sprintf("%s pages a model's rollout history: add history=true and a model (?model=chat&history=true&%s=…); without it the answer is each model's latest rollout, which has no pages", p, p))
+				return false, badRequest(p, fmt.Sprintf("%s pages the rollout history: add history=true (?history=true&%s=…, with model=chat for one model's); without it the answer is each model's latest rollout, which has no pages", p, p))
 			}
 		}
 	}

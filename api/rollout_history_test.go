@@ -144,8 +144,8 @@ func TestRolloutHistory(t *testing.T) {
 	t.Run("ErrBadQuery", func(t *testing.T) {
 		for path, want := range map[string]string{
 			"/admin/v1/rollouts?model=chat&history=maybe":        `history "maybe" is not true or false`,
-			"/admin/v1/rollouts?model=chat&limit=2":              "limit pages a model's rollout history: add history=true",
-			"/admin/v1/rollouts?model=chat&before=chat-2":        "before pages a model's rollout history: add history=true",
+			"/admin/v1/rollouts?model=chat&limit=2":              "limit pages the rollout history: add history=true",
+			"/admin/v1/rollouts?model=chat&before=chat-2":        "before pages the rollout history: add history=true",
 			"/admin/v1/rollouts?model=chat&history=true&limit=0": "limit 0 is out of range",
 		} {
 			r := e.do(t, "GET", path, viewerSecret, nil)
