@@ -712,6 +712,14 @@
       showPast(model, h("p", { class: "error", id: "past-error" }, e.message));
       return;
     }
+    if (state.model !== model || state.pastShown !== model + "/" + id) return;
+    // A link to the rollout under way: its live card is on the Overview,
+    // as its row in the list leads there.
+    if (ACTIVE_PHASES.includes(st.rollout.phase)) {
+      state.pastShown = "";
+      location.replace("#overview");
+      return;
+    }
     try {
       const pv = await pastVerdicts(model, st.rollout);
       st.past_verdicts = pv.verdicts;
