@@ -156,32 +156,11 @@ func (s *Server) getSummary(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	rq := sluice.RequestQuery{Model: q.Get("model"), Version: q.Get("version"), RequestID: q.Get("request_id"), ClientKey: q.Get("key")}
-	if rq.Model != "" {
-		if err := sluice.CheckName("model name", rq.Model); err != nil {
-			return invalid("model", sluice.ErrorMessage(err))
-		}
-	}
-	if rq.Version != "" {
-		if err := sluice.CheckName("version", rq.Version); err != nil {
-			return invalid("version", sluice.ErrorMessage(err))
-		}
-	}
-	if err := checkKeyName(rq.ClientKey); err != nil {
+	rq, err := s.requestFilter(r)
+	if err != nil {
 		return err
 	}
-	var err error
-	now := s.now()
-	if rq.Since, err = queryTime(r, "since", now); err != nil {
-		return err
-	}
-	if rq.Until, err = queryTime(r, "until", now); err != nil {
-		return err
-	}
-	if err := checkRange(rq.Since, rq.Until); err != nil {
-		return err
-	}
+	rq.RequestID = r.URL.Query().Get("request_id")
 	if rq.Limit, err = queryLimit(r); err != nil {
 		return err
 	}
@@ -198,6 +177,35 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) error {
 	list.Requests, list.Truncated = cut(rows, limit)
 	writeJSON(w, http.StatusOK, list)
 	return nil
+}
+
+// requestFilter reads the request log's filters a request gives: ?model=,
+// ?version= and ?key= (each checked as a name), ?since= and ?until=.
+func (s *Server) requestFilter(r *http.Request) (sluice.RequestQuery, error) {
+	q := r.URL.Query()
+	rq := sluice.RequestQuery{Model: q.Get("model"), Version: q.Get("version"), ClientKey: q.Get("key")}
+	if rq.Model != "" {
+		if err := sluice.CheckName("model name", rq.Model); err != nil {
+			return rq, invalid("model", sluice.ErrorMessage(err))
+		}
+	}
+	if rq.Version != "" {
+		if err := sluice.CheckName("version", rq.Version); err != nil {
+			return rq, invalid("version", sluice.ErrorMessage(err))
+		}
+	}
+	if err := checkKeyName(rq.ClientKey); err != nil {
+		return rq, err
+	}
+	var err error
+	now := s.now()
+	if rq.Since, err = queryTime(r, "since", now); err != nil {
+		return rq, err
+	}
+	if rq.Until, err = queryTime(r, "until", now); err != nil {
+		return rq, err
+	}
+	return rq, checkRange(rq.Since, rq.Until)
 }
 
 // checkKeyName refuses a ?key= that is not a client key's name, such as a

@@ -11,39 +11,18 @@ import (
 // ?by=) over ?since= to ?until=, filtered by ?model=, ?version= and ?key=.
 // A viewer may read it, as it may read the request log it sums.
 func (s *Server) getUsage(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	rq := sluice.RequestQuery{Model: q.Get("model"), Version: q.Get("version"), ClientKey: q.Get("key")}
-	if rq.Model != "" {
-		if err := sluice.CheckName("model name", rq.Model); err != nil {
-			return invalid("model", sluice.ErrorMessage(err))
-		}
-	}
-	if rq.Version != "" {
-		if err := sluice.CheckName("version", rq.Version); err != nil {
-			return invalid("version", sluice.ErrorMessage(err))
-		}
-	}
-	if err := checkKeyName(rq.ClientKey); err != nil {
+	now := s.now()
+	rq, err := s.requestFilter(r)
+	if err != nil {
 		return err
 	}
-	by := q.Get("by")
+	by := r.URL.Query().Get("by")
 	switch by {
 	case "":
 		by = UsageByKey
 	case UsageByKey, UsageByModel, UsageByVersion:
 	default:
 		return invalid("by", fmt.Sprintf("by %q is not a grouping: use key, model or version", by))
-	}
-	var err error
-	now := s.now()
-	if rq.Since, err = queryTime(r, "since", now); err != nil {
-		return err
-	}
-	if rq.Until, err = queryTime(r, "until", now); err != nil {
-		return err
-	}
-	if err := checkRange(rq.Since, rq.Until); err != nil {
-		return err
 	}
 	rows, err := s.store.RequestUsage(r.Context(), rq)
 	if err != nil {
