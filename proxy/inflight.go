@@ -2,16 +2,20 @@ package proxy
 
 import (
 	"sync/atomic"
+
+	"github.com/sluicehq/sluice/internal/cowmap"
 )
 
 // inflight counts the requests in flight to each version. The map from
 // version id to counter is copied on write, so the request path finds its
 // counter with an atomic load and a map lookup and takes no lock; a lock is
 // taken only the first time a version is seen.
-type inflight struct{ cowMap[string, atomic.Int64] }
+type inflight struct {
+	cowmap.Map[string, atomic.Int64]
+}
 
 // counter returns the counter of version id, creating it on first use.
-func (f *inflight) counter(id string) *atomic.Int64 { return f.get(id) }
+func (f *inflight) counter(id string) *atomic.Int64 { return f.Get(id) }
 
 // InFlight returns the number of requests in flight to a version, by full
 // id ("chat:v1.2.0"): counted from the start of an attempt at its backend to
@@ -20,7 +24,7 @@ func (f *inflight) counter(id string) *atomic.Int64 { return f.get(id) }
 // discarded answer. The rollout controller polls it to drain a version it
 // has just taken out of the split.
 func (p *Proxy) InFlight(versionID string) int64 {
-	if c := p.inflight.lookup(versionID); c != nil {
+	if c := p.inflight.Lookup(versionID); c != nil {
 		return c.Load()
 	}
 	return 0
@@ -32,7 +36,7 @@ func (p *Proxy) InFlight(versionID string) int64 {
 // covers the requests in flight through every replica.
 func (p *Proxy) InFlightVersions() map[string]int64 {
 	out := map[string]int64{}
-	for id, c := range p.inflight.all() {
+	for id, c := range p.inflight.All() {
 		if n := c.Load(); n > 0 {
 			out[id] = n
 		}

@@ -74,7 +74,7 @@ func TestDecide_RoutedAgainWhenTableChangesBeforeCount(t *testing.T) {
 	srv := httptest.NewServer(p)
 	t.Cleanup(func() { p.Close(); srv.Close() })
 
-	p.inflight.mu.Lock()
+	p.inflight.Lock()
 	type answer struct {
 		version string
 		err     error
@@ -97,7 +97,7 @@ func TestDecide_RoutedAgainWhenTableChangesBeforeCount(t *testing.T) {
 	if n := p.InFlight("chat:v2"); n != 0 {
 		t.Fatalf("in flight to the candidate = %d before the request counted itself", n)
 	}
-	p.inflight.mu.Unlock()
+	p.inflight.Unlock()
 	a := <-done
 	if a.err != nil {
 		t.Fatal(a.err)

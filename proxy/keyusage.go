@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/cowmap"
 	"github.com/sluicehq/sluice/route"
 )
 
@@ -30,7 +31,7 @@ import (
 // presented. Those counters are exported, at 0 too, once a KeySet guards
 // the proxy (keyed), so that a rate over them starts from the first one.
 type keyUsage struct {
-	cowMap[keyUsageKey, keyCounts]
+	cowmap.Map[keyUsageKey, keyCounts]
 	keyed         atomic.Bool
 	noKey, badKey atomic.Int64
 	expired       atomic.Int64 // an operator or admin token that expired
@@ -49,7 +50,7 @@ type keyCounts struct {
 // retried attempt: its request is counted once, by the attempt that
 // answered).
 func (u *keyUsage) add(o *sluice.Observation) {
-	c := u.get(keyUsageKey{o.ClientKey, o.Model, o.Status})
+	c := u.Get(keyUsageKey{o.ClientKey, o.Model, o.Status})
 	c.requests.Add(1)
 	if o.InputTokens > 0 {
 		c.input.Add(int64(o.InputTokens))
@@ -64,7 +65,7 @@ func (u *keyUsage) add(o *sluice.Observation) {
 // u may be nil (a KeySet in front of no Proxy): nothing is counted.
 func (u *keyUsage) refused(key, model string, status int) {
 	if u != nil && key != "" {
-		u.get(keyUsageKey{key, model, status}).requests.Add(1)
+		u.Get(keyUsageKey{key, model, status}).requests.Add(1)
 	}
 }
 
@@ -141,7 +142,7 @@ func (u *keyUsage) collect(ch chan<- prometheus.Metric) {
 	}
 	type km struct{ key, model string }
 	tokens := map[km][2]int64{}
-	for k, c := range u.all() {
+	for k, c := range u.All() {
 		ch <- prometheus.MustNewConstMetric(keyRequestsDesc, prometheus.CounterValue, float64(c.requests.Load()),
 			k.key, k.model, strconv.Itoa(k.status))
 		t := tokens[km{k.key, k.model}]

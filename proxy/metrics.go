@@ -52,7 +52,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(shadowCompletedDesc, prometheus.CounterValue, float64(s.Completed))
 	ch <- prometheus.MustNewConstMetric(shadowSkippedDesc, prometheus.CounterValue, float64(s.Skipped))
 	ch <- prometheus.MustNewConstMetric(shadowQueueDesc, prometheus.GaugeValue, float64(s.Queued))
-	for id, n := range c.p.inflight.all() {
+	for id, n := range c.p.inflight.All() {
 		model, version, ok := sluice.SplitFullID(id)
 		if !ok {
 			continue

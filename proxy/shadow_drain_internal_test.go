@@ -73,11 +73,11 @@ func TestRunShadow_CountedBeforeStopCheck(t *testing.T) {
 	}
 	p.SetShadow("chat", "chat:v2", 1)
 
-	p.inflight.mu.Lock()
+	p.inflight.Lock()
 	locked := true
 	defer func() {
 		if locked {
-			p.inflight.mu.Unlock()
+			p.inflight.Unlock()
 		}
 	}()
 	post("chat") // answered by stable, mirrored to the candidate
@@ -89,7 +89,7 @@ func TestRunShadow_CountedBeforeStopCheck(t *testing.T) {
 		t.Fatalf("in flight to the candidate = %d before the mirror counted itself", n)
 	}
 	sentBefore := tr.count(candHost)
-	p.inflight.mu.Unlock()
+	p.inflight.Unlock()
 	locked = false
 
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {

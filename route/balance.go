@@ -1,10 +1,10 @@
 package route
 
 import (
-	"maps"
 	"math/rand/v2"
-	"sync"
 	"sync/atomic"
+
+	"github.com/sluicehq/sluice/internal/cowmap"
 )
 
 // Balance is how a version's requests are spread over its endpoints (the
@@ -85,40 +85,16 @@ func (l *Load) weight() int64 { return l.inFlight.Load() + min(l.failed.Load(), 
 // Loads, and the request path only reads and adds to the Load its Target
 // already holds.
 type Loads struct {
-	m  atomic.Pointer[map[string]*Load]
-	mu sync.Mutex
+	m cowmap.Map[string, Load]
 }
 
 // Of returns the Load of endpoint, made on first use.
-func (l *Loads) Of(endpoint string) *Load {
-	if m := l.m.Load(); m != nil {
-		if c := (*m)[endpoint]; c != nil {
-			return c
-		}
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var old map[string]*Load
-	if m := l.m.Load(); m != nil {
-		old = *m
-	}
-	if c := old[endpoint]; c != nil {
-		return c
-	}
-	next := make(map[string]*Load, len(old)+1)
-	maps.Copy(next, old)
-	c := new(Load)
-	next[endpoint] = c
-	l.m.Store(&next)
-	return c
-}
+func (l *Loads) Of(endpoint string) *Load { return l.m.Get(endpoint) }
 
 // InFlight returns the requests in flight to endpoint.
 func (l *Loads) InFlight(endpoint string) int64 {
-	if m := l.m.Load(); m != nil {
-		if c := (*m)[endpoint]; c != nil {
-			return c.InFlight()
-		}
+	if c := l.m.Lookup(endpoint); c != nil {
+		return c.InFlight()
 	}
 	return 0
 }
