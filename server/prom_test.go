@@ -95,14 +95,17 @@ func TestRollout_PrometheusGate(t *testing.T) {
 	gate := sluice.PromGate{Name: "candidate_error_rate", Query: candidateErrorRate, Max: maxOf(0.1)}
 
 	run := func(t *testing.T, candErrors float64, spec sluice.RolloutSpec) (sluice.Rollout, *server.Server) {
-		gwAddr := freeLoopback(t)
-		prom := promtest.MustStart(t, time.Second, gwAddr)
+		// The gateway listens on a port of its own choosing and Prometheus,
+		// started after it on an address picked just before, scrapes it: a
+		// port picked for the gateway ahead of Prometheus's start was taken
+		// by another test's connection once in CI.
+		promAddr := freeLoopback(t)
 		stable := MustBackend(t, fakellm.Config{})
 		cand := MustBackend(t, fakellm.Config{Seed: 11, Default: fakellm.Behavior{ErrorRate: candErrors}})
 		gw, cl := startPromGateway(t, func(c *config.Gateway) {
-			c.Listen = gwAddr
-			c.Prometheus = config.Prometheus{URL: prom.URL, Timeout: 2 * time.Second}
+			c.Prometheus = config.Prometheus{URL: "http://" + promAddr, Timeout: 2 * time.Second}
 		}, stable, cand)
+		promtest.MustStartAt(t, promAddr, time.Second, gw.Addr())
 		l := startLoad(t, gw.URL(), 4)
 		if _, err := cl.StartRollout(context.Background(), spec, "gate on Prometheus"); err != nil {
 			t.Fatal(err)

@@ -49,6 +49,17 @@ func Binary() (string, error) {
 // the test ends. It fails the test when the binary is missing.
 func MustStart(tb testing.TB, scrapeEvery time.Duration, targets ...string) *Server {
 	tb.Helper()
+	return MustStartAt(tb, freeAddr(tb), scrapeEvery, targets...)
+}
+
+// MustStartAt is MustStart with Prometheus listening on addr (host:port),
+// for a test whose gateway must be given Prometheus's URL before it starts
+// and whose own address is known only once it listens: the gateway then
+// listens on a port of its own choosing and no port is picked ahead of a
+// process that starts seconds later (another test's connection took such
+// a port in CI).
+func MustStartAt(tb testing.TB, addr string, scrapeEvery time.Duration, targets ...string) *Server {
+	tb.Helper()
 	bin, err := Binary()
 	if err != nil {
 		tb.Fatal(err)
@@ -72,7 +83,6 @@ scrape_configs:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	addr := freeAddr(tb)
 	logPath := filepath.Join(dir, "prometheus.log")
 	logf, err := os.Create(logPath)
 	if err != nil {
