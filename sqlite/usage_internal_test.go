@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"cmp"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -9,41 +8,8 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/storetest"
 )
-
-// sumUsage sums the rows q selects as RequestUsage should.
-func sumUsage(rows []sluice.Observation, q sluice.RequestQuery) []sluice.UsageRow {
-	sums := map[[3]string]*sluice.UsageRow{}
-	for _, o := range rows {
-		if o.Retried || q.Model != "" && o.Model != q.Model || q.ClientKey != "" && o.ClientKey != q.ClientKey ||
-			!q.Since.IsZero() && o.At.Before(q.Since) || !q.Until.IsZero() && !o.At.Before(q.Until) {
-			continue
-		}
-		k := [3]string{o.ClientKey, o.Model, o.Version}
-		if sums[k] == nil {
-			sums[k] = &sluice.UsageRow{ClientKey: o.ClientKey, Model: o.Model, Version: o.Version}
-		}
-		u := sums[k]
-		u.Requests++
-		switch {
-		case o.ErrorClass == "canceled":
-			u.Canceled++
-		case o.ErrorClass != "":
-			u.Errors++
-		}
-		u.InputTokens += int64(o.InputTokens)
-		u.OutputTokens += int64(o.OutputTokens)
-		u.CachedTokens += int64(o.CachedTokens)
-	}
-	var out []sluice.UsageRow
-	for _, u := range sums {
-		out = append(out, *u)
-	}
-	slices.SortFunc(out, func(a, b sluice.UsageRow) int {
-		return cmp.Or(cmp.Compare(a.ClientKey, b.ClientKey), cmp.Compare(a.Model, b.Model), cmp.Compare(a.Version, b.Version))
-	})
-	return out
-}
 
 // RequestUsage sums the rows of the old one-row-per-request table (no key,
 // no cached tokens) with those of the segments, before and after a prune
@@ -79,7 +45,7 @@ func TestRequestUsage_LegacyRows(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: RequestUsage(%+v): %v", what, q, err)
 			}
-			if want := sumUsage(rows, q); !slices.Equal(got, want) {
+			if want := storetest.WantUsage(rows, q); !slices.Equal(got, want) {
 				t.Fatalf("%s: RequestUsage(%+v):\n got  %+v\n want %+v", what, q, got, want)
 			}
 		}

@@ -9,9 +9,10 @@ import (
 	"github.com/sluicehq/sluice"
 )
 
-// wantUsage sums rows matching q per key, model and version as
-// RequestUsage should: retried attempts left out, ordered by names.
-func wantUsage(rows []sluice.Observation, q sluice.RequestQuery) []sluice.UsageRow {
+// WantUsage sums rows matching q per key, model and version as
+// RequestUsage should: retried attempts left out, ordered by names. A
+// store's own tests use it too (SQLite's rows of its old table).
+func WantUsage(rows []sluice.Observation, q sluice.RequestQuery) []sluice.UsageRow {
 	sums := map[[3]string]*sluice.UsageRow{}
 	for _, o := range rows {
 		if o.Retried || !matches(&o, q) {
@@ -58,7 +59,7 @@ func checkUsage(t *testing.T, s sluice.Store, rows []sluice.Observation, q sluic
 	if err != nil {
 		t.Fatalf("RequestUsage(%+v): %v", q, err)
 	}
-	if want := wantUsage(rows, q); !slices.Equal(got, want) {
+	if want := WantUsage(rows, q); !slices.Equal(got, want) {
 		t.Fatalf("RequestUsage(%+v):\n got  %+v\n want %+v", q, got, want)
 	}
 }

@@ -1,25 +1,15 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/openai/openai-go"
-	"github.com/openai/openai-go/option"
-
 	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/config"
-	"github.com/sluicehq/sluice/fakellm"
-	"github.com/sluicehq/sluice/server"
 )
 
 // Two teams' client keys through a real gateway with the OpenAI SDK:
@@ -28,70 +18,19 @@ import (
 // operator's token on the data plane is no key; /metrics counts each key's
 // requests and tokens, as the SDK's usage says.
 func TestCLI_RequestsByClientKey(t *testing.T) {
-	const secretA, secretB = "sk-team-a-6f1c0e9b2d7a4853", "sk-team-b-0d9e3a7c51f24b68"
-	be := httptest.NewServer(fakellm.New(fakellm.Config{}).Handler())
-	defer be.Close()
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Store = filepath.Join(t.TempDir(), "sluice.db")
-	cfg.ClientKeys = []config.ClientKey{
-		{Name: "team-a", Secret: secretA, Models: []string{"chat"}},
-		{Name: "team-b", SHA256: sluice.HashSecret(secretB)},
-	}
-	gw, err := server.New(context.Background(), server.Options{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gw.Shutdown(context.Background()) })
-	token, err := gw.EnsureBootstrapToken(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "models.yaml")
-	os.WriteFile(file, []byte(strings.ReplaceAll(modelsYAML, "BACKEND", be.URL)), 0o644)
-	g := []string{"--server", gw.AdminURL(), "--token", token}
-	cmd := func(args ...string) []string { return append(append([]string{}, args...), g...) }
-	mustRun(t, cmd("apply", "-f", file, "--reason", "plan")...)
+	gw, token, cmd := twoTeamsGateway(t)
 
 	type usage struct{ requests, in, out int64 }
 	sent := map[string]*usage{"team-a": {}, "team-b": {}, "": {}}
 	ids := map[string]string{} // request id → key name
-	ctx := context.Background()
 	send := func(key, secret string, stream bool) {
 		t.Helper()
-		var resp *http.Response
-		sdk := openai.NewClient(option.WithBaseURL(gw.URL()+"/v1/"), option.WithAPIKey(secret), option.WithMaxRetries(0))
-		params := openai.ChatCompletionNewParams{Model: "chat", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello from " + key)}}
-		var u openai.CompletionUsage
-		if stream {
-			params.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
-			s := sdk.Chat.Completions.NewStreaming(ctx, params, option.WithResponseInto(&resp))
-			var acc openai.ChatCompletionAccumulator
-			for s.Next() {
-				acc.AddChunk(s.Current())
-			}
-			if err := s.Err(); err != nil {
-				t.Fatalf("%s stream: %v", key, err)
-			}
-			u = acc.Usage
-		} else {
-			c, err := sdk.Chat.Completions.New(ctx, params, option.WithResponseInto(&resp))
-			if err != nil {
-				t.Fatalf("%s: %v", key, err)
-			}
-			u = c.Usage
-		}
-		if u.PromptTokens == 0 || u.CompletionTokens == 0 {
-			t.Fatalf("%s: the SDK saw no usage: %+v", key, u)
-		}
+		u, id := sdkChat(t, gw, key, secret, "chat", "hello from "+key, stream)
 		s := sent[key]
 		s.requests++
 		s.in += u.PromptTokens
 		s.out += u.CompletionTokens
-		ids[resp.Header.Get("X-Request-Id")] = key
+		ids[id] = key
 	}
 	send("team-a", secretA, false)
 	send("team-a", secretA, true)

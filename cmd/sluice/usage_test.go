@@ -3,10 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,9 +13,6 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/api"
-	"github.com/sluicehq/sluice/config"
-	"github.com/sluicehq/sluice/fakellm"
-	"github.com/sluicehq/sluice/server"
 )
 
 // Two teams' client keys and an operator's token send chat requests,
@@ -28,64 +21,14 @@ import (
 // -o json and in the table, per key and per version; a request refused for
 // its key is not in it.
 func TestCLI_Usage(t *testing.T) {
-	const secretA, secretB = "sk-team-a-6f1c0e9b2d7a4853", "sk-team-b-0d9e3a7c51f24b68"
-	be := httptest.NewServer(fakellm.New(fakellm.Config{}).Handler())
-	defer be.Close()
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Store = filepath.Join(t.TempDir(), "sluice.db")
-	cfg.ClientKeys = []config.ClientKey{
-		{Name: "team-a", Secret: secretA, Models: []string{"chat"}},
-		{Name: "team-b", SHA256: sluice.HashSecret(secretB)},
-	}
-	gw, err := server.New(context.Background(), server.Options{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gw.Shutdown(context.Background()) })
-	token, err := gw.EnsureBootstrapToken(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "models.yaml")
-	os.WriteFile(file, []byte(strings.ReplaceAll(modelsYAML, "BACKEND", be.URL)), 0o644)
-	g := []string{"--server", gw.AdminURL(), "--token", token}
-	cmd := func(args ...string) []string { return append(append([]string{}, args...), g...) }
-	mustRun(t, cmd("apply", "-f", file, "--reason", "plan")...)
+	gw, token, cmd := twoTeamsGateway(t)
 
 	sent := map[string]*sluice.UsageRow{} // what the SDK reported, per key name
 	byID := map[string]sluice.UsageRow{}  // the SDK's usage of each request id
 	ctx := context.Background()
 	send := func(key, secret, model, prompt string, stream bool) {
 		t.Helper()
-		var resp *http.Response
-		sdk := openai.NewClient(option.WithBaseURL(gw.URL()+"/v1/"), option.WithAPIKey(secret), option.WithMaxRetries(0))
-		params := openai.ChatCompletionNewParams{Model: model, Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(prompt)}}
-		var u openai.CompletionUsage
-		if stream {
-			params.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
-			s := sdk.Chat.Completions.NewStreaming(ctx, params, option.WithResponseInto(&resp))
-			var acc openai.ChatCompletionAccumulator
-			for s.Next() {
-				acc.AddChunk(s.Current())
-			}
-			if err := s.Err(); err != nil {
-				t.Fatalf("%s stream: %v", key, err)
-			}
-			u = acc.Usage
-		} else {
-			c, err := sdk.Chat.Completions.New(ctx, params, option.WithResponseInto(&resp))
-			if err != nil {
-				t.Fatalf("%s: %v", key, err)
-			}
-			u = c.Usage
-		}
-		if u.PromptTokens == 0 || u.CompletionTokens == 0 {
-			t.Fatalf("%s: the SDK saw no usage: %+v", key, u)
-		}
+		u, id := sdkChat(t, gw, key, secret, model, prompt, stream)
 		if sent[key] == nil {
 			sent[key] = &sluice.UsageRow{ClientKey: key}
 		}
@@ -94,7 +37,7 @@ func TestCLI_Usage(t *testing.T) {
 		s.InputTokens += u.PromptTokens
 		s.OutputTokens += u.CompletionTokens
 		s.CachedTokens += u.PromptTokensDetails.CachedTokens
-		byID[resp.Header.Get("X-Request-Id")] = sluice.UsageRow{InputTokens: u.PromptTokens, OutputTokens: u.CompletionTokens}
+		byID[id] = sluice.UsageRow{InputTokens: u.PromptTokens, OutputTokens: u.CompletionTokens}
 	}
 	for i := range 4 {
 		send("team-a", secretA, "chat", strings.Repeat("tell me more about rivers ", i+1), i%2 == 0)
