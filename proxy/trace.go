@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/tidwall/gjson"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -101,6 +102,55 @@ type spans struct {
 	attempt     trace.Span
 	traceparent string
 	tracestate  string
+	// respModel is the model the attempt's answer names (its "model", of
+	// the whole answer or of a stream's first chunk that has one), "" until
+	// read: gen_ai.response.model, else the model the backend was asked
+	// for.
+	respModel string
+}
+
+// maxRespModel bounds the gen_ai.response.model read from an answer: the
+// backend's text, put in a span as sent.
+const maxRespModel = 256
+
+// wantsModel reports whether the answer's model is to be read: the
+// attempt's span records and none was read yet. False with tracing off
+// (s nil) and for a request not sampled, which read nothing more.
+func (s *spans) wantsModel() bool {
+	return s != nil && s.attempt != nil && s.respModel == ""
+}
+
+// answerModel keeps the model an answer names: v is a JSON string, quotes
+// included, esc whether it holds escapes.
+func (s *spans) answerModel(v []byte, esc bool) {
+	if !s.wantsModel() || len(v) < 2 {
+		return
+	}
+	var m string
+	if esc {
+		m = string(appendUnescapedMax(nil, v, maxRespModel*4))
+	} else {
+		m = string(v[1 : len(v)-1])
+	}
+	s.respModel = cleanLabel(m, maxRespModel)
+}
+
+// answerModelOf is answerModel of a value gjson read; one not a string is
+// passed over.
+func (s *spans) answerModelOf(r gjson.Result) {
+	if !s.wantsModel() || r.Type != gjson.String {
+		return
+	}
+	s.respModel = cleanLabel(r.Str, maxRespModel)
+}
+
+// responseModel is gen_ai.response.model: the model the answer named,
+// else the one the backend at t was asked for.
+func (s *spans) responseModel(t *route.Target) string {
+	if s.respModel != "" {
+		return s.respModel
+	}
+	return t.Upstream
 }
 
 // tpCarrier carries the two tracecontext headers of an attempt, written
@@ -198,7 +248,7 @@ func (s *spans) answered(x *exchange, t *route.Target, obs *sluice.Observation) 
 		return
 	}
 	sp := s.server
-	sp.SetAttributes(attrVersion.String(t.ID), attrRespModel.String(t.Upstream), attrRoute.String(obs.Route))
+	sp.SetAttributes(attrVersion.String(t.ID), attrRespModel.String(s.responseModel(t)), attrRoute.String(obs.Route))
 	outcome(sp, x, obs, false)
 }
 
@@ -249,6 +299,7 @@ func (s *spans) startAttempt(x *exchange, t *route.Target, routeName string) {
 	var c tpCarrier
 	s.t.propagator().Inject(ctx, &c)
 	s.traceparent, s.tracestate = c.parent, c.state
+	s.respModel = "" // a retry's answer names its own
 	if !sp.IsRecording() {
 		return // not sampled: its context alone goes on
 	}
@@ -265,7 +316,7 @@ func (s *spans) endAttempt(x *exchange, t *route.Target, obs *sluice.Observation
 	if s == nil || s.attempt == nil {
 		return
 	}
-	s.attempt.SetAttributes(attrRespModel.String(t.Upstream))
+	s.attempt.SetAttributes(attrRespModel.String(s.responseModel(t)))
 	outcome(s.attempt, x, obs, true)
 	s.attempt.End()
 	s.attempt = nil
