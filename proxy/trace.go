@@ -367,10 +367,16 @@ func (p *Proxy) shadowSpans(path string, link trace.SpanContext) *spans {
 }
 
 // spanContext returns the request's SERVER span context, for a mirror's
-// link; the zero one when tracing is off.
+// link; the zero one when tracing is off. A request not sampled has one
+// too (its span records nothing, and carries the not-sampled flag): its
+// mirror, like a sampled request's, starts a trace of its own, not
+// sampled either, rather than passing on the client's traceparent.
 func (x *exchange) spanContext() trace.SpanContext {
-	if x.tr == nil || x.tr.server == nil {
+	switch {
+	case x.tr == nil:
 		return trace.SpanContext{}
+	case x.tr.server != nil:
+		return x.tr.server.SpanContext()
 	}
-	return x.tr.server.SpanContext()
+	return trace.SpanContextFromContext(x.tr.ctx)
 }
