@@ -155,7 +155,8 @@ var errBadKey = sluice.Errorf(sluice.CodeUnauthorized, "the API key is not known
 // as the ones it refuses itself are.
 func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 	var u *keyUsage
-	if p, ok := h.(*Proxy); ok {
+	p, _ := h.(*Proxy)
+	if p != nil {
 		u = &p.keyUsage
 		u.keyed.Store(true)
 	}
@@ -163,6 +164,9 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 		c, err := ks.authenticate(r)
 		if err != nil {
 			u.unauthenticated(err)
+			if p != nil {
+				p.refusedSpan(r, err, "")
+			}
 			writeError(w, err)
 			return
 		}
@@ -183,6 +187,9 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 			}
 			if !ok {
 				u.refused(k.name, "", http.StatusTooManyRequests)
+				if p != nil {
+					p.refusedSpan(r, &overLimitError{k: k, wait: wait}, k.name)
+				}
 				writeOverLimit(w, k, wait)
 				return
 			}

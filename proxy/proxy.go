@@ -253,6 +253,20 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.serveInference(w, r)
+	default:
+		if t := p.opt.Tracing; t != nil {
+			h := p.startHTTP(t, w, r)
+			defer h.endHTTP()
+			w = h
+		}
+		p.serveOther(w, r)
+	}
+}
+
+// serveOther serves the paths that are not inference: /v1/models, its
+// entries, /v1/feedback and the Responses API's by-id endpoints.
+func (p *Proxy) serveOther(w http.ResponseWriter, r *http.Request) {
+	switch path := r.URL.Path; {
 	case path == "/v1/models":
 		if r.Method != http.MethodGet {
 			w.Header().Set("Allow", "GET")

@@ -100,11 +100,17 @@ func (p *Proxy) serveResponseByID(w http.ResponseWriter, r *http.Request, rest s
 	if p.forceHeader != "" {
 		delete(req.Header, p.forceHeader)
 	}
+	var tr *spans
+	if hs, ok := w.(*httpSpan); ok {
+		tr = hs.s
+		tr.startForward(t, a.endpoint, req.Header)
+	}
 	p.opt.Backends.Prepare(req, a.endpoint)
 	req.Header.Set("X-Request-Id", reqID)
 	resp, err := p.byIDTransport().RoundTrip(req)
 	if err != nil {
 		class := classify(r.Context(), err)
+		tr.endForward(0, class)
 		if class == "canceled" {
 			writeCanceled(w)
 			return
@@ -117,6 +123,7 @@ func (p *Proxy) serveResponseByID(w http.ResponseWriter, r *http.Request, rest s
 		return
 	}
 	defer resp.Body.Close()
+	defer tr.endForward(resp.StatusCode, "")
 	h := w.Header()
 	copyResponseHeaders(h, resp.Header)
 	h.Set("X-Model-Version", t.ID)

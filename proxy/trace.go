@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/tidwall/gjson"
 	"go.opentelemetry.io/otel/attribute"
@@ -379,4 +380,189 @@ func (x *exchange) spanContext() trace.SpanContext {
 		return x.tr.server.SpanContext()
 	}
 	return trace.SpanContextFromContext(x.tr.ctx)
+}
+
+// httpSpan is the SERVER span of a request the proxy answers that is not
+// inference: the Responses API's by-id endpoints, /v1/models and
+// /v1/models/{model}, /v1/feedback (and an unknown path). It wraps the
+// ResponseWriter to see the status sent, and the error code when the
+// proxy sends an error (WriteErrorStatus notes it), so error.type is the
+// same code as on an inference request's span.
+type httpSpan struct {
+	http.ResponseWriter
+	s      *spans
+	status int
+	code   sluice.Code
+}
+
+func (h *httpSpan) WriteHeader(status int) {
+	if h.status == 0 && status >= 200 {
+		h.status = status
+	}
+	h.ResponseWriter.WriteHeader(status)
+}
+
+func (h *httpSpan) Write(b []byte) (int, error) {
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	return h.ResponseWriter.Write(b)
+}
+
+// Flush passes a by-id event stream on as it comes.
+func (h *httpSpan) Flush() {
+	if f, ok := h.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (h *httpSpan) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+// httpRoute is the route template of a path that is not inference, the
+// http.route of its span: ids and model names are left out of the span's
+// name.
+func httpRoute(path string) string {
+	switch {
+	case path == "/v1/models", path == pathFeedback:
+		return path
+	case strings.HasPrefix(path, "/v1/models/"):
+		return "/v1/models/{model}"
+	case strings.HasPrefix(path, pathResponsesByID):
+		_, action, _ := strings.Cut(path[len(pathResponsesByID):], "/")
+		switch action {
+		case "":
+			return "/v1/responses/{id}"
+		case "cancel", "input_items":
+			return "/v1/responses/{id}/" + action
+		}
+	}
+	return ""
+}
+
+// startHTTP starts the SERVER span of r, a request that is not inference,
+// its parent the client's trace context, named "{method} {route}" as the
+// HTTP conventions have it; the caller serves r through the returned
+// writer and ends the span (endHTTP).
+func (p *Proxy) startHTTP(t *Tracing, w http.ResponseWriter, r *http.Request) *httpSpan {
+	name, route := r.Method, httpRoute(r.URL.Path)
+	if route != "" {
+		name += " " + route
+	}
+	s := &spans{t: t, op: name}
+	parent := t.propagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	var sp trace.Span
+	s.ctx, sp = t.Tracer.Start(parent, name, trace.WithSpanKind(trace.SpanKindServer))
+	if sp.IsRecording() {
+		s.server = sp
+		sp.SetAttributes(attrMethod.String(r.Method), attrPath.String(r.URL.Path))
+		if route != "" {
+			sp.SetAttributes(attrRoute.String(route))
+		}
+		if k := clientKeyName(r); k != "" {
+			sp.SetAttributes(attrClientKey.String(k))
+		}
+	}
+	return &httpSpan{ResponseWriter: w, s: s}
+}
+
+// endHTTP ends the span of a request startHTTP started, with the status
+// sent, the request id and version when it was forwarded (by id), and the
+// error code of an error answer.
+func (h *httpSpan) endHTTP() {
+	sp := h.s.server
+	if sp == nil {
+		return
+	}
+	status := h.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	sp.SetAttributes(attrStatus.Int(status))
+	hd := h.Header()
+	if id := hd.Get("X-Request-Id"); id != "" {
+		sp.SetAttributes(attrRequestID.String(id))
+	}
+	if v := hd.Get("X-Model-Version"); v != "" {
+		sp.SetAttributes(attrVersion.String(v))
+	}
+	if status >= 400 {
+		et := string(h.code)
+		if et == "" {
+			et = strconv.Itoa(status) // the backend's own error, passed on
+		}
+		sp.SetAttributes(attrErrorType.String(et))
+		if status >= 500 {
+			sp.SetStatus(codes.Error, et)
+		}
+	}
+	sp.End()
+}
+
+// startForward starts the CLIENT span of a by-id request forwarded to the
+// backend of version t at endpoint, and puts its traceparent on h in place
+// of the client's.
+func (s *spans) startForward(t *route.Target, endpoint string, h http.Header) {
+	ctx, sp := s.t.Tracer.Start(s.ctx, s.op, trace.WithSpanKind(trace.SpanKindClient))
+	var c tpCarrier
+	s.t.propagator().Inject(ctx, &c)
+	s.traceparent, s.tracestate = c.parent, c.state
+	s.setTraceHeaders(h)
+	if !sp.IsRecording() {
+		return
+	}
+	s.attempt = sp
+	sp.SetAttributes(attrVersion.String(t.ID), attrRequestModel.String(t.Upstream))
+	if host, port := hostPort(endpoint); host != "" {
+		sp.SetAttributes(attrServerAddr.String(host), attrServerPort.Int(port))
+	}
+}
+
+// endForward ends a by-id request's CLIENT span with the backend's status,
+// or the class of the error that left it without one (status 0).
+func (s *spans) endForward(status int, class string) {
+	if s == nil || s.attempt == nil {
+		return
+	}
+	sp := s.attempt
+	s.attempt = nil
+	if status > 0 {
+		sp.SetAttributes(attrStatus.Int(status))
+		if status >= 400 {
+			class = strconv.Itoa(status)
+		}
+	}
+	if class != "" {
+		sp.SetAttributes(attrErrorType.String(class))
+		sp.SetStatus(codes.Error, class)
+	}
+	sp.End()
+}
+
+// refusedSpan makes the SERVER span of a request the client-key check
+// (KeySet.Wrap) refused before the proxy read it: a 401 or a key's 429,
+// with the error's code as error.type and, for a known key, its name
+// (never the secret presented).
+func (p *Proxy) refusedSpan(r *http.Request, err error, keyName string) {
+	t := p.opt.Tracing
+	if t == nil {
+		return
+	}
+	name := r.Method
+	if isInferencePath(r.URL.Path) {
+		name = operationName(r.URL.Path)
+	} else if route := httpRoute(r.URL.Path); route != "" {
+		name += " " + route
+	}
+	parent := t.propagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	_, sp := t.Tracer.Start(parent, name, trace.WithSpanKind(trace.SpanKindServer))
+	if sp.IsRecording() {
+		s := &spans{t: t, op: name, server: sp}
+		sp.SetAttributes(attrMethod.String(r.Method), attrPath.String(r.URL.Path))
+		if keyName != "" {
+			sp.SetAttributes(attrClientKey.String(keyName))
+		}
+		s.failed(err)
+	}
+	sp.End()
 }
