@@ -176,12 +176,17 @@ func (t *Tracing) propagator() propagation.TextMapPropagator {
 	return defaultPropagator
 }
 
+// SetTracing replaces the tracing the proxy makes its spans with (nil:
+// none), as a reload of the gateway's tracing block does. A request keeps
+// the one it started with; the caller shuts the old one's provider down
+// once the requests that use it can have ended.
+func (p *Proxy) SetTracing(t *Tracing) { p.tracing.Store(t) }
+
 var defaultPropagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 
 // startServer starts x's SERVER span, its parent the client's trace
 // context. Its name and model are set once the body is read (named).
-func (p *Proxy) startServer(x *exchange) {
-	t := p.opt.Tracing
+func (p *Proxy) startServer(x *exchange, t *Tracing) {
 	s := &spans{t: t, op: operationName(x.r.URL.Path)}
 	parent := t.propagator().Extract(x.r.Context(), propagation.HeaderCarrier(x.r.Header))
 	s.ctx, s.server = t.Tracer.Start(parent, s.op, trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(x.start))
@@ -361,10 +366,11 @@ func (s *spans) setTraceHeaders(h http.Header) {
 // whose server span has context link: a CLIENT span in a trace of its
 // own, linked to it. Nil when tracing is off or the request had no span.
 func (p *Proxy) shadowSpans(path string, link trace.SpanContext) *spans {
-	if p.opt.Tracing == nil || !link.IsValid() {
+	t := p.tracing.Load()
+	if t == nil || !link.IsValid() {
 		return nil
 	}
-	return &spans{t: p.opt.Tracing, op: operationName(path), ctx: context.Background(), link: link}
+	return &spans{t: t, op: operationName(path), ctx: context.Background(), link: link}
 }
 
 // spanContext returns the request's SERVER span context, for a mirror's
@@ -544,7 +550,7 @@ func (s *spans) endForward(status int, class string) {
 // with the error's code as error.type and, for a known key, its name
 // (never the secret presented).
 func (p *Proxy) refusedSpan(r *http.Request, err error, keyName string) {
-	t := p.opt.Tracing
+	t := p.tracing.Load()
 	if t == nil {
 		return
 	}
