@@ -607,6 +607,7 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 		failed.TTFT = failed.Latency
 		x.tr.endAttempt(x, target, &failed)
 		p.record(&failed, target.ID)
+		chargeTokens(x.r, &failed)
 		if resp != nil {
 			resp.Body.Close()
 		}
@@ -631,6 +632,7 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 		x.tr.answered(x, target, &obs)
 	}
 	p.record(&obs, target.ID)
+	chargeTokens(x.r, &obs)
 	p.afterAnswer(x, target, &obs)
 	if x.cut {
 		// An answer passed through as it arrived (relayRaw) ended short:
