@@ -218,8 +218,12 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 			// its token limit may still list models or read a response.
 			if wait, ok := k.tokensLeft(ks.now().UnixNano()); !ok {
 				u.refused(k.name, "", http.StatusTooManyRequests)
+				msg := "API key " + k.name + " is over its token limit of " + k.tokenText + " (prompt and answer): retry after " + retryAfterText(wait)
+				if p != nil {
+					p.refusedSpan(r, sluice.Errorf(sluice.CodeRateLimited, "%s", msg), k.name)
+				}
 				writeRetryAfter(w, wait)
-				writeErrorCode(w, sluice.CodeRateLimited, "API key "+k.name+" is over its token limit of "+k.tokenText+" (prompt and answer): retry after "+retryAfterText(wait))
+				writeErrorCode(w, sluice.CodeRateLimited, msg)
 				return
 			}
 		}

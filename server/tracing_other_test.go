@@ -29,6 +29,7 @@ func TestGateway_TracingOtherPaths(t *testing.T) {
 	const (
 		goodKey    = "sk-trace-good-8c1d0e2f"
 		limitedKey = "sk-trace-limited-4a7b9e31"
+		meteredKey = "sk-trace-metered-5c2e8d40"
 		wrongKey   = "sk-trace-wrong-77f0a1b2"
 	)
 	ctx := context.Background()
@@ -47,6 +48,7 @@ func TestGateway_TracingOtherPaths(t *testing.T) {
 		c.ClientKeys = []config.ClientKey{
 			{Name: "good", Secret: goodKey},
 			{Name: "limited", Secret: limitedKey, RateLimit: 0.01, Burst: 1},
+			{Name: "metered", Secret: meteredKey, TokensPerMinute: 1},
 		}
 	})
 	client := func(key, traceparent string) *openai.Client {
@@ -68,7 +70,7 @@ func TestGateway_TracingOtherPaths(t *testing.T) {
 		}
 		for _, sp := range spans {
 			for k, v := range attrs(sp) {
-				for _, key := range []string{goodKey, limitedKey, wrongKey} {
+				for _, key := range []string{goodKey, limitedKey, meteredKey, wrongKey} {
 					if strings.Contains(v, key) {
 						t.Errorf("span %s holds a key's secret in %s", sp.Name, k)
 					}
@@ -197,5 +199,18 @@ func TestGateway_TracingOtherPaths(t *testing.T) {
 		}
 		sp, _ := server(t, tid, sid, 1)
 		want(t, sp, "GET /v1/models", map[string]string{"http.response.status_code": "429", "error.type": "rate_limited", "sluice.client_key": "limited"})
+		// A key over its token limit (one answer spends a minute's worth
+		// of 1 token): 429, with the key's name.
+		params := openai.ChatCompletionNewParams{Model: "chat", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}}
+		if _, err := client(meteredKey, "00-"+strings.Repeat("5", 32)+"-"+strings.Repeat("6", 16)+"-00").Chat.Completions.New(ctx, params); err != nil {
+			t.Fatal(err)
+		}
+		tid, sid = newTraceIDs(t)
+		_, err = client(meteredKey, "00-"+tid+"-"+sid+"-01").Chat.Completions.New(ctx, params)
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != 429 {
+			t.Fatalf("%v, want a 429 for the token limit", err)
+		}
+		sp, _ = server(t, tid, sid, 1)
+		want(t, sp, "chat", map[string]string{"http.response.status_code": "429", "error.type": "rate_limited", "sluice.client_key": "metered"})
 	})
 }
