@@ -336,6 +336,9 @@ func (c *Client) ListRequests(ctx context.Context, q sluice.RequestQuery) (Reque
 	setQuery(v, "version", q.Version)
 	setQuery(v, "request_id", q.RequestID)
 	setQuery(v, "key", q.ClientKey)
+	if q.NoClientKey {
+		v.Set("no_key", "true")
+	}
 	setTime(v, "since", q.Since)
 	setTime(v, "until", q.Until)
 	if q.Limit > 0 {
@@ -354,6 +357,9 @@ func (c *Client) Usage(ctx context.Context, q sluice.RequestQuery, by string) (U
 	setQuery(v, "model", q.Model)
 	setQuery(v, "version", q.Version)
 	setQuery(v, "key", q.ClientKey)
+	if q.NoClientKey {
+		v.Set("no_key", "true")
+	}
 	setQuery(v, "by", by)
 	setTime(v, "since", q.Since)
 	setTime(v, "until", q.Until)

@@ -130,6 +130,11 @@ func (g *Gateway) validateReliability() error {
 			// "token": a key of that name would share what it owns.
 			return fmt.Errorf("%s.name: \"token\" is reserved (it names admin tokens used as API keys, in the request log and in who owns a stored response): pick another name", at)
 		}
+		if sluice.LooksLikeSecret(k.Name) {
+			// sluice usage --key and requests --key refuse such a value
+			// before sending it: the key's requests could not be asked for.
+			return fmt.Errorf("%s.name: looks like an API key's secret (sk-... or sk_..., or 20 or more letters and digits in a row holding both), and sluice usage --key and requests --key would refuse it as one: pick a plain name such as team-a", at)
+		}
 		if names[k.Name] {
 			return fmt.Errorf("%s.name: %q is declared twice", at, k.Name)
 		}

@@ -49,6 +49,10 @@ tls: {cert_file: `+cert+`, key_file: `+key+`}
 		// plane key without force: a key of that name would own, and act
 		// on, the Responses API responses such tokens made, and they its.
 		{"KeyNamedToken", `client_keys: [{name: token, secret: "` + secret + `"}]`, `client_keys[0].name: "token" is reserved`},
+		// A name that looks like a secret could never be given to sluice
+		// usage --key or requests --key, which refuse such values.
+		{"KeyNamedLikeASecret", `client_keys: [{name: sk-batch, secret: "` + secret + `"}]`, `client_keys[0].name: looks like an API key's secret`},
+		{"KeyNamedLikeARandomKey", `client_keys: [{name: team-9f3a1c7e5b2d4f6a8c0e, secret: "` + secret + `"}]`, `client_keys[0].name: looks like an API key's secret`},
 		{"KeyBoth", `client_keys: [{name: app, secret: "` + secret + `", sha256: ` + sluice.HashSecret("x") + `}]`, "exactly one of"},
 		{"KeyShortSecret", `client_keys: [{name: app, secret: "short"}]`, "client_keys[0].secret: shorter than 16"},
 		{"KeyBadHash", `client_keys: [{name: app, sha256: xyz}]`, "client_keys[0].sha256: must be 64 hex digits"},

@@ -158,6 +158,19 @@ func (ks *KeySet) Carry(old *KeySet) {
 // Len returns the number of keys.
 func (ks *KeySet) Len() int { return len(ks.byHash) }
 
+// Has reports whether ks holds a key named name (nil holds none).
+func (ks *KeySet) Has(name string) bool {
+	if ks == nil {
+		return false
+	}
+	for _, k := range ks.byHash {
+		if k.name == name {
+			return true
+		}
+	}
+	return false
+}
+
 var errNoKey = sluice.Errorf(sluice.CodeUnauthorized, "this gateway needs an API key: send Authorization: Bearer <key> (the OpenAI SDKs send their api_key this way); ask the gateway's operator for a key")
 
 // ErrUnknownKey is the answer to a secret that is neither a client key nor

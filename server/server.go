@@ -317,6 +317,12 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		Summary:     func(model string, since time.Time) any { return s.Recorder.Summary(model, since) },
 		ShadowPairs: s.pairs,
 		Replica:     s.Replica,
+		// The keys in force, as SIGHUP reloads them: a ?key= naming none
+		// that matches no request is refused without being repeated.
+		ClientKeys: func(name string) (bool, bool) {
+			ks := s.ClientKeys()
+			return ks.Has(name), ks != nil && ks.Len() > 0
+		},
 	})
 	if cfg.ModelsFile != "" {
 		doc, err := config.LoadApplyFile(cfg.ModelsFile)
