@@ -301,6 +301,9 @@ func (a *Auth) now() time.Time {
 // use: found, the token a secret or hash matched.
 func (a *Auth) admit(t *sluice.Token, stored bool) (*sluice.Token, error) {
 	now := a.now()
+	if t.Expired(now) && !stored {
+		return nil, sluice.FileTokenExpired(t)
+	}
 	if t.Expired(now) {
 		return nil, sluice.TokenExpired(t)
 	}
