@@ -107,8 +107,12 @@ func (s *Server) newKeySet(keys []config.ClientKey) (*proxy.KeySet, error) {
 			// It may be a token this gateway has not read yet: a 503 to
 			// retry, not a 401 saying the key is not known.
 			return false, errKeyStoreDown
-		case err != nil || !t.Role.Allows(sluice.RoleOperator):
+		case err != nil:
 			return false, proxy.ErrUnknownKey
+		case !t.Role.Allows(sluice.RoleOperator):
+			// A token the admin API takes: say so, rather than
+			// "not known", which sent its holder after a typo.
+			return false, sluice.Errorf(sluice.CodeForbidden, "this is the admin token %s, whose role %s cannot call models: send a client key, or an operator or admin token", t.Name, t.Role)
 		}
 		return true, nil
 	}, s.now)
