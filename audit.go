@@ -143,6 +143,11 @@ type RequestQuery struct {
 	// ClientKey keeps the rows of requests sent with the client key of
 	// that name (Observation.ClientKey).
 	ClientKey string
+	// NoClientKey keeps the rows of requests sent without a client key
+	// (Observation.ClientKey ""): with an operator's or admin's token, to
+	// a gateway without client keys, or logged before keys were kept. It
+	// and ClientKey are not given together.
+	NoClientKey bool
 	// Since and Until bound At (inclusive since, exclusive until).
 	Since, Until time.Time
 	// Limit caps the result (newest first); 0 means 1000.

@@ -67,12 +67,14 @@ type MetricVerdict struct {
 }
 
 // Name is the row's metric as people read it: the metric, and the source of
-// a quality row's scores ("quality (feedback)") or, on a metric named in
-// analysis.guards, that it is a guard ("latency_p99 (guard)").
+// a quality row's scores, which is always a guard ("quality (feedback,
+// guard)"), or, on a metric named in analysis.guards, that it is a guard
+// ("latency_p99 (guard)"). A source's row read "quality (feedback)" beside
+// "latency_p99 (guard)", as if only the latter could be passed without.
 func (mv MetricVerdict) Name() string {
 	switch {
 	case mv.Source != "":
-		return mv.Metric + " (" + mv.Source + ")"
+		return mv.Metric + " (" + mv.Source + ", guard)"
 	case mv.Guard:
 		return mv.Metric + " (guard)"
 	}

@@ -37,7 +37,8 @@ func (mv MetricVerdict) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads a verdict: a null end of the interval is unbounded
 // (Lower −Inf, Upper +Inf), and so is ±math.MaxFloat64, which stood for it
-// in documents written before null did. A missing end is 0, as before.
+// in documents written before null did. A missing end is 0, as before. A
+// row with a Source is a guard, also in documents from before Guard.
 func (mv *MetricVerdict) UnmarshalJSON(b []byte) error {
 	*mv = MetricVerdict{}
 	w := struct {
@@ -57,6 +58,11 @@ func (mv *MetricVerdict) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	mv.Lower, mv.Upper = lower, upper
+	// A quality source's row is always a guard; one written before rows
+	// carried guard says so once read.
+	if mv.Source != "" {
+		mv.Guard = true
+	}
 	return nil
 }
 

@@ -218,12 +218,56 @@ const NameRule = "use 1 to 128 letters, digits, '.', '_', '-' or '/', starting w
 // CheckKeyName checks the name of a client key given to find its requests.
 // Its error does not repeat s: a secret pasted there (Bearer sk-...) is not
 // echoed to a terminal or a log.
+//
+// A value that passes the name rule but looks like a secret (LooksLikeSecret:
+// sk-..., or a long random run of letters and digits such as the README's
+// openssl rand -hex 24) is refused too, so that the CLI never sends it and
+// the admin API never searches for it; the config refuses such names for
+// keys, so every key's name passes.
 func CheckKeyName(s string) error {
 	if !nameRE.MatchString(s) {
 		return &Error{Code: CodeInvalid, Fields: []string{"key"}, Message: "key is not a client key's name (" + NameRule +
 			"): give the key's name from client_keys in the gateway's config, never its secret (the value is not repeated here in case it is one)"}
 	}
+	if LooksLikeSecret(s) {
+		return &Error{Code: CodeInvalid, Fields: []string{"key"}, Message: "key looks like an API key's secret (" + secretShape +
+			"), not a client key's name: give the key's NAME from client_keys in the gateway's config, such as team-a (the value is not repeated here)"}
+	}
 	return nil
+}
+
+// secretShape says what LooksLikeSecret takes for a secret, for messages.
+const secretShape = "sk-... or sk_..., or 20 or more letters and digits in a row holding both"
+
+// LooksLikeSecret reports whether s looks like an API key's secret rather
+// than a name: it starts with sk- or sk_ (any case; OpenAI's, Anthropic's
+// and LiteLLM's keys, and this gateway's examples), or holds a run of 20
+// or more ASCII letters and digits with at least 3 of each (a random key,
+// such as openssl rand -hex 24 or a base62 token, or a SHA-256 in hex).
+// Names such as team-a, web-app or batch-jobs-2026 are not.
+func LooksLikeSecret(s string) bool {
+	if len(s) >= 3 && strings.EqualFold(s[:2], "sk") && (s[2] == '-' || s[2] == '_') {
+		return true
+	}
+	run, letters, digits := 0, 0, 0
+	for i := 0; i <= len(s); i++ {
+		var c byte
+		if i < len(s) {
+			c = s[i]
+		}
+		switch {
+		case c >= '0' && c <= '9':
+			run, digits = run+1, digits+1
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			run, letters = run+1, letters+1
+		default:
+			if run >= 20 && letters >= 3 && digits >= 3 {
+				return true
+			}
+			run, letters, digits = 0, 0, 0
+		}
+	}
+	return false
 }
 
 // Validate checks a version about to be registered.

@@ -336,6 +336,9 @@ func (c *Client) ListRequests(ctx context.Context, q sluice.RequestQuery) (Reque
 	setQuery(v, "version", q.Version)
 	setQuery(v, "request_id", q.RequestID)
 	setQuery(v, "key", q.ClientKey)
+	if q.NoClientKey {
+		v.Set("no_key", "true")
+	}
 	setTime(v, "since", q.Since)
 	setTime(v, "until", q.Until)
 	if q.Limit > 0 {
@@ -354,6 +357,9 @@ func (c *Client) Usage(ctx context.Context, q sluice.RequestQuery, by string) (U
 	setQuery(v, "model", q.Model)
 	setQuery(v, "version", q.Version)
 	setQuery(v, "key", q.ClientKey)
+	if q.NoClientKey {
+		v.Set("no_key", "true")
+	}
 	setQuery(v, "by", by)
 	setTime(v, "since", q.Since)
 	setTime(v, "until", q.Until)
@@ -491,12 +497,16 @@ func (c *Client) ConcludeRollout(ctx context.Context, model, pick, reason string
 }
 
 // Plan returns the update planner's recommendation for moving model to
-// version to (from its stable version when from is empty).
-func (c *Client) Plan(ctx context.Context, model, to, from string) (rollout.Plan, error) {
+// version to (from its stable version when from is empty), with the
+// rollout's analysis.guards (none when empty).
+func (c *Client) Plan(ctx context.Context, model, to, from string, guards []string) (rollout.Plan, error) {
 	var out rollout.Plan
 	q := url.Values{"to": {to}}
 	if from != "" {
 		q.Set("from", from)
+	}
+	if len(guards) > 0 {
+		q.Set("guards", strings.Join(guards, ","))
 	}
 	_, err := c.do(ctx, "GET", "/admin/v1/plan/"+esc(model), q, nil, &out)
 	return out, err

@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -173,6 +174,11 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) error {
 	if rows == nil {
 		rows = []sluice.Observation{}
 	}
+	if len(rows) == 0 {
+		if err := s.unknownKey(rq.ClientKey); err != nil {
+			return err
+		}
+	}
 	list := RequestList{}
 	list.Requests, list.Truncated = cut(rows, limit)
 	writeJSON(w, http.StatusOK, list)
@@ -180,10 +186,20 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) error {
 }
 
 // requestFilter reads the request log's filters a request gives: ?model=,
-// ?version= and ?key= (each checked as a name), ?since= and ?until=.
+// ?version= and ?key= (each checked as a name), ?no_key=true (the
+// requests sent without a key; not with ?key=), ?since= and ?until=.
 func (s *Server) requestFilter(r *http.Request) (sluice.RequestQuery, error) {
 	q := r.URL.Query()
 	rq := sluice.RequestQuery{Model: q.Get("model"), Version: q.Get("version"), ClientKey: q.Get("key")}
+	if v := q.Get("no_key"); v != "" {
+		var err error
+		if rq.NoClientKey, err = strconv.ParseBool(v); err != nil {
+			return rq, invalid("no_key", fmt.Sprintf("no_key %q is not true or false: no_key=true keeps the requests sent without a client key", v))
+		}
+		if rq.NoClientKey && rq.ClientKey != "" {
+			return rq, invalid("no_key", "give key (one client key's requests) or no_key=true (those sent without a key), not both")
+		}
+	}
 	if rq.Model != "" {
 		if err := sluice.CheckName("model name", rq.Model); err != nil {
 			return rq, invalid("model", sluice.ErrorMessage(err))
@@ -206,6 +222,24 @@ func (s *Server) requestFilter(r *http.Request) (sluice.RequestQuery, error) {
 		return rq, err
 	}
 	return rq, checkRange(rq.Since, rq.Until)
+}
+
+// unknownKey is the answer to a ?key= that matched no request, when the
+// gateway's config has no client key of that name either: most likely a
+// typo or a secret given where its name belongs, so it is not repeated.
+// It is nil when the key is configured, or when the server cannot say.
+func (s *Server) unknownKey(name string) error {
+	if name == "" || s.keys == nil {
+		return nil
+	}
+	known, keyed := s.keys(name)
+	switch {
+	case known:
+		return nil
+	case !keyed:
+		return &sluice.Error{Code: sluice.CodeNotFound, Fields: []string{"key"}, Message: "this gateway has no client keys (client_keys in its config), and the request log has no requests sent with a key of that name: check the name, and give a key's name, never its secret (the value is not repeated here)"}
+	}
+	return &sluice.Error{Code: sluice.CodeNotFound, Fields: []string{"key"}, Message: "no client key of that name is in the gateway's config (client_keys), and the request log has no requests sent with one: give the key's name from client_keys, never its secret (the value is not repeated here)"}
 }
 
 // checkKeyName refuses a ?key= that is not a client key's name, such as a

@@ -307,6 +307,20 @@ func (s *Server) getPlan(w http.ResponseWriter, r *http.Request) error {
 	} else if s.rate != nil {
 		rate = s.rate(model)
 	}
-	writeJSON(w, http.StatusOK, rollout.MakePlan(reg, model, to, from, rate))
+	// guards: the rollout's analysis.guards (repeated, or comma-separated),
+	// checked as the rollout's start checks them.
+	var guards []string
+	for _, g := range r.URL.Query()["guards"] {
+		for n := range strings.SplitSeq(g, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				guards = append(guards, n)
+			}
+		}
+	}
+	p := rollout.MakePlan(reg, model, to, from, rate)
+	if err := p.SetGuards(guards); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, p)
 	return nil
 }

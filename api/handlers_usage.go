@@ -8,7 +8,8 @@ import (
 )
 
 // getUsage sums the request log per client key (and model or version with
-// ?by=) over ?since= to ?until=, filtered by ?model=, ?version= and ?key=.
+// ?by=) over ?since= to ?until=, filtered by ?model=, ?version=, and ?key=
+// or ?no_key=true.
 // A viewer may read it, as it may read the request log it sums.
 func (s *Server) getUsage(w http.ResponseWriter, r *http.Request) error {
 	now := s.now()
@@ -27,6 +28,11 @@ func (s *Server) getUsage(w http.ResponseWriter, r *http.Request) error {
 	rows, err := s.store.RequestUsage(r.Context(), rq)
 	if err != nil {
 		return fmt.Errorf("sum the request log: %w", err)
+	}
+	if len(rows) == 0 {
+		if err := s.unknownKey(rq.ClientKey); err != nil {
+			return err
+		}
 	}
 	out := UsageReport{By: by, Until: rq.Until, Rows: groupUsage(rows, by)}
 	if out.Until.IsZero() {

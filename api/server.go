@@ -54,6 +54,12 @@ type Options struct {
 	// Logger receives internal errors; nil means slog.Default(). Secrets
 	// are never logged.
 	Logger *slog.Logger
+	// ClientKeys says whether name is a client key of the gateway's config
+	// (the keys in force, as SIGHUP reloads them), and whether it has any.
+	// A request log or usage filter ?key= that names no configured key
+	// and matches no request is then refused without repeating the value,
+	// which may be a secret. Nil checks nothing (an empty answer).
+	ClientKeys func(name string) (known, keyed bool)
 }
 
 // Server serves the admin API.
@@ -71,6 +77,7 @@ type Server struct {
 	pairs    ShadowPairs
 	replica  func() string
 	probe    func(context.Context, string) (string, error)
+	keys     func(string) (bool, bool)
 	handler  http.Handler
 }
 
@@ -93,6 +100,7 @@ func New(opt Options) *Server {
 		pairs:    opt.ShadowPairs,
 		replica:  opt.Replica,
 		probe:    opt.Probe,
+		keys:     opt.ClientKeys,
 	}
 	if s.auth == nil {
 		s.auth = NewAuth(s.store, nil)

@@ -53,9 +53,17 @@ type ClientKey struct {
 	// Burst is how many requests may come at once above the rate; default
 	// the rate rounded up (one second's worth), at least 1.
 	Burst int `yaml:"burst"`
+	// TokensPerMinute is how many tokens (prompt and answer, as the
+	// backends' usage reports them) the key may use a minute; 0 means no
+	// limit.
+	TokensPerMinute int64 `yaml:"tokens_per_minute"`
 	// ForceVersion lets the key use the force-version header.
 	ForceVersion bool `yaml:"force_version"`
 }
+
+// maxTokensPerMinute bounds a key's tokens_per_minute: a token then costs
+// at least 60 ns of the key's minute, which its bucket counts in ns.
+const maxTokensPerMinute = 1e9
 
 // TLS names a listener's certificate and key (PEM files).
 type TLS struct {
@@ -122,6 +130,11 @@ func (g *Gateway) validateReliability() error {
 			// "token": a key of that name would share what it owns.
 			return fmt.Errorf("%s.name: \"token\" is reserved (it names admin tokens used as API keys, in the request log and in who owns a stored response): pick another name", at)
 		}
+		if sluice.LooksLikeSecret(k.Name) {
+			// sluice usage --key and requests --key refuse such a value
+			// before sending it: the key's requests could not be asked for.
+			return fmt.Errorf("%s.name: looks like an API key's secret (sk-... or sk_..., or 20 or more letters and digits in a row holding both), and sluice usage --key and requests --key would refuse it as one: pick a plain name such as team-a", at)
+		}
 		if names[k.Name] {
 			return fmt.Errorf("%s.name: %q is declared twice", at, k.Name)
 		}
@@ -152,6 +165,9 @@ func (g *Gateway) validateReliability() error {
 		}
 		if k.Burst < 0 {
 			return fmt.Errorf("%s.burst: %d must be positive", at, k.Burst)
+		}
+		if k.TokensPerMinute < 0 || k.TokensPerMinute > maxTokensPerMinute {
+			return fmt.Errorf("%s.tokens_per_minute: %d must be between 1 and %d (tokens a minute, prompt and answer), or 0 for no limit", at, k.TokensPerMinute, int64(maxTokensPerMinute))
 		}
 	}
 	for key, t := range map[string]TLS{"tls": g.TLS, "admin_tls": g.AdminTLS} {

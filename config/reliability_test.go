@@ -22,7 +22,7 @@ func TestParseGateway_Reliability(t *testing.T) {
 admin_listen: 127.0.0.1:9090
 outlier_ejection: {consecutive_failures: 3, cooldown: 30s}
 client_keys:
-  - {name: app, secret: "`+secret+`", models: [chat], rate_limit: 2.5}
+  - {name: app, secret: "`+secret+`", models: [chat], rate_limit: 2.5, tokens_per_minute: 100000}
   - {name: ops, sha256: `+sluice.HashSecret("another-secret-0123")+`, force_version: true}
 tls: {cert_file: `+cert+`, key_file: `+key+`}
 `))
@@ -36,6 +36,9 @@ tls: {cert_file: `+cert+`, key_file: `+key+`}
 		if g.ClientKeys[0].Hash() != sluice.HashSecret(secret) || g.ClientKeys[1].Hash() != sluice.HashSecret("another-secret-0123") {
 			t.Error("key hashes")
 		}
+		if g.ClientKeys[0].TokensPerMinute != 100000 || g.ClientKeys[1].TokensPerMinute != 0 {
+			t.Errorf("tokens_per_minute: %d and %d, want 100000 and 0 (no limit)", g.ClientKeys[0].TokensPerMinute, g.ClientKeys[1].TokensPerMinute)
+		}
 		if g.AdminTLSConfig() != g.TLS {
 			t.Error("admin_tls does not default to tls")
 		}
@@ -46,6 +49,10 @@ tls: {cert_file: `+cert+`, key_file: `+key+`}
 		// plane key without force: a key of that name would own, and act
 		// on, the Responses API responses such tokens made, and they its.
 		{"KeyNamedToken", `client_keys: [{name: token, secret: "` + secret + `"}]`, `client_keys[0].name: "token" is reserved`},
+		// A name that looks like a secret could never be given to sluice
+		// usage --key or requests --key, which refuse such values.
+		{"KeyNamedLikeASecret", `client_keys: [{name: sk-batch, secret: "` + secret + `"}]`, `client_keys[0].name: looks like an API key's secret`},
+		{"KeyNamedLikeARandomKey", `client_keys: [{name: team-9f3a1c7e5b2d4f6a8c0e, secret: "` + secret + `"}]`, `client_keys[0].name: looks like an API key's secret`},
 		{"KeyBoth", `client_keys: [{name: app, secret: "` + secret + `", sha256: ` + sluice.HashSecret("x") + `}]`, "exactly one of"},
 		{"KeyShortSecret", `client_keys: [{name: app, secret: "short"}]`, "client_keys[0].secret: shorter than 16"},
 		{"KeyBadHash", `client_keys: [{name: app, sha256: xyz}]`, "client_keys[0].sha256: must be 64 hex digits"},
@@ -56,6 +63,8 @@ tls: {cert_file: `+cert+`, key_file: `+key+`}
 		{"KeyDuplicateSecret", `client_keys: [{name: a, secret: "` + secret + `"}, {name: b, secret: "` + secret + `"}]`, "client_keys[1]: has the same secret as a"},
 		{"KeyBadModel", `client_keys: [{name: app, secret: "` + secret + `", models: ["ch at"]}]`, "client_keys[0].models[0]"},
 		{"KeyNegativeRate", `client_keys: [{name: app, secret: "` + secret + `", rate_limit: -1}]`, "client_keys[0].rate_limit"},
+		{"KeyNegativeTokens", `client_keys: [{name: app, secret: "` + secret + `", tokens_per_minute: -5}]`, "client_keys[0].tokens_per_minute: -5 must be between 1 and 1000000000"},
+		{"KeyHugeTokens", `client_keys: [{name: app, secret: "` + secret + `", tokens_per_minute: 2000000000}]`, "client_keys[0].tokens_per_minute"},
 		{"EjectionRate", `outlier_ejection: {failure_rate: 1.5}`, "outlier_ejection.failure_rate"},
 		{"EjectionNegative", `outlier_ejection: {cooldown: -1s}`, "outlier_ejection.cooldown"},
 		{"TLSHalf", `tls: {cert_file: ` + cert + `}`, "tls: give both cert_file and key_file"},

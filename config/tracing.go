@@ -13,8 +13,8 @@ import (
 
 // Tracing sends OpenTelemetry spans of the data plane's requests (a
 // SERVER span per client request, a CLIENT span per backend attempt) to
-// an OTLP/HTTP collector. Off unless OTLPEndpoint is set. A restart
-// applies a change (SIGHUP does not reload it).
+// an OTLP/HTTP collector. Off unless OTLPEndpoint is set. SIGHUP (and a
+// reload.watch reload) applies a change.
 type Tracing struct {
 	// OTLPEndpoint is the collector's OTLP/HTTP (protobuf) base URL, such
 	// as http://otel-collector:4318; spans go to its /v1/traces (a URL

@@ -97,6 +97,9 @@ func requestWhere(rq sluice.RequestQuery) *query {
 	if rq.ClientKey != "" {
 		q.add("client_key = ?", rq.ClientKey)
 	}
+	if rq.NoClientKey {
+		q.add("client_key = ''")
+	}
 	q.timeRange(rq.Since, rq.Until)
 	return &q
 }

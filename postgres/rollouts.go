@@ -60,7 +60,10 @@ func (s *Store) RolloutHistory(ctx context.Context, q sluice.RolloutQuery) ([]sl
 // filtered by "model = $1" alone, never "($1 = ” OR model = $1)": pgx
 // prepares its statements, and once PostgreSQL switches a prepared
 // statement to its generic plan, that form cannot search the (model, seq)
-// index, and a model's page would read every rollout.
+// index, and a model's page would read every rollout. Every model's is
+// read backwards through rollouts_started_seq (migration 0015), whose
+// expressions its ORDER BY and its page's start repeat: change them
+// together.
 func historyQuery(q sluice.RolloutQuery) (string, []any) {
 	query := "SELECT id, doc FROM rollouts WHERE TRUE"
 	var args []any

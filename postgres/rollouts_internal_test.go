@@ -70,3 +70,68 @@ func TestRolloutHistory_ModelSearchesIndexGenericPlan(t *testing.T) {
 		}
 	}
 }
+
+// Every model's rollout history (sluice rollout history without a model,
+// GET /admin/v1/rollouts?history=true, each page of it with before=) reads
+// rollouts_started_seq backwards under the generic plan too: ordered by
+// start across models, it sorted the whole rollouts table, documents and
+// all, to return a page of 20, as there was no index on started_at.
+func TestRolloutHistory_EveryModelSearchesIndexGenericPlan(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, pgtest.Schema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	for _, set := range []string{"SET plan_cache_mode = force_generic_plan", "SET enable_seqscan = off"} {
+		if _, err := conn.Exec(ctx, set); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer conn.Exec(ctx, "RESET ALL")
+	for i, q := range []sluice.RolloutQuery{
+		{Limit: 21},
+		{Before: "chat-2", Limit: 21},
+	} {
+		query, args := historyQuery(q)
+		name := "every" + string(rune('a'+i))
+		if _, err := conn.Conn().Prepare(ctx, name, query); err != nil {
+			t.Fatal(err)
+		}
+		explain := "EXPLAIN EXECUTE " + name
+		if len(args) > 0 {
+			lits := make([]string, len(args))
+			for j, a := range args {
+				lits[j] = "'" + a.(string) + "'"
+			}
+			explain += "(" + strings.Join(lits, ", ") + ")"
+		}
+		rows, err := conn.Query(ctx, explain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, strings.TrimSpace(line))
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Join(plan, "; ")
+		if !strings.Contains(got, "Index Scan Backward using rollouts_started_seq") || regexp.MustCompile(`(^|; )Sort`).MatchString(got) {
+			t.Errorf("every model's history of %+v is read by plan %q; want rollouts_started_seq read backwards, no sort", q, got)
+		}
+		if q.Before != "" && !regexp.MustCompile(`rollouts_started_seq[^;]*; Index Cond: \(ROW\(`).MatchString(got) {
+			t.Errorf("the page before %s is read by plan %q; want it to start in rollouts_started_seq (an Index Cond on the row), not filter every row", q.Before, got)
+		}
+	}
+}

@@ -44,6 +44,9 @@ func WriteErrorStatus(w http.ResponseWriter, status int, code sluice.Code, msg s
 	b = append(b, `,"param":null,"code":`...)
 	b = appendJSONString(b, string(code))
 	b = append(b, "}}\n"...)
+	if hs, ok := w.(*httpSpan); ok {
+		hs.code = code // the span's error.type
+	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(status)

@@ -32,6 +32,10 @@ type ClientKey struct {
 	// Burst is how many requests may come at once above the rate; 0 means
 	// the rate rounded up, at least 1.
 	Burst int
+	// TokensPerMinute is how many tokens (prompt and answer, from the
+	// backends' usage) the key's answers may use a minute; 0 means no
+	// limit.
+	TokensPerMinute int64
 	// ForceVersion lets the key use the force-version header.
 	ForceVersion bool
 }
@@ -71,6 +75,14 @@ type keyState struct {
 	// tat is the bucket's theoretical arrival time (GCRA), in ns since
 	// the epoch: when the bucket would be full again.
 	tat atomic.Int64
+	// tokenCost is what one token costs of the key's minute, in ns; 0
+	// means no token limit. tokenTat is that bucket's theoretical arrival
+	// time, as tat is the requests': an answer's tokens are known only
+	// once it ends, so they are charged then (chargeTokens), and a request
+	// is refused while the key is more than a minute's worth ahead.
+	tokenCost float64
+	tokenText string
+	tokenTat  atomic.Int64
 }
 
 // tokenCaller stands for an operator or admin token: every model, no
@@ -117,6 +129,10 @@ func NewKeySet(keys []ClientKey, fallback func(ctx context.Context, secret strin
 			st.tolerance = st.interval * int64(burst)
 			st.limitText = fmt.Sprintf("%s requests per second (burst %d)", strconv.FormatFloat(k.RateLimit, 'f', -1, 64), burst)
 		}
+		if k.TokensPerMinute > 0 {
+			st.tokenCost = float64(time.Minute) / float64(k.TokensPerMinute)
+			st.tokenText = strconv.FormatInt(k.TokensPerMinute, 10) + " tokens per minute"
+		}
 		ks.byHash[st.hash] = st
 	}
 	return ks, nil
@@ -133,11 +149,27 @@ func (ks *KeySet) Carry(old *KeySet) {
 		if o := old.byHash[h]; o != nil && o.interval == k.interval && o.tolerance == k.tolerance {
 			k.tat.Store(o.tat.Load())
 		}
+		if o := old.byHash[h]; o != nil && o.tokenCost == k.tokenCost {
+			k.tokenTat.Store(o.tokenTat.Load())
+		}
 	}
 }
 
 // Len returns the number of keys.
 func (ks *KeySet) Len() int { return len(ks.byHash) }
+
+// Has reports whether ks holds a key named name (nil holds none).
+func (ks *KeySet) Has(name string) bool {
+	if ks == nil {
+		return false
+	}
+	for _, k := range ks.byHash {
+		if k.name == name {
+			return true
+		}
+	}
+	return false
+}
 
 var errNoKey = sluice.Errorf(sluice.CodeUnauthorized, "this gateway needs an API key: send Authorization: Bearer <key> (the OpenAI SDKs send their api_key this way); ask the gateway's operator for a key")
 
@@ -155,7 +187,8 @@ var errBadKey = sluice.Errorf(sluice.CodeUnauthorized, "the API key is not known
 // as the ones it refuses itself are.
 func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 	var u *keyUsage
-	if p, ok := h.(*Proxy); ok {
+	p, _ := h.(*Proxy)
+	if p != nil {
 		u = &p.keyUsage
 		u.keyed.Store(true)
 	}
@@ -163,6 +196,9 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 		c, err := ks.authenticate(r)
 		if err != nil {
 			u.unauthenticated(countedAs(err))
+			if p != nil {
+				p.refusedSpan(r, err, "")
+			}
 			writeError(w, err)
 			return
 		}
@@ -183,7 +219,24 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 			}
 			if !ok {
 				u.refused(k.name, "", http.StatusTooManyRequests)
+				if p != nil {
+					p.refusedSpan(r, &overLimitError{k: k, wait: wait}, k.name)
+				}
 				writeOverLimit(w, k, wait)
+				return
+			}
+		}
+		if k := c; k.tokenCost > 0 && r.Method == http.MethodPost && isInferencePath(r.URL.Path) {
+			// Only requests that use tokens wait for them: a key over
+			// its token limit may still list models or read a response.
+			if wait, ok := k.tokensLeft(ks.now().UnixNano()); !ok {
+				u.refused(k.name, "", http.StatusTooManyRequests)
+				msg := "API key " + k.name + " is over its token limit of " + k.tokenText + " (prompt and answer): retry after " + retryAfterText(wait)
+				if p != nil {
+					p.refusedSpan(r, sluice.Errorf(sluice.CodeRateLimited, "%s", msg), k.name)
+				}
+				writeRetryAfter(w, wait)
+				writeErrorCode(w, sluice.CodeRateLimited, msg)
 				return
 			}
 		}
@@ -206,12 +259,18 @@ func countedAs(err error) error {
 // writeOverLimit answers a request of key k over its rate limit: a 429
 // saying when the next request is allowed.
 func writeOverLimit(w http.ResponseWriter, k *keyState, wait time.Duration) {
+	writeRetryAfter(w, wait)
+	writeErrorCode(w, sluice.CodeRateLimited, "API key "+k.name+" is over its rate limit of "+k.limitText+": retry after "+retryAfterText(wait))
+}
+
+// writeRetryAfter sets a 429's Retry-After (whole seconds, at least 1)
+// and Retry-After-Ms to wait.
+func writeRetryAfter(w http.ResponseWriter, wait time.Duration) {
 	secs := int64(math.Ceil(wait.Seconds()))
 	w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
 	// The OpenAI SDKs read Retry-After-Ms first: a key
 	// allowed 20 requests a second waited a whole second.
 	w.Header().Set("Retry-After-Ms", strconv.FormatInt(int64(roundUpMs(wait)/time.Millisecond), 10))
-	writeErrorCode(w, sluice.CodeRateLimited, "API key "+k.name+" is over its rate limit of "+k.limitText+": retry after "+retryAfterText(wait))
 }
 
 // overLimitError is Admit's answer to a request whose key's bucket was
@@ -293,6 +352,42 @@ func (k *keyState) peek(now int64) (time.Duration, bool) {
 		return time.Duration(over), false
 	}
 	return 0, true
+}
+
+// tokensLeft reports whether the key is within its token limit at now
+// (ns): at most a minute's worth of tokens ahead. If not, it says how long
+// until it is.
+func (k *keyState) tokensLeft(now int64) (time.Duration, bool) {
+	if over := k.tokenTat.Load() - now - int64(time.Minute); over > 0 {
+		return time.Duration(over), false
+	}
+	return 0, true
+}
+
+// maxTokenCharge bounds what one answer is charged, in ns of the key's
+// bucket (a day), so that a backend reporting absurd usage cannot
+// overflow it.
+const maxTokenCharge = float64(24 * time.Hour)
+
+// chargeTokens charges the tokens o used to its key's token limit, if the
+// request's key has one: the answer's prompt and answer tokens, as the
+// backend's usage reported them.
+func chargeTokens(r *http.Request, o *sluice.Observation) {
+	if o.ClientKey == "" || o.InputTokens+o.OutputTokens <= 0 {
+		return
+	}
+	c, _ := r.Context().Value(callerKey{}).(*keyState)
+	if c == nil || c.tokenCost <= 0 {
+		return
+	}
+	cost := int64(min(float64(o.InputTokens+o.OutputTokens)*c.tokenCost, maxTokenCharge))
+	now := c.now().UnixNano()
+	for {
+		tat := c.tokenTat.Load()
+		if c.tokenTat.CompareAndSwap(tat, max(tat, now)+cost) {
+			return
+		}
+	}
 }
 
 // Admit checks that the request's key may use model, as sent ("chat",

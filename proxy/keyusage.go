@@ -91,8 +91,8 @@ func errStatus(err error) int {
 	return sluice.ErrorCode(err).HTTPStatus()
 }
 
-// countRefused counts, for its client key, an inference request that err
-// answered before it was routed (a body that cannot be read, a model the
+// countRefused counts, for its client key, a request that err answered
+// before it was routed (an inference request, or one refuse answers) (a body that cannot be read, a model the
 // key may not use, its rate limit, a model or version that does not
 // exist). model is the "model" the request sent, "" when not read; only
 // its name, and only when the gateway serves a model by that name, is
@@ -119,6 +119,15 @@ func (p *Proxy) countRefused(r *http.Request, model string, err error) {
 		}
 	}
 	p.keyUsage.refused(key, name, errStatus(err))
+}
+
+// refuse answers r with err and counts it for its client key as
+// countRefused does: the refusals of requests that are not inference (the
+// Responses API's by-id endpoints, GET /v1/models/{id}), model being the
+// name or "model:version" they concern, "" when none.
+func (p *Proxy) refuse(w http.ResponseWriter, r *http.Request, model string, err error) {
+	p.countRefused(r, model, err)
+	writeError(w, err)
 }
 
 var (

@@ -75,5 +75,5 @@ func (p *Proxy) serveModel(w http.ResponseWriter, r *http.Request, id string) {
 			return
 		}
 	}
-	writeErrorCode(w, sluice.CodeNotFound, "the model "+strconv.Quote(id)+" does not exist here: GET /v1/models lists the names this gateway serves")
+	p.refuse(w, r, id, sluice.Errorf(sluice.CodeNotFound, "%s", "the model "+strconv.Quote(id)+" does not exist here: GET /v1/models lists the names this gateway serves"))
 }

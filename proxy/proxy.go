@@ -136,7 +136,7 @@ type Options struct {
 	FeedbackWindow int
 	// Tracing, if set, makes OpenTelemetry spans of every inference
 	// request and its attempts (trace.go); nil makes none, and a client's
-	// traceparent reaches the backend untouched.
+	// traceparent reaches the backend untouched. SetTracing replaces it.
 	Tracing *Tracing
 	// ResponseIDs is how many Responses API response ids the proxy
 	// remembers the version (and endpoint) of, so that a request that
@@ -151,13 +151,15 @@ type Options struct {
 type Proxy struct {
 	opt       Options
 	transport http.RoundTripper
-	up        *upstream // the own client, when Options.Transport is nil
-	bufs      sync.Pool
-	quality   QualityRecorder
-	inflight  inflight
-	keyUsage  keyUsage
-	shadow    shadowState
-	feedback  *feedbackRing
+	// tracing is the tracing in force: Options.Tracing, then SetTracing's.
+	tracing  atomic.Pointer[Tracing]
+	up       *upstream // the own client, when Options.Transport is nil
+	bufs     sync.Pool
+	quality  QualityRecorder
+	inflight inflight
+	keyUsage keyUsage
+	shadow   shadowState
+	feedback *feedbackRing
 	// responseIDs remembers where Responses API answers were answered.
 	responseIDs *responseIDs
 	// byID sends the Responses API's by-id requests when Options.Transport
@@ -209,6 +211,7 @@ func New(opt Options) *Proxy {
 		opt.Backends, _ = NewBackends(nil) // the URLs' credentials, worked out once per endpoint
 	}
 	p := &Proxy{opt: opt, transport: opt.Transport, quality: opt.Quality}
+	p.tracing.Store(opt.Tracing)
 	if p.transport == nil {
 		p.up = newUpstream(opt.ConnectTimeout, opt.FirstByteTimeout, opt.Backends)
 	}
@@ -253,6 +256,20 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.serveInference(w, r)
+	default:
+		if t := p.tracing.Load(); t != nil {
+			h := p.startHTTP(t, w, r)
+			defer h.endHTTP()
+			w = h
+		}
+		p.serveOther(w, r)
+	}
+}
+
+// serveOther serves the paths that are not inference: /v1/models, its
+// entries, /v1/feedback and the Responses API's by-id endpoints.
+func (p *Proxy) serveOther(w http.ResponseWriter, r *http.Request) {
+	switch path := r.URL.Path; {
 	case path == "/v1/models":
 		if r.Method != http.MethodGet {
 			w.Header().Set("Allow", "GET")
@@ -371,8 +388,8 @@ func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 	x := exchange{w: w, r: r, start: p.opt.Now()}
 	x.reqID, x.seq = newRequestID()
 	w.Header().Set("X-Request-Id", x.reqID)
-	if p.opt.Tracing != nil {
-		p.startServer(&x)
+	if t := p.tracing.Load(); t != nil {
+		p.startServer(&x, t)
 		defer p.endServer(&x)
 	}
 	bp := p.bufs.Get().(*[]byte)
@@ -590,6 +607,7 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 		failed.TTFT = failed.Latency
 		x.tr.endAttempt(x, target, &failed)
 		p.record(&failed, target.ID)
+		chargeTokens(x.r, &failed)
 		if resp != nil {
 			resp.Body.Close()
 		}
@@ -614,6 +632,7 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 		x.tr.answered(x, target, &obs)
 	}
 	p.record(&obs, target.ID)
+	chargeTokens(x.r, &obs)
 	p.afterAnswer(x, target, &obs)
 	if x.cut {
 		// An answer passed through as it arrived (relayRaw) ended short:

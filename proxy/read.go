@@ -15,10 +15,13 @@ import (
 // refusal check from a whole (non-streamed) successful answer, and keeps
 // the start of the text when x wants it.
 func (p *Proxy) readAnswer(x *exchange, body []byte, obs *sluice.Observation) {
-	f, ok := scanAnswer(body)
+	f, ok := scanAnswer(body, x.tr.wantsModel())
 	if !ok {
 		p.readAnswerGJSON(x, body, obs)
 		return
+	}
+	if f.model != nil {
+		x.tr.answerModel(f.model, f.modelEsc)
 	}
 	if len(f.usage) > 0 && f.usage[0] == '{' {
 		readUsageObject(f.usage, obs)
@@ -52,6 +55,9 @@ func (p *Proxy) readAnswer(x *exchange, body []byte, obs *sluice.Observation) {
 // readAnswerGJSON is readAnswer by gjson, one read per field.
 func (p *Proxy) readAnswerGJSON(x *exchange, body []byte, obs *sluice.Observation) {
 	p.readUsage(body, obs)
+	if x.tr.wantsModel() {
+		x.tr.answerModelOf(gjson.GetBytes(body, "model"))
+	}
 	text := gjson.GetBytes(body, "choices.0.message.content")
 	if !text.Exists() {
 		text = gjson.GetBytes(body, "choices.0.text")
@@ -79,10 +85,13 @@ func (p *Proxy) readAnswerGJSON(x *exchange, body []byte, obs *sluice.Observatio
 // obs.ResponseChars, fills the refusal prefix and the kept text, and notes
 // the finish reason and an error event.
 func readChunk(x *exchange, payload []byte, obs *sluice.Observation, prefix *[refusalPrefix]byte, prefixLen *int) {
-	f, ok := scanChunk(payload)
+	f, ok := scanChunk(payload, x.tr.wantsModel())
 	if !ok {
 		readChunkGJSON(x, payload, obs, prefix, prefixLen)
 		return
+	}
+	if f.model != nil {
+		x.tr.answerModel(f.model, f.modelEsc)
 	}
 	if f.hasError {
 		obs.ErrorClass = "upstream_5xx"
@@ -114,6 +123,9 @@ func readChunk(x *exchange, payload []byte, obs *sluice.Observation, prefix *[re
 
 // readChunkGJSON is readChunk by gjson.
 func readChunkGJSON(x *exchange, payload []byte, obs *sluice.Observation, prefix *[refusalPrefix]byte, prefixLen *int) {
+	if x.tr.wantsModel() {
+		x.tr.answerModelOf(gjson.GetBytes(payload, "model"))
+	}
 	c := gjson.GetBytes(payload, "choices.0")
 	if c.Exists() && c.Get("index").Int() == 0 {
 		text := c.Get("delta.content")

@@ -146,6 +146,9 @@ func (p *Proxy) relayBody(x *exchange, t *route.Target, resp *http.Response, obs
 		switch {
 		case x.f.notText:
 			readUsageOnly(got, obs)
+			if x.tr.wantsModel() {
+				x.tr.answerModelOf(gjson.GetBytes(got, "model"))
+			}
 		case !x.f.responses:
 			p.readAnswer(x, got, obs)
 		}

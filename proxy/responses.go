@@ -198,6 +198,9 @@ func (p *Proxy) readResponse(x *exchange, t *route.Target, body []byte, obs *slu
 // readResponseObject reads a finished response object (a whole answer, or
 // the response of a stream's last event), and the text collected so far.
 func (p *Proxy) readResponseObject(x *exchange, r gjson.Result, obs *sluice.Observation, rt *respText) {
+	if x.tr.wantsModel() {
+		x.tr.answerModelOf(r.Get("model"))
+	}
 	if u := r.Get("usage"); u.IsObject() {
 		respUsageInto(u, obs)
 	}
@@ -267,6 +270,9 @@ func (p *Proxy) readResponseEvent(x *exchange, t *route.Target, payload []byte, 
 	case "response.created":
 		if id := gjson.GetBytes(payload, "response.id"); id.Type == gjson.String {
 			p.rememberResponse(x, t, id.Str)
+		}
+		if x.tr.wantsModel() {
+			x.tr.answerModelOf(gjson.GetBytes(payload, "response.model"))
 		}
 	case "response.completed", "response.incomplete", "response.failed":
 		p.readResponseObject(x, gjson.GetBytes(payload, "response"), obs, &rs.text)

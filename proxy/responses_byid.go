@@ -46,28 +46,28 @@ func (p *Proxy) serveResponseByID(w http.ResponseWriter, r *http.Request, rest s
 	}
 	a, ok := p.responseIDs.get(id)
 	if !ok {
-		writeErrorCode(w, sluice.CodeNotFound, "response "+id+" is not known to this Sluice replica: it was answered through another replica, before this one restarted, or so long ago that it was forgotten (the proxy remembers the latest response ids only); retrieving it needs the replica that answered it, or the backend directly")
+		p.refuse(w, r, "", sluice.Errorf(sluice.CodeNotFound, "%s", "response "+id+" is not known to this Sluice replica: it was answered through another replica, before this one restarted, or so long ago that it was forgotten (the proxy remembers the latest response ids only); retrieving it needs the replica that answered it, or the backend directly"))
 		return
 	}
 	if !mayActOn(r, a.key) {
-		writeError(w, errNotYourResponse(id))
+		p.refuse(w, r, a.version, errNotYourResponse(id))
 		return
 	}
 	if p.opt.Admit != nil {
 		model, _, _ := sluice.SplitFullID(a.version)
 		if err := p.opt.Admit(r, model); err != nil {
-			writeError(w, err)
+			p.refuse(w, r, a.version, err)
 			return
 		}
 	}
 	tab := p.opt.Routes.Load()
 	t := tab.Target(a.version)
 	if t == nil {
-		writeErrorCode(w, sluice.CodeGone, "response "+id+" was answered by "+a.version+", which "+tab.CannotServe(a.version)+": the response is no longer reachable through Sluice")
+		p.refuse(w, r, a.version, sluice.Errorf(sluice.CodeGone, "%s", "response "+id+" was answered by "+a.version+", which "+tab.CannotServe(a.version)+": the response is no longer reachable through Sluice"))
 		return
 	}
 	if !slices.Contains(t.Endpoints, a.endpoint) {
-		writeErrorCode(w, sluice.CodeGone, "response "+id+" was answered by "+a.version+" on a backend that is no longer one of its endpoints: the response is no longer reachable through Sluice")
+		p.refuse(w, r, a.version, sluice.Errorf(sluice.CodeGone, "%s", "response "+id+" was answered by "+a.version+" on a backend that is no longer one of its endpoints: the response is no longer reachable through Sluice"))
 		return
 	}
 	reqID, _ := newRequestID()
@@ -80,7 +80,7 @@ func (p *Proxy) serveResponseByID(w http.ResponseWriter, r *http.Request, rest s
 	if r.ContentLength != 0 {
 		b, err := p.readBody(r, nil)
 		if err != nil {
-			writeError(w, err)
+			p.refuse(w, r, a.version, err)
 			return
 		}
 		if len(b) > 0 {
@@ -100,11 +100,17 @@ func (p *Proxy) serveResponseByID(w http.ResponseWriter, r *http.Request, rest s
 	if p.forceHeader != "" {
 		delete(req.Header, p.forceHeader)
 	}
+	var tr *spans
+	if hs, ok := w.(*httpSpan); ok {
+		tr = hs.s
+		tr.startForward(t, a.endpoint, req.Header)
+	}
 	p.opt.Backends.Prepare(req, a.endpoint)
 	req.Header.Set("X-Request-Id", reqID)
 	resp, err := p.byIDTransport().RoundTrip(req)
 	if err != nil {
 		class := classify(r.Context(), err)
+		tr.endForward(0, class)
 		if class == "canceled" {
 			writeCanceled(w)
 			return
@@ -117,6 +123,7 @@ func (p *Proxy) serveResponseByID(w http.ResponseWriter, r *http.Request, rest s
 		return
 	}
 	defer resp.Body.Close()
+	defer tr.endForward(resp.StatusCode, "")
 	h := w.Header()
 	copyResponseHeaders(h, resp.Header)
 	h.Set("X-Model-Version", t.ID)

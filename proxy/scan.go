@@ -400,14 +400,41 @@ type chunkFields struct {
 	// (its "index" is not 0): with n > 1 a stream's chunks each carry one
 	// choice, and only the first choice is measured, as for whole answers.
 	notFirst bool
+	// model is the top-level "model" when it is a string and the caller
+	// asked for it (a traced attempt's gen_ai.response.model), else nil;
+	// modelEsc says it holds escapes.
+	model    []byte
+	modelEsc bool
+}
+
+// modelAt reads, for scanChunk and scanAnswer, a "model" member's value at
+// b[v] into f when want is set and it is the first such member (gjson reads
+// the first of duplicate keys); it returns the index after it, skipMember
+// or failWalk.
+func modelAt(b []byte, v int, f *chunkFields, want bool, seen *bool) int {
+	if !want || *seen {
+		return skipMember
+	}
+	*seen = true
+	if b[v] != '"' {
+		return skipMember
+	}
+	end, esc := stringAt(b, v)
+	if end > 0 {
+		f.model, f.modelEsc = b[v:end], esc
+	}
+	return end
 }
 
 // scanChunk reads an event's payload in one pass; !ok means the payload is
-// not what the walker handles and gjson must read it.
-func scanChunk(b []byte) (f chunkFields, ok bool) {
-	seenChoices := false
+// not what the walker handles and gjson must read it. wantModel reads its
+// "model" too.
+func scanChunk(b []byte, wantModel bool) (f chunkFields, ok bool) {
+	seenChoices, seenModel := false, false
 	_, ok = walkObject(b, 0, func(key []byte, v int) (int, bool) {
 		switch string(key) {
+		case "model":
+			return modelAt(b, v, &f, wantModel, &seenModel), true
 		case "choices":
 			if seenChoices {
 				break // gjson reads the first of duplicate keys
@@ -540,10 +567,13 @@ type answerFields struct {
 }
 
 // scanAnswer reads a whole answer in one pass; !ok means gjson must.
-func scanAnswer(b []byte) (f answerFields, ok bool) {
-	seenChoices, seenUsage := false, false
+// wantModel reads its "model" too.
+func scanAnswer(b []byte, wantModel bool) (f answerFields, ok bool) {
+	seenChoices, seenUsage, seenModel := false, false, false
 	_, ok = walkObject(b, 0, func(key []byte, v int) (int, bool) {
 		switch string(key) {
+		case "model":
+			return modelAt(b, v, &f.chunkFields, wantModel, &seenModel), true
 		case "choices":
 			if seenChoices {
 				break

@@ -97,6 +97,8 @@ var chunkSeeds = []string{
 	`{"choices":[{"delta":{"content":"x"}},{"delta":{"content":"y"}}]}`,
 	`{"choices":{"0":{"delta":{"content":"x"}}}}`,
 	`{"choices":[1,2]}`,
+	`{"model":"m\u002d2","model":"other","choices":[]}`,
+	`{"model":null,"model":"second","choices":[]}`,
 	`{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]},"finish_reason":null}]}`,
 	`{"choices":[{"index":0,"delta":{"tool_calls":[]},"finish_reason":"stop"}]}`,
 	`{"choices":[{"index":0,"delta":{"function_call":{"name":"f"}}}]}`,
@@ -118,7 +120,7 @@ func TestScanChunk_Seeds(t *testing.T) {
 	for _, s := range chunkSeeds {
 		checkChunk(t, s)
 	}
-	if _, ok := scanChunk([]byte(chunkSeeds[0])); !ok {
+	if _, ok := scanChunk([]byte(chunkSeeds[0]), false); !ok {
 		t.Error("the walker declined a plain chunk")
 	}
 }
@@ -127,7 +129,7 @@ func TestScanChunk_Seeds(t *testing.T) {
 // before it.
 func checkChunk(t *testing.T, payload string) {
 	t.Helper()
-	f, ok := scanChunk([]byte(payload))
+	f, ok := scanChunk([]byte(payload), true)
 	if !ok || !json.Valid([]byte(payload)) {
 		return
 	}
@@ -158,6 +160,7 @@ func checkChunk(t *testing.T, payload string) {
 	if f.finish != nil {
 		gotFinish = string(appendUnescaped(nil, f.finish))
 	}
+	checkModel(t, payload, f.model)
 	if gotText != text || (f.text != nil) != hasText || gotFinish != finish || f.hasError != hasError {
 		t.Errorf("scanChunk(%q) = text %q (%v) finish %q error %v; gjson: text %q (%v) finish %q error %v",
 			payload, gotText, f.text != nil, gotFinish, f.hasError, text, hasText, finish, hasError)
@@ -174,6 +177,7 @@ var answerSeeds = []string{
 	`{"choices":[],"usage":null}`,
 	`{"object":"list","data":[{"embedding":[0.1,-2e-3]}],"usage":{"prompt_tokens":5}}`,
 	`{"error":{"message":"bad"}}`,
+	`{"model":"meta-llama/Llama-3.1-8B","model":"x","choices":[]}`,
 }
 
 func FuzzScanAnswer(f *testing.F) {
@@ -187,7 +191,7 @@ func TestScanAnswer_Seeds(t *testing.T) {
 	for _, s := range answerSeeds {
 		checkAnswer(t, s)
 	}
-	if _, ok := scanAnswer([]byte(answerSeeds[0])); !ok {
+	if _, ok := scanAnswer([]byte(answerSeeds[0]), false); !ok {
 		t.Error("the walker declined a plain answer")
 	}
 }
@@ -196,7 +200,7 @@ func TestScanAnswer_Seeds(t *testing.T) {
 // before it.
 func checkAnswer(t *testing.T, body string) {
 	t.Helper()
-	f, ok := scanAnswer([]byte(body))
+	f, ok := scanAnswer([]byte(body), true)
 	if !ok || !json.Valid([]byte(body)) {
 		return
 	}
@@ -219,8 +223,19 @@ func checkAnswer(t *testing.T, body string) {
 	if len(f.usage) > 0 && f.usage[0] == '{' {
 		checkUsage(t, f.usage)
 	}
+	checkModel(t, body, f.model)
 	if gotText != text.Str || (f.text != nil) != (text.Type == gjson.String) || gotFinish != finish || string(f.usage) != usage.Raw {
 		t.Errorf("scanAnswer(%q) = text %q finish %q usage %q; gjson: text %q finish %q usage %q", body, gotText, gotFinish, f.usage, text.Str, finish, usage.Raw)
+	}
+}
+
+// checkModel compares the walker's "model" (a traced attempt's
+// gen_ai.response.model) with gjson's read of the same document.
+func checkModel(t *testing.T, doc string, model []byte) {
+	t.Helper()
+	m := gjson.Get(doc, "model")
+	if want := m.Type == gjson.String; (model != nil) != want || want && string(appendUnescaped(nil, model)) != m.Str {
+		t.Errorf("%q: model %q, gjson %q (%v)", doc, model, m.Str, m.Type)
 	}
 }
 

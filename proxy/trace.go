@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
+	"github.com/tidwall/gjson"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -101,6 +103,55 @@ type spans struct {
 	attempt     trace.Span
 	traceparent string
 	tracestate  string
+	// respModel is the model the attempt's answer names (its "model", of
+	// the whole answer or of a stream's first chunk that has one), "" until
+	// read: gen_ai.response.model, else the model the backend was asked
+	// for.
+	respModel string
+}
+
+// maxRespModel bounds the gen_ai.response.model read from an answer: the
+// backend's text, put in a span as sent.
+const maxRespModel = 256
+
+// wantsModel reports whether the answer's model is to be read: the
+// attempt's span records and none was read yet. False with tracing off
+// (s nil) and for a request not sampled, which read nothing more.
+func (s *spans) wantsModel() bool {
+	return s != nil && s.attempt != nil && s.respModel == ""
+}
+
+// answerModel keeps the model an answer names: v is a JSON string, quotes
+// included, esc whether it holds escapes.
+func (s *spans) answerModel(v []byte, esc bool) {
+	if !s.wantsModel() || len(v) < 2 {
+		return
+	}
+	var m string
+	if esc {
+		m = string(appendUnescapedMax(nil, v, maxRespModel*4))
+	} else {
+		m = string(v[1 : len(v)-1])
+	}
+	s.respModel = cleanLabel(m, maxRespModel)
+}
+
+// answerModelOf is answerModel of a value gjson read; one not a string is
+// passed over.
+func (s *spans) answerModelOf(r gjson.Result) {
+	if !s.wantsModel() || r.Type != gjson.String {
+		return
+	}
+	s.respModel = cleanLabel(r.Str, maxRespModel)
+}
+
+// responseModel is gen_ai.response.model: the model the answer named,
+// else the one the backend at t was asked for.
+func (s *spans) responseModel(t *route.Target) string {
+	if s.respModel != "" {
+		return s.respModel
+	}
+	return t.Upstream
 }
 
 // tpCarrier carries the two tracecontext headers of an attempt, written
@@ -125,12 +176,17 @@ func (t *Tracing) propagator() propagation.TextMapPropagator {
 	return defaultPropagator
 }
 
+// SetTracing replaces the tracing the proxy makes its spans with (nil:
+// none), as a reload of the gateway's tracing block does. A request keeps
+// the one it started with; the caller shuts the old one's provider down
+// once the requests that use it can have ended.
+func (p *Proxy) SetTracing(t *Tracing) { p.tracing.Store(t) }
+
 var defaultPropagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 
 // startServer starts x's SERVER span, its parent the client's trace
 // context. Its name and model are set once the body is read (named).
-func (p *Proxy) startServer(x *exchange) {
-	t := p.opt.Tracing
+func (p *Proxy) startServer(x *exchange, t *Tracing) {
 	s := &spans{t: t, op: operationName(x.r.URL.Path)}
 	parent := t.propagator().Extract(x.r.Context(), propagation.HeaderCarrier(x.r.Header))
 	s.ctx, s.server = t.Tracer.Start(parent, s.op, trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(x.start))
@@ -198,7 +254,7 @@ func (s *spans) answered(x *exchange, t *route.Target, obs *sluice.Observation) 
 		return
 	}
 	sp := s.server
-	sp.SetAttributes(attrVersion.String(t.ID), attrRespModel.String(t.Upstream), attrRoute.String(obs.Route))
+	sp.SetAttributes(attrVersion.String(t.ID), attrRespModel.String(s.responseModel(t)), attrRoute.String(obs.Route))
 	outcome(sp, x, obs, false)
 }
 
@@ -249,6 +305,7 @@ func (s *spans) startAttempt(x *exchange, t *route.Target, routeName string) {
 	var c tpCarrier
 	s.t.propagator().Inject(ctx, &c)
 	s.traceparent, s.tracestate = c.parent, c.state
+	s.respModel = "" // a retry's answer names its own
 	if !sp.IsRecording() {
 		return // not sampled: its context alone goes on
 	}
@@ -265,7 +322,7 @@ func (s *spans) endAttempt(x *exchange, t *route.Target, obs *sluice.Observation
 	if s == nil || s.attempt == nil {
 		return
 	}
-	s.attempt.SetAttributes(attrRespModel.String(t.Upstream))
+	s.attempt.SetAttributes(attrRespModel.String(s.responseModel(t)))
 	outcome(s.attempt, x, obs, true)
 	s.attempt.End()
 	s.attempt = nil
@@ -309,17 +366,209 @@ func (s *spans) setTraceHeaders(h http.Header) {
 // whose server span has context link: a CLIENT span in a trace of its
 // own, linked to it. Nil when tracing is off or the request had no span.
 func (p *Proxy) shadowSpans(path string, link trace.SpanContext) *spans {
-	if p.opt.Tracing == nil || !link.IsValid() {
+	t := p.tracing.Load()
+	if t == nil || !link.IsValid() {
 		return nil
 	}
-	return &spans{t: p.opt.Tracing, op: operationName(path), ctx: context.Background(), link: link}
+	return &spans{t: t, op: operationName(path), ctx: context.Background(), link: link}
 }
 
 // spanContext returns the request's SERVER span context, for a mirror's
-// link; the zero one when tracing is off.
+// link; the zero one when tracing is off. A request not sampled has one
+// too (its span records nothing, and carries the not-sampled flag): its
+// mirror, like a sampled request's, starts a trace of its own, not
+// sampled either, rather than passing on the client's traceparent.
 func (x *exchange) spanContext() trace.SpanContext {
-	if x.tr == nil || x.tr.server == nil {
+	switch {
+	case x.tr == nil:
 		return trace.SpanContext{}
+	case x.tr.server != nil:
+		return x.tr.server.SpanContext()
 	}
-	return x.tr.server.SpanContext()
+	return trace.SpanContextFromContext(x.tr.ctx)
+}
+
+// httpSpan is the SERVER span of a request the proxy answers that is not
+// inference: the Responses API's by-id endpoints, /v1/models and
+// /v1/models/{model}, /v1/feedback (and an unknown path). It wraps the
+// ResponseWriter to see the status sent, and the error code when the
+// proxy sends an error (WriteErrorStatus notes it), so error.type is the
+// same code as on an inference request's span.
+type httpSpan struct {
+	http.ResponseWriter
+	s      *spans
+	status int
+	code   sluice.Code
+}
+
+func (h *httpSpan) WriteHeader(status int) {
+	if h.status == 0 && status >= 200 {
+		h.status = status
+	}
+	h.ResponseWriter.WriteHeader(status)
+}
+
+func (h *httpSpan) Write(b []byte) (int, error) {
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	return h.ResponseWriter.Write(b)
+}
+
+// Flush passes a by-id event stream on as it comes.
+func (h *httpSpan) Flush() {
+	if f, ok := h.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (h *httpSpan) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+// httpRoute is the route template of a path that is not inference, the
+// http.route of its span: ids and model names are left out of the span's
+// name.
+func httpRoute(path string) string {
+	switch {
+	case path == "/v1/models", path == pathFeedback:
+		return path
+	case strings.HasPrefix(path, "/v1/models/"):
+		return "/v1/models/{model}"
+	case strings.HasPrefix(path, pathResponsesByID):
+		_, action, _ := strings.Cut(path[len(pathResponsesByID):], "/")
+		switch action {
+		case "":
+			return "/v1/responses/{id}"
+		case "cancel", "input_items":
+			return "/v1/responses/{id}/" + action
+		}
+	}
+	return ""
+}
+
+// startHTTP starts the SERVER span of r, a request that is not inference,
+// its parent the client's trace context, named "{method} {route}" as the
+// HTTP conventions have it; the caller serves r through the returned
+// writer and ends the span (endHTTP).
+func (p *Proxy) startHTTP(t *Tracing, w http.ResponseWriter, r *http.Request) *httpSpan {
+	name, route := r.Method, httpRoute(r.URL.Path)
+	if route != "" {
+		name += " " + route
+	}
+	s := &spans{t: t, op: name}
+	parent := t.propagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	var sp trace.Span
+	s.ctx, sp = t.Tracer.Start(parent, name, trace.WithSpanKind(trace.SpanKindServer))
+	if sp.IsRecording() {
+		s.server = sp
+		sp.SetAttributes(attrMethod.String(r.Method), attrPath.String(r.URL.Path))
+		if route != "" {
+			sp.SetAttributes(attrRoute.String(route))
+		}
+		if k := clientKeyName(r); k != "" {
+			sp.SetAttributes(attrClientKey.String(k))
+		}
+	}
+	return &httpSpan{ResponseWriter: w, s: s}
+}
+
+// endHTTP ends the span of a request startHTTP started, with the status
+// sent, the request id and version when it was forwarded (by id), and the
+// error code of an error answer.
+func (h *httpSpan) endHTTP() {
+	sp := h.s.server
+	if sp == nil {
+		return
+	}
+	status := h.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	sp.SetAttributes(attrStatus.Int(status))
+	hd := h.Header()
+	if id := hd.Get("X-Request-Id"); id != "" {
+		sp.SetAttributes(attrRequestID.String(id))
+	}
+	if v := hd.Get("X-Model-Version"); v != "" {
+		sp.SetAttributes(attrVersion.String(v))
+	}
+	if status >= 400 {
+		et := string(h.code)
+		if et == "" {
+			et = strconv.Itoa(status) // the backend's own error, passed on
+		}
+		sp.SetAttributes(attrErrorType.String(et))
+		if status >= 500 {
+			sp.SetStatus(codes.Error, et)
+		}
+	}
+	sp.End()
+}
+
+// startForward starts the CLIENT span of a by-id request forwarded to the
+// backend of version t at endpoint, and puts its traceparent on h in place
+// of the client's.
+func (s *spans) startForward(t *route.Target, endpoint string, h http.Header) {
+	ctx, sp := s.t.Tracer.Start(s.ctx, s.op, trace.WithSpanKind(trace.SpanKindClient))
+	var c tpCarrier
+	s.t.propagator().Inject(ctx, &c)
+	s.traceparent, s.tracestate = c.parent, c.state
+	s.setTraceHeaders(h)
+	if !sp.IsRecording() {
+		return
+	}
+	s.attempt = sp
+	sp.SetAttributes(attrVersion.String(t.ID), attrRequestModel.String(t.Upstream))
+	if host, port := hostPort(endpoint); host != "" {
+		sp.SetAttributes(attrServerAddr.String(host), attrServerPort.Int(port))
+	}
+}
+
+// endForward ends a by-id request's CLIENT span with the backend's status,
+// or the class of the error that left it without one (status 0).
+func (s *spans) endForward(status int, class string) {
+	if s == nil || s.attempt == nil {
+		return
+	}
+	sp := s.attempt
+	s.attempt = nil
+	if status > 0 {
+		sp.SetAttributes(attrStatus.Int(status))
+		if status >= 400 {
+			class = strconv.Itoa(status)
+		}
+	}
+	if class != "" {
+		sp.SetAttributes(attrErrorType.String(class))
+		sp.SetStatus(codes.Error, class)
+	}
+	sp.End()
+}
+
+// refusedSpan makes the SERVER span of a request the client-key check
+// (KeySet.Wrap) refused before the proxy read it: a 401 or a key's 429,
+// with the error's code as error.type and, for a known key, its name
+// (never the secret presented).
+func (p *Proxy) refusedSpan(r *http.Request, err error, keyName string) {
+	t := p.tracing.Load()
+	if t == nil {
+		return
+	}
+	name := r.Method
+	if isInferencePath(r.URL.Path) {
+		name = operationName(r.URL.Path)
+	} else if route := httpRoute(r.URL.Path); route != "" {
+		name += " " + route
+	}
+	parent := t.propagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	_, sp := t.Tracer.Start(parent, name, trace.WithSpanKind(trace.SpanKindServer))
+	if sp.IsRecording() {
+		s := &spans{t: t, op: name, server: sp}
+		sp.SetAttributes(attrMethod.String(r.Method), attrPath.String(r.URL.Path))
+		if keyName != "" {
+			sp.SetAttributes(attrClientKey.String(keyName))
+		}
+		s.failed(err)
+	}
+	sp.End()
 }

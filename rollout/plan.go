@@ -44,6 +44,32 @@ type Plan struct {
 	Duration  sluice.Duration `json:"min_duration"`
 	GPUMemory float64         `json:"gpu_memory_gb_both"`
 	Triggers  []string        `json:"rollback_triggers"`
+	// Guards are the metrics the rollout's analysis.guards would name
+	// (empty, never null, for none), and GuardsWhy says in one line what
+	// that means. The planner recommends none: the caller gives those of
+	// the model file or the start (SetGuards).
+	Guards    []string `json:"guards"`
+	GuardsWhy string   `json:"guards_why"`
+}
+
+// GuardsNone and GuardsMean say what a plan's guards mean: none, or the
+// ones named.
+const (
+	GuardsNone = "none: every metric must be shown within its threshold before a pass (name slow ones, such as latency_p99, in analysis.guards or with --guard to pass without them)"
+	GuardsMean = "a guard fails a candidate significantly worse beyond its threshold, but its lack of data never holds back a pass"
+)
+
+// SetGuards gives the plan the guards the rollout would use, checked as a
+// rollout's start checks them (analysis.ValidateGuards).
+func (p *Plan) SetGuards(guards []string) error {
+	if err := analysis.ValidateGuards(guards); err != nil {
+		return err
+	}
+	p.Guards, p.GuardsWhy = append([]string{}, guards...), GuardsMean
+	if len(guards) == 0 {
+		p.GuardsWhy = GuardsNone
+	}
+	return nil
 }
 
 func stage(p float64, hold time.Duration, n int) sluice.RolloutStage {
@@ -110,6 +136,7 @@ func MakePlan(reg *sluice.Registry, model, candidate, baseline string, rate floa
 	}
 	p.Duration = sluice.Duration(total)
 	p.Triggers = planTriggers(baseline)
+	p.Guards, p.GuardsWhy = []string{}, GuardsNone
 	return p
 }
 

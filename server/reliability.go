@@ -89,7 +89,7 @@ func (s *Server) newKeySet(keys []config.ClientKey) (*proxy.KeySet, error) {
 	}
 	var ks []proxy.ClientKey
 	for _, k := range keys {
-		ks = append(ks, proxy.ClientKey{Name: k.Name, Hash: k.Hash(), Models: k.Models, RateLimit: k.RateLimit, Burst: k.Burst, ForceVersion: k.ForceVersion})
+		ks = append(ks, proxy.ClientKey{Name: k.Name, Hash: k.Hash(), Models: k.Models, RateLimit: k.RateLimit, Burst: k.Burst, TokensPerMinute: k.TokensPerMinute, ForceVersion: k.ForceVersion})
 	}
 	return proxy.NewKeySet(ks, func(ctx context.Context, secret string) (bool, error) {
 		// The fire drill's own requests (sendSynthetic) carry a secret

@@ -10,8 +10,8 @@ import (
 
 // ReloadConfig reads the configuration file at path again, with over (the
 // flags of `sluice serve`) applied, as SIGHUP does, and applies what a
-// reload applies from it: the admin tokens, the client keys and the
-// backends' headers. Each ${file:PATH} in it is read again, so a key kept
+// reload applies from it: the admin tokens, the client keys, the
+// backends' headers and tracing. Each ${file:PATH} in it is read again, so a key kept
 // in a file (a Kubernetes Secret, a systemd credential) is rotated; each
 // ${ENV} is the environment as it was at start. A file that does not load
 // (a missing ${file:} among them) changes nothing; a part that does not
@@ -26,7 +26,7 @@ import (
 func (s *Server) ReloadConfig(ctx context.Context, path string, over config.Override) (ncfg *config.Gateway, files []string, states map[string]string, ok bool) {
 	read, err := config.LoadGatewayOver(path, over)
 	if err != nil {
-		s.logger.Error("reload config: the file did not load, so nothing in it was applied: admin tokens unchanged, client keys unchanged, backend headers unchanged, log.level unchanged (a reload applies these; other settings take a restart)", "err", err)
+		s.logger.Error("reload config: the file did not load, so nothing in it was applied: admin tokens unchanged, client keys unchanged, backend headers unchanged, tracing unchanged, log.level unchanged (a reload applies these; other settings take a restart)", "err", err)
 		return nil, read.Files, read.FileStates, false
 	}
 	ncfg = &read
@@ -43,6 +43,10 @@ func (s *Server) ReloadConfig(ctx context.Context, path string, over config.Over
 	}
 	if err := s.ReloadBackends(ncfg.Backends); err != nil {
 		s.logger.Error("reload backends: backend headers unchanged", "err", err)
+		ok = false
+	}
+	if err := s.ReloadTracing(ncfg.Tracing); err != nil {
+		s.logger.Error("reload tracing: tracing unchanged", "err", err)
 		ok = false
 	}
 	return ncfg, ncfg.Files, ncfg.FileStates, ok

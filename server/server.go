@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/config"
@@ -98,8 +100,17 @@ type Server struct {
 	stopBeat    func()            // stops drain's beat; nil until startFleet
 	pairs       shadowPairs       // where the admin API and the dashboard read the shadow pairs
 	// tracing exports the data plane's spans (config tracing); nil when
-	// off.
-	tracing *tracing
+	// off. ReloadTracing replaces it, under traceMu, with traceCfg the
+	// block it was made from; traceDropped is its drop counter, made and
+	// registered once; the tracings it replaced shut down in the
+	// background (traceRetiring), at once when traceStop is closed.
+	tracing        *tracing
+	traceMu        sync.Mutex
+	traceCfg       config.Tracing
+	traceDropped   prometheus.Counter
+	traceStop      chan struct{}
+	traceRetiring  sync.WaitGroup
+	requestTimeout time.Duration // timeouts.request
 	// trustedProxies is ui.trusted_proxies, read: the proxies whose
 	// X-Forwarded-For the dashboard's sign-in throttle reads.
 	trustedProxies []netip.Prefix
@@ -224,13 +235,17 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		onPair = s.pairs.stored.Add
 	}
 	var ptrace *proxy.Tracing
-	if s.tracing, err = newTracing(cfg.Tracing, logger); err != nil {
+	s.traceCfg, s.requestTimeout = cfg.Tracing, cfg.Timeouts.Request
+	if cfg.Tracing.Enabled() {
+		s.traceDropped = newDroppedCounter()
+	}
+	if s.tracing, err = newTracing(cfg.Tracing, logger, s.traceDropped); err != nil {
 		s.closeEarly()
 		return nil, err
 	}
 	if s.tracing != nil {
 		ptrace = s.tracing.proxyTracing(s)
-		s.Recorder.Registry().MustRegister(s.tracing.dropped)
+		s.Recorder.Registry().MustRegister(s.traceDropped)
 	}
 	s.Proxy = proxy.New(proxy.Options{
 		Routes: s.Routes, Recorder: s.Recorder, Log: s.Log, Refusal: refusal,
@@ -303,6 +318,12 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		Summary:     func(model string, since time.Time) any { return s.Recorder.Summary(model, since) },
 		ShadowPairs: s.pairs,
 		Replica:     s.Replica,
+		// The keys in force, as SIGHUP reloads them: a ?key= naming none
+		// that matches no request is refused without being repeated.
+		ClientKeys: func(name string) (bool, bool) {
+			ks := s.ClientKeys()
+			return ks.Has(name), ks != nil && ks.Len() > 0
+		},
 	})
 	if cfg.ModelsFile != "" {
 		doc, err := config.LoadApplyFile(cfg.ModelsFile)
@@ -635,7 +656,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// The last spans are exported meanwhile, within the same bound: the
 	// shutdown's budget (ShutdownTail) is unchanged.
 	traced := make(chan error, 1)
-	go func() { traced <- s.tracing.shutdown(lctx) }()
+	go func() { traced <- s.shutdownTracing(lctx) }()
 	if err := s.Log.Close(lctx); err != nil {
 		errs = append(errs, fmt.Errorf("flush request log: %w", err))
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,7 @@ const traceWarnEvery = time.Minute
 type tracing struct {
 	provider *sdktrace.TracerProvider
 	dropped  prometheus.Counter
+	timeout  time.Duration // tracing.timeout: bounds its last export
 	// pending counts the sampled spans handed to the batch processor and
 	// not yet given to the exporter's answer: at traceQueue a span is
 	// dropped here, counted, before the processor would drop it unseen.
@@ -48,19 +50,22 @@ type tracing struct {
 	sinceWarn int64 // spans dropped since the last warning
 }
 
-// newTracing returns the span export cfg configures, or nil when tracing
-// is off.
-func newTracing(cfg config.Tracing, logger *slog.Logger) (*tracing, error) {
+// newDroppedCounter is sluice_trace_spans_dropped_total: one per gateway,
+// shared by the tracings a reload replaces.
+func newDroppedCounter() prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "sluice_trace_spans_dropped_total",
+		Help: "Spans not delivered to the OpenTelemetry collector (tracing.otlp_endpoint): the export queue was full or the export failed.",
+	})
+}
+
+// newTracing returns the span export cfg configures, counting its drops
+// in dropped, or nil when tracing is off.
+func newTracing(cfg config.Tracing, logger *slog.Logger, dropped prometheus.Counter) (*tracing, error) {
 	if !cfg.Enabled() {
 		return nil, nil
 	}
-	t := &tracing{
-		logger: logger,
-		dropped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "sluice_trace_spans_dropped_total",
-			Help: "Spans not delivered to the OpenTelemetry collector (tracing.otlp_endpoint): the export queue was full or the export failed.",
-		}),
-	}
+	t := &tracing{logger: logger, dropped: dropped, timeout: cfg.Timeout}
 	opts := []otlptracehttp.Option{otlptracehttp.WithEndpointURL(tracesURL(cfg.OTLPEndpoint)), otlptracehttp.WithTimeout(cfg.Timeout)}
 	if len(cfg.Headers) > 0 {
 		opts = append(opts, otlptracehttp.WithHeaders(cfg.Headers))
@@ -210,4 +215,97 @@ func setOtelErrors(t *tracing) {
 			}
 		}))
 	})
+}
+
+// ReloadTracing applies cfg, the tracing block of the config file read
+// again (SIGHUP): when it differs from the one in force, a new exporter
+// and provider are made from it and the proxy's spans go to them from the
+// next request on (tracing on, off, or to another collector, ratio,
+// service name or headers, a ${file:} key rotated among them). The old
+// provider exports what it holds at once, then the spans of the requests
+// that started before the swap until those can have ended (timeouts.
+// request bounds every request, its mirror too) or the gateway shuts
+// down, then shuts down: off the request path, in the background. A
+// block that does not make an exporter keeps the tracing in force.
+func (s *Server) ReloadTracing(cfg config.Tracing) error {
+	s.traceMu.Lock()
+	defer s.traceMu.Unlock()
+	if reflect.DeepEqual(cfg, s.traceCfg) {
+		return nil
+	}
+	if cfg.Enabled() && s.traceDropped == nil {
+		s.traceDropped = newDroppedCounter()
+		if err := s.Recorder.Registry().Register(s.traceDropped); err != nil {
+			s.traceDropped = nil
+			return fmt.Errorf("tracing: register sluice_trace_spans_dropped_total: %w", err)
+		}
+	}
+	nt, err := newTracing(cfg, s.logger, s.traceDropped)
+	if err != nil {
+		return err
+	}
+	var pt *proxy.Tracing
+	if nt != nil {
+		pt = nt.proxyTracing(s)
+	}
+	s.Proxy.SetTracing(pt)
+	old := s.tracing
+	s.tracing, s.traceCfg = nt, cfg
+	if old != nil {
+		s.retireTracing(old)
+	}
+	if nt != nil {
+		s.logger.Info("tracing reloaded: spans go to the collector from the next request on", "sample_ratio", cfg.Ratio(), "service_name", cfg.ServiceName)
+	} else {
+		s.logger.Info("tracing turned off by reload: the last spans are still sent, and a client's traceparent reaches the backends untouched from the next request on")
+	}
+	return nil
+}
+
+// retireTracing flushes old, replaced by a reload, and shuts it down once
+// the requests that started with it can have ended (the request timeout)
+// or the gateway stops, whichever comes first. Called with traceMu held.
+func (s *Server) retireTracing(old *tracing) {
+	if s.traceStop == nil {
+		s.traceStop = make(chan struct{})
+	}
+	stop, wait := s.traceStop, s.requestTimeout
+	s.traceRetiring.Add(1)
+	go func() {
+		defer s.traceRetiring.Done()
+		fctx, cancel := context.WithTimeout(context.Background(), old.timeout)
+		_ = old.provider.ForceFlush(fctx) // export errors are counted as drops
+		cancel()
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-stop:
+			t.Stop()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), old.timeout)
+		defer cancel()
+		if err := old.shutdown(ctx); err != nil {
+			s.logger.Warn(err.Error(), "hint", "the collector the tracing before the reload named did not take its last spans in time; they are lost")
+		}
+	}()
+}
+
+// shutdownTracing exports the last spans of the tracing in force and of
+// those a reload replaced, until ctx ends.
+func (s *Server) shutdownTracing(ctx context.Context) error {
+	s.traceMu.Lock()
+	cur := s.tracing
+	if s.traceStop != nil {
+		close(s.traceStop)
+		s.traceStop = nil
+	}
+	s.traceMu.Unlock()
+	err := cur.shutdown(ctx)
+	done := make(chan struct{})
+	go func() { s.traceRetiring.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	return err
 }

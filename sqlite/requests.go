@@ -152,6 +152,9 @@ func (f *segmentFilter) match(d *decodedSegment, keep func(row *segRow, idx int)
 		if r.at < f.since || f.hasUntil && r.at >= f.until ||
 			model >= 0 && r.dict[0] != uint32(model) || version >= 0 && r.dict[1] != uint32(version) ||
 			key >= 0 && r.dict[dictKey] != uint32(key) ||
+			// By text, not index: an older format's "" key is appended
+			// to the dictionary after any "" it already held.
+			f.q.NoClientKey && d.words[r.dict[dictKey]] != "" ||
 			f.q.RequestID != "" && string(r.id) != f.q.RequestID {
 			continue
 		}

@@ -126,7 +126,10 @@ func (s *Store) RolloutHistory(ctx context.Context, q sluice.RolloutQuery) ([]sl
 // filtered by "model = ?" alone, never "(? = ” OR model = ?)": SQLite
 // cannot use rollouts_model_seq for the latter, and read every rollout,
 // then sorted the model's whole history, documents and all, to return a
-// page of it.
+// page of it. Every model's is read through rollouts_started_seq
+// (migration 0012), whose expressions its ORDER BY and its page's start
+// repeat word for word, as SQLite matches an indexed expression by its
+// text.
 func historyQuery(q sluice.RolloutQuery) (string, []any) {
 	query := "SELECT id, doc FROM rollouts WHERE true"
 	var args []any
@@ -150,8 +153,12 @@ func historyQuery(q sluice.RolloutQuery) (string, []any) {
 			query += " AND seq < (SELECT seq FROM rollouts WHERE id = ? AND model = ?)"
 			args = append(args, q.Before, q.Model)
 		} else {
-			query += " AND (COALESCE(started_at, 0), seq) < (SELECT COALESCE(started_at, 0), seq FROM rollouts WHERE id = ?)"
-			args = append(args, q.Before)
+			// The first term, implied by the second, is the one SQLite
+			// can search rollouts_started_seq with: by the row alone it
+			// read the index from the newest rollout down to the page.
+			query += " AND COALESCE(started_at, 0) <= (SELECT COALESCE(started_at, 0) FROM rollouts WHERE id = ?)" +
+				" AND (COALESCE(started_at, 0), seq) < (SELECT COALESCE(started_at, 0), seq FROM rollouts WHERE id = ?)"
+			args = append(args, q.Before, q.Before)
 		}
 	}
 	query += order

@@ -42,3 +42,41 @@ func TestRolloutHistory_ModelUsesIndex(t *testing.T) {
 		}
 	}
 }
+
+// Every model's rollout history (sluice rollout history without a model,
+// GET /admin/v1/rollouts?history=true, each page of it with before=) reads
+// rollouts_started_seq backwards: ordered by start across models, it
+// sorted the whole rollouts table, documents and all, to return a page of
+// 20, as there was no index on started_at.
+func TestRolloutHistory_EveryModelUsesIndex(t *testing.T) {
+	s := openT(t, filepath.Join(t.TempDir(), "sluice.db"), Options{})
+	for _, q := range []sluice.RolloutQuery{
+		{Limit: 21},
+		{Before: "chat-2", Limit: 21},
+	} {
+		query, args := historyQuery(q)
+		rows, err := s.w.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		if err := rows.Close(); err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Join(plan, "; ")
+		if !strings.Contains(got, "rollouts USING INDEX rollouts_started_seq") || strings.Contains(got, "TEMP B-TREE") {
+			t.Errorf("every model's history of %+v is read by plan %q; want rollouts_started_seq, no sort", q, got)
+		}
+		if q.Before != "" && !strings.Contains(got, "SEARCH rollouts USING INDEX rollouts_started_seq") {
+			t.Errorf("the page before %s is read by plan %q; want a search of rollouts_started_seq from that rollout on", q.Before, got)
+		}
+	}
+}

@@ -180,6 +180,15 @@ func TestSegment_Format2(t *testing.T) {
 	if got, err := s.Requests(t.Context(), sluice.RequestQuery{RequestID: "req_old_2"}); err != nil || len(got) != 1 || got[0].ClientKey != "" {
 		t.Errorf("Requests by the old row's id = %+v, %v", got, err)
 	}
+	// The old rows have no key: the filter for requests without one finds
+	// them, though their "" is not the dictionary's first "" (category).
+	if got, err := s.Requests(t.Context(), sluice.RequestQuery{NoClientKey: true}); err != nil || len(got) != 2 ||
+		got[0].RequestID != "req_old_2" || got[1].RequestID != "req_old_1" {
+		t.Errorf("Requests without a key = %+v, %v; want the two old rows", got, err)
+	}
+	if got, err := s.RequestUsage(t.Context(), sluice.RequestQuery{NoClientKey: true}); err != nil || len(got) != 1 || got[0].Requests != 2 {
+		t.Errorf("RequestUsage without a key = %+v, %v; want the two old rows", got, err)
+	}
 	// Pruning rewrites the straddling old segment in the new format.
 	if n, err := s.PruneRequests(t.Context(), time.Unix(0, 1008)); err != nil || n != 1 {
 		t.Fatalf("PruneRequests = %d, %v; want 1", n, err)

@@ -39,6 +39,8 @@ func TestRequestUsage_LegacyRows(t *testing.T) {
 			{},
 			{Model: "chat"},
 			{ClientKey: "team-a"},
+			{NoClientKey: true},
+			{NoClientKey: true, Model: "chat", Since: old[500].At},
 			{Since: old[500].At, Until: fresh[600].At},
 		} {
 			got, err := s.RequestUsage(t.Context(), q)

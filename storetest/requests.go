@@ -236,6 +236,10 @@ func testRequestsByKey(t *testing.T, s sluice.Store) {
 		{ClientKey: "nope"},
 		{ClientKey: "team-a", RequestID: rows[2].RequestID},
 		{ClientKey: "team-b", RequestID: rows[2].RequestID},
+		{NoClientKey: true},
+		{NoClientKey: true, Model: "chat", Limit: 9},
+		{NoClientKey: true, Since: rows[100].At, Until: rows[300].At},
+		{NoClientKey: true, RequestID: rows[2].RequestID},
 	} {
 		keep := func(o *sluice.Observation) bool {
 			return o.ClientKey == q.ClientKey && (q.Model == "" || o.Model == q.Model) &&
@@ -440,13 +444,16 @@ func testRequestsAgainstModel(t *testing.T, s sluice.Store) {
 		case 1: // inside a process's counter range but never issued
 			q.RequestID = prefixes[0] + "_" + strconv.FormatUint(counters[prefixes[0]]/2*2+1<<40, 36)
 		}
-		if rng.IntN(4) == 0 {
+		switch rng.IntN(8) {
+		case 0, 1:
 			q.ClientKey = []string{"team-a", "team-b", "nope"}[rng.IntN(3)]
+		case 2:
+			q.NoClientKey = true
 		}
 		q.Limit = []int{0, 1, 7, 100, 5000}[rng.IntN(5)]
 		want := newestFirst(ordered, func(o *sluice.Observation) bool {
 			return (q.Model == "" || o.Model == q.Model) && (q.Version == "" || o.Version == q.Version) &&
-				(q.ClientKey == "" || o.ClientKey == q.ClientKey) &&
+				(q.ClientKey == "" || o.ClientKey == q.ClientKey) && (!q.NoClientKey || o.ClientKey == "") &&
 				(q.RequestID == "" || o.RequestID == q.RequestID) &&
 				(q.Since.IsZero() || !o.At.Before(q.Since)) && (q.Until.IsZero() || o.At.Before(q.Until))
 		})

@@ -48,7 +48,8 @@ func WantUsage(rows []sluice.Observation, q sluice.RequestQuery) []sluice.UsageR
 // matches reports whether o is a row q selects.
 func matches(o *sluice.Observation, q sluice.RequestQuery) bool {
 	return (q.Model == "" || o.Model == q.Model) && (q.Version == "" || o.Version == q.Version) &&
-		(q.ClientKey == "" || o.ClientKey == q.ClientKey) && (q.RequestID == "" || o.RequestID == q.RequestID) &&
+		(q.ClientKey == "" || o.ClientKey == q.ClientKey) && (!q.NoClientKey || o.ClientKey == "") &&
+		(q.RequestID == "" || o.RequestID == q.RequestID) &&
 		(q.Since.IsZero() || !o.At.Before(q.Since)) && (q.Until.IsZero() || o.At.Before(q.Until))
 }
 
@@ -97,6 +98,8 @@ func testRequestsUsage(t *testing.T, s sluice.Store) {
 		{RequestID: rows[42].RequestID},
 		{Model: "nope"},
 		{ClientKey: "nope"},
+		{NoClientKey: true},
+		{NoClientKey: true, Model: "chat", Version: "v1.1.0", Since: rows[100].At},
 		{Model: "chat", Limit: 1}, // Limit does not cap sums
 	} {
 		checkUsage(t, s, rows, q)

@@ -75,8 +75,8 @@ func TestMetricPrecision(t *testing.T) {
 		cols []int // the cells checked (the others are percentages)
 		re   *regexp.Regexp
 	}{
-		{"verdict quality (feedback) all", []int{0, 1, 2, 3}, score},
-		{"verdict quality (heuristic) code", []int{0, 1, 2, 3}, score},
+		{"verdict quality (feedback, guard) all", []int{0, 1, 2, 3}, score},
+		{"verdict quality (heuristic, guard) code", []int{0, 1, 2, 3}, score},
 		{"verdict output_tokens all", []int{0, 1}, tokens},
 		{"ab quality (feedback)", []int{0, 1, 2, 3, 4, 5}, score},
 		{"ab output_tokens", []int{0, 1, 2, 3, 4, 5}, tokens},
@@ -93,7 +93,7 @@ func TestMetricPrecision(t *testing.T) {
 			}
 		}
 	}
-	if got := cells["verdict quality (feedback) all"]; len(got) == 4 && (got[0] != "0.812" || got[2] != "+0.088" || got[3] != "-0.100") {
+	if got := cells["verdict quality (feedback, guard) all"]; len(got) == 4 && (got[0] != "0.812" || got[2] != "+0.088" || got[3] != "-0.100") {
 		t.Errorf("quality (feedback) cells %q, want 0.812, 0.900, +0.088, -0.100", got)
 	}
 	if errs := jsErrors(); len(errs) > 0 {

@@ -37,7 +37,7 @@ func TestCanary_UsersFeedbackRollsBack(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a canary on live traffic (skipped under -short)")
 	}
-	gw, token, _ := rolloutGateway(t, fakellm.Behavior{}, fakellm.Behavior{})
+	gw, token, g := rolloutGateway(t, fakellm.Behavior{}, fakellm.Behavior{})
 	ctx := context.Background()
 	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v1.2.0", Strategy: sluice.StrategyCanary, CanaryPercent: 50,
 		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(100 * time.Millisecond)}, Warmup: sluice.WarmupSpec{Skip: true}}
@@ -88,6 +88,23 @@ func TestCanary_UsersFeedbackRollsBack(t *testing.T) {
 			n.Load(), baseFB.Load(), candFB.Load(), r.Phase, feedbackFailed, r.Decision)
 	}
 	t.Logf("rolled back after %d requests: %s", n.Load(), r.Decision)
+
+	// The feedback's row is a guard, as every source's row is: it says so
+	// in `sluice rollout status` as "latency_p99 (guard)" does, and in its
+	// JSON.
+	out := mustRun(t, append([]string{"rollout", "status", "chat"}, g...)...)
+	if !strings.Contains(out, "quality (feedback, guard)") || strings.Contains(out, "\n  quality (feedback) ") {
+		t.Errorf("rollout status does not name the feedback's row a guard:\n%s", out)
+	}
+	var st api.RolloutStatus
+	if err := json.Unmarshal([]byte(mustRun(t, append([]string{"rollout", "status", "chat", "-o", "json"}, g...)...)), &st); err != nil || st.Verdict == nil {
+		t.Fatalf("rollout status -o json: %v", err)
+	}
+	for _, m := range st.Verdict.Metrics {
+		if m.Source != "" && !m.Guard {
+			t.Errorf("row %s in %q: guard false in the JSON, want true", m.Name(), m.Category)
+		}
+	}
 }
 
 // rolloutGateway starts a gateway on SQLite with the review models, the

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -9,23 +10,44 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/stats"
 )
 
 func (c *cli) planCmd() *cobra.Command {
-	var from string
+	var from, file string
+	var guards []string
 	cmd := &cobra.Command{
 		Use:   "plan MODEL VERSION",
 		Short: "Classify the risk of moving MODEL to VERSION and recommend a strategy, stages and triggers",
 		Example: `  sluice plan chat v1.2.0
+  sluice plan chat v1.2.0 -f models.yaml     # with the guards of the file's rollout: section
   sluice plan samples --baseline 0.85 --mde 0.05`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// The guards a rollout would use: --guard's, as sluice
+			// rollout start takes them, else those of the model file's
+			// rollout: section, which sluice apply starts it with.
+			source := "--guard"
+			if !cmd.Flags().Changed("guard") && file != "" {
+				doc, err := config.LoadApplyFile(file)
+				if err != nil {
+					return err
+				}
+				i := slices.IndexFunc(doc.Models, func(m sluice.ApplyModel) bool { return m.Name == args[0] })
+				if i < 0 {
+					return fmt.Errorf("%s declares no model %s: plan a model the file declares, or leave -f out", file, args[0])
+				}
+				if ro := doc.Models[i].Rollout; ro != nil {
+					guards = ro.Analysis.Guards
+				}
+				source = "from " + file
+			}
 			cl, err := c.client()
 			if err != nil {
 				return err
 			}
-			p, err := cl.Plan(cmd.Context(), args[0], args[1], from)
+			p, err := cl.Plan(cmd.Context(), args[0], args[1], from, guards)
 			if err != nil {
 				return err
 			}
@@ -63,6 +85,11 @@ func (c *cli) planCmd() *cobra.Command {
 			if p.GPUMemory > 0 {
 				fmt.Fprintf(c.stdout, "GPU memory with both versions loaded: %.0f GB\n", p.GPUMemory)
 			}
+			if len(p.Guards) > 0 {
+				fmt.Fprintf(c.stdout, "Guards:    %s (%s): %s\n", strings.Join(p.Guards, ", "), source, p.GuardsWhy)
+			} else if p.GuardsWhy != "" {
+				fmt.Fprintf(c.stdout, "Guards:    %s\n", p.GuardsWhy)
+			}
 			fmt.Fprintln(c.stdout, "Rollback triggers:")
 			for _, t := range p.Triggers {
 				fmt.Fprintf(c.stdout, "  - %s\n", t)
@@ -71,6 +98,8 @@ func (c *cli) planCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&from, "from", "", "baseline version (default: the model's stable version)")
+	cmd.Flags().StringVarP(&file, "file", "f", "", "the model file whose rollout: section the rollout would take its analysis.guards from (as sluice apply -f)")
+	cmd.Flags().StringSliceVar(&guards, "guard", nil, "a metric the rollout would guard (as sluice rollout start --guard; replaces the file's)")
 	var base, mde, alpha, power float64
 	samples := &cobra.Command{
 		Use:   "samples --baseline RATE --mde DIFF",

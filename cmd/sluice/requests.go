@@ -23,7 +23,8 @@ func (c *cli) requestsCmd() *cobra.Command {
 		Short: "Show the request log: which version served each request, how, and how it went",
 		Example: `  sluice requests --id req_182a03369e5a_2b  # the X-Request-Id a client got
   sluice requests chat --version v1.2.0 --since 1h
-  sluice requests --key team-a --since 24h      # what one client key sent`,
+  sluice requests --key team-a --since 24h      # what one client key sent
+  sluice requests --no-key --since 1h           # what tokens, not client keys, sent`,
 		Args: cobra.MaximumNArgs(1),
 		// LiteLLM's UI calls its request log "Logs": sluice logs
 		// suggests this command.
@@ -53,9 +54,10 @@ func (c *cli) requestsCmd() *cobra.Command {
 				return fmt.Errorf("no request with id %q is in the request log: it is written in batches (request_log.flush_interval), so try again in a moment, and check the id is the X-Request-Id the gateway sent", q.RequestID)
 			}
 			if len(list.Requests) == 0 && q.RequestID == "" && q.ClientKey != "" {
-				// Keys live in the gateway's config, not the store: the
-				// admin API cannot say whether the name is one.
-				fmt.Fprintf(c.stderr, "no requests sent with client key %s match: check the name against client_keys in the gateway's config (a name, never the secret), widen --since/--until, or wait a moment (the request log is written in batches)\n", q.ClientKey)
+				// Keys live in the gateway's config: it refuses a name
+				// that is no key there and has no requests, so this one
+				// is a key's name.
+				fmt.Fprintf(c.stderr, "no requests sent with client key %s match: widen --since/--until, or wait a moment (the request log is written in batches)\n", q.ClientKey)
 			} else if len(list.Requests) == 0 && q.RequestID == "" && (q.Model != "" || q.Version != "") {
 				// An empty table for a name with a typo looked like a
 				// version that served nothing.
@@ -64,7 +66,7 @@ func (c *cli) requestsCmd() *cobra.Command {
 				}
 			}
 			if list.Truncated {
-				defer noteCut(c.stderr, len(list.Requests), "requests", "--version, --key, --since or --until")
+				defer noteCut(c.stderr, len(list.Requests), "requests", "--version, --key, --no-key, --since or --until")
 			}
 			if c.output == "json" {
 				return c.printJSON(list.Requests)
@@ -90,6 +92,8 @@ func (c *cli) requestsCmd() *cobra.Command {
 	f.StringVar(&q.RequestID, "id", "", "only the request with this id (the X-Request-Id header of its answer)")
 	f.StringVar(&q.Version, "version", "", "only requests served by this version")
 	f.StringVar(&q.ClientKey, "key", "", "only requests sent with the client key of this name (client_keys in the gateway's config; the name, never the secret)")
+	f.BoolVar(&q.NoClientKey, "no-key", false, "only requests sent without a client key: with an operator's or admin's token, or to a gateway without client keys")
+	cmd.MarkFlagsMutuallyExclusive("key", "no-key")
 	f.StringVar(&since, "since", "", "only requests since this time or duration ago (e.g. 1h)")
 	f.StringVar(&until, "until", "", "only requests before this time")
 	f.IntVar(&q.Limit, "limit", 100, fmt.Sprintf("at most this many requests, newest first (up to %d)", api.MaxLimit))

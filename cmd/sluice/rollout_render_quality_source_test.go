@@ -12,7 +12,8 @@ import (
 
 // TestRenderRollout_QualitySource: a quality row that compares one source
 // of scores says which, so the table does not show two "quality" rows
-// that disagree.
+// that disagree, and that it is a guard, as every source's row is (also
+// one stored before rows carried guard, as this one).
 func TestRenderRollout_QualitySource(t *testing.T) {
 	now := time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC)
 	v := sluice.Verdict{At: now, Outcome: sluice.OutcomeFail, Reason: "quality (feedback): 0.50 vs 0.80", Metrics: []sluice.MetricVerdict{
@@ -23,7 +24,7 @@ func TestRenderRollout_QualitySource(t *testing.T) {
 	st := api.RolloutStatus{Rollout: sluice.Rollout{ID: "chat-1", Phase: sluice.PhaseProgressing, Percent: 5, StageStartedAt: now, LastVerdict: raw,
 		Spec: sluice.RolloutSpec{Model: "chat", Baseline: "v1", Candidate: "v2", Strategy: sluice.StrategyCanary}}, Verdict: &v}
 	out := renderRollout(st, now)
-	for _, want := range []string{`\n  quality +- +0\.85 +0\.84 .*PASS`, `\n  quality \(feedback\) +- +0\.8 +0\.5 .*FAIL`} {
+	for _, want := range []string{`\n  quality +- +0\.85 +0\.84 .*PASS`, `\n  quality \(feedback, guard\) +- +0\.8 +0\.5 .*FAIL`} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("the view lacks %q:\n%s", want, out)
 		}

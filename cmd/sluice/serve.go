@@ -99,8 +99,8 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 		fmt.Sprintf("sluice serving the OpenAI API at %s/v1 and the admin API at %s/admin/v1", s.URL(), s.AdminURL()), "openai_url", s.URL()+"/v1", "admin_url", s.AdminURL()+"/admin/v1")
 	// reload runs what SIGHUP runs: it re-reads the registry from the
 	// store, the tokens, the certificates, and from the config file the
-	// admin tokens, the client keys and the backends' headers (each
-	// ${file:} read again), and log.level; requests keep flowing on the
+	// admin tokens, the client keys, the backends' headers and tracing
+	// (each ${file:} read again), and log.level; requests keep flowing on the
 	// current routing table meanwhile. Other settings changed in the file
 	// are named as needing a restart. A change of a watched file
 	// (reload.watch) runs it too; after either, the files watched are

@@ -24,13 +24,16 @@ func (c *cli) usageCmd() *cobra.Command {
 		Short: "Show what each client key used: requests, errors and tokens, from the request log",
 		Long: `Show what each client key used over a window: requests, errors, canceled requests and tokens, summed
 from the request log the whole fleet writes (so every replica's requests, and those from before a restart).
-Requests sent with an admin or operator token, or to a gateway without client keys, are "(no key)".
+Requests sent with an admin or operator token, or to a gateway without client keys, are "(no key)"
+(--no-key keeps them alone). --key takes a key's name from client_keys, never its secret.
 An attempt retried on another version is not counted: the request counts once, where it was answered.
 Requests refused before routing (a 401, 403, 404, 429, or a body that is not JSON) never reach the
 request log: /metrics counts them (sluice_client_key_requests_total by code, sluice_client_key_refused_total).`,
 		Example: `  sluice usage                         # each key's last 24 hours
   sluice usage --since 7d --by model   # this week, per key and model
   sluice usage --key team-a --by version --since 2026-12-01
+  sluice usage --version v1.2.0 --by key   # who used one version
+  sluice usage --no-key                # the requests sent with a token, or without keys
   sluice usage --since 30d -o json     # for a script or a bill`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -94,8 +97,18 @@ request log: /metrics counts them (sluice_client_key_requests_total by code, slu
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			if len(rep.Rows) == 0 && q.ClientKey != "" {
-				fmt.Fprintf(c.stderr, "no requests sent with client key %s match: check the name against client_keys in the gateway's config (a name, never the secret), widen --since/--until, or wait a moment (the request log is written in batches)\n", q.ClientKey)
+			switch {
+			case len(rep.Rows) > 0:
+			case q.ClientKey != "":
+				// The gateway refuses a name that is no key of its
+				// config and has no requests: this one is a key's name.
+				fmt.Fprintf(c.stderr, "no requests sent with client key %s match: widen --since/--until, or wait a moment (the request log is written in batches)\n", q.ClientKey)
+			case q.Model != "" || q.Version != "":
+				// An empty table for a version with a typo looked like a
+				// version that served nothing.
+				if err := c.noRequests(cmd, cl, q); err != nil {
+					return err
+				}
 			}
 			fmt.Fprintln(c.stderr, "requests refused before routing (a 401, 403, 404, 429, or a body that is not JSON) are not in the request log: see sluice_client_key_requests_total and sluice_client_key_refused_total on /metrics")
 			return nil
@@ -105,7 +118,10 @@ request log: /metrics counts them (sluice_client_key_requests_total by code, slu
 	f.StringVar(&since, "since", "24h", "sum requests since this time or duration ago (e.g. 7d); \"\" for the whole request log (default: the 24 hours before --until when only --until is given)")
 	f.StringVar(&until, "until", "", "sum requests before this time (default now)")
 	f.StringVar(&q.Model, "model", "", "only requests for this model")
+	f.StringVar(&q.Version, "version", "", "only requests served by this version")
 	f.StringVar(&q.ClientKey, "key", "", "only requests sent with the client key of this name (client_keys in the gateway's config; the name, never the secret)")
+	f.BoolVar(&q.NoClientKey, "no-key", false, "only requests sent without a client key: with an operator's or admin's token, or to a gateway without client keys")
+	cmd.MarkFlagsMutuallyExclusive("key", "no-key")
 	f.StringVar(&by, "by", api.UsageByKey, "sum per key, per key and model, or per key, model and version: key, model or version")
 	return cmd
 }

@@ -280,12 +280,17 @@
   // result say what passed.
   const fmtP = (p) => (p == null || !Number.isFinite(Number(p)) ? "–" : Number(p) < 0.001 ? "<0.001" : Number(p).toFixed(3));
 
-  // metricName names a verdict row as the CLI does (sluice.MetricVerdict.Name):
-  // a quality row by its source, a metric named in analysis.guards as a guard.
-  function metricName(m) {
-    if (m.source) return m.metric + " (" + m.source + ")";
+  // verdictName names a verdict row as the CLI does (sluice.MetricVerdict.Name):
+  // a quality row by its source and as the guard it always is (also one
+  // stored before rows carried guard), a metric named in analysis.guards
+  // as a guard.
+  function verdictName(m) {
+    if (m.source) return m.metric + " (" + m.source + ", guard)";
     return m.guard ? m.metric + " (guard)" : m.metric;
   }
+  // abName names an A/B report's row (analysis.ABMetric.Name): a quality
+  // row by its source. A report judges no guards.
+  const abName = (m) => (m.source ? m.metric + " (" + m.source + ")" : m.metric);
 
   function verdictTable(v, showPassingCats, p) {
     const rows = v.metrics.filter((m) => !m.category || m.outcome !== "pass" || showPassingCats);
@@ -314,7 +319,7 @@
       // or a 0 ms latency, and there is no effect or test between the arms.
       const noB = !gate && !m.baseline_n, noC = !gate && !m.candidate_n;
       tb.append(h("tr", { title: gate ? m.detail || "" : "" },
-        h("td", {}, metricName(m)), h("td", {}, m.category || "all"),
+        h("td", {}, verdictName(m)), h("td", {}, m.category || "all"),
         h("td", { class: "n" }, gate || noB ? "–" : fmtV(m, m.baseline)), h("td", { class: "n" }, gate ? gateVal : noC ? "–" : fmtV(m, m.candidate)),
         h("td", { class: "n" + (m.outcome === "fail" ? " delta-bad" : "") }, gate || noB || noC ? "–" : fmtE(m, m.effect)),
         h("td", { class: "n" }, gate ? num(m.threshold, 4) : fmtT(m)),
@@ -363,7 +368,7 @@
       const judged = !!m.equivalence;
       const msd = msDecimals([m.baseline, m.candidate]);
       tb.append(h("tr", { dataset: { metric: m.metric, source: m.source || "", category: m.category || "" } },
-        h("td", {}, metricName(m)),
+        h("td", {}, abName(m)),
         h("td", {}, m.category || "all"),
         h("td", { class: "n" }, fmtValue(m.metric, m.baseline, msd)),
         h("td", { class: "n" }, fmtValue(m.metric, m.candidate, msd)),
