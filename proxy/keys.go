@@ -202,7 +202,7 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := ks.authenticate(r)
 		if err != nil {
-			u.unauthenticated(err)
+			u.unauthenticated(countedAs(err))
 			if p != nil {
 				p.refusedSpan(r, err, "")
 			}
@@ -257,6 +257,17 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 		delete(r.Header, "Authorization") // canonical already: no need for Del's canonicalising
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
 	})
+}
+
+// countedAs is the refusal err is counted as in
+// sluice_client_key_refused_total: no key, an expired token, else an
+// unknown key (as a token that may not call models, or a key that could
+// not be checked while the token store was down, always were).
+func countedAs(err error) error {
+	if err == errNoKey || err == errBadKey || sluice.IsTokenExpired(err) {
+		return err
+	}
+	return errBadKey
 }
 
 // writeOverLimit answers a request of key k over its rate limit: a 429
