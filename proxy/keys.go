@@ -202,9 +202,14 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := ks.authenticate(r)
 		if err != nil {
-			u.unauthenticated(countedAs(err))
+			u.unauthenticated(err)
 			if p != nil {
 				p.refusedSpan(r, err, "")
+			}
+			if sluice.ErrorCode(err) == sluice.CodeUnavailable {
+				// The token store is down: the SDKs retry a 503 after
+				// Retry-After when it is sent.
+				w.Header().Set("Retry-After", "1")
 			}
 			writeError(w, err)
 			return
@@ -257,17 +262,6 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 		delete(r.Header, "Authorization") // canonical already: no need for Del's canonicalising
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
 	})
-}
-
-// countedAs is the refusal err is counted as in
-// sluice_client_key_refused_total: no key, an expired token, else an
-// unknown key (as a token that may not call models, or a key that could
-// not be checked while the token store was down, always were).
-func countedAs(err error) error {
-	if err == errNoKey || err == errBadKey || sluice.IsTokenExpired(err) {
-		return err
-	}
-	return errBadKey
 }
 
 // writeOverLimit answers a request of key k over its rate limit: a 429

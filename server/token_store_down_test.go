@@ -130,6 +130,9 @@ func TestGateway_TokenStoreDown(t *testing.T) {
 		t.Errorf("the data plane with a valid token and the token store down: %v, want a 503", err)
 	} else {
 		unavailable("the data plane's 503", apiErr.Message, apiErr.RawJSON())
+		if ra := apiErr.Response.Header.Get("Retry-After"); ra != "1" {
+			t.Errorf("the data plane's 503 has Retry-After %q, want 1 (the SDKs wait that long before their retry)", ra)
+		}
 	}
 	if err := whoami(downOtherSecret); sluice.ErrorCode(err) != sluice.CodeUnavailable {
 		t.Errorf("the admin API with a valid token and the token store down: %v, want a 503", err)
@@ -145,6 +148,11 @@ func TestGateway_TokenStoreDown(t *testing.T) {
 	resp.Body.Close()
 	if bad := `sluice_client_key_refused_total{reason="expired_token"} 1`; strings.Contains(string(metrics), bad) {
 		t.Errorf("/metrics counts the refusal of a key that could not be checked as an expired token's: %s", bad)
+	}
+	// It has a reason of its own: an outage of the store is not a flood
+	// of unknown keys.
+	if good := `sluice_client_key_refused_total{reason="store_unavailable"} 1`; !strings.Contains(string(metrics), good) {
+		t.Errorf("/metrics does not count the refusal as %s:\n%s", good, grepLines(string(metrics), "sluice_client_key_refused_total"))
 	}
 	// What needs no store read keeps working.
 	for name, k := range map[string]string{"the client key": appKey, "the config file's token": downGlassSecret, "a token read before": readSecret} {

@@ -51,4 +51,9 @@ func TestGateway_ViewerTokenOnTheDataPlane(t *testing.T) {
 	if _, err := client.Models.List(ctx); !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusForbidden || !strings.Contains(apiErr.Message, "role viewer") {
 		t.Errorf("GET /v1/models with a viewer token: %v, want the same 403", err)
 	}
+	// Counted as what it is, not as an unknown key.
+	metrics := scrape(t, gw.AdminURL()+"/metrics")
+	if want := `sluice_client_key_refused_total{reason="viewer_token"} 2`; !strings.Contains(metrics, want) {
+		t.Errorf("/metrics does not count the two refusals as %s:\n%s", want, grepLines(metrics, "sluice_client_key_refused_total"))
+	}
 }
