@@ -58,6 +58,20 @@ request log: /metrics counts them (sluice_client_key_requests_total by code, slu
 			if err != nil {
 				return err
 			}
+			switch {
+			case len(rep.Rows) > 0:
+			case q.ClientKey != "":
+				// The gateway refuses a name that is no key of its
+				// config and has no requests: this one is a key's name.
+				fmt.Fprintf(c.stderr, "no requests sent with client key %s match: widen --since/--until, or wait a moment (the request log is written in batches)\n", q.ClientKey)
+			case q.Model != "" || q.Version != "":
+				// An empty table for a version with a typo looked like a
+				// version that served nothing: refused before anything
+				// is printed, -o json too, as sluice requests does.
+				if err := c.noRequests(cmd, cl, q); err != nil {
+					return err
+				}
+			}
 			if c.output == "json" {
 				return c.printJSON(rep)
 			}
@@ -96,19 +110,6 @@ request log: /metrics counts them (sluice_client_key_requests_total by code, slu
 			line(total, rep.Total)
 			if err := tw.Flush(); err != nil {
 				return err
-			}
-			switch {
-			case len(rep.Rows) > 0:
-			case q.ClientKey != "":
-				// The gateway refuses a name that is no key of its
-				// config and has no requests: this one is a key's name.
-				fmt.Fprintf(c.stderr, "no requests sent with client key %s match: widen --since/--until, or wait a moment (the request log is written in batches)\n", q.ClientKey)
-			case q.Model != "" || q.Version != "":
-				// An empty table for a version with a typo looked like a
-				// version that served nothing.
-				if err := c.noRequests(cmd, cl, q); err != nil {
-					return err
-				}
 			}
 			fmt.Fprintln(c.stderr, "requests refused before routing (a 401, 403, 404, 429, or a body that is not JSON) are not in the request log: see sluice_client_key_requests_total and sluice_client_key_refused_total on /metrics")
 			return nil
