@@ -237,35 +237,56 @@ func CheckKeyName(s string) error {
 }
 
 // secretShape says what LooksLikeSecret takes for a secret, for messages.
-const secretShape = "sk-... or sk_..., or 20 or more letters and digits in a row holding both"
+const secretShape = "sk-... or sk_..., or a run of 20 or more letters and digits as a random key makes: hex, or mixed-case letters and digits"
 
 // LooksLikeSecret reports whether s looks like an API key's secret rather
 // than a name: it starts with sk- or sk_ (any case; OpenAI's, Anthropic's
 // and LiteLLM's keys, and this gateway's examples), or holds a run of 20
-// or more ASCII letters and digits with at least 3 of each (a random key,
-// such as openssl rand -hex 24 or a base62 token, or a SHA-256 in hex).
-// Names such as team-a, web-app or batch-jobs-2026 are not.
+// or more ASCII letters and digits, at least 3 of each, as a random key
+// makes: hex (openssl rand -hex 24, a SHA-256), or upper- and lower-case
+// letters among digits, switching between letters and digits at least 5
+// times (a base62 token). Names such as team-a, batch-jobs-2026,
+// acmecorp2024production or region2eu3west1cluster4 are not: a config
+// file naming a key so loaded before the check was added, and must still.
 func LooksLikeSecret(s string) bool {
 	if len(s) >= 3 && strings.EqualFold(s[:2], "sk") && (s[2] == '-' || s[2] == '_') {
 		return true
 	}
-	run, letters, digits := 0, 0, 0
+	var run, letters, digits, switches int
+	var hex, upper, lower bool
+	var last byte // 'd' or 'l': the class of the run's last character
+	reset := func() {
+		run, letters, digits, switches, last = 0, 0, 0, 0, 0
+		hex, upper, lower = true, false, false
+	}
+	reset()
 	for i := 0; i <= len(s); i++ {
 		var c byte
 		if i < len(s) {
 			c = s[i]
 		}
+		var class byte
 		switch {
 		case c >= '0' && c <= '9':
-			run, digits = run+1, digits+1
-		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
-			run, letters = run+1, letters+1
-		default:
-			if run >= 20 && letters >= 3 && digits >= 3 {
+			class, digits = 'd', digits+1
+		case c >= 'a' && c <= 'z':
+			class, letters, lower = 'l', letters+1, true
+			hex = hex && c <= 'f'
+		case c >= 'A' && c <= 'Z':
+			class, letters, upper = 'l', letters+1, true
+			hex = hex && c <= 'F'
+		}
+		if class == 0 {
+			if run >= 20 && letters >= 3 && digits >= 3 && (hex || upper && lower && switches >= 5) {
 				return true
 			}
-			run, letters, digits = 0, 0, 0
+			reset()
+			continue
 		}
+		if last != 0 && class != last {
+			switches++
+		}
+		run, last = run+1, class
 	}
 	return false
 }

@@ -133,7 +133,7 @@ func (g *Gateway) validateReliability() error {
 		if sluice.LooksLikeSecret(k.Name) {
 			// sluice usage --key and requests --key refuse such a value
 			// before sending it: the key's requests could not be asked for.
-			return fmt.Errorf("%s.name: looks like an API key's secret (sk-... or sk_..., or 20 or more letters and digits in a row holding both), and sluice usage --key and requests --key would refuse it as one: pick a plain name such as team-a", at)
+			return fmt.Errorf("%s.name: looks like an API key's secret (sk-... or sk_..., or a run of 20 or more letters and digits as a random key makes: hex, or mixed-case letters and digits), and sluice usage --key and requests --key would refuse it as one: pick a plain name such as team-a", at)
 		}
 		if names[k.Name] {
 			return fmt.Errorf("%s.name: %q is declared twice", at, k.Name)
