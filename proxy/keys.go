@@ -202,6 +202,23 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 			writeError(w, err)
 			return
 		}
+		if k := c; k.tokenCost > 0 && r.Method == http.MethodPost && isInferencePath(r.URL.Path) {
+			// Only requests that use tokens wait for them: a key over
+			// its token limit may still list models or read a response.
+			// Checked before the rate limit, so that a request refused
+			// here spends none of it (as a 403 spends none): a client
+			// that waits this 429's Retry-After is then served.
+			if wait, ok := k.tokensLeft(ks.now().UnixNano()); !ok {
+				u.refused(k.name, "", http.StatusTooManyRequests)
+				msg := "API key " + k.name + " is over its token limit of " + k.tokenText + " (prompt and answer): retry after " + retryAfterText(wait)
+				if p != nil {
+					p.refusedSpan(r, sluice.Errorf(sluice.CodeRateLimited, "%s", msg), k.name)
+				}
+				writeRetryAfter(w, wait)
+				writeErrorCode(w, sluice.CodeRateLimited, msg)
+				return
+			}
+		}
 		if k := c; k.interval > 0 {
 			now := ks.now().UnixNano()
 			var wait time.Duration
@@ -223,20 +240,6 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 					p.refusedSpan(r, &overLimitError{k: k, wait: wait}, k.name)
 				}
 				writeOverLimit(w, k, wait)
-				return
-			}
-		}
-		if k := c; k.tokenCost > 0 && r.Method == http.MethodPost && isInferencePath(r.URL.Path) {
-			// Only requests that use tokens wait for them: a key over
-			// its token limit may still list models or read a response.
-			if wait, ok := k.tokensLeft(ks.now().UnixNano()); !ok {
-				u.refused(k.name, "", http.StatusTooManyRequests)
-				msg := "API key " + k.name + " is over its token limit of " + k.tokenText + " (prompt and answer): retry after " + retryAfterText(wait)
-				if p != nil {
-					p.refusedSpan(r, sluice.Errorf(sluice.CodeRateLimited, "%s", msg), k.name)
-				}
-				writeRetryAfter(w, wait)
-				writeErrorCode(w, sluice.CodeRateLimited, msg)
 				return
 			}
 		}
