@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -70,6 +71,51 @@ func (t *Token) Expired(now time.Time) bool {
 // expires_at, so a client can tell it from an unknown token.
 func TokenExpired(t *Token) error {
 	return &Error{Code: CodeUnauthorized, Fields: []string{"expires_at"}, Message: fmt.Sprintf("the admin token %s expired at %s: ask an admin for a new one (sluice token create NAME --role %s --expires 90d)", t.Name, t.ExpiresAt.UTC().Format(time.RFC3339), t.Role)}
+}
+
+// FileTokenExpired is TokenExpired for a token of the config file's
+// tokens: the same status, field and first words, with what to do about
+// such a token (it cannot be made again with sluice token create, whose
+// name the file's holds).
+func FileTokenExpired(t *Token) error {
+	return &Error{Code: CodeUnauthorized, Fields: []string{"expires_at"}, Message: fmt.Sprintf("the admin token %s expired at %s: ask an admin for a new one (it is in the gateway's config file: give its tokens entry a later expires, or a new secret, and reload with SIGHUP)", t.Name, t.ExpiresAt.UTC().Format(time.RFC3339))}
+}
+
+// TimeLayouts are the forms of a time Sluice reads besides a duration:
+// RFC 3339, to the minute or second, with or without a zone (UTC when
+// none is given), with T or a space, or a date alone (its midnight, UTC).
+var TimeLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04Z07:00",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02T15:04",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04Z07:00",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02 15:04",
+	"2006-01-02",
+}
+
+// ExpiryForms says which expiries ParseExpiryTime takes, for messages.
+const ExpiryForms = "a date or time such as 2027-03-01 or 2027-03-01T12:00:00Z (UTC unless a zone is given), or none"
+
+// ParseExpiryTime parses an expiry given as a time (one of TimeLayouts),
+// in UTC; "", "none" and "never" are the zero time (never expires). It
+// takes no duration: that is for a client, which reads its clock once
+// (sluice token create --expires 90d), not for a file read again at each
+// reload.
+func ParseExpiryTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	switch strings.ToLower(s) {
+	case "", "none", "never":
+		return time.Time{}, nil
+	}
+	for _, layout := range TimeLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, Errorf(CodeInvalid, "invalid expiry %q: use %s", s, ExpiryForms)
 }
 
 // IsTokenExpired reports whether err is TokenExpired's: a token that was

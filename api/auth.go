@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -119,10 +120,12 @@ func (a *Auth) load(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err != nil {
-		a.failedAt = time.Now()
-		// Callers not yet known to be admins get no detail of the store
-		// (its host, user, database): /readyz and the logs say it.
-		a.lastErr = sluice.Errorf(sluice.CodeUnavailable, "cannot check the admin token: the store does not answer; retry shortly (the gateway's /readyz says why)")
+		// A caller that hung up (a reload after a change, its client
+		// gone) says nothing of the store.
+		if !errors.Is(ctx.Err(), context.Canceled) {
+			a.failedAt = time.Now()
+			a.lastErr = ErrTokenStoreDown
+		}
 		return sluice.Errorf(sluice.CodeUnavailable, "cannot read admin tokens from the store: %v: check the store and retry", err)
 	}
 	if seq > a.applied {
@@ -181,9 +184,17 @@ func (a *Auth) storeTokens(ctx context.Context) ([]sluice.Token, error) {
 		if a.lastErr != nil {
 			return nil, a.lastErr
 		}
-		return nil, sluice.Errorf(sluice.CodeUnavailable, "the store did not answer in time with the admin tokens: check the store and retry")
+		return nil, ErrTokenStoreDown
 	}
 	return a.cached, nil
+}
+
+// storeDown reports whether the last read of the store's tokens failed,
+// so that the tokens held may lack some.
+func (a *Auth) storeDown() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.store != nil && a.lastErr != nil
 }
 
 // Static returns the static tokens (from the config file).
@@ -192,6 +203,18 @@ func (a *Auth) Static() []sluice.Token {
 	defer a.mu.Unlock()
 	return append([]sluice.Token(nil), a.static...)
 }
+
+// ErrTokenStoreDown is the answer to a secret that matches no token while
+// the store's tokens cannot be read (the last read failed): it may be a
+// token this gateway has not read yet, so it is a 503 to retry, not a 401
+// saying it is not known. Callers not yet known to be admins get no
+// detail of the store (its host, user, database): /readyz and the logs
+// say it.
+var ErrTokenStoreDown = sluice.Errorf(sluice.CodeUnavailable, "cannot check the admin token: the token store is unavailable, and this gateway has not read every token there (one made since its last read can be checked only once the store answers); retry shortly (the gateway's /readyz says why)")
+
+// IsTokenStoreDown reports whether err is ErrTokenStoreDown: a secret
+// that could not be checked, as against one not known.
+func IsTokenStoreDown(err error) bool { return err == ErrTokenStoreDown }
 
 // errUnknownToken is the answer to a secret that matches no token.
 var errUnknownToken = sluice.Errorf(sluice.CodeUnauthorized, "the admin token is not known (it may have been deleted): send Authorization: Bearer <token>; create one with sluice token create")
@@ -224,7 +247,7 @@ func (a *Auth) Authenticate(r *http.Request) (*sluice.Token, error) {
 func (a *Auth) AuthenticateAdmin(ctx context.Context, secret string) (*sluice.Token, error) {
 	arrived := time.Now()
 	t, err := a.AuthenticateSecret(ctx, secret)
-	if err != errUnknownToken || a.store == nil {
+	if (err != errUnknownToken && err != ErrTokenStoreDown) || a.store == nil {
 		return t, err
 	}
 	wait := time.NewTimer(staleWait)
@@ -250,7 +273,9 @@ func (a *Auth) AuthenticateAdmin(ctx context.Context, secret string) (*sluice.To
 		select {
 		case <-ch:
 		case <-wait.C:
-			return nil, err
+			// The store did not answer in time: the secret could not be
+			// checked, which is no answer that it is not known.
+			return nil, ErrTokenStoreDown
 		case <-ctx.Done():
 			return nil, err
 		}
@@ -282,6 +307,9 @@ func (a *Auth) AuthenticateSecret(ctx context.Context, secret string) (*sluice.T
 	if found == nil && storeErr != nil {
 		return nil, storeErr
 	}
+	if found == nil && a.storeDown() {
+		return nil, ErrTokenStoreDown
+	}
 	if found == nil {
 		return nil, errUnknownToken
 	}
@@ -301,6 +329,9 @@ func (a *Auth) now() time.Time {
 // use: found, the token a secret or hash matched.
 func (a *Auth) admit(t *sluice.Token, stored bool) (*sluice.Token, error) {
 	now := a.now()
+	if t.Expired(now) && !stored {
+		return nil, sluice.FileTokenExpired(t)
+	}
 	if t.Expired(now) {
 		return nil, sluice.TokenExpired(t)
 	}
@@ -407,7 +438,7 @@ func displayRole(r sluice.Role) string {
 func (a *Auth) Middleware(need sluice.Role, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t, err := a.Authenticate(r)
-		if err == errUnknownToken {
+		if err == errUnknownToken || err == ErrTokenStoreDown {
 			_, secret, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
 			t, err = a.AuthenticateAdmin(r.Context(), strings.TrimSpace(secret))
 		}

@@ -24,7 +24,7 @@ var reservedActors = []string{"controller", "apply", "system", "unknown", "confi
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 	out := TokenList{Tokens: []TokenView{}}
 	for _, t := range sortedTokens(s.auth.Static()) {
-		out.Tokens = append(out.Tokens, TokenView{Name: t.Name, Role: t.Role, CreatedAt: t.CreatedAt, Source: "config"})
+		out.Tokens = append(out.Tokens, TokenView{Name: t.Name, Role: t.Role, CreatedAt: t.CreatedAt, Source: "config", ExpiresAt: t.ExpiresAt, Expired: t.Expired(s.now())})
 	}
 	stored, err := s.store.Tokens(r.Context())
 	if err != nil {

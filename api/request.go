@@ -238,17 +238,8 @@ func ParseTime(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, sluice.Errorf(sluice.CodeBadRequest, "invalid time %q: use RFC 3339 such as 2026-11-22T14:00:00Z, a UTC time such as 2026-11-22T14:00, or a duration ago such as 1h or 7d", s)
 }
 
-var timeLayouts = []string{
-	time.RFC3339Nano,
-	"2006-01-02T15:04Z07:00",
-	"2006-01-02T15:04:05.999999999",
-	"2006-01-02T15:04",
-	"2006-01-02 15:04:05.999999999Z07:00",
-	"2006-01-02 15:04Z07:00",
-	"2006-01-02 15:04:05.999999999",
-	"2006-01-02 15:04",
-	"2006-01-02",
-}
+// timeLayouts are the forms of a time the API and the CLI read.
+var timeLayouts = sluice.TimeLayouts
 
 // plusRestored undoes a query string's turning of a zone's '+' into a space
 // ("2026-11-22T14:00:00 01:00"), which happens when people type URLs.
@@ -273,12 +264,10 @@ func ParseExpiry(s string, now time.Time) (time.Time, error) {
 	if d, ok := parseAgo(s); ok {
 		return now.Add(d).UTC(), nil
 	}
-	for _, layout := range timeLayouts {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), nil
-		}
+	if t, err := sluice.ParseExpiryTime(s); err == nil {
+		return t, nil
 	}
-	return time.Time{}, sluice.Errorf(sluice.CodeBadRequest, "invalid expiry %q: use a duration from now such as 90d or 12h, a date or time such as 2027-03-01 or 2027-03-01T12:00:00Z (UTC unless a zone is given), or none", s)
+	return time.Time{}, sluice.Errorf(sluice.CodeBadRequest, "invalid expiry %q: use a duration from now such as 90d or 12h, %s", s, sluice.ExpiryForms)
 }
 
 // parseAgo parses a non-negative duration, allowing a whole number of days

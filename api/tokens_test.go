@@ -207,7 +207,7 @@ func TestAuth_StoreDown(t *testing.T) {
 	}
 	r.Header.Set("Authorization", "Bearer other")
 	_, err = auth.Authenticate(r)
-	wantErr(t, err, sluice.CodeUnavailable, nil, "cannot check the admin token: the store does not answer", "/readyz")
+	wantErr(t, err, sluice.CodeUnavailable, nil, "cannot check the admin token: the token store is unavailable", "retry", "/readyz")
 	if strings.Contains(err.Error(), "closed") || strings.Contains(err.Error(), "sql") {
 		t.Errorf("an unauthenticated caller was told the store's error: %v", err)
 	}

@@ -239,6 +239,17 @@ type TokenConfig struct {
 	Secret string `yaml:"secret"`
 	// SHA256 is the hex SHA-256 of the secret, instead of Secret.
 	SHA256 string `yaml:"sha256"`
+	// Expires is when the token stops working: an RFC 3339 time or a
+	// date (sluice.ParseExpiryTime; UTC unless a zone is given); empty or
+	// "none" for never. A reload (SIGHUP) applies a new one.
+	Expires string `yaml:"expires"`
+}
+
+// ExpiresAt returns when the token stops working, zero for never; an
+// Expires Validate refused reads as never.
+func (t TokenConfig) ExpiresAt() time.Time {
+	at, _ := sluice.ParseExpiryTime(t.Expires)
+	return at
 }
 
 // Default returns the configuration used when no file is given.
@@ -542,6 +553,14 @@ func (g *Gateway) Validate() error {
 				return fmt.Errorf("%s.sha256: must be 64 hex digits (the SHA-256 of the secret, such as printf %%s \"$SECRET\" | sha256sum)", at)
 			}
 		}
+		if _, err := sluice.ParseExpiryTime(t.Expires); err != nil {
+			msg := sluice.ErrorMessage(err)
+			if looksLikeDuration(t.Expires) {
+				// A duration would start again at every load of the file.
+				msg += " (a duration such as 90d is for sluice token create --expires; the file, read again at each reload, needs the time itself)"
+			}
+			return fmt.Errorf("%s.expires: %s", at, msg)
+		}
 	}
 	if err := g.Prometheus.validate(); err != nil {
 		return err
@@ -567,6 +586,18 @@ func (g *Gateway) Validate() error {
 	return g.validateReliability()
 }
 
+// looksLikeDuration reports whether s is a duration (12h) or a number of
+// days (90d), as sluice token create --expires takes.
+func looksLikeDuration(s string) bool {
+	s = strings.TrimSpace(s)
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		_, err := strconv.Atoi(days)
+		return err == nil
+	}
+	_, err := time.ParseDuration(s)
+	return err == nil
+}
+
 // StaticTokens returns the file's tokens, hashed.
 func (g *Gateway) StaticTokens() []sluice.Token {
 	var out []sluice.Token
@@ -575,7 +606,7 @@ func (g *Gateway) StaticTokens() []sluice.Token {
 		if t.Secret != "" {
 			h = sluice.HashSecret(t.Secret)
 		}
-		out = append(out, sluice.Token{Name: t.Name, Role: t.Role, Hash: h})
+		out = append(out, sluice.Token{Name: t.Name, Role: t.Role, Hash: h, ExpiresAt: t.ExpiresAt()})
 	}
 	return out
 }

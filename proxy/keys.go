@@ -80,9 +80,13 @@ type keyState struct {
 	// time, as tat is the requests': an answer's tokens are known only
 	// once it ends, so they are charged then (chargeTokens), and a request
 	// is refused while the key is more than a minute's worth ahead.
-	tokenCost float64
-	tokenText string
-	tokenTat  atomic.Int64
+	tokenCost       float64
+	tokensPerMinute int64
+	tokenText       string
+	tokenTat        atomic.Int64
+	// burstHeader and tpmHeader are the x-ratelimit-limit-* values
+	// (limitHeaders), made once.
+	burstHeader, tpmHeader []string
 }
 
 // tokenCaller stands for an operator or admin token: every model, no
@@ -127,10 +131,13 @@ func NewKeySet(keys []ClientKey, fallback func(ctx context.Context, secret strin
 			}
 			st.interval = int64(float64(time.Second) / k.RateLimit)
 			st.tolerance = st.interval * int64(burst)
+			st.burstHeader = []string{strconv.Itoa(burst)}
 			st.limitText = fmt.Sprintf("%s requests per second (burst %d)", strconv.FormatFloat(k.RateLimit, 'f', -1, 64), burst)
 		}
 		if k.TokensPerMinute > 0 {
 			st.tokenCost = float64(time.Minute) / float64(k.TokensPerMinute)
+			st.tokensPerMinute = k.TokensPerMinute
+			st.tpmHeader = []string{strconv.FormatInt(k.TokensPerMinute, 10)}
 			st.tokenText = strconv.FormatInt(k.TokensPerMinute, 10) + " tokens per minute"
 		}
 		ks.byHash[st.hash] = st
@@ -199,49 +206,61 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 			if p != nil {
 				p.refusedSpan(r, err, "")
 			}
+			if sluice.ErrorCode(err) == sluice.CodeUnavailable {
+				// The token store is down: the SDKs retry a 503 after
+				// Retry-After when it is sent.
+				w.Header().Set("Retry-After", "1")
+			}
 			writeError(w, err)
 			return
 		}
-		if k := c; k.tokenCost > 0 && r.Method == http.MethodPost && isInferencePath(r.URL.Path) {
-			// Only requests that use tokens wait for them: a key over
-			// its token limit may still list models or read a response.
-			// Checked before the rate limit, so that a request refused
-			// here spends none of it (as a 403 spends none): a client
-			// that waits this 429's Retry-After is then served.
-			if wait, ok := k.tokensLeft(ks.now().UnixNano()); !ok {
-				u.refused(k.name, "", http.StatusTooManyRequests)
-				msg := "API key " + k.name + " is over its token limit of " + k.tokenText + " (prompt and answer): retry after " + retryAfterText(wait)
-				if p != nil {
-					p.refusedSpan(r, sluice.Errorf(sluice.CodeRateLimited, "%s", msg), k.name)
-				}
-				writeRetryAfter(w, wait)
-				writeErrorCode(w, sluice.CodeRateLimited, msg)
-				return
-			}
-		}
-		if k := c; k.interval > 0 {
+		if k := c; k.interval > 0 || k.tokenCost > 0 {
+			// One clock reading for both limits and their headers.
 			now := ks.now().UnixNano()
-			var wait time.Duration
-			var ok bool
-			if k.takesInAdmit(r) {
-				// A request outside the key's models must not spend a
-				// token (a mistyped model left the key's real traffic
-				// rate limited): the model is known only once the body
-				// is read, so Admit takes the token after the model
-				// check. An empty bucket is still refused here, before
-				// the body is read.
-				wait, ok = k.peek(now)
-			} else {
-				wait, ok = k.take(now)
-			}
-			if !ok {
-				u.refused(k.name, "", http.StatusTooManyRequests)
-				if p != nil {
-					p.refusedSpan(r, &overLimitError{k: k, wait: wait}, k.name)
+			inAdmit := k.takesInAdmit(r)
+			if k.tokenCost > 0 && r.Method == http.MethodPost && isInferencePath(r.URL.Path) {
+				// Only requests that use tokens wait for them: a key over
+				// its token limit may still list models or read a response.
+				// Checked before the rate limit, so that a request refused
+				// here spends none of it (as a 403 spends none): a client
+				// that waits this 429's Retry-After is then served.
+				if wait, ok := k.tokensLeft(now); !ok {
+					u.refused(k.name, "", http.StatusTooManyRequests)
+					msg := "API key " + k.name + " is over its token limit of " + k.tokenText + " (prompt and answer): retry after " + retryAfterText(wait)
+					if p != nil {
+						p.refusedSpan(r, sluice.Errorf(sluice.CodeRateLimited, "%s", msg), k.name)
+					}
+					k.limitHeaders(w.Header(), now, false)
+					writeRetryAfter(w, wait)
+					writeErrorCode(w, sluice.CodeRateLimited, msg)
+					return
 				}
-				writeOverLimit(w, k, wait)
-				return
 			}
+			if k.interval > 0 {
+				var wait time.Duration
+				var ok bool
+				if inAdmit {
+					// A request outside the key's models must not spend a
+					// token (a mistyped model left the key's real traffic
+					// rate limited): the model is known only once the body
+					// is read, so Admit takes the token after the model
+					// check. An empty bucket is still refused here, before
+					// the body is read.
+					wait, ok = k.peek(now)
+				} else {
+					wait, ok = k.take(now)
+				}
+				if !ok {
+					u.refused(k.name, "", http.StatusTooManyRequests)
+					if p != nil {
+						p.refusedSpan(r, &overLimitError{k: k, wait: wait}, k.name)
+					}
+					k.limitHeaders(w.Header(), now, false)
+					writeOverLimit(w, k, wait)
+					return
+				}
+			}
+			k.limitHeaders(w.Header(), now, inAdmit && k.interval > 0)
 		}
 		delete(r.Header, "Authorization") // canonical already: no need for Del's canonicalising
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
@@ -344,6 +363,49 @@ func (k *keyState) peek(now int64) (time.Duration, bool) {
 		return time.Duration(over), false
 	}
 	return 0, true
+}
+
+// limitHeaders sets OpenAI's x-ratelimit-* headers on the answer to a
+// request of key k at now (ns), for each limit the key has, so that a
+// client (or a router such as LiteLLM's) can slow down before it is
+// refused: the requests a full bucket allows (the burst) and the tokens a
+// minute, what is left of each after this request, and how long until
+// each is full again. pending says this request's own request token is
+// still to be taken (by Admit, takesInAdmit). A token count leaves out
+// this request's own tokens, known only once it ends.
+func (k *keyState) limitHeaders(h http.Header, now int64, pending bool) {
+	// One array for the values that change; the limits' are made once per
+	// key (a header's value slice of capacity 1 is never written in
+	// place: Add would copy it).
+	vals := new([4]string)
+	i := 0
+	if k.interval > 0 {
+		ahead := max(k.tat.Load()-now, 0)
+		if pending {
+			ahead += k.interval
+		}
+		vals[i] = strconv.FormatInt(max((k.tolerance-ahead)/k.interval, 0), 10)
+		vals[i+1] = resetText(ahead)
+		h["X-Ratelimit-Limit-Requests"] = k.burstHeader
+		h["X-Ratelimit-Remaining-Requests"] = vals[i : i+1 : i+1]
+		h["X-Ratelimit-Reset-Requests"] = vals[i+1 : i+2 : i+2]
+		i += 2
+	}
+	if k.tokenCost > 0 {
+		ahead := max(k.tokenTat.Load()-now, 0)
+		used := int64(math.Ceil(float64(ahead) / k.tokenCost))
+		vals[i] = strconv.FormatInt(max(k.tokensPerMinute-used, 0), 10)
+		vals[i+1] = resetText(ahead)
+		h["X-Ratelimit-Limit-Tokens"] = k.tpmHeader
+		h["X-Ratelimit-Remaining-Tokens"] = vals[i : i+1 : i+1]
+		h["X-Ratelimit-Reset-Tokens"] = vals[i+1 : i+2 : i+2]
+	}
+}
+
+// resetText is a wait of ns as OpenAI writes x-ratelimit-reset-*
+// ("150ms", "1.05s", "6m0s"), to the millisecond.
+func resetText(ns int64) string {
+	return time.Duration(ns).Round(time.Millisecond).String()
 }
 
 // tokensLeft reports whether the key is within its token limit at now

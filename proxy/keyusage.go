@@ -35,6 +35,8 @@ type keyUsage struct {
 	keyed         atomic.Bool
 	noKey, badKey atomic.Int64
 	expired       atomic.Int64 // an operator or admin token that expired
+	storeDown     atomic.Int64 // a secret not held while the token store could not be read
+	viewer        atomic.Int64 // a viewer token, which may not call models
 }
 
 type keyUsageKey struct {
@@ -78,8 +80,16 @@ func (u *keyUsage) unauthenticated(err error) {
 		u.noKey.Add(1)
 	case err == errBadKey:
 		u.badKey.Add(1)
-	default:
+	case sluice.IsTokenExpired(err):
 		u.expired.Add(1)
+	case sluice.ErrorCode(err) == sluice.CodeUnavailable:
+		// During an outage of the token store: not an attack of unknown
+		// keys, which is what an SRE would read into unknown_key.
+		u.storeDown.Add(1)
+	case sluice.ErrorCode(err) == sluice.CodeForbidden:
+		u.viewer.Add(1)
+	default:
+		u.badKey.Add(1)
 	}
 }
 
@@ -132,7 +142,7 @@ func (p *Proxy) refuse(w http.ResponseWriter, r *http.Request, model string, err
 
 var (
 	keyRefusedDesc = prometheus.NewDesc("sluice_client_key_refused_total",
-		"Data plane requests refused for their API key (401), by reason: no_key (none sent), unknown_key (not a client key, nor an operator or admin token), expired_token (an operator or admin token that expired). Exported once client keys are configured.",
+		"Data plane requests refused for their API key, by reason: no_key (none sent), unknown_key (not a client key, nor an operator or admin token), expired_token (an operator or admin token that expired), viewer_token (an admin token whose role, viewer, may not call models: 403), store_unavailable (a secret this gateway does not hold while the token store cannot be read: 503). Exported once client keys are configured.",
 		[]string{"reason"}, nil)
 	keyRequestsDesc = prometheus.NewDesc("sluice_client_key_requests_total",
 		"Client requests sent with each client key, by model and the HTTP status sent to the client (a failed attempt retried on stable is not counted again). Requests refused before routing (403, 429, an unknown model) count too; their model is empty unless the gateway serves it.",
@@ -148,6 +158,8 @@ func (u *keyUsage) collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(keyRefusedDesc, prometheus.CounterValue, float64(u.noKey.Load()), "no_key")
 		ch <- prometheus.MustNewConstMetric(keyRefusedDesc, prometheus.CounterValue, float64(u.badKey.Load()), "unknown_key")
 		ch <- prometheus.MustNewConstMetric(keyRefusedDesc, prometheus.CounterValue, float64(u.expired.Load()), "expired_token")
+		ch <- prometheus.MustNewConstMetric(keyRefusedDesc, prometheus.CounterValue, float64(u.viewer.Load()), "viewer_token")
+		ch <- prometheus.MustNewConstMetric(keyRefusedDesc, prometheus.CounterValue, float64(u.storeDown.Load()), "store_unavailable")
 	}
 	type km struct{ key, model string }
 	tokens := map[km][2]int64{}

@@ -104,7 +104,9 @@ func TestKeyUsage_Refused(t *testing.T) {
 	want := []string{
 		"sluice_client_key_refused_total{reason=expired_token} 0",
 		"sluice_client_key_refused_total{reason=no_key} 1",
+		"sluice_client_key_refused_total{reason=store_unavailable} 0",
 		"sluice_client_key_refused_total{reason=unknown_key} 2",
+		"sluice_client_key_refused_total{reason=viewer_token} 0",
 		"sluice_client_key_requests_total{code=200,key=scoped,model=chat} 1",
 		"sluice_client_key_requests_total{code=400,key=open,model=} 1",
 		"sluice_client_key_requests_total{code=403,key=other,model=chat} 1",

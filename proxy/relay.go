@@ -131,6 +131,19 @@ func (p *Proxy) relayBody(x *exchange, t *route.Target, resp *http.Response, obs
 			h.Set("Content-Type", "application/json")
 		}
 	}
+	if _, typed := h["Content-Type"]; !typed {
+		// Sent without a type. The server would sniff one from the first
+		// bytes, text/plain for JSON, and the OpenAI SDKs take a
+		// text/plain answer for text (openai-go refuses it). This answer
+		// is read as JSON here, so say so when it is; otherwise pass it
+		// on without one, as relayRaw does (a nil value stops the
+		// sniffing).
+		if isJSONBody(got) {
+			h.Set("Content-Type", "application/json")
+		} else {
+			h["Content-Type"] = nil
+		}
+	}
 	if x.f.responses && resp.StatusCode < 300 {
 		// Read before the client has it: its id is remembered before the
 		// client can send the turn that continues it.
@@ -153,6 +166,13 @@ func (p *Proxy) relayBody(x *exchange, t *route.Target, resp *http.Response, obs
 			p.readAnswer(x, got, obs)
 		}
 	}
+}
+
+// isJSONBody reports whether b is one JSON object or array, white space
+// around it allowed.
+func isJSONBody(b []byte) bool {
+	t := bytes.TrimLeft(b, " \t\r\n")
+	return len(t) > 0 && (t[0] == '{' || t[0] == '[') && gjson.ValidBytes(t)
 }
 
 // appendCapped appends s to dst up to a length of limit bytes; the caller

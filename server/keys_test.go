@@ -73,7 +73,6 @@ func TestGateway_ClientKeys(t *testing.T) {
 			"UnknownKey":  bearer("sk-not-a-key-000000000"),
 			"BasicScheme": {"Authorization": "Basic " + appKey},
 			"EmptyBearer": {"Authorization": "Bearer "},
-			"ViewerToken": bearer(viewer),
 		} {
 			resp, e := postRead(t, nil, gw.URL(), chat, h)
 			if resp.StatusCode != 401 || e.Error.Type != "authentication_error" || e.Error.Code != "unauthorized" || !strings.Contains(e.Error.Message, "key") {
@@ -83,6 +82,11 @@ func TestGateway_ClientKeys(t *testing.T) {
 			if resp.Header.Get("X-Request-Id") != "" || resp.Header.Get("X-Model-Version") != "" {
 				t.Errorf("%s: 401 with X-Request-Id %q and X-Model-Version %q, want neither", name, resp.Header.Get("X-Request-Id"), resp.Header.Get("X-Model-Version"))
 			}
+		}
+		// A viewer token is refused too, as what it is: a token whose
+		// role cannot call models (TestGateway_ViewerTokenOnTheDataPlane).
+		if resp, e := postRead(t, nil, gw.URL(), chat, bearer(viewer)); resp.StatusCode != 403 || e.Error.Type != "authentication_error" || !strings.Contains(e.Error.Message, "role viewer cannot call models") {
+			t.Errorf("ViewerToken: %d %+v, want 403 authentication_error saying its role cannot call models", resp.StatusCode, e.Error)
 		}
 		r, err := http.Get(gw.URL() + "/v1/models")
 		if err != nil {

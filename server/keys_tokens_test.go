@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -34,8 +35,17 @@ func TestGateway_ClientKeyTokensPerMinute(t *testing.T) {
 	}
 	params := openai.ChatCompletionNewParams{Model: "chat", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")},
 		StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}}
-	var used int64
-	var err error
+	// The fast front passes the key's x-ratelimit-* headers on.
+	var first *http.Response
+	fc := openai.NewClient(option.WithBaseURL(gw.URL()+"/v1/"), option.WithAPIKey(metered), option.WithMaxRetries(0), option.WithResponseInto(&first))
+	done, err := fc.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "chat", Messages: params.Messages})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Header.Get("X-Ratelimit-Limit-Tokens") != "200" || first.Header.Get("X-Ratelimit-Remaining-Tokens") != "200" {
+		t.Errorf("first answer's headers: limit %q remaining %q, want 200 and 200", first.Header.Get("X-Ratelimit-Limit-Tokens"), first.Header.Get("X-Ratelimit-Remaining-Tokens"))
+	}
+	used := done.Usage.TotalTokens
 	for i := 0; i < 200 && err == nil; i++ {
 		c := client(metered)
 		s := c.Chat.Completions.NewStreaming(ctx, params)

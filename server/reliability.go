@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/proxy"
 )
@@ -102,12 +103,25 @@ func (s *Server) newKeySet(keys []config.ClientKey) (*proxy.KeySet, error) {
 			// The admin API's answer, naming the token and when it
 			// expired (never the secret), not "not known".
 			return false, err
-		case err != nil || !t.Role.Allows(sluice.RoleOperator):
+		case api.IsTokenStoreDown(err):
+			// It may be a token this gateway has not read yet: a 503 to
+			// retry, not a 401 saying the key is not known.
+			return false, errKeyStoreDown
+		case err != nil:
 			return false, proxy.ErrUnknownKey
+		case !t.Role.Allows(sluice.RoleOperator):
+			// A token the admin API takes: say so, rather than
+			// "not known", which sent its holder after a typo.
+			return false, sluice.Errorf(sluice.CodeForbidden, "this is the admin token %s, whose role %s cannot call models: send a client key, or an operator or admin token", t.Name, t.Role)
 		}
 		return true, nil
 	}, s.now)
 }
+
+// errKeyStoreDown is the data plane's answer to a secret that is no client
+// key while the admin tokens (which pass as keys) cannot be read: it
+// cannot be told from a token this gateway has not read yet.
+var errKeyStoreDown = sluice.Errorf(sluice.CodeUnavailable, "cannot check the API key: it is not one of this gateway's client keys, and whether it is an admin token (which also passes as a key) cannot be checked: the token store is unavailable; retry shortly")
 
 // tlsCert holds a listener's certificate, read again by ReloadTLS.
 type tlsCert struct {

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/sluicehq/sluice/config"
 )
@@ -32,6 +34,8 @@ func (s *Server) ReloadConfig(ctx context.Context, path string, over config.Over
 	if err := s.Auth.SetStatic(ctx, ncfg.StaticTokens()); err != nil {
 		s.logger.Error("reload admin tokens: tokens unchanged", "err", err)
 		ok = false
+	} else {
+		s.warnTokenExpiry(ncfg.Tokens)
 	}
 	if err := s.ReloadClientKeys(ncfg.ClientKeys); err != nil {
 		s.logger.Error("reload client keys: keys unchanged", "err", err)
@@ -46,4 +50,26 @@ func (s *Server) ReloadConfig(ctx context.Context, path string, over config.Over
 		ok = false
 	}
 	return ncfg, ncfg.Files, ncfg.FileStates, ok
+}
+
+// TokenExpiryWarning is how long before a config file token expires the
+// gateway starts warning of it, at start and at each reload.
+const TokenExpiryWarning = 7 * 24 * time.Hour
+
+// warnTokenExpiry logs each of the config file's admin tokens that has
+// expired (it is refused) or expires within TokenExpiryWarning, naming
+// the token, its key in the file and when, never its secret.
+func (s *Server) warnTokenExpiry(tokens []config.TokenConfig) {
+	now := s.now()
+	for i, t := range tokens {
+		at := t.ExpiresAt()
+		key := fmt.Sprintf("tokens[%d].expires", i)
+		switch {
+		case at.IsZero():
+		case !now.Before(at):
+			s.logger.Warn("an admin token of the config file has expired and is refused: give it a later expires (or a new secret) and reload", "token", t.Name, "key", key, "expired_at", at.UTC().Format(time.RFC3339))
+		case at.Sub(now) <= TokenExpiryWarning:
+			s.logger.Warn("an admin token of the config file expires soon: give it a later expires (or a new secret) and reload before then", "token", t.Name, "key", key, "expires_at", at.UTC().Format(time.RFC3339), "in", at.Sub(now).Round(time.Minute).String())
+		}
+	}
 }

@@ -200,6 +200,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	})
 	s.Auth = api.NewAuth(s.Store, cfg.StaticTokens())
 	s.Auth.Now = s.now // token expiry and last use read the server's clock
+	s.warnTokenExpiry(cfg.Tokens)
 	// Issue 6: ejected versions leave splits like unhealthy ones; client
 	// API keys, when configured, guard the data plane.
 	s.Ejector = s.newEjector(cfg.OutlierEjection)
