@@ -218,6 +218,24 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 			// One clock reading for both limits and their headers.
 			now := ks.now().UnixNano()
 			inAdmit := k.takesInAdmit(r)
+			if k.tokenCost > 0 && r.Method == http.MethodPost && isInferencePath(r.URL.Path) {
+				// Only requests that use tokens wait for them: a key over
+				// its token limit may still list models or read a response.
+				// Checked before the rate limit, so that a request refused
+				// here spends none of it (as a 403 spends none): a client
+				// that waits this 429's Retry-After is then served.
+				if wait, ok := k.tokensLeft(now); !ok {
+					u.refused(k.name, "", http.StatusTooManyRequests)
+					msg := "API key " + k.name + " is over its token limit of " + k.tokenText + " (prompt and answer): retry after " + retryAfterText(wait)
+					if p != nil {
+						p.refusedSpan(r, sluice.Errorf(sluice.CodeRateLimited, "%s", msg), k.name)
+					}
+					k.limitHeaders(w.Header(), now, false)
+					writeRetryAfter(w, wait)
+					writeErrorCode(w, sluice.CodeRateLimited, msg)
+					return
+				}
+			}
 			if k.interval > 0 {
 				var wait time.Duration
 				var ok bool
@@ -239,21 +257,6 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 					}
 					k.limitHeaders(w.Header(), now, false)
 					writeOverLimit(w, k, wait)
-					return
-				}
-			}
-			if k.tokenCost > 0 && r.Method == http.MethodPost && isInferencePath(r.URL.Path) {
-				// Only requests that use tokens wait for them: a key over
-				// its token limit may still list models or read a response.
-				if wait, ok := k.tokensLeft(now); !ok {
-					u.refused(k.name, "", http.StatusTooManyRequests)
-					msg := "API key " + k.name + " is over its token limit of " + k.tokenText + " (prompt and answer): retry after " + retryAfterText(wait)
-					if p != nil {
-						p.refusedSpan(r, sluice.Errorf(sluice.CodeRateLimited, "%s", msg), k.name)
-					}
-					k.limitHeaders(w.Header(), now, false)
-					writeRetryAfter(w, wait)
-					writeErrorCode(w, sluice.CodeRateLimited, msg)
 					return
 				}
 			}

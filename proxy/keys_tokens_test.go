@@ -3,6 +3,8 @@ package proxy_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -178,5 +180,61 @@ func TestKeySet_TokensCarried(t *testing.T) {
 			t.Errorf("%s limit after a reload: %d, want %d", name, got, tc.want)
 		}
 		srv2.Close()
+	}
+}
+
+// TestKeySet_TokenRefusalSpendsNoRequest: a request refused for the key's
+// token limit spends none of its rate limit, as a 403 spends none: a
+// client that waits the token 429's Retry-After is then served, not sent
+// a second 429 (rate_limited) that its own refused request caused.
+func TestKeySet_TokenRefusalSpendsNoRequest(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"c","object":"chat.completion","created":1,"model":"up-v1","choices":[{"index":0,"message":{"role":"assistant","content":"Hi."},"finish_reason":"stop"}],"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10}}`)
+	}))
+	t.Cleanup(be.Close)
+	const key = "sk-metered-0123456789"
+	now := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	// One request every 100 s (burst 1); 3 tokens a minute, so an answer's
+	// 10 tokens cost 200 s of the key's token bucket.
+	ks, err := proxy.NewKeySet([]proxy.ClientKey{{Name: "metered", Hash: sluice.HashSecret(key), RateLimit: 0.01, TokensPerMinute: 3}}, nil, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := proxy.New(proxy.Options{Routes: MustRoutes(t, be.URL, ""), Admit: ks.Admit, ForceAllowed: ks.ForceAllowed})
+	srv := httptest.NewServer(ks.Wrap(p))
+	t.Cleanup(func() { p.Close(); srv.Close() })
+	c := openai.NewClient(option.WithBaseURL(srv.URL+"/v1/"), option.WithAPIKey(key), option.WithMaxRetries(0))
+	params := openai.ChatCompletionNewParams{Model: "chat", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}}
+	status := func() (int, time.Duration, string) {
+		t.Helper()
+		_, err := c.Chat.Completions.New(context.Background(), params)
+		var apiErr *openai.Error
+		if err == nil {
+			return 200, 0, ""
+		}
+		if !errors.As(err, &apiErr) {
+			t.Fatal(err)
+		}
+		ms, _ := strconv.Atoi(apiErr.Response.Header.Get("Retry-After-Ms"))
+		return apiErr.StatusCode, time.Duration(ms) * time.Millisecond, apiErr.Message
+	}
+	if got, _, msg := status(); got != 200 {
+		t.Fatalf("first request: %d %s", got, msg)
+	}
+	// 100 s on, the request bucket holds a request again, but the key is
+	// 40 s over its token limit (200 s charged, 100 s passed, a minute
+	// allowed).
+	advance(100 * time.Second)
+	got, wait, msg := status()
+	if got != 429 || !strings.Contains(msg, "token limit") || wait != 40*time.Second {
+		t.Fatalf("over the token limit: %d, Retry-After-Ms %s, %q; want a 429 for the token limit, 40s", got, wait, msg)
+	}
+	advance(wait)
+	if got, wait, msg := status(); got != 200 {
+		t.Errorf("after the token 429's Retry-After: %d (Retry-After-Ms %s) %q, want the request served: the refused request spent the key's rate limit", got, wait, msg)
 	}
 }

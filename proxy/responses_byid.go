@@ -103,7 +103,7 @@ func (p *Proxy) serveResponseByID(w http.ResponseWriter, r *http.Request, rest s
 	var tr *spans
 	if hs, ok := w.(*httpSpan); ok {
 		tr = hs.s
-		tr.startForward(t, a.endpoint, req.Header)
+		tr.startForward(t, a.endpoint, reqID, req.Header)
 	}
 	p.opt.Backends.Prepare(req, a.endpoint)
 	req.Header.Set("X-Request-Id", reqID)

@@ -506,9 +506,10 @@ func (h *httpSpan) endHTTP() {
 }
 
 // startForward starts the CLIENT span of a by-id request forwarded to the
-// backend of version t at endpoint, and puts its traceparent on h in place
-// of the client's.
-func (s *spans) startForward(t *route.Target, endpoint string, h http.Header) {
+// backend of version t at endpoint, with reqID, the request id the client
+// is answered with, and puts its traceparent on h in place of the
+// client's.
+func (s *spans) startForward(t *route.Target, endpoint, reqID string, h http.Header) {
 	ctx, sp := s.t.Tracer.Start(s.ctx, s.op, trace.WithSpanKind(trace.SpanKindClient))
 	var c tpCarrier
 	s.t.propagator().Inject(ctx, &c)
@@ -518,7 +519,7 @@ func (s *spans) startForward(t *route.Target, endpoint string, h http.Header) {
 		return
 	}
 	s.attempt = sp
-	sp.SetAttributes(attrVersion.String(t.ID), attrRequestModel.String(t.Upstream))
+	sp.SetAttributes(attrVersion.String(t.ID), attrRequestModel.String(t.Upstream), attrRequestID.String(reqID))
 	if host, port := hostPort(endpoint); host != "" {
 		sp.SetAttributes(attrServerAddr.String(host), attrServerPort.Int(port))
 	}

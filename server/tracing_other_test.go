@@ -157,7 +157,10 @@ func TestGateway_TracingOtherPaths(t *testing.T) {
 			if len(cli) != 1 || hex.EncodeToString(cli[0].ParentSpanId) != hex.EncodeToString(sp.SpanId) {
 				t.Fatalf("%s: %d client spans, want 1 under the server span", tc.name, len(cli))
 			}
-			want(t, cli[0], tc.name, map[string]string{"http.response.status_code": "200", "sluice.version": "chat:v1.1.0"})
+			// The README says both spans carry the request id the client
+			// was answered with (X-Request-Id), as an inference attempt's
+			// CLIENT span does.
+			want(t, cli[0], tc.name, map[string]string{"http.response.status_code": "200", "sluice.version": "chat:v1.1.0", "sluice.request_id": attrs(sp)["sluice.request_id"]})
 			mu.Lock()
 			got := seen[tc.method+" "+tc.path]
 			mu.Unlock()
