@@ -104,13 +104,12 @@ type Server struct {
 	// block it was made from; traceDropped is its drop counter, made and
 	// registered once; the tracings it replaced shut down in the
 	// background (traceRetiring), at once when traceStop is closed.
-	tracing        *tracing
-	traceMu        sync.Mutex
-	traceCfg       config.Tracing
-	traceDropped   prometheus.Counter
-	traceStop      chan struct{}
-	traceRetiring  sync.WaitGroup
-	requestTimeout time.Duration // timeouts.request
+	tracing       *tracing
+	traceMu       sync.Mutex
+	traceCfg      config.Tracing
+	traceDropped  prometheus.Counter
+	traceStop     chan struct{}
+	traceRetiring sync.WaitGroup
 	// trustedProxies is ui.trusted_proxies, read: the proxies whose
 	// X-Forwarded-For the dashboard's sign-in throttle reads.
 	trustedProxies []netip.Prefix
@@ -235,7 +234,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		onPair = s.pairs.stored.Add
 	}
 	var ptrace *proxy.Tracing
-	s.traceCfg, s.requestTimeout = cfg.Tracing, cfg.Timeouts.Request
+	s.traceCfg = cfg.Tracing
 	if cfg.Tracing.Enabled() {
 		s.traceDropped = newDroppedCounter()
 	}

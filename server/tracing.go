@@ -263,13 +263,19 @@ func (s *Server) ReloadTracing(cfg config.Tracing) error {
 }
 
 // retireTracing flushes old, replaced by a reload, and shuts it down once
-// the requests that started with it can have ended (the request timeout)
-// or the gateway stops, whichever comes first. Called with traceMu held.
+// the requests that started with it can have ended (the body's read
+// bound and the request timeout) or the gateway stops, whichever comes
+// first. Called with traceMu held.
 func (s *Server) retireTracing(old *tracing) {
 	if s.traceStop == nil {
 		s.traceStop = make(chan struct{})
 	}
-	stop, wait := s.traceStop, s.requestTimeout
+	// A request's spans start before its body is read, and its time
+	// (timeouts.request) counts from the body's arrival: the longest a
+	// request begun with the old provider can last is the body's read
+	// bound plus the request's (and the answer's write) bound.
+	read, write := s.requestBounds()
+	stop, wait := s.traceStop, read+write
 	s.traceRetiring.Add(1)
 	go func() {
 		defer s.traceRetiring.Done()
