@@ -3,16 +3,13 @@ package proxy_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/openai/openai-go"
 	"github.com/openai/openai-go/option"
 
-	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/fakellm"
 	"github.com/sluicehq/sluice/proxy"
 )
@@ -26,24 +23,14 @@ import (
 func TestKeySet_RateLimitHeaders(t *testing.T) {
 	be := MustBackend(t, fakellm.Config{})
 	const limited, open = "sk-limited-0123456789", "sk-open-0123456789ab"
-	now := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	ks, err := proxy.NewKeySet([]proxy.ClientKey{
-		{Name: "limited", Hash: sluice.HashSecret(limited), RateLimit: 10, Burst: 5, TokensPerMinute: 600},
-		{Name: "open", Hash: sluice.HashSecret(open)},
-	}, nil, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := proxy.New(proxy.Options{Routes: MustRoutes(t, be.URL(), ""), Admit: ks.Admit, ForceAllowed: ks.ForceAllowed})
-	srv := httptest.NewServer(ks.Wrap(p))
-	t.Cleanup(func() { p.Close(); srv.Close() })
+	url, advance := keyedProxy(t, be.URL(), map[string]proxy.ClientKey{
+		limited: {Name: "limited", RateLimit: 10, Burst: 5, TokensPerMinute: 600},
+		open:    {Name: "open"},
+	})
 	chat := func(key string) (*http.Response, int64) {
 		t.Helper()
 		var resp *http.Response
-		c := openai.NewClient(option.WithBaseURL(srv.URL+"/v1/"), option.WithAPIKey(key), option.WithMaxRetries(0), option.WithResponseInto(&resp))
+		c := openai.NewClient(option.WithBaseURL(url+"/v1/"), option.WithAPIKey(key), option.WithMaxRetries(0), option.WithResponseInto(&resp))
 		got, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "chat",
 			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello there")}})
 		if err != nil {

@@ -20,6 +20,30 @@ import (
 	"github.com/sluicehq/sluice/proxy"
 )
 
+// keyedProxy serves a proxy in front of backend behind a KeySet of keys
+// (secret → key, Hash filled in) on a clock that starts at 2026-12-06
+// 09:00 UTC and that advance moves, and returns its URL.
+func keyedProxy(t *testing.T, backend string, keys map[string]proxy.ClientKey) (url string, advance func(time.Duration)) {
+	t.Helper()
+	now := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance = func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	var ck []proxy.ClientKey
+	for secret, k := range keys {
+		k.Hash = sluice.HashSecret(secret)
+		ck = append(ck, k)
+	}
+	ks, err := proxy.NewKeySet(ck, nil, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := proxy.New(proxy.Options{Routes: MustRoutes(t, backend, ""), Admit: ks.Admit, ForceAllowed: ks.ForceAllowed})
+	srv := httptest.NewServer(ks.Wrap(p))
+	t.Cleanup(func() { p.Close(); srv.Close() })
+	return srv.URL, advance
+}
+
 // TestKeySet_TokensPerMinute: a key's tokens_per_minute limits the tokens
 // its answers use (prompt and answer, from the backends' usage), as
 // OpenAI's own TPM limits do. The answers' tokens are charged as they
@@ -31,24 +55,14 @@ import (
 func TestKeySet_TokensPerMinute(t *testing.T) {
 	be := MustBackend(t, fakellm.Config{})
 	const metered, free = "sk-metered-0123456789", "sk-free-0123456789abc"
-	now := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	const tpm = 600 // 10 tokens a second
-	ks, err := proxy.NewKeySet([]proxy.ClientKey{
-		{Name: "metered", Hash: sluice.HashSecret(metered), TokensPerMinute: tpm},
-		{Name: "free", Hash: sluice.HashSecret(free)},
-	}, nil, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := proxy.New(proxy.Options{Routes: MustRoutes(t, be.URL(), ""), Admit: ks.Admit, ForceAllowed: ks.ForceAllowed})
-	srv := httptest.NewServer(ks.Wrap(p))
-	t.Cleanup(func() { p.Close(); srv.Close() })
+	url, advance := keyedProxy(t, be.URL(), map[string]proxy.ClientKey{
+		metered: {Name: "metered", TokensPerMinute: tpm},
+		free:    {Name: "free"},
+	})
 	ctx := context.Background()
 	client := func(key string) openai.Client {
-		return openai.NewClient(option.WithBaseURL(srv.URL+"/v1/"), option.WithAPIKey(key), option.WithMaxRetries(0))
+		return openai.NewClient(option.WithBaseURL(url+"/v1/"), option.WithAPIKey(key), option.WithMaxRetries(0))
 	}
 	params := openai.ChatCompletionNewParams{Model: "chat", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello there")}}
 	// chat sends a request whole or streamed and returns the tokens its
@@ -194,20 +208,10 @@ func TestKeySet_TokenRefusalSpendsNoRequest(t *testing.T) {
 	}))
 	t.Cleanup(be.Close)
 	const key = "sk-metered-0123456789"
-	now := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	// One request every 100 s (burst 1); 3 tokens a minute, so an answer's
 	// 10 tokens cost 200 s of the key's token bucket.
-	ks, err := proxy.NewKeySet([]proxy.ClientKey{{Name: "metered", Hash: sluice.HashSecret(key), RateLimit: 0.01, TokensPerMinute: 3}}, nil, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := proxy.New(proxy.Options{Routes: MustRoutes(t, be.URL, ""), Admit: ks.Admit, ForceAllowed: ks.ForceAllowed})
-	srv := httptest.NewServer(ks.Wrap(p))
-	t.Cleanup(func() { p.Close(); srv.Close() })
-	c := openai.NewClient(option.WithBaseURL(srv.URL+"/v1/"), option.WithAPIKey(key), option.WithMaxRetries(0))
+	url, advance := keyedProxy(t, be.URL, map[string]proxy.ClientKey{key: {Name: "metered", RateLimit: 0.01, TokensPerMinute: 3}})
+	c := openai.NewClient(option.WithBaseURL(url+"/v1/"), option.WithAPIKey(key), option.WithMaxRetries(0))
 	params := openai.ChatCompletionNewParams{Model: "chat", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}}
 	status := func() (int, time.Duration, string) {
 		t.Helper()
