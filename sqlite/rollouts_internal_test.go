@@ -19,24 +19,7 @@ func TestRolloutHistory_ModelUsesIndex(t *testing.T) {
 		{Model: "chat", Limit: 21},
 		{Model: "chat", Before: "chat-2", Limit: 21},
 	} {
-		query, args := historyQuery(q)
-		rows, err := s.w.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		if err := rows.Close(); err != nil {
-			t.Fatal(err)
-		}
-		got := strings.Join(plan, "; ")
+		got := historyPlan(t, s, q)
 		if !strings.Contains(got, "USING INDEX rollouts_model_seq") || strings.Contains(got, "TEMP B-TREE") {
 			t.Errorf("history of %+v is read by plan %q; want a search of rollouts_model_seq and no sort", q, got)
 		}
@@ -54,24 +37,7 @@ func TestRolloutHistory_EveryModelUsesIndex(t *testing.T) {
 		{Limit: 21},
 		{Before: "chat-2", Limit: 21},
 	} {
-		query, args := historyQuery(q)
-		rows, err := s.w.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		if err := rows.Close(); err != nil {
-			t.Fatal(err)
-		}
-		got := strings.Join(plan, "; ")
+		got := historyPlan(t, s, q)
 		if !strings.Contains(got, "rollouts USING INDEX rollouts_started_seq") || strings.Contains(got, "TEMP B-TREE") {
 			t.Errorf("every model's history of %+v is read by plan %q; want rollouts_started_seq, no sort", q, got)
 		}
@@ -79,4 +45,28 @@ func TestRolloutHistory_EveryModelUsesIndex(t *testing.T) {
 			t.Errorf("the page before %s is read by plan %q; want a search of rollouts_started_seq from that rollout on", q.Before, got)
 		}
 	}
+}
+
+// historyPlan returns SQLite's plan for the history query of q, its steps
+// joined by "; ".
+func historyPlan(t *testing.T, s *Store, q sluice.RolloutQuery) string {
+	t.Helper()
+	query, args := historyQuery(q)
+	rows, err := s.w.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(plan, "; ")
 }
