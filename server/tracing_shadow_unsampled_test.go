@@ -9,8 +9,6 @@ import (
 	"github.com/openai/openai-go"
 	"github.com/openai/openai-go/option"
 
-	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/config"
 )
 
 // TestGateway_TracingShadowUnsampled: the mirror of a request not sampled
@@ -18,12 +16,7 @@ import (
 // its own (not sampled either), never the client's: the candidate's spans
 // must not nest under the client's span. No span of either is exported.
 func TestGateway_TracingShadowUnsampled(t *testing.T) {
-	sink, sinkURL := newOTLPSink(t)
-	live, cand := newTraceBackend(t), newTraceBackend(t)
-	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "20")
-	doc := chatDoc(map[string]string{"v1.0.0": live.url, "v1.1.0": cand.url}, []sluice.Weight{{Version: "v1.0.0", Percent: 100}}, nil)
-	gw, _ := mustGatewayWith(t, func(c *config.Gateway) { c.Tracing.OTLPEndpoint = sinkURL }, nil, doc)
-	gw.Proxy.SetShadow("chat", "chat:v1.1.0", 1)
+	sink, live, cand, gw := mirroredTraceGateway(t)
 	tid, sid := newTraceIDs(t)
 	cl := openai.NewClient(option.WithBaseURL(gw.URL()+"/v1"), option.WithAPIKey("unused"), option.WithMaxRetries(0),
 		option.WithHeader("Traceparent", "00-"+tid+"-"+sid+"-00"), option.WithHeader("Tracestate", "vendor=abc"))

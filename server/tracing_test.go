@@ -23,6 +23,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/server"
 )
 
 // otlpSink is an OTLP/HTTP trace receiver: it decodes each
@@ -492,16 +493,25 @@ func TestGateway_TracingCollectorDown(t *testing.T) {
 	}
 }
 
+// mirroredTraceGateway starts a traced gateway whose chat model sends
+// every request to live (v1.0.0) and mirrors it to cand (v1.1.0), spans
+// going to sink.
+func mirroredTraceGateway(t *testing.T) (sink *otlpSink, live, cand *traceBackend, gw *server.Server) {
+	t.Helper()
+	sink, sinkURL := newOTLPSink(t)
+	live, cand = newTraceBackend(t), newTraceBackend(t)
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "20")
+	doc := chatDoc(map[string]string{"v1.0.0": live.url, "v1.1.0": cand.url}, []sluice.Weight{{Version: "v1.0.0", Percent: 100}}, nil)
+	gw, _ = mustGatewayWith(t, func(c *config.Gateway) { c.Tracing.OTLPEndpoint = sinkURL }, nil, doc)
+	gw.Proxy.SetShadow("chat", "chat:v1.1.0", 1)
+	return sink, live, cand, gw
+}
+
 // TestGateway_TracingShadow: a mirrored request's attempt is a CLIENT span
 // in a trace of its own, linked to the request's SERVER span, and the
 // candidate receives that span's traceparent.
 func TestGateway_TracingShadow(t *testing.T) {
-	sink, sinkURL := newOTLPSink(t)
-	live, cand := newTraceBackend(t), newTraceBackend(t)
-	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "20")
-	doc := chatDoc(map[string]string{"v1.0.0": live.url, "v1.1.0": cand.url}, []sluice.Weight{{Version: "v1.0.0", Percent: 100}}, nil)
-	gw, _ := mustGatewayWith(t, func(c *config.Gateway) { c.Tracing.OTLPEndpoint = sinkURL }, nil, doc)
-	gw.Proxy.SetShadow("chat", "chat:v1.1.0", 1)
+	sink, _, cand, gw := mirroredTraceGateway(t)
 	tid, sid := newTraceIDs(t)
 	cl := openai.NewClient(option.WithBaseURL(gw.URL()+"/v1"), option.WithAPIKey("unused"), option.WithMaxRetries(0),
 		option.WithHeader("Traceparent", "00-"+tid+"-"+sid+"-01"))
