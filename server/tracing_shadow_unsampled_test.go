@@ -8,7 +8,6 @@ import (
 
 	"github.com/openai/openai-go"
 	"github.com/openai/openai-go/option"
-
 )
 
 // TestGateway_TracingShadowUnsampled: the mirror of a request not sampled
