@@ -28,6 +28,13 @@ func WaitingFor(st RolloutStatus, now time.Time) string {
 	if !r.Phase.Active() || r.Phase == sluice.PhasePaused || r.Phase == sluice.PhaseWarming {
 		return ""
 	}
+	if w := r.WebhookWait; w != nil {
+		msg := fmt.Sprintf("the promotion waits for webhook %s (confirm_promotion), asked every analysis interval since %s ago", w.Webhook, now.Sub(w.Since).Round(time.Second))
+		if w.Message != "" {
+			msg += fmt.Sprintf("; it last answered: %s", w.Message)
+		}
+		return msg + fmt.Sprintf(" (sluice rollout promote %s --reason \"…\" promotes without asking it, or abort)", s.Model)
+	}
 	full := st.StageNeed > 0 && st.StageSamples >= st.StageNeed
 	switch {
 	case r.Phase == sluice.PhaseBaking:
