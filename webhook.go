@@ -93,6 +93,9 @@ func ValidateWebhooks(hooks []RolloutWebhook) error {
 			if !headerName(k) {
 				return bad(".headers", "webhook %q: %q is not a header name", h.Name, k)
 			}
+			if h.Headers[k] == RedactedUserinfo {
+				return bad(".headers", "webhook %q: header %s is %s, as the API shows it to tokens below admin: give its real value", h.Name, k, RedactedUserinfo)
+			}
 			if strings.ContainsAny(h.Headers[k], "\r\n") {
 				return bad(".headers", "webhook %q: header %s holds a line break: remove it", h.Name, k)
 			}

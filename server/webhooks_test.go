@@ -178,9 +178,12 @@ func TestRollout_ConfirmPromotionWebhook(t *testing.T) {
 	stable, cand := MustBackend(t, fakellm.Config{}), MustBackend(t, fakellm.Config{Seed: 4})
 	gw, cl := startPromGateway(t, func(*config.Gateway) {}, stable, cand)
 	var approve atomic.Bool
-	var calls atomic.Int64
+	var calls, unauthorized atomic.Int64
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
+		if r.Header.Get("Authorization") != "Bearer approver-secret" {
+			unauthorized.Add(1)
+		}
 		if approve.Load() {
 			fmt.Fprint(w, `{"pass": true, "message": "approved by release-bot"}`)
 			return
@@ -190,7 +193,8 @@ func TestRollout_ConfirmPromotionWebhook(t *testing.T) {
 	defer hook.Close()
 	l := startLoad(t, gw.URL(), 2)
 	defer l.finish()
-	if _, err := cl.StartRollout(context.Background(), hookSpec(sluice.RolloutWebhook{Name: "release-gate", URL: hook.URL, Type: sluice.WebhookConfirmPromotion, Timeout: sluice.Duration(5 * time.Second)}), "approval before 100%"); err != nil {
+	if _, err := cl.StartRollout(context.Background(), hookSpec(sluice.RolloutWebhook{Name: "release-gate", URL: hook.URL, Type: sluice.WebhookConfirmPromotion, Timeout: sluice.Duration(5 * time.Second),
+		Headers: map[string]string{"Authorization": "Bearer approver-secret"}}), "approval before 100%"); err != nil {
 		t.Fatal(err)
 	}
 	// Held: the promotion waits for the webhook, asked again and again.
@@ -222,6 +226,21 @@ func TestRollout_ConfirmPromotionWebhook(t *testing.T) {
 	}
 	if h := eventsOf(st.Rollout, "webhook"); len(h) != 2 || !strings.Contains(h[1], "holds the promotion: waiting for the change window") {
 		t.Errorf("timeline: %q (a repeated answer is counted, not repeated)", h)
+	}
+	// The header's value reaches the webhook, and admins alone read it
+	// back: the operator's token sees its name.
+	if got := st.Rollout.Spec.Webhooks[0].Headers["Authorization"]; got != "REDACTED" {
+		t.Errorf("an operator reads the webhook's Authorization as %q", got)
+	}
+	secret, err := gw.CreateToken(context.Background(), "adm", sluice.RoleAdmin, "test", "setup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ast, err := api.NewClient(gw.AdminURL(), secret).Rollout(context.Background(), "chat"); err != nil || ast.Rollout.Spec.Webhooks[0].Headers["Authorization"] != "Bearer approver-secret" {
+		t.Errorf("an admin reads %+v (%v)", ast.Rollout.Spec.Webhooks, err)
+	}
+	if n := unauthorized.Load(); n > 0 {
+		t.Errorf("%d calls without the header", n)
 	}
 	approve.Store(true)
 	r := waitPhase(t, cl, func(p sluice.Phase) bool { return !p.Active() }, 30*time.Second)
