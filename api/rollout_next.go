@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -24,6 +25,19 @@ func WaitingFor(st RolloutStatus, now time.Time) string {
 	if r.Phase == sluice.PhasePaused && r.InBake() {
 		return fmt.Sprintf("sluice rollout resume %s --reason \"…\" (the bake goes on: %s left), sluice rollout promote %s --reason \"…\" (end the bake now), or sluice rollout undo %s --reason \"…\" (back to %s at once)",
 			s.Model, (s.Bake.D() - r.Baked(now)).Round(time.Second), s.Model, s.Model, s.Baseline)
+	}
+	if r.Phase == sluice.PhaseWarming {
+		for i := len(r.Events) - 1; i >= 0; i-- {
+			e := r.Events[i]
+			if e.Kind != "webhook" {
+				continue
+			}
+			if !strings.HasPrefix(e.Message, "calling webhook ") {
+				break // answered
+			}
+			// Its pre_rollout webhook runs: no traffic moves until it passes.
+			return fmt.Sprintf("no traffic moves until it answers (up to its timeout); sluice rollout abort %s --reason \"…\" stops it. Since %s ago: %s", s.Model, now.Sub(e.At).Round(time.Second), e.Message)
+		}
 	}
 	if !r.Phase.Active() || r.Phase == sluice.PhasePaused || r.Phase == sluice.PhaseWarming {
 		return ""
