@@ -172,15 +172,19 @@ func (c *Controller) stillLeads(ctx context.Context) bool {
 type Controller struct {
 	opt Options
 
-	mu        sync.Mutex
-	analysed  map[string]time.Time    // rollout id → last analysis
-	warming   map[string]warmup       // rollout ids with a warm-up under way
-	confirms  map[string]*confirmCall // rollout ids with confirm_promotion calls under way or answered
-	shadows   map[string]shadowState  // each model's mirroring as last set
-	shadowRev map[string]int64        // the registry revision syncShadow last applied, per model
-	drilling  map[string]bool         // models with a fire drill under way
-	wg        sync.WaitGroup          // background work: warm-ups, rollback side effects
-	stopping  bool                    // Run is waiting for wg: nothing more is added
+	mu       sync.Mutex
+	analysed map[string]time.Time    // rollout id → last analysis
+	warming  map[string]warmup       // rollout ids with a warm-up under way
+	confirms map[string]*confirmCall // rollout ids with confirm_promotion calls under way or answered
+	// quit ends when Run stops: a webhook call (up to 30 minutes) must
+	// not hold up the shutdown, and the next leader calls again.
+	quit      context.Context
+	quitNow   context.CancelFunc
+	shadows   map[string]shadowState // each model's mirroring as last set
+	shadowRev map[string]int64       // the registry revision syncShadow last applied, per model
+	drilling  map[string]bool        // models with a fire drill under way
+	wg        sync.WaitGroup         // background work: warm-ups, rollback side effects
+	stopping  bool                   // Run is waiting for wg: nothing more is added
 	// unwinding counts, per candidate id, the rollbacks whose drain and
 	// unload still run: a rollout of that candidate waits for them (it
 	// would go live on a candidate being unloaded, and the drain would
@@ -237,6 +241,7 @@ func New(opt Options) *Controller {
 		opt.OrphanAfter = DefaultOrphanAfter
 	}
 	c := &Controller{opt: opt, analysed: map[string]time.Time{}, warming: map[string]warmup{}, confirms: map[string]*confirmCall{}, shadows: map[string]shadowState{}, shadowRev: map[string]int64{}, drilling: map[string]bool{}}
+	c.quit, c.quitNow = context.WithCancel(context.Background())
 	if opt.Shadow != nil && opt.Control != nil {
 		opt.Control.Subscribe(func(reg *sluice.Registry) {
 			for model, r := range reg.Rollouts {
@@ -1280,7 +1285,14 @@ func (c *Controller) launchWarmup(r sluice.Rollout) {
 			// Warm: the pre_rollout webhooks (an eval suite) before any
 			// traffic, on the warm-up's context (an abort or a lost lead
 			// ends them) but not its five minutes: each has its timeout.
-			ev = c.preRollout(wctx, r)
+			var done bool
+			if ev, done = c.preRollout(wctx, r); !done {
+				// Interrupted (an abort, a lost lead, a shutdown, the store
+				// away): nothing is recorded, and the leader's next tick
+				// warms and calls again.
+				c.opt.Logger.Info("pre_rollout webhooks interrupted: the leader calls them again", "rollout", r.ID)
+				return
+			}
 		}
 		if context.Cause(wctx) == errWarmupStopped {
 			c.opt.Logger.Info("warm-up stopped: the rollout is no longer warming", "rollout", r.ID)
@@ -1327,6 +1339,7 @@ func (c *Controller) Run(ctx context.Context) {
 			c.mu.Lock()
 			c.stopping = true
 			c.mu.Unlock()
+			c.quitNow() // webhook calls in flight: the next leader calls again
 			c.wg.Wait()
 			return
 		case <-t.C:

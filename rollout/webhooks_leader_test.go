@@ -157,3 +157,52 @@ func closed() chan struct{} {
 	close(c)
 	return c
 }
+
+// TestPreRolloutWebhook_ShutdownDoesNotWait: a webhook may take up to 30
+// minutes; the controller's Run, stopping, cancels its call (the next
+// leader calls again) rather than wait for it, and records no answer.
+func TestPreRolloutWebhook_ShutdownDoesNotWait(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ctl, err := control.New(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := sluice.ApplyDoc{Models: []sluice.ApplyModel{{Name: "chat", Labels: map[string]string{"stable": "v1"},
+		Policy: &sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1"},
+		Versions: []sluice.Version{
+			{Version: "v1", Endpoints: []string{"http://127.0.0.1:1"}, Stage: sluice.StageProduction},
+			{Version: "v2", Endpoints: []string{"http://127.0.0.1:2"}, Stage: sluice.StageStaging},
+		}}}}
+	if _, err := ctl.Do(ctx, "setup", "setup", func(e *sluice.Edit) error { return e.Apply(doc) }); err != nil {
+		t.Fatal(err)
+	}
+	caller := &heldCaller{answer: make(chan rollout.WebhookResult)}
+	c := rollout.New(rollout.Options{Control: ctl, Windows: &rvWindows{}, Warmer: &rvCountingWarmer{gate: closed()}, Webhooks: caller, Tick: 10 * time.Millisecond})
+	runCtx, stop := context.WithCancel(ctx)
+	ran := make(chan struct{})
+	go func() { c.Run(runCtx); close(ran) }()
+	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v2", Strategy: sluice.StrategyCanary,
+		Webhooks: []sluice.RolloutWebhook{{Name: "evals", URL: "http://127.0.0.1:9/run", Type: sluice.WebhookPreRollout, Timeout: sluice.Duration(30 * time.Minute)}}}
+	if _, err := c.Start(ctx, "alice", "ship v2", spec); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the call", func() bool { n, _ := caller.count(); return n == 1 })
+	stop()
+	waitFor(t, "Run to return", func() bool {
+		select {
+		case <-ran:
+			return true
+		default:
+			return false
+		}
+	})
+	r := ctl.Registry().Rollouts["chat"]
+	if r.Phase != sluice.PhaseWarming {
+		t.Errorf("phase %s (%s): a cancelled call recorded an answer", r.Phase, r.Decision)
+	}
+}

@@ -31,26 +31,33 @@ func confirmKey(r *sluice.Rollout) string {
 // preRollout calls r's pre_rollout webhooks in turn, once the candidate is
 // warm, each call and answer on the timeline (and in the audit); it
 // returns EvWarmed when all passed, else EvWarmupFailed naming the first
-// that did not. ctx ends when the rollout stops warming or this process
-// stops leading: the new leader calls them again (at least once).
-func (c *Controller) preRollout(ctx context.Context, r sluice.Rollout) Event {
+// that did not. done is false when it was interrupted: ctx ended (the
+// rollout stopped warming, or this process stopped leading), the
+// controller is stopping, or the timeline could not be written; nothing
+// is to be recorded then, and the leader calls them again (at least once).
+func (c *Controller) preRollout(ctx context.Context, r sluice.Rollout) (ev Event, done bool) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(c.quit, cancel)()
 	for _, h := range r.Spec.WebhooksOf(sluice.WebhookPreRollout) {
 		body := webhookBody(&r, h)
 		if err := c.noteWebhook(ctx, r, fmt.Sprintf("calling webhook %s (pre_rollout, call %s) before the candidate takes traffic; it may call it as model %s", h.Name, body.CallID, body.CandidatePin), nil); err != nil {
-			return Event{Kind: EvWarmupFailed, Message: "the rollout moved on: " + err.Error()}
+			c.opt.Logger.Warn("pre_rollout webhook not called", "rollout", r.ID, "webhook", h.Name, "err", err)
+			return Event{}, false
 		}
 		res := c.opt.Webhooks.Call(ctx, h, body)
 		if ctx.Err() != nil {
-			return Event{Kind: EvWarmupFailed, Message: "stopped"}
+			return Event{}, false
 		}
 		if !res.Pass {
-			return Event{Kind: EvWarmupFailed, Message: fmt.Sprintf("pre_rollout webhook %s failed: %s", h.Name, res.Message)}
+			return Event{Kind: EvWarmupFailed, Message: fmt.Sprintf("pre_rollout webhook %s failed: %s", h.Name, res.Message)}, true
 		}
 		if err := c.noteWebhook(ctx, r, fmt.Sprintf("webhook %s (pre_rollout) passed%s", h.Name, reasonSuffix(": ", res.Message)), &res); err != nil {
-			return Event{Kind: EvWarmupFailed, Message: "the rollout moved on: " + err.Error()}
+			c.opt.Logger.Warn("pre_rollout webhook's answer not recorded", "rollout", r.ID, "webhook", h.Name, "err", err)
+			return Event{}, false
 		}
 	}
-	return Event{Kind: EvWarmed}
+	return Event{Kind: EvWarmed}, true
 }
 
 // noteWebhook puts msg on warming rollout r's timeline, audited as
@@ -81,7 +88,7 @@ func (c *Controller) launchConfirm(r sluice.Rollout) {
 	if cc := c.confirms[r.ID]; cc != nil && cc.cancel != nil {
 		cc.cancel()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(c.quit) // Run's stop ends it too
 	cc := &confirmCall{key: key, cancel: cancel, running: true}
 	c.confirms[r.ID] = cc
 	c.mu.Unlock()
@@ -133,7 +140,9 @@ func (c *Controller) takeConfirm(r *sluice.Rollout) []WebhookResult {
 func (c *Controller) stopStaleConfirms(reg *sluice.Registry, leading bool) {
 	active := map[string]bool{}
 	for _, r := range reg.Rollouts {
-		if r.Phase.Active() {
+		// Paused: an answer given before the pause is not one for after
+		// it; the analysis after the resume asks again.
+		if r.Phase.Active() && r.Phase != sluice.PhasePaused {
 			active[r.ID] = true
 		}
 	}
