@@ -19,10 +19,14 @@ const (
 	// asks again each analysis interval; it never rolls back by itself.
 	// An operator's sluice rollout promote does not ask it.
 	WebhookConfirmPromotion = "confirm_promotion"
+	// WebhookStage is asked before a progressive rollout (or a
+	// pipeline's stages) moves to its next stage, not the promotion: a
+	// pass advances, a fail rolls back.
+	WebhookStage = "stage"
 )
 
 // WebhookTypes lists the webhook types.
-var WebhookTypes = []string{WebhookPreRollout, WebhookConfirmPromotion}
+var WebhookTypes = []string{WebhookPreRollout, WebhookConfirmPromotion, WebhookStage}
 
 // DefaultWebhookTimeout is a webhook's timeout when none is given, and
 // MaxWebhookTimeout the longest one may be.
@@ -80,11 +84,11 @@ func ValidateWebhooks(hooks []RolloutWebhook) error {
 			return bad(".url", "webhook %q: %s", h.Name, ErrorMessage(err))
 		}
 		switch h.Type {
-		case WebhookPreRollout, WebhookConfirmPromotion:
+		case WebhookPreRollout, WebhookConfirmPromotion, WebhookStage:
 		case "":
-			return bad(".type", "webhook %q has no type: give %s", h.Name, strings.Join(WebhookTypes, " or "))
+			return bad(".type", "webhook %q has no type: give %s", h.Name, strings.Join(WebhookTypes, ", "))
 		default:
-			return bad(".type", "webhook %q: unknown type %q: use %s", h.Name, h.Type, strings.Join(WebhookTypes, " or "))
+			return bad(".type", "webhook %q: unknown type %q: use %s", h.Name, h.Type, strings.Join(WebhookTypes, ", "))
 		}
 		if h.Timeout < 0 || h.Timeout.D() > MaxWebhookTimeout {
 			return bad(".timeout", "webhook %q: timeout %s is out of range: give at most %s (default %s)", h.Name, h.Timeout.D(), MaxWebhookTimeout, DefaultWebhookTimeout)
@@ -115,9 +119,13 @@ func (s RolloutSpec) WebhooksOf(typ string) []RolloutWebhook {
 	return out
 }
 
-// WebhookWait is a promotion held for its confirm_promotion webhooks: the
-// rollout would promote, and waits for every one to pass.
+// WebhookWait is a step held for webhooks: the rollout would promote (or
+// advance a stage), and waits for every confirm_promotion (or stage)
+// webhook to pass.
 type WebhookWait struct {
+	// Type is the webhooks' type: confirm_promotion (empty in a rollout
+	// stored before stage webhooks) or stage.
+	Type string `json:"type,omitempty"`
 	// Webhook names the webhook waited for (the first that did not pass).
 	Webhook string `json:"webhook"`
 	// Message is what it last answered (or why its call failed); empty

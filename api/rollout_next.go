@@ -43,9 +43,16 @@ func WaitingFor(st RolloutStatus, now time.Time) string {
 		return ""
 	}
 	if w := r.WebhookWait; w != nil {
-		msg := fmt.Sprintf("the promotion waits for webhook %s (confirm_promotion), asked every analysis interval since %s ago", w.Webhook, now.Sub(w.Since).Round(time.Second))
+		what, typ := "the promotion", sluice.WebhookConfirmPromotion
+		if w.Type == sluice.WebhookStage {
+			what, typ = "the next stage", sluice.WebhookStage
+		}
+		msg := fmt.Sprintf("%s waits for webhook %s (%s), asked every analysis interval since %s ago", what, w.Webhook, typ, now.Sub(w.Since).Round(time.Second))
 		if w.Message != "" {
 			msg += fmt.Sprintf("; it last answered: %s", w.Message)
+		}
+		if typ == sluice.WebhookStage {
+			return msg + "; a fail rolls back"
 		}
 		return msg + fmt.Sprintf(" (sluice rollout promote %s --reason \"…\" promotes without asking it, or abort)", s.Model)
 	}

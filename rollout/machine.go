@@ -636,6 +636,14 @@ func analysed(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Acti
 		r, acts := confirmedPromote(r, ev.Confirm, now, fmt.Sprintf("every stage passed its analysis: %s", v.Reason))
 		return r, acts, nil
 	}
+	what := fmt.Sprintf("stage %d (%s%%)", r.StageIndex+2, sluice.FormatPercent(s.Stages[r.StageIndex+1].Percent))
+	switch gate, _, ans := webhookGate(&r, sluice.WebhookStage, ev.Confirm, now, what, "stage passed its analysis: "+v.Reason); gate {
+	case gateWait:
+		return r, []Action{{Kind: ActConfirm}}, nil
+	case gateShut:
+		r, acts := stop(r, now, sluice.PhaseRolledBack, fmt.Sprintf("rolled back: stage webhook %s failed before %s: %s", ans.Name, what, ans.Message), "critical", v)
+		return r, acts, nil
+	}
 	r.StageIndex++
 	r, acts := goLive(r, now, s.Stages[r.StageIndex].Percent)
 	return r, acts, nil

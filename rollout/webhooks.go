@@ -168,6 +168,10 @@ func validWebhookUse(s sluice.RolloutSpec) error {
 		return err
 	}
 	for i, h := range s.Webhooks {
+		if h.Type == sluice.WebhookStage && !UsesStages(s.Strategy) {
+			at := fmt.Sprintf("webhooks[%d].type", i)
+			return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{at}, Message: fmt.Sprintf("rollout.%s: stage webhook %q would never be asked: a %s rollout has no stages to advance through (only progressive and pipeline rollouts do)", at, h.Name, s.Strategy)}
+		}
 		if h.Type != sluice.WebhookConfirmPromotion {
 			continue
 		}
@@ -199,9 +203,37 @@ func validWebhookUse(s sluice.RolloutSpec) error {
 // (Rollout.WebhookWait, and the timeline when the answer changes), and
 // asks the controller to call them again (ActConfirm).
 func confirmedPromote(r sluice.Rollout, results []WebhookResult, now time.Time, why string) (sluice.Rollout, []Action) {
-	hooks := r.Spec.WebhooksOf(sluice.WebhookConfirmPromotion)
+	gate, names, _ := webhookGate(&r, sluice.WebhookConfirmPromotion, results, now, "the promotion", why)
+	if gate == gateWait {
+		return r, []Action{{Kind: ActConfirm}}
+	}
+	if names != "" {
+		why += "; confirmed by webhook " + names
+	}
+	return promote(r, now, why)
+}
+
+// gateOutcome is what a rollout's webhooks of one type say of a step.
+type gateOutcome int
+
+const (
+	gateOpen gateOutcome = iota // none declared, or every one passed: take the step
+	gateWait                    // the rollout waits (no answer yet, or a confirm_promotion that did not pass)
+	gateShut                    // a stage webhook did not pass: roll back
+)
+
+// webhookGate checks r's webhooks of typ at a step (what: "the
+// promotion", "stage 3"; why: the reason for taking it) against results.
+// It records on r what it waits for (Rollout.WebhookWait) and the
+// answers on the timeline (a repeated answer counted, not repeated), and
+// returns the outcome, the names of the webhooks (empty when none), and
+// for gateShut the answer that shut it. A confirm_promotion webhook that
+// does not pass holds the step; a stage webhook that does not pass shuts
+// it.
+func webhookGate(r *sluice.Rollout, typ string, results []WebhookResult, now time.Time, what, why string) (gateOutcome, string, WebhookResult) {
+	hooks := r.Spec.WebhooksOf(typ)
 	if len(hooks) == 0 {
-		return promote(r, now, why)
+		return gateOpen, "", WebhookResult{}
 	}
 	got := map[string]WebhookResult{}
 	for _, res := range results {
@@ -224,14 +256,19 @@ func confirmedPromote(r sluice.Rollout, results []WebhookResult, now time.Time, 
 	if hold == nil {
 		r.WebhookWait = nil
 		for _, h := range hooks {
-			event(&r, now, "webhook", fmt.Sprintf("webhook %s (confirm_promotion) passed%s", h.Name, reasonSuffix(": ", got[h.Name].Message)), got[h.Name])
+			event(r, now, "webhook", fmt.Sprintf("webhook %s (%s) passed%s", h.Name, typ, reasonSuffix(": ", got[h.Name].Message)), got[h.Name])
 		}
-		return promote(r, now, why+"; confirmed by webhook "+strings.Join(names, ", "))
+		return gateOpen, strings.Join(names, ", "), WebhookResult{}
+	}
+	if answered && typ == sluice.WebhookStage {
+		r.WebhookWait = nil
+		event(r, now, "webhook", fmt.Sprintf("webhook %s (stage) failed before %s: %s", hold.Name, what, ans.Message), ans)
+		return gateShut, strings.Join(names, ", "), ans
 	}
 	w := r.WebhookWait
-	if w == nil {
-		w = &sluice.WebhookWait{Since: now}
-		event(&r, now, "webhook", fmt.Sprintf("the promotion waits for webhook %s (confirm_promotion): %s", strings.Join(names, ", "), why), nil)
+	if w == nil || w.Type != typ && !(w.Type == "" && typ == sluice.WebhookConfirmPromotion) {
+		w = &sluice.WebhookWait{Since: now, Type: typ}
+		event(r, now, "webhook", fmt.Sprintf("%s waits for webhook %s (%s): %s", what, strings.Join(names, ", "), typ, why), nil)
 	} else {
 		c := *w
 		w = &c
@@ -239,11 +276,12 @@ func confirmedPromote(r sluice.Rollout, results []WebhookResult, now time.Time, 
 	if answered {
 		w.Asked++
 		if w.Webhook != hold.Name || w.Message != ans.Message || w.Asked == 1 {
-			event(&r, now, "webhook", fmt.Sprintf("webhook %s (confirm_promotion) holds the promotion: %s; asked again every analysis interval", hold.Name, ans.Message), ans)
+			event(r, now, "webhook", fmt.Sprintf("webhook %s (%s) holds %s: %s; asked again every analysis interval", hold.Name, typ, what, ans.Message), ans)
 		}
 		w.Message = ans.Message
 	}
 	w.Webhook = hold.Name
+	w.Type = typ
 	r.WebhookWait = w
-	return r, []Action{{Kind: ActConfirm}}
+	return gateWait, strings.Join(names, ", "), WebhookResult{}
 }

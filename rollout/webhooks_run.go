@@ -25,7 +25,11 @@ func confirmKey(r *sluice.Rollout) string {
 	if phase == sluice.PhasePaused {
 		phase = r.PausedFrom
 	}
-	return fmt.Sprintf("%s/%s/%d", r.ID, phase, r.StageIndex)
+	typ := sluice.WebhookConfirmPromotion
+	if r.WebhookWait != nil && r.WebhookWait.Type != "" {
+		typ = r.WebhookWait.Type
+	}
+	return fmt.Sprintf("%s/%s/%d/%s", r.ID, phase, r.StageIndex, typ)
 }
 
 // preRollout calls r's pre_rollout webhooks in turn, once the candidate is
@@ -74,7 +78,8 @@ func (c *Controller) noteWebhook(ctx context.Context, r sluice.Rollout, msg stri
 	return err
 }
 
-// launchConfirm calls r's confirm_promotion webhooks in the background,
+// launchConfirm calls r's confirm_promotion (or, for a stage's wait,
+// stage) webhooks in the background,
 // unless their calls for its promotion point already run; the next
 // analysis after they answer takes the answers (takeConfirm). The calls
 // never hold up the controller's loop.
@@ -94,10 +99,14 @@ func (c *Controller) launchConfirm(r sluice.Rollout) {
 	c.mu.Unlock()
 	c.spawn(false, func() {
 		defer cancel()
+		typ := sluice.WebhookConfirmPromotion
+		if r.WebhookWait != nil && r.WebhookWait.Type != "" {
+			typ = r.WebhookWait.Type
+		}
 		var results []WebhookResult
-		for _, h := range r.Spec.WebhooksOf(sluice.WebhookConfirmPromotion) {
+		for _, h := range r.Spec.WebhooksOf(typ) {
 			res := c.opt.Webhooks.Call(ctx, h, webhookBody(&r, h))
-			c.opt.Logger.Info("confirm_promotion webhook", "rollout", r.ID, "webhook", h.Name, "call", res.CallID, "pass", res.Pass, "message", res.Message)
+			c.opt.Logger.Info("rollout webhook", "type", typ, "rollout", r.ID, "webhook", h.Name, "call", res.CallID, "pass", res.Pass, "message", res.Message)
 			results = append(results, res)
 			if !res.Pass {
 				break // the first that holds is what the rollout waits for

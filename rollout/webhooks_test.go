@@ -129,7 +129,7 @@ func TestValidate_Webhooks(t *testing.T) {
 		msg   string
 	}{
 		{"BadURL", sluice.RolloutSpec{Strategy: sluice.StrategyProgressive, Webhooks: []sluice.RolloutWebhook{ok, {Name: "b", URL: "evals.internal", Type: sluice.WebhookPreRollout}}}, "webhooks[1].url", "rollout.webhooks[1].url: "},
-		{"NoType", sluice.RolloutSpec{Strategy: sluice.StrategyProgressive, Webhooks: []sluice.RolloutWebhook{{Name: "b", URL: ok.URL}}}, "webhooks[0].type", "give pre_rollout or confirm_promotion"},
+		{"NoType", sluice.RolloutSpec{Strategy: sluice.StrategyProgressive, Webhooks: []sluice.RolloutWebhook{{Name: "b", URL: ok.URL}}}, "webhooks[0].type", "give pre_rollout, confirm_promotion, stage"},
 		{"UnknownType", sluice.RolloutSpec{Strategy: sluice.StrategyProgressive, Webhooks: []sluice.RolloutWebhook{{Name: "b", URL: ok.URL, Type: "post_rollout"}}}, "webhooks[0].type", `unknown type "post_rollout"`},
 		{"Twice", sluice.RolloutSpec{Strategy: sluice.StrategyProgressive, Webhooks: []sluice.RolloutWebhook{ok, ok}}, "webhooks[1].name", "declared twice"},
 		{"NoName", sluice.RolloutSpec{Strategy: sluice.StrategyProgressive, Webhooks: []sluice.RolloutWebhook{{URL: ok.URL, Type: sluice.WebhookPreRollout}}}, "webhooks[0].name", "rollout.webhooks[0].name"},
@@ -137,6 +137,7 @@ func TestValidate_Webhooks(t *testing.T) {
 		{"BadHeader", sluice.RolloutSpec{Strategy: sluice.StrategyProgressive, Webhooks: []sluice.RolloutWebhook{{Name: "b", URL: ok.URL, Type: sluice.WebhookPreRollout, Headers: map[string]string{"X Token": "a"}}}}, "webhooks[0].headers", "not a header name"},
 		{"ConfirmManualCanary", sluice.RolloutSpec{Strategy: sluice.StrategyCanary, Webhooks: []sluice.RolloutWebhook{confirmHook("qa")}}, "webhooks[0].type", "add auto_promote"},
 		{"ConfirmABTest", sluice.RolloutSpec{Strategy: sluice.StrategyABTest, Webhooks: []sluice.RolloutWebhook{confirmHook("qa")}}, "webhooks[0].type", "would never be asked"},
+		{"StageCanary", sluice.RolloutSpec{Strategy: sluice.StrategyCanary, Webhooks: []sluice.RolloutWebhook{{Name: "s", URL: ok.URL, Type: sluice.WebhookStage}}}, "webhooks[0].type", "has no stages to advance through"},
 		{"ConfirmRolling", sluice.RolloutSpec{Strategy: sluice.StrategyRolling, Webhooks: []sluice.RolloutWebhook{confirmHook("qa")}}, "webhooks[0].type", "use a pre_rollout webhook"},
 	}
 	for _, c := range cases {
@@ -214,4 +215,39 @@ func TestHTTPWebhooks_Call(t *testing.T) {
 	if res := call(); res.Pass || !strings.Contains(res.Message, "no answer within its timeout of 50ms") {
 		t.Errorf("timeout: %+v", res)
 	}
+}
+
+func TestStageWebhook(t *testing.T) {
+	hook := sluice.RolloutWebhook{Name: "kv-cache", URL: "http://127.0.0.1:9/s", Type: sluice.WebhookStage}
+	start := func(t *testing.T) sluice.Rollout {
+		r := mustStart(t, sluice.RolloutSpec{Strategy: sluice.StrategyProgressive, Webhooks: []sluice.RolloutWebhook{hook},
+			Stages: []sluice.RolloutStage{{Percent: 10, MinSamples: 10}, {Percent: 50, MinSamples: 10}, {Percent: 100}}})
+		r, _ = must(t, r, t0.Add(time.Second), Event{Kind: EvWarmed})
+		return r
+	}
+	pass := verdict(sluice.OutcomePass, 500, 500)
+	t.Run("PassAdvances", func(t *testing.T) {
+		r := start(t)
+		r, acts := must(t, r, t0.Add(time.Minute), Event{Kind: EvAnalysis, Verdict: pass, StageSamples: 500})
+		if r.StageIndex != 0 || r.Percent != 10 || !hasAction(acts, ActConfirm) || r.WebhookWait == nil || r.WebhookWait.Type != "stage" {
+			t.Fatalf("stage %d percent %v actions %v wait %+v: want held at stage 1, asking", r.StageIndex, r.Percent, acts, r.WebhookWait)
+		}
+		r, acts = must(t, r, t0.Add(2*time.Minute), Event{Kind: EvAnalysis, Verdict: pass, StageSamples: 500, Confirm: []WebhookResult{{Name: "kv-cache", Pass: true}}})
+		if r.StageIndex != 1 || weightOf(acts) != 50 || r.WebhookWait != nil {
+			t.Fatalf("stage %d actions %v wait %+v: want stage 2 at 50%%", r.StageIndex, acts, r.WebhookWait)
+		}
+		// The promotion is not a stage's step: no stage webhook asked.
+		r, acts = must(t, r, t0.Add(3*time.Minute), Event{Kind: EvAnalysis, Verdict: pass, StageSamples: 500})
+		if r.Phase != sluice.PhasePromoted || !hasAction(acts, ActPromote) {
+			t.Fatalf("phase %s actions %v", r.Phase, acts)
+		}
+	})
+	t.Run("FailRollsBack", func(t *testing.T) {
+		r := start(t)
+		r, _ = must(t, r, t0.Add(time.Minute), Event{Kind: EvAnalysis, Verdict: pass, StageSamples: 500})
+		r, acts := must(t, r, t0.Add(2*time.Minute), Event{Kind: EvAnalysis, Verdict: pass, StageSamples: 500, Confirm: []WebhookResult{{Name: "kv-cache", Message: "KV cache at 97%"}}})
+		if r.Phase != sluice.PhaseRolledBack || !hasAction(acts, ActRestore) || !strings.Contains(r.Decision, "stage webhook kv-cache failed before stage 2 (50%): KV cache at 97%") {
+			t.Fatalf("phase %s actions %v: %s", r.Phase, acts, r.Decision)
+		}
+	})
 }

@@ -258,3 +258,48 @@ func TestRollout_ConfirmPromotionWebhook(t *testing.T) {
 		t.Errorf("audit reason: %s", audit[len(audit)-1].Reason)
 	}
 }
+
+// TestRollout_StageWebhook: a stage webhook is asked before the rollout's
+// next stage; its fail rolls back from the first stage, the next never
+// reached.
+func TestRollout_StageWebhook(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a rollout through a gateway (skipped under -short)")
+	}
+	stable, cand := MustBackend(t, fakellm.Config{}), MustBackend(t, fakellm.Config{Seed: 5})
+	gw, cl := startPromGateway(t, func(*config.Gateway) {}, stable, cand)
+	var bodies []rollout.WebhookBody
+	var mu sync.Mutex
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b rollout.WebhookBody
+		json.NewDecoder(r.Body).Decode(&b)
+		mu.Lock()
+		bodies = append(bodies, b)
+		mu.Unlock()
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, `{"message": "KV cache at 97% on the candidate's pool"}`)
+	}))
+	defer hook.Close()
+	l := startLoad(t, gw.URL(), 2)
+	defer l.finish()
+	spec := hookSpec(sluice.RolloutWebhook{Name: "kv-cache", URL: hook.URL, Type: sluice.WebhookStage})
+	spec.Stages = []sluice.RolloutStage{{Percent: 20, Hold: sluice.Duration(300 * time.Millisecond), MinSamples: 20}, {Percent: 50}, {Percent: 100}}
+	if _, err := cl.StartRollout(context.Background(), spec, "a check between stages"); err != nil {
+		t.Fatal(err)
+	}
+	r := waitPhase(t, cl, func(p sluice.Phase) bool { return !p.Active() }, 60*time.Second)
+	if r.Phase != sluice.PhaseRolledBack || !strings.Contains(r.Decision, "stage webhook kv-cache failed before stage 2 (50%): answered 503: KV cache at 97% on the candidate's pool") {
+		t.Fatalf("phase %s: %s", r.Phase, r.Decision)
+	}
+	if got := gw.Control.Registry().Models["chat"].Policy.String(); got != "specific v1.0.0" {
+		t.Errorf("policy: %s", got)
+	}
+	if n := len(eventsOf(r, "stage")); n != 1 {
+		t.Errorf("%d stage events, want the first alone", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bodies) != 1 || bodies[0].Type != "stage" || bodies[0].Stage != 1 || bodies[0].Percent != 20 {
+		t.Errorf("calls: %+v", bodies)
+	}
+}
