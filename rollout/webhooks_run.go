@@ -18,8 +18,8 @@ type confirmCall struct {
 	results []WebhookResult
 }
 
-// confirmKey names the promotion point r stands at: answers given at
-// another stage or phase are not for it.
+// confirmKey names the step r waits at (its phase, stage and the
+// webhooks' type): answers given at another are not for it.
 func confirmKey(r *sluice.Rollout) string {
 	phase := r.Phase
 	if phase == sluice.PhasePaused {
@@ -78,11 +78,11 @@ func (c *Controller) noteWebhook(ctx context.Context, r sluice.Rollout, msg stri
 	return err
 }
 
-// launchConfirm calls r's confirm_promotion (or, for a stage's wait,
-// stage) webhooks in the background,
-// unless their calls for its promotion point already run; the next
-// analysis after they answer takes the answers (takeConfirm). The calls
-// never hold up the controller's loop.
+// launchConfirm calls r's confirm_promotion webhooks (or its stage ones,
+// for a stage's wait) in the background, unless their calls for the step
+// it stands at already run or answered; the next analysis after they
+// answer takes the answers (takeConfirm). The calls never hold up the
+// controller's loop.
 func (c *Controller) launchConfirm(r sluice.Rollout) {
 	key := confirmKey(&r)
 	c.mu.Lock()
