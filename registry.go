@@ -131,7 +131,9 @@ func (r *Registry) ServingVersions(model string) []string {
 // (production and deprecated, so clients pinned to an old version keep
 // working until it is retired), the versions the policy routes to, and the
 // versions a label or rule points at. Development and staging versions are
-// reachable only through a label, a rule or the policy.
+// reachable only through a label, a rule or the policy, and a rollout's
+// candidate while its pre_rollout webhooks may call it (the rollout is
+// warming and has some).
 func (r *Registry) Addressable(model, tag string) bool {
 	m := r.Models[model]
 	v := r.Version(model, tag)
@@ -142,6 +144,11 @@ func (r *Registry) Addressable(model, tag string) bool {
 		return true
 	}
 	if slices.Contains(r.ServingVersions(model), tag) {
+		return true
+	}
+	if ro := r.Rollouts[model]; ro != nil && ro.Phase == PhaseWarming && ro.Spec.Candidate == tag && len(ro.Spec.WebhooksOf(WebhookPreRollout)) > 0 {
+		// Its pre_rollout webhooks (an eval suite) call it through the
+		// gateway by its pin before it takes any traffic.
 		return true
 	}
 	for _, t := range m.Labels {

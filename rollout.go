@@ -310,6 +310,10 @@ type RolloutSpec struct {
 	// the update planner's bake, and one with a strategy promotes at
 	// once; NoBake ("none") promotes at once whatever the plan says.
 	Bake Bake `json:"bake,omitzero" yaml:"bake,omitempty"`
+	// Webhooks are HTTP checks that can stop the rollout before its
+	// candidate takes traffic (pre_rollout) or hold its promotion
+	// (confirm_promotion); see RolloutWebhook.
+	Webhooks []RolloutWebhook `json:"webhooks,omitempty" yaml:"webhooks,omitempty"`
 }
 
 // Bake is RolloutSpec.Bake: a time (BakeFor), none ("none": NoBake), or
@@ -487,6 +491,9 @@ type Rollout struct {
 	// first analysis and kept here so that a restart or another leader
 	// compares with the same reference. Nil until then.
 	BakeBaseline map[string]RateCounts `json:"bake_baseline,omitempty"`
+	// WebhookWait, while set, says the promotion waits for a
+	// confirm_promotion webhook (RolloutSpec.Webhooks).
+	WebhookWait *WebhookWait `json:"webhook_wait,omitempty"`
 	// LastVerdict is the latest analysis, as JSON.
 	LastVerdict json.RawMessage `json:"last_verdict,omitempty"`
 	// Events is the timeline.

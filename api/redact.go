@@ -100,7 +100,8 @@ func RedactURLs(b []byte) []byte {
 }
 
 // RedactingWriter returns a ResponseWriter that writes through w with the
-// URLs' credentials redacted from each Write. Every answer is written in
+// URLs' credentials, and the values of rollout webhooks' headers
+// (RedactHeaders), redacted from each Write. Every answer is written in
 // one Write per JSON document (or event), so a URL is never cut between
 // two. It keeps w's Flush for event streams.
 func RedactingWriter(w http.ResponseWriter) http.ResponseWriter {
@@ -112,7 +113,7 @@ type redactingWriter struct {
 }
 
 func (w *redactingWriter) Write(b []byte) (int, error) {
-	r := RedactURLs(b)
+	r := RedactHeaders(RedactURLs(b))
 	if _, err := w.ResponseWriter.Write(r); err != nil {
 		return 0, err
 	}

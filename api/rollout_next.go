@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -25,8 +26,35 @@ func WaitingFor(st RolloutStatus, now time.Time) string {
 		return fmt.Sprintf("sluice rollout resume %s --reason \"…\" (the bake goes on: %s left), sluice rollout promote %s --reason \"…\" (end the bake now), or sluice rollout undo %s --reason \"…\" (back to %s at once)",
 			s.Model, (s.Bake.D() - r.Baked(now)).Round(time.Second), s.Model, s.Model, s.Baseline)
 	}
+	if r.Phase == sluice.PhaseWarming {
+		for i := len(r.Events) - 1; i >= 0; i-- {
+			e := r.Events[i]
+			if e.Kind != "webhook" {
+				continue
+			}
+			if !strings.HasPrefix(e.Message, "calling webhook ") {
+				break // answered
+			}
+			// Its pre_rollout webhook runs: no traffic moves until it passes.
+			return fmt.Sprintf("no traffic moves until it answers (up to its timeout); sluice rollout abort %s --reason \"…\" stops it. Since %s ago: %s", s.Model, now.Sub(e.At).Round(time.Second), e.Message)
+		}
+	}
 	if !r.Phase.Active() || r.Phase == sluice.PhasePaused || r.Phase == sluice.PhaseWarming {
 		return ""
+	}
+	if w := r.WebhookWait; w != nil {
+		what, typ := "the promotion", sluice.WebhookConfirmPromotion
+		if w.Type == sluice.WebhookStage {
+			what, typ = "the next stage", sluice.WebhookStage
+		}
+		msg := fmt.Sprintf("%s waits for webhook %s (%s), asked every analysis interval since %s ago", what, w.Webhook, typ, now.Sub(w.Since).Round(time.Second))
+		if w.Message != "" {
+			msg += fmt.Sprintf("; it last answered: %s", w.Message)
+		}
+		if typ == sluice.WebhookStage {
+			return msg + "; a fail rolls back"
+		}
+		return msg + fmt.Sprintf(" (sluice rollout promote %s --reason \"…\" promotes without asking it, or abort)", s.Model)
 	}
 	full := st.StageNeed > 0 && st.StageSamples >= st.StageNeed
 	switch {

@@ -60,3 +60,21 @@ func TestServer_RolloutStatusNext(t *testing.T) {
 		t.Errorf("next = %q, want the canary's wait for a promotion: %s", body.Next, res.Body)
 	}
 }
+
+// TestWaitingFor_Webhooks: a rollout whose pre_rollout webhook runs, or
+// whose promotion waits for a confirm_promotion webhook, says which, and
+// what it last answered.
+func TestWaitingFor_Webhooks(t *testing.T) {
+	spec := sluice.RolloutSpec{Model: "chat", Baseline: "v1.0.0", Candidate: "v1.1.0", Strategy: sluice.StrategyProgressive,
+		Stages: []sluice.RolloutStage{{Percent: 10}, {Percent: 100}}}
+	warming := sluice.Rollout{ID: "chat-1", Phase: sluice.PhaseWarming, Spec: spec, Events: []sluice.RolloutEvent{
+		{At: t0, Kind: "started"}, {At: t0.Add(time.Second), Kind: "webhook", Message: "calling webhook golden-set (pre_rollout, call chat-1-ab) before the candidate takes traffic"}}}
+	if got := api.WaitingFor(api.RolloutStatus{Rollout: warming}, t0.Add(time.Minute)); !strings.Contains(got, "no traffic moves until it answers") || !strings.Contains(got, "Since 59s ago: calling webhook golden-set") {
+		t.Errorf("warming: %q", got)
+	}
+	held := sluice.Rollout{ID: "chat-1", Phase: sluice.PhaseProgressing, Percent: 10, Spec: spec,
+		WebhookWait: &sluice.WebhookWait{Webhook: "release", Message: "change freeze", Since: t0, Asked: 4}}
+	if got := api.WaitingFor(api.RolloutStatus{Rollout: held}, t0.Add(time.Minute)); !strings.HasPrefix(got, "the promotion waits for webhook release (confirm_promotion), asked every analysis interval since 1m0s ago; it last answered: change freeze") {
+		t.Errorf("held: %q", got)
+	}
+}

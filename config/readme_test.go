@@ -10,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/promgate"
 )
@@ -48,6 +49,7 @@ func TestREADME_YAMLBlocksLoad(t *testing.T) {
 	t.Setenv("SLUICE_KEY_WEB", "web-app-key-0123456789")
 	t.Setenv("VLLM_API_KEY", "vllm-key-0123456789")
 	t.Setenv("AZURE_OPENAI_KEY", "azure-key-0123456789")
+	t.Setenv("EVAL_TOKEN", "eval-token-0123456789")
 	// The ${file:PATH} values name files a deployment mounts: each is read
 	// from one file here.
 	keyFile := filepath.Join(t.TempDir(), "key")
@@ -79,6 +81,9 @@ func TestREADME_YAMLBlocksLoad(t *testing.T) {
 			if r := doc.Models[0].Rollout; r != nil {
 				if err := promgate.Validate(r.Analysis.Prometheus); err != nil {
 					t.Errorf("gates at %s: %v", name, err)
+				}
+				if err := sluice.ValidateWebhooks(r.Webhooks); err != nil {
+					t.Errorf("webhooks at %s: %v", name, err)
 				}
 			}
 		default:

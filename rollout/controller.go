@@ -106,6 +106,9 @@ type Options struct {
 	// Prometheus evaluates the rollouts' Prometheus gates (a
 	// promgate.Client); nil refuses rollouts that have any.
 	Prometheus GateEvaluator
+	// Webhooks calls the rollouts' webhooks (RolloutSpec.Webhooks); nil
+	// means an HTTPWebhooks.
+	Webhooks WebhookCaller
 	// Replica names this process as the owner of the rollbacks whose side
 	// effects it does (sluice.Unwind.Owner); empty means a name made of the
 	// host name, the process id and random bytes. On a shared store, give
@@ -169,9 +172,14 @@ func (c *Controller) stillLeads(ctx context.Context) bool {
 type Controller struct {
 	opt Options
 
-	mu        sync.Mutex
-	analysed  map[string]time.Time   // rollout id → last analysis
-	warming   map[string]warmup      // rollout ids with a warm-up under way
+	mu       sync.Mutex
+	analysed map[string]time.Time    // rollout id → last analysis
+	warming  map[string]warmup       // rollout ids with a warm-up under way
+	confirms map[string]*confirmCall // rollout ids with confirm_promotion calls under way or answered
+	// quit ends when Run stops: a webhook call (up to 30 minutes) must
+	// not hold up the shutdown, and the next leader calls again.
+	quit      context.Context
+	quitNow   context.CancelFunc
 	shadows   map[string]shadowState // each model's mirroring as last set
 	shadowRev map[string]int64       // the registry revision syncShadow last applied, per model
 	drilling  map[string]bool        // models with a fire drill under way
@@ -223,13 +231,17 @@ func New(opt Options) *Controller {
 	if opt.Warmer == nil {
 		opt.Warmer = &HTTPWarmer{}
 	}
+	if opt.Webhooks == nil {
+		opt.Webhooks = &HTTPWebhooks{}
+	}
 	if opt.Replica == "" {
 		opt.Replica = processName()
 	}
 	if opt.OrphanAfter <= 0 {
 		opt.OrphanAfter = DefaultOrphanAfter
 	}
-	c := &Controller{opt: opt, analysed: map[string]time.Time{}, warming: map[string]warmup{}, shadows: map[string]shadowState{}, shadowRev: map[string]int64{}, drilling: map[string]bool{}}
+	c := &Controller{opt: opt, analysed: map[string]time.Time{}, warming: map[string]warmup{}, confirms: map[string]*confirmCall{}, shadows: map[string]shadowState{}, shadowRev: map[string]int64{}, drilling: map[string]bool{}}
+	c.quit, c.quitNow = context.WithCancel(context.Background())
 	if opt.Shadow != nil && opt.Control != nil {
 		opt.Control.Subscribe(func(reg *sluice.Registry) {
 			for model, r := range reg.Rollouts {
@@ -512,7 +524,7 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 			return err
 		}
 		auditAction := action
-		if action == "rollout.analysis" && moved(cur, next) {
+		if (action == "rollout.analysis" || action == "rollout.webhook") && moved(cur, next) {
 			// An analysis that moved the rollout (a stage, a rollback, a
 			// promotion, an A/B test's end) is a decision an operator looks
 			// for in the audit, which leaves the routine analyses out by
@@ -573,7 +585,7 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 			before = map[string]any{"phase": cur.Phase, "percent": cur.Percent, "stage": cur.StageIndex}
 		}
 		after := map[string]any{"phase": next.Phase, "percent": next.Percent, "stage": next.StageIndex, "decision": next.Decision}
-		if action == "rollout.analysis" { // a decision too
+		if action == "rollout.analysis" || action == "rollout.webhook" && len(next.LastVerdict) > 0 { // a decision too
 			// The verdict's summary, so that a dashboard on a replica
 			// started since (or restarted) lists the rollout's earlier
 			// verdicts as the others do: the rollout keeps only its last.
@@ -929,7 +941,7 @@ func promoteStage(e *sluice.Edit, id string) error {
 func splitActs(acts []Action) (now, later []Action) {
 	for _, a := range acts {
 		switch a.Kind {
-		case ActWarmup, ActStartShadow, ActStopShadow:
+		case ActWarmup, ActStartShadow, ActStopShadow, ActConfirm:
 			now = append(now, a)
 		default:
 			later = append(later, a)
@@ -967,6 +979,10 @@ func (c *Controller) afterCommit(ctx context.Context, r sluice.Rollout, acts []A
 			// warm-up twice at once.
 			if c.opt.Leader == nil || c.opt.Leader.Leading() {
 				c.launchWarmup(r)
+			}
+		case ActConfirm:
+			if c.opt.Leader == nil || c.opt.Leader.Leading() {
+				c.launchConfirm(r)
 			}
 		case ActStartShadow, ActStopShadow:
 			// From the registry as it is now, not as the action found it: an
@@ -1265,6 +1281,18 @@ func (c *Controller) launchWarmup(r sluice.Rollout) {
 			ev = Event{Kind: EvWarmupFailed, Message: "the candidate is no longer registered"}
 		} else if err := c.opt.Warmer.Warm(ctx, v, r.Spec.Warmup); err != nil {
 			ev = Event{Kind: EvWarmupFailed, Message: err.Error()}
+		} else {
+			// Warm: the pre_rollout webhooks (an eval suite) before any
+			// traffic, on the warm-up's context (an abort or a lost lead
+			// ends them) but not its five minutes: each has its timeout.
+			var done bool
+			if ev, done = c.preRollout(wctx, r); !done {
+				// Interrupted (an abort, a lost lead, a shutdown, the store
+				// away): nothing is recorded, and the leader's next tick
+				// warms and calls again.
+				c.opt.Logger.Info("pre_rollout webhooks interrupted: the leader calls them again", "rollout", r.ID)
+				return
+			}
 		}
 		if context.Cause(wctx) == errWarmupStopped {
 			c.opt.Logger.Info("warm-up stopped: the rollout is no longer warming", "rollout", r.ID)
@@ -1311,6 +1339,7 @@ func (c *Controller) Run(ctx context.Context) {
 			c.mu.Lock()
 			c.stopping = true
 			c.mu.Unlock()
+			c.quitNow() // webhook calls in flight: the next leader calls again
 			c.wg.Wait()
 			return
 		case <-t.C:
@@ -1325,6 +1354,7 @@ func (c *Controller) Step(ctx context.Context) {
 	now := c.opt.Now()
 	leading := c.opt.Leader == nil || c.opt.Leader.Leading()
 	c.stopStaleWarmups(reg, leading)
+	c.stopStaleConfirms(reg, leading)
 	c.clearOwnUnwinds(ctx, reg, now)
 	if leading {
 		c.resumeUnwinds(ctx, reg, now)
@@ -1373,7 +1403,12 @@ func (c *Controller) Step(ctx context.Context) {
 			leading = false
 			continue
 		}
-		_, err := c.transition(ctx, model, "controller", "analysis of "+r.ID, "rollout.analysis", func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
+		confirm := c.takeConfirm(r) // the confirm_promotion webhooks' answers, if any came
+		action, why := "rollout.analysis", "analysis of "+r.ID
+		if confirm != nil {
+			action, why = "rollout.webhook", why+": "+webhookAnswers(confirm)
+		}
+		_, err := c.transition(ctx, model, "controller", why, action, func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
 			if cur == nil || cur.ID != r.ID {
 				return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s is gone", r.ID)
 			}
@@ -1385,7 +1420,7 @@ func (c *Controller) Step(ctx context.Context) {
 				// the store commits with an optimistic revision.
 				return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s changed since it was analysed; the next tick analyses it again", r.ID)
 			}
-			next, acts, err := Next(*cur, Event{Kind: EvAnalysis, Verdict: &v, StageSamples: stageN, GateErrors: gateErrs}, now)
+			next, acts, err := Next(*cur, Event{Kind: EvAnalysis, Verdict: &v, StageSamples: stageN, GateErrors: gateErrs, Confirm: confirm}, now)
 			if err == nil && cur.Phase == sluice.PhaseBaking && cur.BakeBaseline == nil {
 				// The bake's reference, read at its first analysis, is kept:
 				// after a restart, or on another leader, the windows no

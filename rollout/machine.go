@@ -28,6 +28,7 @@ const (
 	EvUndo         EventKind = "undo"           // an operator undoes a promotion
 	EvOutOfService EventKind = "out_of_service" // the candidate left the splits (ejected, unhealthy); Message says why
 	EvConclude     EventKind = "conclude"       // an operator ends an A/B test, picking the candidate or the baseline (Pick)
+	EvWebhook      EventKind = "webhook"        // a webhook was called or answered (Message, Webhook); only the timeline changes
 )
 
 // Event is one input to the state machine.
@@ -51,6 +52,12 @@ type Event struct {
 	// evaluated and why (promgate.Errors); the verdict already holds every
 	// gate's row (promgate.Merge).
 	GateErrors []string
+	// Confirm, for EvAnalysis, holds the answers of the confirm_promotion
+	// webhooks called since the last analysis (nil while a call runs, or
+	// none was asked).
+	Confirm []WebhookResult
+	// Webhook, for EvWebhook, is the answer recorded (nil for a call).
+	Webhook *WebhookResult
 	// Pick, for EvConclude, is the arm an A/B test ends on: PickCandidate
 	// or PickBaseline.
 	Pick string
@@ -77,6 +84,7 @@ const (
 	ActDrain       ActionKind = "drain"        // wait for in-flight candidate requests
 	ActUnload      ActionKind = "unload"       // call the unload webhook for the candidate
 	ActAlert       ActionKind = "alert"        // send Message to the alert webhooks with Severity
+	ActConfirm     ActionKind = "confirm"      // call the confirm_promotion webhooks; their answers come with a later EvAnalysis (Event.Confirm)
 )
 
 // Action is one thing the controller must do.
@@ -246,6 +254,9 @@ func Validate(s sluice.RolloutSpec) error {
 	if err := promgate.Validate(s.Analysis.Prometheus); err != nil {
 		return err
 	}
+	if err := validWebhookUse(s); err != nil {
+		return err
+	}
 	if usesCanaryPercent(s.Strategy) && (s.CanaryPercent <= 0 || s.CanaryPercent >= 100) {
 		return sluice.Errorf(sluice.CodeInvalid, "canary_percent %v is out of range: the candidate's share (--canary-percent) must be above 0 and below 100", s.CanaryPercent)
 	}
@@ -378,6 +389,11 @@ func next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 			if ev.Actor != "" {
 				why = "promoted by " + ev.Actor
 			}
+			if len(r.Spec.WebhooksOf(sluice.WebhookConfirmPromotion)) > 0 {
+				// The operator's promote is the approval: the
+				// confirm_promotion webhooks gate the controller's own.
+				why += " (the confirm_promotion webhooks are not asked of an operator's promote)"
+			}
 			r, acts := promote(r, now, why+reasonSuffix(": ", ev.Message))
 			return r, acts, nil
 		}
@@ -387,6 +403,16 @@ func next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 		return r, nil, phaseError(r, "promote")
 	case EvConclude:
 		return conclude(r, ev, now)
+	case EvWebhook:
+		if !r.Phase.Active() {
+			return r, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s has ended (%s)", r.ID, r.Phase)
+		}
+		var data any
+		if ev.Webhook != nil {
+			data = ev.Webhook
+		}
+		event(&r, now, "webhook", ev.Message, data)
+		return r, nil, nil
 	case EvPause:
 		switch r.Phase {
 		case sluice.PhaseProgressing, sluice.PhasePreview, sluice.PhaseShadow, sluice.PhaseBaking:
@@ -590,14 +616,14 @@ func analysed(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Acti
 		return r, append([]Action{{Kind: ActStopShadow}}, acts...), nil
 	case sluice.PhasePreview:
 		if s.AutoPromote && ev.StageSamples >= s.Analysis.MinSamples {
-			r, acts := promote(r, now, "blue-green preview passed its analysis: flipped")
+			r, acts := confirmedPromote(r, ev.Confirm, now, "blue-green preview passed its analysis: flipped")
 			return r, acts, nil
 		}
 		return r, nil, nil
 	}
 	if s.Strategy == sluice.StrategyCanary {
 		if s.AutoPromote && ev.StageSamples >= s.Analysis.MinSamples {
-			r, acts := promote(r, now, "canary passed its analysis: "+v.Reason)
+			r, acts := confirmedPromote(r, ev.Confirm, now, "canary passed its analysis: "+v.Reason)
 			return r, acts, nil
 		}
 		return r, nil, nil
@@ -607,7 +633,15 @@ func analysed(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Acti
 		return r, nil, nil
 	}
 	if r.StageIndex+1 >= len(s.Stages) || s.Stages[r.StageIndex+1].Percent >= 100 {
-		r, acts := promote(r, now, fmt.Sprintf("every stage passed its analysis: %s", v.Reason))
+		r, acts := confirmedPromote(r, ev.Confirm, now, fmt.Sprintf("every stage passed its analysis: %s", v.Reason))
+		return r, acts, nil
+	}
+	what := fmt.Sprintf("stage %d (%s%%)", r.StageIndex+2, sluice.FormatPercent(s.Stages[r.StageIndex+1].Percent))
+	switch gate, _, ans := webhookGate(&r, sluice.WebhookStage, ev.Confirm, now, what, "stage passed its analysis: "+v.Reason); gate {
+	case gateWait:
+		return r, []Action{{Kind: ActConfirm}}, nil
+	case gateShut:
+		r, acts := stop(r, now, sluice.PhaseRolledBack, fmt.Sprintf("rolled back: stage webhook %s failed before %s: %s", ans.Name, what, ans.Message), "critical", v)
 		return r, acts, nil
 	}
 	r.StageIndex++
@@ -618,6 +652,7 @@ func analysed(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Acti
 // promote gives the candidate all traffic.
 func promote(r sluice.Rollout, now time.Time, why string) (sluice.Rollout, []Action) {
 	var acts []Action
+	r.WebhookWait = nil
 	if r.Phase == sluice.PhaseShadow || r.PausedFrom == sluice.PhaseShadow {
 		acts = append(acts, Action{Kind: ActStopShadow})
 	}
@@ -688,6 +723,7 @@ func stop(r sluice.Rollout, now time.Time, phase sluice.Phase, why, severity str
 	if r.Phase == sluice.PhaseShadow || r.PausedFrom == sluice.PhaseShadow {
 		acts = append(acts, Action{Kind: ActStopShadow})
 	}
+	r.WebhookWait = nil
 	r.Phase = phase
 	r.PausedFrom = ""
 	r.Percent = 0

@@ -1,0 +1,184 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// confirmCall is the confirm_promotion calls of one rollout at one
+// promotion point (key): running while they run, then their answers,
+// which the next analysis takes (takeConfirm).
+type confirmCall struct {
+	key     string
+	cancel  context.CancelFunc
+	running bool
+	results []WebhookResult
+}
+
+// confirmKey names the step r waits at (its phase, stage and the
+// webhooks' type): answers given at another are not for it.
+func confirmKey(r *sluice.Rollout) string {
+	phase := r.Phase
+	if phase == sluice.PhasePaused {
+		phase = r.PausedFrom
+	}
+	typ := sluice.WebhookConfirmPromotion
+	if r.WebhookWait != nil && r.WebhookWait.Type != "" {
+		typ = r.WebhookWait.Type
+	}
+	return fmt.Sprintf("%s/%s/%d/%s", r.ID, phase, r.StageIndex, typ)
+}
+
+// preRollout calls r's pre_rollout webhooks in turn, once the candidate is
+// warm, each call and answer on the timeline (and in the audit); it
+// returns EvWarmed when all passed, else EvWarmupFailed naming the first
+// that did not. done is false when it was interrupted: ctx ended (the
+// rollout stopped warming, or this process stopped leading), the
+// controller is stopping, or the timeline could not be written; nothing
+// is to be recorded then, and the leader calls them again (at least once).
+func (c *Controller) preRollout(ctx context.Context, r sluice.Rollout) (ev Event, done bool) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(c.quit, cancel)()
+	for _, h := range r.Spec.WebhooksOf(sluice.WebhookPreRollout) {
+		body := webhookBody(&r, h)
+		if err := c.noteWebhook(ctx, r, fmt.Sprintf("calling webhook %s (pre_rollout, call %s) before the candidate takes traffic; it may call it as model %s", h.Name, body.CallID, body.CandidatePin), nil); err != nil {
+			c.opt.Logger.Warn("pre_rollout webhook not called", "rollout", r.ID, "webhook", h.Name, "err", err)
+			return Event{}, false
+		}
+		res := c.opt.Webhooks.Call(ctx, h, body)
+		if ctx.Err() != nil {
+			return Event{}, false
+		}
+		if !res.Pass {
+			return Event{Kind: EvWarmupFailed, Message: fmt.Sprintf("pre_rollout webhook %s failed: %s", h.Name, res.Message)}, true
+		}
+		if err := c.noteWebhook(ctx, r, fmt.Sprintf("webhook %s (pre_rollout) passed%s", h.Name, reasonSuffix(": ", res.Message)), &res); err != nil {
+			c.opt.Logger.Warn("pre_rollout webhook's answer not recorded", "rollout", r.ID, "webhook", h.Name, "err", err)
+			return Event{}, false
+		}
+	}
+	return Event{Kind: EvWarmed}, true
+}
+
+// noteWebhook puts msg on warming rollout r's timeline, audited as
+// rollout.webhook.
+func (c *Controller) noteWebhook(ctx context.Context, r sluice.Rollout, msg string, res *WebhookResult) error {
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	_, err := c.transition(tctx, r.Spec.Model, "controller", msg, "rollout.webhook", func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
+		if cur == nil || cur.ID != r.ID || cur.Phase != sluice.PhaseWarming {
+			return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s is no longer warming", r.ID)
+		}
+		return Next(*cur, Event{Kind: EvWebhook, Message: msg, Webhook: res}, now)
+	})
+	return err
+}
+
+// launchConfirm calls r's confirm_promotion webhooks (or its stage ones,
+// for a stage's wait) in the background, unless their calls for the step
+// it stands at already run or answered; the next analysis after they
+// answer takes the answers (takeConfirm). The calls never hold up the
+// controller's loop.
+func (c *Controller) launchConfirm(r sluice.Rollout) {
+	key := confirmKey(&r)
+	c.mu.Lock()
+	if cc := c.confirms[r.ID]; cc != nil && cc.key == key && (cc.running || cc.results != nil) {
+		c.mu.Unlock()
+		return
+	}
+	if cc := c.confirms[r.ID]; cc != nil && cc.cancel != nil {
+		cc.cancel()
+	}
+	ctx, cancel := context.WithCancel(c.quit) // Run's stop ends it too
+	cc := &confirmCall{key: key, cancel: cancel, running: true}
+	c.confirms[r.ID] = cc
+	c.mu.Unlock()
+	c.spawn(false, func() {
+		defer cancel()
+		typ := sluice.WebhookConfirmPromotion
+		if r.WebhookWait != nil && r.WebhookWait.Type != "" {
+			typ = r.WebhookWait.Type
+		}
+		var results []WebhookResult
+		for _, h := range r.Spec.WebhooksOf(typ) {
+			res := c.opt.Webhooks.Call(ctx, h, webhookBody(&r, h))
+			c.opt.Logger.Info("rollout webhook", "type", typ, "rollout", r.ID, "webhook", h.Name, "call", res.CallID, "pass", res.Pass, "message", res.Message)
+			results = append(results, res)
+			if !res.Pass {
+				break // the first that holds is what the rollout waits for
+			}
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.confirms[r.ID] == cc && ctx.Err() == nil {
+			cc.running, cc.results = false, results
+		} else if c.confirms[r.ID] == cc {
+			delete(c.confirms, r.ID)
+		}
+	})
+	c.mu.Lock()
+	if c.stopping && c.confirms[r.ID] == cc && cc.running {
+		delete(c.confirms, r.ID) // not started: the next leader asks
+		cancel()
+	}
+	c.mu.Unlock()
+}
+
+// takeConfirm returns the answers of r's confirm_promotion calls for its
+// promotion point, once, or nil while they run or none were made.
+func (c *Controller) takeConfirm(r *sluice.Rollout) []WebhookResult {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cc := c.confirms[r.ID]
+	if cc == nil || cc.running {
+		return nil
+	}
+	delete(c.confirms, r.ID)
+	if cc.key != confirmKey(r) {
+		return nil
+	}
+	return cc.results
+}
+
+// stopStaleConfirms cancels the calls of rollouts that reg no longer has
+// active, and every call when this process does not lead.
+func (c *Controller) stopStaleConfirms(reg *sluice.Registry, leading bool) {
+	active := map[string]bool{}
+	for _, r := range reg.Rollouts {
+		// Paused: an answer given before the pause is not one for after
+		// it; the analysis after the resume asks again.
+		if r.Phase.Active() && r.Phase != sluice.PhasePaused {
+			active[r.ID] = true
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, cc := range c.confirms {
+		if !leading || !active[id] {
+			if cc.cancel != nil {
+				cc.cancel()
+			}
+			delete(c.confirms, id)
+		}
+	}
+}
+
+// webhookAnswers says what the webhooks answered, for the audit's reason.
+func webhookAnswers(rs []WebhookResult) string {
+	out := ""
+	for i, r := range rs {
+		if i > 0 {
+			out += "; "
+		}
+		verdict := "holds"
+		if r.Pass {
+			verdict = "passes"
+		}
+		out += fmt.Sprintf("webhook %s %s (call %s)%s", r.Name, verdict, r.CallID, reasonSuffix(": ", r.Message))
+	}
+	return out
+}
