@@ -206,3 +206,61 @@ func TestPreRolloutWebhook_ShutdownDoesNotWait(t *testing.T) {
 		t.Errorf("phase %s (%s): a cancelled call recorded an answer", r.Phase, r.Decision)
 	}
 }
+
+// confirmLead leads as Leading says (a second or two stale, as the real
+// one's is), and Confirm says what the store would: whether it still holds
+// the lock right now.
+type confirmLead struct{ holds atomic.Bool }
+
+func (l *confirmLead) Leading() bool                    { return true }
+func (l *confirmLead) Confirm(ctx context.Context) bool { return l.holds.Load() }
+
+// TestPreRolloutWebhook_AnswerAfterLostLeadNotApplied: a pre_rollout
+// webhook answers after its caller lost the lock, before its stale Leading
+// said so: the answer is not applied (neither the candidate's traffic nor
+// a failure), and the new leader calls again. Only the leader decides.
+func TestPreRolloutWebhook_AnswerAfterLostLeadNotApplied(t *testing.T) {
+	for _, pass := range []bool{true, false} {
+		ctx := context.Background()
+		st, err := sqlite.Open(filepath.Join(t.TempDir(), "s.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		ctl, err := control.New(ctx, st, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := sluice.ApplyDoc{Models: []sluice.ApplyModel{{Name: "chat", Labels: map[string]string{"stable": "v1"},
+			Policy: &sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1"},
+			Versions: []sluice.Version{
+				{Version: "v1", Endpoints: []string{"http://127.0.0.1:1"}, Stage: sluice.StageProduction},
+				{Version: "v2", Endpoints: []string{"http://127.0.0.1:2"}, Stage: sluice.StageStaging},
+			}}}}
+		if _, err := ctl.Do(ctx, "setup", "setup", func(e *sluice.Edit) error { return e.Apply(doc) }); err != nil {
+			t.Fatal(err)
+		}
+		caller := &heldCaller{answer: make(chan rollout.WebhookResult)}
+		lead := &confirmLead{}
+		lead.holds.Store(true)
+		c := rollout.New(rollout.Options{Control: ctl, Windows: &rvWindows{}, Warmer: &rvCountingWarmer{gate: closed()}, Leader: lead, Webhooks: caller})
+		spec := sluice.RolloutSpec{Model: "chat", Candidate: "v2", Strategy: sluice.StrategyCanary,
+			Webhooks: []sluice.RolloutWebhook{{Name: "evals", URL: "http://127.0.0.1:9/run", Type: sluice.WebhookPreRollout}}}
+		if _, err := c.Start(ctx, "alice", "ship v2", spec); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the call", func() bool { n, _ := caller.count(); return n == 1 })
+		lead.holds.Store(false) // another replica holds the lock now
+		caller.answer <- rollout.WebhookResult{Pass: pass, Message: "12/12"}
+		c.Wait()
+		r := ctl.Registry().Rollouts["chat"]
+		if r.Phase != sluice.PhaseWarming || r.Percent != 0 {
+			t.Errorf("pass %v: phase %s at %v%% (%s): a replica that no longer leads applied the webhook's answer", pass, r.Phase, r.Percent, r.Decision)
+		}
+		for _, e := range r.Events {
+			if e.Kind == "webhook" && strings.Contains(e.Message, "passed") {
+				t.Errorf("pass %v: the timeline has a former leader's answer: %s", pass, e.Message)
+			}
+		}
+	}
+}

@@ -37,7 +37,8 @@ func confirmKey(r *sluice.Rollout) string {
 // returns EvWarmed when all passed, else EvWarmupFailed naming the first
 // that did not. done is false when it was interrupted: ctx ended (the
 // rollout stopped warming, or this process stopped leading), the
-// controller is stopping, or the timeline could not be written; nothing
+// controller is stopping, the store says this process no longer leads
+// when an answer comes, or the timeline could not be written; nothing
 // is to be recorded then, and the leader calls them again (at least once).
 func (c *Controller) preRollout(ctx context.Context, r sluice.Rollout) (ev Event, done bool) {
 	ctx, cancel := context.WithCancel(ctx)
@@ -51,6 +52,13 @@ func (c *Controller) preRollout(ctx context.Context, r sluice.Rollout) (ev Event
 		}
 		res := c.opt.Webhooks.Call(ctx, h, body)
 		if ctx.Err() != nil {
+			return Event{}, false
+		}
+		if !c.stillLeads(ctx) {
+			// The lock moved during the call (Leading, a second or two
+			// stale, did not say so yet): the answer is the new leader's
+			// to get, by its own call.
+			c.opt.Logger.Info("pre_rollout webhook's answer not applied: this replica no longer leads", "rollout", r.ID, "webhook", h.Name)
 			return Event{}, false
 		}
 		if !res.Pass {
