@@ -1407,6 +1407,13 @@ func (c *Controller) Step(ctx context.Context) {
 		action, why := "rollout.analysis", "analysis of "+r.ID
 		if confirm != nil {
 			action, why = "rollout.webhook", why+": "+webhookAnswers(confirm)
+			if repeatsHold(r, confirm) {
+				// The answer that already holds it, again: routine, as the
+				// timeline counts it (webhook_wait.asked) rather than
+				// repeating it; one entry every analysis interval for as
+				// long as the hold lasts would bury the audit's listing.
+				action = "rollout.analysis"
+			}
 		}
 		_, err := c.transition(ctx, model, "controller", why, action, func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
 			if cur == nil || cur.ID != r.ID {

@@ -190,3 +190,20 @@ func webhookAnswers(rs []WebhookResult) string {
 	}
 	return out
 }
+
+// repeatsHold reports whether answers hold r's step with what already
+// holds it (the same webhook, the same message, answered before): the
+// timeline counts such an answer rather than writing it again, and the
+// audit files it with the routine analyses.
+func repeatsHold(r *sluice.Rollout, answers []WebhookResult) bool {
+	w := r.WebhookWait
+	if w == nil || w.Asked == 0 {
+		return false
+	}
+	for _, a := range answers {
+		if !a.Pass {
+			return a.Name == w.Webhook && a.Message == w.Message
+		}
+	}
+	return false // every one passed: the step is taken
+}

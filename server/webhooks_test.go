@@ -250,12 +250,32 @@ func TestRollout_ConfirmPromotionWebhook(t *testing.T) {
 	if h := eventsOf(r, "webhook"); !strings.Contains(h[len(h)-1], "webhook release-gate (confirm_promotion) passed: approved by release-bot") {
 		t.Errorf("timeline: %q", h)
 	}
+	// The audit: the first hold is a rollout.webhook entry; the same answer
+	// again, every analysis interval for as long as the hold lasts, is
+	// filed with the routine analyses (left out of sluice audit's listing
+	// by default), its reason still naming the answer and its call id; the
+	// pass that promotes is the decision.
 	audit, err := cl.Audit(context.Background(), sluice.AuditQuery{Model: "chat", Action: "rollout.webhook"})
-	if err != nil || len(audit) < 3 {
-		t.Fatalf("audit: %d rollout.webhook entries (%v), want one per answer", len(audit), err)
+	if err != nil || len(audit) != 1 || !strings.Contains(audit[0].Reason, "webhook release-gate holds") {
+		var reasons []string
+		for _, e := range audit {
+			reasons = append(reasons, e.Reason)
+		}
+		t.Fatalf("audit: %d rollout.webhook entries (%v), want the first hold alone: %q", len(audit), err, reasons)
 	}
-	if !strings.Contains(audit[len(audit)-1].Reason, "webhook release-gate holds") {
-		t.Errorf("audit reason: %s", audit[len(audit)-1].Reason)
+	repeats := 0
+	analyses, err := cl.Audit(context.Background(), sluice.AuditQuery{Model: "chat", Action: "rollout.analysis"})
+	for _, e := range analyses {
+		if strings.Contains(e.Reason, "webhook release-gate holds (call ") {
+			repeats++
+		}
+	}
+	if err != nil || repeats < 2 {
+		t.Errorf("audit: %d repeated holds among the analyses (%v), want each answer kept there", repeats, err)
+	}
+	decisions, err := cl.Audit(context.Background(), sluice.AuditQuery{Model: "chat", Action: "rollout.decision"})
+	if err != nil || len(decisions) == 0 || !strings.Contains(decisions[0].Reason, "webhook release-gate passes") {
+		t.Errorf("audit: the promotion's decision %+v (%v)", decisions, err)
 	}
 }
 
