@@ -74,26 +74,7 @@ func TestPreRolloutWebhook_LeaderChangeCallsAgain(t *testing.T) {
 	var cs []*rollout.Controller
 	var leads []*switchLead
 	for i := range 2 {
-		st, err := sqlite.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		ctl, err := control.New(ctx, st, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if i == 0 {
-			doc := sluice.ApplyDoc{Models: []sluice.ApplyModel{{Name: "chat", Labels: map[string]string{"stable": "v1"},
-				Policy: &sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1"},
-				Versions: []sluice.Version{
-					{Version: "v1", Endpoints: []string{"http://127.0.0.1:1"}, Stage: sluice.StageProduction},
-					{Version: "v2", Endpoints: []string{"http://127.0.0.1:2"}, Stage: sluice.StageStaging},
-				}}}}
-			if _, err := ctl.Do(ctx, "setup", "setup", func(e *sluice.Edit) error { return e.Apply(doc) }); err != nil {
-				t.Fatal(err)
-			}
-		}
+		ctl := webhookStore(t, path, i == 0)
 		lead := &switchLead{}
 		lead.on.Store(i == 0)
 		ctls, leads = append(ctls, ctl), append(leads, lead)
@@ -152,6 +133,35 @@ func TestPreRolloutWebhook_LeaderChangeCallsAgain(t *testing.T) {
 	}
 }
 
+// webhookStore opens a control service on the SQLite file at path; with
+// setup, it first registers chat: v1 in production, served, and v2 in
+// staging, not served.
+func webhookStore(t *testing.T, path string, setup bool) *control.Service {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ctl, err := control.New(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if setup {
+		doc := sluice.ApplyDoc{Models: []sluice.ApplyModel{{Name: "chat", Labels: map[string]string{"stable": "v1"},
+			Policy: &sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1"},
+			Versions: []sluice.Version{
+				{Version: "v1", Endpoints: []string{"http://127.0.0.1:1"}, Stage: sluice.StageProduction},
+				{Version: "v2", Endpoints: []string{"http://127.0.0.1:2"}, Stage: sluice.StageStaging},
+			}}}}
+		if _, err := ctl.Do(ctx, "setup", "setup", func(e *sluice.Edit) error { return e.Apply(doc) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ctl
+}
+
 func closed() chan struct{} {
 	c := make(chan struct{})
 	close(c)
@@ -163,24 +173,7 @@ func closed() chan struct{} {
 // leader calls again) rather than wait for it, and records no answer.
 func TestPreRolloutWebhook_ShutdownDoesNotWait(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ctl, err := control.New(ctx, st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := sluice.ApplyDoc{Models: []sluice.ApplyModel{{Name: "chat", Labels: map[string]string{"stable": "v1"},
-		Policy: &sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1"},
-		Versions: []sluice.Version{
-			{Version: "v1", Endpoints: []string{"http://127.0.0.1:1"}, Stage: sluice.StageProduction},
-			{Version: "v2", Endpoints: []string{"http://127.0.0.1:2"}, Stage: sluice.StageStaging},
-		}}}}
-	if _, err := ctl.Do(ctx, "setup", "setup", func(e *sluice.Edit) error { return e.Apply(doc) }); err != nil {
-		t.Fatal(err)
-	}
+	ctl := webhookStore(t, filepath.Join(t.TempDir(), "s.db"), true)
 	caller := &heldCaller{answer: make(chan rollout.WebhookResult)}
 	c := rollout.New(rollout.Options{Control: ctl, Windows: &rvWindows{}, Warmer: &rvCountingWarmer{gate: closed()}, Webhooks: caller, Tick: 10 * time.Millisecond})
 	runCtx, stop := context.WithCancel(ctx)
@@ -222,24 +215,7 @@ func (l *confirmLead) Confirm(ctx context.Context) bool { return l.holds.Load() 
 func TestPreRolloutWebhook_AnswerAfterLostLeadNotApplied(t *testing.T) {
 	for _, pass := range []bool{true, false} {
 		ctx := context.Background()
-		st, err := sqlite.Open(filepath.Join(t.TempDir(), "s.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		ctl, err := control.New(ctx, st, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		doc := sluice.ApplyDoc{Models: []sluice.ApplyModel{{Name: "chat", Labels: map[string]string{"stable": "v1"},
-			Policy: &sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1"},
-			Versions: []sluice.Version{
-				{Version: "v1", Endpoints: []string{"http://127.0.0.1:1"}, Stage: sluice.StageProduction},
-				{Version: "v2", Endpoints: []string{"http://127.0.0.1:2"}, Stage: sluice.StageStaging},
-			}}}}
-		if _, err := ctl.Do(ctx, "setup", "setup", func(e *sluice.Edit) error { return e.Apply(doc) }); err != nil {
-			t.Fatal(err)
-		}
+		ctl := webhookStore(t, filepath.Join(t.TempDir(), "s.db"), true)
 		caller := &heldCaller{answer: make(chan rollout.WebhookResult)}
 		lead := &confirmLead{}
 		lead.holds.Store(true)
