@@ -3,6 +3,7 @@ package rollout
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -114,7 +115,14 @@ func (c *Controller) launchConfirm(r sluice.Rollout) {
 		var results []WebhookResult
 		for _, h := range r.Spec.WebhooksOf(typ) {
 			res := c.opt.Webhooks.Call(ctx, h, webhookBody(&r, h))
-			c.opt.Logger.Info("rollout webhook", "type", typ, "rollout", r.ID, "webhook", h.Name, "call", res.CallID, "pass", res.Pass, "message", res.Message)
+			// A hold asked again every analysis interval logs its repeats
+			// at debug: a change freeze held over a weekend wrote a line
+			// every 10 s at info.
+			level := slog.LevelInfo
+			if w := r.WebhookWait; !res.Pass && w != nil && w.Webhook == h.Name && w.Message == res.Message {
+				level = slog.LevelDebug
+			}
+			c.opt.Logger.Log(ctx, level, "rollout webhook", "type", typ, "rollout", r.ID, "webhook", h.Name, "call", res.CallID, "pass", res.Pass, "message", res.Message)
 			results = append(results, res)
 			if !res.Pass {
 				break // the first that holds is what the rollout waits for

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -32,6 +33,13 @@ func startRolloutGateway(t *testing.T, path string, stable, cand *fakellm.Server
 // changed by mutate before the gateway starts.
 func startRolloutGatewayWith(t *testing.T, path string, mutate func(*config.Gateway), stable, cand *fakellm.Server) (*server.Server, *api.Client) {
 	t.Helper()
+	return startRolloutGatewayLogged(t, path, nil, mutate, stable, cand)
+}
+
+// startRolloutGatewayLogged is startRolloutGatewayWith with the gateway's
+// logs, at info, going to logs (nil discards them).
+func startRolloutGatewayLogged(t *testing.T, path string, logs io.Writer, mutate func(*config.Gateway), stable, cand *fakellm.Server) (*server.Server, *api.Client) {
+	t.Helper()
 	if path == "" {
 		path = filepath.Join(t.TempDir(), "sluice.db")
 	}
@@ -41,7 +49,11 @@ func startRolloutGatewayWith(t *testing.T, path string, mutate func(*config.Gate
 	cfg.Rollouts.Tick = 20 * time.Millisecond
 	cfg.Health.Interval = 200 * time.Millisecond
 	mutate(&cfg)
-	s, err := server.New(context.Background(), server.Options{Config: cfg})
+	var logger *slog.Logger
+	if logs != nil {
+		logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	s, err := server.New(context.Background(), server.Options{Config: cfg, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

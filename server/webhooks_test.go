@@ -176,7 +176,11 @@ func TestRollout_ConfirmPromotionWebhook(t *testing.T) {
 		t.Skip("runs a rollout through a gateway (skipped under -short)")
 	}
 	stable, cand := MustBackend(t, fakellm.Config{}), MustBackend(t, fakellm.Config{Seed: 4})
-	gw, cl := startPromGateway(t, func(*config.Gateway) {}, stable, cand)
+	logs := &syncBuffer{}
+	gw, cl := startRolloutGatewayLogged(t, "", logs, func(cfg *config.Gateway) {
+		cfg.Rollouts.Tick = 50 * time.Millisecond
+		cfg.OutlierEjection.Disabled = true
+	}, stable, cand)
 	var approve atomic.Bool
 	var calls, unauthorized atomic.Int64
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -219,6 +223,11 @@ func TestRollout_ConfirmPromotionWebhook(t *testing.T) {
 	}
 	if got := gw.Control.Registry().Models["chat"].Policy.String(); got != "split v1.0.0=80 v1.1.0=20" {
 		t.Errorf("policy while held: %s", got)
+	}
+	// Each answer is logged once at info; the same hold asked again goes
+	// to debug (a weekend's change freeze wrote a line every interval).
+	if n := strings.Count(logs.String(), `msg="rollout webhook"`); n != 1 {
+		t.Errorf("%d info lines for a hold asked %d times, want 1:\n%s", n, st.Rollout.WebhookWait.Asked, logs.String())
 	}
 	next := api.WaitingFor(st, time.Now())
 	if !strings.Contains(next, "waits for webhook release-gate") || !strings.Contains(next, "waiting for the change window") {
