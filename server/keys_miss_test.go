@@ -2,15 +2,18 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/fakellm"
 	"github.com/sluicehq/sluice/server"
@@ -96,5 +99,25 @@ func TestGateway_UnknownKeyFloodBounded(t *testing.T) {
 	}
 	if reads == 0 {
 		t.Errorf("no read of the store's keys for a secret not held: a key issued through another replica would be refused")
+	}
+}
+
+// TestGateway_IssueKeyNotRequired: a gateway whose data plane requires no
+// key refuses to issue one (a 409 saying how to require keys), writing
+// nothing, rather than hand out a key no one is asked for.
+func TestGateway_IssueKeyNotRequired(t *testing.T) {
+	gw, secret := MustGateway(t, "", sluice.ApplyDoc{})
+	cl := api.NewClient(gw.AdminURL(), secret)
+	_, err := cl.CreateKey(context.Background(), api.KeyRequest{Name: "team-a", Reason: "r"})
+	var se *sluice.Error
+	if !errors.As(err, &se) || se.Code != sluice.CodeConflict || !strings.Contains(se.Message, "require_client_keys: true") {
+		t.Fatalf("issue a key on an open gateway: %v, want a 409 naming require_client_keys", err)
+	}
+	if ks, err := gw.Store.ClientKeys(context.Background()); err != nil || len(ks) != 0 {
+		t.Fatalf("the store holds %+v (%v), want nothing", ks, err)
+	}
+	list, err := cl.Keys(context.Background())
+	if err != nil || list.Required || len(list.Keys) != 0 {
+		t.Fatalf("list = %+v (%v), want none and not required", list, err)
 	}
 }
