@@ -6,9 +6,9 @@ import (
 )
 
 // Store keeps the registry, the audit log, the request log, the admin
-// tokens and the client keys issued through the API. Every method that writes is one transaction. The sqlite and
-// postgres packages implement it; storetest is the conformance suite both
-// pass.
+// tokens and the client keys issued through the API. Every method that
+// writes is one transaction. The sqlite and postgres packages implement
+// it; storetest is the conformance suite both pass.
 type Store interface {
 	// LoadRegistry returns the current registry.
 	LoadRegistry(ctx context.Context) (*Registry, error)
