@@ -5,10 +5,10 @@ import (
 	"time"
 )
 
-// Store keeps the registry, the audit log, the request log and the admin
-// tokens. Every method that writes is one transaction. The sqlite and
-// postgres packages implement it; storetest is the conformance suite both
-// pass.
+// Store keeps the registry, the audit log, the request log, the admin
+// tokens and the client keys issued through the API. Every method that
+// writes is one transaction. The sqlite and postgres packages implement
+// it; storetest is the conformance suite both pass.
 type Store interface {
 	// LoadRegistry returns the current registry.
 	LoadRegistry(ctx context.Context) (*Registry, error)
@@ -65,6 +65,18 @@ type Store interface {
 	// replica's). No audit; a token that is gone is no error. Callers write
 	// it at most once a minute per token, never on the request's path.
 	TouchToken(ctx context.Context, name string, at time.Time) error
+	// ClientKeys returns every client key issued through the admin API,
+	// by name (expired ones too).
+	ClientKeys(ctx context.Context) ([]StoredKey, error)
+	// PutClientKey creates a client key and appends audit, in one
+	// transaction that tells the other replicas (on a shared store); a key
+	// of that name already there is a CodeConflict (KeyTaken), and one
+	// with the same hash a CodeConflict too, and nothing is written.
+	PutClientKey(ctx context.Context, k StoredKey, audit AuditEntry) error
+	// DeleteClientKey removes (revokes) the client key named name and
+	// appends audit, in one transaction that tells the other replicas;
+	// CodeNotFound (KeyNotFound) if absent, writing nothing.
+	DeleteClientKey(ctx context.Context, name string, audit AuditEntry) error
 	// Close releases the store.
 	Close() error
 }

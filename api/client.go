@@ -528,3 +528,25 @@ func (c *Client) Drill(ctx context.Context, model, candidate string, percent flo
 func known(code sluice.Code) bool {
 	return code == sluice.CodeInternal || code.HTTPStatus() != http.StatusInternalServerError
 }
+
+// Keys lists the data plane client keys: the config file's and those
+// issued through the API (never a secret or hash).
+func (c *Client) Keys(ctx context.Context) (KeyList, error) {
+	var out KeyList
+	_, err := c.do(ctx, "GET", "/admin/v1/keys", nil, nil, &out)
+	return out, err
+}
+
+// CreateKey issues the client key req describes and returns its secret,
+// which is shown only this once.
+func (c *Client) CreateKey(ctx context.Context, req KeyRequest) (CreatedKey, error) {
+	var out CreatedKey
+	_, err := c.do(ctx, "POST", "/admin/v1/keys", nil, req, &out)
+	return out, err
+}
+
+// DeleteKey revokes a client key issued through the API.
+func (c *Client) DeleteKey(ctx context.Context, name, reason string) error {
+	_, err := c.do(ctx, "DELETE", "/admin/v1/keys/"+esc(name), nil, ReasonRequest{Reason: reason}, nil)
+	return err
+}

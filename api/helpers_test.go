@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,6 +59,10 @@ type env struct {
 	Admin  *api.Client
 	Oper   *api.Client
 	Viewer *api.Client
+	// KeyReloads counts the API's calls of Options.ReloadKeys; KeyReloadErr,
+	// when set, is their answer.
+	KeyReloads   *atomic.Int64
+	KeyReloadErr *atomic.Pointer[error]
 }
 
 var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
@@ -83,7 +88,19 @@ func MustEnv(tb testing.TB) *env {
 	})
 	auth.Now = clk.Now
 	ctrl := rollout.New(rollout.Options{Control: ctl, Windows: observe.New(observe.Options{Now: clk.Now}), Now: clk.Now})
+	reloads, reloadErr := new(atomic.Int64), new(atomic.Pointer[error])
 	srv := api.New(api.Options{
+		// One config file key, and keys required.
+		ConfigKeys: func() ([]sluice.StoredKey, bool) {
+			return []sluice.StoredKey{{Name: "web-app", Models: []string{"chat"}, RateLimit: 5}}, true
+		},
+		ReloadKeys: func(context.Context) error {
+			reloads.Add(1)
+			if p := reloadErr.Load(); p != nil {
+				return *p
+			}
+			return nil
+		},
 		Control:  ctl,
 		Auth:     auth,
 		Rollouts: rolloutsAdapter{ctrl},
@@ -102,7 +119,7 @@ func MustEnv(tb testing.TB) *env {
 	hs := httptest.NewServer(srv.Handler())
 	tb.Cleanup(hs.Close)
 	return &env{
-		Store: st, Auth: auth, Ctl: ctl, Clock: clk, URL: hs.URL,
+		Store: st, Auth: auth, Ctl: ctl, Clock: clk, URL: hs.URL, KeyReloads: reloads, KeyReloadErr: reloadErr,
 		Admin:  &api.Client{BaseURL: hs.URL, Token: adminSecret, HTTP: hs.Client()},
 		Oper:   &api.Client{BaseURL: hs.URL, Token: operatorSecret, HTTP: hs.Client()},
 		Viewer: &api.Client{BaseURL: hs.URL, Token: viewerSecret, HTTP: hs.Client()},

@@ -42,6 +42,9 @@ var roleCases = []struct {
 	{"GET", "/admin/v1/tokens", "/admin/v1/tokens", "", sluice.RoleAdmin, 200},
 	{"POST", "/admin/v1/tokens", "/admin/v1/tokens", `{"name":"newbie","role":"viewer","reason":"r"}`, sluice.RoleAdmin, 201},
 	{"DELETE", "/admin/v1/tokens/{name}", "/admin/v1/tokens/doomed", `{"reason":"r"}`, sluice.RoleAdmin, 200},
+	{"GET", "/admin/v1/keys", "/admin/v1/keys", "", sluice.RoleViewer, 200},
+	{"POST", "/admin/v1/keys", "/admin/v1/keys", `{"name":"team-new","models":["chat"],"reason":"r"}`, sluice.RoleAdmin, 201},
+	{"DELETE", "/admin/v1/keys/{name}", "/admin/v1/keys/doomed-key", `{"reason":"r"}`, sluice.RoleAdmin, 200},
 	{"GET", "/admin/v1/rollouts", "/admin/v1/rollouts", "", sluice.RoleViewer, 200},
 	{"GET", "/admin/v1/rollouts", "/admin/v1/rollouts?model=chat&history=true&limit=5", "", sluice.RoleViewer, 200},
 	{"GET", "/admin/v1/rollouts/{model}", "/admin/v1/rollouts/chat", "", sluice.RoleViewer, 200},
@@ -66,8 +69,8 @@ var callers = []struct {
 	{"Admin", adminSecret, sluice.RoleAdmin},
 }
 
-// mustRoleEnv is a seeded server with a label "stable" and a stored token
-// "doomed", so that every row of roleCases succeeds once (a label of
+// mustRoleEnv is a seeded server with a label "stable", a stored token
+// "doomed" and a stored client key "doomed-key", so that every row of roleCases succeeds once (a label of
 // chat, whose live rollout owns its stable label, is changed as beta or
 // canary; summ's stable is the one removed).
 func mustRoleEnv(tb testing.TB) *env {
@@ -79,6 +82,9 @@ func mustRoleEnv(tb testing.TB) *env {
 		tb.Fatal(err)
 	}
 	if _, err := e.Admin.CreateToken(ctx, "doomed", sluice.RoleViewer, "setup"); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := e.Admin.CreateKey(ctx, api.KeyRequest{Name: "doomed-key", Reason: "setup"}); err != nil {
 		tb.Fatal(err)
 	}
 	// A second model to start rollouts and drills on and to set the policy

@@ -60,6 +60,13 @@ type Options struct {
 	// and matches no request is then refused without repeating the value,
 	// which may be a secret. Nil checks nothing (an empty answer).
 	ClientKeys func(name string) (known, keyed bool)
+	// ConfigKeys returns the config file's client keys in force (no
+	// secrets) and whether the data plane requires keys, for the key
+	// endpoints; nil means none and not required.
+	ConfigKeys func() (keys []sluice.StoredKey, required bool)
+	// ReloadKeys puts the store's client keys in force after a change the
+	// API made; nil does nothing.
+	ReloadKeys func(ctx context.Context) error
 }
 
 // Server serves the admin API.
@@ -78,6 +85,8 @@ type Server struct {
 	replica  func() string
 	probe    func(context.Context, string) (string, error)
 	keys     func(string) (bool, bool)
+	cfgKeys  func() ([]sluice.StoredKey, bool)
+	reload   func(context.Context) error
 	handler  http.Handler
 }
 
@@ -101,6 +110,8 @@ func New(opt Options) *Server {
 		replica:  opt.Replica,
 		probe:    opt.Probe,
 		keys:     opt.ClientKeys,
+		cfgKeys:  opt.ConfigKeys,
+		reload:   opt.ReloadKeys,
 	}
 	if s.auth == nil {
 		s.auth = NewAuth(s.store, nil)
@@ -182,6 +193,9 @@ var endpoints = []endpoint{
 	{"GET", "/admin/v1/tokens", admin, (*Server).listTokens},
 	{"POST", "/admin/v1/tokens", admin, (*Server).createToken},
 	{"DELETE", "/admin/v1/tokens/{name}", admin, (*Server).deleteToken},
+	{"GET", "/admin/v1/keys", viewer, (*Server).listKeys},
+	{"POST", "/admin/v1/keys", admin, (*Server).createKey},
+	{"DELETE", "/admin/v1/keys/{name}", admin, (*Server).deleteKey},
 	{"GET", "/admin/v1/rollouts", viewer, (*Server).listRollouts},
 	{"GET", "/admin/v1/rollouts/{model}", viewer, (*Server).getRollout},
 	{"POST", "/admin/v1/rollouts", operator, (*Server).startRollout},
@@ -216,7 +230,7 @@ func (s *Server) buildMux() http.Handler {
 		})
 	}
 	mux.HandleFunc("/admin/v1/", func(w http.ResponseWriter, r *http.Request) {
-		WriteError(w, sluice.Errorf(sluice.CodeNotFound, "there is no admin endpoint %s %s: the API's paths start with /admin/v1/ followed by models, versions, apply, routes, summary, audit, requests, usage, tokens, rollouts, shadow, plan or whoami", r.Method, r.URL.Path))
+		WriteError(w, sluice.Errorf(sluice.CodeNotFound, "there is no admin endpoint %s %s: the API's paths start with /admin/v1/ followed by models, versions, apply, routes, summary, audit, requests, usage, tokens, keys, rollouts, shadow, plan or whoami", r.Method, r.URL.Path))
 	})
 	return mux
 }

@@ -394,3 +394,60 @@ type ShadowPairList struct {
 	// told.
 	TextsWithheld bool `json:"texts_withheld,omitempty"`
 }
+
+// KeyRequest is the body of POST /admin/v1/keys: a data plane client key
+// to issue, with the settings a config file's client_keys entry has.
+type KeyRequest struct {
+	// Name identifies the key in the request log, /metrics and sluice
+	// usage; it shares one namespace with the config file's keys.
+	Name string `json:"name"`
+	// Models the key may use, by model name; empty means every model.
+	Models []string `json:"models,omitempty"`
+	// RateLimit is the requests per second allowed; 0 means no limit.
+	RateLimit float64 `json:"rate_limit,omitempty"`
+	// Burst is how many requests may come at once above the rate; 0
+	// means the rate rounded up, at least 1.
+	Burst int `json:"burst,omitempty"`
+	// TokensPerMinute is how many tokens the key's answers may use a
+	// minute; 0 means no limit.
+	TokensPerMinute int64 `json:"tokens_per_minute,omitempty"`
+	// ForceVersion lets the key use the force-version header.
+	ForceVersion bool `json:"force_version,omitempty"`
+	// ExpiresAt is when the key stops working; it must be later than now.
+	// Left out, the key never expires.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// Reason goes into the audit log; required.
+	Reason string `json:"reason"`
+}
+
+// KeyView describes a client key without its secret or hash.
+type KeyView struct {
+	sluice.StoredKey
+	// Source is "config" for the config file's keys, "store" for the ones
+	// issued through the API.
+	Source string `json:"source"`
+	// Expired is true once ExpiresAt has passed, by the server's clock.
+	Expired bool `json:"expired,omitempty"`
+}
+
+// KeyList is the answer to GET /admin/v1/keys.
+type KeyList struct {
+	// Keys are the config file's keys, then the stored ones, each by name.
+	Keys []KeyView `json:"keys"`
+	// Required says whether the data plane requires a key (client_keys or
+	// require_client_keys): a stored key is accepted only then.
+	Required bool `json:"required"`
+}
+
+// CreatedKey is the answer to POST /admin/v1/keys: the only time the
+// secret is shown.
+type CreatedKey struct {
+	// KeyView describes the new key, flattened into the JSON object.
+	KeyView
+	// Secret is the API key to send (the OpenAI SDKs' api_key); it is not
+	// stored and cannot be shown again.
+	Secret string `json:"secret"`
+	// Warning says what went wrong after the key was stored (this gateway
+	// could not read its keys again), so the secret is still shown.
+	Warning string `json:"warning,omitempty"`
+}

@@ -79,6 +79,12 @@ type Gateway struct {
 	// ClientKeys, when any is set, are required on the OpenAI API: each
 	// scoped to models, with a rate limit (off by default).
 	ClientKeys []ClientKey `yaml:"client_keys"`
+	// RequireClientKeys requires a key on the OpenAI API even when
+	// client_keys is empty: the keys are then those issued through the
+	// admin API (sluice key create), kept in the store. A key issued that
+	// way is accepted only by a gateway that requires keys (this, or any
+	// client_keys); changing it takes a restart.
+	RequireClientKeys bool `yaml:"require_client_keys"`
 	// TLS serves the data plane (and the admin API when it shares the
 	// address) over HTTPS with this certificate.
 	TLS TLS `yaml:"tls"`

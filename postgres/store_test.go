@@ -79,8 +79,8 @@ func TestOpen_ConcurrentReplicas(t *testing.T) {
 	if err := queryRow(t, dsn, "SELECT COUNT(*), MAX(version) FROM schema_migrations", &rows, &latest); err != nil {
 		t.Fatal(err)
 	}
-	if rows != postgres.LatestSchema() || latest != postgres.LatestSchema() {
-		t.Fatalf("schema_migrations has %d rows up to version %d, want each of the %d migrations once", rows, latest, postgres.LatestSchema())
+	if rows != postgres.Migrations() || latest != postgres.LatestSchema() {
+		t.Fatalf("schema_migrations has %d rows up to version %d, want each of the %d migrations once, up to %d", rows, latest, postgres.Migrations(), postgres.LatestSchema())
 	}
 	// Every replica works on the one schema.
 	reg, err := stores[0].LoadRegistry(t.Context())

@@ -38,6 +38,9 @@ type ClientKey struct {
 	TokensPerMinute int64
 	// ForceVersion lets the key use the force-version header.
 	ForceVersion bool
+	// ExpiresAt is when the key stops working (a 401 saying it expired);
+	// zero for never.
+	ExpiresAt time.Time
 }
 
 // KeySet checks client API keys on the data plane: Wrap authenticates and
@@ -53,6 +56,12 @@ type KeySet struct {
 	byHash   map[[sha256.Size]byte]*keyState
 	fallback func(ctx context.Context, secret string) (force bool, err error)
 	now      func() time.Time
+	// revoked names, by hash, keys revoked since this process started
+	// (SetRevoked): a revoked key is told so rather than "not known".
+	revoked map[[sha256.Size]byte]string
+	// miss, when set (SetMiss), is asked for the keys read again from the
+	// store when a secret is neither a key nor a token.
+	miss func(ctx context.Context) (*KeySet, error)
 }
 
 // keyState is one key and its bucket.
@@ -65,6 +74,9 @@ type keyState struct {
 	models map[string]bool // nil: every model
 	list   string          // the models, for messages
 	force  bool
+	// expires is when the key stops working, in ns since the epoch; 0
+	// means never.
+	expires int64
 	// interval is the time one request costs, in ns; 0 means no limit.
 	// tolerance is the burst's worth of it.
 	interval, tolerance int64
@@ -114,6 +126,9 @@ func NewKeySet(keys []ClientKey, fallback func(ctx context.Context, secret strin
 			return nil, fmt.Errorf("client key %s: hash must be 64 hex digits", k.Name)
 		}
 		st := &keyState{name: k.Name, force: k.ForceVersion, now: now}
+		if !k.ExpiresAt.IsZero() {
+			st.expires = k.ExpiresAt.UnixNano()
+		}
 		copy(st.hash[:], raw)
 		if len(k.Models) > 0 {
 			st.models = map[string]bool{}
@@ -161,6 +176,33 @@ func (ks *KeySet) Carry(old *KeySet) {
 		}
 	}
 }
+
+// SetRevoked gives ks the hashes (hex SHA-256) of keys revoked since the
+// process started, by name: such a secret gets a 401 saying the key was
+// revoked, counted as revoked_key, rather than "not known". Call it
+// before ks is used; a hash that is a key of ks is left out.
+func (ks *KeySet) SetRevoked(revoked map[string]string) {
+	ks.revoked = make(map[[sha256.Size]byte]string, len(revoked))
+	for h, name := range revoked {
+		raw, err := hex.DecodeString(h)
+		if err != nil || len(raw) != sha256.Size {
+			continue
+		}
+		var sum [sha256.Size]byte
+		copy(sum[:], raw)
+		if ks.byHash[sum] == nil {
+			ks.revoked[sum] = name
+		}
+	}
+}
+
+// SetMiss gives ks a reader of the keys in force after a fresh read of
+// the store's keys, asked when a secret is neither one of ks's keys nor
+// a token (a key created through another replica a moment ago): nil and
+// no error when no read was made (the caller rate-limits them), an error
+// (its answer, a 503) when the store could not be read. Call it before ks
+// is used.
+func (ks *KeySet) SetMiss(miss func(ctx context.Context) (*KeySet, error)) { ks.miss = miss }
 
 // Len returns the number of keys.
 func (ks *KeySet) Len() int { return len(ks.byHash) }
@@ -326,11 +368,19 @@ func (ks *KeySet) authenticate(r *http.Request) (*keyState, error) {
 	}
 	sum := sha256.Sum256([]byte(secret))
 	if k := ks.byHash[sum]; k != nil && subtle.ConstantTimeCompare(sum[:], k.hash[:]) == 1 {
+		if k.expires != 0 && ks.now().UnixNano() >= k.expires {
+			return nil, keyExpired(k)
+		}
 		return k, nil
+	}
+	if name, ok := ks.revoked[sum]; ok {
+		return nil, keyRevoked(name)
 	}
 	if ks.fallback != nil {
 		force, err := ks.fallback(r.Context(), secret)
 		switch {
+		case err == ErrUnknownKey && ks.miss != nil:
+			return ks.missed(r.Context(), sum)
 		case err != nil:
 			return nil, err
 		case force:
@@ -338,7 +388,55 @@ func (ks *KeySet) authenticate(r *http.Request) (*keyState, error) {
 		}
 		return &keyState{name: "token", token: true}, nil
 	}
+	if ks.miss != nil {
+		return ks.missed(r.Context(), sum)
+	}
 	return nil, errBadKey
+}
+
+// missed looks for the secret of hash sum among the keys read again from
+// the store (SetMiss), once its key is neither one of ks's nor a token.
+func (ks *KeySet) missed(ctx context.Context, sum [sha256.Size]byte) (*keyState, error) {
+	fresh, err := ks.miss(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if fresh == nil || fresh == ks {
+		return nil, errBadKey
+	}
+	if k := fresh.byHash[sum]; k != nil && subtle.ConstantTimeCompare(sum[:], k.hash[:]) == 1 {
+		if k.expires != 0 && fresh.now().UnixNano() >= k.expires {
+			return nil, keyExpired(k)
+		}
+		return k, nil
+	}
+	if name, ok := fresh.revoked[sum]; ok {
+		return nil, keyRevoked(name)
+	}
+	return nil, errBadKey
+}
+
+// keyExpired is the answer to a key past its expiry: it names the key and
+// when, never the secret.
+func keyExpired(k *keyState) error {
+	return &sluice.Error{Code: sluice.CodeUnauthorized, Fields: []string{"key_expired"}, Message: "API key " + k.name + " expired at " + time.Unix(0, k.expires).UTC().Format(time.RFC3339) + ": ask the gateway's operator for a new one"}
+}
+
+// keyRevoked is the answer to a key revoked (sluice key delete) since
+// this process started: it names the key, never the secret.
+func keyRevoked(name string) error {
+	return &sluice.Error{Code: sluice.CodeUnauthorized, Fields: []string{"key_revoked"}, Message: "API key " + name + " was revoked: ask the gateway's operator for a new one"}
+}
+
+// keyRefusal says which of keyExpired and keyRevoked err is, or "".
+func keyRefusal(err error) string {
+	if e, ok := err.(*sluice.Error); ok && e.Code == sluice.CodeUnauthorized && len(e.Fields) == 1 {
+		switch e.Fields[0] {
+		case "key_expired", "key_revoked":
+			return e.Fields[0]
+		}
+	}
+	return ""
 }
 
 // take spends one request from the bucket at now (ns); when the bucket is

@@ -80,18 +80,26 @@ func (s *Server) OutOfService(versionID string) string {
 	return ""
 }
 
-// newKeySet returns the client API keys of the configuration, or nil when
-// none is configured. Operator and admin tokens pass too, and may force a
-// version, as without keys.
+// newKeySet returns the client API keys of the configuration and the
+// store's (as last read), or nil when the gateway requires none (no
+// client_keys, and require_client_keys not set). Operator and admin tokens
+// pass too, and may force a version, as without keys.
 func (s *Server) newKeySet(keys []config.ClientKey) (*proxy.KeySet, error) {
-	if len(keys) == 0 {
+	if len(keys) == 0 && !s.requireKeys {
 		return nil, nil
 	}
-	var ks []proxy.ClientKey
-	for _, k := range keys {
-		ks = append(ks, proxy.ClientKey{Name: k.Name, Hash: k.Hash(), Models: k.Models, RateLimit: k.RateLimit, Burst: k.Burst, TokensPerMinute: k.TokensPerMinute, ForceVersion: k.ForceVersion})
+	return s.buildKeySet(keys, s.stored.list)
+}
+
+// buildKeySet returns the KeySet of the config file's keys and the
+// store's, with the revoked keys remembered and the store read again for
+// a secret not held. The caller holds keysMu, or is New.
+func (s *Server) buildKeySet(keys []config.ClientKey, stored []sluice.StoredKey) (*proxy.KeySet, error) {
+	ks, shadowed := clientKeysOf(keys, stored)
+	for _, name := range shadowed {
+		s.logger.Warn("a client key in the store has the name or secret of one in the config file, which wins: revoke the stored one (sluice key delete) or rename the file's", "key", name)
 	}
-	return proxy.NewKeySet(ks, func(ctx context.Context, secret string) (bool, error) {
+	out, err := proxy.NewKeySet(ks, func(ctx context.Context, secret string) (bool, error) {
 		// The fire drill's own requests (sendSynthetic) carry a secret
 		// that lives only in this process.
 		if subtle.ConstantTimeCompare([]byte(secret), []byte(s.drillSecret)) == 1 {
@@ -116,6 +124,12 @@ func (s *Server) newKeySet(keys []config.ClientKey) (*proxy.KeySet, error) {
 		}
 		return true, nil
 	}, s.now)
+	if err != nil {
+		return nil, err
+	}
+	out.SetRevoked(s.stored.revoked)
+	out.SetMiss(s.keyMiss)
+	return out, nil
 }
 
 // errKeyStoreDown is the data plane's answer to a secret that is no client
@@ -235,11 +249,13 @@ func (s *Server) ClientKeys() *proxy.KeySet {
 func (s *Server) ReloadClientKeys(keys []config.ClientKey) error {
 	s.keysMu.Lock()
 	defer s.keysMu.Unlock()
-	if (s.Keys == nil) != (len(keys) == 0) {
+	// require_client_keys takes a restart (config/restart.go), so the
+	// value the gateway started with holds.
+	if want := len(keys) > 0 || s.requireKeys; (s.Keys != nil) != want {
 		if s.Keys == nil {
 			return fmt.Errorf("client_keys: the gateway started without client keys; restart it to require keys")
 		}
-		return fmt.Errorf("client_keys: removing every key would open the OpenAI API to anyone; restart the gateway to run without keys")
+		return fmt.Errorf("client_keys: removing every key would open the OpenAI API to anyone; restart the gateway to run without keys, or set require_client_keys: true to keep requiring the keys issued with sluice key create")
 	}
 	if s.Keys == nil {
 		return nil

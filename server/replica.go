@@ -98,7 +98,7 @@ func (s *Server) startReplica(ctx context.Context) {
 	go func() { defer s.wg.Done(); s.reconcile(ctx) }()
 }
 
-// reconcile reloads the registry and the tokens whenever a reload is asked
+// reconcile reloads the registry, the tokens and the client keys whenever a reload is asked
 // for and every ReconcileInterval, until ctx ends. While the store is down
 // the replica keeps routing by the registry it has (the data plane never
 // reads the store), and the reload that works first after it returns
@@ -120,6 +120,9 @@ func (s *Server) reconcile(ctx context.Context) {
 		err := s.Control.Reload(rctx)
 		if err == nil {
 			err = s.Auth.Reload(rctx)
+		}
+		if err == nil {
+			err = s.ReloadStoredKeys(rctx)
 		}
 		cancel()
 		switch {

@@ -76,6 +76,10 @@ type Server struct {
 	// after ReloadClientKeys.
 	Keys *proxy.KeySet
 	keys atomic.Pointer[proxy.KeySet] // issue 6: the keys in force, swapped on SIGHUP
+	// requireKeys is require_client_keys as the gateway started; stored
+	// is the store's client keys as last read (storedkeys.go).
+	requireKeys bool
+	stored      storedKeys
 
 	logger    *slog.Logger
 	now       func() time.Time
@@ -203,11 +207,17 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	// Issue 6: ejected versions leave splits like unhealthy ones; client
 	// API keys, when configured, guard the data plane.
 	s.Ejector = s.newEjector(cfg.OutlierEjection)
+	s.requireKeys = cfg.RequireClientKeys
 	if s.Keys, err = s.newKeySet(cfg.ClientKeys); err != nil {
 		s.closeEarly()
 		return nil, err
 	}
 	s.keysCfg = slices.Clone(cfg.ClientKeys)
+	if err := s.ReloadStoredKeys(ctx); err != nil {
+		// The reconcile (on a shared store) or the first secret not held
+		// reads them again.
+		logger.Warn("client keys issued through the admin API not read; the config file's are in force", "err", err)
+	}
 	popt := proxy.Options{ForceAllowed: s.forceAllowed}
 	if s.Ejector != nil {
 		popt.OnResult = s.Ejector.Result
@@ -323,6 +333,8 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 			ks := s.ClientKeys()
 			return ks.Has(name), ks != nil && ks.Len() > 0
 		},
+		ConfigKeys: s.ConfigKeys,
+		ReloadKeys: s.ReloadStoredKeys,
 	})
 	if cfg.ModelsFile != "" {
 		doc, err := config.LoadApplyFile(cfg.ModelsFile)

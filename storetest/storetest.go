@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) sluice.Store) {
 		{"Audit", auditTests},
 		{"Requests", requestTests},
 		{"Tokens", tokenTests},
+		{"ClientKeys", clientKeyTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -145,6 +146,7 @@ type snapshot struct {
 	reg    *sluice.Registry
 	audit  []sluice.AuditEntry
 	tokens []sluice.Token
+	keys   []sluice.StoredKey
 }
 
 func takeSnapshot(t *testing.T, s sluice.Store) snapshot {
@@ -153,7 +155,11 @@ func takeSnapshot(t *testing.T, s sluice.Store) snapshot {
 	if err != nil {
 		t.Fatalf("Tokens: %v", err)
 	}
-	return snapshot{reg: mustLoad(t, s), audit: allAudit(t, s), tokens: toks}
+	keys, err := s.ClientKeys(t.Context())
+	if err != nil {
+		t.Fatalf("ClientKeys: %v", err)
+	}
+	return snapshot{reg: mustLoad(t, s), audit: allAudit(t, s), tokens: toks, keys: keys}
 }
 
 // checkUnchanged fails the test when the store differs from before.
@@ -165,6 +171,9 @@ func checkUnchanged(t *testing.T, s sluice.Store, before snapshot) {
 		t.Errorf("audit has %d entries, want the %d it had before the failed write", len(after.audit), len(before.audit))
 	}
 	equalTokens(t, after.tokens, before.tokens)
+	if !reflect.DeepEqual(after.keys, before.keys) {
+		t.Errorf("client keys = %+v, want %+v as before the failed write", after.keys, before.keys)
+	}
 }
 
 // equalRegistry compares two registries field by field, times at

@@ -118,6 +118,9 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 		if err := s.Auth.Reload(ctx); err != nil {
 			fail("reload tokens", err)
 		}
+		if err := s.ReloadStoredKeys(ctx); err != nil {
+			fail("reload client keys from the store", err)
+		}
 		if err := s.ReloadTLS(); err != nil {
 			fail("reload TLS certificates", err)
 		}

@@ -1,0 +1,205 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// KeySecretPrefix starts every client key secret the API issues, as
+// OpenAI's keys start with sk-: secret scanners and people recognise one,
+// and sluice usage --key refuses it in a key's name's place.
+const KeySecretPrefix = "sk-sluice-"
+
+// maxKeyTokensPerMinute bounds a key's tokens_per_minute, as the config
+// file's client_keys does.
+const maxKeyTokensPerMinute = 1e9
+
+// NewKeySecret returns a new random client key secret: KeySecretPrefix
+// followed by 32 random bytes in unpadded base64url.
+func NewKeySecret() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("generate a key secret: %w", err)
+	}
+	return KeySecretPrefix + base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// configKeys returns the config file's keys and whether keys are required.
+func (s *Server) configKeys() ([]sluice.StoredKey, bool) {
+	if s.cfgKeys == nil {
+		return nil, false
+	}
+	return s.cfgKeys()
+}
+
+func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
+	cfg, required := s.configKeys()
+	out := KeyList{Keys: []KeyView{}, Required: required}
+	cfg = slices.Clone(cfg)
+	slices.SortFunc(cfg, func(a, b sluice.StoredKey) int { return strings.Compare(a.Name, b.Name) })
+	for _, k := range cfg {
+		out.Keys = append(out.Keys, KeyView{StoredKey: k, Source: "config"})
+	}
+	stored, err := s.store.ClientKeys(r.Context())
+	if err != nil {
+		return fmt.Errorf("read the client keys: %w", err)
+	}
+	now := s.now()
+	for _, k := range stored {
+		out.Keys = append(out.Keys, storedKeyView(k, now))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// storedKeyView describes a key issued through the API, as of now.
+func storedKeyView(k sluice.StoredKey, now time.Time) KeyView {
+	k.Hash = ""
+	return KeyView{StoredKey: k, Source: "store", Expired: k.Expired(now)}
+}
+
+// checkKeyRequest checks a key's settings as the config file's
+// client_keys are checked; the errors name the field.
+func checkKeyRequest(req KeyRequest, now time.Time) error {
+	if err := sluice.CheckName("client key name", req.Name); err != nil {
+		return invalid("name", sluice.ErrorMessage(err))
+	}
+	if req.Name == "token" {
+		return invalid("name", `the key name "token" is reserved (it names admin tokens used as API keys, in the request log and in who owns a stored response): pick another name`)
+	}
+	if sluice.LooksLikeSecret(req.Name) {
+		return invalid("name", "the key name looks like an API key's secret (sk-... or sk_..., or 20 or more letters and digits in a row holding both), and sluice usage --key would refuse it as one: pick a plain name such as team-a")
+	}
+	for i, m := range req.Models {
+		if err := sluice.CheckName("model name", m); err != nil {
+			return invalid("models", fmt.Sprintf("models[%d]: %s", i, sluice.ErrorMessage(err)))
+		}
+	}
+	if req.RateLimit < 0 || math.IsNaN(req.RateLimit) || math.IsInf(req.RateLimit, 0) {
+		return invalid("rate_limit", fmt.Sprintf("rate_limit %v must be positive (requests per second), or 0 for no limit", req.RateLimit))
+	}
+	if req.Burst < 0 {
+		return invalid("burst", fmt.Sprintf("burst %d must be positive", req.Burst))
+	}
+	if req.Burst > 0 && req.RateLimit == 0 {
+		return invalid("burst", "burst is the requests allowed at once above rate_limit: give a rate_limit too (--rate-limit), or leave burst out")
+	}
+	if req.TokensPerMinute < 0 || req.TokensPerMinute > maxKeyTokensPerMinute {
+		return invalid("tokens_per_minute", fmt.Sprintf("tokens_per_minute %d must be between 1 and %d (tokens a minute, prompt and answer), or 0 for no limit", req.TokensPerMinute, int64(maxKeyTokensPerMinute)))
+	}
+	if !req.ExpiresAt.IsZero() && !req.ExpiresAt.After(now) {
+		return invalid("expires_at", fmt.Sprintf("expires_at %s is not in the future (the server's time is %s): give a later time, such as --expires 90d, or leave it out for a key that never expires", req.ExpiresAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339)))
+	}
+	return checkReason(req.Reason)
+}
+
+func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
+	var req KeyRequest
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	if err := checkKeyRequest(req, s.now()); err != nil {
+		return err
+	}
+	cfg, required := s.configKeys()
+	if !required {
+		// The key would be asked of no one, and limit nothing.
+		return &sluice.Error{Code: sluice.CodeConflict, Fields: []string{"name"}, Message: "this gateway does not require keys on its OpenAI API (its config has no client_keys): a key issued now would neither be asked for nor limit anything; set require_client_keys: true in the config of every replica and restart them, then issue keys"}
+	}
+	if slices.ContainsFunc(cfg, func(k sluice.StoredKey) bool { return k.Name == req.Name }) {
+		return &sluice.Error{Code: sluice.CodeConflict, Fields: []string{"name"}, Message: fmt.Sprintf("a client key named %s is in the config file (client_keys): pick another name", req.Name)}
+	}
+	secret, err := NewKeySecret()
+	if err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	k := sluice.StoredKey{Name: req.Name, Hash: sluice.HashSecret(secret), Models: req.Models, RateLimit: req.RateLimit, Burst: req.Burst,
+		TokensPerMinute: req.TokensPerMinute, ForceVersion: req.ForceVersion, CreatedAt: now, CreatedBy: actor(r), ExpiresAt: req.ExpiresAt.UTC()}
+	if len(k.Models) == 0 {
+		k.Models = nil
+	}
+	view := storedKeyView(k, now)
+	entry, err := tokenAudit(r, "key.create", req.Name, req.Reason, nil, view)
+	if err != nil {
+		return err
+	}
+	entry.At = now
+	ctx := r.Context()
+	if err := s.store.PutClientKey(ctx, k, entry); err != nil {
+		if sluice.ErrorCode(err) == sluice.CodeConflict {
+			return err
+		}
+		return fmt.Errorf("store the client key: %w", err)
+	}
+	out := CreatedKey{KeyView: view, Secret: secret}
+	// The key is stored: from here on the secret must reach the caller,
+	// who could not get it again.
+	if err := s.reloadKeys(ctx); err != nil {
+		out.Warning = "the key is stored, but this gateway could not read its keys again (" + sluice.ErrorMessage(err) + "): it is accepted once they are read, at its first use or the next reload"
+	}
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+func (s *Server) reloadKeys(ctx context.Context) error {
+	if s.reload == nil {
+		return nil
+	}
+	return s.reload(context.WithoutCancel(ctx))
+}
+
+func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) error {
+	name, err := pathName(r, "name", "client key name")
+	if err != nil {
+		return err
+	}
+	var req ReasonRequest
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	if err := checkReason(req.Reason); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	cfg, _ := s.configKeys()
+	if slices.ContainsFunc(cfg, func(k sluice.StoredKey) bool { return k.Name == name }) {
+		return &sluice.Error{Code: sluice.CodeConflict, Fields: []string{"name"}, Message: fmt.Sprintf("client key %s is defined in the config file (client_keys): remove it there and reload (SIGHUP)", name)}
+	}
+	stored, err := s.store.ClientKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("read the client keys: %w", err)
+	}
+	i := slices.IndexFunc(stored, func(k sluice.StoredKey) bool { return k.Name == name })
+	if i < 0 {
+		return sluice.KeyNotFound(name)
+	}
+	gone := storedKeyView(stored[i], s.now())
+	entry, err := tokenAudit(r, "key.delete", name, req.Reason, gone, nil)
+	if err != nil {
+		return err
+	}
+	entry.At = s.now().UTC()
+	if err := s.store.DeleteClientKey(ctx, name, entry); err != nil {
+		if sluice.ErrorCode(err) == sluice.CodeNotFound {
+			return err
+		}
+		return fmt.Errorf("revoke the client key: %w", err)
+	}
+	if err := s.reloadKeys(ctx); err != nil {
+		// Revoked in the store; this replica refuses it once it reads
+		// its keys again. Say so rather than claim it is refused now.
+		return sluice.Errorf(sluice.CodeUnavailable, "client key %s is revoked in the store, but this gateway could not read its keys again (%s): it refuses the key once it reads them (at its next reload, or as soon as the store answers on a shared store)", name, sluice.ErrorMessage(err))
+	}
+	writeJSON(w, http.StatusOK, gone)
+	return nil
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
+)
+
+func (c *cli) keyCmd() *cobra.Command {
+	cmd := group(&cobra.Command{Use: "key", Short: "Manage data plane client keys (API keys for the OpenAI API)"})
+	var (
+		models  []string
+		rate    float64
+		burst   int
+		tpm     int64
+		force   bool
+		expires string
+		reason  string
+	)
+	create := &cobra.Command{
+		Use:   "create NAME [--models chat,embed] [--rate-limit 50 --burst 100] [--tokens-per-minute 200000] [--force-version] [--expires 90d] --reason \"why\"",
+		Short: "Issue a client key (admin role); its secret is shown once, and every replica accepts it at once",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := requireReason(reason); err != nil {
+				return err
+			}
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			exp, err := api.ParseExpiry(expires, time.Now())
+			if err != nil {
+				return fmt.Errorf("--expires: %s", sluice.ErrorMessage(err))
+			}
+			k, err := cl.CreateKey(cmd.Context(), api.KeyRequest{Name: args[0], Models: models, RateLimit: rate, Burst: burst, TokensPerMinute: tpm, ForceVersion: force, ExpiresAt: exp, Reason: reason})
+			if err != nil {
+				return err
+			}
+			if c.output == "json" {
+				return c.printJSON(k)
+			}
+			until := "never expires"
+			if !k.ExpiresAt.IsZero() {
+				until = "expires " + k.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC")
+			}
+			fmt.Fprintf(c.stdout, "client key %s created (%s, %s), %s; its secret, shown only now (the OpenAI SDKs' api_key):\n%s\n", k.Name, keyModels(k.KeyView), keyLimits(k.KeyView), until, k.Secret)
+			if k.Warning != "" {
+				fmt.Fprintf(c.stderr, "warning: %s\n", k.Warning)
+			}
+			return nil
+		},
+	}
+	create.Flags().StringSliceVar(&models, "models", nil, "the models the key may use (comma-separated); every model when left out")
+	create.Flags().Float64Var(&rate, "rate-limit", 0, "requests per second allowed (per replica); 0 for no limit")
+	create.Flags().IntVar(&burst, "burst", 0, "requests allowed at once above the rate; default the rate rounded up")
+	create.Flags().Int64Var(&tpm, "tokens-per-minute", 0, "tokens (prompt and answer) the key's answers may use a minute (per replica); 0 for no limit")
+	create.Flags().BoolVar(&force, "force-version", false, "let the key use the force-version header")
+	create.Flags().StringVar(&expires, "expires", "none", "when it stops working: a duration from now (90d, 12h), a date or time (2027-03-01, UTC), or none")
+	create.Flags().StringVar(&reason, "reason", "", "why (required; goes into the audit log)")
+	list := &cobra.Command{
+		Use: "list", Short: "List client keys, the config file's and those issued (never a secret)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			ks, err := cl.Keys(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if c.output == "json" {
+				return c.printJSON(ks)
+			}
+			if !ks.Required {
+				fmt.Fprintln(c.stderr, "note: this gateway does not require keys on its OpenAI API (no client_keys; require_client_keys not set)")
+			}
+			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tMODELS\tLIMITS\tSOURCE\tCREATED\tBY\tEXPIRES")
+			for _, k := range ks.Keys {
+				by := k.CreatedBy
+				if by == "" {
+					by = "-"
+				}
+				exp := listTime(k.ExpiresAt, "never")
+				if k.Expired {
+					exp = "expired " + exp
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Name, keyModels(k), keyLimits(k), k.Source, listTime(k.CreatedAt, "-"), by, exp)
+			}
+			return tw.Flush()
+		},
+	}
+	var dreason string
+	del := &cobra.Command{
+		Use: "delete NAME --reason \"why\"", Short: "Revoke a client key issued with sluice key create (admin role): every replica refuses it", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := requireReason(dreason); err != nil {
+				return err
+			}
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			if err := cl.DeleteKey(cmd.Context(), args[0], dreason); err != nil {
+				return err
+			}
+			if c.output == "json" {
+				return c.printJSON(map[string]string{"deleted": args[0]})
+			}
+			fmt.Fprintf(c.stdout, "client key %s revoked\n", args[0])
+			return nil
+		},
+	}
+	del.Flags().StringVar(&dreason, "reason", "", "why (required; goes into the audit log)")
+	cmd.AddCommand(create, list, del)
+	return cmd
+}
+
+// keyModels is a key's MODELS column.
+func keyModels(k api.KeyView) string {
+	if len(k.Models) == 0 {
+		return "every model"
+	}
+	return strings.Join(k.Models, ",")
+}
+
+// keyLimits is a key's LIMITS column.
+func keyLimits(k api.KeyView) string {
+	var parts []string
+	if k.RateLimit > 0 {
+		p := strconv.FormatFloat(k.RateLimit, 'f', -1, 64) + "/s"
+		if k.Burst > 0 {
+			p += " burst " + strconv.Itoa(k.Burst)
+		}
+		parts = append(parts, p)
+	}
+	if k.TokensPerMinute > 0 {
+		parts = append(parts, strconv.FormatInt(k.TokensPerMinute, 10)+" tokens/min")
+	}
+	if k.ForceVersion {
+		parts = append(parts, "force-version")
+	}
+	if len(parts) == 0 {
+		return "no limit"
+	}
+	return strings.Join(parts, ", ")
+}
