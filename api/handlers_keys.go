@@ -171,16 +171,18 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	cfg, _ := s.configKeys()
-	if slices.ContainsFunc(cfg, func(k sluice.StoredKey) bool { return k.Name == name }) {
-		return &sluice.Error{Code: sluice.CodeConflict, Fields: []string{"name"}, Message: fmt.Sprintf("client key %s is defined in the config file (client_keys): remove it there and reload (SIGHUP)", name)}
-	}
 	stored, err := s.store.ClientKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("read the client keys: %w", err)
 	}
 	i := slices.IndexFunc(stored, func(k sluice.StoredKey) bool { return k.Name == name })
 	if i < 0 {
+		// Only when the store has none: a stored key whose name the
+		// file took later is revoked, as the log's warning says to.
+		cfg, _ := s.configKeys()
+		if slices.ContainsFunc(cfg, func(k sluice.StoredKey) bool { return k.Name == name }) {
+			return &sluice.Error{Code: sluice.CodeConflict, Fields: []string{"name"}, Message: fmt.Sprintf("client key %s is defined in the config file (client_keys): remove it there and reload (SIGHUP)", name)}
+		}
 		return sluice.KeyNotFound(name)
 	}
 	gone := storedKeyView(stored[i], s.now())

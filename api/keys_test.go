@@ -164,6 +164,23 @@ func TestServer_DeleteKey(t *testing.T) {
 		e := MustEnv(t)
 		e.do(t, "DELETE", "/admin/v1/keys/web-app", adminSecret, []byte(`{"reason":"r"}`)).want(t, http.StatusConflict, "config file")
 	})
+	t.Run("ShadowedByConfig", func(t *testing.T) {
+		// A stored key whose name the config file took later (the file's
+		// wins, and the log says to revoke the stored one): it can be
+		// revoked, or it would come back if the file's key went.
+		e := MustEnv(t)
+		ctx := t.Context()
+		k := sluice.StoredKey{Name: "web-app", Hash: sluice.HashSecret("sk-sluice-old-web-app"), CreatedAt: t0}
+		if err := e.Store.PutClientKey(ctx, k, sluice.AuditEntry{At: t0, Actor: "ada", Action: "key.create", Subject: "web-app", Reason: "r"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Admin.DeleteKey(ctx, "web-app", "the file took the name"); err != nil {
+			t.Fatalf("revoke a stored key shadowed by the config file's: %v", err)
+		}
+		if ks, _ := e.Store.ClientKeys(ctx); len(ks) != 0 {
+			t.Errorf("after delete the store holds %+v", ks)
+		}
+	})
 	t.Run("ReloadFails", func(t *testing.T) {
 		e := MustEnv(t)
 		ctx := t.Context()

@@ -139,6 +139,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{Config: cfg, logger: logger, now: now, Store: opt.Store, synthClient: &http.Client{Timeout: 30 * time.Second}, drillSecret: "slk_drill_" + rand.Text(), trustedProxies: trusted}
+	s.stored.reloading = make(chan struct{}, 1)
 	if s.Store == nil {
 		st, err := openStore(ctx, cfg.Store, logger)
 		if err != nil {

@@ -37,6 +37,11 @@ const maxRevoked = 10000
 
 // storedKeys is the server's copy of the store's client keys.
 type storedKeys struct {
+	// reloading makes ReloadStoredKeys one at a time, from its read to
+	// putting what it read in force: a read that began before a revoke
+	// must not end after the revoke's own read and put the key back. A
+	// channel of one, so that waiting for it ends with the caller's ctx.
+	reloading chan struct{}
 	// Guarded by Server.keysMu.
 	list    []sluice.StoredKey
 	revoked map[string]string // hex hash → name, of keys revoked since start
@@ -76,11 +81,21 @@ func clientKeysOf(cfg []config.ClientKey, stored []sluice.StoredKey) (keys []pro
 // accepted from the next request, a revoked one refused (401 saying it was
 // revoked), and a key kept keeps its rate-limit buckets. It does nothing
 // on a gateway that requires no keys. On an error the keys in force stay.
+// Reloads run one at a time, so the last to read is the last put in force.
 func (s *Server) ReloadStoredKeys(ctx context.Context) error {
 	if !s.keyed() {
 		return nil
 	}
-	stored, err := s.Store.ClientKeys(ctx)
+	// One at a time, each read bounded, so that none waits long.
+	select {
+	case s.stored.reloading <- struct{}{}:
+	case <-ctx.Done():
+		return sluice.Errorf(sluice.CodeUnavailable, "cannot read the client keys from the store: %v while another read of them ran: check the store; the keys read before stay in force", ctx.Err())
+	}
+	defer func() { <-s.stored.reloading }()
+	rctx, cancel := context.WithTimeout(ctx, refreshKeysTimeout)
+	stored, err := s.Store.ClientKeys(rctx)
+	cancel()
 	if err != nil {
 		return sluice.Errorf(sluice.CodeUnavailable, "cannot read the client keys from the store: %v: check the store; the keys read before stay in force", err)
 	}
