@@ -19,6 +19,37 @@ import (
 	"github.com/sluicehq/sluice/server"
 )
 
+// storeKeyedGateway starts a gateway on an SQLite store wrapped by wrap,
+// with require_client_keys and a chat model served by a simulated backend.
+func storeKeyedGateway(t *testing.T, wrap func(sluice.Store) sluice.Store) *server.Server {
+	t.Helper()
+	ctx := context.Background()
+	b := MustBackend(t, fakellm.Config{})
+	dir := t.TempDir()
+	raw, err := server.OpenStore(ctx, filepath.Join(dir, "sluice.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Store = filepath.Join(dir, "sluice.db")
+	cfg.RequireClientKeys = true
+	gw, err := server.New(ctx, server.Options{Config: cfg, Store: wrap(raw)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gw.Shutdown(context.Background()) })
+	if _, err := gw.Control.Do(ctx, "test", "setup", func(e *sluice.Edit) error {
+		return e.Apply(chatDoc(map[string]string{"v1.0.0": b.URL()}, nil, nil))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return gw
+}
+
 // keysCounted counts the reads of the store's client keys.
 type keysCounted struct {
 	sluice.Store
@@ -37,31 +68,8 @@ func (s *keysCounted) ClientKeys(ctx context.Context) ([]sluice.StoredKey, error
 // store sees a handful, not one per request; each request still gets its
 // 401.
 func TestGateway_UnknownKeyFloodBounded(t *testing.T) {
-	ctx := context.Background()
-	b := MustBackend(t, fakellm.Config{})
-	dir := t.TempDir()
-	raw, err := server.OpenStore(ctx, filepath.Join(dir, "sluice.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := &keysCounted{Store: raw}
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Store = filepath.Join(dir, "sluice.db")
-	cfg.RequireClientKeys = true
-	gw, err := server.New(ctx, server.Options{Config: cfg, Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gw.Shutdown(context.Background()) })
-	if _, err := gw.Control.Do(ctx, "test", "setup", func(e *sluice.Edit) error {
-		return e.Apply(chatDoc(map[string]string{"v1.0.0": b.URL()}, nil, nil))
-	}); err != nil {
-		t.Fatal(err)
-	}
+	var st *keysCounted
+	gw := storeKeyedGateway(t, func(raw sluice.Store) sluice.Store { st = &keysCounted{Store: raw}; return st })
 	before := st.reads.Load()
 	began := time.Now()
 	const clients, each = 8, 40

@@ -4,16 +4,12 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/config"
-	"github.com/sluicehq/sluice/fakellm"
-	"github.com/sluicehq/sluice/server"
 )
 
 // keysGated holds one read of the store's client keys, once armed, after
@@ -42,30 +38,11 @@ func (s *keysGated) ClientKeys(ctx context.Context) ([]sluice.StoredKey, error) 
 // so the revoked key worked until the next change.
 func TestGateway_RevokedKeyStaysRevokedAfterSlowRead(t *testing.T) {
 	ctx := context.Background()
-	b := MustBackend(t, fakellm.Config{})
-	dir := t.TempDir()
-	raw, err := server.OpenStore(ctx, filepath.Join(dir, "sluice.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := &keysGated{Store: raw, reached: make(chan struct{}), release: make(chan struct{})}
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Store = filepath.Join(dir, "sluice.db")
-	cfg.RequireClientKeys = true
-	gw, err := server.New(ctx, server.Options{Config: cfg, Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gw.Shutdown(context.Background()) })
-	if _, err := gw.Control.Do(ctx, "test", "setup", func(e *sluice.Edit) error {
-		return e.Apply(chatDoc(map[string]string{"v1.0.0": b.URL()}, nil, nil))
-	}); err != nil {
-		t.Fatal(err)
-	}
+	var st *keysGated
+	gw := storeKeyedGateway(t, func(raw sluice.Store) sluice.Store {
+		st = &keysGated{Store: raw, reached: make(chan struct{}), release: make(chan struct{})}
+		return st
+	})
 	const secret = "sk-sluice-team-c-0123456789abcdef"
 	send := func() (int, string) {
 		req, _ := http.NewRequest("GET", gw.URL()+"/v1/models", nil)
@@ -79,7 +56,7 @@ func TestGateway_RevokedKeyStaysRevokedAfterSlowRead(t *testing.T) {
 		return res.StatusCode, string(body)
 	}
 	k := sluice.StoredKey{Name: "team-c", Hash: sluice.HashSecret(secret), CreatedAt: time.Now()}
-	if err := raw.PutClientKey(ctx, k, sluice.AuditEntry{At: time.Now(), Actor: "ada", Action: "key.create", Subject: "team-c", Reason: "r"}); err != nil {
+	if err := st.Store.PutClientKey(ctx, k, sluice.AuditEntry{At: time.Now(), Actor: "ada", Action: "key.create", Subject: "team-c", Reason: "r"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := gw.ReloadStoredKeys(ctx); err != nil {
@@ -95,7 +72,7 @@ func TestGateway_RevokedKeyStaysRevokedAfterSlowRead(t *testing.T) {
 	go func() { slow <- gw.ReloadStoredKeys(ctx) }()
 	<-st.reached
 	// The key is revoked and read again, as the admin API does.
-	if err := raw.DeleteClientKey(ctx, "team-c", sluice.AuditEntry{At: time.Now(), Actor: "ada", Action: "key.delete", Subject: "team-c", Reason: "r"}); err != nil {
+	if err := st.Store.DeleteClientKey(ctx, "team-c", sluice.AuditEntry{At: time.Now(), Actor: "ada", Action: "key.delete", Subject: "team-c", Reason: "r"}); err != nil {
 		t.Fatal(err)
 	}
 	revoke := make(chan error, 1)
