@@ -150,7 +150,7 @@ func (s *Server) keyMiss(ctx context.Context) (*proxy.KeySet, error) {
 			err := sk.missErr
 			sk.missMu.Unlock()
 			if err != nil {
-				return nil, errKeyStoreDown
+				return nil, errKeysUnreadable
 			}
 			return s.ClientKeys(), nil
 		case time.Since(start) < keyMissEvery:
@@ -173,12 +173,18 @@ func (s *Server) keyMiss(ctx context.Context) (*proxy.KeySet, error) {
 		select {
 		case <-ch:
 		case <-timer.C:
-			return nil, errKeyStoreDown
+			return nil, errKeysUnreadable
 		case <-ctx.Done():
 			return nil, nil
 		}
 	}
 }
+
+// errKeysUnreadable is the data plane's answer to a secret it does not
+// hold while the store's client keys (sluice key create) cannot be read:
+// it may be a key issued through another replica a moment ago. It names
+// neither the secret nor the store's error (the log has that).
+var errKeysUnreadable = sluice.Errorf(sluice.CodeUnavailable, "cannot check the API key: it is not one of the client keys this gateway holds, and the client keys issued through the admin API cannot be read from the store right now (it may be one issued a moment ago); retry shortly (the gateway's /readyz and log say why)")
 
 // refreshKeysTimeout bounds one read of the store's keys for a miss.
 const refreshKeysTimeout = 5 * time.Second
