@@ -159,15 +159,8 @@ func (s *Server) reloadKeys(ctx context.Context) error {
 }
 
 func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) error {
-	name, err := pathName(r, "name", "client key name")
+	name, req, err := deleteRequest(w, r, "client key name")
 	if err != nil {
-		return err
-	}
-	var req ReasonRequest
-	if err := readJSON(w, r, &req); err != nil {
-		return err
-	}
-	if err := checkReason(req.Reason); err != nil {
 		return err
 	}
 	ctx := r.Context()

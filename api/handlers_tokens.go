@@ -122,15 +122,8 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) error {
-	name, err := pathName(r, "name", "token name")
+	name, req, err := deleteRequest(w, r, "token name")
 	if err != nil {
-		return err
-	}
-	var req ReasonRequest
-	if err := readJSON(w, r, &req); err != nil {
-		return err
-	}
-	if err := checkReason(req.Reason); err != nil {
 		return err
 	}
 	ctx := r.Context()
@@ -215,4 +208,18 @@ func tokenAudit(r *http.Request, action, name, reason string, before, after any)
 		}
 	}
 	return e, nil
+}
+
+// deleteRequest reads a DELETE of a token or client key: the name in its
+// path (what names it in errors) and the reason in its body.
+func deleteRequest(w http.ResponseWriter, r *http.Request, what string) (string, ReasonRequest, error) {
+	var req ReasonRequest
+	name, err := pathName(r, "name", what)
+	if err != nil {
+		return "", req, err
+	}
+	if err := readJSON(w, r, &req); err != nil {
+		return "", req, err
+	}
+	return name, req, checkReason(req.Reason)
 }

@@ -89,37 +89,12 @@ func (c *cli) keyCmd() *cobra.Command {
 				if by == "" {
 					by = "-"
 				}
-				exp := listTime(k.ExpiresAt, "never")
-				if k.Expired {
-					exp = "expired " + exp
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Name, keyModels(k), keyLimits(k), k.Source, listTime(k.CreatedAt, "-"), by, exp)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Name, keyModels(k), keyLimits(k), k.Source, listTime(k.CreatedAt, "-"), by, expiresColumn(k.ExpiresAt, k.Expired))
 			}
 			return tw.Flush()
 		},
 	}
-	var dreason string
-	del := &cobra.Command{
-		Use: "delete NAME --reason \"why\"", Short: "Revoke a client key issued with sluice key create (admin role): every replica refuses it", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := requireReason(dreason); err != nil {
-				return err
-			}
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			if err := cl.DeleteKey(cmd.Context(), args[0], dreason); err != nil {
-				return err
-			}
-			if c.output == "json" {
-				return c.printJSON(map[string]string{"deleted": args[0]})
-			}
-			fmt.Fprintf(c.stdout, "client key %s revoked\n", args[0])
-			return nil
-		},
-	}
-	del.Flags().StringVar(&dreason, "reason", "", "why (required; goes into the audit log)")
+	del := c.deleteCmd("Revoke a client key issued with sluice key create (admin role): every replica refuses it", "client key %s revoked", (*api.Client).DeleteKey)
 	cmd.AddCommand(create, list, del)
 	return cmd
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -66,33 +67,12 @@ func (c *cli) tokenCmd() *cobra.Command {
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tROLE\tSOURCE\tCREATED\tEXPIRES\tLAST USED")
 			for _, t := range ts {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Name, t.Role, t.Source, listTime(t.CreatedAt, "-"), tokenExpires(t), tokenLastUsed(t))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Name, t.Role, t.Source, listTime(t.CreatedAt, "-"), expiresColumn(t.ExpiresAt, t.Expired), tokenLastUsed(t))
 			}
 			return tw.Flush()
 		},
 	}
-	var dreason string
-	del := &cobra.Command{
-		Use: "delete NAME --reason \"why\"", Short: "Revoke a token", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := requireReason(dreason); err != nil {
-				return err
-			}
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			if err := cl.DeleteToken(cmd.Context(), args[0], dreason); err != nil {
-				return err
-			}
-			if c.output == "json" {
-				return c.printJSON(map[string]string{"deleted": args[0]})
-			}
-			fmt.Fprintf(c.stdout, "token %s deleted\n", args[0])
-			return nil
-		},
-	}
-	del.Flags().StringVar(&dreason, "reason", "", "why (required; goes into the audit log)")
+	del := c.deleteCmd("Revoke a token", "token %s deleted", (*api.Client).DeleteToken)
 	cmd.AddCommand(create, list, del)
 	return cmd
 }
@@ -105,14 +85,43 @@ func listTime(t time.Time, none string) string {
 	return t.UTC().Format("2006-01-02 15:04")
 }
 
-// tokenExpires is a token's EXPIRES column: never, the time, or the time
-// it expired.
-func tokenExpires(t api.TokenView) string {
-	s := listTime(t.ExpiresAt, "never")
-	if t.Expired {
+// expiresColumn is a token's or client key's EXPIRES column: never, the
+// time, or the time it expired.
+func expiresColumn(at time.Time, expired bool) string {
+	s := listTime(at, "never")
+	if expired {
 		s = "expired " + s
 	}
 	return s
+}
+
+// deleteCmd is the delete subcommand of sluice token and sluice key:
+// NAME and a required reason, sent by del; done says what was deleted
+// (a format of the name).
+func (c *cli) deleteCmd(short, done string, del func(cl *api.Client, ctx context.Context, name, reason string) error) *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use: "delete NAME --reason \"why\"", Short: short, Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := requireReason(reason); err != nil {
+				return err
+			}
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			if err := del(cl, cmd.Context(), args[0], reason); err != nil {
+				return err
+			}
+			if c.output == "json" {
+				return c.printJSON(map[string]string{"deleted": args[0]})
+			}
+			fmt.Fprintf(c.stdout, done+"\n", args[0])
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why (required; goes into the audit log)")
+	return cmd
 }
 
 // tokenLastUsed is a token's LAST USED column; a config file token's use
