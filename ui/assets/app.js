@@ -1180,6 +1180,109 @@
     }
   }
 
+  // ---- keys ----
+  // The Keys tab lists the data plane's client keys, the config file's and
+  // those issued through the API (GET /admin/v1/keys, which never holds a
+  // secret), each with what it used over the last 24 hours from the
+  // request log (GET /admin/v1/usage?by=key), as sluice key list and
+  // sluice usage do. It is read-only for every role: keys are issued and
+  // revoked with the CLI, as tokens are.
+  const KEY_COLS = 13;
+  // realTime says whether s is a time the server set (a config key's
+  // created_at is Go's zero time, year 1).
+  const realTime = (s) => !!s && new Date(s).getUTCFullYear() > 1;
+  const count = (x) => (x == null ? "–" : Number(x).toLocaleString("en-US"));
+
+  async function loadKeys() {
+    const tb = clear($("keys-table").querySelector("tbody"));
+    const note = $("keys-note"), off = clear($("keys-off"));
+    note.textContent = "";
+    off.hidden = true;
+    let list, usage = null, usageErr = "";
+    try {
+      list = await admin("GET", "/keys");
+    } catch (e) {
+      tb.append(h("tr", {}, h("td", { colspan: KEY_COLS, class: "error", id: "keys-error" }, e.message)));
+      return;
+    }
+    // The usage is a second read: when the request log cannot be summed,
+    // the keys are still listed, and the note says why their numbers are not.
+    try {
+      usage = await admin("GET", "/usage?by=key&since=24h");
+    } catch (e) {
+      usageErr = e.message;
+    }
+    const used = new Map();
+    for (const u of (usage && usage.rows) || []) used.set(u.key, u);
+    const keys = list.keys || [];
+    // A gateway whose API says when each key was last used has the field
+    // on the keys used; without it (an older replica), a key with no
+    // request in 24 hours may still have been used before.
+    const tracksUse = keys.some((k) => "last_used_at" in k);
+    if (!list.required) {
+      off.append(h("div", { class: "decision paused", id: "keys-open" }, h("b", {}, "Keys are off: "),
+        "this gateway's config has neither client_keys nor require_client_keys, so its data plane (/v1/) takes any caller, with or without a key. Set client_keys, or require_client_keys: true to rely on keys issued with sluice key create, in every replica's config and restart them."));
+      off.hidden = false;
+    }
+    for (const k of keys) {
+      const u = used.get(k.name);
+      const cfg = k.source === "config";
+      const rate = Number(k.rate_limit) || 0;
+      const name = h("td", {}, h("b", {}, k.name));
+      if (k.revoked) name.append(" ", h("span", { class: "chip fail key-revoked" }, "revoked"));
+      if (k.force_version) name.append(" ", h("span", { class: "chip", title: "may send the force-version header" }, "force-version"));
+      if (realTime(k.rotated_at)) {
+        name.append(h("div", { class: "muted small key-rotated" }, "rotated " + utc(k.rotated_at) + (realTime(k.grace_until) ? "; the old secret works until " + utc(k.grace_until) : "")));
+      }
+      const expires = h("td", { class: "mono" }, realTime(k.expires_at) ? utc(k.expires_at) : "never");
+      if (k.expired) expires.append(" ", h("span", { class: "chip fail key-expired" }, "expired"));
+      let last;
+      if (cfg) last = "-";
+      else if (realTime(k.last_used_at)) last = utc(k.last_used_at);
+      else if (u && u.requests > 0) last = "in the last 24 h";
+      else last = tracksUse ? "never" : "–";
+      tb.append(h("tr", { class: k.revoked || k.expired ? "muted" : "", dataset: { key: k.name, source: k.source } },
+        name,
+        h("td", {}, h("span", { class: "chip" }, k.source)),
+        h("td", {}, (k.models || []).length ? k.models.join(", ") : h("span", { class: "muted" }, "all")),
+        h("td", { class: "n" }, rate ? rate + "/s" : "none"),
+        // Burst 0 is the rate rounded up, at least 1 (as the config says).
+        h("td", { class: "n" }, k.burst ? String(k.burst) : rate ? String(Math.max(1, Math.ceil(rate))) : "–"),
+        h("td", { class: "n" }, k.tokens_per_minute ? count(k.tokens_per_minute) : "none"),
+        expires,
+        h("td", { class: "mono" }, realTime(k.created_at) ? utc(k.created_at) + (k.created_by ? " by " + k.created_by : "") : "-"),
+        h("td", { class: "mono" }, last),
+        ...usageCells(u, usage)));
+    }
+    // Usage by a name no longer held (a key revoked, or taken out of the
+    // file) still happened: listed after the keys.
+    const held = new Set(keys.map((k) => k.name));
+    for (const u of (usage && usage.rows) || []) {
+      if (!u.key || held.has(u.key)) continue;
+      tb.append(h("tr", { class: "muted", dataset: { key: u.key, source: "" } },
+        h("td", {}, h("b", {}, u.key)), h("td", { colspan: 8 }, "no longer a key of this gateway (revoked, or taken out of its config)"), ...usageCells(u, usage)));
+    }
+    const none = used.get("");
+    if (none && none.requests > 0) {
+      tb.append(h("tr", { class: "muted", dataset: { key: "", source: "" } },
+        h("td", {}, h("i", {}, "no key")), h("td", { colspan: 8 }, "requests sent with an operator's or admin's token" + (list.required ? "" : ", or without a key")), ...usageCells(none, usage)));
+    }
+    if (!keys.length) {
+      tb.append(h("tr", {}, h("td", { colspan: KEY_COLS, class: "muted", id: "no-keys" }, "No client keys yet. An admin issues one with ",
+        h("code", {}, "sluice key create NAME --models chat --reason \"…\""), list.required ? "" : ", once the config requires keys", "; the config file's client_keys are listed here too.")));
+    }
+    const parts = [keys.length + " " + (keys.length === 1 ? "key" : "keys") + " (the config file's, then those issued through the API)."];
+    parts.push(usageErr ? "The usage could not be read: " + usageErr + "." : "Requests, errors and tokens are over the last 24 hours, from the request log" + (usage && usage.since ? " (since " + utc(usage.since) + " UTC)" : "") + ".");
+    note.textContent = parts.join(" ");
+  }
+
+  // usageCells are a key's four usage cells.
+  function usageCells(u, usage) {
+    const v = (f) => (!usage ? "–" : count(u ? u[f] : 0));
+    return [h("td", { class: "n key-requests" }, v("requests")), h("td", { class: "n key-errors" }, v("errors")),
+      h("td", { class: "n key-input" }, v("input_tokens")), h("td", { class: "n key-output" }, v("output_tokens"))];
+  }
+
   // ---- navigation ----
   // route reads the page's address: "#history/chat/ID" is the History
   // tab with model chat's rollout ID open (each part URI-encoded).
@@ -1195,6 +1298,7 @@
     document.querySelectorAll(".tab-body").forEach((s) => { s.hidden = s.id !== "tab-" + tab; });
     if (tab === "shadow") loadShadow();
     if (tab === "audit") loadAudit();
+    if (tab === "keys") loadKeys();
     // #history/MODEL/ID opens that rollout (a row's click, a pasted link,
     // the tab's own link back to the card open); #history is the list:
     // as it was when a card closes (Back, the browser's back), else read
@@ -1275,6 +1379,7 @@
     $("audit-analyses").addEventListener("change", loadAudit);
     $("at-form").addEventListener("submit", askAt);
     $("shadow-refresh").addEventListener("click", loadShadow);
+    $("keys-refresh").addEventListener("click", loadKeys);
     $("history-refresh").addEventListener("click", () => {
       if (route().id) history.replaceState(null, "", "#history");
       closePast();
