@@ -417,9 +417,37 @@
       !r.events.some((e) => e.kind === "concluded");
   }
 
+  // webhookEvent reads a webhook event of a rollout with spec s: the
+  // hook's name (the answer's data, else the message), its type (from the
+  // spec, else the message) and how it went: passed, failed, held (a
+  // confirm_promotion that did not pass holds the step), calling (its call
+  // is under way) or waiting (the step waits for its first answer).
+  const WEBHOOK_STATUS_TITLES = {
+    passed: "the webhook passed", failed: "the webhook failed", held: "the webhook did not pass: the step is held and it is asked again every analysis interval",
+    calling: "the webhook is being called", waiting: "the step waits for the webhook's answer",
+  };
+  function webhookEvent(e, s) {
+    const msg = String(e.message || ""), d = e.data && typeof e.data === "object" ? e.data : null;
+    let m = /(?:^|calling )webhook (\S+) \(([a-z_]+)/.exec(msg);
+    let name = d && d.name ? d.name : m ? m[1] : "";
+    let type = m ? m[2] : "";
+    const waits = /waits for webhook (.+?) \(([a-z_]+)\)/.exec(msg);
+    if (!name && waits) { name = waits[1]; type = waits[2]; }
+    const spec = ((s && s.webhooks) || []).find((w) => w.name === name);
+    if (spec && spec.type) type = spec.type;
+    let status;
+    if (d && d.pass === true) status = "passed";
+    else if (d && d.pass === false) status = / holds /.test(msg) || type === "confirm_promotion" ? "held" : "failed";
+    else if (/^calling webhook /.test(msg)) status = "calling";
+    else if (waits) status = "waiting";
+    else status = / passed\b/.test(msg) ? "passed" : / failed\b/.test(msg) ? "failed" : / holds /.test(msg) ? "held" : "called";
+    return { name: name || "?", type: type, status: status, title: WEBHOOK_STATUS_TITLES[status] || "" };
+  }
+
   // eventList draws r's events, newest first; an event that carries a
   // verdict gets a "numbers" button, which calls showVerdict with it.
   function eventList(r, p, showVerdict) {
+    const s = r.spec;
     const ul = h("ul", { class: "events", id: (p || "") + "rollout-events" });
     for (const e of r.events.slice().reverse()) {
       const rollback = ["rolled_back", "aborted", "rollback_timings", "undone", "failed", "warning"].includes(e.kind);
@@ -434,8 +462,16 @@
       } else if (e.data && e.data.metrics) {
         msg.append(" ", h("button", { class: "link", onclick: () => showVerdict(e.data, "Verdict of " + localTime(e.at)) }, "numbers"));
       }
+      // A webhook's call or answer says which hook, of which type, and
+      // how it went, in its chip: the kind alone ("webhook") read the
+      // same for a pass, a fail and a hold.
+      const hook = e.kind === "webhook" ? webhookEvent(e, s) : null;
+      const chip = hook
+        ? h("span", { class: "chip webhook " + hook.status, title: hook.title, dataset: { webhook: hook.name, type: hook.type, status: hook.status } },
+          "webhook " + hook.name + (hook.type ? " · " + hook.type : "") + " · " + hook.status)
+        : h("span", { class: "chip " + e.kind }, e.kind);
       ul.append(h("li", { class: rollback ? "rollback" : "", dataset: { kind: e.kind } },
-        h("span", { class: "muted" }, localTime(e.at)), h("span", {}, h("span", { class: "chip " + e.kind }, e.kind), " " + fmtPercent(e.percent) + "%"), msg));
+        h("span", { class: "muted" }, localTime(e.at)), h("span", {}, chip, " " + fmtPercent(e.percent) + "%"), msg));
     }
     return ul;
   }
@@ -471,9 +507,16 @@
   function renderCard(body, st, p, live) {
     const r = st.rollout, s = r.spec;
     const ended = r.ended_at && !ACTIVE_PHASES.includes(r.phase);
+    // A step held for a webhook (Rollout.WebhookWait) says so beside the
+    // phase: "progressing" alone hid that the promotion waits for an
+    // approval, which no analysis or hold will give.
+    const ww = r.webhook_wait && ACTIVE_PHASES.includes(r.phase) && r.phase !== "paused" ? r.webhook_wait : null;
+    const waiting = ww ? h("span", { class: "chip held", id: p + "rollout-waiting", title: ww.message ? "it last answered: " + ww.message : "its first answer is awaited" },
+      (ww.type === "stage" ? "waiting for stage check: " : "waiting for approval: ") + ww.webhook) : null;
     body.append(h("div", { class: "rollout-head" },
       h("span", { class: "id" }, r.id),
       h("span", { class: "chip " + r.phase, id: p + "rollout-phase" }, r.phase),
+      waiting,
       h("span", {}, s.strategy + ": ", h("b", {}, s.baseline), " → ", h("b", {}, s.candidate)),
       live ? h("span", { class: "muted" }, "started " + localTime(r.started_at) + " by " + r.actor + ": " + r.reason)
         : h("span", { class: "muted", id: p + "rollout-started" }, "started " + utc(r.started_at) + " UTC by " + (r.actor || "–") + ": " + (r.reason || "–") +
