@@ -3,6 +3,8 @@ package ui_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +135,9 @@ func TestKeysPage(t *testing.T) {
 	}
 	if len(rows) != 3 {
 		t.Errorf("the tab lists %d rows, want the 3 keys: %+v", len(rows), rows)
+	}
+	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+		_ = os.WriteFile(filepath.Join(screenshotDir(t), "keys.png"), png, 0o644)
 	}
 	// Read-only: no form, box or button but Refresh, whatever the role.
 	if n := evalString(ctx, t, `String(document.querySelectorAll("#tab-keys input, #tab-keys form, #tab-keys select, #tab-keys button:not(#keys-refresh)").length)`); n != "0" {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +59,9 @@ func TestWebhookEventChips(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#rollout-events .chip.webhook[data-status="held"]`)),
 	); err != nil {
 		t.Fatalf("sign-in: %v%s\npage errors: %v", err, pageText(ctx), jsErrors())
+	}
+	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+		_ = os.WriteFile(filepath.Join(screenshotDir(t), "webhooks.png"), png, 0o644)
 	}
 	type chip struct {
 		Text, Webhook, Type, Status, Background string
