@@ -3,7 +3,8 @@
 // comparison of the stable and candidate versions during a rollout
 // (time-series charts pushed with server-sent events, and a breakdown by
 // request category), the rollout's stages, verdicts and events, the shadow
-// pairs for review, and the audit log.
+// pairs for review, the audit log, and the data plane's client keys with
+// their last day's usage (read-only).
 //
 // Everything the page needs is embedded in the binary: templates, script
 // and style; there is no CDN and no outside request at run time. The

@@ -26,12 +26,18 @@ var uiRoleCases = []struct {
 	{"GET", "/ui/api/admin/v1/models", "", sluice.RoleViewer, 200},
 	{"GET", "/ui/api/admin/v1/audit?model=chat", "", sluice.RoleViewer, 200},
 	{"GET", "/ui/api/admin/v1/rollouts", "", sluice.RoleViewer, 200},
+	// The Keys tab: the keys (never a secret) and their usage.
+	{"GET", "/ui/api/admin/v1/keys", "", sluice.RoleViewer, 200},
+	{"GET", "/ui/api/admin/v1/usage?by=key&since=24h", "", sluice.RoleViewer, 200},
 	{"PUT", "/ui/api/admin/v1/models/chat/split", `{"weights":[{"version":"v1.0.0","percent":100}],"reason":"role table"}`, sluice.RoleOperator, 200},
 	// No rollout: an operator gets past the role check to the 404.
 	{"POST", "/ui/api/admin/v1/rollouts/chat/pause", `{"reason":"role table"}`, sluice.RoleOperator, 404},
 	{"POST", "/ui/api/admin/v1/rollouts/chat/conclude", `{"pick":"candidate","reason":"role table"}`, sluice.RoleOperator, 404},
 	// Not offered by the dashboard to anyone, admins included.
 	{"GET", "/ui/api/admin/v1/tokens", "", "", 404},
+	// Keys are issued and revoked with the CLI: the Keys tab is read-only.
+	{"POST", "/ui/api/admin/v1/keys", `{"name":"x","reason":"r"}`, "", 404},
+	{"DELETE", "/ui/api/admin/v1/keys/x", `{"reason":"r"}`, "", 404},
 	{"POST", "/ui/api/admin/v1/tokens", `{"name":"x","role":"admin","reason":"r"}`, "", 404},
 	{"POST", "/ui/api/admin/v1/apply", `{"doc":{"models":[{"name":"chat"}]},"reason":"r"}`, "", 404},
 	{"POST", "/ui/api/admin/v1/versions", `{"version":{"model":"chat","version":"v9"},"reason":"r"}`, "", 404},

@@ -417,9 +417,37 @@
       !r.events.some((e) => e.kind === "concluded");
   }
 
+  // webhookEvent reads a webhook event of a rollout with spec s: the
+  // hook's name (the answer's data, else the message), its type (from the
+  // spec, else the message) and how it went: passed, failed, held (a
+  // confirm_promotion that did not pass holds the step), calling (its call
+  // is under way) or waiting (the step waits for its first answer).
+  const WEBHOOK_STATUS_TITLES = {
+    passed: "the webhook passed", failed: "the webhook failed", held: "the webhook did not pass: the step is held and it is asked again every analysis interval",
+    calling: "the webhook is being called", waiting: "the step waits for the webhook's answer",
+  };
+  function webhookEvent(e, s) {
+    const msg = String(e.message || ""), d = e.data && typeof e.data === "object" ? e.data : null;
+    let m = /(?:^|calling )webhook (\S+) \(([a-z_]+)/.exec(msg);
+    let name = d && d.name ? d.name : m ? m[1] : "";
+    let type = m ? m[2] : "";
+    const waits = /waits for webhook (.+?) \(([a-z_]+)\)/.exec(msg);
+    if (!name && waits) { name = waits[1]; type = waits[2]; }
+    const spec = ((s && s.webhooks) || []).find((w) => w.name === name);
+    if (spec && spec.type) type = spec.type;
+    let status;
+    if (d && d.pass === true) status = "passed";
+    else if (d && d.pass === false) status = / holds /.test(msg) || type === "confirm_promotion" ? "held" : "failed";
+    else if (/^calling webhook /.test(msg)) status = "calling";
+    else if (waits) status = "waiting";
+    else status = / passed\b/.test(msg) ? "passed" : / failed\b/.test(msg) ? "failed" : / holds /.test(msg) ? "held" : "called";
+    return { name: name || "?", type: type, status: status, title: WEBHOOK_STATUS_TITLES[status] || "" };
+  }
+
   // eventList draws r's events, newest first; an event that carries a
   // verdict gets a "numbers" button, which calls showVerdict with it.
   function eventList(r, p, showVerdict) {
+    const s = r.spec;
     const ul = h("ul", { class: "events", id: (p || "") + "rollout-events" });
     for (const e of r.events.slice().reverse()) {
       const rollback = ["rolled_back", "aborted", "rollback_timings", "undone", "failed", "warning"].includes(e.kind);
@@ -434,8 +462,16 @@
       } else if (e.data && e.data.metrics) {
         msg.append(" ", h("button", { class: "link", onclick: () => showVerdict(e.data, "Verdict of " + localTime(e.at)) }, "numbers"));
       }
+      // A webhook's call or answer says which hook, of which type, and
+      // how it went, in its chip: the kind alone ("webhook") read the
+      // same for a pass, a fail and a hold.
+      const hook = e.kind === "webhook" ? webhookEvent(e, s) : null;
+      const chip = hook
+        ? h("span", { class: "chip webhook " + hook.status, title: hook.title, dataset: { webhook: hook.name, type: hook.type, status: hook.status } },
+          "webhook " + hook.name + (hook.type ? " · " + hook.type : "") + " · " + hook.status)
+        : h("span", { class: "chip " + e.kind }, e.kind);
       ul.append(h("li", { class: rollback ? "rollback" : "", dataset: { kind: e.kind } },
-        h("span", { class: "muted" }, localTime(e.at)), h("span", {}, h("span", { class: "chip " + e.kind }, e.kind), " " + fmtPercent(e.percent) + "%"), msg));
+        h("span", { class: "muted" }, localTime(e.at)), h("span", {}, chip, " " + fmtPercent(e.percent) + "%"), msg));
     }
     return ul;
   }
@@ -471,9 +507,16 @@
   function renderCard(body, st, p, live) {
     const r = st.rollout, s = r.spec;
     const ended = r.ended_at && !ACTIVE_PHASES.includes(r.phase);
+    // A step held for a webhook (Rollout.WebhookWait) says so beside the
+    // phase: "progressing" alone hid that the promotion waits for an
+    // approval, which no analysis or hold will give.
+    const ww = r.webhook_wait && ACTIVE_PHASES.includes(r.phase) && r.phase !== "paused" ? r.webhook_wait : null;
+    const waiting = ww ? h("span", { class: "chip held", id: p + "rollout-waiting", title: ww.message ? "it last answered: " + ww.message : "its first answer is awaited" },
+      (ww.type === "stage" ? "waiting for stage check: " : "waiting for approval: ") + ww.webhook) : null;
     body.append(h("div", { class: "rollout-head" },
       h("span", { class: "id" }, r.id),
       h("span", { class: "chip " + r.phase, id: p + "rollout-phase" }, r.phase),
+      waiting,
       h("span", {}, s.strategy + ": ", h("b", {}, s.baseline), " → ", h("b", {}, s.candidate)),
       live ? h("span", { class: "muted" }, "started " + localTime(r.started_at) + " by " + r.actor + ": " + r.reason)
         : h("span", { class: "muted", id: p + "rollout-started" }, "started " + utc(r.started_at) + " UTC by " + (r.actor || "–") + ": " + (r.reason || "–") +
@@ -1180,6 +1223,109 @@
     }
   }
 
+  // ---- keys ----
+  // The Keys tab lists the data plane's client keys, the config file's and
+  // those issued through the API (GET /admin/v1/keys, which never holds a
+  // secret), each with what it used over the last 24 hours from the
+  // request log (GET /admin/v1/usage?by=key), as sluice key list and
+  // sluice usage do. It is read-only for every role: keys are issued and
+  // revoked with the CLI, as tokens are.
+  const KEY_COLS = 13;
+  // realTime says whether s is a time the server set (a config key's
+  // created_at is Go's zero time, year 1).
+  const realTime = (s) => !!s && new Date(s).getUTCFullYear() > 1;
+  const count = (x) => (x == null ? "–" : Number(x).toLocaleString("en-US"));
+
+  async function loadKeys() {
+    const tb = clear($("keys-table").querySelector("tbody"));
+    const note = $("keys-note"), off = clear($("keys-off"));
+    note.textContent = "";
+    off.hidden = true;
+    let list, usage = null, usageErr = "";
+    try {
+      list = await admin("GET", "/keys");
+    } catch (e) {
+      tb.append(h("tr", {}, h("td", { colspan: KEY_COLS, class: "error", id: "keys-error" }, e.message)));
+      return;
+    }
+    // The usage is a second read: when the request log cannot be summed,
+    // the keys are still listed, and the note says why their numbers are not.
+    try {
+      usage = await admin("GET", "/usage?by=key&since=24h");
+    } catch (e) {
+      usageErr = e.message;
+    }
+    const used = new Map();
+    for (const u of (usage && usage.rows) || []) used.set(u.key, u);
+    const keys = list.keys || [];
+    // A gateway whose API says when each key was last used has the field
+    // on the keys used; without it (an older replica), a key with no
+    // request in 24 hours may still have been used before.
+    const tracksUse = keys.some((k) => "last_used_at" in k);
+    if (!list.required) {
+      off.append(h("div", { class: "decision paused", id: "keys-open" }, h("b", {}, "Keys are off: "),
+        "this gateway's config has neither client_keys nor require_client_keys, so its data plane (/v1/) takes any caller, with or without a key. Set client_keys, or require_client_keys: true to rely on keys issued with sluice key create, in every replica's config and restart them."));
+      off.hidden = false;
+    }
+    for (const k of keys) {
+      const u = used.get(k.name);
+      const cfg = k.source === "config";
+      const rate = Number(k.rate_limit) || 0;
+      const name = h("td", {}, h("b", {}, k.name));
+      if (k.revoked) name.append(" ", h("span", { class: "chip fail key-revoked" }, "revoked"));
+      if (k.force_version) name.append(" ", h("span", { class: "chip", title: "may send the force-version header" }, "force-version"));
+      if (realTime(k.rotated_at)) {
+        name.append(h("div", { class: "muted small key-rotated" }, "rotated " + utc(k.rotated_at) + (realTime(k.grace_until) ? "; the old secret works until " + utc(k.grace_until) : "")));
+      }
+      const expires = h("td", { class: "mono" }, realTime(k.expires_at) ? utc(k.expires_at) : "never");
+      if (k.expired) expires.append(" ", h("span", { class: "chip fail key-expired" }, "expired"));
+      let last;
+      if (cfg) last = "-";
+      else if (realTime(k.last_used_at)) last = utc(k.last_used_at);
+      else if (u && u.requests > 0) last = "in the last 24 h";
+      else last = tracksUse ? "never" : "–";
+      tb.append(h("tr", { class: k.revoked || k.expired ? "muted" : "", dataset: { key: k.name, source: k.source } },
+        name,
+        h("td", {}, h("span", { class: "chip" }, k.source)),
+        h("td", {}, (k.models || []).length ? k.models.join(", ") : h("span", { class: "muted" }, "all")),
+        h("td", { class: "n" }, rate ? rate + "/s" : "none"),
+        // Burst 0 is the rate rounded up, at least 1 (as the config says).
+        h("td", { class: "n" }, k.burst ? String(k.burst) : rate ? String(Math.max(1, Math.ceil(rate))) : "–"),
+        h("td", { class: "n" }, k.tokens_per_minute ? count(k.tokens_per_minute) : "none"),
+        expires,
+        h("td", { class: "mono" }, realTime(k.created_at) ? utc(k.created_at) + (k.created_by ? " by " + k.created_by : "") : "-"),
+        h("td", { class: "mono" }, last),
+        ...usageCells(u, usage)));
+    }
+    // Usage by a name no longer held (a key revoked, or taken out of the
+    // file) still happened: listed after the keys.
+    const held = new Set(keys.map((k) => k.name));
+    for (const u of (usage && usage.rows) || []) {
+      if (!u.key || held.has(u.key)) continue;
+      tb.append(h("tr", { class: "muted", dataset: { key: u.key, source: "" } },
+        h("td", {}, h("b", {}, u.key)), h("td", { colspan: 8 }, "no longer a key of this gateway (revoked, or taken out of its config)"), ...usageCells(u, usage)));
+    }
+    const none = used.get("");
+    if (none && none.requests > 0) {
+      tb.append(h("tr", { class: "muted", dataset: { key: "", source: "" } },
+        h("td", {}, h("i", {}, "no key")), h("td", { colspan: 8 }, "requests sent with an operator's or admin's token" + (list.required ? "" : ", or without a key")), ...usageCells(none, usage)));
+    }
+    if (!keys.length) {
+      tb.append(h("tr", {}, h("td", { colspan: KEY_COLS, class: "muted", id: "no-keys" }, "No client keys yet. An admin issues one with ",
+        h("code", {}, "sluice key create NAME --models chat --reason \"…\""), list.required ? "" : ", once the config requires keys", "; the config file's client_keys are listed here too.")));
+    }
+    const parts = [keys.length + " " + (keys.length === 1 ? "key" : "keys") + " (the config file's, then those issued through the API)."];
+    parts.push(usageErr ? "The usage could not be read: " + usageErr + "." : "Requests, errors and tokens are over the last 24 hours, from the request log" + (usage && usage.since ? " (since " + utc(usage.since) + " UTC)" : "") + ".");
+    note.textContent = parts.join(" ");
+  }
+
+  // usageCells are a key's four usage cells.
+  function usageCells(u, usage) {
+    const v = (f) => (!usage ? "–" : count(u ? u[f] : 0));
+    return [h("td", { class: "n key-requests" }, v("requests")), h("td", { class: "n key-errors" }, v("errors")),
+      h("td", { class: "n key-input" }, v("input_tokens")), h("td", { class: "n key-output" }, v("output_tokens"))];
+  }
+
   // ---- navigation ----
   // route reads the page's address: "#history/chat/ID" is the History
   // tab with model chat's rollout ID open (each part URI-encoded).
@@ -1195,6 +1341,7 @@
     document.querySelectorAll(".tab-body").forEach((s) => { s.hidden = s.id !== "tab-" + tab; });
     if (tab === "shadow") loadShadow();
     if (tab === "audit") loadAudit();
+    if (tab === "keys") loadKeys();
     // #history/MODEL/ID opens that rollout (a row's click, a pasted link,
     // the tab's own link back to the card open); #history is the list:
     // as it was when a card closes (Back, the browser's back), else read
@@ -1275,6 +1422,7 @@
     $("audit-analyses").addEventListener("change", loadAudit);
     $("at-form").addEventListener("submit", askAt);
     $("shadow-refresh").addEventListener("click", loadShadow);
+    $("keys-refresh").addEventListener("click", loadKeys);
     $("history-refresh").addEventListener("click", () => {
       if (route().id) history.replaceState(null, "", "#history");
       closePast();
