@@ -248,28 +248,26 @@ func NewTransport(connect, firstByte time.Duration) *http.Transport {
 
 // ServeHTTP routes the OpenAI API paths.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch path := r.URL.Path; {
-	case isInferencePath(path):
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", "POST")
-			WriteErrorStatus(w, http.StatusMethodNotAllowed, sluice.CodeBadRequest, r.URL.Path+" takes POST with a JSON body")
-			return
-		}
+	if r.Method == http.MethodPost && isInferencePath(r.URL.Path) {
 		p.serveInference(w, r)
-	default:
-		if t := p.tracing.Load(); t != nil {
-			h := p.startHTTP(t, w, r)
-			defer h.endHTTP()
-			w = h
-		}
-		p.serveOther(w, r)
+		return
 	}
+	if t := p.tracing.Load(); t != nil {
+		h := p.startHTTP(t, w, r)
+		defer h.endHTTP()
+		w = h
+	}
+	p.serveOther(w, r)
 }
 
 // serveOther serves the paths that are not inference: /v1/models, its
-// entries, /v1/feedback and the Responses API's by-id endpoints.
+// entries, /v1/feedback and the Responses API's by-id endpoints, and an
+// inference path asked with another method than POST.
 func (p *Proxy) serveOther(w http.ResponseWriter, r *http.Request) {
 	switch path := r.URL.Path; {
+	case isInferencePath(path):
+		w.Header().Set("Allow", "POST")
+		WriteErrorStatus(w, http.StatusMethodNotAllowed, sluice.CodeBadRequest, r.URL.Path+" takes POST with a JSON body")
 	case path == "/v1/models":
 		if r.Method != http.MethodGet {
 			w.Header().Set("Allow", "GET")

@@ -54,6 +54,7 @@ const (
 	attrErrorType    = attribute.Key("error.type")
 	attrVersion      = attribute.Key("sluice.version")
 	attrRoute        = attribute.Key("sluice.route")
+	attrHTTPRoute    = attribute.Key("http.route")
 	attrRollout      = attribute.Key("sluice.rollout.id")
 	attrRequestID    = attribute.Key("sluice.request_id")
 	attrClientKey    = attribute.Key("sluice.client_key")
@@ -425,12 +426,12 @@ func (h *httpSpan) Flush() {
 // Unwrap lets http.ResponseController reach the server's writer.
 func (h *httpSpan) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
-// httpRoute is the route template of a path that is not inference, the
+// httpRoute is the route template of a path the proxy serves, the
 // http.route of its span: ids and model names are left out of the span's
 // name.
 func httpRoute(path string) string {
 	switch {
-	case path == "/v1/models", path == pathFeedback:
+	case path == "/v1/models", path == pathFeedback, isInferencePath(path):
 		return path
 	case strings.HasPrefix(path, "/v1/models/"):
 		return "/v1/models/{model}"
@@ -463,7 +464,7 @@ func (p *Proxy) startHTTP(t *Tracing, w http.ResponseWriter, r *http.Request) *h
 		s.server = sp
 		sp.SetAttributes(attrMethod.String(r.Method), attrPath.String(r.URL.Path))
 		if route != "" {
-			sp.SetAttributes(attrRoute.String(route))
+			sp.SetAttributes(attrHTTPRoute.String(route))
 		}
 		if k := clientKeyName(r); k != "" {
 			sp.SetAttributes(attrClientKey.String(k))

@@ -98,7 +98,8 @@ func TestGateway_TracingOtherPaths(t *testing.T) {
 			t.Fatal(err)
 		}
 		sp, _ := server(t, tid, sid, 1)
-		want(t, sp, "GET /v1/models", map[string]string{"http.response.status_code": "200", "sluice.client_key": "good", "http.request.method": "GET"})
+		want(t, sp, "GET /v1/models", map[string]string{"http.response.status_code": "200", "sluice.client_key": "good", "http.request.method": "GET",
+			"http.route": "/v1/models", "sluice.route": ""})
 		tid, sid = newTraceIDs(t)
 		if _, err := client(goodKey, "00-"+tid+"-"+sid+"-01").Models.Get(ctx, "nope"); err == nil {
 			t.Fatal("a model not served was found")
@@ -120,6 +121,26 @@ func TestGateway_TracingOtherPaths(t *testing.T) {
 		resp.Body.Close()
 		sp, _ := server(t, tid, sid, 1)
 		want(t, sp, "POST /v1/feedback", map[string]string{"http.response.status_code": resp.Status[:3]})
+	})
+
+	t.Run("WrongMethod", func(t *testing.T) {
+		// A GET on an inference path is answered 405 by the gateway
+		// itself; it is a request the gateway served, so it has a span.
+		tid, sid := newTraceIDs(t)
+		req, _ := http.NewRequest(http.MethodGet, url+"/v1/chat/completions", nil)
+		req.Header.Set("Authorization", "Bearer "+goodKey)
+		req.Header.Set("Traceparent", "00-"+tid+"-"+sid+"-01")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Fatalf("status %d, want 405", resp.StatusCode)
+		}
+		sp, _ := server(t, tid, sid, 1)
+		want(t, sp, "GET /v1/chat/completions", map[string]string{"http.response.status_code": "405", "http.route": "/v1/chat/completions",
+			"error.type": "bad_request", "sluice.client_key": "good"})
 	})
 
 	t.Run("ResponseByID", func(t *testing.T) {
