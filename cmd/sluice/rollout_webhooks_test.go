@@ -77,9 +77,19 @@ func TestCLI_RolloutStartWebhooks(t *testing.T) {
 
 	start := func(t *testing.T) {
 		t.Helper()
-		mustRun(t, cmd("rollout", "start", "chat", "--to", "v1.2.0", "--strategy", "canary", "--skip-warmup", "--reason", "evals first",
+		args := cmd("rollout", "start", "chat", "--to", "v1.2.0", "--strategy", "canary", "--skip-warmup", "--reason", "evals first",
 			"--webhook", "pre_rollout:golden-set="+hook.URL+"/run", "--webhook-timeout", "golden-set=5s",
-			"--webhook-header", "golden-set:Authorization=Bearer evals-secret")...)
+			"--webhook-header", "golden-set:Authorization=Bearer evals-secret")
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			_, errOut, code := run(t, args...)
+			if code == 0 {
+				return
+			}
+			// The abort before drains the candidate in the background.
+			if !strings.Contains(errOut, "is still being rolled back") || time.Now().After(deadline) {
+				t.Fatalf("start: exit %d: %s", code, errOut)
+			}
+		}
 	}
 	wait := func(t *testing.T, ok func(*sluice.Rollout) bool) sluice.Rollout {
 		t.Helper()
