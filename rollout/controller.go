@@ -176,6 +176,9 @@ type Controller struct {
 	analysed map[string]time.Time    // rollout id → last analysis
 	warming  map[string]warmup       // rollout ids with a warm-up under way
 	confirms map[string]*confirmCall // rollout ids with confirm_promotion calls under way or answered
+	// wake asks Run for a Step now: a webhook's answer that moves a
+	// rollout is acted on when it arrives, not at the next tick.
+	wake chan struct{}
 	// quit ends when Run stops: a webhook call (up to 30 minutes) must
 	// not hold up the shutdown, and the next leader calls again.
 	quit      context.Context
@@ -240,7 +243,7 @@ func New(opt Options) *Controller {
 	if opt.OrphanAfter <= 0 {
 		opt.OrphanAfter = DefaultOrphanAfter
 	}
-	c := &Controller{opt: opt, analysed: map[string]time.Time{}, warming: map[string]warmup{}, confirms: map[string]*confirmCall{}, shadows: map[string]shadowState{}, shadowRev: map[string]int64{}, drilling: map[string]bool{}}
+	c := &Controller{opt: opt, analysed: map[string]time.Time{}, warming: map[string]warmup{}, confirms: map[string]*confirmCall{}, wake: make(chan struct{}, 1), shadows: map[string]shadowState{}, shadowRev: map[string]int64{}, drilling: map[string]bool{}}
 	c.quit, c.quitNow = context.WithCancel(context.Background())
 	if opt.Shadow != nil && opt.Control != nil {
 		opt.Control.Subscribe(func(reg *sluice.Registry) {
@@ -1343,6 +1346,7 @@ func (c *Controller) Run(ctx context.Context) {
 			c.wg.Wait()
 			return
 		case <-t.C:
+		case <-c.wake:
 		}
 	}
 }

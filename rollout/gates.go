@@ -31,6 +31,7 @@ func gatePause(r sluice.Rollout, now time.Time, errs []string, v *sluice.Verdict
 	r.PausedFrom = r.Phase
 	r.PausedAt = now
 	r.Phase = sluice.PhasePaused
+	r.WebhookWait = nil // as an operator's pause: asked again after the resume
 	msg := fmt.Sprintf("paused by the controller: Prometheus %s could not be evaluated in %d analyses in a row (%s). Traffic stays at %s%% on the candidate. Check that prometheus.url in the gateway config points at a running Prometheus and that the query returns one series (try it in the Prometheus UI), then sluice rollout resume %s --reason \"…\", or abort it",
 		plural(len(errs), "gate", "gates"), r.GateErrorStreak, strings.Join(errs, "; "), sluice.FormatPercent(r.Percent), r.Spec.Model)
 	event(&r, now, "paused", msg, v)

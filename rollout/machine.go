@@ -423,6 +423,11 @@ func next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 			r.PausedFrom = r.Phase
 			r.PausedAt = now
 			r.Phase = sluice.PhasePaused
+			// A step held for webhooks is not asked while paused: an answer
+			// given before the pause is not one for after it, and the
+			// first passing analysis after the resume asks again (a new
+			// WebhookWait, whose Since the answers are keyed by).
+			r.WebhookWait = nil
 			msg := "traffic stays at " + sluice.FormatPercent(r.Percent) + "% on the candidate"
 			if r.PausedFrom == sluice.PhaseBaking {
 				msg = fmt.Sprintf("the bake stops at %s of %s (%s left), all traffic staying on the candidate, and its analysis rolls nothing back until resumed", r.Baked(now).Round(time.Second), r.Spec.Bake.D(), (r.Spec.Bake.D() - r.Baked(now)).Round(time.Second))
@@ -575,6 +580,12 @@ func analysed(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Acti
 		r.GateErrorStreak++
 	} else {
 		r.GateErrorStreak = 0
+	}
+	if v.Outcome != sluice.OutcomePass {
+		// A step held for webhooks waits for a passing analysis again, not
+		// for them: Next named the webhook while the analysis failed. The
+		// passing analysis after this asks them again.
+		r.WebhookWait = nil
 	}
 	switch {
 	case v.Outcome == sluice.OutcomeFail:

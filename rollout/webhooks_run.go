@@ -19,18 +19,26 @@ type confirmCall struct {
 	results []WebhookResult
 }
 
-// confirmKey names the step r waits at (its phase, stage and the
-// webhooks' type): answers given at another are not for it.
+// confirmKey names the wait r is at (its phase, stage, the webhooks' type
+// and when the wait began): answers given at another are not for it. A
+// pause, and an analysis that stops passing, end the wait (the machine
+// clears Rollout.WebhookWait), so the wait after them has another Since:
+// an approval asked before a pause is never applied after the resume,
+// even when both came between two of the controller's ticks.
 func confirmKey(r *sluice.Rollout) string {
 	phase := r.Phase
 	if phase == sluice.PhasePaused {
 		phase = r.PausedFrom
 	}
 	typ := sluice.WebhookConfirmPromotion
-	if r.WebhookWait != nil && r.WebhookWait.Type != "" {
-		typ = r.WebhookWait.Type
+	var since int64
+	if w := r.WebhookWait; w != nil {
+		if w.Type != "" {
+			typ = w.Type
+		}
+		since = w.Since.UnixNano()
 	}
-	return fmt.Sprintf("%s/%s/%d/%s", r.ID, phase, r.StageIndex, typ)
+	return fmt.Sprintf("%s/%s/%d/%s/%d", r.ID, phase, r.StageIndex, typ, since)
 }
 
 // preRollout calls r's pre_rollout webhooks in turn, once the candidate is
@@ -132,6 +140,18 @@ func (c *Controller) launchConfirm(r sluice.Rollout) {
 		defer c.mu.Unlock()
 		if c.confirms[r.ID] == cc && ctx.Err() == nil {
 			cc.running, cc.results = false, results
+			if moves(r.Spec.WebhooksOf(typ), typ, results) {
+				// The answers take the step (every one passed) or end the
+				// rollout (a stage webhook's fail): analyse it now rather
+				// than at its next interval (10 s by default). A hold waits
+				// for its interval, so a webhook that says "not yet" is
+				// asked once an interval, not again at once.
+				delete(c.analysed, r.ID)
+				select {
+				case c.wake <- struct{}{}:
+				default: // a wake is pending already
+				}
+			}
 		} else if c.confirms[r.ID] == cc {
 			delete(c.confirms, r.ID)
 		}
@@ -142,6 +162,19 @@ func (c *Controller) launchConfirm(r sluice.Rollout) {
 		cancel()
 	}
 	c.mu.Unlock()
+}
+
+// moves reports whether results, the answers of the webhooks hooks of
+// type typ, move the rollout when taken: every one passed, or a stage
+// webhook did not (a rollback).
+func moves(hooks []sluice.RolloutWebhook, typ string, results []WebhookResult) bool {
+	if len(results) == 0 {
+		return false
+	}
+	if !results[len(results)-1].Pass {
+		return typ == sluice.WebhookStage
+	}
+	return len(results) == len(hooks)
 }
 
 // takeConfirm returns the answers of r's confirm_promotion calls for its
@@ -163,18 +196,20 @@ func (c *Controller) takeConfirm(r *sluice.Rollout) []WebhookResult {
 // stopStaleConfirms cancels the calls of rollouts that reg no longer has
 // active, and every call when this process does not lead.
 func (c *Controller) stopStaleConfirms(reg *sluice.Registry, leading bool) {
-	active := map[string]bool{}
+	active := map[string]string{} // rollout id → the key of the wait it is at
 	for _, r := range reg.Rollouts {
 		// Paused: an answer given before the pause is not one for after
 		// it; the analysis after the resume asks again.
 		if r.Phase.Active() && r.Phase != sluice.PhasePaused {
-			active[r.ID] = true
+			active[r.ID] = confirmKey(r)
 		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for id, cc := range c.confirms {
-		if !leading || !active[id] {
+		// A wait that ended (a pause, an analysis that stopped passing,
+		// a step taken) ends its calls: their answers are for it alone.
+		if key, ok := active[id]; !leading || !ok || cc.key != key {
 			if cc.cancel != nil {
 				cc.cancel()
 			}

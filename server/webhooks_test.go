@@ -332,3 +332,83 @@ func TestRollout_StageWebhook(t *testing.T) {
 		t.Errorf("calls: %+v", bodies)
 	}
 }
+
+// TestRollout_ConfirmPromotionActedOnAtOnce: a held promotion is promoted
+// as soon as its webhook answers pass, not at the rollout's next analysis
+// interval. The webhook holds its first call and passes from its second:
+// the analysis that takes the hold asks again, and the analysis that
+// promotes follows the pass with no scheduled analysis between them, well
+// within the interval (without the fix the promoting analysis is the
+// next scheduled one, a whole interval after the hold's, by construction
+// of the schedule).
+func TestRollout_ConfirmPromotionActedOnAtOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a rollout through a gateway (skipped under -short)")
+	}
+	stable, cand := MustBackend(t, fakellm.Config{}), MustBackend(t, fakellm.Config{Seed: 6})
+	gw, cl := startPromGateway(t, func(*config.Gateway) {}, stable, cand)
+	var calls atomic.Int64
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			fmt.Fprint(w, `{"pass": false, "message": "waiting for the change window"}`)
+			return
+		}
+		fmt.Fprint(w, `{"pass": true, "message": "approved by release-bot"}`)
+	}))
+	defer hook.Close()
+	l := startLoad(t, gw.URL(), 2)
+	defer l.finish()
+	const interval = 3 * time.Second
+	spec := hookSpec(sluice.RolloutWebhook{Name: "release-gate", URL: hook.URL, Type: sluice.WebhookConfirmPromotion, Timeout: sluice.Duration(5 * time.Second)})
+	spec.Analysis.Interval = sluice.Duration(interval)
+	if _, err := cl.StartRollout(context.Background(), spec, "approval before 100%"); err != nil {
+		t.Fatal(err)
+	}
+	r := waitPhase(t, cl, func(p sluice.Phase) bool { return !p.Active() }, 60*time.Second)
+	if r.Phase != sluice.PhasePromoted || !strings.Contains(r.Decision, "confirmed by webhook release-gate") {
+		t.Fatalf("phase %s: %s", r.Phase, r.Decision)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("%d calls, want 2 (the hold, then the pass)", n)
+	}
+	// The timeline: waits, holds, passes, promoted, in that order.
+	var order []string
+	for _, e := range r.Events {
+		switch {
+		case strings.Contains(e.Message, "the promotion waits for webhook release-gate"):
+			order = append(order, "waits")
+		case strings.Contains(e.Message, "webhook release-gate (confirm_promotion) holds the promotion"):
+			order = append(order, "holds")
+		case strings.Contains(e.Message, "webhook release-gate (confirm_promotion) passed"):
+			order = append(order, "passed")
+		case e.Kind == "promoted":
+			order = append(order, "promoted")
+		}
+	}
+	if got := strings.Join(order, " "); got != "waits holds passed promoted" {
+		t.Errorf("timeline order: %s", got)
+	}
+	// The analyses: the one that took the hold, then the promotion, with
+	// none between them, the promotion not waiting for the next interval.
+	audit, err := gw.Control.Store().Audit(context.Background(), sluice.AuditQuery{Model: "chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var analyses []sluice.AuditEntry // oldest first, one per analysis
+	for i := len(audit) - 1; i >= 0; i-- {
+		if a := audit[i]; strings.HasPrefix(a.Reason, "analysis of "+r.ID) && strings.HasPrefix(a.Action, "rollout.") {
+			analyses = append(analyses, a)
+		}
+	}
+	n := len(analyses)
+	if n < 2 || !strings.Contains(analyses[n-2].Reason, "webhook release-gate holds") || analyses[n-1].Action != "rollout.decision" || !strings.Contains(analyses[n-1].Reason, "webhook release-gate passes") {
+		var rs []string
+		for _, a := range analyses {
+			rs = append(rs, a.Action+": "+a.Reason)
+		}
+		t.Fatalf("analyses: want the hold's, then the promotion, with none between:\n%s", strings.Join(rs, "\n"))
+	}
+	if gap := analyses[n-1].At.Sub(analyses[n-2].At); gap >= interval/2 {
+		t.Errorf("the promotion came %s after the analysis that asked, want it at the answer, well within the %s interval", gap, interval)
+	}
+}

@@ -116,13 +116,18 @@ func (c *cli) rolloutStartCmd() *cobra.Command {
 	var spec sluice.RolloutSpec
 	var reason, stages, hold, bake string
 	var minSamples int
+	var hooks, hookTimeouts, hookHeaders []string
 	cmd := &cobra.Command{
 		Use:   "start MODEL --to VERSION --reason \"why\"",
 		Short: "Start a rollout; without --strategy the update planner chooses",
 		Example: `  sluice rollout start chat --to v1.2.0 --reason "new support fine-tune"
   sluice rollout start chat --to v1.2.0 --strategy progressive --stages 2,5,10,25,50,100 --hold 10m --reason "..."
   sluice rollout start chat --to v1.2.0 --strategy canary --canary-percent 5 --reason "..."
-  sluice rollout start chat --to v1.2.0 --strategy progressive --bake 15m --reason "..."`,
+  sluice rollout start chat --to v1.2.0 --strategy progressive --bake 15m --reason "..."
+  sluice rollout start chat --to v1.2.0 --reason "..." \
+      --webhook pre_rollout:golden-set=https://evals.internal/sluice/run --webhook-timeout golden-set=10m \
+      --webhook confirm_promotion:release-approval=https://approvals.internal/sluice \
+      --webhook-header "release-approval:Authorization=Bearer $APPROVALS_TOKEN"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			spec.Model = args[0]
@@ -179,13 +184,18 @@ func (c *cli) rolloutStartCmd() *cobra.Command {
 					spec.Stages = append(spec.Stages, sluice.RolloutStage{Percent: f, Hold: sluice.Duration(h), MinSamples: minSamples})
 				}
 			}
+			wh, err := parseWebhookFlags(hooks, hookTimeouts, hookHeaders)
+			if err != nil {
+				return err
+			}
+			spec.Webhooks = wh
 			cl, err := c.client()
 			if err != nil {
 				return err
 			}
 			r, err := cl.StartRollout(cmd.Context(), spec, reason)
 			if err != nil {
-				return err
+				return webhookFlagError(err, hooks)
 			}
 			if c.output == "json" {
 				return c.printJSON(r)
@@ -208,6 +218,9 @@ func (c *cli) rolloutStartCmd() *cobra.Command {
 	f.BoolVar(&spec.AutoPromote, "auto-promote", false, "let a canary or blue-green preview promote itself when the analysis passes")
 	f.BoolVar(&spec.Warmup.Skip, "skip-warmup", false, "skip the warm-up requests (the readiness check still runs)")
 	f.StringVar(&bake, "bake", "", "after the promotion, watch the candidate on all traffic for this long (such as 15m) and roll it back if its error or cancel rate or a Prometheus gate fails; none for no bake (default: the plan's without --strategy, none with it)")
+	f.StringArrayVar(&hooks, "webhook", nil, "a webhook check, TYPE:NAME=URL, TYPE one of pre_rollout (before any traffic), confirm_promotion (before the controller promotes) or stage (before each next stage); repeat for more, called in the order given")
+	f.StringArrayVar(&hookTimeouts, "webhook-timeout", nil, "NAME=DURATION: the timeout of each call of webhook NAME (default 60s, at most 30m); repeat per webhook")
+	f.StringArrayVar(&hookHeaders, "webhook-header", nil, "NAME:Header=Value: a header sent with each call of webhook NAME, such as \"evals:Authorization=Bearer $EVAL_TOKEN\"; repeat for more (stored with the rollout, shown to admins only)")
 	f.StringVar(&reason, "reason", "", "why (required; goes into the audit log)")
 	return cmd
 }
@@ -449,6 +462,15 @@ func renderRolloutEvents(st api.RolloutStatus, now time.Time, whole bool) string
 		renderStarted(&b, r)
 	}
 	fmt.Fprintf(&b, "Model:     %s   %s → %s   strategy %s\n", r.Spec.Model, r.Spec.Baseline, r.Spec.Candidate, r.Spec.Strategy)
+	if len(r.Spec.Webhooks) > 0 {
+		// Names and types: the URLs may carry credentials, and the
+		// timeline says what each answered.
+		var hs []string
+		for _, h := range r.Spec.Webhooks {
+			hs = append(hs, fmt.Sprintf("%s (%s)", h.Name, h.Type))
+		}
+		fmt.Fprintf(&b, "Webhooks:  %s\n", strings.Join(hs, ", "))
+	}
 	fmt.Fprintf(&b, "Phase:     %s", r.Phase)
 	if r.Decision != "" {
 		fmt.Fprintf(&b, " — %s", r.Decision)
