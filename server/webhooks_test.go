@@ -408,7 +408,8 @@ func TestRollout_ConfirmPromotionActedOnAtOnce(t *testing.T) {
 		}
 		t.Fatalf("analyses: want the hold's, then the promotion, with none between:\n%s", strings.Join(rs, "\n"))
 	}
-	if gap := analyses[n-1].At.Sub(analyses[n-2].At); gap >= interval/2 {
-		t.Errorf("the promotion came %s after the analysis that asked, want it at the answer, well within the %s interval", gap, interval)
-	}
+	// That the answer is acted on at once, not an interval later, is
+	// rollout's TestConfirmPromotion_AnswerTakenAtOnce (a fake clock) and
+	// TestConfirmPromotion_RunWakesOnAnswer (an hour's tick): timing it here
+	// on the wall clock would be a timed assertion.
 }
