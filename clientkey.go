@@ -65,14 +65,14 @@ type RetiredSecret struct {
 	Until time.Time
 }
 
-// Revoked reports whether the key was revoked.
-func (k *StoredKey) Revoked() bool { return !k.RevokedAt.IsZero() }
+// IsRevoked reports whether the key was revoked.
+func (k *StoredKey) IsRevoked() bool { return !k.RevokedAt.IsZero() }
 
-// GraceUntil returns when the last of the key's rotated-out secrets stops
+// GraceEnd returns when the last of the key's rotated-out secrets stops
 // working, if that is after now; zero otherwise (and for a revoked key).
-func (k *StoredKey) GraceUntil(now time.Time) time.Time {
+func (k *StoredKey) GraceEnd(now time.Time) time.Time {
 	var until time.Time
-	if k.Revoked() {
+	if k.IsRevoked() {
 		return until
 	}
 	for _, r := range k.Retired {

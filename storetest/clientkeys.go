@@ -181,10 +181,10 @@ func testClientKeysRotate(t *testing.T, s sluice.Store) {
 	want.Retired = []sluice.RetiredSecret{{Hash: sluice.HashSecret("old"), Until: at(2 * time.Hour)}}
 	got := mustClientKeys(t, s)
 	equalClientKeys(t, got, []sluice.StoredKey{want})
-	if g := got[0].GraceUntil(at(time.Hour)); !g.Equal(micro(at(2 * time.Hour))) {
+	if g := got[0].GraceEnd(at(time.Hour)); !g.Equal(micro(at(2 * time.Hour))) {
 		t.Errorf("GraceUntil during the grace = %v, want %v", g, at(2*time.Hour))
 	}
-	if g := got[0].GraceUntil(at(3 * time.Hour)); !g.IsZero() {
+	if g := got[0].GraceEnd(at(3 * time.Hour)); !g.IsZero() {
 		t.Errorf("GraceUntil after the grace = %v, want zero", g)
 	}
 	audit := allAudit(t, s)
@@ -248,7 +248,7 @@ func testClientKeysPruned(t *testing.T, s sluice.Store) {
 	inside := at(time.Hour + sluice.KeyTombstoneKeep - time.Minute)
 	n := sluice.StoredKey{Name: "n", Hash: sluice.HashSecret("n"), CreatedAt: inside}
 	must(t, "PutClientKey n", s.PutClientKey(t.Context(), n, keyAudit("key.create", "n", inside)))
-	if got := mustClientKeys(t, s); len(got) != 2 || !got[1].Revoked() {
+	if got := mustClientKeys(t, s); len(got) != 2 || !got[1].IsRevoked() {
 		t.Fatalf("keys within the tombstones' keep = %+v, want n and old revoked", got)
 	}
 	after := at(time.Hour + sluice.KeyTombstoneKeep + time.Minute)
