@@ -35,7 +35,62 @@ type StoredKey struct {
 	CreatedBy string `json:"created_by,omitempty"`
 	// ExpiresAt is when it stops working; zero for never.
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// LastUsedAt is when it last authenticated a data plane request, as
+	// the store holds it: each replica writes it at most once a minute
+	// per key, off the request's path (Store.TouchClientKey), so it may be
+	// up to a minute old; on a shared store the latest any replica wrote.
+	// Zero for never.
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
+	// RotatedAt is when its secret was last replaced (sluice key rotate);
+	// zero for never.
+	RotatedAt time.Time `json:"rotated_at,omitzero"`
+	// RevokedAt is when it was revoked (sluice key delete); zero for a key
+	// in force. A revoked key is kept (a tombstone) for KeyTombstoneKeep so
+	// that every replica, one started later too, says it was revoked.
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	// Retired are the key's earlier secrets that a rotation replaced: each
+	// works until its Until (the rotation's grace), then is refused as
+	// rotated out. On a revoked key, its other secrets, refused as revoked.
+	// Never in JSON.
+	Retired []RetiredSecret `json:"-"`
 }
+
+// RetiredSecret is a client key's secret that no longer is its own: one
+// replaced by a rotation, or one of a revoked key.
+type RetiredSecret struct {
+	// Hash is the hex SHA-256 of the secret.
+	Hash string
+	// Until is when it stops (or stopped) working: the end of the
+	// rotation's grace, or the revoke.
+	Until time.Time
+}
+
+// IsRevoked reports whether the key was revoked.
+func (k *StoredKey) IsRevoked() bool { return !k.RevokedAt.IsZero() }
+
+// GraceEnd returns when the last of the key's rotated-out secrets stops
+// working, if that is after now; zero otherwise (and for a revoked key).
+func (k *StoredKey) GraceEnd(now time.Time) time.Time {
+	var until time.Time
+	if k.IsRevoked() {
+		return until
+	}
+	for _, r := range k.Retired {
+		if r.Until.After(now) && r.Until.After(until) {
+			until = r.Until
+		}
+	}
+	return until
+}
+
+// KeyTombstoneKeep is how long a store keeps a revoked client key, and a
+// secret a rotation retired, after it stopped working: long enough that
+// a client still sending it is told why it is refused; after that such a
+// secret is "not known". Pruned by the stores' key writes.
+const KeyTombstoneKeep = 30 * 24 * time.Hour
+
+// MaxKeyGrace bounds how long a rotated-out secret keeps working.
+const MaxKeyGrace = 7 * 24 * time.Hour
 
 // Expired reports whether the key no longer works at now.
 func (k *StoredKey) Expired(now time.Time) bool {

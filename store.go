@@ -65,18 +65,43 @@ type Store interface {
 	// replica's). No audit; a token that is gone is no error. Callers write
 	// it at most once a minute per token, never on the request's path.
 	TouchToken(ctx context.Context, name string, at time.Time) error
-	// ClientKeys returns every client key issued through the admin API,
-	// by name (expired ones too).
+	// ClientKeys returns every client key issued through the admin API:
+	// those in force by name (expired ones too), each with its retired
+	// secrets (Retired: rotated out, each working until its Until), then
+	// the revoked ones still kept (RevokedAt set; KeyTombstoneKeep), by
+	// name and revoke. Each key's LastUsedAt is the latest any replica
+	// wrote.
 	ClientKeys(ctx context.Context) ([]StoredKey, error)
 	// PutClientKey creates a client key and appends audit, in one
 	// transaction that tells the other replicas (on a shared store); a key
-	// of that name already there is a CodeConflict (KeyTaken), and one
-	// with the same hash a CodeConflict too, and nothing is written.
+	// in force of that name already there is a CodeConflict (KeyTaken),
+	// and one with the same hash a CodeConflict too, and nothing is
+	// written. A revoked key's name may be taken again; its secrets stay
+	// revoked.
 	PutClientKey(ctx context.Context, k StoredKey, audit AuditEntry) error
-	// DeleteClientKey removes (revokes) the client key named name and
-	// appends audit, in one transaction that tells the other replicas;
-	// CodeNotFound (KeyNotFound) if absent, writing nothing.
+	// DeleteClientKey revokes the client key named name at audit.At and
+	// appends audit, in one transaction that tells the other replicas: the
+	// key leaves those in force and is kept as revoked, its secret and any
+	// rotated-out ones refused as revoked from then on; CodeNotFound
+	// (KeyNotFound) if no key in force has that name, writing nothing.
+	// Tombstones older than KeyTombstoneKeep are pruned.
 	DeleteClientKey(ctx context.Context, name string, audit AuditEntry) error
+	// RotateClientKey gives the client key named name the secret of hash
+	// at audit.At, keeping everything else (name, scope, limits, creation,
+	// last use), and appends audit, in one transaction that tells the
+	// other replicas. Its secret until now keeps working until graceUntil
+	// (audit.At or earlier: at once), then is refused as rotated out;
+	// secrets an earlier rotation retired stop by graceUntil too.
+	// CodeNotFound (KeyNotFound) if no key in force has that name, and
+	// CodeConflict if another key has that hash, writing nothing.
+	RotateClientKey(ctx context.Context, name, hash string, graceUntil time.Time, audit AuditEntry) error
+	// TouchClientKey records that the client key named name, created at
+	// created, authenticated a request at at: its LastUsedAt becomes at
+	// unless it is later already (another replica's). No audit, no
+	// notification; a key that is gone (or another of the same name) is
+	// no error. Callers write it at most once a minute per key, never on
+	// the request's path.
+	TouchClientKey(ctx context.Context, name string, created, at time.Time) error
 	// Close releases the store.
 	Close() error
 }

@@ -532,8 +532,26 @@ func known(code sluice.Code) bool {
 // Keys lists the data plane client keys: the config file's and those
 // issued through the API (never a secret or hash).
 func (c *Client) Keys(ctx context.Context) (KeyList, error) {
+	return c.KeysAll(ctx, false)
+}
+
+// KeysAll is Keys, with the revoked keys the store still keeps when all
+// is set.
+func (c *Client) KeysAll(ctx context.Context, all bool) (KeyList, error) {
 	var out KeyList
-	_, err := c.do(ctx, "GET", "/admin/v1/keys", nil, nil, &out)
+	path := "/admin/v1/keys"
+	if all {
+		path += "?all=true"
+	}
+	_, err := c.do(ctx, "GET", path, nil, nil, &out)
+	return out, err
+}
+
+// RotateKey gives a client key issued through the API a new secret,
+// returned only this once; its old secret keeps working for req.Grace.
+func (c *Client) RotateKey(ctx context.Context, name string, req KeyRotateRequest) (CreatedKey, error) {
+	var out CreatedKey
+	_, err := c.do(ctx, "POST", "/admin/v1/keys/"+esc(name)+"/rotate", nil, req, &out)
 	return out, err
 }
 

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,12 +50,19 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
 	for _, k := range cfg {
 		out.Keys = append(out.Keys, KeyView{StoredKey: k, Source: "config"})
 	}
+	all, err := boolQuery(r, "all")
+	if err != nil {
+		return err
+	}
 	stored, err := s.store.ClientKeys(r.Context())
 	if err != nil {
 		return fmt.Errorf("read the client keys: %w", err)
 	}
 	now := s.now()
 	for _, k := range stored {
+		if k.IsRevoked() && !all {
+			continue
+		}
 		out.Keys = append(out.Keys, storedKeyView(k, now))
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -63,8 +71,40 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
 
 // storedKeyView describes a key issued through the API, as of now.
 func storedKeyView(k sluice.StoredKey, now time.Time) KeyView {
-	k.Hash = ""
-	return KeyView{StoredKey: k, Source: "store", Expired: k.Expired(now)}
+	v := KeyView{Source: "store", Expired: k.Expired(now) && !k.IsRevoked(), Revoked: k.IsRevoked(), GraceUntil: k.GraceEnd(now)}
+	k.Hash, k.Retired = "", nil
+	v.StoredKey = k
+	return v
+}
+
+// boolQuery reads the query parameter name as a boolean: absent is false.
+func boolQuery(r *http.Request, name string) (bool, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, badRequest(name, fmt.Sprintf("%s=%q is not true or false", name, v))
+	}
+	return b, nil
+}
+
+// liveKey returns the key in force named name among stored, or the error
+// to answer: a config file's key is a 409 saying to change the file, and
+// no key (or a revoked one) a 404.
+func (s *Server) liveKey(stored []sluice.StoredKey, name string) (sluice.StoredKey, error) {
+	i := slices.IndexFunc(stored, func(k sluice.StoredKey) bool { return k.Name == name && !k.IsRevoked() })
+	if i >= 0 {
+		return stored[i], nil
+	}
+	// Only when the store has none: a stored key whose name the file
+	// took later can be revoked, as the log's warning says to.
+	cfg, _ := s.configKeys()
+	if slices.ContainsFunc(cfg, func(k sluice.StoredKey) bool { return k.Name == name }) {
+		return sluice.StoredKey{}, &sluice.Error{Code: sluice.CodeConflict, Fields: []string{"name"}, Message: fmt.Sprintf("client key %s is defined in the config file (client_keys): change it there and reload (SIGHUP)", name)}
+	}
+	return sluice.StoredKey{}, sluice.KeyNotFound(name)
 }
 
 // checkKeyRequest checks a key's settings as the config file's
@@ -168,17 +208,11 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("read the client keys: %w", err)
 	}
-	i := slices.IndexFunc(stored, func(k sluice.StoredKey) bool { return k.Name == name })
-	if i < 0 {
-		// Only when the store has none: a stored key whose name the
-		// file took later is revoked, as the log's warning says to.
-		cfg, _ := s.configKeys()
-		if slices.ContainsFunc(cfg, func(k sluice.StoredKey) bool { return k.Name == name }) {
-			return &sluice.Error{Code: sluice.CodeConflict, Fields: []string{"name"}, Message: fmt.Sprintf("client key %s is defined in the config file (client_keys): remove it there and reload (SIGHUP)", name)}
-		}
-		return sluice.KeyNotFound(name)
+	k, err := s.liveKey(stored, name)
+	if err != nil {
+		return err
 	}
-	gone := storedKeyView(stored[i], s.now())
+	gone := storedKeyView(k, s.now())
 	entry, err := tokenAudit(r, "key.delete", name, req.Reason, gone, nil)
 	if err != nil {
 		return err
@@ -196,5 +230,84 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) error {
 		return sluice.Errorf(sluice.CodeUnavailable, "client key %s is revoked in the store, but this gateway could not read its keys again (%s): it refuses the key once it reads them (at its next reload, or as soon as the store answers on a shared store)", name, sluice.ErrorMessage(err))
 	}
 	writeJSON(w, http.StatusOK, gone)
+	return nil
+}
+
+// parseGrace reads a rotation's grace: a duration such as "1h" or "2d",
+// "" or "0" for none, at most sluice.MaxKeyGrace.
+func parseGrace(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "0" {
+		return 0, nil
+	}
+	d, ok := parseAgo(s)
+	if !ok {
+		return 0, invalid("grace", fmt.Sprintf("grace %q is not a duration: give how long the old secret keeps working, such as 1h, 30m or 2d, or 0 to stop it at once", s))
+	}
+	if d > sluice.MaxKeyGrace {
+		return 0, invalid("grace", fmt.Sprintf("grace %s is more than 7 days: the old secret of a rotated key may keep working 7 days at most (168h); give a shorter grace, or 0 to stop it at once", s))
+	}
+	return d, nil
+}
+
+// rotateKey gives a stored key a new secret, shown once; its old secret
+// keeps working for the grace, then is refused as rotated out.
+func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) error {
+	name, err := pathName(r, "name", "client key name")
+	if err != nil {
+		return err
+	}
+	var req KeyRotateRequest
+	if err := readJSON(w, r, &req); err != nil {
+		return err
+	}
+	grace, err := parseGrace(req.Grace)
+	if err != nil {
+		return err
+	}
+	if err := checkReason(req.Reason); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	stored, err := s.store.ClientKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("read the client keys: %w", err)
+	}
+	k, err := s.liveKey(stored, name)
+	if err != nil {
+		return err
+	}
+	secret, err := NewKeySecret()
+	if err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	until := now.Add(grace)
+	before := storedKeyView(k, now)
+	rotated := k
+	rotated.Hash, rotated.RotatedAt = sluice.HashSecret(secret), now
+	rotated.Retired = append(slices.Clone(k.Retired), sluice.RetiredSecret{Hash: k.Hash, Until: until})
+	for i, old := range rotated.Retired {
+		if old.Until.After(until) {
+			rotated.Retired[i].Until = until
+		}
+	}
+	view := storedKeyView(rotated, now)
+	entry, err := tokenAudit(r, "key.rotate", name, req.Reason, before, view)
+	if err != nil {
+		return err
+	}
+	entry.At = now
+	if err := s.store.RotateClientKey(ctx, name, rotated.Hash, until, entry); err != nil {
+		if c := sluice.ErrorCode(err); c == sluice.CodeConflict || c == sluice.CodeNotFound {
+			return err
+		}
+		return fmt.Errorf("rotate the client key: %w", err)
+	}
+	out := CreatedKey{KeyView: view, Secret: secret}
+	if err := s.reloadKeys(ctx); err != nil {
+		out.Warning = "the new secret is stored, but this gateway could not read its keys again (" + sluice.ErrorMessage(err) + "): it is accepted once they are read, at its first use or the next reload"
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

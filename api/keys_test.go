@@ -138,8 +138,8 @@ func TestServer_DeleteKey(t *testing.T) {
 		if err := e.Admin.DeleteKey(ctx, "team-a", "team a left"); err != nil {
 			t.Fatal(err)
 		}
-		if ks, _ := e.Store.ClientKeys(ctx); len(ks) != 0 {
-			t.Errorf("after delete the store holds %+v", ks)
+		if ks, _ := e.Store.ClientKeys(ctx); len(ks) != 1 || !ks[0].IsRevoked() {
+			t.Errorf("after delete the store holds %+v, want the key revoked", ks)
 		}
 		if n := e.KeyReloads.Load(); n != 2 {
 			t.Errorf("ReloadKeys called %d times after a create and a delete, want 2", n)
@@ -177,8 +177,8 @@ func TestServer_DeleteKey(t *testing.T) {
 		if err := e.Admin.DeleteKey(ctx, "web-app", "the file took the name"); err != nil {
 			t.Fatalf("revoke a stored key shadowed by the config file's: %v", err)
 		}
-		if ks, _ := e.Store.ClientKeys(ctx); len(ks) != 0 {
-			t.Errorf("after delete the store holds %+v", ks)
+		if ks, _ := e.Store.ClientKeys(ctx); len(ks) != 1 || !ks[0].IsRevoked() {
+			t.Errorf("after delete the store holds %+v, want the key revoked", ks)
 		}
 	})
 	t.Run("ReloadFails", func(t *testing.T) {

@@ -428,6 +428,22 @@ type KeyView struct {
 	Source string `json:"source"`
 	// Expired is true once ExpiresAt has passed, by the server's clock.
 	Expired bool `json:"expired,omitempty"`
+	// Revoked is true for a key revoked (sluice key delete), listed only
+	// when asked for (?all=true), with its revoked_at.
+	Revoked bool `json:"revoked,omitempty"`
+	// GraceUntil is, after a rotation with a grace, when the key's old
+	// secret stops working; absent once it has.
+	GraceUntil time.Time `json:"grace_until,omitzero"`
+}
+
+// KeyRotateRequest is the body of POST /admin/v1/keys/{name}/rotate.
+type KeyRotateRequest struct {
+	// Grace is how long the key's secret until now keeps working beside
+	// the new one, such as "1h" or "2d" (at most 7 days); left out or
+	// "0", it stops at once.
+	Grace string `json:"grace,omitempty"`
+	// Reason goes into the audit log; required.
+	Reason string `json:"reason"`
 }
 
 // KeyList is the answer to GET /admin/v1/keys.
@@ -439,8 +455,8 @@ type KeyList struct {
 	Required bool `json:"required"`
 }
 
-// CreatedKey is the answer to POST /admin/v1/keys: the only time the
-// secret is shown.
+// CreatedKey is the answer to POST /admin/v1/keys and to
+// POST /admin/v1/keys/{name}/rotate: the only time the secret is shown.
 type CreatedKey struct {
 	// KeyView describes the new key, flattened into the JSON object.
 	KeyView

@@ -3,12 +3,14 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/keytomb"
 )
 
 // ClientKeys returns every client key issued through the admin API, by
@@ -17,7 +19,7 @@ func (s *Store) ClientKeys(ctx context.Context) ([]sluice.StoredKey, error) {
 	var out []sluice.StoredKey
 	err := s.read(ctx, "read client keys", func(tx pgx.Tx) error {
 		out = out[:0]
-		rows, err := tx.Query(ctx, `SELECT name, hash, models, rate_limit, burst, tokens_per_minute, force_version, created_at, created_by, expires_at
+		rows, err := tx.Query(ctx, `SELECT name, hash, models, rate_limit, burst, tokens_per_minute, force_version, created_at, created_by, expires_at, last_used_at, rotated_at
 			FROM client_keys ORDER BY name COLLATE "C"`)
 		if err != nil {
 			return err
@@ -29,8 +31,10 @@ func (s *Store) ClientKeys(ctx context.Context) ([]sluice.StoredKey, error) {
 				models  string
 				created time.Time
 				expires *time.Time
+				used    *time.Time
+				rotated *time.Time
 			)
-			if err := rows.Scan(&k.Name, &k.Hash, &models, &k.RateLimit, &k.Burst, &k.TokensPerMinute, &k.ForceVersion, &created, &k.CreatedBy, &expires); err != nil {
+			if err := rows.Scan(&k.Name, &k.Hash, &models, &k.RateLimit, &k.Burst, &k.TokensPerMinute, &k.ForceVersion, &created, &k.CreatedBy, &expires, &used, &rotated); err != nil {
 				return err
 			}
 			if err := json.Unmarshal([]byte(models), &k.Models); err != nil {
@@ -40,9 +44,38 @@ func (s *Store) ClientKeys(ctx context.Context) ([]sluice.StoredKey, error) {
 				k.Models = nil
 			}
 			k.CreatedAt, k.ExpiresAt = created.UTC(), timeCol(expires)
+			k.LastUsedAt, k.RotatedAt = timeCol(used), timeCol(rotated)
 			out = append(out, k)
 		}
-		return rows.Err()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		var retired []keytomb.Row
+		rrows, err := tx.Query(ctx, `SELECT hash, name, kind, until, key FROM client_key_retired ORDER BY name COLLATE "C", until, hash COLLATE "C"`)
+		if err != nil {
+			return err
+		}
+		defer rrows.Close()
+		for rrows.Next() {
+			var (
+				r   keytomb.Row
+				key *string
+			)
+			if err := rrows.Scan(&r.Hash, &r.Name, &r.Kind, &r.Until, &key); err != nil {
+				return err
+			}
+			r.Until = r.Until.UTC()
+			if key != nil {
+				r.Key = *key
+			}
+			retired = append(retired, r)
+		}
+		if err := rrows.Err(); err != nil {
+			return err
+		}
+		out, err = keytomb.Join(out, retired)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -74,6 +107,9 @@ func (s *Store) PutClientKey(ctx context.Context, k sluice.StoredKey, audit slui
 		return fmt.Errorf("client key %s: models: %w", k.Name, err)
 	}
 	return s.write(ctx, "put client key "+k.Name, func(tx pgx.Tx) error {
+		if err := pruneRetired(ctx, tx, created.(time.Time)); err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, `INSERT INTO client_keys (name, hash, models, rate_limit, burst, tokens_per_minute, force_version, created_at, created_by, expires_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
 			k.Name, k.Hash, string(mj), k.RateLimit, k.Burst, k.TokensPerMinute, k.ForceVersion, created, k.CreatedBy, expires)
@@ -97,21 +133,161 @@ func (s *Store) PutClientKey(ctx context.Context, k sluice.StoredKey, audit slui
 	})
 }
 
-// DeleteClientKey removes (revokes) the client key named name and appends
-// audit, in one transaction, and tells the other replicas to reload their
-// keys; CodeNotFound, writing nothing, if there is no such key.
+// DeleteClientKey revokes the client key named name at audit.At: its row
+// leaves client_keys and its secret (with the key's settings) becomes a
+// revoked tombstone, as do the secrets a rotation retired, whose grace
+// ends at once; and appends audit, in one transaction, and tells the other
+// replicas to reload their keys. CodeNotFound, writing nothing, if no key
+// in force has that name.
 func (s *Store) DeleteClientKey(ctx context.Context, name string, audit sluice.AuditEntry) error {
+	at := audit.At
+	if at.IsZero() {
+		at = s.now()
+	}
+	if _, err := timeArg("client key "+name+" revoked_at", at); err != nil {
+		return err
+	}
 	return s.write(ctx, "delete client key "+name, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, "DELETE FROM client_keys WHERE name = $1", name)
+		keys, err := keysNamed(ctx, tx, name)
 		if err != nil {
+			return err
+		}
+		if len(keys) == 0 {
+			return sluice.KeyNotFound(name)
+		}
+		k := keys[0]
+		k.RevokedAt = at.UTC()
+		kj, err := json.Marshal(k)
+		if err != nil {
+			return fmt.Errorf("client key %s: %w", name, err)
+		}
+		if _, err := tx.Exec(ctx, "UPDATE client_key_retired SET kind = 'revoked', until = LEAST(until, $1) WHERE name = $2 AND kind = 'rotated'", at, name); err != nil {
+			return fmt.Errorf("revoke client key %s's rotated-out secrets: %w", name, err)
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO client_key_retired (hash, name, kind, until, key) VALUES ($1, $2, 'revoked', $3, $4)", k.Hash, name, at, string(kj)); err != nil {
+			return fmt.Errorf("revoke client key %s: %w", name, err)
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM client_keys WHERE name = $1", name); err != nil {
 			return fmt.Errorf("delete client key: %w", err)
 		}
-		if tag.RowsAffected() == 0 {
-			return sluice.KeyNotFound(name)
+		if err := pruneRetired(ctx, tx, at); err != nil {
+			return err
 		}
 		if err := s.insertAudit(ctx, tx, audit); err != nil {
 			return err
 		}
 		return s.notify(ctx, tx, 0)
 	})
+}
+
+// RotateClientKey gives the client key named name the secret of hash at
+// audit.At; its secret until then works until graceUntil, and the ones an
+// earlier rotation retired stop by then too. One transaction with audit,
+// which tells the other replicas to reload their keys.
+func (s *Store) RotateClientKey(ctx context.Context, name, hash string, graceUntil time.Time, audit sluice.AuditEntry) error {
+	at := audit.At
+	if at.IsZero() {
+		at = s.now()
+	}
+	if graceUntil.Before(at) {
+		graceUntil = at
+	}
+	if _, err := timeArg("client key "+name+" rotated_at", at); err != nil {
+		return err
+	}
+	if _, err := timeArg("client key "+name+" grace", graceUntil); err != nil {
+		return err
+	}
+	return s.write(ctx, "rotate client key "+name, func(tx pgx.Tx) error {
+		keys, err := keysNamed(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		if len(keys) == 0 {
+			return sluice.KeyNotFound(name)
+		}
+		var taken bool
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM client_keys WHERE hash = $1) OR EXISTS (SELECT 1 FROM client_key_retired WHERE hash = $1)", hash).Scan(&taken); err != nil {
+			return fmt.Errorf("read client keys: %w", err)
+		}
+		if taken {
+			return &sluice.Error{Code: sluice.CodeConflict, Fields: []string{"hash"}, Message: "another client key has the same secret: make a new secret"}
+		}
+		if _, err := tx.Exec(ctx, "UPDATE client_key_retired SET until = $1 WHERE name = $2 AND kind = 'rotated' AND until > $1", graceUntil, name); err != nil {
+			return fmt.Errorf("rotate client key %s: %w", name, err)
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO client_key_retired (hash, name, kind, until) VALUES ($1, $2, 'rotated', $3)", keys[0].Hash, name, graceUntil); err != nil {
+			return fmt.Errorf("rotate client key %s: %w", name, err)
+		}
+		if _, err := tx.Exec(ctx, "UPDATE client_keys SET hash = $1, rotated_at = $2 WHERE name = $3", hash, at, name); err != nil {
+			return fmt.Errorf("rotate client key %s: %w", name, err)
+		}
+		if err := pruneRetired(ctx, tx, at); err != nil {
+			return err
+		}
+		if err := s.insertAudit(ctx, tx, audit); err != nil {
+			return err
+		}
+		return s.notify(ctx, tx, 0)
+	})
+}
+
+// TouchClientKey sets the last use of the client key named name, created
+// at created, to at, unless it is later already (another replica's); no
+// audit, no notification, and a key that is gone is no error. With
+// several replicas the time kept is the latest any of them wrote, each
+// writing at most once a minute per key.
+func (s *Store) TouchClientKey(ctx context.Context, name string, created, at time.Time) error {
+	used, err := timeArg("client key "+name+" last_used_at", at)
+	if err != nil {
+		return err
+	}
+	if used == nil || created.IsZero() {
+		return nil
+	}
+	return s.write(ctx, "touch client key "+name, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "UPDATE client_keys SET last_used_at = $3 WHERE name = $1 AND created_at = $2 AND (last_used_at IS NULL OR last_used_at < $3)", name, created, used); err != nil {
+			return fmt.Errorf("write client key %s last use: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// keysNamed reads the key in force named name (none or one), locking its
+// row until tx ends.
+func keysNamed(ctx context.Context, tx pgx.Tx, name string) ([]sluice.StoredKey, error) {
+	var (
+		k       sluice.StoredKey
+		models  string
+		created time.Time
+		expires *time.Time
+		used    *time.Time
+		rotated *time.Time
+	)
+	err := tx.QueryRow(ctx, `SELECT name, hash, models, rate_limit, burst, tokens_per_minute, force_version, created_at, created_by, expires_at, last_used_at, rotated_at
+		FROM client_keys WHERE name = $1 FOR UPDATE`, name).Scan(&k.Name, &k.Hash, &models, &k.RateLimit, &k.Burst, &k.TokensPerMinute, &k.ForceVersion, &created, &k.CreatedBy, &expires, &used, &rotated)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read client key %s: %w", name, err)
+	}
+	if err := json.Unmarshal([]byte(models), &k.Models); err != nil {
+		return nil, fmt.Errorf("client key %s: models: %w", name, err)
+	}
+	if len(k.Models) == 0 {
+		k.Models = nil
+	}
+	k.CreatedAt, k.ExpiresAt = created.UTC(), timeCol(expires)
+	k.LastUsedAt, k.RotatedAt = timeCol(used), timeCol(rotated)
+	return []sluice.StoredKey{k}, nil
+}
+
+// pruneRetired deletes the tombstones that stopped working more than
+// sluice.KeyTombstoneKeep before now.
+func pruneRetired(ctx context.Context, tx pgx.Tx, now time.Time) error {
+	if _, err := tx.Exec(ctx, "DELETE FROM client_key_retired WHERE until < $1", now.Add(-sluice.KeyTombstoneKeep)); err != nil {
+		return fmt.Errorf("prune client key tombstones: %w", err)
+	}
+	return nil
 }

@@ -5,7 +5,9 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/fakellm"
@@ -76,9 +78,22 @@ func benchProxyOpts(b *testing.B, stream bool, setup func(p *proxy.Proxy), keyed
 	var auth []string
 	if keyed {
 		const secret = "sk-bench-0123456789abcdef"
-		ks, err := proxy.NewKeySet([]proxy.ClientKey{{Name: "team-a", Hash: sluice.HashSecret(secret)}}, nil, nil)
+		key := proxy.ClientKey{Name: "team-a", Hash: sluice.HashSecret(secret)}
+		if benchStoredKey {
+			key.Created = time.Now().Add(-time.Hour)
+		}
+		ks, err := proxy.NewKeySet([]proxy.ClientKey{key}, nil, nil)
 		if err != nil {
 			b.Fatal(err)
+		}
+		if benchStoredKey {
+			var touches atomic.Int64
+			ks.SetTouch(func(string, time.Time, time.Time) { touches.Add(1) })
+			defer func() {
+				if n := touches.Load(); n != 1 {
+					b.Errorf("the key's use was noted %d times, want once (at most once a minute)", n)
+				}
+			}()
 		}
 		h, auth = ks.Wrap(p), []string{"Bearer " + secret}
 	}
@@ -119,7 +134,17 @@ func BenchmarkProxy_ServeHTTP(b *testing.B) {
 func BenchmarkProxy_ServeHTTPKeyed(b *testing.B) {
 	b.Run("Chat", func(b *testing.B) { benchProxyKeyed(b, false, nil, true) })
 	b.Run("Stream", func(b *testing.B) { benchProxyKeyed(b, true, nil, true) })
+	// A key issued through the admin API, whose use is noted at most once
+	// a minute (SetTouch): within the minute, an atomic load.
+	b.Run("StoredChat", func(b *testing.B) {
+		benchStoredKey = true
+		defer func() { benchStoredKey = false }()
+		benchProxyKeyed(b, false, nil, true)
+	})
 }
+
+// benchStoredKey makes benchProxyOpts's key a stored one, its use noted.
+var benchStoredKey bool
 
 // BenchmarkProxy_ServeHTTPShadow is the same request with every answer
 // mirrored: the live path then copies the body and headers and keeps the

@@ -41,7 +41,31 @@ type ClientKey struct {
 	// ExpiresAt is when the key stops working (a 401 saying it expired);
 	// zero for never.
 	ExpiresAt time.Time
+	// Created is when a key issued through the admin API was created
+	// (which key of its name it is); zero for a config file's key. Only
+	// such keys have their use noted (SetTouch).
+	Created time.Time
+	// LastUsedAt is the key's last use as the store holds it (any
+	// replica's): its use is noted again only a TouchEvery after it.
+	LastUsedAt time.Time
+	// Retired are the key's earlier secrets that a rotation replaced:
+	// each is the key until its Until, then a 401 saying the key was
+	// rotated and to use its new secret.
+	Retired []RetiredSecret
 }
+
+// RetiredSecret is a secret a rotation replaced (sluice key rotate).
+type RetiredSecret struct {
+	// Hash is the hex SHA-256 of the secret.
+	Hash string
+	// Until is when it stops working.
+	Until time.Time
+}
+
+// TouchEvery is how often, at most, a KeySet notes the use of a key
+// (SetTouch): a key in use costs the store one small write a minute per
+// replica, and the request path nothing more than an atomic load.
+const TouchEvery = time.Minute
 
 // KeySet checks client API keys on the data plane: Wrap authenticates and
 // rate-limits each request before its body is read, Admit (for
@@ -62,6 +86,19 @@ type KeySet struct {
 	// miss, when set (SetMiss), is asked for the keys read again from the
 	// store when a secret is neither a key nor a token.
 	miss func(ctx context.Context) (*KeySet, error)
+	// graced holds, by hash, the secrets rotations replaced: the key
+	// until their grace ends, then refused as rotated out.
+	graced map[[sha256.Size]byte]gracedSecret
+	// touch, when set (SetTouch), is told of a stored key's use at most
+	// once a TouchEvery per key.
+	touch func(name string, created, at time.Time)
+}
+
+// gracedSecret is a secret a rotation replaced: the key k until until
+// (ns since the epoch).
+type gracedSecret struct {
+	k     *keyState
+	until int64
 }
 
 // keyState is one key and its bucket.
@@ -99,6 +136,11 @@ type keyState struct {
 	// burstHeader and tpmHeader are the x-ratelimit-limit-* values
 	// (limitHeaders), made once.
 	burstHeader, tpmHeader []string
+	// created is when a stored key was created (zero for a config
+	// file's); touched is its last use noted (ns since the epoch), so
+	// that it is noted at most once a TouchEvery.
+	created time.Time
+	touched atomic.Int64
 }
 
 // tokenCaller stands for an operator or admin token: every model, no
@@ -125,7 +167,10 @@ func NewKeySet(keys []ClientKey, fallback func(ctx context.Context, secret strin
 		if err != nil || len(raw) != sha256.Size {
 			return nil, fmt.Errorf("client key %s: hash must be 64 hex digits", k.Name)
 		}
-		st := &keyState{name: k.Name, force: k.ForceVersion, now: now}
+		st := &keyState{name: k.Name, force: k.ForceVersion, now: now, created: k.Created}
+		if !k.LastUsedAt.IsZero() {
+			st.touched.Store(k.LastUsedAt.UnixNano())
+		}
 		if !k.ExpiresAt.IsZero() {
 			st.expires = k.ExpiresAt.UnixNano()
 		}
@@ -156,6 +201,21 @@ func NewKeySet(keys []ClientKey, fallback func(ctx context.Context, secret strin
 			st.tokenText = strconv.FormatInt(k.TokensPerMinute, 10) + " tokens per minute"
 		}
 		ks.byHash[st.hash] = st
+		for _, r := range k.Retired {
+			raw, err := hex.DecodeString(r.Hash)
+			if err != nil || len(raw) != sha256.Size {
+				return nil, fmt.Errorf("client key %s: a retired secret's hash must be 64 hex digits", k.Name)
+			}
+			if ks.graced == nil {
+				ks.graced = map[[sha256.Size]byte]gracedSecret{}
+			}
+			ks.graced[[sha256.Size]byte(raw)] = gracedSecret{k: st, until: r.Until.UnixNano()}
+		}
+	}
+	for h := range ks.graced {
+		if ks.byHash[h] != nil {
+			delete(ks.graced, h)
+		}
 	}
 	return ks, nil
 }
@@ -163,22 +223,63 @@ func NewKeySet(keys []ClientKey, fallback func(ctx context.Context, secret strin
 // Carry gives each key of ks that old holds too, with the same secret and
 // the same limit, old's rate-limit bucket, so that reloading the keys does
 // not refill the buckets of keys that did not change.
+//
+// A stored key whose secret changed (sluice key rotate) is the same key,
+// by name and creation: it keeps its buckets and its last use too.
 func (ks *KeySet) Carry(old *KeySet) {
 	if old == nil {
 		return
 	}
+	var byName map[string]*keyState
 	for h, k := range ks.byHash {
-		if o := old.byHash[h]; o != nil && o.interval == k.interval && o.tolerance == k.tolerance {
+		o := old.byHash[h]
+		if o == nil && !k.created.IsZero() {
+			if byName == nil {
+				byName = map[string]*keyState{}
+				for _, ok := range old.byHash {
+					if !ok.created.IsZero() {
+						byName[ok.name] = ok
+					}
+				}
+			}
+			if c := byName[k.name]; c != nil && c.created.Equal(k.created) {
+				o = c
+			}
+		}
+		if o == nil || o.name != k.name {
+			continue
+		}
+		if o.interval == k.interval && o.tolerance == k.tolerance {
 			k.tat.Store(o.tat.Load())
 		}
-		if o := old.byHash[h]; o != nil && o.tokenCost == k.tokenCost {
+		if o.tokenCost == k.tokenCost {
 			k.tokenTat.Store(o.tokenTat.Load())
+		}
+		if t := o.touched.Load(); t > k.touched.Load() {
+			k.touched.Store(t)
 		}
 	}
 }
 
-// SetRevoked gives ks the hashes (hex SHA-256) of keys revoked since the
-// process started, by name: such a secret gets a 401 saying the key was
+// SetTouch gives ks a function told of a stored key's use (one with a
+// Created time): its name, creation and the time, at most once a
+// TouchEvery per key (from the store's LastUsedAt on). It is called on
+// the request's path and must not wait (write in the background). Call
+// it before ks is used.
+func (ks *KeySet) SetTouch(touch func(name string, created, at time.Time)) { ks.touch = touch }
+
+// noteUse tells ks.touch of k's use at now (ns) unless it was noted within
+// TouchEvery: an atomic load on a key used within the minute.
+func (ks *KeySet) noteUse(k *keyState, now int64) {
+	last := k.touched.Load()
+	if now-last < int64(TouchEvery) || !k.touched.CompareAndSwap(last, now) {
+		return
+	}
+	ks.touch(k.name, k.created, time.Unix(0, now))
+}
+
+// SetRevoked gives ks the hashes (hex SHA-256) of revoked keys (the
+// store's tombstones, and those this process saw go), by name: such a secret gets a 401 saying the key was
 // revoked, counted as revoked_key, rather than "not known". Call it
 // before ks is used; a hash that is a key of ks is left out.
 func (ks *KeySet) SetRevoked(revoked map[string]string) {
@@ -243,6 +344,11 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := ks.authenticate(r)
+		var now int64
+		if err == nil && ks.touch != nil && !c.created.IsZero() {
+			now = ks.now().UnixNano()
+			ks.noteUse(c, now)
+		}
 		if err != nil {
 			u.unauthenticated(err)
 			if p != nil {
@@ -257,8 +363,11 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 			return
 		}
 		if k := c; k.interval > 0 || k.tokenCost > 0 {
-			// One clock reading for both limits and their headers.
-			now := ks.now().UnixNano()
+			// One clock reading for both limits and their headers (and
+			// the key's use).
+			if now == 0 {
+				now = ks.now().UnixNano()
+			}
 			inAdmit := k.takesInAdmit(r)
 			if k.tokenCost > 0 && r.Method == http.MethodPost && isInferencePath(r.URL.Path) {
 				// Only requests that use tokens wait for them: a key over
@@ -373,8 +482,8 @@ func (ks *KeySet) authenticate(r *http.Request) (*keyState, error) {
 		}
 		return k, nil
 	}
-	if name, ok := ks.revoked[sum]; ok {
-		return nil, keyRevoked(name)
+	if k, err, ok := ks.retired(sum); ok {
+		return k, err
 	}
 	if ks.fallback != nil {
 		force, err := ks.fallback(r.Context(), secret)
@@ -410,10 +519,30 @@ func (ks *KeySet) missed(ctx context.Context, sum [sha256.Size]byte) (*keyState,
 		}
 		return k, nil
 	}
-	if name, ok := fresh.revoked[sum]; ok {
-		return nil, keyRevoked(name)
+	if k, err, ok := fresh.retired(sum); ok {
+		return k, err
 	}
 	return nil, errBadKey
+}
+
+// retired looks for the secret of hash sum among the secrets rotations
+// replaced, then the revoked keys: ok is false if it is neither. A
+// replaced secret in its grace is its key.
+func (ks *KeySet) retired(sum [sha256.Size]byte) (*keyState, error, bool) {
+	if g, ok := ks.graced[sum]; ok {
+		now := ks.now().UnixNano()
+		if now >= g.until {
+			return nil, keyRotated(g.k.name, g.until), true
+		}
+		if g.k.expires != 0 && now >= g.k.expires {
+			return nil, keyExpired(g.k), true
+		}
+		return g.k, nil, true
+	}
+	if name, ok := ks.revoked[sum]; ok {
+		return nil, keyRevoked(name), true
+	}
+	return nil, nil, false
 }
 
 // keyExpired is the answer to a key past its expiry: it names the key and
@@ -422,8 +551,15 @@ func keyExpired(k *keyState) error {
 	return &sluice.Error{Code: sluice.CodeUnauthorized, Fields: []string{"key_expired"}, Message: "API key " + k.name + " expired at " + time.Unix(0, k.expires).UTC().Format(time.RFC3339) + ": ask the gateway's operator for a new one"}
 }
 
-// keyRevoked is the answer to a key revoked (sluice key delete) since
-// this process started: it names the key, never the secret.
+// keyRotated is the answer to a secret a rotation replaced (sluice key
+// rotate), once its grace ended at until (ns): it names the key, never
+// the secret, and says to use the key's new one.
+func keyRotated(name string, until int64) error {
+	return &sluice.Error{Code: sluice.CodeUnauthorized, Fields: []string{"key_rotated"}, Message: "API key " + name + " was rotated: this secret stopped working at " + time.Unix(0, until).UTC().Format(time.RFC3339) + "; use the key's new secret (ask the gateway's operator for it)"}
+}
+
+// keyRevoked is the answer to a key revoked (sluice key delete): it names
+// the key, never the secret.
 func keyRevoked(name string) error {
 	return &sluice.Error{Code: sluice.CodeUnauthorized, Fields: []string{"key_revoked"}, Message: "API key " + name + " was revoked: ask the gateway's operator for a new one"}
 }
@@ -432,7 +568,7 @@ func keyRevoked(name string) error {
 func keyRefusal(err error) string {
 	if e, ok := err.(*sluice.Error); ok && e.Code == sluice.CodeUnauthorized && len(e.Fields) == 1 {
 		switch e.Fields[0] {
-		case "key_expired", "key_revoked":
+		case "key_expired", "key_revoked", "key_rotated":
 			return e.Fields[0]
 		}
 	}

@@ -38,7 +38,8 @@ type keyUsage struct {
 	storeDown     atomic.Int64 // a secret not held while the token store could not be read
 	viewer        atomic.Int64 // a viewer token, which may not call models
 	keyExpired    atomic.Int64 // a client key past its expires_at
-	keyRevoked    atomic.Int64 // a client key revoked since this process started
+	keyRevoked    atomic.Int64 // a client key revoked
+	keyRotated    atomic.Int64 // a client key's secret a rotation replaced, after its grace
 }
 
 type keyUsageKey struct {
@@ -86,6 +87,8 @@ func (u *keyUsage) unauthenticated(err error) {
 		u.keyExpired.Add(1)
 	case keyRefusal(err) == "key_revoked":
 		u.keyRevoked.Add(1)
+	case keyRefusal(err) == "key_rotated":
+		u.keyRotated.Add(1)
 	case sluice.IsTokenExpired(err):
 		u.expired.Add(1)
 	case sluice.ErrorCode(err) == sluice.CodeUnavailable:
@@ -148,7 +151,7 @@ func (p *Proxy) refuse(w http.ResponseWriter, r *http.Request, model string, err
 
 var (
 	keyRefusedDesc = prometheus.NewDesc("sluice_client_key_refused_total",
-		"Data plane requests refused for their API key, by reason: no_key (none sent), unknown_key (not a client key, nor an operator or admin token), expired_token (an operator or admin token that expired), viewer_token (an admin token whose role, viewer, may not call models: 403), store_unavailable (a secret this gateway does not hold while the token or key store cannot be read: 503), expired_key (a client key past its expires_at), revoked_key (a client key revoked since this replica started). Exported once client keys are configured.",
+		"Data plane requests refused for their API key, by reason: no_key (none sent), unknown_key (not a client key, nor an operator or admin token), expired_token (an operator or admin token that expired), viewer_token (an admin token whose role, viewer, may not call models: 403), store_unavailable (a secret this gateway does not hold while the token or key store cannot be read: 503), expired_key (a client key past its expires_at), revoked_key (a client key revoked, by sluice key delete), rotated_key (a client key's secret that sluice key rotate replaced, after its grace). Exported once client keys are configured.",
 		[]string{"reason"}, nil)
 	keyRequestsDesc = prometheus.NewDesc("sluice_client_key_requests_total",
 		"Client requests sent with each client key, by model and the HTTP status sent to the client (a failed attempt retried on stable is not counted again). Requests refused before routing (403, 429, an unknown model) count too; their model is empty unless the gateway serves it.",
@@ -168,6 +171,7 @@ func (u *keyUsage) collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(keyRefusedDesc, prometheus.CounterValue, float64(u.storeDown.Load()), "store_unavailable")
 		ch <- prometheus.MustNewConstMetric(keyRefusedDesc, prometheus.CounterValue, float64(u.keyExpired.Load()), "expired_key")
 		ch <- prometheus.MustNewConstMetric(keyRefusedDesc, prometheus.CounterValue, float64(u.keyRevoked.Load()), "revoked_key")
+		ch <- prometheus.MustNewConstMetric(keyRefusedDesc, prometheus.CounterValue, float64(u.keyRotated.Load()), "rotated_key")
 	}
 	type km struct{ key, model string }
 	tokens := map[km][2]int64{}

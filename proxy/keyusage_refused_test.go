@@ -106,6 +106,7 @@ func TestKeyUsage_Refused(t *testing.T) {
 		"sluice_client_key_refused_total{reason=expired_token} 0",
 		"sluice_client_key_refused_total{reason=no_key} 1",
 		"sluice_client_key_refused_total{reason=revoked_key} 0",
+		"sluice_client_key_refused_total{reason=rotated_key} 0",
 		"sluice_client_key_refused_total{reason=store_unavailable} 0",
 		"sluice_client_key_refused_total{reason=unknown_key} 2",
 		"sluice_client_key_refused_total{reason=viewer_token} 0",

@@ -127,8 +127,9 @@ func (s *Server) buildKeySet(keys []config.ClientKey, stored []sluice.StoredKey)
 	if err != nil {
 		return nil, err
 	}
-	out.SetRevoked(s.stored.revoked)
+	out.SetRevoked(revokedOf(stored, s.stored.revoked))
 	out.SetMiss(s.keyMiss)
+	out.SetTouch(s.touchKey)
 	return out, nil
 }
 

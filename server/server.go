@@ -644,6 +644,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.wg.Wait()
+	s.stored.touches.Wait() // the keys' last use, each write bounded
 	// The alerts of rollbacks that ended during the drain: their page must
 	// not be lost to the exit. Waited for until ctx ends, and at least 5 s
 	// (a receiver that answers takes milliseconds).

@@ -43,8 +43,11 @@ type storedKeys struct {
 	// channel of one, so that waiting for it ends with the caller's ctx.
 	reloading chan struct{}
 	// Guarded by Server.keysMu.
-	list    []sluice.StoredKey
-	revoked map[string]string // hex hash → name, of keys revoked since start
+	list    []sluice.StoredKey // in force, then revoked (tombstones)
+	revoked map[string]string  // hex hash → name, of keys this process saw go that the store no longer says are revoked
+
+	// touches counts the writes of keys' last use under way (touchKey).
+	touches sync.WaitGroup
 
 	missMu    sync.Mutex
 	missCh    chan struct{} // closed when the read under way ends; nil if none
@@ -67,14 +70,72 @@ func clientKeysOf(cfg []config.ClientKey, stored []sluice.StoredKey) (keys []pro
 		names[k.Name], hashes[h] = true, true
 	}
 	for _, k := range stored {
+		if k.IsRevoked() {
+			continue
+		}
 		if names[k.Name] || hashes[k.Hash] {
 			shadowed = append(shadowed, k.Name)
 			continue
 		}
-		keys = append(keys, proxy.ClientKey{Name: k.Name, Hash: k.Hash, Models: k.Models, RateLimit: k.RateLimit, Burst: k.Burst, TokensPerMinute: k.TokensPerMinute, ForceVersion: k.ForceVersion, ExpiresAt: k.ExpiresAt})
+		var retired []proxy.RetiredSecret
+		for _, r := range k.Retired {
+			if !hashes[r.Hash] {
+				retired = append(retired, proxy.RetiredSecret{Hash: r.Hash, Until: r.Until})
+			}
+		}
+		keys = append(keys, proxy.ClientKey{Name: k.Name, Hash: k.Hash, Models: k.Models, RateLimit: k.RateLimit, Burst: k.Burst, TokensPerMinute: k.TokensPerMinute, ForceVersion: k.ForceVersion, ExpiresAt: k.ExpiresAt,
+			Created: k.CreatedAt, LastUsedAt: k.LastUsedAt, Retired: retired})
 	}
 	return keys, shadowed
 }
+
+// revokedOf returns the revoked keys' secrets, by hex hash, with their
+// names: the store's tombstones (stored) and those this process saw go
+// (seen).
+func revokedOf(stored []sluice.StoredKey, seen map[string]string) map[string]string {
+	out := make(map[string]string, len(seen))
+	for h, name := range seen {
+		out[h] = name
+	}
+	for _, k := range stored {
+		if !k.IsRevoked() {
+			continue
+		}
+		out[k.Hash] = k.Name
+		for _, r := range k.Retired {
+			out[r.Hash] = k.Name
+		}
+	}
+	return out
+}
+
+// sameKeys reports whether two reads of the store's keys put the same keys
+// in force: a key's last use, which the replicas write without telling
+// each other, does not count.
+func sameKeys(a, b []sluice.StoredKey) bool {
+	return slices.EqualFunc(a, b, func(x, y sluice.StoredKey) bool {
+		x.LastUsedAt, y.LastUsedAt = time.Time{}, time.Time{}
+		return reflect.DeepEqual(x, y)
+	})
+}
+
+// touchKey writes a stored key's last use to the store in the background
+// (proxy.KeySet.SetTouch): the request that used it does not wait, and a
+// write that fails is tried again at the key's next use a minute later.
+func (s *Server) touchKey(name string, created, at time.Time) {
+	s.stored.touches.Add(1)
+	go func() {
+		defer s.stored.touches.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), refreshKeysTimeout)
+		defer cancel()
+		if err := s.Store.TouchClientKey(ctx, name, created, at); err != nil {
+			s.logger.Warn("cannot write a client key's last use to the store; tried again at its next use a minute later", "key", name, "err", err)
+		}
+	}()
+}
+
+// WaitKeyTouches waits for the writes of client keys' last use under way.
+func (s *Server) WaitKeyTouches() { s.stored.touches.Wait() }
 
 // ReloadStoredKeys reads the client keys issued through the admin API from
 // the store and puts them in force with the config file's: a new key is
@@ -101,18 +162,24 @@ func (s *Server) ReloadStoredKeys(ctx context.Context) error {
 	}
 	s.keysMu.Lock()
 	defer s.keysMu.Unlock()
-	if reflect.DeepEqual(stored, s.stored.list) {
+	if sameKeys(stored, s.stored.list) {
 		return nil
 	}
+	// Every secret the store still knows of: a key's, one a rotation
+	// retired, a revoked one's. A secret gone from all of them (a delete
+	// by an older replica, or a tombstone pruned) is remembered here.
 	now := make(map[string]bool, len(stored))
 	for _, k := range stored {
 		now[k.Hash] = true
+		for _, r := range k.Retired {
+			now[r.Hash] = true
+		}
 	}
 	if s.stored.revoked == nil {
 		s.stored.revoked = map[string]string{}
 	}
 	for _, k := range s.stored.list {
-		if !now[k.Hash] && len(s.stored.revoked) < maxRevoked {
+		if !now[k.Hash] && !k.IsRevoked() && len(s.stored.revoked) < maxRevoked {
 			s.stored.revoked[k.Hash] = k.Name
 		}
 	}

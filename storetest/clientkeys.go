@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +16,12 @@ var clientKeyTests = []test{
 	{"ErrTaken", testClientKeysTaken},
 	{"Delete", testClientKeysDelete},
 	{"ErrDeleteMissing", testClientKeysDeleteMissing},
+	{"Touch", testClientKeysTouch},
+	{"Rotate", testClientKeysRotate},
+	{"RotateAgainCutsGrace", testClientKeysRotateAgain},
+	{"ErrRotate", testClientKeysRotateErrors},
+	{"RevokeRotated", testClientKeysRevokeRotated},
+	{"TombstonesPruned", testClientKeysPruned},
 }
 
 func mustClientKeys(t *testing.T, s sluice.Store) []sluice.StoredKey {
@@ -25,15 +33,29 @@ func mustClientKeys(t *testing.T, s sluice.Store) []sluice.StoredKey {
 	for i, k := range got {
 		checkUTC(t, "client key "+k.Name+" CreatedAt", k.CreatedAt)
 		checkUTC(t, "client key "+k.Name+" ExpiresAt", k.ExpiresAt)
-		got[i].CreatedAt, got[i].ExpiresAt = micro(k.CreatedAt), micro(k.ExpiresAt)
+		checkUTC(t, "client key "+k.Name+" LastUsedAt", k.LastUsedAt)
+		checkUTC(t, "client key "+k.Name+" RotatedAt", k.RotatedAt)
+		checkUTC(t, "client key "+k.Name+" RevokedAt", k.RevokedAt)
+		microKey(&got[i])
+		for j, r := range k.Retired {
+			checkUTC(t, "client key "+k.Name+" retired secret Until", r.Until)
+			got[i].Retired[j].Until = micro(r.Until)
+		}
 	}
 	return got
+}
+
+func microKey(k *sluice.StoredKey) {
+	k.CreatedAt, k.ExpiresAt, k.LastUsedAt, k.RotatedAt, k.RevokedAt = micro(k.CreatedAt), micro(k.ExpiresAt), micro(k.LastUsedAt), micro(k.RotatedAt), micro(k.RevokedAt)
+	for j := range k.Retired {
+		k.Retired[j].Until = micro(k.Retired[j].Until)
+	}
 }
 
 func equalClientKeys(t *testing.T, got, want []sluice.StoredKey) {
 	t.Helper()
 	for i := range want {
-		want[i].CreatedAt, want[i].ExpiresAt = micro(want[i].CreatedAt), micro(want[i].ExpiresAt)
+		microKey(&want[i])
 	}
 	if len(got) == 0 && len(want) == 0 {
 		return
@@ -91,7 +113,11 @@ func testClientKeysDelete(t *testing.T, s sluice.Store) {
 	must(t, "PutClientKey a", s.PutClientKey(t.Context(), a, keyAudit("key.create", "a", at(0))))
 	must(t, "PutClientKey b", s.PutClientKey(t.Context(), b, keyAudit("key.create", "b", at(0))))
 	must(t, "DeleteClientKey a", s.DeleteClientKey(t.Context(), "a", keyAudit("key.delete", "a", at(time.Second))))
-	equalClientKeys(t, mustClientKeys(t, s), []sluice.StoredKey{b})
+	// a is no longer in force, but kept as revoked (after the keys in
+	// force), so that every replica says so.
+	revokedA := a
+	revokedA.RevokedAt = at(time.Second)
+	equalClientKeys(t, mustClientKeys(t, s), []sluice.StoredKey{b, revokedA})
 	audit := allAudit(t, s)
 	if len(audit) != 3 {
 		t.Fatalf("audit after two puts and a delete = %d entries, want 3", len(audit))
@@ -100,7 +126,137 @@ func testClientKeysDelete(t *testing.T, s sluice.Store) {
 	// The name is free again, with a new secret.
 	a2 := sluice.StoredKey{Name: "a", Hash: sluice.HashSecret("a2"), CreatedAt: at(2 * time.Second)}
 	must(t, "PutClientKey a again", s.PutClientKey(t.Context(), a2, keyAudit("key.create", "a", at(2*time.Second))))
-	equalClientKeys(t, mustClientKeys(t, s), []sluice.StoredKey{a2, b})
+	// The old secret stays revoked beside the new key of its name.
+	equalClientKeys(t, mustClientKeys(t, s), []sluice.StoredKey{a2, b, revokedA})
+	// Revoking the new one keeps both, by revoke.
+	must(t, "DeleteClientKey a again", s.DeleteClientKey(t.Context(), "a", keyAudit("key.delete", "a", at(3*time.Second))))
+	revokedA2 := a2
+	revokedA2.RevokedAt = at(3 * time.Second)
+	equalClientKeys(t, mustClientKeys(t, s), []sluice.StoredKey{b, revokedA, revokedA2})
+	// A revoked key is no key to delete again.
+	before := takeSnapshot(t, s)
+	wantCode(t, "DeleteClientKey of a revoked key", s.DeleteClientKey(t.Context(), "a", keyAudit("key.delete", "a", at(4*time.Second))), sluice.CodeNotFound)
+	checkUnchanged(t, s, before)
+}
+
+func testClientKeysTouch(t *testing.T, s sluice.Store) {
+	a := sluice.StoredKey{Name: "a", Hash: sluice.HashSecret("a"), CreatedAt: at(0)}
+	must(t, "PutClientKey a", s.PutClientKey(t.Context(), a, keyAudit("key.create", "a", at(0))))
+	before := len(allAudit(t, s))
+	must(t, "TouchClientKey", s.TouchClientKey(t.Context(), "a", a.CreatedAt, at(time.Minute)))
+	a.LastUsedAt = at(time.Minute)
+	equalClientKeys(t, mustClientKeys(t, s), []sluice.StoredKey{a})
+	// An earlier use (another replica's, late) does not move it back.
+	must(t, "TouchClientKey earlier", s.TouchClientKey(t.Context(), "a", a.CreatedAt, at(30*time.Second)))
+	equalClientKeys(t, mustClientKeys(t, s), []sluice.StoredKey{a})
+	must(t, "TouchClientKey later", s.TouchClientKey(t.Context(), "a", a.CreatedAt, at(2*time.Minute)))
+	a.LastUsedAt = at(2 * time.Minute)
+	equalClientKeys(t, mustClientKeys(t, s), []sluice.StoredKey{a})
+	// A key that is gone, or another key of that name, is no error and
+	// is not touched.
+	must(t, "TouchClientKey of a missing key", s.TouchClientKey(t.Context(), "nope", at(0), at(3*time.Minute)))
+	must(t, "TouchClientKey of an older key of the name", s.TouchClientKey(t.Context(), "a", at(-time.Hour), at(3*time.Minute)))
+	equalClientKeys(t, mustClientKeys(t, s), []sluice.StoredKey{a})
+	// A rotation keeps the last use; no audit for a touch.
+	must(t, "RotateClientKey", s.RotateClientKey(t.Context(), "a", sluice.HashSecret("a2"), at(4*time.Minute), keyAudit("key.rotate", "a", at(4*time.Minute))))
+	got := mustClientKeys(t, s)
+	if len(got) != 1 || !got[0].LastUsedAt.Equal(micro(at(2*time.Minute))) {
+		t.Fatalf("after a rotation, keys = %+v, want a last used at %v", got, at(2*time.Minute))
+	}
+	if n := len(allAudit(t, s)); n != before+1 {
+		t.Fatalf("audit after touches and a rotation = %d entries, want %d", n, before+1)
+	}
+}
+
+func testClientKeysRotate(t *testing.T, s sluice.Store) {
+	web := sluice.StoredKey{Name: "web", Hash: sluice.HashSecret("old"), Models: []string{"chat"}, RateLimit: 3, Burst: 6, TokensPerMinute: 1000,
+		ForceVersion: true, CreatedAt: at(0), CreatedBy: "alice", ExpiresAt: at(90 * 24 * time.Hour), LastUsedAt: time.Time{}}
+	must(t, "PutClientKey web", s.PutClientKey(t.Context(), web, keyAudit("key.create", "web", at(0))))
+	entry := keyAudit("key.rotate", "web", at(time.Hour))
+	must(t, "RotateClientKey", s.RotateClientKey(t.Context(), "web", sluice.HashSecret("new"), at(2*time.Hour), entry))
+	// Same name, settings and creation; the new hash; the old one works
+	// until the grace's end.
+	want := web
+	want.Hash, want.RotatedAt = sluice.HashSecret("new"), at(time.Hour)
+	want.Retired = []sluice.RetiredSecret{{Hash: sluice.HashSecret("old"), Until: at(2 * time.Hour)}}
+	got := mustClientKeys(t, s)
+	equalClientKeys(t, got, []sluice.StoredKey{want})
+	if g := got[0].GraceEnd(at(time.Hour)); !g.Equal(micro(at(2 * time.Hour))) {
+		t.Errorf("GraceUntil during the grace = %v, want %v", g, at(2*time.Hour))
+	}
+	if g := got[0].GraceEnd(at(3 * time.Hour)); !g.IsZero() {
+		t.Errorf("GraceUntil after the grace = %v, want zero", g)
+	}
+	audit := allAudit(t, s)
+	checkEntry(t, audit[len(audit)-1], entry)
+	// A grace that ends before the rotation ends at it.
+	must(t, "RotateClientKey without grace", s.RotateClientKey(t.Context(), "web", sluice.HashSecret("newer"), time.Time{}, keyAudit("key.rotate", "web", at(3*time.Hour))))
+	want.Hash, want.RotatedAt = sluice.HashSecret("newer"), at(3*time.Hour)
+	want.Retired = []sluice.RetiredSecret{{Hash: sluice.HashSecret("old"), Until: at(2 * time.Hour)}, {Hash: sluice.HashSecret("new"), Until: at(3 * time.Hour)}}
+	equalClientKeys(t, mustClientKeys(t, s), []sluice.StoredKey{want})
+}
+
+func testClientKeysRotateAgain(t *testing.T, s sluice.Store) {
+	k := sluice.StoredKey{Name: "k", Hash: sluice.HashSecret("s1"), CreatedAt: at(0)}
+	must(t, "PutClientKey", s.PutClientKey(t.Context(), k, keyAudit("key.create", "k", at(0))))
+	must(t, "rotate with a day's grace", s.RotateClientKey(t.Context(), "k", sluice.HashSecret("s2"), at(24*time.Hour), keyAudit("key.rotate", "k", at(time.Minute))))
+	// A second rotation (the new secret leaked too) with a shorter grace
+	// ends every earlier secret's by its own.
+	must(t, "rotate with a minute's grace", s.RotateClientKey(t.Context(), "k", sluice.HashSecret("s3"), at(3*time.Minute), keyAudit("key.rotate", "k", at(2*time.Minute))))
+	got := mustClientKeys(t, s)
+	wantRetired := []sluice.RetiredSecret{{Hash: sluice.HashSecret("s1"), Until: micro(at(3 * time.Minute))}, {Hash: sluice.HashSecret("s2"), Until: micro(at(3 * time.Minute))}}
+	slices.SortFunc(got[0].Retired, func(a, b sluice.RetiredSecret) int { return strings.Compare(a.Hash, b.Hash) })
+	slices.SortFunc(wantRetired, func(a, b sluice.RetiredSecret) int { return strings.Compare(a.Hash, b.Hash) })
+	if len(got) != 1 || got[0].Hash != sluice.HashSecret("s3") || !reflect.DeepEqual(got[0].Retired, wantRetired) {
+		t.Fatalf("after two rotations: %+v, want hash of s3 and retired %+v", got, wantRetired)
+	}
+}
+
+func testClientKeysRotateErrors(t *testing.T, s sluice.Store) {
+	a := sluice.StoredKey{Name: "a", Hash: sluice.HashSecret("a"), CreatedAt: at(0)}
+	b := sluice.StoredKey{Name: "b", Hash: sluice.HashSecret("b"), CreatedAt: at(0)}
+	must(t, "PutClientKey a", s.PutClientKey(t.Context(), a, keyAudit("key.create", "a", at(0))))
+	must(t, "PutClientKey b", s.PutClientKey(t.Context(), b, keyAudit("key.create", "b", at(0))))
+	must(t, "DeleteClientKey b", s.DeleteClientKey(t.Context(), "b", keyAudit("key.delete", "b", at(time.Second))))
+	before := takeSnapshot(t, s)
+	wantCode(t, "RotateClientKey of a missing key", s.RotateClientKey(t.Context(), "nope", sluice.HashSecret("x"), at(time.Hour), keyAudit("key.rotate", "nope", at(time.Minute))), sluice.CodeNotFound)
+	wantCode(t, "RotateClientKey of a revoked key", s.RotateClientKey(t.Context(), "b", sluice.HashSecret("x"), at(time.Hour), keyAudit("key.rotate", "b", at(time.Minute))), sluice.CodeNotFound)
+	wantCode(t, "RotateClientKey to a revoked secret", s.RotateClientKey(t.Context(), "a", b.Hash, at(time.Hour), keyAudit("key.rotate", "a", at(time.Minute))), sluice.CodeConflict)
+	wantCode(t, "RotateClientKey to its own secret", s.RotateClientKey(t.Context(), "a", a.Hash, at(time.Hour), keyAudit("key.rotate", "a", at(time.Minute))), sluice.CodeConflict)
+	checkUnchanged(t, s, before)
+}
+
+func testClientKeysRevokeRotated(t *testing.T, s sluice.Store) {
+	k := sluice.StoredKey{Name: "k", Hash: sluice.HashSecret("s1"), CreatedAt: at(0), CreatedBy: "alice"}
+	must(t, "PutClientKey", s.PutClientKey(t.Context(), k, keyAudit("key.create", "k", at(0))))
+	must(t, "RotateClientKey", s.RotateClientKey(t.Context(), "k", sluice.HashSecret("s2"), at(time.Hour), keyAudit("key.rotate", "k", at(time.Minute))))
+	// Revoked during the grace: the old secret's grace ends with the
+	// revoke, and both secrets are the revoked key's.
+	must(t, "DeleteClientKey", s.DeleteClientKey(t.Context(), "k", keyAudit("key.delete", "k", at(2*time.Minute))))
+	want := k
+	want.Hash, want.RotatedAt, want.RevokedAt = sluice.HashSecret("s2"), at(time.Minute), at(2*time.Minute)
+	want.Retired = []sluice.RetiredSecret{{Hash: sluice.HashSecret("s1"), Until: at(2 * time.Minute)}}
+	equalClientKeys(t, mustClientKeys(t, s), []sluice.StoredKey{want})
+}
+
+func testClientKeysPruned(t *testing.T, s sluice.Store) {
+	old := sluice.StoredKey{Name: "old", Hash: sluice.HashSecret("old"), CreatedAt: at(0)}
+	must(t, "PutClientKey old", s.PutClientKey(t.Context(), old, keyAudit("key.create", "old", at(0))))
+	must(t, "DeleteClientKey old", s.DeleteClientKey(t.Context(), "old", keyAudit("key.delete", "old", at(time.Hour))))
+	// Within KeyTombstoneKeep of the revoke a key write keeps it; after
+	// it, the next key write prunes it.
+	inside := at(time.Hour + sluice.KeyTombstoneKeep - time.Minute)
+	n := sluice.StoredKey{Name: "n", Hash: sluice.HashSecret("n"), CreatedAt: inside}
+	must(t, "PutClientKey n", s.PutClientKey(t.Context(), n, keyAudit("key.create", "n", inside)))
+	if got := mustClientKeys(t, s); len(got) != 2 || !got[1].IsRevoked() {
+		t.Fatalf("keys within the tombstones' keep = %+v, want n and old revoked", got)
+	}
+	after := at(time.Hour + sluice.KeyTombstoneKeep + time.Minute)
+	must(t, "RotateClientKey n", s.RotateClientKey(t.Context(), "n", sluice.HashSecret("n2"), after, keyAudit("key.rotate", "n", after)))
+	got := mustClientKeys(t, s)
+	if len(got) != 1 || got[0].Name != "n" {
+		t.Fatalf("keys after the tombstones' keep = %+v, want n alone", got)
+	}
 }
 
 func testClientKeysDeleteMissing(t *testing.T, s sluice.Store) {

@@ -65,14 +65,15 @@ func (c *cli) keyCmd() *cobra.Command {
 	create.Flags().BoolVar(&force, "force-version", false, "let the key use the force-version header")
 	create.Flags().StringVar(&expires, "expires", "none", "when it stops working: a duration from now (90d, 12h), a date or time (2027-03-01, UTC), or none")
 	create.Flags().StringVar(&reason, "reason", "", "why (required; goes into the audit log)")
+	var all bool
 	list := &cobra.Command{
-		Use: "list", Short: "List client keys, the config file's and those issued (never a secret)", Args: cobra.NoArgs,
+		Use: "list [--all]", Short: "List client keys, the config file's and those issued (never a secret)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := c.client()
 			if err != nil {
 				return err
 			}
-			ks, err := cl.Keys(cmd.Context())
+			ks, err := cl.KeysAll(cmd.Context(), all)
 			if err != nil {
 				return err
 			}
@@ -83,19 +84,53 @@ func (c *cli) keyCmd() *cobra.Command {
 				fmt.Fprintln(c.stderr, "note: this gateway does not require keys on its OpenAI API (no client_keys; require_client_keys not set)")
 			}
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tMODELS\tLIMITS\tSOURCE\tCREATED\tBY\tEXPIRES")
+			fmt.Fprintln(tw, "NAME\tMODELS\tLIMITS\tSOURCE\tCREATED\tBY\tLAST USED\tEXPIRES")
 			for _, k := range ks.Keys {
 				by := k.CreatedBy
 				if by == "" {
 					by = "-"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Name, keyModels(k), keyLimits(k), k.Source, listTime(k.CreatedAt, "-"), by, expiresColumn(k.ExpiresAt, k.Expired))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Name, keyModels(k), keyLimits(k), k.Source, listTime(k.CreatedAt, "-"), by, listTime(k.LastUsedAt, "-"), keyState(k))
 			}
 			return tw.Flush()
 		},
 	}
+	list.Flags().BoolVar(&all, "all", false, "list the revoked keys too (kept 30 days after their revoke)")
+	var grace string
+	rotate := &cobra.Command{
+		Use:   "rotate NAME [--grace 1h] --reason \"why\"",
+		Short: "Give a client key issued with sluice key create a new secret (admin role), shown once; the old one works for --grace, then is refused",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := requireReason(reason); err != nil {
+				return err
+			}
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			k, err := cl.RotateKey(cmd.Context(), args[0], api.KeyRotateRequest{Grace: grace, Reason: reason})
+			if err != nil {
+				return err
+			}
+			if c.output == "json" {
+				return c.printJSON(k)
+			}
+			old := "its old secret no longer works"
+			if !k.GraceUntil.IsZero() {
+				old = "its old secret works until " + k.GraceUntil.UTC().Format("2006-01-02 15:04:05 UTC")
+			}
+			fmt.Fprintf(c.stdout, "client key %s rotated: %s; its new secret, shown only now (the OpenAI SDKs' api_key):\n%s\n", k.Name, old, k.Secret)
+			if k.Warning != "" {
+				fmt.Fprintf(c.stderr, "warning: %s\n", k.Warning)
+			}
+			return nil
+		},
+	}
+	rotate.Flags().StringVar(&grace, "grace", "0", "how long the old secret keeps working beside the new one (30m, 1h, 2d; at most 7d); 0 stops it at once")
+	rotate.Flags().StringVar(&reason, "reason", "", "why (required; goes into the audit log)")
 	del := c.deleteCmd("Revoke a client key issued with sluice key create (admin role): every replica refuses it", "client key %s revoked", (*api.Client).DeleteKey)
-	cmd.AddCommand(create, list, del)
+	cmd.AddCommand(create, list, rotate, del)
 	return cmd
 }
 
@@ -127,4 +162,13 @@ func keyLimits(k api.KeyView) string {
 		return "no limit"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// keyState is a key's EXPIRES column: when it expires (or expired), or
+// when it was revoked.
+func keyState(k api.KeyView) string {
+	if k.Revoked {
+		return "REVOKED " + listTime(k.RevokedAt, "")
+	}
+	return expiresColumn(k.ExpiresAt, k.Expired)
 }
