@@ -23,7 +23,8 @@ import (
 type keyRow struct {
 	Source, Models, Rate, Burst, TPM, Expires, Created, Last string
 	Requests, Errors, Input, Output                          string
-	Expired                                                  bool
+	Expired, Revoked                                         bool
+	Note                                                     string
 }
 
 const readKeys = `(() => {
@@ -31,11 +32,12 @@ const readKeys = `(() => {
   for (const tr of document.querySelectorAll("#keys-table tbody tr[data-key]")) {
     const td = tr.querySelectorAll("td");
     const cell = (sel) => { const c = tr.querySelector(sel); return c ? c.textContent : ""; };
-    out[tr.dataset.key] = td.length < 13 ? { Source: tr.dataset.source, Requests: cell(".key-requests") } : {
+    out[tr.dataset.key + (tr.dataset.revoked ? "#revoked" : "")] = td.length < 9 ? { Source: tr.dataset.source, Requests: cell(".key-requests") } : {
       Source: td[1].textContent, Models: td[2].textContent, Rate: td[3].textContent, Burst: td[4].textContent, TPM: td[5].textContent,
       Expires: td[6].textContent, Created: td[7].textContent, Last: td[8].textContent,
       Requests: cell(".key-requests"), Errors: cell(".key-errors"), Input: cell(".key-input"), Output: cell(".key-output"),
-      Expired: !!tr.querySelector(".key-expired"),
+      Expired: !!tr.querySelector(".key-expired"), Revoked: !!tr.querySelector(".key-revoked"),
+      Note: cell(".key-counted-live"),
     };
   }
   return out;
@@ -81,6 +83,24 @@ func TestKeysPage(t *testing.T) {
 	}
 	send(created.Secret, 3)
 	send(webSecret, 2)
+	// A key used once and revoked: listed after the live ones, marked, its
+	// use still counted on it. A name revoked and issued again: the live
+	// key has the name's count, the revoked row says so.
+	issue := func(name string) string {
+		k, err := adm.CreateKey(bg, api.KeyRequest{Name: name, Reason: "a batch job"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k.Secret
+	}
+	send(issue("gone-bot"), 1)
+	send(issue("reborn"), 1)
+	for _, name := range []string{"gone-bot", "reborn"} {
+		if err := adm.DeleteKey(bg, name, "job retired"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(issue("reborn"), 2)
 	// The request log is written in the background: wait for the sums the
 	// page reads.
 	var usage api.UsageReport
@@ -90,7 +110,7 @@ func TestKeysPage(t *testing.T) {
 		for _, u := range usage.Rows {
 			got[u.ClientKey] = u.Requests
 		}
-		return err == nil && got["team-c"] == 3 && got["web-app"] == 2
+		return err == nil && got["team-c"] == 3 && got["web-app"] == 2 && got["gone-bot"] == 1 && got["reborn"] == 3
 	})
 	var teamIn, teamOut int64
 	for _, u := range usage.Rows {
@@ -133,8 +153,18 @@ func TestKeysPage(t *testing.T) {
 	if !ob.Expired || ob.Source != "store" || ob.Models != "all" || ob.Requests != "0" {
 		t.Errorf("the expired key shows %+v, want it marked expired, every model, no requests", ob)
 	}
-	if len(rows) != 3 {
-		t.Errorf("the tab lists %d rows, want the 3 keys: %+v", len(rows), rows)
+	gone, reborn, rebornOld := rows["gone-bot#revoked"], rows["reborn"], rows["reborn#revoked"]
+	if !gone.Revoked || gone.Requests != "1" || gone.Last == "never" {
+		t.Errorf("the revoked key shows %+v, want it marked revoked with its 1 request", gone)
+	}
+	if reborn.Revoked || reborn.Requests != "3" {
+		t.Errorf("the key issued again under a revoked name shows %+v, want it live with the name's 3 requests", reborn)
+	}
+	if !rebornOld.Revoked || rebornOld.Requests != "" || !strings.Contains(rebornOld.Note, "counted under the live key") {
+		t.Errorf("the revoked key whose name was issued again shows %+v, want it marked, its count on the live key", rebornOld)
+	}
+	if len(rows) != 6 {
+		t.Errorf("the tab lists %d rows, want the 4 live keys and 2 revoked: %+v", len(rows), rows)
 	}
 	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
 		_ = os.WriteFile(filepath.Join(screenshotDir(t), "keys.png"), png, 0o644)

@@ -1243,7 +1243,9 @@
     off.hidden = true;
     let list, usage = null, usageErr = "";
     try {
-      list = await admin("GET", "/keys");
+      // all=true: the keys revoked in the last 30 days too (the store's
+      // tombstones), shown after the live ones.
+      list = await admin("GET", "/keys?all=true");
     } catch (e) {
       tb.append(h("tr", {}, h("td", { colspan: KEY_COLS, class: "error", id: "keys-error" }, e.message)));
       return;
@@ -1257,22 +1259,30 @@
     }
     const used = new Map();
     for (const u of (usage && usage.rows) || []) used.set(u.key, u);
-    const keys = list.keys || [];
-    // A gateway whose API says when each key was last used has the field
-    // on the keys used; without it (an older replica), a key with no
-    // request in 24 hours may still have been used before.
-    const tracksUse = keys.some((k) => "last_used_at" in k);
+    const all = list.keys || [];
+    const keys = all.filter((k) => !k.revoked);
+    // The request log counts a key's use by its name: a name revoked and
+    // issued again has one count, given to the live key. A revoked name
+    // not issued again has its count on its latest revoked row.
+    const live = new Set(keys.map((k) => k.name));
+    const revoked = all.filter((k) => k.revoked).sort((a, b) => String(b.revoked_at || "").localeCompare(String(a.revoked_at || "")));
+    const countedOn = new Map();
+    for (const k of revoked) if (!live.has(k.name) && !countedOn.has(k.name)) countedOn.set(k.name, k);
     if (!list.required) {
       off.append(h("div", { class: "decision paused", id: "keys-open" }, h("b", {}, "Keys are off: "),
         "this gateway's config has neither client_keys nor require_client_keys, so its data plane (/v1/) takes any caller, with or without a key. Set client_keys, or require_client_keys: true to rely on keys issued with sluice key create, in every replica's config and restart them."));
       off.hidden = false;
     }
-    for (const k of keys) {
-      const u = used.get(k.name);
+    for (const k of keys.concat(revoked)) {
+      const counted = !k.revoked || countedOn.get(k.name) === k;
+      const u = counted ? used.get(k.name) : null;
       const cfg = k.source === "config";
       const rate = Number(k.rate_limit) || 0;
       const name = h("td", {}, h("b", {}, k.name));
-      if (k.revoked) name.append(" ", h("span", { class: "chip fail key-revoked" }, "revoked"));
+      if (k.revoked) {
+        name.append(" ", h("span", { class: "chip fail key-revoked", title: "refused with 401 revoked_key on every replica" },
+          "revoked" + (realTime(k.revoked_at) ? " " + utc(k.revoked_at) : "")));
+      }
       if (k.force_version) name.append(" ", h("span", { class: "chip", title: "may send the force-version header" }, "force-version"));
       if (realTime(k.rotated_at)) {
         name.append(h("div", { class: "muted small key-rotated" }, "rotated " + utc(k.rotated_at) + (realTime(k.grace_until) ? "; the old secret works until " + utc(k.grace_until) : "")));
@@ -1283,8 +1293,8 @@
       if (cfg) last = "-";
       else if (realTime(k.last_used_at)) last = utc(k.last_used_at);
       else if (u && u.requests > 0) last = "in the last 24 h";
-      else last = tracksUse ? "never" : "–";
-      tb.append(h("tr", { class: k.revoked || k.expired ? "muted" : "", dataset: { key: k.name, source: k.source } },
+      else last = "never"; // the API this page comes with notes an issued key's use
+      tb.append(h("tr", { class: k.revoked || k.expired ? "muted" : "", dataset: { key: k.name, source: k.source, revoked: k.revoked ? "true" : "" } },
         name,
         h("td", {}, h("span", { class: "chip" }, k.source)),
         h("td", {}, (k.models || []).length ? k.models.join(", ") : h("span", { class: "muted" }, "all")),
@@ -1295,15 +1305,17 @@
         expires,
         h("td", { class: "mono" }, realTime(k.created_at) ? utc(k.created_at) + (k.created_by ? " by " + k.created_by : "") : "-"),
         h("td", { class: "mono" }, last),
-        ...usageCells(u, usage)));
+        ...(counted ? usageCells(u, usage) : [h("td", { colspan: 4, class: "muted small key-counted-live" },
+          live.has(k.name) ? "counted under the live key of this name" : "counted under its latest revoked row")])));
     }
-    // Usage by a name no longer held (a key revoked, or taken out of the
-    // file) still happened: listed after the keys.
-    const held = new Set(keys.map((k) => k.name));
+    // Usage by a name no longer held (a key taken out of the config file,
+    // or revoked more than 30 days ago) still happened: listed after the
+    // keys.
+    const held = new Set(all.map((k) => k.name));
     for (const u of (usage && usage.rows) || []) {
       if (!u.key || held.has(u.key)) continue;
       tb.append(h("tr", { class: "muted", dataset: { key: u.key, source: "" } },
-        h("td", {}, h("b", {}, u.key)), h("td", { colspan: 8 }, "no longer a key of this gateway (revoked, or taken out of its config)"), ...usageCells(u, usage)));
+        h("td", {}, h("b", {}, u.key)), h("td", { colspan: 8 }, "no longer a key of this gateway (taken out of its config, or revoked over 30 days ago)"), ...usageCells(u, usage)));
     }
     const none = used.get("");
     if (none && none.requests > 0) {
@@ -1314,7 +1326,8 @@
       tb.append(h("tr", {}, h("td", { colspan: KEY_COLS, class: "muted", id: "no-keys" }, "No client keys yet. An admin issues one with ",
         h("code", {}, "sluice key create NAME --models chat --reason \"…\""), list.required ? "" : ", once the config requires keys", "; the config file's client_keys are listed here too.")));
     }
-    const parts = [keys.length + " " + (keys.length === 1 ? "key" : "keys") + " (the config file's, then those issued through the API)."];
+    const parts = [keys.length + " " + (keys.length === 1 ? "key" : "keys") + " (the config file's, then those issued through the API)" +
+      (revoked.length ? ", then " + revoked.length + " revoked in the last 30 days" : "") + "."];
     parts.push(usageErr ? "The usage could not be read: " + usageErr + "." : "Requests, errors and tokens are over the last 24 hours, from the request log" + (usage && usage.since ? " (since " + utc(usage.since) + " UTC)" : "") + ".");
     note.textContent = parts.join(" ");
   }
