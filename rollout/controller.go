@@ -1384,7 +1384,7 @@ func (c *Controller) Step(ctx context.Context) {
 		}
 		c.mu.Lock()
 		last := c.analysed[r.ID]
-		due := now.Sub(last) >= r.Spec.Analysis.Interval.D()
+		due := now.Sub(last) >= r.Spec.Analysis.Interval.D() || c.answered(r)
 		if due {
 			c.analysed[r.ID] = now
 		}

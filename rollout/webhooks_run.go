@@ -17,6 +17,10 @@ type confirmCall struct {
 	cancel  context.CancelFunc
 	running bool
 	results []WebhookResult
+	// moves is set when results take the step or end the rollout: the
+	// analysis that takes them is due at once (answered), if the rollout
+	// still stands at the wait they answer.
+	moves bool
 }
 
 // confirmKey names the wait r is at (its phase, stage, the webhooks' type
@@ -140,13 +144,15 @@ func (c *Controller) launchConfirm(r sluice.Rollout) {
 		defer c.mu.Unlock()
 		if c.confirms[r.ID] == cc && ctx.Err() == nil {
 			cc.running, cc.results = false, results
-			if moves(r.Spec.WebhooksOf(typ), typ, results) {
+			cc.moves = moves(r.Spec.WebhooksOf(typ), typ, results)
+			if cc.moves {
 				// The answers take the step (every one passed) or end the
 				// rollout (a stage webhook's fail): analyse it now rather
-				// than at its next interval (10 s by default). A hold waits
-				// for its interval, so a webhook that says "not yet" is
-				// asked once an interval, not again at once.
-				delete(c.analysed, r.ID)
+				// than at its next interval (10 s by default), if it still
+				// waits for them (answered: a pause or a failing analysis
+				// since ended the wait, and its schedule stands). A hold
+				// waits for its interval, so a webhook that says "not yet"
+				// is asked once an interval, not again at once.
 				select {
 				case c.wake <- struct{}{}:
 				default: // a wake is pending already
@@ -175,6 +181,14 @@ func moves(hooks []sluice.RolloutWebhook, typ string, results []WebhookResult) b
 		return typ == sluice.WebhookStage
 	}
 	return len(results) == len(hooks)
+}
+
+// answered reports whether answers that move r (every one passed, or a
+// stage webhook failed) came for the wait r stands at, so that its
+// analysis is due now. c.mu is held.
+func (c *Controller) answered(r *sluice.Rollout) bool {
+	cc := c.confirms[r.ID]
+	return cc != nil && cc.moves && !cc.running && cc.key == confirmKey(r)
 }
 
 // takeConfirm returns the answers of r's confirm_promotion calls for its

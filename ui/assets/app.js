@@ -435,12 +435,17 @@
     if (!name && waits) { name = waits[1]; type = waits[2]; }
     const spec = ((s && s.webhooks) || []).find((w) => w.name === name);
     if (spec && spec.type) type = spec.type;
+    // A hold is told by the words the controller writes before the
+    // webhook's own answer ("webhook NAME (TYPE) holds …"): the answer
+    // may say anything ("the error budget holds no headroom" from a stage
+    // webhook whose fail rolled the rollout back).
+    const holds = /^webhook \S+ \([a-z_]+\) holds /.test(msg);
     let status;
     if (d && d.pass === true) status = "passed";
-    else if (d && d.pass === false) status = / holds /.test(msg) || type === "confirm_promotion" ? "held" : "failed";
+    else if (d && d.pass === false) status = holds || type === "confirm_promotion" ? "held" : "failed";
     else if (/^calling webhook /.test(msg)) status = "calling";
     else if (waits) status = "waiting";
-    else status = / passed\b/.test(msg) ? "passed" : / failed\b/.test(msg) ? "failed" : / holds /.test(msg) ? "held" : "called";
+    else status = / passed\b/.test(msg) ? "passed" : / failed\b/.test(msg) ? "failed" : holds ? "held" : "called";
     return { name: name || "?", type: type, status: status, title: WEBHOOK_STATUS_TITLES[status] || "" };
   }
 
