@@ -306,7 +306,7 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := CreatedKey{KeyView: view, Secret: secret}
 	if err := s.reloadKeys(ctx); err != nil {
-		out.Warning = "the new secret is stored, but this gateway could not read its keys again (" + sluice.ErrorMessage(err) + "): it is accepted once they are read, at its first use or the next reload"
+		out.Warning = "the new secret is stored, but this gateway could not read its keys again (" + sluice.ErrorMessage(err) + "): it is accepted once they are read, at its first use or the next reload, and until then this gateway still takes the old secret, whatever the grace"
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -170,5 +170,9 @@ func keyState(k api.KeyView) string {
 	if k.Revoked {
 		return "REVOKED " + listTime(k.RevokedAt, "")
 	}
+	if !k.GraceUntil.IsZero() {
+		// After a rotation with a grace: the old secret works too, until then.
+		return expiresColumn(k.ExpiresAt, k.Expired) + " (old secret until " + listTime(k.GraceUntil, "") + ")"
+	}
 	return expiresColumn(k.ExpiresAt, k.Expired)
 }

@@ -100,6 +100,10 @@ func TestCLI_KeyRotateLastUsedRevoked(t *testing.T) {
 			t.Fatalf("the %s secret during the grace: %d %q, want 200", name, code, msg)
 		}
 	}
+	// The list says the old secret still works, and until when.
+	if list := mustRun(t, cmd("key", "list")...); !strings.Contains(list, "old secret until ") {
+		t.Errorf("key list during the grace does not say the old secret still works:\n%s", list)
+	}
 	// After the grace: the old one is refused as rotated, never echoed;
 	// the new one works, its scope kept.
 	skew.Store(int64(61 * time.Minute))
