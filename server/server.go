@@ -273,7 +273,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	s.Recorder.Registry().MustRegister(s.Proxy.Collector())
 	var hooks []rollout.Webhook
 	for _, w := range cfg.Rollouts.Alerts {
-		hooks = append(hooks, rollout.Webhook{URL: w.URL, Format: w.Format})
+		hooks = append(hooks, alertHook(w))
 	}
 	s.alerts = &rollout.Webhooks{Hooks: hooks, Logger: logger}
 	prom, err := prometheusGates(cfg.Prometheus) // issue 5: Prometheus gates
