@@ -3,6 +3,7 @@ package config_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/config"
 )
@@ -56,5 +57,20 @@ rollouts:
 	_, err = config.ParseGateway("g.yaml", []byte("rollouts:\n  alerts:\n    - {url: https://x.example/h, routing_key: TOPSECRETKEY}\n"))
 	if err == nil || strings.Contains(err.Error(), "TOPSECRETKEY") {
 		t.Errorf("error %v", err)
+	}
+}
+
+// TestNeedRestart_Alerts: SIGHUP applies rollouts.alerts, so a change of
+// them alone needs no restart; the rest of rollouts still does.
+func TestNeedRestart_Alerts(t *testing.T) {
+	run := config.Default()
+	next := run
+	next.Rollouts.Alerts = []config.Webhook{{Format: "pagerduty", RoutingKey: "k"}}
+	if got := config.NeedRestart(run, next); len(got) != 0 {
+		t.Errorf("NeedRestart = %v for a change of rollouts.alerts alone", got)
+	}
+	next.Rollouts.Tick = 7 * time.Second
+	if got := config.NeedRestart(run, next); len(got) != 1 || got[0] != "rollouts" {
+		t.Errorf("NeedRestart = %v, want [rollouts] for rollouts.tick", got)
 	}
 }

@@ -309,6 +309,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		Control: ctl, Auth: s.Auth, Now: now,
 		Logger:   logger, // not slog.Default's text lines under log.format json
 		Rollouts: rolloutAPI{s},
+		Alerts:   s.alerts,
 		// An apply probes the endpoints it adds from here, where the
 		// backends are reached, as the health checker will: the CLI may
 		// run where they are not (a laptop outside the cluster).
