@@ -521,7 +521,10 @@ type Unwind struct {
 // UnwindAlert is an alert an Unwind is to send.
 type UnwindAlert struct {
 	Severity string `json:"severity"`
-	Message  string `json:"message"`
+	// Event is the alert's kind (AlertEvents); a record written before
+	// alerts had kinds has none, and the rollout's phase stands for it.
+	Event   string `json:"event,omitempty"`
+	Message string `json:"message"`
 }
 
 // Clone returns a deep copy of r: no slice, map or pointer of the copy

@@ -523,6 +523,14 @@ func (c *Client) Drill(ctx context.Context, model, candidate string, percent flo
 	return out, err
 }
 
+// TestAlerts sends a test alert of severity ("" for info) to every alert
+// webhook of the gateway's config and returns what each did.
+func (c *Client) TestAlerts(ctx context.Context, severity, reason string) (AlertTestResult, error) {
+	var out AlertTestResult
+	_, err := c.do(ctx, "POST", "/admin/v1/alerts/test", nil, AlertTestRequest{Severity: severity, Reason: reason}, &out)
+	return out, err
+}
+
 // known reports whether code is one of Sluice's error codes, which every
 // error of its admin API carries.
 func known(code sluice.Code) bool {

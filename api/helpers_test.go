@@ -104,6 +104,7 @@ func MustEnv(tb testing.TB) *env {
 		Control:  ctl,
 		Auth:     auth,
 		Rollouts: rolloutsAdapter{ctrl},
+		Alerts:   &rollout.Webhooks{},
 		Routes:   func() any { return map[string]any{"revision": ctl.Registry().Revision} },
 		ModelRoutes: func(model string) (any, bool) {
 			if ctl.Registry().Models[model] == nil {

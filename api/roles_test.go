@@ -55,6 +55,7 @@ var roleCases = []struct {
 	{"GET", "/admin/v1/shadow/{model}/pairs", "/admin/v1/shadow/chat/pairs?differ=true", "", sluice.RoleViewer, 200},
 	{"GET", "/admin/v1/plan/{model}", "/admin/v1/plan/chat?to=v1.2.0", "", sluice.RoleViewer, 200},
 	{"POST", "/admin/v1/drills", "/admin/v1/drills", `{"model":"summ","to":"v2","reason":"r"}`, sluice.RoleOperator, 200},
+	{"POST", "/admin/v1/alerts/test", "/admin/v1/alerts/test", `{"severity":"warning","reason":"r"}`, sluice.RoleAdmin, 200},
 }
 
 // callers are the credentials each endpoint is tried with.

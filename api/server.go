@@ -67,6 +67,9 @@ type Options struct {
 	// ReloadKeys puts the store's client keys in force after a change the
 	// API made; nil does nothing.
 	ReloadKeys func(ctx context.Context) error
+	// Alerts sends sluice alert test's alert to the gateway's alert
+	// webhooks; nil makes POST /admin/v1/alerts/test answer 503.
+	Alerts AlertTester
 }
 
 // Server serves the admin API.
@@ -87,6 +90,7 @@ type Server struct {
 	keys     func(string) (bool, bool)
 	cfgKeys  func() ([]sluice.StoredKey, bool)
 	reload   func(context.Context) error
+	alerts   AlertTester
 	handler  http.Handler
 }
 
@@ -112,6 +116,7 @@ func New(opt Options) *Server {
 		keys:     opt.ClientKeys,
 		cfgKeys:  opt.ConfigKeys,
 		reload:   opt.ReloadKeys,
+		alerts:   opt.Alerts,
 	}
 	if s.auth == nil {
 		s.auth = NewAuth(s.store, nil)
@@ -204,6 +209,7 @@ var endpoints = []endpoint{
 	{"GET", "/admin/v1/shadow/{model}/pairs", viewer, (*Server).listShadowPairs},
 	{"GET", "/admin/v1/plan/{model}", viewer, (*Server).getPlan},
 	{"POST", "/admin/v1/drills", operator, (*Server).drill},
+	{"POST", "/admin/v1/alerts/test", admin, (*Server).testAlerts},
 }
 
 func (s *Server) buildMux() http.Handler {
@@ -231,7 +237,7 @@ func (s *Server) buildMux() http.Handler {
 		})
 	}
 	mux.HandleFunc("/admin/v1/", func(w http.ResponseWriter, r *http.Request) {
-		WriteError(w, sluice.Errorf(sluice.CodeNotFound, "there is no admin endpoint %s %s: the API's paths start with /admin/v1/ followed by models, versions, apply, routes, summary, audit, requests, usage, tokens, keys, rollouts, shadow, plan or whoami", r.Method, r.URL.Path))
+		WriteError(w, sluice.Errorf(sluice.CodeNotFound, "there is no admin endpoint %s %s: the API's paths start with /admin/v1/ followed by models, versions, apply, routes, summary, audit, requests, usage, tokens, keys, rollouts, shadow, plan, drills, alerts or whoami", r.Method, r.URL.Path))
 	})
 	return mux
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -8,9 +9,11 @@ import (
 	"net/http"
 	"net/netip"
 	"net/textproto"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/sluicehq/sluice"
 )
@@ -189,10 +192,66 @@ type Rollouts struct {
 
 // Webhook is an alert destination.
 type Webhook struct {
-	// URL receives a POST per alert.
+	// URL receives a POST per alert; a pagerduty webhook without one posts
+	// to PagerDuty's Events API v2 (https://events.pagerduty.com/v2/enqueue).
 	URL string `yaml:"url"`
-	// Format is json (default) or slack.
+	// Format is json (default), slack, msteams, discord or pagerduty.
 	Format string `yaml:"format"`
+	// RoutingKey is a pagerduty webhook's integration key, required there
+	// and taken by no other format; write it as ${PD_ROUTING_KEY} or
+	// ${file:/run/secrets/pd_routing_key}.
+	RoutingKey string `yaml:"routing_key"`
+	// Severity is the least severity sent: info (all, the default),
+	// warning or critical.
+	Severity string `yaml:"severity"`
+	// Events are the kinds of alert sent (sluice.AlertEvents); none given
+	// sends every kind, but to pagerduty rolled_back, failed, undone,
+	// paused and promoted (which resolves).
+	Events []string `yaml:"events"`
+}
+
+// alertFormats are the formats an alert webhook takes.
+var alertFormats = []string{"json", "slack", "msteams", "discord", "pagerduty"}
+
+// validate checks the alert webhook rollouts.alerts[i].
+func (w Webhook) validate(i int) error {
+	key := fmt.Sprintf("rollouts.alerts[%d]", i)
+	if w.Format != "" && !slices.Contains(alertFormats, w.Format) {
+		return fmt.Errorf("%s.format: %q is not one of %s", key, w.Format, strings.Join(alertFormats, ", "))
+	}
+	pd := w.Format == "pagerduty"
+	if w.URL != "" || !pd {
+		if err := sluice.CheckEndpoint(w.URL); err != nil {
+			if w.URL == "" {
+				return fmt.Errorf("%s.url: a %s webhook needs the URL it posts to", key, cmp.Or(w.Format, "json"))
+			}
+			return fmt.Errorf("%s.url: %s", key, sluice.ErrorMessage(err))
+		}
+	}
+	switch {
+	case pd && strings.TrimSpace(w.RoutingKey) == "":
+		return fmt.Errorf("%s.routing_key: a pagerduty webhook needs the routing key of its PagerDuty service's Events API v2 integration: write routing_key: ${PD_ROUTING_KEY} (or ${file:/run/secrets/pd_routing_key}) and set it", key)
+	case pd && strings.ContainsFunc(w.RoutingKey, unicode.IsSpace):
+		return fmt.Errorf("%s.routing_key: holds a space or line break; a PagerDuty routing key is one word of 32 characters: check the variable or file it is read from", key)
+	case !pd && w.RoutingKey != "":
+		return fmt.Errorf("%s.routing_key: only a pagerduty webhook takes a routing key; this one's format is %s: remove routing_key or write format: pagerduty", key, cmp.Or(w.Format, "json"))
+	}
+	if w.Severity != "" && sluice.AlertSeverityRank(w.Severity) < 0 {
+		return fmt.Errorf("%s.severity: %q is not one of %s (the least severity sent)", key, w.Severity, strings.Join(sluice.AlertSeverities, ", "))
+	}
+	if w.Events != nil && len(w.Events) == 0 {
+		return fmt.Errorf("%s.events: names no event, so nothing would be sent: name some (%s), or leave events out to send every kind", key, strings.Join(sluice.AlertEvents, ", "))
+	}
+	for j, e := range w.Events {
+		if !slices.Contains(sluice.AlertEvents, e) {
+			msg := fmt.Sprintf("%s.events[%d]: %q is not an alert event; the events are %s", key, j, e, strings.Join(sluice.AlertEvents, ", "))
+			if s := suggestKey(e, sluice.AlertEvents); s != "" {
+				msg += "; did you mean " + s + "?"
+			}
+			return errors.New(msg)
+		}
+	}
+	return nil
 }
 
 // Timeouts bound the calls to backends.
@@ -509,11 +568,8 @@ func (g *Gateway) Validate() error {
 		}
 	}
 	for i, w := range g.Rollouts.Alerts {
-		if err := sluice.CheckEndpoint(w.URL); err != nil {
-			return fmt.Errorf("rollouts.alerts[%d].url: %s", i, sluice.ErrorMessage(err))
-		}
-		if w.Format != "" && w.Format != "json" && w.Format != "slack" {
-			return fmt.Errorf("rollouts.alerts[%d].format: %q is not json or slack", i, w.Format)
+		if err := w.validate(i); err != nil {
+			return err
 		}
 	}
 	if u := g.Rollouts.UnloadWebhook; u != "" {

@@ -50,6 +50,9 @@ func TestREADME_YAMLBlocksLoad(t *testing.T) {
 	t.Setenv("VLLM_API_KEY", "vllm-key-0123456789")
 	t.Setenv("AZURE_OPENAI_KEY", "azure-key-0123456789")
 	t.Setenv("EVAL_TOKEN", "eval-token-0123456789")
+	t.Setenv("SLACK_HOOK", "T0/B0/slack-secret")
+	t.Setenv("DISCORD_HOOK", "1/discord-secret")
+	t.Setenv("PD_ROUTING_KEY", "R0UT1NGKEY0123456789abcdef012345")
 	// The ${file:PATH} values name files a deployment mounts: each is read
 	// from one file here.
 	keyFile := filepath.Join(t.TempDir(), "key")

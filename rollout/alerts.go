@@ -3,35 +3,115 @@ package rollout
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sluicehq/sluice"
 )
+
+// PagerDutyEventsURL is where a pagerduty alert webhook posts when it
+// gives no url: PagerDuty's Events API v2.
+const PagerDutyEventsURL = "https://events.pagerduty.com/v2/enqueue"
+
+// PagerDutyEvents are the events a pagerduty webhook is sent when it names
+// none: those that need a person (a page), and the promotion that resolves
+// the model's page. The others (a promotion's bake starting, an A/B test
+// completing, an operator's abort) would open incidents no one needs.
+var PagerDutyEvents = []string{"rolled_back", "failed", "undone", "paused", "promoted"}
 
 // Webhook is one alert destination.
 type Webhook struct {
-	// URL receives a POST per alert.
+	// URL receives a POST per alert; for pagerduty, empty means
+	// PagerDutyEventsURL.
 	URL string `yaml:"url" json:"url"`
-	// Format is "json" (the Alert as JSON, the default) or "slack" (a
-	// Slack-compatible {"text": ...} body).
+	// Format is "json" (the Alert as JSON, the default), "slack" (a
+	// Slack-compatible {"text": ...} body), "msteams" (an Adaptive Card as
+	// Teams' Workflows and incoming webhooks take it), "discord"
+	// ({"content": ...}) or "pagerduty" (an Events API v2 event).
 	Format string `yaml:"format" json:"format"`
+	// RoutingKey is a pagerduty webhook's integration key (a secret).
+	RoutingKey string `yaml:"routing_key" json:"-"`
+	// Severity is the least severity sent (info, warning, critical); empty
+	// sends all. A pagerduty webhook's resolve (a promotion) is sent
+	// whatever its severity: it closes only what a page opened.
+	Severity string `yaml:"severity" json:"severity,omitempty"`
+	// Events are the alert kinds sent (sluice.AlertEvents); nil sends all,
+	// but for pagerduty, which defaults to PagerDutyEvents.
+	Events []string `yaml:"events" json:"events,omitempty"`
+}
+
+// target is where h posts.
+func (h Webhook) target() string {
+	if h.URL == "" && h.Format == "pagerduty" {
+		return PagerDutyEventsURL
+	}
+	return h.URL
+}
+
+// format is h's format, json when it gives none.
+func (h Webhook) format() string {
+	if h.Format == "" {
+		return "json"
+	}
+	return h.Format
+}
+
+// Wants says whether h is sent a: its kind among h's events and its
+// severity at least h's. A test alert goes to every webhook.
+func (h Webhook) Wants(a Alert) bool {
+	if a.Test {
+		return true
+	}
+	events := h.Events
+	if events == nil && h.Format == "pagerduty" {
+		events = PagerDutyEvents
+	}
+	if events != nil && !slices.Contains(events, a.Event) {
+		return false
+	}
+	if h.Severity == "" || h.Format == "pagerduty" && pagerDutyAction(a) == "resolve" {
+		return true
+	}
+	return sluice.AlertSeverityRank(a.Severity) >= sluice.AlertSeverityRank(h.Severity)
 }
 
 // Webhooks sends alerts to every configured webhook, each in the
 // background with a timeout, so a slow receiver never holds a rollback.
 type Webhooks struct {
+	// Hooks are the destinations; SetHooks replaces them while alerts are
+	// being sent (a SIGHUP's reload).
 	Hooks  []Webhook
 	Client *http.Client
 	Logger *slog.Logger
+	// Source names this gateway in a PagerDuty event's payload; empty
+	// means the host's name.
+	Source string
 
+	mu      sync.Mutex
 	sending sync.WaitGroup // alerts being sent (with their retries)
+}
+
+// SetHooks replaces the destinations: the alerts sent from then on go to
+// hooks; those being sent finish where they were going.
+func (w *Webhooks) SetHooks(hooks []Webhook) {
+	w.mu.Lock()
+	w.Hooks = hooks
+	w.mu.Unlock()
+}
+
+func (w *Webhooks) hooks() []Webhook {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.Hooks
 }
 
 // Wait waits until the alerts being sent are delivered or given up (each
@@ -46,27 +126,75 @@ func (w *Webhooks) Wait(ctx context.Context) {
 	}
 }
 
-// Alert implements Alerter.
-func (w *Webhooks) Alert(ctx context.Context, a Alert) {
-	client := w.Client
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
+func (w *Webhooks) client() *http.Client {
+	if w.Client != nil {
+		return w.Client
 	}
-	for _, h := range w.Hooks {
-		var body []byte
-		if h.Format == "slack" {
-			icon := map[string]string{"critical": ":rotating_light:", "warning": ":warning:"}[a.Severity]
-			if icon == "" {
-				icon = ":white_check_mark:"
-			}
-			// Slack reads &, < and > as control characters (<!channel>
-			// notifies everyone); the text is escaped as its docs say.
-			body, _ = json.Marshal(map[string]string{"text": fmt.Sprintf("%s *%s* %s", icon, slackEscape(a.Rollout), slackEscape(a.Message))})
-		} else {
-			body, _ = json.Marshal(a)
+	return &http.Client{Timeout: 10 * time.Second}
+}
+
+func (w *Webhooks) source() string {
+	if w.Source != "" {
+		return w.Source
+	}
+	if host, err := os.Hostname(); err == nil && host != "" {
+		return host
+	}
+	return "sluice"
+}
+
+// Alert implements Alerter: a is sent to each webhook that wants it.
+func (w *Webhooks) Alert(ctx context.Context, a Alert) {
+	client := w.client()
+	for _, h := range w.hooks() {
+		if !h.Wants(a) {
+			continue
 		}
+		body := alertBody(h, a, w.source())
 		w.sending.Go(func() { w.send(client, h, body) })
 	}
+}
+
+// Delivery is what one webhook did with a test alert.
+type Delivery struct {
+	// Index is the webhook's place in rollouts.alerts, from 0.
+	Index int `json:"index"`
+	// Format is its format.
+	Format string `json:"format"`
+	// Where is its URL's scheme and host only: the rest may be a secret.
+	Where string `json:"where"`
+	// Delivered says the receiver answered 2xx.
+	Delivered bool `json:"delivered"`
+	// Status is the receiver's HTTP status; 0 when it gave none.
+	Status int `json:"status,omitempty"`
+	// Error says why it was not delivered.
+	Error string `json:"error,omitempty"`
+}
+
+// Test sends a to every webhook, whatever its filters, once each (no
+// retries) and at the same time, and says what each did: sluice alert
+// test's check that the pages reach their receivers.
+func (w *Webhooks) Test(ctx context.Context, a Alert) []Delivery {
+	a.Test, a.Event = true, "test"
+	client := w.client()
+	hooks := w.hooks()
+	out := make([]Delivery, len(hooks))
+	var wg sync.WaitGroup
+	for i, h := range hooks {
+		out[i] = Delivery{Index: i, Format: h.format(), Where: SafeURL(h.target())}
+		body := alertBody(h, a, w.source())
+		wg.Go(func() {
+			status, err := w.attempt(ctx, client, h, body)
+			out[i].Status = status
+			if err != nil {
+				out[i].Error = err.Error()
+			} else {
+				out[i].Delivered = true
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // alertRetries are the waits before each further attempt at an alert that
@@ -77,29 +205,15 @@ var alertRetries = []time.Duration{time.Second, 5 * time.Second}
 // could not be delivered. The log names the hook by scheme and host only:
 // a Slack webhook URL is itself a secret.
 func (w *Webhooks) send(client *http.Client, h Webhook, body []byte) {
-	where := SafeURL(h.URL)
+	where := SafeURL(h.target())
 	for attempt := 0; ; attempt++ {
-		req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, h.URL, bytes.NewReader(body))
-		if err != nil {
-			w.warn("alert webhook URL is not usable", where, err)
+		status, err := w.attempt(context.Background(), client, h, body)
+		if err == nil {
 			return
 		}
-		req.Header.Set("Content-Type", "application/json")
-		var status int
-		resp, err := client.Do(req)
-		if err == nil {
-			io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-			resp.Body.Close()
-			status = resp.StatusCode
-			if status/100 == 2 {
-				return
-			}
-			err = fmt.Errorf("the receiver answered %d", status)
-		} else {
-			var ue *url.Error
-			if errors.As(err, &ue) {
-				err = ue.Err // its message quotes the whole URL
-			}
+		if status == -1 {
+			w.warn("alert webhook URL is not usable", where, err)
+			return
 		}
 		retry := status == 0 || status >= 500 || status == http.StatusTooManyRequests
 		if !retry || attempt == len(alertRetries) {
@@ -109,6 +223,39 @@ func (w *Webhooks) send(client *http.Client, h Webhook, body []byte) {
 		w.warn("alert webhook failed; retrying in "+alertRetries[attempt].String(), where, err)
 		time.Sleep(alertRetries[attempt])
 	}
+}
+
+// attempt posts body to h once: a 2xx is delivered (nil). Otherwise it
+// returns the receiver's status (0 for no answer, -1 for a URL that cannot
+// be requested) and an error that never quotes the URL.
+func (w *Webhooks) attempt(ctx context.Context, client *http.Client, h Webhook, body []byte) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.target(), bytes.NewReader(body))
+	if err != nil {
+		return -1, errors.New("the URL is not usable: correct rollouts.alerts' url")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its message quotes the whole URL
+		}
+		return 0, err
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode/100 == 2 {
+		return resp.StatusCode, nil
+	}
+	msg := fmt.Sprintf("the receiver answered %d", resp.StatusCode)
+	ct := resp.Header.Get("Content-Type")
+	if a := strings.TrimSpace(string(answer)); a != "" && (strings.HasPrefix(ct, "application/json") || strings.HasPrefix(ct, "text/plain")) {
+		// PagerDuty says what is wrong with an event ({"status":"invalid
+		// event","errors":[...]}), Slack and Discord in a line of text.
+		msg += ": " + cutRunes(a, 300)
+	}
+	return resp.StatusCode, errors.New(msg)
 }
 
 func (w *Webhooks) warn(msg, where string, err error) {
@@ -131,4 +278,13 @@ func SafeURL(raw string) string {
 // slackEscape escapes &, < and > as Slack's message format asks.
 func slackEscape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// cutRunes cuts s to at most n runes, ending a cut one with "…".
+func cutRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }

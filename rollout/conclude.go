@@ -67,7 +67,7 @@ func conclude(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Acti
 		// baseline frees it as an abort does: its requests in flight
 		// (pins, labels) drain, then the unload webhook runs, and from
 		// this commit the routing table answers 410 for it (Unloaded).
-		return r, []Action{{Kind: ActDrain}, {Kind: ActUnload}, {Kind: ActAlert, Severity: "info", Message: fmt.Sprintf("rollout %s of %s:%s %s", r.ID, r.Spec.Model, r.Spec.Candidate, why)}}, nil
+		return r, []Action{{Kind: ActDrain}, {Kind: ActUnload}, {Kind: ActAlert, Event: "concluded", Severity: "info", Message: fmt.Sprintf("rollout %s of %s:%s %s", r.ID, r.Spec.Model, r.Spec.Candidate, why)}}, nil
 	case sluice.PhaseProgressing, sluice.PhasePaused:
 		var n int
 		if rep := ev.Report; rep != nil {

@@ -52,13 +52,19 @@ type Alerter interface {
 
 // Alert is one notification about a rollout.
 type Alert struct {
-	Severity string         `json:"severity"`
-	Rollout  string         `json:"rollout"`
-	Model    string         `json:"model"`
-	Phase    sluice.Phase   `json:"phase"`
-	Message  string         `json:"message"`
-	At       time.Time      `json:"at"`
-	Timings  map[string]any `json:"timings,omitempty"`
+	Severity string `json:"severity"`
+	// Event is the alert's kind, one of sluice.AlertEvents (the timeline
+	// event of the transition that sent it), or "test" for sluice alert
+	// test's.
+	Event string `json:"event"`
+	// Test marks an alert sent by sluice alert test: no rollout moved.
+	Test    bool           `json:"test,omitempty"`
+	Rollout string         `json:"rollout"`
+	Model   string         `json:"model"`
+	Phase   sluice.Phase   `json:"phase"`
+	Message string         `json:"message"`
+	At      time.Time      `json:"at"`
+	Timings map[string]any `json:"timings,omitempty"`
 }
 
 // Options configures a Controller. Zero fields take the defaults noted.
@@ -1049,7 +1055,11 @@ func (c *Controller) afterCommit(ctx context.Context, r sluice.Rollout, acts []A
 	}
 	for _, a := range acts {
 		if a.Kind == ActAlert && c.opt.Alerts != nil {
-			c.opt.Alerts.Alert(ctx, Alert{Severity: a.Severity, Rollout: r.ID, Model: s.Model, Phase: r.Phase, Message: a.Message + cm.note, At: c.opt.Now().UTC(), Timings: timings})
+			kind := a.Event
+			if kind == "" {
+				kind = string(r.Phase) // a pending rollback recorded before alerts had kinds
+			}
+			c.opt.Alerts.Alert(ctx, Alert{Severity: a.Severity, Event: kind, Rollout: r.ID, Model: s.Model, Phase: r.Phase, Message: a.Message + cm.note, At: c.opt.Now().UTC(), Timings: timings})
 		}
 	}
 }

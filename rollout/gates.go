@@ -35,7 +35,7 @@ func gatePause(r sluice.Rollout, now time.Time, errs []string, v *sluice.Verdict
 	msg := fmt.Sprintf("paused by the controller: Prometheus %s could not be evaluated in %d analyses in a row (%s). Traffic stays at %s%% on the candidate. Check that prometheus.url in the gateway config points at a running Prometheus and that the query returns one series (try it in the Prometheus UI), then sluice rollout resume %s --reason \"…\", or abort it",
 		plural(len(errs), "gate", "gates"), r.GateErrorStreak, strings.Join(errs, "; "), sluice.FormatPercent(r.Percent), r.Spec.Model)
 	event(&r, now, "paused", msg, v)
-	return r, []Action{{Kind: ActAlert, Severity: "warning", Message: fmt.Sprintf("rollout %s %s", r.ID, msg)}}
+	return r, []Action{{Kind: ActAlert, Event: "paused", Severity: "warning", Message: fmt.Sprintf("rollout %s %s", r.ID, msg)}}
 }
 
 func plural(n int, one, many string) string {

@@ -93,7 +93,9 @@ type Action struct {
 	Percent  float64
 	Fraction float64
 	Severity string
-	Message  string
+	// Event is an ActAlert's kind, one of sluice.AlertEvents.
+	Event   string
+	Message string
 }
 
 // DefaultStages are the progressive stages used when a spec gives none.
@@ -375,7 +377,7 @@ func next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 		r.EndedAt = now
 		r.Decision = "the candidate never took traffic: " + ev.Message
 		event(&r, now, "failed", r.Decision, nil)
-		return r, []Action{{Kind: ActAlert, Severity: "warning", Message: fmt.Sprintf("rollout %s failed before taking traffic: %s", r.ID, ev.Message)}}, nil
+		return r, []Action{{Kind: ActAlert, Event: "failed", Severity: "warning", Message: fmt.Sprintf("rollout %s failed before taking traffic: %s", r.ID, ev.Message)}}, nil
 	case EvAnalysis:
 		return analysed(r, ev, now)
 	case EvPromote:
@@ -490,7 +492,7 @@ func next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 		// As a rollback does: the undone version's requests in flight
 		// drain, then the unload webhook frees its backend (Argo Rollouts'
 		// undo scales the undone ReplicaSet down too).
-		return r, []Action{{Kind: ActRestore}, {Kind: ActDrain}, {Kind: ActUnload}, {Kind: ActAlert, Severity: "warning", Message: fmt.Sprintf("rollout %s undone%s: %s", r.ID, by(ev), ev.Message)}}, nil
+		return r, []Action{{Kind: ActRestore}, {Kind: ActDrain}, {Kind: ActUnload}, {Kind: ActAlert, Event: "undone", Severity: "warning", Message: fmt.Sprintf("rollout %s undone%s: %s", r.ID, by(ev), ev.Message)}}, nil
 	}
 	return r, nil, sluice.Errorf(sluice.CodeInvalid, "unknown rollout event %q", ev.Kind)
 }
@@ -678,7 +680,7 @@ func promote(r sluice.Rollout, now time.Time, why string) (sluice.Rollout, []Act
 		r.StartStage(now)
 		r.Decision = why
 		event(&r, now, "baking", fmt.Sprintf("%s; all traffic on the candidate, baking for %s: its error and cancel rates (against the baseline's before the promotion) and the Prometheus gates failing %d analyses in a row roll it back", why, bake, r.Spec.Analysis.FailChecks), nil)
-		return r, append(acts, Action{Kind: ActPromote}, Action{Kind: ActAlert, Severity: "info", Message: fmt.Sprintf("rollout %s promoted %s:%s, baking for %s: %s", r.ID, r.Spec.Model, r.Spec.Candidate, bake, why)})
+		return r, append(acts, Action{Kind: ActPromote}, Action{Kind: ActAlert, Event: "baking", Severity: "info", Message: fmt.Sprintf("rollout %s promoted %s:%s, baking for %s: %s", r.ID, r.Spec.Model, r.Spec.Candidate, bake, why)})
 	}
 	r.Phase = sluice.PhasePromoted
 	r.PausedFrom = ""
@@ -686,7 +688,7 @@ func promote(r sluice.Rollout, now time.Time, why string) (sluice.Rollout, []Act
 	r.EndedAt = now
 	r.Decision = why
 	event(&r, now, "promoted", why, nil)
-	return r, append(acts, Action{Kind: ActPromote}, Action{Kind: ActAlert, Severity: "info", Message: fmt.Sprintf("rollout %s promoted %s:%s: %s", r.ID, r.Spec.Model, r.Spec.Candidate, why)})
+	return r, append(acts, Action{Kind: ActPromote}, Action{Kind: ActAlert, Event: "promoted", Severity: "info", Message: fmt.Sprintf("rollout %s promoted %s:%s: %s", r.ID, r.Spec.Model, r.Spec.Candidate, why)})
 }
 
 // bakeAnalysed judges an analysis of a baking rollout: the guardrail of an
@@ -724,7 +726,7 @@ func baked(r sluice.Rollout, now time.Time, how string) (sluice.Rollout, []Actio
 	r.EndedAt = now
 	r.Decision = r.Decision + "; " + how
 	event(&r, now, "promoted", how, nil)
-	return r, []Action{{Kind: ActAlert, Severity: "info", Message: fmt.Sprintf("rollout %s promoted %s:%s: %s", r.ID, r.Spec.Model, r.Spec.Candidate, how)}}
+	return r, []Action{{Kind: ActAlert, Event: "promoted", Severity: "info", Message: fmt.Sprintf("rollout %s promoted %s:%s: %s", r.ID, r.Spec.Model, r.Spec.Candidate, how)}}
 }
 
 // stop ends a rollout without promotion: traffic goes back to the routing
@@ -746,7 +748,7 @@ func stop(r sluice.Rollout, now time.Time, phase sluice.Phase, why, severity str
 	if phase == sluice.PhaseRolledBack || phase == sluice.PhaseAborted {
 		acts = append(acts, Action{Kind: ActDrain}, Action{Kind: ActUnload})
 	}
-	return r, append(acts, Action{Kind: ActAlert, Severity: severity, Message: fmt.Sprintf("rollout %s of %s:%s %s", r.ID, r.Spec.Model, r.Spec.Candidate, why)})
+	return r, append(acts, Action{Kind: ActAlert, Event: kind, Severity: severity, Message: fmt.Sprintf("rollout %s of %s:%s %s", r.ID, r.Spec.Model, r.Spec.Candidate, why)})
 }
 
 // by returns " by ACTOR" for an operator's event, or "".

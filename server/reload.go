@@ -6,12 +6,13 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/rollout"
 )
 
 // ReloadConfig reads the configuration file at path again, with over (the
 // flags of `sluice serve`) applied, as SIGHUP does, and applies what a
 // reload applies from it: the admin tokens, the client keys, the
-// backends' headers and tracing. Each ${file:PATH} in it is read again, so a key kept
+// backends' headers, tracing and the rollouts' alert webhooks. Each ${file:PATH} in it is read again, so a key kept
 // in a file (a Kubernetes Secret, a systemd credential) is rotated; each
 // ${ENV} is the environment as it was at start. A file that does not load
 // (a missing ${file:} among them) changes nothing; a part that does not
@@ -26,7 +27,7 @@ import (
 func (s *Server) ReloadConfig(ctx context.Context, path string, over config.Override) (ncfg *config.Gateway, files []string, states map[string]string, ok bool) {
 	read, err := config.LoadGatewayOver(path, over)
 	if err != nil {
-		s.logger.Error("reload config: the file did not load, so nothing in it was applied: admin tokens unchanged, client keys unchanged, backend headers unchanged, tracing unchanged, log.level unchanged (a reload applies these; other settings take a restart)", "err", err)
+		s.logger.Error("reload config: the file did not load, so nothing in it was applied: admin tokens unchanged, client keys unchanged, backend headers unchanged, tracing unchanged, alert webhooks unchanged, log.level unchanged (a reload applies these; other settings take a restart)", "err", err)
 		return nil, read.Files, read.FileStates, false
 	}
 	ncfg = &read
@@ -49,7 +50,20 @@ func (s *Server) ReloadConfig(ctx context.Context, path string, over config.Over
 		s.logger.Error("reload tracing: tracing unchanged", "err", err)
 		ok = false
 	}
+	// Checked at load, as a whole: alerts being sent finish where they
+	// were going, the next go to the hooks read now.
+	s.ReloadAlerts(ncfg.Rollouts.Alerts)
 	return ncfg, ncfg.Files, ncfg.FileStates, ok
+}
+
+// ReloadAlerts puts hooks, the rollouts.alerts of the config file read
+// again, in force for the alerts sent from now on.
+func (s *Server) ReloadAlerts(hooks []config.Webhook) {
+	var next []rollout.Webhook
+	for _, w := range hooks {
+		next = append(next, alertHook(w))
+	}
+	s.alerts.SetHooks(next)
 }
 
 // TokenExpiryWarning is how long before a config file token expires the

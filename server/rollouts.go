@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/rollout"
 )
 
@@ -94,4 +95,9 @@ func unloadHook(url string) func(ctx context.Context, v *sluice.Version) error {
 		}
 		return nil
 	}
+}
+
+// alertHook is the alert webhook w of the config.
+func alertHook(w config.Webhook) rollout.Webhook {
+	return rollout.Webhook{URL: w.URL, Format: w.Format, RoutingKey: w.RoutingKey, Severity: w.Severity, Events: w.Events}
 }

@@ -273,7 +273,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	s.Recorder.Registry().MustRegister(s.Proxy.Collector())
 	var hooks []rollout.Webhook
 	for _, w := range cfg.Rollouts.Alerts {
-		hooks = append(hooks, rollout.Webhook{URL: w.URL, Format: w.Format})
+		hooks = append(hooks, alertHook(w))
 	}
 	s.alerts = &rollout.Webhooks{Hooks: hooks, Logger: logger}
 	prom, err := prometheusGates(cfg.Prometheus) // issue 5: Prometheus gates
@@ -309,6 +309,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		Control: ctl, Auth: s.Auth, Now: now,
 		Logger:   logger, // not slog.Default's text lines under log.format json
 		Rollouts: rolloutAPI{s},
+		Alerts:   s.alerts,
 		// An apply probes the endpoints it adds from here, where the
 		// backends are reached, as the health checker will: the CLI may
 		// run where they are not (a laptop outside the cluster).

@@ -1,0 +1,264 @@
+package rollout_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf16"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/rollout"
+)
+
+// receiver is an alert webhook's receiver on loopback: it keeps each body
+// and answers the statuses given in turn (then the last).
+type receiver struct {
+	*httptest.Server
+	mu       sync.Mutex
+	bodies   []map[string]any
+	statuses []int
+}
+
+func newReceiver(t *testing.T, statuses ...int) *receiver {
+	t.Helper()
+	rc := &receiver{statuses: statuses}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Errorf("an alert body that is not a JSON object: %s", b)
+		}
+		if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("Content-Type %q", ct)
+		}
+		rc.mu.Lock()
+		rc.bodies = append(rc.bodies, m)
+		status := http.StatusOK
+		if len(rc.statuses) > 0 {
+			status = rc.statuses[0]
+			if len(rc.statuses) > 1 {
+				rc.statuses = rc.statuses[1:]
+			}
+		}
+		rc.mu.Unlock()
+		if status >= 400 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			io.WriteString(w, `{"status":"invalid event","errors":["something"]}`)
+			return
+		}
+		w.WriteHeader(status)
+	}))
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+func (rc *receiver) got() []map[string]any {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]map[string]any(nil), rc.bodies...)
+}
+
+var at = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func rolledBack() rollout.Alert {
+	return rollout.Alert{Severity: "critical", Event: "rolled_back", Rollout: "r1", Model: "chat", Phase: sluice.PhaseRolledBack,
+		Message: "rollout r1 of chat:v2 rolled back: error rate 9% > 2%", At: at, Timings: map[string]any{"drain_ms": 1.5}}
+}
+
+func promoted() rollout.Alert {
+	return rollout.Alert{Severity: "info", Event: "promoted", Rollout: "r2", Model: "chat", Phase: sluice.PhasePromoted,
+		Message: "rollout r2 promoted chat:v3: all stages passed", At: at}
+}
+
+// send sends each alert to hooks and waits for them.
+func send(t *testing.T, hooks []rollout.Webhook, alerts ...rollout.Alert) {
+	t.Helper()
+	w := &rollout.Webhooks{Hooks: hooks, Source: "gw-1"}
+	for _, a := range alerts {
+		w.Alert(context.Background(), a)
+	}
+	w.Wait(context.Background())
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestWebhooks_Alert_MSTeams(t *testing.T) {
+	rc := newReceiver(t)
+	send(t, []rollout.Webhook{{URL: rc.URL + "/workflows/abc", Format: "msteams"}}, rolledBack())
+	got := rc.got()
+	if len(got) != 1 {
+		t.Fatalf("%d bodies", len(got))
+	}
+	want := `{"attachments":[{"content":{"$schema":"http://adaptivecards.io/schemas/adaptive-card.json",` +
+		`"body":[{"color":"Attention","size":"Medium","text":"CRITICAL: rollout r1 of chat rolled back","type":"TextBlock","weight":"Bolder","wrap":true},` +
+		`{"text":"rollout r1 of chat:v2 rolled back: error rate 9% \u003e 2%","type":"TextBlock","wrap":true},` +
+		`{"facts":[{"title":"Model","value":"chat"},{"title":"Rollout","value":"r1"},{"title":"Event","value":"rolled_back"},{"title":"Phase","value":"rolled_back"},{"title":"Severity","value":"critical"},{"title":"At","value":"2026-03-01T12:00:00Z"}],"type":"FactSet"}],` +
+		`"type":"AdaptiveCard","version":"1.2"},"contentType":"application/vnd.microsoft.card.adaptive","contentUrl":null}],"type":"message"}`
+	if s := mustJSON(t, got[0]); s != want {
+		t.Errorf("Teams body:\n got %s\nwant %s", s, want)
+	}
+}
+
+func TestWebhooks_Alert_Discord(t *testing.T) {
+	rc := newReceiver(t)
+	long := rolledBack()
+	long.Message = "rolled back: " + strings.Repeat("🚨 @everyone ", 400) // 2 UTF-16 units an emoji
+	send(t, []rollout.Webhook{{URL: rc.URL, Format: "discord"}}, rolledBack(), long)
+	got := rc.got()
+	if len(got) != 2 {
+		t.Fatalf("%d bodies", len(got))
+	}
+	short := got[0]
+	if got[0]["content"] != "🚨 **r1** rollout r1 of chat:v2 rolled back: error rate 9% > 2%" {
+		short = got[1]
+	}
+	if short["content"] != "🚨 **r1** rollout r1 of chat:v2 rolled back: error rate 9% > 2%" {
+		t.Errorf("content: %v / %v", got[0]["content"], got[1]["content"])
+	}
+	if m := mustJSON(t, short["allowed_mentions"]); m != `{"parse":[]}` {
+		t.Errorf("allowed_mentions %s: a message holding @everyone would notify the channel", m)
+	}
+	for _, b := range got {
+		c, _ := b["content"].(string)
+		if n := len(utf16.Encode([]rune(c))); n > rollout.DiscordMaxContent {
+			t.Errorf("content of %d UTF-16 units; Discord refuses more than %d", n, rollout.DiscordMaxContent)
+		}
+		if len(c) > 200 && !strings.HasSuffix(c, "…") {
+			t.Errorf("a cut content does not end with …: %q", c[len(c)-20:])
+		}
+	}
+}
+
+func TestWebhooks_Alert_PagerDuty(t *testing.T) {
+	t.Run("TriggerThenResolve", func(t *testing.T) {
+		rc := newReceiver(t, http.StatusAccepted)
+		hook := rollout.Webhook{URL: rc.URL + "/v2/enqueue", Format: "pagerduty", RoutingKey: "R0UT1NGKEY0123456789abcdef012345"}
+		send(t, []rollout.Webhook{hook}, rolledBack())
+		send(t, []rollout.Webhook{hook}, promoted())
+		got := rc.got()
+		if len(got) != 2 {
+			t.Fatalf("%d events", len(got))
+		}
+		want := `{"dedup_key":"sluice/chat","event_action":"trigger","payload":{"class":"rolled_back","component":"chat",` +
+			`"custom_details":{"event":"rolled_back","message":"rollout r1 of chat:v2 rolled back: error rate 9% \u003e 2%","model":"chat","phase":"rolled_back","rollout":"r1","timings":{"drain_ms":1.5}},` +
+			`"group":"sluice","severity":"critical","source":"gw-1","summary":"sluice: rollout r1 of chat:v2 rolled back: error rate 9% \u003e 2%","timestamp":"2026-03-01T12:00:00.000Z"},` +
+			`"routing_key":"R0UT1NGKEY0123456789abcdef012345"}`
+		if s := mustJSON(t, got[0]); s != want {
+			t.Errorf("trigger:\n got %s\nwant %s", s, want)
+		}
+		// The later promotion of the model resolves that page: same key.
+		if s := mustJSON(t, got[1]); s != `{"dedup_key":"sluice/chat","event_action":"resolve","routing_key":"R0UT1NGKEY0123456789abcdef012345"}` {
+			t.Errorf("resolve: %s", s)
+		}
+	})
+	t.Run("Severities", func(t *testing.T) {
+		rc := newReceiver(t, http.StatusAccepted)
+		hook := rollout.Webhook{URL: rc.URL, Format: "pagerduty", RoutingKey: "k"}
+		for _, sev := range []string{"critical", "warning", "info"} {
+			a := rolledBack()
+			a.Severity = sev
+			send(t, []rollout.Webhook{hook}, a)
+		}
+		var sevs []string
+		for _, b := range rc.got() {
+			sevs = append(sevs, b["payload"].(map[string]any)["severity"].(string))
+		}
+		if strings.Join(sevs, ",") != "critical,warning,info" {
+			t.Errorf("severities %v", sevs)
+		}
+	})
+	t.Run("RetriesA429", func(t *testing.T) {
+		rc := newReceiver(t, http.StatusTooManyRequests, http.StatusAccepted)
+		send(t, []rollout.Webhook{{URL: rc.URL, Format: "pagerduty", RoutingKey: "k"}}, rolledBack())
+		if got := rc.got(); len(got) != 2 || mustJSON(t, got[0]) != mustJSON(t, got[1]) {
+			t.Errorf("%d attempts: PagerDuty's 429 is retried with the same event", len(got))
+		}
+	})
+}
+
+func TestWebhook_Wants(t *testing.T) {
+	baking := rollout.Alert{Severity: "info", Event: "baking", Model: "chat"}
+	aborted := rollout.Alert{Severity: "warning", Event: "aborted", Model: "chat"}
+	test := rollout.Alert{Severity: "info", Event: "test", Test: true}
+	for _, c := range []struct {
+		name string
+		hook rollout.Webhook
+		a    rollout.Alert
+		want bool
+	}{
+		{"AllByDefault", rollout.Webhook{Format: "slack"}, baking, true},
+		{"SeverityFloorDropsInfo", rollout.Webhook{Severity: "warning"}, promoted(), false},
+		{"SeverityFloorKeepsWarning", rollout.Webhook{Severity: "warning"}, aborted, true},
+		{"SeverityFloorKeepsCritical", rollout.Webhook{Severity: "warning"}, rolledBack(), true},
+		{"CriticalFloorDropsWarning", rollout.Webhook{Severity: "critical"}, aborted, false},
+		{"EventsKeep", rollout.Webhook{Events: []string{"rolled_back", "failed"}}, rolledBack(), true},
+		{"EventsDrop", rollout.Webhook{Events: []string{"rolled_back", "failed"}}, promoted(), false},
+		{"BothMustHold", rollout.Webhook{Events: []string{"aborted"}, Severity: "critical"}, aborted, false},
+		{"PagerDutyDefaultsToPages", rollout.Webhook{Format: "pagerduty"}, baking, false},
+		{"PagerDutyDefaultAbortNotPaged", rollout.Webhook{Format: "pagerduty"}, aborted, false},
+		{"PagerDutyDefaultRollback", rollout.Webhook{Format: "pagerduty"}, rolledBack(), true},
+		{"PagerDutyResolvePassesTheFloor", rollout.Webhook{Format: "pagerduty", Severity: "critical"}, promoted(), true},
+		{"PagerDutyEventsStillHold", rollout.Webhook{Format: "pagerduty", Severity: "critical", Events: []string{"rolled_back"}}, promoted(), false},
+		{"TestGoesEverywhere", rollout.Webhook{Severity: "critical", Events: []string{"rolled_back"}}, test, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := c.hook.Wants(c.a); got != c.want {
+				t.Errorf("Wants(%s %s) = %v", c.a.Severity, c.a.Event, got)
+			}
+		})
+	}
+	// End to end: a hook with a floor gets the rollback, not the promotion.
+	rc := newReceiver(t)
+	send(t, []rollout.Webhook{{URL: rc.URL, Severity: "warning"}}, promoted(), rolledBack())
+	if got := rc.got(); len(got) != 1 || got[0]["event"] != "rolled_back" {
+		t.Errorf("sent %v", got)
+	}
+}
+
+func TestWebhooks_Test(t *testing.T) {
+	ok, broken := newReceiver(t, http.StatusAccepted), newReceiver(t, http.StatusInternalServerError)
+	w := &rollout.Webhooks{Hooks: []rollout.Webhook{
+		{URL: ok.URL + "/services/T0/B0/SECRET", Format: "slack", Events: []string{"rolled_back"}},
+		{URL: broken.URL + "/v2/enqueue", Format: "pagerduty", RoutingKey: "PDKEY-SECRET"},
+	}}
+	got := w.Test(context.Background(), rollout.Alert{Severity: "warning", Message: "a test from alice", At: at})
+	if len(got) != 2 {
+		t.Fatalf("%d deliveries", len(got))
+	}
+	if d := got[0]; !d.Delivered || d.Status != http.StatusAccepted || d.Index != 0 || d.Format != "slack" || d.Error != "" {
+		t.Errorf("the receiver that answered 202: %+v", d)
+	}
+	if d := got[1]; d.Delivered || d.Status != http.StatusInternalServerError || d.Index != 1 || d.Format != "pagerduty" || !strings.Contains(d.Error, "500") {
+		t.Errorf("the receiver that answered 500: %+v", d)
+	}
+	if s := mustJSON(t, got); strings.Contains(s, "SECRET") {
+		t.Errorf("the deliveries show a secret: %s", s)
+	}
+	// One attempt each: the test does not wait out the retries.
+	if n := len(broken.got()); n != 1 {
+		t.Errorf("%d attempts at the broken receiver", n)
+	}
+	if b := ok.got(); len(b) != 1 || b[0]["text"] != ":warning: *TEST* a test from alice" {
+		t.Errorf("slack test body %v", b)
+	}
+	pd := broken.got()[0]
+	payload, _ := pd["payload"].(map[string]any)
+	if pd["event_action"] != "trigger" || pd["dedup_key"] != "sluice/test" || payload["severity"] != "warning" ||
+		!strings.HasPrefix(payload["summary"].(string), "TEST") || payload["custom_details"].(map[string]any)["test"] != true {
+		t.Errorf("pagerduty test event %v", pd)
+	}
+}
