@@ -25,7 +25,9 @@ const PagerDutyEventsURL = "https://events.pagerduty.com/v2/enqueue"
 // PagerDutyEvents are the events a pagerduty webhook is sent when it names
 // none: those that need a person (a page), and the promotion that resolves
 // the model's page. The others (a promotion's bake starting, an A/B test
-// completing, an operator's abort) would open incidents no one needs.
+// completing, an operator's abort) would open incidents no one needs,
+// unless critical (an abort that left traffic on versions all down): a
+// critical alert is sent whatever its kind.
 var PagerDutyEvents = []string{"rolled_back", "failed", "undone", "paused", "promoted"}
 
 // Webhook is one alert destination.
@@ -72,8 +74,8 @@ func (h Webhook) Wants(a Alert) bool {
 		return true
 	}
 	events := h.Events
-	if events == nil && h.Format == "pagerduty" {
-		events = PagerDutyEvents
+	if events == nil && h.Format == "pagerduty" && a.Severity != "critical" {
+		events = PagerDutyEvents // a critical alert pages whatever its kind
 	}
 	if events != nil && !slices.Contains(events, a.Event) {
 		return false

@@ -211,6 +211,10 @@ func TestWebhook_Wants(t *testing.T) {
 		{"PagerDutyDefaultsToPages", rollout.Webhook{Format: "pagerduty"}, baking, false},
 		{"PagerDutyDefaultAbortNotPaged", rollout.Webhook{Format: "pagerduty"}, aborted, false},
 		{"PagerDutyDefaultRollback", rollout.Webhook{Format: "pagerduty"}, rolledBack(), true},
+		// An abort that left traffic on versions that are all down is
+		// raised to critical: that pages whatever its kind.
+		{"PagerDutyDefaultCriticalAbortPaged", rollout.Webhook{Format: "pagerduty"}, rollout.Alert{Severity: "critical", Event: "aborted", Model: "chat"}, true},
+		{"PagerDutyListedEventsHoldForCritical", rollout.Webhook{Format: "pagerduty", Events: []string{"rolled_back"}}, rollout.Alert{Severity: "critical", Event: "aborted", Model: "chat"}, false},
 		{"PagerDutyResolvePassesTheFloor", rollout.Webhook{Format: "pagerduty", Severity: "critical"}, promoted(), true},
 		{"PagerDutyEventsStillHold", rollout.Webhook{Format: "pagerduty", Severity: "critical", Events: []string{"rolled_back"}}, promoted(), false},
 		{"TestGoesEverywhere", rollout.Webhook{Severity: "critical", Events: []string{"rolled_back"}}, test, true},
