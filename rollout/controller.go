@@ -1290,9 +1290,24 @@ func (c *Controller) launchWarmup(r sluice.Rollout) {
 		}
 		v := c.opt.Control.Registry().Version(r.Spec.Model, r.Spec.Candidate)
 		ev := Event{Kind: EvWarmed}
-		if v == nil {
-			ev = Event{Kind: EvWarmupFailed, Message: "the candidate is no longer registered"}
-		} else if err := c.opt.Warmer.Warm(ctx, v, r.Spec.Warmup); err != nil {
+		var err error
+		switch {
+		case v == nil:
+			err = errors.New("the candidate is no longer registered")
+		case warmedBefore(&r):
+			// A leader warmed the candidate and began its pre_rollout calls
+			// (another, before a change of leader, or this one before the
+			// store failed it): only the calls are made again. Warming it
+			// again sent its warm-up requests twice and held the calls up
+			// for as long. If its backends restarted since, the suite's
+			// calls through the gateway meet them as they are (down: its
+			// calls fail, and the webhook with them); the warm-up's latency
+			// budget is not checked again.
+			c.opt.Logger.Info("warm-up not repeated: the candidate was warm when its pre_rollout webhooks were first called", "rollout", r.ID)
+		default:
+			err = c.opt.Warmer.Warm(ctx, v, r.Spec.Warmup)
+		}
+		if err != nil {
 			ev = Event{Kind: EvWarmupFailed, Message: err.Error()}
 		} else {
 			// Warm: the pre_rollout webhooks (an eval suite) before any
@@ -1302,7 +1317,8 @@ func (c *Controller) launchWarmup(r sluice.Rollout) {
 			if ev, done = c.preRollout(wctx, r); !done {
 				// Interrupted (an abort, a lost lead, a shutdown, the store
 				// away): nothing is recorded, and the leader's next tick
-				// warms and calls again.
+				// calls again (and warms again only if no call was
+				// recorded: warmedBefore).
 				c.opt.Logger.Info("pre_rollout webhooks interrupted: the leader calls them again", "rollout", r.ID)
 				return
 			}
@@ -1316,7 +1332,7 @@ func (c *Controller) launchWarmup(r sluice.Rollout) {
 		// inherit that.
 		tctx, cancelTx := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancelTx()
-		_, err := c.transition(tctx, r.Spec.Model, "controller", "warm-up of "+r.ID, "rollout."+string(ev.Kind), func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
+		_, err = c.transition(tctx, r.Spec.Model, "controller", "warm-up of "+r.ID, "rollout."+string(ev.Kind), func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
 			if cur == nil || cur.ID != r.ID {
 				return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s is gone", r.ID)
 			}
@@ -1337,6 +1353,20 @@ func (c *Controller) launchWarmup(r sluice.Rollout) {
 		cancel(nil)
 	}
 	c.mu.Unlock()
+}
+
+// warmedBefore reports whether warming rollout r's warm-up finished
+// before (on another leader, or here before its pre_rollout calls were
+// interrupted): a pre_rollout webhook's call, made only once the
+// candidate is warm, is on its timeline. A warming rollout has no other
+// webhook events.
+func warmedBefore(r *sluice.Rollout) bool {
+	for _, e := range r.Events {
+		if e.Kind == "webhook" {
+			return true
+		}
+	}
+	return false
 }
 
 // Run looks at active rollouts every Tick until ctx ends: it resumes

@@ -56,8 +56,10 @@ type Event struct {
 	// webhooks called since the last analysis (nil while a call runs, or
 	// none was asked).
 	Confirm []WebhookResult
-	// Webhook, for EvWebhook, is the answer recorded (nil for a call).
-	Webhook *WebhookResult
+	// Hook, for EvWebhook, is the webhook's call or answer recorded, the
+	// event's data; for EvWarmupFailed, the pre_rollout webhook's answer
+	// that failed it (nil for a failed warm-up).
+	Hook *WebhookEvent
 	// Pick, for EvConclude, is the arm an A/B test ends on: PickCandidate
 	// or PickBaseline.
 	Pick string
@@ -373,6 +375,11 @@ func next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 		if r.Phase != sluice.PhaseWarming {
 			return r, nil, nil
 		}
+		if h := ev.Hook; h != nil {
+			// The answer on the timeline as every other webhook's is,
+			// its chip saying failed, before the failure it causes.
+			event(&r, now, "webhook", fmt.Sprintf("webhook %s (%s) failed%s", h.Webhook, h.Type, reasonSuffix(": ", h.Message)), h)
+		}
 		r.Phase = sluice.PhaseFailed
 		r.EndedAt = now
 		r.Decision = "the candidate never took traffic: " + ev.Message
@@ -410,8 +417,8 @@ func next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 			return r, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s has ended (%s)", r.ID, r.Phase)
 		}
 		var data any
-		if ev.Webhook != nil {
-			data = ev.Webhook
+		if ev.Hook != nil {
+			data = ev.Hook
 		}
 		event(&r, now, "webhook", ev.Message, data)
 		return r, nil, nil

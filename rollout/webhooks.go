@@ -55,6 +55,53 @@ type WebhookResult struct {
 	Message string `json:"message,omitempty"`
 }
 
+// The statuses of a webhook event (WebhookEvent.Status).
+const (
+	WebhookCalling = "calling" // a pre_rollout webhook's call is under way
+	WebhookWaiting = "waiting" // a step waits for the webhooks' first answers
+	WebhookPassed  = "passed"  // it passed
+	WebhookFailed  = "failed"  // it did not pass, and the rollout ends (pre_rollout, stage)
+	WebhookHeld    = "held"    // a confirm_promotion webhook did not pass: the step holds and asks again
+)
+
+// WebhookEvent is the data of a webhook event on a rollout's timeline
+// (kind webhook): which webhook, of which type, and how it went, so that
+// a reader (the dashboard) never parses the message, which quotes the
+// webhook's own answer. An answer keeps WebhookResult's fields (name,
+// call_id, pass, message), as the events stored before this carried them.
+type WebhookEvent struct {
+	// Webhook names the webhook; Webhooks, for a wait, every one waited
+	// for, in the order they are asked (Webhook is the first).
+	Webhook  string   `json:"webhook"`
+	Webhooks []string `json:"webhooks,omitempty"`
+	// Type is the webhooks' type (pre_rollout, confirm_promotion, stage).
+	Type string `json:"type"`
+	// Status is WebhookCalling, WebhookWaiting, WebhookPassed,
+	// WebhookFailed or WebhookHeld.
+	Status string `json:"status"`
+	// CallID is the call's id (a call's and an answer's). Name, Pass and
+	// Message are an answer's, as WebhookResult has them.
+	Name    string `json:"name,omitempty"`
+	CallID  string `json:"call_id,omitempty"`
+	Pass    *bool  `json:"pass,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// hookEvent is the data of an event about webhook name of type typ:
+// status, and res's call id, with its answer for an answer's status.
+func hookEvent(name, typ, status string, res *WebhookResult) *WebhookEvent {
+	d := &WebhookEvent{Webhook: name, Type: typ, Status: status}
+	if res == nil {
+		return d
+	}
+	d.CallID = res.CallID
+	if status != WebhookCalling && status != WebhookWaiting {
+		pass := res.Pass
+		d.Name, d.Pass, d.Message = res.Name, &pass, res.Message
+	}
+	return d
+}
+
 // WebhookCaller calls a rollout's webhook. It reports a failed call (no
 // answer, a timeout, a non-2xx) as a result that does not pass, never as
 // a panic, and bounds its time by the webhook's timeout.
@@ -256,19 +303,22 @@ func webhookGate(r *sluice.Rollout, typ string, results []WebhookResult, now tim
 	if hold == nil {
 		r.WebhookWait = nil
 		for _, h := range hooks {
-			event(r, now, "webhook", fmt.Sprintf("webhook %s (%s) passed%s", h.Name, typ, reasonSuffix(": ", got[h.Name].Message)), got[h.Name])
+			res := got[h.Name]
+			event(r, now, "webhook", fmt.Sprintf("webhook %s (%s) passed%s", h.Name, typ, reasonSuffix(": ", res.Message)), hookEvent(h.Name, typ, WebhookPassed, &res))
 		}
 		return gateOpen, strings.Join(names, ", "), WebhookResult{}
 	}
 	if answered && typ == sluice.WebhookStage {
 		r.WebhookWait = nil
-		event(r, now, "webhook", fmt.Sprintf("webhook %s (stage) failed before %s: %s", hold.Name, what, ans.Message), ans)
+		event(r, now, "webhook", fmt.Sprintf("webhook %s (stage) failed before %s: %s", hold.Name, what, ans.Message), hookEvent(hold.Name, typ, WebhookFailed, &ans))
 		return gateShut, strings.Join(names, ", "), ans
 	}
 	w := r.WebhookWait
 	if w == nil || w.Type != typ && !(w.Type == "" && typ == sluice.WebhookConfirmPromotion) {
 		w = &sluice.WebhookWait{Since: now, Type: typ}
-		event(r, now, "webhook", fmt.Sprintf("%s waits for webhook %s (%s): %s", what, strings.Join(names, ", "), typ, why), nil)
+		wait := hookEvent(hooks[0].Name, typ, WebhookWaiting, nil)
+		wait.Webhooks = names
+		event(r, now, "webhook", fmt.Sprintf("%s waits for webhook %s (%s): %s", what, strings.Join(names, ", "), typ, why), wait)
 	} else {
 		c := *w
 		w = &c
@@ -276,7 +326,7 @@ func webhookGate(r *sluice.Rollout, typ string, results []WebhookResult, now tim
 	if answered {
 		w.Asked++
 		if w.Webhook != hold.Name || w.Message != ans.Message || w.Asked == 1 {
-			event(r, now, "webhook", fmt.Sprintf("webhook %s (%s) holds %s: %s; asked again every analysis interval", hold.Name, typ, what, ans.Message), ans)
+			event(r, now, "webhook", fmt.Sprintf("webhook %s (%s) holds %s: %s; asked again every analysis interval", hold.Name, typ, what, ans.Message), hookEvent(hold.Name, typ, WebhookHeld, &ans))
 		}
 		w.Message = ans.Message
 	}

@@ -2,6 +2,7 @@ package rollout_test
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -238,5 +239,73 @@ func TestPreRolloutWebhook_AnswerAfterLostLeadNotApplied(t *testing.T) {
 				t.Errorf("pass %v: the timeline has a former leader's answer: %s", pass, e.Message)
 			}
 		}
+	}
+}
+
+// TestPreRolloutWebhook_LeaderChangeDoesNotWarmAgain: a new leader that
+// found a rollout warming with its pre_rollout webhook's call on the
+// timeline warmed the candidate again (its readiness checks and warm-up
+// requests) before calling the webhook. The call on the timeline says the
+// warm-up finished, so the new leader now makes the call alone (again, at
+// least once, with its own call id); a warm-up interrupted before it
+// finished is still repeated (TestWarmupKeepsRunningOnReplicaThatLostLeadership).
+func TestPreRolloutWebhook_LeaderChangeDoesNotWarmAgain(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	caller := &heldCaller{answer: make(chan rollout.WebhookResult)}
+	warmer := &rvCountingWarmer{gate: closed()} // the candidate's one set of backends
+	var ctls []*control.Service
+	var cs []*rollout.Controller
+	var leads []*switchLead
+	for i := range 2 {
+		ctl := webhookStore(t, path, i == 0)
+		lead := &switchLead{}
+		lead.on.Store(i == 0)
+		ctls, leads = append(ctls, ctl), append(leads, lead)
+		cs = append(cs, rollout.New(rollout.Options{Control: ctl, Windows: &rvWindows{}, Warmer: warmer, Leader: lead, Webhooks: caller}))
+	}
+	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v2", Strategy: sluice.StrategyCanary,
+		Webhooks: []sluice.RolloutWebhook{{Name: "evals", URL: "http://127.0.0.1:9/run", Type: sluice.WebhookPreRollout}}}
+	if _, err := cs[0].Start(ctx, "alice", "ship v2", spec); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first leader's call", func() bool { n, _ := caller.count(); return n == 1 })
+	leads[0].on.Store(false)
+	leads[1].on.Store(true)
+	cs[0].Step(ctx)
+	waitFor(t, "the old leader's call to end", func() bool { _, e := caller.count(); return e == 1 })
+	if err := ctls[1].Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cs[1].Step(ctx)
+	waitFor(t, "the new leader's call", func() bool { n, _ := caller.count(); return n == 2 })
+	caller.answer <- rollout.WebhookResult{Pass: true, Message: "12/12"}
+	waitFor(t, "the candidate to go live", func() bool {
+		r := ctls[1].Registry().Rollouts["chat"]
+		return r != nil && r.Phase == sluice.PhaseProgressing
+	})
+	for _, c := range cs {
+		c.Wait()
+	}
+	if n := warmer.n.Load(); n != 1 {
+		t.Errorf("the candidate was warmed %d times, want once: the new leader warmed it again", n)
+	}
+	caller.mu.Lock()
+	ids := []string{caller.calls[0].CallID, caller.calls[1].CallID}
+	caller.mu.Unlock()
+	// Each call on the timeline, with its own id in its data.
+	var calling []string
+	for _, e := range ctls[1].Registry().Rollouts["chat"].Events {
+		var d rollout.WebhookEvent
+		if e.Kind != "webhook" || json.Unmarshal(e.Data, &d) != nil || d.Status != rollout.WebhookCalling {
+			continue
+		}
+		if d.Webhook != "evals" || d.Type != sluice.WebhookPreRollout {
+			t.Errorf("call's data: %+v", d)
+		}
+		calling = append(calling, d.CallID)
+	}
+	if len(calling) != 2 || calling[0] != ids[0] || calling[1] != ids[1] || ids[0] == ids[1] {
+		t.Errorf("the timeline's calls %v, the calls made %v", calling, ids)
 	}
 }

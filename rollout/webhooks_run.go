@@ -59,7 +59,8 @@ func (c *Controller) preRollout(ctx context.Context, r sluice.Rollout) (ev Event
 	defer context.AfterFunc(c.quit, cancel)()
 	for _, h := range r.Spec.WebhooksOf(sluice.WebhookPreRollout) {
 		body := webhookBody(&r, h)
-		if err := c.noteWebhook(ctx, r, fmt.Sprintf("calling webhook %s (pre_rollout, call %s) before the candidate takes traffic; it may call it as model %s", h.Name, body.CallID, body.CandidatePin), nil); err != nil {
+		call := hookEvent(h.Name, h.Type, WebhookCalling, &WebhookResult{Name: h.Name, CallID: body.CallID})
+		if err := c.noteWebhook(ctx, r, fmt.Sprintf("calling webhook %s (pre_rollout, call %s) before the candidate takes traffic; it may call it as model %s", h.Name, body.CallID, body.CandidatePin), call); err != nil {
 			c.opt.Logger.Warn("pre_rollout webhook not called", "rollout", r.ID, "webhook", h.Name, "err", err)
 			return Event{}, false
 		}
@@ -75,9 +76,9 @@ func (c *Controller) preRollout(ctx context.Context, r sluice.Rollout) (ev Event
 			return Event{}, false
 		}
 		if !res.Pass {
-			return Event{Kind: EvWarmupFailed, Message: fmt.Sprintf("pre_rollout webhook %s failed: %s", h.Name, res.Message)}, true
+			return Event{Kind: EvWarmupFailed, Message: fmt.Sprintf("pre_rollout webhook %s failed: %s", h.Name, res.Message), Hook: hookEvent(h.Name, h.Type, WebhookFailed, &res)}, true
 		}
-		if err := c.noteWebhook(ctx, r, fmt.Sprintf("webhook %s (pre_rollout) passed%s", h.Name, reasonSuffix(": ", res.Message)), &res); err != nil {
+		if err := c.noteWebhook(ctx, r, fmt.Sprintf("webhook %s (pre_rollout) passed%s", h.Name, reasonSuffix(": ", res.Message)), hookEvent(h.Name, h.Type, WebhookPassed, &res)); err != nil {
 			c.opt.Logger.Warn("pre_rollout webhook's answer not recorded", "rollout", r.ID, "webhook", h.Name, "err", err)
 			return Event{}, false
 		}
@@ -87,14 +88,14 @@ func (c *Controller) preRollout(ctx context.Context, r sluice.Rollout) (ev Event
 
 // noteWebhook puts msg on warming rollout r's timeline, audited as
 // rollout.webhook.
-func (c *Controller) noteWebhook(ctx context.Context, r sluice.Rollout, msg string, res *WebhookResult) error {
+func (c *Controller) noteWebhook(ctx context.Context, r sluice.Rollout, msg string, hook *WebhookEvent) error {
 	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	_, err := c.transition(tctx, r.Spec.Model, "controller", msg, "rollout.webhook", func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
 		if cur == nil || cur.ID != r.ID || cur.Phase != sluice.PhaseWarming {
 			return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s is no longer warming", r.ID)
 		}
-		return Next(*cur, Event{Kind: EvWebhook, Message: msg, Webhook: res}, now)
+		return Next(*cur, Event{Kind: EvWebhook, Message: msg, Hook: hook}, now)
 	})
 	return err
 }

@@ -417,36 +417,38 @@
       !r.events.some((e) => e.kind === "concluded");
   }
 
-  // webhookEvent reads a webhook event of a rollout with spec s: the
-  // hook's name (the answer's data, else the message), its type (from the
-  // spec, else the message) and how it went: passed, failed, held (a
-  // confirm_promotion that did not pass holds the step), calling (its call
-  // is under way) or waiting (the step waits for its first answer).
+  // webhookChips reads a webhook event of a rollout with spec s: for each
+  // hook it names, the hook's name, its type and how it went: passed,
+  // failed, held (a confirm_promotion that did not pass holds the step),
+  // calling (its call is under way) or waiting (the step waits for its
+  // first answer; one event may name several hooks). The event's data
+  // says them (WebhookEvent); only an event stored before it did is read
+  // from its message.
   const WEBHOOK_STATUS_TITLES = {
     passed: "the webhook passed", failed: "the webhook failed", held: "the webhook did not pass: the step is held and it is asked again every analysis interval",
     calling: "the webhook is being called", waiting: "the step waits for the webhook's answer",
   };
-  function webhookEvent(e, s) {
-    const msg = String(e.message || ""), d = e.data && typeof e.data === "object" ? e.data : null;
-    let m = /(?:^|calling )webhook (\S+) \(([a-z_]+)/.exec(msg);
-    let name = d && d.name ? d.name : m ? m[1] : "";
-    let type = m ? m[2] : "";
-    const waits = /waits for webhook (.+?) \(([a-z_]+)\)/.exec(msg);
-    if (!name && waits) { name = waits[1]; type = waits[2]; }
-    const spec = ((s && s.webhooks) || []).find((w) => w.name === name);
-    if (spec && spec.type) type = spec.type;
-    // A hold is told by the words the controller writes before the
-    // webhook's own answer ("webhook NAME (TYPE) holds …"): the answer
-    // may say anything ("the error budget holds no headroom" from a stage
-    // webhook whose fail rolled the rollout back).
-    const holds = /^webhook \S+ \([a-z_]+\) holds /.test(msg);
-    let status;
-    if (d && d.pass === true) status = "passed";
-    else if (d && d.pass === false) status = holds || type === "confirm_promotion" ? "held" : "failed";
-    else if (/^calling webhook /.test(msg)) status = "calling";
-    else if (waits) status = "waiting";
-    else status = / passed\b/.test(msg) ? "passed" : / failed\b/.test(msg) ? "failed" : holds ? "held" : "called";
-    return { name: name || "?", type: type, status: status, title: WEBHOOK_STATUS_TITLES[status] || "" };
+  function webhookChips(e, s) {
+    const msg = String(e.message || ""), d = e.data && typeof e.data === "object" ? e.data : {};
+    let names, type, status;
+    if (d.status) {
+      names = d.webhooks && d.webhooks.length ? d.webhooks : [d.webhook];
+      type = d.type;
+      status = d.status;
+    } else {
+      // Stored before the data said: the controller's words before the
+      // hook's own answer, which may say anything.
+      const m = /^(?:calling )?webhook (\S+) \(([a-z_]+)/.exec(msg), waits = /waits for webhook (.+?) \(([a-z_]+)\)/.exec(msg);
+      names = d.name ? [d.name] : m ? [m[1]] : waits ? waits[1].split(", ") : [];
+      type = m ? m[2] : waits ? waits[2] : "";
+      const spec = ((s && s.webhooks) || []).find((w) => w.name === names[0]);
+      if (spec && spec.type) type = spec.type;
+      status = /^calling webhook /.test(msg) ? "calling" : waits ? "waiting" : /^webhook \S+ \([a-z_]+\) holds /.test(msg) ? "held"
+        : d.pass === true ? "passed" : d.pass === false ? (type === "confirm_promotion" ? "held" : "failed") : "called";
+    }
+    return (names.length ? names : ["?"]).map((name) =>
+      h("span", { class: "chip webhook " + status, title: WEBHOOK_STATUS_TITLES[status] || "", dataset: { webhook: name || "?", type: type || "", status: status } },
+        "webhook " + (name || "?") + (type ? " · " + type : "") + " · " + status));
   }
 
   // eventList draws r's events, newest first; an event that carries a
@@ -470,13 +472,9 @@
       // A webhook's call or answer says which hook, of which type, and
       // how it went, in its chip: the kind alone ("webhook") read the
       // same for a pass, a fail and a hold.
-      const hook = e.kind === "webhook" ? webhookEvent(e, s) : null;
-      const chip = hook
-        ? h("span", { class: "chip webhook " + hook.status, title: hook.title, dataset: { webhook: hook.name, type: hook.type, status: hook.status } },
-          "webhook " + hook.name + (hook.type ? " · " + hook.type : "") + " · " + hook.status)
-        : h("span", { class: "chip " + e.kind }, e.kind);
+      const chips = e.kind === "webhook" ? webhookChips(e, s) : [h("span", { class: "chip " + e.kind }, e.kind)];
       ul.append(h("li", { class: rollback ? "rollback" : "", dataset: { kind: e.kind } },
-        h("span", { class: "muted" }, localTime(e.at)), h("span", {}, chip, " " + fmtPercent(e.percent) + "%"), msg));
+        h("span", { class: "muted" }, localTime(e.at)), h("span", {}, ...chips.flatMap((c) => [c, " "]), fmtPercent(e.percent) + "%"), msg));
     }
     return ul;
   }
