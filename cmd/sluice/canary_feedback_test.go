@@ -40,7 +40,14 @@ func TestCanary_UsersFeedbackRollsBack(t *testing.T) {
 	gw, token, g := rolloutGateway(t, fakellm.Behavior{}, fakellm.Behavior{})
 	ctx := context.Background()
 	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v1.2.0", Strategy: sluice.StrategyCanary, CanaryPercent: 50,
-		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(100 * time.Millisecond)}, Warmup: sluice.WarmupSpec{Skip: true}}
+		// Latency is what a loaded machine moves between two identical
+		// backends: its thresholds are out of reach here, so that the
+		// feedback, what this test is about, decides (a latency row
+		// failing first under the full -race run rolled back with the
+		// feedback's row not yet failing).
+		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(100 * time.Millisecond),
+			Thresholds: sluice.Thresholds{LatencyRel: 100, LatencyAbsMS: 60000}},
+		Warmup: sluice.WarmupSpec{Skip: true}}
 	if _, err := api.NewClient(gw.AdminURL(), token).StartRollout(ctx, spec, "a fine-tune users like less"); err != nil {
 		t.Fatal(err)
 	}
