@@ -181,6 +181,26 @@ func TestWebhooks_Alert_PagerDuty(t *testing.T) {
 			t.Errorf("severities %v", sevs)
 		}
 	})
+	t.Run("TestAlertIsNoModelsIncident", func(t *testing.T) {
+		// A model may be named test: its rollback's page and sluice alert
+		// test's incident are two incidents, so the test adds nothing to
+		// the real page, and the model's promotion (or the operator who
+		// resolves the test's incident by hand) does not resolve the other.
+		rc := newReceiver(t, http.StatusAccepted)
+		hook := rollout.Webhook{URL: rc.URL, Format: "pagerduty", RoutingKey: "k"}
+		a := rolledBack()
+		a.Model = "test"
+		send(t, []rollout.Webhook{hook}, a)
+		w := &rollout.Webhooks{Hooks: []rollout.Webhook{hook}}
+		w.Test(context.Background(), rollout.Alert{Severity: "critical", Message: "a test", At: at})
+		got := rc.got()
+		if len(got) != 2 {
+			t.Fatalf("%d events", len(got))
+		}
+		if page, test := got[0]["dedup_key"], got[1]["dedup_key"]; page == test {
+			t.Errorf("model test's page and the test alert share dedup_key %v", page)
+		}
+	})
 	t.Run("RetriesA429", func(t *testing.T) {
 		rc := newReceiver(t, http.StatusTooManyRequests, http.StatusAccepted)
 		send(t, []rollout.Webhook{{URL: rc.URL, Format: "pagerduty", RoutingKey: "k"}}, rolledBack())
@@ -261,7 +281,7 @@ func TestWebhooks_Test(t *testing.T) {
 	}
 	pd := broken.got()[0]
 	payload, _ := pd["payload"].(map[string]any)
-	if pd["event_action"] != "trigger" || pd["dedup_key"] != "sluice/test" || payload["severity"] != "warning" ||
+	if pd["event_action"] != "trigger" || pd["dedup_key"] != rollout.PagerDutyTestDedupKey || payload["severity"] != "warning" ||
 		!strings.HasPrefix(payload["summary"].(string), "TEST") || payload["custom_details"].(map[string]any)["test"] != true {
 		t.Errorf("pagerduty test event %v", pd)
 	}
