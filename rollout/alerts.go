@@ -255,6 +255,11 @@ func (w *Webhooks) attempt(ctx context.Context, client *http.Client, h Webhook, 
 	if a := strings.TrimSpace(string(answer)); a != "" && (strings.HasPrefix(ct, "application/json") || strings.HasPrefix(ct, "text/plain")) {
 		// PagerDuty says what is wrong with an event ({"status":"invalid
 		// event","errors":[...]}), Slack and Discord in a line of text.
+		// A receiver quoting the routing key it was sent must not put the
+		// secret in the log, the API's answer or the audit.
+		if k := strings.TrimSpace(h.RoutingKey); k != "" {
+			a = strings.ReplaceAll(a, k, "REDACTED")
+		}
 		msg += ": " + cutRunes(a, 300)
 	}
 	return resp.StatusCode, errors.New(msg)
