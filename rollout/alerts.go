@@ -117,7 +117,8 @@ func (w *Webhooks) hooks() []Webhook {
 }
 
 // Wait waits until the alerts being sent are delivered or given up (each
-// within its retries: about 16 s at most), or until ctx ends: a gateway
+// within its retries: three attempts of up to 10 s each and the 6 s
+// between them, 36 s at most), or until ctx ends: a gateway
 // shutting down does not drop a rollback's page.
 func (w *Webhooks) Wait(ctx context.Context) {
 	done := make(chan struct{})
