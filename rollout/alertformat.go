@@ -133,13 +133,18 @@ func pagerDutyAction(a Alert) string {
 // PagerDutyDedupKey is the dedup_key of model's alerts: one per model, so a
 // rollback's page stays one incident through the rollouts that follow
 // (a second rollback adds to it) until a rollout of the model is promoted
-// and resolves it. A test alert has its own.
+// and resolves it. A test alert has its own, PagerDutyTestDedupKey.
 func PagerDutyDedupKey(model string) string {
 	if model == "" {
-		return "sluice/test"
+		return PagerDutyTestDedupKey
 	}
 	return "sluice/" + model
 }
+
+// PagerDutyTestDedupKey is the dedup_key of sluice alert test's event:
+// outside sluice/, so that no model's (a model may be named test) shares
+// its incident.
+const PagerDutyTestDedupKey = "sluice:test"
 
 // pagerDutyBody is an Events API v2 event.
 func pagerDutyBody(h Webhook, a Alert, source string) any {

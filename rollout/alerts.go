@@ -117,7 +117,8 @@ func (w *Webhooks) hooks() []Webhook {
 }
 
 // Wait waits until the alerts being sent are delivered or given up (each
-// within its retries: about 16 s at most), or until ctx ends: a gateway
+// within its retries: three attempts of up to 10 s each and the 6 s
+// between them, 36 s at most), or until ctx ends: a gateway
 // shutting down does not drop a rollback's page.
 func (w *Webhooks) Wait(ctx context.Context) {
 	done := make(chan struct{})
@@ -255,6 +256,11 @@ func (w *Webhooks) attempt(ctx context.Context, client *http.Client, h Webhook, 
 	if a := strings.TrimSpace(string(answer)); a != "" && (strings.HasPrefix(ct, "application/json") || strings.HasPrefix(ct, "text/plain")) {
 		// PagerDuty says what is wrong with an event ({"status":"invalid
 		// event","errors":[...]}), Slack and Discord in a line of text.
+		// A receiver quoting the routing key it was sent must not put the
+		// secret in the log, the API's answer or the audit.
+		if k := strings.TrimSpace(h.RoutingKey); k != "" {
+			a = strings.ReplaceAll(a, k, "REDACTED")
+		}
 		msg += ": " + cutRunes(a, 300)
 	}
 	return resp.StatusCode, errors.New(msg)

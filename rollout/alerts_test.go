@@ -3,7 +3,9 @@ package rollout_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -181,6 +183,26 @@ func TestWebhooks_Alert_PagerDuty(t *testing.T) {
 			t.Errorf("severities %v", sevs)
 		}
 	})
+	t.Run("TestAlertIsNoModelsIncident", func(t *testing.T) {
+		// A model may be named test: its rollback's page and sluice alert
+		// test's incident are two incidents, so the test adds nothing to
+		// the real page, and the model's promotion (or the operator who
+		// resolves the test's incident by hand) does not resolve the other.
+		rc := newReceiver(t, http.StatusAccepted)
+		hook := rollout.Webhook{URL: rc.URL, Format: "pagerduty", RoutingKey: "k"}
+		a := rolledBack()
+		a.Model = "test"
+		send(t, []rollout.Webhook{hook}, a)
+		w := &rollout.Webhooks{Hooks: []rollout.Webhook{hook}}
+		w.Test(context.Background(), rollout.Alert{Severity: "critical", Message: "a test", At: at})
+		got := rc.got()
+		if len(got) != 2 {
+			t.Fatalf("%d events", len(got))
+		}
+		if page, test := got[0]["dedup_key"], got[1]["dedup_key"]; page == test {
+			t.Errorf("model test's page and the test alert share dedup_key %v", page)
+		}
+	})
 	t.Run("RetriesA429", func(t *testing.T) {
 		rc := newReceiver(t, http.StatusTooManyRequests, http.StatusAccepted)
 		send(t, []rollout.Webhook{{URL: rc.URL, Format: "pagerduty", RoutingKey: "k"}}, rolledBack())
@@ -261,8 +283,52 @@ func TestWebhooks_Test(t *testing.T) {
 	}
 	pd := broken.got()[0]
 	payload, _ := pd["payload"].(map[string]any)
-	if pd["event_action"] != "trigger" || pd["dedup_key"] != "sluice/test" || payload["severity"] != "warning" ||
+	if pd["event_action"] != "trigger" || pd["dedup_key"] != rollout.PagerDutyTestDedupKey || payload["severity"] != "warning" ||
 		!strings.HasPrefix(payload["summary"].(string), "TEST") || payload["custom_details"].(map[string]any)["test"] != true {
 		t.Errorf("pagerduty test event %v", pd)
 	}
+}
+
+// TestWebhooks_ErrorsNeverQuoteTheRoutingKey: a receiver that answers an
+// error quoting what it was sent (a relay, a PagerDuty-compatible pager)
+// had its answer, routing key and all, in the test's deliveries (the API's
+// answer, the audit) and the gateway's log; the key is not repeated.
+func TestWebhooks_ErrorsNeverQuoteTheRoutingKey(t *testing.T) {
+	const key = "R0UT1NGKEY0123456789abcdef012345"
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev struct {
+			RoutingKey string `json:"routing_key"`
+		}
+		json.NewDecoder(r.Body).Decode(&ev)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `{"status":"invalid event","errors":["no integration has routing key %s"]}`, ev.RoutingKey)
+	}))
+	defer echo.Close()
+	var logs strings.Builder
+	w := &rollout.Webhooks{Hooks: []rollout.Webhook{{URL: echo.URL, Format: "pagerduty", RoutingKey: key}},
+		Logger: slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))}
+	got := w.Test(context.Background(), rollout.Alert{Severity: "info", Message: "a test", At: at})
+	if len(got) != 1 || got[0].Delivered || !strings.Contains(got[0].Error, "invalid event") {
+		t.Fatalf("deliveries %+v, want the 400 with its answer", got)
+	}
+	if strings.Contains(got[0].Error, key) {
+		t.Errorf("the delivery's error quotes the routing key: %s", got[0].Error)
+	}
+	w.Alert(context.Background(), rolledBack())
+	w.Wait(context.Background())
+	if s := logs.String(); !strings.Contains(s, "invalid event") || strings.Contains(s, key) {
+		t.Errorf("the log, which must say the answer but not the routing key: %s", s)
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

@@ -565,11 +565,6 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 				next.PromotedFrom = v.Stage
 			}
 		}
-		// A rollback's side effects are recorded as pending with it, so
-		// that the leader completes them should this process die first.
-		if u := c.unwindOf(acts, e.Now); u != nil {
-			next.Unwinding = u
-		}
 		if err := applyRouting(e, next, acts); err != nil {
 			return err
 		}
@@ -585,6 +580,12 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 					}
 				}
 			}
+		}
+		// A rollback's side effects are recorded as pending with it, so
+		// that the leader completes them should this process die first:
+		// its alerts as sent, raised to critical above.
+		if u := c.unwindOf(acts, e.Now); u != nil {
+			next.Unwinding = u
 		}
 		if err := e.PutRollout(next); err != nil {
 			return err

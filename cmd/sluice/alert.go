@@ -14,7 +14,7 @@ func (c *cli) alertCmd() *cobra.Command {
 		Short: "Send a test alert to every alert webhook through the gateway; say which took it (admin role)",
 		Long: "Send a test alert, marked as a test, to every webhook of rollouts.alerts in the running gateway's config, whatever its severity and events filters, " +
 			"one attempt each (no retries), and print what each did: delivered, or the receiver's status and error. " +
-			"A pagerduty webhook opens an incident (dedup key sluice/test) that you resolve in PagerDuty. Exits 1 when any webhook did not take it.",
+			"A pagerduty webhook opens an incident (dedup key sluice:test) that you resolve in PagerDuty. Exits 1 when any webhook did not take it.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := c.client()
