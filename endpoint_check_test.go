@@ -22,7 +22,10 @@ func TestCheckEndpoint(t *testing.T) {
 		}
 	})
 	t.Run("ErrInvalid", func(t *testing.T) {
-		for _, e := range []string{"http://bob:s3cret@10.0.0.7:80%zz", "http://bob:s3cret@10.0.0.7:99999", "http://bob:s3cret@10.0.0.7:0", "http://[::1", "http://bob:s3cret@", "ftp://h", "http://a b"} {
+		for _, e := range []string{"http://bob:s3cret@10.0.0.7:80%zz", "http://bob:s3cret@10.0.0.7:99999", "http://bob:s3cret@10.0.0.7:0", "http://[::1", "http://bob:s3cret@", "ftp://h", "http://a b",
+			// A webhook's URL is itself the secret (Slack's, Discord's): one
+			// mistyped is refused without being quoted.
+			"https://hooks.slack.com/services/T0/B0/s3cret x", "hooks.slack.com/services/T0/B0/s3cret", "ftp://bob:s3cret@h", "http://h/\"s3cret"} {
 			err := sluice.CheckEndpoint(e)
 			if sluice.ErrorCode(err) != sluice.CodeInvalid {
 				t.Errorf("CheckEndpoint(%q) = %v, want an invalid error", e, err)

@@ -352,8 +352,20 @@ func CheckEndpoint(e string) error {
 	if !ok {
 		rest, ok = strings.CutPrefix(e, "https://")
 	}
-	if !ok || rest == "" || strings.ContainsAny(rest, " \t\r\n\"'<>") {
-		return Errorf(CodeInvalid, "invalid endpoint %q: use an http:// or https:// base URL such as http://127.0.0.1:8000", e)
+	// The messages never quote the URL: it may hold credentials, and a
+	// webhook's URL (Slack's, Discord's) is itself the secret.
+	if !ok {
+		scheme, _, found := strings.Cut(e, "://")
+		if !found || strings.ContainsAny(scheme, "/@:?#") || len(scheme) > 10 {
+			return Errorf(CodeInvalid, "invalid endpoint URL: it does not start with http:// or https://; use a base URL such as http://127.0.0.1:8000")
+		}
+		return Errorf(CodeInvalid, "invalid endpoint URL: its scheme is %q; use an http:// or https:// base URL such as http://127.0.0.1:8000", scheme)
+	}
+	if rest == "" {
+		return Errorf(CodeInvalid, "invalid endpoint URL: it names no host; use an http:// or https:// base URL such as http://127.0.0.1:8000")
+	}
+	if i := strings.IndexAny(rest, " \t\r\n\"'<>"); i >= 0 {
+		return Errorf(CodeInvalid, "invalid endpoint URL: character %d is a space, tab, line break, quote or angle bracket, which a URL cannot hold (write %%20 for a space); use an http:// or https:// base URL such as http://127.0.0.1:8000", len(e)-len(rest)+i+1)
 	}
 	// A URL that does not parse can never be reached, and the proxy's
 	// error would have to say why on every request. The message quotes
