@@ -112,8 +112,11 @@ func TestProxy_Responses(t *testing.T) {
 		if !o.Stream || o.ErrorClass != "" || o.FinishReason != "stop" || o.OutputTokens != 5 || o.InputTokens != int(done.Usage.InputTokens) || o.ResponseChars != text.Len() {
 			t.Errorf("row %+v", o)
 		}
-		if o.TTFT < 70*time.Millisecond || o.Latency-o.TTFT < 120*time.Millisecond {
-			t.Errorf("TTFT %v, latency %v: want the first delta's time (80 ms), 160 ms before the end", o.TTFT, o.Latency)
+		// response.created comes at once: a TTFT taken from it would be
+		// about 0. A stalled machine can only delay the first delta (and
+		// let the later ones catch up), so only the lower bound is read.
+		if o.TTFT < 70*time.Millisecond || o.TTFT >= o.Latency {
+			t.Errorf("TTFT %v, latency %v: want the first delta's time (80 ms), before the end", o.TTFT, o.Latency)
 		}
 	})
 	t.Run("Incomplete", func(t *testing.T) {
