@@ -67,6 +67,11 @@ type Options struct {
 	// ReloadKeys puts the store's client keys in force after a change the
 	// API made; nil does nothing.
 	ReloadKeys func(ctx context.Context) error
+	// KeyBudget returns what the client key named name used of its token
+	// budget in its current period, as this replica last summed it, and
+	// when the period ends; known is false before the period's first sum
+	// (and for a key without a budget).
+	KeyBudget func(name string) (used int64, resets time.Time, known bool)
 }
 
 // Server serves the admin API.
@@ -87,6 +92,7 @@ type Server struct {
 	keys     func(string) (bool, bool)
 	cfgKeys  func() ([]sluice.StoredKey, bool)
 	reload   func(context.Context) error
+	budget   func(string) (int64, time.Time, bool)
 	handler  http.Handler
 }
 
@@ -112,6 +118,7 @@ func New(opt Options) *Server {
 		keys:     opt.ClientKeys,
 		cfgKeys:  opt.ConfigKeys,
 		reload:   opt.ReloadKeys,
+		budget:   opt.KeyBudget,
 	}
 	if s.auth == nil {
 		s.auth = NewAuth(s.store, nil)

@@ -324,15 +324,15 @@ func (ks *KeySet) Budgets() []Budget {
 }
 
 // SetBudgetUsed tells ks that the key named name used used tokens in its
-// budget's period that starts at start (as summed from the request log):
-// at or over its budget, the key's inference requests are refused until
-// that period ends; under it, they pass. A key without a budget, or a
-// name ks does not hold, is passed over.
-func (ks *KeySet) SetBudgetUsed(name string, start time.Time, used int64) {
+// budget's period (of kind period) that starts at start, as summed from
+// the request log: at or over its budget, the key's inference requests
+// are refused until that period ends; under it, they pass. A key without
+// a budget of that period, or a name ks does not hold, is passed over.
+func (ks *KeySet) SetBudgetUsed(name, period string, start time.Time, used int64) {
 	if ks == nil {
 		return
 	}
-	if k := ks.budgeted[name]; k != nil {
+	if k := ks.budgeted[name]; k != nil && k.budgetPeriod == period {
 		k.setUsed(start, used)
 	}
 }

@@ -77,11 +77,11 @@ func TestKeySet_TokenBudget(t *testing.T) {
 		t.Fatalf("before any sum: %v", err)
 	}
 	day, _ := sluice.BudgetPeriod("day", clock())
-	ks.SetBudgetUsed("capped", day, 4999)
+	ks.SetBudgetUsed("capped", "day", day, 4999)
 	if err := chat(capped, nil); err != nil {
 		t.Fatalf("under its budget: %v", err)
 	}
-	ks.SetBudgetUsed("capped", day, 5012)
+	ks.SetBudgetUsed("capped", "day", day, 5012)
 	if used, resets, ok := ks.BudgetUsed("capped", clock()); !ok || used != 5012 || !resets.Equal(day.AddDate(0, 0, 1)) {
 		t.Errorf("BudgetUsed = %d, %v, %v; want 5012 until the next day", used, resets, ok)
 	}
@@ -137,11 +137,11 @@ func TestKeySet_TokenBudget(t *testing.T) {
 	}
 	// A sum under the budget clears a spent flag at once.
 	next, _ := sluice.BudgetPeriod("day", clock())
-	ks.SetBudgetUsed("other", next, 6000)
+	ks.SetBudgetUsed("other", "day", next, 6000)
 	if err := chat(other, nil); err == nil {
 		t.Fatal("other over its budget was let in")
 	}
-	ks.SetBudgetUsed("other", next, 10)
+	ks.SetBudgetUsed("other", "day", next, 10)
 	if err := chat(other, nil); err != nil {
 		t.Errorf("other back under its budget: %v", err)
 	}
@@ -172,7 +172,7 @@ func TestKeySet_TokenBudgetCarried(t *testing.T) {
 	}
 	old := build(1000, "month")
 	month, _ := sluice.BudgetPeriod("month", now)
-	old.SetBudgetUsed("team", month, 1500)
+	old.SetBudgetUsed("team", "month", month, 1500)
 	if status(old) != http.StatusTooManyRequests {
 		t.Fatal("not refused over its budget")
 	}
@@ -193,6 +193,12 @@ func TestKeySet_TokenBudgetCarried(t *testing.T) {
 	daily.Carry(old)
 	if got := status(daily); got != http.StatusOK {
 		t.Errorf("reloaded with another period: %d, want 200 until its own sum", got)
+	}
+	// A sum of another period than the key's (a reload changed it during
+	// the sum) is passed over.
+	daily.SetBudgetUsed("team", "month", month, 5000)
+	if got := status(daily); got != http.StatusOK {
+		t.Errorf("a month's sum set a daily budget: %d, want 200", got)
 	}
 	if _, err := proxy.NewKeySet([]proxy.ClientKey{{Name: "bad", Hash: sluice.HashSecret(secret), TokenBudget: 5, BudgetPeriod: "year"}}, nil, clock); err == nil {
 		t.Error("a budget period of year was taken")
