@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -39,6 +41,10 @@ type budgets struct {
 	every time.Duration
 	// failing is set while sums fail, so that an outage is logged once.
 	failing bool
+	mu      sync.Mutex // guards warned
+	// warned holds the keys whose period is longer than the request
+	// log's retention, as last logged.
+	warned string
 }
 
 // kickBudgets asks the budget loop for a sum at once.
@@ -101,8 +107,22 @@ func (s *Server) SumBudgets(ctx context.Context) error {
 	}
 	now := s.now()
 	byPeriod := map[string][]proxy.Budget{}
+	var short []string
 	for _, b := range bs {
 		byPeriod[b.Period] = append(byPeriod[b.Period], b)
+		if start, end := sluice.BudgetPeriod(b.Period, now); s.retention() > 0 && end.Sub(start) > s.retention() {
+			short = append(short, b.Name)
+		}
+	}
+	s.budget.mu.Lock()
+	w := strings.Join(short, ", ")
+	changed := w != s.budget.warned
+	s.budget.warned = w
+	s.budget.mu.Unlock()
+	if changed {
+		if w != "" {
+			s.logger.Warn("the request log's retention is shorter than these keys' budget periods: their use older than the retention is pruned and not counted; set request_log.retention to 744h (31 days) or keep: true", "keys", w, "retention", s.retention())
+		}
 	}
 	type sum struct {
 		b     proxy.Budget
@@ -135,6 +155,14 @@ func (s *Server) SumBudgets(ctx context.Context) error {
 		ks.SetBudgetUsed(u.b.Name, u.b.Period, u.start, u.used)
 	}
 	return nil
+}
+
+// retention is how long the request log keeps rows; 0 for ever.
+func (s *Server) retention() time.Duration {
+	if s.Config.RequestLog.Keep {
+		return 0
+	}
+	return s.Config.RequestLog.Retention
 }
 
 // keyBudget returns what the key named name used of its token budget in
