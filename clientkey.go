@@ -27,6 +27,12 @@ type StoredKey struct {
 	// TokensPerMinute is how many tokens (prompt and answer) the key's
 	// answers may use a minute; 0 means no limit.
 	TokensPerMinute int64 `json:"tokens_per_minute,omitempty"`
+	// TokenBudget is how many tokens (prompt and answer) the key may use
+	// in each BudgetPeriod, across every replica; 0 means no budget.
+	TokenBudget int64 `json:"token_budget,omitempty"`
+	// BudgetPeriod is the budget's calendar period in UTC: BudgetDay,
+	// BudgetWeek or BudgetMonth; "" without a budget.
+	BudgetPeriod string `json:"budget_period,omitempty"`
 	// ForceVersion lets the key use the force-version header.
 	ForceVersion bool `json:"force_version,omitempty"`
 	// CreatedAt is when it was created.

@@ -47,8 +47,9 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
 	out := KeyList{Keys: []KeyView{}, Required: required}
 	cfg = slices.Clone(cfg)
 	slices.SortFunc(cfg, func(a, b sluice.StoredKey) int { return strings.Compare(a.Name, b.Name) })
+	now := s.now()
 	for _, k := range cfg {
-		out.Keys = append(out.Keys, KeyView{StoredKey: k, Source: "config"})
+		out.Keys = append(out.Keys, s.withBudget(KeyView{StoredKey: k, Source: "config"}, now))
 	}
 	all, err := boolQuery(r, "all")
 	if err != nil {
@@ -58,15 +59,33 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("read the client keys: %w", err)
 	}
-	now := s.now()
 	for _, k := range stored {
 		if k.IsRevoked() && !all {
 			continue
 		}
-		out.Keys = append(out.Keys, storedKeyView(k, now))
+		v := storedKeyView(k, now)
+		if !k.IsRevoked() {
+			v = s.withBudget(v, now)
+		}
+		out.Keys = append(out.Keys, v)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// withBudget adds to v, a key with a token budget, when its period resets
+// and what it used of it, as this replica last summed it.
+func (s *Server) withBudget(v KeyView, now time.Time) KeyView {
+	if v.TokenBudget <= 0 {
+		return v
+	}
+	_, v.BudgetResetsAt = sluice.BudgetPeriod(v.BudgetPeriod, now)
+	if s.budget != nil {
+		if used, _, ok := s.budget(v.Name); ok {
+			v.BudgetUsed = &used
+		}
+	}
+	return v
 }
 
 // storedKeyView describes a key issued through the API, as of now.
@@ -136,6 +155,9 @@ func checkKeyRequest(req KeyRequest, now time.Time) error {
 	if req.TokensPerMinute < 0 || req.TokensPerMinute > maxKeyTokensPerMinute {
 		return invalid("tokens_per_minute", fmt.Sprintf("tokens_per_minute %d must be between 1 and %d (tokens a minute, prompt and answer), or 0 for no limit", req.TokensPerMinute, int64(maxKeyTokensPerMinute)))
 	}
+	if err := sluice.CheckBudget("", req.TokenBudget, req.BudgetPeriod); err != nil {
+		return err
+	}
 	if !req.ExpiresAt.IsZero() && !req.ExpiresAt.After(now) {
 		return invalid("expires_at", fmt.Sprintf("expires_at %s is not in the future (the server's time is %s): give a later time, such as --expires 90d, or leave it out for a key that never expires", req.ExpiresAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339)))
 	}
@@ -164,7 +186,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.now().UTC()
 	k := sluice.StoredKey{Name: req.Name, Hash: sluice.HashSecret(secret), Models: req.Models, RateLimit: req.RateLimit, Burst: req.Burst,
-		TokensPerMinute: req.TokensPerMinute, ForceVersion: req.ForceVersion, CreatedAt: now, CreatedBy: actor(r), ExpiresAt: req.ExpiresAt.UTC()}
+		TokensPerMinute: req.TokensPerMinute, TokenBudget: req.TokenBudget, BudgetPeriod: req.BudgetPeriod, ForceVersion: req.ForceVersion, CreatedAt: now, CreatedBy: actor(r), ExpiresAt: req.ExpiresAt.UTC()}
 	if len(k.Models) == 0 {
 		k.Models = nil
 	}

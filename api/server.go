@@ -70,6 +70,11 @@ type Options struct {
 	// Alerts sends sluice alert test's alert to the gateway's alert
 	// webhooks; nil makes POST /admin/v1/alerts/test answer 503.
 	Alerts AlertTester
+	// KeyBudget returns what the client key named name used of its token
+	// budget in its current period, as this replica last summed it, and
+	// when the period ends; known is false before the period's first sum
+	// (and for a key without a budget).
+	KeyBudget func(name string) (used int64, resets time.Time, known bool)
 }
 
 // Server serves the admin API.
@@ -91,6 +96,7 @@ type Server struct {
 	cfgKeys  func() ([]sluice.StoredKey, bool)
 	reload   func(context.Context) error
 	alerts   AlertTester
+	budget   func(string) (int64, time.Time, bool)
 	handler  http.Handler
 }
 
@@ -117,6 +123,7 @@ func New(opt Options) *Server {
 		cfgKeys:  opt.ConfigKeys,
 		reload:   opt.ReloadKeys,
 		alerts:   opt.Alerts,
+		budget:   opt.KeyBudget,
 	}
 	if s.auth == nil {
 		s.auth = NewAuth(s.store, nil)

@@ -411,6 +411,13 @@ type KeyRequest struct {
 	// TokensPerMinute is how many tokens the key's answers may use a
 	// minute; 0 means no limit.
 	TokensPerMinute int64 `json:"tokens_per_minute,omitempty"`
+	// TokenBudget is how many tokens (prompt and answer) the key may use
+	// in each BudgetPeriod, across every replica; 0 means no budget. The
+	// two go together.
+	TokenBudget int64 `json:"token_budget,omitempty"`
+	// BudgetPeriod is day, week or month: calendar periods in UTC (a
+	// week from Monday, a month from the 1st).
+	BudgetPeriod string `json:"budget_period,omitempty"`
 	// ForceVersion lets the key use the force-version header.
 	ForceVersion bool `json:"force_version,omitempty"`
 	// ExpiresAt is when the key stops working; it must be later than now.
@@ -434,6 +441,14 @@ type KeyView struct {
 	// GraceUntil is, after a rotation with a grace, when the key's old
 	// secret stops working; absent once it has.
 	GraceUntil time.Time `json:"grace_until,omitzero"`
+	// BudgetUsed is, for a key with a token budget, the tokens it used in
+	// its current period as the answering replica last summed them from
+	// the request log (every BudgetInterval); absent before the period's
+	// first sum there.
+	BudgetUsed *int64 `json:"budget_used,omitempty"`
+	// BudgetResetsAt is, for a key with a token budget, when its current
+	// period ends and its use starts again from 0.
+	BudgetResetsAt time.Time `json:"budget_resets_at,omitzero"`
 }
 
 // KeyRotateRequest is the body of POST /admin/v1/keys/{name}/rotate.

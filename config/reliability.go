@@ -57,6 +57,13 @@ type ClientKey struct {
 	// backends' usage reports them) the key may use a minute; 0 means no
 	// limit.
 	TokensPerMinute int64 `yaml:"tokens_per_minute"`
+	// TokenBudget is how many tokens (prompt and answer, as the request
+	// log holds them) the key may use in each BudgetPeriod, across every
+	// replica; 0 means no budget.
+	TokenBudget int64 `yaml:"token_budget"`
+	// BudgetPeriod is the budget's calendar period in UTC: day, week or
+	// month.
+	BudgetPeriod string `yaml:"budget_period"`
 	// ForceVersion lets the key use the force-version header.
 	ForceVersion bool `yaml:"force_version"`
 }
@@ -168,6 +175,9 @@ func (g *Gateway) validateReliability() error {
 		}
 		if k.TokensPerMinute < 0 || k.TokensPerMinute > maxTokensPerMinute {
 			return fmt.Errorf("%s.tokens_per_minute: %d must be between 1 and %d (tokens a minute, prompt and answer), or 0 for no limit", at, k.TokensPerMinute, int64(maxTokensPerMinute))
+		}
+		if err := sluice.CheckBudget(at+".", k.TokenBudget, k.BudgetPeriod); err != nil {
+			return err
 		}
 	}
 	for key, t := range map[string]TLS{"tls": g.TLS, "admin_tls": g.AdminTLS} {

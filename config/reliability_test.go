@@ -22,7 +22,7 @@ func TestParseGateway_Reliability(t *testing.T) {
 admin_listen: 127.0.0.1:9090
 outlier_ejection: {consecutive_failures: 3, cooldown: 30s}
 client_keys:
-  - {name: app, secret: "`+secret+`", models: [chat], rate_limit: 2.5, tokens_per_minute: 100000}
+  - {name: app, secret: "`+secret+`", models: [chat], rate_limit: 2.5, tokens_per_minute: 100000, token_budget: 50000000, budget_period: month}
   - {name: ops, sha256: `+sluice.HashSecret("another-secret-0123")+`, force_version: true}
 tls: {cert_file: `+cert+`, key_file: `+key+`}
 `))
@@ -38,6 +38,9 @@ tls: {cert_file: `+cert+`, key_file: `+key+`}
 		}
 		if g.ClientKeys[0].TokensPerMinute != 100000 || g.ClientKeys[1].TokensPerMinute != 0 {
 			t.Errorf("tokens_per_minute: %d and %d, want 100000 and 0 (no limit)", g.ClientKeys[0].TokensPerMinute, g.ClientKeys[1].TokensPerMinute)
+		}
+		if k := g.ClientKeys[0]; k.TokenBudget != 50000000 || k.BudgetPeriod != "month" {
+			t.Errorf("token_budget and budget_period: %d %q, want 50000000 month", k.TokenBudget, k.BudgetPeriod)
 		}
 		if g.AdminTLSConfig() != g.TLS {
 			t.Error("admin_tls does not default to tls")
@@ -65,6 +68,10 @@ tls: {cert_file: `+cert+`, key_file: `+key+`}
 		{"KeyNegativeRate", `client_keys: [{name: app, secret: "` + secret + `", rate_limit: -1}]`, "client_keys[0].rate_limit"},
 		{"KeyNegativeTokens", `client_keys: [{name: app, secret: "` + secret + `", tokens_per_minute: -5}]`, "client_keys[0].tokens_per_minute: -5 must be between 1 and 1000000000"},
 		{"KeyHugeTokens", `client_keys: [{name: app, secret: "` + secret + `", tokens_per_minute: 2000000000}]`, "client_keys[0].tokens_per_minute"},
+		{"KeyBudgetNoPeriod", `client_keys: [{name: app, secret: "` + secret + `", token_budget: 5000}]`, "client_keys[0].budget_period is missing"},
+		{"KeyPeriodNoBudget", `client_keys: [{name: app, secret: "` + secret + `", budget_period: week}]`, "client_keys[0].token_budget is missing"},
+		{"KeyBadPeriod", `client_keys: [{name: app, secret: "` + secret + `", token_budget: 5000, budget_period: fortnight}]`, `client_keys[0].budget_period "fortnight" is not day, week or month`},
+		{"KeyNegativeBudget", `client_keys: [{name: app, secret: "` + secret + `", token_budget: -1, budget_period: day}]`, "client_keys[0].token_budget -1 must be between 1 and"},
 		{"EjectionRate", `outlier_ejection: {failure_rate: 1.5}`, "outlier_ejection.failure_rate"},
 		{"EjectionNegative", `outlier_ejection: {cooldown: -1s}`, "outlier_ejection.cooldown"},
 		{"TLSHalf", `tls: {cert_file: ` + cert + `}`, "tls: give both cert_file and key_file"},

@@ -19,7 +19,7 @@ func (s *Store) ClientKeys(ctx context.Context) ([]sluice.StoredKey, error) {
 	var out []sluice.StoredKey
 	err := s.read(ctx, "read client keys", func(tx pgx.Tx) error {
 		out = out[:0]
-		rows, err := tx.Query(ctx, `SELECT name, hash, models, rate_limit, burst, tokens_per_minute, force_version, created_at, created_by, expires_at, last_used_at, rotated_at
+		rows, err := tx.Query(ctx, `SELECT name, hash, models, rate_limit, burst, tokens_per_minute, token_budget, budget_period, force_version, created_at, created_by, expires_at, last_used_at, rotated_at
 			FROM client_keys ORDER BY name COLLATE "C"`)
 		if err != nil {
 			return err
@@ -34,7 +34,7 @@ func (s *Store) ClientKeys(ctx context.Context) ([]sluice.StoredKey, error) {
 				used    *time.Time
 				rotated *time.Time
 			)
-			if err := rows.Scan(&k.Name, &k.Hash, &models, &k.RateLimit, &k.Burst, &k.TokensPerMinute, &k.ForceVersion, &created, &k.CreatedBy, &expires, &used, &rotated); err != nil {
+			if err := rows.Scan(&k.Name, &k.Hash, &models, &k.RateLimit, &k.Burst, &k.TokensPerMinute, &k.TokenBudget, &k.BudgetPeriod, &k.ForceVersion, &created, &k.CreatedBy, &expires, &used, &rotated); err != nil {
 				return err
 			}
 			if err := json.Unmarshal([]byte(models), &k.Models); err != nil {
@@ -110,9 +110,9 @@ func (s *Store) PutClientKey(ctx context.Context, k sluice.StoredKey, audit slui
 		if err := pruneRetired(ctx, tx, created.(time.Time)); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO client_keys (name, hash, models, rate_limit, burst, tokens_per_minute, force_version, created_at, created_by, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
-			k.Name, k.Hash, string(mj), k.RateLimit, k.Burst, k.TokensPerMinute, k.ForceVersion, created, k.CreatedBy, expires)
+		tag, err := tx.Exec(ctx, `INSERT INTO client_keys (name, hash, models, rate_limit, burst, tokens_per_minute, token_budget, budget_period, force_version, created_at, created_by, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
+			k.Name, k.Hash, string(mj), k.RateLimit, k.Burst, k.TokensPerMinute, k.TokenBudget, k.BudgetPeriod, k.ForceVersion, created, k.CreatedBy, expires)
 		if err != nil {
 			return fmt.Errorf("write client key: %w", err)
 		}
@@ -264,8 +264,8 @@ func keysNamed(ctx context.Context, tx pgx.Tx, name string) ([]sluice.StoredKey,
 		used    *time.Time
 		rotated *time.Time
 	)
-	err := tx.QueryRow(ctx, `SELECT name, hash, models, rate_limit, burst, tokens_per_minute, force_version, created_at, created_by, expires_at, last_used_at, rotated_at
-		FROM client_keys WHERE name = $1 FOR UPDATE`, name).Scan(&k.Name, &k.Hash, &models, &k.RateLimit, &k.Burst, &k.TokensPerMinute, &k.ForceVersion, &created, &k.CreatedBy, &expires, &used, &rotated)
+	err := tx.QueryRow(ctx, `SELECT name, hash, models, rate_limit, burst, tokens_per_minute, token_budget, budget_period, force_version, created_at, created_by, expires_at, last_used_at, rotated_at
+		FROM client_keys WHERE name = $1 FOR UPDATE`, name).Scan(&k.Name, &k.Hash, &models, &k.RateLimit, &k.Burst, &k.TokensPerMinute, &k.TokenBudget, &k.BudgetPeriod, &k.ForceVersion, &created, &k.CreatedBy, &expires, &used, &rotated)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}

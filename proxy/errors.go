@@ -36,13 +36,19 @@ func WriteError(w http.ResponseWriter, err error) { writeError(w, err) }
 
 // WriteErrorStatus sends an OpenAI-shaped error with the given HTTP status.
 func WriteErrorStatus(w http.ResponseWriter, status int, code sluice.Code, msg string) {
+	writeErrorTyped(w, status, code, errorType(code), string(code), msg)
+}
+
+// writeErrorTyped sends an OpenAI-shaped error whose "type" and "code"
+// are typ and codeText (code is the span's error type).
+func writeErrorTyped(w http.ResponseWriter, status int, code sluice.Code, typ, codeText, msg string) {
 	b := make([]byte, 0, 128+len(msg))
 	b = append(b, `{"error":{"message":`...)
 	b = appendJSONString(b, msg)
 	b = append(b, `,"type":`...)
-	b = appendJSONString(b, errorType(code))
+	b = appendJSONString(b, typ)
 	b = append(b, `,"param":null,"code":`...)
-	b = appendJSONString(b, string(code))
+	b = appendJSONString(b, codeText)
 	b = append(b, "}}\n"...)
 	if hs, ok := w.(*httpSpan); ok {
 		hs.code = code // the span's error.type

@@ -36,6 +36,14 @@ type ClientKey struct {
 	// backends' usage) the key's answers may use a minute; 0 means no
 	// limit.
 	TokensPerMinute int64
+	// TokenBudget is how many tokens (prompt and answer) the key may use
+	// in each BudgetPeriod (sluice.BudgetDay, BudgetWeek or BudgetMonth,
+	// calendar periods in UTC), across the fleet: the KeySet holds what
+	// was used as its owner last summed it (SetBudgetUsed) and refuses
+	// the key's inference requests, 429 insufficient_quota, from the sum
+	// that reached the budget to the period's end. 0 means no budget.
+	TokenBudget  int64
+	BudgetPeriod string
 	// ForceVersion lets the key use the force-version header.
 	ForceVersion bool
 	// ExpiresAt is when the key stops working (a 401 saying it expired);
@@ -92,6 +100,8 @@ type KeySet struct {
 	// touch, when set (SetTouch), is told of a stored key's use at most
 	// once a TouchEvery per key.
 	touch func(name string, created, at time.Time)
+	// budgeted holds the keys with a token budget, by name.
+	budgeted map[string]*keyState
 }
 
 // gracedSecret is a secret a rotation replaced: the key k until until
@@ -141,6 +151,19 @@ type keyState struct {
 	// that it is noted at most once a TouchEvery.
 	created time.Time
 	touched atomic.Int64
+	// budget is the key's token budget a budgetPeriod; 0 means none.
+	// used is what the key used in the period that started at usedStart
+	// (ns since the epoch; 0 before the first sum), as the KeySet's owner
+	// last summed it from the request log (SetBudgetUsed); spentUntil is
+	// that period's end (ns) when used reached the budget, else 0: Wrap
+	// refuses the key's inference requests while the clock is before it,
+	// so the period's end lets the key in at once, before the next sum.
+	budget       int64
+	budgetPeriod string
+	budgetText   string
+	used         atomic.Int64
+	usedStart    atomic.Int64
+	spentUntil   atomic.Int64
 }
 
 // tokenCaller stands for an operator or admin token: every model, no
@@ -200,6 +223,17 @@ func NewKeySet(keys []ClientKey, fallback func(ctx context.Context, secret strin
 			st.tpmHeader = []string{strconv.FormatInt(k.TokensPerMinute, 10)}
 			st.tokenText = strconv.FormatInt(k.TokensPerMinute, 10) + " tokens per minute"
 		}
+		if k.TokenBudget > 0 {
+			if !sluice.BudgetPeriodOK(k.BudgetPeriod) {
+				return nil, fmt.Errorf("client key %s: budget_period %q is not day, week or month", k.Name, k.BudgetPeriod)
+			}
+			st.budget, st.budgetPeriod = k.TokenBudget, k.BudgetPeriod
+			st.budgetText = sluice.FormatTokens(k.TokenBudget) + " tokens a " + k.BudgetPeriod
+			if ks.budgeted == nil {
+				ks.budgeted = map[string]*keyState{}
+			}
+			ks.budgeted[k.Name] = st
+		}
 		ks.byHash[st.hash] = st
 		for _, r := range k.Retired {
 			raw, err := hex.DecodeString(r.Hash)
@@ -258,7 +292,122 @@ func (ks *KeySet) Carry(old *KeySet) {
 		if t := o.touched.Load(); t > k.touched.Load() {
 			k.touched.Store(t)
 		}
+		if k.budget > 0 && o.budgetPeriod == k.budgetPeriod && o.usedStart.Load() != 0 {
+			// The same period: what was used still counts, against the
+			// budget as it is now (a larger one lets the key in at once).
+			k.setUsed(time.Unix(0, o.usedStart.Load()), o.used.Load())
+		}
 	}
+}
+
+// Budget is a client key's token budget, as KeySet.Budgets lists it.
+type Budget struct {
+	// Name is the key's.
+	Name string
+	// Tokens is the budget a Period (sluice.BudgetDay, BudgetWeek or
+	// BudgetMonth).
+	Tokens int64
+	Period string
+}
+
+// Budgets returns the keys of ks that have a token budget, by name.
+func (ks *KeySet) Budgets() []Budget {
+	if ks == nil {
+		return nil
+	}
+	out := make([]Budget, 0, len(ks.budgeted))
+	for _, k := range ks.budgeted {
+		out = append(out, Budget{Name: k.name, Tokens: k.budget, Period: k.budgetPeriod})
+	}
+	slices.SortFunc(out, func(a, b Budget) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// SetBudgetUsed tells ks that the key named name used used tokens in its
+// budget's period (of kind period) that starts at start, as summed from
+// the request log: at or over its budget, the key's inference requests
+// are refused until that period ends; under it, they pass. A key without
+// a budget of that period, or a name ks does not hold, is passed over.
+func (ks *KeySet) SetBudgetUsed(name, period string, start time.Time, used int64) {
+	if ks == nil {
+		return
+	}
+	if k := ks.budgeted[name]; k != nil && k.budgetPeriod == period {
+		k.setUsed(start, used)
+	}
+}
+
+// BudgetUsed returns what the key named name used of its token budget in
+// the period that holds now, as last summed, and the period's end; ok is
+// false for a key without a budget, and when the period's use is not
+// known yet (no sum since it began: used is then 0).
+func (ks *KeySet) BudgetUsed(name string, now time.Time) (used int64, resets time.Time, ok bool) {
+	if ks == nil {
+		return 0, time.Time{}, false
+	}
+	k := ks.budgeted[name]
+	if k == nil {
+		return 0, time.Time{}, false
+	}
+	start, end := sluice.BudgetPeriod(k.budgetPeriod, now)
+	if k.usedStart.Load() != start.UnixNano() {
+		return 0, end, false
+	}
+	return k.used.Load(), end, true
+}
+
+// setUsed sets what k used in its period that starts at start, and
+// whether that spent its budget until the period's end.
+func (k *keyState) setUsed(start time.Time, used int64) {
+	_, end := sluice.BudgetPeriod(k.budgetPeriod, start)
+	k.used.Store(used)
+	k.usedStart.Store(start.UnixNano())
+	if used >= k.budget {
+		k.spentUntil.Store(end.UnixNano())
+	} else {
+		k.spentUntil.Store(0)
+	}
+}
+
+// budgetLeft reports whether k, a key with a budget, may spend tokens at
+// now (ns, 0 for not read yet: it is read only for a key whose budget a
+// sum found spent); if not, it returns the clock reading and when the
+// period ends.
+func (ks *KeySet) budgetLeft(k *keyState, now int64) (int64, int64, bool) {
+	until := k.spentUntil.Load()
+	if until == 0 {
+		return now, 0, true
+	}
+	if now == 0 {
+		now = ks.now().UnixNano()
+	}
+	return now, until, now >= until
+}
+
+// maxBudgetRetry caps a spent budget's Retry-After: the period may end a
+// month away, and no client should sleep that long on one answer.
+const maxBudgetRetry = 24 * time.Hour
+
+// writeBudgetSpent answers an inference request of key k, whose token
+// budget is spent until until (ns), at now: a 429 in OpenAI's shape for
+// a quota (insufficient_quota), naming the key, its budget and period
+// and when it resets, never the secret, with Retry-After to the reset
+// (at most a day). A reset more than a minute away also says
+// x-should-retry: false, so the OpenAI SDKs do not retry in vain (they
+// wait at most a minute for a Retry-After).
+func writeBudgetSpent(w http.ResponseWriter, k *keyState, now, until int64) string {
+	wait := time.Duration(until - now)
+	resets := time.Unix(0, until).UTC()
+	start, _ := sluice.BudgetPeriod(k.budgetPeriod, resets.Add(-time.Nanosecond))
+	msg := "API key " + k.name + " has used its token budget of " + k.budgetText + " (prompt and answer; " +
+		sluice.FormatTokens(k.used.Load()) + " used since " + start.Format("2006-01-02 15:04") + " UTC): it resets at " +
+		resets.Format("2006-01-02 15:04") + " UTC; ask the gateway's operator for a larger budget"
+	writeRetryAfter(w, min(wait, maxBudgetRetry))
+	if wait > time.Minute {
+		w.Header().Set("X-Should-Retry", "false")
+	}
+	writeErrorTyped(w, http.StatusTooManyRequests, sluice.CodeRateLimited, "insufficient_quota", "insufficient_quota", msg)
+	return msg
 }
 
 // SetTouch gives ks a function told of a stored key's use (one with a
@@ -361,6 +510,25 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 			}
 			writeError(w, err)
 			return
+		}
+		if c.budget > 0 && r.Method == http.MethodPost && isInferencePath(r.URL.Path) {
+			// A key whose budget is spent: refused before its rate limit,
+			// which it does not spend, and before the body is read. A key
+			// under its budget pays an atomic load.
+			var until int64
+			var ok bool
+			if now, until, ok = ks.budgetLeft(c, now); !ok {
+				u.refused(c.name, "", http.StatusTooManyRequests)
+				u.overBudget()
+				if c.interval > 0 || c.tokenCost > 0 {
+					c.limitHeaders(w.Header(), now, false)
+				}
+				msg := writeBudgetSpent(w, c, now, until)
+				if p != nil {
+					p.refusedSpan(r, sluice.Errorf(sluice.CodeRateLimited, "%s", msg), c.name)
+				}
+				return
+			}
 		}
 		if k := c; k.interval > 0 || k.tokenCost > 0 {
 			// One clock reading for both limits and their headers (and

@@ -102,6 +102,7 @@ func TestKeyUsage_Refused(t *testing.T) {
 	}
 
 	want := []string{
+		"sluice_client_key_refused_total{reason=budget_exceeded} 0",
 		"sluice_client_key_refused_total{reason=expired_key} 0",
 		"sluice_client_key_refused_total{reason=expired_token} 0",
 		"sluice_client_key_refused_total{reason=no_key} 1",

@@ -272,6 +272,7 @@ func (s *Server) ReloadClientKeys(keys []config.ClientKey) error {
 	ks.Carry(s.ClientKeys())
 	s.keys.Store(ks)
 	s.keysCfg = slices.Clone(keys)
+	s.kickBudgets()
 	s.logger.Info("client keys reloaded", "keys", ks.Len())
 	return nil
 }

@@ -45,6 +45,9 @@ type Options struct {
 	// HealthInterval overrides Config.Health.Interval (tests use a short
 	// one).
 	HealthInterval time.Duration
+	// BudgetInterval overrides BudgetInterval, how often the client keys'
+	// token budgets are summed (tests use a short one).
+	BudgetInterval time.Duration
 }
 
 // Server is a running gateway.
@@ -80,6 +83,7 @@ type Server struct {
 	// is the store's client keys as last read (storedkeys.go).
 	requireKeys bool
 	stored      storedKeys
+	budget      budgets // the token budgets' sums (budgets.go)
 
 	logger    *slog.Logger
 	now       func() time.Time
@@ -140,6 +144,10 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	}
 	s := &Server{Config: cfg, logger: logger, now: now, Store: opt.Store, synthClient: &http.Client{Timeout: 30 * time.Second}, drillSecret: "slk_drill_" + rand.Text(), trustedProxies: trusted}
 	s.stored.reloading = make(chan struct{}, 1)
+	s.budget.kick, s.budget.every = make(chan struct{}, 1), BudgetInterval
+	if opt.BudgetInterval > 0 {
+		s.budget.every = opt.BudgetInterval
+	}
 	if s.Store == nil {
 		st, err := openStore(ctx, cfg.Store, logger)
 		if err != nil {
@@ -337,6 +345,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		},
 		ConfigKeys: s.ConfigKeys,
 		ReloadKeys: s.ReloadStoredKeys,
+		KeyBudget:  s.keyBudget,
 	})
 	if cfg.ModelsFile != "" {
 		doc, err := config.LoadApplyFile(cfg.ModelsFile)
@@ -488,6 +497,10 @@ func (s *Server) Start() error {
 	if s.Ejector != nil {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.Ejector.Run(ctx) }()
+	}
+	if s.Keys != nil {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.runBudgets(ctx) }()
 	}
 	s.startReplica(ctx) // issue 5: hear other replicas, elect the controller
 	s.startFleet(ctx)   // issue 5: exchange observations for the fleet-wide analysis

@@ -66,7 +66,8 @@ func clientKeysOf(cfg []config.ClientKey, stored []sluice.StoredKey) (keys []pro
 	names, hashes := map[string]bool{}, map[string]bool{}
 	for _, k := range cfg {
 		h := k.Hash()
-		keys = append(keys, proxy.ClientKey{Name: k.Name, Hash: h, Models: k.Models, RateLimit: k.RateLimit, Burst: k.Burst, TokensPerMinute: k.TokensPerMinute, ForceVersion: k.ForceVersion})
+		keys = append(keys, proxy.ClientKey{Name: k.Name, Hash: h, Models: k.Models, RateLimit: k.RateLimit, Burst: k.Burst, TokensPerMinute: k.TokensPerMinute,
+			TokenBudget: k.TokenBudget, BudgetPeriod: k.BudgetPeriod, ForceVersion: k.ForceVersion})
 		names[k.Name], hashes[h] = true, true
 	}
 	for _, k := range stored {
@@ -83,7 +84,8 @@ func clientKeysOf(cfg []config.ClientKey, stored []sluice.StoredKey) (keys []pro
 				retired = append(retired, proxy.RetiredSecret{Hash: r.Hash, Until: r.Until})
 			}
 		}
-		keys = append(keys, proxy.ClientKey{Name: k.Name, Hash: k.Hash, Models: k.Models, RateLimit: k.RateLimit, Burst: k.Burst, TokensPerMinute: k.TokensPerMinute, ForceVersion: k.ForceVersion, ExpiresAt: k.ExpiresAt,
+		keys = append(keys, proxy.ClientKey{Name: k.Name, Hash: k.Hash, Models: k.Models, RateLimit: k.RateLimit, Burst: k.Burst, TokensPerMinute: k.TokensPerMinute,
+			TokenBudget: k.TokenBudget, BudgetPeriod: k.BudgetPeriod, ForceVersion: k.ForceVersion, ExpiresAt: k.ExpiresAt,
 			Created: k.CreatedAt, LastUsedAt: k.LastUsedAt, Retired: retired})
 	}
 	return keys, shadowed
@@ -193,6 +195,7 @@ func (s *Server) ReloadStoredKeys(ctx context.Context) error {
 	ks.Carry(s.ClientKeys())
 	s.keys.Store(ks)
 	s.stored.list = slices.Clone(stored)
+	s.kickBudgets()
 	s.logger.Info("client keys read from the store", "stored", len(stored), "keys", ks.Len())
 	return nil
 }
@@ -264,7 +267,8 @@ func (s *Server) ConfigKeys() ([]sluice.StoredKey, bool) {
 	defer s.keysMu.Unlock()
 	out := make([]sluice.StoredKey, 0, len(s.keysCfg))
 	for _, k := range s.keysCfg {
-		out = append(out, sluice.StoredKey{Name: k.Name, Models: k.Models, RateLimit: k.RateLimit, Burst: k.Burst, TokensPerMinute: k.TokensPerMinute, ForceVersion: k.ForceVersion})
+		out = append(out, sluice.StoredKey{Name: k.Name, Models: k.Models, RateLimit: k.RateLimit, Burst: k.Burst, TokensPerMinute: k.TokensPerMinute,
+			TokenBudget: k.TokenBudget, BudgetPeriod: k.BudgetPeriod, ForceVersion: k.ForceVersion})
 	}
 	return out, s.keyed()
 }

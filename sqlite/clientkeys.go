@@ -18,7 +18,7 @@ func (s *Store) ClientKeys(ctx context.Context) ([]sluice.StoredKey, error) {
 	var out []sluice.StoredKey
 	err := s.read(ctx, "read client keys", func(tx *sql.Tx) error {
 		out = out[:0]
-		rows, err := tx.QueryContext(ctx, `SELECT name, hash, models, rate_limit, burst, tokens_per_minute, force_version, created_at, created_by, expires_at, last_used_at, rotated_at
+		rows, err := tx.QueryContext(ctx, `SELECT name, hash, models, rate_limit, burst, tokens_per_minute, token_budget, budget_period, force_version, created_at, created_by, expires_at, last_used_at, rotated_at
 			FROM client_keys ORDER BY name`)
 		if err != nil {
 			return err
@@ -31,7 +31,7 @@ func (s *Store) ClientKeys(ctx context.Context) ([]sluice.StoredKey, error) {
 				created, expires sql.NullInt64
 				used, rotated    sql.NullInt64
 			)
-			if err := rows.Scan(&k.Name, &k.Hash, &models, &k.RateLimit, &k.Burst, &k.TokensPerMinute, &k.ForceVersion, &created, &k.CreatedBy, &expires, &used, &rotated); err != nil {
+			if err := rows.Scan(&k.Name, &k.Hash, &models, &k.RateLimit, &k.Burst, &k.TokensPerMinute, &k.TokenBudget, &k.BudgetPeriod, &k.ForceVersion, &created, &k.CreatedBy, &expires, &used, &rotated); err != nil {
 				return err
 			}
 			if err := json.Unmarshal([]byte(models), &k.Models); err != nil {
@@ -106,9 +106,9 @@ func (s *Store) PutClientKey(ctx context.Context, k sluice.StoredKey, audit slui
 		if err := pruneRetired(ctx, tx, at); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO client_keys (name, hash, models, rate_limit, burst, tokens_per_minute, force_version, created_at, created_by, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			k.Name, k.Hash, string(mj), k.RateLimit, k.Burst, k.TokensPerMinute, k.ForceVersion, created, k.CreatedBy, expires)
+		res, err := tx.ExecContext(ctx, `INSERT INTO client_keys (name, hash, models, rate_limit, burst, tokens_per_minute, token_budget, budget_period, force_version, created_at, created_by, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			k.Name, k.Hash, string(mj), k.RateLimit, k.Burst, k.TokensPerMinute, k.TokenBudget, k.BudgetPeriod, k.ForceVersion, created, k.CreatedBy, expires)
 		if err != nil {
 			return fmt.Errorf("write client key: %w", err)
 		}
@@ -253,8 +253,8 @@ func keysNamed(ctx context.Context, tx *sql.Tx, name string) ([]sluice.StoredKey
 		created, expires sql.NullInt64
 		used, rotated    sql.NullInt64
 	)
-	err := tx.QueryRowContext(ctx, `SELECT name, hash, models, rate_limit, burst, tokens_per_minute, force_version, created_at, created_by, expires_at, last_used_at, rotated_at
-		FROM client_keys WHERE name = ?`, name).Scan(&k.Name, &k.Hash, &models, &k.RateLimit, &k.Burst, &k.TokensPerMinute, &k.ForceVersion, &created, &k.CreatedBy, &expires, &used, &rotated)
+	err := tx.QueryRowContext(ctx, `SELECT name, hash, models, rate_limit, burst, tokens_per_minute, token_budget, budget_period, force_version, created_at, created_by, expires_at, last_used_at, rotated_at
+		FROM client_keys WHERE name = ?`, name).Scan(&k.Name, &k.Hash, &models, &k.RateLimit, &k.Burst, &k.TokensPerMinute, &k.TokenBudget, &k.BudgetPeriod, &k.ForceVersion, &created, &k.CreatedBy, &expires, &used, &rotated)
 	if err == sql.ErrNoRows {
 		return nil, nil
 	}

@@ -75,7 +75,7 @@ func testClientKeysEmpty(t *testing.T, s sluice.Store) {
 
 func testClientKeysPut(t *testing.T, s sluice.Store) {
 	web := sluice.StoredKey{Name: "web-app", Hash: sluice.HashSecret("sk-sluice-web"), Models: []string{"chat", "embed"}, RateLimit: 2.5, Burst: 5,
-		TokensPerMinute: 200000, CreatedAt: at(0), CreatedBy: "alice", ExpiresAt: at(90 * 24 * time.Hour)}
+		TokensPerMinute: 200000, TokenBudget: 50_000_000, BudgetPeriod: sluice.BudgetMonth, CreatedAt: at(0), CreatedBy: "alice", ExpiresAt: at(90 * 24 * time.Hour)}
 	evals := sluice.StoredKey{Name: "evals", Hash: sluice.HashSecret("sk-sluice-evals"), ForceVersion: true, CreatedAt: at(time.Second), CreatedBy: "bob"}
 	must(t, "PutClientKey web-app", s.PutClientKey(t.Context(), web, keyAudit("key.create", "web-app", at(0))))
 	must(t, "PutClientKey evals", s.PutClientKey(t.Context(), evals, keyAudit("key.create", "evals", at(time.Second))))
@@ -108,7 +108,8 @@ func testClientKeysTaken(t *testing.T, s sluice.Store) {
 }
 
 func testClientKeysDelete(t *testing.T, s sluice.Store) {
-	a := sluice.StoredKey{Name: "a", Hash: sluice.HashSecret("a"), CreatedAt: at(0)}
+	// a's budget is kept with its tombstone, for sluice key list --all.
+	a := sluice.StoredKey{Name: "a", Hash: sluice.HashSecret("a"), TokenBudget: 1000, BudgetPeriod: sluice.BudgetDay, CreatedAt: at(0)}
 	b := sluice.StoredKey{Name: "b", Hash: sluice.HashSecret("b"), CreatedAt: at(0)}
 	must(t, "PutClientKey a", s.PutClientKey(t.Context(), a, keyAudit("key.create", "a", at(0))))
 	must(t, "PutClientKey b", s.PutClientKey(t.Context(), b, keyAudit("key.create", "b", at(0))))
@@ -213,7 +214,8 @@ func testClientKeysRotateAgain(t *testing.T, s sluice.Store) {
 }
 
 func testClientKeysRotateErrors(t *testing.T, s sluice.Store) {
-	a := sluice.StoredKey{Name: "a", Hash: sluice.HashSecret("a"), CreatedAt: at(0)}
+	// a's budget is kept with its tombstone, for sluice key list --all.
+	a := sluice.StoredKey{Name: "a", Hash: sluice.HashSecret("a"), TokenBudget: 1000, BudgetPeriod: sluice.BudgetDay, CreatedAt: at(0)}
 	b := sluice.StoredKey{Name: "b", Hash: sluice.HashSecret("b"), CreatedAt: at(0)}
 	must(t, "PutClientKey a", s.PutClientKey(t.Context(), a, keyAudit("key.create", "a", at(0))))
 	must(t, "PutClientKey b", s.PutClientKey(t.Context(), b, keyAudit("key.create", "b", at(0))))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -20,12 +21,14 @@ func (c *cli) keyCmd() *cobra.Command {
 		rate    float64
 		burst   int
 		tpm     int64
+		budget  string
+		period  string
 		force   bool
 		expires string
 		reason  string
 	)
 	create := &cobra.Command{
-		Use:   "create NAME [--models chat,embed] [--rate-limit 50 --burst 100] [--tokens-per-minute 200000] [--force-version] [--expires 90d] --reason \"why\"",
+		Use:   "create NAME [--models chat,embed] [--rate-limit 50 --burst 100] [--tokens-per-minute 200000] [--token-budget 50M --budget-period month] [--force-version] [--expires 90d] --reason \"why\"",
 		Short: "Issue a client key (admin role); its secret is shown once, and every replica accepts it at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -40,7 +43,19 @@ func (c *cli) keyCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--expires: %s", sluice.ErrorMessage(err))
 			}
-			k, err := cl.CreateKey(cmd.Context(), api.KeyRequest{Name: args[0], Models: models, RateLimit: rate, Burst: burst, TokensPerMinute: tpm, ForceVersion: force, ExpiresAt: exp, Reason: reason})
+			var tokens int64
+			if budget != "" {
+				if tokens, err = sluice.ParseTokens(budget); err != nil {
+					return fmt.Errorf("--token-budget: %v", err)
+				}
+			}
+			if err := sluice.CheckBudget("", tokens, period); err != nil {
+				// The flags' names, not the API's fields.
+				msg := strings.NewReplacer("token_budget", "--token-budget", "budget_period", "--budget-period").Replace(sluice.ErrorMessage(err))
+				return fmt.Errorf("%s", msg)
+			}
+			k, err := cl.CreateKey(cmd.Context(), api.KeyRequest{Name: args[0], Models: models, RateLimit: rate, Burst: burst, TokensPerMinute: tpm,
+				TokenBudget: tokens, BudgetPeriod: period, ForceVersion: force, ExpiresAt: exp, Reason: reason})
 			if err != nil {
 				return err
 			}
@@ -51,7 +66,11 @@ func (c *cli) keyCmd() *cobra.Command {
 			if !k.ExpiresAt.IsZero() {
 				until = "expires " + k.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC")
 			}
-			fmt.Fprintf(c.stdout, "client key %s created (%s, %s), %s; its secret, shown only now (the OpenAI SDKs' api_key):\n%s\n", k.Name, keyModels(k.KeyView), keyLimits(k.KeyView), until, k.Secret)
+			limits := keyLimits(k.KeyView)
+			if k.TokenBudget > 0 {
+				limits += ", budget " + sluice.FormatTokens(k.TokenBudget) + " tokens a " + k.BudgetPeriod
+			}
+			fmt.Fprintf(c.stdout, "client key %s created (%s, %s), %s; its secret, shown only now (the OpenAI SDKs' api_key):\n%s\n", k.Name, keyModels(k.KeyView), limits, until, k.Secret)
 			if k.Warning != "" {
 				fmt.Fprintf(c.stderr, "warning: %s\n", k.Warning)
 			}
@@ -62,6 +81,8 @@ func (c *cli) keyCmd() *cobra.Command {
 	create.Flags().Float64Var(&rate, "rate-limit", 0, "requests per second allowed (per replica); 0 for no limit")
 	create.Flags().IntVar(&burst, "burst", 0, "requests allowed at once above the rate; default the rate rounded up")
 	create.Flags().Int64Var(&tpm, "tokens-per-minute", 0, "tokens (prompt and answer) the key's answers may use a minute (per replica); 0 for no limit")
+	create.Flags().StringVar(&budget, "token-budget", "", "tokens (prompt and answer) the key may use a --budget-period, across every replica: a number, or with k, M or G (50M)")
+	create.Flags().StringVar(&period, "budget-period", "", "the token budget's period: day, week or month (calendar periods in UTC: from 00:00, Monday 00:00, the 1st)")
 	create.Flags().BoolVar(&force, "force-version", false, "let the key use the force-version header")
 	create.Flags().StringVar(&expires, "expires", "none", "when it stops working: a duration from now (90d, 12h), a date or time (2027-03-01, UTC), or none")
 	create.Flags().StringVar(&reason, "reason", "", "why (required; goes into the audit log)")
@@ -84,13 +105,23 @@ func (c *cli) keyCmd() *cobra.Command {
 				fmt.Fprintln(c.stderr, "note: this gateway does not require keys on its OpenAI API (no client_keys; require_client_keys not set)")
 			}
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tMODELS\tLIMITS\tSOURCE\tCREATED\tBY\tLAST USED\tEXPIRES")
+			// A BUDGET column when a key has a token budget.
+			budgeted := slices.ContainsFunc(ks.Keys, func(k api.KeyView) bool { return k.TokenBudget > 0 })
+			head := "NAME\tMODELS\tLIMITS\t"
+			if budgeted {
+				head += "BUDGET\t"
+			}
+			fmt.Fprintln(tw, head+"SOURCE\tCREATED\tBY\tLAST USED\tEXPIRES")
 			for _, k := range ks.Keys {
 				by := k.CreatedBy
 				if by == "" {
 					by = "-"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Name, keyModels(k), keyLimits(k), k.Source, listTime(k.CreatedAt, "-"), by, listTime(k.LastUsedAt, "-"), keyState(k))
+				row := k.Name + "\t" + keyModels(k) + "\t" + keyLimits(k) + "\t"
+				if budgeted {
+					row += keyBudget(k) + "\t"
+				}
+				fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\t%s\n", row, k.Source, listTime(k.CreatedAt, "-"), by, listTime(k.LastUsedAt, "-"), keyState(k))
 			}
 			return tw.Flush()
 		},
@@ -162,6 +193,25 @@ func keyLimits(k api.KeyView) string {
 		return "no limit"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// keyBudget is a key's BUDGET column: what it used of its token budget
+// in the current period, such as "12.3M/50M month", "?" for a use the
+// gateway has not summed yet, SPENT once it reached the budget; "-" for
+// a key without a budget.
+func keyBudget(k api.KeyView) string {
+	if k.TokenBudget <= 0 {
+		return "-"
+	}
+	used := "?"
+	if k.BudgetUsed != nil {
+		used = sluice.FormatTokens(*k.BudgetUsed)
+	}
+	out := used + "/" + sluice.FormatTokens(k.TokenBudget) + " " + k.BudgetPeriod
+	if k.BudgetUsed != nil && *k.BudgetUsed >= k.TokenBudget {
+		out += " SPENT until " + listTime(k.BudgetResetsAt, "")
+	}
+	return out
 }
 
 // keyState is a key's EXPIRES column: when it expires (or expired), or

@@ -1,0 +1,172 @@
+package server
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/proxy"
+)
+
+// Token budgets (a client key's token_budget a budget_period) hold across
+// the fleet: every replica, in the background, sums each budgeted key's
+// tokens in its current period from the request log (on PostgreSQL the
+// log every replica writes; on SQLite the one gateway's) and tells its
+// KeySet (SetBudgetUsed), which refuses a key whose sum reached its
+// budget until the period ends. The data plane never reads the store for
+// it. The sums come every BudgetInterval, at once after the keys are read
+// again (a reload, an issued key), and at a period's end; the period's
+// end lets a key in by itself, before the next sum.
+//
+// So a key may overshoot its budget by what it uses between two sums
+// (BudgetInterval), plus its requests in flight when the budget is
+// reached (their tokens are counted when they end), plus what the request
+// log has not written yet (request_log.flush_interval, and on a shared
+// store the other replicas' writes).
+
+// BudgetInterval is how often a replica sums the budgeted keys' tokens.
+const BudgetInterval = 10 * time.Second
+
+// budgetTimeout bounds one round of sums: a month of a large request log
+// takes a while.
+const budgetTimeout = 30 * time.Second
+
+// budgets is the server's state of the budget sums.
+type budgets struct {
+	// kick asks for a sum at once (after the keys were read again).
+	kick chan struct{}
+	// every is BudgetInterval, or Options.BudgetInterval in tests.
+	every time.Duration
+	// failing is set while sums fail, so that an outage is logged once.
+	failing bool
+	mu      sync.Mutex // guards warned
+	// warned holds the keys whose period is longer than the request
+	// log's retention, as last logged.
+	warned string
+}
+
+// kickBudgets asks the budget loop for a sum at once.
+func (s *Server) kickBudgets() {
+	select {
+	case s.budget.kick <- struct{}{}:
+	default:
+	}
+}
+
+// runBudgets sums the budgeted keys' tokens until ctx ends.
+func (s *Server) runBudgets(ctx context.Context) {
+	for {
+		s.sumBudgetsLogged(ctx)
+		wait := s.budget.every
+		// At a period's end, the new period's sum at once (the key is
+		// let in already; its use then shows from the start).
+		now := s.now()
+		for _, b := range s.ClientKeys().Budgets() {
+			if _, end := sluice.BudgetPeriod(b.Period, now); end.Sub(now) < wait {
+				wait = max(end.Sub(now)+10*time.Millisecond, 10*time.Millisecond)
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-s.budget.kick:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// sumBudgetsLogged sums the budgets and logs a failure once per outage;
+// on a failure every key keeps the state of the last sum.
+func (s *Server) sumBudgetsLogged(ctx context.Context) {
+	sctx, cancel := context.WithTimeout(ctx, budgetTimeout)
+	err := s.SumBudgets(sctx)
+	cancel()
+	switch {
+	case ctx.Err() != nil:
+	case err != nil && !s.budget.failing:
+		s.budget.failing = true
+		s.logger.Warn("cannot sum the client keys' token budgets from the request log; each key keeps what the last sum found (spent or not) until a sum works, and a spent key is let in at its period's end", "err", err)
+	case err == nil && s.budget.failing:
+		s.budget.failing = false
+		s.logger.Info("the client keys' token budgets are summed again")
+	}
+}
+
+// SumBudgets sums, from the request log, each budgeted key's tokens
+// (prompt and answer) in its current period, one query per period, and
+// tells the keys in force. The budget loop calls it; tests may too.
+func (s *Server) SumBudgets(ctx context.Context) error {
+	bs := s.ClientKeys().Budgets()
+	if len(bs) == 0 {
+		return nil
+	}
+	now := s.now()
+	byPeriod := map[string][]proxy.Budget{}
+	var short []string
+	for _, b := range bs {
+		byPeriod[b.Period] = append(byPeriod[b.Period], b)
+		if start, end := sluice.BudgetPeriod(b.Period, now); s.retention() > 0 && end.Sub(start) > s.retention() {
+			short = append(short, b.Name)
+		}
+	}
+	s.budget.mu.Lock()
+	w := strings.Join(short, ", ")
+	changed := w != s.budget.warned
+	s.budget.warned = w
+	s.budget.mu.Unlock()
+	if changed {
+		if w != "" {
+			s.logger.Warn("the request log's retention is shorter than these keys' budget periods: their use older than the retention is pruned and not counted; set request_log.retention to 744h (31 days) or keep: true", "keys", w, "retention", s.retention())
+		}
+	}
+	type sum struct {
+		b     proxy.Budget
+		start time.Time
+		used  int64
+	}
+	var sums []sum
+	for period, keys := range byPeriod {
+		start, _ := sluice.BudgetPeriod(period, now)
+		q := sluice.RequestQuery{Since: start}
+		if len(keys) == 1 {
+			q.ClientKey = keys[0].Name
+		}
+		rows, err := s.Store.RequestUsage(ctx, q)
+		if err != nil {
+			return err
+		}
+		used := map[string]int64{}
+		for _, r := range rows {
+			used[r.ClientKey] += r.InputTokens + r.OutputTokens
+		}
+		for _, b := range keys {
+			sums = append(sums, sum{b, start, used[b.Name]})
+		}
+	}
+	// The keys in force now: a reload during the sums has carried the
+	// last state over, and is followed by a sum of its own.
+	ks := s.ClientKeys()
+	for _, u := range sums {
+		ks.SetBudgetUsed(u.b.Name, u.b.Period, u.start, u.used)
+	}
+	return nil
+}
+
+// retention is how long the request log keeps rows; 0 for ever.
+func (s *Server) retention() time.Duration {
+	if s.Config.RequestLog.Keep {
+		return 0
+	}
+	return s.Config.RequestLog.Retention
+}
+
+// keyBudget returns what the key named name used of its token budget in
+// the current period and when that ends, for the admin API's key list.
+func (s *Server) keyBudget(name string) (int64, time.Time, bool) {
+	return s.ClientKeys().BudgetUsed(name, s.now())
+}
