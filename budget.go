@@ -50,6 +50,34 @@ func BudgetPeriod(p string, t time.Time) (start, end time.Time) {
 	return time.Time{}, time.Time{}
 }
 
+// BudgetPeriodMax is the longest period p can be: a day, a week, or a
+// month of 31 days.
+func BudgetPeriodMax(p string) time.Duration {
+	switch p {
+	case BudgetDay:
+		return 24 * time.Hour
+	case BudgetWeek:
+		return 7 * 24 * time.Hour
+	case BudgetMonth:
+		return 31 * 24 * time.Hour
+	}
+	return 0
+}
+
+// CheckBudgetRetention refuses a budget_period longer than the request
+// log keeps its rows (retention; 0 keeps them for ever): the budget is
+// summed from the log, so what the log pruned would not count, and a
+// monthly budget under the default retention (a week) would hold about a
+// quarter of the month's use.
+func CheckBudgetRetention(prefix, period string, retention time.Duration) error {
+	if retention <= 0 || BudgetPeriodMax(period) <= retention {
+		return nil
+	}
+	return &Error{Code: CodeInvalid, Fields: []string{"budget_period"}, Message: fmt.Sprintf(
+		"%sbudget_period %s is longer than the request log keeps its rows (request_log.retention %s), and the budget is summed from the log: set request_log.retention to at least %s (or keep: true) in the gateway's config, or use a shorter period",
+		prefix, period, retention, BudgetPeriodMax(period))}
+}
+
 // CheckBudget checks a key's token_budget and budget_period, which go
 // together: the error names the field (prefix, such as
 // "client_keys[2]." or "", before it) and says what to give.

@@ -128,7 +128,7 @@ func (s *Server) liveKey(stored []sluice.StoredKey, name string) (sluice.StoredK
 
 // checkKeyRequest checks a key's settings as the config file's
 // client_keys are checked; the errors name the field.
-func checkKeyRequest(req KeyRequest, now time.Time) error {
+func checkKeyRequest(req KeyRequest, now time.Time, retention time.Duration) error {
 	if err := sluice.CheckName("client key name", req.Name); err != nil {
 		return invalid("name", sluice.ErrorMessage(err))
 	}
@@ -158,6 +158,9 @@ func checkKeyRequest(req KeyRequest, now time.Time) error {
 	if err := sluice.CheckBudget("", req.TokenBudget, req.BudgetPeriod); err != nil {
 		return err
 	}
+	if err := sluice.CheckBudgetRetention("", req.BudgetPeriod, retention); err != nil {
+		return err
+	}
 	if !req.ExpiresAt.IsZero() && !req.ExpiresAt.After(now) {
 		return invalid("expires_at", fmt.Sprintf("expires_at %s is not in the future (the server's time is %s): give a later time, such as --expires 90d, or leave it out for a key that never expires", req.ExpiresAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339)))
 	}
@@ -169,7 +172,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	if err := readJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := checkKeyRequest(req, s.now()); err != nil {
+	if err := checkKeyRequest(req, s.now(), s.logRetention); err != nil {
 		return err
 	}
 	cfg, required := s.configKeys()

@@ -75,6 +75,10 @@ type Options struct {
 	// when the period ends; known is false before the period's first sum
 	// (and for a key without a budget).
 	KeyBudget func(name string) (used int64, resets time.Time, known bool)
+	// LogRetention is how long the request log keeps its rows (0 for
+	// ever): a key issued with a budget_period longer is refused, as its
+	// budget is summed from the log.
+	LogRetention time.Duration
 }
 
 // Server serves the admin API.
@@ -97,7 +101,9 @@ type Server struct {
 	reload   func(context.Context) error
 	alerts   AlertTester
 	budget   func(string) (int64, time.Time, bool)
-	handler  http.Handler
+	// logRetention is Options.LogRetention.
+	logRetention time.Duration
+	handler      http.Handler
 }
 
 // New returns a Server. It panics when opt.Control is nil, a wiring bug.
@@ -106,24 +112,25 @@ func New(opt Options) *Server {
 		panic("api.New: Options.Control is nil")
 	}
 	s := &Server{
-		ctl:      opt.Control,
-		store:    opt.Control.Store(),
-		auth:     opt.Auth,
-		routes:   opt.Routes,
-		routesOf: opt.ModelRoutes,
-		summary:  opt.Summary,
-		now:      opt.Now,
-		log:      opt.Logger,
-		rollouts: opt.Rollouts,
-		rate:     opt.Rate,
-		pairs:    opt.ShadowPairs,
-		replica:  opt.Replica,
-		probe:    opt.Probe,
-		keys:     opt.ClientKeys,
-		cfgKeys:  opt.ConfigKeys,
-		reload:   opt.ReloadKeys,
-		alerts:   opt.Alerts,
-		budget:   opt.KeyBudget,
+		ctl:          opt.Control,
+		store:        opt.Control.Store(),
+		auth:         opt.Auth,
+		routes:       opt.Routes,
+		routesOf:     opt.ModelRoutes,
+		summary:      opt.Summary,
+		now:          opt.Now,
+		log:          opt.Logger,
+		rollouts:     opt.Rollouts,
+		rate:         opt.Rate,
+		pairs:        opt.ShadowPairs,
+		replica:      opt.Replica,
+		probe:        opt.Probe,
+		keys:         opt.ClientKeys,
+		cfgKeys:      opt.ConfigKeys,
+		reload:       opt.ReloadKeys,
+		alerts:       opt.Alerts,
+		budget:       opt.KeyBudget,
+		logRetention: opt.LogRetention,
 	}
 	if s.auth == nil {
 		s.auth = NewAuth(s.store, nil)

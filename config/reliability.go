@@ -179,6 +179,9 @@ func (g *Gateway) validateReliability() error {
 		if err := sluice.CheckBudget(at+".", k.TokenBudget, k.BudgetPeriod); err != nil {
 			return err
 		}
+		if err := sluice.CheckBudgetRetention(at+".", k.BudgetPeriod, g.logRetention()); err != nil {
+			return err
+		}
 	}
 	for key, t := range map[string]TLS{"tls": g.TLS, "admin_tls": g.AdminTLS} {
 		if !t.Enabled() {
@@ -214,4 +217,16 @@ func (g *Gateway) AdminTLSConfig() TLS {
 		return g.AdminTLS
 	}
 	return g.TLS
+}
+
+// logRetention is how long the request log keeps its rows (its default
+// when not given), 0 for ever.
+func (g *Gateway) logRetention() time.Duration {
+	switch {
+	case g.RequestLog.Keep:
+		return 0
+	case g.RequestLog.Retention == 0:
+		return 7 * 24 * time.Hour
+	}
+	return g.RequestLog.Retention
 }

@@ -21,6 +21,7 @@ func TestParseGateway_Reliability(t *testing.T) {
 		g, err := config.ParseGateway("g.yaml", []byte(`
 admin_listen: 127.0.0.1:9090
 outlier_ejection: {consecutive_failures: 3, cooldown: 30s}
+request_log: {retention: 744h}
 client_keys:
   - {name: app, secret: "`+secret+`", models: [chat], rate_limit: 2.5, tokens_per_minute: 100000, token_budget: 50000000, budget_period: month}
   - {name: ops, sha256: `+sluice.HashSecret("another-secret-0123")+`, force_version: true}
@@ -68,6 +69,12 @@ tls: {cert_file: `+cert+`, key_file: `+key+`}
 		{"KeyNegativeRate", `client_keys: [{name: app, secret: "` + secret + `", rate_limit: -1}]`, "client_keys[0].rate_limit"},
 		{"KeyNegativeTokens", `client_keys: [{name: app, secret: "` + secret + `", tokens_per_minute: -5}]`, "client_keys[0].tokens_per_minute: -5 must be between 1 and 1000000000"},
 		{"KeyHugeTokens", `client_keys: [{name: app, secret: "` + secret + `", tokens_per_minute: 2000000000}]`, "client_keys[0].tokens_per_minute"},
+		// The budget is summed from the request log: a month's under the
+		// default retention (a week) would hold a quarter of its use.
+		{"KeyMonthBudgetShortRetention", `client_keys: [{name: app, secret: "` + secret + `", token_budget: 5000, budget_period: month}]`,
+			"client_keys[0].budget_period month is longer than the request log keeps its rows (request_log.retention 168h0m0s)"},
+		{"KeyMonthBudgetRetentionTooShort", "request_log: {retention: 720h}\nclient_keys: [{name: app, secret: \"" + secret + "\", token_budget: 5000, budget_period: month}]",
+			"set request_log.retention to at least 744h0m0s (or keep: true)"},
 		{"KeyBudgetNoPeriod", `client_keys: [{name: app, secret: "` + secret + `", token_budget: 5000}]`, "client_keys[0].budget_period is missing"},
 		{"KeyPeriodNoBudget", `client_keys: [{name: app, secret: "` + secret + `", budget_period: week}]`, "client_keys[0].token_budget is missing"},
 		{"KeyBadPeriod", `client_keys: [{name: app, secret: "` + secret + `", token_budget: 5000, budget_period: fortnight}]`, `client_keys[0].budget_period "fortnight" is not day, week or month`},

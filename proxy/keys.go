@@ -164,6 +164,11 @@ type keyState struct {
 	used         atomic.Int64
 	usedStart    atomic.Int64
 	spentUntil   atomic.Int64
+	// local is the tokens this process charged to the key (chargeTokens)
+	// that the last sum may not hold: those since it began. With used, it
+	// spends the key as soon as this process's own answers reach the
+	// budget, not at the next sum.
+	local atomic.Int64
 }
 
 // tokenCaller stands for an operator or admin token: every model, no
@@ -295,6 +300,7 @@ func (ks *KeySet) Carry(old *KeySet) {
 		if k.budget > 0 && o.budgetPeriod == k.budgetPeriod && o.usedStart.Load() != 0 {
 			// The same period: what was used still counts, against the
 			// budget as it is now (a larger one lets the key in at once).
+			k.local.Store(o.local.Load())
 			k.setUsed(time.Unix(0, o.usedStart.Load()), o.used.Load())
 		}
 	}
@@ -328,13 +334,37 @@ func (ks *KeySet) Budgets() []Budget {
 // the request log: at or over its budget, the key's inference requests
 // are refused until that period ends; under it, they pass. A key without
 // a budget of that period, or a name ks does not hold, is passed over.
-func (ks *KeySet) SetBudgetUsed(name, period string, start time.Time, used int64) {
+//
+// local is what BudgetSumStarts returned for the key when the sum began:
+// the tokens this process had charged to it by then, which the sum holds
+// (or will hold once the request log writes them), so that only those
+// charged since are added to used.
+func (ks *KeySet) SetBudgetUsed(name, period string, start time.Time, used, local int64) {
 	if ks == nil {
 		return
 	}
 	if k := ks.budgeted[name]; k != nil && k.budgetPeriod == period {
+		if was := k.usedStart.Load(); was != 0 && was != start.UnixNano() {
+			k.local.Store(0) // a new period: what was charged before is not its
+		} else {
+			k.local.Add(-local)
+		}
 		k.setUsed(start, used)
 	}
+}
+
+// BudgetSumStarts returns, for a sum of the budgeted keys' use that
+// begins now, the tokens this process has charged to each so far, by
+// name, to give back to SetBudgetUsed.
+func (ks *KeySet) BudgetSumStarts() map[string]int64 {
+	if ks == nil || len(ks.budgeted) == 0 {
+		return nil
+	}
+	out := make(map[string]int64, len(ks.budgeted))
+	for name, k := range ks.budgeted {
+		out[name] = k.local.Load()
+	}
+	return out
 }
 
 // BudgetUsed returns what the key named name used of its token budget in
@@ -353,7 +383,7 @@ func (ks *KeySet) BudgetUsed(name string, now time.Time) (used int64, resets tim
 	if k.usedStart.Load() != start.UnixNano() {
 		return 0, end, false
 	}
-	return k.used.Load(), end, true
+	return k.used.Load() + max(k.local.Load(), 0), end, true
 }
 
 // setUsed sets what k used in its period that starts at start, and
@@ -362,7 +392,7 @@ func (k *keyState) setUsed(start time.Time, used int64) {
 	_, end := sluice.BudgetPeriod(k.budgetPeriod, start)
 	k.used.Store(used)
 	k.usedStart.Store(start.UnixNano())
-	if used >= k.budget {
+	if used+max(k.local.Load(), 0) >= k.budget {
 		k.spentUntil.Store(end.UnixNano())
 	} else {
 		k.spentUntil.Store(0)
@@ -833,7 +863,13 @@ func chargeTokens(r *http.Request, o *sluice.Observation) {
 		return
 	}
 	c, _ := r.Context().Value(callerKey{}).(*keyState)
-	if c == nil || c.tokenCost <= 0 {
+	if c == nil {
+		return
+	}
+	if c.budget > 0 {
+		c.chargeBudget(int64(o.InputTokens) + int64(o.OutputTokens))
+	}
+	if c.tokenCost <= 0 {
 		return
 	}
 	cost := int64(min(float64(o.InputTokens+o.OutputTokens)*c.tokenCost, maxTokenCharge))
@@ -843,6 +879,22 @@ func chargeTokens(r *http.Request, o *sluice.Observation) {
 		if c.tokenTat.CompareAndSwap(tat, max(tat, now)+cost) {
 			return
 		}
+	}
+}
+
+// chargeBudget adds n tokens this process's answer used to k's budget
+// count, and spends the key at once when that reaches its budget in the
+// period the last sum counted (after that period, the next sum counts
+// afresh: the period's end lets the key in, and it is summed at once).
+func (k *keyState) chargeBudget(n int64) {
+	local := k.local.Add(n)
+	start := k.usedStart.Load()
+	if start == 0 || k.used.Load()+local < k.budget {
+		return
+	}
+	_, end := sluice.BudgetPeriod(k.budgetPeriod, time.Unix(0, start))
+	if k.now().UnixNano() < end.UnixNano() {
+		k.spentUntil.Store(end.UnixNano())
 	}
 }
 

@@ -77,11 +77,11 @@ func TestKeySet_TokenBudget(t *testing.T) {
 		t.Fatalf("before any sum: %v", err)
 	}
 	day, _ := sluice.BudgetPeriod("day", clock())
-	ks.SetBudgetUsed("capped", "day", day, 4999)
+	ks.SetBudgetUsed("capped", "day", day, 4999, ks.BudgetSumStarts()["capped"])
 	if err := chat(capped, nil); err != nil {
 		t.Fatalf("under its budget: %v", err)
 	}
-	ks.SetBudgetUsed("capped", "day", day, 5012)
+	ks.SetBudgetUsed("capped", "day", day, 5012, ks.BudgetSumStarts()["capped"])
 	if used, resets, ok := ks.BudgetUsed("capped", clock()); !ok || used != 5012 || !resets.Equal(day.AddDate(0, 0, 1)) {
 		t.Errorf("BudgetUsed = %d, %v, %v; want 5012 until the next day", used, resets, ok)
 	}
@@ -137,11 +137,11 @@ func TestKeySet_TokenBudget(t *testing.T) {
 	}
 	// A sum under the budget clears a spent flag at once.
 	next, _ := sluice.BudgetPeriod("day", clock())
-	ks.SetBudgetUsed("other", "day", next, 6000)
+	ks.SetBudgetUsed("other", "day", next, 6000, ks.BudgetSumStarts()["other"])
 	if err := chat(other, nil); err == nil {
 		t.Fatal("other over its budget was let in")
 	}
-	ks.SetBudgetUsed("other", "day", next, 10)
+	ks.SetBudgetUsed("other", "day", next, 10, ks.BudgetSumStarts()["other"])
 	if err := chat(other, nil); err != nil {
 		t.Errorf("other back under its budget: %v", err)
 	}
@@ -172,7 +172,7 @@ func TestKeySet_TokenBudgetCarried(t *testing.T) {
 	}
 	old := build(1000, "month")
 	month, _ := sluice.BudgetPeriod("month", now)
-	old.SetBudgetUsed("team", "month", month, 1500)
+	old.SetBudgetUsed("team", "month", month, 1500, old.BudgetSumStarts()["team"])
 	if status(old) != http.StatusTooManyRequests {
 		t.Fatal("not refused over its budget")
 	}
@@ -196,11 +196,50 @@ func TestKeySet_TokenBudgetCarried(t *testing.T) {
 	}
 	// A sum of another period than the key's (a reload changed it during
 	// the sum) is passed over.
-	daily.SetBudgetUsed("team", "month", month, 5000)
+	daily.SetBudgetUsed("team", "month", month, 5000, daily.BudgetSumStarts()["team"])
 	if got := status(daily); got != http.StatusOK {
 		t.Errorf("a month's sum set a daily budget: %d, want 200", got)
 	}
 	if _, err := proxy.NewKeySet([]proxy.ClientKey{{Name: "bad", Hash: sluice.HashSecret(secret), TokenBudget: 5, BudgetPeriod: "year"}}, nil, clock); err == nil {
 		t.Error("a budget period of year was taken")
 	}
+}
+
+// TestKeySet_TokenBudgetSpentLocally: between two sums of the request log
+// (every 10 s), a key's own answers through this process count against
+// its budget as they end, so a fast client is refused once it reaches
+// its budget, not a sum later. Before, a key with 200 tokens a day used
+// 5,120 in the end-to-end test before the next sum refused it. Here: a
+// sum finds 0 used, and sequential requests are refused from the first
+// after those whose answers reached the budget, with no sum between.
+func TestKeySet_TokenBudgetSpentLocally(t *testing.T) {
+	be := MustBackend(t, fakellm.Config{})
+	const key = "sk-local-0123456789"
+	url, ks, _, clock, _ := budgetProxy(t, be.URL(), map[string]proxy.ClientKey{
+		key: {Name: "local", TokenBudget: 100, BudgetPeriod: sluice.BudgetDay},
+	})
+	day, _ := sluice.BudgetPeriod("day", clock())
+	ks.SetBudgetUsed("local", "day", day, 0, ks.BudgetSumStarts()["local"])
+	c := openai.NewClient(option.WithBaseURL(url+"/v1/"), option.WithAPIKey(key), option.WithMaxRetries(0))
+	var spent, before int64
+	for i := 0; i < 100; i++ {
+		r, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "chat",
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}})
+		if err != nil {
+			var ae *openai.Error
+			if !errors.As(err, &ae) || ae.StatusCode != http.StatusTooManyRequests || ae.Code != "insufficient_quota" {
+				t.Fatalf("request %d: %v, want 200 or the budget's 429", i, err)
+			}
+			if before >= 100 || spent < 100 {
+				t.Errorf("refused after %d tokens (%d before the last answer), want refused from the first request after the answer that reached 100", spent, before)
+			}
+			if used, _, _ := ks.BudgetUsed("local", clock()); used != spent {
+				t.Errorf("BudgetUsed = %d, want the %d tokens the answers used", used, spent)
+			}
+			return
+		}
+		before = spent
+		spent += r.Usage.PromptTokens + r.Usage.CompletionTokens
+	}
+	t.Fatalf("never refused after %d tokens of a 100-token budget", spent)
 }

@@ -20,11 +20,13 @@ import (
 // again (a reload, an issued key), and at a period's end; the period's
 // end lets a key in by itself, before the next sum.
 //
-// So a key may overshoot its budget by what it uses between two sums
-// (BudgetInterval), plus its requests in flight when the budget is
-// reached (their tokens are counted when they end), plus what the request
-// log has not written yet (request_log.flush_interval, and on a shared
-// store the other replicas' writes).
+// Between two sums, the KeySet adds this process's own answers' tokens
+// to the sum as they end (chargeTokens), so a key is refused here as soon
+// as they reach its budget. So a key may overshoot its budget by its
+// requests in flight when the budget is reached (their tokens are counted
+// when they end), plus what it uses through other replicas between two
+// sums (BudgetInterval) and what the request log has not written yet
+// (request_log.flush_interval).
 
 // BudgetInterval is how often a replica sums the budgeted keys' tokens.
 const BudgetInterval = 10 * time.Second
@@ -124,6 +126,9 @@ func (s *Server) SumBudgets(ctx context.Context) error {
 			s.logger.Warn("the request log's retention is shorter than these keys' budget periods: their use older than the retention is pruned and not counted; set request_log.retention to 744h (31 days) or keep: true", "keys", w, "retention", s.retention())
 		}
 	}
+	// What this process charged to each key before the sums: the sums
+	// hold it, so only what it charges from now on is added to them.
+	local := s.ClientKeys().BudgetSumStarts()
 	type sum struct {
 		b     proxy.Budget
 		start time.Time
@@ -152,7 +157,7 @@ func (s *Server) SumBudgets(ctx context.Context) error {
 	// last state over, and is followed by a sum of its own.
 	ks := s.ClientKeys()
 	for _, u := range sums {
-		ks.SetBudgetUsed(u.b.Name, u.b.Period, u.start, u.used)
+		ks.SetBudgetUsed(u.b.Name, u.b.Period, u.start, u.used, local[u.b.Name])
 	}
 	return nil
 }

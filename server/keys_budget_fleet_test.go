@@ -33,6 +33,7 @@ func TestReplicas_TokenBudget(t *testing.T) {
 		cfg.Listen = "127.0.0.1:0"
 		cfg.Store = dsn
 		cfg.ClientKeys = []config.ClientKey{{Name: "file-team", Secret: fileKey, TokenBudget: 100, BudgetPeriod: sluice.BudgetWeek}}
+		cfg.RequestLog.Retention = 31 * 24 * time.Hour // team-b's budget is a month's
 		s, err := server.New(context.Background(), server.Options{Config: cfg, BudgetInterval: 100 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)

@@ -343,9 +343,10 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 			ks := s.ClientKeys()
 			return ks.Has(name), ks != nil && ks.Len() > 0
 		},
-		ConfigKeys: s.ConfigKeys,
-		ReloadKeys: s.ReloadStoredKeys,
-		KeyBudget:  s.keyBudget,
+		ConfigKeys:   s.ConfigKeys,
+		ReloadKeys:   s.ReloadStoredKeys,
+		KeyBudget:    s.keyBudget,
+		LogRetention: s.retention(),
 	})
 	if cfg.ModelsFile != "" {
 		doc, err := config.LoadApplyFile(cfg.ModelsFile)

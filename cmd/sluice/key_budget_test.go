@@ -66,6 +66,9 @@ func TestCLI_KeyTokenBudget(t *testing.T) {
 		{[]string{"--budget-period", "week"}, "--token-budget is missing"},
 		{[]string{"--token-budget", "50M", "--budget-period", "year"}, `--budget-period "year" is not day, week or month`},
 		{[]string{"--token-budget", "lots", "--budget-period", "day"}, `--token-budget: "lots" is not a number of tokens`},
+		// The gateway keeps its request log the default week: a month's
+		// budget, summed from it, would miss most of the month.
+		{[]string{"--token-budget", "50M", "--budget-period", "month"}, "longer than the request log keeps its rows (request_log.retention 168h0m0s)"},
 	} {
 		_, errOut, code := run(t, cmd(append([]string{"key", "create", "bad", "--reason", "try"}, c.args...)...)...)
 		if code == 0 || !strings.Contains(errOut, c.want) {
