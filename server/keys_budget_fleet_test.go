@@ -14,8 +14,6 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/config"
-	"github.com/sluicehq/sluice/fakellm"
-	"github.com/sluicehq/sluice/postgres/pgtest"
 	"github.com/sluicehq/sluice/server"
 )
 
@@ -25,38 +23,14 @@ import (
 // request log a writes; b's key list shows what a's requests used; a
 // config file key's budget holds the same way.
 func TestReplicas_TokenBudget(t *testing.T) {
-	dsn := pgtest.Schema(t)
-	be := MustBackend(t, fakellm.Config{})
 	const fileKey = "sk-file-budget-0123456789abcdef"
-	start := func() *server.Server {
-		cfg := config.Default()
-		cfg.Listen = "127.0.0.1:0"
-		cfg.Store = dsn
-		cfg.ClientKeys = []config.ClientKey{{Name: "file-team", Secret: fileKey, TokenBudget: 100, BudgetPeriod: sluice.BudgetWeek}}
-		cfg.RequestLog.Retention = 31 * 24 * time.Hour // team-b's budget is a month's
-		s, err := server.New(context.Background(), server.Options{Config: cfg, BudgetInterval: 100 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Shutdown(context.Background()) })
-		return s
-	}
-	a, b := start(), start()
+	f := newKeyFleet(t, func(c *config.Gateway) {
+		c.ClientKeys = []config.ClientKey{{Name: "file-team", Secret: fileKey, TokenBudget: 100, BudgetPeriod: sluice.BudgetWeek}}
+		c.RequestLog.Retention = 31 * 24 * time.Hour // team-b's budget is a month's
+	}, server.Options{BudgetInterval: 100 * time.Millisecond})
+	a, b, admin := f.a, f.b, f.admin
+	adminB := api.NewClient(b.AdminURL(), f.token)
 	ctx := context.Background()
-	doc := chatDoc(map[string]string{"v1.0.0": be.URL()}, nil, nil)
-	if _, err := a.Control.Do(ctx, "test", "setup", func(e *sluice.Edit) error { return e.Apply(doc) }); err != nil {
-		t.Fatal(err)
-	}
-	secret, err := a.CreateToken(ctx, "adm", sluice.RoleAdmin, "test", "setup")
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := api.NewClient(a.AdminURL(), secret)
-	adminB := api.NewClient(b.AdminURL(), secret)
-	waitFor(t, "replica b to route chat", 10*time.Second, func() bool { _, ok := b.Routes.Load().View("chat"); return ok })
 	k, err := admin.CreateKey(ctx, api.KeyRequest{Name: "team-b", TokenBudget: 150, BudgetPeriod: sluice.BudgetMonth, Reason: "quota"})
 	if err != nil {
 		t.Fatal(err)

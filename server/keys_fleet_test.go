@@ -35,21 +35,34 @@ func keyChat(t *testing.T, gw *server.Server, secret string) (int, string) {
 	return ae.StatusCode, ae.Message
 }
 
-// TestReplicas_IssuedKeys runs two replicas on one PostgreSQL store that
-// require client keys with none in their config: a key issued through
-// one is accepted by the other at once (the other reads the store's keys
-// for a secret it does not hold), and a key revoked through one is
-// refused by the other, saying it was revoked, once the store's
-// notification (or the reconcile every ReconcileInterval) reaches it.
-func TestReplicas_IssuedKeys(t *testing.T) {
+// keyFleet is replicas on one PostgreSQL schema serving chat from one
+// backend, with an admin token made through the first.
+type keyFleet struct {
+	a, b  *server.Server
+	token string
+	admin *api.Client // a's admin API
+	// start starts one more replica on the schema.
+	start func() *server.Server
+}
+
+// newKeyFleet starts two replicas, each from config.Default changed by
+// mutate and server.Options as opts (their Config set), applies the chat
+// model with one backend through a, makes an admin token, and waits for
+// b to route chat.
+func newKeyFleet(t *testing.T, mutate func(*config.Gateway), opts server.Options) keyFleet {
+	t.Helper()
 	dsn := pgtest.Schema(t)
 	be := MustBackend(t, fakellm.Config{})
 	start := func() *server.Server {
 		cfg := config.Default()
 		cfg.Listen = "127.0.0.1:0"
 		cfg.Store = dsn
-		cfg.RequireClientKeys = true
-		s, err := server.New(context.Background(), server.Options{Config: cfg})
+		if mutate != nil {
+			mutate(&cfg)
+		}
+		o := opts
+		o.Config = cfg
+		s, err := server.New(context.Background(), o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,18 +72,32 @@ func TestReplicas_IssuedKeys(t *testing.T) {
 		t.Cleanup(func() { s.Shutdown(context.Background()) })
 		return s
 	}
-	a, b := start(), start()
+	f := keyFleet{start: start}
+	f.a, f.b = start(), start()
 	ctx := context.Background()
 	doc := chatDoc(map[string]string{"v1.0.0": be.URL()}, nil, nil)
-	if _, err := a.Control.Do(ctx, "test", "setup", func(e *sluice.Edit) error { return e.Apply(doc) }); err != nil {
+	if _, err := f.a.Control.Do(ctx, "test", "setup", func(e *sluice.Edit) error { return e.Apply(doc) }); err != nil {
 		t.Fatal(err)
 	}
-	secret, err := a.CreateToken(ctx, "adm", sluice.RoleAdmin, "test", "setup")
-	if err != nil {
+	var err error
+	if f.token, err = f.a.CreateToken(ctx, "adm", sluice.RoleAdmin, "test", "setup"); err != nil {
 		t.Fatal(err)
 	}
-	admin := api.NewClient(a.AdminURL(), secret)
-	waitFor(t, "replica b to route chat", 10*time.Second, func() bool { _, ok := b.Routes.Load().View("chat"); return ok })
+	f.admin = api.NewClient(f.a.AdminURL(), f.token)
+	waitFor(t, "replica b to route chat", 10*time.Second, func() bool { _, ok := f.b.Routes.Load().View("chat"); return ok })
+	return f
+}
+
+// TestReplicas_IssuedKeys runs two replicas on one PostgreSQL store that
+// require client keys with none in their config: a key issued through
+// one is accepted by the other at once (the other reads the store's keys
+// for a secret it does not hold), and a key revoked through one is
+// refused by the other, saying it was revoked, once the store's
+// notification (or the reconcile every ReconcileInterval) reaches it.
+func TestReplicas_IssuedKeys(t *testing.T) {
+	f := newKeyFleet(t, func(c *config.Gateway) { c.RequireClientKeys = true }, server.Options{})
+	a, b, admin := f.a, f.b, f.admin
+	ctx := context.Background()
 
 	k, err := admin.CreateKey(ctx, api.KeyRequest{Name: "team-a", Models: []string{"chat"}, Reason: "onboard"})
 	if err != nil {

@@ -8,11 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/config"
-	"github.com/sluicehq/sluice/fakellm"
-	"github.com/sluicehq/sluice/postgres/pgtest"
 	"github.com/sluicehq/sluice/server"
 )
 
@@ -22,36 +19,11 @@ import (
 // at once, the old one through its grace and refused as rotated after),
 // and a replica started after a revoke says the key was revoked.
 func TestReplicas_KeyRotatedAndRevoked(t *testing.T) {
-	dsn := pgtest.Schema(t)
-	be := MustBackend(t, fakellm.Config{})
 	skew := new(atomic.Int64)
-	start := func() *server.Server {
-		cfg := config.Default()
-		cfg.Listen = "127.0.0.1:0"
-		cfg.Store = dsn
-		cfg.RequireClientKeys = true
-		s, err := server.New(context.Background(), server.Options{Config: cfg, Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Shutdown(context.Background()) })
-		return s
-	}
-	a, b := start(), start()
+	f := newKeyFleet(t, func(c *config.Gateway) { c.RequireClientKeys = true },
+		server.Options{Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
+	b, admin, start := f.b, f.admin, f.start
 	ctx := context.Background()
-	doc := chatDoc(map[string]string{"v1.0.0": be.URL()}, nil, nil)
-	if _, err := a.Control.Do(ctx, "test", "setup", func(e *sluice.Edit) error { return e.Apply(doc) }); err != nil {
-		t.Fatal(err)
-	}
-	secret, err := a.CreateToken(ctx, "adm", sluice.RoleAdmin, "test", "setup")
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := api.NewClient(a.AdminURL(), secret)
-	waitFor(t, "replica b to route chat", 10*time.Second, func() bool { _, ok := b.Routes.Load().View("chat"); return ok })
 
 	k, err := admin.CreateKey(ctx, api.KeyRequest{Name: "team-a", Models: []string{"chat"}, Reason: "onboard"})
 	if err != nil {
