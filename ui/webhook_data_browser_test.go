@@ -32,32 +32,10 @@ func webhookChipTexts(ctx context.Context, t *testing.T) []string {
 func TestWebhookChips_TwoHookWaitAndMimicHold(t *testing.T) {
 	ctx, jsErrors := newBrowser(t)
 	g := MustGateway(t, MustBackend(t, fakellm.Config{}), MustBackend(t, fakellm.Config{Seed: 5}))
-	qa := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, `{"pass": true, "message": "qa signed off; it failed before"}`)
-	}))
-	defer qa.Close()
-	release := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, `{"pass": false, "message": "this holds; passed earlier"}`)
-	}))
-	defer release.Close()
-	spec := canarySpec()
-	spec.AutoPromote = true
-	spec.Webhooks = []sluice.RolloutWebhook{
-		{Name: "qa", Type: sluice.WebhookConfirmPromotion, URL: qa.URL},
-		{Name: "release", Type: sluice.WebhookConfirmPromotion, URL: release.URL},
-	}
-	l := startLoad(t, g.URL(), 2)
+	l := startHeldCanary(t, g, "canary behind two approvals",
+		hookAnswer{sluice.RolloutWebhook{Name: "qa", Type: sluice.WebhookConfirmPromotion}, `{"pass": true, "message": "qa signed off; it failed before"}`},
+		hookAnswer{sluice.RolloutWebhook{Name: "release", Type: sluice.WebhookConfirmPromotion}, `{"pass": false, "message": "this holds; passed earlier"}`})
 	defer l.finish()
-	if _, err := g.Rollouts.Start(context.Background(), "alice-admin", "canary behind two approvals", spec); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the promotion to be held by release", 60*time.Second, func() bool {
-		r := g.Control.Registry().Rollouts["chat"]
-		if r != nil && !r.Phase.Active() {
-			t.Fatalf("the rollout ended %s: %s", r.Phase, r.Decision)
-		}
-		return r != nil && r.WebhookWait != nil && r.WebhookWait.Asked >= 1
-	})
 	if err := chromedp.Do(ctx,
 		signInAs(g.AdminURL(), g.viewer),
 		chromedp.WaitVisible(chromedp.CSS(`#rollout-events .chip.webhook[data-webhook="release"]`)),

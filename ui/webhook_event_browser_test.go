@@ -28,32 +28,10 @@ import (
 func TestWebhookEventChips(t *testing.T) {
 	ctx, jsErrors := newBrowser(t)
 	g := MustGateway(t, MustBackend(t, fakellm.Config{}), MustBackend(t, fakellm.Config{Seed: 5}))
-	golden := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, `{"pass": true, "message": "golden set 3/3"}`)
-	}))
-	defer golden.Close()
-	approval := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, `{"pass": false, "message": "change freeze until Monday"}`)
-	}))
-	defer approval.Close()
-	spec := canarySpec()
-	spec.AutoPromote = true
-	spec.Webhooks = []sluice.RolloutWebhook{
-		{Name: "golden-set", Type: sluice.WebhookPreRollout, URL: golden.URL},
-		{Name: "release-approval", Type: sluice.WebhookConfirmPromotion, URL: approval.URL},
-	}
-	l := startLoad(t, g.URL(), 2)
+	l := startHeldCanary(t, g, "canary behind an approval",
+		hookAnswer{sluice.RolloutWebhook{Name: "golden-set", Type: sluice.WebhookPreRollout}, `{"pass": true, "message": "golden set 3/3"}`},
+		hookAnswer{sluice.RolloutWebhook{Name: "release-approval", Type: sluice.WebhookConfirmPromotion}, `{"pass": false, "message": "change freeze until Monday"}`})
 	defer l.finish()
-	if _, err := g.Rollouts.Start(context.Background(), "alice-admin", "canary behind an approval", spec); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the promotion to be held by the approval webhook", 60*time.Second, func() bool {
-		r := g.Control.Registry().Rollouts["chat"]
-		if r != nil && !r.Phase.Active() {
-			t.Fatalf("the rollout ended %s: %s", r.Phase, r.Decision)
-		}
-		return r != nil && r.WebhookWait != nil && r.WebhookWait.Asked >= 1
-	})
 	if err := chromedp.Do(ctx,
 		signInAs(g.AdminURL(), g.viewer),
 		chromedp.WaitVisible(chromedp.CSS(`#rollout-events .chip.webhook[data-status="held"]`)),
@@ -113,4 +91,40 @@ func TestWebhookEventChips(t *testing.T) {
 	if errs := jsErrors(); len(errs) > 0 {
 		t.Errorf("the page threw: %v", errs)
 	}
+}
+
+// hookAnswer is a rollout webhook and the body its server answers with.
+type hookAnswer struct {
+	hook   sluice.RolloutWebhook
+	answer string
+}
+
+// startHeldCanary starts, on g under load, a canary with auto-promotion
+// behind hooks, each served by a loopback server answering its body, and
+// waits until a confirm_promotion webhook holds the promotion; it returns
+// the load, to finish.
+func startHeldCanary(t *testing.T, g *gateway, reason string, hooks ...hookAnswer) *load {
+	t.Helper()
+	spec := canarySpec()
+	spec.AutoPromote = true
+	for _, h := range hooks {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, h.answer) }))
+		t.Cleanup(srv.Close)
+		h.hook.URL = srv.URL
+		spec.Webhooks = append(spec.Webhooks, h.hook)
+	}
+	l := startLoad(t, g.URL(), 2)
+	if _, err := g.Rollouts.Start(context.Background(), "alice-admin", reason, spec); err != nil {
+		l.finish()
+		t.Fatal(err)
+	}
+	waitFor(t, "the promotion to be held by a webhook", 60*time.Second, func() bool {
+		r := g.Control.Registry().Rollouts["chat"]
+		if r != nil && !r.Phase.Active() {
+			l.finish()
+			t.Fatalf("the rollout ended %s: %s", r.Phase, r.Decision)
+		}
+		return r != nil && r.WebhookWait != nil && r.WebhookWait.Asked >= 1
+	})
+	return l
 }
