@@ -97,35 +97,37 @@ func CheckBudget(prefix string, budget int64, period string) error {
 
 // ParseTokens reads a count of tokens: a whole number, or one with a
 // suffix k (thousand), M (million) or G (billion), such as 50M or 1.5k,
-// which must come to a whole number.
+// which must come to a whole number. The decimal is read exactly (in
+// floating point, 4.1M came to 4099999.9999999995 and was refused).
 func ParseTokens(s string) (int64, error) {
 	s = strings.TrimSpace(s)
-	orig := s
-	bad := fmt.Errorf("%q is not a number of tokens: give a whole number, or one with k, M or G, such as 50M", orig)
-	mul := 1.0
+	bad := fmt.Errorf("%q is not a number of tokens: give a whole number, or one with k, M or G, such as 50M", s)
+	zeros := 0 // the suffix's power of ten
 	if n := len(s); n > 0 {
 		switch s[n-1] {
 		case 'k', 'K':
-			mul, s = 1e3, s[:n-1]
+			zeros, s = 3, s[:n-1]
 		case 'm', 'M':
-			mul, s = 1e6, s[:n-1]
+			zeros, s = 6, s[:n-1]
 		case 'g', 'G':
-			mul, s = 1e9, s[:n-1]
+			zeros, s = 9, s[:n-1]
 		}
 	}
-	if mul == 1 {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return 0, bad
-		}
-		return n, nil
+	whole, frac, _ := strings.Cut(s, ".")
+	sign := ""
+	if whole != "" && (whole[0] == '-' || whole[0] == '+') {
+		sign, whole = whole[:1], whole[1:]
 	}
-	f, err := strconv.ParseFloat(s, 64)
-	v := f * mul
-	if err != nil || v != float64(int64(v)) || v > MaxTokenBudget || v < -MaxTokenBudget {
+	frac = strings.TrimRight(frac, "0")
+	digits := whole + frac
+	if digits == "" || len(frac) > zeros || strings.Trim(digits, "0123456789") != "" {
 		return 0, bad
 	}
-	return int64(v), nil
+	n, err := strconv.ParseInt(sign+digits+strings.Repeat("0", zeros-len(frac)), 10, 64)
+	if err != nil {
+		return 0, bad
+	}
+	return n, nil
 }
 
 // FormatTokens writes a count of tokens short, as ParseTokens reads it:

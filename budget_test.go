@@ -88,13 +88,16 @@ func TestCheckBudget(t *testing.T) {
 }
 
 func TestParseTokens(t *testing.T) {
-	good := map[string]int64{"50M": 50_000_000, "1.5k": 1500, "200000": 200000, "2G": 2_000_000_000, " 7 ": 7, "12.3m": 12_300_000}
+	good := map[string]int64{"50M": 50_000_000, "1.5k": 1500, "200000": 200000, "2G": 2_000_000_000, " 7 ": 7, "12.3m": 12_300_000,
+		// Decimals that are no binary fraction: 4.1 × 1e6 in floating
+		// point is 4099999.9999999995, and 4.1M was refused.
+		"4.1M": 4_100_000, "1.001G": 1_001_000_000, "0.07M": 70_000, "8.2M": 8_200_000, ".5k": 500, "-2k": -2000}
 	for in, want := range good {
 		if got, err := sluice.ParseTokens(in); err != nil || got != want {
 			t.Errorf("ParseTokens(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "M", "1.5", "1.0005k", "lots", "5T", "1e3"} {
+	for _, in := range []string{"", "M", "1.5", "1.0005k", "lots", "5T", "1e3", "-k", ".k", "1.2.3k", "1e3k", "infk", "1/2k", "10000000000G", "1_000k", "1.-5k"} {
 		if got, err := sluice.ParseTokens(in); err == nil {
 			t.Errorf("ParseTokens(%q) = %d, want an error", in, got)
 		}

@@ -430,7 +430,7 @@ func writeBudgetSpent(w http.ResponseWriter, k *keyState, now, until int64) stri
 	resets := time.Unix(0, until).UTC()
 	start, _ := sluice.BudgetPeriod(k.budgetPeriod, resets.Add(-time.Nanosecond))
 	msg := "API key " + k.name + " has used its token budget of " + k.budgetText + " (prompt and answer; " +
-		sluice.FormatTokens(k.used.Load()) + " used since " + start.Format("2006-01-02 15:04") + " UTC): it resets at " +
+		sluice.FormatTokens(k.used.Load()+max(k.local.Load(), 0)) + " used since " + start.Format("2006-01-02 15:04") + " UTC): it resets at " +
 		resets.Format("2006-01-02 15:04") + " UTC; ask the gateway's operator for a larger budget"
 	writeRetryAfter(w, min(wait, maxBudgetRetry))
 	if wait > time.Minute {

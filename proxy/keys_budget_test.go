@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -235,6 +236,11 @@ func TestKeySet_TokenBudgetSpentLocally(t *testing.T) {
 			}
 			if used, _, _ := ks.BudgetUsed("local", clock()); used != spent {
 				t.Errorf("BudgetUsed = %d, want the %d tokens the answers used", used, spent)
+			}
+			// The message says what the key used, this replica's
+			// answers too (it said "0 used" of a spent 100).
+			if want := fmt.Sprintf("(prompt and answer; %d used since", spent); !strings.Contains(ae.Message, want) {
+				t.Errorf("message %q, want it to say %q", ae.Message, want)
 			}
 			return
 		}

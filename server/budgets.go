@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -43,6 +44,10 @@ type budgets struct {
 	every time.Duration
 	// failing is set while sums fail, so that an outage is logged once.
 	failing bool
+	// sumMu serializes the sums (the loop's, and a test's SumBudgets),
+	// and guards settled: by period kind, what was summed up to a mark.
+	sumMu   sync.Mutex
+	settled map[string]*settledSum
 	mu      sync.Mutex // guards warned
 	// warned holds the keys whose period is longer than the request
 	// log's retention, as last logged.
@@ -135,19 +140,17 @@ func (s *Server) SumBudgets(ctx context.Context) error {
 		used  int64
 	}
 	var sums []sum
+	s.budget.sumMu.Lock()
+	defer s.budget.sumMu.Unlock()
 	for period, keys := range byPeriod {
 		start, _ := sluice.BudgetPeriod(period, now)
-		q := sluice.RequestQuery{Since: start}
+		filter := ""
 		if len(keys) == 1 {
-			q.ClientKey = keys[0].Name
+			filter = keys[0].Name
 		}
-		rows, err := s.Store.RequestUsage(ctx, q)
+		used, err := s.sumPeriod(ctx, period, start, filter, now)
 		if err != nil {
 			return err
-		}
-		used := map[string]int64{}
-		for _, r := range rows {
-			used[r.ClientKey] += r.InputTokens + r.OutputTokens
 		}
 		for _, b := range keys {
 			sums = append(sums, sum{b, start, used[b.Name]})
@@ -160,6 +163,74 @@ func (s *Server) SumBudgets(ctx context.Context) error {
 		ks.SetBudgetUsed(u.b.Name, u.b.Period, u.start, u.used, local[u.b.Name])
 	}
 	return nil
+}
+
+// budgetSettle is how old a request log row must be for a sum to keep
+// it (settled) rather than read it again at each sum: the log writes a
+// row within its flush interval, a failed batch within about a minute of
+// retries.
+const budgetSettle = 2 * time.Minute
+
+// budgetResum is how often a period is summed again from its start,
+// which takes in rows the log wrote later than budgetSettle (another
+// replica's clock behind, a store outage's retries).
+const budgetResum = 10 * time.Minute
+
+// settledSum is a period's use summed from the request log up to mark:
+// each sum then reads only the rows since mark, not the whole period (a
+// month of a large log every BudgetInterval, on every replica).
+type settledSum struct {
+	start, mark, full time.Time // the period's start; settled up to mark; summed from start at full
+	key               string    // the one key summed, "" for all
+	used              map[string]int64
+}
+
+// sumPeriod returns each key's tokens (prompt and answer) in the period
+// of kind period that starts at start, from the request log: what was
+// settled (summed again from the start every budgetResum) plus the rows
+// since. key, when not "", sums that key alone. Called with sumMu held.
+func (s *Server) sumPeriod(ctx context.Context, period string, start time.Time, key string, now time.Time) (map[string]int64, error) {
+	if s.budget.settled == nil {
+		s.budget.settled = map[string]*settledSum{}
+	}
+	read := func(since, until time.Time, into map[string]int64) error {
+		rows, err := s.Store.RequestUsage(ctx, sluice.RequestQuery{ClientKey: key, Since: since, Until: until})
+		for _, r := range rows {
+			into[r.ClientKey] += r.InputTokens + r.OutputTokens
+		}
+		return err
+	}
+	mark := now.Add(-budgetSettle)
+	if mark.Before(start) {
+		mark = start
+	}
+	c := s.budget.settled[period]
+	if c == nil || !c.start.Equal(start) || c.key != key || now.Sub(c.full) >= budgetResum || now.Before(c.full) {
+		// From the period's start: the first sum, a new period or key,
+		// or the time to take in rows the log wrote late.
+		fresh := &settledSum{start: start, mark: mark, full: now, key: key, used: map[string]int64{}}
+		if mark.After(start) {
+			if err := read(start, mark, fresh.used); err != nil {
+				return nil, err
+			}
+		}
+		c = fresh
+		s.budget.settled[period] = c
+	} else if mark.After(c.mark) {
+		more := map[string]int64{}
+		if err := read(c.mark, mark, more); err != nil {
+			return nil, err
+		}
+		for k, n := range more {
+			c.used[k] += n
+		}
+		c.mark = mark
+	}
+	used := maps.Clone(c.used)
+	if err := read(c.mark, time.Time{}, used); err != nil {
+		return nil, err
+	}
+	return used, nil
 }
 
 // retention is how long the request log keeps rows; 0 for ever.
