@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,23 +24,8 @@ import (
 // 09:00 UTC and that advance moves, and returns its URL.
 func keyedProxy(t *testing.T, backend string, keys map[string]proxy.ClientKey) (url string, advance func(time.Duration)) {
 	t.Helper()
-	now := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance = func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	var ck []proxy.ClientKey
-	for secret, k := range keys {
-		k.Hash = sluice.HashSecret(secret)
-		ck = append(ck, k)
-	}
-	ks, err := proxy.NewKeySet(ck, nil, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := proxy.New(proxy.Options{Routes: MustRoutes(t, backend, ""), Admit: ks.Admit, ForceAllowed: ks.ForceAllowed})
-	srv := httptest.NewServer(ks.Wrap(p))
-	t.Cleanup(func() { p.Close(); srv.Close() })
-	return srv.URL, advance
+	url, _, _, _, advance = budgetProxy(t, backend, keys)
+	return url, advance
 }
 
 // TestKeySet_TokensPerMinute: a key's tokens_per_minute limits the tokens

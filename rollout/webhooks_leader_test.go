@@ -94,23 +94,7 @@ func TestPreRolloutWebhook_LeaderChangeCallsAgain(t *testing.T) {
 	}
 
 	// The lock moves to the second replica.
-	leads[0].on.Store(false)
-	leads[1].on.Store(true)
-	cs[0].Step(ctx)
-	waitFor(t, "the old leader's call to end", func() bool { _, e := caller.count(); return e == 1 })
-	if err := ctls[1].Reload(ctx); err != nil {
-		t.Fatal(err)
-	}
-	cs[1].Step(ctx)
-	waitFor(t, "the new leader's call", func() bool { n, _ := caller.count(); return n == 2 })
-	caller.answer <- rollout.WebhookResult{Pass: true, Message: "12/12"}
-	waitFor(t, "the candidate to go live", func() bool {
-		r := ctls[1].Registry().Rollouts["chat"]
-		return r != nil && r.Phase == sluice.PhaseProgressing
-	})
-	for _, c := range cs {
-		c.Wait()
-	}
+	handOver(ctx, t, leads, cs, ctls, caller)
 	caller.mu.Lock()
 	defer caller.mu.Unlock()
 	if caller.calls[0].CallID == caller.calls[1].CallID {
@@ -270,23 +254,7 @@ func TestPreRolloutWebhook_LeaderChangeDoesNotWarmAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the first leader's call", func() bool { n, _ := caller.count(); return n == 1 })
-	leads[0].on.Store(false)
-	leads[1].on.Store(true)
-	cs[0].Step(ctx)
-	waitFor(t, "the old leader's call to end", func() bool { _, e := caller.count(); return e == 1 })
-	if err := ctls[1].Reload(ctx); err != nil {
-		t.Fatal(err)
-	}
-	cs[1].Step(ctx)
-	waitFor(t, "the new leader's call", func() bool { n, _ := caller.count(); return n == 2 })
-	caller.answer <- rollout.WebhookResult{Pass: true, Message: "12/12"}
-	waitFor(t, "the candidate to go live", func() bool {
-		r := ctls[1].Registry().Rollouts["chat"]
-		return r != nil && r.Phase == sluice.PhaseProgressing
-	})
-	for _, c := range cs {
-		c.Wait()
-	}
+	handOver(ctx, t, leads, cs, ctls, caller)
 	if n := warmer.n.Load(); n != 1 {
 		t.Errorf("the candidate was warmed %d times, want once: the new leader warmed it again", n)
 	}
@@ -307,5 +275,30 @@ func TestPreRolloutWebhook_LeaderChangeDoesNotWarmAgain(t *testing.T) {
 	}
 	if len(calling) != 2 || calling[0] != ids[0] || calling[1] != ids[1] || ids[0] == ids[1] {
 		t.Errorf("the timeline's calls %v, the calls made %v", calling, ids)
+	}
+}
+
+// handOver moves the lock from the first of two replicas to the second
+// while the first's pre_rollout call is held: the old leader's call ends,
+// the new one calls again, its call passes, and the candidate goes live
+// on it; then both controllers' background work is waited for.
+func handOver(ctx context.Context, t *testing.T, leads []*switchLead, cs []*rollout.Controller, ctls []*control.Service, caller *heldCaller) {
+	t.Helper()
+	leads[0].on.Store(false)
+	leads[1].on.Store(true)
+	cs[0].Step(ctx)
+	waitFor(t, "the old leader's call to end", func() bool { _, e := caller.count(); return e == 1 })
+	if err := ctls[1].Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cs[1].Step(ctx)
+	waitFor(t, "the new leader's call", func() bool { n, _ := caller.count(); return n == 2 })
+	caller.answer <- rollout.WebhookResult{Pass: true, Message: "12/12"}
+	waitFor(t, "the candidate to go live", func() bool {
+		r := ctls[1].Registry().Rollouts["chat"]
+		return r != nil && r.Phase == sluice.PhaseProgressing
+	})
+	for _, c := range cs {
+		c.Wait()
 	}
 }
