@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -67,7 +68,12 @@ func mustGatewayWith(tb testing.TB, stable, cand *fakellm.Server, set func(*conf
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := s.Shutdown(ctx); err != nil {
-			tb.Errorf("shutdown: %v", err)
+			// What held it: a shutdown over its deadline was seen once in
+			// CI (TestRateChartsEndAt100) and not again; the goroutines
+			// then say where the next one waits.
+			var held strings.Builder
+			_ = pprof.Lookup("goroutine").WriteTo(&held, 1)
+			tb.Errorf("shutdown: %v\ngoroutines then:\n%s", err, held.String())
 		}
 	})
 	doc := sluice.ApplyDoc{Models: []sluice.ApplyModel{{
