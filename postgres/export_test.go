@@ -1,5 +1,11 @@
 package postgres
 
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
 // MigrationVersions are the embedded migrations' versions, in order: they
 // may skip a number (two branches taking numbers apart), so a test that
 // wants each applied once compares with these, not with 1 to
@@ -21,4 +27,23 @@ func Migrations() int { return len(MigrationVersions()) }
 func MigrationsErr() error {
 	_, err := migrations()
 	return err
+}
+
+// FillPool makes the pool hold n connections, idle from now: it borrows
+// n at once, then gives them back.
+func (s *Store) FillPool(ctx context.Context, n int) error {
+	conns := make([]*pgxpool.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Release()
+		}
+	}()
+	for range n {
+		c, err := s.pool.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		conns = append(conns, c)
+	}
+	return nil
 }

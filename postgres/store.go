@@ -96,13 +96,19 @@ func OpenOptions(ctx context.Context, dsn string, o Options) (*Store, error) {
 	}
 	cfg.ConnConfig.ConnectTimeout = o.ConnectTimeout
 	// A connection that went silent (the server's host lost, a partition)
-	// must not hold a caller for the kernel's 15 minutes: the pool's health
-	// ping before lending a connection, and Close, give up after this.
+	// must not hold a caller for the kernel's 15 minutes: Close gives up
+	// after this, and the ping before lending an idle connection much
+	// sooner (silence).
 	cfg.PingTimeout = o.ConnectTimeout
 	if o.MaxConns > 0 {
 		cfg.MaxConns = o.MaxConns
 	}
 	s := &Store{cfg: cfg, where: describe(cfg.ConnConfig), now: o.Now, logger: o.Logger}
+	quiet := &silence{pool: func() *pgxpool.Pool { return s.pool }}
+	if o.Logger != nil {
+		quiet.warn = func(msg string, args ...any) { o.Logger.Warn(msg, append(args, "store", s.where)...) }
+	}
+	quiet.install(cfg)
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -5,126 +5,13 @@ package replicas_test
 
 import (
 	"context"
-	"net"
-	"net/url"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice/postgres"
 	"github.com/sluicehq/sluice/postgres/pgtest"
 )
-
-// blackhole forwards TCP connections to PostgreSQL until they are frozen;
-// from then on nothing passes on a frozen connection in either direction
-// and nothing is closed on the server's side, as when a host loses power
-// or the network between it and the database is partitioned: no FIN or
-// RST ever reaches the other end.
-type blackhole struct {
-	ln     net.Listener
-	target string
-	frozen atomic.Bool // new connections hang too (Freeze)
-	mu     sync.Mutex
-	held   []net.Conn
-	dead   []*atomic.Bool
-}
-
-func newBlackhole(t *testing.T, target string) *blackhole {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &blackhole{ln: ln, target: target}
-	t.Cleanup(func() {
-		ln.Close()
-		b.mu.Lock()
-		for _, c := range b.held {
-			c.Close()
-		}
-		b.mu.Unlock()
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			b.keep(c)
-			if b.frozen.Load() {
-				continue // unreachable: the connection hangs
-			}
-			s, err := net.Dial("tcp", b.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			b.keep(s)
-			dead := new(atomic.Bool)
-			b.mu.Lock()
-			b.dead = append(b.dead, dead)
-			b.mu.Unlock()
-			go pipe(s, c, dead)
-			go pipe(c, s, dead)
-		}
-	}()
-	return b
-}
-
-// DSN returns dsn through the black hole.
-func (b *blackhole) DSN(t *testing.T, dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Host = b.ln.Addr().String()
-	return u.String()
-}
-
-// Freeze black-holes every connection, open or new.
-func (b *blackhole) Freeze() {
-	b.frozen.Store(true)
-	b.FreezeExisting()
-}
-
-// FreezeExisting black-holes the connections open now; new ones work, as
-// when the database came back at a new address (a failover) and the old
-// one drops packets.
-func (b *blackhole) FreezeExisting() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, d := range b.dead {
-		d.Store(true)
-	}
-}
-
-func (b *blackhole) keep(c net.Conn) {
-	b.mu.Lock()
-	b.held = append(b.held, c)
-	b.mu.Unlock()
-}
-
-func pipe(dst, src net.Conn, dead *atomic.Bool) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if dead.Load() {
-			if err != nil {
-				return // keep dst open: the other end never learns
-			}
-			continue // dropped on the floor
-		}
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			dst.Close()
-			return
-		}
-	}
-}
 
 // TestLeaderHostLostNoFailover: the leading replica's host dies (or
 // is partitioned away) without its TCP connections being closed. README
@@ -138,11 +25,7 @@ func pipe(dst, src net.Conn, dead *atomic.Bool) {
 // is never rolled back.
 func TestLeaderHostLostNoFailover(t *testing.T) {
 	dsn := pgtest.Schema(t)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bh := newBlackhole(t, u.Host)
+	bh := pgtest.NewBlackhole(t, dsn)
 	ctx := t.Context()
 	open := func(dsn string) *postgres.Store {
 		c, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -155,7 +38,7 @@ func TestLeaderHostLostNoFailover(t *testing.T) {
 		return s
 	}
 	// Replica A reaches PostgreSQL through the black hole's port.
-	aDSN := bh.DSN(t, dsn)
+	aDSN := bh.DSN(dsn)
 	a, b := open(aDSN), open(dsn)
 
 	la := a.NewLeader(postgres.LeaderOptions{Interval: 200 * time.Millisecond})

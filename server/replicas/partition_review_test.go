@@ -5,7 +5,8 @@ package replicas_test
 
 import (
 	"context"
-	"net/url"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,6 +26,14 @@ import (
 // routing by its old registry while replica 2, through the same working
 // database, has moved on: README promises a change is live everywhere
 // within milliseconds, with a 2 s re-read "in case a notice was missed".
+//
+// With the reload bounded (5 s), the test still failed once in CI: a busy
+// replica's pool holds 4 connections, all dead after the freeze. Each idle
+// one cost a reload its whole 5 s (pgxpool's ping waits as long as the
+// caller may), and each that failed a call kept its place in the pool for
+// 15 s while pgx waited for the server to hang up, so no connection could
+// be opened meanwhile. postgres/silence.go bounds both; fillPool makes the
+// pool full before the freeze every time, not only on a loaded machine.
 func TestBlackholedConnectionsFreezeRouting(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two gateway processes")
@@ -34,6 +43,7 @@ func TestBlackholedConnectionsFreezeRouting(t *testing.T) {
 	ctx := t.Context()
 	// Let replica 1 open its pool, listener and leader connections.
 	time.Sleep(3 * time.Second)
+	fillPool(t, r1)
 
 	bh.FreezeExisting()
 	// A reconcile tick (every 2 s) now takes a black-holed pooled
@@ -51,10 +61,15 @@ func TestBlackholedConnectionsFreezeRouting(t *testing.T) {
 	var got string
 	for time.Now().Before(deadline) {
 		if got, err = r1.policy(ctx); err == nil && got == want {
+			t.Logf("replica 1 routes by the change %v after it", time.Since(deadline.Add(-15*time.Second)).Round(time.Millisecond))
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// The replica's log, printed at the end, then says where its
+	// goroutines wait.
+	r1.cmd.Process.Signal(syscall.SIGQUIT)
+	time.Sleep(2 * time.Second)
 	t.Fatalf("15 s after a change committed through replica 2 (the database answering new connections all along), replica 1 still routes by revision %v:\n got  %s\n want %s",
 		r1.metric("sluice_registry_revision"), got, want)
 }
@@ -84,19 +99,37 @@ func TestBlackholedConnectionsHangAdminChanges(t *testing.T) {
 	}
 }
 
+// fillPool makes replica 1 open as many pooled connections as its pool
+// holds (pgxpool's default on this machine: 4), by reading the audit log
+// through it several times at once, so that a freeze black-holes all of
+// them, as on a busy replica: with one pooled connection, as an idle test
+// replica may have, the catch-up after a freeze has one dead connection
+// to get past, not the pool's worth.
+func fillPool(t *testing.T, r *replica) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for range 5 {
+				if _, err := r.client.Audit(t.Context(), sluice.AuditQuery{Model: "chat"}); err != nil {
+					t.Errorf("read the audit through replica 1: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
 // blackholedReplica starts one replica whose connections to the test
-// server go through a black-hole proxy (see newBlackhole), and returns the
+// server go through a black-hole proxy (pgtest.Blackhole), and returns the
 // fleet (whose next replicas connect directly), the proxy and the replica.
-func blackholedReplica(t *testing.T) (*fleet, *blackhole, *replica) {
+func blackholedReplica(t *testing.T) (*fleet, *pgtest.Blackhole, *replica) {
 	t.Helper()
 	dsn := pgtest.Schema(t)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bh := newBlackhole(t, u.Host)
+	bh := pgtest.NewBlackhole(t, dsn)
 	f := newFleet(t, dsn)
-	f.dsn = bh.DSN(t, dsn)
+	f.dsn = bh.DSN(dsn)
 	r1 := f.start(1)[0]
 	f.dsn = dsn
 	return f, bh, r1
