@@ -95,6 +95,15 @@ type RequestLog struct {
 	written  atomic.Int64
 	failures atomic.Int64
 
+	// accepted counts the rows Enqueue took (under mu); settled those
+	// the writer has written or dropped since, in the same order; settle
+	// is closed, and replaced, each time settled grows (under mu): Sync
+	// waits on them.
+	accepted int64
+	settled  int64
+	settle   chan struct{}
+	syncs    chan struct{} // a Sync waits: write what is held now
+
 	kick chan struct{} // a batch is full
 	stop chan struct{} // closed by Close: drain and exit
 	done chan struct{} // closed by the writer on exit
@@ -148,6 +157,8 @@ func NewRequestLog(store RequestStore, opt LogOptions) *RequestLog {
 		store:  store,
 		opt:    opt,
 		kick:   make(chan struct{}, 1),
+		syncs:  make(chan struct{}, 1),
+		settle: make(chan struct{}),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 		ctx:    ctx,
@@ -176,12 +187,43 @@ func (l *RequestLog) Enqueue(o sluice.Observation) {
 	}
 	l.pending = append(l.pending, o)
 	l.queued++
+	l.accepted++
 	full := len(l.pending) == l.opt.BatchSize
 	l.mu.Unlock()
 	if full {
 		select {
 		case l.kick <- struct{}{}:
 		default:
+		}
+	}
+}
+
+// Sync returns once every row Enqueue took before the call is written,
+// or dropped after its retries, having the writer write the rows it
+// holds at once rather than at its next flush. It returns ctx's error if
+// ctx ends first (the store is down: the writer is retrying).
+func (l *RequestLog) Sync(ctx context.Context) error {
+	l.mu.Lock()
+	target := l.accepted
+	l.mu.Unlock()
+	select {
+	case l.syncs <- struct{}{}:
+	default: // one is asked for already
+	}
+	for {
+		l.mu.Lock()
+		done, ch := l.settled >= target, l.settle
+		l.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-l.done:
+			// Closed: what it held is written or dropped now.
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("the request log has not written this replica's last rows: %w", ctx.Err())
 		}
 	}
 }
@@ -259,6 +301,8 @@ func (l *RequestLog) run() {
 		select {
 		case <-l.kick:
 			l.flush(false)
+		case <-l.syncs:
+			l.flush(true)
 		case <-flush.C:
 			l.flush(true)
 		case <-prune:
@@ -309,6 +353,9 @@ func (l *RequestLog) flush(partial bool) {
 			l.write(batch)
 			l.mu.Lock()
 			l.queued -= len(batch)
+			l.settled += int64(len(batch))
+			close(l.settle)
+			l.settle = make(chan struct{})
 			l.mu.Unlock()
 		}
 		clear(rows) // release the strings

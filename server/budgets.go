@@ -26,8 +26,9 @@ import (
 // as they reach its budget. So a key may overshoot its budget by its
 // requests in flight when the budget is reached (their tokens are counted
 // when they end), plus what it uses through other replicas between two
-// sums (BudgetInterval) and what the request log has not written yet
-// (request_log.flush_interval).
+// sums (BudgetInterval) and what their request logs have not written yet
+// (request_log.flush_interval). This replica's own rows are written
+// before each sum (SumBudgets waits for them).
 
 // BudgetInterval is how often a replica sums the budgeted keys' tokens.
 const BudgetInterval = 10 * time.Second
@@ -132,8 +133,15 @@ func (s *Server) SumBudgets(ctx context.Context) error {
 		}
 	}
 	// What this process charged to each key before the sums: the sums
-	// hold it, so only what it charges from now on is added to them.
+	// hold it, so only what it charges from now on is added to them. The
+	// sums hold it once the request log has written it (an answer's row
+	// is queued before its tokens are charged): a sum read before would
+	// find less than the key used and reopen a key this process spent,
+	// so they wait for the log (Sync), and fail with it.
 	local := s.ClientKeys().BudgetSumStarts()
+	if err := s.Log.Sync(ctx); err != nil {
+		return err
+	}
 	type sum struct {
 		b     proxy.Budget
 		start time.Time
