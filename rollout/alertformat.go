@@ -46,17 +46,55 @@ const DiscordMaxContent = 2000
 
 // discordBody is slack's text in Discord's markdown, cut to Discord's
 // limit. Mentions are not parsed: a model or reason holding @everyone
-// must not notify the channel.
+// must not notify the channel. The rollout and the message are escaped
+// (discordEscape): a model my_model_v2 or a reason quoting `code` is
+// shown as written, not formatted.
 func discordBody(a Alert) any {
 	icon := map[string]string{"critical": "🚨", "warning": "⚠️"}[a.Severity]
 	if icon == "" {
 		icon = "✅"
 	}
-	text := fmt.Sprintf("%s **%s** %s", icon, alertTitle(a), a.Message)
+	text := fmt.Sprintf("%s **%s** %s", icon, discordEscape(alertTitle(a)), discordEscape(a.Message))
 	return map[string]any{
-		"content":          cutUTF16(text, DiscordMaxContent),
+		"content":          cutDiscord(text, DiscordMaxContent),
 		"allowed_mentions": map[string]any{"parse": []string{}},
 	}
+}
+
+// discordMarkdown are the characters Discord's markdown reads: emphasis,
+// code, strike-through, spoilers, quotes and headings at a line's start,
+// masked links, and the backslash that escapes them all.
+const discordMarkdown = "\\*_`~|><#[]"
+
+// discordEscape puts a backslash before each of s's characters Discord
+// would read as markdown, which Discord then shows as written.
+func discordEscape(s string) string {
+	if !strings.ContainsAny(s, discordMarkdown) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(discordMarkdown, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// cutDiscord cuts escaped text as cutUTF16 does, and drops a backslash the
+// cut parted from the character it escaped: left before the "…", it would
+// show, or escape the "…".
+func cutDiscord(s string, n int) string {
+	cut := cutUTF16(s, n)
+	if cut == s {
+		return s
+	}
+	kept := strings.TrimSuffix(cut, "…")
+	if n := len(kept) - len(strings.TrimRight(kept, "\\")); n%2 == 1 {
+		kept = kept[:len(kept)-1]
+	}
+	return kept + "…"
 }
 
 // cutUTF16 cuts s to at most n UTF-16 units, ending a cut one with "…".

@@ -125,10 +125,10 @@ func TestWebhooks_Alert_Discord(t *testing.T) {
 		t.Fatalf("%d bodies", len(got))
 	}
 	short := got[0]
-	if got[0]["content"] != "🚨 **r1** rollout r1 of chat:v2 rolled back: error rate 9% > 2%" {
+	if got[0]["content"] != `🚨 **r1** rollout r1 of chat:v2 rolled back: error rate 9% \> 2%` {
 		short = got[1]
 	}
-	if short["content"] != "🚨 **r1** rollout r1 of chat:v2 rolled back: error rate 9% > 2%" {
+	if short["content"] != `🚨 **r1** rollout r1 of chat:v2 rolled back: error rate 9% \> 2%` {
 		t.Errorf("content: %v / %v", got[0]["content"], got[1]["content"])
 	}
 	if m := mustJSON(t, short["allowed_mentions"]); m != `{"parse":[]}` {
@@ -142,6 +142,37 @@ func TestWebhooks_Alert_Discord(t *testing.T) {
 		if len(c) > 200 && !strings.HasSuffix(c, "…") {
 			t.Errorf("a cut content does not end with …: %q", c[len(c)-20:])
 		}
+	}
+}
+
+// TestWebhooks_Alert_DiscordMarkdownEscaped: a model, version or reason
+// holding Discord's markdown characters is shown as written: each is
+// escaped, so a_model_ is not italic, a ~~ not struck out, a || not a
+// spoiler, a > at a line's start not a quote; a cut never leaves half an
+// escape before its "…".
+func TestWebhooks_Alert_DiscordMarkdownEscaped(t *testing.T) {
+	rc := newReceiver(t)
+	a := rolledBack()
+	a.Rollout = "r_1*"
+	a.Message = "rollout r_1* of my_model:v2_*beta* rolled back: `ops` said ~~no~~ || spoiler ||\n> quoted # [link](http://x) \\ done"
+	cut := rolledBack()
+	// "🚨 **r1** " is 10 UTF-16 units: the cut, at 1,999 and a "…",
+	// falls between the first star's backslash and the star.
+	cut.Message = strings.Repeat("x", rollout.DiscordMaxContent-12) + "***"
+	send(t, []rollout.Webhook{{URL: rc.URL, Format: "discord"}}, a)
+	send(t, []rollout.Webhook{{URL: rc.URL, Format: "discord"}}, cut)
+	got := rc.got()
+	if len(got) != 2 {
+		t.Fatalf("%d bodies", len(got))
+	}
+	want := `🚨 **r\_1\*** rollout r\_1\* of my\_model:v2\_\*beta\* rolled back: \` + "`" + `ops\` + "`" + ` said \~\~no\~\~ \|\| spoiler \|\|` +
+		"\n" + `\> quoted \# \[link\](http://x) \\ done`
+	if got[0]["content"] != want {
+		t.Errorf("content:\n got %s\nwant %s", got[0]["content"], want)
+	}
+	c, _ := got[1]["content"].(string)
+	if !strings.HasSuffix(c, "xx…") {
+		t.Errorf("a cut through an escape left half of it: ...%q", c[len(c)-12:])
 	}
 }
 
