@@ -7,8 +7,26 @@ import (
 	"unicode/utf16"
 )
 
-// alertBody renders a for h's format.
-func alertBody(h Webhook, a Alert, source string) []byte {
+// post is one request an alert makes of a webhook: a pager's may make
+// several (a promotion closes two incidents).
+type post struct {
+	url  string
+	body []byte
+}
+
+func jsonPost(url string, v any) post {
+	body, _ := json.Marshal(v)
+	return post{url: url, body: body}
+}
+
+// alertPosts renders a for h's format: the requests to make, in order.
+func alertPosts(h Webhook, a Alert, source string) []post {
+	switch h.Format {
+	case "pagerduty":
+		return pagerDutyPosts(h, a, source)
+	case "opsgenie":
+		return opsgeniePosts(h, a, source)
+	}
 	var v any
 	switch h.Format {
 	case "slack":
@@ -19,17 +37,40 @@ func alertBody(h Webhook, a Alert, source string) []byte {
 		// Slack reads &, < and > as control characters (<!channel>
 		// notifies everyone); the text is escaped as its docs say.
 		v = map[string]string{"text": fmt.Sprintf("%s *%s* %s", icon, slackEscape(alertTitle(a)), slackEscape(a.Message))}
+	case "googlechat":
+		v = googleChatBody(a)
 	case "discord":
 		v = discordBody(a)
 	case "msteams":
 		v = teamsBody(a)
-	case "pagerduty":
-		v = pagerDutyBody(h, a, source)
 	default:
 		v = a
 	}
-	body, _ := json.Marshal(v)
-	return body
+	return []post{jsonPost(h.target(), v)}
+}
+
+// GoogleChatMaxText is the most characters Google Chat takes in a
+// message's text (its API answers 400 "Message is longer than 4096
+// characters"); counted here in UTF-16 units, as no fewer than Google
+// counts.
+const GoogleChatMaxText = 4096
+
+// googleChatBody is a Google Chat incoming webhook's text message, in
+// Chat's own formatting (*bold*), cut to its limit. Chat reads <users/all>
+// as a mention of everyone and <url|text> as a link: a < in the rollout or
+// the message is followed by a zero-width space, which shows nothing and
+// makes it neither.
+func googleChatBody(a Alert) any {
+	icon := map[string]string{"critical": "🚨", "warning": "⚠️"}[a.Severity]
+	if icon == "" {
+		icon = "✅"
+	}
+	text := fmt.Sprintf("%s *%s* %s", icon, googleChatEscape(alertTitle(a)), googleChatEscape(a.Message))
+	return map[string]string{"text": cutUTF16(text, GoogleChatMaxText)}
+}
+
+func googleChatEscape(s string) string {
+	return strings.ReplaceAll(s, "<", "<\u200b")
 }
 
 // alertTitle is what a chat message leads with: the rollout, or TEST.
@@ -157,72 +198,4 @@ func teamsBody(a Alert) any {
 			"content":     card,
 		}},
 	}
-}
-
-// pagerDutyAction is the Events API's event_action for a: a promotion
-// resolves the model's page, every other alert triggers (or adds to) it.
-func pagerDutyAction(a Alert) string {
-	if a.Event == "promoted" && !a.Test {
-		return "resolve"
-	}
-	return "trigger"
-}
-
-// PagerDutyDedupKey is the dedup_key of model's alerts: one per model, so a
-// rollback's page stays one incident through the rollouts that follow
-// (a second rollback adds to it) until a rollout of the model is promoted
-// and resolves it. A test alert has its own, PagerDutyTestDedupKey.
-func PagerDutyDedupKey(model string) string {
-	if model == "" {
-		return PagerDutyTestDedupKey
-	}
-	return "sluice/" + model
-}
-
-// PagerDutyTestDedupKey is the dedup_key of sluice alert test's event:
-// outside sluice/, so that no model's (a model may be named test) shares
-// its incident.
-const PagerDutyTestDedupKey = "sluice:test"
-
-// pagerDutyBody is an Events API v2 event.
-func pagerDutyBody(h Webhook, a Alert, source string) any {
-	ev := map[string]any{
-		"routing_key":  h.RoutingKey,
-		"event_action": pagerDutyAction(a),
-		"dedup_key":    PagerDutyDedupKey(a.Model),
-	}
-	if a.Test {
-		ev["dedup_key"] = PagerDutyDedupKey("")
-	}
-	if ev["event_action"] == "resolve" {
-		return ev // a resolve takes no payload
-	}
-	severity := a.Severity
-	if sev := map[string]bool{"critical": true, "error": true, "warning": true, "info": true}; !sev[severity] {
-		severity = "error"
-	}
-	summary := "sluice: " + a.Message
-	component := a.Model
-	if a.Test {
-		summary = "TEST from sluice alert test (no rollout moved): " + a.Message
-		component = "sluice"
-	}
-	details := map[string]any{"rollout": a.Rollout, "model": a.Model, "event": a.Event, "phase": a.Phase, "message": a.Message}
-	if len(a.Timings) > 0 {
-		details["timings"] = a.Timings
-	}
-	if a.Test {
-		details["test"] = true
-	}
-	ev["payload"] = map[string]any{
-		"summary":        cutRunes(summary, 1024),
-		"source":         source,
-		"severity":       severity,
-		"timestamp":      a.At.UTC().Format("2006-01-02T15:04:05.000Z"),
-		"component":      component,
-		"group":          "sluice",
-		"class":          a.Event,
-		"custom_details": details,
-	}
-	return ev
 }
