@@ -3,9 +3,11 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -146,5 +148,97 @@ func TestRollout_RollbackPagesPagerDutyAndPromotionResolves(t *testing.T) {
 	defer mu.Unlock()
 	if len(events) != 3 || len(ogReqs) != 3 {
 		t.Errorf("PagerDuty got %d events, Opsgenie %d requests: %v %v", len(events), len(ogReqs), events, ogReqs)
+	}
+}
+
+// pagerRecorder is a pager's receiver on loopback: it answers 202 and
+// keeps each request's method, path and query, and its body.
+type pagerRecorder struct {
+	*httptest.Server
+	mu     sync.Mutex
+	reqs   []string
+	bodies []map[string]any
+}
+
+func newPagerRecorder(t *testing.T) *pagerRecorder {
+	t.Helper()
+	pr := &pagerRecorder{}
+	pr.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		b, _ := io.ReadAll(r.Body)
+		if json.Unmarshal(b, &m) != nil {
+			t.Errorf("a pager got %s", b)
+		}
+		pr.mu.Lock()
+		pr.reqs = append(pr.reqs, r.Method+" "+r.URL.RequestURI())
+		pr.bodies = append(pr.bodies, m)
+		pr.mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(pr.Close)
+	return pr
+}
+
+// wait returns the first n requests and bodies once they came.
+func (pr *pagerRecorder) wait(t *testing.T, n int) ([]string, []map[string]any) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		pr.mu.Lock()
+		if len(pr.reqs) >= n {
+			reqs, bodies := append([]string(nil), pr.reqs[:n]...), append([]map[string]any(nil), pr.bodies[:n]...)
+			pr.mu.Unlock()
+			return reqs, bodies
+		}
+		pr.mu.Unlock()
+	}
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	t.Fatalf("the pager got %d requests, want %d: %v", len(pr.reqs), n, pr.reqs)
+	return nil, nil
+}
+
+// TestRollout_GatePausePagesAndResumeResolves: the controller pauses a
+// rollout whose Prometheus gate it cannot read, which pages PagerDuty and
+// Opsgenie under the pause's own key; the operator's resume resolves that
+// page and closes that alert, and only those.
+func TestRollout_GatePausePagesAndResumeResolves(t *testing.T) {
+	pd, og := newPagerRecorder(t), newPagerRecorder(t)
+	stable, cand := MustBackend(t, fakellm.Config{}), MustBackend(t, fakellm.Config{Seed: 2})
+	down := "http://" + freeLoopback(t)
+	gw, cl := startPromGateway(t, func(c *config.Gateway) {
+		c.Prometheus = config.Prometheus{URL: down, Timeout: 500 * time.Millisecond}
+		c.Rollouts.Alerts = []config.Webhook{{URL: pd.URL, Format: "pagerduty", RoutingKey: "k"}, {URL: og.URL, Format: "opsgenie", APIKey: "og-key"}}
+	}, stable, cand)
+	l := startLoad(t, gw.URL(), 2)
+	defer l.finish()
+	spec := gatedSpec(sluice.PromGate{Name: "candidate_error_rate", Query: candidateErrorRate, Max: maxOf(0.1)})
+	spec.Stages[0].Hold = 0
+	ctx := context.Background()
+	if _, err := cl.StartRollout(ctx, spec, "gate on a Prometheus that is down"); err != nil {
+		t.Fatal(err)
+	}
+	r := waitPhase(t, cl, func(p sluice.Phase) bool { return p != sluice.PhaseWarming && p != sluice.PhaseProgressing }, 30*time.Second)
+	if r.Phase != sluice.PhasePaused {
+		t.Fatalf("phase %s (%s), want paused", r.Phase, r.Decision)
+	}
+	_, pdBodies := pd.wait(t, 1)
+	ogReqs, ogBodies := og.wait(t, 1)
+	payload, _ := pdBodies[0]["payload"].(map[string]any)
+	if pdBodies[0]["event_action"] != "trigger" || pdBodies[0]["dedup_key"] != "sluice-paused/chat" || payload["class"] != "paused" || payload["severity"] != "warning" {
+		t.Errorf("the pause's page: %v", pdBodies[0])
+	}
+	if ogReqs[0] != "POST /v2/alerts" || ogBodies[0]["alias"] != "sluice-paused:chat" || ogBodies[0]["priority"] != "P3" {
+		t.Errorf("the pause's Opsgenie alert: %v %v", ogReqs, ogBodies)
+	}
+	if _, err := cl.RolloutAction(ctx, "chat", "resume", "prometheus is on its way back"); err != nil {
+		t.Fatal(err)
+	}
+	_, pdBodies = pd.wait(t, 2)
+	ogReqs, ogBodies = og.wait(t, 2)
+	if s := fmt.Sprint(pdBodies[1]); pdBodies[1]["event_action"] != "resolve" || pdBodies[1]["dedup_key"] != "sluice-paused/chat" || len(pdBodies[1]) != 3 {
+		t.Errorf("the resume's resolve: %s", s)
+	}
+	if ogReqs[1] != "POST /v2/alerts/sluice-paused:chat/close?identifierType=alias" || !strings.Contains(fmt.Sprint(ogBodies[1]["note"]), "resumed by") {
+		t.Errorf("the resume's Opsgenie close: %v %v", ogReqs[1], ogBodies[1])
 	}
 }
