@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // post is one request an alert makes of a webhook: a pager's may make
@@ -108,17 +110,31 @@ func discordBody(a Alert) any {
 const discordMarkdown = "\\*_`~|><#[]"
 
 // discordEscape puts a backslash before each of s's characters Discord
-// would read as markdown, which Discord then shows as written.
+// would read as markdown, which Discord then shows as written. A URL
+// (http:// or https:// up to a space or a <) is left as written: Discord
+// links it whole, backslashes included (a reason's https://ci/run_42
+// escaped linked to run\_42), and formats nothing inside it.
 func discordEscape(s string) string {
 	if !strings.ContainsAny(s, discordMarkdown) {
 		return s
 	}
 	var b strings.Builder
-	for _, r := range s {
+	for i := 0; i < len(s); {
+		if strings.HasPrefix(s[i:], "http://") || strings.HasPrefix(s[i:], "https://") {
+			n := strings.IndexFunc(s[i:], func(r rune) bool { return r == '<' || unicode.IsSpace(r) })
+			if n < 0 {
+				n = len(s) - i
+			}
+			b.WriteString(s[i : i+n])
+			i += n
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
 		if strings.ContainsRune(discordMarkdown, r) {
 			b.WriteByte('\\')
 		}
-		b.WriteRune(r)
+		b.WriteString(s[i : i+size])
+		i += size
 	}
 	return b.String()
 }

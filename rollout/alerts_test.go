@@ -195,6 +195,27 @@ func TestWebhooks_Alert_DiscordMarkdownEscaped(t *testing.T) {
 	}
 }
 
+// TestWebhooks_Alert_DiscordKeepsLinks: a link in a reason (a stage
+// webhook's answer pointing at its CI run) stays a working link: Discord
+// makes a link of the URL as written, its backslashes included, so an
+// escape inside it (run_42 written run\_42) would break it, while its
+// markdown characters format nothing there. Around it the text is still
+// escaped.
+func TestWebhooks_Alert_DiscordKeepsLinks(t *testing.T) {
+	rc := newReceiver(t)
+	a := rolledBack()
+	a.Message = "rollout r1 of my_model:v2 rolled back: webhook evals failed: see https://ci.example/runs/my_run_42?a=*b*&c=~d~|e, then _retry_ (http://x.example/a_b)"
+	send(t, []rollout.Webhook{{URL: rc.URL, Format: "discord"}}, a)
+	got := rc.got()
+	if len(got) != 1 {
+		t.Fatalf("%d bodies", len(got))
+	}
+	want := `🚨 **r1** rollout r1 of my\_model:v2 rolled back: webhook evals failed: see https://ci.example/runs/my_run_42?a=*b*&c=~d~|e, then \_retry\_ (http://x.example/a_b)`
+	if got[0]["content"] != want {
+		t.Errorf("content:\n got %s\nwant %s", got[0]["content"], want)
+	}
+}
+
 func TestWebhooks_Alert_PagerDuty(t *testing.T) {
 	t.Run("TriggerThenResolve", func(t *testing.T) {
 		rc := newReceiver(t, http.StatusAccepted)
