@@ -764,7 +764,6 @@ func stop(r sluice.Rollout, now time.Time, phase sluice.Phase, why, severity str
 	return r, append(acts, Action{Kind: ActAlert, Event: kind, Severity: severity, Message: fmt.Sprintf("rollout %s of %s:%s %s", r.ID, r.Spec.Model, r.Spec.Candidate, why)})
 }
 
-// by returns " by ACTOR" for an operator's event, or "".
 // pauseAlerted says whether r's last pause was the controller's, which
 // sent an alert: its timeline event holds the verdict that paused it (an
 // operator's holds nothing), read from the stored timeline, so another
@@ -778,6 +777,7 @@ func pauseAlerted(r sluice.Rollout) bool {
 	return false
 }
 
+// by returns " by ACTOR" for an operator's event, or "".
 func by(ev Event) string {
 	if ev.Actor == "" {
 		return ""
