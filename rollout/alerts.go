@@ -123,6 +123,12 @@ type Webhooks struct {
 
 	mu      sync.Mutex
 	sending sync.WaitGroup // alerts being sent (with their retries)
+	// last holds, per hook and model, the delivery of the latest alert
+	// being sent (closed when it is delivered or given up), which the
+	// next one waits for: a pager must get a trigger before its resolve,
+	// and a retried trigger would otherwise come after a resolve sent
+	// meanwhile. Guarded by mu.
+	last map[string]chan struct{}
 }
 
 // SetHooks replaces the destinations: the alerts sent from then on go to
@@ -177,10 +183,28 @@ func (w *Webhooks) Alert(ctx context.Context, a Alert) {
 			continue
 		}
 		posts := alertPosts(h, a, w.source())
+		key := h.Format + "\x00" + h.target() + "\x00" + a.Model
+		done := make(chan struct{})
+		w.mu.Lock()
+		prev := w.last[key]
+		if w.last == nil {
+			w.last = map[string]chan struct{}{}
+		}
+		w.last[key] = done
+		w.mu.Unlock()
 		w.sending.Go(func() {
+			if prev != nil {
+				<-prev // this hook's last alert about the model first
+			}
 			for _, p := range posts {
 				w.send(client, h, p)
 			}
+			close(done)
+			w.mu.Lock()
+			if w.last[key] == done {
+				delete(w.last, key)
+			}
+			w.mu.Unlock()
 		})
 	}
 }
