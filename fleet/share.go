@@ -7,7 +7,8 @@ import (
 
 // LiveReplicas returns how many replicas beat now, this one included: 1
 // and the others whose beat is younger than Expiry (by the store's
-// clock). The client keys' limits are shared by them (proxy.KeyShare).
+// clock), less those draining as they stop (they take no new requests).
+// The client keys' limits are shared by them (proxy.KeyShare).
 func (d *Drain) LiveReplicas(ctx context.Context) (int, error) {
 	c, cancel := context.WithTimeout(ctx, d.opt.Timeout)
 	defer cancel()
@@ -15,7 +16,13 @@ func (d *Drain) LiveReplicas(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return 1 + len(beats), nil
+	n := 1
+	for _, b := range beats {
+		if !b.Draining {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // ShareLimits counts the live replicas (LiveReplicas) at once and every

@@ -125,3 +125,41 @@ func TestDrain_ShareLimits(t *testing.T) {
 		}
 	})
 }
+
+// A replica that stops drains its requests in flight (up to 30 s of
+// streams) before it deletes its beat, but takes no new requests from
+// the moment it starts to: the others must stop counting it for the
+// keys' limits then, or they enforce a smaller share than the replicas
+// still serving while it drains (a rolling update undershot every key
+// for its whole length). Its requests in flight still count for a
+// rollback's drain (InFlightElsewhere) until they end.
+func TestDrain_ShareLimitsDraining(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	var none, bFlight counts
+	bFlight.set("chat:v1", 1)
+	a := fleet.NewDrain(fleet.DrainOptions{Store: MustOpen(t, dsn), Replica: "a", InFlight: none.get, Interval: 20 * time.Millisecond})
+	b := fleet.NewDrain(fleet.DrainOptions{Store: MustOpen(t, dsn), Replica: "b", InFlight: bFlight.get, Interval: 20 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	for _, f := range []func(context.Context){a.Run, b.Run} {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(ctx) }()
+	}
+	var got shares
+	wg.Add(1)
+	go func() { defer wg.Done(); a.ShareLimits(ctx, got.set) }()
+	got.waitFor(t, "a and b beat", 2)
+
+	b.Draining()
+	got.waitFor(t, "b draining", 1)
+	if n, err := a.LiveReplicas(ctx); n != 1 || err != nil {
+		t.Errorf("LiveReplicas with b draining: %d, %v; want 1", n, err)
+	}
+	if n, err := a.InFlightElsewhere(ctx, "chat:v1", 0); n != 1 || err != nil {
+		t.Errorf("InFlightElsewhere with b draining its request: %d, %v; want 1 (a rollback's drain waits for it)", n, err)
+	}
+	if ok, err := a.Alive(ctx, "b"); !ok || err != nil {
+		t.Errorf("Alive(b) while it drains: %v, %v; want true", ok, err)
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/fakellm"
 	"github.com/sluicehq/sluice/server"
 )
 
@@ -137,4 +138,48 @@ func TestReplicas_KeyLimitsShared(t *testing.T) {
 	if admitted < least || admitted > most {
 		t.Errorf("a alone admitted %d in %v, want %d to %d: the whole limit, more than half's %d", admitted, elapsed.Round(time.Millisecond), least, most, half)
 	}
+}
+
+// TestReplicas_KeyLimitsDrainingReplica: a replica that stops takes no
+// new requests from then on, but keeps its beat while its requests in
+// flight drain (up to 30 s of streams, for a rollback's drain to wait
+// for them). The survivor must take the whole limit within a beat of the
+// stop, not once the drain ends: a rolling update otherwise held every
+// key to a smaller share than the replicas still serving for its whole
+// length.
+func TestReplicas_KeyLimitsDrainingReplica(t *testing.T) {
+	const secret = "sk-fleet-drain-0123456789abcdef"
+	f := newKeyFleet(t, func(c *config.Gateway) {
+		c.ClientKeys = []config.ClientKey{{Name: "shared", Secret: secret, RateLimit: 10, Burst: 2}}
+	}, server.Options{})
+	a, b := f.a, f.b
+	waitFor(t, "both replicas to count the two", 15*time.Second, func() bool { return a.LimitReplicas() == 2 && b.LimitReplicas() == 2 })
+
+	// A slow request on b, still in flight while b stops: the backend
+	// answers it after a minute, and the test cancels it once done.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	slow := make(chan error, 1)
+	go func() {
+		sdk := openai.NewClient(option.WithBaseURL(b.URL()+"/v1/"), option.WithAPIKey(secret), option.WithMaxRetries(0), option.WithHeader(fakellm.HeaderLatency, "60000"))
+		_, err := sdk.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "chat", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}})
+		slow <- err
+	}()
+	waitFor(t, "the slow request to be in flight on b", 10*time.Second, func() bool { return len(b.Proxy.InFlightVersions()) > 0 })
+
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); b.Shutdown(context.Background()) }()
+	// b deletes its beat only once the slow request ends; a counts itself
+	// alone once b's beat says it drains (within a beat interval, a
+	// second; 15 s is for a loaded machine).
+	waitFor(t, "a to count itself alone while b drains", 15*time.Second, func() bool { return a.LimitReplicas() == 1 })
+	select {
+	case <-stopped:
+		t.Fatal("b stopped before the slow request ended: the test did not see a draining replica")
+	case err := <-slow:
+		t.Fatalf("the slow request ended (%v) before a counted itself alone: the test did not see a draining replica", err)
+	default:
+	}
+	cancel()
+	<-stopped
 }

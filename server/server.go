@@ -648,6 +648,12 @@ const logFlushTimeout = 5 * time.Second
 // logFlushTimeout more) and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
+	if s.drain != nil {
+		// No new requests from here: the other replicas stop counting
+		// this one among those sharing the client keys' limits at once,
+		// not when its drain ends and its beat goes.
+		s.drain.Draining()
+	}
 	if s.cancel != nil {
 		s.cancel()
 	}
