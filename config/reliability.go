@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -75,7 +76,8 @@ type ClientKey struct {
 // Tokens is a count of tokens in the config file: a whole number, or one
 // with k, M or G such as 50M or 1.5k, read by sluice.ParseTokens, the
 // parser of the CLI's --token-budget, so a value can be copied between
-// the two.
+// the two; a YAML number it does not read (50_000_000, 5e7) is read as
+// YAML reads it, as token_budget was before, if it is whole.
 type Tokens int64
 
 // UnmarshalYAML reads a count of tokens. A value that is not one is a
@@ -87,12 +89,38 @@ func (t *Tokens) UnmarshalYAML(n *yaml.Node) error {
 	err := errors.New("not a scalar")
 	if n.Kind == yaml.ScalarNode {
 		v, err = sluice.ParseTokens(n.Value)
+		if err != nil {
+			v, err = yamlWhole(n)
+		}
 	}
 	if err != nil {
 		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: cannot unmarshal %s `%s` into config.Tokens", n.Line, n.ShortTag(), n.Value)}}
 	}
 	*t = Tokens(v)
 	return nil
+}
+
+// yamlWhole reads n, a YAML number ParseTokens does not read, as the
+// int64 token_budget was before it took 50M: 50_000_000, 5e7 or 0x2FAF080
+// (so a file written then still loads), but only a whole one in range,
+// where the int64 cut 2.5 to 2.
+func yamlWhole(n *yaml.Node) (int64, error) {
+	bad := errors.New("not a whole number")
+	switch n.ShortTag() {
+	case "!!int":
+		var v int64
+		if n.Decode(&v) != nil {
+			return 0, bad
+		}
+		return v, nil
+	case "!!float":
+		var f float64
+		if n.Decode(&f) != nil || f != math.Trunc(f) || math.Abs(f) >= 1<<63 {
+			return 0, bad
+		}
+		return int64(f), nil
+	}
+	return 0, bad
 }
 
 // maxTokensPerMinute bounds a key's tokens_per_minute: a token then costs

@@ -63,3 +63,36 @@ client_keys:
 		})
 	}
 }
+
+// TestParseGateway_TokenBudgetYAMLNumbers: before token_budget took 50M,
+// it was a YAML integer, so a file could write it as YAML writes numbers:
+// 50_000_000, 5e7, 0x2FAF080. Read by sluice.ParseTokens alone, those
+// failed to load ("is not a number of tokens"), so a config that ran
+// before the upgrade stopped the gateway after it. They are still read,
+// as YAML reads them; a YAML number that is not whole (2.5, 1.5e3 is
+// whole) is refused, where the int64 cut it silently.
+func TestParseGateway_TokenBudgetYAMLNumbers(t *testing.T) {
+	const secret = "sk-a-long-enough-secret-42"
+	for _, c := range []struct {
+		budget string
+		want   int64
+	}{{"50_000_000", 50_000_000}, {"5e7", 50_000_000}, {"0x2FAF080", 50_000_000}, {"1.5e3", 1500}, {"+2_000", 2000}} {
+		t.Run(c.budget, func(t *testing.T) {
+			g, err := config.ParseGateway("g.yaml", []byte("client_keys:\n  - {name: a, secret: \""+secret+"\", token_budget: "+c.budget+", budget_period: day}\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := int64(g.ClientKeys[0].TokenBudget); got != c.want {
+				t.Errorf("token_budget %s read as %d, want %d", c.budget, got, c.want)
+			}
+		})
+	}
+	for _, budget := range []string{"2.5", "1.5e0", ".inf", ".nan", "1e30", `"50_000_000"`} {
+		t.Run("Err"+budget, func(t *testing.T) {
+			_, err := config.ParseGateway("g.yaml", []byte("client_keys:\n  - {name: a, secret: \""+secret+"\", token_budget: "+budget+", budget_period: day}\n"))
+			if err == nil || !strings.Contains(err.Error(), "client_keys[0].token_budget (line 2): ") || !strings.Contains(err.Error(), "is not a number of tokens") {
+				t.Fatalf("token_budget %s: err = %v, want one naming client_keys[0].token_budget", budget, err)
+			}
+		})
+	}
+}
