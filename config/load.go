@@ -65,7 +65,7 @@ func readFile(path string) ([]byte, error) {
 
 var unknownFieldRE = regexp.MustCompile(`^line (\d+): field (.+) not found in type (\S+)$`)
 
-var typeErrRE = regexp.MustCompile("^line (\\d+): cannot unmarshal !!\\w+ `(.*)` into (\\S+)$")
+var typeErrRE = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+) `(.*)` into (\\S+)$")
 
 // explainTypeErrors rewrites yaml's "line 2: cannot unmarshal !!int `5`
 // into time.Duration" as "timeouts.connect (line 2): 5 is not a duration:
@@ -83,6 +83,7 @@ func explainTypeErrors(orig, text []byte, te *yaml.TypeError, known map[string][
 	type scalar struct{ path, value string }
 	scalars := map[int][]scalar{}
 	fields := map[int][]scalar{} // line → the mapping keys on it, with their paths
+	nested := map[int][]string{} // line → the keys whose value, a list or map, starts on it
 	var doc yaml.Node
 	if yaml.Unmarshal(text, &doc) == nil {
 		var walk func(n *yaml.Node, path string)
@@ -99,6 +100,9 @@ func explainTypeErrors(orig, text []byte, te *yaml.TypeError, known map[string][
 						p = path + "." + p
 					}
 					fields[n.Content[i].Line] = append(fields[n.Content[i].Line], scalar{p, n.Content[i].Value})
+					if v := n.Content[i+1]; v.Kind == yaml.SequenceNode || v.Kind == yaml.MappingNode {
+						nested[v.Line] = append(nested[v.Line], p)
+					}
 					walk(n.Content[i+1], p) // the deepest key on a line names it
 					if _, seen := keys[n.Content[i+1].Line]; !seen {
 						keys[n.Content[i+1].Line] = p
@@ -131,6 +135,11 @@ func explainTypeErrors(orig, text []byte, te *yaml.TypeError, known map[string][
 		if len(match) == 1 {
 			return match[0]
 		}
+		if value == "" && len(nested[n]) == 1 {
+			// A list or map where a scalar goes (a value a type's
+			// UnmarshalYAML refused, such as config.Tokens, is "").
+			return nested[n][0]
+		}
 		return keys[n]
 	}
 	var out []string
@@ -159,13 +168,15 @@ func explainTypeErrors(orig, text []byte, te *yaml.TypeError, known map[string][
 			out = append(out, e)
 			continue
 		}
-		line, value, typ := m[1], m[2], m[3]
+		line, tag, value, typ := m[1], m[2], m[3], m[4]
 		at := "line " + line
 		if n, err := strconv.Atoi(line); err == nil && keyOf(n, value) != "" {
 			at = keyOf(n, value) + " (line " + line + ")"
 		}
 		var what string
 		switch {
+		case typ == "config.Tokens":
+			what = "is not a number of tokens: write a whole number, or one with k, M or G, such as 50M or 1.5k"
 		case typ == "time.Duration":
 			what = "is not a duration: write it with a unit, such as 5s, 250ms or 24h"
 		case strings.HasPrefix(typ, "int") || strings.HasPrefix(typ, "uint"):
@@ -182,13 +193,25 @@ func explainTypeErrors(orig, text []byte, te *yaml.TypeError, known map[string][
 			what = "cannot be read as " + typ
 		}
 		if n, err := strconv.Atoi(line); err == nil && n >= 1 && n <= len(origLines) {
-			if m := envRE.FindSubmatch(origLines[n-1]); m != nil {
+			if m := envRE.FindSubmatch(origLines[n-1]); m != nil && typ == "config.Tokens" {
+				what += fmt.Sprintf(" (the value comes from ${%s})", m[1])
+			} else if m != nil {
 				// Say where the value came from: it reads as written
 				// in the file, but the environment's text is not YAML.
 				what += fmt.Sprintf(" (the value comes from ${%s}, and a value from the environment is taken as text, never read as YAML: write the list or map in the file, with a ${NAME} for each item)", m[1])
 			}
 		}
-		out = append(out, fmt.Sprintf("%s: %s %s", at, value, what))
+		shown := value
+		switch {
+		case value != "":
+		case tag == "seq":
+			shown = "a list"
+		case tag == "map":
+			shown = "a map"
+		default:
+			shown = `""`
+		}
+		out = append(out, fmt.Sprintf("%s: %s %s", at, shown, what))
 	}
 	return strings.Join(out, "; ")
 }

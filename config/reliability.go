@@ -2,10 +2,14 @@ package config
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/sluicehq/sluice"
 )
@@ -59,13 +63,64 @@ type ClientKey struct {
 	TokensPerMinute int64 `yaml:"tokens_per_minute"`
 	// TokenBudget is how many tokens (prompt and answer, as the request
 	// log holds them) the key may use in each BudgetPeriod, across every
-	// replica; 0 means no budget.
-	TokenBudget int64 `yaml:"token_budget"`
+	// replica; 0 means no budget. Written as the CLI's --token-budget:
+	// 50M, 1.5k, or a whole number.
+	TokenBudget Tokens `yaml:"token_budget"`
 	// BudgetPeriod is the budget's calendar period in UTC: day, week or
 	// month.
 	BudgetPeriod string `yaml:"budget_period"`
 	// ForceVersion lets the key use the force-version header.
 	ForceVersion bool `yaml:"force_version"`
+}
+
+// Tokens is a count of tokens in the config file: a whole number, or one
+// with k, M or G such as 50M or 1.5k, read by sluice.ParseTokens, the
+// parser of the CLI's --token-budget, so a value can be copied between
+// the two; a YAML number it does not read (50_000_000, 5e7) is read as
+// YAML reads it, as token_budget was before, if it is whole.
+type Tokens int64
+
+// UnmarshalYAML reads a count of tokens. A value that is not one is a
+// yaml type error naming config.Tokens, which explainTypeErrors turns
+// into one naming the key (client_keys[2].token_budget) and saying what
+// to write.
+func (t *Tokens) UnmarshalYAML(n *yaml.Node) error {
+	var v int64
+	err := errors.New("not a scalar")
+	if n.Kind == yaml.ScalarNode {
+		v, err = sluice.ParseTokens(n.Value)
+		if err != nil {
+			v, err = yamlWhole(n)
+		}
+	}
+	if err != nil {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: cannot unmarshal %s `%s` into config.Tokens", n.Line, n.ShortTag(), n.Value)}}
+	}
+	*t = Tokens(v)
+	return nil
+}
+
+// yamlWhole reads n, a YAML number ParseTokens does not read, as the
+// int64 token_budget was before it took 50M: 50_000_000, 5e7 or 0x2FAF080
+// (so a file written then still loads), but only a whole one in range,
+// where the int64 cut 2.5 to 2.
+func yamlWhole(n *yaml.Node) (int64, error) {
+	bad := errors.New("not a whole number")
+	switch n.ShortTag() {
+	case "!!int":
+		var v int64
+		if n.Decode(&v) != nil {
+			return 0, bad
+		}
+		return v, nil
+	case "!!float":
+		var f float64
+		if n.Decode(&f) != nil || f != math.Trunc(f) || math.Abs(f) >= 1<<63 {
+			return 0, bad
+		}
+		return int64(f), nil
+	}
+	return 0, bad
 }
 
 // maxTokensPerMinute bounds a key's tokens_per_minute: a token then costs
@@ -176,7 +231,7 @@ func (g *Gateway) validateReliability() error {
 		if k.TokensPerMinute < 0 || k.TokensPerMinute > maxTokensPerMinute {
 			return fmt.Errorf("%s.tokens_per_minute: %d must be between 1 and %d (tokens a minute, prompt and answer), or 0 for no limit", at, k.TokensPerMinute, int64(maxTokensPerMinute))
 		}
-		if err := sluice.CheckBudget(at+".", k.TokenBudget, k.BudgetPeriod); err != nil {
+		if err := sluice.CheckBudget(at+".", int64(k.TokenBudget), k.BudgetPeriod); err != nil {
 			return err
 		}
 		if err := sluice.CheckBudgetRetention(at+".", k.BudgetPeriod, g.logRetention()); err != nil {

@@ -292,9 +292,10 @@ func scrapeAfterRollout(t *testing.T, store string) seriesLabels {
 	cfg.Health.Interval = 100 * time.Millisecond // so that sluice_endpoint_up is set by the scrape
 	// With client keys, so that the per-key series are exported: every
 	// request below sends appKey; refused() adds a 429, a 403 and the
-	// 401s of no key and an unknown one.
+	// 401s of no key and an unknown one. app has a token budget (far
+	// more than it uses), for the budget gauges.
 	cfg.ClientKeys = []config.ClientKey{
-		{Name: "app", Secret: appKey},
+		{Name: "app", Secret: appKey, TokenBudget: 1_000_000_000, BudgetPeriod: sluice.BudgetDay},
 		{Name: "tight", Secret: tightKey, Models: []string{"chat"}, RateLimit: 0.001, Burst: 1},
 		{Name: "other", Secret: otherKey, Models: []string{"embed"}},
 	}
@@ -428,7 +429,7 @@ func scrapeAfterRollout(t *testing.T, store string) seriesLabels {
 	})
 	send(10)
 	scrape()
-	for _, must := range []string{"sluice_client_key_requests_total", "sluice_client_key_tokens_total", "sluice_client_key_refused_total", "sluice_requests_total", "sluice_tool_requests_total", "sluice_rollout_arm_info", "sluice_rollout_rollback_seconds", "sluice_rollouts_total", "sluice_rollout_last_analysis_timestamp_seconds"} {
+	for _, must := range []string{"sluice_client_key_requests_total", "sluice_client_key_tokens_total", "sluice_client_key_refused_total", "sluice_requests_total", "sluice_tool_requests_total", "sluice_rollout_arm_info", "sluice_rollout_rollback_seconds", "sluice_rollouts_total", "sluice_rollout_last_analysis_timestamp_seconds", "sluice_client_key_budget_tokens", "sluice_client_key_budget_used_tokens"} {
 		if names[must] == nil {
 			t.Fatalf("/metrics lacks %s; it has %v", must, sortedKeys(names))
 		}

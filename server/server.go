@@ -283,6 +283,9 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	// feedback quality scores through the Recorder it was given; export its
 	// shadow counters and in-flight gauges on the same /metrics.
 	s.Recorder.Registry().MustRegister(s.Proxy.Collector())
+	// The budgeted keys' budgets and use, of the keys in force at each
+	// scrape (budgets.go sums the use).
+	s.Recorder.Registry().MustRegister(proxy.BudgetCollector(s.ClientKeys))
 	var hooks []rollout.Webhook
 	for _, w := range cfg.Rollouts.Alerts {
 		hooks = append(hooks, alertHook(w))

@@ -67,7 +67,7 @@ func clientKeysOf(cfg []config.ClientKey, stored []sluice.StoredKey) (keys []pro
 	for _, k := range cfg {
 		h := k.Hash()
 		keys = append(keys, proxy.ClientKey{Name: k.Name, Hash: h, Models: k.Models, RateLimit: k.RateLimit, Burst: k.Burst, TokensPerMinute: k.TokensPerMinute,
-			TokenBudget: k.TokenBudget, BudgetPeriod: k.BudgetPeriod, ForceVersion: k.ForceVersion})
+			TokenBudget: int64(k.TokenBudget), BudgetPeriod: k.BudgetPeriod, ForceVersion: k.ForceVersion})
 		names[k.Name], hashes[h] = true, true
 	}
 	for _, k := range stored {
@@ -268,7 +268,7 @@ func (s *Server) ConfigKeys() ([]sluice.StoredKey, bool) {
 	out := make([]sluice.StoredKey, 0, len(s.keysCfg))
 	for _, k := range s.keysCfg {
 		out = append(out, sluice.StoredKey{Name: k.Name, Models: k.Models, RateLimit: k.RateLimit, Burst: k.Burst, TokensPerMinute: k.TokensPerMinute,
-			TokenBudget: k.TokenBudget, BudgetPeriod: k.BudgetPeriod, ForceVersion: k.ForceVersion})
+			TokenBudget: int64(k.TokenBudget), BudgetPeriod: k.BudgetPeriod, ForceVersion: k.ForceVersion})
 	}
 	return out, s.keyed()
 }

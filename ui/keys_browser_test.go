@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,6 +26,10 @@ type keyRow struct {
 	Requests, Errors, Input, Output                          string
 	Expired, Revoked                                         bool
 	Note                                                     string
+	// Budget is the Budget cell's text; Used and Resets its parts, Spent
+	// its mark.
+	Budget, Used, Resets string
+	Spent                bool
 }
 
 const readKeys = `(() => {
@@ -34,10 +39,11 @@ const readKeys = `(() => {
     const cell = (sel) => { const c = tr.querySelector(sel); return c ? c.textContent : ""; };
     out[tr.dataset.key + (tr.dataset.revoked ? "#revoked" : "")] = td.length < 9 ? { Source: tr.dataset.source, Requests: cell(".key-requests") } : {
       Source: td[1].textContent, Models: td[2].textContent, Rate: td[3].textContent, Burst: td[4].textContent, TPM: td[5].textContent,
-      Expires: td[6].textContent, Created: td[7].textContent, Last: td[8].textContent,
+      Expires: td[7].textContent, Created: td[8].textContent, Last: td[9].textContent,
       Requests: cell(".key-requests"), Errors: cell(".key-errors"), Input: cell(".key-input"), Output: cell(".key-output"),
       Expired: !!tr.querySelector(".key-expired"), Revoked: !!tr.querySelector(".key-revoked"),
       Note: cell(".key-counted-live"),
+      Budget: td[6].textContent, Used: cell(".key-budget-used"), Resets: cell(".key-budget-resets"), Spent: !!tr.querySelector(".key-budget-spent"),
     };
   }
   return out;
@@ -199,6 +205,104 @@ func TestKeysPage_Off(t *testing.T) {
 	}
 	if none := evalString(ctx, t, `document.getElementById("no-keys").innerText`); !strings.Contains(none, "sluice key create") {
 		t.Errorf("the empty Keys tab says %q, want how to issue a key", none)
+	}
+	if errs := jsErrors(); len(errs) > 0 {
+		t.Errorf("the page threw: %v", errs)
+	}
+}
+
+// TestKeysPage_Budgets: the Keys tab showed a key's limits but not its
+// token budget, which only sluice key list and the API gave. A key with a
+// budget now shows, in a Budget column, its use in the current period
+// against the budget (as sluice key list: 12.3M / 50M month), when the
+// period resets, and a spent mark once it reached the budget; a key
+// without one shows nothing there. Here a config key of 100 tokens a day
+// is spent through the OpenAI SDK, a key of 50M a week and one without a
+// budget send a request each, and a viewer reads the tab against what GET
+// /admin/v1/keys says.
+func TestKeysPage_Budgets(t *testing.T) {
+	ctx, jsErrors := newBrowser(t)
+	const capped, roomy, plain = "sk-test-capped-0123456789abcdef", "sk-test-roomy-0123456789abcdef", "sk-test-plain-0123456789abcdef"
+	g := mustGatewayWith(t, MustBackend(t, fakellm.Config{}), MustBackend(t, fakellm.Config{Seed: 5}), func(c *config.Gateway) {
+		c.ClientKeys = []config.ClientKey{
+			{Name: "capped", Secret: capped, TokenBudget: 100, BudgetPeriod: sluice.BudgetDay},
+			{Name: "roomy", Secret: roomy, TokenBudget: 50_000_000, BudgetPeriod: sluice.BudgetWeek},
+			{Name: "plain", Secret: plain},
+		}
+	})
+	bg := context.Background()
+	chat := func(secret string) error {
+		cl := openai.NewClient(option.WithBaseURL(g.URL()+"/v1"), option.WithAPIKey(secret), option.WithMaxRetries(0))
+		_, err := cl.Chat.Completions.New(bg, openai.ChatCompletionNewParams{Model: "chat",
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")}})
+		return err
+	}
+	for _, s := range []string{roomy, plain} {
+		if err := chat(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spent := false
+	for deadline := time.Now().Add(30 * time.Second); !spent && time.Now().Before(deadline); {
+		var ae *openai.Error
+		if err := chat(capped); errors.As(err, &ae) && ae.Code == "insufficient_quota" {
+			spent = true
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !spent {
+		t.Fatal("the key of 100 tokens a day was never refused")
+	}
+	adm := api.NewClient(g.AdminURL(), g.admin)
+	views := map[string]api.KeyView{}
+	waitFor(t, "the API to give both budgeted keys' use", 20*time.Second, func() bool {
+		list, err := adm.KeysAll(bg, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range list.Keys {
+			views[k.Name] = k
+		}
+		c, r := views["capped"], views["roomy"]
+		return c.BudgetUsed != nil && *c.BudgetUsed >= 100 && r.BudgetUsed != nil && *r.BudgetUsed > 0
+	})
+
+	if err := chromedp.Do(ctx,
+		signedIn(g.AdminURL(), g.viewer),
+		chromedp.Click(chromedp.CSS(`a[data-tab="keys"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#keys-table tbody tr[data-key="capped"]`)),
+	); err != nil {
+		t.Fatalf("open the Keys tab: %v%s\npage errors: %v", err, pageText(ctx), jsErrors())
+	}
+	rows, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]keyRow](readKeys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resets := func(v api.KeyView) string {
+		return "resets " + v.BudgetResetsAt.UTC().Format("2006-01-02 15:04:05") + " UTC"
+	}
+	for _, name := range []string{"capped", "roomy"} {
+		v, row := views[name], rows[name]
+		want := sluice.FormatTokens(*v.BudgetUsed) + " / " + sluice.FormatTokens(v.TokenBudget) + " " + v.BudgetPeriod
+		if row.Used != want {
+			t.Errorf("%s's budget shows %q, want %q (budget_used %d)", name, row.Used, want, *v.BudgetUsed)
+		}
+		if row.Resets != resets(v) {
+			t.Errorf("%s's budget says %q, want %q", name, row.Resets, resets(v))
+		}
+	}
+	if c := rows["capped"]; !c.Spent {
+		t.Errorf("the spent key's budget is not marked spent: %+v", c)
+	}
+	if r := rows["roomy"]; r.Spent || !strings.HasSuffix(r.Used, " / 50M week") {
+		t.Errorf("the key with most of its budget left shows %+v, want its use of 50M week, not spent", r)
+	}
+	if p := rows["plain"]; p.Source != "config" || p.Budget != "" || p.Spent {
+		t.Errorf("the key without a budget shows %+v, want nothing in its Budget cell", p)
+	}
+	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+		_ = os.WriteFile(filepath.Join(screenshotDir(t), "keys-budgets.png"), png, 0o644)
 	}
 	if errs := jsErrors(); len(errs) > 0 {
 		t.Errorf("the page threw: %v", errs)

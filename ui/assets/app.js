@@ -1233,7 +1233,7 @@
   // request log (GET /admin/v1/usage?by=key), as sluice key list and
   // sluice usage do. It is read-only for every role: keys are issued and
   // revoked with the CLI, as tokens are.
-  const KEY_COLS = 13;
+  const KEY_COLS = 14;
   // realTime says whether s is a time the server set (a config key's
   // created_at is Go's zero time, year 1).
   const realTime = (s) => !!s && new Date(s).getUTCFullYear() > 1;
@@ -1305,6 +1305,7 @@
         // Burst 0 is the rate rounded up, at least 1 (as the config says).
         h("td", { class: "n" }, k.burst ? String(k.burst) : rate ? String(Math.max(1, Math.ceil(rate))) : "–"),
         h("td", { class: "n" }, k.tokens_per_minute ? count(k.tokens_per_minute) : "none"),
+        budgetCell(k),
         expires,
         h("td", { class: "mono" }, realTime(k.created_at) ? utc(k.created_at) + (k.created_by ? " by " + k.created_by : "") : "-"),
         h("td", { class: "mono" }, last),
@@ -1318,12 +1319,12 @@
     for (const u of (usage && usage.rows) || []) {
       if (!u.key || held.has(u.key)) continue;
       tb.append(h("tr", { class: "muted", dataset: { key: u.key, source: "" } },
-        h("td", {}, h("b", {}, u.key)), h("td", { colspan: 8 }, "no longer a key of this gateway (taken out of its config, or revoked over 30 days ago)"), ...usageCells(u, usage)));
+        h("td", {}, h("b", {}, u.key)), h("td", { colspan: 9 }, "no longer a key of this gateway (taken out of its config, or revoked over 30 days ago)"), ...usageCells(u, usage)));
     }
     const none = used.get("");
     if (none && none.requests > 0) {
       tb.append(h("tr", { class: "muted", dataset: { key: "", source: "" } },
-        h("td", {}, h("i", {}, "no key")), h("td", { colspan: 8 }, "requests sent with an operator's or admin's token" + (list.required ? "" : ", or without a key")), ...usageCells(none, usage)));
+        h("td", {}, h("i", {}, "no key")), h("td", { colspan: 9 }, "requests sent with an operator's or admin's token" + (list.required ? "" : ", or without a key")), ...usageCells(none, usage)));
     }
     if (!keys.length) {
       tb.append(h("tr", {}, h("td", { colspan: KEY_COLS, class: "muted", id: "no-keys" }, "No client keys yet. An admin issues one with ",
@@ -1333,6 +1334,43 @@
       (revoked.length ? ", then " + revoked.length + " revoked in the last 30 days" : "") + "."];
     parts.push(usageErr ? "The usage could not be read: " + usageErr + "." : "Requests, errors and tokens are over the last 24 hours, from the request log" + (usage && usage.since ? " (since " + utc(usage.since) + " UTC)" : "") + ".");
     note.textContent = parts.join(" ");
+  }
+
+  // budgetCell is a key's Budget cell, as sluice key list's BUDGET column:
+  // what it used of its token budget in the current period, as the
+  // replica that answered last summed it (budget_used; "?" before its
+  // first sum of the period), against the budget, such as
+  // "12.3M / 50M month", when the period resets, and a spent mark once the
+  // use reached the budget (its requests then get 429 insufficient_quota).
+  // Empty for a key without a budget; a revoked key's budget alone.
+  function budgetCell(k) {
+    const td = h("td", { class: "key-budget" });
+    const budget = Number(k.token_budget) || 0;
+    if (budget <= 0) return td;
+    if (k.revoked) {
+      td.append(h("span", { class: "muted mono" }, fmtTokens(budget) + " " + k.budget_period));
+      return td;
+    }
+    const used = k.budget_used == null ? null : Number(k.budget_used);
+    td.append(h("span", { class: "mono key-budget-used", title: used == null ? "not summed yet by this replica in this period" : count(used) + " of " + count(budget) + " tokens (prompt and answer)" },
+      (used == null ? "?" : fmtTokens(used)) + " / " + fmtTokens(budget) + " " + k.budget_period));
+    if (used != null && used >= budget) {
+      td.append(" ", h("span", { class: "chip fail key-budget-spent", title: "its inference requests get 429 insufficient_quota until the period resets" }, "spent"));
+    }
+    if (realTime(k.budget_resets_at)) td.append(h("div", { class: "muted small key-budget-resets" }, "resets " + utc(k.budget_resets_at) + " UTC"));
+    return td;
+  }
+
+  // fmtTokens writes a count of tokens short, as sluice.FormatTokens
+  // does (the CLI's): 999, 9999, 12.3k, 50M, 1.5G.
+  function fmtTokens(n) {
+    n = Number(n);
+    if (Math.abs(n) < 10000) return String(Math.trunc(n));
+    const units = [[1e3, "k"], [1e6, "M"], [1e9, "G"]];
+    for (let i = 0; ; i++) {
+      const v = Math.round((n / units[i][0]) * 10) / 10;
+      if (Math.abs(v) < 1000 || i === units.length - 1) return v.toFixed(1).replace(/\.0$/, "") + units[i][1];
+    }
   }
 
   // usageCells are a key's four usage cells.
