@@ -12,6 +12,7 @@ var AlertEvents = []string{
 	"failed",      // the candidate never took traffic (readiness or warm-up failed)
 	"undone",      // a promotion was undone to the version from before
 	"paused",      // the controller paused the rollout: its Prometheus gates could not be read
+	"resumed",     // an operator resumed a rollout the controller paused
 	"promoted",    // the candidate took all traffic for good (after its bake, if any)
 	"baking",      // promoted with a bake: all traffic on the candidate, watched before it counts as promoted
 	"completed",   // an A/B test or a shadow comparison reached its sample; traffic back on the baseline

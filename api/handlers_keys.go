@@ -45,6 +45,11 @@ func (s *Server) configKeys() ([]sluice.StoredKey, bool) {
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
 	cfg, required := s.configKeys()
 	out := KeyList{Keys: []KeyView{}, Required: required}
+	if s.limitReplicas != nil {
+		if n := s.limitReplicas(); n > 1 {
+			out.LimitReplicas = n
+		}
+	}
 	cfg = slices.Clone(cfg)
 	slices.SortFunc(cfg, func(a, b sluice.StoredKey) int { return strings.Compare(a.Name, b.Name) })
 	now := s.now()

@@ -75,6 +75,9 @@ type Options struct {
 	// when the period ends; known is false before the period's first sum
 	// (and for a key without a budget).
 	KeyBudget func(name string) (used int64, resets time.Time, known bool)
+	// LimitReplicas returns how many live replicas share the client
+	// keys' limits, each enforcing an even share; nil means one.
+	LimitReplicas func() int
 	// LogRetention is how long the request log keeps its rows (0 for
 	// ever): a key issued with a budget_period longer is refused, as its
 	// budget is summed from the log.
@@ -101,6 +104,8 @@ type Server struct {
 	reload   func(context.Context) error
 	alerts   AlertTester
 	budget   func(string) (int64, time.Time, bool)
+	// limitReplicas is Options.LimitReplicas.
+	limitReplicas func() int
 	// logRetention is Options.LogRetention.
 	logRetention time.Duration
 	handler      http.Handler
@@ -112,25 +117,26 @@ func New(opt Options) *Server {
 		panic("api.New: Options.Control is nil")
 	}
 	s := &Server{
-		ctl:          opt.Control,
-		store:        opt.Control.Store(),
-		auth:         opt.Auth,
-		routes:       opt.Routes,
-		routesOf:     opt.ModelRoutes,
-		summary:      opt.Summary,
-		now:          opt.Now,
-		log:          opt.Logger,
-		rollouts:     opt.Rollouts,
-		rate:         opt.Rate,
-		pairs:        opt.ShadowPairs,
-		replica:      opt.Replica,
-		probe:        opt.Probe,
-		keys:         opt.ClientKeys,
-		cfgKeys:      opt.ConfigKeys,
-		reload:       opt.ReloadKeys,
-		alerts:       opt.Alerts,
-		budget:       opt.KeyBudget,
-		logRetention: opt.LogRetention,
+		ctl:           opt.Control,
+		store:         opt.Control.Store(),
+		auth:          opt.Auth,
+		routes:        opt.Routes,
+		routesOf:      opt.ModelRoutes,
+		summary:       opt.Summary,
+		now:           opt.Now,
+		log:           opt.Logger,
+		rollouts:      opt.Rollouts,
+		rate:          opt.Rate,
+		pairs:         opt.ShadowPairs,
+		replica:       opt.Replica,
+		probe:         opt.Probe,
+		keys:          opt.ClientKeys,
+		cfgKeys:       opt.ConfigKeys,
+		reload:        opt.ReloadKeys,
+		alerts:        opt.Alerts,
+		budget:        opt.KeyBudget,
+		limitReplicas: opt.LimitReplicas,
+		logRetention:  opt.LogRetention,
 	}
 	if s.auth == nil {
 		s.auth = NewAuth(s.store, nil)

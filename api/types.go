@@ -515,6 +515,11 @@ type KeyList struct {
 	// Required says whether the data plane requires a key (client_keys or
 	// require_client_keys): a stored key is accepted only then.
 	Required bool `json:"required"`
+	// LimitReplicas is how many live replicas share each key's rate_limit,
+	// burst and tokens_per_minute, as the answering replica last counted
+	// them: each enforces an even share, so the fleet allows a key about
+	// the limits listed. Left out for one replica (the whole limits).
+	LimitReplicas int `json:"limit_replicas,omitempty"`
 }
 
 // CreatedKey is the answer to POST /admin/v1/keys and to

@@ -194,33 +194,45 @@ type Rollouts struct {
 type Webhook struct {
 	// URL receives a POST per alert; a pagerduty webhook without one posts
 	// to PagerDuty's Events API v2 (https://events.pagerduty.com/v2/enqueue).
+	// An opsgenie webhook's is the Opsgenie API's base: without one,
+	// https://api.opsgenie.com; an account in the EU region gives
+	// https://api.eu.opsgenie.com.
 	URL string `yaml:"url"`
-	// Format is json (default), slack, msteams, discord or pagerduty.
+	// Format is json (default), slack, msteams, discord, googlechat,
+	// pagerduty or opsgenie.
 	Format string `yaml:"format"`
 	// RoutingKey is a pagerduty webhook's integration key, required there
 	// and taken by no other format; write it as ${PD_ROUTING_KEY} or
 	// ${file:/run/secrets/pd_routing_key}.
 	RoutingKey string `yaml:"routing_key"`
+	// APIKey is an opsgenie webhook's key (of an API integration, sent as
+	// Authorization: GenieKey), required there and taken by no other
+	// format; write it as ${OPSGENIE_API_KEY} or ${file:…}.
+	APIKey string `yaml:"api_key"`
 	// Severity is the least severity sent: info (all, the default),
 	// warning or critical.
 	Severity string `yaml:"severity"`
 	// Events are the kinds of alert sent (sluice.AlertEvents); none given
-	// sends every kind, but to pagerduty rolled_back, failed, undone,
-	// paused and promoted (which resolves).
+	// sends every kind, but to pagerduty and opsgenie rolled_back, failed,
+	// undone, paused, resumed and promoted (the last two close).
 	Events []string `yaml:"events"`
 }
 
 // alertFormats are the formats an alert webhook takes.
-var alertFormats = []string{"json", "slack", "msteams", "discord", "pagerduty"}
+var alertFormats = []string{"json", "slack", "msteams", "discord", "googlechat", "pagerduty", "opsgenie"}
 
 // validate checks the alert webhook rollouts.alerts[i].
 func (w Webhook) validate(i int) error {
 	key := fmt.Sprintf("rollouts.alerts[%d]", i)
 	if w.Format != "" && !slices.Contains(alertFormats, w.Format) {
-		return fmt.Errorf("%s.format: %q is not one of %s", key, w.Format, strings.Join(alertFormats, ", "))
+		msg := fmt.Sprintf("%s.format: %q is not one of %s", key, w.Format, strings.Join(alertFormats, ", "))
+		if s := suggestKey(w.Format, alertFormats); s != "" {
+			msg += "; did you mean " + s + "?"
+		}
+		return errors.New(msg)
 	}
-	pd := w.Format == "pagerduty"
-	if w.URL != "" || !pd {
+	pd, og := w.Format == "pagerduty", w.Format == "opsgenie"
+	if w.URL != "" || !pd && !og {
 		if err := sluice.CheckEndpoint(w.URL); err != nil {
 			if w.URL == "" {
 				return fmt.Errorf("%s.url: a %s webhook needs the URL it posts to", key, cmp.Or(w.Format, "json"))
@@ -228,13 +240,27 @@ func (w Webhook) validate(i int) error {
 			return fmt.Errorf("%s.url: %s", key, sluice.ErrorMessage(err))
 		}
 	}
+	if og && strings.ContainsAny(w.URL, "?#") {
+		// The requests add their paths (/v2/alerts, .../close?identifierType=alias).
+		return fmt.Errorf("%s.url: an opsgenie webhook's url is the Opsgenie API's base, with no query: write https://api.opsgenie.com, or https://api.eu.opsgenie.com for an account in the EU region (or leave url out for the first)", key)
+	}
 	switch {
 	case pd && strings.TrimSpace(w.RoutingKey) == "":
 		return fmt.Errorf("%s.routing_key: a pagerduty webhook needs the routing key of its PagerDuty service's Events API v2 integration: write routing_key: ${PD_ROUTING_KEY} (or ${file:/run/secrets/pd_routing_key}) and set it", key)
 	case pd && strings.ContainsFunc(w.RoutingKey, unicode.IsSpace):
 		return fmt.Errorf("%s.routing_key: holds a space or line break; a PagerDuty routing key is one word of 32 characters: check the variable or file it is read from", key)
+	case og && w.RoutingKey != "":
+		return fmt.Errorf("%s.routing_key: an opsgenie webhook takes api_key (the key of an API integration in Opsgenie), not routing_key: rename it api_key", key)
 	case !pd && w.RoutingKey != "":
 		return fmt.Errorf("%s.routing_key: only a pagerduty webhook takes a routing key; this one's format is %s: remove routing_key or write format: pagerduty", key, cmp.Or(w.Format, "json"))
+	case og && strings.TrimSpace(w.APIKey) == "":
+		return fmt.Errorf("%s.api_key: an opsgenie webhook needs the key of an API integration in Opsgenie (Settings, Integrations, API; or a team's): write api_key: ${OPSGENIE_API_KEY} (or ${file:/run/secrets/opsgenie_api_key}) and set it", key)
+	case og && strings.ContainsFunc(w.APIKey, unicode.IsSpace):
+		return fmt.Errorf("%s.api_key: holds a space or line break; an Opsgenie API key is one word (a UUID): check the variable or file it is read from", key)
+	case pd && w.APIKey != "":
+		return fmt.Errorf("%s.api_key: a pagerduty webhook takes routing_key (its Events API v2 integration's key), not api_key: remove api_key", key)
+	case !og && w.APIKey != "":
+		return fmt.Errorf("%s.api_key: only an opsgenie webhook takes an API key; this one's format is %s: remove api_key or write format: opsgenie", key, cmp.Or(w.Format, "json"))
 	}
 	if w.Severity != "" && sluice.AlertSeverityRank(w.Severity) < 0 {
 		return fmt.Errorf("%s.severity: %q is not one of %s (the least severity sent)", key, w.Severity, strings.Join(sluice.AlertSeverities, ", "))

@@ -53,6 +53,10 @@ func TestREADME_YAMLBlocksLoad(t *testing.T) {
 	t.Setenv("SLACK_HOOK", "T0/B0/slack-secret")
 	t.Setenv("DISCORD_HOOK", "1/discord-secret")
 	t.Setenv("PD_ROUTING_KEY", "R0UT1NGKEY0123456789abcdef012345")
+	t.Setenv("GCHAT_SPACE", "AAAA1234")
+	t.Setenv("GCHAT_KEY", "gchat-key-0123456789")
+	t.Setenv("GCHAT_TOKEN", "gchat-token-0123456789")
+	t.Setenv("OPSGENIE_API_KEY", "eb243592-faa2-4ba2-a551-1afdf565c889")
 	// The ${file:PATH} values name files a deployment mounts: each is read
 	// from one file here.
 	keyFile := filepath.Join(t.TempDir(), "key")

@@ -62,8 +62,10 @@ type DrainOptions struct {
 // sums the live replicas' counts.
 type Drain struct {
 	opt    DrainOptions
-	routed atomic.Int64  // the revision the routing table was built from
-	kick   chan struct{} // a beat is wanted now; coalesced
+	routed atomic.Int64 // the revision the routing table was built from
+	// draining is set once this replica stops taking requests (Draining).
+	draining atomic.Bool
+	kick     chan struct{} // a beat is wanted now; coalesced
 }
 
 // NewDrain returns the Drain of a replica; call Run to publish its beats
@@ -96,6 +98,19 @@ func (d *Drain) Routed(rev int64) {
 	}
 }
 
+// Draining says that this replica stops taking new requests and only
+// finishes those in flight, as it stops: its beat says so at once, and the
+// other replicas no longer count it among those sharing the client keys'
+// limits (LiveReplicas), while a rollback's drain still waits for its
+// requests in flight.
+func (d *Drain) Draining() {
+	d.draining.Store(true)
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
 // Run writes this replica's beat every Interval, when Routed is called and
 // when a version's last request in flight ends, until ctx ends; then it
 // deletes the beat, so that no drain waits for the replica's expiry.
@@ -104,7 +119,7 @@ func (d *Drain) Run(ctx context.Context) {
 	failing := false
 	var last map[string]int64
 	beat := func() {
-		b := postgres.ReplicaBeat{Replica: d.opt.Replica, Revision: d.routed.Load()}
+		b := postgres.ReplicaBeat{Replica: d.opt.Replica, Revision: d.routed.Load(), Draining: d.draining.Load()}
 		b.InFlight = d.opt.InFlight() // counted after the revision was read
 		c, cancel := context.WithTimeout(ctx, d.opt.Timeout)
 		err := d.opt.Store.PutReplicaBeat(c, b)

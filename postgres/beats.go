@@ -19,6 +19,9 @@ type ReplicaBeat struct {
 	// InFlight holds its requests in flight per version id ("chat:v1.2.0"),
 	// the versions with none left out.
 	InFlight map[string]int64
+	// Draining says the replica is stopping: it takes no new requests,
+	// only finishes those in flight (counted in InFlight).
+	Draining bool
 	// Age is how long ago the row was written, by the server's clock; set
 	// by ReplicaBeats.
 	Age time.Duration
@@ -34,10 +37,10 @@ func (s *Store) PutReplicaBeat(ctx context.Context, b ReplicaBeat) error {
 	if err != nil {
 		return err
 	}
-	const sql = `INSERT INTO replica_beats (replica, revision, inflight, beat_at) VALUES ($1, $2, $3, now())
-		ON CONFLICT (replica) DO UPDATE SET revision = EXCLUDED.revision, inflight = EXCLUDED.inflight, beat_at = EXCLUDED.beat_at`
+	const sql = `INSERT INTO replica_beats (replica, revision, inflight, draining, beat_at) VALUES ($1, $2, $3, $4, now())
+		ON CONFLICT (replica) DO UPDATE SET revision = EXCLUDED.revision, inflight = EXCLUDED.inflight, draining = EXCLUDED.draining, beat_at = EXCLUDED.beat_at`
 	return s.write(ctx, "write replica beat", func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, sql, b.Replica, b.Revision, counts)
+		_, err := tx.Exec(ctx, sql, b.Replica, b.Revision, counts, b.Draining)
 		return err
 	})
 }
@@ -49,7 +52,7 @@ func (s *Store) ReplicaBeats(ctx context.Context, except string, maxAge time.Dur
 	var out []ReplicaBeat
 	err := s.read(ctx, "read replica beats", func(tx pgx.Tx) error {
 		out = out[:0]
-		rows, err := tx.Query(ctx, `SELECT replica, revision, inflight, extract(epoch FROM now() - beat_at)
+		rows, err := tx.Query(ctx, `SELECT replica, revision, inflight, draining, extract(epoch FROM now() - beat_at)
 			FROM replica_beats WHERE replica <> $1 AND beat_at > now() - $2::bigint * interval '1 microsecond'
 			ORDER BY replica`, except, maxAge.Microseconds())
 		if err != nil {
@@ -60,7 +63,7 @@ func (s *Store) ReplicaBeats(ctx context.Context, except string, maxAge time.Dur
 			var b ReplicaBeat
 			var counts []byte
 			var age float64
-			if err := rows.Scan(&b.Replica, &b.Revision, &counts, &age); err != nil {
+			if err := rows.Scan(&b.Replica, &b.Revision, &counts, &b.Draining, &age); err != nil {
 				return err
 			}
 			if err := json.Unmarshal(counts, &b.InFlight); err != nil {

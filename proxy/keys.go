@@ -125,9 +125,14 @@ type keyState struct {
 	// means never.
 	expires int64
 	// interval is the time one request costs, in ns; 0 means no limit.
-	// tolerance is the burst's worth of it.
+	// tolerance is the burst's worth of it. Both are the limit as
+	// configured: the bucket's takes multiply the cost by the replicas
+	// sharing it (share; see KeyShare), the tolerance stays.
 	interval, tolerance int64
 	limitText           string
+	// share is how many replicas share the key's limits (nil: this one
+	// alone), set by KeySet.SetShare.
+	share *KeyShare
 	// now is the KeySet's clock, for the takes after Wrap (Admit, and
 	// chargeUnadmitted).
 	now func() time.Time
@@ -144,8 +149,9 @@ type keyState struct {
 	tokenText       string
 	tokenTat        atomic.Int64
 	// burstHeader and tpmHeader are the x-ratelimit-limit-* values
-	// (limitHeaders), made once.
+	// (limitHeaders), made once; burst is the first's number.
 	burstHeader, tpmHeader []string
+	burst                  int64
 	// created is when a stored key was created (zero for a config
 	// file's); touched is its last use noted (ns since the epoch), so
 	// that it is noted at most once a TouchEvery.
@@ -219,7 +225,7 @@ func NewKeySet(keys []ClientKey, fallback func(ctx context.Context, secret strin
 			}
 			st.interval = int64(float64(time.Second) / k.RateLimit)
 			st.tolerance = st.interval * int64(burst)
-			st.burstHeader = []string{strconv.Itoa(burst)}
+			st.burstHeader, st.burst = []string{strconv.Itoa(burst)}, int64(burst)
 			st.limitText = fmt.Sprintf("%s requests per second (burst %d)", strconv.FormatFloat(k.RateLimit, 'f', -1, 64), burst)
 		}
 		if k.TokensPerMinute > 0 {
@@ -257,6 +263,15 @@ func NewKeySet(keys []ClientKey, fallback func(ctx context.Context, secret strin
 		}
 	}
 	return ks, nil
+}
+
+// SetShare has the keys of ks enforce their share of each limit when
+// share's replicas share them (see KeyShare); nil, or never called, keeps
+// the whole limits. Call it before ks is used.
+func (ks *KeySet) SetShare(share *KeyShare) {
+	for _, k := range ks.byHash {
+		k.share = share
+	}
 }
 
 // Carry gives each key of ks that old holds too, with the same secret,
@@ -299,7 +314,10 @@ func (ks *KeySet) Carry(old *KeySet) {
 		if o.interval == k.interval && o.tolerance == k.tolerance {
 			k.tat.Store(o.tat.Load())
 		} else if o.interval > 0 && k.interval > 0 {
-			k.tat.Store(rescaleTat(o.tat.Load(), now, float64(o.interval), float64(k.interval), k.tolerance))
+			// The replicas sharing the limit (KeyShare) multiply both
+			// prices alike; the bound is the bucket as this replica holds it.
+			_, bound := k.sharedBucket()
+			k.tat.Store(rescaleTat(o.tat.Load(), now, float64(o.interval), float64(k.interval), bound))
 		}
 		if o.tokenCost == k.tokenCost {
 			k.tokenTat.Store(o.tokenTat.Load())
@@ -601,7 +619,7 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 				// that waits this 429's Retry-After is then served.
 				if wait, ok := k.tokensLeft(now); !ok {
 					u.refused(k.name, "", http.StatusTooManyRequests)
-					msg := "API key " + k.name + " is over its token limit of " + k.tokenText + " (prompt and answer): retry after " + retryAfterText(wait)
+					msg := "API key " + k.name + " is over its token limit of " + k.tokenText + " (prompt and answer)" + k.share.acrossText() + ": retry after " + retryAfterText(wait)
 					if p != nil {
 						p.refusedSpan(r, sluice.Errorf(sluice.CodeRateLimited, "%s", msg), k.name)
 					}
@@ -646,7 +664,7 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 // saying when the next request is allowed.
 func writeOverLimit(w http.ResponseWriter, k *keyState, wait time.Duration) {
 	writeRetryAfter(w, wait)
-	writeErrorCode(w, sluice.CodeRateLimited, "API key "+k.name+" is over its rate limit of "+k.limitText+": retry after "+retryAfterText(wait))
+	writeErrorCode(w, sluice.CodeRateLimited, "API key "+k.name+" is over its rate limit of "+k.limitText+k.share.acrossText()+": retry after "+retryAfterText(wait))
 }
 
 // writeRetryAfter sets a 429's Retry-After (whole seconds, at least 1)
@@ -668,7 +686,7 @@ type overLimitError struct {
 }
 
 func (e *overLimitError) Error() string {
-	return "API key " + e.k.name + " is over its rate limit of " + e.k.limitText
+	return "API key " + e.k.name + " is over its rate limit of " + e.k.limitText + e.k.share.acrossText()
 }
 
 // takesInAdmit reports whether the rate-limit token of a request with key
@@ -802,10 +820,11 @@ func keyRefusal(err error) string {
 // take spends one request from the bucket at now (ns); when the bucket is
 // empty it reports how long until a request is allowed.
 func (k *keyState) take(now int64) (time.Duration, bool) {
+	cost, tolerance := k.sharedBucket()
 	for {
 		tat := k.tat.Load()
-		next := max(tat, now) + k.interval
-		if over := next - now - k.tolerance; over > 0 {
+		next := max(tat, now) + cost
+		if over := next - now - tolerance; over > 0 {
 			return time.Duration(over), false
 		}
 		if k.tat.CompareAndSwap(tat, next) {
@@ -817,10 +836,20 @@ func (k *keyState) take(now int64) (time.Duration, bool) {
 // peek reports whether the bucket holds a request at now (ns), without
 // spending it, and if not how long until it does.
 func (k *keyState) peek(now int64) (time.Duration, bool) {
-	if over := max(k.tat.Load(), now) + k.interval - now - k.tolerance; over > 0 {
+	cost, tolerance := k.sharedBucket()
+	if over := max(k.tat.Load(), now) + cost - now - tolerance; over > 0 {
 		return time.Duration(over), false
 	}
 	return 0, true
+}
+
+// sharedBucket returns what one request costs k's bucket on this replica
+// and the bucket's tolerance, for the replicas sharing its limit now: the
+// cost times the replicas, the tolerance as configured but never less
+// than one request's cost, so a replica always lets one through.
+func (k *keyState) sharedBucket() (cost, tolerance int64) {
+	cost = sharedCost(k.interval, k.share.replicas())
+	return cost, max(k.tolerance, cost)
 }
 
 // limitHeaders sets OpenAI's x-ratelimit-* headers on the answer to a
@@ -831,6 +860,12 @@ func (k *keyState) peek(now int64) (time.Duration, bool) {
 // each is full again. pending says this request's own request token is
 // still to be taken (by Admit, takesInAdmit). A token count leaves out
 // this request's own tokens, known only once it ends.
+//
+// The limits are the key's as configured, whichever share of them this
+// replica enforces (KeyShare); what remains is this replica's share left
+// scaled to the whole limit (the fraction of its bucket left times the
+// limit): what the fleet has left when the key's requests are spread
+// over the replicas.
 func (k *keyState) limitHeaders(h http.Header, now int64, pending bool) {
 	// One array for the values that change; the limits' are made once per
 	// key (a header's value slice of capacity 1 is never written in
@@ -838,11 +873,12 @@ func (k *keyState) limitHeaders(h http.Header, now int64, pending bool) {
 	vals := new([4]string)
 	i := 0
 	if k.interval > 0 {
+		cost, tolerance := k.sharedBucket()
 		ahead := max(k.tat.Load()-now, 0)
 		if pending {
-			ahead += k.interval
+			ahead += cost
 		}
-		vals[i] = strconv.FormatInt(max((k.tolerance-ahead)/k.interval, 0), 10)
+		vals[i] = strconv.FormatInt(min(max((tolerance-ahead)/k.interval, 0), k.burst), 10)
 		vals[i+1] = resetText(ahead)
 		h["X-Ratelimit-Limit-Requests"] = k.burstHeader
 		h["X-Ratelimit-Remaining-Requests"] = vals[i : i+1 : i+1]
@@ -895,14 +931,20 @@ func chargeTokens(r *http.Request, o *sluice.Observation) {
 	if c.budget > 0 {
 		c.chargeBudget(int64(o.InputTokens) + int64(o.OutputTokens))
 	}
-	if c.tokenCost <= 0 {
-		return
+	if c.tokenCost > 0 {
+		c.chargeTokenCount(int64(o.InputTokens) + int64(o.OutputTokens))
 	}
-	cost := int64(min(float64(o.InputTokens+o.OutputTokens)*c.tokenCost, maxTokenCharge))
-	now := c.now().UnixNano()
+}
+
+// chargeTokenCount charges n tokens to k's token limit, a key with one,
+// at this replica's share of it (KeyShare: each token costs the replicas
+// times its cost alone; the minute's tolerance stays).
+func (k *keyState) chargeTokenCount(n int64) {
+	cost := int64(min(float64(n)*k.tokenCost*float64(k.share.replicas()), maxTokenCharge))
+	now := k.now().UnixNano()
 	for {
-		tat := c.tokenTat.Load()
-		if c.tokenTat.CompareAndSwap(tat, max(tat, now)+cost) {
+		tat := k.tokenTat.Load()
+		if k.tokenTat.CompareAndSwap(tat, max(tat, now)+cost) {
 			return
 		}
 	}

@@ -4,11 +4,31 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf16"
+	"unicode/utf8"
 )
 
-// alertBody renders a for h's format.
-func alertBody(h Webhook, a Alert, source string) []byte {
+// post is one request an alert makes of a webhook: a pager's may make
+// several (a promotion closes two incidents).
+type post struct {
+	url  string
+	body []byte
+}
+
+func jsonPost(url string, v any) post {
+	body, _ := json.Marshal(v)
+	return post{url: url, body: body}
+}
+
+// alertPosts renders a for h's format: the requests to make, in order.
+func alertPosts(h Webhook, a Alert, source string) []post {
+	switch h.Format {
+	case "pagerduty":
+		return pagerDutyPosts(h, a, source)
+	case "opsgenie":
+		return opsgeniePosts(h, a, source)
+	}
 	var v any
 	switch h.Format {
 	case "slack":
@@ -19,17 +39,40 @@ func alertBody(h Webhook, a Alert, source string) []byte {
 		// Slack reads &, < and > as control characters (<!channel>
 		// notifies everyone); the text is escaped as its docs say.
 		v = map[string]string{"text": fmt.Sprintf("%s *%s* %s", icon, slackEscape(alertTitle(a)), slackEscape(a.Message))}
+	case "googlechat":
+		v = googleChatBody(a)
 	case "discord":
 		v = discordBody(a)
 	case "msteams":
 		v = teamsBody(a)
-	case "pagerduty":
-		v = pagerDutyBody(h, a, source)
 	default:
 		v = a
 	}
-	body, _ := json.Marshal(v)
-	return body
+	return []post{jsonPost(h.target(), v)}
+}
+
+// GoogleChatMaxText is the most characters Google Chat takes in a
+// message's text (its API answers 400 "Message is longer than 4096
+// characters"); counted here in UTF-16 units, as no fewer than Google
+// counts.
+const GoogleChatMaxText = 4096
+
+// googleChatBody is a Google Chat incoming webhook's text message, in
+// Chat's own formatting (*bold*), cut to its limit. Chat reads <users/all>
+// as a mention of everyone and <url|text> as a link: a < in the rollout or
+// the message is followed by a zero-width space, which shows nothing and
+// makes it neither.
+func googleChatBody(a Alert) any {
+	icon := map[string]string{"critical": "🚨", "warning": "⚠️"}[a.Severity]
+	if icon == "" {
+		icon = "✅"
+	}
+	text := fmt.Sprintf("%s *%s* %s", icon, googleChatEscape(alertTitle(a)), googleChatEscape(a.Message))
+	return map[string]string{"text": cutUTF16(text, GoogleChatMaxText)}
+}
+
+func googleChatEscape(s string) string {
+	return strings.ReplaceAll(s, "<", "<\u200b")
 }
 
 // alertTitle is what a chat message leads with: the rollout, or TEST.
@@ -46,17 +89,69 @@ const DiscordMaxContent = 2000
 
 // discordBody is slack's text in Discord's markdown, cut to Discord's
 // limit. Mentions are not parsed: a model or reason holding @everyone
-// must not notify the channel.
+// must not notify the channel. The rollout and the message are escaped
+// (discordEscape): a model my_model_v2 or a reason quoting `code` is
+// shown as written, not formatted.
 func discordBody(a Alert) any {
 	icon := map[string]string{"critical": "🚨", "warning": "⚠️"}[a.Severity]
 	if icon == "" {
 		icon = "✅"
 	}
-	text := fmt.Sprintf("%s **%s** %s", icon, alertTitle(a), a.Message)
+	text := fmt.Sprintf("%s **%s** %s", icon, discordEscape(alertTitle(a)), discordEscape(a.Message))
 	return map[string]any{
-		"content":          cutUTF16(text, DiscordMaxContent),
+		"content":          cutDiscord(text, DiscordMaxContent),
 		"allowed_mentions": map[string]any{"parse": []string{}},
 	}
+}
+
+// discordMarkdown are the characters Discord's markdown reads: emphasis,
+// code, strike-through, spoilers, quotes and headings at a line's start,
+// masked links, and the backslash that escapes them all.
+const discordMarkdown = "\\*_`~|><#[]"
+
+// discordEscape puts a backslash before each of s's characters Discord
+// would read as markdown, which Discord then shows as written. A URL
+// (http:// or https:// up to a space or a <) is left as written: Discord
+// links it whole, backslashes included (a reason's https://ci/run_42
+// escaped linked to run\_42), and formats nothing inside it.
+func discordEscape(s string) string {
+	if !strings.ContainsAny(s, discordMarkdown) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if strings.HasPrefix(s[i:], "http://") || strings.HasPrefix(s[i:], "https://") {
+			n := strings.IndexFunc(s[i:], func(r rune) bool { return r == '<' || unicode.IsSpace(r) })
+			if n < 0 {
+				n = len(s) - i
+			}
+			b.WriteString(s[i : i+n])
+			i += n
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if strings.ContainsRune(discordMarkdown, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteString(s[i : i+size])
+		i += size
+	}
+	return b.String()
+}
+
+// cutDiscord cuts escaped text as cutUTF16 does, and drops a backslash the
+// cut parted from the character it escaped: left before the "…", it would
+// show, or escape the "…".
+func cutDiscord(s string, n int) string {
+	cut := cutUTF16(s, n)
+	if cut == s {
+		return s
+	}
+	kept := strings.TrimSuffix(cut, "…")
+	if n := len(kept) - len(strings.TrimRight(kept, "\\")); n%2 == 1 {
+		kept = kept[:len(kept)-1]
+	}
+	return kept + "…"
 }
 
 // cutUTF16 cuts s to at most n UTF-16 units, ending a cut one with "…".
@@ -119,72 +214,4 @@ func teamsBody(a Alert) any {
 			"content":     card,
 		}},
 	}
-}
-
-// pagerDutyAction is the Events API's event_action for a: a promotion
-// resolves the model's page, every other alert triggers (or adds to) it.
-func pagerDutyAction(a Alert) string {
-	if a.Event == "promoted" && !a.Test {
-		return "resolve"
-	}
-	return "trigger"
-}
-
-// PagerDutyDedupKey is the dedup_key of model's alerts: one per model, so a
-// rollback's page stays one incident through the rollouts that follow
-// (a second rollback adds to it) until a rollout of the model is promoted
-// and resolves it. A test alert has its own, PagerDutyTestDedupKey.
-func PagerDutyDedupKey(model string) string {
-	if model == "" {
-		return PagerDutyTestDedupKey
-	}
-	return "sluice/" + model
-}
-
-// PagerDutyTestDedupKey is the dedup_key of sluice alert test's event:
-// outside sluice/, so that no model's (a model may be named test) shares
-// its incident.
-const PagerDutyTestDedupKey = "sluice:test"
-
-// pagerDutyBody is an Events API v2 event.
-func pagerDutyBody(h Webhook, a Alert, source string) any {
-	ev := map[string]any{
-		"routing_key":  h.RoutingKey,
-		"event_action": pagerDutyAction(a),
-		"dedup_key":    PagerDutyDedupKey(a.Model),
-	}
-	if a.Test {
-		ev["dedup_key"] = PagerDutyDedupKey("")
-	}
-	if ev["event_action"] == "resolve" {
-		return ev // a resolve takes no payload
-	}
-	severity := a.Severity
-	if sev := map[string]bool{"critical": true, "error": true, "warning": true, "info": true}; !sev[severity] {
-		severity = "error"
-	}
-	summary := "sluice: " + a.Message
-	component := a.Model
-	if a.Test {
-		summary = "TEST from sluice alert test (no rollout moved): " + a.Message
-		component = "sluice"
-	}
-	details := map[string]any{"rollout": a.Rollout, "model": a.Model, "event": a.Event, "phase": a.Phase, "message": a.Message}
-	if len(a.Timings) > 0 {
-		details["timings"] = a.Timings
-	}
-	if a.Test {
-		details["test"] = true
-	}
-	ev["payload"] = map[string]any{
-		"summary":        cutRunes(summary, 1024),
-		"source":         source,
-		"severity":       severity,
-		"timestamp":      a.At.UTC().Format("2006-01-02T15:04:05.000Z"),
-		"component":      component,
-		"group":          "sluice",
-		"class":          a.Event,
-		"custom_details": details,
-	}
-	return ev
 }

@@ -22,41 +22,64 @@ import (
 // gives no url: PagerDuty's Events API v2.
 const PagerDutyEventsURL = "https://events.pagerduty.com/v2/enqueue"
 
-// PagerDutyEvents are the events a pagerduty webhook is sent when it names
-// none: those that need a person (a page), and the promotion that resolves
-// the model's page. The others (a promotion's bake starting, an A/B test
-// completing, an operator's abort) would open incidents no one needs,
-// unless critical (an abort that left traffic on versions all down): a
-// critical alert is sent whatever its kind.
-var PagerDutyEvents = []string{"rolled_back", "failed", "undone", "paused", "promoted"}
+// PagerDutyEvents are the events a pager (a pagerduty or opsgenie webhook)
+// is sent when it names none: those that need a person (a page), and the
+// promotion and the resume that close them. The others (a promotion's
+// bake starting, an A/B test completing, an operator's abort) would open
+// incidents no one needs, unless critical (an abort that left traffic on
+// versions all down): a critical alert is sent whatever its kind.
+var PagerDutyEvents = []string{"rolled_back", "failed", "undone", "paused", "resumed", "promoted"}
 
 // Webhook is one alert destination.
 type Webhook struct {
 	// URL receives a POST per alert; for pagerduty, empty means
-	// PagerDutyEventsURL.
+	// PagerDutyEventsURL; for opsgenie it is the API's base (empty means
+	// OpsgenieAPIURL), to which the requests add /v2/alerts....
 	URL string `yaml:"url" json:"url"`
 	// Format is "json" (the Alert as JSON, the default), "slack" (a
 	// Slack-compatible {"text": ...} body), "msteams" (an Adaptive Card as
 	// Teams' Workflows and incoming webhooks take it), "discord"
-	// ({"content": ...}) or "pagerduty" (an Events API v2 event).
+	// ({"content": ...}), "googlechat" ({"text": ...} in Google Chat's
+	// formatting), "pagerduty" (an Events API v2 event) or "opsgenie"
+	// (Opsgenie's Alert API v2).
 	Format string `yaml:"format" json:"format"`
 	// RoutingKey is a pagerduty webhook's integration key (a secret).
 	RoutingKey string `yaml:"routing_key" json:"-"`
+	// APIKey is an opsgenie webhook's API integration key (a secret), sent
+	// as Authorization: GenieKey.
+	APIKey string `yaml:"api_key" json:"-"`
 	// Severity is the least severity sent (info, warning, critical); empty
-	// sends all. A pagerduty webhook's resolve (a promotion) is sent
-	// whatever its severity: it closes only what a page opened.
+	// sends all. A pager's close (a promotion, a resume) is sent whatever
+	// its severity: it closes only what a page opened.
 	Severity string `yaml:"severity" json:"severity,omitempty"`
 	// Events are the alert kinds sent (sluice.AlertEvents); nil sends all,
-	// but for pagerduty, which defaults to PagerDutyEvents.
+	// but for a pager (pagerduty, opsgenie), which defaults to
+	// PagerDutyEvents.
 	Events []string `yaml:"events" json:"events,omitempty"`
 }
 
-// target is where h posts.
+// target is where h posts (for opsgenie, the API's base).
 func (h Webhook) target() string {
-	if h.URL == "" && h.Format == "pagerduty" {
+	switch {
+	case h.URL != "":
+		return h.URL
+	case h.Format == "pagerduty":
 		return PagerDutyEventsURL
+	case h.Format == "opsgenie":
+		return OpsgenieAPIURL
 	}
 	return h.URL
+}
+
+// secrets are h's keys, which no log, error or answer may show.
+func (h Webhook) secrets() []string {
+	var out []string
+	for _, k := range []string{h.RoutingKey, h.APIKey} {
+		if k = strings.TrimSpace(k); k != "" {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // format is h's format, json when it gives none.
@@ -74,13 +97,13 @@ func (h Webhook) Wants(a Alert) bool {
 		return true
 	}
 	events := h.Events
-	if events == nil && h.Format == "pagerduty" && a.Severity != "critical" {
+	if events == nil && isPager(h.Format) && a.Severity != "critical" {
 		events = PagerDutyEvents // a critical alert pages whatever its kind
 	}
 	if events != nil && !slices.Contains(events, a.Event) {
 		return false
 	}
-	if h.Severity == "" || h.Format == "pagerduty" && pagerDutyAction(a) == "resolve" {
+	if h.Severity == "" || isPager(h.Format) && pagerDutyAction(a) == "resolve" {
 		return true
 	}
 	return sluice.AlertSeverityRank(a.Severity) >= sluice.AlertSeverityRank(h.Severity)
@@ -100,6 +123,12 @@ type Webhooks struct {
 
 	mu      sync.Mutex
 	sending sync.WaitGroup // alerts being sent (with their retries)
+	// last holds, per hook and model, the delivery of the latest alert
+	// being sent (closed when it is delivered or given up), which the
+	// next one waits for: a pager must get a trigger before its resolve,
+	// and a retried trigger would otherwise come after a resolve sent
+	// meanwhile. Guarded by mu.
+	last map[string]chan struct{}
 }
 
 // SetHooks replaces the destinations: the alerts sent from then on go to
@@ -153,8 +182,30 @@ func (w *Webhooks) Alert(ctx context.Context, a Alert) {
 		if !h.Wants(a) {
 			continue
 		}
-		body := alertBody(h, a, w.source())
-		w.sending.Go(func() { w.send(client, h, body) })
+		posts := alertPosts(h, a, w.source())
+		key := h.Format + "\x00" + h.target() + "\x00" + a.Model
+		done := make(chan struct{})
+		w.mu.Lock()
+		prev := w.last[key]
+		if w.last == nil {
+			w.last = map[string]chan struct{}{}
+		}
+		w.last[key] = done
+		w.mu.Unlock()
+		w.sending.Go(func() {
+			if prev != nil {
+				<-prev // this hook's last alert about the model first
+			}
+			for _, p := range posts {
+				w.send(client, h, p)
+			}
+			close(done)
+			w.mu.Lock()
+			if w.last[key] == done {
+				delete(w.last, key)
+			}
+			w.mu.Unlock()
+		})
 	}
 }
 
@@ -185,9 +236,9 @@ func (w *Webhooks) Test(ctx context.Context, a Alert) []Delivery {
 	var wg sync.WaitGroup
 	for i, h := range hooks {
 		out[i] = Delivery{Index: i, Format: h.format(), Where: SafeURL(h.target())}
-		body := alertBody(h, a, w.source())
+		p := alertPosts(h, a, w.source())[0] // a test alert opens one incident, never closes
 		wg.Go(func() {
-			status, err := w.attempt(ctx, client, h, body)
+			status, err := w.attempt(ctx, client, h, p)
 			out[i].Status = status
 			if err != nil {
 				out[i].Error = err.Error()
@@ -207,10 +258,10 @@ var alertRetries = []time.Duration{time.Second, 5 * time.Second}
 // send posts one alert, retrying as alertRetries says, and logs one that
 // could not be delivered. The log names the hook by scheme and host only:
 // a Slack webhook URL is itself a secret.
-func (w *Webhooks) send(client *http.Client, h Webhook, body []byte) {
+func (w *Webhooks) send(client *http.Client, h Webhook, p post) {
 	where := SafeURL(h.target())
 	for attempt := 0; ; attempt++ {
-		status, err := w.attempt(context.Background(), client, h, body)
+		status, err := w.attempt(context.Background(), client, h, p)
 		if err == nil {
 			return
 		}
@@ -228,15 +279,18 @@ func (w *Webhooks) send(client *http.Client, h Webhook, body []byte) {
 	}
 }
 
-// attempt posts body to h once: a 2xx is delivered (nil). Otherwise it
+// attempt posts p to h once: a 2xx is delivered (nil). Otherwise it
 // returns the receiver's status (0 for no answer, -1 for a URL that cannot
 // be requested) and an error that never quotes the URL.
-func (w *Webhooks) attempt(ctx context.Context, client *http.Client, h Webhook, body []byte) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.target(), bytes.NewReader(body))
+func (w *Webhooks) attempt(ctx context.Context, client *http.Client, h Webhook, p post) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(p.body))
 	if err != nil {
 		return -1, errors.New("the URL is not usable: correct rollouts.alerts' url")
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if h.Format == "opsgenie" {
+		req.Header.Set("Authorization", "GenieKey "+h.APIKey)
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		var ue *url.Error
@@ -255,10 +309,11 @@ func (w *Webhooks) attempt(ctx context.Context, client *http.Client, h Webhook, 
 	ct := resp.Header.Get("Content-Type")
 	if a := strings.TrimSpace(string(answer)); a != "" && (strings.HasPrefix(ct, "application/json") || strings.HasPrefix(ct, "text/plain")) {
 		// PagerDuty says what is wrong with an event ({"status":"invalid
-		// event","errors":[...]}), Slack and Discord in a line of text.
-		// A receiver quoting the routing key it was sent must not put the
-		// secret in the log, the API's answer or the audit.
-		if k := strings.TrimSpace(h.RoutingKey); k != "" {
+		// event","errors":[...]}), Opsgenie too ({"message":...}), Slack
+		// and Discord in a line of text. A receiver quoting the routing
+		// key or API key it was sent must not put the secret in the log,
+		// the API's answer or the audit.
+		for _, k := range h.secrets() {
 			a = strings.ReplaceAll(a, k, "REDACTED")
 		}
 		msg += ": " + cutRunes(a, 300)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/rollout"
@@ -24,6 +25,7 @@ type receiver struct {
 	*httptest.Server
 	mu       sync.Mutex
 	bodies   []map[string]any
+	reqs     []string // each request's method, path and query, and Authorization header
 	statuses []int
 }
 
@@ -41,6 +43,7 @@ func newReceiver(t *testing.T, statuses ...int) *receiver {
 		}
 		rc.mu.Lock()
 		rc.bodies = append(rc.bodies, m)
+		rc.reqs = append(rc.reqs, r.Method+" "+r.URL.RequestURI()+" "+r.Header.Get("Authorization"))
 		status := http.StatusOK
 		if len(rc.statuses) > 0 {
 			status = rc.statuses[0]
@@ -61,6 +64,12 @@ func newReceiver(t *testing.T, statuses ...int) *receiver {
 	return rc
 }
 
+func (rc *receiver) requests() []string {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]string(nil), rc.reqs...)
+}
+
 func (rc *receiver) got() []map[string]any {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
@@ -77,6 +86,16 @@ func rolledBack() rollout.Alert {
 func promoted() rollout.Alert {
 	return rollout.Alert{Severity: "info", Event: "promoted", Rollout: "r2", Model: "chat", Phase: sluice.PhasePromoted,
 		Message: "rollout r2 promoted chat:v3: all stages passed", At: at}
+}
+
+func paused() rollout.Alert {
+	return rollout.Alert{Severity: "warning", Event: "paused", Rollout: "r3", Model: "chat", Phase: sluice.PhasePaused,
+		Message: "rollout r3 paused by the controller: Prometheus gate p99 could not be evaluated", At: at}
+}
+
+func resumed() rollout.Alert {
+	return rollout.Alert{Severity: "info", Event: "resumed", Rollout: "r3", Model: "chat", Phase: sluice.PhaseProgressing,
+		Message: "rollout r3 of chat:v3 resumed by alice; the stage's hold continues from 1m0s", At: at}
 }
 
 // send sends each alert to hooks and waits for them.
@@ -125,10 +144,10 @@ func TestWebhooks_Alert_Discord(t *testing.T) {
 		t.Fatalf("%d bodies", len(got))
 	}
 	short := got[0]
-	if got[0]["content"] != "🚨 **r1** rollout r1 of chat:v2 rolled back: error rate 9% > 2%" {
+	if got[0]["content"] != `🚨 **r1** rollout r1 of chat:v2 rolled back: error rate 9% \> 2%` {
 		short = got[1]
 	}
-	if short["content"] != "🚨 **r1** rollout r1 of chat:v2 rolled back: error rate 9% > 2%" {
+	if short["content"] != `🚨 **r1** rollout r1 of chat:v2 rolled back: error rate 9% \> 2%` {
 		t.Errorf("content: %v / %v", got[0]["content"], got[1]["content"])
 	}
 	if m := mustJSON(t, short["allowed_mentions"]); m != `{"parse":[]}` {
@@ -145,6 +164,58 @@ func TestWebhooks_Alert_Discord(t *testing.T) {
 	}
 }
 
+// TestWebhooks_Alert_DiscordMarkdownEscaped: a model, version or reason
+// holding Discord's markdown characters is shown as written: each is
+// escaped, so a_model_ is not italic, a ~~ not struck out, a || not a
+// spoiler, a > at a line's start not a quote; a cut never leaves half an
+// escape before its "…".
+func TestWebhooks_Alert_DiscordMarkdownEscaped(t *testing.T) {
+	rc := newReceiver(t)
+	a := rolledBack()
+	a.Rollout = "r_1*"
+	a.Message = "rollout r_1* of my_model:v2_*beta* rolled back: `ops` said ~~no~~ || spoiler ||\n> quoted # [link](http://x) \\ done"
+	cut := rolledBack()
+	// "🚨 **r1** " is 10 UTF-16 units: the cut, at 1,999 and a "…",
+	// falls between the first star's backslash and the star.
+	cut.Message = strings.Repeat("x", rollout.DiscordMaxContent-12) + "***"
+	send(t, []rollout.Webhook{{URL: rc.URL, Format: "discord"}}, a)
+	send(t, []rollout.Webhook{{URL: rc.URL, Format: "discord"}}, cut)
+	got := rc.got()
+	if len(got) != 2 {
+		t.Fatalf("%d bodies", len(got))
+	}
+	want := `🚨 **r\_1\*** rollout r\_1\* of my\_model:v2\_\*beta\* rolled back: \` + "`" + `ops\` + "`" + ` said \~\~no\~\~ \|\| spoiler \|\|` +
+		"\n" + `\> quoted \# \[link\](http://x) \\ done`
+	if got[0]["content"] != want {
+		t.Errorf("content:\n got %s\nwant %s", got[0]["content"], want)
+	}
+	c, _ := got[1]["content"].(string)
+	if !strings.HasSuffix(c, "xx…") {
+		t.Errorf("a cut through an escape left half of it: ...%q", c[len(c)-12:])
+	}
+}
+
+// TestWebhooks_Alert_DiscordKeepsLinks: a link in a reason (a stage
+// webhook's answer pointing at its CI run) stays a working link: Discord
+// makes a link of the URL as written, its backslashes included, so an
+// escape inside it (run_42 written run\_42) would break it, while its
+// markdown characters format nothing there. Around it the text is still
+// escaped.
+func TestWebhooks_Alert_DiscordKeepsLinks(t *testing.T) {
+	rc := newReceiver(t)
+	a := rolledBack()
+	a.Message = "rollout r1 of my_model:v2 rolled back: webhook evals failed: see https://ci.example/runs/my_run_42?a=*b*&c=~d~|e, then _retry_ (http://x.example/a_b)"
+	send(t, []rollout.Webhook{{URL: rc.URL, Format: "discord"}}, a)
+	got := rc.got()
+	if len(got) != 1 {
+		t.Fatalf("%d bodies", len(got))
+	}
+	want := `🚨 **r1** rollout r1 of my\_model:v2 rolled back: webhook evals failed: see https://ci.example/runs/my_run_42?a=*b*&c=~d~|e, then \_retry\_ (http://x.example/a_b)`
+	if got[0]["content"] != want {
+		t.Errorf("content:\n got %s\nwant %s", got[0]["content"], want)
+	}
+}
+
 func TestWebhooks_Alert_PagerDuty(t *testing.T) {
 	t.Run("TriggerThenResolve", func(t *testing.T) {
 		rc := newReceiver(t, http.StatusAccepted)
@@ -152,7 +223,7 @@ func TestWebhooks_Alert_PagerDuty(t *testing.T) {
 		send(t, []rollout.Webhook{hook}, rolledBack())
 		send(t, []rollout.Webhook{hook}, promoted())
 		got := rc.got()
-		if len(got) != 2 {
+		if len(got) != 3 {
 			t.Fatalf("%d events", len(got))
 		}
 		want := `{"dedup_key":"sluice/chat","event_action":"trigger","payload":{"class":"rolled_back","component":"chat",` +
@@ -162,9 +233,34 @@ func TestWebhooks_Alert_PagerDuty(t *testing.T) {
 		if s := mustJSON(t, got[0]); s != want {
 			t.Errorf("trigger:\n got %s\nwant %s", s, want)
 		}
-		// The later promotion of the model resolves that page: same key.
+		// The later promotion of the model resolves that page: same key;
+		// and its pause's, should a paused rollout have been aborted.
 		if s := mustJSON(t, got[1]); s != `{"dedup_key":"sluice/chat","event_action":"resolve","routing_key":"R0UT1NGKEY0123456789abcdef012345"}` {
 			t.Errorf("resolve: %s", s)
+		}
+		if s := mustJSON(t, got[2]); s != `{"dedup_key":"sluice-paused/chat","event_action":"resolve","routing_key":"R0UT1NGKEY0123456789abcdef012345"}` {
+			t.Errorf("the pause's resolve: %s", s)
+		}
+	})
+	t.Run("PauseThenResume", func(t *testing.T) {
+		// The controller's pause pages under its own key, and the resume
+		// resolves that one only: the model's rollback page (of an
+		// earlier rollout) stays open until the model is promoted.
+		rc := newReceiver(t, http.StatusAccepted)
+		hook := rollout.Webhook{URL: rc.URL, Format: "pagerduty", RoutingKey: "k"}
+		send(t, []rollout.Webhook{hook}, rolledBack())
+		send(t, []rollout.Webhook{hook}, paused())
+		send(t, []rollout.Webhook{hook}, resumed())
+		got := rc.got()
+		if len(got) != 3 {
+			t.Fatalf("%d events", len(got))
+		}
+		if got[0]["dedup_key"] != "sluice/chat" || got[1]["event_action"] != "trigger" || got[1]["dedup_key"] != "sluice-paused/chat" ||
+			got[1]["payload"].(map[string]any)["severity"] != "warning" || got[1]["payload"].(map[string]any)["class"] != "paused" {
+			t.Errorf("the rollback's and the pause's pages: %v", got[:2])
+		}
+		if s := mustJSON(t, got[2]); s != `{"dedup_key":"sluice-paused/chat","event_action":"resolve","routing_key":"k"}` {
+			t.Errorf("the resume: %s", s)
 		}
 	})
 	t.Run("Severities", func(t *testing.T) {
@@ -212,6 +308,108 @@ func TestWebhooks_Alert_PagerDuty(t *testing.T) {
 	})
 }
 
+// TestWebhooks_Alert_Opsgenie: Opsgenie's Alert API v2 on loopback. A
+// rollback creates the model's alert (alias sluice:MODEL, P1, the key as
+// Authorization: GenieKey), the model's promotion closes it by alias (and
+// its pause's); the controller's pause has its own alias, which the resume
+// closes. A model's / is written : so the alias is one path segment.
+func TestWebhooks_Alert_Opsgenie(t *testing.T) {
+	const key = "eb243592-faa2-4ba2-a551-1afdf565c889"
+	t.Run("CreateThenClose", func(t *testing.T) {
+		rc := newReceiver(t, http.StatusAccepted)
+		hook := rollout.Webhook{URL: rc.URL, Format: "opsgenie", APIKey: key}
+		send(t, []rollout.Webhook{hook}, rolledBack())
+		send(t, []rollout.Webhook{hook}, promoted())
+		got, reqs := rc.got(), rc.requests()
+		if len(got) != 3 {
+			t.Fatalf("%d requests: %v", len(got), reqs)
+		}
+		want := `{"alias":"sluice:chat","description":"rollout r1 of chat:v2 rolled back: error rate 9% \u003e 2%",` +
+			`"details":{"event":"rolled_back","model":"chat","phase":"rolled_back","rollout":"r1","severity":"critical","timings":"{\"drain_ms\":1.5}"},` +
+			`"entity":"chat","message":"sluice: rollout r1 of chat:v2 rolled back: error rate 9% \u003e 2%","priority":"P1","source":"gw-1","tags":["sluice","rolled_back","critical"]}`
+		if s := mustJSON(t, got[0]); s != want {
+			t.Errorf("create:\n got %s\nwant %s", s, want)
+		}
+		wantReqs := []string{
+			"POST /v2/alerts GenieKey " + key,
+			"POST /v2/alerts/sluice:chat/close?identifierType=alias GenieKey " + key,
+			"POST /v2/alerts/sluice-paused:chat/close?identifierType=alias GenieKey " + key,
+		}
+		if strings.Join(reqs, "\n") != strings.Join(wantReqs, "\n") {
+			t.Errorf("requests:\n%s\nwant\n%s", strings.Join(reqs, "\n"), strings.Join(wantReqs, "\n"))
+		}
+		for _, b := range got[1:] {
+			if s := mustJSON(t, b); s != `{"note":"rollout r2 promoted chat:v3: all stages passed","source":"gw-1"}` {
+				t.Errorf("close: %s", s)
+			}
+		}
+	})
+	t.Run("PauseThenResume", func(t *testing.T) {
+		rc := newReceiver(t, http.StatusAccepted)
+		hook := rollout.Webhook{URL: rc.URL + "/v2/alerts/", Format: "opsgenie", APIKey: key} // the create's URL, written whole
+		a := paused()
+		a.Model = "team/chat"
+		r := resumed()
+		r.Model = "team/chat"
+		send(t, []rollout.Webhook{hook}, a)
+		send(t, []rollout.Webhook{hook}, r)
+		got, reqs := rc.got(), rc.requests()
+		if len(got) != 2 || reqs[0] != "POST /v2/alerts GenieKey "+key || reqs[1] != "POST /v2/alerts/sluice-paused:team:chat/close?identifierType=alias GenieKey "+key {
+			t.Fatalf("requests %v", reqs)
+		}
+		if got[0]["alias"] != "sluice-paused:team:chat" || got[0]["priority"] != "P3" || got[0]["entity"] != "team/chat" {
+			t.Errorf("the pause's alert: %v", got[0])
+		}
+	})
+	t.Run("Limits", func(t *testing.T) {
+		rc := newReceiver(t, http.StatusAccepted)
+		a := rolledBack()
+		a.Severity = "info"
+		a.Message = strings.Repeat("é", 20000)
+		send(t, []rollout.Webhook{{URL: rc.URL, Format: "opsgenie", APIKey: key, Events: []string{"rolled_back"}}}, a)
+		got := rc.got()
+		if len(got) != 1 {
+			t.Fatalf("%d requests", len(got))
+		}
+		msg, desc := got[0]["message"].(string), got[0]["description"].(string)
+		if n := utf8.RuneCountInString(msg); n != 130 || !strings.HasSuffix(msg, "…") {
+			t.Errorf("message of %d characters; Opsgenie takes 130", n)
+		}
+		if n := utf8.RuneCountInString(desc); n != 15000 {
+			t.Errorf("description of %d characters; Opsgenie takes 15,000", n)
+		}
+		if got[0]["priority"] != "P5" {
+			t.Errorf("priority %v for info", got[0]["priority"])
+		}
+	})
+}
+
+// TestWebhooks_Alert_GoogleChat: a Google Chat incoming webhook's text, in
+// Chat's formatting; a <users/all> in a reason mentions no one, and a long
+// message is cut to Chat's 4,096 characters.
+func TestWebhooks_Alert_GoogleChat(t *testing.T) {
+	rc := newReceiver(t)
+	a := rolledBack()
+	a.Message = "rollout r1 of chat:v2 rolled back: error rate 9% > 2%; <users/all> see <https://x.example|this>"
+	long := rolledBack()
+	long.Severity = "warning"
+	long.Message = strings.Repeat("🚨 ", 3000)
+	send(t, []rollout.Webhook{{URL: rc.URL + "/v1/spaces/AAA/messages?key=k&token=t", Format: "googlechat"}}, a)
+	send(t, []rollout.Webhook{{URL: rc.URL + "/v1/spaces/AAA/messages?key=k&token=t", Format: "googlechat"}}, long)
+	got, reqs := rc.got(), rc.requests()
+	if len(got) != 2 || reqs[0] != "POST /v1/spaces/AAA/messages?key=k&token=t " {
+		t.Fatalf("requests %v", reqs)
+	}
+	want := "🚨 *r1* rollout r1 of chat:v2 rolled back: error rate 9% > 2%; <\u200busers/all> see <\u200bhttps://x.example|this>"
+	if got[0]["text"] != want || len(got[0]) != 1 {
+		t.Errorf("body %v\nwant text %q", got[0], want)
+	}
+	c, _ := got[1]["text"].(string)
+	if n := len(utf16.Encode([]rune(c))); n > rollout.GoogleChatMaxText || n < rollout.GoogleChatMaxText-2 || !strings.HasPrefix(c, "⚠️ *r1* ") || !strings.HasSuffix(c, "…") {
+		t.Errorf("a long text of %d UTF-16 units, want it cut to %d: %q…", n, rollout.GoogleChatMaxText, c[:20])
+	}
+}
+
 func TestWebhook_Wants(t *testing.T) {
 	baking := rollout.Alert{Severity: "info", Event: "baking", Model: "chat"}
 	aborted := rollout.Alert{Severity: "warning", Event: "aborted", Model: "chat"}
@@ -240,6 +438,18 @@ func TestWebhook_Wants(t *testing.T) {
 		{"PagerDutyResolvePassesTheFloor", rollout.Webhook{Format: "pagerduty", Severity: "critical"}, promoted(), true},
 		{"PagerDutyEventsStillHold", rollout.Webhook{Format: "pagerduty", Severity: "critical", Events: []string{"rolled_back"}}, promoted(), false},
 		{"TestGoesEverywhere", rollout.Webhook{Severity: "critical", Events: []string{"rolled_back"}}, test, true},
+		{"PagerDutyDefaultPause", rollout.Webhook{Format: "pagerduty"}, paused(), true},
+		{"PagerDutyDefaultResume", rollout.Webhook{Format: "pagerduty"}, resumed(), true},
+		{"PagerDutyResumePassesTheFloor", rollout.Webhook{Format: "pagerduty", Severity: "warning"}, resumed(), true},
+		{"ChatResumeHeldByTheFloor", rollout.Webhook{Format: "slack", Severity: "warning"}, resumed(), false},
+		{"OpsgenieDefaultsToPages", rollout.Webhook{Format: "opsgenie"}, baking, false},
+		{"OpsgenieDefaultAbortNotPaged", rollout.Webhook{Format: "opsgenie"}, aborted, false},
+		{"OpsgenieDefaultRollback", rollout.Webhook{Format: "opsgenie"}, rolledBack(), true},
+		{"OpsgenieDefaultCriticalAbortPaged", rollout.Webhook{Format: "opsgenie"}, rollout.Alert{Severity: "critical", Event: "aborted", Model: "chat"}, true},
+		{"OpsgenieClosePassesTheFloor", rollout.Webhook{Format: "opsgenie", Severity: "critical"}, promoted(), true},
+		{"OpsgenieResumePassesTheFloor", rollout.Webhook{Format: "opsgenie", Severity: "critical"}, resumed(), true},
+		{"OpsgenieEventsStillHold", rollout.Webhook{Format: "opsgenie", Events: []string{"rolled_back"}}, resumed(), false},
+		{"GoogleChatAllByDefault", rollout.Webhook{Format: "googlechat"}, baking, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := c.hook.Wants(c.a); got != c.want {
@@ -257,13 +467,32 @@ func TestWebhook_Wants(t *testing.T) {
 
 func TestWebhooks_Test(t *testing.T) {
 	ok, broken := newReceiver(t, http.StatusAccepted), newReceiver(t, http.StatusInternalServerError)
-	w := &rollout.Webhooks{Hooks: []rollout.Webhook{
+	og, gchat := newReceiver(t, http.StatusAccepted), newReceiver(t, http.StatusOK)
+	w := &rollout.Webhooks{Source: "gw-1", Hooks: []rollout.Webhook{
 		{URL: ok.URL + "/services/T0/B0/SECRET", Format: "slack", Events: []string{"rolled_back"}},
 		{URL: broken.URL + "/v2/enqueue", Format: "pagerduty", RoutingKey: "PDKEY-SECRET"},
+		{URL: og.URL, Format: "opsgenie", APIKey: "OGKEY-SECRET", Events: []string{"rolled_back"}, Severity: "critical"},
+		{URL: gchat.URL + "/v1/spaces/A/messages?key=SECRET", Format: "googlechat", Severity: "critical"},
 	}}
 	got := w.Test(context.Background(), rollout.Alert{Severity: "warning", Message: "a test from alice", At: at})
-	if len(got) != 2 {
+	if len(got) != 4 {
 		t.Fatalf("%d deliveries", len(got))
+	}
+	if d := got[2]; !d.Delivered || d.Status != http.StatusAccepted || d.Format != "opsgenie" || d.Where != og.URL+"/…" {
+		t.Errorf("the opsgenie receiver: %+v", d)
+	}
+	if d := got[3]; !d.Delivered || d.Format != "googlechat" || d.Where != gchat.URL+"/…" {
+		t.Errorf("the googlechat receiver: %+v", d)
+	}
+	// Opsgenie's test alert has its own alias, not model test's
+	// (sluice:test), and says it is a test.
+	if b, reqs := og.got(), og.requests(); len(b) != 1 || reqs[0] != "POST /v2/alerts GenieKey OGKEY-SECRET" ||
+		mustJSON(t, b[0]) != `{"alias":"sluice-test","description":"a test from alice","details":{"severity":"warning","test":"true"},"entity":"sluice",`+
+			`"message":"TEST from sluice alert test (no rollout moved): a test from alice","priority":"P3","source":"gw-1","tags":["sluice","test","warning"]}` {
+		t.Errorf("opsgenie test alert %v %v", reqs, b)
+	}
+	if b := gchat.got(); len(b) != 1 || b[0]["text"] != "⚠️ *TEST* a test from alice" {
+		t.Errorf("googlechat test body %v", b)
 	}
 	if d := got[0]; !d.Delivered || d.Status != http.StatusAccepted || d.Index != 0 || d.Format != "slack" || d.Error != "" {
 		t.Errorf("the receiver that answered 202: %+v", d)
@@ -319,6 +548,34 @@ func TestWebhooks_ErrorsNeverQuoteTheRoutingKey(t *testing.T) {
 	w.Wait(context.Background())
 	if s := logs.String(); !strings.Contains(s, "invalid event") || strings.Contains(s, key) {
 		t.Errorf("the log, which must say the answer but not the routing key: %s", s)
+	}
+}
+
+// TestWebhooks_ErrorsNeverQuoteTheAPIKey: an Opsgenie (or a relay) that
+// answers an error quoting the Authorization it was sent: the key is in
+// neither the test's deliveries nor the log.
+func TestWebhooks_ErrorsNeverQuoteTheAPIKey(t *testing.T) {
+	const key = "eb243592-faa2-4ba2-a551-1afdf565c889"
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		fmt.Fprintf(w, `{"message":"Key format is not valid: %s","took":0.001,"requestId":"x"}`, strings.TrimPrefix(r.Header.Get("Authorization"), "GenieKey "))
+	}))
+	defer echo.Close()
+	var logs strings.Builder
+	w := &rollout.Webhooks{Hooks: []rollout.Webhook{{URL: echo.URL, Format: "opsgenie", APIKey: key}},
+		Logger: slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))}
+	got := w.Test(context.Background(), rollout.Alert{Severity: "info", Message: "a test", At: at})
+	if len(got) != 1 || got[0].Delivered || got[0].Status != http.StatusUnprocessableEntity || !strings.Contains(got[0].Error, "Key format is not valid: REDACTED") {
+		t.Fatalf("deliveries %+v, want the 422 with its answer", got)
+	}
+	if s := mustJSON(t, got); strings.Contains(s, key) {
+		t.Errorf("the deliveries quote the API key: %s", s)
+	}
+	w.Alert(context.Background(), rolledBack())
+	w.Wait(context.Background())
+	if s := logs.String(); !strings.Contains(s, "Key format is not valid") || strings.Contains(s, key) {
+		t.Errorf("the log, which must say the answer but not the API key: %s", s)
 	}
 }
 

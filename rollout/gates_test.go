@@ -103,9 +103,35 @@ func TestNext_PrometheusGates(t *testing.T) {
 		if r.Phase != sluice.PhasePaused || !strings.Contains(r.Events[len(r.Events)-1].Message, "connection refused") {
 			t.Fatalf("phase %s, last event %q", r.Phase, r.Events[len(r.Events)-1].Message)
 		}
-		r, _ = must(t, r, t0.Add(time.Minute), Event{Kind: EvResume})
+		r, acts := must(t, r, t0.Add(time.Minute), Event{Kind: EvResume, Actor: "alice", Message: "prometheus is back"})
 		if r.Phase != sluice.PhaseProgressing || r.GateErrorStreak != 0 {
 			t.Errorf("after resume: phase %s, gate errors %d", r.Phase, r.GateErrorStreak)
+		}
+		// The controller's pause alerted (and paged): its resume alerts,
+		// which closes the pause's incident.
+		if len(acts) != 1 || acts[0].Kind != ActAlert || acts[0].Event != "resumed" || acts[0].Severity != "info" ||
+			acts[0].Message != "rollout "+r.ID+" of chat:v2 resumed by alice; the stage's hold continues from 3s; prometheus is back" {
+			t.Errorf("the resume's actions %+v", acts)
+		}
+	})
+
+	t.Run("OperatorsPauseResumesWithoutAlert", func(t *testing.T) {
+		// An operator's pause sent no alert, so its resume sends none,
+		// even after a gate pause earlier in the same rollout.
+		r := mustStart(t, spec)
+		r, _ = must(t, r, t0, Event{Kind: EvWarmed})
+		for i := range GateErrorChecks {
+			v := promgate.Merge(*verdict(sluice.OutcomePass, 500, 50), []promgate.Result{broken})
+			r, _ = must(t, r, t0.Add(time.Duration(i+1)*time.Second), Event{Kind: EvAnalysis, Verdict: &v, StageSamples: 50, GateErrors: promgate.Errors([]promgate.Result{broken})})
+		}
+		r, _ = must(t, r, t0.Add(time.Minute), Event{Kind: EvResume})
+		r, acts := must(t, r, t0.Add(2*time.Minute), Event{Kind: EvPause, Actor: "bob"})
+		if r.Phase != sluice.PhasePaused || len(acts) != 0 {
+			t.Fatalf("phase %s, actions %+v", r.Phase, acts)
+		}
+		r, acts = must(t, r, t0.Add(3*time.Minute), Event{Kind: EvResume, Actor: "bob"})
+		if r.Phase != sluice.PhaseProgressing || len(acts) != 0 {
+			t.Errorf("phase %s, actions %+v: an operator's pause's resume alerts", r.Phase, acts)
 		}
 	})
 }

@@ -458,8 +458,14 @@ func next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 		if r.Phase == sluice.PhaseBaking {
 			msg = fmt.Sprintf("the bake continues from %s of %s; the traffic while paused is not judged", r.Baked(now).Round(time.Second), r.Spec.Bake.D())
 		}
+		alerted := pauseAlerted(r)
 		event(&r, now, "resumed", "resumed"+by(ev)+"; "+msg+reasonSuffix("; ", ev.Message), nil)
-		return r, nil, nil
+		if !alerted {
+			return r, nil, nil // an operator's pause sent no alert: nor does its resume
+		}
+		// The controller's pause alerted (and paged): its resume says so,
+		// and closes the pause's incident.
+		return r, []Action{{Kind: ActAlert, Event: "resumed", Severity: "info", Message: fmt.Sprintf("rollout %s of %s:%s resumed%s; %s%s", r.ID, r.Spec.Model, r.Spec.Candidate, by(ev), msg, reasonSuffix("; ", ev.Message))}}, nil
 	case EvAbort:
 		if !r.Phase.Active() {
 			return r, nil, phaseError(r, "abort")
@@ -756,6 +762,19 @@ func stop(r sluice.Rollout, now time.Time, phase sluice.Phase, why, severity str
 		acts = append(acts, Action{Kind: ActDrain}, Action{Kind: ActUnload})
 	}
 	return r, append(acts, Action{Kind: ActAlert, Event: kind, Severity: severity, Message: fmt.Sprintf("rollout %s of %s:%s %s", r.ID, r.Spec.Model, r.Spec.Candidate, why)})
+}
+
+// pauseAlerted says whether r's last pause was the controller's, which
+// sent an alert: its timeline event holds the verdict that paused it (an
+// operator's holds nothing), read from the stored timeline, so another
+// leader or a restart reads the same.
+func pauseAlerted(r sluice.Rollout) bool {
+	for i := len(r.Events) - 1; i >= 0; i-- {
+		if r.Events[i].Kind == "paused" {
+			return len(r.Events[i].Data) > 0
+		}
+	}
+	return false
 }
 
 // by returns " by ACTOR" for an operator's event, or "".

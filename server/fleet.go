@@ -71,6 +71,12 @@ func (s *Server) startFleet(ctx context.Context) {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.pairs.stored.Run(ctx) }()
 	}
+	if s.Keys != nil {
+		// Each replica enforces its share of every client key's limits
+		// (proxy.KeyShare), from the live replicas' beats.
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.drain.ShareLimits(ctx, s.keyShare.Set) }()
+	}
 	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() { defer close(done); s.drain.Run(bctx) }()
@@ -106,6 +112,12 @@ func (s *Server) flushFleet() {
 	}
 	<-done
 }
+
+// LimitReplicas returns how many live replicas share the client keys'
+// limits (rate_limit, burst, tokens_per_minute), each enforcing an even
+// share: the replicas whose beats this one last read, itself included,
+// on a shared store with client keys; 1 otherwise.
+func (s *Server) LimitReplicas() int { return s.keyShare.Replicas() }
 
 // Replica returns the name this replica writes on its audit entries, beats
 // and rollback work on a shared store, or "" on SQLite (one gateway).

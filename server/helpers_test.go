@@ -36,8 +36,20 @@ func MustGateway(tb testing.TB, path string, doc sluice.ApplyDoc) (*server.Serve
 	cfg.Store = path
 	cfg.Health.Interval = 100 * time.Millisecond
 	cfg.Health.FailAfter = 1
+	s := startGateway(tb, server.Options{Config: cfg}, doc)
+	secret, err := s.CreateToken(context.Background(), "test-admin", sluice.RoleAdmin, "test", "test setup")
+	if err != nil {
+		tb.Fatalf("create token: %v", err)
+	}
+	return s, secret
+}
+
+// startGateway starts a gateway with opt, shut down when the test ends,
+// and applies doc when it has models.
+func startGateway(tb testing.TB, opt server.Options, doc sluice.ApplyDoc) *server.Server {
+	tb.Helper()
 	ctx := context.Background()
-	s, err := server.New(ctx, server.Options{Config: cfg})
+	s, err := server.New(ctx, opt)
 	if err != nil {
 		tb.Fatalf("new gateway: %v", err)
 	}
@@ -54,11 +66,7 @@ func MustGateway(tb testing.TB, path string, doc sluice.ApplyDoc) (*server.Serve
 			tb.Fatalf("apply: %v", err)
 		}
 	}
-	secret, err := s.CreateToken(ctx, "test-admin", sluice.RoleAdmin, "test", "test setup")
-	if err != nil {
-		tb.Fatalf("create token: %v", err)
-	}
-	return s, secret
+	return s
 }
 
 // chatDoc declares model chat with versions on the given backends, in the

@@ -56,20 +56,8 @@ func TestGateway_TokenBudgetStoreDown(t *testing.T) {
 		{Name: "open", Secret: open, TokenBudget: 1_000_000, BudgetPeriod: sluice.BudgetDay},
 	}
 	logs := &syncBuffer{}
-	gw, err := server.New(ctx, server.Options{Config: cfg, Store: st, BudgetInterval: 20 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gw.Shutdown(context.Background()) })
-	if _, err := gw.Control.Do(ctx, "test", "setup", func(e *sluice.Edit) error {
-		return e.Apply(chatDoc(map[string]string{"v1.0.0": b.URL()}, nil, nil))
-	}); err != nil {
-		t.Fatal(err)
-	}
+	gw := startGateway(t, server.Options{Config: cfg, Store: st, BudgetInterval: 20 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))}, chatDoc(map[string]string{"v1.0.0": b.URL()}, nil, nil))
 	var code int
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && code != http.StatusTooManyRequests; {
 		code, _, _ = budgetChat(t, gw, spent)

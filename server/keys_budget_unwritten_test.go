@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -26,7 +25,6 @@ import (
 // first waits for the log to write the rows of the answers this replica
 // charged.
 func TestGateway_TokenBudgetSumWaitsForTheLog(t *testing.T) {
-	ctx := context.Background()
 	b := MustBackend(t, fakellm.Config{})
 	const secret = "sk-unwritten-budget-0123456789"
 	cfg := config.Default()
@@ -35,19 +33,8 @@ func TestGateway_TokenBudgetSumWaitsForTheLog(t *testing.T) {
 	cfg.RequestLog.FlushInterval = time.Hour
 	cfg.RequestLog.BatchSize = 10_000
 	cfg.ClientKeys = []config.ClientKey{{Name: "team", Secret: secret, TokenBudget: 50, BudgetPeriod: sluice.BudgetDay}}
-	gw, err := server.New(ctx, server.Options{Config: cfg, BudgetInterval: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gw.Shutdown(context.Background()) })
-	if _, err := gw.Control.Do(ctx, "test", "setup", func(e *sluice.Edit) error {
-		return e.Apply(chatDoc(map[string]string{"v1.0.0": b.URL()}, nil, nil))
-	}); err != nil {
-		t.Fatal(err)
-	}
+	gw := startGateway(t, server.Options{Config: cfg, BudgetInterval: 20 * time.Millisecond},
+		chatDoc(map[string]string{"v1.0.0": b.URL()}, nil, nil))
 	sent, used := 0, int64(0)
 	for code := 0; code != http.StatusTooManyRequests; sent++ {
 		if sent == 50 {

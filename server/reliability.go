@@ -130,6 +130,7 @@ func (s *Server) buildKeySet(keys []config.ClientKey, stored []sluice.StoredKey)
 	out.SetRevoked(revokedOf(stored, s.stored.revoked))
 	out.SetMiss(s.keyMiss)
 	out.SetTouch(s.touchKey)
+	out.SetShare(s.keyShare)
 	return out, nil
 }
 

@@ -99,5 +99,5 @@ func unloadHook(url string) func(ctx context.Context, v *sluice.Version) error {
 
 // alertHook is the alert webhook w of the config.
 func alertHook(w config.Webhook) rollout.Webhook {
-	return rollout.Webhook{URL: w.URL, Format: w.Format, RoutingKey: w.RoutingKey, Severity: w.Severity, Events: w.Events}
+	return rollout.Webhook{URL: w.URL, Format: w.Format, RoutingKey: w.RoutingKey, APIKey: w.APIKey, Severity: w.Severity, Events: w.Events}
 }

@@ -84,6 +84,9 @@ type Server struct {
 	requireKeys bool
 	stored      storedKeys
 	budget      budgets // the token budgets' sums (budgets.go)
+	// keyShare is how many live replicas share the client keys' limits:
+	// set from the beats on a shared store (fleet.go), 1 on SQLite.
+	keyShare *proxy.KeyShare
 
 	logger    *slog.Logger
 	now       func() time.Time
@@ -142,7 +145,8 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Config: cfg, logger: logger, now: now, Store: opt.Store, synthClient: &http.Client{Timeout: 30 * time.Second}, drillSecret: "slk_drill_" + rand.Text(), trustedProxies: trusted}
+	s := &Server{Config: cfg, logger: logger, now: now, Store: opt.Store, synthClient: &http.Client{Timeout: 30 * time.Second}, drillSecret: "slk_drill_" + rand.Text(), trustedProxies: trusted,
+		keyShare: proxy.NewKeyShare()}
 	s.stored.reloading = make(chan struct{}, 1)
 	s.budget.kick, s.budget.every = make(chan struct{}, 1), BudgetInterval
 	if opt.BudgetInterval > 0 {
@@ -343,10 +347,11 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 			ks := s.ClientKeys()
 			return ks.Has(name), ks != nil && ks.Len() > 0
 		},
-		ConfigKeys:   s.ConfigKeys,
-		ReloadKeys:   s.ReloadStoredKeys,
-		KeyBudget:    s.keyBudget,
-		LogRetention: s.retention(),
+		ConfigKeys:    s.ConfigKeys,
+		ReloadKeys:    s.ReloadStoredKeys,
+		KeyBudget:     s.keyBudget,
+		LimitReplicas: s.LimitReplicas,
+		LogRetention:  s.retention(),
 	})
 	if cfg.ModelsFile != "" {
 		doc, err := config.LoadApplyFile(cfg.ModelsFile)
@@ -643,6 +648,12 @@ const logFlushTimeout = 5 * time.Second
 // logFlushTimeout more) and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
+	if s.drain != nil {
+		// No new requests from here: the other replicas stop counting
+		// this one among those sharing the client keys' limits at once,
+		// not when its drain ends and its beat goes.
+		s.drain.Draining()
+	}
 	if s.cancel != nil {
 		s.cancel()
 	}

@@ -14,7 +14,7 @@ func (c *cli) alertCmd() *cobra.Command {
 		Short: "Send a test alert to every alert webhook through the gateway; say which took it (admin role)",
 		Long: "Send a test alert, marked as a test, to every webhook of rollouts.alerts in the running gateway's config, whatever its severity and events filters, " +
 			"one attempt each (no retries), and print what each did: delivered, or the receiver's status and error. " +
-			"A pagerduty webhook opens an incident (dedup key sluice:test) that you resolve in PagerDuty. Exits 1 when any webhook did not take it.",
+			"A pagerduty webhook opens an incident (dedup key sluice:test) that you resolve in PagerDuty, an opsgenie one an alert (alias sluice-test) that you close in Opsgenie. Exits 1 when any webhook did not take it.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := c.client()
@@ -41,11 +41,11 @@ func (c *cli) alertCmd() *cobra.Command {
 					what = "NOT delivered: " + d.Error
 				}
 				if c.output != "json" {
-					fmt.Fprintf(c.stdout, "rollouts.alerts[%d] %-9s %s  %s\n", d.Index, d.Format, d.Where, what)
+					fmt.Fprintf(c.stdout, "rollouts.alerts[%d] %-10s %s  %s\n", d.Index, d.Format, d.Where, what)
 				}
 			}
 			if failed > 0 {
-				return fmt.Errorf("%d of %d alert webhooks did not take the test alert: check their url (and a pagerduty webhook's routing_key) in the gateway's config and the gateway's log", failed, len(res.Deliveries))
+				return fmt.Errorf("%d of %d alert webhooks did not take the test alert: check their url (and a pagerduty webhook's routing_key, an opsgenie one's api_key) in the gateway's config and the gateway's log", failed, len(res.Deliveries))
 			}
 			return nil
 		},

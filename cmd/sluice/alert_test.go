@@ -17,7 +17,9 @@ import (
 	"github.com/sluicehq/sluice/server"
 )
 
-// alertReceiver answers every POST with status and keeps the bodies.
+// alertReceiver answers every POST with status and keeps the bodies, each
+// with its request's path and query and Authorization header as
+// "_request".
 func alertReceiver(t *testing.T, status int) (*httptest.Server, func() []map[string]any) {
 	t.Helper()
 	var mu sync.Mutex
@@ -26,6 +28,9 @@ func alertReceiver(t *testing.T, status int) (*httptest.Server, func() []map[str
 		var m map[string]any
 		b, _ := io.ReadAll(r.Body)
 		json.Unmarshal(b, &m)
+		if m != nil {
+			m["_request"] = r.Method + " " + r.URL.RequestURI() + " " + r.Header.Get("Authorization")
+		}
 		mu.Lock()
 		got = append(got, m)
 		mu.Unlock()
@@ -47,12 +52,16 @@ func alertReceiver(t *testing.T, status int) (*httptest.Server, func() []map[str
 func TestCLI_AlertTest(t *testing.T) {
 	slack, slackGot := alertReceiver(t, http.StatusOK)
 	pd, pdGot := alertReceiver(t, http.StatusInternalServerError)
+	og, ogGot := alertReceiver(t, http.StatusAccepted)
+	gchat, gchatGot := alertReceiver(t, http.StatusOK)
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Store = filepath.Join(t.TempDir(), "sluice.db")
 	cfg.Rollouts.Alerts = []config.Webhook{
 		{URL: slack.URL + "/services/T0/B0/SLACKSECRET", Format: "slack", Events: []string{"rolled_back"}, Severity: "critical"},
 		{URL: pd.URL + "/v2/enqueue", Format: "pagerduty", RoutingKey: "PDROUTINGKEYSECRET"},
+		{URL: og.URL, Format: "opsgenie", APIKey: "OPSGENIEAPIKEYSECRET"},
+		{URL: gchat.URL + "/v1/spaces/AAA/messages?key=k&token=GCHATSECRET", Format: "googlechat", Severity: "critical"},
 	}
 	gw, err := server.New(context.Background(), server.Options{Config: cfg})
 	if err != nil {
@@ -73,12 +82,14 @@ func TestCLI_AlertTest(t *testing.T) {
 		t.Errorf("exit %d, want 1 for a webhook that did not take the alert", code)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 2 ||
+	if len(lines) != 4 ||
 		!regexp.MustCompile(`^rollouts\.alerts\[0\] slack +http://127\.0\.0\.1:\d+/…  delivered \(200\)$`).MatchString(lines[0]) ||
-		!regexp.MustCompile(`^rollouts\.alerts\[1\] pagerduty +http://127\.0\.0\.1:\d+/…  NOT delivered: the receiver answered 500: \{"status":"invalid event","message":"Event object is invalid"\}$`).MatchString(lines[1]) {
+		!regexp.MustCompile(`^rollouts\.alerts\[1\] pagerduty +http://127\.0\.0\.1:\d+/…  NOT delivered: the receiver answered 500: \{"status":"invalid event","message":"Event object is invalid"\}$`).MatchString(lines[1]) ||
+		!regexp.MustCompile(`^rollouts\.alerts\[2\] opsgenie +http://127\.0\.0\.1:\d+/…  delivered \(202\)$`).MatchString(lines[2]) ||
+		!regexp.MustCompile(`^rollouts\.alerts\[3\] googlechat http://127\.0\.0\.1:\d+/…  delivered \(200\)$`).MatchString(lines[3]) {
 		t.Errorf("output:\n%s", out)
 	}
-	if !strings.Contains(errOut, "1 of 2 alert webhooks did not take the test alert") {
+	if !strings.Contains(errOut, "1 of 4 alert webhooks did not take the test alert") {
 		t.Errorf("stderr: %s", errOut)
 	}
 	if strings.Contains(out+errOut, "SECRET") {
@@ -91,6 +102,13 @@ func TestCLI_AlertTest(t *testing.T) {
 	}
 	if p := pdGot(); len(p) != 1 || p[0]["routing_key"] != "PDROUTINGKEYSECRET" || p[0]["event_action"] != "trigger" || p[0]["payload"].(map[string]any)["severity"] != "warning" {
 		t.Errorf("pagerduty got %v", p)
+	}
+	if o := ogGot(); len(o) != 1 || o[0]["_request"] != "POST /v2/alerts GenieKey OPSGENIEAPIKEYSECRET" || o[0]["alias"] != "sluice-test" || o[0]["priority"] != "P3" ||
+		!strings.HasPrefix(o[0]["message"].(string), "TEST from sluice alert test") {
+		t.Errorf("opsgenie got %v", o)
+	}
+	if g := gchatGot(); len(g) != 1 || !strings.HasPrefix(g[0]["text"].(string), "⚠️ *TEST* a test alert sent by bootstrap-admin") {
+		t.Errorf("googlechat got %v", g)
 	}
 	// Audited, with what each did and no secret.
 	audit := mustRun(t, append([]string{"audit", "--action", "alert.test", "-o", "json"}, g...)...)

@@ -104,6 +104,9 @@ func (c *cli) keyCmd() *cobra.Command {
 			if !ks.Required {
 				fmt.Fprintln(c.stderr, "note: this gateway does not require keys on its OpenAI API (no client_keys; require_client_keys not set)")
 			}
+			if n := ks.LimitReplicas; n > 1 {
+				fmt.Fprintf(c.stderr, "note: %d live replicas share these LIMITS, each enforcing 1/%d of each: the fleet allows a key about its LIMITS in all\n", n, n)
+			}
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 			// A BUDGET column when a key has a token budget.
 			budgeted := slices.ContainsFunc(ks.Keys, func(k api.KeyView) bool { return k.TokenBudget > 0 })
