@@ -19,8 +19,8 @@ import (
 // update of a key through a is in force on b within seconds, with the
 // same secret, and never resets what the key used on b: a key whose one
 // request a 100 s b has spent stays spent when its limit is lowered to
-// one a 50 s (b's 429 says the new wait), and is let through at once,
-// many times, when its limit is raised.
+// one a 50 s (b's 429 says half the wait it said before), and is let
+// through at once, many times, when its limit is raised.
 func TestReplicas_KeyUpdated(t *testing.T) {
 	f := newKeyFleet(t, func(c *config.Gateway) { c.RequireClientKeys = true }, server.Options{})
 	b, admin := f.b, f.admin
@@ -62,18 +62,21 @@ func TestReplicas_KeyUpdated(t *testing.T) {
 		code, _ := chat()
 		return code == http.StatusOK
 	})
-	if code, reset := chat(); code != http.StatusTooManyRequests || reset < 90*time.Second {
-		t.Fatalf("replica b, the key's second request at 1 a 100 s: %d, full again in %s; want 429, about 100 s", code, reset)
+	// Full again in about 100 s (200 s while the two replicas share the
+	// key's limit: each takes every other request).
+	code, full := chat()
+	if code != http.StatusTooManyRequests || full < 90*time.Second {
+		t.Fatalf("replica b, the key's second request at 1 a 100 s: %d, full again in %s; want 429, in 100 s or more", code, full)
 	}
 
-	// Lowered to one a 50 s: still spent on b, now for about 50 s.
+	// Lowered to one a 50 s: still spent on b, for half as long.
 	update(api.KeyUpdateRequest{RateLimit: api.Some(0.02)})
 	waitFor(t, "replica b to hold the key at one request a 50 s", 5*time.Second, func() bool {
 		code, reset := chat()
 		if code != http.StatusTooManyRequests {
 			t.Fatalf("replica b after the limit changed: %d, want 429 (what the key used kept, no fresh bucket)", code)
 		}
-		return reset < 60*time.Second
+		return reset < full*6/10
 	})
 
 	update(api.KeyUpdateRequest{RateLimit: api.Some(100.0), Burst: api.Some(100)})
