@@ -157,6 +157,7 @@ func TestServer_UpdateKey(t *testing.T) {
 			{"team-a", `{"tokens_per_minute":-1,"reason":"r"}`, 422, "tokens_per_minute", "tokens_per_minute"},
 			{"team-a", `{"models":["no such/model!"],"reason":"r"}`, 422, "models", "models[0]"},
 			{"team-a", `{"expires_at":"2020-01-01T00:00:00Z","reason":"r"}`, 422, "expires_at", "not in the future"},
+			{"team-a", `{"expires_at":"90d","reason":"r"}`, 400, "expires_at", "a time field (expires_at) is not an RFC 3339 string"},
 			{"team-a", `{"rate_limit":5}`, 422, "reason", "reason"},
 			{"team-a", `{"rate_limit":"fast","reason":"r"}`, 400, "rate_limit", "rate_limit"},
 			{"team-a", `{"colour":"red","reason":"r"}`, 400, "colour", "colour"},

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 )
 
 // Optional is a field of a JSON merge patch (RFC 7386), such as a PATCH of
@@ -57,3 +58,12 @@ func (o Optional[T]) Or(def T) T {
 	}
 	return o.Value
 }
+
+// optional is what every Optional is, for reflection over a request's
+// fields (timeFields): its JSON is its value's.
+type optional interface{ valueType() reflect.Type }
+
+var optionalType = reflect.TypeFor[optional]()
+
+// valueType returns T.
+func (Optional[T]) valueType() reflect.Type { return reflect.TypeFor[T]() }
