@@ -2,6 +2,7 @@ package sluice
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -113,4 +114,24 @@ func KeyTaken(name string) error {
 // does not hold.
 func KeyNotFound(name string) error {
 	return &Error{Code: CodeNotFound, Fields: []string{"name"}, Message: fmt.Sprintf("there is no client key named %s in the store: list them with sluice key list", name)}
+}
+
+// KeyChanged is the error of a Store's UpdateClientKey for a key that
+// changed since it was read (another admin's change, or a new key of the
+// name).
+func KeyChanged(name string) error {
+	return &Error{Code: CodeConflict, Fields: []string{"name"}, Message: fmt.Sprintf("client key %s changed while it was being updated (another change came first): read it again with sluice key list and send the update again", name)}
+}
+
+// SameKeySettings reports whether a and b are the same key (name and
+// creation) with the same settings: the models (nil and empty alike),
+// limits, budget, force_version and expiry. The secret, last use,
+// rotation and retired secrets do not count. Times are compared to the
+// microsecond, as PostgreSQL keeps them.
+func SameKeySettings(a, b StoredKey) bool {
+	us := func(t time.Time) time.Time { return t.Truncate(time.Microsecond) }
+	return a.Name == b.Name && us(a.CreatedAt).Equal(us(b.CreatedAt)) && slices.Equal(a.Models, b.Models) &&
+		a.RateLimit == b.RateLimit && a.Burst == b.Burst && a.TokensPerMinute == b.TokensPerMinute &&
+		a.TokenBudget == b.TokenBudget && a.BudgetPeriod == b.BudgetPeriod && a.ForceVersion == b.ForceVersion &&
+		us(a.ExpiresAt).Equal(us(b.ExpiresAt))
 }

@@ -95,6 +95,16 @@ type Store interface {
 	// CodeNotFound (KeyNotFound) if no key in force has that name, and
 	// CodeConflict if another key has that hash, writing nothing.
 	RotateClientKey(ctx context.Context, name, hash string, graceUntil time.Time, audit AuditEntry) error
+	// UpdateClientKey gives the client key in force named k.Name k's
+	// settings (Models, RateLimit, Burst, TokensPerMinute, TokenBudget,
+	// BudgetPeriod, ForceVersion, ExpiresAt), keeping its secret, retired
+	// secrets, creation, last use and rotation, and appends audit, in one
+	// transaction that tells the other replicas; only if that key is still
+	// was (SameKeySettings: the same creation and settings), so that two
+	// admins' changes of one key never lose one. CodeNotFound (KeyNotFound)
+	// if no key in force has that name, CodeConflict (KeyChanged) if it is
+	// no longer was, writing nothing.
+	UpdateClientKey(ctx context.Context, was, k StoredKey, audit AuditEntry) error
 	// TouchClientKey records that the client key named name, created at
 	// created, authenticated a request at at: its LastUsedAt becomes at
 	// unless it is later already (another replica's). No audit, no

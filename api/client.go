@@ -563,6 +563,14 @@ func (c *Client) RotateKey(ctx context.Context, name string, req KeyRotateReques
 	return out, err
 }
 
+// UpdateKey changes the settings req gives of a client key issued through
+// the API, keeping its secret; fields req leaves out keep their value.
+func (c *Client) UpdateKey(ctx context.Context, name string, req KeyUpdateRequest) (UpdatedKey, error) {
+	var out UpdatedKey
+	_, err := c.do(ctx, "PATCH", "/admin/v1/keys/"+esc(name), nil, req, &out)
+	return out, err
+}
+
 // CreateKey issues the client key req describes and returns its secret,
 // which is shown only this once.
 func (c *Client) CreateKey(ctx context.Context, req KeyRequest) (CreatedKey, error) {

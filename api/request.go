@@ -147,10 +147,15 @@ func timeFields(t reflect.Type, prefix string) []string {
 		if name == "" {
 			name = f.Name
 		}
-		if f.Type == reflect.TypeFor[time.Time]() {
+		ft := f.Type
+		if ft.Implements(optionalType) {
+			// An Optional (a PATCH's field) is its value in the JSON.
+			ft = reflect.New(ft).Elem().Interface().(optional).valueType()
+		}
+		if ft == reflect.TypeFor[time.Time]() {
 			out = append(out, prefix+name)
 		} else {
-			out = append(out, timeFields(f.Type, prefix+name+".")...)
+			out = append(out, timeFields(ft, prefix+name+".")...)
 		}
 	}
 	return out

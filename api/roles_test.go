@@ -45,6 +45,7 @@ var roleCases = []struct {
 	{"GET", "/admin/v1/keys", "/admin/v1/keys", "", sluice.RoleViewer, 200},
 	{"POST", "/admin/v1/keys", "/admin/v1/keys", `{"name":"team-new","models":["chat"],"reason":"r"}`, sluice.RoleAdmin, 201},
 	{"POST", "/admin/v1/keys/{name}/rotate", "/admin/v1/keys/doomed-key/rotate", `{"grace":"1h","reason":"r"}`, sluice.RoleAdmin, 200},
+	{"PATCH", "/admin/v1/keys/{name}", "/admin/v1/keys/doomed-key", `{"rate_limit":5,"reason":"r"}`, sluice.RoleAdmin, 200},
 	{"DELETE", "/admin/v1/keys/{name}", "/admin/v1/keys/doomed-key", `{"reason":"r"}`, sluice.RoleAdmin, 200},
 	{"GET", "/admin/v1/rollouts", "/admin/v1/rollouts", "", sluice.RoleViewer, 200},
 	{"GET", "/admin/v1/rollouts", "/admin/v1/rollouts?model=chat&history=true&limit=5", "", sluice.RoleViewer, 200},

@@ -221,6 +221,7 @@ var endpoints = []endpoint{
 	{"GET", "/admin/v1/keys", viewer, (*Server).listKeys},
 	{"POST", "/admin/v1/keys", admin, (*Server).createKey},
 	{"DELETE", "/admin/v1/keys/{name}", admin, (*Server).deleteKey},
+	{"PATCH", "/admin/v1/keys/{name}", admin, (*Server).updateKey},
 	{"POST", "/admin/v1/keys/{name}/rotate", admin, (*Server).rotateKey},
 	{"GET", "/admin/v1/rollouts", viewer, (*Server).listRollouts},
 	{"GET", "/admin/v1/rollouts/{model}", viewer, (*Server).getRollout},

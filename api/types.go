@@ -451,6 +451,53 @@ type KeyView struct {
 	BudgetResetsAt time.Time `json:"budget_resets_at,omitzero"`
 }
 
+// KeyUpdateRequest is the body of PATCH /admin/v1/keys/{name}: a JSON
+// merge patch (RFC 7386) of a client key issued through the API. A field
+// left out keeps its value; null removes it, as 0 (or "", [] or false)
+// does: every model, no limit, no budget, never expires. Removing the
+// token_budget removes its budget_period too, and removing the
+// rate_limit its burst, unless the patch gives them. The key's secret,
+// name, creation, last use and what it used of its limits and budget are
+// kept.
+type KeyUpdateRequest struct {
+	// Models the key may use, by model name; [] or null for every model.
+	Models Optional[[]string] `json:"models,omitzero"`
+	// RateLimit is the requests per second allowed; 0 or null for none.
+	RateLimit Optional[float64] `json:"rate_limit,omitzero"`
+	// Burst is how many requests may come at once above the rate; 0 or
+	// null for the rate rounded up.
+	Burst Optional[int] `json:"burst,omitzero"`
+	// TokensPerMinute is how many tokens the key's answers may use a
+	// minute; 0 or null for no limit.
+	TokensPerMinute Optional[int64] `json:"tokens_per_minute,omitzero"`
+	// TokenBudget is how many tokens the key may use a BudgetPeriod; 0 or
+	// null for no budget.
+	TokenBudget Optional[int64] `json:"token_budget,omitzero"`
+	// BudgetPeriod is day, week or month.
+	BudgetPeriod Optional[string] `json:"budget_period,omitzero"`
+	// ForceVersion lets the key use the force-version header.
+	ForceVersion Optional[bool] `json:"force_version,omitzero"`
+	// ExpiresAt is when the key stops working, later than now; null for
+	// never.
+	ExpiresAt Optional[time.Time] `json:"expires_at,omitzero"`
+	// Reason goes into the audit log; required.
+	Reason string `json:"reason"`
+}
+
+// UpdatedKey is the answer to PATCH /admin/v1/keys/{name}: the key as it
+// is now (never its secret) and what the update changed.
+type UpdatedKey struct {
+	// KeyView describes the key, flattened into the JSON object.
+	KeyView
+	// Changed names the fields the update changed, in the request's
+	// field order; empty when the key already had every value given
+	// (then nothing is written, nor audited).
+	Changed []string `json:"changed"`
+	// Warning says what went wrong after the change was stored (this
+	// gateway could not read its keys again).
+	Warning string `json:"warning,omitempty"`
+}
+
 // KeyRotateRequest is the body of POST /admin/v1/keys/{name}/rotate.
 type KeyRotateRequest struct {
 	// Grace is how long the key's secret until now keeps working beside

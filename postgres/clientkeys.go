@@ -232,6 +232,46 @@ func (s *Store) RotateClientKey(ctx context.Context, name, hash string, graceUnt
 	})
 }
 
+// UpdateClientKey gives the client key in force named k.Name k's
+// settings, if it is still was, keeping its secret, creation, last use and
+// rotation; one transaction with audit, which tells the other replicas to
+// reload their keys. CodeNotFound if no key in force has that name,
+// CodeConflict if it changed since was, writing nothing.
+func (s *Store) UpdateClientKey(ctx context.Context, was, k sluice.StoredKey, audit sluice.AuditEntry) error {
+	expires, err := timeArg("client key "+k.Name+" expires_at", k.ExpiresAt)
+	if err != nil {
+		return err
+	}
+	models := k.Models
+	if models == nil {
+		models = []string{}
+	}
+	mj, err := json.Marshal(models)
+	if err != nil {
+		return fmt.Errorf("client key %s: models: %w", k.Name, err)
+	}
+	return s.write(ctx, "update client key "+k.Name, func(tx pgx.Tx) error {
+		keys, err := keysNamed(ctx, tx, k.Name)
+		if err != nil {
+			return err
+		}
+		if len(keys) == 0 {
+			return sluice.KeyNotFound(k.Name)
+		}
+		if !sluice.SameKeySettings(keys[0], was) {
+			return sluice.KeyChanged(k.Name)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE client_keys SET models = $1, rate_limit = $2, burst = $3, tokens_per_minute = $4, token_budget = $5, budget_period = $6, force_version = $7, expires_at = $8
+			WHERE name = $9`, string(mj), k.RateLimit, k.Burst, k.TokensPerMinute, k.TokenBudget, k.BudgetPeriod, k.ForceVersion, expires, k.Name); err != nil {
+			return fmt.Errorf("update client key %s: %w", k.Name, err)
+		}
+		if err := s.insertAudit(ctx, tx, audit); err != nil {
+			return err
+		}
+		return s.notify(ctx, tx, 0)
+	})
+}
+
 // TouchClientKey sets the last use of the client key named name, created
 // at created, to at, unless it is later already (another replica's); no
 // audit, no notification, and a key that is gone is no error. With

@@ -274,9 +274,16 @@ func (ks *KeySet) SetShare(share *KeyShare) {
 	}
 }
 
-// Carry gives each key of ks that old holds too, with the same secret and
-// the same limit, old's rate-limit bucket, so that reloading the keys does
-// not refill the buckets of keys that did not change.
+// Carry gives each key of ks that old holds too, with the same secret,
+// old's rate-limit buckets, so that reloading the keys does not refill
+// them. A key whose limit changed (sluice key update, or the file's
+// client_keys edited) keeps what it used and has not yet won back, in its
+// bucket's own units: the requests taken from its burst (at most the new
+// burst: a bucket holds no more), and the tokens charged to its minute
+// (as many as that bucket holds, up to a day's worth); those drain at the
+// new rate from then on. So a raised limit lets a key that was held back
+// in at once, with the room the raise gives, and a lowered one never hands
+// it a fresh burst.
 //
 // A stored key whose secret changed (sluice key rotate) is the same key,
 // by name and creation: it keeps its buckets and its last use too.
@@ -284,6 +291,7 @@ func (ks *KeySet) Carry(old *KeySet) {
 	if old == nil {
 		return
 	}
+	now := ks.now().UnixNano()
 	var byName map[string]*keyState
 	for h, k := range ks.byHash {
 		o := old.byHash[h]
@@ -305,9 +313,16 @@ func (ks *KeySet) Carry(old *KeySet) {
 		}
 		if o.interval == k.interval && o.tolerance == k.tolerance {
 			k.tat.Store(o.tat.Load())
+		} else if o.interval > 0 && k.interval > 0 {
+			// The replicas sharing the limit (KeyShare) multiply both
+			// prices alike; the bound is the bucket as this replica holds it.
+			_, bound := k.sharedBucket()
+			k.tat.Store(rescaleTat(o.tat.Load(), now, float64(o.interval), float64(k.interval), bound))
 		}
 		if o.tokenCost == k.tokenCost {
 			k.tokenTat.Store(o.tokenTat.Load())
+		} else if o.tokenCost > 0 && k.tokenCost > 0 {
+			k.tokenTat.Store(rescaleTat(o.tokenTat.Load(), now, o.tokenCost, k.tokenCost, int64(maxTokenCharge)))
 		}
 		if t := o.touched.Load(); t > k.touched.Load() {
 			k.touched.Store(t)
@@ -319,6 +334,20 @@ func (ks *KeySet) Carry(old *KeySet) {
 			k.setUsed(time.Unix(0, o.usedStart.Load()), o.used.Load())
 		}
 	}
+}
+
+// rescaleTat moves a bucket's theoretical arrival time tat (ns) from one
+// cost per unit (a request, a token; ns) to another at now: the units it
+// is ahead (used and not yet won back) stay, each costing the new price,
+// at most bound ns ahead. A bucket not ahead is full: 0.
+func rescaleTat(tat, now int64, oldCost, newCost float64, bound int64) int64 {
+	ahead := tat - now
+	if ahead <= 0 {
+		return 0
+	}
+	// In floats until bounded: a price many times higher must not
+	// overflow an int64.
+	return now + int64(min(float64(ahead)/oldCost*newCost, float64(bound)))
 }
 
 // Budget is a client key's token budget, as KeySet.Budgets lists it.

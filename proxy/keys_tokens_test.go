@@ -131,7 +131,9 @@ func TestKeySet_TokensPerMinute(t *testing.T) {
 
 // TestKeySet_TokensCarried: reloading the keys keeps a key's token usage
 // when its secret and limit are unchanged, as its request bucket is kept:
-// a reload must not give every key a fresh minute.
+// a reload must not give every key a fresh minute. A changed limit keeps
+// the tokens used too: raised well above them, the key passes; lowered,
+// it is still held back (no fresh minute).
 func TestKeySet_TokensCarried(t *testing.T) {
 	be := MustBackend(t, fakellm.Config{})
 	const key = "sk-metered-0123456789"
@@ -158,7 +160,7 @@ func TestKeySet_TokensCarried(t *testing.T) {
 	for name, tc := range map[string]struct {
 		tpm  int64
 		want int
-	}{"Same": {20, 429}, "Raised": {1000, 200}} {
+	}{"Same": {20, 429}, "Raised": {1000, 200}, "Lowered": {10, 429}} {
 		ks, err := proxy.NewKeySet([]proxy.ClientKey{{Name: "metered", Hash: sluice.HashSecret(key), TokensPerMinute: tc.tpm}}, nil, clock)
 		if err != nil {
 			t.Fatal(err)

@@ -224,6 +224,42 @@ func (s *Store) RotateClientKey(ctx context.Context, name, hash string, graceUnt
 	})
 }
 
+// UpdateClientKey gives the client key in force named k.Name k's
+// settings, if it is still was, keeping its secret, creation, last use and
+// rotation; one transaction with audit. CodeNotFound if no key in force
+// has that name, CodeConflict if it changed since was, writing nothing.
+func (s *Store) UpdateClientKey(ctx context.Context, was, k sluice.StoredKey, audit sluice.AuditEntry) error {
+	expires, err := timeArg("client key "+k.Name+" expires_at", k.ExpiresAt)
+	if err != nil {
+		return err
+	}
+	models := k.Models
+	if models == nil {
+		models = []string{}
+	}
+	mj, err := json.Marshal(models)
+	if err != nil {
+		return fmt.Errorf("client key %s: models: %w", k.Name, err)
+	}
+	return s.write(ctx, "update client key "+k.Name, func(tx *sql.Tx) error {
+		keys, err := keysNamed(ctx, tx, k.Name)
+		if err != nil {
+			return err
+		}
+		if len(keys) == 0 {
+			return sluice.KeyNotFound(k.Name)
+		}
+		if !sluice.SameKeySettings(keys[0], was) {
+			return sluice.KeyChanged(k.Name)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE client_keys SET models = ?, rate_limit = ?, burst = ?, tokens_per_minute = ?, token_budget = ?, budget_period = ?, force_version = ?, expires_at = ?
+			WHERE name = ?`, string(mj), k.RateLimit, k.Burst, k.TokensPerMinute, k.TokenBudget, k.BudgetPeriod, k.ForceVersion, expires, k.Name); err != nil {
+			return fmt.Errorf("update client key %s: %w", k.Name, err)
+		}
+		return s.insertAudit(ctx, tx, audit)
+	})
+}
+
 // TouchClientKey sets the last use of the client key named name, created
 // at created, to at, unless it is later already; no audit, and a key that
 // is gone is no error.

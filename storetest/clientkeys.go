@@ -22,6 +22,8 @@ var clientKeyTests = []test{
 	{"ErrRotate", testClientKeysRotateErrors},
 	{"RevokeRotated", testClientKeysRevokeRotated},
 	{"TombstonesPruned", testClientKeysPruned},
+	{"Update", testClientKeysUpdate},
+	{"ErrUpdate", testClientKeysUpdateErrors},
 }
 
 func mustClientKeys(t *testing.T, s sluice.Store) []sluice.StoredKey {
@@ -267,5 +269,63 @@ func testClientKeysDeleteMissing(t *testing.T, s sluice.Store) {
 	before := takeSnapshot(t, s)
 	err := s.DeleteClientKey(t.Context(), "nope", keyAudit("key.delete", "nope", at(time.Second)))
 	wantCode(t, "DeleteClientKey of a missing key", err, sluice.CodeNotFound)
+	checkUnchanged(t, s, before)
+}
+
+func testClientKeysUpdate(t *testing.T, s sluice.Store) {
+	web := sluice.StoredKey{Name: "web", Hash: sluice.HashSecret("old"), Models: []string{"chat"}, RateLimit: 1, Burst: 1, TokensPerMinute: 1000,
+		TokenBudget: 5000, BudgetPeriod: sluice.BudgetDay, CreatedAt: at(0), CreatedBy: "alice", ExpiresAt: at(90 * 24 * time.Hour)}
+	other := sluice.StoredKey{Name: "other", Hash: sluice.HashSecret("other"), RateLimit: 7, CreatedAt: at(0)}
+	must(t, "PutClientKey web", s.PutClientKey(t.Context(), web, keyAudit("key.create", "web", at(0))))
+	must(t, "PutClientKey other", s.PutClientKey(t.Context(), other, keyAudit("key.create", "other", at(0))))
+	// A use and a rotation before the update: both kept by it.
+	must(t, "TouchClientKey", s.TouchClientKey(t.Context(), "web", web.CreatedAt, at(time.Minute)))
+	must(t, "RotateClientKey", s.RotateClientKey(t.Context(), "web", sluice.HashSecret("new"), at(3*time.Hour), keyAudit("key.rotate", "web", at(2*time.Minute))))
+	was := mustClientKeys(t, s)[1]
+
+	// Every setting changed, limits removed (0, "", nil, zero).
+	updated := was
+	updated.Models, updated.RateLimit, updated.Burst, updated.TokensPerMinute = []string{"chat", "embed"}, 100, 200, 0
+	updated.TokenBudget, updated.BudgetPeriod, updated.ForceVersion, updated.ExpiresAt = 0, "", true, time.Time{}
+	entry := sluice.AuditEntry{At: at(time.Hour), Actor: "bob", Action: "key.update", Subject: "web", Reason: "team web grew",
+		Before: []byte(`{"rate_limit":1,"burst":1}`), After: []byte(`{"rate_limit":100,"burst":200}`)}
+	must(t, "UpdateClientKey", s.UpdateClientKey(t.Context(), was, updated, entry))
+	want := web
+	want.Models, want.RateLimit, want.Burst, want.TokensPerMinute = []string{"chat", "embed"}, 100, 200, 0
+	want.TokenBudget, want.BudgetPeriod, want.ForceVersion, want.ExpiresAt = 0, "", true, time.Time{}
+	// The secret, the rotated-out one, creation, creator and last use kept.
+	want.Hash, want.RotatedAt, want.LastUsedAt = sluice.HashSecret("new"), at(2*time.Minute), at(time.Minute)
+	want.Retired = []sluice.RetiredSecret{{Hash: sluice.HashSecret("old"), Until: at(3 * time.Hour)}}
+	equalClientKeys(t, mustClientKeys(t, s), []sluice.StoredKey{other, want})
+	audit := allAudit(t, s)
+	checkEntry(t, audit[len(audit)-1], entry)
+
+	// Limits set again, every model (nil) and an expiry: read back as set.
+	again := mustClientKeys(t, s)[1]
+	next := again
+	next.Models, next.TokensPerMinute, next.TokenBudget, next.BudgetPeriod, next.ExpiresAt = nil, 300, 9000, sluice.BudgetWeek, at(24*time.Hour)
+	must(t, "UpdateClientKey again", s.UpdateClientKey(t.Context(), again, next, keyAudit("key.update", "web", at(2*time.Hour))))
+	want.Models, want.TokensPerMinute, want.TokenBudget, want.BudgetPeriod, want.ExpiresAt = nil, 300, 9000, sluice.BudgetWeek, at(24*time.Hour)
+	equalClientKeys(t, mustClientKeys(t, s), []sluice.StoredKey{other, want})
+}
+
+func testClientKeysUpdateErrors(t *testing.T, s sluice.Store) {
+	a := sluice.StoredKey{Name: "a", Hash: sluice.HashSecret("a"), RateLimit: 1, CreatedAt: at(0)}
+	b := sluice.StoredKey{Name: "b", Hash: sluice.HashSecret("b"), CreatedAt: at(0)}
+	must(t, "PutClientKey a", s.PutClientKey(t.Context(), a, keyAudit("key.create", "a", at(0))))
+	must(t, "PutClientKey b", s.PutClientKey(t.Context(), b, keyAudit("key.create", "b", at(0))))
+	must(t, "DeleteClientKey b", s.DeleteClientKey(t.Context(), "b", keyAudit("key.delete", "b", at(time.Second))))
+	before := takeSnapshot(t, s)
+	raise := func(k sluice.StoredKey) sluice.StoredKey { k.RateLimit = 50; return k }
+	wantCode(t, "UpdateClientKey of a missing key", s.UpdateClientKey(t.Context(), sluice.StoredKey{Name: "nope", CreatedAt: at(0)}, raise(sluice.StoredKey{Name: "nope", CreatedAt: at(0)}), keyAudit("key.update", "nope", at(time.Minute))), sluice.CodeNotFound)
+	wantCode(t, "UpdateClientKey of a revoked key", s.UpdateClientKey(t.Context(), b, raise(b), keyAudit("key.update", "b", at(time.Minute))), sluice.CodeNotFound)
+	// Another change came first: a's settings are no longer those read.
+	stale := a
+	stale.RateLimit = 2
+	wantCode(t, "UpdateClientKey of a key changed since it was read", s.UpdateClientKey(t.Context(), stale, raise(a), keyAudit("key.update", "a", at(time.Minute))), sluice.CodeConflict)
+	// Another key of the name (revoked and issued again since).
+	older := a
+	older.CreatedAt = at(-time.Hour)
+	wantCode(t, "UpdateClientKey of an earlier key of the name", s.UpdateClientKey(t.Context(), older, raise(a), keyAudit("key.update", "a", at(time.Minute))), sluice.CodeConflict)
 	checkUnchanged(t, s, before)
 }

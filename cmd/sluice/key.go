@@ -164,8 +164,130 @@ func (c *cli) keyCmd() *cobra.Command {
 	rotate.Flags().StringVar(&grace, "grace", "0", "how long the old secret keeps working beside the new one (30m, 1h, 2d; at most 7d); 0 stops it at once")
 	rotate.Flags().StringVar(&reason, "reason", "", "why (required; goes into the audit log)")
 	del := c.deleteCmd("Revoke a client key issued with sluice key create (admin role): every replica refuses it", "client key %s revoked", (*api.Client).DeleteKey)
-	cmd.AddCommand(create, list, rotate, del)
+	cmd.AddCommand(create, list, rotate, c.keyUpdateCmd(), del)
 	return cmd
+}
+
+// keyUpdateCmd is sluice key update: PATCH /admin/v1/keys/{name} with the
+// flags given, each one a field of the patch; the flags left out keep the
+// key's values.
+func (c *cli) keyUpdateCmd() *cobra.Command {
+	var (
+		models   []string
+		rate     float64
+		burst    int
+		tpm      int64
+		budget   string
+		period   string
+		force    bool
+		expires  string
+		noExpiry bool
+		reason   string
+	)
+	update := &cobra.Command{
+		Use: "update NAME [--models chat,embed] [--rate-limit 50 --burst 100] [--tokens-per-minute 200000] [--token-budget 50M --budget-period month] [--force-version=true|false] [--expires 90d | --no-expiry] --reason \"why\"",
+		Short: "Change a client key issued with sluice key create (admin role), keeping its secret: the flags given change, the others keep their value; " +
+			"0 removes a limit (--models \"\" for every model, --token-budget 0 removes the budget and its period); every replica applies it at once, and what the key used still counts",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := requireReason(reason); err != nil {
+				return err
+			}
+			f := cmd.Flags()
+			req := api.KeyUpdateRequest{Reason: reason}
+			if f.Changed("models") {
+				var ms []string
+				for _, m := range models {
+					if m = strings.TrimSpace(m); m != "" {
+						ms = append(ms, m)
+					}
+				}
+				req.Models = api.Some(ms)
+			}
+			if f.Changed("rate-limit") {
+				req.RateLimit = api.Some(rate)
+			}
+			if f.Changed("burst") {
+				req.Burst = api.Some(burst)
+			}
+			if f.Changed("tokens-per-minute") {
+				req.TokensPerMinute = api.Some(tpm)
+			}
+			if f.Changed("token-budget") {
+				tokens, err := sluice.ParseTokens(budget)
+				if err != nil {
+					return fmt.Errorf("--token-budget: %v", err)
+				}
+				req.TokenBudget = api.Some(tokens)
+			}
+			if f.Changed("budget-period") {
+				req.BudgetPeriod = api.Some(period)
+			}
+			if f.Changed("force-version") {
+				req.ForceVersion = api.Some(force)
+			}
+			switch {
+			case f.Changed("expires") && noExpiry:
+				return fmt.Errorf("--expires and --no-expiry contradict each other: give one")
+			case noExpiry:
+				req.ExpiresAt = api.Null[time.Time]()
+			case f.Changed("expires"):
+				exp, err := api.ParseExpiry(expires, time.Now())
+				if err != nil {
+					return fmt.Errorf("--expires: %s", sluice.ErrorMessage(err))
+				}
+				if exp.IsZero() {
+					req.ExpiresAt = api.Null[time.Time]()
+				} else {
+					req.ExpiresAt = api.Some(exp)
+				}
+			}
+			if req.Models.IsZero() && req.RateLimit.IsZero() && req.Burst.IsZero() && req.TokensPerMinute.IsZero() && req.TokenBudget.IsZero() &&
+				req.BudgetPeriod.IsZero() && req.ForceVersion.IsZero() && req.ExpiresAt.IsZero() {
+				return fmt.Errorf("nothing to change: give one or more of --models, --rate-limit, --burst, --tokens-per-minute, --token-budget, --budget-period, --force-version, --expires or --no-expiry")
+			}
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			k, err := cl.UpdateKey(cmd.Context(), args[0], req)
+			if err != nil {
+				return err
+			}
+			if c.output == "json" {
+				return c.printJSON(k)
+			}
+			until := "never expires"
+			if !k.ExpiresAt.IsZero() {
+				until = "expires " + k.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC")
+			}
+			limits := keyLimits(k.KeyView)
+			if k.TokenBudget > 0 {
+				limits += ", budget " + sluice.FormatTokens(k.TokenBudget) + " tokens a " + k.BudgetPeriod
+			}
+			if len(k.Changed) == 0 {
+				fmt.Fprintf(c.stdout, "client key %s unchanged: it has these settings already (%s, %s), %s\n", k.Name, keyModels(k.KeyView), limits, until)
+			} else {
+				fmt.Fprintf(c.stdout, "client key %s updated (%s): %s, %s, %s; its secret is the same\n", k.Name, strings.Join(k.Changed, ", "), keyModels(k.KeyView), limits, until)
+			}
+			if k.Warning != "" {
+				fmt.Fprintf(c.stderr, "warning: %s\n", k.Warning)
+			}
+			return nil
+		},
+	}
+	fl := update.Flags()
+	fl.StringSliceVar(&models, "models", nil, "the models the key may use (comma-separated); \"\" for every model")
+	fl.Float64Var(&rate, "rate-limit", 0, "requests per second allowed (per replica); 0 for no limit (and no burst)")
+	fl.IntVar(&burst, "burst", 0, "requests allowed at once above the rate; 0 for the rate rounded up")
+	fl.Int64Var(&tpm, "tokens-per-minute", 0, "tokens (prompt and answer) the key's answers may use a minute (per replica); 0 for no limit")
+	fl.StringVar(&budget, "token-budget", "", "tokens the key may use a --budget-period, across every replica (50M); 0 removes the budget and its period")
+	fl.StringVar(&period, "budget-period", "", "the token budget's period: day, week or month (calendar periods in UTC)")
+	fl.BoolVar(&force, "force-version", false, "let the key use the force-version header (--force-version=false to stop it)")
+	fl.StringVar(&expires, "expires", "", "when it stops working: a duration from now (90d, 12h), a date or time (2027-03-01, UTC), or none")
+	fl.BoolVar(&noExpiry, "no-expiry", false, "the key never expires")
+	fl.StringVar(&reason, "reason", "", "why (required; goes into the audit log)")
+	return update
 }
 
 // keyModels is a key's MODELS column.
