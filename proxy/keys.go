@@ -322,7 +322,12 @@ func (ks *KeySet) Carry(old *KeySet) {
 		if o.tokenCost == k.tokenCost {
 			k.tokenTat.Store(o.tokenTat.Load())
 		} else if o.tokenCost > 0 && k.tokenCost > 0 {
-			k.tokenTat.Store(rescaleTat(o.tokenTat.Load(), now, o.tokenCost, k.tokenCost, int64(maxTokenCharge)))
+			// At most the new minute's worth and one token more: the key
+			// waits for a token to come back, as a request bucket capped
+			// at its burst waits for a request; not, as uncapped, for
+			// hours of tokens it used under the old limit.
+			bound := int64(time.Minute) + int64(k.tokenCost*float64(k.share.replicas()))
+			k.tokenTat.Store(rescaleTat(o.tokenTat.Load(), now, o.tokenCost, k.tokenCost, bound))
 		}
 		if t := o.touched.Load(); t > k.touched.Load() {
 			k.touched.Store(t)

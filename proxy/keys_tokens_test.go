@@ -181,6 +181,27 @@ func TestKeySet_TokensCarried(t *testing.T) {
 		}
 		srv2.Close()
 	}
+
+	// Lowered far, to 1 a minute: the 20-odd tokens the key used are 20-odd
+	// minutes at the new price; it waits for one token to come back (a
+	// minute), as a request bucket capped at its burst waits for one
+	// request, not for those 20 minutes (it did, before the cap).
+	ks, err := proxy.NewKeySet([]proxy.ClientKey{{Name: "metered", Hash: sluice.HashSecret(key), TokensPerMinute: 1}}, nil, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks.Carry(old)
+	srv3 := httptest.NewServer(ks.Wrap(p))
+	defer srv3.Close()
+	c3 := openai.NewClient(option.WithBaseURL(srv3.URL+"/v1/"), option.WithAPIKey(key), option.WithMaxRetries(0))
+	var apiErr *openai.Error
+	if _, err := c3.Chat.Completions.New(context.Background(), params); !errors.As(err, &apiErr) || apiErr.StatusCode != 429 {
+		t.Fatalf("lowered to 1 token a minute, at once: %v, want 429", err)
+	}
+	now = now.Add(61 * time.Second)
+	if _, err := c3.Chat.Completions.New(context.Background(), params); err != nil {
+		t.Errorf("lowered to 1 token a minute, a minute later: %v, want it served (the tokens used under the old limit are not hours at the new one)", err)
+	}
 }
 
 // TestKeySet_TokenRefusalSpendsNoRequest: a request refused for the key's

@@ -18,9 +18,10 @@ import (
 // TestReplicas_KeyUpdated runs two replicas on one PostgreSQL store: each
 // update of a key through a is in force on b within seconds, with the
 // same secret, and never resets what the key used on b: a key whose one
-// request a 100 s b has spent stays spent when its limit is lowered to
-// one a 50 s (b's 429 says half the wait it said before), and is let
-// through at once, many times, when its limit is raised.
+// request a 100 s b has spent stays spent when its limit is raised a
+// little, to one a 50 s (no fresh bucket: b's 429 says half the wait it
+// said before), and is let through at once, many times, when its limit is
+// raised far.
 func TestReplicas_KeyUpdated(t *testing.T) {
 	f := newKeyFleet(t, func(c *config.Gateway) { c.RequireClientKeys = true }, server.Options{})
 	b, admin := f.b, f.admin
@@ -69,7 +70,7 @@ func TestReplicas_KeyUpdated(t *testing.T) {
 		t.Fatalf("replica b, the key's second request at 1 a 100 s: %d, full again in %s; want 429, in 100 s or more", code, full)
 	}
 
-	// Lowered to one a 50 s: still spent on b, for half as long.
+	// Raised a little, to one a 50 s: still spent on b, for half as long.
 	update(api.KeyUpdateRequest{RateLimit: api.Some(0.02)})
 	waitFor(t, "replica b to hold the key at one request a 50 s", 5*time.Second, func() bool {
 		code, reset := chat()
