@@ -62,14 +62,7 @@ func (c *cli) keyCmd() *cobra.Command {
 			if c.output == "json" {
 				return c.printJSON(k)
 			}
-			until := "never expires"
-			if !k.ExpiresAt.IsZero() {
-				until = "expires " + k.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC")
-			}
-			limits := keyLimits(k.KeyView)
-			if k.TokenBudget > 0 {
-				limits += ", budget " + sluice.FormatTokens(k.TokenBudget) + " tokens a " + k.BudgetPeriod
-			}
+			limits, until := keySummary(k.KeyView)
 			fmt.Fprintf(c.stdout, "client key %s created (%s, %s), %s; its secret, shown only now (the OpenAI SDKs' api_key):\n%s\n", k.Name, keyModels(k.KeyView), limits, until, k.Secret)
 			if k.Warning != "" {
 				fmt.Fprintf(c.stderr, "warning: %s\n", k.Warning)
@@ -257,14 +250,7 @@ func (c *cli) keyUpdateCmd() *cobra.Command {
 			if c.output == "json" {
 				return c.printJSON(k)
 			}
-			until := "never expires"
-			if !k.ExpiresAt.IsZero() {
-				until = "expires " + k.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC")
-			}
-			limits := keyLimits(k.KeyView)
-			if k.TokenBudget > 0 {
-				limits += ", budget " + sluice.FormatTokens(k.TokenBudget) + " tokens a " + k.BudgetPeriod
-			}
+			limits, until := keySummary(k.KeyView)
 			if len(k.Changed) == 0 {
 				fmt.Fprintf(c.stdout, "client key %s unchanged: it has these settings already (%s, %s), %s\n", k.Name, keyModels(k.KeyView), limits, until)
 			} else {
@@ -299,6 +285,20 @@ func keyModels(k api.KeyView) string {
 }
 
 // keyLimits is a key's LIMITS column.
+// keySummary returns a key's limits (with its budget) and when it
+// expires, as create and update print them.
+func keySummary(k api.KeyView) (limits, until string) {
+	until = "never expires"
+	if !k.ExpiresAt.IsZero() {
+		until = "expires " + k.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC")
+	}
+	limits = keyLimits(k)
+	if k.TokenBudget > 0 {
+		limits += ", budget " + sluice.FormatTokens(k.TokenBudget) + " tokens a " + k.BudgetPeriod
+	}
+	return limits, until
+}
+
 func keyLimits(k api.KeyView) string {
 	var parts []string
 	if k.RateLimit > 0 {
