@@ -94,17 +94,9 @@ func (s *Store) PutClientKey(ctx context.Context, k sluice.StoredKey, audit slui
 	if created == nil {
 		created = s.now().UTC()
 	}
-	expires, err := timeArg("client key "+k.Name+" expires_at", k.ExpiresAt)
+	mj, expires, err := keyArgs(k)
 	if err != nil {
 		return err
-	}
-	models := k.Models
-	if models == nil {
-		models = []string{}
-	}
-	mj, err := json.Marshal(models)
-	if err != nil {
-		return fmt.Errorf("client key %s: models: %w", k.Name, err)
 	}
 	return s.write(ctx, "put client key "+k.Name, func(tx pgx.Tx) error {
 		if err := pruneRetired(ctx, tx, created.(time.Time)); err != nil {
@@ -112,7 +104,7 @@ func (s *Store) PutClientKey(ctx context.Context, k sluice.StoredKey, audit slui
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO client_keys (name, hash, models, rate_limit, burst, tokens_per_minute, token_budget, budget_period, force_version, created_at, created_by, expires_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
-			k.Name, k.Hash, string(mj), k.RateLimit, k.Burst, k.TokensPerMinute, k.TokenBudget, k.BudgetPeriod, k.ForceVersion, created, k.CreatedBy, expires)
+			k.Name, k.Hash, mj, k.RateLimit, k.Burst, k.TokensPerMinute, k.TokenBudget, k.BudgetPeriod, k.ForceVersion, created, k.CreatedBy, expires)
 		if err != nil {
 			return fmt.Errorf("write client key: %w", err)
 		}
@@ -238,17 +230,9 @@ func (s *Store) RotateClientKey(ctx context.Context, name, hash string, graceUnt
 // reload their keys. CodeNotFound if no key in force has that name,
 // CodeConflict if it changed since was, writing nothing.
 func (s *Store) UpdateClientKey(ctx context.Context, was, k sluice.StoredKey, audit sluice.AuditEntry) error {
-	expires, err := timeArg("client key "+k.Name+" expires_at", k.ExpiresAt)
+	mj, expires, err := keyArgs(k)
 	if err != nil {
 		return err
-	}
-	models := k.Models
-	if models == nil {
-		models = []string{}
-	}
-	mj, err := json.Marshal(models)
-	if err != nil {
-		return fmt.Errorf("client key %s: models: %w", k.Name, err)
 	}
 	return s.write(ctx, "update client key "+k.Name, func(tx pgx.Tx) error {
 		keys, err := keysNamed(ctx, tx, k.Name)
@@ -262,7 +246,7 @@ func (s *Store) UpdateClientKey(ctx context.Context, was, k sluice.StoredKey, au
 			return sluice.KeyChanged(k.Name)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE client_keys SET models = $1, rate_limit = $2, burst = $3, tokens_per_minute = $4, token_budget = $5, budget_period = $6, force_version = $7, expires_at = $8
-			WHERE name = $9`, string(mj), k.RateLimit, k.Burst, k.TokensPerMinute, k.TokenBudget, k.BudgetPeriod, k.ForceVersion, expires, k.Name); err != nil {
+			WHERE name = $9`, mj, k.RateLimit, k.Burst, k.TokensPerMinute, k.TokenBudget, k.BudgetPeriod, k.ForceVersion, expires, k.Name); err != nil {
 			return fmt.Errorf("update client key %s: %w", k.Name, err)
 		}
 		if err := s.insertAudit(ctx, tx, audit); err != nil {
@@ -330,4 +314,23 @@ func pruneRetired(ctx context.Context, tx pgx.Tx, now time.Time) error {
 		return fmt.Errorf("prune client key tombstones: %w", err)
 	}
 	return nil
+}
+
+// keyArgs returns k's models as the JSON its column holds (an empty list
+// for every model) and its expiry as its column's argument, for
+// PutClientKey and UpdateClientKey.
+func keyArgs(k sluice.StoredKey) (models string, expires any, err error) {
+	expires, err = timeArg("client key "+k.Name+" expires_at", k.ExpiresAt)
+	if err != nil {
+		return "", nil, err
+	}
+	ms := k.Models
+	if ms == nil {
+		ms = []string{}
+	}
+	mj, err := json.Marshal(ms)
+	if err != nil {
+		return "", nil, fmt.Errorf("client key %s: models: %w", k.Name, err)
+	}
+	return string(mj), expires, nil
 }

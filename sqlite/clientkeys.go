@@ -90,17 +90,9 @@ func (s *Store) PutClientKey(ctx context.Context, k sluice.StoredKey, audit slui
 	if err != nil {
 		return err
 	}
-	expires, err := timeArg("client key "+k.Name+" expires_at", k.ExpiresAt)
+	mj, expires, err := keyArgs(k)
 	if err != nil {
 		return err
-	}
-	models := k.Models
-	if models == nil {
-		models = []string{}
-	}
-	mj, err := json.Marshal(models)
-	if err != nil {
-		return fmt.Errorf("client key %s: models: %w", k.Name, err)
 	}
 	return s.write(ctx, "put client key "+k.Name, func(tx *sql.Tx) error {
 		if err := pruneRetired(ctx, tx, at); err != nil {
@@ -108,7 +100,7 @@ func (s *Store) PutClientKey(ctx context.Context, k sluice.StoredKey, audit slui
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO client_keys (name, hash, models, rate_limit, burst, tokens_per_minute, token_budget, budget_period, force_version, created_at, created_by, expires_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			k.Name, k.Hash, string(mj), k.RateLimit, k.Burst, k.TokensPerMinute, k.TokenBudget, k.BudgetPeriod, k.ForceVersion, created, k.CreatedBy, expires)
+			k.Name, k.Hash, mj, k.RateLimit, k.Burst, k.TokensPerMinute, k.TokenBudget, k.BudgetPeriod, k.ForceVersion, created, k.CreatedBy, expires)
 		if err != nil {
 			return fmt.Errorf("write client key: %w", err)
 		}
@@ -229,17 +221,9 @@ func (s *Store) RotateClientKey(ctx context.Context, name, hash string, graceUnt
 // rotation; one transaction with audit. CodeNotFound if no key in force
 // has that name, CodeConflict if it changed since was, writing nothing.
 func (s *Store) UpdateClientKey(ctx context.Context, was, k sluice.StoredKey, audit sluice.AuditEntry) error {
-	expires, err := timeArg("client key "+k.Name+" expires_at", k.ExpiresAt)
+	mj, expires, err := keyArgs(k)
 	if err != nil {
 		return err
-	}
-	models := k.Models
-	if models == nil {
-		models = []string{}
-	}
-	mj, err := json.Marshal(models)
-	if err != nil {
-		return fmt.Errorf("client key %s: models: %w", k.Name, err)
 	}
 	return s.write(ctx, "update client key "+k.Name, func(tx *sql.Tx) error {
 		keys, err := keysNamed(ctx, tx, k.Name)
@@ -253,7 +237,7 @@ func (s *Store) UpdateClientKey(ctx context.Context, was, k sluice.StoredKey, au
 			return sluice.KeyChanged(k.Name)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE client_keys SET models = ?, rate_limit = ?, burst = ?, tokens_per_minute = ?, token_budget = ?, budget_period = ?, force_version = ?, expires_at = ?
-			WHERE name = ?`, string(mj), k.RateLimit, k.Burst, k.TokensPerMinute, k.TokenBudget, k.BudgetPeriod, k.ForceVersion, expires, k.Name); err != nil {
+			WHERE name = ?`, mj, k.RateLimit, k.Burst, k.TokensPerMinute, k.TokenBudget, k.BudgetPeriod, k.ForceVersion, expires, k.Name); err != nil {
 			return fmt.Errorf("update client key %s: %w", k.Name, err)
 		}
 		return s.insertAudit(ctx, tx, audit)
@@ -315,4 +299,23 @@ func pruneRetired(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		return fmt.Errorf("prune client key tombstones: %w", err)
 	}
 	return nil
+}
+
+// keyArgs returns k's models as the JSON its column holds (an empty list
+// for every model) and its expiry as its column's argument, for
+// PutClientKey and UpdateClientKey.
+func keyArgs(k sluice.StoredKey) (models string, expires any, err error) {
+	expires, err = timeArg("client key "+k.Name+" expires_at", k.ExpiresAt)
+	if err != nil {
+		return "", nil, err
+	}
+	ms := k.Models
+	if ms == nil {
+		ms = []string{}
+	}
+	mj, err := json.Marshal(ms)
+	if err != nil {
+		return "", nil, fmt.Errorf("client key %s: models: %w", k.Name, err)
+	}
+	return string(mj), expires, nil
 }

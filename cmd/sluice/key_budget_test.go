@@ -4,20 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/openai/openai-go"
 	"github.com/openai/openai-go/option"
-
-	"github.com/sluicehq/sluice/config"
-	"github.com/sluicehq/sluice/fakellm"
-	"github.com/sluicehq/sluice/server"
 )
 
 // TestCLI_KeyTokenBudget walks a token budget as a team coming from
@@ -30,32 +22,8 @@ import (
 // the list shows the new day's use. Bad budgets are refused naming the
 // flag or field, with nothing written.
 func TestCLI_KeyTokenBudget(t *testing.T) {
-	be := httptest.NewServer(fakellm.New(fakellm.Config{}).Handler())
-	t.Cleanup(be.Close)
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Store = filepath.Join(t.TempDir(), "sluice.db")
-	cfg.RequireClientKeys = true
-	skew := new(atomic.Int64)
+	gw, skew, cmd := keyedGateway(t)
 	clock := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
-	gw, err := server.New(context.Background(), server.Options{Config: cfg, Now: clock, BudgetInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gw.Shutdown(context.Background()) })
-	token, err := gw.EnsureBootstrapToken(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := func(args ...string) []string {
-		return append(append([]string{}, args...), "--server", gw.AdminURL(), "--token", token)
-	}
-	file := filepath.Join(t.TempDir(), "models.yaml")
-	os.WriteFile(file, []byte(strings.ReplaceAll(modelsYAML, "BACKEND", be.URL)), 0o644)
-	mustRun(t, cmd("apply", "-f", file, "--reason", "plan")...)
 
 	// Bad budgets: the flag named, nothing issued.
 	for _, c := range []struct {

@@ -35,7 +35,10 @@ func keyedGateway(t *testing.T) (gw *server.Server, skew *atomic.Int64, cmd func
 	cfg.Store = filepath.Join(t.TempDir(), "sluice.db")
 	cfg.RequireClientKeys = true
 	skew = new(atomic.Int64)
-	gw, err := server.New(context.Background(), server.Options{Config: cfg, Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
+	// Budget sums every 50 ms (a no-op for keys without a budget), so a
+	// spent budget is seen within a test's patience.
+	gw, err := server.New(context.Background(), server.Options{Config: cfg, Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) },
+		BudgetInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

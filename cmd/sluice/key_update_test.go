@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,9 +13,6 @@ import (
 	"github.com/openai/openai-go/option"
 
 	"github.com/sluicehq/sluice/api"
-	"github.com/sluicehq/sluice/config"
-	"github.com/sluicehq/sluice/fakellm"
-	"github.com/sluicehq/sluice/server"
 )
 
 // TestCLI_KeyUpdate changes an issued key in place, as LiteLLM's
@@ -29,30 +23,7 @@ import (
 // 403, and every model again serves it. sluice key list shows each
 // change; bad updates are refused with nothing written.
 func TestCLI_KeyUpdate(t *testing.T) {
-	be := httptest.NewServer(fakellm.New(fakellm.Config{}).Handler())
-	t.Cleanup(be.Close)
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Store = filepath.Join(t.TempDir(), "sluice.db")
-	cfg.RequireClientKeys = true
-	gw, err := server.New(context.Background(), server.Options{Config: cfg, BudgetInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gw.Shutdown(context.Background()) })
-	token, err := gw.EnsureBootstrapToken(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := func(args ...string) []string {
-		return append(append([]string{}, args...), "--server", gw.AdminURL(), "--token", token)
-	}
-	file := filepath.Join(t.TempDir(), "models.yaml")
-	os.WriteFile(file, []byte(strings.ReplaceAll(modelsYAML, "BACKEND", be.URL)), 0o644)
-	mustRun(t, cmd("apply", "-f", file, "--reason", "plan")...)
+	gw, _, cmd := keyedGateway(t)
 
 	secret := createdSecret(t, mustRun(t, cmd("key", "create", "team-u", "--rate-limit", "1", "--burst", "1", "--reason", "onboard team u")...))
 	sdk := openai.NewClient(option.WithBaseURL(gw.URL()+"/v1/"), option.WithAPIKey(secret), option.WithMaxRetries(0))
