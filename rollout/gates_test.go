@@ -115,6 +115,35 @@ func TestNext_PrometheusGates(t *testing.T) {
 		}
 	})
 
+	t.Run("AbortClosesThePause", func(t *testing.T) {
+		// The controller's pause paged: an abort while it holds the
+		// rollout carries the close of the pause's page on its alert
+		// (PauseClose); a promotion closes it already, and carries none.
+		r := mustStart(t, spec)
+		r, _ = must(t, r, t0, Event{Kind: EvWarmed})
+		for i := range GateErrorChecks {
+			v := promgate.Merge(*verdict(sluice.OutcomePass, 500, 50), []promgate.Result{broken})
+			r, _ = must(t, r, t0.Add(time.Duration(i+1)*time.Second), Event{Kind: EvAnalysis, Verdict: &v, StageSamples: 50, GateErrors: promgate.Errors([]promgate.Result{broken})})
+		}
+		aborted, acts := must(t, r, t0.Add(time.Minute), Event{Kind: EvAbort, Actor: "bob", Message: "not worth the wait"})
+		var alert *Action
+		for i := range acts {
+			if acts[i].Kind == ActAlert {
+				alert = &acts[i]
+			}
+		}
+		want := "the controller's pause of rollout " + r.ID + " of chat:v2 is over: the rollout ended while paused (aborted by bob: not worth the wait)"
+		if aborted.Phase != sluice.PhaseAborted || alert == nil || alert.Event != "aborted" || alert.PauseClose != want {
+			t.Errorf("phase %s, alert %+v; want aborted, its alert closing the pause: %q", aborted.Phase, alert, want)
+		}
+		_, acts = must(t, r, t0.Add(time.Minute), Event{Kind: EvPromote, Actor: "bob"})
+		for _, a := range acts {
+			if a.PauseClose != "" {
+				t.Errorf("the promotion's %s action carries a pause close: the promotion's own alert closes the pause's page", a.Kind)
+			}
+		}
+	})
+
 	t.Run("OperatorsPauseResumesWithoutAlert", func(t *testing.T) {
 		// An operator's pause sent no alert, so its resume sends none,
 		// even after a gate pause earlier in the same rollout.

@@ -98,6 +98,10 @@ type Action struct {
 	// Event is an ActAlert's kind, one of sluice.AlertEvents.
 	Event   string
 	Message string
+	// PauseClose, on the ActAlert of a rollout that ended (not promoted)
+	// while the controller's pause held it, is the note of that pause's
+	// close (Alert.PauseClose).
+	PauseClose string
 }
 
 // DefaultStages are the progressive stages used when a spec gives none.
@@ -351,7 +355,11 @@ func Start(id string, spec sluice.RolloutSpec, prev *sluice.Model, actor, reason
 // carry out, or a CodeConflict error when the event does not apply in r's
 // phase (the error says what would).
 func Next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, error) {
-	r, acts, err := next(r, ev, now)
+	out, acts, err := next(r, ev, now)
+	if err == nil {
+		acts = closePause(r, out, acts)
+	}
+	r = out
 	if r.Phase != sluice.PhasePaused {
 		// Left the pause by whatever path (resumed, promoted, its bake
 		// ended, undone, aborted, concluded, rolled back): no pause stays
@@ -775,6 +783,27 @@ func pauseAlerted(r sluice.Rollout) bool {
 		}
 	}
 	return false
+}
+
+// closePause marks the alert of a rollout that ended while the
+// controller's pause held it (from prev, paused, to next, ended) as closing
+// that pause's page: the pagers' incident (sluice-paused/MODEL) would
+// otherwise stay open for a rollout that no longer runs, until a later
+// rollout of the model is promoted. A promotion closes it already (and the
+// model's page too); a resume closes it with its own alert; an operator's
+// pause paged no one. Read from prev's stored timeline (pauseAlerted), so
+// the replica that ends the rollout, whichever it is, knows.
+func closePause(prev, next sluice.Rollout, acts []Action) []Action {
+	if prev.Phase != sluice.PhasePaused || !pauseAlerted(prev) || next.Phase.Active() || next.Phase == sluice.PhasePromoted {
+		return acts
+	}
+	for i := len(acts) - 1; i >= 0; i-- {
+		if acts[i].Kind == ActAlert {
+			acts[i].PauseClose = fmt.Sprintf("the controller's pause of rollout %s of %s:%s is over: the rollout ended while paused (%s)", next.ID, next.Spec.Model, next.Spec.Candidate, next.Decision)
+			break
+		}
+	}
+	return acts
 }
 
 // by returns " by ACTOR" for an operator's event, or "".

@@ -285,6 +285,46 @@ func TestAbortClosesThePausePage_OtherProcess(t *testing.T) {
 		}
 	})
 
+	t.Run("AbortingReplicaDiesMidDrain", func(t *testing.T) {
+		// The abort's alerts wait for its drain, which a never finishes:
+		// the pending record (Unwinding) in the store carries the close,
+		// and b, completing the abort once a is an orphan, sends it.
+		p := newPagers(t, nil)
+		path := filepath.Join(t.TempDir(), "s.db")
+		clock := &rvClock{now: time.Date(2026, 11, 22, 14, 0, 0, 0, time.UTC)}
+		dying := make(chan struct{})
+		ctlA, a := rvReplica(t, path, clock, "a", true, rollout.Options{InFlight: rvInFlightUntil(dying), DrainTimeout: time.Hour, Prometheus: downPrometheus(t), Alerts: p.hooks})
+		t.Cleanup(func() { close(dying); a.Wait() })
+		p2 := newPagers(t, nil)
+		ctlB, b := rvReplica(t, path, clock, "b", false, rollout.Options{InFlight: rvNoneInFlight, Alerts: p2.hooks})
+		t.Cleanup(b.Wait)
+		pauseByGates(t, ctlA, a, clock, p.hooks)
+		if _, err := a.Act(t.Context(), "bob", "chat", rollout.EvAbort, "not worth the wait"); err != nil {
+			t.Fatal(err)
+		}
+		if err := ctlB.Reload(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		r := ctlB.Registry().Rollouts["chat"]
+		if r == nil || r.Unwinding == nil {
+			t.Fatalf("the store holds no pending abort: %v", r)
+		}
+		if u := r.Unwinding; len(u.Alerts) != 1 || !strings.Contains(u.Alerts[0].PauseClose, "aborted by bob") {
+			t.Errorf("the pending alerts %+v, want the abort's, carrying the pause's close", u.Alerts)
+		}
+		clock.Add(11 * time.Second)
+		b.Step(t.Context())
+		b.Wait()
+		p2.hooks.Wait(t.Context())
+		pd, og := p2.sent()
+		if strings.Join(pd, "|") != "resolve sluice-paused/chat" || strings.Join(og, "|") != "POST /v2/alerts/sluice-paused:chat/close?identifierType=alias" {
+			t.Errorf("b, completing a's abort, sent %v %v, want the pause's close", pd, og)
+		}
+		if pd, _ := p.sent(); len(pd) != 1 {
+			t.Errorf("a, which died mid-drain, sent %v after its pause", pd)
+		}
+	})
+
 	t.Run("PostgreSQLFleet", func(t *testing.T) {
 		// Two replicas on one PostgreSQL schema, each with its own
 		// webhooks to the same pagers: a leads and pages the pause; the
