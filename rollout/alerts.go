@@ -27,7 +27,9 @@ const PagerDutyEventsURL = "https://events.pagerduty.com/v2/enqueue"
 // promotion and the resume that close them. The others (a promotion's
 // bake starting, an A/B test completing, an operator's abort) would open
 // incidents no one needs, unless critical (an abort that left traffic on
-// versions all down): a critical alert is sent whatever its kind.
+// versions all down): a critical alert is sent whatever its kind. An
+// abort of a rollout the controller's pause paged for still closes that
+// pause's incident (Webhook.ClosesPause).
 var PagerDutyEvents = []string{"rolled_back", "failed", "undone", "paused", "resumed", "promoted"}
 
 // Webhook is one alert destination.
