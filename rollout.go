@@ -525,6 +525,10 @@ type UnwindAlert struct {
 	// alerts had kinds has none, and the rollout's phase stands for it.
 	Event   string `json:"event,omitempty"`
 	Message string `json:"message"`
+	// PauseClose, when set, is the note of the close of the controller's
+	// pause's page that the alert also carries (see rollout.Alert): the
+	// rollout ended while that pause, which paged, held it.
+	PauseClose string `json:"pause_close,omitempty"`
 }
 
 // Clone returns a deep copy of r: no slice, map or pointer of the copy

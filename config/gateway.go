@@ -214,7 +214,9 @@ type Webhook struct {
 	Severity string `yaml:"severity"`
 	// Events are the kinds of alert sent (sluice.AlertEvents); none given
 	// sends every kind, but to pagerduty and opsgenie rolled_back, failed,
-	// undone, paused, resumed and promoted (the last two close).
+	// undone, paused, resumed and promoted (the last two close). A pager
+	// that takes paused is also sent the close of the controller's pause's
+	// incident when the paused rollout is aborted, aborted listed or not.
 	Events []string `yaml:"events"`
 }
 

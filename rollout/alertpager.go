@@ -11,10 +11,12 @@ import (
 // a key the gateway derives from the model alone, so that it keeps no
 // state: the model's (a rollback opens it, a second adds to it, the
 // model's next promotion closes it) and its pause's (the controller's
-// pause opens it, the resume closes it, and so does the model's next
-// promotion, for a paused rollout promoted or aborted). They are apart so
-// that a resume closes no rollback's page of an earlier rollout. sluice
-// alert test's incident is a third, that no model's shares.
+// pause opens it; the resume closes it, and so do the paused rollout's
+// promotion and its end by any other way, an abort's, through the alert of
+// that end (Alert.PauseClose), as does the model's next promotion). They
+// are apart so that a resume or an abort closes no rollback's page of an
+// earlier rollout. sluice alert test's incident is a third, that no
+// model's shares.
 
 // incident names one of the incidents a pager keeps for sluice.
 type incident struct {
@@ -105,8 +107,7 @@ func pagerDutyPosts(h Webhook, a Alert, source string) []post {
 	if !ok {
 		var out []post
 		for _, i := range pagerCloses(a) {
-			// A resolve takes no payload.
-			out = append(out, jsonPost(target, map[string]any{"routing_key": h.RoutingKey, "event_action": "resolve", "dedup_key": i.pagerDutyKey()}))
+			out = append(out, pagerDutyResolve(h, i))
 		}
 		return out
 	}
@@ -142,6 +143,24 @@ func pagerDutyPosts(h Webhook, a Alert, source string) []post {
 			"custom_details": details,
 		},
 	})}
+}
+
+// pagerDutyResolve is the Events API v2 event that resolves i. A resolve
+// takes no payload (PagerDuty ignores one): the incident's log says it was
+// resolved through the integration.
+func pagerDutyResolve(h Webhook, i incident) post {
+	return jsonPost(h.target(), map[string]any{"routing_key": h.RoutingKey, "event_action": "resolve", "dedup_key": i.pagerDutyKey()})
+}
+
+// pauseClosePost is the close of a's model's pause's incident that a
+// carries (Alert.PauseClose): PagerDuty's resolve, or Opsgenie's close by
+// alias with a.PauseClose as its note.
+func pauseClosePost(h Webhook, a Alert, source string) post {
+	i := incident{model: a.Model, paused: true}
+	if h.Format == "opsgenie" {
+		return opsgenieClose(h, i, source, a.PauseClose)
+	}
+	return pagerDutyResolve(h, i)
 }
 
 // OpsgenieAPIURL is where an opsgenie alert webhook posts when it gives no
@@ -182,6 +201,13 @@ func opsgenieBase(h Webhook) string {
 	return strings.TrimSuffix(strings.TrimSuffix(h.target(), "/"), "/v2/alerts")
 }
 
+// opsgenieClose is the Alert API v2 request that closes i by its alias,
+// with note (cut to Opsgenie's 25,000 characters); source is already cut.
+func opsgenieClose(h Webhook, i incident, source, note string) post {
+	return jsonPost(opsgenieBase(h)+"/v2/alerts/"+url.PathEscape(i.opsgenieAlias())+"/close?identifierType=alias",
+		map[string]any{"source": cutRunes(source, 100), "note": cutRunes(note, 25000)})
+}
+
 // opsgeniePriority is the priority of an alert of severity.
 func opsgeniePriority(severity string) string {
 	switch severity {
@@ -204,8 +230,7 @@ func opsgeniePosts(h Webhook, a Alert, source string) []post {
 	if !ok {
 		var out []post
 		for _, i := range pagerCloses(a) {
-			out = append(out, jsonPost(base+"/v2/alerts/"+url.PathEscape(i.opsgenieAlias())+"/close?identifierType=alias",
-				map[string]any{"source": source, "note": cutRunes(a.Message, 25000)}))
+			out = append(out, opsgenieClose(h, i, source, a.Message))
 		}
 		return out
 	}

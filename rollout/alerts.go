@@ -27,7 +27,9 @@ const PagerDutyEventsURL = "https://events.pagerduty.com/v2/enqueue"
 // promotion and the resume that close them. The others (a promotion's
 // bake starting, an A/B test completing, an operator's abort) would open
 // incidents no one needs, unless critical (an abort that left traffic on
-// versions all down): a critical alert is sent whatever its kind.
+// versions all down): a critical alert is sent whatever its kind. An
+// abort of a rollout the controller's pause paged for still closes that
+// pause's incident (Webhook.ClosesPause).
 var PagerDutyEvents = []string{"rolled_back", "failed", "undone", "paused", "resumed", "promoted"}
 
 // Webhook is one alert destination.
@@ -109,6 +111,38 @@ func (h Webhook) Wants(a Alert) bool {
 	return sluice.AlertSeverityRank(a.Severity) >= sluice.AlertSeverityRank(h.Severity)
 }
 
+// ClosesPause says whether h is sent the close of the controller's pause's
+// incident that a carries (Alert.PauseClose, on the alert of a rollout
+// that ended, not promoted, while that pause held it): h is a pager and
+// takes paused alerts (paused among its events, as by default), whatever
+// its events say of a's own kind (an abort is not among the defaults) and
+// whatever its severity floor, which never holds back a close. What opened
+// the incident closes it; a pager that was never sent the pause is sent
+// no close of it.
+func (h Webhook) ClosesPause(a Alert) bool {
+	if a.PauseClose == "" || a.Test || !isPager(h.Format) {
+		return false
+	}
+	events := h.Events
+	if events == nil {
+		events = PagerDutyEvents
+	}
+	return slices.Contains(events, "paused")
+}
+
+// posts are what h is sent of a: the close of the pause's incident a
+// carries, if h takes it (ClosesPause), then a itself, if h wants it.
+func (w *Webhooks) posts(h Webhook, a Alert) []post {
+	var out []post
+	if h.ClosesPause(a) {
+		out = append(out, pauseClosePost(h, a, w.source()))
+	}
+	if h.Wants(a) {
+		out = append(out, alertPosts(h, a, w.source())...)
+	}
+	return out
+}
+
 // Webhooks sends alerts to every configured webhook, each in the
 // background with a timeout, so a slow receiver never holds a rollback.
 type Webhooks struct {
@@ -179,10 +213,10 @@ func (w *Webhooks) source() string {
 func (w *Webhooks) Alert(ctx context.Context, a Alert) {
 	client := w.client()
 	for _, h := range w.hooks() {
-		if !h.Wants(a) {
+		posts := w.posts(h, a)
+		if len(posts) == 0 {
 			continue
 		}
-		posts := alertPosts(h, a, w.source())
 		key := h.Format + "\x00" + h.target() + "\x00" + a.Model
 		done := make(chan struct{})
 		w.mu.Lock()

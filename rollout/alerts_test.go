@@ -465,6 +465,65 @@ func TestWebhook_Wants(t *testing.T) {
 	}
 }
 
+// TestWebhook_ClosesPause: the close of the controller's pause's page,
+// carried by the alert of a rollout that ended while that pause held it,
+// goes to the pagers that take paused alerts, whatever their events say
+// of the alert's own kind and whatever their severity floor: what opened
+// the incident closes it. Chat and json webhooks keep no incident.
+func TestWebhook_ClosesPause(t *testing.T) {
+	aborted := rollout.Alert{Severity: "warning", Event: "aborted", Rollout: "r3", Model: "chat", Phase: sluice.PhaseAborted,
+		Message: "rollout r3 of chat:v3 aborted by bob: not worth the wait", At: at,
+		PauseClose: "the controller's pause of rollout r3 of chat:v3 is over: the rollout ended while paused (aborted by bob: not worth the wait)"}
+	plain := aborted
+	plain.PauseClose = ""
+	for _, c := range []struct {
+		name string
+		hook rollout.Webhook
+		a    rollout.Alert
+		want bool
+	}{
+		{"PagerDutyDefault", rollout.Webhook{Format: "pagerduty"}, aborted, true},
+		{"OpsgenieDefault", rollout.Webhook{Format: "opsgenie"}, aborted, true},
+		{"PagerTakesPaused", rollout.Webhook{Format: "pagerduty", Events: []string{"paused"}}, aborted, true},
+		{"PagerWithoutPaused", rollout.Webhook{Format: "pagerduty", Events: []string{"rolled_back", "aborted"}}, aborted, false},
+		{"FloorHoldsNoClose", rollout.Webhook{Format: "opsgenie", Severity: "critical"}, aborted, true},
+		{"NothingToClose", rollout.Webhook{Format: "pagerduty"}, plain, false},
+		{"ChatKeepsNoIncident", rollout.Webhook{Format: "slack"}, aborted, false},
+		{"JSONKeepsNoIncident", rollout.Webhook{}, aborted, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := c.hook.ClosesPause(c.a); got != c.want {
+				t.Errorf("ClosesPause = %v", got)
+			}
+		})
+	}
+
+	t.Run("Posts", func(t *testing.T) {
+		// The close first, then the abort itself where the hook takes it:
+		// the abort's page (sluice/MODEL, sluice:MODEL) is opened, never
+		// resolved, by an abort.
+		pd, og, chat := newReceiver(t, http.StatusAccepted), newReceiver(t, http.StatusAccepted), newReceiver(t)
+		send(t, []rollout.Webhook{
+			{URL: pd.URL, Format: "pagerduty", RoutingKey: "k", Events: []string{"paused", "aborted"}},
+			{URL: og.URL, Format: "opsgenie", APIKey: "og", Severity: "critical"},
+			{URL: chat.URL, Format: "slack"},
+		}, aborted)
+		got := pd.got()
+		if len(got) != 2 || mustJSON(t, got[0]) != `{"dedup_key":"sluice-paused/chat","event_action":"resolve","routing_key":"k"}` ||
+			got[1]["event_action"] != "trigger" || got[1]["dedup_key"] != "sluice/chat" {
+			t.Errorf("PagerDuty got %v", got)
+		}
+		reqs, bodies := og.requests(), og.got()
+		if len(reqs) != 1 || reqs[0] != "POST /v2/alerts/sluice-paused:chat/close?identifierType=alias GenieKey og" ||
+			mustJSON(t, bodies[0]) != `{"note":"the controller's pause of rollout r3 of chat:v3 is over: the rollout ended while paused (aborted by bob: not worth the wait)","source":"gw-1"}` {
+			t.Errorf("Opsgenie got %v %v", reqs, bodies)
+		}
+		if got := chat.got(); len(got) != 1 || strings.Contains(fmt.Sprint(got[0]), "pause") {
+			t.Errorf("Slack got %v, want the abort alone", got)
+		}
+	})
+}
+
 func TestWebhooks_Test(t *testing.T) {
 	ok, broken := newReceiver(t, http.StatusAccepted), newReceiver(t, http.StatusInternalServerError)
 	og, gchat := newReceiver(t, http.StatusAccepted), newReceiver(t, http.StatusOK)

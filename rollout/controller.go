@@ -65,6 +65,13 @@ type Alert struct {
 	Message string         `json:"message"`
 	At      time.Time      `json:"at"`
 	Timings map[string]any `json:"timings,omitempty"`
+	// PauseClose, when set, says that the rollout ended (not promoted)
+	// while the controller's pause, which paged, held it, and why: the
+	// pagers that take paused alerts close the pause's incident too, with
+	// this as the close's note, whether or not they take the alert's own
+	// kind (Webhook.ClosesPause). Chat and json webhooks are sent the
+	// alert alone.
+	PauseClose string `json:"-"`
 }
 
 // Options configures a Controller. Zero fields take the defaults noted.
@@ -1060,7 +1067,7 @@ func (c *Controller) afterCommit(ctx context.Context, r sluice.Rollout, acts []A
 			if kind == "" {
 				kind = string(r.Phase) // a pending rollback recorded before alerts had kinds
 			}
-			c.opt.Alerts.Alert(ctx, Alert{Severity: a.Severity, Event: kind, Rollout: r.ID, Model: s.Model, Phase: r.Phase, Message: a.Message + cm.note, At: c.opt.Now().UTC(), Timings: timings})
+			c.opt.Alerts.Alert(ctx, Alert{Severity: a.Severity, Event: kind, Rollout: r.ID, Model: s.Model, Phase: r.Phase, Message: a.Message + cm.note, At: c.opt.Now().UTC(), Timings: timings, PauseClose: a.PauseClose})
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -112,6 +113,70 @@ func TestNext_PrometheusGates(t *testing.T) {
 		if len(acts) != 1 || acts[0].Kind != ActAlert || acts[0].Event != "resumed" || acts[0].Severity != "info" ||
 			acts[0].Message != "rollout "+r.ID+" of chat:v2 resumed by alice; the stage's hold continues from 3s; prometheus is back" {
 			t.Errorf("the resume's actions %+v", acts)
+		}
+	})
+
+	t.Run("AbortClosesThePause", func(t *testing.T) {
+		// The controller's pause paged: an abort while it holds the
+		// rollout carries the close of the pause's page on its alert
+		// (PauseClose); a promotion closes it already, and carries none.
+		r := mustStart(t, spec)
+		r, _ = must(t, r, t0, Event{Kind: EvWarmed})
+		for i := range GateErrorChecks {
+			v := promgate.Merge(*verdict(sluice.OutcomePass, 500, 50), []promgate.Result{broken})
+			r, _ = must(t, r, t0.Add(time.Duration(i+1)*time.Second), Event{Kind: EvAnalysis, Verdict: &v, StageSamples: 50, GateErrors: promgate.Errors([]promgate.Result{broken})})
+		}
+		aborted, acts := must(t, r, t0.Add(time.Minute), Event{Kind: EvAbort, Actor: "bob", Message: "not worth the wait"})
+		var alert *Action
+		for i := range acts {
+			if acts[i].Kind == ActAlert {
+				alert = &acts[i]
+			}
+		}
+		want := "the controller's pause of rollout " + r.ID + " of chat:v2 is over: the rollout ended while paused (aborted by bob: not worth the wait)"
+		if aborted.Phase != sluice.PhaseAborted || alert == nil || alert.Event != "aborted" || alert.PauseClose != want {
+			t.Errorf("phase %s, alert %+v; want aborted, its alert closing the pause: %q", aborted.Phase, alert, want)
+		}
+		_, acts = must(t, r, t0.Add(time.Minute), Event{Kind: EvPromote, Actor: "bob"})
+		for _, a := range acts {
+			if a.PauseClose != "" {
+				t.Errorf("the promotion's %s action carries a pause close: the promotion's own alert closes the pause's page", a.Kind)
+			}
+		}
+	})
+
+	t.Run("PromotedIntoABakeThenUndone", func(t *testing.T) {
+		// An operator's promote of a paused rollout with a bake ends the
+		// pause but not the rollout: its page waits for the bake's end,
+		// whose promotion resolves it. A rollout undone (or rolled back)
+		// in its bake instead carries the close, even after an operator's
+		// own pause and resume in the bake, which sent no alert; one
+		// undone after its bake ended (promoted, so closed) carries none.
+		baking := spec
+		baking.Bake = sluice.BakeFor(time.Hour)
+		r := mustStart(t, baking)
+		r, _ = must(t, r, t0, Event{Kind: EvWarmed})
+		for i := range GateErrorChecks {
+			v := promgate.Merge(*verdict(sluice.OutcomePass, 500, 50), []promgate.Result{broken})
+			r, _ = must(t, r, t0.Add(time.Duration(i+1)*time.Second), Event{Kind: EvAnalysis, Verdict: &v, StageSamples: 50, GateErrors: promgate.Errors([]promgate.Result{broken})})
+		}
+		r, acts := must(t, r, t0.Add(time.Minute), Event{Kind: EvPromote, Actor: "bob", Message: "ship it"})
+		if r.Phase != sluice.PhaseBaking || slices.ContainsFunc(acts, func(a Action) bool { return a.PauseClose != "" }) {
+			t.Fatalf("phase %s, actions %+v: the bake's start is not the rollout's end", r.Phase, acts)
+		}
+		r, _ = must(t, r, t0.Add(2*time.Minute), Event{Kind: EvPause, Actor: "carol"})
+		r, _ = must(t, r, t0.Add(3*time.Minute), Event{Kind: EvResume, Actor: "carol"})
+		undone, acts := must(t, r, t0.Add(4*time.Minute), Event{Kind: EvUndo, Actor: "bob", Message: "users complain"})
+		if i := slices.IndexFunc(acts, func(a Action) bool { return a.Kind == ActAlert }); undone.Phase != sluice.PhaseUndone || i < 0 || !strings.Contains(acts[i].PauseClose, "ended without a promotion (undone by bob") {
+			t.Errorf("phase %s, actions %+v: the undo in the bake closes the controller's pause", undone.Phase, acts)
+		}
+		promoted, acts := must(t, r, t0.Add(2*time.Hour), Event{Kind: EvPromote, Actor: "bob"})
+		if promoted.Phase != sluice.PhasePromoted || slices.ContainsFunc(acts, func(a Action) bool { return a.PauseClose != "" }) {
+			t.Fatalf("phase %s, actions %+v: the bake's end promotes, and its alert closes the pause", promoted.Phase, acts)
+		}
+		_, acts = must(t, promoted, t0.Add(3*time.Hour), Event{Kind: EvUndo, Actor: "bob"})
+		if slices.ContainsFunc(acts, func(a Action) bool { return a.PauseClose != "" }) {
+			t.Errorf("actions %+v: an undo after the promotion closes the pause again", acts)
 		}
 	})
 

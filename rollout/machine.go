@@ -98,6 +98,10 @@ type Action struct {
 	// Event is an ActAlert's kind, one of sluice.AlertEvents.
 	Event   string
 	Message string
+	// PauseClose, on the ActAlert of a rollout that ended (not promoted)
+	// while the controller's pause held it, is the note of that pause's
+	// close (Alert.PauseClose).
+	PauseClose string
 }
 
 // DefaultStages are the progressive stages used when a spec gives none.
@@ -351,7 +355,11 @@ func Start(id string, spec sluice.RolloutSpec, prev *sluice.Model, actor, reason
 // carry out, or a CodeConflict error when the event does not apply in r's
 // phase (the error says what would).
 func Next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, error) {
-	r, acts, err := next(r, ev, now)
+	out, acts, err := next(r, ev, now)
+	if err == nil {
+		acts = closePause(r, out, acts)
+	}
+	r = out
 	if r.Phase != sluice.PhasePaused {
 		// Left the pause by whatever path (resumed, promoted, its bake
 		// ended, undone, aborted, concluded, rolled back): no pause stays
@@ -775,6 +783,55 @@ func pauseAlerted(r sluice.Rollout) bool {
 		}
 	}
 	return false
+}
+
+// closePause marks the alert of a rollout that ends (from prev, active, to
+// next, ended) while a page of the controller's pause is open
+// (pausePageOpen) as closing that page: the pagers' incident
+// (sluice-paused/MODEL) would otherwise stay open for a rollout that no
+// longer runs, until a later rollout of the model is promoted. A
+// promotion closes it already (and the model's page too). That is an
+// abort while paused, or an undo or a rollback in the bake of a paused
+// rollout an operator promoted (the bake's start resolves nothing: its
+// end's promotion does).
+func closePause(prev, next sluice.Rollout, acts []Action) []Action {
+	if !prev.Phase.Active() || next.Phase.Active() || next.Phase == sluice.PhasePromoted || !pausePageOpen(prev) {
+		return acts
+	}
+	how := "ended without a promotion"
+	if prev.Phase == sluice.PhasePaused {
+		how = "ended while paused"
+	}
+	for i := len(acts) - 1; i >= 0; i-- {
+		if acts[i].Kind == ActAlert {
+			acts[i].PauseClose = fmt.Sprintf("the controller's pause of rollout %s of %s:%s is over: the rollout %s (%s)", next.ID, next.Spec.Model, next.Spec.Candidate, how, next.Decision)
+			break
+		}
+	}
+	return acts
+}
+
+// pausePageOpen says whether r's timeline holds a pause that alerted (the
+// controller's, whose event holds the verdict that paused it) and no
+// alert closing it since: a resume alerts, and closes it, when the last
+// pause before it alerted (pauseAlerted); an operator's pause and its
+// resume send nothing. Read from the stored timeline, so the replica that
+// ends the rollout, whichever it is and whenever it started, knows.
+func pausePageOpen(r sluice.Rollout) bool {
+	open, last := false, false
+	for _, e := range r.Events {
+		switch e.Kind {
+		case "paused":
+			last = len(e.Data) > 0
+			open = open || last
+		case "resumed":
+			if last {
+				open = false
+			}
+			last = false
+		}
+	}
+	return open
 }
 
 // by returns " by ACTOR" for an operator's event, or "".

@@ -42,7 +42,7 @@ func (c *Controller) unwindOf(acts []Action, now time.Time) *sluice.Unwind {
 		case ActUnload:
 			u.Unload = true
 		case ActAlert:
-			u.Alerts = append(u.Alerts, sluice.UnwindAlert{Severity: a.Severity, Event: a.Event, Message: a.Message})
+			u.Alerts = append(u.Alerts, sluice.UnwindAlert{Severity: a.Severity, Event: a.Event, Message: a.Message, PauseClose: a.PauseClose})
 		}
 	}
 	return u
@@ -109,7 +109,7 @@ func (c *Controller) resumeUnwind(ctx context.Context, r sluice.Rollout, why str
 		acts = append(acts, Action{Kind: ActUnload})
 	}
 	for _, a := range u.Alerts {
-		acts = append(acts, Action{Kind: ActAlert, Severity: a.Severity, Event: a.Event, Message: a.Message})
+		acts = append(acts, Action{Kind: ActAlert, Severity: a.Severity, Event: a.Event, Message: a.Message, PauseClose: a.PauseClose})
 	}
 	c.countUnwinding(claimed)
 	note := fmt.Sprintf(" (completed by %s: %s)", c.opt.Replica, why)

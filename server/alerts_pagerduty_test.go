@@ -242,3 +242,43 @@ func TestRollout_GatePausePagesAndResumeResolves(t *testing.T) {
 		t.Errorf("the resume's Opsgenie close: %v %v", ogReqs[1], ogBodies[1])
 	}
 }
+
+// TestRollout_GatePausePagesAndAbortResolves: the on-call answers the
+// controller's pause by aborting the rollout (sluice rollout abort, here
+// its admin API call): the pause's page is resolved and its Opsgenie
+// alert closed, with a note naming the abort. Before, the pause's
+// incident stayed open.
+func TestRollout_GatePausePagesAndAbortResolves(t *testing.T) {
+	pd, og := newPagerRecorder(t), newPagerRecorder(t)
+	stable, cand := MustBackend(t, fakellm.Config{}), MustBackend(t, fakellm.Config{Seed: 2})
+	down := "http://" + freeLoopback(t)
+	gw, cl := startPromGateway(t, func(c *config.Gateway) {
+		c.Prometheus = config.Prometheus{URL: down, Timeout: 500 * time.Millisecond}
+		c.Rollouts.Alerts = []config.Webhook{{URL: pd.URL, Format: "pagerduty", RoutingKey: "k"}, {URL: og.URL, Format: "opsgenie", APIKey: "og-key"}}
+	}, stable, cand)
+	l := startLoad(t, gw.URL(), 2)
+	defer l.finish()
+	spec := gatedSpec(sluice.PromGate{Name: "candidate_error_rate", Query: candidateErrorRate, Max: maxOf(0.1)})
+	spec.Stages[0].Hold = 0
+	ctx := context.Background()
+	if _, err := cl.StartRollout(ctx, spec, "gate on a Prometheus that is down"); err != nil {
+		t.Fatal(err)
+	}
+	r := waitPhase(t, cl, func(p sluice.Phase) bool { return p != sluice.PhaseWarming && p != sluice.PhaseProgressing }, 30*time.Second)
+	if r.Phase != sluice.PhasePaused {
+		t.Fatalf("phase %s (%s), want paused", r.Phase, r.Decision)
+	}
+	pd.wait(t, 1)
+	og.wait(t, 1)
+	if _, err := cl.RolloutAction(ctx, "chat", "abort", "not worth the wait"); err != nil {
+		t.Fatal(err)
+	}
+	_, pdBodies := pd.wait(t, 2)
+	ogReqs, ogBodies := og.wait(t, 2)
+	if s := fmt.Sprint(pdBodies[1]); pdBodies[1]["event_action"] != "resolve" || pdBodies[1]["dedup_key"] != "sluice-paused/chat" || len(pdBodies[1]) != 3 {
+		t.Errorf("the abort's resolve: %s", s)
+	}
+	if note := fmt.Sprint(ogBodies[1]["note"]); ogReqs[1] != "POST /v2/alerts/sluice-paused:chat/close?identifierType=alias" || !strings.Contains(note, "ended while paused (aborted by") || !strings.Contains(note, "not worth the wait") {
+		t.Errorf("the abort's Opsgenie close: %v %v", ogReqs[1], ogBodies[1])
+	}
+}

@@ -1,0 +1,11 @@
+-- 0017_rollout_pause_close: no table changes. The version marks a change in
+-- what the rollouts table's doc holds: a pending rollback's alerts
+-- (unwinding.alerts) may hold pause_close, the close of the controller's
+-- pause's page that an abort of the paused rollout sends to the pagers. A
+-- binary built before it, completing that rollback after the replica that
+-- aborted died, would drop the close and leave the pause's incident open.
+-- Binaries refuse a schema newer than the ones they know, so this version
+-- makes an older binary refuse the store ("upgrade sluice") instead
+-- (HOUSE.md: a change to the shape of a stored JSON document takes a
+-- migration, even an empty one; storetest.DocShape checks it).
+SELECT 1;
