@@ -46,8 +46,8 @@ func (c *cli) keyCmd() *cobra.Command {
 			}
 			var tokens, perMinute int64
 			if budget != "" {
-				if tokens, err = sluice.ParseTokens(budget); err != nil {
-					return fmt.Errorf("--token-budget: %v", err)
+				if tokens, err = tokenFlag("token-budget", budget); err != nil {
+					return err
 				}
 			}
 			if tpm != "" {
@@ -167,8 +167,8 @@ func (c *cli) keyCmd() *cobra.Command {
 	return cmd
 }
 
-// tokenFlag reads the value of a flag that counts tokens
-// (--tokens-per-minute) as the config file reads its token_budget and
+// tokenFlag reads the value of a flag that counts tokens (--token-budget,
+// --tokens-per-minute) as the config file reads its token_budget and
 // tokens_per_minute (config.ParseTokens: 50M, 1.5k, 50_000_000), so a
 // value can be copied between the two.
 func tokenFlag(name, value string) (int64, error) {
@@ -229,9 +229,9 @@ func (c *cli) keyUpdateCmd() *cobra.Command {
 				req.TokensPerMinute = api.Some(perMinute)
 			}
 			if f.Changed("token-budget") {
-				tokens, err := sluice.ParseTokens(budget)
+				tokens, err := tokenFlag("token-budget", budget)
 				if err != nil {
-					return fmt.Errorf("--token-budget: %v", err)
+					return err
 				}
 				req.TokenBudget = api.Some(tokens)
 			}
@@ -289,7 +289,7 @@ func (c *cli) keyUpdateCmd() *cobra.Command {
 	fl.Float64Var(&rate, "rate-limit", 0, "requests per second allowed (per replica); 0 for no limit (and no burst)")
 	fl.IntVar(&burst, "burst", 0, "requests allowed at once above the rate; 0 for the rate rounded up")
 	fl.StringVar(&tpm, "tokens-per-minute", "", "tokens (prompt and answer) the key's answers may use a minute (per replica): a number, or with k, M or G (200k); 0 for no limit")
-	fl.StringVar(&budget, "token-budget", "", "tokens the key may use a --budget-period, across every replica (50M); 0 removes the budget and its period")
+	fl.StringVar(&budget, "token-budget", "", "tokens the key may use a --budget-period, across every replica: a number, or with k, M or G (50M); 0 removes the budget and its period")
 	fl.StringVar(&period, "budget-period", "", "the token budget's period: day, week or month (calendar periods in UTC)")
 	fl.BoolVar(&force, "force-version", false, "let the key use the force-version header (--force-version=false to stop it)")
 	fl.StringVar(&expires, "expires", "", "when it stops working: a duration from now (90d, 12h), a date or time (2027-03-01, UTC), or none")

@@ -77,3 +77,34 @@ func TestCLI_KeyTokensPerMinuteSuffixes(t *testing.T) {
 		{[]string{"key", "update", "team-t", "--tokens-per-minute", "2G"}, "tokens_per_minute 2000000000 must be between 1 and 1000000000"},
 	})
 }
+
+// TestCLI_KeyTokenBudgetYAMLNumbers: sluice key create and update read
+// --token-budget as the config file reads token_budget (config.ParseTokens),
+// the YAML numbers a file takes (50_000_000, 2e7) with 50M and 1.5k. The
+// CLI read sluice.ParseTokens's forms alone, so 50_000_000, copied from a
+// client_keys entry that loads, was "not a number of tokens". What the
+// file refuses the flag refuses too (a quoted "50_000_000" is text; 1.5e0
+// is not whole), naming the flag, with nothing written.
+func TestCLI_KeyTokenBudgetYAMLNumbers(t *testing.T) {
+	_, _, cmd := keyedGateway(t)
+	mustRun(t, cmd("key", "create", "team-y", "--token-budget", "50_000_000", "--budget-period", "day", "--reason", "onboard team y")...)
+	if k := listedKey(t, cmd, "team-y"); k.TokenBudget != 50_000_000 {
+		t.Errorf("key created with --token-budget 50_000_000: token_budget %d", k.TokenBudget)
+	}
+	mustRun(t, cmd("key", "update", "team-y", "--token-budget", "2e7", "--reason", "less")...)
+	if k := listedKey(t, cmd, "team-y"); k.TokenBudget != 20_000_000 {
+		t.Errorf("key updated with --token-budget 2e7: token_budget %d", k.TokenBudget)
+	}
+	mustRun(t, cmd("key", "update", "team-y", "--token-budget", "1.5k", "--reason", "a trickle")...)
+	if k := listedKey(t, cmd, "team-y"); k.TokenBudget != 1500 {
+		t.Errorf("key updated with --token-budget 1.5k: token_budget %d", k.TokenBudget)
+	}
+	refusedUnchanged(t, cmd, []struct {
+		args []string
+		want string
+	}{
+		{[]string{"key", "create", "bad", "--token-budget", `"50_000_000"`, "--budget-period", "day"}, `--token-budget: "\"50_000_000\"" is not a number of tokens: give a whole number, or one with k, M or G`},
+		{[]string{"key", "update", "team-y", "--token-budget", "1.5e0"}, `--token-budget: "1.5e0" is not a number of tokens`},
+		{[]string{"key", "update", "team-y", "--token-budget", "lots"}, `--token-budget: "lots" is not a number of tokens`},
+	})
+}
