@@ -38,6 +38,24 @@ const (
 	StrategyPipeline Strategy = "pipeline"
 )
 
+// UnjudgedGuards refuses analysis.guards on a rollout whose strategy has no
+// analysis to judge them: rolling gives the candidate all traffic once it is
+// warm, and its bake, if any, judges only the error and cancel rates (which
+// cannot be guards) and the Prometheus gates, as there is no baseline arm
+// after a promotion. Accepted, the guards were stored and shown in the spec
+// and did nothing. Every other strategy judges them: canary, progressive,
+// shadow, blue-green and pipeline in the analysis that passes a stage, an
+// A/B test in its guardrail. The error names the field; a caller adds where
+// the user wrote it (the flag, a model file's key and line).
+func UnjudgedGuards(s RolloutSpec) error {
+	if len(s.Analysis.Guards) == 0 || s.Strategy != StrategyRolling {
+		return nil
+	}
+	return &Error{Code: CodeInvalid, Fields: []string{"analysis.guards"}, Message: fmt.Sprintf(
+		"a rolling rollout judges no guards (%s): it gives the candidate all traffic once warm, with no analysis (the update planner chooses it for a config-only change, the same weight_hash), and a bake after it judges only the error and cancel rates and the Prometheus gates; leave out --guard (analysis.guards), or give --strategy canary or progressive, whose analysis judges them",
+		strings.Join(s.Analysis.Guards, ", "))}
+}
+
 // Strategies lists every strategy.
 var Strategies = []Strategy{StrategyCanary, StrategyProgressive, StrategyShadow, StrategyBlueGreen, StrategyABTest, StrategyRolling, StrategyPipeline}
 

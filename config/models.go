@@ -2,6 +2,9 @@ package config
 
 import (
 	"fmt"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/sluicehq/sluice"
 )
@@ -38,6 +41,13 @@ func ParseApplyDoc(name string, text []byte) (sluice.ApplyDoc, error) {
 				return doc, fmt.Errorf("%s.versions[%d]: %s", at, j, sluice.ErrorMessage(err))
 			}
 		}
+		if m.Rollout != nil {
+			// The server refuses it too (and for the planner's rolling,
+			// which only it can tell); here the file's line is known.
+			if err := sluice.UnjudgedGuards(*m.Rollout); err != nil {
+				return doc, fmt.Errorf("%s.rollout.analysis.guards%s: %s", at, lineSuffix(text, "models", strconv.Itoa(i), "rollout", "analysis", "guards"), sluice.ErrorMessage(err))
+			}
+		}
 		if m.Policy != nil {
 			switch m.Policy.Kind {
 			case "", sluice.PolicyLatest, sluice.PolicyAll, sluice.PolicySpecific, sluice.PolicySplit, sluice.PolicyOff:
@@ -47,4 +57,36 @@ func ParseApplyDoc(name string, text []byte) (sluice.ApplyDoc, error) {
 		}
 	}
 	return doc, nil
+}
+
+// lineSuffix is " (line N)" for the value at path in the YAML text (each
+// step a mapping key, or a list index in digits), "" when it is not
+// there. ${ENV} expansion keeps lines where they are, so the text as
+// written gives them.
+func lineSuffix(text []byte, path ...string) string {
+	var doc yaml.Node
+	if yaml.Unmarshal(text, &doc) != nil || len(doc.Content) == 0 {
+		return ""
+	}
+	n := doc.Content[0]
+	for _, step := range path {
+		var next *yaml.Node
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == step {
+					next = n.Content[i+1]
+				}
+			}
+		case yaml.SequenceNode:
+			if i, err := strconv.Atoi(step); err == nil && i >= 0 && i < len(n.Content) {
+				next = n.Content[i]
+			}
+		}
+		if next == nil {
+			return ""
+		}
+		n = next
+	}
+	return fmt.Sprintf(" (line %d)", n.Line)
 }

@@ -59,8 +59,8 @@ type ClientKey struct {
 	Burst int `yaml:"burst"`
 	// TokensPerMinute is how many tokens (prompt and answer, as the
 	// backends' usage reports them) the key may use a minute; 0 means no
-	// limit.
-	TokensPerMinute int64 `yaml:"tokens_per_minute"`
+	// limit. Written as TokenBudget is: 200k, or a whole number.
+	TokensPerMinute Tokens `yaml:"tokens_per_minute"`
 	// TokenBudget is how many tokens (prompt and answer, as the request
 	// log holds them) the key may use in each BudgetPeriod, across every
 	// replica; 0 means no budget. Written as the CLI's --token-budget:
@@ -73,11 +73,13 @@ type ClientKey struct {
 	ForceVersion bool `yaml:"force_version"`
 }
 
-// Tokens is a count of tokens in the config file: a whole number, or one
-// with k, M or G such as 50M or 1.5k, read by sluice.ParseTokens, the
-// parser of the CLI's --token-budget, so a value can be copied between
-// the two; a YAML number it does not read (50_000_000, 5e7) is read as
-// YAML reads it, as token_budget was before, if it is whole.
+// Tokens is a count of tokens in the config file (token_budget,
+// tokens_per_minute): a whole number, or one with k, M or G such as 50M or
+// 1.5k, read by sluice.ParseTokens; a YAML number it does not read
+// (50_000_000, 5e7) is read as YAML reads it, as both keys were before
+// they took suffixes, if it is whole. The CLI's --token-budget and
+// --tokens-per-minute read theirs with ParseTokens, the same parser, so a
+// value can be copied between the two.
 type Tokens int64
 
 // UnmarshalYAML reads a count of tokens. A value that is not one is a
@@ -85,14 +87,7 @@ type Tokens int64
 // into one naming the key (client_keys[2].token_budget) and saying what
 // to write.
 func (t *Tokens) UnmarshalYAML(n *yaml.Node) error {
-	var v int64
-	err := errors.New("not a scalar")
-	if n.Kind == yaml.ScalarNode {
-		v, err = sluice.ParseTokens(n.Value)
-		if err != nil {
-			v, err = yamlWhole(n)
-		}
-	}
+	v, err := tokensOf(n)
 	if err != nil {
 		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: cannot unmarshal %s `%s` into config.Tokens", n.Line, n.ShortTag(), n.Value)}}
 	}
@@ -100,8 +95,44 @@ func (t *Tokens) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// ParseTokens reads a count of tokens written as the config file's
+// token_budget and tokens_per_minute take it (Tokens): 50M, 1.5k, 200000,
+// or a YAML number such as 50_000_000 or 5e7. The CLI reads its
+// --token-budget and --tokens-per-minute with it. The error is
+// sluice.ParseTokens's, which says what to write.
+func ParseTokens(s string) (int64, error) {
+	v, err := sluice.ParseTokens(s)
+	if err == nil {
+		return v, nil
+	}
+	// As the file reads a plain value after its key, its tag resolved by
+	// YAML; the whole text, so quotes (text, as in the file), a tag or a
+	// comment are not read past.
+	var doc yaml.Node
+	if yaml.Unmarshal([]byte(s), &doc) == nil && len(doc.Content) == 1 {
+		n := doc.Content[0]
+		if v, yerr := tokensOf(n); yerr == nil && n.Style == 0 && n.Value == strings.TrimSpace(s) {
+			return v, nil
+		}
+	}
+	return 0, err
+}
+
+// tokensOf reads a YAML node as a count of tokens: sluice.ParseTokens's
+// forms, else a whole YAML number (yamlWhole).
+func tokensOf(n *yaml.Node) (int64, error) {
+	if n.Kind != yaml.ScalarNode {
+		return 0, errors.New("not a scalar")
+	}
+	if v, err := sluice.ParseTokens(n.Value); err == nil {
+		return v, nil
+	}
+	return yamlWhole(n)
+}
+
 // yamlWhole reads n, a YAML number ParseTokens does not read, as the
-// int64 token_budget was before it took 50M: 50_000_000, 5e7 or 0x2FAF080
+// int64 token_budget and tokens_per_minute were before they took 50M:
+// 50_000_000, 5e7 or 0x2FAF080
 // (so a file written then still loads), but only a whole one in range,
 // where the int64 cut 2.5 to 2.
 func yamlWhole(n *yaml.Node) (int64, error) {

@@ -41,6 +41,7 @@ type Tracing struct {
 // and Sluice's own under sluice.*).
 const (
 	attrOperation    = attribute.Key("gen_ai.operation.name")
+	attrProvider     = attribute.Key("gen_ai.provider.name")
 	attrRequestModel = attribute.Key("gen_ai.request.model")
 	attrRespModel    = attribute.Key("gen_ai.response.model")
 	attrInputTokens  = attribute.Key("gen_ai.usage.input_tokens")
@@ -60,6 +61,18 @@ const (
 	attrClientKey    = attribute.Key("sluice.client_key")
 	attrCategory     = attribute.Key("sluice.category")
 	attrStream       = attribute.Key("sluice.stream")
+	// ProviderName is gen_ai.provider.name on every span with gen_ai.*
+	// attributes (an inference request's, its attempts' and mirrors', a
+	// by-id forward's; not the HTTP-only spans of /v1/models or of a
+	// request refused before routing). The conventions set it from what the
+	// instrumentation knows, and make it the discriminator of the
+	// attributes that go with it (openai.* with openai); Sluice speaks the
+	// OpenAI API to every backend (vLLM, SGLang, TGI, llama.cpp, OpenAI
+	// itself), and neither a version nor a backends entry says who serves
+	// it, so it is openai, as the conventions advise for a service reached
+	// through the OpenAI API; gen_ai.request.model, gen_ai.response.model
+	// and server.address say which model and server answered.
+	ProviderName = "openai"
 	// EventFirstToken marks, on a stream's spans, when its first token
 	// (its first event with content) reached the gateway.
 	EventFirstToken = "gen_ai.first_token"
@@ -198,7 +211,7 @@ func (p *Proxy) startServer(x *exchange, t *Tracing) {
 		s.server = nil
 		return
 	}
-	s.server.SetAttributes(attrOperation.String(s.op), attrMethod.String(x.r.Method), attrPath.String(x.r.URL.Path),
+	s.server.SetAttributes(attrOperation.String(s.op), attrProvider.String(ProviderName), attrMethod.String(x.r.Method), attrPath.String(x.r.URL.Path),
 		attrRequestID.String(x.reqID))
 	if k := clientKeyName(x.r); k != "" {
 		s.server.SetAttributes(attrClientKey.String(k))
@@ -311,7 +324,7 @@ func (s *spans) startAttempt(x *exchange, t *route.Target, routeName string) {
 		return // not sampled: its context alone goes on
 	}
 	s.attempt = sp
-	sp.SetAttributes(attrOperation.String(s.op), attrRequestModel.String(t.Upstream), attrVersion.String(t.ID),
+	sp.SetAttributes(attrOperation.String(s.op), attrProvider.String(ProviderName), attrRequestModel.String(t.Upstream), attrVersion.String(t.ID),
 		attrRoute.String(routeName), attrRequestID.String(x.reqID), attrStream.Bool(x.f.stream))
 	if host, port := hostPort(x.endpoint); host != "" {
 		sp.SetAttributes(attrServerAddr.String(host), attrServerPort.Int(port))
@@ -520,7 +533,7 @@ func (s *spans) startForward(t *route.Target, endpoint, reqID string, h http.Hea
 		return
 	}
 	s.attempt = sp
-	sp.SetAttributes(attrVersion.String(t.ID), attrRequestModel.String(t.Upstream), attrRequestID.String(reqID))
+	sp.SetAttributes(attrVersion.String(t.ID), attrProvider.String(ProviderName), attrRequestModel.String(t.Upstream), attrRequestID.String(reqID))
 	if host, port := hostPort(endpoint); host != "" {
 		sp.SetAttributes(attrServerAddr.String(host), attrServerPort.Int(port))
 	}

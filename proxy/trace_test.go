@@ -24,8 +24,9 @@ import (
 // TestProxy_Tracing covers what the gateway's tests do not: the
 // http.RoundTripper path (Options.Transport) sets the attempt's
 // traceparent in place of the client's, a non-text endpoint's spans are
-// named by its operation, and the client key's name (never its secret) and
-// the live rollout's id are on the SERVER span.
+// named by its operation, the client key's name (never its secret) and
+// the live rollout's id are on the SERVER span, and every span says its
+// gen_ai.provider.name (openai: the API every backend is spoken to in).
 func TestProxy_Tracing(t *testing.T) {
 	var mu sync.Mutex
 	var seen []string
@@ -83,6 +84,11 @@ func TestProxy_Tracing(t *testing.T) {
 			if strings.Contains(kv.Value.Emit(), secret) {
 				t.Errorf("%s: %s holds the key's secret", sp.Name, kv.Key)
 			}
+		}
+		// The GenAI conventions require gen_ai.provider.name on these
+		// spans: every backend is spoken to in the OpenAI API.
+		if a["gen_ai.provider.name"] != "openai" {
+			t.Errorf("%s: gen_ai.provider.name %q, want openai", sp.Name, a["gen_ai.provider.name"])
 		}
 		switch sp.SpanKind {
 		case trace.SpanKindServer:

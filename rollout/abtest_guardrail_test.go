@@ -82,6 +82,37 @@ func TestNext_ABTestGuardrail(t *testing.T) {
 			t.Fatalf("two failing analyses not in a row: phase %s, want progressing", r.Phase)
 		}
 	})
+	// analysis.guards on an A/B test: accepted and stored, they did
+	// nothing, as the test ran on whatever the latency did. A guard is a
+	// bound the test must hold, so it joins the guardrail: failing as the
+	// canary analysis fails it, FailChecks analyses in a row, it rolls the
+	// test back, named as a guard; a metric not named still runs on.
+	t.Run("GuardsJoinTheGuardrail", func(t *testing.T) {
+		r := mustStart(t, sluice.RolloutSpec{Strategy: sluice.StrategyABTest, ABSamples: 10000,
+			Analysis: sluice.AnalysisSpec{FailChecks: 2, Guards: []string{"latency_p99", "quality"}}})
+		r, _ = must(t, r, t0, Event{Kind: EvWarmed})
+		slow := failing(300, 300, "latency_p99/payments")
+		slow.Metrics[0].Detail = "latency p99 in category payments: 410 ms vs 300 ms (+37%, threshold +20%); anytime-valid interval +25% to +49%, p = 0.001: worse beyond the threshold"
+		r, _ = must(t, r, t0.Add(time.Minute), Event{Kind: EvAnalysis, Verdict: slow})
+		if e := r.Events[len(r.Events)-1]; r.Phase != sluice.PhaseProgressing || e.Kind != "verdict" || !strings.Contains(e.Message, "1 of 2 in a row") ||
+			!strings.Contains(e.Message, "guard latency p99 in category payments: 410 ms vs 300 ms (+37%, threshold +20%)") || strings.Contains(e.Message, "anytime") {
+			t.Fatalf("one failing analysis on a guard: phase %s, last event %s %q; want progressing, the guard named as the analysis says it", r.Phase, e.Kind, e.Message)
+		}
+		r, acts := must(t, r, t0.Add(2*time.Minute), Event{Kind: EvAnalysis, Verdict: failing(400, 400, "quality", "output_tokens")})
+		if r.Phase != sluice.PhaseRolledBack || !hasAction(acts, ActRestore) || !strings.Contains(r.Decision, "guardrail failed: guard quality") || strings.Contains(r.Decision, "output") {
+			t.Fatalf("second failing analysis on a guard: phase %s, decision %q; want rolled back naming the guard, not the unguarded metric", r.Phase, r.Decision)
+		}
+		// Not named: the test runs on, as before.
+		r = mustStart(t, sluice.RolloutSpec{Strategy: sluice.StrategyABTest, ABSamples: 10000,
+			Analysis: sluice.AnalysisSpec{FailChecks: 2, Guards: []string{"latency_p99"}}})
+		r, _ = must(t, r, t0, Event{Kind: EvWarmed})
+		for i := range 3 {
+			r, _ = must(t, r, t0.Add(time.Duration(i+1)*time.Minute), Event{Kind: EvAnalysis, Verdict: failing(300+i, 300+i, "latency_p95", "output_tokens")})
+		}
+		if r.Phase != sluice.PhaseProgressing {
+			t.Fatalf("failing on metrics that are not guards: phase %s, want progressing to its sample", r.Phase)
+		}
+	})
 	t.Run("OtherMetricsRunOn", func(t *testing.T) {
 		r := start(t)
 		for i, m := range []string{"output_tokens", "refusal_rate", "latency_p99", "quality"} {

@@ -274,47 +274,60 @@ func New(opt Options) *Controller {
 // target with it against the registry an apply would leave, before that
 // apply commits.
 func (c *Controller) Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason string) (sluice.RolloutSpec, error) {
+	spec, _, err := c.check(reg, spec, reason)
+	return spec, err
+}
+
+// check is Check; unjudged also returns the analysis.guards it left out
+// of the spec: those of a rollout that named no strategy, for which the
+// update planner chose rolling (a config-only change), which has no
+// analysis to judge them (UnjudgedGuards). A rollout that asks for
+// rolling with guards is refused; one that leaves the strategy to the
+// planner starts without them, saying so (GuardsNotApplied), so that a
+// model file whose rollout: section names guards for its canaries does
+// not have every config-only change refused by sluice apply.
+func (c *Controller) check(reg *sluice.Registry, spec sluice.RolloutSpec, reason string) (_ sluice.RolloutSpec, unjudged []string, _ error) {
 	m := reg.Models[spec.Model]
 	if m == nil {
-		return spec, sluice.Errorf(sluice.CodeNotFound, "model %q is not registered: list models with sluice get models", spec.Model)
+		return spec, nil, sluice.Errorf(sluice.CodeNotFound, "model %q is not registered: list models with sluice get models", spec.Model)
 	}
 	if c.drillUnderway(spec.Model) {
-		return spec, sluice.Errorf(sluice.CodeConflict, "model %s has a fire drill under way: start the rollout when it has finished (a drill takes seconds)", spec.Model)
+		return spec, nil, sluice.Errorf(sluice.CodeConflict, "model %s has a fire drill under way: start the rollout when it has finished (a drill takes seconds)", spec.Model)
 	}
 	if m.Policy.Kind == sluice.PolicyOff {
-		return spec, sluice.Errorf(sluice.CodeInvalid, "model %s is out of service (policy off), so a rollout has no live traffic to measure: set a policy that serves it first (sluice set policy %s specific VERSION)", spec.Model, spec.Model)
+		return spec, nil, sluice.Errorf(sluice.CodeInvalid, "model %s is out of service (policy off), so a rollout has no live traffic to measure: set a policy that serves it first (sluice set policy %s specific VERSION)", spec.Model, spec.Model)
 	}
 	c.mu.Lock()
 	unwinding := c.unwinding[spec.Model+":"+spec.Candidate] > 0
 	c.mu.Unlock()
 	if unwinding {
-		return spec, sluice.Errorf(sluice.CodeConflict, "version %s:%s is still being rolled back (its requests in flight draining, then the unload webhook; up to rollouts.drain_timeout): start the rollout again in a few seconds", spec.Model, spec.Candidate)
+		return spec, nil, sluice.Errorf(sluice.CodeConflict, "version %s:%s is still being rolled back (its requests in flight draining, then the unload webhook; up to rollouts.drain_timeout): start the rollout again in a few seconds", spec.Model, spec.Candidate)
 	}
 	// The pending record lives on the model's latest rollout: a new
 	// rollout, of any candidate, would replace it, and with it the unload
 	// and alerts still to be done (by another replica, or by the leader
 	// for one that died).
 	if err := pendingRollback(reg.Rollouts[spec.Model], spec.Model); err != nil {
-		return spec, err
+		return spec, nil, err
 	}
 	cand := reg.Version(spec.Model, spec.Candidate)
 	if cand == nil {
-		return spec, sluice.Errorf(sluice.CodeNotFound, "version %s:%s is not registered (%s): check the tag, or register it with sluice apply -f first", spec.Model, spec.Candidate, versionsOf(reg, spec.Model))
+		return spec, nil, sluice.Errorf(sluice.CodeNotFound, "version %s:%s is not registered (%s): check the tag, or register it with sluice apply -f first", spec.Model, spec.Candidate, versionsOf(reg, spec.Model))
 	}
 	if !cand.Stage.Servable() {
-		return spec, sluice.Errorf(sluice.CodeInvalid, "version %s is retired and cannot take traffic", cand.ID())
+		return spec, nil, sluice.Errorf(sluice.CodeInvalid, "version %s is retired and cannot take traffic", cand.ID())
 	}
 	if spec.Baseline == "" {
 		spec.Baseline = StableOf(reg, spec.Model)
 		if spec.Baseline == "" {
-			return spec, sluice.Errorf(sluice.CodeInvalid, "model %s has no stable version to roll out from: label one stable or pass --from", spec.Model)
+			return spec, nil, sluice.Errorf(sluice.CodeInvalid, "model %s has no stable version to roll out from: label one stable or pass --from", spec.Model)
 		}
 		if err := stableNotServing(reg, spec.Model, spec.Baseline, "a rollout", "pass --from"); err != nil {
-			return spec, err
+			return spec, nil, err
 		}
 	}
 	if reg.Version(spec.Model, spec.Baseline) == nil {
-		return spec, sluice.Errorf(sluice.CodeNotFound, "baseline %s:%s is not registered (%s): check the tag given with --from", spec.Model, spec.Baseline, versionsOf(reg, spec.Model))
+		return spec, nil, sluice.Errorf(sluice.CodeNotFound, "baseline %s:%s is not registered (%s): check the tag given with --from", spec.Model, spec.Baseline, versionsOf(reg, spec.Model))
 	}
 	if spec.Strategy == "" {
 		p := MakePlan(reg, spec.Model, spec.Candidate, spec.Baseline, 0)
@@ -327,6 +340,11 @@ func (c *Controller) Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason
 			// the operator asked for none (--bake none, bake: none).
 			spec.Bake = sluice.BakeFor(p.Bake.D())
 		}
+		if sluice.UnjudgedGuards(spec) != nil {
+			// The planner's rolling, not the operator's: the guards
+			// are for the rollouts the planner makes canaries of.
+			unjudged, spec.Analysis.Guards = spec.Analysis.Guards, nil
+		}
 	}
 	if spec.Bake.None() {
 		// Resolved: stored as no bake at all, which an older binary
@@ -334,24 +352,24 @@ func (c *Controller) Check(reg *sluice.Registry, spec sluice.RolloutSpec, reason
 		spec.Bake = sluice.Bake{}
 	}
 	if err := UnusedSettings(spec); err != nil {
-		return spec, err
+		return spec, nil, err
 	}
 	if err := rollingConfigOnly(reg, spec); err != nil {
-		return spec, err
+		return spec, nil, err
 	}
 	if (spec.Strategy == sluice.StrategyShadow || spec.Strategy == sluice.StrategyPipeline) && c.opt.Shadow == nil {
-		return spec, sluice.Errorf(sluice.CodeInvalid, "this gateway cannot mirror traffic, so the %s strategy is unavailable", spec.Strategy)
+		return spec, nil, sluice.Errorf(sluice.CodeInvalid, "this gateway cannot mirror traffic, so the %s strategy is unavailable", spec.Strategy)
 	}
 	if reason == "" {
-		return spec, &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"reason"}, Message: "a reason is required to start a rollout: pass --reason \"why\""}
+		return spec, nil, &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"reason"}, Message: "a reason is required to start a rollout: pass --reason \"why\""}
 	}
 	if n := len(spec.Analysis.Prometheus); n > 0 && c.opt.Prometheus == nil {
-		return spec, &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"analysis.prometheus"}, Message: fmt.Sprintf("the rollout has %d Prometheus gate(s) but this gateway has no Prometheus to query: set prometheus.url in the gateway config (such as http://prometheus:9090) and restart it, or remove analysis.prometheus", n)}
+		return spec, nil, &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"analysis.prometheus"}, Message: fmt.Sprintf("the rollout has %d Prometheus gate(s) but this gateway has no Prometheus to query: set prometheus.url in the gateway config (such as http://prometheus:9090) and restart it, or remove analysis.prometheus", n)}
 	}
 	if err := Validate(WithDefaults(spec)); err != nil {
-		return spec, err
+		return spec, nil, err
 	}
-	return spec, nil
+	return spec, unjudged, nil
 }
 
 // versionsOf names model's registered versions, oldest tag first, for an
@@ -390,20 +408,20 @@ func rollingConfigOnly(reg *sluice.Registry, spec sluice.RolloutSpec) error {
 // strategy takes the update planner's; an empty baseline is the model's
 // stable version.
 func (c *Controller) Start(ctx context.Context, actor, reason string, spec sluice.RolloutSpec) (sluice.Rollout, error) {
-	spec, err := c.Check(c.opt.Control.Registry(), spec, reason)
+	spec, unjudged, err := c.check(c.opt.Control.Registry(), spec, reason)
 	if err != nil {
 		return sluice.Rollout{}, err
 	}
 	id := fmt.Sprintf("%s-%s", spec.Model, c.opt.Now().UTC().Format("20060102-150405.000"))
 	unheld := c.noDrillElsewhere(spec.Model)
-	r, err := c.start(ctx, actor, reason, id, spec, unheld)
+	r, err := c.start(ctx, actor, reason, id, spec, unjudged, unheld)
 	if sluice.ErrorCode(err) == sluice.CodeConflict && !refusedFor(err, unheld) && c.opt.Control.Reload(ctx) == nil {
 		// This replica's registry may be behind the store (an abort through
 		// another replica, its notice not here yet): it would say to abort
 		// a rollout that has ended. Once more on the store's registry. Not
 		// for a drill under way elsewhere: its lock says nothing of the
 		// registry, and a second try would meet it again.
-		r, err = c.start(ctx, actor, reason, id, spec, unheld)
+		r, err = c.start(ctx, actor, reason, id, spec, unjudged, unheld)
 	}
 	return r, err
 }
@@ -420,8 +438,9 @@ func refusedFor(err error, unheld []sluice.Unheld) bool {
 }
 
 // start is Start's transaction; it commits only while the holds unheld
-// names are free.
-func (c *Controller) start(ctx context.Context, actor, reason, id string, spec sluice.RolloutSpec, unheld []sluice.Unheld) (sluice.Rollout, error) {
+// names are free. unjudged are the guards check left out (its started
+// event says so).
+func (c *Controller) start(ctx context.Context, actor, reason, id string, spec sluice.RolloutSpec, unjudged []string, unheld []sluice.Unheld) (sluice.Rollout, error) {
 	return c.transition(ctx, spec.Model, actor, reason, "rollout.start", func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
 		if cur != nil && cur.Phase.Active() {
 			return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "model %s already has rollout %s in phase %s: abort it (sluice rollout abort %s --reason \"…\") or wait for it to end", spec.Model, cur.ID, cur.Phase, spec.Model)
@@ -432,7 +451,11 @@ func (c *Controller) start(ctx context.Context, actor, reason, id string, spec s
 		if err := pendingRollback(cur, spec.Model); err != nil {
 			return sluice.Rollout{}, nil, err
 		}
-		return Start(id, spec, c.opt.Control.Registry().Models[spec.Model], actor, reason, now)
+		r, acts, err := Start(id, spec, c.opt.Control.Registry().Models[spec.Model], actor, reason, now)
+		if err == nil && len(unjudged) > 0 {
+			r.Events[len(r.Events)-1].Message += "; " + GuardsNotApplied(unjudged)
+		}
+		return r, acts, err
 	}, unheld...)
 }
 

@@ -134,7 +134,8 @@ func mirrors(strategy sluice.Strategy) bool {
 
 // UnusedSettings refuses, before the defaults are filled in, what the
 // operator set that the rollout's strategy never reads: an A/B sample, a
-// mirror's fraction or sample, or auto-promotion. Accepted, they were
+// mirror's fraction or sample, guards (sluice.UnjudgedGuards), or
+// auto-promotion. Accepted, they were
 // stored and shown in the spec and silently ignored (--ab-samples 50 on
 // the planner's progressive rollout), as stages and a canary share were
 // before Validate refused them.
@@ -152,6 +153,10 @@ func UnusedSettings(s sluice.RolloutSpec) error {
 		if s.ShadowSamples != 0 {
 			return refuse("shadow_samples", "a %s rollout mirrors no traffic (only shadow and pipeline rollouts do): leave out shadow_samples, or use the shadow or pipeline strategy", s.Strategy)
 		}
+	}
+	if err := sluice.UnjudgedGuards(s); err != nil {
+		se := err.(*sluice.Error)
+		return refuse("analysis.guards", "%s", se.Message)
 	}
 	if s.AutoPromote {
 		switch s.Strategy {
@@ -581,7 +586,7 @@ func analysed(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Acti
 		// whatever the interim results say of what it measures, then
 		// reports. Its guardrail is the exception (abGuardrail): a
 		// candidate failing requests is rolled back as a canary would be.
-		if broke := abGuardrail(v); len(broke) > 0 {
+		if broke := abGuardrail(v, s.Analysis.Guards); len(broke) > 0 {
 			r.FailStreak++
 			if r.FailStreak >= s.Analysis.FailChecks {
 				r, acts := stop(r, now, sluice.PhaseRolledBack, "rolled back: the A/B test's guardrail failed: "+strings.Join(broke, "; "), "critical", v)
@@ -723,7 +728,7 @@ func promote(r sluice.Rollout, now time.Time, why string) (sluice.Rollout, []Act
 // candidate failing at full load shows.
 func bakeAnalysed(r sluice.Rollout, v *sluice.Verdict, now time.Time) (sluice.Rollout, []Action, error) {
 	r.LastVerdict, _ = json.Marshal(v)
-	if broke := abGuardrail(v); len(broke) > 0 {
+	if broke := abGuardrail(v, nil); len(broke) > 0 {
 		r.FailStreak++
 		if r.FailStreak >= r.Spec.Analysis.FailChecks {
 			r, acts := stop(r, now, sluice.PhaseRolledBack, "rolled back during the bake after its promotion: "+strings.Join(broke, "; "), "critical", v)
@@ -904,12 +909,20 @@ func phaseError(r sluice.Rollout, what string) error {
 // share of users for the whole sample, where a canary of it is rolled
 // back in seconds. Lengths, latency, refusals, quality and the tool-call
 // rate are what an experiment is there to measure, often changed on
-// purpose, and never stop it. A Prometheus gate outside its bounds is in
+// purpose, and never stop it, unless the operator named them in guards
+// (analysis.guards): a guard is a bound the test must hold, not what it
+// measures (Statsig's and Eppo's guardrail metrics), and it fails the test
+// as it fails a canary, worse beyond its threshold on all traffic or in a
+// category, its lack of data holding nothing back. The sequential tests
+// the interim analyses run stay valid however often they are read, so
+// checking a guard at each one adds no false alarms beyond alpha (split
+// over every row, guards or not). A bake passes no guards: it judges the
+// error and cancel rates alone. A Prometheus gate outside its bounds is in
 // the guardrail too: a gate is a bound the operator declared for the
 // rollout (the backend's KV cache, its queue time, an error budget), not
 // a metric the experiment compares; a gate with no data, or one that could
 // not be read, lets the test run on.
-func abGuardrail(v *sluice.Verdict) []string {
+func abGuardrail(v *sluice.Verdict, guards []string) []string {
 	var out []string
 	for _, m := range v.Metrics {
 		if m.Outcome != sluice.OutcomeFail {
@@ -919,14 +932,26 @@ func abGuardrail(v *sluice.Verdict) []string {
 			out = append(out, promgate.FailReason(m))
 			continue
 		}
-		if m.Metric != "error_rate" && m.Metric != "cancel_rate" {
-			continue
-		}
 		what := strings.ReplaceAll(m.Metric, "_", " ")
+		if m.Source != "" {
+			what += " (" + m.Source + ")"
+		}
 		if m.Category != "" {
 			what += " in category " + m.Category
 		}
-		out = append(out, fmt.Sprintf("%s %.2f%% vs %.2f%%", what, 100*m.Candidate, 100*m.Baseline))
+		switch {
+		case m.Metric == "error_rate" || m.Metric == "cancel_rate":
+			out = append(out, fmt.Sprintf("%s %.2f%% vs %.2f%%", what, 100*m.Candidate, 100*m.Baseline))
+		case slices.Contains(guards, m.Metric):
+			// A guard the operator named (analysis.guards), in the
+			// analysis's words: "latency p99: 410 ms vs 300 ms (+37%,
+			// threshold +20%)".
+			d, _, _ := strings.Cut(m.Detail, "; ")
+			if d == "" {
+				d = fmt.Sprintf("%s %g vs %g", what, m.Candidate, m.Baseline)
+			}
+			out = append(out, "guard "+d)
+		}
 	}
 	// At most three, as the canary analysis's reason names them: with
 	// many categories the decision and its alert would run on.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -66,10 +67,24 @@ func (p *Plan) SetGuards(guards []string) error {
 		return err
 	}
 	p.Guards, p.GuardsWhy = append([]string{}, guards...), GuardsMean
-	if len(guards) == 0 {
+	switch {
+	case len(guards) == 0:
 		p.GuardsWhy = GuardsNone
+	case p.Strategy == sluice.StrategyRolling:
+		// A rollout that takes this plan starts without them
+		// (Controller.Start): say so before it does.
+		p.GuardsWhy = GuardsNotApplied(guards)
 	}
 	return nil
+}
+
+// GuardsNotApplied says why a rollout that named no strategy, for which
+// the planner chose rolling, started without its analysis.guards (the
+// started event's words, and a plan's): rolling has no analysis to judge
+// them. The operator who wants them judged names a strategy that does.
+func GuardsNotApplied(guards []string) string {
+	return fmt.Sprintf("analysis.guards (%s) not applied: the update planner chose rolling for this config-only change (the same weight_hash), which has no analysis to judge guards, so the rollout goes without them; to have them judged, give the strategy canary or progressive (--strategy, or strategy: in the model file's rollout: section)",
+		strings.Join(guards, ", "))
 }
 
 func stage(p float64, hold time.Duration, n int) sluice.RolloutStage {

@@ -37,6 +37,12 @@ func TestController_StartRefusesSettingsTheStrategyDoesNotUse(t *testing.T) {
 		{"ShadowAutoPromote", sluice.RolloutSpec{Strategy: sluice.StrategyShadow, AutoPromote: true}, "auto_promote", "leave out --auto-promote"},
 		{"ABTestAutoPromote", sluice.RolloutSpec{Strategy: sluice.StrategyABTest, AutoPromote: true}, "auto_promote", "sluice rollout conclude"},
 		{"ABTestABSamples", sluice.RolloutSpec{Strategy: sluice.StrategyABTest, ABSamples: 50}, "", ""},
+		// Rolling has no analysis to judge guards (the A/B test's guardrail
+		// judges them, and every other strategy's analysis).
+		{"RollingGuards", sluice.RolloutSpec{Strategy: sluice.StrategyRolling, Analysis: sluice.AnalysisSpec{Guards: []string{"latency_p99"}}}, "analysis.guards", "a rolling rollout judges no guards (latency_p99)"},
+		{"RollingGuardsWhatToUse", sluice.RolloutSpec{Strategy: sluice.StrategyRolling, Analysis: sluice.AnalysisSpec{Guards: []string{"ttft"}}}, "analysis.guards", "leave out --guard (analysis.guards), or give --strategy canary or progressive"},
+		{"ABTestGuards", sluice.RolloutSpec{Strategy: sluice.StrategyABTest, Analysis: sluice.AnalysisSpec{Guards: []string{"latency_p99"}}}, "", ""},
+		{"CanaryGuards", sluice.RolloutSpec{Strategy: sluice.StrategyCanary, Analysis: sluice.AnalysisSpec{Guards: []string{"latency_p99"}}}, "", ""},
 		{"ShadowFraction", sluice.RolloutSpec{Strategy: sluice.StrategyShadow, ShadowFraction: 0.5, ShadowSamples: 50}, "", ""},
 		{"PipelineShadow", sluice.RolloutSpec{Strategy: sluice.StrategyPipeline, ShadowFraction: 0.5, ShadowSamples: 50}, "", ""},
 		{"CanaryAutoPromote", sluice.RolloutSpec{Strategy: sluice.StrategyCanary, AutoPromote: true}, "", ""},

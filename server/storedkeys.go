@@ -66,7 +66,7 @@ func clientKeysOf(cfg []config.ClientKey, stored []sluice.StoredKey) (keys []pro
 	names, hashes := map[string]bool{}, map[string]bool{}
 	for _, k := range cfg {
 		h := k.Hash()
-		keys = append(keys, proxy.ClientKey{Name: k.Name, Hash: h, Models: k.Models, RateLimit: k.RateLimit, Burst: k.Burst, TokensPerMinute: k.TokensPerMinute,
+		keys = append(keys, proxy.ClientKey{Name: k.Name, Hash: h, Models: k.Models, RateLimit: k.RateLimit, Burst: k.Burst, TokensPerMinute: int64(k.TokensPerMinute),
 			TokenBudget: int64(k.TokenBudget), BudgetPeriod: k.BudgetPeriod, ForceVersion: k.ForceVersion})
 		names[k.Name], hashes[h] = true, true
 	}
@@ -267,7 +267,7 @@ func (s *Server) ConfigKeys() ([]sluice.StoredKey, bool) {
 	defer s.keysMu.Unlock()
 	out := make([]sluice.StoredKey, 0, len(s.keysCfg))
 	for _, k := range s.keysCfg {
-		out = append(out, sluice.StoredKey{Name: k.Name, Models: k.Models, RateLimit: k.RateLimit, Burst: k.Burst, TokensPerMinute: k.TokensPerMinute,
+		out = append(out, sluice.StoredKey{Name: k.Name, Models: k.Models, RateLimit: k.RateLimit, Burst: k.Burst, TokensPerMinute: int64(k.TokensPerMinute),
 			TokenBudget: int64(k.TokenBudget), BudgetPeriod: k.BudgetPeriod, ForceVersion: k.ForceVersion})
 	}
 	return out, s.keyed()

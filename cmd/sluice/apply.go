@@ -74,6 +74,13 @@ Applying the same file again changes nothing.`,
 			}
 			for _, r := range res.Rollouts {
 				fmt.Fprintf(c.stdout, "rollout %s started: %s from %s to %s (%s); follow it with: sluice rollout watch %s\n", r.ID, r.Spec.Strategy, r.Spec.Baseline, r.Spec.Candidate, r.Phase, r.Spec.Model)
+				for _, m := range doc.Models {
+					if m.Name == r.Spec.Model {
+						if note := unjudgedNote(m.Rollout, r); note != "" {
+							fmt.Fprintln(c.stdout, note)
+						}
+					}
+				}
 			}
 			for _, h := range res.HeldTargets {
 				fmt.Fprintln(c.stdout, h.Message)

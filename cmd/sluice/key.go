@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/api"
+	"github.com/sluicehq/sluice/config"
 )
 
 func (c *cli) keyCmd() *cobra.Command {
@@ -20,7 +21,7 @@ func (c *cli) keyCmd() *cobra.Command {
 		models  []string
 		rate    float64
 		burst   int
-		tpm     int64
+		tpm     string
 		budget  string
 		period  string
 		force   bool
@@ -28,7 +29,7 @@ func (c *cli) keyCmd() *cobra.Command {
 		reason  string
 	)
 	create := &cobra.Command{
-		Use:   "create NAME [--models chat,embed] [--rate-limit 50 --burst 100] [--tokens-per-minute 200000] [--token-budget 50M --budget-period month] [--force-version] [--expires 90d] --reason \"why\"",
+		Use:   "create NAME [--models chat,embed] [--rate-limit 50 --burst 100] [--tokens-per-minute 200k] [--token-budget 50M --budget-period month] [--force-version] [--expires 90d] --reason \"why\"",
 		Short: "Issue a client key (admin role); its secret is shown once, and every replica accepts it at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -43,10 +44,15 @@ func (c *cli) keyCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--expires: %s", sluice.ErrorMessage(err))
 			}
-			var tokens int64
+			var tokens, perMinute int64
 			if budget != "" {
-				if tokens, err = sluice.ParseTokens(budget); err != nil {
-					return fmt.Errorf("--token-budget: %v", err)
+				if tokens, err = tokenFlag("token-budget", budget); err != nil {
+					return err
+				}
+			}
+			if tpm != "" {
+				if perMinute, err = tokenFlag("tokens-per-minute", tpm); err != nil {
+					return err
 				}
 			}
 			if err := sluice.CheckBudget("", tokens, period); err != nil {
@@ -54,7 +60,7 @@ func (c *cli) keyCmd() *cobra.Command {
 				msg := strings.NewReplacer("token_budget", "--token-budget", "budget_period", "--budget-period").Replace(sluice.ErrorMessage(err))
 				return fmt.Errorf("%s", msg)
 			}
-			k, err := cl.CreateKey(cmd.Context(), api.KeyRequest{Name: args[0], Models: models, RateLimit: rate, Burst: burst, TokensPerMinute: tpm,
+			k, err := cl.CreateKey(cmd.Context(), api.KeyRequest{Name: args[0], Models: models, RateLimit: rate, Burst: burst, TokensPerMinute: perMinute,
 				TokenBudget: tokens, BudgetPeriod: period, ForceVersion: force, ExpiresAt: exp, Reason: reason})
 			if err != nil {
 				return err
@@ -73,7 +79,7 @@ func (c *cli) keyCmd() *cobra.Command {
 	create.Flags().StringSliceVar(&models, "models", nil, "the models the key may use (comma-separated); every model when left out")
 	create.Flags().Float64Var(&rate, "rate-limit", 0, "requests per second allowed (per replica); 0 for no limit")
 	create.Flags().IntVar(&burst, "burst", 0, "requests allowed at once above the rate; default the rate rounded up")
-	create.Flags().Int64Var(&tpm, "tokens-per-minute", 0, "tokens (prompt and answer) the key's answers may use a minute (per replica); 0 for no limit")
+	create.Flags().StringVar(&tpm, "tokens-per-minute", "", "tokens (prompt and answer) the key's answers may use a minute (per replica): a number, or with k, M or G (200k); 0 for no limit")
 	create.Flags().StringVar(&budget, "token-budget", "", "tokens (prompt and answer) the key may use a --budget-period, across every replica: a number, or with k, M or G (50M)")
 	create.Flags().StringVar(&period, "budget-period", "", "the token budget's period: day, week or month (calendar periods in UTC: from 00:00, Monday 00:00, the 1st)")
 	create.Flags().BoolVar(&force, "force-version", false, "let the key use the force-version header")
@@ -161,6 +167,18 @@ func (c *cli) keyCmd() *cobra.Command {
 	return cmd
 }
 
+// tokenFlag reads the value of a flag that counts tokens (--token-budget,
+// --tokens-per-minute) as the config file reads its token_budget and
+// tokens_per_minute (config.ParseTokens: 50M, 1.5k, 50_000_000), so a
+// value can be copied between the two.
+func tokenFlag(name, value string) (int64, error) {
+	n, err := config.ParseTokens(value)
+	if err != nil {
+		return 0, fmt.Errorf("--%s: %v", name, err)
+	}
+	return n, nil
+}
+
 // keyUpdateCmd is sluice key update: PATCH /admin/v1/keys/{name} with the
 // flags given, each one a field of the patch; the flags left out keep the
 // key's values.
@@ -169,7 +187,7 @@ func (c *cli) keyUpdateCmd() *cobra.Command {
 		models   []string
 		rate     float64
 		burst    int
-		tpm      int64
+		tpm      string
 		budget   string
 		period   string
 		force    bool
@@ -178,7 +196,7 @@ func (c *cli) keyUpdateCmd() *cobra.Command {
 		reason   string
 	)
 	update := &cobra.Command{
-		Use: "update NAME [--models chat,embed] [--rate-limit 50 --burst 100] [--tokens-per-minute 200000] [--token-budget 50M --budget-period month] [--force-version=true|false] [--expires 90d | --no-expiry] --reason \"why\"",
+		Use: "update NAME [--models chat,embed] [--rate-limit 50 --burst 100] [--tokens-per-minute 200k] [--token-budget 50M --budget-period month] [--force-version=true|false] [--expires 90d | --no-expiry] --reason \"why\"",
 		Short: "Change a client key issued with sluice key create (admin role), keeping its secret: the flags given change, the others keep their value; " +
 			"0 removes a limit (--models \"\" for every model, --token-budget 0 removes the budget and its period); every replica applies it at once, and what the key used still counts",
 		Args: cobra.ExactArgs(1),
@@ -204,12 +222,16 @@ func (c *cli) keyUpdateCmd() *cobra.Command {
 				req.Burst = api.Some(burst)
 			}
 			if f.Changed("tokens-per-minute") {
-				req.TokensPerMinute = api.Some(tpm)
+				perMinute, err := tokenFlag("tokens-per-minute", tpm)
+				if err != nil {
+					return err
+				}
+				req.TokensPerMinute = api.Some(perMinute)
 			}
 			if f.Changed("token-budget") {
-				tokens, err := sluice.ParseTokens(budget)
+				tokens, err := tokenFlag("token-budget", budget)
 				if err != nil {
-					return fmt.Errorf("--token-budget: %v", err)
+					return err
 				}
 				req.TokenBudget = api.Some(tokens)
 			}
@@ -266,8 +288,8 @@ func (c *cli) keyUpdateCmd() *cobra.Command {
 	fl.StringSliceVar(&models, "models", nil, "the models the key may use (comma-separated); \"\" for every model")
 	fl.Float64Var(&rate, "rate-limit", 0, "requests per second allowed (per replica); 0 for no limit (and no burst)")
 	fl.IntVar(&burst, "burst", 0, "requests allowed at once above the rate; 0 for the rate rounded up")
-	fl.Int64Var(&tpm, "tokens-per-minute", 0, "tokens (prompt and answer) the key's answers may use a minute (per replica); 0 for no limit")
-	fl.StringVar(&budget, "token-budget", "", "tokens the key may use a --budget-period, across every replica (50M); 0 removes the budget and its period")
+	fl.StringVar(&tpm, "tokens-per-minute", "", "tokens (prompt and answer) the key's answers may use a minute (per replica): a number, or with k, M or G (200k); 0 for no limit")
+	fl.StringVar(&budget, "token-budget", "", "tokens the key may use a --budget-period, across every replica: a number, or with k, M or G (50M); 0 removes the budget and its period")
 	fl.StringVar(&period, "budget-period", "", "the token budget's period: day, week or month (calendar periods in UTC)")
 	fl.BoolVar(&force, "force-version", false, "let the key use the force-version header (--force-version=false to stop it)")
 	fl.StringVar(&expires, "expires", "", "when it stops working: a duration from now (90d, 12h), a date or time (2027-03-01, UTC), or none")

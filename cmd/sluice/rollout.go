@@ -18,6 +18,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/analysis"
 	"github.com/sluicehq/sluice/api"
+	"github.com/sluicehq/sluice/rollout"
 )
 
 func (c *cli) rolloutCmd() *cobra.Command {
@@ -201,6 +202,9 @@ func (c *cli) rolloutStartCmd() *cobra.Command {
 				return c.printJSON(r)
 			}
 			fmt.Fprintf(c.stdout, "rollout %s started: %s from %s to %s (%s); follow it with: sluice rollout watch %s\n", r.ID, r.Spec.Strategy, r.Spec.Baseline, r.Spec.Candidate, r.Phase, r.Spec.Model)
+			if note := unjudgedNote(&spec, r); note != "" {
+				fmt.Fprintln(c.stdout, note)
+			}
 			return nil
 		},
 	}
@@ -737,4 +741,16 @@ func actionWarnings(r sluice.Rollout) []string {
 		}
 	}
 	return out
+}
+
+// unjudgedNote says that rollout r, started from sent, judges none of the
+// guards sent named: sent named no strategy and the update planner chose
+// rolling, which has no analysis to judge them, so the gateway started it
+// without them (rollout.GuardsNotApplied; an older gateway kept them in
+// the spec, judging none either). "" otherwise.
+func unjudgedNote(sent *sluice.RolloutSpec, r sluice.Rollout) string {
+	if sent == nil || sent.Strategy != "" || len(sent.Analysis.Guards) == 0 || r.Spec.Strategy != sluice.StrategyRolling {
+		return ""
+	}
+	return fmt.Sprintf("rollout %s: %s", r.ID, rollout.GuardsNotApplied(sent.Analysis.Guards))
 }
