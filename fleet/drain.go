@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,6 +55,11 @@ type DrainOptions struct {
 	// Logger receives a line when writing the beat starts failing and
 	// when it works again; nil discards them.
 	Logger *slog.Logger
+	// Demand returns this replica's demand per client key with a shared
+	// limit (proxy.KeyShare.Demand), measured at each Interval's beat and
+	// published in it (the busiest MaxDemandKeys), for ShareLimits to
+	// weigh each key's share by; nil publishes none.
+	Demand func() map[string]float64
 }
 
 // Drain makes the drain after a rollback cover the requests in flight
@@ -66,6 +73,11 @@ type Drain struct {
 	// draining is set once this replica stops taking requests (Draining).
 	draining atomic.Bool
 	kick     chan struct{} // a beat is wanted now; coalesced
+	// published holds the demand of this replica's last shareWindow
+	// beats written on an Interval, oldest first (ShareLimits weighs by
+	// them); mu guards it.
+	mu        sync.Mutex
+	published []Demand
 }
 
 // NewDrain returns the Drain of a replica; call Run to publish its beats
@@ -118,12 +130,26 @@ func (d *Drain) Draining() {
 func (d *Drain) Run(ctx context.Context) {
 	failing := false
 	var last map[string]int64
-	beat := func() {
+	// beat writes the beat; measure says to measure the demand anew (an
+	// Interval's beat), else the last written is written again.
+	beat := func(measure bool) {
 		b := postgres.ReplicaBeat{Replica: d.opt.Replica, Revision: d.routed.Load(), Draining: d.draining.Load()}
+		var demand Demand
+		if measure && d.opt.Demand != nil {
+			demand = capDemand(d.opt.Demand())
+		} else {
+			demand = d.lastPublished()
+		}
+		b.Demand, b.DemandRest = demand.Keys, demand.Rest
 		b.InFlight = d.opt.InFlight() // counted after the revision was read
 		c, cancel := context.WithTimeout(ctx, d.opt.Timeout)
 		err := d.opt.Store.PutReplicaBeat(c, b)
 		cancel()
+		if err == nil && measure {
+			// Only what the others may have read: a replica weighs
+			// its share by its own demand as they see it.
+			d.publish(demand)
+		}
 		switch {
 		case err != nil && !failing && ctx.Err() == nil:
 			d.opt.Logger.Warn("cannot publish this replica's requests in flight; other replicas' rollback drains wait for its beat to expire", "err", err)
@@ -133,7 +159,7 @@ func (d *Drain) Run(ctx context.Context) {
 		failing = err != nil
 		last = b.InFlight
 	}
-	beat()
+	beat(true)
 	t := time.NewTicker(d.opt.Interval)
 	defer t.Stop()
 	// A drain elsewhere waits for this replica's count of the version to
@@ -150,16 +176,45 @@ func (d *Drain) Run(ctx context.Context) {
 			}
 			return
 		case <-d.kick:
-			beat()
+			beat(false)
 		case <-t.C:
-			beat()
+			beat(true)
 		case <-poll.C:
 			now := d.opt.InFlight()
 			if ended(last, now) {
-				beat()
+				beat(false)
 			}
 		}
 	}
+}
+
+// publish notes demand as written in a beat.
+func (d *Drain) publish(demand Demand) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.published = append(d.published, demand)
+	if len(d.published) > shareWindow {
+		d.published = slices.Delete(d.published, 0, len(d.published)-shareWindow)
+	}
+}
+
+// lastPublished returns the demand of the last beat written on an
+// Interval (none before the first).
+func (d *Drain) lastPublished() Demand {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.published) == 0 {
+		return Demand{}
+	}
+	return d.published[len(d.published)-1]
+}
+
+// publishedDemand returns a copy of the demand of this replica's last
+// shareWindow beats, oldest first.
+func (d *Drain) publishedDemand() []Demand {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.published)
 }
 
 // ended reports whether a version with requests in before has none in now.
