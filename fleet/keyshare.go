@@ -61,26 +61,28 @@ func capDemand(keys map[string]float64) Demand {
 // its limits there.
 const evenPart = 0.1
 
-// shareWindow is how many beats each replica's demand is read over: its
-// own as the least it published in its last shareWindow beats, another's
-// as the most this replica read of it in its last shareWindow reads.
-// Another replica reads a beat up to about two intervals after it is
-// written (one to be written, one to be read), and computes its shares up
-// to an interval apart from this one: a window of 4 always overlaps what
-// the other used for itself, so each replica takes every other's demand
-// as at least what that one took for itself, and the shares sum to at
-// most 1 while a key's demand moves; a steady demand gives the exact
-// shares.
+// shareWindow is how many of its last computations of a key's share a
+// replica takes the least of: a share falls at once and rises only once
+// shareWindow computations a beat apart agree. Each replica reads the
+// others' beats about an interval after they were written, so while a
+// key's demand moves or starts a replica would weigh its own fresh demand
+// against another's stale one and find more than its due, while the other
+// finds its own smaller only later. Taking its own demand from its
+// previous beat (as the others have read it) and rising shareWindow (4)
+// beats late keeps the shares summing to at most 1 with beats read a beat
+// late, and under 1.05 with beats read two late, for a few beats
+// (TestShareHistory); a steady demand gives the exact shares, and a
+// change of the live replicas starts afresh, so a replica that drains
+// leaves its share to the others at once, as the even share did.
 const shareWindow = 4
 
 // keyShares returns this replica's share of each key's limits that has
 // demand anywhere, from its own last beats' demand (own, oldest first)
 // and the other live replicas' (those draining left out), each as this
 // replica read its last beats: nil for an older replica, whose beat says
-// no demand and which enforces an even share. With n live replicas, m of
-// them older, a key with demand D across the others and this one's d
-// (own: the least of its window; another's: the most of its window)
-// gets
+// no demand and which enforces an even share. The latest of each counts.
+// With n live replicas, m of them older, a key with demand D across all
+// and this one's d gets
 //
 //	(n-m)/n × ((1-λ)·d/D + λ/(n-m))
 //
@@ -108,11 +110,11 @@ func keyShares(own []Demand, others [][]Demand) map[string]float64 {
 	newer := n - older
 	out := make(map[string]float64, len(keys))
 	for key := range keys {
-		d := least(own, key)
+		d := previous(own, key)
 		total := d
 		for _, h := range others {
 			if h != nil {
-				total += most(h, key)
+				total += latest(h, key)
 			}
 		}
 		if total <= 0 {
@@ -123,23 +125,60 @@ func keyShares(own []Demand, others [][]Demand) map[string]float64 {
 	return out
 }
 
-// least is the least demand of key over h (0 for none).
-func least(h []Demand, key string) float64 {
+// latest is the demand of key in the last of h (0 for none).
+func latest(h []Demand, key string) float64 {
 	if len(h) == 0 {
 		return 0
 	}
-	v := h[0].of(key)
-	for _, d := range h[1:] {
-		v = min(v, d.of(key))
-	}
-	return v
+	return h[len(h)-1].of(key)
 }
 
-// most is the most demand of key over h (0 for none).
-func most(h []Demand, key string) float64 {
-	v := 0.0
-	for _, d := range h {
-		v = max(v, d.of(key))
+// previous is the demand of key in the one before the last of h, or the
+// last when h holds one (0 for none): a replica's own demand as the
+// others have read it, a beat after it was written.
+func previous(h []Demand, key string) float64 {
+	if len(h) < 2 {
+		return latest(h, key)
 	}
-	return v
+	return h[len(h)-2].of(key)
+}
+
+// shareHistory holds a replica's last shareWindow computations of its
+// shares (keyShares), for ShareLimits to enforce the least of each.
+type shareHistory struct {
+	n   int
+	raw []map[string]float64
+}
+
+// add notes the shares raw computed with n live replicas (a key left out
+// has the even share, 1/n) and returns the shares to enforce: each key's
+// least over the last shareWindow computations, a key with the even
+// share in all of them left out. A change of n starts afresh.
+func (h *shareHistory) add(n int, raw map[string]float64) map[string]float64 {
+	if n != h.n {
+		h.n, h.raw = n, nil
+	}
+	h.raw = append(h.raw, raw)
+	if len(h.raw) > shareWindow {
+		h.raw = slices.Delete(h.raw, 0, len(h.raw)-shareWindow)
+	}
+	even := 1 / float64(n)
+	out := map[string]float64{}
+	for _, r := range h.raw {
+		for k := range r {
+			if _, ok := out[k]; ok {
+				continue
+			}
+			v := 1.0
+			for _, q := range h.raw {
+				w, ok := q[k]
+				if !ok {
+					w = even
+				}
+				v = min(v, w)
+			}
+			out[k] = v
+		}
+	}
+	return out
 }

@@ -39,8 +39,10 @@ func (d *Drain) ShareLimits(ctx context.Context, set func(replicas int, shares m
 	last, failing := 0, false
 	var lastShares map[string]float64
 	// seen holds each live replica's demand as this one read it in its
-	// last shareWindow reads, oldest first; nil for an older replica.
+	// last shareWindow reads, oldest first (the latest counts); nil for an
+	// older replica.
 	seen := map[string][]Demand{}
+	var hist shareHistory
 	count := func() {
 		c, cancel := context.WithTimeout(ctx, d.opt.Timeout)
 		beats, err := d.opt.Store.ReplicaBeats(c, d.opt.Replica, d.opt.Expiry)
@@ -74,7 +76,7 @@ func (d *Drain) ShareLimits(ctx context.Context, set func(replicas int, shares m
 		}
 		seen = now
 		n := 1 + len(others)
-		shares := keyShares(d.publishedDemand(), others)
+		shares := hist.add(n, keyShares(d.publishedDemand(), others))
 		if n == last && maps.Equal(shares, lastShares) {
 			return
 		}
