@@ -70,7 +70,7 @@ const evenPart = 0.1
 // finds its own smaller only later. Taking its own demand from its
 // previous beat (as the others have read it) and rising shareWindow (4)
 // beats late keeps the shares summing to at most 1 with beats read a beat
-// late, and under 1.05 with beats read two late, for a few beats
+// late, and under 1.1 with beats read two late, for a few beats
 // (TestShareHistory); a steady demand gives the exact shares, and a
 // change of the live replicas starts afresh, so a replica that drains
 // leaves its share to the others at once, as the even share did.
@@ -133,14 +133,20 @@ func latest(h []Demand, key string) float64 {
 	return h[len(h)-1].of(key)
 }
 
-// previous is the demand of key in the one before the last of h, or the
-// last when h holds one (0 for none): a replica's own demand as the
-// others have read it, a beat after it was written.
+// previous is the demand of key in the one before the last of h: a
+// replica's own demand as the others have read it, a beat after it was
+// written. When that is none (or h holds one), the last: a key that has
+// just reached this replica, whose share weighed against the others'
+// fresh demand would drop to the floor (for shareWindow beats, the least
+// kept) where it had the even share.
 func previous(h []Demand, key string) float64 {
 	if len(h) < 2 {
 		return latest(h, key)
 	}
-	return h[len(h)-2].of(key)
+	if d := h[len(h)-2].of(key); d > 0 {
+		return d
+	}
+	return latest(h, key)
 }
 
 // shareHistory holds a replica's last shareWindow computations of its

@@ -136,10 +136,10 @@ func TestShareHistory(t *testing.T) {
 			// Read a beat late (a beat written and read each
 			// Interval), the shares sum to at most 1. Read two late
 			// (a slow store), a demand rising on both at once
-			// overshoots by under 5% for a few beats: documented.
+			// overshoots by under 10% for a few beats: documented.
 			bound := 1.0
 			if lag == 2 {
-				bound = 1.05
+				bound = 1.1
 			}
 			var ha, hb shareHistory
 			var sa, sb float64
@@ -147,6 +147,9 @@ func TestShareHistory(t *testing.T) {
 				seen := max(beat-lag, 0)
 				sa = shareOf(ha.add(2, keyShares(two(c.a, beat), [][]Demand{one(map[string]float64{"k": c.b[seen]})})), 2)
 				sb = shareOf(hb.add(2, keyShares(two(c.b, beat), [][]Demand{one(map[string]float64{"k": c.a[seen]})})), 2)
+				if c.name == "StartSpread" && lag < 2 && min(sa, sb) < 0.39 {
+					t.Errorf("%s, beats read %d late: at beat %d the shares %.3f and %.3f: a key starting on both fell under 0.39 (documented: under its even half, 0.395, for the window)", c.name, lag, beat, sa, sb)
+				}
 				if sa+sb > bound+1e-9 {
 					t.Errorf("%s, beats read %d late: at beat %d the shares %.3f + %.3f = %.3f, over %v", c.name, lag, beat, sa, sb, sa+sb, bound)
 				}
