@@ -65,15 +65,19 @@ const evenPart = 0.1
 // replica takes the least of: a share falls at once and rises only once
 // shareWindow computations a beat apart agree. Each replica reads the
 // others' beats about an interval after they were written, so while a
-// key's demand moves or starts a replica would weigh its own fresh demand
-// against another's stale one and find more than its due, while the other
-// finds its own smaller only later. Taking its own demand from its
-// previous beat (as the others have read it) and rising shareWindow (4)
-// beats late keeps the shares summing to at most 1 with beats read a beat
-// late, and under 1.1 with beats read two late, for a few beats
-// (TestShareHistory); a steady demand gives the exact shares, and a
-// change of the live replicas starts afresh, so a replica that drains
-// leaves its share to the others at once, as the even share did.
+// key's demand moves a replica would weigh its own fresh demand against
+// another's stale one and find more than its due, while the other finds
+// its own smaller only later: rising shareWindow (4) beats late, after
+// the others' falls, keeps the shares of a key whose demand moves summing
+// to at most 1. While a key's demand rises on several replicas at once
+// (a key starting, spread), each weighs its own rising demand against the
+// others' a beat behind, and the shares sum to at most 1.05 with beats
+// read a beat late, 1.15 with beats read two late, for the seconds the
+// rise lasts (TestShareHistory); weighing its own demand a beat behind
+// too undershot such a key by a fifth for 5 to 8 s instead. A steady
+// demand gives the exact shares, and a change of the live replicas starts
+// afresh, so a replica that drains leaves its share to the others at
+// once, as the even share did.
 const shareWindow = 4
 
 // keyShares returns this replica's share of each key's limits that has
@@ -110,7 +114,7 @@ func keyShares(own []Demand, others [][]Demand) map[string]float64 {
 	newer := n - older
 	out := make(map[string]float64, len(keys))
 	for key := range keys {
-		d := previous(own, key)
+		d := latest(own, key)
 		total := d
 		for _, h := range others {
 			if h != nil {
@@ -131,22 +135,6 @@ func latest(h []Demand, key string) float64 {
 		return 0
 	}
 	return h[len(h)-1].of(key)
-}
-
-// previous is the demand of key in the one before the last of h: a
-// replica's own demand as the others have read it, a beat after it was
-// written. When that is none (or h holds one), the last: a key that has
-// just reached this replica, whose share weighed against the others'
-// fresh demand would drop to the floor (for shareWindow beats, the least
-// kept) where it had the even share.
-func previous(h []Demand, key string) float64 {
-	if len(h) < 2 {
-		return latest(h, key)
-	}
-	if d := h[len(h)-2].of(key); d > 0 {
-		return d
-	}
-	return latest(h, key)
 }
 
 // shareHistory holds a replica's last shareWindow computations of its
