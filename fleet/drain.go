@@ -73,8 +73,8 @@ type Drain struct {
 	// draining is set once this replica stops taking requests (Draining).
 	draining atomic.Bool
 	kick     chan struct{} // a beat is wanted now; coalesced
-	// published holds the demand of this replica's last shareWindow
-	// beats written on an Interval, oldest first (ShareLimits weighs by
+	// published holds the demand of this replica's last demandHistory
+	// beat generations written, oldest first (ShareLimits weighs by
 	// them); mu guards it.
 	mu        sync.Mutex
 	published []Demand
@@ -135,12 +135,15 @@ func (d *Drain) Run(ctx context.Context) {
 	beat := func(measure bool) {
 		b := postgres.ReplicaBeat{Replica: d.opt.Replica, Revision: d.routed.Load(), Draining: d.draining.Load()}
 		var demand Demand
-		if measure && d.opt.Demand != nil {
-			demand = capDemand(d.opt.Demand())
+		if measure {
+			if d.opt.Demand != nil {
+				demand = capDemand(d.opt.Demand())
+			}
+			demand.Epoch = d.epoch(time.Now())
 		} else {
 			demand = d.lastPublished()
 		}
-		b.Demand, b.DemandRest = demand.Keys, demand.Rest
+		b.Demand, b.DemandRest, b.DemandEpoch = demand.Keys, demand.Rest, demand.Epoch
 		b.InFlight = d.opt.InFlight() // counted after the revision was read
 		c, cancel := context.WithTimeout(ctx, d.opt.Timeout)
 		err := d.opt.Store.PutReplicaBeat(c, b)
@@ -160,7 +163,10 @@ func (d *Drain) Run(ctx context.Context) {
 		last = b.InFlight
 	}
 	beat(true)
-	t := time.NewTicker(d.opt.Interval)
+	// The beats that measure the demand come at the clock's Interval
+	// boundaries, the same moments on every replica (Drain.epoch), so
+	// that all weigh the same generation (keyShares).
+	t := time.NewTimer(d.untilNext(time.Now(), 0))
 	defer t.Stop()
 	// A drain elsewhere waits for this replica's count of the version to
 	// reach 0: say so within a few milliseconds, not at the next beat.
@@ -179,6 +185,7 @@ func (d *Drain) Run(ctx context.Context) {
 			beat(false)
 		case <-t.C:
 			beat(true)
+			t.Reset(d.untilNext(time.Now(), 0))
 		case <-poll.C:
 			now := d.opt.InFlight()
 			if ended(last, now) {
@@ -192,10 +199,24 @@ func (d *Drain) Run(ctx context.Context) {
 func (d *Drain) publish(demand Demand) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.published = append(d.published, demand)
-	if len(d.published) > shareWindow {
-		d.published = slices.Delete(d.published, 0, len(d.published)-shareWindow)
-	}
+	d.published = remember(d.published, demand)
+}
+
+// epoch returns the beat generation at t: the number of the clock's last
+// Interval boundary (or of the next, within a tenth of an Interval, for a
+// timer that fired a little early by the wall clock), the same on every
+// replica whose clock keeps time (NTP's milliseconds are far inside it).
+func (d *Drain) epoch(t time.Time) int64 {
+	i := int64(d.opt.Interval)
+	return (t.UnixNano() + i/10) / i
+}
+
+// untilNext returns the time from now to the clock's next Interval
+// boundary plus offset (0 ≤ offset < Interval), at least a millisecond.
+func (d *Drain) untilNext(now time.Time, offset time.Duration) time.Duration {
+	i, t := int64(d.opt.Interval), now.UnixNano()-int64(offset)
+	next := (t/i + 1) * i
+	return max(time.Duration(next-t), time.Millisecond)
 }
 
 // lastPublished returns the demand of the last beat written on an
@@ -210,7 +231,7 @@ func (d *Drain) lastPublished() Demand {
 }
 
 // publishedDemand returns a copy of the demand of this replica's last
-// shareWindow beats, oldest first.
+// demandHistory beat generations, oldest first.
 func (d *Drain) publishedDemand() []Demand {
 	d.mu.Lock()
 	defer d.mu.Unlock()

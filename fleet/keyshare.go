@@ -13,6 +13,10 @@ import (
 type Demand struct {
 	Keys map[string]float64
 	Rest float64
+	// Epoch is the beat generation the demand was measured at: the
+	// Interval boundary of the clock (Drain.epoch), the same on every
+	// replica, so that all weigh the same generation (keyShares).
+	Epoch int64
 }
 
 // of returns the demand d says key has.
@@ -61,30 +65,30 @@ func capDemand(keys map[string]float64) Demand {
 // its limits there.
 const evenPart = 0.1
 
-// shareWindow is how many of its last computations of a key's share a
-// replica takes the least of: a share falls at once and rises only once
-// shareWindow computations a beat apart agree. Each replica reads the
-// others' beats about an interval after they were written, so while a
-// key's demand moves a replica would weigh its own fresh demand against
-// another's stale one and find more than its due, while the other finds
-// its own smaller only later: rising shareWindow (4) beats late, after
-// the others' falls, keeps the shares of a key whose demand moves summing
-// to at most 1. While a key's demand rises on several replicas at once
-// (a key starting, spread), each weighs its own rising demand against the
-// others' a beat behind, and the shares sum to at most 1.05 with beats
-// read a beat late, 1.15 with beats read two late, for the seconds the
-// rise lasts (TestShareHistory); weighing its own demand a beat behind
-// too undershot such a key by a fifth for 5 to 8 s instead. A steady
-// demand gives the exact shares, and a change of the live replicas starts
-// afresh, so a replica that drains leaves its share to the others at
-// once, as the even share did.
-const shareWindow = 4
+// demandHistory is how many of a replica's last beat generations a
+// replica keeps (its own as written, the others' as read), so that it can
+// weigh a generation another replica has moved past (keyShares).
+const demandHistory = 3
 
-// keyShares returns this replica's share of each key's limits that has
-// demand anywhere, from its own last beats' demand (own, oldest first)
-// and the other live replicas' (those draining left out), each as this
-// replica read its last beats: nil for an older replica, whose beat says
-// no demand and which enforces an even share. The latest of each counts.
+// keyShares returns this replica's share of the limits of each key that
+// has demand anywhere, from its own last beats' demand (own, oldest
+// first) and the other live replicas' (those draining left out), each as
+// this replica read them: nil for an older replica, whose beat says no
+// demand and which enforces an even share.
+//
+// Every replica weighs the same beat generation (generation): each
+// measures its demand at the clock's Interval boundaries and weighs half
+// an Interval later, so all of them read the same beats and their shares
+// of a key sum to 1 even while its demand moves or rises. Weighing each
+// replica's latest instead put a demand measured up to a second later
+// against an older one: the replica measured earlier got less than its
+// due (a key starting spread over two, first seen in the other's beat,
+// got 0.05 there), the other more. A beat written (or read) over half an
+// Interval late has one replica weigh a generation behind the others: so
+// each enforces the lesser of its shares at that generation and the one
+// before, and the shares still sum to at most 1 (those of the generation
+// all of them weighed), at the cost of a share rising an Interval later.
+//
 // With n live replicas, m of them older, a key with demand D across all
 // and this one's d gets
 //
@@ -93,33 +97,52 @@ const shareWindow = 4
 // so the older replicas' even shares and the others' sum to 1. A key
 // with no demand anywhere is left out: it keeps the even share, 1/n.
 func keyShares(own []Demand, others [][]Demand) map[string]float64 {
-	n, older := 1+len(others), 0
-	keys := map[string]bool{}
-	for _, d := range own {
-		for k := range d.Keys {
-			keys[k] = true
+	g := generation(own, others)
+	now, before := sharesAt(own, others, g), sharesAt(own, others, g-1)
+	even := 1 / float64(1+len(others))
+	for key, w := range before {
+		if v, ok := now[key]; ok {
+			now[key] = min(v, w)
+		} else {
+			now[key] = min(even, w)
 		}
+	}
+	for key, v := range now {
+		if _, ok := before[key]; !ok {
+			now[key] = min(even, v)
+		}
+	}
+	return now
+}
+
+// sharesAt returns this replica's shares (keyShares) from every replica's
+// demand at generation g.
+func sharesAt(own []Demand, others [][]Demand, g int64) map[string]float64 {
+	n, older := 1+len(others), 0
+	mine := at(own, g)
+	theirs := make([]Demand, 0, len(others))
+	keys := map[string]bool{}
+	for k := range mine.Keys {
+		keys[k] = true
 	}
 	for _, h := range others {
 		if h == nil {
 			older++
 			continue
 		}
-		for _, d := range h {
-			for k := range d.Keys {
-				keys[k] = true
-			}
+		d := at(h, g)
+		theirs = append(theirs, d)
+		for k := range d.Keys {
+			keys[k] = true
 		}
 	}
 	newer := n - older
 	out := make(map[string]float64, len(keys))
 	for key := range keys {
-		d := latest(own, key)
+		d := mine.of(key)
 		total := d
-		for _, h := range others {
-			if h != nil {
-				total += latest(h, key)
-			}
+		for _, o := range theirs {
+			total += o.of(key)
 		}
 		if total <= 0 {
 			continue
@@ -129,50 +152,51 @@ func keyShares(own []Demand, others [][]Demand) map[string]float64 {
 	return out
 }
 
-// latest is the demand of key in the last of h (0 for none).
-func latest(h []Demand, key string) float64 {
-	if len(h) == 0 {
-		return 0
+// generation returns the beat generation every replica weighs: the
+// oldest latest generation among the replicas (own and others; an older
+// replica, nil, and one that has published none left out), but at most
+// one behind the newest, so that a replica whose beats stopped, still
+// within the expiry, counts at its latest rather than holding everyone's
+// weighing back. Replicas that read the same beats find the same one.
+func generation(own []Demand, others [][]Demand) int64 {
+	newest, oldest, any := int64(0), int64(0), false
+	for _, h := range append([][]Demand{own}, others...) {
+		if len(h) == 0 {
+			continue
+		}
+		e := h[len(h)-1].Epoch
+		if !any {
+			newest, oldest, any = e, e, true
+		}
+		newest, oldest = max(newest, e), min(oldest, e)
 	}
-	return h[len(h)-1].of(key)
+	return max(oldest, newest-1)
 }
 
-// shareHistory holds a replica's last shareWindow computations of its
-// shares (keyShares), for ShareLimits to enforce the least of each.
-type shareHistory struct {
-	n   int
-	raw []map[string]float64
-}
-
-// add notes the shares raw computed with n live replicas (a key left out
-// has the even share, 1/n) and returns the shares to enforce: each key's
-// least over the last shareWindow computations, a key with the even
-// share in all of them left out. A change of n starts afresh.
-func (h *shareHistory) add(n int, raw map[string]float64) map[string]float64 {
-	if n != h.n {
-		h.n, h.raw = n, nil
-	}
-	h.raw = append(h.raw, raw)
-	if len(h.raw) > shareWindow {
-		h.raw = slices.Delete(h.raw, 0, len(h.raw)-shareWindow)
-	}
-	even := 1 / float64(n)
-	out := map[string]float64{}
-	for _, r := range h.raw {
-		for k := range r {
-			if _, ok := out[k]; ok {
-				continue
-			}
-			v := 1.0
-			for _, q := range h.raw {
-				w, ok := q[k]
-				if !ok {
-					w = even
-				}
-				v = min(v, w)
-			}
-			out[k] = v
+// at returns the demand h published at generation g: its latest at or
+// before g, else its oldest (none for an empty h).
+func at(h []Demand, g int64) Demand {
+	for i := len(h) - 1; i >= 0; i-- {
+		if h[i].Epoch <= g {
+			return h[i]
 		}
 	}
-	return out
+	if len(h) == 0 {
+		return Demand{}
+	}
+	return h[0]
+}
+
+// remember returns h with d appended as its latest generation (replacing
+// an entry of the same or a later generation, as after the clock stepped
+// back), at most demandHistory long.
+func remember(h []Demand, d Demand) []Demand {
+	for len(h) > 0 && h[len(h)-1].Epoch >= d.Epoch {
+		h = h[:len(h)-1]
+	}
+	h = append(h, d)
+	if len(h) > demandHistory {
+		h = slices.Delete(h, 0, len(h)-demandHistory)
+	}
+	return h
 }

@@ -97,12 +97,13 @@ func TestKeyShares(t *testing.T) {
 }
 
 // TestShareHistory: while a key's demand moves from one replica to
-// another, or starts, each replica reads the others' beats late.
-// Enforcing the least of its last shareWindow shares keeps the two
-// shares summing to at most 1 while demand moves, at the cost of
-// trailing a rise by the window, and a key starting on both never under
-// its even half (over it by the bounds below while it rises); a steady
-// demand gives the exact shares.
+// another, or starts, each replica weighs the generation both have
+// published, and enforces the lesser of its shares there and a
+// generation before: whether both read the other's latest beat (written
+// within half an Interval of the boundary), both a generation late, or
+// one late and the other not (a beat written over half an Interval late),
+// the shares sum to at most 1 at every weighing, a key starting spread
+// keeps half on each, and a steady demand gives the exact shares.
 func TestShareHistory(t *testing.T) {
 	// Each replica's smoothed demand, a beat at a time (DemandTau 2 s,
 	// beats a second apart), from the requests arriving there.
@@ -121,6 +122,15 @@ func TestShareHistory(t *testing.T) {
 			return after
 		}
 	}
+	// history is a replica's published demand up to beat, as a reader
+	// lag generations behind holds it.
+	history := func(demand []float64, beat, lag int) []Demand {
+		var h []Demand
+		for g := max(beat-lag-demandHistory+1, 0); g <= beat-lag; g++ {
+			h = remember(h, Demand{Keys: map[string]float64{"k": demand[g]}, Epoch: int64(g)})
+		}
+		return h
+	}
 	for _, c := range []struct {
 		name string
 		a, b []float64
@@ -132,41 +142,22 @@ func TestShareHistory(t *testing.T) {
 		{"StartSpread", smooth(step(0, 5)), smooth(step(0, 5)), 0.5, 0.5},
 		{"StartPinned", smooth(step(0, 10)), smooth(step(0, 0)), 0.95, 0.05},
 	} {
-		for lag := 0; lag <= 2; lag++ {
-			// A demand that moves keeps the shares at most 1. One
-			// rising on both at once (StartSpread) overshoots while it
-			// rises: under 5% read a beat late (a beat written and read
-			// each Interval), under 15% read two late: documented.
-			bound := 1.0
-			if c.name == "StartSpread" {
-				bound = []float64{1, 1.05, 1.15}[lag]
-			}
-			var ha, hb shareHistory
+		for _, lag := range [][2]int{{0, 0}, {1, 1}, {1, 0}, {0, 1}} {
 			var sa, sb float64
 			for beat := 0; beat < len(c.a); beat++ {
-				seen := max(beat-lag, 0)
-				sa = shareOf(ha.add(2, keyShares(one(map[string]float64{"k": c.a[beat]}), [][]Demand{one(map[string]float64{"k": c.b[seen]})})), 2)
-				sb = shareOf(hb.add(2, keyShares(one(map[string]float64{"k": c.b[beat]}), [][]Demand{one(map[string]float64{"k": c.a[seen]})})), 2)
-				if c.name == "StartSpread" && min(sa, sb) < 0.5-1e-9 {
-					t.Errorf("%s, beats read %d late: at beat %d the shares %.3f and %.3f: a key starting on both fell under its even half", c.name, lag, beat, sa, sb)
+				sa = shareOf(keyShares(history(c.a, beat, 0), [][]Demand{history(c.b, beat, lag[0])}), 2)
+				sb = shareOf(keyShares(history(c.b, beat, 0), [][]Demand{history(c.a, beat, lag[1])}), 2)
+				if c.name == "StartSpread" && (!near(sa, 0.5) || !near(sb, 0.5)) {
+					t.Errorf("%s, beats read %v late: at beat %d the shares %.3f and %.3f, want half each", c.name, lag, beat, sa, sb)
 				}
-				if sa+sb > bound+1e-9 {
-					t.Errorf("%s, beats read %d late: at beat %d the shares %.3f + %.3f = %.3f, over %v", c.name, lag, beat, sa, sb, sa+sb, bound)
+				if sa+sb > 1+1e-9 {
+					t.Errorf("%s, beats read %v late: at beat %d the shares %.3f + %.3f = %.3f, over 1", c.name, lag, beat, sa, sb, sa+sb)
 				}
 			}
 			if math.Abs(sa-c.wantA) > 0.01 || math.Abs(sb-c.wantB) > 0.01 {
-				t.Errorf("%s, beats read %d late: steady shares %.3f and %.3f, want %v and %v", c.name, lag, sa, sb, c.wantA, c.wantB)
+				t.Errorf("%s, beats read %v late: steady shares %.3f and %.3f, want %v and %v", c.name, lag, sa, sb, c.wantA, c.wantB)
 			}
 		}
-	}
-	// A change of the replicas starts afresh: a replica that drains
-	// leaves its share at once.
-	var h shareHistory
-	for range shareWindow {
-		h.add(2, map[string]float64{"k": 0.5})
-	}
-	if got := h.add(1, map[string]float64{"k": 1})["k"]; got != 1 {
-		t.Errorf("after the other replica drained: %v, want the whole limit at once", got)
 	}
 }
 
@@ -195,5 +186,49 @@ func TestCapDemand(t *testing.T) {
 	small := capDemand(map[string]float64{"a": 1})
 	if len(small.Keys) != 1 || small.Rest != 0 {
 		t.Errorf("a beat under the cap: %+v, want its key and rest 0", small)
+	}
+}
+
+// pub is a history of one demand published at beat generation epoch.
+func pub(epoch int64, keys map[string]float64) Demand { return Demand{Keys: keys, Epoch: epoch} }
+
+// TestKeyShares_SameGeneration: every replica weighs every replica's
+// demand at the same beat generation, the latest they all have, not each
+// one's latest: a replica whose beat is a generation behind another's
+// (beats written at different moments of the second) would otherwise
+// weigh its own older demand against the other's newer one. A key whose
+// requests start spread over two replicas, seen first in b's newer beat,
+// got a 0.05 share on a, held for 4 weighings; a key whose demand rises
+// on both got less than half on the one measured earlier.
+func TestKeyShares_SameGeneration(t *testing.T) {
+	// a has published generation 5 (no demand yet); b has published 5
+	// and 6 (the key's first requests): a and b both weigh generation 5,
+	// where the key has no demand: the even share on both.
+	a := []Demand{pub(4, map[string]float64{}), pub(5, map[string]float64{})}
+	b := []Demand{pub(4, map[string]float64{}), pub(5, map[string]float64{}), pub(6, map[string]float64{"k": 2})}
+	if s, ok := keyShares(a, [][]Demand{b})["k"]; ok {
+		t.Errorf("a, a generation behind b: share %v, want the even one (no demand at generation 5)", s)
+	}
+	if s, ok := keyShares(b, [][]Demand{a})["k"]; ok {
+		t.Errorf("b, a generation ahead of a: share %v, want the even one (no demand at generation 5)", s)
+	}
+	// Demand rising on both, a a generation behind: both weigh
+	// generation 6, where it was even.
+	a = append(a, pub(6, map[string]float64{"k": 2}))
+	b = append(b, pub(7, map[string]float64{"k": 4}))
+	sa, sb := keyShares(a, [][]Demand{b})["k"], keyShares(b, [][]Demand{a})["k"]
+	if !near(sa, 0.5) || !near(sb, 0.5) {
+		t.Errorf("a key rising on both, a a generation behind: shares %v and %v, want 0.5 and 0.5", sa, sb)
+	}
+	// A replica whose beats stopped a while ago (within the expiry)
+	// counts at its latest; the others weigh the oldest generation all
+	// of them hold, alike.
+	stale := []Demand{pub(2, map[string]float64{"k": 1})}
+	c := []Demand{pub(4, map[string]float64{"k": 1}), pub(5, map[string]float64{"k": 1}), pub(6, map[string]float64{"k": 1}), pub(7, map[string]float64{"k": 3})}
+	d := []Demand{pub(4, map[string]float64{"k": 3}), pub(5, map[string]float64{"k": 3}), pub(6, map[string]float64{"k": 3}), pub(7, map[string]float64{"k": 1})}
+	sc, sd := keyShares(c, [][]Demand{d, stale})["k"], keyShares(d, [][]Demand{c, stale})["k"]
+	ss := keyShares(stale, [][]Demand{c, d})["k"]
+	if !near(sc+sd+ss, 1) || !near(sc, 0.9*0.2+0.1/3) {
+		t.Errorf("with a stale replica: shares %v, %v and %v, want 0.9·1/5+0.1/3 on c and a sum of 1", sc, sd, ss)
 	}
 }

@@ -3,7 +3,6 @@ package fleet
 import (
 	"context"
 	"maps"
-	"slices"
 	"time"
 
 	"github.com/sluicehq/sluice/postgres"
@@ -38,11 +37,10 @@ func (d *Drain) LiveReplicas(ctx context.Context) (int, error) {
 func (d *Drain) ShareLimits(ctx context.Context, set func(replicas int, shares map[string]float64)) {
 	last, failing := 0, false
 	var lastShares map[string]float64
-	// seen holds each live replica's demand as this one read it in its
-	// last shareWindow reads, oldest first (the latest counts); nil for an
-	// older replica.
+	// seen holds each live replica's demand as this one read it, its
+	// last demandHistory generations, oldest first; nil for an older
+	// replica.
 	seen := map[string][]Demand{}
-	var hist shareHistory
 	count := func() {
 		c, cancel := context.WithTimeout(ctx, d.opt.Timeout)
 		beats, err := d.opt.Store.ReplicaBeats(c, d.opt.Replica, d.opt.Expiry)
@@ -66,17 +64,14 @@ func (d *Drain) ShareLimits(ctx context.Context, set func(replicas int, shares m
 			}
 			var h []Demand
 			if b.Demand != nil {
-				h = append(seen[b.Replica], Demand{Keys: b.Demand, Rest: b.DemandRest})
-				if len(h) > shareWindow {
-					h = slices.Delete(h, 0, len(h)-shareWindow)
-				}
+				h = remember(seen[b.Replica], Demand{Keys: b.Demand, Rest: b.DemandRest, Epoch: b.DemandEpoch})
 			}
 			now[b.Replica] = h
 			others = append(others, h)
 		}
 		seen = now
 		n := 1 + len(others)
-		shares := hist.add(n, keyShares(d.publishedDemand(), others))
+		shares := keyShares(d.publishedDemand(), others)
 		if n == last && maps.Equal(shares, lastShares) {
 			return
 		}
@@ -87,7 +82,9 @@ func (d *Drain) ShareLimits(ctx context.Context, set func(replicas int, shares m
 		set(n, shares)
 	}
 	count()
-	t := time.NewTicker(d.opt.Interval)
+	// Half an Interval after each boundary, when every replica has
+	// written the generation measured at it and none the next.
+	t := time.NewTimer(d.untilNext(time.Now(), d.opt.Interval/2))
 	defer t.Stop()
 	for {
 		select {
@@ -95,6 +92,7 @@ func (d *Drain) ShareLimits(ctx context.Context, set func(replicas int, shares m
 			return
 		case <-t.C:
 			count()
+			t.Reset(d.untilNext(time.Now(), d.opt.Interval/2))
 		}
 	}
 }
