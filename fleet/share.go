@@ -22,7 +22,9 @@ func (d *Drain) LiveReplicas(ctx context.Context) (int, error) {
 	return 1 + live(beats), nil
 }
 
-// ShareLimits weighs, at once and every Interval until ctx ends, this
+// ShareLimits weighs, at once and half an Interval after each of the
+// clock's Interval boundaries until ctx ends (when every replica has
+// written the demand it measured at the boundary: Run), this
 // replica's share of every client key's limits from the live replicas'
 // beats (LiveReplicas: itself included, those draining left out) and the
 // demand each publishes per key (DrainOptions.Demand; see keyShares), and

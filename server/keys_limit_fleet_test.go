@@ -213,7 +213,7 @@ func TestReplicas_KeyLimitsWeighted(t *testing.T) {
 	}
 
 	// Through a alone until its demand is weighed: its beats publish
-	// it, and its share rises once 4 computations a second apart agree.
+	// it, and its share rises at the weighing after the first that sees it.
 	drive := func(gws []*server.Server, until func() bool, what string) {
 		t.Helper()
 		for deadline := time.Now().Add(40 * time.Second); !until(); {
