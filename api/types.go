@@ -517,8 +517,10 @@ type KeyList struct {
 	Required bool `json:"required"`
 	// LimitReplicas is how many live replicas share each key's rate_limit,
 	// burst and tokens_per_minute, as the answering replica last counted
-	// them: each enforces an even share, so the fleet allows a key about
-	// the limits listed. Left out for one replica (the whole limits).
+	// them: each enforces a share weighted by where the key's requests
+	// arrive (an even share for a key with none), so the fleet allows a
+	// key about the limits listed. Left out for one replica (the whole
+	// limits).
 	LimitReplicas int `json:"limit_replicas,omitempty"`
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,6 +55,11 @@ type DrainOptions struct {
 	// Logger receives a line when writing the beat starts failing and
 	// when it works again; nil discards them.
 	Logger *slog.Logger
+	// Demand returns this replica's demand per client key with a shared
+	// limit (proxy.KeyShare.Demand), measured at each Interval's beat and
+	// published in it (the busiest MaxDemandKeys), for ShareLimits to
+	// weigh each key's share by; nil publishes none.
+	Demand func() map[string]float64
 }
 
 // Drain makes the drain after a rollback cover the requests in flight
@@ -66,6 +73,11 @@ type Drain struct {
 	// draining is set once this replica stops taking requests (Draining).
 	draining atomic.Bool
 	kick     chan struct{} // a beat is wanted now; coalesced
+	// published holds the demand of this replica's last demandHistory
+	// beat generations written, oldest first (ShareLimits weighs by
+	// them); mu guards it.
+	mu        sync.Mutex
+	published []Demand
 }
 
 // NewDrain returns the Drain of a replica; call Run to publish its beats
@@ -118,12 +130,29 @@ func (d *Drain) Draining() {
 func (d *Drain) Run(ctx context.Context) {
 	failing := false
 	var last map[string]int64
-	beat := func() {
+	// beat writes the beat; measure says to measure the demand anew (an
+	// Interval's beat), else the last written is written again.
+	beat := func(measure bool) {
 		b := postgres.ReplicaBeat{Replica: d.opt.Replica, Revision: d.routed.Load(), Draining: d.draining.Load()}
+		var demand Demand
+		if measure {
+			if d.opt.Demand != nil {
+				demand = capDemand(d.opt.Demand())
+			}
+			demand.Epoch = d.epoch(time.Now())
+		} else {
+			demand = d.lastPublished()
+		}
+		b.Demand, b.DemandRest, b.DemandEpoch = demand.Keys, demand.Rest, demand.Epoch
 		b.InFlight = d.opt.InFlight() // counted after the revision was read
 		c, cancel := context.WithTimeout(ctx, d.opt.Timeout)
 		err := d.opt.Store.PutReplicaBeat(c, b)
 		cancel()
+		if err == nil && measure {
+			// Only what the others may have read: a replica weighs
+			// its share by its own demand as they see it.
+			d.publish(demand)
+		}
 		switch {
 		case err != nil && !failing && ctx.Err() == nil:
 			d.opt.Logger.Warn("cannot publish this replica's requests in flight; other replicas' rollback drains wait for its beat to expire", "err", err)
@@ -133,8 +162,11 @@ func (d *Drain) Run(ctx context.Context) {
 		failing = err != nil
 		last = b.InFlight
 	}
-	beat()
-	t := time.NewTicker(d.opt.Interval)
+	beat(true)
+	// The beats that measure the demand come at the clock's Interval
+	// boundaries, the same moments on every replica (Drain.epoch), so
+	// that all weigh the same generation (keyShares).
+	t := time.NewTimer(d.untilNext(time.Now(), 0))
 	defer t.Stop()
 	// A drain elsewhere waits for this replica's count of the version to
 	// reach 0: say so within a few milliseconds, not at the next beat.
@@ -150,16 +182,60 @@ func (d *Drain) Run(ctx context.Context) {
 			}
 			return
 		case <-d.kick:
-			beat()
+			beat(false)
 		case <-t.C:
-			beat()
+			beat(true)
+			t.Reset(d.untilNext(time.Now(), 0))
 		case <-poll.C:
 			now := d.opt.InFlight()
 			if ended(last, now) {
-				beat()
+				beat(false)
 			}
 		}
 	}
+}
+
+// publish notes demand as written in a beat.
+func (d *Drain) publish(demand Demand) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.published = remember(d.published, demand)
+}
+
+// epoch returns the beat generation at t: the number of the clock's last
+// Interval boundary (or of the next, within a tenth of an Interval, for a
+// timer that fired a little early by the wall clock), the same on every
+// replica whose clock keeps time (NTP's milliseconds are far inside it).
+func (d *Drain) epoch(t time.Time) int64 {
+	i := int64(d.opt.Interval)
+	return (t.UnixNano() + i/10) / i
+}
+
+// untilNext returns the time from now to the clock's next Interval
+// boundary plus offset (0 ≤ offset < Interval), at least a millisecond.
+func (d *Drain) untilNext(now time.Time, offset time.Duration) time.Duration {
+	i, t := int64(d.opt.Interval), now.UnixNano()-int64(offset)
+	next := (t/i + 1) * i
+	return max(time.Duration(next-t), time.Millisecond)
+}
+
+// lastPublished returns the demand of the last beat written on an
+// Interval (none before the first).
+func (d *Drain) lastPublished() Demand {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.published) == 0 {
+		return Demand{}
+	}
+	return d.published[len(d.published)-1]
+}
+
+// publishedDemand returns a copy of the demand of this replica's last
+// demandHistory beat generations, oldest first.
+func (d *Drain) publishedDemand() []Demand {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.published)
 }
 
 // ended reports whether a version with requests in before has none in now.

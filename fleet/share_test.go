@@ -3,6 +3,8 @@ package fleet_test
 import (
 	"context"
 	"errors"
+	"maps"
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -29,16 +31,27 @@ func (f *flakyBeats) ReplicaBeats(ctx context.Context, except string, maxAge tim
 	return f.Store.ReplicaBeats(ctx, except, maxAge)
 }
 
-// shares records what ShareLimits set, in order.
+// shares records what ShareLimits set, in order: the replicas, and the
+// weighted shares last.
 type shares struct {
-	mu  sync.Mutex
-	got []int
+	mu       sync.Mutex
+	got      []int
+	weighted map[string]float64
 }
 
-func (s *shares) set(n int) {
+func (s *shares) set(n int, w map[string]float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.got = append(s.got, n)
+	s.weighted = w
+}
+
+// share returns the last share of key set, and whether it was weighted.
+func (s *shares) share(key string) (float64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w, ok := s.weighted[key]
+	return w, ok
 }
 
 func (s *shares) last() (int, int) {
@@ -162,4 +175,82 @@ func TestDrain_ShareLimitsDraining(t *testing.T) {
 	if ok, err := a.Alive(ctx, "b"); !ok || err != nil {
 		t.Errorf("Alive(b) while it drains: %v, %v; want true", ok, err)
 	}
+}
+
+// demandOf is a replica's demand per key, as a test sets it.
+type demandOf struct {
+	mu sync.Mutex
+	m  map[string]float64
+}
+
+func (d *demandOf) set(m map[string]float64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.m = m
+}
+
+func (d *demandOf) get() map[string]float64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return maps.Clone(d.m)
+}
+
+// What the user does: runs replicas on PostgreSQL behind a balancer that
+// sends all of a key's requests to one of them (a Kubernetes Service and
+// one kept-alive connection). What must happen: each replica publishes
+// its demand per key in its beat, and the one the key's requests reach
+// holds nearly the whole limit (0.95 of two), the other the floor; a key
+// with no demand keeps the even share; when the other drains, this one
+// holds the whole limit; an older replica's beat, which says no demand,
+// counts as an even share.
+func TestDrain_ShareLimitsWeighted(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	var none counts
+	var da, db demandOf
+	da.set(map[string]float64{"pinned": 20, "spread": 5})
+	db.set(map[string]float64{"spread": 5})
+	a := fleet.NewDrain(fleet.DrainOptions{Store: MustOpen(t, dsn), Replica: "a", InFlight: none.get, Interval: 20 * time.Millisecond, Demand: da.get})
+	b := fleet.NewDrain(fleet.DrainOptions{Store: MustOpen(t, dsn), Replica: "b", InFlight: none.get, Interval: 20 * time.Millisecond, Demand: db.get})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	var gotA, gotB shares
+	for _, f := range []func(context.Context){a.Run, b.Run,
+		func(c context.Context) { a.ShareLimits(c, gotA.set) },
+		func(c context.Context) { b.ShareLimits(c, gotB.set) }} {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(ctx) }()
+	}
+	waitShare := func(got *shares, who, key string, want float64) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			if w, ok := got.share(key); ok && math.Abs(w-want) < 1e-9 {
+				return
+			}
+			if time.Now().After(deadline) {
+				w, ok := got.share(key)
+				t.Fatalf("%s's share of %s: %v (weighted %v), want %v", who, key, w, ok, want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitShare(&gotA, "a", "pinned", 0.95)
+	waitShare(&gotB, "b", "pinned", 0.05)
+	waitShare(&gotA, "a", "spread", 0.5)
+	waitShare(&gotB, "b", "spread", 0.5)
+	if _, ok := gotA.share("idle"); ok {
+		t.Error("a key with no demand anywhere has a weighted share, want the even one")
+	}
+
+	// An older replica: its beat has no demand (NULL). Three replicas,
+	// the older one enforcing a third: a and b split two thirds.
+	pgtest.Exec(t, dsn, `INSERT INTO replica_beats (replica, revision, inflight, beat_at) VALUES ('older', 1, '{}', now() + interval '1 hour')`)
+	waitShare(&gotA, "a", "pinned", 2.0/3*0.95)
+	waitShare(&gotB, "b", "pinned", 2.0/3*0.05)
+	pgtest.Exec(t, dsn, `DELETE FROM replica_beats WHERE replica = 'older'`)
+	waitShare(&gotA, "a", "pinned", 0.95)
+
+	b.Draining()
+	gotA.waitFor(t, "b draining", 1)
+	waitShare(&gotA, "a", "pinned", 1)
 }

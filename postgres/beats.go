@@ -22,6 +22,20 @@ type ReplicaBeat struct {
 	// Draining says the replica is stopping: it takes no new requests,
 	// only finishes those in flight (counted in InFlight).
 	Draining bool
+	// Demand is the replica's demand per client key with a shared limit
+	// (requests a second arriving for the key there, smoothed), the keys
+	// with none left out, at most the busiest fleet.MaxDemandKeys. A beat
+	// written without it says none (an empty map); one an older binary
+	// wrote reads as nil: that replica's demand is not known.
+	Demand map[string]float64
+	// DemandRest is what a key left out of a capped Demand counts at: the
+	// least demand Demand holds (at least what any key left out had); 0
+	// when none was left out.
+	DemandRest float64
+	// DemandEpoch is the beat generation Demand was measured at (the
+	// clock's Interval boundary: fleet.Drain), so that every replica
+	// weighs the same one; 0 in an older binary's beat.
+	DemandEpoch int64
 	// Age is how long ago the row was written, by the server's clock; set
 	// by ReplicaBeats.
 	Age time.Duration
@@ -37,10 +51,18 @@ func (s *Store) PutReplicaBeat(ctx context.Context, b ReplicaBeat) error {
 	if err != nil {
 		return err
 	}
-	const sql = `INSERT INTO replica_beats (replica, revision, inflight, draining, beat_at) VALUES ($1, $2, $3, $4, now())
-		ON CONFLICT (replica) DO UPDATE SET revision = EXCLUDED.revision, inflight = EXCLUDED.inflight, draining = EXCLUDED.draining, beat_at = EXCLUDED.beat_at`
+	if b.Demand == nil {
+		b.Demand = map[string]float64{}
+	}
+	demand, err := json.Marshal(b.Demand)
+	if err != nil {
+		return err
+	}
+	const sql = `INSERT INTO replica_beats (replica, revision, inflight, draining, demand, demand_rest, demand_epoch, beat_at) VALUES ($1, $2, $3, $4, $5, $6, $7, now())
+		ON CONFLICT (replica) DO UPDATE SET revision = EXCLUDED.revision, inflight = EXCLUDED.inflight, draining = EXCLUDED.draining,
+			demand = EXCLUDED.demand, demand_rest = EXCLUDED.demand_rest, demand_epoch = EXCLUDED.demand_epoch, beat_at = EXCLUDED.beat_at`
 	return s.write(ctx, "write replica beat", func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, sql, b.Replica, b.Revision, counts, b.Draining)
+		_, err := tx.Exec(ctx, sql, b.Replica, b.Revision, counts, b.Draining, demand, b.DemandRest, b.DemandEpoch)
 		return err
 	})
 }
@@ -52,7 +74,7 @@ func (s *Store) ReplicaBeats(ctx context.Context, except string, maxAge time.Dur
 	var out []ReplicaBeat
 	err := s.read(ctx, "read replica beats", func(tx pgx.Tx) error {
 		out = out[:0]
-		rows, err := tx.Query(ctx, `SELECT replica, revision, inflight, draining, extract(epoch FROM now() - beat_at)
+		rows, err := tx.Query(ctx, `SELECT replica, revision, inflight, draining, demand, demand_rest, demand_epoch, extract(epoch FROM now() - beat_at)
 			FROM replica_beats WHERE replica <> $1 AND beat_at > now() - $2::bigint * interval '1 microsecond'
 			ORDER BY replica`, except, maxAge.Microseconds())
 		if err != nil {
@@ -61,13 +83,19 @@ func (s *Store) ReplicaBeats(ctx context.Context, except string, maxAge time.Dur
 		defer rows.Close()
 		for rows.Next() {
 			var b ReplicaBeat
-			var counts []byte
+			var counts, demand []byte
 			var age float64
-			if err := rows.Scan(&b.Replica, &b.Revision, &counts, &b.Draining, &age); err != nil {
+			if err := rows.Scan(&b.Replica, &b.Revision, &counts, &b.Draining, &demand, &b.DemandRest, &b.DemandEpoch, &age); err != nil {
 				return err
 			}
 			if err := json.Unmarshal(counts, &b.InFlight); err != nil {
 				return err
+			}
+			if demand != nil {
+				// NULL (an older binary's beat) stays nil: not known.
+				if err := json.Unmarshal(demand, &b.Demand); err != nil {
+					return err
+				}
 			}
 			b.Age = time.Duration(age * float64(time.Second))
 			out = append(out, b)

@@ -126,19 +126,25 @@ type keyState struct {
 	expires int64
 	// interval is the time one request costs, in ns; 0 means no limit.
 	// tolerance is the burst's worth of it. Both are the limit as
-	// configured: the bucket's takes multiply the cost by the replicas
-	// sharing it (share; see KeyShare), the tolerance stays.
+	// configured: the bucket's takes multiply the cost by scale (this
+	// replica's share's inverse; see KeyShare), the tolerance stays.
 	interval, tolerance int64
 	limitText           string
-	// share is how many replicas share the key's limits (nil: this one
-	// alone), set by KeySet.SetShare.
+	// share is how the replicas share the key's limits (nil: this one
+	// alone), set by KeySet.SetShare; scale is the float64 bits of what
+	// the share makes a request or a token cost here, 1/share (0, never
+	// set, counts as 1), pushed by share.
 	share *KeyShare
+	scale atomic.Uint64
 	// now is the KeySet's clock, for the takes after Wrap (Admit, and
 	// chargeUnadmitted).
 	now func() time.Time
 	// tat is the bucket's theoretical arrival time (GCRA), in ns since
 	// the epoch: when the bucket would be full again.
 	tat atomic.Int64
+	// arrived counts the requests that reached the key's limits since
+	// KeyShare.Demand last read it: its demand on this replica.
+	arrived atomic.Int64
 	// tokenCost is what one token costs of the key's minute, in ns; 0
 	// means no token limit. tokenTat is that bucket's theoretical arrival
 	// time, as tat is the requests': an answer's tokens are known only
@@ -267,11 +273,26 @@ func NewKeySet(keys []ClientKey, fallback func(ctx context.Context, secret strin
 
 // SetShare has the keys of ks enforce their share of each limit when
 // share's replicas share them (see KeyShare); nil, or never called, keeps
-// the whole limits. Call it before ks is used.
+// the whole limits. Call it before ks is used, on the KeySet about to be
+// put in force: share keeps the shares it weighs pushed into it, and
+// counts its keys' demand, from then on.
 func (ks *KeySet) SetShare(share *KeyShare) {
 	for _, k := range ks.byHash {
 		k.share = share
 	}
+	if share == nil {
+		return
+	}
+	share.mu.Lock()
+	defer share.mu.Unlock()
+	share.keys = ks
+	share.apply(ks)
+}
+
+// scaled returns what the key's share makes a cost of its limits cost on
+// this replica: 1/share, at least 1 (the whole limit).
+func (k *keyState) scaled() float64 {
+	return max(math.Float64frombits(k.scale.Load()), 1)
 }
 
 // Carry gives each key of ks that old holds too, with the same secret,
@@ -326,9 +347,11 @@ func (ks *KeySet) Carry(old *KeySet) {
 			// waits for a token to come back, as a request bucket capped
 			// at its burst waits for a request; not, as uncapped, for
 			// hours of tokens it used under the old limit.
-			bound := int64(time.Minute) + int64(k.tokenCost*float64(k.share.replicas()))
+			bound := int64(time.Minute) + int64(min(k.tokenCost*k.scaled(), maxTokenCharge))
 			k.tokenTat.Store(rescaleTat(o.tokenTat.Load(), now, o.tokenCost, k.tokenCost, bound))
 		}
+		// The arrivals not yet measured are the key's demand still.
+		k.arrived.Add(o.arrived.Swap(0))
 		if t := o.touched.Load(); t > k.touched.Load() {
 			k.touched.Store(t)
 		}
@@ -610,6 +633,8 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 			}
 		}
 		if k := c; k.interval > 0 || k.tokenCost > 0 {
+			// Its demand on this replica, admitted or not (KeyShare.Demand).
+			k.arrived.Add(1)
 			// One clock reading for both limits and their headers (and
 			// the key's use).
 			if now == 0 {
@@ -624,7 +649,7 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 				// that waits this 429's Retry-After is then served.
 				if wait, ok := k.tokensLeft(now); !ok {
 					u.refused(k.name, "", http.StatusTooManyRequests)
-					msg := "API key " + k.name + " is over its token limit of " + k.tokenText + " (prompt and answer)" + k.share.acrossText() + ": retry after " + retryAfterText(wait)
+					msg := "API key " + k.name + " is over its token limit of " + k.tokenText + " (prompt and answer)" + k.share.sharedText() + ": retry after " + retryAfterText(wait)
 					if p != nil {
 						p.refusedSpan(r, sluice.Errorf(sluice.CodeRateLimited, "%s", msg), k.name)
 					}
@@ -669,7 +694,7 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 // saying when the next request is allowed.
 func writeOverLimit(w http.ResponseWriter, k *keyState, wait time.Duration) {
 	writeRetryAfter(w, wait)
-	writeErrorCode(w, sluice.CodeRateLimited, "API key "+k.name+" is over its rate limit of "+k.limitText+k.share.acrossText()+": retry after "+retryAfterText(wait))
+	writeErrorCode(w, sluice.CodeRateLimited, "API key "+k.name+" is over its rate limit of "+k.limitText+k.share.sharedText()+": retry after "+retryAfterText(wait))
 }
 
 // writeRetryAfter sets a 429's Retry-After (whole seconds, at least 1)
@@ -691,7 +716,7 @@ type overLimitError struct {
 }
 
 func (e *overLimitError) Error() string {
-	return "API key " + e.k.name + " is over its rate limit of " + e.k.limitText + e.k.share.acrossText()
+	return "API key " + e.k.name + " is over its rate limit of " + e.k.limitText + e.k.share.sharedText()
 }
 
 // takesInAdmit reports whether the rate-limit token of a request with key
@@ -849,11 +874,11 @@ func (k *keyState) peek(now int64) (time.Duration, bool) {
 }
 
 // sharedBucket returns what one request costs k's bucket on this replica
-// and the bucket's tolerance, for the replicas sharing its limit now: the
-// cost times the replicas, the tolerance as configured but never less
-// than one request's cost, so a replica always lets one through.
+// and the bucket's tolerance, for its share of the limit now: the cost
+// over the share, the tolerance as configured but never less than one
+// request's cost, so a replica always lets one through.
 func (k *keyState) sharedBucket() (cost, tolerance int64) {
-	cost = sharedCost(k.interval, k.share.replicas())
+	cost = sharedCost(k.interval, k.scaled())
 	return cost, max(k.tolerance, cost)
 }
 
@@ -942,10 +967,10 @@ func chargeTokens(r *http.Request, o *sluice.Observation) {
 }
 
 // chargeTokenCount charges n tokens to k's token limit, a key with one,
-// at this replica's share of it (KeyShare: each token costs the replicas
+// at this replica's share of it (KeyShare: each token costs 1/share
 // times its cost alone; the minute's tolerance stays).
 func (k *keyState) chargeTokenCount(n int64) {
-	cost := int64(min(float64(n)*k.tokenCost*float64(k.share.replicas()), maxTokenCharge))
+	cost := int64(min(float64(n)*k.tokenCost*k.scaled(), maxTokenCharge))
 	now := k.now().UnixNano()
 	for {
 		tat := k.tokenTat.Load()

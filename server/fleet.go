@@ -40,7 +40,12 @@ func (s *Server) fleetDrain(opt *rollout.Options) {
 	if s.fleet == nil {
 		return
 	}
-	s.drain = fleet.NewDrain(fleet.DrainOptions{Store: s.replica.store, Replica: s.fleet.Replica(), InFlight: s.Proxy.InFlightVersions, Logger: s.logger})
+	dopt := fleet.DrainOptions{Store: s.replica.store, Replica: s.fleet.Replica(), InFlight: s.Proxy.InFlightVersions, Logger: s.logger}
+	if s.Keys != nil {
+		// Each key's demand here, for the shares of its limits.
+		dopt.Demand = func() map[string]float64 { return s.keyShare.Demand(time.Now()) }
+	}
+	s.drain = fleet.NewDrain(dopt)
 	opt.InFlightElsewhere, opt.Replica, opt.Alive = s.drain.InFlightElsewhere, s.fleet.Replica(), s.drain.Alive
 	opt.Hold = s.replica.store.TryHold // fire drills, fleet-wide
 }
@@ -73,9 +78,10 @@ func (s *Server) startFleet(ctx context.Context) {
 	}
 	if s.Keys != nil {
 		// Each replica enforces its share of every client key's limits
-		// (proxy.KeyShare), from the live replicas' beats.
+		// (proxy.KeyShare), weighted by the demand the live replicas'
+		// beats publish.
 		s.wg.Add(1)
-		go func() { defer s.wg.Done(); s.drain.ShareLimits(ctx, s.keyShare.Set) }()
+		go func() { defer s.wg.Done(); s.drain.ShareLimits(ctx, s.keyShare.SetWeighted) }()
 	}
 	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
@@ -114,10 +120,15 @@ func (s *Server) flushFleet() {
 }
 
 // LimitReplicas returns how many live replicas share the client keys'
-// limits (rate_limit, burst, tokens_per_minute), each enforcing an even
+// limits (rate_limit, burst, tokens_per_minute), each enforcing its
 // share: the replicas whose beats this one last read, itself included,
 // on a shared store with client keys; 1 otherwise.
 func (s *Server) LimitReplicas() int { return s.keyShare.Replicas() }
+
+// LimitShare returns this replica's share of the limits of the client key
+// of that name: weighted by where the key's requests arrive across the
+// live replicas, 1/LimitReplicas for a key with no demand anywhere.
+func (s *Server) LimitShare(key string) float64 { return s.keyShare.Share(key) }
 
 // Replica returns the name this replica writes on its audit entries, beats
 // and rollback work on a shared store, or "" on SQLite (one gateway).

@@ -107,7 +107,7 @@ func TestReplicas_KeyLimitsShared(t *testing.T) {
 		}
 		if code == http.StatusTooManyRequests && !saw429 {
 			saw429 = true
-			if want := "rate limit of 10 requests per second (burst 2) across 2 replicas"; !strings.Contains(msg, want) {
+			if want := "rate limit of 10 requests per second (burst 2) shared by 2 replicas"; !strings.Contains(msg, want) {
 				t.Errorf("the 429 says %q, want it to hold %q", msg, want)
 			}
 		}
@@ -182,4 +182,80 @@ func TestReplicas_KeyLimitsDrainingReplica(t *testing.T) {
 	}
 	cancel()
 	<-stopped
+}
+
+// TestReplicas_KeyLimitsWeighted runs two replicas on one PostgreSQL
+// store with a key of rate_limit 10, burst 2, and drives it with the
+// OpenAI SDK through replica a alone, as a client on one kept-alive
+// connection behind an L4 balancer reaches one replica: a's share of
+// the key rises to 0.95 (0.9 by demand and half the even tenth) and a
+// admits about the whole limit, where an even share admitted half; b
+// keeps the floor's 0.05. Then through both: the shares come back to
+// about half each, and the fleet admits about the limit, not more.
+//
+// The bounds come from the bucket's arithmetic, not from timing: a GCRA
+// bucket whose share stays at most s, with tolerance τ, admits at most
+// (E+τ)·10·s + 1 requests in any E (each costs 100 ms/s, and the bucket
+// is never more than τ ahead), whatever the load on the machine. At
+// 0.95, c = 105 ms and τ = 200 ms: at most 9.5·E + 2.9; half the limit
+// (the even share) admits at most 5·E + 2. Below, a slow machine only
+// sends fewer requests: the lower bounds leave a third of the rate for it.
+func TestReplicas_KeyLimitsWeighted(t *testing.T) {
+	const secret = "sk-fleet-weighted-0123456789abcdef"
+	const rate, burst = 10, 2
+	f := newKeyFleet(t, func(c *config.Gateway) {
+		c.ClientKeys = []config.ClientKey{{Name: "shared", Secret: secret, RateLimit: rate, Burst: burst}}
+	}, server.Options{})
+	a, b := f.a, f.b
+	waitFor(t, "both replicas to count the two", 15*time.Second, func() bool { return a.LimitReplicas() == 2 && b.LimitReplicas() == 2 })
+	if got := a.LimitShare("shared"); got != 0.5 {
+		t.Errorf("a's share before any request: %v, want the even 0.5", got)
+	}
+
+	// Through a alone until its demand is weighed: its beats publish
+	// it, and its share rises at the weighing after the first that sees it.
+	drive := func(gws []*server.Server, until func() bool, what string) {
+		t.Helper()
+		for deadline := time.Now().Add(40 * time.Second); !until(); {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: a's share %v, b's %v", what, a.LimitShare("shared"), b.LimitShare("shared"))
+			}
+			driveKey(t, gws, secret, 200*time.Millisecond, nil)
+		}
+	}
+	drive([]*server.Server{a}, func() bool { return a.LimitShare("shared") > 0.94 && b.LimitShare("shared") < 0.06 }, "a's share to rise to 0.95 with all the demand on a")
+
+	const window = 4 * time.Second
+	admitted, elapsed := driveKey(t, []*server.Server{a}, secret, window, nil)
+	half := int(elapsed.Seconds()*rate/2) + 2
+	most := int((elapsed.Seconds()+0.2)*rate*0.95) + 1
+	least := max(int(window.Seconds()*rate*0.95*2/3), half+5)
+	t.Logf("all through a: %d admitted in %v (at most %d on the even half, %d at 0.95)", admitted, elapsed.Round(time.Millisecond), half, most)
+	if admitted < least || admitted > most {
+		t.Errorf("all through a admitted %d in %v, want %d to %d: about the whole limit, more than the even half's %d", admitted, elapsed.Round(time.Millisecond), least, most, half)
+	}
+	if s := a.LimitShare("shared"); s > 0.95+1e-9 {
+		t.Errorf("a's share %v, over 0.95", s)
+	}
+
+	// Through both: the demand evens out, and so do the shares.
+	drive([]*server.Server{a, b}, func() bool {
+		sa, sb := a.LimitShare("shared"), b.LimitShare("shared")
+		return sa > 0.44 && sa < 0.56 && sb > 0.44 && sb < 0.56
+	}, "the shares to come back to about half each with the demand spread")
+	var maxA, maxB float64
+	admitted, elapsed = driveKey(t, []*server.Server{a, b}, secret, window, func(int, string, string) {
+		maxA, maxB = max(maxA, a.LimitShare("shared")), max(maxB, b.LimitShare("shared"))
+	})
+	// Each replica's share at most maxA, maxB through the window, its
+	// tolerance at most 100 ms / 0.44 < 250 ms.
+	most = int((elapsed.Seconds()+0.25)*rate*maxA) + int((elapsed.Seconds()+0.25)*rate*maxB) + 2
+	least = int(window.Seconds() * rate * 2 / 3)
+	t.Logf("through both: %d admitted in %v (shares at most %.3f and %.3f; at most %d)", admitted, elapsed.Round(time.Millisecond), maxA, maxB, most)
+	if maxA+maxB > 1.05 {
+		t.Errorf("the shares reached %.3f and %.3f: their sum %.3f is over the limit", maxA, maxB, maxA+maxB)
+	}
+	if admitted < least || admitted > most {
+		t.Errorf("through both admitted %d in %v, want %d to %d: about the key's limit across the fleet", admitted, elapsed.Round(time.Millisecond), least, most)
+	}
 }

@@ -84,7 +84,8 @@ type Server struct {
 	requireKeys bool
 	stored      storedKeys
 	budget      budgets // the token budgets' sums (budgets.go)
-	// keyShare is how many live replicas share the client keys' limits:
+	// keyShare is how the live replicas share the client keys' limits (each
+	// key weighted by where its requests arrive):
 	// set from the beats on a shared store (fleet.go), 1 on SQLite.
 	keyShare *proxy.KeyShare
 

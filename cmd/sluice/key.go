@@ -104,7 +104,7 @@ func (c *cli) keyCmd() *cobra.Command {
 				fmt.Fprintln(c.stderr, "note: this gateway does not require keys on its OpenAI API (no client_keys; require_client_keys not set)")
 			}
 			if n := ks.LimitReplicas; n > 1 {
-				fmt.Fprintf(c.stderr, "note: %d live replicas share these LIMITS, each enforcing 1/%d of each: the fleet allows a key about its LIMITS in all\n", n, n)
+				fmt.Fprintf(c.stderr, "note: %d live replicas share these LIMITS, each enforcing 1/%d of each for a key with no recent requests, else a share weighted by where the key's requests arrive: the fleet allows a key about its LIMITS in all\n", n, n)
 			}
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 			// A BUDGET column when a key has a token budget.
