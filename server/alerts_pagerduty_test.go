@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/fakellm"
 )
@@ -202,25 +203,8 @@ func (pr *pagerRecorder) wait(t *testing.T, n int) ([]string, []map[string]any) 
 // Opsgenie under the pause's own key; the operator's resume resolves that
 // page and closes that alert, and only those.
 func TestRollout_GatePausePagesAndResumeResolves(t *testing.T) {
-	pd, og := newPagerRecorder(t), newPagerRecorder(t)
-	stable, cand := MustBackend(t, fakellm.Config{}), MustBackend(t, fakellm.Config{Seed: 2})
-	down := "http://" + freeLoopback(t)
-	gw, cl := startPromGateway(t, func(c *config.Gateway) {
-		c.Prometheus = config.Prometheus{URL: down, Timeout: 500 * time.Millisecond}
-		c.Rollouts.Alerts = []config.Webhook{{URL: pd.URL, Format: "pagerduty", RoutingKey: "k"}, {URL: og.URL, Format: "opsgenie", APIKey: "og-key"}}
-	}, stable, cand)
-	l := startLoad(t, gw.URL(), 2)
-	defer l.finish()
-	spec := gatedSpec(sluice.PromGate{Name: "candidate_error_rate", Query: candidateErrorRate, Max: maxOf(0.1)})
-	spec.Stages[0].Hold = 0
+	pd, og, cl := pausedByGate(t)
 	ctx := context.Background()
-	if _, err := cl.StartRollout(ctx, spec, "gate on a Prometheus that is down"); err != nil {
-		t.Fatal(err)
-	}
-	r := waitPhase(t, cl, func(p sluice.Phase) bool { return p != sluice.PhaseWarming && p != sluice.PhaseProgressing }, 30*time.Second)
-	if r.Phase != sluice.PhasePaused {
-		t.Fatalf("phase %s (%s), want paused", r.Phase, r.Decision)
-	}
 	_, pdBodies := pd.wait(t, 1)
 	ogReqs, ogBodies := og.wait(t, 1)
 	payload, _ := pdBodies[0]["payload"].(map[string]any)
@@ -249,25 +233,8 @@ func TestRollout_GatePausePagesAndResumeResolves(t *testing.T) {
 // alert closed, with a note naming the abort. Before, the pause's
 // incident stayed open.
 func TestRollout_GatePausePagesAndAbortResolves(t *testing.T) {
-	pd, og := newPagerRecorder(t), newPagerRecorder(t)
-	stable, cand := MustBackend(t, fakellm.Config{}), MustBackend(t, fakellm.Config{Seed: 2})
-	down := "http://" + freeLoopback(t)
-	gw, cl := startPromGateway(t, func(c *config.Gateway) {
-		c.Prometheus = config.Prometheus{URL: down, Timeout: 500 * time.Millisecond}
-		c.Rollouts.Alerts = []config.Webhook{{URL: pd.URL, Format: "pagerduty", RoutingKey: "k"}, {URL: og.URL, Format: "opsgenie", APIKey: "og-key"}}
-	}, stable, cand)
-	l := startLoad(t, gw.URL(), 2)
-	defer l.finish()
-	spec := gatedSpec(sluice.PromGate{Name: "candidate_error_rate", Query: candidateErrorRate, Max: maxOf(0.1)})
-	spec.Stages[0].Hold = 0
+	pd, og, cl := pausedByGate(t)
 	ctx := context.Background()
-	if _, err := cl.StartRollout(ctx, spec, "gate on a Prometheus that is down"); err != nil {
-		t.Fatal(err)
-	}
-	r := waitPhase(t, cl, func(p sluice.Phase) bool { return p != sluice.PhaseWarming && p != sluice.PhaseProgressing }, 30*time.Second)
-	if r.Phase != sluice.PhasePaused {
-		t.Fatalf("phase %s (%s), want paused", r.Phase, r.Decision)
-	}
 	pd.wait(t, 1)
 	og.wait(t, 1)
 	if _, err := cl.RolloutAction(ctx, "chat", "abort", "not worth the wait"); err != nil {
@@ -281,4 +248,31 @@ func TestRollout_GatePausePagesAndAbortResolves(t *testing.T) {
 	if note := fmt.Sprint(ogBodies[1]["note"]); ogReqs[1] != "POST /v2/alerts/sluice-paused:chat/close?identifierType=alias" || !strings.Contains(note, "ended while paused (aborted by") || !strings.Contains(note, "not worth the wait") {
 		t.Errorf("the abort's Opsgenie close: %v %v", ogReqs[1], ogBodies[1])
 	}
+}
+
+// pausedByGate starts a gateway whose Prometheus answers nothing, with a
+// PagerDuty and an Opsgenie receiver, sends it load, and starts a rollout
+// gated on Prometheus, which the controller pauses (the gate unreadable):
+// it returns the receivers and the admin client once the rollout is
+// paused.
+func pausedByGate(t *testing.T) (pd, og *pagerRecorder, cl *api.Client) {
+	t.Helper()
+	pd, og = newPagerRecorder(t), newPagerRecorder(t)
+	stable, cand := MustBackend(t, fakellm.Config{}), MustBackend(t, fakellm.Config{Seed: 2})
+	down := "http://" + freeLoopback(t)
+	gw, cl := startPromGateway(t, func(c *config.Gateway) {
+		c.Prometheus = config.Prometheus{URL: down, Timeout: 500 * time.Millisecond}
+		c.Rollouts.Alerts = []config.Webhook{{URL: pd.URL, Format: "pagerduty", RoutingKey: "k"}, {URL: og.URL, Format: "opsgenie", APIKey: "og-key"}}
+	}, stable, cand)
+	startLoad(t, gw.URL(), 2) // until the test ends (its cleanup)
+	spec := gatedSpec(sluice.PromGate{Name: "candidate_error_rate", Query: candidateErrorRate, Max: maxOf(0.1)})
+	spec.Stages[0].Hold = 0
+	if _, err := cl.StartRollout(context.Background(), spec, "gate on a Prometheus that is down"); err != nil {
+		t.Fatal(err)
+	}
+	r := waitPhase(t, cl, func(p sluice.Phase) bool { return p != sluice.PhaseWarming && p != sluice.PhaseProgressing }, 30*time.Second)
+	if r.Phase != sluice.PhasePaused {
+		t.Fatalf("phase %s (%s), want paused", r.Phase, r.Decision)
+	}
+	return pd, og, cl
 }
