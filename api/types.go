@@ -449,6 +449,14 @@ type KeyView struct {
 	// BudgetResetsAt is, for a key with a token budget, when its current
 	// period ends and its use starts again from 0.
 	BudgetResetsAt time.Time `json:"budget_resets_at,omitzero"`
+	// LimitShare is, for a key with a limit (rate_limit or
+	// tokens_per_minute) when several live replicas share its limits
+	// (KeyList.LimitReplicas), the answering replica's share of them,
+	// between 0 and 1: it admits the key at that fraction of each limit,
+	// weighted by where the key's requests arrive (1/LimitReplicas for a
+	// key with none). Another replica answers with its own share. Absent
+	// for a key without a limit, and on a replica alone.
+	LimitShare float64 `json:"limit_share,omitempty"`
 }
 
 // KeyUpdateRequest is the body of PATCH /admin/v1/keys/{name}: a JSON
@@ -519,9 +527,13 @@ type KeyList struct {
 	// burst and tokens_per_minute, as the answering replica last counted
 	// them: each enforces a share weighted by where the key's requests
 	// arrive (an even share for a key with none), so the fleet allows a
-	// key about the limits listed. Left out for one replica (the whole
+	// key about the limits listed; each limited key's limit_share is the
+	// answering replica's share. Left out for one replica (the whole
 	// limits).
 	LimitReplicas int `json:"limit_replicas,omitempty"`
+	// Replica names the answering replica (as its audit entries and beats
+	// do) when LimitReplicas is given: the limit_share it lists is its own.
+	Replica string `json:"replica,omitempty"`
 }
 
 // CreatedKey is the answer to POST /admin/v1/keys and to
