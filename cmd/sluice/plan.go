@@ -31,8 +31,10 @@ func (c *cli) planCmd() *cobra.Command {
 			// rollout: section, which sluice apply starts it with.
 			// The strategy the start would name likewise (none: the
 			// planner's), which decides whether the guards are judged.
+			// A file given is read even when both flags replace what it
+			// says, so that one lacking the model is refused alike.
 			source := "--guard"
-			if file != "" && (!cmd.Flags().Changed("guard") || !cmd.Flags().Changed("strategy")) {
+			if file != "" {
 				doc, err := config.LoadApplyFile(file)
 				if err != nil {
 					return err
