@@ -421,7 +421,8 @@ func heldTargets(reg *sluice.Registry, req ApplyRequest) []HeldTarget {
 
 // checkTargets checks that each declared target's rollout could start on
 // reg, the registry the apply would leave, and returns the specs they
-// would start with (Rollouts.Check's).
+// would start with: Rollouts.Check's, with the defaults the start gives
+// (rollout.WithDefaults), as the started rollout's spec holds them.
 func (s *Server) checkTargets(reg *sluice.Registry, req ApplyRequest) ([]sluice.RolloutSpec, error) {
 	var specs []sluice.RolloutSpec
 	for _, m := range req.Doc.Models {
@@ -429,7 +430,7 @@ func (s *Server) checkTargets(reg *sluice.Registry, req ApplyRequest) ([]sluice.
 		if err == nil && ok {
 			spec, err = s.rollouts.Check(reg, spec, req.Reason)
 			if err == nil {
-				specs = append(specs, spec)
+				specs = append(specs, rollout.WithDefaults(spec))
 			}
 		}
 		if err != nil {

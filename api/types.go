@@ -103,11 +103,12 @@ type Result struct {
 	// ended without promoting it, why and how to try it again.
 	HeldTargets []HeldTarget `json:"held_targets,omitempty"`
 	// WouldStart are, for a dry run, the rollouts the apply would start
-	// for the models' declared targets, as the controller would fill them
-	// in against the registry the apply would leave: the baseline, and for
-	// a rollout: section naming no strategy the planner's strategy and
-	// stages, without the analysis.guards a planner's rolling leaves out
-	// (rollout.GuardsNotApplied).
+	// for the models' declared targets, each spec as the started rollout
+	// would hold it, filled in against the registry the apply would leave:
+	// the baseline, for a rollout: section naming no strategy the
+	// planner's strategy and stages, without the analysis.guards a
+	// planner's rolling leaves out (rollout.GuardsNotApplied), and the
+	// defaults of what the section leaves out.
 	WouldStart []sluice.RolloutSpec `json:"would_start,omitempty"`
 	// Unreachable lists the endpoints an apply added that did not answer
 	// a probe of the health check's path, made once by the gateway after
