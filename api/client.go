@@ -500,8 +500,17 @@ func (c *Client) ConcludeRollout(ctx context.Context, model, pick, reason string
 // version to (from its stable version when from is empty), with the
 // rollout's analysis.guards (none when empty).
 func (c *Client) Plan(ctx context.Context, model, to, from string, guards []string) (rollout.Plan, error) {
+	return c.PlanFor(ctx, model, to, from, "", guards)
+}
+
+// PlanFor is Plan for a rollout whose start would name strategy ("" for
+// the planner's), which decides whether its guards would be judged.
+func (c *Client) PlanFor(ctx context.Context, model, to, from string, strategy sluice.Strategy, guards []string) (rollout.Plan, error) {
 	var out rollout.Plan
 	q := url.Values{"to": {to}}
+	if strategy != "" {
+		q.Set("strategy", string(strategy))
+	}
 	if from != "" {
 		q.Set("from", from)
 	}

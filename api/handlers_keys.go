@@ -48,13 +48,16 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
 	if s.limitReplicas != nil {
 		if n := s.limitReplicas(); n > 1 {
 			out.LimitReplicas = n
+			if s.replica != nil {
+				out.Replica = s.replica()
+			}
 		}
 	}
 	cfg = slices.Clone(cfg)
 	slices.SortFunc(cfg, func(a, b sluice.StoredKey) int { return strings.Compare(a.Name, b.Name) })
 	now := s.now()
 	for _, k := range cfg {
-		out.Keys = append(out.Keys, s.withBudget(KeyView{StoredKey: k, Source: "config"}, now))
+		out.Keys = append(out.Keys, s.withShare(s.withBudget(KeyView{StoredKey: k, Source: "config"}, now), out.LimitReplicas))
 	}
 	all, err := boolQuery(r, "all")
 	if err != nil {
@@ -70,7 +73,7 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
 		}
 		v := storedKeyView(k, now)
 		if !k.IsRevoked() {
-			v = s.withBudget(v, now)
+			v = s.withShare(s.withBudget(v, now), out.LimitReplicas)
 		}
 		out.Keys = append(out.Keys, v)
 	}
@@ -90,6 +93,17 @@ func (s *Server) withBudget(v KeyView, now time.Time) KeyView {
 			v.BudgetUsed = &used
 		}
 	}
+	return v
+}
+
+// withShare adds to v, a key with a limit (rate_limit or
+// tokens_per_minute), this replica's share of its limits when replicas
+// (more than one) share them.
+func (s *Server) withShare(v KeyView, replicas int) KeyView {
+	if replicas < 2 || s.limitShare == nil || (v.RateLimit <= 0 && v.TokensPerMinute <= 0) {
+		return v
+	}
+	v.LimitShare = s.limitShare(v.Name)
 	return v
 }
 

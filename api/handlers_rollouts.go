@@ -317,8 +317,18 @@ func (s *Server) getPlan(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
+	// strategy: the one the rollout's start would name, "" for the
+	// planner's: whether the guards would be judged depends on it.
+	strategy := sluice.Strategy(r.URL.Query().Get("strategy"))
+	if strategy != "" && !slices.Contains(sluice.Strategies, strategy) {
+		names := make([]string, len(sluice.Strategies))
+		for i, st := range sluice.Strategies {
+			names[i] = string(st)
+		}
+		return badRequest("strategy", fmt.Sprintf("unknown strategy %q: use %s, or leave it out for the planner's", strategy, strings.Join(names, ", ")))
+	}
 	p := rollout.MakePlan(reg, model, to, from, rate)
-	if err := p.SetGuards(guards); err != nil {
+	if err := p.SetGuards(guards, strategy); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, p)

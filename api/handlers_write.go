@@ -65,11 +65,12 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.checkTargets(e.Registry(), req); err != nil {
+	specs, err := s.checkTargets(e.Registry(), req)
+	if err != nil {
 		return err
 	}
 	if req.DryRun {
-		writeJSON(w, http.StatusOK, Result{Revision: base.Revision, Changed: !ch.Empty(), DryRun: true, Audit: ch.Audit, Kept: kept, KeptStages: keptStages, HeldTargets: heldTargets(e.Registry(), req)})
+		writeJSON(w, http.StatusOK, Result{Revision: base.Revision, Changed: !ch.Empty(), DryRun: true, Audit: ch.Audit, Kept: kept, KeptStages: keptStages, HeldTargets: heldTargets(e.Registry(), req), WouldStart: specs})
 		return nil
 	}
 	var known map[string]bool // endpoints before, in the registry the apply committed against
@@ -419,18 +420,24 @@ func heldTargets(reg *sluice.Registry, req ApplyRequest) []HeldTarget {
 }
 
 // checkTargets checks that each declared target's rollout could start on
-// reg, the registry the apply would leave.
-func (s *Server) checkTargets(reg *sluice.Registry, req ApplyRequest) error {
+// reg, the registry the apply would leave, and returns the specs they
+// would start with: Rollouts.Check's, with the defaults the start gives
+// (rollout.WithDefaults), as the started rollout's spec holds them.
+func (s *Server) checkTargets(reg *sluice.Registry, req ApplyRequest) ([]sluice.RolloutSpec, error) {
+	var specs []sluice.RolloutSpec
 	for _, m := range req.Doc.Models {
 		spec, ok, err := s.targetSpec(reg, m)
 		if err == nil && ok {
-			_, err = s.rollouts.Check(reg, spec, req.Reason)
+			spec, err = s.rollouts.Check(reg, spec, req.Reason)
+			if err == nil {
+				specs = append(specs, rollout.WithDefaults(spec))
+			}
 		}
 		if err != nil {
-			return sluice.Errorf(sluice.ErrorCode(err), "model %s: target %s: %s (nothing was applied)", m.Name, m.Target, sluice.ErrorMessage(err))
+			return nil, sluice.Errorf(sluice.ErrorCode(err), "model %s: target %s: %s (nothing was applied)", m.Name, m.Target, sluice.ErrorMessage(err))
 		}
 	}
-	return nil
+	return specs, nil
 }
 
 // startTargets starts a rollout for each model whose declared target is

@@ -78,6 +78,10 @@ type Options struct {
 	// LimitReplicas returns how many live replicas share the client
 	// keys' limits, each enforcing an even share; nil means one.
 	LimitReplicas func() int
+	// LimitShare returns this replica's share (0 to 1) of the limits of
+	// the client key named name when LimitReplicas counts more than one;
+	// nil leaves limit_share out of the key list.
+	LimitShare func(name string) float64
 	// LogRetention is how long the request log keeps its rows (0 for
 	// ever): a key issued with a budget_period longer is refused, as its
 	// budget is summed from the log.
@@ -106,6 +110,8 @@ type Server struct {
 	budget   func(string) (int64, time.Time, bool)
 	// limitReplicas is Options.LimitReplicas.
 	limitReplicas func() int
+	// limitShare is Options.LimitShare.
+	limitShare func(string) float64
 	// logRetention is Options.LogRetention.
 	logRetention time.Duration
 	handler      http.Handler
@@ -136,6 +142,7 @@ func New(opt Options) *Server {
 		alerts:        opt.Alerts,
 		budget:        opt.KeyBudget,
 		limitReplicas: opt.LimitReplicas,
+		limitShare:    opt.LimitShare,
 		logRetention:  opt.LogRetention,
 	}
 	if s.auth == nil {

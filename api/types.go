@@ -102,6 +102,14 @@ type Result struct {
 	// rollout because the model's last rollout was to that target and
 	// ended without promoting it, why and how to try it again.
 	HeldTargets []HeldTarget `json:"held_targets,omitempty"`
+	// WouldStart are, for a dry run, the rollouts the apply would start
+	// for the models' declared targets, each spec as the started rollout
+	// would hold it, filled in against the registry the apply would leave:
+	// the baseline, for a rollout: section naming no strategy the
+	// planner's strategy and stages, without the analysis.guards a
+	// planner's rolling leaves out (rollout.GuardsNotApplied), and the
+	// defaults of what the section leaves out.
+	WouldStart []sluice.RolloutSpec `json:"would_start,omitempty"`
 	// Unreachable lists the endpoints an apply added that did not answer
 	// a probe of the health check's path, made once by the gateway after
 	// the commit; the apply stands.
@@ -449,6 +457,14 @@ type KeyView struct {
 	// BudgetResetsAt is, for a key with a token budget, when its current
 	// period ends and its use starts again from 0.
 	BudgetResetsAt time.Time `json:"budget_resets_at,omitzero"`
+	// LimitShare is, for a key with a limit (rate_limit or
+	// tokens_per_minute) when several live replicas share its limits
+	// (KeyList.LimitReplicas), the answering replica's share of them,
+	// between 0 and 1: it admits the key at that fraction of each limit,
+	// weighted by where the key's requests arrive (1/LimitReplicas for a
+	// key with none). Another replica answers with its own share. Absent
+	// for a key without a limit, and on a replica alone.
+	LimitShare float64 `json:"limit_share,omitempty"`
 }
 
 // KeyUpdateRequest is the body of PATCH /admin/v1/keys/{name}: a JSON
@@ -519,9 +535,13 @@ type KeyList struct {
 	// burst and tokens_per_minute, as the answering replica last counted
 	// them: each enforces a share weighted by where the key's requests
 	// arrive (an even share for a key with none), so the fleet allows a
-	// key about the limits listed. Left out for one replica (the whole
+	// key about the limits listed; each limited key's limit_share is the
+	// answering replica's share. Left out for one replica (the whole
 	// limits).
 	LimitReplicas int `json:"limit_replicas,omitempty"`
+	// Replica names the answering replica (as its audit entries and beats
+	// do) when LimitReplicas is given: the limit_share it lists is its own.
+	Replica string `json:"replica,omitempty"`
 }
 
 // CreatedKey is the answer to POST /admin/v1/keys and to

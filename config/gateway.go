@@ -216,7 +216,9 @@ type Webhook struct {
 	// sends every kind, but to pagerduty and opsgenie rolled_back, failed,
 	// undone, paused, resumed and promoted (the last two close). A pager
 	// that takes paused is also sent the close of the controller's pause's
-	// incident when the paused rollout is aborted, aborted listed or not.
+	// incident when the paused rollout is resumed or aborted, resumed or
+	// aborted listed or not, and one that leaves paused out is sent
+	// neither.
 	Events []string `yaml:"events"`
 }
 

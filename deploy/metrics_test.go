@@ -429,13 +429,43 @@ func scrapeAfterRollout(t *testing.T, store string) seriesLabels {
 	})
 	send(10)
 	scrape()
-	for _, must := range []string{"sluice_client_key_requests_total", "sluice_client_key_tokens_total", "sluice_client_key_refused_total", "sluice_requests_total", "sluice_tool_requests_total", "sluice_rollout_arm_info", "sluice_rollout_rollback_seconds", "sluice_rollouts_total", "sluice_rollout_last_analysis_timestamp_seconds", "sluice_client_key_budget_tokens", "sluice_client_key_budget_used_tokens"} {
+	must := []string{"sluice_client_key_requests_total", "sluice_client_key_tokens_total", "sluice_client_key_refused_total", "sluice_requests_total", "sluice_tool_requests_total", "sluice_rollout_arm_info", "sluice_rollout_rollback_seconds", "sluice_rollouts_total", "sluice_rollout_last_analysis_timestamp_seconds", "sluice_client_key_budget_tokens", "sluice_client_key_budget_used_tokens"}
+	// A lone replica enforces the whole limits: no limit share. On
+	// PostgreSQL a second replica joins (once the rollout is over, so
+	// that it takes no part in it), and the limited key tight has gw's
+	// share of its limits.
+	if names[limitShare] != nil {
+		t.Errorf("a lone replica exports %s: %v", limitShare, names[limitShare])
+	}
+	if strings.HasPrefix(store, "postgres") {
+		second := cfg
+		second.ClientKeys = slices.Clone(cfg.ClientKeys)
+		gw2, err := server.New(ctx, server.Options{Config: second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := gw2.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { gw2.Shutdown(context.Background()) })
+		waitFor(t, "the replicas to share the keys' limits", func() bool { return gw.LimitReplicas() == 2 })
+		scrape()
+		must = append(must, limitShare)
+		if keys := names[limitShare]["key"]; len(keys) != 1 || !keys["tight"] {
+			t.Errorf("%s on two replicas has keys %v, want the one with a limit, tight", limitShare, keys)
+		}
+	}
+	for _, must := range must {
 		if names[must] == nil {
 			t.Fatalf("/metrics lacks %s; it has %v", must, sortedKeys(names))
 		}
 	}
 	return names
 }
+
+// limitShare is the gauge of a replica's share of a key's limits, which
+// only a replica among others exports.
+const limitShare = "sluice_client_key_limit_share"
 
 // The client keys of the gateway scrapeAfterRollout starts.
 const (

@@ -24,7 +24,8 @@ const PagerDutyEventsURL = "https://events.pagerduty.com/v2/enqueue"
 
 // PagerDutyEvents are the events a pager (a pagerduty or opsgenie webhook)
 // is sent when it names none: those that need a person (a page), and the
-// promotion and the resume that close them. The others (a promotion's
+// promotion and the resume that close them (a pager that takes paused is
+// sent the resume whatever its events: Webhook.Wants). The others (a promotion's
 // bake starting, an A/B test completing, an operator's abort) would open
 // incidents no one needs, unless critical (an abort that left traffic on
 // versions all down): a critical alert is sent whatever its kind. An
@@ -93,10 +94,17 @@ func (h Webhook) format() string {
 }
 
 // Wants says whether h is sent a: its kind among h's events and its
-// severity at least h's. A test alert goes to every webhook.
+// severity at least h's. A test alert goes to every webhook. To a pager a
+// resume is only the close of the controller's pause's incident, so it
+// follows ClosesPause's rule: what opened the incident closes it, a pager
+// that takes paused alerts is sent it whatever its events say of resumed,
+// and one that leaves paused out, never paged for the pause, is not.
 func (h Webhook) Wants(a Alert) bool {
 	if a.Test {
 		return true
+	}
+	if isPager(h.Format) && a.Event == "resumed" {
+		return h.takesPaused()
 	}
 	events := h.Events
 	if events == nil && isPager(h.Format) && a.Severity != "critical" {
@@ -123,6 +131,13 @@ func (h Webhook) ClosesPause(a Alert) bool {
 	if a.PauseClose == "" || a.Test || !isPager(h.Format) {
 		return false
 	}
+	return h.takesPaused()
+}
+
+// takesPaused says whether h, a pager, is sent the controller's pause's
+// alerts (paused among its events, as by default): the pagers that hold
+// the pause's incident, which its close goes to.
+func (h Webhook) takesPaused() bool {
 	events := h.Events
 	if events == nil {
 		events = PagerDutyEvents

@@ -449,6 +449,13 @@ func TestWebhook_Wants(t *testing.T) {
 		{"OpsgenieClosePassesTheFloor", rollout.Webhook{Format: "opsgenie", Severity: "critical"}, promoted(), true},
 		{"OpsgenieResumePassesTheFloor", rollout.Webhook{Format: "opsgenie", Severity: "critical"}, resumed(), true},
 		{"OpsgenieEventsStillHold", rollout.Webhook{Format: "opsgenie", Events: []string{"rolled_back"}}, resumed(), false},
+		// A resume closes the pause's page: it goes to the pagers that took
+		// the pause, whatever their events say of resumed, and to no other.
+		{"PagerResumeFollowsThePause", rollout.Webhook{Format: "pagerduty", Events: []string{"paused", "rolled_back"}}, resumed(), true},
+		{"OpsgenieResumeFollowsThePause", rollout.Webhook{Format: "opsgenie", Events: []string{"paused"}}, resumed(), true},
+		{"PagerResumeWithoutThePause", rollout.Webhook{Format: "pagerduty", Events: []string{"resumed", "rolled_back"}}, resumed(), false},
+		{"ChatResumeFollowsItsEvents", rollout.Webhook{Format: "slack", Events: []string{"paused"}}, resumed(), false},
+		{"JSONResumeListed", rollout.Webhook{Events: []string{"resumed"}}, resumed(), true},
 		{"GoogleChatAllByDefault", rollout.Webhook{Format: "googlechat"}, baking, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -462,6 +469,25 @@ func TestWebhook_Wants(t *testing.T) {
 	send(t, []rollout.Webhook{{URL: rc.URL, Severity: "warning"}}, promoted(), rolledBack())
 	if got := rc.got(); len(got) != 1 || got[0]["event"] != "rolled_back" {
 		t.Errorf("sent %v", got)
+	}
+	// End to end: a pager paged for the pause with resumed not among its
+	// events gets the resume's close of that page, a chat webhook with the
+	// same events nothing, one with every event the resumed alert.
+	pd, chat, all := newReceiver(t, http.StatusAccepted), newReceiver(t), newReceiver(t)
+	send(t, []rollout.Webhook{
+		{URL: pd.URL, Format: "pagerduty", RoutingKey: "k", Events: []string{"paused", "rolled_back"}},
+		{URL: chat.URL, Format: "slack", Events: []string{"paused", "rolled_back"}},
+		{URL: all.URL},
+	}, paused(), resumed())
+	if got := pd.got(); len(got) != 2 || got[0]["event_action"] != "trigger" || got[0]["dedup_key"] != "sluice-paused/chat" ||
+		mustJSON(t, got[1]) != `{"dedup_key":"sluice-paused/chat","event_action":"resolve","routing_key":"k"}` {
+		t.Errorf("PagerDuty with events [paused, rolled_back] got %v, want the pause's trigger then its resolve", got)
+	}
+	if got := chat.got(); len(got) != 1 || !strings.Contains(fmt.Sprint(got[0]), "paused by the controller") {
+		t.Errorf("Slack with events [paused, rolled_back] got %v, want the pause alone", got)
+	}
+	if got := all.got(); len(got) != 2 || got[1]["event"] != "resumed" {
+		t.Errorf("a json webhook of every event got %v, want the pause and the resume", got)
 	}
 }
 

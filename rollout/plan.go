@@ -46,9 +46,10 @@ type Plan struct {
 	GPUMemory float64         `json:"gpu_memory_gb_both"`
 	Triggers  []string        `json:"rollback_triggers"`
 	// Guards are the metrics the rollout's analysis.guards would name
-	// (empty, never null, for none), and GuardsWhy says in one line what
-	// that means. The planner recommends none: the caller gives those of
-	// the model file or the start (SetGuards).
+	// (empty, never null, for none, and for guards a rolling rollout would
+	// not judge), and GuardsWhy says in one line what that means. The
+	// planner recommends none: the caller gives those of the model file or
+	// the start (SetGuards).
 	Guards    []string `json:"guards"`
 	GuardsWhy string   `json:"guards_why"`
 }
@@ -60,9 +61,13 @@ const (
 	GuardsMean = "a guard fails a candidate significantly worse beyond its threshold, but its lack of data never holds back a pass"
 )
 
-// SetGuards gives the plan the guards the rollout would use, checked as a
-// rollout's start checks them (analysis.ValidateGuards).
-func (p *Plan) SetGuards(guards []string) error {
+// SetGuards gives the plan the guards a rollout started with strategy
+// ("" for the planner's, p.Strategy) would use, checked as a rollout's
+// start checks them (analysis.ValidateGuards). A rolling rollout judges
+// none: one the planner makes rolling starts without them, and one that
+// asks for rolling with guards is refused (sluice.UnjudgedGuards), so the
+// plan lists none and GuardsWhy says which, before the start does.
+func (p *Plan) SetGuards(guards []string, strategy sluice.Strategy) error {
 	if err := analysis.ValidateGuards(guards); err != nil {
 		return err
 	}
@@ -70,10 +75,13 @@ func (p *Plan) SetGuards(guards []string) error {
 	switch {
 	case len(guards) == 0:
 		p.GuardsWhy = GuardsNone
-	case p.Strategy == sluice.StrategyRolling:
+	case strategy == sluice.StrategyRolling:
+		err := sluice.UnjudgedGuards(sluice.RolloutSpec{Strategy: strategy, Analysis: sluice.AnalysisSpec{Guards: guards}})
+		p.Guards, p.GuardsWhy = []string{}, "the start would be refused: "+sluice.ErrorMessage(err)
+	case strategy == "" && p.Strategy == sluice.StrategyRolling:
 		// A rollout that takes this plan starts without them
 		// (Controller.Start): say so before it does.
-		p.GuardsWhy = GuardsNotApplied(guards)
+		p.Guards, p.GuardsWhy = []string{}, GuardsNotApplied(guards)
 	}
 	return nil
 }

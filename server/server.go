@@ -287,6 +287,9 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	// The budgeted keys' budgets and use, of the keys in force at each
 	// scrape (budgets.go sums the use).
 	s.Recorder.Registry().MustRegister(proxy.BudgetCollector(s.ClientKeys))
+	// This replica's share of each limited key's limits on a fleet, of the
+	// keys in force at each scrape (fleet.go weighs the shares).
+	s.Recorder.Registry().MustRegister(proxy.LimitShareCollector(s.ClientKeys))
 	var hooks []rollout.Webhook
 	for _, w := range cfg.Rollouts.Alerts {
 		hooks = append(hooks, alertHook(w))
@@ -355,6 +358,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		ReloadKeys:    s.ReloadStoredKeys,
 		KeyBudget:     s.keyBudget,
 		LimitReplicas: s.LimitReplicas,
+		LimitShare:    s.LimitShare,
 		LogRetention:  s.retention(),
 	})
 	if cfg.ModelsFile != "" {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/rollout"
 )
 
 func (c *cli) applyCmd() *cobra.Command {
@@ -91,6 +92,15 @@ Applying the same file again changes nothing.`,
 			if dry {
 				if ts := targets(doc, held); len(ts) > 0 {
 					fmt.Fprintf(c.stdout, "would start a rollout for each model whose target is not its stable version: %s\n", strings.Join(ts, ", "))
+				}
+				// As sluice apply says once it has started them: the
+				// planner's rolling leaves the file's guards out.
+				for _, spec := range res.WouldStart {
+					for _, m := range doc.Models {
+						if m.Name == spec.Model && guardsLeftOut(m.Rollout, spec.Strategy) {
+							fmt.Fprintf(c.stdout, "rollout of %s to %s: %s\n", spec.Model, spec.Candidate, rollout.GuardsNotApplied(m.Rollout.Analysis.Guards))
+						}
+					}
 				}
 			}
 			return nil

@@ -104,12 +104,17 @@ func (c *cli) keyCmd() *cobra.Command {
 				fmt.Fprintln(c.stderr, "note: this gateway does not require keys on its OpenAI API (no client_keys; require_client_keys not set)")
 			}
 			if n := ks.LimitReplicas; n > 1 {
-				fmt.Fprintf(c.stderr, "note: %d live replicas share these LIMITS, each enforcing 1/%d of each for a key with no recent requests, else a share weighted by where the key's requests arrive: the fleet allows a key about its LIMITS in all\n", n, n)
+				fmt.Fprintf(c.stderr, "note: %d live replicas share these LIMITS, each enforcing 1/%d of each for a key with no recent requests, else a share weighted by where the key's requests arrive: the fleet allows a key about its LIMITS in all; SHARE is that of the replica that answered%s\n", n, n, shareOf(ks.Replica))
 			}
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 			// A BUDGET column when a key has a token budget.
 			budgeted := slices.ContainsFunc(ks.Keys, func(k api.KeyView) bool { return k.TokenBudget > 0 })
 			head := "NAME\tMODELS\tLIMITS\t"
+			// A SHARE column when replicas share a key's limits.
+			shared := slices.ContainsFunc(ks.Keys, func(k api.KeyView) bool { return k.LimitShare > 0 })
+			if shared {
+				head += "SHARE\t"
+			}
 			if budgeted {
 				head += "BUDGET\t"
 			}
@@ -120,6 +125,9 @@ func (c *cli) keyCmd() *cobra.Command {
 					by = "-"
 				}
 				row := k.Name + "\t" + keyModels(k) + "\t" + keyLimits(k) + "\t"
+				if shared {
+					row += keyShare(k) + "\t"
+				}
 				if budgeted {
 					row += keyBudget(k) + "\t"
 				}
@@ -340,6 +348,28 @@ func keyLimits(k api.KeyView) string {
 		return "no limit"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// shareOf names, in the key list's note, the replica whose share the
+// SHARE column gives, when the answer names it.
+func shareOf(replica string) string {
+	if replica == "" {
+		return ""
+	}
+	return ", " + replica
+}
+
+// keyShare is a key's SHARE column: the answering replica's share of its
+// limits, as a percentage ("<1%" for a share that rounds to none); "-"
+// for a key without one.
+func keyShare(k api.KeyView) string {
+	switch {
+	case k.LimitShare <= 0:
+		return "-"
+	case k.LimitShare < 0.005:
+		return "<1%"
+	}
+	return strconv.FormatFloat(100*k.LimitShare, 'f', 0, 64) + "%"
 }
 
 // keyBudget is a key's BUDGET column: what it used of its token budget

@@ -15,21 +15,26 @@ import (
 )
 
 func (c *cli) planCmd() *cobra.Command {
-	var from, file string
+	var from, file, strategy string
 	var guards []string
 	cmd := &cobra.Command{
 		Use:   "plan MODEL VERSION",
 		Short: "Classify the risk of moving MODEL to VERSION and recommend a strategy, stages and triggers",
 		Example: `  sluice plan chat v1.2.0
-  sluice plan chat v1.2.0 -f models.yaml     # with the guards of the file's rollout: section
+  sluice plan chat v1.2.0 -f models.yaml     # with the guards (and strategy) of the file's rollout: section
+  sluice plan chat v1.2.0 --guard latency_p99 --strategy canary
   sluice plan samples --baseline 0.85 --mde 0.05`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// The guards a rollout would use: --guard's, as sluice
 			// rollout start takes them, else those of the model file's
 			// rollout: section, which sluice apply starts it with.
+			// The strategy the start would name likewise (none: the
+			// planner's), which decides whether the guards are judged.
+			// A file given is read even when both flags replace what it
+			// says, so that one lacking the model is refused alike.
 			source := "--guard"
-			if !cmd.Flags().Changed("guard") && file != "" {
+			if file != "" {
 				doc, err := config.LoadApplyFile(file)
 				if err != nil {
 					return err
@@ -38,16 +43,22 @@ func (c *cli) planCmd() *cobra.Command {
 				if i < 0 {
 					return fmt.Errorf("%s declares no model %s: plan a model the file declares, or leave -f out", file, args[0])
 				}
-				if ro := doc.Models[i].Rollout; ro != nil {
-					guards = ro.Analysis.Guards
+				ro := doc.Models[i].Rollout
+				if !cmd.Flags().Changed("guard") {
+					if ro != nil {
+						guards = ro.Analysis.Guards
+					}
+					source = "from " + file
 				}
-				source = "from " + file
+				if !cmd.Flags().Changed("strategy") && ro != nil {
+					strategy = string(ro.Strategy)
+				}
 			}
 			cl, err := c.client()
 			if err != nil {
 				return err
 			}
-			p, err := cl.Plan(cmd.Context(), args[0], args[1], from, guards)
+			p, err := cl.PlanFor(cmd.Context(), args[0], args[1], from, sluice.Strategy(strategy), guards)
 			if err != nil {
 				return err
 			}
@@ -56,7 +67,11 @@ func (c *cli) planCmd() *cobra.Command {
 			}
 			fmt.Fprintf(c.stdout, "Update %s: %s → %s\n", p.Model, p.From, p.To)
 			fmt.Fprintf(c.stdout, "Risk:      %s (%s)\n", strings.ToUpper(string(p.Risk)), p.Why)
-			fmt.Fprintf(c.stdout, "Strategy:  %s\n", p.Strategy)
+			if strategy != "" && sluice.Strategy(strategy) != p.Strategy {
+				fmt.Fprintf(c.stdout, "Strategy:  %s recommended; the start names %s\n", p.Strategy, strategy)
+			} else {
+				fmt.Fprintf(c.stdout, "Strategy:  %s\n", p.Strategy)
+			}
 			rate := "unknown request rate: pass traffic first for sample estimates"
 			if p.Rate > 0 {
 				rate = "at the current " + formatRate(p.Rate) + " requests/s"
@@ -98,8 +113,9 @@ func (c *cli) planCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&from, "from", "", "baseline version (default: the model's stable version)")
-	cmd.Flags().StringVarP(&file, "file", "f", "", "the model file whose rollout: section the rollout would take its analysis.guards from (as sluice apply -f)")
+	cmd.Flags().StringVarP(&file, "file", "f", "", "the model file whose rollout: section the rollout would take its analysis.guards and strategy from (as sluice apply -f)")
 	cmd.Flags().StringSliceVar(&guards, "guard", nil, "a metric the rollout would guard (as sluice rollout start --guard; replaces the file's)")
+	cmd.Flags().StringVar(&strategy, "strategy", "", "the strategy the rollout's start would name (as sluice rollout start --strategy; replaces the file's), which decides whether its guards are judged; default the planner's")
 	var base, mde, alpha, power float64
 	samples := &cobra.Command{
 		Use:   "samples --baseline RATE --mde DIFF",

@@ -77,4 +77,12 @@ func TestPlan_Guards(t *testing.T) {
 	if code == 0 || !strings.Contains(stderr, "declares no model embed") {
 		t.Errorf("plan -f of a model the file lacks: exit %d, stderr %q; want a refusal naming the model", code, stderr)
 	}
+	// -f is read whatever the flags replace of it: with --guard and
+	// --strategy both given, a file that lacks the model (or a path
+	// mistyped) was passed over in silence, where either flag alone had
+	// it refused.
+	_, stderr, code = run(t, cmd("plan", "embed", "v1", "-f", file, "--guard", "ttft", "--strategy", "canary")...)
+	if code == 0 || !strings.Contains(stderr, "declares no model embed") {
+		t.Errorf("plan -f --guard --strategy of a model the file lacks: exit %d, stderr %q; want a refusal naming the model", code, stderr)
+	}
 }

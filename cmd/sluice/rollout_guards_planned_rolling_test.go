@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -12,8 +13,9 @@ import (
 // strategy, applied with a config-only change (the same weight_hash), was
 // refused by sluice apply, as the planner chose rolling, which judges no
 // guards: every sampling-parameter change of a GitOps repo failed. The
-// rollout starts, without the guards, and sluice apply, the rollout's
-// started event and sluice plan say they are not applied. A file that
+// rollout starts, without the guards, and sluice apply (its --dry-run
+// too), the rollout's started event and sluice plan say they are not
+// applied. A file that
 // asks for rolling with guards is still refused (TestCLI_RolloutGuardsOnRolling).
 func TestCLI_ApplyGuardsPlannedRolling(t *testing.T) {
 	gw, file, cmd := readmeGateway(t)
@@ -37,6 +39,43 @@ func TestCLI_ApplyGuardsPlannedRolling(t *testing.T) {
 	plan := mustRun(t, cmd("plan", "chat", "v1.2.0", "-f", file)...)
 	if !strings.Contains(plan, "Strategy:  rolling") || !strings.Contains(plan, says) {
 		t.Errorf("sluice plan -f of a config-only change with guards:\n%s\nwant rolling, saying %q", plan, says)
+	}
+	// sluice plan --guard, as sluice rollout start --guard would take
+	// them: not applied with the planner's rolling, refused with
+	// --strategy rolling, judged with a strategy that has an analysis.
+	type planGuards struct {
+		Guards    []string `json:"guards"`
+		GuardsWhy string   `json:"guards_why"`
+	}
+	for _, c := range []struct {
+		args       []string
+		says, nots string
+	}{
+		{[]string{"--guard", "latency_p99"}, "Guards:    analysis.guards (latency_p99) not applied: the update planner chose rolling", "(--guard): a guard fails"},
+		{[]string{"--guard", "latency_p99", "--strategy", "rolling"}, "Guards:    the start would be refused: a rolling rollout judges no guards (latency_p99)", "(--guard): a guard fails"},
+		{[]string{"--guard", "latency_p99", "--strategy", "canary"}, "Guards:    latency_p99 (--guard): a guard fails", "not applied"},
+	} {
+		args := append([]string{"plan", "chat", "v1.2.0"}, c.args...)
+		out := mustRun(t, cmd(args...)...)
+		if !strings.Contains(out, c.says) || strings.Contains(out, c.nots) {
+			t.Errorf("sluice %s of a config-only change:\n%s\nwant %q, not %q", strings.Join(args, " "), out, c.says, c.nots)
+		}
+		var p planGuards
+		if err := json.Unmarshal([]byte(mustRun(t, cmd(append(args, "-o", "json")...)...)), &p); err != nil {
+			t.Fatal(err)
+		}
+		if judged := c.nots == "not applied"; judged != (len(p.Guards) == 1) {
+			t.Errorf("sluice %s -o json: guards %v (%s); want them listed only where they are judged", strings.Join(args, " "), p.Guards, p.GuardsWhy)
+		}
+	}
+
+	// A dry run says it before anything starts, as the apply does.
+	dry := mustRun(t, cmd("apply", "-f", file, "--dry-run", "--reason", "temperature 0.7")...)
+	if !strings.Contains(dry, "rollout of chat to v1.2.0: "+says) || !strings.Contains(dry, "give the strategy canary or progressive") {
+		t.Errorf("apply --dry-run of a config-only change with guards and no strategy:\n%s\nwant it to say %q and what to do", dry, says)
+	}
+	if r := gw.Control.Registry().Rollouts["chat"]; r != nil {
+		t.Fatalf("the dry run started rollout %s", r.ID)
 	}
 	out := mustRun(t, cmd("apply", "-f", file, "--reason", "temperature 0.7")...)
 	if !strings.Contains(out, "started: rolling from v1.1.0 to v1.2.0") || !strings.Contains(out, says) || !strings.Contains(out, "give the strategy canary or progressive") {
