@@ -15,7 +15,14 @@ func TestProxy_Collector(t *testing.T) {
 	cand.SetHang(true)
 	p, url := MustProxy(t, proxy.Options{Routes: MustRoutes(t, stable.URL(), cand.URL()), ShadowQueue: 1, ShadowWorkers: 1})
 	p.SetShadow("chat", "chat:v2", 1)
-	for range 5 {
+	// The first request's mirror must reach the one worker (and hang
+	// there) before the others are sent: sent at once, they could fill the
+	// queue of one before the worker took the first from it, and a fourth
+	// would be dropped (CI saw 4 dropped, 1 mirrored, an empty queue).
+	chat(t, url, "chat")
+	waitFor(t, "the first mirror in flight", func() bool { return p.InFlight("chat:v2") == 1 })
+	// Then one mirror waits in the queue and three are dropped.
+	for range 4 {
 		chat(t, url, "chat")
 	}
 	waitFor(t, "the mirror in flight", func() bool { return p.InFlight("chat:v2") == 1 && p.InFlight("chat:v1") == 0 })
