@@ -38,19 +38,7 @@ func TestGateway_TokenBudgetMetrics(t *testing.T) {
 		{Name: "plain", Secret: plain},
 	}
 	cfg.Tokens = []config.TokenConfig{{Name: "ops", Role: sluice.RoleAdmin, Secret: "sk-ops-token-budget-metrics-0123"}}
-	gw, err := server.New(ctx, server.Options{Config: cfg, BudgetInterval: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gw.Shutdown(context.Background()) })
-	if _, err := gw.Control.Do(ctx, "test", "setup", func(e *sluice.Edit) error {
-		return e.Apply(chatDoc(map[string]string{"v1.0.0": b.URL()}, nil, nil))
-	}); err != nil {
-		t.Fatal(err)
-	}
+	gw := startGateway(t, server.Options{Config: cfg, BudgetInterval: 20 * time.Millisecond}, chatDoc(map[string]string{"v1.0.0": b.URL()}, nil, nil))
 	if code, msg, _ := budgetChat(t, gw, plain); code != http.StatusOK {
 		t.Fatalf("the key without a budget: %d %s", code, msg)
 	}
