@@ -122,7 +122,9 @@ type Observation struct {
 	// ToolCall is true when the answer called a tool (tool_calls, or the
 	// legacy function_call, in the first choice).
 	ToolCall bool `json:"tool_call,omitempty"`
-	// Retried is true when another version answered after this one failed.
+	// Retried is true when this attempt failed and the request was sent
+	// again: to the stable version, or, when the endpoint refused the
+	// connection, to another endpoint of the same version.
 	Retried bool `json:"retried,omitempty"`
 	// ClientKey is the name of the client key (config client_keys) that
 	// sent the request; never its secret. It is "" when the gateway has no

@@ -113,8 +113,8 @@ type Counts struct {
 	// Refusals is the successful observations whose text matched a
 	// refusal phrase.
 	Refusals int64 `json:"refusals"`
-	// Retried is the observations that another version answered after this
-	// one failed.
+	// Retried is the failed attempts the request was sent again after (to
+	// the stable version, or another endpoint of the same version).
 	Retried int64 `json:"retried"`
 	// CacheReported is the observations whose backend reported its prefix
 	// cache (usage.prompt_tokens_details.cached_tokens); CacheHits those of

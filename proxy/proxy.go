@@ -326,6 +326,10 @@ type exchange struct {
 	prev *answeredBy
 	// endpoint is the backend base URL of the last attempt.
 	endpoint string
+	// endpointNext, when not 0, is 1 + the index of the endpoint the next
+	// attempt goes to (forward's choice after a refused connection),
+	// used once by endpointFor.
+	endpointNext int
 	// endpointN counts the last attempt in flight to endpoint, until
 	// releaseEndpoint; nil when released.
 	endpointN *route.Load
@@ -590,6 +594,19 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 	p.plan(x, target)
 	x.sent = p.opt.Now()
 	resp, class, err := p.attempt(ctx, x, target, routeName)
+	if class != "" && class != "canceled" && refused(err) && x.prev == nil && !p.opt.NoRetry && !p.expired(ctx, x) {
+		// The endpoint refused the connection (or did not accept it in
+		// time): nothing was sent, so another replica of the same version
+		// may answer, as nginx's proxy_next_upstream does, and the
+		// version decided stands. Not for a request continuing a
+		// response, which only its endpoint holds.
+		if i := target.ChooseOther(target.Index(x.endpoint)); i >= 0 {
+			p.recordRetried(x, target, d, routeName, resp, class)
+			x.sent = p.opt.Now()
+			x.endpointNext = i + 1
+			resp, class, err = p.attempt(ctx, x, target, routeName)
+		}
+	}
 	var stable *route.Target
 	var sn *atomic.Int64
 	if class != "" && !p.opt.NoRetry && retriable(d.Route) && d.Stable != nil && d.Stable != target && class != "canceled" && !p.expired(ctx, x) {
@@ -597,18 +614,7 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 	}
 	if stable != nil {
 		// The failed attempt counts against the version that failed.
-		failed := p.observation(x, target, d, routeName)
-		failed.Status = statusFor(resp, class)
-		failed.ErrorClass = class
-		failed.Retried = true
-		failed.Latency = p.opt.Now().Sub(x.sent)
-		failed.TTFT = failed.Latency
-		x.tr.endAttempt(x, target, &failed)
-		p.record(&failed, target.ID)
-		chargeTokens(x.r, &failed)
-		if resp != nil {
-			resp.Body.Close()
-		}
+		p.recordRetried(x, target, d, routeName, resp, class)
 		n.Add(-1)
 		x.releaseEndpoint()
 		target, routeName, n = stable, "retry", sn
@@ -641,6 +647,33 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 		// fails.
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// recordRetried records an attempt at t that failed and is tried again
+// (on another endpoint of t, or on the stable version): it counts against
+// the version that failed, as a row of the request log marked retried,
+// which request counts leave out. It closes the failed answer's body.
+func (p *Proxy) recordRetried(x *exchange, t *route.Target, d route.Decision, routeName string, resp *http.Response, class string) {
+	failed := p.observation(x, t, d, routeName)
+	failed.Status = statusFor(resp, class)
+	failed.ErrorClass = class
+	failed.Retried = true
+	failed.Latency = p.opt.Now().Sub(x.sent)
+	failed.TTFT = failed.Latency
+	x.tr.endAttempt(x, t, &failed)
+	p.record(&failed, t.ID)
+	chargeTokens(x.r, &failed)
+	if resp != nil {
+		resp.Body.Close()
+	}
+}
+
+// refused reports whether an attempt's error is a failure to connect to
+// the backend (refused, unreachable, or not accepted in time): the request
+// was not sent, so sending it elsewhere cannot run it twice.
+func refused(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "dial"
 }
 
 // retryOn returns the version a request that failed at version failed is

@@ -45,15 +45,17 @@ func previousDecision(tab *route.Table, d route.Decision, prevID string, prev an
 	return d, nil
 }
 
-// endpointFor returns the endpoint of t an attempt goes to: the one that
+// endpointFor returns the endpoint of t an attempt goes to: the one
+// forward chose after a refused connection (endpointNext), else the one that
 // answered the response the request continues, when t is its version and
 // still has it, else the one t's balance chooses (route.Target.Choose). The
 // attempt is counted in flight to it from here until releaseEndpoint, which
 // the next attempt's endpointFor calls too.
 func (x *exchange) endpointFor(t *route.Target) string {
 	x.releaseEndpoint()
-	i := -1
-	if x.prev != nil && x.prev.version == t.ID {
+	i := x.endpointNext - 1
+	x.endpointNext = 0
+	if i < 0 && x.prev != nil && x.prev.version == t.ID {
 		i = t.Index(x.prev.endpoint)
 	}
 	if i < 0 {

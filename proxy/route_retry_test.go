@@ -15,6 +15,13 @@ import (
 // header.
 func splitRoutes(tb testing.TB, stable, candidate string, stablePercent float64) *route.Holder {
 	tb.Helper()
+	return splitRoutesEndpoints(tb, []string{stable}, []string{candidate}, stablePercent)
+}
+
+// splitRoutesEndpoints is splitRoutes with each version on its list of
+// endpoints.
+func splitRoutesEndpoints(tb testing.TB, stable, candidate []string, stablePercent float64) *route.Holder {
+	tb.Helper()
 	e := sluice.NewRegistry().Edit("test", "fixture", t0)
 	must := func(err error) {
 		tb.Helper()
@@ -22,9 +29,9 @@ func splitRoutes(tb testing.TB, stable, candidate string, stablePercent float64)
 			tb.Fatalf("fixture: %v", err)
 		}
 	}
-	_, err := e.RegisterVersion(sluice.Version{Model: "chat", Version: "v1", Stage: sluice.StageProduction, Endpoints: []string{stable}})
+	_, err := e.RegisterVersion(sluice.Version{Model: "chat", Version: "v1", Stage: sluice.StageProduction, Endpoints: stable})
 	must(err)
-	_, err = e.RegisterVersion(sluice.Version{Model: "chat", Version: "v2", Stage: sluice.StageProduction, Endpoints: []string{candidate}})
+	_, err = e.RegisterVersion(sluice.Version{Model: "chat", Version: "v2", Stage: sluice.StageProduction, Endpoints: candidate})
 	must(err)
 	must(e.SetSplit("chat", []sluice.Weight{{Version: "v1", Percent: stablePercent}, {Version: "v2", Percent: 100 - stablePercent}}))
 	must(e.SetLabel("chat", "stable", "v1"))

@@ -135,6 +135,25 @@ func (t *Target) Choose() int {
 	return ia
 }
 
+// ChooseOther returns the index in Endpoints of the least busy live
+// endpoint other than Endpoints[skip] (Load's weight: in flight and
+// failures in a row), or -1 when there is none. It is for sending a
+// request again to another replica of the same version when the first
+// refused the connection, so nothing was sent: the choice is deliberate,
+// not drawn, whatever the Balance. It runs only on that error path.
+func (t *Target) ChooseOther(skip int) int {
+	best, bw := -1, int64(0)
+	for _, i := range t.live {
+		if i == skip {
+			continue
+		}
+		if w := t.loads[i].weight(); best < 0 || w < bw {
+			best, bw = i, w
+		}
+	}
+	return best
+}
+
 // Endpoint returns the backend base URL the next request to t goes to
 // (see Choose), or "" when t has none.
 func (t *Target) Endpoint() string {

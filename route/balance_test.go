@@ -215,3 +215,61 @@ func BenchmarkTarget_ChooseParallel(b *testing.B) {
 		})
 	}
 }
+
+// TestTarget_ChooseOther checks the endpoint a request is sent to again
+// when its first endpoint refused the connection: the least busy live
+// endpoint but that one, whatever the Balance, and none when there is
+// no other.
+func TestTarget_ChooseOther(t *testing.T) {
+	for _, bal := range []Balance{BalanceLeastRequests, BalanceRoundRobin} {
+		t.Run("LeastBusyOfTheOthers/"+string(bal), func(t *testing.T) {
+			eps := replicas(4)
+			loads := &Loads{}
+			tg := replicaTarget(t, eps, Options{Loads: loads, Balance: bal})
+			addLoad(loads.Of(eps[1]), 3)
+			addLoad(loads.Of(eps[2]), 1)
+			addLoad(loads.Of(eps[3]), 2)
+			for range 100 {
+				if got := tg.ChooseOther(0); got != 2 {
+					t.Fatalf("ChooseOther(0) = %d, want 2 (1 in flight, against 3 and 2)", got)
+				}
+			}
+			loads.Of(eps[2]).Result(true)
+			loads.Of(eps[2]).Result(true) // fails: weighs 3
+			if got := tg.ChooseOther(0); got != 3 {
+				t.Errorf("ChooseOther(0) = %d, want 3 (2 in flight, against 3 and 1 + 2 failures)", got)
+			}
+			if got := tg.ChooseOther(3); got != 0 {
+				t.Errorf("ChooseOther(3) = %d, want 0 (idle)", got)
+			}
+		})
+	}
+	t.Run("DownLeftOut", func(t *testing.T) {
+		eps := replicas(3)
+		tg := replicaTarget(t, eps, Options{DownEndpoints: map[string]bool{eps[1]: true}})
+		if got := tg.ChooseOther(0); got != 2 {
+			t.Errorf("ChooseOther(0) with %s down = %d, want 2", eps[1], got)
+		}
+		tg = replicaTarget(t, eps, Options{DownEndpoints: map[string]bool{eps[1]: true, eps[2]: true}})
+		if got := tg.ChooseOther(0); got != -1 {
+			t.Errorf("ChooseOther(0) with the others down = %d, want -1", got)
+		}
+	})
+	t.Run("AllDownTheOthers", func(t *testing.T) {
+		// With every endpoint down, requests still go to all of them.
+		eps := replicas(2)
+		tg := replicaTarget(t, eps, Options{DownEndpoints: map[string]bool{eps[0]: true, eps[1]: true}})
+		if got := tg.ChooseOther(0); got != 1 {
+			t.Errorf("ChooseOther(0) with every endpoint down = %d, want 1", got)
+		}
+	})
+	t.Run("None", func(t *testing.T) {
+		tg := replicaTarget(t, replicas(1), Options{})
+		if got := tg.ChooseOther(0); got != -1 {
+			t.Errorf("ChooseOther(0) of one endpoint = %d, want -1", got)
+		}
+		if got := tg.ChooseOther(-1); got != 0 {
+			t.Errorf("ChooseOther(-1) of one endpoint = %d, want 0", got)
+		}
+	})
+}

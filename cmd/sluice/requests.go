@@ -145,10 +145,12 @@ func (c *cli) noRequests(cmd *cobra.Command, cl *api.Client, q sluice.RequestQue
 }
 
 // errorText is a request log row's ERROR column: the error class, and for
-// an attempt that failed before a retry on stable, that it was retried.
+// an attempt that failed before a retry (on stable, or on another endpoint
+// of the version when this one refused the connection), that it was
+// retried; the request's next row says where.
 func errorText(o sluice.Observation) string {
 	if o.Retried {
-		return dash(o.ErrorClass) + " (retried on stable)"
+		return dash(o.ErrorClass) + " (retried)"
 	}
 	return dash(o.ErrorClass)
 }
