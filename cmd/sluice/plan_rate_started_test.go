@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/openai/openai-go"
+	"github.com/openai/openai-go/option"
+)
+
+// What the user does: restarts the gateway (a config change, an upgrade),
+// sees its traffic come back at 20 requests/s, and asks sluice plan what a
+// rollout would take.
+// What must happen: the plan's rate is the traffic since the gateway
+// started, not that traffic spread over 5 minutes of which the gateway saw
+// a few seconds: "at the current 0.2 requests/s" and "about 1 candidate
+// requests in the hold (fewer than the 500 needed: the stage will wait for
+// them)" for a model at 20 requests/s were wrong for the first 5 minutes
+// after every start.
+func TestPlan_RateSinceTheGatewayStarted(t *testing.T) {
+	gw, file, cmd := readmeGateway(t)
+	mustRun(t, cmd("apply", "-f", file, "--reason", "setup")...)
+	sdk := openai.NewClient(option.WithBaseURL(gw.URL()+"/v1/"), option.WithAPIKey("sk-test"), option.WithMaxRetries(0))
+	// 60 requests, one every 50 ms: about 20 requests/s for 3 s.
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for i := range 60 {
+		<-tick.C
+		if _, err := sdk.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "chat", User: openai.String(fmt.Sprint("u", i)),
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var plan struct {
+		Rate float64 `json:"requests_per_second"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, cmd("plan", "chat", "v1.2.0", "-o", "json")...)), &plan); err != nil {
+		t.Fatal(err)
+	}
+	// The gateway started shortly before the requests: between about 60
+	// requests over 3 s and over twice that, never 60 over 5 minutes.
+	if plan.Rate < 5 || plan.Rate > 40 {
+		t.Errorf("the plan's rate is %.3g requests/s after 60 requests in the gateway's first 3 s, want about 20", plan.Rate)
+	}
+}
