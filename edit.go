@@ -312,8 +312,18 @@ func (e *Edit) SetStage(id string, to Stage, sunset time.Time) error {
 	}
 	e.change.Stages = append(e.change.Stages, StageChange{ID: id, Stage: to, SunsetAt: v.SunsetAt})
 	e.touched[v.Model] = true
-	e.audit("version.stage", v.Model, id, before, map[string]any{"stage": to, "sunset_at": v.SunsetAt})
+	e.audit("version.stage", v.Model, id, before, stageAudit(to, v.SunsetAt))
 	return nil
+}
+
+// stageAudit is a version.stage entry's after: the stage, and the sunset
+// only when there is one (a zero time read as a sunset in year 1).
+func stageAudit(stage Stage, sunset time.Time) map[string]any {
+	after := map[string]any{"stage": stage}
+	if !sunset.IsZero() {
+		after["sunset_at"] = sunset
+	}
+	return after
 }
 
 // UndoPromotion moves version id from production back to stage from, the
@@ -338,7 +348,7 @@ func (e *Edit) UndoPromotion(id string, from Stage) error {
 	v.SunsetAt = time.Time{}
 	e.change.Stages = append(e.change.Stages, StageChange{ID: id, Stage: from})
 	e.touched[v.Model] = true
-	e.audit("version.stage", v.Model, id, before, map[string]any{"stage": from, "sunset_at": v.SunsetAt})
+	e.audit("version.stage", v.Model, id, before, stageAudit(from, v.SunsetAt))
 	return nil
 }
 

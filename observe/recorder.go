@@ -90,6 +90,11 @@ type Recorder struct {
 	// guards modelState.versions. Record takes it only for the first
 	// observation of a series.
 	mu sync.Mutex
+
+	// started is when the Recorder was made (Options.Now): a summary's rate
+	// over a window that began before it is over the time since, as the
+	// Recorder saw nothing of the time before.
+	started time.Time
 }
 
 // modelState is what the Recorder keeps of one model.
@@ -155,7 +160,7 @@ func New(opt Options) *Recorder {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	r := &Recorder{opt: opt, reg: reg}
+	r := &Recorder{opt: opt, reg: reg, started: opt.Now()}
 	models := map[string]*modelState{}
 	r.models.Store(&models)
 	classes := []string{""}

@@ -43,7 +43,9 @@ type VersionSummary struct {
 	MeanOutputTokens float64 `json:"mean_output_tokens"`
 	// RatePerSecond is Requests over the time from the window's start to
 	// now: since, or the earliest kept observation when since is zero or the
-	// window is Truncated.
+	// window is Truncated; when the Recorder started after since (a gateway
+	// up for 30 s asked for its last 5 minutes), from its start, unless it
+	// holds observations from before (recorded at earlier times).
 	RatePerSecond float64 `json:"rate_per_second"`
 	// Truncated is as in Sample.
 	Truncated bool `json:"truncated,omitempty"`
@@ -59,13 +61,14 @@ func (r *Recorder) Summary(model string, since time.Time) []VersionSummary {
 	now := r.opt.Now()
 	out := make([]VersionSummary, 0, len(versions))
 	for _, v := range versions {
-		out = append(out, summarize(v, r.Window(model, v, "", since), since, now))
+		out = append(out, summarize(v, r.Window(model, v, "", since), since, now, r.started))
 	}
 	return out
 }
 
-// summarize reduces a Sample; it sorts the Sample's slices.
-func summarize(version string, s Sample, since, now time.Time) VersionSummary {
+// summarize reduces a Sample; it sorts the Sample's slices. started is
+// when the Recorder began to observe (zero: unknown).
+func summarize(version string, s Sample, since, now, started time.Time) VersionSummary {
 	vs := VersionSummary{
 		Version:     version,
 		Requests:    s.Requests,
@@ -100,6 +103,12 @@ func summarize(version string, s Sample, since, now time.Time) VersionSummary {
 	start := since
 	if since.IsZero() || s.Truncated {
 		start = s.First
+	}
+	if start.Before(started) && !s.First.Before(started) {
+		// Nothing was observed before the Recorder started: spread over
+		// the 5 minutes asked for, the first minute's traffic after a
+		// restart read as a fifth of what it is.
+		start = started
 	}
 	end := now
 	if s.Last.After(end) {

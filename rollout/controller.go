@@ -574,6 +574,15 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 				e.Reason = reason + ": " + msg
 			}
 		}
+		if (action == "rollout."+string(EvWarmed) || action == "rollout."+string(EvWarmupFailed)) && moved(cur, next) {
+			// The warm-up's end puts the candidate on traffic (the first
+			// stage's share, the preview label) or fails the rollout: its
+			// entries say which, as a decision's do, rather than only
+			// "warm-up of chat-…".
+			if msg := decided(cur, next); msg != "" {
+				e.Reason = reason + ": " + msg
+			}
+		}
 		if cur != nil && cur.Phase == sluice.PhaseCompleted && slices.ContainsFunc(acts, func(a Action) bool { return a.Kind == ActPromote }) {
 			// An A/B test concluded for its candidate after it ended: the
 			// routing it left must still be the one its report compared.

@@ -594,6 +594,15 @@ func renderRolloutEvents(st api.RolloutStatus, now time.Time, whole bool) string
 		if whole {
 			when = "2006-01-02 15:04:05" // an older rollout's events may span days
 		}
+		if from > 0 {
+			// The first events say who started the rollout and why: a
+			// list cut without a word read as if it had none.
+			events := "events"
+			if from == 1 {
+				events = "event"
+			}
+			fmt.Fprintf(&b, "  (%d earlier %s: sluice rollout status %s --id %s shows every one)\n", from, events, r.Spec.Model, r.ID)
+		}
 		for _, e := range r.Events[from:] {
 			fmt.Fprintf(&b, "  %s  %-16s %s\n", e.At.Local().Format(when), e.Kind, e.Message)
 		}

@@ -141,11 +141,17 @@ func (c *cli) stageCmd() *cobra.Command {
 			}
 			var sunsetAt time.Time
 			if sunset != "" {
-				t, err := time.Parse(time.RFC3339, sunset)
-				if err != nil {
-					return fmt.Errorf("--sunset %q: use RFC 3339, such as 2026-12-31T00:00:00Z", sunset)
+				// The forms --expires and audit --at take: a date is its
+				// day's start, a time without a zone is UTC.
+				for _, layout := range sluice.TimeLayouts {
+					if t, err := time.Parse(layout, strings.TrimSpace(sunset)); err == nil {
+						sunsetAt = t.UTC()
+						break
+					}
 				}
-				sunsetAt = t
+				if sunsetAt.IsZero() {
+					return fmt.Errorf("--sunset %q: use a date or time such as 2027-03-01 or 2027-03-01T12:00:00Z (UTC unless a zone is given)", sunset)
+				}
 			}
 			cl, err := c.client()
 			if err != nil {
@@ -159,7 +165,7 @@ func (c *cli) stageCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why (required; goes into the audit log)")
-	cmd.Flags().StringVar(&sunset, "sunset", "", "for deprecated: the announced retirement time (RFC 3339), sent as the Sunset header")
+	cmd.Flags().StringVar(&sunset, "sunset", "", "for deprecated: the announced retirement, a date or time such as 2027-03-01 or 2027-03-01T12:00:00Z (UTC unless a zone is given), sent as the Sunset header")
 	return cmd
 }
 
