@@ -1,0 +1,65 @@
+package server_test
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
+	"github.com/sluicehq/sluice/fakellm"
+	"github.com/sluicehq/sluice/server"
+)
+
+// TestReplicas_PlanRateIsTheFleets runs two replicas on one PostgreSQL
+// store, sends a model's traffic to one of them only, and asks the other
+// for a plan: its "current requests/s" (and so each stage's estimate of the
+// candidate's requests in its hold) is the fleet's. It was the answering
+// replica's own traffic: behind a load balancer spreading requests over
+// three replicas the plan said a third of the rate, and two replicas asked
+// in turn gave two plans (3.8 and 1.7 requests/s, at 20 a second).
+func TestReplicas_PlanRateIsTheFleets(t *testing.T) {
+	f := newKeyFleet(t, nil, server.Options{})
+	ctx := context.Background()
+	be := MustBackend(t, fakellm.Config{})
+	doc := chatDoc(map[string]string{"v1.1.0": be.URL()}, nil, nil)
+	doc.Models[0].Versions[0].Stage = sluice.StageStaging
+	if _, err := f.a.Control.Do(ctx, "test", "register the candidate", func(e *sluice.Edit) error { return e.Apply(doc) }); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "replica b to know chat:v1.1.0", 10*time.Second, func() bool {
+		_, ok := f.b.Control.Registry().Versions["chat:v1.1.0"]
+		return ok
+	})
+	const sent = 30
+	for range sent {
+		if code, msg := keyChat(t, f.b, f.token); code != http.StatusOK {
+			t.Fatalf("chat through b: %d %q", code, msg)
+		}
+	}
+	rate := func(gw *server.Server) float64 {
+		p, err := api.NewClient(gw.AdminURL(), f.token).Plan(ctx, "chat", "v1.1.0", "v1.0.0", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Rate
+	}
+	// The plan counts the last 5 minutes: 30 requests are 0.1 a second.
+	want := sent / (5 * time.Minute).Seconds()
+	if got := rate(f.b); math.Abs(got-want) > want/100 {
+		t.Fatalf("the plan through b, which served the requests, says %.4f requests/s, want %.4f", got, want)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		got := rate(f.a)
+		if math.Abs(got-want) <= want/100 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the plan through a says %.4f requests/s 15 s after b served %d requests (%.4f/s over the plan's 5 minutes): it counts only the answering replica's traffic, not the fleet's", got, sent, want)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
