@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"net/http"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/fakellm"
+	"github.com/sluicehq/sluice/observe"
 	"github.com/sluicehq/sluice/server"
 )
 
@@ -55,11 +57,31 @@ func TestReplicas_PlanRateIsTheFleets(t *testing.T) {
 	for {
 		got := rate(f.a)
 		if math.Abs(got-want) <= want/100 {
-			return
+			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the plan through a says %.4f requests/s 15 s after b served %d requests (%.4f/s over the plan's 5 minutes): it counts only the answering replica's traffic, not the fleet's", got, sent, want)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	// The admin API's summary reads the same windows: through a, which
+	// served none of them, it counts b's requests (it too read a's
+	// Recorder alone, and said v1.0.0 had none).
+	raw, err := api.NewClient(f.a.AdminURL(), f.token).Summary(ctx, "chat", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum []observe.VersionSummary
+	if err := json.Unmarshal(raw, &sum); err != nil {
+		t.Fatalf("summary: %v: %s", err, raw)
+	}
+	var served int64
+	for _, v := range sum {
+		if v.Version == "v1.0.0" {
+			served = v.Requests
+		}
+	}
+	if served != sent {
+		t.Errorf("GET /admin/v1/summary/chat through a counts %d requests of v1.0.0, want the %d b served: %s", served, sent, raw)
 	}
 }
