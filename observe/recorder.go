@@ -173,6 +173,10 @@ func New(opt Options) *Recorder {
 // collectors (such as a RequestLog) are exported by the same Handler.
 func (r *Recorder) Registry() *prometheus.Registry { return r.reg }
 
+// Started returns when the Recorder was made (Options.Now), which
+// Summarize takes as when this process began to observe.
+func (r *Recorder) Started() time.Time { return r.started }
+
 // Handler returns the HTTP handler that serves the registry in the
 // Prometheus exposition format, for /metrics.
 func (r *Recorder) Handler() http.Handler {

@@ -54,14 +54,30 @@ type VersionSummary struct {
 // Summary returns a summary per version of a model (across categories) of
 // the observations at or after since, sorted by version.
 func (r *Recorder) Summary(model string, since time.Time) []VersionSummary {
-	versions := r.Versions(model)
+	return Summarize(r, model, since, r.opt.Now(), r.started)
+}
+
+// Windowed is what Summarize reads: a Recorder, a Union, or the fleet's
+// windows (fleet.Windows), whose summary counts every replica's requests.
+type Windowed interface {
+	Versions(model string) []string
+	Window(model, version, category string, since time.Time) Sample
+}
+
+// Summarize returns a summary per version of a model (across categories) of
+// the observations in w at or after since, as of now, sorted by version.
+// started is when this process began to observe (Recorder.Started; zero:
+// unknown): a rate counts from it when w holds nothing from before it. The
+// fleet's windows hold the other replicas' older observations, so a
+// replica restarted into a running fleet counts from since, as it should.
+func Summarize(w Windowed, model string, since, now, started time.Time) []VersionSummary {
+	versions := w.Versions(model)
 	if len(versions) == 0 {
 		return nil
 	}
-	now := r.opt.Now()
 	out := make([]VersionSummary, 0, len(versions))
 	for _, v := range versions {
-		out = append(out, summarize(v, r.Window(model, v, "", since), since, now, r.started))
+		out = append(out, summarize(v, w.Window(model, v, "", since), since, now, started))
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/fleet"
+	"github.com/sluicehq/sluice/observe"
 	"github.com/sluicehq/sluice/rollout"
 )
 
@@ -27,6 +28,19 @@ func (s *Server) windows() rollout.Windows {
 	s.replica.store.SetReplica(s.fleet.Replica())
 	s.Recorder.Registry().MustRegister(s.fleet)
 	return s.fleet
+}
+
+// summary returns how each version of a model did since since, for the
+// admin API's summary and the plan's request rate: on a shared store the
+// fleet's (every replica's requests, as the controller analyses them),
+// else this process's. It read the Recorder alone, so a replica behind a
+// load balancer planned at its share of the model's rate, and two
+// replicas asked in turn gave two plans.
+func (s *Server) summary(model string, since time.Time) []observe.VersionSummary {
+	if s.fleet != nil {
+		return observe.Summarize(s.fleet, model, since, s.now(), s.Recorder.Started())
+	}
+	return s.Recorder.Summary(model, since)
 }
 
 // fleetDrain sets, on a shared store, how the rollout controller's

@@ -335,7 +335,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		Probe: api.HTTPProbe(cfg.Health.Path, cfg.Health.Timeout),
 		Rate: func(model string) float64 {
 			var total float64
-			for _, v := range s.Recorder.Summary(model, now().Add(-5*time.Minute)) {
+			for _, v := range s.summary(model, now().Add(-5*time.Minute)) {
 				total += v.RatePerSecond
 			}
 			return total
@@ -345,7 +345,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 			v, ok := s.Routes.Load().View(model)
 			return v, ok
 		},
-		Summary:     func(model string, since time.Time) any { return s.Recorder.Summary(model, since) },
+		Summary:     func(model string, since time.Time) any { return s.summary(model, since) },
 		ShadowPairs: s.pairs,
 		Replica:     s.Replica,
 		// The keys in force, as SIGHUP reloads them: a ?key= naming none

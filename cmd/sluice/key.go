@@ -77,9 +77,9 @@ func (c *cli) keyCmd() *cobra.Command {
 		},
 	}
 	create.Flags().StringSliceVar(&models, "models", nil, "the models the key may use (comma-separated); every model when left out")
-	create.Flags().Float64Var(&rate, "rate-limit", 0, "requests per second allowed (per replica); 0 for no limit")
+	create.Flags().Float64Var(&rate, "rate-limit", 0, "requests per second allowed, across every replica (on PostgreSQL the live replicas share it); 0 for no limit")
 	create.Flags().IntVar(&burst, "burst", 0, "requests allowed at once above the rate; default the rate rounded up")
-	create.Flags().StringVar(&tpm, "tokens-per-minute", "", "tokens (prompt and answer) the key's answers may use a minute (per replica): a number, or with k, M or G (200k); 0 for no limit")
+	create.Flags().StringVar(&tpm, "tokens-per-minute", "", "tokens (prompt and answer) the key's answers may use a minute, across every replica (on PostgreSQL the live replicas share it): a number, or with k, M or G (200k); 0 for no limit")
 	create.Flags().StringVar(&budget, "token-budget", "", "tokens (prompt and answer) the key may use a --budget-period, across every replica: a number, or with k, M or G (50M)")
 	create.Flags().StringVar(&period, "budget-period", "", "the token budget's period: day, week or month (calendar periods in UTC: from 00:00, Monday 00:00, the 1st)")
 	create.Flags().BoolVar(&force, "force-version", false, "let the key use the force-version header")
@@ -294,9 +294,9 @@ func (c *cli) keyUpdateCmd() *cobra.Command {
 	}
 	fl := update.Flags()
 	fl.StringSliceVar(&models, "models", nil, "the models the key may use (comma-separated); \"\" for every model")
-	fl.Float64Var(&rate, "rate-limit", 0, "requests per second allowed (per replica); 0 for no limit (and no burst)")
+	fl.Float64Var(&rate, "rate-limit", 0, "requests per second allowed, across every replica (on PostgreSQL the live replicas share it); 0 for no limit (and no burst)")
 	fl.IntVar(&burst, "burst", 0, "requests allowed at once above the rate; 0 for the rate rounded up")
-	fl.StringVar(&tpm, "tokens-per-minute", "", "tokens (prompt and answer) the key's answers may use a minute (per replica): a number, or with k, M or G (200k); 0 for no limit")
+	fl.StringVar(&tpm, "tokens-per-minute", "", "tokens (prompt and answer) the key's answers may use a minute, across every replica (on PostgreSQL the live replicas share it): a number, or with k, M or G (200k); 0 for no limit")
 	fl.StringVar(&budget, "token-budget", "", "tokens the key may use a --budget-period, across every replica: a number, or with k, M or G (50M); 0 removes the budget and its period")
 	fl.StringVar(&period, "budget-period", "", "the token budget's period: day, week or month (calendar periods in UTC)")
 	fl.BoolVar(&force, "force-version", false, "let the key use the force-version header (--force-version=false to stop it)")

@@ -509,7 +509,11 @@ func renderRolloutEvents(st api.RolloutStatus, now time.Time, whole bool) string
 		b.WriteString("\n")
 		if r.Phase.Active() && !r.InBake() && r.StageIndex < len(r.Spec.Stages) && !shadow {
 			s := r.Spec.Stages[r.StageIndex]
-			fmt.Fprintf(&b, "Hold:      %s of %s\n", r.Held(now).Round(time.Second), s.Hold.D())
+			if hold := s.Hold.D(); hold > 0 {
+				fmt.Fprintf(&b, "Hold:      %s of %s\n", r.Held(now).Round(time.Second), hold)
+			} else {
+				fmt.Fprintf(&b, "Hold:      none (%s at this stage)\n", r.Held(now).Round(time.Second))
+			}
 		}
 	}
 	if r.InBake() {
