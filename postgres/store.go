@@ -54,6 +54,9 @@ type Store struct {
 	logger  *slog.Logger           // Options.Logger: migrations
 	replica atomic.Pointer[string] // written on audit entries (SetReplica)
 	holds   holdConn               // the connection TryHold's locks are held on
+	// namedByDSN is true when the DSN names an application_name, which the
+	// connections then keep (see SetReplica).
+	namedByDSN bool
 
 	closeOnce sync.Once
 }
@@ -62,7 +65,43 @@ type Store struct {
 // none (sluice.AuditEntry.Replica): the gateway gives its fleet name, so
 // that the audit says which of several replicas took each action. Until it
 // is called, entries carry none.
-func (s *Store) SetReplica(name string) { s.replica.Store(&name) }
+//
+// Unless the DSN names an application_name, the name is also each
+// connection's (pg_stat_activity's application_name, "sluice NAME"): the
+// connections opened from now on take it as they connect, and those idle in
+// the pool are renamed here (a round trip each, once, at the gateway's
+// start); one busy at this moment keeps "sluice" until it is replaced.
+func (s *Store) SetReplica(name string) {
+	s.replica.Store(&name)
+	if s.namedByDSN || s.pool == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ConnConfig.ConnectTimeout)
+	defer cancel()
+	for _, c := range s.pool.AcquireAllIdle(ctx) {
+		s.nameConn(ctx, c.Conn()) // cosmetic: a failure leaves "sluice"
+		c.Release()
+	}
+}
+
+// appName is the application_name of this process's connections.
+func (s *Store) appName() string {
+	if r := s.Replica(); r != "" {
+		return "sluice " + r
+	}
+	return "sluice"
+}
+
+// nameConn gives a pooled connection, as it connects, the replica's
+// application_name, once SetReplica has named it (before, the DSN's
+// runtime parameter "sluice" stands).
+func (s *Store) nameConn(ctx context.Context, c *pgx.Conn) error {
+	if s.Replica() == "" {
+		return nil
+	}
+	_, err := c.Exec(ctx, "SELECT set_config('application_name', $1, false)", s.appName())
+	return err
+}
 
 // Replica returns the name given to SetReplica, or "".
 func (s *Store) Replica() string {
@@ -104,6 +143,15 @@ func OpenOptions(ctx context.Context, dsn string, o Options) (*Store, error) {
 		cfg.MaxConns = o.MaxConns
 	}
 	s := &Store{cfg: cfg, where: describe(cfg.ConnConfig), now: o.Now, logger: o.Logger}
+	// A DBA reading pg_stat_activity sees whose each connection is: the
+	// DSN's application_name if it names one, else "sluice", then "sluice
+	// REPLICA" once SetReplica names the process.
+	if cfg.ConnConfig.RuntimeParams["application_name"] != "" {
+		s.namedByDSN = true
+	} else {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "sluice"
+		cfg.AfterConnect = s.nameConn
+	}
 	quiet := &silence{pool: func() *pgxpool.Pool { return s.pool }}
 	if o.Logger != nil {
 		quiet.warn = func(msg string, args ...any) { o.Logger.Warn(msg, append(args, "store", s.where)...) }
@@ -190,7 +238,11 @@ const closeWait = 3 * time.Second
 // leader and the holds, which keep theirs for as long as they run (the
 // holds' then gets keepalives: connectHold).
 func (s *Store) connect(ctx context.Context) (*pgx.Conn, error) {
-	c, err := pgx.ConnectConfig(ctx, s.cfg.ConnConfig.Copy())
+	cc := s.cfg.ConnConfig.Copy()
+	if !s.namedByDSN {
+		cc.RuntimeParams["application_name"] = s.appName()
+	}
+	c, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
 		return nil, err
 	}
