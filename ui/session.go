@@ -129,15 +129,35 @@ func (ss *sessions) delete(key string) {
 
 var errSignIn = sluice.Errorf(sluice.CodeUnauthorized, "sign in to the dashboard with an admin token: open /ui/")
 
+// errEnded answers a session cookie the gateway does not hold: the session
+// ran out, was signed out elsewhere, or the gateway restarted (sessions
+// live in its memory). The sign-in page shows it, so it says which.
+func (ss *sessions) errEnded() error {
+	return sluice.Errorf(sluice.CodeUnauthorized, "your dashboard session has ended (a session lasts %s, %s unused, and a restart of the gateway ends it): sign in again with your token",
+		shortDuration(ss.ttl), shortDuration(ss.idle))
+}
+
+// shortDuration writes d as a person would: 8h, 1h30m, 45m, 30s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
 // resolve returns the request's session and its token as it stands now.
 func (s *Server) resolve(r *http.Request) (*session, *sluice.Token, error) {
 	c, err := r.Cookie(CookieName)
-	if err != nil {
+	if err != nil || c.Value == "" {
 		return nil, nil, errSignIn
 	}
 	sess := s.sessions.get(c.Value)
 	if sess == nil {
-		return nil, nil, errSignIn
+		return nil, nil, s.sessions.errEnded()
 	}
 	tok, err := s.auth.TokenByHash(r.Context(), sess.tokenHash)
 	if err != nil {

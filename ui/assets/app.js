@@ -91,7 +91,11 @@
       // Signed out (or the token was deleted): back to the sign-in page.
       // The promise never settles, so nothing reports the page going away.
       // Loaded again, /ui/ is the sign-in page, and the address's #...
-      // stays: signed in again, it opens the same.
+      // stays: signed in again, it opens the same. The gateway's reason
+      // (the token expired, was deleted, the session ended) goes with it,
+      // for the sign-in page to show (login.js).
+      const why = data && data.error && data.error.message;
+      if (why) sessionStorage.setItem("sluice-signed-out", why);
       location.reload();
       return new Promise(() => {});
     }
@@ -1047,7 +1051,15 @@
         }, 2000);
       }
     };
-    es.addEventListener("signed_out", () => location.replace("/ui/"));
+    // The stream's recheck of the session failed: ask for the session,
+    // so that call() takes the page to sign-in with the gateway's reason
+    // (or, if the session serves after all, the stream starts again).
+    es.addEventListener("signed_out", async () => {
+      es.close();
+      setLive(false);
+      try { await call("GET", "/ui/api/session"); } catch (e) { /* unreachable: try again */ }
+      if (state.es === es) connect();
+    });
     es.addEventListener("tick", async (ev) => {
       setLive(true);
       const t = JSON.parse(ev.data);
