@@ -1283,6 +1283,16 @@
     const revoked = all.filter((k) => k.revoked).sort((a, b) => String(b.revoked_at || "").localeCompare(String(a.revoked_at || "")));
     const countedOn = new Map();
     for (const k of revoked) if (!live.has(k.name) && !countedOn.has(k.name)) countedOn.set(k.name, k);
+    // On replicas sharing a store each enforces its share of a key's
+    // limits (limit_share, that of the replica answering): a Share column
+    // after Tokens/min, as sluice key list's SHARE after LIMITS.
+    const shared = (Number(list.limit_replicas) || 0) > 1;
+    const head = $("keys-table").querySelector("thead tr");
+    for (const th of head.querySelectorAll(".key-share-col")) th.remove();
+    if (shared) {
+      head.children[5].after(h("th", { class: "n key-share-col", title: "the share of the key's request limit, burst and tokens per minute that the replica answering (" + (list.replica || "this one") + ") enforces: weighted by where the key's requests arrive, an even share for a key with none" }, "Share"));
+    }
+    const before = 9 + (shared ? 1 : 0); // the cells before the usage, less the name's
     if (!list.required) {
       off.append(h("div", { class: "decision paused", id: "keys-open" }, h("b", {}, "Keys are off: "),
         "this gateway's config has neither client_keys nor require_client_keys, so its data plane (/v1/) takes any caller, with or without a key. Set client_keys, or require_client_keys: true to rely on keys issued with sluice key create, in every replica's config and restart them."));
@@ -1317,6 +1327,7 @@
         // Burst 0 is the rate rounded up, at least 1 (as the config says).
         h("td", { class: "n" }, k.burst ? String(k.burst) : rate ? String(Math.max(1, Math.ceil(rate))) : "–"),
         h("td", { class: "n" }, k.tokens_per_minute ? count(k.tokens_per_minute) : "none"),
+        ...(shared ? [h("td", { class: "n key-share" }, keyShare(k))] : []),
         budgetCell(k),
         expires,
         h("td", { class: "mono" }, realTime(k.created_at) ? utc(k.created_at) + (k.created_by ? " by " + k.created_by : "") : "-"),
@@ -1331,21 +1342,35 @@
     for (const u of (usage && usage.rows) || []) {
       if (!u.key || held.has(u.key)) continue;
       tb.append(h("tr", { class: "muted", dataset: { key: u.key, source: "" } },
-        h("td", {}, h("b", {}, u.key)), h("td", { colspan: 9 }, "no longer a key of this gateway (taken out of its config, or revoked over 30 days ago)"), ...usageCells(u, usage)));
+        h("td", {}, h("b", {}, u.key)), h("td", { colspan: before }, "no longer a key of this gateway (taken out of its config, or revoked over 30 days ago)"), ...usageCells(u, usage)));
     }
     const none = used.get("");
     if (none && none.requests > 0) {
       tb.append(h("tr", { class: "muted", dataset: { key: "", source: "" } },
-        h("td", {}, h("i", {}, "no key")), h("td", { colspan: 9 }, "requests sent with an operator's or admin's token" + (list.required ? "" : ", or without a key")), ...usageCells(none, usage)));
+        h("td", {}, h("i", {}, "no key")), h("td", { colspan: before }, "requests sent with an operator's or admin's token" + (list.required ? "" : ", or without a key")), ...usageCells(none, usage)));
     }
     if (!keys.length) {
-      tb.append(h("tr", {}, h("td", { colspan: KEY_COLS, class: "muted", id: "no-keys" }, "No client keys yet. An admin issues one with ",
+      tb.append(h("tr", {}, h("td", { colspan: KEY_COLS + (shared ? 1 : 0), class: "muted", id: "no-keys" }, "No client keys yet. An admin issues one with ",
         h("code", {}, "sluice key create NAME --models chat --reason \"…\""), list.required ? "" : ", once the config requires keys", "; the config file's client_keys are listed here too.")));
     }
     const parts = [keys.length + " " + (keys.length === 1 ? "key" : "keys") + " (the config file's, then those issued through the API)" +
       (revoked.length ? ", then " + revoked.length + " revoked in the last 30 days" : "") + "."];
+    if (shared) {
+      parts.push(list.limit_replicas + " live replicas share these limits, each enforcing its share of them (Share, that of " + (list.replica || "the replica that answered") +
+        "): an even 1/" + list.limit_replicas + " for a key with no recent requests, else weighted by where its requests arrive, so the fleet allows a key about the limits listed.");
+    }
     parts.push(usageErr ? "The usage could not be read: " + usageErr + "." : "Requests, errors and tokens are over the last 24 hours, from the request log" + (usage && usage.since ? " (since " + utc(usage.since) + " UTC)" : "") + ".");
     note.textContent = parts.join(" ");
+  }
+
+  // keyShare is a key's Share cell, as sluice key list's SHARE column: the
+  // answering replica's share of its limits in percent ("<1%" for one that
+  // rounds to none), "-" for a key without a limit.
+  function keyShare(k) {
+    const v = Number(k.limit_share) || 0;
+    if (v <= 0) return "-";
+    if (v < 0.005) return "<1%";
+    return Math.round(100 * v) + "%";
   }
 
   // budgetCell is a key's Budget cell, as sluice key list's BUDGET column:
