@@ -1359,7 +1359,8 @@
       parts.push(list.limit_replicas + " live replicas share these limits, each enforcing its share of them (Share, that of " + (list.replica || "the replica that answered") +
         "): an even 1/" + list.limit_replicas + " for a key with no recent requests, else weighted by where its requests arrive, so the fleet allows a key about the limits listed.");
     }
-    parts.push(usageErr ? "The usage could not be read: " + usageErr + "." : "Requests, errors and tokens are over the last 24 hours, from the request log" + (usage && usage.since ? " (since " + utc(usage.since) + " UTC)" : "") + ".");
+    parts.push(usageErr ? "The usage could not be read: " + usageErr + "." : "Requests, errors and tokens are over the last 24 hours, from the request log" + (usage && usage.since ? " (since " + utc(usage.since) + " UTC)" : "") +
+      "; requests refused before routing (a 401, 403, 404, 429 over a key's limits or budget, or a body that is not JSON) are not in it: sluice_client_key_requests_total and sluice_client_key_refused_total on /metrics count them.");
     note.textContent = parts.join(" ");
   }
 
