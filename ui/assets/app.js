@@ -984,10 +984,17 @@
           series.push({ name: v, color: color, points: pts.map(pick(defs[metric].f)) });
         }
       });
-      SluiceChart.draw(svg, series, { tMin: tMin, tMax: tMax || null, max: (defs[metric] || {}).max });
+      // Points come every step: a pause of several is a time nothing was
+      // sampled, drawn as a break, not a line.
+      SluiceChart.draw(svg, series, { tMin: tMin, tMax: tMax || null, max: (defs[metric] || {}).max, gap: 5 * (state.stepMs || 1000) });
     });
     renderLegend();
-    $("charts-note").textContent = "Each point summarises the trailing " + (state.smoothMs / 1000 || 10) + " s of " + (state.category ? "category " + state.category : "all traffic") + "; the last 10 minutes are shown.";
+    // The gateway samples the charts only while a dashboard is open: when
+    // they reach back less than the window, say from when, so an empty
+    // start is not read as no traffic.
+    const partial = tMin && tMax - tMin < WINDOW_MS - 60000;
+    $("charts-note").textContent = "Each point summarises the trailing " + (state.smoothMs / 1000 || 10) + " s of " + (state.category ? "category " + state.category : "all traffic") + "; the last 10 minutes are shown" +
+      (partial ? ", from " + SluiceChart.fmtTime(tMin) + " only: the gateway samples these points while a dashboard is open, and a line breaks where none was sampled." : ".");
   }
 
   async function loadSeries() {
@@ -995,6 +1002,7 @@
     const a = await call("GET", "/ui/api/series?model=" + enc(state.model) + "&category=" + enc(state.category));
     state.series = a.series || {};
     state.smoothMs = a.smooth_ms;
+    state.stepMs = a.step_ms;
     state.lastT = 0;
     for (const v in state.series) { const p = state.series[v]; if (p.length) state.lastT = Math.max(state.lastT, p[p.length - 1].t); }
     setCategories(a.categories);
