@@ -1458,6 +1458,12 @@
   // every few seconds (there is no model to stream events for), opening the
   // first one registered.
   function waitForModels() {
+    // Nothing to stream: the indicator says so, rather than
+    // "connecting…" for ever.
+    const live = $("live");
+    live.className = "live off";
+    live.textContent = "○ no model yet";
+    live.title = "no model is registered, so there is nothing to stream; the page looks for one every 3 s";
     const body = clear($("rollout-body"));
     body.append(h("p", { class: "muted", id: "no-models" }, "No models are registered yet: register one with sluice apply -f models.yaml; this page picks it up by itself."));
     setTimeout(async () => {
