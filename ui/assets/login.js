@@ -11,7 +11,8 @@ document.addEventListener("DOMContentLoaded", () => {
   const why = sessionStorage.getItem("sluice-signed-out") || notice.dataset.notice;
   sessionStorage.removeItem("sluice-signed-out");
   if (why) {
-    notice.textContent = why;
+    // The gateway's messages start in lower case, as errors do.
+    notice.textContent = why.charAt(0).toUpperCase() + why.slice(1);
     notice.hidden = false;
   }
   form.addEventListener("submit", async (ev) => {
