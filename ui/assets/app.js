@@ -1155,9 +1155,32 @@
   async function loadShadow() {
     const box = clear($("shadow-list"));
     if (!state.model) return;
+    // The category filter offers the model's categories (the charts'),
+    // keeping the one picked while it is among them.
+    const catSel = $("shadow-category"), picked = catSel.value;
+    clear(catSel).append(h("option", { value: "" }, "all"));
+    for (const c of state.categories || []) catSel.append(h("option", { value: c }, c));
+    catSel.value = (state.categories || []).includes(picked) ? picked : "";
+    const differ = $("shadow-differ").checked, category = catSel.value;
     let a;
     try {
-      a = await call("GET", "/ui/api/shadow?model=" + enc(state.model) + "&limit=50");
+      if (differ || category) {
+        // Filtered as sluice rollout pairs filters them, by the admin API
+        // (which withholds the texts from a viewer as this page's own
+        // answer does).
+        const q = new URLSearchParams({ limit: "50" });
+        if (differ) q.set("differ", "true");
+        if (category) q.set("category", category);
+        a = await admin("GET", "/shadow/" + enc(state.model) + "/pairs?" + q.toString());
+        a.available = true;
+        if (!(a.pairs || []).length) {
+          box.append(h("div", { class: "empty-state", id: "no-shadow" }, h("b", {}, "No shadow pair of " + state.model + " kept matches: "),
+            "none " + (differ ? "differs" + (category ? " in category " + category : "") : "in category " + category) + "."));
+          return;
+        }
+      } else {
+        a = await call("GET", "/ui/api/shadow?model=" + enc(state.model) + "&limit=50");
+      }
     } catch (e) {
       box.append(h("p", { class: "error" }, e.message));
       return;
@@ -1528,6 +1551,8 @@
     $("audit-analyses").addEventListener("change", loadAudit);
     $("at-form").addEventListener("submit", askAt);
     $("shadow-refresh").addEventListener("click", loadShadow);
+    $("shadow-differ").addEventListener("change", loadShadow);
+    $("shadow-category").addEventListener("change", loadShadow);
     $("keys-refresh").addEventListener("click", loadKeys);
     $("history-refresh").addEventListener("click", () => {
       if (route().id) history.replaceState(null, "", "#history");
