@@ -127,6 +127,11 @@ func (ss *sessions) delete(key string) {
 	ss.mu.Unlock()
 }
 
+// cookieOutlives is how long the session cookie is kept after its
+// session's lifetime, so that a page open then (a laptop woken the next
+// morning) is told its session ended rather than only to sign in.
+const cookieOutlives = 24 * time.Hour
+
 var errSignIn = sluice.Errorf(sluice.CodeUnauthorized, "sign in to the dashboard with an admin token: open /ui/")
 
 // errEnded answers a session cookie the gateway does not hold: the session
@@ -257,8 +262,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.sessions.delete(keyOf(old.Value))
 	}
 	id, sess := s.sessions.create(sluice.HashSecret(secret))
+	// The cookie outlives the session by cookieOutlives: a browser that
+	// dropped it as the session ended sent none, and the gateway could not
+	// tell a page whose session ran out from one never signed in (the
+	// sign-in page said "sign in", not why). The id is worth nothing once
+	// the session has ended.
 	http.SetCookie(w, &http.Cookie{
-		Name: CookieName, Value: id, Path: "/ui", MaxAge: int(s.opt.SessionTTL.Seconds()),
+		Name: CookieName, Value: id, Path: "/ui", MaxAge: int((s.opt.SessionTTL + cookieOutlives).Seconds()),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secureCookie(r),
 	})
 	s.opt.Logger.Info("dashboard sign-in", "token", tok.Name, "role", tok.Role)
