@@ -103,6 +103,29 @@ func TestDashboard_ShadowFilters(t *testing.T) {
 			t.Errorf("with category general, the tab lists %q", p)
 		}
 	}
+	// Two filters changed at once (a tick, then a category picked before
+	// the first answer came): the list is the last one's alone. Each load
+	// cleared the list and appended its answer when it came, so the list
+	// held both answers, the first's for filters no longer set.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+	  window.__inflight = 0;
+	  const f = window.fetch;
+	  window.fetch = (...a) => { window.__inflight++; return f(...a).finally(() => { setTimeout(() => window.__inflight--, 0); }); };
+	  const d = document.getElementById("shadow-differ"), c = document.getElementById("shadow-category");
+	  d.checked = true; d.dispatchEvent(new Event("change")); // differ in general: none
+	  c.value = "payments"; c.dispatchEvent(new Event("change")); // differ in payments: two
+	  return true;
+	})()`)); err != nil {
+		t.Fatal(err)
+	}
+	var shown string
+	waitFor(t, "both filters' answers", 10*time.Second, func() bool {
+		shown = evalString(ctx, t, `window.__inflight === 0 ? Array.from(document.querySelectorAll("#shadow-list .pair, #no-shadow")).map((e) => e.id === "no-shadow" ? "none" : "pair").join(" ") : ""`)
+		return shown != ""
+	})
+	if shown != "pair pair" {
+		t.Errorf("after ticking Only pairs that differ and picking payments at once, the tab shows %q; want the two differing payments pairs alone (pair pair)", shown)
+	}
 	if errs := jsErrors(); len(errs) > 0 {
 		t.Errorf("the page threw: %v", errs)
 	}

@@ -1154,6 +1154,10 @@
   // ---- shadow ----
   async function loadShadow() {
     const box = clear($("shadow-list"));
+    // Only the newest load fills the list: a filter changed, a model
+    // picked or Refresh while an answer is on its way makes that answer
+    // stale (appended, it listed pairs for filters no longer set).
+    const gen = state.shadowGen = (state.shadowGen || 0) + 1;
     if (!state.model) return;
     // The category filter offers the model's categories (the charts'),
     // keeping the one picked while it is among them.
@@ -1172,6 +1176,7 @@
         if (differ) q.set("differ", "true");
         if (category) q.set("category", category);
         a = await admin("GET", "/shadow/" + enc(state.model) + "/pairs?" + q.toString());
+        if (gen !== state.shadowGen) return;
         a.available = true;
         if (!(a.pairs || []).length) {
           box.append(h("div", { class: "empty-state", id: "no-shadow" }, h("b", {}, "No shadow pair of " + state.model + " kept matches: "),
@@ -1182,9 +1187,10 @@
         a = await call("GET", "/ui/api/shadow?model=" + enc(state.model) + "&limit=50");
       }
     } catch (e) {
-      box.append(h("p", { class: "error" }, e.message));
+      if (gen === state.shadowGen) box.append(h("p", { class: "error" }, e.message));
       return;
     }
+    if (gen !== state.shadowGen) return;
     const pairs = a.pairs || [];
     if (!a.available || !pairs.length) {
       box.append(h("div", { class: "empty-state", id: "no-shadow" },
