@@ -175,6 +175,12 @@ func TestKeysPage(t *testing.T) {
 	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
 		_ = os.WriteFile(filepath.Join(screenshotDir(t), "keys.png"), png, 0o644)
 	}
+	// The numbers are the request log's, which holds no request refused
+	// before routing (a 429 over a limit): the note says so, as sluice
+	// usage does, else a throttled key read as one with no errors.
+	if note := evalString(ctx, t, `document.getElementById("keys-note").textContent`); !strings.Contains(note, "refused before routing") || !strings.Contains(note, "sluice_client_key_requests_total") {
+		t.Errorf("the Keys tab's note says %q; want it to say that requests refused before routing are not counted, and where they are", note)
+	}
 	// Read-only: no form, box or button but Refresh, whatever the role.
 	if n := evalString(ctx, t, `String(document.querySelectorAll("#tab-keys input, #tab-keys form, #tab-keys select, #tab-keys button:not(#keys-refresh)").length)`); n != "0" {
 		t.Errorf("a viewer's Keys tab has %s controls besides Refresh", n)

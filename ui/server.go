@@ -223,6 +223,9 @@ type page struct {
 	// both ways (analysis.TwoSidedMetrics), space-separated, for the
 	// verdict table's ±.
 	TwoSided string
+	// Notice is, on the sign-in page, why the session the request's
+	// cookie named no longer serves; "" when it named none.
+	Notice string
 }
 
 // index serves the dashboard to a signed-in person and the sign-in page to
@@ -232,7 +235,14 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	sess, tok, err := s.resolve(r)
 	if err != nil {
-		if err := s.pages.ExecuteTemplate(w, "login.html", page{Version: s.version}); err != nil {
+		// A page opened with a session cookie says why that session no
+		// longer serves (ended, its token expired or deleted, the store
+		// not answering); one opened without says nothing.
+		p := page{Version: s.version}
+		if err != errSignIn {
+			p.Notice = sluice.ErrorMessage(err)
+		}
+		if err := s.pages.ExecuteTemplate(w, "login.html", p); err != nil {
 			s.opt.Logger.Error("render the sign-in page", "err", err)
 		}
 		return

@@ -127,17 +127,42 @@ func (ss *sessions) delete(key string) {
 	ss.mu.Unlock()
 }
 
+// cookieOutlives is how long the session cookie is kept after its
+// session's lifetime, so that a page open then (a laptop woken the next
+// morning) is told its session ended rather than only to sign in.
+const cookieOutlives = 24 * time.Hour
+
 var errSignIn = sluice.Errorf(sluice.CodeUnauthorized, "sign in to the dashboard with an admin token: open /ui/")
+
+// errEnded answers a session cookie the gateway does not hold: the session
+// ran out, was signed out elsewhere, or the gateway restarted (sessions
+// live in its memory). The sign-in page shows it, so it says which.
+func (ss *sessions) errEnded() error {
+	return sluice.Errorf(sluice.CodeUnauthorized, "your dashboard session has ended (a session lasts %s, %s unused, and a restart of the gateway ends it): sign in again with your token",
+		shortDuration(ss.ttl), shortDuration(ss.idle))
+}
+
+// shortDuration writes d as a person would: 8h, 1h30m, 45m, 30s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
 
 // resolve returns the request's session and its token as it stands now.
 func (s *Server) resolve(r *http.Request) (*session, *sluice.Token, error) {
 	c, err := r.Cookie(CookieName)
-	if err != nil {
+	if err != nil || c.Value == "" {
 		return nil, nil, errSignIn
 	}
 	sess := s.sessions.get(c.Value)
 	if sess == nil {
-		return nil, nil, errSignIn
+		return nil, nil, s.sessions.errEnded()
 	}
 	tok, err := s.auth.TokenByHash(r.Context(), sess.tokenHash)
 	if err != nil {
@@ -237,8 +262,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.sessions.delete(keyOf(old.Value))
 	}
 	id, sess := s.sessions.create(sluice.HashSecret(secret))
+	// The cookie outlives the session by cookieOutlives: a browser that
+	// dropped it as the session ended sent none, and the gateway could not
+	// tell a page whose session ran out from one never signed in (the
+	// sign-in page said "sign in", not why). The id is worth nothing once
+	// the session has ended.
 	http.SetCookie(w, &http.Cookie{
-		Name: CookieName, Value: id, Path: "/ui", MaxAge: int(s.opt.SessionTTL.Seconds()),
+		Name: CookieName, Value: id, Path: "/ui", MaxAge: int((s.opt.SessionTTL + cookieOutlives).Seconds()),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secureCookie(r),
 	})
 	s.opt.Logger.Info("dashboard sign-in", "token", tok.Name, "role", tok.Role)

@@ -91,7 +91,11 @@
       // Signed out (or the token was deleted): back to the sign-in page.
       // The promise never settles, so nothing reports the page going away.
       // Loaded again, /ui/ is the sign-in page, and the address's #...
-      // stays: signed in again, it opens the same.
+      // stays: signed in again, it opens the same. The gateway's reason
+      // (the token expired, was deleted, the session ended) goes with it,
+      // for the sign-in page to show (login.js).
+      const why = data && data.error && data.error.message;
+      if (why) sessionStorage.setItem("sluice-signed-out", why);
       location.reload();
       return new Promise(() => {});
     }
@@ -980,10 +984,17 @@
           series.push({ name: v, color: color, points: pts.map(pick(defs[metric].f)) });
         }
       });
-      SluiceChart.draw(svg, series, { tMin: tMin, tMax: tMax || null, max: (defs[metric] || {}).max });
+      // Points come every step: a pause of several is a time nothing was
+      // sampled, drawn as a break, not a line.
+      SluiceChart.draw(svg, series, { tMin: tMin, tMax: tMax || null, max: (defs[metric] || {}).max, gap: 5 * (state.stepMs || 1000) });
     });
     renderLegend();
-    $("charts-note").textContent = "Each point summarises the trailing " + (state.smoothMs / 1000 || 10) + " s of " + (state.category ? "category " + state.category : "all traffic") + "; the last 10 minutes are shown.";
+    // The gateway samples the charts only while a dashboard is open: when
+    // they reach back less than the window, say from when, so an empty
+    // start is not read as no traffic.
+    const partial = tMin && tMax - tMin < WINDOW_MS - 60000;
+    $("charts-note").textContent = "Each point summarises the trailing " + (state.smoothMs / 1000 || 10) + " s of " + (state.category ? "category " + state.category : "all traffic") + "; the last 10 minutes are shown" +
+      (partial ? ", from " + SluiceChart.fmtTime(tMin) + " only: the gateway samples these points while a dashboard is open, and a line breaks where none was sampled." : ".");
   }
 
   async function loadSeries() {
@@ -991,6 +1002,7 @@
     const a = await call("GET", "/ui/api/series?model=" + enc(state.model) + "&category=" + enc(state.category));
     state.series = a.series || {};
     state.smoothMs = a.smooth_ms;
+    state.stepMs = a.step_ms;
     state.lastT = 0;
     for (const v in state.series) { const p = state.series[v]; if (p.length) state.lastT = Math.max(state.lastT, p[p.length - 1].t); }
     setCategories(a.categories);
@@ -1047,7 +1059,15 @@
         }, 2000);
       }
     };
-    es.addEventListener("signed_out", () => location.replace("/ui/"));
+    // The stream's recheck of the session failed: ask for the session,
+    // so that call() takes the page to sign-in with the gateway's reason
+    // (or, if the session serves after all, the stream starts again).
+    es.addEventListener("signed_out", async () => {
+      es.close();
+      setLive(false);
+      try { await call("GET", "/ui/api/session"); } catch (e) { /* unreachable: try again */ }
+      if (state.es === es) connect();
+    });
     es.addEventListener("tick", async (ev) => {
       setLive(true);
       const t = JSON.parse(ev.data);
@@ -1134,14 +1154,43 @@
   // ---- shadow ----
   async function loadShadow() {
     const box = clear($("shadow-list"));
+    // Only the newest load fills the list: a filter changed, a model
+    // picked or Refresh while an answer is on its way makes that answer
+    // stale (appended, it listed pairs for filters no longer set).
+    const gen = state.shadowGen = (state.shadowGen || 0) + 1;
     if (!state.model) return;
+    // The category filter offers the model's categories (the charts'),
+    // keeping the one picked while it is among them.
+    const catSel = $("shadow-category"), picked = catSel.value;
+    clear(catSel).append(h("option", { value: "" }, "all"));
+    for (const c of state.categories || []) catSel.append(h("option", { value: c }, c));
+    catSel.value = (state.categories || []).includes(picked) ? picked : "";
+    const differ = $("shadow-differ").checked, category = catSel.value;
     let a;
     try {
-      a = await call("GET", "/ui/api/shadow?model=" + enc(state.model) + "&limit=50");
+      if (differ || category) {
+        // Filtered as sluice rollout pairs filters them, by the admin API
+        // (which withholds the texts from a viewer as this page's own
+        // answer does).
+        const q = new URLSearchParams({ limit: "50" });
+        if (differ) q.set("differ", "true");
+        if (category) q.set("category", category);
+        a = await admin("GET", "/shadow/" + enc(state.model) + "/pairs?" + q.toString());
+        if (gen !== state.shadowGen) return;
+        a.available = true;
+        if (!(a.pairs || []).length) {
+          box.append(h("div", { class: "empty-state", id: "no-shadow" }, h("b", {}, "No shadow pair of " + state.model + " kept matches: "),
+            "none " + (differ ? "differs" + (category ? " in category " + category : "") : "in category " + category) + "."));
+          return;
+        }
+      } else {
+        a = await call("GET", "/ui/api/shadow?model=" + enc(state.model) + "&limit=50");
+      }
     } catch (e) {
-      box.append(h("p", { class: "error" }, e.message));
+      if (gen === state.shadowGen) box.append(h("p", { class: "error" }, e.message));
       return;
     }
+    if (gen !== state.shadowGen) return;
     const pairs = a.pairs || [];
     if (!a.available || !pairs.length) {
       box.append(h("div", { class: "empty-state", id: "no-shadow" },
@@ -1271,6 +1320,16 @@
     const revoked = all.filter((k) => k.revoked).sort((a, b) => String(b.revoked_at || "").localeCompare(String(a.revoked_at || "")));
     const countedOn = new Map();
     for (const k of revoked) if (!live.has(k.name) && !countedOn.has(k.name)) countedOn.set(k.name, k);
+    // On replicas sharing a store each enforces its share of a key's
+    // limits (limit_share, that of the replica answering): a Share column
+    // after Tokens/min, as sluice key list's SHARE after LIMITS.
+    const shared = (Number(list.limit_replicas) || 0) > 1;
+    const head = $("keys-table").querySelector("thead tr");
+    for (const th of head.querySelectorAll(".key-share-col")) th.remove();
+    if (shared) {
+      head.children[5].after(h("th", { class: "n key-share-col", title: "the share of the key's request limit, burst and tokens per minute that the replica answering (" + (list.replica || "this one") + ") enforces: weighted by where the key's requests arrive, an even share for a key with none" }, "Share"));
+    }
+    const before = 9 + (shared ? 1 : 0); // the cells before the usage, less the name's
     if (!list.required) {
       off.append(h("div", { class: "decision paused", id: "keys-open" }, h("b", {}, "Keys are off: "),
         "this gateway's config has neither client_keys nor require_client_keys, so its data plane (/v1/) takes any caller, with or without a key. Set client_keys, or require_client_keys: true to rely on keys issued with sluice key create, in every replica's config and restart them."));
@@ -1305,6 +1364,7 @@
         // Burst 0 is the rate rounded up, at least 1 (as the config says).
         h("td", { class: "n" }, k.burst ? String(k.burst) : rate ? String(Math.max(1, Math.ceil(rate))) : "–"),
         h("td", { class: "n" }, k.tokens_per_minute ? count(k.tokens_per_minute) : "none"),
+        ...(shared ? [h("td", { class: "n key-share" }, keyShare(k))] : []),
         budgetCell(k),
         expires,
         h("td", { class: "mono" }, realTime(k.created_at) ? utc(k.created_at) + (k.created_by ? " by " + k.created_by : "") : "-"),
@@ -1319,21 +1379,41 @@
     for (const u of (usage && usage.rows) || []) {
       if (!u.key || held.has(u.key)) continue;
       tb.append(h("tr", { class: "muted", dataset: { key: u.key, source: "" } },
-        h("td", {}, h("b", {}, u.key)), h("td", { colspan: 9 }, "no longer a key of this gateway (taken out of its config, or revoked over 30 days ago)"), ...usageCells(u, usage)));
+        h("td", {}, h("b", {}, u.key)), h("td", { colspan: before }, "no longer a key of this gateway (taken out of its config, or revoked over 30 days ago)"), ...usageCells(u, usage)));
     }
     const none = used.get("");
     if (none && none.requests > 0) {
       tb.append(h("tr", { class: "muted", dataset: { key: "", source: "" } },
-        h("td", {}, h("i", {}, "no key")), h("td", { colspan: 9 }, "requests sent with an operator's or admin's token" + (list.required ? "" : ", or without a key")), ...usageCells(none, usage)));
+        h("td", {}, h("i", {}, "no key")), h("td", { colspan: before }, "requests sent with an operator's or admin's token" + (list.required ? "" : ", or without a key")), ...usageCells(none, usage)));
     }
     if (!keys.length) {
-      tb.append(h("tr", {}, h("td", { colspan: KEY_COLS, class: "muted", id: "no-keys" }, "No client keys yet. An admin issues one with ",
+      tb.append(h("tr", {}, h("td", { colspan: KEY_COLS + (shared ? 1 : 0), class: "muted", id: "no-keys" }, "No client keys yet. An admin issues one with ",
         h("code", {}, "sluice key create NAME --models chat --reason \"…\""), list.required ? "" : ", once the config requires keys", "; the config file's client_keys are listed here too.")));
     }
     const parts = [keys.length + " " + (keys.length === 1 ? "key" : "keys") + " (the config file's, then those issued through the API)" +
       (revoked.length ? ", then " + revoked.length + " revoked in the last 30 days" : "") + "."];
-    parts.push(usageErr ? "The usage could not be read: " + usageErr + "." : "Requests, errors and tokens are over the last 24 hours, from the request log" + (usage && usage.since ? " (since " + utc(usage.since) + " UTC)" : "") + ".");
+    if (shared) {
+      parts.push(list.limit_replicas + " live replicas share these limits, each enforcing its share of them (Share, that of " + (list.replica || "the replica that answered") +
+        "): an even 1/" + list.limit_replicas + " for a key with no recent requests, else weighted by where its requests arrive, so the fleet allows a key about the limits listed.");
+    }
+    parts.push(usageErr ? "The usage could not be read: " + usageErr + "." : "Requests, errors and tokens are over the last 24 hours, from the request log" + (usage && usage.since ? " (since " + utc(usage.since) + " UTC)" : "") +
+      "; requests refused before routing (a 401, 403, 404, 429 over a key's limits or budget, or a body that is not JSON) are not in it: sluice_client_key_requests_total and sluice_client_key_refused_total on /metrics count them.");
     note.textContent = parts.join(" ");
+  }
+
+  // keyShare is a key's Share cell, as sluice key list's SHARE column: the
+  // answering replica's share of its limits in percent ("<1%" for one that
+  // rounds to none), "-" for a key without a limit.
+  function keyShare(k) {
+    const v = Number(k.limit_share) || 0;
+    if (v <= 0) return "-";
+    if (v < 0.005) return "<1%";
+    // A half to even, as the CLI's strconv.FormatFloat: Math.round takes
+    // it up, and an even 1/8 read 13% here and 12% in sluice key list.
+    const x = 100 * v;
+    let r = Math.round(x);
+    if (r - x === 0.5 && r % 2 === 1) r--;
+    return r + "%";
   }
 
   // budgetCell is a key's Budget cell, as sluice key list's BUDGET column:
@@ -1412,6 +1492,12 @@
   // every few seconds (there is no model to stream events for), opening the
   // first one registered.
   function waitForModels() {
+    // Nothing to stream: the indicator says so, rather than
+    // "connecting…" for ever.
+    const live = $("live");
+    live.className = "live off";
+    live.textContent = "○ no model yet";
+    live.title = "no model is registered, so there is nothing to stream; the page looks for one every 3 s";
     const body = clear($("rollout-body"));
     body.append(h("p", { class: "muted", id: "no-models" }, "No models are registered yet: register one with sluice apply -f models.yaml; this page picks it up by itself."));
     setTimeout(async () => {
@@ -1476,6 +1562,8 @@
     $("audit-analyses").addEventListener("change", loadAudit);
     $("at-form").addEventListener("submit", askAt);
     $("shadow-refresh").addEventListener("click", loadShadow);
+    $("shadow-differ").addEventListener("change", loadShadow);
+    $("shadow-category").addEventListener("change", loadShadow);
     $("keys-refresh").addEventListener("click", loadKeys);
     $("history-refresh").addEventListener("click", () => {
       if (route().id) history.replaceState(null, "", "#history");

@@ -47,7 +47,10 @@
   // draw renders series into svg. Each series is {name, color, dash,
   // points: [[tMillis, value or null], ...]}; opts.format formats the y
   // axis, opts.tMin and opts.tMax bound the time axis, opts.max the value
-  // axis (when no value is above it).
+  // axis (when no value is above it). Two points further apart than
+  // opts.gap (ms) are not joined: no point was taken between them (the
+  // gateway samples only while a dashboard is open), and a line drawn
+  // over that time would show numbers nobody measured.
   function draw(svg, series, opts) {
     opts = opts || {};
     const W = Math.max(svg.clientWidth || 400, 200), H = Math.max(svg.clientHeight || 170, 100);
@@ -92,8 +95,10 @@
       el("text", { x: xx, y: H - 5, "text-anchor": anchor, class: "xtick" }, svg).textContent = fmtTime(t, tt.step >= 60000);
     }
     for (const s of series) {
-      let d = "", pen = false, n = 0;
+      let d = "", pen = false, n = 0, last = null;
       for (const [t, v] of s.points) {
+        if (opts.gap && last != null && t - last > opts.gap) pen = false;
+        last = t;
         if (v == null || !isFinite(v)) { pen = false; continue; }
         d += (pen ? "L" : "M") + x(t).toFixed(1) + " " + y(v).toFixed(1);
         pen = true;

@@ -4,6 +4,17 @@ document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("login-form");
   const input = document.getElementById("token");
   const err = document.getElementById("login-error");
+  // Why the last session ended: the message of the 401 that sent the
+  // dashboard here (app.js keeps it for this tab), else what the gateway
+  // says of the cookie this page was opened with.
+  const notice = document.getElementById("login-notice");
+  const why = sessionStorage.getItem("sluice-signed-out") || notice.dataset.notice;
+  sessionStorage.removeItem("sluice-signed-out");
+  if (why) {
+    // The gateway's messages start in lower case, as errors do.
+    notice.textContent = why.charAt(0).toUpperCase() + why.slice(1);
+    notice.hidden = false;
+  }
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     err.hidden = true;
