@@ -241,18 +241,13 @@ func (r SequentialResult) Interval(alpha float64) Interval {
 	if w := r.Tau2Wide; w > 0 && w != tau2 {
 		lo := math.Min(half, mixtureHalfWidth(v, w, a))
 		hi := math.Min(mixtureHalfWidth(v, tau2, a/2), mixtureHalfWidth(v, w, a/2))
+		// log Λᵢ(h) = cᵢ + kᵢh², as in normalMixture.
 		target := math.Log(1 / a)
-		logLR := func(h float64) float64 {
-			t1, _, _ := normalMixture(h, v, tau2)
-			t2, _, _ := normalMixture(h, v, w)
-			return logMeanExp(t1, t2)
-		}
-		for range 100 {
+		c1, k1 := -0.5*math.Log1p(tau2/v), tau2/(2*v*(v+tau2))
+		c2, k2 := -0.5*math.Log1p(w/v), w/(2*v*(v+w))
+		for hi-lo > 1e-12*hi {
 			mid := lo + (hi-lo)/2
-			if mid <= lo || mid >= hi {
-				break
-			}
-			if logLR(mid) < target {
+			if logMeanExp(c1+k1*mid*mid, c2+k2*mid*mid) < target {
 				lo = mid
 			} else {
 				hi = mid
