@@ -48,3 +48,38 @@ func TestAnalyze_ReasonSaysWhereAnOverallRateConcentrates(t *testing.T) {
 		}
 	})
 }
+
+// TestConcentration_Criterion checks the rule on counts: the simulator's
+// run 23 of the hangs scenario (the candidate hangs on 10% of requests in
+// every category), where code, a quarter of the traffic, happened to hold
+// 54% of the excess cancels, is not called concentrated; a category
+// holding most of the excess on a tenth of the traffic is.
+func TestConcentration_Criterion(t *testing.T) {
+	tr := newTester(WithDefaults(sluice.AnalysisSpec{}))
+	type counts struct{ x, n int }
+	rows := func(cand map[string]counts) (overall row, cats []row) {
+		xc, nc := 0, 0
+		for _, name := range []string{"chat", "code", "payments", "search"} {
+			c := cand[name]
+			xc, nc = xc+c.x, nc+c.n
+			cats = append(cats, tr.rate(&mCancels, name, 210, 10000, c.x, c.n))
+		}
+		return tr.rate(&mCancels, "", 840, 40000, xc, nc), cats
+	}
+	for _, c := range []struct {
+		name string
+		cand map[string]counts
+		want string
+	}{
+		{"SpreadButCodeUnlucky", map[string]counts{"chat": {11, 130}, "code": {14, 65}, "search": {3, 39}, "payments": {1, 26}}, ""},
+		{"Payments", map[string]counts{"chat": {3, 130}, "code": {1, 65}, "search": {1, 39}, "payments": {14, 26}}, "category payments: 14 cancels in 26 requests"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			overall, cats := rows(c.cand)
+			got := concentration(&overall, []*row{&overall}, cats)
+			if c.want == "" && got != "" || !strings.Contains(got, c.want) {
+				t.Errorf("concentration = %q, want %q", got, c.want)
+			}
+		})
+	}
+}
