@@ -52,8 +52,10 @@ func TestAnalyze_ReasonSaysWhereAnOverallRateConcentrates(t *testing.T) {
 // TestConcentration_Criterion checks the rule on counts: the simulator's
 // run 23 of the hangs scenario (the candidate hangs on 10% of requests in
 // every category), where code, a quarter of the traffic, happened to hold
-// 54% of the excess cancels, is not called concentrated; a category
-// holding most of the excess on a tenth of the traffic is.
+// 54% of the excess cancels (3.5 times the rest's per request), is not
+// called concentrated; a category holding most of the excess on a tenth
+// of the traffic is, and so is payments for the tool-call rate, though it
+// is most of the requests that offer tools.
 func TestConcentration_Criterion(t *testing.T) {
 	tr := newTester(WithDefaults(sluice.AnalysisSpec{}))
 	type counts struct{ x, n int }
@@ -66,6 +68,20 @@ func TestConcentration_Criterion(t *testing.T) {
 		}
 		return tr.rate(&mCancels, "", 840, 40000, xc, nc), cats
 	}
+	t.Run("ToolCallsDropInPayments", func(t *testing.T) {
+		// tool_calls_drop's candidate calls transfer_funds in 55% of its
+		// payments answers where the stable version calls it in 90%; search
+		// offers tools too and is unchanged.
+		overall := tr.rate(&mToolCalls, "", 3480, 4000, 60+17, 100)
+		cats := []row{
+			tr.rate(&mToolCalls, "payments", 2300, 2640, 17, 33),
+			tr.rate(&mToolCalls, "search", 1180, 1360, 60, 67),
+		}
+		got := concentration(&overall, []*row{&overall}, cats)
+		if want := ", most of the difference in category payments: 17 tool calls in 33 answers to requests with tools (51.5% vs 87.1%), not yet significant on their own"; got != want {
+			t.Errorf("concentration = %q, want %q", got, want)
+		}
+	})
 	for _, c := range []struct {
 		name string
 		cand map[string]counts
