@@ -284,8 +284,15 @@ func concentration(r *row, failed []*row, cats []row) string {
 	s := ", most of the " + what + " in category " + top.mv.Category + ": " +
 		strconv.Itoa(int(math.Round(top.mv.Candidate*float64(n)))) + " " + events + " in " + strconv.Itoa(n) + " " + of +
 		" (" + value(top, top.mv.Candidate) + " vs " + value(top, top.mv.Baseline) + "), "
-	if !top.tested {
+	switch {
+	case !top.tested:
 		return s + "too few to test on their own"
+	case !top.beyond:
+		// Tested and not failing can also mean significant but within the
+		// category's own threshold, which is higher where its baseline's
+		// rate is (payments refusing 30% on the stable version): "not yet
+		// significant" would be false there.
+		return s + "within the category's own threshold (" + effect(top, top.mv.Effect) + ", threshold " + threshold(top) + ")"
 	}
 	return s + "not yet significant on their own"
 }

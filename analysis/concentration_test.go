@@ -101,3 +101,38 @@ func TestConcentration_Criterion(t *testing.T) {
 		})
 	}
 }
+
+// TestConcentration_CategoryWithinItsThreshold: a category can hold most
+// of an overall rate's excess and be tested, significant, and still not
+// fail, because its own threshold (half its baseline's rate) is higher
+// than the overall one: payments refuse 30% on the stable version and 44%
+// on the candidate (+14 points, threshold +15), the rest 1% and 1.7%, so
+// the overall refusal rate fails (+2.0 points, threshold +1.95) with 69%
+// of its excess in payments. The reason said payments were "not yet
+// significant on their own", which is false (its adjusted p is about
+// 1e-5): it is
+// within its threshold.
+func TestConcentration_CategoryWithinItsThreshold(t *testing.T) {
+	arm := func(requests, refusals int) Arm { return Arm{Requests: requests, Refusals: refusals} }
+	pay := Pair{Baseline: arm(10000, 3000), Candidate: arm(400, 176)}
+	rest := Pair{Baseline: arm(90000, 900), Candidate: arm(3600, 61)}
+	in := Input{
+		Baseline:   arm(100000, 3900),
+		Candidate:  arm(4000, 237),
+		Categories: map[string]Pair{"payments": pay, "chat": rest},
+	}
+	v := Analyze(sluice.AnalysisSpec{}, in, now)
+	if v.Outcome != sluice.OutcomeFail || failing(v) != "refusal_rate/" {
+		t.Fatalf("outcome %s, failing %q, want a fail on the overall refusal rate alone: %s", v.Outcome, failing(v), v.Reason)
+	}
+	row := metric(t, v, "refusal_rate", "payments")
+	if row.PValue > 0.001 {
+		t.Fatalf("payments' refusal row at p %v: the premise (significant, within its threshold) does not hold", row.PValue)
+	}
+	if strings.Contains(v.Reason, "significant") {
+		t.Errorf("reason %q says payments are not significant; its row is at p %.2g, within its threshold", v.Reason, row.PValue)
+	}
+	if want := "most of the excess in category payments: 176 refusals in 400 answers (44.0% vs 30.0%), within the category's own threshold (+47%, threshold +50%)"; !strings.Contains(v.Reason, want) {
+		t.Errorf("reason\n%q, want it to contain\n%q", v.Reason, want)
+	}
+}
