@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -125,7 +126,7 @@ func analyzeRows(spec sluice.AnalysisSpec, in Input, now time.Time, withRows boo
 		v.Reason = fmt.Sprintf("collecting data: %d of %d candidate requests", cand.requests, spec.MinSamples)
 	case len(failed) > 0:
 		v.Outcome = sluice.OutcomeFail
-		v.Reason = failReason(failed)
+		v.Reason = failReason(failed, rows[overall:])
 	case len(pending) == 0:
 		v.Outcome = sluice.OutcomePass
 		v.NeedSamples = spec.MinSamples
@@ -198,7 +199,11 @@ func adjust(rows []row, overall int) {
 // the largest effect, comparing a latency's +1875% with an error rate's +26
 // points: a candidate failing 27% of its requests was rolled back with the
 // error rate not named among the first three.
-func failReason(failed []*row) string {
+//
+// A failing all-traffic rate whose categories' rows all stay short of
+// failing says which category holds most of the excess, if one does
+// (concentration): a description of counts, not a test.
+func failReason(failed []*row, cats []row) string {
 	slices.SortStableFunc(failed, func(a, b *row) int {
 		if c := severity(a.def) - severity(b.def); c != 0 {
 			return c
@@ -210,13 +215,103 @@ func failReason(failed []*row) string {
 	})
 	parts := make([]string, 0, 3)
 	for _, r := range failed[:min(3, len(failed))] {
-		parts = append(parts, describe(r))
+		parts = append(parts, describe(r)+concentration(r, failed, cats))
 	}
 	s := strings.Join(parts, "; ")
 	if len(failed) > 3 {
 		s += fmt.Sprintf("; and %d more", len(failed)-3)
 	}
 	return s
+}
+
+// concentration says where the excess of a failing all-traffic rate r lies
+// when no category's row of the same metric failed: a candidate failing a
+// quarter of payments requests could fail on the overall rate while the
+// payments row, on a tenth of the requests (too few to test, or not yet
+// significant), left the reason silent about payments. A category is named
+// when it holds at least half of the candidate's excess events over the
+// baseline's rate, (rate − baseline rate) × candidate sample, and its
+// excess per request is at least ten times that of the rest of the
+// traffic: a regression spread evenly names none. The bar is a judgement
+// on the simulator's runs (sim/RESULTS.md, "A regression in one
+// category"): under lower bars, a candidate worse in every category by
+// the same amount was said to be worse mostly in one, at 4.4 times the
+// rest's excess per request (hangs, code) and at about 5.4 (errors_up,
+// chat); and a bar on the category's share of the sample could never name
+// payments for the tool-call rate, as payments are most of the requests
+// that offer tools.
+// The words say it is counts, not a significance claim.
+func concentration(r *row, failed []*row, cats []row) string {
+	if (r.def.kind != kindRate && r.def.kind != kindRateBoth) || r.mv.Category != "" || r.mv.Source != "" || r.mv.CandidateN <= 0 {
+		return ""
+	}
+	for _, f := range failed {
+		if f.def == r.def && f.mv.Category != "" {
+			return ""
+		}
+	}
+	// A rate held both ways (the tool-call rate) failed in the direction
+	// of its effect, and its categories are weighed in that direction.
+	sign, what := 1.0, "excess"
+	if r.def.kind == kindRateBoth {
+		what = "difference"
+		if r.mv.Effect < 0 {
+			sign = -1
+		}
+	}
+	total := sign * (r.mv.Candidate - r.mv.Baseline) * float64(r.mv.CandidateN)
+	var top *row
+	most := 0.0
+	for i := range cats {
+		c := &cats[i]
+		if c.def != r.def || c.mv.Source != "" {
+			continue
+		}
+		if ex := sign * (c.mv.Candidate - c.mv.Baseline) * float64(c.mv.CandidateN); ex > most {
+			top, most = c, ex
+		}
+	}
+	if top == nil || !(total > 0) || most < total/2 || top.mv.CandidateN >= r.mv.CandidateN {
+		return ""
+	}
+	// Per request, the category's excess must be ten times the rest's.
+	rest, restN := total-most, float64(r.mv.CandidateN-top.mv.CandidateN)
+	if rest > 0 && most/float64(top.mv.CandidateN) < 10*rest/restN {
+		return ""
+	}
+	events, of := eventWords(r.def)
+	n := top.mv.CandidateN
+	s := ", most of the " + what + " in category " + top.mv.Category + ": " +
+		strconv.Itoa(int(math.Round(top.mv.Candidate*float64(n)))) + " " + events + " in " + strconv.Itoa(n) + " " + of +
+		" (" + value(top, top.mv.Candidate) + " vs " + value(top, top.mv.Baseline) + "), "
+	switch {
+	case !top.tested:
+		return s + "too few to test on their own"
+	case !top.beyond:
+		// Tested and not failing can also mean significant but within the
+		// category's own threshold, which is higher where its baseline's
+		// rate is (payments refusing 30% on the stable version): "not yet
+		// significant" would be false there.
+		return s + "within the category's own threshold (" + effect(top, top.mv.Effect) + ", threshold " + threshold(top) + ")"
+	}
+	return s + "not yet significant on their own"
+}
+
+// eventWords names a rate's events and what they are counted in.
+func eventWords(d *metricDef) (events, of string) {
+	switch d {
+	case &mErrors:
+		return "errors", "finished requests"
+	case &mCancels:
+		return "cancels", "requests"
+	case &mRefusals:
+		return "refusals", "answers"
+	case &mCacheMiss:
+		return "cache misses", "requests reporting the cache"
+	case &mToolCalls:
+		return "tool calls", "answers to requests with tools"
+	}
+	return "events", "requests"
 }
 
 // severity orders metrics for a failing verdict's reason (lower first).

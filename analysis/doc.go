@@ -102,7 +102,16 @@
 // where they are sharpest): the tests of "worse" near MinSamples, to catch a
 // large regression early, and the intervals near twenty times MinSamples,
 // where non-inferiority is shown. A failing row reports the interval of the
-// first kind, every other row that of the second. The mSPRT plugs in
+// first kind, every other row that of the second. A rate's test of
+// "worse" is tuned on the baseline's rate (never below the threshold's
+// floor), which for a rare event gives a τ of a few points; it averages
+// that mixture with one tuned for a rate's largest variance (at 1/2),
+// at the same horizon and level (stats.MixtureSPRT.Tau2Wide), so a jump of
+// tens of points in a category's few dozen requests is seen there, at the
+// same level and at most twice the first mixture's p-value. When an
+// all-traffic rate fails and none of its category rows does, the reason
+// names the category holding most of the excess, as counts, not as a
+// test. The mSPRT plugs in
 // estimated variances, and the mixing variance τ² is tuned at each look
 // from the same estimate (the baseline's rate, the arms' variances) rather
 // than fixed before the data, so its validity is asymptotic, as the plug-in

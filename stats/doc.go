@@ -25,7 +25,9 @@
 //   - MixtureSPRT (Johari, Koomen, Pekelis and Walsh 2022) with SequentialState:
 //     always-valid p-values for a difference of rates (errors, refusals) or
 //     of means (tokens, cost), two-sided or one-sided, with an optional
-//     margin for non-inferiority. SequentialResult.Interval and
+//     margin for non-inferiority; with Tau2Wide, the average of two normal
+//     mixtures, one tuned for a small difference and one for a large jump,
+//     at the same level. SequentialResult.Interval and
 //     IntervalState give the matching confidence sequence (Howard et al.
 //     2021), for reporting how large the difference may be.
 //   - QuantileSequence: anytime-valid intervals for a quantile of each arm,
@@ -53,7 +55,7 @@
 // a result struct: a result whose Valid field is false carries p-values of 1
 // and unbounded (or full-range) intervals, so a caller that forgets to check
 // takes no action. An alpha outside (0, 1) means DefaultAlpha. Tuning
-// parameters of the sequential methods (MixtureSPRT.Tau2,
+// parameters of the sequential methods (MixtureSPRT.Tau2 and Tau2Wide,
 // QuantileSequence.Horizon, SignTest.Horizon) must be fixed before the data
 // are seen: picking them from the data voids the guarantee.
 package stats

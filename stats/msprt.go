@@ -41,6 +41,22 @@ type MixtureSPRT struct {
 	// equality; a margin δ > 0 with PLess tests non-inferiority "the
 	// candidate is worse by less than δ".
 	Theta0 float64
+	// Tau2Wide, when positive, is the variance of a second normal mixture,
+	// tuned for larger differences than Tau2: each likelihood ratio is then
+	// the equal-weight average Λ = (Λ₁ + Λ₂)/2 of the two mixtures' (the
+	// mixing distribution is the 50/50 blend of N(θ₀, τ₁²) and N(θ₀, τ₂²)).
+	// An average of nonnegative martingales with mean one is one, so
+	// Ville's inequality, and with it the level, holds as for either
+	// alone; each p-value lies between the smaller of the two mixtures'
+	// and twice it. A mixture tuned for a small difference gains evidence
+	// slowly on a difference far beyond τ while V is still large: at
+	// τ²/V = 0.13 its log Λ is about 0.06·z², not z²/2, so a 27-point jump
+	// in an error rate tuned on a 0.5% baseline was still at p ≈ 0.24
+	// after 37 requests (10 failures); the wide mixture puts that at 0.004
+	// and the pair at 0.008 (TestProportions_WideSeesAJumpInAFewRequests).
+	// The price is at most a factor of 2 on the narrow mixture's p-value
+	// where it alone has the evidence. Zero (or less) means Tau2 alone.
+	Tau2Wide float64
 }
 
 // SequentialResult is one look of a MixtureSPRT.
@@ -54,9 +70,11 @@ type SequentialResult struct {
 	Diff float64
 	// Variance is the estimated variance V of Diff.
 	Variance float64
-	// Tau2 is the mixing variance the look was made with, kept so that
-	// Interval can invert the test.
-	Tau2 float64
+	// Tau2 and Tau2Wide are the mixing variances the look was made with
+	// (Tau2Wide zero for a single mixture), kept so that Interval can
+	// invert the test.
+	Tau2     float64
+	Tau2Wide float64
 	// LogLR is log Λ for the two-sided alternative θ ≠ Theta0.
 	LogLR float64
 	// LogLRGreater is log Λ for the one-sided alternative θ > Theta0, whose
@@ -148,26 +166,38 @@ func (m MixtureSPRT) look(d, v float64) SequentialResult {
 	if !(m.Tau2 > 0) || !(v > 0) || math.IsNaN(d) || math.IsInf(v, 0) {
 		return invalidSequential(m.Tau2)
 	}
-	tau2 := m.Tau2
+	r := SequentialResult{Valid: true, Diff: d, Variance: v, Tau2: m.Tau2}
 	e := d - m.Theta0
-	// log Λ = −½ log(1 + τ²/V) + τ²e² / (2V(V+τ²)).
-	logLR := -0.5*math.Log1p(tau2/v) + tau2*e*e/(2*v*(v+tau2))
-	// The half-normal mixture on one side multiplies Λ by 2Φ(±s) with
-	// s = eτ/√(V(V+τ²)), the posterior probability of that side.
-	s := e * math.Sqrt(tau2/(v*(v+tau2)))
-	r := SequentialResult{
-		Valid:        true,
-		Diff:         d,
-		Variance:     v,
-		Tau2:         tau2,
-		LogLR:        logLR,
-		LogLRGreater: logLR + math.Ln2 + logNormCDF(s),
-		LogLRLess:    logLR + math.Ln2 + logNormCDF(-s),
+	r.LogLR, r.LogLRGreater, r.LogLRLess = normalMixture(e, v, m.Tau2)
+	if m.Tau2Wide > 0 {
+		r.Tau2Wide = m.Tau2Wide
+		two, gt, lt := normalMixture(e, v, m.Tau2Wide)
+		r.LogLR = logMeanExp(r.LogLR, two)
+		r.LogLRGreater = logMeanExp(r.LogLRGreater, gt)
+		r.LogLRLess = logMeanExp(r.LogLRLess, lt)
 	}
 	r.PValue = pFromLogLR(r.LogLR)
 	r.PGreater = pFromLogLR(r.LogLRGreater)
 	r.PLess = pFromLogLR(r.LogLRLess)
 	return r
+}
+
+// normalMixture returns the log likelihood ratios of the N(θ₀, tau2)
+// mixture, two-sided and on each side, for an estimate e away from the
+// null with variance v.
+func normalMixture(e, v, tau2 float64) (two, greater, less float64) {
+	// log Λ = −½ log(1 + τ²/V) + τ²e² / (2V(V+τ²)).
+	two = -0.5*math.Log1p(tau2/v) + tau2*e*e/(2*v*(v+tau2))
+	// The half-normal mixture on one side multiplies Λ by 2Φ(±s) with
+	// s = eτ/√(V(V+τ²)), the posterior probability of that side.
+	s := e * math.Sqrt(tau2/(v*(v+tau2)))
+	return two, two + math.Ln2 + logNormCDF(s), two + math.Ln2 + logNormCDF(-s)
+}
+
+// logMeanExp is log((eᵃ + eᵇ)/2), without overflow.
+func logMeanExp(a, b float64) float64 {
+	hi, lo := max(a, b), min(a, b)
+	return hi + math.Log1p(math.Exp(lo-hi)) - math.Ln2
 }
 
 // invalidSequential is the no-evidence result.
@@ -196,13 +226,42 @@ func pFromLogLR(logLR float64) float64 {
 // It covers the true difference at every look simultaneously with
 // probability at least 1 − alpha; an IntervalState keeps the running
 // intersection. An invalid look gives the unbounded interval.
+//
+// For a pair of mixtures (Tau2Wide) the half-width h solves
+// (Λ₁(h) + Λ₂(h))/2 = 1/α, found by bisection between the narrower of the
+// two single intervals at α (below it both ratios are under 1/α) and the
+// narrower at α/2 (there one ratio alone is 2/α).
 func (r SequentialResult) Interval(alpha float64) Interval {
 	if !r.Valid || !(r.Tau2 > 0) {
 		return unbounded
 	}
+	a := alphaOr(alpha)
 	v, tau2 := r.Variance, r.Tau2
-	half := math.Sqrt(v * (v + tau2) / tau2 * (2*math.Log(1/alphaOr(alpha)) + math.Log1p(tau2/v)))
+	half := mixtureHalfWidth(v, tau2, a)
+	if w := r.Tau2Wide; w > 0 && w != tau2 {
+		lo := math.Min(half, mixtureHalfWidth(v, w, a))
+		hi := math.Min(mixtureHalfWidth(v, tau2, a/2), mixtureHalfWidth(v, w, a/2))
+		// log Λᵢ(h) = cᵢ + kᵢh², as in normalMixture.
+		target := math.Log(1 / a)
+		c1, k1 := -0.5*math.Log1p(tau2/v), tau2/(2*v*(v+tau2))
+		c2, k2 := -0.5*math.Log1p(w/v), w/(2*v*(v+w))
+		for hi-lo > 1e-12*hi {
+			mid := lo + (hi-lo)/2
+			if logMeanExp(c1+k1*mid*mid, c2+k2*mid*mid) < target {
+				lo = mid
+			} else {
+				hi = mid
+			}
+		}
+		half = lo + (hi-lo)/2
+	}
 	return Interval{Lo: r.Diff - half, Hi: r.Diff + half}
+}
+
+// mixtureHalfWidth is the half-width of the single N(θ₀, tau2) mixture's
+// confidence sequence at level alpha for an estimate with variance v.
+func mixtureHalfWidth(v, tau2, alpha float64) float64 {
+	return math.Sqrt(v * (v + tau2) / tau2 * (2*math.Log(1/alpha) + math.Log1p(tau2/v)))
 }
 
 // OptimalTau2 returns the mixing variance τ² that makes the two-sided
