@@ -259,6 +259,10 @@ func (g *Gateway) validateReliability() error {
 		if k.Burst < 0 {
 			return fmt.Errorf("%s.burst: %d must be positive", at, k.Burst)
 		}
+		if k.Burst > 0 && k.RateLimit == 0 {
+			// Alone it would limit nothing, silently.
+			return fmt.Errorf("%s.burst: %d is the requests allowed at once above rate_limit, and this key has no rate_limit: give a rate_limit too, or leave burst out", at, k.Burst)
+		}
 		if k.TokensPerMinute < 0 || k.TokensPerMinute > maxTokensPerMinute {
 			return fmt.Errorf("%s.tokens_per_minute: %d must be between 1 and %d (tokens a minute, prompt and answer), or 0 for no limit", at, k.TokensPerMinute, int64(maxTokensPerMinute))
 		}
