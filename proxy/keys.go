@@ -1029,6 +1029,17 @@ func (ks *KeySet) Admit(r *http.Request, model string) error {
 	return nil
 }
 
+// admitRefusedHeaders sets again, on the answer to a request Admit refused,
+// the x-ratelimit-* headers Wrap set as if the request would spend a
+// token: a request refused there spends none (a 403), or found the bucket
+// emptied by others (a 429), so the headers say what remains now. Only on
+// that error path.
+func admitRefusedHeaders(w http.ResponseWriter, r *http.Request) {
+	if c, _ := r.Context().Value(callerKey{}).(*keyState); c != nil && c.takesInAdmit(r) {
+		c.limitHeaders(w.Header(), c.now().UnixNano(), false)
+	}
+}
+
 // chargeUnadmitted spends the rate-limit token of an inference request
 // refused before its model was checked (a body too large or not JSON):
 // such a request never reaches Admit, and without the charge a key

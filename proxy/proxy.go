@@ -412,6 +412,7 @@ func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 	x.tr.named(&x)
 	if p.opt.Admit != nil {
 		if err := p.opt.Admit(r, x.f.model.Str); err != nil {
+			admitRefusedHeaders(w, r)
 			p.countRefused(r, x.f.model.Str, err)
 			x.tr.failed(err)
 			writeError(w, err)
