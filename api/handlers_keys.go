@@ -56,7 +56,15 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
 	cfg = slices.Clone(cfg)
 	slices.SortFunc(cfg, func(a, b sluice.StoredKey) int { return strings.Compare(a.Name, b.Name) })
 	now := s.now()
+	// The names and secrets the file's keys take from stored keys (the
+	// gateway's KeySet gives the file's key the secret, clientKeysOf).
+	names, hashes := make(map[string]bool, len(cfg)), make(map[string]bool, len(cfg))
 	for _, k := range cfg {
+		names[k.Name] = true
+		if k.Hash != "" {
+			hashes[k.Hash] = true
+		}
+		k.Hash = ""
 		out.Keys = append(out.Keys, s.withShare(s.withBudget(KeyView{StoredKey: k, Source: "config"}, now), out.LimitReplicas))
 	}
 	all, err := boolQuery(r, "all")
@@ -74,6 +82,7 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
 		v := storedKeyView(k, now)
 		if !k.IsRevoked() {
 			v = s.withShare(s.withBudget(v, now), out.LimitReplicas)
+			v.Shadowed = names[k.Name] || hashes[k.Hash]
 		}
 		out.Keys = append(out.Keys, v)
 	}

@@ -92,7 +92,7 @@ func MustEnv(tb testing.TB) *env {
 	srv := api.New(api.Options{
 		// One config file key, and keys required.
 		ConfigKeys: func() ([]sluice.StoredKey, bool) {
-			return []sluice.StoredKey{{Name: "web-app", Models: []string{"chat"}, RateLimit: 5}}, true
+			return []sluice.StoredKey{{Name: "web-app", Hash: sluice.HashSecret(webAppSecret), Models: []string{"chat"}, RateLimit: 5}}, true
 		},
 		ReloadKeys: func(context.Context) error {
 			reloads.Add(1)

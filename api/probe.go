@@ -33,6 +33,9 @@ type EndpointWarning struct {
 	Error string `json:"error"`
 	// Message says it in a sentence, with what follows.
 	Message string `json:"message"`
+	// notServed is set when the endpoint answered the health check's path
+	// with a 404 or 405: up, but health.path is not one it serves.
+	notServed bool
 }
 
 // HTTPProbe returns a probe that requests an endpoint's health path as the
@@ -71,10 +74,27 @@ func HTTPProbe(path string, timeout time.Duration) func(ctx context.Context, end
 		}
 		resp.Body.Close()
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
-			return tried, fmt.Errorf("answered %s", resp.Status)
+			return tried, &probeStatusError{code: resp.StatusCode, status: resp.Status}
 		}
 		return tried, nil
 	}
+}
+
+// probeStatusError is HTTPProbe's error for an endpoint that answered, but
+// not with a 2xx.
+type probeStatusError struct {
+	code   int
+	status string
+}
+
+func (e *probeStatusError) Error() string { return "answered " + e.status }
+
+// pathNotServed reports whether err says the server answered the probe's
+// path as one it does not serve (404, 405): it is up, and the health
+// check's path is the setting to change (Ollama has no /health).
+func pathNotServed(err error) bool {
+	var se *probeStatusError
+	return errors.As(err, &se) && (se.code == http.StatusNotFound || se.code == http.StatusMethodNotAllowed)
 }
 
 // endpointsOf returns the endpoints of reg's versions.
@@ -130,7 +150,7 @@ func (s *Server) probeAdded(ctx context.Context, known map[string]bool, doc slui
 			}
 			tried, err := s.probe(ctx, t.endpoint)
 			if err != nil {
-				warnings[i] = &EndpointWarning{Version: t.version, Endpoint: t.endpoint, Tried: tried, Error: err.Error()}
+				warnings[i] = &EndpointWarning{Version: t.version, Endpoint: t.endpoint, Tried: tried, Error: err.Error(), notServed: pathNotServed(err)}
 			}
 		}()
 	}
@@ -143,6 +163,12 @@ func (s *Server) probeAdded(ctx context.Context, known map[string]bool, doc slui
 		tried := "it"
 		if w.Tried != "" {
 			tried = "GET " + w.Tried
+		}
+		if w.notServed && w.Tried != "" {
+			w.Message = string(RedactURLs(fmt.Appendf(nil, "warning: endpoint %s of %s answered %s with %s: the server is up but does not serve the health check's path, so the health checker will find it down and keep it out of the split; the apply stands: set health.path in the gateway's config to a path its servers answer with a 2xx (every OpenAI-compatible server serves /v1/models; vLLM, TGI and llama.cpp serve /health)",
+				w.Endpoint, w.Version, tried, strings.TrimPrefix(w.Error, "answered "))))
+			out = append(out, *w)
+			continue
 		}
 		w.Message = string(RedactURLs(fmt.Appendf(nil, "warning: endpoint %s of %s did not answer (%s: %s); the apply stands, and the health checker keeps it out of the split while it fails, but requests pinned to %s fail until it answers: check the backend is started and reachable from the gateway",
 			w.Endpoint, w.Version, tried, w.Error, w.Version)))

@@ -61,7 +61,8 @@ type Options struct {
 	// which may be a secret. Nil checks nothing (an empty answer).
 	ClientKeys func(name string) (known, keyed bool)
 	// ConfigKeys returns the config file's client keys in force (no
-	// secrets) and whether the data plane requires keys, for the key
+	// secrets; each key's Hash, never written out, marks the stored keys
+	// it shadows) and whether the data plane requires keys, for the key
 	// endpoints; nil means none and not required.
 	ConfigKeys func() (keys []sluice.StoredKey, required bool)
 	// ReloadKeys puts the store's client keys in force after a change the

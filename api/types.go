@@ -446,6 +446,11 @@ type KeyView struct {
 	// Revoked is true for a key revoked (sluice key delete), listed only
 	// when asked for (?all=true), with its revoked_at.
 	Revoked bool `json:"revoked,omitempty"`
+	// Shadowed is true for a key issued through the API whose name or
+	// secret a config file key took since: the file's key wins, so this
+	// one's secret is refused (401) until it is revoked (sluice key delete)
+	// or the file's key renamed.
+	Shadowed bool `json:"shadowed,omitempty"`
 	// GraceUntil is, after a rotation with a grace, when the key's old
 	// secret stops working; absent once it has.
 	GraceUntil time.Time `json:"grace_until,omitzero"`

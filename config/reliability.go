@@ -259,14 +259,21 @@ func (g *Gateway) validateReliability() error {
 		if k.Burst < 0 {
 			return fmt.Errorf("%s.burst: %d must be positive", at, k.Burst)
 		}
+		if k.Burst > 0 && k.RateLimit == 0 {
+			// Alone it would limit nothing, silently.
+			return fmt.Errorf("%s.burst: %d is the requests allowed at once above rate_limit, and this key has no rate_limit: give a rate_limit too, or leave burst out", at, k.Burst)
+		}
 		if k.TokensPerMinute < 0 || k.TokensPerMinute > maxTokensPerMinute {
 			return fmt.Errorf("%s.tokens_per_minute: %d must be between 1 and %d (tokens a minute, prompt and answer), or 0 for no limit", at, k.TokensPerMinute, int64(maxTokensPerMinute))
 		}
+		// The checks the admin API makes too, whose *sluice.Error the CLI
+		// prints as its message alone: made a plain error here, so the
+		// file's name stays in front of it as for the other keys.
 		if err := sluice.CheckBudget(at+".", int64(k.TokenBudget), k.BudgetPeriod); err != nil {
-			return err
+			return errors.New(sluice.ErrorMessage(err))
 		}
 		if err := sluice.CheckBudgetRetention(at+".", k.BudgetPeriod, g.logRetention()); err != nil {
-			return err
+			return errors.New(sluice.ErrorMessage(err))
 		}
 	}
 	for key, t := range map[string]TLS{"tls": g.TLS, "admin_tls": g.AdminTLS} {

@@ -67,6 +67,10 @@ tls: {cert_file: `+cert+`, key_file: `+key+`}
 		{"KeyDuplicateSecret", `client_keys: [{name: a, secret: "` + secret + `"}, {name: b, secret: "` + secret + `"}]`, "client_keys[1]: has the same secret as a"},
 		{"KeyBadModel", `client_keys: [{name: app, secret: "` + secret + `", models: ["ch at"]}]`, "client_keys[0].models[0]"},
 		{"KeyNegativeRate", `client_keys: [{name: app, secret: "` + secret + `", rate_limit: -1}]`, "client_keys[0].rate_limit"},
+		// A burst is of a rate limit: alone it limited nothing, silently
+		// (the API refuses it: sluice key create --burst without
+		// --rate-limit).
+		{"KeyBurstWithoutRate", `client_keys: [{name: app, secret: "` + secret + `", burst: 100}]`, "client_keys[0].burst: 100 is the requests allowed at once above rate_limit, and this key has no rate_limit: give a rate_limit too, or leave burst out"},
 		{"KeyNegativeTokens", `client_keys: [{name: app, secret: "` + secret + `", tokens_per_minute: -5}]`, "client_keys[0].tokens_per_minute: -5 must be between 1 and 1000000000"},
 		{"KeyHugeTokens", `client_keys: [{name: app, secret: "` + secret + `", tokens_per_minute: 2000000000}]`, "client_keys[0].tokens_per_minute"},
 		// The budget is summed from the request log: a month's under the

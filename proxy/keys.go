@@ -504,10 +504,8 @@ func writeBudgetSpent(w http.ResponseWriter, k *keyState, now, until int64) stri
 	msg := "API key " + k.name + " has used its token budget of " + k.budgetText + " (prompt and answer; " +
 		sluice.FormatTokens(k.used.Load()+max(k.local.Load(), 0)) + " used since " + start.Format("2006-01-02 15:04") + " UTC): it resets at " +
 		resets.Format("2006-01-02 15:04") + " UTC; ask the gateway's operator for a larger budget"
+	// X-Should-Retry: false too when the reset is over a minute away.
 	writeRetryAfter(w, min(wait, maxBudgetRetry))
-	if wait > time.Minute {
-		w.Header().Set("X-Should-Retry", "false")
-	}
 	writeErrorTyped(w, http.StatusTooManyRequests, sluice.CodeRateLimited, "insufficient_quota", "insufficient_quota", msg)
 	return msg
 }
@@ -705,7 +703,16 @@ func writeRetryAfter(w http.ResponseWriter, wait time.Duration) {
 	// The OpenAI SDKs read Retry-After-Ms first: a key
 	// allowed 20 requests a second waited a whole second.
 	w.Header().Set("Retry-After-Ms", strconv.FormatInt(int64(roundUpMs(wait)/time.Millisecond), 10))
+	if wait > sdkRetryAfterMax {
+		// The SDKs wait out a Retry-After of a minute at most, else retry
+		// on their own backoff within a second or two: in vain here.
+		w.Header().Set("X-Should-Retry", "false")
+	}
 }
+
+// sdkRetryAfterMax is the longest Retry-After the OpenAI SDKs wait for
+// before a retry of their own; a longer one they replace by their backoff.
+const sdkRetryAfterMax = time.Minute
 
 // overLimitError is Admit's answer to a request whose key's bucket was
 // emptied, by other requests, between Wrap's look and Admit's take;
@@ -1027,6 +1034,17 @@ func (ks *KeySet) Admit(r *http.Request, model string) error {
 		}
 	}
 	return nil
+}
+
+// admitRefusedHeaders sets again, on the answer to a request Admit refused,
+// the x-ratelimit-* headers Wrap set as if the request would spend a
+// token: a request refused there spends none (a 403), or found the bucket
+// emptied by others (a 429), so the headers say what remains now. Only on
+// that error path.
+func admitRefusedHeaders(w http.ResponseWriter, r *http.Request) {
+	if c, _ := r.Context().Value(callerKey{}).(*keyState); c != nil && c.takesInAdmit(r) {
+		c.limitHeaders(w.Header(), c.now().UnixNano(), false)
+	}
 }
 
 // chargeUnadmitted spends the rate-limit token of an inference request

@@ -416,6 +416,7 @@ func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 	x.tr.named(&x)
 	if p.opt.Admit != nil {
 		if err := p.opt.Admit(r, x.f.model.Str); err != nil {
+			admitRefusedHeaders(w, r)
 			p.countRefused(r, x.f.model.Str, err)
 			x.tr.failed(err)
 			writeError(w, err)
@@ -507,6 +508,14 @@ func (p *Proxy) hold(tab *route.Table, t *route.Target) (*atomic.Int64, *route.T
 func (x *exchange) parse(categoryHeader string) error {
 	trim := bytes.TrimLeft(x.body, " \t\r\n")
 	if len(trim) == 0 || trim[0] != '{' {
+		if enc := x.r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+			// The body is what the client compressed: say that, not
+			// that it is no JSON object (only on this error path).
+			if len(enc) > 32 {
+				enc = enc[:32] + "…"
+			}
+			return sluice.Errorf(sluice.CodeBadRequest, "the request body is compressed (Content-Encoding: %s), which the gateway does not read: send it uncompressed, as the OpenAI SDKs do", enc)
+		}
 		return sluice.Errorf(sluice.CodeBadRequest, "the request body must be a JSON object such as {\"model\": \"chat\", \"messages\": [...]}")
 	}
 	x.f = readFields(x.body)

@@ -416,6 +416,24 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 		// on the text so far, as a chat stream is above.
 		rs.text.check(p, obs)
 	}
+	if !done && readErr == nil && rs == nil && obs.FinishReason != "" && gjson.GetBytes(x.body, "n").Int() <= 1 {
+		// The backend ended its body properly after a finish reason but
+		// sent no "data: [DONE]" (llama.cpp's server before it added one,
+		// ik_llama.cpp without --send-done): the answer is whole. Taken for
+		// broken, each such answer failed the version and the client's SDK
+		// raised an error after its last token. Not with n > 1 choices:
+		// the finish reason read is the first choice's, which says nothing
+		// of the others'.
+		done = true
+		if inEvent {
+			// The backend left its last event open: ended here, else
+			// the client's SDK drops it (the finish reason logged).
+			write([]byte{'\n'})
+			if fl != nil && !clientErr {
+				fl.Flush()
+			}
+		}
+	}
 	switch {
 	case clientErr || x.r.Context().Err() != nil && !done:
 		obs.ErrorClass = "canceled"

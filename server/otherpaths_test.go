@@ -280,13 +280,22 @@ func TestGateway_RerankOutsideV1(t *testing.T) {
 		}
 		var e struct {
 			Error struct {
-				Message string `json:"message"`
+				Message string  `json:"message"`
+				Type    string  `json:"type"`
+				Param   *string `json:"param"`
+				Code    string  `json:"code"`
 			} `json:"error"`
 		}
-		err = json.NewDecoder(resp.Body).Decode(&e)
+		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		err = json.Unmarshal(b, &e)
 		if resp.StatusCode != 404 || err != nil || !strings.Contains(e.Error.Message, "serves it at "+at) {
 			t.Errorf("POST %s: %d %q (%v), want a 404 naming %s", path, resp.StatusCode, e.Error.Message, err, at)
+		}
+		// The data plane's other errors' shape (the admin API's "type":
+		// "not_found", pretty-printed, was what this 404 had).
+		if e.Error.Type != "invalid_request_error" || e.Error.Code != "not_found" || !strings.Contains(string(b), `"param":null`) {
+			t.Errorf("POST %s: %s, want the OpenAI error shape the other /v1 404s have (type invalid_request_error, param null, code not_found)", path, b)
 		}
 	}
 }

@@ -453,7 +453,7 @@ func (s *Server) Handler() http.Handler {
 	// than given a bare "404 page not found".
 	for p, at := range map[string]string{"/rerank": "/v1/rerank", "/v2/rerank": "/v1/rerank", "/score": "/v1/score"} {
 		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
-			api.WriteError(w, sluice.Errorf(sluice.CodeNotFound, "%s is not served: the gateway serves it at %s, which takes the same body (vLLM serves both); send the request there", p, at))
+			proxy.WriteError(w, sluice.Errorf(sluice.CodeNotFound, "%s is not served: the gateway serves it at %s, which takes the same body (vLLM serves both); send the request there", p, at))
 		})
 	}
 	return mux

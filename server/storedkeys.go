@@ -260,14 +260,15 @@ var errKeysUnreadable = sluice.Errorf(sluice.CodeUnavailable, "cannot check the 
 const refreshKeysTimeout = 5 * time.Second
 
 // ConfigKeys returns the config file's client keys in force as the admin
-// API lists them (names and settings, never a secret or hash), and
+// API lists them (names and settings, never a secret; the hash, which the
+// API never writes out, for it to mark the stored keys these shadow), and
 // whether the data plane requires keys.
 func (s *Server) ConfigKeys() ([]sluice.StoredKey, bool) {
 	s.keysMu.Lock()
 	defer s.keysMu.Unlock()
 	out := make([]sluice.StoredKey, 0, len(s.keysCfg))
 	for _, k := range s.keysCfg {
-		out = append(out, sluice.StoredKey{Name: k.Name, Models: k.Models, RateLimit: k.RateLimit, Burst: k.Burst, TokensPerMinute: int64(k.TokensPerMinute),
+		out = append(out, sluice.StoredKey{Name: k.Name, Hash: k.Hash(), Models: k.Models, RateLimit: k.RateLimit, Burst: k.Burst, TokensPerMinute: int64(k.TokensPerMinute),
 			TokenBudget: int64(k.TokenBudget), BudgetPeriod: k.BudgetPeriod, ForceVersion: k.ForceVersion})
 	}
 	return out, s.keyed()

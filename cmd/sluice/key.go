@@ -106,6 +106,11 @@ func (c *cli) keyCmd() *cobra.Command {
 			if n := ks.LimitReplicas; n > 1 {
 				fmt.Fprintf(c.stderr, "note: %d live replicas share these LIMITS, each enforcing 1/%d of each for a key with no recent requests, else a share weighted by where the key's requests arrive: the fleet allows a key about its LIMITS in all; SHARE is that of the replica that answered%s\n", n, n, shareOf(ks.Replica))
 			}
+			for _, k := range ks.Keys {
+				if k.Shadowed {
+					fmt.Fprintf(c.stderr, "note: the config file's client_keys took the name or secret of %s issued in the store, so its secret is refused (401) and the file's key is used: revoke it (sluice key delete %s --reason …) or rename the file's key and reload\n", k.Name, k.Name)
+				}
+			}
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 			// A BUDGET column when a key has a token budget.
 			budgeted := slices.ContainsFunc(ks.Keys, func(k api.KeyView) bool { return k.TokenBudget > 0 })
@@ -396,6 +401,9 @@ func keyBudget(k api.KeyView) string {
 func keyState(k api.KeyView) string {
 	if k.Revoked {
 		return "REVOKED " + listTime(k.RevokedAt, "")
+	}
+	if k.Shadowed {
+		return "SHADOWED by config"
 	}
 	if !k.GraceUntil.IsZero() {
 		// After a rotation with a grace: the old secret works too, until then.
