@@ -324,29 +324,7 @@ func TestProportions_RareEventsInASmallArm(t *testing.T) {
 		// the absolute floor's (0.5 points), at a horizon of 100.
 		v := math.Max(p, 0.005)
 		m := MixtureSPRT{Tau2: OptimalTau2(v*(1-v)/100, level)}
-		oneSided, twoSided := 0, 0
-		for range sims {
-			xb, nb, xc, nc := 0, 0, 0, 0
-			one, two := false, false
-			for range 200 {
-				for range 4 {
-					nc++
-					xc += b2i(rng.Float64() < p)
-				}
-				for range 4 * 49 {
-					nb++
-					xb += b2i(rng.Float64() < p)
-				}
-				if nc < 30 {
-					continue
-				}
-				r := m.Proportions(xb, nb, xc, nc)
-				one = one || r.PGreater <= level
-				two = two || r.PValue <= level
-			}
-			oneSided += b2i(one)
-			twoSided += b2i(two)
-		}
+		oneSided, twoSided := smallArmRejections(m, rng, p, sims, level)
 		for _, c := range []struct {
 			name string
 			n    int
@@ -416,4 +394,34 @@ func TestProportions_CalibratedNearTheBoundary(t *testing.T) {
 			t.Errorf("equal rates of %.2f: the test at level %g rejected in %.2f%% of %d sequences, want at most about %g", p, level, 100*rate, sims, level)
 		}
 	}
+}
+
+// smallArmRejections runs sims sequences of 200 looks at equal rates p, a
+// canary of 4 requests a look against a baseline 49 times its size, the
+// canary tested from its 30th request on, and counts those in which m
+// rejected at level, one-sided (PGreater) and two-sided.
+func smallArmRejections(m MixtureSPRT, rng *rand.Rand, p float64, sims int, level float64) (oneSided, twoSided int) {
+	for range sims {
+		xb, nb, xc, nc := 0, 0, 0, 0
+		one, two := false, false
+		for range 200 {
+			for range 4 {
+				nc++
+				xc += b2i(rng.Float64() < p)
+			}
+			for range 4 * 49 {
+				nb++
+				xb += b2i(rng.Float64() < p)
+			}
+			if nc < 30 {
+				continue
+			}
+			r := m.Proportions(xb, nb, xc, nc)
+			one = one || r.PGreater <= level
+			two = two || r.PValue <= level
+		}
+		oneSided += b2i(one)
+		twoSided += b2i(two)
+	}
+	return oneSided, twoSided
 }

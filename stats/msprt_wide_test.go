@@ -171,29 +171,7 @@ func TestMixtureSPRT_WideKeepsTheLevel(t *testing.T) {
 			rng := rand.New(rand.NewPCG(13, uint64(p*10000)))
 			v := math.Max(p, 0.005)
 			m := MixtureSPRT{Tau2: OptimalTau2(v*(1-v)/100, level), Tau2Wide: OptimalTau2(0.25/100, level)}
-			oneSided, twoSided := 0, 0
-			for range sims {
-				xb, nb, xc, nc := 0, 0, 0, 0
-				one, two := false, false
-				for range 200 {
-					for range 4 {
-						nc++
-						xc += b2i(rng.Float64() < p)
-					}
-					for range 4 * 49 {
-						nb++
-						xb += b2i(rng.Float64() < p)
-					}
-					if nc < 30 {
-						continue
-					}
-					r := m.Proportions(xb, nb, xc, nc)
-					one = one || r.PGreater <= level
-					two = two || r.PValue <= level
-				}
-				oneSided += b2i(one)
-				twoSided += b2i(two)
-			}
+			oneSided, twoSided := smallArmRejections(m, rng, p, sims, level)
 			for _, c := range []struct {
 				name string
 				n    int
