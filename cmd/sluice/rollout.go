@@ -528,7 +528,14 @@ func renderRolloutEvents(st api.RolloutStatus, now time.Time, whole bool) string
 	}
 	if st.StageNeed > 0 && r.Phase.Active() {
 		p := 100 * float64(st.StageSamples) / float64(st.StageNeed)
-		fmt.Fprintf(&b, "Sample:    %s  %d of %d candidate requests\n", bar(min(p, 100), 30), st.StageSamples, st.StageNeed)
+		// What it counts, beside the verdict's own count below (the
+		// analysis's, since the candidate went live, against
+		// analysis.min_samples): the stage's sample, by its setting.
+		of := rollout.StageSampleOf(&r)
+		if of == "" {
+			of = "candidate requests"
+		}
+		fmt.Fprintf(&b, "Sample:    %s  %d of %d %s\n", bar(min(p, 100), 30), st.StageSamples, st.StageNeed, of)
 	}
 	if next := api.WaitingFor(st, now); next != "" {
 		fmt.Fprintf(&b, "Next:      %s\n", next)
