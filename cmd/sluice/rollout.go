@@ -728,6 +728,10 @@ func (c *cli) rolloutDrillCmd() *cobra.Command {
 				}
 				fmt.Fprintf(c.stdout, "  %s %-45s %9s  %s\n", mark, s.Name, stepTime(s.Took.D()), s.Detail)
 			}
+			// What the times measure: each step's own work. The stop is
+			// the rollback's commit; the last step's time is its check
+			// requests', which read as the time to stop.
+			fmt.Fprintln(c.stdout, "  (times: each step's own; traffic leaves the candidate with the roll back step's commit, and the last step's time is its check requests', sent one after another)")
 			verdict := "PASSED"
 			if !rep.OK {
 				verdict = "FAILED"
