@@ -123,7 +123,10 @@ func analyzeRows(spec sluice.AnalysisSpec, in Input, now time.Time, withRows boo
 	}
 	switch {
 	case !enough:
-		v.Reason = fmt.Sprintf("collecting data: %d of %d candidate requests", cand.requests, spec.MinSamples)
+		// Named as the analysis's own bar: status shows the stage's
+		// sample (its min_samples) beside it, another count of another
+		// target.
+		v.Reason = fmt.Sprintf("collecting data: %d of %d candidate requests, the analysis's minimum before any verdict (analysis.min_samples)", cand.requests, spec.MinSamples)
 	case len(failed) > 0:
 		v.Outcome = sluice.OutcomeFail
 		v.Reason = failReason(failed, rows[overall:])

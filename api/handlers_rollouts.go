@@ -86,6 +86,10 @@ type RolloutStatus struct {
 	// StageNeed the sample the stage needs before it may advance.
 	StageSamples int `json:"stage_samples"`
 	StageNeed    int `json:"stage_need"`
+	// StageSampleOf says what StageSamples counts and which setting sets
+	// StageNeed (rollout.StageSampleOf): "split requests to the candidate
+	// at this stage (the stage's min_samples)". Empty with no StageNeed.
+	StageSampleOf string `json:"stage_sample_of,omitempty"`
 	// ABReport is a completed A/B test's report (its "ab_report" event's
 	// data): each metric's difference, interval, Holm-adjusted p-value and
 	// winner, overall and per request category.
@@ -153,6 +157,7 @@ func (s *Server) getRollout(w http.ResponseWriter, r *http.Request) error {
 		st.StageSamples = s.rollouts.StageSamples(ro)
 	}
 	st.StageNeed = rollout.StageNeed(ro) // as /metrics and the dashboard say
+	st.StageSampleOf = rollout.StageSampleOf(ro)
 	st.ABReport = ABReportOf(*ro)
 	if len(ro.LastVerdict) > 0 {
 		var v sluice.Verdict

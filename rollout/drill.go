@@ -243,19 +243,31 @@ func (c *Controller) Drill(ctx context.Context, actor, reason, model, candidate 
 		if prev.Policy.Kind == sluice.PolicySplit && prev.Policy.SplitOf(candidate) > 0 {
 			return true, "the candidate was part of the split before the drill; not checked"
 		}
+		// The step's time is these n requests', one after another, not
+		// how long the traffic took to stop: the routing leaves the
+		// candidate with the rollback's commit, and the first request
+		// sent after it says where it went and when it was answered
+		// (a drill sends nothing during the commit, so that is the
+		// stop it can see). "candidate traffic stops 7.861s" read as
+		// the time to stop.
+		var first string
+		var firstIn time.Duration
 		for i := 0; i < n; i++ {
 			id, err := send(ctx, model)
 			if err != nil {
 				return false, fmt.Sprintf("synthetic request failed after the rollback: %v", err)
+			}
+			if i == 0 {
+				first, firstIn = id, time.Since(rolledBackAt)
 			}
 			if id == candID {
 				hit++
 			}
 		}
 		if hit > 0 {
-			return false, fmt.Sprintf("%d of %d requests still reached %s after the rollback", hit, n, candID)
+			return false, fmt.Sprintf("%d of %d check requests still reached %s after the rollback; the first, answered %s after the rollback's commit, went to %s", hit, n, candID, roundStep(firstIn), first)
 		}
-		return true, fmt.Sprintf("0 of %d synthetic requests reached %s after the rollback (at %s)", n, candID, rolledBackAt.UTC().Format(time.RFC3339Nano))
+		return true, fmt.Sprintf("0 of %d check requests, sent one after another after the rollback (at %s), reached %s; the first, answered %s after the rollback's commit, went to %s. This step's time is the %d requests', not the stop's: traffic left the candidate with the rollback's commit", n, rolledBackAt.UTC().Format(time.RFC3339Nano), candID, roundStep(firstIn), first, n)
 	})
 	rep.OK = ok
 	rep.Total = sluice.Duration(time.Since(began))
@@ -269,4 +281,18 @@ func (c *Controller) Drill(ctx context.Context, actor, reason, model, candidate 
 		return nil
 	})
 	return rep, nil
+}
+
+// roundStep rounds a time within a drill's detail to about four
+// significant digits, as the CLI shows a step's time.
+func roundStep(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond)
+	case d >= 100*time.Millisecond:
+		return d.Round(100 * time.Microsecond)
+	case d >= 10*time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
 }

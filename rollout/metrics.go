@@ -49,6 +49,31 @@ func StageNeed(r *sluice.Rollout) int {
 	return s.Analysis.MinSamples
 }
 
+// StageSampleOf says what StageNeed's sample counts, and which setting
+// sets its target, for the line that shows it (sluice rollout status and
+// watch, the dashboard's card): "candidate requests" alone stood beside
+// the analysis's own "collecting data: 42 of 100 candidate requests",
+// two targets a reader could not tell apart. "" when there is none.
+func StageSampleOf(r *sluice.Rollout) string {
+	s := r.Spec
+	switch {
+	case StageNeed(r) == 0:
+		return ""
+	case r.Phase == sluice.PhaseShadow: // as StageNeed
+		return "mirrored requests the candidate answered (shadow_samples)"
+	case s.Strategy == sluice.StrategyProgressive || s.Strategy == sluice.StrategyPipeline:
+		if r.StageIndex == 0 && s.Analysis.MinSamples > s.Stages[0].MinSamples {
+			return "split requests to the candidate at this stage (analysis.min_samples, which the first stage waits for)"
+		}
+		return "split requests to the candidate at this stage (the stage's min_samples)"
+	case s.Strategy == sluice.StrategyABTest:
+		return "split requests to the candidate (ab_samples, the test's planned sample)"
+	case s.Strategy == sluice.StrategyCanary:
+		return "split requests to the candidate (analysis.min_samples)"
+	}
+	return "requests to the candidate (analysis.min_samples)"
+}
+
 // Metrics exports the state of every model's latest rollout to Prometheus,
 // and counts the rollouts started and ended since the process started, so
 // that alerting rules can tell a rollout that is stuck or one that was just

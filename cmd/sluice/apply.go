@@ -80,6 +80,9 @@ Applying the same file again changes nothing.`,
 						if note := unjudgedNote(m.Rollout, r); note != "" {
 							fmt.Fprintln(c.stdout, note)
 						}
+						if note := noHoldNote(m.Rollout); note != "" {
+							fmt.Fprintf(c.stdout, "rollout %s: %s\n", r.ID, note)
+						}
 					}
 				}
 			}
@@ -99,6 +102,11 @@ Applying the same file again changes nothing.`,
 					for _, m := range doc.Models {
 						if m.Name == spec.Model && guardsLeftOut(m.Rollout, spec.Strategy) {
 							fmt.Fprintf(c.stdout, "rollout of %s to %s: %s\n", spec.Model, spec.Candidate, rollout.GuardsNotApplied(m.Rollout.Analysis.Guards))
+						}
+						if m.Name == spec.Model {
+							if note := noHoldNote(m.Rollout); note != "" {
+								fmt.Fprintf(c.stdout, "rollout of %s to %s: %s\n", spec.Model, spec.Candidate, note)
+							}
 						}
 					}
 				}

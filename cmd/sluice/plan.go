@@ -34,6 +34,7 @@ func (c *cli) planCmd() *cobra.Command {
 			// A file given is read even when both flags replace what it
 			// says, so that one lacking the model is refused alike.
 			source := "--guard"
+			var fileRollout *sluice.RolloutSpec
 			if file != "" {
 				doc, err := config.LoadApplyFile(file)
 				if err != nil {
@@ -44,6 +45,7 @@ func (c *cli) planCmd() *cobra.Command {
 					return fmt.Errorf("%s declares no model %s: plan a model the file declares, or leave -f out", file, args[0])
 				}
 				ro := doc.Models[i].Rollout
+				fileRollout = ro
 				if !cmd.Flags().Changed("guard") {
 					if ro != nil {
 						guards = ro.Analysis.Guards
@@ -90,6 +92,28 @@ func (c *cli) planCmd() *cobra.Command {
 					}
 				}
 				fmt.Fprintf(c.stdout, "  %d. %5s%%  hold %s, at least %d requests%s\n", i+1, sluice.FormatPercent(s.Percent), s.Hold.D(), s.MinSamples, est)
+			}
+			if fileRollout != nil && len(fileRollout.Stages) > 0 {
+				// sluice apply starts the rollout with the file's stages,
+				// not the plan's: show them, and a stage without a hold.
+				fmt.Fprintf(c.stdout, "Stages from %s (sluice apply starts the rollout with these, not the plan's):\n", file)
+				for i, s := range fileRollout.Stages {
+					if s.Percent >= 100 {
+						fmt.Fprintf(c.stdout, "  %d. %5s%%  promotion\n", i+1, "100")
+						continue
+					}
+					hold, n := "no hold", s.MinSamples
+					if s.Hold > 0 {
+						hold = "hold " + s.Hold.D().String()
+					}
+					if n == 0 {
+						n = 100
+					}
+					fmt.Fprintf(c.stdout, "  %d. %5s%%  %s, at least %d requests\n", i+1, sluice.FormatPercent(s.Percent), hold, n)
+				}
+				if note := noHoldNote(fileRollout); note != "" {
+					fmt.Fprintf(c.stdout, "  Note: %s\n", note)
+				}
 			}
 			if p.Bake > 0 {
 				fmt.Fprintf(c.stdout, "Bake:      %s after the promotion (--bake %s; --bake none for none): %s\n", p.Bake.D(), p.Bake.D(), p.BakeWhy)

@@ -528,7 +528,14 @@ func renderRolloutEvents(st api.RolloutStatus, now time.Time, whole bool) string
 	}
 	if st.StageNeed > 0 && r.Phase.Active() {
 		p := 100 * float64(st.StageSamples) / float64(st.StageNeed)
-		fmt.Fprintf(&b, "Sample:    %s  %d of %d candidate requests\n", bar(min(p, 100), 30), st.StageSamples, st.StageNeed)
+		// What it counts, beside the verdict's own count below (the
+		// analysis's, since the candidate went live, against
+		// analysis.min_samples): the stage's sample, by its setting.
+		of := rollout.StageSampleOf(&r)
+		if of == "" {
+			of = "candidate requests"
+		}
+		fmt.Fprintf(&b, "Sample:    %s  %d of %d %s\n", bar(min(p, 100), 30), st.StageSamples, st.StageNeed, of)
 	}
 	if next := api.WaitingFor(st, now); next != "" {
 		fmt.Fprintf(&b, "Next:      %s\n", next)
@@ -721,6 +728,10 @@ func (c *cli) rolloutDrillCmd() *cobra.Command {
 				}
 				fmt.Fprintf(c.stdout, "  %s %-45s %9s  %s\n", mark, s.Name, stepTime(s.Took.D()), s.Detail)
 			}
+			// What the times measure: each step's own work. The stop is
+			// the rollback's commit; the last step's time is its check
+			// requests', which read as the time to stop.
+			fmt.Fprintln(c.stdout, "  (times: each step's own; traffic leaves the candidate with the roll back step's commit, and the last step's time is its check requests', sent one after another)")
 			verdict := "PASSED"
 			if !rep.OK {
 				verdict = "FAILED"

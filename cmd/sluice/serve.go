@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -52,7 +54,7 @@ func (c *cli) serveCmd() *cobra.Command {
 			if cfgPath != "" {
 				var err error
 				if cfg, err = config.LoadGatewayOver(cfgPath, over); err != nil {
-					return err
+					return noConfigFile(cfgPath, err)
 				}
 			}
 			c.serveFormat = cfg.Log.Format // its errors from here on are in its log's format
@@ -65,6 +67,20 @@ func (c *cli) serveCmd() *cobra.Command {
 	cmd.Flags().StringVar(&logLevel, "log-level", "", "least severe log level written, overriding the config's log.level: debug, info, warn or error")
 	cmd.Flags().StringVar(&store, "store", "", "store, overriding the config: an SQLite file path, or a postgres://user:password@host:5432/db DSN shared by several replicas")
 	return cmd
+}
+
+// noConfigFile says what to do when -c names no file, as the other config
+// errors do: "read nope.yaml: open nope.yaml: no such file or directory"
+// gave no hint. Other errors (a ${file:} reference the file names that is
+// missing among them) are returned as they are.
+func noConfigFile(path string, err error) error {
+	if path == "-" {
+		return err
+	}
+	if _, serr := os.Stat(path); !errors.Is(serr, fs.ErrNotExist) {
+		return err
+	}
+	return fmt.Errorf("%s: no such file: correct the path, or write one (every key is optional: the README's Configuration section lists them with their defaults, such as listen: 127.0.0.1:8080), or run sluice serve without -c to start on the defaults (listen 127.0.0.1:8080, store sluice.db)", path)
 }
 
 func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, over config.Override) error {

@@ -533,7 +533,10 @@
     body.append(h("div", { class: "progress-row" }, h("span", { class: "muted" }, live || !ended ? "Traffic" : "Traffic at its end"), splitBar(traffic, s.baseline, s.candidate), h("span", {}, "candidate " + fmtPercent(r.percent) + "%")));
     const active = ACTIVE_PHASES.includes(r.phase);
     if (active && st.stage_need > 0) {
-      const what = r.phase === "shadow" ? "shadow pairs" : "candidate requests";
+      // What it counts, beside the analysis's own count (its reason's
+      // "… the analysis needs before any verdict"): from the API
+      // (rollout.StageSampleOf), as the CLI's Sample line says it.
+      const what = st.stage_sample_of || (r.phase === "shadow" ? "shadow pairs" : "candidate requests");
       body.append(progressRow("Stage sample", st.stage_samples / st.stage_need, st.stage_samples + " of " + st.stage_need + " " + what, "", p + "sample-progress"));
     }
     // Not in a bake (Rollout.InBake): its clock is the stage's hold, but
