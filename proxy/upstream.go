@@ -53,6 +53,9 @@ import (
 type upstream struct {
 	dialer    net.Dialer
 	firstByte time.Duration
+	// idle bounds an answer's silence once it has begun (idle.go); 0 for
+	// no bound.
+	idle time.Duration
 	// maxIdle bounds the idle connections kept per backend.
 	maxIdle int
 	// idleTimeout closes connections idle for longer.
@@ -298,9 +301,28 @@ func (u *upstream) conn(ctx context.Context, p *hostPool, dial bool, deadline ti
 		nc.SetDeadline(time.Time{})
 		nc = tc
 	}
-	c := &upConn{pool: p, nc: nc, br: bufio.NewReaderSize(nc, 8<<10), wbuf: make([]byte, 0, 2048)}
+	c := &upConn{pool: p, nc: nc, wbuf: make([]byte, 0, 2048)}
+	c.br = bufio.NewReaderSize(connReader{c}, 8<<10)
 	c.body.c = c
 	return c, false, nil
+}
+
+// connReader is what an upConn's buffer reads the connection through: it
+// marks each read for the watchdog's idle bound (idleMark), and says so
+// when that bound cut the read off.
+type connReader struct{ c *upConn }
+
+func (r connReader) Read(p []byte) (int, error) {
+	c := r.c
+	c.watch.mark.waits.Add(1)
+	n, err := c.nc.Read(p)
+	c.watch.mark.waits.Add(1)
+	if err != nil {
+		if d := c.pool.owner.watchdog.idleCutOf(c); d > 0 {
+			err = &idleError{d: d}
+		}
+	}
+	return n, err
 }
 
 // put returns c to its pool, or closes it when it cannot carry another
@@ -499,7 +521,7 @@ func (c *upConn) send(ctx context.Context, u *upstream, e *endpoint, r *upReques
 	if !r.deadline.IsZero() && r.deadline.Before(deadline) {
 		deadline = r.deadline
 	}
-	u.watchdog.watch(c, ctx, deadline, r.deadline)
+	u.watchdog.watch(c, ctx, deadline, r.deadline, u.idle)
 	fail := func(err error) (*http.Response, bool, error) {
 		u.watchdog.unwatch(c)
 		if ctx.Err() != nil {
