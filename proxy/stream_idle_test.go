@@ -251,3 +251,36 @@ func TestRawAnswer_IdleBodyIsCutOff(t *testing.T) {
 		})
 	}
 }
+
+// A client that stops reading for longer than the idle bound, while the
+// backend has the rest of a long answer ready, is not taken for a silent
+// backend: the relay is blocked writing to the client, not waiting on the
+// backend, and the answer reaches the client whole. (A bound on the time
+// between two reads of the backend would cut it off and charge the
+// version for its client's pace.)
+func TestRawAnswer_SlowClientIsNotIdle(t *testing.T) {
+	big := strings.Repeat("0123456789abcdef", 1<<20) // 16 MiB, more than the sockets hold
+	for name, transport := range idleClients {
+		t.Run(name, func(t *testing.T) {
+			be := reviewBackend(t, "HTTP/1.1 200 OK\r\nContent-Type: audio/mpeg\r\nContent-Length: "+strconv.Itoa(len(big))+"\r\n\r\n", big)
+			ip := newIdleProxy(t, be, transport())
+			resp, err := http.Post(ip.url+"/v1/audio/speech", "application/json", strings.NewReader(`{"model":"chat","input":"hello","voice":"alloy"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			head := make([]byte, 16)
+			if _, err := io.ReadFull(resp.Body, head); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * idleBound)
+			rest, err := io.ReadAll(resp.Body)
+			if err != nil || len(head)+len(rest) != len(big) {
+				t.Fatalf("the client got %d of %d bytes, read error %v: the slow client's answer was cut off", len(head)+len(rest), len(big), err)
+			}
+			if class := ip.row(t); class != "" {
+				t.Errorf("request log error class %q, want none", class)
+			}
+		})
+	}
+}
