@@ -160,10 +160,10 @@ type Proxy struct {
 	opt       Options
 	transport http.RoundTripper
 	// tracing is the tracing in force: Options.Tracing, then SetTracing's.
-	tracing  atomic.Pointer[Tracing]
-	up       *upstream // the own client, when Options.Transport is nil
+	tracing atomic.Pointer[Tracing]
+	up      *upstream // the own client, when Options.Transport is nil
 	// idle bounds the silence of Options.Transport's answers (idle.go).
-	idle idleWatch
+	idle     idleWatch
 	bufs     sync.Pool
 	quality  QualityRecorder
 	inflight inflight

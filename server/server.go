@@ -274,7 +274,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		Routes: s.Routes, Recorder: s.Recorder, Log: s.Log, Refusal: refusal,
 		MaxBodyBytes: cfg.MaxBodyBytes, NoRetry: !*cfg.RetryOnStable,
 		ConnectTimeout: cfg.Timeouts.Connect, FirstByteTimeout: cfg.Timeouts.FirstByte, RequestTimeout: cfg.Timeouts.Request,
-		IdleTimeout: proxyIdle(cfg.Timeouts),
+		IdleTimeout:    proxyIdle(cfg.Timeouts),
 		CategoryHeader: cfg.CategoryHeader, ForceAllowed: popt.ForceAllowed, ForceHeader: cfg.ForceHeader, Now: now,
 		OnResult: popt.OnResult, Admit: popt.Admit,
 		Judge: s.newJudge(cfg.Judge), ResponseIDs: rememberIDs, ShadowPairs: pairsKept, OnShadowPair: onPair,
