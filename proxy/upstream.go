@@ -38,8 +38,9 @@ import (
 //
 // It speaks HTTP/1.1 with keep-alive (plain or TLS), content-length,
 // chunked and close-delimited bodies, skips 1xx answers, bounds the TLS
-// handshake and the wait for the answer's header with firstByte, and
-// aborts a request whose context ends, body included. An idle connection
+// handshake and the wait for the answer's header with firstByte and the
+// answer's silence after it with idle (idle.go), and aborts a request
+// whose context ends, body included. An idle connection
 // is peeked at before it carries a request, and one the backend closed
 // while idle (uvicorn and llama.cpp close theirs after 5 s) is dropped. A
 // request whose write fails on a reused connection is sent again once, on
