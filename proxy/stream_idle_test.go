@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -282,5 +283,57 @@ func TestRawAnswer_SlowClientIsNotIdle(t *testing.T) {
 				t.Errorf("request log error class %q, want none", class)
 			}
 		})
+	}
+}
+
+// What the user does: streams a stored (background) response by id, GET
+// /v1/responses/{id}?stream=true, from a backend that sends one event and
+// then nothing, keeping the connection open.
+// What happened: the by-id forward was not bounded by timeouts.idle: the
+// client was held until timeouts.request, though the README says the
+// bound holds for any answer's body once it has begun.
+// What must happen: the stream ends at the idle bound with an error event
+// naming the version and timeouts.idle.
+func TestResponsesByIDStream_IdleBackendIsCutOff(t *testing.T) {
+	stall := make(chan struct{})
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodPost && r.URL.Path == "/v1/responses":
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"id":"resp_idle","object":"response","status":"in_progress","output":[]}`)
+		case r.Method == http.MethodGet && r.URL.Path == "/v1/responses/resp_idle":
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, "event: response.in_progress\ndata: {\"type\":\"response.in_progress\",\"sequence_number\":1}\n\n")
+			w.(http.Flusher).Flush()
+			select { // a wedged worker: the connection stays open
+			case <-stall:
+			case <-r.Context().Done():
+			}
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(be.Close)
+	t.Cleanup(func() { close(stall) })
+	ip := newIdleProxy(t, be.URL, nil)
+	if resp, body := post(t, ip.url, "/v1/responses", `{"model":"chat","input":"hi","background":true}`); resp.StatusCode != 200 {
+		t.Fatalf("create: %d %s", resp.StatusCode, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ip.url+"/v1/responses/resp_idle?stream=true", nil)
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	took := time.Since(start)
+	if took < idleBound || took > 2*idleBound {
+		t.Errorf("the stalled by-id stream ended %v after the request, want about the idle bound %v (within %v)", took, idleBound, 2*idleBound)
+	}
+	if !strings.Contains(string(body), "event: error") || !strings.Contains(string(body), "chat:v1") || !strings.Contains(string(body), "timeouts.idle") {
+		t.Errorf("the stalled by-id stream ended with %q; want an error event naming chat:v1 and timeouts.idle", body)
 	}
 }
