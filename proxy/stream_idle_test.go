@@ -337,3 +337,38 @@ func TestResponsesByIDStream_IdleBackendIsCutOff(t *testing.T) {
 		t.Errorf("the stalled by-id stream ended with %q; want an error event naming chat:v1 and timeouts.idle", body)
 	}
 }
+
+// The idle bound starts with the answer, not the request: a whole answer
+// whose header comes after twice the bound (but within first_byte), and a
+// stream whose first event does, are not cut off. The wait before them is
+// timeouts.first_byte's to bound, as before timeouts.idle.
+func TestIdle_SlowHeaderIsFirstBytes(t *testing.T) {
+	for name, transport := range idleClients {
+		t.Run(name, func(t *testing.T) {
+			be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				time.Sleep(2 * idleBound)
+				w.Header().Set("Content-Type", "application/json")
+				w.Write([]byte(`{"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}`))
+			}))
+			defer be.Close()
+			ip := newIdleProxy(t, be.URL, transport())
+			resp, body := send(t, "POST", ip.url+"/v1/chat/completions", `{"model":"chat","messages":[]}`)
+			if resp.StatusCode != 200 {
+				t.Fatalf("the answer whose header came after %v: %d %s; want it whole (first_byte bounds that wait, not idle)", 2*idleBound, resp.StatusCode, body)
+			}
+		})
+	}
+}
+
+func TestIdle_SlowFirstEventIsFirstBytes(t *testing.T) {
+	for name, transport := range idleClients {
+		t.Run(name, func(t *testing.T) {
+			be := sseBackend(t, 2*idleBound, chunk("a"), finalChunk, usageChunk, doneEvent)
+			ip := newIdleProxy(t, be.URL, transport())
+			text, err := reviewStream(t, ip.url)
+			if err != nil || text != "a" {
+				t.Fatalf("the stream whose first event came after %v gave %q, %v; want \"a\" and no error", 2*idleBound, text, err)
+			}
+		})
+	}
+}
