@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/sluicehq/sluice"
 )
 
@@ -297,6 +299,54 @@ type Timeouts struct {
 	FirstByte time.Duration `yaml:"first_byte"`
 	// Request bounds a whole request, stream included; default 10m.
 	Request time.Duration `yaml:"request"`
+	// Idle bounds a backend's silence once its answer has begun: the
+	// longest it may go without sending a byte of a stream, or of any
+	// answer's body, after the first. A backend that passes it (a wedged
+	// GPU worker, a deadlocked server holding the connection open) is cut
+	// off and the request counts as the version's failure (stream_idle).
+	// Left out it is DefaultIdleTimeout, the first byte's 120s: a
+	// reasoning model may think silently mid-answer as long as it may
+	// before its first token. 0 turns the bound off (timeouts.request
+	// alone bounds the answer). Use IdleTimeout to read it.
+	Idle *Duration `yaml:"idle"`
+}
+
+// DefaultIdleTimeout is timeouts.idle left out: as long as the first
+// byte's default, since what a backend does silently before its first
+// event (prefill, a reasoning block) it may do between two (a long
+// reasoning block, the hidden reasoning after a tool call in the
+// Responses API). nginx's proxy_read_timeout is 60s, which LLM
+// deployments commonly raise for such pauses.
+const DefaultIdleTimeout = 120 * time.Second
+
+// IdleTimeout returns timeouts.idle: DefaultIdleTimeout when it was left
+// out, 0 when it is off.
+func (t Timeouts) IdleTimeout() time.Duration {
+	if t.Idle == nil {
+		return DefaultIdleTimeout
+	}
+	return time.Duration(*t.Idle)
+}
+
+// Duration is a duration of the config file that may also be written as a
+// bare 0 (yaml takes a number without a unit for no time.Duration): 90s,
+// 2m, 0 or 0s.
+type Duration time.Duration
+
+// UnmarshalYAML reads a duration. A value that is not one is a yaml type
+// error, which the loader rewrites to name the key (explainTypeErrors).
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v := strings.TrimSpace(n.Value)
+	if n.Kind == yaml.ScalarNode && v == "0" {
+		*d = 0
+		return nil
+	}
+	p, err := time.ParseDuration(v)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: cannot unmarshal %s `%s` into time.Duration", n.Line, n.ShortTag(), n.Value)}}
+	}
+	*d = Duration(p)
+	return nil
 }
 
 // Health configures backend health checks.
@@ -394,6 +444,10 @@ func (g *Gateway) setDefaults() {
 	}
 	if g.Timeouts.Request == 0 {
 		g.Timeouts.Request = 10 * time.Minute
+	}
+	if g.Timeouts.Idle == nil {
+		d := Duration(DefaultIdleTimeout)
+		g.Timeouts.Idle = &d
 	}
 	if g.Health.Path == "" {
 		g.Health.Path = "/health"
@@ -588,6 +642,9 @@ func (g *Gateway) Validate() error {
 		if d < 0 {
 			return fmt.Errorf("%s: must be positive, such as 5s", key)
 		}
+	}
+	if d := g.Timeouts.IdleTimeout(); d < 0 {
+		return fmt.Errorf("timeouts.idle: %s is negative: give the longest a backend may stay silent once its answer has begun, such as 120s, or 0 to turn the bound off", d)
 	}
 	if g.RequestLog.Retention < 0 {
 		return fmt.Errorf("request_log.retention: must be positive, such as 168h; to keep every row, set request_log.keep: true")

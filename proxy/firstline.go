@@ -91,10 +91,14 @@ func firstLine(br *bufio.Reader) error {
 }
 
 // firstByteArrived lifts the own client's first-byte bound, which the
-// watchdog kept on a stream's answer past its header (upRequest.holdFirstByte).
+// watchdog kept on a stream's answer past its header (upRequest.holdFirstByte),
+// and puts the idle bound in force (idle.go), on either client.
 func firstByteArrived(resp *http.Response) {
-	if b, ok := resp.Body.(*upBody); ok {
+	switch b := resp.Body.(type) {
+	case *upBody:
 		b.c.pool.owner.watchdog.headerArrived(b.c)
+	case *idleBody:
+		b.on.Store(true)
 	}
 }
 

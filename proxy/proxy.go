@@ -75,6 +75,14 @@ type Options struct {
 	FirstByteTimeout time.Duration
 	// RequestTimeout bounds a whole request, stream included; default 10 min.
 	RequestTimeout time.Duration
+	// IdleTimeout bounds a backend's silence once its answer has begun
+	// (after the header, or a stream's first line, which FirstByteTimeout
+	// bounds): a read of the answer's body that waits this long on the
+	// backend is cut off, the backend connection closed, and the request
+	// ends as the version's failure, class "stream_idle" (a stream with
+	// an error event, a whole answer with a 504). Default 120 s; negative
+	// turns the bound off.
+	IdleTimeout time.Duration
 	// CategoryHeader names the request header carrying the request category;
 	// default X-Request-Category. The body's metadata.category is the
 	// fallback.
@@ -152,8 +160,10 @@ type Proxy struct {
 	opt       Options
 	transport http.RoundTripper
 	// tracing is the tracing in force: Options.Tracing, then SetTracing's.
-	tracing  atomic.Pointer[Tracing]
-	up       *upstream // the own client, when Options.Transport is nil
+	tracing atomic.Pointer[Tracing]
+	up      *upstream // the own client, when Options.Transport is nil
+	// idle bounds the silence of Options.Transport's answers (idle.go).
+	idle     idleWatch
 	bufs     sync.Pool
 	quality  QualityRecorder
 	inflight inflight
@@ -185,6 +195,9 @@ func New(opt Options) *Proxy {
 	if opt.RequestTimeout <= 0 {
 		opt.RequestTimeout = 10 * time.Minute
 	}
+	if opt.IdleTimeout == 0 {
+		opt.IdleTimeout = 120 * time.Second
+	}
 	if opt.CategoryHeader == "" {
 		opt.CategoryHeader = "X-Request-Category"
 	}
@@ -214,6 +227,7 @@ func New(opt Options) *Proxy {
 	p.tracing.Store(opt.Tracing)
 	if p.transport == nil {
 		p.up = newUpstream(opt.ConnectTimeout, opt.FirstByteTimeout, opt.Backends)
+		p.up.idle = max(opt.IdleTimeout, 0)
 	}
 	if p.quality == nil {
 		p.quality, _ = opt.Recorder.(QualityRecorder)
@@ -320,6 +334,9 @@ type exchange struct {
 	// br reads a streamed answer's body from its first line on (pooled,
 	// streamReaders); nil until an attempt waits for that line.
 	br *bufio.Reader
+	// idle bounds the silence of an answer that came through
+	// Options.Transport (pooled, idleBodies); nil until one did.
+	idle *idleBody
 	// prev is where the response a Responses request continues
 	// (previous_response_id) was answered, when the proxy knows; nil
 	// otherwise.
@@ -341,12 +358,18 @@ type exchange struct {
 	tr *spans
 }
 
-// releaseReader returns x.br to its pool.
+// releaseReader returns x.br and x.idle to their pools; the answer's body
+// has been closed.
 func (x *exchange) releaseReader() {
 	if x.br != nil {
 		x.br.Reset(nil)
 		streamReaders.Put(x.br)
 		x.br = nil
+	}
+	if x.idle != nil {
+		x.idle.body = nil
+		idleBodies.Put(x.idle)
+		x.idle = nil
 	}
 }
 
@@ -759,7 +782,7 @@ func statusFor(resp *http.Response, class string) int {
 		return resp.StatusCode
 	}
 	switch class {
-	case "timeout":
+	case "timeout", "stream_idle":
 		return 504
 	case "canceled":
 		return 499
@@ -829,6 +852,12 @@ func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target, route
 	}
 	req.ContentLength = int64(len(up))
 	resp, err := p.transport.RoundTrip(req)
+	if err == nil && p.opt.IdleTimeout > 0 {
+		// A whole answer's body is bounded from its header on, a
+		// stream's from its first line (firstByteArrived).
+		x.idle = p.idle.wrap(x.idle, resp.Body, p.opt.IdleTimeout, !x.f.stream)
+		resp.Body = x.idle
+	}
 	resp, class, err := classified(x, resp, err)
 	resp, class, err = p.awaitFirstLine(x, resp, class, err)
 	x.endpointResult(class)

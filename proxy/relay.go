@@ -110,11 +110,16 @@ func (p *Proxy) relayBody(x *exchange, t *route.Target, resp *http.Response, obs
 		obs.Latency = p.opt.Now().Sub(x.sent)
 		obs.TTFT = obs.Latency
 		id := obs.Model + ":" + obs.Version
-		switch classify(x.r.Context(), err) {
-		case "timeout":
+		d, idle := idleCut(err)
+		switch class := classify(x.r.Context(), err); {
+		case idle && class != "canceled":
+			// The backend went silent after its header (timeouts.idle).
+			obs.ErrorClass, obs.Status = "stream_idle", 504
+			writeErrorCode(x.w, sluice.CodeTimeout, idleMessage(id, "its answer", d)+"; try again, and if it persists ask an operator to check the backend")
+		case class == "timeout":
 			obs.ErrorClass, obs.Status = "timeout", 504
 			writeErrorCode(x.w, sluice.CodeTimeout, "the backend for "+id+" did not finish its answer in time; try again, and if it persists ask an operator to check the backend or raise the request timeout")
-		case "canceled":
+		case class == "canceled":
 			obs.ErrorClass, obs.Status = "canceled", 499
 			writeCanceled(x.w)
 		default:
@@ -442,7 +447,13 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 		msg := "the backend for " + t.ID + " broke off the stream"
 		code := sluice.CodeUpstream
 		if readErr != nil {
-			if classify(x.r.Context(), readErr) == "timeout" {
+			if d, ok := idleCut(readErr); ok {
+				// The backend went silent mid-stream (a wedged worker):
+				// cut off at timeouts.idle, not held until the request's
+				// time runs out.
+				obs.ErrorClass, code = "stream_idle", sluice.CodeTimeout
+				msg = idleMessage(t.ID, "its stream", d)
+			} else if classify(x.r.Context(), readErr) == "timeout" {
 				// The request's time ran out mid-stream, as it can for a
 				// whole answer (a 504 there).
 				obs.ErrorClass, code = "timeout", sluice.CodeTimeout

@@ -137,10 +137,13 @@ func (p *Proxy) relayRaw(x *exchange, t *route.Target, resp *http.Response, obs 
 	case clientErr:
 		obs.ErrorClass = "canceled"
 	case readErr != nil:
-		switch classify(x.r.Context(), readErr) {
-		case "canceled":
+		_, idle := idleCut(readErr)
+		switch class := classify(x.r.Context(), readErr); {
+		case class == "canceled":
 			obs.ErrorClass = "canceled"
-		case "timeout":
+		case idle:
+			obs.ErrorClass = "stream_idle"
+		case class == "timeout":
 			obs.ErrorClass = "timeout"
 		default:
 			obs.ErrorClass = "stream_broken"
@@ -181,6 +184,9 @@ func (p *Proxy) rawFailedBeforeFirstByte(x *exchange, t *route.Target, resp *htt
 		writeCanceled(x.w)
 	case "timeout":
 		writeErrorCode(x.w, sluice.CodeTimeout, upstreamMessage(t, "timeout", err))
+	case "stream_idle":
+		d, _ := idleCut(err)
+		writeErrorCode(x.w, sluice.CodeTimeout, idleMessage(t.ID, "its answer", d)+"; try again, and if it persists ask an operator to check the backend or move traffic off it")
 	default:
 		writeErrorCode(x.w, sluice.CodeUpstream, "the backend for "+t.ID+" broke off its answer before sending any of it ("+bodyErrText(err)+"); try again, and if it persists ask an operator to check the backend or move traffic off it")
 	}

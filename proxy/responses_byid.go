@@ -122,7 +122,20 @@ func (p *Proxy) serveResponseByID(w http.ResponseWriter, r *http.Request, rest s
 		writeErrorCode(w, code, upstreamMessage(t, class, err))
 		return
 	}
-	defer resp.Body.Close()
+	if p.opt.IdleTimeout > 0 {
+		// The answer has begun: its silence is bounded as a relayed
+		// answer's is (idle.go), or a wedged backend would hold the
+		// client until the request's time ran out.
+		ib := p.idle.wrap(nil, resp.Body, p.opt.IdleTimeout, true)
+		resp.Body = ib
+		defer func() {
+			ib.Close()
+			ib.body = nil
+			idleBodies.Put(ib)
+		}()
+	} else {
+		defer resp.Body.Close()
+	}
 	defer tr.endForward(resp.StatusCode, "")
 	h := w.Header()
 	copyResponseHeaders(h, resp.Header)
@@ -146,6 +159,12 @@ func (p *Proxy) serveResponseByID(w http.ResponseWriter, r *http.Request, rest s
 			}
 		}
 		if err != nil {
+			if d, ok := idleCut(err); ok && r.Context().Err() == nil {
+				// Said in the stream, as relayStream says it: ended
+				// without it, the stream would look whole.
+				w.Write(appendRespStreamError([]byte("\n"), sluice.CodeTimeout, idleMessage(t.ID, "its stream", d)+"; retry the request"))
+				rc.Flush()
+			}
 			return
 		}
 	}

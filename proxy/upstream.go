@@ -38,8 +38,9 @@ import (
 //
 // It speaks HTTP/1.1 with keep-alive (plain or TLS), content-length,
 // chunked and close-delimited bodies, skips 1xx answers, bounds the TLS
-// handshake and the wait for the answer's header with firstByte, and
-// aborts a request whose context ends, body included. An idle connection
+// handshake and the wait for the answer's header with firstByte and the
+// answer's silence after it with idle (idle.go), and aborts a request
+// whose context ends, body included. An idle connection
 // is peeked at before it carries a request, and one the backend closed
 // while idle (uvicorn and llama.cpp close theirs after 5 s) is dropped. A
 // request whose write fails on a reused connection is sent again once, on
@@ -53,6 +54,9 @@ import (
 type upstream struct {
 	dialer    net.Dialer
 	firstByte time.Duration
+	// idle bounds an answer's silence once it has begun (idle.go); 0 for
+	// no bound.
+	idle time.Duration
 	// maxIdle bounds the idle connections kept per backend.
 	maxIdle int
 	// idleTimeout closes connections idle for longer.
@@ -298,9 +302,28 @@ func (u *upstream) conn(ctx context.Context, p *hostPool, dial bool, deadline ti
 		nc.SetDeadline(time.Time{})
 		nc = tc
 	}
-	c := &upConn{pool: p, nc: nc, br: bufio.NewReaderSize(nc, 8<<10), wbuf: make([]byte, 0, 2048)}
+	c := &upConn{pool: p, nc: nc, wbuf: make([]byte, 0, 2048)}
+	c.br = bufio.NewReaderSize(connReader{c}, 8<<10)
 	c.body.c = c
 	return c, false, nil
+}
+
+// connReader is what an upConn's buffer reads the connection through: it
+// marks each read for the watchdog's idle bound (idleMark), and says so
+// when that bound cut the read off.
+type connReader struct{ c *upConn }
+
+func (r connReader) Read(p []byte) (int, error) {
+	c := r.c
+	c.watch.mark.waits.Add(1)
+	n, err := c.nc.Read(p)
+	c.watch.mark.waits.Add(1)
+	if err != nil {
+		if d := c.pool.owner.watchdog.idleCutOf(c); d > 0 {
+			err = &idleError{d: d}
+		}
+	}
+	return n, err
 }
 
 // put returns c to its pool, or closes it when it cannot carry another
@@ -499,7 +522,7 @@ func (c *upConn) send(ctx context.Context, u *upstream, e *endpoint, r *upReques
 	if !r.deadline.IsZero() && r.deadline.Before(deadline) {
 		deadline = r.deadline
 	}
-	u.watchdog.watch(c, ctx, deadline, r.deadline)
+	u.watchdog.watch(c, ctx, deadline, r.deadline, u.idle)
 	fail := func(err error) (*http.Response, bool, error) {
 		u.watchdog.unwatch(c)
 		if ctx.Err() != nil {

@@ -9,7 +9,8 @@ import (
 
 // watchTick is how often the watchdog looks at the requests in flight: a
 // backend's first-byte timeout, the request's deadline and a client
-// hanging up take effect within this much of when they are due.
+// hanging up take effect within this much of when they are due, and the
+// idle bound within two (idleMark.stalled).
 const watchTick = 5 * time.Millisecond
 
 // watchEpoch is the origin of the watchdog's clock.
@@ -39,19 +40,27 @@ type watchState struct {
 	// the wall clock (NTP, a resumed VM) neither fires nor delays them.
 	headerBy atomic.Int64
 	doneBy   int64
+	// idle bounds, once headerBy is 0, a read waiting on the backend
+	// (idle.go), nanoseconds; 0 for no bound. mark counts the reads.
+	idle int64
+	mark idleMark
 	// aborted: the watchdog cut the request off; the connection is spent.
-	aborted bool
+	// idleCut: it was the idle bound that did.
+	aborted, idleCut bool
 }
 
-// watch starts watching the request c is about to carry.
-func (w *watchdog) watch(c *upConn, ctx context.Context, headerBy, doneBy time.Time) {
+// watch starts watching the request c is about to carry; idle, when not
+// 0, bounds its answer's silence once headerArrived.
+func (w *watchdog) watch(c *upConn, ctx context.Context, headerBy, doneBy time.Time, idle time.Duration) {
 	s := &c.watch
-	s.ctx, s.doneBy, s.aborted = ctx, 0, false
+	s.ctx, s.doneBy, s.idle = ctx, 0, max(0, int64(idle))
 	s.headerBy.Store(max(1, int64(headerBy.Sub(watchEpoch))))
 	if !doneBy.IsZero() {
 		s.doneBy = max(1, int64(doneBy.Sub(watchEpoch)))
 	}
 	w.mu.Lock()
+	s.aborted, s.idleCut = false, false
+	s.mark.reset(int64(time.Since(watchEpoch)))
 	s.idx = len(w.conns)
 	w.conns = append(w.conns, c)
 	start := !w.running
@@ -64,6 +73,17 @@ func (w *watchdog) watch(c *upConn, ctx context.Context, headerBy, doneBy time.T
 
 // headerArrived lifts the first-byte bound of c's request.
 func (w *watchdog) headerArrived(c *upConn) { c.watch.headerBy.Store(0) }
+
+// idleCutOf returns the idle bound of c's request when the watchdog cut it
+// off for its silence, else 0. A failed read asks, to say why it failed.
+func (w *watchdog) idleCutOf(c *upConn) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if c.watch.idleCut {
+		return time.Duration(c.watch.idle)
+	}
+	return 0
+}
 
 // unwatch stops watching c's request and reports whether the watchdog cut
 // it off.
@@ -98,7 +118,11 @@ func (w *watchdog) run() {
 				continue
 			}
 			hb := s.headerBy.Load()
-			if s.ctx.Err() != nil || hb != 0 && now >= hb || s.doneBy != 0 && now >= s.doneBy {
+			cut := s.ctx.Err() != nil || hb != 0 && now >= hb || s.doneBy != 0 && now >= s.doneBy
+			if !cut && hb == 0 && s.idle != 0 && s.mark.stalled(now, s.idle) {
+				cut, s.idleCut = true, true
+			}
+			if cut {
 				s.aborted = true
 				c.nc.SetDeadline(aLongTimeAgo)
 			}

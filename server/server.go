@@ -274,6 +274,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		Routes: s.Routes, Recorder: s.Recorder, Log: s.Log, Refusal: refusal,
 		MaxBodyBytes: cfg.MaxBodyBytes, NoRetry: !*cfg.RetryOnStable,
 		ConnectTimeout: cfg.Timeouts.Connect, FirstByteTimeout: cfg.Timeouts.FirstByte, RequestTimeout: cfg.Timeouts.Request,
+		IdleTimeout:    proxyIdle(cfg.Timeouts),
 		CategoryHeader: cfg.CategoryHeader, ForceAllowed: popt.ForceAllowed, ForceHeader: cfg.ForceHeader, Now: now,
 		OnResult: popt.OnResult, Admit: popt.Admit,
 		Judge: s.newJudge(cfg.Judge), ResponseIDs: rememberIDs, ShadowPairs: pairsKept, OnShadowPair: onPair,
@@ -397,6 +398,15 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 // closeEarly undoes New after the request log started: its writer stops
 // (it would go on writing to, and pruning, a closed store) and the store
 // closes.
+// proxyIdle is timeouts.idle as proxy.Options takes it: its 0 (off) is
+// the proxy's negative, as the proxy's 0 is the default.
+func proxyIdle(t config.Timeouts) time.Duration {
+	if d := t.IdleTimeout(); d > 0 {
+		return d
+	}
+	return -1
+}
+
 func (s *Server) closeEarly() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
