@@ -101,7 +101,15 @@ type Observation struct {
 	// an estimate when TokensEstimated is set.
 	InputTokens  int `json:"input_tokens"`
 	OutputTokens int `json:"output_tokens"`
-	// TokensEstimated is true when the answer ended without the backend's
+	// CachedTokens is the backend's usage.prompt_tokens_details.cached_tokens:
+	// the prompt tokens served from its prefix cache. CacheReported is true
+	// when the backend reported the figure at all (vLLM with prefix caching,
+	// OpenAI), so a cache miss (0) is told apart from a backend that says
+	// nothing about its cache.
+	CachedTokens  int  `json:"cached_tokens,omitempty"`
+	CacheReported bool `json:"cache_reported,omitempty"`
+	// TokensEstimated (beside CacheReported, where it costs the struct no
+	// padding) is true when the answer ended without the backend's
 	// usage after text reached the client (a stream the client or the
 	// backend cut before its last chunk, which alone carries usage; a
 	// backend that reports none): InputTokens and OutputTokens are then
@@ -110,13 +118,6 @@ type Observation struct {
 	// its token_budget, but never read by the analysis as the version's
 	// output (postgres 0023, sqlite 0018; rows written before are false).
 	TokensEstimated bool `json:"tokens_estimated,omitempty"`
-	// CachedTokens is the backend's usage.prompt_tokens_details.cached_tokens:
-	// the prompt tokens served from its prefix cache. CacheReported is true
-	// when the backend reported the figure at all (vLLM with prefix caching,
-	// OpenAI), so a cache miss (0) is told apart from a backend that says
-	// nothing about its cache.
-	CachedTokens  int  `json:"cached_tokens,omitempty"`
-	CacheReported bool `json:"cache_reported,omitempty"`
 	// FinishReason is the first choice's finish_reason.
 	FinishReason string `json:"finish_reason,omitempty"`
 	// ResponseChars is the length of the generated text in bytes of UTF-8.
