@@ -188,3 +188,37 @@ func TestProxy_AnswerWithoutUsageEstimated(t *testing.T) {
 		t.Errorf("window output tokens %v, want [0]: the estimate is not the version's output", w.OutputTokens)
 	}
 }
+
+// TestProxy_ShadowPairNotEstimated: a mirrored request whose live answer
+// came without usage is estimated for the key's limits, but its shadow
+// pair compares the backends' counts: the candidate's answer is never
+// estimated, so a live side holding the estimate made every pair say the
+// candidate wrote fewer tokens (here 9) when both wrote the same answer.
+func TestProxy_ShadowPairNotEstimated(t *testing.T) {
+	const answer = "The river ran for a thousand miles." // 36 bytes: 9 tokens by the rule
+	noUsage := func() string {
+		be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"id":"c1","object":"chat.completion","created":1,"model":"chat","choices":[{"index":0,"message":{"role":"assistant","content":"`+answer+`"},"finish_reason":"stop"}]}`)
+		}))
+		t.Cleanup(be.Close)
+		return be.URL
+	}
+	log := &spyLog{}
+	p, url := MustProxy(t, proxy.Options{Routes: MustRoutes(t, noUsage(), noUsage()), Recorder: newSpyRecorder(), Log: log})
+	p.SetShadow("chat", "chat:v2", 1)
+	if resp, body := chat(t, url, "chat"); resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	waitFor(t, "the pair", func() bool { return len(p.ShadowPairs("chat", 0)) == 1 })
+	pr := p.ShadowPairs("chat", 0)[0]
+	if pr.Primary.OutputTokens != 0 || pr.Shadow.OutputTokens != 0 || pr.Diff.OutputTokens != 0 || pr.Diff.Chars != 0 {
+		t.Errorf("pair tokens: live %d, candidate %d, diff %d (chars diff %d); want the backends' counts, none, and no difference",
+			pr.Primary.OutputTokens, pr.Shadow.OutputTokens, pr.Diff.OutputTokens, pr.Diff.Chars)
+	}
+	// The live request is still charged and logged with the estimate.
+	if o := waitRows(t, log, 1)[0]; !o.TokensEstimated || o.OutputTokens != 9 {
+		t.Errorf("live row %d/%d estimated %v, want ~9 out", o.InputTokens, o.OutputTokens, o.TokensEstimated)
+	}
+}
