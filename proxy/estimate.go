@@ -27,11 +27,16 @@ const bytesPerToken = 4
 // TokensEstimated, so the request log, sluice requests and sluice usage
 // say so and the analysis leaves it out of a version's measured tokens.
 //
-// An answer without text (a tool call alone, an error, a request canceled
-// before its first token, audio or an image) is not estimated: nothing
-// the client received measures it.
+// A tool call (o.ToolCall, set by the walker as the call passes to the
+// client) is estimated too, though its arguments are not measured (its
+// output is the text's alone, often 0): an agent's tokens are mostly its
+// prompts, and one that closed each stream at the call's finish_reason,
+// before the usage chunk, was charged nothing. An answer with neither text
+// nor a call (an error, a request canceled before its first token, a
+// reasoning model cut while still thinking, audio or an image) is not
+// estimated: nothing the walker counts measures it.
 func estimateTokens(o *sluice.Observation, bodyBytes int) {
-	if o.InputTokens != 0 || o.OutputTokens != 0 || o.ResponseChars <= 0 {
+	if o.InputTokens != 0 || o.OutputTokens != 0 || o.ResponseChars <= 0 && !o.ToolCall {
 		return
 	}
 	o.InputTokens = (bodyBytes + bytesPerToken - 1) / bytesPerToken

@@ -12,6 +12,7 @@ import (
 
 	"github.com/openai/openai-go"
 	"github.com/openai/openai-go/option"
+	"github.com/openai/openai-go/shared"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/fakellm"
@@ -220,5 +221,74 @@ func TestProxy_ShadowPairNotEstimated(t *testing.T) {
 	// The live request is still charged and logged with the estimate.
 	if o := waitRows(t, log, 1)[0]; !o.TokensEstimated || o.OutputTokens != 9 {
 		t.Errorf("live row %d/%d estimated %v, want ~9 out", o.InputTokens, o.OutputTokens, o.TokensEstimated)
+	}
+}
+
+// TestKeySet_TokensPerMinuteCutToolCalls: an agent whose answers are tool
+// calls closes each stream once the call's finish_reason arrives, before
+// the last chunk that carries the backend's usage. The call reached it
+// whole, and the backend read the prompt (an agent's tokens are mostly
+// its prompts), but with no text relayed such a stream was charged 0
+// tokens: the agent evaded its tokens_per_minute as a text client no
+// longer can. Its prompt is now estimated (the call's arguments are not
+// measured: the output stays 0).
+func TestKeySet_TokensPerMinuteCutToolCalls(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/event-stream")
+		fl := w.(http.Flusher)
+		for _, c := range []string{
+			`{"id":"c1","object":"chat.completion.chunk","created":1,"model":"chat","choices":[{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"lookup_order","arguments":"{\"id\":\"A-1\"}"}}]},"finish_reason":null}]}`,
+			`{"id":"c1","object":"chat.completion.chunk","created":1,"model":"chat","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}`,
+		} {
+			io.WriteString(w, "data: "+c+"\n\n")
+			fl.Flush()
+		}
+		// The usage comes later (a busy backend's last chunk): the agent
+		// has hung up by then.
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(5 * time.Second):
+		}
+		io.WriteString(w, `data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"chat","choices":[],"usage":{"prompt_tokens":300,"completion_tokens":9,"total_tokens":309}}`+"\n\ndata: [DONE]\n\n")
+	}))
+	t.Cleanup(be.Close)
+	const secret = "sk-agent-0123456789"
+	const tpm = 100
+	log := &spyLog{}
+	url := estimateProxy(t, be.URL, map[string]proxy.ClientKey{secret: {Name: "agent", TokensPerMinute: tpm}}, newSpyRecorder(), log)
+	c := openai.NewClient(option.WithBaseURL(url+"/v1/"), option.WithAPIKey(secret), option.WithMaxRetries(0))
+	// A prompt of 1,000 bytes: 250 tokens by the rule, over the limit.
+	prompt := strings.Repeat("Look up the order and tell me where it is. ", 24)[:1000]
+	call := func() error {
+		s := c.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{
+			Model:    "chat",
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(prompt)},
+			Tools: []openai.ChatCompletionToolParam{{Function: shared.FunctionDefinitionParam{Name: "lookup_order",
+				Parameters: shared.FunctionParameters{"type": "object", "properties": map[string]any{"id": map[string]any{"type": "string"}}}}}},
+		})
+		defer s.Close()
+		for s.Next() {
+			if ch := s.Current(); len(ch.Choices) > 0 && ch.Choices[0].FinishReason != "" {
+				return nil // the call is whole: the agent runs it
+			}
+		}
+		if err := s.Err(); err != nil {
+			return err
+		}
+		return errors.New("the stream ended without a finish_reason")
+	}
+	if err := call(); err != nil {
+		t.Fatal(err)
+	}
+	o := waitRows(t, log, 1)[0]
+	if !o.ToolCall || !o.TokensEstimated || o.InputTokens < len(prompt)/4 || o.OutputTokens != 0 {
+		t.Fatalf("row of the cut tool call: %d/%d tokens, estimated %v, tool call %v, class %q; want at least %d estimated in for the prompt",
+			o.InputTokens, o.OutputTokens, o.TokensEstimated, o.ToolCall, o.ErrorClass, len(prompt)/4)
+	}
+	var apiErr *openai.Error
+	if err := call(); !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a second call after %d estimated tokens: %v, want a 429 for the key's %d tokens a minute", o.InputTokens, err, tpm)
 	}
 }
