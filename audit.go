@@ -98,7 +98,8 @@ type Observation struct {
 	// content chunk of a stream (equal to Latency otherwise).
 	Latency time.Duration `json:"latency_ns"`
 	TTFT    time.Duration `json:"ttft_ns"`
-	// InputTokens and OutputTokens come from the backend's usage.
+	// InputTokens and OutputTokens come from the backend's usage, or are
+	// an estimate when TokensEstimated is set.
 	InputTokens  int `json:"input_tokens"`
 	OutputTokens int `json:"output_tokens"`
 	// CachedTokens is the backend's usage.prompt_tokens_details.cached_tokens:
@@ -108,6 +109,16 @@ type Observation struct {
 	// nothing about its cache.
 	CachedTokens  int  `json:"cached_tokens,omitempty"`
 	CacheReported bool `json:"cache_reported,omitempty"`
+	// TokensEstimated (beside CacheReported, where it costs the struct no
+	// padding) is true when the answer ended without the backend's
+	// usage after text reached the client (a stream the client or the
+	// backend cut before its last chunk, which alone carries usage; a
+	// backend that reports none): InputTokens and OutputTokens are then
+	// the gateway's estimate, the request body's and the relayed text's
+	// bytes over 4, charged to the key's tokens_per_minute and counted in
+	// its token_budget, but never read by the analysis as the version's
+	// output (postgres 0023, sqlite 0018; rows written before are false).
+	TokensEstimated bool `json:"tokens_estimated,omitempty"`
 	// FinishReason is the first choice's finish_reason.
 	FinishReason string `json:"finish_reason,omitempty"`
 	// ResponseChars is the length of the generated text in bytes of UTF-8.
@@ -183,10 +194,15 @@ type UsageRow struct {
 	Canceled int64 `json:"canceled"`
 	// InputTokens, OutputTokens and CachedTokens sum the backend's usage:
 	// prompt, completion, and prompt tokens served from its prefix cache
-	// (0 from backends that do not say).
+	// (0 from backends that do not say); InputTokens and OutputTokens
+	// hold the gateway's estimates too (EstimatedTokens says how many).
 	InputTokens  int64 `json:"input_tokens"`
 	OutputTokens int64 `json:"output_tokens"`
 	CachedTokens int64 `json:"cached_tokens"`
+	// EstimatedTokens is how many of InputTokens and OutputTokens (input
+	// and output together) are the gateway's estimate, not the backend's
+	// usage: the rows with Observation.TokensEstimated.
+	EstimatedTokens int64 `json:"estimated_tokens"`
 }
 
 // Add adds o's counts to u (not its names).
@@ -197,4 +213,5 @@ func (u *UsageRow) Add(o UsageRow) {
 	u.InputTokens += o.InputTokens
 	u.OutputTokens += o.OutputTokens
 	u.CachedTokens += o.CachedTokens
+	u.EstimatedTokens += o.EstimatedTokens
 }

@@ -121,23 +121,29 @@ func newSeriesStats() seriesStats {
 
 // add counts o.
 func (st *seriesStats) add(o *sluice.Observation) {
+	// The tokens histograms hold what backends reported: the gateway's
+	// estimate for an answer without usage (o.TokensEstimated) would pass
+	// for a version's measured lengths and speed.
+	measured := !o.TokensEstimated
 	if o.ErrorClass == "" {
-		st.inTokens.observe(float64(o.InputTokens))
-		st.outTokens.observe(float64(o.OutputTokens))
+		if measured {
+			st.inTokens.observe(float64(o.InputTokens))
+			st.outTokens.observe(float64(o.OutputTokens))
+		}
 		st.chars.observe(float64(o.ResponseChars))
 		if o.Stream && o.TTFT > 0 {
 			st.ttft.observe(o.TTFT.Seconds())
-			if o.OutputTokens > 1 && o.Latency > o.TTFT {
+			if measured && o.OutputTokens > 1 && o.Latency > o.TTFT {
 				st.tpot.observe((o.Latency - o.TTFT).Seconds() / float64(o.OutputTokens-1))
 			}
 		}
 	} else {
 		// A failed request may still have used tokens; count what the
 		// backend reported.
-		if o.InputTokens > 0 {
+		if measured && o.InputTokens > 0 {
 			st.inTokens.observe(float64(o.InputTokens))
 		}
-		if o.OutputTokens > 0 {
+		if measured && o.OutputTokens > 0 {
 			st.outTokens.observe(float64(o.OutputTokens))
 		}
 	}

@@ -86,6 +86,41 @@ func TestRecorder_Handler(t *testing.T) {
 		}
 	})
 
+	t.Run("EstimatedTokens", func(t *testing.T) {
+		// Tokens the gateway estimated for an answer without the
+		// backend's usage (a cut stream, a backend that reports none)
+		// are charged to the key, but are no measure of the version:
+		// neither the token histograms nor the time per output token
+		// nor the analysis's window read them.
+		r := observe.New(observe.Options{})
+		o := obs("llama", "v1", "", 2)
+		o.Stream, o.OutputTokens, o.InputTokens, o.TokensEstimated = true, 50, 30, true
+		o.Latency, o.TTFT = 2*time.Second, time.Second
+		r.Record(o)
+		o = obs("llama", "v1", "", 2)
+		o.ErrorClass, o.Status, o.OutputTokens, o.InputTokens, o.TokensEstimated = "canceled", 200, 7, 30, true
+		r.Record(o)
+		body := scrape(t, r)
+		for _, want := range []string{
+			`gen_ai_client_token_usage_count{category="none",model="llama",token_type="input",version="v1"} 0`,
+			`gen_ai_client_token_usage_count{category="none",model="llama",token_type="output",version="v1"} 0`,
+			`gen_ai_server_time_per_output_token_seconds_count{category="none",model="llama",version="v1"} 0`,
+		} {
+			if !contains(body, want) {
+				t.Errorf("metrics lack %s: they read estimated tokens", want)
+			}
+		}
+		if !contains(body, `sluice_response_chars_count{category="none",model="llama",version="v1"} 1`) {
+			t.Errorf("the answer's chars are not counted")
+		}
+		if s := r.Window("llama", "v1", "", time.Time{}); s.Requests != 2 || len(s.OutputTokens) != 1 || s.OutputTokens[0] != 0 {
+			t.Errorf("window: %d requests, output tokens %v; want 2 and [0]", s.Requests, s.OutputTokens)
+		}
+		if t.Failed() {
+			t.Log(body)
+		}
+	})
+
 	t.Run("LabelSpread", func(t *testing.T) {
 		// An unexpected spread of routes folds into "other" for the
 		// metrics but keeps the window exact.

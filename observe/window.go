@@ -50,6 +50,13 @@ func newEntry(at int64, o *sluice.Observation) entry {
 		chars:     clamp32(o.ResponseChars),
 		nonRandom: !randomized(o.Route),
 	}
+	if o.TokensEstimated {
+		// The gateway's estimate (the text's bytes over 4) is no
+		// measure of a version's output: the analysis reads what it
+		// read before estimates existed, no tokens. Only a success
+		// reaches the token metric; a cut stream is canceled or broken.
+		e.outTokens = 0
+	}
 	if o.Failed() {
 		e.flags |= flagFailed
 	}

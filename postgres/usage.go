@@ -17,7 +17,8 @@ func (s *Store) RequestUsage(ctx context.Context, rq sluice.RequestQuery) ([]slu
 	q.add("NOT retried")
 	sql := `SELECT client_key, model, version, COUNT(*),
 		COUNT(*) FILTER (WHERE error_class NOT IN ('', 'canceled')), COUNT(*) FILTER (WHERE error_class = 'canceled'),
-		COALESCE(SUM(input_tokens), 0)::bigint, COALESCE(SUM(output_tokens), 0)::bigint, COALESCE(SUM(cached_tokens), 0)::bigint
+		COALESCE(SUM(input_tokens), 0)::bigint, COALESCE(SUM(output_tokens), 0)::bigint, COALESCE(SUM(cached_tokens), 0)::bigint,
+		COALESCE(SUM(input_tokens + output_tokens) FILTER (WHERE tokens_estimated), 0)::bigint
 		FROM requests` + q.clause() + ` GROUP BY client_key, model, version
 		ORDER BY client_key COLLATE "C", model COLLATE "C", version COLLATE "C"`
 	var out []sluice.UsageRow
@@ -31,7 +32,7 @@ func (s *Store) RequestUsage(ctx context.Context, rq sluice.RequestQuery) ([]slu
 		for rows.Next() {
 			var u sluice.UsageRow
 			if err := rows.Scan(&u.ClientKey, &u.Model, &u.Version, &u.Requests, &u.Errors, &u.Canceled,
-				&u.InputTokens, &u.OutputTokens, &u.CachedTokens); err != nil {
+				&u.InputTokens, &u.OutputTokens, &u.CachedTokens, &u.EstimatedTokens); err != nil {
 				return err
 			}
 			out = append(out, u)

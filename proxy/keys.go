@@ -956,7 +956,8 @@ const maxTokenCharge = float64(24 * time.Hour)
 
 // chargeTokens charges the tokens o used to its key's token limit, if the
 // request's key has one: the answer's prompt and answer tokens, as the
-// backend's usage reported them.
+// backend's usage reported them, or as the gateway estimated them for an
+// answer that ended without usage (estimateTokens, o.TokensEstimated).
 func chargeTokens(r *http.Request, o *sluice.Observation) {
 	if o.ClientKey == "" || o.InputTokens+o.OutputTokens <= 0 {
 		return

@@ -15,9 +15,17 @@ type (
 )
 
 // sideOf describes an answer from its observation, text and tool calls.
+// Its OutputTokens is the backend's count: the live answer's estimate
+// (o.TokensEstimated, for the key's limits) is left out, as the
+// candidate's answer is never estimated and the pair would show a
+// difference neither backend reported.
 func sideOf(o *sluice.Observation, text string, calls []sluice.ShadowToolCall) ShadowSide {
+	out := o.OutputTokens
+	if o.TokensEstimated {
+		out = 0
+	}
 	s := ShadowSide{
-		Version: o.Version, Status: o.Status, LatencyMS: ms(o.Latency), OutputTokens: o.OutputTokens,
+		Version: o.Version, Status: o.Status, LatencyMS: ms(o.Latency), OutputTokens: out,
 		Chars: o.ResponseChars, Refusal: o.Refusal, ToolCall: o.ToolCall, Error: o.ErrorClass, FinishReason: o.FinishReason, Text: text,
 		ToolCalls: calls,
 	}

@@ -667,6 +667,9 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 		x.tr.endAttempt(x, target, &obs)
 		x.tr.answered(x, target, &obs)
 	}
+	// After the spans, which carry the backend's usage alone (an estimate
+	// is no gen_ai.usage), before the request log and the key's charge.
+	estimateTokens(&obs, len(x.body))
 	p.record(&obs, target.ID)
 	chargeTokens(x.r, &obs)
 	p.afterAnswer(x, target, &obs)

@@ -30,7 +30,8 @@ import (
 //	  8 bytes  sticky hash, little-endian
 //	  byte     flags: 1 stream, 2 refusal, 4 retried, 8 cache reported,
 //	         16 tools offered, 32 tool call (migration 0006; rows
-//	         written before have neither)
+//	         written before have neither), 64 tokens estimated
+//	         (migration 0018; rows written before have none)
 //	  7 × varint status, latency ns, TTFT ns, input tokens, output
 //	         tokens, response chars, cached tokens
 //
@@ -149,6 +150,9 @@ func encodeSegment(rows []sluice.Observation, ats []int64) segment {
 		if o.ToolCall {
 			flags |= segToolCall
 		}
+		if o.TokensEstimated {
+			flags |= segTokensEstimated
+		}
 		b = append(b, flags)
 		for _, v := range [...]int64{int64(o.Status), int64(o.Latency), int64(o.TTFT), int64(o.InputTokens), int64(o.OutputTokens), int64(o.ResponseChars), int64(o.CachedTokens)} {
 			b = binary.AppendVarint(b, v)
@@ -205,6 +209,10 @@ const (
 	segToolsOffered = 16
 	segToolCall     = 32
 )
+
+// segTokensEstimated is the flag of sluice.Observation.TokensEstimated
+// (migration 0018).
+const segTokensEstimated = 64
 
 type segRow struct {
 	id      []byte
@@ -307,6 +315,8 @@ func (d *decodedSegment) observation(row *segRow) sluice.Observation {
 		Retried:      row.flags&segRetried != 0,
 		ToolsOffered: row.flags&segToolsOffered != 0,
 		ToolCall:     row.flags&segToolCall != 0,
+
+		TokensEstimated: row.flags&segTokensEstimated != 0,
 	}
 	for c, v := range dictValues(&o) {
 		*v = d.words[row.dict[c]]

@@ -81,6 +81,9 @@ func (s *Store) RequestUsage(ctx context.Context, q sluice.RequestQuery) ([]slui
 				u.InputTokens += r.numbers[3]
 				u.OutputTokens += r.numbers[4]
 				u.CachedTokens += r.numbers[6]
+				if r.flags&segTokensEstimated != 0 {
+					u.EstimatedTokens += r.numbers[3] + r.numbers[4]
+				}
 			})
 			for i := range seg {
 				g := &seg[i]

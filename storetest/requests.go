@@ -67,6 +67,9 @@ func requestRows(n int, start time.Duration) []sluice.Observation {
 			ToolCall:     i%3 == 0 && i%2 == 0,
 			// Two teams' client keys, and requests without one.
 			ClientKey: []string{"", "team-a", "team-b"}[i/2%3],
+			// Answers cut before the backend's usage: the gateway's
+			// estimate.
+			TokensEstimated: i%11 == 3,
 		}
 	}
 	return rows

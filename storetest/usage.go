@@ -34,6 +34,9 @@ func WantUsage(rows []sluice.Observation, q sluice.RequestQuery) []sluice.UsageR
 		u.InputTokens += int64(o.InputTokens)
 		u.OutputTokens += int64(o.OutputTokens)
 		u.CachedTokens += int64(o.CachedTokens)
+		if o.TokensEstimated {
+			u.EstimatedTokens += int64(o.InputTokens) + int64(o.OutputTokens)
+		}
 	}
 	var out []sluice.UsageRow
 	for _, u := range sums {

@@ -29,7 +29,14 @@ const secretA, secretB = "sk-team-a-6f1c0e9b2d7a4853", "sk-team-b-0d9e3a7c51f24b
 // appends the flags that point the CLI at the gateway.
 func twoTeamsGateway(t *testing.T) (gw *server.Server, token string, cmd func(args ...string) []string) {
 	t.Helper()
-	be := httptest.NewServer(fakellm.New(fakellm.Config{}).Handler())
+	return twoTeamsGatewayWith(t, fakellm.Config{})
+}
+
+// twoTeamsGatewayWith is twoTeamsGateway over a fakellm backend of
+// config be.
+func twoTeamsGatewayWith(t *testing.T, bc fakellm.Config) (gw *server.Server, token string, cmd func(args ...string) []string) {
+	t.Helper()
+	be := httptest.NewServer(fakellm.New(bc).Handler())
 	t.Cleanup(be.Close)
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"

@@ -80,12 +80,20 @@ func (c *cli) requestsCmd() *cobra.Command {
 			}
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "WHEN (UTC)\tREQUEST ID\tMODEL:VERSION"+keyHead+"\tROUTE\tSTATUS\tLATENCY\tTTFT\tTOKENS IN/OUT\tTOOLS\tCATEGORY\tERROR")
+			estimated := false
 			for _, o := range list.Requests {
-				fmt.Fprintf(tw, "%s\t%s\t%s:%s%s\t%s\t%d\t%s\t%s\t%d/%d\t%s\t%s\t%s\n",
+				fmt.Fprintf(tw, "%s\t%s\t%s:%s%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n",
 					o.At.UTC().Format("2006-01-02 15:04:05.000"), o.RequestID, o.Model, o.Version, keyCell(o), o.Route, o.Status,
-					roundLatency(o.Latency), roundLatency(o.TTFT), o.InputTokens, o.OutputTokens, toolsText(o), dash(o.Category), errorText(o))
+					roundLatency(o.Latency), roundLatency(o.TTFT), tokensText(o), toolsText(o), dash(o.Category), errorText(o))
+				estimated = estimated || o.TokensEstimated
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if estimated {
+				fmt.Fprintln(c.stderr, estimatedNote)
+			}
+			return nil
 		},
 	}
 	f := cmd.Flags()
@@ -103,6 +111,19 @@ func (c *cli) requestsCmd() *cobra.Command {
 // toolsText is the TOOLS column: "call" when the answer called a tool,
 // "text" when the request offered tools and the answer did not call one,
 // "-" when it offered none.
+// estimatedNote explains the tokens marked ~ (sluice requests) or counted
+// as estimated (sluice usage).
+const estimatedNote = "~ marks tokens the gateway estimated for an answer that ended without the backend's usage (a stream cut before its last chunk): the request body's and the relayed text's bytes / 4, charged to the key's limits and budget"
+
+// tokensText is a row's TOKENS IN/OUT cell: the backend's usage, or the
+// gateway's estimate marked ~ (sluice.Observation.TokensEstimated).
+func tokensText(o sluice.Observation) string {
+	if o.TokensEstimated {
+		return fmt.Sprintf("~%d/~%d", o.InputTokens, o.OutputTokens)
+	}
+	return fmt.Sprintf("%d/%d", o.InputTokens, o.OutputTokens)
+}
+
 func toolsText(o sluice.Observation) string {
 	switch {
 	case o.ToolCall:

@@ -24,6 +24,9 @@ func (c *cli) usageCmd() *cobra.Command {
 		Short: "Show what each client key used: requests, errors and tokens, from the request log",
 		Long: `Show what each client key used over a window: requests, errors, canceled requests and tokens, summed
 from the request log the whole fleet writes (so every replica's requests, and those from before a restart).
+Tokens are the backends' usage, except for answers that ended without it after text reached the client
+(a stream the client or the backend cut before its last chunk): those are the gateway's estimate, the
+request body's and the relayed text's bytes / 4, shown apart as ESTIMATED TOKENS (estimated_tokens in JSON).
 Requests sent with an admin or operator token, or to a gateway without client keys, are "(no key)"
 (--no-key keeps them alone). --key takes a key's name from client_keys, never its secret.
 An attempt retried on another version is not counted: the request counts once, where it was answered.
@@ -77,6 +80,10 @@ request log: /metrics counts them (sluice_client_key_requests_total by code, slu
 			}
 			fmt.Fprintln(c.stdout, usageHeader(rep, since, until))
 			cached := rep.Total.CachedTokens > 0
+			// ESTIMATED TOKENS only when some are: the part of INPUT and
+			// OUTPUT TOKENS the gateway estimated for answers cut before
+			// the backend's usage, which a bill may treat apart.
+			estimated := rep.Total.EstimatedTokens > 0
 			cols := []string{"KEY"}
 			switch rep.By {
 			case api.UsageByModel:
@@ -89,12 +96,18 @@ request log: /metrics counts them (sluice_client_key_requests_total by code, slu
 			if cached {
 				cols = append(cols, "CACHED TOKENS")
 			}
+			if estimated {
+				cols = append(cols, "ESTIMATED TOKENS")
+			}
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, strings.Join(cols, "\t"))
 			line := func(name []string, u sluice.UsageRow) {
 				cells := append(name, num(u.Requests), num(u.Errors), num(u.Canceled), num(u.InputTokens), num(u.OutputTokens))
 				if cached {
 					cells = append(cells, num(u.CachedTokens))
+				}
+				if estimated {
+					cells = append(cells, num(u.EstimatedTokens))
 				}
 				fmt.Fprintln(tw, strings.Join(cells, "\t"))
 			}
@@ -110,6 +123,9 @@ request log: /metrics counts them (sluice_client_key_requests_total by code, slu
 			line(total, rep.Total)
 			if err := tw.Flush(); err != nil {
 				return err
+			}
+			if estimated {
+				fmt.Fprintln(c.stderr, "ESTIMATED TOKENS is the part of INPUT and OUTPUT TOKENS the gateway estimated for answers that ended without the backend's usage (a stream cut before its last chunk): the request body's and the relayed text's bytes / 4; sluice requests marks those rows ~")
 			}
 			fmt.Fprintln(c.stderr, "requests refused before routing (a 401, 403, 404, 429, or a body that is not JSON) are not in the request log: see sluice_client_key_requests_total and sluice_client_key_refused_total on /metrics")
 			return nil

@@ -1,0 +1,11 @@
+-- 0023_request_tokens_estimated: a request log row says whether its
+-- tokens are the gateway's estimate (sluice.Observation.TokensEstimated):
+-- an answer that ended without the backend's usage after text reached the
+-- client (a stream cut before its last chunk, which alone carries usage),
+-- charged by the relayed text's and the request body's bytes over 4 so
+-- that a client cannot escape its token limits by hanging up a chunk
+-- early. The token budgets' sums count such rows as they count the
+-- others; sluice usage says how many of the tokens were estimated. Rows
+-- written before are not estimates (false). Adding a column with a
+-- constant default rewrites nothing.
+ALTER TABLE requests ADD COLUMN tokens_estimated BOOLEAN NOT NULL DEFAULT false;

@@ -1,0 +1,45 @@
+package proxy
+
+import "github.com/sluicehq/sluice"
+
+// bytesPerToken is the rule of thumb an estimate divides by: about four
+// bytes of English text to a token under the BPE tokenizers of GPT, Llama
+// and Qwen (OpenAI's own guidance). It is an estimate, not a count: code,
+// other languages and numbers take more tokens per byte, and a prompt's
+// JSON (keys, quotes, roles) fewer than its bytes would say.
+const bytesPerToken = 4
+
+// estimateTokens fills o's tokens with an estimate when the answer ended
+// without the backend's usage after text reached the client: a stream the
+// client hung up on or the backend broke off before its last chunk (which
+// alone carries usage), or an answer from a backend that reports none.
+// The backend generated those tokens (and a hosted one billed them), so
+// leaving them at 0 let a client escape its tokens_per_minute and
+// token_budget by closing every stream a chunk early.
+//
+// The output is the text relayed (o.ResponseChars, which the walker
+// counts anyway) and the input the request body, each in bytes over
+// bytesPerToken, rounded up: a few integer operations, at the end of such
+// an answer only. The body stands for the prompt as the backend sees it:
+// it holds the tools' schemas and the messages' roles, which a template
+// puts in the prompt too, as well as JSON's punctuation, which it does
+// not (see README, "Token budgets", for how far off it is). o is marked
+// TokensEstimated, so the request log, sluice requests and sluice usage
+// say so and the analysis leaves it out of a version's measured tokens.
+//
+// A tool call (o.ToolCall, set by the walker as the call passes to the
+// client) is estimated too, though its arguments are not measured (its
+// output is the text's alone, often 0): an agent's tokens are mostly its
+// prompts, and one that closed each stream at the call's finish_reason,
+// before the usage chunk, was charged nothing. An answer with neither text
+// nor a call (an error, a request canceled before its first token, a
+// reasoning model cut while still thinking, audio or an image) is not
+// estimated: nothing the walker counts measures it.
+func estimateTokens(o *sluice.Observation, bodyBytes int) {
+	if o.InputTokens != 0 || o.OutputTokens != 0 || o.ResponseChars <= 0 && !o.ToolCall {
+		return
+	}
+	o.InputTokens = (bodyBytes + bytesPerToken - 1) / bytesPerToken
+	o.OutputTokens = (o.ResponseChars + bytesPerToken - 1) / bytesPerToken
+	o.TokensEstimated = true
+}

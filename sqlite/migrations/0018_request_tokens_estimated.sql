@@ -1,0 +1,12 @@
+-- 0018_request_tokens_estimated: no table changes. The version marks a
+-- change in what is stored: the request log's segments use a seventh bit
+-- of a row's flags, 64 for a row whose tokens are the gateway's estimate
+-- (sluice.Observation.TokensEstimated: an answer that ended without the
+-- backend's usage after text reached the client, such as a stream cut
+-- before its last chunk). Rows written before have none. A binary built
+-- before would read such a row as the backend's usage and drop the mark
+-- on a rewrite; binaries refuse a schema newer than the ones they know,
+-- so this version makes an older binary refuse the file ("upgrade
+-- sluice") instead (HOUSE.md: a change to what is stored takes a
+-- migration, even an empty one).
+SELECT 1;
