@@ -26,33 +26,7 @@ import (
 // That dot also kept its words, "● live", only greyed (colour alone said
 // the view had stopped); now it says "not live: reconnecting".
 func TestLiveViewAfterGatewayRestart(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	store := filepath.Join(t.TempDir(), "sluice.db")
-	start := func() *server.Server {
-		cfg := config.Default()
-		cfg.Listen = addr
-		cfg.Store = store
-		s, err := server.New(context.Background(), server.Options{Config: cfg})
-		if err != nil {
-			t.Fatalf("new gateway: %v", err)
-		}
-		if err := s.Start(); err != nil {
-			t.Fatalf("start gateway: %v", err)
-		}
-		return s
-	}
-	stop := func(s *server.Server) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	}
+	start, stop := restartable(t)
 	a := start()
 	doc := sluice.ApplyDoc{Models: []sluice.ApplyModel{{
 		Name:     "chat",
@@ -100,4 +74,40 @@ func TestLiveViewAfterGatewayRestart(t *testing.T) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// restartable returns start, which starts a gateway on one address and
+// one SQLite store (the same each time, so a restart keeps them), and
+// stop, which shuts one down. The address is picked ahead (a restart needs
+// the same one, and the server cannot be handed a listener).
+func restartable(t *testing.T) (start func() *server.Server, stop func(*server.Server)) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	store := filepath.Join(t.TempDir(), "sluice.db")
+	start = func() *server.Server {
+		cfg := config.Default()
+		cfg.Listen = addr
+		cfg.Store = store
+		s, err := server.New(context.Background(), server.Options{Config: cfg})
+		if err != nil {
+			t.Fatalf("new gateway: %v", err)
+		}
+		if err := s.Start(); err != nil {
+			t.Fatalf("start gateway: %v", err)
+		}
+		return s
+	}
+	stop = func(s *server.Server) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	}
+	return start, stop
 }

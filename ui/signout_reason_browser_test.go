@@ -2,7 +2,6 @@ package ui_test
 
 import (
 	"context"
-	"net"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -113,33 +112,7 @@ func TestSignIn_SaysWhySessionEnded(t *testing.T) {
 		}
 	})
 	t.Run("GatewayRestarted", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		store := filepath.Join(t.TempDir(), "sluice.db")
-		start := func() *server.Server {
-			cfg := config.Default()
-			cfg.Listen = addr
-			cfg.Store = store
-			s, err := server.New(context.Background(), server.Options{Config: cfg})
-			if err != nil {
-				t.Fatalf("new gateway: %v", err)
-			}
-			if err := s.Start(); err != nil {
-				t.Fatalf("start gateway: %v", err)
-			}
-			return s
-		}
-		stop := func(s *server.Server) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := s.Shutdown(ctx); err != nil {
-				t.Errorf("shutdown: %v", err)
-			}
-		}
+		start, stop := restartable(t)
 		a := start()
 		secret, err := a.CreateToken(context.Background(), "victor-viewer", sluice.RoleViewer, "test", "setup")
 		if err != nil {
