@@ -34,6 +34,14 @@ type Gateway struct {
 	// "${SLUICE_STORE}") for several replicas sharing one store; default
 	// sluice.db.
 	Store string `yaml:"store"`
+	// StoreWait is how long a gateway starting on PostgreSQL waits for the
+	// server when it cannot be reached yet (none listening, starting up,
+	// no connection slot), trying again with a growing pause (1s, 2s, 4s,
+	// up to 10s) and logging each try, before it gives up and exits; a
+	// server that refuses the credentials, or has no such database, ends
+	// the start at once. Left out it is DefaultStoreWait; 0 gives up at
+	// the first failure. Use StoreWaitTime to read it.
+	StoreWait *Duration `yaml:"store_wait"`
 	// StickyHeaders are tried in order for the sticky key when the body has
 	// no "user"; default [X-User-Id, X-Session-Id].
 	StickyHeaders []string `yaml:"sticky_headers"`
@@ -311,6 +319,23 @@ type Timeouts struct {
 	Idle *Duration `yaml:"idle"`
 }
 
+// DefaultStoreWait is store_wait left out: a minute, so a replica
+// rescheduled during a short PostgreSQL outage (a failover, a restart)
+// comes up when it returns rather than after the kubelet's back-off,
+// which grows to 5 minutes between tries, while one pointed at a wrong
+// host still says so within a minute (each try is logged with its error
+// from the first).
+const DefaultStoreWait = time.Minute
+
+// StoreWaitTime returns store_wait: DefaultStoreWait when it was left
+// out, 0 when it is off.
+func (g Gateway) StoreWaitTime() time.Duration {
+	if g.StoreWait == nil {
+		return DefaultStoreWait
+	}
+	return time.Duration(*g.StoreWait)
+}
+
 // DefaultIdleTimeout is timeouts.idle left out: as long as the first
 // byte's default, since what a backend does silently before its first
 // event (prefill, a reasoning block) it may do between two (a long
@@ -448,6 +473,10 @@ func (g *Gateway) setDefaults() {
 	if g.Timeouts.Idle == nil {
 		d := Duration(DefaultIdleTimeout)
 		g.Timeouts.Idle = &d
+	}
+	if g.StoreWait == nil {
+		d := Duration(DefaultStoreWait)
+		g.StoreWait = &d
 	}
 	if g.Health.Path == "" {
 		g.Health.Path = "/health"
@@ -642,6 +671,9 @@ func (g *Gateway) Validate() error {
 		if d < 0 {
 			return fmt.Errorf("%s: must be positive, such as 5s", key)
 		}
+	}
+	if d := g.StoreWaitTime(); d < 0 {
+		return fmt.Errorf("store_wait: %s is negative: give how long a gateway starting on PostgreSQL waits for the server, such as 1m, or 0 to give up at the first failure", d)
 	}
 	if d := g.Timeouts.IdleTimeout(); d < 0 {
 		return fmt.Errorf("timeouts.idle: %s is negative: give the longest a backend may stay silent once its answer has begun, such as 120s, or 0 to turn the bound off", d)

@@ -85,6 +85,7 @@ type k8sContainer struct {
 	} `yaml:"volumeMounts"`
 	ReadinessProbe *k8sProbe `yaml:"readinessProbe"`
 	LivenessProbe  *k8sProbe `yaml:"livenessProbe"`
+	StartupProbe   *k8sProbe `yaml:"startupProbe"`
 	Lifecycle      *struct {
 		PreStop *struct {
 			Sleep *struct {
@@ -490,6 +491,20 @@ func TestKubernetes_Probes(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { gw.Shutdown(context.Background()) })
+	// A replica started while PostgreSQL is away waits for it (store_wait)
+	// before it serves anything: the liveness probe would kill it first
+	// (its first failures come within seconds), so a startup probe holds
+	// liveness off for longer than the wait, on the liveness probe's path.
+	if sp := c.StartupProbe; sp == nil {
+		t.Errorf("no startup probe: the liveness probe kills a replica waiting for PostgreSQL at start (store_wait %v)", cfg.StoreWaitTime())
+	} else {
+		if sp.HTTPGet != c.LivenessProbe.HTTPGet {
+			t.Errorf("the startup probe asks %+v, the liveness probe %+v: want the same", sp.HTTPGet, c.LivenessProbe.HTTPGet)
+		}
+		if hold := time.Duration(sp.InitialDelaySeconds+sp.PeriodSeconds*sp.FailureThreshold) * time.Second; hold < cfg.StoreWaitTime()+20*time.Second {
+			t.Errorf("the startup probe gives a replica %v to serve; store_wait is %v: want at least 20 s more, for the start after the wait", hold, cfg.StoreWaitTime())
+		}
+	}
 	if c.LivenessProbe.HTTPGet.Path == c.ReadinessProbe.HTTPGet.Path {
 		t.Errorf("liveness and readiness both probe %s", c.LivenessProbe.HTTPGet.Path)
 	}

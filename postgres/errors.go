@@ -42,6 +42,36 @@ func (s *Store) mapErr(ctx context.Context, op string, err error) error {
 	return fmt.Errorf("%s: PostgreSQL at %s: %w", op, s.where, err)
 }
 
+// notReady wraps the error of an open whose first connection found no
+// server to talk to yet: none listening or reachable, or one starting up,
+// shutting down or without a free connection slot. A replica started
+// before PostgreSQL (a pod rescheduled during an outage, a compose file
+// starting both at once) may wait for it (NotReady); a server that
+// refused the credentials, or has no such database, will not change by
+// waiting, so those are not wrapped.
+type notReady struct{ err error }
+
+func (e notReady) Error() string { return e.err.Error() }
+func (e notReady) Unwrap() error { return e.err }
+
+// NotReady reports whether err is an Open's that found PostgreSQL not
+// reachable or not accepting connections yet, so trying again later may
+// succeed.
+func NotReady(err error) bool {
+	var n notReady
+	return errors.As(err, &n)
+}
+
+// notYet reports whether a first connection's err says the server is not
+// there or not ready yet, rather than that it refused this client.
+func notYet(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03" || pe.Code == "53300"
+	}
+	return unreachable(err)
+}
+
 // unreachable reports whether err says the server could not be reached or
 // the connection broke, rather than that a query failed.
 func unreachable(err error) bool {

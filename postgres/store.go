@@ -167,6 +167,9 @@ func OpenOptions(ctx context.Context, dsn string, o Options) (*Store, error) {
 	var schema *string
 	if err := s.pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
 		s.pool.Close()
+		if ctx.Err() == nil && notYet(err) {
+			return nil, notReady{s.mapErr(ctx, "open store", err)}
+		}
 		return nil, s.mapErr(ctx, "open store", err)
 	}
 	if schema == nil {

@@ -175,13 +175,15 @@ func TestOpen_Errors(t *testing.T) {
 		name, dsn string
 		code      sluice.Code
 		says      []string
+		// notReady: waiting may help (a starting gateway waits, store_wait).
+		notReady bool
 	}{
-		{"ErrEmpty", "", sluice.CodeInvalid, []string{"no PostgreSQL DSN"}},
-		{"ErrMalformed", "postgres://a:b@[::1/db", sluice.CodeInvalid, []string{"not valid", "postgres://user:password@host"}},
-		{"ErrUnreachable", "postgres://sluice:hunter2-secret@127.0.0.1:1/sluice?sslmode=disable&connect_timeout=5", sluice.CodeUnavailable, []string{"cannot reach PostgreSQL at 127.0.0.1:1/sluice", "check that the server runs"}},
-		{"ErrPassword", wrongPassword, sluice.CodeUnavailable, []string{"credentials", "password"}},
-		{"ErrNoDatabase", pgtest.WithSearchPath(strings.Replace(dsn, "/sluice?", "/no_such_db_here?", 1), "public"), sluice.CodeUnavailable, []string{"does not exist", "createdb"}},
-		{"ErrNoSchema", pgtest.WithSearchPath(dsn, "no_such_schema_here"), sluice.CodeUnavailable, []string{"no_such_schema_here", "CREATE SCHEMA"}},
+		{"ErrEmpty", "", sluice.CodeInvalid, []string{"no PostgreSQL DSN"}, false},
+		{"ErrMalformed", "postgres://a:b@[::1/db", sluice.CodeInvalid, []string{"not valid", "postgres://user:password@host"}, false},
+		{"ErrUnreachable", "postgres://sluice:hunter2-secret@127.0.0.1:1/sluice?sslmode=disable&connect_timeout=5", sluice.CodeUnavailable, []string{"cannot reach PostgreSQL at 127.0.0.1:1/sluice", "check that the server runs"}, true},
+		{"ErrPassword", wrongPassword, sluice.CodeUnavailable, []string{"credentials", "password"}, false},
+		{"ErrNoDatabase", pgtest.WithSearchPath(strings.Replace(dsn, "/sluice?", "/no_such_db_here?", 1), "public"), sluice.CodeUnavailable, []string{"does not exist", "createdb"}, false},
+		{"ErrNoSchema", pgtest.WithSearchPath(dsn, "no_such_schema_here"), sluice.CodeUnavailable, []string{"no_such_schema_here", "CREATE SCHEMA"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := postgres.Open(t.Context(), tc.dsn)
@@ -191,6 +193,9 @@ func TestOpen_Errors(t *testing.T) {
 			}
 			if sluice.ErrorCode(err) != tc.code {
 				t.Errorf("code %q, want %q: %v", sluice.ErrorCode(err), tc.code, err)
+			}
+			if postgres.NotReady(err) != tc.notReady {
+				t.Errorf("NotReady %v, want %v: %v", postgres.NotReady(err), tc.notReady, err)
 			}
 			for _, w := range tc.says {
 				if !strings.Contains(err.Error(), w) {

@@ -154,7 +154,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		s.budget.every = opt.BudgetInterval
 	}
 	if s.Store == nil {
-		st, err := openStore(ctx, cfg.Store, logger)
+		st, err := openStoreWaiting(ctx, cfg.Store, cfg.StoreWaitTime(), logger)
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/postgres"
@@ -41,4 +42,45 @@ func openStore(ctx context.Context, store string, logger *slog.Logger) (sluice.S
 		return nil, err
 	}
 	return &lockedStore{Store: st, lock: lock}, nil
+}
+
+// openStoreWaiting is openStore that, for a PostgreSQL store not reachable
+// or not accepting connections yet (postgres.NotReady), tries again with
+// a growing pause (1s, 2s, 4s, then every 10s) until wait has passed,
+// logging each failed try with its error, so a replica started during an
+// outage comes up when the server returns rather than exiting into a
+// supervisor's back-off. Any other error (credentials, no such database,
+// a schema newer than this binary) ends it at once, as does ctx (SIGTERM
+// while it waits). wait 0 gives up at the first failure.
+func openStoreWaiting(ctx context.Context, store string, wait time.Duration, logger *slog.Logger) (sluice.Store, error) {
+	start := time.Now()
+	pause := time.Second
+	for try := 1; ; try++ {
+		st, err := openStore(ctx, store, logger)
+		if err == nil {
+			if try > 1 && logger != nil {
+				logger.Info("store: PostgreSQL reached; starting", "waited", time.Since(start).Round(time.Millisecond), "tries", try)
+			}
+			return st, nil
+		}
+		if !postgres.NotReady(err) || wait <= 0 {
+			return nil, err
+		}
+		left := wait - time.Since(start)
+		if left <= 0 {
+			return nil, sluice.Errorf(sluice.ErrorCode(err), "%s (waited %s for it, %d tries: raise store_wait to wait longer)", sluice.ErrorMessage(err), time.Since(start).Round(time.Second), try)
+		}
+		next := min(pause, left)
+		if logger != nil {
+			logger.Warn("store: PostgreSQL not reachable yet; waiting for it (store_wait)", "err", err, "try", try, "retry_in", next.Round(time.Millisecond), "gives_up_in", left.Round(time.Second))
+		}
+		t := time.NewTimer(next)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, sluice.Errorf(sluice.CodeUnavailable, "open store: stopped while waiting for PostgreSQL (%v); the last try: %s", ctx.Err(), sluice.ErrorMessage(err))
+		case <-t.C:
+		}
+		pause = min(2*pause, 10*time.Second)
+	}
 }

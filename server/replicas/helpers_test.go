@@ -157,6 +157,14 @@ func newFleet(t *testing.T, dsn string) *fleet {
 // start starts n more replicas, all at once, and waits until they serve.
 func (f *fleet) start(n int) []*replica {
 	f.t.Helper()
+	started := f.spawn(n)
+	f.await(started...)
+	return started
+}
+
+// spawn starts n more replica processes without waiting for them.
+func (f *fleet) spawn(n int) []*replica {
+	f.t.Helper()
 	bin, err := sluiceBin.Path()
 	if err != nil {
 		f.t.Fatal(err)
@@ -198,6 +206,13 @@ func (f *fleet) start(n int) []*replica {
 		f.replicas = append(f.replicas, r)
 		started = append(started, r)
 	}
+	return started
+}
+
+// await waits until each of started serves, failing the test if one exits
+// first or takes over 30 s.
+func (f *fleet) await(started ...*replica) {
+	f.t.Helper()
 	for _, r := range started {
 		select {
 		case r.url = <-r.ready:
@@ -208,7 +223,6 @@ func (f *fleet) start(n int) []*replica {
 		}
 		r.client = api.NewClient(r.url, secret)
 	}
-	return started
 }
 
 // alive returns the replicas whose process runs.
