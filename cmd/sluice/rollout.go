@@ -635,11 +635,12 @@ func renderABReport(b *strings.Builder, rep *analysis.Report) {
 	fmt.Fprintf(tw, "  METRIC\tCATEGORY\tBASELINE\tCANDIDATE\tDIFF\t%s%% INTERVAL\tMARGIN\tEQUIV\tP\tP (HOLM)\tWINNER\n", strconv.FormatFloat(100*(1-rep.Alpha), 'g', 4, 64))
 	row := func(m analysis.ABMetric) {
 		// A report stored before margins were judged has none: "-".
+		v := abUnit(m.Metric)
 		margin := "-"
 		if m.Equivalence != "" {
-			margin = fmt.Sprintf("±%.4g", m.Margin)
+			margin = "±" + v(m.Margin, "%.4g")
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%.4g\t%.4g\t%+.4g\t[%+.4g, %+.4g]\t%s\t%s\t%s\t%s\t%s\n", m.Name(), dash(m.Category), m.Baseline, m.Candidate, m.Diff, m.Lower, m.Upper, margin, dash(m.Equivalence), pText(m.PValue), pText(m.AdjustedP), m.Winner)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t[%s, %s]\t%s\t%s\t%s\t%s\t%s\n", m.Name(), dash(m.Category), v(m.Baseline, "%.4g"), v(m.Candidate, "%.4g"), v(m.Diff, "%+.4g"), v(m.Lower, "%+.4g"), v(m.Upper, "%+.4g"), margin, dash(m.Equivalence), pText(m.PValue), pText(m.AdjustedP), m.Winner)
 	}
 	for _, m := range rep.Metrics {
 		row(m)
@@ -651,6 +652,22 @@ func renderABReport(b *strings.Builder, rep *analysis.Report) {
 	}
 	tw.Flush()
 	b.WriteString("\n")
+}
+
+// abUnit returns how an A/B report row's values are written, by its
+// metric: the latency and TTFT means in milliseconds ("905ms"), the rates
+// (kept as fractions) in percent ("1.2%"), the others (tokens, characters,
+// quality scores) as they are. A row of bare numbers left a reader to
+// guess that "latency_mean 0.3654" was milliseconds. No space before the
+// unit, so each value stays one word of the table.
+func abUnit(metric string) func(x float64, format string) string {
+	switch {
+	case metric == "latency_mean" || metric == "ttft_mean":
+		return func(x float64, format string) string { return fmt.Sprintf(format, x) + "ms" }
+	case strings.HasSuffix(metric, "_rate"):
+		return func(x float64, format string) string { return fmt.Sprintf(format, 100*x) + "%" }
+	}
+	return func(x float64, format string) string { return fmt.Sprintf(format, x) }
 }
 
 // gateValue is a Prometheus gate's value, or why it has none.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +50,7 @@ func TestRenderRollout_ABReport(t *testing.T) {
 		"A/B report: BASELINE (baseline n=1000, candidate n=990) the baseline wins",
 		"95% INTERVAL",
 		"P (HOLM)",
-		"[+0.18, +0.36]",
+		"[+18%, +36%]",
 		"Last analysis: FAIL",
 	} {
 		if !strings.Contains(out, want) {
@@ -96,8 +97,8 @@ func TestRenderRollout_ABReportEquivalence(t *testing.T) {
 		t.Fatalf("no MARGIN/EQUIV columns:\n%s", out)
 	}
 	want := map[string][]string{
-		"error_rate":   {"±0.005", "undecided"},
-		"latency_mean": {"±180", "within"},
+		"error_rate":   {"±0.5%", "undecided"},
+		"latency_mean": {"±180ms", "within"},
 		"quality":      {"-", "-"},
 	}
 	for _, line := range strings.Split(out, "\n") {
@@ -142,4 +143,42 @@ func TestRenderABReport_StoppedEarly(t *testing.T) {
 	if !strings.Contains(b.String(), "Stopped early, before its planned 5000 requests per arm") {
 		t.Errorf("report of a test stopped early:\n%s", b.String())
 	}
+}
+
+// TestRenderABReport_Units: each value of a row is written in its metric's
+// unit: the latency and TTFT means in milliseconds, the rates (fractions
+// in the report) in percent, the others bare. A user trial read
+// "latency_mean 0.3654" with no unit.
+func TestRenderABReport_Units(t *testing.T) {
+	var b strings.Builder
+	renderABReport(&b, &analysis.Report{Alpha: 0.05, Winner: "baseline", Metrics: []analysis.ABMetric{
+		{Metric: "latency_mean", Baseline: 0.3654, Candidate: 0.5, Diff: 0.1346, Lower: 0.1, Upper: 0.17, Margin: 0.0731, Equivalence: "beyond", Winner: "baseline"},
+		{Metric: "error_rate", Baseline: 0.01, Candidate: 0.035, Diff: 0.025, Lower: 0.004, Upper: 0.046, Margin: 0.005, Equivalence: "beyond", Winner: "baseline"},
+		{Metric: "output_tokens", Baseline: 120, Candidate: 118, Diff: -2, Lower: -9, Upper: 5, Margin: 24, Equivalence: "within", Winner: "no difference"},
+	}})
+	want := map[string][]string{
+		"latency_mean":  {"0.3654ms", "0.5ms", "+0.1346ms", "[+0.1ms,", "+0.17ms]", "±0.0731ms"},
+		"error_rate":    {"1%", "3.5%", "+2.5%", "[+0.4%,", "+4.6%]", "±0.5%"},
+		"output_tokens": {"120", "118", "-2", "[-9,", "+5]", "±24"},
+	}
+	for _, line := range strings.Split(b.String(), "\n") {
+		f := strings.Fields(line)
+		if w, ok := want[firstField(f)]; ok && len(f) >= 8 {
+			// METRIC CATEGORY BASELINE CANDIDATE DIFF [LO, HI] MARGIN ...
+			if got := f[2:8]; !slices.Equal(got, w) {
+				t.Errorf("%s: %q, want %q:\n%s", f[0], got, w, b.String())
+			}
+			delete(want, f[0])
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("rows missing: %v\n%s", want, b.String())
+	}
+}
+
+func firstField(f []string) string {
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }
