@@ -64,6 +64,19 @@ func TwoSided(metric string) bool {
 	return false
 }
 
+// UnitOf returns the unit the analysis metric named metric is read in:
+// "%" for a rate (its values fractions), "ms" for a latency or TTFT
+// quantile, "tokens", "chars", or "" (quality, a Prometheus gate, a name
+// it does not know).
+func UnitOf(metric string) string {
+	for _, d := range defs {
+		if d.name == metric {
+			return d.unit
+		}
+	}
+	return ""
+}
+
 // TwoSidedMetrics names the metrics TwoSided holds both ways, in the
 // analysis's order: the dashboard's script reads them from its page, so
 // that the list is written once, here.

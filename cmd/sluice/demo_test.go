@@ -60,7 +60,7 @@ func TestDemo_RollsBackBadPromotesGood(t *testing.T) {
 	// Payment requests offer a tool, and the versions call it: the
 	// tool-call rate is judged (a row of the verdict table, its threshold
 	// two-sided) and shown per version (about 95%).
-	if !regexp.MustCompile(`(?m)^  tool_call_rate +- +0\.\d+ +0\.\d+ +\S+ +±\S+ `).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^  tool_call_rate +- +\d+(\.\d+)?% +\d+(\.\d+)?% +\S+ +±\S+pts `).MatchString(out) {
 		t.Errorf("no tool_call_rate row in the verdict tables:\n%s", tail(out, 40))
 	}
 	if !regexp.MustCompile(`(?m)^  v1\.2\.0 +\d+ +[\d.]+ +[\d.]+% +[\d.]+% +(8\d|9\d)\.\d% `).MatchString(out) {

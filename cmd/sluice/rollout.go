@@ -584,7 +584,7 @@ func renderRolloutEvents(st api.RolloutStatus, now time.Time, whole bool) string
 			}
 			// A side with no data (a category the candidate has not
 			// served yet) is "-", not a 0 and a -100% change.
-			base, cand, eff := fmt.Sprintf("%.4g", m.Baseline), fmt.Sprintf("%.4g", m.Candidate), effect(m.Effect, m.Unit)
+			base, cand, eff := inUnit(m.Metric, m.Baseline), inUnit(m.Metric, m.Candidate), metricEffect(m, m.Effect)
 			if m.BaselineN == 0 && m.Baseline == 0 {
 				base, eff = "-", "-"
 			}
@@ -690,11 +690,36 @@ func threshold(m sluice.MetricVerdict) string {
 		// baseline of 0.12 ms.
 		return "+" + strconv.FormatFloat(m.ThresholdMS, 'f', -1, 64) + " ms"
 	}
-	s := effect(m.Threshold, m.Unit)
+	s := metricEffect(m, m.Threshold)
 	if analysis.TwoSided(m.Metric) {
 		return "±" + strings.TrimLeft(s, "+-")
 	}
 	return s
+}
+
+// inUnit writes a verdict row's value in its metric's unit, as the
+// verdict's reason does: a rate in percent ("0.29%", its value a
+// fraction), a latency in milliseconds ("43.66ms"), the others as they
+// are, with no space, so that each cell stays one word. Bare fractions
+// beside a reason in percent and points ("0.002907" under "+8.57 pts,
+// threshold +0.50 pts") left a reader to convert.
+func inUnit(metric string, x float64) string {
+	switch analysis.UnitOf(metric) {
+	case "%":
+		return strconv.FormatFloat(100*x, 'g', 3, 64) + "%"
+	case "ms":
+		return fmt.Sprintf("%.4gms", x)
+	}
+	return fmt.Sprintf("%.4g", x)
+}
+
+// metricEffect is effect for row m: an absolute change of a rate in
+// percentage points, as the reason says it ("+0.67pts").
+func metricEffect(m sluice.MetricVerdict, x float64) string {
+	if m.Unit != "relative" && analysis.UnitOf(m.Metric) == "%" && math.Abs(x) < math.MaxFloat64 {
+		return fmt.Sprintf("%+.2fpts", 100*x)
+	}
+	return effect(x, m.Unit)
 }
 
 func effect(x float64, unit string) string {

@@ -32,10 +32,10 @@ func TestRenderRollout_NoDataIsADash(t *testing.T) {
 		switch {
 		case f[0] == "output_tokens" && (f[2] != "8" || f[3] != "-" || f[4] != "-"):
 			t.Errorf("no candidate data in category code: %q, want 8 - -", line)
-		case f[0] == "latency_p50" && (f[2] != "-" || f[3] != "0.3" || f[4] != "-"):
-			t.Errorf("no baseline data in category chat: %q, want - 0.3 -", line)
-		case f[0] == "error_rate" && (f[2] != "0" || f[3] != "0" || f[4] != "+0"):
-			t.Errorf("a measured rate of 0 on both sides: %q, want 0 0 +0", line)
+		case f[0] == "latency_p50" && (f[2] != "-" || f[3] != "0.3ms" || f[4] != "-"):
+			t.Errorf("no baseline data in category chat: %q, want - 0.3ms -", line)
+		case f[0] == "error_rate" && (f[2] != "0%" || f[3] != "0%" || f[4] != "+0.00pts"):
+			t.Errorf("a measured rate of 0 on both sides: %q, want 0%% 0%% +0.00pts", line)
 		}
 	}
 }

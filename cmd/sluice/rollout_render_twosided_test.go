@@ -30,12 +30,12 @@ func TestRenderRollout_TwoSidedThreshold(t *testing.T) {
 		Spec: sluice.RolloutSpec{Model: "chat", Baseline: "v1", Candidate: "v2", Strategy: sluice.StrategyCanary}}, Verdict: &v}
 	out := renderRollout(st, now)
 	for _, want := range []string{
-		`error_rate +- +0\.01 +0\.011 +\+0\.001 +\+0\.005 `,
-		`latency_p99 +- +3000 +3100 +\+3\.3% +\+20\.0% `,
+		`error_rate +- +1% +1\.1% +\+0\.10pts +\+0\.50pts `,
+		`latency_p99 +- +3000ms +3100ms +\+3\.3% +\+20\.0% `,
 		`output_tokens +- +180 +170 +-5\.5% +±50\.0% `,
 		`response_chars +- +900 +850 +-5\.5% +±50\.0% `,
-		`tool_call_rate +- +0\.8 +0\.4 +-0\.4 +±0\.16 `,
-		`tool_call_rate +payments +0\.9 +0\.5 +-0\.4 +±0\.18 `,
+		`tool_call_rate +- +80% +40% +-40\.00pts +±16\.00pts `,
+		`tool_call_rate +payments +90% +50% +-40\.00pts +±18\.00pts `,
 	} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("the view lacks %q:\n%s", want, out)
