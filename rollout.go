@@ -277,6 +277,14 @@ type WarmupSpec struct {
 	// LatencyBudget is the p95 latency the warm-up requests must meet;
 	// default 30s.
 	LatencyBudget Duration `json:"latency_budget,omitempty" yaml:"latency_budget,omitempty"`
+	// MaxFailures is how many warm-up requests may fail (an error
+	// status, or no answer) without failing the rollout, as Argo
+	// Rollouts' failureLimit: a backend's transient error at start (a
+	// cold CUDA graph, a request racing the model load) then does not
+	// keep the candidate from its canary. Zero, the default, lets none
+	// fail. It must be below Requests: the warm-up's latency is measured
+	// on the requests that succeed, and at least one must.
+	MaxFailures int `json:"max_failures,omitempty" yaml:"max_failures,omitempty"`
 }
 
 // RolloutSpec is what an operator asks for when starting a rollout.

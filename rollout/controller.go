@@ -1345,7 +1345,9 @@ func (c *Controller) launchWarmup(r sluice.Rollout) {
 			// budget is not checked again.
 			c.opt.Logger.Info("warm-up not repeated: the candidate was warm when its pre_rollout webhooks were first called", "rollout", r.ID)
 		default:
-			err = c.opt.Warmer.Warm(ctx, v, r.Spec.Warmup)
+			var note string
+			note, err = c.warm(ctx, v, r.Spec.Warmup)
+			ev.Message = note
 		}
 		if err != nil {
 			ev = Event{Kind: EvWarmupFailed, Message: err.Error()}
@@ -1354,6 +1356,7 @@ func (c *Controller) launchWarmup(r sluice.Rollout) {
 			// traffic, on the warm-up's context (an abort or a lost lead
 			// ends them) but not its five minutes: each has its timeout.
 			var done bool
+			note := ev.Message
 			if ev, done = c.preRollout(wctx, r); !done {
 				// Interrupted (an abort, a lost lead, a shutdown, the store
 				// away): nothing is recorded, and the leader's next tick
@@ -1361,6 +1364,9 @@ func (c *Controller) launchWarmup(r sluice.Rollout) {
 				// recorded: warmedBefore).
 				c.opt.Logger.Info("pre_rollout webhooks interrupted: the leader calls them again", "rollout", r.ID)
 				return
+			}
+			if ev.Kind == EvWarmed {
+				ev.Message = note
 			}
 		}
 		if context.Cause(wctx) == errWarmupStopped {
@@ -1393,6 +1399,21 @@ func (c *Controller) launchWarmup(r sluice.Rollout) {
 		cancel(nil)
 	}
 	c.mu.Unlock()
+}
+
+// warm checks and warms candidate v; note, for a warm-up that passed with
+// an allowance of failed requests (warmup.max_failures), says how many
+// failed, for the "warmed" event.
+func (c *Controller) warm(ctx context.Context, v *sluice.Version, spec sluice.WarmupSpec) (note string, err error) {
+	wr, ok := c.opt.Warmer.(WarmReporter)
+	if !ok {
+		return "", c.opt.Warmer.Warm(ctx, v, spec)
+	}
+	res, err := wr.WarmReport(ctx, v, spec)
+	if err != nil || spec.MaxFailures <= 0 || res.Requests == 0 {
+		return "", err
+	}
+	return res.Note(spec.MaxFailures), nil
 }
 
 // warmedBefore reports whether warming rollout r's warm-up finished

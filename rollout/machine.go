@@ -40,7 +40,9 @@ type Event struct {
 	// stage started (shadow pairs in the shadow phase), for EvAnalysis.
 	StageSamples int
 	// Message is the reason for an abort or a failed warm-up, or the one
-	// an operator gave for another action (empty when none was given).
+	// an operator gave for another action (empty when none was given);
+	// for EvWarmed, what a warm-up allowed failures (warmup.max_failures)
+	// says of its failed requests (WarmupResult.Note), or empty.
 	Message string
 	// Actor is who asked for an operator's action (promote, pause, resume,
 	// abort, undo): the timeline and the alerts name them, as the audit
@@ -294,6 +296,9 @@ func Validate(s sluice.RolloutSpec) error {
 			return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{c.name}, Message: fmt.Sprintf("%s cannot be negative: leave it out for the default, or give a positive value", c.name)}
 		}
 	}
+	if err := validWarmupFailures(s.Warmup); err != nil {
+		return err
+	}
 	if a := s.Analysis.Alpha; a < 0 || a >= 1 || a != a {
 		return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"analysis.alpha"}, Message: fmt.Sprintf("analysis.alpha %v must be between 0 and 1 (such as 0.05); leave it out for the default", a)}
 	}
@@ -301,6 +306,24 @@ func Validate(s sluice.RolloutSpec) error {
 		return err
 	}
 	return validThresholds(s.Analysis.Thresholds)
+}
+
+// validWarmupFailures refuses a warm-up failure allowance that cannot
+// work: a negative one, one on a warm-up that sends no requests, and one
+// letting every request fail, which would pass a candidate that never
+// answered (and leave no latency to hold to the budget).
+func validWarmupFailures(w sluice.WarmupSpec) error {
+	const flag = " (--warmup-max-failures; in a model file's rollout: section, warmup: {max_failures: N})"
+	n := w.MaxFailures
+	switch {
+	case n < 0:
+		return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"warmup.max_failures"}, Message: fmt.Sprintf("warmup.max_failures %d cannot be negative: give how many warm-up requests may fail, 0 for none", n) + flag}
+	case n > 0 && (w.Skip || w.Requests == 0):
+		return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"warmup.max_failures"}, Message: fmt.Sprintf("warmup.max_failures %d: a skipped warm-up sends no requests to fail: leave out the allowance, or the skip", n) + flag}
+	case n > 0 && n >= w.Requests:
+		return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"warmup.max_failures"}, Message: fmt.Sprintf("warmup.max_failures %d must be below the warm-up's %d requests: at least one must succeed to show the candidate answers; lower it, or raise warmup.requests", n, w.Requests) + flag}
+	}
+	return nil
 }
 
 // inFile names a setting as a model file's rollout: section spells it,
@@ -383,7 +406,7 @@ func next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 		if r.Phase != sluice.PhaseWarming {
 			return r, nil, nil // a late warm-up result after an abort: ignore
 		}
-		return warmed(r, now)
+		return warmed(r, now, ev.Message)
 	case EvWarmupFailed:
 		if r.Phase != sluice.PhaseWarming {
 			return r, nil, nil
@@ -523,29 +546,30 @@ func next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 	return r, nil, sluice.Errorf(sluice.CodeInvalid, "unknown rollout event %q", ev.Kind)
 }
 
-func warmed(r sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
+func warmed(r sluice.Rollout, now time.Time, note string) (sluice.Rollout, []Action, error) {
 	s := r.Spec
+	ready := "candidate ready and warm" + reasonSuffix(": ", note)
 	switch s.Strategy {
 	case sluice.StrategyRolling:
-		event(&r, now, "warmed", "candidate ready and warm", nil)
+		event(&r, now, "warmed", ready, nil)
 		r, acts := promote(r, now, "rolling: config-only change promoted straight through")
 		return r, acts, nil
 	case sluice.StrategyShadow, sluice.StrategyPipeline:
 		r.Phase = sluice.PhaseShadow
 		r.StartStage(now)
-		event(&r, now, "warmed", fmt.Sprintf("candidate ready and warm; mirroring %s%% of requests to it", sluice.FormatPercent(100*s.ShadowFraction)), nil)
+		event(&r, now, "warmed", fmt.Sprintf("%s; mirroring %s%% of requests to it", ready, sluice.FormatPercent(100*s.ShadowFraction)), nil)
 		return r, []Action{{Kind: ActStartShadow, Fraction: s.ShadowFraction}}, nil
 	case sluice.StrategyBlueGreen:
 		r.Phase = sluice.PhasePreview
 		r.StartStage(now)
-		event(&r, now, "warmed", "candidate ready and warm; reachable as "+s.Model+"@preview until promoted", nil)
+		event(&r, now, "warmed", ready+"; reachable as "+s.Model+"@preview until promoted", nil)
 		return r, []Action{{Kind: ActPreview}}, nil
 	case sluice.StrategyCanary, sluice.StrategyABTest:
-		event(&r, now, "warmed", "candidate ready and warm", nil)
+		event(&r, now, "warmed", ready, nil)
 		r, acts := goLive(r, now, s.CanaryPercent)
 		return r, acts, nil
 	default: // progressive
-		event(&r, now, "warmed", "candidate ready and warm", nil)
+		event(&r, now, "warmed", ready, nil)
 		r, acts := goLive(r, now, s.Stages[0].Percent)
 		return r, acts, nil
 	}

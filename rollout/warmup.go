@@ -39,8 +39,50 @@ type HTTPWarmer struct {
 	Prepare func(req *http.Request, endpoint string)
 }
 
+// WarmupResult is what a warm-up that passed says of its requests.
+type WarmupResult struct {
+	// Requests is how many warm-up requests were sent (0 when the spec
+	// skips them).
+	Requests int
+	// Failed is how many of them failed (an error status, or no answer),
+	// within the spec's MaxFailures.
+	Failed int
+	// FirstFailure says how the first failed one failed, such as
+	// "request 1 to http://vllm:8000 answered 500"; empty when none did.
+	FirstFailure string
+}
+
+// Note is r as the timeline's "warmed" event tells it for a warm-up that
+// allowed max failures: how many failed, of how many, and the allowance.
+func (r WarmupResult) Note(max int) string {
+	if r.Failed == 0 {
+		return fmt.Sprintf("none of %d warm-up requests failed (warmup.max_failures %d)", r.Requests, max)
+	}
+	return fmt.Sprintf("%d of %d warm-up requests failed, within warmup.max_failures %d (%s)", r.Failed, r.Requests, max, r.FirstFailure)
+}
+
+// WarmReporter is a Warmer that also says, when its warm-up passes, how
+// many of its requests failed within the spec's MaxFailures: the
+// controller puts that on the timeline's "warmed" event. HTTPWarmer is
+// one; a Warmer that is not one reports nothing.
+type WarmReporter interface {
+	Warmer
+	WarmReport(ctx context.Context, v *sluice.Version, spec sluice.WarmupSpec) (WarmupResult, error)
+}
+
+var _ WarmReporter = (*HTTPWarmer)(nil)
+
 // Warm implements Warmer.
 func (w *HTTPWarmer) Warm(ctx context.Context, v *sluice.Version, spec sluice.WarmupSpec) error {
+	_, err := w.WarmReport(ctx, v, spec)
+	return err
+}
+
+// WarmReport implements WarmReporter: up to spec.MaxFailures warm-up
+// requests may fail; one more ends the warm-up at once, failed, as does
+// any failed readiness check (the backend must be up to be warmed).
+func (w *HTTPWarmer) WarmReport(ctx context.Context, v *sluice.Version, spec sluice.WarmupSpec) (WarmupResult, error) {
+	var res WarmupResult
 	client := w.Client
 	if client == nil {
 		client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -62,16 +104,16 @@ func (w *HTTPWarmer) Warm(ctx context.Context, v *sluice.Version, spec sluice.Wa
 		resp, err := client.Do(req)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("readiness check of %s failed: %v: start the backend or fix the version's endpoint", sluice.RedactEndpoint(base+hp), redactURLError(err))
+			return res, fmt.Errorf("readiness check of %s failed: %v: start the backend or fix the version's endpoint", sluice.RedactEndpoint(base+hp), redactURLError(err))
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode/100 != 2 {
-			return fmt.Errorf("readiness check of %s answered %d: the backend is not ready", sluice.RedactEndpoint(base+hp), resp.StatusCode)
+			return res, fmt.Errorf("readiness check of %s answered %d: the backend is not ready", sluice.RedactEndpoint(base+hp), resp.StatusCode)
 		}
 	}
 	if spec.Skip || spec.Requests <= 0 {
-		return nil
+		return res, nil
 	}
 	prompts := spec.Prompts
 	if len(prompts) == 0 {
@@ -97,24 +139,50 @@ func (w *HTTPWarmer) Warm(ctx context.Context, v *sluice.Version, spec sluice.Wa
 		req.Header.Set("X-Sluice-Warmup", "1")
 		start := time.Now()
 		resp, err := client.Do(req)
+		var failed string // how this request failed, "" if it did not
 		if err != nil {
-			cancel()
-			return fmt.Errorf("warm-up request %d of %d to %s failed: %v", i+1, spec.Requests, sluice.RedactEndpoint(ep), redactURLError(err))
+			failed = fmt.Sprintf("failed: %v", redactURLError(err))
+		} else {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode/100 != 2 {
+				failed = fmt.Sprintf("answered %d", resp.StatusCode)
+			}
 		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
 		cancel()
-		if resp.StatusCode/100 != 2 {
-			return fmt.Errorf("warm-up request %d of %d to %s answered %d", i+1, spec.Requests, sluice.RedactEndpoint(ep), resp.StatusCode)
+		res.Requests++
+		if failed == "" {
+			lat = append(lat, time.Since(start))
+			continue
 		}
-		lat = append(lat, time.Since(start))
+		this := fmt.Sprintf("warm-up request %d of %d to %s %s", i+1, spec.Requests, sluice.RedactEndpoint(ep), failed)
+		if ctx.Err() != nil {
+			// Stopped (an abort, a lost lead) or out of the warm-up's
+			// time: no allowance covers that.
+			return res, errors.New(this)
+		}
+		res.Failed++
+		if res.FirstFailure == "" {
+			res.FirstFailure = fmt.Sprintf("request %d to %s %s", i+1, sluice.RedactEndpoint(ep), failed)
+		}
+		switch {
+		case spec.MaxFailures <= 0:
+			return res, fmt.Errorf("%s (warmup.max_failures is 0: raise it to let a backend's transient errors at start pass)", this)
+		case res.Failed > spec.MaxFailures:
+			return res, fmt.Errorf("%s: %d warm-up requests failed, more than warmup.max_failures %d allows (the first: %s)", this, res.Failed, spec.MaxFailures, res.FirstFailure)
+		}
+	}
+	if len(lat) == 0 {
+		// Validate keeps MaxFailures below Requests; a spec that got
+		// past it still needs one answer to pass.
+		return res, fmt.Errorf("none of the %d warm-up requests succeeded (the first: %s)", res.Requests, res.FirstFailure)
 	}
 	slices.Sort(lat)
 	p95 := lat[(len(lat)*95+99)/100-1]
 	if p95 > budget {
-		return fmt.Errorf("warm-up p95 latency %s is above the %s budget: the candidate is too slow to take traffic", p95.Round(time.Millisecond), budget)
+		return res, fmt.Errorf("warm-up p95 latency %s is above the %s budget: the candidate is too slow to take traffic", p95.Round(time.Millisecond), budget)
 	}
-	return nil
+	return res, nil
 }
 
 // redactURLError is err with the URL an *url.Error quotes redacted

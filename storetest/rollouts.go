@@ -41,7 +41,7 @@ func fullRollout(id string, phase sluice.Phase) sluice.Rollout {
 				Categories: &yes,
 				Prometheus: []sluice.PromGate{{Name: "gpu", Query: `avg(gpu_util{model="chat"})`, Max: &hi, Min: &lo}},
 			},
-			Warmup:      sluice.WarmupSpec{Requests: 5, Prompts: []string{"hello", "ünïcødé ✓"}, LatencyBudget: sluice.Duration(30 * time.Second)},
+			Warmup:      sluice.WarmupSpec{Requests: 5, Prompts: []string{"hello", "ünïcødé ✓"}, LatencyBudget: sluice.Duration(30 * time.Second), MaxFailures: 1},
 			AutoPromote: true,
 		},
 		Actor: "alice", Reason: "ship v1.1.0",

@@ -221,6 +221,7 @@ func (c *cli) rolloutStartCmd() *cobra.Command {
 	f.StringSliceVar(&spec.Analysis.Guards, "guard", nil, "a metric that may fail the candidate but whose lack of data never holds back a pass, such as latency_p99 (repeat, or a comma-separated list; not error_rate or cancel_rate)")
 	f.BoolVar(&spec.AutoPromote, "auto-promote", false, "let a canary or blue-green preview promote itself when the analysis passes")
 	f.BoolVar(&spec.Warmup.Skip, "skip-warmup", false, "skip the warm-up requests (the readiness check still runs)")
+	f.IntVar(&spec.Warmup.MaxFailures, "warmup-max-failures", 0, "how many of the warm-up's requests may fail (a backend's transient errors at start) before the rollout fails; below the warm-up's request count (default 0: none)")
 	f.StringVar(&bake, "bake", "", "after the promotion, watch the candidate on all traffic for this long (such as 15m) and roll it back if its error or cancel rate or a Prometheus gate fails; none for no bake (default: the plan's without --strategy, none with it)")
 	f.StringArrayVar(&hooks, "webhook", nil, "a webhook check, TYPE:NAME=URL, TYPE one of pre_rollout (before any traffic), confirm_promotion (before the controller promotes) or stage (before each next stage); repeat for more, called in the order given")
 	f.StringArrayVar(&hookTimeouts, "webhook-timeout", nil, "NAME=DURATION: the timeout of each call of webhook NAME (default 60s, at most 30m); repeat per webhook")
@@ -474,6 +475,11 @@ func renderRolloutEvents(st api.RolloutStatus, now time.Time, whole bool) string
 			hs = append(hs, fmt.Sprintf("%s (%s)", h.Name, h.Type))
 		}
 		fmt.Fprintf(&b, "Webhooks:  %s\n", strings.Join(hs, ", "))
+	}
+	if w := r.Spec.Warmup; w.MaxFailures > 0 {
+		// The allowance is the warm-up's one setting a reader of its
+		// result needs: the "warmed" event says how many failed.
+		fmt.Fprintf(&b, "Warm-up:   %d requests, at most %d may fail (warmup.max_failures)\n", w.Requests, w.MaxFailures)
 	}
 	fmt.Fprintf(&b, "Phase:     %s", r.Phase)
 	if r.Decision != "" {

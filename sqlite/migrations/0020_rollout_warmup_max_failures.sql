@@ -1,0 +1,11 @@
+-- 0020_rollout_warmup_max_failures: no table changes. The version marks a
+-- change in what the rollouts table's doc holds: a rollout's spec may hold
+-- warmup.max_failures, how many of its warm-up requests may fail. A binary
+-- built before it, rewriting a warming rollout (a new leader warming it
+-- again), would drop the allowance and fail the candidate on one
+-- transient error its operator had allowed. Binaries refuse a schema newer
+-- than the ones they know, so this version makes an older binary refuse
+-- the store ("upgrade sluice") instead (HOUSE.md: a change to the shape of
+-- a stored JSON document takes a migration, even an empty one;
+-- storetest.DocShape checks it).
+SELECT 1;
