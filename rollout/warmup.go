@@ -12,6 +12,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/sluicehq/sluice"
 )
@@ -143,10 +146,25 @@ func (w *HTTPWarmer) WarmReport(ctx context.Context, v *sluice.Version, spec slu
 		if err != nil {
 			failed = fmt.Sprintf("failed: %v", redactURLError(err))
 		} else {
+			refused := refusedByBackend(resp.StatusCode)
+			var said string
+			if refused {
+				said = backendSaid(resp.Body)
+			}
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode/100 != 2 {
 				failed = fmt.Sprintf("answered %d", resp.StatusCode)
+			}
+			if refused {
+				cancel()
+				if said != "" {
+					failed += " (" + said + ")"
+				}
+				// The request's own fault: every request meets it alike, so
+				// no allowance covers it and no other one is sent.
+				return res, fmt.Errorf("warm-up request %d of %d to %s %s: the backend refuses the request itself, which no retry changes, so warmup.max_failures does not cover it: check the version's upstream_model (sent as %q) and the backend's credentials (the config's backends)",
+					i+1, spec.Requests, sluice.RedactEndpoint(ep), failed, v.Upstream())
 			}
 		}
 		cancel()
@@ -183,6 +201,40 @@ func (w *HTTPWarmer) WarmReport(ctx context.Context, v *sluice.Version, spec slu
 		return res, fmt.Errorf("warm-up p95 latency %s is above the %s budget: the candidate is too slow to take traffic", p95.Round(time.Millisecond), budget)
 	}
 	return res, nil
+}
+
+// refusedByBackend reports whether a warm-up request's status says the
+// request itself is at fault (a model name the backend does not serve,
+// credentials it refuses, a body it rejects): a 4xx other than 408 and 429,
+// which a slow or busy backend answers and may not answer again.
+func refusedByBackend(status int) bool {
+	return status/100 == 4 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests
+}
+
+// backendSaid is the message of a backend's error answer (OpenAI's
+// error.message, older vLLM's message, TGI's error, FastAPI's detail), on
+// one line and at most 200 bytes, or "" when it holds none.
+func backendSaid(body io.Reader) string {
+	b, _ := io.ReadAll(io.LimitReader(body, 16<<10))
+	if !gjson.ValidBytes(b) {
+		return ""
+	}
+	var msg string
+	for _, path := range []string{"error.message", "message", "error", "detail"} {
+		if m := gjson.GetBytes(b, path); m.Type == gjson.String && m.Str != "" {
+			msg = m.Str
+			break
+		}
+	}
+	msg = strings.Join(strings.Fields(strings.ToValidUTF8(msg, "\uFFFD")), " ")
+	if len(msg) > 200 {
+		i := 200
+		for i > 0 && !utf8.RuneStart(msg[i]) {
+			i--
+		}
+		msg = msg[:i] + "…"
+	}
+	return msg
 }
 
 // redactURLError is err with the URL an *url.Error quotes redacted

@@ -154,3 +154,63 @@ func TestHTTPWarmer_WarmReportStopped(t *testing.T) {
 		t.Errorf("the backend got %d warm-up requests after the stop; want only the 1 cut off", n)
 	}
 }
+
+// TestHTTPWarmer_WarmReportRefused: a 4xx is the warm-up request's own
+// fault (a model name the backend does not serve, credentials it refuses),
+// which every request meets alike: it ends the warm-up at once whatever the
+// allowance, saying what the backend said and what to check, not "raise
+// warmup.max_failures" (nor, past the allowance, "more than it allows",
+// after sending the candidate requests it had already refused). A 429 or
+// 408 is a busy or slow backend, which may pass: the allowance covers it.
+func TestHTTPWarmer_WarmReportRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		status   int
+		max      int
+		wantErr  []string // "" for a pass
+		wantSent int32
+	}{
+		{"UnknownModel", 404, 2, []string{"warm-up request 1 of 5 to URL answered 404 (The model `chat:v2` does not exist.)", "upstream_model", `"chat:v2"`}, 1},
+		{"UnknownModelNoAllowance", 404, 0, []string{"warm-up request 1 of 5 to URL answered 404 (The model `chat:v2` does not exist.)", "upstream_model"}, 1},
+		{"Unauthorized", 401, 2, []string{"warm-up request 1 of 5 to URL answered 401", "backends"}, 1},
+		{"BusyWithinAllowance", 429, 1, nil, 5},
+		{"TimeoutWithinAllowance", 408, 1, nil, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("X-Sluice-Warmup") == "" {
+					return
+				}
+				if got.Add(1) == 1 || tc.status < 408 || tc.status > 429 {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(tc.status)
+					// vLLM's answer to a model name it does not serve.
+					fmt.Fprint(w, `{"object":"error","message":"The model `+"`chat:v2`"+` does not exist.","type":"NotFoundError","param":null,"code":`+fmt.Sprint(tc.status)+`}`)
+					return
+				}
+				fmt.Fprint(w, `{"choices": [{"message": {"content": "hi"}}]}`)
+			}))
+			defer srv.Close()
+			v := &sluice.Version{Model: "chat", Version: "v2", Endpoints: []string{srv.URL}}
+			_, err := (&rollout.HTTPWarmer{}).WarmReport(context.Background(), v, sluice.WarmupSpec{Requests: 5, MaxFailures: tc.max})
+			switch {
+			case tc.wantErr == nil && err != nil:
+				t.Fatalf("failed: %v", err)
+			case tc.wantErr != nil && err == nil:
+				t.Fatal("passed")
+			}
+			for _, w := range tc.wantErr {
+				if w = strings.ReplaceAll(w, "URL", srv.URL); !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if err != nil && (strings.Contains(err.Error(), "raise it") || strings.Contains(err.Error(), "allows")) {
+				t.Errorf("error %q asks for more allowance, which would not help", err)
+			}
+			if n := got.Load(); n != tc.wantSent {
+				t.Errorf("the backend got %d warm-up requests; want %d", n, tc.wantSent)
+			}
+		})
+	}
+}
