@@ -1,12 +1,20 @@
 package observe
 
-import "github.com/sluicehq/sluice"
+import (
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
 
 // Seed adds to the windows observations of requests an earlier process
 // served, read back from the request log, so that a gateway restarted in
 // the middle of a rollout analyses the stage's traffic from where it was
 // rather than from zero. obs must be in arrival order, oldest first; a
-// window keeps the newest of them as it keeps the newest recorded.
+// window keeps the newest of them as it keeps the newest recorded. from is
+// where the rows begin: every request of the model's version from then on
+// is among them (the request log's rows of one version since from), so
+// Summary takes the version as observed since from, not since the
+// Recorder started. Rows of another model or version are passed over.
 //
 // Unlike Record, Seed leaves the Prometheus metrics alone: the former
 // process exported those requests already, and a counter that began
@@ -20,11 +28,12 @@ import "github.com/sluicehq/sluice"
 // the gateway seeds only rows that arrived before it began to serve.
 // Seed is for a Recorder no Cursor reads (the fleet's windows read the
 // other replicas' flushes instead), safe for concurrent use with Record.
-func (r *Recorder) Seed(obs []sluice.Observation, score func(*sluice.Observation) (float64, bool)) {
+func (r *Recorder) Seed(model, version string, from time.Time, obs []sluice.Observation, score func(*sluice.Observation) (float64, bool)) {
+	r.markSeeded(model, version, from)
 	for i := range obs {
 		o := &obs[i]
-		if o.At.IsZero() {
-			continue // a row without a time cannot be placed in a window
+		if o.At.IsZero() || o.Model != model || o.Version != version {
+			continue // no time to place it by, or not the version asked for
 		}
 		s := r.seriesOf(o)
 		e := newEntry(o.At.UnixNano(), o)
@@ -57,4 +66,40 @@ func (q *qualityWindow) seed(e qentry, size int) {
 		r.buf[r.next] = e
 		r.next = (r.next + 1) % len(r.buf)
 	}
+}
+
+// markSeeded notes that the Recorder holds model's version's requests from
+// from on, if that is before it started.
+func (r *Recorder) markSeeded(model, version string, from time.Time) {
+	if from.IsZero() || !from.Before(r.started) {
+		return
+	}
+	ms := (*r.models.Load())[model]
+	if ms == nil {
+		ms = r.addModel(model)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ms.seeded == nil {
+		ms.seeded = map[string]time.Time{}
+	}
+	if at, ok := ms.seeded[version]; !ok || from.Before(at) {
+		ms.seeded[version] = from
+	}
+}
+
+// observedFrom is when the Recorder began to hold model's version's
+// requests: when it started, or earlier where Seed filled the version's
+// windows from the request log.
+func (r *Recorder) observedFrom(model, version string) time.Time {
+	ms := (*r.models.Load())[model]
+	if ms == nil {
+		return r.started
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if at, ok := ms.seeded[version]; ok {
+		return at
+	}
+	return r.started
 }

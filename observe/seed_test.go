@@ -28,7 +28,7 @@ func TestRecorder_Seed(t *testing.T) {
 			rows = append(rows, *o)
 		}
 		heuristic := func(o *sluice.Observation) (float64, bool) { return 0.5, o.ErrorClass == "" }
-		r.Seed(rows, heuristic)
+		r.Seed("m", "v2", t0, rows, heuristic)
 		r.Record(obs("m", "v2", "pay", 11))
 
 		all := r.Window("m", "v2", "", time.Time{})
@@ -63,12 +63,42 @@ func TestRecorder_Seed(t *testing.T) {
 		for i := 1; i <= 6; i++ {
 			rows = append(rows, *obs("m", "v2", "pay", i))
 		}
-		r.Seed(rows, nil)
+		r.Seed("m", "v2", t0, rows, nil)
 		s := r.Window("m", "v2", "", time.Time{})
 		if s.Requests != 4 || !s.First.Equal(t0.Add(3*time.Second)) {
 			t.Errorf("%d requests from %v, want the newest 4 from the 3rd", s.Requests, s.First)
 		}
 	})
+}
+
+// TestRecorder_SeedRate: a version seeded from a minute before the
+// Recorder started has its rate counted over that minute, not over the
+// five minutes asked for (which the restarted process's rows do not
+// reach back to), nor from the start alone.
+func TestRecorder_SeedRate(t *testing.T) {
+	start := t0.Add(time.Hour)
+	now := start.Add(30 * time.Second)
+	r := observe.New(observe.Options{Now: func() time.Time { return now }})
+	from := start.Add(-time.Minute)
+	var rows []sluice.Observation
+	for i := 0; i < 60; i++ {
+		o := obs("m", "v2", "", 0)
+		o.At = from.Add(time.Duration(i) * time.Second)
+		rows = append(rows, *o)
+	}
+	r.Seed("m", "v2", from, rows, nil)
+	for i := 0; i < 30; i++ {
+		o := obs("m", "v2", "", 0)
+		o.At = start.Add(time.Duration(i) * time.Second)
+		r.Record(o)
+	}
+	sum := r.Summary("m", now.Add(-5*time.Minute))
+	if len(sum) != 1 || sum[0].Requests != 90 {
+		t.Fatalf("summary %+v, want v2 with 90 requests", sum)
+	}
+	if got := sum[0].RatePerSecond; got < 0.99 || got > 1.01 {
+		t.Errorf("rate %.3f/s, want 1/s (90 requests over the 90 s since the seeded rows begin)", got)
+	}
 }
 
 func grepLines(body, what string) string {
