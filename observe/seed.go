@@ -1,6 +1,7 @@
 package observe
 
 import (
+	"math"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -24,19 +25,29 @@ import (
 // answer is not scored) go to the quality windows but not to the
 // sluice_quality_score histogram.
 //
+// cut says the request log holds more of the version's rows since from
+// than obs (the read stopped at its limit, the newest kept): the windows
+// then say they no longer reach back before the oldest of obs, as a
+// window that overwrote older entries does (Sample.Truncated), so the
+// analysis compares both arms over the span both windows hold, and the
+// version counts as observed from the oldest on.
+//
 // The caller makes sure no observation is both seeded and recorded:
 // the gateway seeds only rows that arrived before it began to serve.
 // Seed is for a Recorder no Cursor reads (the fleet's windows read the
 // other replicas' flushes instead), safe for concurrent use with Record.
-func (r *Recorder) Seed(model, version string, from time.Time, obs []sluice.Observation, score func(*sluice.Observation) (float64, bool)) {
-	r.markSeeded(model, version, from)
+func (r *Recorder) Seed(model, version string, from time.Time, obs []sluice.Observation, cut bool, score func(*sluice.Observation) (float64, bool)) {
+	var oldest int64 = math.MaxInt64
+	touched := map[*series]struct{}{}
 	for i := range obs {
 		o := &obs[i]
 		if o.At.IsZero() || o.Model != model || o.Version != version {
 			continue // no time to place it by, or not the version asked for
 		}
 		s := r.seriesOf(o)
+		touched[s] = struct{}{}
 		e := newEntry(o.At.UnixNano(), o)
+		oldest = min(oldest, e.at)
 		e.errIdx = r.internErrClass(o.ErrorClass)
 		var q qentry
 		scored := false
@@ -54,6 +65,20 @@ func (r *Recorder) Seed(model, version string, from time.Time, obs []sluice.Obse
 		s.mu.Unlock()
 		s.all.add(&e)
 	}
+	if cut && oldest != math.MaxInt64 {
+		// Entries older than the oldest read back exist in the log but
+		// not here: as if overwritten just before it.
+		for s := range touched {
+			s.mu.Lock()
+			s.w.evicted = max(s.w.evicted, oldest-1)
+			s.mu.Unlock()
+			s.all.mu.Lock()
+			s.all.w.evicted = max(s.all.w.evicted, oldest-1)
+			s.all.mu.Unlock()
+		}
+		from = time.Unix(0, oldest)
+	}
+	r.markSeeded(model, version, from)
 }
 
 // seed appends e to its source's ring as add does, without the histogram

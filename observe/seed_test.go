@@ -28,7 +28,7 @@ func TestRecorder_Seed(t *testing.T) {
 			rows = append(rows, *o)
 		}
 		heuristic := func(o *sluice.Observation) (float64, bool) { return 0.5, o.ErrorClass == "" }
-		r.Seed("m", "v2", t0, rows, heuristic)
+		r.Seed("m", "v2", t0, rows, false, heuristic)
 		r.Record(obs("m", "v2", "pay", 11))
 
 		all := r.Window("m", "v2", "", time.Time{})
@@ -63,10 +63,30 @@ func TestRecorder_Seed(t *testing.T) {
 		for i := 1; i <= 6; i++ {
 			rows = append(rows, *obs("m", "v2", "pay", i))
 		}
-		r.Seed("m", "v2", t0, rows, nil)
+		r.Seed("m", "v2", t0, rows, false, nil)
 		s := r.Window("m", "v2", "", time.Time{})
 		if s.Requests != 4 || !s.First.Equal(t0.Add(3*time.Second)) {
 			t.Errorf("%d requests from %v, want the newest 4 from the 3rd", s.Requests, s.First)
+		}
+	})
+	t.Run("CutSaysTruncated", func(t *testing.T) {
+		// The log held more rows than were read back (cut): the windows,
+		// the version's and the category's, say they do not reach back
+		// before the oldest read, as an overwritten window does.
+		r := observe.New(observe.Options{})
+		var rows []sluice.Observation
+		for i := 5; i <= 10; i++ {
+			rows = append(rows, *obs("m", "v2", "pay", i))
+		}
+		r.Seed("m", "v2", t0, rows, true, nil)
+		for _, cat := range []string{"", "pay"} {
+			s := r.Window("m", "v2", cat, t0)
+			if !s.Truncated || s.Requests != 6 || !s.First.Equal(t0.Add(5*time.Second)) {
+				t.Errorf("category %q since the rows' start: truncated %v, %d requests from %v; want truncated, 6 from the 5th", cat, s.Truncated, s.Requests, s.First)
+			}
+			if s := r.Window("m", "v2", cat, t0.Add(5*time.Second)); s.Truncated || s.Requests != 6 {
+				t.Errorf("category %q since the oldest read: truncated %v, %d requests; want whole, 6", cat, s.Truncated, s.Requests)
+			}
 		}
 	})
 }
@@ -86,7 +106,7 @@ func TestRecorder_SeedRate(t *testing.T) {
 		o.At = from.Add(time.Duration(i) * time.Second)
 		rows = append(rows, *o)
 	}
-	r.Seed("m", "v2", from, rows, nil)
+	r.Seed("m", "v2", from, rows, false, nil)
 	for i := 0; i < 30; i++ {
 		o := obs("m", "v2", "", 0)
 		o.At = start.Add(time.Duration(i) * time.Second)

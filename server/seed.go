@@ -49,18 +49,24 @@ func (s *Server) seedWindows(ctx context.Context) {
 		}
 		n := 0
 		for _, v := range []string{r.Spec.Baseline, r.Spec.Candidate} {
-			rows, err := s.Store.Requests(ctx, sluice.RequestQuery{Model: model, Version: v, Since: since, Until: until, Limit: observe.DefaultVersionWindowSize})
+			rows, err := s.Store.Requests(ctx, sluice.RequestQuery{Model: model, Version: v, Since: since, Until: until, Limit: seedLimit})
 			if err != nil {
 				s.logger.Warn("rollout under way: its analysis starts again from zero, as the request log could not be read", "rollout", r.ID, "err", err)
 				return
 			}
 			slices.Reverse(rows) // oldest first
-			s.Recorder.Seed(model, v, since, rows, heuristicScore)
+			// A full read may have left older rows out: the window says
+			// so, as one that overwrote them would.
+			s.Recorder.Seed(model, v, since, rows, len(rows) == seedLimit, heuristicScore)
 			n += len(rows)
 		}
 		s.logger.Info("rollout under way: its windows were filled again from the request log", "rollout", r.ID, "requests", n, "since", since.UTC().Format(time.RFC3339))
 	}
 }
+
+// seedLimit is how many rows of a version are read back: what its window
+// keeps (observe.Options.VersionWindowSize, the gateway's default).
+const seedLimit = observe.DefaultVersionWindowSize
 
 // seedSince is where r's analysis and its stage's sample begin to read
 // (rollout.Controller.input, StageSamples): when the candidate went live,
