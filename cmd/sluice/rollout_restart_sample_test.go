@@ -71,7 +71,20 @@ func restartKeepsStageSample(t *testing.T, dsn string) {
 	if dsn != "" {
 		time.Sleep(2500 * time.Millisecond) // the fleet flushes every second
 	} else {
-		time.Sleep(500 * time.Millisecond) // request_log's flush_interval is 100ms
+		// The kill loses what the request log had not written yet (the
+		// README says so): wait until it holds every request sent, rather
+		// than a time a loaded machine may overrun.
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			rows, err := cl.Requests(ctx, sluice.RequestQuery{Model: "code", Limit: 10 * (base1 + cand1)})
+			if err == nil && len(rows) >= base1+cand1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the request log holds %d of the %d requests sent (%v)", len(rows), base1+cand1, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 	gw.cmd.Process.Kill()
 	if code := gw.wait(10 * time.Second); code != -int(syscall.SIGKILL) {
