@@ -252,6 +252,9 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	// before the proxy: its shadow pairs go to the store under that name.
 	s.replica = newReplica(s.Store, logger)
 	windows := s.windows() // issue 5: the fleet's union on a shared store
+	// A restart mid-rollout carries on the stage's sample (SQLite: the
+	// windows are memory), before anything is recorded.
+	s.seedWindows(ctx)
 	s.pairs.stored = s.newFleetPairs()
 	var onPair func(proxy.ShadowPair)
 	if s.pairs.stored != nil {

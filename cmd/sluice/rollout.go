@@ -535,6 +535,12 @@ func renderRolloutEvents(st api.RolloutStatus, now time.Time, whole bool) string
 		if of == "" {
 			of = "candidate requests"
 		}
+		if r.Phase == sluice.PhasePaused {
+			// The split still sends the candidate its share: the sample
+			// counts on while the hold stands (the Next line says why
+			// neither moves the stage on until the resume).
+			of += ", counting on while paused"
+		}
 		fmt.Fprintf(&b, "Sample:    %s  %d of %d %s\n", bar(min(p, 100), 30), st.StageSamples, st.StageNeed, of)
 	}
 	if next := api.WaitingFor(st, now); next != "" {
