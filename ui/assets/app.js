@@ -992,12 +992,21 @@
       SluiceChart.draw(svg, series, { tMin: tMin, tMax: tMax || null, max: (defs[metric] || {}).max, gap: 5 * (state.stepMs || 1000) });
     });
     renderLegend();
-    // The gateway samples the charts only while a dashboard is open: when
-    // they reach back less than the window, say from when, so an empty
-    // start is not read as no traffic.
+    // The charts' past comes from the request log, and what the gateway
+    // sampled since a dashboard opened: when they reach back less than the
+    // window, say from when, so an empty start is not read as no traffic.
     const partial = tMin && tMax - tMin < WINDOW_MS - 60000;
-    $("charts-note").textContent = "Each point summarises the trailing " + (state.smoothMs / 1000 || 10) + " s of " + (state.category ? "category " + state.category : "all traffic") + "; the last 10 minutes are shown" +
-      (partial ? ", from " + SluiceChart.fmtTime(tMin) + " only: the gateway samples these points while a dashboard is open, and a line breaks where none was sampled." : ".");
+    let note = "Each point summarises the trailing " + (state.smoothMs / 1000 || 10) + " s of " + (state.category ? "category " + state.category : "all traffic") + "; the last 10 minutes are shown" +
+      (partial ? ", from " + SluiceChart.fmtTime(tMin) + " only: the request log holds nothing earlier of these versions, and a line breaks where there is no point." : ".");
+    // Mirrored (shadow) requests are not in the request log: a version
+    // whose line starts where the sampling did, while another's reaches
+    // back before it, was charted only since then.
+    const from = state.sampledFrom;
+    if (from && tMin && tMin < from - 5 * (state.stepMs || 1000)) {
+      const late = versions.filter((v) => { const p = state.series[v] || []; return p.length && p[0].t >= from; });
+      if (late.length) note += " " + late.join(", ") + ": charted from " + SluiceChart.fmtTime(from) + " only, when a dashboard opened; its mirrored (shadow) requests are not in the request log, which the charts' past is read from.";
+    }
+    $("charts-note").textContent = note;
   }
 
   async function loadSeries() {
@@ -1006,6 +1015,7 @@
     state.series = a.series || {};
     state.smoothMs = a.smooth_ms;
     state.stepMs = a.step_ms;
+    state.sampledFrom = a.sampled_from || 0;
     state.lastT = 0;
     for (const v in state.series) { const p = state.series[v]; if (p.length) state.lastT = Math.max(state.lastT, p[p.length - 1].t); }
     setCategories(a.categories);
