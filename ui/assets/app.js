@@ -1411,6 +1411,10 @@
     }
     parts.push(usageErr ? "The usage could not be read: " + usageErr + "." : "Requests, errors and tokens are over the last 24 hours, from the request log" + (usage && usage.since ? " (since " + utc(usage.since) + " UTC)" : "") +
       "; requests refused before routing (a 401, 403, 404, 429 over a key's limits or budget, or a body that is not JSON) are not in it: sluice_client_key_requests_total and sluice_client_key_refused_total on /metrics count them.");
+    const estimated = ((usage && usage.rows) || []).reduce((n, u) => n + (Number(u.estimated_tokens) || 0), 0);
+    if (!usageErr && estimated) {
+      parts.push("~ marks tokens that hold the gateway's estimate, " + count(estimated) + " in all (under each key's output tokens): answers that ended without the backend's usage (a stream cut before its last chunk) are charged the request body's and the relayed text's bytes / 4, as sluice usage's ESTIMATED TOKENS says.");
+    }
     note.textContent = parts.join(" ");
   }
 
@@ -1466,11 +1470,22 @@
     }
   }
 
-  // usageCells are a key's four usage cells.
+  // usageCells are a key's four usage cells. Tokens that hold the
+  // gateway's estimate (answers that ended without the backend's usage,
+  // estimated_tokens, input and output together) are marked ~, as sluice
+  // requests marks such rows, with how many under the output's.
   function usageCells(u, usage) {
     const v = (f) => (!usage ? "–" : count(u ? u[f] : 0));
-    return [h("td", { class: "n key-requests" }, v("requests")), h("td", { class: "n key-errors" }, v("errors")),
-      h("td", { class: "n key-input" }, v("input_tokens")), h("td", { class: "n key-output" }, v("output_tokens"))];
+    const est = usage && u ? Number(u.estimated_tokens) || 0 : 0;
+    const title = est ? count(est) + " of this key's input and output tokens are the gateway's estimate (the request body's and the relayed text's bytes / 4) for answers that ended without the backend's usage" : null;
+    const tok = (f, cls) => {
+      const td = h("td", { class: "n " + cls }, (est ? "~" : "") + v(f));
+      if (title) td.title = title;
+      return td;
+    };
+    const out = tok("output_tokens", "key-output");
+    if (est) out.append(h("div", { class: "muted small key-estimated", title: title }, "~" + count(est) + " estimated"));
+    return [h("td", { class: "n key-requests" }, v("requests")), h("td", { class: "n key-errors" }, v("errors")), tok("input_tokens", "key-input"), out];
   }
 
   // ---- navigation ----
