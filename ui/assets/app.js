@@ -1171,7 +1171,11 @@
     // picked or Refresh while an answer is on its way makes that answer
     // stale (appended, it listed pairs for filters no longer set).
     const gen = state.shadowGen = (state.shadowGen || 0) + 1;
-    if (!state.model) return;
+    if (!state.model) {
+      box.append(h("div", { class: "empty-state", id: "no-shadow" }, h("b", {}, "No model is registered yet."),
+        h("p", {}, "Shadow pairs are collected while a rollout mirrors a model's traffic to its candidate: register the model with sluice apply -f models.yaml, then start a shadow run with sluice rollout start MODEL --to VERSION --strategy shadow.")));
+      return;
+    }
     // The category filter offers the model's categories (the charts'),
     // keeping the one picked while it is among them.
     const catSel = $("shadow-category"), picked = catSel.value;
@@ -1191,13 +1195,18 @@
         a = await admin("GET", "/shadow/" + enc(state.model) + "/pairs?" + q.toString());
         if (gen !== state.shadowGen) return;
         a.available = true;
+        a.more = !!a.truncated;
         if (!(a.pairs || []).length) {
           box.append(h("div", { class: "empty-state", id: "no-shadow" }, h("b", {}, "No shadow pair of " + state.model + " kept matches: "),
             "none " + (differ ? "differs" + (category ? " in category " + category : "") : "in category " + category) + "."));
           return;
         }
       } else {
-        a = await call("GET", "/ui/api/shadow?model=" + enc(state.model) + "&limit=50");
+        // One more than shown: whether older pairs are kept.
+        a = await call("GET", "/ui/api/shadow?model=" + enc(state.model) + "&limit=51");
+        a.more = (a.pairs || []).length > 50;
+        a.pairs = (a.pairs || []).slice(0, 50);
+        if (a.more) a.next_before = a.pairs[49].seq;
       }
     } catch (e) {
       if (gen === state.shadowGen) box.append(h("p", { class: "error" }, e.message));
@@ -1210,6 +1219,13 @@
         h("b", {}, "No shadow pairs" + (state.model ? " for " + state.model : "") + "."),
         h("p", {}, a.available ? "Pairs are collected while a rollout mirrors traffic to its candidate (strategy shadow or pipeline): start one with sluice rollout start " + state.model + " --to VERSION --strategy shadow." : "This gateway keeps no shadow pairs.")));
       return;
+    }
+    // The tab shows a page of 50: say when more are kept, and how to list
+    // them (the CLI pages with --before).
+    if (a.more) {
+      const cmd = "sluice rollout pairs " + state.model + (differ ? " --differ" : "") + (category ? " --category " + category : "") + (a.next_before ? " --before " + a.next_before : "");
+      box.append(h("p", { class: "muted", id: "shadow-more" }, "Showing the newest 50 of the pairs kept" + (differ || category ? " that match" : "") + "; more are kept: ",
+        h("code", {}, cmd), " lists the older ones."));
     }
     if (a.texts_withheld) box.append(h("p", { class: "muted", id: "shadow-withheld" }, "The answers' texts are shown to operators and admins only: a viewer sees how the answers differ, as the request log shows how requests went, not what users wrote or were told."));
     for (const p of pairs) {
