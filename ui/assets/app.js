@@ -1120,7 +1120,10 @@
     // as if something had happened then.
     // The span the data covers: a gateway up for 5 minutes has no 15.
     const span = "Serving versions over the last " + durationText(Math.max(Date.now() - new Date(a.since).getTime(), 0)) + " (since " + localTime(a.since) + (a.from_first ? ", the first request observed" : "") + ")";
-    $("categories-note").textContent = (a.candidate ? "Stable " + a.baseline + " → candidate " + a.candidate + (a.cut ? ", since " : ", since the candidate went live at ") + localTime(a.since) : span) +
+    // After a rollout ends its arms stay as long as the charts keep them:
+    // the note says why a version no longer serving is in the table.
+    const ended = (a.ended || []).length ? ", with " + a.ended.join(" and ") + " of the rollout that ended at " + localTime(a.ended_at) : "";
+    $("categories-note").textContent = (a.candidate ? "Stable " + a.baseline + " → candidate " + a.candidate + (a.cut ? ", since " : ", since the candidate went live at ") + localTime(a.since) : span + ended) +
       (a.cut ? " (the busiest windows hold only their newest requests, so the table starts there)." : ".");
     // A rate column is told by its format, not its title: "Canceled" holds
     // no "rate", and its cells were held to the 50 ms of a latency, which
