@@ -801,6 +801,10 @@ func upstreamMessage(t *route.Target, class string, err error) string {
 		return "the backend for " + t.ID + " cannot be reached (" + bodyErrText(err) + "); try again, and if it persists ask an operator to check the backend or move traffic off it"
 	case "stream_broken":
 		return "the backend for " + t.ID + " broke off its stream before its first event (" + bodyErrText(err) + "); try again, and if it persists ask an operator to check the backend or move traffic off it"
+	case "upstream_5xx":
+		// An error event as the stream's first (streamErrorEvent): its
+		// message is the backend's own.
+		return "the backend for " + t.ID + " failed the request after accepting it, in its stream's first event: " + err.Error() + "; try again, and if it persists ask an operator to check the backend or move traffic off it"
 	}
 	// The socket addresses of a net.OpError are the backend's internal
 	// address: clients are not told it.

@@ -1,0 +1,150 @@
+package proxy_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openai/openai-go"
+	"github.com/openai/openai-go/option"
+
+	"github.com/sluicehq/sluice/proxy"
+)
+
+// Backends that fail after their 200 as real model servers do: vLLM and
+// llama.cpp send an error event ({"error":{...}}) when a request fails once
+// its stream's headers are out, vLLM then "data: [DONE]"; TGI sends
+// {"error":"...","error_type":"..."} and ends the stream.
+const (
+	vllmErrorEvent = `data: {"error": {"object": "error", "message": "CUDA out of memory. Tried to allocate 2.00 GiB", "type": "InternalServerError", "param": null, "code": 500}}` + "\n\n"
+	tgiErrorEvent  = `data:{"error":"Request failed during generation: CUDA out of memory","error_type":"generation"}` + "\n\n"
+)
+
+// modelStream streams a chat completion of model through openai-go from the
+// gateway at url (no SDK retries) and returns the text it got and the
+// stream's error.
+func modelStream(t *testing.T, url, model string) (string, error) {
+	t.Helper()
+	client := openai.NewClient(option.WithBaseURL(url+"/v1/"), option.WithAPIKey("k"), option.WithMaxRetries(0))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s := client.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{
+		Model:    model,
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")},
+	})
+	defer s.Close()
+	var text strings.Builder
+	for s.Next() {
+		for _, c := range s.Current().Choices {
+			text.WriteString(c.Delta.Content)
+		}
+	}
+	return text.String(), s.Err()
+}
+
+// results records OnResult's outcomes per version, as outlier ejection
+// reads them.
+type results struct {
+	mu     sync.Mutex
+	failed map[string]int
+	ok     map[string]int
+}
+
+func newResults() *results { return &results{failed: map[string]int{}, ok: map[string]int{}} }
+
+func (r *results) on(id string, failed bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if failed {
+		r.failed[id]++
+	} else {
+		r.ok[id]++
+	}
+}
+
+func (r *results) get(id string) (failed, ok int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failed[id], r.ok[id]
+}
+
+// What the user does: streams a chat completion (openai-go) that the split
+// sends to a version whose backend answers 200 and then, as its first
+// event, an error event (vLLM's CUDA out of memory, then [DONE]; TGI's,
+// then the end of the body), through the gateway's own client and an
+// http.Transport.
+// What happened: the client got a 200 stream carrying the error (the SDK
+// raises a bare "received error while streaming"), never retried on stable
+// though nothing of an answer had reached it; vLLM's was logged
+// upstream_5xx with status 200, TGI's stream_broken with a second error
+// event from the gateway.
+// What must happen: the gateway holds a stream's headers for its first
+// event, so an error there is a failed attempt of the version
+// (upstream_5xx, 502, retried), counted against it for the analysis and
+// outlier ejection; the split request gets stable's stream. A pinned
+// request gets a 502 OpenAI error answer naming the version and keeping
+// the backend's message, which openai-go returns as an *openai.Error with
+// its status (and retries, as for any 5xx, when retries are on).
+func TestStreamErrorAsFirstEventIsAFailedAttempt(t *testing.T) {
+	for _, tr := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{
+		{"OwnClient", nil},
+		{"Transport", proxy.NewTransport(5*time.Second, 5*time.Second)},
+	} {
+		for name, parts := range map[string][]any{
+			"vLLM": {vllmErrorEvent, doneEvent},
+			"TGI":  {tgiErrorEvent},
+		} {
+			t.Run(tr.name+"/"+name, func(t *testing.T) {
+				bad := reviewSSE(t, parts...)
+				good := sseBackend(t, chunk("hello"), finalChunk, usageChunk, doneEvent)
+				rec := newSpyRecorder()
+				res := newResults()
+				_, url := MustProxy(t, proxy.Options{Routes: splitRoutes(t, good.URL, bad, 0), Recorder: rec, Transport: tr.rt, OnResult: res.on})
+
+				text, err := modelStream(t, url, "chat")
+				if err != nil || text != "hello" {
+					t.Fatalf("split stream: text %q, error %v: want stable's answer, no error", text, err)
+				}
+				failed, stable := firstEventObs(t, rec, true)
+				if failed.ErrorClass != "upstream_5xx" || failed.Status != 502 || !failed.Retried {
+					t.Errorf("failed attempt: class %q status %d retried %v, want upstream_5xx 502 retried", failed.ErrorClass, failed.Status, failed.Retried)
+				}
+				if stable.Route != "retry" || stable.ErrorClass != "" {
+					t.Errorf("stable's attempt: route %q class %q, want a successful retry", stable.Route, stable.ErrorClass)
+				}
+				if f, _ := res.get("chat:v2"); f != 1 {
+					t.Errorf("outlier ejection saw %d failures of chat:v2, want 1", f)
+				}
+
+				_, err = modelStream(t, url, "chat:v2")
+				var apiErr *openai.Error
+				if !errors.As(err, &apiErr) || apiErr.StatusCode != 502 || !strings.Contains(apiErr.Message, "CUDA out of memory") || !strings.Contains(apiErr.Message, "chat:v2") {
+					t.Fatalf("pinned stream: error %v, want a 502 *openai.Error naming chat:v2 with the backend's message", err)
+				}
+				resp, body := post(t, url, "/v1/chat/completions", strings.Replace(streamBody, `"chat"`, `"chat:v2"`, 1))
+				if resp.StatusCode != 502 || resp.Header.Get("X-Model-Version") != "chat:v2" || !strings.Contains(body, `"code":"upstream_error"`) || strings.Contains(body, "data:") {
+					t.Errorf("pinned: status %d from %q, body %q: want a 502 upstream_error answer, not a stream", resp.StatusCode, resp.Header.Get("X-Model-Version"), body)
+				}
+				var pinned int
+				for _, o := range rec.all() {
+					if o.Version == "v2" && o.Route != "split" {
+						pinned++
+						if o.ErrorClass != "upstream_5xx" || o.Status != 502 || o.Retried {
+							t.Errorf("pinned attempt: class %q status %d retried %v, want upstream_5xx 502", o.ErrorClass, o.Status, o.Retried)
+						}
+					}
+				}
+				if f, _ := res.get("chat:v2"); pinned != 2 || f != 3 {
+					t.Errorf("%d pinned observations, %d failures for outlier ejection; want 2 and 3", pinned, f)
+				}
+			})
+		}
+	}
+}
