@@ -148,3 +148,50 @@ func TestStreamErrorAsFirstEventIsAFailedAttempt(t *testing.T) {
 		}
 	}
 }
+
+// What the user does: streams a chat completion (openai-go) from a backend
+// that sends a chunk of its answer, then an error event, and then ends the
+// stream: without "data: [DONE]" (TGI, llama.cpp; also with the event
+// left open, or the connection reset after it), or with it (vLLM).
+// What happened: without [DONE] the gateway appended its own error event
+// ("broke off the stream; retry the request") after the backend's, and
+// logged stream_broken, hiding the backend's error.
+// What must happen: the backend's error event ends the stream as the
+// backend's error: the client gets that one error event (the event ended
+// if the backend left it open, so the SDK reads it) and nothing after it,
+// and the request is logged upstream_5xx (status 200, its headers were
+// sent), a failure of the version; with [DONE] it stays so.
+func TestStreamErrorEventMidStreamIsTheBackendsError(t *testing.T) {
+	const open = `data: {"error":{"code":500,"message":"CUDA out of memory","type":"server_error"}}` + "\n"
+	for name, parts := range map[string][]any{
+		"vLLM-done":  {chunk("hel"), vllmErrorEvent, doneEvent},
+		"TGI-end":    {chunk("hel"), tgiErrorEvent},
+		"left-open":  {chunk("hel"), open},
+		"then-reset": {chunk("hel"), vllmErrorEvent, reviewCut},
+	} {
+		t.Run(name, func(t *testing.T) {
+			be := reviewSSE(t, parts...)
+			rec := newSpyRecorder()
+			res := newResults()
+			_, url := MustProxy(t, proxy.Options{Routes: MustRoutes(t, be, ""), Recorder: rec, OnResult: res.on})
+
+			text, err := modelStream(t, url, "chat")
+			if text != "hel" || err == nil || !strings.Contains(err.Error(), "CUDA out of memory") || strings.Contains(err.Error(), "broke off") {
+				t.Errorf("SDK: text %q, error %v: want the chunk, then the backend's error", text, err)
+			}
+			resp, body := post(t, url, "/v1/chat/completions", streamBody)
+			if resp.StatusCode != 200 || strings.Count(body, "CUDA out of memory") != 1 || strings.Contains(body, "broke off") || !strings.HasSuffix(body, "\n\n") && !strings.HasSuffix(body, "[DONE]\n\n") {
+				t.Errorf("stream: status %d, body %q: want the backend's error event alone, ended", resp.StatusCode, body)
+			}
+			waitFor(t, "two observations", func() bool { return len(rec.all()) == 2 })
+			for _, o := range rec.all() {
+				if o.ErrorClass != "upstream_5xx" || o.Status != 200 {
+					t.Errorf("logged: class %q status %d, want upstream_5xx 200", o.ErrorClass, o.Status)
+				}
+			}
+			if f, _ := res.get("chat:v1"); f != 2 {
+				t.Errorf("outlier ejection saw %d failures, want 2", f)
+			}
+		})
+	}
+}

@@ -440,6 +440,19 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 		}
 	}
 	switch {
+	case obs.ErrorClass == "upstream_5xx":
+		// The backend's error event (readChunk), or a 5xx: the stream
+		// ended as the backend's error, whatever came after it. The client
+		// has the backend's reason; a second error event of the gateway's
+		// would only hide it, and a client that left once it read the
+		// error left because of it, not of its own accord.
+		if !done && inEvent {
+			// Ended, as the backend left it open, else the SDKs drop it.
+			write([]byte{'\n'})
+			if fl != nil && !clientErr {
+				fl.Flush()
+			}
+		}
 	case clientErr || x.r.Context().Err() != nil && !done:
 		obs.ErrorClass = "canceled"
 	case !done && resp.StatusCode < 300:
