@@ -1,9 +1,13 @@
 package proxy_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +16,7 @@ import (
 	"github.com/openai/openai-go"
 	"github.com/openai/openai-go/option"
 
+	"github.com/sluicehq/sluice/fakellm"
 	"github.com/sluicehq/sluice/proxy"
 )
 
@@ -191,6 +196,126 @@ func TestStreamErrorEventMidStreamIsTheBackendsError(t *testing.T) {
 			}
 			if f, _ := res.get("chat:v1"); f != 2 {
 				t.Errorf("outlier ejection saw %d failures, want 2", f)
+			}
+		})
+	}
+}
+
+// jsonBackend answers every request 200 with body and the headers given
+// as name, value pairs.
+func jsonBackend(t *testing.T, body []byte, hdr ...string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		for i := 0; i+1 < len(hdr); i += 2 {
+			w.Header().Set(hdr[i], hdr[i+1])
+		}
+		w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// What the user does: asks for a whole chat completion (openai-go) that
+// the split sends to a version whose backend answers 200 with a body cut
+// short ({"id":"x","choices":[), one that is not JSON (an HTML page), or
+// none, through the gateway's own client and an http.Transport.
+// What happened: the body was passed on with its 200 (the SDK fails to
+// parse it) and the request logged a success.
+// What must happen: the gateway holds a whole answer before sending it, so
+// such an answer is a failed attempt of the version (upstream_invalid,
+// 502), retried on stable for a routed request (the client gets stable's
+// answer) and counted against the version; a pinned request gets a 502
+// OpenAI error naming the version, which the SDK returns as an
+// *openai.Error.
+func TestAnswerNotJSONIsAFailedAttempt(t *testing.T) {
+	good := MustBackend(t, fakellm.Config{})
+	for _, tr := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{
+		{"OwnClient", nil},
+		{"Transport", proxy.NewTransport(5*time.Second, 5*time.Second)},
+	} {
+		for name, body := range map[string]string{
+			"cut":   `{"id":"x","choices":[`,
+			"html":  "<html><body>502 Bad Gateway</body></html>",
+			"empty": "",
+		} {
+			t.Run(tr.name+"/"+name, func(t *testing.T) {
+				bad := jsonBackend(t, []byte(body))
+				rec := newSpyRecorder()
+				res := newResults()
+				_, url := MustProxy(t, proxy.Options{Routes: splitRoutes(t, good.URL(), bad, 0), Recorder: rec, Transport: tr.rt, OnResult: res.on})
+				client := openai.NewClient(option.WithBaseURL(url+"/v1/"), option.WithAPIKey("k"), option.WithMaxRetries(0))
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				params := func(model string) openai.ChatCompletionNewParams {
+					return openai.ChatCompletionNewParams{Model: model, Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}}
+				}
+
+				c, err := client.Chat.Completions.New(ctx, params("chat"))
+				if err != nil || len(c.Choices) == 0 || c.Choices[0].Message.Content == "" {
+					t.Fatalf("split request: %v, want stable's answer", err)
+				}
+				failed, stable := firstEventObs(t, rec, true)
+				if failed.ErrorClass != "upstream_invalid" || failed.Status != 502 || !failed.Retried {
+					t.Errorf("failed attempt: class %q status %d retried %v, want upstream_invalid 502 retried", failed.ErrorClass, failed.Status, failed.Retried)
+				}
+				if stable.Route != "retry" || stable.ErrorClass != "" {
+					t.Errorf("stable's attempt: route %q class %q, want a successful retry", stable.Route, stable.ErrorClass)
+				}
+
+				_, err = client.Chat.Completions.New(ctx, params("chat:v2"))
+				var apiErr *openai.Error
+				if !errors.As(err, &apiErr) || apiErr.StatusCode != 502 || !strings.Contains(apiErr.Message, "chat:v2") {
+					t.Fatalf("pinned request: %v, want a 502 *openai.Error naming chat:v2", err)
+				}
+				resp, got := post(t, url, "/v1/chat/completions", `{"model":"chat:v2","messages":[{"role":"user","content":"hi"}]}`)
+				if resp.StatusCode != 502 || !strings.Contains(got, `"code":"upstream_error"`) || resp.Header.Get("X-Model-Version") != "chat:v2" {
+					t.Errorf("pinned: status %d from %q, body %q: want a 502 upstream_error", resp.StatusCode, resp.Header.Get("X-Model-Version"), got)
+				}
+				waitFor(t, "the pinned observations", func() bool { return len(rec.all()) == 4 })
+				for _, o := range rec.all()[2:] {
+					if o.Version != "v2" || o.ErrorClass != "upstream_invalid" || o.Status != 502 || o.Retried {
+						t.Errorf("pinned attempt: %s class %q status %d retried %v, want v2 upstream_invalid 502", o.Version, o.ErrorClass, o.Status, o.Retried)
+					}
+				}
+				if f, _ := res.get("chat:v2"); f != 3 {
+					t.Errorf("outlier ejection saw %d failures of chat:v2, want 3", f)
+				}
+			})
+		}
+	}
+}
+
+// What the user does: asks for a whole chat completion whose backend
+// answers gzip-encoded JSON (the client accepted gzip, which the gateway
+// passes on), and one that answers valid JSON the walker does not read
+// (choices as an object).
+// What must happen: both pass as before, with their 200: only a body that
+// is not JSON is an invalid answer, and an encoded one is not read.
+func TestAnswerEncodedOrOddJSONPasses(t *testing.T) {
+	answer := `{"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}`
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(answer))
+	zw.Close()
+	for name, be := range map[string]string{
+		"gzip": jsonBackend(t, gz.Bytes(), "Content-Encoding", "gzip"),
+		"odd":  jsonBackend(t, []byte(`{"id":"x","choices":{"0":{"message":{"content":"hi"}}}}`)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			rec := newSpyRecorder()
+			_, url := MustProxy(t, proxy.Options{Routes: MustRoutes(t, be, ""), Recorder: rec})
+			resp, body := post(t, url, "/v1/chat/completions", `{"model":"chat","messages":[{"role":"user","content":"hi"}]}`, "Accept-Encoding", "gzip")
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d, body %q: want the backend's 200", resp.StatusCode, body)
+			}
+			waitFor(t, "the observation", func() bool { return len(rec.all()) == 1 })
+			if o := rec.all()[0]; o.ErrorClass != "" {
+				t.Errorf("logged %q, want a success", o.ErrorClass)
 			}
 		})
 	}

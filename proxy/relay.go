@@ -5,8 +5,11 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/route"
@@ -92,16 +95,29 @@ func looksLikeSSE(br *bufio.Reader) bool {
 // relayBody copies a whole (non-streamed) answer to the client and reads
 // usage, finish reason and the text from it.
 func (p *Proxy) relayBody(x *exchange, t *route.Target, resp *http.Response, obs *sluice.Observation) {
-	bp := p.bufs.Get().(*[]byte)
-	defer p.bufs.Put(bp)
-	buf := bytes.NewBuffer((*bp)[:0])
-	var body io.Reader = resp.Body
-	if x.br != nil {
-		body = x.br // a streamed request's answer, its first line read
+	var (
+		bp  *[]byte
+		got []byte
+		err error
+		// f is what the walker read of the answer, when holdAnswer had it.
+		f      *answerFields
+		walked bool
+	)
+	if x.held != nil {
+		bp, got, err = x.held, *x.held, x.heldErr
+		f, walked = &x.heldF, x.heldOK
+		x.held = nil
+	} else {
+		var body io.Reader = resp.Body
+		if x.br != nil {
+			body = x.br // a streamed request's answer, its first line read
+		}
+		bp, got, err = p.readWhole(body)
 	}
-	_, err := buf.ReadFrom(body)
-	*bp = buf.Bytes()[:0]
-	got := buf.Bytes()
+	defer func() {
+		*bp = (*bp)[:0]
+		p.bufs.Put(bp)
+	}()
 	if err != nil {
 		// Nothing has been sent yet, so the client gets the status that
 		// says what happened: the request's time ran out in the middle of
@@ -167,10 +183,73 @@ func (p *Proxy) relayBody(x *exchange, t *route.Target, resp *http.Response, obs
 			if x.tr.wantsModel() {
 				x.tr.answerModelOf(gjson.GetBytes(got, "model"))
 			}
+		case f != nil:
+			p.readAnswerFields(x, got, f, walked, obs)
 		case !x.f.responses:
 			p.readAnswer(x, got, obs)
 		}
 	}
+}
+
+// readWhole reads body whole into a buffer of p.bufs, which the caller
+// puts back once done with got.
+func (p *Proxy) readWhole(body io.Reader) (bp *[]byte, got []byte, err error) {
+	bp = p.bufs.Get().(*[]byte)
+	buf := bytes.NewBuffer((*bp)[:0])
+	_, err = buf.ReadFrom(body)
+	*bp = buf.Bytes()
+	return bp, *bp, err
+}
+
+// holdAnswer reads a whole successful chat or completions answer before
+// the attempt's outcome is decided, as relayBody would hold it before
+// sending it anyway, so that one that is not JSON (cut short, an HTML
+// page, empty) is a failed attempt of the version ("upstream_invalid",
+// no response): retried on stable for a request the gateway routed, and
+// answered with a 502 otherwise, where it was passed on with its 200 and
+// counted a success. The walker reads the answer here, once (relayBody
+// uses what it read), and only a body the walker declines is checked by
+// gjson, as the fallback reads it anyway; an encoded body is not read. It
+// takes and returns an attempt's outcome, as classified does.
+func (p *Proxy) holdAnswer(x *exchange, resp *http.Response, class string, err error) (*http.Response, string, error) {
+	if resp == nil || resp.StatusCode >= 300 || x.f.stream || x.f.notText || x.f.responses {
+		return resp, class, err
+	}
+	bp, got, rerr := p.readWhole(resp.Body)
+	x.held, x.heldErr = bp, rerr
+	if rerr != nil {
+		return resp, class, err // relayBody says how the read failed
+	}
+	x.heldF, x.heldOK = scanAnswer(got, x.tr.wantsModel())
+	if x.heldOK || len(resp.Header["Content-Encoding"]) > 0 || gjson.ValidBytes(got) {
+		return resp, class, err
+	}
+	x.held = nil
+	e := &invalidAnswerError{n: len(got), start: cleanText(string(got[:min(len(got), 256)]), 64)}
+	if strings.ContainsFunc(e.start, func(r rune) bool { return r == utf8.RuneError || unicode.IsControl(r) }) {
+		e.start = "" // binary: its bytes would say nothing
+	}
+	*bp = got[:0]
+	p.bufs.Put(bp)
+	resp.Body.Close()
+	return nil, "upstream_invalid", e
+}
+
+// invalidAnswerError is a successful answer whose body is not JSON.
+type invalidAnswerError struct {
+	n     int    // the body's length
+	start string // its first bytes, cleaned; "" when they are not text
+}
+
+func (e *invalidAnswerError) Error() string {
+	if e.n == 0 {
+		return "an empty body instead of a JSON answer"
+	}
+	s := "a body that is not JSON, or JSON cut short (" + strconv.Itoa(e.n) + " bytes"
+	if e.start != "" {
+		s += ", beginning " + strconv.Quote(e.start)
+	}
+	return s + ")"
 }
 
 // isJSONBody reports whether b is one JSON object or array, white space
