@@ -320,3 +320,80 @@ func TestAnswerEncodedOrOddJSONPasses(t *testing.T) {
 		})
 	}
 }
+
+// What the user does: asks for a whole chat completion (openai-go) that
+// the split sends to a version whose backend answers 200 and then breaks
+// off its body (Content-Length promises 400 bytes; the connection closes,
+// or is reset, after 21), or goes silent in it past timeouts.idle, through
+// the gateway's own client and an http.Transport.
+// What happened: the gateway holds such an answer whole before sending it,
+// so nothing had reached the client, yet the split request got a 502
+// ("broke off its answer") or a 504 instead of stable's answer, while a
+// body that arrived whole but cut short was retried: the commonest way a
+// whole answer is cut short (the backend dying mid-body) was the one not
+// retried, and its endpoint was counted a success for balancing.
+// What must happen: it is a failed attempt of the version (stream_broken
+// 502, stream_idle 504), retried on stable for a routed request; a pinned
+// request gets the failure as before.
+func TestAnswerBrokenOffIsAFailedAttempt(t *testing.T) {
+	const head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n"
+	const part = `{"id":"x","choices":[`
+	good := MustBackend(t, fakellm.Config{})
+	for _, tr := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{
+		{"OwnClient", nil},
+		{"Transport", proxy.NewTransport(5*time.Second, 5*time.Second)},
+	} {
+		for name, k := range map[string]struct {
+			parts  []any
+			class  string
+			status int
+			msg    string
+		}{
+			"closed": {[]any{part}, "stream_broken", 502, "broke off its answer"},
+			"reset":  {[]any{part, reviewCut}, "stream_broken", 502, "broke off its answer"},
+			"silent": {[]any{part, make(chan struct{})}, "stream_idle", 504, "timeouts.idle"},
+		} {
+			t.Run(tr.name+"/"+name, func(t *testing.T) {
+				bad := reviewBackend(t, head, k.parts...)
+				rec := newSpyRecorder()
+				res := newResults()
+				_, url := MustProxy(t, proxy.Options{Routes: splitRoutes(t, good.URL(), bad, 0), Recorder: rec, Transport: tr.rt, OnResult: res.on,
+					RequestTimeout: 30 * time.Second, IdleTimeout: 300 * time.Millisecond})
+				client := openai.NewClient(option.WithBaseURL(url+"/v1/"), option.WithAPIKey("k"), option.WithMaxRetries(0))
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				params := func(model string) openai.ChatCompletionNewParams {
+					return openai.ChatCompletionNewParams{Model: model, Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}}
+				}
+
+				c, err := client.Chat.Completions.New(ctx, params("chat"))
+				if err != nil || len(c.Choices) == 0 || c.Choices[0].Message.Content == "" {
+					t.Fatalf("split request: %v, want stable's answer", err)
+				}
+				failed, stable := firstEventObs(t, rec, true)
+				if failed.ErrorClass != k.class || failed.Status != k.status || !failed.Retried {
+					t.Errorf("failed attempt: class %q status %d retried %v, want %s %d retried", failed.ErrorClass, failed.Status, failed.Retried, k.class, k.status)
+				}
+				if stable.Route != "retry" || stable.ErrorClass != "" {
+					t.Errorf("stable's attempt: route %q class %q, want a successful retry", stable.Route, stable.ErrorClass)
+				}
+
+				_, err = client.Chat.Completions.New(ctx, params("chat:v2"))
+				var apiErr *openai.Error
+				if !errors.As(err, &apiErr) || apiErr.StatusCode != k.status || !strings.Contains(apiErr.Message, "chat:v2") || !strings.Contains(apiErr.Message, k.msg) {
+					t.Fatalf("pinned request: %v, want a %d *openai.Error naming chat:v2 saying %q", err, k.status, k.msg)
+				}
+				waitFor(t, "the pinned observation", func() bool { return len(rec.all()) == 3 })
+				if o := rec.all()[2]; o.Version != "v2" || o.ErrorClass != k.class || o.Status != k.status || o.Retried {
+					t.Errorf("pinned attempt: %s class %q status %d retried %v, want v2 %s %d", o.Version, o.ErrorClass, o.Status, o.Retried, k.class, k.status)
+				}
+				if f, _ := res.get("chat:v2"); f != 2 {
+					t.Errorf("outlier ejection saw %d failures of chat:v2, want 2", f)
+				}
+			})
+		}
+	}
+}

@@ -352,12 +352,11 @@ type exchange struct {
 	endpointN *route.Load
 	// held is a whole chat or completions answer read before the
 	// attempt's outcome was decided (holdAnswer), in a buffer of p.bufs
-	// that relayBody puts back; heldErr is its read's error, heldF and
-	// heldOK what the walker read of it.
-	held    *[]byte
-	heldErr error
-	heldF   answerFields
-	heldOK  bool
+	// that relayBody puts back; heldF and heldOK are what the walker read
+	// of it.
+	held   *[]byte
+	heldF  answerFields
+	heldOK bool
 	// cut is set by relayRaw when the answer it passed on ended short
 	// (the backend broke off, the request's time ran out): forward
 	// aborts the response once the request is recorded.

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"strconv"
@@ -24,6 +25,10 @@ const refusalPrefix = 256
 // or an OpenAI-shaped error when there is none. It completes obs.
 func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class string, err error, obs *sluice.Observation) {
 	defer x.releaseReader()
+	if ae, ok := err.(*answerReadError); ok {
+		p.answerReadFailed(x, t.ID, ae.err, obs)
+		return
+	}
 	if err != nil {
 		obs.ErrorClass = class
 		obs.Status = statusFor(nil, class)
@@ -104,7 +109,7 @@ func (p *Proxy) relayBody(x *exchange, t *route.Target, resp *http.Response, obs
 		walked bool
 	)
 	if x.held != nil {
-		bp, got, err = x.held, *x.held, x.heldErr
+		bp, got = x.held, *x.held
 		f, walked = &x.heldF, x.heldOK
 		x.held = nil
 	} else {
@@ -119,29 +124,7 @@ func (p *Proxy) relayBody(x *exchange, t *route.Target, resp *http.Response, obs
 		p.bufs.Put(bp)
 	}()
 	if err != nil {
-		// Nothing has been sent yet, so the client gets the status that
-		// says what happened: the request's time ran out in the middle of
-		// the answer (504, as before its headers), the client left (499,
-		// nothing written), or the backend broke off (502).
-		obs.Latency = p.opt.Now().Sub(x.sent)
-		obs.TTFT = obs.Latency
-		id := obs.Model + ":" + obs.Version
-		d, idle := idleCut(err)
-		switch class := classify(x.r.Context(), err); {
-		case idle && class != "canceled":
-			// The backend went silent after its header (timeouts.idle).
-			obs.ErrorClass, obs.Status = "stream_idle", 504
-			writeErrorCode(x.w, sluice.CodeTimeout, idleMessage(id, "its answer", d)+"; try again, and if it persists ask an operator to check the backend")
-		case class == "timeout":
-			obs.ErrorClass, obs.Status = "timeout", 504
-			writeErrorCode(x.w, sluice.CodeTimeout, "the backend for "+id+" did not finish its answer in time; try again, and if it persists ask an operator to check the backend or raise the request timeout")
-		case class == "canceled":
-			obs.ErrorClass, obs.Status = "canceled", 499
-			writeCanceled(x.w)
-		default:
-			obs.ErrorClass, obs.Status = "stream_broken", 502
-			writeErrorCode(x.w, sluice.CodeUpstream, "the backend for "+id+" broke off its answer ("+bodyErrText(err)+"); try again")
-		}
+		p.answerReadFailed(x, obs.Model+":"+obs.Version, err, obs)
 		return
 	}
 	h := x.w.Header()
@@ -191,6 +174,56 @@ func (p *Proxy) relayBody(x *exchange, t *route.Target, resp *http.Response, obs
 	}
 }
 
+// answerReadClass is the class of a whole answer whose body's read failed
+// with err: the backend went silent after its header (timeouts.idle,
+// "stream_idle"), the request's time ran out ("timeout"), the client left
+// ("canceled"), or the backend broke off ("stream_broken").
+func answerReadClass(clientCtx context.Context, err error) string {
+	class := classify(clientCtx, err)
+	if _, idle := idleCut(err); idle && class != "canceled" {
+		return "stream_idle"
+	}
+	if class == "connect" {
+		return "stream_broken"
+	}
+	return class
+}
+
+// answerReadFailed completes obs and answers the client for a whole answer
+// whose body's read failed (err) before anything of it was sent, so the
+// client gets the status that says what happened: the request's time ran
+// out in the middle of the answer (504, as before its headers), the client
+// left (499, nothing written), or the backend broke off (502). id is the
+// version's "model:version".
+func (p *Proxy) answerReadFailed(x *exchange, id string, err error, obs *sluice.Observation) {
+	obs.Latency = p.opt.Now().Sub(x.sent)
+	obs.TTFT = obs.Latency
+	obs.ErrorClass = answerReadClass(x.r.Context(), err)
+	switch obs.ErrorClass {
+	case "stream_idle":
+		d, _ := idleCut(err)
+		obs.Status = 504
+		writeErrorCode(x.w, sluice.CodeTimeout, idleMessage(id, "its answer", d)+"; try again, and if it persists ask an operator to check the backend")
+	case "timeout":
+		obs.Status = 504
+		writeErrorCode(x.w, sluice.CodeTimeout, "the backend for "+id+" did not finish its answer in time; try again, and if it persists ask an operator to check the backend or raise the request timeout")
+	case "canceled":
+		obs.Status = 499
+		writeCanceled(x.w)
+	default:
+		obs.Status = 502
+		writeErrorCode(x.w, sluice.CodeUpstream, "the backend for "+id+" broke off its answer ("+bodyErrText(err)+"); try again")
+	}
+}
+
+// answerReadError is a whole answer whose body's read failed in
+// holdAnswer: a failed attempt, which relay answers as relayBody would
+// (answerReadFailed).
+type answerReadError struct{ err error }
+
+func (e *answerReadError) Error() string { return e.err.Error() }
+func (e *answerReadError) Unwrap() error { return e.err }
+
 // readWhole reads body whole into a buffer of p.bufs, which the caller
 // puts back once done with got.
 func (p *Proxy) readWhole(body io.Reader) (bp *[]byte, got []byte, err error) {
@@ -207,7 +240,10 @@ func (p *Proxy) readWhole(body io.Reader) (bp *[]byte, got []byte, err error) {
 // page, empty) is a failed attempt of the version ("upstream_invalid",
 // no response): retried on stable for a request the gateway routed, and
 // answered with a 502 otherwise, where it was passed on with its 200 and
-// counted a success. The walker reads the answer here, once (relayBody
+// counted a success; and so is one whose body's read fails (the backend
+// broke off, went silent past timeouts.idle: answerReadError), which was
+// answered with a 502 or 504 though nothing had been sent either. The
+// walker reads the answer here, once (relayBody
 // uses what it read), and only a body the walker declines is checked by
 // gjson, as the fallback reads it anyway; an encoded body is not read. It
 // takes and returns an attempt's outcome, as classified does.
@@ -216,10 +252,16 @@ func (p *Proxy) holdAnswer(x *exchange, resp *http.Response, class string, err e
 		return resp, class, err
 	}
 	bp, got, rerr := p.readWhole(resp.Body)
-	x.held, x.heldErr = bp, rerr
 	if rerr != nil {
-		return resp, class, err // relayBody says how the read failed
+		// Broken off, silent past timeouts.idle, out of time, or the
+		// client left: nothing has been sent, so it is a failed attempt
+		// (retried on stable when routed), as a body that is not JSON is.
+		*bp = got[:0]
+		p.bufs.Put(bp)
+		resp.Body.Close()
+		return nil, answerReadClass(x.r.Context(), rerr), &answerReadError{rerr}
 	}
+	x.held = bp
 	x.heldF, x.heldOK = scanAnswer(got, x.tr.wantsModel())
 	if x.heldOK || len(resp.Header["Content-Encoding"]) > 0 || gjson.ValidBytes(got) {
 		return resp, class, err
