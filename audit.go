@@ -91,7 +91,8 @@ type Observation struct {
 	Status int `json:"status"`
 	// ErrorClass is "" on success, else connect, timeout, upstream_5xx,
 	// upstream_3xx (a redirect: the endpoint URL is wrong),
-	// upstream_4xx, stream_broken, stream_idle (the backend sent nothing
+	// upstream_4xx, upstream_invalid (a whole answer's 200 whose body is
+	// not JSON), stream_broken, stream_idle (the backend sent nothing
 	// for timeouts.idle in the middle of its answer), canceled.
 	ErrorClass string `json:"error_class,omitempty"`
 	// Latency is the time to the last byte; TTFT the time to the first
