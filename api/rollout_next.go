@@ -101,7 +101,9 @@ func pausedNext(r sluice.Rollout, now time.Time) string {
 			hold = fmt.Sprintf("the hold stays at %s of %s and ", r.Held(now).Round(time.Second), h)
 		}
 	}
-	msg := fmt.Sprintf("paused: %sno analysis runs, so nothing promotes, advances or rolls it back until sluice rollout resume %s --reason \"…\"", hold, s.Model)
+	// An operator may still end it: a paused stage read as one nobody
+	// could roll back until it was resumed.
+	msg := fmt.Sprintf("paused: %sno analysis runs, so nothing promotes, advances or rolls it back until sluice rollout resume %s --reason \"…\" (sluice rollout abort %s --reason \"…\" rolls it back at once)", hold, s.Model, s.Model)
 	if r.PausedFrom == sluice.PhaseProgressing && r.Percent > 0 {
 		msg += fmt.Sprintf("; the candidate keeps its %s%% of the traffic meanwhile, and those requests count in the sample and are judged after the resume", sluice.FormatPercent(r.Percent))
 	}

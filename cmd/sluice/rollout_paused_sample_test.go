@@ -28,7 +28,7 @@ func TestRenderRollout_PausedSampleSaysSo(t *testing.T) {
 	for _, want := range []string{
 		"Hold:      4m0s of 10m0s\n",
 		"143 of 200 split requests to the candidate at this stage (the stage's min_samples), counting on while paused\n",
-		"Next:      paused: the hold stays at 4m0s of 10m0s and no analysis runs, so nothing promotes, advances or rolls it back until sluice rollout resume chat --reason \"…\"; the candidate keeps its 20% of the traffic meanwhile, and those requests count in the sample and are judged after the resume\n",
+		"Next:      paused: the hold stays at 4m0s of 10m0s and no analysis runs, so nothing promotes, advances or rolls it back until sluice rollout resume chat --reason \"…\" (sluice rollout abort chat --reason \"…\" rolls it back at once); the candidate keeps its 20% of the traffic meanwhile, and those requests count in the sample and are judged after the resume\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("want %q in:\n%s", want, out)
