@@ -8,12 +8,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/openai/openai-go"
-	"github.com/openai/openai-go/option"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/config"
-	"github.com/sluicehq/sluice/fakellm"
 	"github.com/sluicehq/sluice/server"
 )
 
@@ -24,25 +21,7 @@ import (
 // unfiltered and filtered alike, and nothing when all are shown.
 func TestDashboard_ShadowSaysMoreAreKept(t *testing.T) {
 	ctx, jsErrors := newBrowser(t)
-	stable := MustBackend(t, fakellm.Config{})
-	cand := MustBackend(t, fakellm.Config{Categories: map[string]fakellm.Behavior{"payments": {RefusalRate: 1}}})
-	g := MustGateway(t, stable, cand)
-	bg := context.Background()
-	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v1.1.0", Strategy: sluice.StrategyShadow, ShadowFraction: 1, ShadowSamples: 100000, Warmup: sluice.WarmupSpec{Skip: true}}
-	if _, err := g.Rollouts.Start(bg, "alice-admin", "refusals check", spec); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "mirroring", 20*time.Second, func() bool { id, _ := g.Proxy.Shadow("chat"); return id == "chat:v1.1.0" })
-	cl := openai.NewClient(option.WithBaseURL(g.URL()+"/v1"), option.WithAPIKey("none"), option.WithMaxRetries(0))
-	send := func(category string, n int) {
-		for i := 0; i < n; i++ {
-			if _, err := cl.Chat.Completions.New(bg, openai.ChatCompletionNewParams{Model: "chat",
-				Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("pay acct-1 120")}},
-				option.WithHeader("X-Request-Category", category)); err != nil {
-				t.Fatalf("request: %v", err)
-			}
-		}
-	}
+	g, send := shadowRun(t)
 	send("general", 30)
 	send("payments", 25)
 	waitFor(t, "the pairs", 30*time.Second, func() bool { return len(g.Proxy.ShadowPairs("chat", 0)) == 55 })
