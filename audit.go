@@ -144,6 +144,14 @@ type Observation struct {
 	// a mirrored request, and on rows logged before it was kept (sqlite
 	// 0009, postgres 0012).
 	ClientKey string `json:"client_key,omitempty"`
+	// Replica names the gateway process that served the request, on a
+	// store several replicas share (the fleet's name, as on the audit's
+	// entries and in replica_beats: host, pid and random bytes new at each
+	// start), so that "which pod served req_…" is answered from the log.
+	// The PostgreSQL store stamps a row that has none with the name
+	// SetReplica gave it. Empty for a lone gateway on SQLite and on rows
+	// logged before it was kept (postgres 0024, sqlite 0019).
+	Replica string `json:"replica,omitempty"`
 }
 
 // Failed reports whether the observation counts as an error for the version.
