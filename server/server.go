@@ -306,7 +306,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		Warmer:       &rollout.HTTPWarmer{HealthPath: cfg.Health.Path, Prepare: s.Backends.Prepare},
 		Alerts:       s.alerts,
 		DrainTimeout: cfg.Rollouts.DrainTimeout, Tick: cfg.Rollouts.Tick,
-		Unload: unloadHook(cfg.Rollouts.UnloadWebhook),
+		Unload: unloadHook(cfg.Rollouts.UnloadWebhook, ctl.Registry),
 		Now:    now, Logger: logger,
 		// Issue 5: on a shared store only the elected replica decides.
 		Leader: s.replica.leading(),
