@@ -560,4 +560,8 @@ type CreatedKey struct {
 	// Warning says what went wrong after the key was stored (this gateway
 	// could not read its keys again), so the secret is still shown.
 	Warning string `json:"warning,omitempty"`
+	// Warnings are what the key's settings may have got wrong, though
+	// the key was made: a model it names that is not registered (a typo,
+	// or a model yet to come).
+	Warnings []string `json:"warnings,omitempty"`
 }

@@ -544,6 +544,7 @@ func (s *Server) Start() error {
 	} else {
 		s.logger.Info("sluice listening", "addr", s.Addr(), "admin", s.AdminAddr())
 	}
+	s.warnKeyModels(s.keysCfg)
 	if s.Config.AdminListen == "" && !loopbackOnly(s.ln.Addr()) {
 		s.logger.Warn("the admin API, the dashboard and its sign-in, /metrics and /readyz are served on the data plane's address, which is not loopback only: set admin_listen (such as 127.0.0.1:9090) to keep them off the network the data plane faces", "addr", s.Addr())
 	}
