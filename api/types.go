@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -547,6 +548,32 @@ type KeyList struct {
 	// Replica names the answering replica (as its audit entries and beats
 	// do) when LimitReplicas is given: the limit_share it lists is its own.
 	Replica string `json:"replica,omitempty"`
+}
+
+// StartedRollout answers a rollout's start: the rollout, flattened into
+// the JSON object as before, and what its settings may have got wrong
+// though it started (a stage without a hold, which moves on as soon as its
+// analysis passes), so that a client of the API hears what the CLI says.
+type StartedRollout struct {
+	sluice.Rollout
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// UnmarshalJSON reads the rollout with its own decoder (which the
+// embedding would otherwise promote for the whole object, dropping
+// warnings) and the warnings beside it.
+func (s *StartedRollout) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, &s.Rollout); err != nil {
+		return err
+	}
+	var w struct {
+		Warnings []string `json:"warnings"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	s.Warnings = w.Warnings
+	return nil
 }
 
 // CreatedKey is the answer to POST /admin/v1/keys and to
