@@ -204,3 +204,32 @@ func ShadowedRules(model string, rules []Rule) []string {
 	}
 	return out
 }
+
+// SplitStableNote says, for a split of model and the version its "stable"
+// label names, when failed requests are retried nowhere that matters:
+// stable names a member of the split that is not its largest, so its own
+// failures (retried on stable, i.e. on itself) are not retried at all,
+// while it takes the retries of the larger members. This happens when a
+// split is set by hand after a promotion moved stable to the new version.
+// "" when stable is not a member, names the largest (or one of them), or
+// is not set (retries then go to the largest member).
+func SplitStableNote(model string, split []Weight, stable string) string {
+	if stable == "" {
+		return ""
+	}
+	i := slices.IndexFunc(split, func(w Weight) bool { return w.Version == stable })
+	if i < 0 {
+		return ""
+	}
+	largest := split[0]
+	for _, w := range split[1:] {
+		if w.Percent > largest.Percent {
+			largest = w
+		}
+	}
+	if split[i].Percent >= largest.Percent {
+		return ""
+	}
+	return fmt.Sprintf("the stable label of %s names %s, which takes %s%% of the split: a failed request is retried on stable, so %s's failures are not retried at all, and the larger members' go to it; to retry on the largest member: sluice label %s stable=%s --reason \"…\"",
+		model, stable, FormatPercent(split[i].Percent), stable, model, largest.Version)
+}
