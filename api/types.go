@@ -518,6 +518,9 @@ type UpdatedKey struct {
 	// Warning says what went wrong after the change was stored (this
 	// gateway could not read its keys again).
 	Warning string `json:"warning,omitempty"`
+	// Warnings are what the change may have got wrong, though it was
+	// made: a model it names that is not registered, as on create.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // KeyRotateRequest is the body of POST /admin/v1/keys/{name}/rotate.

@@ -297,6 +297,9 @@ func (c *cli) keyUpdateCmd() *cobra.Command {
 			if k.Warning != "" {
 				fmt.Fprintf(c.stderr, "warning: %s\n", k.Warning)
 			}
+			for _, w := range k.Warnings {
+				fmt.Fprintf(c.stderr, "warning: %s\n", w)
+			}
 			return nil
 		},
 	}

@@ -56,6 +56,21 @@ func TestKey_UnknownModelWarned(t *testing.T) {
 	if strings.Contains(errOut, "warning") {
 		t.Errorf("key create --models chat (registered) warned: %q", errOut)
 	}
+	// The same typo made by sluice key update (which the warning itself
+	// tells a user to run) was taken without a word.
+	out, errOut, code = run(t, cmd("key", "update", "team-f", "--models", "chat,chta", "--reason", "typo")...)
+	if code != 0 || !strings.Contains(out, "client key team-f updated") {
+		t.Fatalf("key update --models chat,chta: exit %d\n%s%s\nwant the key updated", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "warning: client key team-f names model chta") || !strings.Contains(errOut, "the registered models are chat") {
+		t.Errorf("key update --models chat,chta: stderr %q, want a warning naming chta and the registered models (chat)", errOut)
+	}
+	// A change of something else leaves a key's models unwarned of (they
+	// were warned of when set).
+	_, errOut, _ = run(t, cmd("key", "update", "team-f", "--rate-limit", "5", "--reason", "limit")...)
+	if strings.Contains(errOut, "warning") {
+		t.Errorf("key update --rate-limit warned: %q", errOut)
+	}
 
 	// The config file's keys, read again on SIGHUP.
 	keys := append(cfg.ClientKeys, config.ClientKey{Name: "team-c", Secret: secretB, Models: []string{"chat", "chta"}})
