@@ -309,7 +309,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		Warmer:       &rollout.HTTPWarmer{HealthPath: cfg.Health.Path, Prepare: s.Backends.Prepare},
 		Alerts:       s.alerts,
 		DrainTimeout: cfg.Rollouts.DrainTimeout, Tick: cfg.Rollouts.Tick,
-		Unload: unloadHook(cfg.Rollouts.UnloadWebhook),
+		Unload: unloadHook(cfg.Rollouts.UnloadWebhook, ctl.Registry),
 		Now:    now, Logger: logger,
 		// Issue 5: on a shared store only the elected replica decides.
 		Leader: s.replica.leading(),
@@ -547,6 +547,7 @@ func (s *Server) Start() error {
 	} else {
 		s.logger.Info("sluice listening", "addr", s.Addr(), "admin", s.AdminAddr())
 	}
+	s.warnKeyModels(s.keysCfg)
 	if s.Config.AdminListen == "" && !loopbackOnly(s.ln.Addr()) {
 		s.logger.Warn("the admin API, the dashboard and its sign-in, /metrics and /readyz are served on the data plane's address, which is not loopback only: set admin_listen (such as 127.0.0.1:9090) to keep them off the network the data plane faces", "addr", s.Addr())
 	}
