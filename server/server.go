@@ -336,7 +336,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		// An apply probes the endpoints it adds from here, where the
 		// backends are reached, as the health checker will: the CLI may
 		// run where they are not (a laptop outside the cluster).
-		Probe: api.HTTPProbe(cfg.Health.Path, cfg.Health.Timeout),
+		Probe: api.HTTPProbe(cfg.Health.Path, cfg.Health.Timeout, s.Backends.Prepare),
 		Rate: func(model string) float64 {
 			var total float64
 			for _, v := range s.summary(model, now().Add(-5*time.Minute)) {
