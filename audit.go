@@ -85,13 +85,12 @@ type Observation struct {
 	Category string `json:"category,omitempty"`
 	// Endpoint is the API path, such as /v1/chat/completions.
 	Endpoint string `json:"endpoint"`
-	// Stream is true for streamed responses.
-	Stream bool `json:"stream,omitempty"`
 	// Status is the HTTP status sent to the client.
 	Status int `json:"status"`
 	// ErrorClass is "" on success, else connect, timeout, upstream_5xx,
 	// upstream_3xx (a redirect: the endpoint URL is wrong),
-	// upstream_4xx, stream_broken, stream_idle (the backend sent nothing
+	// upstream_4xx, upstream_invalid (a whole answer's 200 whose body is
+	// not JSON), stream_broken, stream_idle (the backend sent nothing
 	// for timeouts.idle in the middle of its answer), canceled.
 	ErrorClass string `json:"error_class,omitempty"`
 	// Latency is the time to the last byte; TTFT the time to the first
@@ -103,14 +102,26 @@ type Observation struct {
 	InputTokens  int `json:"input_tokens"`
 	OutputTokens int `json:"output_tokens"`
 	// CachedTokens is the backend's usage.prompt_tokens_details.cached_tokens:
-	// the prompt tokens served from its prefix cache. CacheReported is true
-	// when the backend reported the figure at all (vLLM with prefix caching,
-	// OpenAI), so a cache miss (0) is told apart from a backend that says
-	// nothing about its cache.
-	CachedTokens  int  `json:"cached_tokens,omitempty"`
+	// the prompt tokens served from its prefix cache (see CacheReported).
+	CachedTokens int `json:"cached_tokens,omitempty"`
+	// FinishReason is the first choice's finish_reason.
+	FinishReason string `json:"finish_reason,omitempty"`
+	// ResponseChars is the length of the generated text in bytes of UTF-8.
+	ResponseChars int `json:"response_chars"`
+
+	// The booleans are kept together, where they share one word: spread
+	// among the other fields, each group took a word of its own, and the
+	// struct, which the proxy allocates once per request, grew from the
+	// allocator's 256-byte size class into the 288-byte one when Replica
+	// was added (TestObservation_Size).
+
+	// Stream is true for streamed responses.
+	Stream bool `json:"stream,omitempty"`
+	// CacheReported is true when the backend reported CachedTokens at all
+	// (vLLM with prefix caching, OpenAI), so a cache miss (0) is told
+	// apart from a backend that says nothing about its cache.
 	CacheReported bool `json:"cache_reported,omitempty"`
-	// TokensEstimated (beside CacheReported, where it costs the struct no
-	// padding) is true when the answer ended without the backend's
+	// TokensEstimated is true when the answer ended without the backend's
 	// usage after text reached the client (a stream the client or the
 	// backend cut before its last chunk, which alone carries usage; a
 	// backend that reports none): InputTokens and OutputTokens are then
@@ -119,10 +130,6 @@ type Observation struct {
 	// its token_budget, but never read by the analysis as the version's
 	// output (postgres 0023, sqlite 0018; rows written before are false).
 	TokensEstimated bool `json:"tokens_estimated,omitempty"`
-	// FinishReason is the first choice's finish_reason.
-	FinishReason string `json:"finish_reason,omitempty"`
-	// ResponseChars is the length of the generated text in bytes of UTF-8.
-	ResponseChars int `json:"response_chars"`
 	// Refusal is true when the text matched a refusal phrase.
 	Refusal bool `json:"refusal,omitempty"`
 	// ToolsOffered is true when the request offered the model tools: a
@@ -144,6 +151,14 @@ type Observation struct {
 	// a mirrored request, and on rows logged before it was kept (sqlite
 	// 0009, postgres 0012).
 	ClientKey string `json:"client_key,omitempty"`
+	// Replica names the gateway process that served the request, on a
+	// store several replicas share (the fleet's name, as on the audit's
+	// entries and in replica_beats: host, pid and random bytes new at each
+	// start), so that "which pod served req_…" is answered from the log.
+	// The PostgreSQL store stamps a row that has none with the name
+	// SetReplica gave it. Empty for a lone gateway on SQLite and on rows
+	// logged before it was kept (postgres 0024, sqlite 0019).
+	Replica string `json:"replica,omitempty"`
 }
 
 // Failed reports whether the observation counts as an error for the version.

@@ -3,6 +3,7 @@ package sluice
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -134,4 +135,34 @@ func SameKeySettings(a, b StoredKey) bool {
 		a.RateLimit == b.RateLimit && a.Burst == b.Burst && a.TokensPerMinute == b.TokensPerMinute &&
 		a.TokenBudget == b.TokenBudget && a.BudgetPeriod == b.BudgetPeriod && a.ForceVersion == b.ForceVersion &&
 		us(a.ExpiresAt).Equal(us(b.ExpiresAt))
+}
+
+// UnknownKeyModels says, for the client key named name whose models are
+// models, which of them reg has no model of that name, naming the models
+// it has: "" when every one is registered (or the key names none, which
+// means every model). A key may be made before its model is registered,
+// so this is a warning, never a refusal; but a typo (--models chta) would
+// otherwise go unnoticed until every request of the key got a 403.
+func UnknownKeyModels(name string, models []string, reg *Registry) string {
+	if reg == nil {
+		return ""
+	}
+	var unknown []string
+	for _, m := range models {
+		if _, ok := reg.Models[m]; !ok && !slices.Contains(unknown, m) {
+			unknown = append(unknown, m)
+		}
+	}
+	if len(unknown) == 0 {
+		return ""
+	}
+	known := "none is registered yet"
+	if names := reg.ModelNames(); len(names) > 0 {
+		known = "the registered models are " + strings.Join(names, ", ")
+	}
+	what := "model " + unknown[0] + ", which is"
+	if len(unknown) > 1 {
+		what = "models " + strings.Join(unknown, ", ") + ", which are"
+	}
+	return fmt.Sprintf("client key %s names %s not registered (%s): the key serves nothing there until a model of that name is registered; if it is a typo, set the key's models again", name, what, known)
 }

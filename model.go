@@ -162,3 +162,74 @@ func ParseWeights(args []string) ([]Weight, error) {
 	}
 	return ws, nil
 }
+
+// ShadowedRules says which of a model's rules can never match, in whole or
+// for some of their values: rules are tried in order and header names are
+// read in any case, so a later rule on the same header and value as an
+// earlier one never sees a request with them (a copy-paste left behind, or
+// X-Segment and x-segment taken for two headers). Each message names both
+// rules (numbered from 1, as in the file); nil when none is shadowed. It is
+// a warning, as the routing is valid, only not what was meant.
+func ShadowedRules(model string, rules []Rule) []string {
+	var out []string
+	for j, later := range rules {
+		var dead []string
+		var by []int
+		for _, v := range later.Values {
+			for i := range j {
+				if strings.EqualFold(rules[i].Header, later.Header) && slices.Contains(rules[i].Values, v) {
+					if !slices.Contains(dead, v) {
+						dead = append(dead, v)
+					}
+					if !slices.Contains(by, i) {
+						by = append(by, i)
+					}
+					break
+				}
+			}
+		}
+		if len(dead) == 0 {
+			continue
+		}
+		earlier := make([]string, len(by))
+		for k, i := range by {
+			earlier[k] = fmt.Sprintf("rule %d (%s: %s → %s)", i+1, rules[i].Header, strings.Join(rules[i].Values, ","), rules[i].Version)
+		}
+		what := "can never match"
+		if len(dead) < len(later.Values) {
+			what = "can never match value " + strings.Join(dead, ", ")
+		}
+		out = append(out, fmt.Sprintf("model %s: rule %d (%s: %s → %s) %s: %s takes every request with that header (any case) and value first; remove it, or give it another value or header",
+			model, j+1, later.Header, strings.Join(later.Values, ","), later.Version, what, strings.Join(earlier, " and ")))
+	}
+	return out
+}
+
+// SplitStableNote says, for a split of model and the version its "stable"
+// label names, when failed requests are retried nowhere that matters:
+// stable names a member of the split that is not its largest, so its own
+// failures (retried on stable, i.e. on itself) are not retried at all,
+// while it takes the retries of the larger members. This happens when a
+// split is set by hand after a promotion moved stable to the new version.
+// "" when stable is not a member, names the largest (or one of them), or
+// is not set (retries then go to the largest member).
+func SplitStableNote(model string, split []Weight, stable string) string {
+	if stable == "" {
+		return ""
+	}
+	i := slices.IndexFunc(split, func(w Weight) bool { return w.Version == stable })
+	if i < 0 {
+		return ""
+	}
+	largest := split[0]
+	for _, w := range split[1:] {
+		if w.Percent > largest.Percent {
+			largest = w
+		}
+	}
+	if split[i].Percent >= largest.Percent {
+		return ""
+	}
+	return fmt.Sprintf("the stable label of %s names %s, which takes %s%% of the split: a failed request is retried on stable, so %s's failures are not retried at all, and the larger members' go to it; to retry on the largest member: sluice label %s stable=%s --reason \"…\"",
+		model, stable, FormatPercent(split[i].Percent), stable, model, largest.Version)
+}

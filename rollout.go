@@ -604,3 +604,31 @@ func (r *Rollout) StartStage(now time.Time) {
 	r.HoldFrom = time.Time{}
 	r.HeldFor = 0
 }
+
+// NoHoldWarning says which stages of spec have no hold, and what that
+// means, or "" when each has one (the last stage at 100% is the promotion
+// and holds nothing either way). A stage without a hold moves on as soon
+// as the analysis passes with its min_samples, however short the time:
+// valid, and relied on by files already applied, but rarely what a user
+// writing stages: [{percent: 20}] or "hold": 0 expects, as sluice rollout
+// start --stages holds each 5m by default. The CLI says it for a model
+// file's rollout: section (apply, apply --dry-run, plan -f) and the admin
+// API in its answer to a rollout started with such stages (warnings).
+func NoHoldWarning(spec *RolloutSpec) string {
+	if spec == nil {
+		return ""
+	}
+	var which []string
+	for i, s := range spec.Stages {
+		if s.Hold == 0 && s.Percent < 100 {
+			which = append(which, fmt.Sprintf("%d (%s%%)", i+1, FormatPercent(s.Percent)))
+		}
+	}
+	switch len(which) {
+	case 0:
+		return ""
+	case 1:
+		return fmt.Sprintf("stage %s has no hold: it moves on as soon as the analysis passes and the stage has its min_samples (default 100), however short the time; write hold: 5m on it to hold it as sluice rollout start --stages does by default", which[0])
+	}
+	return fmt.Sprintf("stages %s and %s have no hold: each moves on as soon as the analysis passes and the stage has its min_samples (default 100), however short the time; write hold: 5m on each to hold it as sluice rollout start --stages does by default", strings.Join(which[:len(which)-1], ", "), which[len(which)-1])
+}

@@ -91,6 +91,20 @@ func TestConcentration_Criterion(t *testing.T) {
 	}{
 		{"SpreadButCodeUnlucky", map[string]counts{"chat": {6, 101}, "code": {14, 65}, "search": {2, 22}, "payments": {1, 15}}, ""},
 		{"Payments", map[string]counts{"chat": {3, 130}, "code": {1, 65}, "search": {1, 39}, "payments": {14, 26}}, "category payments: 14 cancels in 26 requests"},
+		// Two categories share the excess: neither holds ten times the
+		// rest's per request alone (the other is in the rest), together
+		// all of it. One name alone said nothing; both are named.
+		{"TwoCategories", map[string]counts{"chat": {3, 130}, "code": {1, 65}, "search": {9, 39}, "payments": {8, 26}},
+			"most of the excess in categories search and payments: 9 cancels in 39 requests (23.1% vs 2.1%, not yet significant on their own) and 8 cancels in 26 requests (30.8% vs 2.1%, too few to test on their own)"},
+		// Payments holds 48% of the excess, chat 30%, code 15%: chat's
+		// excess per request is no ten times the rest's, so neither one
+		// nor two categories hold it.
+		// errors_up's run 71 (1% to 5% errors everywhere): chat and code,
+		// three quarters of the requests, by chance held all the excess
+		// at over ten times the rest's per request. Naming most of the
+		// traffic says nothing.
+		{"TwoButMostOfTheTraffic", map[string]counts{"chat": {12, 196}, "code": {11, 123}, "search": {1, 60}, "payments": {0, 40}}, ""},
+		{"SpreadOverThree", map[string]counts{"chat": {8, 130}, "code": {4, 65}, "search": {2, 39}, "payments": {9, 26}}, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			overall, cats := rows(c.cand)

@@ -451,7 +451,13 @@ func (c *Client) RolloutByID(ctx context.Context, model, id string) (RolloutStat
 
 // StartRollout starts a rollout.
 func (c *Client) StartRollout(ctx context.Context, spec sluice.RolloutSpec, reason string) (sluice.Rollout, error) {
-	var out sluice.Rollout
+	out, err := c.StartRolloutWarned(ctx, spec, reason)
+	return out.Rollout, err
+}
+
+// StartRolloutWarned is StartRollout with the warnings of the answer.
+func (c *Client) StartRolloutWarned(ctx context.Context, spec sluice.RolloutSpec, reason string) (StartedRollout, error) {
+	var out StartedRollout
 	_, err := c.do(ctx, "POST", "/admin/v1/rollouts", nil, StartRolloutRequest{Spec: spec, Reason: reason}, &out)
 	return out, err
 }

@@ -235,6 +235,9 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("store the client key: %w", err)
 	}
 	out := CreatedKey{KeyView: view, Secret: secret}
+	if w := sluice.UnknownKeyModels(k.Name, k.Models, s.ctl.Registry()); w != "" {
+		out.Warnings = append(out.Warnings, w)
+	}
 	// The key is stored: from here on the secret must reach the caller,
 	// who could not get it again.
 	if err := s.reloadKeys(ctx); err != nil {

@@ -182,6 +182,11 @@ func (s *Server) updateKey(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("update the client key: %w", err)
 	}
 	out := UpdatedKey{Changed: changed}
+	if slices.Contains(changed, "models") {
+		if w := sluice.UnknownKeyModels(name, next.Models, s.ctl.Registry()); w != "" {
+			out.Warnings = append(out.Warnings, w)
+		}
+	}
 	if err := s.reloadKeys(ctx); err != nil {
 		out.Warning = "the change is stored, but this gateway could not read its keys again (" + sluice.ErrorMessage(err) + "): it is in force here once they are read, at the next reload"
 	}

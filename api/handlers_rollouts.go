@@ -192,7 +192,11 @@ func (s *Server) startRollout(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, ro)
+	out := StartedRollout{Rollout: ro}
+	if note := sluice.NoHoldWarning(&req.Spec); note != "" {
+		out.Warnings = append(out.Warnings, note)
+	}
+	writeJSON(w, http.StatusCreated, out)
 	return nil
 }
 

@@ -39,11 +39,15 @@ type EndpointWarning struct {
 }
 
 // HTTPProbe returns a probe that requests an endpoint's health path as the
-// health checker does (the endpoint's trailing / and /v1 dropped, the
-// path appended, 2xx is up, redirects not followed), within timeout. It
-// returns the URL it tried and, when the endpoint did not answer with a
-// 2xx, why.
-func HTTPProbe(path string, timeout time.Duration) func(ctx context.Context, endpoint string) (string, error) {
+// health checker does (sluice.EndpointURL: the endpoint's trailing / and
+// /v1 dropped, the path appended before the endpoint's query, which it
+// keeps; 2xx is up, redirects not followed), within timeout, with the
+// headers prepare sets for the endpoint (the backends' credentials; nil
+// for none). It returns the URL it tried, its secrets redacted, and, when
+// the endpoint did not answer with a 2xx, why. Appending the path to the
+// whole endpoint glued it to an Azure-style endpoint's last query value,
+// so the server answered 404 and the apply warned of a path it serves.
+func HTTPProbe(path string, timeout time.Duration, prepare func(req *http.Request, endpoint string)) func(ctx context.Context, endpoint string) (string, error) {
 	if path == "" {
 		path = "/health"
 	}
@@ -52,14 +56,16 @@ func HTTPProbe(path string, timeout time.Duration) func(ctx context.Context, end
 	}
 	client := &http.Client{Timeout: timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	return func(ctx context.Context, endpoint string) (string, error) {
-		base := strings.TrimRight(endpoint, "/")
-		base = strings.TrimSuffix(base, "/v1")
-		tried := base + path
+		url := sluice.EndpointURL(endpoint, path)
+		tried := sluice.RedactEndpoint(url)
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, tried, nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return tried, err
+		}
+		if prepare != nil {
+			prepare(req, endpoint)
 		}
 		resp, err := client.Do(req)
 		if err != nil {

@@ -26,6 +26,9 @@ func WaitingFor(st RolloutStatus, now time.Time) string {
 		return fmt.Sprintf("sluice rollout resume %s --reason \"…\" (the bake goes on: %s left), sluice rollout promote %s --reason \"…\" (end the bake now), or sluice rollout undo %s --reason \"…\" (back to %s at once)",
 			s.Model, (s.Bake.D() - r.Baked(now)).Round(time.Second), s.Model, s.Model, s.Baseline)
 	}
+	if r.Phase == sluice.PhasePaused {
+		return pausedNext(r, now)
+	}
 	if r.Phase == sluice.PhaseWarming {
 		for i := len(r.Events) - 1; i >= 0; i-- {
 			e := r.Events[i]
@@ -81,4 +84,28 @@ func WaitingFor(st RolloutStatus, now time.Time) string {
 		return "the sample is in: it promotes itself when the analysis passes (see the verdict)"
 	}
 	return ""
+}
+
+// pausedNext says what a rollout paused at a stage waits for. Its sample
+// counts on (the split still sends the candidate its share, real requests
+// its analysis judges after the resume, as Argo Rollouts' analysis may run
+// while paused) while its hold stands still, and status showed the one
+// moving and the other not with nothing saying which would move the stage
+// on: neither does until the resume, as the controller runs no analysis
+// for a paused rollout.
+func pausedNext(r sluice.Rollout, now time.Time) string {
+	s := r.Spec
+	var hold string
+	if r.StageIndex < len(s.Stages) && r.PausedFrom == sluice.PhaseProgressing {
+		if h := s.Stages[r.StageIndex].Hold.D(); h > 0 {
+			hold = fmt.Sprintf("the hold stays at %s of %s and ", r.Held(now).Round(time.Second), h)
+		}
+	}
+	// An operator may still end it: a paused stage read as one nobody
+	// could roll back until it was resumed.
+	msg := fmt.Sprintf("paused: %sno analysis runs, so nothing promotes, advances or rolls it back until sluice rollout resume %s --reason \"…\" (sluice rollout abort %s --reason \"…\" rolls it back at once)", hold, s.Model, s.Model)
+	if r.PausedFrom == sluice.PhaseProgressing && r.Percent > 0 {
+		msg += fmt.Sprintf("; the candidate keeps its %s%% of the traffic meanwhile, and those requests count in the sample and are judged after the resume", sluice.FormatPercent(r.Percent))
+	}
+	return msg
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -517,6 +518,9 @@ type UpdatedKey struct {
 	// Warning says what went wrong after the change was stored (this
 	// gateway could not read its keys again).
 	Warning string `json:"warning,omitempty"`
+	// Warnings are what the change may have got wrong, though it was
+	// made: a model it names that is not registered, as on create.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // KeyRotateRequest is the body of POST /admin/v1/keys/{name}/rotate.
@@ -549,6 +553,32 @@ type KeyList struct {
 	Replica string `json:"replica,omitempty"`
 }
 
+// StartedRollout answers a rollout's start: the rollout, flattened into
+// the JSON object as before, and what its settings may have got wrong
+// though it started (a stage without a hold, which moves on as soon as its
+// analysis passes), so that a client of the API hears what the CLI says.
+type StartedRollout struct {
+	sluice.Rollout
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// UnmarshalJSON reads the rollout with its own decoder (which the
+// embedding would otherwise promote for the whole object, dropping
+// warnings) and the warnings beside it.
+func (s *StartedRollout) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, &s.Rollout); err != nil {
+		return err
+	}
+	var w struct {
+		Warnings []string `json:"warnings"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	s.Warnings = w.Warnings
+	return nil
+}
+
 // CreatedKey is the answer to POST /admin/v1/keys and to
 // POST /admin/v1/keys/{name}/rotate: the only time the secret is shown.
 type CreatedKey struct {
@@ -560,4 +590,8 @@ type CreatedKey struct {
 	// Warning says what went wrong after the key was stored (this gateway
 	// could not read its keys again), so the secret is still shown.
 	Warning string `json:"warning,omitempty"`
+	// Warnings are what the key's settings may have got wrong, though
+	// the key was made: a model it names that is not registered (a typo,
+	// or a model yet to come).
+	Warnings []string `json:"warnings,omitempty"`
 }

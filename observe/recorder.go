@@ -112,6 +112,10 @@ type modelState struct {
 	// versions maps a version to its window across categories. Guarded by
 	// Recorder.mu.
 	versions map[string]*ring
+	// seeded maps a version whose windows Seed filled to the time its rows
+	// begin (see Recorder.observedFrom); nil when none was. Guarded by
+	// Recorder.mu.
+	seeded map[string]time.Time
 }
 
 // series is what the Recorder keeps of one (model, version, category): its

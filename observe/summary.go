@@ -53,8 +53,20 @@ type VersionSummary struct {
 
 // Summary returns a summary per version of a model (across categories) of
 // the observations at or after since, sorted by version.
+//
+// A version whose windows were seeded from the request log (Seed) counts
+// its rate from where the rows begin, the others from the Recorder's start.
 func (r *Recorder) Summary(model string, since time.Time) []VersionSummary {
-	return Summarize(r, model, since, r.opt.Now(), r.started)
+	versions := r.Versions(model)
+	if len(versions) == 0 {
+		return nil
+	}
+	now := r.opt.Now()
+	out := make([]VersionSummary, 0, len(versions))
+	for _, v := range versions {
+		out = append(out, summarize(v, r.Window(model, v, "", since), since, now, r.observedFrom(model, v)))
+	}
+	return out
 }
 
 // Windowed is what Summarize reads: a Recorder, a Union, or the fleet's

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/tidwall/gjson"
 )
 
 // awaitFirstLine holds a streamed 2xx answer until its body's first line
@@ -17,7 +19,9 @@ import (
 // otherwise have had its headers flushed to the client, and could no
 // longer be retried on stable. A body that fails first becomes a failed
 // attempt like a connection failure ("stream_broken", or "timeout" when
-// Options.FirstByteTimeout ran out), with no response. The line waits in
+// Options.FirstByteTimeout ran out), with no response, and so does one
+// whose first event is the backend's error event ("upstream_5xx",
+// firstEventError). The line waits in
 // x.br, from which the relay reads; nothing is done per event after it.
 // It takes and returns an attempt's outcome, as classified does.
 func (p *Proxy) awaitFirstLine(x *exchange, resp *http.Response, class string, err error) (*http.Response, string, error) {
@@ -46,6 +50,15 @@ func (p *Proxy) awaitFirstLine(x *exchange, resp *http.Response, class string, e
 	rerr := firstLine(x.br)
 	timedOut := ft != nil && ft.stop()
 	if rerr == nil && !timedOut {
+		if ev := firstEventError(x); ev != nil {
+			// The backend failed after its 200 (vLLM, TGI and llama.cpp
+			// send an error event then): nothing has reached the client,
+			// so it is a failed attempt of the version, as a backend that
+			// dies before its first event is.
+			resp.Body.Close()
+			x.releaseReader()
+			return nil, "upstream_5xx", ev
+		}
 		firstByteArrived(resp)
 		return resp, "", nil
 	}
@@ -65,6 +78,50 @@ func (p *Proxy) awaitFirstLine(x *exchange, resp *http.Response, class string, e
 }
 
 var errFirstByteTimeout = errors.New("no first event within timeouts.first_byte")
+
+// streamErrorEvent is a chat or completions stream whose first event was
+// the backend's error event; its Error is the backend's message.
+type streamErrorEvent struct{ msg string }
+
+func (e *streamErrorEvent) Error() string { return e.msg }
+
+// firstEventError returns the error event that is the first line x.br
+// holds, or nil when that line is anything else. A first line is a
+// content chunk, a comment or an event's field, so this costs a stream a
+// search of its first line for "error" (no allocation); only an error
+// event is parsed. Responses streams (whose errors are events of their
+// own type) and the streams of answers that are not text pass through as
+// before.
+func firstEventError(x *exchange) *streamErrorEvent {
+	if x.f.responses || x.f.notText {
+		return nil
+	}
+	b, _ := x.br.Peek(x.br.Buffered())
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b = b[:i]
+	}
+	if i := bytes.IndexByte(b, '\r'); i >= 0 {
+		b = b[:i]
+	}
+	payload, ok := bytes.CutPrefix(b, []byte("data:"))
+	if !ok || !bytes.Contains(payload, []byte(`"error"`)) {
+		return nil
+	}
+	e := gjson.GetBytes(payload, "error")
+	var msg string
+	switch {
+	case e.IsObject():
+		msg = e.Get("message").String() // vLLM, llama.cpp, OpenAI
+	case e.Type == gjson.String:
+		msg = e.Str // TGI
+	default:
+		return nil // no error member, or a null one
+	}
+	if msg = cleanText(msg, maxUpstreamErrorText); msg == "" {
+		msg = "no message"
+	}
+	return &streamErrorEvent{msg: msg}
+}
 
 // firstLine waits until br holds a whole line, or a line longer than its
 // buffer, or the body ended after at least one byte. It returns the body's

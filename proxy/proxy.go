@@ -350,6 +350,13 @@ type exchange struct {
 	// endpointN counts the last attempt in flight to endpoint, until
 	// releaseEndpoint; nil when released.
 	endpointN *route.Load
+	// held is a whole chat or completions answer read before the
+	// attempt's outcome was decided (holdAnswer), in a buffer of p.bufs
+	// that relayBody puts back; heldF and heldOK are what the walker read
+	// of it.
+	held   *[]byte
+	heldF  answerFields
+	heldOK bool
 	// cut is set by relayRaw when the answer it passed on ended short
 	// (the backend broke off, the request's time ran out): forward
 	// aborts the response once the request is recorded.
@@ -801,6 +808,12 @@ func upstreamMessage(t *route.Target, class string, err error) string {
 		return "the backend for " + t.ID + " cannot be reached (" + bodyErrText(err) + "); try again, and if it persists ask an operator to check the backend or move traffic off it"
 	case "stream_broken":
 		return "the backend for " + t.ID + " broke off its stream before its first event (" + bodyErrText(err) + "); try again, and if it persists ask an operator to check the backend or move traffic off it"
+	case "upstream_invalid":
+		return "the backend for " + t.ID + " answered 200 with " + err.Error() + "; try again, and if it persists ask an operator to check the backend or move traffic off it"
+	case "upstream_5xx":
+		// An error event as the stream's first (streamErrorEvent): its
+		// message is the backend's own.
+		return "the backend for " + t.ID + " failed the request after accepting it, in its stream's first event: " + err.Error() + "; try again, and if it persists ask an operator to check the backend or move traffic off it"
 	}
 	// The socket addresses of a net.OpError are the backend's internal
 	// address: clients are not told it.
@@ -828,6 +841,7 @@ func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target, route
 		p.bufs.Put(bp)
 		resp, class, err := classified(x, resp, err)
 		resp, class, err = p.awaitFirstLine(x, resp, class, err)
+		resp, class, err = p.holdAnswer(x, resp, class, err)
 		x.endpointResult(class)
 		return resp, class, err
 	}
@@ -863,6 +877,7 @@ func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target, route
 	}
 	resp, class, err := classified(x, resp, err)
 	resp, class, err = p.awaitFirstLine(x, resp, class, err)
+	resp, class, err = p.holdAnswer(x, resp, class, err)
 	x.endpointResult(class)
 	return resp, class, err
 }

@@ -16,6 +16,12 @@ import (
 // the start of the text when x wants it.
 func (p *Proxy) readAnswer(x *exchange, body []byte, obs *sluice.Observation) {
 	f, ok := scanAnswer(body, x.tr.wantsModel())
+	p.readAnswerFields(x, body, &f, ok, obs)
+}
+
+// readAnswerFields is readAnswer with the walker's reading of body (f,
+// ok) already made.
+func (p *Proxy) readAnswerFields(x *exchange, body []byte, f *answerFields, ok bool, obs *sluice.Observation) {
 	if !ok {
 		p.readAnswerGJSON(x, body, obs)
 		return

@@ -3,10 +3,14 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/route"
@@ -21,6 +25,10 @@ const refusalPrefix = 256
 // or an OpenAI-shaped error when there is none. It completes obs.
 func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class string, err error, obs *sluice.Observation) {
 	defer x.releaseReader()
+	if ae, ok := err.(*answerReadError); ok {
+		p.answerReadFailed(x, t.ID, ae.err, obs)
+		return
+	}
 	if err != nil {
 		obs.ErrorClass = class
 		obs.Status = statusFor(nil, class)
@@ -92,40 +100,31 @@ func looksLikeSSE(br *bufio.Reader) bool {
 // relayBody copies a whole (non-streamed) answer to the client and reads
 // usage, finish reason and the text from it.
 func (p *Proxy) relayBody(x *exchange, t *route.Target, resp *http.Response, obs *sluice.Observation) {
-	bp := p.bufs.Get().(*[]byte)
-	defer p.bufs.Put(bp)
-	buf := bytes.NewBuffer((*bp)[:0])
-	var body io.Reader = resp.Body
-	if x.br != nil {
-		body = x.br // a streamed request's answer, its first line read
-	}
-	_, err := buf.ReadFrom(body)
-	*bp = buf.Bytes()[:0]
-	got := buf.Bytes()
-	if err != nil {
-		// Nothing has been sent yet, so the client gets the status that
-		// says what happened: the request's time ran out in the middle of
-		// the answer (504, as before its headers), the client left (499,
-		// nothing written), or the backend broke off (502).
-		obs.Latency = p.opt.Now().Sub(x.sent)
-		obs.TTFT = obs.Latency
-		id := obs.Model + ":" + obs.Version
-		d, idle := idleCut(err)
-		switch class := classify(x.r.Context(), err); {
-		case idle && class != "canceled":
-			// The backend went silent after its header (timeouts.idle).
-			obs.ErrorClass, obs.Status = "stream_idle", 504
-			writeErrorCode(x.w, sluice.CodeTimeout, idleMessage(id, "its answer", d)+"; try again, and if it persists ask an operator to check the backend")
-		case class == "timeout":
-			obs.ErrorClass, obs.Status = "timeout", 504
-			writeErrorCode(x.w, sluice.CodeTimeout, "the backend for "+id+" did not finish its answer in time; try again, and if it persists ask an operator to check the backend or raise the request timeout")
-		case class == "canceled":
-			obs.ErrorClass, obs.Status = "canceled", 499
-			writeCanceled(x.w)
-		default:
-			obs.ErrorClass, obs.Status = "stream_broken", 502
-			writeErrorCode(x.w, sluice.CodeUpstream, "the backend for "+id+" broke off its answer ("+bodyErrText(err)+"); try again")
+	var (
+		bp  *[]byte
+		got []byte
+		err error
+		// f is what the walker read of the answer, when holdAnswer had it.
+		f      *answerFields
+		walked bool
+	)
+	if x.held != nil {
+		bp, got = x.held, *x.held
+		f, walked = &x.heldF, x.heldOK
+		x.held = nil
+	} else {
+		var body io.Reader = resp.Body
+		if x.br != nil {
+			body = x.br // a streamed request's answer, its first line read
 		}
+		bp, got, err = p.readWhole(body)
+	}
+	defer func() {
+		*bp = (*bp)[:0]
+		p.bufs.Put(bp)
+	}()
+	if err != nil {
+		p.answerReadFailed(x, obs.Model+":"+obs.Version, err, obs)
 		return
 	}
 	h := x.w.Header()
@@ -167,10 +166,132 @@ func (p *Proxy) relayBody(x *exchange, t *route.Target, resp *http.Response, obs
 			if x.tr.wantsModel() {
 				x.tr.answerModelOf(gjson.GetBytes(got, "model"))
 			}
+		case f != nil:
+			p.readAnswerFields(x, got, f, walked, obs)
 		case !x.f.responses:
 			p.readAnswer(x, got, obs)
 		}
 	}
+}
+
+// answerReadClass is the class of a whole answer whose body's read failed
+// with err: the backend went silent after its header (timeouts.idle,
+// "stream_idle"), the request's time ran out ("timeout"), the client left
+// ("canceled"), or the backend broke off ("stream_broken").
+func answerReadClass(clientCtx context.Context, err error) string {
+	class := classify(clientCtx, err)
+	if _, idle := idleCut(err); idle && class != "canceled" {
+		return "stream_idle"
+	}
+	if class == "connect" {
+		return "stream_broken"
+	}
+	return class
+}
+
+// answerReadFailed completes obs and answers the client for a whole answer
+// whose body's read failed (err) before anything of it was sent, so the
+// client gets the status that says what happened: the request's time ran
+// out in the middle of the answer (504, as before its headers), the client
+// left (499, nothing written), or the backend broke off (502). id is the
+// version's "model:version".
+func (p *Proxy) answerReadFailed(x *exchange, id string, err error, obs *sluice.Observation) {
+	obs.Latency = p.opt.Now().Sub(x.sent)
+	obs.TTFT = obs.Latency
+	obs.ErrorClass = answerReadClass(x.r.Context(), err)
+	switch obs.ErrorClass {
+	case "stream_idle":
+		d, _ := idleCut(err)
+		obs.Status = 504
+		writeErrorCode(x.w, sluice.CodeTimeout, idleMessage(id, "its answer", d)+"; try again, and if it persists ask an operator to check the backend")
+	case "timeout":
+		obs.Status = 504
+		writeErrorCode(x.w, sluice.CodeTimeout, "the backend for "+id+" did not finish its answer in time; try again, and if it persists ask an operator to check the backend or raise the request timeout")
+	case "canceled":
+		obs.Status = 499
+		writeCanceled(x.w)
+	default:
+		obs.Status = 502
+		writeErrorCode(x.w, sluice.CodeUpstream, "the backend for "+id+" broke off its answer ("+bodyErrText(err)+"); try again")
+	}
+}
+
+// answerReadError is a whole answer whose body's read failed in
+// holdAnswer: a failed attempt, which relay answers as relayBody would
+// (answerReadFailed).
+type answerReadError struct{ err error }
+
+func (e *answerReadError) Error() string { return e.err.Error() }
+func (e *answerReadError) Unwrap() error { return e.err }
+
+// readWhole reads body whole into a buffer of p.bufs, which the caller
+// puts back once done with got.
+func (p *Proxy) readWhole(body io.Reader) (bp *[]byte, got []byte, err error) {
+	bp = p.bufs.Get().(*[]byte)
+	buf := bytes.NewBuffer((*bp)[:0])
+	_, err = buf.ReadFrom(body)
+	*bp = buf.Bytes()
+	return bp, *bp, err
+}
+
+// holdAnswer reads a whole successful chat or completions answer before
+// the attempt's outcome is decided, as relayBody would hold it before
+// sending it anyway, so that one that is not JSON (cut short, an HTML
+// page, empty) is a failed attempt of the version ("upstream_invalid",
+// no response): retried on stable for a request the gateway routed, and
+// answered with a 502 otherwise, where it was passed on with its 200 and
+// counted a success; and so is one whose body's read fails (the backend
+// broke off, went silent past timeouts.idle: answerReadError), which was
+// answered with a 502 or 504 though nothing had been sent either. The
+// walker reads the answer here, once (relayBody
+// uses what it read), and only a body the walker declines is checked by
+// gjson, as the fallback reads it anyway; an encoded body is not read. It
+// takes and returns an attempt's outcome, as classified does.
+func (p *Proxy) holdAnswer(x *exchange, resp *http.Response, class string, err error) (*http.Response, string, error) {
+	if resp == nil || resp.StatusCode >= 300 || x.f.stream || x.f.notText || x.f.responses {
+		return resp, class, err
+	}
+	bp, got, rerr := p.readWhole(resp.Body)
+	if rerr != nil {
+		// Broken off, silent past timeouts.idle, out of time, or the
+		// client left: nothing has been sent, so it is a failed attempt
+		// (retried on stable when routed), as a body that is not JSON is.
+		*bp = got[:0]
+		p.bufs.Put(bp)
+		resp.Body.Close()
+		return nil, answerReadClass(x.r.Context(), rerr), &answerReadError{rerr}
+	}
+	x.held = bp
+	x.heldF, x.heldOK = scanAnswer(got, x.tr.wantsModel())
+	if x.heldOK || len(resp.Header["Content-Encoding"]) > 0 || gjson.ValidBytes(got) {
+		return resp, class, err
+	}
+	x.held = nil
+	e := &invalidAnswerError{n: len(got), start: cleanText(string(got[:min(len(got), 256)]), 64)}
+	if strings.ContainsFunc(e.start, func(r rune) bool { return r == utf8.RuneError || unicode.IsControl(r) }) {
+		e.start = "" // binary: its bytes would say nothing
+	}
+	*bp = got[:0]
+	p.bufs.Put(bp)
+	resp.Body.Close()
+	return nil, "upstream_invalid", e
+}
+
+// invalidAnswerError is a successful answer whose body is not JSON.
+type invalidAnswerError struct {
+	n     int    // the body's length
+	start string // its first bytes, cleaned; "" when they are not text
+}
+
+func (e *invalidAnswerError) Error() string {
+	if e.n == 0 {
+		return "an empty body instead of a JSON answer"
+	}
+	s := "a body that is not JSON, or JSON cut short (" + strconv.Itoa(e.n) + " bytes"
+	if e.start != "" {
+		s += ", beginning " + strconv.Quote(e.start)
+	}
+	return s + ")"
 }
 
 // isJSONBody reports whether b is one JSON object or array, white space
@@ -440,6 +561,19 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 		}
 	}
 	switch {
+	case obs.ErrorClass == "upstream_5xx":
+		// The backend's error event (readChunk), or a 5xx: the stream
+		// ended as the backend's error, whatever came after it. The client
+		// has the backend's reason; a second error event of the gateway's
+		// would only hide it, and a client that left once it read the
+		// error left because of it, not of its own accord.
+		if !done && inEvent {
+			// Ended, as the backend left it open, else the SDKs drop it.
+			write([]byte{'\n'})
+			if fl != nil && !clientErr {
+				fl.Flush()
+			}
+		}
 	case clientErr || x.r.Context().Err() != nil && !done:
 		obs.ErrorClass = "canceled"
 	case !done && resp.StatusCode < 300:

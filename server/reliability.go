@@ -275,7 +275,26 @@ func (s *Server) ReloadClientKeys(keys []config.ClientKey) error {
 	s.keysCfg = slices.Clone(keys)
 	s.kickBudgets()
 	s.logger.Info("client keys reloaded", "keys", ks.Len())
+	s.warnKeyModels(keys)
 	return nil
+}
+
+// warnKeyModels logs a warning for each of the config file's client keys
+// that names a model not registered (a typo goes unnoticed otherwise until
+// the key's requests fail), naming the registered ones; at start, once
+// the registry is read, and after a reload that changed the keys; not
+// while no model at all is registered. A key may be written before its
+// model is registered: it is not refused.
+func (s *Server) warnKeyModels(keys []config.ClientKey) {
+	reg := s.Control.Registry()
+	if len(reg.Models) == 0 {
+		return // a new gateway, whose keys are written before its models
+	}
+	for _, k := range keys {
+		if w := sluice.UnknownKeyModels(k.Name, k.Models, reg); w != "" {
+			s.logger.Warn("client_keys: " + w)
+		}
+	}
 }
 
 // boundWrites gives each data plane request a write deadline of the

@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	neturl "net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -69,13 +72,15 @@ func (s *Server) sendSynthetic(ctx context.Context, model string) (string, error
 }
 
 // unloadHook returns the unload webhook caller, or nil when none is set.
-func unloadHook(url string) func(ctx context.Context, v *sluice.Version) error {
+// registry gives the registry in force when the hook is called, whose
+// other live versions say which of the candidate's servers stay in use.
+func unloadHook(url string, registry func() *sluice.Registry) func(ctx context.Context, v *sluice.Version) error {
 	if url == "" {
 		return nil
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	return func(ctx context.Context, v *sluice.Version) error {
-		body, _ := json.Marshal(map[string]any{"event": "unload", "version": v.ID(), "model": v.Model, "endpoints": v.Endpoints, "upstream_model": v.Upstream()})
+		body, _ := json.Marshal(unloadBody(v, registry()))
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 		if err != nil {
 			return err
@@ -95,6 +100,88 @@ func unloadHook(url string) func(ctx context.Context, v *sluice.Version) error {
 		}
 		return nil
 	}
+}
+
+// unloadBody is what the unload webhook is sent for the candidate v:
+// event, model, version (as chat:v1.2.0), upstream_model and endpoints,
+// as ever, and shared_endpoints and shared_with (added: a hook reading
+// only the first five works as before). Every URL is the endpoint as
+// registered without its credentials: the user:password@ dropped and a
+// secret query parameter's value (sluice.SecretQueryParam) replaced by
+// REDACTED, as a hook's receiver logs what it is sent and needs none of
+// them to find the server.
+//
+// An endpoint is shared when another live version (of any model; not
+// retired, and not a candidate an earlier rollback unloaded) has an
+// endpoint on the same server: scheme, host and port, whatever the path
+// or credentials, since a vLLM serving several adapters is reached at one
+// address under different paths and keys. shared_with names those
+// versions per shared endpoint. A hook must not stop a shared endpoint's
+// server (the stable version may serve from it): unload upstream_model
+// there instead. Erring towards "shared" (two paths behind one proxy) at
+// worst leaves a server running.
+func unloadBody(v *sluice.Version, reg *sluice.Registry) map[string]any {
+	var unloaded map[string]string
+	if reg != nil {
+		unloaded = rollout.Unloaded(reg)
+	}
+	endpoints := make([]string, len(v.Endpoints))
+	shared := []string{}
+	with := map[string][]string{}
+	for i, e := range v.Endpoints {
+		endpoints[i] = withoutCredentials(e)
+		if reg == nil {
+			continue
+		}
+		server := serverOf(e)
+		if server == "" {
+			continue
+		}
+		var users []string
+		for id, o := range reg.Versions {
+			if id == v.ID() || o.Stage == sluice.StageRetired || unloaded[id] != "" {
+				continue
+			}
+			if slices.ContainsFunc(o.Endpoints, func(oe string) bool { return serverOf(oe) == server }) {
+				users = append(users, id)
+			}
+		}
+		if len(users) > 0 {
+			slices.Sort(users)
+			shared = append(shared, endpoints[i])
+			with[endpoints[i]] = users
+		}
+	}
+	return map[string]any{"event": "unload", "version": v.ID(), "model": v.Model, "upstream_model": v.Upstream(),
+		"endpoints": endpoints, "shared_endpoints": shared, "shared_with": with}
+}
+
+// withoutCredentials is the endpoint e without its user:password@ and
+// with the value of each secret query parameter REDACTED.
+func withoutCredentials(e string) string {
+	u, err := neturl.Parse(e)
+	if err != nil {
+		return "(an endpoint URL that does not parse)"
+	}
+	u.User = nil
+	u.RawQuery = sluice.RedactQuery(u.RawQuery)
+	return u.String()
+}
+
+// serverOf is the server an endpoint URL reaches: its scheme, host (lower
+// case) and port (the scheme's default when it gives none); "" for a URL
+// that does not parse.
+func serverOf(e string) string {
+	u, err := neturl.Parse(e)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[scheme]
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
 // alertHook is the alert webhook w of the config.

@@ -252,6 +252,9 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	// before the proxy: its shadow pairs go to the store under that name.
 	s.replica = newReplica(s.Store, logger)
 	windows := s.windows() // issue 5: the fleet's union on a shared store
+	// A restart mid-rollout carries on the stage's sample (SQLite: the
+	// windows are memory), before anything is recorded.
+	s.seedWindows(ctx)
 	s.pairs.stored = s.newFleetPairs()
 	var onPair func(proxy.ShadowPair)
 	if s.pairs.stored != nil {
@@ -306,7 +309,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		Warmer:       &rollout.HTTPWarmer{HealthPath: cfg.Health.Path, Prepare: s.Backends.Prepare},
 		Alerts:       s.alerts,
 		DrainTimeout: cfg.Rollouts.DrainTimeout, Tick: cfg.Rollouts.Tick,
-		Unload: unloadHook(cfg.Rollouts.UnloadWebhook),
+		Unload: unloadHook(cfg.Rollouts.UnloadWebhook, ctl.Registry),
 		Now:    now, Logger: logger,
 		// Issue 5: on a shared store only the elected replica decides.
 		Leader: s.replica.leading(),
@@ -333,7 +336,7 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		// An apply probes the endpoints it adds from here, where the
 		// backends are reached, as the health checker will: the CLI may
 		// run where they are not (a laptop outside the cluster).
-		Probe: api.HTTPProbe(cfg.Health.Path, cfg.Health.Timeout),
+		Probe: api.HTTPProbe(cfg.Health.Path, cfg.Health.Timeout, s.Backends.Prepare),
 		Rate: func(model string) float64 {
 			var total float64
 			for _, v := range s.summary(model, now().Add(-5*time.Minute)) {
@@ -544,6 +547,7 @@ func (s *Server) Start() error {
 	} else {
 		s.logger.Info("sluice listening", "addr", s.Addr(), "admin", s.AdminAddr())
 	}
+	s.warnKeyModels(s.keysCfg)
 	if s.Config.AdminListen == "" && !loopbackOnly(s.ln.Addr()) {
 		s.logger.Warn("the admin API, the dashboard and its sign-in, /metrics and /readyz are served on the data plane's address, which is not loopback only: set admin_listen (such as 127.0.0.1:9090) to keep them off the network the data plane faces", "addr", s.Addr())
 	}

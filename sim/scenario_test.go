@@ -73,8 +73,8 @@ func TestLoadScenario_Set(t *testing.T) {
 			bad++
 		}
 	}
-	if bad != 10 {
-		t.Errorf("%d bad scenarios, want 10 (p99_plus40_tails_guarded and the two payments ones among them)", bad)
+	if bad != 11 {
+		t.Errorf("%d bad scenarios, want 11 (p99_plus40_tails_guarded and the three payments ones among them)", bad)
 	}
 }
 

@@ -14,8 +14,9 @@ import (
 
 // The request log is stored in segments (migration 0003): one table row
 // carries up to segmentRows requests in the encoding below, written with
-// one INSERT. The encoding, version segmentFormat (3; version 2 lacks the
-// client key, version 1 that and the cached tokens, and both are read too):
+// one INSERT. The encoding, version segmentFormat (4; version 3 lacks the
+// replica, version 2 that and the client key, version 1 those and the
+// cached tokens, and all are read too):
 //
 //	byte     format
 //	uvarint  number of strings in the dictionary, then each string
@@ -23,10 +24,11 @@ import (
 //	uvarint  number of rows, then each row:
 //	  uvarint length and bytes of the request id
 //	  uvarint At minus the segment's first_at, in ns
-//	  8 × uvarint dictionary index of model, version, route, category,
+//	  9 × uvarint dictionary index of model, version, route, category,
 //	         endpoint, error class, finish reason, client key (format 3,
 //	         migration 0009: 7 before, whose rows read as sent without a
-//	         key)
+//	         key), replica (format 4, migration 0019: 8 before, whose
+//	         rows read as served by no named replica)
 //	  8 bytes  sticky hash, little-endian
 //	  byte     flags: 1 stream, 2 refusal, 4 retried, 8 cache reported,
 //	         16 tools offered, 32 tool call (migration 0006; rows
@@ -43,17 +45,22 @@ import (
 // decodes little.
 const segmentRows = 512
 
-const segmentFormat = 3
+const segmentFormat = 4
 
 // dictColumns is how many of a row's strings go through the dictionary;
-// rows of formats 1 and 2 hold all but the last (the client key).
-const dictColumns = 8
+// rows of format 3 hold all but the last (the replica), rows of formats 1
+// and 2 all but the last two (the client key and the replica).
+const dictColumns = 9
 
-// dictKey is the dictionary column of the client key.
-const dictKey = 7
+// dictKey is the dictionary column of the client key, dictReplica the
+// replica's.
+const (
+	dictKey     = 7
+	dictReplica = 8
+)
 
 func dictValues(o *sluice.Observation) [dictColumns]*string {
-	return [dictColumns]*string{&o.Model, &o.Version, &o.Route, &o.Category, &o.Endpoint, &o.ErrorClass, &o.FinishReason, &o.ClientKey}
+	return [dictColumns]*string{&o.Model, &o.Version, &o.Route, &o.Category, &o.Endpoint, &o.ErrorClass, &o.FinishReason, &o.ClientKey, &o.Replica}
 }
 
 // segment is one encoded segment and what its table row says about it.
@@ -243,8 +250,11 @@ func decodeSegment(data []byte, firstAt int64, d *decodedSegment) error {
 	if data[0] == 1 {
 		numbers = 6 // no cached tokens
 	}
-	if data[0] < 3 {
-		columns = dictColumns - 1 // no client key
+	switch data[0] {
+	case 1, 2:
+		columns = dictKey // no client key, no replica
+	case 3:
+		columns = dictReplica // no replica
 	}
 	r.b = r.b[1:]
 	nw := r.uvarint()
@@ -259,7 +269,7 @@ func decodeSegment(data []byte, firstAt int64, d *decodedSegment) error {
 	if nr > uint64(len(r.b)) {
 		return errSegment
 	}
-	noKey := uint32(nw) // the index of "" in an older format: see below
+	none := uint32(nw) // the index of "" in an older format: see below
 	if columns < dictColumns {
 		d.words = append(d.words, "")
 	}
@@ -275,11 +285,11 @@ func decodeSegment(data []byte, firstAt int64, d *decodedSegment) error {
 			}
 			row.dict[c] = uint32(k)
 		}
-		if columns < dictColumns {
-			// A row written before keys were kept: its key is the ""
-			// appended to the dictionary, so readers and filters see
-			// every format alike.
-			row.dict[dictKey] = noKey
+		for c := columns; c < dictColumns; c++ {
+			// A row written before keys (or replicas) were kept: its
+			// key (replica) is the "" appended to the dictionary, so
+			// readers and filters see every format alike.
+			row.dict[c] = none
 		}
 		row.sticky = binary.LittleEndian.Uint64(r.bytes(8))
 		row.flags = r.byte()

@@ -31,6 +31,7 @@ func segmentRowsForTest(n int) ([]sluice.Observation, []int64) {
 			Latency: time.Duration(i) * time.Millisecond, TTFT: -time.Duration(i), InputTokens: i, OutputTokens: 2 * i,
 			FinishReason: "stop", ResponseChars: 7 * i, Refusal: i%5 == 0, Retried: i%7 == 0,
 			CacheReported: i%3 != 0, CachedTokens: (i % 3) * 16, ClientKey: []string{"", "team-a", "team-b"}[i%3],
+			Replica: []string{"", "gw-a-101-4f2a"}[i/2%2],
 		}
 		ats[i] = base - int64(i%13)*1e9 + int64(i)
 		rows[i].At = time.Unix(0, ats[i]).UTC()
@@ -198,6 +199,72 @@ func TestSegment_Format2(t *testing.T) {
 	}
 }
 
+// A segment written before the replica was kept (format 3: eight
+// dictionary strings a row, the client key last) reads back with none and
+// its key, and a prune rewrites it in the new format without losing
+// either.
+func TestSegment_Format3(t *testing.T) {
+	b := []byte{3}
+	words := []string{"chat", "v1", "split", "", "/v1/chat/completions", "stop", "team-a"}
+	b = binary.AppendUvarint(b, uint64(len(words)))
+	for _, w := range words {
+		b = binary.AppendUvarint(b, uint64(len(w)))
+		b = append(b, w...)
+	}
+	b = binary.AppendUvarint(b, 2)
+	for i, id := range []string{"req_old_1", "req_old_2"} {
+		b = binary.AppendUvarint(b, uint64(len(id)))
+		b = append(b, id...)
+		b = binary.AppendUvarint(b, uint64(7+i))
+		for _, k := range []uint64{0, 1, 2, 3, 4, 3, 5, 6} {
+			b = binary.AppendUvarint(b, k)
+		}
+		b = binary.LittleEndian.AppendUint64(b, 42)
+		b = append(b, 8) // cache reported
+		for _, v := range []int64{200, 1e6, 1e5, 10, 20, 30, 4} {
+			b = binary.AppendVarint(b, v)
+		}
+	}
+	var d decodedSegment
+	if err := decodeSegment(b, 1000, &d); err != nil || len(d.rows) != 2 {
+		t.Fatalf("decode: %d rows, %v", len(d.rows), err)
+	}
+	want := sluice.Observation{RequestID: "req_old_1", At: time.Unix(0, 1007).UTC(), Model: "chat", Version: "v1", Route: "split",
+		StickyHash: 42, Endpoint: "/v1/chat/completions", FinishReason: "stop", Status: 200, Latency: time.Millisecond,
+		TTFT: 100 * time.Microsecond, InputTokens: 10, OutputTokens: 20, ResponseChars: 30, CacheReported: true, CachedTokens: 4,
+		ClientKey: "team-a"}
+	if got := d.observation(&d.rows[0]); got != want {
+		t.Errorf("format 3 row:\n got  %+v\n want %+v", got, want)
+	}
+
+	s, err := Open(filepath.Join(t.TempDir(), "sluice.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.w.ExecContext(t.Context(), `INSERT INTO request_segments (first_at, last_at, rows, id_prefix, id_lo, id_hi, data)
+		VALUES (1000, 1008, 2, 'req_old', 1, 2, ?)`, b); err != nil {
+		t.Fatal(err)
+	}
+	now := sluice.Observation{RequestID: "req_new_1", At: time.Unix(0, 2000).UTC(), Model: "chat", Version: "v1", Status: 200, Replica: "gw-a-101-4f2a"}
+	if err := s.AppendRequests(t.Context(), []sluice.Observation{now}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PruneRequests(t.Context(), time.Unix(0, 1008)); err != nil || n != 1 {
+		t.Fatalf("PruneRequests = %d, %v; want 1", n, err)
+	}
+	all, err := s.Requests(t.Context(), sluice.RequestQuery{})
+	if err != nil || len(all) != 2 {
+		t.Fatalf("Requests: %d rows, %v; want 2", len(all), err)
+	}
+	for _, o := range all {
+		w := map[string][2]string{"req_new_1": {"", "gw-a-101-4f2a"}, "req_old_2": {"team-a", ""}}[o.RequestID]
+		if o.ClientKey != w[0] || o.Replica != w[1] {
+			t.Errorf("%s: ClientKey %q, Replica %q; want %q, %q", o.RequestID, o.ClientKey, o.Replica, w[0], w[1])
+		}
+	}
+}
+
 func TestCounterID(t *testing.T) {
 	for _, tc := range []struct {
 		id, prefix string
@@ -236,12 +303,12 @@ func FuzzDecodeSegment(f *testing.F) {
 
 // legacyStore writes a store file at schema version 2, before the request
 // log's segments, with rows (times ats) in its one-row-per-request table,
-// and returns its path. Cache fields and client keys are dropped: that
-// table had none.
+// and returns its path. Cache fields, client keys and replicas are
+// dropped: that table had none.
 func legacyStore(t *testing.T, rows []sluice.Observation, ats []int64) string {
 	t.Helper()
 	for i := range rows {
-		rows[i].CacheReported, rows[i].CachedTokens, rows[i].ClientKey = false, 0, ""
+		rows[i].CacheReported, rows[i].CachedTokens, rows[i].ClientKey, rows[i].Replica = false, 0, "", ""
 	}
 	path := filepath.Join(t.TempDir(), "sluice.db")
 	db, err := sql.Open("sqlite", "file:"+path)

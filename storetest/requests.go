@@ -70,6 +70,9 @@ func requestRows(n int, start time.Duration) []sluice.Observation {
 			// Answers cut before the backend's usage: the gateway's
 			// estimate.
 			TokensEstimated: i%11 == 3,
+			// Two replicas of a fleet, and rows a lone gateway (or one
+			// before the replica was kept) wrote.
+			Replica: []string{"", "gw-a-101-4f2a", "gw-b-202-9c1e"}[i/3%3],
 		}
 	}
 	return rows

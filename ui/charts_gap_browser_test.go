@@ -18,7 +18,8 @@ import (
 // opened during a rollout showed a minute of chart under a note saying
 // "the last 10 minutes are shown". A line now breaks where two points are
 // more than five steps apart, and the note says from when the charts run
-// while they reach back less than their window.
+// while they reach back less than their window (since the charts' past is
+// read from the request log, a gateway up for seconds holds seconds).
 func TestCharts_BreakWhereNothingWasSampled(t *testing.T) {
 	ctx, jsErrors := newBrowser(t)
 	g := MustGateway(t, MustBackend(t, fakellm.Config{}), MustBackend(t, fakellm.Config{Seed: 5}))
@@ -77,7 +78,7 @@ func TestCharts_BreakWhereNothingWasSampled(t *testing.T) {
 		note = evalString(ctx, t, `document.getElementById("charts-note").textContent`)
 		return strings.Contains(note, "last 10 minutes")
 	})
-	if !strings.Contains(note, " only: the gateway samples these points while a dashboard is open") {
+	if !strings.Contains(note, " only: the request log holds nothing earlier of these versions, and a line breaks where there is no point.") {
 		t.Errorf("on a gateway charting for seconds the charts' note says %q; want it to say from when, and why", note)
 	}
 	if errs := jsErrors(); len(errs) > 0 {

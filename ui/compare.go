@@ -56,6 +56,13 @@ type CategoriesAnswer struct {
 	// Baseline and Candidate are the arms of the running rollout.
 	Baseline  string `json:"baseline,omitempty"`
 	Candidate string `json:"candidate,omitempty"`
+	// Ended lists the versions compared with no rollout running that no
+	// longer serve: the arms of the model's rollout that ended at EndedAt,
+	// less than the charts' window ago, kept as long as the charts keep
+	// them (a promotion's baseline left the table while the charts still
+	// drew it beside the candidate).
+	Ended   []string  `json:"ended,omitempty"`
+	EndedAt time.Time `json:"ended_at,omitzero"`
 	// Rows is all traffic first, then each category.
 	Rows []CategoryRow `json:"rows"`
 	// Cut is true when the windows no longer reach back to the rollout's
@@ -91,9 +98,17 @@ func (s *Server) categories(w http.ResponseWriter, r *http.Request, _ *session, 
 	if out.Baseline != "" {
 		out.Versions = []string{out.Baseline, out.Candidate}
 	} else {
-		for _, v := range reg.ServingVersions(model) {
-			if slices.Contains(s.opt.Windows.Versions(model), v) {
-				out.Versions = append(out.Versions, v)
+		// The versions serving, then an ended rollout's arms, as charted.
+		serving := reg.ServingVersions(model)
+		observed := s.opt.Windows.Versions(model)
+		for _, v := range charted(reg, model, now, s.opt.History) {
+			if !slices.Contains(observed, v) {
+				continue
+			}
+			out.Versions = append(out.Versions, v)
+			if !slices.Contains(serving, v) {
+				out.Ended = append(out.Ended, v)
+				out.EndedAt = reg.Rollouts[model].EndedAt
 			}
 		}
 	}

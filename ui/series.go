@@ -64,6 +64,12 @@ type sampler struct {
 	lastUse  time.Time
 	tick     chan struct{} // closed and replaced after each sampling
 	verdicts map[string]*verdictLog
+	// run counts the times sampling started; runFrom is the (lagged) time
+	// the current run began, before which backfill reads the request log;
+	// filled is each model's backfill (backfill.go).
+	run     int64
+	runFrom time.Time
+	filled  map[string]*fill
 }
 
 // verdictLog is the verdicts of a model's latest rollout.
@@ -77,7 +83,7 @@ type verdictLog struct {
 }
 
 func newSampler(s *Server) *sampler {
-	return &sampler{s: s, series: map[seriesKey][]Point{}, tick: make(chan struct{}), verdicts: map[string]*verdictLog{}}
+	return &sampler{s: s, series: map[seriesKey][]Point{}, tick: make(chan struct{}), verdicts: map[string]*verdictLog{}, filled: map[string]*fill{}}
 }
 
 // touch notes a dashboard request and starts the sampling if it stopped.
@@ -94,10 +100,12 @@ func (sm *sampler) touch() {
 	default:
 	}
 	sm.running = true
-	go sm.run()
+	sm.run++
+	sm.runFrom = sm.s.opt.Now().Add(-sm.s.opt.Lag)
+	go sm.sampleEvery()
 }
 
-func (sm *sampler) run() {
+func (sm *sampler) sampleEvery() {
 	t := time.NewTicker(sm.s.opt.Step)
 	defer t.Stop()
 	sm.sample(sm.s.opt.Now())
@@ -304,6 +312,22 @@ func (sm *sampler) points(model, category string, after int64) map[string][]Poin
 	return out
 }
 
+// charting returns the categories with a series of model and when this run
+// of the sampling began (Unix ms, 0 when it is not running).
+func (sm *sampler) charting(model string) (cats []string, from int64) {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	if sm.running {
+		from = sm.runFrom.UnixMilli()
+	}
+	for k := range sm.series {
+		if k.model == model && k.category != "" && !slices.Contains(cats, k.category) {
+			cats = append(cats, k.category)
+		}
+	}
+	return cats, from
+}
+
 // watchRegistry keeps each model's latest rollout's verdicts as the
 // controller commits them (the rollout itself keeps only the last).
 func (sm *sampler) watchRegistry(reg *sluice.Registry) {
@@ -346,8 +370,14 @@ type SeriesAnswer struct {
 	Candidate string `json:"candidate,omitempty"`
 	// Categories are the request categories seen for the model.
 	Categories []string `json:"categories"`
-	// Series holds each version's points, oldest first.
+	// Series holds each version's points, oldest first: those before
+	// SampledFrom bucketed from the request log (backfill), then sampled.
 	Series map[string][]Point `json:"series"`
+	// SampledFrom is when the gateway began sampling these points (Unix
+	// ms): a series that starts there, while others reach back before it,
+	// is one the request log does not hold (a shadow candidate's mirrored
+	// requests). Zero when nothing is sampled.
+	SampledFrom int64 `json:"sampled_from,omitempty"`
 }
 
 func (s *Server) seriesAnswer(model, category string, after int64) SeriesAnswer {
@@ -357,9 +387,18 @@ func (s *Server) seriesAnswer(model, category string, after int64) SeriesAnswer 
 	}
 	if s.opt.Windows != nil {
 		out.Categories = append(out.Categories, s.opt.Windows.Categories(model)...)
-		slices.Sort(out.Categories)
 	}
 	out.Series = s.samp.points(model, category, after)
+	cats, from := s.samp.charting(model)
+	out.SampledFrom = from
+	// A category in the request log's past the windows no longer hold
+	// (this process started since) is charted too.
+	for _, c := range cats {
+		if !slices.Contains(out.Categories, c) {
+			out.Categories = append(out.Categories, c)
+		}
+	}
+	slices.Sort(out.Categories)
 	return out
 }
 
@@ -378,6 +417,7 @@ func (s *Server) series(w http.ResponseWriter, r *http.Request, _ *session, _ *s
 		writeError(w, err)
 		return
 	}
+	s.samp.backfill(r.Context(), model)
 	writeJSON(w, s.seriesAnswer(model, r.URL.Query().Get("category"), 0))
 }
 

@@ -226,6 +226,11 @@ type page struct {
 	// Notice is, on the sign-in page, why the session the request's
 	// cookie named no longer serves; "" when it named none.
 	Notice string
+	// Expires is when the signed-in token expires (UTC), "" for never:
+	// shown beside its name, as a token that ran out ended the session
+	// with no warning. ExpiresSoon is set when that is within a day.
+	Expires     string
+	ExpiresSoon bool
 }
 
 // index serves the dashboard to a signed-in person and the sign-in page to
@@ -250,6 +255,10 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	s.samp.touch()
 	p := page{Version: s.version, Name: tok.Name, Role: tok.Role, CSRF: sess.csrf, CanAct: tok.Role.Allows(sluice.RoleOperator),
 		TwoSided: strings.Join(analysis.TwoSidedMetrics(), " ")}
+	if !tok.ExpiresAt.IsZero() {
+		p.Expires = tok.ExpiresAt.UTC().Format("2006-01-02 15:04:05") + " UTC"
+		p.ExpiresSoon = tok.ExpiresAt.Sub(s.opt.Now()) < 24*time.Hour
+	}
 	if err := s.pages.ExecuteTemplate(w, "index.html", p); err != nil {
 		s.opt.Logger.Error("render the dashboard", "err", err)
 	}

@@ -23,25 +23,7 @@ import (
 // viewer as before.
 func TestDashboard_ShadowFilters(t *testing.T) {
 	ctx, jsErrors := newBrowser(t)
-	stable := MustBackend(t, fakellm.Config{})
-	cand := MustBackend(t, fakellm.Config{Categories: map[string]fakellm.Behavior{"payments": {RefusalRate: 1}}})
-	g := MustGateway(t, stable, cand)
-	bg := context.Background()
-	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v1.1.0", Strategy: sluice.StrategyShadow, ShadowFraction: 1, ShadowSamples: 100000, Warmup: sluice.WarmupSpec{Skip: true}}
-	if _, err := g.Rollouts.Start(bg, "alice-admin", "refusals check", spec); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "mirroring", 20*time.Second, func() bool { id, _ := g.Proxy.Shadow("chat"); return id == "chat:v1.1.0" })
-	cl := openai.NewClient(option.WithBaseURL(g.URL()+"/v1"), option.WithAPIKey("none"), option.WithMaxRetries(0))
-	send := func(category string, n int) {
-		for i := 0; i < n; i++ {
-			if _, err := cl.Chat.Completions.New(bg, openai.ChatCompletionNewParams{Model: "chat",
-				Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("pay acct-1 120")}},
-				option.WithHeader("X-Request-Category", category)); err != nil {
-				t.Fatalf("request: %v", err)
-			}
-		}
-	}
+	g, send := shadowRun(t)
 	send("payments", 2)
 	send("general", 6)
 	waitFor(t, "the pairs", 20*time.Second, func() bool { return len(g.Proxy.ShadowPairs("chat", 0)) == 8 })
@@ -128,5 +110,33 @@ func TestDashboard_ShadowFilters(t *testing.T) {
 	}
 	if errs := jsErrors(); len(errs) > 0 {
 		t.Errorf("the page threw: %v", errs)
+	}
+}
+
+// shadowRun starts a gateway whose candidate refuses every payments
+// request, mirroring all of chat's traffic to it in a shadow rollout, and
+// returns it with a function sending n chat requests of a category
+// through openai-go, each leaving a pair.
+func shadowRun(t *testing.T) (*gateway, func(category string, n int)) {
+	t.Helper()
+	stable := MustBackend(t, fakellm.Config{})
+	cand := MustBackend(t, fakellm.Config{Categories: map[string]fakellm.Behavior{"payments": {RefusalRate: 1}}})
+	g := MustGateway(t, stable, cand)
+	bg := context.Background()
+	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v1.1.0", Strategy: sluice.StrategyShadow, ShadowFraction: 1, ShadowSamples: 100000, Warmup: sluice.WarmupSpec{Skip: true}}
+	if _, err := g.Rollouts.Start(bg, "alice-admin", "refusals check", spec); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "mirroring", 20*time.Second, func() bool { id, _ := g.Proxy.Shadow("chat"); return id == "chat:v1.1.0" })
+	cl := openai.NewClient(option.WithBaseURL(g.URL()+"/v1"), option.WithAPIKey("none"), option.WithMaxRetries(0))
+	return g, func(category string, n int) {
+		t.Helper()
+		for i := 0; i < n; i++ {
+			if _, err := cl.Chat.Completions.New(bg, openai.ChatCompletionNewParams{Model: "chat",
+				Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("pay acct-1 120")}},
+				option.WithHeader("X-Request-Category", category)); err != nil {
+				t.Fatalf("request: %v", err)
+			}
+		}
 	}
 }

@@ -90,7 +90,9 @@ func TestSubMillisecondLatencies(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Requests answered in 420 µs or 45 µs, as the gateway records them,
-	// until the test ends.
+	// until the test ends. Both versions in both categories: the category
+	// table lists the ended rollout's arms beside the version serving, and
+	// a cell with no requests reads "–", not a latency.
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	t.Cleanup(func() { close(stop); <-done })
@@ -100,7 +102,7 @@ func TestSubMillisecondLatencies(t *testing.T) {
 			for _, o := range []struct {
 				version, category string
 				lat               time.Duration
-			}{{"v1.0.0", "chat", 420 * time.Microsecond}, {"v1.0.0", "code", 45 * time.Microsecond}, {"v1.1.0", "chat", 45 * time.Microsecond}} {
+			}{{"v1.0.0", "chat", 420 * time.Microsecond}, {"v1.0.0", "code", 45 * time.Microsecond}, {"v1.1.0", "chat", 45 * time.Microsecond}, {"v1.1.0", "code", 45 * time.Microsecond}} {
 				g.Recorder.Record(&sluice.Observation{Model: "chat", Version: o.version, Route: "chat", Category: o.category, Status: 200, Latency: o.lat, OutputTokens: 10, ResponseChars: 40, FinishReason: "stop"})
 			}
 			select {

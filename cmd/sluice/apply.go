@@ -42,6 +42,12 @@ Applying the same file again changes nothing.`,
 			if err != nil {
 				return err
 			}
+			// Valid routing that is not what was meant: said, not refused.
+			for _, m := range doc.Models {
+				for _, w := range sluice.ShadowedRules(m.Name, m.Rules) {
+					fmt.Fprintf(c.stderr, "warning: %s\n", w)
+				}
+			}
 			if c.output == "json" {
 				return c.printJSON(res)
 			}

@@ -73,6 +73,9 @@ func (c *cli) keyCmd() *cobra.Command {
 			if k.Warning != "" {
 				fmt.Fprintf(c.stderr, "warning: %s\n", k.Warning)
 			}
+			for _, w := range k.Warnings {
+				fmt.Fprintf(c.stderr, "warning: %s\n", w)
+			}
 			return nil
 		},
 	}
@@ -293,6 +296,9 @@ func (c *cli) keyUpdateCmd() *cobra.Command {
 			}
 			if k.Warning != "" {
 				fmt.Fprintf(c.stderr, "warning: %s\n", k.Warning)
+			}
+			for _, w := range k.Warnings {
+				fmt.Fprintf(c.stderr, "warning: %s\n", w)
 			}
 			return nil
 		},

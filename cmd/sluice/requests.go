@@ -74,16 +74,23 @@ func (c *cli) requestsCmd() *cobra.Command {
 			// The KEY column only when keys are in use: a gateway without
 			// client keys would show a column of dashes.
 			keyed := q.ClientKey != "" || slices.ContainsFunc(list.Requests, func(o sluice.Observation) bool { return o.ClientKey != "" })
-			keyHead, keyCell := "", func(sluice.Observation) string { return "" }
+			extraHead, extraCells := "", func(sluice.Observation) string { return "" }
 			if keyed {
-				keyHead, keyCell = "\tKEY", func(o sluice.Observation) string { return "\t" + dash(o.ClientKey) }
+				extraHead, extraCells = "\tKEY", func(o sluice.Observation) string { return "\t" + dash(o.ClientKey) }
+			}
+			// The REPLICA column only on a fleet: a lone gateway's rows
+			// (and rows logged before the replica was kept) name none.
+			if slices.ContainsFunc(list.Requests, func(o sluice.Observation) bool { return o.Replica != "" }) {
+				extraHead += "\tREPLICA"
+				cell := extraCells
+				extraCells = func(o sluice.Observation) string { return cell(o) + "\t" + dash(o.Replica) }
 			}
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "WHEN (UTC)\tREQUEST ID\tMODEL:VERSION"+keyHead+"\tROUTE\tSTATUS\tLATENCY\tTTFT\tTOKENS IN/OUT\tTOOLS\tCATEGORY\tERROR")
+			fmt.Fprintln(tw, "WHEN (UTC)\tREQUEST ID\tMODEL:VERSION"+extraHead+"\tROUTE\tSTATUS\tLATENCY\tTTFT\tTOKENS IN/OUT\tTOOLS\tCATEGORY\tERROR")
 			estimated := false
 			for _, o := range list.Requests {
 				fmt.Fprintf(tw, "%s\t%s\t%s:%s%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n",
-					o.At.UTC().Format("2006-01-02 15:04:05.000"), o.RequestID, o.Model, o.Version, keyCell(o), o.Route, o.Status,
+					o.At.UTC().Format("2006-01-02 15:04:05.000"), o.RequestID, o.Model, o.Version, extraCells(o), o.Route, o.Status,
 					roundLatency(o.Latency), roundLatency(o.TTFT), tokensText(o), toolsText(o), dash(o.Category), errorText(o))
 				estimated = estimated || o.TokensEstimated
 			}

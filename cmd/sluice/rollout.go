@@ -194,14 +194,18 @@ func (c *cli) rolloutStartCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := cl.StartRollout(cmd.Context(), spec, reason)
+			started, err := cl.StartRolloutWarned(cmd.Context(), spec, reason)
 			if err != nil {
 				return webhookFlagError(err, hooks)
 			}
 			if c.output == "json" {
-				return c.printJSON(r)
+				return c.printJSON(started)
 			}
+			r := started.Rollout
 			fmt.Fprintf(c.stdout, "rollout %s started: %s from %s to %s (%s); follow it with: sluice rollout watch %s\n", r.ID, r.Spec.Strategy, r.Spec.Baseline, r.Spec.Candidate, r.Phase, r.Spec.Model)
+			for _, w := range started.Warnings {
+				fmt.Fprintf(c.stderr, "warning: %s\n", w)
+			}
 			if note := unjudgedNote(&spec, r); note != "" {
 				fmt.Fprintln(c.stdout, note)
 			}
@@ -540,6 +544,12 @@ func renderRolloutEvents(st api.RolloutStatus, now time.Time, whole bool) string
 		of := rollout.StageSampleOf(&r)
 		if of == "" {
 			of = "candidate requests"
+		}
+		if r.Phase == sluice.PhasePaused {
+			// The split still sends the candidate its share: the sample
+			// counts on while the hold stands (the Next line says why
+			// neither moves the stage on until the resume).
+			of += ", counting on while paused"
 		}
 		fmt.Fprintf(&b, "Sample:    %s  %d of %d %s\n", bar(min(p, 100), 30), st.StageSamples, st.StageNeed, of)
 	}

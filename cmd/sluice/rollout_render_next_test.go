@@ -41,7 +41,7 @@ func TestRenderRollout_SaysWhatItWaitsFor(t *testing.T) {
 		{"StageHeld", sluice.Rollout{Phase: sluice.PhaseProgressing, Percent: 10, StageStartedAt: now.Add(-10 * time.Minute), Spec: spec(sluice.StrategyProgressive, false)}, 150, 100, "the next step comes when the analysis passes"},
 		{"Preview", sluice.Rollout{Phase: sluice.PhasePreview, Spec: spec(sluice.StrategyBlueGreen, false)}, 0, 100, "chat@preview"},
 		{"ABTestFull", sluice.Rollout{Phase: sluice.PhaseProgressing, Percent: 50, Spec: spec(sluice.StrategyABTest, false)}, 245, 200, "each arm has its planned sample"},
-		{"Paused", sluice.Rollout{Phase: sluice.PhasePaused, PausedFrom: sluice.PhaseProgressing, Percent: 10, Spec: spec(sluice.StrategyCanary, false)}, 34, 100, ""},
+		{"Paused", sluice.Rollout{Phase: sluice.PhasePaused, PausedFrom: sluice.PhaseProgressing, Percent: 10, Spec: spec(sluice.StrategyCanary, false)}, 34, 100, "paused: no analysis runs, so nothing promotes, advances or rolls it back until sluice rollout resume chat"},
 		{"Promoted", sluice.Rollout{Phase: sluice.PhasePromoted, Percent: 100, Spec: spec(sluice.StrategyCanary, false)}, 0, 0, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -36,7 +36,18 @@ func (c *cli) setCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return c.printResult(res, "split of "+args[0]+" set to "+strings.Join(args[1:], " "))
+			if err := c.printResult(res, "split of "+args[0]+" set to "+strings.Join(args[1:], " ")); err != nil {
+				return err
+			}
+			// After a promotion stable names the new version; a split set
+			// by hand that gives it the smaller share leaves its failures
+			// retried on itself.
+			if m, err := cl.Model(cmd.Context(), args[0]); err == nil {
+				if note := sluice.SplitStableNote(args[0], ws, m.Labels["stable"]); note != "" {
+					fmt.Fprintf(c.stderr, "warning: %s\n", note)
+				}
+			}
+			return nil
 		},
 	}
 	split.Flags().StringVar(&reason, "reason", "", "why (required; goes into the audit log)")

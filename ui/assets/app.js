@@ -992,12 +992,21 @@
       SluiceChart.draw(svg, series, { tMin: tMin, tMax: tMax || null, max: (defs[metric] || {}).max, gap: 5 * (state.stepMs || 1000) });
     });
     renderLegend();
-    // The gateway samples the charts only while a dashboard is open: when
-    // they reach back less than the window, say from when, so an empty
-    // start is not read as no traffic.
+    // The charts' past comes from the request log, and what the gateway
+    // sampled since a dashboard opened: when they reach back less than the
+    // window, say from when, so an empty start is not read as no traffic.
     const partial = tMin && tMax - tMin < WINDOW_MS - 60000;
-    $("charts-note").textContent = "Each point summarises the trailing " + (state.smoothMs / 1000 || 10) + " s of " + (state.category ? "category " + state.category : "all traffic") + "; the last 10 minutes are shown" +
-      (partial ? ", from " + SluiceChart.fmtTime(tMin) + " only: the gateway samples these points while a dashboard is open, and a line breaks where none was sampled." : ".");
+    let note = "Each point summarises the trailing " + (state.smoothMs / 1000 || 10) + " s of " + (state.category ? "category " + state.category : "all traffic") + "; the last 10 minutes are shown" +
+      (partial ? ", from " + SluiceChart.fmtTime(tMin) + " only: the request log holds nothing earlier of these versions, and a line breaks where there is no point." : ".");
+    // Mirrored (shadow) requests are not in the request log: a version
+    // whose line starts where the sampling did, while another's reaches
+    // back before it, was charted only since then.
+    const from = state.sampledFrom;
+    if (from && tMin && tMin < from - 5 * (state.stepMs || 1000)) {
+      const late = versions.filter((v) => { const p = state.series[v] || []; return p.length && p[0].t >= from; });
+      if (late.length) note += " " + late.join(", ") + ": charted from " + SluiceChart.fmtTime(from) + " only, when a dashboard opened; its mirrored (shadow) requests are not in the request log, which the charts' past is read from.";
+    }
+    $("charts-note").textContent = note;
   }
 
   async function loadSeries() {
@@ -1006,6 +1015,7 @@
     state.series = a.series || {};
     state.smoothMs = a.smooth_ms;
     state.stepMs = a.step_ms;
+    state.sampledFrom = a.sampled_from || 0;
     state.lastT = 0;
     for (const v in state.series) { const p = state.series[v]; if (p.length) state.lastT = Math.max(state.lastT, p[p.length - 1].t); }
     setCategories(a.categories);
@@ -1110,7 +1120,10 @@
     // as if something had happened then.
     // The span the data covers: a gateway up for 5 minutes has no 15.
     const span = "Serving versions over the last " + durationText(Math.max(Date.now() - new Date(a.since).getTime(), 0)) + " (since " + localTime(a.since) + (a.from_first ? ", the first request observed" : "") + ")";
-    $("categories-note").textContent = (a.candidate ? "Stable " + a.baseline + " → candidate " + a.candidate + (a.cut ? ", since " : ", since the candidate went live at ") + localTime(a.since) : span) +
+    // After a rollout ends its arms stay as long as the charts keep them:
+    // the note says why a version no longer serving is in the table.
+    const ended = (a.ended || []).length ? ", with " + a.ended.join(" and ") + " of the rollout that ended at " + localTime(a.ended_at) : "";
+    $("categories-note").textContent = (a.candidate ? "Stable " + a.baseline + " → candidate " + a.candidate + (a.cut ? ", since " : ", since the candidate went live at ") + localTime(a.since) : span + ended) +
       (a.cut ? " (the busiest windows hold only their newest requests, so the table starts there)." : ".");
     // A rate column is told by its format, not its title: "Canceled" holds
     // no "rate", and its cells were held to the 50 ms of a latency, which
@@ -1161,7 +1174,11 @@
     // picked or Refresh while an answer is on its way makes that answer
     // stale (appended, it listed pairs for filters no longer set).
     const gen = state.shadowGen = (state.shadowGen || 0) + 1;
-    if (!state.model) return;
+    if (!state.model) {
+      box.append(h("div", { class: "empty-state", id: "no-shadow" }, h("b", {}, "No model is registered yet."),
+        h("p", {}, "Shadow pairs are collected while a rollout mirrors a model's traffic to its candidate: register the model with sluice apply -f models.yaml, then start a shadow run with sluice rollout start MODEL --to VERSION --strategy shadow.")));
+      return;
+    }
     // The category filter offers the model's categories (the charts'),
     // keeping the one picked while it is among them.
     const catSel = $("shadow-category"), picked = catSel.value;
@@ -1181,13 +1198,18 @@
         a = await admin("GET", "/shadow/" + enc(state.model) + "/pairs?" + q.toString());
         if (gen !== state.shadowGen) return;
         a.available = true;
+        a.more = !!a.truncated;
         if (!(a.pairs || []).length) {
           box.append(h("div", { class: "empty-state", id: "no-shadow" }, h("b", {}, "No shadow pair of " + state.model + " kept matches: "),
             "none " + (differ ? "differs" + (category ? " in category " + category : "") : "in category " + category) + "."));
           return;
         }
       } else {
-        a = await call("GET", "/ui/api/shadow?model=" + enc(state.model) + "&limit=50");
+        // One more than shown: whether older pairs are kept.
+        a = await call("GET", "/ui/api/shadow?model=" + enc(state.model) + "&limit=51");
+        a.more = (a.pairs || []).length > 50;
+        a.pairs = (a.pairs || []).slice(0, 50);
+        if (a.more) a.next_before = a.pairs[49].seq;
       }
     } catch (e) {
       if (gen === state.shadowGen) box.append(h("p", { class: "error" }, e.message));
@@ -1200,6 +1222,13 @@
         h("b", {}, "No shadow pairs" + (state.model ? " for " + state.model : "") + "."),
         h("p", {}, a.available ? "Pairs are collected while a rollout mirrors traffic to its candidate (strategy shadow or pipeline): start one with sluice rollout start " + state.model + " --to VERSION --strategy shadow." : "This gateway keeps no shadow pairs.")));
       return;
+    }
+    // The tab shows a page of 50: say when more are kept, and how to list
+    // them (the CLI pages with --before).
+    if (a.more) {
+      const cmd = "sluice rollout pairs " + state.model + (differ ? " --differ" : "") + (category ? " --category " + category : "") + (a.next_before ? " --before " + a.next_before : "");
+      box.append(h("p", { class: "muted", id: "shadow-more" }, "Showing the newest 50 of the pairs kept" + (differ || category ? " that match" : "") + "; more are kept: ",
+        h("code", {}, cmd), " lists the older ones."));
     }
     if (a.texts_withheld) box.append(h("p", { class: "muted", id: "shadow-withheld" }, "The answers' texts are shown to operators and admins only: a viewer sees how the answers differ, as the request log shows how requests went, not what users wrote or were told."));
     for (const p of pairs) {
@@ -1401,6 +1430,10 @@
     }
     parts.push(usageErr ? "The usage could not be read: " + usageErr + "." : "Requests, errors and tokens are over the last 24 hours, from the request log" + (usage && usage.since ? " (since " + utc(usage.since) + " UTC)" : "") +
       "; requests refused before routing (a 401, 403, 404, 429 over a key's limits or budget, or a body that is not JSON) are not in it: sluice_client_key_requests_total and sluice_client_key_refused_total on /metrics count them.");
+    const estimated = ((usage && usage.rows) || []).reduce((n, u) => n + (Number(u.estimated_tokens) || 0), 0);
+    if (!usageErr && estimated) {
+      parts.push("~ marks tokens that hold the gateway's estimate, " + count(estimated) + " in all (under each key's output tokens): answers that ended without the backend's usage (a stream cut before its last chunk) are charged the request body's and the relayed text's bytes / 4, as sluice usage's ESTIMATED TOKENS says.");
+    }
     note.textContent = parts.join(" ");
   }
 
@@ -1456,11 +1489,22 @@
     }
   }
 
-  // usageCells are a key's four usage cells.
+  // usageCells are a key's four usage cells. Tokens that hold the
+  // gateway's estimate (answers that ended without the backend's usage,
+  // estimated_tokens, input and output together) are marked ~, as sluice
+  // requests marks such rows, with how many under the output's.
   function usageCells(u, usage) {
     const v = (f) => (!usage ? "–" : count(u ? u[f] : 0));
-    return [h("td", { class: "n key-requests" }, v("requests")), h("td", { class: "n key-errors" }, v("errors")),
-      h("td", { class: "n key-input" }, v("input_tokens")), h("td", { class: "n key-output" }, v("output_tokens"))];
+    const est = usage && u ? Number(u.estimated_tokens) || 0 : 0;
+    const title = est ? count(est) + " of this key's input and output tokens are the gateway's estimate (the request body's and the relayed text's bytes / 4) for answers that ended without the backend's usage" : null;
+    const tok = (f, cls) => {
+      const td = h("td", { class: "n " + cls }, (est ? "~" : "") + v(f));
+      if (title) td.title = title;
+      return td;
+    };
+    const out = tok("output_tokens", "key-output");
+    if (est) out.append(h("div", { class: "muted small key-estimated", title: title }, "~" + count(est) + " estimated"));
+    return [h("td", { class: "n key-requests" }, v("requests")), h("td", { class: "n key-errors" }, v("errors")), tok("input_tokens", "key-input"), out];
   }
 
   // ---- navigation ----

@@ -1,0 +1,12 @@
+-- 0019_request_replica: no table changes. The version marks a change in
+-- what is stored: the request log's segments take format 4, whose rows
+-- hold one more dictionary string, the name of the replica that served
+-- the request (sluice.Observation.Replica; a lone gateway on SQLite
+-- writes "", as its audit entries name none). Rows of formats 1 to 3,
+-- written before, read as served by no named replica. A binary built
+-- before would refuse every segment of the new format ("corrupt request
+-- log segment"); binaries refuse a schema newer than the ones they know,
+-- so this version makes an older binary refuse the file ("upgrade
+-- sluice") instead (HOUSE.md: a change to what is stored takes a
+-- migration, even an empty one).
+SELECT 1;
