@@ -17,29 +17,32 @@ const bytesPerToken = 4
 // leaving them at 0 let a client escape its tokens_per_minute and
 // token_budget by closing every stream a chunk early.
 //
-// The output is the text relayed (o.ResponseChars, which the walker
-// counts anyway) and the input the request body, each in bytes over
-// bytesPerToken, rounded up: a few integer operations, at the end of such
-// an answer only. The body stands for the prompt as the backend sees it:
-// it holds the tools' schemas and the messages' roles, which a template
-// puts in the prompt too, as well as JSON's punctuation, which it does
-// not (see README, "Token budgets", for how far off it is). o is marked
-// TokensEstimated, so the request log, sluice requests and sluice usage
-// say so and the analysis leaves it out of a version's measured tokens.
-//
-// A tool call (o.ToolCall, set by the walker as the call passes to the
-// client) is estimated too, though its arguments are not measured (its
-// output is the text's alone, often 0): an agent's tokens are mostly its
-// prompts, and one that closed each stream at the call's finish_reason,
-// before the usage chunk, was charged nothing. An answer with neither text
-// nor a call (an error, a request canceled before its first token, a
-// reasoning model cut while still thinking, audio or an image) is not
-// estimated: nothing the walker counts measures it.
-func estimateTokens(o *sluice.Observation, bodyBytes int) {
-	if o.InputTokens != 0 || o.OutputTokens != 0 || o.ResponseChars <= 0 && !o.ToolCall {
+// The output is what was relayed, in bytes over bytesPerToken, rounded
+// up: the text (o.ResponseChars) and unmeasured, the reasoning text
+// (reasoning_content, reasoning) and the tool calls' arguments, all of
+// which the walker reads anyway (chunkFields.unmeasured); the input is the
+// request body's bytes over bytesPerToken. A few integer operations, at the
+// end of such an answer only. The body stands for the prompt as the
+// backend sees it: it holds the tools' schemas and the messages' roles,
+// which a template puts in the prompt too, as well as JSON's punctuation,
+// which it does not (see README, "Token budgets", for how far off it is).
+// o is marked TokensEstimated, so the request log, sluice requests and
+// sluice usage say so and the analysis leaves it out of a version's
+// measured tokens. A reasoning model cut while it still thinks, or an agent
+// that closes each stream at its call's finish_reason, is so charged for
+// what it received, which it was not while the text alone was counted.
+// An answer with neither (an error, a request canceled before its first
+// token, audio or an image) is not estimated: nothing the walker counts
+// measures it.
+func estimateTokens(o *sluice.Observation, bodyBytes, unmeasured int) {
+	if o.InputTokens != 0 || o.OutputTokens != 0 {
+		return
+	}
+	out := o.ResponseChars + unmeasured
+	if out <= 0 && !o.ToolCall {
 		return
 	}
 	o.InputTokens = (bodyBytes + bytesPerToken - 1) / bytesPerToken
-	o.OutputTokens = (o.ResponseChars + bytesPerToken - 1) / bytesPerToken
+	o.OutputTokens = (out + bytesPerToken - 1) / bytesPerToken
 	o.TokensEstimated = true
 }

@@ -361,6 +361,11 @@ type exchange struct {
 	// (the backend broke off, the request's time ran out): forward
 	// aborts the response once the request is recorded.
 	cut bool
+	// unmeasured is the bytes of the answer's reasoning text and tool
+	// calls' arguments the walker read (chunkFields.unmeasured), which
+	// obs.ResponseChars leaves out: an answer cut before its usage is
+	// estimated with them (estimateTokens).
+	unmeasured int
 	// tr are the request's spans; nil when tracing is off.
 	tr *spans
 }
@@ -676,7 +681,7 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 	}
 	// After the spans, which carry the backend's usage alone (an estimate
 	// is no gen_ai.usage), before the request log and the key's charge.
-	estimateTokens(&obs, len(x.body))
+	estimateTokens(&obs, len(x.body), x.unmeasured)
 	p.record(&obs, target.ID)
 	chargeTokens(x.r, &obs)
 	p.afterAnswer(x, target, &obs)
