@@ -31,15 +31,26 @@ const bytesPerToken = 4
 // measured tokens. A reasoning model cut while it still thinks, or an agent
 // that closes each stream at its call's finish_reason, is so charged for
 // what it received, which it was not while the text alone was counted.
-// An answer with neither (an error, a request canceled before its first
-// token, audio or an image) is not estimated: nothing the walker counts
-// measures it.
-func estimateTokens(o *sluice.Observation, bodyBytes, unmeasured int) {
+//
+// abandoned is a request the client left after it was sent to the backend
+// (canceled, not while its connection was dialled) before anything of the
+// answer was counted: a whole answer it did not wait for, a stream it left
+// before its first token. Its prompt is charged (the output 0): the backend
+// read the prompt at least (the prefill, the dearest part of a long
+// prompt), and a client that abandoned each request just before its answer
+// would otherwise have had the backend's work for nothing against its
+// limits. Its output is not known (vLLM stops generating when the gateway
+// closes the connection), so it is not guessed; OpenAI and LiteLLM bill a
+// canceled whole request in full, since they generate it all. An answer
+// with none of these (an error, a request refused before it was sent,
+// audio or an image) is not estimated: nothing the walker counts measures
+// it.
+func estimateTokens(o *sluice.Observation, bodyBytes, unmeasured int, abandoned bool) {
 	if o.InputTokens != 0 || o.OutputTokens != 0 {
 		return
 	}
 	out := o.ResponseChars + unmeasured
-	if out <= 0 && !o.ToolCall {
+	if out <= 0 && !o.ToolCall && !abandoned {
 		return
 	}
 	o.InputTokens = (bodyBytes + bytesPerToken - 1) / bytesPerToken

@@ -2,11 +2,13 @@ package proxy_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openai/openai-go"
 	"github.com/openai/openai-go/option"
@@ -133,3 +135,62 @@ func TestKeySet_EstimateCutToolCallArguments(t *testing.T) {
 
 // jsonString is s as a JSON string (s holds quotes, no other escapes).
 func jsonString(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
+
+// TestKeySet_EstimateAbandoned: a request the client gives up on before
+// any of the answer arrives (a whole answer it stops waiting for, a
+// stream it leaves before its first token) was charged nothing, though
+// the backend had read its prompt: a client could have the backend
+// prefill prompts without end, against no limit. Its prompt is now
+// charged (the body's bytes over 4; no output, which is not known), so a
+// prompt over the key's tokens_per_minute has the next request refused.
+func TestKeySet_EstimateAbandoned(t *testing.T) {
+	prompt := strings.Repeat("Summarise the river's course for me please. ", 24)[:1000] // 250 tokens by the rule
+	for _, stream := range []bool{false, true} {
+		name := map[bool]string{false: "Whole", true: "Stream"}[stream]
+		t.Run(name, func(t *testing.T) {
+			arrived := make(chan struct{}, 4)
+			be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				arrived <- struct{}{}
+				<-r.Context().Done() // still generating when the client leaves
+			}))
+			t.Cleanup(be.Close)
+			const secret = "sk-quitter-0123456789"
+			const tpm = 100
+			log := &spyLog{}
+			url := estimateProxy(t, be.URL, map[string]proxy.ClientKey{secret: {Name: "quitter", TokensPerMinute: tpm}}, newSpyRecorder(), log)
+			c := openai.NewClient(option.WithBaseURL(url+"/v1/"), option.WithAPIKey(secret), option.WithMaxRetries(0))
+			params := openai.ChatCompletionNewParams{Model: "chat", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(prompt)}}
+			call := func(ctx context.Context) error {
+				if stream {
+					s := c.Chat.Completions.NewStreaming(ctx, params)
+					defer s.Close()
+					for s.Next() {
+					}
+					return s.Err()
+				}
+				_, err := c.Chat.Completions.New(ctx, params)
+				return err
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			go func() {
+				<-arrived // the backend has the prompt: the client gives up
+				cancel()
+			}()
+			if err := call(ctx); !errors.Is(err, context.Canceled) {
+				t.Fatalf("abandoned request: %v, want the client's cancellation", err)
+			}
+			o := waitRows(t, log, 1)[0]
+			if o.ErrorClass != "canceled" || !o.TokensEstimated || o.InputTokens < len(prompt)/4 || o.OutputTokens != 0 {
+				t.Fatalf("row of the abandoned request: class %q, %d/%d tokens, estimated %v; want canceled, at least %d in estimated, 0 out",
+					o.ErrorClass, o.InputTokens, o.OutputTokens, o.TokensEstimated, len(prompt)/4)
+			}
+			ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel2()
+			var apiErr *openai.Error
+			if err := call(ctx2); !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusTooManyRequests {
+				t.Fatalf("next request after %d estimated tokens: %v, want a 429 for the key's %d tokens a minute", o.InputTokens, err, tpm)
+			}
+		})
+	}
+}

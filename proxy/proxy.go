@@ -681,7 +681,9 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 	}
 	// After the spans, which carry the backend's usage alone (an estimate
 	// is no gen_ai.usage), before the request log and the key's charge.
-	estimateTokens(&obs, len(x.body), x.unmeasured)
+	// A request the client left after it was sent (not while its
+	// connection was dialled) had its prompt read by the backend.
+	estimateTokens(&obs, len(x.body), x.unmeasured, obs.ErrorClass == "canceled" && !refused(err))
 	p.record(&obs, target.ID)
 	chargeTokens(x.r, &obs)
 	p.afterAnswer(x, target, &obs)
