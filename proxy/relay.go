@@ -511,6 +511,16 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 			default:
 				switch {
 				case suppress:
+				case bytes.HasPrefix(trimmed, []byte("error:")) && !x.f.responses:
+					// An older llama.cpp server's error event, a bare
+					// "error: {...}" line: the backend failed mid-stream,
+					// as with a data: error event (readChunk). Passed on as
+					// one, which the SDKs raise; as it was, they ignored it
+					// and took the stream for whole.
+					obs.ErrorClass = "upstream_5xx"
+					flushHeld()
+					write(bareErrorEvent(trimmed[len("error:"):]))
+					inEvent = true
 				case !x.f.usageAsked && !sawData && len(held) < maxHeld && (len(held) > 0 || trimmed[0] != ':'):
 					// A comment alone (a keep-alive) passes at once.
 					held = append(held, line...)
