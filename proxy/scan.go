@@ -608,8 +608,13 @@ func callsArgsAt(b []byte, v int, n *int) int {
 	for i < len(b) {
 		var end int
 		if b[i] == '{' {
+			seen := false // as gjson, the first of duplicate keys counts
 			end, _ = walkObject(b, i, func(key []byte, fv int) (int, bool) {
-				if string(key) != "function" || b[fv] != '{' {
+				if string(key) != "function" || seen {
+					return skipMember, true
+				}
+				seen = true
+				if b[fv] != '{' {
 					return skipMember, true
 				}
 				return callArgsAt(b, fv, n), true
