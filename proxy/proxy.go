@@ -682,8 +682,9 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 	// After the spans, which carry the backend's usage alone (an estimate
 	// is no gen_ai.usage), before the request log and the key's charge.
 	// A request the client left after it was sent (not while its
-	// connection was dialled) had its prompt read by the backend.
-	estimateTokens(&obs, len(x.body), x.unmeasured, obs.ErrorClass == "canceled" && !refused(err))
+	// connection was dialled or its TLS handshake made: unsent) had its
+	// prompt read by the backend.
+	estimateTokens(&obs, len(x.body), x.unmeasured, obs.ErrorClass == "canceled" && !unsent(err))
 	p.record(&obs, target.ID)
 	chargeTokens(x.r, &obs)
 	p.afterAnswer(x, target, &obs)
@@ -723,6 +724,15 @@ func (p *Proxy) recordRetried(x *exchange, t *route.Target, d route.Decision, ro
 func refused(err error) bool {
 	var oe *net.OpError
 	return errors.As(err, &oe) && oe.Op == "dial"
+}
+
+// unsent reports whether an attempt's error came before any of the request
+// reached the backend: its connection was being dialled (refused) or, to
+// an HTTPS endpoint of the own client, its TLS handshake was under way.
+// Such a request the client abandons cost the backend nothing.
+func unsent(err error) bool {
+	var he *handshakeError
+	return refused(err) || errors.As(err, &he)
 }
 
 // retryOn returns the version a request that failed at version failed is
