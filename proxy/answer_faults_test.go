@@ -27,6 +27,9 @@ import (
 const (
 	vllmErrorEvent = `data: {"error": {"object": "error", "message": "CUDA out of memory. Tried to allocate 2.00 GiB", "type": "InternalServerError", "param": null, "code": 500}}` + "\n\n"
 	tgiErrorEvent  = `data:{"error":"Request failed during generation: CUDA out of memory","error_type":"generation"}` + "\n\n"
+	// Older llama.cpp servers sent theirs as a bare "error:" line (the
+	// event's name where SSE has a field), which the SDKs ignore.
+	llamaBareErrorEvent = `error: {"code":500,"message":"CUDA out of memory","type":"server_error"}` + "\n\n"
 )
 
 // modelStream streams a chat completion of model through openai-go from the
@@ -103,8 +106,9 @@ func TestStreamErrorAsFirstEventIsAFailedAttempt(t *testing.T) {
 		{"Transport", proxy.NewTransport(5*time.Second, 5*time.Second)},
 	} {
 		for name, parts := range map[string][]any{
-			"vLLM": {vllmErrorEvent, doneEvent},
-			"TGI":  {tgiErrorEvent},
+			"vLLM":           {vllmErrorEvent, doneEvent},
+			"TGI":            {tgiErrorEvent},
+			"llama.cpp-bare": {llamaBareErrorEvent},
 		} {
 			t.Run(tr.name+"/"+name, func(t *testing.T) {
 				bad := reviewSSE(t, parts...)
@@ -173,6 +177,10 @@ func TestStreamErrorEventMidStreamIsTheBackendsError(t *testing.T) {
 		"TGI-end":    {chunk("hel"), tgiErrorEvent},
 		"left-open":  {chunk("hel"), open},
 		"then-reset": {chunk("hel"), vllmErrorEvent, reviewCut},
+		// A bare "error:" line is passed on as a data: error event, which
+		// the SDK raises; as it was, the SDK ignored it and the stream
+		// looked whole (stream_broken in the log).
+		"llama.cpp-bare": {chunk("hel"), llamaBareErrorEvent},
 	} {
 		t.Run(name, func(t *testing.T) {
 			be := reviewSSE(t, parts...)

@@ -17,29 +17,43 @@ const bytesPerToken = 4
 // leaving them at 0 let a client escape its tokens_per_minute and
 // token_budget by closing every stream a chunk early.
 //
-// The output is the text relayed (o.ResponseChars, which the walker
-// counts anyway) and the input the request body, each in bytes over
-// bytesPerToken, rounded up: a few integer operations, at the end of such
-// an answer only. The body stands for the prompt as the backend sees it:
-// it holds the tools' schemas and the messages' roles, which a template
-// puts in the prompt too, as well as JSON's punctuation, which it does
-// not (see README, "Token budgets", for how far off it is). o is marked
-// TokensEstimated, so the request log, sluice requests and sluice usage
-// say so and the analysis leaves it out of a version's measured tokens.
+// The output is what was relayed, in bytes over bytesPerToken, rounded
+// up: the text (o.ResponseChars) and unmeasured, the reasoning text
+// (reasoning_content, reasoning) and the tool calls' arguments, all of
+// which the walker reads anyway (chunkFields.unmeasured); the input is the
+// request body's bytes over bytesPerToken. A few integer operations, at the
+// end of such an answer only. The body stands for the prompt as the
+// backend sees it: it holds the tools' schemas and the messages' roles,
+// which a template puts in the prompt too, as well as JSON's punctuation,
+// which it does not (see README, "Token budgets", for how far off it is).
+// o is marked TokensEstimated, so the request log, sluice requests and
+// sluice usage say so and the analysis leaves it out of a version's
+// measured tokens. A reasoning model cut while it still thinks, or an agent
+// that closes each stream at its call's finish_reason, is so charged for
+// what it received, which it was not while the text alone was counted.
 //
-// A tool call (o.ToolCall, set by the walker as the call passes to the
-// client) is estimated too, though its arguments are not measured (its
-// output is the text's alone, often 0): an agent's tokens are mostly its
-// prompts, and one that closed each stream at the call's finish_reason,
-// before the usage chunk, was charged nothing. An answer with neither text
-// nor a call (an error, a request canceled before its first token, a
-// reasoning model cut while still thinking, audio or an image) is not
-// estimated: nothing the walker counts measures it.
-func estimateTokens(o *sluice.Observation, bodyBytes int) {
-	if o.InputTokens != 0 || o.OutputTokens != 0 || o.ResponseChars <= 0 && !o.ToolCall {
+// abandoned is a request the client left after it was sent to the backend
+// (canceled, not while its connection was dialled) before anything of the
+// answer was counted: a whole answer it did not wait for, a stream it left
+// before its first token. Its prompt is charged (the output 0): the backend
+// read the prompt at least (the prefill, the dearest part of a long
+// prompt), and a client that abandoned each request just before its answer
+// would otherwise have had the backend's work for nothing against its
+// limits. Its output is not known (vLLM stops generating when the gateway
+// closes the connection), so it is not guessed; OpenAI and LiteLLM bill a
+// canceled whole request in full, since they generate it all. An answer
+// with none of these (an error, a request refused before it was sent,
+// audio or an image) is not estimated: nothing the walker counts measures
+// it.
+func estimateTokens(o *sluice.Observation, bodyBytes, unmeasured int, abandoned bool) {
+	if o.InputTokens != 0 || o.OutputTokens != 0 {
+		return
+	}
+	out := o.ResponseChars + unmeasured
+	if out <= 0 && !o.ToolCall && !abandoned {
 		return
 	}
 	o.InputTokens = (bodyBytes + bytesPerToken - 1) / bytesPerToken
-	o.OutputTokens = (o.ResponseChars + bytesPerToken - 1) / bytesPerToken
+	o.OutputTokens = (out + bytesPerToken - 1) / bytesPerToken
 	o.TokensEstimated = true
 }

@@ -91,7 +91,9 @@ func (e *streamErrorEvent) Error() string { return e.msg }
 // search of its first line for "error" (no allocation); only an error
 // event is parsed. Responses streams (whose errors are events of their
 // own type) and the streams of answers that are not text pass through as
-// before.
+// before. A bare "error: {...}" line (older llama.cpp servers named the
+// event's field "error" rather than sending a data line) is an error event
+// too, whatever it holds.
 func firstEventError(x *exchange) *streamErrorEvent {
 	if x.f.responses || x.f.notText {
 		return nil
@@ -104,7 +106,12 @@ func firstEventError(x *exchange) *streamErrorEvent {
 		b = b[:i]
 	}
 	payload, ok := bytes.CutPrefix(b, []byte("data:"))
-	if !ok || !bytes.Contains(payload, []byte(`"error"`)) {
+	bare := false
+	if !ok {
+		if payload, bare = bytes.CutPrefix(b, []byte("error:")); !bare {
+			return nil
+		}
+	} else if !bytes.Contains(payload, []byte(`"error"`)) {
 		return nil
 	}
 	e := gjson.GetBytes(payload, "error")
@@ -114,6 +121,8 @@ func firstEventError(x *exchange) *streamErrorEvent {
 		msg = e.Get("message").String() // vLLM, llama.cpp, OpenAI
 	case e.Type == gjson.String:
 		msg = e.Str // TGI
+	case bare:
+		msg = bareErrorMessage(payload)
 	default:
 		return nil // no error member, or a null one
 	}
@@ -121,6 +130,42 @@ func firstEventError(x *exchange) *streamErrorEvent {
 		msg = "no message"
 	}
 	return &streamErrorEvent{msg: msg}
+}
+
+// bareErrorMessage is the message of a bare "error:" line's value v: the
+// "message" of an object (llama.cpp's {"code":500,"message":...,"type":...}),
+// a string's text, else the line as sent.
+func bareErrorMessage(v []byte) string {
+	e := gjson.ParseBytes(v)
+	switch {
+	case e.IsObject():
+		return e.Get("message").String()
+	case e.Type == gjson.String:
+		return e.Str
+	}
+	return string(bytes.TrimSpace(v))
+}
+
+// bareErrorEvent is the data line (ended) a bare "error:" line with value v
+// is passed on as mid-stream, since the SDKs ignore a field named "error"
+// and would take the stream for whole: v as is when it has an "error"
+// member, v as the error when it is another object, else an error whose
+// message is v's text (bareErrorMessage). On the error path alone.
+func bareErrorEvent(v []byte) []byte {
+	v = bytes.TrimSpace(v)
+	ev := []byte("data: ")
+	e := gjson.ParseBytes(v)
+	switch {
+	case e.IsObject() && e.Get("error").Exists():
+		ev = append(ev, v...)
+	case e.IsObject():
+		ev = append(append(append(ev, `{"error":`...), v...), '}')
+	default:
+		ev = append(ev, `{"error":{"message":`...)
+		ev = appendJSONString(ev, cleanText(bareErrorMessage(v), maxUpstreamErrorText))
+		ev = append(ev, `,"type":"server_error"}}`...)
+	}
+	return append(ev, '\n')
 }
 
 // firstLine waits until br holds a whole line, or a line longer than its

@@ -230,8 +230,8 @@ func TestProxy_ShadowPairNotEstimated(t *testing.T) {
 // whole, and the backend read the prompt (an agent's tokens are mostly
 // its prompts), but with no text relayed such a stream was charged 0
 // tokens: the agent evaded its tokens_per_minute as a text client no
-// longer can. Its prompt is now estimated (the call's arguments are not
-// measured: the output stays 0).
+// longer can. Its prompt is now estimated, and its output by the call's
+// arguments ({"id":"A-1"}, 12 bytes: 3 tokens).
 func TestKeySet_TokensPerMinuteCutToolCalls(t *testing.T) {
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -283,8 +283,8 @@ func TestKeySet_TokensPerMinuteCutToolCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := waitRows(t, log, 1)[0]
-	if !o.ToolCall || !o.TokensEstimated || o.InputTokens < len(prompt)/4 || o.OutputTokens != 0 {
-		t.Fatalf("row of the cut tool call: %d/%d tokens, estimated %v, tool call %v, class %q; want at least %d estimated in for the prompt",
+	if !o.ToolCall || !o.TokensEstimated || o.InputTokens < len(prompt)/4 || o.OutputTokens != 3 {
+		t.Fatalf("row of the cut tool call: %d/%d tokens, estimated %v, tool call %v, class %q; want at least %d estimated in for the prompt, 3 out for the arguments",
 			o.InputTokens, o.OutputTokens, o.TokensEstimated, o.ToolCall, o.ErrorClass, len(prompt)/4)
 	}
 	var apiErr *openai.Error

@@ -50,6 +50,10 @@ type keyUsageKey struct {
 
 type keyCounts struct {
 	requests, input, output atomic.Int64
+	// estIn and estOut are the part of input and output the gateway
+	// estimated (o.TokensEstimated), for
+	// sluice_client_key_estimated_tokens_total.
+	estIn, estOut atomic.Int64
 }
 
 // add counts o, a client request sent with a key (o.ClientKey set, not a
@@ -63,6 +67,10 @@ func (u *keyUsage) add(o *sluice.Observation) {
 	}
 	if o.OutputTokens > 0 {
 		c.output.Add(int64(o.OutputTokens))
+	}
+	if o.TokensEstimated {
+		c.estIn.Add(int64(o.InputTokens))
+		c.estOut.Add(int64(o.OutputTokens))
 	}
 }
 
@@ -166,7 +174,10 @@ var (
 		"Client requests sent with each client key, by model and the HTTP status sent to the client (a failed attempt retried on stable is not counted again). Requests refused before routing (403, 429, an unknown model) count too; their model is empty unless the gateway serves it.",
 		[]string{"key", "model", "code"}, nil)
 	keyTokensDesc = prometheus.NewDesc("sluice_client_key_tokens_total",
-		"Tokens of the requests sent with each client key, by model and direction (input: the prompt, output: the answer), as the backend's usage reported them.",
+		"Tokens of the requests sent with each client key, by model and direction (input: the prompt, output: the answer), as the backend's usage reported them or, for an answer that ended without usage, as the gateway estimated them (sluice_client_key_estimated_tokens_total counts those).",
+		[]string{"key", "model", "direction"}, nil)
+	keyEstimatedDesc = prometheus.NewDesc("sluice_client_key_estimated_tokens_total",
+		"The part of sluice_client_key_tokens_total the gateway estimated (bytes over 4) for answers that ended without the backend's usage: streams cut before their last chunk, requests the client abandoned, backends that report none. Same labels; subtract it for the backends' counts alone.",
 		[]string{"key", "model", "direction"}, nil)
 )
 
@@ -184,17 +195,21 @@ func (u *keyUsage) collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(keyRefusedDesc, prometheus.CounterValue, float64(u.budgetSpent.Load()), "budget_exceeded")
 	}
 	type km struct{ key, model string }
-	tokens := map[km][2]int64{}
+	tokens := map[km][4]int64{}
 	for k, c := range u.All() {
 		ch <- prometheus.MustNewConstMetric(keyRequestsDesc, prometheus.CounterValue, float64(c.requests.Load()),
 			k.key, k.model, strconv.Itoa(k.status))
 		t := tokens[km{k.key, k.model}]
 		t[0] += c.input.Load()
 		t[1] += c.output.Load()
+		t[2] += c.estIn.Load()
+		t[3] += c.estOut.Load()
 		tokens[km{k.key, k.model}] = t
 	}
 	for k, t := range tokens {
 		ch <- prometheus.MustNewConstMetric(keyTokensDesc, prometheus.CounterValue, float64(t[0]), k.key, k.model, "input")
 		ch <- prometheus.MustNewConstMetric(keyTokensDesc, prometheus.CounterValue, float64(t[1]), k.key, k.model, "output")
+		ch <- prometheus.MustNewConstMetric(keyEstimatedDesc, prometheus.CounterValue, float64(t[2]), k.key, k.model, "input")
+		ch <- prometheus.MustNewConstMetric(keyEstimatedDesc, prometheus.CounterValue, float64(t[3]), k.key, k.model, "output")
 	}
 }

@@ -46,7 +46,9 @@ func TestClientKeyName(t *testing.T) {
 }
 
 // Proxy.record counts a key's requests once each (not the attempt retried
-// on stable), by model and status, and sums tokens over statuses.
+// on stable), by model and status, and sums tokens over statuses; the
+// tokens the gateway estimated (an answer without usage) are in the sums
+// and counted apart too, so a dashboard can tell them from the backends'.
 func TestKeyUsage_Record(t *testing.T) {
 	p := New(Options{})
 	defer p.Close()
@@ -56,6 +58,7 @@ func TestKeyUsage_Record(t *testing.T) {
 		{ClientKey: "team-a", Model: "chat", Status: 200, InputTokens: 7, OutputTokens: 3},
 		{ClientKey: "team-a", Model: "chat", Status: 429, InputTokens: 2},
 		{ClientKey: "team-b", Model: "embed", Status: 200, InputTokens: 100},
+		{ClientKey: "team-a", Model: "chat", Status: 200, ErrorClass: "canceled", InputTokens: 6, OutputTokens: 4, TokensEstimated: true},
 		{Model: "chat", Status: 200, InputTokens: 1000, OutputTokens: 1000}, // no key
 	} {
 		p.record(&o, o.Model+":v1")
@@ -80,12 +83,16 @@ func TestKeyUsage_Record(t *testing.T) {
 		}
 	}
 	want := []string{
-		"sluice_client_key_requests_total{code=200,key=team-a,model=chat} 2",
+		"sluice_client_key_estimated_tokens_total{direction=input,key=team-a,model=chat} 6",
+		"sluice_client_key_estimated_tokens_total{direction=input,key=team-b,model=embed} 0",
+		"sluice_client_key_estimated_tokens_total{direction=output,key=team-a,model=chat} 4",
+		"sluice_client_key_estimated_tokens_total{direction=output,key=team-b,model=embed} 0",
+		"sluice_client_key_requests_total{code=200,key=team-a,model=chat} 3",
 		"sluice_client_key_requests_total{code=200,key=team-b,model=embed} 1",
 		"sluice_client_key_requests_total{code=429,key=team-a,model=chat} 1",
-		"sluice_client_key_tokens_total{direction=input,key=team-a,model=chat} 19",
+		"sluice_client_key_tokens_total{direction=input,key=team-a,model=chat} 25",
 		"sluice_client_key_tokens_total{direction=input,key=team-b,model=embed} 100",
-		"sluice_client_key_tokens_total{direction=output,key=team-a,model=chat} 8",
+		"sluice_client_key_tokens_total{direction=output,key=team-a,model=chat} 12",
 		"sluice_client_key_tokens_total{direction=output,key=team-b,model=embed} 0",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {

@@ -40,7 +40,7 @@ var (
 type collector struct{ p *Proxy }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{shadowMirroredDesc, shadowDroppedDesc, shadowCompletedDesc, shadowSkippedDesc, shadowQueueDesc, inflightDesc, endpointInflightDesc, keyRefusedDesc, keyRequestsDesc, keyTokensDesc} {
+	for _, d := range []*prometheus.Desc{shadowMirroredDesc, shadowDroppedDesc, shadowCompletedDesc, shadowSkippedDesc, shadowQueueDesc, inflightDesc, endpointInflightDesc, keyRefusedDesc, keyRequestsDesc, keyTokensDesc, keyEstimatedDesc} {
 		ch <- d
 	}
 }

@@ -361,6 +361,11 @@ type exchange struct {
 	// (the backend broke off, the request's time ran out): forward
 	// aborts the response once the request is recorded.
 	cut bool
+	// unmeasured is the bytes of the answer's reasoning text and tool
+	// calls' arguments the walker read (chunkFields.unmeasured), which
+	// obs.ResponseChars leaves out: an answer cut before its usage is
+	// estimated with them (estimateTokens).
+	unmeasured int
 	// tr are the request's spans; nil when tracing is off.
 	tr *spans
 }
@@ -676,7 +681,10 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 	}
 	// After the spans, which carry the backend's usage alone (an estimate
 	// is no gen_ai.usage), before the request log and the key's charge.
-	estimateTokens(&obs, len(x.body))
+	// A request the client left after it was sent (not while its
+	// connection was dialled or its TLS handshake made: unsent) had its
+	// prompt read by the backend.
+	estimateTokens(&obs, len(x.body), x.unmeasured, obs.ErrorClass == "canceled" && !unsent(err))
 	p.record(&obs, target.ID)
 	chargeTokens(x.r, &obs)
 	p.afterAnswer(x, target, &obs)
@@ -716,6 +724,15 @@ func (p *Proxy) recordRetried(x *exchange, t *route.Target, d route.Decision, ro
 func refused(err error) bool {
 	var oe *net.OpError
 	return errors.As(err, &oe) && oe.Op == "dial"
+}
+
+// unsent reports whether an attempt's error came before any of the request
+// reached the backend: its connection was being dialled (refused) or, to
+// an HTTPS endpoint of the own client, its TLS handshake was under way.
+// Such a request the client abandons cost the backend nothing.
+func unsent(err error) bool {
+	var he *handshakeError
+	return refused(err) || errors.As(err, &he)
 }
 
 // retryOn returns the version a request that failed at version failed is

@@ -36,6 +36,7 @@ func (p *Proxy) readAnswerFields(x *exchange, body []byte, f *answerFields, ok b
 		obs.FinishReason = finishReason(f.finish)
 	}
 	obs.ToolCall = f.toolCall
+	x.unmeasured = f.unmeasured
 	if f.toolCall && x.keep.wantCalls() {
 		x.keep.calls.readChatCalls(gjson.GetBytes(body, "choices.0.message"))
 	}
@@ -75,6 +76,7 @@ func (p *Proxy) readAnswerGJSON(x *exchange, body []byte, obs *sluice.Observatio
 	obs.FinishReason = gjson.GetBytes(body, "choices.0.finish_reason").Str
 	msg := gjson.GetBytes(body, "choices.0.message")
 	obs.ToolCall = callsTool(msg)
+	x.unmeasured = unmeasuredOf(msg)
 	if obs.ToolCall && x.keep.wantCalls() {
 		x.keep.calls.readChatCalls(msg)
 	}
@@ -105,6 +107,7 @@ func readChunk(x *exchange, payload []byte, obs *sluice.Observation, prefix *[re
 	if f.notFirst {
 		return // another choice of an n > 1 stream
 	}
+	x.unmeasured += f.unmeasured
 	if f.toolCall {
 		obs.ToolCall = true
 		if x.keep.wantCalls() {
@@ -148,7 +151,9 @@ func readChunkGJSON(x *exchange, payload []byte, obs *sluice.Observation, prefix
 		if fr := c.Get("finish_reason"); fr.Type == gjson.String {
 			obs.FinishReason = fr.Str
 		}
-		if d := c.Get("delta"); callsTool(d) {
+		d := c.Get("delta")
+		x.unmeasured += unmeasuredOf(d)
+		if callsTool(d) {
 			obs.ToolCall = true
 			if x.keep.wantCalls() {
 				x.keep.calls.readChatCalls(d)
@@ -225,4 +230,39 @@ func usageInto(u gjson.Result, obs *sluice.Observation) {
 func callsTool(inner gjson.Result) bool {
 	tc := inner.Get("tool_calls")
 	return tc.IsArray() && len(tc.Array()) > 0 || inner.Get("function_call").IsObject()
+}
+
+// unmeasuredOf is chunkFields.unmeasured by gjson: the bytes of inner's (a
+// choice's message or delta) reasoning text and tool calls' arguments.
+func unmeasuredOf(inner gjson.Result) int {
+	n := max(reasoningLen(inner.Get("reasoning_content")), reasoningLen(inner.Get("reasoning")))
+	if tc := inner.Get("tool_calls"); tc.IsArray() {
+		for _, c := range tc.Array() {
+			if fn := c.Get("function"); fn.IsObject() {
+				n += argsLen(fn.Get("arguments"))
+			}
+		}
+	}
+	if fn := inner.Get("function_call"); fn.IsObject() {
+		n += argsLen(fn.Get("arguments"))
+	}
+	return n
+}
+
+func reasoningLen(r gjson.Result) int {
+	if r.Type != gjson.String {
+		return 0
+	}
+	return len(r.Str)
+}
+
+// argsLen is a call's arguments' bytes: a string's text, else the JSON.
+func argsLen(a gjson.Result) int {
+	switch a.Type {
+	case gjson.String:
+		return len(a.Str)
+	case gjson.Null:
+		return 0
+	}
+	return len(a.Raw)
 }

@@ -493,12 +493,15 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 						}
 					}
 				}
-				chars := obs.ResponseChars
+				chars, unmeasured := obs.ResponseChars, x.unmeasured
 				readChunk(x, payload, obs, &prefix, &prefixLen)
 				// The first token is the first chunk with content (text, a
-				// tool call, a finish): not a role-only delta, nor an event
+				// tool call, a finish, reasoning text: vLLM's reasoning
+				// parser and DeepSeek send delta.reasoning_content, others
+				// delta.reasoning, which the walker counts in
+				// x.unmeasured): not a role-only delta, nor an event
 				// without choices such as Azure's prompt filter results.
-				if !gotFirst && (obs.ResponseChars > chars || obs.FinishReason != "" || bytes.Contains(payload, []byte(`"tool_calls"`)) || hasReasoning(payload)) {
+				if !gotFirst && (obs.ResponseChars > chars || obs.FinishReason != "" || bytes.Contains(payload, []byte(`"tool_calls"`)) || x.unmeasured > unmeasured) {
 					gotFirst = true
 					obs.TTFT = p.opt.Now().Sub(x.sent)
 				}
@@ -508,6 +511,16 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 			default:
 				switch {
 				case suppress:
+				case bytes.HasPrefix(trimmed, []byte("error:")) && !x.f.responses:
+					// An older llama.cpp server's error event, a bare
+					// "error: {...}" line: the backend failed mid-stream,
+					// as with a data: error event (readChunk). Passed on as
+					// one, which the SDKs raise; as it was, they ignored it
+					// and took the stream for whole.
+					obs.ErrorClass = "upstream_5xx"
+					flushHeld()
+					write(bareErrorEvent(trimmed[len("error:"):]))
+					inEvent = true
 				case !x.f.usageAsked && !sawData && len(held) < maxHeld && (len(held) > 0 || trimmed[0] != ':'):
 					// A comment alone (a keep-alive) passes at once.
 					held = append(held, line...)
@@ -615,17 +628,6 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 			fl.Flush()
 		}
 	}
-}
-
-// hasReasoning reports whether a chunk carries reasoning text (vLLM's
-// reasoning parser and DeepSeek send delta.reasoning_content, others
-// delta.reasoning): a reasoning model's first token, which is its TTFT.
-func hasReasoning(payload []byte) bool {
-	if !bytes.Contains(payload, []byte(`"reasoning`)) {
-		return false
-	}
-	d := gjson.GetBytes(payload, "choices.0.delta")
-	return d.Get("reasoning_content").String() != "" || d.Get("reasoning").String() != ""
 }
 
 // lineDest is where relayStream sent a line.

@@ -396,6 +396,13 @@ type chunkFields struct {
 	// answer calls a tool, whatever its finish reason says ("stop" when the
 	// request forced the tool with tool_choice, as OpenAI and vLLM answer).
 	toolCall bool
+	// unmeasured is the bytes (unescaped) of what choices[0]'s inner
+	// object carries besides its content: the reasoning text
+	// (reasoning_content, or reasoning: the longer, as a backend may send
+	// both) and the tool calls' arguments. text, which the analysis
+	// measures as the answer's length, leaves them out; the estimate of an
+	// answer cut before its usage counts them (estimateTokens).
+	unmeasured int
 	// notFirst is true when choices[0] is another choice than the first
 	// (its "index" is not 0): with n > 1 a stream's chunks each carry one
 	// choice, and only the first choice is measured, as for whole answers.
@@ -474,6 +481,7 @@ func choiceAt(b []byte, i int, f *chunkFields, inner string) int {
 	var contentEsc, textEsc bool
 	contentSeen, textSeen, finishSeen, innerSeen := false, false, false, false
 	toolsSeen, fnSeen := false, false // as gjson, the first of duplicate keys counts
+	reasoning, reasoningAlt := -1, -1 // reasoning_content's and reasoning's bytes
 	end, ok := walkObject(b, i, func(key []byte, v int) (int, bool) {
 		switch string(key) {
 		case inner:
@@ -487,16 +495,30 @@ func choiceAt(b []byte, i int, f *chunkFields, inner string) int {
 			end, ok := walkObject(b, v, func(k []byte, dv int) (int, bool) {
 				switch string(k) {
 				case "tool_calls":
-					if !toolsSeen && b[dv] == '[' && nonEmptyArray(b, dv) {
-						f.toolCall = true
+					if toolsSeen || b[dv] != '[' {
+						toolsSeen = true
+						return skipMember, true
 					}
 					toolsSeen = true
-					return skipMember, true
+					f.toolCall = nonEmptyArray(b, dv) || f.toolCall
+					return callsArgsAt(b, dv, &f.unmeasured), true
 				case "function_call":
-					if !fnSeen && b[dv] == '{' {
-						f.toolCall = true
+					if fnSeen || b[dv] != '{' {
+						fnSeen = true
+						return skipMember, true
 					}
 					fnSeen = true
+					f.toolCall = true
+					return callArgsAt(b, dv, &f.unmeasured), true
+				case "reasoning_content":
+					if reasoning < 0 {
+						return reasoningAt(b, dv, &reasoning), true
+					}
+					return skipMember, true
+				case "reasoning":
+					if reasoningAlt < 0 {
+						return reasoningAt(b, dv, &reasoningAlt), true
+					}
 					return skipMember, true
 				}
 				if string(k) != "content" || contentSeen {
@@ -548,12 +570,106 @@ func choiceAt(b []byte, i int, f *chunkFields, inner string) int {
 	if !ok {
 		return failWalk
 	}
+	f.unmeasured += max(reasoning, reasoningAlt, 0)
 	// As gjson's delta.content, else text: a delta content that exists but
 	// is not a string (null) still wins, and reads as "".
 	if contentSeen {
 		f.text, f.textEsc = content, contentEsc
 	} else {
 		f.text, f.textEsc = text, textEsc
+	}
+	return end
+}
+
+// reasoningAt reads a reasoning text's value at b[v], its length in bytes
+// into *n when it is a string; it returns the index after the value,
+// skipMember or failWalk.
+func reasoningAt(b []byte, v int, n *int) int {
+	*n = 0
+	if b[v] != '"' {
+		return skipMember
+	}
+	end, esc := stringAt(b, v)
+	if end > 0 {
+		*n = unescapedLen(b[v:end], esc)
+	}
+	return end
+}
+
+// callsArgsAt adds to *n the bytes of the arguments of each tool call in
+// the tool_calls array at b[v] and returns the index after the array or
+// failWalk. A stream sends a call's arguments in pieces, each chunk's
+// calls holding the piece (and its index) alone.
+func callsArgsAt(b []byte, v int, n *int) int {
+	i := skipWS(b, v+1)
+	if i < len(b) && b[i] == ']' {
+		return i + 1
+	}
+	for i < len(b) {
+		var end int
+		if b[i] == '{' {
+			seen := false // as gjson, the first of duplicate keys counts
+			end, _ = walkObject(b, i, func(key []byte, fv int) (int, bool) {
+				if string(key) != "function" || seen {
+					return skipMember, true
+				}
+				seen = true
+				if b[fv] != '{' {
+					return skipMember, true
+				}
+				return callArgsAt(b, fv, n), true
+			})
+		} else {
+			end, _ = skipValue(b, i)
+		}
+		if end <= 0 {
+			return failWalk
+		}
+		i = skipWS(b, end)
+		if i >= len(b) {
+			return failWalk
+		}
+		switch b[i] {
+		case ']':
+			return i + 1
+		case ',':
+			i = skipWS(b, i+1)
+		default:
+			return failWalk
+		}
+	}
+	return failWalk
+}
+
+// callArgsAt adds to *n the bytes of the "arguments" of the function
+// object at b[v] (the text of a string, as OpenAI sends them; the JSON of
+// anything else, as some servers send an object) and returns the index
+// after the object or failWalk.
+func callArgsAt(b []byte, v int, n *int) int {
+	seen := false
+	end, ok := walkObject(b, v, func(key []byte, av int) (int, bool) {
+		if string(key) != "arguments" || seen {
+			return skipMember, true
+		}
+		seen = true
+		if b[av] == '"' {
+			end, esc := stringAt(b, av)
+			if end > 0 {
+				*n += unescapedLen(b[av:end], esc)
+			}
+			return end, true
+		}
+		end, ok := skipValue(b, av)
+		if !ok {
+			return failWalk, false
+		}
+		if b[av] != 'n' { // null
+			*n += end - av
+		}
+		return end, true
+	})
+	if !ok {
+		return failWalk
 	}
 	return end
 }

@@ -105,6 +105,10 @@ var chunkSeeds = []string{
 	`{"choices":[{"delta":{"content":"\ud83d"}}]}`,
 	`{"choices":[{"delta":{"content":"x"}}]`,
 	`not json`,
+	`{"choices":[{"index":0,"delta":{"reasoning_content":"let \"me\" think \u00e9","reasoning":"x"}}]}`,
+	`{"choices":[{"index":0,"delta":{"reasoning":null,"reasoning":"second"}}]}`,
+	`{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":{"a":1}}},{"function":null,"function":{"arguments":"x"}},7]}}]}`,
+	`{"choices":[{"index":0,"delta":{"tool_calls":[{"function":{"arguments":null,"arguments":"later"}}],"function_call":{"arguments":"{\"q\":1}"}}}]}`,
 }
 
 func FuzzScanChunk(f *testing.F) {
@@ -150,6 +154,9 @@ func checkChunk(t *testing.T, payload string) {
 	if tc := callsTool(c.Get("delta")); f.toolCall != tc {
 		t.Errorf("scanChunk(%q): toolCall %v, gjson %v", payload, f.toolCall, tc)
 	}
+	if u := unmeasuredOf(c.Get("delta")); f.unmeasured != u {
+		t.Errorf("scanChunk(%q): unmeasured %d, gjson %d", payload, f.unmeasured, u)
+	}
 	var gotText, gotFinish string
 	if f.text != nil {
 		gotText = string(appendUnescaped(nil, f.text))
@@ -178,6 +185,7 @@ var answerSeeds = []string{
 	`{"object":"list","data":[{"embedding":[0.1,-2e-3]}],"usage":{"prompt_tokens":5}}`,
 	`{"error":{"message":"bad"}}`,
 	`{"model":"meta-llama/Llama-3.1-8B","model":"x","choices":[]}`,
+	`{"choices":[{"message":{"content":"a","reasoning_content":"because \\n so","tool_calls":[{"id":"x","type":"function","function":{"name":"f","arguments":"{\"id\":\"A-1\"}"}}]},"finish_reason":"tool_calls"}]}`,
 }
 
 func FuzzScanAnswer(f *testing.F) {
@@ -212,6 +220,9 @@ func checkAnswer(t *testing.T, body string) {
 	usage := gjson.Get(body, "usage")
 	if tc := callsTool(gjson.Get(body, "choices.0.message")); f.toolCall != tc {
 		t.Errorf("scanAnswer(%q): toolCall %v, gjson %v", body, f.toolCall, tc)
+	}
+	if u := unmeasuredOf(gjson.Get(body, "choices.0.message")); f.unmeasured != u {
+		t.Errorf("scanAnswer(%q): unmeasured %d, gjson %d", body, f.unmeasured, u)
 	}
 	var gotText, gotFinish string
 	if f.text != nil {

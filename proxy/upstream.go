@@ -297,7 +297,7 @@ func (u *upstream) conn(ctx context.Context, p *hostPool, dial bool, deadline ti
 		tc := tls.Client(nc, p.tls)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			nc.Close()
-			return nil, false, err
+			return nil, false, &handshakeError{err}
 		}
 		nc.SetDeadline(time.Time{})
 		nc = tc
@@ -307,6 +307,13 @@ func (u *upstream) conn(ctx context.Context, p *hostPool, dial bool, deadline ti
 	c.body.c = c
 	return c, false, nil
 }
+
+// handshakeError is a TLS handshake with the backend that failed (or was
+// canceled): like a dial error, nothing of the request was sent (unsent).
+type handshakeError struct{ err error }
+
+func (e *handshakeError) Error() string { return e.err.Error() }
+func (e *handshakeError) Unwrap() error { return e.err }
 
 // connReader is what an upConn's buffer reads the connection through: it
 // marks each read for the watchdog's idle bound (idleMark), and says so
