@@ -24,9 +24,10 @@ func (c *cli) usageCmd() *cobra.Command {
 		Short: "Show what each client key used: requests, errors and tokens, from the request log",
 		Long: `Show what each client key used over a window: requests, errors, canceled requests and tokens, summed
 from the request log the whole fleet writes (so every replica's requests, and those from before a restart).
-Tokens are the backends' usage, except for answers that ended without it after text reached the client
-(a stream the client or the backend cut before its last chunk): those are the gateway's estimate, the
-request body's and the relayed text's bytes / 4, shown apart as ESTIMATED TOKENS (estimated_tokens in JSON).
+Tokens are the backends' usage, except for answers that ended without it (a stream the client or the
+backend cut before its last chunk, a request the client left after it was sent): those are the gateway's
+estimate, the request body's bytes / 4 as input and the relayed text's, reasoning's and tool calls'
+arguments' bytes / 4 as output, shown apart as ESTIMATED TOKENS (estimated_tokens in JSON).
 Requests sent with an admin or operator token, or to a gateway without client keys, are "(no key)"
 (--no-key keeps them alone). --key takes a key's name from client_keys, never its secret.
 An attempt retried on another version is not counted: the request counts once, where it was answered.
@@ -125,7 +126,7 @@ request log: /metrics counts them (sluice_client_key_requests_total by code, slu
 				return err
 			}
 			if estimated {
-				fmt.Fprintln(c.stderr, "ESTIMATED TOKENS is the part of INPUT and OUTPUT TOKENS the gateway estimated for answers that ended without the backend's usage (a stream cut before its last chunk): the request body's and the relayed text's bytes / 4; sluice requests marks those rows ~")
+				fmt.Fprintln(c.stderr, "ESTIMATED TOKENS is the part of INPUT and OUTPUT TOKENS the gateway estimated for answers that ended without the backend's usage (a stream cut before its last chunk, a request left after it was sent): the request body's bytes / 4 as input, the relayed text's, reasoning's and tool calls' arguments' as output; sluice requests marks those rows ~")
 			}
 			fmt.Fprintln(c.stderr, "requests refused before routing (a 401, 403, 404, 429, or a body that is not JSON) are not in the request log: see sluice_client_key_requests_total and sluice_client_key_refused_total on /metrics")
 			return nil
