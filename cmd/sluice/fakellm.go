@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -12,6 +13,7 @@ import (
 
 func (c *cli) fakellmCmd() *cobra.Command {
 	var listen, cfgPath, model string
+	var latency, latencyP99 time.Duration
 	cmd := &cobra.Command{
 		Use:   "fakellm",
 		Short: "Run a simulated OpenAI-compatible model server (for tests, demos and benchmarks)",
@@ -26,9 +28,16 @@ candidate that fails or refuses, to see a rollout roll back, is a line or two:
 
 ` + fakellmExample + `
 Request headers override one call: X-Fake-Status: 503 fails it, X-Fake-Latency-Ms: 2000 delays it,
-X-Fake-Tokens: 50 sets its length.`,
-		Example: `  sluice fakellm --listen 127.0.0.1:8001                    # a healthy backend
-  sluice fakellm --listen 127.0.0.1:8002 -c failing.yaml    # a bad candidate`,
+X-Fake-Tokens: 50 sets its length.
+
+Without -c or --latency it answers at once, which no model server does: a
+canary of two such servers on a busy machine is then judged on the
+machine's millisecond noise (a first canary of an identical version was
+rolled back on "latency p95: 19 ms vs 8.6 ms"). To try a rollout, give
+both versions a model server's latency: --latency 60ms (every answer), or
+--latency 60ms --latency-p99 250ms (lognormal).`,
+		Example: `  sluice fakellm --listen 127.0.0.1:8001 --latency 60ms --latency-p99 250ms   # a healthy backend
+  sluice fakellm --listen 127.0.0.1:8002 -c failing.yaml                      # a bad candidate`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var cfg fakellm.Config
@@ -40,6 +49,19 @@ X-Fake-Tokens: 50 sets its length.`,
 			}
 			if model != "" {
 				cfg.Model = model
+			}
+			switch {
+			case latency < 0 || latencyP99 < 0:
+				return fmt.Errorf("--latency and --latency-p99 must not be negative: give a model server's answer time, such as --latency 60ms --latency-p99 250ms")
+			case latencyP99 > 0 && latencyP99 <= latency:
+				return fmt.Errorf("--latency-p99 %s must be above --latency %s (the median): such as --latency 60ms --latency-p99 250ms, or --latency alone for the same time every answer", latencyP99, latency)
+			case latencyP99 > 0 && latency == 0:
+				return fmt.Errorf("--latency-p99 needs --latency, the median: such as --latency 60ms --latency-p99 250ms")
+			}
+			if latency > 0 {
+				// The flags set the default behaviour's latency, over the
+				// file's; a category the file gives its own entry keeps it.
+				cfg.Default.Latency = fakellm.Distribution{MedianMS: float64(latency) / float64(time.Millisecond), P99MS: float64(latencyP99) / float64(time.Millisecond)}
 			}
 			s := fakellm.New(cfg)
 			if err := s.Start(listen); err != nil {
@@ -57,6 +79,8 @@ X-Fake-Tokens: 50 sets its length.`,
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8001", "address to listen on")
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "behaviour file (YAML): latency, ttft, tokens_per_second, output_tokens, error_rate, refusal_rate, tool_call_rate, per category")
 	cmd.Flags().StringVar(&model, "model", "", "model name to report")
+	cmd.Flags().DurationVar(&latency, "latency", 0, "time to answer, the median (such as 60ms); over the behaviour file's default latency; 0 answers at once")
+	cmd.Flags().DurationVar(&latencyP99, "latency-p99", 0, "the answer time's 99th percentile, above --latency (lognormal); without it every answer takes --latency")
 	return cmd
 }
 
