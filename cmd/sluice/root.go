@@ -44,6 +44,11 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	root.SetErr(stderr)
 	if cmd, err := root.ExecuteContextC(ctx); err != nil {
 		msg := sluice.ErrorMessage(c.explain(err))
+		if cmd != nil && argCountError(msg) {
+			// cobra says only how many arguments it wanted ("accepts 1
+			// arg(s), received 0"): say which, and where the examples are.
+			msg += fmt.Sprintf(": usage: %s (%s --help shows examples)", cmd.UseLine(), cmd.CommandPath())
+		}
 		if c.serveErrorJSON(root, cmd, args) {
 			writeServeError(stderr, msg)
 		} else {
@@ -52,6 +57,12 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return 1
 	}
 	return 0
+}
+
+// argCountError reports whether msg is one of cobra's errors for a
+// wrong number of positional arguments.
+func argCountError(msg string) bool {
+	return strings.Contains(msg, " arg(s)") && (strings.HasPrefix(msg, "accepts ") || strings.HasPrefix(msg, "requires "))
 }
 
 func (c *cli) rootCmd() *cobra.Command {
