@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"math"
 	"runtime"
 	"slices"
 	"sync"
@@ -175,8 +176,10 @@ func summarize(runs []RunResult, bad bool) Summary {
 }
 
 // spread returns the median and the 95th percentile (type 7, as R's
-// quantile).
+// quantile), to 2 decimals: the interpolation's float error printed as
+// 236.75000000000006 in the JSON (a first-hour trial read it).
 func spread(x []float64) Spread {
 	slices.Sort(x)
-	return Spread{Median: stats.Quantile(x, 0.5), P95: stats.Quantile(x, 0.95)}
+	round := func(v float64) float64 { return math.Round(v*100) / 100 }
+	return Spread{Median: round(stats.Quantile(x, 0.5)), P95: round(stats.Quantile(x, 0.95))}
 }
