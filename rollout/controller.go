@@ -716,7 +716,7 @@ func (c *Controller) restoredDown(reg *sluice.Registry, model, candidate string)
 		if why == "" {
 			return ""
 		}
-		whys = append(whys, model+":"+tag+" is "+why)
+		whys = append(whys, model+":"+tag+", which is "+why)
 	}
 	return "traffic went back to " + strings.Join(whys, ", and ") + ": requests for " + model + " fail until its backends recover or the routing is set by hand; sluice get routes shows their health" + c.wayOut(reg, model, candidate, tags)
 }

@@ -60,7 +60,7 @@ func TestRollback_OntoADownBaselineNamesAWayOut(t *testing.T) {
 					warn = ev.Message
 				}
 			}
-			if !strings.Contains(warn, "traffic went back to chat:v1 is failing health checks") {
+			if !strings.Contains(warn, "traffic went back to chat:v1, which is failing health checks") {
 				t.Fatalf("events %+v: no warning of the down baseline", r.Events)
 			}
 			if m := e.ctl.Registry().Models["chat"]; m.Policy.Kind != sluice.PolicySpecific || m.Policy.Version != "v1" {

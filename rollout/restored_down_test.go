@@ -87,7 +87,7 @@ func TestRollback_OntoADownBaseline(t *testing.T) {
 				}
 				return
 			}
-			want := "traffic went back to chat:v1 is failing health checks: requests for chat fail until its backends recover"
+			want := "traffic went back to chat:v1, which is failing health checks: requests for chat fail until its backends recover"
 			if warn == nil || !strings.Contains(warn.Message, want) {
 				t.Errorf("events %+v, want a warning containing %q", r.Events, want)
 			}

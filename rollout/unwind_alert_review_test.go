@@ -61,7 +61,7 @@ func TestUnwind_CompletedAlertKeepsItsCriticalRaise(t *testing.T) {
 	if len(alerts) != 1 {
 		t.Fatalf("b sent %d alerts, want the abort's: %+v", len(alerts), alerts)
 	}
-	if al := alerts[0]; al.Severity != "critical" || al.Event != "aborted" || !strings.Contains(al.Message, "WARNING: traffic went back to chat:v1 is failing health checks") {
+	if al := alerts[0]; al.Severity != "critical" || al.Event != "aborted" || !strings.Contains(al.Message, "WARNING: traffic went back to chat:v1, which is failing health checks") {
 		t.Errorf("b completed the abort with alert %s %s %q, want critical aborted with the warning (traffic went back to a version that is down)", al.Severity, al.Event, al.Message)
 	}
 }

@@ -29,7 +29,7 @@ func TestWarningEventStyle(t *testing.T) {
 			{At: at, Kind: "started", Message: "canary started"},
 			{At: at, Kind: "stage", Percent: 10, Message: "stage 1: candidate at 10% of traffic"},
 			{At: at, Kind: "aborted", Message: "aborted by olga-operator: bad answers"},
-			{At: at, Kind: "warning", Message: "traffic went back to chat:v1.0.0 is failing health checks"},
+			{At: at, Kind: "warning", Message: "traffic went back to chat:v1.0.0, which is failing health checks"},
 		},
 	}
 	if _, err := g.Control.Do(context.Background(), "test", "setup", func(e *sluice.Edit) error { return e.PutRollout(ro) }); err != nil {

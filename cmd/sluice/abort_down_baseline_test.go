@@ -45,12 +45,12 @@ func TestCLI_AbortOntoADownBaseline(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "aborted") {
 		t.Fatalf("abort: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
-	want := "WARNING: traffic went back to chat:v1.1.0 is failing health checks: requests for chat fail until its backends recover or the routing is set by hand; sluice get routes shows their health"
+	want := "WARNING: traffic went back to chat:v1.1.0, which is failing health checks: requests for chat fail until its backends recover or the routing is set by hand; sluice get routes shows their health"
 	if !strings.Contains(errOut, want) {
 		t.Errorf("stderr %q, want %q", errOut, want)
 	}
 	status := mustRun(t, append([]string{"rollout", "status", "chat"}, g...)...)
-	if !strings.Contains(status, "traffic went back to chat:v1.1.0 is failing health checks") {
+	if !strings.Contains(status, "traffic went back to chat:v1.1.0, which is failing health checks") {
 		t.Errorf("rollout status does not show the warning:\n%s", status)
 	}
 	routes := mustRun(t, append([]string{"get", "routes"}, g...)...)
