@@ -506,6 +506,10 @@ func renderRolloutEvents(st api.RolloutStatus, now time.Time, whole bool) string
 		if shadow {
 			b.WriteString("►shadow ")
 		}
+		// A rollout rolled back or aborted once live ended at its stage:
+		// ✘ marks it (the line showed every stage blank, so a reader could
+		// not tell how far it got).
+		ended := (r.Phase == sluice.PhaseRolledBack || r.Phase == sluice.PhaseAborted) && !r.LiveAt.IsZero()
 		for i, s := range r.Spec.Stages {
 			mark := " "
 			switch {
@@ -513,6 +517,8 @@ func renderRolloutEvents(st api.RolloutStatus, now time.Time, whole bool) string
 				mark = "✔"
 			case i == r.StageIndex && r.Phase.Active() && !shadow:
 				mark = "►"
+			case i == r.StageIndex && ended:
+				mark = "✘"
 			}
 			fmt.Fprintf(&b, "%s%s%% ", mark, sluice.FormatPercent(s.Percent))
 		}
