@@ -26,6 +26,9 @@ type Rollouts interface {
 	Conclude(ctx context.Context, actor, model, pick, reason string) (sluice.Rollout, error)
 	// StageSamples is the candidate's sample in the rollout's current stage.
 	StageSamples(r *sluice.Rollout) int
+	// Seeding says whether model's windows are still being filled from
+	// the request log after a restart: its rollout is not analysed yet.
+	Seeding(model string) bool
 	// Drill runs a fire drill of the rollback.
 	Drill(ctx context.Context, actor, reason, model, candidate string, percent float64) (rollout.DrillReport, error)
 }
@@ -99,6 +102,11 @@ type RolloutStatus struct {
 	// when answered): "the sample and hold are in: the next step comes
 	// when the analysis passes ...". Empty when there is nothing to add.
 	Next string `json:"next,omitempty"`
+	// Seeding is true while a gateway restarted mid-rollout is still
+	// reading the rollout's requests back from the request log (SQLite):
+	// StageSamples grows as it reads, and no analysis runs until it is
+	// done (Next says so).
+	Seeding bool `json:"seeding,omitempty"`
 }
 
 // ABReportOf returns the report r's A/B test ended with, or nil when it
@@ -166,6 +174,10 @@ func (s *Server) getRollout(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	st.Next = WaitingFor(st, s.now())
+	if s.rollouts != nil && ro.Phase.Active() && s.rollouts.Seeding(model) {
+		st.Seeding = true
+		st.Next = "this gateway restarted and is reading the rollout's requests back from the request log: the sample grows as it reads, and no analysis runs until it is done (seconds; the log says when)"
+	}
 	writeJSON(w, http.StatusOK, st)
 	return nil
 }

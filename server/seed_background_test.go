@@ -1,0 +1,175 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openai/openai-go"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/fakellm"
+	"github.com/sluicehq/sluice/server"
+)
+
+// slowLog is a store whose request log reads wait for release: a log so
+// large that reading the rollout's rows back takes as long as a test
+// wants.
+type slowLog struct {
+	sluice.Store
+	reading chan struct{} // closed when the first read begins
+	release chan struct{}
+	once    sync.Once
+}
+
+func (s *slowLog) Requests(ctx context.Context, q sluice.RequestQuery) ([]sluice.Observation, error) {
+	s.once.Do(func() { close(s.reading) })
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return s.Store.Requests(ctx, q)
+}
+
+// TestGateway_SeedInBackground: a gateway restarted mid-rollout serves
+// before it has read the rollout's requests back from the request log
+// (a read that takes seconds on a log of hours: bench/seedstart.md), and
+// analyses the rollout only once the windows are whole, its status
+// saying why meanwhile. The seed ran in New, so the start, readiness and
+// a crash-looping pod's restarts waited on the read.
+func TestGateway_SeedInBackground(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sluice.db")
+	stable := MustBackend(t, fakellm.Config{})
+	cand := MustBackend(t, fakellm.Config{Seed: 7})
+	noop := func(*config.Gateway) {}
+	gw, cl := startRolloutGatewayWith(t, path, noop, stable, cand)
+	spec := sluice.RolloutSpec{
+		Model: "chat", Candidate: "v1.1.0", Strategy: sluice.StrategyCanary, CanaryPercent: 10,
+		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(50 * time.Millisecond), MinSamples: 1_000_000},
+		Warmup:   sluice.WarmupSpec{Skip: true},
+	}
+	if _, err := cl.StartRollout(ctx, spec, "seed test"); err != nil {
+		t.Fatal(err)
+	}
+	r := waitPhase(t, cl, func(p sluice.Phase) bool { return p == sluice.PhaseProgressing }, 30*time.Second)
+	if err := gw.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// The former process's log: 900 of the baseline's requests and 100
+	// of the candidate's since the candidate went live.
+	st, err := server.OpenStore(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const nBase, nCand = 900, 100
+	from := r.LiveAt
+	span := time.Since(from)
+	var rows []sluice.Observation
+	for i := 0; i < nBase+nCand; i++ {
+		v := "v1.0.0"
+		if i%10 == 9 {
+			v = "v1.1.0"
+		}
+		rows = append(rows, sluice.Observation{RequestID: fmt.Sprintf("r-%d", i), At: from.Add(span * time.Duration(i) / (nBase + nCand)), Model: "chat", Version: v,
+			Route: "split", Endpoint: "/v1/chat/completions", Status: 200, Latency: 20 * time.Millisecond, OutputTokens: 10, ResponseChars: 40})
+	}
+	if err := st.AppendRequests(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	slow := &slowLog{Store: st, reading: make(chan struct{}), release: make(chan struct{})}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(slow.release)
+		}
+	}
+	defer release()
+
+	cfg := config.Default()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Store = path
+	cfg.Rollouts.Tick = 10 * time.Millisecond
+	restarted := time.Now()
+	started := make(chan *server.Server, 1)
+	go func() {
+		s, err := server.New(ctx, server.Options{Config: cfg, Store: slow})
+		if err != nil {
+			t.Error(err)
+			close(started)
+			return
+		}
+		if err := s.Start(); err != nil {
+			t.Error(err)
+			close(started)
+			return
+		}
+		started <- s
+	}()
+	var gw2 *server.Server
+	select {
+	case gw2 = <-started:
+	case <-time.After(10 * time.Second):
+		release() // let New end, so the test ends
+		t.Fatal("the restarted gateway did not serve within 10 s while its request log was being read: the start waits on the seed")
+	}
+	if gw2 == nil {
+		t.FailNow()
+	}
+	t.Cleanup(func() { gw2.Shutdown(context.Background()) })
+	<-slow.reading
+
+	// It serves while the log is read.
+	oc := openaiClient(gw2.URL())
+	if _, err := oc.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+		Model:    "chat",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")},
+	}); err != nil {
+		t.Fatalf("a request while the log is read: %v", err)
+	}
+
+	// It does not analyse a half-read window: over 20 analysis intervals
+	// no verdict is made, and the status says why.
+	cl2 := api.NewClient(gw2.URL(), adminSecret(t, gw2))
+	time.Sleep(time.Second)
+	got, err := cl2.Rollout(ctx, "chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Verdict != nil && got.Verdict.At.After(restarted) {
+		t.Errorf("the rollout was analysed while its windows were being read back (baseline n=%d, candidate n=%d)", got.Verdict.BaselineN, got.Verdict.CandidateN)
+	}
+	if !got.Seeding || !strings.Contains(got.Next, "request log") {
+		t.Errorf("status while the log is read: seeding %v, next %q; want it to say the requests are being read back", got.Seeding, got.Next)
+	}
+
+	// Once read, the analysis runs on the whole sample.
+	release()
+	select {
+	case <-gw2.Seeded():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the seed did not end")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if got, err = cl2.Rollout(ctx, "chat"); err == nil && got.Verdict != nil && got.Verdict.At.After(restarted) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got.Verdict == nil || !got.Verdict.At.After(restarted) {
+		t.Fatalf("no analysis after the seed (%v)", err)
+	}
+	if got.Seeding || got.Verdict.BaselineN < nBase || got.Verdict.CandidateN < nCand {
+		t.Errorf("after the seed: seeding %v, verdict baseline n=%d, candidate n=%d; want the %d and %d read back", got.Seeding, got.Verdict.BaselineN, got.Verdict.CandidateN, nBase, nCand)
+	}
+}
