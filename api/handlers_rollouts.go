@@ -26,9 +26,9 @@ type Rollouts interface {
 	Conclude(ctx context.Context, actor, model, pick, reason string) (sluice.Rollout, error)
 	// StageSamples is the candidate's sample in the rollout's current stage.
 	StageSamples(r *sluice.Rollout) int
-	// Seeding says whether model's windows are still being filled from
-	// the request log after a restart: its rollout is not analysed yet.
-	Seeding(model string) bool
+	// Seeding says whether r's windows are still being filled from the
+	// request log after a restart: it is not analysed yet.
+	Seeding(r *sluice.Rollout) bool
 	// Drill runs a fire drill of the rollback.
 	Drill(ctx context.Context, actor, reason, model, candidate string, percent float64) (rollout.DrillReport, error)
 }
@@ -174,7 +174,7 @@ func (s *Server) getRollout(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	st.Next = WaitingFor(st, s.now())
-	if s.rollouts != nil && ro.Phase.Active() && s.rollouts.Seeding(model) {
+	if s.rollouts != nil && ro.Phase.Active() && s.rollouts.Seeding(ro) {
 		st.Seeding = true
 		st.Next = "this gateway restarted and is reading the rollout's requests back from the request log: the sample grows as it reads, and no analysis runs until it is done (seconds; the log says when)"
 	}

@@ -148,12 +148,12 @@ type Options struct {
 	// be pending, with their owner gone, before the leader completes them;
 	// zero means DefaultOrphanAfter (10 s).
 	OrphanAfter time.Duration
-	// Seeding, if set, says whether model's windows are still being
+	// Seeding, if set, says whether the rollout's windows are still being
 	// filled from the request log (a restart mid-rollout on SQLite,
-	// server.seedWindows): its rollout is not analysed until they are
-	// whole, as a verdict on half of the stage's sample would judge the
-	// candidate on what happened to be read first. Nil means never.
-	Seeding func(model string) bool
+	// server.seedWindows): it is not analysed until they are whole, as a
+	// verdict on half of the stage's sample would judge the candidate on
+	// what happened to be read first. Nil means never.
+	Seeding func(r *sluice.Rollout) bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger logs operations; nil discards.
@@ -1468,7 +1468,7 @@ func (c *Controller) Step(ctx context.Context) {
 		if c.rollBackIfOut(ctx, model, r) {
 			continue
 		}
-		if c.Seeding(model) {
+		if c.Seeding(r) {
 			continue // analysed once its windows are whole, not before
 		}
 		c.mu.Lock()
@@ -1802,11 +1802,10 @@ func (c *Controller) StageSamples(r *sluice.Rollout) int {
 	return int(c.window(r, r.Spec.Candidate, "", r.StageStartedAt).Requests)
 }
 
-// Seeding reports whether model's windows are still being filled from the
-// request log (Options.Seeding): its rollout is not analysed until they
-// are whole.
-func (c *Controller) Seeding(model string) bool {
-	return c.opt.Seeding != nil && c.opt.Seeding(model)
+// Seeding reports whether r's windows are still being filled from the
+// request log (Options.Seeding): it is not analysed until they are whole.
+func (c *Controller) Seeding(r *sluice.Rollout) bool {
+	return c.opt.Seeding != nil && c.opt.Seeding(r)
 }
 
 // rollBackIfOut rolls r back when its candidate is out of the splits

@@ -49,11 +49,11 @@ func (s *Server) seedWindows(ctx context.Context) {
 	for _, p := range s.seed.plan {
 		s.seedRollout(ctx, p)
 		s.seed.mu.Lock()
-		delete(s.seed.models, p.model)
+		delete(s.seed.rollouts, p.rollout)
 		s.seed.mu.Unlock()
 	}
 	s.seed.mu.Lock()
-	s.seed.models = nil
+	s.seed.rollouts = nil
 	s.seed.mu.Unlock()
 }
 
@@ -64,15 +64,17 @@ type seedPlan struct {
 	since, until        time.Time
 }
 
-// seedState is the background seed's: what it will read, and which models
-// it has not read yet.
+// seedState is the background seed's: what it will read, and which
+// rollouts it has not read yet.
 type seedState struct {
 	plan []seedPlan
 	done chan struct{} // closed when the seed has ended (at once when there is nothing to seed)
 	mu   sync.Mutex
-	// models are those whose windows are not whole yet: the controller
-	// leaves their rollouts unanalysed.
-	models map[string]bool
+	// rollouts are those under way at the start whose windows are not
+	// whole yet, by ID: the controller leaves them unanalysed. A rollout
+	// started since has nothing to read back (its candidate went live
+	// after the rows read), so it is not held by another's read.
+	rollouts map[string]bool
 }
 
 // planSeed notes, before the gateway serves, the rollouts under way whose
@@ -94,19 +96,19 @@ func (s *Server) planSeed() {
 			continue
 		}
 		s.seed.plan = append(s.seed.plan, seedPlan{model: model, rollout: r.ID, baseline: r.Spec.Baseline, candidate: r.Spec.Candidate, since: since, until: until})
-		if s.seed.models == nil {
-			s.seed.models = map[string]bool{}
+		if s.seed.rollouts == nil {
+			s.seed.rollouts = map[string]bool{}
 		}
-		s.seed.models[model] = true
+		s.seed.rollouts[r.ID] = true
 	}
 }
 
-// seeding reports whether model's windows are still being filled from the
+// seeding reports whether r's windows are still being filled from the
 // request log.
-func (s *Server) seeding(model string) bool {
+func (s *Server) seeding(r *sluice.Rollout) bool {
 	s.seed.mu.Lock()
 	defer s.seed.mu.Unlock()
-	return s.seed.models[model]
+	return s.seed.rollouts[r.ID]
 }
 
 // Seeded is closed once the windows of the rollouts under way at the start

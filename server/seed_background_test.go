@@ -173,3 +173,82 @@ func TestGateway_SeedInBackground(t *testing.T) {
 		t.Errorf("after the seed: seeding %v, verdict baseline n=%d, candidate n=%d; want the %d and %d read back", got.Seeding, got.Verdict.BaselineN, got.Verdict.CandidateN, nBase, nCand)
 	}
 }
+
+// TestGateway_SeedHoldsOnlyItsRollout: the rollout under way at the
+// restart is aborted while its requests are read back, and a new one
+// starts: the new one has nothing to read back (its candidate went live
+// after the restart), so it is analysed at once and its status does not
+// say it is being read back. The seed's hold was by model, so the new
+// rollout waited, unanalysed, on the old one's read.
+func TestGateway_SeedHoldsOnlyItsRollout(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sluice.db")
+	stable := MustBackend(t, fakellm.Config{})
+	cand := MustBackend(t, fakellm.Config{Seed: 7})
+	gw, cl := startRolloutGatewayWith(t, path, func(*config.Gateway) {}, stable, cand)
+	spec := sluice.RolloutSpec{
+		Model: "chat", Candidate: "v1.1.0", Strategy: sluice.StrategyCanary, CanaryPercent: 10,
+		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(50 * time.Millisecond), MinSamples: 1_000_000},
+		Warmup:   sluice.WarmupSpec{Skip: true},
+	}
+	if _, err := cl.StartRollout(ctx, spec, "seed test"); err != nil {
+		t.Fatal(err)
+	}
+	old := waitPhase(t, cl, func(p sluice.Phase) bool { return p == sluice.PhaseProgressing }, 30*time.Second)
+	if err := gw.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, err := server.OpenStore(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AppendRequests(ctx, []sluice.Observation{{RequestID: "r-1", At: old.LiveAt.Add(time.Millisecond), Model: "chat", Version: "v1.1.0",
+		Route: "split", Endpoint: "/v1/chat/completions", Status: 200, Latency: 20 * time.Millisecond}}); err != nil {
+		t.Fatal(err)
+	}
+	// The read never ends while the test runs.
+	slow := &slowLog{Store: st, reading: make(chan struct{}), release: make(chan struct{})}
+	cfg := config.Default()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Store = path
+	cfg.Rollouts.Tick = 10 * time.Millisecond
+	gw2 := startGateway(t, server.Options{Config: cfg, Store: slow}, sluice.ApplyDoc{})
+	<-slow.reading
+	cl2 := api.NewClient(gw2.URL(), adminSecret(t, gw2))
+	if got, err := cl2.Rollout(ctx, "chat"); err != nil || !got.Seeding {
+		t.Fatalf("the rollout under way at the restart: seeding %v (%v), want true", got.Seeding, err)
+	}
+	if _, err := cl2.RolloutAction(ctx, "chat", "abort", "seed test: replaced"); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, cl2, func(p sluice.Phase) bool { return !p.Active() }, 30*time.Second)
+	// The abort drains the candidate first: start again until it is done.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, err := cl2.StartRollout(ctx, spec, "seed test: the new one")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+	}
+	var got api.RolloutStatus
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if got, err = cl2.Rollout(ctx, "chat"); err == nil && got.Rollout.ID != old.ID && got.Verdict != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case <-gw2.Seeded():
+		t.Fatal("the read ended: the test no longer shows the new rollout analysed during it")
+	default:
+	}
+	if got.Rollout.ID == old.ID || got.Verdict == nil {
+		t.Errorf("the new rollout (%s, %s) was not analysed in 10 s while the old one's requests were read back (%v)", got.Rollout.ID, got.Rollout.Phase, err)
+	}
+	if got.Seeding {
+		t.Errorf("the new rollout's status says it is read back from the request log: %q", got.Next)
+	}
+}
