@@ -120,8 +120,13 @@ func (s *Server) Seeded() <-chan struct{} { return s.seed.done }
 // seedRollout fills the windows of p's baseline and candidate.
 func (s *Server) seedRollout(ctx context.Context, p seedPlan) {
 	began := time.Now()
-	n := 0
-	for _, v := range []string{p.baseline, p.candidate} {
+	// Both arms are read before either is filled: one filled alone (the
+	// other's read failing, say on a damaged segment the first stopped
+	// short of) would have the analysis compare its hours with the
+	// other's minutes since the restart.
+	versions := [2]string{p.baseline, p.candidate}
+	var read [2][]sluice.Observation
+	for i, v := range versions {
 		rows, err := s.Store.Requests(ctx, sluice.RequestQuery{Model: p.model, Version: v, Since: p.since, Until: p.until, Limit: seedLimit})
 		if err != nil {
 			if ctx.Err() == nil {
@@ -129,6 +134,12 @@ func (s *Server) seedRollout(ctx context.Context, p seedPlan) {
 			}
 			return
 		}
+		read[i] = rows
+	}
+	n := 0
+	for i, v := range versions {
+		rows := read[i]
+		read[i] = nil
 		slices.Reverse(rows) // oldest first
 		// A full read may have left older rows out: the window says
 		// so, as one that overwrote them would.

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -250,5 +251,95 @@ func TestGateway_SeedHoldsOnlyItsRollout(t *testing.T) {
 	}
 	if got.Seeding {
 		t.Errorf("the new rollout's status says it is read back from the request log: %q", got.Next)
+	}
+}
+
+// failingLog is a store whose request log reads of one version fail, as
+// a read that meets a damaged segment the other version's read stopped
+// short of.
+type failingLog struct {
+	sluice.Store
+	version string
+}
+
+func (s *failingLog) Requests(ctx context.Context, q sluice.RequestQuery) ([]sluice.Observation, error) {
+	if q.Version == s.version {
+		return nil, sluice.Errorf(sluice.CodeUnavailable, "read requests: request log segment 7: damaged")
+	}
+	return s.Store.Requests(ctx, q)
+}
+
+// TestGateway_SeedFailedFillsNeither: a restart whose read of the
+// candidate's rows fails leaves both arms to start again from the
+// restart, as the log says, and the rollout is analysed (not held for
+// ever). The baseline's rows were put in before the candidate's read
+// failed, so the analysis compared the baseline's hours with the
+// candidate's minutes since the restart.
+func TestGateway_SeedFailedFillsNeither(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sluice.db")
+	stable := MustBackend(t, fakellm.Config{})
+	cand := MustBackend(t, fakellm.Config{Seed: 7})
+	gw, cl := startRolloutGatewayWith(t, path, func(*config.Gateway) {}, stable, cand)
+	spec := sluice.RolloutSpec{
+		Model: "chat", Candidate: "v1.1.0", Strategy: sluice.StrategyCanary, CanaryPercent: 10,
+		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(50 * time.Millisecond), MinSamples: 1_000_000},
+		Warmup:   sluice.WarmupSpec{Skip: true},
+	}
+	if _, err := cl.StartRollout(ctx, spec, "seed test"); err != nil {
+		t.Fatal(err)
+	}
+	r := waitPhase(t, cl, func(p sluice.Phase) bool { return p == sluice.PhaseProgressing }, 30*time.Second)
+	if err := gw.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, err := server.OpenStore(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []sluice.Observation
+	for i := 0; i < 100; i++ {
+		v := "v1.0.0"
+		if i%10 == 9 {
+			v = "v1.1.0"
+		}
+		rows = append(rows, sluice.Observation{RequestID: fmt.Sprintf("r-%d", i), At: r.LiveAt.Add(time.Duration(i+1) * time.Microsecond), Model: "chat", Version: v,
+			Route: "split", Endpoint: "/v1/chat/completions", Status: 200, Latency: 20 * time.Millisecond})
+	}
+	if err := st.AppendRequests(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Store = path
+	cfg.Rollouts.Tick = 10 * time.Millisecond
+	var logs syncBuffer
+	restarted := time.Now()
+	gw2 := startGateway(t, server.Options{Config: cfg, Store: &failingLog{Store: st, version: "v1.1.0"},
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))}, sluice.ApplyDoc{})
+	select {
+	case <-gw2.Seeded():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the seed did not end after its read failed")
+	}
+	if !strings.Contains(logs.String(), "starts again from zero") {
+		t.Errorf("the start's log does not say the read failed:\n%s", logs.String())
+	}
+	for _, v := range []string{"v1.0.0", "v1.1.0"} {
+		if s := gw2.Recorder.Window("chat", v, "", r.LiveAt); s.Requests != 0 {
+			t.Errorf("%s's window holds %d requests read back, though the read of the rollout's requests failed: its analysis compares the restart's requests with the former process's", v, s.Requests)
+		}
+	}
+	cl2 := api.NewClient(gw2.URL(), adminSecret(t, gw2))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := cl2.Rollout(ctx, "chat")
+		if err == nil && got.Verdict != nil && got.Verdict.At.After(restarted) && !got.Seeding {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the rollout is not analysed after its read failed: seeding %v, %v", got.Seeding, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
