@@ -104,8 +104,8 @@ type RolloutStatus struct {
 	Next string `json:"next,omitempty"`
 	// Seeding is true while a gateway restarted mid-rollout is still
 	// reading the rollout's requests back from the request log (SQLite):
-	// StageSamples grows as it reads, and no analysis runs until it is
-	// done (Next says so).
+	// StageSamples counts this process's requests until the candidate's
+	// rows are read, and no analysis runs until it is done (Next says so).
 	Seeding bool `json:"seeding,omitempty"`
 }
 
@@ -173,11 +173,8 @@ func (s *Server) getRollout(w http.ResponseWriter, r *http.Request) error {
 			st.Verdict = &v
 		}
 	}
+	st.Seeding = s.rollouts != nil && ro.Phase.Active() && s.rollouts.Seeding(ro)
 	st.Next = WaitingFor(st, s.now())
-	if s.rollouts != nil && ro.Phase.Active() && s.rollouts.Seeding(ro) {
-		st.Seeding = true
-		st.Next = "this gateway restarted and is reading the rollout's requests back from the request log: the sample grows as it reads, and no analysis runs until it is done (seconds; the log says when)"
-	}
 	writeJSON(w, http.StatusOK, st)
 	return nil
 }
