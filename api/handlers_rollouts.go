@@ -26,6 +26,9 @@ type Rollouts interface {
 	Conclude(ctx context.Context, actor, model, pick, reason string) (sluice.Rollout, error)
 	// StageSamples is the candidate's sample in the rollout's current stage.
 	StageSamples(r *sluice.Rollout) int
+	// Seeding says whether r's windows are still being filled from the
+	// request log after a restart: it is not analysed yet.
+	Seeding(r *sluice.Rollout) bool
 	// Drill runs a fire drill of the rollback.
 	Drill(ctx context.Context, actor, reason, model, candidate string, percent float64) (rollout.DrillReport, error)
 }
@@ -99,6 +102,11 @@ type RolloutStatus struct {
 	// when answered): "the sample and hold are in: the next step comes
 	// when the analysis passes ...". Empty when there is nothing to add.
 	Next string `json:"next,omitempty"`
+	// Seeding is true while a gateway restarted mid-rollout is still
+	// reading the rollout's requests back from the request log (SQLite):
+	// StageSamples counts this process's requests until the candidate's
+	// rows are read, and no analysis runs until it is done (Next says so).
+	Seeding bool `json:"seeding,omitempty"`
 }
 
 // ABReportOf returns the report r's A/B test ended with, or nil when it
@@ -165,6 +173,7 @@ func (s *Server) getRollout(w http.ResponseWriter, r *http.Request) error {
 			st.Verdict = &v
 		}
 	}
+	st.Seeding = s.rollouts != nil && ro.Phase.Active() && s.rollouts.Seeding(ro)
 	st.Next = WaitingFor(st, s.now())
 	writeJSON(w, http.StatusOK, st)
 	return nil

@@ -22,6 +22,9 @@ import (
 func WaitingFor(st RolloutStatus, now time.Time) string {
 	r := st.Rollout
 	s := r.Spec
+	if st.Seeding && r.Phase.Active() {
+		return "this gateway restarted and is reading the rollout's requests back from the request log: the sample takes them in when the read ends, and no analysis runs until then (seconds; the log says when)"
+	}
 	if r.Phase == sluice.PhasePaused && r.InBake() {
 		return fmt.Sprintf("sluice rollout resume %s --reason \"…\" (the bake goes on: %s left), sluice rollout promote %s --reason \"…\" (end the bake now), or sluice rollout undo %s --reason \"…\" (back to %s at once)",
 			s.Model, (s.Bake.D() - r.Baked(now)).Round(time.Second), s.Model, s.Model, s.Baseline)

@@ -2,6 +2,7 @@ package observe
 
 import (
 	"math"
+	"slices"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -38,37 +39,58 @@ import (
 // other replicas' flushes instead), safe for concurrent use with Record.
 func (r *Recorder) Seed(model, version string, from time.Time, obs []sluice.Observation, cut bool, score func(*sluice.Observation) (float64, bool)) {
 	var oldest int64 = math.MaxInt64
-	touched := map[*series]struct{}{}
+	// The rows go in per window at once: the gateway serves while it
+	// seeds, so a window may already hold newer requests, which the rows
+	// go before (seedOlder), not after as add would put them.
+	type seeded struct {
+		es []entry
+		qs []qentry
+	}
+	bySeries := map[*series]*seeded{}
+	byRing := map[*ring][]entry{}
+	var order []*series // the map's order is random; the rings' locks are taken in this one
 	for i := range obs {
 		o := &obs[i]
 		if o.At.IsZero() || o.Model != model || o.Version != version {
 			continue // no time to place it by, or not the version asked for
 		}
 		s := r.seriesOf(o)
-		touched[s] = struct{}{}
+		sd := bySeries[s]
+		if sd == nil {
+			sd = &seeded{}
+			bySeries[s] = sd
+			order = append(order, s)
+		}
 		e := newEntry(o.At.UnixNano(), o)
 		oldest = min(oldest, e.at)
 		e.errIdx = r.internErrClass(o.ErrorClass)
-		var q qentry
-		scored := false
 		if score != nil {
 			if v, ok := score(o); ok {
-				q = qentry{at: e.at, score: min(max(v, 0), 1), source: sourceIndex(SourceHeuristic), nonRandom: e.nonRandom}
-				scored = true
+				sd.qs = append(sd.qs, qentry{at: e.at, score: min(max(v, 0), 1), source: sourceIndex(SourceHeuristic), nonRandom: e.nonRandom})
 			}
 		}
+		sd.es = append(sd.es, e)
+		byRing[s.all] = append(byRing[s.all], e)
+	}
+	for _, s := range order {
+		sd := bySeries[s]
 		s.mu.Lock()
-		s.w.add(&e)
-		if scored {
-			s.quality.seed(q, r.opt.WindowSize)
-		}
+		s.w.seedOlder(sd.es)
+		s.quality.seedOlder(sd.qs, r.opt.WindowSize)
 		s.mu.Unlock()
-		s.all.add(&e)
+	}
+	for _, s := range order {
+		if es, ok := byRing[s.all]; ok {
+			s.all.mu.Lock()
+			s.all.w.seedOlder(es)
+			s.all.mu.Unlock()
+			delete(byRing, s.all)
+		}
 	}
 	if cut && oldest != math.MaxInt64 {
 		// Entries older than the oldest read back exist in the log but
 		// not here: as if overwritten just before it.
-		for s := range touched {
+		for _, s := range order {
 			s.mu.Lock()
 			s.w.evicted = max(s.w.evicted, oldest-1)
 			s.mu.Unlock()
@@ -81,15 +103,48 @@ func (r *Recorder) Seed(model, version string, from time.Time, obs []sluice.Obse
 	r.markSeeded(model, version, from)
 }
 
-// seed appends e to its source's ring as add does, without the histogram
-// the Prometheus scrape reads.
-func (q *qualityWindow) seed(e qentry, size int) {
-	r := &q.rings[e.source]
-	if len(r.buf) < size {
-		r.buf = append(r.buf, e)
-	} else {
-		r.buf[r.next] = e
-		r.next = (r.next + 1) % len(r.buf)
+// seedOlder puts es (oldest first, every one older than what w holds)
+// before w's entries, as if added before them: w keeps the newest size of
+// all, and says it overwrote the rest.
+func (w *window) seedOlder(es []entry) {
+	if len(es) == 0 {
+		return
+	}
+	for i := range es {
+		w.total.add(&es[i])
+	}
+	all := append(slices.Clone(es), w.buf[w.next:]...)
+	all = append(all, w.buf[:w.next]...)
+	if drop := len(all) - w.size; drop > 0 {
+		for i := range drop {
+			w.evicted = max(w.evicted, all[i].at)
+		}
+		all = all[drop:]
+	}
+	w.buf, w.next = all, 0
+}
+
+// seedOlder puts es (oldest first, every one older than the scores held)
+// before its source's scores, without the histogram the Prometheus scrape
+// reads: each source keeps its newest size.
+func (q *qualityWindow) seedOlder(es []qentry, size int) {
+	for src := range q.rings {
+		var mine []qentry
+		for _, e := range es {
+			if int(e.source) == src {
+				mine = append(mine, e)
+			}
+		}
+		if len(mine) == 0 {
+			continue
+		}
+		r := &q.rings[src]
+		all := append(mine, r.buf[r.next:]...)
+		all = append(all, r.buf[:r.next]...)
+		if drop := len(all) - size; drop > 0 {
+			all = all[drop:]
+		}
+		r.buf, r.next = all, 0
 	}
 }
 

@@ -69,6 +69,38 @@ func TestRecorder_Seed(t *testing.T) {
 			t.Errorf("%d requests from %v, want the newest 4 from the 3rd", s.Requests, s.First)
 		}
 	})
+	t.Run("AfterRecords", func(t *testing.T) {
+		// The gateway serves while it seeds: requests recorded first are
+		// newer than every row read back, and a full window keeps them
+		// and drops the oldest rows, saying so.
+		r := observe.New(observe.Options{WindowSize: 4, VersionWindowSize: 4})
+		heuristic := func(*sluice.Observation) (float64, bool) { return 0.5, true }
+		for i := 7; i <= 8; i++ {
+			r.Record(obs("m", "v2", "pay", i))
+			r.RecordQualityFrom(observe.SourceHeuristic, "m", "v2", "pay", t0.Add(time.Duration(i)*time.Second), 0.9)
+		}
+		var rows []sluice.Observation
+		for i := 1; i <= 6; i++ {
+			rows = append(rows, *obs("m", "v2", "pay", i))
+		}
+		r.Seed("m", "v2", t0, rows, false, heuristic)
+		for _, cat := range []string{"", "pay"} {
+			s := r.Window("m", "v2", cat, time.Time{})
+			if s.Requests != 4 || !s.First.Equal(t0.Add(5*time.Second)) || !s.Last.Equal(t0.Add(8*time.Second)) {
+				t.Errorf("category %q: %d requests from %v to %v, want the newest 4, the 5th to the 8th (the recorded ones kept)", cat, s.Requests, s.First, s.Last)
+			}
+			if s := r.Window("m", "v2", cat, t0); !s.Truncated {
+				t.Errorf("category %q since the rows' start: not truncated, but the 1st to the 4th were dropped", cat)
+			}
+			if s := r.Window("m", "v2", cat, t0.Add(5*time.Second)); s.Truncated {
+				t.Errorf("category %q since the 5th: truncated, but the window holds all from there", cat)
+			}
+		}
+		q := r.Window("m", "v2", "pay", time.Time{}).QualityBySource[observe.SourceHeuristic]
+		if len(q) != 4 || q[len(q)-1] != 0.9 || q[len(q)-2] != 0.9 {
+			t.Errorf("heuristic scores %v, want 4 ending with the 2 recorded (0.9)", q)
+		}
+	})
 	t.Run("CutSaysTruncated", func(t *testing.T) {
 		// The log held more rows than were read back (cut): the windows,
 		// the version's and the category's, say they do not reach back

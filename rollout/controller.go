@@ -148,6 +148,12 @@ type Options struct {
 	// be pending, with their owner gone, before the leader completes them;
 	// zero means DefaultOrphanAfter (10 s).
 	OrphanAfter time.Duration
+	// Seeding, if set, says whether the rollout's windows are still being
+	// filled from the request log (a restart mid-rollout on SQLite,
+	// server.seedWindows): it is not analysed until they are whole, as a
+	// verdict on half of the stage's sample would judge the candidate on
+	// what happened to be read first. Nil means never.
+	Seeding func(r *sluice.Rollout) bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger logs operations; nil discards.
@@ -1483,6 +1489,9 @@ func (c *Controller) Step(ctx context.Context) {
 		if c.rollBackIfOut(ctx, model, r) {
 			continue
 		}
+		if c.Seeding(r) {
+			continue // analysed once its windows are whole, not before
+		}
 		c.mu.Lock()
 		last := c.analysed[r.ID]
 		due := now.Sub(last) >= r.Spec.Analysis.Interval.D() || c.answered(r)
@@ -1812,6 +1821,12 @@ func (c *Controller) Wait() { c.wg.Wait() }
 // candidate is live in it), which min_samples counts.
 func (c *Controller) StageSamples(r *sluice.Rollout) int {
 	return int(c.window(r, r.Spec.Candidate, "", r.StageStartedAt).Requests)
+}
+
+// Seeding reports whether r's windows are still being filled from the
+// request log (Options.Seeding): it is not analysed until they are whole.
+func (c *Controller) Seeding(r *sluice.Rollout) bool {
+	return c.opt.Seeding != nil && c.opt.Seeding(r)
 }
 
 // rollBackIfOut rolls r back when its candidate is out of the splits

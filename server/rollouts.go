@@ -42,6 +42,8 @@ func (a rolloutAPI) Conclude(ctx context.Context, actor, model, pick, reason str
 
 func (a rolloutAPI) StageSamples(r *sluice.Rollout) int { return a.s.Rollouts.StageSamples(r) }
 
+func (a rolloutAPI) Seeding(r *sluice.Rollout) bool { return a.s.Rollouts.Seeding(r) }
+
 func (a rolloutAPI) Drill(ctx context.Context, actor, reason, model, candidate string, percent float64) (rollout.DrillReport, error) {
 	return a.s.Rollouts.Drill(ctx, actor, reason, model, candidate, percent, a.s.sendSynthetic)
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -14,9 +15,20 @@ import (
 // the traffic the rollouts under way have been judged on, so that a
 // gateway restarted mid-stage carries on the stage's sample and the
 // analysis's window rather than starting both from zero (on SQLite the
-// windows are this process's memory). It runs in New, before the gateway
-// serves: every row it reads arrived before until, and every observation
-// this process records arrives after, so no request counts twice.
+// windows are this process's memory). It reads only rows that arrived
+// before the seed was planned (planSeed, in New, before the gateway
+// serves), and every observation this process records arrives after, so
+// no request counts twice.
+//
+// It runs in the background once the gateway serves (Start): a rollout
+// live for hours at high traffic, or a rare candidate whose read goes
+// through every log segment since it went live, takes seconds to read
+// back (bench/seedstart.md), and the start, its readiness and a
+// crash-looping pod's restarts must not wait on it. The controller does
+// not analyse a model's rollout while its windows are being filled
+// (rollout.Options.Seeding, Server.seeding), and the rollout's status
+// says so; the rows go before what was recorded meanwhile
+// (observe.Recorder.Seed).
 //
 // It is bounded by what the analysis reads: only the baseline and the
 // candidate of each active rollout, only since the rollout began comparing
@@ -33,6 +45,42 @@ import (
 // this one's former self's too (fleet.Options.Retention), so nothing is
 // seeded there.
 func (s *Server) seedWindows(ctx context.Context) {
+	defer close(s.seed.done)
+	for _, p := range s.seed.plan {
+		s.seedRollout(ctx, p)
+		s.seed.mu.Lock()
+		delete(s.seed.rollouts, p.rollout)
+		s.seed.mu.Unlock()
+	}
+	s.seed.mu.Lock()
+	s.seed.rollouts = nil
+	s.seed.mu.Unlock()
+}
+
+// seedPlan is one rollout whose windows seedWindows fills.
+type seedPlan struct {
+	model, rollout      string
+	baseline, candidate string
+	since, until        time.Time
+}
+
+// seedState is the background seed's: what it will read, and which
+// rollouts it has not read yet.
+type seedState struct {
+	plan []seedPlan
+	done chan struct{} // closed when the seed has ended (at once when there is nothing to seed)
+	mu   sync.Mutex
+	// rollouts are those under way at the start whose windows are not
+	// whole yet, by ID: the controller leaves them unanalysed. A rollout
+	// started since has nothing to read back (its candidate went live
+	// after the rows read), so it is not held by another's read.
+	rollouts map[string]bool
+}
+
+// planSeed notes, before the gateway serves, the rollouts under way whose
+// windows seedWindows will fill and the time their rows end.
+func (s *Server) planSeed() {
+	s.seed.done = make(chan struct{})
 	if s.fleet != nil {
 		return
 	}
@@ -47,21 +95,59 @@ func (s *Server) seedWindows(ctx context.Context) {
 		if !ok || !since.Before(until) {
 			continue
 		}
-		n := 0
-		for _, v := range []string{r.Spec.Baseline, r.Spec.Candidate} {
-			rows, err := s.Store.Requests(ctx, sluice.RequestQuery{Model: model, Version: v, Since: since, Until: until, Limit: seedLimit})
-			if err != nil {
-				s.logger.Warn("rollout under way: its analysis starts again from zero, as the request log could not be read", "rollout", r.ID, "err", err)
-				return
-			}
-			slices.Reverse(rows) // oldest first
-			// A full read may have left older rows out: the window says
-			// so, as one that overwrote them would.
-			s.Recorder.Seed(model, v, since, rows, len(rows) == seedLimit, heuristicScore)
-			n += len(rows)
+		s.seed.plan = append(s.seed.plan, seedPlan{model: model, rollout: r.ID, baseline: r.Spec.Baseline, candidate: r.Spec.Candidate, since: since, until: until})
+		if s.seed.rollouts == nil {
+			s.seed.rollouts = map[string]bool{}
 		}
-		s.logger.Info("rollout under way: its windows were filled again from the request log", "rollout", r.ID, "requests", n, "since", since.UTC().Format(time.RFC3339))
+		s.seed.rollouts[r.ID] = true
 	}
+}
+
+// seeding reports whether r's windows are still being filled from the
+// request log.
+func (s *Server) seeding(r *sluice.Rollout) bool {
+	s.seed.mu.Lock()
+	defer s.seed.mu.Unlock()
+	return s.seed.rollouts[r.ID]
+}
+
+// Seeded is closed once the windows of the rollouts under way at the start
+// have been filled from the request log (or the read failed, or the
+// gateway shut down first): at once when there was nothing to read, and
+// never before Start.
+func (s *Server) Seeded() <-chan struct{} { return s.seed.done }
+
+// seedRollout fills the windows of p's baseline and candidate.
+func (s *Server) seedRollout(ctx context.Context, p seedPlan) {
+	began := time.Now()
+	// Both arms are read before either is filled: one filled alone (the
+	// other's read failing, say on a damaged segment the first stopped
+	// short of) would have the analysis compare its hours with the
+	// other's minutes since the restart.
+	versions := [2]string{p.baseline, p.candidate}
+	var read [2][]sluice.Observation
+	for i, v := range versions {
+		rows, err := s.Store.Requests(ctx, sluice.RequestQuery{Model: p.model, Version: v, Since: p.since, Until: p.until, Limit: seedLimit})
+		if err != nil {
+			if ctx.Err() == nil {
+				s.logger.Warn("rollout under way: its analysis starts again from zero, as the request log could not be read", "rollout", p.rollout, "err", err)
+			}
+			return
+		}
+		read[i] = rows
+	}
+	n := 0
+	for i, v := range versions {
+		rows := read[i]
+		read[i] = nil
+		slices.Reverse(rows) // oldest first
+		// A full read may have left older rows out: the window says
+		// so, as one that overwrote them would.
+		s.Recorder.Seed(p.model, v, p.since, rows, len(rows) == seedLimit, heuristicScore)
+		n += len(rows)
+	}
+	s.logger.Info("rollout under way: its windows were filled again from the request log", "rollout", p.rollout, "requests", n,
+		"since", p.since.UTC().Format(time.RFC3339), "took", time.Since(began).Round(time.Millisecond))
 }
 
 // seedLimit is how many rows of a version are read back: what its window

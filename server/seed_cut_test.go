@@ -78,6 +78,7 @@ func TestGateway_SeedCutAtWindowSays(t *testing.T) {
 	cfg.Store = path
 	cfg.Rollouts.Tick = 20 * time.Millisecond
 	gw2 := startGateway(t, server.Options{Config: cfg}, sluice.ApplyDoc{})
+	<-gw2.Seeded() // read back once the gateway serves
 	// The newest 65,536 of the baseline's rows are read back: the oldest
 	// of them is where the baseline's window now begins.
 	oldest := at(nBase-observe.DefaultVersionWindowSize, nBase)

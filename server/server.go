@@ -106,6 +106,7 @@ type Server struct {
 	drillSecret string            // passes the client-key check for sendSynthetic; never stored or shown
 	alerts      *rollout.Webhooks // the rollouts' alert webhooks; Shutdown waits for their sends
 	judge       *judge.Judge      // nil unless configured
+	seed        seedState         // the windows' refill from the request log after a restart mid-rollout (seed.go)
 	replica     *replica          // nil unless the store is shared (PostgreSQL)
 	fleet       *fleet.Windows    // issue 5: the fleet-wide windows; nil unless the store is shared
 	drain       *fleet.Drain      // publishes the requests in flight for the fleet's rollback drains; nil unless the store is shared
@@ -253,8 +254,9 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	s.replica = newReplica(s.Store, logger)
 	windows := s.windows() // issue 5: the fleet's union on a shared store
 	// A restart mid-rollout carries on the stage's sample (SQLite: the
-	// windows are memory), before anything is recorded.
-	s.seedWindows(ctx)
+	// windows are memory): the rows before now are read back once the
+	// gateway serves (Start), as the read can take seconds.
+	s.planSeed()
 	s.pairs.stored = s.newFleetPairs()
 	var onPair func(proxy.ShadowPair)
 	if s.pairs.stored != nil {
@@ -319,6 +321,8 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		// Issue 6: a candidate ejected or failing health checks rolls back.
 		OutOfService: s.OutOfService,
 		Prometheus:   prom,
+		// A restart mid-rollout: no analysis on half-filled windows.
+		Seeding: s.seeding,
 	}
 	// On a shared store the drain also waits for the other replicas'
 	// requests, and the leader completes a dead replica's rollbacks.
@@ -521,6 +525,8 @@ func (s *Server) Start() error {
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.Health.Run(ctx) }()
 	go func() { defer s.wg.Done(); s.Rollouts.Run(ctx) }()
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.seedWindows(ctx) }()
 	if s.Ejector != nil {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.Ejector.Run(ctx) }()
