@@ -108,6 +108,7 @@ type Server struct {
 	judge       *judge.Judge      // nil unless configured
 	replica     *replica          // nil unless the store is shared (PostgreSQL)
 	fleet       *fleet.Windows    // issue 5: the fleet-wide windows; nil unless the store is shared
+	stopping    atomic.Bool       // set as Shutdown begins: /readyz answers 503 from then on
 	drain       *fleet.Drain      // publishes the requests in flight for the fleet's rollback drains; nil unless the store is shared
 	stopBeat    func()            // stops drain's beat; nil until startFleet
 	pairs       shadowPairs       // where the admin API and the dashboard read the shadow pairs
@@ -670,6 +671,7 @@ const logFlushTimeout = 5 * time.Second
 // logFlushTimeout more) and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
+	s.stopping.Store(true) // /readyz: not ready from here, while the drain runs
 	if s.drain != nil {
 		// No new requests from here: the other replicas stop counting
 		// this one among those sharing the client keys' limits at once,
