@@ -681,18 +681,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.cancel != nil {
 		s.cancel()
 	}
+	var drainErrs []error
 	if s.front != nil {
 		if err := s.front.shutdown(ctx); err != nil {
-			errs = append(errs, err)
+			drainErrs = append(drainErrs, err)
 		}
 	}
 	for _, srv := range []*http.Server{s.httpSrv, s.adminSrv} {
 		if srv != nil && (s.front == nil || srv != s.httpSrv) {
 			if err := srv.Shutdown(ctx); err != nil {
-				errs = append(errs, err)
+				drainErrs = append(drainErrs, err)
 			}
 		}
 	}
+	errs = append(errs, drainError(drainErrs, s.Proxy.InFlightVersions())...)
 	s.wg.Wait()
 	s.stored.touches.Wait() // the keys' last use, each write bounded
 	// The alerts of rollbacks that ended during the drain: their page must
@@ -731,6 +733,47 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// drainError is what the servers' shutdown errors tell an operator: a
+// drain that ran out of time (each server's bare "context deadline
+// exceeded", once per server) becomes one error saying how many requests
+// were still in flight, of which versions, and what became of them; other
+// errors are kept as they are.
+func drainError(errs []error, inFlight map[string]int64) []error {
+	var kept []error
+	ranOut := false
+	for _, err := range errs {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			ranOut = true
+			continue
+		}
+		kept = append(kept, err)
+	}
+	if !ranOut {
+		return kept
+	}
+	var n int64
+	ids := make([]string, 0, len(inFlight))
+	for id, c := range inFlight {
+		if c > 0 {
+			n += c
+			ids = append(ids, id)
+		}
+	}
+	if n == 0 {
+		return append(kept, errors.New("drain: its time ran out while connections were still being closed; no request was in flight"))
+	}
+	slices.Sort(ids)
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = fmt.Sprintf("%s: %d", id, inFlight[id])
+	}
+	noun := "requests were"
+	if n == 1 {
+		noun = "request was"
+	}
+	return append(kept, fmt.Errorf("drain: its time ran out and %d %s cut off in flight (%s): their clients got no answer, and the request log has no row for them (sluice_requests_total and the version's windows have none either)", n, noun, strings.Join(parts, ", ")))
 }
 
 // logHealthChange logs the versions now out of service (every endpoint
