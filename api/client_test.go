@@ -29,13 +29,19 @@ func TestParseTime(t *testing.T) {
 		{"2026-11-22", time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)},
 		{"90m", now.Add(-90 * time.Minute)},
 		{"7d", now.Add(-7 * 24 * time.Hour)},
+		// A time of day alone is today's, in UTC, as journalctl reads one:
+		// "what happened at 14:00" needs no date typed.
+		{"14:00", time.Date(2026, 11, 22, 14, 0, 0, 0, time.UTC)},
+		{"09:05:30", time.Date(2026, 11, 22, 9, 5, 30, 0, time.UTC)},
+		{"14:00:00.25", time.Date(2026, 11, 22, 14, 0, 0, 25e7, time.UTC)},
+		{"23:30", time.Date(2026, 11, 22, 23, 30, 0, 0, time.UTC)},
 	} {
 		got, err := api.ParseTime(tc.in, now)
 		if err != nil || !got.Equal(tc.want) || got.Location() != time.UTC {
 			t.Errorf("ParseTime(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
 		}
 	}
-	for _, in := range []string{"noon", "-1h", "2026-13-01", "1w"} {
+	for _, in := range []string{"noon", "-1h", "2026-13-01", "1w", "25:00", "14:60", "14"} {
 		_, err := api.ParseTime(in, now)
 		wantErr(t, err, sluice.CodeBadRequest, nil, "invalid time", "use RFC 3339")
 	}

@@ -223,6 +223,7 @@ func checkVersionID(field, id string) error {
 // ParseTime parses a time as the API accepts it in queries: RFC 3339
 // ("2026-11-22T14:00:00Z"), the same without seconds or without a zone
 // (read as UTC: "2026-11-22T14:00", "2026-11-22 14:00:05", "2026-11-22"),
+// a time of day alone, today's in UTC ("14:00", "14:00:05"),
 // or a duration before now ("90m", "1h", "7d"). An empty string is the zero
 // time. The CLI uses it too, so both read times the same way.
 func ParseTime(s string, now time.Time) (time.Time, error) {
@@ -240,8 +241,19 @@ func ParseTime(s string, now time.Time) (time.Time, error) {
 			}
 		}
 	}
-	return time.Time{}, sluice.Errorf(sluice.CodeBadRequest, "invalid time %q: use RFC 3339 such as 2026-11-22T14:00:00Z, a UTC time such as 2026-11-22T14:00, or a duration ago such as 1h or 7d", s)
+	for _, layout := range clockLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			y, m, d := now.UTC().Date()
+			return time.Date(y, m, d, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC), nil
+		}
+	}
+	return time.Time{}, sluice.Errorf(sluice.CodeBadRequest, "invalid time %q: use RFC 3339 such as 2026-11-22T14:00:00Z, a UTC time such as 2026-11-22T14:00 (or 14:00 for today's), or a duration ago such as 1h or 7d", s)
 }
+
+// clockLayouts are the forms of a time of day alone, which ParseTime reads
+// as today's in UTC, as journalctl --since reads one: an on-call asked
+// what happened at 14:00 types --since 14:00, not the date.
+var clockLayouts = []string{"15:04", "15:04:05.999999999"}
 
 // timeLayouts are the forms of a time the API and the CLI read.
 var timeLayouts = sluice.TimeLayouts
