@@ -206,7 +206,7 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 			}
 			// The last line of a clean stop, so a log that ends without it
 			// tells of a process killed (kill -9, a supervisor's timeout).
-			took := time.Since(began).Round(100 * time.Millisecond)
+			took := time.Since(began).Round(time.Millisecond)
 			notice(fmt.Sprintf("stopped: every request in flight was answered and the request log written (shutdown took %s)\n", took),
 				"stopped: every request in flight was answered and the request log written", "took", took.String())
 			return nil
