@@ -773,7 +773,7 @@ func drainError(errs []error, inFlight map[string]int64) []error {
 	if n == 1 {
 		noun = "request was"
 	}
-	return append(kept, fmt.Errorf("drain: its time ran out and %d %s cut off in flight (%s): their clients got no answer, and the request log has no row for them (sluice_requests_total and the version's windows have none either)", n, noun, strings.Join(parts, ", ")))
+	return append(kept, fmt.Errorf("drain: its time ran out and %d %s cut off in flight (%s): their clients got no answer, or a stream cut short without its end, and the request log has no row for them (sluice_requests_total and the version's windows have none either)", n, noun, strings.Join(parts, ", ")))
 }
 
 // logHealthChange logs the versions now out of service (every endpoint
