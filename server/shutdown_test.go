@@ -80,8 +80,14 @@ func TestServer_ReadyzDuringShutdown(t *testing.T) {
 		defer cancel()
 		done <- gw.Shutdown(ctx)
 	}()
-	time.Sleep(200 * time.Millisecond) // the drain has begun; the request is held 2 s
+	// Polled until the drain has begun (a fixed sleep flaked on a loaded
+	// machine, where the goroutine may not have run yet); the request is
+	// held 2 s, so the drain runs until then and /readyz is served.
 	code, body := readyz()
+	for code == http.StatusOK && len(done) == 0 {
+		time.Sleep(10 * time.Millisecond)
+		code, body = readyz()
+	}
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "shutting down") {
 		t.Errorf("/readyz during the shutdown's drain: %d %q, want 503 saying it shuts down", code, body)
 	}
