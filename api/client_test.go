@@ -29,13 +29,50 @@ func TestParseTime(t *testing.T) {
 		{"2026-11-22", time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)},
 		{"90m", now.Add(-90 * time.Minute)},
 		{"7d", now.Add(-7 * 24 * time.Hour)},
+		// A time of day alone is today's, in UTC, as journalctl reads one:
+		// "what happened at 14:00" needs no date typed (but see below).
+		{"14:00", time.Date(2026, 11, 22, 14, 0, 0, 0, time.UTC)},
+		{"09:05:30", time.Date(2026, 11, 22, 9, 5, 30, 0, time.UTC)},
+		{"14:00:00.25", time.Date(2026, 11, 22, 14, 0, 0, 25e7, time.UTC)},
+		// Later today, up to 12 hours ahead: still today's (a window not
+		// over yet, --until 15:05 at 15:00; nothing served after now).
+		{"23:30", time.Date(2026, 11, 22, 23, 30, 0, 0, time.UTC)},
+		{"15:01:01", time.Date(2026, 11, 22, 15, 1, 1, 0, time.UTC)},
 	} {
 		got, err := api.ParseTime(tc.in, now)
 		if err != nil || !got.Equal(tc.want) || got.Location() != time.UTC {
 			t.Errorf("ParseTime(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
 		}
 	}
-	for _, in := range []string{"noon", "-1h", "2026-13-01", "1w"} {
+	// A time of day is the nearest of today's and yesterday's: just after
+	// midnight UTC the evening before is yesterday's. Read as today's, an
+	// on-call at 00:30 asking "--since 23:50" got an empty list, "--since
+	// 23:50 --until 00:10" was told to swap them, and "--at 23:50" that it
+	// was in the future.
+	for _, tc := range []struct {
+		now, in string
+		want    time.Time
+	}{
+		{"00:30", "23:50", time.Date(2026, 11, 22, 23, 50, 0, 0, time.UTC)},
+		{"00:30", "00:10", time.Date(2026, 11, 23, 0, 10, 0, 0, time.UTC)},
+		{"00:30", "00:31", time.Date(2026, 11, 23, 0, 31, 0, 0, time.UTC)},
+		{"00:30", "12:30", time.Date(2026, 11, 23, 12, 30, 0, 0, time.UTC)},    // 12 h ahead: today's
+		{"00:30", "12:30:01", time.Date(2026, 11, 22, 12, 30, 1, 0, time.UTC)}, // past 12 h: yesterday's
+		{"03:00", "16:00", time.Date(2026, 11, 22, 16, 0, 0, 0, time.UTC)},
+		{"14:02", "14:05", time.Date(2026, 11, 23, 14, 5, 0, 0, time.UTC)},
+	} {
+		at, _ := time.Parse("15:04", tc.now)
+		now := time.Date(2026, 11, 23, at.Hour(), at.Minute(), 0, 0, time.UTC)
+		if got, err := api.ParseTime(tc.in, now); err != nil || !got.Equal(tc.want) {
+			t.Errorf("at %s, ParseTime(%q) = %v, %v; want %v", tc.now, tc.in, got, err, tc.want)
+		}
+	}
+	// now in another zone: the day and the comparison are UTC's.
+	pst := time.Date(2026, 11, 23, 0, 30, 0, 0, time.UTC).In(time.FixedZone("PST", -8*3600)) // 16:30 on the 22nd there
+	if got, _ := api.ParseTime("23:50", pst); !got.Equal(time.Date(2026, 11, 22, 23, 50, 0, 0, time.UTC)) {
+		t.Errorf("with now in PST, ParseTime(23:50) = %v, want 2026-11-22 23:50 UTC", got)
+	}
+	for _, in := range []string{"noon", "-1h", "2026-13-01", "1w", "25:00", "14:60", "14"} {
 		_, err := api.ParseTime(in, now)
 		wantErr(t, err, sluice.CodeBadRequest, nil, "invalid time", "use RFC 3339")
 	}

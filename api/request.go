@@ -223,7 +223,9 @@ func checkVersionID(field, id string) error {
 // ParseTime parses a time as the API accepts it in queries: RFC 3339
 // ("2026-11-22T14:00:00Z"), the same without seconds or without a zone
 // (read as UTC: "2026-11-22T14:00", "2026-11-22 14:00:05", "2026-11-22"),
-// or a duration before now ("90m", "1h", "7d"). An empty string is the zero
+// a time of day alone in UTC ("14:00", "14:00:05": today's, or yesterday's
+// when today's is more than 12 hours ahead, the nearest of the two), or a
+// duration before now ("90m", "1h", "7d"). An empty string is the zero
 // time. The CLI uses it too, so both read times the same way.
 func ParseTime(s string, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
@@ -240,8 +242,28 @@ func ParseTime(s string, now time.Time) (time.Time, error) {
 			}
 		}
 	}
-	return time.Time{}, sluice.Errorf(sluice.CodeBadRequest, "invalid time %q: use RFC 3339 such as 2026-11-22T14:00:00Z, a UTC time such as 2026-11-22T14:00, or a duration ago such as 1h or 7d", s)
+	for _, layout := range clockLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			y, m, d := now.UTC().Date()
+			at := time.Date(y, m, d, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+			if at.Sub(now) > 12*time.Hour {
+				// The nearest of today's and yesterday's: just after
+				// midnight, 23:50 is yesterday's (nothing has been served
+				// at today's yet), while 14:05 at 14:02 is today's (a
+				// window not over yet).
+				at = at.AddDate(0, 0, -1)
+			}
+			return at, nil
+		}
+	}
+	return time.Time{}, sluice.Errorf(sluice.CodeBadRequest, "invalid time %q: use RFC 3339 such as 2026-11-22T14:00:00Z, a UTC time such as 2026-11-22T14:00 (or 14:00 alone, the nearest 14:00 UTC), or a duration ago such as 1h or 7d", s)
 }
+
+// clockLayouts are the forms of a time of day alone, which ParseTime reads
+// in UTC as the nearest of today's and yesterday's (today's, as journalctl
+// --since reads one, unless it is more than 12 hours ahead): an on-call
+// asked what happened at 14:00 types --since 14:00, not the date.
+var clockLayouts = []string{"15:04", "15:04:05.999999999"}
 
 // timeLayouts are the forms of a time the API and the CLI read.
 var timeLayouts = sluice.TimeLayouts

@@ -150,6 +150,13 @@ func (s *Server) reconcile(ctx context.Context) {
 // database. The log says why (on a shared store the replica's watch logs
 // the outage as it begins).
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	if s.stopping.Load() {
+		// Shutting down: the data plane takes no new connection, and its
+		// requests in flight drain. A load balancer probing this (on
+		// admin_listen, still served meanwhile) must send no more here.
+		http.Error(w, "shutting down: draining the requests in flight; send new requests to another replica", http.StatusServiceUnavailable)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	_, err := s.Store.LoadRegistry(ctx)

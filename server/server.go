@@ -109,6 +109,7 @@ type Server struct {
 	seed        seedState         // the windows' refill from the request log after a restart mid-rollout (seed.go)
 	replica     *replica          // nil unless the store is shared (PostgreSQL)
 	fleet       *fleet.Windows    // issue 5: the fleet-wide windows; nil unless the store is shared
+	stopping    atomic.Bool       // set as Shutdown begins: /readyz answers 503 from then on
 	drain       *fleet.Drain      // publishes the requests in flight for the fleet's rollback drains; nil unless the store is shared
 	stopBeat    func()            // stops drain's beat; nil until startFleet
 	pairs       shadowPairs       // where the admin API and the dashboard read the shadow pairs
@@ -676,6 +677,7 @@ const logFlushTimeout = 5 * time.Second
 // logFlushTimeout more) and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
+	s.stopping.Store(true) // /readyz: not ready from here, while the drain runs
 	if s.drain != nil {
 		// No new requests from here: the other replicas stop counting
 		// this one among those sharing the client keys' limits at once,
@@ -685,18 +687,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.cancel != nil {
 		s.cancel()
 	}
+	var drainErrs []error
 	if s.front != nil {
 		if err := s.front.shutdown(ctx); err != nil {
-			errs = append(errs, err)
+			drainErrs = append(drainErrs, err)
 		}
 	}
 	for _, srv := range []*http.Server{s.httpSrv, s.adminSrv} {
 		if srv != nil && (s.front == nil || srv != s.httpSrv) {
 			if err := srv.Shutdown(ctx); err != nil {
-				errs = append(errs, err)
+				drainErrs = append(drainErrs, err)
 			}
 		}
 	}
+	errs = append(errs, drainError(drainErrs, s.Proxy.InFlightVersions())...)
 	s.wg.Wait()
 	s.stored.touches.Wait() // the keys' last use, each write bounded
 	// The alerts of rollbacks that ended during the drain: their page must
@@ -735,6 +739,47 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// drainError is what the servers' shutdown errors tell an operator: a
+// drain that ran out of time (each server's bare "context deadline
+// exceeded", once per server) becomes one error saying how many requests
+// were still in flight, of which versions, and what became of them; other
+// errors are kept as they are.
+func drainError(errs []error, inFlight map[string]int64) []error {
+	var kept []error
+	ranOut := false
+	for _, err := range errs {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			ranOut = true
+			continue
+		}
+		kept = append(kept, err)
+	}
+	if !ranOut {
+		return kept
+	}
+	var n int64
+	ids := make([]string, 0, len(inFlight))
+	for id, c := range inFlight {
+		if c > 0 {
+			n += c
+			ids = append(ids, id)
+		}
+	}
+	if n == 0 {
+		return append(kept, errors.New("drain: its time ran out while connections were still being closed; no request was in flight"))
+	}
+	slices.Sort(ids)
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = fmt.Sprintf("%s: %d", id, inFlight[id])
+	}
+	noun := "requests were"
+	if n == 1 {
+		noun = "request was"
+	}
+	return append(kept, fmt.Errorf("drain: its time ran out and %d %s cut off in flight (%s): their clients got no answer, or a stream cut short without its end, and the request log has no row for them (sluice_requests_total and the version's windows have none either)", n, noun, strings.Join(parts, ", ")))
 }
 
 // logHealthChange logs the versions now out of service (every endpoint

@@ -81,6 +81,9 @@ func openStoreWaiting(ctx context.Context, store string, wait time.Duration, log
 			return nil, sluice.Errorf(sluice.CodeUnavailable, "open store: stopped while waiting for PostgreSQL (%v); the last try: %s", ctx.Err(), sluice.ErrorMessage(err))
 		case <-t.C:
 		}
-		pause = min(2*pause, 10*time.Second)
+		pause *= 2
+		if pause > 4*time.Second {
+			pause = 10 * time.Second // 1 s, 2 s, 4 s, then every 10 s, as documented: not 8 s first
+		}
 	}
 }

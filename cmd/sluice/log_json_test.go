@@ -94,6 +94,11 @@ func TestProcess_LogJSON(t *testing.T) {
 	if findRecord(recs, "shutting down") == nil {
 		t.Errorf("no record saying it shuts down:\n%s", gw.log)
 	}
+	// The last record of a clean stop, so a log that ends without it tells
+	// of a process killed.
+	if last := findRecord(recs[len(recs)-1:], "stopped: every request in flight was answered"); last == nil || last["took"] == nil {
+		t.Errorf("the log does not end with a record saying it stopped, and how long that took:\n%s", gw.log)
+	}
 	if r := findRecord(recs, "settings changed in the config file take effect on restart"); r != nil {
 		t.Errorf("a change of log.level alone was said to need a restart: %v", r)
 	}

@@ -198,9 +198,18 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 			reload("a watched file changed")
 		case <-ctx.Done():
 			notice("shutting down: draining requests in flight\n", "shutting down: draining requests in flight")
+			began := time.Now()
 			sctx, cancel := context.WithTimeout(context.Background(), server.DrainTimeout)
 			defer cancel()
-			return s.Shutdown(sctx)
+			if err := s.Shutdown(sctx); err != nil {
+				return fmt.Errorf("shut down in %s (the drain waits up to %s): %w", time.Since(began).Round(100*time.Millisecond), server.DrainTimeout, err)
+			}
+			// The last line of a clean stop, so a log that ends without it
+			// tells of a process killed (kill -9, a supervisor's timeout).
+			took := time.Since(began).Round(time.Millisecond)
+			notice(fmt.Sprintf("stopped: every request in flight was answered and the request log written (shutdown took %s)\n", took),
+				"stopped: every request in flight was answered and the request log written", "took", took.String())
+			return nil
 		}
 	}
 }
