@@ -23,12 +23,25 @@ func TestOpenStoreWaiting_Pauses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits 7 s")
 	}
+	// A listener that closes each connection at once, as a server that is
+	// not up yet (a proxy in front of it, or one going down) does; held
+	// for the whole test, so no other process can take its port, as one
+	// could a port closed to get "connection refused".
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
 	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now: connection refused, as a server not up yet
 	recs := make(recordsTo, 16)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
