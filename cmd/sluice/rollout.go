@@ -595,6 +595,12 @@ func renderRolloutEvents(st api.RolloutStatus, now time.Time, whole bool) string
 			// A side with no data (a category the candidate has not
 			// served yet) is "-", not a 0 and a -100% change.
 			base, cand, eff := inUnit(m.Metric, m.Baseline), inUnit(m.Metric, m.Candidate), metricEffect(m, m.Effect)
+			if m.ThresholdMS > 0 {
+				// The latency floor rules, so the threshold reads "+2 ms":
+				// the change in ms beside it, not a "+215.0%" the reader
+				// cannot hold against it.
+				eff = fmt.Sprintf("%+.3gms", m.Candidate-m.Baseline)
+			}
 			if m.BaselineN == 0 && m.Baseline == 0 {
 				base, eff = "-", "-"
 			}
