@@ -525,27 +525,34 @@ func next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 
 func warmed(r sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
 	s := r.Spec
+	// With the warm-up skipped (--skip-warmup) only the readiness check
+	// ran: "warm" would tell the operator the candidate was warmed before
+	// its first user when it was not.
+	ready := "candidate ready and warm"
+	if s.Warmup.Skip {
+		ready = "candidate ready (warm-up skipped)"
+	}
 	switch s.Strategy {
 	case sluice.StrategyRolling:
-		event(&r, now, "warmed", "candidate ready and warm", nil)
+		event(&r, now, "warmed", ready, nil)
 		r, acts := promote(r, now, "rolling: config-only change promoted straight through")
 		return r, acts, nil
 	case sluice.StrategyShadow, sluice.StrategyPipeline:
 		r.Phase = sluice.PhaseShadow
 		r.StartStage(now)
-		event(&r, now, "warmed", fmt.Sprintf("candidate ready and warm; mirroring %s%% of requests to it", sluice.FormatPercent(100*s.ShadowFraction)), nil)
+		event(&r, now, "warmed", fmt.Sprintf("%s; mirroring %s%% of requests to it", ready, sluice.FormatPercent(100*s.ShadowFraction)), nil)
 		return r, []Action{{Kind: ActStartShadow, Fraction: s.ShadowFraction}}, nil
 	case sluice.StrategyBlueGreen:
 		r.Phase = sluice.PhasePreview
 		r.StartStage(now)
-		event(&r, now, "warmed", "candidate ready and warm; reachable as "+s.Model+"@preview until promoted", nil)
+		event(&r, now, "warmed", ready+"; reachable as "+s.Model+"@preview until promoted", nil)
 		return r, []Action{{Kind: ActPreview}}, nil
 	case sluice.StrategyCanary, sluice.StrategyABTest:
-		event(&r, now, "warmed", "candidate ready and warm", nil)
+		event(&r, now, "warmed", ready, nil)
 		r, acts := goLive(r, now, s.CanaryPercent)
 		return r, acts, nil
 	default: // progressive
-		event(&r, now, "warmed", "candidate ready and warm", nil)
+		event(&r, now, "warmed", ready, nil)
 		r, acts := goLive(r, now, s.Stages[0].Percent)
 		return r, acts, nil
 	}
