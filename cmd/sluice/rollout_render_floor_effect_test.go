@@ -37,3 +37,31 @@ func TestRenderRollout_FloorRowEffectInMS(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderRollout_FloorRowEffectNoExponent: the floor rules whenever the
+// baseline is fast (under 10 ms at the defaults), whatever the candidate
+// does, so a candidate answering in seconds beside a loopback baseline is
+// exactly the row whose effect must read plainly: "%+.3g" wrote
+// "+1.5e+03ms" beside "1500ms" in the candidate's column.
+func TestRenderRollout_FloorRowEffectNoExponent(t *testing.T) {
+	now := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	v := sluice.Verdict{At: now, Outcome: sluice.OutcomeFail, Reason: "latency", BaselineN: 400, CandidateN: 100,
+		Metrics: []sluice.MetricVerdict{
+			{Metric: "latency_p50", Outcome: sluice.OutcomeFail, Baseline: 5, Candidate: 1500, Effect: 299, Threshold: 0.4, ThresholdMS: 2, Unit: "relative", PValue: 0.0001, BaselineN: 400, CandidateN: 100},
+			{Metric: "ttft", Outcome: sluice.OutcomeFail, Baseline: 0.5, Candidate: 12345.6, Effect: 24690, Threshold: 4, ThresholdMS: 2, Unit: "relative", PValue: 0.0001, BaselineN: 400, CandidateN: 100},
+			{Metric: "latency_p95", Outcome: sluice.OutcomeInconclusive, Baseline: 8, Candidate: 7.99996, Effect: -0.000005, Threshold: 0.25, ThresholdMS: 2, Unit: "relative", PValue: 1, BaselineN: 400, CandidateN: 100},
+		}}
+	raw, _ := json.Marshal(v)
+	st := api.RolloutStatus{Rollout: sluice.Rollout{ID: "chat-1", Phase: sluice.PhaseProgressing, Percent: 5, StageStartedAt: now, LastVerdict: raw,
+		Spec: sluice.RolloutSpec{Model: "chat", Baseline: "v1", Candidate: "v2", Strategy: sluice.StrategyCanary}}, Verdict: &v}
+	out := renderRollout(st, now)
+	for _, want := range []string{
+		`latency_p50 +- +5ms +1500ms +\+1495ms +\+2 ms `,
+		`ttft +- +0\.5ms +\S+ +\+12345ms +\+2 ms `,
+		`latency_p95 +- +8ms +8ms +-0\.00004ms +\+2 ms `,
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("the view lacks %q:\n%s", want, out)
+		}
+	}
+}
