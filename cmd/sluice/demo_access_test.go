@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -20,11 +22,35 @@ func TestDemo_FramesSayHowToLook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "demo", "--duration", "7s", "--rate", "20")
+	// No timing: it waits for the first live frame (in a pipe, every
+	// fifth second's), written in one piece, then stops the demo as
+	// Ctrl-C does. A fixed --duration of 7 s left a loaded machine two
+	// seconds for the demo's setup and late ticks before that frame.
+	cmd := exec.Command(bin, "demo", "--duration", "10m", "--rate", "20")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	raw, err := cmd.Output()
-	out := string(raw)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var outb strings.Builder
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 0, 1<<16), 1<<20)
+	for live := false; sc.Scan(); {
+		outb.WriteString(sc.Text() + "\n")
+		if !live && strings.HasPrefix(sc.Text(), "Sluice demo — ") {
+			live = true // a frame is written at once: the first is out
+			if err := cmd.Process.Signal(os.Interrupt); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	err = cmd.Wait()
+	out := outb.String()
 	if err != nil {
 		t.Fatalf("sluice demo: %v\n%s\n%s", err, tail(stderr.String(), 20), tail(out, 40))
 	}
