@@ -313,6 +313,15 @@ func (t *tester) quantile(def *metricDef, category string, b, c []float64) row {
 	r.mv.Threshold = rel
 	r.relThreshold = rel
 	if len(b) == 0 || len(c) == 0 {
+		// The side that has answers still shows its quantile, as a rate
+		// or mean row does: left at 0, a category the candidate had not
+		// served yet read "baseline 0ms" in the verdict table.
+		if len(b) > 0 {
+			r.mv.Baseline = stats.Quantile(b, def.q)
+		}
+		if len(c) > 0 {
+			r.mv.Candidate = stats.Quantile(c, def.q)
+		}
 		return r
 	}
 	qb, qc := stats.Quantile(b, def.q), stats.Quantile(c, def.q)

@@ -548,7 +548,13 @@ func next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 
 func warmed(r sluice.Rollout, now time.Time, note string) (sluice.Rollout, []Action, error) {
 	s := r.Spec
+	// With the warm-up skipped (--skip-warmup) only the readiness check
+	// ran: "warm" would tell the operator the candidate was warmed before
+	// its first user when it was not.
 	ready := "candidate ready and warm" + reasonSuffix(": ", note)
+	if s.Warmup.Skip {
+		ready = "candidate ready (warm-up skipped)"
+	}
 	switch s.Strategy {
 	case sluice.StrategyRolling:
 		event(&r, now, "warmed", ready, nil)

@@ -17,7 +17,8 @@ import (
 // TestVerdictThreshold_LatencyFloor: a latency row whose 2 ms floor rules
 // (threshold_ms) shows "+2 ms" in the Threshold column, as the verdict's
 // reason says it; it showed +1666.7%, the floor over a 0.12 ms baseline.
-// A row the relative threshold rules keeps its percentage. A row of a
+// A row the relative threshold rules keeps its percentage; the effect is
+// in the threshold's unit. A row of a
 // metric named in analysis.guards reads "(guard)" after its name, as in
 // `sluice rollout status`, and so does a quality source's row, which is
 // always a guard ("quality (judge, guard)"), also one stored before rows
@@ -57,6 +58,16 @@ func TestVerdictThreshold_LatencyFloor(t *testing.T) {
 	}
 	if want := []string{"latency_p50 +2 ms", "latency_p99 (guard) +20.0%"}; len(got) < 2 || !slices.Equal(got[:2], want) {
 		t.Errorf("threshold column %q, want %q first", got, want)
+	}
+	// Its effect in the threshold's unit: the change in ms where the floor
+	// rules ("+58.3%" beside "+2 ms" could not be compared), relative
+	// where the relative threshold does.
+	eff, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#verdict-table tbody tr")).map(tr => tr.children[0].textContent + " " + tr.children[4].textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"latency_p50 +0.070 ms", "latency_p99 (guard) +3.3%"}; len(eff) < 2 || !slices.Equal(eff[:2], want) {
+		t.Errorf("effect column %q, want %q first", eff, want)
 	}
 	names, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#verdict-table tbody tr")).map(tr => tr.children[0].textContent)`))
 	if err != nil {

@@ -166,7 +166,7 @@ func (c *cli) runDemo(ctx context.Context, duration time.Duration, rate int) err
 	plan := &demoPlan{steps: []demoStep{
 		{tag: "v1.1.0", why: "fine-tune v1.1.0: faster on average, but it refuses payment questions"},
 		{tag: "v1.2.0", why: "fine-tune v1.2.0: better across the board"},
-	}}
+	}, access: demoAccess(srv.URL(), secret)}
 	tty := false
 	if f, ok := c.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		tty = true
@@ -180,6 +180,7 @@ func (c *cli) runDemo(ctx context.Context, duration time.Duration, rate int) err
 		case <-ctx.Done():
 			stopLoad()
 			wg.Wait()
+			plan.access = "" // the gateway stops with this frame
 			c.drawDemo(srv, plan, start, sent.Load(), failed.Load(), false)
 			for _, o := range plan.outcomes {
 				fmt.Fprintf(c.stdout, "demo: %s\n", o)
@@ -305,6 +306,9 @@ func (c *cli) drawDemo(srv *server.Server, plan *demoPlan, start time.Time, sent
 		b.WriteString("\x1b[H\x1b[2J")
 	}
 	fmt.Fprintf(&b, "Sluice demo — %s elapsed — %d requests sent, %d answered with an error (Ctrl-C to stop)\n\n", time.Since(start).Round(time.Second), sent, failed)
+	if plan.access != "" {
+		b.WriteString(plan.access + "\n")
+	}
 	for _, o := range plan.outcomes {
 		fmt.Fprintf(&b, "Done:      %s\n", o)
 	}
@@ -371,9 +375,22 @@ type demoStep struct {
 type demoPlan struct {
 	steps []demoStep
 	i     int
+	// access says where to look at the running demo (demoAccess), at the
+	// top of every live frame; "" for none.
+	access string
 	// outcomes says how each finished rollout ended, for every frame and
 	// the closing lines.
 	outcomes []string
+}
+
+// demoAccess says how to look at the running demo from elsewhere: the
+// dashboard's address and the CLI's environment for this run's gateway.
+// It is in every live frame, as the line on stderr saying the same is
+// cleared from a terminal by the next frame, and the README sends a user
+// to the dashboard with the address and token the demo prints.
+func demoAccess(url, secret string) string {
+	return "Dashboard: " + url + "/ui (sign in with the token below)\n" +
+		"CLI:       export SLUICE_SERVER=" + url + " SLUICE_TOKEN=" + secret + "   then: sluice rollout watch chat\n"
 }
 
 func demoSpec(tag string) sluice.RolloutSpec {

@@ -503,11 +503,11 @@ client_keys:
 
 // regexp2 returns the admin API's URL from the serve banner.
 func regexp2(log string) string {
-	i := strings.Index(log, "and the admin API at ")
+	i := strings.Index(log, "the admin API at ")
 	if i < 0 {
 		return ""
 	}
-	rest := log[i+len("and the admin API at "):]
+	rest := log[i+len("the admin API at "):]
 	return strings.TrimSuffix(strings.Fields(rest)[0], "/admin/v1")
 }
 

@@ -607,6 +607,12 @@ func renderRolloutEvents(st api.RolloutStatus, now time.Time, whole bool) string
 			// A side with no data (a category the candidate has not
 			// served yet) is "-", not a 0 and a -100% change.
 			base, cand, eff := inUnit(m.Metric, m.Baseline), inUnit(m.Metric, m.Candidate), metricEffect(m, m.Effect)
+			if m.ThresholdMS > 0 {
+				// The latency floor rules, so the threshold reads "+2 ms":
+				// the change in ms beside it, not a "+215.0%" the reader
+				// cannot hold against it.
+				eff = msChange(m.Candidate - m.Baseline)
+			}
 			if m.BaselineN == 0 && m.Baseline == 0 {
 				base, eff = "-", "-"
 			}
@@ -733,6 +739,27 @@ func inUnit(metric string, x float64) string {
 		return fmt.Sprintf("%.4gms", x)
 	}
 	return fmt.Sprintf("%.4g", x)
+}
+
+// msChange writes a change of a latency in ms, signed, to three
+// significant digits but never with an exponent: the floor rules on a
+// fast baseline whatever the candidate does, and "%+.3g" wrote a candidate
+// a second and a half slower as "+1.5e+03ms".
+func msChange(x float64) string {
+	if x == 0 || math.IsNaN(x) || math.IsInf(x, 0) {
+		return "+0ms"
+	}
+	if math.Abs(x) < 100 {
+		p := math.Pow(10, 2-math.Floor(math.Log10(math.Abs(x))))
+		x = math.Round(x*p) / p
+	} else {
+		x = math.Round(x)
+	}
+	s := strconv.FormatFloat(x, 'f', -1, 64)
+	if x >= 0 {
+		s = "+" + s
+	}
+	return s + "ms"
 }
 
 // metricEffect is effect for row m: an absolute change of a rate in

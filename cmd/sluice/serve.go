@@ -111,8 +111,9 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 		notice(fmt.Sprintf("\nNo admin token existed, so one was created (shown once; only its hash is stored):\n\n  export SLUICE_TOKEN=%s SLUICE_SERVER=%s\n\n", secret, s.AdminURL()),
 			"No admin token existed, so one was created (shown once; only its hash is stored)", "export", fmt.Sprintf("SLUICE_TOKEN=%s SLUICE_SERVER=%s", secret, s.AdminURL()))
 	}
-	notice(fmt.Sprintf("sluice serving the OpenAI API at %s/v1 and the admin API at %s/admin/v1\n", s.URL(), s.AdminURL()),
-		fmt.Sprintf("sluice serving the OpenAI API at %s/v1 and the admin API at %s/admin/v1", s.URL(), s.AdminURL()), "openai_url", s.URL()+"/v1", "admin_url", s.AdminURL()+"/admin/v1")
+	// The dashboard too: it is what a first-time user looks for next.
+	serving := fmt.Sprintf("sluice serving the OpenAI API at %s/v1, the admin API at %s/admin/v1 and the dashboard at %s/ui", s.URL(), s.AdminURL(), s.AdminURL())
+	notice(serving+"\n", serving, "openai_url", s.URL()+"/v1", "admin_url", s.AdminURL()+"/admin/v1", "dashboard_url", s.AdminURL()+"/ui")
 	// reload runs what SIGHUP runs: it re-reads the registry from the
 	// store, the tokens, the certificates, and from the config file the
 	// admin tokens, the client keys, the backends' headers and tracing

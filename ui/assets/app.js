@@ -312,7 +312,9 @@
     const fmtE = (m, x) => (m.unit !== "relative" ? fmtDelta(m.metric, x, msd(m))
       : !Number.isFinite(100 * x) ? (x > 0 ? "+∞" : "−∞") : signed(100 * x, 1) + "%");
     // A latency row whose absolute floor rules (threshold_ms) shows the
-    // floor, "+2 ms", not its share of a sub-millisecond baseline.
+    // floor, "+2 ms", not its share of a sub-millisecond baseline, and its
+    // effect in ms beside it ("+0.070 ms", not a "+58.3%" that cannot be
+    // held against "+2 ms").
     const fmtT = (m) => (m.threshold_ms > 0 ? "+" + m.threshold_ms + " ms"
       : state.twoSided.includes(m.metric) ? "±" + fmtE(m, m.threshold).replace(/^[+-]/, "") : fmtE(m, m.threshold));
     for (const m of rows) {
@@ -325,7 +327,7 @@
       tb.append(h("tr", { title: gate ? m.detail || "" : "" },
         h("td", {}, verdictName(m)), h("td", {}, m.category || "all"),
         h("td", { class: "n" }, gate || noB ? "–" : fmtV(m, m.baseline)), h("td", { class: "n" }, gate ? gateVal : noC ? "–" : fmtV(m, m.candidate)),
-        h("td", { class: "n" + (m.outcome === "fail" ? " delta-bad" : "") }, gate || noB || noC ? "–" : fmtE(m, m.effect)),
+        h("td", { class: "n" + (m.outcome === "fail" ? " delta-bad" : "") }, gate || noB || noC ? "–" : m.threshold_ms > 0 ? fmtDelta(m.metric, m.candidate - m.baseline, msd(m)) : fmtE(m, m.effect)),
         h("td", { class: "n" }, gate ? num(m.threshold, 4) : fmtT(m)),
         h("td", { class: "n" }, gate || noB || noC ? "–" : fmtP(m.p_value)),
         h("td", { class: "n" }, m.baseline_n + " / " + m.candidate_n),
