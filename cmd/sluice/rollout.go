@@ -689,13 +689,22 @@ func renderABReport(b *strings.Builder, rep *analysis.Report) {
 // guess that "latency_mean 0.3654" was milliseconds. No space before the
 // unit, so each value stays one word of the table.
 func abUnit(metric string) func(x float64, format string) string {
+	// format is "%.4g" or "%+.4g": four significant digits, signed or
+	// not, written by plain (never "1.235e+04ms").
+	num := func(x float64, format string) string {
+		s := plain(x, 4)
+		if strings.Contains(format, "+") && !strings.HasPrefix(s, "-") {
+			s = "+" + s
+		}
+		return s
+	}
 	switch {
 	case metric == "latency_mean" || metric == "ttft_mean":
-		return func(x float64, format string) string { return fmt.Sprintf(format, x) + "ms" }
+		return func(x float64, format string) string { return num(x, format) + "ms" }
 	case strings.HasSuffix(metric, "_rate"):
-		return func(x float64, format string) string { return fmt.Sprintf(format, 100*x) + "%" }
+		return func(x float64, format string) string { return num(100*x, format) + "%" }
 	}
-	return func(x float64, format string) string { return fmt.Sprintf(format, x) }
+	return num
 }
 
 // gateValue is a Prometheus gate's value, or why it has none.
@@ -734,11 +743,27 @@ func threshold(m sluice.MetricVerdict) string {
 func inUnit(metric string, x float64) string {
 	switch analysis.UnitOf(metric) {
 	case "%":
-		return strconv.FormatFloat(100*x, 'g', 3, 64) + "%"
+		return plain(100*x, 3) + "%"
 	case "ms":
-		return fmt.Sprintf("%.4gms", x)
+		// A p99 of 12,345 ms read "1.235e+04ms" under %.4g.
+		return plain(x, 4) + "ms"
 	}
-	return fmt.Sprintf("%.4g", x)
+	return plain(x, 4)
+}
+
+// plain writes x to digits significant digits, whole from 10^digits up,
+// and never in exponent form (%g's "1.235e+04", "1e-05").
+func plain(x float64, digits int) string {
+	if x == 0 || math.IsNaN(x) || math.IsInf(x, 0) {
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	if e := math.Floor(math.Log10(math.Abs(x))); int(e) < digits-1 {
+		p := math.Pow(10, float64(digits-1)-e)
+		x = math.Round(x*p) / p
+	} else {
+		x = math.Round(x)
+	}
+	return strconv.FormatFloat(x, 'f', -1, 64)
 }
 
 // msChange writes a change of a latency in ms, signed, to three

@@ -39,3 +39,29 @@ func TestRenderRollout_NoDataIsADash(t *testing.T) {
 		}
 	}
 }
+
+// TestInUnit_NoExponent: a verdict row's value in ms or percent is never
+// in exponent form: a p99 of 12,345 ms read "1.235e+04ms" under %.4g (a
+// review of the first-hour trial), a rate of 1e-7 "1e-05%".
+func TestInUnit_NoExponent(t *testing.T) {
+	for _, c := range []struct {
+		metric string
+		x      float64
+		want   string
+	}{
+		{"latency_p99", 12345.4, "12345ms"},
+		{"latency_p50", 43.664, "43.66ms"},
+		{"latency_p50", 0.30004, "0.3ms"},
+		{"ttft", 1500, "1500ms"},
+		{"error_rate", 1e-7, "0.00001%"},
+		{"error_rate", 0.002907, "0.291%"},
+		{"refusal_rate", 1, "100%"},
+		{"output_tokens", 123456, "123456"},
+		{"quality", 0.98034, "0.9803"},
+		{"error_rate", 0, "0%"},
+	} {
+		if got := inUnit(c.metric, c.x); got != c.want {
+			t.Errorf("inUnit(%s, %v) = %q, want %q", c.metric, c.x, got, c.want)
+		}
+	}
+}
