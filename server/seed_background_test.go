@@ -47,30 +47,9 @@ func (s *slowLog) Requests(ctx context.Context, q sluice.RequestQuery) ([]sluice
 // a crash-looping pod's restarts waited on the read.
 func TestGateway_SeedInBackground(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "sluice.db")
-	stable := MustBackend(t, fakellm.Config{})
-	cand := MustBackend(t, fakellm.Config{Seed: 7})
-	noop := func(*config.Gateway) {}
-	gw, cl := startRolloutGatewayWith(t, path, noop, stable, cand)
-	spec := sluice.RolloutSpec{
-		Model: "chat", Candidate: "v1.1.0", Strategy: sluice.StrategyCanary, CanaryPercent: 10,
-		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(50 * time.Millisecond), MinSamples: 1_000_000},
-		Warmup:   sluice.WarmupSpec{Skip: true},
-	}
-	if _, err := cl.StartRollout(ctx, spec, "seed test"); err != nil {
-		t.Fatal(err)
-	}
-	r := waitPhase(t, cl, func(p sluice.Phase) bool { return p == sluice.PhaseProgressing }, 30*time.Second)
-	if err := gw.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
-
+	path, r, st := liveCanaryStopped(t, 50*time.Millisecond)
 	// The former process's log: 900 of the baseline's requests and 100
 	// of the candidate's since the candidate went live.
-	st, err := server.OpenStore(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const nBase, nCand = 900, 100
 	from := r.LiveAt
 	span := time.Since(from)
@@ -183,26 +162,7 @@ func TestGateway_SeedInBackground(t *testing.T) {
 // rollout waited, unanalysed, on the old one's read.
 func TestGateway_SeedHoldsOnlyItsRollout(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "sluice.db")
-	stable := MustBackend(t, fakellm.Config{})
-	cand := MustBackend(t, fakellm.Config{Seed: 7})
-	gw, cl := startRolloutGatewayWith(t, path, func(*config.Gateway) {}, stable, cand)
-	spec := sluice.RolloutSpec{
-		Model: "chat", Candidate: "v1.1.0", Strategy: sluice.StrategyCanary, CanaryPercent: 10,
-		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(50 * time.Millisecond), MinSamples: 1_000_000},
-		Warmup:   sluice.WarmupSpec{Skip: true},
-	}
-	if _, err := cl.StartRollout(ctx, spec, "seed test"); err != nil {
-		t.Fatal(err)
-	}
-	old := waitPhase(t, cl, func(p sluice.Phase) bool { return p == sluice.PhaseProgressing }, 30*time.Second)
-	if err := gw.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
-	st, err := server.OpenStore(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, old, st := liveCanaryStopped(t, 50*time.Millisecond)
 	if err := st.AppendRequests(ctx, []sluice.Observation{{RequestID: "r-1", At: old.LiveAt.Add(time.Millisecond), Model: "chat", Version: "v1.1.0",
 		Route: "split", Endpoint: "/v1/chat/completions", Status: 200, Latency: 20 * time.Millisecond}}); err != nil {
 		t.Fatal(err)
@@ -225,7 +185,7 @@ func TestGateway_SeedHoldsOnlyItsRollout(t *testing.T) {
 	waitPhase(t, cl2, func(p sluice.Phase) bool { return !p.Active() }, 30*time.Second)
 	// The abort drains the candidate first: start again until it is done.
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		_, err := cl2.StartRollout(ctx, spec, "seed test: the new one")
+		_, err := cl2.StartRollout(ctx, seedCanary(50*time.Millisecond), "seed test: the new one")
 		if err == nil {
 			break
 		}
@@ -234,6 +194,7 @@ func TestGateway_SeedHoldsOnlyItsRollout(t *testing.T) {
 		}
 	}
 	var got api.RolloutStatus
+	var err error
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if got, err = cl2.Rollout(ctx, "chat"); err == nil && got.Rollout.ID != old.ID && got.Verdict != nil {
@@ -277,26 +238,7 @@ func (s *failingLog) Requests(ctx context.Context, q sluice.RequestQuery) ([]slu
 // candidate's minutes since the restart.
 func TestGateway_SeedFailedFillsNeither(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "sluice.db")
-	stable := MustBackend(t, fakellm.Config{})
-	cand := MustBackend(t, fakellm.Config{Seed: 7})
-	gw, cl := startRolloutGatewayWith(t, path, func(*config.Gateway) {}, stable, cand)
-	spec := sluice.RolloutSpec{
-		Model: "chat", Candidate: "v1.1.0", Strategy: sluice.StrategyCanary, CanaryPercent: 10,
-		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(50 * time.Millisecond), MinSamples: 1_000_000},
-		Warmup:   sluice.WarmupSpec{Skip: true},
-	}
-	if _, err := cl.StartRollout(ctx, spec, "seed test"); err != nil {
-		t.Fatal(err)
-	}
-	r := waitPhase(t, cl, func(p sluice.Phase) bool { return p == sluice.PhaseProgressing }, 30*time.Second)
-	if err := gw.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
-	st, err := server.OpenStore(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, r, st := liveCanaryStopped(t, 50*time.Millisecond)
 	var rows []sluice.Observation
 	for i := 0; i < 100; i++ {
 		v := "v1.0.0"
@@ -341,5 +283,43 @@ func TestGateway_SeedFailedFillsNeither(t *testing.T) {
 			t.Fatalf("the rollout is not analysed after its read failed: seeding %v, %v", got.Seeding, err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// liveCanaryStopped starts a gateway on a fresh SQLite store (chat on two
+// fakellm backends), starts a 10% canary of v1.1.0 whose analysis, every
+// interval, waits for a million requests, waits until it is live, stops
+// the gateway and opens its store: the former process of a restart, for
+// the test to write its request log. It returns the store's path, the
+// live rollout and the open store.
+func liveCanaryStopped(t *testing.T, interval time.Duration) (string, sluice.Rollout, sluice.Store) {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sluice.db")
+	stable := MustBackend(t, fakellm.Config{})
+	cand := MustBackend(t, fakellm.Config{Seed: 7})
+	gw, cl := startRolloutGatewayWith(t, path, func(*config.Gateway) {}, stable, cand)
+	if _, err := cl.StartRollout(ctx, seedCanary(interval), "seed test"); err != nil {
+		t.Fatal(err)
+	}
+	r := waitPhase(t, cl, func(p sluice.Phase) bool { return p == sluice.PhaseProgressing }, 30*time.Second)
+	if err := gw.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, err := server.OpenStore(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, r, st
+}
+
+// seedCanary is the seed tests' canary: 10% of chat to v1.1.0, no
+// warm-up, an analysis every interval that waits for a million requests
+// (so no verdict ends it).
+func seedCanary(interval time.Duration) sluice.RolloutSpec {
+	return sluice.RolloutSpec{
+		Model: "chat", Candidate: "v1.1.0", Strategy: sluice.StrategyCanary, CanaryPercent: 10,
+		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(interval), MinSamples: 1_000_000},
+		Warmup:   sluice.WarmupSpec{Skip: true},
 	}
 }

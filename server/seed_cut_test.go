@@ -3,14 +3,12 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/config"
-	"github.com/sluicehq/sluice/fakellm"
 	"github.com/sluicehq/sluice/observe"
 	"github.com/sluicehq/sluice/server"
 )
@@ -28,31 +26,10 @@ func TestGateway_SeedCutAtWindowSays(t *testing.T) {
 		t.Skip("writes 70,000 request log rows (skipped under -short)")
 	}
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "sluice.db")
-	stable := MustBackend(t, fakellm.Config{})
-	cand := MustBackend(t, fakellm.Config{Seed: 7})
-	noop := func(*config.Gateway) {}
-	gw, cl := startRolloutGatewayWith(t, path, noop, stable, cand)
-	spec := sluice.RolloutSpec{
-		Model: "chat", Candidate: "v1.1.0", Strategy: sluice.StrategyCanary, CanaryPercent: 10,
-		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(100 * time.Millisecond), MinSamples: 1_000_000},
-		Warmup:   sluice.WarmupSpec{Skip: true},
-	}
-	if _, err := cl.StartRollout(ctx, spec, "seed test"); err != nil {
-		t.Fatal(err)
-	}
-	r := waitPhase(t, cl, func(p sluice.Phase) bool { return p == sluice.PhaseProgressing }, 30*time.Second)
-	if err := gw.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
-
+	path, r, st := liveCanaryStopped(t, 100*time.Millisecond)
 	// The former process's log: the baseline's 70,000 requests and the
 	// candidate's 1,000 spread over the same span since the candidate
 	// went live.
-	st, err := server.OpenStore(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const nBase, nCand = 70_000, 1_000
 	from := r.LiveAt
 	span := time.Since(from)
@@ -99,6 +76,7 @@ func TestGateway_SeedCutAtWindowSays(t *testing.T) {
 	cl2 := api.NewClient(gw2.URL(), adminSecret(t, gw2))
 	deadline := time.Now().Add(20 * time.Second)
 	var got api.RolloutStatus
+	var err error
 	for time.Now().Before(deadline) {
 		if got, err = cl2.Rollout(ctx, "chat"); err == nil && got.Verdict != nil && got.Verdict.BaselineN > 0 {
 			break
