@@ -375,7 +375,11 @@ type exchange struct {
 func (x *exchange) releaseReader() {
 	if x.br != nil {
 		x.br.Reset(nil)
-		streamReaders.Put(x.br)
+		if x.br.Size() == respReaderSize {
+			respReaders.Put(x.br)
+		} else {
+			streamReaders.Put(x.br)
+		}
 		x.br = nil
 	}
 	if x.idle != nil {

@@ -66,11 +66,18 @@ func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class s
 		p.relayBody(x, t, resp, obs)
 		return
 	}
-	if x.f.stream && (strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") || resp.StatusCode < 300 && looksLikeSSE(x.br)) {
+	if x.f.stream && isEventStream(x, resp) {
 		p.relayStream(x, t, resp, obs)
 	} else {
 		p.relayBody(x, t, resp, obs)
 	}
+}
+
+// isEventStream reports whether the answer to a streamed request is a
+// stream of events: sent as text/event-stream, or a 2xx that starts as
+// one does (looksLikeSSE). Any other is a whole answer (relayBody).
+func isEventStream(x *exchange, resp *http.Response) bool {
+	return strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") || resp.StatusCode < 300 && looksLikeSSE(x.br)
 }
 
 // looksLikeSSE reports whether a streamed request's answer, sent without
@@ -166,9 +173,11 @@ func (p *Proxy) relayBody(x *exchange, t *route.Target, resp *http.Response, obs
 			if x.tr.wantsModel() {
 				x.tr.answerModelOf(gjson.GetBytes(got, "model"))
 			}
+		case x.f.responses:
+			// Read above (readResponse).
 		case f != nil:
 			p.readAnswerFields(x, got, f, walked, obs)
-		case !x.f.responses:
+		default:
 			p.readAnswer(x, got, obs)
 		}
 	}
@@ -247,11 +256,28 @@ func (p *Proxy) readWhole(body io.Reader) (bp *[]byte, got []byte, err error) {
 // uses what it read), and only a body the walker declines is checked by
 // gjson, as the fallback reads it anyway; an encoded body is not read. It
 // takes and returns an attempt's outcome, as classified does.
+//
+// A streamed request's answer that is not a stream of events
+// (isEventStream: a proxy's error page sent with a 200, a backend that
+// ignored "stream") is held whole too, chat, completions and Responses
+// alike, as relayBody would hold it: one that is not JSON is such a failed
+// attempt, where it was passed on with its 200. A stream costs the test
+// of its type, which relay makes anyway.
 func (p *Proxy) holdAnswer(x *exchange, resp *http.Response, class string, err error) (*http.Response, string, error) {
-	if resp == nil || resp.StatusCode >= 300 || x.f.stream || x.f.notText || x.f.responses {
+	if resp == nil || resp.StatusCode >= 300 || x.f.notText {
 		return resp, class, err
 	}
-	bp, got, rerr := p.readWhole(resp.Body)
+	var body io.Reader = resp.Body
+	switch {
+	case x.f.stream:
+		if isEventStream(x, resp) {
+			return resp, class, err
+		}
+		body = x.br // its first line read (awaitFirstLine)
+	case x.f.responses:
+		return resp, class, err
+	}
+	bp, got, rerr := p.readWhole(body)
 	if rerr != nil {
 		// Broken off, silent past timeouts.idle, out of time, or the
 		// client left: nothing has been sent, so it is a failed attempt
@@ -259,10 +285,14 @@ func (p *Proxy) holdAnswer(x *exchange, resp *http.Response, class string, err e
 		*bp = got[:0]
 		p.bufs.Put(bp)
 		resp.Body.Close()
+		x.releaseReader()
 		return nil, answerReadClass(x.r.Context(), rerr), &answerReadError{rerr}
 	}
 	x.held = bp
-	x.heldF, x.heldOK = scanAnswer(got, x.tr.wantsModel())
+	x.heldF, x.heldOK = answerFields{}, false
+	if !x.f.responses {
+		x.heldF, x.heldOK = scanAnswer(got, x.tr.wantsModel())
+	}
 	if x.heldOK || len(resp.Header["Content-Encoding"]) > 0 || gjson.ValidBytes(got) {
 		return resp, class, err
 	}
@@ -274,6 +304,7 @@ func (p *Proxy) holdAnswer(x *exchange, resp *http.Response, class string, err e
 	*bp = got[:0]
 	p.bufs.Put(bp)
 	resp.Body.Close()
+	x.releaseReader()
 	return nil, "upstream_invalid", e
 }
 
@@ -330,6 +361,25 @@ const maxHeld = 64 << 10
 // streamReaders are relayStream's line readers, pooled: a stream's reader
 // is as large as a long event line.
 var streamReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 8<<10) }}
+
+// respReaderSize is the size of a Responses stream's reader: its first
+// events (response.created, response.in_progress) carry the response
+// object, instructions and tools included, and are held in the reader
+// until the first event of the answer (firstEvents).
+const respReaderSize = 64 << 10
+
+// respReaders are the readers of Responses streams, pooled.
+var respReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, respReaderSize) }}
+
+// newStreamReader returns a pooled reader for a stream's answer, a
+// Responses stream's when responses is set; exchange.releaseReader puts it
+// back.
+func newStreamReader(responses bool) *bufio.Reader {
+	if responses {
+		return respReaders.Get().(*bufio.Reader)
+	}
+	return streamReaders.Get().(*bufio.Reader)
+}
 
 // relayStream passes a server-sent event stream through event by event,
 // flushing after each, and strips the usage chunk the proxy asked for when
@@ -494,7 +544,11 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 					}
 				}
 				chars, unmeasured := obs.ResponseChars, x.unmeasured
-				readChunk(x, payload, obs, &prefix, &prefixLen)
+				if readChunk(x, payload, obs, &prefix, &prefixLen) && len(whole) == len(line) {
+					// "error": null is no error, but openai-go raises an
+					// event with any "error" member: it is left out.
+					line = dropNullError(line, payload)
+				}
 				// The first token is the first chunk with content (text, a
 				// tool call, a finish, reasoning text: vLLM's reasoning
 				// parser and DeepSeek send delta.reasoning_content, others
@@ -628,6 +682,26 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 			fl.Flush()
 		}
 	}
+}
+
+// dropNullError returns the data line whose payload is payload without its
+// null "error" member, ended as line is. On the path of such events alone
+// (an allocation each: no backend is known to send them).
+func dropNullError(line, payload []byte) []byte {
+	out := append(make([]byte, 0, len(line)), "data: {"...)
+	first := true
+	gjson.ParseBytes(payload).ForEach(func(k, v gjson.Result) bool {
+		if k.Str == "error" && v.Type == gjson.Null {
+			return true
+		}
+		if !first {
+			out = append(out, ',')
+		}
+		first = false
+		out = append(append(append(out, k.Raw...), ':'), v.Raw...)
+		return true
+	})
+	return append(append(out, '}'), line[len(bytes.TrimRight(line, "\r\n")):]...)
 }
 
 // lineDest is where relayStream sent a line.
