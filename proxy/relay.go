@@ -423,6 +423,9 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 		// for usage; an allocation only in streams that have such lines.
 		held    []byte
 		sawData bool // the current event has had a data line
+		// namedError: the current event of a chat or completions stream
+		// is named "error" (an "event: error" line).
+		namedError bool
 		// rs is what a Responses stream's events say (x.f.responses);
 		// made for those alone, so a chat stream does not pay for it.
 		rs *respStream
@@ -504,7 +507,7 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 					write(line)
 					ended = true
 				}
-				suppress, inEvent, sawData = false, false, false
+				suppress, inEvent, sawData, namedError = false, false, false, false
 			case bytes.HasPrefix(trimmed, []byte("data:")):
 				payload := bytes.TrimLeft(trimmed[5:], " ")
 				sawData = true
@@ -544,10 +547,20 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 					}
 				}
 				chars, unmeasured := obs.ResponseChars, x.unmeasured
-				if readChunk(x, payload, obs, &prefix, &prefixLen) && len(whole) == len(line) {
+				if readChunk(x, payload, obs, &prefix, &prefixLen) && len(whole) == len(line) && !namedError {
 					// "error": null is no error, but openai-go raises an
 					// event with any "error" member: it is left out.
 					line = dropNullError(line, payload)
+				}
+				if namedError {
+					// An event named "error" is the backend's error
+					// event whatever its data holds; one without an
+					// "error" member is passed on with one, as the SDKs
+					// raise only that (bareErrorEvent).
+					obs.ErrorClass = "upstream_5xx"
+					if e := gjson.GetBytes(payload, "error"); !e.IsObject() && e.Type != gjson.String && len(whole) == len(line) {
+						line = bareErrorEvent(payload)
+					}
 				}
 				// The first token is the first chunk with content (text, a
 				// tool call, a finish, reasoning text: vLLM's reasoning
@@ -563,6 +576,10 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 				write(line)
 				inEvent = true
 			default:
+				if bytes.HasPrefix(trimmed, []byte("event:")) && !x.f.responses {
+					// Only streams that name their events pay this.
+					namedError = string(bytes.TrimSpace(trimmed[len("event:"):])) == "error"
+				}
 				switch {
 				case suppress:
 				case bytes.HasPrefix(trimmed, []byte("error:")) && !x.f.responses:

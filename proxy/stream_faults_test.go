@@ -126,6 +126,36 @@ func TestStreamNamedErrorEventFirstIsAFailedAttempt(t *testing.T) {
 	}
 }
 
+// What the user does: streams a chat completion (openai-go) from a backend
+// that sends a chunk of its answer and then an error event named by an
+// "event: error" field, its data an OpenAI error or a bare {"message":...},
+// and ends the stream.
+// What happened: a bare message's event reached the client as it came,
+// which the SDKs take for a chunk (they raise only an "error" member); the
+// gateway then appended its own "broke off" error event and logged
+// stream_broken, hiding the backend's error.
+// What must happen: an event named "error" ends the stream as the
+// backend's error, as a data: error event does: the client gets its
+// message as an error event (the SDK raises it), nothing after it, and the
+// request is logged upstream_5xx (status 200: its headers were out).
+func TestStreamNamedErrorEventMidStreamIsTheBackendsError(t *testing.T) {
+	for name, ev := range map[string]string{"error-member": namedErrorEvent, "message": namedMessageEvent} {
+		t.Run(name, func(t *testing.T) {
+			be := reviewSSE(t, chunk("hel"), ev)
+			rec := newSpyRecorder()
+			_, url := MustProxy(t, proxy.Options{Routes: MustRoutes(t, be, ""), Recorder: rec})
+			text, err := modelStream(t, url, "chat")
+			if text != "hel" || err == nil || !strings.Contains(err.Error(), "CUDA out of memory") || strings.Contains(err.Error(), "broke off") {
+				t.Errorf("SDK: text %q, error %v: want the chunk, then the backend's error", text, err)
+			}
+			waitFor(t, "the observation", func() bool { return len(rec.all()) == 1 })
+			if o := rec.all()[0]; o.ErrorClass != "upstream_5xx" || o.Status != 200 {
+				t.Errorf("logged: class %q status %d, want upstream_5xx 200", o.ErrorClass, o.Status)
+			}
+		})
+	}
+}
+
 // What the user does: streams a response (client.Responses.NewStreaming)
 // that the split sends to a version whose backend answers 200 and then
 // fails before any output: an "error" event first, or response.created
