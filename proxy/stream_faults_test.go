@@ -174,6 +174,9 @@ func TestResponsesStreamErrorBeforeOutputIsAFailedAttempt(t *testing.T) {
 			"error-first":        {respErrorEvent},
 			"failed-after-start": {respCreatedEvent, respInProgressEvt, respFailedEvent},
 			"failed-at-once":     {respCreatedEvent + respInProgressEvt + respFailedEvent},
+			// response.created echoes the request's instructions and
+			// tools: 20 KiB of them, past a chat stream's 8 KiB reader.
+			"failed-after-long-created": {strings.Replace(respCreatedEvent, `"output":[]`, `"output":[],"instructions":"`+strings.Repeat("be brief. ", 2048)+`"`, 1), respInProgressEvt, respFailedEvent},
 		} {
 			t.Run(tr.name+"/"+name, func(t *testing.T) {
 				bad := reviewSSE(t, parts...)
