@@ -293,7 +293,23 @@ func (p *Proxy) holdAnswer(x *exchange, resp *http.Response, class string, err e
 	if !x.f.responses {
 		x.heldF, x.heldOK = scanAnswer(got, x.tr.wantsModel())
 	}
-	if x.heldOK || len(resp.Header["Content-Encoding"]) > 0 || gjson.ValidBytes(got) {
+	encoded := len(resp.Header["Content-Encoding"]) > 0
+	if x.f.stream && !encoded {
+		// A streamed request answered by one whole JSON error: the SDKs
+		// read no event from it (openai-go ends the stream empty, with no
+		// error), so it is the backend's error before any of the answer,
+		// as an error event first in a stream is (firstEventError). The
+		// path of such answers alone pays the search.
+		if ev := chatErrorEvent(got, false); ev != nil {
+			x.held = nil
+			*bp = got[:0]
+			p.bufs.Put(bp)
+			resp.Body.Close()
+			x.releaseReader()
+			return nil, "upstream_5xx", ev
+		}
+	}
+	if x.heldOK || encoded || gjson.ValidBytes(got) {
 		return resp, class, err
 	}
 	x.held = nil

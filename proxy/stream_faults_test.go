@@ -294,3 +294,37 @@ func TestStreamNamedEventsPass(t *testing.T) {
 		})
 	}
 }
+
+// What the user does: asks for a stream ("stream": true; chat through
+// client.Chat.Completions.NewStreaming, and a response through
+// client.Responses.NewStreaming) that the split sends to a version whose
+// backend answers 200 with one whole JSON error instead of a stream
+// ({"error":{...}} as vLLM and OpenAI shape it, or TGI's {"error":"..."}),
+// with a JSON type or none.
+// What happened: the body was valid JSON, so it passed with its 200 as a
+// success; openai-go read no event from it and ended the stream with no
+// text and no error: the client's answer was silently empty.
+// What must happen: as for an error event first in a stream, the attempt
+// failed (upstream_5xx, 502, retried on stable); a pinned request gets a
+// 502 OpenAI error with the backend's message.
+func TestStreamAnsweredByAJSONErrorIsAFailedAttempt(t *testing.T) {
+	good := MustBackend(t, fakellm.Config{})
+	for _, tr := range transports {
+		for name, answer := range map[string]string{
+			"json-object": "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" + `{"error":{"message":"CUDA out of memory","type":"server_error","code":500}}`,
+			"no-type":     "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + `{"object":"error","error":"CUDA out of memory"}` + "\n",
+		} {
+			for api, stream := range map[string]func(url, model string) (string, error){
+				"chat":      func(url, model string) (string, error) { return modelStream(t, url, model) },
+				"responses": func(url, model string) (string, error) { return respStream(t, url, model) },
+			} {
+				t.Run(tr.name+"/"+name+"/"+api, func(t *testing.T) {
+					bad := reviewBackend(t, answer)
+					rec, res := newSpyRecorder(), newResults()
+					_, url := MustProxy(t, proxy.Options{Routes: splitRoutes(t, good.URL(), bad, 0), Recorder: rec, Transport: tr.rt, OnResult: res.on})
+					checkFailedAttempt(t, rec, res, func(model string) (string, error) { return stream(url, model) }, "upstream_5xx", "CUDA out of memory")
+				})
+			}
+		}
+	}
+}
