@@ -38,7 +38,7 @@ func (p *Proxy) awaitFirstLine(x *exchange, resp *http.Response, class string, e
 		return resp, class, err
 	}
 	if x.br == nil {
-		x.br = streamReaders.Get().(*bufio.Reader)
+		x.br = newStreamReader(x.f.responses)
 	}
 	x.br.Reset(resp.Body)
 	var ft *firstByteTimer
@@ -48,11 +48,16 @@ func (p *Proxy) awaitFirstLine(x *exchange, resp *http.Response, class string, e
 		ft = armFirstByte(resp.Body, p.opt.FirstByteTimeout)
 	}
 	rerr := firstLine(x.br)
+	var ev *streamErrorEvent
+	if rerr == nil {
+		ev, rerr = firstEventError(x)
+	}
 	timedOut := ft != nil && ft.stop()
 	if rerr == nil && !timedOut {
-		if ev := firstEventError(x); ev != nil {
+		if ev != nil {
 			// The backend failed after its 200 (vLLM, TGI and llama.cpp
-			// send an error event then): nothing has reached the client,
+			// send an error event then, a Responses backend its error
+			// event or response.failed): nothing has reached the client,
 			// so it is a failed attempt of the version, as a backend that
 			// dies before its first event is.
 			resp.Body.Close()
@@ -85,47 +90,183 @@ type streamErrorEvent struct{ msg string }
 
 func (e *streamErrorEvent) Error() string { return e.msg }
 
-// firstEventError returns the error event that is the first line x.br
-// holds, or nil when that line is anything else. A first line is a
-// content chunk, a comment or an event's field, so this costs a stream a
-// search of its first line for "error" (no allocation); only an error
-// event is parsed. Responses streams (whose errors are events of their
-// own type) and the streams of answers that are not text pass through as
-// before. A bare "error: {...}" line (older llama.cpp servers named the
-// event's field "error" rather than sending a data line) is an error event
-// too, whatever it holds.
-func firstEventError(x *exchange) *streamErrorEvent {
-	if x.f.responses || x.f.notText {
-		return nil
+// firstEventError returns the error event that is the first event x.br
+// holds, or nil when that event is anything else. A chat or completions
+// stream's first line is a content chunk, a comment or an event's field:
+// a data line costs a search for "error" (no allocation), and only an
+// error event is parsed. A bare "error: {...}" line (older llama.cpp
+// servers named the event's field "error" rather than sending a data line)
+// is an error event too, whatever it holds. A first line that is another
+// field ("event: error", "id:", "retry:") is the head of an event whose
+// data line decides it: firstEventError waits for that line (firstEvents).
+// A Responses stream waits past the events that carry nothing of the
+// answer (response.created, response.in_progress, response.queued) for
+// the first that does; an "error" event or response.failed there is the
+// backend's error. The streams of answers that are not text pass through
+// as before. err is the body's, when it failed while waited on.
+func firstEventError(x *exchange) (*streamErrorEvent, error) {
+	if x.f.notText {
+		return nil, nil
 	}
 	b, _ := x.br.Peek(x.br.Buffered())
-	if i := bytes.IndexByte(b, '\n'); i >= 0 {
-		b = b[:i]
-	}
-	if i := bytes.IndexByte(b, '\r'); i >= 0 {
-		b = b[:i]
-	}
-	payload, ok := bytes.CutPrefix(b, []byte("data:"))
-	bare := false
-	if !ok {
-		if payload, bare = bytes.CutPrefix(b, []byte("error:")); !bare {
-			return nil
+	if !x.f.responses {
+		line := b
+		if i := bytes.IndexAny(line, "\r\n"); i >= 0 {
+			line = line[:i]
 		}
-	} else if !bytes.Contains(payload, []byte(`"error"`)) {
-		return nil
+		if payload, ok := bytes.CutPrefix(line, []byte("data:")); ok {
+			if !bytes.Contains(payload, []byte(`"error"`)) {
+				return nil, nil
+			}
+			return chatErrorEvent(payload, false), nil
+		}
+		if payload, ok := bytes.CutPrefix(line, []byte("error:")); ok {
+			msg := bareErrorMessage(payload)
+			if e := gjson.GetBytes(payload, "error"); e.IsObject() {
+				msg = e.Get("message").String()
+			} else if e.Type == gjson.String {
+				msg = e.Str
+			}
+			return newStreamErrorEvent(msg), nil
+		}
+		if !isEventField(line) {
+			return nil, nil
+		}
 	}
+	return firstEvents(x)
+}
+
+// isEventField reports whether line is an event's field other than data:
+// its name, id or retry, which come before the data line in an event.
+func isEventField(line []byte) bool {
+	return bytes.HasPrefix(line, []byte("event:")) || bytes.HasPrefix(line, []byte("id:")) || bytes.HasPrefix(line, []byte("retry:"))
+}
+
+// firstEvents waits until x.br holds what decides whether the stream's
+// first event is an error (scanFirstEvents), reading more of the body as
+// it comes. A stream whose deciding event is not within the reader's
+// buffer, or that ends first, passes as before: relayStream judges it.
+// It returns the body's error when the body fails first.
+func firstEvents(x *exchange) (*streamErrorEvent, error) {
+	for {
+		n := x.br.Buffered()
+		b, _ := x.br.Peek(n)
+		if ev, decided := scanFirstEvents(b, x.f.responses); decided {
+			return ev, nil
+		}
+		if n == x.br.Size() {
+			return nil, nil
+		}
+		if _, err := x.br.Peek(n + 1); err != nil && x.br.Buffered() == n {
+			if err == io.EOF {
+				return nil, nil
+			}
+			return nil, err
+		}
+	}
+}
+
+// scanFirstEvents reads the events at the start of b, the stream's first
+// bytes: decided is false while b ends before what decides. A chat or
+// completions stream is decided by its first data line: an error event
+// when its event is named "error" or it has an "error" member that is not
+// null. A Responses stream is decided by its first data line whose type is
+// not response.created, response.in_progress or response.queued: an
+// error when that type is "error" (or the event is named so) or
+// response.failed. A comment decides too (a keep-alive passes at once, as
+// before), and so does a line that is no event's field.
+func scanFirstEvents(b []byte, responses bool) (ev *streamErrorEvent, decided bool) {
+	var name []byte // the current event's name
+	for i := 0; i < len(b); {
+		j := bytes.IndexAny(b[i:], "\r\n")
+		if j < 0 {
+			return nil, false
+		}
+		line, end := b[i:i+j], i+j+1
+		if b[i+j] == '\r' {
+			if end == len(b) {
+				// The \n of a \r\n may be on its way: the next line
+				// cannot be told from a blank one yet.
+				b = b[:i+j]
+			} else if b[end] == '\n' {
+				end++
+			}
+		}
+		i = end
+		switch {
+		case len(line) == 0:
+			name = nil // the end of an event (one without data: no event)
+		case line[0] == ':':
+			return nil, true
+		case bytes.HasPrefix(line, []byte("data:")):
+			payload := line[len("data:"):]
+			named := string(bytes.TrimSpace(name)) == "error"
+			if !responses {
+				return chatErrorEvent(payload, named), true
+			}
+			switch typ := gjson.GetBytes(payload, "type").Str; typ {
+			case "response.created", "response.in_progress", "response.queued":
+				// Nothing of the answer yet: the next event decides.
+			case "error":
+				return respErrorEvent(payload, ""), true
+			case "response.failed":
+				return respErrorEvent(payload, "response."), true
+			default:
+				if named && typ == "" {
+					return respErrorEvent(payload, ""), true
+				}
+				return nil, true
+			}
+		case bytes.HasPrefix(line, []byte("event:")):
+			name = line[len("event:"):]
+		case bytes.HasPrefix(line, []byte("id:")), bytes.HasPrefix(line, []byte("retry:")):
+		default:
+			return nil, true
+		}
+	}
+	return nil, false
+}
+
+// chatErrorEvent returns the error a chat or completions event's data
+// payload is, or nil: one with an "error" member that is an object (vLLM,
+// llama.cpp, OpenAI: its message) or a string (TGI), or any payload of an
+// event named "error" (its "message", else its text).
+func chatErrorEvent(payload []byte, named bool) *streamErrorEvent {
 	e := gjson.GetBytes(payload, "error")
-	var msg string
 	switch {
 	case e.IsObject():
-		msg = e.Get("message").String() // vLLM, llama.cpp, OpenAI
+		return newStreamErrorEvent(e.Get("message").String())
 	case e.Type == gjson.String:
-		msg = e.Str // TGI
-	case bare:
-		msg = bareErrorMessage(payload)
-	default:
-		return nil // no error member, or a null one
+		return newStreamErrorEvent(e.Str)
+	case named:
+		if m := gjson.GetBytes(payload, "message"); m.Type == gjson.String {
+			return newStreamErrorEvent(m.Str)
+		}
+		return newStreamErrorEvent(bareErrorMessage(payload))
 	}
+	return nil // no error member, or a null one
+}
+
+// respErrorEvent returns the error of a Responses stream's "error" event
+// (its message; an "error" object's, as some servers send) or, with at
+// "response.", of a response.failed event (its response's error).
+func respErrorEvent(payload []byte, at string) *streamErrorEvent {
+	m := gjson.GetBytes(payload, at+"message")
+	if m.Type != gjson.String {
+		m = gjson.GetBytes(payload, at+"error.message")
+	}
+	msg := m.Str
+	if msg == "" && at != "" {
+		msg = "the response failed"
+		if c := gjson.GetBytes(payload, at+"error.code"); c.Type == gjson.String {
+			msg += " (" + c.Str + ")"
+		}
+	}
+	return newStreamErrorEvent(msg)
+}
+
+// newStreamErrorEvent is the error event whose message is msg, cleaned.
+func newStreamErrorEvent(msg string) *streamErrorEvent {
 	if msg = cleanText(msg, maxUpstreamErrorText); msg == "" {
 		msg = "no message"
 	}

@@ -375,7 +375,11 @@ type exchange struct {
 func (x *exchange) releaseReader() {
 	if x.br != nil {
 		x.br.Reset(nil)
-		streamReaders.Put(x.br)
+		if x.br.Size() == respReaderSize {
+			respReaders.Put(x.br)
+		} else {
+			streamReaders.Put(x.br)
+		}
 		x.br = nil
 	}
 	if x.idle != nil {
@@ -828,9 +832,9 @@ func upstreamMessage(t *route.Target, class string, err error) string {
 	case "upstream_invalid":
 		return "the backend for " + t.ID + " answered 200 with " + err.Error() + "; try again, and if it persists ask an operator to check the backend or move traffic off it"
 	case "upstream_5xx":
-		// An error event as the stream's first (streamErrorEvent): its
-		// message is the backend's own.
-		return "the backend for " + t.ID + " failed the request after accepting it, in its stream's first event: " + err.Error() + "; try again, and if it persists ask an operator to check the backend or move traffic off it"
+		// An error event before any of the stream's answer
+		// (streamErrorEvent): its message is the backend's own.
+		return "the backend for " + t.ID + " failed the request after accepting it, in its stream before any of the answer: " + err.Error() + "; try again, and if it persists ask an operator to check the backend or move traffic off it"
 	}
 	// The socket addresses of a net.OpError are the backend's internal
 	// address: clients are not told it.

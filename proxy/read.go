@@ -91,12 +91,12 @@ func (p *Proxy) readAnswerGJSON(x *exchange, body []byte, obs *sluice.Observatio
 
 // readChunk reads an event of a stream: it adds the text's length to
 // obs.ResponseChars, fills the refusal prefix and the kept text, and notes
-// the finish reason and an error event.
-func readChunk(x *exchange, payload []byte, obs *sluice.Observation, prefix *[refusalPrefix]byte, prefixLen *int) {
+// the finish reason and an error event (an "error" member that is not
+// null). nullError says the event has an "error" member that is null.
+func readChunk(x *exchange, payload []byte, obs *sluice.Observation, prefix *[refusalPrefix]byte, prefixLen *int) (nullError bool) {
 	f, ok := scanChunk(payload, x.tr.wantsModel())
 	if !ok {
-		readChunkGJSON(x, payload, obs, prefix, prefixLen)
-		return
+		return readChunkGJSON(x, payload, obs, prefix, prefixLen)
 	}
 	if f.model != nil {
 		x.tr.answerModel(f.model, f.modelEsc)
@@ -105,7 +105,7 @@ func readChunk(x *exchange, payload []byte, obs *sluice.Observation, prefix *[re
 		obs.ErrorClass = "upstream_5xx"
 	}
 	if f.notFirst {
-		return // another choice of an n > 1 stream
+		return f.nullError // another choice of an n > 1 stream
 	}
 	x.unmeasured += f.unmeasured
 	if f.toolCall {
@@ -128,10 +128,11 @@ func readChunk(x *exchange, payload []byte, obs *sluice.Observation, prefix *[re
 	if f.finish != nil {
 		obs.FinishReason = finishReason(f.finish)
 	}
+	return f.nullError
 }
 
 // readChunkGJSON is readChunk by gjson.
-func readChunkGJSON(x *exchange, payload []byte, obs *sluice.Observation, prefix *[refusalPrefix]byte, prefixLen *int) {
+func readChunkGJSON(x *exchange, payload []byte, obs *sluice.Observation, prefix *[refusalPrefix]byte, prefixLen *int) (nullError bool) {
 	if x.tr.wantsModel() {
 		x.tr.answerModelOf(gjson.GetBytes(payload, "model"))
 	}
@@ -160,9 +161,13 @@ func readChunkGJSON(x *exchange, payload []byte, obs *sluice.Observation, prefix
 			}
 		}
 	}
-	if gjson.GetBytes(payload, "error").Exists() {
+	switch e := gjson.GetBytes(payload, "error"); {
+	case e.Type == gjson.Null:
+		return e.Exists()
+	case e.Exists():
 		obs.ErrorClass = "upstream_5xx"
 	}
+	return false
 }
 
 // appendText appends the text of the JSON string v to dst, up to a length

@@ -66,11 +66,18 @@ func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class s
 		p.relayBody(x, t, resp, obs)
 		return
 	}
-	if x.f.stream && (strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") || resp.StatusCode < 300 && looksLikeSSE(x.br)) {
+	if x.f.stream && isEventStream(x, resp) {
 		p.relayStream(x, t, resp, obs)
 	} else {
 		p.relayBody(x, t, resp, obs)
 	}
+}
+
+// isEventStream reports whether the answer to a streamed request is a
+// stream of events: sent as text/event-stream, or a 2xx that starts as
+// one does (looksLikeSSE). Any other is a whole answer (relayBody).
+func isEventStream(x *exchange, resp *http.Response) bool {
+	return strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") || resp.StatusCode < 300 && looksLikeSSE(x.br)
 }
 
 // looksLikeSSE reports whether a streamed request's answer, sent without
@@ -166,9 +173,11 @@ func (p *Proxy) relayBody(x *exchange, t *route.Target, resp *http.Response, obs
 			if x.tr.wantsModel() {
 				x.tr.answerModelOf(gjson.GetBytes(got, "model"))
 			}
+		case x.f.responses:
+			// Read above (readResponse).
 		case f != nil:
 			p.readAnswerFields(x, got, f, walked, obs)
-		case !x.f.responses:
+		default:
 			p.readAnswer(x, got, obs)
 		}
 	}
@@ -247,11 +256,28 @@ func (p *Proxy) readWhole(body io.Reader) (bp *[]byte, got []byte, err error) {
 // uses what it read), and only a body the walker declines is checked by
 // gjson, as the fallback reads it anyway; an encoded body is not read. It
 // takes and returns an attempt's outcome, as classified does.
+//
+// A streamed request's answer that is not a stream of events
+// (isEventStream: a proxy's error page sent with a 200, a backend that
+// ignored "stream") is held whole too, chat, completions and Responses
+// alike, as relayBody would hold it: one that is not JSON is such a failed
+// attempt, where it was passed on with its 200. A stream costs the test
+// of its type, which relay makes anyway.
 func (p *Proxy) holdAnswer(x *exchange, resp *http.Response, class string, err error) (*http.Response, string, error) {
-	if resp == nil || resp.StatusCode >= 300 || x.f.stream || x.f.notText || x.f.responses {
+	if resp == nil || resp.StatusCode >= 300 || x.f.notText {
 		return resp, class, err
 	}
-	bp, got, rerr := p.readWhole(resp.Body)
+	var body io.Reader = resp.Body
+	switch {
+	case x.f.stream:
+		if isEventStream(x, resp) {
+			return resp, class, err
+		}
+		body = x.br // its first line read (awaitFirstLine)
+	case x.f.responses:
+		return resp, class, err
+	}
+	bp, got, rerr := p.readWhole(body)
 	if rerr != nil {
 		// Broken off, silent past timeouts.idle, out of time, or the
 		// client left: nothing has been sent, so it is a failed attempt
@@ -259,11 +285,31 @@ func (p *Proxy) holdAnswer(x *exchange, resp *http.Response, class string, err e
 		*bp = got[:0]
 		p.bufs.Put(bp)
 		resp.Body.Close()
+		x.releaseReader()
 		return nil, answerReadClass(x.r.Context(), rerr), &answerReadError{rerr}
 	}
 	x.held = bp
-	x.heldF, x.heldOK = scanAnswer(got, x.tr.wantsModel())
-	if x.heldOK || len(resp.Header["Content-Encoding"]) > 0 || gjson.ValidBytes(got) {
+	x.heldF, x.heldOK = answerFields{}, false
+	if !x.f.responses {
+		x.heldF, x.heldOK = scanAnswer(got, x.tr.wantsModel())
+	}
+	encoded := len(resp.Header["Content-Encoding"]) > 0
+	if x.f.stream && !encoded {
+		// A streamed request answered by one whole JSON error: the SDKs
+		// read no event from it (openai-go ends the stream empty, with no
+		// error), so it is the backend's error before any of the answer,
+		// as an error event first in a stream is (firstEventError). The
+		// path of such answers alone pays the search.
+		if ev := chatErrorEvent(got, false); ev != nil {
+			x.held = nil
+			*bp = got[:0]
+			p.bufs.Put(bp)
+			resp.Body.Close()
+			x.releaseReader()
+			return nil, "upstream_5xx", ev
+		}
+	}
+	if x.heldOK || encoded || gjson.ValidBytes(got) {
 		return resp, class, err
 	}
 	x.held = nil
@@ -274,6 +320,7 @@ func (p *Proxy) holdAnswer(x *exchange, resp *http.Response, class string, err e
 	*bp = got[:0]
 	p.bufs.Put(bp)
 	resp.Body.Close()
+	x.releaseReader()
 	return nil, "upstream_invalid", e
 }
 
@@ -331,6 +378,25 @@ const maxHeld = 64 << 10
 // is as large as a long event line.
 var streamReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 8<<10) }}
 
+// respReaderSize is the size of a Responses stream's reader: its first
+// events (response.created, response.in_progress) carry the response
+// object, instructions and tools included, and are held in the reader
+// until the first event of the answer (firstEvents).
+const respReaderSize = 64 << 10
+
+// respReaders are the readers of Responses streams, pooled.
+var respReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, respReaderSize) }}
+
+// newStreamReader returns a pooled reader for a stream's answer, a
+// Responses stream's when responses is set; exchange.releaseReader puts it
+// back.
+func newStreamReader(responses bool) *bufio.Reader {
+	if responses {
+		return respReaders.Get().(*bufio.Reader)
+	}
+	return streamReaders.Get().(*bufio.Reader)
+}
+
 // relayStream passes a server-sent event stream through event by event,
 // flushing after each, and strips the usage chunk the proxy asked for when
 // the client did not. A stream the backend breaks off ends with an error
@@ -373,6 +439,9 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 		// for usage; an allocation only in streams that have such lines.
 		held    []byte
 		sawData bool // the current event has had a data line
+		// namedError: the current event of a chat or completions stream
+		// is named "error" (an "event: error" line).
+		namedError bool
 		// rs is what a Responses stream's events say (x.f.responses);
 		// made for those alone, so a chat stream does not pay for it.
 		rs *respStream
@@ -454,7 +523,7 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 					write(line)
 					ended = true
 				}
-				suppress, inEvent, sawData = false, false, false
+				suppress, inEvent, sawData, namedError = false, false, false, false
 			case bytes.HasPrefix(trimmed, []byte("data:")):
 				payload := bytes.TrimLeft(trimmed[5:], " ")
 				sawData = true
@@ -494,7 +563,21 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 					}
 				}
 				chars, unmeasured := obs.ResponseChars, x.unmeasured
-				readChunk(x, payload, obs, &prefix, &prefixLen)
+				if readChunk(x, payload, obs, &prefix, &prefixLen) && len(whole) == len(line) && !namedError {
+					// "error": null is no error, but openai-go raises an
+					// event with any "error" member: it is left out.
+					line = dropNullError(line, payload)
+				}
+				if namedError {
+					// An event named "error" is the backend's error
+					// event whatever its data holds; one without an
+					// "error" member is passed on with one, as the SDKs
+					// raise only that (bareErrorEvent).
+					obs.ErrorClass = "upstream_5xx"
+					if e := gjson.GetBytes(payload, "error"); !e.IsObject() && e.Type != gjson.String && len(whole) == len(line) {
+						line = bareErrorEvent(payload)
+					}
+				}
 				// The first token is the first chunk with content (text, a
 				// tool call, a finish, reasoning text: vLLM's reasoning
 				// parser and DeepSeek send delta.reasoning_content, others
@@ -509,6 +592,10 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 				write(line)
 				inEvent = true
 			default:
+				if bytes.HasPrefix(trimmed, []byte("event:")) && !x.f.responses {
+					// Only streams that name their events pay this.
+					namedError = string(bytes.TrimSpace(trimmed[len("event:"):])) == "error"
+				}
 				switch {
 				case suppress:
 				case bytes.HasPrefix(trimmed, []byte("error:")) && !x.f.responses:
@@ -628,6 +715,26 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 			fl.Flush()
 		}
 	}
+}
+
+// dropNullError returns the data line whose payload is payload without its
+// null "error" member, ended as line is. On the path of such events alone
+// (an allocation each: no backend is known to send them).
+func dropNullError(line, payload []byte) []byte {
+	out := append(make([]byte, 0, len(line)), "data: {"...)
+	first := true
+	gjson.ParseBytes(payload).ForEach(func(k, v gjson.Result) bool {
+		if k.Str == "error" && v.Type == gjson.Null {
+			return true
+		}
+		if !first {
+			out = append(out, ',')
+		}
+		first = false
+		out = append(append(append(out, k.Raw...), ':'), v.Raw...)
+		return true
+	})
+	return append(append(out, '}'), line[len(bytes.TrimRight(line, "\r\n")):]...)
 }
 
 // lineDest is where relayStream sent a line.

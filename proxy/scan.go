@@ -389,8 +389,10 @@ type chunkFields struct {
 	textEsc bool
 	// finish is choices[0].finish_reason when it is a string.
 	finish []byte
-	// hasError is true when the event has a top-level "error".
-	hasError bool
+	// hasError is true when the event has a top-level "error" that is
+	// not null; nullError when it is null (no error: chunkFields' reader
+	// drops it for the SDKs that take any "error" for one).
+	hasError, nullError bool
 	// toolCall is true when choices[0]'s inner object (message or delta)
 	// has a non-empty "tool_calls" array or a "function_call" object: the
 	// answer calls a tool, whatever its finish reason says ("stop" when the
@@ -437,7 +439,7 @@ func modelAt(b []byte, v int, f *chunkFields, want bool, seen *bool) int {
 // not what the walker handles and gjson must read it. wantModel reads its
 // "model" too.
 func scanChunk(b []byte, wantModel bool) (f chunkFields, ok bool) {
-	seenChoices, seenModel := false, false
+	seenChoices, seenModel, seenError := false, false, false
 	_, ok = walkObject(b, 0, func(key []byte, v int) (int, bool) {
 		switch string(key) {
 		case "model":
@@ -449,7 +451,11 @@ func scanChunk(b []byte, wantModel bool) (f chunkFields, ok bool) {
 			seenChoices = true
 			return choicesAt(b, v, &f, "delta"), true
 		case "error":
-			f.hasError = true
+			if !seenError { // gjson reads the first of duplicate keys
+				seenError = true
+				f.nullError = b[v] == 'n'
+				f.hasError = !f.nullError
+			}
 		}
 		return skipMember, true
 	})

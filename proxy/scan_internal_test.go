@@ -150,7 +150,11 @@ func checkChunk(t *testing.T, payload string) {
 			finish = fr.Str
 		}
 	}
-	hasError := gjson.Get(payload, "error").Exists()
+	e := gjson.Get(payload, "error")
+	hasError := e.Exists() && e.Type != gjson.Null
+	if f.nullError != (e.Exists() && e.Type == gjson.Null) {
+		t.Errorf("scanChunk(%q): nullError %v, gjson %s", payload, f.nullError, e.Raw)
+	}
 	if tc := callsTool(c.Get("delta")); f.toolCall != tc {
 		t.Errorf("scanChunk(%q): toolCall %v, gjson %v", payload, f.toolCall, tc)
 	}
