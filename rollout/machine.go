@@ -321,7 +321,7 @@ func validWarmupFailures(w sluice.WarmupSpec) error {
 	case n > 0 && (w.Skip || w.Requests == 0):
 		return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"warmup.max_failures"}, Message: fmt.Sprintf("warmup.max_failures %d: a skipped warm-up sends no requests to fail: leave out the allowance, or the skip", n) + flag}
 	case n > 0 && n >= w.Requests:
-		return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"warmup.max_failures"}, Message: fmt.Sprintf("warmup.max_failures %d must be below the warm-up's %d requests: at least one must succeed to show the candidate answers; lower it, or raise warmup.requests", n, w.Requests) + flag}
+		return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"warmup.max_failures"}, Message: fmt.Sprintf("warmup.max_failures %d must be below the warm-up's %d requests: at least one must succeed to show the candidate answers; lower it, or raise warmup.requests (--warmup-requests)", n, w.Requests) + flag}
 	}
 	return nil
 }
