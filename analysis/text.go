@@ -23,7 +23,11 @@ func where(r *row) string {
 // +50%)".
 func describe(r *row) string {
 	// Plain concatenation: this runs for every row of every analysis.
-	return where(r) + ": " + value(r, r.mv.Candidate) + " vs " + value(r, r.mv.Baseline) + " (" + effect(r, r.mv.Effect) + ", threshold " + threshold(r) + ")"
+	eff := effect(r, r.mv.Effect)
+	if inMS(r) {
+		eff = signedMS(r.mv.Candidate - r.mv.Baseline)
+	}
+	return where(r) + ": " + value(r, r.mv.Candidate) + " vs " + value(r, r.mv.Baseline) + " (" + eff + ", threshold " + threshold(r) + ")"
 }
 
 // bound says how bad a comparison that has not passed could still be: "latency
@@ -48,6 +52,15 @@ func bound(r *row) string {
 		} else {
 			s = "down to " + effect(r, r.mv.Lower)
 		}
+	case kindQuantile:
+		switch {
+		case math.IsInf(r.mv.Upper, 0):
+			s = "no upper bound yet"
+		case inMS(r):
+			s = "up to " + signedMS(r.msHi)
+		default:
+			s = "up to " + effect(r, r.mv.Upper)
+		}
 	default:
 		if math.IsInf(r.mv.Upper, 0) {
 			s = "no upper bound yet"
@@ -64,7 +77,11 @@ func detail(r *row) string {
 	if !r.tested {
 		return s + "; too little data to test"
 	}
-	s += "; anytime-valid interval " + effect(r, r.mv.Lower) + " to " + effect(r, r.mv.Upper) + ", p = " + strconv.FormatFloat(r.mv.PValue, 'g', 2, 64)
+	lo, hi := effect(r, r.mv.Lower), effect(r, r.mv.Upper)
+	if inMS(r) {
+		lo, hi = signedMS(r.msLo), signedMS(r.msHi)
+	}
+	s += "; anytime-valid interval " + lo + " to " + hi + ", p = " + strconv.FormatFloat(r.mv.PValue, 'g', 2, 64)
 	switch {
 	case r.mv.Outcome == "fail":
 		return s + ": worse beyond the threshold"
@@ -133,6 +150,36 @@ func threshold(r *row) string {
 		}
 	}
 	return effect(r, r.mv.Threshold)
+}
+
+// inMS reports whether row r's effect reads in ms: a latency row whose
+// absolute floor, not its relative threshold, rules (mv.ThresholdMS).
+func inMS(r *row) bool { return r.def.kind == kindQuantile && r.floorRules }
+
+// signedMS prints a change in ms with its sign and three significant
+// digits (whole ms from 100 up), as sluice rollout status prints the
+// effect beside a floor ("+0.607 ms"); an end not bounded yet is
+// "unbounded".
+func signedMS(x float64) string {
+	switch {
+	case math.IsInf(x, 1):
+		return "unbounded"
+	case math.IsInf(x, -1):
+		return "-unbounded"
+	case x == 0 || math.IsNaN(x):
+		return "+0 ms"
+	}
+	if math.Abs(x) < 100 {
+		p := math.Pow(10, 2-math.Floor(math.Log10(math.Abs(x))))
+		x = math.Round(x*p) / p
+	} else {
+		x = math.Round(x)
+	}
+	s := strconv.FormatFloat(x, 'f', -1, 64)
+	if x >= 0 {
+		s = "+" + s
+	}
+	return s + " ms"
 }
 
 func pct(x float64) string {
