@@ -507,7 +507,17 @@ func renderRolloutEvents(st api.RolloutStatus, now time.Time, whole bool) string
 	if w := r.Spec.Warmup; w.MaxFailures > 0 {
 		// The allowance is the warm-up's one setting a reader of its
 		// result needs: the "warmed" event says how many failed.
-		fmt.Fprintf(&b, "Warm-up:   %d requests, at most %d may fail (warmup.max_failures)\n", w.Requests, w.MaxFailures)
+		// Once it passed, how many did (Rollout.Warmup), as the audit
+		// says it: the "warmed" event may be far up a long timeline.
+		fmt.Fprintf(&b, "Warm-up:   %d requests, at most %d may fail (warmup.max_failures)", w.Requests, w.MaxFailures)
+		if t := r.Warmup; t != nil {
+			failed := "none failed"
+			if t.Failed > 0 {
+				failed = fmt.Sprintf("%d failed", t.Failed)
+			}
+			fmt.Fprintf(&b, "; passed, %s", failed)
+		}
+		b.WriteString("\n")
 	}
 	fmt.Fprintf(&b, "Phase:     %s", r.Phase)
 	if r.Decision != "" {

@@ -76,10 +76,15 @@ func TestCLI_RolloutWarmupRequests(t *testing.T) {
 			t.Errorf("the candidate got %d warm-up requests; want the 8 asked for", n)
 		}
 		out := mustRun(t, cmd("rollout", "status", "chat")...)
-		for _, w := range []string{"1 of 8 warm-up requests failed, within warmup.max_failures 1", "Warm-up:   8 requests, at most 1 may fail"} {
+		for _, w := range []string{"1 of 8 warm-up requests failed, within warmup.max_failures 1", "Warm-up:   8 requests, at most 1 may fail (warmup.max_failures); passed, 1 failed\n"} {
 			if !strings.Contains(out, w) {
 				t.Errorf("status lacks %q:\n%s", w, out)
 			}
+		}
+		// The audit of the warm-up's end says it too, not only the stage.
+		out = mustRun(t, cmd("audit", "chat")...)
+		if w := "warm-up of " + r.ID + ": warm-up passed: 8 requests, 1 failed (at most 1 may); stage 1: candidate at 10% of traffic"; !strings.Contains(out, w) {
+			t.Errorf("audit lacks %q:\n%s", w, out)
 		}
 	})
 }
