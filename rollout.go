@@ -517,6 +517,15 @@ type Rollout struct {
 	// first analysis and kept here so that a restart or another leader
 	// compares with the same reference. Nil until then.
 	BakeBaseline map[string]RateCounts `json:"bake_baseline,omitempty"`
+	// Warmup is what the candidate's warm-up found of its requests, set
+	// when it passed (at the first pre_rollout webhook's call, or at the
+	// "warmed" event when there is none); nil before, for a skipped
+	// warm-up, and for a Warmer that does not count. Kept in the stored
+	// rollout so that a leader taking over during the pre_rollout
+	// webhooks, which does not warm the candidate again, says on the
+	// "warmed" event and in the audit how many of the requests failed,
+	// as the leader that sent them would have.
+	Warmup *WarmupTally `json:"warmup,omitempty"`
 	// WebhookWait, while set, says the promotion waits for a
 	// confirm_promotion webhook (RolloutSpec.Webhooks).
 	WebhookWait *WebhookWait `json:"webhook_wait,omitempty"`
@@ -530,6 +539,28 @@ type Rollout struct {
 	// rollback and is cleared with the timings; should its owner die
 	// first, the leader completes them.
 	Unwinding *Unwind `json:"unwinding,omitempty"`
+}
+
+// WarmupTally is what a candidate's warm-up that passed found of its
+// requests.
+type WarmupTally struct {
+	// Requests is how many warm-up requests were sent.
+	Requests int `json:"requests"`
+	// Failed is how many of them failed (an error status, or no answer),
+	// within the spec's warmup.max_failures.
+	Failed int `json:"failed"`
+	// FirstFailure says how the first failed one failed, such as
+	// "request 1 to http://vllm:8000 answered 500"; empty when none did.
+	FirstFailure string `json:"first_failure,omitempty"`
+}
+
+// Note is t as the timeline's "warmed" event tells it for a warm-up that
+// allowed max failures: how many failed, of how many, and the allowance.
+func (t WarmupTally) Note(max int) string {
+	if t.Failed == 0 {
+		return fmt.Sprintf("none of %d warm-up requests failed (warmup.max_failures %d)", t.Requests, max)
+	}
+	return fmt.Sprintf("%d of %d warm-up requests failed, within warmup.max_failures %d (%s)", t.Failed, t.Requests, max, t.FirstFailure)
 }
 
 // Unwind is a rollback's side effects still to be done.

@@ -98,7 +98,7 @@ func analyzeRows(spec sluice.AnalysisSpec, in Input, now time.Time, withRows boo
 		case r.tested && r.mv.PValue <= t.alpha && r.beyond:
 			r.mv.Outcome = sluice.OutcomeFail
 			if r.failBounds != nil {
-				r.failLo, r.failHi = r.failBounds()
+				r.failLo, r.failHi, r.msLo, r.msHi = r.failBounds()
 			}
 			r.mv.Lower, r.mv.Upper = r.failLo, r.failHi
 			failed = append(failed, r)

@@ -160,7 +160,12 @@ type row struct {
 	// non-inferiority) when the comparison fails. A quantile computes them
 	// only then, through failBounds.
 	failLo, failHi float64
-	failBounds     func() (lo, hi float64)
+	failBounds     func() (lo, hi, msLo, msHi float64)
+	// msLo and msHi are a latency row's interval in ms (the candidate's
+	// quantile less the baseline's), as its text gives it when the
+	// floor rules: a relative end beside "threshold +2 ms" could not be
+	// held against it ("up to +1015%" of a 0.2 ms baseline).
+	msLo, msHi float64
 	// guard marks a row that can fail the candidate but never holds back
 	// a pass (a quality source's: qualitySources).
 	guard bool
@@ -348,10 +353,13 @@ func (t *tester) quantile(def *metricDef, category string, b, c []float64) row {
 	}
 	ib, ic := intervals(passHorizon)
 	r.mv.Lower, r.mv.Upper = ratioBounds(ic, ib)
+	r.msLo, r.msHi = diffBounds(ic, ib)
 	r.within = !math.IsInf(ic.Hi, 1) && ib.Lo > 0 && ic.Hi <= max((1+rel)*ib.Lo, ib.Lo+abs)
-	r.failBounds = func() (lo, hi float64) {
+	r.failBounds = func() (lo, hi, msLo, msHi float64) {
 		fb, fc := intervals(failHorizon)
-		return ratioBounds(fc, fb)
+		lo, hi = ratioBounds(fc, fb)
+		msLo, msHi = diffBounds(fc, fb)
+		return lo, hi, msLo, msHi
 	}
 	r.beyond = r.mv.Effect > rel && qc-qb > abs
 	return r
@@ -549,6 +557,21 @@ func ratioBounds(c, b stats.Interval) (lo, hi float64) {
 	}
 	if !math.IsInf(c.Hi, 1) && b.Lo > 0 {
 		hi = c.Hi/b.Lo - 1
+	}
+	return lo, hi
+}
+
+// diffBounds bounds the difference of the candidate's quantile and the
+// baseline's given their intervals c and b, in their unit (ms): what the
+// floor (ic.Hi <= ib.Lo + abs) holds the upper end to. An end the data do
+// not bound yet is infinite.
+func diffBounds(c, b stats.Interval) (lo, hi float64) {
+	lo, hi = math.Inf(-1), math.Inf(1)
+	if !math.IsInf(b.Hi, 1) && !math.IsInf(c.Lo, -1) {
+		lo = c.Lo - b.Hi
+	}
+	if !math.IsInf(c.Hi, 1) && !math.IsInf(b.Lo, -1) {
+		hi = c.Hi - b.Lo
 	}
 	return lo, hi
 }

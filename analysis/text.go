@@ -23,7 +23,11 @@ func where(r *row) string {
 // +50%)".
 func describe(r *row) string {
 	// Plain concatenation: this runs for every row of every analysis.
-	return where(r) + ": " + value(r, r.mv.Candidate) + " vs " + value(r, r.mv.Baseline) + " (" + effect(r, r.mv.Effect) + ", threshold " + threshold(r) + ")"
+	eff := effect(r, r.mv.Effect)
+	if inMS(r) {
+		eff = signedMS(r.mv.Candidate-r.mv.Baseline, r.mv.ThresholdMS)
+	}
+	return where(r) + ": " + value(r, r.mv.Candidate) + " vs " + value(r, r.mv.Baseline) + " (" + eff + ", threshold " + threshold(r) + ")"
 }
 
 // bound says how bad a comparison that has not passed could still be: "latency
@@ -48,6 +52,15 @@ func bound(r *row) string {
 		} else {
 			s = "down to " + effect(r, r.mv.Lower)
 		}
+	case kindQuantile:
+		switch {
+		case math.IsInf(r.mv.Upper, 0):
+			s = "no upper bound yet"
+		case inMS(r):
+			s = "up to " + signedMS(r.msHi, r.mv.ThresholdMS)
+		default:
+			s = "up to " + effect(r, r.mv.Upper)
+		}
 	default:
 		if math.IsInf(r.mv.Upper, 0) {
 			s = "no upper bound yet"
@@ -64,7 +77,11 @@ func detail(r *row) string {
 	if !r.tested {
 		return s + "; too little data to test"
 	}
-	s += "; anytime-valid interval " + effect(r, r.mv.Lower) + " to " + effect(r, r.mv.Upper) + ", p = " + strconv.FormatFloat(r.mv.PValue, 'g', 2, 64)
+	lo, hi := effect(r, r.mv.Lower), effect(r, r.mv.Upper)
+	if inMS(r) {
+		lo, hi = signedMS(r.msLo, r.mv.ThresholdMS), signedMS(r.msHi, r.mv.ThresholdMS)
+	}
+	s += "; anytime-valid interval " + lo + " to " + hi + ", p = " + strconv.FormatFloat(r.mv.PValue, 'g', 2, 64)
 	switch {
 	case r.mv.Outcome == "fail":
 		return s + ": worse beyond the threshold"
@@ -133,6 +150,55 @@ func threshold(r *row) string {
 		}
 	}
 	return effect(r, r.mv.Threshold)
+}
+
+// inMS reports whether row r's effect reads in ms: a latency row whose
+// absolute floor, not its relative threshold, rules (mv.ThresholdMS).
+func inMS(r *row) bool { return r.def.kind == kindQuantile && r.floorRules }
+
+// signedMS prints a change in ms with its sign and three significant
+// digits (whole ms from 100 up), as sluice rollout status prints the
+// effect beside a floor ("+0.607 ms"), and more where those would put it
+// on the other side of the floor thr or at it: the floor's decision is
+// on the unrounded value, and a failed row's "+2 ms, threshold +2 ms"
+// (of +2.0004 ms) read as a change the floor allows. An end not bounded
+// yet is "unbounded".
+func signedMS(x, thr float64) string {
+	switch {
+	case math.IsInf(x, 1):
+		return "unbounded"
+	case math.IsInf(x, -1):
+		return "-unbounded"
+	case x == 0 || math.IsNaN(x):
+		return "+0 ms"
+	}
+	side := func(y float64) int {
+		switch {
+		case y > thr:
+			return 1
+		case y < thr:
+			return -1
+		}
+		return 0
+	}
+	y := math.Round(x)
+	if math.Abs(x) < 100 {
+		y = roundSig(x, 3)
+	}
+	for digits := 4; side(y) != side(x) && digits <= 15; digits++ {
+		y = roundSig(x, digits)
+	}
+	s := strconv.FormatFloat(y, 'f', -1, 64)
+	if y >= 0 {
+		s = "+" + s
+	}
+	return s + " ms"
+}
+
+// roundSig rounds x (not 0) to digits significant digits.
+func roundSig(x float64, digits int) float64 {
+	p := math.Pow(10, float64(digits-1)-math.Floor(math.Log10(math.Abs(x))))
+	return math.Round(x*p) / p
 }
 
 func pct(x float64) string {

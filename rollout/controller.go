@@ -584,8 +584,13 @@ func (c *Controller) transition(ctx context.Context, model, actor, reason, actio
 			// The warm-up's end puts the candidate on traffic (the first
 			// stage's share, the preview label) or fails the rollout: its
 			// entries say which, as a decision's do, rather than only
-			// "warm-up of chat-…".
-			if msg := decided(cur, next); msg != "" {
+			// "warm-up of chat-…"; a pass says first how many of its
+			// requests failed, which the stage's event after it does not.
+			msg := decided(cur, next)
+			if action == "rollout."+string(EvWarmed) && next.Phase != sluice.PhaseWarming {
+				msg = warmupOutcome(next) + reasonSuffix("; ", msg)
+			}
+			if msg != "" {
 				e.Reason = reason + ": " + msg
 			}
 		}
@@ -1351,9 +1356,7 @@ func (c *Controller) launchWarmup(r sluice.Rollout) {
 			// budget is not checked again.
 			c.opt.Logger.Info("warm-up not repeated: the candidate was warm when its pre_rollout webhooks were first called", "rollout", r.ID)
 		default:
-			var note string
-			note, err = c.warm(ctx, v, r.Spec.Warmup)
-			ev.Message = note
+			ev.Warmup, err = c.warm(ctx, v, r.Spec.Warmup)
 		}
 		if err != nil {
 			ev = Event{Kind: EvWarmupFailed, Message: err.Error()}
@@ -1361,9 +1364,11 @@ func (c *Controller) launchWarmup(r sluice.Rollout) {
 			// Warm: the pre_rollout webhooks (an eval suite) before any
 			// traffic, on the warm-up's context (an abort or a lost lead
 			// ends them) but not its five minutes: each has its timeout.
+			// The first call's record keeps the warm-up's tally in the
+			// rollout, for the "warmed" event a new leader may write.
 			var done bool
-			note := ev.Message
-			if ev, done = c.preRollout(wctx, r); !done {
+			tally := ev.Warmup
+			if ev, done = c.preRollout(wctx, r, tally); !done {
 				// Interrupted (an abort, a lost lead, a shutdown, the store
 				// away): nothing is recorded, and the leader's next tick
 				// calls again (and warms again only if no call was
@@ -1372,7 +1377,7 @@ func (c *Controller) launchWarmup(r sluice.Rollout) {
 				return
 			}
 			if ev.Kind == EvWarmed {
-				ev.Message = note
+				ev.Warmup = tally
 			}
 		}
 		if context.Cause(wctx) == errWarmupStopped {
@@ -1407,19 +1412,43 @@ func (c *Controller) launchWarmup(r sluice.Rollout) {
 	c.mu.Unlock()
 }
 
-// warm checks and warms candidate v; note, for a warm-up that passed with
-// an allowance of failed requests (warmup.max_failures), says how many
-// failed, for the "warmed" event.
-func (c *Controller) warm(ctx context.Context, v *sluice.Version, spec sluice.WarmupSpec) (note string, err error) {
+// warm checks and warms candidate v; tally, for a Warmer that counts
+// (WarmReporter) and a warm-up that sent requests, is what they found,
+// which the "warmed" event and the audit say.
+func (c *Controller) warm(ctx context.Context, v *sluice.Version, spec sluice.WarmupSpec) (tally *sluice.WarmupTally, err error) {
 	wr, ok := c.opt.Warmer.(WarmReporter)
 	if !ok {
-		return "", c.opt.Warmer.Warm(ctx, v, spec)
+		return nil, c.opt.Warmer.Warm(ctx, v, spec)
 	}
 	res, err := wr.WarmReport(ctx, v, spec)
-	if err != nil || spec.MaxFailures <= 0 || res.Requests == 0 {
-		return "", err
+	if err != nil || res.Requests == 0 {
+		return nil, err
 	}
-	return res.Note(spec.MaxFailures), nil
+	return &res, nil
+}
+
+// warmupOutcome says how warming rollout r's warm-up ended, for the audit
+// of its "warmed" transition: "warm-up passed: 5 requests, 1 failed (at
+// most 1 may)", from the tally kept in r (Rollout.Warmup), or that it was
+// skipped; a Warmer that does not count says only that it passed.
+func warmupOutcome(r sluice.Rollout) string {
+	w := r.Spec.Warmup
+	if w.Skip {
+		return "warm-up skipped, candidate ready"
+	}
+	t := r.Warmup
+	if t == nil {
+		return "warm-up passed"
+	}
+	failed := "none failed"
+	if t.Failed > 0 {
+		failed = fmt.Sprintf("%d failed", t.Failed)
+	}
+	allowed := ""
+	if w.MaxFailures > 0 {
+		allowed = fmt.Sprintf(" (at most %d may)", w.MaxFailures)
+	}
+	return fmt.Sprintf("warm-up passed: %d requests, %s%s", t.Requests, failed, allowed)
 }
 
 // warmedBefore reports whether warming rollout r's warm-up finished

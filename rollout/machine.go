@@ -41,9 +41,16 @@ type Event struct {
 	StageSamples int
 	// Message is the reason for an abort or a failed warm-up, or the one
 	// an operator gave for another action (empty when none was given);
-	// for EvWarmed, what a warm-up allowed failures (warmup.max_failures)
-	// says of its failed requests (WarmupResult.Note), or empty.
+	// for EvWarmed, a note for its event, which, when empty, is what a
+	// warm-up allowed failures (warmup.max_failures) says of its failed
+	// requests (WarmupTally.Note), from Warmup or the rollout's.
 	Message string
+	// Warmup, for EvWarmed and EvWebhook (a pre_rollout call after the
+	// warm-up), is what the warm-up found of its requests: the rollout
+	// keeps it (Rollout.Warmup), so that the "warmed" event says it when
+	// another leader, which did not warm the candidate, writes it. Nil
+	// leaves the rollout's as it is.
+	Warmup *sluice.WarmupTally
 	// Actor is who asked for an operator's action (promote, pause, resume,
 	// abort, undo): the timeline and the alerts name them, as the audit
 	// does, so that with several operators on several replicas the
@@ -321,7 +328,7 @@ func validWarmupFailures(w sluice.WarmupSpec) error {
 	case n > 0 && (w.Skip || w.Requests == 0):
 		return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"warmup.max_failures"}, Message: fmt.Sprintf("warmup.max_failures %d: a skipped warm-up sends no requests to fail: leave out the allowance, or the skip", n) + flag}
 	case n > 0 && n >= w.Requests:
-		return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"warmup.max_failures"}, Message: fmt.Sprintf("warmup.max_failures %d must be below the warm-up's %d requests: at least one must succeed to show the candidate answers; lower it, or raise warmup.requests", n, w.Requests) + flag}
+		return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"warmup.max_failures"}, Message: fmt.Sprintf("warmup.max_failures %d must be below the warm-up's %d requests: at least one must succeed to show the candidate answers; lower it, or raise warmup.requests (--warmup-requests)", n, w.Requests) + flag}
 	}
 	return nil
 }
@@ -406,7 +413,15 @@ func next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 		if r.Phase != sluice.PhaseWarming {
 			return r, nil, nil // a late warm-up result after an abort: ignore
 		}
-		return warmed(r, now, ev.Message)
+		if ev.Warmup != nil {
+			w := *ev.Warmup
+			r.Warmup = &w
+		}
+		note := ev.Message
+		if note == "" && r.Warmup != nil && r.Spec.Warmup.MaxFailures > 0 {
+			note = r.Warmup.Note(r.Spec.Warmup.MaxFailures)
+		}
+		return warmed(r, now, note)
 	case EvWarmupFailed:
 		if r.Phase != sluice.PhaseWarming {
 			return r, nil, nil
@@ -455,6 +470,10 @@ func next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 		var data any
 		if ev.Hook != nil {
 			data = ev.Hook
+		}
+		if ev.Warmup != nil && r.Phase == sluice.PhaseWarming {
+			w := *ev.Warmup
+			r.Warmup = &w
 		}
 		event(&r, now, "webhook", ev.Message, data)
 		return r, nil, nil

@@ -42,27 +42,10 @@ type HTTPWarmer struct {
 	Prepare func(req *http.Request, endpoint string)
 }
 
-// WarmupResult is what a warm-up that passed says of its requests.
-type WarmupResult struct {
-	// Requests is how many warm-up requests were sent (0 when the spec
-	// skips them).
-	Requests int
-	// Failed is how many of them failed (an error status, or no answer),
-	// within the spec's MaxFailures.
-	Failed int
-	// FirstFailure says how the first failed one failed, such as
-	// "request 1 to http://vllm:8000 answered 500"; empty when none did.
-	FirstFailure string
-}
-
-// Note is r as the timeline's "warmed" event tells it for a warm-up that
-// allowed max failures: how many failed, of how many, and the allowance.
-func (r WarmupResult) Note(max int) string {
-	if r.Failed == 0 {
-		return fmt.Sprintf("none of %d warm-up requests failed (warmup.max_failures %d)", r.Requests, max)
-	}
-	return fmt.Sprintf("%d of %d warm-up requests failed, within warmup.max_failures %d (%s)", r.Failed, r.Requests, max, r.FirstFailure)
-}
+// WarmupResult is what a warm-up that passed says of its requests: the
+// stored rollout keeps it (Rollout.Warmup) from the warm-up's end to its
+// "warmed" event.
+type WarmupResult = sluice.WarmupTally
 
 // WarmReporter is a Warmer that also says, when its warm-up passes, how
 // many of its requests failed within the spec's MaxFailures: the

@@ -53,14 +53,14 @@ func confirmKey(r *sluice.Rollout) string {
 // controller is stopping, the store says this process no longer leads
 // when an answer comes, or the timeline could not be written; nothing
 // is to be recorded then, and the leader calls them again (at least once).
-func (c *Controller) preRollout(ctx context.Context, r sluice.Rollout) (ev Event, done bool) {
+func (c *Controller) preRollout(ctx context.Context, r sluice.Rollout, tally *sluice.WarmupTally) (ev Event, done bool) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(c.quit, cancel)()
 	for _, h := range r.Spec.WebhooksOf(sluice.WebhookPreRollout) {
 		body := webhookBody(&r, h)
 		call := hookEvent(h.Name, h.Type, WebhookCalling, &WebhookResult{Name: h.Name, CallID: body.CallID})
-		if err := c.noteWebhook(ctx, r, fmt.Sprintf("calling webhook %s (pre_rollout, call %s) before the candidate takes traffic; it may call it as model %s", h.Name, body.CallID, body.CandidatePin), call); err != nil {
+		if err := c.noteWebhook(ctx, r, fmt.Sprintf("calling webhook %s (pre_rollout, call %s) before the candidate takes traffic; it may call it as model %s", h.Name, body.CallID, body.CandidatePin), call, tally); err != nil {
 			c.opt.Logger.Warn("pre_rollout webhook not called", "rollout", r.ID, "webhook", h.Name, "err", err)
 			return Event{}, false
 		}
@@ -78,7 +78,7 @@ func (c *Controller) preRollout(ctx context.Context, r sluice.Rollout) (ev Event
 		if !res.Pass {
 			return Event{Kind: EvWarmupFailed, Message: fmt.Sprintf("pre_rollout webhook %s failed: %s", h.Name, res.Message), Hook: hookEvent(h.Name, h.Type, WebhookFailed, &res)}, true
 		}
-		if err := c.noteWebhook(ctx, r, fmt.Sprintf("webhook %s (pre_rollout) passed%s", h.Name, reasonSuffix(": ", res.Message)), hookEvent(h.Name, h.Type, WebhookPassed, &res)); err != nil {
+		if err := c.noteWebhook(ctx, r, fmt.Sprintf("webhook %s (pre_rollout) passed%s", h.Name, reasonSuffix(": ", res.Message)), hookEvent(h.Name, h.Type, WebhookPassed, &res), nil); err != nil {
 			c.opt.Logger.Warn("pre_rollout webhook's answer not recorded", "rollout", r.ID, "webhook", h.Name, "err", err)
 			return Event{}, false
 		}
@@ -87,15 +87,15 @@ func (c *Controller) preRollout(ctx context.Context, r sluice.Rollout) (ev Event
 }
 
 // noteWebhook puts msg on warming rollout r's timeline, audited as
-// rollout.webhook.
-func (c *Controller) noteWebhook(ctx context.Context, r sluice.Rollout, msg string, hook *WebhookEvent) error {
+// rollout.webhook; a tally, the warm-up's, is kept in the rollout with it.
+func (c *Controller) noteWebhook(ctx context.Context, r sluice.Rollout, msg string, hook *WebhookEvent, tally *sluice.WarmupTally) error {
 	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	_, err := c.transition(tctx, r.Spec.Model, "controller", msg, "rollout.webhook", func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
 		if cur == nil || cur.ID != r.ID || cur.Phase != sluice.PhaseWarming {
 			return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s is no longer warming", r.ID)
 		}
-		return Next(*cur, Event{Kind: EvWebhook, Message: msg, Hook: hook}, now)
+		return Next(*cur, Event{Kind: EvWebhook, Message: msg, Hook: hook, Warmup: tally}, now)
 	})
 	return err
 }

@@ -60,6 +60,7 @@ func fullRollout(id string, phase sluice.Phase) sluice.Rollout {
 			{At: at(0), Kind: "started", Message: "started by alice", Percent: 0},
 			{At: at(time.Minute).In(zone), Kind: "stage", Message: "stage 1: 1%", Percent: 1, Data: json.RawMessage(`{"stage": 0}`)},
 		},
+		Warmup: &sluice.WarmupTally{Requests: 5, Failed: 1, FirstFailure: "request 1 to http://vllm:8000 answered 500"},
 		// A pending rollback's alerts, among them the close of the
 		// controller's pause's page that another replica may have to send.
 		Unwinding: &sluice.Unwind{Owner: "gw-1-4242-0a1b2c3d", Since: at(11 * time.Minute), Unload: true, Alerts: []sluice.UnwindAlert{{

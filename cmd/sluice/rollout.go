@@ -149,10 +149,15 @@ func (c *cli) rolloutStartCmd() *cobra.Command {
 				{"shadow-fraction", "the fraction of requests to mirror, above 0 and at most 1 (leave it out for 1)", spec.ShadowFraction == 0},
 				{"ab-samples", "the planned requests per arm, at least 1 (leave it out for 1000)", spec.ABSamples == 0},
 				{"min-samples", "the candidate requests each stage needs, at least 1 (leave it out for 100)", minSamples == 0},
+				// As a model file's warmup.requests: 0 there is the default.
+				{"warmup-requests", "how many warm-up requests to send, at least 1 (leave it out for 5; to send none, --skip-warmup)", spec.Warmup.Requests == 0},
 			} {
 				if z.zero && cmd.Flags().Changed(z.flag) {
 					return fmt.Errorf("--%s 0: give %s", z.flag, z.want)
 				}
+			}
+			if err := warmupRequestsFlag(cmd, spec.Warmup); err != nil {
+				return err
 			}
 			if bake != "" {
 				if strings.EqualFold(bake, "none") {
@@ -225,6 +230,7 @@ func (c *cli) rolloutStartCmd() *cobra.Command {
 	f.StringSliceVar(&spec.Analysis.Guards, "guard", nil, "a metric that may fail the candidate but whose lack of data never holds back a pass, such as latency_p99 (repeat, or a comma-separated list; not error_rate or cancel_rate)")
 	f.BoolVar(&spec.AutoPromote, "auto-promote", false, "let a canary or blue-green preview promote itself when the analysis passes")
 	f.BoolVar(&spec.Warmup.Skip, "skip-warmup", false, "skip the warm-up requests (the readiness check still runs)")
+	f.IntVar(&spec.Warmup.Requests, "warmup-requests", 0, "how many warm-up requests to send the candidate before it takes traffic (default 5; --skip-warmup for none)")
 	f.IntVar(&spec.Warmup.MaxFailures, "warmup-max-failures", 0, "how many of the warm-up's requests may fail (a backend's transient errors at start) before the rollout fails; below the warm-up's request count (default 0: none)")
 	f.StringVar(&bake, "bake", "", "after the promotion, watch the candidate on all traffic for this long (such as 15m) and roll it back if its error or cancel rate or a Prometheus gate fails; none for no bake (default: the plan's without --strategy, none with it)")
 	f.StringArrayVar(&hooks, "webhook", nil, "a webhook check, TYPE:NAME=URL, TYPE one of pre_rollout (before any traffic), confirm_promotion (before the controller promotes) or stage (before each next stage); repeat for more, called in the order given")
@@ -232,6 +238,24 @@ func (c *cli) rolloutStartCmd() *cobra.Command {
 	f.StringArrayVar(&hookHeaders, "webhook-header", nil, "NAME:Header=Value: a header sent with each call of webhook NAME, such as \"evals:Authorization=Bearer $EVAL_TOKEN\"; repeat for more (stored with the rollout, shown to admins only)")
 	f.StringVar(&reason, "reason", "", "why (required; goes into the audit log)")
 	return cmd
+}
+
+// warmupRequestsFlag refuses a --warmup-requests the flag's reader would
+// otherwise send on to be misread: a negative count, and a count beside
+// --skip-warmup, which sends none. Its 0 is refused with the other flags'
+// zeros; its allowance (--warmup-max-failures below it) is the server's
+// check, as for a model file.
+func warmupRequestsFlag(cmd *cobra.Command, w sluice.WarmupSpec) error {
+	if !cmd.Flags().Changed("warmup-requests") {
+		return nil
+	}
+	switch {
+	case w.Requests < 0:
+		return fmt.Errorf("--warmup-requests %d cannot be negative: give how many warm-up requests to send, at least 1 (leave it out for 5; to send none, --skip-warmup)", w.Requests)
+	case w.Skip:
+		return fmt.Errorf("--warmup-requests %d with --skip-warmup: a skipped warm-up sends no requests; leave out one of the two", w.Requests)
+	}
+	return nil
 }
 
 func (c *cli) rolloutStatusCmd() *cobra.Command {
@@ -483,7 +507,17 @@ func renderRolloutEvents(st api.RolloutStatus, now time.Time, whole bool) string
 	if w := r.Spec.Warmup; w.MaxFailures > 0 {
 		// The allowance is the warm-up's one setting a reader of its
 		// result needs: the "warmed" event says how many failed.
-		fmt.Fprintf(&b, "Warm-up:   %d requests, at most %d may fail (warmup.max_failures)\n", w.Requests, w.MaxFailures)
+		// Once it passed, how many did (Rollout.Warmup), as the audit
+		// says it: the "warmed" event may be far up a long timeline.
+		fmt.Fprintf(&b, "Warm-up:   %d requests, at most %d may fail (warmup.max_failures)", w.Requests, w.MaxFailures)
+		if t := r.Warmup; t != nil {
+			failed := "none failed"
+			if t.Failed > 0 {
+				failed = fmt.Sprintf("%d failed", t.Failed)
+			}
+			fmt.Fprintf(&b, "; passed, %s", failed)
+		}
+		b.WriteString("\n")
 	}
 	fmt.Fprintf(&b, "Phase:     %s", r.Phase)
 	if r.Decision != "" {

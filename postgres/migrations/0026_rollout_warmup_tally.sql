@@ -1,0 +1,13 @@
+-- 0026_rollout_warmup_tally: no table changes. The version marks a change
+-- in what the rollouts table's doc holds: a warming rollout keeps what its
+-- warm-up found of its requests (warmup: requests, failed, first_failure)
+-- from the first pre_rollout webhook's call, so that a leader taking over
+-- during the webhooks says on the "warmed" event and in the audit how many
+-- failed. A binary built before it, rewriting the warming rollout (a
+-- webhook's answer), would drop the tally and the warmed event would say
+-- nothing of the failures its operator allowed. Binaries refuse a schema
+-- newer than the ones they know, so this version makes an older binary
+-- refuse the store ("upgrade sluice") instead (HOUSE.md: a change to the
+-- shape of a stored JSON document takes a migration, even an empty one;
+-- storetest.DocShape checks it).
+SELECT 1;
