@@ -86,7 +86,14 @@ var errFirstByteTimeout = errors.New("no first event within timeouts.first_byte"
 
 // streamErrorEvent is a chat or completions stream whose first event was
 // the backend's error event; its Error is the backend's message.
-type streamErrorEvent struct{ msg string }
+//
+// whole marks the error of an answer sent whole with a 200 instead of a
+// stream or a completion (wholeAnswerError, holdAnswer): the client is
+// told that, not that a stream failed.
+type streamErrorEvent struct {
+	msg   string
+	whole bool
+}
 
 func (e *streamErrorEvent) Error() string { return e.msg }
 

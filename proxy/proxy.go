@@ -832,8 +832,13 @@ func upstreamMessage(t *route.Target, class string, err error) string {
 	case "upstream_invalid":
 		return "the backend for " + t.ID + " answered 200 with " + err.Error() + "; try again, and if it persists ask an operator to check the backend or move traffic off it"
 	case "upstream_5xx":
-		// An error event before any of the stream's answer
-		// (streamErrorEvent): its message is the backend's own.
+		// An error event before any of the stream's answer, or an error
+		// sent whole with a 200 (streamErrorEvent): its message is the
+		// backend's own.
+		var ev *streamErrorEvent
+		if errors.As(err, &ev) && ev.whole {
+			return "the backend for " + t.ID + " answered 200 with an error instead of its answer: " + err.Error() + "; try again, and if it persists ask an operator to check the backend or move traffic off it"
+		}
 		return "the backend for " + t.ID + " failed the request after accepting it, in its stream before any of the answer: " + err.Error() + "; try again, and if it persists ask an operator to check the backend or move traffic off it"
 	}
 	// The socket addresses of a net.OpError are the backend's internal

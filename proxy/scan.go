@@ -686,12 +686,16 @@ func callArgsAt(b []byte, v int, n *int) int {
 type answerFields struct {
 	chunkFields
 	usage []byte
+	// choices is set when the answer has a "choices" member, errorObject
+	// when its "object" is "error" (vLLM's ErrorResponse): with hasError,
+	// what tells an error sent with a 200 (wholeAnswerError).
+	choices, errorObject bool
 }
 
 // scanAnswer reads a whole answer in one pass; !ok means gjson must.
 // wantModel reads its "model" too.
 func scanAnswer(b []byte, wantModel bool) (f answerFields, ok bool) {
-	seenChoices, seenUsage, seenModel := false, false, false
+	seenChoices, seenUsage, seenModel, seenError, seenObject := false, false, false, false, false
 	_, ok = walkObject(b, 0, func(key []byte, v int) (int, bool) {
 		switch string(key) {
 		case "model":
@@ -700,8 +704,18 @@ func scanAnswer(b []byte, wantModel bool) (f answerFields, ok bool) {
 			if seenChoices {
 				break
 			}
-			seenChoices = true
+			seenChoices, f.choices = true, true
 			return choicesAt(b, v, &f.chunkFields, "message"), true
+		case "error":
+			if !seenError { // gjson reads the first of duplicate keys
+				seenError = true
+				f.hasError = b[v] != 'n'
+			}
+		case "object":
+			if !seenObject {
+				seenObject = true
+				f.errorObject = bytes.HasPrefix(b[v:], []byte(`"error"`))
+			}
 		case "usage":
 			if seenUsage {
 				break
