@@ -106,3 +106,41 @@ func TestAnswerWithChoicesAndNullErrorPasses(t *testing.T) {
 		})
 	}
 }
+
+// What the user does: asks for a whole (non-streamed) Responses answer
+// (openai-go's Responses.New) that the split sends to a version whose
+// backend answers 200 with a body that is not JSON (an HTML page, an
+// answer cut short), or with an OpenAI error instead of a response.
+// What happened: the Responses API's whole answers were not held as chat
+// answers are: each was passed on with its 200 (openai-go failed to parse
+// the first two, and read the error as an empty response) and the request
+// was logged as the version's success.
+// What must happen: as for a chat answer, the attempt failed
+// (upstream_invalid for the first two, upstream_5xx for the error; 502,
+// retried on stable when routed); a pinned request gets a 502 OpenAI error
+// naming the version.
+func TestResponsesAnswerNotAResponseIsAFailedAttempt(t *testing.T) {
+	good := MustBackend(t, fakellm.Config{})
+	for _, tr := range transports {
+		for name, c := range map[string]struct{ body, class, msg string }{
+			"html":  {"<html><body>502 Bad Gateway</body></html>", "upstream_invalid", "not JSON"},
+			"cut":   {`{"id":"resp_1","object":"response","output":[`, "upstream_invalid", "not JSON"},
+			"error": {`{"error":{"message":"CUDA out of memory","type":"server_error"}}`, "upstream_5xx", "CUDA out of memory"},
+		} {
+			t.Run(tr.name+"/"+name, func(t *testing.T) {
+				bad := jsonBackend(t, []byte(c.body))
+				rec, res := newSpyRecorder(), newResults()
+				_, url := MustProxy(t, proxy.Options{Routes: splitRoutes(t, good.URL(), bad, 0), Recorder: rec, Transport: tr.rt, OnResult: res.on})
+				checkFailedAttempt(t, rec, res, func(model string) (string, error) {
+					ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+					defer cancel()
+					r, err := respSDK(url).Responses.New(ctx, respInput(model, "hi"))
+					if err != nil {
+						return "", err
+					}
+					return r.OutputText(), nil
+				}, c.class, c.msg)
+			})
+		}
+	}
+}

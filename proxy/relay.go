@@ -268,14 +268,11 @@ func (p *Proxy) holdAnswer(x *exchange, resp *http.Response, class string, err e
 		return resp, class, err
 	}
 	var body io.Reader = resp.Body
-	switch {
-	case x.f.stream:
+	if x.f.stream {
 		if isEventStream(x, resp) {
 			return resp, class, err
 		}
 		body = x.br // its first line read (awaitFirstLine)
-	case x.f.responses:
-		return resp, class, err
 	}
 	bp, got, rerr := p.readWhole(body)
 	if rerr != nil {
@@ -294,6 +291,22 @@ func (p *Proxy) holdAnswer(x *exchange, resp *http.Response, class string, err e
 		x.heldF, x.heldOK = scanAnswer(got, x.tr.wantsModel())
 	}
 	encoded := len(resp.Header["Content-Encoding"]) > 0
+	if !x.f.stream && !encoded {
+		// A whole answer that is an OpenAI error sent with a 200 (by a
+		// proxy in front of the backend, or a server that answers its
+		// errors so): openai-go decodes it into a completion with no
+		// choices and no error, so the user got an empty answer and the
+		// version a success. It is the version's failed attempt, as the
+		// same error in a stream's first event is.
+		if ev := wholeAnswerError(got, &x.heldF, x.heldOK, x.f.responses); ev != nil {
+			x.held = nil
+			*bp = got[:0]
+			p.bufs.Put(bp)
+			resp.Body.Close()
+			x.releaseReader()
+			return nil, "upstream_5xx", ev
+		}
+	}
 	if x.f.stream && !encoded {
 		// A streamed request answered by one whole JSON error: the SDKs
 		// read no event from it (openai-go ends the stream empty, with no
@@ -301,6 +314,7 @@ func (p *Proxy) holdAnswer(x *exchange, resp *http.Response, class string, err e
 		// as an error event first in a stream is (firstEventError). The
 		// path of such answers alone pays the search.
 		if ev := chatErrorEvent(got, false); ev != nil {
+			ev.whole = true
 			x.held = nil
 			*bp = got[:0]
 			p.bufs.Put(bp)
@@ -322,6 +336,38 @@ func (p *Proxy) holdAnswer(x *exchange, resp *http.Response, class string, err e
 	resp.Body.Close()
 	x.releaseReader()
 	return nil, "upstream_invalid", e
+}
+
+// wholeAnswerError returns the error a whole chat, completions or
+// Responses answer sent with a 200 is, or nil: one without "choices"
+// ("output" for a Responses answer) that has an "error" object or string
+// (OpenAI's, vLLM's and llama.cpp's shape; TGI's), or whose "object" is
+// "error" (vLLM's ErrorResponse, its "message"). f is what the walker
+// read of b when walked; otherwise gjson reads it, as the fallback does
+// (a Responses answer is never walked: readResponse reads it with gjson).
+// An answer with choices or output is an answer, whatever else it
+// carries.
+func wholeAnswerError(b []byte, f *answerFields, walked, responses bool) *streamErrorEvent {
+	answer := "choices"
+	if responses {
+		answer = "output"
+	}
+	if walked {
+		if f.choices || !f.hasError && !f.errorObject {
+			return nil
+		}
+	} else if !gjson.ValidBytes(b) || gjson.GetBytes(b, answer).Exists() {
+		return nil
+	}
+	ev := chatErrorEvent(b, false)
+	if ev == nil {
+		if gjson.GetBytes(b, "object").Str != "error" {
+			return nil
+		}
+		ev = chatErrorEvent(b, true) // its "message"
+	}
+	ev.whole = true
+	return ev
 }
 
 // invalidAnswerError is a successful answer whose body is not JSON.
