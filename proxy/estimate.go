@@ -45,7 +45,13 @@ const bytesPerToken = 4
 // with none of these (an error, a request refused before it was sent,
 // audio or an image) is not estimated: nothing the walker counts measures
 // it.
-func estimateTokens(o *sluice.Observation, bodyBytes, unmeasured int, abandoned bool) {
+//
+// img are the images the body carries inline (data URLs, base64): each is
+// estimated at imageTokens (or its bytes over bytesPerToken when fewer),
+// not its base64's bytes, which counted a photo as some 45,000 tokens
+// where a vision model charges hundreds; the rest of the body is counted
+// by its bytes. The body's one pass counted them (scanRequest).
+func estimateTokens(o *sluice.Observation, bodyBytes int, img inlineImages, unmeasured int, abandoned bool) {
 	if o.InputTokens != 0 || o.OutputTokens != 0 {
 		return
 	}
@@ -53,7 +59,7 @@ func estimateTokens(o *sluice.Observation, bodyBytes, unmeasured int, abandoned 
 	if out <= 0 && !o.ToolCall && !abandoned {
 		return
 	}
-	o.InputTokens = (bodyBytes + bytesPerToken - 1) / bytesPerToken
+	o.InputTokens = (bodyBytes-img.bytes+bytesPerToken-1)/bytesPerToken + img.tokens
 	o.OutputTokens = (out + bytesPerToken - 1) / bytesPerToken
 	o.TokensEstimated = true
 }

@@ -684,7 +684,7 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 	// A request the client left after it was sent (not while its
 	// connection was dialled or its TLS handshake made: unsent) had its
 	// prompt read by the backend.
-	estimateTokens(&obs, len(x.body), x.unmeasured, obs.ErrorClass == "canceled" && !unsent(err))
+	estimateTokens(&obs, len(x.body), x.f.images, x.unmeasured, obs.ErrorClass == "canceled" && !unsent(err))
 	p.record(&obs, target.ID)
 	chargeTokens(x.r, &obs)
 	p.afterAnswer(x, target, &obs)
