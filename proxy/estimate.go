@@ -20,9 +20,11 @@ const bytesPerToken = 4
 // The output is what was relayed, in bytes over bytesPerToken, rounded
 // up: the text (o.ResponseChars) and unmeasured, the reasoning text
 // (reasoning_content, reasoning) and the tool calls' arguments, all of
-// which the walker reads anyway (chunkFields.unmeasured); the input is the
-// request body's bytes over bytesPerToken. A few integer operations, at the
-// end of such an answer only. The body stands for the prompt as the
+// which the walker reads anyway (chunkFields.unmeasured; a Responses
+// answer's, the gjson reads of its events and output: responses.go); the
+// input is the request body's bytes over bytesPerToken (its inline images
+// apart: img below). A few integer operations, at the end of such an
+// answer only. The body stands for the prompt as the
 // backend sees it: it holds the tools' schemas and the messages' roles,
 // which a template puts in the prompt too, as well as JSON's punctuation,
 // which it does not (see README, "Token budgets", for how far off it is).

@@ -17,8 +17,8 @@ import (
 // written (its body, the prompt, after it), before which nothing of the
 // request reached the connection.
 //
-// Attaching a trace costs allocations (the trace, a closure, two
-// contexts), so it is made only for a request whose key's tokens are
+// Attaching a trace costs allocations (the watch, its closure, a
+// context), so it is made only for a request whose key's tokens are
 // charged (a token_budget or tokens_per_minute: chargesTokens), where an
 // estimate wrongly charged costs the client; any other request is
 // estimated as before, a cancel during the dial as one once sent.
