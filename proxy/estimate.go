@@ -50,7 +50,7 @@ const bytesPerToken = 4
 //
 // img are the images the body carries inline (data URLs, base64): each is
 // estimated at imageTokens (or its bytes over bytesPerToken when fewer),
-// not its base64's bytes, which counted a photo as some 45,000 tokens
+// not its base64's bytes, which counted a photo as tens of thousands of tokens
 // where a vision model charges hundreds; the rest of the body is counted
 // by its bytes. The body's one pass counted them (scanRequest).
 func estimateTokens(o *sluice.Observation, bodyBytes int, img inlineImages, unmeasured int, abandoned bool) {

@@ -99,7 +99,7 @@ type inlineImages struct {
 // imageTokens is what an image sent inline is estimated at: 765 tokens,
 // what OpenAI charges for a 1024×1024 image at high detail (85 for the
 // image and 170 for each of its four 512-pixel tiles), where its base64's
-// bytes over bytesPerToken would be some 45,000 for a 1024×1024 JPEG. A
+// bytes over bytesPerToken would be 50,000 for a 150 KB JPEG. A
 // smaller data URL is estimated at its bytes over bytesPerToken, as
 // before, never more.
 const imageTokens = 765
