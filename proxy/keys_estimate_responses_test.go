@@ -111,6 +111,50 @@ func TestKeySet_EstimateResponsesCutCallArguments(t *testing.T) {
 				o.InputTokens, o.OutputTokens, o.TokensEstimated, o.ToolCall, (len(args)+3)/4, len(args))
 		}
 	})
+	t.Run("Interleaved", func(t *testing.T) {
+		// Two parallel calls whose items overlap (the second added
+		// before the first is done): each call's arguments are counted
+		// once, from its deltas or, when it had none, from its whole
+		// item. One count of "the current call", reset by each
+		// output_item.added and tested at each output_item.done,
+		// counted the first call's arguments again (its count reset by
+		// the second's added before its done) or the second call's not
+		// at all (its done seeing the first's deltas).
+		const args2 = `{"order_id":"B-777"}` // 20 bytes
+		delta := func(idx, s string) string {
+			return `{"type":"response.function_call_arguments.delta","sequence_number":3,"item_id":"fc_` + idx + `","output_index":` + idx + `,"delta":` + jsonString(s) + `}`
+		}
+		item := func(idx, status, a string) string {
+			return `{"id":"fc_` + idx + `","type":"function_call","call_id":"call_` + idx + `","name":"lookup_order","arguments":` + jsonString(a) + `,"status":"` + status + `"}`
+		}
+		added := func(idx string) string {
+			return `{"type":"response.output_item.added","sequence_number":1,"output_index":` + idx + `,"item":` + item(idx, "in_progress", "") + `}`
+		}
+		done := func(idx, a string) string {
+			return `{"type":"response.output_item.done","sequence_number":7,"output_index":` + idx + `,"item":` + item(idx, "completed", a) + `}`
+		}
+		for name, events := range map[string][]string{
+			// The second added between the first's deltas and its done.
+			"AddedBeforeDone": {added("0"), delta("0", args[:30]), delta("0", args[30:]), added("1"), done("0", args), delta("1", args2), done("1", args2)},
+			// Both added, the first's arguments in deltas, the second's
+			// only in its whole item.
+			"SecondWhole": {added("0"), added("1"), delta("0", args[:30]), delta("0", args[30:]), done("0", args), done("1", args2)},
+		} {
+			t.Run(name, func(t *testing.T) {
+				be := respHoldingBackend(t, append([]string{respCreated}, events...)...)
+				const secret = "sk-agent-0123456789"
+				log := &spyLog{}
+				url := estimateProxy(t, be, map[string]proxy.ClientKey{secret: {Name: "agent", TokensPerMinute: 1000}}, newSpyRecorder(), log)
+				c := openai.NewClient(option.WithBaseURL(url+"/v1/"), option.WithAPIKey(secret), option.WithMaxRetries(0))
+				readRespEventsThenLeave(t, c, respInput("chat", "where are my orders?"), 1+len(events))
+				o := waitRows(t, log, 1)[0]
+				if want := (len(args) + len(args2) + 3) / 4; !o.ToolCall || !o.TokensEstimated || o.OutputTokens != want {
+					t.Fatalf("row of the cut parallel calls: %d/%d tokens, estimated %v, tool call %v; want %d out for their %d bytes of arguments, each counted once",
+						o.InputTokens, o.OutputTokens, o.TokensEstimated, o.ToolCall, want, len(args)+len(args2))
+				}
+			})
+		}
+	})
 	t.Run("Whole", func(t *testing.T) {
 		const summary = "The user wants the order's status." // 34 bytes
 		const reasoning = "Call lookup_order with the id."   // 30 bytes

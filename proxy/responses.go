@@ -263,11 +263,19 @@ func (p *Proxy) readResponseObject(x *exchange, r gjson.Result, obs *sluice.Obse
 // respStream is what relayStream keeps of a Responses stream.
 type respStream struct {
 	text respText
-	// callArgs is the bytes of the current function call's arguments
-	// counted from its response.function_call_arguments.delta events: a
-	// call whose item arrives whole without them (output_item.done) is
-	// counted from the item.
-	callArgs int
+	// argsSeen has bit i set when the output item at output_index i
+	// (the items from 63 on share bit 63) had its arguments counted from
+	// response.function_call_arguments.delta events: a call whose item
+	// arrives whole without them (output_item.done) is counted from the
+	// item. Per item, not one count for "the current call": parallel
+	// calls' deltas may interleave, and a count reset by the next call's
+	// output_item.added had the first call's arguments counted twice.
+	argsSeen uint64
+}
+
+// outputBit is output item idx's bit in respStream.argsSeen.
+func outputBit(idx gjson.Result) uint64 {
+	return 1 << min(uint64(max(idx.Int(), 0)), 63)
 }
 
 // readResponseEvent reads one event of a Responses stream. first says it
@@ -289,30 +297,31 @@ func (p *Proxy) readResponseEvent(x *exchange, t *route.Target, payload []byte, 
 		x.unmeasured += len(gjson.GetBytes(payload, "delta").Str)
 		return true, false
 	case "response.function_call_arguments.delta":
-		n := len(gjson.GetBytes(payload, "delta").Str)
-		x.unmeasured += n
-		rs.callArgs += n
+		x.unmeasured += len(gjson.GetBytes(payload, "delta").Str)
+		rs.argsSeen |= outputBit(gjson.GetBytes(payload, "output_index"))
 		return true, false
 	case "response.output_item.added":
 		if gjson.GetBytes(payload, "item.type").Str == "function_call" {
 			obs.ToolCall = true
-			rs.callArgs = 0
 			return true, false
 		}
 	case "response.output_item.done":
 		// A function call's item, whole: its name and arguments.
 		// Read when a call is kept, or when a call's item (added
 		// before) came without argument deltas.
-		if x.keep.wantCalls() || obs.ToolCall && rs.callArgs == 0 {
+		var bit uint64
+		if rs.argsSeen != 0 {
+			bit = outputBit(gjson.GetBytes(payload, "output_index"))
+		}
+		if x.keep.wantCalls() || obs.ToolCall && rs.argsSeen&bit == 0 {
 			if item := gjson.GetBytes(payload, "item"); item.Get("type").Str == "function_call" {
 				// Noted as a call, so that the response's output
 				// is not read for it again at the end.
 				obs.ToolCall = true
-				if rs.callArgs == 0 {
+				if rs.argsSeen&bit == 0 {
 					// No argument deltas came for it.
 					x.unmeasured += len(item.Get("arguments").Str)
 				}
-				rs.callArgs = 0
 				if x.keep.wantCalls() {
 					x.keep.calls.readResponseCall(item)
 				}
