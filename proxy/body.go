@@ -357,12 +357,12 @@ func countInlineImages(body []byte) inlineImages {
 			if v.Raw[j] != '"' {
 				continue
 			}
-			raw := unsafe.Slice(unsafe.StringData(v.Raw[j:]), len(v.Raw)-j)
-			k, _, ok := skipString(raw, 0)
+			raw := unsafe.Slice(unsafe.StringData(v.Raw), len(v.Raw))
+			k, _, ok := skipString(raw[j:], 0)
 			if !ok {
 				break
 			}
-			img.add(raw[:k])
+			img.add(raw[:j+k], 0, j, j+k)
 			j += k - 1
 		}
 		return true

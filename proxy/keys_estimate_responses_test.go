@@ -314,3 +314,33 @@ func TestKeySet_EstimateInlineImages(t *testing.T) {
 		})
 	}
 }
+
+// TestKeySet_EstimateTextLikeDataURL: a text part that starts like an
+// image's data URL is text the backend tokenizes, and its estimate is its
+// bytes / 4: a test of each string's start alone counted 40 KB of prompt
+// as an image, 765 tokens, so a client that abandoned its requests had
+// prompts of any size prefilled for 765 tokens each.
+func TestKeySet_EstimateTextLikeDataURL(t *testing.T) {
+	text := "data:image/png;base64, " + strings.Repeat("Summarise the river's course for me please. ", 1000)
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"c1","object":"chat.completion","created":1,"model":"chat","choices":[{"index":0,"message":{"role":"assistant","content":"A river."},"finish_reason":"stop"}]}`)
+	}))
+	t.Cleanup(be.Close)
+	const secret = "sk-viewer-0123456789"
+	log := &spyLog{}
+	url := estimateProxy(t, be.URL, map[string]proxy.ClientKey{secret: {Name: "viewer", TokensPerMinute: 100_000}}, newSpyRecorder(), log)
+	c := openai.NewClient(option.WithBaseURL(url+"/v1/"), option.WithAPIKey(secret), option.WithMaxRetries(0))
+	_, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "chat", Messages: []openai.ChatCompletionMessageParamUnion{
+		openai.UserMessage([]openai.ChatCompletionContentPartUnionParam{openai.TextContentPart(text)}),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := waitRows(t, log, 1)[0]
+	if !o.TokensEstimated || o.InputTokens < len(text)/4 {
+		t.Fatalf("row of a %d-byte text part starting \"data:image\": %d in, estimated %v; want at least %d, its bytes / 4",
+			len(text), o.InputTokens, o.TokensEstimated, len(text)/4)
+	}
+}

@@ -85,6 +85,12 @@ func skipEscaped(b []byte, i int) (int, bool, bool) {
 	return 0, false, false
 }
 
+// skipStringOK is skipString without its escapes flag.
+func skipStringOK(b []byte, i int) (int, bool) {
+	j, _, ok := skipString(b, i)
+	return j, ok
+}
+
 // skipValue returns the index after the value starting at b[i].
 func skipValue(b []byte, i int) (int, bool) { return skipValueImages(b, i, nil) }
 
@@ -104,13 +110,38 @@ type inlineImages struct {
 // before, never more.
 const imageTokens = 765
 
-// add counts the data URL string s (its quotes included) when it is an
-// image's.
-func (im *inlineImages) add(s []byte) {
-	if len(s) > len(`"data:image"`) && string(s[1:len(`"data:image`)]) == "data:image" {
-		im.bytes += len(s)
-		im.tokens += min((len(s)+bytesPerToken-1)/bytesPerToken, imageTokens)
+// add counts the string b[i:j] (its quotes included) when it is an
+// image's data URL: it starts "data:image" and is the value of a member
+// named url (a chat image_url's) or image_url (a Responses input_image's),
+// as read back from b[i] no further than b[lo]. Any other string is text
+// the backend tokenizes, whatever it starts with: a prefix test alone had
+// a client send a 1 MB text part starting "data:image" charged 765 tokens
+// for it when it cut the stream or abandoned the request. A key written
+// with escapes is not recognized, and its image counted by its bytes.
+func (im *inlineImages) add(b []byte, lo, i, j int) {
+	s := b[i:j]
+	if len(s) <= len(`"data:image"`) || string(s[1:len(`"data:image`)]) != "data:image" {
+		return
 	}
+	k := skipSpaceBack(b, lo, i-1)
+	if k < lo || b[k] != ':' {
+		return
+	}
+	k = skipSpaceBack(b, lo, k-1) + 1
+	if !bytes.HasSuffix(b[lo:k], []byte(`"url"`)) && !bytes.HasSuffix(b[lo:k], []byte(`"image_url"`)) {
+		return
+	}
+	im.bytes += len(s)
+	im.tokens += min((len(s)+bytesPerToken-1)/bytesPerToken, imageTokens)
+}
+
+// skipSpaceBack returns the index of the last byte of b at or before k,
+// and not before lo, that is not JSON whitespace; lo-1 if there is none.
+func skipSpaceBack(b []byte, lo, k int) int {
+	for k >= lo && (b[k] == ' ' || b[k] == '\t' || b[k] == '\n' || b[k] == '\r') {
+		k--
+	}
+	return k
 }
 
 // skipValueImages is skipValue that, when img is not nil, counts the
@@ -122,11 +153,9 @@ func skipValueImages(b []byte, i int, img *inlineImages) (int, bool) {
 	}
 	switch c := b[i]; {
 	case c == '"':
-		j, _, ok := skipString(b, i)
-		if ok && img != nil {
-			img.add(b[i:j])
-		}
-		return j, ok
+		// A lone string is no member's value here (a top-level one's
+		// key is the caller's): no image, as gjson's count reads it.
+		return skipStringOK(b, i)
 	case c == '{' || c == '[':
 		depth := 0
 		for j := i; j < len(b); j++ {
@@ -137,7 +166,7 @@ func skipValueImages(b []byte, i int, img *inlineImages) (int, bool) {
 					return 0, false
 				}
 				if img != nil {
-					img.add(b[j:k])
+					img.add(b, i, j, k)
 				}
 				j = k - 1
 			case '{', '[':

@@ -56,6 +56,9 @@ var requestSeeds = []string{
 	`{"model":"chat","input":[{"role":"user","content":[{"type":"input_image","image_url":"data:image\/jpeg;base64,` + strings.Repeat("/9j/4AAQSkZJRg", 300) + `"},{"type":"input_image","image_url":"data:image/gif;base64,R0lGODlhAQABAAAAACw="}]}]}`,
 	`{"model":"chat","messages":[{"role":"user","content":"a data URL starts \"data:image/png;base64,\" then the bytes"}],"data:image/x":"data:image/png;base64,AAAA"}`,
 	`{"\u006dodel":"chat","messages":[{"content":[{"image_url":{"url":"data:image/png;base64,` + strings.Repeat("AAAA", 1000) + `"}}]}]}`,
+	// Text that starts like a data URL (a text part, an input_text, a
+	// system message, a tool's result) is text, not an image.
+	`{"model":"chat","messages":[{"role":"system","content":"data:image/png;base64,` + strings.Repeat("ABCD", 1000) + `"},{"role":"user","content":[{"type":"text","text":"data:image/png;base64,` + strings.Repeat("ABCD", 1000) + `"},{"type":"input_text", "text" : "data:image, and more words"}]}]}`,
 }
 
 func FuzzScanRequest(f *testing.F) {
@@ -340,13 +343,14 @@ func TestReadFields_InlineImages(t *testing.T) {
 	for i, want := range []struct{ count, tokens int }{
 		{1, 765},
 		{2, 765 + (small+3)/4},
-		{1, (len(`"data:image/png;base64,AAAA"`) + 3) / 4},
+		{0, 0}, // a top-level member's value is no image_url's
 		{1, 765},
+		{0, 0},
 	} {
-		body := requestSeeds[n-4+i]
+		body := requestSeeds[n-5+i]
 		for name, f := range map[string]fields{"walker": readFields([]byte(body)), "gjson": readFieldsGJSON([]byte(body))} {
 			if f.images.tokens != want.tokens || f.images.bytes < want.count*len(`"data:image/gif;base64,"`) {
-				t.Errorf("seed %d, %s: images %+v, want %d image(s) at %d tokens", n-4+i, name, f.images, want.count, want.tokens)
+				t.Errorf("seed %d, %s: images %+v, want %d image(s) at %d tokens", n-5+i, name, f.images, want.count, want.tokens)
 			}
 		}
 	}
