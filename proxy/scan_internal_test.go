@@ -354,4 +354,11 @@ func TestReadFields_InlineImages(t *testing.T) {
 			}
 		}
 	}
+	// Pretty-printed: whitespace around the member's colon.
+	spaced := `{"model": "chat", "messages": [{"content": [{"image_url": { "url" :` + "\n\t" + `"data:image/png;base64,` + strings.Repeat("AAAA", 1000) + `"}}]}]}`
+	for name, f := range map[string]fields{"walker": readFields([]byte(spaced)), "gjson": readFieldsGJSON([]byte(spaced))} {
+		if f.images.tokens != 765 {
+			t.Errorf("pretty-printed body, %s: images %+v, want one at 765 tokens", name, f.images)
+		}
+	}
 }
