@@ -42,6 +42,9 @@ type fields struct {
 	// score, moderations, images, speech; set by forPath): it is measured
 	// but never read as text, and passed through as sent (relayOther).
 	notText bool
+	// images are the images the body carries inline (data URLs), for
+	// the estimate of its prompt (estimateTokens).
+	images inlineImages
 }
 
 // pathResponses is the Responses API's path.
@@ -112,6 +115,7 @@ func readFields(body []byte) fields {
 	f.noStore = r.noStore
 	f.stream, f.usageAsked, f.hasOptions, f.dupModel, f.dupStream = r.stream, r.usageAsked, r.hasOptions, r.dupModel, r.dupStream
 	f.toolsOffered = r.tools && !r.noTools
+	f.images = r.images
 	if r.category != nil {
 		f.category = string(appendUnescaped(nil, r.category))
 	}
@@ -188,6 +192,7 @@ func readFieldsGJSON(body []byte) fields {
 	})
 	f.dupModel = n > 1
 	f.toolsOffered = tools && !noTools
+	f.images = countInlineImages(body)
 	switch {
 	case streams > 1:
 		f.dupStream = keyStream
@@ -339,4 +344,28 @@ func validName(s string) bool {
 		}
 	}
 	return true
+}
+
+// countInlineImages counts the images body carries inline, for a body the
+// walker declined (readFieldsGJSON): the strings of its members' values
+// that are an image's data URL (inlineImages.add), as the walker counts
+// them.
+func countInlineImages(body []byte) inlineImages {
+	var img inlineImages
+	gjson.ParseBytes(body).ForEach(func(_, v gjson.Result) bool {
+		for j := 0; j < len(v.Raw); j++ {
+			if v.Raw[j] != '"' {
+				continue
+			}
+			raw := unsafe.Slice(unsafe.StringData(v.Raw), len(v.Raw))
+			k, _, ok := skipString(raw[j:], 0)
+			if !ok {
+				break
+			}
+			img.add(raw[:j+k], 0, j, j+k)
+			j += k - 1
+		}
+		return true
+	})
+	return img
 }

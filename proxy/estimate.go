@@ -20,9 +20,11 @@ const bytesPerToken = 4
 // The output is what was relayed, in bytes over bytesPerToken, rounded
 // up: the text (o.ResponseChars) and unmeasured, the reasoning text
 // (reasoning_content, reasoning) and the tool calls' arguments, all of
-// which the walker reads anyway (chunkFields.unmeasured); the input is the
-// request body's bytes over bytesPerToken. A few integer operations, at the
-// end of such an answer only. The body stands for the prompt as the
+// which the walker reads anyway (chunkFields.unmeasured; a Responses
+// answer's, the gjson reads of its events and output: responses.go); the
+// input is the request body's bytes over bytesPerToken (its inline images
+// apart: img below). A few integer operations, at the end of such an
+// answer only. The body stands for the prompt as the
 // backend sees it: it holds the tools' schemas and the messages' roles,
 // which a template puts in the prompt too, as well as JSON's punctuation,
 // which it does not (see README, "Token budgets", for how far off it is).
@@ -45,7 +47,13 @@ const bytesPerToken = 4
 // with none of these (an error, a request refused before it was sent,
 // audio or an image) is not estimated: nothing the walker counts measures
 // it.
-func estimateTokens(o *sluice.Observation, bodyBytes, unmeasured int, abandoned bool) {
+//
+// img are the images the body carries inline (data URLs, base64): each is
+// estimated at imageTokens (or its bytes over bytesPerToken when fewer),
+// not its base64's bytes, which counted a photo as tens of thousands of tokens
+// where a vision model charges hundreds; the rest of the body is counted
+// by its bytes. The body's one pass counted them (scanRequest).
+func estimateTokens(o *sluice.Observation, bodyBytes int, img inlineImages, unmeasured int, abandoned bool) {
 	if o.InputTokens != 0 || o.OutputTokens != 0 {
 		return
 	}
@@ -53,7 +61,7 @@ func estimateTokens(o *sluice.Observation, bodyBytes, unmeasured int, abandoned 
 	if out <= 0 && !o.ToolCall && !abandoned {
 		return
 	}
-	o.InputTokens = (bodyBytes + bytesPerToken - 1) / bytesPerToken
+	o.InputTokens = (bodyBytes-img.bytes+bytesPerToken-1)/bytesPerToken + img.tokens
 	o.OutputTokens = (out + bytesPerToken - 1) / bytesPerToken
 	o.TokensEstimated = true
 }

@@ -954,6 +954,13 @@ func (k *keyState) tokensLeft(now int64) (time.Duration, bool) {
 // overflow it.
 const maxTokenCharge = float64(24 * time.Hour)
 
+// chargesTokens reports whether r's key has its tokens charged: a
+// token_budget or a tokens_per_minute (chargeTokens). One context lookup.
+func chargesTokens(r *http.Request) bool {
+	c, _ := r.Context().Value(callerKey{}).(*keyState)
+	return c != nil && (c.budget > 0 || c.tokenCost > 0)
+}
+
 // chargeTokens charges the tokens o used to its key's token limit, if the
 // request's key has one: the answer's prompt and answer tokens, as the
 // backend's usage reported them, or as the gateway estimated them for an

@@ -24,6 +24,13 @@ import (
 // recording into rec and logging into log, and returns its URL.
 func estimateProxy(t *testing.T, backend string, keys map[string]proxy.ClientKey, rec *spyRecorder, log *spyLog) string {
 	t.Helper()
+	return estimateProxyWith(t, backend, keys, rec, log, nil)
+}
+
+// estimateProxyWith is estimateProxy with the proxy's options changed by
+// opt (when not nil) before it is made.
+func estimateProxyWith(t *testing.T, backend string, keys map[string]proxy.ClientKey, rec *spyRecorder, log *spyLog, opt func(*proxy.Options)) string {
+	t.Helper()
 	now := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
 	var ck []proxy.ClientKey
 	for secret, k := range keys {
@@ -34,7 +41,11 @@ func estimateProxy(t *testing.T, backend string, keys map[string]proxy.ClientKey
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := proxy.New(proxy.Options{Routes: MustRoutes(t, backend, ""), Admit: ks.Admit, Recorder: rec, Log: log})
+	o := proxy.Options{Routes: MustRoutes(t, backend, ""), Admit: ks.Admit, Recorder: rec, Log: log}
+	if opt != nil {
+		opt(&o)
+	}
+	p := proxy.New(o)
 	srv := httptest.NewServer(ks.Wrap(p))
 	t.Cleanup(func() { p.Close(); srv.Close() })
 	return srv.URL

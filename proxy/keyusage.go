@@ -177,7 +177,7 @@ var (
 		"Tokens of the requests sent with each client key, by model and direction (input: the prompt, output: the answer), as the backend's usage reported them or, for an answer that ended without usage, as the gateway estimated them (sluice_client_key_estimated_tokens_total counts those).",
 		[]string{"key", "model", "direction"}, nil)
 	keyEstimatedDesc = prometheus.NewDesc("sluice_client_key_estimated_tokens_total",
-		"The part of sluice_client_key_tokens_total the gateway estimated (bytes over 4) for answers that ended without the backend's usage: streams cut before their last chunk, requests the client abandoned, backends that report none. Same labels; subtract it for the backends' counts alone.",
+		"The part of sluice_client_key_tokens_total the gateway estimated (bytes over 4, an inline image 765) for answers that ended without the backend's usage: streams cut before their last chunk, requests the client abandoned, backends that report none. Same labels; subtract it for the backends' counts alone.",
 		[]string{"key", "model", "direction"}, nil)
 )
 

@@ -179,6 +179,9 @@ type Proxy struct {
 	// forceHeader is Options.ForceHeader, canonical, when it is not the
 	// default; "" otherwise.
 	forceHeader string
+	// traceWrites: Options.Transport is an http.Transport, whose trace
+	// tells a request canceled before it was written (wroteWatch).
+	traceWrites bool
 }
 
 // New returns a Proxy with opt's defaults filled in.
@@ -225,6 +228,7 @@ func New(opt Options) *Proxy {
 	}
 	p := &Proxy{opt: opt, transport: opt.Transport, quality: opt.Quality}
 	p.tracing.Store(opt.Tracing)
+	_, p.traceWrites = p.transport.(*http.Transport)
 	if p.transport == nil {
 		p.up = newUpstream(opt.ConnectTimeout, opt.FirstByteTimeout, opt.Backends)
 		p.up.idle = max(opt.IdleTimeout, 0)
@@ -688,7 +692,7 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 	// A request the client left after it was sent (not while its
 	// connection was dialled or its TLS handshake made: unsent) had its
 	// prompt read by the backend.
-	estimateTokens(&obs, len(x.body), x.unmeasured, obs.ErrorClass == "canceled" && !unsent(err))
+	estimateTokens(&obs, len(x.body), x.f.images, x.unmeasured, obs.ErrorClass == "canceled" && !unsent(err))
 	p.record(&obs, target.ID)
 	chargeTokens(x.r, &obs)
 	p.afterAnswer(x, target, &obs)
@@ -732,11 +736,14 @@ func refused(err error) bool {
 
 // unsent reports whether an attempt's error came before any of the request
 // reached the backend: its connection was being dialled (refused) or, to
-// an HTTPS endpoint of the own client, its TLS handshake was under way.
-// Such a request the client abandons cost the backend nothing.
+// an HTTPS endpoint of the own client, its TLS handshake was under way;
+// through Options.Transport, an http.Transport's trace saw none of it
+// written (wroteWatch, for a key with a token limit). Such a request the
+// client abandons cost the backend nothing.
 func unsent(err error) bool {
 	var he *handshakeError
-	return refused(err) || errors.As(err, &he)
+	var nw *notWrittenError
+	return refused(err) || errors.As(err, &he) || errors.As(err, &nw)
 }
 
 // retryOn returns the version a request that failed at version failed is
@@ -879,6 +886,7 @@ func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target, route
 		up = withUsageOption(up, x.f)
 	}
 	x.endpoint = x.endpointFor(t)
+	ctx, wrote := p.watchWrites(ctx, x.r)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, backendURL(x.endpoint, x.r.URL.Path), bytes.NewReader(up))
 	if err != nil {
 		return nil, "connect", err
@@ -895,6 +903,7 @@ func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target, route
 	}
 	req.ContentLength = int64(len(up))
 	resp, err := p.transport.RoundTrip(req)
+	err = wrote.unwritten(err)
 	if err == nil && p.opt.IdleTimeout > 0 {
 		// A whole answer's body is bounded from its header on, a
 		// stream's from its first line (firstByteArrived).

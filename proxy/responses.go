@@ -162,14 +162,24 @@ func (rt *respText) check(p *Proxy, obs *sluice.Observation) {
 }
 
 // readOutput reads a response's output items: their text, refusals and
-// function calls.
-func readOutput(x *exchange, out gjson.Result, obs *sluice.Observation, rt *respText) {
+// function calls; and, when unmeasured is set, the bytes of the reasoning
+// items' text and the function calls' arguments into x.unmeasured, as the
+// walker counts a chat answer's reasoning and tool calls (estimateTokens).
+// A stream that counted them in its deltas reads them here no more.
+func readOutput(x *exchange, out gjson.Result, obs *sluice.Observation, rt *respText, unmeasured bool) {
 	out.ForEach(func(_, item gjson.Result) bool {
 		switch item.Get("type").Str {
 		case "function_call":
 			obs.ToolCall = true
+			if unmeasured {
+				x.unmeasured += len(item.Get("arguments").Str)
+			}
 			if x.keep.wantCalls() {
 				x.keep.calls.readResponseCall(item)
+			}
+		case "reasoning":
+			if unmeasured {
+				x.unmeasured += reasoningBytes(item)
 			}
 		case "message":
 			item.Get("content").ForEach(func(_, part gjson.Result) bool {
@@ -187,10 +197,24 @@ func readOutput(x *exchange, out gjson.Result, obs *sluice.Observation, rt *resp
 	})
 }
 
+// reasoningBytes is the bytes of a reasoning item's text: its summary's
+// and its content's (an encrypted_content is no text the client reads).
+func reasoningBytes(item gjson.Result) int {
+	n := 0
+	for _, k := range [...]string{"summary", "content"} {
+		item.Get(k).ForEach(func(_, part gjson.Result) bool {
+			n += len(part.Get("text").Str)
+			return true
+		})
+	}
+	return n
+}
+
 // readResponse reads a whole Responses answer: usage, text, tool calls,
 // the finish reason and the refusal check; and remembers its id.
 func (p *Proxy) readResponse(x *exchange, t *route.Target, body []byte, obs *sluice.Observation) {
 	r := gjson.ParseBytes(body)
+	x.unmeasured = 0
 	if id := r.Get("id"); id.Type == gjson.String {
 		p.rememberResponse(x, t, id.Str)
 	}
@@ -209,7 +233,9 @@ func (p *Proxy) readResponseObject(x *exchange, r gjson.Result, obs *sluice.Obse
 	if obs.ResponseChars == 0 && !obs.ToolCall {
 		// A whole answer, or a stream whose events carried no deltas:
 		// the output is read from the response itself.
-		readOutput(x, r.Get("output"), obs, rt)
+		// A stream that counted reasoning deltas (x.unmeasured) has
+		// them counted.
+		readOutput(x, r.Get("output"), obs, rt, x.unmeasured == 0)
 	} else if !obs.ToolCall {
 		r.Get("output").ForEach(func(_, item gjson.Result) bool {
 			obs.ToolCall = obs.ToolCall || item.Get("type").Str == "function_call"
@@ -237,6 +263,19 @@ func (p *Proxy) readResponseObject(x *exchange, r gjson.Result, obs *sluice.Obse
 // respStream is what relayStream keeps of a Responses stream.
 type respStream struct {
 	text respText
+	// argsSeen has bit i set when the output item at output_index i
+	// (the items from 63 on share bit 63) had its arguments counted from
+	// response.function_call_arguments.delta events: a call whose item
+	// arrives whole without them (output_item.done) is counted from the
+	// item. Per item, not one count for "the current call": parallel
+	// calls' deltas may interleave, and a count reset by the next call's
+	// output_item.added had the first call's arguments counted twice.
+	argsSeen uint64
+}
+
+// outputBit is output item idx's bit in respStream.argsSeen.
+func outputBit(idx gjson.Result) uint64 {
+	return 1 << min(uint64(max(idx.Int(), 0)), 63)
 }
 
 // readResponseEvent reads one event of a Responses stream. first says it
@@ -253,6 +292,13 @@ func (p *Proxy) readResponseEvent(x *exchange, t *route.Target, payload []byte, 
 		rs.text.add(x, obs, gjson.GetBytes(payload, "delta").Str)
 		return true, false
 	case "response.reasoning_text.delta", "response.reasoning_summary_text.delta":
+		// Reasoning text, not the answer's: counted for an estimate
+		// (x.unmeasured), as a chat chunk's reasoning_content is.
+		x.unmeasured += len(gjson.GetBytes(payload, "delta").Str)
+		return true, false
+	case "response.function_call_arguments.delta":
+		x.unmeasured += len(gjson.GetBytes(payload, "delta").Str)
+		rs.argsSeen |= outputBit(gjson.GetBytes(payload, "output_index"))
 		return true, false
 	case "response.output_item.added":
 		if gjson.GetBytes(payload, "item.type").Str == "function_call" {
@@ -261,12 +307,24 @@ func (p *Proxy) readResponseEvent(x *exchange, t *route.Target, payload []byte, 
 		}
 	case "response.output_item.done":
 		// A function call's item, whole: its name and arguments.
-		if x.keep.wantCalls() {
+		// Read when a call is kept, or when a call's item (added
+		// before) came without argument deltas.
+		var bit uint64
+		if rs.argsSeen != 0 {
+			bit = outputBit(gjson.GetBytes(payload, "output_index"))
+		}
+		if x.keep.wantCalls() || obs.ToolCall && rs.argsSeen&bit == 0 {
 			if item := gjson.GetBytes(payload, "item"); item.Get("type").Str == "function_call" {
 				// Noted as a call, so that the response's output
 				// is not read for it again at the end.
 				obs.ToolCall = true
-				x.keep.calls.readResponseCall(item)
+				if rs.argsSeen&bit == 0 {
+					// No argument deltas came for it.
+					x.unmeasured += len(item.Get("arguments").Str)
+				}
+				if x.keep.wantCalls() {
+					x.keep.calls.readResponseCall(item)
+				}
 			}
 		}
 	case "response.created":

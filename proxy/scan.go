@@ -85,15 +85,77 @@ func skipEscaped(b []byte, i int) (int, bool, bool) {
 	return 0, false, false
 }
 
+// skipStringOK is skipString without its escapes flag.
+func skipStringOK(b []byte, i int) (int, bool) {
+	j, _, ok := skipString(b, i)
+	return j, ok
+}
+
 // skipValue returns the index after the value starting at b[i].
-func skipValue(b []byte, i int) (int, bool) {
+func skipValue(b []byte, i int) (int, bool) { return skipValueImages(b, i, nil) }
+
+// inlineImages counts the images a request body carries inline, as data
+// URLs (a chat image_url's url, a Responses input_image's image_url:
+// "data:image/png;base64,..."), for the estimate of its prompt
+// (estimateTokens): their bytes, and the tokens they stand for.
+type inlineImages struct {
+	bytes, tokens int
+}
+
+// imageTokens is what an image sent inline is estimated at: 765 tokens,
+// what OpenAI charges for a 1024×1024 image at high detail (85 for the
+// image and 170 for each of its four 512-pixel tiles), where its base64's
+// bytes over bytesPerToken would be 50,000 for a 150 KB JPEG. A
+// smaller data URL is estimated at its bytes over bytesPerToken, as
+// before, never more.
+const imageTokens = 765
+
+// add counts the string b[i:j] (its quotes included) when it is an
+// image's data URL: it starts "data:image" and is the value of a member
+// named url (a chat image_url's) or image_url (a Responses input_image's),
+// as read back from b[i] no further than b[lo]. Any other string is text
+// the backend tokenizes, whatever it starts with: a prefix test alone had
+// a client send a 1 MB text part starting "data:image" charged 765 tokens
+// for it when it cut the stream or abandoned the request. A key written
+// with escapes is not recognized, and its image counted by its bytes.
+func (im *inlineImages) add(b []byte, lo, i, j int) {
+	s := b[i:j]
+	if len(s) <= len(`"data:image"`) || string(s[1:len(`"data:image`)]) != "data:image" {
+		return
+	}
+	k := skipSpaceBack(b, lo, i-1)
+	if k < lo || b[k] != ':' {
+		return
+	}
+	k = skipSpaceBack(b, lo, k-1) + 1
+	if !bytes.HasSuffix(b[lo:k], []byte(`"url"`)) && !bytes.HasSuffix(b[lo:k], []byte(`"image_url"`)) {
+		return
+	}
+	im.bytes += len(s)
+	im.tokens += min((len(s)+bytesPerToken-1)/bytesPerToken, imageTokens)
+}
+
+// skipSpaceBack returns the index of the last byte of b at or before k,
+// and not before lo, that is not JSON whitespace; lo-1 if there is none.
+func skipSpaceBack(b []byte, lo, k int) int {
+	for k >= lo && (b[k] == ' ' || b[k] == '\t' || b[k] == '\n' || b[k] == '\r') {
+		k--
+	}
+	return k
+}
+
+// skipValueImages is skipValue that, when img is not nil, counts the
+// inline images among the strings it passes (scanRequest: the body's one
+// pass reads them, a compare of the string's start each).
+func skipValueImages(b []byte, i int, img *inlineImages) (int, bool) {
 	if i >= len(b) {
 		return 0, false
 	}
 	switch c := b[i]; {
 	case c == '"':
-		j, _, ok := skipString(b, i)
-		return j, ok
+		// A lone string is no member's value here (a top-level one's
+		// key is the caller's): no image, as gjson's count reads it.
+		return skipStringOK(b, i)
 	case c == '{' || c == '[':
 		depth := 0
 		for j := i; j < len(b); j++ {
@@ -102,6 +164,9 @@ func skipValue(b []byte, i int) (int, bool) {
 				k, _, ok := skipString(b, j)
 				if !ok {
 					return 0, false
+				}
+				if img != nil {
+					img.add(b, i, j, k)
 				}
 				j = k - 1
 			case '{', '[':
@@ -204,8 +269,14 @@ func walkObject(b []byte, i int, fn func(key []byte, v int) (int, bool)) (int, b
 // eachKey calls fn with each member of the object at b[i] and its value;
 // fn returns false to stop. It returns the index after the object and ok.
 func eachKey(b []byte, i int, fn func(key []byte, v jsonSpan) bool) (int, bool) {
+	return eachKeyImages(b, i, nil, fn)
+}
+
+// eachKeyImages is eachKey that counts the inline images in the values
+// it passes into img, when not nil (skipValueImages).
+func eachKeyImages(b []byte, i int, img *inlineImages, fn func(key []byte, v jsonSpan) bool) (int, bool) {
 	return walkObject(b, i, func(key []byte, v int) (int, bool) {
-		end, ok := skipValue(b, v)
+		end, ok := skipValueImages(b, v, img)
 		if !ok {
 			return failWalk, false
 		}
@@ -753,6 +824,8 @@ type requestFields struct {
 	prevID, safetyID   []byte
 	prevEsc, safetyEsc bool
 	noStore            bool
+	// images are the images sent inline, counted in the same pass.
+	images inlineImages
 }
 
 // scanRequest reads a request body's routing fields in one pass over its
@@ -767,7 +840,7 @@ func scanRequest(b []byte) (r requestFields, ok bool) {
 		seen[i] = true
 		return true
 	}
-	_, ok = eachKey(b, 0, func(key []byte, v jsonSpan) bool {
+	_, ok = eachKeyImages(b, 0, &r.images, func(key []byte, v jsonSpan) bool {
 		if bytes.IndexByte(key, '\\') >= 0 {
 			// An escaped key ("mod\u0065l" is "model" to a backend):
 			// gjson reads those.

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -49,6 +50,15 @@ var requestSeeds = []string{
 	`{"model":"chat","previous_response_id":"r1","previous_response_id":"r2","store":false,"store":true}`,
 	`{"model":"chat","safety_identifier":"s","safety_identifier":"t","user":"u"}`,
 	`{"model":"chat","previous_response_id":"r\ud83d\ude00","store":"false"}`,
+	// Images inline: a chat image_url part, a Responses input_image, an
+	// escaped slash, a small one, text that only mentions one.
+	`{"model":"chat","messages":[{"role":"user","content":[{"type":"text","text":"what is it?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,` + strings.Repeat("iVBORw0KGgo", 400) + `","detail":"high"}}]}]}`,
+	`{"model":"chat","input":[{"role":"user","content":[{"type":"input_image","image_url":"data:image\/jpeg;base64,` + strings.Repeat("/9j/4AAQSkZJRg", 300) + `"},{"type":"input_image","image_url":"data:image/gif;base64,R0lGODlhAQABAAAAACw="}]}]}`,
+	`{"model":"chat","messages":[{"role":"user","content":"a data URL starts \"data:image/png;base64,\" then the bytes"}],"data:image/x":"data:image/png;base64,AAAA"}`,
+	`{"\u006dodel":"chat","messages":[{"content":[{"image_url":{"url":"data:image/png;base64,` + strings.Repeat("AAAA", 1000) + `"}}]}]}`,
+	// Text that starts like a data URL (a text part, an input_text, a
+	// system message, a tool's result) is text, not an image.
+	`{"model":"chat","messages":[{"role":"system","content":"data:image/png;base64,` + strings.Repeat("ABCD", 1000) + `"},{"role":"user","content":[{"type":"text","text":"data:image/png;base64,` + strings.Repeat("ABCD", 1000) + `"},{"type":"input_text", "text" : "data:image, and more words"}]}]}`,
 }
 
 func FuzzScanRequest(f *testing.F) {
@@ -64,7 +74,7 @@ func FuzzScanRequest(f *testing.F) {
 			(want.model.Exists() && (got.model.Index != want.model.Index || got.model.Raw != want.model.Raw)) ||
 			got.user != want.user || got.stream != want.stream || got.usageAsked != want.usageAsked ||
 			got.hasOptions != want.hasOptions || got.category != want.category || got.toolsOffered != want.toolsOffered ||
-			got.prevID != want.prevID || got.safetyID != want.safetyID || got.noStore != want.noStore {
+			got.prevID != want.prevID || got.safetyID != want.safetyID || got.noStore != want.noStore || got.images != want.images {
 			t.Fatalf("readFields(%q)\n got %+v\nwant %+v", body, got, want)
 		}
 	})
@@ -75,7 +85,8 @@ func TestReadFields_Seeds(t *testing.T) {
 		got, want := readFields([]byte(s)), readFieldsGJSON([]byte(s))
 		if got.model.Str != want.model.Str || got.user != want.user || got.stream != want.stream || got.usageAsked != want.usageAsked ||
 			got.hasOptions != want.hasOptions || got.category != want.category || got.model.Index != want.model.Index ||
-			got.toolsOffered != want.toolsOffered || got.prevID != want.prevID || got.safetyID != want.safetyID || got.noStore != want.noStore {
+			got.toolsOffered != want.toolsOffered || got.prevID != want.prevID || got.safetyID != want.safetyID || got.noStore != want.noStore ||
+			got.images != want.images {
 			t.Errorf("readFields(%q)\n got %+v\nwant %+v", s, got, want)
 		}
 	}
@@ -325,4 +336,33 @@ func BenchmarkReadUsage(b *testing.B) {
 			usageInto(gjson.Parse(unsafe.String(&u[0], len(u))), &obs)
 		}
 	})
+}
+
+// TestReadFields_InlineImages: the body's one pass counts each image sent
+// inline as a data URL, at 765 tokens (or its bytes / 4 when fewer), and
+// no string that only mentions one; the walker and gjson's reading agree.
+func TestReadFields_InlineImages(t *testing.T) {
+	n := len(requestSeeds)
+	small := len(`"data:image/gif;base64,R0lGODlhAQABAAAAACw="`)
+	for i, want := range []struct{ count, tokens int }{
+		{1, 765},
+		{2, 765 + (small+3)/4},
+		{0, 0}, // a top-level member's value is no image_url's
+		{1, 765},
+		{0, 0},
+	} {
+		body := requestSeeds[n-5+i]
+		for name, f := range map[string]fields{"walker": readFields([]byte(body)), "gjson": readFieldsGJSON([]byte(body))} {
+			if f.images.tokens != want.tokens || f.images.bytes < want.count*len(`"data:image/gif;base64,"`) {
+				t.Errorf("seed %d, %s: images %+v, want %d image(s) at %d tokens", n-5+i, name, f.images, want.count, want.tokens)
+			}
+		}
+	}
+	// Pretty-printed: whitespace around the member's colon.
+	spaced := `{"model": "chat", "messages": [{"content": [{"image_url": { "url" :` + "\n\t" + `"data:image/png;base64,` + strings.Repeat("AAAA", 1000) + `"}}]}]}`
+	for name, f := range map[string]fields{"walker": readFields([]byte(spaced)), "gjson": readFieldsGJSON([]byte(spaced))} {
+		if f.images.tokens != 765 {
+			t.Errorf("pretty-printed body, %s: images %+v, want one at 765 tokens", name, f.images)
+		}
+	}
 }

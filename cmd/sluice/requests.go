@@ -120,7 +120,7 @@ func (c *cli) requestsCmd() *cobra.Command {
 // "-" when it offered none.
 // estimatedNote explains the tokens marked ~ (sluice requests) or counted
 // as estimated (sluice usage).
-const estimatedNote = "~ marks tokens the gateway estimated for an answer that ended without the backend's usage (a stream cut before its last chunk, a request left after it was sent): the request body's bytes / 4 as input, the relayed text's, reasoning's and tool calls' arguments' as output, charged to the key's limits and budget"
+const estimatedNote = "~ marks tokens the gateway estimated for an answer that ended without the backend's usage (a stream cut before its last chunk, a request left after it was sent): the request body's bytes / 4 as input (an image sent inline 765), the relayed text's, reasoning's and tool calls' arguments' as output, charged to the key's limits and budget"
 
 // tokensText is a row's TOKENS IN/OUT cell: the backend's usage, or the
 // gateway's estimate marked ~ (sluice.Observation.TokensEstimated).

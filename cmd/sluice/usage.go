@@ -26,7 +26,7 @@ func (c *cli) usageCmd() *cobra.Command {
 from the request log the whole fleet writes (so every replica's requests, and those from before a restart).
 Tokens are the backends' usage, except for answers that ended without it (a stream the client or the
 backend cut before its last chunk, a request the client left after it was sent): those are the gateway's
-estimate, the request body's bytes / 4 as input and the relayed text's, reasoning's and tool calls'
+estimate, the request body's bytes / 4 as input (an image sent inline 765) and the relayed text's, reasoning's and tool calls'
 arguments' bytes / 4 as output, shown apart as ESTIMATED TOKENS (estimated_tokens in JSON).
 Requests sent with an admin or operator token, or to a gateway without client keys, are "(no key)"
 (--no-key keeps them alone). --key takes a key's name from client_keys, never its secret.
@@ -126,7 +126,7 @@ request log: /metrics counts them (sluice_client_key_requests_total by code, slu
 				return err
 			}
 			if estimated {
-				fmt.Fprintln(c.stderr, "ESTIMATED TOKENS is the part of INPUT and OUTPUT TOKENS the gateway estimated for answers that ended without the backend's usage (a stream cut before its last chunk, a request left after it was sent): the request body's bytes / 4 as input, the relayed text's, reasoning's and tool calls' arguments' as output; sluice requests marks those rows ~")
+				fmt.Fprintln(c.stderr, "ESTIMATED TOKENS is the part of INPUT and OUTPUT TOKENS the gateway estimated for answers that ended without the backend's usage (a stream cut before its last chunk, a request left after it was sent): the request body's bytes / 4 as input (an image sent inline 765), the relayed text's, reasoning's and tool calls' arguments' as output; sluice requests marks those rows ~")
 			}
 			fmt.Fprintln(c.stderr, "requests refused before routing (a 401, 403, 404, 429, or a body that is not JSON) are not in the request log: see sluice_client_key_requests_total and sluice_client_key_refused_total on /metrics")
 			return nil
