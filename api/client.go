@@ -339,6 +339,10 @@ func (c *Client) ListRequests(ctx context.Context, q sluice.RequestQuery) (Reque
 	if q.NoClientKey {
 		v.Set("no_key", "true")
 	}
+	setQuery(v, "replica", q.Replica)
+	if q.NoReplica {
+		v.Set("no_replica", "true")
+	}
 	setTime(v, "since", q.Since)
 	setTime(v, "until", q.Until)
 	if q.Limit > 0 {
@@ -359,6 +363,10 @@ func (c *Client) Usage(ctx context.Context, q sluice.RequestQuery, by string) (U
 	setQuery(v, "key", q.ClientKey)
 	if q.NoClientKey {
 		v.Set("no_key", "true")
+	}
+	setQuery(v, "replica", q.Replica)
+	if q.NoReplica {
+		v.Set("no_replica", "true")
 	}
 	setQuery(v, "by", by)
 	setTime(v, "since", q.Since)

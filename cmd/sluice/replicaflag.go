@@ -1,0 +1,39 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluicehq/sluice"
+)
+
+// replicaHelp and noReplicaHelp are the help of --replica and --no-replica
+// (sluice requests, sluice usage).
+const (
+	replicaHelp = "only requests served by the replica of this name: its whole name, as the REPLICA column of sluice requests shows it (sluice-7d9f-1-4f2a9c1e), or the name it was given before the process id and random part each start adds (the pod's name, sluice-7d9f, keeps every start of it)"
+
+	noReplicaHelp = "only requests that name no replica: those a lone gateway (on SQLite) served, and those logged before the request log kept the replica"
+)
+
+// replicaFlags adds --replica and --no-replica to cmd, filling q.
+func replicaFlags(cmd *cobra.Command, q *sluice.RequestQuery) {
+	cmd.Flags().StringVar(&q.Replica, "replica", "", replicaHelp)
+	cmd.Flags().BoolVar(&q.NoReplica, "no-replica", false, noReplicaHelp)
+	cmd.MarkFlagsMutuallyExclusive("replica", "no-replica")
+}
+
+// checkReplicaFlag refuses --replica "": it would filter nothing, where
+// the user most likely meant the rows that name no replica.
+func checkReplicaFlag(cmd *cobra.Command, q sluice.RequestQuery) error {
+	if cmd.Flags().Changed("replica") && q.Replica == "" {
+		return &sluice.Error{Code: sluice.CodeInvalid, Message: `--replica "" names no replica: for the requests that name none (a lone gateway's, and those logged before the replica was kept) use --no-replica`}
+	}
+	return nil
+}
+
+// noReplicaRequests says on stderr that no request of the replica asked for
+// matched, and how to find its name.
+func (c *cli) noReplicaRequests(q sluice.RequestQuery) {
+	fmt.Fprintf(c.stderr, "no requests served by replica %s match: check its name in the REPLICA column of sluice requests (a name matches whole, or up to a dash: sluice-7d9f keeps sluice-7d9f-1-4f2a9c1e), widen --since/--until, or wait a moment (the request log is written in batches)\n", q.Replica)
+}
