@@ -117,6 +117,21 @@ type Result struct {
 	Unreachable []EndpointWarning `json:"unreachable,omitempty"`
 }
 
+// ApplyResult is the answer to POST /admin/v1/apply: the Result, flattened
+// into the JSON object, and what the document may have got wrong though it
+// was applied (or, on a dry run, would be).
+type ApplyResult struct {
+	Result
+	// Warnings are worked out by the gateway from the applied document: a
+	// routing rule an earlier one shadows (sluice.ShadowedRules), valid
+	// but never matched, and an endpoint the apply added that did not
+	// answer its probe (Unreachable's messages). Always present, [] when
+	// there are none: a gateway older than this field sends none, and a
+	// client then works them out itself (the CLI does), where an empty
+	// list means there is nothing to say.
+	Warnings []string `json:"warnings"`
+}
+
 // HeldTarget is a model's declared target that an apply did not start a
 // rollout to, because the model's last rollout was to that target and ended
 // without promoting it.
