@@ -277,7 +277,7 @@ func checkReplicaName(name string) error {
 	if len(name) > 253 || strings.HasPrefix(name, "-") || strings.HasSuffix(name, "-") || strings.ContainsFunc(name, func(r rune) bool {
 		return r <= ' ' || r == 0x7f || !utf8.ValidRune(r) || r == utf8.RuneError
 	}) {
-		return invalid("replica", fmt.Sprintf("replica %q is not a replica's name: give one as the REPLICA column of sluice requests (or the audit) shows it, such as sluice-7d9f-1-4f2a9c1e, or the pod's name before it (sluice-7d9f), which keeps each of its starts", name))
+		return invalid("replica", fmt.Sprintf("replica %q is not a replica's name: give one as the REPLICA column of sluice requests (or the audit) shows it, such as sluice-6d4b9c7f8-x2k4p-1-4f2a9c1e, or a part of it up to a dash, such as the pod's name (sluice-6d4b9c7f8-x2k4p), which keeps each of its starts", name))
 	}
 	return nil
 }

@@ -11,7 +11,7 @@ import (
 // replicaHelp and noReplicaHelp are the help of --replica and --no-replica
 // (sluice requests, sluice usage).
 const (
-	replicaHelp = "only requests served by the replica of this name: its whole name, as the REPLICA column of sluice requests shows it (sluice-7d9f-1-4f2a9c1e), or the name it was given before the process id and random part each start adds (the pod's name, sluice-7d9f, keeps every start of it)"
+	replicaHelp = "only requests served by the replica of this name: its whole name, as the REPLICA column of sluice requests shows it (sluice-6d4b9c7f8-x2k4p-1-4f2a9c1e), or any part of it up to a dash: the pod's name (sluice-6d4b9c7f8-x2k4p) keeps every start of that pod, a shorter one every replica whose name it leads (sluice-6d4b9c7f8: the pods of one ReplicaSet; sluice: every pod of the Deployment)"
 
 	noReplicaHelp = "only requests that name no replica: those a lone gateway (on SQLite) served, and those logged before the request log kept the replica"
 )
@@ -35,5 +35,5 @@ func checkReplicaFlag(cmd *cobra.Command, q sluice.RequestQuery) error {
 // noReplicaRequests says on stderr that no request of the replica asked for
 // matched, and how to find its name.
 func (c *cli) noReplicaRequests(q sluice.RequestQuery) {
-	fmt.Fprintf(c.stderr, "no requests served by replica %s match: check its name in the REPLICA column of sluice requests (a name matches whole, or up to a dash: sluice-7d9f keeps sluice-7d9f-1-4f2a9c1e), widen --since/--until, or wait a moment (the request log is written in batches)\n", q.Replica)
+	fmt.Fprintf(c.stderr, "no requests served by replica %s match: check its name in the REPLICA column of sluice requests (a name matches whole, or up to a dash: the pod's name sluice-6d4b9c7f8-x2k4p keeps sluice-6d4b9c7f8-x2k4p-1-4f2a9c1e), widen --since/--until, or wait a moment (the request log is written in batches)\n", q.Replica)
 }

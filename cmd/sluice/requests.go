@@ -25,7 +25,7 @@ func (c *cli) requestsCmd() *cobra.Command {
   sluice requests chat --version v1.2.0 --since 1h
   sluice requests --key team-a --since 24h      # what one client key sent
   sluice requests --no-key --since 1h           # what tokens, not client keys, sent
-  sluice requests --replica sluice-7d9f --since 1h  # what one pod served, each start of it`,
+  sluice requests --replica sluice-6d4b9c7f8-x2k4p --since 1h  # what one pod served, each start of it`,
 		Args: cobra.MaximumNArgs(1),
 		// LiteLLM's UI calls its request log "Logs": sluice logs
 		// suggests this command.

@@ -38,7 +38,7 @@ request log: /metrics counts them (sluice_client_key_requests_total by code, slu
   sluice usage --key team-a --by version --since 2026-12-01
   sluice usage --version v1.2.0 --by key   # who used one version
   sluice usage --no-key                # the requests sent with a token, or without keys
-  sluice usage --replica sluice-7d9f   # what one pod served, each start of it
+  sluice usage --replica sluice-6d4b9c7f8-x2k4p   # what one pod served, each start of it
   sluice usage --since 30d -o json     # for a script or a bill`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
