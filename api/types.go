@@ -339,6 +339,11 @@ type UsageReport struct {
 	Until time.Time  `json:"until"`
 	// By is the grouping: key, model or version.
 	By string `json:"by"`
+	// Replica and NoReplica are the query's replica filter, said back: a
+	// gateway older than it ignores ?replica= and sums every replica's
+	// requests, and a client tells that answer by their absence.
+	Replica   string `json:"replica,omitempty"`
+	NoReplica bool   `json:"no_replica,omitempty"`
 	// Rows are the sums, ordered by key (the requests without one, key
 	// "", first), model and version; Model is set with by=model or
 	// version, Version with by=version.

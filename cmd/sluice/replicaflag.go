@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -30,6 +31,32 @@ func checkReplicaFlag(cmd *cobra.Command, q sluice.RequestQuery) error {
 		return &sluice.Error{Code: sluice.CodeInvalid, Message: `--replica "" names no replica: for the requests that name none (a lone gateway's, and those logged before the replica was kept) use --no-replica`}
 	}
 	return nil
+}
+
+// unfilteredByReplica refuses an answer to a query filtered by replica
+// that the gateway did not filter: one older than the filter ignores
+// ?replica= and ?no_replica= and answers every replica's requests, which
+// would be shown (or summed) as the one replica's. rows are the request log
+// rows answered, each checked against the filter (none: nothing wrong is
+// shown); a usage answer has none, and says the filter back instead
+// (api.UsageReport.Replica, NoReplica), given as echoed.
+func unfilteredByReplica(q sluice.RequestQuery, rows []sluice.Observation, echoed *sluice.RequestQuery) error {
+	if q.Replica == "" && !q.NoReplica {
+		return nil
+	}
+	ok := true
+	if echoed != nil {
+		ok = echoed.Replica == q.Replica && echoed.NoReplica == q.NoReplica
+	}
+	for _, o := range rows {
+		if q.Replica != "" && !sluice.ReplicaMatches(o.Replica, q.Replica) || q.NoReplica && o.Replica != "" {
+			ok = false
+		}
+	}
+	if ok {
+		return nil
+	}
+	return errors.New("the gateway did not filter by replica: it is older than this CLI, so it ignores --replica and --no-replica and answers every replica's requests; upgrade it, or read the REPLICA column of sluice requests without them")
 }
 
 // noReplicaRequests says on stderr that no request of the replica asked for

@@ -66,6 +66,9 @@ request log: /metrics counts them (sluice_client_key_requests_total by code, slu
 			if err != nil {
 				return err
 			}
+			if err := unfilteredByReplica(q, nil, &sluice.RequestQuery{Replica: rep.Replica, NoReplica: rep.NoReplica}); err != nil {
+				return err
+			}
 			switch {
 			case len(rep.Rows) > 0:
 			case q.ClientKey != "":
