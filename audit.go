@@ -2,6 +2,7 @@ package sluice
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -177,10 +178,31 @@ type RequestQuery struct {
 	// a gateway without client keys, or logged before keys were kept. It
 	// and ClientKey are not given together.
 	NoClientKey bool
+	// Replica keeps the rows of requests served by the replica of that
+	// name (Observation.Replica, ReplicaMatches): its whole name, or the
+	// name it was given before the parts each start adds (a pod's name
+	// covers each of its starts).
+	Replica string
+	// NoReplica keeps the rows that name no replica (Observation.Replica
+	// ""): a lone gateway's, and those logged before the replica was
+	// kept. It and Replica are not given together.
+	NoReplica bool
 	// Since and Until bound At (inclusive since, exclusive until).
 	Since, Until time.Time
 	// Limit caps the result (newest first); 0 means 1000.
 	Limit int
+}
+
+// ReplicaMatches reports whether a request log row served by the replica
+// named replica (Observation.Replica) is one RequestQuery.Replica filter
+// keeps: the same name, or one that continues it after a dash. A replica's
+// name is the name it was given (a pod's, or host and process id) and
+// random bytes new at each start, so "sluice-2" keeps every start of that
+// pod ("sluice-2-1-4f2a9c1e"), which the operator chasing it knows, but not
+// "sluice-20-…". An empty filter keeps nothing here: NoReplica asks for
+// the rows without a replica.
+func ReplicaMatches(replica, filter string) bool {
+	return filter != "" && strings.HasPrefix(replica, filter) && (len(replica) == len(filter) || replica[len(filter)] == '-')
 }
 
 // VersionCount is how many logged requests a version served.

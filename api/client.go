@@ -173,15 +173,15 @@ func (c *Client) Version(ctx context.Context, id string) (VersionView, error) {
 
 // Apply applies a declarative document; with dryRun it only computes and
 // validates the change.
-func (c *Client) Apply(ctx context.Context, doc sluice.ApplyDoc, reason string, dryRun bool) (Result, error) {
+func (c *Client) Apply(ctx context.Context, doc sluice.ApplyDoc, reason string, dryRun bool) (ApplyResult, error) {
 	return c.ApplyIf(ctx, doc, reason, dryRun, -1)
 }
 
 // ApplyIf is Apply that succeeds only while the registry is at revision
 // ifRevision (negative: any; 0 is an empty registry's), answering a
 // conflict otherwise.
-func (c *Client) ApplyIf(ctx context.Context, doc sluice.ApplyDoc, reason string, dryRun bool, ifRevision int64) (Result, error) {
-	var out Result
+func (c *Client) ApplyIf(ctx context.Context, doc sluice.ApplyDoc, reason string, dryRun bool, ifRevision int64) (ApplyResult, error) {
+	var out ApplyResult
 	req := ApplyRequest{Doc: doc, Reason: reason, DryRun: dryRun}
 	if ifRevision >= 0 {
 		req.IfRevision = &ifRevision
@@ -339,6 +339,10 @@ func (c *Client) ListRequests(ctx context.Context, q sluice.RequestQuery) (Reque
 	if q.NoClientKey {
 		v.Set("no_key", "true")
 	}
+	setQuery(v, "replica", q.Replica)
+	if q.NoReplica {
+		v.Set("no_replica", "true")
+	}
 	setTime(v, "since", q.Since)
 	setTime(v, "until", q.Until)
 	if q.Limit > 0 {
@@ -359,6 +363,10 @@ func (c *Client) Usage(ctx context.Context, q sluice.RequestQuery, by string) (U
 	setQuery(v, "key", q.ClientKey)
 	if q.NoClientKey {
 		v.Set("no_key", "true")
+	}
+	setQuery(v, "replica", q.Replica)
+	if q.NoReplica {
+		v.Set("no_replica", "true")
 	}
 	setQuery(v, "by", by)
 	setTime(v, "since", q.Since)

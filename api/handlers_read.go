@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sluicehq/sluice"
 )
@@ -187,10 +189,24 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) error {
 
 // requestFilter reads the request log's filters a request gives: ?model=,
 // ?version= and ?key= (each checked as a name), ?no_key=true (the
-// requests sent without a key; not with ?key=), ?since= and ?until=.
+// requests sent without a key; not with ?key=), ?replica= (a replica's
+// name, or the name it was given: sluice.ReplicaMatches), ?no_replica=true
+// (the rows naming none; not with ?replica=), ?since= and ?until=.
 func (s *Server) requestFilter(r *http.Request) (sluice.RequestQuery, error) {
 	q := r.URL.Query()
-	rq := sluice.RequestQuery{Model: q.Get("model"), Version: q.Get("version"), ClientKey: q.Get("key")}
+	rq := sluice.RequestQuery{Model: q.Get("model"), Version: q.Get("version"), ClientKey: q.Get("key"), Replica: q.Get("replica")}
+	if v := q.Get("no_replica"); v != "" {
+		var err error
+		if rq.NoReplica, err = strconv.ParseBool(v); err != nil {
+			return rq, invalid("no_replica", fmt.Sprintf("no_replica %q is not true or false: no_replica=true keeps the requests that name no replica (a lone gateway's, and those logged before the replica was kept)", v))
+		}
+		if rq.NoReplica && rq.Replica != "" {
+			return rq, invalid("no_replica", "give replica (one replica's requests) or no_replica=true (those that name none), not both")
+		}
+	}
+	if err := checkReplicaName(rq.Replica); err != nil {
+		return rq, err
+	}
 	if v := q.Get("no_key"); v != "" {
 		var err error
 		if rq.NoClientKey, err = strconv.ParseBool(v); err != nil {
@@ -249,4 +265,19 @@ func checkKeyName(name string) error {
 		return nil
 	}
 	return sluice.CheckKeyName(name)
+}
+
+// checkReplicaName refuses a ?replica= that no replica could be named: a
+// replica's name is a host's or pod's, a process id and hex digits, joined
+// by dashes; "" filters nothing.
+func checkReplicaName(name string) error {
+	if name == "" {
+		return nil
+	}
+	if len(name) > 253 || strings.HasPrefix(name, "-") || strings.HasSuffix(name, "-") || strings.ContainsFunc(name, func(r rune) bool {
+		return r <= ' ' || r == 0x7f || !utf8.ValidRune(r) || r == utf8.RuneError
+	}) {
+		return invalid("replica", fmt.Sprintf("replica %q is not a replica's name: give one as the REPLICA column of sluice requests (or the audit) shows it, such as sluice-6d4b9c7f8-x2k4p-1-4f2a9c1e, or a part of it up to a dash, such as the pod's name (sluice-6d4b9c7f8-x2k4p), which keeps each of its starts", name))
+	}
+	return nil
 }

@@ -34,7 +34,7 @@ func (s *Server) getUsage(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	out := UsageReport{By: by, Until: rq.Until, Rows: groupUsage(rows, by)}
+	out := UsageReport{By: by, Until: rq.Until, Rows: groupUsage(rows, by), Replica: rq.Replica, NoReplica: rq.NoReplica}
 	if out.Until.IsZero() {
 		out.Until = now.UTC()
 	}

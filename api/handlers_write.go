@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/rollout"
@@ -70,7 +71,8 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if req.DryRun {
-		writeJSON(w, http.StatusOK, Result{Revision: base.Revision, Changed: !ch.Empty(), DryRun: true, Audit: ch.Audit, Kept: kept, KeptStages: keptStages, HeldTargets: heldTargets(e.Registry(), req), WouldStart: specs})
+		res := Result{Revision: base.Revision, Changed: !ch.Empty(), DryRun: true, Audit: ch.Audit, Kept: kept, KeptStages: keptStages, HeldTargets: heldTargets(e.Registry(), req), WouldStart: specs}
+		writeJSON(w, http.StatusOK, applied(res, req.Doc))
 		return nil
 	}
 	var known map[string]bool // endpoints before, in the registry the apply committed against
@@ -100,8 +102,26 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 	if res.Changed {
 		out.Unreachable = s.probeAdded(r.Context(), known, req.Doc)
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, applied(out, req.Doc))
 	return nil
+}
+
+// applied is an apply's answer: res and the warnings worked out here from
+// doc and res, so that every client of the API hears them, not the CLI
+// alone (ApplyResult.Warnings; never nil, so a client tells this gateway
+// from an older one that sends none).
+func applied(res Result, doc sluice.ApplyDoc) ApplyResult {
+	out := ApplyResult{Result: res, Warnings: []string{}}
+	// Valid routing that is not what was meant: said, not refused.
+	for _, m := range doc.Models {
+		out.Warnings = append(out.Warnings, sluice.ShadowedRules(m.Name, m.Rules)...)
+	}
+	for _, u := range res.Unreachable {
+		// A warning by its place here: the message's own "warning: "
+		// (kept in unreachable, as before) would be said twice.
+		out.Warnings = append(out.Warnings, strings.TrimPrefix(u.Message, "warning: "))
+	}
+	return out
 }
 
 func (s *Server) registerVersion(w http.ResponseWriter, r *http.Request) error {

@@ -117,6 +117,21 @@ type Result struct {
 	Unreachable []EndpointWarning `json:"unreachable,omitempty"`
 }
 
+// ApplyResult is the answer to POST /admin/v1/apply: the Result, flattened
+// into the JSON object, and what the document may have got wrong though it
+// was applied (or, on a dry run, would be).
+type ApplyResult struct {
+	Result
+	// Warnings are worked out by the gateway from the applied document: a
+	// routing rule an earlier one shadows (sluice.ShadowedRules), valid
+	// but never matched, and an endpoint the apply added that did not
+	// answer its probe (Unreachable's messages). Always present, [] when
+	// there are none: a gateway older than this field sends none, and a
+	// client then works them out itself (the CLI does), where an empty
+	// list means there is nothing to say.
+	Warnings []string `json:"warnings"`
+}
+
 // HeldTarget is a model's declared target that an apply did not start a
 // rollout to, because the model's last rollout was to that target and ended
 // without promoting it.
@@ -324,6 +339,11 @@ type UsageReport struct {
 	Until time.Time  `json:"until"`
 	// By is the grouping: key, model or version.
 	By string `json:"by"`
+	// Replica and NoReplica are the query's replica filter, said back: a
+	// gateway older than it ignores ?replica= and sums every replica's
+	// requests, and a client tells that answer by their absence.
+	Replica   string `json:"replica,omitempty"`
+	NoReplica bool   `json:"no_replica,omitempty"`
 	// Rows are the sums, ordered by key (the requests without one, key
 	// "", first), model and version; Model is set with by=model or
 	// version, Version with by=version.

@@ -104,6 +104,15 @@ func requestWhere(rq sluice.RequestQuery) *query {
 	if rq.NoClientKey {
 		q.add("client_key = ''")
 	}
+	if rq.Replica != "" {
+		// sluice.ReplicaMatches: the name, or one continuing it after a
+		// dash. No index: requests_at (or requests_model_at) bounds the
+		// rows read, and one on replica would cost every append.
+		q.add("(replica = ? OR starts_with(replica, ?::text || '-'))", text(rq.Replica), text(rq.Replica))
+	}
+	if rq.NoReplica {
+		q.add("replica = ''")
+	}
 	q.timeRange(rq.Since, rq.Until)
 	return &q
 }

@@ -73,8 +73,9 @@ func legacyWhere(q sluice.RequestQuery) (string, []any) {
 		}
 	}
 	timeRange(&where, &args, q.Since, q.Until)
-	if q.ClientKey != "" {
-		// The old table predates client keys: none of its rows has one.
+	if q.ClientKey != "" || q.Replica != "" {
+		// The old table predates client keys and replicas: none of its
+		// rows has one (so NoClientKey and NoReplica keep them all).
 		where = append(where, "0")
 	}
 	if len(where) == 0 {

@@ -94,6 +94,10 @@ type segmentFilter struct {
 	// hasUntil is false without q.Until: no upper bound at all, so a row
 	// at the latest time the store keeps (MaxInt64 ns) is found too.
 	hasUntil bool
+	// replicas marks, by dictionary index, the words of the segment being
+	// matched that q.Replica keeps (sluice.ReplicaMatches: one name may
+	// match several starts of a replica); reused from segment to segment.
+	replicas []bool
 }
 
 func newSegmentFilter(q sluice.RequestQuery) segmentFilter {
@@ -147,6 +151,17 @@ func (f *segmentFilter) match(d *decodedSegment, keep func(row *segRow, idx int)
 			return
 		}
 	}
+	if f.q.Replica != "" {
+		f.replicas = slices.Grow(f.replicas[:0], len(d.words))[:len(d.words)]
+		found := false
+		for i, w := range d.words {
+			f.replicas[i] = sluice.ReplicaMatches(w, f.q.Replica)
+			found = found || f.replicas[i]
+		}
+		if !found {
+			return
+		}
+	}
 	for i := range d.rows {
 		r := &d.rows[i]
 		if r.at < f.since || f.hasUntil && r.at >= f.until ||
@@ -155,6 +170,8 @@ func (f *segmentFilter) match(d *decodedSegment, keep func(row *segRow, idx int)
 			// By text, not index: an older format's "" key is appended
 			// to the dictionary after any "" it already held.
 			f.q.NoClientKey && d.words[r.dict[dictKey]] != "" ||
+			f.q.Replica != "" && !f.replicas[r.dict[dictReplica]] ||
+			f.q.NoReplica && d.words[r.dict[dictReplica]] != "" ||
 			f.q.RequestID != "" && string(r.id) != f.q.RequestID {
 			continue
 		}

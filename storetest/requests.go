@@ -19,6 +19,7 @@ var requestTests = []test{
 	{"FilterModelVersion", testRequestsFilter},
 	{"FilterRequestID", testRequestsByID},
 	{"FilterClientKey", testRequestsByKey},
+	{"FilterReplica", testRequestsByReplica},
 	{"OddText", testRequestsOddText},
 	{"FilterTime", testRequestsTime},
 	{"Count", testRequestsCount},
@@ -269,6 +270,61 @@ func testRequestsByKey(t *testing.T, s sluice.Store) {
 	}
 }
 
+// testRequestsByReplica: rows are found by the replica that served them,
+// by its whole name or the name it was given (a pod's, covering each of
+// its starts), alone or with the other filters, and those that name no
+// replica (a lone gateway's, older rows) with NoReplica; counts and usage
+// follow the filter.
+func testRequestsByReplica(t *testing.T, s sluice.Store) {
+	rows := requestRows(700, 0)
+	// requestRows' replicas are "", gw-a-101-4f2a and gw-b-202-9c1e: a
+	// second start of gw-a, and a pod whose name continues gw-a's.
+	for i := range rows {
+		switch i % 10 {
+		case 4:
+			rows[i].Replica = "gw-a-101-77aa"
+		case 7:
+			rows[i].Replica = "gw-ab-3-1b2c"
+		}
+	}
+	mustAppend(t, s, rows)
+	for _, q := range []sluice.RequestQuery{
+		{Replica: "gw-a-101-4f2a"},
+		{Replica: "gw-a"},     // both starts of gw-a, not gw-ab
+		{Replica: "gw-a-101"}, // both too
+		{Replica: "gw-a-10"},  // not a whole part of a name
+		{Replica: "gw-b-202-9c1e", Model: "chat"},
+		{Replica: "gw-ab", Version: "v2", Limit: 9},
+		{Replica: "gw-a", Since: rows[100].At, Until: rows[300].At},
+		{Replica: "gw-a", ClientKey: "team-a"},
+		{Replica: "gw-b", RequestID: rows[3].RequestID},
+		{Replica: "nope"},
+		{NoReplica: true},
+		{NoReplica: true, Model: "chat", Limit: 9},
+		{NoReplica: true, NoClientKey: true, Since: rows[100].At, Until: rows[300].At},
+		{NoReplica: true, RequestID: rows[3].RequestID},
+	} {
+		want := newestFirst(rows, func(o *sluice.Observation) bool { return matches(o, q) })
+		counts := map[string]int64{}
+		for _, o := range want {
+			if !o.Retried {
+				counts[o.Version]++
+			}
+		}
+		if len(want) == 0 && q.Replica != "nope" && q.Replica != "gw-a-10" && q.RequestID == "" {
+			t.Fatalf("Requests(%+v): the rows hold none to find", q)
+		}
+		if q.Limit > 0 && len(want) > q.Limit {
+			want = want[:q.Limit]
+		}
+		checkRows(t, fmt.Sprintf("Requests(%+v)", q), mustRequests(t, s, q), want)
+		if got := mustCount(t, s, q); fmt.Sprint(sortedCounts(got)) != fmt.Sprint(sortedCounts(counts)) {
+			t.Errorf("CountRequests(%+v) = %v, want %v", q, sortedCounts(got), sortedCounts(counts))
+		}
+		checkUsage(t, s, rows, q)
+	}
+}
+
 // testRequestsOddText: a row whose text fields hold a NUL or invalid UTF-8
 // (a backend's finish_reason, a client's category) is stored with the rows
 // around it, not refused with them; the odd bytes may be replaced.
@@ -400,6 +456,7 @@ func testRequestsAgainstModel(t *testing.T, s sluice.Store) {
 			o.Version = []string{"v1", "v2", "v3"}[rng.IntN(3)]
 			o.Latency = time.Duration(rng.IntN(1e9))
 			o.ClientKey = []string{"", "team-a", "team-b"}[rng.IntN(3)]
+			o.Replica = []string{"", "gw-a-1-4f2a", "gw-a-1-9c1e", "gw-ab-2-77aa"}[rng.IntN(4)]
 			o.ErrorClass = []string{"", "", "", "timeout", "canceled"}[rng.IntN(5)]
 			o.Retried = o.ErrorClass == "timeout" && rng.IntN(2) == 0
 			o.InputTokens, o.OutputTokens, o.CachedTokens = rng.IntN(5000), rng.IntN(5000), rng.IntN(100)
@@ -456,13 +513,14 @@ func testRequestsAgainstModel(t *testing.T, s sluice.Store) {
 		case 2:
 			q.NoClientKey = true
 		}
+		switch rng.IntN(6) {
+		case 0, 1:
+			q.Replica = []string{"gw-a", "gw-a-1-9c1e", "gw-ab", "gw", "nope"}[rng.IntN(5)]
+		case 2:
+			q.NoReplica = true
+		}
 		q.Limit = []int{0, 1, 7, 100, 5000}[rng.IntN(5)]
-		want := newestFirst(ordered, func(o *sluice.Observation) bool {
-			return (q.Model == "" || o.Model == q.Model) && (q.Version == "" || o.Version == q.Version) &&
-				(q.ClientKey == "" || o.ClientKey == q.ClientKey) && (!q.NoClientKey || o.ClientKey == "") &&
-				(q.RequestID == "" || o.RequestID == q.RequestID) &&
-				(q.Since.IsZero() || !o.At.Before(q.Since)) && (q.Until.IsZero() || o.At.Before(q.Until))
-		})
+		want := newestFirst(ordered, func(o *sluice.Observation) bool { return matches(o, q) })
 		counts := map[string]int64{}
 		for _, o := range want {
 			if !o.Retried {

@@ -52,6 +52,7 @@ func WantUsage(rows []sluice.Observation, q sluice.RequestQuery) []sluice.UsageR
 func matches(o *sluice.Observation, q sluice.RequestQuery) bool {
 	return (q.Model == "" || o.Model == q.Model) && (q.Version == "" || o.Version == q.Version) &&
 		(q.ClientKey == "" || o.ClientKey == q.ClientKey) && (!q.NoClientKey || o.ClientKey == "") &&
+		(q.Replica == "" || sluice.ReplicaMatches(o.Replica, q.Replica)) && (!q.NoReplica || o.Replica == "") &&
 		(q.RequestID == "" || o.RequestID == q.RequestID) &&
 		(q.Since.IsZero() || !o.At.Before(q.Since)) && (q.Until.IsZero() || o.At.Before(q.Until))
 }

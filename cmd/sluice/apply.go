@@ -42,11 +42,19 @@ Applying the same file again changes nothing.`,
 			if err != nil {
 				return err
 			}
-			// Valid routing that is not what was meant: said, not refused.
-			for _, m := range doc.Models {
-				for _, w := range sluice.ShadowedRules(m.Name, m.Rules) {
-					fmt.Fprintf(c.stderr, "warning: %s\n", w)
+			// The gateway's warnings (ApplyResult.Warnings), once each;
+			// a gateway older than them sends none (nil, not []), and the
+			// CLI works out what it can itself, as it did.
+			warnings, own := res.Warnings, res.Warnings == nil
+			if own {
+				// Valid routing that is not what was meant: said, not
+				// refused.
+				for _, m := range doc.Models {
+					warnings = append(warnings, sluice.ShadowedRules(m.Name, m.Rules)...)
 				}
+			}
+			for _, w := range warnings {
+				fmt.Fprintf(c.stderr, "warning: %s\n", w)
 			}
 			if c.output == "json" {
 				return c.printJSON(res)
@@ -95,8 +103,10 @@ Applying the same file again changes nothing.`,
 			for _, h := range res.HeldTargets {
 				fmt.Fprintln(c.stdout, h.Message)
 			}
-			for _, u := range res.Unreachable {
-				fmt.Fprintln(c.stderr, u.Message)
+			if own { // else among the gateway's warnings
+				for _, u := range res.Unreachable {
+					fmt.Fprintln(c.stderr, u.Message)
+				}
 			}
 			if dry {
 				if ts := targets(doc, held); len(ts) > 0 {

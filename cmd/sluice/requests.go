@@ -24,7 +24,8 @@ func (c *cli) requestsCmd() *cobra.Command {
 		Example: `  sluice requests --id req_182a03369e5a_2b  # the X-Request-Id a client got
   sluice requests chat --version v1.2.0 --since 1h
   sluice requests --key team-a --since 24h      # what one client key sent
-  sluice requests --no-key --since 1h           # what tokens, not client keys, sent`,
+  sluice requests --no-key --since 1h           # what tokens, not client keys, sent
+  sluice requests --replica sluice-6d4b9c7f8-x2k4p --since 1h  # what one pod served, each start of it`,
 		Args: cobra.MaximumNArgs(1),
 		// LiteLLM's UI calls its request log "Logs": sluice logs
 		// suggests this command.
@@ -39,6 +40,9 @@ func (c *cli) requestsCmd() *cobra.Command {
 			if err := checkKeyFlag(q.ClientKey); err != nil {
 				return err
 			}
+			if err := checkReplicaFlag(cmd, q); err != nil {
+				return err
+			}
 			cl, err := c.client()
 			if err != nil {
 				return err
@@ -48,6 +52,9 @@ func (c *cli) requestsCmd() *cobra.Command {
 			}
 			list, err := cl.ListRequests(cmd.Context(), q)
 			if err != nil {
+				return err
+			}
+			if err := unfilteredByReplica(q, list.Requests, nil); err != nil {
 				return err
 			}
 			if q.RequestID != "" && len(list.Requests) == 0 {
@@ -64,9 +71,11 @@ func (c *cli) requestsCmd() *cobra.Command {
 				if err := c.noRequests(cmd, cl, q); err != nil {
 					return err
 				}
+			} else if len(list.Requests) == 0 && q.RequestID == "" && q.Replica != "" {
+				c.noReplicaRequests(q)
 			}
 			if list.Truncated {
-				defer noteCut(c.stderr, len(list.Requests), "requests", "--version, --key, --no-key, --since or --until")
+				defer noteCut(c.stderr, len(list.Requests), "requests", "--version, --key, --no-key, --replica, --since or --until")
 			}
 			if c.output == "json" {
 				return c.printJSON(list.Requests)
@@ -80,7 +89,9 @@ func (c *cli) requestsCmd() *cobra.Command {
 			}
 			// The REPLICA column only on a fleet: a lone gateway's rows
 			// (and rows logged before the replica was kept) name none.
-			if slices.ContainsFunc(list.Requests, func(o sluice.Observation) bool { return o.Replica != "" }) {
+			// With --replica it stays, as --key keeps KEY: a name given
+			// before a dash matches several starts.
+			if q.Replica != "" || slices.ContainsFunc(list.Requests, func(o sluice.Observation) bool { return o.Replica != "" }) {
 				extraHead += "\tREPLICA"
 				cell := extraCells
 				extraCells = func(o sluice.Observation) string { return cell(o) + "\t" + dash(o.Replica) }
@@ -109,6 +120,7 @@ func (c *cli) requestsCmd() *cobra.Command {
 	f.StringVar(&q.ClientKey, "key", "", "only requests sent with the client key of this name (client_keys in the gateway's config; the name, never the secret)")
 	f.BoolVar(&q.NoClientKey, "no-key", false, "only requests sent without a client key: with an operator's or admin's token, or to a gateway without client keys")
 	cmd.MarkFlagsMutuallyExclusive("key", "no-key")
+	replicaFlags(cmd, &q)
 	f.StringVar(&since, "since", "", "only requests since this time or duration ago (e.g. 1h)")
 	f.StringVar(&until, "until", "", "only requests before this time")
 	f.IntVar(&q.Limit, "limit", 100, fmt.Sprintf("at most this many requests, newest first (up to %d)", api.MaxLimit))

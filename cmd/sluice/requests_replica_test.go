@@ -20,8 +20,9 @@ import (
 // question for each pod's logs, as the request log did not say (the audit
 // did). Two replicas on one PostgreSQL store serve requests sent with the
 // OpenAI SDK to each; through either one, sluice requests names the
-// replica that served each request (a REPLICA column, --id, -o json). On
-// SQLite, one gateway, the rows name none and the table is as it was.
+// replica that served each request (a REPLICA column, --id, -o json), and
+// --replica lists what one of them served. On SQLite, one gateway, the
+// rows name none and the table is as it was.
 func TestRequests_ReplicaColumn(t *testing.T) {
 	b := fakellm.New(fakellm.Config{})
 	if err := b.Start("127.0.0.1:0"); err != nil {
@@ -122,6 +123,17 @@ func TestRequests_ReplicaColumn(t *testing.T) {
 				t.Errorf("requests --id %s through a does not name replica b (%s):\n%s", id, name, out)
 			}
 			break
+		}
+		// --replica: through a, the requests b served, and no others.
+		out = mustRun(t, through(ra)("requests", "chat", "--replica", rb.Replica(), "-o", "json")...)
+		var rows []sluice.Observation
+		if err := json.Unmarshal([]byte(out), &rows); err != nil || int64(len(rows)) != sent[rb] {
+			t.Fatalf("requests --replica %s through a: %d rows, %v; want the %d b served\n%s", rb.Replica(), len(rows), err, sent[rb], out)
+		}
+		for _, o := range rows {
+			if served[o.RequestID] != rb.Replica() {
+				t.Errorf("requests --replica %s: row %s, which %s served", rb.Replica(), o.RequestID, served[o.RequestID])
+			}
 		}
 	})
 	t.Run("SQLite", func(t *testing.T) {

@@ -38,10 +38,14 @@ request log: /metrics counts them (sluice_client_key_requests_total by code, slu
   sluice usage --key team-a --by version --since 2026-12-01
   sluice usage --version v1.2.0 --by key   # who used one version
   sluice usage --no-key                # the requests sent with a token, or without keys
+  sluice usage --replica sluice-6d4b9c7f8-x2k4p   # what one pod served, each start of it
   sluice usage --since 30d -o json     # for a script or a bill`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkKeyFlag(q.ClientKey); err != nil {
+				return err
+			}
+			if err := checkReplicaFlag(cmd, q); err != nil {
 				return err
 			}
 			cl, err := c.client()
@@ -62,6 +66,9 @@ request log: /metrics counts them (sluice_client_key_requests_total by code, slu
 			if err != nil {
 				return err
 			}
+			if err := unfilteredByReplica(q, nil, &sluice.RequestQuery{Replica: rep.Replica, NoReplica: rep.NoReplica}); err != nil {
+				return err
+			}
 			switch {
 			case len(rep.Rows) > 0:
 			case q.ClientKey != "":
@@ -75,6 +82,8 @@ request log: /metrics counts them (sluice_client_key_requests_total by code, slu
 				if err := c.noRequests(cmd, cl, q); err != nil {
 					return err
 				}
+			case q.Replica != "":
+				c.noReplicaRequests(q)
 			}
 			if c.output == "json" {
 				return c.printJSON(rep)
@@ -140,6 +149,7 @@ request log: /metrics counts them (sluice_client_key_requests_total by code, slu
 	f.StringVar(&q.ClientKey, "key", "", "only requests sent with the client key of this name (client_keys in the gateway's config; the name, never the secret)")
 	f.BoolVar(&q.NoClientKey, "no-key", false, "only requests sent without a client key: with an operator's or admin's token, or to a gateway without client keys")
 	cmd.MarkFlagsMutuallyExclusive("key", "no-key")
+	replicaFlags(cmd, &q)
 	f.StringVar(&by, "by", api.UsageByKey, "sum per key, per key and model, or per key, model and version: key, model or version")
 	return cmd
 }
