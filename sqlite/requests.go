@@ -94,6 +94,9 @@ type segmentFilter struct {
 	// hasUntil is false without q.Until: no upper bound at all, so a row
 	// at the latest time the store keeps (MaxInt64 ns) is found too.
 	hasUntil bool
+	// want is what the decoder checks before it stores a row, and the
+	// strings a segment's dictionary must hold for any row to be read.
+	want segmentWant
 }
 
 func newSegmentFilter(q sluice.RequestQuery) segmentFilter {
@@ -104,6 +107,7 @@ func newSegmentFilter(q sluice.RequestQuery) segmentFilter {
 	if !q.Until.IsZero() {
 		f.until, f.hasUntil = boundArg(q.Until), true
 	}
+	f.want = segmentWant{model: q.Model, version: q.Version, key: q.ClientKey, since: f.since, until: f.until, hasUntil: f.hasUntil}
 	return f
 }
 
@@ -163,7 +167,8 @@ func (f *segmentFilter) match(d *decodedSegment, keep func(row *segRow, idx int)
 }
 
 // scanSegments calls fn with each segment f selects, newest last_at first,
-// until fn returns false. The segment is valid only during the call.
+// until fn returns false, holding the rows f.want keeps. The segment is
+// valid only during the call.
 func (s *Store) scanSegments(ctx context.Context, tx *sql.Tx, op string, f *segmentFilter, fn func(d *decodedSegment, lastAt int64) bool) error {
 	query, args := f.query()
 	rows, err := tx.QueryContext(ctx, query, args...)
@@ -180,8 +185,15 @@ func (s *Store) scanSegments(ctx context.Context, tx *sql.Tx, op string, f *segm
 		if err := rows.Scan(&d.seq, &firstAt, &lastAt, &data); err != nil {
 			return err
 		}
-		if err := decodeSegment(data, firstAt, &d); err != nil {
+		// A segment whose dictionary lacks the model, version or key
+		// asked for comes back with no rows, none of them decoded; fn
+		// still sees it, so a limit's stop comes where it came before.
+		read, err := decodeSegmentFor(data, firstAt, &d, &f.want)
+		if err != nil {
 			return sluice.Errorf(sluice.CodeUnavailable, "%s: store %s: request log segment %d: %v", op, s.path, d.seq, err)
+		}
+		if !read {
+			s.segmentsPassed.Add(1)
 		}
 		if !fn(&d, lastAt) {
 			break
