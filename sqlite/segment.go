@@ -413,8 +413,14 @@ func firstByte(b []byte) int {
 
 // observation returns row as the Observation it was made from.
 func (d *decodedSegment) observation(row *segRow) sluice.Observation {
+	return rowObservation(row, string(row.id), d.words)
+}
+
+// rowObservation returns row, whose id is id and whose dictionary is
+// words, as the Observation it was made from.
+func rowObservation(row *segRow, id string, words []string) sluice.Observation {
 	o := sluice.Observation{
-		RequestID:    string(row.id),
+		RequestID:    id,
 		At:           time.Unix(0, row.at).UTC(),
 		StickyHash:   row.sticky,
 		Stream:       row.flags&1 != 0,
@@ -426,7 +432,7 @@ func (d *decodedSegment) observation(row *segRow) sluice.Observation {
 		TokensEstimated: row.flags&segTokensEstimated != 0,
 	}
 	for c, v := range dictValues(&o) {
-		*v = d.words[row.dict[c]]
+		*v = words[row.dict[c]]
 	}
 	n := row.numbers
 	o.Status, o.Latency, o.TTFT = int(n[0]), time.Duration(n[1]), time.Duration(n[2])
