@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -86,7 +87,8 @@ func fullDecode(t *testing.T, s *Store, q sluice.RequestQuery) []sluice.Observat
 		for i := range d.rows {
 			o := d.observation(&d.rows[i])
 			if q.Model != "" && o.Model != q.Model || q.Version != "" && o.Version != q.Version ||
-				q.ClientKey != "" && o.ClientKey != q.ClientKey ||
+				q.ClientKey != "" && o.ClientKey != q.ClientKey || q.NoClientKey && o.ClientKey != "" ||
+				q.RequestID != "" && o.RequestID != q.RequestID ||
 				!q.Since.IsZero() && o.At.Before(q.Since) || !q.Until.IsZero() && !o.At.Before(q.Until) {
 				continue
 			}
@@ -153,6 +155,14 @@ func TestRequests_PassOverSegmentsSameRows(t *testing.T) {
 		{Limit: 10_000},
 		{Version: "absent"},
 		{Model: "chat", Since: base.Add(time.Second), Limit: 25},
+		{NoClientKey: true, Limit: 10_000},
+		{Version: "v-rare", NoClientKey: true},
+		// seg 3's rows 0 (v-rare, no key) and 1 (v1, team-a): the raw
+		// segments above are not indexed by id, so a query by id finds
+		// the appended ones alone.
+		{Version: "v-rare", RequestID: "req_0123456789ab_" + strconv.FormatUint(3*40+1, 36)},
+		{Version: "v1", RequestID: "req_0123456789ab_" + strconv.FormatUint(3*40+1, 36)},
+		{ClientKey: "team-a", RequestID: "req_0123456789ab_" + strconv.FormatUint(3*40+2, 36)},
 	} {
 		t.Run(fmt.Sprintf("%+v", q), func(t *testing.T) {
 			want := fullDecode(t, s, q)
@@ -168,8 +178,8 @@ func TestRequests_PassOverSegmentsSameRows(t *testing.T) {
 					t.Fatalf("row %d:\n got  %+v\n want %+v", i, got[i], want[i])
 				}
 			}
-			if q.Version == "v-rare" && q.Limit == 0 && len(got) == 0 {
-				t.Error("the rare version's rows are not found at all")
+			if (q.Version == "v-rare" && q.Limit == 0 || q.RequestID != "" && q.Version != "v1") && len(got) == 0 {
+				t.Error("the rows asked for are not found at all")
 			}
 		})
 	}
@@ -210,5 +220,70 @@ func TestRequests_PassOverSkipsRows(t *testing.T) {
 	}
 	if _, err := s.Requests(t.Context(), sluice.RequestQuery{Version: "v1"}); err == nil || !containsAll(err.Error(), "request log segment 2", "corrupt") {
 		t.Errorf("Requests of the damaged segment's version: %v, want corrupt segment 2", err)
+	}
+}
+
+// decodeSegmentFor stores exactly the rows its want keeps, over segments of
+// every format: Requests, CountRequests and RequestUsage filter the rows
+// again (segmentFilter.match), so a decoder keeping too many rows would
+// return the same answers while allocating what the skip is there to save,
+// and only this test sees it.
+func TestDecodeSegmentFor_StoresOnlyKeptRows(t *testing.T) {
+	rows, ats := segmentRowsForTest(90)
+	first := slices.Min(ats)
+	segments := []struct {
+		name    string
+		data    []byte
+		firstAt int64
+	}{
+		{"format 4", encodeSegment(rows, ats).data, first},
+		{"format 3", oldSegment(3, "v1", "req_a_1", "req_a_2", "req_a_3"), 1000},
+		{"format 2", oldSegment(2, "v1", "req_b_1", "req_b_2"), 1000},
+		{"format 1", oldSegment(1, "v1", "req_c_1", "req_c_2"), 1000},
+	}
+	mid := first + 6e9
+	for _, w := range []segmentWant{
+		{version: "v1"},
+		{model: "chat", version: "v2"},
+		{key: "team-a"},
+		{model: "embed", key: "team-b"},
+		{version: "v3", since: mid},
+		{since: 1008, until: 1009, hasUntil: true},
+		{since: first, until: mid, hasUntil: true},
+		{model: "chat", version: "v1", key: "team-a", since: 1000},
+	} {
+		if w.since == 0 {
+			w.since = math.MinInt64
+		}
+		for _, sg := range segments {
+			t.Run(fmt.Sprintf("%s %+v", sg.name, w), func(t *testing.T) {
+				var whole decodedSegment
+				if err := decodeSegment(sg.data, sg.firstAt, &whole); err != nil {
+					t.Fatal(err)
+				}
+				var want []sluice.Observation
+				for i := range whole.rows {
+					o := whole.observation(&whole.rows[i])
+					at := o.At.UnixNano()
+					if w.model != "" && o.Model != w.model || w.version != "" && o.Version != w.version ||
+						w.key != "" && o.ClientKey != w.key || at < w.since || w.hasUntil && at >= w.until {
+						continue
+					}
+					want = append(want, o)
+				}
+				var d decodedSegment
+				if _, err := decodeSegmentFor(sg.data, sg.firstAt, &d, &w); err != nil {
+					t.Fatal(err)
+				}
+				if len(d.rows) != len(want) {
+					t.Fatalf("decodeSegmentFor stored %d rows, the want keeps %d of %d", len(d.rows), len(want), len(whole.rows))
+				}
+				for i := range d.rows {
+					if got := d.observation(&d.rows[i]); got != want[i] {
+						t.Fatalf("row %d:\n got  %+v\n want %+v", i, got, want[i])
+					}
+				}
+			})
+		}
 	}
 }
