@@ -224,7 +224,16 @@
       else if (i === cur && active) cls += " current";
       else if (i === cur && bad) cls += " failed";
       const mark = cls.includes("done") ? "✓" : cls.includes("failed") ? "✕" : cls.includes("current") ? (r.phase === "paused" ? "❚❚" : "●") : String(i + 1);
-      tl.append(h("div", { class: cls }, h("div", { class: "dot" }, mark), h("div", { class: "label" }, x.label)));
+      // The step it ended at says so, as sluice rollout status's ✘ on its
+      // Stages line does: a ✕ there beside the ✕ of the end read as two
+      // failures, and a stage's ✕ did not say it was the traffic reached.
+      let title = "";
+      if (bad && i === stopped && i !== cur) {
+        cls += " ended";
+        title = r.phase.replace("_", " ") + " here" + (x.key === "stage" ? ", with " + x.label.replace(/^(canary|A\/B) /, "") + " of the traffic on the candidate" : "") +
+          (stopped < cur - 1 ? ": the steps after it never ran" : "");
+      }
+      tl.append(h("div", { class: cls, title: title || undefined }, h("div", { class: "dot" }, mark), h("div", { class: "label" }, x.label)));
     });
     return tl;
   }
