@@ -1017,6 +1017,9 @@
       const late = versions.filter((v) => { const p = state.series[v] || []; return p.length && p[0].t >= from; });
       if (late.length) note += " " + late.join(", ") + ": charted from " + SluiceChart.fmtTime(from) + " only, when a dashboard opened; its mirrored (shadow) requests are not in the request log, which the charts' past is read from.";
     }
+    // The request log could not be read (the store is down): the charts
+    // hold what this gateway sampled since it began, nothing before.
+    if (state.pastUnread) note += " The charts' past could not be read from the request log (the store did not answer): they show what this gateway sampled since " + (from ? SluiceChart.fmtTime(from) : "now") + " only; it is read again every " + Math.round((state.pastRetryMs || 30000) / 1000) + " s.";
     $("charts-note").textContent = note;
   }
 
@@ -1027,6 +1030,9 @@
     state.smoothMs = a.smooth_ms;
     state.stepMs = a.step_ms;
     state.sampledFrom = a.sampled_from || 0;
+    state.pastUnread = !!a.past_unread;
+    state.pastRetryMs = a.retry_ms || 30000;
+    state.pastRetryAt = Date.now() + state.pastRetryMs;
     state.lastT = 0;
     for (const v in state.series) { const p = state.series[v]; if (p.length) state.lastT = Math.max(state.lastT, p[p.length - 1].t); }
     setCategories(a.categories);
@@ -1099,6 +1105,12 @@
       mergePoints(t.series);
       setCategories(t.categories);
       state.ticks++;
+      // The charts' past could not be read (the store did not answer):
+      // once the gateway would read it again, ask for the series whole.
+      if (state.pastUnread && Date.now() >= state.pastRetryAt) {
+        state.pastRetryAt = Infinity; // one ask at a time
+        loadSeries().catch((e) => { state.pastRetryAt = Date.now() + (state.pastRetryMs || 30000); console.warn(e); });
+      }
       if (document.hidden) return;
       renderCharts();
       if (state.refreshing) return;
