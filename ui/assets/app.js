@@ -1191,8 +1191,11 @@
   }
 
   // ---- shadow ----
+  // SHADOW_PAGE is how many pairs the Shadow review tab shows at a time.
+  const SHADOW_PAGE = 50;
   async function loadShadow() {
     const box = clear($("shadow-list"));
+    $("shadow-older").hidden = true;
     // Only the newest load fills the list: a filter changed, a model
     // picked or Refresh while an answer is on its way makes that answer
     // stale (appended, it listed pairs for filters no longer set).
@@ -1246,14 +1249,66 @@
         h("p", {}, a.available ? "Pairs are collected while a rollout mirrors traffic to its candidate (strategy shadow or pipeline): start one with sluice rollout start " + state.model + " --to VERSION --strategy shadow." : "This gateway keeps no shadow pairs.")));
       return;
     }
-    // The tab shows a page of 50: say when more are kept, and how to list
-    // them (the CLI pages with --before).
-    if (a.more) {
-      const cmd = "sluice rollout pairs " + state.model + (differ ? " --differ" : "") + (category ? " --category " + category : "") + (a.next_before ? " --before " + a.next_before : "");
-      box.append(h("p", { class: "muted", id: "shadow-more" }, "Showing the newest 50 of the pairs kept" + (differ || category ? " that match" : "") + "; more are kept: ",
-        h("code", {}, cmd), " lists the older ones."));
-    }
+    // The tab shows a page of 50, and Older the 50 before, as the API
+    // pages them (before=the last seq shown) and sluice rollout pairs
+    // --before does; the line above the pairs says how many are shown and
+    // whether more are kept.
+    state.shadow = { gen: gen, model: state.model, differ: differ, category: category, shown: 0, next: a.more ? a.next_before : 0, withheld: !!a.texts_withheld };
+    box.append(h("p", { class: "muted", id: "shadow-more", hidden: true }));
     if (a.texts_withheld) box.append(h("p", { class: "muted", id: "shadow-withheld" }, "The answers' texts are shown to operators and admins only: a viewer sees how the answers differ, as the request log shows how requests went, not what users wrote or were told."));
+    appendPairs(box, pairs, !!a.texts_withheld);
+    shadowMoreLine();
+  }
+
+  // shadowMoreLine says how many pairs the list shows and, while more are
+  // kept, shows Older and the CLI command that lists the rest.
+  function shadowMoreLine() {
+    const st = state.shadow, line = $("shadow-more"), older = $("shadow-older");
+    older.hidden = !st.next;
+    if (!line) return;
+    const match = st.differ || st.category ? " that match" : "";
+    if (st.next) {
+      const cmd = "sluice rollout pairs " + st.model + (st.differ ? " --differ" : "") + (st.category ? " --category " + st.category : "") + " --before " + st.next;
+      clear(line).append("Showing the newest " + st.shown + " of the pairs kept" + match + "; more are kept: ", h("code", {}, cmd), " lists the older ones, and Older below shows the next " + SHADOW_PAGE + " here.");
+      line.hidden = false;
+    } else if (st.shown > SHADOW_PAGE) {
+      clear(line).append("Showing " + st.shown + " pairs" + match + ", down to the oldest kept.");
+      line.hidden = false;
+    } else {
+      line.hidden = true;
+    }
+  }
+
+  // loadShadowOlder adds the next page of pairs, older than those shown,
+  // under them.
+  async function loadShadowOlder() {
+    const st = state.shadow, older = $("shadow-older");
+    if (!st || !st.next || st.gen !== state.shadowGen) return;
+    const q = new URLSearchParams({ limit: String(SHADOW_PAGE), before: String(st.next) });
+    if (st.differ) q.set("differ", "true");
+    if (st.category) q.set("category", st.category);
+    older.disabled = true;
+    let a;
+    try {
+      a = await admin("GET", "/shadow/" + enc(st.model) + "/pairs?" + q.toString());
+    } catch (e) {
+      if (st.gen === state.shadowGen) flash(e.message, true);
+      return;
+    } finally {
+      older.disabled = false;
+    }
+    // A filter changed, a model picked or Refresh meanwhile: the list
+    // this page was for is gone.
+    if (st.gen !== state.shadowGen) return;
+    st.next = a.truncated ? a.next_before : 0;
+    appendPairs($("shadow-list"), a.pairs || [], st.withheld || !!a.texts_withheld);
+    shadowMoreLine();
+  }
+
+  // appendPairs draws each pair, both answers side by side with their
+  // differences, at the end of box.
+  function appendPairs(box, pairs, withheld) {
+    state.shadow.shown += pairs.length;
     for (const p of pairs) {
       const P = p.primary || {}, S = p.shadow || {}, d = p.diff || {};
       const badges = [];
@@ -1269,7 +1324,7 @@
       badges.push(h("span", { class: "chip" + (d.same_text ? " pass" : "") }, d.same_text ? "same text" : "different text"));
       // Each tool call as name(arguments); a viewer gets the names only.
       const calls = (x) => (x.tool_calls || []).length ? h("div", { class: "pair-calls mono" }, (x.tool_calls || []).map((c) =>
-        h("div", {}, (c.name || "?") + "(" + (a.texts_withheld ? "…" : (c.arguments || "") + (c.cut ? "…" : "")) + ")"))) : null;
+        h("div", {}, (c.name || "?") + "(" + (withheld ? "…" : (c.arguments || "") + (c.cut ? "…" : "")) + ")"))) : null;
       const side = (x, title) => h("div", {},
         h("div", { class: "pair-side-head" }, title + " " + (x.version || "") + " · " + (x.status || "") + " · " + num(x.latency_ms, msd) + " ms · " + (x.output_tokens || 0) + " tokens · " + (x.chars || 0) + " chars" + (x.refusal ? " · refusal" : "") + (x.error ? " · " + x.error : "")),
         calls(x),
@@ -1632,6 +1687,7 @@
     $("audit-analyses").addEventListener("change", loadAudit);
     $("at-form").addEventListener("submit", askAt);
     $("shadow-refresh").addEventListener("click", loadShadow);
+    $("shadow-older").addEventListener("click", loadShadowOlder);
     $("shadow-differ").addEventListener("change", loadShadow);
     $("shadow-category").addEventListener("change", loadShadow);
     $("keys-refresh").addEventListener("click", loadKeys);
