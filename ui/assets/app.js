@@ -1677,6 +1677,92 @@
     await loadCategories();
   }
 
+  // ---- the token's expiry ----
+  // The header gives the signed-in token's expiry and counts down to it,
+  // from how far off the gateway said it was (its clock decides, not the
+  // browser's). The session is asked for every TOKEN_RECHECK_MS, so a
+  // token renewed (a config file's token given a later expires and
+  // reloaded) shows its new expiry, and one that ran out says so and goes
+  // to the sign-in page with the gateway's reason, all without a reload.
+  const TOKEN_RECHECK_MS = 15000;
+  const expiry = { at: "", deadline: 0, ended: false };
+  const expiryText = (iso) => new Date(String(iso).replace(/(\.\d{3})\d+/, "$1")).toISOString().slice(0, 19).replace("T", " ") + " UTC";
+  // leftText writes a time left as a countdown: 2d 3h, 1h 05m, 4m 09s.
+  function leftText(ms) {
+    const s = Math.max(0, Math.floor(ms / 1000)), m = Math.floor(s / 60), hr = Math.floor(m / 60), d = Math.floor(hr / 24);
+    if (d > 0) return d + "d " + (hr % 24) + "h";
+    if (hr > 0) return hr + "h " + String(m % 60).padStart(2, "0") + "m";
+    return m + "m " + String(s % 60).padStart(2, "0") + "s";
+  }
+  function expirySpans() {
+    let el = $("token-expires");
+    if (!el) {
+      el = h("span", { id: "token-expires", class: "small muted", title: "the token this session signed in with stops working then, and the session with it: ask an admin for a new one (sluice token create)" });
+      document.querySelector(".who").append(" ", el);
+    }
+    let left = $("token-left");
+    if (!left) {
+      left = h("span", { id: "token-left", class: "small muted" });
+      el.after(" ", left);
+    }
+    return [el, left];
+  }
+  function setExpiry(at, inMs) {
+    expiry.at = at || "";
+    expiry.deadline = at ? Date.now() + inMs : 0;
+    expiry.ended = false;
+    if (!at) {
+      for (const id of ["token-expires", "token-left"]) { const e = $(id); if (e) e.remove(); }
+      return;
+    }
+    expirySpans()[0].textContent = "token expires " + expiryText(at);
+    showLeft();
+  }
+  function showLeft() {
+    if (!expiry.at || expiry.ended) return;
+    const [el, left] = expirySpans();
+    const ms = expiry.deadline - Date.now();
+    if (ms > 0) {
+      el.className = left.className = "small " + (ms < 86400e3 ? "soon" : "muted");
+      left.textContent = "(in " + leftText(ms) + ")";
+      return;
+    }
+    // Run out: say so at once, then ask the gateway, which sends the page
+    // to sign-in with its reason (or, renewed meanwhile, the new expiry).
+    expiry.ended = true;
+    el.className = left.className = "small soon expired";
+    el.textContent = "token expired at " + expiryText(expiry.at);
+    left.textContent = "(this session has ended)";
+    flash("Your token " + (meta("sluice-name") || "") + " expired at " + expiryText(expiry.at) + ": this session has ended. Sign in with a new token (an admin makes one with sluice token create).", true);
+    checkSession();
+  }
+  async function checkSession() {
+    let info;
+    try {
+      info = await call("GET", "/ui/api/session");
+    } catch (e) {
+      return; // unreachable: asked again at the next check
+    }
+    const at = info.expires_at || "", was = expiry.at;
+    if (at === was) {
+      if (at) { expiry.deadline = Date.now() + info.expires_in_ms; expiry.ended = false; } // keep to the gateway's clock
+      return;
+    }
+    setExpiry(at, info.expires_in_ms);
+    if (!at) flash("Your token was renewed: it no longer expires.");
+    else if (!was) flash("Your token now expires " + expiryText(at) + ".", true);
+    else if (new Date(at) > new Date(was)) flash("Your token was renewed: it now expires " + expiryText(at) + ".");
+    else flash("Your token's expiry was brought forward: it now expires " + expiryText(at) + ".", true);
+  }
+  function watchExpiry() {
+    const el = $("token-expires");
+    // The page was rendered a moment ago: performance.now() is the time
+    // since it was asked for.
+    if (el && el.dataset.expiresAt) setExpiry(el.dataset.expiresAt, Number(el.dataset.expiresInMs) - performance.now());
+    setInterval(showLeft, 1000);
+    setInterval(checkSession, TOKEN_RECHECK_MS);
+  }
+
   document.addEventListener("DOMContentLoaded", async () => {
     window.addEventListener("hashchange", showTab);
     $("model-select").addEventListener("change", (e) => selectModel(e.target.value));
@@ -1701,6 +1787,7 @@
     $("history-back").addEventListener("click", () => { location.hash = "#history"; });
     $("logout").addEventListener("click", async () => { try { await call("POST", "/ui/logout"); } finally { location.replace("/ui/"); } });
     $("at-time").value = new Date().toISOString().slice(0, 19);
+    watchExpiry();
     window.addEventListener("resize", () => renderCharts());
     try {
       await loadModels();
