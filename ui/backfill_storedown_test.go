@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/sluicehq/sluice/fakellm"
 	"github.com/sluicehq/sluice/ui"
 )
@@ -80,5 +82,34 @@ func TestSeries_StoreDownReadOnceInAWhile(t *testing.T) {
 	series()
 	if n := logs.count(attempt); n != 2 {
 		t.Errorf("after 30 s, two chart requests made %d reads in all; want 2 (one more)", n)
+	}
+}
+
+// TestDashboard_ChartsSayTheirPastUnread: with the store down the charts
+// show what was sampled, and the note above them says the past could not
+// be read, rather than reading as a gateway without traffic before.
+func TestDashboard_ChartsSayTheirPastUnread(t *testing.T) {
+	g := MustGateway(t, MustBackend(t, fakellm.Config{}), MustBackend(t, fakellm.Config{Seed: 2}))
+	logs := &lockedBuffer{}
+	dash := ui.New(ui.Options{API: g.API, Control: g.Control, Windows: g.Recorder, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	ts := httptest.NewServer(dash.Handler())
+	t.Cleanup(func() { ts.CloseClientConnections(); ts.Close() })
+	ctx, jsErrors := newBrowser(t) // closed before the server
+	if err := g.Store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, signedIn(ts.URL, g.viewer)); err != nil {
+		t.Fatalf("sign in with the store down: %v%s\npage errors: %v", err, pageText(ctx), jsErrors())
+	}
+	var note string
+	waitFor(t, "the charts' note", 10*time.Second, func() bool {
+		note = evalString(ctx, t, `document.getElementById("charts-note").textContent`)
+		return note != ""
+	})
+	if !strings.Contains(note, "The charts' past could not be read from the request log (the store did not answer)") || !strings.Contains(note, "read again every 30 s") {
+		t.Errorf("with the store down the charts' note says %q; want that their past could not be read, and when it is read again", note)
+	}
+	if errs := jsErrors(); len(errs) > 0 {
+		t.Errorf("the page threw: %v", errs)
 	}
 }
