@@ -70,10 +70,21 @@ func (sm *sampler) backfill(ctx context.Context, model string) {
 	sm.mu.Unlock()
 	defer close(f.done)
 
+	asker := ctx
 	ctx, cancel := context.WithTimeout(ctx, backfillTimeout)
 	defer cancel()
 	since := end.Add(-sm.s.opt.History - sm.s.opt.Smooth)
 	rows, err := st.Requests(ctx, sluice.RequestQuery{Model: model, Since: since, Until: end, Limit: maxBackfillRows})
+	if err != nil && asker.Err() != nil {
+		// The request that read went away: that says nothing of the
+		// store, and the next request reads again.
+		sm.mu.Lock()
+		if sm.filled[model] == f {
+			delete(sm.filled, model)
+		}
+		sm.mu.Unlock()
+		return
+	}
 	if err != nil {
 		sm.s.opt.Logger.Warn("dashboard: read the charts' past from the request log", "model", model, "err", err, "retry_after", backfillRetryAfter)
 		sm.mu.Lock()
