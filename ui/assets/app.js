@@ -1254,7 +1254,6 @@
     // --before does; the line above the pairs says how many are shown and
     // whether more are kept.
     state.shadow = { gen: gen, model: state.model, differ: differ, category: category, shown: 0, next: a.more ? a.next_before : 0, withheld: !!a.texts_withheld };
-    box.append(h("p", { class: "muted", id: "shadow-more", hidden: true }));
     if (a.texts_withheld) box.append(h("p", { class: "muted", id: "shadow-withheld" }, "The answers' texts are shown to operators and admins only: a viewer sees how the answers differ, as the request log shows how requests went, not what users wrote or were told."));
     appendPairs(box, pairs, !!a.texts_withheld);
     shadowMoreLine();
@@ -1263,9 +1262,15 @@
   // shadowMoreLine says how many pairs the list shows and, while more are
   // kept, shows Older and the CLI command that lists the rest.
   function shadowMoreLine() {
-    const st = state.shadow, line = $("shadow-more"), older = $("shadow-older");
+    const st = state.shadow, older = $("shadow-older");
     older.hidden = !st.next;
-    if (!line) return;
+    // The line is there only when it says something: the pairs are the
+    // list's first children otherwise, as they were.
+    let line = $("shadow-more");
+    if (!line) {
+      line = h("p", { class: "muted", id: "shadow-more", hidden: true });
+      $("shadow-list").prepend(line);
+    }
     const match = st.differ || st.category ? " that match" : "";
     if (st.next) {
       const cmd = "sluice rollout pairs " + st.model + (st.differ ? " --differ" : "") + (st.category ? " --category " + st.category : "") + " --before " + st.next;
@@ -1275,7 +1280,7 @@
       clear(line).append("Showing " + st.shown + " pairs" + match + ", down to the oldest kept.");
       line.hidden = false;
     } else {
-      line.hidden = true;
+      line.remove();
     }
   }
 
