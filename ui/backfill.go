@@ -22,9 +22,9 @@ const backfillTimeout = 10 * time.Second
 // remembered: until then the charts are answered from what the sampler
 // holds, with a note that the past could not be read (SeriesAnswer's
 // PastUnread), and the next request after it reads the log again. With the
-// store down, every chart request waited up to backfillTimeout on a read
-// that failed again, and logged it, as the admin tokens' reads are not
-// (api.Auth's retryAfter, also 30 s).
+// store down, every chart request had waited up to backfillTimeout on a
+// read that failed again, each logged; 30 s is also how long api.Auth
+// keeps a failed read of the admin tokens before it reads them again.
 const backfillRetryAfter = 30 * time.Second
 
 // fill is the backfill of one model in one run of the sampler.
