@@ -83,6 +83,22 @@ func TestSeries_StoreDownReadOnceInAWhile(t *testing.T) {
 	if n := logs.count(attempt); n != 2 {
 		t.Errorf("after 30 s, two chart requests made %d reads in all; want 2 (one more)", n)
 	}
+	// Many pages at once, 30 s on again: one of them reads, the others
+	// wait for that read rather than each reading.
+	ahead.Store(int64(60*time.Second + 2*time.Millisecond))
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			resp, body := b.do("GET", "/ui/api/series?model=chat", "", nil)
+			if resp.StatusCode != 200 || !strings.Contains(string(body), `"past_unread":true`) {
+				t.Errorf("a chart request among several with the store down: %d %s", resp.StatusCode, body)
+			}
+		})
+	}
+	wg.Wait()
+	if n := logs.count(attempt); n != 3 {
+		t.Errorf("8 chart requests at once, 30 s after the last failed read, made %d reads in all; want 3 (one more)", n)
+	}
 }
 
 // TestDashboard_ChartsSayTheirPastUnread: with the store down the charts

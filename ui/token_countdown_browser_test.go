@@ -99,3 +99,43 @@ func TestDashboard_TokenExpiryLive(t *testing.T) {
 		t.Errorf("the page threw: %v", errs)
 	}
 }
+
+// TestDashboard_TokenGivenAnExpiryLive: a token signed in without an
+// expiry that is given one later (a config file's token given expires and
+// reloaded) shows it without a reload: the header had no place for it.
+func TestDashboard_TokenGivenAnExpiryLive(t *testing.T) {
+	ctx, jsErrors := newBrowser(t)
+	g := MustGateway(t, MustBackend(t, fakellm.Config{}), MustBackend(t, fakellm.Config{Seed: 5}))
+	const secret = "sluice_contractor-8d1e2f3a4b5c6d7e"
+	fileToken := func(ends time.Time) {
+		t.Helper()
+		if err := g.API.Auth().SetStatic(context.Background(), []sluice.Token{{Name: "contractor", Role: sluice.RoleViewer, Hash: sluice.HashSecret(secret), ExpiresAt: ends}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fileToken(time.Time{})
+	if err := chromedp.Do(ctx, signedIn(g.AdminURL(), secret)); err != nil {
+		t.Fatalf("sign-in: %v%s\npage errors: %v", err, pageText(ctx), jsErrors())
+	}
+	read := func() string {
+		t.Helper()
+		return evalString(ctx, t, `(() => { const e = document.getElementById("token-expires"); return (e && !e.hidden ? e.textContent : "") + "|" + ((document.getElementById("token-left") || {}).textContent || "") + "|" + document.getElementById("flash").textContent; })()`)
+	}
+	if got := read(); strings.HasPrefix(got, "token expires") {
+		t.Fatalf("signed in with a token that never expires, the header reads %q", got)
+	}
+	ends := time.Now().Add(3 * time.Hour)
+	fileToken(ends)
+	want := "token expires " + ends.UTC().Format("2006-01-02 15:04:05") + " UTC"
+	var got string
+	waitFor(t, "the page to see the token given an expiry", 2*tokenRecheck+5*time.Second, func() bool {
+		got = read()
+		return strings.HasPrefix(got, want+"|(in 2h 5") || strings.HasPrefix(got, want+"|(in 3h 00m")
+	})
+	if !strings.Contains(got, "Your token now expires") {
+		t.Errorf("given an expiry, the header and flash read %q; want a line saying the token now expires", got)
+	}
+	if errs := jsErrors(); len(errs) > 0 {
+		t.Errorf("the page threw: %v", errs)
+	}
+}
