@@ -167,6 +167,7 @@ type Proxy struct {
 	bufs     sync.Pool
 	quality  QualityRecorder
 	inflight inflight
+	mirrors  inflight // the mirrored requests among inflight's
 	keyUsage keyUsage
 	shadow   shadowState
 	feedback *feedbackRing
@@ -675,6 +676,9 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 		}
 	}
 	p.relay(x, target, resp, class, err, &obs)
+	if obs.ErrorClass == "canceled" {
+		drainCut(x.r.Context(), &obs)
+	}
 	if x.tr != nil {
 		x.tr.endAttempt(x, target, &obs)
 		x.tr.answered(x, target, &obs)
@@ -799,7 +803,7 @@ func (p *Proxy) record(o *sluice.Observation, id string) {
 	if o.ClientKey != "" && !o.Retried {
 		p.keyUsage.add(o)
 	}
-	if p.opt.OnResult != nil && o.ErrorClass != "canceled" {
+	if p.opt.OnResult != nil && o.ErrorClass != "canceled" && o.ErrorClass != sluice.ClassDrainCut {
 		p.opt.OnResult(id, o.ErrorClass != "" && o.ErrorClass != "upstream_4xx")
 	}
 }

@@ -112,6 +112,12 @@ type Server struct {
 	stopping    atomic.Bool       // set as Shutdown begins: /readyz answers 503 from then on
 	drain       *fleet.Drain      // publishes the requests in flight for the fleet's rollback drains; nil unless the store is shared
 	stopBeat    func()            // stops drain's beat; nil until startFleet
+	// cutBase is the base context of the data plane's net/http requests
+	// and cutReqs ends it (and the fast front's requests') with
+	// proxy.ErrDrainCut when the shutdown's drain runs out of time; nil
+	// until Start.
+	cutBase context.Context
+	cutReqs context.CancelCauseFunc
 	pairs       shadowPairs       // where the admin API and the dashboard read the shadow pairs
 	// tracing exports the data plane's spans (config tracing); nil when
 	// off. ReloadTracing replaces it, under traceMu, with traceCfg the
@@ -512,6 +518,8 @@ func (s *Server) Start() error {
 	}
 	s.ln = ln
 	s.httpSrv = newHTTPServer(s.Handler())
+	s.cutBase, s.cutReqs = context.WithCancelCause(context.Background())
+	s.httpSrv.BaseContext = func(net.Listener) context.Context { return s.cutBase }
 	if s.Config.AdminListen != "" {
 		aln, err := s.listen(s.Config.AdminListen, "admin_listen", s.Config.AdminTLSConfig(), "admin_tls")
 		if err != nil {
@@ -700,7 +708,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			}
 		}
 	}
-	errs = append(errs, drainError(drainErrs, s.Proxy.InFlightVersions())...)
+	drained, ranOut := drainError(drainErrs, s.Proxy.InFlightVersions(), s.Proxy.InFlightMirrors())
+	errs = append(errs, drained...)
+	if ranOut {
+		s.cutInFlight()
+	}
 	s.wg.Wait()
 	s.stored.touches.Wait() // the keys' last use, each write bounded
 	// The alerts of rollbacks that ended during the drain: their page must
@@ -728,6 +740,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// shutdown's budget (ShutdownTail) is unchanged.
 	traced := make(chan error, 1)
 	go func() { traced <- s.shutdownTracing(lctx) }()
+	if ranOut {
+		s.awaitCut(lctx) // the cut requests' rows, before the log closes
+	}
 	if err := s.Log.Close(lctx); err != nil {
 		errs = append(errs, fmt.Errorf("flush request log: %w", err))
 	}
@@ -744,11 +759,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // drainError is what the servers' shutdown errors tell an operator: a
 // drain that ran out of time (each server's bare "context deadline
 // exceeded", once per server) becomes one error saying how many requests
-// were still in flight, of which versions, and what became of them; other
-// errors are kept as they are.
-func drainError(errs []error, inFlight map[string]int64) []error {
-	var kept []error
-	ranOut := false
+// were still in flight, of which versions, and what became of them, with
+// the mirrored (shadow) requests among them, which no client waits on,
+// counted apart; other errors are kept as they are. ranOut reports that the
+// drain ran out of time.
+func drainError(errs []error, inFlight, mirrors map[string]int64) (kept []error, ranOut bool) {
 	for _, err := range errs {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 			ranOut = true
@@ -757,29 +772,90 @@ func drainError(errs []error, inFlight map[string]int64) []error {
 		kept = append(kept, err)
 	}
 	if !ranOut {
-		return kept
+		return kept, false
 	}
-	var n int64
-	ids := make([]string, 0, len(inFlight))
+	clients := map[string]int64{}
 	for id, c := range inFlight {
+		// Read a moment apart: a mirror may have ended in between.
+		if c -= mirrors[id]; c > 0 {
+			clients[id] = c
+		}
+	}
+	n, list := countsText(clients)
+	m, mlist := countsText(mirrors)
+	if n == 0 && m == 0 {
+		return append(kept, errors.New("drain: its time ran out while connections were still being closed; no request was in flight")), true
+	}
+	var msg string
+	if n > 0 {
+		noun := "requests were"
+		if n == 1 {
+			noun = "request was"
+		}
+		msg = fmt.Sprintf("drain: its time ran out and %d %s cut off in flight (%s): their clients got no answer, or a stream cut short without its end; each is in the request log with the error class %s and the version that was serving it (sluice requests), and counted in sluice_requests_total, but not against its version in the canary analysis", n, noun, list, sluice.ClassDrainCut)
+	} else {
+		msg = "drain: its time ran out with no client's request in flight"
+	}
+	if m > 0 {
+		noun := "mirrored requests"
+		if m == 1 {
+			noun = "mirrored request"
+		}
+		msg += fmt.Sprintf(", and %d %s (%s), whose answers no client waited for, were dropped", m, noun, mlist)
+	}
+	return append(kept, errors.New(msg)), true
+}
+
+// countsText sums counts and lists them by id ("chat:v1: 2, chat:v2: 1").
+func countsText(counts map[string]int64) (int64, string) {
+	var n int64
+	ids := make([]string, 0, len(counts))
+	for id, c := range counts {
 		if c > 0 {
 			n += c
 			ids = append(ids, id)
 		}
 	}
-	if n == 0 {
-		return append(kept, errors.New("drain: its time ran out while connections were still being closed; no request was in flight"))
-	}
 	slices.Sort(ids)
 	parts := make([]string, len(ids))
 	for i, id := range ids {
-		parts[i] = fmt.Sprintf("%s: %d", id, inFlight[id])
+		parts[i] = fmt.Sprintf("%s: %d", id, counts[id])
 	}
-	noun := "requests were"
-	if n == 1 {
-		noun = "request was"
+	return n, strings.Join(parts, ", ")
+}
+
+// cutInFlight ends the context of every data-plane request still in flight
+// when the drain has run out of time, with proxy.ErrDrainCut as the cause:
+// the proxy then records each (class drain_cut, the version serving it, its
+// latency up to the cut), where the exit left them without a row.
+func (s *Server) cutInFlight() {
+	if s.cutReqs != nil {
+		s.cutReqs(proxy.ErrDrainCut)
 	}
-	return append(kept, fmt.Errorf("drain: its time ran out and %d %s cut off in flight (%s): their clients got no answer, or a stream cut short without its end, and the request log has no row for them (sluice_requests_total and the version's windows have none either)", n, noun, strings.Join(parts, ", ")))
+	if s.front != nil {
+		s.front.hangups.cut(proxy.ErrDrainCut)
+	}
+}
+
+// cutWait bounds how long Shutdown waits for the requests cutInFlight cut
+// to be recorded: each ends within milliseconds of its context.
+const cutWait = 2 * time.Second
+
+// awaitCut waits, up to cutWait and until ctx ends, for the requests cut
+// off by cutInFlight to leave the proxy (their rows enqueued). It runs
+// within the request log's flush bound, so ShutdownTail is unchanged.
+func (s *Server) awaitCut(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, cutWait)
+	defer cancel()
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for len(s.Proxy.InFlightVersions()) > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // logHealthChange logs the versions now out of service (every endpoint
