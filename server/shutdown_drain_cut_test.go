@@ -1,0 +1,107 @@
+package server_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/fakellm"
+	"github.com/sluicehq/sluice/sqlite"
+)
+
+// A request the shutdown's drain cuts off left no request-log row, no
+// sluice_requests_total count and nothing in its version's windows: the
+// place an SRE looks to see what a deploy broke showed nothing. It now has
+// a row of class drain_cut, naming the version that served it, with its
+// latency up to the cut, counted in the metrics but not as the version's
+// error. A mirrored request still in flight is counted apart in the
+// drain's message: no client waited on it.
+func TestServer_ShutdownDrainCutIsLogged(t *testing.T) {
+	stable := MustBackend(t, fakellm.Config{})
+	cand := MustBackend(t, fakellm.Config{Default: fakellm.Behavior{Latency: fakellm.Distribution{MedianMS: 10000}}})
+	path := filepath.Join(t.TempDir(), "sluice.db")
+	gw, cl := startRolloutGateway(t, path, stable, cand)
+	ctx := context.Background()
+	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v1.1.0", Strategy: sluice.StrategyShadow, ShadowFraction: 1, ShadowSamples: 100000,
+		Warmup: sluice.WarmupSpec{Skip: true}}
+	if _, err := cl.StartRollout(ctx, spec, "compare the candidate's answers"); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, cl, func(p sluice.Phase) bool { return p == sluice.PhaseShadow }, 30*time.Second)
+	waitFor(t, "the proxy to mirror", 10*time.Second, func() bool { id, _ := gw.Proxy.Shadow("chat"); return id == "chat:v1.1.0" })
+
+	// A quick request, answered: its mirror waits on the slow candidate.
+	send := func(hold time.Duration) {
+		req, _ := http.NewRequest(http.MethodPost, gw.URL()+"/v1/chat/completions",
+			strings.NewReader(`{"model": "chat", "messages": [{"role": "user", "content": "hi"}]}`))
+		if hold > 0 {
+			req.Header.Set(fakellm.HeaderLatency, "10000")
+		}
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	send(0)
+	waitFor(t, "the mirror in flight", 5*time.Second, func() bool { return gw.Proxy.InFlight("chat:v1.1.0") == 1 })
+	// A slow request to stable, in flight when the drain runs out.
+	go send(10 * time.Second)
+	waitFor(t, "the slow request in flight", 5*time.Second, func() bool { return gw.Proxy.InFlight("chat:v1.0.0") == 1 })
+
+	sctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	began := time.Now()
+	err := gw.Shutdown(sctx)
+	if err == nil {
+		t.Fatal("shutdown with a request in flight past the drain: no error")
+	}
+	for _, want := range []string{"1 request was cut off in flight (chat:v1.0.0: 1)", "drain_cut", "and 1 mirrored request (chat:v1.1.0: 1)"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("shutdown error %q does not say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "2 requests") {
+		t.Errorf("shutdown error %q counts the mirror among the clients' requests", err)
+	}
+
+	// The metrics and the version's window count it, not as an error.
+	rec := httptest.NewRecorder()
+	gw.Recorder.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if m := rec.Body.String(); !strings.Contains(m, `error_class="drain_cut"`) {
+		t.Errorf("/metrics has no drain_cut error class:\n%s", grepLines(m, "sluice_request"))
+	}
+	w := gw.Recorder.Window("chat", "v1.0.0", "", began.Add(-time.Minute))
+	if w.Requests != 2 || w.Errors != 0 {
+		t.Errorf("chat:v1.0.0's window: %d requests, %d errors; want 2 (the answered one and the cut one), 0 errors", w.Requests, w.Errors)
+	}
+
+	// The request log, read from the store after the process is gone.
+	st, err := sqlite.OpenOptions(path, sqlite.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rows, err := st.Requests(ctx, sluice.RequestQuery{Model: "chat", Version: "v1.0.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cut []sluice.Observation
+	for _, o := range rows {
+		if o.ErrorClass == sluice.ClassDrainCut {
+			cut = append(cut, o)
+		}
+	}
+	if len(cut) != 1 {
+		t.Fatalf("request log of chat:v1.0.0: %d drain_cut rows of %d; want 1", len(cut), len(rows))
+	}
+	if o := cut[0]; o.Latency < 250*time.Millisecond || o.Latency > 5*time.Second || o.Status != 503 || o.Failed() {
+		t.Errorf("the cut request's row: latency %v, status %d, failed %v; want its time up to the cut (~300ms), 503, not the version's failure", o.Latency, o.Status, o.Failed())
+	}
+}
+
