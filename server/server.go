@@ -116,9 +116,10 @@ type Server struct {
 	// and cutReqs ends it (and the fast front's requests') with
 	// proxy.ErrDrainCut when the shutdown's drain runs out of time; nil
 	// until Start.
-	cutBase context.Context
-	cutReqs context.CancelCauseFunc
-	pairs       shadowPairs       // where the admin API and the dashboard read the shadow pairs
+	storeWrites *storeWrites // sluice_store_write_errors_total
+	cutBase     context.Context
+	cutReqs     context.CancelCauseFunc
+	pairs       shadowPairs // where the admin API and the dashboard read the shadow pairs
 	// tracing exports the data plane's spans (config tracing); nil when
 	// off. ReloadTracing replaces it, under traceMu, with traceCfg the
 	// block it was made from; traceDropped is its drop counter, made and
@@ -184,6 +185,9 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		Retention: retention, Now: now, Logger: logger,
 	})
 	s.Recorder.Registry().MustRegister(s.Log)
+	s.storeWrites = newStoreWrites(s.Log.AppendErrors)
+	s.Recorder.Registry().MustRegister(s.storeWrites)
+	s.Control.SetWriteFailed(s.storeWrites.failed(whatRegistry))
 	interval := cfg.Health.Interval
 	if opt.HealthInterval > 0 {
 		interval = opt.HealthInterval
