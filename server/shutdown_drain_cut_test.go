@@ -104,4 +104,3 @@ func TestServer_ShutdownDrainCutIsLogged(t *testing.T) {
 		t.Errorf("the cut request's row: latency %v, status %d, failed %v; want its time up to the cut (~300ms), 503, not the version's failure", o.Latency, o.Status, o.Failed())
 	}
 }
-
