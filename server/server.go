@@ -117,6 +117,7 @@ type Server struct {
 	// proxy.ErrDrainCut when the shutdown's drain runs out of time; nil
 	// until Start.
 	storeWrites *storeWrites // sluice_store_write_errors_total
+	waiting     *storeWait   // the sockets bound while the store was awaited; nil if it answered at once
 	cutBase     context.Context
 	cutReqs     context.CancelCauseFunc
 	pairs       shadowPairs // where the admin API and the dashboard read the shadow pairs
@@ -137,8 +138,21 @@ type Server struct {
 }
 
 // New opens the store and builds every part of the gateway, without
-// listening yet.
+// listening yet; but while it waits for a store not reachable yet
+// (store_wait) it listens, answering that it is alive and not ready
+// (storeWait), and Start serves on the same sockets.
 func New(ctx context.Context, opt Options) (*Server, error) {
+	var made *Server
+	s, err := newServer(ctx, opt, &made)
+	if err != nil && made != nil {
+		made.closeHeld()
+	}
+	return s, err
+}
+
+// newServer is New; it sets *made as soon as the Server exists, for New
+// to close what the wait for the store bound when a later step fails.
+func newServer(ctx context.Context, opt Options, made **Server) (*Server, error) {
 	cfg := opt.Config
 	if cfg.Listen == "" && cfg.Store == "" {
 		cfg = config.Default()
@@ -157,16 +171,19 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	}
 	s := &Server{Config: cfg, logger: logger, now: now, Store: opt.Store, synthClient: &http.Client{Timeout: 30 * time.Second}, drillSecret: "slk_drill_" + rand.Text(), trustedProxies: trusted,
 		keyShare: proxy.NewKeyShare()}
+	*made = s
 	s.stored.reloading = make(chan struct{}, 1)
 	s.budget.kick, s.budget.every = make(chan struct{}, 1), BudgetInterval
 	if opt.BudgetInterval > 0 {
 		s.budget.every = opt.BudgetInterval
 	}
 	if s.Store == nil {
-		st, err := openStoreWaiting(ctx, cfg.Store, cfg.StoreWaitTime(), logger)
+		st, err := openStoreWaiting(ctx, cfg.Store, cfg.StoreWaitTime(), logger, s.storeWaiting)
 		if err != nil {
+			s.closeHeld()
 			return nil, err
 		}
+		s.endStoreWait() // Start takes its sockets over
 		s.Store = st
 	}
 	ctl, err := control.New(ctx, s.Store, now)
@@ -689,6 +706,7 @@ const logFlushTimeout = 5 * time.Second
 // logFlushTimeout more) and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
+	s.closeHeld()          // a gateway stopped before Start
 	s.stopping.Store(true) // /readyz: not ready from here, while the drain runs
 	if s.drain != nil {
 		// No new requests from here: the other replicas stop counting
