@@ -82,3 +82,16 @@ func drainCut(ctx context.Context, obs *sluice.Observation) {
 		}
 	}
 }
+
+// writeCanceledFor answers a request whose context ended: the client left
+// (writeCanceled: 499, which it never reads), or the gateway's shutdown cut
+// it off (ErrDrainCut), which a client still connected may read, so it is
+// told the truth and to send the request again. Only the canceled path
+// pays for the look.
+func writeCanceledFor(x *exchange) {
+	if errors.Is(context.Cause(x.r.Context()), ErrDrainCut) {
+		writeErrorCode(x.w, sluice.CodeUnavailable, "the gateway shut down before the answer came (its drain ran out of time with this request in flight); send the request again")
+		return
+	}
+	writeCanceled(x.w)
+}

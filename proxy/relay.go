@@ -39,7 +39,7 @@ func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class s
 			writeErrorCode(x.w, sluice.CodeTimeout, upstreamMessage(t, class, err))
 		case "canceled":
 			obs.Status = 499
-			writeCanceled(x.w)
+			writeCanceledFor(x)
 		default:
 			writeErrorCode(x.w, sluice.CodeUpstream, upstreamMessage(t, class, err))
 		}
@@ -209,7 +209,7 @@ func (p *Proxy) answerReadFailed(x *exchange, id string, err error, obs *sluice.
 		writeErrorCode(x.w, sluice.CodeTimeout, "the backend for "+id+" did not finish its answer in time; try again, and if it persists ask an operator to check the backend or raise the request timeout")
 	case "canceled":
 		obs.Status = 499
-		writeCanceled(x.w)
+		writeCanceledFor(x)
 	default:
 		obs.Status = 502
 		writeErrorCode(x.w, sluice.CodeUpstream, "the backend for "+id+" broke off its answer ("+bodyErrText(err)+"); try again")

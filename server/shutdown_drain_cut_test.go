@@ -37,21 +37,25 @@ func TestServer_ShutdownDrainCutIsLogged(t *testing.T) {
 	waitFor(t, "the proxy to mirror", 10*time.Second, func() bool { id, _ := gw.Proxy.Shadow("chat"); return id == "chat:v1.1.0" })
 
 	// A quick request, answered: its mirror waits on the slow candidate.
-	send := func(hold time.Duration) {
+	send := func(hold time.Duration) string {
 		req, _ := http.NewRequest(http.MethodPost, gw.URL()+"/v1/chat/completions",
 			strings.NewReader(`{"model": "chat", "messages": [{"role": "user", "content": "hi"}]}`))
 		if hold > 0 {
 			req.Header.Set(fakellm.HeaderLatency, "10000")
 		}
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err.Error()
 		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.Status + " " + string(b)
 	}
 	send(0)
 	waitFor(t, "the mirror in flight", 5*time.Second, func() bool { return gw.Proxy.InFlight("chat:v1.1.0") == 1 })
 	// A slow request to stable, in flight when the drain runs out.
-	go send(10 * time.Second)
+	answer := make(chan string, 1)
+	go func() { answer <- send(10 * time.Second) }()
 	waitFor(t, "the slow request in flight", 5*time.Second, func() bool { return gw.Proxy.InFlight("chat:v1.0.0") == 1 })
 
 	sctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
@@ -68,6 +72,17 @@ func TestServer_ShutdownDrainCutIsLogged(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "2 requests") {
 		t.Errorf("shutdown error %q counts the mirror among the clients' requests", err)
+	}
+
+	// A client still connected is told the gateway shut down, not that
+	// it left.
+	select {
+	case a := <-answer:
+		if !strings.HasPrefix(a, "503") || !strings.Contains(a, "shut down") {
+			t.Errorf("the cut request's client got %q; want a 503 saying the gateway shut down", a)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the cut request's client got no answer 5 s after the shutdown")
 	}
 
 	// The metrics and the version's window count it, not as an error.
