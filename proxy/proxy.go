@@ -676,7 +676,10 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 		}
 	}
 	p.relay(x, target, resp, class, err, &obs)
-	if obs.ErrorClass == "canceled" {
+	// Ended before its answer: the client left, or the shutdown's drain
+	// cut it off (drain_cut from here on).
+	abandoned := obs.ErrorClass == "canceled"
+	if abandoned {
 		drainCut(x.r.Context(), &obs)
 	}
 	if x.tr != nil {
@@ -685,10 +688,10 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 	}
 	// After the spans, which carry the backend's usage alone (an estimate
 	// is no gen_ai.usage), before the request log and the key's charge.
-	// A request the client left after it was sent (not while its
-	// connection was dialled or its TLS handshake made: unsent) had its
-	// prompt read by the backend.
-	estimateTokens(&obs, len(x.body), x.unmeasured, obs.ErrorClass == "canceled" && !unsent(err))
+	// A request the client left (or the drain cut off) after it was sent
+	// (not while its connection was dialled or its TLS handshake made:
+	// unsent) had its prompt read by the backend.
+	estimateTokens(&obs, len(x.body), x.unmeasured, abandoned && !unsent(err))
 	p.record(&obs, target.ID)
 	chargeTokens(x.r, &obs)
 	p.afterAnswer(x, target, &obs)

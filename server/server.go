@@ -814,7 +814,7 @@ func drainError(errs []error, inFlight, mirrors map[string]int64) (kept []error,
 		if n == 1 {
 			noun = "request was"
 		}
-		msg = fmt.Sprintf("drain: its time ran out and %d %s cut off in flight (%s): their clients got a 503 saying the gateway shut down, or, for a stream under way, an error event saying so; each is in the request log with the error class %s and the version that was serving it (sluice requests), and counted in sluice_requests_total, but not against its version in the canary analysis", n, noun, list, sluice.ClassDrainCut)
+		msg = fmt.Sprintf("drain: its time ran out and %d %s cut off in flight (%s): their clients got a 503 saying the gateway shut down, or a stream cut short with an error event saying so; each is in the request log with the error class %s and the version that was serving it (sluice requests), and counted in sluice_requests_total, but not against its version in the canary analysis", n, noun, list, sluice.ClassDrainCut)
 	} else {
 		msg = "drain: its time ran out with no client's request in flight"
 	}

@@ -118,4 +118,9 @@ func TestServer_ShutdownDrainCutIsLogged(t *testing.T) {
 	if o := cut[0]; o.Latency < 250*time.Millisecond || o.Latency > 5*time.Second || o.Status != 503 || o.Failed() {
 		t.Errorf("the cut request's row: latency %v, status %d, failed %v; want its time up to the cut (~300ms), 503, not the version's failure", o.Latency, o.Status, o.Failed())
 	}
+	// The backend read its prompt, as for a client that left after
+	// sending it: the key is charged the estimate.
+	if o := cut[0]; o.InputTokens == 0 || !o.TokensEstimated {
+		t.Errorf("the cut request's row: %d input tokens, estimated %v; want its prompt's estimate, as a canceled request has", o.InputTokens, o.TokensEstimated)
+	}
 }
