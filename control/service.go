@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -143,7 +144,11 @@ func (s *Service) Do(ctx context.Context, actor, reason string, fn func(e *sluic
 			return Result{Revision: rev, Changed: !ch.Empty(), Audit: ch.Audit}, nil
 		}
 		if sluice.ErrorCode(err) != sluice.CodeConflict {
-			if s.writeFailed != nil && storeFailed(err) {
+			// A caller that gave up (an admin client gone, the
+			// controller's tick at shutdown) says nothing of the store;
+			// a deadline that ran out on a store that did not answer
+			// does.
+			if s.writeFailed != nil && storeFailed(err) && !errors.Is(ctx.Err(), context.Canceled) {
 				s.writeFailed()
 			}
 			return Result{}, err
