@@ -736,7 +736,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.cutInFlight()
 	}
 	s.wg.Wait()
-	s.stored.touches.Wait() // the keys' last use, each write bounded
 	// The alerts of rollbacks that ended during the drain: their page must
 	// not be lost to the exit. Waited for until ctx ends, and at least 5 s
 	// (a receiver that answers takes milliseconds).
@@ -745,6 +744,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		wait = max(wait, time.Until(dl))
 	}
 	actx, acancel := context.WithTimeout(context.WithoutCancel(ctx), wait)
+	if ranOut {
+		// The requests just cut off recorded (their rows enqueued, their
+		// observations in the windows, their keys' last use) before what
+		// follows flushes them: the fleet's last flush, the request log.
+		// Within the alerts' bound, so ShutdownTail is unchanged.
+		s.awaitCut(actx)
+	}
+	s.stored.touches.Wait() // the keys' last use, each write bounded
 	s.alerts.Wait(actx)
 	acancel()
 	s.Proxy.Close() // stop shadow workers after the last request
@@ -762,9 +769,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// shutdown's budget (ShutdownTail) is unchanged.
 	traced := make(chan error, 1)
 	go func() { traced <- s.shutdownTracing(lctx) }()
-	if ranOut {
-		s.awaitCut(lctx) // the cut requests' rows, before the log closes
-	}
 	if err := s.Log.Close(lctx); err != nil {
 		errs = append(errs, fmt.Errorf("flush request log: %w", err))
 	}
@@ -864,8 +868,9 @@ func (s *Server) cutInFlight() {
 const cutWait = 2 * time.Second
 
 // awaitCut waits, up to cutWait and until ctx ends, for the requests cut
-// off by cutInFlight to leave the proxy (their rows enqueued). It runs
-// within the request log's flush bound, so ShutdownTail is unchanged.
+// off by cutInFlight to leave the proxy (recorded, their rows enqueued).
+// It runs within the alerts' bound (alertFlushTimeout), so ShutdownTail is
+// unchanged.
 func (s *Server) awaitCut(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, cutWait)
 	defer cancel()
