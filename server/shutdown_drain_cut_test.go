@@ -85,15 +85,16 @@ func TestServer_ShutdownDrainCutIsLogged(t *testing.T) {
 		t.Error("the cut request's client got no answer 5 s after the shutdown")
 	}
 
-	// The metrics and the version's window count it, not as an error.
+	// The metrics count it; the version's window apart, neither as an
+	// error nor as a cancel (the analysis's cancel_rate).
 	rec := httptest.NewRecorder()
 	gw.Recorder.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	if m := rec.Body.String(); !strings.Contains(m, `error_class="drain_cut"`) {
 		t.Errorf("/metrics has no drain_cut error class:\n%s", grepLines(m, "sluice_request"))
 	}
 	w := gw.Recorder.Window("chat", "v1.0.0", "", began.Add(-time.Minute))
-	if w.Requests != 2 || w.Errors != 0 {
-		t.Errorf("chat:v1.0.0's window: %d requests, %d errors; want 2 (the answered one and the cut one), 0 errors", w.Requests, w.Errors)
+	if w.Requests != 1 || w.DrainCut != 1 || w.Errors != 0 || w.Canceled() != 0 {
+		t.Errorf("chat:v1.0.0's window: %d requests, %d drain_cut, %d errors, %d canceled; want the answered one, the cut one apart, no error, no cancel", w.Requests, w.DrainCut, w.Errors, w.Canceled())
 	}
 
 	// The request log, read from the store after the process is gone.
