@@ -863,6 +863,19 @@ func (s *Server) cutInFlight() {
 	}
 }
 
+// clientsInFlight is the number of the data plane's requests in flight,
+// mirrors left out.
+func (s *Server) clientsInFlight() int64 {
+	var n int64
+	for _, c := range s.Proxy.InFlightVersions() {
+		n += c
+	}
+	for _, c := range s.Proxy.InFlightMirrors() {
+		n -= c
+	}
+	return n
+}
+
 // cutWait bounds how long Shutdown waits for the requests cutInFlight cut
 // to be recorded: each ends within milliseconds of its context.
 const cutWait = 2 * time.Second
@@ -876,7 +889,9 @@ func (s *Server) awaitCut(ctx context.Context) {
 	defer cancel()
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
-	for len(s.Proxy.InFlightVersions()) > 0 {
+	// The clients' requests only: the mirrors still in flight end when
+	// the proxy closes, after this.
+	for s.clientsInFlight() > 0 {
 		select {
 		case <-ctx.Done():
 			return
