@@ -328,3 +328,37 @@ func TestStreamAnsweredByAJSONErrorIsAFailedAttempt(t *testing.T) {
 		}
 	}
 }
+
+// What the user does: streams a response (client.Responses.NewStreaming)
+// that the split sends to a version whose backend answers 200, sends
+// response.created and response.in_progress, and then ends the stream or
+// breaks it off (its engine died during the prefill) before any of the
+// answer.
+// What happened: the first-event check waited past those two events for
+// the one that decides, and when the stream ended first let it pass: the
+// held events reached the client as a 200 stream followed by the gateway's
+// "broke off" error event (logged stream_broken with status 200, not
+// retried), where a chat stream that dies before its first event is
+// retried on stable.
+// What must happen: nothing of an answer has come, so it is a failed
+// attempt of the version (stream_broken, 502, retried on stable); a pinned
+// request gets a 502 OpenAI error naming the version and saying its stream
+// broke off before its first event.
+func TestResponsesStreamEndedBeforeOutputIsAFailedAttempt(t *testing.T) {
+	good := MustBackend(t, fakellm.Config{})
+	for _, tr := range transports {
+		for name, parts := range map[string][]any{
+			"ended":             {respCreatedEvent, respInProgressEvt},
+			"ended-mid-event":   {respCreatedEvent, respInProgressEvt, "event: response.output_item.added\ndata: {\"type\":\"resp"},
+			"reset":             {respCreatedEvent, respInProgressEvt, reviewCut},
+			"ended-after-field": {respCreatedEvent, "event: response.in_progress\n"},
+		} {
+			t.Run(tr.name+"/"+name, func(t *testing.T) {
+				bad := reviewSSE(t, parts...)
+				rec, res := newSpyRecorder(), newResults()
+				_, url := MustProxy(t, proxy.Options{Routes: splitRoutes(t, good.URL(), bad, 0), Recorder: rec, Transport: tr.rt, OnResult: res.on})
+				checkFailedAttempt(t, rec, res, func(model string) (string, error) { return respStream(t, url, model) }, "stream_broken", "before its first event")
+			})
+		}
+	}
+}
