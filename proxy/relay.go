@@ -424,22 +424,20 @@ const maxHeld = 64 << 10
 // is as large as a long event line.
 var streamReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 8<<10) }}
 
-// respReaderSize is the size of a Responses stream's reader: its first
-// events (response.created, response.in_progress) carry the response
-// object, instructions and tools included, and are held in the reader
-// until the first event of the answer (firstEvents).
+// respReaderSize is the size of the reader a Responses stream moves to
+// when its first events (response.created, response.in_progress: the
+// response object, instructions and tools included), held in the reader
+// until the first event of the answer (firstEvents), fill a stream's
+// reader (growReader).
 const respReaderSize = 64 << 10
 
-// respReaders are the readers of Responses streams, pooled.
+// respReaders are the larger readers of Responses streams, pooled.
 var respReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, respReaderSize) }}
 
-// newStreamReader returns a pooled reader for a stream's answer, a
-// Responses stream's when responses is set; exchange.releaseReader puts it
-// back.
-func newStreamReader(responses bool) *bufio.Reader {
-	if responses {
-		return respReaders.Get().(*bufio.Reader)
-	}
+// newStreamReader returns a pooled reader for a stream's answer (a
+// Responses stream's too: firstEvents moves one whose opening events fill
+// it to a larger one); exchange.releaseReader puts it back.
+func newStreamReader() *bufio.Reader {
 	return streamReaders.Get().(*bufio.Reader)
 }
 
