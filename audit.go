@@ -154,7 +154,7 @@ type Observation struct {
 	// version, as it chose the first turn's, so the canary analysis judges
 	// it with the split's requests. False for a conversation begun by a
 	// pin, label, force header, rule or policy, and on rows logged before
-	// it was kept (postgres 0028, sqlite 0023).
+	// it was kept (postgres 0027, sqlite 0022).
 	SplitConversation bool `json:"split_conversation,omitempty"`
 	// ClientKey is the name of the client key (config client_keys) that
 	// sent the request; never its secret. It is "" when the gateway has no

@@ -34,7 +34,7 @@ import (
 //	         16 tools offered, 32 tool call (migration 0006; rows
 //	         written before have neither), 64 tokens estimated
 //	         (migration 0018; rows written before have none), 128 a
-//	         turn of a conversation the split began (migration 0023;
+//	         turn of a conversation the split began (migration 0022;
 //	         rows written before have none)
 //	  7 × varint status, latency ns, TTFT ns, input tokens, output
 //	         tokens, response chars, cached tokens
@@ -227,7 +227,7 @@ const (
 const segTokensEstimated = 64
 
 // segSplitConversation is the flag of sluice.Observation.SplitConversation
-// (migration 0023), the last bit of the byte: another flag takes a byte
+// (migration 0022), the last bit of the byte: another flag takes a byte
 // of its own, and a format of the segment saying so.
 const segSplitConversation = 128
 

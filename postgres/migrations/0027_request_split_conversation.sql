@@ -1,4 +1,4 @@
--- 0028_request_split_conversation: a request log row says whether it is a
+-- 0027_request_split_conversation: a request log row says whether it is a
 -- Responses request that continued a conversation the model's split began
 -- (sluice.Observation.SplitConversation: route previous_response, its
 -- first turn routed by split). The canary analysis counts such turns as

@@ -1,4 +1,4 @@
--- 0023_request_split_conversation: no table changes. The version marks a
+-- 0022_request_split_conversation: no table changes. The version marks a
 -- change in what is stored: the request log's segments use the eighth
 -- bit of a row's flags, 128 for a Responses request that continued a
 -- conversation the model's split began (sluice.Observation.
