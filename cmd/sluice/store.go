@@ -177,8 +177,9 @@ func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string
 	}
 	if held.Requests > 0 {
 		// Only request log rows: what a copy that stopped before its last
-		// transaction leaves (a gateway's first start writes a token and
-		// its audit). Start the request log again.
+		// transaction leaves (a gateway started on the empty store writes
+		// its bootstrap token or its models file's change). Start the
+		// request log again.
 		fmt.Fprintf(stderr, "DST %s holds %d request log rows and nothing else, as a copy that stopped half-way leaves it: deleting them and copying again\n", dstName, held.Requests)
 		if _, err := dst.PruneRequests(ctx, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
 			return fmt.Errorf("DST %s: delete the request log rows an earlier copy left: %w", dstName, err)
