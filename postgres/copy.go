@@ -171,8 +171,10 @@ func (s *Store) ExportRequests(ctx context.Context, since time.Time, n int, fn f
 	batch := make([]sluice.Observation, 0, n)
 	for {
 		batch = batch[:0]
+		next := after
 		err := s.read(ctx, "export requests", func(tx pgx.Tx) error {
-			batch = batch[:0]
+			// A retried attempt starts again from after.
+			batch, next = batch[:0], after
 			rows, err := tx.Query(ctx, "SELECT id, "+requestSelect+" FROM requests WHERE id > $1 AND at >= $2 ORDER BY id LIMIT $3",
 				after, boundArg(since), n)
 			if err != nil {
@@ -186,13 +188,14 @@ func (s *Store) ExportRequests(ctx context.Context, since time.Time, n int, fn f
 					return err
 				}
 				batch = append(batch, o)
-				after = id
+				next = id
 			}
 			return rows.Err()
 		})
 		if err != nil {
 			return err
 		}
+		after = next
 		if len(batch) == 0 {
 			return nil
 		}

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -173,7 +174,7 @@ func exportRetired(ctx context.Context, tx *sql.Tx, d *sluice.StoreDump) error {
 // hold up to segmentRows-1 more), each read in a transaction of its own.
 func (s *Store) ExportRequests(ctx context.Context, since time.Time, n int, fn func([]sluice.Observation) error) error {
 	n = max(n, 1)
-	var from int64
+	from := int64(math.MinInt64)
 	if !since.IsZero() {
 		v, err := nanos("since", since)
 		if err != nil {
@@ -207,10 +208,10 @@ func (s *Store) ExportRequests(ctx context.Context, since time.Time, n int, fn f
 	var after int64
 	batch := make([]sluice.Observation, 0, n+segmentRows)
 	for {
-		batch = batch[:0]
-		done := true
+		done, next := true, after
 		err := s.read(ctx, op, func(tx *sql.Tx) error {
-			rows, err := tx.QueryContext(ctx, "SELECT seq, first_at, data FROM request_segments WHERE seq > ? AND last_at >= ? ORDER BY seq", after, from)
+			batch, done, next = batch[:0], true, after
+			rows, err := tx.QueryContext(ctx, "SELECT seq, first_at, data FROM request_segments WHERE seq > ? AND last_at >= ? ORDER BY seq", next, from)
 			if err != nil {
 				return err
 			}
@@ -232,7 +233,7 @@ func (s *Store) ExportRequests(ctx context.Context, since time.Time, n int, fn f
 						batch = append(batch, d.observation(&d.rows[i]))
 					}
 				}
-				after = d.seq
+				next = d.seq
 				if len(batch) >= n {
 					done = false
 					break
@@ -243,6 +244,7 @@ func (s *Store) ExportRequests(ctx context.Context, since time.Time, n int, fn f
 		if err != nil {
 			return err
 		}
+		after = next
 		if len(batch) > 0 {
 			if err := fn(batch); err != nil {
 				return err

@@ -21,9 +21,9 @@ import (
 // writes per transaction.
 const copyBatch = 2000
 
-// copyImportTimeout bounds the one transaction that writes everything but
-// the request log (PostgreSQL's 15 s default for a call is for a gateway's
-// changes, not a store's whole audit).
+// copyImportTimeout bounds the whole copy's calls that read or write a
+// whole store: counting, the export, the one transaction that writes
+// everything but the request log, deleting an interrupted copy's rows.
 const copyImportTimeout = 30 * time.Minute
 
 // liveBeat is how recent a replica's beat on a PostgreSQL store must be for
@@ -167,8 +167,13 @@ func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string
 	}
 	defer closeDst()
 	dstName := describeStore(to)
+	// The calls that read or write a whole store get a long deadline: a
+	// store call without one gets PostgreSQL's 15 s, made for a
+	// gateway's changes. Request log batches keep theirs.
+	long, cancel := context.WithTimeout(ctx, copyImportTimeout)
+	defer cancel()
 
-	held, err := dst.Counts(ctx)
+	held, err := dst.Counts(long)
 	if err != nil {
 		return fmt.Errorf("DST %s: %w", dstName, err)
 	}
@@ -181,7 +186,7 @@ func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string
 		// its bootstrap token or its models file's change). Start the
 		// request log again.
 		fmt.Fprintf(stderr, "DST %s holds %d request log rows and nothing else, as a copy that stopped half-way leaves it: deleting them and copying again\n", dstName, held.Requests)
-		if _, err := dst.PruneRequests(ctx, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+		if _, err := dst.PruneRequests(long, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
 			return fmt.Errorf("DST %s: delete the request log rows an earlier copy left: %w", dstName, err)
 		}
 	}
@@ -203,21 +208,19 @@ func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string
 		}
 	}
 
-	dump, err := src.Export(ctx)
+	dump, err := src.Export(long)
 	if err != nil {
 		return fmt.Errorf("SRC %s: %w", describeStore(from), err)
 	}
-	ictx, cancel := context.WithTimeout(ctx, copyImportTimeout)
-	defer cancel()
-	if err := dst.Import(ictx, dump); err != nil {
+	if err := dst.Import(long, dump); err != nil {
 		return fmt.Errorf("DST %s: %w (the request log rows copied stay: run the same command again to start over)", dstName, err)
 	}
 
-	sc, err := src.Counts(ctx)
+	sc, err := src.Counts(long)
 	if err != nil {
 		return fmt.Errorf("SRC %s: %w", describeStore(from), err)
 	}
-	dc, err := dst.Counts(ctx)
+	dc, err := dst.Counts(long)
 	if err != nil {
 		return fmt.Errorf("DST %s: %w", dstName, err)
 	}

@@ -103,6 +103,39 @@ func TestStoreCopy_RerunAfterInterrupt(t *testing.T) {
 		t.Errorf("PostgreSQL holds %+v, want the last hour's 3600 requests, the model, the token and 3 audit entries\n%s", c, out.String())
 	}
 
+	// A copy to PostgreSQL stopped after its first batch is run again: the
+	// batches' keys (which make PostgreSQL skip a batch appended twice)
+	// go with the rows, so the re-run writes them all.
+	pg2 := pgtest.Schema(t)
+	p2, err := postgres.Open(ctx, pg2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2, err := sqlite.Open(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := fmt.Errorf("stopped")
+	err = d2.ExportRequests(ctx, time.Time{}, copyBatch, func(rows []sluice.Observation) error {
+		if err := p2.AppendRequests(ctx, rows); err != nil {
+			return err
+		}
+		return stopped
+	})
+	d2.Close()
+	p2.Close()
+	if err != stopped {
+		t.Fatalf("the first batch: %v", err)
+	}
+	out.Reset()
+	errOut.Reset()
+	if err := runStoreCopy(ctx, &out, &errOut, dst, pg2, time.Time{}, false); err != nil {
+		t.Fatalf("copy again into PostgreSQL: %v\n%s\n%s", err, out.String(), errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "holds 2048 request log rows and nothing else") || !strings.Contains(out.String(), "requests             4500  4500  equal") {
+		t.Errorf("copy again into PostgreSQL:\n%s\n%s\nwant the 2048 rows (four whole segments) named and 4500 requests on both sides", errOut.String(), out.String())
+	}
+
 	// And back to a new SQLite file, without requests.
 	back := filepath.Join(dir, "back.db")
 	out.Reset()
