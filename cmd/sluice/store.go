@@ -21,9 +21,10 @@ import (
 // writes per transaction.
 const copyBatch = 2000
 
-// copyImportTimeout bounds the whole copy's calls that read or write a
-// whole store: counting, the export, the one transaction that writes
-// everything but the request log, deleting an interrupted copy's rows.
+// copyImportTimeout bounds the calls of a copy that read or write a whole
+// store, before the request log's copy (counting, deleting an interrupted
+// copy's rows) and again after it (the export, the one transaction that
+// writes everything but the request log, the summary's counts).
 const copyImportTimeout = 30 * time.Minute
 
 // liveBeat is how recent a replica's beat on a PostgreSQL store must be for
@@ -170,10 +171,10 @@ func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string
 	// The calls that read or write a whole store get a long deadline: a
 	// store call without one gets PostgreSQL's 15 s, made for a
 	// gateway's changes. Request log batches keep theirs.
-	long, cancel := context.WithTimeout(ctx, copyImportTimeout)
-	defer cancel()
+	before, cancelBefore := context.WithTimeout(ctx, copyImportTimeout)
+	defer cancelBefore()
 
-	held, err := dst.Counts(long)
+	held, err := dst.Counts(before)
 	if err != nil {
 		return fmt.Errorf("DST %s: %w", dstName, err)
 	}
@@ -186,7 +187,7 @@ func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string
 		// its bootstrap token or its models file's change). Start the
 		// request log again.
 		fmt.Fprintf(stderr, "DST %s holds %d request log rows and nothing else, as a copy that stopped half-way leaves it: deleting them and copying again\n", dstName, held.Requests)
-		if _, err := dst.PruneRequests(long, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+		if _, err := dst.PruneRequests(before, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
 			return fmt.Errorf("DST %s: delete the request log rows an earlier copy left: %w", dstName, err)
 		}
 	}
@@ -208,6 +209,10 @@ func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string
 		}
 	}
 
+	// The request log may have taken longer: a deadline of its own for
+	// the rest.
+	long, cancel := context.WithTimeout(ctx, copyImportTimeout)
+	defer cancel()
 	dump, err := src.Export(long)
 	if err != nil {
 		return fmt.Errorf("SRC %s: %w", describeStore(from), err)
