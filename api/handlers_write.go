@@ -121,7 +121,41 @@ func applied(res Result, doc sluice.ApplyDoc) ApplyResult {
 		// (kept in unreachable, as before) would be said twice.
 		out.Warnings = append(out.Warnings, strings.TrimPrefix(u.Message, "warning: "))
 	}
+	// The rollouts the apply started, or would start: what the file's
+	// rollout: section leaves them without.
+	for _, r := range res.Rollouts {
+		out.Warnings = append(out.Warnings, RolloutNotes("rollout "+r.ID, docRollout(doc, r.Spec.Model), r.Spec.Strategy)...)
+	}
+	for _, spec := range res.WouldStart {
+		out.Warnings = append(out.Warnings, RolloutNotes("rollout of "+spec.Model+" to "+spec.Candidate, docRollout(doc, spec.Model), spec.Strategy)...)
+	}
 	return out
+}
+
+// RolloutNotes are what a rollout started with strategy from a model
+// file's rollout: section sent goes without, each "WHICH: …": a stage
+// written without hold (sluice.NoHoldWarning) and the analysis.guards the
+// planner's rolling leaves out (rollout.GuardsNotApplied). The apply's
+// warnings and the CLI's lines beside each rollout are these words.
+func RolloutNotes(which string, sent *sluice.RolloutSpec, strategy sluice.Strategy) []string {
+	var notes []string
+	if rollout.GuardsLeftOut(sent, strategy) {
+		notes = append(notes, which+": "+rollout.GuardsNotApplied(sent.Analysis.Guards))
+	}
+	if note := sluice.NoHoldWarning(sent); note != "" {
+		notes = append(notes, which+": "+note)
+	}
+	return notes
+}
+
+// docRollout is the rollout: section doc gives model, or nil.
+func docRollout(doc sluice.ApplyDoc, model string) *sluice.RolloutSpec {
+	for _, m := range doc.Models {
+		if m.Name == model {
+			return m.Rollout
+		}
+	}
+	return nil
 }
 
 func (s *Server) registerVersion(w http.ResponseWriter, r *http.Request) error {

@@ -38,7 +38,7 @@ func (p *Proxy) awaitFirstLine(x *exchange, resp *http.Response, class string, e
 		return resp, class, err
 	}
 	if x.br == nil {
-		x.br = newStreamReader(x.f.responses)
+		x.br = newStreamReader()
 	}
 	x.br.Reset(resp.Body)
 	var ft *firstByteTimer
@@ -50,7 +50,7 @@ func (p *Proxy) awaitFirstLine(x *exchange, resp *http.Response, class string, e
 	rerr := firstLine(x.br)
 	var ev *streamErrorEvent
 	if rerr == nil {
-		ev, rerr = firstEventError(x)
+		ev, rerr = firstEventError(x, resp.Body)
 	}
 	timedOut := ft != nil && ft.stop()
 	if rerr == nil && !timedOut {
@@ -84,6 +84,10 @@ func (p *Proxy) awaitFirstLine(x *exchange, resp *http.Response, class string, e
 
 var errFirstByteTimeout = errors.New("no first event within timeouts.first_byte")
 
+// errEndedBeforeAnswer is a stream's end before its first event of the
+// answer (firstEvents): a failed attempt, stream_broken.
+var errEndedBeforeAnswer = errors.New("it ended before any of the answer")
+
 // streamErrorEvent is a chat or completions stream whose first event was
 // the backend's error event; its Error is the backend's message.
 //
@@ -111,7 +115,7 @@ func (e *streamErrorEvent) Error() string { return e.msg }
 // the first that does; an "error" event or response.failed there is the
 // backend's error. The streams of answers that are not text pass through
 // as before. err is the body's, when it failed while waited on.
-func firstEventError(x *exchange) (*streamErrorEvent, error) {
+func firstEventError(x *exchange, body io.Reader) (*streamErrorEvent, error) {
 	if x.f.notText {
 		return nil, nil
 	}
@@ -140,7 +144,22 @@ func firstEventError(x *exchange) (*streamErrorEvent, error) {
 			return nil, nil
 		}
 	}
-	return firstEvents(x)
+	return firstEvents(x, body)
+}
+
+// growReader moves a Responses stream whose opening events fill its
+// reader (response.created echoes the request's instructions and tools)
+// to a reader of respReaderSize: what x.br holds, then the rest of body.
+// Every Responses stream held that size for its whole life before, for
+// the few that need it; the copy and the readers it makes are paid by
+// those alone.
+func growReader(x *exchange, body io.Reader) {
+	held := make([]byte, x.br.Buffered())
+	x.br.Read(held) // what it holds, no read of body
+	x.br.Reset(nil)
+	streamReaders.Put(x.br)
+	x.br = respReaders.Get().(*bufio.Reader)
+	x.br.Reset(io.MultiReader(bytes.NewReader(held), body))
 }
 
 // isEventField reports whether line is an event's field other than data:
@@ -151,10 +170,16 @@ func isEventField(line []byte) bool {
 
 // firstEvents waits until x.br holds what decides whether the stream's
 // first event is an error (scanFirstEvents), reading more of the body as
-// it comes. A stream whose deciding event is not within the reader's
-// buffer, or that ends first, passes as before: relayStream judges it.
-// It returns the body's error when the body fails first.
-func firstEvents(x *exchange) (*streamErrorEvent, error) {
+// it comes. A Responses stream whose opening events fill its reader moves
+// to a larger one (growReader). A stream whose deciding event is not
+// within the reader's buffer passes as before: relayStream judges it. It
+// returns the body's error when the body fails first, and
+// errEndedBeforeAnswer when an event stream (looksLikeSSE) ends first: a
+// Responses stream that ended after response.created and
+// response.in_progress was passed on as a 200 stream ending in the
+// gateway's error event, never retried, where a chat stream that ends
+// before its first event is a failed attempt. body is what x.br reads.
+func firstEvents(x *exchange, body io.Reader) (*streamErrorEvent, error) {
 	for {
 		n := x.br.Buffered()
 		b, _ := x.br.Peek(n)
@@ -162,11 +187,25 @@ func firstEvents(x *exchange) (*streamErrorEvent, error) {
 			return ev, nil
 		}
 		if n == x.br.Size() {
-			return nil, nil
+			if !x.f.responses || n >= respReaderSize {
+				return nil, nil
+			}
+			growReader(x, body)
+			continue
 		}
 		if _, err := x.br.Peek(n + 1); err != nil && x.br.Buffered() == n {
 			if err == io.EOF {
-				return nil, nil
+				if !looksLikeSSE(x.br) {
+					// A whole answer sent for a stream (an error, a
+					// page): relay judges it (isEventStream).
+					return nil, nil
+				}
+				// An event stream that ended before what decides: what
+				// came (a Responses stream's response.created and
+				// response.in_progress, an event's field) holds nothing
+				// of the answer, so the attempt failed as one that sent
+				// nothing did.
+				return nil, errEndedBeforeAnswer
 			}
 			return nil, err
 		}

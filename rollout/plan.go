@@ -95,6 +95,14 @@ func GuardsNotApplied(guards []string) string {
 		strings.Join(guards, ", "))
 }
 
+// GuardsLeftOut says whether a rollout started from sent (a model file's
+// rollout: section) with strategy (the planner's, when sent names none)
+// goes without the guards sent named: sent left the strategy to the
+// planner, which chose rolling.
+func GuardsLeftOut(sent *sluice.RolloutSpec, strategy sluice.Strategy) bool {
+	return sent != nil && sent.Strategy == "" && len(sent.Analysis.Guards) > 0 && strategy == sluice.StrategyRolling
+}
+
 func stage(p float64, hold time.Duration, n int) sluice.RolloutStage {
 	return sluice.RolloutStage{Percent: p, Hold: sluice.Duration(hold), MinSamples: n}
 }

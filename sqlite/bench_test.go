@@ -166,3 +166,41 @@ func BenchmarkStore_RequestUsage1M(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkStore_RequestsRareVersion reads every row of a rare version
+// (a canary at 1%) from a log of 2,000 small segments (64 rows, a flush
+// interval's worth at 256 requests/s), the version in one segment of
+// ten: the read a restart mid-rollout makes of the candidate's window
+// (server/seed.go).
+func BenchmarkStore_RequestsRareVersion(b *testing.B) {
+	s := MustOpen(b, filepath.Join(b.TempDir(), "sluice.db"))
+	const segments, perSegment = 2000, 64
+	base := time.Now().Add(-time.Hour)
+	rows := benchRows(perSegment, base)
+	for seg := range segments {
+		for i := range rows {
+			n := seg*perSegment + i
+			rows[i].At = base.Add(time.Duration(n) * time.Millisecond)
+			rows[i].RequestID = "req_0123456789ab_" + strconv.FormatUint(uint64(n+1), 36)
+			rows[i].Version = "v1.0.0"
+			if seg%10 == 0 && i%8 == 0 {
+				rows[i].Version = "v1.1.0-rc"
+			}
+		}
+		if err := s.AppendRequests(b.Context(), rows); err != nil {
+			b.Fatal(err)
+		}
+	}
+	q := sluice.RequestQuery{Model: "chat", Version: "v1.1.0-rc", Since: base, Limit: 65_536}
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		got, err := s.Requests(b.Context(), q)
+		if err != nil || len(got) != segments/10*perSegment/8 {
+			b.Fatalf("Requests = %d rows, %v; want %d", len(got), err, segments/10*perSegment/8)
+		}
+	}
+	// Process CPU time (the collector's included), which the other work
+	// on a shared machine disturbs less than wall time.
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+}

@@ -235,16 +235,47 @@ type decodedSegment struct {
 	seq   int64
 	words []string
 	rows  []segRow
+	// raw holds the dictionary's strings as slices of the segment's data,
+	// read before any row, so that a segment lacking a string a query
+	// names is passed over without a string made or a row read.
+	raw [][]byte
+	// interned holds the strings of the dictionaries decoded through d:
+	// the same model, version and route recur in every segment of a scan
+	// and were allocated again for each.
+	interned map[string]string
 }
 
 var errSegment = errors.New("corrupt request log segment")
 
+// segmentWant is what a segment must hold for a query to find a row in
+// it: the strings it names (empty: any), and the times of the rows it
+// keeps, from since (inclusive) to until (exclusive; no bound without
+// hasUntil, so a row at MaxInt64 ns is kept too).
+type segmentWant struct {
+	model, version, key string
+	since, until        int64
+	hasUntil            bool
+}
+
+// allRows keeps every row of a segment.
+var allRows = segmentWant{since: math.MinInt64}
+
 // decodeSegment decodes data, a segment whose first_at is firstAt, into d,
 // reusing d's slices.
 func decodeSegment(data []byte, firstAt int64, d *decodedSegment) error {
+	_, err := decodeSegmentFor(data, firstAt, d, &allRows)
+	return err
+}
+
+// decodeSegmentFor decodes into d the rows of data, a segment whose
+// first_at is firstAt, that w may keep, in their order. When the
+// segment's dictionary lacks a string w names it returns false without
+// reading a row: its rows are neither decoded nor checked. Rows w drops
+// are read past, field by field, and never stored.
+func decodeSegmentFor(data []byte, firstAt int64, d *decodedSegment, w *segmentWant) (bool, error) {
 	r := segReader{b: data}
 	if len(data) == 0 || data[0] < 1 || data[0] > segmentFormat {
-		return fmt.Errorf("%w: format %d, this sluice reads 1 to %d", errSegment, firstByte(data), segmentFormat)
+		return false, fmt.Errorf("%w: format %d, this sluice reads 1 to %d", errSegment, firstByte(data), segmentFormat)
 	}
 	numbers, columns := 7, dictColumns
 	if data[0] == 1 {
@@ -259,31 +290,69 @@ func decodeSegment(data []byte, firstAt int64, d *decodedSegment) error {
 	r.b = r.b[1:]
 	nw := r.uvarint()
 	if nw > uint64(len(r.b)) {
-		return errSegment
+		return false, errSegment
 	}
-	d.words = d.words[:0]
+	d.raw = d.raw[:0]
 	for range nw {
-		d.words = append(d.words, string(r.bytes(r.uvarint())))
+		d.raw = append(d.raw, r.bytes(r.uvarint()))
+	}
+	if r.err {
+		return false, errSegment
+	}
+	d.words, d.rows = d.words[:0], d.rows[:0]
+	// The index each named string must have, or -1 for any; a string the
+	// dictionary lacks means no row here has it.
+	var want [dictColumns]int
+	for c := range want {
+		want[c] = -1
+	}
+	for _, n := range [...]struct {
+		c int
+		s string
+	}{{0, w.model}, {1, w.version}, {dictKey, w.key}} {
+		if n.s == "" {
+			continue
+		}
+		if want[n.c] = d.rawIndex(n.s); want[n.c] < 0 {
+			return false, nil
+		}
+	}
+	for _, b := range d.raw {
+		d.words = append(d.words, d.intern(b))
 	}
 	nr := r.uvarint()
 	if nr > uint64(len(r.b)) {
-		return errSegment
+		return false, errSegment
 	}
 	none := uint32(nw) // the index of "" in an older format: see below
 	if columns < dictColumns {
 		d.words = append(d.words, "")
 	}
-	d.rows = d.rows[:0]
 	for range nr {
 		var row segRow
 		row.id = r.bytes(r.uvarint())
 		row.at = firstAt + int64(r.uvarint())
+		keep := row.at >= w.since && (!w.hasUntil || row.at < w.until)
 		for c := range columns {
 			k := r.uvarint()
 			if k >= nw {
 				r.err = true
 			}
 			row.dict[c] = uint32(k)
+			keep = keep && (want[c] < 0 || k == uint64(want[c]))
+		}
+		if keep && columns <= dictKey && want[dictKey] >= 0 {
+			keep = false // a row written before keys were kept has none
+		}
+		if !keep {
+			r.skip(8 + 1)
+			for range numbers {
+				r.varint()
+			}
+			if r.err {
+				break
+			}
+			continue
 		}
 		for c := columns; c < dictColumns; c++ {
 			// A row written before keys (or replicas) were kept: its
@@ -302,10 +371,38 @@ func decodeSegment(data []byte, firstAt int64, d *decodedSegment) error {
 		d.rows = append(d.rows, row)
 	}
 	if r.err || len(r.b) != 0 {
-		return errSegment
+		return false, errSegment
 	}
-	return nil
+	return true, nil
 }
+
+// rawIndex returns the index of s in the dictionary as read, or -1.
+func (d *decodedSegment) rawIndex(s string) int {
+	for i, b := range d.raw {
+		if string(b) == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// intern returns b as a string, the same one each time b recurs.
+func (d *decodedSegment) intern(b []byte) string {
+	if s, ok := d.interned[string(b)]; ok {
+		return s
+	}
+	if d.interned == nil || len(d.interned) >= maxInterned {
+		// A dictionary of unbounded variety (a key or replica per
+		// request) must not grow the map without end.
+		d.interned = make(map[string]string, 64)
+	}
+	s := string(b)
+	d.interned[s] = s
+	return s
+}
+
+// maxInterned bounds the strings one decodedSegment keeps for reuse.
+const maxInterned = 4096
 
 func firstByte(b []byte) int {
 	if len(b) == 0 {
@@ -316,8 +413,14 @@ func firstByte(b []byte) int {
 
 // observation returns row as the Observation it was made from.
 func (d *decodedSegment) observation(row *segRow) sluice.Observation {
+	return rowObservation(row, string(row.id), d.words)
+}
+
+// rowObservation returns row, whose id is id and whose dictionary is
+// words, as the Observation it was made from.
+func rowObservation(row *segRow, id string, words []string) sluice.Observation {
 	o := sluice.Observation{
-		RequestID:    string(row.id),
+		RequestID:    id,
 		At:           time.Unix(0, row.at).UTC(),
 		StickyHash:   row.sticky,
 		Stream:       row.flags&1 != 0,
@@ -329,7 +432,7 @@ func (d *decodedSegment) observation(row *segRow) sluice.Observation {
 		TokensEstimated: row.flags&segTokensEstimated != 0,
 	}
 	for c, v := range dictValues(&o) {
-		*v = d.words[row.dict[c]]
+		*v = words[row.dict[c]]
 	}
 	n := row.numbers
 	o.Status, o.Latency, o.TTFT = int(n[0]), time.Duration(n[1]), time.Duration(n[2])
@@ -384,6 +487,15 @@ func (r *segReader) bytes(n uint64) []byte {
 	out := r.b[:n:n]
 	r.b = r.b[n:]
 	return out
+}
+
+// skip passes over n bytes.
+func (r *segReader) skip(n int) {
+	if n > len(r.b) {
+		r.err, r.b = true, nil
+		return
+	}
+	r.b = r.b[n:]
 }
 
 func (r *segReader) byte() byte {

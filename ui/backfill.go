@@ -18,10 +18,22 @@ const maxBackfillRows = 50_000
 // backfillTimeout bounds the request log read the first page waits on.
 const backfillTimeout = 10 * time.Second
 
+// backfillRetryAfter is how long a failed read of the charts' past is
+// remembered: until then the charts are answered from what the sampler
+// holds, with a note that the past could not be read (SeriesAnswer's
+// PastUnread), and the next request after it reads the log again. With the
+// store down, every chart request had waited up to backfillTimeout on a
+// read that failed again, each logged; 30 s is also how long api.Auth
+// keeps a failed read of the admin tokens before it reads them again.
+const backfillRetryAfter = 30 * time.Second
+
 // fill is the backfill of one model in one run of the sampler.
 type fill struct {
 	run  int64
 	done chan struct{}
+	// failed is when the read failed (zero while it runs or once it
+	// succeeded), set before done is closed, under the sampler's lock.
+	failed time.Time
 }
 
 // backfill puts before the points this run of the sampler took those of
@@ -29,7 +41,9 @@ type fill struct {
 // every request the gateway (on a shared store, the fleet) answered: a page
 // opened during an incident showed the minute since it was opened. It is
 // done once a run per model, by the first request for the model's series,
-// which waits for it; a failed read is tried again at the next. Mirrored
+// which waits for it; a failed read is tried again by the first request
+// backfillRetryAfter after it, and the requests between are answered at
+// once, without the past (pastUnread says so). Mirrored
 // (shadow) requests are not in the request log: a shadow candidate's
 // series has sampled points only.
 func (sm *sampler) backfill(ctx context.Context, model string) {
@@ -42,7 +56,7 @@ func (sm *sampler) backfill(ctx context.Context, model string) {
 		sm.mu.Unlock()
 		return
 	}
-	if f := sm.filled[model]; f != nil && f.run == sm.run {
+	if f := sm.filled[model]; f != nil && f.run == sm.run && (f.failed.IsZero() || sm.s.opt.Now().Sub(f.failed) < backfillRetryAfter) {
 		sm.mu.Unlock()
 		select {
 		case <-f.done:
@@ -56,16 +70,25 @@ func (sm *sampler) backfill(ctx context.Context, model string) {
 	sm.mu.Unlock()
 	defer close(f.done)
 
+	asker := ctx
 	ctx, cancel := context.WithTimeout(ctx, backfillTimeout)
 	defer cancel()
 	since := end.Add(-sm.s.opt.History - sm.s.opt.Smooth)
 	rows, err := st.Requests(ctx, sluice.RequestQuery{Model: model, Since: since, Until: end, Limit: maxBackfillRows})
-	if err != nil {
-		sm.s.opt.Logger.Warn("dashboard: read the charts' past from the request log", "model", model, "err", err)
+	if err != nil && asker.Err() != nil {
+		// The request that read went away: that says nothing of the
+		// store, and the next request reads again.
 		sm.mu.Lock()
 		if sm.filled[model] == f {
-			delete(sm.filled, model) // the next request tries again
+			delete(sm.filled, model)
 		}
+		sm.mu.Unlock()
+		return
+	}
+	if err != nil {
+		sm.s.opt.Logger.Warn("dashboard: read the charts' past from the request log", "model", model, "err", err, "retry_after", backfillRetryAfter)
+		sm.mu.Lock()
+		f.failed = sm.s.opt.Now() // the first request after backfillRetryAfter tries again
 		sm.mu.Unlock()
 		return
 	}
@@ -231,4 +254,13 @@ func sampleOf(rows []*sluice.Observation) observe.Sample {
 		s.First, s.Last = rows[0].At, rows[len(rows)-1].At
 	}
 	return s
+}
+
+// pastUnread reports whether the charts of model lack their past because
+// the last read of the request log for it, in this run, failed.
+func (sm *sampler) pastUnread(model string) bool {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	f := sm.filled[model]
+	return f != nil && f.run == sm.run && !f.failed.IsZero()
 }

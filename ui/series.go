@@ -378,6 +378,12 @@ type SeriesAnswer struct {
 	// is one the request log does not hold (a shadow candidate's mirrored
 	// requests). Zero when nothing is sampled.
 	SampledFrom int64 `json:"sampled_from,omitempty"`
+	// PastUnread is set when the request log could not be read for the
+	// points before SampledFrom (the store is down): the series hold what
+	// was sampled since only. The page asks again for the series after
+	// RetryMS, when the gateway reads the log again (backfillRetryAfter).
+	PastUnread bool  `json:"past_unread,omitempty"`
+	RetryMS    int64 `json:"retry_ms,omitempty"`
 }
 
 func (s *Server) seriesAnswer(model, category string, after int64) SeriesAnswer {
@@ -391,6 +397,9 @@ func (s *Server) seriesAnswer(model, category string, after int64) SeriesAnswer 
 	out.Series = s.samp.points(model, category, after)
 	cats, from := s.samp.charting(model)
 	out.SampledFrom = from
+	if s.samp.pastUnread(model) {
+		out.PastUnread, out.RetryMS = true, backfillRetryAfter.Milliseconds()
+	}
 	// A category in the request log's past the windows no longer hold
 	// (this process started since) is charted too.
 	for _, c := range cats {

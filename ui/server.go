@@ -231,6 +231,11 @@ type page struct {
 	// with no warning. ExpiresSoon is set when that is within a day.
 	Expires     string
 	ExpiresSoon bool
+	// ExpiresAt is the same time in RFC 3339 and ExpiresInMS how far off
+	// it is by the gateway's clock, from which the page counts down (the
+	// browser's clock may differ from the gateway's).
+	ExpiresAt   string
+	ExpiresInMS int64
 }
 
 // index serves the dashboard to a signed-in person and the sign-in page to
@@ -258,6 +263,8 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	if !tok.ExpiresAt.IsZero() {
 		p.Expires = tok.ExpiresAt.UTC().Format("2006-01-02 15:04:05") + " UTC"
 		p.ExpiresSoon = tok.ExpiresAt.Sub(s.opt.Now()) < 24*time.Hour
+		p.ExpiresAt = tok.ExpiresAt.UTC().Format(time.RFC3339Nano)
+		p.ExpiresInMS = tok.ExpiresAt.Sub(s.opt.Now()).Milliseconds()
 	}
 	if err := s.pages.ExecuteTemplate(w, "index.html", p); err != nil {
 		s.opt.Logger.Error("render the dashboard", "err", err)

@@ -212,10 +212,22 @@ type SessionInfo struct {
 	CanAct bool `json:"can_act"`
 	// CSRF is the token to send in the X-Sluice-CSRF header with changes.
 	CSRF string `json:"csrf"`
+	// ExpiresAt is when the token stops working, and the session with it;
+	// left out when it never expires. ExpiresInMS is how far off that is
+	// by the gateway's clock, which decides: the page counts down from it
+	// and, asking again every while, sees a token renewed (a config
+	// file's given a later expires and reloaded) without a reload.
+	ExpiresAt   time.Time `json:"expires_at,omitzero"`
+	ExpiresInMS int64     `json:"expires_in_ms,omitempty"`
 }
 
 func (s *Server) sessionInfo(w http.ResponseWriter, r *http.Request, sess *session, tok *sluice.Token) {
-	writeJSON(w, SessionInfo{Name: tok.Name, Role: tok.Role, CanAct: tok.Role.Allows(sluice.RoleOperator), CSRF: sess.csrf})
+	info := SessionInfo{Name: tok.Name, Role: tok.Role, CanAct: tok.Role.Allows(sluice.RoleOperator), CSRF: sess.csrf}
+	if !tok.ExpiresAt.IsZero() {
+		info.ExpiresAt = tok.ExpiresAt.UTC()
+		info.ExpiresInMS = max(tok.ExpiresAt.Sub(s.opt.Now()).Milliseconds(), 1)
+	}
+	writeJSON(w, info)
 }
 
 // login signs in with an admin token sent in a JSON body, {"token": "..."},

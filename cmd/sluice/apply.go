@@ -7,8 +7,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/config"
-	"github.com/sluicehq/sluice/rollout"
 )
 
 func (c *cli) applyCmd() *cobra.Command {
@@ -53,8 +53,19 @@ Applying the same file again changes nothing.`,
 					warnings = append(warnings, sluice.ShadowedRules(m.Name, m.Rules)...)
 				}
 			}
+			// The notes on the rollouts started (or, on a dry run, that
+			// would start) are printed beside them below, as the gateway
+			// words them (api.RolloutNotes): not twice.
+			inPlace := map[string]bool{}
+			if c.output != "json" {
+				for _, n := range rolloutNotes(doc, res) {
+					inPlace[n] = true
+				}
+			}
 			for _, w := range warnings {
-				fmt.Fprintf(c.stderr, "warning: %s\n", w)
+				if !inPlace[w] {
+					fmt.Fprintf(c.stderr, "warning: %s\n", w)
+				}
 			}
 			if c.output == "json" {
 				return c.printJSON(res)
@@ -89,15 +100,8 @@ Applying the same file again changes nothing.`,
 			}
 			for _, r := range res.Rollouts {
 				fmt.Fprintf(c.stdout, "rollout %s started: %s from %s to %s (%s); follow it with: sluice rollout watch %s\n", r.ID, r.Spec.Strategy, r.Spec.Baseline, r.Spec.Candidate, r.Phase, r.Spec.Model)
-				for _, m := range doc.Models {
-					if m.Name == r.Spec.Model {
-						if note := unjudgedNote(m.Rollout, r); note != "" {
-							fmt.Fprintln(c.stdout, note)
-						}
-						if note := noHoldNote(m.Rollout); note != "" {
-							fmt.Fprintf(c.stdout, "rollout %s: %s\n", r.ID, note)
-						}
-					}
+				for _, n := range api.RolloutNotes("rollout "+r.ID, fileRollout(doc, r.Spec.Model), r.Spec.Strategy) {
+					fmt.Fprintln(c.stdout, n)
 				}
 			}
 			for _, h := range res.HeldTargets {
@@ -115,15 +119,8 @@ Applying the same file again changes nothing.`,
 				// As sluice apply says once it has started them: the
 				// planner's rolling leaves the file's guards out.
 				for _, spec := range res.WouldStart {
-					for _, m := range doc.Models {
-						if m.Name == spec.Model && guardsLeftOut(m.Rollout, spec.Strategy) {
-							fmt.Fprintf(c.stdout, "rollout of %s to %s: %s\n", spec.Model, spec.Candidate, rollout.GuardsNotApplied(m.Rollout.Analysis.Guards))
-						}
-						if m.Name == spec.Model {
-							if note := noHoldNote(m.Rollout); note != "" {
-								fmt.Fprintf(c.stdout, "rollout of %s to %s: %s\n", spec.Model, spec.Candidate, note)
-							}
-						}
+					for _, n := range api.RolloutNotes("rollout of "+spec.Model+" to "+spec.Candidate, fileRollout(doc, spec.Model), spec.Strategy) {
+						fmt.Fprintln(c.stdout, n)
 					}
 				}
 			}
@@ -147,4 +144,28 @@ func targets(doc sluice.ApplyDoc, held map[string]bool) []string {
 		}
 	}
 	return out
+}
+
+// rolloutNotes are the notes the apply's answer res gets beside its
+// rollouts, started or (a dry run's) that would start.
+func rolloutNotes(doc sluice.ApplyDoc, res api.ApplyResult) []string {
+	var notes []string
+	for _, r := range res.Rollouts {
+		notes = append(notes, api.RolloutNotes("rollout "+r.ID, fileRollout(doc, r.Spec.Model), r.Spec.Strategy)...)
+	}
+	for _, spec := range res.WouldStart {
+		notes = append(notes, api.RolloutNotes("rollout of "+spec.Model+" to "+spec.Candidate, fileRollout(doc, spec.Model), spec.Strategy)...)
+	}
+	return notes
+}
+
+// fileRollout is the rollout: section the model file doc gives model, or
+// nil.
+func fileRollout(doc sluice.ApplyDoc, model string) *sluice.RolloutSpec {
+	for _, m := range doc.Models {
+		if m.Name == model {
+			return m.Rollout
+		}
+	}
+	return nil
 }

@@ -49,3 +49,36 @@ func TestApply_StageWithoutHoldSaid(t *testing.T) {
 	}
 	check("sluice apply", out)
 }
+
+// TestApply_StageWithoutHoldSaidOnce: the gateway's apply answer carries
+// the note on a stage without hold among its warnings (for API clients),
+// and the CLI prints it beside the rollout, as before, not a second time
+// among the warnings on stderr; with -o json, where nothing is printed
+// beside the rollouts, it is among the warnings.
+func TestApply_StageWithoutHoldSaidOnce(t *testing.T) {
+	_, file, cmd := readmeGateway(t)
+	mustRun(t, cmd("apply", "-f", file, "--reason", "two versions")...)
+	mustRun(t, cmd("set", "policy", "chat", "specific", "v1.1.0", "--reason", "pin before the rollout")...)
+	text, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(text), "    labels: {stable: v1.1.0}\n",
+		"    labels: {stable: v1.1.0}\n    target: v1.2.0\n    rollout:\n      strategy: progressive\n      stages: [{percent: 20}, {percent: 100}]\n", 1)
+	s = strings.Replace(s, "    policy: {kind: split, split: [{version: v1.1.0, percent: 95}, {version: v1.2.0, percent: 5}]}\n", "", 1)
+	if err := os.WriteFile(file, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const note = "stage 1 (20%) has no hold"
+	for _, args := range [][]string{{"--dry-run"}, {"--dry-run", "-o", "json"}, nil} {
+		out, errOut, code := run(t, cmd(append([]string{"apply", "-f", file, "--reason", "ship"}, args...)...)...)
+		if code != 0 {
+			t.Fatalf("sluice apply %v: exit %d: %s", args, code, errOut)
+		}
+		json := len(args) == 3
+		inOut, inErr := strings.Count(out, note), strings.Count(errOut, note)
+		if !json && (inOut != 1 || inErr != 0) || json && inErr != 1 {
+			t.Errorf("sluice apply %v: the note %d times on stdout, %d on stderr; want once, beside the rollout (among the warnings with -o json):\nstdout:\n%s\nstderr:\n%s", args, inOut, inErr, out, errOut)
+		}
+	}
+}

@@ -923,15 +923,8 @@ func actionWarnings(r sluice.Rollout) []string {
 // without them (rollout.GuardsNotApplied; an older gateway kept them in
 // the spec, judging none either). "" otherwise.
 func unjudgedNote(sent *sluice.RolloutSpec, r sluice.Rollout) string {
-	if !guardsLeftOut(sent, r.Spec.Strategy) {
+	if !rollout.GuardsLeftOut(sent, r.Spec.Strategy) {
 		return ""
 	}
 	return fmt.Sprintf("rollout %s: %s", r.ID, rollout.GuardsNotApplied(sent.Analysis.Guards))
-}
-
-// guardsLeftOut says whether a rollout started from sent with strategy
-// (the planner's, when sent names none) goes without the guards sent
-// named: sent left the strategy to the planner, which chose rolling.
-func guardsLeftOut(sent *sluice.RolloutSpec, strategy sluice.Strategy) bool {
-	return sent != nil && sent.Strategy == "" && len(sent.Analysis.Guards) > 0 && strategy == sluice.StrategyRolling
 }

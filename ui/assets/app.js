@@ -224,7 +224,16 @@
       else if (i === cur && active) cls += " current";
       else if (i === cur && bad) cls += " failed";
       const mark = cls.includes("done") ? "✓" : cls.includes("failed") ? "✕" : cls.includes("current") ? (r.phase === "paused" ? "❚❚" : "●") : String(i + 1);
-      tl.append(h("div", { class: cls }, h("div", { class: "dot" }, mark), h("div", { class: "label" }, x.label)));
+      // The step it ended at says so, as sluice rollout status's ✘ on its
+      // Stages line does: a ✕ there beside the ✕ of the end read as two
+      // failures, and a stage's ✕ did not say it was the traffic reached.
+      let title = "";
+      if (bad && i === stopped && i !== cur) {
+        cls += " ended";
+        title = r.phase.replace("_", " ") + " here" + (x.key === "stage" ? ", with " + x.label.replace(/^(canary|A\/B) /, "") + " of the traffic on the candidate" : "") +
+          (stopped < cur - 1 ? ": the steps after it never ran" : "");
+      }
+      tl.append(h("div", { class: cls, title: title || undefined }, h("div", { class: "dot" }, mark), h("div", { class: "label" }, x.label)));
     });
     return tl;
   }
@@ -1008,6 +1017,9 @@
       const late = versions.filter((v) => { const p = state.series[v] || []; return p.length && p[0].t >= from; });
       if (late.length) note += " " + late.join(", ") + ": charted from " + SluiceChart.fmtTime(from) + " only, when a dashboard opened; its mirrored (shadow) requests are not in the request log, which the charts' past is read from.";
     }
+    // The request log could not be read (the store is down): the charts
+    // hold what this gateway sampled since it began, nothing before.
+    if (state.pastUnread) note += " The charts' past could not be read from the request log (the store did not answer): they show what this gateway sampled since " + (from ? SluiceChart.fmtTime(from) : "now") + " only; it is read again every " + Math.round((state.pastRetryMs || 30000) / 1000) + " s.";
     $("charts-note").textContent = note;
   }
 
@@ -1018,6 +1030,9 @@
     state.smoothMs = a.smooth_ms;
     state.stepMs = a.step_ms;
     state.sampledFrom = a.sampled_from || 0;
+    state.pastUnread = !!a.past_unread;
+    state.pastRetryMs = a.retry_ms || 30000;
+    state.pastRetryAt = Date.now() + state.pastRetryMs;
     state.lastT = 0;
     for (const v in state.series) { const p = state.series[v]; if (p.length) state.lastT = Math.max(state.lastT, p[p.length - 1].t); }
     setCategories(a.categories);
@@ -1090,6 +1105,12 @@
       mergePoints(t.series);
       setCategories(t.categories);
       state.ticks++;
+      // The charts' past could not be read (the store did not answer):
+      // once the gateway would read it again, ask for the series whole.
+      if (state.pastUnread && Date.now() >= state.pastRetryAt) {
+        state.pastRetryAt = Infinity; // one ask at a time
+        loadSeries().catch((e) => { state.pastRetryAt = Date.now() + (state.pastRetryMs || 30000); console.warn(e); });
+      }
       if (document.hidden) return;
       renderCharts();
       if (state.refreshing) return;
@@ -1170,8 +1191,11 @@
   }
 
   // ---- shadow ----
+  // SHADOW_PAGE is how many pairs the Shadow review tab shows at a time.
+  const SHADOW_PAGE = 50;
   async function loadShadow() {
     const box = clear($("shadow-list"));
+    $("shadow-older").hidden = true;
     // Only the newest load fills the list: a filter changed, a model
     // picked or Refresh while an answer is on its way makes that answer
     // stale (appended, it listed pairs for filters no longer set).
@@ -1225,14 +1249,71 @@
         h("p", {}, a.available ? "Pairs are collected while a rollout mirrors traffic to its candidate (strategy shadow or pipeline): start one with sluice rollout start " + state.model + " --to VERSION --strategy shadow." : "This gateway keeps no shadow pairs.")));
       return;
     }
-    // The tab shows a page of 50: say when more are kept, and how to list
-    // them (the CLI pages with --before).
-    if (a.more) {
-      const cmd = "sluice rollout pairs " + state.model + (differ ? " --differ" : "") + (category ? " --category " + category : "") + (a.next_before ? " --before " + a.next_before : "");
-      box.append(h("p", { class: "muted", id: "shadow-more" }, "Showing the newest 50 of the pairs kept" + (differ || category ? " that match" : "") + "; more are kept: ",
-        h("code", {}, cmd), " lists the older ones."));
-    }
+    // The tab shows a page of 50, and Older the 50 before, as the API
+    // pages them (before=the last seq shown) and sluice rollout pairs
+    // --before does; the line above the pairs says how many are shown and
+    // whether more are kept.
+    state.shadow = { gen: gen, model: state.model, differ: differ, category: category, shown: 0, next: a.more ? a.next_before : 0, withheld: !!a.texts_withheld };
     if (a.texts_withheld) box.append(h("p", { class: "muted", id: "shadow-withheld" }, "The answers' texts are shown to operators and admins only: a viewer sees how the answers differ, as the request log shows how requests went, not what users wrote or were told."));
+    appendPairs(box, pairs, !!a.texts_withheld);
+    shadowMoreLine();
+  }
+
+  // shadowMoreLine says how many pairs the list shows and, while more are
+  // kept, shows Older and the CLI command that lists the rest.
+  function shadowMoreLine() {
+    const st = state.shadow, older = $("shadow-older");
+    older.hidden = !st.next;
+    // The line is there only when it says something: the pairs are the
+    // list's first children otherwise, as they were.
+    let line = $("shadow-more");
+    if (!line) {
+      line = h("p", { class: "muted", id: "shadow-more", hidden: true });
+      $("shadow-list").prepend(line);
+    }
+    const match = st.differ || st.category ? " that match" : "";
+    if (st.next) {
+      const cmd = "sluice rollout pairs " + st.model + (st.differ ? " --differ" : "") + (st.category ? " --category " + st.category : "") + " --before " + st.next;
+      clear(line).append("Showing the newest " + st.shown + " of the pairs kept" + match + "; more are kept: ", h("code", {}, cmd), " lists the older ones, and Older below shows the next " + SHADOW_PAGE + " here.");
+      line.hidden = false;
+    } else if (st.shown > SHADOW_PAGE) {
+      clear(line).append("Showing " + st.shown + " pairs" + match + ", down to the oldest kept.");
+      line.hidden = false;
+    } else {
+      line.remove();
+    }
+  }
+
+  // loadShadowOlder adds the next page of pairs, older than those shown,
+  // under them.
+  async function loadShadowOlder() {
+    const st = state.shadow, older = $("shadow-older");
+    if (!st || !st.next || st.gen !== state.shadowGen) return;
+    const q = new URLSearchParams({ limit: String(SHADOW_PAGE), before: String(st.next) });
+    if (st.differ) q.set("differ", "true");
+    if (st.category) q.set("category", st.category);
+    older.disabled = true;
+    let a;
+    try {
+      a = await admin("GET", "/shadow/" + enc(st.model) + "/pairs?" + q.toString());
+    } catch (e) {
+      if (st.gen === state.shadowGen) flash(e.message, true);
+      return;
+    } finally {
+      older.disabled = false;
+    }
+    // A filter changed, a model picked or Refresh meanwhile: the list
+    // this page was for is gone.
+    if (st.gen !== state.shadowGen) return;
+    st.next = a.truncated ? a.next_before : 0;
+    appendPairs($("shadow-list"), a.pairs || [], st.withheld || !!a.texts_withheld);
+    shadowMoreLine();
+  }
+
+  // appendPairs draws each pair, both answers side by side with their
+  // differences, at the end of box.
+  function appendPairs(box, pairs, withheld) {
+    state.shadow.shown += pairs.length;
     for (const p of pairs) {
       const P = p.primary || {}, S = p.shadow || {}, d = p.diff || {};
       const badges = [];
@@ -1248,7 +1329,7 @@
       badges.push(h("span", { class: "chip" + (d.same_text ? " pass" : "") }, d.same_text ? "same text" : "different text"));
       // Each tool call as name(arguments); a viewer gets the names only.
       const calls = (x) => (x.tool_calls || []).length ? h("div", { class: "pair-calls mono" }, (x.tool_calls || []).map((c) =>
-        h("div", {}, (c.name || "?") + "(" + (a.texts_withheld ? "…" : (c.arguments || "") + (c.cut ? "…" : "")) + ")"))) : null;
+        h("div", {}, (c.name || "?") + "(" + (withheld ? "…" : (c.arguments || "") + (c.cut ? "…" : "")) + ")"))) : null;
       const side = (x, title) => h("div", {},
         h("div", { class: "pair-side-head" }, title + " " + (x.version || "") + " · " + (x.status || "") + " · " + num(x.latency_ms, msd) + " ms · " + (x.output_tokens || 0) + " tokens · " + (x.chars || 0) + " chars" + (x.refusal ? " · refusal" : "") + (x.error ? " · " + x.error : "")),
         calls(x),
@@ -1601,6 +1682,92 @@
     await loadCategories();
   }
 
+  // ---- the token's expiry ----
+  // The header gives the signed-in token's expiry and counts down to it,
+  // from how far off the gateway said it was (its clock decides, not the
+  // browser's). The session is asked for every TOKEN_RECHECK_MS, so a
+  // token renewed (a config file's token given a later expires and
+  // reloaded) shows its new expiry, and one that ran out says so and goes
+  // to the sign-in page with the gateway's reason, all without a reload.
+  const TOKEN_RECHECK_MS = 15000;
+  const expiry = { at: "", deadline: 0, ended: false };
+  const expiryText = (iso) => new Date(String(iso).replace(/(\.\d{3})\d+/, "$1")).toISOString().slice(0, 19).replace("T", " ") + " UTC";
+  // leftText writes a time left as a countdown: 2d 3h, 1h 05m, 4m 09s.
+  function leftText(ms) {
+    const s = Math.max(0, Math.floor(ms / 1000)), m = Math.floor(s / 60), hr = Math.floor(m / 60), d = Math.floor(hr / 24);
+    if (d > 0) return d + "d " + (hr % 24) + "h";
+    if (hr > 0) return hr + "h " + String(m % 60).padStart(2, "0") + "m";
+    return m + "m " + String(s % 60).padStart(2, "0") + "s";
+  }
+  function expirySpans() {
+    let el = $("token-expires");
+    if (!el) {
+      el = h("span", { id: "token-expires", class: "small muted", title: "the token this session signed in with stops working then, and the session with it: ask an admin for a new one (sluice token create)" });
+      document.querySelector(".who").append(" ", el);
+    }
+    let left = $("token-left");
+    if (!left) {
+      left = h("span", { id: "token-left", class: "small muted" });
+      el.after(" ", left);
+    }
+    return [el, left];
+  }
+  function setExpiry(at, inMs) {
+    expiry.at = at || "";
+    expiry.deadline = at ? Date.now() + inMs : 0;
+    expiry.ended = false;
+    if (!at) {
+      for (const id of ["token-expires", "token-left"]) { const e = $(id); if (e) e.remove(); }
+      return;
+    }
+    expirySpans()[0].textContent = "token expires " + expiryText(at);
+    showLeft();
+  }
+  function showLeft() {
+    if (!expiry.at || expiry.ended) return;
+    const [el, left] = expirySpans();
+    const ms = expiry.deadline - Date.now();
+    if (ms > 0) {
+      el.className = left.className = "small " + (ms < 86400e3 ? "soon" : "muted");
+      left.textContent = "(in " + leftText(ms) + ")";
+      return;
+    }
+    // Run out: say so at once, then ask the gateway, which sends the page
+    // to sign-in with its reason (or, renewed meanwhile, the new expiry).
+    expiry.ended = true;
+    el.className = left.className = "small soon expired";
+    el.textContent = "token expired at " + expiryText(expiry.at);
+    left.textContent = "(this session has ended)";
+    flash("Your token " + (meta("sluice-name") || "") + " expired at " + expiryText(expiry.at) + ": this session has ended. Sign in with a new token (an admin makes one with sluice token create).", true);
+    checkSession();
+  }
+  async function checkSession() {
+    let info;
+    try {
+      info = await call("GET", "/ui/api/session");
+    } catch (e) {
+      return; // unreachable: asked again at the next check
+    }
+    const at = info.expires_at || "", was = expiry.at;
+    if (at === was) {
+      if (at) { expiry.deadline = Date.now() + info.expires_in_ms; expiry.ended = false; } // keep to the gateway's clock
+      return;
+    }
+    setExpiry(at, info.expires_in_ms);
+    if (!at) flash("Your token was renewed: it no longer expires.");
+    else if (!was) flash("Your token now expires " + expiryText(at) + ".", true);
+    else if (new Date(at) > new Date(was)) flash("Your token was renewed: it now expires " + expiryText(at) + ".");
+    else flash("Your token's expiry was brought forward: it now expires " + expiryText(at) + ".", true);
+  }
+  function watchExpiry() {
+    const el = $("token-expires");
+    // The page was rendered a moment ago: performance.now() is the time
+    // since it was asked for.
+    if (el && el.dataset.expiresAt) setExpiry(el.dataset.expiresAt, Number(el.dataset.expiresInMs) - performance.now());
+    setInterval(showLeft, 1000);
+    setInterval(checkSession, TOKEN_RECHECK_MS);
+  }
+
   document.addEventListener("DOMContentLoaded", async () => {
     window.addEventListener("hashchange", showTab);
     $("model-select").addEventListener("change", (e) => selectModel(e.target.value));
@@ -1611,6 +1778,7 @@
     $("audit-analyses").addEventListener("change", loadAudit);
     $("at-form").addEventListener("submit", askAt);
     $("shadow-refresh").addEventListener("click", loadShadow);
+    $("shadow-older").addEventListener("click", loadShadowOlder);
     $("shadow-differ").addEventListener("change", loadShadow);
     $("shadow-category").addEventListener("change", loadShadow);
     $("keys-refresh").addEventListener("click", loadKeys);
@@ -1624,6 +1792,7 @@
     $("history-back").addEventListener("click", () => { location.hash = "#history"; });
     $("logout").addEventListener("click", async () => { try { await call("POST", "/ui/logout"); } finally { location.replace("/ui/"); } });
     $("at-time").value = new Date().toISOString().slice(0, 19);
+    watchExpiry();
     window.addEventListener("resize", () => renderCharts());
     try {
       await loadModels();
