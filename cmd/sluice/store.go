@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -94,18 +95,25 @@ anew.`,
 	return cmd
 }
 
-// describeStore names a store without the password a URL may carry.
+// describeStore names a store without the password a URL may carry: in
+// its user info, or as the query's password parameter, which pgx takes
+// too. A URL that does not parse is named by its scheme alone.
 func describeStore(store string) string {
 	if !server.IsPostgresDSN(store) {
 		return store
 	}
-	if i, j := strings.Index(store, "://"), strings.LastIndex(store, "@"); i >= 0 && j > i {
-		user := store[i+3 : j]
-		if k := strings.Index(user, ":"); k >= 0 {
-			return store[:i+3] + user[:k] + ":…" + store[j:]
-		}
+	u, err := url.Parse(store)
+	if err != nil {
+		return store[:strings.Index(store, "://")+3] + "… (a URL that does not parse)"
 	}
-	return store
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
 
 // copyable is a store sluice store copy can read and write whole.
