@@ -116,6 +116,11 @@ func describeStore(store string) string {
 	return u.String()
 }
 
+// because is err's text for a message of sluice store copy's own: the
+// command line prints a sluice.Error by its message alone, which dropped
+// the side (SRC or DST) and the advice wrapped around it.
+func because(err error) string { return sluice.ErrorMessage(err) }
+
 // copyable is a store sluice store copy can read and write whole.
 type copyable interface {
 	sluice.Store
@@ -133,9 +138,9 @@ func openCopyStore(ctx context.Context, role, store string, mustExist bool) (cop
 	st, err := server.OpenStore(ctx, store)
 	if err != nil {
 		if strings.Contains(err.Error(), "is in use by") {
-			return nil, nil, fmt.Errorf("%s %s is in use: stop the gateway first (sluice store copy works on a stopped gateway's store): %w", role, name, err)
+			return nil, nil, fmt.Errorf("%s %s is in use: stop the gateway first (sluice store copy works on a stopped gateway's store): %s", role, name, because(err))
 		}
-		return nil, nil, fmt.Errorf("%s %s: %w", role, name, err)
+		return nil, nil, fmt.Errorf("%s %s: %s", role, name, because(err))
 	}
 	inner := st
 	if u, ok := st.(interface{ Unwrap() sluice.Store }); ok {
@@ -150,7 +155,7 @@ func openCopyStore(ctx context.Context, role, store string, mustExist bool) (cop
 		beats, err := pg.ReplicaBeats(ctx, "", liveBeat)
 		if err != nil {
 			st.Close()
-			return nil, nil, fmt.Errorf("%s %s: read its replicas: %w", role, name, err)
+			return nil, nil, fmt.Errorf("%s %s: read its replicas: %s", role, name, because(err))
 		}
 		if len(beats) > 0 {
 			var names []string
@@ -184,7 +189,7 @@ func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string
 
 	held, err := dst.Counts(before)
 	if err != nil {
-		return fmt.Errorf("DST %s: %w", dstName, err)
+		return fmt.Errorf("DST %s: %s", dstName, because(err))
 	}
 	if h := held.Held(); h != "" {
 		return sluice.NotEmpty(dstName, h)
@@ -196,7 +201,7 @@ func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string
 		// request log again.
 		fmt.Fprintf(stderr, "DST %s holds %d request log rows and nothing else, as a copy that stopped half-way leaves it: deleting them and copying again\n", dstName, held.Requests)
 		if _, err := dst.PruneRequests(before, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
-			return fmt.Errorf("DST %s: delete the request log rows an earlier copy left: %w", dstName, err)
+			return fmt.Errorf("DST %s: delete the request log rows an earlier copy left: %s", dstName, because(err))
 		}
 	}
 
@@ -205,7 +210,7 @@ func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string
 		p := newCopyProgress(stderr)
 		err := src.ExportRequests(ctx, since, copyBatch, func(rows []sluice.Observation) error {
 			if err := dst.AppendRequests(ctx, rows); err != nil {
-				return fmt.Errorf("DST %s: write request log rows: %w", dstName, err)
+				return fmt.Errorf("DST %s: write request log rows: %s", dstName, because(err))
 			}
 			copied += int64(len(rows))
 			p.tick(copied, false)
@@ -213,7 +218,7 @@ func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string
 		})
 		p.tick(copied, true)
 		if err != nil {
-			return fmt.Errorf("copy the request log (%d rows copied; run the same command again to start over): %w", copied, err)
+			return fmt.Errorf("copy the request log (%d rows copied; run the same command again to start over): %s", copied, because(err))
 		}
 	}
 
@@ -223,19 +228,23 @@ func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string
 	defer cancel()
 	dump, err := src.Export(long)
 	if err != nil {
-		return fmt.Errorf("SRC %s: %w", describeStore(from), err)
+		return fmt.Errorf("SRC %s: %s", describeStore(from), because(err))
 	}
 	if err := dst.Import(long, dump); err != nil {
-		return fmt.Errorf("DST %s: %w (the request log rows copied stay: run the same command again to start over)", dstName, err)
+		if sluice.ErrorCode(err) == sluice.CodeConflict {
+			// Empty when the copy began: written into since.
+			return fmt.Errorf("DST %s: %s: something wrote into it during the copy (a gateway started on it?); stop what uses it and copy into a new, empty store", dstName, because(err))
+		}
+		return fmt.Errorf("DST %s: %s (the request log rows copied stay: run the same command again to start over)", dstName, because(err))
 	}
 
 	sc, err := src.Counts(long)
 	if err != nil {
-		return fmt.Errorf("SRC %s: %w", describeStore(from), err)
+		return fmt.Errorf("SRC %s: %s", describeStore(from), because(err))
 	}
 	dc, err := dst.Counts(long)
 	if err != nil {
-		return fmt.Errorf("DST %s: %w", dstName, err)
+		return fmt.Errorf("DST %s: %s", dstName, because(err))
 	}
 	want := sc
 	if noRequests || !since.IsZero() {

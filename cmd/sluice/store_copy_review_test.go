@@ -1,8 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"database/sql"
+	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sluicehq/sluice/postgres/pgtest"
 )
 
 // TestDescribeStore_NoPassword: a PostgreSQL URL is shown without its
@@ -30,5 +37,51 @@ func TestDescribeStore_NoPassword(t *testing.T) {
 	}
 	if got := describeStore("/var/lib/sluice/sluice.db"); got != "/var/lib/sluice/sluice.db" {
 		t.Errorf("describeStore of a file = %q, want the path", got)
+	}
+}
+
+// TestStoreCopy_ErrorsKeepTheirContext: the command line prints a store's
+// own error (a sluice.Error) by its message alone, which dropped what
+// sluice store copy wrapped it in: which side failed (SRC or DST) and
+// that a run again starts over. Each is said in what the user reads.
+func TestStoreCopy_ErrorsKeepTheirContext(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.db")
+	copyFixture(t, src, 600)
+
+	// DST's schema does not exist: the store's error, naming DST.
+	pg := pgtest.DSN(t)
+	u, err := url.Parse(pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", "revcopy_no_such_schema")
+	u.RawQuery = q.Encode()
+	var out, errOut bytes.Buffer
+	if code := Main(context.Background(), []string{"store", "copy", "--from", src, "--to", u.String()}, strings.NewReader(""), &out, &errOut); code == 0 {
+		t.Fatalf("a copy into a schema that does not exist: exit 0\n%s", out.String())
+	}
+	if msg := errOut.String(); !strings.Contains(msg, "DST ") || !strings.Contains(msg, "no schema of the search_path") {
+		t.Errorf("a copy into a schema that does not exist said %q: want the store's error, naming DST", msg)
+	}
+
+	// A request log segment of SRC is damaged: the store's error, with
+	// how many rows were copied and that a run again starts over.
+	db, err := sql.Open("sqlite", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("UPDATE request_segments SET data = x'09' WHERE seq = (SELECT MAX(seq) FROM request_segments)"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	out.Reset()
+	errOut.Reset()
+	if code := Main(context.Background(), []string{"store", "copy", "--from", src, "--to", filepath.Join(dir, "dst.db")}, strings.NewReader(""), &out, &errOut); code == 0 {
+		t.Fatalf("a copy of a damaged request log: exit 0\n%s", out.String())
+	}
+	if msg := errOut.String(); !strings.Contains(msg, "run the same command again") || !strings.Contains(msg, "request log segment") {
+		t.Errorf("a copy of a damaged request log said %q: want the store's error, and that a run again starts over", msg)
 	}
 }
