@@ -131,7 +131,16 @@ func TestProcess_StoreCopyToPostgres(t *testing.T) {
 	if r.ID != started.ID || r.Phase != sluice.PhaseRolledBack {
 		t.Fatalf("rollout %s ended %s, want %s rolled back", r.ID, r.Phase, started.ID)
 	}
-	time.Sleep(300 * time.Millisecond) // the request log's flush (100 ms)
+	// Stopped, the gateway has written its whole request log (a sleep for
+	// the flush was a guess a loaded machine could outrun); the reads to
+	// compare are taken from a gateway started again on the same file,
+	// up to now, before which it writes nothing.
+	gw.signal(syscall.SIGTERM)
+	if code := gw.wait(30 * time.Second); code != 0 {
+		t.Fatalf("gateway exit %d:\n%s", code, gw.log)
+	}
+	until := time.Now().UTC().Format(time.RFC3339Nano)
+	gw = startServe(t, cfg, testEnv...)
 
 	cli := func(url string, args ...string) string {
 		t.Helper()
@@ -145,9 +154,9 @@ func TestProcess_StoreCopyToPostgres(t *testing.T) {
 	reads := [][]string{
 		{"audit", "--at", at, "code", "-o", "json"},
 		{"audit", "--at", at, "chat", "-o", "json"},
-		{"audit", "--until", time.Now().UTC().Format(time.RFC3339Nano), "--limit", "1000", "-o", "json"},
+		{"audit", "--until", until, "--limit", "1000", "-o", "json"},
 		{"rollout", "history", "code", "-o", "json"},
-		{"requests", "--limit", "10000", "--until", time.Now().UTC().Format(time.RFC3339Nano), "-o", "json"},
+		{"requests", "--limit", "10000", "--until", until, "-o", "json"},
 	}
 	before := make([]string, len(reads))
 	for i, args := range reads {
