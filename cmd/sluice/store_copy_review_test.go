@@ -8,7 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/postgres"
 	"github.com/sluicehq/sluice/postgres/pgtest"
 )
 
@@ -83,5 +86,43 @@ func TestStoreCopy_ErrorsKeepTheirContext(t *testing.T) {
 	}
 	if msg := errOut.String(); !strings.Contains(msg, "run the same command again") || !strings.Contains(msg, "request log segment") {
 		t.Errorf("a copy of a damaged request log said %q: want the store's error, and that a run again starts over", msg)
+	}
+}
+
+// TestStoreCopy_RefusesPostgresInUse: a PostgreSQL store with a replica's
+// beat from the last 10 s is in use, as SRC and as DST, and is refused,
+// naming the replica and writing nothing into DST; once the beat is gone
+// (a stopped replica deletes it) the copy runs.
+func TestStoreCopy_RefusesPostgresInUse(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.db")
+	copyFixture(t, src, 10)
+	dsn := pgtest.Schema(t)
+	p, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.PutReplicaBeat(ctx, postgres.ReplicaBeat{Replica: "gw-7-abcd", Revision: 0, InFlight: map[string]int64{}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ role, from, to string }{{"DST", src, dsn}, {"SRC", dsn, filepath.Join(dir, "back.db")}} {
+		var out, errOut bytes.Buffer
+		err := runStoreCopy(ctx, &out, &errOut, c.from, c.to, time.Time{}, false)
+		if err == nil || !strings.Contains(err.Error(), c.role+" ") || !strings.Contains(err.Error(), "in use by 1 running gateway replica(s) (gw-7-abcd)") ||
+			!strings.Contains(err.Error(), "stop the gateway first") {
+			t.Fatalf("a copy with a live replica on %s: %v, want it refused naming the replica", c.role, err)
+		}
+	}
+	if c, err := p.Counts(ctx); err != nil || c != (sluice.StoreCounts{}) {
+		t.Fatalf("the store in use holds %+v (%v) after the refused copy, want nothing", c, err)
+	}
+	if err := p.DeleteReplicaBeat(ctx, "gw-7-abcd"); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if err := runStoreCopy(ctx, &out, &errOut, src, dsn, time.Time{}, false); err != nil {
+		t.Fatalf("the copy once the replica stopped: %v", err)
 	}
 }
