@@ -170,6 +170,11 @@ func openCopyStore(ctx context.Context, role, store string, mustExist bool) (cop
 }
 
 func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string, since time.Time, noRequests bool) error {
+	if sameFile(from, to) {
+		// Else DST would read as held by another gateway: the copy's
+		// own lock on SRC.
+		return fmt.Errorf("--from %s and --to %s name the same store (one file): copy into a new, empty one", from, to)
+	}
 	src, closeSrc, err := openCopyStore(ctx, "SRC", from, true)
 	if err != nil {
 		return err
@@ -273,6 +278,19 @@ func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string
 	}
 	fmt.Fprintf(stdout, "\nCopied %s to %s. SRC is left as it was.\nNext: set the gateway's store: to %s in its config (as a ${NAME} or ${file:PATH} reference for a URL with a password) and start it with sluice serve.\n", describeStore(from), dstName, dstName)
 	return nil
+}
+
+// sameFile reports whether SQLite paths a and b name one existing file.
+func sameFile(a, b string) bool {
+	if server.IsPostgresDSN(a) || server.IsPostgresDSN(b) {
+		return false
+	}
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
 }
 
 // copyProgress writes the request log's copy progress, a line a second.

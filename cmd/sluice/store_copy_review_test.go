@@ -126,3 +126,19 @@ func TestStoreCopy_RefusesPostgresInUse(t *testing.T) {
 		t.Fatalf("the copy once the replica stopped: %v", err)
 	}
 }
+
+// TestStoreCopy_SameFileOtherSpelling: --from and --to naming one SQLite
+// file by two spellings are the same store, said so; the copy's own lock
+// on SRC made DST read as held by "another sluice gateway", naming the
+// copy's own process and telling the user to stop a gateway there is
+// none of.
+func TestStoreCopy_SameFileOtherSpelling(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.db")
+	copyFixture(t, src, 10)
+	var out, errOut bytes.Buffer
+	err := runStoreCopy(context.Background(), &out, &errOut, src, filepath.Join(dir, ".", "..", filepath.Base(dir), "src.db"), time.Time{}, false)
+	if err == nil || !strings.Contains(err.Error(), "the same store") || strings.Contains(err.Error(), "stop the gateway") {
+		t.Fatalf("a copy of a file into itself by another spelling: %v, want it refused as the same store", err)
+	}
+}
