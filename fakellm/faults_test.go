@@ -235,16 +235,6 @@ func TestFault_BadAnswer(t *testing.T) {
 	}
 }
 
-// TestFault_ErrorRateFirst: a request drawn to fail before its 200
-// (error_rate) fails so, whatever the rates of faults after it.
-func TestFault_ErrorRateFirst(t *testing.T) {
-	s, c := faultServer(t, Behavior{ErrorRate: 1, StreamErrorRate: 0.5, BadAnswerRate: 0.5})
-	for _, body := range []string{faultChat, faultWholeChat} {
-		var e errorResponse
-		decode(t, post(t, c, s.URL()+"/v1/chat/completions", body), 500, &e)
-	}
-}
-
 // binomialBounds returns the counts of n draws of probability p that a
 // test accepts: within 4.5 standard deviations of the mean (a fair draw
 // falls outside once in some 150,000).
