@@ -92,7 +92,8 @@ type Observation struct {
 	// upstream_3xx (a redirect: the endpoint URL is wrong),
 	// upstream_4xx, upstream_invalid (a whole answer's 200 whose body is
 	// not JSON), stream_broken, stream_idle (the backend sent nothing
-	// for timeouts.idle in the middle of its answer), canceled.
+	// for timeouts.idle in the middle of its answer), canceled,
+	// drain_cut (ClassDrainCut: the gateway's shutdown cut it off).
 	ErrorClass string `json:"error_class,omitempty"`
 	// Latency is the time to the last byte; TTFT the time to the first
 	// content chunk of a stream (equal to Latency otherwise).
@@ -162,8 +163,18 @@ type Observation struct {
 	Replica string `json:"replica,omitempty"`
 }
 
-// Failed reports whether the observation counts as an error for the version.
-func (o *Observation) Failed() bool { return o.ErrorClass != "" && o.ErrorClass != "canceled" }
+// ClassDrainCut is the error class of a request still in flight when the
+// gateway's shutdown drain ran out of time: the gateway cut it off, so its
+// row says which version was serving it and for how long, but it is not the
+// version's failure (Failed is false), as a client's hang-up is not.
+const ClassDrainCut = "drain_cut"
+
+// Failed reports whether the observation counts as an error for the
+// version: an error class other than canceled (the client left) and
+// drain_cut (the gateway's shutdown cut it off).
+func (o *Observation) Failed() bool {
+	return o.ErrorClass != "" && o.ErrorClass != "canceled" && o.ErrorClass != ClassDrainCut
+}
 
 // RequestQuery selects request log rows. Zero fields do not filter.
 type RequestQuery struct {

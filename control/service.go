@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,25 @@ type Service struct {
 	mu   sync.Mutex // serialises edits made through this process
 	reg  atomic.Pointer[sluice.Registry]
 	subs []func(*sluice.Registry)
+	// writeFailed, if set, is called when a commit fails for the store
+	// (SetWriteFailed).
+	writeFailed func()
+}
+
+// SetWriteFailed has fn called after each commit that the store failed to
+// write (unreachable, disk full: not a conflict with another writer, nor a
+// change the store refused), for the gateway's
+// sluice_store_write_errors_total. Call it before the service is used.
+func (s *Service) SetWriteFailed(fn func()) { s.writeFailed = fn }
+
+// storeFailed reports whether a commit's error is the store's failure
+// rather than its answer about the change.
+func storeFailed(err error) bool {
+	switch sluice.ErrorCode(err) {
+	case sluice.CodeConflict, sluice.CodeInvalid, sluice.CodeBadRequest, sluice.CodeNotFound, sluice.CodeGone:
+		return false
+	}
+	return true
 }
 
 // Result is what a committed edit did.
@@ -124,6 +144,13 @@ func (s *Service) Do(ctx context.Context, actor, reason string, fn func(e *sluic
 			return Result{Revision: rev, Changed: !ch.Empty(), Audit: ch.Audit}, nil
 		}
 		if sluice.ErrorCode(err) != sluice.CodeConflict {
+			// A caller that gave up (an admin client gone, the
+			// controller's tick at shutdown) says nothing of the store;
+			// a deadline that ran out on a store that did not answer
+			// does.
+			if s.writeFailed != nil && storeFailed(err) && !errors.Is(ctx.Err(), context.Canceled) {
+				s.writeFailed()
+			}
 			return Result{}, err
 		}
 		newer := newerRegistry(ctx, s.store, base.Revision)

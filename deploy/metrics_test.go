@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -339,13 +340,17 @@ func scrapeAfterRollout(t *testing.T, store string) seriesLabels {
 		}
 	}
 	names := seriesLabels{}
+	var scrapeFrom func(io.Reader)
 	scrape := func() {
 		resp, err := http.Get(gw.AdminURL() + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		sc := bufio.NewScanner(resp.Body)
+		scrapeFrom(resp.Body)
+	}
+	scrapeFrom = func(body io.Reader) {
+		sc := bufio.NewScanner(body)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
@@ -454,6 +459,26 @@ func scrapeAfterRollout(t *testing.T, store string) seriesLabels {
 		if keys := names[limitShare]["key"]; len(keys) != 1 || !keys["tight"] {
 			t.Errorf("%s on two replicas has keys %v, want the one with a limit, tight", limitShare, keys)
 		}
+	}
+	// A request the shutdown's drain cuts off: the drain_cut error class,
+	// read from the recorder once the gateway has stopped serving.
+	go func() {
+		req, _ := http.NewRequest("POST", gw.URL()+"/v1/chat/completions", strings.NewReader(`{"model":"chat:v1","messages":[{"role":"user","content":"hi"}]}`))
+		req.Header.Set("X-Request-Category", "slow")
+		req.Header.Set("Authorization", "Bearer "+appKey)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	waitFor(t, "the slow request in flight", func() bool { return len(gw.Proxy.InFlightVersions()) > 0 })
+	sctx, scancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	gw.Shutdown(sctx)
+	scancel()
+	rec := httptest.NewRecorder()
+	gw.Recorder.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	scrapeFrom(rec.Body)
+	if !names["sluice_request_errors_total"]["error_class"][sluice.ClassDrainCut] {
+		t.Errorf("no drain_cut error class after a drain cut a request off")
 	}
 	for _, must := range must {
 		if names[must] == nil {

@@ -52,6 +52,9 @@ type DrainOptions struct {
 	Expiry time.Duration
 	// Timeout bounds each call to the store; zero means DefaultTimeout.
 	Timeout time.Duration
+	// WriteFailed, if set, is called after each write to the store that
+	// failed (the gateway's sluice_store_write_errors_total).
+	WriteFailed func()
 	// Logger receives a line when writing the beat starts failing and
 	// when it works again; nil discards them.
 	Logger *slog.Logger
@@ -152,6 +155,9 @@ func (d *Drain) Run(ctx context.Context) {
 			// Only what the others may have read: a replica weighs
 			// its share by its own demand as they see it.
 			d.publish(demand)
+		}
+		if err != nil && ctx.Err() == nil && d.opt.WriteFailed != nil {
+			d.opt.WriteFailed()
 		}
 		switch {
 		case err != nil && !failing && ctx.Err() == nil:

@@ -45,6 +45,9 @@ func (w *Windows) Flush(ctx context.Context) error {
 		cancel()
 		if err != nil {
 			w.m.flushErrors.Inc()
+			if w.opt.WriteFailed != nil {
+				w.opt.WriteFailed()
+			}
 			if !w.failing {
 				w.opt.Logger.Warn("cannot write this replica's observations for the fleet-wide analysis; keeping them to retry", "pending_flushes", len(w.pending), "err", err)
 			}

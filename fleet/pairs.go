@@ -45,6 +45,9 @@ type PairsOptions struct {
 	// Timeout bounds each call to the store; zero means DefaultTimeout
 	// (5 s).
 	Timeout time.Duration
+	// WriteFailed, if set, is called after each write to the store that
+	// failed (the gateway's sluice_store_write_errors_total).
+	WriteFailed func()
 	// Logger receives a line when writing starts failing and when it works
 	// again; nil discards them.
 	Logger *slog.Logger
@@ -173,6 +176,9 @@ func (ps *Pairs) Flush(ctx context.Context) error {
 			// write that held them failed.
 			ps.unstored.Add(float64(lost))
 			ps.errs.Inc()
+			if ps.opt.WriteFailed != nil {
+				ps.opt.WriteFailed()
+			}
 			if !ps.failing {
 				ps.opt.Logger.Warn("cannot write this replica's shadow pairs to the shared store; keeping them to retry (they stay in this replica's memory either way)", "pending", ps.Pending(), "err", err)
 			}

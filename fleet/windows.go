@@ -72,6 +72,9 @@ type Options struct {
 	// Timeout bounds each call to the store; zero means DefaultTimeout
 	// (5 s).
 	Timeout time.Duration
+	// WriteFailed, if set, is called after each write to the store that
+	// failed (the gateway's sluice_store_write_errors_total).
+	WriteFailed func()
 	// Logger receives a line when flushing or reading starts failing and
 	// when it works again; nil discards them.
 	Logger *slog.Logger

@@ -53,7 +53,7 @@ func NewCursor(r *Recorder) *Cursor {
 	c := &Cursor{r: r, seen: map[*series]mark{}}
 	c.each(func(s *series) {
 		s.mu.Lock()
-		c.seen[s] = mark{obs: s.w.total.Requests, scores: s.quality.counts()}
+		c.seen[s] = mark{obs: s.w.total.entries(), scores: s.quality.counts()}
 		s.mu.Unlock()
 	})
 	return c
@@ -79,7 +79,7 @@ func (c *Cursor) Take() []Batch {
 	c.each(func(s *series) {
 		m := c.seen[s] // zero for a series new since the last Take
 		s.mu.Lock()
-		obs, scores := s.w.total.Requests, s.quality.counts()
+		obs, scores := s.w.total.entries(), s.quality.counts()
 		nObs := obs - m.obs
 		var es []entry
 		var qs []qentry

@@ -144,6 +144,11 @@ type seriesKey struct {
 // in a byte.
 const maxErrClasses = 255
 
+// drainCutIdx is the index of sluice.ClassDrainCut among a Recorder's
+// error classes, interned first (New), so that counting an entry
+// (Counts.add) tells a drain cut from a client's cancel without its name.
+const drainCutIdx = 1
+
 // New returns a Recorder with its own Prometheus registry, which also holds
 // the Go runtime and process collectors.
 func New(opt Options) *Recorder {
@@ -167,7 +172,7 @@ func New(opt Options) *Recorder {
 	r := &Recorder{opt: opt, reg: reg, started: opt.Now()}
 	models := map[string]*modelState{}
 	r.models.Store(&models)
-	classes := []string{""}
+	classes := []string{"", sluice.ClassDrainCut} // drainCutIdx
 	r.errClasses.Store(&classes)
 	reg.MustRegister(newCollector(r), newQualityCollector(r))
 	return r

@@ -116,6 +116,10 @@ type RequestLog struct {
 	descDropped, descPending, descWritten, descFailures *prometheus.Desc
 }
 
+// AppendErrors returns how many writes of a batch of rows failed (the
+// count sluice_request_log_append_errors_total serves).
+func (l *RequestLog) AppendErrors() int64 { return l.failures.Load() }
+
 // NewRequestLog returns a RequestLog writing to store and starts its writer.
 // Call Close to flush and stop it.
 func NewRequestLog(store RequestStore, opt LogOptions) *RequestLog {

@@ -110,8 +110,13 @@ func clamp32(n int) int32 {
 
 // Counts are the request counts of a window or of a series' lifetime.
 type Counts struct {
-	// Requests is every observation.
+	// Requests is every observation but those DrainCut counts.
 	Requests int64 `json:"requests"`
+	// DrainCut is the observations the gateway's shutdown cut off
+	// (sluice.ClassDrainCut), counted apart from Requests: neither a
+	// failure of the version nor a client that gave up, they leave the
+	// error rate and the cancel rate the analysis compares as they were.
+	DrainCut int64 `json:"drain_cut,omitempty"`
 	// Succeeded is the observations without an error class.
 	Succeeded int64 `json:"succeeded"`
 	// Errors is the observations that count as failures of the version
@@ -142,8 +147,15 @@ type Counts struct {
 // with an error class that is not a failure of the version.
 func (c Counts) Canceled() int64 { return max(c.Requests-c.Succeeded-c.Errors, 0) }
 
+// entries is how many observations were counted: Requests and DrainCut.
+func (c Counts) entries() int64 { return c.Requests + c.DrainCut }
+
 // add counts e.
 func (c *Counts) add(e *entry) {
+	if e.errIdx == drainCutIdx {
+		c.DrainCut++
+		return
+	}
 	c.Requests++
 	if e.errIdx == 0 {
 		c.Succeeded++

@@ -1,7 +1,11 @@
 package proxy
 
 import (
+	"context"
+	"errors"
 	"sync/atomic"
+
+	"github.com/sluicehq/sluice"
 
 	"github.com/sluicehq/sluice/internal/cowmap"
 )
@@ -42,4 +46,52 @@ func (p *Proxy) InFlightVersions() map[string]int64 {
 		}
 	}
 	return out
+}
+
+// InFlightMirrors returns the number of mirrored (shadow) requests in flight
+// to each version that has any, by full id: the part of InFlightVersions'
+// counts that no client waits on.
+func (p *Proxy) InFlightMirrors() map[string]int64 {
+	out := map[string]int64{}
+	for id, c := range p.mirrors.All() {
+		if n := c.Load(); n > 0 {
+			out[id] = n
+		}
+	}
+	return out
+}
+
+// ErrDrainCut is the cause a server cancels the requests still in flight
+// with when its shutdown drain has run out of time (context.WithCancelCause):
+// the proxy then records each as sluice.ClassDrainCut rather than canceled,
+// so the request log, sluice_requests_total and the version's windows have
+// a row for every request a deploy cut off, which the analysis does not
+// count against the version.
+var ErrDrainCut = errors.New("the gateway shut down: its drain ran out of time with this request in flight")
+
+// drainCut marks obs, an attempt whose client context ended (canceled), as
+// cut off by the shutdown's drain when that is why the context ended. Only
+// a canceled request pays for the look.
+func drainCut(ctx context.Context, obs *sluice.Observation) {
+	if errors.Is(context.Cause(ctx), ErrDrainCut) {
+		obs.ErrorClass = sluice.ClassDrainCut
+		if obs.Status == 499 {
+			// Nothing was answered and the client did not leave: the
+			// gateway stopped serving.
+			obs.Status = 503
+		}
+	}
+}
+
+// writeCanceledFor answers a request whose context ended: the client left
+// (writeCanceled: 499, which it never reads), or the gateway's shutdown cut
+// it off (ErrDrainCut), which a client still connected may read, so it is
+// told the truth and to send the request again. Only the canceled path
+// pays for the look.
+func writeCanceledFor(x *exchange) {
+	if errors.Is(context.Cause(x.r.Context()), ErrDrainCut) {
+		writeErrorCode(x.w, sluice.CodeUnavailable, "the gateway shut down before the answer came (its drain ran out of time with this request in flight); send the request again")
+		return
+	}
+	writeCanceled(x.w)
 }

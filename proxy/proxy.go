@@ -167,6 +167,7 @@ type Proxy struct {
 	bufs     sync.Pool
 	quality  QualityRecorder
 	inflight inflight
+	mirrors  inflight // the mirrored requests among inflight's
 	keyUsage keyUsage
 	shadow   shadowState
 	feedback *feedbackRing
@@ -683,16 +684,22 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 		}
 	}
 	p.relay(x, target, resp, class, err, &obs)
+	// Ended before its answer: the client left, or the shutdown's drain
+	// cut it off (drain_cut from here on).
+	abandoned := obs.ErrorClass == "canceled"
+	if abandoned {
+		drainCut(x.r.Context(), &obs)
+	}
 	if x.tr != nil {
 		x.tr.endAttempt(x, target, &obs)
 		x.tr.answered(x, target, &obs)
 	}
 	// After the spans, which carry the backend's usage alone (an estimate
 	// is no gen_ai.usage), before the request log and the key's charge.
-	// A request the client left after it was sent (not while its
-	// connection was dialled or its TLS handshake made: unsent) had its
-	// prompt read by the backend.
-	estimateTokens(&obs, len(x.body), x.f.images, x.unmeasured, obs.ErrorClass == "canceled" && !unsent(err))
+	// A request the client left (or the drain cut off) after it was sent
+	// (not while its connection was dialled or its TLS handshake made:
+	// unsent) had its prompt read by the backend.
+	estimateTokens(&obs, len(x.body), x.f.images, x.unmeasured, abandoned && !unsent(err))
 	p.record(&obs, target.ID)
 	chargeTokens(x.r, &obs)
 	p.afterAnswer(x, target, &obs)
@@ -810,7 +817,7 @@ func (p *Proxy) record(o *sluice.Observation, id string) {
 	if o.ClientKey != "" && !o.Retried {
 		p.keyUsage.add(o)
 	}
-	if p.opt.OnResult != nil && o.ErrorClass != "canceled" {
+	if p.opt.OnResult != nil && o.ErrorClass != "canceled" && o.ErrorClass != sluice.ClassDrainCut {
 		p.opt.OnResult(id, o.ErrorClass != "" && o.ErrorClass != "upstream_4xx")
 	}
 }

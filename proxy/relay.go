@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -39,7 +40,7 @@ func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class s
 			writeErrorCode(x.w, sluice.CodeTimeout, upstreamMessage(t, class, err))
 		case "canceled":
 			obs.Status = 499
-			writeCanceled(x.w)
+			writeCanceledFor(x)
 		default:
 			writeErrorCode(x.w, sluice.CodeUpstream, upstreamMessage(t, class, err))
 		}
@@ -218,7 +219,7 @@ func (p *Proxy) answerReadFailed(x *exchange, id string, err error, obs *sluice.
 		writeErrorCode(x.w, sluice.CodeTimeout, "the backend for "+id+" did not finish its answer in time; try again, and if it persists ask an operator to check the backend or raise the request timeout")
 	case "canceled":
 		obs.Status = 499
-		writeCanceled(x.w)
+		writeCanceledFor(x)
 	default:
 		obs.Status = 502
 		writeErrorCode(x.w, sluice.CodeUpstream, "the backend for "+id+" broke off its answer ("+bodyErrText(err)+"); try again")
@@ -718,6 +719,17 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 				fl.Flush()
 			}
 		}
+	case !clientErr && !done && x.r.Context().Err() != nil && errors.Is(context.Cause(x.r.Context()), ErrDrainCut):
+		// The gateway's shutdown cut the stream off while its client
+		// still reads: told so, as for a broken stream, or the end of the
+		// chunked body that follows reads as the stream's end and the
+		// SDKs take the part for the whole answer. Recorded as canceled
+		// here, drain_cut by forward.
+		obs.ErrorClass = "canceled"
+		write(gatewayStreamError(nil, inEvent, x.f.responses, sluice.CodeUnavailable, drainCutStreamMessage))
+		if fl != nil {
+			fl.Flush()
+		}
 	case clientErr || x.r.Context().Err() != nil && !done:
 		obs.ErrorClass = "canceled"
 	case !done && resp.StatusCode < 300:
@@ -741,20 +753,7 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 			}
 		}
 		msg += "; retry the request"
-		var ev []byte
-		if inEvent {
-			ev = append(ev, '\n') // end the event the backend left open first
-		}
-		if x.f.responses {
-			ev = appendRespStreamError(ev, code, msg)
-		} else {
-			ev = append(ev, `data: {"error":{"message":`...)
-			ev = appendJSONString(ev, msg)
-			ev = append(ev, `,"type":"api_error","code":`...)
-			ev = appendJSONString(ev, string(code))
-			ev = append(ev, "}}\n\n"...)
-		}
-		write(ev)
+		write(gatewayStreamError(nil, inEvent, x.f.responses, code, msg))
 		if fl != nil && !clientErr {
 			fl.Flush()
 		}
@@ -789,3 +788,24 @@ const (
 	toClient                 // written
 	toHeld                   // held back with its event
 )
+
+// drainCutStreamMessage is the error event of a stream the gateway's
+// shutdown cut off (ErrDrainCut) while its client still read it.
+const drainCutStreamMessage = "the gateway shut down before the stream ended (its drain ran out of time with this request in flight): the answer is incomplete; send the request again"
+
+// gatewayStreamError appends to ev the gateway's error event that ends a
+// stream cut short (code, msg), after ending the event the backend left
+// open (inEvent); responses: in the Responses API's form.
+func gatewayStreamError(ev []byte, inEvent, responses bool, code sluice.Code, msg string) []byte {
+	if inEvent {
+		ev = append(ev, '\n') // end the event the backend left open first
+	}
+	if responses {
+		return appendRespStreamError(ev, code, msg)
+	}
+	ev = append(ev, `data: {"error":{"message":`...)
+	ev = appendJSONString(ev, msg)
+	ev = append(ev, `,"type":"api_error","code":`...)
+	ev = appendJSONString(ev, string(code))
+	return append(ev, "}}\n\n"...)
+}

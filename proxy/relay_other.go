@@ -181,7 +181,7 @@ func (p *Proxy) rawFailedBeforeFirstByte(x *exchange, t *route.Target, resp *htt
 	obs.Status = statusFor(nil, obs.ErrorClass)
 	switch obs.ErrorClass {
 	case "canceled":
-		writeCanceled(x.w)
+		writeCanceledFor(x)
 	case "timeout":
 		writeErrorCode(x.w, sluice.CodeTimeout, upstreamMessage(t, "timeout", err))
 	case "stream_idle":

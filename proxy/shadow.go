@@ -282,6 +282,12 @@ func (p *Proxy) runShadow(j *shadowJob) {
 	// on a kept-alive connection whatever the context says).
 	n := p.inflight.counter(t.ID)
 	n.Add(1)
+	// Counted apart too, so that a drain that runs out of time tells the
+	// mirrors, which no client waits on, from the clients' requests
+	// (InFlightMirrors).
+	m := p.mirrors.counter(t.ID)
+	m.Add(1)
+	defer m.Add(-1)
 	if j.rule.ctx.Err() != nil {
 		n.Add(-1)
 		s.skipped.Add(1)

@@ -199,13 +199,13 @@ func (f *fastFront) handle(ctx *fasthttp.RequestCtx) {
 	// The request's context ends when the handler returns or, for a
 	// request still waiting after 100 ms, when the client hangs up
 	// (hangups); net/http's server gives a handler the same.
-	rctx, cancel := context.WithCancel(context.Background())
+	rctx, cancel := context.WithCancelCause(context.Background())
 	r := base.WithContext(rctx)
 	w.watch.conn, w.watch.cancel = ctx.Conn(), cancel
 	f.hangups.add(&w.watch)
 	f.serveHot(w, r)
 	f.hangups.remove(&w.watch)
-	cancel()
+	cancel(nil)
 	// A client the watcher saw leave keeps its connection all the same:
 	// the end of stream it saw may be a half-close after requests
 	// pipelined behind this one, which fasthttp has read and answers next,

@@ -22,7 +22,7 @@ func (s *Server) windows() rollout.Windows {
 	if s.replica == nil {
 		return s.Recorder
 	}
-	s.fleet = fleet.New(fleet.Options{Recorder: s.Recorder, Store: s.replica.store, Logger: s.logger})
+	s.fleet = fleet.New(fleet.Options{Recorder: s.Recorder, Store: s.replica.store, Logger: s.logger, WriteFailed: s.storeWrites.failed(whatFleetObs)})
 	// The audit names the replica that took each action under the same
 	// name as its beats and its rollback work.
 	s.replica.store.SetReplica(s.fleet.Replica())
@@ -54,7 +54,7 @@ func (s *Server) fleetDrain(opt *rollout.Options) {
 	if s.fleet == nil {
 		return
 	}
-	dopt := fleet.DrainOptions{Store: s.replica.store, Replica: s.fleet.Replica(), InFlight: s.Proxy.InFlightVersions, Logger: s.logger}
+	dopt := fleet.DrainOptions{Store: s.replica.store, Replica: s.fleet.Replica(), InFlight: s.Proxy.InFlightVersions, Logger: s.logger, WriteFailed: s.storeWrites.failed(whatBeat)}
 	if s.Keys != nil {
 		// Each key's demand here, for the shares of its limits.
 		dopt.Demand = func() map[string]float64 { return s.keyShare.Demand(time.Now()) }

@@ -35,7 +35,7 @@ type hangups struct {
 // watched is one hot request in flight.
 type watched struct {
 	conn   net.Conn
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
 	since  time.Time
 	i      int
 	gen    uint64 // which request, as w is reused
@@ -115,10 +115,21 @@ func (h *hangups) run() {
 			// set before add and cleared only after remove.
 			if p.w != nil && p.w.gen == p.gen && p.w.i < len(h.reqs) && h.reqs[p.w.i] == p.w {
 				p.w.gone.Store(true)
-				p.w.cancel()
+				p.w.cancel(nil)
 			}
 		}
 		h.mu.Unlock()
 		clear(batch)
 	}
+}
+
+// cut ends the context of every hot request in flight with cause: at
+// shutdown, when the drain has run out of time (proxy.ErrDrainCut), so
+// that each is recorded as cut off rather than left without a row.
+func (h *hangups) cut(cause error) {
+	h.mu.Lock()
+	for _, w := range h.reqs {
+		w.cancel(cause)
+	}
+	h.mu.Unlock()
 }

@@ -41,7 +41,7 @@ func TestHangups_ManyWaiting(t *testing.T) {
 	ctxs := make([]context.Context, n)
 	for i := range ws {
 		server, client := socketPair(t)
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancelCause(context.Background())
 		ws[i], ctxs[i] = &watched{conn: server, cancel: cancel}, ctx
 		h.add(ws[i])
 		if i%2 == 0 {
@@ -87,7 +87,7 @@ func TestHangups_ReuseNeverCancelsTheNextRequest(t *testing.T) {
 			end := time.Now().Add(600 * time.Millisecond)
 			for k := 0; time.Now().Before(end); k++ {
 				server, client := socketPair(t)
-				ctx, cancel := context.WithCancel(context.Background())
+				ctx, cancel := context.WithCancelCause(context.Background())
 				w.conn, w.cancel = server, cancel
 				w.gone.Store(false)
 				h.add(w)
@@ -100,7 +100,7 @@ func TestHangups_ReuseNeverCancelsTheNextRequest(t *testing.T) {
 				if !gone && ctx.Err() != nil {
 					t.Errorf("a request whose client stayed was cancelled")
 				}
-				cancel()
+				cancel(nil)
 				w.conn, w.cancel = nil, nil
 				server.Close()
 				client.Close()
@@ -124,7 +124,7 @@ func TestHangups_SlotReusedBetweenPeekAndCancel(t *testing.T) {
 	}}
 	w := &watched{}
 	serverA, clientA := socketPair(t)
-	_, cancelA := context.WithCancel(context.Background())
+	_, cancelA := context.WithCancelCause(context.Background())
 	w.conn, w.cancel = serverA, cancelA
 	h.add(w)
 	h.mu.Lock()
@@ -134,7 +134,7 @@ func TestHangups_SlotReusedBetweenPeekAndCancel(t *testing.T) {
 	<-peeked
 	h.remove(w)
 	serverB, _ := socketPair(t)
-	ctxB, cancelB := context.WithCancel(context.Background())
+	ctxB, cancelB := context.WithCancelCause(context.Background())
 	w.conn, w.cancel = serverB, cancelB
 	h.add(w)
 	close(swapped)

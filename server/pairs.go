@@ -27,7 +27,7 @@ func (s *Server) newFleetPairs() *fleet.Pairs {
 	if n := s.Config.Shadow.PairsKept; n != nil {
 		kept = *n
 	}
-	ps := fleet.NewPairs(fleet.PairsOptions{Store: s.replica.store, Replica: s.fleet.Replica(), Kept: kept, Logger: s.logger})
+	ps := fleet.NewPairs(fleet.PairsOptions{Store: s.replica.store, Replica: s.fleet.Replica(), Kept: kept, Logger: s.logger, WriteFailed: s.storeWrites.failed(whatPairs)})
 	s.Recorder.Registry().MustRegister(ps)
 	return ps
 }

@@ -165,7 +165,11 @@ func (s *Server) listen(addr, addrKey string, files config.TLS, tlsKey string) (
 			return nil, err
 		}
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln := s.heldListener(addrKey) // bound while the store was awaited
+	var err error
+	if ln == nil {
+		ln, err = net.Listen("tcp", addr)
+	}
 	if errors.Is(err, syscall.EADDRINUSE) {
 		flag := ""
 		if addrKey == "listen" {

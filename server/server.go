@@ -112,7 +112,15 @@ type Server struct {
 	stopping    atomic.Bool       // set as Shutdown begins: /readyz answers 503 from then on
 	drain       *fleet.Drain      // publishes the requests in flight for the fleet's rollback drains; nil unless the store is shared
 	stopBeat    func()            // stops drain's beat; nil until startFleet
-	pairs       shadowPairs       // where the admin API and the dashboard read the shadow pairs
+	// cutBase is the base context of the data plane's net/http requests
+	// and cutReqs ends it (and the fast front's requests') with
+	// proxy.ErrDrainCut when the shutdown's drain runs out of time; nil
+	// until Start.
+	storeWrites *storeWrites // sluice_store_write_errors_total
+	waiting     *storeWait   // the sockets bound while the store was awaited; nil if it answered at once
+	cutBase     context.Context
+	cutReqs     context.CancelCauseFunc
+	pairs       shadowPairs // where the admin API and the dashboard read the shadow pairs
 	// tracing exports the data plane's spans (config tracing); nil when
 	// off. ReloadTracing replaces it, under traceMu, with traceCfg the
 	// block it was made from; traceDropped is its drop counter, made and
@@ -130,8 +138,21 @@ type Server struct {
 }
 
 // New opens the store and builds every part of the gateway, without
-// listening yet.
+// listening yet; but while it waits for a store not reachable yet
+// (store_wait) it listens, answering that it is alive and not ready
+// (storeWait), and Start serves on the same sockets.
 func New(ctx context.Context, opt Options) (*Server, error) {
+	var made *Server
+	s, err := newServer(ctx, opt, &made)
+	if err != nil && made != nil {
+		made.closeHeld()
+	}
+	return s, err
+}
+
+// newServer is New; it sets *made as soon as the Server exists, for New
+// to close what the wait for the store bound when a later step fails.
+func newServer(ctx context.Context, opt Options, made **Server) (*Server, error) {
 	cfg := opt.Config
 	if cfg.Listen == "" && cfg.Store == "" {
 		cfg = config.Default()
@@ -150,16 +171,19 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 	}
 	s := &Server{Config: cfg, logger: logger, now: now, Store: opt.Store, synthClient: &http.Client{Timeout: 30 * time.Second}, drillSecret: "slk_drill_" + rand.Text(), trustedProxies: trusted,
 		keyShare: proxy.NewKeyShare()}
+	*made = s
 	s.stored.reloading = make(chan struct{}, 1)
 	s.budget.kick, s.budget.every = make(chan struct{}, 1), BudgetInterval
 	if opt.BudgetInterval > 0 {
 		s.budget.every = opt.BudgetInterval
 	}
 	if s.Store == nil {
-		st, err := openStoreWaiting(ctx, cfg.Store, cfg.StoreWaitTime(), logger)
+		st, err := openStoreWaiting(ctx, cfg.Store, cfg.StoreWaitTime(), logger, s.storeWaiting)
 		if err != nil {
+			s.closeHeld()
 			return nil, err
 		}
+		s.endStoreWait() // Start takes its sockets over
 		s.Store = st
 	}
 	ctl, err := control.New(ctx, s.Store, now)
@@ -178,6 +202,9 @@ func New(ctx context.Context, opt Options) (*Server, error) {
 		Retention: retention, Now: now, Logger: logger,
 	})
 	s.Recorder.Registry().MustRegister(s.Log)
+	s.storeWrites = newStoreWrites(s.Log.AppendErrors)
+	s.Recorder.Registry().MustRegister(s.storeWrites)
+	s.Control.SetWriteFailed(s.storeWrites.failed(whatRegistry))
 	interval := cfg.Health.Interval
 	if opt.HealthInterval > 0 {
 		interval = opt.HealthInterval
@@ -512,6 +539,8 @@ func (s *Server) Start() error {
 	}
 	s.ln = ln
 	s.httpSrv = newHTTPServer(s.Handler())
+	s.cutBase, s.cutReqs = context.WithCancelCause(context.Background())
+	s.httpSrv.BaseContext = func(net.Listener) context.Context { return s.cutBase }
 	if s.Config.AdminListen != "" {
 		aln, err := s.listen(s.Config.AdminListen, "admin_listen", s.Config.AdminTLSConfig(), "admin_tls")
 		if err != nil {
@@ -677,6 +706,7 @@ const logFlushTimeout = 5 * time.Second
 // logFlushTimeout more) and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
+	s.closeHeld()          // a gateway stopped before Start
 	s.stopping.Store(true) // /readyz: not ready from here, while the drain runs
 	if s.drain != nil {
 		// No new requests from here: the other replicas stop counting
@@ -700,9 +730,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			}
 		}
 	}
-	errs = append(errs, drainError(drainErrs, s.Proxy.InFlightVersions())...)
+	drained, ranOut := drainError(drainErrs, s.Proxy.InFlightVersions(), s.Proxy.InFlightMirrors())
+	errs = append(errs, drained...)
+	if ranOut {
+		s.cutInFlight()
+	}
 	s.wg.Wait()
-	s.stored.touches.Wait() // the keys' last use, each write bounded
 	// The alerts of rollbacks that ended during the drain: their page must
 	// not be lost to the exit. Waited for until ctx ends, and at least 5 s
 	// (a receiver that answers takes milliseconds).
@@ -711,6 +744,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		wait = max(wait, time.Until(dl))
 	}
 	actx, acancel := context.WithTimeout(context.WithoutCancel(ctx), wait)
+	if ranOut {
+		// The requests just cut off recorded (their rows enqueued, their
+		// observations in the windows, their keys' last use) before what
+		// follows flushes them: the fleet's last flush, the request log.
+		// Within the alerts' bound, so ShutdownTail is unchanged.
+		s.awaitCut(actx)
+	}
+	s.stored.touches.Wait() // the keys' last use, each write bounded
 	s.alerts.Wait(actx)
 	acancel()
 	s.Proxy.Close() // stop shadow workers after the last request
@@ -744,11 +785,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // drainError is what the servers' shutdown errors tell an operator: a
 // drain that ran out of time (each server's bare "context deadline
 // exceeded", once per server) becomes one error saying how many requests
-// were still in flight, of which versions, and what became of them; other
-// errors are kept as they are.
-func drainError(errs []error, inFlight map[string]int64) []error {
-	var kept []error
-	ranOut := false
+// were still in flight, of which versions, and what became of them, with
+// the mirrored (shadow) requests among them, which no client waits on,
+// counted apart; other errors are kept as they are. ranOut reports that the
+// drain ran out of time.
+func drainError(errs []error, inFlight, mirrors map[string]int64) (kept []error, ranOut bool) {
 	for _, err := range errs {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 			ranOut = true
@@ -757,29 +798,106 @@ func drainError(errs []error, inFlight map[string]int64) []error {
 		kept = append(kept, err)
 	}
 	if !ranOut {
-		return kept
+		return kept, false
 	}
-	var n int64
-	ids := make([]string, 0, len(inFlight))
+	clients := map[string]int64{}
 	for id, c := range inFlight {
+		// Read a moment apart: a mirror may have ended in between.
+		if c -= mirrors[id]; c > 0 {
+			clients[id] = c
+		}
+	}
+	n, list := countsText(clients)
+	m, mlist := countsText(mirrors)
+	if n == 0 && m == 0 {
+		return append(kept, errors.New("drain: its time ran out while connections were still being closed; no request was in flight")), true
+	}
+	var msg string
+	if n > 0 {
+		noun := "requests were"
+		if n == 1 {
+			noun = "request was"
+		}
+		msg = fmt.Sprintf("drain: its time ran out and %d %s cut off in flight (%s): their clients got a 503 saying the gateway shut down, or a stream cut short with an error event saying so; each is in the request log with the error class %s and the version that was serving it (sluice requests), and counted in sluice_requests_total, but not against its version in the canary analysis", n, noun, list, sluice.ClassDrainCut)
+	} else {
+		msg = "drain: its time ran out with no client's request in flight"
+	}
+	if m > 0 {
+		noun := "mirrored requests"
+		if m == 1 {
+			noun = "mirrored request"
+		}
+		msg += fmt.Sprintf(", and %d %s (%s), whose answers no client waited for, were dropped", m, noun, mlist)
+	}
+	return append(kept, errors.New(msg)), true
+}
+
+// countsText sums counts and lists them by id ("chat:v1: 2, chat:v2: 1").
+func countsText(counts map[string]int64) (int64, string) {
+	var n int64
+	ids := make([]string, 0, len(counts))
+	for id, c := range counts {
 		if c > 0 {
 			n += c
 			ids = append(ids, id)
 		}
 	}
-	if n == 0 {
-		return append(kept, errors.New("drain: its time ran out while connections were still being closed; no request was in flight"))
-	}
 	slices.Sort(ids)
 	parts := make([]string, len(ids))
 	for i, id := range ids {
-		parts[i] = fmt.Sprintf("%s: %d", id, inFlight[id])
+		parts[i] = fmt.Sprintf("%s: %d", id, counts[id])
 	}
-	noun := "requests were"
-	if n == 1 {
-		noun = "request was"
+	return n, strings.Join(parts, ", ")
+}
+
+// cutInFlight ends the context of every data-plane request still in flight
+// when the drain has run out of time, with proxy.ErrDrainCut as the cause:
+// the proxy then records each (class drain_cut, the version serving it, its
+// latency up to the cut), where the exit left them without a row.
+func (s *Server) cutInFlight() {
+	if s.cutReqs != nil {
+		s.cutReqs(proxy.ErrDrainCut)
 	}
-	return append(kept, fmt.Errorf("drain: its time ran out and %d %s cut off in flight (%s): their clients got no answer, or a stream cut short without its end, and the request log has no row for them (sluice_requests_total and the version's windows have none either)", n, noun, strings.Join(parts, ", ")))
+	if s.front != nil {
+		s.front.hangups.cut(proxy.ErrDrainCut)
+	}
+}
+
+// clientsInFlight is the number of the data plane's requests in flight,
+// mirrors left out.
+func (s *Server) clientsInFlight() int64 {
+	var n int64
+	for _, c := range s.Proxy.InFlightVersions() {
+		n += c
+	}
+	for _, c := range s.Proxy.InFlightMirrors() {
+		n -= c
+	}
+	return n
+}
+
+// cutWait bounds how long Shutdown waits for the requests cutInFlight cut
+// to be recorded: each ends within milliseconds of its context.
+const cutWait = 2 * time.Second
+
+// awaitCut waits, up to cutWait and until ctx ends, for the requests cut
+// off by cutInFlight to leave the proxy (recorded, their rows enqueued).
+// It runs within the alerts' bound (alertFlushTimeout), so ShutdownTail is
+// unchanged.
+func (s *Server) awaitCut(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, cutWait)
+	defer cancel()
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	// The clients' requests only: the mirrors still in flight end when
+	// the proxy closes, after this.
+	for s.clientsInFlight() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // logHealthChange logs the versions now out of service (every endpoint

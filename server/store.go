@@ -52,7 +52,10 @@ func openStore(ctx context.Context, store string, logger *slog.Logger) (sluice.S
 // supervisor's back-off. Any other error (credentials, no such database,
 // a schema newer than this binary) ends it at once, as does ctx (SIGTERM
 // while it waits). wait 0 gives up at the first failure.
-func openStoreWaiting(ctx context.Context, store string, wait time.Duration, logger *slog.Logger) (sluice.Store, error) {
+//
+// waiting, if set, is told each failure it waits after (Server.storeWaiting
+// listens meanwhile).
+func openStoreWaiting(ctx context.Context, store string, wait time.Duration, logger *slog.Logger, waiting func(error)) (sluice.Store, error) {
 	start := time.Now()
 	pause := time.Second
 	for try := 1; ; try++ {
@@ -71,6 +74,9 @@ func openStoreWaiting(ctx context.Context, store string, wait time.Duration, log
 			return nil, sluice.Errorf(sluice.ErrorCode(err), "%s (waited %s for it, %d tries: raise store_wait to wait longer)", sluice.ErrorMessage(err), time.Since(start).Round(time.Second), try)
 		}
 		next := min(pause, left)
+		if waiting != nil {
+			waiting(err)
+		}
 		if logger != nil {
 			logger.Warn("store: PostgreSQL not reachable yet; waiting for it (store_wait)", "err", err, "try", try, "retry_in", next.Round(time.Millisecond), "gives_up_in", left.Round(time.Second))
 		}

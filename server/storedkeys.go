@@ -131,6 +131,7 @@ func (s *Server) touchKey(name string, created, at time.Time) {
 		ctx, cancel := context.WithTimeout(context.Background(), refreshKeysTimeout)
 		defer cancel()
 		if err := s.Store.TouchClientKey(ctx, name, created, at); err != nil {
+			s.storeWrites.failed(whatKeyUse)()
 			s.logger.Warn("cannot write a client key's last use to the store; tried again at its next use a minute later", "key", name, "err", err)
 		}
 	}()

@@ -1,8 +1,11 @@
 package replicas_test
 
 import (
+	"io"
 	"net/http"
+	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -32,8 +35,57 @@ func TestReplicas_StartWhilePostgresDown(t *testing.T) {
 		t.Fatalf("the replica exited while PostgreSQL was down:\n%s", r.Log())
 	case <-time.After(1500 * time.Millisecond):
 	}
+	// Meanwhile it listens: alive (a liveness probe must not kill it),
+	// not ready, saying why; nothing listened before.
+	var waitURL string
+	waitFor(t, 10*time.Second, "the replica to say where it answers while it waits", func() bool {
+		m := waitingRE.FindStringSubmatch(r.Log())
+		if m != nil {
+			waitURL = m[1]
+		}
+		return m != nil
+	})
+	for _, c := range []struct {
+		path string
+		code int
+		want []string
+	}{
+		{"/healthz", 200, []string{"ok", "waiting for the store"}},
+		{"/readyz", 503, []string{"waiting for the store", "the last try:", "store_wait 1m0s"}},
+		{"/admin/v1/models", 503, []string{"waiting for the store"}},
+	} {
+		resp, err := http.Get(waitURL + c.path)
+		if err != nil {
+			t.Fatalf("GET %s while the replica waits for PostgreSQL: %v", c.path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.code {
+			t.Errorf("GET %s while waiting: %d %s, want %d", c.path, resp.StatusCode, body, c.code)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(string(body), w) {
+				t.Errorf("GET %s while waiting: %q does not say %q", c.path, body, w)
+			}
+		}
+		if strings.Contains(string(body), pg.DSN()) || strings.Contains(string(body), pgPassword(pg.DSN())) {
+			t.Errorf("GET %s while waiting shows the store's credentials: %q", c.path, body)
+		}
+	}
 	pg.Start()
 	f.await(r)
+	if r.url != waitURL {
+		t.Errorf("the replica serves at %s, but answered at %s while it waited: the socket was not handed over", r.url, waitURL)
+	}
+	if resp, err := http.Get(r.url + "/readyz"); err != nil {
+		t.Fatal(err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("/readyz once the store answers: %d %s, want 200", resp.StatusCode, body)
+		}
+	}
 	if !strings.Contains(r.Log(), "PostgreSQL reached; starting") {
 		t.Errorf("the replica did not say it reached PostgreSQL:\n%s", r.Log())
 	}
@@ -75,4 +127,18 @@ func TestReplicas_StartWhilePostgresDown(t *testing.T) {
 		t.Errorf("a replica whose store_wait ran out: want the error saying so, got:\n%s", log)
 	}
 	pg.Start() // as the cluster's cleanup stops it
+}
+
+// waitingRE finds the address a replica answers on while it waits for its
+// store.
+var waitingRE = regexp.MustCompile(`answering /healthz 200 and /readyz 503 while waiting for the store.*?(http://[0-9.:]+)`)
+
+// pgPassword returns the password in dsn, or a string no body holds.
+func pgPassword(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			return pw
+		}
+	}
+	return "\x00no password\x00"
 }

@@ -1,0 +1,212 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/proxy"
+)
+
+// storeWait is what a gateway started while its store is unreachable does
+// during store_wait: it listens at once on its addresses (listen and
+// admin_listen), answering /healthz 200, so that a liveness probe does not
+// kill a process that is only waiting, and /readyz and everything else
+// 503, saying what it waits for, since when and the last error. When the
+// store answers, Start takes the same listeners over (a bound socket is
+// never closed and bound again, which another process could take
+// meanwhile, and connections queued in its backlog are served).
+type storeWait struct {
+	since time.Time
+	wait  time.Duration // store_wait
+	last  atomic.Pointer[string]
+	// held are the bound sockets by config key (listen, admin_listen),
+	// for Start; srvs serve the waiting answers on them until handOver.
+	held map[string]*holdListener
+	srvs []*http.Server
+	addr []string
+}
+
+// holdListener is a bound socket that an http.Server can stop serving
+// (Close) without closing it: Close ends a blocked Accept with a deadline
+// and Accept then says the listener is closed; reopen readies it for the
+// next server.
+type holdListener struct {
+	*net.TCPListener
+	mu     sync.Mutex
+	closed bool
+}
+
+// Accept implements net.Listener.
+func (l *holdListener) Accept() (net.Conn, error) {
+	c, err := l.TCPListener.Accept()
+	if err != nil {
+		l.mu.Lock()
+		closed := l.closed
+		l.mu.Unlock()
+		if closed {
+			return nil, net.ErrClosed
+		}
+	}
+	return c, err
+}
+
+// Close stops the current server's Accept, keeping the socket bound.
+func (l *holdListener) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.closed {
+		l.closed = true
+		l.TCPListener.SetDeadline(time.Now())
+	}
+	return nil
+}
+
+// reopen returns the bound socket, ready to accept again.
+func (l *holdListener) reopen() net.Listener {
+	l.TCPListener.SetDeadline(time.Time{})
+	return l.TCPListener
+}
+
+// storeWaiting is openStoreWaiting's report before each wait: on the first
+// it starts listening; each updates the last error the answers give.
+func (s *Server) storeWaiting(err error) {
+	msg := redactDSN(sluice.ErrorMessage(err), s.Config.Store)
+	if s.waiting == nil {
+		s.waiting = &storeWait{since: time.Now(), wait: s.Config.StoreWaitTime(), held: map[string]*holdListener{}}
+		s.waiting.last.Store(&msg)
+		s.listenWhileWaiting()
+		return
+	}
+	s.waiting.last.Store(&msg)
+}
+
+// listenWhileWaiting binds the gateway's addresses and serves the waiting
+// answers on them. An address that cannot be bound is left to Start,
+// whose error names the key to fix.
+func (s *Server) listenWhileWaiting() {
+	w := s.waiting
+	type addr struct {
+		addr, key string
+		files     config.TLS
+		tlsKey    string
+	}
+	addrs := []addr{{s.Config.Listen, "listen", s.Config.TLS, "tls"}}
+	if s.Config.AdminListen != "" {
+		addrs = append(addrs, addr{s.Config.AdminListen, "admin_listen", s.Config.AdminTLSConfig(), "admin_tls"})
+	}
+	for _, a := range addrs {
+		raw, err := net.Listen("tcp", a.addr)
+		if err != nil {
+			s.logger.Warn("store: cannot listen while waiting for the store; trying again once it answers", "addr", a.addr, "err", err)
+			continue
+		}
+		tcp, ok := raw.(*net.TCPListener)
+		if !ok {
+			raw.Close()
+			continue
+		}
+		hl := &holdListener{TCPListener: tcp}
+		var ln net.Listener = hl
+		if a.files.Enabled() {
+			cert := &tlsCert{key: a.tlsKey, files: a.files}
+			if err := cert.load(); err != nil {
+				// Start says so; meanwhile this address is bound
+				// and answers nothing.
+				w.held[a.key] = hl
+				continue
+			}
+			ln = tls.NewListener(hl, &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"},
+				GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert.cert.Load(), nil }})
+		}
+		w.held[a.key] = hl
+		srv := &http.Server{Handler: http.HandlerFunc(s.serveWaiting), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 10 * time.Second}
+		w.srvs = append(w.srvs, srv)
+		w.addr = append(w.addr, scheme(a.files)+tcp.Addr().String())
+		go srv.Serve(ln)
+	}
+	if len(w.addr) > 0 {
+		s.logger.Info("store: answering /healthz 200 and /readyz 503 while waiting for the store", "addrs", strings.Join(w.addr, ", "))
+	}
+}
+
+// serveWaiting answers while the store is awaited: alive, not ready.
+func (s *Server) serveWaiting(rw http.ResponseWriter, r *http.Request) {
+	w := s.waiting
+	msg := fmt.Sprintf("starting: waiting for the store for %s (store_wait %s, then the start fails); the last try: %s",
+		time.Since(w.since).Round(time.Second), w.wait, *w.last.Load())
+	switch {
+	case r.URL.Path == "/healthz":
+		io.WriteString(rw, "ok: "+msg+"\n")
+	case strings.HasPrefix(r.URL.Path, "/v1/"):
+		proxy.WriteErrorStatus(rw, http.StatusServiceUnavailable, sluice.CodeUnavailable, "the gateway is "+msg+"; send the request to another replica or try again shortly")
+	default:
+		http.Error(rw, msg, http.StatusServiceUnavailable)
+	}
+}
+
+// endStoreWait stops the waiting answers once the store answered, keeping
+// the sockets bound for Start. Requests being answered finish first (each
+// takes microseconds); connections kept alive are closed, and their
+// clients connect again to the gateway proper.
+func (s *Server) endStoreWait() {
+	if s.waiting == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, srv := range s.waiting.srvs {
+		if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			srv.Close()
+		}
+	}
+	s.waiting.srvs = nil
+}
+
+// heldListener returns the socket bound for key while the store was
+// awaited, ready to accept, or nil.
+func (s *Server) heldListener(key string) net.Listener {
+	if s.waiting == nil || s.waiting.held[key] == nil {
+		return nil
+	}
+	hl := s.waiting.held[key]
+	delete(s.waiting.held, key)
+	return hl.reopen()
+}
+
+// closeHeld closes the sockets bound while the store was awaited that no
+// Start took: the start failed, or the gateway stopped before it.
+func (s *Server) closeHeld() {
+	if s.waiting == nil {
+		return
+	}
+	s.endStoreWait()
+	for key, hl := range s.waiting.held {
+		hl.TCPListener.Close()
+		delete(s.waiting.held, key)
+	}
+}
+
+// redactDSN takes the store's password out of an error's text, should it
+// quote the DSN.
+func redactDSN(msg, store string) string {
+	u, err := url.Parse(store)
+	if err != nil || u.User == nil {
+		return msg
+	}
+	if pw, ok := u.User.Password(); ok && pw != "" {
+		msg = strings.ReplaceAll(msg, pw, "***")
+	}
+	return msg
+}
