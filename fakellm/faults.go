@@ -18,8 +18,36 @@ import (
 // Messages of the simulated faults, naming the key that drew them.
 const (
 	streamErrorMessage = "fakellm: simulated failure after the 200 (stream_error_rate)"
+	streamCutMessage   = "fakellm: simulated connection closed after the 200 (stream_cut_rate)"
 	badAnswerMessage   = "fakellm: simulated error answered with a 200 (bad_answer_rate)"
 )
+
+// failedMessage is the error message of a response the fault of g ended,
+// naming the key that drew it.
+func (g *generation) failedMessage() string {
+	switch g.o.Fault.Kind {
+	case FaultStreamCut:
+		return streamCutMessage
+	case FaultBadAnswer:
+		return badAnswerMessage
+	}
+	return streamErrorMessage
+}
+
+// keepFailed keeps the Responses answer of g, which its fault ended, as
+// the failed response it is (status "failed", its error naming the key),
+// as OpenAI keeps one: left unfinished, GET of its id answered "not
+// finished" for as long as the server ran. Off the answers' path: only a
+// fault comes here. id is g.respID, passed apart as generate keeps it (the
+// stored map keeping g.respID would move every request's g to the heap).
+func (s *Server) keepFailed(g *generation, id string, model []byte) {
+	if g.kind != kindResponses || g.noStore {
+		return
+	}
+	g.failed = true
+	s.stored.finish(id, g.appendRespObject(nil, model, false))
+	g.failed = false // a bad answer's cut body is the answer's own
+}
 
 // badAnswerHTML is the page of bad_answer: html, as a proxy in front of
 // the backend sends it.
@@ -79,7 +107,8 @@ func (g *generation) chatStreamFault(w http.ResponseWriter, fl http.Flusher, st 
 // place of the answer's first event response.failed, as OpenAI ends a
 // response that failed; mid-stream an error event; or the connection
 // closed.
-func (g *generation) respStreamFault(e *respEvents, model []byte, send func() bool, fl http.Flusher) {
+func (s *Server) respStreamFault(g *generation, id string, e *respEvents, model []byte, send func() bool, fl http.Flusher) {
+	s.keepFailed(g, id, model)
 	if g.o.Fault.Kind == FaultStreamCut {
 		send()
 		cut(fl)
@@ -103,7 +132,7 @@ func (g *generation) respStreamFault(e *respEvents, model []byte, send func() bo
 // badAnswer answers 200 with the whole body of the outcome's bad answer,
 // streamed request or not, after the time a whole answer (or a stream's
 // first event) would take.
-func (s *Server) badAnswer(w http.ResponseWriter, r *http.Request, run *runState, st *reqState, g *generation) {
+func (s *Server) badAnswer(w http.ResponseWriter, r *http.Request, run *runState, st *reqState, g *generation, id string) {
 	wait := g.o.Latency
 	if st.req.Stream {
 		wait = time.Until(g.start.Add(g.o.TTFT))
@@ -111,6 +140,7 @@ func (s *Server) badAnswer(w http.ResponseWriter, r *http.Request, run *runState
 	if !s.pause(r, st, run, wait) {
 		return
 	}
+	s.keepFailed(g, id, st.model)
 	h := w.Header()
 	switch g.o.Fault.Body {
 	case BadAnswerCut:

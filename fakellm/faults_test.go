@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -348,6 +349,53 @@ func TestOutcome_FailsAfter200(t *testing.T) {
 		o := Outcome{Status: 200, Fault: Fault{Kind: kind}}
 		if got := [2]bool{o.FailsAfter200(false), o.FailsAfter200(true)}; got != want {
 			t.Errorf("%v: whole, streamed %v, want %v", kind, got, want)
+		}
+	}
+}
+
+// TestFault_ResponsesKeptAsFailed: a Responses answer a fault ended is kept
+// as the failed response it is, as OpenAI keeps one: GET of its id answers
+// it with status "failed" and an error naming the key, never "not
+// finished" for as long as the server runs.
+func TestFault_ResponsesKeptAsFailed(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		b    Behavior
+		body string
+		key  string
+	}{
+		{"stream error first", Behavior{StreamErrorRate: 1}, faultResp, "stream_error_rate"},
+		{"stream error middle", Behavior{StreamErrorRate: 1, StreamErrorAt: FaultAtMiddle}, faultResp, "stream_error_rate"},
+		{"stream cut first", Behavior{StreamCutRate: 1}, faultResp, "stream_cut_rate"},
+		{"stream cut middle", Behavior{StreamCutRate: 1, StreamCutAt: FaultAtMiddle}, faultResp, "stream_cut_rate"},
+		{"bad answer cut, whole", Behavior{BadAnswerRate: 1, BadAnswer: BadAnswerCut}, faultWholeResp, "bad_answer_rate"},
+	} {
+		s, c := faultServer(t, tc.b)
+		got, _ := readAll(t, post(t, c, s.URL()+"/v1/responses", tc.body))
+		m := regexp.MustCompile(`"id":"(resp_[0-9a-f]+)"`).FindStringSubmatch(got)
+		if m == nil {
+			t.Fatalf("%s: no response id in %q", tc.name, got)
+		}
+		resp, err := c.Get(s.URL() + "/v1/responses/" + m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept, _ := readAll(t, resp)
+		var r struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+			Error  *struct {
+				Code    string `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if resp.StatusCode != 200 {
+			t.Errorf("%s: GET %s: %d %s, want the failed response", tc.name, m[1], resp.StatusCode, kept)
+			continue
+		}
+		mustUnmarshal(t, []byte(kept), &r)
+		if r.ID != m[1] || r.Status != "failed" || r.Error == nil || r.Error.Code != "server_error" || !strings.Contains(r.Error.Message, tc.key) {
+			t.Errorf("%s: GET %s: %s, want it failed naming %s", tc.name, m[1], kept, tc.key)
 		}
 	}
 }

@@ -172,7 +172,7 @@ func (g *generation) appendRespObject(b []byte, model []byte, whole bool) []byte
 	b = append(b, status...)
 	if g.failed {
 		b = append(b, `","error":{"code":"server_error","message":`...)
-		b = appendJSONString(b, streamErrorMessage)
+		b = appendJSONString(b, g.failedMessage())
 		b = append(b, `},"incomplete_details":`...)
 	} else {
 		b = append(b, `","error":null,"incomplete_details":`...)
@@ -305,8 +305,8 @@ func (e *respEvents) itemRef(g *generation, part bool) {
 // item's done events and response.completed (or response.incomplete)
 // carrying the whole response with its usage. There is no [DONE]. It
 // returns that whole response (in st.out), or nil when the stream ended
-// before it.
-func (s *Server) streamResponses(w http.ResponseWriter, r *http.Request, run *runState, st *reqState, g *generation) []byte {
+// before it; a fault keeps the failed response under id, g's (keepFailed).
+func (s *Server) streamResponses(w http.ResponseWriter, r *http.Request, run *runState, st *reqState, g *generation, id string) []byte {
 	h := w.Header()
 	h["Content-Type"] = ctSSE
 	h["Cache-Control"] = noCache
@@ -336,7 +336,7 @@ func (s *Server) streamResponses(w http.ResponseWriter, r *http.Request, run *ru
 		return nil
 	}
 	if g.streamFault(0) {
-		g.respStreamFault(&e, st.model, send, fl)
+		s.respStreamFault(g, id, &e, st.model, send, fl)
 		return nil
 	}
 	e.open("response.output_item.added")
@@ -355,7 +355,7 @@ func (s *Server) streamResponses(w http.ResponseWriter, r *http.Request, run *ru
 		e.b = append(e.b, `","output_index":0,"arguments":"{}"`...)
 		e.close()
 		if g.streamFault(1) {
-			g.respStreamFault(&e, st.model, send, fl)
+			s.respStreamFault(g, id, &e, st.model, send, fl)
 			return nil
 		}
 	} else {
@@ -387,7 +387,7 @@ func (s *Server) streamResponses(w http.ResponseWriter, r *http.Request, run *ru
 				return nil
 			}
 			if g.streamFault(i + 1) {
-				g.respStreamFault(&e, st.model, send, fl)
+				s.respStreamFault(g, id, &e, st.model, send, fl)
 				return nil
 			}
 		}
