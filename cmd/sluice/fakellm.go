@@ -30,10 +30,12 @@ candidate that fails or refuses, to see a rollout roll back, is a line or two:
 A backend that fails after its 200 (vLLM sends an error event when a GPU
 runs out of memory mid-generation; a proxy in front of it may answer 200
 with an HTML page), which the gateway counts as the version's failed
-attempt and retries on stable when it chose the version, is a line or two
-too. Each rate is a share of the answers (the three together at most 1);
-the stream faults apply to streamed chat, completions and Responses
-requests, a bad answer to any of them:
+attempt, is a line or two too. The gateway retries it on stable when it
+chose the version and none of the answer has reached the client: a fault
+at first or a bad answer; one mid-way reaches the client. Each rate is
+a share of the answers (the three together at most 1); the stream faults
+apply to streamed chat, completions and Responses requests, a bad answer
+to any of them:
 
 ` + fakellmFaultsExample + `
 Request headers override one call: X-Fake-Status: 503 fails it, X-Fake-Latency-Ms: 2000 delays it,
