@@ -142,14 +142,117 @@ type Behavior struct {
 	// first tool offered instead of answering in text. Requests without
 	// tools are answered in text whatever it says.
 	ToolCallRate float64 `yaml:"tool_call_rate" json:"tool_call_rate"`
+	// StreamErrorRate is the fraction of successful streamed chat,
+	// completions and Responses requests whose stream, after its 200,
+	// carries the backend's error event (as vLLM sends on a CUDA OOM
+	// mid-generation) in place of its first event, or at StreamErrorAt.
+	// Whole requests are answered as if it were zero.
+	StreamErrorRate float64 `yaml:"stream_error_rate" json:"stream_error_rate"`
+	// StreamErrorAt is where the error event comes: "first" (the
+	// default: instead of the first event of the answer) or "middle"
+	// (after half the answer's events).
+	StreamErrorAt string `yaml:"stream_error_at" json:"stream_error_at"`
+	// StreamCutRate is the fraction of successful streamed requests whose
+	// connection the server closes after its 200, at StreamCutAt, with no
+	// [DONE] or response.completed: a backend that died.
+	StreamCutRate float64 `yaml:"stream_cut_rate" json:"stream_cut_rate"`
+	// StreamCutAt is where the stream is cut: "first" (the default:
+	// before the first event of the answer) or "middle".
+	StreamCutAt string `yaml:"stream_cut_at" json:"stream_cut_at"`
+	// BadAnswerRate is the fraction of successful chat, completions and
+	// Responses requests, streamed or not, answered 200 with a whole body
+	// that is not the answer, as BadAnswer says: what a proxy in front of
+	// the backend or a backend's bug sends.
+	BadAnswerRate float64 `yaml:"bad_answer_rate" json:"bad_answer_rate"`
+	// BadAnswer is that body: "html" (the default: an HTML error page),
+	// "cut" (the answer's JSON cut short) or "json_error" (an OpenAI
+	// error body).
+	BadAnswer string `yaml:"bad_answer" json:"bad_answer"`
+}
+
+// Where a stream fault happens (Behavior.StreamErrorAt, StreamCutAt).
+const (
+	FaultAtFirst  = "first"
+	FaultAtMiddle = "middle"
+)
+
+// The bodies of a bad answer (Behavior.BadAnswer).
+const (
+	BadAnswerHTML      = "html"
+	BadAnswerCut       = "cut"
+	BadAnswerJSONError = "json_error"
+)
+
+// FaultKind is a way an answer fails after its 200.
+type FaultKind uint8
+
+const (
+	// FaultNone is an answer that does not fail after its 200.
+	FaultNone FaultKind = iota
+	// FaultStreamError sends the backend's error event in a stream.
+	FaultStreamError
+	// FaultStreamCut closes a stream's connection without its end.
+	FaultStreamCut
+	// FaultBadAnswer answers 200 with a body that is not the answer.
+	FaultBadAnswer
+)
+
+// String returns the behaviour key of the fault's rate's stem.
+func (k FaultKind) String() string {
+	switch k {
+	case FaultStreamError:
+		return "stream_error"
+	case FaultStreamCut:
+		return "stream_cut"
+	case FaultBadAnswer:
+		return "bad_answer"
+	}
+	return "none"
+}
+
+// Fault is how a request drawn to succeed fails after its 200, if it does.
+type Fault struct {
+	Kind FaultKind
+	// Middle says a stream fault comes after half the answer's events
+	// rather than in place of the first.
+	Middle bool
+	// Body is a bad answer's body: BadAnswerHTML, BadAnswerCut or
+	// BadAnswerJSONError.
+	Body string
+}
+
+// faults reports whether b has any fault after the 200.
+func (b *Behavior) faults() bool {
+	return b.StreamErrorRate > 0 || b.StreamCutRate > 0 || b.BadAnswerRate > 0
+}
+
+// fault returns the fault at uniform value u: the three rates share [0, 1)
+// in turn (bad answer, stream error, stream cut), so each is the fraction
+// it says of the requests it applies to.
+func (b *Behavior) fault(u float64) Fault {
+	switch {
+	case u < b.BadAnswerRate:
+		body := b.BadAnswer
+		if body == "" {
+			body = BadAnswerHTML
+		}
+		return Fault{Kind: FaultBadAnswer, Body: body}
+	case u < b.BadAnswerRate+b.StreamErrorRate:
+		return Fault{Kind: FaultStreamError, Middle: b.StreamErrorAt == FaultAtMiddle}
+	case u < b.BadAnswerRate+b.StreamErrorRate+b.StreamCutRate:
+		return Fault{Kind: FaultStreamCut, Middle: b.StreamCutAt == FaultAtMiddle}
+	}
+	return Fault{}
 }
 
 // Sample draws the outcome of one request. It consumes exactly five values
 // from rng in a fixed order (error, refusal, latency, time to first token,
 // length) whatever the behaviour, so two behaviours sampled with equally
 // seeded generators differ only where their parameters do; a behaviour
-// with ReportCache draws a sixth, the cache hit, and one with a ToolCallRate
-// another, the tool call, last.
+// with ReportCache draws a sixth, the cache hit, one with a ToolCallRate
+// another, the tool call, and one with a StreamErrorRate, StreamCutRate or
+// BadAnswerRate another, the fault after the 200, last. A request that
+// fails before its 200 (ErrorRate) has no fault after it.
 func (b *Behavior) Sample(rng *rand.Rand) Outcome {
 	uErr, uRef := rng.Float64(), rng.Float64()
 	zLat, zTTFT := rng.NormFloat64(), rng.NormFloat64()
@@ -194,6 +297,12 @@ func (b *Behavior) Sample(rng *rand.Rand) Outcome {
 		call := rng.Float64() < b.ToolCallRate
 		o.ToolCall = call && o.OK() && !o.Refusal
 	}
+	if b.faults() {
+		f := b.fault(rng.Float64())
+		if o.OK() {
+			o.Fault = f
+		}
+	}
 	return o
 }
 
@@ -229,10 +338,27 @@ type Outcome struct {
 	// offers none with Content, and a simulator decides which of its
 	// requests offer tools.
 	ToolCall bool
+	// Fault is how the answer fails after its 200 status, if it does;
+	// the zero Fault on failures. A stream fault applies to streamed
+	// requests only: FailsAfter200 says whether it applies to one.
+	Fault Fault
 }
 
-// OK reports whether the request succeeded.
+// OK reports whether the request got a successful status (a fault after
+// it aside: see FailsAfter200).
 func (o *Outcome) OK() bool { return o.Status < 400 }
+
+// FailsAfter200 reports whether the request, streamed or not, fails after
+// its 200: a bad answer always, a stream fault when streamed.
+func (o *Outcome) FailsAfter200(stream bool) bool {
+	switch o.Fault.Kind {
+	case FaultBadAnswer:
+		return true
+	case FaultStreamError, FaultStreamCut:
+		return stream
+	}
+	return false
+}
 
 // StreamDuration is how long a streamed answer takes from the request to its
 // last chunk: the time to first token plus one interval per further token.
@@ -252,6 +378,7 @@ func (o *Outcome) Fail(status int) {
 	o.Content = ""
 	o.FinishReason = ""
 	o.ToolCall = false
+	o.Fault = Fault{}
 }
 
 // SetTokens makes a successful, non-refused outcome answer with exactly n

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"net/textproto"
 	"sort"
+	"strconv"
+	"strings"
 )
 
 // Defaults applied by New (and WithDefaults) to zero Config fields.
@@ -139,6 +141,15 @@ func (b *Behavior) validate(prefix string, errs []error) []error {
 	errs = validRate(key("cache_hit_rate"), b.CacheHitRate, errs)
 	errs = validRate(key("quality"), b.Quality, errs)
 	errs = validRate(key("tool_call_rate"), b.ToolCallRate, errs)
+	errs = validRate(key("stream_error_rate"), b.StreamErrorRate, errs)
+	errs = validRate(key("stream_cut_rate"), b.StreamCutRate, errs)
+	errs = validRate(key("bad_answer_rate"), b.BadAnswerRate, errs)
+	if sum := b.StreamErrorRate + b.StreamCutRate + b.BadAnswerRate; finite(sum) && sum > 1+1e-9 {
+		errs = append(errs, fmt.Errorf("%s + %s + %s: must be at most 1 together (each is a share of the same requests), got %v", key("stream_error_rate"), key("stream_cut_rate"), key("bad_answer_rate"), sum))
+	}
+	errs = validChoice(key("stream_error_at"), b.StreamErrorAt, errs, FaultAtFirst, FaultAtMiddle)
+	errs = validChoice(key("stream_cut_at"), b.StreamCutAt, errs, FaultAtFirst, FaultAtMiddle)
+	errs = validChoice(key("bad_answer"), b.BadAnswer, errs, BadAnswerHTML, BadAnswerCut, BadAnswerJSONError)
 	if b.ErrorStatus != 0 && (b.ErrorStatus < 400 || b.ErrorStatus > 599) {
 		errs = append(errs, fmt.Errorf("%s: must be an HTTP error status (400-599), got %d", key("error_status"), b.ErrorStatus))
 	}
@@ -162,6 +173,23 @@ func validRate(key string, v float64, errs []error) []error {
 		errs = append(errs, fmt.Errorf("%s: must be between 0 and 1, got %v", key, v))
 	}
 	return errs
+}
+
+// validChoice checks that v is empty (the first choice) or one of choices.
+func validChoice(key, v string, errs []error, choices ...string) []error {
+	if v == "" {
+		return errs
+	}
+	quoted := make([]string, len(choices))
+	for i, c := range choices {
+		if v == c {
+			return errs
+		}
+		quoted[i] = strconv.Quote(c)
+	}
+	quoted[0] += " (the default)"
+	last := len(quoted) - 1
+	return append(errs, fmt.Errorf("%s: must be %s or %s, got %q", key, strings.Join(quoted[:last], ", "), quoted[last], v))
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

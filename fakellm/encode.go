@@ -24,6 +24,8 @@ type generation struct {
 	respID  string
 	prev    []byte
 	noStore bool
+	// failed makes a Responses object the one of response.failed.
+	failed bool
 }
 
 // appendHead appends the fields every body and chunk starts with, up to and

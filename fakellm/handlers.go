@@ -341,8 +341,14 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, kind genKind) 
 			// the heap, an allocation on every chat request too.
 			s.stored.add(id, st.req.Input)
 		}
+	}
+	if o.Fault.Kind == FaultBadAnswer {
+		s.badAnswer(w, r, run, st, &g, respID)
+		return
+	}
+	if kind == kindResponses {
 		if st.req.Stream {
-			if body := s.streamResponses(w, r, run, st, &g); body != nil && !st.req.NoStore {
+			if body := s.streamResponses(w, r, run, st, &g, respID); body != nil && !st.req.NoStore {
 				s.stored.finish(respID, body)
 			}
 			return

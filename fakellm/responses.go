@@ -165,9 +165,18 @@ func (g *generation) appendRespObject(b []byte, model []byte, whole bool) []byte
 	if whole {
 		status, reason = g.respStatus()
 	}
+	if g.failed {
+		status = "failed"
+	}
 	b = append(b, `,"status":"`...)
 	b = append(b, status...)
-	b = append(b, `","error":null,"incomplete_details":`...)
+	if g.failed {
+		b = append(b, `","error":{"code":"server_error","message":`...)
+		b = appendJSONString(b, g.failedMessage())
+		b = append(b, `},"incomplete_details":`...)
+	} else {
+		b = append(b, `","error":null,"incomplete_details":`...)
+	}
 	if reason != "" {
 		b = append(b, `{"reason":"`...)
 		b = append(b, reason...)
@@ -296,8 +305,8 @@ func (e *respEvents) itemRef(g *generation, part bool) {
 // item's done events and response.completed (or response.incomplete)
 // carrying the whole response with its usage. There is no [DONE]. It
 // returns that whole response (in st.out), or nil when the stream ended
-// before it.
-func (s *Server) streamResponses(w http.ResponseWriter, r *http.Request, run *runState, st *reqState, g *generation) []byte {
+// before it; a fault keeps the failed response under id, g's (keepFailed).
+func (s *Server) streamResponses(w http.ResponseWriter, r *http.Request, run *runState, st *reqState, g *generation, id string) []byte {
 	h := w.Header()
 	h["Content-Type"] = ctSSE
 	h["Cache-Control"] = noCache
@@ -326,6 +335,10 @@ func (s *Server) streamResponses(w http.ResponseWriter, r *http.Request, run *ru
 	if !s.pause(r, st, run, time.Until(g.start.Add(g.o.TTFT))) {
 		return nil
 	}
+	if g.streamFault(0) {
+		s.respStreamFault(g, id, &e, st.model, send, fl)
+		return nil
+	}
 	e.open("response.output_item.added")
 	e.b = append(e.b, `,"output_index":0,"item":`...)
 	e.b = g.appendRespItem(e.b, false)
@@ -341,6 +354,10 @@ func (s *Server) streamResponses(w http.ResponseWriter, r *http.Request, run *ru
 		e.b = g.appendHex(e.b)
 		e.b = append(e.b, `","output_index":0,"arguments":"{}"`...)
 		e.close()
+		if g.streamFault(1) {
+			s.respStreamFault(g, id, &e, st.model, send, fl)
+			return nil
+		}
 	} else {
 		e.open("response.content_part.added")
 		e.itemRef(g, true)
@@ -367,6 +384,10 @@ func (s *Server) streamResponses(w http.ResponseWriter, r *http.Request, run *ru
 			e.b = appendJSONString(e.b, tok)
 			e.close()
 			if !send() {
+				return nil
+			}
+			if g.streamFault(i + 1) {
+				s.respStreamFault(g, id, &e, st.model, send, fl)
 				return nil
 			}
 		}

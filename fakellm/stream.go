@@ -21,6 +21,13 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, run *runState, s
 	st.head = g.chunkHead(st.head[:0], st.model)
 	content := g.o.Content
 	pos := 0
+	if g.streamFault(0) {
+		// A fault in place of the first event, at TTFT.
+		if s.pause(r, st, run, time.Until(g.start.Add(g.o.TTFT))) {
+			g.chatStreamFault(w, fl, st)
+		}
+		return
+	}
 	if g.tool != nil {
 		// A tool call comes whole in the first event, at TTFT.
 		if !s.pause(r, st, run, time.Until(g.start.Add(g.o.TTFT))) {
@@ -32,6 +39,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, run *runState, s
 		}
 		if fl != nil {
 			fl.Flush()
+		}
+		if g.streamFault(1) {
+			g.chatStreamFault(w, fl, st)
+			return
 		}
 	}
 	// A text answer: one token per event (no event after a tool call).
@@ -51,6 +62,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, run *runState, s
 		}
 		if fl != nil {
 			fl.Flush()
+		}
+		if g.streamFault(i + 1) {
+			g.chatStreamFault(w, fl, st)
+			return
 		}
 	}
 	b := g.appendFinalChunk(st.out[:0], st.head)

@@ -12,7 +12,10 @@
 // applied as the controller applies them. The table is asked once per user
 // and table, since its decision for a sticky key depends on nothing else. Only the model servers are
 // simulated: each request's outcome is drawn from the version's
-// fakellm.Config for the request's category (Config.Sample), with no HTTP.
+// fakellm.Config for the request's category (Config.Sample), with no HTTP;
+// one that fails after its 200 (stream_error_rate and stream_cut_rate for a
+// streamed request, bad_answer_rate for any) counts as the version's error,
+// as the gateway logs it.
 //
 // Each virtual second draws a Poisson number of requests at the scenario's
 // rate, each from a random user (the sticky key) and a category by weight.

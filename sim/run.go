@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"sort"
 	"strconv"
@@ -257,6 +258,12 @@ func (e *engine) run(gate Gate, seed uint64, idx int) (res RunResult) {
 			}
 			o := cfg.Sample(rng, e.cats[cat])
 			st := rng.Float64() < stream
+			if o.FailsAfter200(st) {
+				// A fault after the 200 (a stream's error event or
+				// cut, a bad answer) is what the gateway logs as the
+				// version's failed attempt: upstream_5xx, 502.
+				o.Fail(http.StatusBadGateway)
+			}
 			tools := e.tools != nil && rng.Float64() < e.tools[cat]
 			canceled, hung := false, false
 			if cancels.any() {

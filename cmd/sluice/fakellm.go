@@ -27,6 +27,17 @@ With -c, a behaviour file (YAML, every key optional) sets how it answers; a
 candidate that fails or refuses, to see a rollout roll back, is a line or two:
 
 ` + fakellmExample + `
+A backend that fails after its 200 (vLLM sends an error event when a GPU
+runs out of memory mid-generation; a proxy in front of it may answer 200
+with an HTML page), which the gateway counts as the version's failed
+attempt, is a line or two too. The gateway retries it on stable when it
+chose the version and none of the answer has reached the client: a fault
+at first or a bad answer; one mid-way reaches the client. Each rate is
+a share of the answers (the three together at most 1); the stream faults
+apply to streamed chat, completions and Responses requests, a bad answer
+to any of them:
+
+` + fakellmFaultsExample + `
 Request headers override one call: X-Fake-Status: 503 fails it, X-Fake-Latency-Ms: 2000 delays it,
 X-Fake-Tokens: 50 sets its length.
 
@@ -37,7 +48,8 @@ rolled back on "latency p95: 19 ms vs 8.6 ms"). To try a rollout, give
 both versions a model server's latency: --latency 60ms (every answer), or
 --latency 60ms --latency-p99 250ms (lognormal).`,
 		Example: `  sluice fakellm --listen 127.0.0.1:8001 --latency 60ms --latency-p99 250ms   # a healthy backend
-  sluice fakellm --listen 127.0.0.1:8002 -c failing.yaml                      # a bad candidate`,
+  sluice fakellm --listen 127.0.0.1:8002 -c failing.yaml                      # a bad candidate
+  sluice fakellm --listen 127.0.0.1:8002 -c faults.yaml --latency 60ms        # one failing after its 200`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var cfg fakellm.Config
@@ -77,7 +89,7 @@ both versions a model server's latency: --latency 60ms (every answer), or
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8001", "address to listen on")
-	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "behaviour file (YAML): latency, ttft, tokens_per_second, output_tokens, error_rate, refusal_rate, tool_call_rate, per category")
+	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "behaviour file (YAML): latency, ttft, tokens_per_second, output_tokens, error_rate, refusal_rate, tool_call_rate, stream_error_rate, stream_cut_rate, bad_answer_rate, per category")
 	cmd.Flags().StringVar(&model, "model", "", "model name to report")
 	cmd.Flags().DurationVar(&latency, "latency", 0, "time to answer, the median (such as 60ms); over the behaviour file's default latency; 0 answers at once")
 	cmd.Flags().DurationVar(&latencyP99, "latency-p99", 0, "the answer time's 99th percentile, above --latency (lognormal); without it every answer takes --latency")
@@ -100,4 +112,15 @@ const fakellmExample = `  # failing.yaml
     payments:                    # requests with X-Request-Category: payments
       <<: *default               # an entry replaces default whole: merge it in
       refusal_rate: 0.5
+`
+
+// fakellmFaultsExample is the behaviour file of faults after the 200 shown
+// in sluice fakellm --help (TestCLI_FakellmHelpExampleLoads loads it).
+const fakellmFaultsExample = `  # faults.yaml
+  default:
+    stream_error_rate: 0.3       # the stream's first event is the backend's error event
+    stream_error_at: first       # or middle: after half the answer's events
+    stream_cut_rate: 0.1         # the connection closed, no [DONE] (stream_cut_at: first or middle)
+    bad_answer_rate: 0.05        # a whole 200 that is no answer, streamed or not:
+    bad_answer: html             # an HTML page; cut: the JSON cut short; json_error: an OpenAI error
 `

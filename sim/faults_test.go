@@ -1,0 +1,46 @@
+package sim
+
+import (
+	"context"
+	"github.com/sluicehq/sluice/fakellm"
+	"testing"
+	"time"
+)
+
+// TestRunner_StreamErrorsAfter200AreRolledBack: a candidate whose streams
+// fail after their 200 on 10% of the streamed requests (half the
+// traffic streams), and which otherwise answers as the stable version
+// (the A/A scenario's), is rolled back on its error rate as the gateway
+// would log those requests: each is the version's failed attempt. Counted
+// as the successes their 200 said, the candidate would look like the
+// stable version and be promoted.
+func TestRunner_StreamErrorsAfter200AreRolledBack(t *testing.T) {
+	runs := 10
+	if raceDetector {
+		runs = 4
+	}
+	sc := MustScenario(t, "aa", 30*time.Minute)
+	cand := sc.Candidate
+	cand.Default.StreamErrorRate = 0.1
+	cats := make(map[string]fakellm.Behavior, len(cand.Categories))
+	for name, b := range cand.Categories {
+		b.StreamErrorRate = 0.1
+		cats[name] = b
+	}
+	cand.Categories = cats
+	sc.Candidate = cand
+	if err := sc.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	res := Run(context.Background(), sc, Options{Runs: runs, Seed: 7})
+	seq := res.Gates[0]
+	if s := seq.Summary; s.RolledBack < runs*9/10 {
+		t.Errorf("only %d of %d runs rolled back (%d promoted); last reason: %s", s.RolledBack, runs, s.Promoted, seq.Runs[runs-1].Reason)
+	}
+	for _, r := range seq.Runs {
+		if r.Decision == DecisionRolledBack && r.BadResponses == 0 {
+			t.Errorf("run %d rolled back with no failed stream counted: %+v", r.Run, r)
+		}
+	}
+	t.Logf("%d of %d rolled back: %s", seq.Summary.RolledBack, runs, seq.Runs[0].Reason)
+}
