@@ -678,15 +678,15 @@ func (s *Server) EnsureBootstrapToken(ctx context.Context) (string, error) {
 	return s.CreateToken(ctx, "bootstrap-admin", sluice.RoleAdmin, "sluice", "first start: no admin token existed")
 }
 
-// The shutdown's time budget. A supervisor (systemd's TimeoutStopSec, a
-// Kubernetes pod's terminationGracePeriodSeconds less its preStop sleep)
-// must allow DrainTimeout + ShutdownTail, or it kills the process while it
-// writes the request log's last rows or sends a rollback's alert
-// (deploy/kubernetes_test.go checks the files shipped in deploy/).
+// The shutdown's time budget. `sluice serve` gives Shutdown a context that
+// ends after the config's shutdown.drain (config.DefaultDrain, 30 s, when
+// left out): the wait for the requests in flight (streams included) on
+// SIGTERM. A supervisor (systemd's TimeoutStopSec, a Kubernetes pod's
+// terminationGracePeriodSeconds less its preStop sleep) must allow that
+// drain + ShutdownTail, or it kills the process while it writes the request
+// log's last rows or sends a rollback's alert (deploy/kubernetes_test.go
+// checks the files shipped in deploy/ against the default).
 const (
-	// DrainTimeout is how long `sluice serve` waits for the requests in
-	// flight (streams included) on SIGTERM: the context it gives Shutdown.
-	DrainTimeout = 30 * time.Second
 	// ShutdownTail bounds what Shutdown does once its context has ended:
 	// the pending rollback alerts, on a shared store this replica's last
 	// observations for the fleet-wide analysis, the request log's last
@@ -818,7 +818,7 @@ func drainError(errs []error, inFlight, mirrors map[string]int64) (kept []error,
 		if n == 1 {
 			noun = "request was"
 		}
-		msg = fmt.Sprintf("drain: its time ran out and %d %s cut off in flight (%s): their clients got a 503 saying the gateway shut down, or a stream cut short with an error event saying so; each is in the request log with the error class %s and the version that was serving it (sluice requests), and counted in sluice_requests_total, but not against its version in the canary analysis", n, noun, list, sluice.ClassDrainCut)
+		msg = fmt.Sprintf("drain: its time ran out and %d %s cut off in flight (%s): their clients got a 503 saying the gateway shut down, or a stream cut short with an error event saying so; each is in the request log with the error class %s and the version that was serving it (sluice requests), and counted in sluice_requests_total, but not against its version in the canary analysis; to let requests this long finish, raise shutdown.drain in the config (a reload applies it) and the supervisor's stop timeout with it (terminationGracePeriodSeconds, TimeoutStopSec)", n, noun, list, sluice.ClassDrainCut)
 	} else {
 		msg = "drain: its time ran out with no client's request in flight"
 	}
