@@ -818,7 +818,7 @@ func drainError(errs []error, inFlight, mirrors map[string]int64) (kept []error,
 		if n == 1 {
 			noun = "request was"
 		}
-		msg = fmt.Sprintf("drain: its time ran out and %d %s cut off in flight (%s): their clients got a 503 saying the gateway shut down, or a stream cut short with an error event saying so; each is in the request log with the error class %s and the version that was serving it (sluice requests), and counted in sluice_requests_total, but not against its version in the canary analysis; to let requests this long finish, raise shutdown.drain in the config (a reload applies it) and the supervisor's stop timeout with it (terminationGracePeriodSeconds, TimeoutStopSec)", n, noun, list, sluice.ClassDrainCut)
+		msg = fmt.Sprintf("drain: its time ran out and %d %s cut off in flight (%s): their clients got a 503 saying the gateway shut down, or a stream cut short with an error event saying so; each is in the request log with the error class %s and the version that was serving it (sluice requests), and counted in sluice_requests_total, but not against its version in the canary analysis", n, noun, list, sluice.ClassDrainCut)
 	} else {
 		msg = "drain: its time ran out with no client's request in flight"
 	}
@@ -828,6 +828,9 @@ func drainError(errs []error, inFlight, mirrors map[string]int64) (kept []error,
 			noun = "mirrored request"
 		}
 		msg += fmt.Sprintf(", and %d %s (%s), whose answers no client waited for, were dropped", m, noun, mlist)
+	}
+	if n > 0 {
+		msg += "; to let requests this long finish, raise shutdown.drain in the config (a reload applies it) and the supervisor's stop timeout with it (terminationGracePeriodSeconds, TimeoutStopSec)"
 	}
 	return append(kept, errors.New(msg)), true
 }
