@@ -116,8 +116,10 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 	// change: read when the shutdown begins.
 	drain := cfg.Shutdown.DrainTime()
 	serving := fmt.Sprintf("sluice serving the OpenAI API at %s/v1, the admin API at %s/admin/v1 and the dashboard at %s/ui", s.URL(), s.AdminURL(), s.AdminURL())
-	notice(fmt.Sprintf("%s; on SIGTERM the requests in flight drain for up to %s (shutdown.drain)\n", serving, drain), serving,
-		"openai_url", s.URL()+"/v1", "admin_url", s.AdminURL()+"/admin/v1", "dashboard_url", s.AdminURL()+"/ui", "shutdown_drain", drain.String())
+	notice(serving+"\n", serving, "openai_url", s.URL()+"/v1", "admin_url", s.AdminURL()+"/admin/v1", "dashboard_url", s.AdminURL()+"/ui")
+	// A line of its own: the one before ends at the dashboard's address.
+	notice(fmt.Sprintf("on SIGTERM the requests in flight drain for up to %s (shutdown.drain)\n", drain),
+		"on SIGTERM the requests in flight drain for up to shutdown.drain", "shutdown_drain", drain.String())
 	// reload runs what SIGHUP runs: it re-reads the registry from the
 	// store, the tokens, the certificates, and from the config file the
 	// admin tokens, the client keys, the backends' headers and tracing
