@@ -87,9 +87,8 @@ func TestProcess_SIGTERMDrainCutIsLogged(t *testing.T) {
 	good := startFakellm(t, "")
 	cfg, _ := reliabilityGateway(t, good, good, "shutdown: {drain: 1s}\n")
 	gw := startServe(t, cfg, testEnv...)
-	if want := "on SIGTERM the requests in flight drain for up to 1s (shutdown.drain)"; !strings.Contains(gw.log.String(), want) {
-		t.Errorf("the start does not name the drain time in force (%q):\n%s", want, gw.log)
-	}
+	// The line after the one startServe waits for.
+	waitLog(t, gw, "on SIGTERM the requests in flight drain for up to 1s (shutdown.drain)", 1)
 	sendSlowInFlight(t, gw)
 	took := stopCut(t, gw, drain)
 	if log := gw.log.String(); !strings.Contains(log, "drain_cut") {
@@ -124,9 +123,7 @@ func TestProcess_SIGHUPShortensDrain(t *testing.T) {
 	good := startFakellm(t, "")
 	cfg, _ := reliabilityGateway(t, good, good, "shutdown: {drain: 10m}\n")
 	gw := startServe(t, cfg, testEnv...)
-	if want := "drain for up to 10m0s (shutdown.drain)"; !strings.Contains(gw.log.String(), want) {
-		t.Errorf("the start does not name the drain time in force (%q):\n%s", want, gw.log)
-	}
+	waitLog(t, gw, "on SIGTERM the requests in flight drain for up to 10m0s (shutdown.drain)", 1)
 	b, err := os.ReadFile(cfg)
 	if err != nil {
 		t.Fatal(err)
