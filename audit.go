@@ -76,8 +76,9 @@ type Observation struct {
 	Model   string `json:"model"`
 	Version string `json:"version"`
 	// Route says how the version was chosen: pin, label, force, rule,
-	// split, policy, or retry (served by the stable version after the
-	// chosen one failed).
+	// split, policy, previous_response (a continued Responses
+	// conversation; see SplitConversation), or retry (served by the
+	// stable version after the chosen one failed).
 	Route string `json:"route"`
 	// StickyHash is the hash of the sticky key (0 without one); the key
 	// itself is never stored.
@@ -147,6 +148,14 @@ type Observation struct {
 	// again: to the stable version, or, when the endpoint refused the
 	// connection, to another endpoint of the same version.
 	Retried bool `json:"retried,omitempty"`
+	// SplitConversation is true on a Responses request that continued a
+	// conversation the model's split began (Route previous_response, its
+	// first turn routed by split): the split's random draw chose its
+	// version, as it chose the first turn's, so the canary analysis judges
+	// it with the split's requests. False for a conversation begun by a
+	// pin, label, force header, rule or policy, and on rows logged before
+	// it was kept (postgres 0027, sqlite 0022).
+	SplitConversation bool `json:"split_conversation,omitempty"`
 	// ClientKey is the name of the client key (config client_keys) that
 	// sent the request; never its secret. It is "" when the gateway has no
 	// client keys, for a request sent with an operator or admin token, for

@@ -389,3 +389,31 @@ func TestWindows_Randomized(t *testing.T) {
 		t.Errorf("Window: %d requests, want all 7", all.Requests)
 	}
 }
+
+// TestWindows_RandomizedSplitConversation: a later turn of a Responses
+// conversation the split began (route previous_response,
+// SplitConversation) that another replica served is judged with the
+// split's requests by the leader, its quality score too; a turn of a
+// conversation begun with a pin is left out. The flushed observation
+// carries the decision its replica made: an older replica's says a
+// continued response is not the split's, as it said before.
+func TestWindows_RandomizedSplitConversation(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	leader, other := newReplica(t, dsn, "r1", fleet.Options{}), newReplica(t, dsn, "r2", fleet.Options{})
+	t0 := time.Now().Add(-time.Minute).Truncate(time.Second)
+	for i, split := range []bool{true, false, true} {
+		at := t0.Add(time.Duration(i) * time.Millisecond)
+		other.rec.Record(&sluice.Observation{At: at, Model: "chat", Version: "v2", Route: "previous_response", SplitConversation: split, Status: 200, Latency: 10 * time.Millisecond})
+		how := "previous_response"
+		if split {
+			how = "split" // as the proxy records a split conversation's score
+		}
+		other.rec.RecordQualityRouted(observe.SourceHeuristic, how, "chat", "v2", "", at, 1)
+	}
+	mustFlush(t, leader, other)
+	mustPull(t, leader)
+	s := leader.win.Randomized("chat", "v2", "", time.Time{})
+	if s.Requests != 2 || s.NotRandomized != 1 || len(s.Quality) != 2 {
+		t.Errorf("the leader judges %d requests (%d scores) and leaves out %d; want the split conversation's 2 (2 scores), leaving out the pinned one's 1", s.Requests, len(s.Quality), s.NotRandomized)
+	}
+}

@@ -41,9 +41,11 @@ type Item struct {
 	RequestID string
 	// Model, Version and Category are where the grade is recorded.
 	Model, Version, Category string
-	// Route is how the version was chosen (sluice.Observation.Route),
-	// recorded with the grade: the canary analysis leaves out the grades
-	// of requests routed to a version on purpose.
+	// Route is how the version was chosen (sluice.Observation.Route; the
+	// proxy gives "split" for a turn of a conversation the split began,
+	// Observation.SplitConversation), recorded with the grade: the canary
+	// analysis leaves out the grades of requests routed to a version on
+	// purpose.
 	Route string
 	// Prompt is the last user message of the request (or its prompt).
 	Prompt string

@@ -11,8 +11,9 @@
 // version) across categories. The rollout controller reads the windows every
 // few seconds with Window and Summary and hands the Samples to the stats
 // package. Each observation keeps whether the model's split assigned its
-// version at random (Observation.Route "split"); Randomized reads those
-// alone, which is what a live canary compares: a pin, a label, a rule or a
+// version at random (Observation.Route "split", or a turn of a Responses
+// conversation the split began, Observation.SplitConversation); Randomized
+// reads those alone, which is what a live canary compares: a pin, a label, a rule or a
 // retry chooses the version for traffic unlike the rest.
 //
 // Record is on the request path of every request, so it is built to cost

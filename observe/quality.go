@@ -112,7 +112,9 @@ func (r *Recorder) RecordQualityFrom(source, model, version, category string, at
 // request routed by route (sluice.Observation.Route): a score of a request
 // whose version was not assigned at random by the split is left out of
 // Randomized, as the request's observation is. An empty route counts as
-// randomized.
+// randomized. The proxy gives "split" for a later turn of a conversation
+// the split began (sluice.Observation.SplitConversation), whose
+// observation the analysis judges with the split's.
 func (r *Recorder) RecordQualityRouted(source, route, model, version, category string, at time.Time, score float64) {
 	if math.IsNaN(score) {
 		return

@@ -19,7 +19,8 @@ type entry struct {
 	flags     uint8
 	errIdx    uint8 // index into Recorder.errClasses; 0 on success
 	// nonRandom is set when the request's version was not assigned at
-	// random by the model's split (see randomized): the analysis of a
+	// random by the model's split (see randomized; a turn of a
+	// conversation the split began is the split's): the analysis of a
 	// split leaves it out (Recorder.Randomized). Its zero value is what
 	// an older replica's Batch, which lacks the field, decodes to: such
 	// observations count as randomized, as every observation did before.
@@ -48,7 +49,7 @@ func newEntry(at int64, o *sluice.Observation) entry {
 		ttft:      float32(float64(o.TTFT) / 1e6),
 		outTokens: clamp32(o.OutputTokens),
 		chars:     clamp32(o.ResponseChars),
-		nonRandom: !randomized(o.Route),
+		nonRandom: !randomized(o.Route) && !o.SplitConversation,
 	}
 	if o.TokensEstimated {
 		// The gateway's estimate (the text's bytes over 4) is no
@@ -97,7 +98,9 @@ const routeSplit = "split"
 // label or the force header (a QA suite, a team trying the candidate), a
 // rule (a segment of users), a retry on stable of a request another
 // version failed, a mirrored request, a conversation continued on the
-// version that began it. An empty route (an observation that did not come
+// version that began it, unless the split began it (a turn the split's
+// draw placed: sluice.Observation.SplitConversation, which newEntry reads
+// beside the route). An empty route (an observation that did not come
 // through the proxy, which always sets it) counts as randomized.
 func randomized(route string) bool {
 	return route == routeSplit || route == ""
@@ -227,7 +230,8 @@ type Sample struct {
 	// NotRandomized counts, in a Sample read by Randomized, the
 	// observations at or after since that were left out because their
 	// version was chosen on purpose (a pin, a label, the force header, a
-	// rule, a retry, a mirror, a continued response), not by the split.
+	// rule, a retry, a mirror, a continued response of a conversation the
+	// split did not begin), not by the split.
 	// It is zero in a Sample read by Window or Between, which keep them.
 	NotRandomized int64 `json:"not_randomized,omitempty"`
 }

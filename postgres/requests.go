@@ -16,7 +16,7 @@ import (
 
 var requestColumns = []string{"request_id", "at", "model", "version", "route", "sticky_hash", "category",
 	"endpoint", "stream", "status", "error_class", "latency_ns", "ttft_ns", "input_tokens", "output_tokens",
-	"finish_reason", "response_chars", "refusal", "retried", "cached_tokens", "cache_reported", "tools_offered", "tool_call", "client_key", "tokens_estimated", "replica"}
+	"finish_reason", "response_chars", "refusal", "retried", "cached_tokens", "cache_reported", "tools_offered", "tool_call", "client_key", "tokens_estimated", "replica", "split_conversation"}
 
 // AppendRequests adds rows to the request log in one transaction, with
 // COPY. A row whose At is zero is stamped with the store's clock, and one
@@ -51,7 +51,7 @@ func (s *Store) AppendRequests(ctx context.Context, rows []sluice.Observation) e
 		vals[i] = []any{text(o.RequestID), v, text(o.Model), text(o.Version), text(o.Route), int64(o.StickyHash), text(o.Category),
 			text(o.Endpoint), o.Stream, int32(o.Status), text(o.ErrorClass), int64(o.Latency), int64(o.TTFT),
 			int64(o.InputTokens), int64(o.OutputTokens), text(o.FinishReason), int64(o.ResponseChars), o.Refusal, o.Retried,
-			int64(o.CachedTokens), o.CacheReported, o.ToolsOffered, o.ToolCall, text(o.ClientKey), o.TokensEstimated, text(cmp.Or(o.Replica, replica))}
+			int64(o.CachedTokens), o.CacheReported, o.ToolsOffered, o.ToolCall, text(o.ClientKey), o.TokensEstimated, text(cmp.Or(o.Replica, replica)), o.SplitConversation}
 	}
 	key := batchKey(rows)
 	return s.write(ctx, "append requests", func(tx pgx.Tx) error {
@@ -121,9 +121,7 @@ func requestWhere(rq sluice.RequestQuery) *query {
 // with the same time come newest-appended first.
 func (s *Store) Requests(ctx context.Context, rq sluice.RequestQuery) ([]sluice.Observation, error) {
 	q := requestWhere(rq)
-	sql := `SELECT request_id, at, model, version, route, sticky_hash, category, endpoint, stream, status,
-		error_class, latency_ns, ttft_ns, input_tokens, output_tokens, finish_reason, response_chars, refusal,
-		retried, cached_tokens, cache_reported, tools_offered, tool_call, client_key, tokens_estimated, replica FROM requests` + q.clause() + " ORDER BY at DESC, id DESC" + q.limit(rq.Limit)
+	sql := "SELECT " + requestSelect + " FROM requests" + q.clause() + " ORDER BY at DESC, id DESC" + q.limit(rq.Limit)
 	var out []sluice.Observation
 	err := s.read(ctx, "read requests", func(tx pgx.Tx) error {
 		out = out[:0]
@@ -133,24 +131,10 @@ func (s *Store) Requests(ctx context.Context, rq sluice.RequestQuery) ([]sluice.
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var (
-				o                     sluice.Observation
-				at                    time.Time
-				sticky, latency, ttft int64
-				status                int32
-				in, outTok, chars     int64
-				cached                int64
-			)
-			if err := rows.Scan(&o.RequestID, &at, &o.Model, &o.Version, &o.Route, &sticky, &o.Category,
-				&o.Endpoint, &o.Stream, &status, &o.ErrorClass, &latency, &ttft, &in, &outTok, &o.FinishReason,
-				&chars, &o.Refusal, &o.Retried, &cached, &o.CacheReported, &o.ToolsOffered, &o.ToolCall, &o.ClientKey, &o.TokensEstimated, &o.Replica); err != nil {
+			o, err := scanRequest(rows)
+			if err != nil {
 				return err
 			}
-			o.At = at.UTC()
-			o.StickyHash = uint64(sticky)
-			o.Status, o.InputTokens, o.OutputTokens, o.ResponseChars = int(status), int(in), int(outTok), int(chars)
-			o.Latency, o.TTFT = time.Duration(latency), time.Duration(ttft)
-			o.CachedTokens = int(cached)
 			out = append(out, o)
 		}
 		return rows.Err()
@@ -159,6 +143,34 @@ func (s *Store) Requests(ctx context.Context, rq sluice.RequestQuery) ([]sluice.
 		return nil, err
 	}
 	return out, nil
+}
+
+// requestSelect is the column list scanRequest reads.
+const requestSelect = `request_id, at, model, version, route, sticky_hash, category, endpoint, stream, status,
+		error_class, latency_ns, ttft_ns, input_tokens, output_tokens, finish_reason, response_chars, refusal,
+		retried, cached_tokens, cache_reported, tools_offered, tool_call, client_key, tokens_estimated, replica, split_conversation`
+
+// scanRequest reads a request log row selected with requestSelect.
+func scanRequest(rows pgx.Rows) (sluice.Observation, error) {
+	var (
+		o                     sluice.Observation
+		at                    time.Time
+		sticky, latency, ttft int64
+		status                int32
+		in, outTok, chars     int64
+		cached                int64
+	)
+	if err := rows.Scan(&o.RequestID, &at, &o.Model, &o.Version, &o.Route, &sticky, &o.Category,
+		&o.Endpoint, &o.Stream, &status, &o.ErrorClass, &latency, &ttft, &in, &outTok, &o.FinishReason,
+		&chars, &o.Refusal, &o.Retried, &cached, &o.CacheReported, &o.ToolsOffered, &o.ToolCall, &o.ClientKey, &o.TokensEstimated, &o.Replica, &o.SplitConversation); err != nil {
+		return o, err
+	}
+	o.At = at.UTC()
+	o.StickyHash = uint64(sticky)
+	o.Status, o.InputTokens, o.OutputTokens, o.ResponseChars = int(status), int(in), int(outTok), int(chars)
+	o.Latency, o.TTFT = time.Duration(latency), time.Duration(ttft)
+	o.CachedTokens = int(cached)
+	return o, nil
 }
 
 // CountRequests counts the requests matching q that each version tag

@@ -10,13 +10,13 @@ import (
 // an id seen again keeps its first place, and an overlong id is not kept.
 func TestResponseIDs_Bounded(t *testing.T) {
 	r := newResponseIDs(2)
-	r.put("resp_1", "chat:v1", "http://a", "")
-	r.put("resp_2", "chat:v2", "http://b", "")
-	r.put("resp_2", "chat:v1", "http://a", "") // already known: unchanged
+	r.put("resp_1", "chat:v1", "http://a", "", false)
+	r.put("resp_2", "chat:v2", "http://b", "", false)
+	r.put("resp_2", "chat:v1", "http://a", "", false) // already known: unchanged
 	if a, ok := r.get("resp_2"); !ok || a.version != "chat:v2" || a.endpoint != "http://b" {
 		t.Fatalf("resp_2 = %+v %v", a, ok)
 	}
-	r.put("resp_3", "chat:v1", "http://a", "")
+	r.put("resp_3", "chat:v1", "http://a", "", false)
 	if _, ok := r.get("resp_1"); ok {
 		t.Error("resp_1 kept past the bound of 2")
 	}
@@ -29,7 +29,7 @@ func TestResponseIDs_Bounded(t *testing.T) {
 		t.Errorf("%d ids kept, want 2", len(r.ids))
 	}
 	long := "resp_" + strings.Repeat("x", maxResponseID)
-	r.put(long, "chat:v1", "http://a", "")
+	r.put(long, "chat:v1", "http://a", "", false)
 	if _, ok := r.get(long); ok {
 		t.Error("an overlong id was kept")
 	}
@@ -44,7 +44,7 @@ func TestResponseIDs_GrowsThenWraps(t *testing.T) {
 		t.Fatalf("a fresh memory holds a ring of %d and a map: want neither until an id comes", cap(r.ring))
 	}
 	for i := 1; i <= 10; i++ {
-		r.put(fmt.Sprintf("resp_%d", i), "chat:v1", "http://a", "")
+		r.put(fmt.Sprintf("resp_%d", i), "chat:v1", "http://a", "", false)
 		if want := min(i, 3); len(r.ring) != want || len(r.ids) != want {
 			t.Fatalf("after %d ids: ring %d, map %d; want %d", i, len(r.ring), len(r.ids), want)
 		}

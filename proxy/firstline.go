@@ -84,6 +84,10 @@ func (p *Proxy) awaitFirstLine(x *exchange, resp *http.Response, class string, e
 
 var errFirstByteTimeout = errors.New("no first event within timeouts.first_byte")
 
+// errEndedBeforeAnswer is a stream's end before its first event of the
+// answer (firstEvents): a failed attempt, stream_broken.
+var errEndedBeforeAnswer = errors.New("it ended before any of the answer")
+
 // streamErrorEvent is a chat or completions stream whose first event was
 // the backend's error event; its Error is the backend's message.
 //
@@ -168,9 +172,13 @@ func isEventField(line []byte) bool {
 // first event is an error (scanFirstEvents), reading more of the body as
 // it comes. A Responses stream whose opening events fill its reader moves
 // to a larger one (growReader). A stream whose deciding event is not
-// within the reader's buffer, or that ends first, passes as before:
-// relayStream judges it. It returns the body's error when the body fails
-// first. body is what x.br reads.
+// within the reader's buffer passes as before: relayStream judges it. It
+// returns the body's error when the body fails first, and
+// errEndedBeforeAnswer when an event stream (looksLikeSSE) ends first: a
+// Responses stream that ended after response.created and
+// response.in_progress was passed on as a 200 stream ending in the
+// gateway's error event, never retried, where a chat stream that ends
+// before its first event is a failed attempt. body is what x.br reads.
 func firstEvents(x *exchange, body io.Reader) (*streamErrorEvent, error) {
 	for {
 		n := x.br.Buffered()
@@ -187,7 +195,17 @@ func firstEvents(x *exchange, body io.Reader) (*streamErrorEvent, error) {
 		}
 		if _, err := x.br.Peek(n + 1); err != nil && x.br.Buffered() == n {
 			if err == io.EOF {
-				return nil, nil
+				if !looksLikeSSE(x.br) {
+					// A whole answer sent for a stream (an error, a
+					// page): relay judges it (isEventStream).
+					return nil, nil
+				}
+				// An event stream that ended before what decides: what
+				// came (a Responses stream's response.created and
+				// response.in_progress, an event's field) holds nothing
+				// of the answer, so the attempt failed as one that sent
+				// nothing did.
+				return nil, errEndedBeforeAnswer
 			}
 			return nil, err
 		}

@@ -799,6 +799,9 @@ func (p *Proxy) observation(x *exchange, t *route.Target, d route.Decision, rout
 		RequestID: x.reqID, At: x.start, Model: t.Model, Version: t.Version, Route: routeName,
 		StickyHash: d.StickyHash, Category: x.category, Endpoint: x.r.URL.Path, Stream: x.f.stream,
 		ToolsOffered: x.f.toolsOffered, ClientKey: clientKeyName(x.r),
+		// A turn of a conversation the split began: the split's draw
+		// chose its version, so the analysis judges it with the split's.
+		SplitConversation: routeName == RoutePrevious && x.prev != nil && x.prev.split,
 	}
 }
 

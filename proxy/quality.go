@@ -106,13 +106,13 @@ func (p *Proxy) afterAnswer(x *exchange, t *route.Target, obs *sluice.Observatio
 		if p.opt.Admit != nil { // client keys are configured: remember whose request it was
 			key = KeyName(x.r)
 		}
-		p.feedback.put(x.seq, t, x.category, key, obs.Route)
+		p.feedback.put(x.seq, t, x.category, key, analysisRoute(obs))
 	}
 	if scorable(obs) {
 		p.scoreHeuristic(obs, obs.ToolCall)
 		if x.keep != nil && x.keep.judged {
 			p.opt.Judge.Submit(judge.Item{
-				RequestID: x.reqID, Model: obs.Model, Version: obs.Version, Category: obs.Category, Route: obs.Route,
+				RequestID: x.reqID, Model: obs.Model, Version: obs.Version, Category: obs.Category, Route: analysisRoute(obs),
 				Prompt: promptText(x.body, x.f.responses), Answer: x.keptText(judgeTextBytes), At: obs.At,
 			})
 		}
@@ -124,10 +124,22 @@ func (p *Proxy) afterAnswer(x *exchange, t *route.Target, obs *sluice.Observatio
 	}
 }
 
+// analysisRoute is the route a quality score of obs's answer is recorded
+// with (observe.Recorder.RecordQualityRouted reads it to tell the split's
+// scores from those of requests routed on purpose): route.RouteSplit for
+// a turn of a conversation the split began (SplitConversation), whose
+// observation the analysis counts as the split's too; obs.Route else.
+func analysisRoute(obs *sluice.Observation) string {
+	if obs.SplitConversation {
+		return route.RouteSplit
+	}
+	return obs.Route
+}
+
 // scoreHeuristic records HeuristicScore for a scorable answer.
 func (p *Proxy) scoreHeuristic(obs *sluice.Observation, toolCall bool) {
 	if p.quality != nil && !p.opt.NoHeuristicQuality {
-		p.quality.RecordQualityRouted(sourceHeuristic, obs.Route, obs.Model, obs.Version, obs.Category, obs.At, HeuristicScore(obs, toolCall))
+		p.quality.RecordQualityRouted(sourceHeuristic, analysisRoute(obs), obs.Model, obs.Version, obs.Category, obs.At, HeuristicScore(obs, toolCall))
 	}
 }
 

@@ -91,12 +91,16 @@ func (x *exchange) endpointResult(class string) {
 // rememberResponse notes that t answered the response id (from the
 // endpoint the attempt went to), for the requests that will continue it;
 // not for a request with "store": false (the backend keeps nothing), nor a
-// mirrored one (its client never sees the candidate's id).
-func (p *Proxy) rememberResponse(x *exchange, t *route.Target, id string) {
+// mirrored one (its client never sees the candidate's id). obs is the
+// attempt's observation: when the split chose its version (its route, or
+// the conversation's, SplitConversation), the response's continuations
+// are the split's too. A retry on stable (route retry) begins no split
+// conversation: the split did not choose stable for it.
+func (p *Proxy) rememberResponse(x *exchange, t *route.Target, obs *sluice.Observation, id string) {
 	if x.f.noStore || x.keep != nil && x.keep.shadow {
 		return
 	}
-	p.responseIDs.put(id, t.ID, x.endpoint, KeyName(x.r))
+	p.responseIDs.put(id, t.ID, x.endpoint, KeyName(x.r), obs.Route == route.RouteSplit || obs.SplitConversation)
 }
 
 // respFinish maps a response's status (and, for an incomplete one, its
@@ -216,7 +220,7 @@ func (p *Proxy) readResponse(x *exchange, t *route.Target, body []byte, obs *slu
 	r := gjson.ParseBytes(body)
 	x.unmeasured = 0
 	if id := r.Get("id"); id.Type == gjson.String {
-		p.rememberResponse(x, t, id.Str)
+		p.rememberResponse(x, t, obs, id.Str)
 	}
 	p.readResponseObject(x, r, obs, &respText{})
 }
@@ -329,7 +333,7 @@ func (p *Proxy) readResponseEvent(x *exchange, t *route.Target, payload []byte, 
 		}
 	case "response.created":
 		if id := gjson.GetBytes(payload, "response.id"); id.Type == gjson.String {
-			p.rememberResponse(x, t, id.Str)
+			p.rememberResponse(x, t, obs, id.Str)
 		}
 		if x.tr.wantsModel() {
 			x.tr.answerModelOf(gjson.GetBytes(payload, "response.model"))

@@ -328,3 +328,77 @@ func TestStreamAnsweredByAJSONErrorIsAFailedAttempt(t *testing.T) {
 		}
 	}
 }
+
+// What the user does: streams a response (client.Responses.NewStreaming)
+// that the split sends to a version whose backend answers 200, sends
+// response.created and response.in_progress, and then ends the stream or
+// breaks it off (its engine died during the prefill) before any of the
+// answer.
+// What happened: the first-event check waited past those two events for
+// the one that decides, and when the stream ended first let it pass: the
+// held events reached the client as a 200 stream followed by the gateway's
+// "broke off" error event (logged stream_broken with status 200, not
+// retried), where a chat stream that dies before its first event is
+// retried on stable.
+// What must happen: nothing of an answer has come, so it is a failed
+// attempt of the version (stream_broken, 502, retried on stable); a pinned
+// request gets a 502 OpenAI error naming the version and saying its stream
+// broke off before its first event.
+func TestResponsesStreamEndedBeforeOutputIsAFailedAttempt(t *testing.T) {
+	good := MustBackend(t, fakellm.Config{})
+	for _, tr := range transports {
+		for name, parts := range map[string][]any{
+			"ended":             {respCreatedEvent, respInProgressEvt},
+			"ended-mid-event":   {respCreatedEvent, respInProgressEvt, "event: response.output_item.added\ndata: {\"type\":\"resp"},
+			"reset":             {respCreatedEvent, respInProgressEvt, reviewCut},
+			"ended-after-field": {respCreatedEvent, "event: response.in_progress\n"},
+			// A response.created over the 8 KiB stream reader moves the
+			// wait to a 64 KiB one (growReader) before the end is seen.
+			"ended-after-long-created": {strings.Replace(respCreatedEvent, `"output":[]`, `"output":[],"instructions":"`+strings.Repeat("be brief. ", 2048)+`"`, 1), respInProgressEvt},
+		} {
+			t.Run(tr.name+"/"+name, func(t *testing.T) {
+				bad := reviewSSE(t, parts...)
+				rec, res := newSpyRecorder(), newResults()
+				_, url := MustProxy(t, proxy.Options{Routes: splitRoutes(t, good.URL(), bad, 0), Recorder: rec, Transport: tr.rt, OnResult: res.on})
+				checkFailedAttempt(t, rec, res, func(model string) (string, error) { return respStream(t, url, model) }, "stream_broken", "before its first event")
+			})
+		}
+	}
+}
+
+// What the user does: streams a response (client.Responses.NewStreaming)
+// whose backend answers properly with nothing in it: response.completed
+// with no output (or an empty text), response.incomplete before any
+// output (max_output_tokens spent on reasoning), after a 20 KiB
+// response.created, or after a keep-alive comment.
+// What must happen: each is the backend's whole answer, not a stream that
+// ended before its answer (errEndedBeforeAnswer): a 200 stream the SDK
+// reads to its end without an error, logged a success, not retried.
+func TestResponsesStreamWithoutOutputIsNotAFailedAttempt(t *testing.T) {
+	emptyCompleted := strings.Replace(respCompletedEvent, `{"type":"message","id":"m","role":"assistant","status":"completed","content":[{"type":"output_text","text":"hello","annotations":[]}]}`, "", 1)
+	emptyText := strings.Replace(respCompletedEvent, `"text":"hello"`, `"text":""`, 1)
+	incomplete := strings.NewReplacer("response.completed", "response.incomplete", `"status":"completed"`, `"status":"incomplete","incomplete_details":{"reason":"max_output_tokens"}`).Replace(emptyCompleted)
+	longCreated := strings.Replace(respCreatedEvent, `"output":[]`, `"output":[],"instructions":"`+strings.Repeat("be brief. ", 2048)+`"`, 1)
+	for _, tr := range transports {
+		for name, parts := range map[string][]any{
+			"completed-no-output":         {respCreatedEvent, respInProgressEvt, emptyCompleted},
+			"completed-empty-text":        {respCreatedEvent, respInProgressEvt, emptyText},
+			"incomplete-no-output":        {respCreatedEvent, respInProgressEvt, incomplete},
+			"long-created-then-completed": {longCreated, respInProgressEvt, emptyCompleted},
+			"all-at-once":                 {respCreatedEvent + respInProgressEvt + emptyCompleted},
+		} {
+			t.Run(tr.name+"/"+name, func(t *testing.T) {
+				be := reviewSSE(t, parts...)
+				rec := newSpyRecorder()
+				_, url := MustProxy(t, proxy.Options{Routes: splitRoutes(t, be, be, 0), Recorder: rec, Transport: tr.rt})
+				if _, err := respStream(t, url, "chat:v2"); err != nil {
+					t.Errorf("SDK: error %v, want the backend's answer without output", err)
+				}
+				waitFor(t, "the observation", func() bool { return len(rec.all()) == 1 })
+				if o := rec.all()[0]; o.ErrorClass != "" || o.Status != 200 || o.Retried {
+					t.Errorf("logged: class %q status %d retried %v, want a success", o.ErrorClass, o.Status, o.Retried)
+				}
+			})
+		}
+	}
+}

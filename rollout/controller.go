@@ -1692,7 +1692,7 @@ func (n notJudged) text() string {
 	default:
 		return ""
 	}
-	return " (not judged: " + what + " routed outside the split by a pin, label, force header, rule, retry or continued response)"
+	return " (not judged: " + what + " routed outside the split by a pin, label, force header, rule or retry, or continuing a conversation the split did not begin)"
 }
 
 // judgesSplit reports whether r's analysis compares the split's arms only

@@ -6,7 +6,7 @@ import "testing"
 // out names only the arms that had any, in one short clause, so a demo's
 // two retried baseline requests do not add a line about the candidate.
 func TestNotJudged_Text(t *testing.T) {
-	const why = "routed outside the split by a pin, label, force header, rule, retry or continued response"
+	const why = "routed outside the split by a pin, label, force header, rule or retry, or continuing a conversation the split did not begin"
 	for _, tc := range []struct {
 		left notJudged
 		want string

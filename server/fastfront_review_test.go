@@ -23,7 +23,7 @@ func rawBackend(t *testing.T, h http.HandlerFunc) string {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/v1/chat/completions" {
+		if r.URL.Path != "/v1/chat/completions" && r.URL.Path != "/v1/audio/speech" {
 			return
 		}
 		h(w, r)

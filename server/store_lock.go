@@ -22,6 +22,10 @@ type lockedStore struct {
 	lock *os.File
 }
 
+// Unwrap returns the SQLite store itself, for what only it implements
+// (sluice.Importer, for sluice store copy).
+func (s *lockedStore) Unwrap() sluice.Store { return s.Store }
+
 func (s *lockedStore) Close() error {
 	err := s.Store.Close()
 	s.lock.Close() // closing the descriptor releases the flock

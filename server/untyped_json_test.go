@@ -19,9 +19,10 @@ import (
 // such an answer as JSON (its usage, its text) before it relays it whole,
 // so it now says so: application/json, on both fronts. An untyped answer
 // that is not JSON gets no type (none is guessed for the backend): one to
-// a streamed request, which passes on as it came; one to a whole chat
-// completion is no answer at all, a 502 (upstream_invalid) in the OpenAI
-// shape.
+// an endpoint whose answers are not text (speech), which passes on as it
+// came; one to a whole chat completion, or to a streamed one (no event
+// stream: a proxy's page), is no answer at all, a 502 (upstream_invalid)
+// in the OpenAI shape.
 func TestFront_UntypedJSONAnswerIsJSON(t *testing.T) {
 	body := `{"id":"c1","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}`
 	backend := rawBackend(t, func(w http.ResponseWriter, r *http.Request) {
@@ -43,8 +44,12 @@ func TestFront_UntypedJSONAnswerIsJSON(t *testing.T) {
 		if got.Choices[0].Message.Content != "hi" || got.Usage.TotalTokens != 4 {
 			t.Errorf("%s: %+v", srv, got)
 		}
-		plain := func(body string) (*http.Response, string) {
-			req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/chat/completions", nil)
+		plain := func(body string, path ...string) (*http.Response, string) {
+			url := "http://" + addr + "/v1/chat/completions"
+			if len(path) > 0 {
+				url = "http://" + addr + path[0]
+			}
+			req, _ := http.NewRequest(http.MethodPost, url, nil)
 			req.Body = io.NopCloser(strings.NewReader(body))
 			req.Header.Set("X-Plain", "1")
 			resp, err := http.DefaultClient.Do(req)
@@ -55,13 +60,15 @@ func TestFront_UntypedJSONAnswerIsJSON(t *testing.T) {
 			resp.Body.Close()
 			return resp, string(b)
 		}
-		resp, b := plain(`{"model":"chat","stream":true,"messages":[]}`)
-		if ct := resp.Header.Values("Content-Type"); len(ct) != 0 || b != "not json at all" {
-			t.Errorf("%s: an untyped answer that is not JSON got Content-Type %q, body %q, want none and the body as sent", srv, ct, b)
+		resp, b := plain(`{"model":"chat","input":"hi","voice":"alloy"}`, "/v1/audio/speech")
+		if ct := resp.Header.Values("Content-Type"); resp.StatusCode != http.StatusOK || len(ct) != 0 || b != "not json at all" {
+			t.Errorf("%s: an untyped speech answer got status %d, Content-Type %q, body %q, want a 200, none and the body as sent (%v)", srv, resp.StatusCode, ct, b, resp.Header)
 		}
-		resp, b = plain(`{"model":"chat","messages":[]}`)
-		if resp.StatusCode != http.StatusBadGateway || resp.Header.Get("Content-Type") != "application/json" || !strings.Contains(b, `"code":"upstream_error"`) {
-			t.Errorf("%s: a whole chat answer that is not JSON: status %d, Content-Type %q, body %q, want a 502 upstream_error", srv, resp.StatusCode, resp.Header.Get("Content-Type"), b)
+		for _, req := range []string{`{"model":"chat","messages":[]}`, `{"model":"chat","stream":true,"messages":[]}`} {
+			resp, b = plain(req)
+			if resp.StatusCode != http.StatusBadGateway || resp.Header.Get("Content-Type") != "application/json" || !strings.Contains(b, `"code":"upstream_error"`) {
+				t.Errorf("%s: an answer to %s that is not JSON: status %d, Content-Type %q, body %q, want a 502 upstream_error", srv, req, resp.StatusCode, resp.Header.Get("Content-Type"), b)
+			}
 		}
 	})
 }

@@ -33,7 +33,9 @@ import (
 //	  byte     flags: 1 stream, 2 refusal, 4 retried, 8 cache reported,
 //	         16 tools offered, 32 tool call (migration 0006; rows
 //	         written before have neither), 64 tokens estimated
-//	         (migration 0018; rows written before have none)
+//	         (migration 0018; rows written before have none), 128 a
+//	         turn of a conversation the split began (migration 0022;
+//	         rows written before have none)
 //	  7 × varint status, latency ns, TTFT ns, input tokens, output
 //	         tokens, response chars, cached tokens
 //
@@ -160,6 +162,9 @@ func encodeSegment(rows []sluice.Observation, ats []int64) segment {
 		if o.TokensEstimated {
 			flags |= segTokensEstimated
 		}
+		if o.SplitConversation {
+			flags |= segSplitConversation
+		}
 		b = append(b, flags)
 		for _, v := range [...]int64{int64(o.Status), int64(o.Latency), int64(o.TTFT), int64(o.InputTokens), int64(o.OutputTokens), int64(o.ResponseChars), int64(o.CachedTokens)} {
 			b = binary.AppendVarint(b, v)
@@ -220,6 +225,11 @@ const (
 // segTokensEstimated is the flag of sluice.Observation.TokensEstimated
 // (migration 0018).
 const segTokensEstimated = 64
+
+// segSplitConversation is the flag of sluice.Observation.SplitConversation
+// (migration 0022), the last bit of the byte: another flag takes a byte
+// of its own, and a format of the segment saying so.
+const segSplitConversation = 128
 
 type segRow struct {
 	id      []byte
@@ -429,7 +439,8 @@ func rowObservation(row *segRow, id string, words []string) sluice.Observation {
 		ToolsOffered: row.flags&segToolsOffered != 0,
 		ToolCall:     row.flags&segToolCall != 0,
 
-		TokensEstimated: row.flags&segTokensEstimated != 0,
+		TokensEstimated:   row.flags&segTokensEstimated != 0,
+		SplitConversation: row.flags&segSplitConversation != 0,
 	}
 	for c, v := range dictValues(&o) {
 		*v = words[row.dict[c]]

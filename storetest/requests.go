@@ -34,7 +34,7 @@ var requestTests = []test{
 func requestRows(n int, start time.Duration) []sluice.Observation {
 	models := []string{"chat", "chat", "chat", "embed"}
 	versions := []string{"v1.0.0", "v1.1.0", "v1.0.0", "v2"}
-	routes := []string{"split", "pin", "label", "rule", "policy", "retry"}
+	routes := []string{"split", "pin", "label", "rule", "policy", "retry", "previous_response"}
 	errs := []string{"", "", "", "timeout", "upstream_5xx", "canceled"}
 	rows := make([]sluice.Observation, n)
 	for i := range rows {
@@ -75,6 +75,8 @@ func requestRows(n int, start time.Duration) []sluice.Observation {
 			// before the replica was kept) wrote.
 			Replica: []string{"", "gw-a-101-4f2a", "gw-b-202-9c1e"}[i/3%3],
 		}
+		// Turns of Responses conversations, some the split began.
+		rows[i].SplitConversation = rows[i].Route == "previous_response" && i/7%2 == 0
 	}
 	return rows
 }

@@ -129,7 +129,9 @@ func (c *cli) requestsCmd() *cobra.Command {
 
 // toolsText is the TOOLS column: "call" when the answer called a tool,
 // "text" when the request offered tools and the answer did not call one,
-// "-" when it offered none.
+// "-" when it offered none, or failed (an error class, canceled too) before
+// calling one: such a request had no whole answer, and "text" made a failed
+// attempt look like an answer in prose.
 // estimatedNote explains the tokens marked ~ (sluice requests) or counted
 // as estimated (sluice usage).
 const estimatedNote = "~ marks tokens the gateway estimated for an answer that ended without the backend's usage (a stream cut before its last chunk, a request left after it was sent): the request body's bytes / 4 as input (an image sent inline 765), the relayed text's, reasoning's and tool calls' arguments' as output, charged to the key's limits and budget"
@@ -147,7 +149,7 @@ func toolsText(o sluice.Observation) string {
 	switch {
 	case o.ToolCall:
 		return "call"
-	case o.ToolsOffered:
+	case o.ToolsOffered && o.ErrorClass == "":
 		return "text"
 	}
 	return "-"

@@ -1,0 +1,327 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
+	"github.com/sluicehq/sluice/postgres"
+	"github.com/sluicehq/sluice/server"
+)
+
+// copyBatch is how many request log rows sluice store copy reads and
+// writes per transaction.
+const copyBatch = 2000
+
+// copyImportTimeout bounds the calls of a copy that read or write a whole
+// store, before the request log's copy (counting, deleting an interrupted
+// copy's rows) and again after it (the export, the one transaction that
+// writes everything but the request log, the summary's counts).
+const copyImportTimeout = 30 * time.Minute
+
+// liveBeat is how recent a replica's beat on a PostgreSQL store must be for
+// sluice store copy to take the fleet for running: replicas beat every
+// second and delete their beat when they stop.
+const liveBeat = 10 * time.Second
+
+func (c *cli) storeCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "store",
+		Short: "Work on a gateway's store directly (the gateway stopped)",
+	}
+	cmd.AddCommand(c.storeCopyCmd())
+	return cmd
+}
+
+func (c *cli) storeCopyCmd() *cobra.Command {
+	var from, to, since string
+	var noRequests bool
+	cmd := &cobra.Command{
+		Use:   "copy --from SRC --to DST",
+		Short: "Copy a stopped gateway's store into a new, empty one (SQLite to PostgreSQL, or back)",
+		Long: `Copy everything a store holds into a new, empty store, as it is: the registry at
+its revision, every rollout with its timeline, the audit with its ids and times
+(so sluice audit --at answers the same), the admin tokens and client keys (their
+hashes, limits, budgets, rotated and revoked secrets) and the request log.
+SRC and DST are what the config's store: takes: an SQLite file's path or a
+postgres:// URL. Stop the gateway (every replica) first: a store in use is
+refused. DST must be empty (a new file, or a new database or schema).
+
+The request log is copied first, in batches, with its progress on stderr; the
+rest is written last, in one transaction. A copy that stops half-way leaves
+only request log rows in DST: run the same command again, and it deletes them
+and starts over. The fleet's run-time state on PostgreSQL (replica beats,
+shared observation batches, shadow pairs) is not copied: a replica makes it
+anew.`,
+		Example: `  sluice store copy --from /var/lib/sluice/sluice.db --to postgres://sluice:…@db:5432/sluice
+  sluice store copy --from /var/lib/sluice/sluice.db --to "$SLUICE_PG" --requests-since 7d
+  sluice store copy --from "$SLUICE_PG" --to ./inspect.db --no-requests`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if from == "" || to == "" {
+				return fmt.Errorf("name both stores: sluice store copy --from SRC --to DST (an SQLite file's path or a postgres:// URL)")
+			}
+			if from == to {
+				return fmt.Errorf("--from and --to name the same store %s: copy into a new, empty one", describeStore(from))
+			}
+			if noRequests && since != "" {
+				return fmt.Errorf("--no-requests copies no request log rows, so --requests-since has nothing to bound: give one of them")
+			}
+			var sinceT time.Time
+			if since != "" {
+				t, err := api.ParseTime(since, time.Now())
+				if err != nil {
+					return fmt.Errorf("--requests-since: %w", err)
+				}
+				sinceT = t
+			}
+			return runStoreCopy(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), from, to, sinceT, noRequests)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&from, "from", "", "the store to copy: an SQLite file's path or a postgres:// URL")
+	f.StringVar(&to, "to", "", "the new, empty store to copy into: an SQLite file's path or a postgres:// URL")
+	f.StringVar(&since, "requests-since", "", "copy only the request log rows since this time or duration ago (7d, 2026-11-01); default all")
+	f.BoolVar(&noRequests, "no-requests", false, "copy no request log rows")
+	return cmd
+}
+
+// describeStore names a store without the password a URL may carry: in
+// its user info, or as the query's password parameter, which pgx takes
+// too. A URL that does not parse is named by its scheme alone.
+func describeStore(store string) string {
+	if !server.IsPostgresDSN(store) {
+		return store
+	}
+	u, err := url.Parse(store)
+	if err != nil {
+		return store[:strings.Index(store, "://")+3] + "… (a URL that does not parse)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// because is err's text for a message of sluice store copy's own: the
+// command line prints a sluice.Error by its message alone, which dropped
+// the side (SRC or DST) and the advice wrapped around it.
+func because(err error) string { return sluice.ErrorMessage(err) }
+
+// copyable is a store sluice store copy can read and write whole.
+type copyable interface {
+	sluice.Store
+	sluice.Importer
+}
+
+// openCopyStore opens one side of a copy: a store no gateway uses.
+func openCopyStore(ctx context.Context, role, store string, mustExist bool) (copyable, func(), error) {
+	name := describeStore(store)
+	if !server.IsPostgresDSN(store) && mustExist {
+		if _, err := os.Stat(store); err != nil {
+			return nil, nil, fmt.Errorf("%s %s: %v: name the file the gateway's store: setting names", role, name, err)
+		}
+	}
+	st, err := server.OpenStore(ctx, store)
+	if err != nil {
+		if strings.Contains(err.Error(), "is in use by") {
+			return nil, nil, fmt.Errorf("%s %s is in use: stop the gateway first (sluice store copy works on a stopped gateway's store): %s", role, name, because(err))
+		}
+		return nil, nil, fmt.Errorf("%s %s: %s", role, name, because(err))
+	}
+	inner := st
+	if u, ok := st.(interface{ Unwrap() sluice.Store }); ok {
+		inner = u.Unwrap()
+	}
+	im, ok := inner.(copyable)
+	if !ok {
+		st.Close()
+		return nil, nil, fmt.Errorf("%s %s: this store cannot be copied (%T)", role, name, inner)
+	}
+	if pg, ok := inner.(*postgres.Store); ok {
+		beats, err := pg.ReplicaBeats(ctx, "", liveBeat)
+		if err != nil {
+			st.Close()
+			return nil, nil, fmt.Errorf("%s %s: read its replicas: %s", role, name, because(err))
+		}
+		if len(beats) > 0 {
+			var names []string
+			for _, b := range beats {
+				names = append(names, b.Replica)
+			}
+			st.Close()
+			return nil, nil, fmt.Errorf("%s %s is in use by %d running gateway replica(s) (%s): stop the gateway first, every replica (if they stopped just now, try again in %s)", role, name, len(beats), strings.Join(names, ", "), liveBeat)
+		}
+	}
+	return im, func() { st.Close() }, nil
+}
+
+func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string, since time.Time, noRequests bool) error {
+	if sameFile(from, to) {
+		// Else DST would read as held by another gateway: the copy's
+		// own lock on SRC.
+		return fmt.Errorf("--from %s and --to %s name the same store (one file): copy into a new, empty one", from, to)
+	}
+	src, closeSrc, err := openCopyStore(ctx, "SRC", from, true)
+	if err != nil {
+		return err
+	}
+	defer closeSrc()
+	dst, closeDst, err := openCopyStore(ctx, "DST", to, false)
+	if err != nil {
+		return err
+	}
+	defer closeDst()
+	dstName := describeStore(to)
+	// The calls that read or write a whole store get a long deadline: a
+	// store call without one gets PostgreSQL's 15 s, made for a
+	// gateway's changes. Request log batches keep theirs.
+	before, cancelBefore := context.WithTimeout(ctx, copyImportTimeout)
+	defer cancelBefore()
+
+	held, err := dst.Counts(before)
+	if err != nil {
+		return fmt.Errorf("DST %s: %s", dstName, because(err))
+	}
+	if h := held.Held(); h != "" {
+		return sluice.NotEmpty(dstName, h)
+	}
+	if held.Requests > 0 {
+		// Only request log rows: what a copy that stopped before its last
+		// transaction leaves (a gateway started on the empty store writes
+		// its bootstrap token or its models file's change). Start the
+		// request log again.
+		fmt.Fprintf(stderr, "DST %s holds %d request log rows and nothing else, as a copy that stopped half-way leaves it: deleting them and copying again\n", dstName, held.Requests)
+		if _, err := dst.PruneRequests(before, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+			return fmt.Errorf("DST %s: delete the request log rows an earlier copy left: %s", dstName, because(err))
+		}
+	}
+
+	var copied int64
+	if !noRequests {
+		p := newCopyProgress(stderr)
+		err := src.ExportRequests(ctx, since, copyBatch, func(rows []sluice.Observation) error {
+			if err := dst.AppendRequests(ctx, rows); err != nil {
+				return fmt.Errorf("DST %s: write request log rows: %s", dstName, because(err))
+			}
+			copied += int64(len(rows))
+			p.tick(copied, false)
+			return nil
+		})
+		p.tick(copied, true)
+		if err != nil {
+			return fmt.Errorf("copy the request log (%d rows copied; run the same command again to start over): %s", copied, because(err))
+		}
+	}
+
+	// The request log may have taken longer: a deadline of its own for
+	// the rest.
+	long, cancel := context.WithTimeout(ctx, copyImportTimeout)
+	defer cancel()
+	dump, err := src.Export(long)
+	if err != nil {
+		return fmt.Errorf("SRC %s: %s", describeStore(from), because(err))
+	}
+	if err := dst.Import(long, dump); err != nil {
+		if sluice.ErrorCode(err) == sluice.CodeConflict {
+			// Empty when the copy began: written into since.
+			return fmt.Errorf("DST %s: %s: something wrote into it during the copy (a gateway started on it?); stop what uses it and copy into a new, empty store", dstName, because(err))
+		}
+		return fmt.Errorf("DST %s: %s (the request log rows copied stay: run the same command again to start over)", dstName, because(err))
+	}
+
+	sc, err := src.Counts(long)
+	if err != nil {
+		return fmt.Errorf("SRC %s: %s", describeStore(from), because(err))
+	}
+	dc, err := dst.Counts(long)
+	if err != nil {
+		return fmt.Errorf("DST %s: %s", dstName, because(err))
+	}
+	want := sc
+	if noRequests || !since.IsZero() {
+		want.Requests = copied
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tSRC\tDST\t")
+	var differ []string
+	sk, dk, wk := sc.Kinds(), dc.Kinds(), want.Kinds()
+	for i := range sk {
+		mark := "equal"
+		switch {
+		case dk[i].Count != wk[i].Count:
+			mark = "DIFFERENT"
+			differ = append(differ, sk[i].Name)
+		case sk[i].Name == "requests" && noRequests:
+			mark = "not copied (--no-requests)"
+		case sk[i].Name == "requests" && !since.IsZero():
+			mark = fmt.Sprintf("%d since %s", copied, since.UTC().Format(time.RFC3339))
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", sk[i].Name, sk[i].Count, dk[i].Count, mark)
+	}
+	tw.Flush()
+	if len(differ) > 0 {
+		return fmt.Errorf("the copy differs from SRC in %s: do not use DST; report this with both stores", strings.Join(differ, ", "))
+	}
+	fmt.Fprintf(stdout, "\nCopied %s to %s. SRC is left as it was.\nNext: set the gateway's store: to %s in its config (as a ${NAME} or ${file:PATH} reference for a URL with a password) and start it with sluice serve.\n", describeStore(from), dstName, dstName)
+	return nil
+}
+
+// sameFile reports whether SQLite paths a and b name one existing file.
+func sameFile(a, b string) bool {
+	if server.IsPostgresDSN(a) || server.IsPostgresDSN(b) {
+		return false
+	}
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
+}
+
+// copyProgress writes the request log's copy progress, a line a second.
+type copyProgress struct {
+	w          io.Writer
+	start      time.Time
+	last       time.Time
+	lastRows   int64
+	wroteFinal bool
+}
+
+func newCopyProgress(w io.Writer) *copyProgress {
+	now := time.Now()
+	return &copyProgress{w: w, start: now, last: now}
+}
+
+func (p *copyProgress) tick(rows int64, final bool) {
+	now := time.Now()
+	if !final && now.Sub(p.last) < time.Second {
+		return
+	}
+	if final && p.wroteFinal {
+		return
+	}
+	rate := float64(rows-p.lastRows) / max(now.Sub(p.last).Seconds(), 1e-3)
+	if final {
+		rate = float64(rows) / max(now.Sub(p.start).Seconds(), 1e-3)
+		p.wroteFinal = true
+		fmt.Fprintf(p.w, "requests: %d rows copied in %s (%.0f rows/s)\n", rows, now.Sub(p.start).Round(time.Millisecond), rate)
+		return
+	}
+	fmt.Fprintf(p.w, "requests: %d rows copied (%.0f rows/s)\n", rows, rate)
+	p.last, p.lastRows = now, rows
+}

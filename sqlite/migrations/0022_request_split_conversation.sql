@@ -1,0 +1,13 @@
+-- 0022_request_split_conversation: no table changes. The version marks a
+-- change in what is stored: the request log's segments use the eighth
+-- bit of a row's flags, 128 for a Responses request that continued a
+-- conversation the model's split began (sluice.Observation.
+-- SplitConversation: route previous_response, its first turn routed by
+-- split), which the canary analysis and a restart's read-back of the
+-- windows count as the split's. Rows written before have none (their
+-- turns stay out of the analysis, as they were). A binary built before
+-- would drop the mark on a rewrite; binaries refuse a schema newer than
+-- the ones they know, so this version makes an older binary refuse the
+-- file ("upgrade sluice") instead (HOUSE.md: a change to what is stored
+-- takes a migration, even an empty one).
+SELECT 1;
