@@ -121,6 +121,9 @@ type Gateway struct {
 	// Tracing exports OpenTelemetry spans of the data plane's requests to
 	// an OTLP/HTTP collector (off by default).
 	Tracing Tracing `yaml:"tracing"`
+	// Shutdown configures the stop on SIGTERM: how long the requests in
+	// flight drain (a reload applies it).
+	Shutdown Shutdown `yaml:"shutdown"`
 
 	// Files are the files the configuration's ${file:PATH} references
 	// name, as the load read them: a reload reads them again, and
@@ -762,6 +765,9 @@ func (g *Gateway) Validate() error {
 		return err
 	}
 	if err := g.Tracing.validate(); err != nil {
+		return err
+	}
+	if err := g.Shutdown.validate(); err != nil {
 		return err
 	}
 	return g.validateReliability()

@@ -7,7 +7,8 @@ import (
 
 // reloadable are the settings a running gateway takes from its config
 // file on SIGHUP; every other change needs a restart.
-var reloadable = map[string]bool{"tokens": true, "client_keys": true, "backends": true, "tracing": true}
+// shutdown (its drain) is read when the shutdown begins.
+var reloadable = map[string]bool{"tokens": true, "client_keys": true, "backends": true, "tracing": true, "shutdown": true}
 
 // NeedRestart returns the top-level keys whose settings differ between the
 // running configuration and next (the file read again on SIGHUP) and are

@@ -27,7 +27,7 @@ import (
 func (s *Server) ReloadConfig(ctx context.Context, path string, over config.Override) (ncfg *config.Gateway, files []string, states map[string]string, ok bool) {
 	read, err := config.LoadGatewayOver(path, over)
 	if err != nil {
-		s.logger.Error("reload config: the file did not load, so nothing in it was applied: admin tokens unchanged, client keys unchanged, backend headers unchanged, tracing unchanged, alert webhooks unchanged, log.level unchanged (a reload applies these; other settings take a restart)", "err", err)
+		s.logger.Error("reload config: the file did not load, so nothing in it was applied: admin tokens unchanged, client keys unchanged, backend headers unchanged, tracing unchanged, alert webhooks unchanged, log.level unchanged, shutdown.drain unchanged (a reload applies these; other settings take a restart)", "err", err)
 		return nil, read.Files, read.FileStates, false
 	}
 	ncfg = &read

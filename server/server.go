@@ -678,15 +678,15 @@ func (s *Server) EnsureBootstrapToken(ctx context.Context) (string, error) {
 	return s.CreateToken(ctx, "bootstrap-admin", sluice.RoleAdmin, "sluice", "first start: no admin token existed")
 }
 
-// The shutdown's time budget. A supervisor (systemd's TimeoutStopSec, a
-// Kubernetes pod's terminationGracePeriodSeconds less its preStop sleep)
-// must allow DrainTimeout + ShutdownTail, or it kills the process while it
-// writes the request log's last rows or sends a rollback's alert
-// (deploy/kubernetes_test.go checks the files shipped in deploy/).
+// The shutdown's time budget. `sluice serve` gives Shutdown a context that
+// ends after the config's shutdown.drain (config.DefaultDrain, 30 s, when
+// left out): the wait for the requests in flight (streams included) on
+// SIGTERM. A supervisor (systemd's TimeoutStopSec, a Kubernetes pod's
+// terminationGracePeriodSeconds less its preStop sleep) must allow that
+// drain + ShutdownTail, or it kills the process while it writes the request
+// log's last rows or sends a rollback's alert (deploy/kubernetes_test.go
+// checks the files shipped in deploy/ against the default).
 const (
-	// DrainTimeout is how long `sluice serve` waits for the requests in
-	// flight (streams included) on SIGTERM: the context it gives Shutdown.
-	DrainTimeout = 30 * time.Second
 	// ShutdownTail bounds what Shutdown does once its context has ended:
 	// the pending rollback alerts, on a shared store this replica's last
 	// observations for the fleet-wide analysis, the request log's last
@@ -828,6 +828,9 @@ func drainError(errs []error, inFlight, mirrors map[string]int64) (kept []error,
 			noun = "mirrored request"
 		}
 		msg += fmt.Sprintf(", and %d %s (%s), whose answers no client waited for, were dropped", m, noun, mlist)
+	}
+	if n > 0 {
+		msg += "; to let requests this long finish, raise shutdown.drain in the config (a reload applies it) and the supervisor's stop timeout with it (terminationGracePeriodSeconds, TimeoutStopSec)"
 	}
 	return append(kept, errors.New(msg)), true
 }

@@ -112,12 +112,18 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 			"No admin token existed, so one was created (shown once; only its hash is stored)", "export", fmt.Sprintf("SLUICE_TOKEN=%s SLUICE_SERVER=%s", secret, s.AdminURL()))
 	}
 	// The dashboard too: it is what a first-time user looks for next.
+	// The drain time in force too (shutdown.drain), which a reload may
+	// change: read when the shutdown begins.
+	drain := cfg.Shutdown.DrainTime()
 	serving := fmt.Sprintf("sluice serving the OpenAI API at %s/v1, the admin API at %s/admin/v1 and the dashboard at %s/ui", s.URL(), s.AdminURL(), s.AdminURL())
 	notice(serving+"\n", serving, "openai_url", s.URL()+"/v1", "admin_url", s.AdminURL()+"/admin/v1", "dashboard_url", s.AdminURL()+"/ui")
+	// A line of its own: the one before ends at the dashboard's address.
+	notice(fmt.Sprintf("on SIGTERM the requests in flight drain for up to %s (shutdown.drain)\n", drain),
+		"on SIGTERM the requests in flight drain for up to shutdown.drain", "shutdown_drain", drain.String())
 	// reload runs what SIGHUP runs: it re-reads the registry from the
 	// store, the tokens, the certificates, and from the config file the
 	// admin tokens, the client keys, the backends' headers and tracing
-	// (each ${file:} read again), and log.level; requests keep flowing on the
+	// (each ${file:} read again), log.level and shutdown.drain; requests keep flowing on the
 	// current routing table meanwhile. Other settings changed in the file
 	// are named as needing a restart. A change of a watched file
 	// (reload.watch) runs it too; after either, the files watched are
@@ -146,6 +152,10 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 			failed = failed || !ok
 			if ncfg != nil {
 				level.Set(ncfg.Log.SlogLevel())
+				if d := ncfg.Shutdown.DrainTime(); d != drain {
+					logger.Info("shutdown.drain changed: on SIGTERM the requests in flight now drain for up to "+d.String(), "shutdown_drain", d.String(), "was", drain.String())
+					drain = d
+				}
 				msg := "config file read on SIGHUP"
 				if why != "SIGHUP" {
 					msg = "config file read again: a watched file changed"
@@ -198,12 +208,13 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 			}
 			reload("a watched file changed")
 		case <-ctx.Done():
-			notice("shutting down: draining requests in flight\n", "shutting down: draining requests in flight")
+			notice(fmt.Sprintf("shutting down: draining requests in flight for up to %s (shutdown.drain)\n", drain),
+				"shutting down: draining requests in flight", "shutdown_drain", drain.String())
 			began := time.Now()
-			sctx, cancel := context.WithTimeout(context.Background(), server.DrainTimeout)
+			sctx, cancel := context.WithTimeout(context.Background(), drain)
 			defer cancel()
 			if err := s.Shutdown(sctx); err != nil {
-				return fmt.Errorf("shut down in %s (the drain waits up to %s): %w", time.Since(began).Round(100*time.Millisecond), server.DrainTimeout, err)
+				return fmt.Errorf("shut down in %s (the drain waits up to %s, shutdown.drain): %w", time.Since(began).Round(100*time.Millisecond), drain, err)
 			}
 			// The last line of a clean stop, so a log that ends without it
 			// tells of a process killed (kill -9, a supervisor's timeout).
