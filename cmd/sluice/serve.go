@@ -129,6 +129,15 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 	// (reload.watch) runs it too; after either, the files watched are
 	// those the file now names.
 	reload := func(why string) {
+		ctx := ctx
+		if ctx.Err() != nil {
+			// A SIGHUP taken as the shutdown began (serveNext): the
+			// signal's context has ended, and a reload on it would fail
+			// every store read and blame the store.
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(context.Background(), reloadAtStopTimeout)
+			defer cancel()
+		}
 		before := watch.now() // what it reads from here on is applied
 		failed := false
 		fail := func(msg string, err error) {
@@ -195,10 +204,10 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 		logger.Info("reload.watch: a change of these files reloads as SIGHUP does", "watch", cfg.Reload.Watch, "files", strings.Join(watch.paths, ", "), "interval", cfg.Reload.Interval)
 	}
 	for {
-		select {
-		case <-hup:
+		switch serveNext(ctx, hup, tick) {
+		case nextReload:
 			reload("SIGHUP")
-		case <-tick:
+		case nextWatch:
 			changed := watch.changed()
 			if len(changed) == 0 {
 				continue
@@ -207,7 +216,7 @@ func (c *cli) serve(ctx context.Context, cfg config.Gateway, cfgPath string, ove
 				logger.Info("reload.watch: a watched file changed; reloading as SIGHUP does", "file", c.path, "now", c.now)
 			}
 			reload("a watched file changed")
-		case <-ctx.Done():
+		case nextStop:
 			notice(fmt.Sprintf("shutting down: draining requests in flight for up to %s (shutdown.drain)\n", drain),
 				"shutting down: draining requests in flight", "shutdown_drain", drain.String())
 			began := time.Now()
@@ -254,4 +263,42 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// reloadAtStopTimeout bounds a reload run as the shutdown begins (a SIGHUP
+// sent just before the SIGTERM), before the drain.
+const reloadAtStopTimeout = 10 * time.Second
+
+// serveStep is what serve's loop does next (serveNext).
+type serveStep int
+
+const (
+	nextReload serveStep = iota // a SIGHUP: reload
+	nextWatch                   // reload.watch's tick: look at the watched files
+	nextStop                    // the shutdown
+)
+
+func (s serveStep) String() string {
+	return [...]string{"reload", "watch", "stop"}[s]
+}
+
+// serveNext waits for serve's loop's next step. A SIGHUP pending when the
+// shutdown begins is taken first (select alone picks one of the ready cases
+// at random): an operator who raised shutdown.drain and then reloaded and
+// stopped at once (systemctl reload, then stop) gets the drain they set,
+// where the old one cut their streams off about half the time.
+func serveNext(ctx context.Context, hup <-chan os.Signal, tick <-chan time.Time) serveStep {
+	select {
+	case <-hup:
+		return nextReload
+	case <-tick:
+		return nextWatch
+	case <-ctx.Done():
+		select {
+		case <-hup:
+			return nextReload
+		default:
+			return nextStop
+		}
+	}
 }
