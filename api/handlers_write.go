@@ -121,15 +121,22 @@ func applied(res Result, doc sluice.ApplyDoc) ApplyResult {
 		// (kept in unreachable, as before) would be said twice.
 		out.Warnings = append(out.Warnings, strings.TrimPrefix(u.Message, "warning: "))
 	}
-	// The rollouts the apply started, or would start: what the file's
-	// rollout: section leaves them without.
+	out.Warnings = append(out.Warnings, ApplyRolloutNotes(doc, res)...)
+	return out
+}
+
+// ApplyRolloutNotes are the notes (RolloutNotes) on the rollouts an
+// apply of doc started, or on a dry run would start: what the file's
+// rollout: section leaves them without.
+func ApplyRolloutNotes(doc sluice.ApplyDoc, res Result) []string {
+	var notes []string
 	for _, r := range res.Rollouts {
-		out.Warnings = append(out.Warnings, RolloutNotes("rollout "+r.ID, docRollout(doc, r.Spec.Model), r.Spec.Strategy)...)
+		notes = append(notes, RolloutNotes("rollout "+r.ID, DocRollout(doc, r.Spec.Model), r.Spec.Strategy)...)
 	}
 	for _, spec := range res.WouldStart {
-		out.Warnings = append(out.Warnings, RolloutNotes("rollout of "+spec.Model+" to "+spec.Candidate, docRollout(doc, spec.Model), spec.Strategy)...)
+		notes = append(notes, RolloutNotes("rollout of "+spec.Model+" to "+spec.Candidate, DocRollout(doc, spec.Model), spec.Strategy)...)
 	}
-	return out
+	return notes
 }
 
 // RolloutNotes are what a rollout started with strategy from a model
@@ -148,8 +155,8 @@ func RolloutNotes(which string, sent *sluice.RolloutSpec, strategy sluice.Strate
 	return notes
 }
 
-// docRollout is the rollout: section doc gives model, or nil.
-func docRollout(doc sluice.ApplyDoc, model string) *sluice.RolloutSpec {
+// DocRollout is the rollout: section doc gives model, or nil.
+func DocRollout(doc sluice.ApplyDoc, model string) *sluice.RolloutSpec {
 	for _, m := range doc.Models {
 		if m.Name == model {
 			return m.Rollout

@@ -132,13 +132,12 @@ func firstEventError(x *exchange, body io.Reader) (*streamErrorEvent, error) {
 			return chatErrorEvent(payload, false), nil
 		}
 		if payload, ok := bytes.CutPrefix(line, []byte("error:")); ok {
-			msg := bareErrorMessage(payload)
-			if e := gjson.GetBytes(payload, "error"); e.IsObject() {
-				msg = e.Get("message").String()
-			} else if e.Type == gjson.String {
-				msg = e.Str
+			// An error event whatever it holds: its "error" member's
+			// message as a data line's, else the line's own.
+			if ev := chatErrorEvent(payload, false); ev != nil {
+				return ev, nil
 			}
-			return newStreamErrorEvent(msg), nil
+			return newStreamErrorEvent(bareErrorMessage(payload)), nil
 		}
 		if !isEventField(line) {
 			return nil, nil

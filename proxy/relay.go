@@ -457,7 +457,7 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 	}
 	br := x.br // holds the first line (awaitFirstLine), for a 2xx answer
 	if br == nil {
-		br = streamReaders.Get().(*bufio.Reader)
+		br = newStreamReader()
 		br.Reset(resp.Body)
 		x.br = br // relay returns it to the pool
 	}

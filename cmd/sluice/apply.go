@@ -58,7 +58,7 @@ Applying the same file again changes nothing.`,
 			// words them (api.RolloutNotes): not twice.
 			inPlace := map[string]bool{}
 			if c.output != "json" {
-				for _, n := range rolloutNotes(doc, res) {
+				for _, n := range api.ApplyRolloutNotes(doc, res.Result) {
 					inPlace[n] = true
 				}
 			}
@@ -100,7 +100,7 @@ Applying the same file again changes nothing.`,
 			}
 			for _, r := range res.Rollouts {
 				fmt.Fprintf(c.stdout, "rollout %s started: %s from %s to %s (%s); follow it with: sluice rollout watch %s\n", r.ID, r.Spec.Strategy, r.Spec.Baseline, r.Spec.Candidate, r.Phase, r.Spec.Model)
-				for _, n := range api.RolloutNotes("rollout "+r.ID, fileRollout(doc, r.Spec.Model), r.Spec.Strategy) {
+				for _, n := range api.RolloutNotes("rollout "+r.ID, api.DocRollout(doc, r.Spec.Model), r.Spec.Strategy) {
 					fmt.Fprintln(c.stdout, n)
 				}
 			}
@@ -119,7 +119,7 @@ Applying the same file again changes nothing.`,
 				// As sluice apply says once it has started them: the
 				// planner's rolling leaves the file's guards out.
 				for _, spec := range res.WouldStart {
-					for _, n := range api.RolloutNotes("rollout of "+spec.Model+" to "+spec.Candidate, fileRollout(doc, spec.Model), spec.Strategy) {
+					for _, n := range api.RolloutNotes("rollout of "+spec.Model+" to "+spec.Candidate, api.DocRollout(doc, spec.Model), spec.Strategy) {
 						fmt.Fprintln(c.stdout, n)
 					}
 				}
@@ -144,28 +144,4 @@ func targets(doc sluice.ApplyDoc, held map[string]bool) []string {
 		}
 	}
 	return out
-}
-
-// rolloutNotes are the notes the apply's answer res gets beside its
-// rollouts, started or (a dry run's) that would start.
-func rolloutNotes(doc sluice.ApplyDoc, res api.ApplyResult) []string {
-	var notes []string
-	for _, r := range res.Rollouts {
-		notes = append(notes, api.RolloutNotes("rollout "+r.ID, fileRollout(doc, r.Spec.Model), r.Spec.Strategy)...)
-	}
-	for _, spec := range res.WouldStart {
-		notes = append(notes, api.RolloutNotes("rollout of "+spec.Model+" to "+spec.Candidate, fileRollout(doc, spec.Model), spec.Strategy)...)
-	}
-	return notes
-}
-
-// fileRollout is the rollout: section the model file doc gives model, or
-// nil.
-func fileRollout(doc sluice.ApplyDoc, model string) *sluice.RolloutSpec {
-	for _, m := range doc.Models {
-		if m.Name == model {
-			return m.Rollout
-		}
-	}
-	return nil
 }
