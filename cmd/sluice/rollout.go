@@ -707,12 +707,25 @@ func renderABReport(b *strings.Builder, rep *analysis.Report) {
 	for _, m := range rep.Metrics {
 		row(m)
 	}
+	hidden := 0
 	for _, m := range rep.Categories {
 		if m.Winner != "no difference" {
 			row(m) // keep the table short: categories only when they matter
+		} else {
+			hidden++
 		}
 	}
 	tw.Flush()
+	if hidden > 0 {
+		// Said, as the dashboard's "show the N category rows without a
+		// difference" does: rows left out without a word read as
+		// categories never compared.
+		rows := "rows"
+		if hidden == 1 {
+			rows = "row"
+		}
+		fmt.Fprintf(b, "  (%d category %s without a difference not shown: -o json shows every one)\n", hidden, rows)
+	}
 	b.WriteString("\n")
 }
 
