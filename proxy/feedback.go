@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/tidwall/gjson"
 
@@ -31,7 +32,13 @@ type feedbackRing struct {
 }
 
 type feedbackSlot struct {
-	seq      uint64
+	seq uint64
+	// at is when the request was answered (Observation.At, Unix
+	// nanoseconds): its feedback is stamped with it, not with its own
+	// arrival, so a rating that comes minutes later counts in the span of
+	// the request (an A/B test's sample, a canary's stage) and not in
+	// whatever span is open when it arrives.
+	at       int64
 	target   *route.Target
 	category string
 	key      string    // the client key that sent the request; "" for none or a token
@@ -40,7 +47,7 @@ type feedbackSlot struct {
 }
 
 // routeCode is an Observation.Route in a byte, so that a feedback slot
-// keeps its 56 bytes (a route string took 16 more: 1.6 MB over the
+// keeps its 64 bytes (a route string took 16 more: 1.6 MB over the
 // default 100,000 slots, which every request touches in turn).
 type routeCode uint8
 
@@ -66,12 +73,12 @@ func newFeedbackRing(n int) *feedbackRing {
 }
 
 // put remembers that target, chosen by how (Observation.Route), answered
-// request seq, sent with client key key, in category.
-func (f *feedbackRing) put(seq uint64, t *route.Target, category, key, how string) {
+// request seq at at, sent with client key key, in category.
+func (f *feedbackRing) put(seq uint64, at time.Time, t *route.Target, category, key, how string) {
 	i := seq % uint64(len(f.slots))
 	l := &f.locks[i%feedbackStripes]
 	l.Lock()
-	f.slots[i] = feedbackSlot{seq: seq, target: t, category: category, key: key, route: codeOf(how)}
+	f.slots[i] = feedbackSlot{seq: seq, at: at.UnixNano(), target: t, category: category, key: key, route: codeOf(how)}
 	l.Unlock()
 }
 
@@ -151,7 +158,9 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 	}
 	t := slot.target
 	if p.quality != nil {
-		p.quality.RecordQualityRouted(sourceFeedback, slot.route.String(), t.Model, t.Version, slot.category, p.opt.Now(), score)
+		// Stamped with the request's time (feedbackSlot.at): the score
+		// belongs to the answer's span, however late it comes.
+		p.quality.RecordQualityRouted(sourceFeedback, slot.route.String(), t.Model, t.Version, slot.category, time.Unix(0, slot.at), score)
 	}
 	b := make([]byte, 0, 128)
 	b = append(b, `{"request_id":`...)

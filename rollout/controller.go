@@ -1515,7 +1515,16 @@ func (c *Controller) Step(ctx context.Context) {
 			}
 			continue
 		}
-		if c.rollBackIfOut(ctx, model, r) {
+		waitOver := false
+		if w := r.FeedbackWait; w != nil && r.Phase == sluice.PhaseProgressing {
+			// An A/B test waiting for users' feedback: the candidate takes
+			// no traffic (nothing to roll back for, no guardrail to judge);
+			// its report is drawn at the first tick at or after Until.
+			if now.Before(w.Until) {
+				continue
+			}
+			waitOver = true
+		} else if c.rollBackIfOut(ctx, model, r) {
 			continue
 		}
 		if c.Seeding(r) {
@@ -1523,7 +1532,7 @@ func (c *Controller) Step(ctx context.Context) {
 		}
 		c.mu.Lock()
 		last := c.analysed[r.ID]
-		due := now.Sub(last) >= r.Spec.Analysis.Interval.D() || c.answered(r)
+		due := waitOver || now.Sub(last) >= r.Spec.Analysis.Interval.D() || c.answered(r)
 		if due {
 			c.analysed[r.ID] = now
 		}
@@ -1715,8 +1724,27 @@ func judgesSplit(r *sluice.Rollout) bool {
 	return phase == sluice.PhaseProgressing
 }
 
-// window reads the observations r's analysis judges (see judgesSplit).
+// randomizedUntil is the Windows that read the split's requests up to an
+// end (observe.Recorder, observe.Union, fleet.Windows): an A/B test
+// waiting for feedback is judged on the requests answered until its sample
+// was reached.
+type randomizedUntil interface {
+	RandomizedBetween(model, version, category string, since, until time.Time) observe.Sample
+}
+
+// window reads the observations r's analysis judges (see judgesSplit):
+// for an A/B test that reached its sample and waits for users' feedback
+// (Rollout.FeedbackWait), those of the requests answered before it was
+// reached, with the scores of those requests that have arrived, however
+// late: a quality score is stamped with its request's time.
 func (c *Controller) window(r *sluice.Rollout, version, category string, since time.Time) observe.Sample {
+	if w := r.FeedbackWait; w != nil {
+		if b, ok := c.opt.Windows.(randomizedUntil); ok {
+			return b.RandomizedBetween(r.Spec.Model, version, category, since, w.Reached)
+		}
+		// Windows without an end (a test's double) read on past Reached:
+		// the candidate has taken no traffic since, the baseline has.
+	}
 	if judgesSplit(r) {
 		return c.opt.Windows.Randomized(r.Spec.Model, version, category, since)
 	}
