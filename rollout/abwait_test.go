@@ -100,10 +100,18 @@ func TestController_ABFeedbackWait(t *testing.T) {
 	if r.Phase != sluice.PhaseCompleted || rep == nil {
 		t.Fatalf("at the wait's end: phase %s, report %v; want completed with its report", r.Phase, rep != nil)
 	}
-	var row *struct{ b, c float64; bn, cn int; winner string }
+	var row *struct {
+		b, c   float64
+		bn, cn int
+		winner string
+	}
 	for _, m := range append(rep.Metrics, rep.Categories...) {
 		if m.Metric == "quality" && m.Source == "feedback" && m.Category == "payments" {
-			row = &struct{ b, c float64; bn, cn int; winner string }{m.Baseline, m.Candidate, m.BaselineN, m.CandidateN, m.Winner}
+			row = &struct {
+				b, c   float64
+				bn, cn int
+				winner string
+			}{m.Baseline, m.Candidate, m.BaselineN, m.CandidateN, m.Winner}
 		}
 	}
 	if row == nil {
@@ -137,5 +145,79 @@ func TestController_ABFeedbackWait(t *testing.T) {
 	}
 	if n != 1 || rollout.ABReportOf(r).Summary != rep.Summary {
 		t.Errorf("after late ratings: %d reports, summary %q; want the one drawn at the wait's end", n, rollout.ABReportOf(r).Summary)
+	}
+}
+
+// TestController_ABFeedbackWaitActs: during the wait a pause is refused
+// (the candidate takes no traffic; nothing to hold), an abort ends the
+// test, and conclude completes it at once, its report holding the ratings
+// that arrived, and decides it.
+func TestController_ABFeedbackWaitActs(t *testing.T) {
+	waiting := func(t *testing.T) (*rvEnv, *observe.Recorder, time.Time) {
+		e, rec, answered, _ := abWaitEnv(t, nil)
+		e.c.Step(e.ctx)
+		if r := e.ctl.Registry().Rollouts["chat"]; r.FeedbackWait == nil {
+			t.Fatalf("not waiting: %s", r.Phase)
+		}
+		return e, rec, answered
+	}
+	t.Run("ErrPause", func(t *testing.T) {
+		e, _, _ := waiting(t)
+		_, err := e.c.Act(e.ctx, "bob", "chat", rollout.EvPause, "hold on")
+		if sluice.ErrorCode(err) != sluice.CodeConflict || !strings.Contains(err.Error(), "takes no traffic") || !strings.Contains(err.Error(), "abort") {
+			t.Errorf("pause during the wait: %v; want a conflict saying why and what to do", err)
+		}
+	})
+	t.Run("Abort", func(t *testing.T) {
+		e, _, _ := waiting(t)
+		r := e.act(t, rollout.EvAbort, "changed my mind")
+		if r.Phase != sluice.PhaseAborted || r.FeedbackWait != nil {
+			t.Errorf("abort during the wait: phase %s, wait %+v; want aborted", r.Phase, r.FeedbackWait)
+		}
+	})
+	t.Run("Conclude", func(t *testing.T) {
+		e, rec, answered := waiting(t)
+		rate(rec, "v1", answered, 100, func(int) float64 { return 1 })
+		rate(rec, "v2", answered, 100, func(i int) float64 { return float64(i % 2) })
+		r, err := e.c.Conclude(e.ctx, "bob", "chat", rollout.PickBaseline, "users dislike v2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := rollout.ABReportOf(r)
+		if r.Phase != sluice.PhaseCompleted || r.FeedbackWait != nil || rep == nil || rep.StoppedEarly || rep.Winner != "baseline" {
+			t.Fatalf("conclude during the wait: phase %s, wait %+v, report %+v; want completed, concluded, the report on the ratings so far naming the baseline", r.Phase, r.FeedbackWait, rep)
+		}
+		if !strings.Contains(r.Decision, "concluded") {
+			t.Errorf("decision %q: want the conclusion", r.Decision)
+		}
+	})
+}
+
+// TestValidate_ABFeedbackWait: the wait is an A/B test's alone, from 0 to
+// an hour, and defaults to 2m; a bad one is refused naming the field.
+func TestValidate_ABFeedbackWait(t *testing.T) {
+	d := func(x time.Duration) *sluice.Duration { v := sluice.Duration(x); return &v }
+	spec := func(s sluice.Strategy, w *sluice.Duration) sluice.RolloutSpec {
+		return sluice.RolloutSpec{Model: "chat", Baseline: "v1", Candidate: "v2", Strategy: s, ABFeedbackWait: w}
+	}
+	if got := rollout.WithDefaults(spec(sluice.StrategyABTest, nil)).ABFeedbackWait; got == nil || got.D() != 2*time.Minute {
+		t.Errorf("default wait %v, want 2m", got)
+	}
+	if got := rollout.WithDefaults(spec(sluice.StrategyCanary, nil)).ABFeedbackWait; got != nil {
+		t.Errorf("a canary's default wait %v, want none", got)
+	}
+	for _, w := range []*sluice.Duration{d(0), d(time.Hour)} {
+		if err := rollout.Validate(rollout.WithDefaults(spec(sluice.StrategyABTest, w))); err != nil {
+			t.Errorf("wait %s: %v", w.D(), err)
+		}
+	}
+	for _, w := range []*sluice.Duration{d(-time.Second), d(time.Hour + time.Second)} {
+		err := rollout.Validate(rollout.WithDefaults(spec(sluice.StrategyABTest, w)))
+		if err == nil || !strings.Contains(err.Error(), "ab_feedback_wait") || !strings.Contains(err.Error(), "such as 2m") {
+			t.Errorf("wait %s: %v; want refused, naming the field and a good value", w.D(), err)
+		}
+	}
+	if err := rollout.UnusedSettings(spec(sluice.StrategyCanary, d(time.Minute))); err == nil || !strings.Contains(err.Error(), "--ab-feedback-wait") {
+		t.Errorf("a canary's wait: %v; want refused, saying to leave it out", err)
 	}
 }

@@ -803,6 +803,7 @@ func analysed(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Acti
 func promote(r sluice.Rollout, now time.Time, why string) (sluice.Rollout, []Action) {
 	var acts []Action
 	r.WebhookWait = nil
+	r.FeedbackWait = nil // an operator's promote during an A/B test's wait ships it
 	if r.Phase == sluice.PhaseShadow || r.PausedFrom == sluice.PhaseShadow {
 		acts = append(acts, Action{Kind: ActStopShadow})
 	}
@@ -874,6 +875,7 @@ func stop(r sluice.Rollout, now time.Time, phase sluice.Phase, why, severity str
 		acts = append(acts, Action{Kind: ActStopShadow})
 	}
 	r.WebhookWait = nil
+	r.FeedbackWait = nil // an abort or rollback ends an A/B test's wait too
 	r.Phase = phase
 	r.PausedFrom = ""
 	r.Percent = 0
