@@ -150,7 +150,7 @@ func TestReplicas_LeaderKilled(t *testing.T) {
 	}
 	ro, err := via.client.StartRollout(ctx, sluice.RolloutSpec{
 		Model: "chat", Candidate: "v1.1.0", Baseline: "v1.0.0", Strategy: sluice.StrategyABTest,
-		ABSamples: 1500, Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(200 * time.Millisecond)},
+		ABSamples: 1500, ABFeedbackWait: new(sluice.Duration(time.Second)), Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(200 * time.Millisecond)},
 		Warmup: sluice.WarmupSpec{Requests: 2},
 	}, "A/B test across replicas")
 	if err != nil {
