@@ -298,7 +298,6 @@ func TestStreamAnsweredWholeByNoAnswerIsAFailedAttempt(t *testing.T) {
 	}
 }
 
-
 // What the user does: streams a chat completion and a response (openai-go)
 // from sluice fakellm playing a backend that ignores "stream"
 // (ignore_stream_rate: 1).
