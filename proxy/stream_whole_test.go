@@ -1,7 +1,9 @@
 package proxy_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -324,4 +326,72 @@ func TestStreamAnsweredWholeByFakellm(t *testing.T) {
 	if n := wholeStreamsCounted(t, p, "v1"); n != 2 {
 		t.Errorf("sluice_stream_whole_answers_total{chat,v1} = %v, want 2", n)
 	}
+}
+
+// What the user does: streams a chat completion (asking for usage) and a
+// response (openai-go) from a backend, or a cache in front of it, that
+// ignores "stream" and sends its whole answer indented (JSON with line
+// breaks between members, as json.dumps(indent=2) or a pretty-printing
+// proxy writes it).
+// What happened: the answer's members were copied into the events as
+// they lay, line breaks and all; a server-sent event's data ends at its
+// line's end, so the SDK read the first line of each event's JSON alone
+// and failed to decode it (or, for an event whose JSON was cut so, lost
+// its members), where the answer was whole and valid.
+// What must happen: each event is one line of JSON; the SDK reads the
+// text, the tool call, the usage chunk, and response.completed.
+func TestStreamAnsweredWholeIndentedIsRelayedAsStream(t *testing.T) {
+	indent := func(t *testing.T, s string) string {
+		var b bytes.Buffer
+		if err := json.Indent(&b, []byte(s), "", "  "); err != nil {
+			t.Fatal(err)
+		}
+		return b.String() + "\n"
+	}
+	t.Run("chat", func(t *testing.T) {
+		be := reviewBackend(t, wholeHeads["json"], indent(t, wholeChat))
+		rec := newSpyRecorder()
+		_, url := MustProxy(t, proxy.Options{Routes: MustRoutes(t, be, ""), Recorder: rec})
+		client := openai.NewClient(option.WithBaseURL(url+"/v1/"), option.WithAPIKey("k"), option.WithMaxRetries(0))
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		s := client.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{
+			Model:         "chat",
+			Messages:      []openai.ChatCompletionMessageParamUnion{openai.UserMessage("weather in Paris?")},
+			StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: param.NewOpt(true)},
+		})
+		defer s.Close()
+		var acc openai.ChatCompletionAccumulator
+		for s.Next() {
+			acc.AddChunk(s.Current())
+		}
+		if err := s.Err(); err != nil {
+			t.Fatalf("SDK stream: %v, want the whole answer", err)
+		}
+		if len(acc.Choices) != 1 || acc.Choices[0].Message.Content != "hello there" || len(acc.Choices[0].Message.ToolCalls) != 1 ||
+			acc.Choices[0].Message.ToolCalls[0].Function.Arguments != `{"city":"Paris"}` || acc.Usage.TotalTokens != 12 {
+			t.Errorf("accumulated %+v, want the answer's text, tool call and usage", acc.ChatCompletion)
+		}
+		checkWholeObs(t, rec, 7, 5, "tool_calls", true)
+	})
+	t.Run("responses", func(t *testing.T) {
+		be := reviewBackend(t, wholeHeads["json"], indent(t, wholeResponse))
+		rec := newSpyRecorder()
+		_, url := MustProxy(t, proxy.Options{Routes: MustRoutes(t, be, ""), Recorder: rec})
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		s := respSDK(url).Responses.NewStreaming(ctx, respInput("chat", "weather in Paris?"))
+		defer s.Close()
+		completed := ""
+		var usage int64
+		for s.Next() {
+			if ev := s.Current(); ev.Type == "response.completed" {
+				completed, usage = ev.Response.OutputText(), ev.Response.Usage.TotalTokens
+			}
+		}
+		if err := s.Err(); err != nil || completed != "hello there" || usage != 17 {
+			t.Errorf("SDK: response.completed text %q usage %d, error %v: want the whole response", completed, usage, err)
+		}
+		checkWholeObs(t, rec, 9, 8, "tool_calls", true)
+	})
 }

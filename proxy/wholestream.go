@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -77,7 +79,7 @@ func (p *Proxy) relayWholeAsStream(x *exchange, t *route.Target, resp *http.Resp
 	h.Del("Content-Length")
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
-	r := gjson.ParseBytes(got)
+	r := gjson.ParseBytes(oneLine(got))
 	out := (*ev)[:0]
 	switch x.r.URL.Path {
 	case pathResponses:
@@ -106,6 +108,22 @@ func (p *Proxy) relayWholeAsStream(x *exchange, t *route.Target, resp *http.Resp
 	// Counted per version (sluice_stream_whole_answers_total), a
 	// mirrored request's too, as its version's backend answered so.
 	p.wholeStreams.counter(t.ID).Add(1)
+}
+
+// oneLine returns the whole answer b on one line: an event's data ends at
+// its line's end, and the events copy the answer's members as they lie,
+// so an indented answer (json.dumps(indent=2), a pretty-printing cache)
+// would have each event's JSON cut at its first line break. JSON has line
+// breaks only between its tokens, so compacting it loses nothing.
+func oneLine(b []byte) []byte {
+	if bytes.IndexByte(b, '\n') < 0 && bytes.IndexByte(b, '\r') < 0 {
+		return b
+	}
+	var c bytes.Buffer
+	if json.Compact(&c, b) != nil {
+		return b // not JSON: isWholeAnswerFor passed no such answer
+	}
+	return c.Bytes()
 }
 
 // appendEvent appends the server-sent event whose data is data, named
