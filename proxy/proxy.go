@@ -168,9 +168,13 @@ type Proxy struct {
 	quality  QualityRecorder
 	inflight inflight
 	mirrors  inflight // the mirrored requests among inflight's
-	keyUsage keyUsage
-	shadow   shadowState
-	feedback *feedbackRing
+	// wholeStreams counts, per version, the streamed requests answered
+	// by one whole answer that the proxy relayed as a stream
+	// (relayWholeAsStream).
+	wholeStreams inflight
+	keyUsage     keyUsage
+	shadow       shadowState
+	feedback     *feedbackRing
 	// responseIDs remembers where Responses API answers were answered.
 	responseIDs *responseIDs
 	// byID sends the Responses API's by-id requests when Options.Transport
@@ -362,6 +366,10 @@ type exchange struct {
 	held   *[]byte
 	heldF  answerFields
 	heldOK bool
+	// wholeStream says held is the whole answer of a streamed request, of
+	// the kind asked for, which relay sends as a stream
+	// (relayWholeAsStream).
+	wholeStream bool
 	// cut is set by relayRaw when the answer it passed on ended short
 	// (the backend broke off, the request's time ran out): forward
 	// aborts the response once the request is recorded.

@@ -67,9 +67,12 @@ func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class s
 		p.relayBody(x, t, resp, obs)
 		return
 	}
-	if x.f.stream && isEventStream(x, resp) {
+	switch {
+	case x.f.stream && isEventStream(x, resp):
 		p.relayStream(x, t, resp, obs)
-	} else {
+	case x.wholeStream && x.held != nil:
+		p.relayWholeAsStream(x, t, resp, obs)
+	default:
 		p.relayBody(x, t, resp, obs)
 	}
 }
@@ -286,7 +289,7 @@ func (p *Proxy) holdAnswer(x *exchange, resp *http.Response, class string, err e
 		x.releaseReader()
 		return nil, answerReadClass(x.r.Context(), rerr), &answerReadError{rerr}
 	}
-	x.held = bp
+	x.held, x.wholeStream = bp, false
 	x.heldF, x.heldOK = answerFields{}, false
 	if !x.f.responses {
 		x.heldF, x.heldOK = scanAnswer(got, x.tr.wantsModel())
@@ -322,6 +325,21 @@ func (p *Proxy) holdAnswer(x *exchange, resp *http.Response, class string, err e
 			resp.Body.Close()
 			x.releaseReader()
 			return nil, "upstream_5xx", ev
+		}
+		// One whole answer of the kind asked for (a backend, or a proxy
+		// in front of it, that ignores "stream"): relayed as the stream
+		// the client asked for (relayWholeAsStream), where the SDKs read
+		// no event from it. Any other JSON is no answer to the stream.
+		if x.wholeStream = isWholeAnswerFor(x.r.URL.Path, got); x.wholeStream {
+			return resp, class, err
+		}
+		if gjson.ValidBytes(got) {
+			x.held = nil
+			*bp = got[:0]
+			p.bufs.Put(bp)
+			resp.Body.Close()
+			x.releaseReader()
+			return nil, "upstream_invalid", &notStreamAnswerError{path: x.r.URL.Path}
 		}
 	}
 	if x.heldOK || encoded || gjson.ValidBytes(got) {
@@ -369,6 +387,22 @@ func wholeAnswerError(b []byte, f *answerFields, walked, responses bool) *stream
 	}
 	ev.whole = true
 	return ev
+}
+
+// notStreamAnswerError is a streamed request's successful answer that is
+// one whole JSON body, neither an error nor an answer of the kind asked
+// for (isWholeAnswerFor): the SDKs would read no event from it.
+type notStreamAnswerError struct{ path string }
+
+func (e *notStreamAnswerError) Error() string {
+	kind := "chat completion"
+	switch e.path {
+	case pathCompletions:
+		kind = "text completion"
+	case pathResponses:
+		kind = "response"
+	}
+	return "one whole JSON body that is no " + kind + " instead of a stream"
 }
 
 // invalidAnswerError is a successful answer whose body is not JSON.
