@@ -56,7 +56,8 @@ func migrations() ([]migration, error) {
 // migrationSteps are the parts of migrations that SQL cannot do, by
 // version; each runs after its migration's SQL in the same transaction.
 var migrationSteps = map[int]func(ctx context.Context, s *Store, tx *sql.Tx) error{
-	3: dropEmptyLegacyRequests,
+	3:  dropEmptyLegacyRequests,
+	23: backfillSegmentDicts,
 }
 
 // migrate applies the migrations the file lacks, each in its own
