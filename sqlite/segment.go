@@ -40,7 +40,10 @@ import (
 //	         tokens, response chars, cached tokens
 //
 // Strings that repeat from row to row (model, version and the rest) are
-// written once per segment; a typical row takes about 45 bytes.
+// written once per segment; a typical row takes about 45 bytes. The
+// dictionary (from the second byte to the row count) is also stored in
+// the segment's dict column (migration 0023), so that a read naming a
+// string passes over a segment without its data fetched.
 
 // segmentRows is the most rows one segment holds: enough that the
 // statement's cost is spread thin, few enough that finding one request
