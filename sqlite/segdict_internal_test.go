@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -319,5 +320,47 @@ func TestRequests_SegmentDictRandomized(t *testing.T) {
 		if fmt.Sprint(counts) != fmt.Sprint(want) {
 			t.Fatalf("query %d %+v: CountRequests = %v, a whole decode counts %v", i, q, counts, want)
 		}
+	}
+}
+
+// Migration 0023 rewrites every segment in one transaction, so it needs
+// free disk about the store's size while it runs. When the disk fills, the
+// store is left at schema 22 and the error says how much room the upgrade
+// needs, not only "free some space": an operator who freed a little would
+// fail again after the same wait. The full disk is SQLite's own limit on
+// the file's pages (max_page_count), which fails the same way.
+func TestMigrate_SegmentDictDiskFullSaysHowMuch(t *testing.T) {
+	path, db := storeAtSchema(t, 22)
+	rows, ats := segmentRowsForTest(2000)
+	for start := 0; start < len(rows); start += 2 {
+		sg := encodeSegment(rows[start:start+2], ats[start:start+2])
+		if _, err := db.Exec(`INSERT INTO request_segments (first_at, last_at, rows, data) VALUES (?, ?, ?, ?)`, sg.firstAt, sg.lastAt, sg.rows, sg.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.SetMaxOpenConns(1) // max_page_count is the connection's
+	var pages int64
+	if err := db.QueryRow("PRAGMA page_count").Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(fmt.Sprintf("PRAGMA max_page_count = %d", pages)); err != nil {
+		t.Fatal(err)
+	}
+	s := &Store{path: path, opts: Options{BusyTimeout: DefaultBusyTimeout}, now: time.Now, w: db}
+	err := s.migrate(t.Context())
+	if err == nil {
+		t.Fatal("the migration filled a store with no room to grow")
+	}
+	fi, serr := os.Stat(path)
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	mb := strconv.FormatInt((fi.Size()+999_999)/1_000_000, 10) + " MB"
+	if !containsAll(err.Error(), "0023_request_segment_dict", "disk is full", mb, "schema 22") {
+		t.Errorf("the migration on a full disk: %v; want it to name the migration, the full disk, the room it needs (%s) and the schema the store was left at", err, mb)
+	}
+	var have int
+	if err := db.QueryRow("SELECT MAX(version) FROM schema_migrations").Scan(&have); err != nil || have != 22 {
+		t.Errorf("the store after the failed migration is at schema %d (%v); want 22", have, err)
 	}
 }
