@@ -139,6 +139,17 @@ func (s *Store) migrate(ctx context.Context) error {
 			s.opts.Logger.Info("store migrated", "store", s.path, "version", m.version, "migration", m.name, "took", time.Since(start))
 		}
 	}
+	// A checkpoint reuses the -wal file but never shrinks it, and a
+	// migration that rewrote the request log (migrationRoom) grew it to
+	// about the store's size: give that room back now, while no reader
+	// is open, rather than hold it for as long as the gateway runs. A
+	// checkpoint that cannot finish leaves the file as it was, which
+	// still works.
+	if at > have {
+		if _, err := s.w.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil && s.opts.Logger != nil {
+			s.opts.Logger.Warn("store migrated, but its -wal file was not truncated: it keeps its size until sluice stops", "store", s.path, "err", err)
+		}
+	}
 	return nil
 }
 
