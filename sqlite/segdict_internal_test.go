@@ -398,3 +398,52 @@ func TestMigrate_SegmentDictGivesTheWALBack(t *testing.T) {
 		t.Errorf("after the migration the -wal file holds %d bytes, the request log's data %d: the room the rewrite took is still held", fi.Size(), logSize)
 	}
 }
+
+// The column's search finds every string a segment holds whatever its
+// bytes: over 127 bytes (a length of two varint bytes, the first of them
+// what UTF-8 calls a continuation byte), NUL, bytes that are not UTF-8.
+// It holds because both sides of the instr are blobs: were either text,
+// SQLite would search character by character, stepping over a match that
+// starts on a continuation byte, and a read naming a 128- to 191-byte
+// version would silently drop every row of it.
+func TestRequests_SegmentDictAnyBytes(t *testing.T) {
+	s := openT(t, filepath.Join(t.TempDir(), "sluice.db"), Options{})
+	strs := []string{
+		"v1", "\x00", "\x00\x00v", "é", "\x80", "\xbf\xbf", "\xff\xfe", "v\x81\x01", "日本語",
+		strings.Repeat("x", 127), strings.Repeat("x", 128), strings.Repeat("y", 150), strings.Repeat("\x80", 130),
+		strings.Repeat("z", 191), strings.Repeat("z", 192), strings.Repeat("é", 100), strings.Repeat("q", 16384),
+	}
+	base := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	n := 0
+	for i, v := range strs {
+		var rows []sluice.Observation
+		for k := range 3 {
+			n++
+			rows = append(rows, sluice.Observation{
+				RequestID: "req_b_" + strconv.FormatUint(uint64(n), 36), At: base.Add(time.Duration(n) * time.Second),
+				Model: strs[(i+k)%len(strs)], Version: v, ClientKey: strs[(i+2*k+1)%len(strs)], Route: strs[(i*7+k)%len(strs)],
+				Endpoint: "/v1/chat/completions", Status: 200,
+			})
+		}
+		if err := s.AppendRequests(t.Context(), rows); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var types string
+	if err := s.r.QueryRowContext(t.Context(), "SELECT group_concat(DISTINCT typeof(dict)) FROM request_segments").Scan(&types); err != nil || types != "blob" {
+		t.Errorf("the dict column holds %q (%v); want blobs alone", types, err)
+	}
+	for _, v := range strs {
+		// Each string is some segment's version, model and key.
+		for as, q := range map[string]sluice.RequestQuery{"version": {Version: v}, "model": {Model: v}, "key": {ClientKey: v}, "model and version": {Model: v, Version: v}} {
+			q.Limit = 100_000
+			got, err := s.Requests(t.Context(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := fullDecode(t, s, q); !slices.Equal(got, want) || len(want) == 0 && as != "model and version" {
+				t.Errorf("a read naming the %d-byte string %q as its %s: %d rows, a whole decode finds %d", len(v), v[:min(len(v), 8)], as, len(got), len(want))
+			}
+		}
+	}
+}
