@@ -120,8 +120,11 @@ func newSegmentFilter(q sluice.RequestQuery) segmentFilter {
 // query returns the SELECT of the segments that may hold rows f keeps,
 // newest last_at first, and its arguments. When f names a model, version
 // or key, a segment's data comes back NULL when its dict column (migration
-// 0023) lacks one of them: SQLite then never reads the data, nor the
-// driver copies it. A segment without a dict (NULL) comes with its data.
+// 0023) lacks one of them: the driver then never copies the data out
+// (SQLite steps through its overflow pages to the dict stored after it,
+// reading no more of them). A segment without a dict (NULL) comes with its
+// data. The needles are []byte, bound as blobs: a text side would make
+// instr search by character and miss strings of 128 to 191 bytes.
 func (f *segmentFilter) query() (string, []any) {
 	cols := "SELECT seq, first_at, last_at, data FROM request_segments"
 	var args []any
