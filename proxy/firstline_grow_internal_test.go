@@ -4,6 +4,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestFirstEvents_ResponsesReaderGrowsOnlyWhenNeeded: a Responses stream's
@@ -32,6 +33,12 @@ func TestFirstEvents_ResponsesReaderGrowsOnlyWhenNeeded(t *testing.T) {
 		{"small-failed", created(100) + failed, 8 << 10, true},
 		{"large", created(20<<10) + delta, respReaderSize, false},
 		{"large-failed", created(20<<10) + failed, respReaderSize, true},
+		// Past 64 KiB: a reader four times as large, for this stream.
+		{"huge", created(200<<10) + delta, 4 * respReaderSize, false},
+		{"huge-failed", created(200<<10) + failed, 4 * respReaderSize, true},
+		{"huger-failed", created(300<<10) + failed, maxOpeningSize, true},
+		// Past the bound: it passes as it comes, unjudged.
+		{"past-the-bound", created(maxOpeningSize) + failed, maxOpeningSize, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			x := &exchange{}
@@ -42,7 +49,7 @@ func TestFirstEvents_ResponsesReaderGrowsOnlyWhenNeeded(t *testing.T) {
 			if err := firstLine(x.br); err != nil {
 				t.Fatal(err)
 			}
-			ev, err := firstEventError(x, body)
+			ev, err := firstEventError(x, &opening{body: body, now: time.Now})
 			if err != nil {
 				t.Fatal(err)
 			}

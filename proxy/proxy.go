@@ -379,12 +379,7 @@ type exchange struct {
 // has been closed.
 func (x *exchange) releaseReader() {
 	if x.br != nil {
-		x.br.Reset(nil)
-		if x.br.Size() == respReaderSize {
-			respReaders.Put(x.br)
-		} else {
-			streamReaders.Put(x.br)
-		}
+		putReader(x.br)
 		x.br = nil
 	}
 	if x.idle != nil {

@@ -423,7 +423,10 @@ const maxHeld = 64 << 10
 
 // streamReaders are relayStream's line readers, pooled: a stream's reader
 // is as large as a long event line.
-var streamReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 8<<10) }}
+var streamReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, streamReaderSize) }}
+
+// streamReaderSize is the size of a stream's reader.
+const streamReaderSize = 8 << 10
 
 // respReaderSize is the size of the reader a Responses stream moves to
 // when its first events (response.created, response.in_progress: the
@@ -434,6 +437,27 @@ const respReaderSize = 64 << 10
 
 // respReaders are the larger readers of Responses streams, pooled.
 var respReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, respReaderSize) }}
+
+// maxOpeningSize bounds the reader a Responses stream's opening events
+// are held in (growReader): past it, the stream passes as it comes. The
+// opening echoes the request's instructions and tools, which the gateway
+// held whole already (the request's body), so a
+// stream that needs more than respReaderSize costs about its request's
+// size again, for its life. Such readers are not pooled: they are few,
+// and a pool would keep them after the streams that needed them.
+const maxOpeningSize = 1 << 20
+
+// putReader returns a stream's reader to its pool; one larger than
+// respReaderSize is dropped.
+func putReader(br *bufio.Reader) {
+	br.Reset(nil)
+	switch br.Size() {
+	case streamReaderSize:
+		streamReaders.Put(br)
+	case respReaderSize:
+		respReaders.Put(br)
+	}
+}
 
 // newStreamReader returns a pooled reader for a stream's answer (a
 // Responses stream's too: firstEvents moves one whose opening events fill
