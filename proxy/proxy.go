@@ -65,8 +65,10 @@ type Options struct {
 	// ConnectTimeout bounds dialing a backend; default 5 s.
 	ConnectTimeout time.Duration
 	// FirstByteTimeout bounds the wait for the backend's response headers
-	// (prefill included) and, for a stream, for its first line (an event or
-	// a comment): vLLM sends a stream's headers before prefill. A failure
+	// (prefill included) and, for a stream, for its first event or comment:
+	// vLLM sends a stream's headers before prefill. Comments before the
+	// first event are held, and passed on once the attempt has been out
+	// this long or 20 s, whichever is less (firstEvents). A failure
 	// within it is retried on stable as a connection failure is, since the
 	// client has been sent nothing yet. With the own client it runs from
 	// when the request was sent; with Options.Transport the transport bounds
