@@ -839,6 +839,11 @@ func upstreamMessage(t *route.Target, class string, err error) string {
 	switch class {
 	case "timeout":
 		return "the backend for " + t.ID + " did not answer in time; try again, and if it persists ask an operator to check the backend or move traffic off it"
+	case "stream_idle":
+		// Its stream's keep-alive put timeouts.idle in force before its
+		// first event (opening.keepAlive).
+		d, _ := idleCut(err)
+		return "the backend for " + t.ID + " sent nothing for " + d.String() + " after a keep-alive, before its first event, and was cut off (timeouts.idle); try again, and if it persists ask an operator to check the backend or move traffic off it"
 	case "connect":
 		return "the backend for " + t.ID + " cannot be reached (" + bodyErrText(err) + "); try again, and if it persists ask an operator to check the backend or move traffic off it"
 	case "stream_broken":

@@ -36,7 +36,9 @@ func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class s
 		obs.Latency = p.opt.Now().Sub(x.sent)
 		obs.TTFT = obs.Latency
 		switch class {
-		case "timeout":
+		case "timeout", "stream_idle":
+			// stream_idle: silent past timeouts.idle after a keep-alive,
+			// before the stream's first event (awaitFirstLine).
 			writeErrorCode(x.w, sluice.CodeTimeout, upstreamMessage(t, class, err))
 		case "canceled":
 			obs.Status = 499

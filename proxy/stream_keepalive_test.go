@@ -2,10 +2,12 @@ package proxy_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/openai/openai-go"
 	"github.com/openai/openai-go/packages/ssestream"
 	"github.com/openai/openai-go/responses"
 
@@ -135,6 +137,51 @@ func TestResponsesStreamKeepAliveThenAnswerPasses(t *testing.T) {
 			waitFor(t, "the observation", func() bool { return len(rec.all()) == 1 })
 			if o := rec.all()[0]; o.ErrorClass != "" || o.Status != 200 || o.Retried {
 				t.Errorf("logged: class %q status %d retried %v, want a success", o.ErrorClass, o.Status, o.Retried)
+			}
+		})
+	}
+}
+
+// What the user does: streams a response, pinned (chat:v2) or split,
+// from a backend that sends response.created and a keep-alive comment and
+// then nothing (a wedged worker), past timeouts.idle.
+// What happened: the comment put timeouts.idle in force and the silence
+// was cut off as stream_idle, logged with a 504, but the pinned client
+// was answered 502 upstream_error, "failed (the backend sent nothing for
+// 300ms (timeouts.idle)); try again": the log and the answer disagreed,
+// and the message did not say where the silence was.
+// What must happen: the attempt failed, stream_idle (a split request is
+// retried on stable); a pinned request gets a 504 upstream_timeout naming
+// the version, its silence before the first event and timeouts.idle, as a
+// whole answer silent past timeouts.idle does.
+func TestStreamKeepAliveThenSilenceIsIdle(t *testing.T) {
+	good := MustBackend(t, fakellm.Config{})
+	const idle = 300 * time.Millisecond
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			hang := make(chan struct{}) // never closed: the backend waits for the proxy to hang up
+			bad := reviewSSE(t, respCreatedEvent, keepAlive, hang)
+			rec, res := newSpyRecorder(), newResults()
+			_, url := MustProxy(t, proxy.Options{Routes: splitRoutes(t, good.URL(), bad, 0), Recorder: rec, Transport: tr.rt, OnResult: res.on,
+				IdleTimeout: idle, RequestTimeout: 30 * time.Second})
+			text, err := respStream(t, url, "chat")
+			if err != nil || text == "" {
+				t.Fatalf("split stream: text %q, error %v: want stable's answer, no error", text, err)
+			}
+			failed, stable := firstEventObs(t, rec, true)
+			if failed.ErrorClass != "stream_idle" || failed.Status != 504 || !failed.Retried || stable.Route != "retry" || stable.Status != 200 {
+				t.Errorf("split: failed attempt %q %d retried %v, then %s %d; want stream_idle 504 retried, then stable's 200",
+					failed.ErrorClass, failed.Status, failed.Retried, stable.Route, stable.Status)
+			}
+			_, err = respStream(t, url, "chat:v2")
+			var apiErr *openai.Error
+			if !errors.As(err, &apiErr) || apiErr.StatusCode != 504 || apiErr.Code != "upstream_timeout" ||
+				!strings.Contains(apiErr.Message, "chat:v2") || !strings.Contains(apiErr.Message, "before its first event") || !strings.Contains(apiErr.Message, "timeouts.idle") {
+				t.Fatalf("pinned stream: error %v; want a 504 upstream_timeout naming chat:v2, its silence before its first event and timeouts.idle", err)
+			}
+			waitFor(t, "the pinned observation", func() bool { return len(rec.all()) == 3 })
+			if o := rec.all()[2]; o.ErrorClass != "stream_idle" || o.Status != 504 || o.Retried {
+				t.Errorf("pinned attempt: class %q status %d retried %v, want stream_idle 504", o.ErrorClass, o.Status, o.Retried)
 			}
 		})
 	}
