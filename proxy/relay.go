@@ -591,8 +591,17 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 			case len(trimmed) == 0:
 				if !suppress {
 					flushHeld()
-					write(line)
-					ended = true
+					if inEvent {
+						write(line)
+						ended = true
+					}
+					// Else the end of a block of comments alone (a
+					// keep-alive), or a blank line after one: no event
+					// (SSE dispatches none), but openai-go (v1.12)
+					// takes it for an event with no data and fails the
+					// stream ("unexpected end of JSON input"), as the
+					// Python SDK does once the stream has sent an id.
+					// Not passed on; the comment was.
 				}
 				suppress, inEvent, sawData, namedError = false, false, false, false
 			case bytes.HasPrefix(trimmed, []byte("data:")):
@@ -680,9 +689,15 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 					write(bareErrorEvent(trimmed[len("error:"):]))
 					inEvent = true
 				case !x.f.usageAsked && !sawData && len(held) < maxHeld && (len(held) > 0 || trimmed[0] != ':'):
-					// A comment alone (a keep-alive) passes at once.
 					held = append(held, line...)
 					lastTo = toHeld
+				case trimmed[0] == ':' && !inEvent && len(held) == 0:
+					// A comment outside an event (a keep-alive) passes
+					// at once, flushed: the blank line that ends its
+					// block does not follow it (above), and is what
+					// flushed it.
+					write(line)
+					ended = true
 				default:
 					flushHeld()
 					write(line)

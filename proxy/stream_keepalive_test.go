@@ -15,13 +15,10 @@ import (
 	"github.com/sluicehq/sluice/proxy"
 )
 
-// keepAlive is a keep-alive comment. It ends with its line, not with a
-// blank line as well: openai-go (v1.12) takes the blank line after a
-// comment for an event with no data and fails the stream on it
-// ("unexpected end of JSON input"), with or without the gateway, so a
-// backend whose keep-alives its clients read through openai-go sends them
-// so.
-const keepAlive = ": keep-alive\n"
+// keepAlive is a keep-alive comment as backends send it, a block of its
+// own: the comment and a blank line (sse-starlette's ": ping - …",
+// OpenRouter's ": OPENROUTER PROCESSING").
+const keepAlive = ": keep-alive\n\n"
 
 // What the user does: streams a response (client.Responses.NewStreaming),
 // or a chat completion, that the split sends to a version whose backend
@@ -182,6 +179,71 @@ func TestStreamKeepAliveThenSilenceIsIdle(t *testing.T) {
 			waitFor(t, "the pinned observation", func() bool { return len(rec.all()) == 3 })
 			if o := rec.all()[2]; o.ErrorClass != "stream_idle" || o.Status != 504 || o.Retried {
 				t.Errorf("pinned attempt: class %q status %d retried %v, want stream_idle 504", o.ErrorClass, o.Status, o.Retried)
+			}
+		})
+	}
+}
+
+// What the user does: streams a chat completion or a response through
+// openai-go from a backend that sends keep-alive comments, each a block of
+// its own (a comment, then a blank line; with \r\n as sse-starlette ends
+// its lines; an empty comment; a stray blank line), before its first
+// event and between its events.
+// What happened: the gateway passed each block as it came, and openai-go
+// (v1.12) takes the blank line that ends a block of comments for an event
+// with no data: the stream failed with "unexpected end of JSON input" at
+// the first keep-alive that reached it (a reasoning model's stream kept
+// alive while it thinks, a slow answer's), as it does from the backend
+// directly, where the SSE standard dispatches no event.
+// What must happen: the comments reach the client (they keep its
+// connection alive), the blank lines that end blocks of comments alone do
+// not; the events are the backend's, byte for byte, and the SDK reads the
+// whole answer with no error.
+func TestStreamKeepAliveBlocksDoNotBreakOpenAIGo(t *testing.T) {
+	const ping = ": ping - 2026-12-07 10:00:00.000000+00:00\r\n\r\n"
+	chat := []string{keepAlive, ping, chunk("hel"), keepAlive, ":\n\n", chunk("lo"), "\n", ping, finalChunk, keepAlive, doneEvent}
+	resp := []string{respCreatedEvent, keepAlive, respInProgressEvt, ping, respTextDeltaEvent, keepAlive, ":\n\n", "\n", respCompletedEvent}
+	// What the client reads: each block of comments alone without the
+	// blank line that ends it.
+	relayed := func(parts []string) string {
+		without := map[string]string{keepAlive: ": keep-alive\n", ping: strings.TrimSuffix(ping, "\r\n"), ":\n\n": ":\n", "\n": ""}
+		var b strings.Builder
+		for _, p := range parts {
+			if w, ok := without[p]; ok {
+				p = w
+			}
+			b.WriteString(p)
+		}
+		return b.String()
+	}
+	parts := func(ss []string) []any {
+		var out []any
+		for _, s := range ss {
+			out = append(out, s)
+		}
+		return out
+	}
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			chatBE, respBE := reviewSSE(t, parts(chat)...), reviewSSE(t, parts(resp)...)
+			_, chatURL := MustProxy(t, proxy.Options{Routes: splitRoutes(t, chatBE, chatBE, 0), Transport: tr.rt})
+			_, respURL := MustProxy(t, proxy.Options{Routes: splitRoutes(t, respBE, respBE, 0), Transport: tr.rt})
+			if text, err := modelStream(t, chatURL, "chat:v2"); err != nil || text != "hello" {
+				t.Errorf("chat through openai-go: text %q, error %v; want \"hello\", no error", text, err)
+			}
+			if text, err := respStream(t, respURL, "chat:v2"); err != nil || text != "hello" {
+				t.Errorf("responses through openai-go: text %q, error %v; want \"hello\", no error", text, err)
+			}
+			for _, c := range []struct {
+				url, path, body string
+				parts           []string
+			}{
+				{chatURL, "/v1/chat/completions", `{"model":"chat:v2","stream":true,"stream_options":{"include_usage":true},"messages":[]}`, chat},
+				{respURL, "/v1/responses", `{"model":"chat:v2","input":"hi","stream":true}`, resp},
+			} {
+				if _, body := post(t, c.url, c.path, c.body); body != relayed(c.parts) {
+					t.Errorf("%s: the client read\n%q\nwant the backend's stream without the blank lines ending comments alone\n%q", c.path, body, relayed(c.parts))
+				}
 			}
 		})
 	}
