@@ -442,11 +442,12 @@ var respReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, re
 
 // maxOpeningSize bounds the reader a Responses stream's opening events
 // are held in (growReader): past it, the stream passes as it comes. The
-// opening echoes the request's instructions and tools, which the gateway
-// held whole already (the request's body), so a
-// stream that needs more than respReaderSize costs about its request's
-// size again, for its life. Such readers are not pooled: they are few,
-// and a pool would keep them after the streams that needed them.
+// opening echoes the request's instructions and tools (response.created,
+// and response.in_progress again), which the gateway held whole already
+// (the request's body), so a stream that needs more than respReaderSize
+// holds a reader of one to four times its opening, for its life. Such
+// readers are not pooled: they are few, and a pool would keep them after
+// the streams that needed them.
 const maxOpeningSize = 1 << 20
 
 // putReader returns a stream's reader to its pool; one larger than
