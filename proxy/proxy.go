@@ -65,8 +65,10 @@ type Options struct {
 	// ConnectTimeout bounds dialing a backend; default 5 s.
 	ConnectTimeout time.Duration
 	// FirstByteTimeout bounds the wait for the backend's response headers
-	// (prefill included) and, for a stream, for its first line (an event or
-	// a comment): vLLM sends a stream's headers before prefill. A failure
+	// (prefill included) and, for a stream, for its first event or comment:
+	// vLLM sends a stream's headers before prefill. Comments before the
+	// first event are held, and passed on once the attempt has been out
+	// this long or 20 s, whichever is less (firstEvents). A failure
 	// within it is retried on stable as a connection failure is, since the
 	// client has been sent nothing yet. With the own client it runs from
 	// when the request was sent; with Options.Transport the transport bounds
@@ -387,12 +389,7 @@ type exchange struct {
 // has been closed.
 func (x *exchange) releaseReader() {
 	if x.br != nil {
-		x.br.Reset(nil)
-		if x.br.Size() == respReaderSize {
-			respReaders.Put(x.br)
-		} else {
-			streamReaders.Put(x.br)
-		}
+		putReader(x.br)
 		x.br = nil
 	}
 	if x.idle != nil {
@@ -850,6 +847,11 @@ func upstreamMessage(t *route.Target, class string, err error) string {
 	switch class {
 	case "timeout":
 		return "the backend for " + t.ID + " did not answer in time; try again, and if it persists ask an operator to check the backend or move traffic off it"
+	case "stream_idle":
+		// Its stream's keep-alive put timeouts.idle in force before its
+		// first event (opening.keepAlive).
+		d, _ := idleCut(err)
+		return "the backend for " + t.ID + " sent nothing for " + d.String() + " after a keep-alive, before its first event, and was cut off (timeouts.idle); try again, and if it persists ask an operator to check the backend or move traffic off it"
 	case "connect":
 		return "the backend for " + t.ID + " cannot be reached (" + bodyErrText(err) + "); try again, and if it persists ask an operator to check the backend or move traffic off it"
 	case "stream_broken":

@@ -36,7 +36,9 @@ func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class s
 		obs.Latency = p.opt.Now().Sub(x.sent)
 		obs.TTFT = obs.Latency
 		switch class {
-		case "timeout":
+		case "timeout", "stream_idle":
+			// stream_idle: silent past timeouts.idle after a keep-alive,
+			// before the stream's first event (awaitFirstLine).
 			writeErrorCode(x.w, sluice.CodeTimeout, upstreamMessage(t, class, err))
 		case "canceled":
 			obs.Status = 499
@@ -457,7 +459,10 @@ const maxHeld = 64 << 10
 
 // streamReaders are relayStream's line readers, pooled: a stream's reader
 // is as large as a long event line.
-var streamReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 8<<10) }}
+var streamReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, streamReaderSize) }}
+
+// streamReaderSize is the size of a stream's reader.
+const streamReaderSize = 8 << 10
 
 // respReaderSize is the size of the reader a Responses stream moves to
 // when its first events (response.created, response.in_progress: the
@@ -468,6 +473,28 @@ const respReaderSize = 64 << 10
 
 // respReaders are the larger readers of Responses streams, pooled.
 var respReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, respReaderSize) }}
+
+// maxOpeningSize bounds the reader a Responses stream's opening events
+// are held in (growReader): past it, the stream passes as it comes. The
+// opening echoes the request's instructions and tools (response.created,
+// and response.in_progress again), which the gateway held whole already
+// (the request's body), so a stream that needs more than respReaderSize
+// holds a reader of one to four times its opening, for its life. Such
+// readers are not pooled: they are few, and a pool would keep them after
+// the streams that needed them.
+const maxOpeningSize = 1 << 20
+
+// putReader returns a stream's reader to its pool; one larger than
+// respReaderSize is dropped.
+func putReader(br *bufio.Reader) {
+	br.Reset(nil)
+	switch br.Size() {
+	case streamReaderSize:
+		streamReaders.Put(br)
+	case respReaderSize:
+		respReaders.Put(br)
+	}
+}
 
 // newStreamReader returns a pooled reader for a stream's answer (a
 // Responses stream's too: firstEvents moves one whose opening events fill
@@ -599,8 +626,17 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 			case len(trimmed) == 0:
 				if !suppress {
 					flushHeld()
-					write(line)
-					ended = true
+					if inEvent {
+						write(line)
+						ended = true
+					}
+					// Else the end of a block of comments alone (a
+					// keep-alive), or a blank line after one: no event
+					// (SSE dispatches none), but openai-go (v1.12)
+					// takes it for an event with no data and fails the
+					// stream ("unexpected end of JSON input"), as the
+					// Python SDK does once the stream has sent an id.
+					// Not passed on; the comment was.
 				}
 				suppress, inEvent, sawData, namedError = false, false, false, false
 			case bytes.HasPrefix(trimmed, []byte("data:")):
@@ -688,9 +724,15 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 					write(bareErrorEvent(trimmed[len("error:"):]))
 					inEvent = true
 				case !x.f.usageAsked && !sawData && len(held) < maxHeld && (len(held) > 0 || trimmed[0] != ':'):
-					// A comment alone (a keep-alive) passes at once.
 					held = append(held, line...)
 					lastTo = toHeld
+				case trimmed[0] == ':' && !inEvent && len(held) == 0:
+					// A comment outside an event (a keep-alive) passes
+					// at once, flushed: the blank line that ends its
+					// block does not follow it (above), and is what
+					// flushed it.
+					write(line)
+					ended = true
 				default:
 					flushHeld()
 					write(line)
