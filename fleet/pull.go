@@ -43,6 +43,7 @@ func (w *Windows) Pull(ctx context.Context) error {
 		err := w.remote.Ingest(observe.Batch{
 			Model: b.Model, Version: b.Version, Category: b.Category,
 			Observations: b.Observations, Scores: b.Scores, Data: b.Data,
+			From: w.cuts[seriesKey{b.Model, b.Version}], // the request log gave what came before (Cut)
 		})
 		if err != nil {
 			w.m.decodeErrors.Inc()

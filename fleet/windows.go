@@ -100,6 +100,7 @@ type Windows struct {
 	horizon     time.Time
 	last        map[string]replicaMark
 	pullFailing bool
+	cuts        map[seriesKey]time.Time // Cut: where Pull begins to take a version's observations; guarded by pullMu
 
 	oldestPending atomic.Int64 // Unix nanoseconds of the oldest waiting flush; 0 when none
 	lastPull      atomic.Int64 // Unix nanoseconds of the last successful read
@@ -111,6 +112,9 @@ type flush struct {
 	rows         []postgres.ObservationBatch
 	observations int
 }
+
+// seriesKey names a version of a model.
+type seriesKey struct{ model, version string }
 
 // replicaMark is what this replica has read of another.
 type replicaMark struct {
