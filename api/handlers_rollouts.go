@@ -104,7 +104,8 @@ type RolloutStatus struct {
 	Next string `json:"next,omitempty"`
 	// Seeding is true while a gateway restarted mid-rollout is still
 	// reading the rollout's requests back from the request log (SQLite; on
-	// PostgreSQL those older than the fleet's flushes hold):
+	// PostgreSQL those older than the fleet's flushes hold, and until it
+	// has read the flushes too):
 	// StageSamples counts this process's requests until the candidate's
 	// rows are read, and no analysis runs until it is done (Next says so).
 	Seeding bool `json:"seeding,omitempty"`

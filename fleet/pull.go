@@ -76,6 +76,8 @@ func (w *Windows) Pull(ctx context.Context) error {
 		w.opt.Logger.Info("reading the other replicas' observations works again")
 		w.pullFailing = false
 	}
-	w.lastPull.Store(now.UnixNano())
+	if w.lastPull.Swap(now.UnixNano()) == 0 {
+		close(w.pulled)
+	}
 	return nil
 }

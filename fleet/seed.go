@@ -35,6 +35,12 @@ func (w *Windows) Cut(model, version string, at time.Time) {
 	}
 }
 
+// Pulled is closed once a read of the other replicas' flushes (Pull) has
+// succeeded: from then on the windows hold what the table held of them.
+// Until then a replica's windows lack the fleet's last Retention, which
+// a seed from the request log stops short of (Cut).
+func (w *Windows) Pulled() <-chan struct{} { return w.pulled }
+
 // Seed adds to the other replicas' windows observations read back from the
 // request log, as observe.Recorder.Seed does (obs oldest first; from, cut
 // and score as there): those of model's version that arrived before the

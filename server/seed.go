@@ -54,6 +54,17 @@ func (s *Server) seedWindows(ctx context.Context) {
 	defer close(s.seed.done)
 	for _, p := range s.seed.plan {
 		s.seedRollout(ctx, p)
+		if s.fleet != nil {
+			// The request log's part ends at the cut; the flushes give
+			// the rest, the last 13 minutes, once they are read: a
+			// verdict before would judge the candidate on what it did
+			// up to the cut (the first read can come after the seed's,
+			// or fail while the store is slow).
+			select {
+			case <-s.fleet.Pulled():
+			case <-ctx.Done():
+			}
+		}
 		s.seed.mu.Lock()
 		delete(s.seed.rollouts, p.rollout)
 		s.seed.mu.Unlock()

@@ -83,6 +83,51 @@ func TestReplicas_FleetSeedOverlapCountedOnce(t *testing.T) {
 	sf.wantSample(rows, stage)
 }
 
+// TestReplicas_FleetSeedWaitsForFlushes: a replica's windows hold a long
+// stage's sample once it has read both parts, the request log's and the
+// flushes'; until then the rollout is not analysed and its status says it
+// is seeding. The first read of the flushes is slow here (the table is
+// locked): the request log's part alone lacks the last 13 minutes, on
+// which a verdict would judge the candidate (a regression of the last
+// minutes unseen) while the status said the sample was whole.
+func TestReplicas_FleetSeedWaitsForFlushes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs gateway processes (skipped under -short)")
+	}
+	sf := startSeedFleet(t)
+	now := time.Now()
+	stage := now.Add(-40 * time.Minute)
+	sf.backdate(stage)
+	rows := seedTraffic(stage.Add(-time.Minute), now.Add(-2*time.Second))
+	sf.log(rows)
+	sf.flushed(rows, now.Add(-flushes.DefaultRetention+20*time.Second), func(o sluice.Observation) time.Time { return o.At.Add(time.Second) })
+
+	ctx := t.Context()
+	tx, err := sf.conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "LOCK TABLE observation_batches IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	rs := sf.f.start(2)
+	for _, r := range rs {
+		sf.waitLog(r)
+		st, err := r.client.Rollout(ctx, "chat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !st.Seeding {
+			t.Errorf("%s says its windows are whole (a sample of %d) before it could read the fleet's flushes", r.name, st.StageSamples)
+		}
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sf.waitSeeded(rs)
+	sf.wantSample(rows, stage)
+}
+
 // seedFleet is a fleet of two replicas on a store of their own with a
 // canary of chat's v1.1.0 under way, and the test's own connection to the
 // store.
@@ -248,19 +293,42 @@ func (sf *seedFleet) restartAll() {
 	sf.t.Helper()
 	rs := sf.f.start(2)
 	for _, r := range rs {
+		sf.waitLog(r)
+	}
+	sf.waitSeeded(rs)
+}
+
+// waitLog waits until r says it has read the rollout's requests back from
+// the request log.
+func (sf *seedFleet) waitLog(r *replica) {
+	sf.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(r.Log(), "its windows were filled again from the request log") {
+		if time.Now().After(deadline) {
+			sf.t.Fatalf("%s did not read the rollout's requests back from the request log:\n%s", r.name, r.Log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitSeeded waits until each of rs says the rollout's windows are whole
+// (its status no longer seeding).
+func (sf *seedFleet) waitSeeded(rs []*replica) {
+	sf.t.Helper()
+	for _, r := range rs {
 		deadline := time.Now().Add(30 * time.Second)
-		for !strings.Contains(r.Log(), "its windows were filled again from the request log") {
+		for {
+			st, err := r.client.Rollout(sf.t.Context(), "chat")
+			if err != nil {
+				sf.t.Fatal(err)
+			}
+			if !st.Seeding {
+				break
+			}
 			if time.Now().After(deadline) {
-				sf.t.Fatalf("%s did not read the rollout's requests back from the request log:\n%s", r.name, r.Log())
+				sf.t.Fatalf("%s still says it is seeding 30 s after it started:\n%s", r.name, r.Log())
 			}
 			time.Sleep(50 * time.Millisecond)
-		}
-		st, err := r.client.Rollout(sf.t.Context(), "chat")
-		if err != nil {
-			sf.t.Fatal(err)
-		}
-		if st.Seeding {
-			sf.t.Errorf("%s still says it is seeding once its windows are filled", r.name)
 		}
 	}
 }
