@@ -103,7 +103,9 @@ type RolloutStatus struct {
 	// when the analysis passes ...". Empty when there is nothing to add.
 	Next string `json:"next,omitempty"`
 	// Seeding is true while a gateway restarted mid-rollout is still
-	// reading the rollout's requests back from the request log (SQLite):
+	// reading the rollout's requests back from the request log (SQLite; on
+	// PostgreSQL those older than the fleet's flushes hold, and until it
+	// has read the flushes too):
 	// StageSamples counts this process's requests until the candidate's
 	// rows are read, and no analysis runs until it is done (Next says so).
 	Seeding bool `json:"seeding,omitempty"`
