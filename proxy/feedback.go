@@ -173,8 +173,9 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 // "too old" to a user holding the id of an answer a minute old that
 // another replica, or this gateway before a restart, had served. An id of
 // this process within the window that rates nothing (a request refused
-// before it reached a version, or another client key's) gets one message
-// for both, so that a key learns nothing of another's requests.
+// before it reached a version, one its client canceled, one still being
+// answered, or another client key's) gets one message for all, so that a
+// key learns nothing of another's requests.
 func (p *Proxy) unknownWhy(id string, seq uint64, own bool) string {
 	window, last := strconv.Itoa(len(p.feedback.slots)), idCounter.Load()
 	switch {
@@ -189,7 +190,8 @@ func (p *Proxy) unknownWhy(id string, seq uint64, own bool) string {
 		return "it is older than the last " + window + " requests this gateway answered, the only ones that take feedback"
 	}
 	return "no answer of a model by that id among the last " + window + " requests this gateway answered " +
-		"(a request refused before it reached a version, or sent with another client key, takes no feedback)"
+		"(a request refused before it reached a version, one its client canceled, or one sent with another client key, " +
+		"takes no feedback; one still being answered takes it once its answer has ended)"
 }
 
 // parseFeedback validates a feedback body and returns the request id and
