@@ -69,6 +69,14 @@ type ABMetric struct {
 	// Baseline and Candidate are the arms' means (rates for rates).
 	Baseline  float64 `json:"baseline"`
 	Candidate float64 `json:"candidate"`
+	// BaselineN and CandidateN are what each arm's figure rests on: a
+	// rate's denominator (the requests that finished, for the error rate;
+	// the answers, for the refusal rate), a mean's values (a quality row's
+	// scores: a feedback row's are the rated answers alone, often a tenth
+	// of the requests the report's header counts). Zero in a report
+	// stored before rows carried them.
+	BaselineN  int `json:"baseline_n,omitempty"`
+	CandidateN int `json:"candidate_n,omitempty"`
 	// Diff is Candidate − Baseline, and Lower and Upper its confidence
 	// interval at 1 − Alpha: Newcombe's for rates, Welch's for means.
 	Diff  float64 `json:"diff"`
@@ -433,7 +441,7 @@ func judgeAB(ms []ABMetric, alpha float64) (cand, base, shifts []string) {
 func abRate(name string, xb, nb, xc, nc int, alpha float64) ABMetric {
 	r := stats.TwoProportion(xb, nb, xc, nc, alpha)
 	return ABMetric{
-		Metric: name, Baseline: r.BaselineRate, Candidate: r.CandidateRate,
+		Metric: name, Baseline: r.BaselineRate, Candidate: r.CandidateRate, BaselineN: nb, CandidateN: nc,
 		Diff: r.Diff, Lower: r.Newcombe.Lo, Upper: r.Newcombe.Hi,
 		EffectSize: r.Diff, EffectKind: "difference", PValue: r.PValue, Test: "two-proportion z",
 	}
@@ -447,7 +455,7 @@ func abMean(name string, b, c []float64, alpha, rel, abs float64) ABMetric {
 	sb, sc := stats.Summarize(b), stats.Summarize(c)
 	w := stats.WelchT(sb, sc, alpha)
 	m := ABMetric{
-		Metric: name, Baseline: sb.Mean, Candidate: sc.Mean, Diff: sc.Mean - sb.Mean,
+		Metric: name, Baseline: sb.Mean, Candidate: sc.Mean, BaselineN: sb.N, CandidateN: sc.N, Diff: sc.Mean - sb.Mean,
 		Lower: w.CI.Lo, Upper: w.CI.Hi, EffectSize: stats.CohensD(sb, sc), EffectKind: "cohens_d",
 		PValue: w.PValue, Test: "Welch t", MannWhitneyP: stats.MannWhitneyU(b, c).PValue,
 	}

@@ -142,8 +142,7 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	if !found {
-		writeErrorCode(w, sluice.CodeNotFound, "unknown request id "+strconv.Quote(id)+": feedback is accepted for the last "+
-			strconv.Itoa(len(p.feedback.slots))+" requests this gateway answered; send the X-Request-Id header of the answer")
+		writeErrorCode(w, sluice.CodeNotFound, "unknown request id "+strconv.Quote(id)+": "+p.unknownWhy(id, seq, ok))
 		return
 	}
 	if rated {
@@ -165,6 +164,34 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
 	w.Write(b)
+}
+
+// unknownWhy says why feedback for id found no answer to rate, and what to
+// do: seq and own are parseRequestID's reading of it. The cases a user
+// meets are told apart (an id of another process, one too old, no id of
+// ours at all), as one message saying "the last 100000 requests" read as
+// "too old" to a user holding the id of an answer a minute old that
+// another replica, or this gateway before a restart, had served. An id of
+// this process within the window that rates nothing (a request refused
+// before it reached a version, one its client canceled, one still being
+// answered, or another client key's) gets one message for all, so that a
+// key learns nothing of another's requests.
+func (p *Proxy) unknownWhy(id string, seq uint64, own bool) string {
+	window, last := strconv.Itoa(len(p.feedback.slots)), idCounter.Load()
+	switch {
+	case !own && otherProcessID(id):
+		return "another gateway process answered it (another replica, or this gateway before a restart); " +
+			"feedback is taken only by the process that answered the request, for its last " + window +
+			" requests: send it to the replica that served the answer, before a restart"
+	case !own:
+		return "not a request id this gateway gives: send the X-Request-Id header of the answer " +
+			"(such as " + idPrefix + "_3c), not the id in the answer's body"
+	case seq <= last && last-seq >= uint64(len(p.feedback.slots)):
+		return "it is older than the last " + window + " requests this gateway answered, the only ones that take feedback"
+	}
+	return "no answer of a model by that id among the last " + window + " requests this gateway answered " +
+		"(a request refused before it reached a version, one its client canceled, or one sent with another client key, " +
+		"takes no feedback; one still being answered takes it once its answer has ended)"
 }
 
 // parseFeedback validates a feedback body and returns the request id and

@@ -79,7 +79,7 @@ func TestProxy_Feedback(t *testing.T) {
 		{"ErrScoreRange", "POST", `{"request_id":"` + id + `","score":4}`, 422, `between 0.0 and 1.0, got 4`},
 		{"ErrThumbsType", "POST", `{"request_id":"` + id + `","thumbs":true}`, 400, `"thumbs" must be the string`},
 		{"ErrThumbsValue", "POST", `{"request_id":"` + id + `","thumbs":"sideways"}`, 422, `"up" or "down", got "sideways"`},
-		{"ErrUnknownID", "POST", `{"request_id":"req_nope_1","thumbs":"up"}`, 404, "unknown request id \"req_nope_1\": feedback is accepted for the last 50 requests"},
+		{"ErrUnknownID", "POST", `{"request_id":"req_nope_1","thumbs":"up"}`, 404, "unknown request id \"req_nope_1\": not a request id this gateway gives"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

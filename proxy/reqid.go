@@ -41,3 +41,22 @@ func parseRequestID(id string) (n uint64, ok bool) {
 	n, err := strconv.ParseUint(rest[1:], 36, 64)
 	return n, err == nil && n > 0
 }
+
+// otherProcessID says whether id, which this process did not make, is in
+// the shape of a request id of another gateway process (a prefix of its
+// own: another replica, or this gateway before a restart) rather than no
+// id of Sluice's at all (the answer body's "chatcmpl-…", a typo).
+// Feedback's 404 names which, as "unknown" alone read as "too old" to a
+// user holding the id of an answer a minute old.
+func otherProcessID(id string) bool {
+	rest, found := strings.CutPrefix(id, "req_")
+	if !found || len(rest) < len(idPrefix)-len("req_")+2 {
+		return false
+	}
+	hexPart, count := rest[:len(idPrefix)-len("req_")], rest[len(idPrefix)-len("req_"):]
+	if _, err := hex.DecodeString(hexPart); err != nil || count[0] != '_' {
+		return false
+	}
+	n, err := strconv.ParseUint(count[1:], 36, 64)
+	return err == nil && n > 0
+}

@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,13 +130,29 @@ func TestDashboard_ABTestReportAndConclude(t *testing.T) {
 		}
 	}
 	// Metric, category, baseline, candidate, difference, interval, margin,
-	// equivalence, p, Holm p, winner.
-	if len(refusal) != 11 || !strings.HasSuffix(refusal[2], "%") || !strings.HasSuffix(refusal[4], " pp") ||
+	// equivalence, p, Holm p, winner, n.
+	if len(refusal) != 12 || !strings.HasSuffix(refusal[2], "%") || !strings.HasSuffix(refusal[4], " pp") ||
 		!strings.HasPrefix(refusal[5], "[") || !strings.HasPrefix(refusal[6], "±") || refusal[10] != "candidate" {
 		t.Errorf("refusal_rate row %q: want rates in %%, the difference in pp with its interval and margin, and the candidate winning", refusal)
 	}
 	if heuristic == nil {
 		t.Errorf("no quality row of the heuristic's scores: %v", st.Rows)
+	}
+	// Each row says what it rests on, as sluice rollout status does: the
+	// refusal rate's answers, the heuristic's scores.
+	for _, m := range rep.Metrics {
+		var cells []string
+		switch m.Name() {
+		case "refusal_rate":
+			cells = refusal
+		case "quality (heuristic)":
+			cells = heuristic
+		default:
+			continue
+		}
+		if want := fmt.Sprintf("%d / %d", m.BaselineN, m.CandidateN); m.BaselineN == 0 || len(cells) < 12 || cells[11] != want {
+			t.Errorf("%s row %q: want n %q, the report's", m.Name(), cells, want)
+		}
 	}
 
 	// An operator: the same report, and the conclude buttons.

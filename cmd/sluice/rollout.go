@@ -684,7 +684,8 @@ func renderRolloutEvents(st api.RolloutStatus, now time.Time, whole bool) string
 }
 
 // renderABReport draws a completed A/B test's report: every metric on all
-// traffic, and the category rows where an arm won or that changed. MARGIN
+// traffic, and the category rows where an arm won or that changed. N (B/C)
+// is each arm's sample of the row (rated answers, for feedback); MARGIN
 // is the change that matters (the rollout's analysis threshold) and EQUIV
 // whether the interval lies within ±MARGIN, beyond it, or spans it
 // (undecided: too little data to rule out a change that matters).
@@ -694,7 +695,7 @@ func renderABReport(b *strings.Builder, rep *analysis.Report) {
 		fmt.Fprintf(b, "  Stopped early, before its planned %d requests per arm: the p-values are of one look at a smaller sample, and a look taken because the results looked good or bad is wrong more often than alpha says.\n\n", rep.PlannedN)
 	}
 	tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "  METRIC\tCATEGORY\tBASELINE\tCANDIDATE\tDIFF\t%s%% INTERVAL\tMARGIN\tEQUIV\tP\tP (HOLM)\tWINNER\n", strconv.FormatFloat(100*(1-rep.Alpha), 'g', 4, 64))
+	fmt.Fprintf(tw, "  METRIC\tCATEGORY\tBASELINE\tCANDIDATE\tDIFF\t%s%% INTERVAL\tMARGIN\tEQUIV\tP\tP (HOLM)\tWINNER\tN (B/C)\n", strconv.FormatFloat(100*(1-rep.Alpha), 'g', 4, 64))
 	row := func(m analysis.ABMetric) {
 		// A report stored before margins were judged has none: "-".
 		v := abUnit(m.Metric)
@@ -702,17 +703,37 @@ func renderABReport(b *strings.Builder, rep *analysis.Report) {
 		if m.Equivalence != "" {
 			margin = "±" + v(m.Margin, "%.4g")
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t[%s, %s]\t%s\t%s\t%s\t%s\t%s\n", m.Name(), dash(m.Category), v(m.Baseline, "%.4g"), v(m.Candidate, "%.4g"), v(m.Diff, "%+.4g"), v(m.Lower, "%+.4g"), v(m.Upper, "%+.4g"), margin, dash(m.Equivalence), pText(m.PValue), pText(m.AdjustedP), m.Winner)
+		// What each arm's figure rests on: a feedback row's rated
+		// answers are not the header's requests. "-" in a report stored
+		// before rows carried them.
+		n := "-"
+		if m.BaselineN > 0 || m.CandidateN > 0 {
+			n = strconv.Itoa(m.BaselineN) + "/" + strconv.Itoa(m.CandidateN)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t[%s, %s]\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name(), dash(m.Category), v(m.Baseline, "%.4g"), v(m.Candidate, "%.4g"), v(m.Diff, "%+.4g"), v(m.Lower, "%+.4g"), v(m.Upper, "%+.4g"), margin, dash(m.Equivalence), pText(m.PValue), pText(m.AdjustedP), m.Winner, n)
 	}
 	for _, m := range rep.Metrics {
 		row(m)
 	}
+	hidden := 0
 	for _, m := range rep.Categories {
 		if m.Winner != "no difference" {
 			row(m) // keep the table short: categories only when they matter
+		} else {
+			hidden++
 		}
 	}
 	tw.Flush()
+	if hidden > 0 {
+		// Said, as the dashboard's "show the N category rows without a
+		// difference" does: rows left out without a word read as
+		// categories never compared.
+		rows := "rows"
+		if hidden == 1 {
+			rows = "row"
+		}
+		fmt.Fprintf(b, "  (%d category %s without a difference not shown: -o json shows every one)\n", hidden, rows)
+	}
 	b.WriteString("\n")
 }
 

@@ -52,6 +52,10 @@ func TestRenderRollout_ABReport(t *testing.T) {
 		"P (HOLM)",
 		"[+18%, +36%]",
 		"Last analysis: FAIL",
+		// general's row is left out, and the view says so, as the
+		// dashboard does: a category missing without a word read as one
+		// never compared.
+		"(1 category row without a difference not shown: -o json shows every one)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the view lacks %q:\n%s", want, out)
@@ -61,7 +65,7 @@ func TestRenderRollout_ABReport(t *testing.T) {
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Fields(line)
 		if len(f) > 1 && f[0] == "refusal_rate" && f[1] == "billing" {
-			billing = strings.HasSuffix(line, "baseline")
+			billing = f[len(f)-2] == "baseline" // WINNER, then N (B/C)
 		}
 		if len(f) > 1 && f[0] == "refusal_rate" && f[1] == "general" {
 			general = true
@@ -125,13 +129,29 @@ func TestRenderRollout_ABReportEquivalence(t *testing.T) {
 func TestRenderABReport_QualitySource(t *testing.T) {
 	var b strings.Builder
 	renderABReport(&b, &analysis.Report{Alpha: 0.05, Winner: "mixed", Metrics: []analysis.ABMetric{
-		{Metric: "quality", Source: "feedback", Winner: "baseline", Equivalence: "beyond"},
-		{Metric: "quality", Source: "heuristic", Winner: "candidate", Equivalence: "beyond"},
+		{Metric: "quality", Source: "feedback", Winner: "baseline", Equivalence: "beyond", BaselineN: 40, CandidateN: 55},
+		{Metric: "quality", Source: "heuristic", Winner: "candidate", Equivalence: "beyond", BaselineN: 970, CandidateN: 995},
+		{Metric: "error_rate", Winner: "no difference", Equivalence: "within"}, // stored before rows carried their sizes
 	}})
-	for _, want := range []string{"quality (feedback)", "quality (heuristic)"} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("report table has no row %q:\n%s", want, b.String())
+	// Each row says what it rests on (N (B/C), the last column): the
+	// feedback row's rated answers, not the header's requests.
+	if !strings.Contains(b.String(), "N (B/C)") {
+		t.Errorf("no N (B/C) column:\n%s", b.String())
+	}
+	want := map[string]string{"quality (feedback)": "40/55", "quality (heuristic)": "970/995", "error_rate": "-"}
+	for _, line := range strings.Split(b.String(), "\n") {
+		f := strings.Fields(line)
+		for name, n := range want {
+			if strings.HasPrefix(strings.TrimSpace(line), name+" ") {
+				if got := f[len(f)-1]; got != n {
+					t.Errorf("%s: N %q, want %q:\n%s", name, got, n, b.String())
+				}
+				delete(want, name)
+			}
 		}
+	}
+	if len(want) > 0 {
+		t.Errorf("report table has no row %v:\n%s", want, b.String())
 	}
 }
 

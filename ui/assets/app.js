@@ -373,9 +373,9 @@
   // changed (all of them with showAllCats).
   function abTable(rep, showAllCats, p) {
     const level = String(Math.round(10000 * (1 - (rep.alpha || 0.05))) / 100);
-    const cols = ["Metric", "Category", "Baseline", "Candidate", "Difference", level + "% interval", "Margin", "Equivalence", "p", "p (Holm)", "Winner"];
+    const cols = ["Metric", "Category", "Baseline", "Candidate", "Difference", level + "% interval", "Margin", "Equivalence", "p", "p (Holm)", "Winner", "n (baseline / candidate)"];
     const t = h("table", { class: "grid num", id: (p || "") + "ab-table" },
-      h("thead", {}, h("tr", {}, cols.map((x, i) => h("th", { class: i >= 2 && i <= 9 && i !== 7 ? "n" : "" }, x)))));
+      h("thead", {}, h("tr", {}, cols.map((x, i) => h("th", { class: (i >= 2 && i <= 9 && i !== 7) || i === 11 ? "n" : "" }, x)))));
     const tb = h("tbody", {});
     const rows = (rep.metrics || []).concat((rep.categories || []).filter((m) => showAllCats || m.winner !== "no difference"));
     for (const m of rows) {
@@ -393,7 +393,11 @@
         h("td", {}, judged ? h("span", { class: "chip " + equivClass(m.equivalence) }, m.equivalence) : "–"),
         h("td", { class: "n" }, fmtP(m.p_value)),
         h("td", { class: "n" }, fmtP(m.adjusted_p)),
-        h("td", {}, h("span", { class: "chip " + winnerClass(m.winner) }, m.winner))));
+        h("td", {}, h("span", { class: "chip " + winnerClass(m.winner) }, m.winner)),
+        // What each arm's figure rests on: a feedback row's rated answers,
+        // not the header's requests; "–" in a report stored before rows
+        // carried them.
+        h("td", { class: "n" }, m.baseline_n || m.candidate_n ? (m.baseline_n || 0) + " / " + (m.candidate_n || 0) : "–")));
     }
     if (!rows.length) tb.append(h("tr", {}, h("td", { colspan: cols.length, class: "muted" }, "no metric had data in both arms")));
     t.append(tb);
