@@ -395,3 +395,35 @@ func TestStreamAnsweredWholeIndentedIsRelayedAsStream(t *testing.T) {
 		checkWholeObs(t, rec, 9, 8, "tool_calls", true)
 	})
 }
+
+// What the user does: streams a chat completion from a backend that
+// answers whole with a chat.completion that names itself one and has no
+// choices (an empty answer, as a whole request would get it).
+// What happened: taken for no answer at all, a 502 upstream_invalid, where
+// the same body answering a whole request passes as the empty answer it
+// is.
+// What must happen: relayed as a stream with no choices (the usage chunk
+// asked for, then [DONE]); the request a success with its tokens. An
+// answer that does not name its kind still needs a choice to count as one.
+func TestStreamAnsweredWholeWithNoChoicesIsRelayed(t *testing.T) {
+	be := reviewBackend(t, wholeHeads["json"], `{"id":"chatcmpl-e","object":"chat.completion","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":0,"total_tokens":7}}`)
+	rec := newSpyRecorder()
+	_, url := MustProxy(t, proxy.Options{Routes: MustRoutes(t, be, ""), Recorder: rec})
+	resp, body := post(t, url, "/v1/chat/completions", `{"model":"chat","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("status %d, type %q: want a 200 event stream; body %q", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	if !strings.Contains(body, `"choices":[],"usage":{"prompt_tokens":7`) || !strings.HasSuffix(body, "data: [DONE]\n\n") {
+		t.Errorf("body %q: want the usage chunk, then [DONE]", body)
+	}
+	waitFor(t, "the observation", func() bool { return len(rec.all()) == 1 })
+	if o := rec.all()[0]; o.ErrorClass != "" || o.Status != 200 || o.InputTokens != 7 {
+		t.Errorf("logged: class %q status %d input tokens %d, want a success with 7", o.ErrorClass, o.Status, o.InputTokens)
+	}
+
+	unnamed := reviewBackend(t, wholeHeads["json"], `{"id":"x","choices":[]}`)
+	_, url = MustProxy(t, proxy.Options{Routes: MustRoutes(t, unnamed, "")})
+	if resp, body := post(t, url, "/v1/chat/completions", streamBody); resp.StatusCode != 502 {
+		t.Errorf("a whole JSON with no choices and no object: status %d (%q), want 502", resp.StatusCode, body)
+	}
+}

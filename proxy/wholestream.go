@@ -24,7 +24,8 @@ import (
 // isWholeAnswerFor reports whether b, a whole JSON answer to a streamed
 // request on path, is a valid answer of the kind the endpoint streams: a
 // chat.completion with choices that carry a message (chat), a
-// text_completion with choices that carry a text (completions), a
+// text_completion with choices that carry a text (completions), either
+// with none when it names its kind (an empty answer), a
 // response with an output array (Responses). An "object" other than the
 // kind's, or none where a Responses answer must name it, is not.
 func isWholeAnswerFor(path string, b []byte) bool {
@@ -45,8 +46,14 @@ func isWholeAnswerFor(path string, b []byte) bool {
 			return false
 		}
 		choices := r.Get("choices")
-		if !choices.IsArray() || len(choices.Array()) == 0 {
+		if !choices.IsArray() {
 			return false
+		}
+		if len(choices.Array()) == 0 {
+			// An empty answer that names its kind is one, as a whole
+			// request gets it; an unnamed JSON needs a choice to be
+			// taken for an answer.
+			return object.Str == kind
 		}
 		ok := true
 		choices.ForEach(func(_, c gjson.Result) bool {
