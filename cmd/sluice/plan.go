@@ -197,11 +197,17 @@ func (c *cli) planCmd() *cobra.Command {
 				return fmt.Errorf("--alpha and --power must be in (0, 1), such as --alpha 0.05 --power 0.8")
 			}
 			n := stats.SampleSizeTwoProportions(base, mde, alpha, power)
+			// An A/B test's report spends half of alpha on its overall
+			// rows and half on its category rows, Holm-corrected over its
+			// metrics: one metric there has alpha/2 at best, so a test
+			// sized at alpha had less power than it said.
+			ab := stats.SampleSizeTwoProportions(base, mde, alpha/2, power)
 			if c.output == "json" {
-				return c.printJSON(map[string]any{"baseline": base, "mde": mde, "alpha": alpha, "power": power, "per_arm": n, "total": 2 * n})
+				return c.printJSON(map[string]any{"baseline": base, "mde": mde, "alpha": alpha, "power": power, "per_arm": n, "total": 2 * n, "ab_report_per_arm": ab})
 			}
 			fmt.Fprintf(c.stdout, "To detect %.4g → %.4g (alpha %.3g two-sided, power %.0f%%): %d requests per arm, %d in all.\n", base, base+mde, alpha, 100*power, n, 2*n)
 			fmt.Fprintf(c.stdout, "With a 5%% canary the candidate arm fills after about %d requests to the model.\n", n*20)
+			fmt.Fprintf(c.stdout, "For an A/B test (--ab-samples): at least %d per arm. Its report tests the overall rows at half of alpha (%.3g; the category rows take the other half), Holm-corrected over its metrics, so each more metric that may differ needs more.\n", ab, alpha/2)
 			return nil
 		},
 	}

@@ -100,3 +100,22 @@ func TestPlan_StrategyNamedWithItsSettings(t *testing.T) {
 		t.Errorf("plan -f with the file's abtest and ab_samples 300:\n%s", out)
 	}
 }
+
+// TestPlanSamples_ABReportAlpha: an A/B test's report tests its overall
+// rows at half of alpha (the category rows take the other half), so a
+// test sized by plan samples at alpha had less power than it said (the
+// quality trial's finding 7): the A/B size is given at alpha/2
+// (831: z = 2.2414 for 0.025 two-sided, by the formula the 686 follows).
+func TestPlanSamples_ABReportAlpha(t *testing.T) {
+	out := mustRun(t, "plan", "samples", "--baseline", "0.85", "--mde", "0.05")
+	if !strings.Contains(out, "686 requests per arm") || !strings.Contains(out, "For an A/B test (--ab-samples): at least 831 per arm") {
+		t.Errorf("plan samples:\n%s", out)
+	}
+	var j struct {
+		PerArm int `json:"per_arm"`
+		AB     int `json:"ab_report_per_arm"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "-o", "json", "plan", "samples", "--baseline", "0.85", "--mde", "0.05")), &j); err != nil || j.PerArm != 686 || j.AB != 831 {
+		t.Errorf("plan samples -o json: %+v %v", j, err)
+	}
+}
