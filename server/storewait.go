@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -259,17 +258,4 @@ func (s *Server) closeHeld() {
 		hl.TCPListener.Close()
 		delete(s.waiting.held, key)
 	}
-}
-
-// redactDSN takes the store's password out of an error's text, should it
-// quote the DSN.
-func redactDSN(msg, store string) string {
-	u, err := url.Parse(store)
-	if err != nil || u.User == nil {
-		return msg
-	}
-	if pw, ok := u.User.Password(); ok && pw != "" {
-		msg = strings.ReplaceAll(msg, pw, "***")
-	}
-	return msg
 }
