@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/api"
+	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/postgres"
 	"github.com/sluicehq/sluice/server"
 )
@@ -53,7 +54,9 @@ its revision, every rollout with its timeline, the audit with its ids and times
 (so sluice audit --at answers the same), the admin tokens and client keys (their
 hashes, limits, budgets, rotated and revoked secrets) and the request log.
 SRC and DST are what the config's store: takes: an SQLite file's path or a
-postgres:// URL. Stop the gateway (every replica) first: a store in use is
+postgres:// URL, with its ${NAME} and ${file:PATH} references (quote them
+in single quotes), so that a password need not be typed out where ps shows
+it. Stop the gateway (every replica) first: a store in use is
 refused. DST must be empty (a new file, or a new database or schema).
 
 The request log is copied first, in batches, with its progress on stderr; the
@@ -62,7 +65,7 @@ only request log rows in DST: run the same command again, and it deletes them
 and starts over. The fleet's run-time state on PostgreSQL (replica beats,
 shared observation batches, shadow pairs) is not copied: a replica makes it
 anew.`,
-		Example: `  sluice store copy --from /var/lib/sluice/sluice.db --to postgres://sluice:…@db:5432/sluice
+		Example: `  sluice store copy --from /var/lib/sluice/sluice.db --to 'postgres://sluice:${file:/run/secrets/pg}@db:5432/sluice'
   sluice store copy --from /var/lib/sluice/sluice.db --to "$SLUICE_PG" --requests-since 7d
   sluice store copy --from "$SLUICE_PG" --to ./inspect.db --no-requests`,
 		Args: cobra.NoArgs,
@@ -88,8 +91,8 @@ anew.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&from, "from", "", "the store to copy: an SQLite file's path or a postgres:// URL")
-	f.StringVar(&to, "to", "", "the new, empty store to copy into: an SQLite file's path or a postgres:// URL")
+	f.StringVar(&from, "from", "", "the store to copy: an SQLite file's path or a postgres:// URL (${NAME} and ${file:PATH} references expanded, as in the config)")
+	f.StringVar(&to, "to", "", "the new, empty store to copy into: an SQLite file's path or a postgres:// URL (${NAME} and ${file:PATH} references expanded, as in the config)")
 	f.StringVar(&since, "requests-since", "", "copy only the request log rows since this time or duration ago (7d, 2026-11-01); default all")
 	f.BoolVar(&noRequests, "no-requests", false, "copy no request log rows")
 	return cmd
@@ -170,6 +173,17 @@ func openCopyStore(ctx context.Context, role, store string, mustExist bool) (cop
 }
 
 func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string, since time.Time, noRequests bool) error {
+	// --from and --to take the config's ${NAME} and ${file:PATH}
+	// references, so that a password need not be typed where ps shows it
+	// (single-quoted, or the shell expands ${NAME} first).
+	toGiven := to
+	var err error
+	if from, err = config.ExpandRefs(from); err != nil {
+		return fmt.Errorf("--from: %w", err)
+	}
+	if to, err = config.ExpandRefs(to); err != nil {
+		return fmt.Errorf("--to: %w", err)
+	}
 	if sameFile(from, to) {
 		// Else DST would read as held by another gateway: the copy's
 		// own lock on SRC.
@@ -186,6 +200,12 @@ func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string
 	}
 	defer closeDst()
 	dstName := describeStore(to)
+	// What the config's store: takes: the reference as given, which
+	// holds no secret, or DST named without its password.
+	storeSetting := dstName
+	if toGiven != to {
+		storeSetting = toGiven
+	}
 	// The calls that read or write a whole store get a long deadline: a
 	// store call without one gets PostgreSQL's 15 s, made for a
 	// gateway's changes. Request log batches keep theirs.
@@ -276,7 +296,11 @@ func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string
 	if len(differ) > 0 {
 		return fmt.Errorf("the copy differs from SRC in %s: do not use DST; report this with both stores", strings.Join(differ, ", "))
 	}
-	fmt.Fprintf(stdout, "\nCopied %s to %s. SRC is left as it was.\nNext: set the gateway's store: to %s in its config (as a ${NAME} or ${file:PATH} reference for a URL with a password) and start it with sluice serve.\n", describeStore(from), dstName, dstName)
+	next := "in its config (as a ${NAME} or ${file:PATH} reference for a URL with a password)"
+	if storeSetting != dstName {
+		next = "in its config"
+	}
+	fmt.Fprintf(stdout, "\nCopied %s to %s. SRC is left as it was.\nNext: set the gateway's store: to %s %s and start it with sluice serve.\n", describeStore(from), dstName, storeSetting, next)
 	return nil
 }
 
