@@ -11,8 +11,9 @@ const redacted = "***"
 
 // redactDSN takes the store's password out of an error's text, should it
 // quote the DSN or the part of it that holds the password. It redacts the
-// password field alone, in either form pgx reads: a URL's user:password@
-// or its password= parameter, a key=value string's password=. Replacing
+// password field alone, in either form pgx reads, as pgx reads it: a
+// URL's user:password@ or its password= parameter, a key=value string's
+// password=, and the client key's sslpassword= in either. Replacing
 // every occurrence of the password's text instead masked every equal word
 // of the message: a password "postgres" made "cannot reach PostgreSQL at
 // host/*** (user ***)" of a message that named neither.
@@ -21,6 +22,17 @@ func redactDSN(msg, store string) string {
 		msg = strings.ReplaceAll(msg, f.text, f.redacted)
 	}
 	return msg
+}
+
+// cutScheme returns store after its postgres:// or postgresql:// prefix,
+// which is how pgconn.ParseConfig tells a URL from a key=value string.
+func cutScheme(store string) (string, bool) {
+	for _, prefix := range []string{"postgres://", "postgresql://"} {
+		if rest, ok := strings.CutPrefix(store, prefix); ok {
+			return rest, true
+		}
+	}
+	return "", false
 }
 
 // passwordField is a text of a DSN that holds its password with the
@@ -44,41 +56,61 @@ func passwordFields(store string) []passwordField {
 		}
 		fields = append(fields, passwordField{text, redacted})
 	}
-	if strings.HasPrefix(store, "postgres://") || strings.HasPrefix(store, "postgresql://") {
-		// As pgconn.ParseConfig tells the forms apart.
-		u, err := url.Parse(store)
-		if err != nil {
-			return nil
+	if rest, ok := cutScheme(store); ok {
+		// As pgconn reads a URL (parseURLSettings, libpq's rules): the
+		// userinfo runs to the first '@' before any '/', so a password
+		// may hold a raw '?' or '#', which net/url refuses (and nothing
+		// was redacted).
+		if i := strings.IndexAny(rest, "@/"); i >= 0 && rest[i] == '@' {
+			user, pw, ok := strings.Cut(rest[:i], ":")
+			if ok && pw != "" {
+				add(rest[:i+1], user+":"+redacted+"@")
+				if v, err := url.PathUnescape(pw); err == nil {
+					if name, err := url.PathUnescape(user); err == nil {
+						add(name+":"+v+"@", name+":"+redacted+"@")
+					}
+				}
+			}
+			rest = rest[i+1:]
 		}
-		if pw, ok := u.User.Password(); ok && pw != "" {
-			user := u.User.Username()
-			rest := store[strings.Index(store, "://")+3:]
-			if end := strings.IndexAny(rest, "/?#"); end >= 0 {
-				rest = rest[:end]
+		// And as net/url reads it, up to the authority's last '@'
+		// (user:p@ss@host), which a message made from url.Parse quotes.
+		if u, err := url.Parse(store); err == nil {
+			if pw, ok := u.User.Password(); ok && pw != "" {
+				auth := store[strings.Index(store, "://")+3:]
+				if end := strings.IndexAny(auth, "/?#"); end >= 0 {
+					auth = auth[:end]
+				}
+				if at := strings.LastIndex(auth, "@"); at >= 0 {
+					written := auth[:at+1] // as written: user:p%40ss@
+					name, _, _ := strings.Cut(written, ":")
+					add(written, name+":"+redacted+"@")
+				}
+				add(u.User.Username()+":"+pw+"@", u.User.Username()+":"+redacted+"@")
 			}
-			if at := strings.LastIndex(rest, "@"); at >= 0 {
-				written := rest[:at+1] // as written: user:p%40ss@
-				name, _, _ := strings.Cut(written, ":")
-				add(written, name+":"+redacted+"@")
-			}
-			add(user+":"+pw+"@", user+":"+redacted+"@")
 		}
-		for _, kv := range strings.Split(u.RawQuery, "&") {
-			key, raw, ok := strings.Cut(kv, "=")
-			if !ok || key != "password" || raw == "" {
-				continue
-			}
-			add(kv, "password="+redacted)
-			if v, err := url.QueryUnescape(raw); err == nil {
-				add("password="+v, "password="+redacted)
+		// The query's password and sslpassword (the client key's), their
+		// keys percent-decoded as pgconn decodes them (pass%77ord).
+		if q := strings.IndexByte(rest, '?'); q >= 0 {
+			for _, kv := range strings.Split(rest[q+1:], "&") {
+				rawKey, raw, ok := strings.Cut(kv, "=")
+				key, err := url.PathUnescape(rawKey)
+				key = strings.Trim(key, " ")
+				if !ok || err != nil || raw == "" || key != "password" && key != "sslpassword" {
+					continue
+				}
+				add(kv, rawKey+"="+redacted)
+				if v, err := url.PathUnescape(raw); err == nil {
+					add(key+"="+v, key+"="+redacted)
+				}
 			}
 		}
 	} else {
 		for _, kv := range keywordValues(store) {
-			if kv.key == "password" && kv.value != "" {
-				add(kv.text, "password="+redacted)
-				add("password="+kv.raw, "password="+redacted)
-				add("password="+kv.value, "password="+redacted)
+			if (kv.key == "password" || kv.key == "sslpassword") && kv.value != "" {
+				add(kv.text, kv.key+"="+redacted)
+				add(kv.key+"="+kv.raw, kv.key+"="+redacted)
+				add(kv.key+"="+kv.value, kv.key+"="+redacted)
 			}
 		}
 	}

@@ -93,3 +93,38 @@ func TestKeywordValues_AsPgconn(t *testing.T) {
 		}
 	}
 }
+
+// TestRedactDSN_URLAsPgconn: where a message quotes a URL DSN, the
+// password pgconn connects with (and the client key's sslpassword) is
+// gone from it, for every shape pgconn accepts. pgconn reads the URL as
+// libpq does (the userinfo up to the first '@' before any '/', query keys
+// percent-decoded), which net/url does not: a password with a '?' or '#'
+// (as generated passwords have) made url.Parse fail and nothing was
+// redacted, and an encoded key (pass%77ord) was passed over.
+func TestRedactDSN_URLAsPgconn(t *testing.T) {
+	for _, dsn := range []string{
+		"postgres://app:Zq8vW2xK@db/app",
+		"postgres://app:Zq8?vW2xK@db:5432/app?sslmode=disable",
+		"postgres://app:Zq8#vW2xK@db/app",
+		"postgresql://app:Zq8?v#W2xK@db,db2:5433/app",
+		"postgres://app:Zq8vW2xK@etc@db/app",
+		"postgres://app:Zq8%3FvW2xK@[::1]:5432/app",
+		"postgres://app@db/app?pass%77ord=Zq8vW2xK",
+		"postgres://app@db/app?sslmode=disable&password=Zq8vW2xK",
+		"postgres://app@db/app?sslpassword=Zq8vW2xK&sslmode=require",
+		"postgres://app:Zq8vW2xK@/app?host=/var/run/postgresql",
+	} {
+		cfg, err := pgconn.ParseConfig(dsn)
+		if err != nil {
+			t.Fatalf("pgconn.ParseConfig(%q): %v", dsn, err)
+		}
+		secret := cfg.Password
+		if secret == "" { // the sslpassword's case
+			secret = "Zq8vW2xK"
+		}
+		msg := "cannot parse `" + dsn + "`: bad"
+		if got := redactDSN(msg, dsn); strings.Contains(got, secret) || strings.Contains(got, "Zq8") {
+			t.Errorf("redactDSN of a message quoting %q (pgconn's password %q) leaves it: %q", dsn, cfg.Password, got)
+		}
+	}
+}
