@@ -331,6 +331,13 @@ func ExpandRefs(s string) (string, error) {
 	return string(out), err
 }
 
+// StripRefs returns s without its references (those ExpandRefs
+// expands): what of s is written out rather than read from the
+// environment or a file.
+func StripRefs(s string) string {
+	return refRE.ReplaceAllString(s, "")
+}
+
 // expandText replaces each ${NAME} in text with the variable's value, as
 // text: the fallback of expandEnvYAML. note is given each file's path and
 // its state as read.

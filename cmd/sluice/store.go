@@ -119,6 +119,32 @@ func describeStore(store string) string {
 	return u.String()
 }
 
+// writesPassword reports whether store, a store setting with its
+// references taken out, still holds a password written out: in a URL's
+// userinfo (as pgconn reads it, to the first '@' before any '/', or as
+// net/url does) or a password= or sslpassword= parameter. A URL that
+// does not parse may hold one.
+func writesPassword(store string) bool {
+	if !server.IsPostgresDSN(store) {
+		return false
+	}
+	rest := store[strings.Index(store, "://")+3:]
+	if i := strings.IndexAny(rest, "@/"); i >= 0 && rest[i] == '@' {
+		if _, pw, ok := strings.Cut(rest[:i], ":"); ok && pw != "" {
+			return true
+		}
+	}
+	u, err := url.Parse(store)
+	if err != nil {
+		return true
+	}
+	if pw, ok := u.User.Password(); ok && pw != "" {
+		return true
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	return err != nil || q.Get("password") != "" || q.Get("sslpassword") != ""
+}
+
 // because is err's text for a message of sluice store copy's own: the
 // command line prints a sluice.Error by its message alone, which dropped
 // the side (SRC or DST) and the advice wrapped around it.
@@ -200,10 +226,10 @@ func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string
 	}
 	defer closeDst()
 	dstName := describeStore(to)
-	// What the config's store: takes: the reference as given, which
-	// holds no secret, or DST named without its password.
+	// What the config's store: takes: --to as given when its references
+	// hold every secret of it, else DST named without its password.
 	storeSetting := dstName
-	if toGiven != to {
+	if toGiven != to && !writesPassword(config.StripRefs(toGiven)) {
 		storeSetting = toGiven
 	}
 	// The calls that read or write a whole store get a long deadline: a

@@ -75,3 +75,38 @@ func TestStoreCopy_References(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreCopy_ReferenceBesideAPassword: a --to that holds a reference
+// and a password written out (postgres://sluice:secret@${HOST}/…) is
+// named for store: without its password, with the advice to give it by
+// reference, as a --to without references is. The Next line printed the
+// flag as given, password and all, where the summary hid it.
+func TestStoreCopy_ReferenceBesideAPassword(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.db")
+	copyFixture(t, src, 10)
+	dsn := pgtest.Schema(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, ok := u.User.Password()
+	if !ok || pw == "" {
+		t.Skipf("the test server's DSN has no password: %s", describeStore(dsn))
+	}
+	t.Setenv("SLUICE_TEST_COPY_HOST", u.Host)
+	to := strings.Replace(dsn, "@"+u.Host+"/", "@${SLUICE_TEST_COPY_HOST}/", 1)
+	if to == dsn {
+		t.Fatalf("cannot put a ${NAME} reference for the host in %s", describeStore(dsn))
+	}
+	var out, errOut bytes.Buffer
+	if code := Main(context.Background(), []string{"store", "copy", "--from", src, "--to", to, "--no-requests"}, strings.NewReader(""), &out, &errOut); code != 0 {
+		t.Fatalf("store copy --to %s: exit %d\n%s%s", describeStore(dsn), code, out.String(), errOut.String())
+	}
+	if strings.Contains(out.String()+errOut.String(), ":"+pw+"@") {
+		t.Errorf("store copy --to with a password written out beside a reference prints the password:\n%s%s", out.String(), errOut.String())
+	}
+	if want := "set the gateway's store: to " + describeStore(dsn) + " in its config (as a ${NAME} or ${file:PATH} reference"; !strings.Contains(out.String(), want) {
+		t.Errorf("store copy's Next line: want %q in:\n%s", want, out.String())
+	}
+}
