@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"io"
 	"math"
 	"net/http"
@@ -160,6 +161,14 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 		return key == "" || c == tokenCaller || (c != nil && c.name == key)
 	}
 	fleet := p.opt.FeedbackLog
+	ctx := r.Context()
+	if fleet != nil {
+		// A store gone silent costs the feedback a few seconds, not the
+		// store's own 15 s a call, over each of its reads and its claim.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.opt.FeedbackWait+feedbackStoreTime)
+		defer cancel()
+	}
 	var (
 		ans          rated
 		found, again bool
@@ -176,7 +185,7 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 		// one of ours older than the ring: the fleet's request log has
 		// its row, or will once the replica that answered writes it.
 		var err error
-		if ans, found, err = p.feedbackRow(r.Context(), fleet, id, allowed); err != nil {
+		if ans, found, err = p.feedbackRow(ctx, fleet, id, allowed); err != nil {
 			writeErrorCode(w, sluice.CodeUnavailable, "feedback for request "+strconv.Quote(id)+" was not taken: the gateway could not read the fleet's request log ("+err.Error()+"); send it again in a few seconds")
 			return
 		}
@@ -193,7 +202,7 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 		// One score per answer across the fleet: the replica whose claim
 		// of the id inserts it counts the score; any other, now or
 		// later, answers 409 as the ring does.
-		claimed, err := fleet.ClaimFeedback(r.Context(), id, p.opt.Now())
+		claimed, err := fleet.ClaimFeedback(ctx, id, p.opt.Now())
 		if err != nil {
 			writeErrorCode(w, sluice.CodeUnavailable, "feedback for request "+strconv.Quote(id)+" was not taken: the gateway could not record it in its store, which keeps each answer to one score across the replicas ("+err.Error()+"); send it again in a few seconds")
 			return

@@ -29,6 +29,10 @@ type FeedbackLog interface {
 // request_log.flush_interval plus this).
 const DefaultFeedbackWait = 2 * time.Second
 
+// feedbackStoreTime bounds, beyond Options.FeedbackWait, the store's part
+// of one feedback on a shared store (its reads and its claim).
+const feedbackStoreTime = 5 * time.Second
+
 // rated is what feedback needs of the answer it rates: who answered it,
 // in which category, routed how (the analysis judges a split's answers
 // apart from those routed on purpose).
