@@ -50,8 +50,10 @@ type rated struct {
 // than answered with a 404 that would mean "not yet" (a client sends
 // feedback once; a retryable error would lose it just the same with a
 // client that does not retry). A row that is found but not rateable (a
-// request its client canceled, another client key's) is answered at
-// once: it will not change.
+// request its client canceled) is answered at once: it will not change.
+// Another client key's is answered when the wait for a missing row ends,
+// not at once: it gets the same 404 as no answer at all, and a 404 at once
+// would tell a key by its time that the id is another key's request.
 func (p *Proxy) feedbackRow(ctx context.Context, log FeedbackLog, id string, allowed func(key string) bool) (ans rated, found bool, err error) {
 	deadline := time.Now().Add(p.opt.FeedbackWait)
 	pause := 20 * time.Millisecond
@@ -68,10 +70,14 @@ func (p *Proxy) feedbackRow(ctx context.Context, log FeedbackLog, id string, all
 				// another batch.
 				continue
 			}
-			// As the ring: an answer its client canceled takes no
-			// feedback (nothing was read to rate), a mirror's is no one's
-			// answer, and someone else's request is as unknown as none.
-			if o.ErrorClass == "canceled" || o.Route == RouteShadow || !allowed(o.ClientKey) {
+			// As the ring: someone else's request is as unknown as none
+			// (in the time of its answer too), an answer its client
+			// canceled takes no feedback (nothing was read to rate), and
+			// a mirror's is no one's answer.
+			if !allowed(o.ClientKey) {
+				return rated{}, false, sleepUntil(ctx, deadline)
+			}
+			if o.ErrorClass == "canceled" || o.Route == RouteShadow {
 				return rated{}, false, nil
 			}
 			return rated{model: o.Model, version: o.Version, category: o.Category, route: analysisRoute(o)}, true, nil
@@ -88,6 +94,18 @@ func (p *Proxy) feedbackRow(ctx context.Context, log FeedbackLog, id string, all
 		case <-t.C:
 		}
 		pause = min(2*pause, 250*time.Millisecond)
+	}
+}
+
+// sleepUntil waits until deadline, or until ctx ends (its cause).
+func sleepUntil(ctx context.Context, deadline time.Time) error {
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
 	}
 }
 
