@@ -185,8 +185,11 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 		// one of ours older than the ring: the fleet's request log has
 		// its row, or will once the replica that answered writes it.
 		var err error
+		// The store's error is not the client's to read (it names the
+		// store's host, database and user, as /readyz's would): the
+		// replica's own log says when its store is unavailable.
 		if ans, found, err = p.feedbackRow(ctx, fleet, id, allowed); err != nil {
-			writeErrorCode(w, sluice.CodeUnavailable, "feedback for request "+strconv.Quote(id)+" was not taken: the gateway could not read the fleet's request log ("+err.Error()+"); send it again in a few seconds")
+			writeErrorCode(w, sluice.CodeUnavailable, "feedback for request "+strconv.Quote(id)+" was not taken: the gateway could not read the fleet's request log, its store did not answer; send it again in a few seconds")
 			return
 		}
 		if !found {
@@ -204,7 +207,7 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 		// later, answers 409 as the ring does.
 		claimed, err := fleet.ClaimFeedback(ctx, id, p.opt.Now())
 		if err != nil {
-			writeErrorCode(w, sluice.CodeUnavailable, "feedback for request "+strconv.Quote(id)+" was not taken: the gateway could not record it in its store, which keeps each answer to one score across the replicas ("+err.Error()+"); send it again in a few seconds")
+			writeErrorCode(w, sluice.CodeUnavailable, "feedback for request "+strconv.Quote(id)+" was not taken: the gateway could not record it in its store, which keeps each answer to one score across the replicas, as the store did not answer; send it again in a few seconds")
 			return
 		}
 		if own {

@@ -101,4 +101,28 @@ func TestReplicas_FeedbackReview(t *testing.T) {
 		}
 	})
 
+	// With the store cut off, feedback the store must decide on is a 503
+	// to send again, for another replica's answer (B cannot read its row)
+	// and for B's own (B cannot claim its one score). Its words reached
+	// the client with the store's error, which names the PostgreSQL host,
+	// port, database and user, and tells an operator to check the server:
+	// the data plane's clients are not the store's operators (/readyz
+	// says nothing of the store's error, for the same reason).
+	t.Run("StoreDown", func(t *testing.T) {
+		others, own := ask(t, a), ask(t, b)
+		link.Cut()
+		defer link.Restore()
+		host, _, _ := strings.Cut(strings.SplitN(link.DSN(dsn), "@", 2)[1], "/") // 127.0.0.1:port
+		for _, id := range []string{others, own} {
+			code, body, _ := rate(t, b, appKey, id)
+			if code != http.StatusServiceUnavailable || !strings.Contains(body, "send it again") {
+				t.Errorf("feedback on %s with the store cut off: %d %s, want 503 saying to send it again", id, code, body)
+			}
+			for _, leak := range []string{host, "PostgreSQL", "user sluice"} {
+				if strings.Contains(body, leak) {
+					t.Errorf("feedback's 503 tells the data plane's client %q of the store: %s", leak, body)
+				}
+			}
+		}
+	})
 }
