@@ -117,6 +117,7 @@ func (p *Proxy) unlogged() string {
 	return "no answer by that id in the request log of the gateway's replicas, after waiting " +
 		strconv.FormatFloat(p.opt.FeedbackWait.Seconds(), 'f', -1, 64) + " s for its row " +
 		"(a request refused before it reached a version, canceled by its client, sent with another client key, " +
-		"or older than the request log's retention takes no feedback); if the answer came moments ago from a replica " +
+		"or older than the request log's retention takes no feedback); a request still being answered (a long stream) " +
+		"is logged once its answer has ended: send the feedback again then; if the answer came moments ago from a replica " +
 		"whose request log is behind (its store slow or down), send the feedback again in a minute"
 }

@@ -5,6 +5,7 @@ package replicas_test
 // fix.
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"os"
@@ -30,7 +31,10 @@ func TestReplicas_FeedbackReview(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two gateway processes (skipped under -short)")
 	}
-	backend := fakellm.New(fakellm.Config{})
+	// Requests of category "long" are answered 400 tokens at 40 a second:
+	// a stream of 10 s, which the test reads the start of.
+	backend := fakellm.New(fakellm.Config{Categories: map[string]fakellm.Behavior{
+		"long": {TokensPerSecond: 40, OutputTokens: fakellm.TokenCount{Mean: 400}}}})
 	if err := backend.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
@@ -99,6 +103,34 @@ func TestReplicas_FeedbackReview(t *testing.T) {
 		if code, body, _ := rate(t, b, appKey, id); code != http.StatusAccepted {
 			t.Errorf("key app's feedback on its answer through the other replica, after key other's: %d %s, want 202", code, body)
 		}
+	})
+
+	// An answer still streaming from A has no row in the log yet (its row
+	// is written once it ends), so feedback sent to B meanwhile finds none
+	// after its wait. The 404 gave the reasons of an answer that never
+	// comes (refused, canceled, another key's, too old) and a store that
+	// is behind, not this one, which A's own 404 names: a user's thumbs
+	// down in the middle of a long answer, sent again once it has ended,
+	// counts.
+	t.Run("StillStreamingOnA", func(t *testing.T) {
+		sdk := openai.NewClient(option.WithBaseURL(a.url+"/v1/"), option.WithAPIKey(appKey), option.WithMaxRetries(0))
+		sctx, stop := context.WithCancel(ctx)
+		defer stop()
+		var raw *http.Response
+		st := sdk.Chat.Completions.NewStreaming(sctx, openai.ChatCompletionNewParams{Model: "chat",
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("write me a long story")}},
+			option.WithHeader("X-Request-Category", "long"), option.WithResponseInto(&raw))
+		for n := 0; n < 3 && st.Next(); n++ {
+		}
+		if st.Err() != nil || raw == nil {
+			t.Fatalf("stream: %v", st.Err())
+		}
+		id := raw.Header.Get("X-Request-Id")
+		code, body, _ := rate(t, b, appKey, id)
+		if code != http.StatusNotFound || !strings.Contains(body, "still being answered") {
+			t.Errorf("feedback through B on an answer A is still streaming: %d %s, want a 404 saying that an answer still being answered takes feedback once it has ended", code, body)
+		}
+		st.Close()
 	})
 
 	// With the store cut off, feedback the store must decide on is a 503
