@@ -144,6 +144,17 @@ type Options struct {
 	// feedback through POST /v1/feedback; default 100000. It costs 40 bytes
 	// per request, allocated by New.
 	FeedbackWindow int
+	// FeedbackLog, on a store that several gateway processes share, lets
+	// any of them take feedback on an answer another gave (or this one
+	// before a restart, or longer ago than FeedbackWindow): the answer is
+	// read from the fleet's request log, and each answer's one score is
+	// claimed in the store, which the ring's answers are too. Nil takes
+	// feedback on this process's last FeedbackWindow answers alone.
+	FeedbackLog FeedbackLog
+	// FeedbackWait is how long feedback read from FeedbackLog waits for
+	// the answer's row, which its replica's request log writes in
+	// batches; default DefaultFeedbackWait.
+	FeedbackWait time.Duration
 	// Tracing, if set, makes OpenTelemetry spans of every inference
 	// request and its attempts (trace.go); nil makes none, and a client's
 	// traceparent reaches the backend untouched. SetTracing replaces it.
@@ -226,6 +237,9 @@ func New(opt Options) *Proxy {
 	}
 	if opt.FeedbackWindow <= 0 {
 		opt.FeedbackWindow = 100_000
+	}
+	if opt.FeedbackWait <= 0 {
+		opt.FeedbackWait = DefaultFeedbackWait
 	}
 	if opt.ResponseIDs <= 0 {
 		opt.ResponseIDs = DefaultResponseIDs

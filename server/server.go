@@ -318,6 +318,7 @@ func newServer(ctx context.Context, opt Options, made **Server) (*Server, error)
 		OnResult: popt.OnResult, Admit: popt.Admit,
 		Judge: s.newJudge(cfg.Judge), ResponseIDs: rememberIDs, ShadowPairs: pairsKept, OnShadowPair: onPair,
 		Backends: s.Backends, Tracing: ptrace,
+		FeedbackLog: s.feedbackLog(), FeedbackWait: cfg.RequestLog.FlushInterval + proxy.DefaultFeedbackWait,
 	})
 	s.pairs.proxy = s.Proxy
 	// Issue 3 (shadow, quality signals): the proxy records heuristic and
