@@ -92,7 +92,8 @@ type Observation struct {
 	// ErrorClass is "" on success, else connect, timeout, upstream_5xx,
 	// upstream_3xx (a redirect: the endpoint URL is wrong),
 	// upstream_4xx, upstream_invalid (a whole answer's 200 whose body is
-	// not JSON), stream_broken, stream_idle (the backend sent nothing
+	// not JSON, or, to a streamed request, JSON that is no answer of the
+	// kind asked for), stream_broken, stream_idle (the backend sent nothing
 	// for timeouts.idle in the middle of its answer), canceled,
 	// drain_cut (ClassDrainCut: the gateway's shutdown cut it off).
 	ErrorClass string `json:"error_class,omitempty"`

@@ -520,10 +520,23 @@ func (c *Client) Plan(ctx context.Context, model, to, from string, guards []stri
 // PlanFor is Plan for a rollout whose start would name strategy ("" for
 // the planner's), which decides whether its guards would be judged.
 func (c *Client) PlanFor(ctx context.Context, model, to, from string, strategy sluice.Strategy, guards []string) (rollout.Plan, error) {
+	return c.PlanStart(ctx, model, to, from, sluice.RolloutSpec{Strategy: strategy}, guards)
+}
+
+// PlanStart is PlanFor for a start that also sets the candidate's share
+// or an A/B test's sample (start's Strategy, CanaryPercent and ABSamples;
+// the rest is not sent).
+func (c *Client) PlanStart(ctx context.Context, model, to, from string, start sluice.RolloutSpec, guards []string) (rollout.Plan, error) {
 	var out rollout.Plan
 	q := url.Values{"to": {to}}
-	if strategy != "" {
-		q.Set("strategy", string(strategy))
+	if start.Strategy != "" {
+		q.Set("strategy", string(start.Strategy))
+	}
+	if start.CanaryPercent != 0 {
+		q.Set("canary_percent", strconv.FormatFloat(start.CanaryPercent, 'g', -1, 64))
+	}
+	if start.ABSamples != 0 {
+		q.Set("ab_samples", strconv.Itoa(start.ABSamples))
 	}
 	if from != "" {
 		q.Set("from", from)

@@ -103,7 +103,9 @@ type RolloutStatus struct {
 	// when the analysis passes ...". Empty when there is nothing to add.
 	Next string `json:"next,omitempty"`
 	// Seeding is true while a gateway restarted mid-rollout is still
-	// reading the rollout's requests back from the request log (SQLite):
+	// reading the rollout's requests back from the request log (SQLite; on
+	// PostgreSQL those older than the fleet's flushes hold, and until it
+	// has read the flushes too):
 	// StageSamples counts this process's requests until the candidate's
 	// rows are read, and no analysis runs until it is done (Next says so).
 	Seeding bool `json:"seeding,omitempty"`
@@ -345,7 +347,41 @@ func (s *Server) getPlan(w http.ResponseWriter, r *http.Request) error {
 		}
 		return badRequest("strategy", fmt.Sprintf("unknown strategy %q: use %s, or leave it out for the planner's", strategy, strings.Join(names, ", ")))
 	}
+	// canary_percent and ab_samples: the start's --canary-percent and
+	// --ab-samples, checked as the start checks them.
+	start := sluice.RolloutSpec{Model: model, Baseline: from, Candidate: to, Strategy: strategy}
+	for _, f := range []struct {
+		name string
+		set  func(float64)
+	}{
+		{"canary_percent", func(v float64) { start.CanaryPercent = v }},
+		{"ab_samples", func(v float64) { start.ABSamples = int(v) }},
+	} {
+		q := r.URL.Query().Get(f.name)
+		if q == "" {
+			continue
+		}
+		v, err := strconv.ParseFloat(q, 64)
+		if err != nil || math.IsInf(v, 0) || math.IsNaN(v) || f.name == "ab_samples" && v != math.Trunc(v) {
+			return badRequest(f.name, fmt.Sprintf("%s %q is not a number: use one such as ?%s=20", f.name, q, f.name))
+		}
+		if strategy == "" {
+			return badRequest(f.name, fmt.Sprintf("%s is a setting of the strategy a start names: name it too (--strategy canary or abtest; ?strategy= on the API)", f.name))
+		}
+		f.set(v)
+	}
+	if start.Strategy != "" {
+		if err := rollout.UnusedSettings(start); err != nil {
+			return err
+		}
+		if err := rollout.Validate(rollout.WithDefaults(start)); err != nil {
+			return err
+		}
+	}
 	p := rollout.MakePlan(reg, model, to, from, rate)
+	// The rollout a start naming strategy runs: its defaults, not the
+	// planner's stages and bake.
+	p.ForStart(start)
 	if err := p.SetGuards(guards, strategy); err != nil {
 		return err
 	}

@@ -111,18 +111,24 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 // alone (ApplyResult.Warnings; never nil, so a client tells this gateway
 // from an older one that sends none).
 func applied(res Result, doc sluice.ApplyDoc) ApplyResult {
-	out := ApplyResult{Result: res, Warnings: []string{}}
+	return ApplyResult{Result: res, Warnings: ApplyWarnings(doc, res)}
+}
+
+// ApplyWarnings are the warnings of an apply of doc that answered res
+// (ApplyResult.Warnings), never nil: the gateway's, and the CLI's own for
+// a gateway older than them, so that both say the same.
+func ApplyWarnings(doc sluice.ApplyDoc, res Result) []string {
+	warnings := []string{}
 	// Valid routing that is not what was meant: said, not refused.
 	for _, m := range doc.Models {
-		out.Warnings = append(out.Warnings, sluice.ShadowedRules(m.Name, m.Rules)...)
+		warnings = append(warnings, sluice.ShadowedRules(m.Name, m.Rules)...)
 	}
 	for _, u := range res.Unreachable {
 		// A warning by its place here: the message's own "warning: "
 		// (kept in unreachable, as before) would be said twice.
-		out.Warnings = append(out.Warnings, strings.TrimPrefix(u.Message, "warning: "))
+		warnings = append(warnings, strings.TrimPrefix(u.Message, "warning: "))
 	}
-	out.Warnings = append(out.Warnings, ApplyRolloutNotes(doc, res)...)
-	return out
+	return append(warnings, ApplyRolloutNotes(doc, res)...)
 }
 
 // ApplyRolloutNotes are the notes (RolloutNotes) on the rollouts an

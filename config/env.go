@@ -319,6 +319,25 @@ func doubleQuotedBody(v string) string {
 	return b.String()
 }
 
+// ExpandRefs expands the references in s as the configuration file's
+// values are expanded: each ${NAME} becomes the environment variable's
+// value and each ${file:PATH} the file's contents (trailing line breaks
+// trimmed), for a command-line value that may hold a secret, such as
+// sluice store copy's --to, which would else be typed out where ps shows
+// it. A variable not set or a file not read is an error naming it, never
+// a value.
+func ExpandRefs(s string) (string, error) {
+	out, err := expandText([]byte(s), func(string, string) {})
+	return string(out), err
+}
+
+// StripRefs returns s without its references (those ExpandRefs
+// expands): what of s is written out rather than read from the
+// environment or a file.
+func StripRefs(s string) string {
+	return refRE.ReplaceAllString(s, "")
+}
+
 // expandText replaces each ${NAME} in text with the variable's value, as
 // text: the fallback of expandEnvYAML. note is given each file's path and
 // its state as read.

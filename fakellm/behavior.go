@@ -168,6 +168,13 @@ type Behavior struct {
 	// "cut" (the answer's JSON cut short) or "json_error" (an OpenAI
 	// error body).
 	BadAnswer string `yaml:"bad_answer" json:"bad_answer"`
+	// IgnoreStreamRate is the fraction of successful streamed chat,
+	// completions and Responses requests answered with the whole answer
+	// a request without "stream" gets (a JSON body, no events), as a
+	// backend that ignores "stream" (some llama.cpp and Ollama setups,
+	// a caching proxy in front of one) answers. Whole requests are
+	// answered as if it were zero.
+	IgnoreStreamRate float64 `yaml:"ignore_stream_rate" json:"ignore_stream_rate"`
 }
 
 // Where a stream fault happens (Behavior.StreamErrorAt, StreamCutAt).
@@ -195,6 +202,10 @@ const (
 	FaultStreamCut
 	// FaultBadAnswer answers 200 with a body that is not the answer.
 	FaultBadAnswer
+	// FaultIgnoreStream answers a streamed request with the whole answer
+	// (IgnoreStreamRate): an answer, which a gateway may relay as a
+	// stream, but no stream.
+	FaultIgnoreStream
 )
 
 // String returns the behaviour key of the fault's rate's stem.
@@ -206,6 +217,8 @@ func (k FaultKind) String() string {
 		return "stream_cut"
 	case FaultBadAnswer:
 		return "bad_answer"
+	case FaultIgnoreStream:
+		return "ignore_stream"
 	}
 	return "none"
 }
@@ -223,12 +236,12 @@ type Fault struct {
 
 // faults reports whether b has any fault after the 200.
 func (b *Behavior) faults() bool {
-	return b.StreamErrorRate > 0 || b.StreamCutRate > 0 || b.BadAnswerRate > 0
+	return b.StreamErrorRate > 0 || b.StreamCutRate > 0 || b.BadAnswerRate > 0 || b.IgnoreStreamRate > 0
 }
 
-// fault returns the fault at uniform value u: the three rates share [0, 1)
-// in turn (bad answer, stream error, stream cut), so each is the fraction
-// it says of the requests it applies to.
+// fault returns the fault at uniform value u: the four rates share [0, 1)
+// in turn (bad answer, stream error, stream cut, ignored stream), so each
+// is the fraction it says of the requests it applies to.
 func (b *Behavior) fault(u float64) Fault {
 	switch {
 	case u < b.BadAnswerRate:
@@ -241,6 +254,8 @@ func (b *Behavior) fault(u float64) Fault {
 		return Fault{Kind: FaultStreamError, Middle: b.StreamErrorAt == FaultAtMiddle}
 	case u < b.BadAnswerRate+b.StreamErrorRate+b.StreamCutRate:
 		return Fault{Kind: FaultStreamCut, Middle: b.StreamCutAt == FaultAtMiddle}
+	case u < b.BadAnswerRate+b.StreamErrorRate+b.StreamCutRate+b.IgnoreStreamRate:
+		return Fault{Kind: FaultIgnoreStream}
 	}
 	return Fault{}
 }
@@ -250,8 +265,8 @@ func (b *Behavior) fault(u float64) Fault {
 // length) whatever the behaviour, so two behaviours sampled with equally
 // seeded generators differ only where their parameters do; a behaviour
 // with ReportCache draws a sixth, the cache hit, one with a ToolCallRate
-// another, the tool call, and one with a StreamErrorRate, StreamCutRate or
-// BadAnswerRate another, the fault after the 200, last. A request that
+// another, the tool call, and one with a StreamErrorRate, StreamCutRate,
+// BadAnswerRate or IgnoreStreamRate another, the fault after the 200, last. A request that
 // fails before its 200 (ErrorRate) has no fault after it.
 func (b *Behavior) Sample(rng *rand.Rand) Outcome {
 	uErr, uRef := rng.Float64(), rng.Float64()
@@ -349,7 +364,9 @@ type Outcome struct {
 func (o *Outcome) OK() bool { return o.Status < 400 }
 
 // FailsAfter200 reports whether the request, streamed or not, fails after
-// its 200: a bad answer always, a stream fault when streamed.
+// its 200: a bad answer always, a stream fault when streamed. A stream
+// answered whole (FaultIgnoreStream) does not: it is an answer, which a
+// gateway relays as a stream.
 func (o *Outcome) FailsAfter200(stream bool) bool {
 	switch o.Fault.Kind {
 	case FaultBadAnswer:

@@ -144,8 +144,9 @@ func (b *Behavior) validate(prefix string, errs []error) []error {
 	errs = validRate(key("stream_error_rate"), b.StreamErrorRate, errs)
 	errs = validRate(key("stream_cut_rate"), b.StreamCutRate, errs)
 	errs = validRate(key("bad_answer_rate"), b.BadAnswerRate, errs)
-	if sum := b.StreamErrorRate + b.StreamCutRate + b.BadAnswerRate; finite(sum) && sum > 1+1e-9 {
-		errs = append(errs, fmt.Errorf("%s + %s + %s: must be at most 1 together (each is a share of the same requests), got %v", key("stream_error_rate"), key("stream_cut_rate"), key("bad_answer_rate"), sum))
+	errs = validRate(key("ignore_stream_rate"), b.IgnoreStreamRate, errs)
+	if sum := b.StreamErrorRate + b.StreamCutRate + b.BadAnswerRate + b.IgnoreStreamRate; finite(sum) && sum > 1+1e-9 {
+		errs = append(errs, fmt.Errorf("%s + %s + %s + %s: must be at most 1 together (each is a share of the same requests), got %v", key("stream_error_rate"), key("stream_cut_rate"), key("bad_answer_rate"), key("ignore_stream_rate"), sum))
 	}
 	errs = validChoice(key("stream_error_at"), b.StreamErrorAt, errs, FaultAtFirst, FaultAtMiddle)
 	errs = validChoice(key("stream_cut_at"), b.StreamCutAt, errs, FaultAtFirst, FaultAtMiddle)

@@ -38,6 +38,7 @@
 //	  stream_error_rate: 0.01   # streams whose first event is the error event (stream_error_at: first|middle)
 //	  stream_cut_rate: 0.01     # streams closed without their end (stream_cut_at: first|middle)
 //	  bad_answer_rate: 0.01     # whole 200 bodies that are no answer (bad_answer: html|cut|json_error)
+//	  ignore_stream_rate: 0.01  # streams answered whole (JSON, no events), as a backend ignoring "stream"
 //	categories:
 //	  code:
 //	    <<: *default        # YAML merge: a category replaces the default wholesale

@@ -254,10 +254,10 @@ func TestFault_Rates(t *testing.T) {
 	b := Behavior{
 		Latency: Distribution{MedianMS: 100, P99MS: 400}, OutputTokens: TokenCount{Mean: 20, Spread: 10},
 		ErrorRate: 0.1, RefusalRate: 0.1, ToolCallRate: 0.5,
-		StreamErrorRate: 0.2, StreamCutRate: 0.05, BadAnswerRate: 0.1,
+		StreamErrorRate: 0.2, StreamCutRate: 0.05, BadAnswerRate: 0.1, IgnoreStreamRate: 0.15,
 	}
 	plain := b
-	plain.StreamErrorRate, plain.StreamCutRate, plain.BadAnswerRate = 0, 0, 0
+	plain.StreamErrorRate, plain.StreamCutRate, plain.BadAnswerRate, plain.IgnoreStreamRate = 0, 0, 0, 0
 	rng, rngPlain, rngAgain := newRand(7), newRand(7), newRand(7)
 	counts := map[FaultKind]int{}
 	ok := 0
@@ -282,7 +282,7 @@ func TestFault_Rates(t *testing.T) {
 		ok++
 		counts[f.Kind]++
 	}
-	for kind, p := range map[FaultKind]float64{FaultBadAnswer: b.BadAnswerRate, FaultStreamError: b.StreamErrorRate, FaultStreamCut: b.StreamCutRate} {
+	for kind, p := range map[FaultKind]float64{FaultBadAnswer: b.BadAnswerRate, FaultStreamError: b.StreamErrorRate, FaultStreamCut: b.StreamCutRate, FaultIgnoreStream: b.IgnoreStreamRate} {
 		if lo, hi := binomialBounds(ok, p); counts[kind] < lo || counts[kind] > hi {
 			t.Errorf("%v: %d of %d answers, want %d to %d (rate %v)", kind, counts[kind], ok, lo, hi, p)
 		}
@@ -396,6 +396,36 @@ func TestFault_ResponsesKeptAsFailed(t *testing.T) {
 		mustUnmarshal(t, []byte(kept), &r)
 		if r.ID != m[1] || r.Status != "failed" || r.Error == nil || r.Error.Code != "server_error" || !strings.Contains(r.Error.Message, tc.key) {
 			t.Errorf("%s: GET %s: %s, want it failed naming %s", tc.name, m[1], kept, tc.key)
+		}
+	}
+}
+
+// TestFault_IgnoreStream: with ignore_stream_rate 1, a streamed chat,
+// completions or Responses request is answered as the same request
+// without "stream" is: one whole JSON answer of its kind, its usage
+// included, no events; a whole request is answered as it always is.
+func TestFault_IgnoreStream(t *testing.T) {
+	s, c := faultServer(t, Behavior{IgnoreStreamRate: 1})
+	for _, tc := range []struct{ path, body, object string }{
+		{"/v1/chat/completions", faultChat, "chat.completion"},
+		{"/v1/completions", faultText, "text_completion"},
+		{"/v1/responses", faultResp, "response"},
+		{"/v1/chat/completions", faultWholeChat, "chat.completion"},
+	} {
+		resp, err := c.Post(s.URL()+tc.path, "application/json", strings.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := readAll(t, resp)
+		if err != nil || resp.StatusCode != 200 || strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") || strings.HasPrefix(body, "data:") {
+			t.Fatalf("%s %s: status %d type %q error %v body %q: want a whole JSON answer", tc.path, tc.body, resp.StatusCode, resp.Header.Get("Content-Type"), err, body)
+		}
+		var a struct {
+			Object string         `json:"object"`
+			Usage  map[string]any `json:"usage"`
+		}
+		if err := json.Unmarshal([]byte(body), &a); err != nil || a.Object != tc.object || len(a.Usage) == 0 {
+			t.Errorf("%s: %q (%v): want a whole %s with its usage", tc.path, body, err, tc.object)
 		}
 	}
 }

@@ -346,15 +346,18 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, kind genKind) 
 		s.badAnswer(w, r, run, st, &g, respID)
 		return
 	}
+	// A backend that ignores "stream" (ignore_stream_rate) answers a
+	// stream as it answers a whole request.
+	streamed := st.req.Stream && o.Fault.Kind != FaultIgnoreStream
 	if kind == kindResponses {
-		if st.req.Stream {
+		if streamed {
 			if body := s.streamResponses(w, r, run, st, &g, respID); body != nil && !st.req.NoStore {
 				s.stored.finish(respID, body)
 			}
 			return
 		}
 	}
-	if st.req.Stream {
+	if streamed {
 		s.stream(w, r, run, st, &g)
 		return
 	}

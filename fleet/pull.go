@@ -43,6 +43,7 @@ func (w *Windows) Pull(ctx context.Context) error {
 		err := w.remote.Ingest(observe.Batch{
 			Model: b.Model, Version: b.Version, Category: b.Category,
 			Observations: b.Observations, Scores: b.Scores, Data: b.Data,
+			From: w.cuts[seriesKey{b.Model, b.Version}], // the request log gave what came before (Cut)
 		})
 		if err != nil {
 			w.m.decodeErrors.Inc()
@@ -75,6 +76,8 @@ func (w *Windows) Pull(ctx context.Context) error {
 		w.opt.Logger.Info("reading the other replicas' observations works again")
 		w.pullFailing = false
 	}
-	w.lastPull.Store(now.UnixNano())
+	if w.lastPull.Swap(now.UnixNano()) == 0 {
+		close(w.pulled)
+	}
 	return nil
 }

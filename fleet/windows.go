@@ -100,9 +100,11 @@ type Windows struct {
 	horizon     time.Time
 	last        map[string]replicaMark
 	pullFailing bool
+	cuts        map[seriesKey]time.Time // Cut: where Pull begins to take a version's observations; guarded by pullMu
 
-	oldestPending atomic.Int64 // Unix nanoseconds of the oldest waiting flush; 0 when none
-	lastPull      atomic.Int64 // Unix nanoseconds of the last successful read
+	oldestPending atomic.Int64  // Unix nanoseconds of the oldest waiting flush; 0 when none
+	lastPull      atomic.Int64  // Unix nanoseconds of the last successful read
+	pulled        chan struct{} // closed by the first successful read (Pulled)
 }
 
 // flush is one flush's rows, waiting to be written.
@@ -111,6 +113,9 @@ type flush struct {
 	rows         []postgres.ObservationBatch
 	observations int
 }
+
+// seriesKey names a version of a model.
+type seriesKey struct{ model, version string }
 
 // replicaMark is what this replica has read of another.
 type replicaMark struct {
@@ -153,6 +158,7 @@ func New(opt Options) *Windows {
 		union:  observe.Union{opt.Recorder, remote},
 		cursor: observe.NewCursor(opt.Recorder),
 		last:   map[string]replicaMark{},
+		pulled: make(chan struct{}),
 	}
 	w.m = newMetrics(w)
 	return w

@@ -1,7 +1,9 @@
 package observe
 
 import (
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/sluicehq/sluice"
 )
@@ -28,6 +30,14 @@ type Batch struct {
 	// its own layout, so a Recorder of another build decodes the fields
 	// both know (see Ingest).
 	Data []byte
+	// From, if set, has Ingest leave out the observations that arrived
+	// before it and their heuristic scores (given at the arrival): the
+	// reader has them from elsewhere (a replica that starts mid-rollout
+	// reads the older part from the request log, fleet.Windows.Seed), so
+	// a long request flushed after the cut, or a flush older than the cut
+	// still held, is not counted twice. The other sources' scores are
+	// kept: the request log holds none of them. Not encoded.
+	From time.Time
 }
 
 // Cursor takes, from a Recorder, what each series recorded since the
@@ -140,7 +150,8 @@ func newestEntries[T any](buf []T, next int, full bool, n int64) []T {
 
 // Ingest adds what b holds to r's windows, as if r had recorded it: the
 // observations keep the arrival times they had where they were recorded,
-// so Window's since applies to them as to r's own. The Prometheus metrics
+// so Window's since applies to them as to r's own (those before b.From
+// left out). The Prometheus metrics
 // are left alone (they are the recording process's to export). The
 // category is bounded as for Record. Fields of the observations that this
 // build does not know are dropped and fields the sender did not know are
@@ -150,6 +161,15 @@ func (r *Recorder) Ingest(b Batch) error {
 	es, qs, err := r.decodeBatch(b.Data)
 	if err != nil {
 		return err
+	}
+	if !b.From.IsZero() {
+		from := b.From.UnixNano()
+		es = slices.DeleteFunc(es, func(e entry) bool { return e.at < from })
+		heuristic := sourceIndex(SourceHeuristic)
+		qs = slices.DeleteFunc(qs, func(q qentry) bool { return q.source == heuristic && q.at < from })
+		if len(es) == 0 && len(qs) == 0 {
+			return nil
+		}
 	}
 	key := sluice.Observation{Model: b.Model, Version: b.Version, Category: b.Category}
 	s := r.seriesOf(&key)

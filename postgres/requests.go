@@ -216,7 +216,13 @@ func (s *Store) PruneRequests(ctx context.Context, before time.Time) (int64, err
 		n = tag.RowsAffected()
 		// A batch's key is needed only while its writer may retry it
 		// (seconds); it goes with rows of its age.
-		_, err = tx.Exec(ctx, "DELETE FROM request_batches WHERE at < $1", boundArg(before))
+		if _, err = tx.Exec(ctx, "DELETE FROM request_batches WHERE at < $1", boundArg(before)); err != nil {
+			return err
+		}
+		// A feedback claim is wanted while its answer's row is there to
+		// be rated (ClaimFeedback); it was made after that row, so it
+		// goes no earlier.
+		_, err = tx.Exec(ctx, "DELETE FROM request_feedback WHERE at < $1", boundArg(before))
 		return err
 	})
 	if err != nil {

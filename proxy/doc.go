@@ -27,8 +27,11 @@
 //   - POST /v1/feedback takes a user's score of one of the last
 //     Options.FeedbackWindow answers, by its X-Request-Id, and records it
 //     for the version that served it. Request ids carry a per-process
-//     counter, so the ring that remembers them needs no map: feedback must
-//     reach the replica that served the answer.
+//     counter, so the ring that remembers them needs no map. On a store
+//     several replicas share (Options.FeedbackLog), an id the ring does not
+//     hold is read from the fleet's request log, waiting a bounded time for
+//     a row not yet written, and each answer's one score is claimed in the
+//     store, so feedback may reach any replica.
 //
 // Two guards sit beside the request path (issue 6): an Ejector, fed every
 // attempt's outcome through Options.OnResult, is a circuit breaker per

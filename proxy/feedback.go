@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"io"
 	"math"
 	"net/http"
@@ -83,11 +84,14 @@ func (f *feedbackRing) put(seq uint64, at time.Time, t *route.Target, category, 
 }
 
 // claim returns what was remembered of request seq (the version that
-// answered it, its category and route) and marks it rated; found is false
-// when the request is unknown or too old, or was sent with another client
-// key than may (allowed says which may rate it), rated when it was rated
-// before.
-func (f *feedbackRing) claim(seq uint64, allowed func(key string) bool) (slot feedbackSlot, found, rated bool) {
+// answered it, its category and route) and, when mark is set, marks it
+// rated; found is false when the request is unknown or too old, or was
+// sent with another client key than may (allowed says which may rate it),
+// rated when it was rated before. On a shared store the fleet's claim
+// (FeedbackLog.ClaimFeedback) decides whether a score counts, so the
+// proxy looks without marking and marks once the store has said
+// (markRated).
+func (f *feedbackRing) claim(seq uint64, allowed func(key string) bool, mark bool) (slot feedbackSlot, found, rated bool) {
 	i := seq % uint64(len(f.slots))
 	l := &f.locks[i%feedbackStripes]
 	l.Lock()
@@ -99,8 +103,29 @@ func (f *feedbackRing) claim(seq uint64, allowed func(key string) bool) (slot fe
 	if s.rated {
 		return *s, true, true
 	}
-	s.rated = true
+	s.rated = mark
 	return *s, true, false
+}
+
+// markRated marks request seq rated, if the ring still holds it: the
+// fleet's claim of its feedback is made, so a second score sent here is
+// refused without asking the store.
+func (f *feedbackRing) markRated(seq uint64) {
+	i := seq % uint64(len(f.slots))
+	l := &f.locks[i%feedbackStripes]
+	l.Lock()
+	if s := &f.slots[i]; s.seq == seq {
+		s.rated = true
+	}
+	l.Unlock()
+}
+
+// holds reports whether seq, a counter of this process's request ids,
+// is within the ring's window (the last len(slots) requests): a request
+// there that the ring does not know was never rateable here.
+func (f *feedbackRing) holds(seq uint64) bool {
+	last := idCounter.Load()
+	return seq > last || last-seq < uint64(len(f.slots))
 }
 
 // maxFeedbackBytes caps a feedback body.
@@ -133,42 +158,88 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	seq, ok := parseRequestID(id)
+	seq, own := parseRequestID(id)
+	// With client keys, an answer is rated only by the key that asked for
+	// it (or an operator token): request ids are a counter, and another
+	// team's key must not score (and so fail) this model's candidate.
+	// Someone else's request is as unknown as none.
+	c, _ := r.Context().Value(callerKey{}).(*keyState)
+	allowed := func(key string) bool {
+		return key == "" || c == tokenCaller || (c != nil && c.name == key)
+	}
+	fleet := p.opt.FeedbackLog
+	ctx := r.Context()
+	if fleet != nil {
+		// A store gone silent costs the feedback a few seconds, not the
+		// store's own 15 s a call, over each of its reads and its claim.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.opt.FeedbackWait+feedbackStoreTime)
+		defer cancel()
+	}
 	var (
-		slot         feedbackSlot
-		found, rated bool
+		ans          rated
+		found, again bool
 	)
-	if ok {
-		// With client keys, an answer is rated only by the key that asked
-		// for it (or an operator token): request ids are a counter, and
-		// another team's key must not score (and so fail) this model's
-		// candidate. Someone else's request is as unknown as none.
-		c, _ := r.Context().Value(callerKey{}).(*keyState)
-		slot, found, rated = p.feedback.claim(seq, func(key string) bool {
-			return key == "" || c == tokenCaller || (c != nil && c.name == key)
-		})
+	if own {
+		var slot feedbackSlot
+		slot, found, again = p.feedback.claim(seq, allowed, fleet == nil)
+		if found {
+			ans = rated{at: time.Unix(0, slot.at), model: slot.target.Model, version: slot.target.Version, category: slot.category, route: slot.route.String()}
+		}
+	}
+	if !found && fleet != nil && (own && !p.feedback.holds(seq) || !own && otherProcessID(id)) {
+		// Another replica's answer, this gateway's before a restart, or
+		// one of ours older than the ring: the fleet's request log has
+		// its row, or will once the replica that answered writes it.
+		var err error
+		// The store's error is not the client's to read (it names the
+		// store's host, database and user, as /readyz's would): the
+		// replica's own log says when its store is unavailable.
+		if ans, found, err = p.feedbackRow(ctx, fleet, id, allowed); err != nil {
+			writeErrorCode(w, sluice.CodeUnavailable, "feedback for request "+strconv.Quote(id)+" was not taken: the gateway could not read the fleet's request log, its store did not answer; send it again in a few seconds")
+			return
+		}
+		if !found {
+			writeErrorCode(w, sluice.CodeNotFound, "unknown request id "+strconv.Quote(id)+": "+p.unlogged())
+			return
+		}
 	}
 	if !found {
-		writeErrorCode(w, sluice.CodeNotFound, "unknown request id "+strconv.Quote(id)+": "+p.unknownWhy(id, seq, ok))
+		writeErrorCode(w, sluice.CodeNotFound, "unknown request id "+strconv.Quote(id)+": "+p.unknownWhy(id, seq, own))
 		return
 	}
-	if rated {
+	if !again && fleet != nil {
+		// One score per answer across the fleet: the replica whose claim
+		// of the id inserts it counts the score; any other, now or
+		// later, answers 409 as the ring does.
+		claimed, err := fleet.ClaimFeedback(ctx, id, p.opt.Now())
+		if err != nil {
+			writeErrorCode(w, sluice.CodeUnavailable, "feedback for request "+strconv.Quote(id)+" was not taken: the gateway could not record it in its store, which keeps each answer to one score across the replicas, as the store did not answer; send it again in a few seconds")
+			return
+		}
+		if own {
+			p.feedback.markRated(seq)
+		}
+		again = !claimed
+	}
+	if again {
 		writeErrorCode(w, sluice.CodeConflict, "request "+strconv.Quote(id)+" already has feedback: each answer takes one score")
 		return
 	}
-	t := slot.target
 	if p.quality != nil {
-		// Stamped with the request's time (feedbackSlot.at): the score
-		// belongs to the answer's span, however late it comes.
-		p.quality.RecordQualityRouted(sourceFeedback, slot.route.String(), t.Model, t.Version, slot.category, time.Unix(0, slot.at), score)
+		// Stamped with the request's time (rated.at), not the score's
+		// arrival: the score belongs to the answer's span (an A/B test's
+		// sample, a canary's stage), however late it comes, on the
+		// replica that answered or on another that read the row.
+		p.quality.RecordQualityRouted(sourceFeedback, ans.route, ans.model, ans.version, ans.category, ans.at, score)
 	}
 	b := make([]byte, 0, 128)
 	b = append(b, `{"request_id":`...)
 	b = appendJSONString(b, id)
 	b = append(b, `,"model":`...)
-	b = appendJSONString(b, t.Model)
+	b = appendJSONString(b, ans.model)
 	b = append(b, `,"version":`...)
-	b = appendJSONString(b, t.Version)
+	b = appendJSONString(b, ans.version)
 	b = append(b, `,"accepted":true}`+"\n"...)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
@@ -182,8 +253,9 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 // "too old" to a user holding the id of an answer a minute old that
 // another replica, or this gateway before a restart, had served. An id of
 // this process within the window that rates nothing (a request refused
-// before it reached a version, or another client key's) gets one message
-// for both, so that a key learns nothing of another's requests.
+// before it reached a version, one its client canceled, one still being
+// answered, or another client key's) gets one message for all, so that a
+// key learns nothing of another's requests.
 func (p *Proxy) unknownWhy(id string, seq uint64, own bool) string {
 	window, last := strconv.Itoa(len(p.feedback.slots)), idCounter.Load()
 	switch {
@@ -198,7 +270,8 @@ func (p *Proxy) unknownWhy(id string, seq uint64, own bool) string {
 		return "it is older than the last " + window + " requests this gateway answered, the only ones that take feedback"
 	}
 	return "no answer of a model by that id among the last " + window + " requests this gateway answered " +
-		"(a request refused before it reached a version, or sent with another client key, takes no feedback)"
+		"(a request refused before it reached a version, one its client canceled, or one sent with another client key, " +
+		"takes no feedback; one still being answered takes it once its answer has ended)"
 }
 
 // parseFeedback validates a feedback body and returns the request id and

@@ -41,18 +41,21 @@ func (p *Proxy) awaitFirstLine(x *exchange, resp *http.Response, class string, e
 		x.br = newStreamReader()
 	}
 	x.br.Reset(resp.Body)
-	var ft *firstByteTimer
+	o := opening{resp: resp, body: resp.Body, holdUntil: x.sent.Add(min(p.opt.FirstByteTimeout, maxCommentHold)), now: p.opt.Now}
 	if p.up == nil {
 		// The own client's watchdog bounds the line with the header; a
 		// transport bounds only the header.
-		ft = armFirstByte(resp.Body, p.opt.FirstByteTimeout)
+		o.ft = armFirstByte(resp.Body, p.opt.FirstByteTimeout)
 	}
 	rerr := firstLine(x.br)
 	var ev *streamErrorEvent
 	if rerr == nil {
-		ev, rerr = firstEventError(x, resp.Body)
+		ev, rerr = firstEventError(x, &o)
 	}
-	timedOut := ft != nil && ft.stop()
+	if o.ft != nil {
+		o.timedOut = o.ft.stop()
+	}
+	timedOut := o.timedOut
 	if rerr == nil && !timedOut {
 		if ev != nil {
 			// The backend failed after its 200 (vLLM, TGI and llama.cpp
@@ -72,14 +75,65 @@ func (p *Proxy) awaitFirstLine(x *exchange, resp *http.Response, class string, e
 	resp.Body.Close()
 	x.releaseReader() // the retry's answer gets a fresh one, or none
 	class = classify(x.r.Context(), rerr)
+	_, idle := idleCut(rerr)
 	switch {
 	case class == "canceled":
 	case timedOut:
 		class, rerr = "timeout", errFirstByteTimeout
+	case idle:
+		// Silent past timeouts.idle after a keep-alive comment, which
+		// put that bound in force (opening.alive).
+		class = "stream_idle"
 	case class == "connect":
 		class = "stream_broken"
 	}
 	return nil, class, rerr
+}
+
+// maxCommentHold bounds how long a stream's comments (keep-alives) are
+// held before its first event of the answer: a comment arriving once the
+// attempt has been out this long, or timeouts.first_byte when that is
+// less, passes with what is held, so a backend that keeps its connection
+// alive while it thinks keeps the client's alive too. 20 s and one
+// keep-alive interval (15 s is usual: sse-starlette's ping, most SSE
+// servers) stay under the 60 s idle timeout of the usual proxies and load
+// balancers (nginx's proxy_read_timeout, an AWS ALB) between the gateway
+// and its client; a backend that fails within it, the usual crash at
+// prefill, is retried on stable.
+const maxCommentHold = 20 * time.Second
+
+// opening is the wait for a stream's first event of the answer
+// (firstEvents): the answer, the body its reader reads, the first-byte
+// timer of an answer through Options.Transport, and when a comment stops
+// being held.
+type opening struct {
+	resp *http.Response // nil in a test that reads a body alone
+	body io.Reader
+	ft   *firstByteTimer // nil with the own client, or once stopped
+	// holdUntil is when the comments held stop being held: the
+	// attempt's send (exchange.sent) and timeouts.first_byte, at most
+	// maxCommentHold. now is the clock exchange.sent was read from.
+	holdUntil time.Time
+	now       func() time.Time
+	// timedOut: ft fired. alive: a comment came, which lifted the
+	// first-byte bound and put timeouts.idle in force, as the first line
+	// does when it decides.
+	timedOut, alive bool
+}
+
+// keepAlive lifts o's first-byte bound and puts the idle bound in force:
+// the backend sent a comment, so it is alive (a comment passed at once
+// before, lifting the bound then), and may think for minutes before its
+// first event of the answer.
+func (o *opening) keepAlive() {
+	o.alive = true
+	if o.ft != nil {
+		o.timedOut = o.ft.stop()
+		o.ft = nil
+	}
+	if o.resp != nil {
+		firstByteArrived(o.resp)
+	}
 }
 
 var errFirstByteTimeout = errors.New("no first event within timeouts.first_byte")
@@ -108,14 +162,15 @@ func (e *streamErrorEvent) Error() string { return e.msg }
 // error event is parsed. A bare "error: {...}" line (older llama.cpp
 // servers named the event's field "error" rather than sending a data line)
 // is an error event too, whatever it holds. A first line that is another
-// field ("event: error", "id:", "retry:") is the head of an event whose
-// data line decides it: firstEventError waits for that line (firstEvents).
+// field ("event: error", "id:", "retry:") or a comment is the head of an
+// event or of a stream whose data line decides it: firstEventError waits
+// for that line (firstEvents).
 // A Responses stream waits past the events that carry nothing of the
 // answer (response.created, response.in_progress, response.queued) for
 // the first that does; an "error" event or response.failed there is the
 // backend's error. The streams of answers that are not text pass through
 // as before. err is the body's, when it failed while waited on.
-func firstEventError(x *exchange, body io.Reader) (*streamErrorEvent, error) {
+func firstEventError(x *exchange, o *opening) (*streamErrorEvent, error) {
 	if x.f.notText {
 		return nil, nil
 	}
@@ -139,25 +194,34 @@ func firstEventError(x *exchange, body io.Reader) (*streamErrorEvent, error) {
 			}
 			return newStreamErrorEvent(bareErrorMessage(payload)), nil
 		}
-		if !isEventField(line) {
+		if !isEventField(line) && !bytes.HasPrefix(line, []byte(":")) {
 			return nil, nil
 		}
 	}
-	return firstEvents(x, body)
+	return firstEvents(x, o)
 }
 
 // growReader moves a Responses stream whose opening events fill its
 // reader (response.created echoes the request's instructions and tools)
-// to a reader of respReaderSize: what x.br holds, then the rest of body.
-// Every Responses stream held that size for its whole life before, for
-// the few that need it; the copy and the readers it makes are paid by
-// those alone.
+// to a larger one: what x.br holds, then the rest of body. From a
+// stream's reader it moves to one of respReaderSize (pooled), from that
+// to one four times as large, up to maxOpeningSize (made for the stream
+// alone, dropped when it ends: exchange.releaseReader). Every Responses
+// stream held 64 KiB for its whole life before, for the few that need it;
+// the copies and the readers they make are paid by those alone.
 func growReader(x *exchange, body io.Reader) {
 	held := make([]byte, x.br.Buffered())
 	x.br.Read(held) // what it holds, no read of body
-	x.br.Reset(nil)
-	streamReaders.Put(x.br)
-	x.br = respReaders.Get().(*bufio.Reader)
+	size := respReaderSize
+	if x.br.Size() >= respReaderSize {
+		size = min(4*x.br.Size(), maxOpeningSize)
+	}
+	putReader(x.br)
+	if size == respReaderSize {
+		x.br = respReaders.Get().(*bufio.Reader)
+	} else {
+		x.br = bufio.NewReaderSize(nil, size)
+	}
 	x.br.Reset(io.MultiReader(bytes.NewReader(held), body))
 }
 
@@ -170,26 +234,54 @@ func isEventField(line []byte) bool {
 // firstEvents waits until x.br holds what decides whether the stream's
 // first event is an error (scanFirstEvents), reading more of the body as
 // it comes. A Responses stream whose opening events fill its reader moves
-// to a larger one (growReader). A stream whose deciding event is not
-// within the reader's buffer passes as before: relayStream judges it. It
+// to a larger one (growReader), up to maxOpeningSize. A stream whose
+// deciding event is not within the reader's buffer passes as before:
+// relayStream judges it. Comments before the deciding event (keep-alives)
+// are held with the rest: the first lifts the first-byte bound
+// (opening.keepAlive), and one that comes at or after o.holdUntil ends
+// the wait, so that they reach the client while the backend thinks. It
 // returns the body's error when the body fails first, and
 // errEndedBeforeAnswer when an event stream (looksLikeSSE) ends first: a
 // Responses stream that ended after response.created and
 // response.in_progress was passed on as a 200 stream ending in the
 // gateway's error event, never retried, where a chat stream that ends
 // before its first event is a failed attempt. body is what x.br reads.
-func firstEvents(x *exchange, body io.Reader) (*streamErrorEvent, error) {
+func firstEvents(x *exchange, o *opening) (*streamErrorEvent, error) {
+	// scanned is how much of x.br is known not to decide, with comment
+	// as scanned: bytes that came after it with no line's end in them
+	// leave that as it was (scanFirstEvents reads whole lines), so they
+	// are searched for one once and the whole is not scanned again. An
+	// opening of up to maxOpeningSize arriving in small reads was scanned
+	// whole after each: 0.8 s of CPU for 900 KiB in 1 KiB reads
+	// (BenchmarkFirstEvents_HugeOpeningSmallReads), 5 ms now.
+	scanned, comment := 0, false
 	for {
 		n := x.br.Buffered()
 		b, _ := x.br.Peek(n)
-		if ev, decided := scanFirstEvents(b, x.f.responses); decided {
-			return ev, nil
+		if scanned == 0 || bytes.IndexAny(b[scanned:], "\r\n") >= 0 {
+			var ev *streamErrorEvent
+			var decided bool
+			ev, decided, comment = scanFirstEvents(b, x.f.responses)
+			if decided {
+				return ev, nil
+			}
 		}
-		if n == x.br.Size() {
-			if !x.f.responses || n >= respReaderSize {
+		scanned = n
+		if comment {
+			if !o.alive {
+				o.keepAlive()
+			}
+			if !o.now().Before(o.holdUntil) {
+				// Kept alive this long: pass what is held.
 				return nil, nil
 			}
-			growReader(x, body)
+		}
+		if n == x.br.Size() {
+			if !x.f.responses || n >= maxOpeningSize {
+				return nil, nil
+			}
+			growReader(x, o.body)
+			scanned = 0 // what it held is read again into the new one
 			continue
 		}
 		if _, err := x.br.Peek(n + 1); err != nil && x.br.Buffered() == n {
@@ -218,14 +310,15 @@ func firstEvents(x *exchange, body io.Reader) (*streamErrorEvent, error) {
 // null. A Responses stream is decided by its first data line whose type is
 // not response.created, response.in_progress or response.queued: an
 // error when that type is "error" (or the event is named so) or
-// response.failed. A comment decides too (a keep-alive passes at once, as
-// before), and so does a line that is no event's field.
-func scanFirstEvents(b []byte, responses bool) (ev *streamErrorEvent, decided bool) {
+// response.failed. A line that is no event's field decides too. A comment
+// does not (a keep-alive carries nothing the client needs before the
+// answer): comment says one was seen.
+func scanFirstEvents(b []byte, responses bool) (ev *streamErrorEvent, decided, comment bool) {
 	var name []byte // the current event's name
 	for i := 0; i < len(b); {
 		j := bytes.IndexAny(b[i:], "\r\n")
 		if j < 0 {
-			return nil, false
+			return nil, false, comment
 		}
 		line, end := b[i:i+j], i+j+1
 		if b[i+j] == '\r' {
@@ -242,34 +335,34 @@ func scanFirstEvents(b []byte, responses bool) (ev *streamErrorEvent, decided bo
 		case len(line) == 0:
 			name = nil // the end of an event (one without data: no event)
 		case line[0] == ':':
-			return nil, true
+			comment = true
 		case bytes.HasPrefix(line, []byte("data:")):
 			payload := line[len("data:"):]
 			named := string(bytes.TrimSpace(name)) == "error"
 			if !responses {
-				return chatErrorEvent(payload, named), true
+				return chatErrorEvent(payload, named), true, comment
 			}
 			switch typ := gjson.GetBytes(payload, "type").Str; typ {
 			case "response.created", "response.in_progress", "response.queued":
 				// Nothing of the answer yet: the next event decides.
 			case "error":
-				return respErrorEvent(payload, ""), true
+				return respErrorEvent(payload, ""), true, comment
 			case "response.failed":
-				return respErrorEvent(payload, "response."), true
+				return respErrorEvent(payload, "response."), true, comment
 			default:
 				if named && typ == "" {
-					return respErrorEvent(payload, ""), true
+					return respErrorEvent(payload, ""), true, comment
 				}
-				return nil, true
+				return nil, true, comment
 			}
 		case bytes.HasPrefix(line, []byte("event:")):
 			name = line[len("event:"):]
 		case bytes.HasPrefix(line, []byte("id:")), bytes.HasPrefix(line, []byte("retry:")):
 		default:
-			return nil, true
+			return nil, true, comment
 		}
 	}
-	return nil, false
+	return nil, false, comment
 }
 
 // chatErrorEvent returns the error a chat or completions event's data

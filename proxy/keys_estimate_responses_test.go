@@ -85,6 +85,60 @@ func TestKeySet_EstimateResponsesCutReasoning(t *testing.T) {
 	}
 }
 
+// TestKeySet_EstimateResponsesCutReasoningWholeItem: a Responses stream
+// whose reasoning comes only as a whole item (response.output_item.done of
+// a reasoning item, its summary and its text, with no
+// reasoning_summary_text.delta or reasoning_text.delta events, as some
+// servers send it), cut by the client before response.completed. Its
+// reasoning counted nothing (charged the prompt alone) where the same
+// reasoning in deltas counted its bytes; now it is counted as the deltas
+// would be. A reasoning item whose deltas came is counted once, from them,
+// not again from its whole item.
+func TestKeySet_EstimateResponsesCutReasoningWholeItem(t *testing.T) {
+	const summary = "The river bends to the east here."        // 33 bytes
+	const text = "So it must reach the sea near the old port." // 43 bytes
+	item := func(idx, status string) string {
+		return `{"id":"rs_` + idx + `","type":"reasoning","status":"` + status + `","summary":[{"type":"summary_text","text":"` + summary + `"}],"content":[{"type":"reasoning_text","text":"` + text + `"}]}`
+	}
+	added := func(idx string) string {
+		return `{"type":"response.output_item.added","sequence_number":1,"output_index":` + idx + `,"item":{"id":"rs_` + idx + `","type":"reasoning","summary":[]}}`
+	}
+	done := func(idx string) string {
+		return `{"type":"response.output_item.done","sequence_number":5,"output_index":` + idx + `,"item":` + item(idx, "completed") + `}`
+	}
+	delta := func(idx, typ, s string) string {
+		return `{"type":"` + typ + `","sequence_number":3,"item_id":"rs_` + idx + `","output_index":` + idx + `,"content_index":0,"summary_index":0,"delta":` + jsonString(s) + `}`
+	}
+	for name, c := range map[string]struct {
+		events []string
+		bytes  int
+	}{
+		"WholeOnly": {[]string{added("0"), done("0")}, len(summary) + len(text)},
+		// The first item in deltas (then whole), the second whole only.
+		"DeltasThenWhole": {[]string{
+			added("0"), delta("0", "response.reasoning_summary_text.delta", summary), delta("0", "response.reasoning_text.delta", text), done("0"),
+			added("1"), done("1"),
+		}, 2 * (len(summary) + len(text))},
+	} {
+		t.Run(name, func(t *testing.T) {
+			be := respHoldingBackend(t, append([]string{respCreated}, c.events...)...)
+			const secret = "sk-thinker-0123456789"
+			log := &spyLog{}
+			url := estimateProxy(t, be, map[string]proxy.ClientKey{secret: {Name: "thinker", TokensPerMinute: 1000}}, newSpyRecorder(), log)
+			cl := openai.NewClient(option.WithBaseURL(url+"/v1/"), option.WithAPIKey(secret), option.WithMaxRetries(0))
+			readRespEventsThenLeave(t, cl, respInput("chat", "think about the river"), 1+len(c.events))
+			o := waitRows(t, log, 1)[0]
+			if want := (c.bytes + 3) / 4; !o.TokensEstimated || o.OutputTokens != want || o.InputTokens == 0 || o.ErrorClass != "canceled" {
+				t.Fatalf("row of the cut reasoning: %d/%d tokens, estimated %v, class %q; want %d out (the %d bytes of reasoning relayed), estimated, canceled",
+					o.InputTokens, o.OutputTokens, o.TokensEstimated, o.ErrorClass, want, c.bytes)
+			}
+			if o.ResponseChars != 0 {
+				t.Errorf("response chars %d: the reasoning is not the answer's text, which the analysis measures", o.ResponseChars)
+			}
+		})
+	}
+}
+
 // TestKeySet_EstimateResponsesCutCallArguments: a Responses stream whose
 // function call's arguments come in response.function_call_arguments.delta
 // events, cut by the agent before response.completed (which alone carries

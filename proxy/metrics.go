@@ -15,7 +15,9 @@ import (
 // (sluice_endpoint_requests_in_flight), and each client key's
 // requests and tokens (sluice_client_key_requests_total,
 // sluice_client_key_tokens_total) and the requests refused for their key
-// (sluice_client_key_refused_total; keyusage.go). Register it with the
+// (sluice_client_key_refused_total; keyusage.go), and the streamed
+// requests a version's backend answered whole, which the gateway relayed
+// as streams (sluice_stream_whole_answers_total). Register it with the
 // Recorder's registry.
 func (p *Proxy) Collector() prometheus.Collector { return collector{p} }
 
@@ -35,12 +37,15 @@ var (
 	endpointInflightDesc = prometheus.NewDesc("sluice_endpoint_requests_in_flight",
 		"Requests in flight from this process to a version's backend endpoint, mirrored ones included, as balance: least_requests weighs them. An endpoint shared by several versions counts all their requests under each.",
 		[]string{"model", "version", "endpoint"}, nil)
+	wholeStreamsDesc = prometheus.NewDesc("sluice_stream_whole_answers_total",
+		"Streamed requests (\"stream\": true) a version's backend answered with one whole answer (it, or a proxy in front of it, ignores \"stream\"), which the gateway relayed to the client as a stream.",
+		[]string{"model", "version"}, nil)
 )
 
 type collector struct{ p *Proxy }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{shadowMirroredDesc, shadowDroppedDesc, shadowCompletedDesc, shadowSkippedDesc, shadowQueueDesc, inflightDesc, endpointInflightDesc, keyRefusedDesc, keyRequestsDesc, keyTokensDesc, keyEstimatedDesc} {
+	for _, d := range []*prometheus.Desc{shadowMirroredDesc, shadowDroppedDesc, shadowCompletedDesc, shadowSkippedDesc, shadowQueueDesc, inflightDesc, endpointInflightDesc, wholeStreamsDesc, keyRefusedDesc, keyRequestsDesc, keyTokensDesc, keyEstimatedDesc} {
 		ch <- d
 	}
 }
@@ -58,6 +63,11 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		ch <- prometheus.MustNewConstMetric(inflightDesc, prometheus.GaugeValue, float64(n.Load()), model, version)
+	}
+	for id, n := range c.p.wholeStreams.All() {
+		if model, version, ok := sluice.SplitFullID(id); ok {
+			ch <- prometheus.MustNewConstMetric(wholeStreamsDesc, prometheus.CounterValue, float64(n.Load()), model, version)
+		}
 	}
 	c.collectEndpoints(ch)
 	c.p.keyUsage.collect(ch)

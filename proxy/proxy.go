@@ -65,8 +65,10 @@ type Options struct {
 	// ConnectTimeout bounds dialing a backend; default 5 s.
 	ConnectTimeout time.Duration
 	// FirstByteTimeout bounds the wait for the backend's response headers
-	// (prefill included) and, for a stream, for its first line (an event or
-	// a comment): vLLM sends a stream's headers before prefill. A failure
+	// (prefill included) and, for a stream, for its first event or comment:
+	// vLLM sends a stream's headers before prefill. Comments before the
+	// first event are held, and passed on once the attempt has been out
+	// this long or 20 s, whichever is less (firstEvents). A failure
 	// within it is retried on stable as a connection failure is, since the
 	// client has been sent nothing yet. With the own client it runs from
 	// when the request was sent; with Options.Transport the transport bounds
@@ -142,6 +144,17 @@ type Options struct {
 	// feedback through POST /v1/feedback; default 100000. It costs 64 bytes
 	// per request, allocated by New.
 	FeedbackWindow int
+	// FeedbackLog, on a store that several gateway processes share, lets
+	// any of them take feedback on an answer another gave (or this one
+	// before a restart, or longer ago than FeedbackWindow): the answer is
+	// read from the fleet's request log, and each answer's one score is
+	// claimed in the store, which the ring's answers are too. Nil takes
+	// feedback on this process's last FeedbackWindow answers alone.
+	FeedbackLog FeedbackLog
+	// FeedbackWait is how long feedback read from FeedbackLog waits for
+	// the answer's row, which its replica's request log writes in
+	// batches; default DefaultFeedbackWait.
+	FeedbackWait time.Duration
 	// Tracing, if set, makes OpenTelemetry spans of every inference
 	// request and its attempts (trace.go); nil makes none, and a client's
 	// traceparent reaches the backend untouched. SetTracing replaces it.
@@ -168,9 +181,13 @@ type Proxy struct {
 	quality  QualityRecorder
 	inflight inflight
 	mirrors  inflight // the mirrored requests among inflight's
-	keyUsage keyUsage
-	shadow   shadowState
-	feedback *feedbackRing
+	// wholeStreams counts, per version, the streamed requests answered
+	// by one whole answer that the proxy relayed as a stream
+	// (relayWholeAsStream).
+	wholeStreams inflight
+	keyUsage     keyUsage
+	shadow       shadowState
+	feedback     *feedbackRing
 	// responseIDs remembers where Responses API answers were answered.
 	responseIDs *responseIDs
 	// byID sends the Responses API's by-id requests when Options.Transport
@@ -220,6 +237,9 @@ func New(opt Options) *Proxy {
 	}
 	if opt.FeedbackWindow <= 0 {
 		opt.FeedbackWindow = 100_000
+	}
+	if opt.FeedbackWait <= 0 {
+		opt.FeedbackWait = DefaultFeedbackWait
 	}
 	if opt.ResponseIDs <= 0 {
 		opt.ResponseIDs = DefaultResponseIDs
@@ -362,6 +382,10 @@ type exchange struct {
 	held   *[]byte
 	heldF  answerFields
 	heldOK bool
+	// wholeStream says held is the whole answer of a streamed request, of
+	// the kind asked for, which relay sends as a stream
+	// (relayWholeAsStream).
+	wholeStream bool
 	// cut is set by relayRaw when the answer it passed on ended short
 	// (the backend broke off, the request's time ran out): forward
 	// aborts the response once the request is recorded.
@@ -379,12 +403,7 @@ type exchange struct {
 // has been closed.
 func (x *exchange) releaseReader() {
 	if x.br != nil {
-		x.br.Reset(nil)
-		if x.br.Size() == respReaderSize {
-			respReaders.Put(x.br)
-		} else {
-			streamReaders.Put(x.br)
-		}
+		putReader(x.br)
 		x.br = nil
 	}
 	if x.idle != nil {
@@ -842,6 +861,11 @@ func upstreamMessage(t *route.Target, class string, err error) string {
 	switch class {
 	case "timeout":
 		return "the backend for " + t.ID + " did not answer in time; try again, and if it persists ask an operator to check the backend or move traffic off it"
+	case "stream_idle":
+		// Its stream's keep-alive put timeouts.idle in force before its
+		// first event (opening.keepAlive).
+		d, _ := idleCut(err)
+		return "the backend for " + t.ID + " sent nothing for " + d.String() + " after a keep-alive, before its first event, and was cut off (timeouts.idle); try again, and if it persists ask an operator to check the backend or move traffic off it"
 	case "connect":
 		return "the backend for " + t.ID + " cannot be reached (" + bodyErrText(err) + "); try again, and if it persists ask an operator to check the backend or move traffic off it"
 	case "stream_broken":

@@ -117,9 +117,12 @@ func (p *Proxy) afterAnswer(x *exchange, t *route.Target, obs *sluice.Observatio
 			})
 		}
 	}
-	if x.keep != nil && x.keep.mirror != nil && obs.ErrorClass != "canceled" {
+	if x.keep != nil && x.keep.mirror != nil && obs.ErrorClass != "canceled" && obs.ErrorClass != sluice.ClassDrainCut {
 		// A request its client gave up on is not mirrored: no one waited
-		// for it, and its pair would have no live answer to compare.
+		// for it, and its pair would have no live answer to compare. Nor
+		// is one the shutdown's drain cut off (drain_cut): no whole live
+		// answer either, and its mirror would go to the candidate from a
+		// gateway that is stopping.
 		p.enqueueShadow(x, obs)
 	}
 }

@@ -36,7 +36,9 @@ func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class s
 		obs.Latency = p.opt.Now().Sub(x.sent)
 		obs.TTFT = obs.Latency
 		switch class {
-		case "timeout":
+		case "timeout", "stream_idle":
+			// stream_idle: silent past timeouts.idle after a keep-alive,
+			// before the stream's first event (awaitFirstLine).
 			writeErrorCode(x.w, sluice.CodeTimeout, upstreamMessage(t, class, err))
 		case "canceled":
 			obs.Status = 499
@@ -67,9 +69,12 @@ func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class s
 		p.relayBody(x, t, resp, obs)
 		return
 	}
-	if x.f.stream && isEventStream(x, resp) {
+	switch {
+	case x.f.stream && isEventStream(x, resp):
 		p.relayStream(x, t, resp, obs)
-	} else {
+	case x.wholeStream && x.held != nil:
+		p.relayWholeAsStream(x, t, resp, obs)
+	default:
 		p.relayBody(x, t, resp, obs)
 	}
 }
@@ -286,7 +291,7 @@ func (p *Proxy) holdAnswer(x *exchange, resp *http.Response, class string, err e
 		x.releaseReader()
 		return nil, answerReadClass(x.r.Context(), rerr), &answerReadError{rerr}
 	}
-	x.held = bp
+	x.held, x.wholeStream = bp, false
 	x.heldF, x.heldOK = answerFields{}, false
 	if !x.f.responses {
 		x.heldF, x.heldOK = scanAnswer(got, x.tr.wantsModel())
@@ -322,6 +327,21 @@ func (p *Proxy) holdAnswer(x *exchange, resp *http.Response, class string, err e
 			resp.Body.Close()
 			x.releaseReader()
 			return nil, "upstream_5xx", ev
+		}
+		// One whole answer of the kind asked for (a backend, or a proxy
+		// in front of it, that ignores "stream"): relayed as the stream
+		// the client asked for (relayWholeAsStream), where the SDKs read
+		// no event from it. Any other JSON is no answer to the stream.
+		if x.wholeStream = isWholeAnswerFor(x.r.URL.Path, got); x.wholeStream {
+			return resp, class, err
+		}
+		if gjson.ValidBytes(got) {
+			x.held = nil
+			*bp = got[:0]
+			p.bufs.Put(bp)
+			resp.Body.Close()
+			x.releaseReader()
+			return nil, "upstream_invalid", &notStreamAnswerError{path: x.r.URL.Path}
 		}
 	}
 	if x.heldOK || encoded || gjson.ValidBytes(got) {
@@ -369,6 +389,22 @@ func wholeAnswerError(b []byte, f *answerFields, walked, responses bool) *stream
 	}
 	ev.whole = true
 	return ev
+}
+
+// notStreamAnswerError is a streamed request's successful answer that is
+// one whole JSON body, neither an error nor an answer of the kind asked
+// for (isWholeAnswerFor): the SDKs would read no event from it.
+type notStreamAnswerError struct{ path string }
+
+func (e *notStreamAnswerError) Error() string {
+	kind := "chat completion"
+	switch e.path {
+	case pathCompletions:
+		kind = "text completion"
+	case pathResponses:
+		kind = "response"
+	}
+	return "one whole JSON body that is no " + kind + " instead of a stream"
 }
 
 // invalidAnswerError is a successful answer whose body is not JSON.
@@ -423,7 +459,10 @@ const maxHeld = 64 << 10
 
 // streamReaders are relayStream's line readers, pooled: a stream's reader
 // is as large as a long event line.
-var streamReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 8<<10) }}
+var streamReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, streamReaderSize) }}
+
+// streamReaderSize is the size of a stream's reader.
+const streamReaderSize = 8 << 10
 
 // respReaderSize is the size of the reader a Responses stream moves to
 // when its first events (response.created, response.in_progress: the
@@ -434,6 +473,28 @@ const respReaderSize = 64 << 10
 
 // respReaders are the larger readers of Responses streams, pooled.
 var respReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, respReaderSize) }}
+
+// maxOpeningSize bounds the reader a Responses stream's opening events
+// are held in (growReader): past it, the stream passes as it comes. The
+// opening echoes the request's instructions and tools (response.created,
+// and response.in_progress again), which the gateway held whole already
+// (the request's body), so a stream that needs more than respReaderSize
+// holds a reader of one to four times its opening, for its life. Such
+// readers are not pooled: they are few, and a pool would keep them after
+// the streams that needed them.
+const maxOpeningSize = 1 << 20
+
+// putReader returns a stream's reader to its pool; one larger than
+// respReaderSize is dropped.
+func putReader(br *bufio.Reader) {
+	br.Reset(nil)
+	switch br.Size() {
+	case streamReaderSize:
+		streamReaders.Put(br)
+	case respReaderSize:
+		respReaders.Put(br)
+	}
+}
 
 // newStreamReader returns a pooled reader for a stream's answer (a
 // Responses stream's too: firstEvents moves one whose opening events fill
@@ -565,8 +626,17 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 			case len(trimmed) == 0:
 				if !suppress {
 					flushHeld()
-					write(line)
-					ended = true
+					if inEvent {
+						write(line)
+						ended = true
+					}
+					// Else the end of a block of comments alone (a
+					// keep-alive), or a blank line after one: no event
+					// (SSE dispatches none), but openai-go (v1.12)
+					// takes it for an event with no data and fails the
+					// stream ("unexpected end of JSON input"), as the
+					// Python SDK does once the stream has sent an id.
+					// Not passed on; the comment was.
 				}
 				suppress, inEvent, sawData, namedError = false, false, false, false
 			case bytes.HasPrefix(trimmed, []byte("data:")):
@@ -654,9 +724,15 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 					write(bareErrorEvent(trimmed[len("error:"):]))
 					inEvent = true
 				case !x.f.usageAsked && !sawData && len(held) < maxHeld && (len(held) > 0 || trimmed[0] != ':'):
-					// A comment alone (a keep-alive) passes at once.
 					held = append(held, line...)
 					lastTo = toHeld
+				case trimmed[0] == ':' && !inEvent && len(held) == 0:
+					// A comment outside an event (a keep-alive) passes
+					// at once, flushed: the blank line that ends its
+					// block does not follow it (above), and is what
+					// flushed it.
+					write(line)
+					ended = true
 				default:
 					flushHeld()
 					write(line)

@@ -274,6 +274,9 @@ type respStream struct {
 	// item. Per item, not one count for "the current call": parallel
 	// calls' deltas may interleave, and a count reset by the next call's
 	// output_item.added had the first call's arguments counted twice.
+	// A reasoning item's bit is set by its reasoning_text or
+	// reasoning_summary_text deltas, for the same reason: one that
+	// arrives whole without them is counted from the item.
 	argsSeen uint64
 }
 
@@ -299,6 +302,7 @@ func (p *Proxy) readResponseEvent(x *exchange, t *route.Target, payload []byte, 
 		// Reasoning text, not the answer's: counted for an estimate
 		// (x.unmeasured), as a chat chunk's reasoning_content is.
 		x.unmeasured += len(gjson.GetBytes(payload, "delta").Str)
+		rs.argsSeen |= outputBit(gjson.GetBytes(payload, "output_index"))
 		return true, false
 	case "response.function_call_arguments.delta":
 		x.unmeasured += len(gjson.GetBytes(payload, "delta").Str)
@@ -316,6 +320,13 @@ func (p *Proxy) readResponseEvent(x *exchange, t *route.Target, payload []byte, 
 		var bit uint64
 		if rs.argsSeen != 0 {
 			bit = outputBit(gjson.GetBytes(payload, "output_index"))
+		}
+		if rs.argsSeen&bit == 0 && gjson.GetBytes(payload, "item.type").Str == "reasoning" {
+			// A reasoning item that came whole, without its deltas
+			// (a stream cut before response.completed is estimated
+			// from them): its text, counted as they would be.
+			x.unmeasured += reasoningBytes(gjson.GetBytes(payload, "item"))
+			break
 		}
 		if x.keep.wantCalls() || obs.ToolCall && rs.argsSeen&bit == 0 {
 			if item := gjson.GetBytes(payload, "item"); item.Get("type").Str == "function_call" {

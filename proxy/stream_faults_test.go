@@ -386,6 +386,7 @@ func TestResponsesStreamWithoutOutputIsNotAFailedAttempt(t *testing.T) {
 			"incomplete-no-output":        {respCreatedEvent, respInProgressEvt, incomplete},
 			"long-created-then-completed": {longCreated, respInProgressEvt, emptyCompleted},
 			"all-at-once":                 {respCreatedEvent + respInProgressEvt + emptyCompleted},
+			"keepalive-then-completed":    {respCreatedEvent, ": keep-alive\n\n", emptyCompleted},
 		} {
 			t.Run(tr.name+"/"+name, func(t *testing.T) {
 				be := reviewSSE(t, parts...)

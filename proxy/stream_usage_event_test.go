@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/sluicehq/sluice/proxy"
@@ -22,13 +23,15 @@ func TestStreamHiddenUsageEventIsDroppedWhole(t *testing.T) {
 	_, url := MustProxy(t, proxy.Options{Routes: MustRoutes(t, be.URL, "")})
 
 	_, body := post(t, url, "/v1/chat/completions", streamBody)
-	want := named("message", "1", chunk("hello")) + ": keep-alive\n\n" + named("message", "2", finalChunk) + named("done", "4", doneEvent)
+	// A keep-alive's block without its blank line, which openai-go takes
+	// for an event with no data (TestStreamKeepAliveBlocksDoNotBreakOpenAIGo).
+	want := named("message", "1", chunk("hello")) + ": keep-alive\n" + named("message", "2", finalChunk) + named("done", "4", doneEvent)
 	if body != want {
 		t.Errorf("client got\n%q\nwant the stream without the usage event\n%q", body, want)
 	}
 
 	_, body = post(t, url, "/v1/chat/completions", `{"model":"chat","stream":true,"stream_options":{"include_usage":true},"messages":[]}`)
-	if body != events {
-		t.Errorf("client that asked for usage got\n%q\nwant the stream as sent\n%q", body, events)
+	if want := strings.Replace(events, ": keep-alive\n\n", ": keep-alive\n", 1); body != want {
+		t.Errorf("client that asked for usage got\n%q\nwant the stream as sent, the keep-alive's blank line aside\n%q", body, want)
 	}
 }

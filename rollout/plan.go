@@ -25,13 +25,26 @@ const (
 // Plan is the update planner's recommendation for moving a model from one
 // version to another.
 type Plan struct {
-	Model    string                `json:"model"`
-	From     string                `json:"from"`
-	To       string                `json:"to"`
-	Risk     Risk                  `json:"risk"`
-	Why      string                `json:"why"`
-	Strategy sluice.Strategy       `json:"strategy"`
-	Stages   []sluice.RolloutStage `json:"stages"`
+	Model string `json:"model"`
+	From  string `json:"from"`
+	To    string `json:"to"`
+	Risk  Risk   `json:"risk"`
+	Why   string `json:"why"`
+	// Strategy is the strategy the plan describes: the planner's
+	// (Recommended), or the one a start would name (ForStrategy).
+	Strategy sluice.Strategy `json:"strategy"`
+	// Recommended is the planner's strategy for this risk, whatever
+	// strategy the plan describes.
+	Recommended sluice.Strategy       `json:"recommended_strategy"`
+	Stages      []sluice.RolloutStage `json:"stages"`
+	// CanaryPercent is the candidate's share of live traffic for a canary
+	// or an A/B test, which hold one share; ABSamples is an A/B test's
+	// planned sample per arm, and ShadowSamples the mirrored pairs a
+	// shadow or pipeline rollout compares before it ends or goes live:
+	// set only for the strategies that use them.
+	CanaryPercent float64 `json:"canary_percent,omitempty"`
+	ABSamples     int     `json:"ab_samples,omitempty"`
+	ShadowSamples int     `json:"shadow_samples,omitempty"`
 	// Bake is how long to watch the candidate on all traffic after the
 	// promotion (RolloutSpec.Bake), zero for none; BakeWhy says why this
 	// risk takes one or not. A rollout started without a strategy takes
@@ -41,10 +54,13 @@ type Plan struct {
 	Samples []int           `json:"samples_per_stage"`
 	Rate    float64         `json:"requests_per_second"`
 	// Duration is the least the rollout takes: the stages' holds and the
-	// bake.
-	Duration  sluice.Duration `json:"min_duration"`
-	GPUMemory float64         `json:"gpu_memory_gb_both"`
-	Triggers  []string        `json:"rollback_triggers"`
+	// bake, and the time its sample takes at Rate for a strategy that
+	// runs to one (an A/B test, a shadow); DurationWhy says what it waits
+	// for where the holds do not say it (a canary ends when promoted).
+	Duration    sluice.Duration `json:"min_duration"`
+	DurationWhy string          `json:"min_duration_why,omitempty"`
+	GPUMemory   float64         `json:"gpu_memory_gb_both"`
+	Triggers    []string        `json:"rollback_triggers"`
 	// Guards are the metrics the rollout's analysis.guards would name
 	// (empty, never null, for none, and for guards a rolling rollout would
 	// not judge), and GuardsWhy says in one line what that means. The
@@ -73,6 +89,12 @@ func (p *Plan) SetGuards(guards []string, strategy sluice.Strategy) error {
 	}
 	p.Guards, p.GuardsWhy = append([]string{}, guards...), GuardsMean
 	switch {
+	case strategy == sluice.StrategyABTest:
+		// An A/B test passes nothing: a guard joins its guardrail.
+		p.GuardsWhy = "a guard rolls the test back when the candidate is significantly worse beyond its threshold (its guardrail), where the rest of what the test measures is only reported"
+		if len(guards) == 0 {
+			p.GuardsWhy = "none: the test's guardrail is the error and cancel rates and the Prometheus gates (name others, such as latency_p99, in analysis.guards or with --guard)"
+		}
 	case len(guards) == 0:
 		p.GuardsWhy = GuardsNone
 	case strategy == sluice.StrategyRolling:
@@ -168,7 +190,101 @@ func MakePlan(reg *sluice.Registry, model, candidate, baseline string, rate floa
 	p.Duration = sluice.Duration(total)
 	p.Triggers = planTriggers(baseline)
 	p.Guards, p.GuardsWhy = []string{}, GuardsNone
+	p.Recommended = p.Strategy
 	return p
+}
+
+// ForStrategy makes p describe the rollout a start naming strategy runs
+// (sluice rollout start --strategy, a model file's strategy:); "" leaves
+// the planner's. Such a start takes WithDefaults' stages, share and
+// samples and no bake unless given one, not the planner's for the risk:
+// a plan asked for an A/B test listed the progressive stages, a 32-hour
+// minimum duration and a canary's rollback triggers, none of which the
+// test has. Recommended keeps the planner's choice.
+func (p *Plan) ForStrategy(strategy sluice.Strategy) {
+	p.ForStart(sluice.RolloutSpec{Strategy: strategy})
+}
+
+// ForStart is ForStrategy for a start that also sets the candidate's
+// share (CanaryPercent) or an A/B test's sample (ABSamples), as
+// --canary-percent and --ab-samples or a model file's rollout: section
+// do; the rest of spec is not read.
+func (p *Plan) ForStart(spec sluice.RolloutSpec) {
+	strategy := spec.Strategy
+	if strategy == "" {
+		return
+	}
+	s := WithDefaults(sluice.RolloutSpec{Strategy: strategy, CanaryPercent: spec.CanaryPercent, ABSamples: spec.ABSamples})
+	planned := p.Bake
+	p.Strategy = strategy
+	p.Stages = append([]sluice.RolloutStage{}, s.Stages...)
+	p.Bake, p.BakeWhy = 0, "none: a rollout that names its strategy takes no bake unless given one (--bake 30m, or bake: in the model file's rollout: section)"
+	if planned > 0 {
+		p.BakeWhy += fmt.Sprintf("; the planner's for this risk is %s", planned.D())
+	}
+	p.CanaryPercent, p.ABSamples, p.ShadowSamples = 0, 0, 0
+	if usesCanaryPercent(strategy) {
+		p.CanaryPercent = s.CanaryPercent
+	}
+	unknownRate := ""
+	if p.Rate <= 0 {
+		unknownRate = "; unknown request rate: pass traffic first for an estimate"
+	}
+	var total time.Duration
+	p.Samples = nil
+	for _, st := range p.Stages {
+		if st.Percent < 100 { // the last stage at 100 is the promotion, not held
+			total += st.Hold.D()
+		}
+		p.Samples = append(p.Samples, int(p.Rate*st.Percent/100*st.Hold.D().Seconds()))
+	}
+	p.DurationWhy = ""
+	if mirrors(strategy) {
+		// Every request mirrored (the default fraction) until the pairs
+		// are compared.
+		p.ShadowSamples = s.ShadowSamples
+		p.DurationWhy = fmt.Sprintf("until %d mirrored pairs are compared", s.ShadowSamples)
+		if p.Rate > 0 {
+			total += time.Duration(float64(s.ShadowSamples) / (p.Rate * s.ShadowFraction) * float64(time.Second))
+			p.DurationWhy += " at the current rate"
+		}
+		if strategy == sluice.StrategyPipeline {
+			p.DurationWhy += ", then the stages' holds"
+		}
+		p.DurationWhy += unknownRate
+	}
+	switch strategy {
+	case sluice.StrategyABTest:
+		p.ABSamples = s.ABSamples
+		p.DurationWhy = fmt.Sprintf("until both arms have %d requests", s.ABSamples)
+		if p.Rate > 0 {
+			// The smaller arm fills last.
+			share := min(s.CanaryPercent, 100-s.CanaryPercent) / 100
+			total += time.Duration(float64(s.ABSamples) / (p.Rate * share) * float64(time.Second))
+			p.DurationWhy += " at the current rate"
+		}
+		p.DurationWhy += unknownRate
+		p.Triggers = abTriggers(p.From)
+	case sluice.StrategyCanary, sluice.StrategyBlueGreen:
+		p.DurationWhy = "until promoted: by hand (sluice rollout promote), or with --auto-promote once the analysis passes"
+	case sluice.StrategyRolling:
+		p.DurationWhy = "all traffic once warm"
+		p.Triggers = []string{"none: a rolling rollout has no analysis (a config-only change); a bake (--bake) watches the error and cancel rates and the Prometheus gates after it"}
+	}
+	p.Duration = sluice.Duration(total)
+}
+
+// abTriggers lists what rolls an A/B test back, its guardrail
+// (abGuardrail); everything else it measures is reported at its end.
+func abTriggers(baseline string) []string {
+	all := planTriggers(baseline)
+	return []string{
+		all[0] + ", overall or in a request category",
+		all[1] + ", overall or in a request category",
+		"a metric named in analysis.guards (--guard), failed as a canary fails it",
+		"a Prometheus gate (analysis.prometheus) out of its bounds",
+		"for " + strconv.Itoa(analysis.DefaultFailChecks) + " consecutive analyses; what the test measures (latency, lengths, refusals, quality, tool calls) is reported at its end and never rolls it back",
+	}
 }
 
 // planTriggers lists the analysis's default rollback triggers, read from

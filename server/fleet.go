@@ -7,6 +7,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/fleet"
 	"github.com/sluicehq/sluice/observe"
+	"github.com/sluicehq/sluice/proxy"
 	"github.com/sluicehq/sluice/rollout"
 )
 
@@ -28,6 +29,17 @@ func (s *Server) windows() rollout.Windows {
 	s.replica.store.SetReplica(s.fleet.Replica())
 	s.Recorder.Registry().MustRegister(s.fleet)
 	return s.fleet
+}
+
+// feedbackLog returns, on a shared store, where POST /v1/feedback reads
+// the answers other replicas gave and claims each answer's one score, so
+// that feedback reaching any replica counts (a load balancer sends it to
+// whichever); nil on SQLite, where this process answered every request.
+func (s *Server) feedbackLog() proxy.FeedbackLog {
+	if s.replica == nil {
+		return nil
+	}
+	return s.replica.store
 }
 
 // summary returns how each version of a model did since since, for the

@@ -42,12 +42,29 @@ import (
 // flush_interval of them).
 //
 // On a shared store the fleet's windows read every replica's flushes,
-// this one's former self's too (fleet.Options.Retention), so nothing is
-// seeded there.
+// this one's former self's too, but the table keeps them for
+// fleet.Options.Retention (15 minutes) only: a replica that starts while a
+// rollout has been comparing for longer (every replica restarted, a lone
+// gateway restarted, or one joining a running fleet, whose windows hold
+// only what it reads) reads the older part from the request log, which
+// holds every replica's rows, up to a cut inside what the flushes still
+// hold (planSeed), and the fleet's windows take the flushes' observations
+// from the cut on only (fleet.Windows.Cut), so none counts twice.
 func (s *Server) seedWindows(ctx context.Context) {
 	defer close(s.seed.done)
 	for _, p := range s.seed.plan {
 		s.seedRollout(ctx, p)
+		if s.fleet != nil {
+			// The request log's part ends at the cut; the flushes give
+			// the rest, the last 13 minutes, once they are read: a
+			// verdict before would judge the candidate on what it did
+			// up to the cut (the first read can come after the seed's,
+			// or fail while the store is slow).
+			select {
+			case <-s.fleet.Pulled():
+			case <-ctx.Done():
+			}
+		}
 		s.seed.mu.Lock()
 		delete(s.seed.rollouts, p.rollout)
 		s.seed.mu.Unlock()
@@ -81,10 +98,16 @@ type seedState struct {
 // windows seedWindows will fill and the time their rows end.
 func (s *Server) planSeed() {
 	s.seed.done = make(chan struct{})
-	if s.fleet != nil {
-		return
-	}
 	until := s.now()
+	if s.fleet != nil {
+		// The flushes the table holds reach back Retention; the request
+		// log gives what came before, up to a cut that the first read of
+		// the flushes, at once from Run, still finds whole: a flush is
+		// pruned Retention after it was written, and every request at or
+		// after the cut is flushed after it, so fleetSeedMargin is the
+		// time that read has, clock differences included.
+		until = until.Add(-s.fleet.Retention() + fleetSeedMargin).Truncate(time.Microsecond)
+	}
 	reg := s.Control.Registry()
 	for _, model := range reg.ModelNames() {
 		r := reg.ActiveRollout(model)
@@ -93,7 +116,11 @@ func (s *Server) planSeed() {
 		}
 		since, ok := seedSince(r)
 		if !ok || !since.Before(until) {
-			continue
+			continue // nothing before the start (or, on a fleet, before what the flushes hold)
+		}
+		if s.fleet != nil {
+			s.fleet.Cut(model, r.Spec.Baseline, until)
+			s.fleet.Cut(model, r.Spec.Candidate, until)
 		}
 		s.seed.plan = append(s.seed.plan, seedPlan{model: model, rollout: r.ID, baseline: r.Spec.Baseline, candidate: r.Spec.Candidate, since: since, until: until})
 		if s.seed.rollouts == nil {
@@ -143,12 +170,20 @@ func (s *Server) seedRollout(ctx context.Context, p seedPlan) {
 		slices.Reverse(rows) // oldest first
 		// A full read may have left older rows out: the window says
 		// so, as one that overwrote them would.
-		s.Recorder.Seed(p.model, v, p.since, rows, len(rows) == seedLimit, heuristicScore)
+		if s.fleet != nil {
+			s.fleet.Seed(p.model, v, p.since, rows, len(rows) == seedLimit, heuristicScore)
+		} else {
+			s.Recorder.Seed(p.model, v, p.since, rows, len(rows) == seedLimit, heuristicScore)
+		}
 		n += len(rows)
 	}
 	s.logger.Info("rollout under way: its windows were filled again from the request log", "rollout", p.rollout, "requests", n,
 		"since", p.since.UTC().Format(time.RFC3339), "took", time.Since(began).Round(time.Millisecond))
 }
+
+// fleetSeedMargin is how far inside the fleet's flushes' retention the
+// request log's part of a seed ends on a shared store (planSeed).
+const fleetSeedMargin = 2 * time.Minute
 
 // seedLimit is how many rows of a version are read back: what its window
 // keeps (observe.Options.VersionWindowSize, the gateway's default).

@@ -118,6 +118,7 @@ type Server struct {
 	// until Start.
 	storeWrites *storeWrites // sluice_store_write_errors_total
 	waiting     *storeWait   // the sockets bound while the store was awaited; nil if it answered at once
+	storeState  storeState   // the wait for the store at the start, on /metrics
 	cutBase     context.Context
 	cutReqs     context.CancelCauseFunc
 	pairs       shadowPairs // where the admin API and the dashboard read the shadow pairs
@@ -177,6 +178,11 @@ func newServer(ctx context.Context, opt Options, made **Server) (*Server, error)
 	if opt.BudgetInterval > 0 {
 		s.budget.every = opt.BudgetInterval
 	}
+	// The metrics exist before the store is opened: while the gateway
+	// waits for it (store_wait) it serves /metrics (the Go runtime's and
+	// the wait's own), so a scrape does not mark it down just then.
+	s.Recorder = observe.New(observe.Options{})
+	s.Recorder.Registry().MustRegister(s.storeState.collectors()...)
 	if s.Store == nil {
 		st, err := openStoreWaiting(ctx, cfg.Store, cfg.StoreWaitTime(), logger, s.storeWaiting)
 		if err != nil {
@@ -186,13 +192,13 @@ func newServer(ctx context.Context, opt Options, made **Server) (*Server, error)
 		s.endStoreWait() // Start takes its sockets over
 		s.Store = st
 	}
+	s.storeState.opened()
 	ctl, err := control.New(ctx, s.Store, now)
 	if err != nil {
 		s.Store.Close()
 		return nil, err
 	}
 	s.Control = ctl
-	s.Recorder = observe.New(observe.Options{})
 	retention := cfg.RequestLog.Retention
 	if cfg.RequestLog.Keep {
 		retention = -1
@@ -312,6 +318,7 @@ func newServer(ctx context.Context, opt Options, made **Server) (*Server, error)
 		OnResult: popt.OnResult, Admit: popt.Admit,
 		Judge: s.newJudge(cfg.Judge), ResponseIDs: rememberIDs, ShadowPairs: pairsKept, OnShadowPair: onPair,
 		Backends: s.Backends, Tracing: ptrace,
+		FeedbackLog: s.feedbackLog(), FeedbackWait: cfg.RequestLog.FlushInterval + proxy.DefaultFeedbackWait,
 	})
 	s.pairs.proxy = s.Proxy
 	// Issue 3 (shadow, quality signals): the proxy records heuristic and

@@ -8,11 +8,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/config"
@@ -83,6 +84,7 @@ func (l *holdListener) reopen() net.Listener {
 // it starts listening; each updates the last error the answers give.
 func (s *Server) storeWaiting(err error) {
 	msg := redactDSN(sluice.ErrorMessage(err), s.Config.Store)
+	s.storeState.failed()
 	if s.waiting == nil {
 		s.waiting = &storeWait{since: time.Now(), wait: s.Config.StoreWaitTime(), held: map[string]*holdListener{}}
 		s.waiting.last.Store(&msg)
@@ -103,8 +105,10 @@ func (s *Server) listenWhileWaiting() {
 		tlsKey    string
 	}
 	addrs := []addr{{s.Config.Listen, "listen", s.Config.TLS, "tls"}}
+	metricsKey := "listen"
 	if s.Config.AdminListen != "" {
 		addrs = append(addrs, addr{s.Config.AdminListen, "admin_listen", s.Config.AdminTLSConfig(), "admin_tls"})
+		metricsKey = "admin_listen"
 	}
 	for _, a := range addrs {
 		raw, err := net.Listen("tcp", a.addr)
@@ -131,13 +135,71 @@ func (s *Server) listenWhileWaiting() {
 				GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert.cert.Load(), nil }})
 		}
 		w.held[a.key] = hl
-		srv := &http.Server{Handler: http.HandlerFunc(s.serveWaiting), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 10 * time.Second}
+		var h http.Handler = http.HandlerFunc(s.serveWaiting)
+		if a.key == metricsKey {
+			// /metrics where the started gateway serves it: the Go
+			// runtime's and the wait's (sluice_store_ready 0), so
+			// Prometheus does not mark the target down while it waits.
+			mux := http.NewServeMux()
+			mux.Handle("/", h)
+			mux.Handle("/metrics", s.Recorder.Handler())
+			h = mux
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 10 * time.Second}
 		w.srvs = append(w.srvs, srv)
 		w.addr = append(w.addr, scheme(a.files)+tcp.Addr().String())
 		go srv.Serve(ln)
 	}
 	if len(w.addr) > 0 {
 		s.logger.Info("store: answering /healthz 200 and /readyz 503 while waiting for the store", "addrs", strings.Join(w.addr, ", "))
+	}
+}
+
+// storeState is the wait for the store at the start, as /metrics shows
+// it: served while the gateway waits (on the address that serves /metrics
+// once it started) and after, so an alert can tell a replica that waits
+// for its store from one that is down.
+type storeState struct {
+	ready atomic.Bool
+	tries atomic.Int64 // the failed tries to reach the store at the start
+	since atomic.Int64 // when the wait began, Unix nanoseconds; 0 when not waiting
+}
+
+// failed counts a failed try at the start, which begins the wait.
+func (st *storeState) failed() {
+	st.tries.Add(1)
+	st.since.CompareAndSwap(0, time.Now().UnixNano())
+}
+
+// opened ends the wait: the store answered.
+func (st *storeState) opened() {
+	st.since.Store(0)
+	st.ready.Store(true)
+}
+
+// collectors returns the wait's metrics.
+func (st *storeState) collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_store_ready",
+			Help: "1 once the gateway opened its store at the start; 0 while it waits for it (store_wait), serving only /healthz and /metrics. A store lost later is sluice_store_write_errors_total's."},
+			func() float64 {
+				if st.ready.Load() {
+					return 1
+				}
+				return 0
+			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_store_wait_seconds",
+			Help: "How long the gateway has waited for its store at the start (store_wait), from the first failed try; 0 when it is not waiting."},
+			func() float64 {
+				since := st.since.Load()
+				if since == 0 || st.ready.Load() {
+					return 0
+				}
+				return time.Since(time.Unix(0, since)).Seconds()
+			}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sluice_store_wait_tries_total",
+			Help: "The tries to reach the store at the start that failed and were waited after (store_wait)."},
+			func() float64 { return float64(st.tries.Load()) }),
 	}
 }
 
@@ -196,17 +258,4 @@ func (s *Server) closeHeld() {
 		hl.TCPListener.Close()
 		delete(s.waiting.held, key)
 	}
-}
-
-// redactDSN takes the store's password out of an error's text, should it
-// quote the DSN.
-func redactDSN(msg, store string) string {
-	u, err := url.Parse(store)
-	if err != nil || u.User == nil {
-		return msg
-	}
-	if pw, ok := u.User.Password(); ok && pw != "" {
-		msg = strings.ReplaceAll(msg, pw, "***")
-	}
-	return msg
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/analysis"
+	"github.com/sluicehq/sluice/fakellm"
 	"github.com/sluicehq/sluice/rollout"
 	"github.com/sluicehq/sluice/route"
 )
@@ -263,6 +264,13 @@ func (e *engine) run(gate Gate, seed uint64, idx int) (res RunResult) {
 				// cut, a bad answer) is what the gateway logs as the
 				// version's failed attempt: upstream_5xx, 502.
 				o.Fail(http.StatusBadGateway)
+			}
+			if st && o.Fault.Kind == fakellm.FaultIgnoreStream {
+				// A stream answered whole: the gateway relays it as a
+				// stream, a success, whose first token reaches the
+				// client with the whole answer, and logs that time as
+				// its TTFT.
+				o.TTFT = o.Latency
 			}
 			tools := e.tools != nil && rng.Float64() < e.tools[cat]
 			canceled, hung := false, false

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -64,6 +66,22 @@ func explain(le *sqlite.Error, busy time.Duration) (string, bool) {
 		return fmt.Sprintf("the file is not a usable SQLite database (%v): restore it from a backup or choose another path", le), true
 	}
 	return "", false
+}
+
+// isDiskFull reports whether err is SQLite's disk full.
+func isDiskFull(err error) bool {
+	var le *sqlite.Error
+	return errors.As(err, &le) && le.Code()&0xff == sqlite3.SQLITE_FULL
+}
+
+// sizeMB returns the size of the store's file, rounded up to a megabyte,
+// as "N MB".
+func (s *Store) sizeMB() string {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return "as much as the store's size"
+	}
+	return strconv.FormatInt((fi.Size()+999_999)/1_000_000, 10) + " MB"
 }
 
 // openErr maps an error met while opening the store.

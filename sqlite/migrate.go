@@ -56,7 +56,16 @@ func migrations() ([]migration, error) {
 // migrationSteps are the parts of migrations that SQL cannot do, by
 // version; each runs after its migration's SQL in the same transaction.
 var migrationSteps = map[int]func(ctx context.Context, s *Store, tx *sql.Tx) error{
-	3: dropEmptyLegacyRequests,
+	3:  dropEmptyLegacyRequests,
+	23: backfillSegmentDicts,
+}
+
+// migrationRoom says, by version, why a migration needs free disk about
+// the store's size: it rewrites the bulk of the file in its one
+// transaction, so an upgrade on a disk without that room fails with the
+// disk full, and its error says how much to free.
+var migrationRoom = map[int]string{
+	23: "rewrites every request log segment (filling its dict column)",
 }
 
 // migrate applies the migrations the file lacks, each in its own
@@ -92,9 +101,11 @@ func (s *Store) migrate(ctx context.Context) error {
 	if _, err := s.w.ExecContext(ctx, create); err != nil {
 		return s.openErr(err)
 	}
+	at := have // the schema the file is at, as each migration commits
 	for _, m := range ms {
 		start, applied := time.Now(), false
-		err := s.write(ctx, "apply migration "+m.name, func(tx *sql.Tx) error {
+		op := "apply migration " + m.name
+		raw := s.writeRaw(ctx, func(tx *sql.Tx) error {
 			applied = false
 			var n int
 			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version = ?", m.version).Scan(&n); err != nil {
@@ -115,11 +126,28 @@ func (s *Store) migrate(ctx context.Context) error {
 			applied = err == nil
 			return err
 		})
-		if err != nil {
+		if raw != nil {
+			err := s.mapErr(ctx, op, true, raw)
+			if why := migrationRoom[m.version]; why != "" && isDiskFull(raw) {
+				err = sluice.Errorf(sluice.CodeUnavailable, "%v: this migration %s in one transaction, so until it commits the store's -wal file grows to about the store's size: it needs %s free on the store's disk; make room and start sluice again (the store was left as it was, at schema %d)",
+					err, why, s.sizeMB(), at)
+			}
 			return fmt.Errorf("open store: %w", err)
 		}
+		at = max(at, m.version)
 		if applied && s.opts.Logger != nil {
 			s.opts.Logger.Info("store migrated", "store", s.path, "version", m.version, "migration", m.name, "took", time.Since(start))
+		}
+	}
+	// A checkpoint reuses the -wal file but never shrinks it, and a
+	// migration that rewrote the request log (migrationRoom) grew it to
+	// about the store's size: give that room back now, while no reader
+	// is open, rather than hold it for as long as the gateway runs. A
+	// checkpoint that cannot finish leaves the file as it was, which
+	// still works.
+	if at > have {
+		if _, err := s.w.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil && s.opts.Logger != nil {
+			s.opts.Logger.Warn("store migrated, but its -wal file was not truncated: it keeps its size until sluice stops", "store", s.path, "err", err)
 		}
 	}
 	return nil

@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -47,8 +49,8 @@ func (s *Store) AppendRequests(ctx context.Context, rows []sluice.Observation) e
 // insertSegment writes sg as a new segment.
 func insertSegment(ctx context.Context, tx *sql.Tx, sg *segment) error {
 	prefix, lo, hi := sg.idColumns()
-	res, err := tx.ExecContext(ctx, `INSERT INTO request_segments (first_at, last_at, rows, id_prefix, id_lo, id_hi, data)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, sg.firstAt, sg.lastAt, sg.rows, prefix, lo, hi, sg.data)
+	res, err := tx.ExecContext(ctx, `INSERT INTO request_segments (first_at, last_at, rows, id_prefix, id_lo, id_hi, data, dict)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, sg.firstAt, sg.lastAt, sg.rows, prefix, lo, hi, sg.data, sg.dict)
 	if err != nil {
 		return err
 	}
@@ -116,11 +118,29 @@ func newSegmentFilter(q sluice.RequestQuery) segmentFilter {
 }
 
 // query returns the SELECT of the segments that may hold rows f keeps,
-// newest last_at first, and its arguments.
+// newest last_at first, and its arguments. When f names a model, version
+// or key, a segment's data comes back NULL when its dict column (migration
+// 0023) lacks one of them: the driver then never copies the data out
+// (SQLite steps through its overflow pages to the dict stored after it,
+// reading no more of them). A segment without a dict (NULL) comes with its
+// data. The needles are []byte, bound as blobs: a text side would make
+// instr search by character and miss strings of 128 to 191 bytes.
 func (f *segmentFilter) query() (string, []any) {
-	const cols = "SELECT seq, first_at, last_at, data FROM request_segments"
+	cols := "SELECT seq, first_at, last_at, data FROM request_segments"
+	var args []any
+	var has []string
+	for _, s := range [...]string{f.want.model, f.want.version, f.want.key} {
+		if s != "" {
+			has = append(has, "instr(dict, ?) > 0")
+			args = append(args, dictNeedle(s))
+		}
+	}
+	if len(has) > 0 {
+		cols = "SELECT seq, first_at, last_at, CASE WHEN dict IS NULL OR " + strings.Join(has, " AND ") +
+			" THEN data END FROM request_segments"
+	}
 	where := " WHERE last_at >= ?"
-	args := []any{f.since}
+	args = append(args, f.since)
 	if f.hasUntil {
 		where += " AND first_at < ?"
 		args = append(args, f.until)
@@ -193,21 +213,27 @@ func (s *Store) scanSegments(ctx context.Context, tx *sql.Tx, op string, f *segm
 		return err
 	}
 	defer rows.Close()
-	var d decodedSegment
+	var (
+		d    decodedSegment
+		data segmentData
+	)
 	for rows.Next() {
-		var (
-			firstAt, lastAt int64
-			data            sql.RawBytes
-		)
+		var firstAt, lastAt int64
 		if err := rows.Scan(&d.seq, &firstAt, &lastAt, &data); err != nil {
 			return err
 		}
 		// A segment whose dictionary lacks the model, version or key
-		// asked for comes back with no rows, none of them decoded; fn
-		// still sees it, so a limit's stop comes where it came before.
-		read, err := decodeSegmentFor(data, firstAt, &d, &f.want)
-		if err != nil {
-			return sluice.Errorf(sluice.CodeUnavailable, "%s: store %s: request log segment %d: %v", op, s.path, d.seq, err)
+		// asked for comes back with no rows, none of them decoded (its
+		// data not even fetched when its dict column says so); fn still
+		// sees it, so a limit's stop comes where it came before.
+		read := false
+		if !data.null {
+			var err error
+			if read, err = decodeSegmentFor(data.b, firstAt, &d, &f.want); err != nil {
+				return sluice.Errorf(sluice.CodeUnavailable, "%s: store %s: request log segment %d: %v", op, s.path, d.seq, err)
+			}
+		} else {
+			d.words, d.rows, d.raw = d.words[:0], d.rows[:0], d.raw[:0]
 		}
 		if !read {
 			s.segmentsPassed.Add(1)
@@ -217,6 +243,28 @@ func (s *Store) scanSegments(ctx context.Context, tx *sql.Tx, op string, f *segm
 		}
 	}
 	return rows.Err()
+}
+
+// segmentData is a segment's data as a scan reads it: null when the query
+// left it out (the segment's dict lacks a string asked for). The bytes are
+// the driver's, valid until the next Scan: a Scanner takes them uncopied,
+// and unlike sql.RawBytes tells NULL from an empty blob (which the
+// decoder refuses as corrupt).
+type segmentData struct {
+	b    []byte
+	null bool
+}
+
+func (d *segmentData) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		d.b, d.null = nil, true
+	case []byte:
+		d.b, d.null = v, false
+	default:
+		return fmt.Errorf("request log segment data is %T, not a blob", src)
+	}
+	return nil
 }
 
 // requestHit is a row Requests may return, with its place in append
@@ -390,7 +438,7 @@ func (s *Store) PruneRequests(ctx context.Context, before time.Time) (int64, err
 		for seq, sg := range kept {
 			prefix, lo, hi := sg.idColumns()
 			if _, err := tx.ExecContext(ctx, `UPDATE request_segments SET first_at = ?, last_at = ?, rows = ?, id_prefix = ?,
-				id_lo = ?, id_hi = ?, data = ? WHERE seq = ?`, sg.firstAt, sg.lastAt, sg.rows, prefix, lo, hi, sg.data, seq); err != nil {
+				id_lo = ?, id_hi = ?, data = ?, dict = ? WHERE seq = ?`, sg.firstAt, sg.lastAt, sg.rows, prefix, lo, hi, sg.data, sg.dict, seq); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, "DELETE FROM request_ids WHERE seq = ?", seq); err != nil {

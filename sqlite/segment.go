@@ -40,7 +40,10 @@ import (
 //	         tokens, response chars, cached tokens
 //
 // Strings that repeat from row to row (model, version and the rest) are
-// written once per segment; a typical row takes about 45 bytes.
+// written once per segment; a typical row takes about 45 bytes. The
+// dictionary (from the second byte to the row count) is also stored in
+// the segment's dict column (migration 0023), so that a read naming a
+// string passes over a segment without its data fetched.
 
 // segmentRows is the most rows one segment holds: enough that the
 // statement's cost is spread thin, few enough that finding one request
@@ -77,6 +80,10 @@ type segment struct {
 	// others are the ids the range does not cover.
 	others []string
 	data   []byte
+	// dict is the dictionary as data holds it (data[1:], up to the row
+	// count), stored apart in the column dict (migration 0023) so that a
+	// read naming a string can pass over the segment without its data.
+	dict []byte
 }
 
 // counterID splits a request id of the form PREFIX_COUNTER, COUNTER in
@@ -130,6 +137,7 @@ func encodeSegment(rows []sluice.Observation, ats []int64) segment {
 		b = binary.AppendUvarint(b, uint64(len(w)))
 		b = append(b, w...)
 	}
+	dictEnd := len(b)
 	b = binary.AppendUvarint(b, uint64(len(rows)))
 	for i := range rows {
 		o := &rows[i]
@@ -171,7 +179,41 @@ func encodeSegment(rows []sluice.Observation, ats []int64) segment {
 		}
 	}
 	sg.data = b
+	sg.dict = b[1:dictEnd:dictEnd]
 	return sg
+}
+
+// segmentDict returns the dictionary of data, a segment of any format, as
+// the column dict holds it: the bytes after the format, the number of
+// strings and each string (uvarint length, bytes).
+func segmentDict(data []byte) ([]byte, error) {
+	if len(data) == 0 || data[0] < 1 || data[0] > segmentFormat {
+		return nil, fmt.Errorf("%w: format %d, this sluice reads 1 to %d", errSegment, firstByte(data), segmentFormat)
+	}
+	r := segReader{b: data[1:]}
+	nw := r.uvarint()
+	if nw > uint64(len(r.b)) {
+		return nil, errSegment
+	}
+	for range nw {
+		r.bytes(r.uvarint())
+	}
+	if r.err {
+		return nil, errSegment
+	}
+	end := len(data) - len(r.b)
+	return data[1:end:end], nil
+}
+
+// dictNeedle returns s as a dictionary holds it (uvarint length, bytes):
+// the bytes a segment's dict column holds if any string of it is s. The
+// column may hold them where s is not a string of it (inside a longer
+// one, across two), never the other way round, so a search of the column
+// for them passes over only segments that lack s; the segment's own
+// dictionary decides the rest.
+func dictNeedle(s string) []byte {
+	b := binary.AppendUvarint(make([]byte, 0, len(s)+2), uint64(len(s)))
+	return append(b, s...)
 }
 
 // idRange sets sg's id range from the ids of counter form with the most

@@ -222,18 +222,21 @@ func (s *Store) Close() error {
 
 // write runs fn in one write transaction and maps its error.
 func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	return s.mapErr(ctx, op, true, s.writeRaw(ctx, fn))
+}
+
+// writeRaw runs fn in one write transaction and returns its error as
+// SQLite or fn gave it, for a caller that looks at it before mapping it.
+func (s *Store) writeRaw(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return s.mapErr(ctx, op, true, err)
+		return err
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		return s.mapErr(ctx, op, true, err)
+		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return s.mapErr(ctx, op, true, err)
-	}
-	return nil
+	return tx.Commit()
 }
 
 // read runs fn in one read transaction, so everything it reads is from one

@@ -44,15 +44,12 @@ Applying the same file again changes nothing.`,
 			}
 			// The gateway's warnings (ApplyResult.Warnings), once each;
 			// a gateway older than them sends none (nil, not []), and the
-			// CLI works out what it can itself, as it did.
-			warnings, own := res.Warnings, res.Warnings == nil
-			if own {
-				// Valid routing that is not what was meant: said, not
-				// refused.
-				for _, m := range doc.Models {
-					warnings = append(warnings, sluice.ShadowedRules(m.Name, m.Rules)...)
-				}
+			// CLI works them out itself as a newer gateway does, for the
+			// text and -o json alike (which printed "warnings": null).
+			if res.Warnings == nil {
+				res.Warnings = api.ApplyWarnings(doc, res.Result)
 			}
+			warnings := res.Warnings
 			// The notes on the rollouts started (or, on a dry run, that
 			// would start) are printed beside them below, as the gateway
 			// words them (api.RolloutNotes): not twice.
@@ -106,11 +103,6 @@ Applying the same file again changes nothing.`,
 			}
 			for _, h := range res.HeldTargets {
 				fmt.Fprintln(c.stdout, h.Message)
-			}
-			if own { // else among the gateway's warnings
-				for _, u := range res.Unreachable {
-					fmt.Fprintln(c.stderr, u.Message)
-				}
 			}
 			if dry {
 				if ts := targets(doc, held); len(ts) > 0 {

@@ -150,6 +150,36 @@ func TestApply_WarningsFromGateway(t *testing.T) {
 			}
 		}
 	}
+	// -o json from an older gateway: the CLI's own warnings, as a newer
+	// gateway's answer holds them, and [] when there are none; it printed
+	// "warnings": null.
+	rewrite = func(m map[string]json.RawMessage) { delete(m, "warnings") }
+	for _, c := range []struct {
+		file string
+		want []string
+	}{
+		{rules, []string{strings.TrimPrefix(shadowed, "warning: ")}},
+		{file, []string{}},
+	} {
+		out, errOut, code := run(t, via("apply", "-f", c.file, "--reason", "json from an older gateway", "--dry-run", "-o", "json")...)
+		if code != 0 {
+			t.Fatalf("apply -o json from an older gateway: exit %d: %s", code, errOut)
+		}
+		var got map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatalf("apply -o json: %v\n%s", err, out)
+		}
+		var ws []string
+		if err := json.Unmarshal(got["warnings"], &ws); err != nil || ws == nil || len(ws) != len(c.want) {
+			t.Errorf("apply -f %s -o json from an older gateway: warnings %s, want %q", filepath.Base(c.file), got["warnings"], c.want)
+			continue
+		}
+		for i := range ws {
+			if !strings.HasPrefix(ws[i], c.want[i]) {
+				t.Errorf("apply -o json from an older gateway: warning %d is %q, want %q", i, ws[i], c.want[i])
+			}
+		}
+	}
 	// An empty list from the gateway: nothing to say, and the CLI does
 	// not second-guess it.
 	rewrite = func(m map[string]json.RawMessage) { m["warnings"] = json.RawMessage(`[]`) }

@@ -126,7 +126,7 @@ func (c *cli) rolloutHistoryCmd() *cobra.Command {
 			if model == "" {
 				fmt.Fprint(tw, "MODEL\t")
 			}
-			fmt.Fprintln(tw, "ID\tSTRATEGY\tBASELINE → CANDIDATE\tPHASE\tSTAGE/SHARE\tSTARTED (UTC)\tTOOK\tSTARTED BY\tWHY\tOUTCOME")
+			fmt.Fprintln(tw, "ID\tSTRATEGY\tBASELINE → CANDIDATE\tPHASE\tSTAGE/SHARE\tSTARTED (UTC)\tTOOK\tSTARTED BY\tWHY\tWARM-UP\tOUTCOME")
 			for _, r := range page.Rollouts {
 				took := "-"
 				if !r.EndedAt.IsZero() {
@@ -134,8 +134,8 @@ func (c *cli) rolloutHistoryCmd() *cobra.Command {
 				} else if r.Phase.Active() {
 					took = shortDuration(now.Sub(r.StartedAt)) + " so far"
 				}
-				fmt.Fprintf(tw, "%s%s\t%s\t%s → %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", modelCol(r), r.ID, r.Spec.Strategy, r.Spec.Baseline, r.Spec.Candidate,
-					r.Phase, stageShare(r), r.StartedAt.UTC().Format("2006-01-02 15:04"), took, dash(r.Actor), clip(oneLine(dash(r.Reason)), 40), outcome(r))
+				fmt.Fprintf(tw, "%s%s\t%s\t%s → %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", modelCol(r), r.ID, r.Spec.Strategy, r.Spec.Baseline, r.Spec.Candidate,
+					r.Phase, stageShare(r), r.StartedAt.UTC().Format("2006-01-02 15:04"), took, dash(r.Actor), clip(oneLine(dash(r.Reason)), 40), warmupTally(r), outcome(r))
 			}
 			return tw.Flush()
 		},
@@ -155,6 +155,22 @@ func stageShare(r sluice.Rollout) string {
 		return fmt.Sprintf("%d/%d · %s", min(r.StageIndex+1, len(r.Spec.Stages)), len(r.Spec.Stages), share)
 	}
 	return share
+}
+
+// warmupTally is a rollout's WARM-UP column: what its warm-up that passed
+// found of its requests (Rollout.Warmup, as status and the audit say it),
+// "skipped" for one skipped, "-" otherwise (still warming, failed: the
+// outcome says why; or a rollout from before the tally was kept).
+func warmupTally(r sluice.Rollout) string {
+	switch t := r.Warmup; {
+	case t != nil && t.Failed > 0:
+		return fmt.Sprintf("%d sent, %d failed", t.Requests, t.Failed)
+	case t != nil:
+		return fmt.Sprintf("%d sent, none failed", t.Requests)
+	case r.Spec.Warmup.Skip:
+		return "skipped"
+	}
+	return "-"
 }
 
 // outcome says in a few words how an ended rollout ended: its decision's

@@ -83,9 +83,9 @@ func TestCLI_RolloutListHistory(t *testing.T) {
 			t.Fatalf("history: want a header and three rollouts:\n%s", out)
 		}
 		for i, want := range []*regexp.Regexp{
-			regexp.MustCompile(`^` + third + ` +canary +v1\.2\.0 → v1\.1\.0 +progressing .* \d+s so far +bootstrap-admin +third time +-$`),
-			regexp.MustCompile(`^` + second + ` +canary +v1\.2\.0 → v1\.1\.0 +aborted +0% .* \d+s +bootstrap-admin +compare the old one again +aborted by bootstrap-admin: wrong version$`),
-			regexp.MustCompile(`^` + first + ` +canary +v1\.1\.0 → v1\.2\.0 +promoted +100% .* \d+s +bootstrap-admin +ship the fine-tune +promoted by bootstrap-admin: evals look good$`),
+			regexp.MustCompile(`^` + third + ` +canary +v1\.2\.0 → v1\.1\.0 +progressing .* \d+s so far +bootstrap-admin +third time +skipped +-$`),
+			regexp.MustCompile(`^` + second + ` +canary +v1\.2\.0 → v1\.1\.0 +aborted +0% .* \d+s +bootstrap-admin +compare the old one again +skipped +aborted by bootstrap-admin: wrong version$`),
+			regexp.MustCompile(`^` + first + ` +canary +v1\.1\.0 → v1\.2\.0 +promoted +100% .* \d+s +bootstrap-admin +ship the fine-tune +skipped +promoted by bootstrap-admin: evals look good$`),
 		} {
 			if !want.MatchString(lines[i+1]) {
 				t.Errorf("history row %d = %q, want it to match %s", i+1, lines[i+1], want)

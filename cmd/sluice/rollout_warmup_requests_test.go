@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/fakellm"
 )
 
@@ -86,5 +88,30 @@ func TestCLI_RolloutWarmupRequests(t *testing.T) {
 		if w := "warm-up of " + r.ID + ": warm-up passed: 8 requests, 1 failed (at most 1 may); stage 1: candidate at 10% of traffic"; !strings.Contains(out, w) {
 			t.Errorf("audit lacks %q:\n%s", w, out)
 		}
+		// And the history, in its WARM-UP column, and as JSON; it showed
+		// no tally before.
+		out = mustRun(t, cmd("rollout", "history", "chat")...)
+		if !strings.Contains(out, "WARM-UP") || !historyRow(out, r.ID, "8 sent, 1 failed") {
+			t.Errorf("rollout history lacks the warm-up's tally (8 sent, 1 failed) on %s's row:\n%s", r.ID, out)
+		}
+		var page api.RolloutList
+		if err := json.Unmarshal([]byte(mustRun(t, cmd("rollout", "history", "chat", "-o", "json")...)), &page); err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Rollouts) == 0 || page.Rollouts[0].ID != r.ID || page.Rollouts[0].Warmup == nil ||
+			page.Rollouts[0].Warmup.Requests != 8 || page.Rollouts[0].Warmup.Failed != 1 {
+			t.Errorf("rollout history -o json: want %s first with warmup {requests 8, failed 1}, got %+v", r.ID, page.Rollouts)
+		}
 	})
+}
+
+// historyRow reports whether the history table out has a row for id
+// holding want.
+func historyRow(out, id, want string) bool {
+	for line := range strings.Lines(out) {
+		if strings.HasPrefix(line, id+" ") && strings.Contains(line, want) {
+			return true
+		}
+	}
+	return false
 }

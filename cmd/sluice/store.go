@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/api"
+	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/postgres"
 	"github.com/sluicehq/sluice/server"
 )
@@ -53,7 +54,9 @@ its revision, every rollout with its timeline, the audit with its ids and times
 (so sluice audit --at answers the same), the admin tokens and client keys (their
 hashes, limits, budgets, rotated and revoked secrets) and the request log.
 SRC and DST are what the config's store: takes: an SQLite file's path or a
-postgres:// URL. Stop the gateway (every replica) first: a store in use is
+postgres:// URL, with its ${NAME} and ${file:PATH} references (quote them
+in single quotes), so that a password need not be typed out where ps shows
+it. Stop the gateway (every replica) first: a store in use is
 refused. DST must be empty (a new file, or a new database or schema).
 
 The request log is copied first, in batches, with its progress on stderr; the
@@ -62,7 +65,7 @@ only request log rows in DST: run the same command again, and it deletes them
 and starts over. The fleet's run-time state on PostgreSQL (replica beats,
 shared observation batches, shadow pairs) is not copied: a replica makes it
 anew.`,
-		Example: `  sluice store copy --from /var/lib/sluice/sluice.db --to postgres://sluice:…@db:5432/sluice
+		Example: `  sluice store copy --from /var/lib/sluice/sluice.db --to 'postgres://sluice:${file:/run/secrets/pg}@db:5432/sluice'
   sluice store copy --from /var/lib/sluice/sluice.db --to "$SLUICE_PG" --requests-since 7d
   sluice store copy --from "$SLUICE_PG" --to ./inspect.db --no-requests`,
 		Args: cobra.NoArgs,
@@ -88,8 +91,8 @@ anew.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&from, "from", "", "the store to copy: an SQLite file's path or a postgres:// URL")
-	f.StringVar(&to, "to", "", "the new, empty store to copy into: an SQLite file's path or a postgres:// URL")
+	f.StringVar(&from, "from", "", "the store to copy: an SQLite file's path or a postgres:// URL (${NAME} and ${file:PATH} references expanded, as in the config)")
+	f.StringVar(&to, "to", "", "the new, empty store to copy into: an SQLite file's path or a postgres:// URL (${NAME} and ${file:PATH} references expanded, as in the config)")
 	f.StringVar(&since, "requests-since", "", "copy only the request log rows since this time or duration ago (7d, 2026-11-01); default all")
 	f.BoolVar(&noRequests, "no-requests", false, "copy no request log rows")
 	return cmd
@@ -114,6 +117,32 @@ func describeStore(store string) string {
 		u.RawQuery = q.Encode()
 	}
 	return u.String()
+}
+
+// writesPassword reports whether store, a store setting with its
+// references taken out, still holds a password written out: in a URL's
+// userinfo (as pgconn reads it, to the first '@' before any '/', or as
+// net/url does) or a password= or sslpassword= parameter. A URL that
+// does not parse may hold one.
+func writesPassword(store string) bool {
+	if !server.IsPostgresDSN(store) {
+		return false
+	}
+	rest := store[strings.Index(store, "://")+3:]
+	if i := strings.IndexAny(rest, "@/"); i >= 0 && rest[i] == '@' {
+		if _, pw, ok := strings.Cut(rest[:i], ":"); ok && pw != "" {
+			return true
+		}
+	}
+	u, err := url.Parse(store)
+	if err != nil {
+		return true
+	}
+	if pw, ok := u.User.Password(); ok && pw != "" {
+		return true
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	return err != nil || q.Get("password") != "" || q.Get("sslpassword") != ""
 }
 
 // because is err's text for a message of sluice store copy's own: the
@@ -170,6 +199,17 @@ func openCopyStore(ctx context.Context, role, store string, mustExist bool) (cop
 }
 
 func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string, since time.Time, noRequests bool) error {
+	// --from and --to take the config's ${NAME} and ${file:PATH}
+	// references, so that a password need not be typed where ps shows it
+	// (single-quoted, or the shell expands ${NAME} first).
+	toGiven := to
+	var err error
+	if from, err = config.ExpandRefs(from); err != nil {
+		return fmt.Errorf("--from: %w", err)
+	}
+	if to, err = config.ExpandRefs(to); err != nil {
+		return fmt.Errorf("--to: %w", err)
+	}
 	if sameFile(from, to) {
 		// Else DST would read as held by another gateway: the copy's
 		// own lock on SRC.
@@ -186,6 +226,12 @@ func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string
 	}
 	defer closeDst()
 	dstName := describeStore(to)
+	// What the config's store: takes: --to as given when its references
+	// hold every secret of it, else DST named without its password.
+	storeSetting := dstName
+	if toGiven != to && !writesPassword(config.StripRefs(toGiven)) {
+		storeSetting = toGiven
+	}
 	// The calls that read or write a whole store get a long deadline: a
 	// store call without one gets PostgreSQL's 15 s, made for a
 	// gateway's changes. Request log batches keep theirs.
@@ -276,7 +322,11 @@ func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string
 	if len(differ) > 0 {
 		return fmt.Errorf("the copy differs from SRC in %s: do not use DST; report this with both stores", strings.Join(differ, ", "))
 	}
-	fmt.Fprintf(stdout, "\nCopied %s to %s. SRC is left as it was.\nNext: set the gateway's store: to %s in its config (as a ${NAME} or ${file:PATH} reference for a URL with a password) and start it with sluice serve.\n", describeStore(from), dstName, dstName)
+	next := "in its config (as a ${NAME} or ${file:PATH} reference for a URL with a password)"
+	if storeSetting != dstName {
+		next = "in its config"
+	}
+	fmt.Fprintf(stdout, "\nCopied %s to %s. SRC is left as it was.\nNext: set the gateway's store: to %s %s and start it with sluice serve.\n", describeStore(from), dstName, storeSetting, next)
 	return nil
 }
 

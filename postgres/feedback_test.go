@@ -1,0 +1,63 @@
+package postgres_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/postgres/pgtest"
+)
+
+// TestStore_ClaimFeedback: an answer takes one feedback across the fleet.
+// Of many claims of one id at once, on two stores (two replicas) sharing
+// the schema, exactly one records it; a later claim on either finds it; a
+// claim is pruned with the request log, by its own time.
+func TestStore_ClaimFeedback(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	a, b := MustOpen(t, dsn), MustOpen(t, dsn)
+	ctx := context.Background()
+	at := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+
+	var won atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 16 {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		wg.Go(func() {
+			ok, err := s.ClaimFeedback(ctx, "req_0a1b2c3d4e5f_7", at)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				won.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := won.Load(); n != 1 {
+		t.Fatalf("%d of 16 claims of one id at once recorded it, want 1", n)
+	}
+	if ok, err := a.ClaimFeedback(ctx, "req_0a1b2c3d4e5f_7", at.Add(time.Minute)); ok || err != nil {
+		t.Errorf("a later claim of the same id: %v, %v; want false", ok, err)
+	}
+	if ok, err := b.ClaimFeedback(ctx, "req_0a1b2c3d4e5f_8", at.Add(time.Hour)); !ok || err != nil {
+		t.Errorf("a claim of another id: %v, %v; want true", ok, err)
+	}
+
+	// Pruned by the request log's retention: the claim older than the
+	// bound goes, the newer stays, and its id may be claimed again only
+	// once it is gone.
+	if _, err := a.PruneRequests(ctx, at.Add(30*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := b.ClaimFeedback(ctx, "req_0a1b2c3d4e5f_8", at.Add(2*time.Hour)); ok || err != nil {
+		t.Errorf("a claim kept by the prune, claimed again: %v, %v; want false", ok, err)
+	}
+	if ok, err := b.ClaimFeedback(ctx, "req_0a1b2c3d4e5f_7", at.Add(2*time.Hour)); !ok || err != nil {
+		t.Errorf("a pruned claim, claimed again: %v, %v; want true", ok, err)
+	}
+}

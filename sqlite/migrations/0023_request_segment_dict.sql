@@ -1,0 +1,19 @@
+-- 0023_request_segment_dict: each request log segment's string
+-- dictionary (the models, versions, client keys and the rest its rows
+-- name) in a column of its own beside the segment's data, which holds it
+-- too.
+--
+-- A read naming a model, version or key passes over a segment whose
+-- dictionary lacks it. With the dictionary inside data alone, SQLite's
+-- driver copied every segment's data out whole before its dictionary
+-- could be read (about 69 MB of the 240 MB a restart's read of a 1M-row
+-- log allocated, bench/seedstart.md). Now the read asks SQLite for a
+-- segment's data only when its dict holds the strings named (instr over
+-- the small column), and a passed-over segment costs its dict alone.
+--
+-- The column holds the segment's data from its second byte up to the row
+-- count: the number of strings, then each string (uvarint length,
+-- bytes). The Go step of this migration fills it for the segments
+-- written before, in batches (sqlite/segment.go, backfillSegmentDicts);
+-- a segment with none (NULL) is read as before, its data always fetched.
+ALTER TABLE request_segments ADD COLUMN dict BLOB;
