@@ -221,3 +221,84 @@ func TestValidate_ABFeedbackWait(t *testing.T) {
 		t.Errorf("a canary's wait: %v; want refused, saying to leave it out", err)
 	}
 }
+
+// TestController_ABFeedbackWaitBusyBaseline: during the wait every
+// request goes to the baseline, whose windows are bounded
+// (observe.DefaultWindowSize a category): on a gateway answering some
+// 70 requests a second in a category the default 2m wait filled the
+// baseline's window with traffic after the sample, which pushed the
+// test's own requests out before the report was drawn. The report must
+// still compare the sample the test reached.
+func TestController_ABFeedbackWaitBusyBaseline(t *testing.T) {
+	e, rec, answered, _ := abWaitEnv(t, nil)
+	// The proxy's heuristic score of each of the test's answers, given as
+	// it answered (the candidate refuses one in ten).
+	for _, v := range []string{"v1", "v2"} {
+		for i := range 200 {
+			score := 1.0
+			if v == "v2" && i%10 == 0 {
+				score = 0
+			}
+			rec.RecordQualityRouted(observe.SourceHeuristic, "split", "chat", v, "payments", answered, score)
+		}
+	}
+	e.c.Step(e.ctx)
+	r := *e.ctl.Registry().Rollouts["chat"]
+	if r.FeedbackWait == nil {
+		t.Fatalf("not waiting: %s", r.Phase)
+	}
+	rate(rec, "v1", answered, 100, func(int) float64 { return 1 })
+	rate(rec, "v2", answered, 100, func(i int) float64 { return float64(i % 2) })
+	// The baseline takes all the traffic during the wait: one more than a
+	// version's window holds, in payments, as the routing sends it (its
+	// heuristic scores, one more than a category's ring holds, too).
+	during := r.FeedbackWait.Reached.Add(time.Minute)
+	for i := range observe.DefaultVersionWindowSize + 1 {
+		rec.Record(&sluice.Observation{Model: "chat", Version: "v1", Category: "payments", Route: "policy", At: during, Status: 200,
+			Latency: 300 * time.Millisecond, OutputTokens: 50, ResponseChars: 200})
+		if i <= observe.DefaultWindowSize {
+			rec.RecordQualityRouted(observe.SourceHeuristic, "policy", "chat", "v1", "payments", during, 1)
+		}
+	}
+	e.clock.Add(sluice.DefaultABFeedbackWait)
+	e.c.Step(e.ctx)
+	r = *e.ctl.Registry().Rollouts["chat"]
+	rep := rollout.ABReportOf(r)
+	if r.Phase != sluice.PhaseCompleted || rep == nil {
+		t.Fatalf("at the wait's end: phase %s, report %v; want completed with its report", r.Phase, rep != nil)
+	}
+	rows := 0
+	found := map[string]bool{}
+	for _, m := range rep.Metrics {
+		found[m.Name()] = true
+		if m.Metric == "quality" && m.Source == "feedback" {
+			continue
+		}
+		if want := map[bool]int{true: 200, false: 300}[m.Source == "heuristic"]; m.BaselineN != want || m.CandidateN != want {
+			t.Errorf("%s on %d/%d, want the test's %d/%d: the baseline's traffic during the wait pushed its sample out", m.Name(), m.BaselineN, m.CandidateN, want, want)
+		}
+	}
+	for _, name := range []string{"error_rate", "latency_mean", "quality (heuristic)", "quality (feedback)"} {
+		if !found[name] {
+			t.Errorf("report %q has no %s row: the baseline's traffic during the wait pushed the test's sample out of its windows", rep.Summary, name)
+		}
+	}
+	for _, m := range rep.Categories {
+		if m.Category != "payments" {
+			continue
+		}
+		rows++
+		if m.Metric == "quality" && m.Source == "feedback" {
+			if m.BaselineN != 100 || m.CandidateN != 100 {
+				t.Errorf("quality (feedback) in payments on %d/%d ratings, want 100/100", m.BaselineN, m.CandidateN)
+			}
+			continue
+		}
+		if m.BaselineN != 200 || m.CandidateN != 200 {
+			t.Errorf("%s (%s) in payments on %d/%d requests, want the test's 200/200: the baseline's traffic during the wait pushed its sample out", m.Metric, m.Source, m.BaselineN, m.CandidateN)
+		}
+	}
+	if rows == 0 {
+		t.Errorf("report %q has no rows in payments: %+v", rep.Summary, rep.Categories)
+	}
+}

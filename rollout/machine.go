@@ -636,11 +636,13 @@ func awaitFeedback(r sluice.Rollout, now time.Time, v *sluice.Verdict) (sluice.R
 	return r, []Action{{Kind: ActRestore}}
 }
 
-// MaxABFeedbackWait bounds RolloutSpec.ABFeedbackWait. The report reads
-// the test's requests from the bounded observation windows, which the
-// baseline's traffic after the sample goes on filling: an hour is far past
-// when users rate an answer, and a longer wait would on a busy gateway
-// push the test's first requests out of the windows before the report.
+// MaxABFeedbackWait bounds RolloutSpec.ABFeedbackWait. The leader keeps
+// the test's sample as it read it at the sample (Controller.sampled) and
+// reads only the late scores at the end, whose rings the baseline's
+// traffic during the wait fills only with its ratings; a leader that took
+// over during the wait reads the whole sample from the bounded windows,
+// which that traffic goes on filling. An hour is far past when users rate
+// an answer, and a longer wait would widen both.
 const MaxABFeedbackWait = time.Hour
 
 // goLive puts the candidate at percent of live traffic.
