@@ -315,6 +315,14 @@ type RolloutSpec struct {
 	// ABSamples is the A/B test's planned sample per arm; default from
 	// the sample-size calculation.
 	ABSamples int `json:"ab_samples,omitempty" yaml:"ab_samples,omitempty"`
+	// ABFeedbackWait is the A/B test's attribution window: once the test
+	// reaches its sample, the candidate takes no more traffic and the
+	// report waits this long for users' feedback (POST /v1/feedback) on
+	// the answers the test served, as users rate an answer seconds to
+	// minutes after reading it. Nil takes DefaultABFeedbackWait (2m);
+	// 0 draws the report as the sample is reached. Only A/B tests have
+	// one.
+	ABFeedbackWait *Duration `json:"ab_feedback_wait,omitempty" yaml:"ab_feedback_wait,omitempty"`
 	// RollbackWindow is how long after promotion the rollout can be undone;
 	// default 24h. The baseline cannot be retired meanwhile (the registry
 	// refuses it), so the undo has a version to go back to; keeping its
@@ -526,6 +534,11 @@ type Rollout struct {
 	// "warmed" event and in the audit how many of the requests failed,
 	// as the leader that sent them would have.
 	Warmup *WarmupTally `json:"warmup,omitempty"`
+	// FeedbackWait, while set, says an A/B test reached its sample and
+	// waits for users' feedback before drawing its report
+	// (RolloutSpec.ABFeedbackWait). Stored, so a restart or another leader
+	// goes on waiting until the same time.
+	FeedbackWait *FeedbackWait `json:"feedback_wait,omitempty"`
 	// WebhookWait, while set, says the promotion waits for a
 	// confirm_promotion webhook (RolloutSpec.Webhooks).
 	WebhookWait *WebhookWait `json:"webhook_wait,omitempty"`
@@ -539,6 +552,24 @@ type Rollout struct {
 	// rollback and is cleared with the timings; should its owner die
 	// first, the leader completes them.
 	Unwinding *Unwind `json:"unwinding,omitempty"`
+}
+
+// DefaultABFeedbackWait is an A/B test's attribution window when its spec
+// names none: long enough for users who rate an answer within a minute or
+// two of reading it (the trial's app rated 30 s late), short beside the
+// test itself, and the candidate serves nothing meanwhile.
+const DefaultABFeedbackWait = 2 * time.Minute
+
+// FeedbackWait is an A/B test's wait for users' feedback after its sample
+// (Rollout.FeedbackWait).
+type FeedbackWait struct {
+	// Reached is when the test reached its planned sample: its report
+	// compares the requests answered from LiveAt until then, and the
+	// quality scores of those requests that arrived by Until.
+	Reached time.Time `json:"reached"`
+	// Until is when the report is drawn: Reached plus the spec's
+	// ab_feedback_wait.
+	Until time.Time `json:"until"`
 }
 
 // WarmupTally is what a candidate's warm-up that passed found of its

@@ -31,8 +31,14 @@ func MustCompleteABTest(tb testing.TB, e *env, model, baseline, candidate string
 		if r, _, err = rollout.Next(r, rollout.Event{Kind: rollout.EvAnalysis, Verdict: v}, t0.Add(time.Minute)); err != nil {
 			return err
 		}
+		// At its sample the test waits for users' feedback; the report
+		// comes at the wait's end.
+		end := t0.Add(time.Minute + sluice.DefaultABFeedbackWait)
+		if r, _, err = rollout.Next(r, rollout.Event{Kind: rollout.EvAnalysis, Verdict: v}, end); err != nil {
+			return err
+		}
 		data, _ := json.Marshal(analysis.Report{Winner: "candidate", Summary: "the candidate wins on refusal_rate", BaselineN: 150, CandidateN: 150})
-		r.Events = append(r.Events, sluice.RolloutEvent{At: t0.Add(time.Minute), Kind: "ab_report", Data: data})
+		r.Events = append(r.Events, sluice.RolloutEvent{At: end, Kind: "ab_report", Data: data})
 		return ed.PutRollout(r)
 	})
 	if err != nil {

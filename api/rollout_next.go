@@ -48,6 +48,9 @@ func WaitingFor(st RolloutStatus, now time.Time) string {
 	if !r.Phase.Active() || r.Phase == sluice.PhasePaused || r.Phase == sluice.PhaseWarming {
 		return ""
 	}
+	if w := r.FeedbackWait; w != nil && r.Phase == sluice.PhaseProgressing {
+		return FeedbackWaitLine(r, now)
+	}
 	if w := r.WebhookWait; w != nil {
 		what, typ := "the promotion", sluice.WebhookConfirmPromotion
 		if w.Type == sluice.WebhookStage {
@@ -111,4 +114,15 @@ func pausedNext(r sluice.Rollout, now time.Time) string {
 		msg += fmt.Sprintf("; the candidate keeps its %s%% of the traffic meanwhile, and those requests count in the sample and are judged after the resume", sluice.FormatPercent(r.Percent))
 	}
 	return msg
+}
+
+// FeedbackWaitLine says what an A/B test waiting for users' feedback
+// (sluice.Rollout.FeedbackWait) waits for, and until when: the dashboard's
+// Next line and `sluice rollout status` say it.
+func FeedbackWaitLine(r sluice.Rollout, now time.Time) string {
+	w, s := r.FeedbackWait, r.Spec
+	left := max(w.Until.Sub(now), 0)
+	return fmt.Sprintf("waiting for users' feedback until %s (%s left of ab_feedback_wait %s): the sample was reached and the traffic is back on %s; "+
+		"the report is drawn then, counting the ratings of the test's answers that arrived by then (sluice rollout conclude %s --pick baseline|candidate --reason \"…\" decides now on the ratings so far; abort ends the test)",
+		w.Until.UTC().Format(time.RFC3339), left.Round(time.Second), w.Until.Sub(w.Reached), s.Baseline, s.Model)
 }

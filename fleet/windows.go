@@ -200,6 +200,13 @@ func (w *Windows) Randomized(model, version, category string, since time.Time) o
 	return w.union.Randomized(model, version, category, since)
 }
 
+// RandomizedBetween is Randomized with an end, as
+// observe.Recorder.RandomizedBetween: an A/B test waiting for users'
+// feedback reads its sample so.
+func (w *Windows) RandomizedBetween(model, version, category string, since, until time.Time) observe.Sample {
+	return w.union.RandomizedBetween(model, version, category, since, until)
+}
+
 // Between is Window with an end, as observe.Recorder.Between.
 func (w *Windows) Between(model, version, category string, since, until time.Time) observe.Sample {
 	return w.union.Between(model, version, category, since, until)

@@ -40,6 +40,12 @@ func (u Union) Randomized(model, version, category string, since time.Time) Samp
 	return u.between(model, version, category, since, time.Time{}, true)
 }
 
+// RandomizedBetween is Randomized with an end, as
+// Recorder.RandomizedBetween.
+func (u Union) RandomizedBetween(model, version, category string, since, until time.Time) Sample {
+	return u.between(model, version, category, since, until, true)
+}
+
 // between is Between, and Randomized when randomOnly is set.
 func (u Union) between(model, version, category string, since, until time.Time, randomOnly bool) Sample {
 	if len(u) == 1 {

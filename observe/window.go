@@ -386,6 +386,14 @@ func (r *Recorder) Randomized(model, version, category string, since time.Time) 
 	return r.between(model, version, category, since, time.Time{}, true)
 }
 
+// RandomizedBetween is Randomized with an end: only the requests (and the
+// scores of requests) at or after since and before until count. An A/B
+// test's report reads its sample this way while it waits for users'
+// feedback, as a score is stamped with its request's time.
+func (r *Recorder) RandomizedBetween(model, version, category string, since, until time.Time) Sample {
+	return r.between(model, version, category, since, until, true)
+}
+
 // between is Between, and Randomized when randomOnly is set.
 func (r *Recorder) between(model, version, category string, since, until time.Time, randomOnly bool) Sample {
 	var s Sample

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/tidwall/gjson"
 
@@ -32,7 +33,13 @@ type feedbackRing struct {
 }
 
 type feedbackSlot struct {
-	seq      uint64
+	seq uint64
+	// at is when the request was answered (Observation.At, Unix
+	// nanoseconds): its feedback is stamped with it, not with its own
+	// arrival, so a rating that comes minutes later counts in the span of
+	// the request (an A/B test's sample, a canary's stage) and not in
+	// whatever span is open when it arrives.
+	at       int64
 	target   *route.Target
 	category string
 	key      string    // the client key that sent the request; "" for none or a token
@@ -41,7 +48,7 @@ type feedbackSlot struct {
 }
 
 // routeCode is an Observation.Route in a byte, so that a feedback slot
-// keeps its 56 bytes (a route string took 16 more: 1.6 MB over the
+// keeps its 64 bytes (a route string took 16 more: 1.6 MB over the
 // default 100,000 slots, which every request touches in turn).
 type routeCode uint8
 
@@ -67,12 +74,12 @@ func newFeedbackRing(n int) *feedbackRing {
 }
 
 // put remembers that target, chosen by how (Observation.Route), answered
-// request seq, sent with client key key, in category.
-func (f *feedbackRing) put(seq uint64, t *route.Target, category, key, how string) {
+// request seq at at, sent with client key key, in category.
+func (f *feedbackRing) put(seq uint64, at time.Time, t *route.Target, category, key, how string) {
 	i := seq % uint64(len(f.slots))
 	l := &f.locks[i%feedbackStripes]
 	l.Lock()
-	f.slots[i] = feedbackSlot{seq: seq, target: t, category: category, key: key, route: codeOf(how)}
+	f.slots[i] = feedbackSlot{seq: seq, at: at.UnixNano(), target: t, category: category, key: key, route: codeOf(how)}
 	l.Unlock()
 }
 
@@ -177,7 +184,7 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 		var slot feedbackSlot
 		slot, found, again = p.feedback.claim(seq, allowed, fleet == nil)
 		if found {
-			ans = rated{model: slot.target.Model, version: slot.target.Version, category: slot.category, route: slot.route.String()}
+			ans = rated{at: time.Unix(0, slot.at), model: slot.target.Model, version: slot.target.Version, category: slot.category, route: slot.route.String()}
 		}
 	}
 	if !found && fleet != nil && (own && !p.feedback.holds(seq) || !own && otherProcessID(id)) {
@@ -220,7 +227,11 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.quality != nil {
-		p.quality.RecordQualityRouted(sourceFeedback, ans.route, ans.model, ans.version, ans.category, p.opt.Now(), score)
+		// Stamped with the request's time (rated.at), not the score's
+		// arrival: the score belongs to the answer's span (an A/B test's
+		// sample, a canary's stage), however late it comes, on the
+		// replica that answered or on another that read the row.
+		p.quality.RecordQualityRouted(sourceFeedback, ans.route, ans.model, ans.version, ans.category, ans.at, score)
 	}
 	b := make([]byte, 0, 128)
 	b = append(b, `{"request_id":`...)

@@ -33,10 +33,12 @@ const DefaultFeedbackWait = 2 * time.Second
 // of one feedback on a shared store (its reads and its claim).
 const feedbackStoreTime = 5 * time.Second
 
-// rated is what feedback needs of the answer it rates: who answered it,
-// in which category, routed how (the analysis judges a split's answers
-// apart from those routed on purpose).
+// rated is what feedback needs of the answer it rates: when it was
+// answered (its score is stamped with that time, not its own arrival), who
+// answered it, in which category, routed how (the analysis judges a
+// split's answers apart from those routed on purpose).
 type rated struct {
+	at                              time.Time
 	model, version, category, route string
 }
 
@@ -80,7 +82,7 @@ func (p *Proxy) feedbackRow(ctx context.Context, log FeedbackLog, id string, all
 			if o.ErrorClass == "canceled" || o.Route == RouteShadow {
 				return rated{}, false, nil
 			}
-			return rated{model: o.Model, version: o.Version, category: o.Category, route: analysisRoute(o)}, true, nil
+			return rated{at: o.At, model: o.Model, version: o.Version, category: o.Category, route: analysisRoute(o)}, true, nil
 		}
 		left := time.Until(deadline)
 		if left <= 0 {

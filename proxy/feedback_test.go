@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -126,4 +127,33 @@ func TestProxy_Feedback(t *testing.T) {
 			t.Fatalf("feedback: %d %s", r.StatusCode, b)
 		}
 	})
+}
+
+// TestProxy_FeedbackStampedWithTheRequest: a user's score was stamped
+// when it arrived, so a rating sent 30 s after its answer counted in
+// whatever span was open then: after an A/B test reached its sample it
+// was outside the test's report, and a rating of an answer from before a
+// test counted in it. It is now stamped with its request's time.
+func TestProxy_FeedbackStampedWithTheRequest(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 22, 14, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	stable := MustBackend(t, fakellm.Config{})
+	cand := MustBackend(t, fakellm.Config{})
+	rec := newSpyRecorder()
+	_, url := MustProxy(t, proxy.Options{Routes: MustRoutes(t, stable.URL(), cand.URL()), Recorder: rec, Now: clock})
+	answered := clock()
+	r, _ := chat(t, url, "chat", "X-Request-Category", "payments")
+	mu.Lock()
+	now = now.Add(30 * time.Second)
+	mu.Unlock()
+	resp, body := post(t, url, "/v1/feedback", `{"request_id":"`+r.Header.Get("X-Request-Id")+`","thumbs":"down"}`)
+	if resp.StatusCode != 202 {
+		t.Fatalf("feedback: %d %s", resp.StatusCode, body)
+	}
+	span := rec.Between("chat", "v1", "payments", answered, answered.Add(time.Second)).QualityBySource["feedback"]
+	later := rec.Between("chat", "v1", "payments", answered.Add(time.Second), time.Time{}).QualityBySource["feedback"]
+	if !slices.Equal(span, []float64{0}) || len(later) != 0 {
+		t.Errorf("feedback in the request's second %v, after it %v; want the score [0] at the request's time, none at its arrival 30 s later", span, later)
+	}
 }

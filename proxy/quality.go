@@ -106,7 +106,7 @@ func (p *Proxy) afterAnswer(x *exchange, t *route.Target, obs *sluice.Observatio
 		if p.opt.Admit != nil { // client keys are configured: remember whose request it was
 			key = KeyName(x.r)
 		}
-		p.feedback.put(x.seq, t, x.category, key, analysisRoute(obs))
+		p.feedback.put(x.seq, obs.At, t, x.category, key, analysisRoute(obs))
 	}
 	if scorable(obs) {
 		p.scoreHeuristic(obs, obs.ToolCall)

@@ -23,7 +23,7 @@ func TestController_ABReportUsesTheRolloutsThresholds(t *testing.T) {
 	_, ctl := pgControl(t, dsn, 0)
 	c := rollout.New(rollout.Options{Control: ctl, Windows: busyWindows{}, Warmer: readyWarmer{}, Leader: leading{}})
 	setupModels(t, ctl, "chat")
-	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v2", Strategy: sluice.StrategyABTest, ABSamples: 100,
+	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v2", Strategy: sluice.StrategyABTest, ABSamples: 100, ABFeedbackWait: new(sluice.Duration),
 		Analysis: sluice.AnalysisSpec{Thresholds: sluice.Thresholds{LatencyRel: 0.01, LatencyAbsMS: 0.5}}}
 	if _, err := c.Start(ctx, "op", "A/B", spec); err != nil {
 		t.Fatal(err)

@@ -69,6 +69,21 @@ func conclude(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Acti
 		// this commit the routing table answers 410 for it (Unloaded).
 		return r, []Action{{Kind: ActDrain}, {Kind: ActUnload}, {Kind: ActAlert, Event: "concluded", Severity: "info", Message: fmt.Sprintf("rollout %s of %s:%s %s", r.ID, r.Spec.Model, r.Spec.Candidate, why)}}, nil
 	case sluice.PhaseProgressing, sluice.PhasePaused:
+		if w := r.FeedbackWait; w != nil {
+			// The sample was reached and the traffic is back on the
+			// baseline: the test completes now, its report the sample's
+			// with the feedback that has arrived, and is concluded as a
+			// completed test is (no second restore of the routing).
+			r.FeedbackWait = nil
+			if rep := ev.Report; rep != nil {
+				data, _ := json.Marshal(rep)
+				r.Events = append(r.Events, sluice.RolloutEvent{At: now, Kind: "ab_report", Message: rep.Summary, Percent: r.Percent, Data: data})
+			}
+			r.Phase, r.EndedAt = sluice.PhaseCompleted, now
+			r.Decision = fmt.Sprintf("A/B test completed before its wait for users' feedback was over (until %s): the report holds the feedback that had arrived", w.Until.UTC().Format(time.RFC3339))
+			event(&r, now, string(sluice.PhaseCompleted), r.Decision, nil)
+			return conclude(r, ev, now)
+		}
 		var n int
 		if rep := ev.Report; rep != nil {
 			rep.StoppedEarly, rep.PlannedN = true, r.Spec.ABSamples

@@ -14,7 +14,7 @@ import (
 // report on the timeline as the controller writes it.
 func completedAB(t *testing.T) sluice.Rollout {
 	t.Helper()
-	r := mustStart(t, sluice.RolloutSpec{Strategy: sluice.StrategyABTest, ABSamples: 100})
+	r := mustStart(t, sluice.RolloutSpec{Strategy: sluice.StrategyABTest, ABSamples: 100, ABFeedbackWait: new(sluice.Duration)}) // completes at its sample (abwait_test.go waits)
 	r, _ = must(t, r, t0, Event{Kind: EvWarmed})
 	r, _ = must(t, r, t0.Add(time.Minute), Event{Kind: EvAnalysis, Verdict: verdict(sluice.OutcomePass, 120, 110)})
 	if r.Phase != sluice.PhaseCompleted {
@@ -122,7 +122,7 @@ func TestNext_Conclude(t *testing.T) {
 		}
 	})
 	t.Run("ErrWarming", func(t *testing.T) {
-		r := mustStart(t, sluice.RolloutSpec{Strategy: sluice.StrategyABTest})
+		r := mustStart(t, sluice.RolloutSpec{Strategy: sluice.StrategyABTest, ABFeedbackWait: new(sluice.Duration)})
 		_, _, err := Next(r, Event{Kind: EvConclude, Pick: PickBaseline, Message: "x"}, at)
 		if sluice.ErrorCode(err) != sluice.CodeConflict || !strings.Contains(err.Error(), "abort") {
 			t.Errorf("conclude while warming: %v", err)

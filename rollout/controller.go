@@ -213,6 +213,15 @@ type Controller struct {
 	// count its traffic).
 	unwinding map[string]int
 	unwound   map[string]bool // rollback ids whose drain and unload this process did, until their record is cleared
+	// sampled holds, by rollout id, an A/B test's analysis input read when
+	// it reached its sample (its requests' observations and heuristic
+	// scores), while it waits for users' feedback: the windows are
+	// bounded, and the baseline's traffic during the wait (all of it)
+	// pushes the test's requests out of them. Only the late scores are
+	// read again at the wait's end (withLateScores). A process that did
+	// not see the sample reached (a restart, another leader) reads the
+	// windows instead.
+	sampled map[string]analysis.Input
 }
 
 // spawn runs fn in the background, counted in wg, unless Run is stopping:
@@ -262,7 +271,7 @@ func New(opt Options) *Controller {
 	if opt.OrphanAfter <= 0 {
 		opt.OrphanAfter = DefaultOrphanAfter
 	}
-	c := &Controller{opt: opt, analysed: map[string]time.Time{}, warming: map[string]warmup{}, confirms: map[string]*confirmCall{}, wake: make(chan struct{}, 1), shadows: map[string]shadowState{}, shadowRev: map[string]int64{}, drilling: map[string]bool{}}
+	c := &Controller{opt: opt, analysed: map[string]time.Time{}, warming: map[string]warmup{}, confirms: map[string]*confirmCall{}, wake: make(chan struct{}, 1), shadows: map[string]shadowState{}, shadowRev: map[string]int64{}, drilling: map[string]bool{}, sampled: map[string]analysis.Input{}}
 	c.quit, c.quitNow = context.WithCancel(context.Background())
 	if opt.Shadow != nil && opt.Control != nil {
 		opt.Control.Subscribe(func(reg *sluice.Registry) {
@@ -1499,6 +1508,7 @@ func (c *Controller) Step(ctx context.Context) {
 	if leading {
 		c.resumeUnwinds(ctx, reg, now)
 	}
+	c.forgetSamples(reg)
 	for model, r := range reg.Rollouts {
 		// Every replica mirrors its own traffic; only the leader decides.
 		c.syncShadow(model, r, reg.Revision)
@@ -1515,7 +1525,16 @@ func (c *Controller) Step(ctx context.Context) {
 			}
 			continue
 		}
-		if c.rollBackIfOut(ctx, model, r) {
+		waitOver := false
+		if w := r.FeedbackWait; w != nil && r.Phase == sluice.PhaseProgressing {
+			// An A/B test waiting for users' feedback: the candidate takes
+			// no traffic (nothing to roll back for, no guardrail to judge);
+			// its report is drawn at the first tick at or after Until.
+			if now.Before(w.Until) {
+				continue
+			}
+			waitOver = true
+		} else if c.rollBackIfOut(ctx, model, r) {
 			continue
 		}
 		if c.Seeding(r) {
@@ -1523,7 +1542,7 @@ func (c *Controller) Step(ctx context.Context) {
 		}
 		c.mu.Lock()
 		last := c.analysed[r.ID]
-		due := now.Sub(last) >= r.Spec.Analysis.Interval.D() || c.answered(r)
+		due := waitOver || now.Sub(last) >= r.Spec.Analysis.Interval.D() || c.answered(r)
 		if due {
 			c.analysed[r.ID] = now
 		}
@@ -1558,7 +1577,7 @@ func (c *Controller) Step(ctx context.Context) {
 				action = "rollout.analysis"
 			}
 		}
-		_, err := c.transition(ctx, model, "controller", why, action, func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
+		moved, err := c.transition(ctx, model, "controller", why, action, func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {
 			if cur == nil || cur.ID != r.ID {
 				return sluice.Rollout{}, nil, sluice.Errorf(sluice.CodeConflict, "rollout %s is gone", r.ID)
 			}
@@ -1595,6 +1614,14 @@ func (c *Controller) Step(ctx context.Context) {
 			}
 			return next, acts, err
 		})
+		if err == nil && r.FeedbackWait == nil && moved.ID == r.ID && moved.FeedbackWait != nil {
+			// The A/B test reached its sample: its report compares this
+			// sample, whatever the baseline's traffic during the wait
+			// pushes out of the windows.
+			c.mu.Lock()
+			c.sampled[r.ID] = in
+			c.mu.Unlock()
+		}
 		if err != nil {
 			if sluice.ErrorCode(err) == sluice.CodeConflict {
 				c.mu.Lock()
@@ -1715,8 +1742,27 @@ func judgesSplit(r *sluice.Rollout) bool {
 	return phase == sluice.PhaseProgressing
 }
 
-// window reads the observations r's analysis judges (see judgesSplit).
+// randomizedUntil is the Windows that read the split's requests up to an
+// end (observe.Recorder, observe.Union, fleet.Windows): an A/B test
+// waiting for feedback is judged on the requests answered until its sample
+// was reached.
+type randomizedUntil interface {
+	RandomizedBetween(model, version, category string, since, until time.Time) observe.Sample
+}
+
+// window reads the observations r's analysis judges (see judgesSplit):
+// for an A/B test that reached its sample and waits for users' feedback
+// (Rollout.FeedbackWait), those of the requests answered before it was
+// reached, with the scores of those requests that have arrived, however
+// late: a quality score is stamped with its request's time.
 func (c *Controller) window(r *sluice.Rollout, version, category string, since time.Time) observe.Sample {
+	if w := r.FeedbackWait; w != nil {
+		if b, ok := c.opt.Windows.(randomizedUntil); ok {
+			return b.RandomizedBetween(r.Spec.Model, version, category, since, w.Reached)
+		}
+		// Windows without an end (a test's double) read on past Reached:
+		// the candidate has taken no traffic since, the baseline has.
+	}
 	if judgesSplit(r) {
 		return c.opt.Windows.Randomized(r.Spec.Model, version, category, since)
 	}
@@ -1731,13 +1777,23 @@ func (c *Controller) input(r *sluice.Rollout) (analysis.Input, int, notJudged) {
 	if r.Phase == sluice.PhaseShadow || r.Phase == sluice.PhasePreview || since.IsZero() {
 		since = r.StageStartedAt
 	}
+	var sampled *analysis.Input
+	if r.FeedbackWait != nil {
+		c.mu.Lock()
+		if in, ok := c.sampled[r.ID]; ok {
+			sampled = &in
+		}
+		c.mu.Unlock()
+	}
 	base := c.window(r, s.Baseline, "", since)
 	cand := c.window(r, s.Candidate, "", since)
 	// The windows are bounded: when the busier arm's window no longer
 	// reaches back to since, compare both arms from where it starts, so
-	// the two are always judged on the same span of time.
+	// the two are always judged on the same span of time. (Not for the
+	// late scores of an A/B test's sample read at its sample: its
+	// observations are that sample's, and the scores' rings are apart.)
 	for _, w := range []observe.Sample{base, cand} {
-		if w.Truncated && w.First.After(since) {
+		if w.Truncated && w.First.After(since) && sampled == nil {
 			since = w.First
 		}
 	}
@@ -1769,7 +1825,65 @@ func (c *Controller) input(r *sluice.Rollout) (analysis.Input, int, notJudged) {
 			in.Categories[cat] = analysis.Pair{Baseline: analysis.FromSample(b), Candidate: analysis.FromSample(cd)}
 		}
 	}
+	if sampled != nil {
+		in = withLateScores(*sampled, in)
+	}
 	return in, c.StageSamples(r), notJudged{baseline: base.NotRandomized, candidate: cand.NotRandomized}
+}
+
+// withLateScores is the analysis input of an A/B test's sample as read
+// when the test reached it (Controller.sampled), with the quality scores
+// that come after their answer (users' feedback, a judge's grades, any
+// other source's) taken from now, a read of the same requests at the
+// wait's end: the heuristic's score is given with the answer, so the
+// sample holds all of it.
+func withLateScores(sample, now analysis.Input) analysis.Input {
+	arm := func(a, n analysis.Arm) analysis.Arm {
+		var by map[string][]float64
+		var all []float64
+		add := func(src string, q []float64) {
+			if len(q) == 0 {
+				return
+			}
+			if by == nil {
+				by = map[string][]float64{}
+			}
+			by[src] = q
+			all = append(all, q...)
+		}
+		add(observe.SourceHeuristic, a.QualityBySource[observe.SourceHeuristic])
+		for src, q := range n.QualityBySource {
+			if src != observe.SourceHeuristic {
+				add(src, q)
+			}
+		}
+		a.Quality, a.QualityBySource = all, by
+		return a
+	}
+	out := analysis.Input{Baseline: arm(sample.Baseline, now.Baseline), Candidate: arm(sample.Candidate, now.Candidate), Categories: map[string]analysis.Pair{}}
+	for cat, p := range sample.Categories {
+		q := now.Categories[cat]
+		out.Categories[cat] = analysis.Pair{Baseline: arm(p.Baseline, q.Baseline), Candidate: arm(p.Candidate, q.Candidate)}
+	}
+	return out
+}
+
+// forgetSamples drops the samples (Controller.sampled) of the A/B tests
+// no longer waiting for users' feedback in reg.
+func (c *Controller) forgetSamples(reg *sluice.Registry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id := range c.sampled {
+		waiting := false
+		for _, r := range reg.Rollouts {
+			if r.ID == id && r.FeedbackWait != nil && r.Phase.Active() {
+				waiting = true
+			}
+		}
+		if !waiting {
+			delete(c.sampled, id)
+		}
+	}
 }
 
 // bakeInput gathers a baking rollout's analysis input: the candidate's

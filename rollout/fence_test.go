@@ -60,7 +60,7 @@ func TestController_StaleLeaderFenced(t *testing.T) {
 		cs = append(cs, rollout.New(rollout.Options{Control: ctl, Windows: busyWindows{}, Warmer: readyWarmer{}, Leader: leading{}}))
 	}
 	setupModels(t, ctls[0], "chat")
-	ro, err := cs[0].Start(ctx, "op", "A/B", sluice.RolloutSpec{Model: "chat", Candidate: "v2", Strategy: sluice.StrategyABTest, ABSamples: 100})
+	ro, err := cs[0].Start(ctx, "op", "A/B", sluice.RolloutSpec{Model: "chat", Candidate: "v2", Strategy: sluice.StrategyABTest, ABSamples: 100, ABFeedbackWait: new(sluice.Duration)})
 	if err != nil {
 		t.Fatal(err)
 	}

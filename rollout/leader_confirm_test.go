@@ -143,7 +143,7 @@ func TestController_StaleLeader(t *testing.T) {
 		ctx := t.Context()
 		// An A/B test that has its sample: the next analysis ends it, with
 		// an alert.
-		if _, err := a.c.Start(ctx, "op", "A/B", sluice.RolloutSpec{Model: "chat", Candidate: "v2", Strategy: sluice.StrategyABTest, ABSamples: 100}); err != nil {
+		if _, err := a.c.Start(ctx, "op", "A/B", sluice.RolloutSpec{Model: "chat", Candidate: "v2", Strategy: sluice.StrategyABTest, ABSamples: 100, ABFeedbackWait: new(sluice.Duration)}); err != nil {
 			t.Fatal(err)
 		}
 		a.c.Wait() // the warm-up puts it live

@@ -155,6 +155,9 @@ func UnusedSettings(s sluice.RolloutSpec) error {
 	if s.ABSamples != 0 && s.Strategy != sluice.StrategyABTest {
 		return refuse("ab_samples", "a %s rollout has no planned A/B sample (only abtest rollouts run to one): leave out --ab-samples, or use --strategy abtest", s.Strategy)
 	}
+	if s.ABFeedbackWait != nil && s.Strategy != sluice.StrategyABTest {
+		return refuse("ab_feedback_wait", "a %s rollout draws no A/B report to wait for feedback for (only abtest rollouts do): leave out --ab-feedback-wait, or use --strategy abtest", s.Strategy)
+	}
 	if !mirrors(s.Strategy) {
 		if s.ShadowFraction != 0 {
 			return refuse("shadow_fraction", "a %s rollout mirrors no traffic (only shadow and pipeline rollouts do): leave out --shadow-fraction, or use --strategy shadow or pipeline", s.Strategy)
@@ -214,6 +217,10 @@ func WithDefaults(s sluice.RolloutSpec) sluice.RolloutSpec {
 	}
 	if s.ABSamples == 0 {
 		s.ABSamples = 1000
+	}
+	if s.ABFeedbackWait == nil && s.Strategy == sluice.StrategyABTest {
+		d := sluice.Duration(sluice.DefaultABFeedbackWait)
+		s.ABFeedbackWait = &d
 	}
 	if s.Bake.None() {
 		s.Bake = sluice.Bake{} // none, resolved (Controller.Check)
@@ -284,6 +291,9 @@ func Validate(s sluice.RolloutSpec) error {
 	}
 	if usesCanaryPercent(s.Strategy) && sluice.FinerThanBasis(s.CanaryPercent) {
 		return sluice.Errorf(sluice.CodeInvalid, "canary_percent %v is finer than 0.01%%: give at most two decimals", s.CanaryPercent)
+	}
+	if w := s.ABFeedbackWait; w != nil && (*w < 0 || w.D() > MaxABFeedbackWait) {
+		return &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"ab_feedback_wait"}, Message: fmt.Sprintf("ab_feedback_wait %s is out of range: give how long the A/B report waits for users' feedback after the sample, from 0 (none) to %s, such as 2m", w.D(), MaxABFeedbackWait) + inFile("ab_feedback_wait")}
 	}
 	if s.ShadowFraction <= 0 || s.ShadowFraction > 1 {
 		return sluice.Errorf(sluice.CodeInvalid, "shadow_fraction %v must be in (0, 1]", s.ShadowFraction)
@@ -478,6 +488,9 @@ func next(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Action, 
 		event(&r, now, "webhook", ev.Message, data)
 		return r, nil, nil
 	case EvPause:
+		if w := r.FeedbackWait; w != nil && r.Phase == sluice.PhaseProgressing {
+			return r, nil, sluice.Errorf(sluice.CodeConflict, "cannot pause rollout %s: its A/B test reached its sample, the candidate takes no traffic, and the report is drawn at %s once users' feedback had its time; to end it now, run sluice rollout conclude %s --pick baseline|candidate --reason \"…\" or sluice rollout abort %s --reason \"…\"", r.ID, w.Until.UTC().Format(time.RFC3339), r.Spec.Model, r.Spec.Model)
+		}
 		switch r.Phase {
 		case sluice.PhaseProgressing, sluice.PhasePreview, sluice.PhaseShadow, sluice.PhaseBaking:
 			// A bake is held as a stage is: its clock is the stage's hold
@@ -600,6 +613,38 @@ func warmed(r sluice.Rollout, now time.Time, note string) (sluice.Rollout, []Act
 	}
 }
 
+// awaitFeedback begins an A/B test's wait for users' feedback on the
+// answers of its sample (RolloutSpec.ABFeedbackWait): the traffic goes
+// back to the baseline at once, as the test's completion put it, since the
+// sample is reached and more candidate traffic would expose more users for
+// nothing the report reads (Statsig and Optimizely stop assigning at an
+// experiment's end too, and go on collecting its metrics); the candidate
+// stays loaded, as for a completed test's decision. The rollout stays
+// progressing, at 0%, until the controller draws the report at Until.
+func awaitFeedback(r sluice.Rollout, now time.Time, v *sluice.Verdict) (sluice.Rollout, []Action) {
+	s := r.Spec
+	wait := s.ABFeedbackWait.D()
+	r.FeedbackWait = &sluice.FeedbackWait{Reached: now, Until: now.Add(wait)}
+	r.Percent = 0
+	r.FailStreak = 0
+	why := fmt.Sprintf("A/B test reached its planned %d requests per arm: traffic back on %s; the report waits %s (ab_feedback_wait, until %s) for users' feedback on the test's answers",
+		s.ABSamples, s.Baseline, wait, r.FeedbackWait.Until.UTC().Format(time.RFC3339))
+	event(&r, now, "feedback_wait", why, v)
+	// No alert: the "completed" alert follows with the report, and an
+	// alert kind of its own would be one more to filter for a step that
+	// asks nothing of anyone.
+	return r, []Action{{Kind: ActRestore}}
+}
+
+// MaxABFeedbackWait bounds RolloutSpec.ABFeedbackWait. The leader keeps
+// the test's sample as it read it at the sample (Controller.sampled) and
+// reads only the late scores at the end, whose rings the baseline's
+// traffic during the wait fills only with its ratings; a leader that took
+// over during the wait reads the whole sample from the bounded windows,
+// which that traffic goes on filling. An hour is far past when users rate
+// an answer, and a longer wait would widen both.
+const MaxABFeedbackWait = time.Hour
+
 // goLive puts the candidate at percent of live traffic.
 func goLive(r sluice.Rollout, now time.Time, percent float64) (sluice.Rollout, []Action) {
 	if r.LiveAt.IsZero() {
@@ -630,6 +675,21 @@ func analysed(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Acti
 	prev := verdictOutcome(r.LastVerdict)
 	r.LastVerdict, _ = json.Marshal(v)
 	s := r.Spec
+	if r.Spec.Strategy == sluice.StrategyABTest && r.FeedbackWait != nil {
+		// The sample was reached and the candidate takes no traffic: the
+		// guardrail has nothing new to judge. The report is drawn once
+		// the wait is over (the controller's input ends at Reached).
+		w := r.FeedbackWait
+		if now.Before(w.Until) {
+			return r, nil, nil
+		}
+		r.FeedbackWait = nil
+		r, acts := stop(r, now, sluice.PhaseCompleted, fmt.Sprintf("A/B test reached its planned %d requests per arm at %s and waited %s for users' feedback: %s", s.ABSamples, w.Reached.UTC().Format(time.RFC3339), w.Until.Sub(w.Reached), v.Reason), "info", v)
+		// The traffic went back to the baseline when the wait began;
+		// restoring again would undo a routing change made since.
+		acts = slices.DeleteFunc(acts, func(a Action) bool { return a.Kind == ActRestore })
+		return r, acts, nil
+	}
 	if r.Spec.Strategy == sluice.StrategyABTest {
 		// An A/B test is an experiment: it runs to its planned sample
 		// whatever the interim results say of what it measures, then
@@ -648,6 +708,10 @@ func analysed(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Acti
 			r.FailStreak = 0
 		}
 		if v.BaselineN >= s.ABSamples && v.CandidateN >= s.ABSamples {
+			if s.ABFeedbackWait != nil && *s.ABFeedbackWait > 0 {
+				r, acts := awaitFeedback(r, now, v)
+				return r, acts, nil
+			}
 			r, acts := stop(r, now, sluice.PhaseCompleted, fmt.Sprintf("A/B test reached its planned %d requests per arm: %s", s.ABSamples, v.Reason), "info", v)
 			return r, acts, nil
 		}
@@ -741,6 +805,7 @@ func analysed(r sluice.Rollout, ev Event, now time.Time) (sluice.Rollout, []Acti
 func promote(r sluice.Rollout, now time.Time, why string) (sluice.Rollout, []Action) {
 	var acts []Action
 	r.WebhookWait = nil
+	r.FeedbackWait = nil // an operator's promote during an A/B test's wait ships it
 	if r.Phase == sluice.PhaseShadow || r.PausedFrom == sluice.PhaseShadow {
 		acts = append(acts, Action{Kind: ActStopShadow})
 	}
@@ -812,6 +877,7 @@ func stop(r sluice.Rollout, now time.Time, phase sluice.Phase, why, severity str
 		acts = append(acts, Action{Kind: ActStopShadow})
 	}
 	r.WebhookWait = nil
+	r.FeedbackWait = nil // an abort or rollback ends an A/B test's wait too
 	r.Phase = phase
 	r.PausedFrom = ""
 	r.Percent = 0

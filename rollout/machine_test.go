@@ -257,7 +257,7 @@ func TestNext_ShadowAndPipeline(t *testing.T) {
 }
 
 func TestNext_ABTestRunsToSample(t *testing.T) {
-	r := mustStart(t, sluice.RolloutSpec{Strategy: sluice.StrategyABTest, ABSamples: 500})
+	r := mustStart(t, sluice.RolloutSpec{Strategy: sluice.StrategyABTest, ABSamples: 500, ABFeedbackWait: new(sluice.Duration)}) // no feedback wait: abwait_test.go has it
 	r, _ = must(t, r, t0, Event{Kind: EvWarmed})
 	r, _ = must(t, r, t0.Add(time.Minute), Event{Kind: EvAnalysis, Verdict: verdict(sluice.OutcomeFail, 200, 200)})
 	r, _ = must(t, r, t0.Add(2*time.Minute), Event{Kind: EvAnalysis, Verdict: verdict(sluice.OutcomeFail, 300, 300)})

@@ -403,7 +403,7 @@ func TestRollout_ABTestReports(t *testing.T) {
 		Latency: fakellm.Distribution{MedianMS: 4, P99MS: 12}}})
 	gw, cl := startRolloutGateway(t, "", stable, cand)
 	l := startLoad(t, gw.URL(), 8)
-	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v1.1.0", Strategy: sluice.StrategyABTest, ABSamples: 300,
+	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v1.1.0", Strategy: sluice.StrategyABTest, ABSamples: 300, ABFeedbackWait: new(sluice.Duration(time.Second)),
 		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(100 * time.Millisecond)}, Warmup: sluice.WarmupSpec{Skip: true}}
 	if _, err := cl.StartRollout(context.Background(), spec, "does the new prompt template refuse less?"); err != nil {
 		t.Fatal(err)

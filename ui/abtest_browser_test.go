@@ -86,7 +86,8 @@ func TestDashboard_ABTestReportAndConclude(t *testing.T) {
 	g := MustGateway(t, stable, cand)
 	startLoad(t, g.URL(), 4)
 	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v1.1.0", Strategy: sluice.StrategyABTest, ABSamples: 150,
-		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(100 * time.Millisecond)}, Warmup: sluice.WarmupSpec{Skip: true}}
+		ABFeedbackWait: new(sluice.Duration(8 * time.Second)),
+		Analysis:       sluice.AnalysisSpec{Interval: sluice.Duration(100 * time.Millisecond)}, Warmup: sluice.WarmupSpec{Skip: true}}
 	if _, err := g.Rollouts.Start(context.Background(), "alice-admin", "does the new fine-tune refuse less?", spec); err != nil {
 		t.Fatalf("start the A/B test: %v", err)
 	}
@@ -96,6 +97,11 @@ func TestDashboard_ABTestReportAndConclude(t *testing.T) {
 	if err := chromedp.Do(ctx, signInAs(base, g.viewer)); err != nil {
 		t.Fatalf("viewer sign-in: %v%s\npage errors: %v", err, pageText(ctx), jsErrors())
 	}
+	// At its sample the test waits for users' feedback, and the card's
+	// Next line says so and until when.
+	waitPageFor(ctx, t, "the Next line saying the test waits for users' feedback", 40*time.Second, func(st waitingPage) bool {
+		return strings.Contains(st.Next, "waiting for users' feedback until") && strings.Contains(st.Next, "left of ab_feedback_wait 8s")
+	})
 	st := waitAB(ctx, t, "the A/B test's report on the viewer's page", func(p abPage) bool { return p.Phase == "completed" && p.Winner != "" })
 	if st.Conclude {
 		t.Errorf("a viewer is offered the conclude buttons")

@@ -248,7 +248,7 @@ func TestHistory_ViewerABReport(t *testing.T) {
 	g := MustGateway(t, MustBackend(t, fakellm.Config{Default: refuses}), MustBackend(t, fakellm.Config{Seed: 7, Default: same}))
 	startLoad(t, g.URL(), 4)
 	bg := context.Background()
-	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v1.1.0", Strategy: sluice.StrategyABTest, ABSamples: 150,
+	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v1.1.0", Strategy: sluice.StrategyABTest, ABSamples: 150, ABFeedbackWait: new(sluice.Duration(time.Second)),
 		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(100 * time.Millisecond)}, Warmup: sluice.WarmupSpec{Skip: true}}
 	ab, err := g.Rollouts.Start(bg, "alice-admin", "does the new fine-tune refuse less?", spec)
 	if err != nil {

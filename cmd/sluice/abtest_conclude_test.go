@@ -35,7 +35,7 @@ func TestABTestConcludeThroughCLI(t *testing.T) {
 	gw, token, g := rolloutGateway(t, fakellm.Behavior{RefusalRate: 0.5}, fakellm.Behavior{})
 	ctx := context.Background()
 	cl := api.NewClient(gw.AdminURL(), token)
-	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v1.2.0", Strategy: sluice.StrategyABTest, ABSamples: 150,
+	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v1.2.0", Strategy: sluice.StrategyABTest, ABSamples: 150, ABFeedbackWait: new(sluice.Duration(time.Second)),
 		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(100 * time.Millisecond)}, Warmup: sluice.WarmupSpec{Skip: true}}
 	if _, err := cl.StartRollout(ctx, spec, "does the new fine-tune refuse less?"); err != nil {
 		t.Fatal(err)

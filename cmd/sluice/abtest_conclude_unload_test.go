@@ -56,7 +56,7 @@ func TestABTestConcludeBaselineUnloads(t *testing.T) {
 	// put the traffic back (a staging version nothing names answers 404).
 	mustRun(t, append([]string{"label", "chat", "beta=v1.2.0", "--reason", "beta testers"}, g...)...)
 	cl := api.NewClient(gw.AdminURL(), token)
-	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v1.2.0", Strategy: sluice.StrategyABTest, ABSamples: 60,
+	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v1.2.0", Strategy: sluice.StrategyABTest, ABSamples: 60, ABFeedbackWait: new(sluice.Duration(time.Second)),
 		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(100 * time.Millisecond)}, Warmup: sluice.WarmupSpec{Skip: true}}
 	if _, err := cl.StartRollout(ctx, spec, "does the new fine-tune refuse less?"); err != nil {
 		t.Fatal(err)
@@ -162,7 +162,7 @@ func TestABTestConcludeBaselineKeepsAServedCandidate(t *testing.T) {
 	gw, token, g := rolloutGateway(t, fakellm.Behavior{}, fakellm.Behavior{}, func(c *config.Gateway) { c.Rollouts.UnloadWebhook = hook.URL })
 	ctx := context.Background()
 	cl := api.NewClient(gw.AdminURL(), token)
-	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v1.2.0", Strategy: sluice.StrategyABTest, ABSamples: 60,
+	spec := sluice.RolloutSpec{Model: "chat", Candidate: "v1.2.0", Strategy: sluice.StrategyABTest, ABSamples: 60, ABFeedbackWait: new(sluice.Duration(time.Second)),
 		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(100 * time.Millisecond)}, Warmup: sluice.WarmupSpec{Skip: true}}
 	started, err := cl.StartRollout(ctx, spec, "does the new fine-tune refuse less?")
 	if err != nil {

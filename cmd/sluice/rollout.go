@@ -80,6 +80,9 @@ After the test completed (traffic back on the baseline, report in sluice rollout
                     candidate as an abort does (its requests drain, the unload webhook
                     is called, pins of it get 410).
 
+While it waits for users' feedback (its sample reached, ab_feedback_wait), it completes the
+test now, its report holding the ratings that have arrived, and concludes it as above.
+
 While it runs (or paused), it stops the test early: the report of the sample so far goes on
 the timeline, marked as stopped early (its p-values are of a smaller sample than planned),
 and --pick candidate promotes it, --pick baseline ends the test as an abort does.`,
@@ -115,7 +118,7 @@ and --pick candidate promotes it, --pick baseline ends the test as an abort does
 
 func (c *cli) rolloutStartCmd() *cobra.Command {
 	var spec sluice.RolloutSpec
-	var reason, stages, hold, bake string
+	var reason, stages, hold, bake, feedbackWait string
 	var minSamples int
 	var hooks, hookTimeouts, hookHeaders []string
 	cmd := &cobra.Command{
@@ -169,6 +172,14 @@ func (c *cli) rolloutStartCmd() *cobra.Command {
 					}
 					spec.Bake = sluice.BakeFor(d)
 				}
+			}
+			if cmd.Flags().Changed("ab-feedback-wait") {
+				d, err := time.ParseDuration(feedbackWait)
+				if err != nil {
+					return fmt.Errorf("--ab-feedback-wait %q: give how long the A/B report waits for users' feedback after the sample, such as 2m, or 0 for none (leave it out for 2m)", feedbackWait)
+				}
+				w := sluice.Duration(d)
+				spec.ABFeedbackWait = &w // range and strategy: the server's check names both
 			}
 			if stages == "" && (cmd.Flags().Changed("hold") || cmd.Flags().Changed("min-samples")) {
 				return fmt.Errorf("--hold and --min-samples set the stages given with --stages: add --stages (such as --stages 2,5,10,25,50,100), or leave them out to take the plan's")
@@ -227,6 +238,7 @@ func (c *cli) rolloutStartCmd() *cobra.Command {
 	f.Float64Var(&spec.CanaryPercent, "canary-percent", 0, "the canary's (or A/B test's) share in percent")
 	f.Float64Var(&spec.ShadowFraction, "shadow-fraction", 0, "fraction of requests mirrored in shadow (default 1)")
 	f.IntVar(&spec.ABSamples, "ab-samples", 0, "A/B test: planned requests per arm")
+	f.StringVar(&feedbackWait, "ab-feedback-wait", "", "A/B test: once the sample is reached, how long the report waits for users' feedback on the test's answers, the traffic back on the baseline meanwhile (default 2m; 0 for none)")
 	f.StringSliceVar(&spec.Analysis.Guards, "guard", nil, "a metric that may fail the candidate but whose lack of data never holds back a pass, such as latency_p99 (repeat, or a comma-separated list; not error_rate or cancel_rate)")
 	f.BoolVar(&spec.AutoPromote, "auto-promote", false, "let a canary or blue-green preview promote itself when the analysis passes")
 	f.BoolVar(&spec.Warmup.Skip, "skip-warmup", false, "skip the warm-up requests (the readiness check still runs)")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -150,7 +151,7 @@ func TestReplicas_LeaderKilled(t *testing.T) {
 	}
 	ro, err := via.client.StartRollout(ctx, sluice.RolloutSpec{
 		Model: "chat", Candidate: "v1.1.0", Baseline: "v1.0.0", Strategy: sluice.StrategyABTest,
-		ABSamples: 1500, Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(200 * time.Millisecond)},
+		ABSamples: 1500, ABFeedbackWait: new(sluice.Duration(time.Second)), Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(200 * time.Millisecond)},
 		Warmup: sluice.WarmupSpec{Requests: 2},
 	}, "A/B test across replicas")
 	if err != nil {
@@ -209,8 +210,8 @@ func TestReplicas_LeaderKilled(t *testing.T) {
 			t.Errorf("transition %q is in the audit log %d times, want once", k, n)
 		}
 	}
-	if len(trail) != 3 {
-		t.Errorf("transitions %q, want start, warmed and completed", trail)
+	if len(trail) != 4 || !strings.HasSuffix(trail[2], "-> progressing@0/0") {
+		t.Errorf("transitions %q, want start, warmed, the wait for users' feedback (progressing at 0%%) and completed", trail)
 	}
 	t.Logf("transitions in the audit log: %q", trail)
 }

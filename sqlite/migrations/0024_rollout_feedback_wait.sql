@@ -1,0 +1,12 @@
+-- 0024_rollout_feedback_wait: no table changes. The version marks a change
+-- in what the rollouts table's doc holds: an A/B test's spec may hold its
+-- attribution window (ab_feedback_wait), and a test that reached its
+-- sample the wait for users' feedback before its report (feedback_wait:
+-- reached, until), during which it stays progressing at 0%. A binary built
+-- before it would analyse such a test as running, complete it at once
+-- with a report drawn without the late feedback, and drop the fields on
+-- rewrite. Binaries refuse a schema newer than the ones they know, so this
+-- version makes an older binary refuse the store ("upgrade sluice")
+-- instead (HOUSE.md: a change to the shape of a stored JSON document takes
+-- a migration, even an empty one; storetest.DocShape checks it).
+SELECT 1;
