@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,31 +72,51 @@ func TestABTestLateFeedback(t *testing.T) {
 		mu.Lock()
 		got := append([]answer(nil), answers...)
 		mu.Unlock()
-		n := 0
-		for i, a := range got {
-			score := 1
-			if a.model == "ft-2" && i%2 == 0 {
-				score = 0 // users dislike half the candidate's answers
-			}
-			body := fmt.Sprintf(`{"request_id":%q,"score":%d}`, a.id, score)
-			if fr, err := http.Post(gw.URL()+"/v1/feedback", "application/json", strings.NewReader(body)); err == nil {
-				if fr.StatusCode == http.StatusAccepted {
-					n++
+		// Eight users at once, so that a loaded machine still sends
+		// every rating well inside the 4 s wait.
+		var n atomic.Int64
+		var wg sync.WaitGroup
+		next := make(chan int)
+		for range 8 {
+			wg.Go(func() {
+				for i := range next {
+					a := got[i]
+					score := 1
+					if a.model == "ft-2" && i%2 == 0 {
+						score = 0 // users dislike half the candidate's answers
+					}
+					body := fmt.Sprintf(`{"request_id":%q,"score":%d}`, a.id, score)
+					if fr, err := http.Post(gw.URL()+"/v1/feedback", "application/json", strings.NewReader(body)); err == nil {
+						if fr.StatusCode == http.StatusAccepted {
+							n.Add(1)
+						}
+						fr.Body.Close()
+					}
 				}
-				fr.Body.Close()
-			}
+			})
 		}
-		rated <- n
+		for i := range got {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+		rated <- int(n.Load())
 	}()
-	var waiting string
+	status := make(chan string, 1)
 	go func() {
 		for gw.Control.Registry().Rollouts["chat"].FeedbackWait == nil {
 			time.Sleep(20 * time.Millisecond)
 		}
-		waiting, _, _ = run(t, append([]string{"rollout", "status", "chat"}, g...)...)
+		out, _, _ := run(t, append([]string{"rollout", "status", "chat"}, g...)...)
+		status <- out
 	}()
 	driveUntilEnded(gw, 4, ask)
 	n := <-rated
+	var waiting string
+	select {
+	case waiting = <-status:
+	case <-time.After(30 * time.Second):
+	}
 	r := *gw.Control.Registry().Rollouts["chat"]
 	if r.Phase != sluice.PhaseCompleted || n == 0 {
 		t.Fatalf("phase %s (%s), %d ratings accepted; want completed after the late ratings", r.Phase, r.Decision, n)
