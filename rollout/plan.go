@@ -263,6 +263,11 @@ func (p *Plan) ForStart(spec sluice.RolloutSpec) {
 			total += time.Duration(float64(s.ABSamples) / (p.Rate * share) * float64(time.Second))
 			p.DurationWhy += " at the current rate"
 		}
+		if wait := s.ABFeedbackWait.D(); wait > 0 {
+			// Then the report waits for users' late ratings.
+			total += wait
+			p.DurationWhy += fmt.Sprintf(", then %s for users' late ratings (ab_feedback_wait)", wait)
+		}
 		p.DurationWhy += unknownRate
 		p.Triggers = abTriggers(p.From)
 	case sluice.StrategyCanary, sluice.StrategyBlueGreen:

@@ -34,8 +34,9 @@ func TestPlan_ForStrategy(t *testing.T) {
 		triggers string // in one of the triggers
 		notTrig  string // in none of them
 	}{
-		// 1000 requests per arm at 20 requests/s split 50/50: 100 s.
-		{sluice.StrategyABTest, 100 * time.Second, "until both arms have 1000 requests", "error rate", "latency p50"},
+		// 1000 requests per arm at 20 requests/s split 50/50: 100 s,
+		// then the default wait for users' late ratings.
+		{sluice.StrategyABTest, 100*time.Second + sluice.DefaultABFeedbackWait, "until both arms have 1000 requests at the current rate, then 2m0s for users' late ratings", "error rate", "latency p50"},
 		// The default stages, 5 minutes each before the promotion.
 		{sluice.StrategyProgressive, 25 * time.Minute, "", "latency", ""},
 		{sluice.StrategyCanary, 0, "until promoted", "latency", ""},
@@ -86,11 +87,11 @@ func TestPlan_ForStrategy(t *testing.T) {
 		})
 	}
 
-	// An A/B test at an unknown rate has no duration to give, and says
-	// what it waits for.
+	// An A/B test at an unknown rate gives only its feedback wait, and
+	// says what else it waits for.
 	p := rollout.MakePlan(reg, "chat", "v2", "v1", 0)
 	p.ForStrategy(sluice.StrategyABTest)
-	if p.Duration != 0 || !strings.Contains(p.DurationWhy, "until both arms have 1000 requests") || !strings.Contains(p.DurationWhy, "unknown request rate") {
+	if p.Duration.D() != sluice.DefaultABFeedbackWait || !strings.Contains(p.DurationWhy, "until both arms have 1000 requests") || !strings.Contains(p.DurationWhy, "unknown request rate") {
 		t.Errorf("A/B test plan at an unknown rate: duration %s, %q", p.Duration.D(), p.DurationWhy)
 	}
 	// The planner's own strategy named: still the start's defaults, as a

@@ -20,7 +20,7 @@ func TestPlan_StrategyNamed(t *testing.T) {
 	for _, want := range []string{
 		"Strategy:  abtest, as the start names it (the planner recommends ",
 		"Split:     candidate at 50% of traffic until each arm has 1000 requests",
-		"Duration:  until both arms have 1000 requests; unknown request rate",
+		"Minimum duration: about 2m0s (until both arms have 1000 requests, then 2m0s for users' late ratings (ab_feedback_wait); unknown request rate",
 		"Guardrail (rolls the test back; the rest is its report):",
 		"error rate +",
 		"never rolls it back",
@@ -31,7 +31,7 @@ func TestPlan_StrategyNamed(t *testing.T) {
 			t.Errorf("plan --strategy abtest: want %q in:\n%s", want, out)
 		}
 	}
-	for _, not := range []string{"Stages (", "Rollback triggers:", "Minimum duration:", "latency p50"} {
+	for _, not := range []string{"Stages (", "Rollback triggers:", "latency p50"} {
 		if strings.Contains(out, not) {
 			t.Errorf("plan --strategy abtest shows %q, which an A/B test has not:\n%s", not, out)
 		}
