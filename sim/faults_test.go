@@ -16,28 +16,7 @@ import (
 // as the successes their 200 said, the candidate would look like the
 // stable version and be promoted.
 func TestRunner_StreamErrorsAfter200AreRolledBack(t *testing.T) {
-	runs := 10
-	if raceDetector {
-		runs = 4
-	}
-	sc := MustScenario(t, "aa", 30*time.Minute)
-	cand := sc.Candidate
-	cand.Default.StreamErrorRate = 0.1
-	cats := make(map[string]fakellm.Behavior, len(cand.Categories))
-	for name, b := range cand.Categories {
-		b.StreamErrorRate = 0.1
-		cats[name] = b
-	}
-	cand.Categories = cats
-	sc.Candidate = cand
-	if err := sc.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	res := Run(context.Background(), sc, Options{Runs: runs, Seed: 7})
-	seq := res.Gates[0]
-	if s := seq.Summary; s.RolledBack < runs*9/10 {
-		t.Errorf("only %d of %d runs rolled back (%d promoted); last reason: %s", s.RolledBack, runs, s.Promoted, seq.Runs[runs-1].Reason)
-	}
+	seq, runs := runCandidateFault(t, func(b *fakellm.Behavior) { b.StreamErrorRate = 0.1 })
 	for _, r := range seq.Runs {
 		if r.Decision == DecisionRolledBack && r.BadResponses == 0 {
 			t.Errorf("run %d rolled back with no failed stream counted: %+v", r.Run, r)
@@ -56,16 +35,30 @@ func TestRunner_StreamErrorsAfter200AreRolledBack(t *testing.T) {
 // back, as the gateway's would; counted with the streaming draw's TTFT,
 // the candidate looked like the stable version and was promoted.
 func TestRunner_StreamsAnsweredWholeAreSlowToFirstToken(t *testing.T) {
+	seq, runs := runCandidateFault(t, func(b *fakellm.Behavior) { b.IgnoreStreamRate = 1 })
+	for _, r := range seq.Runs {
+		if r.Decision == DecisionRolledBack && !strings.Contains(r.Reason, "time to first token") {
+			t.Errorf("run %d rolled back on another measure than the time to first token: %+v", r.Run, r)
+		}
+	}
+	t.Logf("%d of %d rolled back: %s", seq.Summary.RolledBack, runs, seq.Runs[0].Reason)
+}
+
+// runCandidateFault runs the A/A scenario with set applied to the
+// candidate's behaviour (its default and every category's), and checks
+// that at least nine runs in ten were rolled back.
+func runCandidateFault(t *testing.T, set func(*fakellm.Behavior)) (GateResult, int) {
+	t.Helper()
 	runs := 10
 	if raceDetector {
 		runs = 4
 	}
 	sc := MustScenario(t, "aa", 30*time.Minute)
 	cand := sc.Candidate
-	cand.Default.IgnoreStreamRate = 1
+	set(&cand.Default)
 	cats := make(map[string]fakellm.Behavior, len(cand.Categories))
 	for name, b := range cand.Categories {
-		b.IgnoreStreamRate = 1
+		set(&b)
 		cats[name] = b
 	}
 	cand.Categories = cats
@@ -78,10 +71,5 @@ func TestRunner_StreamsAnsweredWholeAreSlowToFirstToken(t *testing.T) {
 	if s := seq.Summary; s.RolledBack < runs*9/10 {
 		t.Errorf("only %d of %d runs rolled back (%d promoted); last reason: %s", s.RolledBack, runs, s.Promoted, seq.Runs[runs-1].Reason)
 	}
-	for _, r := range seq.Runs {
-		if r.Decision == DecisionRolledBack && !strings.Contains(r.Reason, "time to first token") {
-			t.Errorf("run %d rolled back on another measure than the time to first token: %+v", r.Run, r)
-		}
-	}
-	t.Logf("%d of %d rolled back: %s", seq.Summary.RolledBack, runs, seq.Runs[0].Reason)
+	return seq, runs
 }

@@ -173,36 +173,7 @@ func BenchmarkStore_RequestUsage1M(b *testing.B) {
 // ten: the read a restart mid-rollout makes of the candidate's window
 // (server/seed.go).
 func BenchmarkStore_RequestsRareVersion(b *testing.B) {
-	s := MustOpen(b, filepath.Join(b.TempDir(), "sluice.db"))
-	const segments, perSegment = 2000, 64
-	base := time.Now().Add(-time.Hour)
-	rows := benchRows(perSegment, base)
-	for seg := range segments {
-		for i := range rows {
-			n := seg*perSegment + i
-			rows[i].At = base.Add(time.Duration(n) * time.Millisecond)
-			rows[i].RequestID = "req_0123456789ab_" + strconv.FormatUint(uint64(n+1), 36)
-			rows[i].Version = "v1.0.0"
-			if seg%10 == 0 && i%8 == 0 {
-				rows[i].Version = "v1.1.0-rc"
-			}
-		}
-		if err := s.AppendRequests(b.Context(), rows); err != nil {
-			b.Fatal(err)
-		}
-	}
-	q := sluice.RequestQuery{Model: "chat", Version: "v1.1.0-rc", Since: base, Limit: 65_536}
-	b.ReportAllocs()
-	cpu0 := cpuTime()
-	for b.Loop() {
-		got, err := s.Requests(b.Context(), q)
-		if err != nil || len(got) != segments/10*perSegment/8 {
-			b.Fatalf("Requests = %d rows, %v; want %d", len(got), err, segments/10*perSegment/8)
-		}
-	}
-	// Process CPU time (the collector's included), which the other work
-	// on a shared machine disturbs less than wall time.
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+	benchRareVersion(b, 2000, 64, 8)
 }
 
 // BenchmarkStore_RequestsRareVersionFullSegments is RequestsRareVersion on
@@ -210,8 +181,14 @@ func BenchmarkStore_RequestsRareVersion(b *testing.B) {
 // several overflow pages that SQLite steps through to reach the dict
 // column stored after it (migration 0023).
 func BenchmarkStore_RequestsRareVersionFullSegments(b *testing.B) {
+	benchRareVersion(b, 400, 512, 64)
+}
+
+// benchRareVersion reads every row of a rare version from a log of
+// segments segments of perSegment rows, the version in one segment of ten
+// and there one row of every.
+func benchRareVersion(b *testing.B, segments, perSegment, every int) {
 	s := MustOpen(b, filepath.Join(b.TempDir(), "sluice.db"))
-	const segments, perSegment = 400, 512
 	base := time.Now().Add(-time.Hour)
 	rows := benchRows(perSegment, base)
 	for seg := range segments {
@@ -220,7 +197,7 @@ func BenchmarkStore_RequestsRareVersionFullSegments(b *testing.B) {
 			rows[i].At = base.Add(time.Duration(n) * time.Millisecond)
 			rows[i].RequestID = "req_0123456789ab_" + strconv.FormatUint(uint64(n+1), 36)
 			rows[i].Version = "v1.0.0"
-			if seg%10 == 0 && i%64 == 0 {
+			if seg%10 == 0 && i%every == 0 {
 				rows[i].Version = "v1.1.0-rc"
 			}
 		}
@@ -229,13 +206,16 @@ func BenchmarkStore_RequestsRareVersionFullSegments(b *testing.B) {
 		}
 	}
 	q := sluice.RequestQuery{Model: "chat", Version: "v1.1.0-rc", Since: base, Limit: 65_536}
+	want := segments / 10 * perSegment / every
 	b.ReportAllocs()
 	cpu0 := cpuTime()
 	for b.Loop() {
 		got, err := s.Requests(b.Context(), q)
-		if err != nil || len(got) != segments/10*perSegment/64 {
-			b.Fatalf("Requests = %d rows, %v; want %d", len(got), err, segments/10*perSegment/64)
+		if err != nil || len(got) != want {
+			b.Fatalf("Requests = %d rows, %v; want %d", len(got), err, want)
 		}
 	}
+	// Process CPU time (the collector's included), which the other work
+	// on a shared machine disturbs less than wall time.
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 }
