@@ -65,7 +65,9 @@ func readFile(path string) ([]byte, error) {
 
 var unknownFieldRE = regexp.MustCompile(`^line (\d+): field (.+) not found in type (\S+)$`)
 
-var typeErrRE = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+) `(.*)` into (\\S+)$")
+// yaml writes no value for a list or a map ("cannot unmarshal !!map into
+// []sluice.Weight"), so the value is optional.
+var typeErrRE = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+)(?: `(.*)`)? into (\\S+)$")
 
 // explainTypeErrors rewrites yaml's "line 2: cannot unmarshal !!int `5`
 // into time.Duration" as "timeouts.connect (line 2): 5 is not a duration:
@@ -82,8 +84,9 @@ func explainTypeErrors(orig, text []byte, te *yaml.TypeError, known map[string][
 	// several on one line, and the error's value says which one it is.
 	type scalar struct{ path, value string }
 	scalars := map[int][]scalar{}
-	fields := map[int][]scalar{} // line → the mapping keys on it, with their paths
-	nested := map[int][]string{} // line → the keys whose value, a list or map, starts on it
+	fields := map[int][]scalar{}    // line → the mapping keys on it, with their paths
+	nested := map[int][]string{}    // line → the keys whose value, a list or map, starts on it
+	nestedTag := map[int][]string{} // the tag (seq, map) of each of nested's values
 	var doc yaml.Node
 	if yaml.Unmarshal(text, &doc) == nil {
 		var walk func(n *yaml.Node, path string)
@@ -102,6 +105,11 @@ func explainTypeErrors(orig, text []byte, te *yaml.TypeError, known map[string][
 					fields[n.Content[i].Line] = append(fields[n.Content[i].Line], scalar{p, n.Content[i].Value})
 					if v := n.Content[i+1]; v.Kind == yaml.SequenceNode || v.Kind == yaml.MappingNode {
 						nested[v.Line] = append(nested[v.Line], p)
+						tag := "map"
+						if v.Kind == yaml.SequenceNode {
+							tag = "seq"
+						}
+						nestedTag[v.Line] = append(nestedTag[v.Line], tag)
 					}
 					walk(n.Content[i+1], p) // the deepest key on a line names it
 					if _, seen := keys[n.Content[i+1].Line]; !seen {
@@ -125,7 +133,7 @@ func explainTypeErrors(orig, text []byte, te *yaml.TypeError, known map[string][
 	// keyOf names the key of value on line n: the scalar there that yaml
 	// quoted (it cuts a value over 10 bytes to its first 7 and "..."),
 	// else the line's deepest key.
-	keyOf := func(n int, value string) string {
+	keyOf := func(n int, value, tag string) string {
 		var match []string
 		for _, sc := range scalars[n] {
 			if sc.value == value || strings.HasSuffix(value, "...") && len(sc.value) > 10 && strings.HasPrefix(sc.value, strings.TrimSuffix(value, "...")) {
@@ -135,9 +143,20 @@ func explainTypeErrors(orig, text []byte, te *yaml.TypeError, known map[string][
 		if len(match) == 1 {
 			return match[0]
 		}
+		if value == "" && (tag == "seq" || tag == "map") {
+			// A list or map where something else goes: the deepest
+			// key on the line whose value is one ({kind: split, split:
+			// {v1: 95}} has two maps on its line, and the inner one
+			// is wrong, as an outer one would hold no other of its tag).
+			for i := len(nested[n]) - 1; i >= 0; i-- {
+				if nestedTag[n][i] == tag {
+					return nested[n][i]
+				}
+			}
+		}
 		if value == "" && len(nested[n]) == 1 {
-			// A list or map where a scalar goes (a value a type's
-			// UnmarshalYAML refused, such as config.Tokens, is "").
+			// A value a type's UnmarshalYAML refused (such as
+			// config.Tokens) is "".
 			return nested[n][0]
 		}
 		return keys[n]
@@ -170,8 +189,8 @@ func explainTypeErrors(orig, text []byte, te *yaml.TypeError, known map[string][
 		}
 		line, tag, value, typ := m[1], m[2], m[3], m[4]
 		at := "line " + line
-		if n, err := strconv.Atoi(line); err == nil && keyOf(n, value) != "" {
-			at = keyOf(n, value) + " (line " + line + ")"
+		if n, err := strconv.Atoi(line); err == nil && keyOf(n, value, tag) != "" {
+			at = keyOf(n, value, tag) + " (line " + line + ")"
 		}
 		var what string
 		switch {
@@ -187,6 +206,8 @@ func explainTypeErrors(orig, text []byte, te *yaml.TypeError, known map[string][
 			what = "is not true or false"
 		case strings.HasPrefix(typ, "[]"):
 			what = "is not a list: write it as [a, b] or as lines starting with -"
+		case strings.HasPrefix(typ, "map[") && tag != "map":
+			what = "is not a map: write it as {name: value} or as indented name: value lines"
 		case strings.HasPrefix(typ, "map[") || strings.Contains(typ, "."):
 			what = "is not what this key holds (" + typ + "): see the key's documentation"
 		default:
