@@ -126,6 +126,7 @@ func yamlValueType(t reflect.Type, key string) reflect.Type {
 	default:
 		return nil
 	}
+	var rest reflect.Type // an inlined map takes the keys no field has
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if !f.IsExported() {
@@ -136,7 +137,9 @@ func yamlValueType(t reflect.Type, key string) reflect.Type {
 			continue
 		}
 		if strings.Contains(","+opts+",", ",inline,") {
-			if ft := yamlValueType(f.Type, key); ft != nil {
+			if f.Type.Kind() == reflect.Map {
+				rest = f.Type.Elem()
+			} else if ft := yamlValueType(f.Type, key); ft != nil {
 				return ft
 			}
 			continue
@@ -148,5 +151,5 @@ func yamlValueType(t reflect.Type, key string) reflect.Type {
 			return f.Type
 		}
 	}
-	return nil
+	return rest
 }
