@@ -3,7 +3,9 @@ package proxy_test
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -156,4 +158,72 @@ func mustParkedProxy(t *testing.T, stable, candidate string) parkedProxy {
 	}
 	_, url := MustProxy(t, proxy.Options{Routes: routes, Recorder: rec})
 	return parkedProxy{url: url, rec: rec}
+}
+
+// TestProxy_FeedbackMirrorRegistersNothing: a mirrored request's answer
+// (the shadow's, from the candidate) goes through the same relay as the
+// live answer, which now registers answers there (Proxy.answered); its
+// exchange has no request counter of its own and must not take a ring
+// slot. With a ring of one slot every request shares slot 0, the slot a
+// counter of 0 would land in: a mirror written there after its live
+// answer would make the live answer's rating a 404.
+func TestProxy_FeedbackMirrorRegistersNothing(t *testing.T) {
+	stable := MustBackend(t, fakellm.Config{})
+	cand := MustBackend(t, fakellm.Config{})
+	p, url := MustProxy(t, proxy.Options{Routes: MustRoutes(t, stable.URL(), cand.URL()), Recorder: newSpyRecorder(), FeedbackWindow: 1})
+	p.SetShadow("chat", "chat:v2", 1)
+	for i := range 3 {
+		resp, _ := chat(t, url, "chat")
+		id := resp.Header.Get("X-Request-Id")
+		waitFor(t, "the mirror to finish", func() bool {
+			s := p.ShadowStats()
+			return s.Mirrored == int64(i+1) && s.Completed+s.Skipped == s.Mirrored
+		})
+		fb, body := post(t, url, "/v1/feedback", `{"request_id":"`+id+`","thumbs":"up"}`)
+		if fb.StatusCode != 202 || !strings.Contains(body, `"version":"v1"`) {
+			t.Fatalf("rating %d of a mirrored request's live answer: %d %s, want 202 for v1", i, fb.StatusCode, body)
+		}
+	}
+}
+
+// TestProxy_FeedbackAnswerCutAfterRegistered: an answer is registered for
+// feedback before its last byte is written (Proxy.answered), so one whose
+// client leaves during that write (a whole answer of 16 MiB, the client
+// gone after its header) is registered and then canceled: it must be
+// forgotten again, as an answer its client canceled takes no feedback
+// (and the fleet's request log, which logs it canceled, gives it none).
+func TestProxy_FeedbackAnswerCutAfterRegistered(t *testing.T) {
+	text := strings.Repeat("a", 16<<20)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"up-v1","choices":[{"index":0,"message":{"role":"assistant","content":"`+text+`"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":3,"total_tokens":6}}`)
+	}))
+	t.Cleanup(backend.Close)
+	rec := newSpyRecorder()
+	p, url := MustProxy(t, proxy.Options{Routes: MustRoutes(t, backend.URL, ""), Recorder: rec})
+
+	req, err := http.NewRequest(http.MethodPost, url+"/v1/chat/completions", strings.NewReader(`{"model":"chat","messages":[{"role":"user","content":"hi"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := resp.Header.Get("X-Request-Id")
+	resp.Body.Close() // most of the body unread: the connection is closed
+	waitFor(t, "the cut answer's handler to end", func() bool {
+		// Lowered when the handler is done, after the work after the
+		// answer (the ring's forget among it).
+		return p.InFlight("chat:v1") == 0 && len(rec.all()) == 1
+	})
+	if o := rec.all()[0]; o.ErrorClass != "canceled" {
+		t.Fatalf("the answer whose client left during its body was logged %q, want canceled", o.ErrorClass)
+	}
+	fb, body := post(t, url, "/v1/feedback", `{"request_id":"`+id+`","thumbs":"down"}`)
+	if fb.StatusCode != 404 || !strings.Contains(body, "one its client canceled") {
+		t.Fatalf("feedback for an answer its client left during its last write: %d %s, want 404 (canceled answers take none)", fb.StatusCode, body)
+	}
 }
