@@ -166,6 +166,11 @@ func (p *Proxy) relayBody(x *exchange, t *route.Target, resp *http.Response, obs
 		// client can send the turn that continues it.
 		p.readResponse(x, t, got, obs)
 	}
+	// Before the body: a server that passes a large write through (net/http
+	// with a body over its buffers, HTTP/2) gives the client all of it, and
+	// a client that reads the JSON object without waiting for the body's
+	// end rates it, before this handler returns.
+	p.answered(x, t, obs)
 	x.w.WriteHeader(resp.StatusCode)
 	if _, err := x.w.Write(got); err != nil {
 		obs.ErrorClass = "canceled"
@@ -556,6 +561,13 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 		lastTo = toClient
 		if clientErr {
 			return
+		}
+		if !x.registered && (done || obs.ErrorClass != "" && obs.ErrorClass != "canceled") {
+			// The event that ends the answer ([DONE], a Responses
+			// stream's last event, an error event): a client that stops
+			// reading there may rate the answer at once, before the
+			// stream's body ends.
+			p.answered(x, t, obs)
 		}
 		if _, err := x.w.Write(b); err != nil {
 			clientErr = true
