@@ -145,13 +145,16 @@ func (p *Proxy) serveResponseByID(w http.ResponseWriter, r *http.Request, rest s
 		_, _ = io.Copy(w, resp.Body)
 		return
 	}
-	// An event stream (GET ...?stream=true) is passed on as it comes.
+	// An event stream (GET ...?stream=true, the resume of a background
+	// response) is passed on as it comes, without the blank lines that
+	// end its keep-alives (commentBlocks), which openai-go fails on.
 	rc := http.NewResponseController(w)
 	buf := make([]byte, 16<<10)
+	var cb commentBlocks
 	for {
 		n, err := resp.Body.Read(buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
+		if out := cb.filter(buf[:n]); len(out) > 0 {
+			if _, werr := w.Write(out); werr != nil {
 				return
 			}
 			if ferr := rc.Flush(); ferr != nil && !errors.Is(ferr, http.ErrNotSupported) {
