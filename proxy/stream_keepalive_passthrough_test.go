@@ -14,6 +14,7 @@ import (
 	"github.com/openai/openai-go/packages/ssestream"
 	"github.com/openai/openai-go/responses"
 
+	"github.com/sluicehq/sluice/fakellm"
 	"github.com/sluicehq/sluice/proxy"
 )
 
@@ -236,6 +237,64 @@ func TestMediaStreamsKeepAlivesDoNotBreakOpenAIGo(t *testing.T) {
 				if _, body := post(t, c.url, c.path, c.body); body != withoutCommentBlockEnds(c.parts...) {
 					t.Errorf("%s: the client read\n%q\nwant the backend's stream without the blank lines ending its keep-alives\n%q", c.path, body, withoutCommentBlockEnds(c.parts...))
 				}
+			}
+		})
+	}
+}
+
+// What the user does: runs sluice fakellm with keep_alive (and, for a
+// second backend, ignore_stream_rate 1 with ignore_stream_encoding gzip)
+// behind the gateway and reads its streams through openai-go: a chat
+// completion, a response, that response again by id, speech as events.
+// What must happen: each reads whole with no error, as from a backend
+// without keep-alives; the gzipped whole answers arrive as streams.
+func TestFakellmKeepAlivesAndEncodedAnswersThroughSluice(t *testing.T) {
+	ka := MustBackend(t, fakellm.Config{KeepAlive: true, Default: fakellm.Behavior{OutputTokens: fakellm.TokenCount{Mean: 4}}})
+	gz := MustBackend(t, fakellm.Config{Default: fakellm.Behavior{OutputTokens: fakellm.TokenCount{Mean: 4}, IgnoreStreamRate: 1, IgnoreStreamEncoding: fakellm.EncodingGzip}})
+	for name, be := range map[string]*fakellm.Server{"keep_alive": ka, "ignore_stream_encoding": gz} {
+		t.Run(name, func(t *testing.T) {
+			_, url := MustProxy(t, proxy.Options{Routes: splitRoutes(t, be.URL(), be.URL(), 0)})
+			if text, err := modelStream(t, url, "chat:v2"); err != nil || text == "" {
+				t.Errorf("chat: text %q, error %v; want the answer, no error", text, err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			c := respSDK(url)
+			s := c.Responses.NewStreaming(ctx, respInput("chat:v2", "hi"))
+			var id, text string
+			for s.Next() {
+				if ev := s.Current(); ev.Type == "response.completed" {
+					id, text = ev.Response.ID, ev.Response.OutputText()
+				}
+			}
+			s.Close()
+			if err := s.Err(); err != nil || text == "" {
+				t.Fatalf("responses: text %q, error %v; want the answer, no error", text, err)
+			}
+			g := c.Responses.GetStreaming(ctx, id, responses.ResponseGetParams{})
+			var again string
+			for g.Next() {
+				if ev := g.Current(); ev.Type == "response.completed" {
+					again = ev.Response.OutputText()
+				}
+			}
+			g.Close()
+			if err := g.Err(); err != nil || again != text {
+				t.Errorf("by id: text %q, error %v; want %q, no error", again, err, text)
+			}
+			res, err := c.Audio.Speech.New(ctx, openai.AudioSpeechNewParams{Model: "chat:v2", Input: "hi there", Voice: "alloy", StreamFormat: openai.AudioSpeechNewParamsStreamFormatSSE})
+			ss := ssestream.NewStream[struct {
+				Type string `json:"type"`
+			}](ssestream.NewDecoder(res), err)
+			var last string
+			for ss.Next() {
+				last = ss.Current().Type
+			}
+			if res != nil {
+				res.Body.Close()
+			}
+			if err := ss.Err(); err != nil || last != "speech.audio.done" {
+				t.Errorf("speech events: last %q, error %v; want speech.audio.done, no error", last, err)
 			}
 		})
 	}
