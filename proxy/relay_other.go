@@ -66,8 +66,9 @@ var rawBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 // /v1/audio/speech, an image, the events of a streamed image or speech)
 // through as it arrives, byte for byte with the backend's headers (an event
 // stream's keep-alives without the blank lines that end them:
-// commentBlocks), flushing after each read; nothing in it is read. Held whole, as relayBody holds an
-// answer, speech would reach the client only at its last byte, and the
+// commentBlocks), flushing after each read; nothing in it is read. Held
+// whole, as relayBody holds an answer, speech would reach the client only
+// at its last byte, and the
 // proxy's pooled buffers would grow to the size of the audio. Its time to
 // first byte is the TTFT. A backend that breaks off, or a request whose
 // time runs out, after the first byte was sent is counted as stream_broken
