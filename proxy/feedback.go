@@ -223,6 +223,9 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 		again = !claimed
 	}
 	if again {
+		// Final: the OpenAI SDKs retry a 409 twice on their own, which
+		// here would only send the same score twice more to hear the same.
+		w.Header().Set("X-Should-Retry", "false")
 		writeErrorCode(w, sluice.CodeConflict, "request "+strconv.Quote(id)+" already has feedback: each answer takes one score")
 		return
 	}
