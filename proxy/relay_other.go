@@ -93,9 +93,11 @@ func (p *Proxy) relayRaw(x *exchange, t *route.Target, resp *http.Response, obs 
 	// An event stream (images' partial images, speech's audio deltas)
 	// passes without the blank lines that end its keep-alives
 	// (commentBlocks), which openai-go fails on; its length is then not
-	// the backend's.
+	// the backend's. One sent encoded (a compressing proxy in front of
+	// the backend) passes byte for byte: its lines cannot be judged, and
+	// filtered its encoding would no longer decode.
 	var cb *commentBlocks
-	if isSSEType(resp.Header.Get("Content-Type")) || x.f.stream && resp.Header.Get("Content-Type") == "" {
+	if (isSSEType(resp.Header.Get("Content-Type")) || x.f.stream && resp.Header.Get("Content-Type") == "") && len(resp.Header["Content-Encoding"]) == 0 {
 		cb = new(commentBlocks)
 	}
 	if resp.ContentLength >= 0 && cb == nil {

@@ -25,6 +25,28 @@ type commentBlocks struct {
 	// next read is the rest of that line's end and goes where it went
 	// (dropCR: dropped).
 	afterCR, dropCR bool
+	// events counts the events ended (their blank line passed).
+	events int64
+}
+
+// appendEnd appends to b what ends the line and the event the stream left
+// open where it was cut off, so that an event of the gateway's written
+// next (an error event) stands alone: nothing after a comment or an
+// ended event, whose blank line would make a block of no data, which
+// openai-go fails on; a line's end for a line cut short; a blank line for
+// an event left open (\r after a line ended by \r, which a \n would only
+// complete).
+func (c *commentBlocks) appendEnd(b []byte) []byte {
+	if c.mid {
+		b = append(b, '\n')
+	}
+	if c.inEvent {
+		if c.afterCR && !c.mid {
+			return append(b, '\r')
+		}
+		b = append(b, '\n')
+	}
+	return b
 }
 
 // filter returns b without the blank lines outside events, compacted in
@@ -58,6 +80,7 @@ func (c *commentBlocks) filter(b []byte) []byte {
 					c.afterCR, c.dropCR = true, !pass
 				}
 				if pass {
+					c.events++
 					keep(i + 1)
 				} else {
 					i++
