@@ -376,8 +376,10 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, kind genKind) 
 		st.out = g.appendResponse(st.out[:0], st.model)
 	}
 	w.Header()["Content-Type"] = ctJSON
-	if o.Fault.Kind == FaultIgnoreStream && o.Fault.Body != "" {
-		// Encoded, unasked (ignore_stream_encoding).
+	if st.req.Stream && o.Fault.Kind == FaultIgnoreStream && o.Fault.Body != "" {
+		// A stream's whole answer encoded, unasked
+		// (ignore_stream_encoding); a whole request's is not, as
+		// ignore_stream_rate leaves it alone.
 		w.Header().Set("Content-Encoding", o.Fault.Body)
 		_, _ = w.Write(encodeBody(o.Fault.Body, st.out))
 		return

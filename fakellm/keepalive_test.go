@@ -88,6 +88,15 @@ func TestFault_IgnoreStreamEncoding(t *testing.T) {
 			if err := json.NewDecoder(r).Decode(&a); err != nil || a.Object != "chat.completion" {
 				t.Errorf("decoded: object %q, error %v; want a chat.completion", a.Object, err)
 			}
+
+			// A whole request is answered as without the fault, unencoded:
+			// the knob plays a stream's whole answer alone.
+			resp = post(t, &http.Client{Transport: tr}, s.URL()+"/v1/chat/completions", `{"model":"m","messages":[{"role":"user","content":"hi"}]}`)
+			raw, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "" || !json.Valid(raw) {
+				t.Errorf("a whole request: status %d, Content-Encoding %q, error %v; want 200 JSON, unencoded", resp.StatusCode, resp.Header.Get("Content-Encoding"), err)
+			}
 		})
 	}
 }
