@@ -75,6 +75,36 @@ func TestStreamWholeEncodedAnswerIsAStream(t *testing.T) {
 					}
 				})
 			}
+			// One that does not decode, or decodes past the bound (a
+			// gzip bomb: 65 MiB of zeros in some 64 KiB), is
+			// upstream_invalid too, saying which, where the gateway's
+			// handler panicked on it and the client saw its connection
+			// dropped (EOF).
+			var bomb bytes.Buffer
+			w, _ := gzip.NewWriterLevel(&bomb, gzip.BestSpeed)
+			zeros := make([]byte, 1<<20)
+			for range 65 {
+				w.Write(zeros)
+			}
+			w.Close()
+			for _, c := range []struct{ name, body, says string }{
+				{"corrupt", "\x1f\x8b\x08\x00not gzip past its magic", "which does not decode"},
+				{"bomb", bomb.String(), "which decodes to more than 64 MiB"},
+			} {
+				t.Run(c.name, func(t *testing.T) {
+					be := reviewBackend(t, encodedHead("gzip"), c.body)
+					rec := newSpyRecorder()
+					_, url := MustProxy(t, proxy.Options{Routes: splitRoutes(t, be, be, 0), Recorder: rec, Transport: tr.rt})
+					_, err := modelStream(t, url, "chat:v2")
+					var apiErr *openai.Error
+					if !errors.As(err, &apiErr) || apiErr.StatusCode != 502 || !strings.Contains(apiErr.Message, `encoded as "gzip"`) || !strings.Contains(apiErr.Message, c.says) {
+						t.Fatalf("error %v; want a 502 saying the gzip answer %s", err, c.says)
+					}
+					if o := reviewObs(t, rec); o.ErrorClass != "upstream_invalid" {
+						t.Errorf("logged class %q, want upstream_invalid", o.ErrorClass)
+					}
+				})
+			}
 			t.Run("br", func(t *testing.T) {
 				be := reviewBackend(t, encodedHead("br"), "\x1b\x00\x00\x00not really brotli")
 				rec := newSpyRecorder()

@@ -66,15 +66,17 @@ func (p *Proxy) decodeWhole(got []byte, codings []string) (bp *[]byte, out []byt
 			return nil, nil, &encodedAnswerError{enc: c}
 		}
 	}
-	bp = p.bufs.Get().(*[]byte)
-	out = append((*bp)[:0], got...)
+	// The buffers are held in locals: a return of the error sets the
+	// named results to nil before the deferred function reads them.
+	held := p.bufs.Get().(*[]byte)
+	out = append((*held)[:0], got...)
 	tmp := p.bufs.Get().(*[]byte)
 	defer func() {
+		*tmp = (*tmp)[:0]
 		p.bufs.Put(tmp)
 		if err != nil {
-			*bp = (*bp)[:0]
-			p.bufs.Put(bp)
-			bp, out = nil, nil
+			*held = (*held)[:0]
+			p.bufs.Put(held)
 		}
 	}()
 	for i := len(list) - 1; i >= 0; i-- {
@@ -105,8 +107,10 @@ func (p *Proxy) decodeWhole(got []byte, codings []string) (bp *[]byte, out []byt
 		if len(*tmp) > maxDecodedAnswer {
 			return nil, nil, &encodedAnswerError{enc: list[i], err: errDecodedTooLarge}
 		}
-		out, *tmp = *tmp, out[:0] // the two buffers swap
+		// The two buffers swap, each kept by one of held and tmp (put
+		// back once each, whichever return comes).
+		out, *tmp = *tmp, out[:0]
+		*held = out
 	}
-	*bp = out
-	return bp, out, nil
+	return held, out, nil
 }
