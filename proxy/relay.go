@@ -296,12 +296,26 @@ func (p *Proxy) holdAnswer(x *exchange, resp *http.Response, class string, err e
 		x.releaseReader()
 		return nil, answerReadClass(x.r.Context(), rerr), &answerReadError{rerr}
 	}
+	encoded := len(resp.Header["Content-Encoding"]) > 0
+	if x.f.stream && encoded {
+		// A whole answer to a stream, encoded though the gateway asked
+		// for none (wholedecode.go): decoded, and judged as any other.
+		dbp, dgot, derr := p.decodeWhole(got, resp.Header["Content-Encoding"])
+		*bp = got[:0]
+		p.bufs.Put(bp)
+		if derr != nil {
+			resp.Body.Close()
+			x.releaseReader()
+			return nil, "upstream_invalid", derr
+		}
+		bp, got, encoded = dbp, dgot, false
+		resp.Header.Del("Content-Encoding")
+	}
 	x.held, x.wholeStream = bp, false
 	x.heldF, x.heldOK = answerFields{}, false
 	if !x.f.responses {
 		x.heldF, x.heldOK = scanAnswer(got, x.tr.wantsModel())
 	}
-	encoded := len(resp.Header["Content-Encoding"]) > 0
 	if !x.f.stream && !encoded {
 		// A whole answer that is an OpenAI error sent with a 200 (by a
 		// proxy in front of the backend, or a server that answers its
