@@ -33,7 +33,6 @@ type feedbackRing struct {
 }
 
 type feedbackSlot struct {
-	seq uint64
 	// at is when the request was answered (Observation.At, Unix
 	// nanoseconds): its feedback is stamped with it, not with its own
 	// arrival, so a rating that comes minutes later counts in the span of
@@ -42,13 +41,27 @@ type feedbackSlot struct {
 	at       int64
 	target   *route.Target
 	category string
-	key      string    // the client key that sent the request; "" for none or a token
-	route    routeCode // how target was chosen (Observation.Route)
-	rated    bool
+	key      string // the client key that sent the request; "" for none or a token
+	// lap is the request's counter over the ring's size (its slot is the
+	// remainder): with the slot it names the request, in 4 bytes where
+	// the whole counter took 8, so that the slot is 56 bytes, not 64
+	// (800 KB over the default 100,000 slots, twice that in the heap's
+	// goal; bench/memory.md). It wraps after 2^32 laps of the ring
+	// (4 × 10^14 requests at the default size), so a slot cannot be
+	// taken for a request that many later.
+	lap   uint32
+	route routeCode // how target was chosen (Observation.Route)
+	rated bool
+}
+
+// place returns the slot and the lap of request seq.
+func (f *feedbackRing) place(seq uint64) (i uint64, lap uint32) {
+	n := uint64(len(f.slots))
+	return seq % n, uint32(seq / n)
 }
 
 // routeCode is an Observation.Route in a byte, so that a feedback slot
-// keeps its 64 bytes (a route string took 16 more: 1.6 MB over the
+// keeps its 56 bytes (a route string took 16 more: 1.6 MB over the
 // default 100,000 slots, which every request touches in turn).
 type routeCode uint8
 
@@ -76,10 +89,10 @@ func newFeedbackRing(n int) *feedbackRing {
 // put remembers that target, chosen by how (Observation.Route), answered
 // request seq at at, sent with client key key, in category.
 func (f *feedbackRing) put(seq uint64, at time.Time, t *route.Target, category, key, how string) {
-	i := seq % uint64(len(f.slots))
+	i, lap := f.place(seq)
 	l := &f.locks[i%feedbackStripes]
 	l.Lock()
-	f.slots[i] = feedbackSlot{seq: seq, at: at.UnixNano(), target: t, category: category, key: key, route: codeOf(how)}
+	f.slots[i] = feedbackSlot{lap: lap, at: at.UnixNano(), target: t, category: category, key: key, route: codeOf(how)}
 	l.Unlock()
 }
 
@@ -92,12 +105,12 @@ func (f *feedbackRing) put(seq uint64, at time.Time, t *route.Target, category, 
 // proxy looks without marking and marks once the store has said
 // (markRated).
 func (f *feedbackRing) claim(seq uint64, allowed func(key string) bool, mark bool) (slot feedbackSlot, found, rated bool) {
-	i := seq % uint64(len(f.slots))
+	i, lap := f.place(seq)
 	l := &f.locks[i%feedbackStripes]
 	l.Lock()
 	defer l.Unlock()
 	s := &f.slots[i]
-	if s.seq != seq || s.target == nil || !allowed(s.key) {
+	if s.lap != lap || s.target == nil || !allowed(s.key) {
 		return feedbackSlot{}, false, false
 	}
 	if s.rated {
@@ -111,10 +124,10 @@ func (f *feedbackRing) claim(seq uint64, allowed func(key string) bool, mark boo
 // fleet's claim of its feedback is made, so a second score sent here is
 // refused without asking the store.
 func (f *feedbackRing) markRated(seq uint64) {
-	i := seq % uint64(len(f.slots))
+	i, lap := f.place(seq)
 	l := &f.locks[i%feedbackStripes]
 	l.Lock()
-	if s := &f.slots[i]; s.seq == seq {
+	if s := &f.slots[i]; s.lap == lap {
 		s.rated = true
 	}
 	l.Unlock()
