@@ -23,7 +23,8 @@ const feedbackStripes = 64
 // feedbackRing remembers which version served each of the most recent
 // requests. A request id holds a per-process counter, so the ring needs no
 // map: the slot of request n is n modulo the ring's size, and the slot keeps
-// n to tell a recent request from an older one that used the same slot.
+// n's lap (n over the size) to tell a recent request from an older one that
+// used the same slot.
 type feedbackRing struct {
 	slots []feedbackSlot
 	locks [feedbackStripes]struct {
@@ -47,8 +48,9 @@ type feedbackSlot struct {
 	// the whole counter took 8, so that the slot is 56 bytes, not 64
 	// (800 KB over the default 100,000 slots, twice that in the heap's
 	// goal; bench/memory.md). It wraps after 2^32 laps of the ring
-	// (4 × 10^14 requests at the default size), so a slot cannot be
-	// taken for a request that many later.
+	// (4 × 10^14 requests at the default size): a slot and lap name one
+	// request only among ids that many back from the last given, none
+	// ahead of it (names), which feedback checks before it claims.
 	lap   uint32
 	route routeCode // how target was chosen (Observation.Route)
 	rated bool
@@ -58,6 +60,15 @@ type feedbackSlot struct {
 func (f *feedbackRing) place(seq uint64) (i uint64, lap uint32) {
 	n := uint64(len(f.slots))
 	return seq % n, uint32(seq / n)
+}
+
+// names reports whether the slot and lap of seq name no other request
+// than seq, when last is the last request id given: seq is one given
+// (an id ahead of the counter, such as one 2^32 laps ahead of an answer,
+// would take that answer's slot and lap, and its one score) and is fewer
+// than 2^32 laps behind the last.
+func (f *feedbackRing) names(seq, last uint64) bool {
+	return seq <= last && last-seq < uint64(len(f.slots))<<32
 }
 
 // routeCode is an Observation.Route in a byte, so that a feedback slot
@@ -207,7 +218,7 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 		ans          rated
 		found, again bool
 	)
-	if own {
+	if own && p.feedback.names(seq, idCounter.Load()) {
 		var slot feedbackSlot
 		slot, found, again = p.feedback.claim(seq, allowed, fleet == nil)
 		if found {
@@ -244,7 +255,7 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 			writeErrorCode(w, sluice.CodeUnavailable, "feedback for request "+strconv.Quote(id)+" was not taken: the gateway could not record it in its store, which keeps each answer to one score across the replicas, as the store did not answer; send it again in a few seconds")
 			return
 		}
-		if own {
+		if own && p.feedback.names(seq, idCounter.Load()) {
 			p.feedback.markRated(seq)
 		}
 		again = !claimed

@@ -62,6 +62,30 @@ func TestFeedbackRing_Lap(t *testing.T) {
 	}
 }
 
+// TestFeedbackRing_Names: a slot and a 4-byte lap name one request only
+// among the ids given (none ahead of the last) and fewer than 2^32 laps
+// of the ring behind the last: past either end, an id shares the slot and
+// lap of a request it is not.
+func TestFeedbackRing_Names(t *testing.T) {
+	f := newFeedbackRing(10)
+	const span = 10 << 32 // the requests one slot and lap name uniquely
+	last := uint64(span + 5)
+	for _, c := range []struct {
+		seq  uint64
+		want bool
+	}{
+		{last, true}, {last - 1, true}, {6, true}, {last + 1, false}, {last + span, false}, {5, false}, {1, false},
+	} {
+		if got := f.names(c.seq, last); got != c.want {
+			t.Errorf("names(%d) with the last id %d: %v, want %v", c.seq, last, got, c.want)
+		}
+	}
+	i5, lap5 := f.place(5)
+	if i, lap := f.place(last); i != i5 || lap != lap5 {
+		t.Errorf("requests 5 and %d do not share a slot and lap: the test's bound is not the ring's", last)
+	}
+}
+
 // TestFeedbackRing_Forget: an answer registered before its last byte
 // (Proxy.answered) whose client then left is forgotten, and takes no
 // feedback, unless a score was taken meanwhile, which stands: a second
