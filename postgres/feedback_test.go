@@ -7,8 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/postgres/pgtest"
 )
+
+// claim is a rating of request id taken at at.
+func claim(id string, at time.Time) sluice.Feedback {
+	return sluice.Feedback{RequestID: id, Model: "chat", Version: "v2", Route: "split", AnsweredAt: at.Add(-time.Second), Score: 1, At: at}
+}
 
 // TestStore_ClaimFeedback: an answer takes one feedback across the fleet.
 // Of many claims of one id at once, on two stores (two replicas) sharing
@@ -28,7 +34,7 @@ func TestStore_ClaimFeedback(t *testing.T) {
 			s = b
 		}
 		wg.Go(func() {
-			ok, err := s.ClaimFeedback(ctx, "req_0a1b2c3d4e5f_7", at)
+			ok, err := s.ClaimFeedback(ctx, claim("req_0a1b2c3d4e5f_7", at))
 			if err != nil {
 				t.Error(err)
 			}
@@ -41,10 +47,10 @@ func TestStore_ClaimFeedback(t *testing.T) {
 	if n := won.Load(); n != 1 {
 		t.Fatalf("%d of 16 claims of one id at once recorded it, want 1", n)
 	}
-	if ok, err := a.ClaimFeedback(ctx, "req_0a1b2c3d4e5f_7", at.Add(time.Minute)); ok || err != nil {
+	if ok, err := a.ClaimFeedback(ctx, claim("req_0a1b2c3d4e5f_7", at.Add(time.Minute))); ok || err != nil {
 		t.Errorf("a later claim of the same id: %v, %v; want false", ok, err)
 	}
-	if ok, err := b.ClaimFeedback(ctx, "req_0a1b2c3d4e5f_8", at.Add(time.Hour)); !ok || err != nil {
+	if ok, err := b.ClaimFeedback(ctx, claim("req_0a1b2c3d4e5f_8", at.Add(time.Hour))); !ok || err != nil {
 		t.Errorf("a claim of another id: %v, %v; want true", ok, err)
 	}
 
@@ -54,10 +60,10 @@ func TestStore_ClaimFeedback(t *testing.T) {
 	if _, err := a.PruneRequests(ctx, at.Add(30*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := b.ClaimFeedback(ctx, "req_0a1b2c3d4e5f_8", at.Add(2*time.Hour)); ok || err != nil {
+	if ok, err := b.ClaimFeedback(ctx, claim("req_0a1b2c3d4e5f_8", at.Add(2*time.Hour))); ok || err != nil {
 		t.Errorf("a claim kept by the prune, claimed again: %v, %v; want false", ok, err)
 	}
-	if ok, err := b.ClaimFeedback(ctx, "req_0a1b2c3d4e5f_7", at.Add(2*time.Hour)); !ok || err != nil {
+	if ok, err := b.ClaimFeedback(ctx, claim("req_0a1b2c3d4e5f_7", at.Add(2*time.Hour))); !ok || err != nil {
 		t.Errorf("a pruned claim, claimed again: %v, %v; want true", ok, err)
 	}
 }
