@@ -102,6 +102,7 @@ func (p *Proxy) relayRaw(x *exchange, t *route.Target, resp *http.Response, obs 
 	gotFirst := false
 	var readErr error
 	clientErr := false
+	var written int64 // the bytes of the body passed on
 	for {
 		n, err := body.Read(buf)
 		if n > 0 {
@@ -110,6 +111,11 @@ func (p *Proxy) relayRaw(x *exchange, t *route.Target, resp *http.Response, obs 
 				obs.TTFT = p.opt.Now().Sub(x.sent)
 				x.w.WriteHeader(resp.StatusCode)
 				wrote = true
+			}
+			if written += int64(n); written == resp.ContentLength {
+				// The last byte the client was told of: it may stop
+				// reading there, before the body's end.
+				p.answered(x, t, obs)
 			}
 			if _, werr := x.w.Write(buf[:n]); werr != nil {
 				clientErr = true

@@ -162,7 +162,7 @@ func (p *Proxy) serveResponseByID(w http.ResponseWriter, r *http.Request, rest s
 			if d, ok := idleCut(err); ok && r.Context().Err() == nil {
 				// Said in the stream, as relayStream says it: ended
 				// without it, the stream would look whole.
-				w.Write(appendRespStreamError([]byte("\n"), sluice.CodeTimeout, idleMessage(t.ID, "its stream", d)+"; retry the request"))
+				w.Write(appendRespStreamError([]byte("\n"), -1, sluice.CodeTimeout, idleMessage(t.ID, "its stream", d)+"; retry the request"))
 				rc.Flush()
 			}
 			return

@@ -99,6 +99,7 @@ func (p *Proxy) relayWholeAsStream(x *exchange, t *route.Target, resp *http.Resp
 	default:
 		out = wholeChatEvents(out, r, x.f.usageAsked)
 	}
+	p.answered(x, t, obs) // before the stream's [DONE] or last event (relayStream)
 	x.w.WriteHeader(resp.StatusCode)
 	if _, err := x.w.Write(out); err != nil {
 		obs.ErrorClass = "canceled"
