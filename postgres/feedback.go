@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -51,8 +52,7 @@ func (s *Store) Feedback(ctx context.Context, q sluice.FeedbackQuery) ([]sluice.
 	if q.Model == "" {
 		return nil, sluice.Errorf(sluice.CodeInvalid, "a read of users' feedback names its model")
 	}
-	sql := `SELECT request_id, at, model, version, category, route, answered_at, score FROM request_feedback
-		WHERE model = $1 AND score IS NOT NULL`
+	sql := "SELECT " + feedbackCols + " FROM request_feedback WHERE model = $1 AND score IS NOT NULL"
 	args := []any{text(q.Model)}
 	add := func(cond string, t time.Time) {
 		if !t.IsZero() {
@@ -69,25 +69,65 @@ func (s *Store) Feedback(ctx context.Context, q sluice.FeedbackQuery) ([]sluice.
 	}
 	var out []sluice.Feedback
 	err := s.read(ctx, "read feedback", func(tx pgx.Tx) error {
-		out = out[:0]
-		rows, err := tx.Query(ctx, sql, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var f sluice.Feedback
-			var at, ans time.Time
-			if err := rows.Scan(&f.RequestID, &at, &f.Model, &f.Version, &f.Category, &f.Route, &ans, &f.Score); err != nil {
-				return err
-			}
-			f.At, f.AnsweredAt = at.UTC(), ans.UTC()
-			out = append(out, f)
-		}
-		return rows.Err()
+		var err error
+		out, err = feedbackIn(ctx, tx, out[:0], sql, args...)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// feedbackCols are the columns feedbackIn scans, in its order.
+const feedbackCols = "request_id, at, model, version, category, route, answered_at, score"
+
+// feedbackIn appends to out the ratings sql (selecting feedbackCols, of
+// rows with a score) reads in tx.
+func feedbackIn(ctx context.Context, tx pgx.Tx, out []sluice.Feedback, sql string, args ...any) ([]sluice.Feedback, error) {
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return out, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f sluice.Feedback
+		var at, ans time.Time
+		if err := rows.Scan(&f.RequestID, &at, &f.Model, &f.Version, &f.Category, &f.Route, &ans, &f.Score); err != nil {
+			return out, err
+		}
+		f.At, f.AnsweredAt = at.UTC(), ans.UTC()
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// exportFeedback reads every stored rating with a score into d, in the
+// order they arrived. A claim without one (written by a binary from
+// before 0031) holds nothing a report can count, and is not copied.
+func exportFeedback(ctx context.Context, tx pgx.Tx, d *sluice.StoreDump) error {
+	var err error
+	if d.Feedback, err = feedbackIn(ctx, tx, nil, "SELECT "+feedbackCols+" FROM request_feedback WHERE score IS NOT NULL ORDER BY at, request_id"); err != nil {
+		return fmt.Errorf("read users' ratings: %w", err)
+	}
+	return nil
+}
+
+// importFeedback writes the ratings fs as they were stored.
+func importFeedback(ctx context.Context, tx pgx.Tx, fs []sluice.Feedback) error {
+	for _, f := range fs {
+		at, err := timeArg("rating of request "+f.RequestID+" time", f.At)
+		if err != nil {
+			return err
+		}
+		ans, err := timeArg("rating of request "+f.RequestID+" answer time", f.AnsweredAt)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO request_feedback ("+feedbackCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+			text(f.RequestID), at, text(f.Model), text(f.Version), text(f.Category), text(f.Route), ans, f.Score); err != nil {
+			return fmt.Errorf("write the rating of request %s: %w", f.RequestID, err)
+		}
+	}
+	return nil
 }

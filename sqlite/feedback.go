@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -51,7 +52,7 @@ func (s *Store) Feedback(ctx context.Context, q sluice.FeedbackQuery) ([]sluice.
 	if q.Model == "" {
 		return nil, sluice.Errorf(sluice.CodeInvalid, "a read of users' feedback names its model")
 	}
-	query := `SELECT request_id, at, model, version, category, route, answered_at, score FROM request_feedback WHERE model = ?`
+	query := "SELECT " + feedbackCols + " FROM request_feedback WHERE model = ?"
 	args := []any{q.Model}
 	add := func(cond string, t time.Time) {
 		if !t.IsZero() {
@@ -69,25 +70,71 @@ func (s *Store) Feedback(ctx context.Context, q sluice.FeedbackQuery) ([]sluice.
 	}
 	var out []sluice.Feedback
 	err := s.read(ctx, "read feedback", func(tx *sql.Tx) error {
-		out = out[:0]
-		rows, err := tx.QueryContext(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var f sluice.Feedback
-			var at, ans int64
-			if err := rows.Scan(&f.RequestID, &at, &f.Model, &f.Version, &f.Category, &f.Route, &ans, &f.Score); err != nil {
-				return err
-			}
-			f.At, f.AnsweredAt = time.Unix(0, at).UTC(), time.Unix(0, ans).UTC()
-			out = append(out, f)
-		}
-		return rows.Err()
+		var err error
+		out, err = feedbackIn(ctx, tx, out[:0], query, args...)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// feedbackCols are the columns feedbackIn scans, in its order.
+const feedbackCols = "request_id, at, model, version, category, route, answered_at, score"
+
+// feedbackIn appends to out the ratings query (selecting feedbackCols)
+// reads in tx.
+func feedbackIn(ctx context.Context, tx *sql.Tx, out []sluice.Feedback, query string, args ...any) ([]sluice.Feedback, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return out, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f sluice.Feedback
+		var at, ans int64
+		if err := rows.Scan(&f.RequestID, &at, &f.Model, &f.Version, &f.Category, &f.Route, &ans, &f.Score); err != nil {
+			return out, err
+		}
+		f.At, f.AnsweredAt = time.Unix(0, at).UTC(), time.Unix(0, ans).UTC()
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// exportFeedback reads every stored rating into d, in the order they
+// arrived.
+func exportFeedback(ctx context.Context, tx *sql.Tx, d *sluice.StoreDump) error {
+	var err error
+	if d.Feedback, err = feedbackIn(ctx, tx, nil, "SELECT "+feedbackCols+" FROM request_feedback ORDER BY at, request_id"); err != nil {
+		return fmt.Errorf("read users' ratings: %w", err)
+	}
+	return nil
+}
+
+// importFeedback writes the ratings fs as they were stored.
+func importFeedback(ctx context.Context, tx *sql.Tx, fs []sluice.Feedback) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, "INSERT INTO request_feedback ("+feedbackCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+	if err != nil {
+		return fmt.Errorf("write users' ratings: %w", err)
+	}
+	defer stmt.Close()
+	for _, f := range fs {
+		at, err := nanos("rating of request "+f.RequestID+" time", f.At)
+		if err != nil {
+			return err
+		}
+		ans, err := nanos("rating of request "+f.RequestID+" answer time", f.AnsweredAt)
+		if err != nil {
+			return err
+		}
+		if _, err := stmt.ExecContext(ctx, f.RequestID, at, f.Model, f.Version, f.Category, f.Route, ans, f.Score); err != nil {
+			return fmt.Errorf("write the rating of request %s: %w", f.RequestID, err)
+		}
+	}
+	return nil
 }
