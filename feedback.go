@@ -59,4 +59,10 @@ type FeedbackStore interface {
 	// in the order they arrived). Claims stored without a score (by a
 	// binary from before scores were stored) are left out.
 	Feedback(ctx context.Context, q FeedbackQuery) ([]Feedback, error)
+	// UnscoredFeedback counts the claims that arrived at or after since
+	// without a score: taken by a replica of a binary from before scores
+	// were stored (PostgreSQL, before 0031), on a fleet being upgraded.
+	// Their scores reached the windows alone, so a report reading
+	// Feedback would leave them out. Always 0 on SQLite.
+	UnscoredFeedback(ctx context.Context, since time.Time) (int64, error)
 }

@@ -79,6 +79,16 @@ func (s *Store) Feedback(ctx context.Context, q sluice.FeedbackQuery) ([]sluice.
 	return out, nil
 }
 
+// UnscoredFeedback counts the claims that arrived at or after since with
+// no score (an older binary's: sluice.FeedbackStore).
+func (s *Store) UnscoredFeedback(ctx context.Context, since time.Time) (int64, error) {
+	var n int64
+	err := s.read(ctx, "count unscored feedback", func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, "SELECT count(*) FROM request_feedback WHERE score IS NULL AND at >= $1", boundArg(since)).Scan(&n)
+	})
+	return n, err
+}
+
 // feedbackCols are the columns feedbackIn scans, in its order.
 const feedbackCols = "request_id, at, model, version, category, route, answered_at, score"
 

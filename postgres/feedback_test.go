@@ -67,3 +67,30 @@ func TestStore_ClaimFeedback(t *testing.T) {
 		t.Errorf("a pruned claim, claimed again: %v, %v; want true", ok, err)
 	}
 }
+
+// TestStore_UnscoredFeedback: a replica of a binary from before 0031
+// claims a rating with its id and time alone. Feedback leaves it out (it
+// has no score); UnscoredFeedback counts it from its time, so that an A/B
+// report on a fleet mid-upgrade knows the store's ratings are not all.
+func TestStore_UnscoredFeedback(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	s := MustOpen(t, dsn)
+	ctx := context.Background()
+	at := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	if ok, err := s.ClaimFeedback(ctx, claim("req_0a1b2c3d4e5f_1", at)); !ok || err != nil {
+		t.Fatalf("claim: %v, %v", ok, err)
+	}
+	// The older binary's INSERT (postgres/feedback.go before 0031).
+	pgtest.Exec(t, dsn, "INSERT INTO request_feedback (request_id, at) VALUES ('req_99aa88bb77cc_2', '2026-12-06T09:05:00Z')")
+	for _, c := range []struct {
+		since time.Time
+		want  int64
+	}{{at, 1}, {at.Add(5 * time.Minute), 1}, {at.Add(5*time.Minute + time.Microsecond), 0}} {
+		if n, err := s.UnscoredFeedback(ctx, c.since); n != c.want || err != nil {
+			t.Errorf("UnscoredFeedback since %s: %d (%v), want %d", c.since.Format(time.RFC3339Nano), n, err, c.want)
+		}
+	}
+	if fs, err := s.Feedback(ctx, sluice.FeedbackQuery{Model: "chat"}); len(fs) != 1 || err != nil {
+		t.Errorf("Feedback: %+v (%v), want the scored claim alone", fs, err)
+	}
+}

@@ -37,6 +37,7 @@ type Windows interface {
 // FeedbackReader reads users' stored ratings (sluice.FeedbackStore).
 type FeedbackReader interface {
 	Feedback(ctx context.Context, q sluice.FeedbackQuery) ([]sluice.Feedback, error)
+	UnscoredFeedback(ctx context.Context, since time.Time) (int64, error)
 }
 
 // Warmer checks that a candidate's backends are ready and warms them up
@@ -1830,6 +1831,19 @@ func (c *Controller) reportInput(ctx context.Context, r *sluice.Rollout) (analys
 	fs, err := c.opt.Feedback.Feedback(ctx, sluice.FeedbackQuery{Model: r.Spec.Model, Since: since, Until: w.Reached})
 	if err != nil {
 		return in, n, left, fmt.Errorf("read users' feedback of %s's answers: %w", r.Spec.Model, err)
+	}
+	// A fleet mid-upgrade: replicas of an older binary claim a rating
+	// without its score, which reaches the windows alone. The store's
+	// ratings would leave theirs out, so the report counts the windows',
+	// as before scores were stored.
+	old, err := c.opt.Feedback.UnscoredFeedback(ctx, since)
+	if err != nil {
+		return in, n, left, fmt.Errorf("read users' feedback of %s's answers: %w", r.Spec.Model, err)
+	}
+	if old > 0 {
+		c.opt.Logger.Warn("A/B report counts the ratings this replica's windows hold, not the store's: replicas of an older sluice took some without storing their scores; upgrade every replica so that ratings survive a restart or a change of leader",
+			"rollout", r.ID, "unscored_ratings", old)
+		return in, n, left, nil
 	}
 	return withStoredFeedback(in, fs, r.Spec.Baseline, r.Spec.Candidate), n, left, nil
 }

@@ -80,6 +80,10 @@ func (s *Store) Feedback(ctx context.Context, q sluice.FeedbackQuery) ([]sluice.
 	return out, nil
 }
 
+// UnscoredFeedback is 0: every rating this store keeps has its score
+// (the table came with them, 0025).
+func (s *Store) UnscoredFeedback(context.Context, time.Time) (int64, error) { return 0, nil }
+
 // feedbackCols are the columns feedbackIn scans, in its order.
 const feedbackCols = "request_id, at, model, version, category, route, answered_at, score"
 
