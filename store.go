@@ -45,6 +45,9 @@ type Store interface {
 	// PruneRequests deletes request log rows older than before and returns
 	// how many it deleted.
 	PruneRequests(ctx context.Context, before time.Time) (int64, error)
+	// FeedbackStore keeps users' ratings of answers, pruned with the
+	// request log (PruneRequests) by the time each arrived.
+	FeedbackStore
 	// Tokens returns every admin token.
 	Tokens(ctx context.Context) ([]Token, error)
 	// PutToken creates a token and appends audit, in one transaction; a

@@ -9,7 +9,8 @@ import (
 
 // StoreDump is what a store holds but its request log, as it holds it:
 // the registry at its revision, every rollout, the audit with its ids, the
-// admin tokens (hashes) and the client keys with their retired secrets.
+// admin tokens (hashes), the client keys with their retired secrets and
+// users' ratings.
 // sluice store copy reads one from a store (Exporter) and writes it into
 // an empty one (Importer), so that a gateway moved from SQLite to
 // PostgreSQL (or back) keeps its history. What the fleet keeps at run
@@ -33,6 +34,12 @@ type StoreDump struct {
 	// RetiredSecrets holds the secrets that are no longer a key's own:
 	// rotated out (working until Until) and revoked.
 	RetiredSecrets []RetiredSecretRow
+	// Feedback holds users' stored ratings (FeedbackStore), every one
+	// with a score: an A/B test waiting for late ratings reads its
+	// report's from there, and each is its answer's one score. A claim
+	// stored without a score (PostgreSQL, by a binary from before scores
+	// were stored) is not copied.
+	Feedback []Feedback
 }
 
 // RetiredSecretRow is one secret a client key no longer has, as the stores
@@ -58,7 +65,9 @@ type StoreCounts struct {
 	Tokens         int64
 	ClientKeys     int64
 	RetiredSecrets int64
-	Requests       int64
+	// Ratings counts users' ratings with a score (StoreDump.Feedback).
+	Ratings  int64
+	Requests int64
 }
 
 // Counts returns what d holds (its request log aside).
@@ -67,6 +76,7 @@ func (d *StoreDump) Counts() StoreCounts {
 		Revision: d.Revision, Models: int64(len(d.Models)), Versions: int64(len(d.Versions)),
 		Rollouts: int64(len(d.Rollouts)), Audit: int64(len(d.Audit)), Tokens: int64(len(d.Tokens)),
 		ClientKeys: int64(len(d.ClientKeys)), RetiredSecrets: int64(len(d.RetiredSecrets)),
+		Ratings: int64(len(d.Feedback)),
 	}
 }
 
@@ -82,6 +92,7 @@ func (c StoreCounts) Kinds() []StoreKind {
 		{"admin tokens", c.Tokens},
 		{"client keys", c.ClientKeys},
 		{"retired key secrets", c.RetiredSecrets},
+		{"users' ratings", c.Ratings},
 		{"requests", c.Requests},
 	}
 }
@@ -92,13 +103,15 @@ type StoreKind struct {
 	Count int64
 }
 
-// Held says what of c but its request log is there ("" for nothing),
-// such as "3 models, 12 audit entries": what makes a store not empty for
-// Importer.Import.
+// Held says what of c but its request log and users' ratings is there
+// ("" for nothing), such as "3 models, 12 audit entries": what makes a
+// store not empty for Importer.Import. The ratings go with the request
+// log (PruneRequests deletes both), which a copy that stopped half-way
+// leaves behind.
 func (c StoreCounts) Held() string {
 	var held []string
 	for _, k := range c.Kinds() {
-		if k.Name == "requests" || k.Count == 0 {
+		if k.Name == "requests" || k.Name == "users' ratings" || k.Count == 0 {
 			continue
 		}
 		if k.Name == "registry revision" {
@@ -133,9 +146,9 @@ type Importer interface {
 	// Import writes d in one transaction: the revision, models,
 	// versions, rollouts in d's order, the audit with d's ids (the next
 	// entry committed gets the next id), tokens, client keys and their
-	// retired secrets. It refuses a store that holds anything but
-	// request log rows (CodeConflict, naming what it holds, writing
-	// nothing).
+	// retired secrets, and users' ratings. It refuses a store that holds
+	// anything but request log rows and ratings (CodeConflict, naming
+	// what it holds, writing nothing).
 	Import(ctx context.Context, d *StoreDump) error
 }
 

@@ -106,6 +106,11 @@ func randomized(route string) bool {
 	return route == routeSplit || route == ""
 }
 
+// SplitRouted reports whether a request routed by route
+// (sluice.Observation.Route) had its version assigned at random by the
+// split, as Randomized counts it: "split", or "" (none given).
+func SplitRouted(route string) bool { return randomized(route) }
+
 // clamp32 narrows n to an int32, saturating.
 func clamp32(n int) int32 {
 	return int32(max(min(n, math.MaxInt32), math.MinInt32))

@@ -36,8 +36,8 @@ func countsIn(ctx context.Context, tx pgx.Tx, c *sluice.StoreCounts) error {
 	err := tx.QueryRow(ctx, `SELECT (SELECT revision FROM meta WHERE id = 1),
 		(SELECT count(*) FROM models), (SELECT count(*) FROM versions), (SELECT count(*) FROM rollouts),
 		(SELECT count(*) FROM audit), (SELECT count(*) FROM tokens), (SELECT count(*) FROM client_keys),
-		(SELECT count(*) FROM client_key_retired)`).Scan(&c.Revision, &c.Models, &c.Versions, &c.Rollouts,
-		&c.Audit, &c.Tokens, &c.ClientKeys, &c.RetiredSecrets)
+		(SELECT count(*) FROM client_key_retired), (SELECT count(*) FROM request_feedback WHERE score IS NOT NULL)`).Scan(&c.Revision, &c.Models, &c.Versions, &c.Rollouts,
+		&c.Audit, &c.Tokens, &c.ClientKeys, &c.RetiredSecrets, &c.Ratings)
 	if err != nil {
 		return fmt.Errorf("count the store's contents: %w", err)
 	}
@@ -72,6 +72,9 @@ func (s *Store) Export(ctx context.Context) (*sluice.StoreDump, error) {
 			return err
 		}
 		if err := exportAudit(ctx, tx, d); err != nil {
+			return err
+		}
+		if err := exportFeedback(ctx, tx, d); err != nil {
 			return err
 		}
 		return exportRetired(ctx, tx, d)
@@ -291,7 +294,7 @@ func (s *Store) Import(ctx context.Context, d *sluice.StoreDump) error {
 				return fmt.Errorf("write a retired secret of client key %s: %w", r.Name, err)
 			}
 		}
-		return nil
+		return importFeedback(ctx, tx, d.Feedback)
 	})
 }
 

@@ -2,28 +2,41 @@ package postgres
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sluicehq/sluice"
 )
 
-// ClaimFeedback records that the answer with request id id has taken its
-// one user feedback, at at, and reports whether this call recorded it:
-// false when a claim of the same id was there already (another replica,
-// or this one, took its feedback first). The claim is one INSERT of the id
-// as the primary key, so of two replicas claiming one id at once exactly
-// one gets true. Claims are pruned with the request log (PruneRequests).
-func (s *Store) ClaimFeedback(ctx context.Context, id string, at time.Time) (bool, error) {
+// ClaimFeedback records f, the one user feedback of the answer with
+// request id f.RequestID, taken at f.At, with its score and what it is
+// counted for (the answer's model, version, category, route and time), and
+// reports whether this call recorded it: false when a claim of the same id
+// was there already (another replica, or this one, took its feedback
+// first), whose score stays. The claim is one INSERT of the id as the
+// primary key, so of two replicas claiming one id at once exactly one gets
+// true. Claims are pruned with the request log (PruneRequests).
+func (s *Store) ClaimFeedback(ctx context.Context, f sluice.Feedback) (bool, error) {
+	at := f.At
 	if at.IsZero() {
 		at = s.now()
 	}
-	v, err := timeArg("feedback of request "+id+" time", at)
+	v, err := timeArg("feedback of request "+f.RequestID+" time", at)
+	if err != nil {
+		return false, err
+	}
+	ans, err := timeArg("feedback of request "+f.RequestID+" answer time", f.AnsweredAt)
 	if err != nil {
 		return false, err
 	}
 	var claimed bool
 	err = s.write(ctx, "claim feedback", func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, "INSERT INTO request_feedback (request_id, at) VALUES ($1, $2) ON CONFLICT DO NOTHING", text(id), v)
+		tag, err := tx.Exec(ctx, `INSERT INTO request_feedback (request_id, at, model, version, category, route, answered_at, score)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+			text(f.RequestID), v, text(f.Model), text(f.Version), text(f.Category), text(f.Route), ans, f.Score)
 		claimed = err == nil && tag.RowsAffected() == 1
 		return err
 	})
@@ -31,4 +44,100 @@ func (s *Store) ClaimFeedback(ctx context.Context, id string, at time.Time) (boo
 		return false, err
 	}
 	return claimed, nil
+}
+
+// Feedback returns the stored ratings matching q, oldest answer first.
+// Claims an older binary wrote (no score) are left out.
+func (s *Store) Feedback(ctx context.Context, q sluice.FeedbackQuery) ([]sluice.Feedback, error) {
+	if q.Model == "" {
+		return nil, sluice.Errorf(sluice.CodeInvalid, "a read of users' feedback names its model")
+	}
+	sql := "SELECT " + feedbackCols + " FROM request_feedback WHERE model = $1 AND score IS NOT NULL"
+	args := []any{text(q.Model)}
+	add := func(cond string, t time.Time) {
+		if !t.IsZero() {
+			args = append(args, boundArg(t))
+			sql += " AND " + cond + " $" + strconv.Itoa(len(args))
+		}
+	}
+	add("answered_at >=", q.Since)
+	add("answered_at <", q.Until)
+	add("at >", q.RatedAfter)
+	sql += " ORDER BY answered_at, at, request_id"
+	if q.Limit > 0 {
+		sql += " LIMIT " + strconv.Itoa(q.Limit)
+	}
+	var out []sluice.Feedback
+	err := s.read(ctx, "read feedback", func(tx pgx.Tx) error {
+		var err error
+		out, err = feedbackIn(ctx, tx, out[:0], sql, args...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// UnscoredFeedback counts the claims that arrived at or after since with
+// no score (an older binary's: sluice.FeedbackStore).
+func (s *Store) UnscoredFeedback(ctx context.Context, since time.Time) (int64, error) {
+	var n int64
+	err := s.read(ctx, "count unscored feedback", func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, "SELECT count(*) FROM request_feedback WHERE score IS NULL AND at >= $1", boundArg(since)).Scan(&n)
+	})
+	return n, err
+}
+
+// feedbackCols are the columns feedbackIn scans, in its order.
+const feedbackCols = "request_id, at, model, version, category, route, answered_at, score"
+
+// feedbackIn appends to out the ratings sql (selecting feedbackCols, of
+// rows with a score) reads in tx.
+func feedbackIn(ctx context.Context, tx pgx.Tx, out []sluice.Feedback, sql string, args ...any) ([]sluice.Feedback, error) {
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return out, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f sluice.Feedback
+		var at, ans time.Time
+		if err := rows.Scan(&f.RequestID, &at, &f.Model, &f.Version, &f.Category, &f.Route, &ans, &f.Score); err != nil {
+			return out, err
+		}
+		f.At, f.AnsweredAt = at.UTC(), ans.UTC()
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// exportFeedback reads every stored rating with a score into d, in the
+// order they arrived. A claim without one (written by a binary from
+// before 0031) holds nothing a report can count, and is not copied.
+func exportFeedback(ctx context.Context, tx pgx.Tx, d *sluice.StoreDump) error {
+	var err error
+	if d.Feedback, err = feedbackIn(ctx, tx, nil, "SELECT "+feedbackCols+" FROM request_feedback WHERE score IS NOT NULL ORDER BY at, request_id"); err != nil {
+		return fmt.Errorf("read users' ratings: %w", err)
+	}
+	return nil
+}
+
+// importFeedback writes the ratings fs as they were stored.
+func importFeedback(ctx context.Context, tx pgx.Tx, fs []sluice.Feedback) error {
+	for _, f := range fs {
+		at, err := timeArg("rating of request "+f.RequestID+" time", f.At)
+		if err != nil {
+			return err
+		}
+		ans, err := timeArg("rating of request "+f.RequestID+" answer time", f.AnsweredAt)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO request_feedback ("+feedbackCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+			text(f.RequestID), at, text(f.Model), text(f.Version), text(f.Category), text(f.Route), ans, f.Score); err != nil {
+			return fmt.Errorf("write the rating of request %s: %w", f.RequestID, err)
+		}
+	}
+	return nil
 }

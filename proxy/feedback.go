@@ -250,7 +250,8 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 		// One score per answer across the fleet: the replica whose claim
 		// of the id inserts it counts the score; any other, now or
 		// later, answers 409 as the ring does.
-		claimed, err := fleet.ClaimFeedback(ctx, id, p.opt.Now())
+		claimed, err := fleet.ClaimFeedback(ctx, sluice.Feedback{RequestID: id, Model: ans.model, Version: ans.version, Category: ans.category,
+			Route: ans.route, AnsweredAt: ans.at, Score: score, At: p.opt.Now()})
 		if err != nil {
 			writeErrorCode(w, sluice.CodeUnavailable, "feedback for request "+strconv.Quote(id)+" was not taken: the gateway could not record it in its store, which keeps each answer to one score across the replicas, as the store did not answer; send it again in a few seconds")
 			return

@@ -16,11 +16,11 @@ import (
 type FeedbackLog interface {
 	// Requests returns the request log rows matching q: every replica's.
 	Requests(ctx context.Context, q sluice.RequestQuery) ([]sluice.Observation, error)
-	// ClaimFeedback records, in one transaction, that the answer with
-	// request id id has taken its one feedback, and reports whether this
-	// call recorded it (false: a claim was there already). Of two
-	// replicas claiming an id at once, one gets true.
-	ClaimFeedback(ctx context.Context, id string, at time.Time) (bool, error)
+	// ClaimFeedback records, in one transaction, that the answer
+	// f.RequestID has taken its one feedback, f, with its score, and
+	// reports whether this call recorded it (false: a claim was there
+	// already). Of two replicas claiming an id at once, one gets true.
+	ClaimFeedback(ctx context.Context, f sluice.Feedback) (bool, error)
 }
 
 // DefaultFeedbackWait is Options.FeedbackWait's default: how long feedback
@@ -57,7 +57,10 @@ type rated struct {
 // not at once: it gets the same 404 as no answer at all, and a 404 at once
 // would tell a key by its time that the id is another key's request.
 func (p *Proxy) feedbackRow(ctx context.Context, log FeedbackLog, id string, allowed func(key string) bool) (ans rated, found bool, err error) {
-	deadline := time.Now().Add(p.opt.FeedbackWait)
+	deadline := time.Now()
+	if !p.opt.FeedbackLone {
+		deadline = deadline.Add(p.opt.FeedbackWait)
+	}
 	pause := 20 * time.Millisecond
 	for {
 		rows, err := log.Requests(ctx, sluice.RequestQuery{RequestID: id, Limit: 16})
@@ -116,6 +119,12 @@ func sleepUntil(ctx context.Context, deadline time.Time) error {
 // do. Another client key's request gets the same words, so that a key
 // learns nothing of another's requests.
 func (p *Proxy) unlogged() string {
+	if p.opt.FeedbackLone {
+		return "no answer by that id in this gateway's request log (a request refused before it reached a version, canceled by its client, " +
+			"sent with another client key, older than the request log's retention, or answered by a gateway process that ended " +
+			"before its request log wrote the row, takes no feedback); a request still being answered (a long stream) is logged " +
+			"once its answer has ended: send the feedback again then"
+	}
 	return "no answer by that id in the request log of the gateway's replicas, after waiting " +
 		strconv.FormatFloat(p.opt.FeedbackWait.Seconds(), 'f', -1, 64) + " s for its row " +
 		"(a request refused before it reached a version, canceled by its client, sent with another client key, " +

@@ -144,17 +144,25 @@ type Options struct {
 	// feedback through POST /v1/feedback; default 100000. It costs 56 bytes
 	// per request, allocated by New.
 	FeedbackWindow int
-	// FeedbackLog, on a store that several gateway processes share, lets
-	// any of them take feedback on an answer another gave (or this one
+	// FeedbackLog lets a gateway take feedback on an answer another
+	// process gave (another replica on a shared store, or this gateway
 	// before a restart, or longer ago than FeedbackWindow): the answer is
-	// read from the fleet's request log, and each answer's one score is
-	// claimed in the store, which the ring's answers are too. Nil takes
-	// feedback on this process's last FeedbackWindow answers alone.
+	// read from the request log, and each answer's one score is claimed
+	// in the store with its score (sluice.Feedback), which the ring's
+	// answers are too, so an A/B test's report reads them back whichever
+	// process took them. Nil takes feedback on this process's last
+	// FeedbackWindow answers alone, and keeps the scores in its memory.
 	FeedbackLog FeedbackLog
 	// FeedbackWait is how long feedback read from FeedbackLog waits for
 	// the answer's row, which its replica's request log writes in
 	// batches; default DefaultFeedbackWait.
 	FeedbackWait time.Duration
+	// FeedbackLone says FeedbackLog is one gateway's alone (SQLite): the
+	// rows it reads are this process's former self's, written before it
+	// ended or never, so an answer's row is read once, with no wait, and
+	// a 404 names a restart rather than the replicas. Each score is still
+	// claimed there, with its score, so that it outlives the process.
+	FeedbackLone bool
 	// Tracing, if set, makes OpenTelemetry spans of every inference
 	// request and its attempts (trace.go); nil makes none, and a client's
 	// traceparent reaches the backend untouched. SetTracing replaces it.

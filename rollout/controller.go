@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -31,6 +32,12 @@ type Windows interface {
 	// a bake's reference is the baseline's traffic before the promotion.
 	Between(model, version, category string, since, until time.Time) observe.Sample
 	Categories(model string) []string
+}
+
+// FeedbackReader reads users' stored ratings (sluice.FeedbackStore).
+type FeedbackReader interface {
+	Feedback(ctx context.Context, q sluice.FeedbackQuery) ([]sluice.Feedback, error)
+	UnscoredFeedback(ctx context.Context, since time.Time) (int64, error)
 }
 
 // Warmer checks that a candidate's backends are ready and warms them up
@@ -96,6 +103,14 @@ type Options struct {
 	// drain waits for both counts to reach 0. Nil means this process is
 	// the only one.
 	InFlightElsewhere func(ctx context.Context, versionID string, revision int64) (int64, error)
+	// Feedback reads back the users' ratings the store keeps (each
+	// answer's one score, taken by any replica, with the answer's version,
+	// category, route and time): an A/B test's report, drawn at the end of
+	// its wait for late ratings, counts those of its sample's answers from
+	// there, so that a restart or a new leader during the wait loses none.
+	// Nil reads them from the windows, which hold what this process took
+	// or read from the fleet's flushes since it started.
+	Feedback FeedbackReader
 	// DrainTimeout bounds the wait for in-flight requests; default 30 s.
 	DrainTimeout time.Duration
 	// Unload, if set, is called for a rolled-back candidate (the unload
@@ -1550,7 +1565,15 @@ func (c *Controller) Step(ctx context.Context) {
 		if !due {
 			continue
 		}
-		v, in, stageN := c.analyze(r, now)
+		v, in, stageN, err := c.analyze(ctx, r, now)
+		if err != nil {
+			// The report is drawn once: not on half its ratings.
+			c.opt.Logger.Warn("A/B report not drawn: users' ratings could not be read from the store; the next tick tries again", "rollout", r.ID, "err", err)
+			c.mu.Lock()
+			delete(c.analysed, r.ID)
+			c.mu.Unlock()
+			continue
+		}
 		v, gateErrs := c.gates(ctx, r, v, now) // Prometheus gates, off the store transaction
 		c.opt.Logger.Debug("rollout analysis", "rollout", r.ID, "model", model, "phase", r.Phase, "percent", r.Percent,
 			"outcome", v.Outcome, "reason", v.Reason, "baseline_n", v.BaselineN, "candidate_n", v.CandidateN,
@@ -1683,22 +1706,34 @@ type shadowState struct {
 // and the candidate's sample in the current stage. While the candidate
 // takes a share of the split, the two arms are the split's requests only
 // (see judgesSplit).
+//
+// It reads the windows alone (no stored ratings: see reportInput).
 func (c *Controller) Analyze(r *sluice.Rollout, now time.Time) (sluice.Verdict, int) {
-	v, _, n := c.analyze(r, now)
+	if r.InBake() {
+		return analysis.AnalyzeBake(r.Spec.Analysis, c.bakeInput(r), now), c.StageSamples(r)
+	}
+	in, n, left := c.input(r)
+	v := analysis.Analyze(r.Spec.Analysis, in, now)
+	v.Reason += left.text()
 	return v, n
 }
 
 // analyze is Analyze, also returning the analysis input (for the A/B
 // report).
-func (c *Controller) analyze(r *sluice.Rollout, now time.Time) (sluice.Verdict, analysis.Input, int) {
+// An A/B test's analysis at the end of its wait for users' feedback
+// counts the ratings the store keeps (reportInput); err is that read's.
+func (c *Controller) analyze(ctx context.Context, r *sluice.Rollout, now time.Time) (sluice.Verdict, analysis.Input, int, error) {
 	if r.InBake() {
 		in := c.bakeInput(r)
-		return analysis.AnalyzeBake(r.Spec.Analysis, in, now), in, c.StageSamples(r)
+		return analysis.AnalyzeBake(r.Spec.Analysis, in, now), in, c.StageSamples(r), nil
 	}
-	in, n, left := c.input(r)
+	in, n, left, err := c.reportInput(ctx, r)
+	if err != nil {
+		return sluice.Verdict{}, in, n, err
+	}
 	v := analysis.Analyze(r.Spec.Analysis, in, now)
 	v.Reason += left.text()
-	return v, in, n
+	return v, in, n, nil
 }
 
 // notJudged counts the requests of each arm an analysis left out because
@@ -1772,6 +1807,91 @@ func (c *Controller) window(r *sluice.Rollout, version, category string, since t
 // input gathers the analysis input for r (see Analyze), the candidate's
 // sample in the current stage, and the requests of each arm left out.
 func (c *Controller) input(r *sluice.Rollout) (analysis.Input, int, notJudged) {
+	in, n, left, _ := c.inputSince(r)
+	return in, n, left
+}
+
+// reportInput is input for an analysis that may draw r's A/B report: once
+// the test waits for users' feedback, the ratings of its sample's answers
+// are read from the store (Options.Feedback) in place of the windows'.
+// The windows hold only what this process took, or read from the fleet's
+// flushes (kept 15 minutes), since it started: a gateway restarted during
+// the wait, or a leader that took over, lost the ratings taken before,
+// and a leader's unflushed last second died with it. The store holds each
+// rating once, whichever replica took it, stamped with its answer's time
+// and attributed to its answer's version, category and route as the
+// windows' are, so with nothing restarted the report counts the same
+// ratings.
+func (c *Controller) reportInput(ctx context.Context, r *sluice.Rollout) (analysis.Input, int, notJudged, error) {
+	in, n, left, since := c.inputSince(r)
+	w := r.FeedbackWait
+	if w == nil || c.opt.Feedback == nil {
+		return in, n, left, nil
+	}
+	fs, err := c.opt.Feedback.Feedback(ctx, sluice.FeedbackQuery{Model: r.Spec.Model, Since: since, Until: w.Reached})
+	if err != nil {
+		return in, n, left, fmt.Errorf("read users' feedback of %s's answers: %w", r.Spec.Model, err)
+	}
+	// A fleet mid-upgrade: replicas of an older binary claim a rating
+	// without its score, which reaches the windows alone. The store's
+	// ratings would leave theirs out, so the report counts the windows',
+	// as before scores were stored.
+	old, err := c.opt.Feedback.UnscoredFeedback(ctx, since)
+	if err != nil {
+		return in, n, left, fmt.Errorf("read users' feedback of %s's answers: %w", r.Spec.Model, err)
+	}
+	if old > 0 {
+		c.opt.Logger.Warn("A/B report counts the ratings this replica's windows hold, not the store's: replicas of an older sluice took some without storing their scores; upgrade every replica so that ratings survive a restart or a change of leader",
+			"rollout", r.ID, "unscored_ratings", old)
+		return in, n, left, nil
+	}
+	return withStoredFeedback(in, fs, r.Spec.Baseline, r.Spec.Candidate), n, left, nil
+}
+
+// withStoredFeedback is in with each arm's feedback scores (the "feedback"
+// source of its quality) replaced by the stored ratings fs of the split's
+// answers of its version, on all traffic and in each category in holds,
+// in the order of their answers.
+func withStoredFeedback(in analysis.Input, fs []sluice.Feedback, baseline, candidate string) analysis.Input {
+	scores := func(version, category string) []float64 {
+		var out []float64
+		for i := range fs {
+			f := &fs[i]
+			if f.Version == version && (category == "" || f.Category == category) && observe.SplitRouted(f.Route) {
+				out = append(out, min(max(f.Score, 0), 1))
+			}
+		}
+		return out
+	}
+	arm := func(a analysis.Arm, version, category string) analysis.Arm {
+		by := map[string][]float64{}
+		for src, q := range a.QualityBySource {
+			if src != observe.SourceFeedback {
+				by[src] = q
+			}
+		}
+		if q := scores(version, category); len(q) > 0 {
+			by[observe.SourceFeedback] = q
+		}
+		var all []float64
+		for _, src := range slices.Sorted(maps.Keys(by)) {
+			all = append(all, by[src]...)
+		}
+		a.Quality, a.QualityBySource = all, by
+		if len(by) == 0 {
+			a.QualityBySource = nil
+		}
+		return a
+	}
+	out := analysis.Input{Baseline: arm(in.Baseline, baseline, ""), Candidate: arm(in.Candidate, candidate, ""), Categories: map[string]analysis.Pair{}}
+	for cat, p := range in.Categories {
+		out.Categories[cat] = analysis.Pair{Baseline: arm(p.Baseline, baseline, cat), Candidate: arm(p.Candidate, candidate, cat)}
+	}
+	return out
+}
+
+// inputSince is input, with where the arms' windows were read from.
+func (c *Controller) inputSince(r *sluice.Rollout) (analysis.Input, int, notJudged, time.Time) {
 	s := r.Spec
 	since := r.LiveAt
 	if r.Phase == sluice.PhaseShadow || r.Phase == sluice.PhasePreview || since.IsZero() {
@@ -1828,7 +1948,7 @@ func (c *Controller) input(r *sluice.Rollout) (analysis.Input, int, notJudged) {
 	if sampled != nil {
 		in = withLateScores(*sampled, in)
 	}
-	return in, c.StageSamples(r), notJudged{baseline: base.NotRandomized, candidate: cand.NotRandomized}
+	return in, c.StageSamples(r), notJudged{baseline: base.NotRandomized, candidate: cand.NotRandomized}, since
 }
 
 // withLateScores is the analysis input of an A/B test's sample as read

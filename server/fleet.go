@@ -31,15 +31,19 @@ func (s *Server) windows() rollout.Windows {
 	return s.fleet
 }
 
-// feedbackLog returns, on a shared store, where POST /v1/feedback reads
-// the answers other replicas gave and claims each answer's one score, so
+// feedbackLog returns where POST /v1/feedback reads the answers another
+// process gave and claims each answer's one score, with the score, so
 // that feedback reaching any replica counts (a load balancer sends it to
-// whichever); nil on SQLite, where this process answered every request.
-func (s *Server) feedbackLog() proxy.FeedbackLog {
-	if s.replica == nil {
-		return nil
+// whichever) and an A/B test's report reads every rating back from the
+// store, whichever process took it and whatever became of that process:
+// the store, on PostgreSQL or SQLite. lone says the store is this
+// gateway's alone (SQLite): the rows it reads are its former self's,
+// which will not come later (proxy.Options.FeedbackLone).
+func (s *Server) feedbackLog() (log proxy.FeedbackLog, lone bool) {
+	if s.replica != nil {
+		return s.replica.store, false
 	}
-	return s.replica.store
+	return s.Store, true
 }
 
 // summary returns how each version of a model did since since, for the

@@ -309,6 +309,7 @@ func newServer(ctx context.Context, opt Options, made **Server) (*Server, error)
 		ptrace = s.tracing.proxyTracing(s)
 		s.Recorder.Registry().MustRegister(s.traceDropped)
 	}
+	flog, lone := s.feedbackLog()
 	s.Proxy = proxy.New(proxy.Options{
 		Routes: s.Routes, Recorder: s.Recorder, Log: s.Log, Refusal: refusal,
 		MaxBodyBytes: cfg.MaxBodyBytes, NoRetry: !*cfg.RetryOnStable,
@@ -318,7 +319,7 @@ func newServer(ctx context.Context, opt Options, made **Server) (*Server, error)
 		OnResult: popt.OnResult, Admit: popt.Admit,
 		Judge: s.newJudge(cfg.Judge), ResponseIDs: rememberIDs, ShadowPairs: pairsKept, OnShadowPair: onPair,
 		Backends: s.Backends, Tracing: ptrace,
-		FeedbackLog: s.feedbackLog(), FeedbackWait: cfg.RequestLog.FlushInterval + proxy.DefaultFeedbackWait,
+		FeedbackLog: flog, FeedbackLone: lone, FeedbackWait: cfg.RequestLog.FlushInterval + proxy.DefaultFeedbackWait,
 	})
 	s.pairs.proxy = s.Proxy
 	// Issue 3 (shadow, quality signals): the proxy records heuristic and
@@ -358,6 +359,9 @@ func newServer(ctx context.Context, opt Options, made **Server) (*Server, error)
 		Prometheus:   prom,
 		// A restart mid-rollout: no analysis on half-filled windows.
 		Seeding: s.seeding,
+		// Users' ratings, as the store keeps them: an A/B report drawn
+		// after a restart or a change of leader counts them all.
+		Feedback: s.Store,
 	}
 	// On a shared store the drain also waits for the other replicas'
 	// requests, and the leader completes a dead replica's rollbacks.

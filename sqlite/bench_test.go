@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -218,4 +219,21 @@ func benchRareVersion(b *testing.B, segments, perSegment, every int) {
 	// Process CPU time (the collector's included), which the other work
 	// on a shared machine disturbs less than wall time.
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkStore_ClaimFeedback is one user's rating as POST /v1/feedback
+// stores it on a lone gateway: one INSERT in its own write transaction,
+// on the feedback's path (not an inference request's).
+func BenchmarkStore_ClaimFeedback(b *testing.B) {
+	s := MustOpen(b, filepath.Join(b.TempDir(), "sluice.db"))
+	ctx := context.Background()
+	at := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		f := sluice.Feedback{RequestID: "req_0a1b2c3d4e5f_" + strconv.Itoa(i), Model: "chat", Version: "v2", Category: "billing",
+			Route: "split", AnsweredAt: at, Score: 1, At: at.Add(time.Minute)}
+		if ok, err := s.ClaimFeedback(ctx, f); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
 }

@@ -430,6 +430,12 @@ func (s *Store) PruneRequests(ctx context.Context, before time.Time) (int64, err
 		if _, err := tx.ExecContext(ctx, "DELETE FROM request_segments WHERE last_at < ?", cut); err != nil {
 			return err
 		}
+		// A rating is wanted while its answer's row is there to be rated;
+		// it arrived after that row, so it goes no earlier (as on
+		// PostgreSQL).
+		if _, err := tx.ExecContext(ctx, "DELETE FROM request_feedback WHERE at < ?", cut); err != nil {
+			return err
+		}
 		kept, dropped, err := s.straddling(ctx, tx, cut)
 		if err != nil {
 			return err

@@ -64,7 +64,34 @@ func fillForCopy(t *testing.T, s sluice.Store) []sluice.Observation {
 	rows := requestRows(1300, 0) // more than a segment and a batch
 	mustAppend(t, s, rows[:700])
 	mustAppend(t, s, rows[700:])
+	// Users' ratings of some of them: an A/B test waiting for late
+	// ratings draws its report from these.
+	for i, o := range rows[:40] {
+		f := sluice.Feedback{RequestID: o.RequestID, Model: o.Model, Version: o.Version, Category: o.Category, Route: o.Route,
+			AnsweredAt: o.At, Score: float64(i%5) / 4, At: o.At.Add(time.Duration(i+1) * time.Minute)}
+		if ok, err := s.ClaimFeedback(ctx, f); !ok || err != nil {
+			t.Fatalf("ClaimFeedback %s: %v, %v", f.RequestID, ok, err)
+		}
+	}
 	return rows
+}
+
+// allFeedback returns every rating s keeps of the models rows answered,
+// in a fixed order.
+func allFeedback(t *testing.T, s sluice.Store, rows []sluice.Observation) []sluice.Feedback {
+	t.Helper()
+	models := map[string]bool{}
+	var out []sluice.Feedback
+	for _, o := range rows {
+		if models[o.Model] {
+			continue
+		}
+		models[o.Model] = true
+		fs, err := s.Feedback(t.Context(), sluice.FeedbackQuery{Model: o.Model})
+		must(t, "Feedback "+o.Model, err)
+		out = append(out, fs...)
+	}
+	return out
 }
 
 // copyStore copies from into to as sluice store copy does: the request log
@@ -129,6 +156,27 @@ func testCopySameReads(t *testing.T, src, dst sluice.Store) {
 	}
 	if !reflect.DeepEqual(gk, wk) {
 		t.Fatalf("client keys of the copy = %+v,\nwant %+v", gk, wk)
+	}
+
+	// Users' ratings, each with its score, what it counts for and its
+	// times: an A/B test's report reads them, and a rated answer takes no
+	// second score.
+	gf, wf := allFeedback(t, dst, rows), allFeedback(t, src, rows)
+	if len(wf) != 40 {
+		t.Fatalf("the source holds %d ratings: the fill wrote 40", len(wf))
+	}
+	if len(gf) != len(wf) {
+		t.Fatalf("the copy holds %d ratings, want %d", len(gf), len(wf))
+	}
+	for i := range wf {
+		g, w := gf[i], wf[i]
+		if g.RequestID != w.RequestID || g.Model != w.Model || g.Version != w.Version || g.Category != w.Category || g.Route != w.Route ||
+			!g.AnsweredAt.Equal(w.AnsweredAt) || g.Score != w.Score || !g.At.Equal(w.At) {
+			t.Errorf("rating %d of the copy: %+v, want %+v", i, g, w)
+		}
+	}
+	if ok, err := dst.ClaimFeedback(t.Context(), wf[0]); ok || err != nil {
+		t.Errorf("a second rating of %s in the copy: recorded %v (%v), want refused (rated in the source)", wf[0].RequestID, ok, err)
 	}
 
 	all := sluice.RequestQuery{Limit: 1 << 20}

@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) sluice.Store) {
 		{"Requests", requestTests},
 		{"Tokens", tokenTests},
 		{"ClientKeys", clientKeyTests},
+		{"Feedback", feedbackTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -131,6 +133,30 @@ func TestProcess_StoreCopyToPostgres(t *testing.T) {
 	if r.ID != started.ID || r.Phase != sluice.PhaseRolledBack {
 		t.Fatalf("rollout %s ended %s, want %s rolled back", r.ID, r.Phase, started.ID)
 	}
+	// A user rates an answer: its one score is the store's, and goes with
+	// the copy.
+	var raw *http.Response
+	sdk := openai.NewClient(option.WithBaseURL(gw.url+"/v1/"), option.WithAPIKey(key.Secret), option.WithMaxRetries(0))
+	if _, err := sdk.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "chat",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("rate me")}}, option.WithResponseInto(&raw)); err != nil {
+		t.Fatal(err)
+	}
+	ratedID := raw.Header.Get("X-Request-Id")
+	rate := func(base string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, base+"/v1/feedback", strings.NewReader(fmt.Sprintf(`{"request_id":%q,"thumbs":"up"}`, ratedID)))
+		req.Header.Set("Authorization", "Bearer "+key.Secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := rate(gw.url); code != http.StatusAccepted {
+		t.Fatalf("rate %s on SQLite: %d %s, want 202", ratedID, code, body)
+	}
 	// Stopped, the gateway has written its whole request log (a sleep for
 	// the flush was a guess a loaded machine could outrun); the reads to
 	// compare are taken from a gateway started again on the same file,
@@ -185,6 +211,9 @@ func TestProcess_StoreCopyToPostgres(t *testing.T) {
 			t.Errorf("sluice store copy's output has no %q:\n%s", want, out)
 		}
 	}
+	if !regexp.MustCompile(`users' ratings\s+1\s+1\s+equal`).MatchString(out) {
+		t.Errorf("sluice store copy's output does not say it copied the 1 rating:\n%s", out)
+	}
 	if strings.Contains(out, "DIFFERENT") || strings.Contains(out, "sluice:sluice@") {
 		t.Errorf("sluice store copy's output says a kind differs, or shows the password:\n%s", out)
 	}
@@ -202,6 +231,9 @@ func TestProcess_StoreCopyToPostgres(t *testing.T) {
 		if got, want := samePrecision(cli(gw2.url, args...)), samePrecision(before[i]); got != want {
 			t.Errorf("sluice %s on PostgreSQL:\n%.3000s\nwant, as on SQLite:\n%.3000s", strings.Join(args, " "), got, want)
 		}
+	}
+	if code, body := rate(gw2.url); code != http.StatusConflict {
+		t.Errorf("rate %s again on PostgreSQL, after the copy: %d %s, want 409 (rated on SQLite: the copy keeps its one score)", ratedID, code, body)
 	}
 	if err := sdkAsk(gw2.url, key.Secret, "chat", "after the move"); err != nil {
 		t.Errorf("the client key on PostgreSQL: %v", err)
