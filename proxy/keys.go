@@ -145,6 +145,10 @@ type keyState struct {
 	// arrived counts the requests that reached the key's limits since
 	// KeyShare.Demand last read it: its demand on this replica.
 	arrived atomic.Int64
+	// feedbackWaits counts the key's feedback posts on this replica
+	// waiting for their answer's row in the fleet's request log
+	// (maxFeedbackWaits).
+	feedbackWaits atomic.Int64
 	// tokenCost is what one token costs of the key's minute, in ns; 0
 	// means no token limit. tokenTat is that bucket's theoretical arrival
 	// time, as tat is the requests': an answer's tokens are known only
@@ -630,7 +634,15 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 				return
 			}
 		}
-		if k := c; k.interval > 0 || k.tokenCost > 0 {
+		if k := c; (k.interval > 0 || k.tokenCost > 0) && unmetered(r) {
+			// Feedback and the model list spend none of the key's
+			// limits, nor count in its demand on this replica; their
+			// headers say what remains.
+			if now == 0 {
+				now = ks.now().UnixNano()
+			}
+			k.limitHeaders(w.Header(), now, false)
+		} else if k.interval > 0 || k.tokenCost > 0 {
 			// Its demand on this replica, admitted or not (KeyShare.Demand).
 			k.arrived.Add(1)
 			// One clock reading for both limits and their headers (and
