@@ -30,6 +30,16 @@ func TestParse_ListOrMapWhereAnotherGoes(t *testing.T) {
 			"timeouts.connect (line 2): a list is not a duration"},
 		{"StickyHeadersAsMap", "sticky_headers: {X-User-Id: true}\n", true,
 			"sticky_headers (line 1): a map is not a list"},
+		// A wrong map holding a map on its line: the outer one is the
+		// wrong one (yaml never looked inside it), not the deepest.
+		{"BackendsAsMapWithHeaders", "backends: {url: http://x, headers: {A: b}}\n", true,
+			"backends (line 1): a map is not a list"},
+		{"ModelsAsMapWithPolicy", "models: {name: chat, policy: {kind: split}}\n", false,
+			"models (line 1): a map is not a list"},
+		{"RulesAsMapWithMatch", "models:\n  - name: chat\n    rules: {match: {headers: {X-Tier: gold}}, version: v2}\n", false,
+			"models[0].rules (line 3): a map is not a list"},
+		{"SplitAsMapOfMaps", "models:\n  - name: chat\n    policy: {kind: split, split: {v1: {percent: 95}}}\n", false,
+			"models[0].policy.split (line 3): a map is not a list"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

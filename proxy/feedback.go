@@ -120,6 +120,20 @@ func (f *feedbackRing) markRated(seq uint64) {
 	l.Unlock()
 }
 
+// forget drops request seq from the ring unless it was rated: its answer
+// was registered before its last byte (Proxy.answered) and then its
+// client left before it had that byte. A score taken meanwhile stands:
+// its client had read the answer far enough to rate it.
+func (f *feedbackRing) forget(seq uint64) {
+	i := seq % uint64(len(f.slots))
+	l := &f.locks[i%feedbackStripes]
+	l.Lock()
+	if s := &f.slots[i]; s.seq == seq && !s.rated {
+		*s = feedbackSlot{}
+	}
+	l.Unlock()
+}
+
 // holds reports whether seq, a counter of this process's request ids,
 // is within the ring's window (the last len(slots) requests): a request
 // there that the ring does not know was never rateable here.

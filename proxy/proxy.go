@@ -397,6 +397,8 @@ type exchange struct {
 	unmeasured int
 	// tr are the request's spans; nil when tracing is off.
 	tr *spans
+	// registered says the answer is in the feedback ring (Proxy.answered).
+	registered bool
 }
 
 // releaseReader returns x.br and x.idle to their pools; the answer's body

@@ -171,6 +171,11 @@ func (p *Proxy) relayBody(x *exchange, t *route.Target, resp *http.Response, obs
 		// client can send the turn that continues it.
 		p.readResponse(x, t, got, obs)
 	}
+	// Before the body: a server that passes a large write through (net/http
+	// with a body over its buffers, HTTP/2) gives the client all of it, and
+	// a client that reads the JSON object without waiting for the body's
+	// end rates it, before this handler returns.
+	p.answered(x, t, obs)
 	x.w.WriteHeader(resp.StatusCode)
 	if _, err := x.w.Write(got); err != nil {
 		obs.ErrorClass = "canceled"
@@ -296,12 +301,26 @@ func (p *Proxy) holdAnswer(x *exchange, resp *http.Response, class string, err e
 		x.releaseReader()
 		return nil, answerReadClass(x.r.Context(), rerr), &answerReadError{rerr}
 	}
+	encoded := len(resp.Header["Content-Encoding"]) > 0
+	if x.f.stream && encoded {
+		// A whole answer to a stream, encoded though the gateway asked
+		// for none (wholedecode.go): decoded, and judged as any other.
+		dbp, dgot, derr := p.decodeWhole(got, resp.Header["Content-Encoding"])
+		*bp = got[:0]
+		p.bufs.Put(bp)
+		if derr != nil {
+			resp.Body.Close()
+			x.releaseReader()
+			return nil, "upstream_invalid", derr
+		}
+		bp, got, encoded = dbp, dgot, false
+		resp.Header.Del("Content-Encoding")
+	}
 	x.held, x.wholeStream = bp, false
 	x.heldF, x.heldOK = answerFields{}, false
 	if !x.f.responses {
 		x.heldF, x.heldOK = scanAnswer(got, x.tr.wantsModel())
 	}
-	encoded := len(resp.Header["Content-Encoding"]) > 0
 	if !x.f.stream && !encoded {
 		// A whole answer that is an OpenAI error sent with a 200 (by a
 		// proxy in front of the backend, or a server that answers its
@@ -561,6 +580,13 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 		lastTo = toClient
 		if clientErr {
 			return
+		}
+		if !x.registered && (done || obs.ErrorClass != "" && obs.ErrorClass != "canceled") {
+			// The event that ends the answer ([DONE], a Responses
+			// stream's last event, an error event): a client that stops
+			// reading there may rate the answer at once, before the
+			// stream's body ends.
+			p.answered(x, t, obs)
 		}
 		if _, err := x.w.Write(b); err != nil {
 			clientErr = true
