@@ -219,13 +219,14 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 		if c != nil && !c.token {
 			// Feedback spends none of the key's rate_limit, so its
 			// waits on the store are bounded here, per key.
-			if c.feedbackWaits.Add(1) > maxFeedbackWaits {
-				c.feedbackWaits.Add(-1)
+			n := c.waits()
+			if n.Add(1) > maxFeedbackWaits {
+				n.Add(-1)
 				writeRetryAfter(w, time.Second)
 				writeErrorCode(w, sluice.CodeRateLimited, "API key "+c.name+" has "+strconv.Itoa(maxFeedbackWaits)+" feedback posts on this replica waiting for their answers to reach the request log of the gateway's replicas: send this one again in a second")
 				return
 			}
-			defer c.feedbackWaits.Add(-1)
+			defer n.Add(-1)
 		}
 		var err error
 		// The store's error is not the client's to read (it names the

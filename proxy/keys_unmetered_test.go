@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -159,5 +160,94 @@ func TestKeySet_FleetFeedbackWaitsCappedPerKey(t *testing.T) {
 	}
 	if st, _, body := rate(key, waiting+2); st != http.StatusNotFound {
 		t.Errorf("after the waits: %d %s, want a wait again (404)", st, body)
+	}
+}
+
+// What the user does: on a fleet, a client key has 64 feedback posts
+// waiting on one replica for their answers' rows; meanwhile the keys are
+// reloaded (sluice key create on any replica, SIGHUP with client_keys
+// edited), and the key posts more.
+// What happened: the reload built the key a new state with no waits, so
+// each reload let another 64 wait on the store.
+// What must happen: the posts still waiting count against the reloaded
+// key's cap: the next post is a 429 at once; once they end, the key waits
+// again.
+func TestKeySet_FeedbackWaitsCapOutlivesReload(t *testing.T) {
+	store, err := postgres.Open(context.Background(), pgtest.Schema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	const key = "sk-rater-0123456789ab"
+	keys := func() *proxy.KeySet {
+		ks, err := proxy.NewKeySet([]proxy.ClientKey{{Name: "rater", Hash: sluice.HashSecret(key)}}, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ks
+	}
+	var cur atomic.Pointer[http.Handler]
+	be := MustBackend(t, fakellm.Config{})
+	// A wait far longer than the test's steps: the waiting posts end when
+	// their clients leave, not on their own.
+	p := proxy.New(proxy.Options{Routes: MustRoutes(t, be.URL(), ""), FeedbackLog: store, FeedbackWait: time.Minute})
+	use := func(ks *proxy.KeySet) { h := ks.Wrap(p); cur.Store(&h) }
+	first := keys()
+	use(first)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*cur.Load()).ServeHTTP(w, r) }))
+	t.Cleanup(func() { p.Close(); srv.Close() })
+	// rate posts feedback on an id no replica gave; it returns the status,
+	// or 0 when the post was still waiting after wait (it leaves then).
+	rate := func(ctx context.Context, i int, wait time.Duration) int {
+		ctx, cancel := context.WithTimeout(ctx, wait)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/v1/feedback", strings.NewReader(fmt.Sprintf(`{"request_id":"req_0a1b2c3d4e5f_%d","thumbs":"up"}`, i)))
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// 65 posts at once: 64 wait, the one that finds them waiting gets a
+	// 429 (whichever it is), and none ends until its client leaves.
+	waiting, leave := context.WithCancel(context.Background())
+	defer leave()
+	refused := make(chan int, 65)
+	var wg sync.WaitGroup
+	for i := range 65 {
+		wg.Go(func() {
+			if st := rate(waiting, i+1, time.Minute); st != 0 {
+				refused <- st
+			}
+		})
+	}
+	select {
+	case st := <-refused:
+		if st != http.StatusTooManyRequests {
+			t.Fatalf("one of 65 posts at once: %d, want a 429", st)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("65 posts at once: none refused, want one 429 once 64 wait")
+	}
+	// The keys are reloaded, as a server does: the new set carries the old.
+	next := keys()
+	next.Carry(first)
+	use(next)
+	if st := rate(context.Background(), 101, 2*time.Second); st != http.StatusTooManyRequests {
+		t.Errorf("feedback past 64 posts waiting, after a reload of the keys: %d (0: it waited), want a 429: the posts waiting before the reload still count", st)
+	}
+	leave()
+	wg.Wait()
+	if len(refused) != 0 {
+		t.Errorf("%d more of the 65 posts at once answered before their clients left, want 64 waiting", len(refused))
+	}
+	// Their places are free once the gateway sees their clients gone.
+	deadline := time.Now().Add(30 * time.Second)
+	for rate(context.Background(), 102, 2*time.Second) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("feedback once the waiting posts left: still a 429, want it to wait")
+		}
 	}
 }
