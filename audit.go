@@ -93,8 +93,9 @@ type Observation struct {
 	// upstream_3xx (a redirect: the endpoint URL is wrong),
 	// upstream_4xx, upstream_invalid (a whole answer's 200 whose body is
 	// not JSON, or, to a streamed request, JSON that is no answer of the
-	// kind asked for), stream_broken, stream_idle (the backend sent nothing
-	// for timeouts.idle in the middle of its answer), canceled,
+	// kind asked for), upstream_overloaded (ClassOverloaded: the backend
+	// refused it for load), stream_broken, stream_idle (the backend sent
+	// nothing for timeouts.idle in the middle of its answer), canceled,
 	// drain_cut (ClassDrainCut: the gateway's shutdown cut it off).
 	ErrorClass string `json:"error_class,omitempty"`
 	// Latency is the time to the last byte; TTFT the time to the first
@@ -178,6 +179,17 @@ type Observation struct {
 // row says which version was serving it and for how long, but it is not the
 // version's failure (Failed is false), as a client's hang-up is not.
 const ClassDrainCut = "drain_cut"
+
+// ClassOverloaded is the error class of an attempt whose backend refused
+// it for load before any byte of its answer: a 429 or a 408, or a 503
+// that says when to come back (Retry-After): TGI's "Model is overloaded",
+// vLLM behind a queue limit, a hosted backend's rate limit. Nothing was
+// generated, so a request the gateway routed (split, policy, rule) is
+// retried on stable, as after a 5xx. It is the version's failure for the
+// analysis (Failed is true: an overloaded canary fails its analysis), but
+// not for outlier ejection, since ejecting a stable version that refuses
+// under load would move its load onto the candidate.
+const ClassOverloaded = "upstream_overloaded"
 
 // Failed reports whether the observation counts as an error for the
 // version: an error class other than canceled (the client left) and

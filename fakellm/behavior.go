@@ -121,6 +121,16 @@ type Behavior struct {
 	ErrorRate float64 `yaml:"error_rate" json:"error_rate"`
 	// ErrorStatus is the HTTP status of failed requests; zero means 500.
 	ErrorStatus int `yaml:"error_status" json:"error_status"`
+	// OverloadRate is the fraction of requests refused for load before
+	// any byte of the answer, as TGI's "Model is overloaded" or a hosted
+	// backend's rate limit: a 429 with Retry-After and Retry-After-Ms of
+	// OverloadRetryAfterMS. It takes its share of the same draw as
+	// ErrorRate (the two are at most 1 together), so every other draw of
+	// a seed is unchanged.
+	OverloadRate float64 `yaml:"overload_rate" json:"overload_rate"`
+	// OverloadRetryAfterMS is the wait an overloaded refusal asks for, in
+	// milliseconds; zero means 1000.
+	OverloadRetryAfterMS float64 `yaml:"overload_retry_after_ms" json:"overload_retry_after_ms"`
 	// RefusalRate is the fraction of successful requests whose answer is
 	// RefusalText instead of generated text.
 	RefusalRate float64 `yaml:"refusal_rate" json:"refusal_rate"`
@@ -276,7 +286,8 @@ func (b *Behavior) fault(u float64) Fault {
 // Sample draws the outcome of one request. It consumes exactly five values
 // from rng in a fixed order (error, refusal, latency, time to first token,
 // length) whatever the behaviour, so two behaviours sampled with equally
-// seeded generators differ only where their parameters do; a behaviour
+// seeded generators differ only where their parameters do (the error
+// draw decides ErrorRate's failures, then OverloadRate's refusals); a behaviour
 // with ReportCache draws a sixth, the cache hit, one with a ToolCallRate
 // another, the tool call, and one with a StreamErrorRate, StreamCutRate,
 // BadAnswerRate or IgnoreStreamRate another, the fault after the 200, last. A request that
@@ -306,6 +317,12 @@ func (b *Behavior) Sample(rng *rand.Rand) Outcome {
 			status = http.StatusInternalServerError
 		}
 		o.Fail(status)
+	case uErr < b.ErrorRate+b.OverloadRate:
+		o.Fail(http.StatusTooManyRequests)
+		o.RetryAfter = DefaultOverloadRetryAfter
+		if b.OverloadRetryAfterMS > 0 {
+			o.RetryAfter = time.Duration(b.OverloadRetryAfterMS * float64(time.Millisecond))
+		}
 	case uRef < b.RefusalRate:
 		o.Refusal = true
 		o.Content = b.RefusalText
@@ -370,7 +387,15 @@ type Outcome struct {
 	// the zero Fault on failures. A stream fault applies to streamed
 	// requests only: FailsAfter200 says whether it applies to one.
 	Fault Fault
+	// RetryAfter is the wait a refusal for load (Behavior.OverloadRate)
+	// asks for in Retry-After and Retry-After-Ms; zero on any other
+	// outcome.
+	RetryAfter time.Duration
 }
+
+// DefaultOverloadRetryAfter is the wait a refusal for load asks for when
+// Behavior.OverloadRetryAfterMS is zero.
+const DefaultOverloadRetryAfter = time.Second
 
 // OK reports whether the request got a successful status (a fault after
 // it aside: see FailsAfter200).
@@ -409,6 +434,7 @@ func (o *Outcome) Fail(status int) {
 	o.FinishReason = ""
 	o.ToolCall = false
 	o.Fault = Fault{}
+	o.RetryAfter = 0
 }
 
 // SetTokens makes a successful, non-refused outcome answer with exactly n

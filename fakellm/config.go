@@ -143,6 +143,13 @@ func (b *Behavior) validate(prefix string, errs []error) []error {
 		errs = append(errs, fmt.Errorf("%s: must be zero or positive, got %d", key("output_tokens.spread"), b.OutputTokens.Spread))
 	}
 	errs = validRate(key("error_rate"), b.ErrorRate, errs)
+	errs = validRate(key("overload_rate"), b.OverloadRate, errs)
+	if sum := b.ErrorRate + b.OverloadRate; finite(sum) && sum > 1+1e-9 {
+		errs = append(errs, fmt.Errorf("%s + %s: must be at most 1 together (each is a share of the same requests), got %v", key("error_rate"), key("overload_rate"), sum))
+	}
+	if !finite(b.OverloadRetryAfterMS) || b.OverloadRetryAfterMS < 0 {
+		errs = append(errs, fmt.Errorf("%s: must be zero (1000) or positive, got %v", key("overload_retry_after_ms"), b.OverloadRetryAfterMS))
+	}
 	errs = validRate(key("refusal_rate"), b.RefusalRate, errs)
 	errs = validRate(key("cache_hit_rate"), b.CacheHitRate, errs)
 	errs = validRate(key("quality"), b.Quality, errs)

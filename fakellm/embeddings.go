@@ -29,7 +29,7 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !o.OK() {
-		writeError(w, st, o.Status, o.ErrorClass, "", "fakellm: simulated failure")
+		writeFailure(w, st, &o)
 		return
 	}
 	dims := st.req.Dimensions

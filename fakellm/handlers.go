@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -311,7 +312,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, kind genKind) 
 	}
 	if !o.OK() {
 		if s.pause(r, st, run, o.Latency) {
-			writeError(w, st, o.Status, o.ErrorClass, "", "fakellm: simulated failure")
+			writeFailure(w, st, &o)
 		}
 		return
 	}
@@ -409,6 +410,21 @@ func (s *Server) pause(r *http.Request, st *reqState, run *runState, d time.Dura
 		t.Stop()
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// writeFailure answers a request drawn to fail (o not OK): a refusal for
+// load (o.RetryAfter set) with TGI's words and the Retry-After and
+// Retry-After-Ms a backend sends with it (the OpenAI SDKs read the
+// latter first), any other with the simulated failure.
+func writeFailure(w http.ResponseWriter, st *reqState, o *Outcome) {
+	if o.RetryAfter <= 0 {
+		writeError(w, st, o.Status, o.ErrorClass, "", "fakellm: simulated failure")
+		return
+	}
+	h := w.Header()
+	h["Retry-After"] = []string{strconv.FormatInt(max(int64(math.Ceil(o.RetryAfter.Seconds())), 1), 10)}
+	h["Retry-After-Ms"] = []string{strconv.FormatInt(max(o.RetryAfter.Milliseconds(), 1), 10)}
+	writeError(w, st, o.Status, o.ErrorClass, "model_overloaded", "fakellm: Model is overloaded, please try again later")
 }
 
 // writeError answers with an OpenAI-shaped error body.

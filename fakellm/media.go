@@ -231,7 +231,7 @@ func (s *Server) speech(w http.ResponseWriter, r *http.Request) {
 	}
 	if !o.OK() {
 		if s.pause(r, st, run, o.Latency) {
-			writeError(w, st, o.Status, o.ErrorClass, "", "fakellm: simulated failure")
+			writeFailure(w, st, &o)
 		}
 		return
 	}

@@ -38,7 +38,7 @@ func (s *Server) jsonPrelude(w http.ResponseWriter, r *http.Request, st *reqStat
 		return 0, false
 	}
 	if !o.OK() {
-		writeError(w, st, o.Status, o.ErrorClass, "", "fakellm: simulated failure")
+		writeFailure(w, st, &o)
 		return 0, false
 	}
 	return seq, true

@@ -166,6 +166,17 @@ func (f *feedbackRing) holds(seq uint64) bool {
 	return seq > last || last-seq < uint64(len(f.slots))
 }
 
+// maxFeedbackWaits caps a client key's feedback posts on one replica
+// waiting at once for their answer's row in the fleet's request log
+// (feedbackRow: up to FeedbackWait each, with a few reads of the store).
+// Feedback spends none of the key's rate_limit (unmetered), which had
+// bounded them. A post waits only when its answer is another replica's and
+// not yet written (within request_log.flush_interval of the answer), and
+// an answer takes one score, so a key's honest waits are about its
+// answers a second times the wait; a post past the cap gets a 429 to send
+// again in a second (the SDKs do).
+const maxFeedbackWaits = 64
+
 // maxFeedbackBytes caps a feedback body.
 const maxFeedbackBytes = 16 << 10
 
@@ -229,6 +240,18 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 		// Another replica's answer, this gateway's before a restart, or
 		// one of ours older than the ring: the fleet's request log has
 		// its row, or will once the replica that answered writes it.
+		if c != nil && !c.token {
+			// Feedback spends none of the key's rate_limit, so its
+			// waits on the store are bounded here, per key.
+			n := c.waits()
+			if n.Add(1) > maxFeedbackWaits {
+				n.Add(-1)
+				writeRetryAfter(w, time.Second)
+				writeErrorCode(w, sluice.CodeRateLimited, "API key "+c.name+" has "+strconv.Itoa(maxFeedbackWaits)+" feedback posts on this replica waiting for their answers to reach the request log of the gateway's replicas: send this one again in a second")
+				return
+			}
+			defer n.Add(-1)
+		}
 		var err error
 		// The store's error is not the client's to read (it names the
 		// store's host, database and user, as /readyz's would): the

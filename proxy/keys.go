@@ -145,6 +145,15 @@ type keyState struct {
 	// arrived counts the requests that reached the key's limits since
 	// KeyShare.Demand last read it: its demand on this replica.
 	arrived atomic.Int64
+	// feedbackWaits counts the key's feedback posts on this replica
+	// waiting for their answer's row in the fleet's request log
+	// (maxFeedbackWaits); waitsOf, set by Carry, is the counter of the
+	// key's state in the KeySet this one replaced, which the posts
+	// waiting since before the reload lower as they end: counted on a
+	// fresh one, each reload let another maxFeedbackWaits wait. Read
+	// through waits().
+	feedbackWaits atomic.Int64
+	waitsOf       *atomic.Int64
 	// tokenCost is what one token costs of the key's minute, in ns; 0
 	// means no token limit. tokenTat is that bucket's theoretical arrival
 	// time, as tat is the requests': an answer's tokens are known only
@@ -352,6 +361,9 @@ func (ks *KeySet) Carry(old *KeySet) {
 		}
 		// The arrivals not yet measured are the key's demand still.
 		k.arrived.Add(o.arrived.Swap(0))
+		// Its feedback waits go on being counted where those waiting now
+		// were (k is not yet in force: no request reads the field).
+		k.waitsOf = o.waits()
 		if t := o.touched.Load(); t > k.touched.Load() {
 			k.touched.Store(t)
 		}
@@ -630,7 +642,15 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 				return
 			}
 		}
-		if k := c; k.interval > 0 || k.tokenCost > 0 {
+		if k := c; (k.interval > 0 || k.tokenCost > 0) && unmetered(r) {
+			// Feedback and the model list spend none of the key's
+			// limits, nor count in its demand on this replica; their
+			// headers say what remains.
+			if now == 0 {
+				now = ks.now().UnixNano()
+			}
+			k.limitHeaders(w.Header(), now, false)
+		} else if k.interval > 0 || k.tokenCost > 0 {
 			// Its demand on this replica, admitted or not (KeyShare.Demand).
 			k.arrived.Add(1)
 			// One clock reading for both limits and their headers (and
@@ -686,6 +706,16 @@ func (ks *KeySet) Wrap(h http.Handler) http.Handler {
 		delete(r.Header, "Authorization") // canonical already: no need for Del's canonicalising
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
 	})
+}
+
+// waits returns the counter of the key's feedback posts waiting on the
+// store (maxFeedbackWaits): the first of its states since the key was
+// read (Carry).
+func (k *keyState) waits() *atomic.Int64 {
+	if k.waitsOf != nil {
+		return k.waitsOf
+	}
+	return &k.feedbackWaits
 }
 
 // writeOverLimit answers a request of key k over its rate limit: a 429

@@ -16,7 +16,9 @@ import (
 func sendKey(ks *proxy.KeySet, secret string) *httptest.ResponseRecorder {
 	h := ks.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	rec := httptest.NewRecorder()
-	req := httptest.NewRequest("GET", "/v1/models", nil)
+	// An inference request (its handler does nothing): /v1/models
+	// spends no rate limit.
+	req := httptest.NewRequest("POST", "/v1/chat/completions", nil)
 	req.Header.Set("Authorization", "Bearer "+secret)
 	h.ServeHTTP(rec, req)
 	return rec

@@ -296,7 +296,7 @@ func TestKeyShare_Demand(t *testing.T) {
 	send := func(secret string, n int) (ok int) {
 		for range n {
 			w := httptest.NewRecorder()
-			r := httptest.NewRequest(http.MethodGet, "/v1/models", nil)
+			r := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", nil) // /v1/models spends no limit
 			r.Header.Set("Authorization", "Bearer "+secret)
 			h.ServeHTTP(w, r)
 			if w.Code == http.StatusOK {

@@ -1,5 +1,7 @@
 package proxy
 
+import "net/http"
+
 // The API paths the proxy routes by the "model" of a JSON body. Chat,
 // completions and the Responses API answer with generated text, which the
 // proxy reads (usage, finish reason, refusals, tool calls, the heuristic
@@ -26,6 +28,22 @@ const servedPaths = "Sluice serves POST " + pathChat + ", " + pathCompletions + 
 
 // pathFeedback is the feedback endpoint's path (feedback.go).
 const pathFeedback = "/v1/feedback"
+
+// unmetered reports whether r spends none of its client key's rate_limit:
+// feedback (POST /v1/feedback), which takes one score per answer, so is
+// bounded by the answers, which spent it, and the model list (GET
+// /v1/models and /v1/models/{model}), which generates nothing. Charged,
+// an app at its limit lost its users' ratings to 429s, and the ratings
+// took the tokens its next inference request needed. Two string
+// comparisons, most ending at the length.
+func unmetered(r *http.Request) bool {
+	p := r.URL.Path
+	if p == pathFeedback {
+		return r.Method == http.MethodPost
+	}
+	const models = "/v1/models"
+	return len(p) >= len(models) && p[:len(models)] == models && (len(p) == len(models) || p[len(models)] == '/') && r.Method == http.MethodGet
+}
 
 // isInferencePath reports whether path is one of the inference endpoints
 // the proxy serves with a body naming the model: ServeHTTP's first case,

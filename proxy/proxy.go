@@ -849,7 +849,11 @@ func (p *Proxy) record(o *sluice.Observation, id string) {
 	if o.ClientKey != "" && !o.Retried {
 		p.keyUsage.add(o)
 	}
-	if p.opt.OnResult != nil && o.ErrorClass != "canceled" && o.ErrorClass != sluice.ClassDrainCut {
+	// A refusal for load is neither the version's failure nor its
+	// success for outlier ejection: ejecting a stable version that
+	// refuses under load would move its load onto the candidate, and three
+	// refusals must not trust a version on probation again.
+	if p.opt.OnResult != nil && o.ErrorClass != "canceled" && o.ErrorClass != sluice.ClassDrainCut && o.ErrorClass != sluice.ClassOverloaded {
 		p.opt.OnResult(id, o.ErrorClass != "" && o.ErrorClass != "upstream_4xx")
 	}
 }
@@ -966,6 +970,9 @@ func classified(x *exchange, resp *http.Response, err error) (*http.Response, st
 	if err != nil {
 		return nil, classify(x.r.Context(), err), err
 	}
+	if resp.StatusCode >= 400 && overloaded(resp) {
+		return resp, sluice.ClassOverloaded, nil
+	}
 	if resp.StatusCode >= 500 {
 		return resp, "upstream_5xx", nil
 	}
@@ -977,6 +984,24 @@ func classified(x *exchange, resp *http.Response, err error) (*http.Response, st
 		return nil, "upstream_3xx", fmt.Errorf("it answered %d, a redirect, instead of the completion: fix the version's endpoint URL", resp.StatusCode)
 	}
 	return resp, "", nil
+}
+
+// overloaded reports whether a backend's error answer, before any byte of
+// the answer, refuses the request for load (sluice.ClassOverloaded): a 429
+// (TGI's "Model is overloaded", a hosted backend's rate limit), a 408 (a
+// server that timed the request out in its queue), or a 503 that says
+// when to come back (Retry-After or OpenAI's Retry-After-Ms), as vLLM's
+// and TGI's routers send. A 503 without one (a dead pod behind a Service,
+// a proxy with no healthy upstream) stays upstream_5xx: a broken version,
+// which outlier ejection should see. Read on the error path alone.
+func overloaded(resp *http.Response) bool {
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests, http.StatusRequestTimeout:
+		return true
+	case http.StatusServiceUnavailable:
+		return len(resp.Header["Retry-After"]) > 0 || len(resp.Header["Retry-After-Ms"]) > 0
+	}
+	return false
 }
 
 func classify(clientCtx context.Context, err error) string {

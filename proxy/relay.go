@@ -49,7 +49,12 @@ func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class s
 		return
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode >= 500 {
+	if class == sluice.ClassOverloaded {
+		// The backend's refusal for load, passed on as it came (its
+		// Retry-After intact) to a request that named its version, or
+		// that stable itself refused.
+		obs.ErrorClass = class
+	} else if resp.StatusCode >= 500 {
 		obs.ErrorClass = "upstream_5xx"
 	} else if resp.StatusCode >= 400 {
 		obs.ErrorClass = "upstream_4xx"

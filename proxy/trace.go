@@ -283,7 +283,8 @@ func (p *Proxy) endServer(x *exchange) {
 // outcome sets the attributes every span shares from an attempt's
 // observation: status, usage, finish reason, error, time to first token.
 // On the SERVER span (client false) a backend's 4xx is the client's
-// error, not the gateway's, as the HTTP conventions have it.
+// error, not the gateway's, as the HTTP conventions have it: a refusal
+// for load passed on as a 429 or 408 too.
 func outcome(sp trace.Span, x *exchange, obs *sluice.Observation, client bool) {
 	attrs := make([]attribute.KeyValue, 0, 5)
 	attrs = append(attrs, attrStatus.Int(obs.Status))
@@ -295,7 +296,7 @@ func outcome(sp trace.Span, x *exchange, obs *sluice.Observation, client bool) {
 	}
 	if obs.ErrorClass != "" {
 		attrs = append(attrs, attrErrorType.String(obs.ErrorClass))
-		if client || obs.ErrorClass != "upstream_4xx" {
+		if client || !(obs.ErrorClass == "upstream_4xx" || obs.ErrorClass == sluice.ClassOverloaded && obs.Status < 500) {
 			sp.SetStatus(codes.Error, obs.ErrorClass)
 		}
 	}

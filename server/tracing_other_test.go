@@ -210,22 +210,23 @@ func TestGateway_TracingOtherPaths(t *testing.T) {
 			sp, _ := server(t, tid, sid, 1)
 			want(t, sp, "chat", map[string]string{"http.response.status_code": "401", "error.type": "unauthorized", "sluice.client_key": ""})
 		}
-		// A key over its rate limit: 429, with the key's name.
+		// A key over its rate limit: 429, with the key's name (an
+		// inference request: /v1/models spends no rate limit).
+		params := openai.ChatCompletionNewParams{Model: "chat", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}}
 		c := client(limitedKey, "00-"+strings.Repeat("3", 32)+"-"+strings.Repeat("4", 16)+"-00")
-		if _, err := c.Models.List(ctx); err != nil {
+		if _, err := c.Chat.Completions.New(ctx, params); err != nil {
 			t.Fatal(err)
 		}
 		tid, sid := newTraceIDs(t)
-		_, err := client(limitedKey, "00-"+tid+"-"+sid+"-01").Models.List(ctx)
+		_, err := client(limitedKey, "00-"+tid+"-"+sid+"-01").Chat.Completions.New(ctx, params)
 		var apiErr *openai.Error
 		if !errors.As(err, &apiErr) || apiErr.StatusCode != 429 {
 			t.Fatalf("%v, want a 429", err)
 		}
 		sp, _ := server(t, tid, sid, 1)
-		want(t, sp, "GET /v1/models", map[string]string{"http.response.status_code": "429", "error.type": "rate_limited", "sluice.client_key": "limited"})
+		want(t, sp, "chat", map[string]string{"http.response.status_code": "429", "error.type": "rate_limited", "sluice.client_key": "limited"})
 		// A key over its token limit (one answer spends a minute's worth
 		// of 1 token): 429, with the key's name.
-		params := openai.ChatCompletionNewParams{Model: "chat", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}}
 		if _, err := client(meteredKey, "00-"+strings.Repeat("5", 32)+"-"+strings.Repeat("6", 16)+"-00").Chat.Completions.New(ctx, params); err != nil {
 			t.Fatal(err)
 		}

@@ -89,7 +89,7 @@ both versions a model server's latency: --latency 60ms (every answer), or
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8001", "address to listen on")
-	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "behaviour file (YAML): latency, ttft, tokens_per_second, output_tokens, error_rate, refusal_rate, tool_call_rate, stream_error_rate, stream_cut_rate, bad_answer_rate, ignore_stream_rate, ignore_stream_encoding, per category; keep_alive")
+	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "behaviour file (YAML): latency, ttft, tokens_per_second, output_tokens, error_rate, overload_rate, refusal_rate, tool_call_rate, stream_error_rate, stream_cut_rate, bad_answer_rate, ignore_stream_rate, ignore_stream_encoding, per category; keep_alive")
 	cmd.Flags().StringVar(&model, "model", "", "model name to report")
 	cmd.Flags().DurationVar(&latency, "latency", 0, "time to answer, the median (such as 60ms); over the behaviour file's default latency; 0 answers at once")
 	cmd.Flags().DurationVar(&latencyP99, "latency-p99", 0, "the answer time's 99th percentile, above --latency (lognormal); without it every answer takes --latency")
@@ -106,6 +106,7 @@ const fakellmExample = `  # failing.yaml
     tokens_per_second: 60
     output_tokens: {mean: 120, spread: 60}
     error_rate: 0.2              # a fifth of requests answer 500 (error_status)
+    overload_rate: 0.1           # a tenth refused 429 "Model is overloaded", Retry-After 1 s (overload_retry_after_ms)
     refusal_rate: 0.3            # "I cannot help with that request."
     tool_call_rate: 0.8          # of the answers to requests that offer tools
   categories:
