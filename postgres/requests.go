@@ -120,12 +120,11 @@ func requestWhere(rq sluice.RequestQuery) *query {
 // Requests returns the request log rows matching q, newest first; rows
 // with the same time come newest-appended first.
 func (s *Store) Requests(ctx context.Context, rq sluice.RequestQuery) ([]sluice.Observation, error) {
-	q := requestWhere(rq)
-	sql := "SELECT " + requestSelect + " FROM requests" + q.clause() + " ORDER BY at DESC, id DESC" + q.limit(rq.Limit)
+	sql, args := requestsSQL(rq)
 	var out []sluice.Observation
 	err := s.read(ctx, "read requests", func(tx pgx.Tx) error {
 		out = out[:0]
-		rows, err := tx.Query(ctx, sql, q.args...)
+		rows, err := tx.Query(ctx, sql, args...)
 		if err != nil {
 			return err
 		}
@@ -143,6 +142,14 @@ func (s *Store) Requests(ctx context.Context, rq sluice.RequestQuery) ([]sluice.
 		return nil, err
 	}
 	return out, nil
+}
+
+// requestsSQL is Requests' query for rq and its arguments. A query naming
+// a model and a version (the seed of a restart mid-rollout) reads
+// requests_model_version_at (migration 0030), in its order.
+func requestsSQL(rq sluice.RequestQuery) (string, []any) {
+	q := requestWhere(rq)
+	return "SELECT " + requestSelect + " FROM requests" + q.clause() + " ORDER BY at DESC, id DESC" + q.limit(rq.Limit), q.args
 }
 
 // requestSelect is the column list scanRequest reads.
