@@ -40,7 +40,7 @@ func decodeStrictFiles(name string, orig []byte, out any, files *readLog, skip .
 		}
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
-			return fmt.Errorf("%s: %s", name, explainTypeErrors(orig, text, te, yamlKeys(reflect.TypeOf(out))))
+			return fmt.Errorf("%s: %s", name, explainTypeErrors(orig, text, te, reflect.TypeOf(out), yamlKeys(reflect.TypeOf(out))))
 		}
 		return fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
@@ -65,7 +65,9 @@ func readFile(path string) ([]byte, error) {
 
 var unknownFieldRE = regexp.MustCompile(`^line (\d+): field (.+) not found in type (\S+)$`)
 
-var typeErrRE = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+) `(.*)` into (\\S+)$")
+// yaml writes no value for a list or a map ("cannot unmarshal !!map into
+// []sluice.Weight"), so the value is optional.
+var typeErrRE = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+)(?: `(.*)`)? into (\\S+)$")
 
 // explainTypeErrors rewrites yaml's "line 2: cannot unmarshal !!int `5`
 // into time.Duration" as "timeouts.connect (line 2): 5 is not a duration:
@@ -73,8 +75,9 @@ var typeErrRE = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+) `(.*
 //
 // An unknown key's error names where it is in the file and, when a key the
 // struct takes is close to it (known maps yaml's type names to their keys),
-// suggests that one.
-func explainTypeErrors(orig, text []byte, te *yaml.TypeError, known map[string][]string) string {
+// suggests that one. root is the type decoded into, which tells which of
+// several lists or maps on one line is the one of the error's type.
+func explainTypeErrors(orig, text []byte, te *yaml.TypeError, root reflect.Type, known map[string][]string) string {
 	origLines := bytes.Split(orig, []byte("\n")) // expansion keeps lines where they were
 	keys := map[int]string{}                     // line → key path of the value on it
 	// scalars holds each line's scalar values with their key paths, in
@@ -82,16 +85,21 @@ func explainTypeErrors(orig, text []byte, te *yaml.TypeError, known map[string][
 	// several on one line, and the error's value says which one it is.
 	type scalar struct{ path, value string }
 	scalars := map[int][]scalar{}
-	fields := map[int][]scalar{} // line → the mapping keys on it, with their paths
-	nested := map[int][]string{} // line → the keys whose value, a list or map, starts on it
+	fields := map[int][]scalar{}    // line → the mapping keys on it, with their paths
+	nested := map[int][]string{}    // line → the keys whose value, a list or map, starts on it
+	nestedTag := map[int][]string{} // the tag (seq, map) of each of nested's values
+	nestedTyp := map[int][]string{} // the Go type each of nested's keys takes ("" unknown), as yaml names it
 	var doc yaml.Node
 	if yaml.Unmarshal(text, &doc) == nil {
-		var walk func(n *yaml.Node, path string)
-		walk = func(n *yaml.Node, path string) {
+		var walk func(n *yaml.Node, path string, t reflect.Type)
+		walk = func(n *yaml.Node, path string, t reflect.Type) {
+			for t != nil && t.Kind() == reflect.Pointer {
+				t = t.Elem() // yaml names the type a pointer points to
+			}
 			switch n.Kind {
 			case yaml.DocumentNode:
 				for _, c := range n.Content {
-					walk(c, path)
+					walk(c, path, t)
 				}
 			case yaml.MappingNode:
 				for i := 0; i+1 < len(n.Content); i += 2 {
@@ -100,18 +108,36 @@ func explainTypeErrors(orig, text []byte, te *yaml.TypeError, known map[string][
 						p = path + "." + p
 					}
 					fields[n.Content[i].Line] = append(fields[n.Content[i].Line], scalar{p, n.Content[i].Value})
+					vt := yamlValueType(t, n.Content[i].Value)
 					if v := n.Content[i+1]; v.Kind == yaml.SequenceNode || v.Kind == yaml.MappingNode {
 						nested[v.Line] = append(nested[v.Line], p)
+						tag := "map"
+						if v.Kind == yaml.SequenceNode {
+							tag = "seq"
+						}
+						nestedTag[v.Line] = append(nestedTag[v.Line], tag)
+						typ := ""
+						if vt != nil {
+							for vt.Kind() == reflect.Pointer {
+								vt = vt.Elem()
+							}
+							typ = vt.String()
+						}
+						nestedTyp[v.Line] = append(nestedTyp[v.Line], typ)
 					}
-					walk(n.Content[i+1], p) // the deepest key on a line names it
+					walk(n.Content[i+1], p, vt) // the deepest key on a line names it
 					if _, seen := keys[n.Content[i+1].Line]; !seen {
 						keys[n.Content[i+1].Line] = p
 					}
 				}
 			case yaml.SequenceNode:
+				var et reflect.Type
+				if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+					et = t.Elem()
+				}
 				for i, c := range n.Content {
 					p := fmt.Sprintf("%s[%d]", path, i)
-					walk(c, p)
+					walk(c, p, et)
 					if _, seen := keys[c.Line]; !seen {
 						keys[c.Line] = p
 					}
@@ -120,12 +146,12 @@ func explainTypeErrors(orig, text []byte, te *yaml.TypeError, known map[string][
 				scalars[n.Line] = append(scalars[n.Line], scalar{path, n.Value})
 			}
 		}
-		walk(&doc, "")
+		walk(&doc, "", root)
 	}
 	// keyOf names the key of value on line n: the scalar there that yaml
 	// quoted (it cuts a value over 10 bytes to its first 7 and "..."),
 	// else the line's deepest key.
-	keyOf := func(n int, value string) string {
+	keyOf := func(n int, value, tag, typ string) string {
 		var match []string
 		for _, sc := range scalars[n] {
 			if sc.value == value || strings.HasSuffix(value, "...") && len(sc.value) > 10 && strings.HasPrefix(sc.value, strings.TrimSuffix(value, "...")) {
@@ -135,9 +161,31 @@ func explainTypeErrors(orig, text []byte, te *yaml.TypeError, known map[string][
 		if len(match) == 1 {
 			return match[0]
 		}
+		if value == "" && (tag == "seq" || tag == "map") {
+			// A list or map where something else goes: the key on the
+			// line whose value is one and whose type is the error's
+			// ({kind: split, split: {v1: 95}} has two maps on its line,
+			// and either can be the wrong one: in {url: x, headers:
+			// {A: b}} written for a list, the outer is, and yaml never
+			// looked inside it). Else, when the type is not known, the
+			// one such key on the line.
+			var of []string
+			for i, p := range nested[n] {
+				if nestedTag[n][i] != tag {
+					continue
+				}
+				if nestedTyp[n][i] == typ {
+					return p
+				}
+				of = append(of, p)
+			}
+			if len(of) == 1 {
+				return of[0]
+			}
+		}
 		if value == "" && len(nested[n]) == 1 {
-			// A list or map where a scalar goes (a value a type's
-			// UnmarshalYAML refused, such as config.Tokens, is "").
+			// A value a type's UnmarshalYAML refused (such as
+			// config.Tokens) is "".
 			return nested[n][0]
 		}
 		return keys[n]
@@ -170,8 +218,8 @@ func explainTypeErrors(orig, text []byte, te *yaml.TypeError, known map[string][
 		}
 		line, tag, value, typ := m[1], m[2], m[3], m[4]
 		at := "line " + line
-		if n, err := strconv.Atoi(line); err == nil && keyOf(n, value) != "" {
-			at = keyOf(n, value) + " (line " + line + ")"
+		if n, err := strconv.Atoi(line); err == nil && keyOf(n, value, tag, typ) != "" {
+			at = keyOf(n, value, tag, typ) + " (line " + line + ")"
 		}
 		var what string
 		switch {
@@ -187,6 +235,8 @@ func explainTypeErrors(orig, text []byte, te *yaml.TypeError, known map[string][
 			what = "is not true or false"
 		case strings.HasPrefix(typ, "[]"):
 			what = "is not a list: write it as [a, b] or as lines starting with -"
+		case strings.HasPrefix(typ, "map[") && tag != "map":
+			what = "is not a map: write it as {name: value} or as indented name: value lines"
 		case strings.HasPrefix(typ, "map[") || strings.Contains(typ, "."):
 			what = "is not what this key holds (" + typ + "): see the key's documentation"
 		default:

@@ -108,3 +108,48 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// yamlValueType is the type of key's value in a value of type t as yaml
+// decodes it (a struct's field by its yaml key, an inlined struct's too; a
+// map's element), or nil when it is not known.
+func yamlValueType(t reflect.Type, key string) reflect.Type {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Map:
+		return t.Elem()
+	case reflect.Struct:
+	default:
+		return nil
+	}
+	var rest reflect.Type // an inlined map takes the keys no field has
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" {
+			continue
+		}
+		if strings.Contains(","+opts+",", ",inline,") {
+			if f.Type.Kind() == reflect.Map {
+				rest = f.Type.Elem()
+			} else if ft := yamlValueType(f.Type, key); ft != nil {
+				return ft
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		if name == key {
+			return f.Type
+		}
+	}
+	return rest
+}

@@ -175,7 +175,19 @@ type Behavior struct {
 	// a caching proxy in front of one) answers. Whole requests are
 	// answered as if it were zero.
 	IgnoreStreamRate float64 `yaml:"ignore_stream_rate" json:"ignore_stream_rate"`
+	// IgnoreStreamEncoding is the Content-Encoding those whole answers
+	// come with though the request asked for none, as a compressing
+	// cache or proxy in front of the backend sends them: "gzip" or
+	// "deflate"; empty sends them unencoded.
+	IgnoreStreamEncoding string `yaml:"ignore_stream_encoding" json:"ignore_stream_encoding"`
 }
+
+// The encodings of an ignored stream's whole answer
+// (Behavior.IgnoreStreamEncoding).
+const (
+	EncodingGzip    = "gzip"
+	EncodingDeflate = "deflate"
+)
 
 // Where a stream fault happens (Behavior.StreamErrorAt, StreamCutAt).
 const (
@@ -230,7 +242,8 @@ type Fault struct {
 	// rather than in place of the first.
 	Middle bool
 	// Body is a bad answer's body: BadAnswerHTML, BadAnswerCut or
-	// BadAnswerJSONError.
+	// BadAnswerJSONError; for an ignored stream, the Content-Encoding of
+	// its whole answer (IgnoreStreamEncoding), "" for none.
 	Body string
 }
 
@@ -255,7 +268,7 @@ func (b *Behavior) fault(u float64) Fault {
 	case u < b.BadAnswerRate+b.StreamErrorRate+b.StreamCutRate:
 		return Fault{Kind: FaultStreamCut, Middle: b.StreamCutAt == FaultAtMiddle}
 	case u < b.BadAnswerRate+b.StreamErrorRate+b.StreamCutRate+b.IgnoreStreamRate:
-		return Fault{Kind: FaultIgnoreStream}
+		return Fault{Kind: FaultIgnoreStream, Body: b.IgnoreStreamEncoding}
 	}
 	return Fault{}
 }

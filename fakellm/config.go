@@ -49,6 +49,12 @@ type Config struct {
 	// EmbeddingDims is the length of embeddings when the request sets no
 	// dimensions; zero means DefaultEmbeddingDims.
 	EmbeddingDims int `yaml:"embedding_dims" json:"embedding_dims"`
+	// KeepAlive makes every event stream (chat, completions, Responses, a
+	// response streamed by id, speech as events) send a keep-alive, a
+	// block of one comment (": keep-alive", then a blank line), before
+	// each write of its events, as sse-starlette's ping and OpenRouter
+	// send them while a model thinks. False sends none.
+	KeepAlive bool `yaml:"keep_alive" json:"keep_alive"`
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults
@@ -151,6 +157,9 @@ func (b *Behavior) validate(prefix string, errs []error) []error {
 	errs = validChoice(key("stream_error_at"), b.StreamErrorAt, errs, FaultAtFirst, FaultAtMiddle)
 	errs = validChoice(key("stream_cut_at"), b.StreamCutAt, errs, FaultAtFirst, FaultAtMiddle)
 	errs = validChoice(key("bad_answer"), b.BadAnswer, errs, BadAnswerHTML, BadAnswerCut, BadAnswerJSONError)
+	if e := b.IgnoreStreamEncoding; e != "" && e != EncodingGzip && e != EncodingDeflate {
+		errs = append(errs, fmt.Errorf("%s: must be \"gzip\" or \"deflate\" (or left out for none), got %q", key("ignore_stream_encoding"), e))
+	}
 	if b.ErrorStatus != 0 && (b.ErrorStatus < 400 || b.ErrorStatus > 599) {
 		errs = append(errs, fmt.Errorf("%s: must be an HTTP error status (400-599), got %d", key("error_status"), b.ErrorStatus))
 	}

@@ -212,6 +212,7 @@ func TestParseConfig(t *testing.T) {
 		{"ErrStatus", "default:\n  error_status: 200\n", "default.error_status"},
 		{"ErrHeader", "category_header: 'X Bad'\n", "category_header"},
 		{"ErrNegative", "default:\n  output_tokens: {mean: -1}\n", "default.output_tokens.mean"},
+		{"ErrEncoding", "default:\n  ignore_stream_encoding: br\n", `default.ignore_stream_encoding: must be "gzip" or "deflate"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseConfig([]byte(tc.yaml))

@@ -27,6 +27,7 @@
 //	model: llama-3-8b-v2
 //	seed: 42
 //	category_header: X-Request-Category
+//	keep_alive: true   # event streams send ": keep-alive" blocks first and between events
 //	default: &default
 //	  latency: {median_ms: 120, p99_ms: 900}   # lognormal; a bare number is fixed
 //	  ttft: {median_ms: 80, p99_ms: 400}       # streams only; omitted means use latency
@@ -39,6 +40,7 @@
 //	  stream_cut_rate: 0.01     # streams closed without their end (stream_cut_at: first|middle)
 //	  bad_answer_rate: 0.01     # whole 200 bodies that are no answer (bad_answer: html|cut|json_error)
 //	  ignore_stream_rate: 0.01  # streams answered whole (JSON, no events), as a backend ignoring "stream"
+//	  ignore_stream_encoding: gzip  # those whole answers encoded, unasked (gzip|deflate), as a compressing cache sends them
 //	categories:
 //	  code:
 //	    <<: *default        # YAML merge: a category replaces the default wholesale

@@ -123,6 +123,9 @@ func (st *reqState) timerFor(d time.Duration) *time.Timer {
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.state.Load().cfg.KeepAlive {
+		w = &keepAliveWriter{ResponseWriter: w}
+	}
 	switch r.URL.Path {
 	case "/v1/chat/completions":
 		s.generate(w, r, kindChat)
@@ -373,6 +376,14 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, kind genKind) 
 		st.out = g.appendResponse(st.out[:0], st.model)
 	}
 	w.Header()["Content-Type"] = ctJSON
+	if st.req.Stream && o.Fault.Kind == FaultIgnoreStream && o.Fault.Body != "" {
+		// A stream's whole answer encoded, unasked
+		// (ignore_stream_encoding); a whole request's is not, as
+		// ignore_stream_rate leaves it alone.
+		w.Header().Set("Content-Encoding", o.Fault.Body)
+		_, _ = w.Write(encodeBody(o.Fault.Body, st.out))
+		return
+	}
 	_, _ = w.Write(st.out)
 }
 

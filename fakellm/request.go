@@ -83,8 +83,14 @@ func parseRequest(body []byte, req *request) error {
 			}
 			return err
 		case "stream":
+			if err := s.want("stream", "true or false", 't', 'f'); err != nil {
+				return err
+			}
 			return s.boolean(&req.Stream)
 		case "stream_options":
+			if err := s.want("stream_options", `an object, such as {"include_usage": true}`, '{'); err != nil {
+				return err
+			}
 			return s.optObject(func(key []byte) error {
 				if string(key) == "include_usage" {
 					return s.boolean(&req.IncludeUsage)
@@ -98,7 +104,13 @@ func parseRequest(body []byte, req *request) error {
 		case "dimensions":
 			return s.integer("dimensions", &req.Dimensions)
 		case "messages":
+			if err := s.want("messages", `a list of messages, such as [{"role": "user", "content": "hi"}]`, '['); err != nil {
+				return err
+			}
 			return s.optArray(func() error {
+				if err := s.want("messages", `a list of objects, such as [{"role": "user", "content": "hi"}]`, '{'); err != nil {
+					return err
+				}
 				return s.optObject(func(key []byte) error {
 					if string(key) != "content" {
 						return s.skip()
@@ -138,6 +150,9 @@ func parseRequest(body []byte, req *request) error {
 			return err
 		case "tools", "functions":
 			legacy := string(key) == "functions"
+			if err := s.want(string(key), "a list of tools", '['); err != nil {
+				return err
+			}
 			return s.optArray(func() error {
 				if req.Tool != nil {
 					return s.skip()
@@ -399,6 +414,28 @@ func (s *jsonScanner) boolean(dst *bool) error {
 		return s.literal("null")
 	}
 	return s.fail()
+}
+
+// want returns an error naming field when the value at s.i is well-formed
+// JSON of another kind than those starting with one of first (or null),
+// as vLLM names the field of a value of the wrong type: a body that is
+// JSON, told "invalid JSON", sends its sender looking for what broke it on
+// the way (a gateway in front). nil otherwise, and a value that is not
+// JSON is left to the scan that follows, which says so.
+func (s *jsonScanner) want(field, what string, first ...byte) error {
+	c := s.peek()
+	if c == 'n' {
+		return nil
+	}
+	for _, f := range first {
+		if c == f {
+			return nil
+		}
+	}
+	if _, err := (&jsonScanner{b: s.b, i: s.i, depth: s.depth}).value(); err != nil {
+		return nil
+	}
+	return fmt.Errorf("%q must be %s", field, what)
 }
 
 // integer scans an integer (or null) into dst.

@@ -36,6 +36,11 @@ const (
 	DefaultStoreTimeout  = 30 * time.Second
 )
 
+// needSpan is how long a buffer of the queue that a backlog grew is kept
+// unused (fewer than a quarter of its rows taken by any flush) before it
+// is given back: between one and two spans.
+const needSpan = 10 * time.Second
+
 // LogOptions configures a RequestLog. The zero value is ready to use: each
 // zero field takes the default its comment names.
 type LogOptions struct {
@@ -67,7 +72,8 @@ type LogOptions struct {
 	MaxBackoff time.Duration
 	// Timeout bounds each store call. Zero means 30 s.
 	Timeout time.Duration
-	// Now is the clock the retention cutoff is computed from. Nil means
+	// Now is the clock the retention cutoff is computed from, and the
+	// span after which a backlog's buffer is given back. Nil means
 	// time.Now.
 	Now func() time.Time
 	// Logger receives failed writes and prunes. Nil means slog.Default().
@@ -90,6 +96,11 @@ type RequestLog struct {
 	closed  bool
 
 	spare []sluice.Observation // the writer's other buffer; writer only
+	// need is the most rows a flush took since needSince, needPrev in
+	// the needSpan before: a buffer 4 times larger is given back. Writer
+	// only.
+	need, needPrev int
+	needSince      time.Time
 
 	dropped  atomic.Int64
 	written  atomic.Int64
@@ -363,6 +374,19 @@ func (l *RequestLog) flush(partial bool) {
 			l.mu.Unlock()
 		}
 		clear(rows) // release the strings
+		l.need = max(l.need, len(rows))
+		if now := l.opt.Now(); now.Sub(l.needSince) >= needSpan {
+			l.needPrev, l.need, l.needSince = l.need, 0, now
+		}
+		if cap(rows) > 4*max(l.need, l.needPrev, l.opt.BatchSize) {
+			// Grown by a backlog (the store slow or down: up to Buffer
+			// rows, 16 MB at the defaults) that is written, and not
+			// needed for a span since: given back, not held for ever.
+			// A buffer a quarter of which a flush took in the last span
+			// or two, or within 4 batches, is kept, so traffic whose
+			// backlog comes and goes reuses the two and allocates nothing.
+			rows = nil
+		}
 		l.spare = rows[:0]
 
 		l.mu.Lock()

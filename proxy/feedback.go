@@ -23,7 +23,8 @@ const feedbackStripes = 64
 // feedbackRing remembers which version served each of the most recent
 // requests. A request id holds a per-process counter, so the ring needs no
 // map: the slot of request n is n modulo the ring's size, and the slot keeps
-// n to tell a recent request from an older one that used the same slot.
+// n's lap (n over the size) to tell a recent request from an older one that
+// used the same slot.
 type feedbackRing struct {
 	slots []feedbackSlot
 	locks [feedbackStripes]struct {
@@ -33,7 +34,6 @@ type feedbackRing struct {
 }
 
 type feedbackSlot struct {
-	seq uint64
 	// at is when the request was answered (Observation.At, Unix
 	// nanoseconds): its feedback is stamped with it, not with its own
 	// arrival, so a rating that comes minutes later counts in the span of
@@ -42,13 +42,37 @@ type feedbackSlot struct {
 	at       int64
 	target   *route.Target
 	category string
-	key      string    // the client key that sent the request; "" for none or a token
-	route    routeCode // how target was chosen (Observation.Route)
-	rated    bool
+	key      string // the client key that sent the request; "" for none or a token
+	// lap is the request's counter over the ring's size (its slot is the
+	// remainder): with the slot it names the request, in 4 bytes where
+	// the whole counter took 8, so that the slot is 56 bytes, not 64
+	// (800 KB over the default 100,000 slots, twice that in the heap's
+	// goal; bench/memory.md). It wraps after 2^32 laps of the ring
+	// (4 × 10^14 requests at the default size): a slot and lap name one
+	// request only among ids that many back from the last given, none
+	// ahead of it (names), which feedback checks before it claims.
+	lap   uint32
+	route routeCode // how target was chosen (Observation.Route)
+	rated bool
+}
+
+// place returns the slot and the lap of request seq.
+func (f *feedbackRing) place(seq uint64) (i uint64, lap uint32) {
+	n := uint64(len(f.slots))
+	return seq % n, uint32(seq / n)
+}
+
+// names reports whether the slot and lap of seq name no other request
+// than seq, when last is the last request id given: seq is one given
+// (an id ahead of the counter, such as one 2^32 laps ahead of an answer,
+// would take that answer's slot and lap, and its one score) and is fewer
+// than 2^32 laps behind the last.
+func (f *feedbackRing) names(seq, last uint64) bool {
+	return seq <= last && last-seq < uint64(len(f.slots))<<32
 }
 
 // routeCode is an Observation.Route in a byte, so that a feedback slot
-// keeps its 64 bytes (a route string took 16 more: 1.6 MB over the
+// keeps its 56 bytes (a route string took 16 more: 1.6 MB over the
 // default 100,000 slots, which every request touches in turn).
 type routeCode uint8
 
@@ -76,10 +100,10 @@ func newFeedbackRing(n int) *feedbackRing {
 // put remembers that target, chosen by how (Observation.Route), answered
 // request seq at at, sent with client key key, in category.
 func (f *feedbackRing) put(seq uint64, at time.Time, t *route.Target, category, key, how string) {
-	i := seq % uint64(len(f.slots))
+	i, lap := f.place(seq)
 	l := &f.locks[i%feedbackStripes]
 	l.Lock()
-	f.slots[i] = feedbackSlot{seq: seq, at: at.UnixNano(), target: t, category: category, key: key, route: codeOf(how)}
+	f.slots[i] = feedbackSlot{lap: lap, at: at.UnixNano(), target: t, category: category, key: key, route: codeOf(how)}
 	l.Unlock()
 }
 
@@ -92,12 +116,12 @@ func (f *feedbackRing) put(seq uint64, at time.Time, t *route.Target, category, 
 // proxy looks without marking and marks once the store has said
 // (markRated).
 func (f *feedbackRing) claim(seq uint64, allowed func(key string) bool, mark bool) (slot feedbackSlot, found, rated bool) {
-	i := seq % uint64(len(f.slots))
+	i, lap := f.place(seq)
 	l := &f.locks[i%feedbackStripes]
 	l.Lock()
 	defer l.Unlock()
 	s := &f.slots[i]
-	if s.seq != seq || s.target == nil || !allowed(s.key) {
+	if s.lap != lap || s.target == nil || !allowed(s.key) {
 		return feedbackSlot{}, false, false
 	}
 	if s.rated {
@@ -111,11 +135,25 @@ func (f *feedbackRing) claim(seq uint64, allowed func(key string) bool, mark boo
 // fleet's claim of its feedback is made, so a second score sent here is
 // refused without asking the store.
 func (f *feedbackRing) markRated(seq uint64) {
-	i := seq % uint64(len(f.slots))
+	i, lap := f.place(seq)
 	l := &f.locks[i%feedbackStripes]
 	l.Lock()
-	if s := &f.slots[i]; s.seq == seq {
+	if s := &f.slots[i]; s.lap == lap {
 		s.rated = true
+	}
+	l.Unlock()
+}
+
+// forget drops request seq from the ring unless it was rated: its answer
+// was registered before its last byte (Proxy.answered) and then its
+// client left before it had that byte. A score taken meanwhile stands:
+// its client had read the answer far enough to rate it.
+func (f *feedbackRing) forget(seq uint64) {
+	i, lap := f.place(seq)
+	l := &f.locks[i%feedbackStripes]
+	l.Lock()
+	if s := &f.slots[i]; s.lap == lap && !s.rated {
+		*s = feedbackSlot{}
 	}
 	l.Unlock()
 }
@@ -180,7 +218,7 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 		ans          rated
 		found, again bool
 	)
-	if own {
+	if own && p.feedback.names(seq, idCounter.Load()) {
 		var slot feedbackSlot
 		slot, found, again = p.feedback.claim(seq, allowed, fleet == nil)
 		if found {
@@ -217,12 +255,15 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 			writeErrorCode(w, sluice.CodeUnavailable, "feedback for request "+strconv.Quote(id)+" was not taken: the gateway could not record it in its store, which keeps each answer to one score across the replicas, as the store did not answer; send it again in a few seconds")
 			return
 		}
-		if own {
+		if own && p.feedback.names(seq, idCounter.Load()) {
 			p.feedback.markRated(seq)
 		}
 		again = !claimed
 	}
 	if again {
+		// Final: the OpenAI SDKs retry a 409 twice on their own, which
+		// here would only send the same score twice more to hear the same.
+		w.Header().Set("X-Should-Retry", "false")
 		writeErrorCode(w, sluice.CodeConflict, "request "+strconv.Quote(id)+" already has feedback: each answer takes one score")
 		return
 	}

@@ -28,6 +28,7 @@ func BenchmarkProxy_Hooks(b *testing.B) {
 		x := exchange{r: r}
 		for pb.Next() {
 			x.reqID, x.seq = newRequestID()
+			x.registered = false // a new request: its answer goes in the ring (Proxy.answered)
 			p.plan(&x, t)
 			n := p.inflight.counter(t.ID)
 			n.Add(1)

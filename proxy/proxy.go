@@ -141,7 +141,7 @@ type Options struct {
 	// queues the pair for the store (fleet.Pairs.Add). It must not block.
 	OnShadowPair func(ShadowPair)
 	// FeedbackWindow is how many of the most recent requests accept
-	// feedback through POST /v1/feedback; default 100000. It costs 64 bytes
+	// feedback through POST /v1/feedback; default 100000. It costs 56 bytes
 	// per request, allocated by New.
 	FeedbackWindow int
 	// FeedbackLog, on a store that several gateway processes share, lets
@@ -397,6 +397,8 @@ type exchange struct {
 	unmeasured int
 	// tr are the request's spans; nil when tracing is off.
 	tr *spans
+	// registered says the answer is in the feedback ring (Proxy.answered).
+	registered bool
 }
 
 // releaseReader returns x.br and x.idle to their pools; the answer's body

@@ -102,11 +102,15 @@ func (p *Proxy) plan(x *exchange, t *route.Target) {
 // afterAnswer runs once the client has its whole answer.
 func (p *Proxy) afterAnswer(x *exchange, t *route.Target, obs *sluice.Observation) {
 	if obs.ErrorClass != "canceled" {
-		key := ""
-		if p.opt.Admit != nil { // client keys are configured: remember whose request it was
-			key = KeyName(x.r)
-		}
-		p.feedback.put(x.seq, obs.At, t, x.category, key, analysisRoute(obs))
+		// Registered here when nothing told the client its answer had
+		// ended before the handler returns (a stream ending at its EOF, an
+		// error answer the server holds in its buffer): see answered.
+		p.answered(x, t, obs)
+	} else if x.registered {
+		// Registered at its last event, then the client left before it
+		// had the answer's last byte (its write failed): an answer its
+		// client canceled takes no feedback.
+		p.feedback.forget(x.seq)
 	}
 	if scorable(obs) {
 		p.scoreHeuristic(obs, obs.ToolCall)
@@ -125,6 +129,29 @@ func (p *Proxy) afterAnswer(x *exchange, t *route.Target, obs *sluice.Observatio
 		// gateway that is stopping.
 		p.enqueueShadow(x, obs)
 	}
+}
+
+// answered registers the answer to x, given by t, for feedback (the
+// feedback ring), once: before the write that can give the client the
+// answer's last byte (a stream's [DONE] or last event, a whole answer's
+// body), as a client may rate the answer the instant it has it, and a
+// ring written after the answer (afterAnswer) answered such a rating 404
+// "unknown request id". What it keeps is known before the answer's end
+// (the version, category, client key and route; t is the version that
+// answers, after a retry on stable); what only the end knows, that the
+// client left before its answer ended, forgets it again (afterAnswer).
+// A mirrored request's exchange has no counter of its own (its id is the
+// live request's) and is never registered.
+func (p *Proxy) answered(x *exchange, t *route.Target, obs *sluice.Observation) {
+	if x.registered || x.seq == 0 {
+		return
+	}
+	x.registered = true
+	key := ""
+	if p.opt.Admit != nil { // client keys are configured: remember whose request it was
+		key = KeyName(x.r)
+	}
+	p.feedback.put(x.seq, obs.At, t, x.category, key, analysisRoute(obs))
 }
 
 // analysisRoute is the route a quality score of obs's answer is recorded

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -55,9 +56,37 @@ func TestParseRequestID(t *testing.T) {
 	if got, ok := parseRequestID(id); !ok || got != n {
 		t.Fatalf("parseRequestID(%q) = %d, %v; want %d", id, got, ok, n)
 	}
-	for _, bad := range []string{"", "req_", idPrefix, idPrefix + "_", idPrefix + "_!", "req_000000000000_1", idPrefix + "_0", idPrefix + "x1"} {
+	// An id names its request one way: the counter as newRequestID
+	// writes it. A leading zero or an upper-case digit read as the same
+	// request let a client rate one answer twice on a fleet (the claim is
+	// made under the id as sent: one under the alias, one under the id).
+	alias := strconv.FormatUint(n, 36)
+	for _, bad := range []string{"", "req_", idPrefix, idPrefix + "_", idPrefix + "_!", "req_000000000000_1", idPrefix + "_0", idPrefix + "x1",
+		idPrefix + "_0" + alias, idPrefix + "_3C", idPrefix + "_" + strings.ToUpper(alias) + "Z"} {
 		if _, ok := parseRequestID(bad); ok {
 			t.Errorf("parseRequestID(%q) ok", bad)
+		}
+	}
+}
+
+// TestOtherProcessID: the shape of another gateway process's request id,
+// spelled as newRequestID spells it; an alias of one (upper-case hex, a
+// leading zero, an upper-case digit) is no id of Sluice's, so feedback
+// does not wait on a fleet for a row no replica could have written.
+func TestOtherProcessID(t *testing.T) {
+	for id, want := range map[string]bool{
+		"req_4f1e0c2a9b7d_3d":  true,
+		"req_4f1e0c2a9b7d_1":   true,
+		"req_4F1E0C2A9B7D_3d":  false,
+		"req_4f1e0c2a9b7d_03d": false,
+		"req_4f1e0c2a9b7d_3D":  false,
+		"req_4f1e0c2a9b7d_0":   false,
+		"req_4f1e0c2a9b7d_":    false,
+		"req_4f1e0c2a9b7d-3d":  false,
+		"chatcmpl-123":         false,
+	} {
+		if got := otherProcessID(id); got != want {
+			t.Errorf("otherProcessID(%q) = %v, want %v", id, got, want)
 		}
 	}
 }

@@ -166,6 +166,11 @@ func (p *Proxy) relayBody(x *exchange, t *route.Target, resp *http.Response, obs
 		// client can send the turn that continues it.
 		p.readResponse(x, t, got, obs)
 	}
+	// Before the body: a server that passes a large write through (net/http
+	// with a body over its buffers, HTTP/2) gives the client all of it, and
+	// a client that reads the JSON object without waiting for the body's
+	// end rates it, before this handler returns.
+	p.answered(x, t, obs)
 	x.w.WriteHeader(resp.StatusCode)
 	if _, err := x.w.Write(got); err != nil {
 		obs.ErrorClass = "canceled"
@@ -291,12 +296,26 @@ func (p *Proxy) holdAnswer(x *exchange, resp *http.Response, class string, err e
 		x.releaseReader()
 		return nil, answerReadClass(x.r.Context(), rerr), &answerReadError{rerr}
 	}
+	encoded := len(resp.Header["Content-Encoding"]) > 0
+	if x.f.stream && encoded {
+		// A whole answer to a stream, encoded though the gateway asked
+		// for none (wholedecode.go): decoded, and judged as any other.
+		dbp, dgot, derr := p.decodeWhole(got, resp.Header["Content-Encoding"])
+		*bp = got[:0]
+		p.bufs.Put(bp)
+		if derr != nil {
+			resp.Body.Close()
+			x.releaseReader()
+			return nil, "upstream_invalid", derr
+		}
+		bp, got, encoded = dbp, dgot, false
+		resp.Header.Del("Content-Encoding")
+	}
 	x.held, x.wholeStream = bp, false
 	x.heldF, x.heldOK = answerFields{}, false
 	if !x.f.responses {
 		x.heldF, x.heldOK = scanAnswer(got, x.tr.wantsModel())
 	}
-	encoded := len(resp.Header["Content-Encoding"]) > 0
 	if !x.f.stream && !encoded {
 		// A whole answer that is an OpenAI error sent with a 200 (by a
 		// proxy in front of the backend, or a server that answers its
@@ -557,6 +576,13 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 		if clientErr {
 			return
 		}
+		if !x.registered && (done || obs.ErrorClass != "" && obs.ErrorClass != "canceled") {
+			// The event that ends the answer ([DONE], a Responses
+			// stream's last event, an error event): a client that stops
+			// reading there may rate the answer at once, before the
+			// stream's body ends.
+			p.answered(x, t, obs)
+		}
 		if _, err := x.w.Write(b); err != nil {
 			clientErr = true
 		}
@@ -654,8 +680,10 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 					// [DONE]; its usage is in that event's response.
 					if rs == nil {
 						rs = new(respStream)
+						rs.nextSeq = gjson.GetBytes(payload, "sequence_number").Int()
 					}
 					first, end := p.readResponseEvent(x, t, payload, obs, rs)
+					rs.nextSeq++
 					done = done || end
 					if first && !gotFirst {
 						gotFirst = true
@@ -802,7 +830,7 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 		// SDKs take the part for the whole answer. Recorded as canceled
 		// here, drain_cut by forward.
 		obs.ErrorClass = "canceled"
-		write(gatewayStreamError(nil, inEvent, x.f.responses, sluice.CodeUnavailable, drainCutStreamMessage))
+		write(gatewayStreamError(nil, inEvent, x.f.responses, rs.seq(), sluice.CodeUnavailable, drainCutStreamMessage))
 		if fl != nil {
 			fl.Flush()
 		}
@@ -829,7 +857,7 @@ func (p *Proxy) relayStream(x *exchange, t *route.Target, resp *http.Response, o
 			}
 		}
 		msg += "; retry the request"
-		write(gatewayStreamError(nil, inEvent, x.f.responses, code, msg))
+		write(gatewayStreamError(nil, inEvent, x.f.responses, rs.seq(), code, msg))
 		if fl != nil && !clientErr {
 			fl.Flush()
 		}
@@ -871,13 +899,13 @@ const drainCutStreamMessage = "the gateway shut down before the stream ended (it
 
 // gatewayStreamError appends to ev the gateway's error event that ends a
 // stream cut short (code, msg), after ending the event the backend left
-// open (inEvent); responses: in the Responses API's form.
-func gatewayStreamError(ev []byte, inEvent, responses bool, code sluice.Code, msg string) []byte {
+// open (inEvent); responses: in the Responses API's form, numbered seq.
+func gatewayStreamError(ev []byte, inEvent, responses bool, seq int64, code sluice.Code, msg string) []byte {
 	if inEvent {
 		ev = append(ev, '\n') // end the event the backend left open first
 	}
 	if responses {
-		return appendRespStreamError(ev, code, msg)
+		return appendRespStreamError(ev, seq, code, msg)
 	}
 	ev = append(ev, `data: {"error":{"message":`...)
 	ev = appendJSONString(ev, msg)

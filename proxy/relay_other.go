@@ -53,14 +53,22 @@ func readUsageOnly(body []byte, obs *sluice.Observation) {
 	obs.InputTokens, obs.OutputTokens = int(in.Int()), int(out.Int())
 }
 
+// isSSEType reports whether contentType is text/event-stream (with
+// parameters or not), as isEventStream reads it.
+func isSSEType(contentType string) bool {
+	return len(contentType) >= len("text/event-stream") && strings.EqualFold(contentType[:len("text/event-stream")], "text/event-stream")
+}
+
 // rawBufs are relayRaw's copy buffers.
 var rawBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // relayRaw passes a successful answer that is not JSON (audio bytes from
 // /v1/audio/speech, an image, the events of a streamed image or speech)
-// through as it arrives, byte for byte with the backend's headers, flushing
-// after each read; nothing in it is read. Held whole, as relayBody holds an
-// answer, speech would reach the client only at its last byte, and the
+// through as it arrives, byte for byte with the backend's headers (an event
+// stream's keep-alives without the blank lines that end them:
+// commentBlocks), flushing after each read; nothing in it is read. Held
+// whole, as relayBody holds an answer, speech would reach the client only
+// at its last byte, and the
 // proxy's pooled buffers would grow to the size of the audio. Its time to
 // first byte is the TTFT. A backend that breaks off, or a request whose
 // time runs out, after the first byte was sent is counted as stream_broken
@@ -82,7 +90,17 @@ func (p *Proxy) relayRaw(x *exchange, t *route.Target, resp *http.Response, obs 
 		// and writes no header.
 		h["Content-Type"] = nil
 	}
-	if resp.ContentLength >= 0 {
+	// An event stream (images' partial images, speech's audio deltas)
+	// passes without the blank lines that end its keep-alives
+	// (commentBlocks), which openai-go fails on; its length is then not
+	// the backend's. One sent encoded (a compressing proxy in front of
+	// the backend) passes byte for byte: its lines cannot be judged, and
+	// filtered its encoding would no longer decode.
+	var cb *commentBlocks
+	if (isSSEType(resp.Header.Get("Content-Type")) || x.f.stream && resp.Header.Get("Content-Type") == "") && len(resp.Header["Content-Encoding"]) == 0 {
+		cb = new(commentBlocks)
+	}
+	if resp.ContentLength >= 0 && cb == nil {
 		// Passed on (it is not among the headers copied): the client
 		// knows the audio's size, and one the backend breaks off reaches
 		// it with fewer bytes than announced.
@@ -102,6 +120,7 @@ func (p *Proxy) relayRaw(x *exchange, t *route.Target, resp *http.Response, obs 
 	gotFirst := false
 	var readErr error
 	clientErr := false
+	var written int64 // the bytes of the body passed on
 	for {
 		n, err := body.Read(buf)
 		if n > 0 {
@@ -111,12 +130,23 @@ func (p *Proxy) relayRaw(x *exchange, t *route.Target, resp *http.Response, obs 
 				x.w.WriteHeader(resp.StatusCode)
 				wrote = true
 			}
-			if _, werr := x.w.Write(buf[:n]); werr != nil {
-				clientErr = true
-				break
+			if written += int64(n); written == resp.ContentLength {
+				// The last byte the client was told of: it may stop
+				// reading there, before the body's end.
+				p.answered(x, t, obs)
 			}
-			if fl != nil {
-				fl.Flush()
+			out := buf[:n]
+			if cb != nil {
+				out = cb.filter(out)
+			}
+			if len(out) > 0 {
+				if _, werr := x.w.Write(out); werr != nil {
+					clientErr = true
+					break
+				}
+				if fl != nil {
+					fl.Flush()
+				}
 			}
 		}
 		if err != nil {

@@ -32,14 +32,32 @@ func newRequestID() (string, uint64) {
 }
 
 // parseRequestID returns the counter value of an id this process made; ok
-// is false for any other string.
+// is false for any other string, including another spelling of one it
+// made (a leading zero, an upper-case digit): an id names its request one
+// way, as newRequestID writes it, since a fleet's feedback claim is made
+// under the id as sent, and an alias would rate one answer twice.
 func parseRequestID(id string) (n uint64, ok bool) {
 	rest, found := strings.CutPrefix(id, idPrefix)
 	if !found || len(rest) < 2 || rest[0] != '_' {
 		return 0, false
 	}
-	n, err := strconv.ParseUint(rest[1:], 36, 64)
-	return n, err == nil && n > 0
+	return parseCounter(rest[1:])
+}
+
+// parseCounter reads a request id's counter, written in base 36 with
+// lower-case digits and no leading zero; ok is false for any other
+// spelling, and for 0, which no request has.
+func parseCounter(s string) (n uint64, ok bool) {
+	if len(s) == 0 || s[0] == '0' {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseUint(s, 36, 64)
+	return n, err == nil
 }
 
 // otherProcessID says whether id, which this process did not make, is in
@@ -54,9 +72,9 @@ func otherProcessID(id string) bool {
 		return false
 	}
 	hexPart, count := rest[:len(idPrefix)-len("req_")], rest[len(idPrefix)-len("req_"):]
-	if _, err := hex.DecodeString(hexPart); err != nil || count[0] != '_' {
+	if _, err := hex.DecodeString(hexPart); err != nil || hexPart != strings.ToLower(hexPart) || count[0] != '_' {
 		return false
 	}
-	n, err := strconv.ParseUint(count[1:], 36, 64)
-	return err == nil && n > 0
+	_, ok := parseCounter(count[1:])
+	return ok
 }

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"strconv"
+
 	"github.com/tidwall/gjson"
 
 	"github.com/sluicehq/sluice"
@@ -278,6 +280,22 @@ type respStream struct {
 	// reasoning_summary_text deltas, for the same reason: one that
 	// arrives whole without them is counted from the item.
 	argsSeen uint64
+	// nextSeq is the sequence_number the stream's next event takes: the
+	// first event's, read once, plus the events since. Every Responses
+	// stream event has one (the API's schema requires it), so the
+	// gateway's own error event that ends a stream the backend broke off
+	// takes it too, as a client typed on the schema rejects an event
+	// without it.
+	nextSeq int64
+}
+
+// seq is the sequence_number of the gateway's error event that ends the
+// stream: the next one, or 0 for a stream of no event yet (rs nil).
+func (rs *respStream) seq() int64 {
+	if rs == nil {
+		return 0
+	}
+	return rs.nextSeq
 }
 
 // outputBit is output item idx's bit in respStream.argsSeen.
@@ -364,11 +382,18 @@ func (p *Proxy) readResponseEvent(x *exchange, t *route.Target, payload []byte, 
 }
 
 // appendRespStreamError appends the event that ends a Responses stream the
-// backend broke off, in the Responses shape: an "error" event.
-func appendRespStreamError(ev []byte, code sluice.Code, msg string) []byte {
+// backend broke off, in the Responses shape: an "error" event numbered seq
+// (its sequence_number; left out when seq is negative, for a stream whose
+// numbering the gateway did not read).
+func appendRespStreamError(ev []byte, seq int64, code sluice.Code, msg string) []byte {
 	ev = append(ev, "event: error\ndata: {\"type\":\"error\",\"code\":"...)
 	ev = appendJSONString(ev, string(code))
 	ev = append(ev, `,"message":`...)
 	ev = appendJSONString(ev, msg)
-	return append(ev, ",\"param\":null}\n\n"...)
+	ev = append(ev, `,"param":null`...)
+	if seq >= 0 {
+		ev = append(ev, `,"sequence_number":`...)
+		ev = strconv.AppendInt(ev, seq, 10)
+	}
+	return append(ev, "}\n\n"...)
 }

@@ -7,7 +7,10 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/sluicehq/sluice"
 )
@@ -141,17 +144,26 @@ func (p *Proxy) serveResponseByID(w http.ResponseWriter, r *http.Request, rest s
 	copyResponseHeaders(h, resp.Header)
 	h.Set("X-Model-Version", t.ID)
 	w.WriteHeader(resp.StatusCode)
-	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") || len(resp.Header["Content-Encoding"]) > 0 {
+		// Not an event stream, or one sent encoded (a compressing proxy
+		// in front of the backend), whose lines cannot be judged and
+		// whose encoding would not decode filtered: byte for byte.
 		_, _ = io.Copy(w, resp.Body)
 		return
 	}
-	// An event stream (GET ...?stream=true) is passed on as it comes.
+	// An event stream (GET ...?stream=true, the resume of a background
+	// response) is passed on as it comes, without the blank lines that
+	// end its keep-alives (commentBlocks), which openai-go fails on.
 	rc := http.NewResponseController(w)
 	buf := make([]byte, 16<<10)
+	var cb commentBlocks
+	var seq byIDSeq
 	for {
 		n, err := resp.Body.Read(buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
+		out := cb.filter(buf[:n])
+		seq.read(out, cb.events)
+		if len(out) > 0 {
+			if _, werr := w.Write(out); werr != nil {
 				return
 			}
 			if ferr := rc.Flush(); ferr != nil && !errors.Is(ferr, http.ErrNotSupported) {
@@ -161,13 +173,84 @@ func (p *Proxy) serveResponseByID(w http.ResponseWriter, r *http.Request, rest s
 		if err != nil {
 			if d, ok := idleCut(err); ok && r.Context().Err() == nil {
 				// Said in the stream, as relayStream says it: ended
-				// without it, the stream would look whole.
-				w.Write(appendRespStreamError([]byte("\n"), sluice.CodeTimeout, idleMessage(t.ID, "its stream", d)+"; retry the request"))
+				// without it, the stream would look whole. It follows
+				// what the backend left open, ended, and takes the next
+				// sequence_number.
+				passed := cb.events
+				if cb.inEvent {
+					passed++
+				}
+				ev := cb.appendEnd(nil)
+				w.Write(appendRespStreamError(ev, seq.next(r, passed), sluice.CodeTimeout, idleMessage(t.ID, "its stream", d)+"; retry the request"))
 				rc.Flush()
 			}
 			return
 		}
 	}
+}
+
+// maxByIDOpening bounds the bytes of a by-id stream's first event held to
+// read its sequence_number (byIDSeq), as maxOpeningSize bounds a
+// stream's opening.
+const maxByIDOpening = 1 << 20
+
+// byIDSeq numbers the gateway's error event ending a Responses stream by
+// id, as respStream.nextSeq numbers a stream's: the first event's
+// sequence_number, read once from its bytes (held until that event ends,
+// up to maxByIDOpening), plus the events ended since. A stream cut before
+// any event takes starting_after+1 (the resume's next), or 0.
+type byIDSeq struct {
+	head  []byte
+	first int64
+	state uint8 // 0: reading the first event; 1: first known; 2: unknown
+}
+
+func (s *byIDSeq) read(out []byte, events int64) {
+	if s.state != 0 || len(out) == 0 {
+		return
+	}
+	if len(s.head)+len(out) > maxByIDOpening {
+		s.state, s.head = 2, nil
+		return
+	}
+	s.head = append(s.head, out...)
+	if events > 0 {
+		s.parse()
+	}
+}
+
+// parse reads the first event's sequence_number from the bytes held.
+func (s *byIDSeq) parse() {
+	s.state = 2
+	for line := range bytes.Lines(s.head) {
+		if v, ok := bytes.CutPrefix(line, []byte("data:")); ok {
+			if n := gjson.GetBytes(v, "sequence_number"); n.Type == gjson.Number {
+				s.first, s.state = n.Int(), 1
+			}
+			break
+		}
+	}
+	s.head = nil
+}
+
+// next is the sequence_number of an event following the events passed
+// (those ended, and one left open, which the gateway ends); -1 (none) when
+// the first event's could not be read.
+func (s *byIDSeq) next(r *http.Request, events int64) int64 {
+	if s.state == 0 && events > 0 {
+		s.parse()
+	}
+	switch {
+	case events == 0:
+		n, err := strconv.ParseInt(r.URL.Query().Get("starting_after"), 10, 64)
+		if err != nil {
+			return 0
+		}
+		return n + 1
+	case s.state == 1:
+		return s.first + events
+	}
+	return -1
 }
 
 // byIDTransport returns the transport by-id requests go through: the

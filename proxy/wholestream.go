@@ -99,6 +99,7 @@ func (p *Proxy) relayWholeAsStream(x *exchange, t *route.Target, resp *http.Resp
 	default:
 		out = wholeChatEvents(out, r, x.f.usageAsked)
 	}
+	p.answered(x, t, obs) // before the stream's [DONE] or last event (relayStream)
 	x.w.WriteHeader(resp.StatusCode)
 	if _, err := x.w.Write(out); err != nil {
 		obs.ErrorClass = "canceled"
@@ -342,8 +343,29 @@ func withMembers(obj gjson.Result, set ...[2]string) []byte {
 // arguments' delta and done events, then response.output_item.done; and
 // last response.completed (response.incomplete for an incomplete
 // response) with the whole response.
+//
+// A background response (its status "queued" or "in_progress": a backend
+// that ignored "stream" answered a background request with the response
+// as it stands, not done) is no whole answer yet: it gets the events a
+// background stream opens with, response.created and response.queued
+// (or response.in_progress) carrying the response as it is, with no
+// output and no terminal event, and the stream ends there. A client then
+// reads that the response is not done and resumes its stream by id
+// (GET /v1/responses/{id}?stream=true, starting_after the last
+// sequence_number it read, which Sluice sends to the backend holding it:
+// responses_byid.go) or polls it, as after any background
+// stream that ended early; response.completed there told it the response
+// was done, with no output. Its output so far is left to that resume: the
+// numbers of events made up here would not be the backend's.
 func wholeResponseEvents(b []byte, r gjson.Result) []byte {
 	e := respEvents{b: b}
+	status := r.Get("status").Str
+	if status == "queued" || status == "in_progress" {
+		opening := withMembers(r, [2]string{"output", "[]"})
+		e.add("response.created", member("response", opening))
+		e.add("response."+status, member("response", opening))
+		return e.b
+	}
 	opening := withMembers(r, [2]string{"status", `"in_progress"`}, [2]string{"output", "[]"}, [2]string{"usage", ""})
 	e.add("response.created", member("response", opening))
 	e.add("response.in_progress", member("response", opening))

@@ -89,7 +89,7 @@ both versions a model server's latency: --latency 60ms (every answer), or
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8001", "address to listen on")
-	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "behaviour file (YAML): latency, ttft, tokens_per_second, output_tokens, error_rate, refusal_rate, tool_call_rate, stream_error_rate, stream_cut_rate, bad_answer_rate, ignore_stream_rate, per category")
+	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "behaviour file (YAML): latency, ttft, tokens_per_second, output_tokens, error_rate, refusal_rate, tool_call_rate, stream_error_rate, stream_cut_rate, bad_answer_rate, ignore_stream_rate, ignore_stream_encoding, per category; keep_alive")
 	cmd.Flags().StringVar(&model, "model", "", "model name to report")
 	cmd.Flags().DurationVar(&latency, "latency", 0, "time to answer, the median (such as 60ms); over the behaviour file's default latency; 0 answers at once")
 	cmd.Flags().DurationVar(&latencyP99, "latency-p99", 0, "the answer time's 99th percentile, above --latency (lognormal); without it every answer takes --latency")
@@ -117,6 +117,7 @@ const fakellmExample = `  # failing.yaml
 // fakellmFaultsExample is the behaviour file of faults after the 200 shown
 // in sluice fakellm --help (TestCLI_FakellmHelpExampleLoads loads it).
 const fakellmFaultsExample = `  # faults.yaml
+  keep_alive: true               # event streams send ": keep-alive" blocks first and between events
   default:
     stream_error_rate: 0.3       # the stream's first event is the backend's error event
     stream_error_at: first       # or middle: after half the answer's events
@@ -124,4 +125,5 @@ const fakellmFaultsExample = `  # faults.yaml
     bad_answer_rate: 0.05        # a whole 200 that is no answer, streamed or not:
     bad_answer: html             # an HTML page; cut: the JSON cut short; json_error: an OpenAI error
     ignore_stream_rate: 0.05     # a stream answered whole (JSON, no events), as a backend ignoring "stream"
+    ignore_stream_encoding: gzip # those whole answers gzipped, unasked, as a compressing cache sends them (or deflate)
 `

@@ -34,7 +34,8 @@ func TestCLI_FakellmHelpExampleLoads(t *testing.T) {
 		t.Errorf("the example loads as %+v", cfg)
 	}
 	faults := helpExample(t, out, "  # faults.yaml")
-	if d := faults.Default; d.StreamErrorRate != 0.3 || d.StreamErrorAt != "first" || d.StreamCutRate != 0.1 || d.BadAnswerRate != 0.05 || d.BadAnswer != "html" {
+	if d := faults.Default; d.StreamErrorRate != 0.3 || d.StreamErrorAt != "first" || d.StreamCutRate != 0.1 || d.BadAnswerRate != 0.05 || d.BadAnswer != "html" ||
+		d.IgnoreStreamEncoding != "gzip" || !faults.KeepAlive {
 		t.Errorf("the faults example loads as %+v", faults)
 	}
 	for _, want := range []string{"X-Fake-Status", "sluice fakellm --listen 127.0.0.1:8002 -c failing.yaml", "stream_error_rate, stream_cut_rate, bad_answer_rate",
