@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluicehq/sluice"
 )
@@ -114,17 +116,58 @@ func LatestSchema() int {
 // waiting there holds a snapshot, which CREATE INDEX CONCURRENTLY in the
 // holder's migration waits to see end, and the server ends that deadlock
 // by failing one side (the waiting replica's start, or the migration).
+//
+// A replica of a release before the polling still waits in
+// pg_advisory_lock, and one that starts during such a build (a rolling
+// upgrade's old pod restarted) deadlocks with it all the same: the server
+// fails the build (deadlock_detected), as the old replica began waiting
+// first. The migration lock is then let go, so the old replica takes it
+// and finds nothing it knows of to do, and the migration runs again, up to
+// migrateDeadlockTries times.
 func (s *Store) migrate(ctx context.Context) error {
 	ms, err := migrations()
 	if err != nil {
 		return err
 	}
-	latest := ms[len(ms)-1].version
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return s.mapErr(ctx, "open store", err)
 	}
 	defer conn.Release()
+	for try := 1; ; try++ {
+		err := s.migrateLocked(ctx, conn, ms)
+		var d deadlocked
+		if !errors.As(err, &d) || try == migrateDeadlockTries || ctx.Err() != nil {
+			return err
+		}
+		s.logf("store migration deadlocked with a process waiting for the migration lock (a replica of an older release starting); letting it through, then migrating again",
+			"store", s.where, "schema", s.schema, "migration", d.name, "try", try)
+		select {
+		case <-ctx.Done():
+			return s.mapErr(ctx, "open store: apply migration "+d.name+" to schema "+s.schema, ctx.Err())
+		case <-time.After(migrateLockPoll):
+		}
+	}
+}
+
+// migrateDeadlockTries bounds the runs of a migration outside a
+// transaction that the server failed as a deadlock (migrate).
+const migrateDeadlockTries = 5
+
+// deadlocked is migrateLocked's error when a migration outside a
+// transaction was failed as a deadlock: it released the migration lock.
+type deadlocked struct {
+	name string
+	err  error
+}
+
+func (e deadlocked) Error() string { return e.err.Error() }
+func (e deadlocked) Unwrap() error { return e.err }
+
+// migrateLocked takes the migration lock on conn, applies what the schema
+// lacks and lets the lock go.
+func (s *Store) migrateLocked(ctx context.Context, conn *pgxpool.Conn, ms []migration) error {
+	latest := ms[len(ms)-1].version
 	key := "sluice:migrate:" + s.schema
 	// Try first, so that a replica that waits while another migrates says
 	// so: a rolling upgrade's log then shows which one migrated.
@@ -176,7 +219,12 @@ func (s *Store) migrate(ctx context.Context) error {
 		start := time.Now()
 		if m.outside {
 			if err := s.applyOutside(ctx, conn.Conn(), m); err != nil {
-				return s.mapErr(ctx, "open store: apply migration "+m.name+" to schema "+s.schema, err)
+				deadlock := isCode(err, "40P01")
+				err = s.mapErr(ctx, "open store: apply migration "+m.name+" to schema "+s.schema, err)
+				if deadlock {
+					return deadlocked{m.name, err}
+				}
+				return err
 			}
 			s.logf("store migrated", "store", s.where, "schema", s.schema, "version", m.version, "migration", m.name, "took", time.Since(start))
 			continue
