@@ -38,7 +38,8 @@ type migration struct {
 const noTransaction = "-- sluice:no-transaction"
 
 // statements splits a migration's SQL into its statements: each ends with
-// a semicolon at the end of a line. Comment lines are left out.
+// a semicolon at the end of a line outside a $$-quoted body (a DO block's).
+// Comment lines are left out.
 func statements(sql string) []string {
 	var out []string
 	var cur strings.Builder
@@ -49,7 +50,7 @@ func statements(sql string) []string {
 		}
 		cur.WriteString(line)
 		cur.WriteByte('\n')
-		if strings.HasSuffix(t, ";") {
+		if strings.HasSuffix(t, ";") && strings.Count(cur.String(), "$$")%2 == 0 {
 			out = append(out, strings.TrimSpace(cur.String()))
 			cur.Reset()
 		}
@@ -218,6 +219,9 @@ func (s *Store) migrateLocked(ctx context.Context, conn *pgxpool.Conn, ms []migr
 		}
 		start := time.Now()
 		if m.outside {
+			// Such a migration builds on a large table (an index
+			// CONCURRENTLY): say so before, as it may take minutes.
+			s.logf("store migrating outside a transaction; on a large request log this takes minutes (the others wait for it)", "store", s.where, "schema", s.schema, "version", m.version, "migration", m.name)
 			if err := s.applyOutside(ctx, conn.Conn(), m); err != nil {
 				deadlock := isCode(err, "40P01")
 				err = s.mapErr(ctx, "open store: apply migration "+m.name+" to schema "+s.schema, err)

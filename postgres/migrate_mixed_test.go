@@ -68,7 +68,10 @@ func TestOpen_ConcurrentIndexBesideOlderReplica(t *testing.T) {
 	defer watch.Close(context.Background())
 	waitUntil := func(what, sql string, args ...any) {
 		t.Helper()
-		for {
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			if time.Now().After(deadline) {
+				t.Fatalf("not seen in 30 s: %s", what)
+			}
 			var ok bool
 			if err := watch.QueryRow(ctx, sql, args...).Scan(&ok); err != nil {
 				t.Fatal(err)
@@ -84,7 +87,7 @@ func TestOpen_ConcurrentIndexBesideOlderReplica(t *testing.T) {
 		}
 	}
 	waitUntil("the build waited for the writer", `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-		WHERE query LIKE 'CREATE INDEX CONCURRENTLY requests_model_version_at%' AND wait_event_type = 'Lock')`)
+		WHERE query LIKE 'CREATE INDEX CONCURRENTLY % requests_model_version_at %' AND wait_event_type = 'Lock')`)
 
 	// The old replica: the release before this one waits in pg_advisory_lock.
 	old, err := pgx.Connect(ctx, dsn)

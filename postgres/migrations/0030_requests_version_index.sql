@@ -12,8 +12,21 @@
 -- CONCURRENTLY, so that the upgrade of a large log does not block the
 -- replicas still writing it (a plain CREATE INDEX holds off every INSERT
 -- for the build, seconds to minutes); it cannot run in a transaction, hence
--- the first line. A build that fails leaves an invalid index of this name,
--- which IF NOT EXISTS would keep: a run again drops it first (a valid one,
--- from a run that stopped before recording itself, is built again).
-DROP INDEX CONCURRENTLY IF EXISTS requests_model_version_at;
-CREATE INDEX CONCURRENTLY requests_model_version_at ON requests (model, version, at, id);
+-- the first line. A build that fails (its process killed, the statement
+-- cancelled) leaves an invalid index of this name, which IF NOT EXISTS
+-- would keep: a run again drops that one first (a plain DROP: an invalid
+-- index serves no read, and DROP INDEX CONCURRENTLY cannot be made
+-- conditional). A valid one is kept: built by hand ahead of the upgrade
+-- (a large log's build can outlast a startup probe), or by a run whose
+-- process died before it recorded this migration while its build went on
+-- in the server; dropping it threw that build away at every start.
+DO $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+		WHERE c.relname = 'requests_model_version_at' AND c.relnamespace = current_schema()::regnamespace
+		AND NOT i.indisvalid) THEN
+		DROP INDEX requests_model_version_at;
+	END IF;
+END
+$$;
+CREATE INDEX CONCURRENTLY IF NOT EXISTS requests_model_version_at ON requests (model, version, at, id);
