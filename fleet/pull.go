@@ -24,6 +24,9 @@ func (w *Windows) Pull(ctx context.Context) error {
 	}
 	var newest time.Time
 	now := time.Now()
+	if w.lastPull.Load() == 0 {
+		w.raiseCuts(now) // the first read: the cuts where the table is still whole
+	}
 	c, cancel := context.WithTimeout(ctx, w.opt.Timeout)
 	defer cancel()
 	err := w.opt.Store.ObservationBatches(c, w.horizon, w.opt.Replica, prev, func(b postgres.ObservationBatch) error {

@@ -10,6 +10,10 @@ import (
 // far back the fleet's flushes reach, the others' and a former self's.
 func (w *Windows) Retention() time.Duration { return w.opt.Retention }
 
+// SeedMargin is Options.SeedMargin: a replica that starts cuts its
+// versions at Retention less this before now.
+func (w *Windows) SeedMargin() time.Duration { return w.opt.SeedMargin }
+
 // Cut has Pull leave out, from now on, the observations of model's version
 // that arrived before at (and their heuristic scores): the replica reads
 // those from the request log instead (Seed), where every replica's rows
@@ -22,6 +26,13 @@ func (w *Windows) Retention() time.Duration { return w.opt.Retention }
 // whichever flush holds it (a long one flushed after at, or a flush older
 // than at that no replica has pruned yet). at is taken to the
 // microsecond, as PostgreSQL keeps the request log's times.
+//
+// The first read that succeeds moves a cut that the table may no longer
+// hold whole later (raiseCuts): a read that came later than SeedMargin
+// after the cut was planned (the store unreachable from this replica
+// meanwhile) finds the flushes of the requests just after it pruned by the
+// other replicas, so a seed must read the request log up to CutAt once
+// Pulled is closed, not up to the cut it gave.
 func (w *Windows) Cut(model, version string, at time.Time) {
 	w.pullMu.Lock()
 	defer w.pullMu.Unlock()
@@ -32,6 +43,35 @@ func (w *Windows) Cut(model, version string, at time.Time) {
 	k := seriesKey{model, version}
 	if cur, ok := w.cuts[k]; !ok || at.After(cur) {
 		w.cuts[k] = at
+	}
+}
+
+// CutAt returns where Pull begins to take model's version's observations,
+// if Cut was called for it: the cut given, or later once the first read
+// moved it (raiseCuts).
+func (w *Windows) CutAt(model, version string) (time.Time, bool) {
+	w.pullMu.Lock()
+	defer w.pullMu.Unlock()
+	at, ok := w.cuts[seriesKey{model, version}]
+	return at, ok
+}
+
+// raiseCuts, before a read while none has succeeded yet, moves every cut
+// to at least Retention less SeedMargin before now: the table holds the
+// flushes written since Retention ago (the replicas prune what is older),
+// and a request is flushed after it arrives, so those from there on are
+// all still held. Those between the cut planned at the start and there
+// may be pruned already; the request log gives them instead. The other
+// replicas' prune does not wait for this replica's seed: they do not know
+// of it, and a replica cut off for hours would hold the table that long,
+// where the request log keeps every request for its retention anyway.
+// Called with pullMu held.
+func (w *Windows) raiseCuts(now time.Time) {
+	floor := now.Add(-w.opt.Retention + w.opt.SeedMargin).Truncate(time.Microsecond)
+	for k, at := range w.cuts {
+		if at.Before(floor) {
+			w.cuts[k] = floor
+		}
 	}
 }
 

@@ -25,7 +25,7 @@ func TestWindows_CutMeetsSeed(t *testing.T) {
 	me := newReplica(t, dsn, "me", fleet.Options{})
 	ctx := t.Context()
 
-	x := time.Now().Add(-time.Hour).Truncate(time.Microsecond)
+	x := time.Now().Add(-2 * time.Minute).Truncate(time.Microsecond) // within what the table holds whole (raiseCuts)
 	cut := x.Add(500 * time.Nanosecond)
 	var rows []sluice.Observation
 	for i, d := range []time.Duration{-time.Minute, -1001, -1, 0, 1, 499, 500, 501, 999, 1000, 1001, 2000, time.Minute} {
@@ -40,9 +40,14 @@ func TestWindows_CutMeetsSeed(t *testing.T) {
 	}
 	mustFlush(t, other)
 
-	// As server.planSeed and seedRollout do: the cut, then the request
-	// log's rows before it, oldest first, while the reads go on.
+	// As server.planSeed and seedWindows do: the cut, the first read of
+	// the flushes, then the request log's rows before the cut in force,
+	// oldest first.
 	me.win.Cut("chat", "v2", cut)
+	mustPull(t, me)
+	if at, _ := me.win.CutAt("chat", "v2"); !at.Equal(cut.Truncate(time.Microsecond)) {
+		t.Fatalf("the first read moved the cut from %s to %s, though the table holds every flush since", cut, at)
+	}
 	since := x.Add(-time.Hour)
 	logged, err := me.store.Requests(ctx, sluice.RequestQuery{Model: "chat", Version: "v2", Since: since, Until: cut, Limit: 1000})
 	if err != nil {
@@ -51,11 +56,90 @@ func TestWindows_CutMeetsSeed(t *testing.T) {
 	slices.Reverse(logged)
 	score := func(*sluice.Observation) (float64, bool) { return 0.5, true }
 	me.win.Seed("chat", "v2", since, logged, false, score)
-	mustPull(t, me)
 
 	got := me.win.Window("chat", "v2", "", since)
 	if got.Requests != int64(len(rows)) || len(got.Quality) != len(rows) {
 		t.Errorf("the window holds %d requests and %d heuristic scores, want each of the %d once (%d read from the request log before the cut at %s)",
 			got.Requests, len(got.Quality), len(rows), len(logged), cut.Format(time.RFC3339Nano))
+	}
+}
+
+// TestWindows_LateFirstReadMovesCut: a replica that starts mid-rollout
+// cuts its versions at Retention less SeedMargin before the start, reads
+// the request log up to the cut and the flushes from it on. When the
+// store stayed out of its reach for longer than SeedMargin after the
+// start, the other replicas' prune (they prune every minute, and know
+// nothing of this replica's seed) deleted the flushes of the requests
+// just after the cut before its first read: those requests were in
+// neither part. The first read that succeeds now moves the cut to where
+// the table is still whole, and the seed reads the request log up to the
+// cut in force (CutAt), so each request is counted once.
+func TestWindows_LateFirstReadMovesCut(t *testing.T) {
+	const retention, margin = 6 * time.Second, time.Second
+	dsn := pgtest.Schema(t)
+	link := pgtest.NewProxy(t, dsn)
+	opt := fleet.Options{Retention: retention, SeedMargin: margin, Timeout: time.Second}
+	other := newReplica(t, dsn, "other", opt)
+	me := newReplica(t, link.DSN(dsn), "me", opt)
+	ctx := t.Context()
+
+	// me starts, as server.planSeed does, and its store goes out of reach.
+	start := time.Now()
+	planned := start.Add(-retention + margin)
+	me.win.Cut("chat", "v2", planned)
+	link.Cut()
+
+	// The other replica served all along: a request before the cut (in
+	// the request log alone once its flush is pruned), then one every
+	// 200 ms for 4 s, each in the request log and flushed as it arrives.
+	record := func(at time.Time, id string) {
+		o := sluice.Observation{RequestID: id, At: at, Model: "chat", Version: "v2", Route: "split",
+			Endpoint: "/v1/chat/completions", Status: 200, Latency: 20 * time.Millisecond, OutputTokens: 10, ResponseChars: 40}
+		other.rec.Record(&o)
+		if err := other.store.AppendRequests(ctx, []sluice.Observation{o}); err != nil {
+			t.Fatal(err)
+		}
+		mustFlush(t, other)
+	}
+	record(planned.Add(-time.Second), "r-before")
+	n := 1
+	for time.Since(start) < 4*time.Second {
+		record(time.Now(), fmt.Sprintf("r-%d", n))
+		n++
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := me.win.Pull(ctx); err == nil {
+		t.Fatal("Pull with the store cut off: no error")
+	}
+	// 9 s in: the flushes of the first 3 s are older than the retention,
+	// and the other replica prunes them.
+	time.Sleep(time.Until(start.Add(9 * time.Second)))
+	if pruned, err := other.store.PruneObservationBatches(ctx, retention); err != nil || pruned == 0 {
+		t.Fatalf("the other replica's prune: %d rows, %v; want the oldest flushes gone", pruned, err)
+	}
+	if err := link.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	mustPull(t, me)
+	select {
+	case <-me.win.Pulled():
+	default:
+		t.Fatal("Pulled not closed after a read that succeeded")
+	}
+	cut, _ := me.win.CutAt("chat", "v2")
+	if !cut.After(planned) {
+		t.Errorf("the cut stayed at %s after a first read %v after the start; the flushes before %s were pruned", cut.Format(time.RFC3339Nano),
+			time.Since(start).Round(time.Second), time.Now().Add(-retention).Format(time.RFC3339Nano))
+	}
+	since := planned.Add(-time.Hour)
+	logged, err := me.store.Requests(ctx, sluice.RequestQuery{Model: "chat", Version: "v2", Since: since, Until: cut, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Reverse(logged)
+	me.win.Seed("chat", "v2", since, logged, false, func(*sluice.Observation) (float64, bool) { return 0.5, true })
+	if got := me.win.Window("chat", "v2", "", since).Requests; got != int64(n) {
+		t.Errorf("the window holds %d requests, want each of the other replica's %d once (%d read from the request log up to the cut at %s)",
+			got, n, len(logged), cut.Format(time.RFC3339Nano))
 	}
 }

@@ -23,6 +23,7 @@ const (
 	DefaultRetention     = 15 * time.Minute
 	DefaultMaxPending    = 120
 	DefaultTimeout       = 5 * time.Second
+	DefaultSeedMargin    = 2 * time.Minute
 )
 
 // Store is where the replicas exchange their batches: the PostgreSQL store.
@@ -72,6 +73,11 @@ type Options struct {
 	// Timeout bounds each call to the store; zero means DefaultTimeout
 	// (5 s).
 	Timeout time.Duration
+	// SeedMargin is how far inside Retention a seed's cut must lie for
+	// the flushes the first read finds to hold every request from the cut
+	// on (Cut), the clocks' differences included; zero means
+	// DefaultSeedMargin (2 minutes). It must be less than Retention.
+	SeedMargin time.Duration
 	// WriteFailed, if set, is called after each write to the store that
 	// failed (the gateway's sluice_store_write_errors_total).
 	WriteFailed func()
@@ -146,6 +152,9 @@ func New(opt Options) *Windows {
 	}
 	if opt.Timeout <= 0 {
 		opt.Timeout = DefaultTimeout
+	}
+	if opt.SeedMargin <= 0 {
+		opt.SeedMargin = DefaultSeedMargin
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -4,7 +4,12 @@ import (
 	"context"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sluicehq/sluice"
 )
+
+// RequestsSQL is the query Requests runs for q, and its arguments.
+func RequestsSQL(q sluice.RequestQuery) (string, []any) { return requestsSQL(q) }
 
 // MigrationVersions are the embedded migrations' versions, in order: they
 // may skip a number (two branches taking numbers apart), so a test that

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluicehq/sluice"
 )
@@ -23,6 +25,40 @@ type migration struct {
 	version int
 	name    string
 	sql     string
+	// outside is set for a migration whose first line is noTransaction:
+	// its statements run one by one outside a transaction (CREATE INDEX
+	// CONCURRENTLY cannot run in one), then its schema_migrations row is
+	// written. Each statement must be safe to run again, as a run that
+	// stopped half-way is run again whole.
+	outside bool
+}
+
+// noTransaction, as a migration's first line, has it run outside a
+// transaction.
+const noTransaction = "-- sluice:no-transaction"
+
+// statements splits a migration's SQL into its statements: each ends with
+// a semicolon at the end of a line outside a $$-quoted body (a DO block's).
+// Comment lines are left out.
+func statements(sql string) []string {
+	var out []string
+	var cur strings.Builder
+	for line := range strings.SplitSeq(sql, "\n") {
+		t := strings.TrimSpace(line)
+		if t == "" || strings.HasPrefix(t, "--") {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+		if strings.HasSuffix(t, ";") && strings.Count(cur.String(), "$$")%2 == 0 {
+			out = append(out, strings.TrimSpace(cur.String()))
+			cur.Reset()
+		}
+	}
+	if t := strings.TrimSpace(cur.String()); t != "" {
+		out = append(out, t)
+	}
+	return out
 }
 
 // migrations returns the embedded migrations in the order they apply.
@@ -43,7 +79,9 @@ func migrations() ([]migration, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read embedded migration %s: %w", name, err)
 		}
-		ms = append(ms, migration{version: v, name: strings.TrimSuffix(name, ".sql"), sql: string(b)})
+		first, _, _ := strings.Cut(string(b), "\n")
+		ms = append(ms, migration{version: v, name: strings.TrimSuffix(name, ".sql"), sql: string(b),
+			outside: strings.TrimSpace(first) == noTransaction})
 	}
 	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
 	for i := 1; i < len(ms); i++ {
@@ -67,21 +105,70 @@ func LatestSchema() int {
 // advisory lock named after the schema while it looks and applies, so
 // replicas starting at once take turns: the first applies, the others then
 // find nothing to do. Each migration commits with its schema_migrations row,
-// so a failed one leaves the schema as the previous one left it. The lock
-// is a session lock on one connection (not a transaction lock) because the
-// migrations are several transactions; it is released at the end, or by the
-// server if this process dies holding it.
+// so a failed one leaves the schema as the previous one left it; one run
+// outside a transaction (migration.outside) writes its row after its last
+// statement, so a failed one is run again whole. The lock is a session lock
+// on one connection (not a transaction lock) because the migrations are
+// several transactions; it is released at the end, or by the server if
+// this process dies holding it.
+//
+// A replica that finds the lock held tries it again every
+// migrateLockPoll rather than wait in pg_advisory_lock: a statement
+// waiting there holds a snapshot, which CREATE INDEX CONCURRENTLY in the
+// holder's migration waits to see end, and the server ends that deadlock
+// by failing one side (the waiting replica's start, or the migration).
+//
+// A replica of a release before the polling still waits in
+// pg_advisory_lock, and one that starts during such a build (a rolling
+// upgrade's old pod restarted) deadlocks with it all the same: the server
+// fails the build (deadlock_detected), as the old replica began waiting
+// first. The migration lock is then let go, so the old replica takes it
+// and finds nothing it knows of to do, and the migration runs again, up to
+// migrateDeadlockTries times.
 func (s *Store) migrate(ctx context.Context) error {
 	ms, err := migrations()
 	if err != nil {
 		return err
 	}
-	latest := ms[len(ms)-1].version
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return s.mapErr(ctx, "open store", err)
 	}
 	defer conn.Release()
+	for try := 1; ; try++ {
+		err := s.migrateLocked(ctx, conn, ms)
+		var d deadlocked
+		if !errors.As(err, &d) || try == migrateDeadlockTries || ctx.Err() != nil {
+			return err
+		}
+		s.logf("store migration deadlocked with a process waiting for the migration lock (a replica of an older release starting); letting it through, then migrating again",
+			"store", s.where, "schema", s.schema, "migration", d.name, "try", try)
+		select {
+		case <-ctx.Done():
+			return s.mapErr(ctx, "open store: apply migration "+d.name+" to schema "+s.schema, ctx.Err())
+		case <-time.After(migrateLockPoll):
+		}
+	}
+}
+
+// migrateDeadlockTries bounds the runs of a migration outside a
+// transaction that the server failed as a deadlock (migrate).
+const migrateDeadlockTries = 5
+
+// deadlocked is migrateLocked's error when a migration outside a
+// transaction was failed as a deadlock: it released the migration lock.
+type deadlocked struct {
+	name string
+	err  error
+}
+
+func (e deadlocked) Error() string { return e.err.Error() }
+func (e deadlocked) Unwrap() error { return e.err }
+
+// migrateLocked takes the migration lock on conn, applies what the schema
+// lacks and lets the lock go.
+func (s *Store) migrateLocked(ctx context.Context, conn *pgxpool.Conn, ms []migration) error {
+	latest := ms[len(ms)-1].version
 	key := "sluice:migrate:" + s.schema
 	// Try first, so that a replica that waits while another migrates says
 	// so: a rolling upgrade's log then shows which one migrated.
@@ -92,8 +179,15 @@ func (s *Store) migrate(ctx context.Context) error {
 	if !locked {
 		start := time.Now()
 		s.logf("store migration lock held by another process (a replica migrating the schema); waiting for it", "store", s.where, "schema", s.schema)
-		if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(hashtextextended($1, 0))", key); err != nil {
-			return s.mapErr(ctx, "open store: wait for the migration lock", err)
+		for !locked {
+			select {
+			case <-ctx.Done():
+				return s.mapErr(ctx, "open store: wait for the migration lock", ctx.Err())
+			case <-time.After(migrateLockPoll):
+			}
+			if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key).Scan(&locked); err != nil {
+				return s.mapErr(ctx, "open store: wait for the migration lock", err)
+			}
 		}
 		s.logf("store migration lock taken after waiting", "store", s.where, "schema", s.schema, "waited", time.Since(start))
 	}
@@ -124,6 +218,21 @@ func (s *Store) migrate(ctx context.Context) error {
 			continue
 		}
 		start := time.Now()
+		if m.outside {
+			// Such a migration builds on a large table (an index
+			// CONCURRENTLY): say so before, as it may take minutes.
+			s.logf("store migrating outside a transaction; on a large request log this takes minutes (the others wait for it)", "store", s.where, "schema", s.schema, "version", m.version, "migration", m.name)
+			if err := s.applyOutside(ctx, conn.Conn(), m); err != nil {
+				deadlock := isCode(err, "40P01")
+				err = s.mapErr(ctx, "open store: apply migration "+m.name+" to schema "+s.schema, err)
+				if deadlock {
+					return deadlocked{m.name, err}
+				}
+				return err
+			}
+			s.logf("store migrated", "store", s.where, "schema", s.schema, "version", m.version, "migration", m.name, "took", time.Since(start))
+			continue
+		}
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, m.sql); err != nil {
 				return err
@@ -137,6 +246,22 @@ func (s *Store) migrate(ctx context.Context) error {
 		s.logf("store migrated", "store", s.where, "schema", s.schema, "version", m.version, "migration", m.name, "took", time.Since(start))
 	}
 	return nil
+}
+
+// migrateLockPoll is how often a replica waiting for another's migration
+// tries the migration lock again.
+const migrateLockPoll = 250 * time.Millisecond
+
+// applyOutside runs m's statements one by one, each in a transaction of
+// its own (as CREATE INDEX CONCURRENTLY requires), then records m.
+func (s *Store) applyOutside(ctx context.Context, conn *pgx.Conn, m migration) error {
+	for _, stmt := range statements(m.sql) {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	_, err := conn.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name)
+	return err
 }
 
 // logf writes an info record to Options.Logger, if there is one.

@@ -324,3 +324,13 @@ func isCode(err error, code string) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == code
 }
+
+// Ping checks that the server answers: a connection from the pool (a new
+// one when the pool has none, or its idle ones went silent: silence) and
+// one round trip on it. The gateway's sluice_store_ready follows it.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return s.mapErr(ctx, "ping store", err)
+	}
+	return nil
+}

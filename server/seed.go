@@ -53,18 +53,22 @@ import (
 func (s *Server) seedWindows(ctx context.Context) {
 	defer close(s.seed.done)
 	for _, p := range s.seed.plan {
-		s.seedRollout(ctx, p)
 		if s.fleet != nil {
 			// The request log's part ends at the cut; the flushes give
 			// the rest, the last 13 minutes, once they are read: a
 			// verdict before would judge the candidate on what it did
-			// up to the cut (the first read can come after the seed's,
-			// or fail while the store is slow).
+			// up to the cut. The log is read after the first read of
+			// the flushes, which fixes the cut: one that came over
+			// SeedMargin late (the store unreachable from here) moved
+			// it past the flushes pruned meanwhile
+			// (fleet.Windows.CutAt).
 			select {
 			case <-s.fleet.Pulled():
 			case <-ctx.Done():
+				return
 			}
 		}
+		s.seedRollout(ctx, p)
 		s.seed.mu.Lock()
 		delete(s.seed.rollouts, p.rollout)
 		s.seed.mu.Unlock()
@@ -104,9 +108,10 @@ func (s *Server) planSeed() {
 		// log gives what came before, up to a cut that the first read of
 		// the flushes, at once from Run, still finds whole: a flush is
 		// pruned Retention after it was written, and every request at or
-		// after the cut is flushed after it, so fleetSeedMargin is the
-		// time that read has, clock differences included.
-		until = until.Add(-s.fleet.Retention() + fleetSeedMargin).Truncate(time.Microsecond)
+		// after the cut is flushed after it, so the fleet's SeedMargin
+		// is the time that read has, clock differences included (a
+		// later first read moves the cut: fleet.Windows.CutAt).
+		until = until.Add(-s.fleet.Retention() + s.fleet.SeedMargin()).Truncate(time.Microsecond)
 	}
 	reg := s.Control.Registry()
 	for _, model := range reg.ModelNames() {
@@ -154,7 +159,13 @@ func (s *Server) seedRollout(ctx context.Context, p seedPlan) {
 	versions := [2]string{p.baseline, p.candidate}
 	var read [2][]sluice.Observation
 	for i, v := range versions {
-		rows, err := s.Store.Requests(ctx, sluice.RequestQuery{Model: p.model, Version: v, Since: p.since, Until: p.until, Limit: seedLimit})
+		until := p.until
+		if s.fleet != nil {
+			if at, ok := s.fleet.CutAt(p.model, v); ok && at.After(until) {
+				until = at
+			}
+		}
+		rows, err := s.Store.Requests(ctx, sluice.RequestQuery{Model: p.model, Version: v, Since: p.since, Until: until, Limit: seedLimit})
 		if err != nil {
 			if ctx.Err() == nil {
 				s.logger.Warn("rollout under way: its analysis starts again from zero, as the request log could not be read", "rollout", p.rollout, "err", err)
@@ -180,10 +191,6 @@ func (s *Server) seedRollout(ctx context.Context, p seedPlan) {
 	s.logger.Info("rollout under way: its windows were filled again from the request log", "rollout", p.rollout, "requests", n,
 		"since", p.since.UTC().Format(time.RFC3339), "took", time.Since(began).Round(time.Millisecond))
 }
-
-// fleetSeedMargin is how far inside the fleet's flushes' retention the
-// request log's part of a seed ends on a shared store (planSeed).
-const fleetSeedMargin = 2 * time.Minute
 
 // seedLimit is how many rows of a version are read back: what its window
 // keeps (observe.Options.VersionWindowSize, the gateway's default).

@@ -566,8 +566,9 @@ func (s *Server) Start() error {
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.Health.Run(ctx) }()
 	go func() { defer s.wg.Done(); s.Rollouts.Run(ctx) }()
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.seedWindows(ctx) }()
+	go func() { defer s.wg.Done(); s.watchStore(ctx) }() // sluice_store_ready after the start
 	if s.Ejector != nil {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.Ejector.Run(ctx) }()

@@ -155,12 +155,14 @@ func (s *Server) listenWhileWaiting() {
 	}
 }
 
-// storeState is the wait for the store at the start, as /metrics shows
-// it: served while the gateway waits (on the address that serves /metrics
-// once it started) and after, so an alert can tell a replica that waits
-// for its store from one that is down.
+// storeState is the store's state as /metrics shows it: the wait for it at
+// the start, served while the gateway waits (on the address that serves
+// /metrics once it started) and after, so an alert can tell a replica that
+// waits for its store from one that is down; then, once started, whether
+// the store answers now (watchStore).
 type storeState struct {
 	ready atomic.Bool
+	lost  atomic.Bool  // started, and the store's last check failed (watchStore)
 	tries atomic.Int64 // the failed tries to reach the store at the start
 	since atomic.Int64 // when the wait began, Unix nanoseconds; 0 when not waiting
 }
@@ -181,9 +183,9 @@ func (st *storeState) opened() {
 func (st *storeState) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_store_ready",
-			Help: "1 once the gateway opened its store at the start; 0 while it waits for it (store_wait), serving only /healthz and /metrics. A store lost later is sluice_store_write_errors_total's."},
+			Help: "1 while the store answers: the gateway opened it at the start, and its last check (every 2 s) answered with none of the gateway's writes failed since the one before; 0 while it waits for the store at the start (store_wait, serving only /healthz and /metrics; sluice_store_wait_seconds is above 0 then) and while a started gateway's store is lost."},
 			func() float64 {
-				if st.ready.Load() {
+				if st.ready.Load() && !st.lost.Load() {
 					return 1
 				}
 				return 0

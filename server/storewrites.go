@@ -53,6 +53,15 @@ func (w *storeWrites) failed(what string) func() {
 	return func() { c.Add(1) }
 }
 
+// total is how many writes failed, whatever was written.
+func (w *storeWrites) total() int64 {
+	n := w.requestLog()
+	for _, c := range w.counts {
+		n += c.Load()
+	}
+	return n
+}
+
 // Describe implements prometheus.Collector.
 func (w *storeWrites) Describe(ch chan<- *prometheus.Desc) { ch <- w.desc }
 
