@@ -295,30 +295,7 @@ func TestRawAnswer_SlowClientIsNotIdle(t *testing.T) {
 // What must happen: the stream ends at the idle bound with an error event
 // naming the version and timeouts.idle.
 func TestResponsesByIDStream_IdleBackendIsCutOff(t *testing.T) {
-	stall := make(chan struct{})
-	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.Method == http.MethodPost && r.URL.Path == "/v1/responses":
-			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, `{"id":"resp_idle","object":"response","status":"in_progress","output":[]}`)
-		case r.Method == http.MethodGet && r.URL.Path == "/v1/responses/resp_idle":
-			w.Header().Set("Content-Type", "text/event-stream")
-			io.WriteString(w, "event: response.in_progress\ndata: {\"type\":\"response.in_progress\",\"sequence_number\":1}\n\n")
-			w.(http.Flusher).Flush()
-			select { // a wedged worker: the connection stays open
-			case <-stall:
-			case <-r.Context().Done():
-			}
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	t.Cleanup(be.Close)
-	t.Cleanup(func() { close(stall) })
-	ip := newIdleProxy(t, be.URL, nil)
-	if resp, body := post(t, ip.url, "/v1/responses", `{"model":"chat","input":"hi","background":true}`); resp.StatusCode != 200 {
-		t.Fatalf("create: %d %s", resp.StatusCode, body)
-	}
+	ip := wedgedByIDProxy(t, "event: response.in_progress\ndata: {\"type\":\"response.in_progress\",\"sequence_number\":1}\n\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ip.url+"/v1/responses/resp_idle?stream=true", nil)
@@ -371,4 +348,41 @@ func TestIdle_SlowFirstEventIsFirstBytes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// wedgedByIDProxy is a gateway (newIdleProxy) in front of a backend that
+// answers a background POST /v1/responses with resp_idle in progress,
+// and GET /v1/responses/resp_idle with an event stream of events (written
+// in turn, then flushed) that then sends nothing, its connection open, as
+// a wedged worker does, until the test ends. The response was created
+// through the gateway.
+func wedgedByIDProxy(t *testing.T, events ...string) *idleProxy {
+	t.Helper()
+	stall := make(chan struct{})
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodPost && r.URL.Path == "/v1/responses":
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"id":"resp_idle","object":"response","status":"in_progress","output":[]}`)
+		case r.Method == http.MethodGet && r.URL.Path == "/v1/responses/resp_idle":
+			w.Header().Set("Content-Type", "text/event-stream")
+			for _, e := range events {
+				io.WriteString(w, e)
+			}
+			w.(http.Flusher).Flush()
+			select { // a wedged worker: the connection stays open
+			case <-stall:
+			case <-r.Context().Done():
+			}
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(be.Close)
+	t.Cleanup(func() { close(stall) })
+	ip := newIdleProxy(t, be.URL, nil)
+	if resp, body := post(t, ip.url, "/v1/responses", `{"model":"chat","input":"hi","background":true}`); resp.StatusCode != 200 {
+		t.Fatalf("create: %d %s", resp.StatusCode, body)
+	}
+	return ip
 }

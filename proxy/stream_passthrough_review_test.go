@@ -103,32 +103,11 @@ func TestEncodedEventStreamPassesByteForByte(t *testing.T) {
 // What must happen: openai-go reads the event, then the gateway's error
 // event naming timeouts.idle, numbered after the backend's last.
 func TestResponsesByIDStream_IdleAfterKeepAliveIsAnErrorEvent(t *testing.T) {
-	stall := make(chan struct{})
-	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.Method == http.MethodPost && r.URL.Path == "/v1/responses":
-			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, `{"id":"resp_idle","object":"response","status":"in_progress","output":[]}`)
-		case r.Method == http.MethodGet && r.URL.Path == "/v1/responses/resp_idle":
-			w.Header().Set("Content-Type", "text/event-stream")
-			io.WriteString(w, "event: response.in_progress\ndata: {\"type\":\"response.in_progress\",\"sequence_number\":7,\"response\":{\"id\":\"resp_idle\",\"object\":\"response\",\"status\":\"in_progress\",\"output\":[]}}\n\n")
-			io.WriteString(w, "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":8,\"item_id\":\"m\",\"output_index\":0,\"content_index\":0,\"delta\":\"hel\"}\n\n")
-			io.WriteString(w, keepAlive)
-			w.(http.Flusher).Flush()
-			select {
-			case <-stall:
-			case <-r.Context().Done():
-			}
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	t.Cleanup(be.Close)
-	t.Cleanup(func() { close(stall) })
-	ip := newIdleProxy(t, be.URL, nil)
-	if resp, body := post(t, ip.url, "/v1/responses", `{"model":"chat","input":"hi","background":true}`); resp.StatusCode != 200 {
-		t.Fatalf("create: %d %s", resp.StatusCode, body)
-	}
+	ip := wedgedByIDProxy(t,
+		"event: response.in_progress\ndata: {\"type\":\"response.in_progress\",\"sequence_number\":7,\"response\":{\"id\":\"resp_idle\",\"object\":\"response\",\"status\":\"in_progress\",\"output\":[]}}\n\n",
+		"event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":8,\"item_id\":\"m\",\"output_index\":0,\"content_index\":0,\"delta\":\"hel\"}\n\n",
+		keepAlive,
+	)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	g := respSDK(ip.url).Responses.GetStreaming(ctx, "resp_idle", responses.ResponseGetParams{})
