@@ -63,6 +63,12 @@ func TestProxy_BadInput(t *testing.T) {
 		{name: "TooLargeChunked", body: `{"model":"chat","pad":"` + strings.Repeat("x", 70<<10) + `"}`, headers: map[string]string{"chunked": "1"}, status: 413, msg: "byte limit"},
 		{name: "GET", method: "GET", body: "", status: 405, msg: "takes POST"},
 		{name: "UnknownPath", path: "/v1/../admin/v1/tokens", body: `{"model":"chat"}`, status: 404, msg: "unknown path"},
+		// The 404 lists every path served: a user reading it for the
+		// model list's one model or a stored response's looked for
+		// /v1/models/{model} and /v1/responses/{id} in vain (trial
+		// "clients", finding 10).
+		{name: "UnknownPathListsModel", path: "/v1/nothing", body: `{"model":"chat"}`, status: 404, msg: "/v1/models/{model}"},
+		{name: "UnknownPathListsResponseByID", path: "/v1/nothing", body: `{"model":"chat"}`, status: 404, msg: "/v1/responses/{id}/input_items"},
 		// Fields the proxy reads but does not require: a wrong type is
 		// ignored, as the OpenAI API's own clients never send one.
 		{name: "UserNumber", body: `{"model":"chat","user":12345,"messages":[]}`, status: 200, backend: true},

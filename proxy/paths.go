@@ -21,10 +21,14 @@ const (
 	pathSpeech      = "/v1/audio/speech" // answers with audio bytes
 )
 
-// servedPaths is what the 404 of an unknown path lists.
+// servedPaths is what the 404 of an unknown path lists: every path the
+// data plane serves, the model list's one model and a stored response's
+// (responses_byid.go) too.
 const servedPaths = "Sluice serves POST " + pathChat + ", " + pathCompletions + ", " + pathResponses + ", " +
 	pathEmbeddings + ", " + pathRerank + ", " + pathScore + ", " + pathModerations + ", " + pathImages + ", " +
-	pathSpeech + " and " + pathFeedback + ", and GET /v1/models"
+	pathSpeech + " and " + pathFeedback + "; GET /v1/models and /v1/models/{model}; and a stored response's " +
+	pathResponsesByID + "{id} (GET, DELETE), " + pathResponsesByID + "{id}/cancel (POST) and " +
+	pathResponsesByID + "{id}/input_items (GET)"
 
 // pathFeedback is the feedback endpoint's path (feedback.go).
 const pathFeedback = "/v1/feedback"
