@@ -75,16 +75,7 @@ func TestOpen_LogsMigrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs lockedBuffer
-	logger := slog.New(slog.NewJSONHandler(&logs, nil))
-	type opened struct {
-		s   *postgres.Store
-		err error
-	}
-	done := make(chan opened, 1)
-	go func() {
-		s, err := postgres.OpenOptions(t.Context(), dsn, postgres.Options{Logger: logger})
-		done <- opened{s, err}
-	}()
+	done := openInBackground(t.Context(), dsn, &logs)
 	// Wait until Open says it waits for the lock (it tries it again
 	// every 250 ms rather than queue in pg_advisory_lock: migrate).
 	for len(records(t, logs.String(), "store migration lock held by another process (a replica migrating the schema); waiting for it")) == 0 {
@@ -138,4 +129,22 @@ func TestOpen_LogsMigrations(t *testing.T) {
 	if again.String() != "" {
 		t.Errorf("opening a current schema logged:\n%s", again.String())
 	}
+}
+
+// opened is what a postgres.OpenOptions run in the background returned.
+type opened struct {
+	s   *postgres.Store
+	err error
+}
+
+// openInBackground opens dsn's store in a goroutine, its logs written as
+// JSON to logs (read them with records), and returns where its result
+// comes: the migration lock's tests watch Open wait while it runs.
+func openInBackground(ctx context.Context, dsn string, logs *lockedBuffer) <-chan opened {
+	done := make(chan opened, 1)
+	go func() {
+		s, err := postgres.OpenOptions(ctx, dsn, postgres.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+		done <- opened{s, err}
+	}()
+	return done
 }

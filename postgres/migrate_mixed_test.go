@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -53,15 +52,7 @@ func TestOpen_ConcurrentIndexBesideOlderReplica(t *testing.T) {
 	}
 
 	var logs lockedBuffer
-	type opened struct {
-		s   *postgres.Store
-		err error
-	}
-	done := make(chan opened, 1)
-	go func() {
-		s, err := postgres.OpenOptions(ctx, dsn, postgres.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
-		done <- opened{s, err}
-	}()
+	done := openInBackground(ctx, dsn, &logs)
 	watch, err := pgx.Connect(ctx, pgtest.DSN(t))
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -103,15 +102,7 @@ func TestOpen_WaitsBesideConcurrentIndexBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs lockedBuffer
-	type opened struct {
-		s   *postgres.Store
-		err error
-	}
-	done := make(chan opened, 1)
-	go func() {
-		s, err := postgres.OpenOptions(ctx, dsn, postgres.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
-		done <- opened{s, err}
-	}()
+	done := openInBackground(ctx, dsn, &logs)
 	for len(records(t, logs.String(), "store migration lock held by another process (a replica migrating the schema); waiting for it")) == 0 {
 		select {
 		case o := <-done:
