@@ -70,7 +70,12 @@ type AuditQuery struct {
 type Observation struct {
 	// RequestID is the X-Request-Id sent to the client.
 	RequestID string `json:"request_id"`
-	// At is when the request arrived.
+	// At is when this attempt was sent to its backend, once the request's
+	// body was read: a row per attempt, so a request retried on stable (or
+	// on another endpoint) has its failed attempt's row at that attempt's
+	// time and the retry's at the retry's, after the failed attempt's
+	// Latency, and At plus Latency is when the attempt ended. Rows an
+	// older gateway logged hold the request's arrival on every attempt.
 	At time.Time `json:"at"`
 	// Model is the model name; Version the version tag that served it.
 	Model   string `json:"model"`

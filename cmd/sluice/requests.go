@@ -78,7 +78,13 @@ func (c *cli) requestsCmd() *cobra.Command {
 				defer noteCut(c.stderr, len(list.Requests), "requests", "--version, --key, --no-key, --replica, --since or --until")
 			}
 			if c.output == "json" {
-				return c.printJSON(list.Requests)
+				return c.printJSON(list.Requests) // the API's order, newest first
+			}
+			if q.RequestID != "" {
+				// One request's rows are its attempts: the table lists
+				// them as they were sent (the failed attempt, then its
+				// retry), where a list is newest first.
+				slices.Reverse(list.Requests)
 			}
 			// The KEY column only when keys are in use: a gateway without
 			// client keys would show a column of dashes.
@@ -97,7 +103,10 @@ func (c *cli) requestsCmd() *cobra.Command {
 				extraCells = func(o sluice.Observation) string { return cell(o) + "\t" + dash(o.Replica) }
 			}
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "WHEN (UTC)\tREQUEST ID\tMODEL:VERSION"+extraHead+"\tROUTE\tSTATUS\tLATENCY\tTTFT\tTOKENS IN/OUT\tTOOLS\tCATEGORY\tERROR")
+			// SENT: a row is an attempt, at the time it was sent to its
+			// backend (a retry's after the attempt it followed), not the
+			// request's arrival, which every attempt's row once held.
+			fmt.Fprintln(tw, "SENT (UTC)\tREQUEST ID\tMODEL:VERSION"+extraHead+"\tROUTE\tSTATUS\tLATENCY\tTTFT\tTOKENS IN/OUT\tTOOLS\tCATEGORY\tERROR")
 			estimated := false
 			for _, o := range list.Requests {
 				fmt.Fprintf(tw, "%s\t%s\t%s:%s%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n",
@@ -115,7 +124,7 @@ func (c *cli) requestsCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&q.RequestID, "id", "", "only the request with this id (the X-Request-Id header of its answer)")
+	f.StringVar(&q.RequestID, "id", "", "only the request with this id (the X-Request-Id header of its answer): a row per attempt, in the order they were sent (-o json: newest first, as the API answers)")
 	f.StringVar(&q.Version, "version", "", "only requests served by this version")
 	f.StringVar(&q.ClientKey, "key", "", "only requests sent with the client key of this name (client_keys in the gateway's config; the name, never the secret)")
 	f.BoolVar(&q.NoClientKey, "no-key", false, "only requests sent without a client key: with an operator's or admin's token, or to a gateway without client keys")
