@@ -111,19 +111,22 @@ type Observation struct {
 	// an estimate when TokensEstimated is set.
 	InputTokens  int `json:"input_tokens"`
 	OutputTokens int `json:"output_tokens"`
-	// CachedTokens is the backend's usage.prompt_tokens_details.cached_tokens:
-	// the prompt tokens served from its prefix cache (see CacheReported).
-	CachedTokens int `json:"cached_tokens,omitempty"`
 	// FinishReason is the first choice's finish_reason.
 	FinishReason string `json:"finish_reason,omitempty"`
 	// ResponseChars is the length of the generated text in bytes of UTF-8.
 	ResponseChars int `json:"response_chars"`
+	// CachedTokens is the backend's usage.prompt_tokens_details.cached_tokens:
+	// the prompt tokens served from its prefix cache (see CacheReported).
+	// An int32 (a prompt's tokens fit it many times over), next to the
+	// booleans, so that they share its word's other half (see below).
+	CachedTokens int32 `json:"cached_tokens,omitempty"`
 
 	// The booleans are kept together, where they share one word: spread
 	// among the other fields, each group took a word of its own, and the
 	// struct, which the proxy allocates once per request, grew from the
 	// allocator's 256-byte size class into the 288-byte one when Replica
-	// was added (TestObservation_Size).
+	// was added (TestObservation_Size). The ninth (StreamWhole) found its
+	// byte beside CachedTokens, made an int32 for it.
 
 	// Stream is true for streamed responses.
 	Stream bool `json:"stream,omitempty"`
@@ -163,6 +166,14 @@ type Observation struct {
 	// pin, label, force header, rule or policy, and on rows logged before
 	// it was kept (postgres 0027, sqlite 0022).
 	SplitConversation bool `json:"split_conversation,omitempty"`
+	// StreamWhole is true on a streamed request whose backend answered it
+	// whole (it ignored stream: true, or sent the whole answer gzip- or
+	// deflate-encoded, decoded here), which the gateway sent on to the
+	// client as a stream: a success, whose TTFT is the whole answer's
+	// time, and the sign of a backend that does not stream
+	// (sluice_stream_whole_answers_total counts them per version). False
+	// on rows logged before it was kept (postgres 0033, sqlite 0027).
+	StreamWhole bool `json:"stream_whole,omitempty"`
 	// ClientKey is the name of the client key (config client_keys) that
 	// sent the request; never its secret. It is "" when the gateway has no
 	// client keys, for a request sent with an operator or admin token, for
