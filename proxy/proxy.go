@@ -579,6 +579,17 @@ func (p *Proxy) hold(tab *route.Table, t *route.Target) (*atomic.Int64, *route.T
 }
 
 func (x *exchange) parse(categoryHeader string) error {
+	if x.r.URL.Path == pathImageEdits {
+		if ct := x.r.Header.Get("Content-Type"); isForm(ct) {
+			f, err := readFormFields(x.body, ct)
+			if err != nil {
+				return err
+			}
+			x.f = f
+			x.f.forPath(pathImageEdits)
+			return x.checkFields(categoryHeader)
+		}
+	}
 	trim := bytes.TrimLeft(x.body, " \t\r\n")
 	if len(trim) == 0 || trim[0] != '{' {
 		if enc := x.r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
@@ -593,6 +604,15 @@ func (x *exchange) parse(categoryHeader string) error {
 	}
 	x.f = readFields(x.body)
 	x.f.forPath(x.r.URL.Path)
+	return x.checkFields(categoryHeader)
+}
+
+// checkFields checks the fields parse read and sets the request's
+// category.
+func (x *exchange) checkFields(categoryHeader string) error {
+	if x.f.form && !x.f.model.Exists() {
+		return sluice.Errorf(sluice.CodeBadRequest, "the form has no \"model\" field: add one naming a model such as \"image\", a pin such as \"image:v1.2.0\" or a label such as \"image@canary\" (GET /v1/models lists them)")
+	}
 	if !x.f.model.Exists() {
 		return sluice.Errorf(sluice.CodeBadRequest, "the request has no \"model\": set it to a model name such as \"chat\", a pin such as \"chat:v1.2.0\" or a label such as \"chat@canary\" (GET /v1/models lists them)")
 	}
@@ -929,10 +949,7 @@ func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target, route
 	// A fresh buffer: the transport may still read the body after
 	// RoundTrip returns, and rewinds it through GetBody to retry a request
 	// that hit a keep-alive connection the backend had just closed.
-	up := rewriteModel(make([]byte, 0, len(x.body)+64), x.body, x.f.model, t.Upstream)
-	if x.f.stream {
-		up = withUsageOption(up, x.f)
-	}
+	up := appendUpstreamBody(make([]byte, 0, len(x.body)+64), x.body, x.f, t.Upstream)
 	x.endpoint = x.endpointFor(t)
 	ctx, wrote := p.watchWrites(ctx, x.r)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, backendURL(x.endpoint, x.r.URL.Path), bytes.NewReader(up))
