@@ -19,7 +19,7 @@ const (
 	pathModerations = "/v1/moderations"
 	pathImages      = "/v1/images/generations"
 	// pathImageEdits is in form.go.
-	pathSpeech      = "/v1/audio/speech" // answers with audio bytes
+	pathSpeech = "/v1/audio/speech" // answers with audio bytes
 )
 
 // servedPaths is what the 404 of an unknown path lists: every path the
