@@ -18,8 +18,8 @@ const (
 	pathScore       = "/v1/score"  // vLLM's
 	pathModerations = "/v1/moderations"
 	pathImages      = "/v1/images/generations"
+	pathSpeech      = "/v1/audio/speech" // answers with audio bytes
 	// pathImageEdits is in form.go.
-	pathSpeech = "/v1/audio/speech" // answers with audio bytes
 )
 
 // servedPaths is what the 404 of an unknown path lists: every path the
