@@ -128,9 +128,21 @@ func partName(head []byte) (name string, file bool, err error) {
 	if head == nil {
 		return "", false, errString("a part has no Content-Disposition")
 	}
+	// Readers differ on what the form leaves ambiguous: Go's ends a line
+	// at LF and keeps the first of a repeated header, python-multipart
+	// (Starlette, FastAPI: LiteLLM and most Python model servers) ends one
+	// at CR and keeps the last. Either way a backend could read a part as
+	// "model" that the gateway read as another field, and take a model the
+	// gateway never routed on: such a part is refused.
+	if n := bytes.Count(head, []byte("\r\n")); n != bytes.Count(head, []byte("\r")) || n != bytes.Count(head, []byte("\n")) {
+		return "", false, errString("a part's header lines must end with CRLF, and hold no CR or LF alone")
+	}
 	h, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(head))).ReadMIMEHeader()
 	if err != nil {
 		return "", false, errString("a part's headers are malformed")
+	}
+	if len(h["Content-Disposition"]) > 1 {
+		return "", false, errString("a part has Content-Disposition more than once")
 	}
 	cd := h.Get("Content-Disposition")
 	d, params, err := mime.ParseMediaType(cd)

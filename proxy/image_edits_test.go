@@ -291,6 +291,22 @@ func TestProxy_ImageEditsBadForm(t *testing.T) {
 		{"TwoModels", "", "", 400, `"model" more than once`},
 		{"NoBoundary", "--x\r\n", "multipart/form-data", 400, "boundary"},
 		{"Unclosed", "--x\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nchat", "multipart/form-data; boundary=x", 400, "not valid multipart/form-data"},
+		// A part naming itself twice: the gateway's reader takes the first
+		// Content-Disposition, Starlette's (FastAPI: LiteLLM, most Python
+		// model servers) the last, so the backend would read a second
+		// "model" the gateway never routed on (a client key's scope
+		// bypassed, the split's upstream model replaced).
+		{"TwoDispositions", "--B\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nchat\r\n--B\r\n" +
+			"Content-Disposition: form-data; name=\"prompt\"\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nother\r\n--B--\r\n",
+			"multipart/form-data; boundary=B", 400, "Content-Disposition more than once"},
+		// Header lines ended by LF alone: Go's reader ends the headers at
+		// the blank LF line and names the part "prompt", where
+		// python-multipart reads one header value up to the CR, whose
+		// last parameter is name="model": refused, as the two would read
+		// different parts.
+		{"BareLF", "--B\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nchat\r\n--B\r\n" +
+			"Content-Disposition: form-data; name=\"prompt\"\n\nContent-Disposition: form-data; name=\"model\"\r\n\r\nother\r\n--B--\r\n",
+			"multipart/form-data; boundary=B", 400, "CRLF"},
 		{"TooLarge", "", "", 413, "max_body_bytes"},
 		{"UnknownModel", "", "", 404, "nope"},
 	} {
