@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"image/png"
 	"strings"
 	"testing"
@@ -85,6 +86,17 @@ func TestServer_Choices(t *testing.T) {
 		}
 		if len(texts) != 2 || texts[0] == "" || texts[0] != texts[1] {
 			t.Errorf("streamed texts by index %v, want two whole ones", texts)
+		}
+	})
+	t.Run("Null", func(t *testing.T) {
+		// "n": null is the default, one choice, as the API takes it
+		// (clients that send every optional field send it so).
+		resp := post(t, newClient(t), s.URL()+"/v1/chat/completions", `{"model":"m","n":null,"messages":[{"role":"user","content":"hi"}]}`)
+		var res struct{ Choices []struct{} }
+		err := json.NewDecoder(resp.Body).Decode(&res)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || err != nil || len(res.Choices) != 1 {
+			t.Errorf("n=null: status %d, %d choices (%v), want 200 with one", resp.StatusCode, len(res.Choices), err)
 		}
 	})
 	t.Run("OutOfRange", func(t *testing.T) {

@@ -104,7 +104,8 @@ func parseRequest(body []byte, req *request) error {
 		case "max_tokens":
 			return s.integer("max_tokens", &req.MaxTokens)
 		case "n":
-			req.HasN = true
+			// null is the default, as the API takes it.
+			req.HasN = s.peek() != 'n'
 			return s.integer("n", &req.N)
 		case "max_completion_tokens":
 			return s.integer("max_completion_tokens", &req.MaxCompletionTokens)
