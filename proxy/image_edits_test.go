@@ -336,3 +336,45 @@ func TestProxy_ImageEditsBadForm(t *testing.T) {
 		t.Errorf("the backend was sent %d bad forms", len(bodies))
 	}
 }
+
+// TestProxy_ImageEditsMirrored: a shadow mirrors an image edit as it
+// mirrors a generation: the candidate gets the client's form byte for
+// byte but for the model, its own upstream model (the form read again in
+// the shadow worker, mirroredFields), and the pair compares status and
+// latency, with no text.
+func TestProxy_ImageEditsMirrored(t *testing.T) {
+	stable, cand := newEditBackend(t, ""), newEditBackend(t, "")
+	p, url := MustProxy(t, proxy.Options{Routes: MustRoutes(t, stable.URL, cand.URL), NoRetry: true})
+	p.SetShadow("chat", "chat:v2", 1)
+	var sent []byte
+	client := openai.NewClient(option.WithBaseURL(url+"/v1/"), option.WithAPIKey("unused"), option.WithMaxRetries(0), option.WithMiddleware(captureBody(&sent)))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := client.Images.Edit(ctx, openai.ImageEditParams{
+		Image:  openai.ImageEditParamsImageUnion{OfFile: openai.File(bytes.NewReader(editImage), "in.png", "image/png")},
+		Prompt: "a red hat",
+		Model:  "chat",
+	}); err != nil {
+		t.Fatalf("edit: %v", err)
+	}
+	waitFor(t, "the mirrored edit's pair", func() bool { return len(p.ShadowPairs("chat", 0)) == 1 })
+	pr := p.ShadowPairs("chat", 0)[0]
+	if pr.Primary.Status != 200 || pr.Shadow.Status != 200 || pr.Shadow.Error != "" || pr.Shadow.Text != "" {
+		t.Errorf("pair %+v, want both sides 200 with no text", pr)
+	}
+	field := "Content-Disposition: form-data; name=\"model\"\r\n\r\n"
+	for _, side := range []struct {
+		be       *editBackend
+		upstream string
+	}{{stable, "up-v1"}, {cand, "up-v2"}} {
+		bodies, types := side.be.received()
+		if len(bodies) != 1 {
+			t.Fatalf("%s: the backend got %d requests, want 1", side.upstream, len(bodies))
+		}
+		want := bytes.Replace(sent, []byte(field+"chat\r\n"), []byte(field+side.upstream+"\r\n"), 1)
+		if bytes.Equal(want, sent) || !bytes.Equal(bodies[0], want) {
+			t.Errorf("%s: the backend got a form of %d bytes that is not the client's (%d bytes) with model %s (read as model %q)",
+				side.upstream, len(bodies[0]), len(sent), side.upstream, readForm(t, types[0], bodies[0])["model"])
+		}
+	}
+}
