@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -376,5 +377,32 @@ func TestProxy_ImageEditsMirrored(t *testing.T) {
 			t.Errorf("%s: the backend got a form of %d bytes that is not the client's (%d bytes) with model %s (read as model %q)",
 				side.upstream, len(bodies[0]), len(sent), side.upstream, readForm(t, types[0], bodies[0])["model"])
 		}
+	}
+}
+
+// TestProxy_ImageEditsCompressed: a form sent with a Content-Encoding is a
+// 400 saying the gateway does not read a compressed body, as a JSON
+// body's is, not that the form is malformed (which sent the client to
+// look for a fault in a form its library wrote well).
+func TestProxy_ImageEditsCompressed(t *testing.T) {
+	be := newEditBackend(t, "")
+	_, url := MustProxy(t, proxy.Options{Routes: MustRoutes(t, be.URL, ""), NoRetry: true})
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	fw, _ := mw.CreateFormFile("image", "in.png")
+	fw.Write(editImage)
+	mw.WriteField("prompt", "a red hat")
+	mw.WriteField("model", "chat")
+	mw.Close()
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(form.Bytes())
+	zw.Close()
+	resp, got := post(t, url, "/v1/images/edits", gz.String(), "Content-Type", mw.FormDataContentType(), "Content-Encoding", "gzip")
+	if resp.StatusCode != 400 || !strings.Contains(got, "compressed (Content-Encoding: gzip)") {
+		t.Errorf("status %d %s, want 400 saying the body is compressed", resp.StatusCode, got)
+	}
+	if bodies, _ := be.received(); len(bodies) != 0 {
+		t.Errorf("the backend was sent %d compressed forms", len(bodies))
 	}
 }

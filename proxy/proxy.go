@@ -581,6 +581,9 @@ func (p *Proxy) hold(tab *route.Table, t *route.Target) (*atomic.Int64, *route.T
 func (x *exchange) parse(categoryHeader string) error {
 	if x.r.URL.Path == pathImageEdits {
 		if ct := x.r.Header.Get("Content-Type"); isForm(ct) {
+			if err := compressedError(x.r.Header.Get("Content-Encoding")); err != nil {
+				return err
+			}
 			f, err := readFormFields(x.body, ct)
 			if err != nil {
 				return err
@@ -592,19 +595,28 @@ func (x *exchange) parse(categoryHeader string) error {
 	}
 	trim := bytes.TrimLeft(x.body, " \t\r\n")
 	if len(trim) == 0 || trim[0] != '{' {
-		if enc := x.r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+		if err := compressedError(x.r.Header.Get("Content-Encoding")); err != nil {
 			// The body is what the client compressed: say that, not
 			// that it is no JSON object (only on this error path).
-			if len(enc) > 32 {
-				enc = enc[:32] + "…"
-			}
-			return sluice.Errorf(sluice.CodeBadRequest, "the request body is compressed (Content-Encoding: %s), which the gateway does not read: send it uncompressed, as the OpenAI SDKs do", enc)
+			return err
 		}
 		return sluice.Errorf(sluice.CodeBadRequest, "the request body must be a JSON object such as {\"model\": \"chat\", \"messages\": [...]}")
 	}
 	x.f = readFields(x.body)
 	x.f.forPath(x.r.URL.Path)
 	return x.checkFields(categoryHeader)
+}
+
+// compressedError is the error for a body sent with Content-Encoding enc,
+// which the gateway does not read, or nil when enc is none or identity.
+func compressedError(enc string) error {
+	if enc == "" || strings.EqualFold(enc, "identity") {
+		return nil
+	}
+	if len(enc) > 32 {
+		enc = enc[:32] + "…"
+	}
+	return sluice.Errorf(sluice.CodeBadRequest, "the request body is compressed (Content-Encoding: %s), which the gateway does not read: send it uncompressed, as the OpenAI SDKs do", enc)
 }
 
 // checkFields checks the fields parse read and sets the request's
