@@ -25,6 +25,13 @@ func isForm(contentType string) bool {
 	return len(contentType) >= len(mt) && strings.EqualFold(contentType[:len(mt)], mt)
 }
 
+// maxFormParts bounds a form's parts, as Go's multipart.Reader.ReadForm
+// and Starlette (max_fields, max_files) bound theirs: an image edit has 16
+// images at most, a mask and a dozen fields, and each part costs a parse
+// of its headers, so a body of tiny parts up to max_body_bytes cost the
+// gateway about 100 times its size in garbage.
+const maxFormParts = 1000
+
 // readFormFields reads what the router needs from a multipart/form-data
 // body (RFC 7578): the "model" field, where its value lies in the body
 // (model.Index, for rewriteFormModel), "stream" and "user", and the
@@ -63,9 +70,12 @@ func readFormFields(body []byte, contentType string) (fields, error) {
 	pos += len(dash)
 	delim := []byte("\r\n" + dash)
 	models, streams := 0, 0
-	for {
+	for parts := 0; ; parts++ {
 		if bytes.HasPrefix(body[pos:], []byte("--")) {
 			break // the closing delimiter; an epilogue after it is ignored
+		}
+		if parts == maxFormParts {
+			return f, sluice.Errorf(sluice.CodeBadRequest, "the form has more than %d parts: send the images, the mask and the fields the API takes, each once", maxFormParts)
 		}
 		for pos < len(body) && (body[pos] == ' ' || body[pos] == '\t') {
 			pos++ // transport padding
@@ -137,7 +147,9 @@ func partName(head []byte) (name string, file bool, err error) {
 	if n := bytes.Count(head, []byte("\r\n")); n != bytes.Count(head, []byte("\r")) || n != bytes.Count(head, []byte("\n")) {
 		return "", false, errString("a part's header lines must end with CRLF, and hold no CR or LF alone")
 	}
-	h, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(head))).ReadMIMEHeader()
+	// A reader the size of the headers, which it holds whole, rather than
+	// bufio's 4 KiB per part.
+	h, err := textproto.NewReader(bufio.NewReaderSize(bytes.NewReader(head), len(head))).ReadMIMEHeader()
 	if err != nil {
 		return "", false, errString("a part's headers are malformed")
 	}
