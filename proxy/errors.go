@@ -61,10 +61,12 @@ func writeErrorTyped(w http.ResponseWriter, status int, code sluice.Code, typ, c
 
 // errorType maps a code to the OpenAI error "type" clients switch on. A
 // 403 (a client key's model outside its models, a token whose role may
-// not call models) is "request_forbidden", the type OpenAI's own 403s
-// carry, which the SDKs raise as PermissionDeniedError by its status: the
-// caller is known, and "authentication_error" sent people to check a key
-// that was valid.
+// not call models) is "request_forbidden", the type of OpenAI's own
+// refusal of a caller it knows (its region refusal; its refusal of a
+// model a project may not use is typed invalid_request_error, code
+// model_not_found); the SDKs raise a 403 as PermissionDeniedError by its
+// status, whatever its type. "authentication_error" sent people to check
+// a key that was valid.
 func errorType(c sluice.Code) string {
 	switch c {
 	case sluice.CodeInvalid, sluice.CodeBadRequest, sluice.CodeNotFound, sluice.CodeGone, sluice.CodeTooLarge, sluice.CodeConflict:
