@@ -49,14 +49,24 @@ func TestCLI_RequestsMarkStreamAnsweredWhole(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("sluice requests: exit %d: %s", code, errOut)
 	}
+	seen := 0
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
 		marked := strings.Contains(l, "(whole)")
 		switch {
-		case strings.Contains(l, wholeID) && !marked:
-			t.Errorf("the stream v1.2.0's backend answered whole has no (whole) mark:\n%s", out)
-		case strings.Contains(l, streamedID) && marked:
-			t.Errorf("the stream v1.1.0's backend streamed is marked (whole):\n%s", out)
+		case strings.Contains(l, wholeID):
+			seen++
+			if !marked {
+				t.Errorf("the stream v1.2.0's backend answered whole has no (whole) mark:\n%s", out)
+			}
+		case strings.Contains(l, streamedID):
+			seen++
+			if marked {
+				t.Errorf("the stream v1.1.0's backend streamed is marked (whole):\n%s", out)
+			}
 		}
+	}
+	if seen != 2 {
+		t.Fatalf("want a row for each of %s and %s, so that each is checked:\n%s", wholeID, streamedID, out)
 	}
 	if !strings.Contains(errOut, "(whole) marks a streamed request its backend answered whole") {
 		t.Errorf("no note on stderr saying what (whole) means: %q", errOut)
@@ -64,6 +74,9 @@ func TestCLI_RequestsMarkStreamAnsweredWhole(t *testing.T) {
 	var rows []sluice.Observation
 	if err := json.Unmarshal([]byte(mustRun(t, cmd("requests", "chat", "-o", "json")...)), &rows); err != nil {
 		t.Fatal(err)
+	}
+	if len(rows) != 2 {
+		t.Fatalf("-o json: %d rows, want the two streams'", len(rows))
 	}
 	for _, o := range rows {
 		if o.StreamWhole != (o.RequestID == wholeID) || !o.Stream {
