@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/stats"
@@ -48,6 +49,18 @@ type Report struct {
 	StoppedEarly bool `json:"stopped_early,omitempty"`
 	// PlannedN is the planned requests per arm of a test stopped early.
 	PlannedN int `json:"planned_n,omitempty"`
+	// SampleFrom and SampleUntil bound the answers the report compares
+	// (from the candidate going live until the sample was reached, or
+	// the test stopped), and ScoresRead is when the scores that come
+	// after their answer (users' ratings, the judge's grades) were read
+	// for it: a rating of those answers that arrived later is not in the
+	// report, which never changes; the rollout's status shows such
+	// ratings beside it (rollout.LateFeedback). Set by the controller,
+	// which knows the times; zero in a report stored before they were
+	// kept (postgres 0032, sqlite 0026).
+	SampleFrom  time.Time `json:"sample_from,omitzero"`
+	SampleUntil time.Time `json:"sample_until,omitzero"`
+	ScoresRead  time.Time `json:"scores_read_at,omitzero"`
 }
 
 // ABMetric is one metric of an A/B report.
@@ -144,16 +157,23 @@ func ABReport(in Input, spec sluice.AnalysisSpec) Report {
 			rep.Categories = append(rep.Categories, abMetrics(p.Baseline, p.Candidate, name, minTestSample, alpha, th)...)
 		}
 	}
+	rep.decide()
+	return rep
+}
+
+// decide adjusts rep's p-values as one family (abAdjust), sets each row's
+// winner from them and the report's Winner and Summary.
+func (rep *Report) decide() {
 	// cand and base name the metrics each arm wins; shifts the significant
 	// changes that favour neither (lengths, the tool-call rate), which the
 	// summary must still report: "no significant difference" over a
 	// tool-call rate that halved would be false.
 	abAdjust(rep.Metrics, rep.Categories)
-	cand, base, shifts := judgeAB(rep.Metrics, alpha)
+	cand, base, shifts := judgeAB(rep.Metrics, rep.Alpha)
 	// A category's wins for the candidate do not make it the winner (its
 	// overall rows say how it does on the traffic it would get); its
 	// regressions do count against it.
-	_, catBase, catShifts := judgeAB(rep.Categories, alpha)
+	_, catBase, catShifts := judgeAB(rep.Categories, rep.Alpha)
 	base = append(base, catBase...)
 	for _, sh := range catShifts {
 		// A category's change of length follows the overall one and
@@ -174,18 +194,17 @@ func ABReport(in Input, spec sluice.AnalysisSpec) Report {
 		rep.Summary = "the baseline wins: the candidate is worse on " + strings.Join(base, ", ")
 	case len(shifts) > 0:
 		rep.Winner = "no difference"
-		rep.Summary = fmt.Sprintf("neither arm wins at alpha %g after %d and %d requests", alpha, b.Requests, c.Requests)
+		rep.Summary = fmt.Sprintf("neither arm wins at alpha %g after %d and %d requests", rep.Alpha, rep.BaselineN, rep.CandidateN)
 	default:
 		rep.Winner = "no difference"
-		rep.Summary = fmt.Sprintf("no significant difference at alpha %g after %d and %d requests", alpha, b.Requests, c.Requests)
+		rep.Summary = fmt.Sprintf("no significant difference at alpha %g after %d and %d requests", rep.Alpha, rep.BaselineN, rep.CandidateN)
 	}
 	if rep.Winner == "no difference" {
-		rep.Summary += equivalenceSummary(rep)
+		rep.Summary += equivalenceSummary(*rep)
 	}
 	if len(shifts) > 0 {
 		rep.Summary += "; changed, favouring neither arm: " + strings.Join(shifts, ", ")
 	}
-	return rep
 }
 
 // equivalenceSummary tells, for a report without a winner, "no difference

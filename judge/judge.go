@@ -16,6 +16,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tidwall/gjson"
+
+	"github.com/sluicehq/sluice"
 )
 
 // Defaults of a Judge's zero fields.
@@ -37,7 +39,8 @@ const (
 
 // Item is one answer to grade.
 type Item struct {
-	// RequestID is the request that produced the answer, for logs.
+	// RequestID is the request that produced the answer: the stored
+	// grade's key (Keep), with Version.
 	RequestID string
 	// Model, Version and Category are where the grade is recorded.
 	Model, Version, Category string
@@ -89,6 +92,13 @@ type Judge struct {
 	// (observe.SourceJudge) makes one. Nil records nothing (the counts
 	// still move).
 	Record func(model, version, category, route string, at time.Time, score float64)
+	// Keep, if set, stores each grade Record was given (the store's
+	// AddJudgeGrade), on the worker that took it, so that an A/B test's
+	// report drawn after a restart, or by another leader, counts it as it
+	// counts users' ratings: the windows Record feeds live in one
+	// process. Its failure is counted (Stats.Unkept); the grade is in the
+	// windows still. Nil stores nothing.
+	Keep func(ctx context.Context, g sluice.JudgeGrade) error
 
 	start sync.Once
 	stop  sync.Once
@@ -96,7 +106,7 @@ type Judge struct {
 	done  chan struct{}
 	wg    sync.WaitGroup
 
-	submitted, dropped, scored, unparsed, failed atomic.Int64
+	submitted, dropped, scored, unparsed, failed, unkept atomic.Int64
 }
 
 // Stats counts what a Judge did with the items it was given.
@@ -112,6 +122,8 @@ type Stats struct {
 	Unparsed int64 `json:"unparsed"`
 	// Failed counts the grading calls that failed (network, status, body).
 	Failed int64 `json:"failed"`
+	// Unkept counts the grades recorded that Keep could not store.
+	Unkept int64 `json:"unkept,omitempty"`
 }
 
 // Sample reports whether the next answer should be graded, a draw against
@@ -154,7 +166,7 @@ func (j *Judge) Close() {
 func (j *Judge) Stats() Stats {
 	return Stats{
 		Submitted: j.submitted.Load(), Dropped: j.dropped.Load(), Scored: j.scored.Load(),
-		Unparsed: j.unparsed.Load(), Failed: j.failed.Load(),
+		Unparsed: j.unparsed.Load(), Failed: j.failed.Load(), Unkept: j.unkept.Load(),
 	}
 }
 
@@ -200,12 +212,19 @@ func (j *Judge) grade(ctx context.Context, it Item) {
 		return
 	}
 	j.scored.Add(1)
+	at := it.At
+	if at.IsZero() {
+		at = time.Now()
+	}
 	if j.Record != nil {
-		at := it.At
-		if at.IsZero() {
-			at = time.Now()
-		}
 		j.Record(it.Model, it.Version, it.Category, it.Route, at, g/10)
+	}
+	if j.Keep != nil {
+		err := j.Keep(ctx, sluice.JudgeGrade{RequestID: it.RequestID, Model: it.Model, Version: it.Version, Category: it.Category,
+			Route: it.Route, AnsweredAt: at, Score: g / 10, At: time.Now()})
+		if err != nil {
+			j.unkept.Add(1)
+		}
 	}
 }
 

@@ -359,9 +359,10 @@ func newServer(ctx context.Context, opt Options, made **Server) (*Server, error)
 		Prometheus:   prom,
 		// A restart mid-rollout: no analysis on half-filled windows.
 		Seeding: s.seeding,
-		// Users' ratings, as the store keeps them: an A/B report drawn
-		// after a restart or a change of leader counts them all.
-		Feedback: s.Store,
+		// Users' ratings and the judge's grades, as the store keeps
+		// them: an A/B report drawn after a restart or a change of
+		// leader counts them all.
+		Feedback: s.Store, Grades: s.Store,
 	}
 	// On a shared store the drain also waits for the other replicas'
 	// requests, and the leader completes a dead replica's rollbacks.
