@@ -42,6 +42,9 @@ func WithQualityRow(rep Report, source string, row *ABMetric) Report {
 		out.Metrics = slices.Delete(out.Metrics, at, at+1)
 	}
 	out.Categories = slices.Clone(rep.Categories)
+	if out.Alpha <= 0 || out.Alpha >= 1 {
+		out.Alpha = WithDefaults(sluice.AnalysisSpec{}).Alpha // as ABReport's spec takes it
+	}
 	out.decide()
 	return out
 }
