@@ -157,23 +157,16 @@ func ABReport(in Input, spec sluice.AnalysisSpec) Report {
 			rep.Categories = append(rep.Categories, abMetrics(p.Baseline, p.Candidate, name, minTestSample, alpha, th)...)
 		}
 	}
-	rep.decide()
-	return rep
-}
-
-// decide adjusts rep's p-values as one family (abAdjust), sets each row's
-// winner from them and the report's Winner and Summary.
-func (rep *Report) decide() {
 	// cand and base name the metrics each arm wins; shifts the significant
 	// changes that favour neither (lengths, the tool-call rate), which the
 	// summary must still report: "no significant difference" over a
 	// tool-call rate that halved would be false.
 	abAdjust(rep.Metrics, rep.Categories)
-	cand, base, shifts := judgeAB(rep.Metrics, rep.Alpha)
+	cand, base, shifts := judgeAB(rep.Metrics, alpha)
 	// A category's wins for the candidate do not make it the winner (its
 	// overall rows say how it does on the traffic it would get); its
 	// regressions do count against it.
-	_, catBase, catShifts := judgeAB(rep.Categories, rep.Alpha)
+	_, catBase, catShifts := judgeAB(rep.Categories, alpha)
 	base = append(base, catBase...)
 	for _, sh := range catShifts {
 		// A category's change of length follows the overall one and
@@ -194,17 +187,18 @@ func (rep *Report) decide() {
 		rep.Summary = "the baseline wins: the candidate is worse on " + strings.Join(base, ", ")
 	case len(shifts) > 0:
 		rep.Winner = "no difference"
-		rep.Summary = fmt.Sprintf("neither arm wins at alpha %g after %d and %d requests", rep.Alpha, rep.BaselineN, rep.CandidateN)
+		rep.Summary = fmt.Sprintf("neither arm wins at alpha %g after %d and %d requests", alpha, b.Requests, c.Requests)
 	default:
 		rep.Winner = "no difference"
-		rep.Summary = fmt.Sprintf("no significant difference at alpha %g after %d and %d requests", rep.Alpha, rep.BaselineN, rep.CandidateN)
+		rep.Summary = fmt.Sprintf("no significant difference at alpha %g after %d and %d requests", alpha, b.Requests, c.Requests)
 	}
 	if rep.Winner == "no difference" {
-		rep.Summary += equivalenceSummary(*rep)
+		rep.Summary += equivalenceSummary(rep)
 	}
 	if len(shifts) > 0 {
 		rep.Summary += "; changed, favouring neither arm: " + strings.Join(shifts, ", ")
 	}
+	return rep
 }
 
 // equivalenceSummary tells, for a report without a winner, "no difference

@@ -98,8 +98,8 @@ type RolloutStatus struct {
 	// winner, overall and per request category.
 	ABReport *analysis.Report `json:"ab_report,omitempty"`
 	// ABLateFeedback is users' ratings of the A/B test's sample that
-	// arrived after its report was drawn, per arm, and what the report
-	// would say with them (rollout.LateFeedback): not in the report,
+	// arrived after its report was drawn, per arm, counts and means with
+	// no verdict drawn on them (rollout.LateFeedback): not in the report,
 	// which stays as drawn. Nil without a report, or for a report stored
 	// before reports kept their span; ABLateFeedbackError says why the
 	// store's ratings could not be read.

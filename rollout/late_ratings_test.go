@@ -3,6 +3,7 @@ package rollout_test
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,8 +17,8 @@ import (
 // API and the dashboard said nothing of them. The report now keeps its
 // span, and LateFeedback counts, per arm, the ratings of the sample's
 // split answers that arrived after it (thumbs up and down, mean), with all
-// ratings now, and what the report would read with them; ratings the report
-// had, ratings of answers outside the sample (before the test, during the
+// ratings now, and draws no verdict on them; ratings the report had,
+// ratings of answers outside the sample (before the test, during the
 // wait, routed by a pin) are not late ones. The report does not change.
 func TestLateFeedback(t *testing.T) {
 	e, rec, answered, before := abWaitEnv(t, nil)
@@ -89,8 +90,11 @@ func TestLateFeedback(t *testing.T) {
 	if !late.After.Equal(rep.ScoresRead) {
 		t.Errorf("late after %s, want the report's read %s", late.After, rep.ScoresRead)
 	}
-	if !late.Changed || late.Winner != "baseline" || rep.Winner == "baseline" {
-		t.Errorf("with the late ratings the report would read %q (changed %v; it read %q): want the baseline winning on quality (feedback): %s", late.Winner, late.Changed, rep.Winner, late.Summary)
+	// Counts and means, and no verdict redrawn on them: the late raters
+	// are not the test's sample, and a verdict that moves as they come
+	// in is a peek.
+	if j, _ := json.Marshal(late); strings.Contains(string(j), "winner") || strings.Contains(string(j), "summary") {
+		t.Errorf("late ratings %s: a verdict drawn on them beside the report; want their counts and means alone", j)
 	}
 	// The report is as drawn.
 	r = *e.ctl.Registry().Rollouts["chat"]

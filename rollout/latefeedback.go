@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/analysis"
 	"github.com/sluicehq/sluice/observe"
 )
 
@@ -20,6 +19,15 @@ type RatingsReader interface {
 // users rate late (a thumbs-down the next morning), and the report, drawn
 // once, never counts them. They are shown beside it, never in it: the
 // report stays as drawn, as Kayenta's and Argo's analysis results do.
+//
+// No verdict is drawn on them, on purpose: the test's sample and horizon
+// (ab_samples, ab_feedback_wait) were fixed before it ran, and a test
+// redrawn on ratings as they keep arriving, looked at until it says
+// something, is a peek whose false alarms alpha no longer bounds; and
+// users who rate an answer the next morning chose to come back, a
+// population apart from the one the report sampled. The counts and means
+// say that ratings came and which way they lean; counting later ratings
+// is the next test's, with a longer ab_feedback_wait.
 type LateRatings struct {
 	// After is when the report read its ratings (Report.ScoresRead):
 	// these arrived after it.
@@ -27,14 +35,6 @@ type LateRatings struct {
 	// Baseline and Candidate are each arm's.
 	Baseline  LateArm `json:"baseline"`
 	Candidate LateArm `json:"candidate"`
-	// Winner and Summary are what the report would say were its
-	// all-traffic quality (feedback) row drawn on every rating now
-	// stored of the sample's answers, the late ones with the others (its
-	// other rows as drawn; analysis.WithQualityRow); Changed says Winner
-	// is not the report's. Empty with no late rating.
-	Winner  string `json:"winner_with_late,omitempty"`
-	Summary string `json:"summary_with_late,omitempty"`
-	Changed bool   `json:"changed,omitempty"`
 }
 
 // LateArm is one arm's late ratings.
@@ -68,21 +68,20 @@ func LateFeedback(ctx context.Context, fs RatingsReader, r sluice.Rollout) (*Lat
 		return nil, fmt.Errorf("read users' ratings of %s's answers: %w", r.ID, err)
 	}
 	late := &LateRatings{After: rep.ScoresRead, Baseline: LateArm{Version: r.Spec.Baseline}, Candidate: LateArm{Version: r.Spec.Candidate}}
-	var scores [2][]float64
 	for _, f := range all {
 		if !observe.SplitRouted(f.Route) {
 			continue
 		}
-		i, a := 0, &late.Baseline
+		var a *LateArm
 		switch f.Version {
 		case r.Spec.Baseline:
+			a = &late.Baseline
 		case r.Spec.Candidate:
-			i, a = 1, &late.Candidate
+			a = &late.Candidate
 		default:
 			continue
 		}
 		score := min(max(f.Score, 0), 1)
-		scores[i] = append(scores[i], score)
 		a.Total++
 		a.TotalMean += score
 		if !f.At.After(rep.ScoresRead) {
@@ -105,14 +104,5 @@ func LateFeedback(ctx context.Context, fs RatingsReader, r sluice.Rollout) (*Lat
 			a.TotalMean /= float64(a.Total)
 		}
 	}
-	if late.Baseline.Ratings+late.Candidate.Ratings == 0 {
-		return late, nil
-	}
-	var row *analysis.ABMetric
-	if m, ok := analysis.ABQualityRow(observe.SourceFeedback, scores[0], scores[1], r.Spec.Analysis); ok {
-		row = &m
-	}
-	with := analysis.WithQualityRow(*rep, observe.SourceFeedback, row)
-	late.Winner, late.Summary, late.Changed = with.Winner, with.Summary, with.Winner != rep.Winner
 	return late, nil
 }

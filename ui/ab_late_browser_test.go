@@ -19,8 +19,10 @@ import (
 // after its report was drawn, and the rollout view showed the report alone,
 // as if no rating had come since. It now shows, below the report and
 // labelled as not in it, each arm's late ratings (count, thumbs up and
-// down, mean), all ratings now, and what the report would read with them;
-// the report's own rows are as drawn.
+// down, mean) and all ratings now, with no verdict drawn on them (late
+// raters are not the test's sample, and a verdict redrawn as they arrive
+// is a peek); the report's own rows are as drawn. The History tab's card
+// of the ended test shows them the same way.
 func TestDashboard_ABLateRatings(t *testing.T) {
 	ctx, jsErrors := newBrowser(t)
 	g := MustGateway(t, MustBackend(t, fakellm.Config{}), MustBackend(t, fakellm.Config{Seed: 5}))
@@ -70,7 +72,8 @@ func TestDashboard_ABLateRatings(t *testing.T) {
 		Label  string     `json:"label"`
 		Head   string     `json:"head"`
 		Rows   [][]string `json:"rows"`
-		With   string     `json:"with"`
+		Note   string     `json:"note"`
+		Text   string     `json:"text"`
 		Report []string   `json:"report"`
 		Below  bool       `json:"below"`
 	}
@@ -80,7 +83,7 @@ func TestDashboard_ABLateRatings(t *testing.T) {
 	  return {
 	    label: t('ab-late-label'), head: late ? late.querySelector('.rollout-head').textContent : "",
 	    rows: Array.from(document.querySelectorAll('#ab-late-table tbody tr')).map(tr => Array.from(tr.cells).map(td => td.textContent)),
-	    with: t('ab-late-with'),
+	    note: t('ab-late-untested'), text: late ? late.textContent : "",
 	    report: Array.from(document.querySelectorAll('#ab-table tbody tr')[0].cells).map(td => td.textContent),
 	    below: !!late && !!report && !report.contains(late) && !!(report.compareDocumentPosition(late) & Node.DOCUMENT_POSITION_FOLLOWING),
 	  };
@@ -98,12 +101,41 @@ func TestDashboard_ABLateRatings(t *testing.T) {
 	if fmt.Sprint(p.Rows) != fmt.Sprint(want) {
 		t.Errorf("late ratings rows %q, want %q", p.Rows, want)
 	}
-	if !strings.Contains(p.With, "would read baseline, not no difference") {
-		t.Errorf("what the report would read with them: %q", p.With)
+	if !strings.HasPrefix(p.Note, "Not tested: ") || strings.Contains(p.Text, "would read") || strings.Contains(p.Text, "wins") {
+		t.Errorf("the late ratings box %q (note %q): want their counts and means with no verdict drawn on them", p.Text, p.Note)
 	}
 	// The report's own row is as drawn: 3 ratings a side.
 	if len(p.Report) < 12 || p.Report[11] != "3 / 3" {
 		t.Errorf("the report's quality (feedback) row %q: want it as drawn, on 3 / 3", p.Report)
+	}
+
+	// The History tab's card of the ended test (GET ?id=), read-only.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`a[data-tab="history"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#history-table tr[data-id="`+ro.ID+`"] button`)),
+		chromedp.Click(chromedp.CSS(`#history-table tr[data-id="`+ro.ID+`"] button`)),
+		chromedp.WaitVisible(chromedp.CSS("#past-ab-late-table tbody tr")),
+	); err != nil {
+		t.Fatalf("open %s in the History tab: %v%s\npage errors: %v", ro.ID, err, pageText(ctx), jsErrors())
+	}
+	past, err := chromedp.Run(ctx, chromedp.Evaluate[page](`(() => {
+	  const t = (id) => { const e = document.getElementById(id); return e ? e.textContent : ""; };
+	  const late = document.getElementById('past-ab-late'), report = document.getElementById('past-ab-report');
+	  return {
+	    label: t('past-ab-late-label'), head: late ? late.querySelector('.rollout-head').textContent : "",
+	    rows: Array.from(document.querySelectorAll('#past-ab-late-table tbody tr')).map(tr => Array.from(tr.cells).map(td => td.textContent)),
+	    note: t('past-ab-late-untested'), text: late ? late.textContent : "",
+	    report: Array.from(document.querySelectorAll('#past-ab-table tbody tr')[0].cells).map(td => td.textContent),
+	    below: !!late && !!report && !report.contains(late) && !!(report.compareDocumentPosition(late) & Node.DOCUMENT_POSITION_FOLLOWING),
+	  };
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if past.Label != "not in the report" || !past.Below || fmt.Sprint(past.Rows) != fmt.Sprint(want) || !strings.HasPrefix(past.Note, "Not tested: ") ||
+		strings.Contains(past.Text, "would read") || len(past.Report) < 12 || past.Report[11] != "3 / 3" {
+		t.Errorf("the History tab's card: label %q, below the report %v, rows %q, note %q, report row %q; want as the live card's (rows %q)",
+			past.Label, past.Below, past.Rows, past.Note, past.Report, want)
 	}
 	if errs := jsErrors(); len(errs) > 0 {
 		t.Errorf("the page threw: %v", errs)

@@ -180,7 +180,7 @@ func TestProcess_ABWaitRestartKeepsJudgeGrades(t *testing.T) {
 		t.Fatalf("rollout status: exit %d: %s", code, errOut)
 	}
 	lines := regexp.MustCompile(`(?m)^  (baseline|candidate)\s+(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s`).FindAllStringSubmatch(out, -1)
-	if !strings.Contains(out, "Late ratings, NOT IN THE REPORT") || len(lines) != 2 {
+	if !strings.Contains(out, "Late ratings, NOT IN THE REPORT") || !strings.Contains(out, "  Not tested: ") || strings.Contains(out, "would read") || len(lines) != 2 {
 		t.Fatalf("rollout status does not show the late ratings apart from the report:\n%s", out)
 	}
 	for _, l := range lines {

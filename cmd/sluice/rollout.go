@@ -610,7 +610,7 @@ func renderRolloutEvents(st api.RolloutStatus, now time.Time, whole bool) string
 	}
 	if rep := st.ABReport; rep != nil {
 		renderABReport(&b, rep)
-		renderLateRatings(&b, st.ABLateFeedback, st.ABLateFeedbackError, rep)
+		renderLateRatings(&b, st.ABLateFeedback, st.ABLateFeedbackError)
 		if r.Phase == sluice.PhaseCompleted && !slices.ContainsFunc(r.Events, func(e sluice.RolloutEvent) bool { return e.Kind == "concluded" }) {
 			fmt.Fprintf(&b, "Next:      sluice rollout conclude %s --pick candidate|baseline --reason \"…\" (ship the candidate, or keep the baseline, in one step)\n\n", r.Spec.Model)
 		}
@@ -755,7 +755,7 @@ func renderABReport(b *strings.Builder, rep *analysis.Report) {
 // apart from it: the report stands as drawn. Nothing for a report stored
 // before reports kept their span (late nil, no error), or from a gateway
 // that does not say.
-func renderLateRatings(b *strings.Builder, late *rollout.LateRatings, failed string, rep *analysis.Report) {
+func renderLateRatings(b *strings.Builder, late *rollout.LateRatings, failed string) {
 	if failed != "" {
 		fmt.Fprintf(b, "Late ratings: %s\n\n", failed)
 		return
@@ -786,12 +786,12 @@ func renderLateRatings(b *strings.Builder, late *rollout.LateRatings, failed str
 		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%s\t%d\t%s\n", a.arm, a.Version, a.Ratings, a.Up, a.Down, mean, a.Total, all)
 	}
 	tw.Flush()
-	if late.Changed {
-		fmt.Fprintf(b, "  With them the report would read %s, not %s: %s\n\n", strings.ToUpper(late.Winner), strings.ToUpper(rep.Winner), late.Summary)
-	} else {
-		fmt.Fprintf(b, "  With them the report's winner would stay %s: %s\n\n", strings.ToUpper(late.Winner), late.Summary)
-	}
+	b.WriteString("  " + lateUntested + "\n\n")
 }
+
+// lateUntested says why no verdict is drawn on the late ratings
+// (rollout.LateRatings), as the dashboard says it.
+const lateUntested = "Not tested: late raters chose to come back, so they are not the test's sample, and a verdict redrawn as ratings arrive is a peek; to count later ratings, run the test again with a longer --ab-feedback-wait (at most 1h)."
 
 // abUnit returns how an A/B report row's values are written, by its
 // metric: the latency and TTFT means in milliseconds ("905ms"), the rates

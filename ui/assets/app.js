@@ -434,7 +434,7 @@
   // rollout.LateFeedback), apart from the report and labelled as not in
   // it: the report stands as drawn. Null for a report stored before
   // reports kept their span.
-  function renderLateRatings(st, rep, p) {
+  function renderLateRatings(st, p) {
     p = p || "";
     if (st.ab_late_feedback_error) {
       return h("div", { class: "ab-late", id: p + "ab-late" }, h("b", {}, "Late ratings: "), st.ab_late_feedback_error);
@@ -462,9 +462,9 @@
     }
     t.append(tb);
     box.append(t);
-    box.append(h("p", { class: "decision" + (late.changed ? " changed" : ""), id: p + "ab-late-with" },
-      late.changed ? "With them the report would read " + late.winner_with_late + ", not " + rep.winner + ": " + late.summary_with_late
-        : "With them the report's winner would stay " + late.winner_with_late + ": " + late.summary_with_late));
+    // No verdict on them (rollout.LateRatings says why), as the CLI says.
+    box.append(h("p", { class: "muted small", id: p + "ab-late-untested" },
+      "Not tested: late raters chose to come back, so they are not the test's sample, and a verdict redrawn as ratings arrive is a peek; to count later ratings, run the test again with a longer --ab-feedback-wait (at most 1h)."));
     return box;
   }
 
@@ -632,7 +632,7 @@
     else if (st.verdict) body.append(h("div", { class: "decision " + st.verdict.outcome, id: p + "rollout-decision" }, h("b", {}, "Analysis" + verdictWhen(st.verdict, active) + ": "), st.verdict.reason));
     if (st.ab_report) {
       body.append(renderABReport(st.ab_report, p));
-      const late = renderLateRatings(st, st.ab_report, p);
+      const late = renderLateRatings(st, p);
       if (late) body.append(late);
     }
     const cols = h("div", { class: "cols" });
