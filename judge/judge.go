@@ -31,6 +31,12 @@ const (
 	DefaultWorkers = 2
 	// DefaultTimeout bounds one grading call.
 	DefaultTimeout = 60 * time.Second
+	// DefaultKeepQueue is how many grades wait for Keep (the store)
+	// before one is not stored.
+	DefaultKeepQueue = 1024
+	// DefaultKeepDrain bounds how long Close stores the grades waiting
+	// for Keep (CloseContext takes a bound of its own).
+	DefaultKeepDrain = 5 * time.Second
 	// MaxPromptChars and MaxAnswerChars bound the text sent to the judge
 	// (in bytes, cut at a character boundary).
 	MaxPromptChars = 4000
@@ -93,18 +99,32 @@ type Judge struct {
 	// still move).
 	Record func(model, version, category, route string, at time.Time, score float64)
 	// Keep, if set, stores each grade Record was given (the store's
-	// AddJudgeGrade), on the worker that took it, so that an A/B test's
-	// report drawn after a restart, or by another leader, counts it as it
-	// counts users' ratings: the windows Record feeds live in one
-	// process. Its failure is counted (Stats.Unkept); the grade is in the
-	// windows still. Nil stores nothing.
+	// AddJudgeGrade), so that an A/B test's report drawn after a restart,
+	// or by another leader, counts it as it counts users' ratings: the
+	// windows Record feeds live in one process. It runs on a goroutine of
+	// its own, fed by a queue of KeepQueue grades, not on the grading
+	// workers: a store that hangs (each write up to its own bound) must
+	// not stop the grading, whose scores the live analyses read from the
+	// windows. A grade it fails to store, or that finds the queue full,
+	// is counted (Stats.Unkept, OnUnkept); the grade is in the windows
+	// still. Nil stores nothing.
 	Keep func(ctx context.Context, g sluice.JudgeGrade) error
+	// KeepQueue is how many grades may wait for Keep; zero means
+	// DefaultKeepQueue.
+	KeepQueue int
+	// OnUnkept, if set, is called for each grade Keep did not store.
+	OnUnkept func()
 
 	start sync.Once
 	stop  sync.Once
 	queue chan Item
 	done  chan struct{}
 	wg    sync.WaitGroup
+
+	keeps      chan sluice.JudgeGrade // to the keeper; nil without Keep
+	keepCtx    context.Context        // the keeper's, cancelled when Close's bound ends
+	keepCancel context.CancelFunc
+	keepDone   chan struct{} // closed when the keeper has ended
 
 	submitted, dropped, scored, unparsed, failed, unkept atomic.Int64
 }
@@ -122,7 +142,8 @@ type Stats struct {
 	Unparsed int64 `json:"unparsed"`
 	// Failed counts the grading calls that failed (network, status, body).
 	Failed int64 `json:"failed"`
-	// Unkept counts the grades recorded that Keep could not store.
+	// Unkept counts the grades recorded that Keep did not store (it
+	// failed, or its queue was full).
 	Unkept int64 `json:"unkept,omitempty"`
 }
 
@@ -154,12 +175,37 @@ func (j *Judge) Submit(item Item) {
 	}
 }
 
-// Close stops the workers, abandoning queued items, and waits for the
-// calls in progress to end.
+// Close stops the workers, abandoning queued items, waits for the calls
+// in progress to end, and stores the grades waiting for Keep, for up to
+// DefaultKeepDrain.
 func (j *Judge) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultKeepDrain)
+	defer cancel()
+	j.CloseContext(ctx)
+}
+
+// CloseContext is Close with the grades waiting for Keep stored until ctx
+// ends; those left then are counted as not kept.
+func (j *Judge) CloseContext(ctx context.Context) {
 	j.start.Do(j.run)
-	j.stop.Do(func() { close(j.done) })
+	j.stop.Do(func() {
+		close(j.done)
+		j.wg.Wait()
+		if j.keeps != nil {
+			close(j.keeps) // the workers, its only senders, have ended
+		}
+	})
 	j.wg.Wait()
+	if j.keeps == nil {
+		return
+	}
+	select {
+	case <-j.keepDone:
+	case <-ctx.Done():
+		j.keepCancel()
+		<-j.keepDone
+	}
+	j.keepCancel()
 }
 
 // Stats returns the counts so far.
@@ -181,6 +227,16 @@ func (j *Judge) run() {
 	}
 	j.queue = make(chan Item, q)
 	j.done = make(chan struct{})
+	if j.Keep != nil {
+		kq := j.KeepQueue
+		if kq <= 0 {
+			kq = DefaultKeepQueue
+		}
+		j.keeps = make(chan sluice.JudgeGrade, kq)
+		j.keepDone = make(chan struct{})
+		j.keepCtx, j.keepCancel = context.WithCancel(context.Background())
+		go j.keeper()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-j.done; cancel() }()
 	for range n {
@@ -219,12 +275,32 @@ func (j *Judge) grade(ctx context.Context, it Item) {
 	if j.Record != nil {
 		j.Record(it.Model, it.Version, it.Category, it.Route, at, g/10)
 	}
-	if j.Keep != nil {
-		err := j.Keep(ctx, sluice.JudgeGrade{RequestID: it.RequestID, Model: it.Model, Version: it.Version, Category: it.Category,
-			Route: it.Route, AnsweredAt: at, Score: g / 10, At: time.Now()})
-		if err != nil {
-			j.unkept.Add(1)
+	if j.keeps != nil {
+		select {
+		case j.keeps <- sluice.JudgeGrade{RequestID: it.RequestID, Model: it.Model, Version: it.Version, Category: it.Category,
+			Route: it.Route, AnsweredAt: at, Score: g / 10, At: time.Now()}:
+		default:
+			j.notKept()
 		}
+	}
+}
+
+// keeper stores the grades the workers queue, one after another, until
+// Close closes the queue.
+func (j *Judge) keeper() {
+	defer close(j.keepDone)
+	for g := range j.keeps {
+		if err := j.Keep(j.keepCtx, g); err != nil {
+			j.notKept()
+		}
+	}
+}
+
+// notKept counts a grade Keep did not store.
+func (j *Judge) notKept() {
+	j.unkept.Add(1)
+	if j.OnUnkept != nil {
+		j.OnUnkept()
 	}
 }
 
