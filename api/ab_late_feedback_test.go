@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/analysis"
+	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/rollout"
 )
 
@@ -107,5 +108,55 @@ func TestGetRollout_ABLateFeedback(t *testing.T) {
 	}
 	if st, err := e.Viewer.Rollout(ctx, "ab"); err != nil || st.ABLateFeedback != nil || st.ABReport == nil {
 		t.Errorf("an older report: late %+v (%v), report %v; want the report alone", st.ABLateFeedback, err, st.ABReport != nil)
+	}
+}
+
+// hungRatings is a store whose reads of users' ratings hang, as a
+// PostgreSQL behind a partition does until its call's bound.
+type hungRatings struct{ sluice.Store }
+
+func (h hungRatings) Feedback(ctx context.Context, q sluice.FeedbackQuery) ([]sluice.Feedback, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestGetRollout_ABLateFeedbackStoreHangs: the rollout's status is the
+// registry's, answered from memory; the late ratings beside its A/B report
+// are the one thing in it read from the store, at each status (the
+// dashboard asks every few seconds). With the store hung, the status
+// waited on that read for as long as the request lasted (PostgreSQL's own
+// bound is 15 s; SQLite's none): `sluice rollout status` in an incident
+// hung. The read has a short bound of its own, and the status answers
+// without the late ratings, saying why.
+func TestGetRollout_ABLateFeedbackStoreHangs(t *testing.T) {
+	e := mustEnvWith(t, func(s sluice.Store) sluice.Store { return hungRatings{s} })
+	ctx := context.Background()
+	e.MustRegister(t,
+		sluice.Version{Model: "ab", Version: "v1", Endpoints: []string{"http://127.0.0.1:9001"}, Stage: sluice.StageProduction},
+		sluice.Version{Model: "ab", Version: "v2", Endpoints: []string{"http://127.0.0.1:9002"}, Stage: sluice.StageStaging})
+	if _, err := e.Oper.SetPolicy(ctx, "ab", sluice.Policy{Kind: sluice.PolicySpecific, Version: "v1"}, "setup"); err != nil {
+		t.Fatal(err)
+	}
+	MustCompleteABTest(t, e, "ab", "v1", "v2")
+	_, err := e.Ctl.Do(ctx, "setup", "the report's span", func(ed *sluice.Edit) error {
+		r := *ed.Registry().Rollouts["ab"]
+		rep := rollout.ABReportOf(r)
+		rep.SampleFrom, rep.SampleUntil, rep.ScoresRead = t0, t0.Add(time.Minute), t0.Add(3*time.Minute)
+		r.Events[len(r.Events)-1].Data, _ = json.Marshal(rep)
+		return ed.PutRollout(r)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The client gives up well past the read's bound, and well before a
+	// status that waits on the store for ever would answer.
+	cl := *e.Viewer
+	cl.HTTP = &http.Client{Timeout: 4 * api.LateFeedbackTimeout}
+	st, err := cl.Rollout(ctx, "ab")
+	if err != nil {
+		t.Fatalf("status of a completed A/B test with the store hung: %v; want it answered", err)
+	}
+	if st.ABReport == nil || st.ABLateFeedback != nil || !strings.Contains(st.ABLateFeedbackError, "could not be read") {
+		t.Errorf("status: report %v, late %+v, error %q; want the report, and the late ratings said to be unread", st.ABReport != nil, st.ABLateFeedback, st.ABLateFeedbackError)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/analysis"
@@ -146,6 +147,10 @@ func (s *Server) listRollouts(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// LateFeedbackTimeout bounds the read of the ratings that arrived after
+// an A/B report (RolloutStatus.ABLateFeedback) in a rollout's status.
+const LateFeedbackTimeout = 2 * time.Second
+
 func (s *Server) getRollout(w http.ResponseWriter, r *http.Request) error {
 	model, err := pathName(r, "model", "model")
 	if err != nil {
@@ -178,7 +183,12 @@ func (s *Server) getRollout(w http.ResponseWriter, r *http.Request) error {
 	st.StageSampleOf = rollout.StageSampleOf(ro)
 	st.ABReport = ABReportOf(*ro)
 	if st.ABReport != nil && s.store != nil {
-		late, err := rollout.LateFeedback(r.Context(), s.store, *ro)
+		// The one read of the store in a status of the registry's (the
+		// dashboard asks every few seconds): a store that hangs must not
+		// hold the status with it.
+		ctx, cancel := context.WithTimeout(r.Context(), LateFeedbackTimeout)
+		late, err := rollout.LateFeedback(ctx, s.store, *ro)
+		cancel()
 		if err != nil {
 			// The status is the registry's and answers without the
 			// store; the late ratings are said to be missing, not absent.
