@@ -191,6 +191,14 @@ const ClassDrainCut = "drain_cut"
 // under load would move its load onto the candidate.
 const ClassOverloaded = "upstream_overloaded"
 
+// FinishRetryBudget is the FinishReason of a request log row whose failed
+// attempt was the request's answer because the gateway's retry budget
+// (the config's retries) had no retry left for it: it would otherwise
+// have been retried on stable, or on another endpoint of its version. A
+// failed attempt has no finish reason of its own, so the row says it there
+// rather than in a column of its own.
+const FinishRetryBudget = "retry_budget"
+
 // Failed reports whether the observation counts as an error for the
 // version: an error class other than canceled (the client left) and
 // drain_cut (the gateway's shutdown cut it off).
