@@ -926,6 +926,9 @@ func statusFor(resp *http.Response, class string) int {
 		return 504
 	case "canceled":
 		return 499
+	case sluice.ClassOverloaded:
+		// A stream's error event refusing for load (firstEventError).
+		return 429
 	}
 	return 502
 }
@@ -945,6 +948,11 @@ func upstreamMessage(t *route.Target, class string, err error) string {
 		return "the backend for " + t.ID + " broke off its stream before its first event (" + bodyErrText(err) + "); try again, and if it persists ask an operator to check the backend or move traffic off it"
 	case "upstream_invalid":
 		return "the backend for " + t.ID + " answered 200 with " + err.Error() + "; try again, and if it persists ask an operator to check the backend or move traffic off it"
+	case sluice.ClassOverloaded:
+		// A stream's error event refusing for load before any of the
+		// answer (streamErrorEvent.overloaded): the 429 it would have
+		// sent before its stream.
+		return "the backend for " + t.ID + " refused the request for load, in its stream before any of the answer: " + err.Error() + "; try again shortly"
 	case "upstream_5xx":
 		// An error event before any of the stream's answer, or an error
 		// sent whole with a 200 (streamErrorEvent): its message is the

@@ -43,6 +43,12 @@ func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class s
 		case "canceled":
 			obs.Status = 499
 			writeCanceledFor(x)
+		case sluice.ClassOverloaded:
+			// An error event refusing for load, before any of the
+			// stream: the client is told so with the status a refusal
+			// before the stream has, which the SDKs retry after a
+			// backoff.
+			WriteErrorStatus(x.w, http.StatusTooManyRequests, sluice.CodeUpstream, upstreamMessage(t, class, err))
 		default:
 			writeErrorCode(x.w, sluice.CodeUpstream, upstreamMessage(t, class, err))
 		}
