@@ -21,8 +21,8 @@ const (
 	// TGI's message, which the event's error_type says is a refusal for
 	// load.
 	streamOverloadMessage = "Model is overloaded (fakellm: stream_error_rate, stream_error_type overloaded)"
-	streamCutMessage   = "fakellm: simulated connection closed after the 200 (stream_cut_rate)"
-	badAnswerMessage   = "fakellm: simulated error answered with a 200 (bad_answer_rate)"
+	streamCutMessage      = "fakellm: simulated connection closed after the 200 (stream_cut_rate)"
+	badAnswerMessage      = "fakellm: simulated error answered with a 200 (bad_answer_rate)"
 )
 
 // failedMessage is the error message of a response the fault of g ended,
