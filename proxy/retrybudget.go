@@ -50,10 +50,22 @@ type retryBudget struct {
 }
 
 // newRetryBudget returns a budget of percent of the requests plus
-// minPerSec retries a second. Negative values are taken as 0.
+// minPerSec retries a second. Negative values are taken as 0, and values
+// past maxRetryPercent and maxRetryMinPerSecond as those.
 func newRetryBudget(percent, minPerSec float64) *retryBudget {
-	return &retryBudget{pct: uint64(max(percent, 0)*100 + 0.5), reserve: uint64(max(minPerSec, 0)*RetryWindow + 0.5)}
+	percent, minPerSec = min(max(percent, 0), maxRetryPercent), min(max(minPerSec, 0), maxRetryMinPerSecond)
+	return &retryBudget{pct: uint64(percent*100 + 0.5), reserve: uint64(minPerSec*RetryWindow + 0.5)}
 }
+
+// The largest budget newRetryBudget keeps: no bound on any traffic, and
+// allowed's arithmetic in uint64 stays exact (a window's RetryWindow×2³²
+// requests times maxRetryPercent×100 is under 2⁶³). A budget_percent
+// given as "no bound" (1e300) was converted out of uint64's range and its
+// product with the requests wrapped: no retries past the minimum's.
+const (
+	maxRetryPercent      = 1e6
+	maxRetryMinPerSecond = 1e9
+)
 
 func slotWord(sec int64, n uint64) uint64 { return uint64(uint32(sec))<<32 | n }
 
@@ -61,13 +73,26 @@ func slotWord(sec int64, n uint64) uint64 { return uint64(uint32(sec))<<32 | n }
 // negative when after (a caller that read the clock a moment earlier).
 func age(v uint64, sec int64) int32 { return int32(uint32(sec) - uint32(v>>32)) }
 
+// maxAhead bounds how far after sec a slot's second may be and be taken as
+// a later second's (ahead), counted in by a caller whose clock read before
+// another moved the slot on: one stalled that long is not waited for.
+// Beyond it the slot is stale. A slot never counted in holds second 0,
+// which from 2038-01-19 on (a Unix second's low 32 bits past 2³¹) reads as
+// ahead of any second: taken so, the slots never moved on, so no request
+// counted and every retry past the minimum's was refused.
+const maxAhead = 1 << 20 // 12 days
+
+// ahead reports whether a slot of age a counts a second after the
+// caller's (see maxAhead).
+func ahead(a int32) bool { return a < 0 && a > -maxAhead }
+
 // count adds one to the slot of second sec, moving the slot on to sec when
 // it last counted an older second.
 func count(s *[RetryWindow]atomic.Uint64, sec int64) {
 	w := &s[uint64(sec)%RetryWindow]
 	for {
 		v := w.Load()
-		if age(v, sec) <= 0 {
+		if a := age(v, sec); a == 0 || ahead(a) {
 			// This second's, or (read the clock a moment before another
 			// goroutine moved it on) the next's: counted there.
 			w.Add(1)
@@ -108,7 +133,7 @@ func (b *retryBudget) take(sec int64) bool {
 		v := w.Load()
 		spent, next := sum(&b.retries, sec), slotWord(sec, 1)
 		switch a := age(v, sec); {
-		case a < 0:
+		case ahead(a):
 			// Moved on to the next second by a caller whose clock read
 			// later: spent there, and not within sum's window yet.
 			spent += v & 0xffffffff

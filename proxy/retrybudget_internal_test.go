@@ -33,6 +33,14 @@ func TestRetryBudget_Take(t *testing.T) {
 		{"SlotReusedAfterAWindow", 50, 0, []step{{t0, 10, 5, 5}, {t0 + 20, 10, 5, 5}, {t0 + 20, 0, 1, 0}}},
 		{"Zero", 0, 0, []step{{t0, 1000, 5, 0}}},
 		{"NegativeIsZero", -5, -1, []step{{t0, 1000, 5, 0}}},
+		// A budget past any need is no bound, whatever the count: the
+		// arithmetic does not wrap (1e300% was read as 0%).
+		{"HugePercent", 1e300, 0, []step{{t0, 2, 50, 50}}},
+		{"HugeMinimum", 0, 1e300, []step{{t0, 0, 50, 50}}},
+		// From 2038-01-19 a Unix second's low 32 bits read as a
+		// negative int32: the slots' zero words (second 0) must still
+		// read as long past, not as seconds ahead that keep every count.
+		{"After2038", 20, 1, []step{{1 << 31, 100, 40, 30}, {1<<31 + 5, 0, 5, 0}, {1<<31 + 10, 100, 40, 30}}},
 		{"SlowStartOverAWindow", 20, 0, []step{
 			{t0, 10, 1, 1}, {t0 + 1, 10, 2, 2}, {t0 + 2, 10, 3, 3}, {t0 + 3, 10, 3, 2},
 		}},
