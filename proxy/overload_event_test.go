@@ -159,3 +159,36 @@ func TestOverloadedStreamEvent_Fakellm(t *testing.T) {
 		}
 	}
 }
+
+// What the user does: streams from a version whose backend refuses for
+// load inside its stream (TGI's event after its 200), pinned to it, or
+// routed by the split when the retry budget has no retry left.
+// What happened: the client got the gateway's 429 with no Retry-After,
+// where every other 429 it sends (a key's limits, the feedback cap) and a
+// backend's own refusal before its stream carry one.
+// What must happen: the 429 carries Retry-After (and Retry-After-Ms, which
+// the OpenAI SDKs read first), so a client waits before it sends again.
+func TestOverloadedStreamEvent_RetryAfter(t *testing.T) {
+	good := MustBackend(t, fakellm.Config{})
+	bad, _ := eventBackend(t, `data:{"error":"Model is overloaded","error_type":"overloaded"}`)
+	for _, tc := range []struct{ name, model string }{{"Pinned", "chat:v2"}, {"RoutedPastTheBudget", "chat"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, url := MustProxy(t, proxy.Options{Routes: splitRoutes(t, good.URL(), bad, 0), RetryBudget: &proxy.RetryBudget{}})
+			var hr *http.Response
+			client := chatClient(url)
+			s := client.Chat.Completions.NewStreaming(context.Background(), hi(tc.model), option.WithResponseInto(&hr))
+			for s.Next() {
+			}
+			var ae *openai.Error
+			if err := s.Err(); !errors.As(err, &ae) || ae.StatusCode != 429 {
+				t.Fatalf("%v, want the version's 429", s.Err())
+			}
+			if hr == nil {
+				t.Fatal("no response recorded")
+			}
+			if ra, ms := hr.Header.Get("Retry-After"), hr.Header.Get("Retry-After-Ms"); ra != "1" || ms != "1000" {
+				t.Errorf("Retry-After %q, Retry-After-Ms %q; want 1 and 1000", ra, ms)
+			}
+		})
+	}
+}
