@@ -146,8 +146,11 @@ func TestRetryBudget_OverloadedEndpointTriesAnother(t *testing.T) {
 			stable := MustBackend(t, fakellm.Config{})
 			log := &spyLog{}
 			// The candidate v2 has the busy replica and a live one; all of
-			// the split goes to it.
-			p, url := MustProxy(t, proxy.Options{Routes: splitRoutesEndpoints(t, []string{stable.URL()}, []string{busy, live.URL()}, 0), Log: log})
+			// the split goes to it. In turn, the busy one first: drawn
+			// (least_requests), the busy one tied with the live one until
+			// it first refused, so one run in a thousand sent all ten to
+			// the live one and proved nothing.
+			p, url := MustProxy(t, proxy.Options{Routes: splitRoutesBalanced(t, []string{stable.URL()}, []string{busy, live.URL()}, 0, route.BalanceRoundRobin), Log: log})
 			client := chatClient(url)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -203,4 +206,27 @@ func TestRetryBudget_OverloadedEndpointTriesAnother(t *testing.T) {
 			t.Errorf("row %+v: want the 429 %s marked %s", o, sluice.ClassOverloaded, sluice.FinishRetryBudget)
 		}
 	})
+}
+
+// splitRoutesBalanced is splitRoutesEndpoints with the table's balance.
+func splitRoutesBalanced(tb testing.TB, stable, candidate []string, stablePercent float64, bal route.Balance) *route.Holder {
+	tb.Helper()
+	e := sluice.NewRegistry().Edit("test", "fixture", t0)
+	must := func(err error) {
+		tb.Helper()
+		if err != nil {
+			tb.Fatalf("fixture: %v", err)
+		}
+	}
+	_, err := e.RegisterVersion(sluice.Version{Model: "chat", Version: "v1", Stage: sluice.StageProduction, Endpoints: stable})
+	must(err)
+	_, err = e.RegisterVersion(sluice.Version{Model: "chat", Version: "v2", Stage: sluice.StageProduction, Endpoints: candidate})
+	must(err)
+	must(e.SetSplit("chat", []sluice.Weight{{Version: "v1", Percent: stablePercent}, {Version: "v2", Percent: 100 - stablePercent}}))
+	must(e.SetLabel("chat", "stable", "v1"))
+	_, err = e.Finish()
+	must(err)
+	opt := route.NewOptions()
+	opt.Balance = bal
+	return route.NewHolder(route.Build(e.Registry(), nil, opt))
 }
