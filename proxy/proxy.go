@@ -738,10 +738,7 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 				// A refused connection reached no backend: it takes
 				// nothing from the budget, which bounds the load retries
 				// add.
-				if dial {
-					p.retryStats.Get(target.Model).endpoint.Add(1)
-				}
-				if dial || p.spendRetry(target.Model, false) {
+				if p.spendRetry(target.Model, false, dial) {
 					p.recordRetried(x, target, d, routeName, resp, class)
 					x.sent = p.opt.Now()
 					x.endpointNext = i + 1
@@ -756,7 +753,11 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 	var sn *atomic.Int64
 	if class != "" && !spent && !p.opt.NoRetry && retriable(d.Route) && d.Stable != nil && d.Stable != target && class != "canceled" && !p.expired(ctx, x) {
 		stable, sn = p.retryOn(tab, x.f.model.Str, d.Stable, target)
-		if stable != nil && !p.spendRetry(target.Model, true) {
+		// After a refused connection nothing reached a backend: stable
+		// takes the request once, as it would have without the failed
+		// version, so the retry spends nothing from the budget, which
+		// bounds the load retries add.
+		if stable != nil && !p.spendRetry(target.Model, true, refused(err)) {
 			sn.Add(-1)
 			stable, spent = nil, true
 		}
@@ -817,9 +818,11 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 
 // spendRetry takes a retry of a request to model from the budget, toStable
 // or to another endpoint of the version, and counts it for /metrics either
-// way: sent, or refused for the budget. On the error path alone.
-func (p *Proxy) spendRetry(model string, toStable bool) bool {
-	ok := p.retryBudget.take(p.opt.Now().Unix())
+// way: sent, or refused for the budget. free: the failed attempt's
+// connection was refused, so the retry takes nothing from the budget. On
+// the error path alone.
+func (p *Proxy) spendRetry(model string, toStable, free bool) bool {
+	ok := free || p.retryBudget.take(p.opt.Now().Unix())
 	c := p.retryStats.Get(model)
 	switch {
 	case ok && toStable:

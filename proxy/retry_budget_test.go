@@ -230,3 +230,32 @@ func splitRoutesBalanced(tb testing.TB, stable, candidate []string, stablePercen
 	opt.Balance = bal
 	return route.NewHolder(route.Build(e.Registry(), nil, opt))
 }
+
+// What the user does: runs a canary whose only endpoint refuses
+// connections (its pod is gone, before health checks or ejection see it),
+// with a retry budget of nothing, and sends requests the split routes to
+// it.
+// What happened: the retry on stable was refused by the budget, so each
+// got a 502, though nothing reached the canary's backend: the retry added
+// no load to any backend, stable taking the request once, as it would
+// have without the canary; the README says a refused connection spends
+// nothing from the budget.
+// What must happen: each is answered by stable, counted sent, with no
+// budget spent.
+func TestRetryBudget_RefusedConnectionSpendsNothing(t *testing.T) {
+	good := MustBackend(t, fakellm.Config{})
+	dead := refusedURL(t)
+	p, url := MustProxy(t, proxy.Options{Routes: splitRoutes(t, good.URL(), dead, 0), RetryBudget: &proxy.RetryBudget{}})
+	client := chatClient(url)
+	const n = 5
+	for i := range n {
+		var hr *http.Response
+		c, err := client.Chat.Completions.New(context.Background(), hi("chat"), option.WithResponseInto(&hr))
+		if err != nil || len(c.Choices) == 0 || hr.Header.Get("X-Model-Version") != "chat:v1" {
+			t.Fatalf("request %d: %v, want stable's answer", i, err)
+		}
+	}
+	if s, x := retriesCounted(t, p, "stable", "sent"), retriesCounted(t, p, "stable", "budget_exhausted"); s != n || x != 0 {
+		t.Errorf("sluice_retries_total{to=stable}: sent %v, budget_exhausted %v; want %d and 0", s, x, n)
+	}
+}
