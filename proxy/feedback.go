@@ -246,6 +246,7 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 			n := c.waits()
 			if n.Add(1) > maxFeedbackWaits {
 				n.Add(-1)
+				p.keyUsage.feedbackWaits.Add(1)
 				writeRetryAfter(w, time.Second)
 				writeErrorCode(w, sluice.CodeRateLimited, "API key "+c.name+" has "+strconv.Itoa(maxFeedbackWaits)+" feedback posts on this replica waiting for their answers to reach the request log of the gateway's replicas: send this one again in a second")
 				return
