@@ -37,7 +37,8 @@ func TestCountRequests_RareModelPlannedForItself(t *testing.T) {
 			CASE WHEN g % 100 = 0 THEN 'rare' ELSE 'chat' END, CASE WHEN g % 100 = 0 THEN 'v2' ELSE 'v1' END, 'team'
 		FROM generate_series(1, 200000) g;
 		ANALYZE requests`)
-	since, until := time.Now().Add(-4*time.Hour), time.Now()
+	// Every row, however long the insert took.
+	since, until := time.Now().Add(-5*time.Hour), time.Now().Add(time.Hour)
 	hot := sluice.RequestQuery{Model: "chat", Since: since, Until: until}
 	rare := sluice.RequestQuery{Model: "rare", Since: since, Until: until}
 	hotV := sluice.RequestQuery{Model: "chat", Version: "v1", Since: since, Until: until}
