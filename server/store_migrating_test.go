@@ -21,6 +21,9 @@ import (
 // migratingRE reads where a starting gateway answers while it migrates.
 var migratingRE = regexp.MustCompile(`answering /healthz 200 and /readyz 503 while migrating the store.*?(http://[0-9.:]+)`)
 
+// waitedRE reads how long /healthz says the start has waited.
+var waitedRE = regexp.MustCompile(`waiting for the store's migration lock for ([0-9]+s):`)
+
 // What the user does: starts a replica (a rolling upgrade's new pod) while
 // another process holds the store's migration lock, as a replica that
 // builds migration 0030's index CONCURRENTLY on a large request log does
@@ -71,6 +74,7 @@ func TestStart_AliveWhileMigrationLockHeld(t *testing.T) {
 		err error
 	}
 	done := make(chan started, 1)
+	began := time.Now() // before the wait began
 	go func() {
 		gw, err := server.New(context.Background(), server.Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 		done <- started{gw, err}
@@ -102,11 +106,26 @@ func TestStart_AliveWhileMigrationLockHeld(t *testing.T) {
 		code int
 		want []string
 	}{
-		{"/healthz", 200, []string{"ok: starting: waiting for the store's migration lock for 1s", "another process", "migrating the schema"}},
+		{"/healthz", 200, []string{"ok: starting: waiting for the store's migration lock for ", "another process", "migrating the schema"}},
 		{"/readyz", 503, []string{"waiting for the store's migration lock"}},
 		{"/v1/models", 503, []string{"waiting for the store's migration lock", "send the request to another replica"}},
 	} {
+		asked := time.Now()
 		code, body := get(c.path)
+		if c.path == "/healthz" {
+			// How long it has waited: at least the second slept
+			// since it said so, at most the time since it began
+			// (rounded to the second as the answer is). A loaded
+			// machine may take any time over the sleep, so the
+			// figure is bounded, not named.
+			m := waitedRE.FindStringSubmatch(body)
+			least, most := time.Second, time.Since(began).Round(time.Second)
+			if m == nil {
+				t.Errorf("GET /healthz while waiting for the migration lock: %q, want it to say for how long", body)
+			} else if d, err := time.ParseDuration(m[1]); err != nil || d < least || d > most {
+				t.Errorf("GET /healthz %v after the gateway began to wait: it says it waited %s, want %v to %v", asked.Sub(began), m[1], least, most)
+			}
+		}
 		if code != c.code {
 			t.Errorf("GET %s while waiting for the migration lock: %d %s, want %d", c.path, code, body, c.code)
 		}
