@@ -473,7 +473,7 @@ func (x *exchange) keptText(n int) string {
 
 func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 	x := exchange{w: w, r: r, start: p.opt.Now()}
-	x.reqID, x.seq = newRequestID()
+	x.reqID, x.seq = newRequestID(x.start)
 	w.Header().Set("X-Request-Id", x.reqID)
 	if t := p.tracing.Load(); t != nil {
 		p.startServer(&x, t)

@@ -184,7 +184,7 @@ func newServer(ctx context.Context, opt Options, made **Server) (*Server, error)
 	s.Recorder = observe.New(observe.Options{})
 	s.Recorder.Registry().MustRegister(s.storeState.collectors()...)
 	if s.Store == nil {
-		st, err := openStoreWaiting(ctx, cfg.Store, cfg.StoreWaitTime(), logger, s.storeWaiting)
+		st, err := openStoreWaiting(ctx, cfg.Store, cfg.StoreWaitTime(), logger, s.storeWaiting, s.storeMigrating)
 		if err != nil {
 			s.closeHeld()
 			return nil, err
