@@ -70,7 +70,12 @@ type AuditQuery struct {
 type Observation struct {
 	// RequestID is the X-Request-Id sent to the client.
 	RequestID string `json:"request_id"`
-	// At is when the request arrived.
+	// At is when this attempt was sent to its backend, once the request's
+	// body was read: a row per attempt, so a request retried on stable (or
+	// on another endpoint) has its failed attempt's row at that attempt's
+	// time and the retry's at the retry's, after the failed attempt's
+	// Latency, and At plus Latency is when the attempt ended. Rows an
+	// older gateway logged hold the request's arrival on every attempt.
 	At time.Time `json:"at"`
 	// Model is the model name; Version the version tag that served it.
 	Model   string `json:"model"`
@@ -106,20 +111,23 @@ type Observation struct {
 	// an estimate when TokensEstimated is set.
 	InputTokens  int `json:"input_tokens"`
 	OutputTokens int `json:"output_tokens"`
-	// CachedTokens is the backend's usage.prompt_tokens_details.cached_tokens:
-	// the prompt tokens served from its prefix cache (see CacheReported).
-	CachedTokens int `json:"cached_tokens,omitempty"`
 	// FinishReason is the first choice's finish_reason; on a failure the
 	// retry budget left as the request's answer, FinishRetryBudget.
 	FinishReason string `json:"finish_reason,omitempty"`
 	// ResponseChars is the length of the generated text in bytes of UTF-8.
 	ResponseChars int `json:"response_chars"`
+	// CachedTokens is the backend's usage.prompt_tokens_details.cached_tokens:
+	// the prompt tokens served from its prefix cache (see CacheReported).
+	// An int32 (a prompt's tokens fit it many times over), next to the
+	// booleans, so that they share its word's other half (see below).
+	CachedTokens int32 `json:"cached_tokens,omitempty"`
 
 	// The booleans are kept together, where they share one word: spread
 	// among the other fields, each group took a word of its own, and the
 	// struct, which the proxy allocates once per request, grew from the
 	// allocator's 256-byte size class into the 288-byte one when Replica
-	// was added (TestObservation_Size).
+	// was added (TestObservation_Size). The ninth (StreamWhole) found its
+	// byte beside CachedTokens, made an int32 for it.
 
 	// Stream is true for streamed responses.
 	Stream bool `json:"stream,omitempty"`
@@ -160,6 +168,14 @@ type Observation struct {
 	// pin, label, force header, rule or policy, and on rows logged before
 	// it was kept (postgres 0027, sqlite 0022).
 	SplitConversation bool `json:"split_conversation,omitempty"`
+	// StreamWhole is true on a streamed request whose backend answered it
+	// whole (it ignored stream: true, or sent the whole answer gzip- or
+	// deflate-encoded, decoded here), which the gateway sent on to the
+	// client as a stream: a success, whose TTFT is the whole answer's
+	// time, and the sign of a backend that does not stream
+	// (sluice_stream_whole_answers_total counts them per version). False
+	// on rows logged before it was kept (postgres 0033, sqlite 0027).
+	StreamWhole bool `json:"stream_whole,omitempty"`
 	// ClientKey is the name of the client key (config client_keys) that
 	// sent the request; never its secret. It is "" when the gateway has no
 	// client keys, for a request sent with an operator or admin token, for

@@ -21,8 +21,9 @@ func (w *Windows) SeedMargin() time.Duration { return w.opt.SeedMargin }
 // while a rollout has been comparing its versions for longer than
 // Retention calls it before Run, for the baseline and the candidate, with
 // at inside what the table still holds, then seeds the rows before at:
-// the two parts meet at at, by each request's arrival, which a flush and
-// the request log's row carry alike, so a request is counted once
+// the two parts meet at at, by each attempt's time (Observation.At, when
+// it was sent), which a flush and the request log's row carry alike, so
+// an attempt is counted once
 // whichever flush holds it (a long one flushed after at, or a flush older
 // than at that no replica has pruned yet). at is taken to the
 // microsecond, as PostgreSQL keeps the request log's times.

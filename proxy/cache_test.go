@@ -48,7 +48,7 @@ func TestProxy_CachedTokens(t *testing.T) {
 			if o.CacheReported != tc.reported {
 				t.Fatalf("CacheReported = %v, want %v (%+v)", o.CacheReported, tc.reported, o)
 			}
-			if tc.reported && (o.CachedTokens == 0 || o.CachedTokens != o.InputTokens) {
+			if tc.reported && (o.CachedTokens == 0 || int(o.CachedTokens) != o.InputTokens) {
 				t.Errorf("cached %d of %d prompt tokens, want all of them", o.CachedTokens, o.InputTokens)
 			}
 			if !tc.reported && o.CachedTokens != 0 {

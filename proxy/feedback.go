@@ -51,9 +51,20 @@ type feedbackSlot struct {
 	// (4 × 10^14 requests at the default size): a slot and lap name one
 	// request only among ids that many back from the last given, none
 	// ahead of it (names), which feedback checks before it claims.
-	lap   uint32
+	lap uint32
+	// idLag is how many seconds the second of at is past the one the
+	// request's id holds (the request's arrival, newRequestID), which
+	// claim confirms: at is the answering attempt's send time, which a
+	// slow upload or a retry after a failed attempt puts in a later
+	// second (idSecond). Two bytes the slot had as padding.
+	idLag int16
 	route routeCode // how target was chosen (Observation.Route)
 	rated bool
+}
+
+// idSecond is the second the id of the slot's request holds.
+func (s *feedbackSlot) idSecond() uint64 {
+	return uint64(int64(idSecond(time.Unix(0, s.at))) - int64(s.idLag))
 }
 
 // place returns the slot and the lap of request seq.
@@ -98,12 +109,19 @@ func newFeedbackRing(n int) *feedbackRing {
 }
 
 // put remembers that target, chosen by how (Observation.Route), answered
-// request seq at at, sent with client key key, in category.
-func (f *feedbackRing) put(seq uint64, at time.Time, t *route.Target, category, key, how string) {
+// request seq, whose id was given at given (the request's arrival), in an
+// attempt sent at at (Observation.At), sent with client key key, in
+// category.
+func (f *feedbackRing) put(seq uint64, given, at time.Time, t *route.Target, category, key, how string) {
 	i, lap := f.place(seq)
+	// A lag past int16 (nine hours from arrival to send: no request's
+	// time is so long, but a wall clock stepped back or forth between
+	// the two readings) names another second: the ring then takes the
+	// request for unknown, and a store's request log has its row.
+	lag := int16(min(max(int64(idSecond(at))-int64(idSecond(given)), math.MinInt16), math.MaxInt16))
 	l := &f.locks[i%feedbackStripes]
 	l.Lock()
-	f.slots[i] = feedbackSlot{lap: lap, at: at.UnixNano(), target: t, category: category, key: key, route: codeOf(how)}
+	f.slots[i] = feedbackSlot{lap: lap, at: at.UnixNano(), idLag: lag, target: t, category: category, key: key, route: codeOf(how)}
 	l.Unlock()
 }
 
@@ -124,7 +142,7 @@ func (f *feedbackRing) claim(seq, sec uint64, allowed func(key string) bool, mar
 	l.Lock()
 	defer l.Unlock()
 	s := &f.slots[i]
-	if s.lap != lap || s.target == nil || idSecond(time.Unix(0, s.at)) != sec || !allowed(s.key) {
+	if s.lap != lap || s.target == nil || s.idSecond() != sec || !allowed(s.key) {
 		return feedbackSlot{}, false, false
 	}
 	if s.rated {
@@ -180,7 +198,7 @@ func (f *feedbackRing) holds(seq, sec uint64) bool {
 	l.Lock()
 	defer l.Unlock()
 	s := &f.slots[i]
-	return s.lap != lap || s.target == nil || idSecond(time.Unix(0, s.at)) <= sec
+	return s.lap != lap || s.target == nil || s.idSecond() <= sec
 }
 
 // maxFeedbackWaits caps a client key's feedback posts on one replica

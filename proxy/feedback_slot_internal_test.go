@@ -41,7 +41,7 @@ func TestFeedbackRing_Lap(t *testing.T) {
 	if _, found, _ := f.claim(3, idMinSecond, any, false); found {
 		t.Fatal("request 3 found in an empty ring")
 	}
-	f.put(23, time.Unix(0, 7), tg, "c", "k", route.RouteSplit)
+	f.put(23, time.Unix(0, 7), time.Unix(0, 7), tg, "c", "k", route.RouteSplit)
 	for _, seq := range []uint64{3, 13, 33} {
 		if _, found, _ := f.claim(seq, idMinSecond, any, false); found {
 			t.Errorf("request %d found in the slot of request 23", seq)
@@ -55,7 +55,7 @@ func TestFeedbackRing_Lap(t *testing.T) {
 		t.Errorf("request 23 claimed again: found %v rated %v, want found and rated", found, rated)
 	}
 	f.markRated(13) // another lap's request: the slot's is untouched
-	f.put(33, time.Unix(0, 8), tg, "c", "k", route.RouteSplit)
+	f.put(33, time.Unix(0, 8), time.Unix(0, 8), tg, "c", "k", route.RouteSplit)
 	f.markRated(23) // the slot's request is 33 now
 	if _, found, rated := f.claim(33, idMinSecond, any, false); !found || rated {
 		t.Errorf("request 33: found %v rated %v, want found, not rated", found, rated)
@@ -96,13 +96,13 @@ func TestFeedbackRing_Forget(t *testing.T) {
 	anyKey := func(string) bool { return true }
 	at := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 
-	f.put(3, at, tg, "code", "", route.RouteSplit)
+	f.put(3, at, at, tg, "code", "", route.RouteSplit)
 	f.forget(3)
 	if _, found, _ := f.claim(3, idSecond(at), anyKey, true); found {
 		t.Errorf("a forgotten answer takes feedback")
 	}
 
-	f.put(4, at, tg, "code", "", route.RouteSplit)
+	f.put(4, at, at, tg, "code", "", route.RouteSplit)
 	if _, found, again := f.claim(4, idSecond(at), anyKey, true); !found || again {
 		t.Fatalf("claim of a registered answer: found %v, rated before %v", found, again)
 	}
@@ -112,7 +112,7 @@ func TestFeedbackRing_Forget(t *testing.T) {
 	}
 
 	// Another request in the slot is not touched.
-	f.put(5, at, tg, "code", "", route.RouteSplit)
+	f.put(5, at, at, tg, "code", "", route.RouteSplit)
 	f.forget(13)
 	if _, found, _ := f.claim(5, idSecond(at), anyKey, true); !found {
 		t.Errorf("forgetting request 13 dropped request 5, which shares its slot")
@@ -131,7 +131,7 @@ func TestFeedbackRing_SecondNamesTheRequest(t *testing.T) {
 	anyKey := func(string) bool { return true }
 	at := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 	seq := idCounter.Add(1)
-	f.put(seq, at, tg, "code", "", route.RouteSplit)
+	f.put(seq, at, at, tg, "code", "", route.RouteSplit)
 	for _, sec := range []uint64{idSecond(at) - 1, idSecond(at) + 1} {
 		if _, found, _ := f.claim(seq, sec, anyKey, true); found {
 			t.Errorf("an id of request %d with second %d (its own is %d) takes its feedback", seq, sec, idSecond(at))
@@ -145,5 +145,32 @@ func TestFeedbackRing_SecondNamesTheRequest(t *testing.T) {
 	}
 	if _, found, again := f.claim(seq, idSecond(at), anyKey, true); !found || again {
 		t.Errorf("request %d's own id: found %v, rated before %v", seq, found, again)
+	}
+}
+
+// TestFeedbackRing_SecondIsTheArrivals: a slot's time is its answering
+// attempt's send (Observation.At), seconds after the request arrived when
+// its upload was slow or a failed attempt came first; the id holds the
+// arrival's second, which names the request, and the send's names none.
+func TestFeedbackRing_SecondIsTheArrivals(t *testing.T) {
+	f := newFeedbackRing(8)
+	tg := &route.Target{ID: "chat:v1", Model: "chat", Version: "v1"}
+	anyKey := func(string) bool { return true }
+	given := time.Date(2026, 11, 20, 9, 0, 0, 900e6, time.UTC)
+	sent := given.Add(31 * time.Second) // after a first attempt's first-byte timeout
+	seq := idCounter.Add(1)
+	f.put(seq, given, sent, tg, "code", "", route.RouteSplit)
+	if _, found, _ := f.claim(seq, idSecond(sent), anyKey, true); found {
+		t.Errorf("an id holding the send's second takes the feedback of request %d, given at %v", seq, given)
+	}
+	if !f.holds(seq, idSecond(given)) || f.holds(seq, idSecond(given)-1) {
+		t.Errorf("request %d's own id counts as out of the ring, or an earlier second's as in it", seq)
+	}
+	s, found, again := f.claim(seq, idSecond(given), anyKey, true)
+	if !found || again {
+		t.Fatalf("request %d's own id: found %v, rated before %v", seq, found, again)
+	}
+	if s.at != sent.UnixNano() {
+		t.Errorf("the rating's answer time is %v, want the send's %v, as the request log's row has it", time.Unix(0, s.at).UTC(), sent)
 	}
 }

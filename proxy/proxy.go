@@ -360,11 +360,13 @@ type exchange struct {
 	r     *http.Request
 	reqID string
 	seq   uint64    // the counter in reqID
-	start time.Time // when the request arrived: the observation's At
-	// sent is when the attempt that answers was sent to its backend, after
-	// the request body was read: latency and TTFT are measured from it, so
-	// a slow upload or a failed attempt before a retry is not charged to
-	// the version.
+	start time.Time // when the request arrived: its server span's start
+	// sent is when the attempt under way was sent to its backend, after
+	// the request body was read: its observation's At, and latency and
+	// TTFT are measured from it, so a slow upload or a failed attempt
+	// before a retry is not charged to the version, and each attempt's
+	// row in the request log is at its own time (a retry's after the
+	// attempt it followed, not at the request's arrival as both were).
 	sent     time.Time
 	body     []byte
 	f        fields
@@ -919,7 +921,7 @@ func retriable(how string) bool {
 
 func (p *Proxy) observation(x *exchange, t *route.Target, d route.Decision, routeName string) sluice.Observation {
 	return sluice.Observation{
-		RequestID: x.reqID, At: x.start, Model: t.Model, Version: t.Version, Route: routeName,
+		RequestID: x.reqID, At: x.sent, Model: t.Model, Version: t.Version, Route: routeName,
 		StickyHash: d.StickyHash, Category: x.category, Endpoint: x.r.URL.Path, Stream: x.f.stream,
 		ToolsOffered: x.f.toolsOffered, ClientKey: clientKeyName(x.r),
 		// A turn of a conversation the split began: the split's draw

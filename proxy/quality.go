@@ -151,7 +151,7 @@ func (p *Proxy) answered(x *exchange, t *route.Target, obs *sluice.Observation) 
 	if p.opt.Admit != nil { // client keys are configured: remember whose request it was
 		key = KeyName(x.r)
 	}
-	p.feedback.put(x.seq, obs.At, t, x.category, key, analysisRoute(obs))
+	p.feedback.put(x.seq, x.start, obs.At, t, x.category, key, analysisRoute(obs))
 }
 
 // analysisRoute is the route a quality score of obs's answer is recorded

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"math"
 	"unsafe"
 
 	"github.com/tidwall/gjson"
@@ -211,7 +212,7 @@ func readUsageObject(u []byte, obs *sluice.Observation) {
 	if c, ok := scanUsage(u); ok {
 		obs.InputTokens, obs.OutputTokens = int(c.prompt), int(c.completion)
 		if c.cacheReported {
-			obs.CacheReported, obs.CachedTokens = true, int(c.cached)
+			obs.CacheReported, obs.CachedTokens = true, cachedCount(int64(c.cached))
 		}
 		return
 	}
@@ -226,7 +227,7 @@ func usageInto(u gjson.Result, obs *sluice.Observation) {
 	obs.OutputTokens = int(u.Get("completion_tokens").Int())
 	if c := u.Get("prompt_tokens_details.cached_tokens"); c.Type == gjson.Number {
 		obs.CacheReported = true
-		obs.CachedTokens = int(c.Int())
+		obs.CachedTokens = cachedCount(c.Int())
 	}
 }
 
@@ -270,4 +271,12 @@ func argsLen(a gjson.Result) int {
 		return 0
 	}
 	return len(a.Raw)
+}
+
+// cachedCount is a backend's count of cached prompt tokens as
+// sluice.Observation.CachedTokens holds it: an int32, so a count past it
+// (no prompt is that long: a broken or hostile backend's) is held at its
+// largest, and a negative one at 0, rather than wrapped.
+func cachedCount(n int64) int32 {
+	return int32(min(max(n, 0), math.MaxInt32))
 }

@@ -133,7 +133,7 @@ func respUsageInto(u gjson.Result, obs *sluice.Observation) {
 	obs.OutputTokens = int(u.Get("output_tokens").Int())
 	if c := u.Get("input_tokens_details.cached_tokens"); c.Type == gjson.Number {
 		obs.CacheReported = true
-		obs.CachedTokens = int(c.Int())
+		obs.CachedTokens = cachedCount(c.Int())
 	}
 }
 

@@ -113,8 +113,10 @@ func (p *Proxy) relayWholeAsStream(x *exchange, t *route.Target, resp *http.Resp
 	if !x.f.responses {
 		p.readAnswerFields(x, got, f, walked, obs)
 	}
-	// Counted per version (sluice_stream_whole_answers_total), a
-	// mirrored request's too, as its version's backend answered so.
+	// Marked on the request log's row, and counted per version
+	// (sluice_stream_whole_answers_total), a mirrored request's too, as
+	// its version's backend answered so.
+	obs.StreamWhole = true
 	p.wholeStreams.counter(t.ID).Add(1)
 }
 

@@ -14,9 +14,10 @@ import (
 
 // The request log is stored in segments (migration 0003): one table row
 // carries up to segmentRows requests in the encoding below, written with
-// one INSERT. The encoding, version segmentFormat (4; version 3 lacks the
-// replica, version 2 that and the client key, version 1 those and the
-// cached tokens, and all are read too):
+// one INSERT. The encoding, version segmentFormat (5; version 4 holds the
+// flags in one byte, version 3 lacks the replica too, version 2 that and
+// the client key, version 1 those and the cached tokens, and all are read
+// too):
 //
 //	byte     format
 //	uvarint  number of strings in the dictionary, then each string
@@ -30,12 +31,15 @@ import (
 //	         key), replica (format 4, migration 0019: 8 before, whose
 //	         rows read as served by no named replica)
 //	  8 bytes  sticky hash, little-endian
-//	  byte     flags: 1 stream, 2 refusal, 4 retried, 8 cache reported,
-//	         16 tools offered, 32 tool call (migration 0006; rows
-//	         written before have neither), 64 tokens estimated
-//	         (migration 0018; rows written before have none), 128 a
-//	         turn of a conversation the split began (migration 0022;
-//	         rows written before have none)
+//	  uvarint  flags (format 5, migration 0027; a byte before): 1 stream,
+//	         2 refusal, 4 retried, 8 cache reported, 16 tools offered, 32
+//	         tool call (migration 0006; rows written before have
+//	         neither), 64 tokens estimated (migration 0018; rows written
+//	         before have none), 128 a turn of a conversation the split
+//	         began (migration 0022; rows written before have none), 256
+//	         a stream the backend answered whole (migration 0027; rows
+//	         written before have none). A uvarint, so that a row with
+//	         neither of the two rare high flags still takes one byte.
 //	  7 × varint status, latency ns, TTFT ns, input tokens, output
 //	         tokens, response chars, cached tokens
 //
@@ -50,7 +54,7 @@ import (
 // decodes little.
 const segmentRows = 512
 
-const segmentFormat = 4
+const segmentFormat = 5
 
 // dictColumns is how many of a row's strings go through the dictionary;
 // rows of format 3 hold all but the last (the replica), rows of formats 1
@@ -148,7 +152,7 @@ func encodeSegment(rows []sluice.Observation, ats []int64) segment {
 			b = binary.AppendUvarint(b, k)
 		}
 		b = binary.LittleEndian.AppendUint64(b, o.StickyHash)
-		var flags byte
+		var flags uint64
 		if o.Stream {
 			flags |= 1
 		}
@@ -173,7 +177,10 @@ func encodeSegment(rows []sluice.Observation, ats []int64) segment {
 		if o.SplitConversation {
 			flags |= segSplitConversation
 		}
-		b = append(b, flags)
+		if o.StreamWhole {
+			flags |= segStreamWhole
+		}
+		b = binary.AppendUvarint(b, flags)
 		for _, v := range [...]int64{int64(o.Status), int64(o.Latency), int64(o.TTFT), int64(o.InputTokens), int64(o.OutputTokens), int64(o.ResponseChars), int64(o.CachedTokens)} {
 			b = binary.AppendVarint(b, v)
 		}
@@ -269,16 +276,19 @@ const (
 const segTokensEstimated = 64
 
 // segSplitConversation is the flag of sluice.Observation.SplitConversation
-// (migration 0022), the last bit of the byte: another flag takes a byte
-// of its own, and a format of the segment saying so.
+// (migration 0022), the last bit of what format 4's byte held.
 const segSplitConversation = 128
+
+// segStreamWhole is the flag of sluice.Observation.StreamWhole (migration
+// 0027, format 5, whose flags are a uvarint: see the encoding).
+const segStreamWhole = 256
 
 type segRow struct {
 	id      []byte
 	at      int64
 	dict    [dictColumns]uint32
 	sticky  uint64
-	flags   byte
+	flags   uint16
 	numbers [7]int64
 }
 
@@ -339,6 +349,7 @@ func decodeSegmentFor(data []byte, firstAt int64, d *decodedSegment, w *segmentW
 	case 3:
 		columns = dictReplica // no replica
 	}
+	flagByte := data[0] < 5 // the flags in a byte, not a uvarint
 	r.b = r.b[1:]
 	nw := r.uvarint()
 	if nw > uint64(len(r.b)) {
@@ -397,7 +408,12 @@ func decodeSegmentFor(data []byte, firstAt int64, d *decodedSegment, w *segmentW
 			keep = false // a row written before keys were kept has none
 		}
 		if !keep {
-			r.skip(8 + 1)
+			r.skip(8)
+			if flagByte {
+				r.skip(1)
+			} else {
+				r.uvarint()
+			}
 			for range numbers {
 				r.varint()
 			}
@@ -413,7 +429,13 @@ func decodeSegmentFor(data []byte, firstAt int64, d *decodedSegment, w *segmentW
 			row.dict[c] = none
 		}
 		row.sticky = binary.LittleEndian.Uint64(r.bytes(8))
-		row.flags = r.byte()
+		if flagByte {
+			row.flags = uint16(r.byte())
+		} else if f := r.uvarint(); f > math.MaxUint16 {
+			r.err = true
+		} else {
+			row.flags = uint16(f)
+		}
 		for c := range numbers {
 			row.numbers[c] = r.varint()
 		}
@@ -483,6 +505,7 @@ func rowObservation(row *segRow, id string, words []string) sluice.Observation {
 
 		TokensEstimated:   row.flags&segTokensEstimated != 0,
 		SplitConversation: row.flags&segSplitConversation != 0,
+		StreamWhole:       row.flags&segStreamWhole != 0,
 	}
 	for c, v := range dictValues(&o) {
 		*v = words[row.dict[c]]
@@ -490,7 +513,7 @@ func rowObservation(row *segRow, id string, words []string) sluice.Observation {
 	n := row.numbers
 	o.Status, o.Latency, o.TTFT = int(n[0]), time.Duration(n[1]), time.Duration(n[2])
 	o.InputTokens, o.OutputTokens, o.ResponseChars = int(n[3]), int(n[4]), int(n[5])
-	o.CacheReported, o.CachedTokens = row.flags&8 != 0, int(n[6])
+	o.CacheReported, o.CachedTokens = row.flags&8 != 0, int32(n[6])
 	return o
 }
 

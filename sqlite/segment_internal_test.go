@@ -30,8 +30,9 @@ func segmentRowsForTest(n int) ([]sluice.Observation, []int64) {
 			Endpoint: "/v1/chat/completions", Stream: i%2 == 0, Status: 200 + i%3, ErrorClass: "",
 			Latency: time.Duration(i) * time.Millisecond, TTFT: -time.Duration(i), InputTokens: i, OutputTokens: 2 * i,
 			FinishReason: "stop", ResponseChars: 7 * i, Refusal: i%5 == 0, Retried: i%7 == 0,
-			CacheReported: i%3 != 0, CachedTokens: (i % 3) * 16, ClientKey: []string{"", "team-a", "team-b"}[i%3],
-			Replica: []string{"", "gw-a-101-4f2a"}[i/2%2],
+			CacheReported: i%3 != 0, CachedTokens: int32(i%3) * 16, ClientKey: []string{"", "team-a", "team-b"}[i%3],
+			Replica:           []string{"", "gw-a-101-4f2a"}[i/2%2],
+			SplitConversation: i%4 == 1, StreamWhole: i%6 == 0,
 		}
 		ats[i] = base - int64(i%13)*1e9 + int64(i)
 		rows[i].At = time.Unix(0, ats[i]).UTC()
@@ -309,6 +310,7 @@ func legacyStore(t *testing.T, rows []sluice.Observation, ats []int64) string {
 	t.Helper()
 	for i := range rows {
 		rows[i].CacheReported, rows[i].CachedTokens, rows[i].ClientKey, rows[i].Replica = false, 0, "", ""
+		rows[i].SplitConversation, rows[i].StreamWhole = false, false
 	}
 	path := filepath.Join(t.TempDir(), "sluice.db")
 	db, err := sql.Open("sqlite", "file:"+path)
@@ -537,4 +539,37 @@ func openT(t *testing.T, path string, o Options) *Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// A segment written before the flags were a uvarint (format 4: one byte,
+// its high bit a turn of a conversation the split began) reads back with
+// its flags, and no row of it is a stream answered whole; format 5 keeps
+// both high flags.
+func TestSegment_Format4(t *testing.T) {
+	var d decodedSegment
+	if err := decodeSegment(oldSegment(4, "v1", "req_old_1", "req_old_2"), 1000, &d); err != nil || len(d.rows) != 2 {
+		t.Fatalf("decode: %d rows, %v", len(d.rows), err)
+	}
+	want := sluice.Observation{RequestID: "req_old_1", At: time.Unix(0, 1007).UTC(), Model: "chat", Version: "v1", Route: "split",
+		StickyHash: 42, Endpoint: "/v1/chat/completions", FinishReason: "stop", Status: 200, Latency: time.Millisecond,
+		TTFT: 100 * time.Microsecond, InputTokens: 10, OutputTokens: 20, ResponseChars: 30, CacheReported: true, CachedTokens: 4,
+		ClientKey: "team-a", Replica: "gw-a-101-4f2a", SplitConversation: true}
+	if got := d.observation(&d.rows[0]); got != want {
+		t.Errorf("format 4 row:\n got  %+v\n want %+v", got, want)
+	}
+	rows, ats := segmentRowsForTest(2)
+	rows[0].StreamWhole, rows[0].SplitConversation = true, true
+	rows[1].StreamWhole, rows[1].SplitConversation = false, false
+	sg := encodeSegment(rows, ats)
+	if sg.data[0] != 5 {
+		t.Fatalf("written in format %d, want 5", sg.data[0])
+	}
+	if err := decodeSegment(sg.data, sg.firstAt, &d); err != nil {
+		t.Fatal(err)
+	}
+	for i := range rows {
+		if got := d.observation(&d.rows[i]); got != rows[i] {
+			t.Errorf("format 5 row %d:\n got  %+v\n want %+v", i, got, rows[i])
+		}
+	}
 }

@@ -14,15 +14,19 @@ import (
 	"github.com/sluicehq/sluice"
 )
 
-// oldSegment returns a segment as sluice wrote it in format 1, 2 or 3 (a
-// client key from format 3 on), of one row per id, the i-th at
-// firstAt+7+i, served by version.
+// oldSegment returns a segment as sluice wrote it in format 1, 2, 3 or 4
+// (a client key from format 3 on, a replica in format 4, its flags a byte),
+// of one row per id, the i-th at firstAt+7+i, served by version.
 func oldSegment(format byte, version string, ids ...string) []byte {
 	b := []byte{format}
 	words := []string{"chat", version, "split", "", "/v1/chat/completions", "stop", "team-a"}
 	cols := []uint64{0, 1, 2, 3, 4, 3, 5}
-	if format == 3 {
+	if format >= 3 {
 		cols = append(cols, 6)
+	}
+	if format == 4 {
+		words = append(words, "gw-a-101-4f2a")
+		cols = append(cols, 7)
 	}
 	b = binary.AppendUvarint(b, uint64(len(words)))
 	for _, w := range words {
@@ -38,7 +42,11 @@ func oldSegment(format byte, version string, ids ...string) []byte {
 			b = binary.AppendUvarint(b, k)
 		}
 		b = binary.LittleEndian.AppendUint64(b, 42)
-		b = append(b, 8)
+		flags := byte(8) // cache reported
+		if format == 4 {
+			flags |= segSplitConversation // the byte's high bit
+		}
+		b = append(b, flags)
 		n := []int64{200, 1e6, 1e5, 10, 20, 30, 4}
 		if format == 1 {
 			n = n[:6]
@@ -236,7 +244,8 @@ func TestDecodeSegmentFor_StoresOnlyKeptRows(t *testing.T) {
 		data    []byte
 		firstAt int64
 	}{
-		{"format 4", encodeSegment(rows, ats).data, first},
+		{"format 5", encodeSegment(rows, ats).data, first},
+		{"format 4", oldSegment(4, "v1", "req_d_1", "req_d_2", "req_d_3"), 1000},
 		{"format 3", oldSegment(3, "v1", "req_a_1", "req_a_2", "req_a_3"), 1000},
 		{"format 2", oldSegment(2, "v1", "req_b_1", "req_b_2"), 1000},
 		{"format 1", oldSegment(1, "v1", "req_c_1", "req_c_2"), 1000},

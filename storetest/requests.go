@@ -62,7 +62,7 @@ func requestRows(n int, start time.Duration) []sluice.Observation {
 			// Backends that report their prefix cache: hits, misses (0)
 			// and, every fourth row, one that says nothing.
 			CacheReported: i%4 != 0,
-			CachedTokens:  []int{0, 0, 64, 0}[i%4] * (i % 3),
+			CachedTokens:  []int32{0, 0, 64, 0}[i%4] * int32(i%3),
 			// Agents' requests offer tools, and some answers call one.
 			ToolsOffered: i%3 != 1,
 			ToolCall:     i%3 == 0 && i%2 == 0,
@@ -77,6 +77,8 @@ func requestRows(n int, start time.Duration) []sluice.Observation {
 		}
 		// Turns of Responses conversations, some the split began.
 		rows[i].SplitConversation = rows[i].Route == "previous_response" && i/7%2 == 0
+		// Streams a backend answered whole, sent on as streams.
+		rows[i].StreamWhole = rows[i].Stream && i%9 == 4
 	}
 	return rows
 }
@@ -461,7 +463,7 @@ func testRequestsAgainstModel(t *testing.T, s sluice.Store) {
 			o.Replica = []string{"", "gw-a-1-4f2a", "gw-a-1-9c1e", "gw-ab-2-77aa"}[rng.IntN(4)]
 			o.ErrorClass = []string{"", "", "", "timeout", "canceled"}[rng.IntN(5)]
 			o.Retried = o.ErrorClass == "timeout" && rng.IntN(2) == 0
-			o.InputTokens, o.OutputTokens, o.CachedTokens = rng.IntN(5000), rng.IntN(5000), rng.IntN(100)
+			o.InputTokens, o.OutputTokens, o.CachedTokens = rng.IntN(5000), rng.IntN(5000), int32(rng.IntN(100))
 			rows[i] = o
 		}
 		mustAppend(t, s, rows)

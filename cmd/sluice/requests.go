@@ -78,7 +78,13 @@ func (c *cli) requestsCmd() *cobra.Command {
 				defer noteCut(c.stderr, len(list.Requests), "requests", "--version, --key, --no-key, --replica, --since or --until")
 			}
 			if c.output == "json" {
-				return c.printJSON(list.Requests)
+				return c.printJSON(list.Requests) // the API's order, newest first
+			}
+			if q.RequestID != "" {
+				// One request's rows are its attempts: the table lists
+				// them as they were sent (the failed attempt, then its
+				// retry), where a list is newest first.
+				slices.Reverse(list.Requests)
 			}
 			// The KEY column only when keys are in use: a gateway without
 			// client keys would show a column of dashes.
@@ -97,13 +103,17 @@ func (c *cli) requestsCmd() *cobra.Command {
 				extraCells = func(o sluice.Observation) string { return cell(o) + "\t" + dash(o.Replica) }
 			}
 			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "WHEN (UTC)\tREQUEST ID\tMODEL:VERSION"+extraHead+"\tROUTE\tSTATUS\tLATENCY\tTTFT\tTOKENS IN/OUT\tTOOLS\tCATEGORY\tERROR")
-			estimated := false
+			// SENT: a row is an attempt, at the time it was sent to its
+			// backend (a retry's after the attempt it followed), not the
+			// request's arrival, which every attempt's row once held.
+			fmt.Fprintln(tw, "SENT (UTC)\tREQUEST ID\tMODEL:VERSION"+extraHead+"\tROUTE\tSTATUS\tLATENCY\tTTFT\tTOKENS IN/OUT\tTOOLS\tCATEGORY\tERROR")
+			estimated, whole := false, false
 			for _, o := range list.Requests {
 				fmt.Fprintf(tw, "%s\t%s\t%s:%s%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n",
 					o.At.UTC().Format("2006-01-02 15:04:05.000"), o.RequestID, o.Model, o.Version, extraCells(o), o.Route, o.Status,
-					roundLatency(o.Latency), roundLatency(o.TTFT), tokensText(o), toolsText(o), dash(o.Category), errorText(o))
+					roundLatency(o.Latency), ttftText(o), tokensText(o), toolsText(o), dash(o.Category), errorText(o))
 				estimated = estimated || o.TokensEstimated
+				whole = whole || o.StreamWhole
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -111,11 +121,14 @@ func (c *cli) requestsCmd() *cobra.Command {
 			if estimated {
 				fmt.Fprintln(c.stderr, estimatedNote)
 			}
+			if whole {
+				fmt.Fprintln(c.stderr, wholeNote)
+			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&q.RequestID, "id", "", "only the request with this id (the X-Request-Id header of its answer)")
+	f.StringVar(&q.RequestID, "id", "", "only the request with this id (the X-Request-Id header of its answer): a row per attempt, in the order they were sent (-o json: newest first, as the API answers)")
 	f.StringVar(&q.Version, "version", "", "only requests served by this version")
 	f.StringVar(&q.ClientKey, "key", "", "only requests sent with the client key of this name (client_keys in the gateway's config; the name, never the secret)")
 	f.BoolVar(&q.NoClientKey, "no-key", false, "only requests sent without a client key: with an operator's or admin's token, or to a gateway without client keys")
@@ -135,6 +148,19 @@ func (c *cli) requestsCmd() *cobra.Command {
 // estimatedNote explains the tokens marked ~ (sluice requests) or counted
 // as estimated (sluice usage).
 const estimatedNote = "~ marks tokens the gateway estimated for an answer that ended without the backend's usage (a stream cut before its last chunk, a request left after it was sent): the request body's bytes / 4 as input (an image sent inline 765), the relayed text's, reasoning's and tool calls' arguments' as output, charged to the key's limits and budget"
+
+// wholeNote explains the TTFT marked (whole) (sluice requests).
+const wholeNote = "(whole) marks a streamed request its backend answered whole (it ignored stream: true, or sent its whole answer compressed): the gateway sent it on as a stream, so its TTFT is the whole answer's time; sluice_stream_whole_answers_total on /metrics counts them per version"
+
+// ttftText is a row's TTFT cell, marked (whole) for a stream its backend
+// answered whole (sluice.Observation.StreamWhole), whose TTFT is the whole
+// answer's time: the sign of a backend that does not stream.
+func ttftText(o sluice.Observation) string {
+	if o.StreamWhole {
+		return roundLatency(o.TTFT) + "(whole)"
+	}
+	return roundLatency(o.TTFT)
+}
 
 // tokensText is a row's TOKENS IN/OUT cell: the backend's usage, or the
 // gateway's estimate marked ~ (sluice.Observation.TokensEstimated).

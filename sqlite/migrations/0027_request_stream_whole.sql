@@ -1,0 +1,12 @@
+-- 0027_request_stream_whole: no table changes. The version marks a change
+-- in what is stored: the request log's segments are written in format 5,
+-- whose row flags are a uvarint, not a byte, and use a ninth bit, 256, for
+-- a streamed request whose backend answered whole (it ignored
+-- stream: true), which the gateway sent on as a stream
+-- (sluice.Observation.StreamWhole): an operator finds which backend does
+-- not stream from the log. Rows written before have none. A binary built
+-- before would refuse the new segments as corrupt; binaries refuse a
+-- schema newer than the ones they know, so this version makes an older
+-- binary refuse the file ("upgrade sluice") instead (HOUSE.md: a change to
+-- what is stored takes a migration, even an empty one).
+SELECT 1;
