@@ -53,6 +53,16 @@ func migrations() ([]migration, error) {
 	return ms, nil
 }
 
+// LatestSchema returns the version of the newest embedded migration: a
+// store at a newer version is refused (a newer sluice migrated it).
+func LatestSchema() int {
+	ms, err := migrations()
+	if err != nil || len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].version
+}
+
 // migrationSteps are the parts of migrations that SQL cannot do, by
 // version; each runs after its migration's SQL in the same transaction.
 var migrationSteps = map[int]func(ctx context.Context, s *Store, tx *sql.Tx) error{
