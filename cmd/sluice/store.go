@@ -17,6 +17,7 @@ import (
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/postgres"
 	"github.com/sluicehq/sluice/server"
+	"github.com/sluicehq/sluice/sqlite"
 )
 
 // copyBatch is how many request log rows sluice store copy reads and
@@ -45,7 +46,7 @@ func (c *cli) storeCmd() *cobra.Command {
 
 func (c *cli) storeCopyCmd() *cobra.Command {
 	var from, to, since string
-	var noRequests bool
+	var noRequests, migrateSrc bool
 	cmd := &cobra.Command{
 		Use:   "copy --from SRC --to DST",
 		Short: "Copy a stopped gateway's store into a new, empty one (SQLite to PostgreSQL, or back)",
@@ -89,7 +90,7 @@ anew.`,
 				}
 				sinceT = t
 			}
-			return runStoreCopy(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), from, to, sinceT, noRequests)
+			return copyStores(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), from, to, sinceT, noRequests, migrateSrc)
 		},
 	}
 	f := cmd.Flags()
@@ -97,6 +98,7 @@ anew.`,
 	f.StringVar(&to, "to", "", "the new, empty store to copy into: an SQLite file's path or a postgres:// URL (${NAME} and ${file:PATH} references expanded, as in the config)")
 	f.StringVar(&since, "requests-since", "", "copy only the request log rows since this time or duration ago (7d, 2026-11-01); default all")
 	f.BoolVar(&noRequests, "no-requests", false, "copy no request log rows")
+	f.BoolVar(&migrateSrc, "migrate-src", false, "an SQLite SRC written by an older sluice: migrate it in place to this binary's schema, as sluice serve would, and copy it (back it up first: the older sluice then refuses it)")
 	return cmd
 }
 
@@ -200,7 +202,17 @@ func openCopyStore(ctx context.Context, role, store string, mustExist bool) (cop
 	return im, func() { st.Close() }, nil
 }
 
+// runStoreCopy is copyStores of an SRC at this binary's schema.
 func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string, since time.Time, noRequests bool) error {
+	return copyStores(ctx, stdout, stderr, from, to, since, noRequests, false)
+}
+
+// copyStores copies from into to (sluice store copy). An SQLite SRC at an
+// older schema than this binary's is refused unless migrateSrc: opening a
+// store migrates it, and the copy said "SRC is left as it was" of a file
+// it had migrated in place, which the release that wrote it (the way back
+// of an operator moving to a fleet while upgrading) then refused.
+func copyStores(ctx context.Context, stdout, stderr io.Writer, from, to string, since time.Time, noRequests, migrateSrc bool) error {
 	// --from and --to take the config's ${NAME} and ${file:PATH}
 	// references, so that a password need not be typed where ps shows it
 	// (single-quoted, or the shell expands ${NAME} first).
@@ -216,6 +228,18 @@ func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string
 		// Else DST would read as held by another gateway: the copy's
 		// own lock on SRC.
 		return fmt.Errorf("--from %s and --to %s name the same store (one file): copy into a new, empty one", from, to)
+	}
+	srcLeft := "SRC is left as it was."
+	if !server.IsPostgresDSN(from) {
+		if _, statErr := os.Stat(from); statErr == nil {
+			have, err := sqlite.SchemaAt(ctx, from)
+			if latest := sqlite.LatestSchema(); err == nil && have > 0 && have < latest {
+				if !migrateSrc {
+					return fmt.Errorf("SRC %s is at schema version %d, older than this sluice's %d (sluice version), and copying it would migrate it in place, after which the sluice that wrote it refuses it: back the file up (cp, with its gateway stopped), then run the same command with --migrate-src", describeStore(from), have, latest)
+				}
+				srcLeft = fmt.Sprintf("SRC was migrated in place from schema version %d to %d (--migrate-src): the sluice that wrote it no longer opens it, its backup does.", have, latest)
+			}
+		}
 	}
 	src, closeSrc, err := openCopyStore(ctx, "SRC", from, true)
 	if err != nil {
@@ -332,7 +356,7 @@ func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string
 	if storeSetting != dstName {
 		next = "in its config"
 	}
-	fmt.Fprintf(stdout, "\nCopied %s to %s. SRC is left as it was.\nNext: set the gateway's store: to %s %s and start it with sluice serve.\n", describeStore(from), dstName, storeSetting, next)
+	fmt.Fprintf(stdout, "\nCopied %s to %s. %s\nNext: set the gateway's store: to %s %s and start it with sluice serve.\n", describeStore(from), dstName, srcLeft, storeSetting, next)
 	return nil
 }
 
