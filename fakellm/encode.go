@@ -26,6 +26,25 @@ type generation struct {
 	noStore bool
 	// failed makes a Responses object the one of response.failed.
 	failed bool
+	// choices is how many choices a chat or completions answer has (the
+	// request's "n"), each the same answer under its own index; 0 is 1.
+	choices int
+}
+
+// maxChoices bounds "n", as the OpenAI API does.
+const maxChoices = 128
+
+// nChoices is g.choices, at least 1.
+func (g *generation) nChoices() int { return max(g.choices, 1) }
+
+// appendIndex appends `{"index":I,`, a choice's opening.
+func appendIndex(b []byte, i int) []byte {
+	if i == 0 {
+		return append(b, `{"index":0,`...)
+	}
+	b = append(b, `{"index":`...)
+	b = strconv.AppendInt(b, int64(i), 10)
+	return append(b, ',')
 }
 
 // appendHead appends the fields every body and chunk starts with, up to and
@@ -49,26 +68,36 @@ func (g *generation) appendHead(b []byte, object string, model []byte) []byte {
 	return append(b, `,"choices":[`...)
 }
 
-// appendResponse appends the body of a non-streamed answer.
+// appendResponse appends the body of a non-streamed answer: one choice
+// per g.choices, each the same answer under its own index.
 func (g *generation) appendResponse(b []byte, model []byte) []byte {
-	if g.kind == kindChat && g.tool != nil {
+	if g.kind == kindChat {
 		b = g.appendHead(b, "chat.completion", model)
-		b = append(b, `{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[`...)
-		b = g.appendToolCall(b, false)
-		b = append(b, `],"refusal":null},"logprobs":null,"finish_reason":"`...)
-	} else if g.kind == kindChat {
-		b = g.appendHead(b, "chat.completion", model)
-		b = append(b, `{"index":0,"message":{"role":"assistant","content":`...)
-		b = appendJSONString(b, g.o.Content)
-		b = append(b, `,"refusal":null},"logprobs":null,"finish_reason":"`...)
 	} else {
 		b = g.appendHead(b, "text_completion", model)
-		b = append(b, `{"index":0,"text":`...)
-		b = appendJSONString(b, g.o.Content)
-		b = append(b, `,"logprobs":null,"finish_reason":"`...)
 	}
-	b = append(b, g.o.FinishReason...)
-	b = append(b, `"}],"usage":`...)
+	for i := range g.nChoices() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendIndex(b, i)
+		if g.kind == kindChat && g.tool != nil {
+			b = append(b, `"message":{"role":"assistant","content":null,"tool_calls":[`...)
+			b = g.appendToolCall(b, false)
+			b = append(b, `],"refusal":null},"logprobs":null,"finish_reason":"`...)
+		} else if g.kind == kindChat {
+			b = append(b, `"message":{"role":"assistant","content":`...)
+			b = appendJSONString(b, g.o.Content)
+			b = append(b, `,"refusal":null},"logprobs":null,"finish_reason":"`...)
+		} else {
+			b = append(b, `"text":`...)
+			b = appendJSONString(b, g.o.Content)
+			b = append(b, `,"logprobs":null,"finish_reason":"`...)
+		}
+		b = append(b, g.o.FinishReason...)
+		b = append(b, `"}`...)
+	}
+	b = append(b, `],"usage":`...)
 	b = g.appendUsage(b)
 	return append(b, '}')
 }
@@ -82,20 +111,21 @@ func (g *generation) chunkHead(b []byte, model []byte) []byte {
 	return g.appendHead(b, "text_completion", model)
 }
 
-// appendTokenChunk appends one SSE event carrying one token; the first
-// chat chunk also carries the assistant role.
-func (g *generation) appendTokenChunk(b, head []byte, tok string, first bool) []byte {
+// appendTokenChunk appends one SSE event carrying one token of choice i;
+// the first chat chunk also carries the assistant role.
+func (g *generation) appendTokenChunk(b, head []byte, i int, tok string, first bool) []byte {
 	b = append(b, head...)
+	b = appendIndex(b, i)
 	if g.kind == kindChat {
 		if first {
-			b = append(b, `{"index":0,"delta":{"role":"assistant","content":`...)
+			b = append(b, `"delta":{"role":"assistant","content":`...)
 		} else {
-			b = append(b, `{"index":0,"delta":{"content":`...)
+			b = append(b, `"delta":{"content":`...)
 		}
 		b = appendJSONString(b, tok)
 		return append(b, "},\"logprobs\":null,\"finish_reason\":null}]}\n\n"...)
 	}
-	b = append(b, `{"index":0,"text":`...)
+	b = append(b, `"text":`...)
 	b = appendJSONString(b, tok)
 	return append(b, ",\"logprobs\":null,\"finish_reason\":null}]}\n\n"...)
 }
@@ -116,22 +146,25 @@ func (g *generation) appendToolCall(b []byte, delta bool) []byte {
 	return append(b, `,"arguments":"{}"}}`...)
 }
 
-// appendToolChunk appends the one event of a streamed tool call: the
-// assistant role and the whole call.
-func (g *generation) appendToolChunk(b, head []byte) []byte {
+// appendToolChunk appends the one event of a streamed tool call of
+// choice i: the assistant role and the whole call.
+func (g *generation) appendToolChunk(b, head []byte, i int) []byte {
 	b = append(b, head...)
-	b = append(b, `{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[`...)
+	b = appendIndex(b, i)
+	b = append(b, `"delta":{"role":"assistant","content":null,"tool_calls":[`...)
 	b = g.appendToolCall(b, true)
 	return append(b, "]},\"logprobs\":null,\"finish_reason\":null}]}\n\n"...)
 }
 
-// appendFinalChunk appends the event that carries the finish reason.
-func (g *generation) appendFinalChunk(b, head []byte) []byte {
+// appendFinalChunk appends the event that carries choice i's finish
+// reason.
+func (g *generation) appendFinalChunk(b, head []byte, i int) []byte {
 	b = append(b, head...)
+	b = appendIndex(b, i)
 	if g.kind == kindChat {
-		b = append(b, `{"index":0,"delta":{},"logprobs":null,"finish_reason":"`...)
+		b = append(b, `"delta":{},"logprobs":null,"finish_reason":"`...)
 	} else {
-		b = append(b, `{"index":0,"text":"","logprobs":null,"finish_reason":"`...)
+		b = append(b, `"text":"","logprobs":null,"finish_reason":"`...)
 	}
 	b = append(b, g.o.FinishReason...)
 	return append(b, "\"}]}\n\n"...)
@@ -148,10 +181,11 @@ func (g *generation) appendUsageChunk(b, head []byte) []byte {
 
 const doneEvent = "data: [DONE]\n\n"
 
-// appendUsage appends the usage object: token counts and, when the
-// behaviour reports its prefix cache, the cached prompt tokens.
+// appendUsage appends the usage object: token counts (the completion's
+// for every choice, as the OpenAI API counts n) and, when the behaviour
+// reports its prefix cache, the cached prompt tokens.
 func (g *generation) appendUsage(b []byte) []byte {
-	prompt, completion := g.prompt, g.o.OutputTokens
+	prompt, completion := g.prompt, g.o.OutputTokens*g.nChoices()
 	b = append(b, `{"prompt_tokens":`...)
 	b = strconv.AppendInt(b, int64(prompt), 10)
 	b = append(b, `,"completion_tokens":`...)

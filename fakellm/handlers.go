@@ -144,6 +144,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.moderations(w, r)
 	case "/v1/images/generations":
 		s.images(w, r)
+	case "/v1/images/edits":
+		s.imageEdits(w, r)
 	case "/v1/audio/speech":
 		s.speech(w, r)
 	case "/v1/models":
@@ -196,6 +198,12 @@ func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 // hang switch and read and decode the body. It returns false when the
 // request has been answered or abandoned.
 func (s *Server) begin(w http.ResponseWriter, r *http.Request, run *runState, cfg *serverState, st *reqState) bool {
+	return s.beginWith(w, r, run, cfg, st, nil)
+}
+
+// beginWith is begin with the body read by form (which sets st.req.Model)
+// rather than as JSON, when form is not nil.
+func (s *Server) beginWith(w http.ResponseWriter, r *http.Request, run *runState, cfg *serverState, st *reqState, form func(st *reqState) error) bool {
 	s.count(cfg, first(r.Header[cfg.cfg.CategoryHeader]))
 	if r.Method != http.MethodPost {
 		writeError(w, st, http.StatusMethodNotAllowed, "invalid_request_error", "", "fakellm: use POST")
@@ -215,6 +223,15 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, run *runState, cf
 			writeError(w, st, http.StatusRequestEntityTooLarge, "invalid_request_error", "", "fakellm: request body too large")
 		}
 		return false
+	}
+	if form != nil {
+		// A multipart form (an image edit's): its model field stands
+		// for a JSON body's.
+		if err := form(st); err != nil {
+			writeError(w, st, http.StatusBadRequest, "invalid_request_error", "", "fakellm: invalid form: "+err.Error())
+			return false
+		}
+		return s.resolveModel(w, cfg, st)
 	}
 	if err := parseRequest(st.body, &st.req); err != nil {
 		writeError(w, st, http.StatusBadRequest, "invalid_request_error", "", "fakellm: invalid request body: "+err.Error())
@@ -296,6 +313,9 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, kind genKind) 
 		if !s.checkPrevious(w, st) {
 			return
 		}
+	} else if st.req.HasN && (st.req.N < 1 || st.req.N > maxChoices) {
+		badRequest(w, st, "n must be from 1 to "+strconv.Itoa(maxChoices))
+		return
 	}
 	start := time.Now()
 	o, seq := s.draw(r, cfg, st)
@@ -322,6 +342,9 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, kind genKind) 
 		prompt: EstimateTokens(st.req.PromptBytes),
 		o:      &o,
 		start:  start,
+	}
+	if kind != kindResponses {
+		g.choices = st.req.N
 	}
 	if o.ToolCall {
 		// Only a chat or Responses request that offers a tool gets a

@@ -5,12 +5,16 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"io"
 	"math"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"strconv"
 	"strings"
@@ -24,31 +28,55 @@ const (
 	maxImages    = 10
 )
 
+// imageRequest is what an images request (a generation's JSON, an
+// edit's form) says.
+type imageRequest struct {
+	Prompt         *string `json:"prompt"`
+	N              int     `json:"n"`
+	Size           string  `json:"size"`
+	ResponseFormat string  `json:"response_format"`
+	OutputFormat   string  `json:"output_format"`
+	Stream         bool    `json:"stream"`
+	PartialImages  int     `json:"partial_images"`
+	// images are the bytes of an edit's image files (its mask apart),
+	// each of which counts as input tokens.
+	images []int
+}
+
 // images serves /v1/images/generations: n images (1 by default) of size
 // ("1024x1024" by default, or "auto"), each of one colour drawn from the
 // prompt and its index, as PNG or JPEG (output_format), given as b64_json
 // (the default, as gpt-image-1 answers) or, with "response_format": "url",
 // as a URL on this server that serves the same image. usage counts the
 // prompt's tokens as input and one output token per thousand pixels.
+// With "stream": true the images come as events (imageStream).
 func (s *Server) images(w http.ResponseWriter, r *http.Request) {
+	run, cfg := s.run.Load(), s.state.Load()
+	if run.stopped() {
+		panic(http.ErrAbortHandler)
+	}
 	st := getState()
 	defer putState(st)
-	if _, ok := s.jsonPrelude(w, r, st); !ok {
+	if !s.begin(w, r, run, cfg, st) {
 		return
 	}
-	var req struct {
-		Prompt         *string `json:"prompt"`
-		N              int     `json:"n"`
-		Size           string  `json:"size"`
-		ResponseFormat string  `json:"response_format"`
-		OutputFormat   string  `json:"output_format"`
-	}
+	start := time.Now()
+	o, _ := s.draw(r, cfg, st)
+	var req imageRequest
 	if err := json.Unmarshal(st.body, &req); err != nil {
 		badRequest(w, st, "invalid image request: "+err.Error())
 		return
 	}
+	s.answerImages(w, r, run, st, &o, &req, "image_generation", start)
+}
+
+// answerImages answers an images request, a generation's or an edit's
+// (event names prefixed kind), with its drawn outcome o: a request it
+// cannot take at once, a failure or a whole answer at o's latency from
+// start, a stream's events spread over it (imageStream).
+func (s *Server) answerImages(w http.ResponseWriter, r *http.Request, run *runState, st *reqState, o *Outcome, req *imageRequest, kind string, start time.Time) {
 	if req.Prompt == nil || *req.Prompt == "" {
-		badRequest(w, st, `an image generation takes a "prompt"`)
+		badRequest(w, st, `an image request takes a "prompt"`)
 		return
 	}
 	n := req.N
@@ -76,6 +104,30 @@ func (s *Server) images(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, st, `response_format is "b64_json" or "url", not `+strconv.Quote(req.ResponseFormat))
 		return
 	}
+	if req.Stream && req.ResponseFormat == "url" {
+		badRequest(w, st, `a streamed image comes as b64_json: leave response_format out`)
+		return
+	}
+	if req.PartialImages < 0 || req.PartialImages > 3 {
+		badRequest(w, st, "partial_images must be from 0 to 3")
+		return
+	}
+	if !o.OK() {
+		if s.pause(r, st, run, time.Until(start.Add(o.Latency))) {
+			writeFailure(w, st, o)
+		}
+		return
+	}
+	in := textTokens(*req.Prompt)
+	for _, b := range req.images {
+		in += min(765, (b+3)/4) // an image's input, as a vision model charges one
+	}
+	out := n * ((width*height + 999) / 1000)
+	size := strconv.Itoa(width) + "x" + strconv.Itoa(height)
+	usage := map[string]any{
+		"input_tokens": in, "output_tokens": out, "total_tokens": in + out,
+		"input_tokens_details": map[string]int{"text_tokens": textTokens(*req.Prompt), "image_tokens": in - textTokens(*req.Prompt)},
+	}
 	data := make([]map[string]string, n)
 	for i := range data {
 		c := imageColor(*req.Prompt, i)
@@ -91,18 +143,68 @@ func (s *Server) images(w http.ResponseWriter, r *http.Request) {
 		}
 		data[i]["b64_json"] = base64.StdEncoding.EncodeToString(img)
 	}
-	in := textTokens(*req.Prompt)
-	out := n * ((width*height + 999) / 1000)
+	if req.Stream {
+		s.imageStream(w, r, run, st, kind, data, req.PartialImages, size, format, usage, start.Add(o.Latency))
+		return
+	}
+	if !s.pause(r, st, run, time.Until(start.Add(o.Latency))) {
+		return
+	}
 	writeJSON(w, map[string]any{
 		"created":       time.Now().Unix(),
 		"data":          data,
 		"output_format": format,
-		"size":          strconv.Itoa(width) + "x" + strconv.Itoa(height),
-		"usage": map[string]any{
-			"input_tokens": in, "output_tokens": out, "total_tokens": in + out,
-			"input_tokens_details": map[string]int{"text_tokens": in, "image_tokens": 0},
-		},
+		"size":          size,
+		"usage":         usage,
 	})
+}
+
+// imageStream sends images as the OpenAI API streams them: for each image,
+// partial KIND.partial_image events (partial_image_index 0 on), then its
+// KIND.completed event with the usage (the request's, on each); KIND is
+// image_generation or image_edit. The headers go at once, and the events
+// are spread evenly up to end (the request's drawn latency), the last
+// then, as a whole answer would come. A partial image here is the final
+// one, as a one-colour image has nothing to add.
+func (s *Server) imageStream(w http.ResponseWriter, r *http.Request, run *runState, st *reqState, kind string, data []map[string]string, partials int, size, format string, usage map[string]any, end time.Time) {
+	h := w.Header()
+	h["Content-Type"] = ctSSE
+	h["Cache-Control"] = noCache
+	w.WriteHeader(http.StatusOK)
+	fl, _ := w.(http.Flusher)
+	if fl != nil {
+		fl.Flush()
+	}
+	total := len(data) * (partials + 1)
+	span := time.Until(end)
+	begun := time.Now()
+	sent := 0
+	for _, d := range data {
+		for k := 0; k <= partials; k++ {
+			sent++
+			if !s.pause(r, st, run, time.Until(begun.Add(span*time.Duration(sent)/time.Duration(total)))) {
+				return
+			}
+			typ := kind + ".completed"
+			ev := map[string]any{
+				"type": typ, "b64_json": d["b64_json"], "created_at": time.Now().Unix(), "size": size,
+				"quality": "auto", "background": "opaque", "output_format": format,
+			}
+			if k < partials {
+				typ = kind + ".partial_image"
+				ev["type"], ev["partial_image_index"] = typ, k
+			} else {
+				ev["usage"] = usage
+			}
+			b, _ := json.Marshal(ev)
+			if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", typ, b); err != nil {
+				return
+			}
+			if fl != nil {
+				fl.Flush()
+			}
+		}
+	}
 }
 
 // imageSize parses an images request's size.
@@ -324,4 +426,108 @@ func wavHeader(samples int) []byte {
 	b = binary.LittleEndian.AppendUint16(b, 16)
 	b = append(b, "data"...)
 	return binary.LittleEndian.AppendUint32(b, data)
+}
+
+// imageEdits serves /v1/images/edits as images serves a generation, from a
+// multipart form (the image files, an optional mask, the prompt and the
+// settings as fields, as the OpenAI SDKs send it) or a JSON body naming
+// its images by URL ("images": [{"image_url": …}]). Each image file counts
+// as input tokens, as a vision model charges for one (765 at most); the
+// images made are drawn from the prompt, as a generation's are. Its
+// streamed events are image_edit.partial_image and image_edit.completed.
+func (s *Server) imageEdits(w http.ResponseWriter, r *http.Request) {
+	run, cfg := s.run.Load(), s.state.Load()
+	if run.stopped() {
+		panic(http.ErrAbortHandler)
+	}
+	st := getState()
+	defer putState(st)
+	var req imageRequest
+	var form func(*reqState) error
+	if mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && mt == "multipart/form-data" {
+		form = func(st *reqState) error { return readEditForm(st, params["boundary"], &req) }
+	}
+	if !s.beginWith(w, r, run, cfg, st, form) {
+		return
+	}
+	start := time.Now()
+	o, _ := s.draw(r, cfg, st)
+	if form == nil {
+		var body struct {
+			Images []json.RawMessage `json:"images"`
+		}
+		if err := json.Unmarshal(st.body, &req); err != nil {
+			badRequest(w, st, "invalid image edit request: "+err.Error())
+			return
+		}
+		_ = json.Unmarshal(st.body, &body)
+		for range body.Images {
+			req.images = append(req.images, 765<<2) // by reference: the full charge
+		}
+	}
+	if len(req.images) == 0 {
+		badRequest(w, st, `an image edit takes an "image" file (or JSON "images")`)
+		return
+	}
+	s.answerImages(w, r, run, st, &o, &req, "image_edit", start)
+}
+
+// readEditForm reads an image edit's multipart form from st.body into req,
+// and its model field into st.req.Model (as the JSON string a body's
+// would be).
+func readEditForm(st *reqState, boundary string, req *imageRequest) error {
+	st.req = request{}
+	if boundary == "" {
+		return errors.New("no boundary in the Content-Type")
+	}
+	mr := multipart.NewReader(bytes.NewReader(st.body), boundary)
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		v, err := io.ReadAll(p)
+		if err != nil {
+			return err
+		}
+		name := p.FormName()
+		if p.FileName() != "" {
+			if name == "image" || name == "image[]" {
+				req.images = append(req.images, len(v))
+			}
+			continue
+		}
+		val := string(v)
+		switch name {
+		case "model":
+			st.req.Model = appendJSONString(nil, val)
+		case "prompt":
+			req.Prompt = &val
+		case "n", "partial_images":
+			i, err := strconv.Atoi(val)
+			if err != nil {
+				return fmt.Errorf("%s must be an integer, not %q", name, val)
+			}
+			if name == "n" {
+				req.N = i
+			} else {
+				req.PartialImages = i
+			}
+		case "size":
+			req.Size = val
+		case "response_format":
+			req.ResponseFormat = val
+		case "output_format":
+			req.OutputFormat = val
+		case "stream":
+			b, err := strconv.ParseBool(val)
+			if err != nil {
+				return fmt.Errorf("stream must be true or false, not %q", val)
+			}
+			req.Stream = b
+		}
+	}
 }

@@ -18,6 +18,10 @@ type request struct {
 	IncludeUsage        bool
 	MaxTokens           int
 	MaxCompletionTokens int
+	// N is the number of choices asked for (chat and completions' "n");
+	// 0 when the body does not say, which is 1. HasN says it did.
+	N    int
+	HasN bool
 	// PromptBytes is the length of the prompt text: the message contents
 	// of a chat request, or the prompt of a text completion.
 	PromptBytes int
@@ -99,6 +103,10 @@ func parseRequest(body []byte, req *request) error {
 			})
 		case "max_tokens":
 			return s.integer("max_tokens", &req.MaxTokens)
+		case "n":
+			// null is the default, as the API takes it.
+			req.HasN = s.peek() != 'n'
+			return s.integer("n", &req.N)
 		case "max_completion_tokens":
 			return s.integer("max_completion_tokens", &req.MaxCompletionTokens)
 		case "dimensions":

@@ -8,7 +8,9 @@ import (
 // stream answers with server-sent events: headers at once, the first token
 // at TTFT, one token per TokenInterval after it (scheduled from the request
 // start so pacing does not drift), then the finish chunk, the usage chunk
-// when asked for, and [DONE]. Every event is flushed as it is written.
+// when asked for, and [DONE]. With "n" above 1 each token comes once per
+// choice, in events of their own written together, as the choices of one
+// step of a batch. Every event is flushed as it is written.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, run *runState, st *reqState, g *generation) {
 	h := w.Header()
 	h["Content-Type"] = ctSSE
@@ -33,7 +35,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, run *runState, s
 		if !s.pause(r, st, run, time.Until(g.start.Add(g.o.TTFT))) {
 			return
 		}
-		st.out = g.appendToolChunk(st.out[:0], st.head)
+		st.out = st.out[:0]
+		for c := range g.nChoices() {
+			st.out = g.appendToolChunk(st.out, st.head, c)
+		}
 		if _, err := w.Write(st.out); err != nil {
 			return
 		}
@@ -56,7 +61,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, run *runState, s
 		}
 		var tok string
 		tok, pos = nextToken(content, pos)
-		st.out = g.appendTokenChunk(st.out[:0], st.head, tok, i == 0)
+		st.out = st.out[:0]
+		for c := range g.nChoices() {
+			st.out = g.appendTokenChunk(st.out, st.head, c, tok, i == 0)
+		}
 		if _, err := w.Write(st.out); err != nil {
 			return
 		}
@@ -68,7 +76,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, run *runState, s
 			return
 		}
 	}
-	b := g.appendFinalChunk(st.out[:0], st.head)
+	b := st.out[:0]
+	for c := range g.nChoices() {
+		b = g.appendFinalChunk(b, st.head, c)
+	}
 	if st.req.IncludeUsage {
 		b = g.appendUsageChunk(b, st.head)
 	}

@@ -42,9 +42,13 @@ type fields struct {
 	// score, moderations, images, speech; set by forPath): it is measured
 	// but never read as text, and passed through as sent (relayOther).
 	notText bool
-	// images are the images the body carries inline (data URLs), for
-	// the estimate of its prompt (estimateTokens).
+	// images are the images the body carries inline (data URLs), or a
+	// form's files, for the estimate of its prompt (estimateTokens).
 	images inlineImages
+	// form says the body is multipart/form-data (readFormFields): model
+	// is its field's value, unquoted, which appendFormModel replaces as
+	// such.
+	form bool
 }
 
 // pathResponses is the Responses API's path.
@@ -217,6 +221,9 @@ func rewriteModel(dst, body []byte, model gjson.Result, upstream string) []byte 
 // the model replaced by upstream and, for a stream, the usage option added
 // (see withUsageOption). The common cases allocate nothing.
 func appendUpstreamBody(dst, body []byte, f fields, upstream string) []byte {
+	if f.form {
+		return appendFormModel(dst, body, f.model, upstream)
+	}
 	if !f.stream || f.usageAsked || f.hasOptions {
 		dst = rewriteModel(dst, body, f.model, upstream)
 		if f.stream {

@@ -59,12 +59,21 @@ func writeErrorTyped(w http.ResponseWriter, status int, code sluice.Code, typ, c
 	w.Write(b)
 }
 
-// errorType maps a code to the OpenAI error "type" clients switch on.
+// errorType maps a code to the OpenAI error "type" clients switch on. A
+// 403 (a client key's model outside its models, a token whose role may
+// not call models) is "request_forbidden", the type of OpenAI's own
+// refusal of a caller it knows (its region refusal; its refusal of a
+// model a project may not use is typed invalid_request_error, code
+// model_not_found); the SDKs raise a 403 as PermissionDeniedError by its
+// status, whatever its type. "authentication_error" sent people to check
+// a key that was valid.
 func errorType(c sluice.Code) string {
 	switch c {
 	case sluice.CodeInvalid, sluice.CodeBadRequest, sluice.CodeNotFound, sluice.CodeGone, sluice.CodeTooLarge, sluice.CodeConflict:
 		return "invalid_request_error"
-	case sluice.CodeUnauthorized, sluice.CodeForbidden:
+	case sluice.CodeForbidden:
+		return "request_forbidden"
+	case sluice.CodeUnauthorized:
 		return "authentication_error"
 	case sluice.CodeRateLimited:
 		return "rate_limit_error"

@@ -19,6 +19,7 @@ const (
 	pathModerations = "/v1/moderations"
 	pathImages      = "/v1/images/generations"
 	pathSpeech      = "/v1/audio/speech" // answers with audio bytes
+	// pathImageEdits is in form.go.
 )
 
 // servedPaths is what the 404 of an unknown path lists: every path the
@@ -26,7 +27,7 @@ const (
 // (responses_byid.go) too.
 const servedPaths = "Sluice serves POST " + pathChat + ", " + pathCompletions + ", " + pathResponses + ", " +
 	pathEmbeddings + ", " + pathRerank + ", " + pathScore + ", " + pathModerations + ", " + pathImages + ", " +
-	pathSpeech + " and " + pathFeedback + "; GET /v1/models and /v1/models/{model}; and a stored response's " +
+	pathImageEdits + ", " + pathSpeech + " and " + pathFeedback + "; GET /v1/models and /v1/models/{model}; and a stored response's " +
 	pathResponsesByID + "{id} (GET, DELETE), " + pathResponsesByID + "{id}/cancel (POST) and " +
 	pathResponsesByID + "{id}/input_items (GET)"
 
@@ -54,7 +55,7 @@ func unmetered(r *http.Request) bool {
 // and the requests whose client-key token Admit takes (keys.go).
 func isInferencePath(path string) bool {
 	switch path {
-	case pathChat, pathCompletions, pathResponses, pathEmbeddings, pathRerank, pathScore, pathModerations, pathImages, pathSpeech:
+	case pathChat, pathCompletions, pathResponses, pathEmbeddings, pathRerank, pathScore, pathModerations, pathImages, pathImageEdits, pathSpeech:
 		return true
 	}
 	return false

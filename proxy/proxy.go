@@ -579,20 +579,52 @@ func (p *Proxy) hold(tab *route.Table, t *route.Target) (*atomic.Int64, *route.T
 }
 
 func (x *exchange) parse(categoryHeader string) error {
+	if x.r.URL.Path == pathImageEdits {
+		if ct := x.r.Header.Get("Content-Type"); isForm(ct) {
+			if err := compressedError(x.r.Header.Get("Content-Encoding")); err != nil {
+				return err
+			}
+			f, err := readFormFields(x.body, ct)
+			if err != nil {
+				return err
+			}
+			x.f = f
+			x.f.forPath(pathImageEdits)
+			return x.checkFields(categoryHeader)
+		}
+	}
 	trim := bytes.TrimLeft(x.body, " \t\r\n")
 	if len(trim) == 0 || trim[0] != '{' {
-		if enc := x.r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+		if err := compressedError(x.r.Header.Get("Content-Encoding")); err != nil {
 			// The body is what the client compressed: say that, not
 			// that it is no JSON object (only on this error path).
-			if len(enc) > 32 {
-				enc = enc[:32] + "…"
-			}
-			return sluice.Errorf(sluice.CodeBadRequest, "the request body is compressed (Content-Encoding: %s), which the gateway does not read: send it uncompressed, as the OpenAI SDKs do", enc)
+			return err
 		}
 		return sluice.Errorf(sluice.CodeBadRequest, "the request body must be a JSON object such as {\"model\": \"chat\", \"messages\": [...]}")
 	}
 	x.f = readFields(x.body)
 	x.f.forPath(x.r.URL.Path)
+	return x.checkFields(categoryHeader)
+}
+
+// compressedError is the error for a body sent with Content-Encoding enc,
+// which the gateway does not read, or nil when enc is none or identity.
+func compressedError(enc string) error {
+	if enc == "" || strings.EqualFold(enc, "identity") {
+		return nil
+	}
+	if len(enc) > 32 {
+		enc = enc[:32] + "…"
+	}
+	return sluice.Errorf(sluice.CodeBadRequest, "the request body is compressed (Content-Encoding: %s), which the gateway does not read: send it uncompressed, as the OpenAI SDKs do", enc)
+}
+
+// checkFields checks the fields parse read and sets the request's
+// category.
+func (x *exchange) checkFields(categoryHeader string) error {
+	if x.f.form && !x.f.model.Exists() {
+		return sluice.Errorf(sluice.CodeBadRequest, "the form has no \"model\" field: add one naming a model such as \"image\", a pin such as \"image:v1.2.0\" or a label such as \"image@canary\" (GET /v1/models lists them)")
+	}
 	if !x.f.model.Exists() {
 		return sluice.Errorf(sluice.CodeBadRequest, "the request has no \"model\": set it to a model name such as \"chat\", a pin such as \"chat:v1.2.0\" or a label such as \"chat@canary\" (GET /v1/models lists them)")
 	}
@@ -929,10 +961,7 @@ func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target, route
 	// A fresh buffer: the transport may still read the body after
 	// RoundTrip returns, and rewinds it through GetBody to retry a request
 	// that hit a keep-alive connection the backend had just closed.
-	up := rewriteModel(make([]byte, 0, len(x.body)+64), x.body, x.f.model, t.Upstream)
-	if x.f.stream {
-		up = withUsageOption(up, x.f)
-	}
+	up := appendUpstreamBody(make([]byte, 0, len(x.body)+64), x.body, x.f, t.Upstream)
 	x.endpoint = x.endpointFor(t)
 	ctx, wrote := p.watchWrites(ctx, x.r)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, backendURL(x.endpoint, x.r.URL.Path), bytes.NewReader(up))

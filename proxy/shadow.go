@@ -302,7 +302,7 @@ func (p *Proxy) runShadow(j *shadowJob) {
 	now := p.opt.Now()
 	x := &exchange{
 		w: &discardWriter{h: http.Header{}}, r: r, reqID: j.reqID, start: now, sent: now,
-		body: j.body, f: readFields(j.body), category: j.category,
+		body: j.body, f: mirroredFields(j), category: j.category,
 		keep: &keep{limit: pairTextBytes, judged: j.judged, shadow: true},
 	}
 	x.f.forPath(j.path)
@@ -356,3 +356,14 @@ func (d *discardWriter) Flush()                      {}
 
 // ms returns d in milliseconds.
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+// mirroredFields reads a mirrored request's body again, as parse read
+// the live request's: a form (an image edit's) by its parts, else as JSON.
+func mirroredFields(j *shadowJob) fields {
+	if ct := j.header.Get("Content-Type"); j.path == pathImageEdits && isForm(ct) {
+		if f, err := readFormFields(j.body, ct); err == nil {
+			return f
+		}
+	}
+	return readFields(j.body)
+}

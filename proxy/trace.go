@@ -97,6 +97,8 @@ func operationName(path string) string {
 		return "moderation"
 	case pathImages:
 		return "image_generation"
+	case pathImageEdits:
+		return "image_edit"
 	case pathSpeech:
 		return "speech"
 	}

@@ -62,8 +62,10 @@ func openAIErrorOf(id string, status int, header http.Header, body []byte) []byt
 	msg = "the backend for " + id + " answered " + strconv.Itoa(status) + " " + http.StatusText(status) + ": " + msg
 	typ := "api_error"
 	switch {
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+	case status == http.StatusUnauthorized:
 		typ = errorType(sluice.CodeUnauthorized)
+	case status == http.StatusForbidden:
+		typ = errorType(sluice.CodeForbidden)
 	case status == http.StatusTooManyRequests:
 		typ = errorType(sluice.CodeRateLimited)
 	case status < 500:

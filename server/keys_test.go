@@ -85,8 +85,8 @@ func TestGateway_ClientKeys(t *testing.T) {
 		}
 		// A viewer token is refused too, as what it is: a token whose
 		// role cannot call models (TestGateway_ViewerTokenOnTheDataPlane).
-		if resp, e := postRead(t, nil, gw.URL(), chat, bearer(viewer)); resp.StatusCode != 403 || e.Error.Type != "authentication_error" || !strings.Contains(e.Error.Message, "role viewer cannot call models") {
-			t.Errorf("ViewerToken: %d %+v, want 403 authentication_error saying its role cannot call models", resp.StatusCode, e.Error)
+		if resp, e := postRead(t, nil, gw.URL(), chat, bearer(viewer)); resp.StatusCode != 403 || e.Error.Type != "request_forbidden" || !strings.Contains(e.Error.Message, "role viewer cannot call models") {
+			t.Errorf("ViewerToken: %d %+v, want 403 request_forbidden saying its role cannot call models", resp.StatusCode, e.Error)
 		}
 		r, err := http.Get(gw.URL() + "/v1/models")
 		if err != nil {
@@ -105,7 +105,7 @@ func TestGateway_ClientKeys(t *testing.T) {
 		}
 		for _, model := range []string{"embed", "embed:v1", "embed@stable", "chatx"} {
 			resp, e := postRead(t, nil, gw.URL(), `{"model":"`+model+`","messages":[]}`, bearer(appKey))
-			if resp.StatusCode != 403 || e.Error.Type != "authentication_error" || !strings.Contains(e.Error.Message, "may use chat") {
+			if resp.StatusCode != 403 || e.Error.Type != "request_forbidden" || !strings.Contains(e.Error.Message, "may use chat") {
 				t.Errorf("app key, model %s: %d %+v, want 403 naming the allowed models", model, resp.StatusCode, e.Error)
 			}
 			// The scope is checked once the body is read, as README
