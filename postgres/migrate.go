@@ -101,6 +101,53 @@ func LatestSchema() int {
 	return ms[len(ms)-1].version
 }
 
+// SchemaAt reads, without migrating, creating or locking anything (as
+// Open would), the schema version of the store dsn names, 0 for a schema
+// without sluice's tables, and the replicas whose beat is younger than
+// live: the gateways running on it. sluice store copy asks it of its
+// source before opening it, as opening a store migrates it, which the
+// replicas of the release that wrote it then refuse.
+func SchemaAt(ctx context.Context, dsn string, live time.Duration) (version int, replicas []string, err error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		// pgconn's parse errors redact the password.
+		return 0, nil, sluice.Errorf(sluice.CodeInvalid, "open store: the PostgreSQL DSN is not valid (%v): use postgres://user:password@host:5432/database?sslmode=disable", err)
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	s := &Store{where: describe(cfg)}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return 0, nil, s.mapErr(ctx, "open store", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	// The current schema's own tables (Open creates them there), not ones
+	// of the same name later on the search_path.
+	var migrations, beats bool
+	if err := conn.QueryRow(ctx, `SELECT
+		EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_migrations'),
+		EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'replica_beats')`).Scan(&migrations, &beats); err != nil {
+		return 0, nil, s.mapErr(ctx, "open store: read its schema version", err)
+	}
+	if migrations {
+		if err := conn.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&version); err != nil {
+			return 0, nil, s.mapErr(ctx, "open store: read its schema version", err)
+		}
+	}
+	if beats {
+		rows, err := conn.Query(ctx, "SELECT replica FROM replica_beats WHERE beat_at > now() - $1::bigint * interval '1 microsecond' ORDER BY replica", live.Microseconds())
+		if err != nil {
+			return 0, nil, s.mapErr(ctx, "open store: read its replicas", err)
+		}
+		replicas, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return 0, nil, s.mapErr(ctx, "open store: read its replicas", err)
+		}
+	}
+	return version, replicas, nil
+}
+
 // migrate applies the migrations the schema lacks. It holds a session
 // advisory lock named after the schema while it looks and applies, so
 // replicas starting at once take turns: the first applies, the others then
