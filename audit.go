@@ -109,7 +109,8 @@ type Observation struct {
 	// CachedTokens is the backend's usage.prompt_tokens_details.cached_tokens:
 	// the prompt tokens served from its prefix cache (see CacheReported).
 	CachedTokens int `json:"cached_tokens,omitempty"`
-	// FinishReason is the first choice's finish_reason.
+	// FinishReason is the first choice's finish_reason; on a failure the
+	// retry budget left as the request's answer, FinishRetryBudget.
 	FinishReason string `json:"finish_reason,omitempty"`
 	// ResponseChars is the length of the generated text in bytes of UTF-8.
 	ResponseChars int `json:"response_chars"`
@@ -148,7 +149,8 @@ type Observation struct {
 	ToolCall bool `json:"tool_call,omitempty"`
 	// Retried is true when this attempt failed and the request was sent
 	// again: to the stable version, or, when the endpoint refused the
-	// connection, to another endpoint of the same version.
+	// connection or refused the request for load, to another endpoint of
+	// the same version.
 	Retried bool `json:"retried,omitempty"`
 	// SplitConversation is true on a Responses request that continued a
 	// conversation the model's split began (Route previous_response, its
@@ -190,6 +192,14 @@ const ClassDrainCut = "drain_cut"
 // not for outlier ejection, since ejecting a stable version that refuses
 // under load would move its load onto the candidate.
 const ClassOverloaded = "upstream_overloaded"
+
+// FinishRetryBudget is the FinishReason of a request log row whose failed
+// attempt was the request's answer because the gateway's retry budget
+// (the config's retries) had no retry left for it: it would otherwise
+// have been retried on stable, or on another endpoint of its version. A
+// failed attempt has no finish reason of its own, so the row says it there
+// rather than in a column of its own.
+const FinishRetryBudget = "retry_budget"
 
 // Failed reports whether the observation counts as an error for the
 // version: an error class other than canceled (the client left) and

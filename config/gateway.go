@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -67,6 +68,8 @@ type Gateway struct {
 	// RetryOnStable retries failures before the first byte on the stable
 	// version; default true.
 	RetryOnStable *bool `yaml:"retry_on_stable"`
+	// Retries bound the retries the gateway sends (its retry budget).
+	Retries Retries `yaml:"retries"`
 	// Timeouts bound backend calls.
 	Timeouts Timeouts `yaml:"timeouts"`
 	// Health configures backend health checks.
@@ -297,6 +300,28 @@ func (w Webhook) validate(i int) error {
 	return nil
 }
 
+// Retries is the retry budget: the retries the gateway sends (to the
+// stable version, and to another endpoint of a version whose backend
+// refused a request for load) may add at most BudgetPercent of the
+// requests it forwarded in the last 10 s, plus MinPerSecond a second;
+// past it a failed attempt is the request's answer, as a pinned one's is.
+// The defaults are Linkerd's and Envoy's 20% and Linkerd's 10 a second.
+// A refused connection (nothing reached the backend) takes nothing from
+// it. Changing it takes a restart.
+type Retries struct {
+	// BudgetPercent is the share of requests retries may add; default 20.
+	BudgetPercent *float64 `yaml:"budget_percent"`
+	// MinPerSecond is the retries a second allowed whatever the traffic;
+	// default 10.
+	MinPerSecond *float64 `yaml:"min_per_second"`
+}
+
+// Retry budget defaults (Retries).
+const (
+	DefaultRetryBudgetPercent = 20
+	DefaultRetryMinPerSecond  = 10
+)
+
 // Timeouts bound the calls to backends.
 type Timeouts struct {
 	// Connect bounds dialing; default 5s.
@@ -463,6 +488,14 @@ func (g *Gateway) setDefaults() {
 	if g.RetryOnStable == nil {
 		t := true
 		g.RetryOnStable = &t
+	}
+	if g.Retries.BudgetPercent == nil {
+		v := float64(DefaultRetryBudgetPercent)
+		g.Retries.BudgetPercent = &v
+	}
+	if g.Retries.MinPerSecond == nil {
+		v := float64(DefaultRetryMinPerSecond)
+		g.Retries.MinPerSecond = &v
 	}
 	if g.Timeouts.Connect == 0 {
 		g.Timeouts.Connect = 5 * time.Second
@@ -662,6 +695,12 @@ func (g *Gateway) Validate() error {
 	}
 	if g.HTTPServer != "fasthttp" && g.HTTPServer != "net/http" {
 		return fmt.Errorf("http_server: %q is not a server Sluice has; use fasthttp or net/http", g.HTTPServer)
+	}
+	if p := g.Retries.BudgetPercent; p != nil && (*p < 0 || math.IsNaN(*p) || math.IsInf(*p, 0)) {
+		return fmt.Errorf("retries.budget_percent: %v is not a share of requests: give a percentage of 0 or more, such as 20 (retries may add a fifth to the requests of the last 10 s)", *p)
+	}
+	if m := g.Retries.MinPerSecond; m != nil && (*m < 0 || math.IsNaN(*m) || math.IsInf(*m, 0)) {
+		return fmt.Errorf("retries.min_per_second: %v is not a rate: give the retries a second allowed whatever the traffic, 0 or more, such as 10", *m)
 	}
 	if g.Balance != "least_requests" && g.Balance != "round_robin" {
 		return fmt.Errorf("balance: %q is not a way to spread requests over a version's endpoints; use least_requests (the less busy of two) or round_robin (in turn)", g.Balance)

@@ -162,6 +162,13 @@ type Behavior struct {
 	// default: instead of the first event of the answer) or "middle"
 	// (after half the answer's events).
 	StreamErrorAt string `yaml:"stream_error_at" json:"stream_error_at"`
+	// StreamErrorType is what the error event says: "server_error" (the
+	// default: vLLM's event with code 500) or "overloaded", a refusal for
+	// load inside the stream: TGI's {"error":"Model is overloaded",
+	// "error_type":"overloaded"} in a chat or completions stream, a
+	// response.failed (or mid-stream error event) whose code is
+	// rate_limit_exceeded in a Responses one.
+	StreamErrorType string `yaml:"stream_error_type" json:"stream_error_type"`
 	// StreamCutRate is the fraction of successful streamed requests whose
 	// connection the server closes after its 200, at StreamCutAt, with no
 	// [DONE] or response.completed: a backend that died.
@@ -203,6 +210,12 @@ const (
 const (
 	FaultAtFirst  = "first"
 	FaultAtMiddle = "middle"
+)
+
+// What a stream's error event says (Behavior.StreamErrorType).
+const (
+	StreamErrorServer     = "server_error"
+	StreamErrorOverloaded = "overloaded"
 )
 
 // The bodies of a bad answer (Behavior.BadAnswer).
@@ -253,7 +266,8 @@ type Fault struct {
 	Middle bool
 	// Body is a bad answer's body: BadAnswerHTML, BadAnswerCut or
 	// BadAnswerJSONError; for an ignored stream, the Content-Encoding of
-	// its whole answer (IgnoreStreamEncoding), "" for none.
+	// its whole answer (IgnoreStreamEncoding), "" for none; for a stream
+	// error, StreamErrorOverloaded or "" (StreamErrorType).
 	Body string
 }
 
@@ -274,7 +288,11 @@ func (b *Behavior) fault(u float64) Fault {
 		}
 		return Fault{Kind: FaultBadAnswer, Body: body}
 	case u < b.BadAnswerRate+b.StreamErrorRate:
-		return Fault{Kind: FaultStreamError, Middle: b.StreamErrorAt == FaultAtMiddle}
+		f := Fault{Kind: FaultStreamError, Middle: b.StreamErrorAt == FaultAtMiddle}
+		if b.StreamErrorType == StreamErrorOverloaded {
+			f.Body = StreamErrorOverloaded
+		}
+		return f
 	case u < b.BadAnswerRate+b.StreamErrorRate+b.StreamCutRate:
 		return Fault{Kind: FaultStreamCut, Middle: b.StreamCutAt == FaultAtMiddle}
 	case u < b.BadAnswerRate+b.StreamErrorRate+b.StreamCutRate+b.IgnoreStreamRate:

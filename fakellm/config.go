@@ -162,6 +162,7 @@ func (b *Behavior) validate(prefix string, errs []error) []error {
 		errs = append(errs, fmt.Errorf("%s + %s + %s + %s: must be at most 1 together (each is a share of the same requests), got %v", key("stream_error_rate"), key("stream_cut_rate"), key("bad_answer_rate"), key("ignore_stream_rate"), sum))
 	}
 	errs = validChoice(key("stream_error_at"), b.StreamErrorAt, errs, FaultAtFirst, FaultAtMiddle)
+	errs = validChoice(key("stream_error_type"), b.StreamErrorType, errs, StreamErrorServer, StreamErrorOverloaded)
 	errs = validChoice(key("stream_cut_at"), b.StreamCutAt, errs, FaultAtFirst, FaultAtMiddle)
 	errs = validChoice(key("bad_answer"), b.BadAnswer, errs, BadAnswerHTML, BadAnswerCut, BadAnswerJSONError)
 	if e := b.IgnoreStreamEncoding; e != "" && e != EncodingGzip && e != EncodingDeflate {

@@ -18,8 +18,11 @@ import (
 // Messages of the simulated faults, naming the key that drew them.
 const (
 	streamErrorMessage = "fakellm: simulated failure after the 200 (stream_error_rate)"
-	streamCutMessage   = "fakellm: simulated connection closed after the 200 (stream_cut_rate)"
-	badAnswerMessage   = "fakellm: simulated error answered with a 200 (bad_answer_rate)"
+	// TGI's message, which the event's error_type says is a refusal for
+	// load.
+	streamOverloadMessage = "Model is overloaded (fakellm: stream_error_rate, stream_error_type overloaded)"
+	streamCutMessage      = "fakellm: simulated connection closed after the 200 (stream_cut_rate)"
+	badAnswerMessage      = "fakellm: simulated error answered with a 200 (bad_answer_rate)"
 )
 
 // failedMessage is the error message of a response the fault of g ended,
@@ -31,7 +34,20 @@ func (g *generation) failedMessage() string {
 	case FaultBadAnswer:
 		return badAnswerMessage
 	}
+	if g.o.Fault.Body == StreamErrorOverloaded {
+		return streamOverloadMessage
+	}
 	return streamErrorMessage
+}
+
+// failedCode is the error code of a Responses answer the fault of g
+// ended: OpenAI's rate_limit_exceeded for a refusal for load, else
+// server_error.
+func (g *generation) failedCode() string {
+	if g.o.Fault.Kind == FaultStreamError && g.o.Fault.Body == StreamErrorOverloaded {
+		return "rate_limit_exceeded"
+	}
+	return "server_error"
 }
 
 // keepFailed keeps the Responses answer of g, which its fault ended, as
@@ -92,6 +108,16 @@ func (g *generation) chatStreamFault(w http.ResponseWriter, fl http.Flusher, st 
 	if g.o.Fault.Kind == FaultStreamCut {
 		cut(fl)
 	}
+	if g.o.Fault.Body == StreamErrorOverloaded {
+		// TGI's refusal for load inside its stream (its permit taken
+		// after the 200), which ends the stream with no [DONE].
+		st.out = append(append(st.out[:0], `data:{"error":"`+streamOverloadMessage+`","error_type":"overloaded"}`...), "\n\n"...)
+		_, _ = w.Write(st.out)
+		if fl != nil {
+			fl.Flush()
+		}
+		return
+	}
 	b := append(st.out[:0], `data: {"error":{"message":`...)
 	b = appendJSONString(b, streamErrorMessage)
 	b = append(b, `,"type":"server_error","param":null,"code":500}}`+"\n\n"...)
@@ -121,8 +147,10 @@ func (s *Server) respStreamFault(g *generation, id string, e *respEvents, model 
 		e.close()
 	} else {
 		e.open("error")
-		e.b = append(e.b, `,"code":"server_error","message":`...)
-		e.b = appendJSONString(e.b, streamErrorMessage)
+		e.b = append(e.b, `,"code":"`...)
+		e.b = append(e.b, g.failedCode()...)
+		e.b = append(e.b, `","message":`...)
+		e.b = appendJSONString(e.b, g.failedMessage())
 		e.b = append(e.b, `,"param":null`...)
 		e.close()
 	}

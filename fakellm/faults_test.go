@@ -429,3 +429,35 @@ func TestFault_IgnoreStream(t *testing.T) {
 		}
 	}
 }
+
+// TestFault_StreamErrorOverloaded: with stream_error_type overloaded, a
+// chat or completions stream is a 200 whose first event is TGI's refusal
+// for load, {"error":"Model is overloaded","error_type":"overloaded"},
+// ending the stream; a Responses stream's response.failed carries the
+// code rate_limit_exceeded, as does its error event mid-stream. A config
+// naming another type is refused.
+func TestFault_StreamErrorOverloaded(t *testing.T) {
+	s, c := faultServer(t, Behavior{StreamErrorRate: 1, StreamErrorType: StreamErrorOverloaded})
+	for path, body := range map[string]string{"/v1/chat/completions": faultChat, "/v1/completions": faultText} {
+		got, err := readAll(t, post(t, c, s.URL()+path, body))
+		want := `data:{"error":"` + streamOverloadMessage + `","error_type":"overloaded"}` + "\n\n"
+		if err != nil || got != want {
+			t.Errorf("%s: body %q (%v), want %q", path, got, err, want)
+		}
+	}
+	got, err := readAll(t, post(t, c, s.URL()+"/v1/responses", faultResp))
+	data, names := sseData(got)
+	if err != nil || len(data) != 3 || names[2] != "response.failed" || !strings.Contains(data[2], `"code":"rate_limit_exceeded"`) {
+		t.Errorf("responses: events %v, body %q, %v; want response.failed with rate_limit_exceeded", names, got, err)
+	}
+
+	s, c = faultServer(t, Behavior{StreamErrorRate: 1, StreamErrorType: StreamErrorOverloaded, StreamErrorAt: FaultAtMiddle})
+	got, _ = readAll(t, post(t, c, s.URL()+"/v1/responses", faultResp))
+	if !strings.Contains(got, `"type":"error","code":"rate_limit_exceeded"`) && !strings.Contains(got, `"code":"rate_limit_exceeded"`) {
+		t.Errorf("responses mid-stream: %q, want an error event with rate_limit_exceeded", got)
+	}
+
+	if err := (&Config{Default: Behavior{StreamErrorType: "busy"}}).Validate(); err == nil || !strings.Contains(err.Error(), "stream_error_type") {
+		t.Errorf("stream_error_type busy: %v, want an error naming the key", err)
+	}
+}

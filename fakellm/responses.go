@@ -171,7 +171,9 @@ func (g *generation) appendRespObject(b []byte, model []byte, whole bool) []byte
 	b = append(b, `,"status":"`...)
 	b = append(b, status...)
 	if g.failed {
-		b = append(b, `","error":{"code":"server_error","message":`...)
+		b = append(b, `","error":{"code":"`...)
+		b = append(b, g.failedCode()...)
+		b = append(b, `","message":`...)
 		b = appendJSONString(b, g.failedMessage())
 		b = append(b, `},"incomplete_details":`...)
 	} else {

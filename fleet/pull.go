@@ -24,9 +24,11 @@ func (w *Windows) Pull(ctx context.Context) error {
 	}
 	var newest time.Time
 	now := time.Now()
-	if w.lastPull.Load() == 0 {
+	first := w.lastPull.Load() == 0
+	if first {
 		w.raiseCuts(now) // the first read: the cuts where the table is still whole
 	}
+	ingested := map[seriesKey]bool{} // by the first read, to be undone should it fail
 	c, cancel := context.WithTimeout(ctx, w.opt.Timeout)
 	defer cancel()
 	err := w.opt.Store.ObservationBatches(c, w.horizon, w.opt.Replica, prev, func(b postgres.ObservationBatch) error {
@@ -52,6 +54,9 @@ func (w *Windows) Pull(ctx context.Context) error {
 			w.m.decodeErrors.Inc()
 			return nil
 		}
+		if first {
+			ingested[seriesKey{b.Model, b.Version}] = true
+		}
 		w.m.ingestedObs.Add(float64(b.Observations))
 		return nil
 	})
@@ -66,6 +71,19 @@ func (w *Windows) Pull(ctx context.Context) error {
 			delete(w.last, r)
 			w.opt.Logger.Debug("fleet: a replica's observations stopped", "replica", r, "last_seen", m.seen, "this_replica", w.opt.Replica)
 		}
+	}
+	if err != nil && first {
+		// A first read that failed half way is undone, so the next one
+		// reads every flush again: it raises the cuts (raiseCuts) past
+		// observations this one took from the flushes, which the seed
+		// then reads from the request log up to the new cut, counting a
+		// poll interval's requests twice. Before the first read the
+		// other replicas' windows hold nothing else (the seed waits for
+		// Pulled).
+		for k := range ingested {
+			w.remote.Forget(k.model, k.version)
+		}
+		clear(w.last)
 	}
 	if err != nil {
 		w.m.readErrors.Inc()

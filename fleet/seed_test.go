@@ -1,6 +1,8 @@
 package fleet_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -9,6 +11,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/fleet"
 	"github.com/sluicehq/sluice/observe"
+	"github.com/sluicehq/sluice/postgres"
 	"github.com/sluicehq/sluice/postgres/pgtest"
 )
 
@@ -141,5 +144,88 @@ func TestWindows_LateFirstReadMovesCut(t *testing.T) {
 	if got := me.win.Window("chat", "v2", "", since).Requests; got != int64(n) {
 		t.Errorf("the window holds %d requests, want each of the other replica's %d once (%d read from the request log up to the cut at %s)",
 			got, n, len(logged), cut.Format(time.RFC3339Nano))
+	}
+}
+
+// failingHalfWay is the store, whose first read of the flushes breaks off
+// after the given number of rows (a connection reset), as a replica's
+// first read can.
+type failingHalfWay struct {
+	fleet.Store
+	after  int
+	failed bool
+}
+
+func (f *failingHalfWay) ObservationBatches(ctx context.Context, since time.Time, except string, after map[string]int64, fn func(postgres.ObservationBatch) error) error {
+	if f.failed {
+		return f.Store.ObservationBatches(ctx, since, except, after, fn)
+	}
+	n := 0
+	return f.Store.ObservationBatches(ctx, since, except, after, func(b postgres.ObservationBatch) error {
+		if n == f.after {
+			f.failed = true
+			return errors.New("read tcp: connection reset by peer (injected half way through the first read)")
+		}
+		n++
+		return fn(b)
+	})
+}
+
+// TestWindows_FirstReadFailingHalfWayCountsOnce: a replica that starts
+// mid-rollout reads the request log up to a cut and the flushes from it on;
+// each read before the first that succeeds raises the cut to where the
+// table is still whole (raiseCuts). A first read that broke off half way
+// had taken the observations of its first flushes from its cut on, and
+// the next raised the cut a poll interval further: the seed read those
+// requests again from the request log, up to the new cut, and counted them
+// twice. Each request counts once now.
+func TestWindows_FirstReadFailingHalfWayCountsOnce(t *testing.T) {
+	const retention, margin = 4 * time.Second, time.Second
+	dsn := pgtest.Schema(t)
+	opt := fleet.Options{Retention: retention, SeedMargin: margin, Timeout: 5 * time.Second}
+	other := newReplica(t, dsn, "other", opt)
+	ctx := t.Context()
+	store := &failingHalfWay{Store: MustOpen(t, dsn), after: 15}
+	meOpt := opt
+	meOpt.Recorder, meOpt.Store, meOpt.Replica = observe.New(observe.Options{}), store, "me"
+	me := fleet.New(meOpt)
+
+	// The other replica's 30 requests, 100 ms apart, each in the request
+	// log and in a flush of its own.
+	start := time.Now()
+	const n = 30
+	for i := range n {
+		o := sluice.Observation{RequestID: fmt.Sprintf("r-%d", i), At: start.Add(time.Duration(i) * 100 * time.Millisecond), Model: "chat", Version: "v2",
+			Route: "split", Endpoint: "/v1/chat/completions", Status: 200, Latency: 20 * time.Millisecond, OutputTokens: 10, ResponseChars: 40}
+		other.rec.Record(&o)
+		if err := other.store.AppendRequests(ctx, []sluice.Observation{o}); err != nil {
+			t.Fatal(err)
+		}
+		mustFlush(t, other)
+	}
+	// As server.planSeed does: a cut, then the first read of the
+	// flushes, which raises it to 3 s (retention less margin) before
+	// its time: 250 ms after the first request.
+	me.Cut("chat", "v2", start.Add(-time.Hour))
+	time.Sleep(time.Until(start.Add(3250 * time.Millisecond)))
+	if err := me.Pull(ctx); err == nil || !store.failed {
+		t.Fatalf("the first read: %v (failed half way: %v), want the injected failure", err, store.failed)
+	}
+	// A poll interval later, the next read, which succeeds.
+	time.Sleep(time.Second)
+	if err := me.Pull(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cut, _ := me.CutAt("chat", "v2")
+	since := start.Add(-time.Hour)
+	logged, err := other.store.Requests(ctx, sluice.RequestQuery{Model: "chat", Version: "v2", Since: since, Until: cut, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Reverse(logged)
+	me.Seed("chat", "v2", since, logged, false, func(*sluice.Observation) (float64, bool) { return 0.5, true })
+	if got := me.Window("chat", "v2", "", since).Requests; got != n {
+		t.Errorf("the window holds %d requests, want each of the other replica's %d once (%d read from the request log up to the cut at %v after the first)",
+			got, n, len(logged), cut.Sub(start))
 	}
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluicehq/sluice"
@@ -10,6 +11,12 @@ import (
 
 // RequestsSQL is the query Requests runs for q, and its arguments.
 func RequestsSQL(q sluice.RequestQuery) (string, []any) { return requestsSQL(q) }
+
+// CountRequestsSQL is the query CountRequests runs for q, and its arguments.
+func CountRequestsSQL(q sluice.RequestQuery) (string, []any) { return countRequestsSQL(q) }
+
+// RequestUsageSQL is the query RequestUsage runs for q, and its arguments.
+func RequestUsageSQL(q sluice.RequestQuery) (string, []any) { return requestUsageSQL(q) }
 
 // MigrationVersions are the embedded migrations' versions, in order: they
 // may skip a number (two branches taking numbers apart), so a test that
@@ -51,4 +58,19 @@ func (s *Store) FillPool(ctx context.Context, n int) error {
 		conns = append(conns, c)
 	}
 	return nil
+}
+
+// PreparedStatements returns the statements prepared on a connection of
+// the pool (of a pool of one, its only one).
+func (s *Store) PreparedStatements(ctx context.Context) ([]string, error) {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Release()
+	rows, err := c.Query(ctx, "SELECT statement FROM pg_prepared_statements")
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }

@@ -233,6 +233,7 @@ func (s *Store) migrateLocked(ctx context.Context, conn *pgxpool.Conn, ms []migr
 	}
 	if !locked {
 		start := time.Now()
+		s.report(MigrationState{Since: start, Latest: latest})
 		s.logf("store migration lock held by another process (a replica migrating the schema); waiting for it", "store", s.where, "schema", s.schema)
 		for !locked {
 			select {
@@ -273,6 +274,7 @@ func (s *Store) migrateLocked(ctx context.Context, conn *pgxpool.Conn, ms []migr
 			continue
 		}
 		start := time.Now()
+		s.report(MigrationState{Since: start, Locked: true, From: have, Latest: latest, Version: m.version, Name: m.name, Outside: m.outside})
 		if m.outside {
 			// Such a migration builds on a large table (an index
 			// CONCURRENTLY): say so before, as it may take minutes.
@@ -339,6 +341,13 @@ func (s *Store) applyOutside(ctx context.Context, conn *pgx.Conn, m migration) e
 	}
 	_, err := conn.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name)
 	return err
+}
+
+// report tells Options.Migrating, if set, what the migrations do now.
+func (s *Store) report(st MigrationState) {
+	if s.migrating != nil {
+		s.migrating(st)
+	}
 }
 
 // logf writes an info record to Options.Logger, if there is one.

@@ -39,21 +39,49 @@ type Options struct {
 	// rolling upgrade then shows which replica migrated the store). Nil
 	// means none.
 	Logger *slog.Logger
+	// Migrating, if set, is told what Open's migrations are doing while
+	// they keep it from returning: each time it begins to wait for the
+	// migration lock another process holds, and each migration as it
+	// begins, so a gateway can say it is alive and what it waits for (an
+	// index built CONCURRENTLY on a large request log takes minutes). It
+	// is called on Open's goroutine and must not block.
+	Migrating func(MigrationState)
+}
+
+// MigrationState is what Open's migrations are doing (Options.Migrating).
+type MigrationState struct {
+	// Since is when this state began.
+	Since time.Time
+	// Locked is false while Open waits for the migration lock, which
+	// another process holds (a replica migrating the schema); true while
+	// it applies a migration.
+	Locked bool
+	// From is the schema's version before this Open migrated it (0: a new
+	// schema, whose migrations have no rows to work through), when
+	// Locked; Latest the newest migration this binary knows.
+	From, Latest int
+	// Version and Name are the migration being applied, when Locked.
+	Version int
+	Name    string
+	// Outside is set for a migration run outside a transaction (an index
+	// built CONCURRENTLY), which may take minutes on a large table.
+	Outside bool
 }
 
 // Store is the sluice.Store on a PostgreSQL schema. It is safe for
 // concurrent use, and any number of Stores in any number of processes may
 // share one schema.
 type Store struct {
-	pool    *pgxpool.Pool
-	cfg     *pgxpool.Config
-	where   string // host:port/database, for messages; never the password
-	schema  string
-	channel string // the NOTIFY channel for this schema's commits
-	now     func() time.Time
-	logger  *slog.Logger           // Options.Logger: migrations
-	replica atomic.Pointer[string] // written on audit entries (SetReplica)
-	holds   holdConn               // the connection TryHold's locks are held on
+	pool      *pgxpool.Pool
+	cfg       *pgxpool.Config
+	where     string // host:port/database, for messages; never the password
+	schema    string
+	channel   string // the NOTIFY channel for this schema's commits
+	now       func() time.Time
+	logger    *slog.Logger           // Options.Logger: migrations
+	migrating func(MigrationState)   // Options.Migrating
+	replica   atomic.Pointer[string] // written on audit entries (SetReplica)
+	holds     holdConn               // the connection TryHold's locks are held on
 	// namedByDSN is true when the DSN names an application_name, which the
 	// connections then keep (see SetReplica).
 	namedByDSN bool
@@ -142,7 +170,7 @@ func OpenOptions(ctx context.Context, dsn string, o Options) (*Store, error) {
 	if o.MaxConns > 0 {
 		cfg.MaxConns = o.MaxConns
 	}
-	s := &Store{cfg: cfg, where: describe(cfg.ConnConfig), now: o.Now, logger: o.Logger}
+	s := &Store{cfg: cfg, where: describe(cfg.ConnConfig), now: o.Now, logger: o.Logger, migrating: o.Migrating}
 	// A DBA reading pg_stat_activity sees whose each connection is: the
 	// DSN's application_name if it names one, else "sluice", then "sluice
 	// REPLICA" once SetReplica names the process.

@@ -107,21 +107,24 @@ func (f *feedbackRing) put(seq uint64, at time.Time, t *route.Target, category, 
 	l.Unlock()
 }
 
-// claim returns what was remembered of request seq (the version that
-// answered it, its category and route) and, when mark is set, marks it
-// rated; found is false when the request is unknown or too old, or was
+// claim returns what was remembered of request seq, given in second sec
+// (the version that answered it, its category and route) and, when mark
+// is set, marks it rated; found is false when the request is unknown or
+// too old, its id holds another second (an id holds the counter's low
+// bits alone: one with another second is an alias, or a request of ours
+// 2^28 ids further back), or it was
 // sent with another client key than may (allowed says which may rate it),
 // rated when it was rated before. On a shared store the fleet's claim
 // (FeedbackLog.ClaimFeedback) decides whether a score counts, so the
 // proxy looks without marking and marks once the store has said
 // (markRated).
-func (f *feedbackRing) claim(seq uint64, allowed func(key string) bool, mark bool) (slot feedbackSlot, found, rated bool) {
+func (f *feedbackRing) claim(seq, sec uint64, allowed func(key string) bool, mark bool) (slot feedbackSlot, found, rated bool) {
 	i, lap := f.place(seq)
 	l := &f.locks[i%feedbackStripes]
 	l.Lock()
 	defer l.Unlock()
 	s := &f.slots[i]
-	if s.lap != lap || s.target == nil || !allowed(s.key) {
+	if s.lap != lap || s.target == nil || idSecond(time.Unix(0, s.at)) != sec || !allowed(s.key) {
 		return feedbackSlot{}, false, false
 	}
 	if s.rated {
@@ -158,12 +161,26 @@ func (f *feedbackRing) forget(seq uint64) {
 	l.Unlock()
 }
 
-// holds reports whether seq, a counter of this process's request ids,
-// is within the ring's window (the last len(slots) requests): a request
+// holds reports whether seq, a counter of this process's request ids
+// read from an id holding second sec, is within the ring's window (the last len(slots) requests): a request
 // there that the ring does not know was never rateable here.
-func (f *feedbackRing) holds(seq uint64) bool {
+func (f *feedbackRing) holds(seq, sec uint64) bool {
 	last := idCounter.Load()
-	return seq > last || last-seq < uint64(len(f.slots))
+	if seq > last {
+		return true
+	}
+	if last-seq >= uint64(len(f.slots)) {
+		return false
+	}
+	// An id holds the counter's low bits: one whose second is before that
+	// of the request its bits name now is a request of ours 2^28 ids (or
+	// more) further back, whose row the request log has.
+	i, lap := f.place(seq)
+	l := &f.locks[i%feedbackStripes]
+	l.Lock()
+	defer l.Unlock()
+	s := &f.slots[i]
+	return s.lap != lap || s.target == nil || idSecond(time.Unix(0, s.at)) <= sec
 }
 
 // maxFeedbackWaits caps a client key's feedback posts on one replica
@@ -207,7 +224,7 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	seq, own := parseRequestID(id)
+	seq, sec, own := parseRequestID(id)
 	// With client keys, an answer is rated only by the key that asked for
 	// it (or an operator token): request ids are a counter, and another
 	// team's key must not score (and so fail) this model's candidate.
@@ -231,12 +248,16 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 	)
 	if own && p.feedback.names(seq, idCounter.Load()) {
 		var slot feedbackSlot
-		slot, found, again = p.feedback.claim(seq, allowed, fleet == nil)
+		slot, found, again = p.feedback.claim(seq, sec, allowed, fleet == nil)
 		if found {
 			ans = rated{at: time.Unix(0, slot.at), model: slot.target.Model, version: slot.target.Version, category: slot.category, route: slot.route.String()}
 		}
 	}
-	if !found && fleet != nil && (own && !p.feedback.holds(seq) || !own && otherProcessID(id)) {
+	timed, other := own, false
+	if !own {
+		sec, timed, other = otherProcessID(id)
+	}
+	if !found && fleet != nil && (own && !p.feedback.holds(seq, sec) || other) {
 		// Another replica's answer, this gateway's before a restart, or
 		// one of ours older than the ring: the fleet's request log has
 		// its row, or will once the replica that answered writes it.
@@ -246,6 +267,7 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 			n := c.waits()
 			if n.Add(1) > maxFeedbackWaits {
 				n.Add(-1)
+				p.keyUsage.feedbackWaits.Add(1)
 				writeRetryAfter(w, time.Second)
 				writeErrorCode(w, sluice.CodeRateLimited, "API key "+c.name+" has "+strconv.Itoa(maxFeedbackWaits)+" feedback posts on this replica waiting for their answers to reach the request log of the gateway's replicas: send this one again in a second")
 				return
@@ -256,17 +278,18 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 		// The store's error is not the client's to read (it names the
 		// store's host, database and user, as /readyz's would): the
 		// replica's own log says when its store is unavailable.
-		if ans, found, err = p.feedbackRow(ctx, fleet, id, allowed); err != nil {
+		var waited bool
+		if ans, found, waited, err = p.feedbackRow(ctx, fleet, id, timed, sec, allowed); err != nil {
 			writeErrorCode(w, sluice.CodeUnavailable, "feedback for request "+strconv.Quote(id)+" was not taken: the gateway could not read the fleet's request log, its store did not answer; send it again in a few seconds")
 			return
 		}
 		if !found {
-			writeErrorCode(w, sluice.CodeNotFound, "unknown request id "+strconv.Quote(id)+": "+p.unlogged())
+			writeErrorCode(w, sluice.CodeNotFound, "unknown request id "+strconv.Quote(id)+": "+p.unlogged(waited, timed, sec))
 			return
 		}
 	}
 	if !found {
-		writeErrorCode(w, sluice.CodeNotFound, "unknown request id "+strconv.Quote(id)+": "+p.unknownWhy(id, seq, own))
+		writeErrorCode(w, sluice.CodeNotFound, "unknown request id "+strconv.Quote(id)+": "+p.unknownWhy(seq, own, other))
 		return
 	}
 	if !again && fleet != nil {
@@ -312,7 +335,8 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 }
 
 // unknownWhy says why feedback for id found no answer to rate, and what to
-// do: seq and own are parseRequestID's reading of it. The cases a user
+// do: seq and own are parseRequestID's reading of it, other
+// otherProcessID's. The cases a user
 // meets are told apart (an id of another process, one too old, no id of
 // ours at all), as one message saying "the last 100000 requests" read as
 // "too old" to a user holding the id of an answer a minute old that
@@ -321,10 +345,10 @@ func (p *Proxy) serveFeedback(w http.ResponseWriter, r *http.Request) {
 // before it reached a version, one its client canceled, one still being
 // answered, or another client key's) gets one message for all, so that a
 // key learns nothing of another's requests.
-func (p *Proxy) unknownWhy(id string, seq uint64, own bool) string {
+func (p *Proxy) unknownWhy(seq uint64, own, other bool) string {
 	window, last := strconv.Itoa(len(p.feedback.slots)), idCounter.Load()
 	switch {
-	case !own && otherProcessID(id):
+	case !own && other:
 		return "another gateway process answered it (another replica, or this gateway before a restart); " +
 			"feedback is taken only by the process that answered the request, for its last " + window +
 			" requests: send it to the replica that served the answer, before a restart"

@@ -56,16 +56,34 @@ type rated struct {
 // Another client key's is answered when the wait for a missing row ends,
 // not at once: it gets the same 404 as no answer at all, and a 404 at once
 // would tell a key by its time that the id is another key's request.
-func (p *Proxy) feedbackRow(ctx context.Context, log FeedbackLog, id string, allowed func(key string) bool) (ans rated, found bool, err error) {
-	deadline := time.Now()
+//
+// An id that holds the second it was given (timed, sec) is waited for
+// only as long as its answer's row can still be on the way (rowDue): one
+// given long ago, or in a time to come, that the first read does not find
+// is answered at once (waited false). An earlier release's id, with no
+// time, waits the whole Options.FeedbackWait.
+func (p *Proxy) feedbackRow(ctx context.Context, log FeedbackLog, id string, timed bool, sec uint64, allowed func(key string) bool) (ans rated, found, waited bool, err error) {
+	wait := time.Duration(0)
 	if !p.opt.FeedbackLone {
-		deadline = deadline.Add(p.opt.FeedbackWait)
+		wait = p.opt.FeedbackWait
+		if timed {
+			// In the clock the id's second was read from (Options.Now,
+			// every replica's wall clock), then waited on this
+			// process's monotonic one.
+			now := p.opt.Now()
+			wait = min(wait, max(p.rowDue(sec).Sub(now), 0))
+			if time.Unix(int64(sec), 0).After(now.Add(idClockSkew)) {
+				wait = 0 // no replica gave it yet
+			}
+		}
 	}
+	waited = wait == p.opt.FeedbackWait
+	deadline := time.Now().Add(wait)
 	pause := 20 * time.Millisecond
 	for {
 		rows, err := log.Requests(ctx, sluice.RequestQuery{RequestID: id, Limit: 16})
 		if err != nil {
-			return rated{}, false, err
+			return rated{}, false, waited, err
 		}
 		for i := range rows {
 			o := &rows[i]
@@ -80,26 +98,41 @@ func (p *Proxy) feedbackRow(ctx context.Context, log FeedbackLog, id string, all
 			// canceled takes no feedback (nothing was read to rate), and
 			// a mirror's is no one's answer.
 			if !allowed(o.ClientKey) {
-				return rated{}, false, sleepUntil(ctx, deadline)
+				return rated{}, false, waited, sleepUntil(ctx, deadline)
 			}
 			if o.ErrorClass == "canceled" || o.Route == RouteShadow {
-				return rated{}, false, nil
+				return rated{}, false, waited, nil
 			}
-			return rated{at: o.At, model: o.Model, version: o.Version, category: o.Category, route: analysisRoute(o)}, true, nil
+			return rated{at: o.At, model: o.Model, version: o.Version, category: o.Category, route: analysisRoute(o)}, true, waited, nil
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			return rated{}, false, nil
+			return rated{}, false, waited, nil
 		}
 		t := time.NewTimer(min(pause, left))
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return rated{}, false, context.Cause(ctx)
+			return rated{}, false, waited, context.Cause(ctx)
 		case <-t.C:
 		}
 		pause = min(2*pause, 250*time.Millisecond)
 	}
+}
+
+// idClockSkew is how far apart the replicas' clocks may be, for the
+// bound on an id's row (rowDue): NTP keeps them within milliseconds.
+const idClockSkew = 30 * time.Second
+
+// rowDue returns when the request log must hold the row of the answer to
+// an id given in second sec, if any replica gave it: the id is given as
+// its request starts, which then has at most twice timeouts.request and
+// 2 s to be answered (its body's upload, then its answer's writes; the
+// server cuts a client that stops reading), and its replica's log writes
+// the row within FeedbackWait (flush_interval and 2 s); idClockSkew
+// allows for the replicas' clocks. Past it, a row not found will not come.
+func (p *Proxy) rowDue(sec uint64) time.Time {
+	return time.Unix(int64(sec)+1, 0).Add(2*p.opt.RequestTimeout + 2*time.Second + p.opt.FeedbackWait + idClockSkew)
 }
 
 // sleepUntil waits until deadline, or until ctx ends (its cause).
@@ -118,7 +151,22 @@ func sleepUntil(ctx context.Context, deadline time.Time) error {
 // no answer in the fleet's request log after waiting for it, and what to
 // do. Another client key's request gets the same words, so that a key
 // learns nothing of another's requests.
-func (p *Proxy) unlogged() string {
+//
+// waited is feedbackRow's: false when the id's second (timed, sec) told
+// that its row would have been found by now (rowDue), or that the id is
+// of a time to come.
+func (p *Proxy) unlogged(waited, timed bool, sec uint64) string {
+	if !p.opt.FeedbackLone && !waited && timed {
+		given := time.Unix(int64(sec), 0).UTC()
+		when := "the id was given at " + given.Format(time.RFC3339) + ", long enough ago that its answer's row would be there by now " +
+			"(an answer ends within twice timeouts.request and 2 s of its id, and its row is written within flush_interval)"
+		if given.After(p.opt.Now().Add(idClockSkew)) {
+			when = "the id holds a time to come (" + given.Format(time.RFC3339) + "): no replica gave it"
+		}
+		return "no answer by that id in the request log of the gateway's replicas: " + when +
+			" (a request refused before it reached a version, canceled by its client, sent with another client key, " +
+			"or older than the request log's retention takes no feedback); send the X-Request-Id header of the answer, as it came"
+	}
 	if p.opt.FeedbackLone {
 		return "no answer by that id in this gateway's request log (a request refused before it reached a version, canceled by its client, " +
 			"sent with another client key, older than the request log's retention, or answered by a gateway process that ended " +

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -55,7 +56,13 @@ func TestProxy_FeedbackUnknownSaysWhy(t *testing.T) {
 	if refused.StatusCode != 404 {
 		t.Fatalf("unknown model: %d, want 404", refused.StatusCode)
 	}
-	future := "req_" + prefix + "_zzzz"
+	// An id of this process ahead of the last given: the same second,
+	// a counter 1000 further.
+	n, err := strconv.ParseUint(count, 36, 64)
+	if err != nil {
+		t.Fatalf("request id %q: its number: %v", recent, err)
+	}
+	future := "req_" + prefix + "_" + strconv.FormatUint(n+1000, 36)
 
 	for _, tt := range []struct {
 		name, id string

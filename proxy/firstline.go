@@ -6,10 +6,13 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/sluicehq/sluice"
 )
 
 // awaitFirstLine holds a streamed 2xx answer until its body's first line
@@ -65,6 +68,12 @@ func (p *Proxy) awaitFirstLine(x *exchange, resp *http.Response, class string, e
 			// dies before its first event is.
 			resp.Body.Close()
 			x.releaseReader()
+			if ev.overloaded {
+				// TGI's "Model is overloaded" event, an error event
+				// whose code is 429: a refusal for load, as a 429
+				// before the stream would have been.
+				return nil, sluice.ClassOverloaded, ev
+			}
 			return nil, "upstream_5xx", ev
 		}
 		firstByteArrived(resp)
@@ -148,9 +157,13 @@ var errEndedBeforeAnswer = errors.New("it ended before any of the answer")
 // whole marks the error of an answer sent whole with a 200 instead of a
 // stream or a completion (wholeAnswerError, holdAnswer): the client is
 // told that, not that a stream failed.
+//
+// overloaded marks an error event that refuses the request for load
+// (overloadedEvent): the attempt is sluice.ClassOverloaded, as a 429 is.
 type streamErrorEvent struct {
-	msg   string
-	whole bool
+	msg        string
+	whole      bool
+	overloaded bool
 }
 
 func (e *streamErrorEvent) Error() string { return e.msg }
@@ -373,9 +386,14 @@ func chatErrorEvent(payload []byte, named bool) *streamErrorEvent {
 	e := gjson.GetBytes(payload, "error")
 	switch {
 	case e.IsObject():
-		return newStreamErrorEvent(e.Get("message").String())
+		ev := newStreamErrorEvent(e.Get("message").String())
+		ev.overloaded = overloadedEvent(e)
+		return ev
 	case e.Type == gjson.String:
-		return newStreamErrorEvent(e.Str)
+		ev := newStreamErrorEvent(e.Str)
+		// TGI's {"error":"Model is overloaded","error_type":"overloaded"}.
+		ev.overloaded = overloadWord(gjson.GetBytes(payload, "error_type").Str)
+		return ev
 	case named:
 		if m := gjson.GetBytes(payload, "message"); m.Type == gjson.String {
 			return newStreamErrorEvent(m.Str)
@@ -383,6 +401,33 @@ func chatErrorEvent(payload []byte, named bool) *streamErrorEvent {
 		return newStreamErrorEvent(bareErrorMessage(payload))
 	}
 	return nil // no error member, or a null one
+}
+
+// overloadedEvent reports whether an error object sent in a stream before
+// any of the answer refuses the request for load, as a 429 would have had
+// the backend not begun its stream: its code is 429 (vLLM's error events
+// carry the HTTP status as their code), or its code or type says
+// overloaded or rate limited (OpenAI's rate_limit_exceeded, an
+// overloaded_error). A 503 code stays the version's failure, as a 503
+// without Retry-After does: a stream gives no Retry-After to tell a
+// server's "come back" from a broken one. On the error path alone.
+func overloadedEvent(e gjson.Result) bool {
+	c := e.Get("code")
+	if c.Type == gjson.Number && c.Num == 429 || c.Str == "429" {
+		return true
+	}
+	return overloadWord(c.Str) || overloadWord(e.Get("type").Str)
+}
+
+// overloadWord reports whether an error's code or type names a refusal for
+// load: overloaded, rate limit(ed), too many requests, in any case, with
+// or without separators.
+func overloadWord(s string) bool {
+	if s == "" {
+		return false
+	}
+	s = strings.ToLower(strings.NewReplacer("_", "", "-", "", " ", "", ".", "").Replace(s))
+	return strings.Contains(s, "overload") || strings.Contains(s, "ratelimit") || strings.Contains(s, "toomanyrequests")
 }
 
 // respErrorEvent returns the error of a Responses stream's "error" event
@@ -400,7 +445,13 @@ func respErrorEvent(payload []byte, at string) *streamErrorEvent {
 			msg += " (" + c.Str + ")"
 		}
 	}
-	return newStreamErrorEvent(msg)
+	ev := newStreamErrorEvent(msg)
+	if at == "" {
+		ev.overloaded = overloadedEvent(gjson.ParseBytes(payload)) || overloadedEvent(gjson.GetBytes(payload, "error"))
+	} else {
+		ev.overloaded = overloadedEvent(gjson.GetBytes(payload, at+"error"))
+	}
+	return ev
 }
 
 // newStreamErrorEvent is the error event whose message is msg, cleaned.

@@ -27,7 +27,7 @@ func BenchmarkProxy_Hooks(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		x := exchange{r: r}
 		for pb.Next() {
-			x.reqID, x.seq = newRequestID()
+			x.reqID, x.seq = newRequestID(time.Now())
 			x.registered = false // a new request: its answer goes in the ring (Proxy.answered)
 			p.plan(&x, t)
 			n := p.inflight.counter(t.ID)

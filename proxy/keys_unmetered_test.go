@@ -14,6 +14,7 @@ import (
 
 	"github.com/openai/openai-go"
 	"github.com/openai/openai-go/option"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/fakellm"
@@ -170,6 +171,36 @@ func TestKeySet_FleetFeedbackWaitsCappedPerKey(t *testing.T) {
 	if st, _, body := rate(key, waiting+2); st != http.StatusNotFound {
 		t.Errorf("after the waits: %d %s, want a wait again (404)", st, body)
 	}
+	// The refusal is counted, with a reason of its own.
+	if n := keyRefusedCounted(t, p, "feedback_waits"); n != 1 {
+		t.Errorf("sluice_client_key_refused_total{reason=feedback_waits} = %v, want 1", n)
+	}
+}
+
+// keyRefusedCounted returns sluice_client_key_refused_total of reason as
+// p's collector exports it.
+func keyRefusedCounted(t *testing.T, p *proxy.Proxy, reason string) float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(p.Collector())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "sluice_client_key_refused_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" && l.GetValue() == reason {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("sluice_client_key_refused_total has no reason %q", reason)
+	return 0
 }
 
 // What the user does: on a fleet, a client key has 64 feedback posts

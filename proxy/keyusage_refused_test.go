@@ -105,6 +105,7 @@ func TestKeyUsage_Refused(t *testing.T) {
 		"sluice_client_key_refused_total{reason=budget_exceeded} 0",
 		"sluice_client_key_refused_total{reason=expired_key} 0",
 		"sluice_client_key_refused_total{reason=expired_token} 0",
+		"sluice_client_key_refused_total{reason=feedback_waits} 0",
 		"sluice_client_key_refused_total{reason=no_key} 1",
 		"sluice_client_key_refused_total{reason=revoked_key} 0",
 		"sluice_client_key_refused_total{reason=rotated_key} 0",

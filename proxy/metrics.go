@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluicehq/sluice"
@@ -17,7 +19,9 @@ import (
 // sluice_client_key_tokens_total) and the requests refused for their key
 // (sluice_client_key_refused_total; keyusage.go), and the streamed
 // requests a version's backend answered whole, which the gateway relayed
-// as streams (sluice_stream_whole_answers_total). Register it with the
+// as streams (sluice_stream_whole_answers_total), and the retries of
+// failed attempts, sent or refused by the retry budget
+// (sluice_retries_total). Register it with the
 // Recorder's registry.
 func (p *Proxy) Collector() prometheus.Collector { return collector{p} }
 
@@ -37,6 +41,9 @@ var (
 	endpointInflightDesc = prometheus.NewDesc("sluice_endpoint_requests_in_flight",
 		"Requests in flight from this process to a version's backend endpoint, mirrored ones included, as balance: least_requests weighs them. An endpoint shared by several versions counts all their requests under each.",
 		[]string{"model", "version", "endpoint"}, nil)
+	retriesDesc = prometheus.NewDesc("sluice_retries_total",
+		"Retries of requests to a model's failed attempts: to=\"stable\" (the stable version) or \"endpoint\" (another endpoint of the same version, after a refused connection or a refusal for load); outcome=\"sent\", or \"budget_exhausted\" when the retry budget (retries) had none left and the failure was the answer.",
+		[]string{"model", "to", "outcome"}, nil)
 	wholeStreamsDesc = prometheus.NewDesc("sluice_stream_whole_answers_total",
 		"Streamed requests (\"stream\": true) a version's backend answered with one whole answer (it, or a proxy in front of it, ignores \"stream\"), which the gateway relayed to the client as a stream.",
 		[]string{"model", "version"}, nil)
@@ -45,7 +52,7 @@ var (
 type collector struct{ p *Proxy }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{shadowMirroredDesc, shadowDroppedDesc, shadowCompletedDesc, shadowSkippedDesc, shadowQueueDesc, inflightDesc, endpointInflightDesc, wholeStreamsDesc, keyRefusedDesc, keyRequestsDesc, keyTokensDesc, keyEstimatedDesc} {
+	for _, d := range []*prometheus.Desc{shadowMirroredDesc, shadowDroppedDesc, shadowCompletedDesc, shadowSkippedDesc, shadowQueueDesc, inflightDesc, endpointInflightDesc, wholeStreamsDesc, retriesDesc, keyRefusedDesc, keyRequestsDesc, keyTokensDesc, keyEstimatedDesc} {
 		ch <- d
 	}
 }
@@ -67,6 +74,14 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for id, n := range c.p.wholeStreams.All() {
 		if model, version, ok := sluice.SplitFullID(id); ok {
 			ch <- prometheus.MustNewConstMetric(wholeStreamsDesc, prometheus.CounterValue, float64(n.Load()), model, version)
+		}
+	}
+	for model, r := range c.p.retryStats.All() {
+		for _, m := range []struct {
+			to, outcome string
+			n           *atomic.Int64
+		}{{"stable", "sent", &r.stable}, {"stable", "budget_exhausted", &r.stableRefused}, {"endpoint", "sent", &r.endpoint}, {"endpoint", "budget_exhausted", &r.endpointRefused}} {
+			ch <- prometheus.MustNewConstMetric(retriesDesc, prometheus.CounterValue, float64(m.n.Load()), model, m.to, m.outcome)
 		}
 	}
 	c.collectEndpoints(ch)

@@ -62,6 +62,9 @@ type Options struct {
 	// By default connect errors, timeouts and 5xx answers that happen before
 	// the first byte reaches the client are retried once on stable.
 	NoRetry bool
+	// RetryBudget bounds the retries this gateway sends; nil means
+	// DefaultRetryBudgetPercent and DefaultRetryMinPerSecond.
+	RetryBudget *RetryBudget
 	// ConnectTimeout bounds dialing a backend; default 5 s.
 	ConnectTimeout time.Duration
 	// FirstByteTimeout bounds the wait for the backend's response headers
@@ -205,6 +208,10 @@ type Proxy struct {
 	// forceHeader is Options.ForceHeader, canonical, when it is not the
 	// default; "" otherwise.
 	forceHeader string
+	// retryBudget bounds the retries (Options.RetryBudget); retryStats
+	// counts them per model for /metrics.
+	retryBudget *retryBudget
+	retryStats  retryStats
 	// traceWrites: Options.Transport is an http.Transport, whose trace
 	// tells a request canceled before it was written (wroteWatch).
 	traceWrites bool
@@ -256,6 +263,11 @@ func New(opt Options) *Proxy {
 		opt.Backends, _ = NewBackends(nil) // the URLs' credentials, worked out once per endpoint
 	}
 	p := &Proxy{opt: opt, transport: opt.Transport, quality: opt.Quality}
+	rb := RetryBudget{Percent: DefaultRetryBudgetPercent, MinPerSecond: DefaultRetryMinPerSecond}
+	if opt.RetryBudget != nil {
+		rb = *opt.RetryBudget
+	}
+	p.retryBudget = newRetryBudget(rb.Percent, rb.MinPerSecond)
 	p.tracing.Store(opt.Tracing)
 	_, p.traceWrites = p.transport.(*http.Transport)
 	if p.transport == nil {
@@ -461,7 +473,7 @@ func (x *exchange) keptText(n int) string {
 
 func (p *Proxy) serveInference(w http.ResponseWriter, r *http.Request) {
 	x := exchange{w: w, r: r, start: p.opt.Now()}
-	x.reqID, x.seq = newRequestID()
+	x.reqID, x.seq = newRequestID(x.start)
 	w.Header().Set("X-Request-Id", x.reqID)
 	if t := p.tracing.Load(); t != nil {
 		p.startServer(&x, t)
@@ -707,24 +719,48 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 	routeName := d.Route
 	p.plan(x, target)
 	x.sent = p.opt.Now()
+	p.retryBudget.request(x.sent.Unix())
 	resp, class, err := p.attempt(ctx, x, target, routeName)
-	if class != "" && class != "canceled" && refused(err) && x.prev == nil && !p.opt.NoRetry && !p.expired(ctx, x) {
-		// The endpoint refused the connection (or did not accept it in
-		// time): nothing was sent, so another replica of the same version
-		// may answer, as nginx's proxy_next_upstream does, and the
-		// version decided stands. Not for a request continuing a
-		// response, which only its endpoint holds.
-		if i := target.ChooseOther(target.Index(x.endpoint)); i >= 0 {
-			p.recordRetried(x, target, d, routeName, resp, class)
-			x.sent = p.opt.Now()
-			x.endpointNext = i + 1
-			resp, class, err = p.attempt(ctx, x, target, routeName)
+	// spent: a retry the budget did not have (retryBudget); the request
+	// ends with the failed attempt's answer, as a pinned one does.
+	spent := false
+	if class != "" && class != "canceled" && x.prev == nil && !p.opt.NoRetry && !p.expired(ctx, x) {
+		// Another replica of the same version may answer, and the
+		// version decided stands: after a refused connection (or one not
+		// accepted in time: nothing was sent), as nginx's
+		// proxy_next_upstream error does, and after a refusal for load
+		// (the replica did nothing with it), as proxy_next_upstream
+		// http_429 does, within the retry budget. Not for a request
+		// continuing a response, which only its endpoint holds.
+		dial := refused(err)
+		if dial || class == sluice.ClassOverloaded {
+			if i := target.ChooseOther(target.Index(x.endpoint)); i >= 0 {
+				// A refused connection reached no backend: it takes
+				// nothing from the budget, which bounds the load retries
+				// add.
+				if p.spendRetry(target.Model, false, dial) {
+					p.recordRetried(x, target, d, routeName, resp, class)
+					x.sent = p.opt.Now()
+					x.endpointNext = i + 1
+					resp, class, err = p.attempt(ctx, x, target, routeName)
+				} else {
+					spent = true
+				}
+			}
 		}
 	}
 	var stable *route.Target
 	var sn *atomic.Int64
-	if class != "" && !p.opt.NoRetry && retriable(d.Route) && d.Stable != nil && d.Stable != target && class != "canceled" && !p.expired(ctx, x) {
+	if class != "" && !spent && !p.opt.NoRetry && retriable(d.Route) && d.Stable != nil && d.Stable != target && class != "canceled" && !p.expired(ctx, x) {
 		stable, sn = p.retryOn(tab, x.f.model.Str, d.Stable, target)
+		// After a refused connection nothing reached a backend: stable
+		// takes the request once, as it would have without the failed
+		// version, so the retry spends nothing from the budget, which
+		// bounds the load retries add.
+		if stable != nil && !p.spendRetry(target.Model, true, refused(err)) {
+			sn.Add(-1)
+			stable, spent = nil, true
+		}
 	}
 	if stable != nil {
 		// The failed attempt counts against the version that failed.
@@ -761,6 +797,11 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 	// (not while its connection was dialled or its TLS handshake made:
 	// unsent) had its prompt read by the backend.
 	estimateTokens(&obs, len(x.body), x.f.images, x.unmeasured, abandoned && !unsent(err))
+	if spent && obs.FinishReason == "" {
+		// Its row says why the failure was the answer: the request log
+		// has no column of its own for it (sluice.FinishRetryBudget).
+		obs.FinishReason = sluice.FinishRetryBudget
+	}
 	p.record(&obs, target.ID)
 	chargeTokens(x.r, &obs)
 	p.afterAnswer(x, target, &obs)
@@ -773,6 +814,27 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 		// fails.
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// spendRetry takes a retry of a request to model from the budget, toStable
+// or to another endpoint of the version, and counts it for /metrics either
+// way: sent, or refused for the budget. free: the failed attempt's
+// connection was refused, so the retry takes nothing from the budget. On
+// the error path alone.
+func (p *Proxy) spendRetry(model string, toStable, free bool) bool {
+	ok := free || p.retryBudget.take(p.opt.Now().Unix())
+	c := p.retryStats.Get(model)
+	switch {
+	case ok && toStable:
+		c.stable.Add(1)
+	case ok:
+		c.endpoint.Add(1)
+	case toStable:
+		c.stableRefused.Add(1)
+	default:
+		c.endpointRefused.Add(1)
+	}
+	return ok
 }
 
 // recordRetried records an attempt at t that failed and is tried again
@@ -899,6 +961,9 @@ func statusFor(resp *http.Response, class string) int {
 		return 504
 	case "canceled":
 		return 499
+	case sluice.ClassOverloaded:
+		// A stream's error event refusing for load (firstEventError).
+		return 429
 	}
 	return 502
 }
@@ -918,6 +983,11 @@ func upstreamMessage(t *route.Target, class string, err error) string {
 		return "the backend for " + t.ID + " broke off its stream before its first event (" + bodyErrText(err) + "); try again, and if it persists ask an operator to check the backend or move traffic off it"
 	case "upstream_invalid":
 		return "the backend for " + t.ID + " answered 200 with " + err.Error() + "; try again, and if it persists ask an operator to check the backend or move traffic off it"
+	case sluice.ClassOverloaded:
+		// A stream's error event refusing for load before any of the
+		// answer (streamErrorEvent.overloaded): the 429 it would have
+		// sent before its stream.
+		return "the backend for " + t.ID + " refused the request for load, in its stream before any of the answer: " + err.Error() + "; try again shortly"
 	case "upstream_5xx":
 		// An error event before any of the stream's answer, or an error
 		// sent whole with a 200 (streamErrorEvent): its message is the

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -43,6 +44,15 @@ func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class s
 		case "canceled":
 			obs.Status = 499
 			writeCanceledFor(x)
+		case sluice.ClassOverloaded:
+			// An error event refusing for load, before any of the
+			// stream: the client is told so with the status a refusal
+			// before the stream has, and, as the stream said not when
+			// to come back, a second's Retry-After, as the gateway's
+			// other 429s carry one: a client that honours it waits
+			// rather than sending again at once.
+			writeRetryAfter(x.w, time.Second)
+			WriteErrorStatus(x.w, http.StatusTooManyRequests, sluice.CodeUpstream, upstreamMessage(t, class, err))
 		default:
 			writeErrorCode(x.w, sluice.CodeUpstream, upstreamMessage(t, class, err))
 		}

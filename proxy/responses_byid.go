@@ -73,7 +73,7 @@ func (p *Proxy) serveResponseByID(w http.ResponseWriter, r *http.Request, rest s
 		p.refuse(w, r, a.version, sluice.Errorf(sluice.CodeGone, "%s", "response "+id+" was answered by "+a.version+" on a backend that is no longer one of its endpoints: the response is no longer reachable through Sluice"))
 		return
 	}
-	reqID, _ := newRequestID()
+	reqID, _ := newRequestID(p.opt.Now())
 	w.Header().Set("X-Request-Id", reqID)
 	ctx, cancel := context.WithTimeout(r.Context(), p.opt.RequestTimeout)
 	defer cancel()

@@ -185,7 +185,7 @@ func newServer(ctx context.Context, opt Options, made **Server) (*Server, error)
 	s.Recorder.Registry().MustRegister(s.storeState.collectors()...)
 	s.Recorder.Registry().MustRegister(buildCollector())
 	if s.Store == nil {
-		st, err := openStoreWaiting(ctx, cfg.Store, cfg.StoreWaitTime(), logger, s.storeWaiting)
+		st, err := openStoreWaiting(ctx, cfg.Store, cfg.StoreWaitTime(), logger, s.storeWaiting, s.storeMigrating)
 		if err != nil {
 			s.closeHeld()
 			return nil, err
@@ -314,6 +314,7 @@ func newServer(ctx context.Context, opt Options, made **Server) (*Server, error)
 	s.Proxy = proxy.New(proxy.Options{
 		Routes: s.Routes, Recorder: s.Recorder, Log: s.Log, Refusal: refusal,
 		MaxBodyBytes: cfg.MaxBodyBytes, NoRetry: !*cfg.RetryOnStable,
+		RetryBudget:    &proxy.RetryBudget{Percent: *cfg.Retries.BudgetPercent, MinPerSecond: *cfg.Retries.MinPerSecond},
 		ConnectTimeout: cfg.Timeouts.Connect, FirstByteTimeout: cfg.Timeouts.FirstByte, RequestTimeout: cfg.Timeouts.Request,
 		IdleTimeout:    proxyIdle(cfg.Timeouts),
 		CategoryHeader: cfg.CategoryHeader, ForceAllowed: popt.ForceAllowed, ForceHeader: cfg.ForceHeader, Now: now,

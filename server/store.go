@@ -22,13 +22,14 @@ func IsPostgresDSN(store string) bool {
 // replicas can share; anything else is the path of an SQLite file, which
 // one gateway at a time may open (lockSQLite).
 func OpenStore(ctx context.Context, store string) (sluice.Store, error) {
-	return openStore(ctx, store, nil)
+	return openStore(ctx, store, nil, nil)
 }
 
-// openStore is OpenStore with the store's migrations logged to logger.
-func openStore(ctx context.Context, store string, logger *slog.Logger) (sluice.Store, error) {
+// openStore is OpenStore with the store's migrations logged to logger and,
+// on PostgreSQL, reported to migrating as they go (postgres.Options.Migrating).
+func openStore(ctx context.Context, store string, logger *slog.Logger, migrating func(postgres.MigrationState)) (sluice.Store, error) {
 	if IsPostgresDSN(store) {
-		return postgres.OpenOptions(ctx, store, postgres.Options{Logger: logger})
+		return postgres.OpenOptions(ctx, store, postgres.Options{Logger: logger, Migrating: migrating})
 	}
 	// The lock first: a refused gateway (a newer binary during an
 	// overlapping upgrade) must not migrate the schema under the running one.
@@ -54,12 +55,13 @@ func openStore(ctx context.Context, store string, logger *slog.Logger) (sluice.S
 // while it waits). wait 0 gives up at the first failure.
 //
 // waiting, if set, is told each failure it waits after (Server.storeWaiting
-// listens meanwhile).
-func openStoreWaiting(ctx context.Context, store string, wait time.Duration, logger *slog.Logger, waiting func(error)) (sluice.Store, error) {
+// listens meanwhile); migrating, if set, what the store's migrations do
+// (Server.storeMigrating).
+func openStoreWaiting(ctx context.Context, store string, wait time.Duration, logger *slog.Logger, waiting func(error), migrating func(postgres.MigrationState)) (sluice.Store, error) {
 	start := time.Now()
 	pause := time.Second
 	for try := 1; ; try++ {
-		st, err := openStore(ctx, store, logger)
+		st, err := openStore(ctx, store, logger, migrating)
 		if err == nil {
 			if try > 1 && logger != nil {
 				logger.Info("store: PostgreSQL reached; starting", "waited", time.Since(start).Round(time.Millisecond), "tries", try)

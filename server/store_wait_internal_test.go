@@ -47,7 +47,7 @@ func TestOpenStoreWaiting_Pauses(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		_, err := openStoreWaiting(ctx, "postgres://sluice@"+addr+"/sluice?sslmode=disable&connect_timeout=2", time.Minute, slog.New(recs), nil)
+		_, err := openStoreWaiting(ctx, "postgres://sluice@"+addr+"/sluice?sslmode=disable&connect_timeout=2", time.Minute, slog.New(recs), nil, nil)
 		done <- err
 	}()
 	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 10 * time.Second}

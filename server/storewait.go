@@ -17,11 +17,15 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/config"
+	"github.com/sluicehq/sluice/postgres"
 	"github.com/sluicehq/sluice/proxy"
 )
 
 // storeWait is what a gateway started while its store is unreachable does
-// during store_wait: it listens at once on its addresses (listen and
+// during store_wait, or while the store's migrations keep its start
+// waiting (another replica's migration lock, a migration of a store with
+// rows, such as an index built CONCURRENTLY on a large request log): it
+// listens at once on its addresses (listen and
 // admin_listen), answering /healthz 200, so that a liveness probe does not
 // kill a process that is only waiting, and /readyz and everything else
 // 503, saying what it waits for, since when and the last error. When the
@@ -32,6 +36,9 @@ type storeWait struct {
 	since time.Time
 	wait  time.Duration // store_wait
 	last  atomic.Pointer[string]
+	// migrating is what the store's migrations do, while they keep the
+	// start waiting (storeMigrating); nil while the store is awaited.
+	migrating atomic.Pointer[postgres.MigrationState]
 	// held are the bound sockets by config key (listen, admin_listen),
 	// for Start; srvs serve the waiting answers on them until handOver.
 	held map[string]*holdListener
@@ -88,16 +95,37 @@ func (s *Server) storeWaiting(err error) {
 	if s.waiting == nil {
 		s.waiting = &storeWait{since: time.Now(), wait: s.Config.StoreWaitTime(), held: map[string]*holdListener{}}
 		s.waiting.last.Store(&msg)
-		s.listenWhileWaiting()
+		s.listenWhileWaiting("waiting for the store")
 		return
 	}
 	s.waiting.last.Store(&msg)
+	s.waiting.migrating.Store(nil) // the try that migrated failed
+}
+
+// storeMigrating is openStoreWaiting's report of what the store's
+// migrations do. A process that waits for another's migration lock, or
+// migrates a schema that has rows (a new one's migrations take
+// milliseconds), starts listening as storeWaiting does, so that a liveness
+// probe does not kill it mid-migration (which then began again at the
+// next start) and /healthz says what it does and for how long; /readyz
+// answers 503 until the store is ready.
+func (s *Server) storeMigrating(m postgres.MigrationState) {
+	if s.waiting == nil {
+		if m.Locked && m.From == 0 {
+			return
+		}
+		s.waiting = &storeWait{since: time.Now(), wait: s.Config.StoreWaitTime(), held: map[string]*holdListener{}}
+		s.waiting.migrating.Store(&m)
+		s.listenWhileWaiting("migrating the store")
+		return
+	}
+	s.waiting.migrating.Store(&m)
 }
 
 // listenWhileWaiting binds the gateway's addresses and serves the waiting
 // answers on them. An address that cannot be bound is left to Start,
 // whose error names the key to fix.
-func (s *Server) listenWhileWaiting() {
+func (s *Server) listenWhileWaiting(why string) {
 	w := s.waiting
 	type addr struct {
 		addr, key string
@@ -151,7 +179,7 @@ func (s *Server) listenWhileWaiting() {
 		go srv.Serve(ln)
 	}
 	if len(w.addr) > 0 {
-		s.logger.Info("store: answering /healthz 200 and /readyz 503 while waiting for the store", "addrs", strings.Join(w.addr, ", "))
+		s.logger.Info("store: answering /healthz 200 and /readyz 503 while "+why, "addrs", strings.Join(w.addr, ", "))
 	}
 }
 
@@ -205,11 +233,10 @@ func (st *storeState) collectors() []prometheus.Collector {
 	}
 }
 
-// serveWaiting answers while the store is awaited: alive, not ready.
+// serveWaiting answers while the store is awaited or migrated: alive,
+// not ready.
 func (s *Server) serveWaiting(rw http.ResponseWriter, r *http.Request) {
-	w := s.waiting
-	msg := fmt.Sprintf("starting: waiting for the store for %s (store_wait %s, then the start fails); the last try: %s",
-		time.Since(w.since).Round(time.Second), w.wait, *w.last.Load())
+	msg := s.waiting.doing()
 	switch {
 	case r.URL.Path == "/healthz":
 		io.WriteString(rw, "ok: "+msg+"\n")
@@ -218,6 +245,30 @@ func (s *Server) serveWaiting(rw http.ResponseWriter, r *http.Request) {
 	default:
 		http.Error(rw, msg, http.StatusServiceUnavailable)
 	}
+}
+
+// doing says what the start waits for, and for how long.
+func (w *storeWait) doing() string {
+	if m := w.migrating.Load(); m != nil {
+		return migrationDoing(*m, time.Since(m.Since))
+	}
+	return fmt.Sprintf("starting: waiting for the store for %s (store_wait %s, then the start fails); the last try: %s",
+		time.Since(w.since).Round(time.Second), w.wait, *w.last.Load())
+}
+
+// migrationDoing says what a start that migrates the store does: m, for
+// took so far.
+func migrationDoing(m postgres.MigrationState, took time.Duration) string {
+	took = took.Round(time.Second)
+	if !m.Locked {
+		return fmt.Sprintf("starting: waiting for the store's migration lock for %s: another process (a replica of this gateway) "+
+			"is migrating the schema; this one then applies what is left, up to migration %04d", took, m.Latest)
+	}
+	msg := fmt.Sprintf("starting: migrating the store: migration %s (from version %d to %d) running for %s", m.Name, m.From, m.Latest, took)
+	if m.Outside {
+		msg += "; it builds an index CONCURRENTLY, which on a large request log takes minutes (the other replicas keep serving)"
+	}
+	return msg
 }
 
 // endStoreWait stops the waiting answers once the store answered, keeping

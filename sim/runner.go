@@ -45,7 +45,17 @@ type Result struct {
 	Gates       []GateResult `json:"gates"`
 	// Elapsed is the wall-clock time the simulation took, in seconds.
 	Elapsed float64 `json:"elapsed_s"`
+	// Note says what the figures leave out (RetryNote).
+	Note string `json:"note"`
 }
+
+// RetryNote is what every result says of the gateway's retries, which the
+// simulator does not model: its bad responses are the candidate's failed
+// attempts and refusals, as the request log counts them against the
+// candidate, whether or not the gateway then answered the client from
+// stable. The analysis reads the split's requests alone, so the retries
+// change none of the decisions.
+const RetryNote = "bad responses served count the candidate's failed attempts and refusals as its own failures, as the analysis and the request log do; the gateway's retry on stable (of a routed request that failed before any byte, a 429 included, within its retry budget) is not modelled, so fewer of them reached clients as errors, and stable's extra load from those retries is not counted"
 
 // GateResult is every run of a scenario under one gate and their summary.
 type GateResult struct {
@@ -95,7 +105,7 @@ func Run(ctx context.Context, sc *Scenario, opt Options) Result {
 		keep = 10
 	}
 	start := time.Now()
-	res := Result{Scenario: sc.Name, Description: sc.Description, Bad: sc.Bad, Runs: opt.Runs, Seed: opt.Seed}
+	res := Result{Scenario: sc.Name, Description: sc.Description, Bad: sc.Bad, Runs: opt.Runs, Seed: opt.Seed, Note: RetryNote}
 	for _, g := range opt.Gates {
 		runs := make([]RunResult, opt.Runs)
 		jobs := make(chan int)

@@ -37,6 +37,7 @@ func Markdown(results []Result) string {
 				virtual(s.TimeToDecision.Median), virtual(s.TimeToDecision.P95))
 		}
 	}
+	b.WriteString("\nNote: " + RetryNote + ".\n")
 	return b.String()
 }
 

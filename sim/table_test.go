@@ -20,4 +20,8 @@ func TestMarkdown(t *testing.T) {
 	if !strings.Contains(md, "| aa | sequential | 10 | 0.0% | 90.0% | 10.0% |") {
 		t.Errorf("table:\n%s", md)
 	}
+	// The figures do not model the gateway's retries, and say so.
+	if !strings.Contains(md, "retry on stable") || !strings.Contains(md, "not modelled") {
+		t.Errorf("table without the note on retries:\n%s", md)
+	}
 }

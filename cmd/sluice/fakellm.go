@@ -122,6 +122,7 @@ const fakellmFaultsExample = `  # faults.yaml
   default:
     stream_error_rate: 0.3       # the stream's first event is the backend's error event
     stream_error_at: first       # or middle: after half the answer's events
+    stream_error_type: server_error # or overloaded: TGI's "Model is overloaded" event (rate_limit_exceeded in a Responses stream)
     stream_cut_rate: 0.1         # the connection closed, no [DONE] (stream_cut_at: first or middle)
     bad_answer_rate: 0.05        # a whole 200 that is no answer, streamed or not:
     bad_answer: html             # an HTML page; cut: the JSON cut short; json_error: an OpenAI error

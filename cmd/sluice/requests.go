@@ -189,10 +189,15 @@ func (c *cli) noRequests(cmd *cobra.Command, cl *api.Client, q sluice.RequestQue
 // errorText is a request log row's ERROR column: the error class, and for
 // an attempt that failed before a retry (on stable, or on another endpoint
 // of the version when this one refused the connection), that it was
-// retried; the request's next row says where.
+// retried; the request's next row says where. A failure that would have
+// been retried but for the retry budget (sluice.FinishRetryBudget) says
+// so: it was the client's answer.
 func errorText(o sluice.Observation) string {
-	if o.Retried {
+	switch {
+	case o.Retried:
 		return dash(o.ErrorClass) + " (retried)"
+	case o.FinishReason == sluice.FinishRetryBudget && o.ErrorClass != "":
+		return o.ErrorClass + " (retry budget spent)"
 	}
 	return dash(o.ErrorClass)
 }

@@ -31,7 +31,9 @@ Rollouts and Flagger users write, and prints JSON: every run's decision
 (promoted, rolled_back or inconclusive), the stage it reached, the candidate
 requests and bad responses before the decision and the time it took, and
 over all runs the detection or false rollback rate with the median and p95
-of each. Runs are reproducible from --seed.`,
+of each. Runs are reproducible from --seed. Bad responses are the
+candidate's failed attempts and refusals: the gateway's retry of a routed
+request on stable is not modelled (each result's note says so).`,
 		Example: `  sluice sim sim/scenarios/refusals_3_to_14.yaml --runs 500 --seed 1
   sluice sim sim/scenarios/*.yaml --runs 200 --summary
   sluice sim sim/scenarios/*.yaml --runs 500 --markdown`,
