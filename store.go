@@ -48,6 +48,9 @@ type Store interface {
 	// FeedbackStore keeps users' ratings of answers, pruned with the
 	// request log (PruneRequests) by the time each arrived.
 	FeedbackStore
+	// GradeStore keeps the LLM judge's grades of answers, pruned with
+	// the request log (PruneRequests) by the time each was taken.
+	GradeStore
 	// Tokens returns every admin token.
 	Tokens(ctx context.Context) ([]Token, error)
 	// PutToken creates a token and appends audit, in one transaction; a

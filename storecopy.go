@@ -9,8 +9,8 @@ import (
 
 // StoreDump is what a store holds but its request log, as it holds it:
 // the registry at its revision, every rollout, the audit with its ids, the
-// admin tokens (hashes), the client keys with their retired secrets and
-// users' ratings.
+// admin tokens (hashes), the client keys with their retired secrets,
+// users' ratings and the LLM judge's grades.
 // sluice store copy reads one from a store (Exporter) and writes it into
 // an empty one (Importer), so that a gateway moved from SQLite to
 // PostgreSQL (or back) keeps its history. What the fleet keeps at run
@@ -40,6 +40,9 @@ type StoreDump struct {
 	// stored without a score (PostgreSQL, by a binary from before scores
 	// were stored) is not copied.
 	Feedback []Feedback
+	// Grades holds the LLM judge's stored grades (GradeStore): an A/B
+	// test waiting for late scores reads its report's from there too.
+	Grades []JudgeGrade
 }
 
 // RetiredSecretRow is one secret a client key no longer has, as the stores
@@ -66,7 +69,9 @@ type StoreCounts struct {
 	ClientKeys     int64
 	RetiredSecrets int64
 	// Ratings counts users' ratings with a score (StoreDump.Feedback).
-	Ratings  int64
+	Ratings int64
+	// Grades counts the judge's grades (StoreDump.Grades).
+	Grades   int64
 	Requests int64
 }
 
@@ -76,7 +81,7 @@ func (d *StoreDump) Counts() StoreCounts {
 		Revision: d.Revision, Models: int64(len(d.Models)), Versions: int64(len(d.Versions)),
 		Rollouts: int64(len(d.Rollouts)), Audit: int64(len(d.Audit)), Tokens: int64(len(d.Tokens)),
 		ClientKeys: int64(len(d.ClientKeys)), RetiredSecrets: int64(len(d.RetiredSecrets)),
-		Ratings: int64(len(d.Feedback)),
+		Ratings: int64(len(d.Feedback)), Grades: int64(len(d.Grades)),
 	}
 }
 
@@ -93,6 +98,7 @@ func (c StoreCounts) Kinds() []StoreKind {
 		{"client keys", c.ClientKeys},
 		{"retired key secrets", c.RetiredSecrets},
 		{"users' ratings", c.Ratings},
+		{"judge grades", c.Grades},
 		{"requests", c.Requests},
 	}
 }
@@ -103,15 +109,15 @@ type StoreKind struct {
 	Count int64
 }
 
-// Held says what of c but its request log and users' ratings is there
-// ("" for nothing), such as "3 models, 12 audit entries": what makes a
-// store not empty for Importer.Import. The ratings go with the request
-// log (PruneRequests deletes both), which a copy that stopped half-way
-// leaves behind.
+// Held says what of c but its request log, users' ratings and the judge's
+// grades is there ("" for nothing), such as "3 models, 12 audit entries":
+// what makes a store not empty for Importer.Import. The ratings and grades
+// go with the request log (PruneRequests deletes them all), which a copy
+// that stopped half-way leaves behind.
 func (c StoreCounts) Held() string {
 	var held []string
 	for _, k := range c.Kinds() {
-		if k.Name == "requests" || k.Name == "users' ratings" || k.Count == 0 {
+		if k.Name == "requests" || k.Name == "users' ratings" || k.Name == "judge grades" || k.Count == 0 {
 			continue
 		}
 		if k.Name == "registry revision" {

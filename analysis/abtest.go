@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/stats"
@@ -48,6 +49,18 @@ type Report struct {
 	StoppedEarly bool `json:"stopped_early,omitempty"`
 	// PlannedN is the planned requests per arm of a test stopped early.
 	PlannedN int `json:"planned_n,omitempty"`
+	// SampleFrom and SampleUntil bound the answers the report compares
+	// (from the candidate going live until the sample was reached, or
+	// the test stopped), and ScoresRead is when the scores that come
+	// after their answer (users' ratings, the judge's grades) were read
+	// for it: a rating of those answers that arrived later is not in the
+	// report, which never changes; the rollout's status shows such
+	// ratings beside it (rollout.LateFeedback). Set by the controller,
+	// which knows the times; zero in a report stored before they were
+	// kept (postgres 0032, sqlite 0026).
+	SampleFrom  time.Time `json:"sample_from,omitzero"`
+	SampleUntil time.Time `json:"sample_until,omitzero"`
+	ScoresRead  time.Time `json:"scores_read_at,omitzero"`
 }
 
 // ABMetric is one metric of an A/B report.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/analysis"
@@ -97,6 +98,14 @@ type RolloutStatus struct {
 	// data): each metric's difference, interval, Holm-adjusted p-value and
 	// winner, overall and per request category.
 	ABReport *analysis.Report `json:"ab_report,omitempty"`
+	// ABLateFeedback is users' ratings of the A/B test's sample that
+	// arrived after its report was drawn, per arm, counts and means with
+	// no verdict drawn on them (rollout.LateFeedback): not in the report,
+	// which stays as drawn. Nil without a report, or for a report stored
+	// before reports kept their span; ABLateFeedbackError says why the
+	// store's ratings could not be read.
+	ABLateFeedback      *rollout.LateRatings `json:"ab_late_feedback,omitempty"`
+	ABLateFeedbackError string               `json:"ab_late_feedback_error,omitempty"`
 	// Next says what the rollout waits for before its next step, when
 	// its progress does not say it (WaitingFor, at the server's clock
 	// when answered): "the sample and hold are in: the next step comes
@@ -138,6 +147,10 @@ func (s *Server) listRollouts(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// LateFeedbackTimeout bounds the read of the ratings that arrived after
+// an A/B report (RolloutStatus.ABLateFeedback) in a rollout's status.
+const LateFeedbackTimeout = 2 * time.Second
+
 func (s *Server) getRollout(w http.ResponseWriter, r *http.Request) error {
 	model, err := pathName(r, "model", "model")
 	if err != nil {
@@ -169,6 +182,21 @@ func (s *Server) getRollout(w http.ResponseWriter, r *http.Request) error {
 	st.StageNeed = rollout.StageNeed(ro) // as /metrics and the dashboard say
 	st.StageSampleOf = rollout.StageSampleOf(ro)
 	st.ABReport = ABReportOf(*ro)
+	if st.ABReport != nil && s.store != nil {
+		// The one read of the store in a status of the registry's (the
+		// dashboard asks every few seconds): a store that hangs must not
+		// hold the status with it.
+		ctx, cancel := context.WithTimeout(r.Context(), LateFeedbackTimeout)
+		late, err := rollout.LateFeedback(ctx, s.store, *ro)
+		cancel()
+		if err != nil {
+			// The status is the registry's and answers without the
+			// store; the late ratings are said to be missing, not absent.
+			s.log.Warn("users' ratings after an A/B report could not be read", "rollout", ro.ID, "err", err)
+			st.ABLateFeedbackError = "users' ratings that arrived after the report could not be read from the store; ask again"
+		}
+		st.ABLateFeedback = late
+	}
 	if len(ro.LastVerdict) > 0 {
 		var v sluice.Verdict
 		if err := json.Unmarshal(ro.LastVerdict, &v); err == nil {

@@ -71,13 +71,24 @@ var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 // static tokens (viewer, operator, admin), a routes view and a summary.
 func MustEnv(tb testing.TB) *env {
 	tb.Helper()
+	return mustEnvWith(tb, nil)
+}
+
+// mustEnvWith is MustEnv with the store the API and the control plane use
+// wrapped by wrap (nil: as opened); env.Store is the store as opened.
+func mustEnvWith(tb testing.TB, wrap func(sluice.Store) sluice.Store) *env {
+	tb.Helper()
 	st, err := sqlite.Open(filepath.Join(tb.TempDir(), "s.db"))
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
 	}
 	tb.Cleanup(func() { st.Close() })
+	var used sluice.Store = st
+	if wrap != nil {
+		used = wrap(st)
+	}
 	clk := &clock{t: t0}
-	ctl, err := control.New(context.Background(), st, clk.Now)
+	ctl, err := control.New(context.Background(), used, clk.Now)
 	if err != nil {
 		tb.Fatalf("control: %v", err)
 	}

@@ -16,6 +16,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tidwall/gjson"
+
+	"github.com/sluicehq/sluice"
 )
 
 // Defaults of a Judge's zero fields.
@@ -29,6 +31,12 @@ const (
 	DefaultWorkers = 2
 	// DefaultTimeout bounds one grading call.
 	DefaultTimeout = 60 * time.Second
+	// DefaultKeepQueue is how many grades wait for Keep (the store)
+	// before one is not stored.
+	DefaultKeepQueue = 1024
+	// DefaultKeepDrain bounds how long Close stores the grades waiting
+	// for Keep (CloseContext takes a bound of its own).
+	DefaultKeepDrain = 5 * time.Second
 	// MaxPromptChars and MaxAnswerChars bound the text sent to the judge
 	// (in bytes, cut at a character boundary).
 	MaxPromptChars = 4000
@@ -37,7 +45,8 @@ const (
 
 // Item is one answer to grade.
 type Item struct {
-	// RequestID is the request that produced the answer, for logs.
+	// RequestID is the request that produced the answer: the stored
+	// grade's key (Keep), with Version.
 	RequestID string
 	// Model, Version and Category are where the grade is recorded.
 	Model, Version, Category string
@@ -89,6 +98,22 @@ type Judge struct {
 	// (observe.SourceJudge) makes one. Nil records nothing (the counts
 	// still move).
 	Record func(model, version, category, route string, at time.Time, score float64)
+	// Keep, if set, stores each grade Record was given (the store's
+	// AddJudgeGrade), so that an A/B test's report drawn after a restart,
+	// or by another leader, counts it as it counts users' ratings: the
+	// windows Record feeds live in one process. It runs on a goroutine of
+	// its own, fed by a queue of KeepQueue grades, not on the grading
+	// workers: a store that hangs (each write up to its own bound) must
+	// not stop the grading, whose scores the live analyses read from the
+	// windows. A grade it fails to store, or that finds the queue full,
+	// is counted (Stats.Unkept, OnUnkept); the grade is in the windows
+	// still. Nil stores nothing.
+	Keep func(ctx context.Context, g sluice.JudgeGrade) error
+	// KeepQueue is how many grades may wait for Keep; zero means
+	// DefaultKeepQueue.
+	KeepQueue int
+	// OnUnkept, if set, is called for each grade Keep did not store.
+	OnUnkept func()
 
 	start sync.Once
 	stop  sync.Once
@@ -96,7 +121,12 @@ type Judge struct {
 	done  chan struct{}
 	wg    sync.WaitGroup
 
-	submitted, dropped, scored, unparsed, failed atomic.Int64
+	keeps      chan sluice.JudgeGrade // to the keeper; nil without Keep
+	keepCtx    context.Context        // the keeper's, cancelled when Close's bound ends
+	keepCancel context.CancelFunc
+	keepDone   chan struct{} // closed when the keeper has ended
+
+	submitted, dropped, scored, unparsed, failed, unkept atomic.Int64
 }
 
 // Stats counts what a Judge did with the items it was given.
@@ -112,6 +142,9 @@ type Stats struct {
 	Unparsed int64 `json:"unparsed"`
 	// Failed counts the grading calls that failed (network, status, body).
 	Failed int64 `json:"failed"`
+	// Unkept counts the grades recorded that Keep did not store (it
+	// failed, or its queue was full).
+	Unkept int64 `json:"unkept,omitempty"`
 }
 
 // Sample reports whether the next answer should be graded, a draw against
@@ -142,19 +175,44 @@ func (j *Judge) Submit(item Item) {
 	}
 }
 
-// Close stops the workers, abandoning queued items, and waits for the
-// calls in progress to end.
+// Close stops the workers, abandoning queued items, waits for the calls
+// in progress to end, and stores the grades waiting for Keep, for up to
+// DefaultKeepDrain.
 func (j *Judge) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultKeepDrain)
+	defer cancel()
+	j.CloseContext(ctx)
+}
+
+// CloseContext is Close with the grades waiting for Keep stored until ctx
+// ends; those left then are counted as not kept.
+func (j *Judge) CloseContext(ctx context.Context) {
 	j.start.Do(j.run)
-	j.stop.Do(func() { close(j.done) })
+	j.stop.Do(func() {
+		close(j.done)
+		j.wg.Wait()
+		if j.keeps != nil {
+			close(j.keeps) // the workers, its only senders, have ended
+		}
+	})
 	j.wg.Wait()
+	if j.keeps == nil {
+		return
+	}
+	select {
+	case <-j.keepDone:
+	case <-ctx.Done():
+		j.keepCancel()
+		<-j.keepDone
+	}
+	j.keepCancel()
 }
 
 // Stats returns the counts so far.
 func (j *Judge) Stats() Stats {
 	return Stats{
 		Submitted: j.submitted.Load(), Dropped: j.dropped.Load(), Scored: j.scored.Load(),
-		Unparsed: j.unparsed.Load(), Failed: j.failed.Load(),
+		Unparsed: j.unparsed.Load(), Failed: j.failed.Load(), Unkept: j.unkept.Load(),
 	}
 }
 
@@ -169,6 +227,16 @@ func (j *Judge) run() {
 	}
 	j.queue = make(chan Item, q)
 	j.done = make(chan struct{})
+	if j.Keep != nil {
+		kq := j.KeepQueue
+		if kq <= 0 {
+			kq = DefaultKeepQueue
+		}
+		j.keeps = make(chan sluice.JudgeGrade, kq)
+		j.keepDone = make(chan struct{})
+		j.keepCtx, j.keepCancel = context.WithCancel(context.Background())
+		go j.keeper()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-j.done; cancel() }()
 	for range n {
@@ -200,12 +268,39 @@ func (j *Judge) grade(ctx context.Context, it Item) {
 		return
 	}
 	j.scored.Add(1)
+	at := it.At
+	if at.IsZero() {
+		at = time.Now()
+	}
 	if j.Record != nil {
-		at := it.At
-		if at.IsZero() {
-			at = time.Now()
-		}
 		j.Record(it.Model, it.Version, it.Category, it.Route, at, g/10)
+	}
+	if j.keeps != nil {
+		select {
+		case j.keeps <- sluice.JudgeGrade{RequestID: it.RequestID, Model: it.Model, Version: it.Version, Category: it.Category,
+			Route: it.Route, AnsweredAt: at, Score: g / 10, At: time.Now()}:
+		default:
+			j.notKept()
+		}
+	}
+}
+
+// keeper stores the grades the workers queue, one after another, until
+// Close closes the queue.
+func (j *Judge) keeper() {
+	defer close(j.keepDone)
+	for g := range j.keeps {
+		if err := j.Keep(j.keepCtx, g); err != nil {
+			j.notKept()
+		}
+	}
+}
+
+// notKept counts a grade Keep did not store.
+func (j *Judge) notKept() {
+	j.unkept.Add(1)
+	if j.OnUnkept != nil {
+		j.OnUnkept()
 	}
 }
 

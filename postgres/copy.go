@@ -36,8 +36,8 @@ func countsIn(ctx context.Context, tx pgx.Tx, c *sluice.StoreCounts) error {
 	err := tx.QueryRow(ctx, `SELECT (SELECT revision FROM meta WHERE id = 1),
 		(SELECT count(*) FROM models), (SELECT count(*) FROM versions), (SELECT count(*) FROM rollouts),
 		(SELECT count(*) FROM audit), (SELECT count(*) FROM tokens), (SELECT count(*) FROM client_keys),
-		(SELECT count(*) FROM client_key_retired), (SELECT count(*) FROM request_feedback WHERE score IS NOT NULL)`).Scan(&c.Revision, &c.Models, &c.Versions, &c.Rollouts,
-		&c.Audit, &c.Tokens, &c.ClientKeys, &c.RetiredSecrets, &c.Ratings)
+		(SELECT count(*) FROM client_key_retired), (SELECT count(*) FROM request_feedback WHERE score IS NOT NULL), (SELECT count(*) FROM judge_grades)`).Scan(&c.Revision, &c.Models, &c.Versions, &c.Rollouts,
+		&c.Audit, &c.Tokens, &c.ClientKeys, &c.RetiredSecrets, &c.Ratings, &c.Grades)
 	if err != nil {
 		return fmt.Errorf("count the store's contents: %w", err)
 	}
@@ -75,6 +75,9 @@ func (s *Store) Export(ctx context.Context) (*sluice.StoreDump, error) {
 			return err
 		}
 		if err := exportFeedback(ctx, tx, d); err != nil {
+			return err
+		}
+		if err := exportGrades(ctx, tx, d); err != nil {
 			return err
 		}
 		return exportRetired(ctx, tx, d)
@@ -294,7 +297,10 @@ func (s *Store) Import(ctx context.Context, d *sluice.StoreDump) error {
 				return fmt.Errorf("write a retired secret of client key %s: %w", r.Name, err)
 			}
 		}
-		return importFeedback(ctx, tx, d.Feedback)
+		if err := importFeedback(ctx, tx, d.Feedback); err != nil {
+			return err
+		}
+		return importGrades(ctx, tx, d.Grades)
 	})
 }
 

@@ -79,11 +79,13 @@ func TestOpen_ReRunsIndexMigration(t *testing.T) {
 // unrecord30 puts dsn's schema back at 29 as far as schema_migrations
 // says, 0030's index left as it is: Open runs the migrations after the
 // highest one recorded, so every later one is taken back too, and
-// undone, as it runs again (0031 adds columns without IF NOT EXISTS). A
-// migration after 0031 that cannot run twice is undone here too.
+// undone, as it runs again (0031 adds columns without IF NOT EXISTS, 0032
+// creates a table). A migration after 0032 that cannot run twice is
+// undone here too.
 func unrecord30(t *testing.T, dsn string) {
 	t.Helper()
 	pgtest.Exec(t, dsn, `DELETE FROM schema_migrations WHERE version >= 30;
+		DROP TABLE judge_grades;
 		DROP INDEX request_feedback_model_answered;
 		ALTER TABLE request_feedback DROP COLUMN model, DROP COLUMN version, DROP COLUMN category,
 			DROP COLUMN route, DROP COLUMN answered_at, DROP COLUMN score`)

@@ -256,7 +256,11 @@ func (s *Store) PruneRequests(ctx context.Context, before time.Time) (int64, err
 		// A feedback claim is wanted while its answer's row is there to
 		// be rated (ClaimFeedback); it was made after that row, so it
 		// goes no earlier.
-		_, err = tx.Exec(ctx, "DELETE FROM request_feedback WHERE at < $1", boundArg(before))
+		if _, err = tx.Exec(ctx, "DELETE FROM request_feedback WHERE at < $1", boundArg(before)); err != nil {
+			return err
+		}
+		// A judge's grade goes by the same rule: taken after its answer.
+		_, err = tx.Exec(ctx, "DELETE FROM judge_grades WHERE at < $1", boundArg(before))
 		return err
 	})
 	if err != nil {

@@ -180,11 +180,11 @@ func (c *Controller) conclude(ctx context.Context, actor, model, pick, reason st
 	var rep *analysis.Report
 	if running(seen) {
 		// Off the store's transaction, as the controller's analyses are.
-		in, _, _, err := c.reportInput(ctx, seen)
+		in, _, _, sc, err := c.reportInput(ctx, seen)
 		if err != nil {
 			return sluice.Rollout{}, sluice.Errorf(sluice.CodeUnavailable, "the A/B report of %s could not be drawn: %v; run the command again", seen.ID, err)
 		}
-		r := analysis.ABReport(in, seen.Spec.Analysis)
+		r := abReport(in, seen.Spec.Analysis, sc)
 		rep = &r
 	}
 	return c.transition(ctx, model, actor, reason, "rollout.conclude", func(cur *sluice.Rollout, now time.Time) (sluice.Rollout, []Action, error) {

@@ -40,6 +40,11 @@ type FeedbackReader interface {
 	UnscoredFeedback(ctx context.Context, since time.Time) (int64, error)
 }
 
+// GradeReader reads the LLM judge's stored grades (sluice.GradeStore).
+type GradeReader interface {
+	JudgeGrades(ctx context.Context, q sluice.FeedbackQuery) ([]sluice.JudgeGrade, error)
+}
+
 // Warmer checks that a candidate's backends are ready and warms them up
 // before it takes traffic.
 type Warmer interface {
@@ -111,6 +116,11 @@ type Options struct {
 	// Nil reads them from the windows, which hold what this process took
 	// or read from the fleet's flushes since it started.
 	Feedback FeedbackReader
+	// Grades reads back the LLM judge's grades the store keeps (each
+	// with the answer's version, category, route and time), which the
+	// report counts in place of the windows' as it counts the ratings.
+	// Nil reads them from the windows.
+	Grades GradeReader
 	// DrainTimeout bounds the wait for in-flight requests; default 30 s.
 	DrainTimeout time.Duration
 	// Unload, if set, is called for a rolled-back candidate (the unload
@@ -1565,7 +1575,7 @@ func (c *Controller) Step(ctx context.Context) {
 		if !due {
 			continue
 		}
-		v, in, stageN, err := c.analyze(ctx, r, now)
+		v, in, stageN, scope, err := c.analyze(ctx, r, now)
 		if err != nil {
 			// The report is drawn once: not on half its ratings.
 			c.opt.Logger.Warn("A/B report not drawn: users' ratings could not be read from the store; the next tick tries again", "rollout", r.ID, "err", err)
@@ -1621,7 +1631,7 @@ func (c *Controller) Step(ctx context.Context) {
 			}
 			if err == nil && next.Spec.Strategy == sluice.StrategyABTest && next.Phase == sluice.PhaseCompleted {
 				// The A/B test's report goes on the timeline with its end.
-				rep := analysis.ABReport(in, next.Spec.Analysis)
+				rep := abReport(in, next.Spec.Analysis, scope)
 				data, _ := json.Marshal(rep)
 				next.Events = append(next.Events, sluice.RolloutEvent{At: now, Kind: "ab_report", Message: rep.Summary, Percent: next.Percent, Data: data})
 				next.Decision = "A/B test complete: " + rep.Summary
@@ -1630,7 +1640,7 @@ func (c *Controller) Step(ctx context.Context) {
 				// Rolled back by its guardrail: the report of the sample so
 				// far goes on the timeline too, marked as stopped early, as
 				// an early conclusion's does.
-				rep := analysis.ABReport(in, next.Spec.Analysis)
+				rep := abReport(in, next.Spec.Analysis, scope)
 				rep.StoppedEarly, rep.PlannedN = true, next.Spec.ABSamples
 				data, _ := json.Marshal(rep)
 				next.Events = append(next.Events, sluice.RolloutEvent{At: now, Kind: "ab_report", Message: rep.Summary, Percent: next.Percent, Data: data})
@@ -1722,18 +1732,18 @@ func (c *Controller) Analyze(r *sluice.Rollout, now time.Time) (sluice.Verdict, 
 // report).
 // An A/B test's analysis at the end of its wait for users' feedback
 // counts the ratings the store keeps (reportInput); err is that read's.
-func (c *Controller) analyze(ctx context.Context, r *sluice.Rollout, now time.Time) (sluice.Verdict, analysis.Input, int, error) {
+func (c *Controller) analyze(ctx context.Context, r *sluice.Rollout, now time.Time) (sluice.Verdict, analysis.Input, int, reportScope, error) {
 	if r.InBake() {
 		in := c.bakeInput(r)
-		return analysis.AnalyzeBake(r.Spec.Analysis, in, now), in, c.StageSamples(r), nil
+		return analysis.AnalyzeBake(r.Spec.Analysis, in, now), in, c.StageSamples(r), reportScope{}, nil
 	}
-	in, n, left, err := c.reportInput(ctx, r)
+	in, n, left, sc, err := c.reportInput(ctx, r)
 	if err != nil {
-		return sluice.Verdict{}, in, n, err
+		return sluice.Verdict{}, in, n, sc, err
 	}
 	v := analysis.Analyze(r.Spec.Analysis, in, now)
 	v.Reason += left.text()
-	return v, in, n, nil
+	return v, in, n, sc, nil
 }
 
 // notJudged counts the requests of each arm an analysis left out because
@@ -1813,57 +1823,128 @@ func (c *Controller) input(r *sluice.Rollout) (analysis.Input, int, notJudged) {
 
 // reportInput is input for an analysis that may draw r's A/B report: once
 // the test waits for users' feedback, the ratings of its sample's answers
-// are read from the store (Options.Feedback) in place of the windows'.
-// The windows hold only what this process took, or read from the fleet's
-// flushes (kept 15 minutes), since it started: a gateway restarted during
-// the wait, or a leader that took over, lost the ratings taken before,
-// and a leader's unflushed last second died with it. The store holds each
-// rating once, whichever replica took it, stamped with its answer's time
-// and attributed to its answer's version, category and route as the
-// windows' are, so with nothing restarted the report counts the same
-// ratings.
-func (c *Controller) reportInput(ctx context.Context, r *sluice.Rollout) (analysis.Input, int, notJudged, error) {
+// and the judge's grades of them are read from the store (Options.Feedback,
+// Options.Grades) in place of the windows'. The windows hold only what
+// this process took, or read from the fleet's flushes (kept 15 minutes),
+// since it started: a gateway restarted during the wait, or a leader that
+// took over, lost the scores taken before, and a leader's unflushed last
+// second died with it. The store holds each rating once, whichever
+// replica took it, and each grade, stamped with its answer's time and
+// attributed to its answer's version, category and route as the windows'
+// are, so with nothing restarted the report counts the same scores. It
+// returns the span the input covers, which the report keeps (abReport).
+func (c *Controller) reportInput(ctx context.Context, r *sluice.Rollout) (analysis.Input, int, notJudged, reportScope, error) {
 	in, n, left, since := c.inputSince(r)
+	now := c.opt.Now()
+	sc := reportScope{since: since, until: now, read: now}
 	w := r.FeedbackWait
-	if w == nil || c.opt.Feedback == nil {
-		return in, n, left, nil
+	if w == nil {
+		return in, n, left, sc, nil
 	}
-	fs, err := c.opt.Feedback.Feedback(ctx, sluice.FeedbackQuery{Model: r.Spec.Model, Since: since, Until: w.Reached})
-	if err != nil {
-		return in, n, left, fmt.Errorf("read users' feedback of %s's answers: %w", r.Spec.Model, err)
+	sc.until = w.Reached
+	q := sluice.FeedbackQuery{Model: r.Spec.Model, Since: since, Until: w.Reached}
+	if c.opt.Feedback != nil {
+		fs, err := c.opt.Feedback.Feedback(ctx, q)
+		if err != nil {
+			return in, n, left, sc, fmt.Errorf("read users' feedback of %s's answers: %w", r.Spec.Model, err)
+		}
+		// A fleet mid-upgrade: replicas of an older binary claim a
+		// rating without its score, which reaches the windows alone. The
+		// store's ratings would leave theirs out, so the report counts
+		// the windows', as before scores were stored.
+		old, err := c.opt.Feedback.UnscoredFeedback(ctx, since)
+		if err != nil {
+			return in, n, left, sc, fmt.Errorf("read users' feedback of %s's answers: %w", r.Spec.Model, err)
+		}
+		if old > 0 {
+			// Said so that it stays true once every replica is
+			// upgraded: the claims the older ones took stay unscored in
+			// the store, and the report reads the windows for as long as
+			// the test's span holds any ("upgrade every replica" told the
+			// operator to do what was done).
+			c.opt.Logger.Warn("A/B report counts the ratings this replica's windows hold, not the store's: replicas of an older sluice took some of this test's ratings without storing their scores, which no upgrade brings back; the windows hold the ratings the fleet flushed in the last 15 minutes. If a replica still runs an older sluice, upgrade it, so that the ratings of the tests to come survive a restart or a change of leader",
+				"rollout", r.ID, "unscored_ratings", old)
+		} else {
+			scores := make([]storedScore, len(fs))
+			for i, f := range fs {
+				scores[i] = storedScore{version: f.Version, category: f.Category, route: f.Route, score: f.Score}
+			}
+			in = withStored(in, observe.SourceFeedback, scores, r.Spec.Baseline, r.Spec.Candidate)
+		}
 	}
-	// A fleet mid-upgrade: replicas of an older binary claim a rating
-	// without its score, which reaches the windows alone. The store's
-	// ratings would leave theirs out, so the report counts the windows',
-	// as before scores were stored.
-	old, err := c.opt.Feedback.UnscoredFeedback(ctx, since)
-	if err != nil {
-		return in, n, left, fmt.Errorf("read users' feedback of %s's answers: %w", r.Spec.Model, err)
+	if c.opt.Grades != nil {
+		gs, err := c.opt.Grades.JudgeGrades(ctx, q)
+		if err != nil {
+			return in, n, left, sc, fmt.Errorf("read the judge's grades of %s's answers: %w", r.Spec.Model, err)
+		}
+		scores := make([]storedScore, len(gs))
+		for i, g := range gs {
+			scores[i] = storedScore{version: g.Version, category: g.Category, route: g.Route, score: g.Score}
+		}
+		// A replica of an older binary (a fleet mid-upgrade) grades
+		// without storing: its grades reach the windows alone, and no
+		// mark in the store says so. The store's grades are counted
+		// unless the windows hold more of the sample's (those of such a
+		// replica, or a write that failed), as the windows' ratings are
+		// counted when an older replica took some.
+		stored, windowed := countStored(scores, r.Spec.Baseline, r.Spec.Candidate), countSource(in, observe.SourceJudge)
+		if stored >= windowed {
+			in = withStored(in, observe.SourceJudge, scores, r.Spec.Baseline, r.Spec.Candidate)
+		} else {
+			c.opt.Logger.Warn("A/B report counts the judge grades this replica's windows hold, not the store's, which holds fewer: replicas of an older sluice grade without storing, or a grade's write failed (sluice_store_write_errors_total{what=\"judge_grades\"}); upgrade every replica so that grades survive a restart or a change of leader",
+				"rollout", r.ID, "stored_grades", stored, "window_grades", windowed)
+		}
 	}
-	if old > 0 {
-		// Said so that it stays true once every replica is upgraded: the
-		// claims the older ones took stay unscored in the store, and the
-		// report reads the windows for as long as the test's span holds
-		// any ("upgrade every replica" told the operator to do what was
-		// done).
-		c.opt.Logger.Warn("A/B report counts the ratings this replica's windows hold, not the store's: replicas of an older sluice took some of this test's ratings without storing their scores, which no upgrade brings back; the windows hold the ratings the fleet flushed in the last 15 minutes. If a replica still runs an older sluice, upgrade it, so that the ratings of the tests to come survive a restart or a change of leader",
-			"rollout", r.ID, "unscored_ratings", old)
-		return in, n, left, nil
-	}
-	return withStoredFeedback(in, fs, r.Spec.Baseline, r.Spec.Candidate), n, left, nil
+	// After the reads: a rating stored later was not counted.
+	sc.read = c.opt.Now()
+	return in, n, left, sc, nil
 }
 
-// withStoredFeedback is in with each arm's feedback scores (the "feedback"
-// source of its quality) replaced by the stored ratings fs of the split's
+// reportScope is the span an A/B report's input covers: the answers from
+// since until until, and the late scores read at read (see
+// analysis.Report.SampleFrom).
+type reportScope struct{ since, until, read time.Time }
+
+// abReport draws the A/B report of in, keeping the span sc it was drawn on.
+func abReport(in analysis.Input, spec sluice.AnalysisSpec, sc reportScope) analysis.Report {
+	rep := analysis.ABReport(in, spec)
+	rep.SampleFrom, rep.SampleUntil, rep.ScoresRead = sc.since.UTC(), sc.until.UTC(), sc.read.UTC()
+	return rep
+}
+
+// storedScore is a stored rating or grade as the report counts it.
+type storedScore struct {
+	version, category, route string
+	score                    float64
+}
+
+// countStored counts the scores of the split's answers of the two arms.
+func countStored(scores []storedScore, baseline, candidate string) int {
+	n := 0
+	for _, s := range scores {
+		if (s.version == baseline || s.version == candidate) && observe.SplitRouted(s.route) {
+			n++
+		}
+	}
+	return n
+}
+
+// countSource counts the scores of source in in's two arms (all traffic).
+func countSource(in analysis.Input, source string) int {
+	return len(in.Baseline.QualityBySource[source]) + len(in.Candidate.QualityBySource[source])
+}
+
+// withStored is in with each arm's scores of source (its quality's
+// "feedback" or "judge") replaced by the stored ones of the split's
 // answers of its version, on all traffic and in each category in holds,
 // in the order of their answers.
-func withStoredFeedback(in analysis.Input, fs []sluice.Feedback, baseline, candidate string) analysis.Input {
+func withStored(in analysis.Input, source string, stored []storedScore, baseline, candidate string) analysis.Input {
 	scores := func(version, category string) []float64 {
 		var out []float64
-		for i := range fs {
-			f := &fs[i]
-			if f.Version == version && (category == "" || f.Category == category) && observe.SplitRouted(f.Route) {
-				out = append(out, min(max(f.Score, 0), 1))
+		for i := range stored {
+			f := &stored[i]
+			if f.version == version && (category == "" || f.category == category) && observe.SplitRouted(f.route) {
+				out = append(out, min(max(f.score, 0), 1))
 			}
 		}
 		return out
@@ -1871,12 +1952,12 @@ func withStoredFeedback(in analysis.Input, fs []sluice.Feedback, baseline, candi
 	arm := func(a analysis.Arm, version, category string) analysis.Arm {
 		by := map[string][]float64{}
 		for src, q := range a.QualityBySource {
-			if src != observe.SourceFeedback {
+			if src != source {
 				by[src] = q
 			}
 		}
 		if q := scores(version, category); len(q) > 0 {
-			by[observe.SourceFeedback] = q
+			by[source] = q
 		}
 		var all []float64
 		for _, src := range slices.Sorted(maps.Keys(by)) {

@@ -361,9 +361,10 @@ func newServer(ctx context.Context, opt Options, made **Server) (*Server, error)
 		Prometheus:   prom,
 		// A restart mid-rollout: no analysis on half-filled windows.
 		Seeding: s.seeding,
-		// Users' ratings, as the store keeps them: an A/B report drawn
-		// after a restart or a change of leader counts them all.
-		Feedback: s.Store,
+		// Users' ratings and the judge's grades, as the store keeps
+		// them: an A/B report drawn after a restart or a change of
+		// leader counts them all.
+		Feedback: s.Store, Grades: s.Store,
 	}
 	// On a shared store the drain also waits for the other replicas'
 	// requests, and the leader completes a dead replica's rollbacks.
@@ -774,14 +775,21 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.Proxy.Close() // stop shadow workers after the last request
 	s.flushFleet()  // issue 5: what this replica observed last, for the others
 	s.stopDrainBeat()
-	if s.judge != nil {
-		s.judge.Close()
-	}
 	// The request log has a bound of its own: the drain above may have
 	// used all of ctx (a stream outliving it), and the rows of requests
 	// already answered must still be written (ShutdownTail counts it).
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), logFlushTimeout)
 	defer cancel()
+	// The judge stops grading, and the grades it took that wait for the
+	// store are written meanwhile, within the same bound (an A/B report
+	// drawn after this restart counts them): ShutdownTail is unchanged.
+	judged := make(chan struct{})
+	go func() {
+		defer close(judged)
+		if s.judge != nil {
+			s.judge.CloseContext(lctx)
+		}
+	}()
 	// The last spans are exported meanwhile, within the same bound: the
 	// shutdown's budget (ShutdownTail) is unchanged.
 	traced := make(chan error, 1)
@@ -793,6 +801,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		// Spans are not worth a failed shutdown: said, not returned.
 		s.logger.Warn(err.Error(), "hint", "the collector (tracing.otlp_endpoint) did not take the last spans in time; they are lost")
 	}
+	<-judged
 	if err := s.Store.Close(); err != nil {
 		errs = append(errs, err)
 	}

@@ -17,6 +17,7 @@ const (
 	whatPairs      = "shadow_pairs"       // shadow answer pairs for the fleet (fleet.Pairs)
 	whatBeat       = "replica_beat"       // the replica's beat: its requests in flight, its demand (fleet.Drain)
 	whatKeyUse     = "key_last_use"       // a stored client key's last use (touchKey)
+	whatGrades     = "judge_grades"       // the LLM judge's grades (newJudge)
 )
 
 // storeWrites counts, in one metric, the store writes that failed, by what
@@ -36,12 +37,12 @@ type storeWrites struct {
 func newStoreWrites(requestLog func() int64) *storeWrites {
 	w := &storeWrites{
 		desc: prometheus.NewDesc("sluice_store_write_errors_total",
-			"Writes to the store the gateway makes on its own that failed, by what was written (request_log, registry: rollout state and audit, fleet_observations, shadow_pairs, replica_beat, key_last_use).",
+			"Writes to the store the gateway makes on its own that failed, by what was written (request_log, registry: rollout state and audit, fleet_observations, shadow_pairs, replica_beat, key_last_use, judge_grades).",
 			[]string{"what"}, nil),
 		counts:     map[string]*atomic.Int64{},
 		requestLog: requestLog,
 	}
-	for _, what := range []string{whatRegistry, whatFleetObs, whatPairs, whatBeat, whatKeyUse} {
+	for _, what := range []string{whatRegistry, whatFleetObs, whatPairs, whatBeat, whatKeyUse, whatGrades} {
 		w.counts[what] = new(atomic.Int64)
 	}
 	return w

@@ -45,8 +45,8 @@ func countsIn(ctx context.Context, tx *sql.Tx, c *sluice.StoreCounts) error {
 	err := tx.QueryRowContext(ctx, `SELECT (SELECT revision FROM meta WHERE id = 1),
 		(SELECT COUNT(*) FROM models), (SELECT COUNT(*) FROM versions), (SELECT COUNT(*) FROM rollouts),
 		(SELECT COUNT(*) FROM audit), (SELECT COUNT(*) FROM tokens), (SELECT COUNT(*) FROM client_keys),
-		(SELECT COUNT(*) FROM client_key_retired), (SELECT COUNT(*) FROM request_feedback)`).Scan(&c.Revision, &c.Models, &c.Versions, &c.Rollouts,
-		&c.Audit, &c.Tokens, &c.ClientKeys, &c.RetiredSecrets, &c.Ratings)
+		(SELECT COUNT(*) FROM client_key_retired), (SELECT COUNT(*) FROM request_feedback), (SELECT COUNT(*) FROM judge_grades)`).Scan(&c.Revision, &c.Models, &c.Versions, &c.Rollouts,
+		&c.Audit, &c.Tokens, &c.ClientKeys, &c.RetiredSecrets, &c.Ratings, &c.Grades)
 	if err != nil {
 		return fmt.Errorf("count the store's contents: %w", err)
 	}
@@ -83,6 +83,9 @@ func (s *Store) Export(ctx context.Context) (*sluice.StoreDump, error) {
 			return err
 		}
 		if err := exportFeedback(ctx, tx, d); err != nil {
+			return err
+		}
+		if err := exportGrades(ctx, tx, d); err != nil {
 			return err
 		}
 		return exportRetired(ctx, tx, d)
@@ -329,7 +332,10 @@ func (s *Store) Import(ctx context.Context, d *sluice.StoreDump) error {
 				return fmt.Errorf("write a retired secret of client key %s: %w", r.Name, err)
 			}
 		}
-		return importFeedback(ctx, tx, d.Feedback)
+		if err := importFeedback(ctx, tx, d.Feedback); err != nil {
+			return err
+		}
+		return importGrades(ctx, tx, d.Grades)
 	})
 }
 

@@ -436,6 +436,10 @@ func (s *Store) PruneRequests(ctx context.Context, before time.Time) (int64, err
 		if _, err := tx.ExecContext(ctx, "DELETE FROM request_feedback WHERE at < ?", cut); err != nil {
 			return err
 		}
+		// A judge's grade goes by the same rule: taken after its answer.
+		if _, err := tx.ExecContext(ctx, "DELETE FROM judge_grades WHERE at < ?", cut); err != nil {
+			return err
+		}
 		kept, dropped, err := s.straddling(ctx, tx, cut)
 		if err != nil {
 			return err

@@ -73,7 +73,31 @@ func fillForCopy(t *testing.T, s sluice.Store) []sluice.Observation {
 			t.Fatalf("ClaimFeedback %s: %v, %v", f.RequestID, ok, err)
 		}
 	}
+	// The judge's grades of some: the report reads these too.
+	for i, o := range rows[20:50] {
+		g := sluice.JudgeGrade{RequestID: o.RequestID, Model: o.Model, Version: o.Version, Category: o.Category, Route: o.Route,
+			AnsweredAt: o.At, Score: float64(i%11) / 10, At: o.At.Add(time.Duration(i+1) * time.Second)}
+		must(t, "AddJudgeGrade "+g.RequestID, s.AddJudgeGrade(ctx, g))
+	}
 	return rows
+}
+
+// allGrades returns every judge grade s keeps of the models rows
+// answered, in a fixed order.
+func allGrades(t *testing.T, s sluice.Store, rows []sluice.Observation) []sluice.JudgeGrade {
+	t.Helper()
+	models := map[string]bool{}
+	var out []sluice.JudgeGrade
+	for _, o := range rows {
+		if models[o.Model] {
+			continue
+		}
+		models[o.Model] = true
+		gs, err := s.JudgeGrades(t.Context(), sluice.FeedbackQuery{Model: o.Model})
+		must(t, "JudgeGrades "+o.Model, err)
+		out = append(out, gs...)
+	}
+	return out
 }
 
 // allFeedback returns every rating s keeps of the models rows answered,
@@ -177,6 +201,15 @@ func testCopySameReads(t *testing.T, src, dst sluice.Store) {
 	}
 	if ok, err := dst.ClaimFeedback(t.Context(), wf[0]); ok || err != nil {
 		t.Errorf("a second rating of %s in the copy: recorded %v (%v), want refused (rated in the source)", wf[0].RequestID, ok, err)
+	}
+
+	// The judge's grades, each with what it counts for and its times.
+	gg, wg := allGrades(t, dst, rows), allGrades(t, src, rows)
+	if len(wg) != 30 {
+		t.Fatalf("the source holds %d judge grades: the fill wrote 30", len(wg))
+	}
+	if !reflect.DeepEqual(gg, wg) {
+		t.Errorf("the copy's judge grades = %+v,\nwant %+v", gg, wg)
 	}
 
 	all := sluice.RequestQuery{Limit: 1 << 20}

@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) sluice.Store) {
 		{"Tokens", tokenTests},
 		{"ClientKeys", clientKeyTests},
 		{"Feedback", feedbackTests},
+		{"JudgeGrades", gradeTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

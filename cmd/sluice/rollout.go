@@ -610,6 +610,7 @@ func renderRolloutEvents(st api.RolloutStatus, now time.Time, whole bool) string
 	}
 	if rep := st.ABReport; rep != nil {
 		renderABReport(&b, rep)
+		renderLateRatings(&b, st.ABLateFeedback, st.ABLateFeedbackError)
 		if r.Phase == sluice.PhaseCompleted && !slices.ContainsFunc(r.Events, func(e sluice.RolloutEvent) bool { return e.Kind == "concluded" }) {
 			fmt.Fprintf(&b, "Next:      sluice rollout conclude %s --pick candidate|baseline --reason \"…\" (ship the candidate, or keep the baseline, in one step)\n\n", r.Spec.Model)
 		}
@@ -748,6 +749,49 @@ func renderABReport(b *strings.Builder, rep *analysis.Report) {
 	}
 	b.WriteString("\n")
 }
+
+// renderLateRatings draws, below an A/B report, users' ratings of its
+// sample that arrived after it was drawn (rollout.LateFeedback), plainly
+// apart from it: the report stands as drawn. Nothing for a report stored
+// before reports kept their span (late nil, no error), or from a gateway
+// that does not say.
+func renderLateRatings(b *strings.Builder, late *rollout.LateRatings, failed string) {
+	if failed != "" {
+		fmt.Fprintf(b, "Late ratings: %s\n\n", failed)
+		return
+	}
+	if late == nil {
+		return
+	}
+	n := late.Baseline.Ratings + late.Candidate.Ratings
+	if n == 0 {
+		fmt.Fprintf(b, "Late ratings: none yet (users' ratings of the test's answers that arrive after the report, %s, are shown here, not in it)\n\n", late.After.UTC().Format(time.RFC3339))
+		return
+	}
+	fmt.Fprintf(b, "Late ratings, NOT IN THE REPORT (arrived after it was drawn, %s; the report stands as drawn):\n", late.After.UTC().Format(time.RFC3339))
+	tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  ARM\tVERSION\tLATE\tUP\tDOWN\tLATE MEAN\tALL RATINGS\tALL MEAN")
+	for _, a := range []struct {
+		arm string
+		rollout.LateArm
+	}{{"baseline", late.Baseline}, {"candidate", late.Candidate}} {
+		mean := "-"
+		if a.Ratings > 0 {
+			mean = plain(a.Mean, 4)
+		}
+		all := "-"
+		if a.Total > 0 {
+			all = plain(a.TotalMean, 4)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%s\t%d\t%s\n", a.arm, a.Version, a.Ratings, a.Up, a.Down, mean, a.Total, all)
+	}
+	tw.Flush()
+	b.WriteString("  " + lateUntested + "\n\n")
+}
+
+// lateUntested says why no verdict is drawn on the late ratings
+// (rollout.LateRatings), as the dashboard says it.
+const lateUntested = "Not tested: late raters chose to come back, so they are not the test's sample, and a verdict redrawn as ratings arrive is a peek; to count later ratings, run the test again with a longer --ab-feedback-wait (at most 1h)."
 
 // abUnit returns how an A/B report row's values are written, by its
 // metric: the latency and TTFT means in milliseconds ("905ms"), the rates

@@ -54,7 +54,8 @@ func (c *cli) storeCopyCmd() *cobra.Command {
 its revision, every rollout with its timeline, the audit with its ids and times
 (so sluice audit --at answers the same), the admin tokens and client keys (their
 hashes, limits, budgets, rotated and revoked secrets), users' ratings (each
-answer's one score, which an A/B test's report reads) and the request log.
+answer's one score, which an A/B test's report reads), the LLM judge's
+grades (which that report reads too) and the request log.
 SRC and DST are what the config's store: takes: an SQLite file's path or a
 postgres:// URL, with its ${NAME} and ${file:PATH} references (quote them
 in single quotes), so that a password need not be typed out where ps shows
@@ -62,7 +63,7 @@ it. Stop the gateway (every replica) first: a store in use is
 refused. DST must be empty (a new file, or a new database or schema).
 
 The request log is copied first, in batches, with its progress on stderr; the
-rest, users' ratings with it (all of them, whatever --requests-since or
+rest, users' ratings and the judge's grades with it (all of them, whatever --requests-since or
 --no-requests copy of the log), is written last, in one transaction. A copy that stops half-way leaves
 only request log rows in DST: run the same command again, and it deletes them
 and starts over. The fleet's run-time state on PostgreSQL (replica beats,
@@ -308,14 +309,18 @@ func copyStores(ctx context.Context, stdout, stderr io.Writer, from, to string, 
 	if h := held.Held(); h != "" {
 		return sluice.NotEmpty(dstName, h)
 	}
-	if held.Requests > 0 || held.Ratings > 0 {
-		// Only request log rows (and ratings, which go with them): what a
-		// copy that stopped before its last transaction leaves (a gateway
-		// started on the empty store writes its bootstrap token or its
-		// models file's change). Start the request log again.
+	if held.Requests > 0 || held.Ratings > 0 || held.Grades > 0 {
+		// Only request log rows (and ratings and judge grades, which go
+		// with them): what a copy that stopped before its last
+		// transaction leaves (a gateway started on the empty store writes
+		// its bootstrap token or its models file's change). Start the
+		// request log again.
 		ratings := ""
 		if held.Ratings > 0 {
 			ratings = fmt.Sprintf(", %d users' ratings", held.Ratings)
+		}
+		if held.Grades > 0 {
+			ratings += fmt.Sprintf(", %d judge grades", held.Grades)
 		}
 		fmt.Fprintf(stderr, "DST %s holds %d request log rows%s and nothing else, as a copy that stopped half-way leaves it: deleting them and copying again\n", dstName, held.Requests, ratings)
 		if _, err := dst.PruneRequests(before, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {

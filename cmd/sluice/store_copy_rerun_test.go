@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -152,5 +153,36 @@ func TestStoreCopy_RerunAfterInterrupt(t *testing.T) {
 	defer b.Close()
 	if c, err := b.Counts(ctx); err != nil || c.Requests != 0 || c.Models != 1 || c.Audit != 3 || c.Revision != 1 {
 		t.Errorf("the SQLite copy holds %+v (%v), want no requests, the model, 3 audit entries at revision 1", c, err)
+	}
+}
+
+// TestStoreCopy_StrayJudgeGrades: DST holds judge grades and nothing else
+// (they go with the request log, as users' ratings do: StoreCounts.Held
+// does not count them, and PruneRequests deletes them). The copy deleted
+// stray request rows and ratings before copying, but not grades alone: the
+// import then failed on SRC's grade of the same answer (a duplicate key),
+// and run again failed the same way. They are deleted as the rows are.
+func TestStoreCopy_StrayJudgeGrades(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.db")
+	copyFixture(t, src, 10)
+	g := sluice.JudgeGrade{RequestID: "req_fixture_3", Model: "chat", Version: "v1", Route: "policy", AnsweredAt: time.Now().Add(-time.Minute), Score: 0.7, At: time.Now()}
+	for _, path := range []string{src, filepath.Join(dir, "dst.db")} {
+		s, err := sqlite.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddJudgeGrade(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+	var out, errOut bytes.Buffer
+	if err := runStoreCopy(ctx, &out, &errOut, src, filepath.Join(dir, "dst.db"), time.Time{}, false); err != nil {
+		t.Fatalf("copy into a store holding judge grades alone: %v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "1 judge grades") || !regexp.MustCompile(`judge grades\s+1\s+1\s+equal`).MatchString(out.String()) {
+		t.Errorf("stderr %q, summary:\n%s\nwant the stray grade named and deleted, and 1 grade on both sides", errOut.String(), out.String())
 	}
 }

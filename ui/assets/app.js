@@ -429,6 +429,45 @@
     return box;
   }
 
+  // renderLateRatings draws users' ratings of an A/B test's sample that
+  // arrived after its report was drawn (the status's ab_late_feedback,
+  // rollout.LateFeedback), apart from the report and labelled as not in
+  // it: the report stands as drawn. Null for a report stored before
+  // reports kept their span.
+  function renderLateRatings(st, p) {
+    p = p || "";
+    if (st.ab_late_feedback_error) {
+      return h("div", { class: "ab-late", id: p + "ab-late" }, h("b", {}, "Late ratings: "), st.ab_late_feedback_error);
+    }
+    const late = st.ab_late_feedback;
+    if (!late) return null;
+    const box = h("div", { class: "ab-late", id: p + "ab-late" });
+    const after = localTime(late.after);
+    const n = late.baseline.ratings + late.candidate.ratings;
+    box.append(h("div", { class: "rollout-head" }, h("b", {}, "Late ratings"),
+      h("span", { class: "chip inconclusive", id: p + "ab-late-label" }, "not in the report"),
+      h("span", { class: "muted" }, "users' ratings of the test's answers that arrived after the report was drawn (" + after + "); the report above stands as drawn")));
+    if (!n) {
+      box.append(h("p", { class: "muted", id: p + "ab-late-none" }, "None yet."));
+      return box;
+    }
+    const mean = (x, k) => (k ? num(x, 3) : "–");
+    const t = h("table", { class: "grid num", id: p + "ab-late-table" },
+      h("thead", {}, h("tr", {}, ["Arm", "Version", "Late ratings", "Thumbs up", "Thumbs down", "Late mean", "All ratings", "All mean"].map((x, i) => h("th", { class: i >= 2 ? "n" : "" }, x)))));
+    const tb = h("tbody", {});
+    for (const [arm, a] of [["baseline", late.baseline], ["candidate", late.candidate]]) {
+      tb.append(h("tr", { dataset: { arm: arm } }, h("td", {}, arm), h("td", {}, a.version),
+        h("td", { class: "n" }, String(a.ratings)), h("td", { class: "n" }, String(a.up)), h("td", { class: "n" }, String(a.down)),
+        h("td", { class: "n" }, mean(a.mean, a.ratings)), h("td", { class: "n" }, String(a.total)), h("td", { class: "n" }, mean(a.total_mean, a.total))));
+    }
+    t.append(tb);
+    box.append(t);
+    // No verdict on them (rollout.LateRatings says why), as the CLI says.
+    box.append(h("p", { class: "muted small", id: p + "ab-late-untested" },
+      "Not tested: late raters chose to come back, so they are not the test's sample, and a verdict redrawn as ratings arrive is a peek; to count later ratings, run the test again with a longer --ab-feedback-wait (at most 1h)."));
+    return box;
+  }
+
   // concludable says whether r is an A/B test an operator can still
   // conclude: running, paused, or completed and not yet concluded.
   function concludable(r) {
@@ -591,7 +630,11 @@
       if (st.verdict) body.append(h("div", { class: "decision " + st.verdict.outcome, id: p + "rollout-analysis" }, h("b", {}, "Analysis" + verdictWhen(st.verdict, active) + ": "), st.verdict.reason));
     } else if (r.decision) body.append(h("div", { class: "decision " + r.phase, id: p + "rollout-decision" }, h("b", {}, "Decision: "), r.decision));
     else if (st.verdict) body.append(h("div", { class: "decision " + st.verdict.outcome, id: p + "rollout-decision" }, h("b", {}, "Analysis" + verdictWhen(st.verdict, active) + ": "), st.verdict.reason));
-    if (st.ab_report) body.append(renderABReport(st.ab_report, p));
+    if (st.ab_report) {
+      body.append(renderABReport(st.ab_report, p));
+      const late = renderLateRatings(st, p);
+      if (late) body.append(late);
+    }
     const cols = h("div", { class: "cols" });
     const vbox = h("div", { class: "verdict-box", id: p + "verdict-box" });
     // The live card keeps the verdict picked across its redraws; an ended

@@ -1,0 +1,104 @@
+package rollout_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/rollout"
+)
+
+// TestLateFeedback: users rate an A/B test's answers after its report was
+// drawn (a thumbs-down the next morning). The report cleared the sample's
+// end from the rollout and nothing could select those ratings: status, the
+// API and the dashboard said nothing of them. The report now keeps its
+// span, and LateFeedback counts, per arm, the ratings of the sample's
+// split answers that arrived after it (thumbs up and down, mean), with all
+// ratings now, and draws no verdict on them; ratings the report had,
+// ratings of answers outside the sample (before the test, during the
+// wait, routed by a pin) are not late ones. The report does not change.
+func TestLateFeedback(t *testing.T) {
+	e, rec, answered, before := abWaitEnv(t, nil)
+	st := e.ctl.Store()
+	c := rollout.New(rollout.Options{Control: e.ctl, Windows: rec, Warmer: &rvWarmer{}, Now: e.clock.Now, Feedback: st, Grades: st})
+	c.Step(e.ctx)
+	r := *e.ctl.Registry().Rollouts["chat"]
+	if r.FeedbackWait == nil {
+		t.Fatalf("at its sample: phase %s; want waiting for feedback", r.Phase)
+	}
+	duringWait := r.FeedbackWait.Reached.Add(10 * time.Second)
+	n := 0
+	claim := func(version, route string, at time.Time, score float64) {
+		t.Helper()
+		n++
+		f := sluice.Feedback{RequestID: fmt.Sprintf("req_%d", n), Model: "chat", Version: version, Category: "payments", Route: route,
+			AnsweredAt: at, Score: score, At: e.clock.Now()}
+		if ok, err := st.ClaimFeedback(e.ctx, f); !ok || err != nil {
+			t.Fatalf("claim %+v: %v %v", f, ok, err)
+		}
+	}
+	// During the wait users like both arms alike: 40 thumbs up a side.
+	e.clock.Add(30 * time.Second)
+	for range 40 {
+		claim("v1", "split", answered, 1)
+		claim("v2", "split", answered, 1)
+	}
+	e.clock.Add(sluice.DefaultABFeedbackWait)
+	c.Step(e.ctx)
+	r = *e.ctl.Registry().Rollouts["chat"]
+	rep := rollout.ABReportOf(r)
+	if r.Phase != sluice.PhaseCompleted || rep == nil {
+		t.Fatalf("at the wait's end: phase %s, report %v; want completed with its report", r.Phase, rep != nil)
+	}
+	drawn, _ := json.Marshal(rep)
+	late, err := rollout.LateFeedback(e.ctx, st, r)
+	if err != nil || late == nil || late.Baseline.Ratings+late.Candidate.Ratings != 0 || late.Baseline.Total != 40 || late.Candidate.Total != 40 {
+		t.Fatalf("right after the report: %+v (%v); want no late rating, 40 a side in all", late, err)
+	}
+
+	// The next morning: the candidate's users turn it down (25 thumbs
+	// down, a 0.5), the baseline's give 5 thumbs up; ratings outside the
+	// sample arrive too.
+	e.clock.Add(14 * time.Hour)
+	for i := range 26 {
+		if i == 25 {
+			claim("v2", "split", answered, 0.5)
+			continue
+		}
+		claim("v2", "split", answered, 0)
+	}
+	for range 5 {
+		claim("v1", "split", answered, 1)
+	}
+	claim("v2", "split", before, 0)     // before the test
+	claim("v2", "pin", answered, 0)     // routed on purpose, not by the split
+	claim("v1", "split", duringWait, 0) // the baseline's answer during the wait
+
+	late, err = rollout.LateFeedback(e.ctx, st, r)
+	if err != nil || late == nil {
+		t.Fatalf("late ratings: %+v, %v", late, err)
+	}
+	if b := late.Baseline; b.Version != "v1" || b.Ratings != 5 || b.Up != 5 || b.Down != 0 || b.Mean != 1 || b.Total != 45 || b.TotalMean != 1 {
+		t.Errorf("baseline's late ratings %+v: want 5, all up, 45 in all", b)
+	}
+	if cd := late.Candidate; cd.Version != "v2" || cd.Ratings != 26 || cd.Up != 0 || cd.Down != 25 || cd.Mean != 0.5/26 || cd.Total != 66 {
+		t.Errorf("candidate's late ratings %+v: want 26, 25 down and one 0.5, 66 in all", cd)
+	}
+	if !late.After.Equal(rep.ScoresRead) {
+		t.Errorf("late after %s, want the report's read %s", late.After, rep.ScoresRead)
+	}
+	// Counts and means, and no verdict redrawn on them: the late raters
+	// are not the test's sample, and a verdict that moves as they come
+	// in is a peek.
+	if j, _ := json.Marshal(late); strings.Contains(string(j), "winner") || strings.Contains(string(j), "summary") {
+		t.Errorf("late ratings %s: a verdict drawn on them beside the report; want their counts and means alone", j)
+	}
+	// The report is as drawn.
+	r = *e.ctl.Registry().Rollouts["chat"]
+	if now, _ := json.Marshal(rollout.ABReportOf(r)); string(now) != string(drawn) {
+		t.Errorf("the report changed after it was drawn:\n%s\nwas\n%s", now, drawn)
+	}
+}

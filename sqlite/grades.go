@@ -1,0 +1,126 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// AddJudgeGrade records g, the judge's grade of the answer g.RequestID of
+// g.Version, taken at g.At, with what it is counted for, in one write
+// transaction; a grade of that answer already stored stays. Grades are
+// pruned with the request log (PruneRequests), by g.At.
+func (s *Store) AddJudgeGrade(ctx context.Context, g sluice.JudgeGrade) error {
+	at := g.At
+	if at.IsZero() {
+		at = s.now()
+	}
+	v, err := nanos("judge grade of request "+g.RequestID+" time", at)
+	if err != nil {
+		return err
+	}
+	ans, err := nanos("judge grade of request "+g.RequestID+" answer time", g.AnsweredAt)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, "store judge grade", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "INSERT INTO judge_grades ("+gradeCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+			g.RequestID, v, g.Model, g.Version, g.Category, g.Route, ans, g.Score)
+		return err
+	})
+}
+
+// JudgeGrades returns the stored grades matching q, oldest answer first.
+func (s *Store) JudgeGrades(ctx context.Context, q sluice.FeedbackQuery) ([]sluice.JudgeGrade, error) {
+	if q.Model == "" {
+		return nil, sluice.Errorf(sluice.CodeInvalid, "a read of the judge's grades names its model")
+	}
+	query := "SELECT " + gradeCols + " FROM judge_grades WHERE model = ?"
+	args := []any{q.Model}
+	add := func(cond string, t time.Time) {
+		if !t.IsZero() {
+			query += " AND " + cond + " ?"
+			args = append(args, boundArg(t))
+		}
+	}
+	add("answered_at >=", q.Since)
+	add("answered_at <", q.Until)
+	add("at >", q.RatedAfter)
+	query += " ORDER BY answered_at, at, request_id, version"
+	if q.Limit > 0 {
+		query += " LIMIT ?"
+		args = append(args, q.Limit)
+	}
+	var out []sluice.JudgeGrade
+	err := s.read(ctx, "read judge grades", func(tx *sql.Tx) error {
+		var err error
+		out, err = gradesIn(ctx, tx, out[:0], query, args...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// gradeCols are the columns gradesIn scans, in its order.
+const gradeCols = "request_id, at, model, version, category, route, answered_at, score"
+
+// gradesIn appends to out the grades query (selecting gradeCols) reads
+// in tx.
+func gradesIn(ctx context.Context, tx *sql.Tx, out []sluice.JudgeGrade, query string, args ...any) ([]sluice.JudgeGrade, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return out, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var g sluice.JudgeGrade
+		var at, ans int64
+		if err := rows.Scan(&g.RequestID, &at, &g.Model, &g.Version, &g.Category, &g.Route, &ans, &g.Score); err != nil {
+			return out, err
+		}
+		g.At, g.AnsweredAt = time.Unix(0, at).UTC(), time.Unix(0, ans).UTC()
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+// exportGrades reads every stored judge grade into d, in the order they
+// were taken.
+func exportGrades(ctx context.Context, tx *sql.Tx, d *sluice.StoreDump) error {
+	var err error
+	if d.Grades, err = gradesIn(ctx, tx, nil, "SELECT "+gradeCols+" FROM judge_grades ORDER BY at, request_id, version"); err != nil {
+		return fmt.Errorf("read the judge's grades: %w", err)
+	}
+	return nil
+}
+
+// importGrades writes the grades gs as they were stored.
+func importGrades(ctx context.Context, tx *sql.Tx, gs []sluice.JudgeGrade) error {
+	if len(gs) == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, "INSERT INTO judge_grades ("+gradeCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+	if err != nil {
+		return fmt.Errorf("write the judge's grades: %w", err)
+	}
+	defer stmt.Close()
+	for _, g := range gs {
+		at, err := nanos("judge grade of request "+g.RequestID+" time", g.At)
+		if err != nil {
+			return err
+		}
+		ans, err := nanos("judge grade of request "+g.RequestID+" answer time", g.AnsweredAt)
+		if err != nil {
+			return err
+		}
+		if _, err := stmt.ExecContext(ctx, g.RequestID, at, g.Model, g.Version, g.Category, g.Route, ans, g.Score); err != nil {
+			return fmt.Errorf("write the judge's grade of request %s: %w", g.RequestID, err)
+		}
+	}
+	return nil
+}
