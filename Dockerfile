@@ -4,6 +4,13 @@
 #   docker build -t sluice:latest .
 #   docker run -p 8080:8080 -v "$PWD/sluice.yaml:/etc/sluice/sluice.yaml:ro" sluice:latest
 #
+# A release's image names its release (sluice version, the
+# sluice_build_info metric, the start's log line; "devel" without it):
+#
+#   docker build --build-arg SLUICE_RELEASE=v1.4.0 -t sluice:v1.4.0 .
+#
+# The build context has no .git (.dockerignore), so no revision is recorded.
+#
 # The config must listen on 0.0.0.0:8080 (the default, 127.0.0.1, is not
 # reachable from outside the container). A relative SQLite store (the
 # default, sluice.db) is written under /home/nonroot; on Kubernetes use
@@ -15,7 +22,8 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -o /out/sluice ./cmd/sluice
+ARG SLUICE_RELEASE=devel
+RUN CGO_ENABLED=0 go build -trimpath -ldflags=-X=github.com/sluicehq/sluice.Release=${SLUICE_RELEASE} -o /out/sluice ./cmd/sluice
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/sluice /sluice

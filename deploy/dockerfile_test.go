@@ -242,11 +242,30 @@ func TestDockerfile_MatchesTheDeployment(t *testing.T) {
 	}
 }
 
+// releaseRE is the Dockerfile's go build flag that stamps the release
+// from a build argument: -ldflags=-X=github.com/sluicehq/sluice.Release=${ARG}.
+var releaseRE = regexp.MustCompile(`^-ldflags=-X=github\.com/sluicehq/sluice\.Release=\$\{([A-Z_][A-Z0-9_]*)\}$`)
+
+// buildArgs returns the stage's ARG defaults, by name.
+func buildArgs(st *dockerStage) map[string]string {
+	out := map[string]string{}
+	for _, in := range st.instrs {
+		if in.op == "ARG" {
+			name, def, _ := strings.Cut(in.args, "=")
+			out[name] = def
+		}
+	}
+	return out
+}
+
 // TestDockerfile_BuildsAStaticBinary runs the Dockerfile's go build (its
-// environment and flags, into a temporary directory) and checks the binary
-// is static, as distroless/static needs: no program interpreter (the
-// dynamic loader) and no dynamic section. The image build itself (docker
-// build) is not run here.
+// environment and flags, into a temporary directory, its build arguments
+// expanded as the RUN's shell would) and checks the binary is static, as
+// distroless/static needs: no program interpreter (the dynamic loader) and
+// no dynamic section; and that a build argument names the release the
+// binary reports (sluice version): the image, the one release build, said
+// "devel" whatever release it was, so a fleet's replicas could not be told
+// apart by it. The image build itself (docker build) is not run here.
 func TestDockerfile_BuildsAStaticBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary (skipped under -short)")
@@ -254,13 +273,25 @@ func TestDockerfile_BuildsAStaticBinary(t *testing.T) {
 	stages := parseDockerfile(t, "../Dockerfile")
 	gb := findGoBuild(t, &stages[0])
 	bin := filepath.Join(t.TempDir(), "sluice")
+	vars := buildArgs(&stages[0])
+	const release = "v0.0.0-dockerfile-test"
+	releaseArg := ""
+	for _, a := range gb.args {
+		if m := releaseRE.FindStringSubmatch(a); m != nil {
+			releaseArg = m[1]
+		}
+	}
+	if _, declared := vars[releaseArg]; releaseArg == "" || !declared {
+		t.Fatalf("Dockerfile: go build %v; want -ldflags=-X=github.com/sluicehq/sluice.Release=${NAME} with an ARG NAME=devel before it, so that docker build --build-arg NAME=v1.4.0 stamps the release", gb.args)
+	}
+	vars[releaseArg] = release
 	var args []string
 	for i := 0; i < len(gb.args); i++ {
 		if gb.args[i] == "-o" {
 			i++ // into the temporary directory instead
 			continue
 		}
-		args = append(args, gb.args[i])
+		args = append(args, os.Expand(gb.args[i], func(k string) string { return vars[k] }))
 	}
 	build := exec.Command("go", append([]string{"build", "-o", bin}, args...)...)
 	build.Dir = ".."
@@ -285,6 +316,14 @@ func TestDockerfile_BuildsAStaticBinary(t *testing.T) {
 	}
 	if s := f.Section(".dynamic"); s != nil {
 		t.Errorf("the binary has a .dynamic section: it is dynamically linked")
+	}
+	out, err := exec.Command(bin, "version", "-o", "json").Output()
+	if err != nil {
+		t.Fatalf("sluice version -o json: %v", err)
+	}
+	var v struct{ Release string }
+	if err := json.Unmarshal(out, &v); err != nil || v.Release != release {
+		t.Errorf("the Dockerfile's go build with --build-arg %s=%s: sluice version -o json says %s (%v); want release %q", releaseArg, release, out, err, release)
 	}
 }
 

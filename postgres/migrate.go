@@ -101,6 +101,47 @@ func LatestSchema() int {
 	return ms[len(ms)-1].version
 }
 
+// SchemaAt reads, without migrating, creating or locking anything (as
+// Open would), the schema version of the store dsn names, 0 for a schema
+// without sluice's tables, and the replicas whose beat is younger than
+// live: the gateways running on it. sluice store copy asks it of its
+// source before opening it, as opening a store migrates it, which the
+// replicas of the release that wrote it then refuse.
+func SchemaAt(ctx context.Context, dsn string, live time.Duration) (version int, replicas []string, err error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		// pgconn's parse errors redact the password.
+		return 0, nil, sluice.Errorf(sluice.CodeInvalid, "open store: the PostgreSQL DSN is not valid (%v): use postgres://user:password@host:5432/database?sslmode=disable", err)
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	s := &Store{where: describe(cfg)}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return 0, nil, s.mapErr(ctx, "open store", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if version, err = s.schemaVersion(ctx, conn); err != nil {
+		return 0, nil, err
+	}
+	var beats bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'replica_beats')").Scan(&beats); err != nil {
+		return 0, nil, s.mapErr(ctx, "open store: read its replicas", err)
+	}
+	if beats {
+		rows, err := conn.Query(ctx, "SELECT replica FROM replica_beats WHERE beat_at > now() - $1::bigint * interval '1 microsecond' ORDER BY replica", live.Microseconds())
+		if err != nil {
+			return 0, nil, s.mapErr(ctx, "open store: read its replicas", err)
+		}
+		replicas, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return 0, nil, s.mapErr(ctx, "open store: read its replicas", err)
+		}
+	}
+	return version, replicas, nil
+}
+
 // migrate applies the migrations the schema lacks. It holds a session
 // advisory lock named after the schema while it looks and applies, so
 // replicas starting at once take turns: the first applies, the others then
@@ -135,6 +176,20 @@ func (s *Store) migrate(ctx context.Context) error {
 		return s.mapErr(ctx, "open store", err)
 	}
 	defer conn.Release()
+	// A schema already current needs no lock: a replica started beside
+	// another that held it only to look (two replicas started at once)
+	// waited and logged a wait for a migration none ran. Migrations only
+	// add versions, and one is recorded after its last statement, so a
+	// schema read at the newest version has nothing left to apply.
+	have, err := s.schemaVersion(ctx, conn.Conn())
+	if err != nil {
+		return err
+	}
+	if latest := ms[len(ms)-1].version; have == latest {
+		return nil
+	} else if have > latest {
+		return s.newerSchema(have, latest)
+	}
 	for try := 1; ; try++ {
 		err := s.migrateLocked(ctx, conn, ms)
 		var d deadlocked
@@ -212,7 +267,7 @@ func (s *Store) migrateLocked(ctx context.Context, conn *pgxpool.Conn, ms []migr
 		return s.mapErr(ctx, "open store: read schema_migrations", err)
 	}
 	if have > latest {
-		return sluice.Errorf(sluice.CodeUnavailable, "open store %s: schema %s is at version %d but this sluice knows only up to %d: upgrade sluice (every replica runs the same or a newer version)", s.where, s.schema, have, latest)
+		return s.newerSchema(have, latest)
 	}
 	for _, m := range ms {
 		if m.version <= have {
@@ -248,6 +303,28 @@ func (s *Store) migrateLocked(ctx context.Context, conn *pgxpool.Conn, ms []migr
 		s.logf("store migrated", "store", s.where, "schema", s.schema, "version", m.version, "migration", m.name, "took", time.Since(start))
 	}
 	return nil
+}
+
+// newerSchema refuses a schema a newer sluice migrated.
+func (s *Store) newerSchema(have, latest int) error {
+	return sluice.Errorf(sluice.CodeUnavailable, "open store %s: schema %s is at version %d but this sluice knows only up to %d: upgrade sluice (every replica runs the same or a newer version)", s.where, s.schema, have, latest)
+}
+
+// schemaVersion reads the highest migration recorded in the current
+// schema, 0 when it has no schema_migrations yet, without the migration
+// lock.
+func (s *Store) schemaVersion(ctx context.Context, conn *pgx.Conn) (int, error) {
+	// The current schema's own table (Open creates it there), not one of
+	// the name later on the search_path.
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_migrations')").Scan(&exists); err != nil || !exists {
+		return 0, s.mapErr(ctx, "open store: read schema_migrations", err)
+	}
+	var have int
+	if err := conn.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&have); err != nil {
+		return 0, s.mapErr(ctx, "open store: read schema_migrations", err)
+	}
+	return have, nil
 }
 
 // migrateLockPoll is how often a replica waiting for another's migration

@@ -1,8 +1,11 @@
 package rollout_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,7 +71,9 @@ func TestController_ABReportMixedFleet(t *testing.T) {
 						AnsweredAt: answered, Score: float64(i % 2), At: e.clock.Now()})
 				}
 			}
-			c2 := rollout.New(rollout.Options{Control: e.ctl, Windows: rec, Warmer: &rvWarmer{}, Now: e.clock.Now, Feedback: st})
+			var logs bytes.Buffer
+			c2 := rollout.New(rollout.Options{Control: e.ctl, Windows: rec, Warmer: &rvWarmer{}, Now: e.clock.Now, Feedback: st,
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			e.clock.Add(sluice.DefaultABFeedbackWait)
 			c2.Step(e.ctx)
 			r := *e.ctl.Registry().Rollouts["chat"]
@@ -87,6 +92,18 @@ func TestController_ABReportMixedFleet(t *testing.T) {
 			}
 			if !found {
 				t.Fatalf("report %q: no quality (feedback) row in payments: %+v", rep.Summary, rep.Categories)
+			}
+			// The leader says why it reads the windows, in words true also
+			// once every replica is upgraded (the claims the older ones
+			// took stay unscored): a trial's operator was told to upgrade
+			// every replica after doing so.
+			warned := strings.Contains(logs.String(), "A/B report counts the ratings this replica's windows hold")
+			if warned != (c.unscored > 0) {
+				t.Errorf("with %d unscored ratings the leader warned %v:\n%s", c.unscored, warned, logs.String())
+			}
+			if warned && (strings.Contains(logs.String(), "upgrade every replica") || !strings.Contains(logs.String(), "If a replica still runs an older sluice, upgrade it") ||
+				!strings.Contains(logs.String(), fmt.Sprintf("unscored_ratings=%d", c.unscored))) {
+				t.Errorf("the leader's warning:\n%s\nwant it to say to upgrade a replica if one still runs an older sluice, not every replica, with the unscored count", logs.String())
 			}
 		})
 	}

@@ -1857,7 +1857,12 @@ func (c *Controller) reportInput(ctx context.Context, r *sluice.Rollout) (analys
 			return in, n, left, sc, fmt.Errorf("read users' feedback of %s's answers: %w", r.Spec.Model, err)
 		}
 		if old > 0 {
-			c.opt.Logger.Warn("A/B report counts the ratings this replica's windows hold, not the store's: replicas of an older sluice took some without storing their scores; upgrade every replica so that ratings survive a restart or a change of leader",
+			// Said so that it stays true once every replica is
+			// upgraded: the claims the older ones took stay unscored in
+			// the store, and the report reads the windows for as long as
+			// the test's span holds any ("upgrade every replica" told the
+			// operator to do what was done).
+			c.opt.Logger.Warn("A/B report counts the ratings this replica's windows hold, not the store's: replicas of an older sluice took some of this test's ratings without storing their scores, which no upgrade brings back; the windows hold the ratings the fleet flushed in the last 15 minutes. If a replica still runs an older sluice, upgrade it, so that the ratings of the tests to come survive a restart or a change of leader",
 				"rollout", r.ID, "unscored_ratings", old)
 		} else {
 			scores := make([]storedScore, len(fs))

@@ -183,6 +183,7 @@ func newServer(ctx context.Context, opt Options, made **Server) (*Server, error)
 	// the wait's own), so a scrape does not mark it down just then.
 	s.Recorder = observe.New(observe.Options{})
 	s.Recorder.Registry().MustRegister(s.storeState.collectors()...)
+	s.Recorder.Registry().MustRegister(buildCollector())
 	if s.Store == nil {
 		st, err := openStoreWaiting(ctx, cfg.Store, cfg.StoreWaitTime(), logger, s.storeWaiting, s.storeMigrating)
 		if err != nil {
@@ -590,12 +591,15 @@ func (s *Server) Start() error {
 	if s.adminSrv != nil {
 		s.serve(s.adminSrv, s.admLn)
 	}
+	// Which binary this is, and the schema it runs its store at: during a
+	// rolling upgrade the logs say which replicas run which release.
+	build := BuildInfo()
 	if s.fleet != nil {
 		// The name this replica's audit entries, beats and rollback work
 		// carry, so that an operator can tell which process took an action.
-		s.logger.Info("sluice listening", "addr", s.Addr(), "admin", s.AdminAddr(), "replica", s.fleet.Replica())
+		s.logger.Info("sluice listening", "addr", s.Addr(), "admin", s.AdminAddr(), "replica", s.fleet.Replica(), "release", build.Release, "schema", build.PostgresSchema)
 	} else {
-		s.logger.Info("sluice listening", "addr", s.Addr(), "admin", s.AdminAddr())
+		s.logger.Info("sluice listening", "addr", s.Addr(), "admin", s.AdminAddr(), "release", build.Release, "schema", build.SQLiteSchema)
 	}
 	s.warnKeyModels(s.keysCfg)
 	if s.Config.AdminListen == "" && !loopbackOnly(s.ln.Addr()) {

@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sluicehq/sluice/config"
-	"github.com/sluicehq/sluice/postgres"
 	"github.com/sluicehq/sluice/postgres/pgtest"
 	"github.com/sluicehq/sluice/server"
 )
@@ -35,12 +34,11 @@ var waitedRE = regexp.MustCompile(`waiting for the store's migration lock for ([
 // the migration lock and for how long, /readyz and the data plane 503;
 // once the lock is let go it starts on the same sockets and is ready.
 func TestStart_AliveWhileMigrationLockHeld(t *testing.T) {
+	// A schema the lock's holder has yet to migrate, as a rolling
+	// upgrade's first new replica holds it while the schema is behind
+	// (0030 is recorded once its index is built): a replica that finds
+	// the schema at its newest version takes no lock, so does not wait.
 	dsn := pgtest.Schema(t)
-	st, err := postgres.Open(t.Context(), dsn) // a schema with its migrations, as a running fleet's
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
 	pc, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,6 +52,16 @@ func migrations() ([]migration, error) {
 		}
 	}
 	return ms, nil
+}
+
+// LatestSchema returns the version of the newest embedded migration: a
+// store at a newer version is refused (a newer sluice migrated it).
+func LatestSchema() int {
+	ms, err := migrations()
+	if err != nil || len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].version
 }
 
 // migrationSteps are the parts of migrations that SQL cannot do, by
@@ -174,4 +185,22 @@ func (s *Store) schemaVersion(ctx context.Context) (int, error) {
 		return 0, s.openErr(err)
 	}
 	return int(have.Int64), nil
+}
+
+// SchemaAt returns the schema version of the store file at path (0 for a
+// file with no schema yet), read only: nothing is migrated, created or
+// locked. sluice store copy asks it of its source before opening it, as
+// opening a store migrates it.
+func SchemaAt(ctx context.Context, path string) (int, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return 0, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s := &Store{path: abs, opts: Options{ReadOnly: true, BusyTimeout: DefaultBusyTimeout}, now: time.Now}
+	s.w, err = sql.Open("sqlite", s.dsn(false))
+	if err != nil {
+		return 0, fmt.Errorf("open store %s: %w", abs, err)
+	}
+	defer s.w.Close()
+	return s.schemaVersion(ctx)
 }

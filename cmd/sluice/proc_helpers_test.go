@@ -70,7 +70,9 @@ func runProc(t *testing.T, re *regexp.Regexp, env []string, args ...string) *pro
 	}
 	pw.Close()
 	found := make(chan string, 1)
+	read := make(chan struct{}) // closed once stderr is read to its end
 	go func() {
+		defer close(read)
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
@@ -86,6 +88,15 @@ func runProc(t *testing.T, re *regexp.Regexp, env []string, args ...string) *pro
 	}()
 	go func() {
 		p.err = p.cmd.Wait()
+		// The pipe is ours, not exec's, so Wait does not wait for its
+		// reader: on a loaded machine the process's last lines (a
+		// shutdown's summary) were still unread when a test looked for
+		// them. Its end comes once the process is gone (no child of it
+		// holds the pipe); the bound is for one that does.
+		select {
+		case <-read:
+		case <-time.After(10 * time.Second):
+		}
 		close(p.exited)
 	}()
 	t.Cleanup(func() {

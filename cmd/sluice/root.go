@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/api"
+	"github.com/sluicehq/sluice/server"
 )
 
 // cli holds what every subcommand shares: where the gateway is, the token,
@@ -83,6 +84,10 @@ func (c *cli) rootCmd() *cobra.Command {
 			return nil
 		},
 	}
+	// --version, as most tools answer it; sluice version says more.
+	b := server.BuildInfo()
+	root.Version = b.Release
+	root.SetVersionTemplate(fmt.Sprintf("sluice %s, store schemas SQLite %d, PostgreSQL %d (sluice version says more)\n", b.Release, b.SQLiteSchema, b.PostgresSchema))
 	pf := root.PersistentFlags()
 	pf.StringVar(&c.server, "server", envOr("SLUICE_SERVER", "http://127.0.0.1:8080"), "admin API base URL (env SLUICE_SERVER)")
 	// The token is read from the environment when used, not as the flag's
@@ -91,7 +96,7 @@ func (c *cli) rootCmd() *cobra.Command {
 	// secret away.
 	pf.StringVar(&c.token, "token", "", "admin API token (env SLUICE_TOKEN)")
 	pf.StringVarP(&c.output, "output", "o", "table", "output format: table or json (jsonl for sluice rollout pairs)")
-	root.AddCommand(c.serveCmd(), c.applyCmd(), c.getCmd(), c.setCmd(), c.labelCmd(), c.stageCmd(), c.auditCmd(), c.requestsCmd(), c.usageCmd(), c.tokenCmd(), c.keyCmd(), c.fakellmCmd(), c.demoCmd(), c.rolloutCmd(), c.planCmd(), c.alertCmd(), c.benchCmd(), c.simCmd(), c.storeCmd())
+	root.AddCommand(c.serveCmd(), c.applyCmd(), c.getCmd(), c.setCmd(), c.labelCmd(), c.stageCmd(), c.auditCmd(), c.requestsCmd(), c.usageCmd(), c.tokenCmd(), c.keyCmd(), c.fakellmCmd(), c.demoCmd(), c.rolloutCmd(), c.planCmd(), c.alertCmd(), c.benchCmd(), c.simCmd(), c.storeCmd(), c.versionCmd())
 	return root
 }
 

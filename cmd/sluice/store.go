@@ -17,6 +17,7 @@ import (
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/postgres"
 	"github.com/sluicehq/sluice/server"
+	"github.com/sluicehq/sluice/sqlite"
 )
 
 // copyBatch is how many request log rows sluice store copy reads and
@@ -45,7 +46,7 @@ func (c *cli) storeCmd() *cobra.Command {
 
 func (c *cli) storeCopyCmd() *cobra.Command {
 	var from, to, since string
-	var noRequests bool
+	var noRequests, migrateSrc bool
 	cmd := &cobra.Command{
 		Use:   "copy --from SRC --to DST",
 		Short: "Copy a stopped gateway's store into a new, empty one (SQLite to PostgreSQL, or back)",
@@ -90,7 +91,7 @@ anew.`,
 				}
 				sinceT = t
 			}
-			return runStoreCopy(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), from, to, sinceT, noRequests)
+			return copyStores(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), from, to, sinceT, noRequests, migrateSrc)
 		},
 	}
 	f := cmd.Flags()
@@ -98,6 +99,7 @@ anew.`,
 	f.StringVar(&to, "to", "", "the new, empty store to copy into: an SQLite file's path or a postgres:// URL (${NAME} and ${file:PATH} references expanded, as in the config)")
 	f.StringVar(&since, "requests-since", "", "copy only the request log rows since this time or duration ago (7d, 2026-11-01); default all")
 	f.BoolVar(&noRequests, "no-requests", false, "copy no request log rows")
+	f.BoolVar(&migrateSrc, "migrate-src", false, "an SRC written by an older sluice (an SQLite file or PostgreSQL schema at an older schema version): migrate it in place to this binary's schema, as sluice serve would, and copy it (back it up first: the older sluice then refuses it)")
 	return cmd
 }
 
@@ -195,13 +197,68 @@ func openCopyStore(ctx context.Context, role, store string, mustExist bool) (cop
 				names = append(names, b.Replica)
 			}
 			st.Close()
-			return nil, nil, fmt.Errorf("%s %s is in use by %d running gateway replica(s) (%s): stop the gateway first, every replica (if they stopped just now, try again in %s)", role, name, len(beats), strings.Join(names, ", "), liveBeat)
+			return nil, nil, inUseErr(role, name, names)
 		}
 	}
 	return im, func() { st.Close() }, nil
 }
 
+// checkSrcSchema reads SRC's schema version before it is opened, as
+// opening a store migrates it: an SRC at an older schema than this
+// binary's is refused unless migrateSrc, and a PostgreSQL one with live
+// replicas is refused as in use before anything is migrated under them.
+// It returns what the copy's summary says of SRC.
+func checkSrcSchema(ctx context.Context, from string, migrateSrc bool) (string, error) {
+	name := describeStore(from)
+	var have, latest int
+	backup := "back the file up (cp, with its gateway stopped)"
+	if server.IsPostgresDSN(from) {
+		v, live, err := postgres.SchemaAt(ctx, from, liveBeat)
+		if err != nil {
+			return "", fmt.Errorf("SRC %s: %s", name, because(err))
+		}
+		have, latest = v, postgres.LatestSchema()
+		if have > 0 && have < latest && len(live) > 0 {
+			return "", inUseErr("SRC", name, live)
+		}
+		backup = "take its pg_dump"
+	} else {
+		if _, err := os.Stat(from); err != nil {
+			return "", nil // openCopyStore says what is wrong with it
+		}
+		// A file that is no store is refused by openCopyStore, which says
+		// why; one in use too, before anything is migrated (the lock).
+		v, err := sqlite.SchemaAt(ctx, from)
+		if err != nil {
+			return "SRC is left as it was.", nil
+		}
+		have, latest = v, sqlite.LatestSchema()
+	}
+	if have == 0 || have >= latest {
+		return "SRC is left as it was.", nil
+	}
+	if !migrateSrc {
+		return "", fmt.Errorf("SRC %s is at schema version %d, older than this sluice's %d (sluice version), and copying it would migrate it in place, after which the sluice that wrote it refuses it: %s, then run the same command with --migrate-src", name, have, latest, backup)
+	}
+	return fmt.Sprintf("SRC was migrated in place from schema version %d to %d (--migrate-src): the sluice that wrote it no longer opens it, its backup does.", have, latest), nil
+}
+
+// inUseErr refuses a PostgreSQL store with live replicas.
+func inUseErr(role, name string, replicas []string) error {
+	return fmt.Errorf("%s %s is in use by %d running gateway replica(s) (%s): stop the gateway first, every replica (if they stopped just now, try again in %s)", role, name, len(replicas), strings.Join(replicas, ", "), liveBeat)
+}
+
+// runStoreCopy is copyStores of an SRC at this binary's schema.
 func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string, since time.Time, noRequests bool) error {
+	return copyStores(ctx, stdout, stderr, from, to, since, noRequests, false)
+}
+
+// copyStores copies from into to (sluice store copy). An SQLite SRC at an
+// older schema than this binary's is refused unless migrateSrc: opening a
+// store migrates it, and the copy said "SRC is left as it was" of a file
+// it had migrated in place, which the release that wrote it (the way back
+// of an operator moving to a fleet while upgrading) then refused.
+func copyStores(ctx context.Context, stdout, stderr io.Writer, from, to string, since time.Time, noRequests, migrateSrc bool) error {
 	// --from and --to take the config's ${NAME} and ${file:PATH}
 	// references, so that a password need not be typed where ps shows it
 	// (single-quoted, or the shell expands ${NAME} first).
@@ -217,6 +274,10 @@ func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string
 		// Else DST would read as held by another gateway: the copy's
 		// own lock on SRC.
 		return fmt.Errorf("--from %s and --to %s name the same store (one file): copy into a new, empty one", from, to)
+	}
+	srcLeft, err := checkSrcSchema(ctx, from, migrateSrc)
+	if err != nil {
+		return err
 	}
 	src, closeSrc, err := openCopyStore(ctx, "SRC", from, true)
 	if err != nil {
@@ -337,7 +398,7 @@ func runStoreCopy(ctx context.Context, stdout, stderr io.Writer, from, to string
 	if storeSetting != dstName {
 		next = "in its config"
 	}
-	fmt.Fprintf(stdout, "\nCopied %s to %s. SRC is left as it was.\nNext: set the gateway's store: to %s %s and start it with sluice serve.\n", describeStore(from), dstName, storeSetting, next)
+	fmt.Fprintf(stdout, "\nCopied %s to %s. %s\nNext: set the gateway's store: to %s %s and start it with sluice serve.\n", describeStore(from), dstName, srcLeft, storeSetting, next)
 	return nil
 }
 
