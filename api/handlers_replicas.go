@@ -83,15 +83,23 @@ type ReleaseCount struct {
 // answer 404. An error when the store that holds the beats cannot be read.
 type Replicas func(ctx context.Context) (ReplicaList, error)
 
+// replicasTimeout bounds GET /admin/v1/replicas's read of the store.
+const replicasTimeout = 5 * time.Second
+
 // listReplicas answers the fleet's live replicas, with the warnings of
 // FleetWarnings.
 func (s *Server) listReplicas(w http.ResponseWriter, r *http.Request) error {
 	if s.replicas == nil {
 		return sluice.Errorf(sluice.CodeNotFound, "this server knows of no replicas: ask a sluice server that serves traffic (sluice serve)")
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), replicasTimeout)
 	defer cancel()
 	out, err := s.replicas(ctx)
+	if err != nil && sluice.ErrorCode(err) == sluice.CodeInternal && ctx.Err() != nil && r.Context().Err() == nil {
+		// A store that does not answer is down as surely as one that
+		// refuses: 503, to ask again.
+		return sluice.Errorf(sluice.CodeUnavailable, "the store did not answer within %v: %v; the replicas keep serving meanwhile, so ask again once it is back", replicasTimeout, err)
+	}
 	if err != nil {
 		return err
 	}
