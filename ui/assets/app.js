@@ -1637,6 +1637,51 @@
     return [h("td", { class: "n key-requests" }, v("requests")), h("td", { class: "n key-errors" }, v("errors")), tok("input_tokens", "key-input"), out];
   }
 
+  // ---- replicas ----
+  // The Replicas box (GET /admin/v1/replicas, as sluice replicas): on a
+  // fleet the live replicas, each one's release, leader, routing revision,
+  // requests in flight, draining, with a warning line when they run more
+  // than one release; on a lone gateway one line. Read again every
+  // REPLICAS_MS while the Overview is shown.
+  const REPLICAS_MS = 5000;
+  async function loadReplicas() {
+    if (document.hidden || route().tab !== "overview") return;
+    const card = $("replicas-card"), sub = $("replicas-sub"), warns = clear($("replicas-warnings"));
+    const table = $("replicas-table"), tb = clear(table.querySelector("tbody"));
+    let l;
+    try {
+      l = await admin("GET", "/replicas");
+    } catch (e) {
+      card.hidden = false;
+      table.hidden = true;
+      sub.textContent = "";
+      warns.append(h("p", { class: "muted small", id: "replicas-error" }, "Cannot read the replicas: " + e.message));
+      return;
+    }
+    card.hidden = false;
+    if (!l.fleet) {
+      const r = l.replicas[0] || {};
+      table.hidden = true;
+      sub.textContent = "";
+      warns.append(h("p", { class: "small", id: "replicas-line" }, "A lone gateway, the only replica: release " + r.release + ", routing revision " + r.revision +
+        ", " + r.in_flight + " requests in flight (a fleet of replicas shares a PostgreSQL store)."));
+      return;
+    }
+    sub.textContent = l.replicas.length + " live (a beat in the last " + l.live_window_seconds + " s), newest routing revision " + l.newest_revision;
+    for (const w of l.warnings || []) warns.append(h("p", { class: "replicas-warn" }, w));
+    table.hidden = false;
+    for (const r of l.replicas) {
+      tb.append(h("tr", { class: (r.behind ? "behind " : "") + (r.draining ? "draining" : ""), dataset: { name: r.name } },
+        h("td", { class: "mono" }, r.name, r.self ? h("span", { class: "muted small" }, " (this page's)") : null),
+        h("td", { class: "mono" }, r.release),
+        h("td", {}, r.leader == null ? h("span", { class: "muted", title: "its binary predates this field" }, "?") : r.leader ? h("span", { class: "chip production" }, "leader") : ""),
+        h("td", { class: "n rev" }, r.revision + (r.behind ? " (behind)" : "")),
+        h("td", { class: "n" }, r.in_flight),
+        h("td", { class: "drain" }, r.draining ? "draining" : "no"),
+        h("td", { class: "n" }, r.beat_age_seconds.toFixed(1) + " s ago")));
+    }
+  }
+
   // ---- navigation ----
   // route reads the page's address: "#history/chat/ID" is the History
   // tab with model chat's rollout ID open (each part URI-encoded).
@@ -1662,7 +1707,7 @@
       closePast();
       if (!state.history || state.history.stale) loadHistory(false, !!state.history);
     } else if (tab === "history") loadHistory(false);
-    if (tab === "overview") renderCharts();
+    if (tab === "overview") { renderCharts(); loadReplicas(); }
   }
 
   // waitForModels shows that no model is registered yet and looks again
@@ -1813,6 +1858,7 @@
     if (el && el.dataset.expiresAt) setExpiry(el.dataset.expiresAt, Number(el.dataset.expiresInMs) - performance.now());
     setInterval(showLeft, 1000);
     setInterval(checkSession, TOKEN_RECHECK_MS);
+    setInterval(loadReplicas, REPLICAS_MS);
   }
 
   document.addEventListener("DOMContentLoaded", async () => {
