@@ -244,7 +244,7 @@ func (st *storeState) collectors() []prometheus.Collector {
 				return time.Since(time.Unix(0, since)).Seconds()
 			}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_store_migration_lock_wait_seconds",
-			Help: "How long the starting gateway has waited for the store's migration lock, which another process holds (a replica migrating the schema); 0 when it does not wait. A lock never let go keeps a replica alive and not ready for ever: alert when this stays high (its /healthz names the lock's holder)."},
+			Help: "How long the starting gateway has waited for the store's migration lock, which another process holds (a replica migrating the schema); 0 when it does not wait. A lock never let go keeps a replica alive and not ready for ever: alert when this stays high (its log names the lock's holder)."},
 			func() float64 {
 				since := st.lockSince.Load()
 				if since == 0 {
@@ -289,7 +289,10 @@ func migrationDoing(m postgres.MigrationState, took time.Duration) string {
 		msg := fmt.Sprintf("starting: waiting for the store's migration lock for %s: another process (a replica of this gateway) "+
 			"is migrating the schema; this one then applies what is left, up to migration %04d", took, m.Latest)
 		if m.Holder != "" {
-			msg += "; the lock is held by " + m.Holder
+			// Not the holder itself: these answers are unauthenticated
+			// (the public listener's too), and it names a PostgreSQL
+			// session's client address and backend pid.
+			msg += "; this replica's log names the session holding the lock (held_by) and how to end it"
 		}
 		return msg
 	}
