@@ -132,7 +132,8 @@ func Releases(rs []Replica) []ReleaseCount {
 // FleetWarnings returns what l's operator should look at: more than one
 // release ("2 releases: v0.9.1 on 1 replica, v0.10.0 on 2"), and on a
 // fleet no live replica saying it leads while every one says whether it
-// does (no rollout advances then).
+// does (no rollout advances then), or more than one saying it leads (a
+// hand-over, until the one that stepped down beats again).
 func FleetWarnings(l ReplicaList) []string {
 	out := []string{}
 	rels := Releases(l.Replicas)
@@ -154,6 +155,18 @@ func FleetWarnings(l ReplicaList) []string {
 		}
 		if known && !leading {
 			out = append(out, "no live replica leads: no rollout advances until one takes the leader lock (each replica tries every second; a replica's log says \"leader:\" when it does)")
+		}
+		var leaders []string
+		for _, r := range l.Replicas {
+			if r.Leader != nil && *r.Leader {
+				leaders = append(leaders, r.Name)
+			}
+		}
+		if len(leaders) > 1 {
+			// The lock has one holder: a replica that stepped down (or
+			// lost its session) says so only at its next beat.
+			out = append(out, fmt.Sprintf("%d replicas say they lead (%s): a hand-over under way, and the one that stepped down says so at its next beat (within a second or two); "+
+				"if it lasts, read each one's log (\"leader:\")", len(leaders), strings.Join(leaders, ", ")))
 		}
 	}
 	return out
