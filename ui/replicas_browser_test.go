@@ -56,6 +56,42 @@ func TestDashboard_ReplicasLone(t *testing.T) {
 	}
 }
 
+// TestDashboard_ReplicasOverlap: reads of the replicas that overlap (a
+// return to the Overview while the timer's read waits on a slow store)
+// fill the box once: before, each cleared the box as it started and
+// appended as it answered, so the box showed its rows (here the lone
+// gateway's line) twice.
+func TestDashboard_ReplicasOverlap(t *testing.T) {
+	g := MustGateway(t, MustBackend(t, fakellm.Config{}), MustBackend(t, fakellm.Config{}))
+	ctx, jsErrors := newBrowser(t)
+	if err := chromedp.Do(ctx, signedIn(g.AdminURL(), g.viewer), chromedp.WaitVisible(chromedp.CSS("#replicas-line"))); err != nil {
+		t.Fatalf("open the dashboard: %v%s\npage errors: %v", err, pageText(ctx), jsErrors())
+	}
+	// Every answer of the replicas now takes 300 ms; the Overview is
+	// left and shown again three times within 60 ms.
+	const overlap = `(() => {
+  const f = window.fetch;
+  window.fetch = (path, opts) => String(path).endsWith("/replicas") ? new Promise((r) => setTimeout(r, 300)).then(() => f(path, opts)) : f(path, opts);
+  for (const [i, tab] of ["#history", "#overview", "#history", "#overview", "#history", "#overview"].entries()) setTimeout(() => { location.hash = tab; }, 10 * i);
+  return true;
+})()`
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](overlap)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#replicas-warnings p").length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		box, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("replicas-card").textContent`))
+		t.Errorf("the Replicas box after overlapping reads has %d lines, want 1: %q", n, box)
+	}
+	if errs := jsErrors(); len(errs) > 0 {
+		t.Errorf("the page threw: %v", errs)
+	}
+}
+
 // TestDashboard_ReplicasFleet: on two replicas sharing PostgreSQL, while
 // a third replica of an older release beats, the Overview's Replicas box
 // lists the three (release, one leader, routing revision, in flight,

@@ -1643,15 +1643,25 @@
   // requests in flight, draining, with a warning line when they run more
   // than one release; on a lone gateway one line. Read again every
   // REPLICAS_MS while the Overview is shown.
+  // Two reads may overlap (the timer and a return to the Overview, a
+  // slow store): only the latest one started fills the box, once it
+  // answered, so rows are never shown twice nor an older answer last.
   const REPLICAS_MS = 5000;
+  let replicasRead = 0;
   async function loadReplicas() {
     if (document.hidden || route().tab !== "overview") return;
-    const card = $("replicas-card"), sub = $("replicas-sub"), warns = clear($("replicas-warnings"));
-    const table = $("replicas-table"), tb = clear(table.querySelector("tbody"));
-    let l;
+    const read = ++replicasRead;
+    let l, failed;
     try {
       l = await admin("GET", "/replicas");
     } catch (e) {
+      failed = e;
+    }
+    if (read !== replicasRead) return;
+    const card = $("replicas-card"), sub = $("replicas-sub"), warns = clear($("replicas-warnings"));
+    const table = $("replicas-table"), tb = clear(table.querySelector("tbody"));
+    if (failed) {
+      const e = failed;
       card.hidden = false;
       table.hidden = true;
       sub.textContent = "";
