@@ -1,0 +1,112 @@
+package proxy
+
+import (
+	"bytes"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/sluicehq/sluice"
+)
+
+// usageKey is the member an event stream's usage is read from.
+const usageKey = `"usage"`
+
+// maxUsageBytes bounds what streamUsage keeps of a usage member's value: a
+// usage object is a few hundred bytes, and the rest of its line (an
+// image's base64 after it) is not needed.
+const maxUsageBytes = 4 << 10
+
+// streamUsage reads the token counts of an event stream passed through
+// unread (relayRaw): a transcription's transcript.text.done, vLLM's last
+// transcription.chunk (with stream_include_usage), an image's
+// *.completed event, speech's speech.audio.done. Each carries a "usage"
+// object, the last one the answer's; the stream's bytes are searched for
+// the member (bytes.Index, so an image's megabytes of base64 cost a scan),
+// and only its value, up to the end of its line, is kept and read. Where
+// the member holds no tokens ({"type": "duration", "seconds": …}, as
+// whisper-1 reports, or null) nothing is counted. It keeps the end of the
+// last read, so a member split between reads is found too.
+type streamUsage struct {
+	// carry is the end of the last read that may begin usageKey.
+	carry []byte
+	// value is the usage member's value so far, from its colon, while
+	// collecting.
+	value      []byte
+	collecting bool
+	// in and out are the last usage's tokens; found says one was read.
+	in, out int
+	found   bool
+}
+
+// scan reads b, the next bytes of the stream.
+func (s *streamUsage) scan(b []byte) {
+	for len(b) > 0 {
+		if s.collecting {
+			end := bytes.IndexAny(b, "\r\n")
+			take := b
+			if end >= 0 {
+				take = b[:end]
+			}
+			s.value = append(s.value, take[:min(len(take), maxUsageBytes-len(s.value))]...)
+			if end < 0 {
+				if len(s.value) == maxUsageBytes {
+					s.end()
+				}
+				return
+			}
+			s.end()
+			b = b[end:]
+			continue
+		}
+		if len(s.carry) > 0 {
+			joined := append(s.carry, b[:min(len(b), len(usageKey)-1)]...)
+			i := bytes.Index(joined, []byte(usageKey))
+			n := len(s.carry)
+			s.carry = s.carry[:0]
+			if i >= 0 {
+				s.collecting, s.value = true, s.value[:0]
+				b = b[i+len(usageKey)-n:]
+				continue
+			}
+			if len(b) < len(usageKey)-1 {
+				// A read shorter than the key: all of it is in joined.
+				s.carry = append(s.carry, joined[max(0, len(joined)-len(usageKey)+1):]...)
+				return
+			}
+		}
+		i := bytes.Index(b, []byte(usageKey))
+		if i < 0 {
+			s.carry = append(s.carry[:0], b[max(0, len(b)-len(usageKey)+1):]...)
+			return
+		}
+		s.collecting, s.value = true, s.value[:0]
+		b = b[i+len(usageKey):]
+	}
+}
+
+// end reads the usage member collected, if any: at its line's end, at its
+// bound, or at the stream's end.
+func (s *streamUsage) end() {
+	if !s.collecting {
+		return
+	}
+	s.collecting = false
+	v := bytes.TrimLeft(s.value, " \t")
+	if len(v) == 0 || v[0] != ':' {
+		return // "usage" as a value, not a member's name
+	}
+	u := gjson.ParseBytes(v[1:])
+	if !u.IsObject() {
+		return
+	}
+	s.in, s.out = usageTokens(u)
+	s.found = true
+}
+
+// apply puts the last usage read into obs.
+func (s *streamUsage) apply(obs *sluice.Observation) {
+	s.end()
+	if s.found {
+		obs.InputTokens, obs.OutputTokens = s.in, s.out
+	}
+}
