@@ -488,41 +488,20 @@ func (s *Server) imageEdits(w http.ResponseWriter, r *http.Request) {
 }
 
 // readEditForm reads an image edit's (or variation's) multipart form from
-// st.body into req,
-// and its model field into st.req.Model (as the JSON string a body's
-// would be).
+// st.body into req, and its model field into st.req.Model.
 func readEditForm(st *reqState, boundary string, req *imageRequest) error {
-	st.req = request{}
-	if boundary == "" {
-		return errors.New("no boundary in the Content-Type")
-	}
-	mr := multipart.NewReader(bytes.NewReader(st.body), boundary)
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		v, err := io.ReadAll(p)
-		if err != nil {
-			return err
-		}
-		name := p.FormName()
-		if p.FileName() != "" {
+	return readFormParts(st, boundary, func(name string, file bool, v []byte) error {
+		if file {
 			if name == "image" || name == "image[]" {
 				if len(req.images) == 0 {
 					req.imageSum = strconv.FormatUint(fnv64(v), 16)
 				}
 				req.images = append(req.images, len(v))
 			}
-			continue
+			return nil
 		}
 		val := string(v)
 		switch name {
-		case "model":
-			st.req.Model = appendJSONString(nil, val)
 		case "prompt":
 			req.Prompt = &val
 		case "n", "partial_images":
@@ -542,11 +521,52 @@ func readEditForm(st *reqState, boundary string, req *imageRequest) error {
 		case "output_format":
 			req.OutputFormat = val
 		case "stream":
-			b, err := strconv.ParseBool(val)
-			if err != nil {
-				return fmt.Errorf("stream must be true or false, not %q", val)
-			}
+			b, err := formBool(name, val)
 			req.Stream = b
+			return err
+		}
+		return nil
+	})
+}
+
+// readFormParts reads the multipart form in st.body, with boundary: its
+// "model" field into st.req.Model (as the JSON string a body's would be),
+// and each other part, its name, whether it is a file and its bytes, to
+// part, whose error ends the read.
+func readFormParts(st *reqState, boundary string, part func(name string, file bool, v []byte) error) error {
+	st.req = request{}
+	if boundary == "" {
+		return errors.New("no boundary in the Content-Type")
+	}
+	mr := multipart.NewReader(bytes.NewReader(st.body), boundary)
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		v, err := io.ReadAll(p)
+		if err != nil {
+			return err
+		}
+		name, file := p.FormName(), p.FileName() != ""
+		if name == "model" && !file {
+			st.req.Model = appendJSONString(nil, string(v))
+			continue
+		}
+		if err := part(name, file, v); err != nil {
+			return err
 		}
 	}
+}
+
+// formBool reads a form field's true or false.
+func formBool(name, val string) (bool, error) {
+	b, err := strconv.ParseBool(val)
+	if err != nil {
+		return false, fmt.Errorf("%s must be true or false, not %q", name, val)
+	}
+	return b, nil
 }

@@ -1,7 +1,6 @@
 package fakellm
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"math"
 	"mime"
-	"mime/multipart"
 	"net/http"
 	"strconv"
 	"strings"
@@ -234,37 +232,17 @@ func cueTime(sec float64, format string) string {
 }
 
 // readAudioForm reads a transcription's or a translation's multipart form
-// from st.body into req, and its model field into st.req.Model (as the
-// JSON string a body's would be).
+// from st.body into req, and its model field into st.req.Model.
 func readAudioForm(st *reqState, boundary string, req *audioRequest) error {
-	st.req = request{}
-	if boundary == "" {
-		return errors.New("no boundary in the Content-Type")
-	}
-	mr := multipart.NewReader(bytes.NewReader(st.body), boundary)
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		v, err := io.ReadAll(p)
-		if err != nil {
-			return err
-		}
-		name := p.FormName()
-		if p.FileName() != "" {
+	return readFormParts(st, boundary, func(name string, file bool, v []byte) error {
+		if file {
 			if name == "file" {
 				req.file, req.hasFile = v, true
 			}
-			continue
+			return nil
 		}
 		val := string(v)
 		switch name {
-		case "model":
-			st.req.Model = appendJSONString(nil, val)
 		case "prompt":
 			req.prompt = val
 		case "language":
@@ -272,11 +250,10 @@ func readAudioForm(st *reqState, boundary string, req *audioRequest) error {
 		case "response_format":
 			req.responseFormat = val
 		case "stream":
-			b, err := strconv.ParseBool(val)
-			if err != nil {
-				return fmt.Errorf("stream must be true or false, not %q", val)
-			}
+			b, err := formBool(name, val)
 			req.stream = b
+			return err
 		}
-	}
+		return nil
+	})
 }
