@@ -194,7 +194,8 @@ func TestProxy_ImageEdits(t *testing.T) {
 }
 
 // TestProxy_ImageEditsStream: "stream": "true" in the form streams the
-// backend's events as they come, which openai-go's EditStreaming reads.
+// backend's events as they come, which openai-go's EditStreaming reads,
+// and the completed event's usage is logged.
 func TestProxy_ImageEditsStream(t *testing.T) {
 	be := newEditBackend(t, "")
 	log := &spyLog{}
@@ -221,8 +222,9 @@ func TestProxy_ImageEditsStream(t *testing.T) {
 	if form := readForm(t, ctypes[0], bodies[0]); form["model"] != "up-v1" || form["stream"] != "true" {
 		t.Errorf("the backend read model %q, stream %q", form["model"], form["stream"])
 	}
-	if rows := log.all(); len(rows) != 1 || !rows[0].Stream || rows[0].Status != 200 || rows[0].ErrorClass != "" {
-		t.Errorf("logged %+v, want one streamed 200", rows)
+	// The completed event's usage is the row's (streamUsage).
+	if rows := log.all(); len(rows) != 1 || !rows[0].Stream || rows[0].Status != 200 || rows[0].ErrorClass != "" || rows[0].InputTokens != 7 || rows[0].OutputTokens != 9 {
+		t.Errorf("logged %+v, want one streamed 200 with the usage 7/9", rows)
 	}
 }
 
