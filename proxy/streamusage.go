@@ -27,8 +27,11 @@ const maxUsageBytes = 4 << 10
 // whisper-1 reports, or null) nothing is counted. It keeps the end of the
 // last read, so a member split between reads is found too.
 type streamUsage struct {
-	// carry is the end of the last read that may begin usageKey.
-	carry []byte
+	// carry is the end of the last read that may begin usageKey (ncarry
+	// bytes of it), in the struct, as joining it to the next read is done
+	// on the stack: a read is often an event or less.
+	carry  [len(usageKey) - 1]byte
+	ncarry int
 	// value is the usage member's value so far, from its colon, while
 	// collecting.
 	value      []byte
@@ -42,50 +45,61 @@ type streamUsage struct {
 func (s *streamUsage) scan(b []byte) {
 	for len(b) > 0 {
 		if s.collecting {
-			end := bytes.IndexAny(b, "\r\n")
-			take := b
-			if end >= 0 {
-				take = b[:end]
-			}
-			s.value = append(s.value, take[:min(len(take), maxUsageBytes-len(s.value))]...)
+			// The line's end is looked for within what may still be kept.
+			look := b[:min(len(b), maxUsageBytes-len(s.value))]
+			end := bytes.IndexAny(look, "\r\n")
 			if end < 0 {
+				s.value = append(s.value, look...)
 				if len(s.value) == maxUsageBytes {
 					s.end()
 				}
-				return
+				b = b[len(look):]
+				continue
 			}
+			s.value = append(s.value, look[:end]...)
 			s.end()
 			b = b[end:]
 			continue
 		}
-		if len(s.carry) > 0 {
-			joined := append(s.carry, b[:min(len(b), len(usageKey)-1)]...)
-			i := bytes.Index(joined, []byte(usageKey))
-			n := len(s.carry)
-			s.carry = s.carry[:0]
-			if i >= 0 {
-				s.collecting, s.value = true, s.value[:0]
+		if s.ncarry > 0 {
+			var j [2 * len(s.carry)]byte
+			n := copy(j[:], s.carry[:s.ncarry])
+			joined := j[:n+copy(j[n:], b)]
+			s.ncarry = 0
+			if i := bytes.Index(joined, []byte(usageKey)); i >= 0 {
+				s.begin()
 				b = b[i+len(usageKey)-n:]
 				continue
 			}
-			if len(b) < len(usageKey)-1 {
+			if len(b) < len(s.carry) {
 				// A read shorter than the key: all of it is in joined.
-				s.carry = append(s.carry, joined[max(0, len(joined)-len(usageKey)+1):]...)
+				s.ncarry = copy(s.carry[:], joined[max(0, len(joined)-len(s.carry)):])
 				return
 			}
 		}
 		i := bytes.Index(b, []byte(usageKey))
 		if i < 0 {
-			s.carry = append(s.carry[:0], b[max(0, len(b)-len(usageKey)+1):]...)
+			s.ncarry = copy(s.carry[:], b[max(0, len(b)-len(s.carry)):])
 			return
 		}
-		s.collecting, s.value = true, s.value[:0]
+		s.begin()
 		b = b[i+len(usageKey):]
 	}
 }
 
+// begin starts collecting a usage member's value, in one buffer for the
+// stream of a usage object's size, so that small reads do not grow it by
+// steps.
+func (s *streamUsage) begin() {
+	if s.value == nil {
+		s.value = make([]byte, 0, 512)
+	}
+	s.collecting, s.value = true, s.value[:0]
+}
+
 // end reads the usage member collected, if any: at its line's end, at its
-// bound, or at the stream's end.
+// bound, or at the stream's end. Only an object is parsed (vLLM sends
+// "usage": null in every chunk but the last).
 func (s *streamUsage) end() {
 	if !s.collecting {
 		return
@@ -95,7 +109,10 @@ func (s *streamUsage) end() {
 	if len(v) == 0 || v[0] != ':' {
 		return // "usage" as a value, not a member's name
 	}
-	u := gjson.ParseBytes(v[1:])
+	if v = bytes.TrimLeft(v[1:], " \t"); len(v) == 0 || v[0] != '{' {
+		return
+	}
+	u := gjson.ParseBytes(v)
 	if !u.IsObject() {
 		return
 	}

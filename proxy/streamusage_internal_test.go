@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -50,6 +51,59 @@ func TestStreamUsage_Scan(t *testing.T) {
 				ones = append(ones, b[i:i+1])
 			}
 			check("bytewise", ones)
+		})
+	}
+}
+
+// vllmChunks is a vLLM transcription stream of n chunks, each with its
+// "usage": null, the last chunk's usage counting tokens.
+func vllmChunks(n int) []byte {
+	ev := "data: {\"id\":\"trsc-1\",\"object\":\"transcription.chunk\",\"created\":1,\"model\":\"w\",\"choices\":[{\"delta\":{\"content\":\" word\"},\"finish_reason\":null}],\"usage\":null}\n\n"
+	return []byte(strings.Repeat(ev, n) + "data: {\"object\":\"transcription.chunk\",\"choices\":[],\"usage\":{\"prompt_tokens\":31,\"completion_tokens\":3,\"total_tokens\":34}}\n\ndata: [DONE]\n\n")
+}
+
+// scanIn scans stream in reads of size bytes.
+func scanIn(s *streamUsage, stream []byte, size int) {
+	for b := stream; len(b) > 0; {
+		n := min(size, len(b))
+		s.scan(b[:n])
+		b = b[n:]
+	}
+}
+
+// TestStreamUsage_Allocs: reading a stream's usage allocates a few times
+// per stream, not per event or per read: vLLM sends "usage": null in each
+// chunk, and the relay reads as the backend flushes, an event or less at
+// a time. It allocated once per chunk (the null parsed from a copy) and
+// once per read (the key's bytes split between reads joined on the heap).
+func TestStreamUsage_Allocs(t *testing.T) {
+	stream := vllmChunks(1000)
+	for _, size := range []int{len(stream), 4096, 37, 5} {
+		a := testing.AllocsPerRun(5, func() {
+			var s streamUsage
+			scanIn(&s, stream, size)
+			var o sluice.Observation
+			s.apply(&o)
+			if o.InputTokens != 31 || o.OutputTokens != 3 {
+				t.Fatalf("reads of %d: tokens %d/%d, want 31/3", size, o.InputTokens, o.OutputTokens)
+			}
+		})
+		if a > 3 {
+			t.Errorf("reads of %d: %v allocations for a stream of 1000 chunks, want 3 at most", size, a)
+		}
+	}
+}
+
+func BenchmarkStreamUsage_Scan(b *testing.B) {
+	stream := vllmChunks(100)
+	for _, size := range []int{4096, 160} {
+		b.Run(strconv.Itoa(size), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(stream)))
+			for b.Loop() {
+				var s streamUsage
+				scanIn(&s, stream, size)
+			}
 		})
 	}
 }
