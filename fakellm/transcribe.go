@@ -169,16 +169,23 @@ func (s *Server) transcriptStream(w http.ResponseWriter, r *http.Request, run *r
 	_, _ = fmt.Fprintf(w, "data: %s\n\n", b)
 }
 
+// maxAudioSeconds bounds the length audioSeconds gives a file: two hours,
+// more than a 25 MB upload (OpenAI's limit) of speech at 32 kbit/s plays,
+// so that a WAV header claiming a byte rate of 1 does not ask a
+// transcript of millions of words.
+const maxAudioSeconds = 2 * 3600
+
 // audioSeconds is how long the audio in file plays: a WAV's data over its
 // byte rate, from its header; any other file's bytes at 32 kbit/s (speech's
-// MP3); half a second at least.
+// MP3); half a second at least, maxAudioSeconds at most.
 func audioSeconds(file []byte) float64 {
+	sec := float64(len(file)) / 4000
 	if len(file) >= 44 && string(file[:4]) == "RIFF" && string(file[8:12]) == "WAVE" {
 		if rate := binary.LittleEndian.Uint32(file[28:32]); rate > 0 {
-			return max(float64(len(file)-44)/float64(rate), 0.5)
+			sec = float64(len(file)-44) / float64(rate)
 		}
 	}
-	return max(float64(len(file))/4000, 0.5)
+	return min(max(sec, 0.5), maxAudioSeconds)
 }
 
 // segmentWords is how many words a verbose_json segment or a subtitle cue

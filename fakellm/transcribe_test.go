@@ -187,3 +187,20 @@ func TestServer_ImageVariations(t *testing.T) {
 		t.Errorf("no image: %d, want 400", resp.StatusCode)
 	}
 }
+
+// TestAudioSeconds_Bounded: a WAV whose header claims a byte rate of 1
+// plays, by its header, a second a byte: a 2 MiB upload asked a
+// 128 MB verbose_json transcript of fakellm and grew it by a gigabyte.
+// The length is bounded at maxAudioSeconds, as a real server bounds its
+// input.
+func TestAudioSeconds_Bounded(t *testing.T) {
+	h := wavHeader(1 << 20)
+	binary.LittleEndian.PutUint32(h[28:32], 1) // the byte rate
+	wav := append(h, make([]byte, 2<<20)...)
+	if got := audioSeconds(wav); got > maxAudioSeconds {
+		t.Errorf("audioSeconds = %v, want %v at most", got, maxAudioSeconds)
+	}
+	if got := audioSeconds(make([]byte, 1<<30>>4)); got > maxAudioSeconds {
+		t.Errorf("a 64 MiB file: audioSeconds = %v, want %v at most", got, maxAudioSeconds)
+	}
+}
