@@ -179,11 +179,35 @@ func partName(head []byte) (name string, file bool, err error) {
 	if err != nil || !strings.EqualFold(d, "form-data") {
 		return "", false, errString("a part's Content-Disposition is not form-data with a name")
 	}
+	if encodedName(cd) {
+		return "", false, errString(`a part's name is RFC 2231-encoded (name*=), which form readers decode differently: send name="…" alone`)
+	}
 	_, file = params["filename"]
 	if params["name"] == "model" && file {
 		return "", false, errString(`"model" is sent as a file; send it as a plain field`)
 	}
 	return params["name"], file, nil
+}
+
+// encodedName reports whether the Content-Disposition cd has a name*
+// parameter (RFC 2231's encoded or continued value, which RFC 7578 does
+// not use for a field's name). Readers decode it differently: Go's drops
+// one with an empty or unknown charset and keeps the plain name,
+// python-multipart (Starlette's) takes it whatever its charset, so a part
+// the gateway reads as "prompt" a backend would read as "model". A
+// filename* (a non-ASCII file name, as older Python clients send it) is
+// no name* and passes.
+func encodedName(cd string) bool {
+	l := strings.ToLower(cd)
+	for i := 0; ; i++ {
+		k := strings.Index(l[i:], "name*")
+		if k < 0 {
+			return false
+		}
+		if i += k; i > 0 && (l[i-1] == ';' || l[i-1] == ' ' || l[i-1] == '\t') {
+			return true
+		}
+	}
 }
 
 // errString is a constant error text.

@@ -310,6 +310,17 @@ func TestProxy_ImageEditsBadForm(t *testing.T) {
 		{"BareLF", "--B\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nchat\r\n--B\r\n" +
 			"Content-Disposition: form-data; name=\"prompt\"\n\nContent-Disposition: form-data; name=\"model\"\r\n\r\nother\r\n--B--\r\n",
 			"multipart/form-data; boundary=B", 400, "CRLF"},
+		// A name RFC 2231-encoded beside a plain one: Go's reader drops
+		// one with an empty or unknown charset and keeps name="prompt",
+		// python-multipart (Starlette's, vLLM's) takes the encoded one
+		// whatever its charset, "model", after the routed part, so the
+		// backend would read a model the gateway never routed on.
+		{"EncodedName", "--B\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nchat\r\n--B\r\n" +
+			"Content-Disposition: form-data; name=\"prompt\"; name*=''model\r\n\r\nother\r\n--B--\r\n",
+			"multipart/form-data; boundary=B", 400, "name*"},
+		{"EncodedNameCharset", "--B\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nchat\r\n--B\r\n" +
+			"Content-Disposition: form-data; name=\"prompt\";NAME*=latin-1''model\r\n\r\nother\r\n--B--\r\n",
+			"multipart/form-data; boundary=B", 400, "name*"},
 		{"TooLarge", "", "", 413, "max_body_bytes"},
 		{"UnknownModel", "", "", 404, "nope"},
 	} {
