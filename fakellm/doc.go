@@ -8,7 +8,8 @@
 // virtual clock. The Server wraps that model in an OpenAI-compatible HTTP API
 // (/v1/chat/completions, /v1/completions, /v1/responses, /v1/embeddings,
 // vLLM's /v1/rerank and /v1/score, /v1/moderations, /v1/images/generations,
-// /v1/audio/speech, /v1/models, /health), with server-sent-event streaming
+// edits and variations, /v1/audio/speech, transcriptions and translations,
+// /v1/models, /health), with server-sent-event streaming
 // paced by
 // tokens_per_second, and fault controls for tests: SetHealthy, SetHang, Kill
 // and live SetBehavior. /v1/responses answers in the Responses shape and

@@ -593,7 +593,7 @@ func (p *Proxy) hold(tab *route.Table, t *route.Target) (*atomic.Int64, *route.T
 }
 
 func (x *exchange) parse(categoryHeader string) error {
-	if x.r.URL.Path == pathImageEdits {
+	if isFormPath(x.r.URL.Path) {
 		if ct := x.r.Header.Get("Content-Type"); isForm(ct) {
 			if err := compressedError(x.r.Header.Get("Content-Encoding")); err != nil {
 				return err
@@ -603,7 +603,7 @@ func (x *exchange) parse(categoryHeader string) error {
 				return err
 			}
 			x.f = f
-			x.f.forPath(pathImageEdits)
+			x.f.forPath(x.r.URL.Path)
 			return x.checkFields(categoryHeader)
 		}
 	}
@@ -637,7 +637,11 @@ func compressedError(enc string) error {
 // category.
 func (x *exchange) checkFields(categoryHeader string) error {
 	if x.f.form && !x.f.model.Exists() {
-		return sluice.Errorf(sluice.CodeBadRequest, "the form has no \"model\" field: add one naming a model such as \"image\", a pin such as \"image:v1.2.0\" or a label such as \"image@canary\" (GET /v1/models lists them)")
+		m := "image"
+		if x.r.URL.Path == pathTranscriptions || x.r.URL.Path == pathTranslations {
+			m = "whisper"
+		}
+		return sluice.Errorf(sluice.CodeBadRequest, "the form has no \"model\" field: add one naming a model such as \"%s\", a pin such as \"%s:v1.2.0\" or a label such as \"%s@canary\" (GET /v1/models lists them)", m, m, m)
 	}
 	if !x.f.model.Exists() {
 		return sluice.Errorf(sluice.CodeBadRequest, "the request has no \"model\": set it to a model name such as \"chat\", a pin such as \"chat:v1.2.0\" or a label such as \"chat@canary\" (GET /v1/models lists them)")

@@ -19,8 +19,9 @@ func (c *cli) fakellmCmd() *cobra.Command {
 		Short: "Run a simulated OpenAI-compatible model server (for tests, demos and benchmarks)",
 		Long: `Run a simulated model server that speaks the OpenAI API (chat, completions,
 the Responses API, embeddings, streaming, and vLLM's rerank and score,
-moderations, image generation and speech) with configurable latency, time to
-first token, output length, error rate and refusal rate per request category.
+moderations, image generation, edits and variations, speech, and audio
+transcription and translation) with configurable latency, time to first
+token, output length, error rate and refusal rate per request category.
 It stands in for vLLM when trying Sluice out.
 
 With -c, a behaviour file (YAML, every key optional) sets how it answers; a
