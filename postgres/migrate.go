@@ -308,20 +308,27 @@ func (s *Store) migrateLocked(ctx context.Context, conn *pgxpool.Conn, ms []migr
 		holder := lockHolder(ctx, conn.Conn(), key)
 		s.report(MigrationState{Since: start, Latest: latest, Holder: holder.String()})
 		s.logf("store migration lock held by another process (a replica migrating the schema); waiting for it", "store", s.where, "schema", s.schema, "held_by", holder.String())
+		// stopped says that the start was stopped (SIGTERM) while it
+		// waited, and who holds the lock now (as the wait began when its
+		// connection no longer answers, a poll cancelled), as a lock
+		// never let go is why a replica waits for ever.
+		stopped := func() error {
+			if h := lockHolder(ctx, conn.Conn(), key); h.pid != 0 {
+				holder = h
+			}
+			return sluice.Errorf(sluice.CodeUnavailable, "open store: stopped (%v) after waiting %s for the migration lock of schema %s, held by %s: %s",
+				ctx.Err(), time.Since(start).Round(time.Second), s.schema, holder, holder.fix())
+		}
 		for !locked {
 			select {
 			case <-ctx.Done():
-				// Stopped (SIGTERM) while waiting: say who holds the
-				// lock now, as a lock never let go is why a replica
-				// waits for ever.
-				if h := lockHolder(ctx, conn.Conn(), key); h.pid != 0 {
-					holder = h
-				}
-				return sluice.Errorf(sluice.CodeUnavailable, "open store: stopped (%v) after waiting %s for the migration lock of schema %s, held by %s: %s",
-					ctx.Err(), time.Since(start).Round(time.Second), s.schema, holder, holder.fix())
+				return stopped()
 			case <-time.After(migrateLockPoll):
 			}
 			if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key).Scan(&locked); err != nil {
+				if ctx.Err() != nil { // stopped during the poll itself
+					return stopped()
+				}
 				return s.mapErr(ctx, "open store: wait for the migration lock", err)
 			}
 		}
