@@ -799,11 +799,8 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 	// (not while its connection was dialled or its TLS handshake made:
 	// unsent) had its prompt read by the backend.
 	estimateTokens(&obs, len(x.body), x.f.images, x.unmeasured, abandoned && !unsent(err))
-	if spent && obs.FinishReason == "" {
-		// Its row says why the failure was the answer: the request log
-		// has no column of its own for it (sluice.FinishRetryBudget).
-		obs.FinishReason = sluice.FinishRetryBudget
-	}
+	// Its row says why the failure was the answer (Envoy's URX flag).
+	obs.RetryBudgetSpent = spent
 	p.record(&obs, target.ID)
 	chargeTokens(x.r, &obs)
 	p.afterAnswer(x, target, &obs)
