@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/textproto"
@@ -65,6 +66,10 @@ type Options struct {
 	// RetryBudget bounds the retries this gateway sends; nil means
 	// DefaultRetryBudgetPercent and DefaultRetryMinPerSecond.
 	RetryBudget *RetryBudget
+	// Logger gets a warning, at most one a RetryBudgetLogEvery per model,
+	// when the retry budget refused retries (logRetryRefused); nil
+	// discards.
+	Logger *slog.Logger
 	// ConnectTimeout bounds dialing a backend; default 5 s.
 	ConnectTimeout time.Duration
 	// FirstByteTimeout bounds the wait for the backend's response headers
@@ -212,6 +217,8 @@ type Proxy struct {
 	// counts them per model for /metrics.
 	retryBudget *retryBudget
 	retryStats  retryStats
+	// retryConf is the budget's settings, for its log line.
+	retryConf RetryBudget
 	// traceWrites: Options.Transport is an http.Transport, whose trace
 	// tells a request canceled before it was written (wroteWatch).
 	traceWrites bool
@@ -268,6 +275,10 @@ func New(opt Options) *Proxy {
 		rb = *opt.RetryBudget
 	}
 	p.retryBudget = newRetryBudget(rb.Percent, rb.MinPerSecond)
+	p.retryConf = rb
+	if p.opt.Logger == nil {
+		p.opt.Logger = slog.New(slog.DiscardHandler)
+	}
 	p.tracing.Store(opt.Tracing)
 	_, p.traceWrites = p.transport.(*http.Transport)
 	if p.transport == nil {
@@ -832,6 +843,9 @@ func (p *Proxy) spendRetry(model string, toStable, free bool) bool {
 		c.stableRefused.Add(1)
 	default:
 		c.endpointRefused.Add(1)
+	}
+	if !ok {
+		p.logRetryRefused(model, c)
 	}
 	return ok
 }
