@@ -999,7 +999,11 @@ func upstreamMessage(t *route.Target, class string, err error) string {
 	case sluice.ClassOverloaded:
 		// A stream's error event refusing for load before any of the
 		// answer (streamErrorEvent.overloaded): the 429 it would have
-		// sent before its stream.
+		// sent before its stream; or such an error sent whole with a 200.
+		var ev *streamErrorEvent
+		if errors.As(err, &ev) && ev.whole {
+			return "the backend for " + t.ID + " refused the request for load, in an error sent with a 200 instead of its answer: " + err.Error() + "; try again shortly"
+		}
 		return "the backend for " + t.ID + " refused the request for load, in its stream before any of the answer: " + err.Error() + "; try again shortly"
 	case "upstream_5xx":
 		// An error event before any of the stream's answer, or an error
