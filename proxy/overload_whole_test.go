@@ -2,16 +2,8 @@ package proxy_test
 
 import (
 	"context"
-	"errors"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
-
-	"github.com/openai/openai-go"
-	"github.com/openai/openai-go/option"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/fakellm"
@@ -22,14 +14,7 @@ import (
 // them.
 func wholeBackend(tb testing.TB, body string) (string, *atomic.Int64) {
 	tb.Helper()
-	var n atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(body))
-	}))
-	tb.Cleanup(srv.Close)
-	return srv.URL, &n
+	return fixedBackend(tb, "application/json", body)
 }
 
 // What the user does: runs a canary whose backend answers a whole (not
@@ -62,43 +47,7 @@ func TestOverloadedWholeAnswerRetriedOnStable(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(tr.name+"/"+tc.name, func(t *testing.T) {
 				bad, hits := wholeBackend(t, tc.body)
-				log, res := &spyLog{}, newResults()
-				_, url := MustProxy(t, proxy.Options{Routes: splitRoutes(t, good.URL(), bad, 0), Log: log, OnResult: res.on, Transport: tr.rt})
-				client := chatClient(url)
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				defer cancel()
-
-				var hr *http.Response
-				c, err := client.Chat.Completions.New(ctx, hi("chat"), option.WithResponseInto(&hr))
-				if err != nil || len(c.Choices) == 0 || hr.Header.Get("X-Model-Version") != "chat:v1" {
-					t.Fatalf("routed: %v from %q, want stable's answer", err, hr.Header.Get("X-Model-Version"))
-				}
-				waitFor(t, "two rows", func() bool { return len(log.all()) == 2 })
-				o := log.all()[0]
-				wantStatus := 429
-				if tc.class != sluice.ClassOverloaded {
-					wantStatus = 502
-				}
-				if o.Version != "v2" || o.ErrorClass != tc.class || o.Status != wantStatus || !o.Retried {
-					t.Errorf("canary's row %+v, want v2 %d %s retried", o, wantStatus, tc.class)
-				}
-				f, _ := res.get("chat:v2")
-				if wantF := map[bool]int{true: 0, false: 1}[tc.class == sluice.ClassOverloaded]; f != wantF {
-					t.Errorf("outlier ejection saw %d failures of chat:v2, want %d", f, wantF)
-				}
-
-				// Pinned: the version's own refusal, as a status error.
-				_, err = client.Chat.Completions.New(ctx, hi("chat:v2"), option.WithResponseInto(&hr))
-				var ae *openai.Error
-				if !errors.As(err, &ae) || ae.StatusCode != wantStatus || !strings.Contains(ae.Message, tc.msg) || !strings.Contains(ae.Message, "chat:v2") {
-					t.Fatalf("pinned: %v, want a %d naming chat:v2 with %q", err, wantStatus, tc.msg)
-				}
-				if ra := hr.Header.Get("Retry-After"); tc.class == sluice.ClassOverloaded && ra != "1" {
-					t.Errorf("pinned 429: Retry-After %q, want 1", ra)
-				}
-				if hits.Load() != 2 {
-					t.Errorf("the canary's backend got %d requests, want 2", hits.Load())
-				}
+				checkOverloadedAttempt(t, tr.rt, good.URL(), bad, hits, tc.class, tc.msg, false)
 			})
 		}
 	}
@@ -120,14 +69,7 @@ func TestOverloadedWholeAnswer_Fakellm(t *testing.T) {
 		if c, err := client.Chat.Completions.New(context.Background(), hi("chat")); err != nil || len(c.Choices) == 0 {
 			t.Fatalf("request %d: %v, want stable's answer", i, err)
 		}
-		s := client.Chat.Completions.NewStreaming(context.Background(), hi("chat"))
-		var text string
-		for s.Next() {
-			if ch := s.Current(); len(ch.Choices) > 0 {
-				text += ch.Choices[0].Delta.Content
-			}
-		}
-		if err := s.Err(); err != nil || text == "" {
+		if text, err := streamChat(context.Background(), client, "chat"); err != nil || text == "" {
 			t.Fatalf("stream %d: %v (%q), want stable's answer", i, err, text)
 		}
 	}
