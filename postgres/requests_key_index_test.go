@@ -89,7 +89,7 @@ func TestRequestUsage_ByClientKeyIndexed(t *testing.T) {
 }
 
 // TestRequestUsage_KeylessRowsNotIndexed: a gateway without client keys
-// logs every row with client_key '' (as do requests sent with an
+// logs every row with an empty client_key (as do requests sent with an
 // operator's token), and nothing reads a key's usage there by the index:
 // requests_client_key_at leaves those rows out (a partial index), so such
 // a request log pays no index entry per row, nor its disk (a full index
