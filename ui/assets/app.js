@@ -1722,7 +1722,11 @@
       note.textContent = "";
       older.hidden = true;
     }
-    if (!st || !st.model) return;
+    if (!st) return;
+    if (!st.model) {
+      tb.append(h("tr", {}, h("td", { colspan: 10, class: "muted", id: "no-requests" }, "No model is registered yet: register one with sluice apply -f models.yaml, and its requests are listed here.")));
+      return;
+    }
     const gen = st.gen, q = new URLSearchParams(st.q);
     q.set("limit", String(REQUESTS_PAGE));
     // The API's until is exclusive: the next page is the attempts sent
