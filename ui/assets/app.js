@@ -1648,8 +1648,7 @@
   // The Requests tab reads the request log through the admin API (GET
   // /admin/v1/requests, a viewer's read, as sluice requests is): the
   // selected model's attempts, newest first, filtered as the form says, a
-  // page at a time (Older asks for those sent before the oldest shown:
-  // until=its time). A row, a pasted #requests/REQ_ID or the id box opens
+  // page at a time (Older: see loadRequests). A row, a pasted #requests/REQ_ID or the id box opens
   // the request: each attempt's every field, in the order sent. The
   // filters live in the address (#requests?version=…&failed=true), so the
   // live card's link to the candidate's failures, and a filtered list,
@@ -1660,6 +1659,19 @@
   const failedClass = (c) => !!c && c !== "canceled" && c !== "drain_cut";
   const nsText = (ns) => { const ms = (ns || 0) / 1e6; return (ms < 10 ? ms.toFixed(1) : String(Math.round(ms))) + " ms"; };
   const sentText = (s) => String(s).replace("T", " ").replace(/(\.\d{3})\d*/, "$1").replace("Z", "");
+  // nanoAfter is the instant 1 ns after t (an RFC 3339 time the API sent),
+  // in UTC: an exclusive until= of it is "up to and including t". Done on
+  // the text, as a Date keeps milliseconds only.
+  function nanoAfter(t) {
+    const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(t);
+    if (!m) return t;
+    let sec = Date.parse(m[1] + m[3]) / 1000, ns = Number((m[2] || "").padEnd(9, "0")) + 1;
+    if (ns === 1e9) { sec++; ns = 0; }
+    return new Date(sec * 1000).toISOString().slice(0, 19) + "." + String(ns).padStart(9, "0") + "Z";
+  }
+  // rowKey tells the rows sent at one instant apart.
+  const rowKey = (o) => [o.request_id, o.at, o.version, o.endpoint, o.status, o.error_class, o.replica].join("\u0000");
+  const REQUESTS_MAX_LIMIT = 10000; // api.MaxLimit
   function requestStatus(o) {
     let t = String(o.status) + (o.error_class ? " " + o.error_class : "");
     if (o.retried) t += " (retried)";
@@ -1717,7 +1729,7 @@
     const tb = $("requests-table").querySelector("tbody"), note = $("requests-note"), older = $("requests-older");
     let st = state.requests;
     if (!more) {
-      st = state.requests = { gen: (st ? st.gen : 0) + 1, key: key, model: state.model, q: requestsQuery(), shown: 0, oldest: "", seen: new Set() };
+      st = state.requests = { gen: (st ? st.gen : 0) + 1, key: key, model: state.model, q: requestsQuery(), shown: 0, oldest: "", tied: new Set() };
       clear(tb);
       note.textContent = "";
       older.hidden = true;
@@ -1728,10 +1740,16 @@
       return;
     }
     const gen = st.gen, q = new URLSearchParams(st.q);
-    q.set("limit", String(REQUESTS_PAGE));
-    // The API's until is exclusive: the next page is the attempts sent
-    // before the oldest shown.
-    if (more) q.set("until", st.oldest);
+    // The next page is read up to and including the oldest time shown,
+    // and the rows shown at that time (st.tied) are left out of it: an
+    // exclusive until= of that time skipped the rows sent at the same
+    // instant as the oldest shown (a burst logged in one microsecond
+    // on PostgreSQL, or rows copied with one time), which an SRE paging
+    // through an incident must see. The stores order rows of one time
+    // the same way at each read, so the page asks for as many more rows
+    // as it will leave out.
+    q.set("limit", String(more ? Math.min(REQUESTS_PAGE + st.tied.size, REQUESTS_MAX_LIMIT) : REQUESTS_PAGE));
+    if (more) q.set("until", nanoAfter(st.oldest));
     older.disabled = true;
     let a;
     try {
@@ -1743,7 +1761,7 @@
       older.disabled = false;
     }
     if (gen !== state.requests.gen) return;
-    const rows = a.requests || [];
+    const rows = (a.requests || []).filter((o) => !(more && o.at === st.oldest && st.tied.has(rowKey(o))));
     const link = "?" + st.q.toString();
     for (const o of rows) {
       const failed = failedClass(o.error_class);
@@ -1761,7 +1779,12 @@
         h("td", {}, o.category || "–")));
     }
     st.shown += rows.length;
-    if (rows.length) st.oldest = rows[rows.length - 1].at;
+    if (rows.length) {
+      const last = rows[rows.length - 1].at;
+      if (last !== st.oldest) st.tied = new Set();
+      st.oldest = last;
+      for (const o of rows) if (o.at === last) st.tied.add(rowKey(o));
+    }
     older.hidden = !a.truncated;
     const filtered = [...st.q.keys()].some((k) => k !== "model");
     if (!st.shown) {
