@@ -49,6 +49,10 @@ func WantUsage(rows []sluice.Observation, q sluice.RequestQuery) []sluice.UsageR
 }
 
 // matches reports whether o is a row q selects.
+// Matches reports whether q keeps o, as a store's Requests must (its
+// Limit aside), for a store's own tests of rows the suite cannot write.
+func Matches(o *sluice.Observation, q sluice.RequestQuery) bool { return matches(o, q) }
+
 func matches(o *sluice.Observation, q sluice.RequestQuery) bool {
 	return (q.Model == "" || o.Model == q.Model) && (q.Version == "" || o.Version == q.Version) &&
 		(q.ClientKey == "" || o.ClientKey == q.ClientKey) && (!q.NoClientKey || o.ClientKey == "") &&
