@@ -3,11 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,24 +15,7 @@ import (
 // (each the canary's, retried), `--route retry` only stable's retries, and
 // the filters go together.
 func TestCLI_RequestsFailedRoute(t *testing.T) {
-	good := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}`)
-	}))
-	defer good.Close()
-	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, `{"error":{"message":"out of memory"}}`, http.StatusInternalServerError)
-	}))
-	defer bad.Close()
-	gw, token := startGateway(t)
-	doc := strings.Replace(modelsYAML, "BACKEND", good.URL, 1)
-	doc = strings.Replace(doc, "BACKEND", bad.URL, 1)
-	doc = strings.Replace(doc, "percent: 95}, {version: v1.2.0, percent: 5}", "percent: 0}, {version: v1.2.0, percent: 100}", 1)
-	file := filepath.Join(t.TempDir(), "models.yaml")
-	os.WriteFile(file, []byte(doc), 0o644)
-	g := []string{"--server", gw.AdminURL(), "--token", token}
-	cmd := func(args ...string) []string { return append(append([]string{}, args...), g...) }
-	mustRun(t, cmd("apply", "-f", file, "--reason", "canary takes all")...)
+	gw, token, cmd := failingCanary(t, 0)
 
 	var ids []string
 	for range 3 {
