@@ -58,6 +58,9 @@ func (c *cli) requestsCmd() *cobra.Command {
 			if err := unfilteredByReplica(q, list.Requests, nil); err != nil {
 				return err
 			}
+			if err := unfilteredByOutcome(q, list.Requests); err != nil {
+				return err
+			}
 			if q.RequestID != "" && len(list.Requests) == 0 {
 				return fmt.Errorf("no request with id %q is in the request log: it is written in batches (request_log.flush_interval), so try again in a moment, and check the id is the X-Request-Id the gateway sent", q.RequestID)
 			}
