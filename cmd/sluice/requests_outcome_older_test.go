@@ -2,10 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -35,28 +31,7 @@ func TestCLI_OutcomeFilterOlderGateway(t *testing.T) {
 	if err := gw.Store.AppendRequests(t.Context(), rows); err != nil {
 		t.Fatal(err)
 	}
-	target, _ := url.Parse(gw.AdminURL())
-	rp := httputil.NewSingleHostReverseProxy(target)
-	direct := rp.Director
-	rp.Director = func(r *http.Request) {
-		direct(r)
-		q := r.URL.Query()
-		q.Del("failed")
-		q.Del("category")
-		q.Del("route")
-		r.URL.RawQuery = q.Encode()
-	}
-	front := httptest.NewServer(rp)
-	t.Cleanup(front.Close)
-	via := func(args ...string) []string {
-		a := cmd(args...)
-		for i := range a {
-			if a[i] == gw.AdminURL() {
-				a[i] = front.URL
-			}
-		}
-		return a
-	}
+	via := olderGateway(t, gw.AdminURL(), cmd, "failed", "category", "route")
 	filters := [][]string{
 		{"requests", "--failed"},
 		{"requests", "chat", "--category", "code", "-o", "json"},
