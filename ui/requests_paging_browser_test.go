@@ -11,7 +11,9 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/fakellm"
+	"github.com/sluicehq/sluice/postgres/pgtest"
 )
 
 // TestDashboard_RequestsPagingTies: Older asked for the rows sent before
@@ -24,9 +26,19 @@ import (
 // markup (a client's category, a backend's finish reason and error, a key,
 // a replica's name, the request id itself) is shown as text, in the list
 // and in its detail.
+// On both stores: PostgreSQL keeps microseconds, and the next page's
+// bound, 1 ns after the oldest shown, is rounded up to the next one.
 func TestDashboard_RequestsPagingTies(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testRequestsPagingTies(t, nil) })
+	t.Run("postgres", func(t *testing.T) {
+		dsn := pgtest.Schema(t)
+		testRequestsPagingTies(t, func(c *config.Gateway) { c.Store = dsn })
+	})
+}
+
+func testRequestsPagingTies(t *testing.T, set func(*config.Gateway)) {
 	ctx, jsErrors := newBrowser(t)
-	g := MustGateway(t, MustBackend(t, fakellm.Config{}), MustBackend(t, fakellm.Config{}))
+	g := mustGatewayWith(t, MustBackend(t, fakellm.Config{}), MustBackend(t, fakellm.Config{}), set)
 	bg := context.Background()
 	t0 := time.Now().UTC().Add(-time.Hour).Truncate(time.Microsecond)
 	var rows []sluice.Observation
