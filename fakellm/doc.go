@@ -39,7 +39,7 @@
 //	  tool_call_rate: 0.8   # of the answers to chat and Responses requests that offer tools
 //	  stream_error_rate: 0.01   # streams whose first event is the error event (stream_error_at: first|middle)
 //	  stream_cut_rate: 0.01     # streams closed without their end (stream_cut_at: first|middle)
-//	  bad_answer_rate: 0.01     # whole 200 bodies that are no answer (bad_answer: html|cut|json_error)
+//	  bad_answer_rate: 0.01     # whole 200 bodies that are no answer (bad_answer: html|cut|json_error|overloaded)
 //	  ignore_stream_rate: 0.01  # streams answered whole (JSON, no events), as a backend ignoring "stream"
 //	  ignore_stream_encoding: gzip  # those whole answers encoded, unasked (gzip|deflate), as a compressing cache sends them
 //	categories:

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/textproto"
@@ -65,6 +66,10 @@ type Options struct {
 	// RetryBudget bounds the retries this gateway sends; nil means
 	// DefaultRetryBudgetPercent and DefaultRetryMinPerSecond.
 	RetryBudget *RetryBudget
+	// Logger gets a warning, at most one a RetryBudgetLogEvery per model,
+	// when the retry budget refused retries (logRetryRefused); nil
+	// discards.
+	Logger *slog.Logger
 	// ConnectTimeout bounds dialing a backend; default 5 s.
 	ConnectTimeout time.Duration
 	// FirstByteTimeout bounds the wait for the backend's response headers
@@ -212,6 +217,8 @@ type Proxy struct {
 	// counts them per model for /metrics.
 	retryBudget *retryBudget
 	retryStats  retryStats
+	// retryConf is the budget's settings, for its log line.
+	retryConf RetryBudget
 	// traceWrites: Options.Transport is an http.Transport, whose trace
 	// tells a request canceled before it was written (wroteWatch).
 	traceWrites bool
@@ -268,6 +275,10 @@ func New(opt Options) *Proxy {
 		rb = *opt.RetryBudget
 	}
 	p.retryBudget = newRetryBudget(rb.Percent, rb.MinPerSecond)
+	p.retryConf = rb
+	if p.opt.Logger == nil {
+		p.opt.Logger = slog.New(slog.DiscardHandler)
+	}
 	p.tracing.Store(opt.Tracing)
 	_, p.traceWrites = p.transport.(*http.Transport)
 	if p.transport == nil {
@@ -803,11 +814,8 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 	// (not while its connection was dialled or its TLS handshake made:
 	// unsent) had its prompt read by the backend.
 	estimateTokens(&obs, len(x.body), x.f.images, x.unmeasured, abandoned && !unsent(err))
-	if spent && obs.FinishReason == "" {
-		// Its row says why the failure was the answer: the request log
-		// has no column of its own for it (sluice.FinishRetryBudget).
-		obs.FinishReason = sluice.FinishRetryBudget
-	}
+	// Its row says why the failure was the answer (Envoy's URX flag).
+	obs.RetryBudgetSpent = spent
 	p.record(&obs, target.ID)
 	chargeTokens(x.r, &obs)
 	p.afterAnswer(x, target, &obs)
@@ -839,6 +847,9 @@ func (p *Proxy) spendRetry(model string, toStable, free bool) bool {
 		c.stableRefused.Add(1)
 	default:
 		c.endpointRefused.Add(1)
+	}
+	if !ok {
+		p.logRetryRefused(model, c)
 	}
 	return ok
 }
@@ -992,7 +1003,11 @@ func upstreamMessage(t *route.Target, class string, err error) string {
 	case sluice.ClassOverloaded:
 		// A stream's error event refusing for load before any of the
 		// answer (streamErrorEvent.overloaded): the 429 it would have
-		// sent before its stream.
+		// sent before its stream; or such an error sent whole with a 200.
+		var ev *streamErrorEvent
+		if errors.As(err, &ev) && ev.whole {
+			return "the backend for " + t.ID + " refused the request for load, in an error sent with a 200 instead of its answer: " + err.Error() + "; try again shortly"
+		}
 		return "the backend for " + t.ID + " refused the request for load, in its stream before any of the answer: " + err.Error() + "; try again shortly"
 	case "upstream_5xx":
 		// An error event before any of the stream's answer, or an error

@@ -20,7 +20,9 @@ var requestTests = []test{
 	{"FilterRequestID", testRequestsByID},
 	{"FilterClientKey", testRequestsByKey},
 	{"FilterReplica", testRequestsByReplica},
+	{"FilterOutcome", testRequestsByOutcome},
 	{"OddText", testRequestsOddText},
+	{"RetryBudgetSpent", testRequestsRetryBudgetSpent},
 	{"FilterTime", testRequestsTime},
 	{"Count", testRequestsCount},
 	{"Usage", testRequestsUsage},
@@ -79,8 +81,42 @@ func requestRows(n int, start time.Duration) []sluice.Observation {
 		rows[i].SplitConversation = rows[i].Route == "previous_response" && i/7%2 == 0
 		// Streams a backend answered whole, sent on as streams.
 		rows[i].StreamWhole = rows[i].Stream && i%9 == 4
+		// Failures the retry budget left as the client's answer.
+		rows[i].RetryBudgetSpent = rows[i].ErrorClass != "" && !rows[i].Retried && i%4 == 1
 	}
 	return rows
+}
+
+// testRequestsRetryBudgetSpent: a failure the retry budget left as the
+// answer reads back with its flag; a row one release wrote with the former
+// finish reason mark (sluice.FinishRetryBudgetLegacy) reads as one written
+// now, flagged with no finish reason, but an answer whose model said
+// "retry_budget" keeps it.
+func testRequestsRetryBudgetSpent(t *testing.T, s sluice.Store) {
+	rows := requestRows(4, 0)
+	for i := range rows {
+		rows[i].ErrorClass, rows[i].Retried, rows[i].FinishReason, rows[i].RetryBudgetSpent = "upstream_5xx", false, "", false
+	}
+	rows[0].RetryBudgetSpent = true
+	rows[1].FinishReason = sluice.FinishRetryBudgetLegacy
+	rows[2].ErrorClass, rows[2].FinishReason = "", sluice.FinishRetryBudgetLegacy
+	mustAppend(t, s, rows)
+	want := map[string][2]any{
+		rows[0].RequestID: {true, ""},
+		rows[1].RequestID: {true, ""},
+		rows[2].RequestID: {false, sluice.FinishRetryBudgetLegacy},
+		rows[3].RequestID: {false, ""},
+	}
+	got := mustRequests(t, s, sluice.RequestQuery{})
+	if len(got) != len(rows) {
+		t.Fatalf("%d rows read back, want %d", len(got), len(rows))
+	}
+	for _, o := range got {
+		if w := want[o.RequestID]; o.RetryBudgetSpent != w[0] || o.FinishReason != w[1] {
+			t.Errorf("row %s (error %q) read back retry_budget_spent %v, finish_reason %q; want %v, %q",
+				o.RequestID, o.ErrorClass, o.RetryBudgetSpent, o.FinishReason, w[0], w[1])
+		}
+	}
 }
 
 func mustAppend(t *testing.T, s sluice.Store, rows []sluice.Observation) {
@@ -317,6 +353,56 @@ func testRequestsByReplica(t *testing.T, s sluice.Store) {
 		}
 		if len(want) == 0 && q.Replica != "nope" && q.Replica != "gw-a-10" && q.RequestID == "" {
 			t.Fatalf("Requests(%+v): the rows hold none to find", q)
+		}
+		if q.Limit > 0 && len(want) > q.Limit {
+			want = want[:q.Limit]
+		}
+		checkRows(t, fmt.Sprintf("Requests(%+v)", q), mustRequests(t, s, q), want)
+		if got := mustCount(t, s, q); fmt.Sprint(sortedCounts(got)) != fmt.Sprint(sortedCounts(counts)) {
+			t.Errorf("CountRequests(%+v) = %v, want %v", q, sortedCounts(got), sortedCounts(counts))
+		}
+		checkUsage(t, s, rows, q)
+	}
+}
+
+// testRequestsByOutcome: rows are found by whether they failed (an error
+// class other than canceled and drain_cut), their category and their
+// route, alone or with the other filters (the dashboard's Requests view
+// asks for a canary's failed requests); counts and usage follow the
+// filter.
+func testRequestsByOutcome(t *testing.T, s sluice.Store) {
+	rows := requestRows(700, 0)
+	for i := range rows {
+		if i%13 == 6 {
+			rows[i].ErrorClass = sluice.ClassDrainCut
+		}
+	}
+	mustAppend(t, s, rows)
+	for _, q := range []sluice.RequestQuery{
+		{Failed: true},
+		{Failed: true, Model: "chat", Version: "v1.1.0"},
+		{Failed: true, Limit: 9},
+		{Failed: true, Since: rows[100].At, Until: rows[300].At},
+		{Failed: true, ClientKey: "team-a"},
+		{Failed: true, Category: "code"},
+		{Category: "support"},
+		{Category: "support", Route: "pin", Limit: 5},
+		{Route: "retry", Failed: true},
+		{Route: "nope"},
+		{Category: "nope", Failed: true},
+	} {
+		want := newestFirst(rows, func(o *sluice.Observation) bool { return matches(o, q) })
+		counts := map[string]int64{}
+		for _, o := range want {
+			if !o.Retried {
+				counts[o.Version]++
+			}
+		}
+		if len(want) == 0 && q.Route != "nope" && q.Category != "nope" {
+			t.Fatalf("Requests(%+v): the rows hold none to find", q)
+		}
+		if q.Failed && slices.ContainsFunc(want, func(o sluice.Observation) bool { return !o.Failed() }) {
+			t.Fatalf("matches(%+v) kept a row that did not fail", q)
 		}
 		if q.Limit > 0 && len(want) > q.Limit {
 			want = want[:q.Limit]
