@@ -502,6 +502,13 @@ func (c *Client) ShadowPairs(ctx context.Context, model string, q sluice.ShadowP
 	return out, err
 }
 
+// Replicas returns the gateway's live replicas (GET /admin/v1/replicas).
+func (c *Client) Replicas(ctx context.Context) (ReplicaList, error) {
+	var out ReplicaList
+	_, err := c.do(ctx, "GET", "/admin/v1/replicas", nil, nil, &out)
+	return out, err
+}
+
 // ConcludeRollout ends model's A/B test on the arm pick names
 // ("candidate" or "baseline"), with reason.
 func (c *Client) ConcludeRollout(ctx context.Context, model, pick, reason string) (sluice.Rollout, error) {

@@ -126,6 +126,9 @@ func mustEnvWith(tb testing.TB, wrap func(sluice.Store) sluice.Store) *env {
 		Summary: func(model string, since time.Time) any {
 			return map[string]any{"model": model, "since": since}
 		},
+		Replicas: func(context.Context) (api.ReplicaList, error) {
+			return api.ReplicaList{Replicas: []api.Replica{{Name: "lone", Release: "devel"}}}, nil
+		},
 		ShadowPairs: keptPairs{{Seq: 1, Model: "chat", Prompt: "hi", Diff: sluice.ShadowDiff{Refusal: "none", Error: "none", ToolCall: "none"}}},
 	})
 	hs := httptest.NewServer(srv.Handler())

@@ -103,7 +103,7 @@ func TestServer_RequestBodies(t *testing.T) {
 	})
 	t.Run("ErrUnknownPath", func(t *testing.T) {
 		r := e.do(t, "GET", "/admin/v1/modles", viewerSecret, nil)
-		r.want(t, http.StatusNotFound, "there is no admin endpoint GET /admin/v1/modles", "models, versions")
+		r.want(t, http.StatusNotFound, "there is no admin endpoint GET /admin/v1/modles", "models, versions", "alerts, replicas or whoami")
 	})
 	t.Run("ErrBadQuery", func(t *testing.T) {
 		r := e.do(t, "GET", "/admin/v1/audit?limit=ten", viewerSecret, nil)

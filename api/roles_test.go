@@ -19,6 +19,7 @@ var roleCases = []struct {
 	ok                    int
 }{
 	{"GET", "/admin/v1/whoami", "/admin/v1/whoami", "", sluice.RoleViewer, 200},
+	{"GET", "/admin/v1/replicas", "/admin/v1/replicas", "", sluice.RoleViewer, 200},
 	{"GET", "/admin/v1/models", "/admin/v1/models", "", sluice.RoleViewer, 200},
 	{"GET", "/admin/v1/models/{model}", "/admin/v1/models/chat", "", sluice.RoleViewer, 200},
 	{"GET", "/admin/v1/versions", "/admin/v1/versions?model=chat", "", sluice.RoleViewer, 200},

@@ -87,6 +87,9 @@ type Options struct {
 	// ever): a key issued with a budget_period longer is refused, as its
 	// budget is summed from the log.
 	LogRetention time.Duration
+	// Replicas returns the live replicas for GET /admin/v1/replicas; nil
+	// makes it answer 404.
+	Replicas Replicas
 }
 
 // Server serves the admin API.
@@ -115,7 +118,9 @@ type Server struct {
 	limitShare func(string) float64
 	// logRetention is Options.LogRetention.
 	logRetention time.Duration
-	handler      http.Handler
+	// replicas is Options.Replicas.
+	replicas Replicas
+	handler  http.Handler
 }
 
 // New returns a Server. It panics when opt.Control is nil, a wiring bug.
@@ -145,6 +150,7 @@ func New(opt Options) *Server {
 		limitReplicas: opt.LimitReplicas,
 		limitShare:    opt.LimitShare,
 		logRetention:  opt.LogRetention,
+		replicas:      opt.Replicas,
 	}
 	if s.auth == nil {
 		s.auth = NewAuth(s.store, nil)
@@ -203,6 +209,7 @@ const (
 // endpoints is the API's route table.
 var endpoints = []endpoint{
 	{"GET", "/admin/v1/whoami", viewer, (*Server).whoami},
+	{"GET", "/admin/v1/replicas", viewer, (*Server).listReplicas},
 	{"GET", "/admin/v1/models", viewer, (*Server).listModels},
 	{"GET", "/admin/v1/models/{model}", viewer, (*Server).getModel},
 	{"GET", "/admin/v1/versions", viewer, (*Server).listVersions},
@@ -266,7 +273,7 @@ func (s *Server) buildMux() http.Handler {
 		})
 	}
 	mux.HandleFunc("/admin/v1/", func(w http.ResponseWriter, r *http.Request) {
-		WriteError(w, sluice.Errorf(sluice.CodeNotFound, "there is no admin endpoint %s %s: the API's paths start with /admin/v1/ followed by models, versions, apply, routes, summary, audit, requests, usage, tokens, keys, rollouts, shadow, plan, drills, alerts or whoami", r.Method, r.URL.Path))
+		WriteError(w, sluice.Errorf(sluice.CodeNotFound, "there is no admin endpoint %s %s: the API's paths start with /admin/v1/ followed by models, versions, apply, routes, summary, audit, requests, usage, tokens, keys, rollouts, shadow, plan, drills, alerts, replicas or whoami", r.Method, r.URL.Path))
 	})
 	return mux
 }

@@ -63,6 +63,14 @@ type DrainOptions struct {
 	// published in it (the busiest MaxDemandKeys), for ShareLimits to
 	// weigh each key's share by; nil publishes none.
 	Demand func() map[string]float64
+	// Release is the release of this replica's binary (sluice.Release),
+	// published in its beat for `sluice replicas`; "" publishes none, as
+	// an older binary's beat.
+	Release string
+	// Leading, if set, says whether this replica runs the rollout
+	// controller, published in its beat; call Changed when it changes.
+	// Nil publishes false.
+	Leading func() bool
 }
 
 // Drain makes the drain after a rollback cover the requests in flight
@@ -107,10 +115,7 @@ func NewDrain(opt DrainOptions) *Drain {
 // beat is written at once.
 func (d *Drain) Routed(rev int64) {
 	d.routed.Store(rev)
-	select {
-	case d.kick <- struct{}{}:
-	default:
-	}
+	d.Changed()
 }
 
 // Draining says that this replica stops taking new requests and only
@@ -120,6 +125,16 @@ func (d *Drain) Routed(rev int64) {
 // requests in flight.
 func (d *Drain) Draining() {
 	d.draining.Store(true)
+	d.Changed()
+}
+
+// Expiry returns the age past which a replica's beat is ignored: the
+// fleet's live window.
+func (d *Drain) Expiry() time.Duration { return d.opt.Expiry }
+
+// Changed has the beat written at once, as what it says of this replica
+// changed (it became the leader or stopped being one).
+func (d *Drain) Changed() {
 	select {
 	case d.kick <- struct{}{}:
 	default:
@@ -136,7 +151,10 @@ func (d *Drain) Run(ctx context.Context) {
 	// beat writes the beat; measure says to measure the demand anew (an
 	// Interval's beat), else the last written is written again.
 	beat := func(measure bool) {
-		b := postgres.ReplicaBeat{Replica: d.opt.Replica, Revision: d.routed.Load(), Draining: d.draining.Load()}
+		b := postgres.ReplicaBeat{Replica: d.opt.Replica, Revision: d.routed.Load(), Draining: d.draining.Load(), Release: d.opt.Release}
+		if d.opt.Leading != nil {
+			b.Leader = d.opt.Leading()
+		}
 		var demand Demand
 		if measure {
 			if d.opt.Demand != nil {

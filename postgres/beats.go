@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,6 +37,13 @@ type ReplicaBeat struct {
 	// clock's Interval boundary: fleet.Drain), so that every replica
 	// weighs the same one; 0 in an older binary's beat.
 	DemandEpoch int64
+	// Release is the release of the binary the replica runs, as `sluice
+	// version` prints it (sluice.Release); "" in an older binary's beat,
+	// which has none: not known.
+	Release string
+	// Leader says the replica runs the rollout controller (holds the
+	// leader lock) as of its beat; not known (false) when Release is "".
+	Leader bool
 	// Age is how long ago the row was written, by the server's clock; set
 	// by ReplicaBeats.
 	Age time.Duration
@@ -58,11 +66,17 @@ func (s *Store) PutReplicaBeat(ctx context.Context, b ReplicaBeat) error {
 	if err != nil {
 		return err
 	}
-	const sql = `INSERT INTO replica_beats (replica, revision, inflight, draining, demand, demand_rest, demand_epoch, beat_at) VALUES ($1, $2, $3, $4, $5, $6, $7, now())
+	var release *string // "" is written as NULL: not known
+	if b.Release != "" {
+		release = &b.Release
+	}
+	const sql = `INSERT INTO replica_beats (replica, revision, inflight, draining, demand, demand_rest, demand_epoch, release, leader, beat_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $8::text IS NULL THEN NULL ELSE $9::boolean END, now())
 		ON CONFLICT (replica) DO UPDATE SET revision = EXCLUDED.revision, inflight = EXCLUDED.inflight, draining = EXCLUDED.draining,
-			demand = EXCLUDED.demand, demand_rest = EXCLUDED.demand_rest, demand_epoch = EXCLUDED.demand_epoch, beat_at = EXCLUDED.beat_at`
+			demand = EXCLUDED.demand, demand_rest = EXCLUDED.demand_rest, demand_epoch = EXCLUDED.demand_epoch,
+			release = EXCLUDED.release, leader = EXCLUDED.leader, beat_at = EXCLUDED.beat_at`
 	return s.write(ctx, "write replica beat", func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, sql, b.Replica, b.Revision, counts, b.Draining, demand, b.DemandRest, b.DemandEpoch)
+		_, err := tx.Exec(ctx, sql, b.Replica, b.Revision, counts, b.Draining, demand, b.DemandRest, b.DemandEpoch, release, b.Leader)
 		return err
 	})
 }
@@ -73,36 +87,67 @@ func (s *Store) PutReplicaBeat(ctx context.Context, b ReplicaBeat) error {
 func (s *Store) ReplicaBeats(ctx context.Context, except string, maxAge time.Duration) ([]ReplicaBeat, error) {
 	var out []ReplicaBeat
 	err := s.read(ctx, "read replica beats", func(tx pgx.Tx) error {
-		out = out[:0]
-		rows, err := tx.Query(ctx, `SELECT replica, revision, inflight, draining, demand, demand_rest, demand_epoch, extract(epoch FROM now() - beat_at)
-			FROM replica_beats WHERE replica <> $1 AND beat_at > now() - $2::bigint * interval '1 microsecond'
-			ORDER BY replica`, except, maxAge.Microseconds())
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var b ReplicaBeat
-			var counts, demand []byte
-			var age float64
-			if err := rows.Scan(&b.Replica, &b.Revision, &counts, &b.Draining, &demand, &b.DemandRest, &b.DemandEpoch, &age); err != nil {
-				return err
-			}
-			if err := json.Unmarshal(counts, &b.InFlight); err != nil {
-				return err
-			}
-			if demand != nil {
-				// NULL (an older binary's beat) stays nil: not known.
-				if err := json.Unmarshal(demand, &b.Demand); err != nil {
-					return err
-				}
-			}
-			b.Age = time.Duration(age * float64(time.Second))
-			out = append(out, b)
-		}
-		return rows.Err()
+		var err error
+		out, err = liveBeats(ctx, tx, except, maxAge)
+		return err
 	})
 	return out, err
+}
+
+// Fleet returns the rows of every replica written less than maxAge ago
+// (by the server's clock), and the registry revision the store holds
+// (the newest any replica can route by), read at one moment: what
+// `sluice replicas` shows.
+func (s *Store) Fleet(ctx context.Context, maxAge time.Duration) (beats []ReplicaBeat, revision int64, err error) {
+	err = s.read(ctx, "read the fleet's replicas", func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, "SELECT revision FROM meta WHERE id = 1").Scan(&revision); err != nil {
+			return fmt.Errorf("read revision: %w", err)
+		}
+		beats, err = liveBeats(ctx, tx, "", maxAge)
+		return err
+	})
+	return beats, revision, err
+}
+
+// liveBeats reads the rows of the replicas other than except written less
+// than maxAge ago, by name.
+func liveBeats(ctx context.Context, tx pgx.Tx, except string, maxAge time.Duration) ([]ReplicaBeat, error) {
+	rows, err := tx.Query(ctx, `SELECT replica, revision, inflight, draining, demand, demand_rest, demand_epoch, release, leader, extract(epoch FROM now() - beat_at)
+		FROM replica_beats WHERE replica <> $1 AND beat_at > now() - $2::bigint * interval '1 microsecond'
+		ORDER BY replica`, except, maxAge.Microseconds())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ReplicaBeat
+	for rows.Next() {
+		var b ReplicaBeat
+		var counts, demand []byte
+		var release *string
+		var leader *bool
+		var age float64
+		if err := rows.Scan(&b.Replica, &b.Revision, &counts, &b.Draining, &demand, &b.DemandRest, &b.DemandEpoch, &release, &leader, &age); err != nil {
+			return nil, err
+		}
+		if release != nil { // NULL: an older binary's beat
+			b.Release = *release
+		}
+		if leader != nil {
+			b.Leader = *leader
+		}
+		if err := json.Unmarshal(counts, &b.InFlight); err != nil {
+			return nil, err
+		}
+		if demand != nil {
+			// NULL (an older binary's beat) stays nil: not known.
+			if err := json.Unmarshal(demand, &b.Demand); err != nil {
+				return nil, err
+			}
+		}
+		b.Age = time.Duration(age * float64(time.Second))
+		out = append(out, b)
+	}
+	return out, rows.Err()
 }
 
 // DeleteReplicaBeat deletes replica's row, as the replica stops.

@@ -206,6 +206,78 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 }
 
+// holder is the PostgreSQL session that holds an advisory lock, as
+// pg_stat_activity shows it to this session; pid 0 when not known.
+type holder struct {
+	pid    int32
+	app    string // application_name: "sluice" or "sluice REPLICA" for a gateway
+	client string // the client's address, "" over a Unix socket
+	since  time.Time
+}
+
+// lockHolder returns the session holding the advisory lock key (a
+// bigint key is in pg_locks as classid, its high 32 bits, and objid, its
+// low 32 bits, with objsubid 1), within a second even once ctx ended.
+// What this session may not see (another role's sessions without
+// pg_read_all_stats) is left empty.
+func lockHolder(ctx context.Context, conn *pgx.Conn, key string) holder {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	var h holder
+	var app, client *string
+	var since *time.Time
+	err := conn.QueryRow(ctx, `SELECT l.pid, a.application_name, host(a.client_addr), a.backend_start
+		FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+			AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+			AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended($1, 0)
+		LIMIT 1`, key).Scan(&h.pid, &app, &client, &since)
+	if err != nil {
+		return holder{}
+	}
+	if app != nil {
+		h.app = *app
+	}
+	if client != nil {
+		h.client = *client
+	}
+	if since != nil {
+		h.since = *since
+	}
+	return h
+}
+
+// String names the session for a message.
+func (h holder) String() string {
+	if h.pid == 0 {
+		return "another process (its session is not visible to this role)"
+	}
+	parts := []string{fmt.Sprintf("PostgreSQL backend pid %d", h.pid)}
+	if h.app != "" {
+		parts = append(parts, fmt.Sprintf("application %q", h.app))
+	}
+	if h.client != "" {
+		parts = append(parts, "client "+h.client)
+	}
+	if !h.since.IsZero() {
+		parts = append(parts, "connected since "+h.since.UTC().Format("2006-01-02 15:04:05 UTC"))
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return parts[0] + " (" + strings.Join(parts[1:], ", ") + ")"
+}
+
+// fix says what an operator does about a lock never let go.
+func (h holder) fix() string {
+	end := "end its session"
+	if h.pid != 0 {
+		end = fmt.Sprintf("end its session (SELECT pg_terminate_backend(%d))", h.pid)
+	}
+	return "a replica migrating the schema holds it until its migrations end (an index built CONCURRENTLY on a large request log takes minutes); " +
+		"if that process is gone or hung, " + end + " and start this replica again"
+}
+
 // migrateDeadlockTries bounds the runs of a migration outside a
 // transaction that the server failed as a deadlock (migrate).
 const migrateDeadlockTries = 5
@@ -233,15 +305,30 @@ func (s *Store) migrateLocked(ctx context.Context, conn *pgxpool.Conn, ms []migr
 	}
 	if !locked {
 		start := time.Now()
-		s.report(MigrationState{Since: start, Latest: latest})
-		s.logf("store migration lock held by another process (a replica migrating the schema); waiting for it", "store", s.where, "schema", s.schema)
+		holder := lockHolder(ctx, conn.Conn(), key)
+		s.report(MigrationState{Since: start, Latest: latest, Holder: holder.String()})
+		s.logf("store migration lock held by another process (a replica migrating the schema); waiting for it", "store", s.where, "schema", s.schema, "held_by", holder.String())
+		// stopped says that the start was stopped (SIGTERM) while it
+		// waited, and who holds the lock now (as the wait began when its
+		// connection no longer answers, a poll cancelled), as a lock
+		// never let go is why a replica waits for ever.
+		stopped := func() error {
+			if h := lockHolder(ctx, conn.Conn(), key); h.pid != 0 {
+				holder = h
+			}
+			return sluice.Errorf(sluice.CodeUnavailable, "open store: stopped (%v) after waiting %s for the migration lock of schema %s, held by %s: %s",
+				ctx.Err(), time.Since(start).Round(time.Second), s.schema, holder, holder.fix())
+		}
 		for !locked {
 			select {
 			case <-ctx.Done():
-				return s.mapErr(ctx, "open store: wait for the migration lock", ctx.Err())
+				return stopped()
 			case <-time.After(migrateLockPoll):
 			}
 			if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key).Scan(&locked); err != nil {
+				if ctx.Err() != nil { // stopped during the poll itself
+					return stopped()
+				}
 				return s.mapErr(ctx, "open store: wait for the migration lock", err)
 			}
 		}

@@ -66,6 +66,9 @@ type MigrationState struct {
 	// Outside is set for a migration run outside a transaction (an index
 	// built CONCURRENTLY), which may take minutes on a large table.
 	Outside bool
+	// Holder names the session holding the migration lock, as PostgreSQL
+	// showed it when the wait began, when not Locked.
+	Holder string
 }
 
 // Store is the sluice.Store on a PostgreSQL schema. It is safe for

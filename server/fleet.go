@@ -70,12 +70,17 @@ func (s *Server) fleetDrain(opt *rollout.Options) {
 	if s.fleet == nil {
 		return
 	}
-	dopt := fleet.DrainOptions{Store: s.replica.store, Replica: s.fleet.Replica(), InFlight: s.Proxy.InFlightVersions, Logger: s.logger, WriteFailed: s.storeWrites.failed(whatBeat)}
+	dopt := fleet.DrainOptions{Store: s.replica.store, Replica: s.fleet.Replica(), InFlight: s.Proxy.InFlightVersions, Logger: s.logger, WriteFailed: s.storeWrites.failed(whatBeat),
+		// What `sluice replicas` shows of this replica.
+		Release: sluice.Release, Leading: s.replica.leader.Leading}
 	if s.Keys != nil {
 		// Each key's demand here, for the shares of its limits.
 		dopt.Demand = func() map[string]float64 { return s.keyShare.Demand(time.Now()) }
 	}
 	s.drain = fleet.NewDrain(dopt)
+	// The leader election starts after this (startReplica): a change of
+	// leader is in the beat at once.
+	s.replica.onLeadChange = s.drain.Changed
 	opt.InFlightElsewhere, opt.Replica, opt.Alive = s.drain.InFlightElsewhere, s.fleet.Replica(), s.drain.Alive
 	opt.Hold = s.replica.store.TryHold // fire drills, fleet-wide
 }

@@ -28,6 +28,10 @@ type replica struct {
 	store  *postgres.Store
 	leader *postgres.Leader
 	kick   chan struct{} // a reload is wanted; coalesced
+	// onLeadChange, if set, is called as this replica becomes the leader
+	// or stops being one (the beat says which); set before the election
+	// starts.
+	onLeadChange func()
 }
 
 // newReplica returns the replica machinery for st, or nil when st is not
@@ -43,6 +47,9 @@ func newReplica(st sluice.Store, logger *slog.Logger) *replica {
 	r.leader = pg.NewLeader(postgres.LeaderOptions{Logger: logger, OnChange: func(leading bool) {
 		if leading {
 			r.reload()
+		}
+		if r.onLeadChange != nil {
+			r.onLeadChange()
 		}
 	}})
 	return r

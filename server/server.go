@@ -398,6 +398,7 @@ func newServer(ctx context.Context, opt Options, made **Server) (*Server, error)
 		Summary:     func(model string, since time.Time) any { return s.summary(model, since) },
 		ShadowPairs: s.pairs,
 		Replica:     s.Replica,
+		Replicas:    s.replicas,
 		// The keys in force, as SIGHUP reloads them: a ?key= naming none
 		// that matches no request is refused without being repeated.
 		ClientKeys: func(name string) (bool, bool) {

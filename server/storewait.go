@@ -110,6 +110,7 @@ func (s *Server) storeWaiting(err error) {
 // next start) and /healthz says what it does and for how long; /readyz
 // answers 503 until the store is ready.
 func (s *Server) storeMigrating(m postgres.MigrationState) {
+	s.storeState.migrating(m)
 	if s.waiting == nil {
 		if m.Locked && m.From == 0 {
 			return
@@ -193,10 +194,24 @@ type storeState struct {
 	lost  atomic.Bool  // started, and the store's last check failed (watchStore)
 	tries atomic.Int64 // the failed tries to reach the store at the start
 	since atomic.Int64 // when the wait began, Unix nanoseconds; 0 when not waiting
+	// lockSince is when this start began to wait for the migration lock
+	// another process holds, Unix nanoseconds; 0 when it does not wait.
+	lockSince atomic.Int64
+}
+
+// migrating notes what the store's migrations do: waiting for the
+// migration lock or not.
+func (st *storeState) migrating(m postgres.MigrationState) {
+	if m.Locked {
+		st.lockSince.Store(0)
+	} else {
+		st.lockSince.Store(m.Since.UnixNano())
+	}
 }
 
 // failed counts a failed try at the start, which begins the wait.
 func (st *storeState) failed() {
+	st.lockSince.Store(0) // the try that waited for the lock failed
 	st.tries.Add(1)
 	st.since.CompareAndSwap(0, time.Now().UnixNano())
 }
@@ -204,6 +219,7 @@ func (st *storeState) failed() {
 // opened ends the wait: the store answered.
 func (st *storeState) opened() {
 	st.since.Store(0)
+	st.lockSince.Store(0)
 	st.ready.Store(true)
 }
 
@@ -223,6 +239,15 @@ func (st *storeState) collectors() []prometheus.Collector {
 			func() float64 {
 				since := st.since.Load()
 				if since == 0 || st.ready.Load() {
+					return 0
+				}
+				return time.Since(time.Unix(0, since)).Seconds()
+			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_store_migration_lock_wait_seconds",
+			Help: "How long the starting gateway has waited for the store's migration lock, which another process holds (a replica migrating the schema); 0 when it does not wait. A lock never let go keeps a replica alive and not ready for ever: alert when this stays high (its log names the lock's holder)."},
+			func() float64 {
+				since := st.lockSince.Load()
+				if since == 0 {
 					return 0
 				}
 				return time.Since(time.Unix(0, since)).Seconds()
@@ -261,8 +286,15 @@ func (w *storeWait) doing() string {
 func migrationDoing(m postgres.MigrationState, took time.Duration) string {
 	took = took.Round(time.Second)
 	if !m.Locked {
-		return fmt.Sprintf("starting: waiting for the store's migration lock for %s: another process (a replica of this gateway) "+
+		msg := fmt.Sprintf("starting: waiting for the store's migration lock for %s: another process (a replica of this gateway) "+
 			"is migrating the schema; this one then applies what is left, up to migration %04d", took, m.Latest)
+		if m.Holder != "" {
+			// Not the holder itself: these answers are unauthenticated
+			// (the public listener's too), and it names a PostgreSQL
+			// session's client address and backend pid.
+			msg += "; this replica's log names the session holding the lock (held_by) and how to end it"
+		}
+		return msg
 	}
 	msg := fmt.Sprintf("starting: migrating the store: migration %s (from version %d to %d) running for %s", m.Name, m.From, m.Latest, took)
 	if m.Outside {

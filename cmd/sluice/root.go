@@ -96,7 +96,7 @@ func (c *cli) rootCmd() *cobra.Command {
 	// secret away.
 	pf.StringVar(&c.token, "token", "", "admin API token (env SLUICE_TOKEN)")
 	pf.StringVarP(&c.output, "output", "o", "table", "output format: table or json (jsonl for sluice rollout pairs)")
-	root.AddCommand(c.serveCmd(), c.applyCmd(), c.getCmd(), c.setCmd(), c.labelCmd(), c.stageCmd(), c.auditCmd(), c.requestsCmd(), c.usageCmd(), c.tokenCmd(), c.keyCmd(), c.fakellmCmd(), c.demoCmd(), c.rolloutCmd(), c.planCmd(), c.alertCmd(), c.benchCmd(), c.simCmd(), c.storeCmd(), c.versionCmd())
+	root.AddCommand(c.serveCmd(), c.applyCmd(), c.getCmd(), c.setCmd(), c.labelCmd(), c.stageCmd(), c.auditCmd(), c.requestsCmd(), c.usageCmd(), c.tokenCmd(), c.keyCmd(), c.fakellmCmd(), c.demoCmd(), c.rolloutCmd(), c.planCmd(), c.alertCmd(), c.benchCmd(), c.simCmd(), c.storeCmd(), c.versionCmd(), c.replicasCmd())
 	return root
 }
 

@@ -12,6 +12,7 @@ import (
 // Binary is one program, built on first use.
 type Binary struct {
 	pkg, name string
+	args      []string // go build's flags, before -o
 	once      sync.Once
 	mu        sync.Mutex
 	dir, path string
@@ -19,8 +20,12 @@ type Binary struct {
 }
 
 // New returns pkg (an import path or a directory relative to the test's
-// package, such as "./testdata/loadgen"), to be built as name.
-func New(pkg, name string) *Binary { return &Binary{pkg: pkg, name: name} }
+// package, such as "./testdata/loadgen"), to be built as name, with go
+// build's flags args (such as "-ldflags", "-X …=v0.9.1" to stamp a
+// release).
+func New(pkg, name string, args ...string) *Binary {
+	return &Binary{pkg: pkg, name: name, args: args}
+}
 
 // Path builds the program the first time it is called and returns where
 // it is.
@@ -35,7 +40,7 @@ func (b *Binary) Path() (string, error) {
 		}
 		b.dir = dir
 		bin := filepath.Join(dir, b.name)
-		if out, err := exec.Command("go", "build", "-o", bin, b.pkg).CombinedOutput(); err != nil {
+		if out, err := exec.Command("go", append(append([]string{"build"}, b.args...), "-o", bin, b.pkg)...).CombinedOutput(); err != nil {
 			b.err = fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
 			return
 		}

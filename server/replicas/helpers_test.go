@@ -32,8 +32,8 @@ const secret = "replica-test-secret-0123456789abcdef"
 // sluiceBin is the sluice binary, built once for the package.
 var sluiceBin = testbin.New("github.com/sluicehq/sluice/cmd/sluice", "sluice")
 
-// TestMain removes the binary the tests built.
-func TestMain(m *testing.M) { testbin.Main(m, sluiceBin) }
+// TestMain removes the binaries the tests built.
+func TestMain(m *testing.M) { testbin.Main(m, sluiceBin, sluiceOld, sluiceNew) }
 
 var servingRE = regexp.MustCompile(`serving the OpenAI API at (http://[0-9.:]+)/v1`)
 
@@ -70,6 +70,8 @@ type fleet struct {
 	dsn      string
 	backend  *fakellm.Server
 	replicas []*replica
+	// bin is the binary spawn starts; nil means sluiceBin.
+	bin *testbin.Binary
 }
 
 const modelsYAML = `models:
@@ -165,7 +167,11 @@ func (f *fleet) start(n int) []*replica {
 // spawn starts n more replica processes without waiting for them.
 func (f *fleet) spawn(n int) []*replica {
 	f.t.Helper()
-	bin, err := sluiceBin.Path()
+	b := f.bin
+	if b == nil {
+		b = sluiceBin
+	}
+	bin, err := b.Path()
 	if err != nil {
 		f.t.Fatal(err)
 	}

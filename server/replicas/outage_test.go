@@ -127,6 +127,9 @@ func TestReplicas_PostgresOutage(t *testing.T) {
 	} else {
 		t.Logf("admin change while PostgreSQL is down: 503: %v", err)
 	}
+	if _, err := rs[2].client.Replicas(ctx); sluice.ErrorCode(err) != sluice.CodeUnavailable || !strings.Contains(err.Error(), "PostgreSQL") {
+		t.Errorf("the fleet's replicas while PostgreSQL is down: %v (code %q), want 503 unavailable naming PostgreSQL", err, sluice.ErrorCode(err))
+	}
 	for _, r := range rs {
 		resp, err := http.Get(r.url + "/readyz")
 		if err != nil || resp.StatusCode != 200 {

@@ -1644,6 +1644,61 @@
     return [h("td", { class: "n key-requests" }, v("requests")), h("td", { class: "n key-errors" }, v("errors")), tok("input_tokens", "key-input"), out];
   }
 
+  // ---- replicas ----
+  // The Replicas box (GET /admin/v1/replicas, as sluice replicas): on a
+  // fleet the live replicas, each one's release, leader, routing revision,
+  // requests in flight, draining, with a warning line when they run more
+  // than one release; on a lone gateway one line. Read again every
+  // REPLICAS_MS while the Overview is shown.
+  // Two reads may overlap (the timer and a return to the Overview, a
+  // slow store): only the latest one started fills the box, once it
+  // answered, so rows are never shown twice nor an older answer last.
+  const REPLICAS_MS = 5000;
+  let replicasRead = 0;
+  async function loadReplicas() {
+    if (document.hidden || route().tab !== "overview") return;
+    const read = ++replicasRead;
+    let l, failed;
+    try {
+      l = await admin("GET", "/replicas");
+    } catch (e) {
+      failed = e;
+    }
+    if (read !== replicasRead) return;
+    const card = $("replicas-card"), sub = $("replicas-sub"), warns = clear($("replicas-warnings"));
+    const table = $("replicas-table"), tb = clear(table.querySelector("tbody"));
+    if (failed) {
+      const e = failed;
+      card.hidden = false;
+      table.hidden = true;
+      sub.textContent = "";
+      warns.append(h("p", { class: "muted small", id: "replicas-error" }, "Cannot read the replicas: " + e.message));
+      return;
+    }
+    card.hidden = false;
+    if (!l.fleet) {
+      const r = l.replicas[0] || {};
+      table.hidden = true;
+      sub.textContent = "";
+      warns.append(h("p", { class: "small", id: "replicas-line" }, "A lone gateway, the only replica: release " + r.release + ", routing revision " + r.revision +
+        ", " + r.in_flight + " requests in flight (a fleet of replicas shares a PostgreSQL store)."));
+      return;
+    }
+    sub.textContent = l.replicas.length + " live (a beat in the last " + l.live_window_seconds + " s), newest routing revision " + l.newest_revision;
+    for (const w of l.warnings || []) warns.append(h("p", { class: "replicas-warn" }, w));
+    table.hidden = false;
+    for (const r of l.replicas) {
+      tb.append(h("tr", { class: (r.behind ? "behind " : "") + (r.draining ? "draining" : ""), dataset: { name: r.name } },
+        h("td", { class: "mono" }, r.name, r.self ? h("span", { class: "muted small" }, " (this page's)") : null),
+        h("td", { class: "mono" }, r.release),
+        h("td", {}, r.leader == null ? h("span", { class: "muted", title: "its binary predates this field" }, "?") : r.leader ? h("span", { class: "chip production" }, "leader") : ""),
+        h("td", { class: "n rev" }, r.revision + (r.behind ? " (behind)" : "")),
+        h("td", { class: "n" }, r.in_flight),
+        h("td", { class: "drain" }, r.draining ? "draining" : "no"),
+        h("td", { class: "n" }, r.beat_age_seconds.toFixed(1) + " s ago")));
+    }
+  }
+
   // ---- requests ----
   // The Requests tab reads the request log through the admin API (GET
   // /admin/v1/requests, a viewer's read, as sluice requests is): the
@@ -1884,7 +1939,7 @@
       closePast();
       if (!state.history || state.history.stale) loadHistory(false, !!state.history);
     } else if (tab === "history") loadHistory(false);
-    if (tab === "overview") renderCharts();
+    if (tab === "overview") { renderCharts(); loadReplicas(); }
   }
 
   // waitForModels shows that no model is registered yet and looks again
@@ -2038,6 +2093,7 @@
     if (el && el.dataset.expiresAt) setExpiry(el.dataset.expiresAt, Number(el.dataset.expiresInMs) - performance.now());
     setInterval(showLeft, 1000);
     setInterval(checkSession, TOKEN_RECHECK_MS);
+    setInterval(loadReplicas, REPLICAS_MS);
   }
 
   document.addEventListener("DOMContentLoaded", async () => {

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+)
+
+// replicasCmd lists the gateway's live replicas: the question a rolling
+// upgrade asks (which replica runs which release, which one leads, is any
+// behind or draining), which each pod's /metrics answered one at a time.
+func (c *cli) replicasCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "replicas",
+		Short: "List the live replicas of a fleet: each one's release, whether it leads, the routing revision it serves, its requests in flight, whether it drains",
+		Long: "List the replicas sharing the gateway's PostgreSQL store whose heartbeat is within the fleet's live window (5 s): each " +
+			"one's release (as `sluice version` prints it; \"unknown\" for a binary older than this field), whether it runs the rollout " +
+			"controller (LEADER; \"?\" when its binary does not say), the registry revision it routes by (and the newest, when it is " +
+			"behind), its requests in flight, whether it is draining, and how old its last beat is. A fleet on more than one release " +
+			"is warned of. A lone gateway (SQLite) answers one row, itself.",
+		Example: `  sluice replicas
+  sluice replicas -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			l, err := cl.Replicas(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if c.output == "json" {
+				return c.printJSON(l)
+			}
+			tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tRELEASE\tLEADER\tREVISION\tIN FLIGHT\tDRAINING\tLAST BEAT")
+			for _, r := range l.Replicas {
+				name := r.Name
+				if r.Self && l.Fleet {
+					name += " (answering)"
+				}
+				leader := "?"
+				if r.Leader != nil {
+					leader = yesNo(*r.Leader)
+				}
+				rev := strconv.FormatInt(r.Revision, 10)
+				if r.Behind {
+					rev += fmt.Sprintf(" (behind %d)", l.NewestRevision)
+				}
+				beat := "now"
+				if l.Fleet {
+					beat = fmt.Sprintf("%.1fs ago", r.BeatAge)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", name, r.Release, leader, rev, r.InFlight, yesNo(r.Draining), beat)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if l.Fleet && len(l.Replicas) == 0 {
+				fmt.Fprintln(c.stderr, "no replica has beaten in the live window: the replicas cannot write to the store (their logs say why)")
+			}
+			if l.Note != "" {
+				fmt.Fprintln(c.stderr, l.Note)
+			}
+			for _, w := range l.Warnings {
+				fmt.Fprintf(c.stderr, "warning: %s\n", w)
+			}
+			return nil
+		},
+	}
+}
+
+// yesNo writes a flag as a table cell.
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}

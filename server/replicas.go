@@ -1,0 +1,50 @@
+package server
+
+import (
+	"context"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
+)
+
+// loneNote is what GET /admin/v1/replicas says on SQLite.
+const loneNote = "a lone gateway: its SQLite store is this process's alone, so it is the only replica (a fleet shares a PostgreSQL store)"
+
+// replicas answers GET /admin/v1/replicas: on a shared store the replicas
+// whose beat is within the fleet's live window, as their beats say, with
+// the store's registry revision; on SQLite this process alone.
+func (s *Server) replicas(ctx context.Context) (api.ReplicaList, error) {
+	if s.drain == nil {
+		leader := true // the only rollout controller
+		return api.ReplicaList{Note: loneNote, NewestRevision: s.Control.Registry().Revision,
+			Replicas: []api.Replica{{Name: "this gateway", Release: sluice.Release, Leader: &leader,
+				Revision: s.Control.Registry().Revision, InFlight: sumInFlight(s.Proxy.InFlightVersions()), Draining: s.stopping.Load(), Self: true}}}, nil
+	}
+	beats, newest, err := s.replica.store.Fleet(ctx, s.drain.Expiry())
+	if err != nil {
+		return api.ReplicaList{}, err
+	}
+	out := api.ReplicaList{Fleet: true, Answering: s.Replica(), NewestRevision: newest, LiveWindow: s.drain.Expiry().Seconds()}
+	for _, b := range beats {
+		r := api.Replica{Name: b.Replica, Release: b.Release, Revision: b.Revision, Behind: b.Revision < newest,
+			Draining: b.Draining, BeatAge: b.Age.Seconds(), Self: b.Replica == out.Answering}
+		if r.Release == "" {
+			r.Release = api.UnknownRelease // an older binary's beat
+		} else {
+			r.Leader = &b.Leader
+		}
+		r.InFlight = sumInFlight(b.InFlight)
+		out.Replicas = append(out.Replicas, r)
+	}
+	return out, nil
+}
+
+// sumInFlight returns the requests in flight of every version together
+// (mirrored ones included, as a beat counts them).
+func sumInFlight(byVersion map[string]int64) int64 {
+	var n int64
+	for _, c := range byVersion {
+		n += c
+	}
+	return n
+}
