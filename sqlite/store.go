@@ -127,6 +127,12 @@ func OpenOptions(path string, o Options) (*Store, error) {
 		s.w.Close()
 		return nil, err
 	}
+	if !o.ReadOnly {
+		if err := s.checkWritable(ctx); err != nil {
+			s.w.Close()
+			return nil, err
+		}
+	}
 	legacy, err := hasLegacyRequests(ctx, s.w)
 	if err != nil {
 		s.w.Close()
@@ -171,6 +177,24 @@ func checkPath(path string, readOnly bool) error {
 		return sluice.Errorf(sluice.CodeUnavailable, "open store %s: %v: check the directory is writable by this user", path, err)
 	case !di.IsDir():
 		return sluice.Errorf(sluice.CodeUnavailable, "open store %s: %s is not a directory: choose a path inside a directory", path, dir)
+	}
+	return nil
+}
+
+// checkWritable writes a row in a transaction it rolls back, so nothing is
+// written. SQLite opens a file this user may read but not write read-only,
+// without a word, and a store already migrated needs no write to open: the
+// gateway then served with every request log row and every change failing,
+// so the open is refused instead, saying why. The write is needed: on such
+// a file BEGIN IMMEDIATE quietly starts a read transaction.
+func (s *Store) checkWritable(ctx context.Context) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return s.openErr(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "UPDATE meta SET revision = revision WHERE id = 1"); err != nil {
+		return s.openErr(err)
 	}
 	return nil
 }
