@@ -52,3 +52,47 @@ func TestApply_VersionDeclaredTwice(t *testing.T) {
 		t.Errorf("apply of a version declared twice alike: exit %d, stdout %q, stderr %q; want it registered once", code, out, stderr)
 	}
 }
+
+// What the user does: registers a version with the endpoint written as the
+// URL of the API call, http://host:8000/v1/chat/completions, as a curl
+// command or a vLLM log shows it, rather than the server's base URL.
+// What must happen: the apply is refused, saying the gateway adds the API
+// path and giving the base URL to write; nothing is written. It was
+// registered (versions are immutable, so the fix was a new tag and
+// retiring this one), every request sent to it got the backend's 404 for
+// /v1/chat/completions/v1/chat/completions, and the apply's warning said
+// to change health.path, which was not at fault.
+func TestApply_EndpointWithAPIPathRefused(t *testing.T) {
+	gw, _, cmd := readmeGateway(t)
+	for _, tc := range []struct{ endpoint, base string }{
+		{"http://127.0.0.1:9/v1/chat/completions", "http://127.0.0.1:9/v1"},
+		{"http://127.0.0.1:9/v1/chat/completions/", "http://127.0.0.1:9/v1"},
+		{"http://127.0.0.1:9/v1/embeddings", "http://127.0.0.1:9/v1"},
+		{"https://u:secret@vllm.internal:8000/openai/v1/completions?api-version=1", "https://vllm.internal:8000/openai/v1"},
+	} {
+		_, stderr, code := applyFile(t, cmd, `models:
+  - name: embed
+    versions:
+      - {version: v1, endpoints: ["`+tc.endpoint+`"], upstream_model: ft-1}
+`)
+		want := "embed:v1: endpoint " + tc.base
+		if code == 0 || !strings.Contains(stderr, want) || !strings.Contains(stderr, "the gateway adds the API path") || !strings.Contains(stderr, "write the server's base URL, "+tc.base) {
+			t.Errorf("apply of endpoint %s: exit %d, stderr %q; want a refusal naming %q and the base URL to write", tc.endpoint, code, stderr, want)
+		}
+		if strings.Contains(stderr, "secret") {
+			t.Errorf("the refusal shows the endpoint's password: %s", stderr)
+		}
+	}
+	if _, ok := gw.Control.Registry().Models["embed"]; ok {
+		t.Errorf("a refused file's model was written")
+	}
+	// A base URL whose own path holds such a word is not refused.
+	out, stderr, code := applyFile(t, cmd, `models:
+  - name: embed
+    versions:
+      - {version: v1, endpoints: [http://127.0.0.1:9/models/embeddings-small/v1], upstream_model: ft-1}
+`)
+	if code != 0 || !strings.Contains(out, "version.register") {
+		t.Errorf("apply of a base URL: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+}
