@@ -42,3 +42,20 @@ func TestServe_AdminListenOnListensPort(t *testing.T) {
 		}
 	}
 }
+
+// What the user does: names the config file as an argument, sluice serve
+// sluice.yaml, forgetting -c.
+// What must happen: the error says serve takes the file with -c, and
+// nothing starts. It said `unknown command "sluice.yaml" for "sluice
+// serve"`.
+func TestServe_ConfigAsArgumentSaysDashC(t *testing.T) {
+	_, stderr, code := run(t, "serve", "sluice.yaml")
+	want := "sluice serve takes no arguments: pass the config file with -c, sluice serve -c sluice.yaml"
+	if code == 0 || !strings.Contains(stderr, want) {
+		t.Errorf("serve sluice.yaml: exit %d, stderr %q; want %q", code, stderr, want)
+	}
+	_, stderr, code = run(t, "serve", "now")
+	if want := `sluice serve takes no arguments (got "now"): its settings are flags and the config file (sluice serve --help)`; code == 0 || !strings.Contains(stderr, want) {
+		t.Errorf("serve now: exit %d, stderr %q; want %q", code, stderr, want)
+	}
+}
