@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -5,11 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
+	"github.com/sluicehq/sluice/internal/fsattr"
 	"github.com/sluicehq/sluice/sqlite"
 )
 
@@ -66,40 +67,12 @@ func makeReadOnly(t *testing.T, path string) {
 	if os.Geteuid() != 0 {
 		return
 	}
-	if err := chattrImmutable(path, true); err != nil {
+	if err := fsattr.SetImmutable(path, true); err != nil {
 		t.Fatalf("cannot set the immutable attribute on %s (%v): as root, this test needs CAP_LINUX_IMMUTABLE and a file system with chattr +i (ext4, xfs, btrfs)", path, err)
 	}
 	t.Cleanup(func() {
-		if err := chattrImmutable(path, false); err != nil {
+		if err := fsattr.SetImmutable(path, false); err != nil {
 			t.Errorf("chattr -i %s: %v", path, err)
 		}
 	})
-}
-
-// chattrImmutable sets or clears the immutable attribute of path (chattr +i
-// / -i).
-func chattrImmutable(path string, on bool) error {
-	const (
-		getFlags    = 0x80086601 // FS_IOC_GETFLAGS
-		setFlags    = 0x40086602 // FS_IOC_SETFLAGS
-		immutableFL = 0x00000010 // FS_IMMUTABLE_FL
-	)
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	var flags int32
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), getFlags, uintptr(unsafe.Pointer(&flags))); e != 0 {
-		return e
-	}
-	if on {
-		flags |= immutableFL
-	} else {
-		flags &^= immutableFL
-	}
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), setFlags, uintptr(unsafe.Pointer(&flags))); e != 0 {
-		return e
-	}
-	return nil
 }
