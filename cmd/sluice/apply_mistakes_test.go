@@ -96,3 +96,23 @@ func TestApply_EndpointWithAPIPathRefused(t *testing.T) {
 		t.Errorf("apply of a base URL: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 }
+
+// What the user does: names a label where a version tag goes, a rule's or
+// a split's version: stable.
+// What must happen: the error says stable is a label and which version to
+// write. It said "rule 1 refers to chat:stable, which is not registered:
+// register the version first".
+func TestApply_LabelWhereVersionGoes(t *testing.T) {
+	_, file, cmd := readmeGateway(t)
+	mustRun(t, cmd("apply", "-f", file, "--reason", "register")...)
+	for what, doc := range map[string]string{
+		"rule 1":    "    rules:\n      - {header: X-User-Segment, values: [beta], version: stable}\n",
+		"the split": "    policy: {kind: split, split: [{version: stable, percent: 95}, {version: v1.2.0, percent: 5}]}\n",
+	} {
+		_, stderr, code := applyFile(t, cmd, "models:\n  - name: chat\n"+doc)
+		want := what + " refers to chat:stable, which is not a version: stable is a label of chat (→ v1.1.0), and " + what + " takes a version tag: write v1.1.0"
+		if code == 0 || !strings.Contains(stderr, want) {
+			t.Errorf("%s naming the label stable: exit %d, stderr %q; want %q", what, code, stderr, want)
+		}
+	}
+}
