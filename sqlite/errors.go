@@ -95,6 +95,13 @@ func (s *Store) openErr(err error) error {
 	return sluice.Errorf(sluice.CodeUnavailable, "open store %s: %v: check the file is a sluice store and is writable", s.path, err)
 }
 
+// isBusy reports whether err is SQLite's busy or locked: another
+// connection or process holds the lock.
+func isBusy(err error) bool {
+	var le *sqlite.Error
+	return errors.As(err, &le) && (le.Code()&0xff == sqlite3.SQLITE_BUSY || le.Code()&0xff == sqlite3.SQLITE_LOCKED)
+}
+
 // isForeignKey reports whether err is a foreign key constraint failure.
 func isForeignKey(err error) bool {
 	var le *sqlite.Error

@@ -186,14 +186,24 @@ func checkPath(path string, readOnly bool) error {
 // without a word, and a store already migrated needs no write to open: the
 // gateway then served with every request log row and every change failing,
 // so the open is refused instead, saying why. The write is needed: on such
-// a file BEGIN IMMEDIATE quietly starts a read transaction.
+// a file BEGIN IMMEDIATE quietly starts a read transaction. A store whose
+// write lock another process holds opens as before, at once (the probe
+// does not wait for the lock): its writes are the holder's to let go.
 func (s *Store) checkWritable(ctx context.Context) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+	conn, err := s.w.Conn(ctx)
 	if err != nil {
 		return s.openErr(err)
 	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, "UPDATE meta SET revision = revision WHERE id = 1"); err != nil {
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 0"); err != nil {
+		return s.openErr(err)
+	}
+	defer conn.ExecContext(ctx, "PRAGMA busy_timeout = "+strconv.FormatInt(s.opts.BusyTimeout.Milliseconds(), 10))
+	if _, err = conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err == nil {
+		_, err = conn.ExecContext(ctx, "UPDATE meta SET revision = revision WHERE id = 1")
+		conn.ExecContext(ctx, "ROLLBACK")
+	}
+	if err != nil && !isBusy(err) {
 		return s.openErr(err)
 	}
 	return nil
