@@ -32,6 +32,13 @@ type JudgeGrade struct {
 	At time.Time `json:"at"`
 }
 
+// Rating is a stored score of one answer: a user's rating or the LLM
+// judge's grade. The two have one shape (a conversion turns one into the
+// other) and are stored alike, so the stores keep them with one code.
+type Rating interface {
+	Feedback | JudgeGrade
+}
+
 // GradeStore is the part of Store that keeps the LLM judge's grades.
 type GradeStore interface {
 	// AddJudgeGrade records g in one transaction. A grade of the same

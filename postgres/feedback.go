@@ -52,7 +52,7 @@ func (s *Store) Feedback(ctx context.Context, q sluice.FeedbackQuery) ([]sluice.
 	if q.Model == "" {
 		return nil, sluice.Errorf(sluice.CodeInvalid, "a read of users' feedback names its model")
 	}
-	sql := "SELECT " + feedbackCols + " FROM request_feedback WHERE model = $1 AND score IS NOT NULL"
+	sql := "SELECT " + ratingCols + " FROM request_feedback WHERE model = $1 AND score IS NOT NULL"
 	args := []any{text(q.Model)}
 	add := func(cond string, t time.Time) {
 		if !t.IsZero() {
@@ -70,7 +70,7 @@ func (s *Store) Feedback(ctx context.Context, q sluice.FeedbackQuery) ([]sluice.
 	var out []sluice.Feedback
 	err := s.read(ctx, "read feedback", func(tx pgx.Tx) error {
 		var err error
-		out, err = feedbackIn(ctx, tx, out[:0], sql, args...)
+		out, err = ratingsIn(ctx, tx, out[:0], sql, args...)
 		return err
 	})
 	if err != nil {
@@ -89,12 +89,21 @@ func (s *Store) UnscoredFeedback(ctx context.Context, since time.Time) (int64, e
 	return n, err
 }
 
-// feedbackCols are the columns feedbackIn scans, in its order.
-const feedbackCols = "request_id, at, model, version, category, route, answered_at, score"
+// ratingTable names a table of ratings, and what its rows are in errors.
+type ratingTable struct{ name, one, all string }
 
-// feedbackIn appends to out the ratings sql (selecting feedbackCols, of
-// rows with a score) reads in tx.
-func feedbackIn(ctx context.Context, tx pgx.Tx, out []sluice.Feedback, sql string, args ...any) ([]sluice.Feedback, error) {
+var (
+	feedbackTable = ratingTable{"request_feedback", "rating", "users' ratings"}
+	gradeTable    = ratingTable{"judge_grades", "judge's grade", "the judge's grades"}
+)
+
+// ratingCols are the columns ratingsIn scans, in its order, of either
+// table of ratings.
+const ratingCols = "request_id, at, model, version, category, route, answered_at, score"
+
+// ratingsIn appends to out the ratings or grades sql (selecting
+// ratingCols) reads in tx.
+func ratingsIn[T sluice.Rating](ctx context.Context, tx pgx.Tx, out []T, sql string, args ...any) ([]T, error) {
 	rows, err := tx.Query(ctx, sql, args...)
 	if err != nil {
 		return out, err
@@ -107,7 +116,7 @@ func feedbackIn(ctx context.Context, tx pgx.Tx, out []sluice.Feedback, sql strin
 			return out, err
 		}
 		f.At, f.AnsweredAt = at.UTC(), ans.UTC()
-		out = append(out, f)
+		out = append(out, T(f))
 	}
 	return out, rows.Err()
 }
@@ -117,7 +126,7 @@ func feedbackIn(ctx context.Context, tx pgx.Tx, out []sluice.Feedback, sql strin
 // before 0031) holds nothing a report can count, and is not copied.
 func exportFeedback(ctx context.Context, tx pgx.Tx, d *sluice.StoreDump) error {
 	var err error
-	if d.Feedback, err = feedbackIn(ctx, tx, nil, "SELECT "+feedbackCols+" FROM request_feedback WHERE score IS NOT NULL ORDER BY at, request_id"); err != nil {
+	if d.Feedback, err = ratingsIn[sluice.Feedback](ctx, tx, nil, "SELECT "+ratingCols+" FROM request_feedback WHERE score IS NOT NULL ORDER BY at, request_id"); err != nil {
 		return fmt.Errorf("read users' ratings: %w", err)
 	}
 	return nil
@@ -125,18 +134,24 @@ func exportFeedback(ctx context.Context, tx pgx.Tx, d *sluice.StoreDump) error {
 
 // importFeedback writes the ratings fs as they were stored.
 func importFeedback(ctx context.Context, tx pgx.Tx, fs []sluice.Feedback) error {
-	for _, f := range fs {
-		at, err := timeArg("rating of request "+f.RequestID+" time", f.At)
+	return importRatings(ctx, tx, feedbackTable, fs)
+}
+
+// importRatings writes rs into t as they were stored.
+func importRatings[T sluice.Rating](ctx context.Context, tx pgx.Tx, t ratingTable, rs []T) error {
+	for _, r := range rs {
+		f := sluice.Feedback(r)
+		at, err := timeArg(t.one+" of request "+f.RequestID+" time", f.At)
 		if err != nil {
 			return err
 		}
-		ans, err := timeArg("rating of request "+f.RequestID+" answer time", f.AnsweredAt)
+		ans, err := timeArg(t.one+" of request "+f.RequestID+" answer time", f.AnsweredAt)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "INSERT INTO request_feedback ("+feedbackCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+		if _, err := tx.Exec(ctx, "INSERT INTO "+t.name+" ("+ratingCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
 			text(f.RequestID), at, text(f.Model), text(f.Version), text(f.Category), text(f.Route), ans, f.Score); err != nil {
-			return fmt.Errorf("write the rating of request %s: %w", f.RequestID, err)
+			return fmt.Errorf("write the %s of request %s: %w", t.one, f.RequestID, err)
 		}
 	}
 	return nil

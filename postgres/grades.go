@@ -30,7 +30,7 @@ func (s *Store) AddJudgeGrade(ctx context.Context, g sluice.JudgeGrade) error {
 		return err
 	}
 	return s.write(ctx, "store judge grade", func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, "INSERT INTO judge_grades ("+gradeCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+		_, err := tx.Exec(ctx, "INSERT INTO judge_grades ("+ratingCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
 			text(g.RequestID), v, text(g.Model), text(g.Version), text(g.Category), text(g.Route), ans, g.Score)
 		return err
 	})
@@ -41,7 +41,7 @@ func (s *Store) JudgeGrades(ctx context.Context, q sluice.FeedbackQuery) ([]slui
 	if q.Model == "" {
 		return nil, sluice.Errorf(sluice.CodeInvalid, "a read of the judge's grades names its model")
 	}
-	sql := "SELECT " + gradeCols + " FROM judge_grades WHERE model = $1"
+	sql := "SELECT " + ratingCols + " FROM judge_grades WHERE model = $1"
 	args := []any{text(q.Model)}
 	add := func(cond string, t time.Time) {
 		if !t.IsZero() {
@@ -59,7 +59,7 @@ func (s *Store) JudgeGrades(ctx context.Context, q sluice.FeedbackQuery) ([]slui
 	var out []sluice.JudgeGrade
 	err := s.read(ctx, "read judge grades", func(tx pgx.Tx) error {
 		var err error
-		out, err = gradesIn(ctx, tx, out[:0], sql, args...)
+		out, err = ratingsIn(ctx, tx, out[:0], sql, args...)
 		return err
 	})
 	if err != nil {
@@ -68,34 +68,11 @@ func (s *Store) JudgeGrades(ctx context.Context, q sluice.FeedbackQuery) ([]slui
 	return out, nil
 }
 
-// gradeCols are the columns gradesIn scans, in its order.
-const gradeCols = "request_id, at, model, version, category, route, answered_at, score"
-
-// gradesIn appends to out the grades sql (selecting gradeCols) reads in
-// tx.
-func gradesIn(ctx context.Context, tx pgx.Tx, out []sluice.JudgeGrade, sql string, args ...any) ([]sluice.JudgeGrade, error) {
-	rows, err := tx.Query(ctx, sql, args...)
-	if err != nil {
-		return out, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var g sluice.JudgeGrade
-		var at, ans time.Time
-		if err := rows.Scan(&g.RequestID, &at, &g.Model, &g.Version, &g.Category, &g.Route, &ans, &g.Score); err != nil {
-			return out, err
-		}
-		g.At, g.AnsweredAt = at.UTC(), ans.UTC()
-		out = append(out, g)
-	}
-	return out, rows.Err()
-}
-
 // exportGrades reads every stored judge grade into d, in the order they
 // were taken.
 func exportGrades(ctx context.Context, tx pgx.Tx, d *sluice.StoreDump) error {
 	var err error
-	if d.Grades, err = gradesIn(ctx, tx, nil, "SELECT "+gradeCols+" FROM judge_grades ORDER BY at, request_id, version"); err != nil {
+	if d.Grades, err = ratingsIn[sluice.JudgeGrade](ctx, tx, nil, "SELECT "+ratingCols+" FROM judge_grades ORDER BY at, request_id, version"); err != nil {
 		return fmt.Errorf("read the judge's grades: %w", err)
 	}
 	return nil
@@ -103,19 +80,5 @@ func exportGrades(ctx context.Context, tx pgx.Tx, d *sluice.StoreDump) error {
 
 // importGrades writes the grades gs as they were stored.
 func importGrades(ctx context.Context, tx pgx.Tx, gs []sluice.JudgeGrade) error {
-	for _, g := range gs {
-		at, err := timeArg("judge grade of request "+g.RequestID+" time", g.At)
-		if err != nil {
-			return err
-		}
-		ans, err := timeArg("judge grade of request "+g.RequestID+" answer time", g.AnsweredAt)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "INSERT INTO judge_grades ("+gradeCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-			text(g.RequestID), at, text(g.Model), text(g.Version), text(g.Category), text(g.Route), ans, g.Score); err != nil {
-			return fmt.Errorf("write the judge's grade of request %s: %w", g.RequestID, err)
-		}
-	}
-	return nil
+	return importRatings(ctx, tx, gradeTable, gs)
 }

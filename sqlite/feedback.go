@@ -52,7 +52,7 @@ func (s *Store) Feedback(ctx context.Context, q sluice.FeedbackQuery) ([]sluice.
 	if q.Model == "" {
 		return nil, sluice.Errorf(sluice.CodeInvalid, "a read of users' feedback names its model")
 	}
-	query := "SELECT " + feedbackCols + " FROM request_feedback WHERE model = ?"
+	query := "SELECT " + ratingCols + " FROM request_feedback WHERE model = ?"
 	args := []any{q.Model}
 	add := func(cond string, t time.Time) {
 		if !t.IsZero() {
@@ -71,7 +71,7 @@ func (s *Store) Feedback(ctx context.Context, q sluice.FeedbackQuery) ([]sluice.
 	var out []sluice.Feedback
 	err := s.read(ctx, "read feedback", func(tx *sql.Tx) error {
 		var err error
-		out, err = feedbackIn(ctx, tx, out[:0], query, args...)
+		out, err = ratingsIn(ctx, tx, out[:0], query, args...)
 		return err
 	})
 	if err != nil {
@@ -84,12 +84,21 @@ func (s *Store) Feedback(ctx context.Context, q sluice.FeedbackQuery) ([]sluice.
 // (the table came with them, 0025).
 func (s *Store) UnscoredFeedback(context.Context, time.Time) (int64, error) { return 0, nil }
 
-// feedbackCols are the columns feedbackIn scans, in its order.
-const feedbackCols = "request_id, at, model, version, category, route, answered_at, score"
+// ratingTable names a table of ratings, and what its rows are in errors.
+type ratingTable struct{ name, one, all string }
 
-// feedbackIn appends to out the ratings query (selecting feedbackCols)
-// reads in tx.
-func feedbackIn(ctx context.Context, tx *sql.Tx, out []sluice.Feedback, query string, args ...any) ([]sluice.Feedback, error) {
+var (
+	feedbackTable = ratingTable{"request_feedback", "rating", "users' ratings"}
+	gradeTable    = ratingTable{"judge_grades", "judge's grade", "the judge's grades"}
+)
+
+// ratingCols are the columns ratingsIn scans, in its order, of either
+// table of ratings.
+const ratingCols = "request_id, at, model, version, category, route, answered_at, score"
+
+// ratingsIn appends to out the ratings or grades query (selecting
+// ratingCols) reads in tx.
+func ratingsIn[T sluice.Rating](ctx context.Context, tx *sql.Tx, out []T, query string, args ...any) ([]T, error) {
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return out, err
@@ -102,7 +111,7 @@ func feedbackIn(ctx context.Context, tx *sql.Tx, out []sluice.Feedback, query st
 			return out, err
 		}
 		f.At, f.AnsweredAt = time.Unix(0, at).UTC(), time.Unix(0, ans).UTC()
-		out = append(out, f)
+		out = append(out, T(f))
 	}
 	return out, rows.Err()
 }
@@ -111,7 +120,7 @@ func feedbackIn(ctx context.Context, tx *sql.Tx, out []sluice.Feedback, query st
 // arrived.
 func exportFeedback(ctx context.Context, tx *sql.Tx, d *sluice.StoreDump) error {
 	var err error
-	if d.Feedback, err = feedbackIn(ctx, tx, nil, "SELECT "+feedbackCols+" FROM request_feedback ORDER BY at, request_id"); err != nil {
+	if d.Feedback, err = ratingsIn[sluice.Feedback](ctx, tx, nil, "SELECT "+ratingCols+" FROM request_feedback ORDER BY at, request_id"); err != nil {
 		return fmt.Errorf("read users' ratings: %w", err)
 	}
 	return nil
@@ -119,25 +128,31 @@ func exportFeedback(ctx context.Context, tx *sql.Tx, d *sluice.StoreDump) error 
 
 // importFeedback writes the ratings fs as they were stored.
 func importFeedback(ctx context.Context, tx *sql.Tx, fs []sluice.Feedback) error {
-	if len(fs) == 0 {
+	return importRatings(ctx, tx, feedbackTable, fs)
+}
+
+// importRatings writes rs into t as they were stored.
+func importRatings[T sluice.Rating](ctx context.Context, tx *sql.Tx, t ratingTable, rs []T) error {
+	if len(rs) == 0 {
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, "INSERT INTO request_feedback ("+feedbackCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+	stmt, err := tx.PrepareContext(ctx, "INSERT INTO "+t.name+" ("+ratingCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 	if err != nil {
-		return fmt.Errorf("write users' ratings: %w", err)
+		return fmt.Errorf("write %s: %w", t.all, err)
 	}
 	defer stmt.Close()
-	for _, f := range fs {
-		at, err := nanos("rating of request "+f.RequestID+" time", f.At)
+	for _, r := range rs {
+		f := sluice.Feedback(r)
+		at, err := nanos(t.one+" of request "+f.RequestID+" time", f.At)
 		if err != nil {
 			return err
 		}
-		ans, err := nanos("rating of request "+f.RequestID+" answer time", f.AnsweredAt)
+		ans, err := nanos(t.one+" of request "+f.RequestID+" answer time", f.AnsweredAt)
 		if err != nil {
 			return err
 		}
 		if _, err := stmt.ExecContext(ctx, f.RequestID, at, f.Model, f.Version, f.Category, f.Route, ans, f.Score); err != nil {
-			return fmt.Errorf("write the rating of request %s: %w", f.RequestID, err)
+			return fmt.Errorf("write the %s of request %s: %w", t.one, f.RequestID, err)
 		}
 	}
 	return nil

@@ -27,7 +27,7 @@ func (s *Store) AddJudgeGrade(ctx context.Context, g sluice.JudgeGrade) error {
 		return err
 	}
 	return s.write(ctx, "store judge grade", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "INSERT INTO judge_grades ("+gradeCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+		_, err := tx.ExecContext(ctx, "INSERT INTO judge_grades ("+ratingCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
 			g.RequestID, v, g.Model, g.Version, g.Category, g.Route, ans, g.Score)
 		return err
 	})
@@ -38,7 +38,7 @@ func (s *Store) JudgeGrades(ctx context.Context, q sluice.FeedbackQuery) ([]slui
 	if q.Model == "" {
 		return nil, sluice.Errorf(sluice.CodeInvalid, "a read of the judge's grades names its model")
 	}
-	query := "SELECT " + gradeCols + " FROM judge_grades WHERE model = ?"
+	query := "SELECT " + ratingCols + " FROM judge_grades WHERE model = ?"
 	args := []any{q.Model}
 	add := func(cond string, t time.Time) {
 		if !t.IsZero() {
@@ -57,7 +57,7 @@ func (s *Store) JudgeGrades(ctx context.Context, q sluice.FeedbackQuery) ([]slui
 	var out []sluice.JudgeGrade
 	err := s.read(ctx, "read judge grades", func(tx *sql.Tx) error {
 		var err error
-		out, err = gradesIn(ctx, tx, out[:0], query, args...)
+		out, err = ratingsIn(ctx, tx, out[:0], query, args...)
 		return err
 	})
 	if err != nil {
@@ -66,34 +66,11 @@ func (s *Store) JudgeGrades(ctx context.Context, q sluice.FeedbackQuery) ([]slui
 	return out, nil
 }
 
-// gradeCols are the columns gradesIn scans, in its order.
-const gradeCols = "request_id, at, model, version, category, route, answered_at, score"
-
-// gradesIn appends to out the grades query (selecting gradeCols) reads
-// in tx.
-func gradesIn(ctx context.Context, tx *sql.Tx, out []sluice.JudgeGrade, query string, args ...any) ([]sluice.JudgeGrade, error) {
-	rows, err := tx.QueryContext(ctx, query, args...)
-	if err != nil {
-		return out, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var g sluice.JudgeGrade
-		var at, ans int64
-		if err := rows.Scan(&g.RequestID, &at, &g.Model, &g.Version, &g.Category, &g.Route, &ans, &g.Score); err != nil {
-			return out, err
-		}
-		g.At, g.AnsweredAt = time.Unix(0, at).UTC(), time.Unix(0, ans).UTC()
-		out = append(out, g)
-	}
-	return out, rows.Err()
-}
-
 // exportGrades reads every stored judge grade into d, in the order they
 // were taken.
 func exportGrades(ctx context.Context, tx *sql.Tx, d *sluice.StoreDump) error {
 	var err error
-	if d.Grades, err = gradesIn(ctx, tx, nil, "SELECT "+gradeCols+" FROM judge_grades ORDER BY at, request_id, version"); err != nil {
+	if d.Grades, err = ratingsIn[sluice.JudgeGrade](ctx, tx, nil, "SELECT "+ratingCols+" FROM judge_grades ORDER BY at, request_id, version"); err != nil {
 		return fmt.Errorf("read the judge's grades: %w", err)
 	}
 	return nil
@@ -101,26 +78,5 @@ func exportGrades(ctx context.Context, tx *sql.Tx, d *sluice.StoreDump) error {
 
 // importGrades writes the grades gs as they were stored.
 func importGrades(ctx context.Context, tx *sql.Tx, gs []sluice.JudgeGrade) error {
-	if len(gs) == 0 {
-		return nil
-	}
-	stmt, err := tx.PrepareContext(ctx, "INSERT INTO judge_grades ("+gradeCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-	if err != nil {
-		return fmt.Errorf("write the judge's grades: %w", err)
-	}
-	defer stmt.Close()
-	for _, g := range gs {
-		at, err := nanos("judge grade of request "+g.RequestID+" time", g.At)
-		if err != nil {
-			return err
-		}
-		ans, err := nanos("judge grade of request "+g.RequestID+" answer time", g.AnsweredAt)
-		if err != nil {
-			return err
-		}
-		if _, err := stmt.ExecContext(ctx, g.RequestID, at, g.Model, g.Version, g.Category, g.Route, ans, g.Score); err != nil {
-			return fmt.Errorf("write the judge's grade of request %s: %w", g.RequestID, err)
-		}
-	}
-	return nil
+	return importRatings(ctx, tx, gradeTable, gs)
 }
