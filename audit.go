@@ -111,8 +111,8 @@ type Observation struct {
 	// an estimate when TokensEstimated is set.
 	InputTokens  int `json:"input_tokens"`
 	OutputTokens int `json:"output_tokens"`
-	// FinishReason is the first choice's finish_reason; on a failure the
-	// retry budget left as the request's answer, FinishRetryBudget.
+	// FinishReason is the first choice's finish_reason, as the model gave
+	// it; "" on a failure (see RetryBudgetSpent).
 	FinishReason string `json:"finish_reason,omitempty"`
 	// ResponseChars is the length of the generated text in bytes of UTF-8.
 	ResponseChars int `json:"response_chars"`
@@ -176,6 +176,14 @@ type Observation struct {
 	// (sluice_stream_whole_answers_total counts them per version). False
 	// on rows logged before it was kept (postgres 0033, sqlite 0027).
 	StreamWhole bool `json:"stream_whole,omitempty"`
+	// RetryBudgetSpent is true on a failed attempt that was the client's
+	// answer because the gateway's retry budget (the config's retries) had
+	// no retry left for it: it would otherwise have been retried on
+	// stable, or on another endpoint of its version (Envoy's URX response
+	// flag). False on rows logged before it was kept (postgres 0035,
+	// sqlite 0028), but for those logged with FinishRetryBudgetLegacy,
+	// which read as it (see ReadLegacyFinish).
+	RetryBudgetSpent bool `json:"retry_budget_spent,omitempty"`
 	// ClientKey is the name of the client key (config client_keys) that
 	// sent the request; never its secret. It is "" when the gateway has no
 	// client keys, for a request sent with an operator or admin token, for
@@ -209,13 +217,25 @@ const ClassDrainCut = "drain_cut"
 // under load would move its load onto the candidate.
 const ClassOverloaded = "upstream_overloaded"
 
-// FinishRetryBudget is the FinishReason of a request log row whose failed
-// attempt was the request's answer because the gateway's retry budget
-// (the config's retries) had no retry left for it: it would otherwise
-// have been retried on stable, or on another endpoint of its version. A
-// failed attempt has no finish reason of its own, so the row says it there
-// rather than in a column of its own.
-const FinishRetryBudget = "retry_budget"
+// FinishRetryBudgetLegacy is the FinishReason gateways of one release
+// (before postgres 0035, sqlite 0028) gave a request log row whose failed
+// attempt was the answer for the retry budget, in a field that elsewhere
+// holds what the model said. It is no longer written: such a row now has
+// RetryBudgetSpent set. Rows written with it read as the flag
+// (ReadLegacyFinish).
+const FinishRetryBudgetLegacy = "retry_budget"
+
+// ReadLegacyFinish makes a request log row written with the former
+// FinishRetryBudgetLegacy mark read as rows are written now: the mark
+// becomes RetryBudgetSpent and the finish reason is "" (a failed attempt
+// has none). Only a failed row holds the mark, so a model's finish reason
+// of that name, on an answer, is left as it is. The stores call it on
+// every row they read back.
+func (o *Observation) ReadLegacyFinish() {
+	if o.FinishReason == FinishRetryBudgetLegacy && o.ErrorClass != "" {
+		o.FinishReason, o.RetryBudgetSpent = "", true
+	}
+}
 
 // Failed reports whether the observation counts as an error for the
 // version: an error class other than canceled (the client left) and

@@ -182,8 +182,10 @@ type Behavior struct {
 	// the backend or a backend's bug sends.
 	BadAnswerRate float64 `yaml:"bad_answer_rate" json:"bad_answer_rate"`
 	// BadAnswer is that body: "html" (the default: an HTML error page),
-	// "cut" (the answer's JSON cut short) or "json_error" (an OpenAI
-	// error body).
+	// "cut" (the answer's JSON cut short), "json_error" (an OpenAI
+	// error body) or "overloaded" (a refusal for load: TGI's
+	// {"error":"Model is overloaded","error_type":"overloaded"}, which
+	// some versions send whole with a 200).
 	BadAnswer string `yaml:"bad_answer" json:"bad_answer"`
 	// IgnoreStreamRate is the fraction of successful streamed chat,
 	// completions and Responses requests answered with the whole answer
@@ -223,6 +225,9 @@ const (
 	BadAnswerHTML      = "html"
 	BadAnswerCut       = "cut"
 	BadAnswerJSONError = "json_error"
+	// BadAnswerOverloaded is TGI's refusal for load sent whole with a
+	// 200, beside StreamErrorOverloaded, its form inside a stream.
+	BadAnswerOverloaded = "overloaded"
 )
 
 // FaultKind is a way an answer fails after its 200.
@@ -264,8 +269,8 @@ type Fault struct {
 	// Middle says a stream fault comes after half the answer's events
 	// rather than in place of the first.
 	Middle bool
-	// Body is a bad answer's body: BadAnswerHTML, BadAnswerCut or
-	// BadAnswerJSONError; for an ignored stream, the Content-Encoding of
+	// Body is a bad answer's body: BadAnswerHTML, BadAnswerCut,
+	// BadAnswerJSONError or BadAnswerOverloaded; for an ignored stream, the Content-Encoding of
 	// its whole answer (IgnoreStreamEncoding), "" for none; for a stream
 	// error, StreamErrorOverloaded or "" (StreamErrorType).
 	Body string

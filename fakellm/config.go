@@ -164,7 +164,7 @@ func (b *Behavior) validate(prefix string, errs []error) []error {
 	errs = validChoice(key("stream_error_at"), b.StreamErrorAt, errs, FaultAtFirst, FaultAtMiddle)
 	errs = validChoice(key("stream_error_type"), b.StreamErrorType, errs, StreamErrorServer, StreamErrorOverloaded)
 	errs = validChoice(key("stream_cut_at"), b.StreamCutAt, errs, FaultAtFirst, FaultAtMiddle)
-	errs = validChoice(key("bad_answer"), b.BadAnswer, errs, BadAnswerHTML, BadAnswerCut, BadAnswerJSONError)
+	errs = validChoice(key("bad_answer"), b.BadAnswer, errs, BadAnswerHTML, BadAnswerCut, BadAnswerJSONError, BadAnswerOverloaded)
 	if e := b.IgnoreStreamEncoding; e != "" && e != EncodingGzip && e != EncodingDeflate {
 		errs = append(errs, fmt.Errorf("%s: must be \"gzip\" or \"deflate\" (or left out for none), got %q", key("ignore_stream_encoding"), e))
 	}

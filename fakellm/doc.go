@@ -8,7 +8,8 @@
 // virtual clock. The Server wraps that model in an OpenAI-compatible HTTP API
 // (/v1/chat/completions, /v1/completions, /v1/responses, /v1/embeddings,
 // vLLM's /v1/rerank and /v1/score, /v1/moderations, /v1/images/generations,
-// /v1/audio/speech, /v1/models, /health), with server-sent-event streaming
+// edits and variations, /v1/audio/speech, transcriptions and translations,
+// /v1/models, /health), with server-sent-event streaming
 // paced by
 // tokens_per_second, and fault controls for tests: SetHealthy, SetHang, Kill
 // and live SetBehavior. /v1/responses answers in the Responses shape and
@@ -38,7 +39,7 @@
 //	  tool_call_rate: 0.8   # of the answers to chat and Responses requests that offer tools
 //	  stream_error_rate: 0.01   # streams whose first event is the error event (stream_error_at: first|middle)
 //	  stream_cut_rate: 0.01     # streams closed without their end (stream_cut_at: first|middle)
-//	  bad_answer_rate: 0.01     # whole 200 bodies that are no answer (bad_answer: html|cut|json_error)
+//	  bad_answer_rate: 0.01     # whole 200 bodies that are no answer (bad_answer: html|cut|json_error|overloaded)
 //	  ignore_stream_rate: 0.01  # streams answered whole (JSON, no events), as a backend ignoring "stream"
 //	  ignore_stream_encoding: gzip  # those whole answers encoded, unasked (gzip|deflate), as a compressing cache sends them
 //	categories:

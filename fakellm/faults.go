@@ -23,6 +23,8 @@ const (
 	streamOverloadMessage = "Model is overloaded (fakellm: stream_error_rate, stream_error_type overloaded)"
 	streamCutMessage      = "fakellm: simulated connection closed after the 200 (stream_cut_rate)"
 	badAnswerMessage      = "fakellm: simulated error answered with a 200 (bad_answer_rate)"
+	// TGI's message, sent whole with a 200 (bad_answer overloaded).
+	badAnswerOverloadMessage = "Model is overloaded (fakellm: bad_answer_rate, bad_answer overloaded)"
 )
 
 // failedMessage is the error message of a response the fault of g ended,
@@ -32,6 +34,9 @@ func (g *generation) failedMessage() string {
 	case FaultStreamCut:
 		return streamCutMessage
 	case FaultBadAnswer:
+		if g.o.Fault.Body == BadAnswerOverloaded {
+			return badAnswerOverloadMessage
+		}
 		return badAnswerMessage
 	}
 	if g.o.Fault.Body == StreamErrorOverloaded {
@@ -181,6 +186,11 @@ func (s *Server) badAnswer(w http.ResponseWriter, r *http.Request, run *runState
 		h["Content-Type"] = ctJSON
 	case BadAnswerJSONError:
 		st.out = appendError(st.out[:0], "server_error", "", badAnswerMessage)
+		h["Content-Type"] = ctJSON
+	case BadAnswerOverloaded:
+		// TGI's refusal for load, as some versions (and proxies in front
+		// of one) send it whole with a 200 rather than with a 429.
+		st.out = append(st.out[:0], `{"error":"`+badAnswerOverloadMessage+`","error_type":"overloaded"}`...)
 		h["Content-Type"] = ctJSON
 	default:
 		st.out = append(st.out[:0], badAnswerHTML...)

@@ -198,10 +198,11 @@ func TestFault_StreamCut(t *testing.T) {
 
 // TestFault_BadAnswer: with bad_answer_rate 1 every chat, completions and
 // Responses request, streamed or not, is answered 200 with one whole body:
-// an HTML page, the answer's JSON cut short, or an OpenAI error.
+// an HTML page, the answer's JSON cut short, an OpenAI error, or TGI's
+// refusal for load.
 func TestFault_BadAnswer(t *testing.T) {
 	prefix := map[string]string{"/v1/chat/completions": `{"id":"chatcmpl-`, "/v1/completions": `{"id":"cmpl-`, "/v1/responses": `{"id":"resp_`}
-	for _, kind := range []string{"", "html", "cut", "json_error"} {
+	for _, kind := range []string{"", "html", "cut", "json_error", "overloaded"} {
 		s, c := faultServer(t, Behavior{BadAnswerRate: 1, BadAnswer: kind})
 		for path, bodies := range map[string][]string{
 			"/v1/chat/completions": {faultWholeChat, faultChat},
@@ -229,6 +230,15 @@ func TestFault_BadAnswer(t *testing.T) {
 					mustUnmarshal(t, []byte(got), &e)
 					if ct != "application/json" || e.Error.Type != "server_error" || !strings.Contains(e.Error.Message, "bad_answer_rate") {
 						t.Errorf("%s %s: %q %q", path, body, ct, got)
+					}
+				case "overloaded":
+					var e struct {
+						Error     string `json:"error"`
+						ErrorType string `json:"error_type"`
+					}
+					mustUnmarshal(t, []byte(got), &e)
+					if ct != "application/json" || e.ErrorType != "overloaded" || !strings.HasPrefix(e.Error, "Model is overloaded") {
+						t.Errorf("%s %s: %q %q, want TGI's refusal for load", path, body, ct, got)
 					}
 				}
 			}
@@ -329,7 +339,7 @@ func TestFault_Validate(t *testing.T) {
 		"default: {stream_error_rate: 0.6, bad_answer_rate: 0.6}": "must be at most 1 together",
 		"default: {stream_error_at: start}":                       `default.stream_error_at: must be "first" (the default) or "middle", got "start"`,
 		"categories: {code: {stream_cut_at: end}}":                `categories.code.stream_cut_at: must be "first" (the default) or "middle", got "end"`,
-		"default: {bad_answer: xml}":                              `default.bad_answer: must be "html" (the default), "cut" or "json_error", got "xml"`,
+		"default: {bad_answer: xml}":                              `default.bad_answer: must be "html" (the default), "cut", "json_error" or "overloaded", got "xml"`,
 		"default: {stream_eror_rate: 0.1}":                        "field stream_eror_rate not found",
 	} {
 		_, err := ParseConfig([]byte(yaml))

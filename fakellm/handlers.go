@@ -148,6 +148,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.imageEdits(w, r)
 	case "/v1/audio/speech":
 		s.speech(w, r)
+	case "/v1/audio/transcriptions":
+		s.transcriptions(w, r, false)
+	case "/v1/audio/translations":
+		s.transcriptions(w, r, true)
+	case "/v1/images/variations":
+		s.imageVariations(w, r)
 	case "/v1/models":
 		s.models(w, r)
 	case "/health":

@@ -13,7 +13,6 @@ import (
 	"image/png"
 	"io"
 	"math"
-	"mime"
 	"mime/multipart"
 	"net/http"
 	"strconv"
@@ -41,6 +40,11 @@ type imageRequest struct {
 	// images are the bytes of an edit's image files (its mask apart),
 	// each of which counts as input tokens.
 	images []int
+	// variation says the request asks for variations of its image, which
+	// has no prompt: its colours are drawn from the image (imageSum, the
+	// hash of its first image's bytes).
+	variation bool
+	imageSum  string
 }
 
 // images serves /v1/images/generations: n images (1 by default) of size
@@ -75,9 +79,13 @@ func (s *Server) images(w http.ResponseWriter, r *http.Request) {
 // cannot take at once, a failure or a whole answer at o's latency from
 // start, a stream's events spread over it (imageStream).
 func (s *Server) answerImages(w http.ResponseWriter, r *http.Request, run *runState, st *reqState, o *Outcome, req *imageRequest, kind string, start time.Time) {
-	if req.Prompt == nil || *req.Prompt == "" {
-		badRequest(w, st, `an image request takes a "prompt"`)
-		return
+	prompt, seed := "", req.imageSum
+	if !req.variation {
+		if req.Prompt == nil || *req.Prompt == "" {
+			badRequest(w, st, `an image request takes a "prompt"`)
+			return
+		}
+		prompt, seed = *req.Prompt, *req.Prompt
 	}
 	n := req.N
 	if n == 0 {
@@ -118,7 +126,11 @@ func (s *Server) answerImages(w http.ResponseWriter, r *http.Request, run *runSt
 		}
 		return
 	}
-	in := textTokens(*req.Prompt)
+	in, textIn := 0, 0
+	if prompt != "" {
+		in = textTokens(prompt)
+		textIn = in
+	}
 	for _, b := range req.images {
 		in += min(765, (b+3)/4) // an image's input, as a vision model charges one
 	}
@@ -126,12 +138,15 @@ func (s *Server) answerImages(w http.ResponseWriter, r *http.Request, run *runSt
 	size := strconv.Itoa(width) + "x" + strconv.Itoa(height)
 	usage := map[string]any{
 		"input_tokens": in, "output_tokens": out, "total_tokens": in + out,
-		"input_tokens_details": map[string]int{"text_tokens": textTokens(*req.Prompt), "image_tokens": in - textTokens(*req.Prompt)},
+		"input_tokens_details": map[string]int{"text_tokens": textIn, "image_tokens": in - textIn},
 	}
 	data := make([]map[string]string, n)
 	for i := range data {
-		c := imageColor(*req.Prompt, i)
-		data[i] = map[string]string{"revised_prompt": *req.Prompt}
+		c := imageColor(seed, i)
+		data[i] = map[string]string{}
+		if !req.variation {
+			data[i]["revised_prompt"] = prompt
+		}
 		if req.ResponseFormat == "url" {
 			data[i]["url"] = fmt.Sprintf("http://%s/images/%02x%02x%02x/%dx%d.%s", r.Host, c.R, c.G, c.B, width, height, format)
 			continue
@@ -444,8 +459,8 @@ func (s *Server) imageEdits(w http.ResponseWriter, r *http.Request) {
 	defer putState(st)
 	var req imageRequest
 	var form func(*reqState) error
-	if mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && mt == "multipart/form-data" {
-		form = func(st *reqState) error { return readEditForm(st, params["boundary"], &req) }
+	if boundary, ok := formBoundary(r); ok {
+		form = func(st *reqState) error { return readEditForm(st, boundary, &req) }
 	}
 	if !s.beginWith(w, r, run, cfg, st, form) {
 		return
@@ -472,38 +487,21 @@ func (s *Server) imageEdits(w http.ResponseWriter, r *http.Request) {
 	s.answerImages(w, r, run, st, &o, &req, "image_edit", start)
 }
 
-// readEditForm reads an image edit's multipart form from st.body into req,
-// and its model field into st.req.Model (as the JSON string a body's
-// would be).
+// readEditForm reads an image edit's (or variation's) multipart form from
+// st.body into req, and its model field into st.req.Model.
 func readEditForm(st *reqState, boundary string, req *imageRequest) error {
-	st.req = request{}
-	if boundary == "" {
-		return errors.New("no boundary in the Content-Type")
-	}
-	mr := multipart.NewReader(bytes.NewReader(st.body), boundary)
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		v, err := io.ReadAll(p)
-		if err != nil {
-			return err
-		}
-		name := p.FormName()
-		if p.FileName() != "" {
+	return readFormParts(st, boundary, func(name string, file bool, v []byte) error {
+		if file {
 			if name == "image" || name == "image[]" {
+				if len(req.images) == 0 {
+					req.imageSum = strconv.FormatUint(fnv64(v), 16)
+				}
 				req.images = append(req.images, len(v))
 			}
-			continue
+			return nil
 		}
 		val := string(v)
 		switch name {
-		case "model":
-			st.req.Model = appendJSONString(nil, val)
 		case "prompt":
 			req.Prompt = &val
 		case "n", "partial_images":
@@ -523,11 +521,52 @@ func readEditForm(st *reqState, boundary string, req *imageRequest) error {
 		case "output_format":
 			req.OutputFormat = val
 		case "stream":
-			b, err := strconv.ParseBool(val)
-			if err != nil {
-				return fmt.Errorf("stream must be true or false, not %q", val)
-			}
+			b, err := formBool(name, val)
 			req.Stream = b
+			return err
+		}
+		return nil
+	})
+}
+
+// readFormParts reads the multipart form in st.body, with boundary: its
+// "model" field into st.req.Model (as the JSON string a body's would be),
+// and each other part, its name, whether it is a file and its bytes, to
+// part, whose error ends the read.
+func readFormParts(st *reqState, boundary string, part func(name string, file bool, v []byte) error) error {
+	st.req = request{}
+	if boundary == "" {
+		return errors.New("no boundary in the Content-Type")
+	}
+	mr := multipart.NewReader(bytes.NewReader(st.body), boundary)
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		v, err := io.ReadAll(p)
+		if err != nil {
+			return err
+		}
+		name, file := p.FormName(), p.FileName() != ""
+		if name == "model" && !file {
+			st.req.Model = appendJSONString(nil, string(v))
+			continue
+		}
+		if err := part(name, file, v); err != nil {
+			return err
 		}
 	}
+}
+
+// formBool reads a form field's true or false.
+func formBool(name, val string) (bool, error) {
+	b, err := strconv.ParseBool(val)
+	if err != nil {
+		return false, fmt.Errorf("%s must be true or false, not %q", name, val)
+	}
+	return b, nil
 }

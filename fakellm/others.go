@@ -15,7 +15,9 @@ import (
 
 // The endpoints whose answers are not generated text: vLLM's /v1/rerank
 // and /v1/score (a cross-encoder), and the OpenAI API's /v1/moderations,
-// /v1/images/generations and /v1/audio/speech. Each answers in the shape
+// /v1/images/generations (edits and variations: media.go, variations.go),
+// /v1/audio/speech and /v1/audio/transcriptions and translations
+// (transcribe.go). Each answers in the shape
 // those servers use, deterministically from its input, with the latency
 // and failures of the request's category (X-Fake-Latency-Ms and
 // X-Fake-Status too). They are not on a benchmark's hot path, so their

@@ -16,7 +16,7 @@ import (
 
 var requestColumns = []string{"request_id", "at", "model", "version", "route", "sticky_hash", "category",
 	"endpoint", "stream", "status", "error_class", "latency_ns", "ttft_ns", "input_tokens", "output_tokens",
-	"finish_reason", "response_chars", "refusal", "retried", "cached_tokens", "cache_reported", "tools_offered", "tool_call", "client_key", "tokens_estimated", "replica", "split_conversation", "stream_whole"}
+	"finish_reason", "response_chars", "refusal", "retried", "cached_tokens", "cache_reported", "tools_offered", "tool_call", "client_key", "tokens_estimated", "replica", "split_conversation", "stream_whole", "retry_budget_spent"}
 
 // AppendRequests adds rows to the request log in one transaction, with
 // COPY. A row whose At is zero is stamped with the store's clock, and one
@@ -51,7 +51,7 @@ func (s *Store) AppendRequests(ctx context.Context, rows []sluice.Observation) e
 		vals[i] = []any{text(o.RequestID), v, text(o.Model), text(o.Version), text(o.Route), int64(o.StickyHash), text(o.Category),
 			text(o.Endpoint), o.Stream, int32(o.Status), text(o.ErrorClass), int64(o.Latency), int64(o.TTFT),
 			int64(o.InputTokens), int64(o.OutputTokens), text(o.FinishReason), int64(o.ResponseChars), o.Refusal, o.Retried,
-			int64(o.CachedTokens), o.CacheReported, o.ToolsOffered, o.ToolCall, text(o.ClientKey), o.TokensEstimated, text(cmp.Or(o.Replica, replica)), o.SplitConversation, o.StreamWhole}
+			int64(o.CachedTokens), o.CacheReported, o.ToolsOffered, o.ToolCall, text(o.ClientKey), o.TokensEstimated, text(cmp.Or(o.Replica, replica)), o.SplitConversation, o.StreamWhole, o.RetryBudgetSpent}
 	}
 	key := batchKey(rows)
 	return s.write(ctx, "append requests", func(tx pgx.Tx) error {
@@ -172,7 +172,7 @@ func planEach(tx pgx.Tx) pgx.QueryExecMode {
 // requestSelect is the column list scanRequest reads.
 const requestSelect = `request_id, at, model, version, route, sticky_hash, category, endpoint, stream, status,
 		error_class, latency_ns, ttft_ns, input_tokens, output_tokens, finish_reason, response_chars, refusal,
-		retried, cached_tokens, cache_reported, tools_offered, tool_call, client_key, tokens_estimated, replica, split_conversation, stream_whole`
+		retried, cached_tokens, cache_reported, tools_offered, tool_call, client_key, tokens_estimated, replica, split_conversation, stream_whole, retry_budget_spent`
 
 // scanRequest reads a request log row selected with requestSelect.
 func scanRequest(rows pgx.Rows) (sluice.Observation, error) {
@@ -186,7 +186,7 @@ func scanRequest(rows pgx.Rows) (sluice.Observation, error) {
 	)
 	if err := rows.Scan(&o.RequestID, &at, &o.Model, &o.Version, &o.Route, &sticky, &o.Category,
 		&o.Endpoint, &o.Stream, &status, &o.ErrorClass, &latency, &ttft, &in, &outTok, &o.FinishReason,
-		&chars, &o.Refusal, &o.Retried, &cached, &o.CacheReported, &o.ToolsOffered, &o.ToolCall, &o.ClientKey, &o.TokensEstimated, &o.Replica, &o.SplitConversation, &o.StreamWhole); err != nil {
+		&chars, &o.Refusal, &o.Retried, &cached, &o.CacheReported, &o.ToolsOffered, &o.ToolCall, &o.ClientKey, &o.TokensEstimated, &o.Replica, &o.SplitConversation, &o.StreamWhole, &o.RetryBudgetSpent); err != nil {
 		return o, err
 	}
 	o.At = at.UTC()
@@ -194,6 +194,7 @@ func scanRequest(rows pgx.Rows) (sluice.Observation, error) {
 	o.Status, o.InputTokens, o.OutputTokens, o.ResponseChars = int(status), int(in), int(outTok), int(chars)
 	o.Latency, o.TTFT = time.Duration(latency), time.Duration(ttft)
 	o.CachedTokens = int32(cached)
+	o.ReadLegacyFinish()
 	return o, nil
 }
 

@@ -168,6 +168,16 @@ type streamErrorEvent struct {
 
 func (e *streamErrorEvent) Error() string { return e.msg }
 
+// class is the error class of an attempt that failed with e: a refusal
+// for load (sluice.ClassOverloaded: retried on another endpoint, then on
+// stable, and not counted by outlier ejection), else the version's failure.
+func (e *streamErrorEvent) class() string {
+	if e.overloaded {
+		return sluice.ClassOverloaded
+	}
+	return "upstream_5xx"
+}
+
 // firstEventError returns the error event that is the first event x.br
 // holds, or nil when that event is anything else. A chat or completions
 // stream's first line is a content chunk, a comment or an event's field:

@@ -13,11 +13,28 @@ import (
 	"github.com/sluicehq/sluice"
 )
 
-// pathImageEdits takes a multipart/form-data body (the image files, the
-// mask, the prompt and the other settings as form fields) or, as the
-// OpenAI API also takes it, a JSON one naming its images by URL or file
-// id. A form is read by readFormFields, a JSON body as any other.
-const pathImageEdits = "/v1/images/edits"
+// The paths that take a multipart/form-data body: files, and the settings
+// as form fields. An image edit (the image files, the mask, the prompt)
+// may also, as the OpenAI API takes it, be a JSON body naming its images
+// by URL or file id; an image variation (one image), a transcription and
+// a translation (one audio file, as vLLM serves them for Whisper-type
+// models) are forms. A form is read by readFormFields, a JSON body on any
+// of them as any other.
+const (
+	pathImageEdits      = "/v1/images/edits"
+	pathImageVariations = "/v1/images/variations"
+	pathTranscriptions  = "/v1/audio/transcriptions"
+	pathTranslations    = "/v1/audio/translations"
+)
+
+// isFormPath reports whether path takes a multipart/form-data body.
+func isFormPath(path string) bool {
+	switch path {
+	case pathImageEdits, pathImageVariations, pathTranscriptions, pathTranslations:
+		return true
+	}
+	return false
+}
 
 // isForm reports whether contentType says multipart/form-data.
 func isForm(contentType string) bool {
@@ -27,7 +44,8 @@ func isForm(contentType string) bool {
 
 // maxFormParts bounds a form's parts, as Go's multipart.Reader.ReadForm
 // and Starlette (max_fields, max_files) bound theirs: an image edit has 16
-// images at most, a mask and a dozen fields, and each part costs a parse
+// images at most, a mask and a dozen fields (a transcription one file and
+// fewer fields), and each part costs a parse
 // of its headers, so a body of tiny parts up to max_body_bytes cost the
 // gateway about 100 times its size in garbage.
 const maxFormParts = 1000
@@ -36,7 +54,7 @@ const maxFormParts = 1000
 // body (RFC 7578): the "model" field, where its value lies in the body
 // (model.Index, for rewriteFormModel), "stream" and "user", and the
 // files' sizes, each an image for the estimate of an abandoned request's
-// prompt. The whole body is in memory already (readBody, bounded by
+// prompt (an audio file too: imageTokens at most). The whole body is in memory already (readBody, bounded by
 // max_body_bytes), so the model may come after the files, as the OpenAI
 // SDKs send it (openai-go writes the image before the model), and nothing
 // is decoded or copied: a file's bytes are passed over, and the body
@@ -75,7 +93,7 @@ func readFormFields(body []byte, contentType string) (fields, error) {
 			break // the closing delimiter; an epilogue after it is ignored
 		}
 		if parts == maxFormParts {
-			return f, sluice.Errorf(sluice.CodeBadRequest, "the form has more than %d parts: send the images, the mask and the fields the API takes, each once", maxFormParts)
+			return f, sluice.Errorf(sluice.CodeBadRequest, "the form has more than %d parts: send the files and the fields the API takes, each once", maxFormParts)
 		}
 		for pos < len(body) && (body[pos] == ' ' || body[pos] == '\t') {
 			pos++ // transport padding
@@ -161,11 +179,35 @@ func partName(head []byte) (name string, file bool, err error) {
 	if err != nil || !strings.EqualFold(d, "form-data") {
 		return "", false, errString("a part's Content-Disposition is not form-data with a name")
 	}
+	if encodedName(cd) {
+		return "", false, errString(`a part's name is RFC 2231-encoded (name*=), which form readers decode differently: send name="…" alone`)
+	}
 	_, file = params["filename"]
 	if params["name"] == "model" && file {
 		return "", false, errString(`"model" is sent as a file; send it as a plain field`)
 	}
 	return params["name"], file, nil
+}
+
+// encodedName reports whether the Content-Disposition cd has a name*
+// parameter (RFC 2231's encoded or continued value, which RFC 7578 does
+// not use for a field's name). Readers decode it differently: Go's drops
+// one with an empty or unknown charset and keeps the plain name,
+// python-multipart (Starlette's) takes it whatever its charset, so a part
+// the gateway reads as "prompt" a backend would read as "model". A
+// filename* (a non-ASCII file name, as older Python clients send it) is
+// no name* and passes.
+func encodedName(cd string) bool {
+	l := strings.ToLower(cd)
+	for i := 0; ; i++ {
+		k := strings.Index(l[i:], "name*")
+		if k < 0 {
+			return false
+		}
+		if i += k; i > 0 && (l[i-1] == ';' || l[i-1] == ' ' || l[i-1] == '\t') {
+			return true
+		}
+	}
 }
 
 // errString is a constant error text.

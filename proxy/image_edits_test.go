@@ -194,7 +194,8 @@ func TestProxy_ImageEdits(t *testing.T) {
 }
 
 // TestProxy_ImageEditsStream: "stream": "true" in the form streams the
-// backend's events as they come, which openai-go's EditStreaming reads.
+// backend's events as they come, which openai-go's EditStreaming reads,
+// and the completed event's usage is logged.
 func TestProxy_ImageEditsStream(t *testing.T) {
 	be := newEditBackend(t, "")
 	log := &spyLog{}
@@ -221,8 +222,9 @@ func TestProxy_ImageEditsStream(t *testing.T) {
 	if form := readForm(t, ctypes[0], bodies[0]); form["model"] != "up-v1" || form["stream"] != "true" {
 		t.Errorf("the backend read model %q, stream %q", form["model"], form["stream"])
 	}
-	if rows := log.all(); len(rows) != 1 || !rows[0].Stream || rows[0].Status != 200 || rows[0].ErrorClass != "" {
-		t.Errorf("logged %+v, want one streamed 200", rows)
+	// The completed event's usage is the row's (streamUsage).
+	if rows := log.all(); len(rows) != 1 || !rows[0].Stream || rows[0].Status != 200 || rows[0].ErrorClass != "" || rows[0].InputTokens != 7 || rows[0].OutputTokens != 9 {
+		t.Errorf("logged %+v, want one streamed 200 with the usage 7/9", rows)
 	}
 }
 
@@ -308,6 +310,17 @@ func TestProxy_ImageEditsBadForm(t *testing.T) {
 		{"BareLF", "--B\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nchat\r\n--B\r\n" +
 			"Content-Disposition: form-data; name=\"prompt\"\n\nContent-Disposition: form-data; name=\"model\"\r\n\r\nother\r\n--B--\r\n",
 			"multipart/form-data; boundary=B", 400, "CRLF"},
+		// A name RFC 2231-encoded beside a plain one: Go's reader drops
+		// one with an empty or unknown charset and keeps name="prompt",
+		// python-multipart (Starlette's, vLLM's) takes the encoded one
+		// whatever its charset, "model", after the routed part, so the
+		// backend would read a model the gateway never routed on.
+		{"EncodedName", "--B\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nchat\r\n--B\r\n" +
+			"Content-Disposition: form-data; name=\"prompt\"; name*=''model\r\n\r\nother\r\n--B--\r\n",
+			"multipart/form-data; boundary=B", 400, "name*"},
+		{"EncodedNameCharset", "--B\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nchat\r\n--B\r\n" +
+			"Content-Disposition: form-data; name=\"prompt\";NAME*=latin-1''model\r\n\r\nother\r\n--B--\r\n",
+			"multipart/form-data; boundary=B", 400, "name*"},
 		{"TooLarge", "", "", 413, "max_body_bytes"},
 		{"UnknownModel", "", "", 404, "nope"},
 	} {

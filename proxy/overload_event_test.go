@@ -22,15 +22,23 @@ import (
 // event is ev (then, as vLLM does, [DONE]), and counts them.
 func eventBackend(tb testing.TB, ev string) (string, *atomic.Int64) {
 	tb.Helper()
+	body := ev + "\n\n"
+	if !strings.Contains(ev, `"type":"error"`) {
+		body += "data: [DONE]\n\n"
+	}
+	return fixedBackend(tb, "text/event-stream", body)
+}
+
+// fixedBackend answers every request 200 with body of type ct, and counts
+// them.
+func fixedBackend(tb testing.TB, ct, body string) (string, *atomic.Int64) {
+	tb.Helper()
 	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n.Add(1)
-		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Content-Type", ct)
 		w.WriteHeader(200)
-		w.Write([]byte(ev + "\n\n"))
-		if !strings.Contains(ev, `"type":"error"`) {
-			w.Write([]byte("data: [DONE]\n\n"))
-		}
+		w.Write([]byte(body))
 	}))
 	tb.Cleanup(srv.Close)
 	return srv.URL, &n
@@ -65,51 +73,82 @@ func TestOverloadedStreamEventRetriedOnStable(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(tr.name+"/"+tc.name, func(t *testing.T) {
 				bad, hits := eventBackend(t, tc.ev)
-				log, res := &spyLog{}, newResults()
-				_, url := MustProxy(t, proxy.Options{Routes: splitRoutes(t, good.URL(), bad, 0), Log: log, OnResult: res.on, Transport: tr.rt})
-				client := chatClient(url)
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				defer cancel()
-
-				var hr *http.Response
-				s := client.Chat.Completions.NewStreaming(ctx, hi("chat"), option.WithResponseInto(&hr))
-				var text string
-				for s.Next() {
-					if ch := s.Current(); len(ch.Choices) > 0 {
-						text += ch.Choices[0].Delta.Content
-					}
-				}
-				if err := s.Err(); err != nil || text == "" || hr.Header.Get("X-Model-Version") != "chat:v1" {
-					t.Fatalf("routed: %v (%q) from %q, want stable's stream", err, text, hr.Header.Get("X-Model-Version"))
-				}
-				waitFor(t, "two rows", func() bool { return len(log.all()) == 2 })
-				o := log.all()[0]
-				wantStatus := 429
-				if tc.class != sluice.ClassOverloaded {
-					wantStatus = 502
-				}
-				if o.Version != "v2" || o.ErrorClass != tc.class || o.Status != wantStatus || !o.Retried {
-					t.Errorf("canary's row %+v, want v2 %d %s retried", o, wantStatus, tc.class)
-				}
-				f, _ := res.get("chat:v2")
-				if wantF := map[bool]int{true: 0, false: 1}[tc.class == sluice.ClassOverloaded]; f != wantF {
-					t.Errorf("outlier ejection saw %d failures of chat:v2, want %d", f, wantF)
-				}
-
-				// Pinned: the version's own refusal, as a status error.
-				s = client.Chat.Completions.NewStreaming(ctx, hi("chat:v2"))
-				for s.Next() {
-				}
-				var ae *openai.Error
-				if err := s.Err(); !errors.As(err, &ae) || ae.StatusCode != wantStatus || !strings.Contains(ae.Message, tc.msg) || !strings.Contains(ae.Message, "chat:v2") {
-					t.Errorf("pinned: %v, want a %d naming chat:v2 with %q", err, wantStatus, tc.msg)
-				}
-				if hits.Load() != 2 {
-					t.Errorf("the canary's backend got %d requests, want 2", hits.Load())
-				}
+				checkOverloadedAttempt(t, tr.rt, good.URL(), bad, hits, tc.class, tc.msg, true)
 			})
 		}
 	}
+}
+
+// checkOverloadedAttempt sends, through a split of stable (good) and a
+// candidate whose backend is bad, a routed chat request and a pinned one,
+// streamed or whole, and checks what a refusal for load (class
+// upstream_overloaded) or the version's failure (upstream_5xx) after the
+// backend's 200 must give: the routed request answered by stable, the
+// candidate's row of that class retried, outlier ejection counting only
+// the failure, and the pinned client a 429 (with Retry-After: 1) or 502
+// naming the version with the backend's message msg.
+func checkOverloadedAttempt(t *testing.T, rt http.RoundTripper, good, bad string, hits *atomic.Int64, class, msg string, stream bool) {
+	t.Helper()
+	log, res := &spyLog{}, newResults()
+	_, url := MustProxy(t, proxy.Options{Routes: splitRoutes(t, good, bad, 0), Log: log, OnResult: res.on, Transport: rt})
+	client := chatClient(url)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	send := func(model string, hr **http.Response) (string, error) {
+		if !stream {
+			c, err := client.Chat.Completions.New(ctx, hi(model), option.WithResponseInto(hr))
+			if err != nil || len(c.Choices) == 0 {
+				return "", err
+			}
+			return c.Choices[0].Message.Content, nil
+		}
+		return streamChat(ctx, client, model, option.WithResponseInto(hr))
+	}
+
+	var hr *http.Response
+	if text, err := send("chat", &hr); err != nil || text == "" || hr.Header.Get("X-Model-Version") != "chat:v1" {
+		t.Fatalf("routed: %v (%q), want stable's answer", err, text)
+	}
+	waitFor(t, "two rows", func() bool { return len(log.all()) == 2 })
+	o := log.all()[0]
+	wantStatus := 429
+	if class != sluice.ClassOverloaded {
+		wantStatus = 502
+	}
+	if o.Version != "v2" || o.ErrorClass != class || o.Status != wantStatus || !o.Retried {
+		t.Errorf("canary's row %+v, want v2 %d %s retried", o, wantStatus, class)
+	}
+	f, _ := res.get("chat:v2")
+	if wantF := map[bool]int{true: 0, false: 1}[class == sluice.ClassOverloaded]; f != wantF {
+		t.Errorf("outlier ejection saw %d failures of chat:v2, want %d", f, wantF)
+	}
+
+	// Pinned: the version's own refusal, as a status error.
+	hr = nil
+	_, err := send("chat:v2", &hr)
+	var ae *openai.Error
+	if !errors.As(err, &ae) || ae.StatusCode != wantStatus || !strings.Contains(ae.Message, msg) || !strings.Contains(ae.Message, "chat:v2") {
+		t.Errorf("pinned: %v, want a %d naming chat:v2 with %q", err, wantStatus, msg)
+	}
+	if class == sluice.ClassOverloaded && (hr == nil || hr.Header.Get("Retry-After") != "1") {
+		t.Errorf("pinned 429 without Retry-After: 1")
+	}
+	if hits.Load() != 2 {
+		t.Errorf("the canary's backend got %d requests, want 2", hits.Load())
+	}
+}
+
+// streamChat streams a chat completion of model "hi" and returns its
+// text and the stream's error.
+func streamChat(ctx context.Context, client openai.Client, model string, opts ...option.RequestOption) (string, error) {
+	s := client.Chat.Completions.NewStreaming(ctx, hi(model), opts...)
+	var text string
+	for s.Next() {
+		if ch := s.Current(); len(ch.Choices) > 0 {
+			text += ch.Choices[0].Delta.Content
+		}
+	}
+	return text, s.Err()
 }
 
 // A Responses stream whose first event of the answer is an error event
@@ -141,14 +180,7 @@ func TestOverloadedStreamEvent_Fakellm(t *testing.T) {
 	_, url := MustProxy(t, proxy.Options{Routes: splitRoutes(t, good.URL(), busy.URL(), 0), Log: log})
 	client := chatClient(url)
 	for i := range 3 {
-		s := client.Chat.Completions.NewStreaming(context.Background(), hi("chat"))
-		var text string
-		for s.Next() {
-			if ch := s.Current(); len(ch.Choices) > 0 {
-				text += ch.Choices[0].Delta.Content
-			}
-		}
-		if err := s.Err(); err != nil || text == "" {
+		if text, err := streamChat(context.Background(), client, "chat"); err != nil || text == "" {
 			t.Fatalf("stream %d: %v (%q), want stable's answer", i, err, text)
 		}
 	}

@@ -19,7 +19,8 @@ const (
 	pathModerations = "/v1/moderations"
 	pathImages      = "/v1/images/generations"
 	pathSpeech      = "/v1/audio/speech" // answers with audio bytes
-	// pathImageEdits is in form.go.
+	// pathImageEdits, pathImageVariations, pathTranscriptions and
+	// pathTranslations, which take forms, are in form.go.
 )
 
 // servedPaths is what the 404 of an unknown path lists: every path the
@@ -27,7 +28,7 @@ const (
 // (responses_byid.go) too.
 const servedPaths = "Sluice serves POST " + pathChat + ", " + pathCompletions + ", " + pathResponses + ", " +
 	pathEmbeddings + ", " + pathRerank + ", " + pathScore + ", " + pathModerations + ", " + pathImages + ", " +
-	pathImageEdits + ", " + pathSpeech + " and " + pathFeedback + "; GET /v1/models and /v1/models/{model}; and a stored response's " +
+	pathImageEdits + ", " + pathImageVariations + ", " + pathSpeech + ", " + pathTranscriptions + ", " + pathTranslations + " and " + pathFeedback + "; GET /v1/models and /v1/models/{model}; and a stored response's " +
 	pathResponsesByID + "{id} (GET, DELETE), " + pathResponsesByID + "{id}/cancel (POST) and " +
 	pathResponsesByID + "{id}/input_items (GET)"
 
@@ -55,7 +56,8 @@ func unmetered(r *http.Request) bool {
 // and the requests whose client-key token Admit takes (keys.go).
 func isInferencePath(path string) bool {
 	switch path {
-	case pathChat, pathCompletions, pathResponses, pathEmbeddings, pathRerank, pathScore, pathModerations, pathImages, pathImageEdits, pathSpeech:
+	case pathChat, pathCompletions, pathResponses, pathEmbeddings, pathRerank, pathScore, pathModerations, pathImages, pathImageEdits, pathImageVariations,
+		pathSpeech, pathTranscriptions, pathTranslations:
 		return true
 	}
 	return false

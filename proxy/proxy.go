@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/textproto"
@@ -65,6 +66,10 @@ type Options struct {
 	// RetryBudget bounds the retries this gateway sends; nil means
 	// DefaultRetryBudgetPercent and DefaultRetryMinPerSecond.
 	RetryBudget *RetryBudget
+	// Logger gets a warning, at most one a RetryBudgetLogEvery per model,
+	// when the retry budget refused retries (logRetryRefused); nil
+	// discards.
+	Logger *slog.Logger
 	// ConnectTimeout bounds dialing a backend; default 5 s.
 	ConnectTimeout time.Duration
 	// FirstByteTimeout bounds the wait for the backend's response headers
@@ -212,6 +217,8 @@ type Proxy struct {
 	// counts them per model for /metrics.
 	retryBudget *retryBudget
 	retryStats  retryStats
+	// retryConf is the budget's settings, for its log line.
+	retryConf RetryBudget
 	// traceWrites: Options.Transport is an http.Transport, whose trace
 	// tells a request canceled before it was written (wroteWatch).
 	traceWrites bool
@@ -268,6 +275,10 @@ func New(opt Options) *Proxy {
 		rb = *opt.RetryBudget
 	}
 	p.retryBudget = newRetryBudget(rb.Percent, rb.MinPerSecond)
+	p.retryConf = rb
+	if p.opt.Logger == nil {
+		p.opt.Logger = slog.New(slog.DiscardHandler)
+	}
 	p.tracing.Store(opt.Tracing)
 	_, p.traceWrites = p.transport.(*http.Transport)
 	if p.transport == nil {
@@ -593,7 +604,7 @@ func (p *Proxy) hold(tab *route.Table, t *route.Target) (*atomic.Int64, *route.T
 }
 
 func (x *exchange) parse(categoryHeader string) error {
-	if x.r.URL.Path == pathImageEdits {
+	if isFormPath(x.r.URL.Path) {
 		if ct := x.r.Header.Get("Content-Type"); isForm(ct) {
 			if err := compressedError(x.r.Header.Get("Content-Encoding")); err != nil {
 				return err
@@ -603,7 +614,7 @@ func (x *exchange) parse(categoryHeader string) error {
 				return err
 			}
 			x.f = f
-			x.f.forPath(pathImageEdits)
+			x.f.forPath(x.r.URL.Path)
 			return x.checkFields(categoryHeader)
 		}
 	}
@@ -637,7 +648,11 @@ func compressedError(enc string) error {
 // category.
 func (x *exchange) checkFields(categoryHeader string) error {
 	if x.f.form && !x.f.model.Exists() {
-		return sluice.Errorf(sluice.CodeBadRequest, "the form has no \"model\" field: add one naming a model such as \"image\", a pin such as \"image:v1.2.0\" or a label such as \"image@canary\" (GET /v1/models lists them)")
+		m := "image"
+		if x.r.URL.Path == pathTranscriptions || x.r.URL.Path == pathTranslations {
+			m = "whisper"
+		}
+		return sluice.Errorf(sluice.CodeBadRequest, "the form has no \"model\" field: add one naming a model such as \"%s\", a pin such as \"%s:v1.2.0\" or a label such as \"%s@canary\" (GET /v1/models lists them)", m, m, m)
 	}
 	if !x.f.model.Exists() {
 		return sluice.Errorf(sluice.CodeBadRequest, "the request has no \"model\": set it to a model name such as \"chat\", a pin such as \"chat:v1.2.0\" or a label such as \"chat@canary\" (GET /v1/models lists them)")
@@ -799,11 +814,8 @@ func (p *Proxy) forward(x *exchange, d route.Decision, n *atomic.Int64, tab *rou
 	// (not while its connection was dialled or its TLS handshake made:
 	// unsent) had its prompt read by the backend.
 	estimateTokens(&obs, len(x.body), x.f.images, x.unmeasured, abandoned && !unsent(err))
-	if spent && obs.FinishReason == "" {
-		// Its row says why the failure was the answer: the request log
-		// has no column of its own for it (sluice.FinishRetryBudget).
-		obs.FinishReason = sluice.FinishRetryBudget
-	}
+	// Its row says why the failure was the answer (Envoy's URX flag).
+	obs.RetryBudgetSpent = spent
 	p.record(&obs, target.ID)
 	chargeTokens(x.r, &obs)
 	p.afterAnswer(x, target, &obs)
@@ -835,6 +847,9 @@ func (p *Proxy) spendRetry(model string, toStable, free bool) bool {
 		c.stableRefused.Add(1)
 	default:
 		c.endpointRefused.Add(1)
+	}
+	if !ok {
+		p.logRetryRefused(model, c)
 	}
 	return ok
 }
@@ -988,7 +1003,11 @@ func upstreamMessage(t *route.Target, class string, err error) string {
 	case sluice.ClassOverloaded:
 		// A stream's error event refusing for load before any of the
 		// answer (streamErrorEvent.overloaded): the 429 it would have
-		// sent before its stream.
+		// sent before its stream; or such an error sent whole with a 200.
+		var ev *streamErrorEvent
+		if errors.As(err, &ev) && ev.whole {
+			return "the backend for " + t.ID + " refused the request for load, in an error sent with a 200 instead of its answer: " + err.Error() + "; try again shortly"
+		}
 		return "the backend for " + t.ID + " refused the request for load, in its stream before any of the answer: " + err.Error() + "; try again shortly"
 	case "upstream_5xx":
 		// An error event before any of the stream's answer, or an error

@@ -46,7 +46,8 @@ func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class s
 			writeCanceledFor(x)
 		case sluice.ClassOverloaded:
 			// An error event refusing for load, before any of the
-			// stream: the client is told so with the status a refusal
+			// stream, or such an error sent whole with a 200
+			// (wholeAnswerError): the client is told so with the status a refusal
 			// before the stream has, and, as the stream said not when
 			// to come back, a second's Retry-After, as the gateway's
 			// other 429s carry one: a client that honours it waits
@@ -344,7 +345,7 @@ func (p *Proxy) holdAnswer(x *exchange, resp *http.Response, class string, err e
 			p.bufs.Put(bp)
 			resp.Body.Close()
 			x.releaseReader()
-			return nil, "upstream_5xx", ev
+			return nil, ev.class(), ev
 		}
 	}
 	if x.f.stream && !encoded {
@@ -360,7 +361,7 @@ func (p *Proxy) holdAnswer(x *exchange, resp *http.Response, class string, err e
 			p.bufs.Put(bp)
 			resp.Body.Close()
 			x.releaseReader()
-			return nil, "upstream_5xx", ev
+			return nil, ev.class(), ev
 		}
 		// One whole answer of the kind asked for (a backend, or a proxy
 		// in front of it, that ignores "stream"): relayed as the stream
@@ -394,7 +395,10 @@ func (p *Proxy) holdAnswer(x *exchange, resp *http.Response, class string, err e
 }
 
 // wholeAnswerError returns the error a whole chat, completions or
-// Responses answer sent with a 200 is, or nil: one without "choices"
+// Responses answer sent with a 200 is (overloaded when it refuses for
+// load as an error event would: TGI's {"error":"Model is overloaded",
+// "error_type":"overloaded"}, vLLM's error whose code is 429, a type or
+// code saying rate limited), or nil: one without "choices"
 // ("output" for a Responses answer) that has an "error" object or string
 // (OpenAI's, vLLM's and llama.cpp's shape; TGI's), or whose "object" is
 // "error" (vLLM's ErrorResponse, its "message"). f is what the walker
@@ -420,6 +424,9 @@ func wholeAnswerError(b []byte, f *answerFields, walked, responses bool) *stream
 			return nil
 		}
 		ev = chatErrorEvent(b, true) // its "message"
+		// vLLM's ErrorResponse carries its HTTP status as its code, and
+		// its type, at the top: a 429 there is a refusal for load.
+		ev.overloaded = overloadedEvent(gjson.ParseBytes(b))
 	}
 	ev.whole = true
 	return ev

@@ -32,13 +32,21 @@ func passThrough(contentType string) bool {
 
 // readUsageOnly reads the token counts of a JSON answer that is not
 // generated text: embeddings' and vLLM's score prompt_tokens, the images
-// API's input_tokens and output_tokens, or vLLM's rerank total_tokens
-// (all of them its input).
+// API's and a transcription's input_tokens and output_tokens, or vLLM's
+// rerank total_tokens (all of them its input). A whisper-1 transcription's
+// usage counts seconds of audio ({"type": "duration"}), no tokens: none
+// are read.
 func readUsageOnly(body []byte, obs *sluice.Observation) {
 	u := gjson.GetBytes(body, "usage")
 	if u.Type != gjson.JSON {
 		return
 	}
+	obs.InputTokens, obs.OutputTokens = usageTokens(u)
+}
+
+// usageTokens returns the input and output tokens of a usage object u (see
+// readUsageOnly).
+func usageTokens(u gjson.Result) (int, int) {
 	in := u.Get("prompt_tokens")
 	if !in.Exists() {
 		in = u.Get("input_tokens")
@@ -50,7 +58,7 @@ func readUsageOnly(body []byte, obs *sluice.Observation) {
 	if !in.Exists() && !out.Exists() {
 		in = u.Get("total_tokens")
 	}
-	obs.InputTokens, obs.OutputTokens = int(in.Int()), int(out.Int())
+	return int(in.Int()), int(out.Int())
 }
 
 // isSSEType reports whether contentType is text/event-stream (with
@@ -63,10 +71,12 @@ func isSSEType(contentType string) bool {
 var rawBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // relayRaw passes a successful answer that is not JSON (audio bytes from
-// /v1/audio/speech, an image, the events of a streamed image or speech)
-// through as it arrives, byte for byte with the backend's headers (an event
-// stream's keep-alives without the blank lines that end them:
-// commentBlocks), flushing after each read; nothing in it is read. Held
+// /v1/audio/speech, an image, a transcript as text, srt or vtt, the events
+// of a streamed image, speech or transcription) through as it arrives,
+// byte for byte with the backend's headers (an event stream's keep-alives
+// without the blank lines that end them: commentBlocks), flushing after
+// each read; nothing in it is read but an event stream's usage
+// (streamUsage). Held
 // whole, as relayBody holds an answer, speech would reach the client only
 // at its last byte, and the
 // proxy's pooled buffers would grow to the size of the audio. Its time to
@@ -96,9 +106,11 @@ func (p *Proxy) relayRaw(x *exchange, t *route.Target, resp *http.Response, obs 
 	// the backend's. One sent encoded (a compressing proxy in front of
 	// the backend) passes byte for byte: its lines cannot be judged, and
 	// filtered its encoding would no longer decode.
+	// Its usage is read as it passes (streamUsage), the last event's.
 	var cb *commentBlocks
+	var su *streamUsage
 	if (isSSEType(resp.Header.Get("Content-Type")) || x.f.stream && resp.Header.Get("Content-Type") == "") && len(resp.Header["Content-Encoding"]) == 0 {
-		cb = new(commentBlocks)
+		cb, su = new(commentBlocks), new(streamUsage)
 	}
 	if resp.ContentLength >= 0 && cb == nil {
 		// Passed on (it is not among the headers copied): the client
@@ -138,6 +150,7 @@ func (p *Proxy) relayRaw(x *exchange, t *route.Target, resp *http.Response, obs 
 			out := buf[:n]
 			if cb != nil {
 				out = cb.filter(out)
+				su.scan(out)
 			}
 			if len(out) > 0 {
 				if _, werr := x.w.Write(out); werr != nil {
@@ -159,6 +172,9 @@ func (p *Proxy) relayRaw(x *exchange, t *route.Target, resp *http.Response, obs 
 	obs.Latency = p.opt.Now().Sub(x.sent)
 	if !gotFirst {
 		obs.TTFT = obs.Latency
+	}
+	if su != nil {
+		su.apply(obs)
 	}
 	// Counted by what happened: an answer read to its end and written
 	// whole is complete, even if the client's context has ended since

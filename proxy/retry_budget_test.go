@@ -63,7 +63,8 @@ func hi(model string) openai.ChatCompletionNewParams {
 // storm on the version holding the service up.
 // What must happen: the first 5 are retried on stable and answered; the
 // rest get the candidate's own 429 with its Retry-After, as a pinned
-// request would, their rows marked retry_budget (not retried), and
+// request would, their rows flagged retry_budget_spent with no finish
+// reason (a failure has none; not retried), and
 // sluice_retries_total counts 5 sent and the rest budget_exhausted.
 func TestRetryBudget_BoundsRetriesOnStable(t *testing.T) {
 	good := MustBackend(t, fakellm.Config{})
@@ -105,7 +106,10 @@ func TestRetryBudget_BoundsRetriesOnStable(t *testing.T) {
 	waitFor(t, "the rows", func() bool { return len(log.all()) == n+budget })
 	var marked int
 	for _, o := range log.all() {
-		if o.FinishReason == sluice.FinishRetryBudget {
+		if o.FinishReason != "" && o.ErrorClass != "" {
+			t.Errorf("failed row %+v has finish reason %q: a failure has none", o, o.FinishReason)
+		}
+		if o.RetryBudgetSpent {
 			marked++
 			if o.Version != "v2" || o.Retried || o.ErrorClass != sluice.ClassOverloaded || o.Status != 429 || o.Route != "split" {
 				t.Errorf("row over budget %+v: want v2's 429 %s by split, not retried", o, sluice.ClassOverloaded)
@@ -113,7 +117,7 @@ func TestRetryBudget_BoundsRetriesOnStable(t *testing.T) {
 		}
 	}
 	if marked != n-budget {
-		t.Errorf("%d rows marked %s, want %d", marked, sluice.FinishRetryBudget, n-budget)
+		t.Errorf("%d rows flagged retry_budget_spent, want %d", marked, n-budget)
 	}
 	if s, x := retriesCounted(t, p, "stable", "sent"), retriesCounted(t, p, "stable", "budget_exhausted"); s != budget || x != n-budget {
 		t.Errorf("sluice_retries_total{to=stable}: sent %v, budget_exhausted %v; want %d and %d", s, x, budget, n-budget)
@@ -130,7 +134,8 @@ func TestRetryBudget_BoundsRetriesOnStable(t *testing.T) {
 // or routed: answered by the version asked for (routed: the one the split
 // chose, not stable); the refused attempt is logged retried,
 // upstream_overloaded, by the request's route. Past the budget the pinned
-// client gets the replica's 429 as it came, its row marked retry_budget.
+// client gets the replica's 429 as it came, its row flagged
+// retry_budget_spent.
 func TestRetryBudget_OverloadedEndpointTriesAnother(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -202,8 +207,8 @@ func TestRetryBudget_OverloadedEndpointTriesAnother(t *testing.T) {
 			t.Fatalf("%v, want the replica's 429 with its Retry-After 3", err)
 		}
 		waitFor(t, "the row", func() bool { return len(log.all()) == 1 })
-		if o := log.all()[0]; o.FinishReason != sluice.FinishRetryBudget || o.Retried || o.ErrorClass != sluice.ClassOverloaded {
-			t.Errorf("row %+v: want the 429 %s marked %s", o, sluice.ClassOverloaded, sluice.FinishRetryBudget)
+		if o := log.all()[0]; !o.RetryBudgetSpent || o.FinishReason != "" || o.Retried || o.ErrorClass != sluice.ClassOverloaded {
+			t.Errorf("row %+v: want the 429 %s flagged retry_budget_spent, no finish reason", o, sluice.ClassOverloaded)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/cowmap"
 )
@@ -154,6 +155,40 @@ func (b *retryBudget) take(sec int64) bool {
 // path alone writes them.
 type retryCounts struct {
 	stable, endpoint, stableRefused, endpointRefused atomic.Int64
+	// unlogged is the retries refused since the model's last log line
+	// (logRetryRefused); loggedAt that line's time in Unix nanoseconds, 0
+	// before the first.
+	unlogged, loggedAt atomic.Int64
+}
+
+// RetryBudgetLogEvery is the least time between two of a model's log lines
+// saying the retry budget refused its retries: during a storm every
+// failure past the budget is refused, and a line each would bury the log.
+const RetryBudgetLogEvery = time.Minute
+
+// logRetryRefused counts a retry of model the budget refused, and logs a
+// warning if the model's last one is RetryBudgetLogEvery old (or there was
+// none), saying how many were refused since, the budget's settings and
+// where to change them: sluice_retries_total says it on /metrics, but an
+// SRE reading the logs during a storm saw nothing of it. On the error path
+// alone; concurrent refusals elect one writer with a CAS, and a refusal
+// counted as the line is written goes in this line or the next.
+func (p *Proxy) logRetryRefused(model string, c *retryCounts) {
+	c.unlogged.Add(1)
+	now := p.opt.Now().UnixNano()
+	last := c.loggedAt.Load()
+	if last != 0 && now-last < int64(RetryBudgetLogEvery) || !c.loggedAt.CompareAndSwap(last, now) {
+		return
+	}
+	since := "none (the first since the gateway started)"
+	if last != 0 {
+		since = time.Duration(now - last).Round(time.Second).String()
+	}
+	p.opt.Logger.Warn("retry budget spent: failed attempts went to clients unretried",
+		"model", model, "retries_refused", c.unlogged.Swap(0), "since_last_line", since,
+		"budget_percent", p.retryConf.Percent, "min_per_second", p.retryConf.MinPerSecond,
+		"window", time.Duration(RetryWindow)*time.Second,
+		"change", "retries.budget_percent and retries.min_per_second in sluice.yaml (a restart applies them); sluice_retries_total{outcome=\"budget_exhausted\"} counts every refusal")
 }
 
 type retryStats struct {

@@ -358,9 +358,10 @@ func (d *discardWriter) Flush()                      {}
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 
 // mirroredFields reads a mirrored request's body again, as parse read
-// the live request's: a form (an image edit's) by its parts, else as JSON.
+// the live request's: a form (an image edit's, a transcription's) by its
+// parts, else as JSON.
 func mirroredFields(j *shadowJob) fields {
-	if ct := j.header.Get("Content-Type"); j.path == pathImageEdits && isForm(ct) {
+	if ct := j.header.Get("Content-Type"); isFormPath(j.path) && isForm(ct) {
 		if f, err := readFormFields(j.body, ct); err == nil {
 			return f
 		}

@@ -99,6 +99,12 @@ func operationName(path string) string {
 		return "image_generation"
 	case pathImageEdits:
 		return "image_edit"
+	case pathImageVariations:
+		return "image_variation"
+	case pathTranscriptions:
+		return "transcription"
+	case pathTranslations:
+		return "translation"
 	case pathSpeech:
 		return "speech"
 	}

@@ -320,7 +320,7 @@ func newServer(ctx context.Context, opt Options, made **Server) (*Server, error)
 		CategoryHeader: cfg.CategoryHeader, ForceAllowed: popt.ForceAllowed, ForceHeader: cfg.ForceHeader, Now: now,
 		OnResult: popt.OnResult, Admit: popt.Admit,
 		Judge: s.newJudge(cfg.Judge), ResponseIDs: rememberIDs, ShadowPairs: pairsKept, OnShadowPair: onPair,
-		Backends: s.Backends, Tracing: ptrace,
+		Backends: s.Backends, Tracing: ptrace, Logger: logger,
 		FeedbackLog: flog, FeedbackLone: lone, FeedbackWait: cfg.RequestLog.FlushInterval + proxy.DefaultFeedbackWait,
 	})
 	s.pairs.proxy = s.Proxy

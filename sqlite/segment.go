@@ -38,8 +38,13 @@ import (
 //	         before have none), 128 a turn of a conversation the split
 //	         began (migration 0022; rows written before have none), 256
 //	         a stream the backend answered whole (migration 0027; rows
-//	         written before have none). A uvarint, so that a row with
-//	         neither of the two rare high flags still takes one byte.
+//	         written before have none), 512 a failure the retry budget
+//	         left as the answer (migration 0028, in format 5 still: a
+//	         uvarint takes the bit as it stands; rows written before have
+//	         none, but read as having it if their finish reason is the
+//	         former mark, sluice.FinishRetryBudgetLegacy). A uvarint, so
+//	         that a row with none of the rare high flags still takes one
+//	         byte.
 //	  7 × varint status, latency ns, TTFT ns, input tokens, output
 //	         tokens, response chars, cached tokens
 //
@@ -180,6 +185,9 @@ func encodeSegment(rows []sluice.Observation, ats []int64) segment {
 		if o.StreamWhole {
 			flags |= segStreamWhole
 		}
+		if o.RetryBudgetSpent {
+			flags |= segRetryBudgetSpent
+		}
 		b = binary.AppendUvarint(b, flags)
 		for _, v := range [...]int64{int64(o.Status), int64(o.Latency), int64(o.TTFT), int64(o.InputTokens), int64(o.OutputTokens), int64(o.ResponseChars), int64(o.CachedTokens)} {
 			b = binary.AppendVarint(b, v)
@@ -282,6 +290,11 @@ const segSplitConversation = 128
 // segStreamWhole is the flag of sluice.Observation.StreamWhole (migration
 // 0027, format 5, whose flags are a uvarint: see the encoding).
 const segStreamWhole = 256
+
+// segRetryBudgetSpent is the flag of sluice.Observation.RetryBudgetSpent
+// (migration 0028). The format stays 5: its uvarint flags hold the bit,
+// and the migration keeps a binary that does not know it off the file.
+const segRetryBudgetSpent = 512
 
 type segRow struct {
 	id      []byte
@@ -506,6 +519,7 @@ func rowObservation(row *segRow, id string, words []string) sluice.Observation {
 		TokensEstimated:   row.flags&segTokensEstimated != 0,
 		SplitConversation: row.flags&segSplitConversation != 0,
 		StreamWhole:       row.flags&segStreamWhole != 0,
+		RetryBudgetSpent:  row.flags&segRetryBudgetSpent != 0,
 	}
 	for c, v := range dictValues(&o) {
 		*v = words[row.dict[c]]
@@ -514,6 +528,7 @@ func rowObservation(row *segRow, id string, words []string) sluice.Observation {
 	o.Status, o.Latency, o.TTFT = int(n[0]), time.Duration(n[1]), time.Duration(n[2])
 	o.InputTokens, o.OutputTokens, o.ResponseChars = int(n[3]), int(n[4]), int(n[5])
 	o.CacheReported, o.CachedTokens = row.flags&8 != 0, int32(n[6])
+	o.ReadLegacyFinish()
 	return o
 }
 

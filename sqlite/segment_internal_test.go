@@ -32,7 +32,7 @@ func segmentRowsForTest(n int) ([]sluice.Observation, []int64) {
 			FinishReason: "stop", ResponseChars: 7 * i, Refusal: i%5 == 0, Retried: i%7 == 0,
 			CacheReported: i%3 != 0, CachedTokens: int32(i%3) * 16, ClientKey: []string{"", "team-a", "team-b"}[i%3],
 			Replica:           []string{"", "gw-a-101-4f2a"}[i/2%2],
-			SplitConversation: i%4 == 1, StreamWhole: i%6 == 0,
+			SplitConversation: i%4 == 1, StreamWhole: i%6 == 0, RetryBudgetSpent: i%8 == 3,
 		}
 		ats[i] = base - int64(i%13)*1e9 + int64(i)
 		rows[i].At = time.Unix(0, ats[i]).UTC()
@@ -310,7 +310,7 @@ func legacyStore(t *testing.T, rows []sluice.Observation, ats []int64) string {
 	t.Helper()
 	for i := range rows {
 		rows[i].CacheReported, rows[i].CachedTokens, rows[i].ClientKey, rows[i].Replica = false, 0, "", ""
-		rows[i].SplitConversation, rows[i].StreamWhole = false, false
+		rows[i].SplitConversation, rows[i].StreamWhole, rows[i].RetryBudgetSpent = false, false, false
 	}
 	path := filepath.Join(t.TempDir(), "sluice.db")
 	db, err := sql.Open("sqlite", "file:"+path)
@@ -543,8 +543,8 @@ func openT(t *testing.T, path string, o Options) *Store {
 
 // A segment written before the flags were a uvarint (format 4: one byte,
 // its high bit a turn of a conversation the split began) reads back with
-// its flags, and no row of it is a stream answered whole; format 5 keeps
-// both high flags.
+// its flags, and no row of it is a stream answered whole or a failure the
+// retry budget left as the answer; format 5 keeps the three high flags.
 func TestSegment_Format4(t *testing.T) {
 	var d decodedSegment
 	if err := decodeSegment(oldSegment(4, "v1", "req_old_1", "req_old_2"), 1000, &d); err != nil || len(d.rows) != 2 {
@@ -558,8 +558,8 @@ func TestSegment_Format4(t *testing.T) {
 		t.Errorf("format 4 row:\n got  %+v\n want %+v", got, want)
 	}
 	rows, ats := segmentRowsForTest(2)
-	rows[0].StreamWhole, rows[0].SplitConversation = true, true
-	rows[1].StreamWhole, rows[1].SplitConversation = false, false
+	rows[0].StreamWhole, rows[0].SplitConversation, rows[0].RetryBudgetSpent = true, true, true
+	rows[1].StreamWhole, rows[1].SplitConversation, rows[1].RetryBudgetSpent = false, false, false
 	sg := encodeSegment(rows, ats)
 	if sg.data[0] != 5 {
 		t.Fatalf("written in format %d, want 5", sg.data[0])

@@ -21,6 +21,7 @@ var requestTests = []test{
 	{"FilterClientKey", testRequestsByKey},
 	{"FilterReplica", testRequestsByReplica},
 	{"OddText", testRequestsOddText},
+	{"RetryBudgetSpent", testRequestsRetryBudgetSpent},
 	{"FilterTime", testRequestsTime},
 	{"Count", testRequestsCount},
 	{"Usage", testRequestsUsage},
@@ -79,8 +80,42 @@ func requestRows(n int, start time.Duration) []sluice.Observation {
 		rows[i].SplitConversation = rows[i].Route == "previous_response" && i/7%2 == 0
 		// Streams a backend answered whole, sent on as streams.
 		rows[i].StreamWhole = rows[i].Stream && i%9 == 4
+		// Failures the retry budget left as the client's answer.
+		rows[i].RetryBudgetSpent = rows[i].ErrorClass != "" && !rows[i].Retried && i%4 == 1
 	}
 	return rows
+}
+
+// testRequestsRetryBudgetSpent: a failure the retry budget left as the
+// answer reads back with its flag; a row one release wrote with the former
+// finish reason mark (sluice.FinishRetryBudgetLegacy) reads as one written
+// now, flagged with no finish reason, but an answer whose model said
+// "retry_budget" keeps it.
+func testRequestsRetryBudgetSpent(t *testing.T, s sluice.Store) {
+	rows := requestRows(4, 0)
+	for i := range rows {
+		rows[i].ErrorClass, rows[i].Retried, rows[i].FinishReason, rows[i].RetryBudgetSpent = "upstream_5xx", false, "", false
+	}
+	rows[0].RetryBudgetSpent = true
+	rows[1].FinishReason = sluice.FinishRetryBudgetLegacy
+	rows[2].ErrorClass, rows[2].FinishReason = "", sluice.FinishRetryBudgetLegacy
+	mustAppend(t, s, rows)
+	want := map[string][2]any{
+		rows[0].RequestID: {true, ""},
+		rows[1].RequestID: {true, ""},
+		rows[2].RequestID: {false, sluice.FinishRetryBudgetLegacy},
+		rows[3].RequestID: {false, ""},
+	}
+	got := mustRequests(t, s, sluice.RequestQuery{})
+	if len(got) != len(rows) {
+		t.Fatalf("%d rows read back, want %d", len(got), len(rows))
+	}
+	for _, o := range got {
+		if w := want[o.RequestID]; o.RetryBudgetSpent != w[0] || o.FinishReason != w[1] {
+			t.Errorf("row %s (error %q) read back retry_budget_spent %v, finish_reason %q; want %v, %q",
+				o.RequestID, o.ErrorClass, o.RetryBudgetSpent, o.FinishReason, w[0], w[1])
+		}
+	}
 }
 
 func mustAppend(t *testing.T, s sluice.Store, rows []sluice.Observation) {

@@ -53,9 +53,16 @@ func readmeGateway(t *testing.T) (gw *server.Server, file string, cmd func(args 
 
 func startGateway(t *testing.T) (*server.Server, string) {
 	t.Helper()
+	return startGatewayWith(t, func(*config.Gateway) {})
+}
+
+// startGatewayWith is startGateway with the config changed by edit first.
+func startGatewayWith(t *testing.T, edit func(*config.Gateway)) (*server.Server, string) {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Store = filepath.Join(t.TempDir(), "sluice.db")
+	edit(&cfg)
 	s, err := server.New(context.Background(), server.Options{Config: cfg})
 	if err != nil {
 		t.Fatal(err)

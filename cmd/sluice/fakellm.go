@@ -19,8 +19,9 @@ func (c *cli) fakellmCmd() *cobra.Command {
 		Short: "Run a simulated OpenAI-compatible model server (for tests, demos and benchmarks)",
 		Long: `Run a simulated model server that speaks the OpenAI API (chat, completions,
 the Responses API, embeddings, streaming, and vLLM's rerank and score,
-moderations, image generation and speech) with configurable latency, time to
-first token, output length, error rate and refusal rate per request category.
+moderations, image generation, edits and variations, speech, and audio
+transcription and translation) with configurable latency, time to first
+token, output length, error rate and refusal rate per request category.
 It stands in for vLLM when trying Sluice out.
 
 With -c, a behaviour file (YAML, every key optional) sets how it answers; a
@@ -125,7 +126,7 @@ const fakellmFaultsExample = `  # faults.yaml
     stream_error_type: server_error # or overloaded: TGI's "Model is overloaded" event (rate_limit_exceeded in a Responses stream)
     stream_cut_rate: 0.1         # the connection closed, no [DONE] (stream_cut_at: first or middle)
     bad_answer_rate: 0.05        # a whole 200 that is no answer, streamed or not:
-    bad_answer: html             # an HTML page; cut: the JSON cut short; json_error: an OpenAI error
+    bad_answer: html             # an HTML page; cut: the JSON cut short; json_error: an OpenAI error; overloaded: TGI's refusal for load
     ignore_stream_rate: 0.05     # a stream answered whole (JSON, no events), as a backend ignoring "stream"
     ignore_stream_encoding: gzip # those whole answers gzipped, unasked, as a compressing cache sends them (or deflate)
 `

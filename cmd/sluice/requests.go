@@ -216,14 +216,14 @@ func (c *cli) noRequests(cmd *cobra.Command, cl *api.Client, q sluice.RequestQue
 // an attempt that failed before a retry (on stable, or on another endpoint
 // of the version when this one refused the connection), that it was
 // retried; the request's next row says where. A failure that would have
-// been retried but for the retry budget (sluice.FinishRetryBudget) says
+// been retried but for the retry budget (sluice.Observation.RetryBudgetSpent) says
 // so: it was the client's answer.
 func errorText(o sluice.Observation) string {
 	switch {
 	case o.Retried:
 		return dash(o.ErrorClass) + " (retried)"
-	case o.FinishReason == sluice.FinishRetryBudget && o.ErrorClass != "":
-		return o.ErrorClass + " (retry budget spent)"
+	case o.RetryBudgetSpent:
+		return dash(o.ErrorClass) + " (retry budget spent)"
 	}
 	return dash(o.ErrorClass)
 }

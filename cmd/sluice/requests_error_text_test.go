@@ -16,7 +16,7 @@ func TestErrorText(t *testing.T) {
 		{sluice.Observation{}, "-"},
 		{sluice.Observation{ErrorClass: "upstream_5xx"}, "upstream_5xx"},
 		{sluice.Observation{ErrorClass: sluice.ClassOverloaded, Retried: true}, "upstream_overloaded (retried)"},
-		{sluice.Observation{ErrorClass: sluice.ClassOverloaded, FinishReason: sluice.FinishRetryBudget}, "upstream_overloaded (retry budget spent)"},
+		{sluice.Observation{ErrorClass: sluice.ClassOverloaded, RetryBudgetSpent: true}, "upstream_overloaded (retry budget spent)"},
 	} {
 		if got := errorText(tc.o); got != tc.want {
 			t.Errorf("errorText(%+v) = %q, want %q", tc.o, got, tc.want)

@@ -1,0 +1,12 @@
+-- 0028_request_retry_budget_spent: no table changes. The version marks a
+-- change in what is stored: the request log's segments (format 5) use a
+-- tenth flag bit, 512, for a failed attempt that was the client's answer
+-- because the retry budget had no retry left for it
+-- (sluice.Observation.RetryBudgetSpent), which rows written before marked
+-- with the finish reason "retry_budget" (read back as the flag). A binary
+-- built before would read the new rows without the flag and write the old
+-- mark again; binaries refuse a schema newer than the ones they know, so
+-- this version makes an older binary refuse the file ("upgrade sluice")
+-- instead (HOUSE.md: a change to what is stored takes a migration, even an
+-- empty one).
+SELECT 1;
