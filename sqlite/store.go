@@ -41,6 +41,10 @@ type Options struct {
 	// rolling upgrade then shows which replica migrated the store). Nil
 	// means none.
 	Logger *slog.Logger
+	// NoWriteCheck opens a file this user may read but not write rather
+	// than refusing it (checkWritable), its writes failing when made: for
+	// a store only read from, sluice store copy's SRC.
+	NoWriteCheck bool
 }
 
 // Store is the sluice.Store on one SQLite file. It is safe for concurrent
@@ -127,7 +131,7 @@ func OpenOptions(path string, o Options) (*Store, error) {
 		s.w.Close()
 		return nil, err
 	}
-	if !o.ReadOnly {
+	if !o.ReadOnly && !o.NoWriteCheck {
 		if err := s.checkWritable(ctx); err != nil {
 			s.w.Close()
 			return nil, err

@@ -76,3 +76,35 @@ func makeReadOnly(t *testing.T, path string) {
 		}
 	})
 }
+
+// What the user does: sluice store copy --from an SQLite file this user may
+// read but not write (a store left owned by the service's user, a backup
+// kept read-only) into a new store.
+// What must happen: the copy runs, as it did before the write check at
+// open, and leaves SRC as it was: a copy only reads its source, so the
+// refusal of a store that cannot be written is sluice serve's, not the
+// copy's.
+func TestStoreCopy_ReadOnlySourceFileCopies(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.db")
+	copyFixture(t, src, 5)
+	makeReadOnly(t, src)
+	dst := filepath.Join(dir, "dst.db")
+	var out, stderr strings.Builder
+	code := Main(context.Background(), []string{"store", "copy", "--from", src, "--to", dst}, strings.NewReader(""), &out, &stderr)
+	if code != 0 || !strings.Contains(out.String(), "SRC is left as it was") {
+		t.Fatalf("store copy from a read-only SRC: exit %d; want the copy made\n%s%s", code, out.String(), stderr.String())
+	}
+	st, err := sqlite.OpenOptions(dst, sqlite.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c, err := st.Counts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Requests != 5 {
+		t.Errorf("DST holds %d request log rows, want SRC's 5", c.Requests)
+	}
+}
