@@ -64,14 +64,12 @@ func (e *Edit) Apply(doc ApplyDoc) error {
 				// Said here, as the registry would call the first one
 				// already registered, which sent the user looking for an
 				// earlier registration. Declared twice alike, it is a
-				// harmless repetition, as it always was.
+				// harmless repetition, as it always was; with another
+				// stage, the second moves it on, as it always did (a
+				// stage is no part of the build).
 				first := am.Versions[k]
 				first.Model = am.Name
-				diff := first.ContentDiff(&v)
-				if first.Stage != v.Stage {
-					diff = append(diff, "stage")
-				}
-				if len(diff) > 0 {
+				if diff := first.ContentDiff(&v); len(diff) > 0 {
 					return &Error{Code: CodeInvalid, Fields: diff, Message: fmt.Sprintf("models[%d].versions[%d]: version %s is declared twice in the file (versions[%d] too), with different %s: declare each version once (a new build takes a new version tag)", i, j, v.ID(), k, joinFields(diff))}
 				}
 			}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sluicehq/sluice"
 )
 
 // applyFile writes text to a model file and applies it with cmd, returning
@@ -50,6 +52,28 @@ func TestApply_VersionDeclaredTwice(t *testing.T) {
 `)
 	if code != 0 || !strings.Contains(out, "version.register") {
 		t.Errorf("apply of a version declared twice alike: exit %d, stdout %q, stderr %q; want it registered once", code, out, stderr)
+	}
+}
+
+// What the user does: declares one version twice in a model file with the
+// same build but another stage (a line copied, then its stage moved on).
+// What must happen: the file applies, as it did before the check of a tag
+// declared twice, the second stage moving the version along its lifecycle
+// as a second apply would: the check refuses two builds under one tag, and
+// a stage is no part of the build.
+func TestApply_VersionDeclaredTwiceWithAnotherStageApplies(t *testing.T) {
+	gw, _, cmd := readmeGateway(t)
+	out, stderr, code := applyFile(t, cmd, `models:
+  - name: embed
+    versions:
+      - {version: v1, endpoints: [http://127.0.0.1:9/a], upstream_model: ft-1, stage: staging}
+      - {version: v1, endpoints: [http://127.0.0.1:9/a], upstream_model: ft-1, stage: production}
+`)
+	if code != 0 || !strings.Contains(out, "version.register") {
+		t.Fatalf("apply of a version declared twice with another stage: exit %d, stdout %q, stderr %q; want it applied", code, out, stderr)
+	}
+	if v := gw.Control.Registry().Version("embed", "v1"); v == nil || v.Stage != sluice.StageProduction {
+		t.Errorf("embed:v1 after the apply: %+v; want it registered, at stage production", v)
 	}
 }
 
