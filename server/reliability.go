@@ -157,11 +157,29 @@ func (c *tlsCert) load() error {
 }
 
 // samePort reports whether the address addr (host:port) names the port
-// bound is on.
+// bound is on, on an address that collides with bound's: the same IP, or
+// either one every address (0.0.0.0, ::, no host). addr's host name is
+// looked up (localhost). Another IP on the port is another socket, which
+// the kernel lets both bind: held there, it is another process's.
 func samePort(addr string, bound net.Addr) bool {
-	_, port, err := net.SplitHostPort(addr)
+	host, port, err := net.SplitHostPort(addr)
 	tcp, ok := bound.(*net.TCPAddr)
-	return err == nil && ok && port == strconv.Itoa(tcp.Port)
+	if err != nil || !ok || port != strconv.Itoa(tcp.Port) {
+		return false
+	}
+	if host == "" || tcp.IP.IsUnspecified() {
+		return true
+	}
+	ips, err := net.LookupIP(host)
+	if err != nil {
+		return false
+	}
+	for _, ip := range ips {
+		if ip.IsUnspecified() || ip.Equal(tcp.IP) {
+			return true
+		}
+	}
+	return false
 }
 
 // listen listens on addr (the config's addrKey), over TLS when files (the

@@ -43,6 +43,35 @@ func TestServe_AdminListenOnListensPort(t *testing.T) {
 	}
 }
 
+// What the user does: gives admin_listen listen's port on another address
+// (listen: 127.0.0.1:PORT, admin_listen: 127.0.0.2:PORT, which the kernel
+// lets both bind), where another process holds admin_listen's address.
+// What must happen: the refusal says another process holds it, as it is
+// so; not that this gateway's own listen does, which it does not.
+func TestServe_AdminListenHeldElsewhereOnListensPort(t *testing.T) {
+	other, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		if testing.Short() {
+			t.Skipf("no 127.0.0.2 to listen on: %v", err)
+		}
+		t.Fatal(err)
+	}
+	defer other.Close()
+	port := strconv.Itoa(other.Addr().(*net.TCPAddr).Port)
+	dir := t.TempDir()
+	cfg := gatewayConfig(t, dir, "listen: 127.0.0.1:"+port+"\nadmin_listen: 127.0.0.2:"+port+"\nstore: "+filepath.Join(dir, "s.db")+"\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out, stderr strings.Builder
+	code := Main(ctx, []string{"serve", "-c", cfg}, strings.NewReader(""), &out, &stderr)
+	if ctx.Err() != nil {
+		t.Fatalf("serve ran until the test stopped it; stderr:\n%s", stderr.String())
+	}
+	if code == 0 || !strings.Contains(stderr.String(), "another process is using the port") || strings.Contains(stderr.String(), "this gateway's own listen") {
+		t.Errorf("serve with admin_listen 127.0.0.2:%s held by another process: exit %d, stderr %q; want it said another process uses the port", port, code, stderr.String())
+	}
+}
+
 // What the user does: names the config file as an argument, sluice serve
 // sluice.yaml, forgetting -c.
 // What must happen: the error says serve takes the file with -c, and
