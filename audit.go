@@ -266,6 +266,15 @@ type RequestQuery struct {
 	// ""): a lone gateway's, and those logged before the replica was
 	// kept. It and Replica are not given together.
 	NoReplica bool
+	// Failed keeps the rows of failed attempts (Observation.Failed: an
+	// error class other than canceled and drain_cut), a retried attempt's
+	// included: the rows the error rate counts, which an SRE chasing a
+	// canary's errors asks for.
+	Failed bool
+	// Category keeps the rows of that request category
+	// (Observation.Category); Route those whose version was chosen that
+	// way (Observation.Route: split, pin, retry, ...).
+	Category, Route string
 	// Since and Until bound At (inclusive since, exclusive until).
 	Since, Until time.Time
 	// Limit caps the result (newest first); 0 means 1000.

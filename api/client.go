@@ -339,20 +339,8 @@ func (c *Client) Requests(ctx context.Context, q sluice.RequestQuery) ([]sluice.
 // ListRequests returns the request log rows matching q, newest first, and
 // whether the limit cut the list.
 func (c *Client) ListRequests(ctx context.Context, q sluice.RequestQuery) (RequestList, error) {
-	v := url.Values{}
-	setQuery(v, "model", q.Model)
-	setQuery(v, "version", q.Version)
+	v := requestValues(q)
 	setQuery(v, "request_id", q.RequestID)
-	setQuery(v, "key", q.ClientKey)
-	if q.NoClientKey {
-		v.Set("no_key", "true")
-	}
-	setQuery(v, "replica", q.Replica)
-	if q.NoReplica {
-		v.Set("no_replica", "true")
-	}
-	setTime(v, "since", q.Since)
-	setTime(v, "until", q.Until)
 	if q.Limit > 0 {
 		v.Set("limit", strconv.Itoa(q.Limit))
 	}
@@ -365,20 +353,8 @@ func (c *Client) ListRequests(ctx context.Context, q sluice.RequestQuery) (Reque
 // aside) per client key, and per model or version with by
 // (UsageByModel, UsageByVersion; "" is UsageByKey).
 func (c *Client) Usage(ctx context.Context, q sluice.RequestQuery, by string) (UsageReport, error) {
-	v := url.Values{}
-	setQuery(v, "model", q.Model)
-	setQuery(v, "version", q.Version)
-	setQuery(v, "key", q.ClientKey)
-	if q.NoClientKey {
-		v.Set("no_key", "true")
-	}
-	setQuery(v, "replica", q.Replica)
-	if q.NoReplica {
-		v.Set("no_replica", "true")
-	}
+	v := requestValues(q)
 	setQuery(v, "by", by)
-	setTime(v, "since", q.Since)
-	setTime(v, "until", q.Until)
 	var out UsageReport
 	_, err := c.do(ctx, "GET", "/admin/v1/usage", v, nil, &out)
 	return out, err
@@ -409,6 +385,30 @@ func (c *Client) CreateTokenWith(ctx context.Context, req TokenRequest) (Created
 func (c *Client) DeleteToken(ctx context.Context, name, reason string) error {
 	_, err := c.do(ctx, "DELETE", "/admin/v1/tokens/"+esc(name), nil, ReasonRequest{Reason: reason}, nil)
 	return err
+}
+
+// requestValues is the query of the request log's filters in q that
+// requestFilter reads (not its RequestID or Limit).
+func requestValues(q sluice.RequestQuery) url.Values {
+	v := url.Values{}
+	setQuery(v, "model", q.Model)
+	setQuery(v, "version", q.Version)
+	setQuery(v, "key", q.ClientKey)
+	if q.NoClientKey {
+		v.Set("no_key", "true")
+	}
+	setQuery(v, "replica", q.Replica)
+	if q.NoReplica {
+		v.Set("no_replica", "true")
+	}
+	if q.Failed {
+		v.Set("failed", "true")
+	}
+	setQuery(v, "category", q.Category)
+	setQuery(v, "route", q.Route)
+	setTime(v, "since", q.Since)
+	setTime(v, "until", q.Until)
+	return v
 }
 
 func setQuery(v url.Values, key, val string) {

@@ -191,10 +191,19 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) error {
 // ?version= and ?key= (each checked as a name), ?no_key=true (the
 // requests sent without a key; not with ?key=), ?replica= (a replica's
 // name, or the name it was given: sluice.ReplicaMatches), ?no_replica=true
-// (the rows naming none; not with ?replica=), ?since= and ?until=.
+// (the rows naming none; not with ?replica=), ?failed=true (the failed
+// attempts: sluice.Observation.Failed), ?category=, ?route=, ?since= and
+// ?until=.
 func (s *Server) requestFilter(r *http.Request) (sluice.RequestQuery, error) {
 	q := r.URL.Query()
-	rq := sluice.RequestQuery{Model: q.Get("model"), Version: q.Get("version"), ClientKey: q.Get("key"), Replica: q.Get("replica")}
+	rq := sluice.RequestQuery{Model: q.Get("model"), Version: q.Get("version"), ClientKey: q.Get("key"), Replica: q.Get("replica"),
+		Category: q.Get("category"), Route: q.Get("route")}
+	if v := q.Get("failed"); v != "" {
+		var err error
+		if rq.Failed, err = strconv.ParseBool(v); err != nil {
+			return rq, invalid("failed", fmt.Sprintf("failed %q is not true or false: failed=true keeps the failed attempts (an error class other than canceled and drain_cut), as the error rate counts them", v))
+		}
+	}
 	if v := q.Get("no_replica"); v != "" {
 		var err error
 		if rq.NoReplica, err = strconv.ParseBool(v); err != nil {

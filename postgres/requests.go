@@ -113,6 +113,16 @@ func requestWhere(rq sluice.RequestQuery) *query {
 	if rq.NoReplica {
 		q.add("replica = ''")
 	}
+	if rq.Failed {
+		// sluice.Observation.Failed.
+		q.add("error_class NOT IN ('', 'canceled', ?)", sluice.ClassDrainCut)
+	}
+	if rq.Category != "" {
+		q.add("category = ?", text(rq.Category))
+	}
+	if rq.Route != "" {
+		q.add("route = ?", text(rq.Route))
+	}
 	q.timeRange(rq.Since, rq.Until)
 	return &q
 }

@@ -66,11 +66,15 @@ func (s *Store) legacyIn(ctx context.Context, tx *sql.Tx) (bool, error) {
 func legacyWhere(q sluice.RequestQuery) (string, []any) {
 	var where []string
 	var args []any
-	for _, c := range []struct{ col, v string }{{"model", q.Model}, {"version", q.Version}, {"request_id", q.RequestID}} {
+	for _, c := range []struct{ col, v string }{{"model", q.Model}, {"version", q.Version}, {"request_id", q.RequestID}, {"category", q.Category}, {"route", q.Route}} {
 		if c.v != "" {
 			where = append(where, c.col+" = ?")
 			args = append(args, c.v)
 		}
+	}
+	if q.Failed {
+		where = append(where, "error_class NOT IN ('', 'canceled', ?)")
+		args = append(args, sluice.ClassDrainCut)
 	}
 	timeRange(&where, &args, q.Since, q.Until)
 	if q.ClientKey != "" || q.Replica != "" {

@@ -196,11 +196,21 @@ func (f *segmentFilter) match(d *decodedSegment, keep func(row *segRow, idx int)
 			f.q.NoClientKey && d.words[r.dict[dictKey]] != "" ||
 			f.q.Replica != "" && !f.replicas[r.dict[dictReplica]] ||
 			f.q.NoReplica && d.words[r.dict[dictReplica]] != "" ||
+			f.q.Failed && !failedClass(d.words[r.dict[dictClass]]) ||
+			f.q.Category != "" && d.words[r.dict[dictCategory]] != f.q.Category ||
+			f.q.Route != "" && d.words[r.dict[dictRoute]] != f.q.Route ||
 			f.q.RequestID != "" && string(r.id) != f.q.RequestID {
 			continue
 		}
 		keep(r, i)
 	}
+}
+
+// failedClass reports whether a row of error class c failed
+// (sluice.Observation.Failed).
+func failedClass(c string) bool {
+	o := sluice.Observation{ErrorClass: c}
+	return o.Failed()
 }
 
 // scanSegments calls fn with each segment f selects, newest last_at first,

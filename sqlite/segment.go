@@ -73,6 +73,14 @@ const (
 	dictReplica = 8
 )
 
+// dictRoute, dictCategory and dictClass are the dictionary columns of the
+// route, the category and the error class (dictValues' order).
+const (
+	dictRoute    = 2
+	dictCategory = 3
+	dictClass    = 5
+)
+
 func dictValues(o *sluice.Observation) [dictColumns]*string {
 	return [dictColumns]*string{&o.Model, &o.Version, &o.Route, &o.Category, &o.Endpoint, &o.ErrorClass, &o.FinishReason, &o.ClientKey, &o.Replica}
 }

@@ -42,6 +42,10 @@ func TestRequestUsage_LegacyRows(t *testing.T) {
 			{NoClientKey: true},
 			{NoClientKey: true, Model: "chat", Since: old[500].At},
 			{Since: old[500].At, Until: fresh[600].At},
+			{Failed: true},
+			{Failed: true, Category: "code", Model: "chat"},
+			{Route: "split", Since: old[500].At},
+			{Route: "pin"},
 		} {
 			got, err := s.RequestUsage(t.Context(), q)
 			if err != nil {
@@ -49,6 +53,22 @@ func TestRequestUsage_LegacyRows(t *testing.T) {
 			}
 			if want := storetest.WantUsage(rows, q); !slices.Equal(got, want) {
 				t.Fatalf("%s: RequestUsage(%+v):\n got  %+v\n want %+v", what, q, got, want)
+			}
+			// The rows themselves too: the old table's filter is SQL of
+			// its own (legacyWhere).
+			q.Limit = 10000
+			list, err := s.Requests(t.Context(), q)
+			if err != nil {
+				t.Fatalf("%s: Requests(%+v): %v", what, q, err)
+			}
+			want := 0
+			for i := range rows {
+				if storetest.Matches(&rows[i], q) {
+					want++
+				}
+			}
+			if len(list) != want || slices.ContainsFunc(list, func(o sluice.Observation) bool { return !storetest.Matches(&o, q) }) {
+				t.Fatalf("%s: Requests(%+v): %d rows, want %d, each matching", what, q, len(list), want)
 			}
 		}
 	}

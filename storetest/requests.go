@@ -20,6 +20,7 @@ var requestTests = []test{
 	{"FilterRequestID", testRequestsByID},
 	{"FilterClientKey", testRequestsByKey},
 	{"FilterReplica", testRequestsByReplica},
+	{"FilterOutcome", testRequestsByOutcome},
 	{"OddText", testRequestsOddText},
 	{"RetryBudgetSpent", testRequestsRetryBudgetSpent},
 	{"FilterTime", testRequestsTime},
@@ -352,6 +353,56 @@ func testRequestsByReplica(t *testing.T, s sluice.Store) {
 		}
 		if len(want) == 0 && q.Replica != "nope" && q.Replica != "gw-a-10" && q.RequestID == "" {
 			t.Fatalf("Requests(%+v): the rows hold none to find", q)
+		}
+		if q.Limit > 0 && len(want) > q.Limit {
+			want = want[:q.Limit]
+		}
+		checkRows(t, fmt.Sprintf("Requests(%+v)", q), mustRequests(t, s, q), want)
+		if got := mustCount(t, s, q); fmt.Sprint(sortedCounts(got)) != fmt.Sprint(sortedCounts(counts)) {
+			t.Errorf("CountRequests(%+v) = %v, want %v", q, sortedCounts(got), sortedCounts(counts))
+		}
+		checkUsage(t, s, rows, q)
+	}
+}
+
+// testRequestsByOutcome: rows are found by whether they failed (an error
+// class other than canceled and drain_cut), their category and their
+// route, alone or with the other filters (the dashboard's Requests view
+// asks for a canary's failed requests); counts and usage follow the
+// filter.
+func testRequestsByOutcome(t *testing.T, s sluice.Store) {
+	rows := requestRows(700, 0)
+	for i := range rows {
+		if i%13 == 6 {
+			rows[i].ErrorClass = sluice.ClassDrainCut
+		}
+	}
+	mustAppend(t, s, rows)
+	for _, q := range []sluice.RequestQuery{
+		{Failed: true},
+		{Failed: true, Model: "chat", Version: "v1.1.0"},
+		{Failed: true, Limit: 9},
+		{Failed: true, Since: rows[100].At, Until: rows[300].At},
+		{Failed: true, ClientKey: "team-a"},
+		{Failed: true, Category: "code"},
+		{Category: "support"},
+		{Category: "support", Route: "pin", Limit: 5},
+		{Route: "retry", Failed: true},
+		{Route: "nope"},
+		{Category: "nope", Failed: true},
+	} {
+		want := newestFirst(rows, func(o *sluice.Observation) bool { return matches(o, q) })
+		counts := map[string]int64{}
+		for _, o := range want {
+			if !o.Retried {
+				counts[o.Version]++
+			}
+		}
+		if len(want) == 0 && q.Route != "nope" && q.Category != "nope" {
+			t.Fatalf("Requests(%+v): the rows hold none to find", q)
+		}
+		if q.Failed && slices.ContainsFunc(want, func(o sluice.Observation) bool { return !o.Failed() }) {
+			t.Fatalf("matches(%+v) kept a row that did not fail", q)
 		}
 		if q.Limit > 0 && len(want) > q.Limit {
 			want = want[:q.Limit]

@@ -49,11 +49,16 @@ func WantUsage(rows []sluice.Observation, q sluice.RequestQuery) []sluice.UsageR
 }
 
 // matches reports whether o is a row q selects.
+// Matches reports whether q keeps o, as a store's Requests must (its
+// Limit aside), for a store's own tests of rows the suite cannot write.
+func Matches(o *sluice.Observation, q sluice.RequestQuery) bool { return matches(o, q) }
+
 func matches(o *sluice.Observation, q sluice.RequestQuery) bool {
 	return (q.Model == "" || o.Model == q.Model) && (q.Version == "" || o.Version == q.Version) &&
 		(q.ClientKey == "" || o.ClientKey == q.ClientKey) && (!q.NoClientKey || o.ClientKey == "") &&
 		(q.Replica == "" || sluice.ReplicaMatches(o.Replica, q.Replica)) && (!q.NoReplica || o.Replica == "") &&
 		(q.RequestID == "" || o.RequestID == q.RequestID) &&
+		(!q.Failed || o.Failed()) && (q.Category == "" || o.Category == q.Category) && (q.Route == "" || o.Route == q.Route) &&
 		(q.Since.IsZero() || !o.At.Before(q.Since)) && (q.Until.IsZero() || o.At.Before(q.Until))
 }
 

@@ -33,8 +33,8 @@ const pastRightEdge = `(() => {
 // while the cards stayed 400 px, so every table spilled out of its card
 // and the page scrolled sideways. Now the header wraps, a wide table
 // scrolls inside its card, and no view is wider than the window: the
-// sign-in, the overview with a verdict, the audit log and the shadow
-// review.
+// sign-in, the overview with a verdict, the audit log, the shadow review
+// and the request log (whose sixth tab made the tab bar wrap).
 func TestNarrowWindowFitsThePage(t *testing.T) {
 	ctx, jsErrors := newBrowser(t)
 	b := fakellm.Behavior{Latency: fakellm.Distribution{MedianMS: 5, P99MS: 15}, OutputTokens: fakellm.TokenCount{Mean: 40, Spread: 10}}
@@ -88,6 +88,13 @@ func TestNarrowWindowFitsThePage(t *testing.T) {
 		t.Fatalf("shadow: %v", err)
 	}
 	fits("the shadow review")
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`a[data-tab="requests"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#requests-table tbody tr")),
+	); err != nil {
+		t.Fatalf("requests: %v", err)
+	}
+	fits("the requests tab")
 	if errs := jsErrors(); len(errs) > 0 {
 		t.Errorf("the page threw: %v", errs)
 	}

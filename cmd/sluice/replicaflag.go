@@ -59,6 +59,21 @@ func unfilteredByReplica(q sluice.RequestQuery, rows []sluice.Observation, echoe
 	return errors.New("the gateway did not filter by replica: it is older than this CLI, so it ignores --replica and --no-replica and answers every replica's requests; upgrade it, or read the REPLICA column of sluice requests without them")
 }
 
+// unfilteredByOutcome refuses an answer to a query filtered by --failed,
+// --category or --route that the gateway did not filter, as
+// unfilteredByReplica does for --replica: one older than these filters
+// ignores them and answers every request, which would be shown as the
+// failed ones (or the category's, the route's). Each row answered is
+// checked against the filters.
+func unfilteredByOutcome(q sluice.RequestQuery, rows []sluice.Observation) error {
+	for _, o := range rows {
+		if q.Failed && !o.Failed() || q.Category != "" && o.Category != q.Category || q.Route != "" && o.Route != q.Route {
+			return errors.New("the gateway did not filter by --failed, --category or --route: it is older than this CLI, so it ignores them and answers every request; upgrade it, or read the ERROR, CATEGORY and ROUTE columns of sluice requests without them")
+		}
+	}
+	return nil
+}
+
 // noReplicaRequests says on stderr that no request of the replica asked for
 // matched, and how to find its name.
 func (c *cli) noReplicaRequests(q sluice.RequestQuery) {

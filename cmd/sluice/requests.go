@@ -24,6 +24,7 @@ func (c *cli) requestsCmd() *cobra.Command {
 		Example: `  sluice requests --id req_182a03369e5a_2b  # the X-Request-Id a client got
   sluice requests chat --version v1.2.0 --since 1h
   sluice requests --key team-a --since 24h      # what one client key sent
+  sluice requests chat --version v1.3.0 --failed --since 15m  # a canary's failed attempts
   sluice requests --no-key --since 1h           # what tokens, not client keys, sent
   sluice requests --replica sluice-6d4b9c7f8-x2k4p --since 1h  # what one pod served, each start of it`,
 		Args: cobra.MaximumNArgs(1),
@@ -57,6 +58,9 @@ func (c *cli) requestsCmd() *cobra.Command {
 			if err := unfilteredByReplica(q, list.Requests, nil); err != nil {
 				return err
 			}
+			if err := unfilteredByOutcome(q, list.Requests); err != nil {
+				return err
+			}
 			if q.RequestID != "" && len(list.Requests) == 0 {
 				return fmt.Errorf("no request with id %q is in the request log: it is written in batches (request_log.flush_interval), so try again in a moment, and check the id is the X-Request-Id the gateway sent", q.RequestID)
 			}
@@ -75,7 +79,7 @@ func (c *cli) requestsCmd() *cobra.Command {
 				c.noReplicaRequests(q)
 			}
 			if list.Truncated {
-				defer noteCut(c.stderr, len(list.Requests), "requests", "--version, --key, --no-key, --replica, --since or --until")
+				defer noteCut(c.stderr, len(list.Requests), "requests", "--version, --failed, --category, --route, --key, --no-key, --replica, --since or --until")
 			}
 			if c.output == "json" {
 				return c.printJSON(list.Requests) // the API's order, newest first
@@ -134,6 +138,9 @@ func (c *cli) requestsCmd() *cobra.Command {
 	f.BoolVar(&q.NoClientKey, "no-key", false, "only requests sent without a client key: with an operator's or admin's token, or to a gateway without client keys")
 	cmd.MarkFlagsMutuallyExclusive("key", "no-key")
 	replicaFlags(cmd, &q)
+	f.BoolVar(&q.Failed, "failed", false, "only failed attempts: an error class other than canceled and drain_cut, as the error rate counts them (a retried attempt's too)")
+	f.StringVar(&q.Category, "category", "", "only requests of this category")
+	f.StringVar(&q.Route, "route", "", "only requests whose version was chosen this way: split, pin, label, force, rule, policy, previous_response or retry")
 	f.StringVar(&since, "since", "", "only requests since this time or duration ago (e.g. 1h)")
 	f.StringVar(&until, "until", "", "only requests before this time")
 	f.IntVar(&q.Limit, "limit", 100, fmt.Sprintf("at most this many requests, newest first (up to %d)", api.MaxLimit))

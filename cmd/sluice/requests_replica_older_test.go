@@ -34,27 +34,7 @@ func TestCLI_ReplicaFilterOlderGateway(t *testing.T) {
 	if err := gw.Store.AppendRequests(t.Context(), rows); err != nil {
 		t.Fatal(err)
 	}
-	target, _ := url.Parse(gw.AdminURL())
-	rp := httputil.NewSingleHostReverseProxy(target)
-	direct := rp.Director
-	rp.Director = func(r *http.Request) {
-		direct(r)
-		q := r.URL.Query()
-		q.Del("replica")
-		q.Del("no_replica")
-		r.URL.RawQuery = q.Encode()
-	}
-	front := httptest.NewServer(rp)
-	t.Cleanup(front.Close)
-	via := func(args ...string) []string {
-		a := cmd(args...)
-		for i := range a {
-			if a[i] == gw.AdminURL() {
-				a[i] = front.URL
-			}
-		}
-		return a
-	}
+	via := olderGateway(t, gw.AdminURL(), cmd, "replica", "no_replica")
 	for _, args := range [][]string{
 		{"requests", "--replica", "sluice-a"},
 		{"requests", "--no-replica"},
@@ -72,5 +52,35 @@ func TestCLI_ReplicaFilterOlderGateway(t *testing.T) {
 		if _, stderr, code := run(t, cmd(args...)...); code != 0 {
 			t.Errorf("%s: exit %d: %s", strings.Join(args, " "), code, stderr)
 		}
+	}
+}
+
+// olderGateway puts a proxy in front of the admin API at admin that drops
+// the query parameters params, as a gateway older than them ignores them;
+// the function it returns is cmd with the proxy's address in place of
+// admin's.
+func olderGateway(t *testing.T, admin string, cmd func(args ...string) []string, params ...string) func(args ...string) []string {
+	t.Helper()
+	target, _ := url.Parse(admin)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	direct := rp.Director
+	rp.Director = func(r *http.Request) {
+		direct(r)
+		q := r.URL.Query()
+		for _, p := range params {
+			q.Del(p)
+		}
+		r.URL.RawQuery = q.Encode()
+	}
+	front := httptest.NewServer(rp)
+	t.Cleanup(front.Close)
+	return func(args ...string) []string {
+		a := cmd(args...)
+		for i := range a {
+			if a[i] == admin {
+				a[i] = front.URL
+			}
+		}
+		return a
 	}
 }

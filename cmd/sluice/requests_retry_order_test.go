@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/server"
 )
 
 // TestCLI_RequestsRetryAtItsOwnTime: a request of the canary's share whose
@@ -19,25 +21,7 @@ import (
 // attempts were sent, and the retry's is after the failed attempt ended.
 func TestCLI_RequestsRetryAtItsOwnTime(t *testing.T) {
 	const slow = 400 * time.Millisecond
-	good := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}`)
-	}))
-	defer good.Close()
-	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(slow)
-		http.Error(w, `{"error":{"message":"out of memory"}}`, http.StatusInternalServerError)
-	}))
-	defer bad.Close()
-	gw, token := startGateway(t)
-	doc := strings.Replace(modelsYAML, "BACKEND", good.URL, 1)
-	doc = strings.Replace(doc, "BACKEND", bad.URL, 1)
-	doc = strings.Replace(doc, "percent: 95}, {version: v1.2.0, percent: 5}", "percent: 0}, {version: v1.2.0, percent: 100}", 1)
-	file := filepath.Join(t.TempDir(), "models.yaml")
-	os.WriteFile(file, []byte(doc), 0o644)
-	g := []string{"--server", gw.AdminURL(), "--token", token}
-	cmd := func(args ...string) []string { return append(append([]string{}, args...), g...) }
-	mustRun(t, cmd("apply", "-f", file, "--reason", "canary takes all")...)
+	gw, token, cmd := failingCanary(t, slow)
 
 	_, id := sdkChat(t, gw, "chat", token, "chat", "hello", false)
 	deadline := time.Now().Add(10 * time.Second)
@@ -64,4 +48,32 @@ func TestCLI_RequestsRetryAtItsOwnTime(t *testing.T) {
 	if gap := at(second).Sub(at(first)); gap < slow-time.Millisecond {
 		t.Errorf("the retry's row is %v after the failed attempt's, which took over %v: want each attempt at the time it was sent\n%s", gap, slow, out)
 	}
+}
+
+// failingCanary starts a gateway whose chat model sends every request to
+// a canary (v1.2.0) whose backend answers 500 after slow, retried on
+// stable (v1.1.0), which answers; cmd adds the admin address and token
+// to a CLI command's arguments.
+func failingCanary(t *testing.T, slow time.Duration) (gw *server.Server, token string, cmd func(args ...string) []string) {
+	t.Helper()
+	good := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}`)
+	}))
+	t.Cleanup(good.Close)
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(slow)
+		http.Error(w, `{"error":{"message":"out of memory"}}`, http.StatusInternalServerError)
+	}))
+	t.Cleanup(bad.Close)
+	gw, token = startGateway(t)
+	doc := strings.Replace(modelsYAML, "BACKEND", good.URL, 1)
+	doc = strings.Replace(doc, "BACKEND", bad.URL, 1)
+	doc = strings.Replace(doc, "percent: 95}, {version: v1.2.0, percent: 5}", "percent: 0}, {version: v1.2.0, percent: 100}", 1)
+	file := filepath.Join(t.TempDir(), "models.yaml")
+	os.WriteFile(file, []byte(doc), 0o644)
+	g := []string{"--server", gw.AdminURL(), "--token", token}
+	cmd = func(args ...string) []string { return append(append([]string{}, args...), g...) }
+	mustRun(t, cmd("apply", "-f", file, "--reason", "canary takes all")...)
+	return gw, token, cmd
 }

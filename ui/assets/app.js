@@ -584,7 +584,14 @@
           (ended ? " · ended " + utc(r.ended_at) + " UTC, took " + tookText(r) : ""))));
     body.append(renderTimeline(r, p));
     const traffic = { name: s.model, policy: { kind: "split", split: [{ version: s.baseline, percent: 100 - r.percent }, { version: s.candidate, percent: r.percent }] }, serving: [] };
-    body.append(h("div", { class: "progress-row" }, h("span", { class: "muted" }, live || !ended ? "Traffic" : "Traffic at its end"), splitBar(traffic, s.baseline, s.candidate), h("span", {}, "candidate " + fmtPercent(r.percent) + "%")));
+    // The candidate's failed requests are a click away: the Requests tab
+    // filtered to its version, failed only, over the analysis's window
+    // (from when it took live traffic, as the controller reads it), to
+    // the rollout's end for an ended one.
+    const failedQ = new URLSearchParams({ model: s.model, version: s.candidate, failed: "true", since: r.live_at || r.stage_started_at || r.started_at });
+    if (ended) failedQ.set("until", r.ended_at);
+    body.append(h("div", { class: "progress-row" }, h("span", { class: "muted" }, live || !ended ? "Traffic" : "Traffic at its end"), splitBar(traffic, s.baseline, s.candidate), h("span", {}, "candidate " + fmtPercent(r.percent) + "%",
+      r.phase === "shadow" ? null : [h("br"), h("a", { href: "#requests?" + failedQ.toString(), id: p + "rollout-failed-link", class: "small", title: "the request log's failed attempts of " + s.candidate + " since it took live traffic" }, "failed requests of " + s.candidate + " →")])));
     const active = ACTIVE_PHASES.includes(r.phase);
     if (active && st.stage_need > 0) {
       // What it counts, beside the analysis's own count (its reason's
@@ -1637,13 +1644,227 @@
     return [h("td", { class: "n key-requests" }, v("requests")), h("td", { class: "n key-errors" }, v("errors")), tok("input_tokens", "key-input"), out];
   }
 
+  // ---- requests ----
+  // The Requests tab reads the request log through the admin API (GET
+  // /admin/v1/requests, a viewer's read, as sluice requests is): the
+  // selected model's attempts, newest first, filtered as the form says, a
+  // page at a time (Older: see loadRequests). A row, a pasted #requests/REQ_ID or the id box opens
+  // the request: each attempt's every field, in the order sent. The
+  // filters live in the address (#requests?version=…&failed=true), so the
+  // live card's link to the candidate's failures, and a filtered list,
+  // can be shared. Every string from the log is set as text.
+  const REQUESTS_PAGE = 50;
+  const REQUEST_FILTERS = [["version", "requests-version"], ["category", "requests-category"], ["route", "requests-route"], ["key", "requests-key"], ["since", "requests-since"], ["until", "requests-until"]];
+  // failedClass mirrors sluice.Observation.Failed: what the error rate counts.
+  const failedClass = (c) => !!c && c !== "canceled" && c !== "drain_cut";
+  const nsText = (ns) => { const ms = (ns || 0) / 1e6; return (ms < 10 ? ms.toFixed(1) : String(Math.round(ms))) + " ms"; };
+  const sentText = (s) => String(s).replace("T", " ").replace(/(\.\d{3})\d*/, "$1").replace("Z", "");
+  // nanoAfter is the instant 1 ns after t (an RFC 3339 time the API sent),
+  // in UTC: an exclusive until= of it is "up to and including t". Done on
+  // the text, as a Date keeps milliseconds only.
+  function nanoAfter(t) {
+    const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(t);
+    if (!m) return t;
+    let sec = Date.parse(m[1] + m[3]) / 1000, ns = Number((m[2] || "").padEnd(9, "0")) + 1;
+    if (ns === 1e9) { sec++; ns = 0; }
+    return new Date(sec * 1000).toISOString().slice(0, 19) + "." + String(ns).padStart(9, "0") + "Z";
+  }
+  // rowKey tells the rows sent at one instant apart.
+  const rowKey = (o) => [o.request_id, o.at, o.version, o.endpoint, o.status, o.error_class, o.replica].join("\u0000");
+  const REQUESTS_MAX_LIMIT = 10000; // api.MaxLimit
+  function requestStatus(o) {
+    let t = String(o.status) + (o.error_class ? " " + o.error_class : "");
+    if (o.retried) t += " (retried)";
+    else if (o.finish_reason === "retry_budget" && o.error_class) t += " (retry budget spent)";
+    return t;
+  }
+
+  // requestsQuery is the filters the form holds, with the model.
+  function requestsQuery() {
+    const q = new URLSearchParams({ model: state.model });
+    for (const [k, id] of REQUEST_FILTERS) {
+      const v = $(id).value.trim();
+      if (v) q.set(k, v);
+    }
+    if ($("requests-failed").checked) q.set("failed", "true");
+    return q;
+  }
+
+  // goRequests puts the form's filters (and the request id open, if any)
+  // in the address, which shows them.
+  function goRequests(id) {
+    const want = "#requests" + (id ? "/" + enc(id) : "") + "?" + requestsQuery().toString();
+    if (location.hash === want) showRequests(route(), true);
+    else location.hash = want;
+  }
+
+  // showRequests shows the tab as the address says: the list filtered by
+  // its query (read again only when the filters changed, or again is
+  // set), and the request its id names.
+  async function showRequests(rt, again) {
+    const q = new URLSearchParams(rt.query);
+    const m = q.get("model");
+    if (m && m !== state.model && state.models.some((x) => x.name === m)) {
+      await selectModel(m, true); // it shows the tab again, on that model
+      return;
+    }
+    const sel = $("requests-version"), model = state.models.find((x) => x.name === state.model);
+    clear(sel).append(h("option", { value: "" }, "all"));
+    for (const v of (model ? model.versions : [])) sel.append(h("option", { value: v.version }, v.version));
+    const version = q.get("version") || "";
+    if (version && ![...sel.options].some((o) => o.value === version)) sel.append(h("option", { value: version }, version));
+    sel.value = version;
+    for (const [k, id] of REQUEST_FILTERS) if (k !== "version") $(id).value = q.get(k) || "";
+    $("requests-failed").checked = q.get("failed") === "true";
+    $("request-id").value = rt.id || "";
+    if (rt.id) openRequest(rt.id);
+    else { $("request-detail").hidden = true; state.requestGen = (state.requestGen || 0) + 1; }
+    const key = state.model + "?" + requestsQuery().toString();
+    if (again || !state.requests || state.requests.key !== key) loadRequests(false, key);
+  }
+
+  // loadRequests lists the first page of the filters set (more: the next
+  // page, under those shown).
+  async function loadRequests(more, key) {
+    const tb = $("requests-table").querySelector("tbody"), note = $("requests-note"), older = $("requests-older");
+    let st = state.requests;
+    if (!more) {
+      st = state.requests = { gen: (st ? st.gen : 0) + 1, key: key, model: state.model, q: requestsQuery(), shown: 0, oldest: "", tied: new Set() };
+      clear(tb);
+      note.textContent = "";
+      older.hidden = true;
+    }
+    if (!st) return;
+    if (!st.model) {
+      tb.append(h("tr", {}, h("td", { colspan: 10, class: "muted", id: "no-requests" }, "No model is registered yet: register one with sluice apply -f models.yaml, and its requests are listed here.")));
+      return;
+    }
+    const gen = st.gen, q = new URLSearchParams(st.q);
+    // The next page is read up to and including the oldest time shown,
+    // and the rows shown at that time (st.tied) are left out of it: an
+    // exclusive until= of that time skipped the rows sent at the same
+    // instant as the oldest shown (a burst logged in one microsecond
+    // on PostgreSQL, or rows copied with one time), which an SRE paging
+    // through an incident must see. The stores order rows of one time
+    // the same way at each read, so the page asks for as many more rows
+    // as it will leave out.
+    q.set("limit", String(more ? Math.min(REQUESTS_PAGE + st.tied.size, REQUESTS_MAX_LIMIT) : REQUESTS_PAGE));
+    if (more) q.set("until", nanoAfter(st.oldest));
+    older.disabled = true;
+    let a;
+    try {
+      a = await admin("GET", "/requests?" + q.toString());
+    } catch (e) {
+      if (gen === state.requests.gen) { note.textContent = ""; tb.append(h("tr", {}, h("td", { colspan: 10, class: "error", id: "requests-error" }, e.message))); }
+      return;
+    } finally {
+      older.disabled = false;
+    }
+    if (gen !== state.requests.gen) return;
+    const rows = (a.requests || []).filter((o) => !(more && o.at === st.oldest && st.tied.has(rowKey(o))));
+    const link = "?" + st.q.toString();
+    for (const o of rows) {
+      const failed = failedClass(o.error_class);
+      const href = "#requests/" + enc(o.request_id) + link;
+      tb.append(h("tr", { class: "clickable" + (failed ? " failed" : ""), dataset: { id: o.request_id, version: o.version }, title: failed ? "failed: " + o.error_class : null, onclick: (ev) => { if (ev.target.tagName !== "A") location.hash = href; } },
+        h("td", { class: "mono" }, sentText(o.at)),
+        h("td", { class: "mono" }, h("a", { href: href }, o.request_id)),
+        h("td", {}, o.version),
+        h("td", {}, o.route),
+        h("td", { class: "status" }, requestStatus(o)),
+        h("td", { class: "n" }, nsText(o.latency_ns)),
+        h("td", { class: "n" }, o.stream ? nsText(o.ttft_ns) : "–"),
+        h("td", { class: "n", title: o.tokens_estimated ? "the gateway's estimate: the answer ended without the backend's usage" : null }, (o.tokens_estimated ? "~" : "") + o.input_tokens + " / " + o.output_tokens),
+        h("td", {}, o.client_key || "–"),
+        h("td", {}, o.category || "–")));
+    }
+    st.shown += rows.length;
+    if (rows.length) {
+      const last = rows[rows.length - 1].at;
+      if (last !== st.oldest) st.tied = new Set();
+      st.oldest = last;
+      for (const o of rows) if (o.at === last) st.tied.add(rowKey(o));
+    }
+    older.hidden = !a.truncated;
+    const filtered = [...st.q.keys()].some((k) => k !== "model");
+    if (!st.shown) {
+      tb.append(h("tr", {}, h("td", { colspan: 10, class: "muted", id: "no-requests" }, "No request of " + st.model + (filtered ? " matches these filters" : " is logged yet") + ": widen Since/Until, or wait a moment (the request log is written in batches, request_log.flush_interval).")));
+      return;
+    }
+    note.textContent = "A row per attempt (a retried request has one for its failed attempt and one for its retry), newest first: " +
+      (a.truncated ? "the newest " + st.shown + (filtered ? " that match" : "") + "; Older shows the " + REQUESTS_PAGE + " before." : st.shown + (filtered ? " that match" : "") + ", down to the oldest in the log.") +
+      " Times are UTC; click a row for the request's every attempt.";
+  }
+
+  // The fields of a request log row, as the detail lists them
+  // (sluice.Observation); any other a newer gateway sends follows them.
+  const REQUEST_FIELDS = [["at", "Sent (UTC)"], ["model", "Model"], ["version", "Version"], ["route", "Route"], ["endpoint", "Endpoint"], ["status", "Status"], ["error_class", "Error class"],
+    ["retried", "Retried"], ["finish_reason", "Finish reason"], ["latency_ns", "Latency"], ["ttft_ns", "TTFT"], ["stream", "Stream"], ["stream_whole", "Stream answered whole"],
+    ["input_tokens", "Input tokens"], ["output_tokens", "Output tokens"], ["tokens_estimated", "Tokens estimated"], ["cached_tokens", "Cached tokens"], ["cache_reported", "Cache reported"],
+    ["response_chars", "Response chars"], ["refusal", "Refusal"], ["tools_offered", "Tools offered"], ["tool_call", "Tool call"], ["category", "Category"], ["client_key", "Client key"],
+    ["replica", "Replica"], ["sticky_hash", "Sticky key"], ["split_conversation", "Split conversation"]];
+  const BOOL_FIELDS = ["retried", "stream", "stream_whole", "tokens_estimated", "cache_reported", "refusal", "tools_offered", "tool_call", "split_conversation"];
+  function fieldText(k, v) {
+    if (BOOL_FIELDS.includes(k)) return v ? "yes" : "no";
+    if (k === "latency_ns" || k === "ttft_ns") return nsText(v);
+    if (k === "at") return sentText(v);
+    if (k === "sticky_hash") return v ? "yes (its hash is kept, never the key)" : "none";
+    return v == null || v === "" ? "–" : typeof v === "object" ? JSON.stringify(v) : String(v);
+  }
+
+  // openRequest shows request id's attempts above the list, in the order
+  // they were sent, as sluice requests --id prints them.
+  async function openRequest(id) {
+    const box = $("request-detail");
+    const gen = state.requestGen = (state.requestGen || 0) + 1;
+    box.hidden = false;
+    clear(box).append(h("p", { class: "muted" }, "Reading " + id + "…"));
+    let a;
+    try {
+      a = await admin("GET", "/requests?" + new URLSearchParams({ request_id: id, limit: "100" }).toString());
+    } catch (e) {
+      if (gen === state.requestGen) clear(box).append(h("p", { class: "error" }, e.message));
+      return;
+    }
+    if (gen !== state.requestGen) return;
+    const rows = (a.requests || []).slice().reverse();
+    const link = location.origin + location.pathname + "#requests/" + enc(id);
+    clear(box).append(h("div", { class: "card-head" },
+      h("h3", {}, "Request ", h("span", { class: "mono", id: "request-detail-id" }, id)),
+      h("span", { class: "actions" }, h("a", { href: link, id: "request-link", title: "a link to this request, to paste where it is discussed" }, "link"),
+        h("button", { class: "link", id: "request-close", onclick: () => { location.hash = "#requests" + (route().query ? "?" + route().query : ""); } }, "Close"))));
+    if (!rows.length) {
+      box.append(h("p", { class: "muted", id: "request-none" }, "No request with id " + id + " is in the request log: it is written in batches (request_log.flush_interval), so try again in a moment, and check the id is the X-Request-Id the gateway sent."));
+      return;
+    }
+    box.append(h("p", { class: "muted small", id: "request-attempts-note" }, rows.length > 1
+      ? rows.length + " attempts, in the order they were sent: an attempt that failed, then the request sent again (to stable, or another endpoint of the version). sluice requests --id " + id + " lists the same."
+      : "One attempt. sluice requests --id " + id + " lists the same."));
+    const wrap = h("div", { class: "attempts" });
+    rows.forEach((o, i) => {
+      const known = REQUEST_FIELDS.map(([k]) => k).concat(["request_id"]);
+      const fields = REQUEST_FIELDS.concat(Object.keys(o).filter((k) => !known.includes(k)).map((k) => [k, k]));
+      const tb = h("tbody", {});
+      for (const [k, label] of fields) tb.append(h("tr", { dataset: { field: k } }, h("th", {}, label), h("td", { class: "mono" }, fieldText(k, o[k]))));
+      wrap.append(h("div", { class: "attempt" + (failedClass(o.error_class) ? " failed" : "") },
+        h("h3", {}, "Attempt " + (i + 1) + (failedClass(o.error_class) ? ": failed" : o.error_class ? ": " + o.error_class : "")),
+        h("table", { class: "grid" }, tb)));
+    });
+    box.append(wrap);
+  }
+
+
   // ---- navigation ----
   // route reads the page's address: "#history/chat/ID" is the History
   // tab with model chat's rollout ID open (each part URI-encoded).
+  // "#requests/REQ_ID?version=v2&failed=true" is the Requests tab with
+  // that request open and the list filtered (model= names the model).
   function route() {
-    const parts = (location.hash || "#overview").slice(1).split("/");
+    const raw = (location.hash || "#overview").slice(1), qi = raw.indexOf("?");
+    const parts = (qi < 0 ? raw : raw.slice(0, qi)).split("/"), query = qi < 0 ? "" : raw.slice(qi + 1);
     const dec = (x) => { try { return decodeURIComponent(x); } catch (e) { return x; } };
-    return { tab: parts[0] || "overview", model: parts.length > 2 ? dec(parts[1]) : "", id: parts.length > 2 ? dec(parts.slice(2).join("/")) : "" };
+    if (parts[0] === "requests") return { tab: "requests", model: new URLSearchParams(query).get("model") || "", id: parts.length > 1 ? dec(parts.slice(1).join("/")) : "", query: query };
+    return { tab: parts[0] || "overview", model: parts.length > 2 ? dec(parts[1]) : "", id: parts.length > 2 ? dec(parts.slice(2).join("/")) : "", query: query };
   }
 
   function showTab() {
@@ -1653,6 +1874,7 @@
     if (tab === "shadow") loadShadow();
     if (tab === "audit") loadAudit();
     if (tab === "keys") loadKeys();
+    if (tab === "requests") showRequests(rt);
     // #history/MODEL/ID opens that rollout (a row's click, a pasted link,
     // the tab's own link back to the card open); #history is the list:
     // as it was when a card closes (Back, the browser's back), else read
@@ -1708,7 +1930,9 @@
     $("split-reason").value = "";
     $("at-model").value = name;
     // The History tab shows the model picked: another's list or card goes.
-    if (!linked && route().id) history.replaceState(null, "", "#" + route().tab);
+    // The Requests tab's filters (a version) are the model's before: it
+    // lists the new one's requests unfiltered.
+    if (!linked && (route().id || route().tab === "requests" && route().query)) history.replaceState(null, "", "#" + route().tab);
     closePast();
     state.history = null;
     if (route().tab === "history") loadHistory(false);
@@ -1720,6 +1944,7 @@
     connect();
     loadCategories();
     if (route().tab === "shadow") loadShadow();
+    if (route().tab === "requests") showRequests(route());
   }
 
   async function refreshAll() {
@@ -1829,6 +2054,13 @@
     $("shadow-differ").addEventListener("change", loadShadow);
     $("shadow-category").addEventListener("change", loadShadow);
     $("keys-refresh").addEventListener("click", loadKeys);
+    $("requests-form").addEventListener("submit", (ev) => { ev.preventDefault(); goRequests(route().id); });
+    $("request-find").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const id = $("request-id").value.trim();
+      if (id) goRequests(id);
+    });
+    $("requests-older").addEventListener("click", () => loadRequests(true));
     $("history-refresh").addEventListener("click", () => {
       if (route().id) history.replaceState(null, "", "#history");
       closePast();

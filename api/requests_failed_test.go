@@ -1,0 +1,60 @@
+package api_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// The dashboard's Requests view asks the request log for a canary's failed
+// attempts, one category's or one route's: /admin/v1/requests (and the Go
+// client) filter by ?failed=true, ?category= and ?route=, a viewer's token
+// enough, and a failed= that is no boolean says what it takes.
+func TestRequests_FailedCategoryRoute(t *testing.T) {
+	e := MustEnv(t)
+	at := t0.Add(-time.Minute)
+	rows := []sluice.Observation{
+		{RequestID: "ok", At: at, Model: "chat", Version: "v2", Route: "split", Category: "code", Status: 200},
+		{RequestID: "bad", At: at.Add(time.Second), Model: "chat", Version: "v2", Route: "split", Category: "code", Status: 502, ErrorClass: "upstream_5xx", Retried: true},
+		{RequestID: "bad", At: at.Add(2 * time.Second), Model: "chat", Version: "v1", Route: "retry", Category: "code", Status: 200},
+		{RequestID: "left", At: at.Add(3 * time.Second), Model: "chat", Version: "v2", Route: "split", Category: "<b>x</b>", Status: 499, ErrorClass: "canceled"},
+		{RequestID: "slow", At: at.Add(4 * time.Second), Model: "chat", Version: "v2", Route: "pin", Category: "<b>x</b>", Status: 504, ErrorClass: "timeout"},
+	}
+	if err := e.Store.AppendRequests(t.Context(), rows); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(q sluice.RequestQuery) []string {
+		t.Helper()
+		list, err := e.Viewer.ListRequests(t.Context(), q)
+		if err != nil {
+			t.Fatalf("ListRequests(%+v): %v", q, err)
+		}
+		var out []string
+		for _, o := range list.Requests {
+			out = append(out, o.RequestID+"@"+o.Version)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		q    sluice.RequestQuery
+		want string
+	}{
+		{sluice.RequestQuery{Model: "chat", Failed: true}, "[slow@v2 bad@v2]"},
+		{sluice.RequestQuery{Model: "chat", Version: "v2", Failed: true, Route: "split"}, "[bad@v2]"},
+		{sluice.RequestQuery{Model: "chat", Category: "<b>x</b>"}, "[slow@v2 left@v2]"},
+		{sluice.RequestQuery{Model: "chat", Route: "retry"}, "[bad@v1]"},
+		{sluice.RequestQuery{Model: "chat", Category: "code", Failed: true, Since: at.Add(2 * time.Second)}, "[]"},
+	} {
+		if got := ids(c.q); fmt.Sprint(got) != c.want {
+			t.Errorf("ListRequests(%+v) = %v, want %s", c.q, got, c.want)
+		}
+	}
+	r := e.do(t, "GET", "/admin/v1/requests?failed=yes", viewerSecret, nil)
+	if r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), "failed=true keeps the failed attempts") {
+		t.Errorf("failed=yes: status %d (%s), want 422 saying what failed takes", r.Status, r.Body)
+	}
+}
