@@ -52,7 +52,7 @@ func explain(le *sqlite.Error, busy time.Duration) (string, bool) {
 	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
 		return fmt.Sprintf("the database is locked by another connection or process and stayed locked for the busy timeout of %s (%v): stop the other writer or try again", busy, le), true
 	case sqlite3.SQLITE_READONLY:
-		return fmt.Sprintf("the database is read-only (%v): check that the file and its directory are writable by this user and that the store was not opened read-only", le), true
+		return fmt.Sprintf("the database is read-only (%v): check that the file, its -wal and -shm files (left by another user, such as root, if there) and their directory are writable by this user, and that the store was not opened read-only", le), true
 	case sqlite3.SQLITE_FULL:
 		return fmt.Sprintf("the disk is full (%v): free some space", le), true
 	case sqlite3.SQLITE_IOERR:

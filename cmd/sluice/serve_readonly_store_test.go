@@ -47,7 +47,7 @@ func TestServe_ReadOnlyStoreFileRefused(t *testing.T) {
 		t.Fatalf("serve on a read-only store file ran until the test stopped it (%s, exit %d): it must refuse to start; stderr:\n%s", time.Since(start).Round(time.Millisecond), code, stderr.String())
 	}
 	want := "open store " + store + ": the database is read-only"
-	if code == 0 || !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), "writable by this user") {
+	if code == 0 || !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), "writable by this user") || !strings.Contains(stderr.String(), "its -wal and -shm files") {
 		t.Errorf("serve on a read-only store file: exit %d, stderr %q; want a refusal containing %q and what to check", code, stderr.String(), want)
 	}
 	if strings.Contains(out.String()+stderr.String(), "sluice listening") {
