@@ -57,8 +57,23 @@ func (e *Edit) Apply(doc ApplyDoc) error {
 			return Errorf(CodeInvalid, "models[%d]: model %s is declared twice: declare each model once", i, am.Name)
 		}
 		seen[am.Name] = true
-		for _, v := range am.Versions {
+		declared := map[string]int{}
+		for j, v := range am.Versions {
 			v.Model = am.Name
+			if k, ok := declared[v.Version]; ok {
+				// Said here, as the registry would call the first one
+				// already registered, which sent the user looking for an
+				// earlier registration. Declared twice alike, it is a
+				// harmless repetition, as it always was; with another
+				// stage, the second moves it on, as it always did (a
+				// stage is no part of the build).
+				first := am.Versions[k]
+				first.Model = am.Name
+				if diff := first.ContentDiff(&v); len(diff) > 0 {
+					return &Error{Code: CodeInvalid, Fields: diff, Message: fmt.Sprintf("models[%d].versions[%d]: version %s is declared twice in the file (versions[%d] too), with different %s: declare each version once (a new build takes a new version tag)", i, j, v.ID(), k, joinFields(diff))}
+				}
+			}
+			declared[v.Version] = j
 			if old := e.next.Versions[v.ID()]; old != nil && v.Stage != "" && v.Stage != old.Stage && CheckTransition(old.Stage, v.Stage) != nil {
 				// Say which version, and what to write, rather than only
 				// that the lifecycle forbids the move. (A stage behind the

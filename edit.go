@@ -227,6 +227,13 @@ func (e *Edit) RegisterVersion(v Version) (created bool, err error) {
 		}
 		return false, nil
 	}
+	for _, ep := range v.Endpoints {
+		// Only for a new version: one registered so is kept, as
+		// versions are, and a file that lists it still applies.
+		if err := checkEndpointBase(v.ID(), ep); err != nil {
+			return false, err
+		}
+	}
 	if v.Stage == "" {
 		v.Stage = StageDevelopment
 	}

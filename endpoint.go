@@ -1,6 +1,7 @@
 package sluice
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 )
@@ -55,4 +56,50 @@ func queryName(p string) string {
 		return n
 	}
 	return name
+}
+
+// callPaths end the URL of an API call, which an endpoint written as the
+// URL a curl command or a server's log shows ends with: the OpenAI API's
+// paths after /v1, and those of two segments without it.
+var callPaths = func() []string {
+	api := []string{"/chat/completions", "/completions", "/responses", "/embeddings", "/rerank", "/score", "/moderations", "/images/generations", "/images/edits", "/audio/speech", "/models"}
+	var out []string
+	for _, p := range api {
+		out = append(out, "/v1"+p)
+		if strings.Count(p, "/") > 1 {
+			out = append(out, p)
+		}
+	}
+	return out
+}()
+
+// checkEndpointBase returns a CodeInvalid error when endpoint e of version
+// id ends with the path of an API call rather than being a base URL: the
+// gateway adds the API path to each request, so a version registered so
+// sent every request to /v1/chat/completions/v1/chat/completions, and
+// versions are immutable. The message shows the URL without its
+// credentials and query.
+func checkEndpointBase(id, e string) error {
+	u, err := url.Parse(e)
+	if err != nil {
+		return nil // Version.Validate says why
+	}
+	path := strings.TrimRight(u.Path, "/")
+	for _, call := range callPaths {
+		if !strings.HasSuffix(path, call) {
+			continue
+		}
+		shown := url.URL{Scheme: u.Scheme, Host: u.Host, Path: path}
+		base := url.URL{Scheme: u.Scheme, Host: u.Host, Path: strings.TrimSuffix(path, call)}
+		if strings.HasPrefix(call, "/v1/") {
+			base.Path += "/v1"
+		}
+		kept := ""
+		if u.User != nil || u.RawQuery != "" {
+			kept = ", keeping its credentials and query"
+		}
+		again := EndpointURL(shown.String(), "/v1"+strings.TrimPrefix(call, "/v1"))
+		return &Error{Code: CodeInvalid, Fields: []string{"endpoints"}, Message: fmt.Sprintf("version %s: endpoint %s ends with %s, the path of an API call, but the gateway adds the API path to each request (such a request would go to %s): write the server's base URL, %s%s", id, shown.String(), call, again, base.String(), kept)}
+	}
+	return nil
 }

@@ -174,6 +174,9 @@ func (r *Registry) ValidateModel(name string) error {
 	}
 	servable := func(what, tag string) error {
 		v := r.Version(name, tag)
+		if to, ok := m.Labels[tag]; v == nil && ok {
+			return Errorf(CodeInvalid, "%s refers to %s:%s, which is not a version: %s is a label of %s (→ %s), and %s takes a version tag: write %s", what, name, tag, tag, name, to, what, to)
+		}
 		if v == nil {
 			return Errorf(CodeInvalid, "%s refers to %s:%s, which is not registered: register the version first or fix the tag", what, name, tag)
 		}

@@ -28,6 +28,10 @@ type Client struct {
 	Token string
 	// HTTP sends the requests; nil means a client with a 30 second timeout.
 	HTTP *http.Client
+	// Unreachable is added to the error of a server that cannot be reached:
+	// where BaseURL came from and how to give another (the CLI names
+	// --server and SLUICE_SERVER). Empty adds nothing.
+	Unreachable string
 }
 
 // NewClient returns a Client for the server at baseURL using token.
@@ -76,7 +80,11 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
-		return 0, sluice.Errorf(sluice.CodeUnavailable, "cannot reach the sluice server at %s: %v: check the server address and that the server runs", c.BaseURL, unwrapURLError(err))
+		msg := fmt.Sprintf("cannot reach the sluice server at %s: %v: check the server address and that the server runs", c.BaseURL, unwrapURLError(err))
+		if c.Unreachable != "" {
+			msg += "; " + c.Unreachable
+		}
+		return 0, &sluice.Error{Code: sluice.CodeUnavailable, Message: msg}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {

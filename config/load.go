@@ -42,13 +42,34 @@ func decodeStrictFiles(name string, orig []byte, out any, files *readLog, skip .
 		if errors.As(err, &te) {
 			return fmt.Errorf("%s: %s", name, explainTypeErrors(orig, text, te, reflect.TypeOf(out), yamlKeys(reflect.TypeOf(out))))
 		}
-		return fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		if n := tabIndented(orig); n > 0 && (strings.Contains(msg, "found character that cannot start any token") || strings.Contains(msg, "found a tab character")) {
+			// yaml's words say nothing of a tab, and its line may be
+			// the one before, or missing.
+			return fmt.Errorf("%s: line %d is indented with a tab: YAML indents with spaces only; replace the tab with spaces", name, n)
+		}
+		return fmt.Errorf("%s: %s", name, msg)
 	}
 	var extra any
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return fmt.Errorf("%s: holds more than one YAML document; keep one per file", name)
 	}
 	return nil
+}
+
+// tabIndented returns the number of the first line of text (from 1) whose
+// indent holds a tab, other than a comment's or a blank line's, or 0.
+func tabIndented(text []byte) int {
+	for i, line := range strings.Split(string(text), "\n") {
+		rest := strings.TrimLeft(line, " \t")
+		if rest == "" || rest[0] == '#' || rest[0] == '\r' {
+			continue
+		}
+		if strings.ContainsRune(line[:len(line)-len(rest)], '\t') {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // readFile reads path, or standard input for "-".
@@ -217,9 +238,12 @@ func explainTypeErrors(orig, text []byte, te *yaml.TypeError, root reflect.Type,
 			continue
 		}
 		line, tag, value, typ := m[1], m[2], m[3], m[4]
-		at := "line " + line
-		if n, err := strconv.Atoi(line); err == nil && keyOf(n, value, tag, typ) != "" {
-			at = keyOf(n, value, tag, typ) + " (line " + line + ")"
+		at, key := "line "+line, ""
+		if n, err := strconv.Atoi(line); err == nil {
+			key = keyOf(n, value, tag, typ)
+		}
+		if key != "" {
+			at = key + " (line " + line + ")"
 		}
 		var what string
 		switch {
@@ -229,6 +253,11 @@ func explainTypeErrors(orig, text []byte, te *yaml.TypeError, root reflect.Type,
 			what = "is not a duration: write it with a unit, such as 5s, 250ms or 24h"
 		case strings.HasPrefix(typ, "int") || strings.HasPrefix(typ, "uint"):
 			what = "is not a whole number: write it as digits without a unit (sizes are in bytes, such as 8388608 for 8 MiB)"
+		case strings.HasPrefix(typ, "float") && strings.HasSuffix(value, "%") && strings.HasSuffix(key, "percent"):
+			what = "is not a number: write the percent without its sign, such as 5 for 5%"
+		case strings.HasPrefix(typ, "float") && strings.HasSuffix(value, "%"):
+			// A rate or a share of 0 to 1 (sample_rate, failure_rate).
+			what = "is not a number: write it as a fraction from 0 to 1, such as 0.05 for 5%"
 		case strings.HasPrefix(typ, "float"):
 			what = "is not a number: write it as digits, such as 0.5"
 		case typ == "bool":

@@ -584,6 +584,11 @@ func (ks *KeySet) Has(name string) bool {
 
 var errNoKey = sluice.Errorf(sluice.CodeUnauthorized, "this gateway needs an API key: send Authorization: Bearer <key> (the OpenAI SDKs send their api_key this way); ask the gateway's operator for a key")
 
+// errNotBearer is errNoKey for an Authorization header sent without the
+// Bearer scheme (Authorization: sk-…, or Basic): errNoKey's words read as
+// if no key had been sent. The header's value is never quoted.
+var errNotBearer = sluice.Errorf(sluice.CodeUnauthorized, "the Authorization header is not a bearer token: send Authorization: Bearer <key>, the word Bearer and a space before the key (the OpenAI SDKs send their api_key this way)")
+
 // ErrUnknownKey is the answer to a secret that is neither a client key nor
 // a token; NewKeySet's fallback returns it for a secret it does not know.
 var ErrUnknownKey = errBadKey
@@ -782,6 +787,9 @@ func (ks *KeySet) authenticate(r *http.Request) (*keyState, error) {
 	scheme, secret, ok := strings.Cut(strings.TrimSpace(auth), " ")
 	secret = strings.TrimSpace(secret)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
+		if strings.TrimSpace(auth) != "" && !strings.EqualFold(strings.TrimSpace(auth), "Bearer") {
+			return nil, errNotBearer
+		}
 		return nil, errNoKey
 	}
 	sum := sha256.Sum256([]byte(secret))

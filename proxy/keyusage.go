@@ -99,7 +99,7 @@ func (u *keyUsage) overBudget() {
 func (u *keyUsage) unauthenticated(err error) {
 	switch {
 	case u == nil:
-	case err == errNoKey:
+	case err == errNoKey, err == errNotBearer:
 		u.noKey.Add(1)
 	case err == errBadKey:
 		u.badKey.Add(1)
@@ -171,7 +171,7 @@ func (p *Proxy) refuse(w http.ResponseWriter, r *http.Request, model string, err
 
 var (
 	keyRefusedDesc = prometheus.NewDesc("sluice_client_key_refused_total",
-		"Data plane requests refused for their API key, by reason: no_key (none sent), unknown_key (not a client key, nor an operator or admin token), expired_token (an operator or admin token that expired), viewer_token (an admin token whose role, viewer, may not call models: 403), store_unavailable (a secret this gateway does not hold while the token or key store cannot be read: 503), expired_key (a client key past its expires_at), revoked_key (a client key revoked, by sluice key delete), rotated_key (a client key's secret that sluice key rotate replaced, after its grace), budget_exceeded (a client key whose token_budget for its period is spent: 429 insufficient_quota, also counted under the key in sluice_client_key_requests_total), feedback_waits (a client key's POST /v1/feedback refused with a 429 because 64 of its feedback posts already wait on this replica for their answers to reach the fleet's request log). Exported once client keys are configured.",
+		"Data plane requests refused for their API key, by reason: no_key (none sent, or not as Authorization: Bearer), unknown_key (not a client key, nor an operator or admin token), expired_token (an operator or admin token that expired), viewer_token (an admin token whose role, viewer, may not call models: 403), store_unavailable (a secret this gateway does not hold while the token or key store cannot be read: 503), expired_key (a client key past its expires_at), revoked_key (a client key revoked, by sluice key delete), rotated_key (a client key's secret that sluice key rotate replaced, after its grace), budget_exceeded (a client key whose token_budget for its period is spent: 429 insufficient_quota, also counted under the key in sluice_client_key_requests_total), feedback_waits (a client key's POST /v1/feedback refused with a 429 because 64 of its feedback posts already wait on this replica for their answers to reach the fleet's request log). Exported once client keys are configured.",
 		[]string{"reason"}, nil)
 	keyRequestsDesc = prometheus.NewDesc("sluice_client_key_requests_total",
 		"Client requests sent with each client key, by model and the HTTP status sent to the client (a failed attempt retried on stable is not counted again). Requests refused before routing (403, 429, an unknown model) count too; their model is empty unless the gateway serves it.",

@@ -552,6 +552,11 @@ func (c *Controller) Act(ctx context.Context, actor, model string, kind EventKin
 	if kind == EvAbort && message == "" {
 		return sluice.Rollout{}, &sluice.Error{Code: sluice.CodeInvalid, Fields: []string{"reason"}, Message: "a reason is required to abort: pass --reason \"why\""}
 	}
+	if c.opt.Control.Registry().Models[model] == nil {
+		// Not "has no rollout: start one", which cannot work for a name
+		// with a typo. (A model is never removed, so no edit can race it.)
+		return sluice.Rollout{}, &sluice.Error{Code: sluice.CodeNotFound, Fields: []string{"model"}, Message: fmt.Sprintf("model %q is not registered: list models with sluice get models", model)}
+	}
 	reason := message
 	if reason == "" {
 		reason = string(kind) + " by " + actor

@@ -996,6 +996,8 @@ func phaseError(r sluice.Rollout, what string) error {
 	case what == "pause" && r.Phase == sluice.PhasePaused:
 		// Not "resume it first": the rollout is where the operator wants it.
 		return sluice.Errorf(sluice.CodeConflict, "cannot pause rollout %s: it is already paused: resume it with sluice rollout resume %s --reason \"…\"", r.ID, r.Spec.Model)
+	case what == "undo" && r.Phase.Active() && r.Phase != sluice.PhaseBaking:
+		return sluice.Errorf(sluice.CodeConflict, "cannot undo rollout %s: it is %s, not promoted: undo reverts a promotion; to stop a rollout under way and put back the routing from before it, sluice rollout abort %s --reason \"…\"", r.ID, r.Phase, r.Spec.Model)
 	case what == "resume" && r.Phase.Active() && r.Phase != sluice.PhaseWarming:
 		return sluice.Errorf(sluice.CodeConflict, "cannot resume rollout %s: it is %s, not paused: there is nothing to resume", r.ID, r.Phase)
 	}

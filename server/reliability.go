@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -155,6 +156,32 @@ func (c *tlsCert) load() error {
 	return nil
 }
 
+// samePort reports whether the address addr (host:port) names the port
+// bound is on, on an address that collides with bound's: the same IP, or
+// either one every address (0.0.0.0, ::, no host). addr's host name is
+// looked up (localhost). Another IP on the port is another socket, which
+// the kernel lets both bind: held there, it is another process's.
+func samePort(addr string, bound net.Addr) bool {
+	host, port, err := net.SplitHostPort(addr)
+	tcp, ok := bound.(*net.TCPAddr)
+	if err != nil || !ok || port != strconv.Itoa(tcp.Port) {
+		return false
+	}
+	if host == "" || tcp.IP.IsUnspecified() {
+		return true
+	}
+	ips, err := net.LookupIP(host)
+	if err != nil {
+		return false
+	}
+	for _, ip := range ips {
+		if ip.IsUnspecified() || ip.Equal(tcp.IP) {
+			return true
+		}
+	}
+	return false
+}
+
 // listen listens on addr (the config's addrKey), over TLS when files (the
 // config's tlsKey) names a certificate. Its errors name the key to fix.
 func (s *Server) listen(addr, addrKey string, files config.TLS, tlsKey string) (net.Listener, error) {
@@ -169,6 +196,12 @@ func (s *Server) listen(addr, addrKey string, files config.TLS, tlsKey string) (
 	var err error
 	if ln == nil {
 		ln, err = net.Listen("tcp", addr)
+	}
+	if errors.Is(err, syscall.EADDRINUSE) && addrKey == "admin_listen" && s.ln != nil && samePort(addr, s.ln.Addr()) {
+		// The config refuses admin_listen written as listen is; the same
+		// port with another host (localhost, 0.0.0.0) is found here, and
+		// "another process" sent the user looking for this one.
+		return nil, fmt.Errorf("%s %s: the port is this gateway's own listen (%s): give admin_listen a port of its own, or leave it out to serve the admin API on listen", addrKey, addr, s.Config.Listen)
 	}
 	if errors.Is(err, syscall.EADDRINUSE) {
 		flag := ""

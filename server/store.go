@@ -22,12 +22,20 @@ func IsPostgresDSN(store string) bool {
 // replicas can share; anything else is the path of an SQLite file, which
 // one gateway at a time may open (lockSQLite).
 func OpenStore(ctx context.Context, store string) (sluice.Store, error) {
-	return openStore(ctx, store, nil, nil)
+	return openStore(ctx, store, nil, nil, false)
+}
+
+// OpenSourceStore is OpenStore for a store only read from (sluice store
+// copy's SRC): an SQLite file this user may read but not write opens, as
+// reading it needs no write, where the gateway's open refuses it.
+func OpenSourceStore(ctx context.Context, store string) (sluice.Store, error) {
+	return openStore(ctx, store, nil, nil, true)
 }
 
 // openStore is OpenStore with the store's migrations logged to logger and,
-// on PostgreSQL, reported to migrating as they go (postgres.Options.Migrating).
-func openStore(ctx context.Context, store string, logger *slog.Logger, migrating func(postgres.MigrationState)) (sluice.Store, error) {
+// on PostgreSQL, reported to migrating as they go (postgres.Options.Migrating);
+// source opens an SQLite file this user cannot write (sqlite.Options.NoWriteCheck).
+func openStore(ctx context.Context, store string, logger *slog.Logger, migrating func(postgres.MigrationState), source bool) (sluice.Store, error) {
 	if IsPostgresDSN(store) {
 		return postgres.OpenOptions(ctx, store, postgres.Options{Logger: logger, Migrating: migrating})
 	}
@@ -37,7 +45,7 @@ func openStore(ctx context.Context, store string, logger *slog.Logger, migrating
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlite.OpenOptions(store, sqlite.Options{Logger: logger})
+	st, err := sqlite.OpenOptions(store, sqlite.Options{Logger: logger, NoWriteCheck: source})
 	if err != nil {
 		lock.Close()
 		return nil, err
@@ -61,7 +69,7 @@ func openStoreWaiting(ctx context.Context, store string, wait time.Duration, log
 	start := time.Now()
 	pause := time.Second
 	for try := 1; ; try++ {
-		st, err := openStore(ctx, store, logger, migrating)
+		st, err := openStore(ctx, store, logger, migrating, false)
 		if err == nil {
 			if try > 1 && logger != nil {
 				logger.Info("store: PostgreSQL reached; starting", "waited", time.Since(start).Round(time.Millisecond), "tries", try)

@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	_ "modernc.org/sqlite"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/config"
 	"github.com/sluicehq/sluice/fakellm"
+	"github.com/sluicehq/sluice/internal/fsattr"
 	"github.com/sluicehq/sluice/server"
 )
 
@@ -222,30 +222,5 @@ func TestStore_Unavailable(t *testing.T) {
 }
 
 // setImmutable sets or clears the immutable attribute of path (chattr +i /
-// -i): while set, the file cannot be written, even through descriptors
-// opened before and even by root, and a directory gets no new entries.
-func setImmutable(path string, on bool) error {
-	const (
-		getFlags    = 0x80086601 // FS_IOC_GETFLAGS
-		setFlags    = 0x40086602 // FS_IOC_SETFLAGS
-		immutableFL = 0x00000010 // FS_IMMUTABLE_FL
-	)
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	var flags int32
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), getFlags, uintptr(unsafe.Pointer(&flags))); e != 0 {
-		return e
-	}
-	if on {
-		flags |= immutableFL
-	} else {
-		flags &^= immutableFL
-	}
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), setFlags, uintptr(unsafe.Pointer(&flags))); e != 0 {
-		return e
-	}
-	return nil
-}
+// -i).
+func setImmutable(path string, on bool) error { return fsattr.SetImmutable(path, on) }

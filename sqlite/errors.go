@@ -52,7 +52,7 @@ func explain(le *sqlite.Error, busy time.Duration) (string, bool) {
 	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
 		return fmt.Sprintf("the database is locked by another connection or process and stayed locked for the busy timeout of %s (%v): stop the other writer or try again", busy, le), true
 	case sqlite3.SQLITE_READONLY:
-		return fmt.Sprintf("the database is read-only (%v): check that the file and its directory are writable by this user and that the store was not opened read-only", le), true
+		return fmt.Sprintf("the database is read-only (%v): check that the file, its -wal and -shm files (left by another user, such as root, if there) and their directory are writable by this user, and that the store was not opened read-only", le), true
 	case sqlite3.SQLITE_FULL:
 		return fmt.Sprintf("the disk is full (%v): free some space", le), true
 	case sqlite3.SQLITE_IOERR:
@@ -93,6 +93,13 @@ func (s *Store) openErr(err error) error {
 		}
 	}
 	return sluice.Errorf(sluice.CodeUnavailable, "open store %s: %v: check the file is a sluice store and is writable", s.path, err)
+}
+
+// isBusy reports whether err is SQLite's busy or locked: another
+// connection or process holds the lock.
+func isBusy(err error) bool {
+	var le *sqlite.Error
+	return errors.As(err, &le) && (le.Code()&0xff == sqlite3.SQLITE_BUSY || le.Code()&0xff == sqlite3.SQLITE_LOCKED)
 }
 
 // isForeignKey reports whether err is a foreign key constraint failure.

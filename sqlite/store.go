@@ -41,6 +41,10 @@ type Options struct {
 	// rolling upgrade then shows which replica migrated the store). Nil
 	// means none.
 	Logger *slog.Logger
+	// NoWriteCheck opens a file this user may read but not write rather
+	// than refusing it (checkWritable), its writes failing when made: for
+	// a store only read from, sluice store copy's SRC.
+	NoWriteCheck bool
 }
 
 // Store is the sluice.Store on one SQLite file. It is safe for concurrent
@@ -127,6 +131,12 @@ func OpenOptions(path string, o Options) (*Store, error) {
 		s.w.Close()
 		return nil, err
 	}
+	if !o.ReadOnly && !o.NoWriteCheck {
+		if err := s.checkWritable(ctx); err != nil {
+			s.w.Close()
+			return nil, err
+		}
+	}
 	legacy, err := hasLegacyRequests(ctx, s.w)
 	if err != nil {
 		s.w.Close()
@@ -171,6 +181,34 @@ func checkPath(path string, readOnly bool) error {
 		return sluice.Errorf(sluice.CodeUnavailable, "open store %s: %v: check the directory is writable by this user", path, err)
 	case !di.IsDir():
 		return sluice.Errorf(sluice.CodeUnavailable, "open store %s: %s is not a directory: choose a path inside a directory", path, dir)
+	}
+	return nil
+}
+
+// checkWritable writes a row in a transaction it rolls back, so nothing is
+// written. SQLite opens a file this user may read but not write read-only,
+// without a word, and a store already migrated needs no write to open: the
+// gateway then served with every request log row and every change failing,
+// so the open is refused instead, saying why. The write is needed: on such
+// a file BEGIN IMMEDIATE quietly starts a read transaction. A store whose
+// write lock another process holds opens as before, at once (the probe
+// does not wait for the lock): its writes are the holder's to let go.
+func (s *Store) checkWritable(ctx context.Context) error {
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return s.openErr(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 0"); err != nil {
+		return s.openErr(err)
+	}
+	defer conn.ExecContext(ctx, "PRAGMA busy_timeout = "+strconv.FormatInt(s.opts.BusyTimeout.Milliseconds(), 10))
+	if _, err = conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err == nil {
+		_, err = conn.ExecContext(ctx, "UPDATE meta SET revision = revision WHERE id = 1")
+		conn.ExecContext(ctx, "ROLLBACK")
+	}
+	if err != nil && !isBusy(err) {
+		return s.openErr(err)
 	}
 	return nil
 }

@@ -21,7 +21,10 @@ import (
 // the output format and the streams.
 type cli struct {
 	server string
-	token  string
+	// serverFlag is true when --server was given (else server is
+	// SLUICE_SERVER's, or defaultServer).
+	serverFlag bool
+	token      string
 	// tokenFrom says where the token came from ("--token" or
 	// "SLUICE_TOKEN"), once client has been asked for.
 	tokenFrom string
@@ -74,6 +77,7 @@ func (c *cli) rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			c.serverFlag = cmd.Flags().Changed("server")
 			switch {
 			case c.output == jsonlOutput && cmd.Annotations[jsonlOutput] != "":
 			case c.output == jsonlOutput:
@@ -89,7 +93,7 @@ func (c *cli) rootCmd() *cobra.Command {
 	root.Version = b.Release
 	root.SetVersionTemplate(fmt.Sprintf("sluice %s, store schemas SQLite %d, PostgreSQL %d (sluice version says more)\n", b.Release, b.SQLiteSchema, b.PostgresSchema))
 	pf := root.PersistentFlags()
-	pf.StringVar(&c.server, "server", envOr("SLUICE_SERVER", "http://127.0.0.1:8080"), "admin API base URL (env SLUICE_SERVER)")
+	pf.StringVar(&c.server, "server", envOr("SLUICE_SERVER", defaultServer), "admin API base URL (env SLUICE_SERVER)")
 	// The token is read from the environment when used, not as the flag's
 	// default: cobra prints a default in every --help, and a help text
 	// pasted into a ticket or shown on a shared screen gave the admin
@@ -117,7 +121,26 @@ func (c *cli) client() (*api.Client, error) {
 	if c.token == "" {
 		return nil, fmt.Errorf("no admin token: pass --token or export SLUICE_TOKEN (sluice serve prints one on first start)")
 	}
-	return &api.Client{BaseURL: strings.TrimSuffix(c.server, "/"), Token: c.token}, nil
+	return &api.Client{BaseURL: strings.TrimSuffix(c.server, "/"), Token: c.token, Unreachable: serverSource(c.serverFlag)}, nil
+}
+
+// defaultServer is the admin API's address when neither --server nor
+// SLUICE_SERVER gives one: sluice serve's default listen address.
+const defaultServer = "http://127.0.0.1:8080"
+
+// serverSource says where the CLI's server address came from and how to
+// give another, for the error of a server that cannot be reached: a new
+// user's CLI tried the default address and was told only to "check the
+// server address".
+func serverSource(flag bool) string {
+	const printed = ` (sluice serve prints it at start: "the admin API at http://…")`
+	switch {
+	case flag:
+		return "the address is --server's: pass your gateway's admin address with --server URL, or leave --server out and export SLUICE_SERVER=URL" + printed
+	case os.Getenv("SLUICE_SERVER") != "":
+		return "the address is SLUICE_SERVER's: export SLUICE_SERVER=URL with your gateway's admin address, or pass --server URL" + printed
+	}
+	return "the address is the default (no --server, no SLUICE_SERVER): point the CLI at your gateway's admin address with --server URL or export SLUICE_SERVER=URL" + printed
 }
 
 // explain rewrites an admin API error in the CLI's terms. The server's

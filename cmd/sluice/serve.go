@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -27,7 +28,7 @@ func (c *cli) serveCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the gateway",
 		Long:  "Run the gateway: the OpenAI-compatible API under /v1/, the admin API under /admin/v1/ and Prometheus metrics at /metrics.",
-		Args:  cobra.NoArgs,
+		Args:  serveArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// A bad flag is named as the flag, before the file is read.
 			if logFormat != "" {
@@ -301,4 +302,23 @@ func serveNext(ctx context.Context, hup <-chan os.Signal, tick <-chan time.Time)
 			return nextStop
 		}
 	}
+}
+
+// serveArgs refuses arguments, saying that a file named as one goes after
+// -c: cobra's "unknown command \"sluice.yaml\" for \"sluice serve\"" did
+// not.
+func serveArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	if ext := filepath.Ext(args[0]); ext == ".yaml" || ext == ".yml" || len(args) == 1 && fileExists(args[0]) {
+		return fmt.Errorf("sluice serve takes no arguments: pass the config file with -c, sluice serve -c %s", args[0])
+	}
+	return fmt.Errorf("sluice serve takes no arguments (got %q): its settings are flags and the config file (sluice serve --help)", args[0])
+}
+
+// fileExists reports whether path names a regular file.
+func fileExists(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
 }

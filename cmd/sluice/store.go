@@ -169,7 +169,11 @@ func openCopyStore(ctx context.Context, role, store string, mustExist bool) (cop
 			return nil, nil, fmt.Errorf("%s %s: %v: name the file the gateway's store: setting names", role, name, err)
 		}
 	}
-	st, err := server.OpenStore(ctx, store)
+	open := server.OpenStore
+	if role == "SRC" {
+		open = server.OpenSourceStore
+	}
+	st, err := open(ctx, store)
 	if err != nil {
 		if strings.Contains(err.Error(), "is in use by") {
 			return nil, nil, fmt.Errorf("%s %s is in use: stop the gateway first (sluice store copy works on a stopped gateway's store): %s", role, name, because(err))
