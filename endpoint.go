@@ -13,16 +13,37 @@ import (
 // with or without it, as OpenAI clients take a base URL), and before the
 // endpoint's query: Azure OpenAI's ?api-version=, a signed URL's ?sig=. The
 // two queries are merged (MergeQuery). The endpoint's user:password@ is
-// kept; the sender turns it into Authorization: Basic.
+// kept; the sender turns it into Authorization: Basic. An Azure OpenAI
+// deployment's endpoint (IsDeployment) takes the API path without its /v1.
 func EndpointURL(endpoint, path string) string {
 	base, equery, _ := strings.Cut(endpoint, "?")
 	base, _, _ = strings.Cut(base, "#")
 	base = strings.TrimSuffix(strings.TrimSuffix(base, "/"), "/v1")
 	path, pquery, _ := strings.Cut(path, "?")
+	if IsDeployment(base) {
+		path = DeploymentPath(path)
+	}
 	if q := MergeQuery(equery, pquery); q != "" {
 		return base + path + "?" + q
 	}
 	return base + path
+}
+
+// IsDeployment reports whether an endpoint's base URL or path (without its
+// query) names an Azure OpenAI deployment, .../openai/deployments/NAME:
+// Azure serves such a deployment's API under it without the /v1 that
+// other servers' paths start with (.../openai/deployments/NAME/chat/completions?api-version=…).
+func IsDeployment(base string) bool {
+	return strings.Contains(base, "/openai/deployments/")
+}
+
+// DeploymentPath returns the API path path (/v1/chat/completions) as a
+// deployment's endpoint (IsDeployment) takes it: without its /v1.
+func DeploymentPath(path string) string {
+	if strings.HasPrefix(path, "/v1/") {
+		return path[len("/v1"):]
+	}
+	return path
 }
 
 // MergeQuery returns the raw query of an endpoint, endpoint, followed by the

@@ -13,6 +13,10 @@ func TestEndpointURL(t *testing.T) {
 		{"http://h:8000", "/v1/chat/completions", "http://h:8000/v1/chat/completions"},
 		{"http://h:8000/v1/", "/health", "http://h:8000/health"},
 		{"https://a.openai.azure.com/openai/deployments/d?api-version=2024-02-01", "/health", "https://a.openai.azure.com/openai/deployments/d/health?api-version=2024-02-01"},
+		// An Azure OpenAI deployment takes the API path without its /v1.
+		{"https://a.openai.azure.com/openai/deployments/d?api-version=2024-02-01", "/v1/chat/completions", "https://a.openai.azure.com/openai/deployments/d/chat/completions?api-version=2024-02-01"},
+		{"https://a.openai.azure.com/openai/deployments/d/v1/", "/v1/embeddings", "https://a.openai.azure.com/openai/deployments/d/embeddings"},
+		{"https://a.openai.azure.com/openai/v1", "/v1/chat/completions", "https://a.openai.azure.com/openai/v1/chat/completions"},
 		{"https://u:p@h/v1?api-version=1", "/v1/responses/r1/input_items?order=asc&limit=2", "https://u:p@h/v1/responses/r1/input_items?api-version=1&order=asc&limit=2"},
 		{"http://h?sig=abc&api-version=1", "/v1/x?api-version=2&sig=mine&a=b", "http://h/v1/x?sig=abc&api-version=1&a=b"},
 		{"http://h/?x=1#frag", "/v1/x", "http://h/v1/x?x=1"},

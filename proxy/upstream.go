@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 
+	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/sockpeek"
 )
 
@@ -83,6 +84,9 @@ type endpoint struct {
 	pool   *hostPool
 	prefix string // path prefix the API path is appended to
 	query  string // "?" and the URL's query, sent after the API path; or ""
+	// deployment is true for an Azure OpenAI deployment's endpoint
+	// (sluice.IsDeployment), whose API paths go without their /v1.
+	deployment bool
 	// lines are the header lines the endpoint's requests carry (Backends:
 	// its credentials, the configured headers), "Name: value\r\n" each;
 	// replace are their names, left out of the client's headers.
@@ -169,6 +173,7 @@ func (u *upstream) endpointOf(raw string) *endpoint {
 		e.err = &endpointError{reason: "want http://host:port or https://host"}
 	default:
 		e.prefix = strings.TrimSuffix(strings.TrimSuffix(pu.EscapedPath(), "/"), "/v1")
+		e.deployment = sluice.IsDeployment(e.prefix)
 		if pu.RawQuery != "" {
 			e.query = "?" + pu.RawQuery
 		}
@@ -474,7 +479,11 @@ func (c *upConn) send(ctx context.Context, u *upstream, e *endpoint, r *upReques
 	b := c.wbuf[:0]
 	b = append(b, "POST "...)
 	b = append(b, e.prefix...)
-	b = append(b, r.path...)
+	if e.deployment {
+		b = append(b, sluice.DeploymentPath(r.path)...)
+	} else {
+		b = append(b, r.path...)
+	}
 	b = append(b, e.query...)
 	b = append(b, " HTTP/1.1\r\nHost: "...)
 	b = append(b, c.pool.host...)
