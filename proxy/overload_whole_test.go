@@ -43,12 +43,22 @@ func TestOverloadedWholeAnswerRetriedOnStable(t *testing.T) {
 		{"vLLMCode503", `{"object":"error","message":"engine is sleeping","type":"ServiceUnavailableError","param":null,"code":503}`, "upstream_5xx", "engine is sleeping"},
 		{"TGIGeneration", `{"error":"Request failed during generation: CUDA OOM","error_type":"generation"}`, "upstream_5xx", "CUDA OOM"},
 	}
-	for _, tr := range transports {
-		for _, tc := range cases {
-			t.Run(tr.name+"/"+tc.name, func(t *testing.T) {
-				bad, hits := wholeBackend(t, tc.body)
-				checkOverloadedAttempt(t, tr.rt, good.URL(), bad, hits, tc.class, tc.msg, false)
-			})
+	for _, stream := range []bool{false, true} {
+		for _, tr := range transports {
+			for _, tc := range cases {
+				name := tr.name + "/" + tc.name
+				if stream {
+					// A streamed request answered by one whole JSON error:
+					// vLLM's ErrorResponse was upstream_invalid (it has no
+					// "error" member), where the same body answering a
+					// whole request was read as the backend's error.
+					name = "Streamed/" + name
+				}
+				t.Run(name, func(t *testing.T) {
+					bad, hits := wholeBackend(t, tc.body)
+					checkOverloadedAttempt(t, tr.rt, good.URL(), bad, hits, tc.class, tc.msg, stream)
+				})
+			}
 		}
 	}
 }

@@ -352,9 +352,11 @@ func (p *Proxy) holdAnswer(x *exchange, resp *http.Response, class string, err e
 		// A streamed request answered by one whole JSON error: the SDKs
 		// read no event from it (openai-go ends the stream empty, with no
 		// error), so it is the backend's error before any of the answer,
-		// as an error event first in a stream is (firstEventError). The
-		// path of such answers alone pays the search.
-		if ev := chatErrorEvent(got, false); ev != nil {
+		// as an error event first in a stream is (firstEventError); vLLM's
+		// ErrorResponse too, a 429 there a refusal for load as in a whole
+		// answer (errorBody). The path of such answers alone pays the
+		// search.
+		if ev := errorBody(got); ev != nil {
 			ev.whole = true
 			x.held = nil
 			*bp = got[:0]
@@ -418,17 +420,27 @@ func wholeAnswerError(b []byte, f *answerFields, walked, responses bool) *stream
 	} else if !gjson.ValidBytes(b) || gjson.GetBytes(b, answer).Exists() {
 		return nil
 	}
-	ev := chatErrorEvent(b, false)
-	if ev == nil {
-		if gjson.GetBytes(b, "object").Str != "error" {
-			return nil
-		}
-		ev = chatErrorEvent(b, true) // its "message"
-		// vLLM's ErrorResponse carries its HTTP status as its code, and
-		// its type, at the top: a 429 there is a refusal for load.
-		ev.overloaded = overloadedEvent(gjson.ParseBytes(b))
+	ev := errorBody(b)
+	if ev != nil {
+		ev.whole = true
 	}
-	ev.whole = true
+	return ev
+}
+
+// errorBody reads b, one whole JSON body, as an error: OpenAI's
+// ({"error":…}, chatErrorEvent) or vLLM's ErrorResponse
+// ({"object":"error","message":…,"code":…}); nil when it is neither.
+func errorBody(b []byte) *streamErrorEvent {
+	if ev := chatErrorEvent(b, false); ev != nil {
+		return ev
+	}
+	if gjson.GetBytes(b, "object").Str != "error" {
+		return nil
+	}
+	ev := chatErrorEvent(b, true) // its "message"
+	// vLLM's ErrorResponse carries its HTTP status as its code, and its
+	// type, at the top: a 429 there is a refusal for load.
+	ev.overloaded = overloadedEvent(gjson.ParseBytes(b))
 	return ev
 }
 
