@@ -40,6 +40,9 @@ func TestProxy_BadInput(t *testing.T) {
 		{name: "Number", body: `42`, status: 400, msg: "must be a JSON object"},
 		{name: "NotJSON", body: `model=chat&messages=hi`, status: 400, msg: "must be a JSON object"},
 		{name: "NoModel", body: `{"messages":[]}`, status: 400, msg: `has no "model"`},
+		// It has one, in single quotes: say the body is no JSON, not only
+		// that the model is missing.
+		{name: "SingleQuotes", body: `{'model':'chat','messages':[]}`, status: 400, msg: `the body is not valid JSON; send a JSON object, its names and strings in double quotes`},
 		{name: "ModelNull", body: `{"model":null}`, status: 400, msg: `"model" must be a string`},
 		{name: "ModelNumber", body: `{"model":42}`, status: 400, msg: `"model" must be a string`},
 		{name: "ModelBool", body: `{"model":true}`, status: 400, msg: `"model" must be a string`},

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -655,6 +656,11 @@ func (x *exchange) checkFields(categoryHeader string) error {
 		return sluice.Errorf(sluice.CodeBadRequest, "the form has no \"model\" field: add one naming a model such as \"%s\", a pin such as \"%s:v1.2.0\" or a label such as \"%s@canary\" (GET /v1/models lists them)", m, m, m)
 	}
 	if !x.f.model.Exists() {
+		if !json.Valid(x.body) {
+			// {'model': 'chat'}: it has one, in a shape no JSON reader
+			// takes (checked on this error path alone).
+			return sluice.Errorf(sluice.CodeBadRequest, "the request has no \"model\" the gateway could read: the body is not valid JSON; send a JSON object, its names and strings in double quotes, such as {\"model\": \"chat\", \"messages\": [...]}")
+		}
 		return sluice.Errorf(sluice.CodeBadRequest, "the request has no \"model\": set it to a model name such as \"chat\", a pin such as \"chat:v1.2.0\" or a label such as \"chat@canary\" (GET /v1/models lists them)")
 	}
 	if x.f.dupModel {
