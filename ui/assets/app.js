@@ -78,6 +78,10 @@
     flash.timer = setTimeout(() => { f.hidden = true; }, isError ? 12000 : 6000);
   }
 
+  // signingOut is set by the first 401: the page is being reloaded to
+  // the sign-in page (call).
+  let signingOut = false;
+
   async function call(method, path, body) {
     const opts = { method: method, credentials: "same-origin", headers: {} };
     if (body !== undefined) {
@@ -94,9 +98,20 @@
       // stays: signed in again, it opens the same. The gateway's reason
       // (the token expired, was deleted, the session ended) goes with it,
       // for the sign-in page to show (login.js).
+      // The first 401 says why (a token past its expiry ends the session
+      // as it is refused); the requests in flight with it (the polls of
+      // the live card, the replicas, the requests) are then told only that
+      // the session has ended, and their answers may come after it: that
+      // one never replaces a reason kept, though a reason replaces it.
       const why = data && data.error && data.error.message;
-      if (why) sessionStorage.setItem("sluice-signed-out", why);
-      location.reload();
+      const kept = sessionStorage.getItem("sluice-signed-out");
+      if (why && (!signingOut || !kept || (/session has ended/.test(kept) && !/session has ended/.test(why)))) {
+        sessionStorage.setItem("sluice-signed-out", why);
+      }
+      if (!signingOut) {
+        signingOut = true;
+        location.reload();
+      }
       return new Promise(() => {});
     }
     if (!resp.ok) {
