@@ -48,7 +48,7 @@ func newEntry(at int64, o *sluice.Observation) entry {
 		latency:   float32(float64(o.Latency) / 1e6),
 		ttft:      float32(float64(o.TTFT) / 1e6),
 		outTokens: clamp32(o.OutputTokens),
-		chars:     clamp32(o.ResponseChars),
+		chars:     o.ResponseChars,
 		nonRandom: !randomized(o.Route) && !o.SplitConversation,
 	}
 	if o.TokensEstimated {
