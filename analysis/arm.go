@@ -201,7 +201,7 @@ func prepare(a Arm) arm {
 		requests: a.Requests, errors: a.Errors, refusals: a.Refusals, canceled: a.Canceled,
 		cacheReported: a.CacheReported, cacheHits: a.CacheHits,
 		toolAnswers: a.ToolAnswers, toolCalls: a.ToolCalls,
-		conversations: a.Conversations, units: units(a.Requests, a.Conversations),
+		conversations: a.Conversations, units: int(observe.Units(int64(a.Requests), a.Conversations)),
 	}
 	if r := a.Running; r != nil {
 		p.tokens, p.chars, p.quality = r.tokens.summary(a.OutputTokens), r.chars.summary(a.ResponseChars), r.quality.summary(a.Quality)

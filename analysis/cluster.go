@@ -47,13 +47,3 @@ func effectiveRate(def *metricDef, convs []observe.Counts, x, n int) stats.Effec
 	}
 	return stats.ClusteredRate(x, n, cs)
 }
-
-// units is the independent samples among requests: each conversation of
-// convs once, each other request once.
-func units(requests int, convs []observe.Counts) int {
-	n := requests
-	for i := range convs {
-		n -= int(convs[i].Requests) - 1
-	}
-	return max(n, min(requests, 1))
-}

@@ -37,9 +37,13 @@ func TestRecorder_Conversations(t *testing.T) {
 		src.Record(o)
 	}
 	want := []observe.Counts{{Requests: 4, Succeeded: 1, Errors: 3}, {Requests: 2, Succeeded: 2}}
-	got := src.Randomized("m", "v2", "", t0).Conversations
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("Randomized's conversations = %+v, want %+v", got, want)
+	s := src.Randomized("m", "v2", "", t0)
+	if !reflect.DeepEqual(s.Conversations, want) {
+		t.Errorf("Randomized's conversations = %+v, want %+v", s.Conversations, want)
+	}
+	// 10 requests, of which 4 and 2 are two conversations: 6 samples.
+	if n := observe.Units(s.Requests, s.Conversations); s.Requests != 10 || n != 6 {
+		t.Errorf("Randomized: %d requests, %d units; want 10, 6", s.Requests, n)
 	}
 	if got := src.Window("m", "v2", "", t0).Conversations; len(got) != 3 || got[2].Requests != 2 {
 		t.Errorf("Window's conversations = %+v, want the pinned one third", got)

@@ -509,3 +509,14 @@ func (r *Recorder) Versions(model string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// Units returns the independent samples among requests of which convs
+// (Sample.Conversations) are conversations: each conversation once, each
+// other request once. min_samples counts these.
+func Units(requests int64, convs []Counts) int64 {
+	n := requests
+	for i := range convs {
+		n -= convs[i].Requests - 1
+	}
+	return max(n, min(requests, 1))
+}

@@ -2172,9 +2172,12 @@ func (c *Controller) Wait() { c.wg.Wait() }
 
 // StageSamples returns the candidate's requests since the rollout's current
 // stage started: those the analysis judges (the split's only, while the
-// candidate is live in it), which min_samples counts.
+// candidate is live in it), which min_samples counts, the turns of each
+// Responses conversation as one (observe.Units), as the analysis counts
+// them.
 func (c *Controller) StageSamples(r *sluice.Rollout) int {
-	return int(c.window(r, r.Spec.Candidate, "", r.StageStartedAt).Requests)
+	s := c.window(r, r.Spec.Candidate, "", r.StageStartedAt)
+	return int(observe.Units(s.Requests, s.Conversations))
 }
 
 // Seeding reports whether r's windows are still being filled from the
