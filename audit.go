@@ -132,7 +132,7 @@ type Observation struct {
 	// 0 for a request in no conversation the gateway knows. The canary
 	// analysis counts a conversation's turns as one cluster of correlated
 	// samples, not as independent ones (stats.ClusteredRate). Two
-	// conversations whose hashes collide (with 10,000 in a window, a chance
+	// conversations whose hashes collide (with 10,000 in a window, about one chance
 	// in 900) are counted as one cluster, which moves the variance a
 	// hair. Not kept in the request log (its rows are read for what one
 	// request did; the analysis reads the windows).
