@@ -708,7 +708,15 @@ func renderABReport(b *strings.Builder, rep *analysis.Report) {
 		fmt.Fprintf(b, "  Stopped early, before its planned %d requests per arm: the p-values are of one look at a smaller sample, and a look taken because the results looked good or bad is wrong more often than alpha says.\n\n", rep.PlannedN)
 	}
 	tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "  METRIC\tCATEGORY\tBASELINE\tCANDIDATE\tDIFF\t%s%% INTERVAL\tMARGIN\tEQUIV\tP\tP (HOLM)\tWINNER\tN (B/C)\n", strconv.FormatFloat(100*(1-rep.Alpha), 'g', 4, 64))
+	level := strconv.FormatFloat(100*(1-rep.Alpha), 'g', 4, 64) + "%"
+	// A report's rows carry simultaneous intervals (AdjustedLevel set)
+	// since they were computed; one stored before shows each row's own.
+	simultaneous := len(rep.Metrics) > 0 && rep.Metrics[0].AdjustedLevel > 0
+	interval := level + " INTERVAL"
+	if simultaneous {
+		interval = level + " SIMULTANEOUS"
+	}
+	fmt.Fprintf(tw, "  METRIC\tCATEGORY\tBASELINE\tCANDIDATE\tDIFF\t%s\tMARGIN\tEQUIV\tP\tP (HOLM)\tWINNER\tN (B/C)\n", interval)
 	row := func(m analysis.ABMetric) {
 		// A report stored before margins were judged has none: "-".
 		v := abUnit(m.Metric)
@@ -723,7 +731,11 @@ func renderABReport(b *strings.Builder, rep *analysis.Report) {
 		if m.BaselineN > 0 || m.CandidateN > 0 {
 			n = strconv.Itoa(m.BaselineN) + "/" + strconv.Itoa(m.CandidateN)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t[%s, %s]\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name(), dash(m.Category), v(m.Baseline, "%.4g"), v(m.Candidate, "%.4g"), v(m.Diff, "%+.4g"), v(m.Lower, "%+.4g"), v(m.Upper, "%+.4g"), margin, dash(m.Equivalence), pText(m.PValue), pText(m.AdjustedP), m.Winner, n)
+		lo, hi := m.Lower, m.Upper
+		if simultaneous {
+			lo, hi = m.AdjustedLower, m.AdjustedUpper
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t[%s, %s]\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name(), dash(m.Category), v(m.Baseline, "%.4g"), v(m.Candidate, "%.4g"), v(m.Diff, "%+.4g"), v(lo, "%+.4g"), v(hi, "%+.4g"), margin, dash(m.Equivalence), pText(m.PValue), pText(m.AdjustedP), m.Winner, n)
 	}
 	for _, m := range rep.Metrics {
 		row(m)
@@ -747,7 +759,26 @@ func renderABReport(b *strings.Builder, rep *analysis.Report) {
 		}
 		fmt.Fprintf(b, "  (%d category %s without a difference not shown: -o json shows every one)\n", hidden, rows)
 	}
+	if len(rep.Metrics) > 0 {
+		b.WriteString("  " + abIntervalNote(rep, level, simultaneous) + "\n")
+	}
 	b.WriteString("\n")
+}
+
+// abIntervalNote says what the A/B table's intervals are: simultaneous
+// (each row's at its share of alpha, all of them together at 1 − alpha),
+// or, in a report stored before those, each row's own, which with several
+// rows exclude zero by chance more often than alpha says.
+func abIntervalNote(rep *analysis.Report, level string, simultaneous bool) string {
+	if !simultaneous {
+		return "Intervals: each row's own " + level + " (a report stored before intervals were adjusted): with several rows one excludes zero by chance more often; P (HOLM) decides."
+	}
+	pct := func(l float64) string { return strconv.FormatFloat(100*l, 'g', 5, 64) + "%" }
+	s := "Intervals: simultaneous, all rows together at " + level + " (Bonferroni over the rows P (HOLM) adjusts: each all-traffic row at " + pct(rep.Metrics[0].AdjustedLevel)
+	if len(rep.Categories) > 0 && rep.Categories[0].AdjustedLevel > 0 {
+		s += ", each category row at " + pct(rep.Categories[0].AdjustedLevel)
+	}
+	return s + "); EQUIV is judged by them. -o json has each row's own " + level + " interval (lower, upper)."
 }
 
 // renderLateRatings draws, below an A/B report, users' ratings of its
