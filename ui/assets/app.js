@@ -388,7 +388,10 @@
   // changed (all of them with showAllCats).
   function abTable(rep, showAllCats, p) {
     const level = String(Math.round(10000 * (1 - (rep.alpha || 0.05))) / 100);
-    const cols = ["Metric", "Category", "Baseline", "Candidate", "Difference", level + "% interval", "Margin", "Equivalence", "p", "p (Holm)", "Winner", "n (baseline / candidate)"];
+    // Rows carry simultaneous intervals (adjusted_level) since they were
+    // computed; a report stored before shows each row's own.
+    const sim = abSimultaneous(rep);
+    const cols = ["Metric", "Category", "Baseline", "Candidate", "Difference", level + (sim ? "% simultaneous interval" : "% interval"), "Margin", "Equivalence", "p", "p (Holm)", "Winner", "n (baseline / candidate)"];
     const t = h("table", { class: "grid num", id: (p || "") + "ab-table" },
       h("thead", {}, h("tr", {}, cols.map((x, i) => h("th", { class: (i >= 2 && i <= 9 && i !== 7) || i === 11 ? "n" : "" }, x)))));
     const tb = h("tbody", {});
@@ -403,7 +406,9 @@
         h("td", { class: "n" }, fmtValue(m.metric, m.baseline, msd)),
         h("td", { class: "n" }, fmtValue(m.metric, m.candidate, msd)),
         h("td", { class: "n" + (m.winner === "baseline" ? " delta-bad" : m.winner === "candidate" ? " delta-good" : "") }, fmtDelta(m.metric, m.diff, msd)),
-        h("td", { class: "n" }, "[" + fmtDelta(m.metric, m.lower, msd) + ", " + fmtDelta(m.metric, m.upper, msd) + "]"),
+        sim ? h("td", { class: "n", title: "at " + levelPct(m.adjusted_level) + " (this row's share of alpha); this row's own " + level + "% interval: [" + fmtDelta(m.metric, m.lower, msd) + ", " + fmtDelta(m.metric, m.upper, msd) + "]" },
+          "[" + fmtDelta(m.metric, m.adjusted_lower, msd) + ", " + fmtDelta(m.metric, m.adjusted_upper, msd) + "]")
+          : h("td", { class: "n" }, "[" + fmtDelta(m.metric, m.lower, msd) + ", " + fmtDelta(m.metric, m.upper, msd) + "]"),
         h("td", { class: "n" }, judged ? "±" + fmtDelta(m.metric, m.margin, msd).replace(/^[+-]/, "") : "–"),
         h("td", {}, judged ? h("span", { class: "chip " + equivClass(m.equivalence) }, m.equivalence) : "–"),
         h("td", { class: "n" }, fmtP(m.p_value)),
@@ -418,6 +423,11 @@
     t.append(tb);
     return t;
   }
+
+  // abSimultaneous says whether a report's rows carry simultaneous
+  // intervals, and pct writes a confidence level ("99.375%").
+  const abSimultaneous = (rep) => !!((rep.metrics || [])[0] || {}).adjusted_level;
+  const levelPct = (l) => String(Number((100 * l).toPrecision(5))) + "%";
 
   // renderABReport draws the report an A/B test ended with (completed at
   // its planned sample, or stopped early by a conclusion).
@@ -440,7 +450,13 @@
       box.append(h("label", { class: "small muted" }, h("input", { type: "checkbox", onchange: (e) => { t.replaceWith(t = abTable(rep, e.target.checked, p)); } }),
         " show the " + hidden + " category rows without a difference"));
     }
-    box.append(h("p", { class: "muted small" }, "Margin is the change that matters (the rollout's analysis threshold); equivalence says whether the interval lies within ±margin, beyond it, or spans it (too little data to rule out a change that matters). The Holm-adjusted p decides each row's winner."));
+    const level = String(Math.round(10000 * (1 - (rep.alpha || 0.05))) / 100) + "%";
+    const cats = (rep.categories || [])[0];
+    const intervals = abSimultaneous(rep)
+      ? "The intervals are simultaneous: all rows together at " + level + " (Bonferroni over the rows the Holm p adjusts: each all-traffic row at " + levelPct(rep.metrics[0].adjusted_level) +
+        (cats && cats.adjusted_level ? ", each category row at " + levelPct(cats.adjusted_level) : "") + "); hover one for the row's own " + level + " interval. "
+      : "The intervals are each row's own " + level + " (a report stored before intervals were adjusted): with several rows one excludes zero by chance more often. ";
+    box.append(h("p", { class: "muted small", id: p + "ab-intervals" }, intervals + "Margin is the change that matters (the rollout's analysis threshold); equivalence says whether the interval lies within ±margin, beyond it, or spans it (too little data to rule out a change that matters). The Holm-adjusted p decides each row's winner."));
     return box;
   }
 
