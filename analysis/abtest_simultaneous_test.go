@@ -116,3 +116,17 @@ func TestABReport_SimultaneousIntervalsWithCategories(t *testing.T) {
 		}
 	}
 }
+
+// TestMoreSample_SimultaneousWidth: the summary's "about N more requests"
+// projects when the interval that judges equivalence fits within its
+// margin, so it must project the simultaneous interval: half-width 0.02
+// against a margin of 0.01 around a difference of 0 needs (0.02/0.01)² = 4
+// times the sample, where the row's own half-width 0.015 would have said
+// (0.015/0.01)² = 2.25.
+func TestMoreSample_SimultaneousWidth(t *testing.T) {
+	m := ABMetric{Equivalence: "undecided", Margin: 0.01, Lower: -0.015, Upper: 0.015, AdjustedLower: -0.02, AdjustedUpper: 0.02}
+	near(t, "factor", moreSample([]ABMetric{m}), 4)
+	if got := moreRequests(4, 400); got != 1200 {
+		t.Errorf("moreRequests(4, 400) = %d, want 1200 (400 × 3)", got)
+	}
+}
