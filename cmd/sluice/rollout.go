@@ -802,10 +802,39 @@ func renderLateRatings(b *strings.Builder, late *rollout.LateRatings, failed str
 	fmt.Fprintf(b, "Late ratings, NOT IN THE REPORT (arrived after it was drawn, %s; the report stands as drawn):\n", late.After.UTC().Format(time.RFC3339))
 	tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  ARM\tVERSION\tLATE\tUP\tDOWN\tLATE MEAN\tALL RATINGS\tALL MEAN")
+	lateRows(tw, "", late.Baseline, late.Candidate)
+	tw.Flush()
+	// Per category, as the report above compares them: the categories
+	// with late ratings, and a word for those left out.
+	hidden := 0
+	for i, c := range late.Categories {
+		if c.Baseline.Ratings+c.Candidate.Ratings == 0 {
+			hidden++
+			continue
+		}
+		if i-hidden == 0 {
+			b.WriteString("  By category:\n")
+			tw = tabwriter.NewWriter(b, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "  CATEGORY\tARM\tVERSION\tLATE\tUP\tDOWN\tLATE MEAN\tALL RATINGS\tALL MEAN")
+		}
+		lateRows(tw, dash(c.Category)+"\t", c.Baseline, c.Candidate)
+	}
+	if hidden < len(late.Categories) {
+		tw.Flush()
+	}
+	if hidden > 0 {
+		fmt.Fprintf(b, "  (%d %s without late ratings not shown: -o json shows every one)\n", hidden, map[bool]string{true: "category", false: "categories"}[hidden == 1])
+	}
+	b.WriteString("  " + lateUntested + "\n\n")
+}
+
+// lateRows writes the baseline's and the candidate's late ratings as two
+// rows of tw, each after lead (a category's column, or "").
+func lateRows(tw io.Writer, lead string, base, cand rollout.LateArm) {
 	for _, a := range []struct {
 		arm string
 		rollout.LateArm
-	}{{"baseline", late.Baseline}, {"candidate", late.Candidate}} {
+	}{{"baseline", base}, {"candidate", cand}} {
 		mean := "-"
 		if a.Ratings > 0 {
 			mean = plain(a.Mean, 4)
@@ -814,10 +843,8 @@ func renderLateRatings(b *strings.Builder, late *rollout.LateRatings, failed str
 		if a.Total > 0 {
 			all = plain(a.TotalMean, 4)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%s\t%d\t%s\n", a.arm, a.Version, a.Ratings, a.Up, a.Down, mean, a.Total, all)
+		fmt.Fprintf(tw, "  %s%s\t%s\t%d\t%d\t%d\t%s\t%d\t%s\n", lead, a.arm, a.Version, a.Ratings, a.Up, a.Down, mean, a.Total, all)
 	}
-	tw.Flush()
-	b.WriteString("  " + lateUntested + "\n\n")
 }
 
 // lateUntested says why no verdict is drawn on the late ratings
