@@ -483,16 +483,35 @@
       return box;
     }
     const mean = (x, k) => (k ? num(x, 3) : "–");
-    const t = h("table", { class: "grid num", id: p + "ab-late-table" },
-      h("thead", {}, h("tr", {}, ["Arm", "Version", "Late ratings", "Thumbs up", "Thumbs down", "Late mean", "All ratings", "All mean"].map((x, i) => h("th", { class: i >= 2 ? "n" : "" }, x)))));
-    const tb = h("tbody", {});
-    for (const [arm, a] of [["baseline", late.baseline], ["candidate", late.candidate]]) {
-      tb.append(h("tr", { dataset: { arm: arm } }, h("td", {}, arm), h("td", {}, a.version),
-        h("td", { class: "n" }, String(a.ratings)), h("td", { class: "n" }, String(a.up)), h("td", { class: "n" }, String(a.down)),
-        h("td", { class: "n" }, mean(a.mean, a.ratings)), h("td", { class: "n" }, String(a.total)), h("td", { class: "n" }, mean(a.total_mean, a.total))));
+    const cols = ["Arm", "Version", "Late ratings", "Thumbs up", "Thumbs down", "Late mean", "All ratings", "All mean"];
+    // lateTable draws the arms' rows of each group: [lead cells, baseline,
+    // candidate]; with a category column when cat.
+    const lateTable = (id, groups, cat) => {
+      const t = h("table", { class: "grid num", id: id },
+        h("thead", {}, h("tr", {}, (cat ? ["Category"] : []).concat(cols).map((x, i) => h("th", { class: i >= (cat ? 3 : 2) ? "n" : "" }, x)))));
+      const tb = h("tbody", {});
+      for (const [c, base, cand] of groups) {
+        for (const [arm, a] of [["baseline", base], ["candidate", cand]]) {
+          tb.append(h("tr", { dataset: { arm: arm, category: c || "" } }, cat ? h("td", {}, c || "–") : null, h("td", {}, arm), h("td", {}, a.version),
+            h("td", { class: "n" }, String(a.ratings)), h("td", { class: "n" }, String(a.up)), h("td", { class: "n" }, String(a.down)),
+            h("td", { class: "n" }, mean(a.mean, a.ratings)), h("td", { class: "n" }, String(a.total)), h("td", { class: "n" }, mean(a.total_mean, a.total))));
+        }
+      }
+      t.append(tb);
+      return t;
+    };
+    box.append(lateTable(p + "ab-late-table", [[null, late.baseline, late.candidate]], false));
+    // Per category, as the report compares them: those with late ratings,
+    // and a word for the others.
+    const cats = late.categories || [];
+    const rated = cats.filter((c) => c.baseline.ratings + c.candidate.ratings > 0);
+    if (rated.length) {
+      box.append(h("p", { class: "small" }, "By category:"), lateTable(p + "ab-late-cat-table", rated.map((c) => [c.category, c.baseline, c.candidate]), true));
     }
-    t.append(tb);
-    box.append(t);
+    if (cats.length > rated.length) {
+      const k = cats.length - rated.length;
+      box.append(h("p", { class: "muted small", id: p + "ab-late-cat-hidden" }, k + (k === 1 ? " category" : " categories") + " without late ratings not shown"));
+    }
     // No verdict on them (rollout.LateRatings says why), as the CLI says.
     box.append(h("p", { class: "muted small", id: p + "ab-late-untested" },
       "Not tested: late raters chose to come back, so they are not the test's sample, and a verdict redrawn as ratings arrive is a peek; to count later ratings, run the test again with a longer --ab-feedback-wait (at most 1h)."));
