@@ -26,31 +26,12 @@ import (
 func TestDashboard_ABLateRatings(t *testing.T) {
 	ctx, jsErrors := newBrowser(t)
 	g := MustGateway(t, MustBackend(t, fakellm.Config{}), MustBackend(t, fakellm.Config{Seed: 5}))
-	live := time.Now().UTC().Add(-20 * time.Hour).Truncate(time.Second)
-	reached, read := live.Add(30*time.Minute), live.Add(35*time.Minute)
 	rep := analysis.Report{Alpha: 0.05, BaselineN: 300, CandidateN: 300, Winner: "no difference", Summary: "no significant difference at alpha 0.05 after 300 and 300 requests",
-		SampleFrom: live, SampleUntil: reached, ScoresRead: read, Metrics: []analysis.ABMetric{
+		Metrics: []analysis.ABMetric{
 			{Metric: "quality", Source: "feedback", Baseline: 1, Candidate: 1, BaselineN: 3, CandidateN: 3, Margin: 0.05, Equivalence: "undecided", Winner: "no difference", PValue: 1, AdjustedP: 1},
 		}}
-	rj, _ := json.Marshal(rep)
-	ro := sluice.Rollout{
-		ID: "chat-1", Phase: sluice.PhaseCompleted, StartedAt: live, StageStartedAt: live, LiveAt: live, EndedAt: read,
-		Spec:   sluice.RolloutSpec{Model: "chat", Candidate: "v1.1.0", Baseline: "v1.0.0", Strategy: sluice.StrategyABTest, CanaryPercent: 50, ABSamples: 300},
-		Events: []sluice.RolloutEvent{{At: read, Kind: "ab_report", Message: rep.Summary, Data: rj}},
-	}
-	ctxb := context.Background()
-	if _, err := g.Control.Do(ctxb, "test", "setup", func(e *sluice.Edit) error { return e.PutRollout(ro) }); err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	claim := func(version string, at time.Time, score float64) {
-		t.Helper()
-		n++
-		if ok, err := g.Store.ClaimFeedback(ctxb, sluice.Feedback{RequestID: fmt.Sprintf("req_late_%d", n), Model: "chat", Version: version, Route: "split",
-			AnsweredAt: live.Add(time.Minute), Score: score, At: at}); !ok || err != nil {
-			t.Fatalf("claim: %v %v", ok, err)
-		}
-	}
+	ro, read, claimIn := mustLateAB(t, g, rep)
+	claim := func(version string, at time.Time, score float64) { t.Helper(); claimIn(version, "", at, score) }
 	for range 3 { // the report's
 		claim("v1.0.0", read.Add(-time.Minute), 1)
 		claim("v1.1.0", read.Add(-time.Minute), 1)
@@ -140,4 +121,35 @@ func TestDashboard_ABLateRatings(t *testing.T) {
 	if errs := jsErrors(); len(errs) > 0 {
 		t.Errorf("the page threw: %v", errs)
 	}
+}
+
+// mustLateAB stores a completed A/B test of chat (v1.0.0 against v1.1.0)
+// whose report rep was drawn 20 hours ago (its span set here), and returns
+// the rollout, when the report read its ratings, and claim, which stores a
+// rating of one of the sample's split answers by version, in category, at.
+func mustLateAB(t *testing.T, g *gateway, rep analysis.Report) (ro sluice.Rollout, read time.Time, claim func(version, category string, at time.Time, score float64)) {
+	t.Helper()
+	live := time.Now().UTC().Add(-20 * time.Hour).Truncate(time.Second)
+	read = live.Add(35 * time.Minute)
+	rep.SampleFrom, rep.SampleUntil, rep.ScoresRead = live, live.Add(30*time.Minute), read
+	rj, _ := json.Marshal(rep)
+	ro = sluice.Rollout{
+		ID: "chat-1", Phase: sluice.PhaseCompleted, StartedAt: live, StageStartedAt: live, LiveAt: live, EndedAt: read,
+		Spec:   sluice.RolloutSpec{Model: "chat", Candidate: "v1.1.0", Baseline: "v1.0.0", Strategy: sluice.StrategyABTest, CanaryPercent: 50, ABSamples: 300},
+		Events: []sluice.RolloutEvent{{At: read, Kind: "ab_report", Message: rep.Summary, Data: rj}},
+	}
+	ctx := context.Background()
+	if _, err := g.Control.Do(ctx, "test", "setup", func(e *sluice.Edit) error { return e.PutRollout(ro) }); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	claim = func(version, category string, at time.Time, score float64) {
+		t.Helper()
+		n++
+		if ok, err := g.Store.ClaimFeedback(ctx, sluice.Feedback{RequestID: fmt.Sprintf("req_late_%d", n), Model: "chat", Version: version, Category: category,
+			Route: "split", AnsweredAt: live.Add(time.Minute), Score: score, At: at}); !ok || err != nil {
+			t.Fatalf("claim: %v %v", ok, err)
+		}
+	}
+	return ro, read, claim
 }

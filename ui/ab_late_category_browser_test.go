@@ -1,15 +1,12 @@
 package ui_test
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/analysis"
 	"github.com/sluicehq/sluice/fakellm"
 )
@@ -25,31 +22,11 @@ import (
 func TestDashboard_ABLateRatingsByCategory(t *testing.T) {
 	ctx, jsErrors := newBrowser(t)
 	g := MustGateway(t, MustBackend(t, fakellm.Config{}), MustBackend(t, fakellm.Config{Seed: 5}))
-	live := time.Now().UTC().Add(-20 * time.Hour).Truncate(time.Second)
-	reached, read := live.Add(30*time.Minute), live.Add(35*time.Minute)
 	rep := analysis.Report{Alpha: 0.05, BaselineN: 300, CandidateN: 300, Winner: "no difference", Summary: "no significant difference",
-		SampleFrom: live, SampleUntil: reached, ScoresRead: read, Metrics: []analysis.ABMetric{
+		Metrics: []analysis.ABMetric{
 			{Metric: "quality", Source: "feedback", Baseline: 1, Candidate: 1, BaselineN: 21, CandidateN: 21, Winner: "no difference", PValue: 1, AdjustedP: 1},
 		}}
-	rj, _ := json.Marshal(rep)
-	ro := sluice.Rollout{
-		ID: "chat-1", Phase: sluice.PhaseCompleted, StartedAt: live, StageStartedAt: live, LiveAt: live, EndedAt: read,
-		Spec:   sluice.RolloutSpec{Model: "chat", Candidate: "v1.1.0", Baseline: "v1.0.0", Strategy: sluice.StrategyABTest, CanaryPercent: 50, ABSamples: 300},
-		Events: []sluice.RolloutEvent{{At: read, Kind: "ab_report", Message: rep.Summary, Data: rj}},
-	}
-	ctxb := context.Background()
-	if _, err := g.Control.Do(ctxb, "test", "setup", func(e *sluice.Edit) error { return e.PutRollout(ro) }); err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	claim := func(version, category string, at time.Time, score float64) {
-		t.Helper()
-		n++
-		if ok, err := g.Store.ClaimFeedback(ctxb, sluice.Feedback{RequestID: fmt.Sprintf("req_late_%d", n), Model: "chat", Version: version, Category: category,
-			Route: "split", AnsweredAt: live.Add(time.Minute), Score: score, At: at}); !ok || err != nil {
-			t.Fatalf("claim: %v %v", ok, err)
-		}
-	}
+	_, read, claim := mustLateAB(t, g, rep)
 	for range 10 { // the report's
 		for _, v := range []string{"v1.0.0", "v1.1.0"} {
 			claim(v, "payments", read.Add(-time.Minute), 1)
