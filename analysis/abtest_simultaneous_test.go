@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -128,5 +129,68 @@ func TestMoreSample_SimultaneousWidth(t *testing.T) {
 	near(t, "factor", moreSample([]ABMetric{m}), 4)
 	if got := moreRequests(4, 400); got != 1200 {
 		t.Errorf("moreRequests(4, 400) = %d, want 1200 (400 × 3)", got)
+	}
+}
+
+// TestABReport_SimultaneousCoverage: A/A tests, both arms drawn from the
+// same distributions, so every true difference is zero. Among the eight
+// all-traffic rows, drawn independently here, some row's own 95% interval
+// excludes zero in about 1 − 0.95⁸ = 34% of reports; the simultaneous
+// intervals, Bonferroni's at 1 − 0.05/8, exclude zero somewhere in at most
+// 5% of them (Bonferroni's inequality). With 400 reports the standard error
+// of a 5% rate is √(0.05 × 0.95 / 400) = 1.1 points: the test allows 5% +
+// 3 standard errors, and asks the rows' own intervals for at least 20%.
+func TestABReport_SimultaneousCoverage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("400 reports (skipped under -short)")
+	}
+	rng := rand.New(rand.NewPCG(30, 7))
+	arm := func(n int) Arm {
+		a := Arm{Requests: n}
+		for range n {
+			switch u := rng.Float64(); {
+			case u < 0.05:
+				a.Errors++
+				continue
+			case u < 0.08:
+				a.Canceled++
+				continue
+			}
+			if rng.Float64() < 0.1 {
+				a.Refusals++
+			}
+			a.Latency = append(a.Latency, 800+200*rng.NormFloat64())
+			a.TTFT = append(a.TTFT, 200+50*rng.NormFloat64())
+			a.OutputTokens = append(a.OutputTokens, math.Round(100+30*rng.NormFloat64()))
+			a.ResponseChars = append(a.ResponseChars, math.Round(400+120*rng.NormFloat64()))
+			a.Quality = append(a.Quality, float64(rng.IntN(2)))
+		}
+		return a
+	}
+	const reports = 400
+	var own, sim int
+	for range reports {
+		rep := ABReport(Input{Baseline: arm(1000), Candidate: arm(1000)}, sluice.AnalysisSpec{Alpha: 0.05})
+		if len(rep.Metrics) != 8 {
+			t.Fatalf("%d rows, want 8", len(rep.Metrics))
+		}
+		var o, s bool
+		for _, m := range rep.Metrics {
+			o = o || m.Lower > 0 || m.Upper < 0
+			s = s || m.AdjustedLower > 0 || m.AdjustedUpper < 0
+		}
+		if o {
+			own++
+		}
+		if s {
+			sim++
+		}
+	}
+	t.Logf("of %d A/A reports, %d had a row whose own 95%% interval excludes zero, %d a simultaneous one", reports, own, sim)
+	if limit := 0.05 + 3*math.Sqrt(0.05*0.95/reports); float64(sim)/reports > limit {
+		t.Errorf("%d of %d A/A reports have a simultaneous interval excluding zero: above %.3f", sim, reports, limit)
+	}
+	if float64(own)/reports < 0.2 {
+		t.Errorf("only %d of %d A/A reports have a row's own interval excluding zero: the case does not show what the simultaneous intervals are for", own, reports)
 	}
 }
