@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
@@ -405,6 +406,25 @@ func (m ABMetric) Name() string {
 		return m.Metric + " (" + m.Source + ")"
 	}
 	return m.Metric
+}
+
+// MarshalJSON writes the row as its fields say, but leaves out
+// adjusted_lower and adjusted_upper when it has no simultaneous interval
+// (AdjustedLevel 0: a report stored before they were computed, read back
+// by the API): written as 0 and 0 they read as the interval [0, 0], which
+// lies within any margin. A new row always has its level, and a bound of
+// 0 is then written (two constant, equal arms).
+func (m ABMetric) MarshalJSON() ([]byte, error) {
+	type plain ABMetric // its fields without this method
+	if m.AdjustedLevel > 0 {
+		return json.Marshal(plain(m))
+	}
+	return json.Marshal(struct {
+		plain
+		// The shallower fields of the same names win, and are omitted.
+		AdjustedLower *float64 `json:"adjusted_lower,omitempty"`
+		AdjustedUpper *float64 `json:"adjusted_upper,omitempty"`
+	}{plain: plain(m)})
 }
 
 // abFamilyAlphas returns the level at which each all-traffic row and each
