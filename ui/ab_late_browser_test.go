@@ -28,7 +28,7 @@ func TestDashboard_ABLateRatings(t *testing.T) {
 	g := MustGateway(t, MustBackend(t, fakellm.Config{}), MustBackend(t, fakellm.Config{Seed: 5}))
 	rep := analysis.Report{Alpha: 0.05, BaselineN: 300, CandidateN: 300, Winner: "no difference", Summary: "no significant difference at alpha 0.05 after 300 and 300 requests",
 		Metrics: []analysis.ABMetric{
-			{Metric: "quality", Source: "feedback", Baseline: 1, Candidate: 1, BaselineN: 3, CandidateN: 3, Margin: 0.05, Equivalence: "undecided", Winner: "no difference", PValue: 1, AdjustedP: 1},
+			{Metric: "quality", Source: "feedback", Baseline: 1, Candidate: 1, BaselineN: 3, CandidateN: 3, Lower: -0.25, Upper: 0.25, Margin: 0.05, Equivalence: "undecided", Winner: "no difference", PValue: 1, AdjustedP: 1},
 		}}
 	ro, read, claimIn := mustLateAB(t, g, rep)
 	claim := func(version string, at time.Time, score float64) { t.Helper(); claimIn(version, "", at, score) }
@@ -57,6 +57,10 @@ func TestDashboard_ABLateRatings(t *testing.T) {
 		Text   string     `json:"text"`
 		Report []string   `json:"report"`
 		Below  bool       `json:"below"`
+		// Interval is the report's interval column's header, and
+		// Intervals the line that says what its intervals are.
+		Interval  string `json:"interval"`
+		Intervals string `json:"intervals"`
 	}
 	p, err := chromedp.Run(ctx, chromedp.Evaluate[page](`(() => {
 	  const t = (id) => { const e = document.getElementById(id); return e ? e.textContent : ""; };
@@ -67,10 +71,18 @@ func TestDashboard_ABLateRatings(t *testing.T) {
 	    note: t('ab-late-untested'), text: late ? late.textContent : "",
 	    report: Array.from(document.querySelectorAll('#ab-table tbody tr')[0].cells).map(td => td.textContent),
 	    below: !!late && !!report && !report.contains(late) && !!(report.compareDocumentPosition(late) & Node.DOCUMENT_POSITION_FOLLOWING),
+	    interval: document.querySelectorAll('#ab-table thead th')[5].textContent, intervals: t('ab-intervals'),
 	  };
 	})()`))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The report was stored before its rows had simultaneous intervals:
+	// the table shows each row's own, under a header and a line that say
+	// so, never the absent simultaneous one as [0, 0].
+	if p.Interval != "95% interval" || !strings.HasPrefix(p.Intervals, "The intervals are each row's own 95% (a report stored before intervals were adjusted)") ||
+		len(p.Report) < 6 || p.Report[5] != "[-0.250, +0.250]" {
+		t.Errorf("an older report's intervals: header %q, line %q, cell %q; want each row's own, [-0.250, +0.250], named so", p.Interval, p.Intervals, p.Report)
 	}
 	if p.Label != "not in the report" || !strings.Contains(p.Head, "after the report was drawn") || !p.Below {
 		t.Errorf("late ratings labelled %q (%q), below the report and apart from it %v: want them plainly not in it", p.Label, p.Head, p.Below)
