@@ -177,3 +177,61 @@ func TestLateFeedback_ByCategory(t *testing.T) {
 		t.Errorf("late ratings\n%s\nwant\n%s", got, wantJSON)
 	}
 }
+
+// TestLateFeedback_CategoriesAsTheReportNames: the late ratings by
+// category grouped the stored ratings by the category their request sent,
+// raw, where the report's rows (from the recorder's windows) name an
+// answer without one observe.NoCategory and fold the categories past the
+// first observe.DefaultMaxCategories into observe.OtherCategory: a rating
+// of an uncategorized answer was listed under "" beside the report's
+// "none", and a client sending a new category on each request it rated
+// (64 bytes of anything, per request) made the status, which the
+// dashboard asks for every few seconds, list one category per rating.
+// Here 3 ratings a side of answers without a category, then one of each
+// of 40 categories: "none" and 31 named ones, then "other" with the 9
+// past the 32.
+func TestLateFeedback_CategoriesAsTheReportNames(t *testing.T) {
+	e, rec, answered, _ := abWaitEnv(t, nil)
+	st := e.ctl.Store()
+	c := rollout.New(rollout.Options{Control: e.ctl, Windows: rec, Warmer: &rvWarmer{}, Now: e.clock.Now, Feedback: st, Grades: st})
+	c.Step(e.ctx)
+	n := 0
+	claim := func(version, category string, at time.Time) {
+		t.Helper()
+		n++
+		f := sluice.Feedback{RequestID: fmt.Sprintf("req_%d", n), Model: "chat", Version: version, Category: category, Route: "split",
+			AnsweredAt: at, Score: 1, At: e.clock.Now()}
+		if ok, err := st.ClaimFeedback(e.ctx, f); !ok || err != nil {
+			t.Fatalf("claim %+v: %v %v", f, ok, err)
+		}
+	}
+	e.clock.Add(sluice.DefaultABFeedbackWait + 30*time.Second)
+	c.Step(e.ctx)
+	r := *e.ctl.Registry().Rollouts["chat"]
+	if rollout.ABReportOf(r) == nil {
+		t.Fatalf("no report at the wait's end: phase %s", r.Phase)
+	}
+	e.clock.Add(time.Hour)
+	for range 3 {
+		claim("v1", "", answered)
+		claim("v2", "", answered)
+	}
+	// Answered one after another, as the recorder saw them.
+	for i := range 40 {
+		claim("v2", fmt.Sprintf("c%02d", i), answered.Add(time.Duration(i+1)*time.Millisecond))
+	}
+	late, err := rollout.LateFeedback(e.ctx, st, r)
+	if err != nil || late == nil {
+		t.Fatalf("late ratings: %+v, %v", late, err)
+	}
+	got := map[string]int{}
+	for _, c := range late.Categories {
+		got[c.Category] = c.Baseline.Ratings + c.Candidate.Ratings
+	}
+	if len(late.Categories) != 33 || got["none"] != 6 || got["other"] != 9 || got["c30"] != 1 || got["c31"] != 0 || got[""] != 0 {
+		t.Errorf("%d categories %v: want none (6), c00 to c30 (1 each) and other (9), 33 in all", len(late.Categories), got)
+	}
+	if late.Candidate.Ratings != 43 || late.Baseline.Ratings != 3 {
+		t.Errorf("all traffic: %d and %d late ratings, want 3 and 43", late.Baseline.Ratings, late.Candidate.Ratings)
+	}
+}

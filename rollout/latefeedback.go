@@ -41,7 +41,8 @@ type LateRatings struct {
 	// answer's), when the sample's ratings span two categories or more,
 	// as the report compares each category beside all traffic: a late
 	// wave of thumbs-down confined to one category barely moves the arm's
-	// figures. In the order of their names; nil with one category.
+	// figures. Named as the report's rows name them (lateCategory: none,
+	// other). In the order of their names; nil with one category.
 	Categories []LateCategory `json:"categories,omitempty"`
 }
 
@@ -88,10 +89,11 @@ func LateFeedback(ctx context.Context, fs RatingsReader, r sluice.Rollout) (*Lat
 		if !observe.SplitRouted(f.Route) || f.Version != r.Spec.Baseline && f.Version != r.Spec.Candidate {
 			continue
 		}
-		c := cats[f.Category]
+		name := lateCategory(f.Category, cats)
+		c := cats[name]
 		if c == nil {
-			c = &LateCategory{Category: f.Category, Baseline: LateArm{Version: r.Spec.Baseline}, Candidate: LateArm{Version: r.Spec.Candidate}}
-			cats[f.Category] = c
+			c = &LateCategory{Category: name, Baseline: LateArm{Version: r.Spec.Baseline}, Candidate: LateArm{Version: r.Spec.Candidate}}
+			cats[name] = c
 		}
 		score, isLate := min(max(f.Score, 0), 1), f.At.After(rep.ScoresRead)
 		if f.Version == r.Spec.Baseline {
@@ -113,6 +115,30 @@ func LateFeedback(ctx context.Context, fs RatingsReader, r sluice.Rollout) (*Lat
 		}
 	}
 	return late, nil
+}
+
+// lateCategory names the category of a rating whose answer's request sent
+// raw as the report's rows name it (the recorder's windows'):
+// observe.NoCategory for none, and observe.OtherCategory past the first
+// observe.DefaultMaxCategories of seen (the ratings come in the order of
+// their answers, as the recorder saw them), so that a client sending a
+// new category with each request it rates cannot make a status, which the
+// dashboard asks for every few seconds, list one per rating.
+func lateCategory(raw string, seen map[string]*LateCategory) string {
+	if raw == "" {
+		return observe.NoCategory
+	}
+	if seen[raw] != nil || raw == observe.OtherCategory {
+		return raw
+	}
+	n := len(seen)
+	if seen[observe.OtherCategory] != nil {
+		n--
+	}
+	if n >= observe.DefaultMaxCategories {
+		return observe.OtherCategory
+	}
+	return raw
 }
 
 // add counts a rating of the arm's answers with score, in all ratings, and
