@@ -123,20 +123,9 @@ func TestLateFeedback(t *testing.T) {
 //	          candidate: late 8 (8 down, mean 0), all 18, mean 10/18
 //	all       baseline:  late 2, all 22; candidate: late 8, all 28, mean 20/28
 func TestLateFeedback_ByCategory(t *testing.T) {
-	e, rec, answered, _ := abWaitEnv(t, nil)
+	e, c, answered, claimAt := lateCategoryEnv(t)
 	st := e.ctl.Store()
-	c := rollout.New(rollout.Options{Control: e.ctl, Windows: rec, Warmer: &rvWarmer{}, Now: e.clock.Now, Feedback: st, Grades: st})
-	c.Step(e.ctx)
-	n := 0
-	claim := func(version, category string, score float64) {
-		t.Helper()
-		n++
-		f := sluice.Feedback{RequestID: fmt.Sprintf("req_%d", n), Model: "chat", Version: version, Category: category, Route: "split",
-			AnsweredAt: answered, Score: score, At: e.clock.Now()}
-		if ok, err := st.ClaimFeedback(e.ctx, f); !ok || err != nil {
-			t.Fatalf("claim %+v: %v %v", f, ok, err)
-		}
-	}
+	claim := func(version, category string, score float64) { t.Helper(); claimAt(version, category, answered, score) }
 	e.clock.Add(30 * time.Second)
 	for range 10 {
 		for _, v := range []string{"v1", "v2"} {
@@ -191,20 +180,9 @@ func TestLateFeedback_ByCategory(t *testing.T) {
 // of 40 categories: "none" and 31 named ones, then "other" with the 9
 // past the 32.
 func TestLateFeedback_CategoriesAsTheReportNames(t *testing.T) {
-	e, rec, answered, _ := abWaitEnv(t, nil)
+	e, c, answered, claimAt := lateCategoryEnv(t)
 	st := e.ctl.Store()
-	c := rollout.New(rollout.Options{Control: e.ctl, Windows: rec, Warmer: &rvWarmer{}, Now: e.clock.Now, Feedback: st, Grades: st})
-	c.Step(e.ctx)
-	n := 0
-	claim := func(version, category string, at time.Time) {
-		t.Helper()
-		n++
-		f := sluice.Feedback{RequestID: fmt.Sprintf("req_%d", n), Model: "chat", Version: version, Category: category, Route: "split",
-			AnsweredAt: at, Score: 1, At: e.clock.Now()}
-		if ok, err := st.ClaimFeedback(e.ctx, f); !ok || err != nil {
-			t.Fatalf("claim %+v: %v %v", f, ok, err)
-		}
-	}
+	claim := func(version, category string, at time.Time) { t.Helper(); claimAt(version, category, at, 1) }
 	e.clock.Add(sluice.DefaultABFeedbackWait + 30*time.Second)
 	c.Step(e.ctx)
 	r := *e.ctl.Registry().Rollouts["chat"]
@@ -234,4 +212,27 @@ func TestLateFeedback_CategoriesAsTheReportNames(t *testing.T) {
 	if late.Candidate.Ratings != 43 || late.Baseline.Ratings != 3 {
 		t.Errorf("all traffic: %d and %d late ratings, want 3 and 43", late.Baseline.Ratings, late.Candidate.Ratings)
 	}
+}
+
+// lateCategoryEnv is an A/B test of chat at its sample, waiting for
+// feedback (abWaitEnv), its controller, when its answers were given, and
+// claim, which stores a split answer's rating by version, in category,
+// answered at, with score, at the clock's time.
+func lateCategoryEnv(t *testing.T) (e *rvEnv, c *rollout.Controller, answered time.Time, claim func(version, category string, at time.Time, score float64)) {
+	t.Helper()
+	e, rec, answered, _ := abWaitEnv(t, nil)
+	st := e.ctl.Store()
+	c = rollout.New(rollout.Options{Control: e.ctl, Windows: rec, Warmer: &rvWarmer{}, Now: e.clock.Now, Feedback: st, Grades: st})
+	c.Step(e.ctx)
+	n := 0
+	claim = func(version, category string, at time.Time, score float64) {
+		t.Helper()
+		n++
+		f := sluice.Feedback{RequestID: fmt.Sprintf("req_%d", n), Model: "chat", Version: version, Category: category, Route: "split",
+			AnsweredAt: at, Score: score, At: e.clock.Now()}
+		if ok, err := st.ClaimFeedback(e.ctx, f); !ok || err != nil {
+			t.Fatalf("claim %+v: %v %v", f, ok, err)
+		}
+	}
+	return e, c, answered, claim
 }
