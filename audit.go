@@ -275,6 +275,12 @@ type RequestQuery struct {
 	// (Observation.Category); Route those whose version was chosen that
 	// way (Observation.Route: split, pin, retry, ...).
 	Category, Route string
+	// RetryBudgetSpent, when not nil, keeps the rows whose
+	// Observation.RetryBudgetSpent is *RetryBudgetSpent (as read back: a
+	// row with the former mark, FinishRetryBudgetLegacy, counts as
+	// flagged): true lists the failed attempts the retry budget left
+	// unretried, which an SRE sizing the budget asks for.
+	RetryBudgetSpent *bool
 	// Since and Until bound At (inclusive since, exclusive until).
 	Since, Until time.Time
 	// Limit caps the result (newest first); 0 means 1000.

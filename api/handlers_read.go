@@ -192,7 +192,8 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) error {
 // requests sent without a key; not with ?key=), ?replica= (a replica's
 // name, or the name it was given: sluice.ReplicaMatches), ?no_replica=true
 // (the rows naming none; not with ?replica=), ?failed=true (the failed
-// attempts: sluice.Observation.Failed), ?category=, ?route=, ?since= and
+// attempts: sluice.Observation.Failed), ?retry_budget_spent=true|false
+// (sluice.Observation.RetryBudgetSpent), ?category=, ?route=, ?since= and
 // ?until=.
 func (s *Server) requestFilter(r *http.Request) (sluice.RequestQuery, error) {
 	q := r.URL.Query()
@@ -203,6 +204,13 @@ func (s *Server) requestFilter(r *http.Request) (sluice.RequestQuery, error) {
 		if rq.Failed, err = strconv.ParseBool(v); err != nil {
 			return rq, invalid("failed", fmt.Sprintf("failed %q is not true or false: failed=true keeps the failed attempts (an error class other than canceled and drain_cut), as the error rate counts them", v))
 		}
+	}
+	if v := q.Get("retry_budget_spent"); v != "" {
+		spent, err := strconv.ParseBool(v)
+		if err != nil {
+			return rq, invalid("retry_budget_spent", fmt.Sprintf("retry_budget_spent %q is not true or false: retry_budget_spent=true keeps the failed attempts the retry budget left unretried, false the others", v))
+		}
+		rq.RetryBudgetSpent = &spent
 	}
 	if v := q.Get("no_replica"); v != "" {
 		var err error

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -56,5 +57,54 @@ func TestRequests_FailedCategoryRoute(t *testing.T) {
 	r := e.do(t, "GET", "/admin/v1/requests?failed=yes", viewerSecret, nil)
 	if r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), "failed=true keeps the failed attempts") {
 		t.Errorf("failed=yes: status %d (%s), want 422 saying what failed takes", r.Status, r.Body)
+	}
+}
+
+// An SRE sizing the retry budget lists the failed attempts it left
+// unretried: /admin/v1/requests (and the Go client) filter by
+// ?retry_budget_spent=true, or false for the others, and a value that is
+// no boolean says what it takes; /admin/v1/usage takes it too.
+func TestRequests_RetryBudgetSpent(t *testing.T) {
+	e := MustEnv(t)
+	at := t0.Add(-time.Minute)
+	rows := []sluice.Observation{
+		{RequestID: "ok", At: at, Model: "chat", Version: "v2", Route: "split", Status: 200},
+		{RequestID: "bad", At: at.Add(time.Second), Model: "chat", Version: "v2", Route: "split", Status: 502, ErrorClass: "upstream_5xx", Retried: true},
+		{RequestID: "bad", At: at.Add(2 * time.Second), Model: "chat", Version: "v1", Route: "retry", Status: 200},
+		{RequestID: "spent", At: at.Add(3 * time.Second), Model: "chat", Version: "v2", Route: "split", Status: 502, ErrorClass: "upstream_5xx", RetryBudgetSpent: true},
+		{RequestID: "old", At: at.Add(4 * time.Second), Model: "chat", Version: "v2", Route: "split", Status: 503, ErrorClass: "upstream_5xx", FinishReason: sluice.FinishRetryBudgetLegacy},
+	}
+	if err := e.Store.AppendRequests(t.Context(), rows); err != nil {
+		t.Fatal(err)
+	}
+	yes, no := true, false
+	for _, c := range []struct {
+		q    sluice.RequestQuery
+		want string
+	}{
+		{sluice.RequestQuery{Model: "chat", RetryBudgetSpent: &yes}, "[old@v2 spent@v2]"},
+		{sluice.RequestQuery{Model: "chat", RetryBudgetSpent: &no}, "[bad@v1 bad@v2 ok@v2]"},
+		{sluice.RequestQuery{Model: "chat", RetryBudgetSpent: &no, Failed: true}, "[bad@v2]"},
+	} {
+		list, err := e.Viewer.ListRequests(t.Context(), c.q)
+		if err != nil {
+			t.Fatalf("ListRequests(%+v): %v", c.q, err)
+		}
+		var got []string
+		for _, o := range list.Requests {
+			got = append(got, o.RequestID+"@"+o.Version)
+		}
+		if fmt.Sprint(got) != c.want {
+			t.Errorf("ListRequests(%+v) = %v, want %s", c.q, got, c.want)
+		}
+	}
+	r := e.do(t, "GET", "/admin/v1/requests?retry_budget_spent=maybe", viewerSecret, nil)
+	if r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), "retry_budget_spent=true keeps the failed attempts the retry budget left unretried") {
+		t.Errorf("retry_budget_spent=maybe: status %d (%s), want 422 saying what it takes", r.Status, r.Body)
+	}
+	r = e.do(t, "GET", "/admin/v1/usage?model=chat&retry_budget_spent=true", viewerSecret, nil)
+	var usage struct{ Total sluice.UsageRow }
+	if err := json.Unmarshal(r.Body, &usage); r.Status != http.StatusOK || err != nil || usage.Total.Requests != 2 || usage.Total.Errors != 2 {
+		t.Errorf("usage with retry_budget_spent=true: status %d (%s), want the two spent requests", r.Status, r.Body)
 	}
 }

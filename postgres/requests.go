@@ -123,6 +123,11 @@ func requestWhere(rq sluice.RequestQuery) *query {
 	if rq.Route != "" {
 		q.add("route = ?", text(rq.Route))
 	}
+	if rq.RetryBudgetSpent != nil {
+		// As scanRequest reads it: the column (0035), or the former
+		// mark (sluice.Observation.ReadLegacyFinish).
+		q.add("(retry_budget_spent OR finish_reason = ? AND error_class <> '') = ?", sluice.FinishRetryBudgetLegacy, *rq.RetryBudgetSpent)
+	}
 	q.timeRange(rq.Since, rq.Until)
 	return &q
 }

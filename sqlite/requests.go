@@ -199,11 +199,20 @@ func (f *segmentFilter) match(d *decodedSegment, keep func(row *segRow, idx int)
 			f.q.Failed && !failedClass(d.words[r.dict[dictClass]]) ||
 			f.q.Category != "" && d.words[r.dict[dictCategory]] != f.q.Category ||
 			f.q.Route != "" && d.words[r.dict[dictRoute]] != f.q.Route ||
+			f.q.RetryBudgetSpent != nil && budgetSpent(r, d.words) != *f.q.RetryBudgetSpent ||
 			f.q.RequestID != "" && string(r.id) != f.q.RequestID {
 			continue
 		}
 		keep(r, i)
 	}
+}
+
+// budgetSpent reports whether row r, whose dictionary is words, reads back
+// with Observation.RetryBudgetSpent: its flag, or the former mark
+// (Observation.ReadLegacyFinish).
+func budgetSpent(r *segRow, words []string) bool {
+	return r.flags&segRetryBudgetSpent != 0 ||
+		words[r.dict[dictFinish]] == sluice.FinishRetryBudgetLegacy && words[r.dict[dictClass]] != ""
 }
 
 // failedClass reports whether a row of error class c failed

@@ -73,12 +73,14 @@ const (
 	dictReplica = 8
 )
 
-// dictRoute, dictCategory and dictClass are the dictionary columns of the
-// route, the category and the error class (dictValues' order).
+// dictRoute, dictCategory, dictClass and dictFinish are the dictionary
+// columns of the route, the category, the error class and the finish
+// reason (dictValues' order).
 const (
 	dictRoute    = 2
 	dictCategory = 3
 	dictClass    = 5
+	dictFinish   = 6
 )
 
 func dictValues(o *sluice.Observation) [dictColumns]*string {

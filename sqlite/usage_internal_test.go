@@ -18,13 +18,22 @@ func TestRequestUsage_LegacyRows(t *testing.T) {
 	old, ats := segmentRowsForTest(1100)
 	for i := range old {
 		old[i].ErrorClass = []string{"", "timeout", "", "canceled", "upstream_5xx"}[i%5]
+		if i%3 == 1 {
+			// The retry budget's former mark (the old table has no
+			// flag), on failed rows and answers alike.
+			old[i].FinishReason = sluice.FinishRetryBudgetLegacy
+		}
 	}
 	path := legacyStore(t, old, ats) // drops their keys and cached tokens
+	for i := range old {
+		old[i].ReadLegacyFinish() // as they read back
+	}
 	s := openT(t, path, Options{})
 	fresh, _ := segmentRowsForTest(700)
 	for i := range fresh {
 		fresh[i].RequestID = "req_fedcba987654_" + strconv.Itoa(i+1)
 		fresh[i].ErrorClass = []string{"", "canceled", "stream_broken"}[i%3]
+		fresh[i].RetryBudgetSpent = fresh[i].ErrorClass != "" && i%4 == 1
 		if i%3 == 0 {
 			fresh[i].At = old[i].At
 		}
@@ -33,6 +42,7 @@ func TestRequestUsage_LegacyRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := append(slices.Clone(old), fresh...)
+	yes, no := true, false
 	check := func(what string, rows []sluice.Observation) {
 		t.Helper()
 		for _, q := range []sluice.RequestQuery{
@@ -46,6 +56,9 @@ func TestRequestUsage_LegacyRows(t *testing.T) {
 			{Failed: true, Category: "code", Model: "chat"},
 			{Route: "split", Since: old[500].At},
 			{Route: "pin"},
+			{RetryBudgetSpent: &yes},
+			{RetryBudgetSpent: &yes, Model: "chat", Since: old[500].At},
+			{RetryBudgetSpent: &no, Failed: true},
 		} {
 			got, err := s.RequestUsage(t.Context(), q)
 			if err != nil {

@@ -117,6 +117,39 @@ func testRequestsRetryBudgetSpent(t *testing.T, s sluice.Store) {
 				o.RequestID, o.ErrorClass, o.RetryBudgetSpent, o.FinishReason, w[0], w[1])
 		}
 	}
+	// The filter keeps the rows as they read back: the former mark's too.
+	for _, spent := range []bool{true, false} {
+		q := sluice.RequestQuery{RetryBudgetSpent: &spent}
+		var ids []string
+		for _, o := range mustRequests(t, s, q) {
+			ids = append(ids, o.RequestID)
+		}
+		var want []string
+		wantCounts := map[string]int64{}
+		for i := len(rows) - 1; i >= 0; i-- {
+			if (i <= 1) == spent {
+				want = append(want, rows[i].RequestID)
+				wantCounts[rows[i].Version]++
+			}
+		}
+		if !slices.Equal(ids, want) {
+			t.Errorf("Requests(retry_budget_spent=%v) = %v, want %v", spent, ids, want)
+		}
+		if got := mustCount(t, s, q); fmt.Sprint(sortedCounts(got)) != fmt.Sprint(sortedCounts(wantCounts)) {
+			t.Errorf("CountRequests(retry_budget_spent=%v) = %v, want %v", spent, sortedCounts(got), sortedCounts(wantCounts))
+		}
+		usage, err := s.RequestUsage(t.Context(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for _, u := range usage {
+			n += u.Requests
+		}
+		if n != 2 {
+			t.Errorf("RequestUsage(retry_budget_spent=%v) counts %d requests, want 2: %+v", spent, n, usage)
+		}
+	}
 }
 
 func mustAppend(t *testing.T, s sluice.Store, rows []sluice.Observation) {
@@ -378,6 +411,7 @@ func testRequestsByOutcome(t *testing.T, s sluice.Store) {
 		}
 	}
 	mustAppend(t, s, rows)
+	yes, no := true, false
 	for _, q := range []sluice.RequestQuery{
 		{Failed: true},
 		{Failed: true, Model: "chat", Version: "v1.1.0"},
@@ -390,6 +424,11 @@ func testRequestsByOutcome(t *testing.T, s sluice.Store) {
 		{Route: "retry", Failed: true},
 		{Route: "nope"},
 		{Category: "nope", Failed: true},
+		{RetryBudgetSpent: &yes},
+		{RetryBudgetSpent: &yes, Model: "chat", Version: "v1.1.0", Limit: 7},
+		{RetryBudgetSpent: &yes, Route: "split", Since: rows[100].At, Until: rows[600].At},
+		{RetryBudgetSpent: &no, Failed: true},
+		{RetryBudgetSpent: &no, ClientKey: "team-b", Category: "code"},
 	} {
 		want := newestFirst(rows, func(o *sluice.Observation) bool { return matches(o, q) })
 		counts := map[string]int64{}
