@@ -287,6 +287,15 @@ type RequestQuery struct {
 	Limit int
 }
 
+// RequestRoutes are the routes a request log row can hold
+// (Observation.Route), how its version was chosen: the routing table's
+// (route.RouteSplit, RoutePolicy, RoutePin, RouteLabel, RouteForce,
+// RouteRule), a later turn of a Responses conversation kept on its version
+// (proxy.RoutePrevious) and the retry on stable. The API refuses a route
+// filter naming another, which could only be a typo (a mirrored request's
+// "shadow" is never logged).
+var RequestRoutes = []string{"split", "policy", "pin", "label", "force", "rule", "previous_response", "retry"}
+
 // ReplicaMatches reports whether a request log row served by the replica
 // named replica (Observation.Replica) is one RequestQuery.Replica filter
 // keeps: the same name, or one that continues it after a dash. A replica's

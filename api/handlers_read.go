@@ -1,8 +1,10 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -180,6 +182,9 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) error {
 		if err := s.unknownKey(rq.ClientKey); err != nil {
 			return err
 		}
+		if err := s.unknownCategory(r.Context(), rq); err != nil {
+			return err
+		}
 	}
 	list := RequestList{}
 	list.Requests, list.Truncated = cut(rows, limit)
@@ -233,6 +238,9 @@ func (s *Server) requestFilter(r *http.Request) (sluice.RequestQuery, error) {
 			return rq, invalid("no_key", "give key (one client key's requests) or no_key=true (those sent without a key), not both")
 		}
 	}
+	if rq.Route != "" && !slices.Contains(sluice.RequestRoutes, rq.Route) {
+		return rq, invalid("route", fmt.Sprintf("route %q is not one the gateway logs: give one of %s (the ROUTE column of sluice requests)", rq.Route, strings.Join(sluice.RequestRoutes, ", ")))
+	}
 	if rq.Model != "" {
 		if err := sluice.CheckName("model name", rq.Model); err != nil {
 			return rq, invalid("model", sluice.ErrorMessage(err))
@@ -273,6 +281,40 @@ func (s *Server) unknownKey(name string) error {
 		return &sluice.Error{Code: sluice.CodeNotFound, Fields: []string{"key"}, Message: "this gateway has no client keys (client_keys in its config), and the request log has no requests sent with a key of that name: check the name, and give a key's name, never its secret (the value is not repeated here)"}
 	}
 	return &sluice.Error{Code: sluice.CodeNotFound, Fields: []string{"key"}, Message: "no client key of that name is in the gateway's config (client_keys), and the request log has no requests sent with one: give the key's name from client_keys, never its secret (the value is not repeated here)"}
+}
+
+// unknownCategory is the answer to a ?category= that matched no request,
+// when no row of the model (of any model, without ?model=) in the whole
+// request log has that category: a typo, as a category is the clients'
+// free text, said with the categories the log does hold. It is nil when
+// some row has it (the other filters left it out).
+func (s *Server) unknownCategory(ctx context.Context, rq sluice.RequestQuery) error {
+	if rq.Category == "" {
+		return nil
+	}
+	found, others, err := s.store.RequestCategory(ctx, rq.Model, rq.Category)
+	if err != nil {
+		return fmt.Errorf("read the request log's categories: %w", err)
+	}
+	if found {
+		return nil
+	}
+	if rq.Model != "" && len(others) == 0 && s.ctl.Registry().Models[rq.Model] == nil {
+		return errNoModel(rq.Model) // the model is the typo
+	}
+	of, whose := "no request", "the categories in it are "
+	if rq.Model != "" {
+		of, whose = "no request of model "+rq.Model, "its requests' categories are "
+	}
+	const shown = 20
+	list := whose + strings.Join(others[:min(len(others), shown)], ", ")
+	switch {
+	case len(others) == 0:
+		list = "none of its requests has a category (the category_header a client sends, X-Request-Category by default, or its metadata.category)"
+	case len(others) > shown:
+		list += fmt.Sprintf(" and %d more", len(others)-shown)
+	}
+	return &sluice.Error{Code: sluice.CodeNotFound, Fields: []string{"category"}, Message: fmt.Sprintf("%s in the request log has category %q: %s; check its spelling (a category matches whole, case and all)", of, rq.Category, list)}
 }
 
 // checkKeyName refuses a ?key= that is not a client key's name, such as a

@@ -108,3 +108,42 @@ func TestRequests_RetryBudgetSpent(t *testing.T) {
 		t.Errorf("usage with retry_budget_spent=true: status %d (%s), want the two spent requests", r.Status, r.Body)
 	}
 }
+
+// A mistyped filter says so instead of an empty list: a route the gateway
+// never logs is a 422 naming those it does, on the request log and usage
+// alike; a category no request of the model has in the whole log is a 404
+// listing the categories its requests have, while one that the other
+// filters left out is an empty list.
+func TestRequests_MistypedRouteCategory(t *testing.T) {
+	e := MustEnv(t)
+	at := t0.Add(-time.Hour)
+	rows := []sluice.Observation{
+		{RequestID: "a", At: at, Model: "chat", Version: "v2", Route: "split", Category: "code", Status: 200},
+		{RequestID: "b", At: at, Model: "chat", Version: "v2", Route: "pin", Category: "payments", Status: 200},
+		{RequestID: "c", At: at, Model: "chat", Version: "v2", Route: "split", Status: 200},
+	}
+	if err := e.Store.AppendRequests(t.Context(), rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path   string
+		status int
+		says   string
+		field  string
+	}{
+		{"/admin/v1/requests?model=chat&route=splitt", 422, `route \"splitt\" is not one the gateway logs: give one of split, policy, pin, label, force, rule, previous_response, retry`, "route"},
+		{"/admin/v1/usage?route=shadow", 422, `route \"shadow\" is not one the gateway logs`, "route"},
+		{"/admin/v1/requests?model=chat&category=paymnts", 404, `no request of model chat in the request log has category \"paymnts\": its requests' categories are code, payments;`, "category"},
+		{"/admin/v1/usage?category=paymnts", 404, `no request in the request log has category \"paymnts\": the categories in it are code, payments;`, "category"},
+		{"/admin/v1/requests?model=chat&category=payments&since=10m", 200, `"requests": []`, ""},
+		{"/admin/v1/requests?model=chat&category=payments&route=split", 200, `"requests": []`, ""},
+		{"/admin/v1/requests?model=chat&category=payments&route=pin", 200, `"request_id": "b"`, ""},
+	} {
+		r := e.do(t, "GET", c.path, viewerSecret, nil)
+		var answer struct{ Error struct{ Fields []string } }
+		_ = json.Unmarshal(r.Body, &answer)
+		if r.Status != c.status || !strings.Contains(string(r.Body), c.says) || c.field != "" && fmt.Sprint(answer.Error.Fields) != "["+c.field+"]" {
+			t.Errorf("GET %s: status %d (%s); want %d saying %s, naming field %q", c.path, r.Status, r.Body, c.status, c.says, c.field)
+		}
+	}
+}

@@ -294,3 +294,24 @@ func text(s string) string {
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
+
+// RequestCategory reports whether a row of model (any model with "") has
+// category anywhere in the request log, and when none has, the categories
+// its rows hold.
+func (s *Store) RequestCategory(ctx context.Context, model, category string) (found bool, others []string, err error) {
+	err = s.read(ctx, "read request categories", func(tx pgx.Tx) error {
+		found, others = false, nil
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM requests WHERE (model = $1 OR $1 = '') AND category = $2)",
+			planEach(tx), model, text(category)).Scan(&found); err != nil || found {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT DISTINCT category COLLATE "C" FROM requests WHERE (model = $1 OR $1 = '') AND category <> '' ORDER BY 1`,
+			planEach(tx), model)
+		if err != nil {
+			return err
+		}
+		others, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	return found, others, err
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -113,14 +114,15 @@ func newSegmentFilter(q sluice.RequestQuery) segmentFilter {
 	if !q.Until.IsZero() {
 		f.until, f.hasUntil = boundArg(q.Until), true
 	}
-	f.want = segmentWant{model: q.Model, version: q.Version, key: q.ClientKey, since: f.since, until: f.until, hasUntil: f.hasUntil}
+	f.want = segmentWant{model: q.Model, version: q.Version, key: q.ClientKey, route: q.Route, category: q.Category,
+		since: f.since, until: f.until, hasUntil: f.hasUntil}
 	return f
 }
 
 // query returns the SELECT of the segments that may hold rows f keeps,
-// newest last_at first, and its arguments. When f names a model, version
-// or key, a segment's data comes back NULL when its dict column (migration
-// 0023) lacks one of them: the driver then never copies the data out
+// newest last_at first, and its arguments. When f names a model, version,
+// key, route or category, a segment's data comes back NULL when its dict
+// column (migration 0023) lacks one of them: the driver then never copies the data out
 // (SQLite steps through its overflow pages to the dict stored after it,
 // reading no more of them). A segment without a dict (NULL) comes with its
 // data. The needles are []byte, bound as blobs: a text side would make
@@ -129,7 +131,7 @@ func (f *segmentFilter) query() (string, []any) {
 	cols := "SELECT seq, first_at, last_at, data FROM request_segments"
 	var args []any
 	var has []string
-	for _, s := range [...]string{f.want.model, f.want.version, f.want.key} {
+	for _, s := range [...]string{f.want.model, f.want.version, f.want.key, f.want.route, f.want.category} {
 		if s != "" {
 			has = append(has, "instr(dict, ?) > 0")
 			args = append(args, dictNeedle(s))
@@ -241,10 +243,11 @@ func (s *Store) scanSegments(ctx context.Context, tx *sql.Tx, op string, f *segm
 		if err := rows.Scan(&d.seq, &firstAt, &lastAt, &data); err != nil {
 			return err
 		}
-		// A segment whose dictionary lacks the model, version or key
-		// asked for comes back with no rows, none of them decoded (its
-		// data not even fetched when its dict column says so); fn still
-		// sees it, so a limit's stop comes where it came before.
+		// A segment whose dictionary lacks the model, version, key,
+		// route or category asked for comes back with no rows, none of
+		// them decoded (its data not even fetched when its dict column
+		// says so); fn still sees it, so a limit's stop comes where it
+		// came before.
 		read := false
 		if !data.null {
 			var err error
@@ -521,4 +524,63 @@ func (s *Store) straddling(ctx context.Context, tx *sql.Tx, cut int64) (map[int6
 		kept[d.seq] = encodeSegment(obs, ats)
 	}
 	return kept, dropped, rows.Err()
+}
+
+// RequestCategory reports whether a row of model (any model with "") has
+// category anywhere in the request log, and when none has, the categories
+// its rows hold. The search reads only the segments whose dictionary holds
+// the category (and the model), as a read filtered by it does; the list,
+// made for an error's words, reads every segment of the model.
+func (s *Store) RequestCategory(ctx context.Context, model, category string) (found bool, others []string, err error) {
+	const op = "read request categories"
+	err = s.read(ctx, op, func(tx *sql.Tx) error {
+		found, others = false, nil
+		legacy, err := s.legacyIn(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if legacy {
+			where, args := legacyWhere(sluice.RequestQuery{Model: model, Category: category})
+			if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM requests"+where+")", args...).Scan(&found); err != nil || found {
+				return err
+			}
+		}
+		f := newSegmentFilter(sluice.RequestQuery{Model: model, Category: category})
+		if err := s.scanSegments(ctx, tx, op, &f, func(d *decodedSegment, _ int64) bool {
+			f.match(d, func(*segRow, int) { found = true })
+			return !found
+		}); err != nil || found {
+			return err
+		}
+		seen := map[string]bool{}
+		if legacy {
+			where, args := legacyWhere(sluice.RequestQuery{Model: model})
+			rows, err := tx.QueryContext(ctx, "SELECT DISTINCT category FROM requests"+where, args...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var c string
+				if err := rows.Scan(&c); err != nil {
+					return err
+				}
+				seen[c] = true
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		f = newSegmentFilter(sluice.RequestQuery{Model: model})
+		if err := s.scanSegments(ctx, tx, op, &f, func(d *decodedSegment, _ int64) bool {
+			f.match(d, func(r *segRow, _ int) { seen[d.words[r.dict[dictCategory]]] = true })
+			return true
+		}); err != nil {
+			return err
+		}
+		delete(seen, "")
+		others = slices.Sorted(maps.Keys(seen))
+		return nil
+	})
+	return found, others, err
 }

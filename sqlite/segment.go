@@ -337,9 +337,9 @@ var errSegment = errors.New("corrupt request log segment")
 // keeps, from since (inclusive) to until (exclusive; no bound without
 // hasUntil, so a row at MaxInt64 ns is kept too).
 type segmentWant struct {
-	model, version, key string
-	since, until        int64
-	hasUntil            bool
+	model, version, key, route, category string
+	since, until                         int64
+	hasUntil                             bool
 }
 
 // allRows keeps every row of a segment.
@@ -395,7 +395,7 @@ func decodeSegmentFor(data []byte, firstAt int64, d *decodedSegment, w *segmentW
 	for _, n := range [...]struct {
 		c int
 		s string
-	}{{0, w.model}, {1, w.version}, {dictKey, w.key}} {
+	}{{0, w.model}, {1, w.version}, {dictKey, w.key}, {dictRoute, w.route}, {dictCategory, w.category}} {
 		if n.s == "" {
 			continue
 		}

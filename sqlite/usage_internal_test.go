@@ -18,6 +18,9 @@ func TestRequestUsage_LegacyRows(t *testing.T) {
 	old, ats := segmentRowsForTest(1100)
 	for i := range old {
 		old[i].ErrorClass = []string{"", "timeout", "", "canceled", "upstream_5xx"}[i%5]
+		if i == 7 {
+			old[i].Category = "legacy-only" // in the old table alone
+		}
 		if i%3 == 1 {
 			// The retry budget's former mark (the old table has no
 			// flag), on failed rows and answers alike.
@@ -86,6 +89,13 @@ func TestRequestUsage_LegacyRows(t *testing.T) {
 		}
 	}
 	check("old and new rows", all)
+	// A category typo's answer reads the old table too.
+	if found, _, err := s.RequestCategory(t.Context(), "embed", "legacy-only"); err != nil || !found {
+		t.Errorf("RequestCategory(legacy-only) = %v, %v; want found in the old table", found, err)
+	}
+	if found, others, err := s.RequestCategory(t.Context(), "", "nope"); err != nil || found || !slices.Equal(others, []string{"code", "legacy-only"}) {
+		t.Errorf("RequestCategory(nope) = %v, %q, %v; want not found, [code legacy-only]", found, others, err)
+	}
 
 	sorted := slices.SortedFunc(slices.Values(all), func(a, b sluice.Observation) int { return a.At.Compare(b.At) })
 	cut := sorted[len(sorted)/2].At

@@ -23,6 +23,7 @@ var requestTests = []test{
 	{"FilterOutcome", testRequestsByOutcome},
 	{"OddText", testRequestsOddText},
 	{"RetryBudgetSpent", testRequestsRetryBudgetSpent},
+	{"Category", testRequestCategory},
 	{"FilterTime", testRequestsTime},
 	{"Count", testRequestsCount},
 	{"Usage", testRequestsUsage},
@@ -663,6 +664,40 @@ func testRequestsAgainstModel(t *testing.T, s sluice.Store) {
 		checkUsage(t, s, model, q)
 		if got := mustCount(t, s, q); fmt.Sprint(sortedCounts(got)) != fmt.Sprint(sortedCounts(counts)) {
 			t.Fatalf("query %d: CountRequests(%+v) = %v, want %v", k, q, sortedCounts(got), sortedCounts(counts))
+		}
+	}
+}
+
+// testRequestCategory: whether any row of a model (of any model with "")
+// has a category in the whole log, whatever its time, and when none has,
+// the categories its rows hold: the API's answer to a category typo.
+func testRequestCategory(t *testing.T, s sluice.Store) {
+	if found, others, err := s.RequestCategory(t.Context(), "chat", "code"); err != nil || found || len(others) != 0 {
+		t.Fatalf("RequestCategory on a new store = %v, %v, %v; want not found, none", found, others, err)
+	}
+	rows := requestRows(1500, 0)
+	rows[1400].Category = "payments" // one row of embed's, late
+	rows[1400].Model = "embed"
+	rows[3].Category = "Billing" // one of chat's, early
+	rows[3].Model = "chat"
+	mustAppend(t, s, rows)
+	for _, c := range []struct {
+		model, category string
+		found           bool
+		others          []string
+	}{
+		{"chat", "code", true, nil},
+		{"chat", "Billing", true, nil},
+		{"chat", "billing", false, []string{"Billing", "code", "support"}},
+		{"chat", "payments", false, []string{"Billing", "code", "support"}},
+		{"embed", "payments", true, nil},
+		{"", "payments", true, nil},
+		{"", "paymnts", false, []string{"Billing", "code", "payments", "support"}},
+		{"nosuch", "code", false, nil},
+	} {
+		found, others, err := s.RequestCategory(t.Context(), c.model, c.category)
+		if err != nil || found != c.found || !slices.Equal(others, c.others) {
+			t.Errorf("RequestCategory(%q, %q) = %v, %q, %v; want %v, %q", c.model, c.category, found, others, err, c.found, c.others)
 		}
 	}
 }
