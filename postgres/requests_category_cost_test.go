@@ -23,18 +23,11 @@ func TestRequestCategory_Cost(t *testing.T) {
 	if testing.Short() {
 		t.Skip("200,000 rows")
 	}
-	dsn := pgtest.Schema(t)
-	s, err := postgres.Open(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	pgtest.Exec(t, dsn, `INSERT INTO requests (request_id, at, model, version, category)
+	s, _ := storeWithRows(t, `INSERT INTO requests (request_id, at, model, version, category)
 		SELECT 'req_' || g, now() - interval '4 hours' + g * interval '72 milliseconds',
 			CASE WHEN g % 10 = 0 THEN 'embed' ELSE 'chat' END, 'v1',
 			(ARRAY['', 'code', 'support', 'payments', ''])[g % 5 + 1]
-		FROM generate_series(1, 200000) g;
-		ANALYZE requests`)
+		FROM generate_series(1, 200000) g`)
 	for _, c := range []struct {
 		category string
 		found    bool
@@ -51,4 +44,19 @@ func TestRequestCategory_Cost(t *testing.T) {
 		slices.Sort(took)
 		t.Logf("RequestCategory(chat, %s) on 200,000 rows: median %v (of %v)", c.category, took[2], took)
 	}
+}
+
+// storeWithRows opens a store on a schema of its own whose request log
+// holds the rows insert (SQL) adds, analyzed, and returns it with the
+// schema's DSN; the store is closed when the test ends.
+func storeWithRows(t *testing.T, insert string) (*postgres.Store, string) {
+	t.Helper()
+	dsn := pgtest.Schema(t)
+	s, err := postgres.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	pgtest.Exec(t, dsn, insert+"; ANALYZE requests")
+	return s, dsn
 }
