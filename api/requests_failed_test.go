@@ -1,7 +1,9 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/api"
 )
 
 // The dashboard's Requests view asks the request log for a canary's failed
@@ -144,6 +147,36 @@ func TestRequests_MistypedRouteCategory(t *testing.T) {
 		_ = json.Unmarshal(r.Body, &answer)
 		if r.Status != c.status || !strings.Contains(string(r.Body), c.says) || c.field != "" && fmt.Sprint(answer.Error.Fields) != "["+c.field+"]" {
 			t.Errorf("GET %s: status %d (%s); want %d saying %s, naming field %q", c.path, r.Status, r.Body, c.status, c.says, c.field)
+		}
+	}
+}
+
+// slowCategories is a store whose RequestCategory reads a log too large
+// to answer soon: it returns when its context ends, or after a minute.
+type slowCategories struct{ sluice.Store }
+
+func (slowCategories) RequestCategory(ctx context.Context, _, _ string) (bool, []string, error) {
+	select {
+	case <-ctx.Done():
+		return false, nil, ctx.Err()
+	case <-time.After(time.Minute):
+		return false, nil, errors.New("read request categories: took a minute")
+	}
+}
+
+// On a log too large to read its categories soon (tens of millions of
+// rows on PostgreSQL, where no index serves them), the category check of
+// an empty answer gives up within its time, and the answer is the empty
+// list it was before the check: not an error after the store's call
+// timeout, nor a client waiting on an error's words.
+func TestRequests_CategoryCheckBounded(t *testing.T) {
+	defer api.SetCategoryCheckTime(200 * time.Millisecond)()
+	e := mustEnvWith(t, func(s sluice.Store) sluice.Store { return slowCategories{s} })
+	for _, path := range []string{"/admin/v1/requests?model=chat&category=paymnts", "/admin/v1/usage?category=paymnts"} {
+		start := time.Now()
+		r := e.do(t, "GET", path, viewerSecret, nil)
+		if took := time.Since(start); r.Status != http.StatusOK || took > 10*time.Second {
+			t.Errorf("GET %s: status %d (%s) after %v; want the empty answer within the check's time", path, r.Status, r.Body, took)
 		}
 	}
 }
