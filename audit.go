@@ -296,6 +296,11 @@ type RequestQuery struct {
 // "shadow" is never logged).
 var RequestRoutes = []string{"split", "policy", "pin", "label", "force", "rule", "previous_response", "retry"}
 
+// RequestCategoriesListed is how many categories an answer to a category
+// no row has lists (Store.RequestCategory returns one more, to say there
+// are more): a category is the clients' free text, as many as their users.
+const RequestCategoriesListed = 20
+
 // ReplicaMatches reports whether a request log row served by the replica
 // named replica (Observation.Replica) is one RequestQuery.Replica filter
 // keeps: the same name, or one that continues it after a dash. A replica's

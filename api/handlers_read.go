@@ -318,13 +318,13 @@ func (s *Server) unknownCategory(ctx context.Context, rq sluice.RequestQuery) er
 	if rq.Model != "" {
 		of, whose = "no request of model "+rq.Model, "its requests' categories are "
 	}
-	const shown = 20
+	const shown = sluice.RequestCategoriesListed
 	list := whose + strings.Join(others[:min(len(others), shown)], ", ")
 	switch {
 	case len(others) == 0:
 		list = "none of its requests has a category (the category_header a client sends, X-Request-Category by default, or its metadata.category)"
 	case len(others) > shown:
-		list += fmt.Sprintf(" and %d more", len(others)-shown)
+		list += " and more" // the store reads no further
 	}
 	return &sluice.Error{Code: sluice.CodeNotFound, Fields: []string{"category"}, Message: fmt.Sprintf("%s in the request log has category %q: %s; check its spelling (a category matches whole, case and all)", of, rq.Category, list)}
 }

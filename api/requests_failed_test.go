@@ -180,3 +180,23 @@ func TestRequests_CategoryCheckBounded(t *testing.T) {
 		}
 	}
 }
+
+// A model whose clients send a category per user has more categories than
+// an error can list: the answer to a typo names the first
+// sluice.RequestCategoriesListed in byte order and says there are more.
+func TestRequests_MistypedCategoryOfMany(t *testing.T) {
+	e := MustEnv(t)
+	var rows []sluice.Observation
+	for i := range 300 {
+		rows = append(rows, sluice.Observation{RequestID: fmt.Sprintf("r%d", i), At: t0.Add(-time.Duration(i) * time.Second), Model: "chat", Version: "v2",
+			Route: "split", Category: fmt.Sprintf("user-%03d", i), Status: 200})
+	}
+	if err := e.Store.AppendRequests(t.Context(), rows); err != nil {
+		t.Fatal(err)
+	}
+	r := e.do(t, "GET", "/admin/v1/requests?model=chat&category=usr-001", viewerSecret, nil)
+	if says := `its requests' categories are user-000, user-001,`; r.Status != http.StatusNotFound || !strings.Contains(string(r.Body), says) ||
+		!strings.Contains(string(r.Body), "user-019 and more;") || strings.Contains(string(r.Body), "user-020") {
+		t.Errorf("category=usr-001: status %d (%s); want 404 listing user-000 to user-019 and more", r.Status, r.Body)
+	}
+}

@@ -296,8 +296,8 @@ func text(s string) string {
 }
 
 // RequestCategory reports whether a row of model (any model with "") has
-// category anywhere in the request log, and when none has, the categories
-// its rows hold.
+// category anywhere in the request log, and when none has, the first
+// categories its rows hold (sluice.Store.RequestCategory).
 func (s *Store) RequestCategory(ctx context.Context, model, category string) (found bool, others []string, err error) {
 	err = s.read(ctx, "read request categories", func(tx pgx.Tx) error {
 		found, others = false, nil
@@ -305,8 +305,8 @@ func (s *Store) RequestCategory(ctx context.Context, model, category string) (fo
 			planEach(tx), model, text(category)).Scan(&found); err != nil || found {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT DISTINCT category COLLATE "C" FROM requests WHERE (model = $1 OR $1 = '') AND category <> '' ORDER BY 1`,
-			planEach(tx), model)
+		rows, err := tx.Query(ctx, `SELECT DISTINCT category COLLATE "C" FROM requests WHERE (model = $1 OR $1 = '') AND category <> '' ORDER BY 1 LIMIT $2`,
+			planEach(tx), model, sluice.RequestCategoriesListed+1)
 		if err != nil {
 			return err
 		}

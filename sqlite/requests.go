@@ -527,12 +527,13 @@ func (s *Store) straddling(ctx context.Context, tx *sql.Tx, cut int64) (map[int6
 }
 
 // RequestCategory reports whether a row of model (any model with "") has
-// category anywhere in the request log, and when none has, the categories
-// its rows hold. The search reads only the segments whose dictionary holds
-// the category (and the model), as a read filtered by it does; the list,
+// category anywhere in the request log, and when none has, the first
+// categories its rows hold (sluice.Store.RequestCategory). The search
+// reads only the segments whose dictionary holds the category (and the
+// model), as a read filtered by it does; the list,
 // made for an error's words, reads every segment of the model.
 func (s *Store) RequestCategory(ctx context.Context, model, category string) (found bool, others []string, err error) {
-	const op = "read request categories"
+	const op, listed = "read request categories", sluice.RequestCategoriesListed + 1
 	err = s.read(ctx, op, func(tx *sql.Tx) error {
 		found, others = false, nil
 		legacy, err := s.legacyIn(ctx, tx)
@@ -555,7 +556,7 @@ func (s *Store) RequestCategory(ctx context.Context, model, category string) (fo
 		seen := map[string]bool{}
 		if legacy {
 			where, args := legacyWhere(sluice.RequestQuery{Model: model})
-			rows, err := tx.QueryContext(ctx, "SELECT DISTINCT category FROM requests"+where, args...)
+			rows, err := tx.QueryContext(ctx, "SELECT DISTINCT category FROM requests"+where+" ORDER BY category LIMIT ?", append(args, listed+1)...) // "" too
 			if err != nil {
 				return err
 			}
@@ -574,12 +575,20 @@ func (s *Store) RequestCategory(ctx context.Context, model, category string) (fo
 		f = newSegmentFilter(sluice.RequestQuery{Model: model})
 		if err := s.scanSegments(ctx, tx, op, &f, func(d *decodedSegment, _ int64) bool {
 			f.match(d, func(r *segRow, _ int) { seen[d.words[r.dict[dictCategory]]] = true })
+			if len(seen) > 8*listed {
+				// Only the first listed in byte order are kept: one
+				// past them now never will be.
+				for _, c := range slices.Sorted(maps.Keys(seen))[listed+1:] {
+					delete(seen, c)
+				}
+			}
 			return true
 		}); err != nil {
 			return err
 		}
 		delete(seen, "")
 		others = slices.Sorted(maps.Keys(seen))
+		others = others[:min(len(others), listed)]
 		return nil
 	})
 	return found, others, err

@@ -700,4 +700,20 @@ func testRequestCategory(t *testing.T, s sluice.Store) {
 			t.Errorf("RequestCategory(%q, %q) = %v, %q, %v; want %v, %q", c.model, c.category, found, others, err, c.found, c.others)
 		}
 	}
+	// A category is the clients' free text: a client sending one per user
+	// gives a model millions, and an answer to a typo must not hold them
+	// all. The list stops at the first sluice.RequestCategoriesListed+1 in
+	// byte order, whichever rows (and segments) hold them.
+	many := requestRows(600, 2000*time.Second)
+	var want []string
+	for i := range many {
+		many[i].Model, many[i].Category = "many", fmt.Sprintf("user-%03d", (i*7)%300)
+		if c := fmt.Sprintf("user-%03d", i); i < sluice.RequestCategoriesListed+1 {
+			want = append(want, c)
+		}
+	}
+	mustAppend(t, s, many)
+	if found, others, err := s.RequestCategory(t.Context(), "many", "usr-001"); err != nil || found || !slices.Equal(others, want) {
+		t.Errorf("RequestCategory(many, usr-001) = %v, %q, %v; want not found, %q", found, others, err, want)
+	}
 }
