@@ -117,6 +117,7 @@
     if (!resp.ok) {
       const e = new Error((data && data.error && data.error.message) || "HTTP " + resp.status);
       e.status = resp.status;
+      e.fields = (data && data.error && data.error.fields) || []; // the query's or body's fields it names
       throw e;
     }
     return data;
@@ -1502,6 +1503,17 @@
   // sluice usage do. It is read-only for every role: keys are issued and
   // revoked with the CLI, as tokens are.
   const KEY_COLS = 14;
+  // keyRequestsLink puts under a key's name the link to its requests: the
+  // Requests tab filtered on the key, over the last 24 hours the usage
+  // counts, for the model shown (or the key's first, when it may not send
+  // to that one). The tab lists one model's log, so with no model
+  // registered there is nothing to link to.
+  function keyRequestsLink(cell, key, models) {
+    const model = models && models.length && !models.includes(state.model) ? models[0] : state.model;
+    if (!model) return;
+    const q = new URLSearchParams({ model: model, key: key, since: "24h" });
+    cell.append(h("div", { class: "small" }, h("a", { href: "#requests?" + q.toString(), class: "key-requests-link", title: "the request log's attempts sent with " + key + " to " + model + " in the last 24 hours" }, "requests of " + model + " →")));
+  }
   // realTime says whether s is a time the server set (a config key's
   // created_at is Go's zero time, year 1).
   const realTime = (s) => !!s && new Date(s).getUTCFullYear() > 1;
@@ -1565,6 +1577,7 @@
           "revoked" + (realTime(k.revoked_at) ? " " + utc(k.revoked_at) : "")));
       }
       if (k.force_version) name.append(" ", h("span", { class: "chip", title: "may send the force-version header" }, "force-version"));
+      keyRequestsLink(name, k.name, k.models);
       if (realTime(k.rotated_at)) {
         name.append(h("div", { class: "muted small key-rotated" }, "rotated " + utc(k.rotated_at) + (realTime(k.grace_until) ? "; the old secret works until " + utc(k.grace_until) : "")));
       }
@@ -1597,8 +1610,10 @@
     const held = new Set(all.map((k) => k.name));
     for (const u of (usage && usage.rows) || []) {
       if (!u.key || held.has(u.key)) continue;
+      const gone = h("td", {}, h("b", {}, u.key));
+      keyRequestsLink(gone, u.key, u.model ? [u.model] : []);
       tb.append(h("tr", { class: "muted", dataset: { key: u.key, source: "" } },
-        h("td", {}, h("b", {}, u.key)), h("td", { colspan: before }, "no longer a key of this gateway (taken out of its config, or revoked over 30 days ago)"), ...usageCells(u, usage)));
+        gone, h("td", { colspan: before }, "no longer a key of this gateway (taken out of its config, or revoked over 30 days ago)"), ...usageCells(u, usage)));
     }
     const none = used.get("");
     if (none && none.requests > 0) {
@@ -1780,8 +1795,20 @@
   function requestStatus(o) {
     let t = String(o.status) + (o.error_class ? " " + o.error_class : "");
     if (o.retried) t += " (retried)";
-    else if (o.finish_reason === "retry_budget" && o.error_class) t += " (retry budget spent)";
+    else if (o.retry_budget_spent) t += " (retry budget spent)";
     return t;
+  }
+
+  // markFilters marks the filters the gateway's error names (a route it
+  // never logs, a category no request has) on the form itself, with the
+  // error as their title, and clears the others' marks.
+  function markFilters(fields, message) {
+    for (const [k, id] of REQUEST_FILTERS.concat([["failed", "requests-failed"]])) {
+      const el = $(id), bad = fields.includes(k);
+      el.classList.toggle("invalid", bad);
+      if (bad) { el.setAttribute("aria-invalid", "true"); el.title = message; }
+      else { el.removeAttribute("aria-invalid"); el.removeAttribute("title"); }
+    }
   }
 
   // requestsQuery is the filters the form holds, with the model.
@@ -1819,6 +1846,11 @@
     const version = q.get("version") || "";
     if (version && ![...sel.options].some((o) => o.value === version)) sel.append(h("option", { value: version }, version));
     sel.value = version;
+    // A route the list lacks (a typo in a pasted address) is kept, as a
+    // version is, so that the gateway's answer says what is wrong with it
+    // rather than the list quietly showing every route.
+    const routeSel = $("requests-route"), routeQ = q.get("route") || "";
+    if (routeQ && ![...routeSel.options].some((o) => o.value === routeQ)) routeSel.append(h("option", { value: routeQ, class: "typed" }, routeQ));
     for (const [k, id] of REQUEST_FILTERS) if (k !== "version") $(id).value = q.get(k) || "";
     $("requests-failed").checked = q.get("failed") === "true";
     $("request-id").value = rt.id || "";
@@ -1838,6 +1870,7 @@
       clear(tb);
       note.textContent = "";
       older.hidden = true;
+      markFilters([], "");
     }
     if (!st) return;
     if (!st.model) {
@@ -1860,7 +1893,11 @@
     try {
       a = await admin("GET", "/requests?" + q.toString());
     } catch (e) {
-      if (gen === state.requests.gen) { note.textContent = ""; tb.append(h("tr", {}, h("td", { colspan: 10, class: "error", id: "requests-error" }, e.message))); }
+      if (gen === state.requests.gen) {
+        note.textContent = "";
+        tb.append(h("tr", {}, h("td", { colspan: 10, class: "error", id: "requests-error" }, e.message)));
+        markFilters(e.fields || [], e.message);
+      }
       return;
     } finally {
       older.disabled = false;
