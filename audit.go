@@ -133,7 +133,7 @@ type Observation struct {
 	// analysis counts a conversation's turns as one cluster of correlated
 	// samples, not as independent ones (stats.ClusteredRate). Two
 	// conversations whose hashes collide (with 10,000 in a window, about one chance
-	// in 900) are counted as one cluster, which moves the variance a
+	// in 90 that two of them do) are counted as one cluster, which moves the variance a
 	// hair. Not kept in the request log (its rows are read for what one
 	// request did; the analysis reads the windows).
 	Conversation uint32 `json:"conversation,omitempty"`
