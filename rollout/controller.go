@@ -2192,8 +2192,16 @@ func (c *Controller) Wait() { c.wg.Wait() }
 // Responses conversation as one (observe.Units), as the analysis counts
 // them.
 func (c *Controller) StageSamples(r *sluice.Rollout) int {
+	n, _ := c.StageSample(r)
+	return n
+}
+
+// StageSample returns StageSamples and the requests they stand for: more
+// when some are turns of one Responses conversation, which the sample
+// counts once.
+func (c *Controller) StageSample(r *sluice.Rollout) (samples, requests int) {
 	s := c.window(r, r.Spec.Candidate, "", r.StageStartedAt)
-	return int(observe.Units(s.Requests, s.Conversations))
+	return int(observe.Units(s.Requests, s.Conversations)), int(s.Requests)
 }
 
 // Seeding reports whether r's windows are still being filled from the

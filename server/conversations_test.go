@@ -92,9 +92,9 @@ func TestGateway_CanaryCountsConversations(t *testing.T) {
 	if st.Verdict != nil {
 		reason = st.Verdict.Reason
 	}
-	if st.Rollout.Phase != sluice.PhaseProgressing || !strings.Contains(reason, "collecting data: 4 of 30 candidate samples (40 requests") || st.StageSamples != 4 {
-		t.Fatalf("after 4 sessions on the candidate: phase %s, stage sample %d, verdict %q; want progressing, 4, collecting data: 4 of 30 candidate samples (40 requests …",
-			st.Rollout.Phase, st.StageSamples, reason)
+	if st.Rollout.Phase != sluice.PhaseProgressing || !strings.Contains(reason, "collecting data: 4 of 30 candidate samples (40 requests") || st.StageSamples != 4 || st.StageRequests != 40 {
+		t.Fatalf("after 4 sessions on the candidate: phase %s, stage sample %d of %d requests, verdict %q; want progressing, 4 of 40, collecting data: 4 of 30 candidate samples (40 requests …",
+			st.Rollout.Phase, st.StageSamples, st.StageRequests, reason)
 	}
 
 	// More sessions: the candidate fails them all, and is rolled back once
