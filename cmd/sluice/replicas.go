@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"text/tabwriter"
 
+	"github.com/sluicehq/sluice/api"
 	"github.com/spf13/cobra"
 )
 
@@ -15,9 +17,10 @@ func (c *cli) replicasCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "replicas",
 		Short: "List the live replicas of a fleet: each one's release, whether it leads, the routing revision it serves, its requests in flight, whether it drains",
-		Long: "List the replicas sharing the gateway's PostgreSQL store whose heartbeat is within the fleet's live window (5 s): each " +
+		Long: "List the replicas sharing the gateway's PostgreSQL store whose heartbeat is within the fleet's live window (5 s), and as stale, " +
+			"with a warning, those whose beats stopped in the last 15 minutes (stalled, cut off from the store, or killed; one stopped cleanly leaves at once): each " +
 			"one's release (as `sluice version` prints it; \"unknown\" for a binary older than this field), whether it runs the rollout " +
-			"controller (LEADER; \"?\" when its binary does not say), the registry revision it routes by (and the newest, when it is " +
+			"controller (LEADER; for a binary older than this field, read from the leader lock's holder, and \"?\" when that holder names no replica), the registry revision it routes by (and the newest, when it is " +
 			"behind), its requests in flight, whether it is draining, and how old its last beat is. A fleet on more than one release " +
 			"is warned of. A lone gateway (SQLite) answers one row, itself.",
 		Example: `  sluice replicas
@@ -54,12 +57,15 @@ func (c *cli) replicasCmd() *cobra.Command {
 				if l.Fleet {
 					beat = fmt.Sprintf("%.1fs ago", r.BeatAge)
 				}
+				if r.Stale {
+					beat += " (stale)"
+				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", name, r.Release, leader, rev, r.InFlight, yesNo(r.Draining), beat)
 			}
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			if l.Fleet && len(l.Replicas) == 0 {
+			if l.Fleet && !slices.ContainsFunc(l.Replicas, func(r api.Replica) bool { return !r.Stale }) {
 				fmt.Fprintln(c.stderr, "no replica has beaten in the live window: the replicas cannot write to the store (their logs say why)")
 			}
 			if l.Note != "" {

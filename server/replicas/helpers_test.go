@@ -33,7 +33,7 @@ const secret = "replica-test-secret-0123456789abcdef"
 var sluiceBin = testbin.New("github.com/sluicehq/sluice/cmd/sluice", "sluice")
 
 // TestMain removes the binaries the tests built.
-func TestMain(m *testing.M) { testbin.Main(m, sluiceBin, sluiceOld, sluiceNew) }
+func TestMain(m *testing.M) { testbin.Main(m, sluiceBin, sluiceOld, sluiceNew, sluiceUnstamped) }
 
 var servingRE = regexp.MustCompile(`serving the OpenAI API at (http://[0-9.:]+)/v1`)
 
