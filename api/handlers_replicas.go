@@ -92,6 +92,11 @@ type ReleaseCount struct {
 // answer 404. An error when the store that holds the beats cannot be read.
 type Replicas func(ctx context.Context) (ReplicaList, error)
 
+// NoReplicasMessage starts the 404 of a server that lists no replicas (one
+// that serves no traffic), which the CLI tells from an older gateway's 404
+// for a path it does not have.
+const NoReplicasMessage = "this server knows of no replicas"
+
 // replicasTimeout bounds GET /admin/v1/replicas's read of the store.
 const replicasTimeout = 5 * time.Second
 
@@ -99,7 +104,7 @@ const replicasTimeout = 5 * time.Second
 // FleetWarnings.
 func (s *Server) listReplicas(w http.ResponseWriter, r *http.Request) error {
 	if s.replicas == nil {
-		return sluice.Errorf(sluice.CodeNotFound, "this server knows of no replicas: ask a sluice server that serves traffic (sluice serve)")
+		return sluice.Errorf(sluice.CodeNotFound, "%s: ask a sluice server that serves traffic (sluice serve)", NoReplicasMessage)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), replicasTimeout)
 	defer cancel()

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
+	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/api"
 	"github.com/spf13/cobra"
 )
@@ -33,7 +35,7 @@ func (c *cli) replicasCmd() *cobra.Command {
 			}
 			l, err := cl.Replicas(cmd.Context())
 			if err != nil {
-				return err
+				return replicasOlder(err, cl.BaseURL)
 			}
 			if c.output == "json" {
 				return c.printJSON(l)
@@ -77,6 +79,18 @@ func (c *cli) replicasCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// replicasOlder says, of a 404 that is not this release's own (a gateway
+// that knows of no replicas), that the gateway at base is older than GET
+// /admin/v1/replicas and to upgrade it: an older gateway answers that the
+// endpoint does not exist, which read as if the CLI were wrong.
+func replicasOlder(err error, base string) error {
+	if sluice.ErrorCode(err) != sluice.CodeNotFound || strings.HasPrefix(sluice.ErrorMessage(err), api.NoReplicasMessage) {
+		return err
+	}
+	return fmt.Errorf("the gateway at %s is older than this CLI: it has no GET /admin/v1/replicas (it answered: %v); upgrade it to list its replicas, "+
+		"or meanwhile read each replica's /metrics (sluice_replica_leader, sluice_registry_revision)", base, sluice.ErrorMessage(err))
 }
 
 // yesNo writes a flag as a table cell.
