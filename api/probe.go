@@ -56,7 +56,7 @@ func HTTPProbe(path string, timeout time.Duration, prepare func(req *http.Reques
 	}
 	client := &http.Client{Timeout: timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	return func(ctx context.Context, endpoint string) (string, error) {
-		url := sluice.EndpointURL(endpoint, path)
+		url := sluice.HealthURL(endpoint, path)
 		tried := sluice.RedactEndpoint(url)
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()

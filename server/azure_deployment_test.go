@@ -31,6 +31,10 @@ func TestGateway_AzureDeployment(t *testing.T) {
 	azure := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()
+		if r.Method == http.MethodGet && r.URL.Path == "/openai/models" && r.URL.Query().Get("api-version") == azureVersion && r.Header.Get("api-key") == "azure-secret-key" {
+			w.Write([]byte(`{"data":[],"object":"list"}`)) // the health checks' (sluice.HealthURL)
+			return
+		}
 		rest, ok := strings.CutPrefix(r.URL.Path, prefix+"/")
 		if !ok || strings.HasPrefix(rest, "v1/") || r.URL.Query().Get("api-version") != azureVersion || r.Header.Get("api-key") != "azure-secret-key" {
 			refused = append(refused, r.Method+" "+r.URL.RequestURI())
@@ -101,9 +105,7 @@ func TestGateway_AzureDeployment(t *testing.T) {
 				}
 			}
 			for _, r := range refused {
-				if !strings.Contains(r, "/health") {
-					t.Errorf("the deployment was sent %s", r)
-				}
+				t.Errorf("the deployment was sent %s", r)
 			}
 		})
 	}
