@@ -3,10 +3,6 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,40 +21,7 @@ import (
 // api-key), which Azure answers: the version takes its share of a split.
 func TestGateway_AzureDeploymentSplit(t *testing.T) {
 	const prefix = "/openai/deployments/gpt4o"
-	fb := fakellm.New(fakellm.Config{})
-	next := fb.Handler()
-	var mu sync.Mutex
-	var served, health int
-	var refused []string
-	azure := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		if r.URL.Query().Get("api-version") != azureVersion || r.Header.Get("api-key") != "azure-secret-key" {
-			refused = append(refused, r.Method+" "+r.URL.RequestURI())
-			http.Error(w, `{"error":{"code":"401","message":"Access denied"}}`, http.StatusUnauthorized)
-			return
-		}
-		if r.Method == http.MethodGet && r.URL.Path == "/openai/models" {
-			health++
-			w.Header().Set("Content-Type", "application/json")
-			w.Write([]byte(`{"data":[{"id":"gpt-4o","object":"model","status":"succeeded"}],"object":"list"}`))
-			return
-		}
-		// Under a deployment Azure serves the API's POSTs alone: a
-		// health path there is a 404.
-		rest, ok := strings.CutPrefix(r.URL.Path, prefix+"/")
-		if !ok || strings.HasPrefix(rest, "v1/") || r.Method != http.MethodPost {
-			refused = append(refused, r.Method+" "+r.URL.RequestURI())
-			http.Error(w, `{"error":{"code":"404","message":"Resource not found"}}`, http.StatusNotFound)
-			return
-		}
-		served++
-		r2 := r.Clone(r.Context())
-		r2.URL.Path = "/v1/" + rest
-		r2.URL.RawPath = ""
-		next.ServeHTTP(w, r2)
-	}))
-	t.Cleanup(azure.Close)
+	azure := newAzureResource(t, prefix)
 	doc := sluice.ApplyDoc{Models: []sluice.ApplyModel{{
 		Name:   "chat",
 		Policy: &sluice.Policy{Kind: sluice.PolicySplit, Split: []sluice.Weight{{Version: "v1", Percent: 50}, {Version: "v2", Percent: 50}}},
@@ -72,14 +35,12 @@ func TestGateway_AzureDeploymentSplit(t *testing.T) {
 	}, nil, doc)
 	// A few health rounds (every 100 ms here).
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		mu.Lock()
-		h := health
-		mu.Unlock()
-		if h >= 3 {
+		_, models, refused := azure.seen()
+		if models >= 3 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the deployment's resource was asked for its models %d times in 10 s (refused: %q)", h, refused)
+			t.Fatalf("the deployment's resource was asked for its models %d times in 10 s (refused: %q)", models, refused)
 		}
 	}
 	client := openaiClient(gw.URL())
@@ -93,10 +54,9 @@ func TestGateway_AzureDeploymentSplit(t *testing.T) {
 			t.Fatalf("chat %d: %v", i, err)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if served < 8 {
-		t.Errorf("the Azure deployment at 50%% served %d of 40 requests: its version is left out of the split", served)
+	served, _, refused := azure.seen()
+	if len(served) < 8 {
+		t.Errorf("the Azure deployment at 50%% served %d of 40 requests: its version is left out of the split", len(served))
 	}
 	if len(refused) > 0 {
 		t.Errorf("the deployment's resource was sent %q", refused)
