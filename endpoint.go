@@ -43,11 +43,11 @@ func HealthURL(endpoint, path string) string {
 	if !IsDeployment(base) {
 		return EndpointURL(endpoint, path)
 	}
-	resource, _, _ := strings.Cut(base, "/deployments/")
+	models := base[:strings.LastIndex(base, "/openai/deployments/")] + "/openai/models"
 	if query != "" {
-		return resource + "/models?" + query
+		return models + "?" + query
 	}
-	return resource + "/models"
+	return models
 }
 
 // IsDeployment reports whether an endpoint's base URL or path (without its
