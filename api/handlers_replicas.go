@@ -76,7 +76,8 @@ type Replica struct {
 	// Stale says its last beat is older than the live window: it stalled,
 	// lost the store or was killed. The fleet's drains no longer wait for
 	// it nor its limits count it, but it may still serve, by the routing
-	// of Revision. Its other fields are what its last beat said.
+	// of Revision. Its other fields are what its last beat said, but
+	// Leader, read from the leader lock's holder when the lock names it.
 	Stale bool `json:"stale"`
 	// Self marks the replica that answered.
 	Self bool `json:"self,omitempty"`

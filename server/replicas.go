@@ -31,16 +31,18 @@ func (s *Server) replicas(ctx context.Context) (api.ReplicaList, error) {
 	for _, b := range v.Beats {
 		r := api.Replica{Name: b.Replica, Release: b.Release, Revision: b.Revision, Behind: b.Revision < newest,
 			Draining: b.Draining, BeatAge: b.Age.Seconds(), Stale: b.Age >= expiry, Self: b.Replica == out.Answering}
-		switch {
-		case r.Release != "":
+		switch known := v.LockHolder != "" || !v.LockHeld; {
+		case r.Release != "" && !(r.Stale && known):
 			r.Leader = &b.Leader
-		case v.LockHolder != "" || !v.LockHeld:
-			// An older binary's beat says nothing of leading; the lock
-			// says who holds it (by its session's application_name).
+		case known:
+			// An older binary's beat says nothing of leading, and a
+			// stale one's what was so at its last beat (a killed
+			// leader's lock has passed on since); the lock says who
+			// holds it now (by its session's application_name).
 			leads := b.Replica == v.LockHolder
 			r.Leader = &leads
-			r.Release = api.UnknownRelease
-		default:
+		}
+		if r.Release == "" {
 			r.Release = api.UnknownRelease // an older binary's beat
 		}
 		r.InFlight = sumInFlight(b.InFlight)

@@ -180,3 +180,44 @@ func TestReplicas_StalledShowsStale(t *testing.T) {
 		t.Errorf("the replica stopped cleanly is still listed: %+v", l.Replicas)
 	}
 }
+
+// TestReplicas_KilledLeaderStale: the leader is killed (SIGKILL: its beat
+// stays, saying it leads) and the other replica takes the lock. The
+// killed one's row, stale, says it does not lead, as the lock's holder
+// says: its last beat's word made two leaders of the list, one of them
+// dead.
+func TestReplicas_KilledLeaderStale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two gateway processes (skipped under -short)")
+	}
+	f := newFleet(t, pgtest.Schema(t))
+	rs := f.start(2)
+	lead := f.leader(20 * time.Second)
+	other := rs[0]
+	if other == lead {
+		other = rs[1]
+	}
+	leadName, otherName := replicaName(t, lead), replicaName(t, other)
+	lead.Kill()
+	var l api.ReplicaList
+	var err error
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		l, err = other.client.Replicas(t.Context())
+		if err == nil && len(l.Replicas) == 2 && slices.ContainsFunc(l.Replicas, func(r api.Replica) bool { return r.Name == leadName && r.Stale }) &&
+			slices.ContainsFunc(l.Replicas, func(r api.Replica) bool { return r.Name == otherName && r.Leader != nil && *r.Leader }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the killed leader %s stale, %s leading: %+v, %v", leadName, otherName, l, err)
+		}
+	}
+	for _, r := range l.Replicas {
+		if r.Leader == nil || *r.Leader != (r.Name == otherName) {
+			t.Errorf("%s (stale %v): leader %v, want only %s, which holds the lock", r.Name, r.Stale, r.Leader, otherName)
+		}
+	}
+	stdout, _ := cliReplicas(t, other)
+	if re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(leadName) + ` +devel +no +.*\(stale\)$`); !re.MatchString(stdout) {
+		t.Errorf("sluice replicas has no row %s:\n%s", re, stdout)
+	}
+}
