@@ -112,6 +112,12 @@ func TestStore_FleetLockHolder(t *testing.T) {
 			t.Fatalf("take the leader lock: %v, %v", got, err)
 		}
 		v, err := st.Fleet(ctx, 15*time.Minute)
+		// Released before the close: a closed session's backend frees
+		// its locks as it exits, after Close returns, and the next
+		// case's try then found the lock still held.
+		if _, err := conn.Exec(ctx, "SELECT pg_advisory_unlock_all()"); err != nil {
+			t.Fatal(err)
+		}
 		conn.Close(ctx)
 		if err != nil {
 			t.Fatal(err)
