@@ -171,6 +171,12 @@ func FleetWarnings(l ReplicaList) []string {
 				"it is listed until its last beat is %s old", r.Name, r.BeatAge, l.LiveWindow, r.Revision, time.Duration(l.StaleHorizon*float64(time.Second))))
 		}
 	}
+	var staleLeaders []string
+	for _, r := range l.Replicas {
+		if r.Stale && r.Leader != nil && *r.Leader {
+			staleLeaders = append(staleLeaders, r.Name)
+		}
+	}
 	l.Replicas = live(l.Replicas)
 	rels := Releases(l.Replicas)
 	if len(rels) > 1 {
@@ -189,7 +195,13 @@ func FleetWarnings(l ReplicaList) []string {
 			known = known && r.Leader != nil
 			leading = leading || r.Leader != nil && *r.Leader
 		}
-		if known && !leading {
+		switch {
+		case known && !leading && len(staleLeaders) > 0:
+			// A stalled leader's session keeps the lock until
+			// PostgreSQL ends it: the replicas' tries fail until then.
+			out = append(out, fmt.Sprintf("no live replica leads: the stale replica %s holds the leader lock (or did at its last beat), so no rollout advances until PostgreSQL ends its idle session "+
+				"(within seconds on PostgreSQL 14 or later) or it is stopped (kubectl delete pod); then another replica takes the lock", strings.Join(staleLeaders, ", ")))
+		case known && !leading:
 			out = append(out, "no live replica leads: no rollout advances until one takes the leader lock (each replica tries every second; a replica's log says \"leader:\" when it does)")
 		}
 		var leaders []string

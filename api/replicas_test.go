@@ -41,6 +41,15 @@ func TestFleetWarnings(t *testing.T) {
 			{Name: "a", Release: "v0.9.1", Leader: yes, Revision: 7, BeatAge: 42.4, Stale: true}, {Name: "b", Release: "v1", Leader: yes}, {Name: "c", Release: "v1", Leader: no}}},
 			[]string{"replica a has written no beat for 42 s (the live window is 5 s): it stalled, lost the store, or was killed without stopping; rollback drains no longer wait for it, " +
 				"yet if it still serves it routes by revision 7. Read its log, or its pod's state (kubectl describe pod); it is listed until its last beat is 15m0s old"}},
+		// A stale replica that holds the lock (a stalled leader, whose
+		// session keeps it) is named as what keeps the others from
+		// leading, rather than their trying every second.
+		{"StaleLeader", api.ReplicaList{Fleet: true, LiveWindow: 5, StaleHorizon: 900, Replicas: []api.Replica{
+			{Name: "a", Release: "v1", Leader: yes, Revision: 7, BeatAge: 7, Stale: true}, {Name: "b", Release: "v1", Leader: no}}},
+			[]string{"replica a has written no beat for 7 s (the live window is 5 s): it stalled, lost the store, or was killed without stopping; rollback drains no longer wait for it, " +
+				"yet if it still serves it routes by revision 7. Read its log, or its pod's state (kubectl describe pod); it is listed until its last beat is 15m0s old",
+				"no live replica leads: the stale replica a holds the leader lock (or did at its last beat), so no rollout advances until PostgreSQL ends its idle session " +
+					"(within seconds on PostgreSQL 14 or later) or it is stopped (kubectl delete pod); then another replica takes the lock"}},
 		{"Lone", api.ReplicaList{Replicas: []api.Replica{{Name: "gw", Release: "devel", Leader: yes}}}, []string{}},
 	}
 	for _, tc := range cases {
