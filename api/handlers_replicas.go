@@ -94,9 +94,14 @@ type ReleaseCount struct {
 type Replicas func(ctx context.Context) (ReplicaList, error)
 
 // NoReplicasMessage starts the 404 of a server that lists no replicas (one
-// that serves no traffic), which the CLI tells from an older gateway's 404
-// for a path it does not have.
+// that serves no traffic).
 const NoReplicasMessage = "this server knows of no replicas"
+
+// NoEndpointMessage starts the 404 of an admin path a gateway does not
+// have, in every release: the CLI tells by it a gateway older than an
+// endpoint from any other 404 (a data plane whose admin API listens
+// apart, a server that lists no replicas).
+const NoEndpointMessage = "there is no admin endpoint"
 
 // replicasTimeout bounds GET /admin/v1/replicas's read of the store.
 const replicasTimeout = 5 * time.Second

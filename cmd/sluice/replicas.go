@@ -81,12 +81,14 @@ func (c *cli) replicasCmd() *cobra.Command {
 	}
 }
 
-// replicasOlder says, of a 404 that is not this release's own (a gateway
-// that knows of no replicas), that the gateway at base is older than GET
-// /admin/v1/replicas and to upgrade it: an older gateway answers that the
-// endpoint does not exist, which read as if the CLI were wrong.
+// replicasOlder says, of the 404 a gateway gives for an admin path it
+// does not have (api.NoEndpointMessage), that the gateway at base is older
+// than GET /admin/v1/replicas and to upgrade it: an older gateway answers
+// that the endpoint does not exist, which read as if the CLI were wrong.
+// Any other 404 (a data plane whose admin API listens apart, a server that
+// knows of no replicas) says what to do itself.
 func replicasOlder(err error, base string) error {
-	if sluice.ErrorCode(err) != sluice.CodeNotFound || strings.HasPrefix(sluice.ErrorMessage(err), api.NoReplicasMessage) {
+	if sluice.ErrorCode(err) != sluice.CodeNotFound || !strings.HasPrefix(sluice.ErrorMessage(err), api.NoEndpointMessage+" ") {
 		return err
 	}
 	return fmt.Errorf("the gateway at %s is older than this CLI: it has no GET /admin/v1/replicas (it answered: %v); upgrade it to list its replicas, "+

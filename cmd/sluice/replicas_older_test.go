@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/api"
+	"github.com/sluicehq/sluice/config"
 )
 
 // TestCLI_ReplicasOlderGateway: a gateway older than GET
@@ -42,5 +43,21 @@ func TestCLI_ReplicasOlderGateway(t *testing.T) {
 	// The gateway itself answers.
 	if _, stderr, code := run(t, cmd("replicas")...); code != 0 {
 		t.Errorf("sluice replicas: exit %d: %s", code, stderr)
+	}
+}
+
+// TestCLI_ReplicasDataPlane: `sluice replicas` pointed at the data plane
+// of a gateway whose admin API listens apart (admin_listen) gets that
+// address's 404 saying where the admin API is. It was told the gateway is
+// older than the CLI and to upgrade it, which sends the user the wrong
+// way: only the 404 of an admin path the gateway does not have says so.
+func TestCLI_ReplicasDataPlane(t *testing.T) {
+	gw, token := startGatewayWith(t, func(c *config.Gateway) { c.AdminListen = "127.0.0.1:0" })
+	_, stderr, code := run(t, "replicas", "--server", gw.URL(), "--token", token)
+	if code == 0 || strings.Contains(stderr, "older than this CLI") || !strings.Contains(stderr, "the admin API is not served on this address") {
+		t.Errorf("sluice replicas on the data plane: exit %d, stderr %q; want the data plane's answer, pointing at admin_listen", code, stderr)
+	}
+	if _, stderr, code := run(t, "replicas", "--server", gw.AdminURL(), "--token", token); code != 0 {
+		t.Errorf("sluice replicas on admin_listen: exit %d: %s", code, stderr)
 	}
 }
