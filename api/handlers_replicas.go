@@ -77,7 +77,8 @@ type Replica struct {
 	// lost the store or was killed. The fleet's drains no longer wait for
 	// it nor its limits count it, but it may still serve, by the routing
 	// of Revision. Its other fields are what its last beat said, but
-	// Leader, read from the leader lock's holder when the lock names it.
+	// Leader, read from the leader lock when it is free or its holder
+	// names a replica.
 	Stale bool `json:"stale"`
 	// Self marks the replica that answered.
 	Self bool `json:"self,omitempty"`
