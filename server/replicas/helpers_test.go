@@ -284,6 +284,17 @@ func (f *fleet) leader(timeout time.Duration) *replica {
 	return nil
 }
 
+// leaderOfTwo waits until one of the two replicas rs leads and returns
+// it and the other.
+func (f *fleet) leaderOfTwo(rs []*replica, timeout time.Duration) (leader, other *replica) {
+	f.t.Helper()
+	leader, other = f.leader(timeout), rs[0]
+	if other == leader {
+		other = rs[1]
+	}
+	return leader, other
+}
+
 // policy returns model chat's policy as r's live routing table has it,
 // such as "split v1.0.0=90 v1.1.0=10".
 func (r *replica) policy(ctx context.Context) (string, error) {

@@ -192,11 +192,7 @@ func TestReplicas_KilledLeaderStale(t *testing.T) {
 	}
 	f := newFleet(t, pgtest.Schema(t))
 	rs := f.start(2)
-	lead := f.leader(20 * time.Second)
-	other := rs[0]
-	if other == lead {
-		other = rs[1]
-	}
+	lead, other := f.leaderOfTwo(rs, 20*time.Second)
 	leadName, otherName := replicaName(t, lead), replicaName(t, other)
 	lead.Kill()
 	var l api.ReplicaList
