@@ -60,6 +60,10 @@ type Options struct {
 	Refusal RefusalMatcher
 	// MaxBodyBytes caps request bodies (413 above it); default 8 MiB.
 	MaxBodyBytes int64
+	// MaxAudioBodyBytes caps the bodies of the audio paths (transcriptions,
+	// translations) in MaxBodyBytes's place; default 25 MiB, or
+	// MaxBodyBytes when larger.
+	MaxAudioBodyBytes int64
 	// NoRetry turns off retrying a failed attempt on the stable version.
 	// By default connect errors, timeouts and 5xx answers that happen before
 	// the first byte reaches the client are retried once on stable.
@@ -229,6 +233,9 @@ type Proxy struct {
 func New(opt Options) *Proxy {
 	if opt.MaxBodyBytes <= 0 {
 		opt.MaxBodyBytes = 8 << 20
+	}
+	if opt.MaxAudioBodyBytes <= 0 {
+		opt.MaxAudioBodyBytes = max(25<<20, opt.MaxBodyBytes)
 	}
 	if opt.ConnectTimeout <= 0 {
 		opt.ConnectTimeout = 5 * time.Second
@@ -691,19 +698,42 @@ func (x *exchange) checkFields(categoryHeader string) error {
 	return nil
 }
 
-// TooLargeError is the answer to a request body over limit bytes.
-func TooLargeError(limit int64) error {
-	return sluice.Errorf(sluice.CodeTooLarge, "the request body is larger than the %d-byte limit: send a smaller request or raise max_body_bytes", limit)
+// AudioPath reports whether path is an audio upload's (transcriptions,
+// translations), whose body max_audio_body_bytes bounds (BodyLimit).
+func AudioPath(path []byte) bool {
+	switch string(path) { // compared, not kept: no allocation
+	case pathTranscriptions, pathTranslations:
+		return true
+	}
+	return false
+}
+
+// BodyLimit returns the largest body a request may send and the setting
+// that bounds it: max_audio_body_bytes for an audio upload (AudioPath),
+// max_body_bytes for every other path.
+func BodyLimit(audio bool, maxBody, maxAudio int64) (limit int64, setting string) {
+	if audio {
+		return maxAudio, "max_audio_body_bytes"
+	}
+	return maxBody, "max_body_bytes"
+}
+
+// TooLargeError is the answer to a request body over limit bytes, which
+// setting bounds (BodyLimit).
+func TooLargeError(limit int64, setting string) error {
+	return sluice.Errorf(sluice.CodeTooLarge, "the request body is larger than the %d-byte limit: send a smaller request or raise %s", limit, setting)
 }
 
 func (p *Proxy) readBody(r *http.Request, buf []byte) ([]byte, error) {
+	audio := r.URL.Path == pathTranscriptions || r.URL.Path == pathTranslations
+	limit, setting := BodyLimit(audio, p.opt.MaxBodyBytes, p.opt.MaxAudioBodyBytes)
 	// Made only when needed: formatting it cost every request an
 	// allocation and a Sprintf.
-	tooLarge := func() error { return TooLargeError(p.opt.MaxBodyBytes) }
-	if r.ContentLength > p.opt.MaxBodyBytes {
+	tooLarge := func() error { return TooLargeError(limit, setting) }
+	if r.ContentLength > limit {
 		return buf, tooLarge()
 	}
-	lr := io.LimitedReader{R: r.Body, N: p.opt.MaxBodyBytes + 1}
+	lr := io.LimitedReader{R: r.Body, N: limit + 1}
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
@@ -720,7 +750,7 @@ func (p *Proxy) readBody(r *http.Request, buf []byte) ([]byte, error) {
 			return buf, sluice.Errorf(sluice.CodeBadRequest, "reading the request body failed (%s): resend the request", bodyErrText(err))
 		}
 	}
-	if int64(len(buf)) > p.opt.MaxBodyBytes {
+	if int64(len(buf)) > limit {
 		return buf, tooLarge()
 	}
 	return buf, nil

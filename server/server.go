@@ -313,7 +313,7 @@ func newServer(ctx context.Context, opt Options, made **Server) (*Server, error)
 	flog, lone := s.feedbackLog()
 	s.Proxy = proxy.New(proxy.Options{
 		Routes: s.Routes, Recorder: s.Recorder, Log: s.Log, Refusal: refusal,
-		MaxBodyBytes: cfg.MaxBodyBytes, NoRetry: !*cfg.RetryOnStable,
+		MaxBodyBytes: cfg.MaxBodyBytes, MaxAudioBodyBytes: cfg.MaxAudioBodyBytes, NoRetry: !*cfg.RetryOnStable,
 		RetryBudget:    &proxy.RetryBudget{Percent: *cfg.Retries.BudgetPercent, MinPerSecond: *cfg.Retries.MinPerSecond},
 		ConnectTimeout: cfg.Timeouts.Connect, FirstByteTimeout: cfg.Timeouts.FirstByte, RequestTimeout: cfg.Timeouts.Request,
 		IdleTimeout:    proxyIdle(cfg.Timeouts),
