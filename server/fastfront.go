@@ -37,11 +37,11 @@ import (
 // then on with all its behaviour: streaming with flushes, hang-up
 // detection, write deadlines, HTTP/1.1 details.
 type fastFront struct {
-	srv     *fasthttp.Server
-	tcp     net.Listener
-	hot     http.Handler
-	slow    *http.Server
-	ln      *handoffListener
+	srv               *fasthttp.Server
+	tcp               net.Listener
+	hot               http.Handler
+	slow              *http.Server
+	ln                *handoffListener
 	maxBody, maxAudio int64 // max_body_bytes, max_audio_body_bytes
 	// category is the category header (canonical), whose value the proxy
 	// keeps (requestHeader).
