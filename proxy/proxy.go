@@ -1060,6 +1060,20 @@ func upstreamMessage(t *route.Target, class string, err error) string {
 	return "the backend for " + t.ID + " failed (" + bodyErrText(err) + "); try again"
 }
 
+// formStreamUsage returns body, the form of a streamed transcription or
+// translation bound for x.endpoint, with stream_include_usage=true added
+// when the endpoint's backends entry asks for it
+// (BackendHeaders.TranscriptionStreamUsage: vLLM sends a stream's usage
+// only then) and the client's form has no such field; any other body as
+// it is.
+func (p *Proxy) formStreamUsage(x *exchange, body []byte) []byte {
+	if !x.f.form || !x.f.stream || x.f.formUsage || !(x.r.URL.Path == pathTranscriptions || x.r.URL.Path == pathTranslations) ||
+		!p.opt.Backends.StreamUsageForm(x.endpoint) {
+		return body
+	}
+	return withFormStreamUsage(body, &x.f, len(body)-len(x.body))
+}
+
 // attempt sends the request to one version, routed by routeName (the
 // span's sluice.route). class is "" on a 2xx-4xx answer, else the error
 // class; err is set only when there is no response. With tracing on it
@@ -1069,9 +1083,9 @@ func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target, route
 		// The own client writes the whole request before it returns, so
 		// the body can be built in a pooled buffer.
 		bp := p.bufs.Get().(*[]byte)
-		body := appendUpstreamBody((*bp)[:0], x.body, x.f, t.Upstream)
-		r := upRequest{path: x.r.URL.Path, header: x.r.Header, reqID: x.reqID, shadow: x.keep != nil && x.keep.shadow, body: body, deadline: x.deadline, holdFirstByte: x.f.stream}
 		x.endpoint = x.endpointFor(t)
+		body := p.formStreamUsage(x, appendUpstreamBody((*bp)[:0], x.body, x.f, t.Upstream))
+		r := upRequest{path: x.r.URL.Path, header: x.r.Header, reqID: x.reqID, shadow: x.keep != nil && x.keep.shadow, body: body, deadline: x.deadline, holdFirstByte: x.f.stream}
 		if x.tr != nil {
 			x.tr.startAttempt(x, t, routeName)
 			r.traced, r.traceparent, r.tracestate = true, x.tr.traceparent, x.tr.tracestate
@@ -1088,8 +1102,8 @@ func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target, route
 	// A fresh buffer: the transport may still read the body after
 	// RoundTrip returns, and rewinds it through GetBody to retry a request
 	// that hit a keep-alive connection the backend had just closed.
-	up := appendUpstreamBody(make([]byte, 0, len(x.body)+64), x.body, x.f, t.Upstream)
 	x.endpoint = x.endpointFor(t)
+	up := p.formStreamUsage(x, appendUpstreamBody(make([]byte, 0, len(x.body)+64), x.body, x.f, t.Upstream))
 	ctx, wrote := p.watchWrites(ctx, x.r)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, backendURL(x.endpoint, x.r.URL.Path), bytes.NewReader(up))
 	if err != nil {
