@@ -36,3 +36,20 @@ func TestParse_MaxAudioBodyBytes(t *testing.T) {
 		t.Errorf("max_audio_body_bytes: 100 = %v, want refused naming the key", err)
 	}
 }
+
+// TestParse_TranscriptionStreamUsage: a backends entry may ask for vLLM's
+// stream usage without headers; an entry with neither is still refused,
+// its message naming both.
+func TestParse_TranscriptionStreamUsage(t *testing.T) {
+	g, err := config.ParseGateway("sluice.yaml", []byte("backends:\n  - match: http://whisper.internal:8000\n    transcription_stream_usage: true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Backends) != 1 || !g.Backends[0].TranscriptionStreamUsage {
+		t.Errorf("backends = %+v", g.Backends)
+	}
+	_, err = config.ParseGateway("sluice.yaml", []byte("backends:\n  - match: http://whisper.internal:8000\n"))
+	if err == nil || !strings.Contains(err.Error(), "transcription_stream_usage") || !strings.Contains(err.Error(), "give at least one header") {
+		t.Errorf("an entry with neither = %v", err)
+	}
+}
