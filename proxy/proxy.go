@@ -636,6 +636,13 @@ func (x *exchange) parse(categoryHeader string) error {
 		return sluice.Errorf(sluice.CodeBadRequest, "the request body must be a JSON object such as {\"model\": \"chat\", \"messages\": [...]}")
 	}
 	x.f = readFields(x.body)
+	if x.f.model.Exists() && !validJSON(x.body) {
+		// A body broken after the fields read went to the backend, whose
+		// 400 counted against the version as upstream_4xx: a client's
+		// mistake judged as the candidate's (validJSON). A body with no
+		// model is told so below, as before.
+		return sluice.Errorf(sluice.CodeBadRequest, "the request body is not valid JSON: send a JSON object, its names and strings in double quotes and its members separated by commas, such as {\"model\": \"chat\", \"messages\": [...]}")
+	}
 	x.f.forPath(x.r.URL.Path)
 	return x.checkFields(categoryHeader)
 }
