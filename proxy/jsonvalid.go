@@ -52,16 +52,9 @@ func validValue(b []byte, i, depth int) (int, bool) {
 			if i, ok = validValue(b, skipWS(b, i+1), depth+1); !ok {
 				return 0, false
 			}
-			if i = skipWS(b, i); i >= len(b) {
-				return 0, false
-			}
-			switch b[i] {
-			case ',':
-				i = skipWS(b, i+1)
-			case '}':
-				return i + 1, true
-			default:
-				return 0, false
+			var end bool
+			if i, end, ok = validNext(b, i, '}'); !ok || end {
+				return i, ok
 			}
 		}
 	case c == '[':
@@ -77,16 +70,9 @@ func validValue(b []byte, i, depth int) (int, bool) {
 			if i, ok = validValue(b, i, depth+1); !ok {
 				return 0, false
 			}
-			if i = skipWS(b, i); i >= len(b) {
-				return 0, false
-			}
-			switch b[i] {
-			case ',':
-				i = skipWS(b, i+1)
-			case ']':
-				return i + 1, true
-			default:
-				return 0, false
+			var end bool
+			if i, end, ok = validNext(b, i, ']'); !ok || end {
+				return i, ok
 			}
 		}
 	case c == '-' || c >= '0' && c <= '9':
@@ -99,6 +85,22 @@ func validValue(b []byte, i, depth int) (int, bool) {
 		return i + 4, hasAt(b, i, "null")
 	}
 	return 0, false
+}
+
+// validNext reads what follows a member or element at b[i]: a comma
+// (the index of the next one's start) or close (the index after it, and
+// end).
+func validNext(b []byte, i int, close byte) (next int, end, ok bool) {
+	if i = skipWS(b, i); i >= len(b) {
+		return 0, false, false
+	}
+	switch b[i] {
+	case ',':
+		return skipWS(b, i+1), false, true
+	case close:
+		return i + 1, true, true
+	}
+	return 0, false, false
 }
 
 // validNumber returns the index after the number at b[i]:

@@ -1,34 +1,14 @@
 package server_test
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/config"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the gateway's log goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestModelsFile_FileRefsWarned: a models_file that takes an endpoint's
 // password from ${file:PATH} (a Kubernetes Secret) served the password
@@ -50,7 +30,7 @@ func TestModelsFile_FileRefsWarned(t *testing.T) {
     versions:
       - {version: v1, endpoints: ["http://sluice:${file:`+secret+`}@127.0.0.1:9/v1"], stage: production}
 `), 0o600)
-	var logs lockedBuffer
+	var logs syncBuffer
 	gw, _ := mustGatewayWith(t, func(c *config.Gateway) { c.ModelsFile = models }, &logs, sluice.ApplyDoc{})
 	_ = gw
 	out := logs.String()
