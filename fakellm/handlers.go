@@ -321,10 +321,6 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, kind genKind) 
 		if !s.checkPrevious(w, st) {
 			return
 		}
-	} else if kind == kindChat && st.req.EmptyMessages {
-		// The OpenAI API's words; vLLM refuses it with a 400 too.
-		writeError(w, st, http.StatusBadRequest, "invalid_request_error", "", "fakellm: [] is too short - 'messages': send at least one message")
-		return
 	} else if st.req.HasN && (st.req.N < 1 || st.req.N > maxChoices) {
 		badRequest(w, st, "n must be from 1 to "+strconv.Itoa(maxChoices))
 		return

@@ -25,9 +25,6 @@ type request struct {
 	// PromptBytes is the length of the prompt text: the message contents
 	// of a chat request, or the prompt of a text completion.
 	PromptBytes int
-	// EmptyMessages says "messages" is an empty list, which vLLM and the
-	// OpenAI API refuse with a 400.
-	EmptyMessages bool
 	// Input is the raw JSON value of an embeddings request's "input".
 	Input          []byte
 	Dimensions     int
@@ -118,9 +115,7 @@ func parseRequest(body []byte, req *request) error {
 			if err := s.want("messages", `a list of messages, such as [{"role": "user", "content": "hi"}]`, '['); err != nil {
 				return err
 			}
-			req.EmptyMessages = true
 			return s.optArray(func() error {
-				req.EmptyMessages = false
 				if err := s.want("messages", `a list of objects, such as [{"role": "user", "content": "hi"}]`, '{'); err != nil {
 					return err
 				}
