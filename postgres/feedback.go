@@ -49,34 +49,7 @@ func (s *Store) ClaimFeedback(ctx context.Context, f sluice.Feedback) (bool, err
 // Feedback returns the stored ratings matching q, oldest answer first.
 // Claims an older binary wrote (no score) are left out.
 func (s *Store) Feedback(ctx context.Context, q sluice.FeedbackQuery) ([]sluice.Feedback, error) {
-	if q.Model == "" {
-		return nil, sluice.Errorf(sluice.CodeInvalid, "a read of users' feedback names its model")
-	}
-	sql := "SELECT " + ratingCols + " FROM request_feedback WHERE model = $1 AND score IS NOT NULL"
-	args := []any{text(q.Model)}
-	add := func(cond string, t time.Time) {
-		if !t.IsZero() {
-			args = append(args, boundArg(t))
-			sql += " AND " + cond + " $" + strconv.Itoa(len(args))
-		}
-	}
-	add("answered_at >=", q.Since)
-	add("answered_at <", q.Until)
-	add("at >", q.RatedAfter)
-	sql += " ORDER BY answered_at, at, request_id"
-	if q.Limit > 0 {
-		sql += " LIMIT " + strconv.Itoa(q.Limit)
-	}
-	var out []sluice.Feedback
-	err := s.read(ctx, "read feedback", func(tx pgx.Tx) error {
-		var err error
-		out, err = ratingsIn(ctx, tx, out[:0], sql, args...)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return readRatings[sluice.Feedback](ctx, s, feedbackTable, q)
 }
 
 // UnscoredFeedback counts the claims that arrived at or after since with
@@ -89,13 +62,55 @@ func (s *Store) UnscoredFeedback(ctx context.Context, since time.Time) (int64, e
 	return n, err
 }
 
-// ratingTable names a table of ratings, and what its rows are in errors.
-type ratingTable struct{ name, one, all string }
+// ratingTable names a table of ratings, what its rows are in errors, and
+// how a read of them (readRatings) filters and orders its rows.
+type ratingTable struct {
+	name, one, all string
+	// read names the rows in the error of a read that names no model, and
+	// op the read in the store's errors.
+	read, op string
+	// cond is appended to a read's WHERE; order is its ORDER BY.
+	cond, order string
+}
 
 var (
-	feedbackTable = ratingTable{"request_feedback", "rating", "users' ratings"}
-	gradeTable    = ratingTable{"judge_grades", "judge's grade", "the judge's grades"}
+	feedbackTable = ratingTable{name: "request_feedback", one: "rating", all: "users' ratings",
+		read: "users' feedback", op: "read feedback", cond: " AND score IS NOT NULL", order: "answered_at, at, request_id"}
+	gradeTable = ratingTable{name: "judge_grades", one: "judge's grade", all: "the judge's grades",
+		read: "the judge's grades", op: "read judge grades", order: "answered_at, at, request_id, version"}
 )
+
+// readRatings returns the ratings of t matching q, oldest answer first.
+func readRatings[T sluice.Rating](ctx context.Context, s *Store, t ratingTable, q sluice.FeedbackQuery) ([]T, error) {
+	if q.Model == "" {
+		return nil, sluice.Errorf(sluice.CodeInvalid, "a read of %s names its model", t.read)
+	}
+	sql := "SELECT " + ratingCols + " FROM " + t.name + " WHERE model = $1" + t.cond
+	args := []any{text(q.Model)}
+	add := func(cond string, at time.Time) {
+		if !at.IsZero() {
+			args = append(args, boundArg(at))
+			sql += " AND " + cond + " $" + strconv.Itoa(len(args))
+		}
+	}
+	add("answered_at >=", q.Since)
+	add("answered_at <", q.Until)
+	add("at >", q.RatedAfter)
+	sql += " ORDER BY " + t.order
+	if q.Limit > 0 {
+		sql += " LIMIT " + strconv.Itoa(q.Limit)
+	}
+	var out []T
+	err := s.read(ctx, t.op, func(tx pgx.Tx) error {
+		var err error
+		out, err = ratingsIn(ctx, tx, out[:0], sql, args...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
 
 // ratingCols are the columns ratingsIn scans, in its order, of either
 // table of ratings.

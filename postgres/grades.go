@@ -3,8 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -38,34 +36,7 @@ func (s *Store) AddJudgeGrade(ctx context.Context, g sluice.JudgeGrade) error {
 
 // JudgeGrades returns the stored grades matching q, oldest answer first.
 func (s *Store) JudgeGrades(ctx context.Context, q sluice.FeedbackQuery) ([]sluice.JudgeGrade, error) {
-	if q.Model == "" {
-		return nil, sluice.Errorf(sluice.CodeInvalid, "a read of the judge's grades names its model")
-	}
-	sql := "SELECT " + ratingCols + " FROM judge_grades WHERE model = $1"
-	args := []any{text(q.Model)}
-	add := func(cond string, t time.Time) {
-		if !t.IsZero() {
-			args = append(args, boundArg(t))
-			sql += " AND " + cond + " $" + strconv.Itoa(len(args))
-		}
-	}
-	add("answered_at >=", q.Since)
-	add("answered_at <", q.Until)
-	add("at >", q.RatedAfter)
-	sql += " ORDER BY answered_at, at, request_id, version"
-	if q.Limit > 0 {
-		sql += " LIMIT " + strconv.Itoa(q.Limit)
-	}
-	var out []sluice.JudgeGrade
-	err := s.read(ctx, "read judge grades", func(tx pgx.Tx) error {
-		var err error
-		out, err = ratingsIn(ctx, tx, out[:0], sql, args...)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return readRatings[sluice.JudgeGrade](ctx, s, gradeTable, q)
 }
 
 // exportGrades reads every stored judge grade into d, in the order they

@@ -46,6 +46,10 @@ type Options struct {
 	// index built CONCURRENTLY on a large request log takes minutes). It
 	// is called on Open's goroutine and must not block.
 	Migrating func(MigrationState)
+	// NoWriteCheck opens a store this user may read but not write (a
+	// standby, a read-only role): sluice store copy's source. Without it
+	// Open refuses such a store (checkWritable).
+	NoWriteCheck bool
 }
 
 // MigrationState is what Open's migrations are doing (Options.Migrating).
@@ -213,6 +217,12 @@ func OpenOptions(ctx context.Context, dsn string, o Options) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		s.pool.Close()
 		return nil, err
+	}
+	if !o.NoWriteCheck {
+		if err := s.checkWritable(ctx); err != nil {
+			s.pool.Close()
+			return nil, err
+		}
 	}
 	return s, nil
 }

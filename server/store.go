@@ -26,18 +26,20 @@ func OpenStore(ctx context.Context, store string) (sluice.Store, error) {
 }
 
 // OpenSourceStore is OpenStore for a store only read from (sluice store
-// copy's SRC): an SQLite file this user may read but not write opens, as
-// reading it needs no write, where the gateway's open refuses it.
+// copy's SRC): an SQLite file this user may read but not write, or a
+// PostgreSQL standby or read-only role, opens, as reading it needs no
+// write, where the gateway's open refuses it.
 func OpenSourceStore(ctx context.Context, store string) (sluice.Store, error) {
 	return openStore(ctx, store, nil, nil, true)
 }
 
 // openStore is OpenStore with the store's migrations logged to logger and,
 // on PostgreSQL, reported to migrating as they go (postgres.Options.Migrating);
-// source opens an SQLite file this user cannot write (sqlite.Options.NoWriteCheck).
+// source opens a store this user cannot write (sqlite.Options.NoWriteCheck,
+// postgres.Options.NoWriteCheck).
 func openStore(ctx context.Context, store string, logger *slog.Logger, migrating func(postgres.MigrationState), source bool) (sluice.Store, error) {
 	if IsPostgresDSN(store) {
-		return postgres.OpenOptions(ctx, store, postgres.Options{Logger: logger, Migrating: migrating})
+		return postgres.OpenOptions(ctx, store, postgres.Options{Logger: logger, Migrating: migrating, NoWriteCheck: source})
 	}
 	// The lock first: a refused gateway (a newer binary during an
 	// overlapping upgrade) must not migrate the schema under the running one.

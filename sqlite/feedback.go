@@ -49,27 +49,54 @@ func (s *Store) ClaimFeedback(ctx context.Context, f sluice.Feedback) (bool, err
 
 // Feedback returns the stored ratings matching q, oldest answer first.
 func (s *Store) Feedback(ctx context.Context, q sluice.FeedbackQuery) ([]sluice.Feedback, error) {
+	return readRatings[sluice.Feedback](ctx, s, feedbackTable, q)
+}
+
+// UnscoredFeedback is 0: every rating this store keeps has its score
+// (the table came with them, 0025).
+func (s *Store) UnscoredFeedback(context.Context, time.Time) (int64, error) { return 0, nil }
+
+// ratingTable names a table of ratings, what its rows are in errors, and
+// how a read of them (readRatings) filters and orders its rows.
+type ratingTable struct {
+	name, one, all string
+	// read names the rows in the error of a read that names no model, and
+	// op the read in the store's errors.
+	read, op string
+	// cond is appended to a read's WHERE; order is its ORDER BY.
+	cond, order string
+}
+
+var (
+	feedbackTable = ratingTable{name: "request_feedback", one: "rating", all: "users' ratings",
+		read: "users' feedback", op: "read feedback", cond: "", order: "answered_at, at, request_id"}
+	gradeTable = ratingTable{name: "judge_grades", one: "judge's grade", all: "the judge's grades",
+		read: "the judge's grades", op: "read judge grades", order: "answered_at, at, request_id, version"}
+)
+
+// readRatings returns the ratings of t matching q, oldest answer first.
+func readRatings[T sluice.Rating](ctx context.Context, s *Store, t ratingTable, q sluice.FeedbackQuery) ([]T, error) {
 	if q.Model == "" {
-		return nil, sluice.Errorf(sluice.CodeInvalid, "a read of users' feedback names its model")
+		return nil, sluice.Errorf(sluice.CodeInvalid, "a read of %s names its model", t.read)
 	}
-	query := "SELECT " + ratingCols + " FROM request_feedback WHERE model = ?"
+	query := "SELECT " + ratingCols + " FROM " + t.name + " WHERE model = ?" + t.cond
 	args := []any{q.Model}
-	add := func(cond string, t time.Time) {
-		if !t.IsZero() {
+	add := func(cond string, at time.Time) {
+		if !at.IsZero() {
 			query += " AND " + cond + " ?"
-			args = append(args, boundArg(t))
+			args = append(args, boundArg(at))
 		}
 	}
 	add("answered_at >=", q.Since)
 	add("answered_at <", q.Until)
 	add("at >", q.RatedAfter)
-	query += " ORDER BY answered_at, at, request_id"
+	query += " ORDER BY " + t.order
 	if q.Limit > 0 {
 		query += " LIMIT ?"
 		args = append(args, q.Limit)
 	}
-	var out []sluice.Feedback
-	err := s.read(ctx, "read feedback", func(tx *sql.Tx) error {
+	var out []T
+	err := s.read(ctx, t.op, func(tx *sql.Tx) error {
 		var err error
 		out, err = ratingsIn(ctx, tx, out[:0], query, args...)
 		return err
@@ -79,18 +106,6 @@ func (s *Store) Feedback(ctx context.Context, q sluice.FeedbackQuery) ([]sluice.
 	}
 	return out, nil
 }
-
-// UnscoredFeedback is 0: every rating this store keeps has its score
-// (the table came with them, 0025).
-func (s *Store) UnscoredFeedback(context.Context, time.Time) (int64, error) { return 0, nil }
-
-// ratingTable names a table of ratings, and what its rows are in errors.
-type ratingTable struct{ name, one, all string }
-
-var (
-	feedbackTable = ratingTable{"request_feedback", "rating", "users' ratings"}
-	gradeTable    = ratingTable{"judge_grades", "judge's grade", "the judge's grades"}
-)
 
 // ratingCols are the columns ratingsIn scans, in its order, of either
 // table of ratings.

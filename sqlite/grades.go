@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
 
 	"github.com/sluicehq/sluice"
 )
@@ -35,35 +34,7 @@ func (s *Store) AddJudgeGrade(ctx context.Context, g sluice.JudgeGrade) error {
 
 // JudgeGrades returns the stored grades matching q, oldest answer first.
 func (s *Store) JudgeGrades(ctx context.Context, q sluice.FeedbackQuery) ([]sluice.JudgeGrade, error) {
-	if q.Model == "" {
-		return nil, sluice.Errorf(sluice.CodeInvalid, "a read of the judge's grades names its model")
-	}
-	query := "SELECT " + ratingCols + " FROM judge_grades WHERE model = ?"
-	args := []any{q.Model}
-	add := func(cond string, t time.Time) {
-		if !t.IsZero() {
-			query += " AND " + cond + " ?"
-			args = append(args, boundArg(t))
-		}
-	}
-	add("answered_at >=", q.Since)
-	add("answered_at <", q.Until)
-	add("at >", q.RatedAfter)
-	query += " ORDER BY answered_at, at, request_id, version"
-	if q.Limit > 0 {
-		query += " LIMIT ?"
-		args = append(args, q.Limit)
-	}
-	var out []sluice.JudgeGrade
-	err := s.read(ctx, "read judge grades", func(tx *sql.Tx) error {
-		var err error
-		out, err = ratingsIn(ctx, tx, out[:0], query, args...)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return readRatings[sluice.JudgeGrade](ctx, s, gradeTable, q)
 }
 
 // exportGrades reads every stored judge grade into d, in the order they

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -70,22 +71,36 @@ func testFeedbackRoundTrip(t *testing.T, s sluice.Store) {
 // each arrived; a pruned id takes a rating again.
 func testFeedbackPrune(t *testing.T, s sluice.Store) {
 	ctx := context.Background()
-	t0 := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
-	old := sluice.Feedback{RequestID: "req_0a1b2c3d4e5f_1", Model: "chat", Version: "v1", Route: "split", AnsweredAt: t0, Score: 1, At: t0.Add(time.Minute)}
-	recent := sluice.Feedback{RequestID: "req_0a1b2c3d4e5f_2", Model: "chat", Version: "v1", Route: "split", AnsweredAt: t0, Score: 0, At: t0.Add(time.Hour)}
-	for _, f := range []sluice.Feedback{old, recent} {
+	old := testRatingsPrune(t, func(f sluice.Feedback) error {
 		if ok, err := s.ClaimFeedback(ctx, f); !ok || err != nil {
-			t.Fatalf("claim %s: %v, %v", f.RequestID, ok, err)
+			return fmt.Errorf("claim %s: %v, %w", f.RequestID, ok, err)
 		}
-	}
-	if _, err := s.PruneRequests(ctx, t0.Add(30*time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	got, err := s.Feedback(ctx, sluice.FeedbackQuery{Model: "chat"})
-	if err != nil || len(got) != 1 || got[0].RequestID != recent.RequestID {
-		t.Fatalf("after the prune: %+v (%v), want %s alone", got, err, recent.RequestID)
-	}
+		return nil
+	}, func() ([]sluice.Feedback, error) { return s.Feedback(ctx, sluice.FeedbackQuery{Model: "chat"}) }, s)
 	if ok, err := s.ClaimFeedback(ctx, old); !ok || err != nil {
 		t.Errorf("a pruned id claimed again: %v, %v; want recorded", ok, err)
 	}
+}
+
+// testRatingsPrune stores two ratings of chat with add, one taken before
+// the prune's time and one after, prunes the request log, checks read
+// gives the later alone, and returns the pruned one.
+func testRatingsPrune[T sluice.Rating](t *testing.T, add func(T) error, read func() ([]T, error), s sluice.Store) T {
+	t.Helper()
+	t0 := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	old := T(sluice.Feedback{RequestID: "req_0a1b2c3d4e5f_1", Model: "chat", Version: "v1", Route: "split", AnsweredAt: t0, Score: 1, At: t0.Add(time.Minute)})
+	recent := T(sluice.Feedback{RequestID: "req_0a1b2c3d4e5f_2", Model: "chat", Version: "v1", Route: "split", AnsweredAt: t0, Score: 0, At: t0.Add(time.Hour)})
+	for _, r := range []T{old, recent} {
+		if err := add(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.PruneRequests(context.Background(), t0.Add(30*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := read()
+	if err != nil || len(got) != 1 || sluice.Feedback(got[0]).RequestID != sluice.Feedback(recent).RequestID {
+		t.Fatalf("after the prune: %+v (%v), want %s alone", got, err, sluice.Feedback(recent).RequestID)
+	}
+	return old
 }

@@ -62,19 +62,6 @@ func testGradesRoundTrip(t *testing.T, s sluice.Store) {
 // each was taken.
 func testGradesPrune(t *testing.T, s sluice.Store) {
 	ctx := context.Background()
-	t0 := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
-	old := sluice.JudgeGrade{RequestID: "req_0a1b2c3d4e5f_1", Model: "chat", Version: "v1", Route: "split", AnsweredAt: t0, Score: 1, At: t0.Add(time.Minute)}
-	recent := sluice.JudgeGrade{RequestID: "req_0a1b2c3d4e5f_2", Model: "chat", Version: "v1", Route: "split", AnsweredAt: t0, Score: 0, At: t0.Add(time.Hour)}
-	for _, g := range []sluice.JudgeGrade{old, recent} {
-		if err := s.AddJudgeGrade(ctx, g); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := s.PruneRequests(ctx, t0.Add(30*time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	got, err := s.JudgeGrades(ctx, sluice.FeedbackQuery{Model: "chat"})
-	if err != nil || len(got) != 1 || got[0].RequestID != recent.RequestID {
-		t.Fatalf("after the prune: %+v (%v), want %s alone", got, err, recent.RequestID)
-	}
+	testRatingsPrune(t, func(g sluice.JudgeGrade) error { return s.AddJudgeGrade(ctx, g) },
+		func() ([]sluice.JudgeGrade, error) { return s.JudgeGrades(ctx, sluice.FeedbackQuery{Model: "chat"}) }, s)
 }

@@ -10,9 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openai/openai-go"
-	"github.com/openai/openai-go/option"
-
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/api"
 	"github.com/sluicehq/sluice/rollout"
@@ -35,61 +32,10 @@ func TestProcess_ABWaitRestartKeepsRatings(t *testing.T) {
 	gw := startServe(t, cfg, testEnv...)
 	ctx := context.Background()
 	cl := api.NewClient(gw.url, testAdminSecret)
-	spec := sluice.RolloutSpec{Model: "code", Candidate: "c2", Strategy: sluice.StrategyABTest, CanaryPercent: 50, ABSamples: 30,
-		ABFeedbackWait: new(sluice.Duration(30 * time.Second)), Warmup: sluice.WarmupSpec{Skip: true},
-		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(200 * time.Millisecond)}}
-	started, err := cl.StartRollout(ctx, spec, "do users like c2?")
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitRollout(t, cl, "code", 30*time.Second, func(r sluice.Rollout) bool { return r.Phase == sluice.PhaseProgressing })
-
-	// The test's traffic, in rounds until the sample is reached.
-	type answer struct{ id, model string }
-	var answers []answer
-	sdk := openai.NewClient(option.WithBaseURL(gw.url+"/v1/"), option.WithAPIKey("unused"), option.WithMaxRetries(0))
-	waiting := func() (sluice.Rollout, bool) {
-		st, err := cl.Rollout(ctx, "code")
-		return st.Rollout, err == nil && st.Rollout.ID == started.ID && st.Rollout.FeedbackWait != nil
-	}
-	var r sluice.Rollout
-	for round := 0; ; round++ {
-		var ok bool
-		if r, ok = waiting(); ok {
-			break
-		}
-		if round == 40 {
-			t.Fatalf("the A/B test did not reach its sample of 30 per arm after %d answers", len(answers))
-		}
-		for i := range 20 {
-			var raw *http.Response
-			resp, err := sdk.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "code", User: openai.String(fmt.Sprintf("user-%d-%d", round, i)),
-				Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")}}, option.WithResponseInto(&raw))
-			if err != nil {
-				t.Fatal(err)
-			}
-			answers = append(answers, answer{raw.Header.Get("X-Request-Id"), resp.Model})
-		}
-		time.Sleep(600 * time.Millisecond)
-	}
-	// The report counts the split's answers given before the sample was
-	// reached (a round may straddle it): the request log says which.
-	inSample := map[string]bool{}
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		rows, err := cl.Requests(ctx, sluice.RequestQuery{Model: "code", Limit: 10 * len(answers)})
-		if err == nil && len(rows) >= len(answers) {
-			for _, o := range rows {
-				inSample[o.RequestID] = o.At.Before(r.FeedbackWait.Reached) && o.Route == "split"
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the request log holds %d of %d answers (%v)", len(rows), len(answers), err)
-		}
-	}
+	started, answers, inSample := runABToWait(t, cl, gw.url, 30*time.Second, "do users like c2?")
 
 	rated := map[string]int{}
-	rate := func(url string, a answer) {
+	rate := func(url string, a abAnswer) {
 		t.Helper()
 		score := 1
 		if a.model == "code-2" {

@@ -47,9 +47,18 @@ func (c *cli) serveCmd() *cobra.Command {
 			over := config.Override{Listen: listen, Store: store, LogFormat: logFormat, LogLevel: logLevel}
 			cfg := config.Default()
 			over.Apply(&cfg)
-			if listen != "" || store != "" {
-				if err := cfg.Validate(); err != nil {
-					return fmt.Errorf("--listen/--store: %w", err)
+			// Each flag checked alone, so the error names the flag at fault.
+			for _, f := range []struct {
+				flag, key string
+				over      config.Override
+			}{{"--listen", "listen", config.Override{Listen: listen}}, {"--store", "store", config.Override{Store: store}}} {
+				if f.over == (config.Override{}) {
+					continue
+				}
+				one := config.Default()
+				f.over.Apply(&one)
+				if err := one.Validate(); err != nil {
+					return fmt.Errorf("%s: %s", f.flag, strings.TrimPrefix(err.Error(), f.key+": "))
 				}
 			}
 			if cfgPath != "" {

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/openai/openai-go"
-	"github.com/openai/openai-go/option"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/fakellm"
@@ -71,60 +69,10 @@ func TestReplicas_ABWaitLeaderKilledKeepsJudgeGrades(t *testing.T) {
 	if other == leader {
 		other = rs[1]
 	}
-	ro, err := leader.client.StartRollout(ctx, sluice.RolloutSpec{Model: "chat", Candidate: "v1.1.0", Strategy: sluice.StrategyABTest, CanaryPercent: 50,
-		ABSamples: 30, ABFeedbackWait: new(sluice.Duration(30 * time.Second)), Warmup: sluice.WarmupSpec{Skip: true},
-		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(200 * time.Millisecond)}}, "does the judge like v1.1.0?")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rs {
-		waitPhase(t, r, ro.ID, 20*time.Second, sluice.PhaseProgressing)
-	}
-
 	// The test's traffic, through both replicas, until the sample is
 	// reached; the judge holds its grades meanwhile (at most 256 wait
 	// per replica, far more than sent).
-	type answer struct{ id, version string }
-	var answers []answer
-	sdks := map[*replica]*openai.Client{}
-	for _, r := range rs {
-		sdk := openai.NewClient(option.WithBaseURL(r.url+"/v1/"), option.WithAPIKey("unused"), option.WithMaxRetries(0))
-		sdks[r] = &sdk
-	}
-	waiting := func() bool {
-		st, err := other.client.Rollout(ctx, "chat")
-		return err == nil && st.Rollout.ID == ro.ID && st.Rollout.FeedbackWait != nil
-	}
-	for round := 0; !waiting(); round++ {
-		if round == 40 {
-			t.Fatalf("the A/B test did not reach its sample of 30 per arm after %d answers", len(answers))
-		}
-		for i := range 20 {
-			r := rs[i%2]
-			var raw *http.Response
-			_, err := sdks[r].Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "chat", User: openai.String(fmt.Sprintf("user-%d-%d", round, i)),
-				Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("how do I reset my password?")}}, option.WithResponseInto(&raw))
-			if err != nil {
-				t.Fatalf("ask %s: %v", r.name, err)
-			}
-			answers = append(answers, answer{raw.Header.Get("X-Request-Id"), raw.Header.Get("X-Model-Version")})
-		}
-		time.Sleep(600 * time.Millisecond)
-	}
-	reached := waitPhase(t, other, ro.ID, time.Second, sluice.PhaseProgressing).FeedbackWait.Reached
-	inSample := map[string]bool{}
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		rows, err := other.client.Requests(ctx, sluice.RequestQuery{Model: "chat", Limit: 10 * len(answers)})
-		if err == nil && len(rows) >= len(answers) {
-			for _, o := range rows {
-				inSample[o.RequestID] = o.At.Before(reached) && o.Route == "split"
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the request log holds %d of %d answers (%v)", len(rows), len(answers), err)
-		}
-	}
+	ro, answers, inSample := runABToWait(t, rs, leader, other, 30*time.Second, "does the judge like v1.1.0?")
 	want := map[string]int{}
 	for _, a := range answers {
 		if inSample[a.id] {

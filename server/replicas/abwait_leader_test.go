@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openai/openai-go"
-	"github.com/openai/openai-go/option"
-
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/postgres/pgtest"
 	"github.com/sluicehq/sluice/rollout"
@@ -37,68 +34,14 @@ func TestReplicas_ABWaitLeaderKilled(t *testing.T) {
 	if b == a {
 		b = rs[1]
 	}
-	ro, err := a.client.StartRollout(ctx, sluice.RolloutSpec{Model: "chat", Candidate: "v1.1.0", Strategy: sluice.StrategyABTest, CanaryPercent: 50,
-		ABSamples: 30, ABFeedbackWait: new(sluice.Duration(40 * time.Second)), Warmup: sluice.WarmupSpec{Skip: true},
-		Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(200 * time.Millisecond)}}, "do users like v1.1.0?")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rs {
-		waitPhase(t, r, ro.ID, 20*time.Second, sluice.PhaseProgressing)
-	}
-
 	// The test's traffic, through both replicas, in rounds until the
-	// leader has seen the sample reached: every answer is then one of
-	// the sample's (none is sent once the wait has begun).
-	type answer struct{ id, version string }
-	var answers []answer
-	sdks := map[*replica]*openai.Client{}
-	for _, r := range rs {
-		sdk := openai.NewClient(option.WithBaseURL(r.url+"/v1/"), option.WithAPIKey("unused"), option.WithMaxRetries(0))
-		sdks[r] = &sdk
-	}
-	waiting := func() bool {
-		st, err := b.client.Rollout(ctx, "chat")
-		return err == nil && st.Rollout.ID == ro.ID && st.Rollout.FeedbackWait != nil
-	}
-	for round := 0; !waiting(); round++ {
-		if round == 40 {
-			t.Fatalf("the A/B test did not reach its sample of 30 per arm after %d answers", len(answers))
-		}
-		for i := range 20 {
-			r := rs[i%2]
-			var raw *http.Response
-			_, err := sdks[r].Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "chat", User: openai.String(fmt.Sprintf("user-%d-%d", round, i)),
-				Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("how do I reset my password?")}}, option.WithResponseInto(&raw))
-			if err != nil {
-				t.Fatalf("ask %s: %v", r.name, err)
-			}
-			answers = append(answers, answer{raw.Header.Get("X-Request-Id"), raw.Header.Get("X-Model-Version")})
-		}
-		time.Sleep(600 * time.Millisecond) // a few analyses, 200 ms apart
-	}
-	// Every answer's row is in the fleet's request log, so that any
-	// replica can take its rating after the kill.
-	// The report counts the answers given before the sample was reached
-	// (a round may straddle it): those are the ratings it must count.
-	inSample := map[string]bool{}
-	reached := waitPhase(t, b, ro.ID, time.Second, sluice.PhaseProgressing).FeedbackWait.Reached
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		rows, err := b.client.Requests(ctx, sluice.RequestQuery{Model: "chat", Limit: 10 * len(answers)})
-		if err == nil && len(rows) >= len(answers) {
-			for _, o := range rows {
-				inSample[o.RequestID] = o.At.Before(reached) && o.Route == "split"
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the request log holds %d of %d answers (%v)", len(rows), len(answers), err)
-		}
-	}
+	// sample is reached. Every answer's row is in the fleet's request log,
+	// so that any replica can take its rating after the kill.
+	ro, answers, inSample := runABToWait(t, rs, a, b, 40*time.Second, "do users like v1.1.0?")
 
 	client := &http.Client{Timeout: 30 * time.Second}
 	rated := map[string]int{}
-	rate := func(r *replica, a answer) {
+	rate := func(r *replica, a abAnswer) {
 		t.Helper()
 		score := 1
 		if a.version == "chat:v1.1.0" {
