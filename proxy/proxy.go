@@ -635,14 +635,10 @@ func (x *exchange) parse(categoryHeader string) error {
 		}
 		return sluice.Errorf(sluice.CodeBadRequest, "the request body must be a JSON object such as {\"model\": \"chat\", \"messages\": [...]}")
 	}
+	// Only the fields the proxy routes on are read: a body broken after
+	// them goes to the backend, and is checked whole only when the
+	// backend refuses it (clientBodyClass), off the success path.
 	x.f = readFields(x.body)
-	if x.f.model.Exists() && !validJSON(x.body) {
-		// A body broken after the fields read went to the backend, whose
-		// 400 counted against the version as upstream_4xx: a client's
-		// mistake judged as the candidate's (validJSON). A body with no
-		// model is told so below, as before.
-		return sluice.Errorf(sluice.CodeBadRequest, "the request body is not valid JSON: send a JSON object, its names and strings in double quotes and its members separated by commas, such as {\"model\": \"chat\", \"messages\": [...]}")
-	}
 	x.f.forPath(x.r.URL.Path)
 	return x.checkFields(categoryHeader)
 }
@@ -1008,7 +1004,7 @@ func (p *Proxy) record(o *sluice.Observation, id string) {
 	// refuses under load would move its load onto the candidate, and three
 	// refusals must not trust a version on probation again.
 	if p.opt.OnResult != nil && o.ErrorClass != "canceled" && o.ErrorClass != sluice.ClassDrainCut && o.ErrorClass != sluice.ClassOverloaded {
-		p.opt.OnResult(id, o.ErrorClass != "" && o.ErrorClass != "upstream_4xx")
+		p.opt.OnResult(id, o.ErrorClass != "" && o.ErrorClass != "upstream_4xx" && o.ErrorClass != sluice.ClassBadRequest)
 	}
 }
 
