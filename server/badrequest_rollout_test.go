@@ -60,8 +60,8 @@ func TestRollout_MalformedBodiesNotCandidateErrors(t *testing.T) {
 	stable := lenientJSON(t, MustBackend(t, fakellm.Config{}).URL())
 	gw, cl := startRolloutGateway(t, "", stable, cand)
 	spec := fastSpec("v1.1.0")
-	spec.Stages[0].Percent = 50
-	spec.Stages[0].Hold = sluice.Duration(time.Hour) // the analysis runs; the stage stays
+	// Half the traffic; the analysis runs while the stage holds.
+	spec.Stages = []sluice.RolloutStage{{Percent: 50, Hold: sluice.Duration(time.Hour), MinSamples: 30}, {Percent: 100}}
 	spec.Analysis.Thresholds.LatencyRel = 10         // stable's backend is behind a second proxy
 	began := time.Now()
 	if _, err := cl.StartRollout(context.Background(), spec, "ship the stricter server"); err != nil {
