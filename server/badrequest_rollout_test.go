@@ -62,7 +62,7 @@ func TestRollout_MalformedBodiesNotCandidateErrors(t *testing.T) {
 	spec := fastSpec("v1.1.0")
 	// Half the traffic; the analysis runs while the stage holds.
 	spec.Stages = []sluice.RolloutStage{{Percent: 50, Hold: sluice.Duration(time.Hour), MinSamples: 30}, {Percent: 100}}
-	spec.Analysis.Thresholds.LatencyRel = 10         // stable's backend is behind a second proxy
+	spec.Analysis.Thresholds.LatencyRel = 10 // stable's backend is behind a second proxy
 	began := time.Now()
 	if _, err := cl.StartRollout(context.Background(), spec, "ship the stricter server"); err != nil {
 		t.Fatal(err)
