@@ -280,7 +280,7 @@ type RequestQuery struct {
 	// kept. It and Replica are not given together.
 	NoReplica bool
 	// Failed keeps the rows of failed attempts (Observation.Failed: an
-	// error class other than canceled and drain_cut), a retried attempt's
+	// error class other than canceled, drain_cut and bad_request), a retried attempt's
 	// included: the rows the error rate counts, which an SRE chasing a
 	// canary's errors asks for.
 	Failed bool
