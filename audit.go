@@ -288,11 +288,31 @@ type RequestQuery struct {
 	// (Observation.Category); Route those whose version was chosen that
 	// way (Observation.Route: split, pin, retry, ...).
 	Category, Route string
+	// RetryBudgetSpent, when not nil, keeps the rows whose
+	// Observation.RetryBudgetSpent is *RetryBudgetSpent (as read back: a
+	// row with the former mark, FinishRetryBudgetLegacy, counts as
+	// flagged): true lists the failed attempts the retry budget left
+	// unretried, which an SRE sizing the budget asks for.
+	RetryBudgetSpent *bool
 	// Since and Until bound At (inclusive since, exclusive until).
 	Since, Until time.Time
 	// Limit caps the result (newest first); 0 means 1000.
 	Limit int
 }
+
+// RequestRoutes are the routes a request log row can hold
+// (Observation.Route), how its version was chosen: the routing table's
+// (route.RouteSplit, RoutePolicy, RoutePin, RouteLabel, RouteForce,
+// RouteRule), a later turn of a Responses conversation kept on its version
+// (proxy.RoutePrevious) and the retry on stable. The API refuses a route
+// filter naming another, which could only be a typo (a mirrored request's
+// "shadow" is never logged).
+var RequestRoutes = []string{"split", "policy", "pin", "label", "force", "rule", "previous_response", "retry"}
+
+// RequestCategoriesListed is how many categories an answer to a category
+// no row has lists (Store.RequestCategory returns one more, to say there
+// are more): a category is the clients' free text, as many as their users.
+const RequestCategoriesListed = 20
 
 // ReplicaMatches reports whether a request log row served by the replica
 // named replica (Observation.Replica) is one RequestQuery.Replica filter

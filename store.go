@@ -42,6 +42,14 @@ type Store interface {
 	// version left out as CountRequests leaves them out. q.Limit is
 	// ignored.
 	RequestUsage(ctx context.Context, q RequestQuery) ([]UsageRow, error)
+	// RequestCategory reports whether any row of model (of any model,
+	// with model "") in the whole request log has category (not ""); when
+	// none has, others are the categories the model's rows do hold, in
+	// byte order, "" left out, up to the first RequestCategoriesListed+1
+	// (one more than an answer lists, to say there are more). An empty answer to a query filtered by a
+	// category no row has is a typo, not a quiet model: the API says so
+	// with them.
+	RequestCategory(ctx context.Context, model, category string) (found bool, others []string, err error)
 	// PruneRequests deletes request log rows older than before and returns
 	// how many it deleted.
 	PruneRequests(ctx context.Context, before time.Time) (int64, error)

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
@@ -91,10 +92,25 @@ type ABMetric struct {
 	BaselineN  int `json:"baseline_n,omitempty"`
 	CandidateN int `json:"candidate_n,omitempty"`
 	// Diff is Candidate − Baseline, and Lower and Upper its confidence
-	// interval at 1 − Alpha: Newcombe's for rates, Welch's for means.
+	// interval at 1 − Alpha on its own (Newcombe's for rates, Welch's for
+	// means): the row's interval if it were the only comparison, kept for
+	// readers who compare one metric. It decides nothing: with eight rows
+	// one such interval excludes zero by chance about a third of the time.
 	Diff  float64 `json:"diff"`
 	Lower float64 `json:"lower"`
 	Upper float64 `json:"upper"`
+	// AdjustedLower and AdjustedUpper are the row's simultaneous interval,
+	// at the confidence AdjustedLevel: 1 − alpha·w, w the row's share of
+	// the family that AdjustedP's Holm procedure weighs (1/m for m rows
+	// without categories; abFamilyAlphas). They are Bonferroni intervals:
+	// all of a report's rows cover their true differences together with
+	// probability 1 − alpha at least, whatever the metrics' dependence, as
+	// the adjusted p-values keep the chance of any false winner at alpha.
+	// Equivalence is judged by them, and the CLI and dashboard show them.
+	// Zero (AdjustedLevel 0) in a report stored before they were computed.
+	AdjustedLower float64 `json:"adjusted_lower"`
+	AdjustedUpper float64 `json:"adjusted_upper"`
+	AdjustedLevel float64 `json:"adjusted_level,omitempty"`
 	// EffectSize is the difference of proportions for rates and Cohen's d
 	// for means; EffectKind says which.
 	EffectSize float64 `json:"effect_size"`
@@ -118,10 +134,11 @@ type ABMetric struct {
 	// for latency, TTFT, tokens and length the relative threshold times
 	// the baseline's mean; for quality the largest drop allowed.
 	Margin float64 `json:"margin"`
-	// Equivalence compares the interval with ±Margin: "within" when it
-	// lies inside (the arms are shown to differ by less than the margin:
-	// equivalence by two one-sided tests, each at alpha/2), "beyond" when
-	// it lies entirely outside, "undecided" when it spans a bound (the
+	// Equivalence compares the simultaneous interval (AdjustedLower,
+	// AdjustedUpper) with ±Margin: "within" when it lies inside (the arms
+	// are shown to differ by less than the margin: equivalence by two
+	// one-sided tests, each at the row's share of alpha, halved), "beyond"
+	// when it lies entirely outside, "undecided" when it spans a bound (the
 	// sample cannot rule out a change that matters). An interval that
 	// collapsed because both arms were constant decides only with 30
 	// values a side (quality scores: from their interval at the variance
@@ -148,8 +165,10 @@ func ABReport(in Input, spec sluice.AnalysisSpec) Report {
 	b, c := in.Baseline, in.Candidate
 	rep := Report{Alpha: alpha, BaselineN: b.Requests, CandidateN: c.Requests}
 	rep.Metrics = abMetrics(b, c, "", 0, alpha, th)
+	var cats []string
 	if len(in.Categories) > 1 {
-		for _, name := range slices.Sorted(maps.Keys(in.Categories)) {
+		cats = slices.Sorted(maps.Keys(in.Categories))
+		for _, name := range cats {
 			p := in.Categories[name]
 			// As in Analyze, a category's comparison needs minTestSample
 			// a side: on a handful of requests two judge grades a side,
@@ -157,6 +176,17 @@ func ABReport(in Input, spec sluice.AnalysisSpec) Report {
 			rep.Categories = append(rep.Categories, abMetrics(p.Baseline, p.Candidate, name, minTestSample, alpha, th)...)
 		}
 	}
+	// The family is known now: each row's simultaneous interval is its
+	// interval again at its share of alpha (the rows, and so the family,
+	// do not depend on the level).
+	aOverall, aCat := abFamilyAlphas(alpha, len(rep.Metrics), len(rep.Categories))
+	simultaneous(rep.Metrics, abMetrics(b, c, "", 0, aOverall, th), 1-aOverall)
+	var catSim []ABMetric
+	for _, name := range cats {
+		p := in.Categories[name]
+		catSim = append(catSim, abMetrics(p.Baseline, p.Candidate, name, minTestSample, aCat, th)...)
+	}
+	simultaneous(rep.Categories, catSim, 1-aCat)
 	// cand and base name the metrics each arm wins; shifts the significant
 	// changes that favour neither (lengths, the tool-call rate), which the
 	// summary must still report: "no significant difference" over a
@@ -203,10 +233,12 @@ func ABReport(in Input, spec sluice.AnalysisSpec) Report {
 
 // equivalenceSummary tells, for a report without a winner, "no difference
 // that matters" from "too little data to tell": the arms are equivalent
-// when every all-traffic row's interval lies within its margin (each row's
-// claim holds at 1 − alpha/2 a side, and all of them must hold, so no
-// correction is needed), and otherwise it names the rows whose interval
-// spans a margin or lies beyond it. The category rows are not required to
+// when every all-traffic row's simultaneous interval lies within its margin,
+// and otherwise it names the rows whose interval spans a margin or lies
+// beyond it. The claim that all rows are within would need no correction
+// (each must hold), but each row's label is read as a claim of its own
+// ("latency within", "errors beyond"), and the summary must agree with the
+// labels, so both use the simultaneous intervals. The category rows are not required to
 // be within, as the canary analysis does not require them to pass.
 func equivalenceSummary(rep Report) string {
 	if len(rep.Metrics) == 0 {
@@ -261,7 +293,7 @@ func moreSample(ms []ABMetric) float64 {
 		if m.Equivalence != "undecided" {
 			continue
 		}
-		width := math.Max(m.Upper-m.Diff, m.Diff-m.Lower)
+		width := math.Max(m.AdjustedUpper-m.Diff, m.Diff-m.AdjustedLower)
 		room := m.Margin - math.Abs(m.Diff)
 		if !(room > 0) || !(width > 0) || math.IsInf(width, 0) {
 			return 0
@@ -376,6 +408,69 @@ func (m ABMetric) Name() string {
 	return m.Metric
 }
 
+// MarshalJSON writes the row as its fields say, but leaves out
+// adjusted_lower and adjusted_upper when it has no simultaneous interval
+// (AdjustedLevel 0: a report stored before they were computed, read back
+// by the API): written as 0 and 0 they read as the interval [0, 0], which
+// lies within any margin. A new row always has its level, and a bound of
+// 0 is then written (two constant, equal arms).
+func (m ABMetric) MarshalJSON() ([]byte, error) {
+	type plain ABMetric // its fields without this method
+	if m.AdjustedLevel > 0 {
+		return json.Marshal(plain(m))
+	}
+	return json.Marshal(struct {
+		plain
+		// The shallower fields of the same names win, and are omitted.
+		AdjustedLower *float64 `json:"adjusted_lower,omitempty"`
+		AdjustedUpper *float64 `json:"adjusted_upper,omitempty"`
+	}{plain: plain(m)})
+}
+
+// abFamilyAlphas returns the level at which each all-traffic row and each
+// category row is compared for the family of nOverall and nCats rows to
+// keep its error at alpha: alpha times the row's weight in abAdjust's
+// Holm procedure, so that the simultaneous intervals are the Bonferroni
+// intervals of the same family (a weighted Bonferroni test rejects what
+// they exclude, and Holm's step-down rejects at least that).
+func abFamilyAlphas(alpha float64, nOverall, nCats int) (overall, cat float64) {
+	wOverall, wCat := abWeights(nOverall, nCats)
+	if nOverall > 0 {
+		overall = alpha * wOverall / float64(nOverall)
+	}
+	if nCats > 0 {
+		cat = alpha * wCat / float64(nCats)
+	}
+	return overall, cat
+}
+
+// abWeights are the shares of alpha the all-traffic rows and the category
+// rows have between them: overallShare and the rest, or all of it for one
+// group when the other is empty.
+func abWeights(nOverall, nCats int) (overall, cat float64) {
+	switch {
+	case nCats == 0:
+		return 1, 0
+	case nOverall == 0:
+		return 0, 1
+	}
+	return overallShare, 1 - overallShare
+}
+
+// simultaneous copies, into each row of rows, the interval and the
+// equivalence of the same row of sim (computed at the row's share of
+// alpha, the confidence level), as its adjusted interval.
+func simultaneous(rows, sim []ABMetric, level float64) {
+	for i := range rows {
+		if i >= len(sim) || sim[i].Name() != rows[i].Name() || sim[i].Category != rows[i].Category {
+			panic("analysis: the simultaneous rows differ from the report's") // abMetrics's rows do not depend on alpha
+		}
+		rows[i].AdjustedLower, rows[i].AdjustedUpper = sim[i].Lower, sim[i].Upper
+		rows[i].AdjustedLevel = level
+		rows[i].Equivalence = sim[i].Equivalence
+	}
+}
+
 // abAdjust sets the AdjustedP of the overall rows and the category rows,
 // one family under Holm's weighted procedure, as Analyze adjusts its rows:
 // the overall rows share overallShare of alpha, the category rows the
@@ -384,13 +479,7 @@ func (m ABMetric) Name() string {
 // alpha; one keeps it at alpha, and the overall rows are not diluted by
 // the number of categories.
 func abAdjust(overall, cats []ABMetric) {
-	wOverall, wCat := overallShare, 1-overallShare
-	switch {
-	case len(cats) == 0:
-		wOverall = 1
-	case len(overall) == 0:
-		wCat = 1
-	}
+	wOverall, wCat := abWeights(len(overall), len(cats))
 	ps := make([]float64, 0, len(overall)+len(cats))
 	ws := make([]float64, 0, len(overall)+len(cats))
 	for i := range overall {

@@ -13,17 +13,7 @@ import (
 // fixed pattern: two such arms have exactly equal rates and means, so only
 // the sample size decides how sure the report can be that they are equal.
 func equalArm(n int) Arm {
-	a := Arm{Requests: n, Errors: n / 100}
-	answered := n - a.Errors
-	a.Refusals = answered * 3 / 100
-	for i := range answered {
-		a.Latency = append(a.Latency, 600+float64(i%7)*100)
-		a.TTFT = append(a.TTFT, 150+float64(i%5)*25)
-		a.OutputTokens = append(a.OutputTokens, 80+float64(i%9)*10)
-		a.ResponseChars = append(a.ResponseChars, 320+float64(i%9)*40)
-		a.Quality = append(a.Quality, 0.6+float64(i%5)*0.1)
-	}
-	return a
+	return errorArm(n, n/100)
 }
 
 func abRow(tb testing.TB, rep Report, name string) ABMetric {

@@ -404,6 +404,9 @@ func requestValues(q sluice.RequestQuery) url.Values {
 	if q.Failed {
 		v.Set("failed", "true")
 	}
+	if q.RetryBudgetSpent != nil {
+		v.Set("retry_budget_spent", strconv.FormatBool(*q.RetryBudgetSpent))
+	}
 	setQuery(v, "category", q.Category)
 	setQuery(v, "route", q.Route)
 	setTime(v, "since", q.Since)

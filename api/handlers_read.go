@@ -1,8 +1,10 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -180,6 +182,9 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) error {
 		if err := s.unknownKey(rq.ClientKey); err != nil {
 			return err
 		}
+		if err := s.unknownCategory(r.Context(), rq); err != nil {
+			return err
+		}
 	}
 	list := RequestList{}
 	list.Requests, list.Truncated = cut(rows, limit)
@@ -192,7 +197,8 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) error {
 // requests sent without a key; not with ?key=), ?replica= (a replica's
 // name, or the name it was given: sluice.ReplicaMatches), ?no_replica=true
 // (the rows naming none; not with ?replica=), ?failed=true (the failed
-// attempts: sluice.Observation.Failed), ?category=, ?route=, ?since= and
+// attempts: sluice.Observation.Failed), ?retry_budget_spent=true|false
+// (sluice.Observation.RetryBudgetSpent), ?category=, ?route=, ?since= and
 // ?until=.
 func (s *Server) requestFilter(r *http.Request) (sluice.RequestQuery, error) {
 	q := r.URL.Query()
@@ -203,6 +209,13 @@ func (s *Server) requestFilter(r *http.Request) (sluice.RequestQuery, error) {
 		if rq.Failed, err = strconv.ParseBool(v); err != nil {
 			return rq, invalid("failed", fmt.Sprintf("failed %q is not true or false: failed=true keeps the failed attempts (an error class other than canceled, drain_cut and bad_request), as the error rate counts them", v))
 		}
+	}
+	if v := q.Get("retry_budget_spent"); v != "" {
+		spent, err := strconv.ParseBool(v)
+		if err != nil {
+			return rq, invalid("retry_budget_spent", fmt.Sprintf("retry_budget_spent %q is not true or false: retry_budget_spent=true keeps the failed attempts the retry budget left unretried, false the others", v))
+		}
+		rq.RetryBudgetSpent = &spent
 	}
 	if v := q.Get("no_replica"); v != "" {
 		var err error
@@ -224,6 +237,9 @@ func (s *Server) requestFilter(r *http.Request) (sluice.RequestQuery, error) {
 		if rq.NoClientKey && rq.ClientKey != "" {
 			return rq, invalid("no_key", "give key (one client key's requests) or no_key=true (those sent without a key), not both")
 		}
+	}
+	if rq.Route != "" && !slices.Contains(sluice.RequestRoutes, rq.Route) {
+		return rq, invalid("route", fmt.Sprintf("route %q is not one the gateway logs: give one of %s (the ROUTE column of sluice requests)", rq.Route, strings.Join(sluice.RequestRoutes, ", ")))
 	}
 	if rq.Model != "" {
 		if err := sluice.CheckName("model name", rq.Model); err != nil {
@@ -265,6 +281,52 @@ func (s *Server) unknownKey(name string) error {
 		return &sluice.Error{Code: sluice.CodeNotFound, Fields: []string{"key"}, Message: "this gateway has no client keys (client_keys in its config), and the request log has no requests sent with a key of that name: check the name, and give a key's name, never its secret (the value is not repeated here)"}
 	}
 	return &sluice.Error{Code: sluice.CodeNotFound, Fields: []string{"key"}, Message: "no client key of that name is in the gateway's config (client_keys), and the request log has no requests sent with one: give the key's name from client_keys, never its secret (the value is not repeated here)"}
+}
+
+// categoryCheckTime bounds unknownCategory's read of the whole log: on
+// PostgreSQL no index serves it, and a typo costs two reads of the model's
+// rows (about a second on 2,000,000 rows). Past it the answer is the empty
+// list, as it was before the check, rather than an error after the store's
+// call timeout.
+var categoryCheckTime = 3 * time.Second
+
+// unknownCategory is the answer to a ?category= that matched no request,
+// when no row of the model (of any model, without ?model=) in the whole
+// request log has that category: a typo, as a category is the clients'
+// free text, said with the categories the log does hold. It is nil when
+// some row has it (the other filters left it out).
+func (s *Server) unknownCategory(ctx context.Context, rq sluice.RequestQuery) error {
+	if rq.Category == "" {
+		return nil
+	}
+	check, cancel := context.WithTimeout(ctx, categoryCheckTime)
+	defer cancel()
+	found, others, err := s.store.RequestCategory(check, rq.Model, rq.Category)
+	if err != nil && ctx.Err() == nil && check.Err() != nil {
+		return nil // too large a log to say soon: the empty list
+	}
+	if err != nil {
+		return fmt.Errorf("read the request log's categories: %w", err)
+	}
+	if found {
+		return nil
+	}
+	if rq.Model != "" && len(others) == 0 && s.ctl.Registry().Models[rq.Model] == nil {
+		return errNoModel(rq.Model) // the model is the typo
+	}
+	of, whose := "no request", "the categories in it are "
+	if rq.Model != "" {
+		of, whose = "no request of model "+rq.Model, "its requests' categories are "
+	}
+	const shown = sluice.RequestCategoriesListed
+	list := whose + strings.Join(others[:min(len(others), shown)], ", ")
+	switch {
+	case len(others) == 0:
+		list = "none of its requests has a category (the category_header a client sends, X-Request-Category by default, or its metadata.category)"
+	case len(others) > shown:
+		list += " and more" // the store reads no further
+	}
+	return &sluice.Error{Code: sluice.CodeNotFound, Fields: []string{"category"}, Message: fmt.Sprintf("%s in the request log has category %q: %s; check its spelling (a category matches whole, case and all)", of, rq.Category, list)}
 }
 
 // checkKeyName refuses a ?key= that is not a client key's name, such as a

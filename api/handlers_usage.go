@@ -33,6 +33,9 @@ func (s *Server) getUsage(w http.ResponseWriter, r *http.Request) error {
 		if err := s.unknownKey(rq.ClientKey); err != nil {
 			return err
 		}
+		if err := s.unknownCategory(r.Context(), rq); err != nil {
+			return err
+		}
 	}
 	out := UsageReport{By: by, Until: rq.Until, Rows: groupUsage(rows, by), Replica: rq.Replica, NoReplica: rq.NoReplica}
 	if out.Until.IsZero() {

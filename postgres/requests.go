@@ -123,6 +123,11 @@ func requestWhere(rq sluice.RequestQuery) *query {
 	if rq.Route != "" {
 		q.add("route = ?", text(rq.Route))
 	}
+	if rq.RetryBudgetSpent != nil {
+		// As scanRequest reads it: the column (0035), or the former
+		// mark (sluice.Observation.ReadLegacyFinish).
+		q.add("(retry_budget_spent OR finish_reason = ? AND error_class <> '') = ?", sluice.FinishRetryBudgetLegacy, *rq.RetryBudgetSpent)
+	}
 	q.timeRange(rq.Since, rq.Until)
 	return &q
 }
@@ -288,4 +293,25 @@ func text(s string) string {
 		return s
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// RequestCategory reports whether a row of model (any model with "") has
+// category anywhere in the request log, and when none has, the first
+// categories its rows hold (sluice.Store.RequestCategory).
+func (s *Store) RequestCategory(ctx context.Context, model, category string) (found bool, others []string, err error) {
+	err = s.read(ctx, "read request categories", func(tx pgx.Tx) error {
+		found, others = false, nil
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM requests WHERE (model = $1 OR $1 = '') AND category = $2)",
+			planEach(tx), model, text(category)).Scan(&found); err != nil || found {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT DISTINCT category COLLATE "C" FROM requests WHERE (model = $1 OR $1 = '') AND category <> '' ORDER BY 1 LIMIT $2`,
+			planEach(tx), model, sluice.RequestCategoriesListed+1)
+		if err != nil {
+			return err
+		}
+		others, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	return found, others, err
 }

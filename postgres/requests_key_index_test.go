@@ -27,17 +27,10 @@ func TestRequestUsage_ByClientKeyIndexed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("200,000 rows")
 	}
-	dsn := pgtest.Schema(t)
-	s, err := postgres.Open(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	pgtest.Exec(t, dsn, `INSERT INTO requests (request_id, at, model, version, client_key, input_tokens, output_tokens)
+	s, dsn := storeWithRows(t, `INSERT INTO requests (request_id, at, model, version, client_key, input_tokens, output_tokens)
 		SELECT 'req_' || g, now() - interval '4 hours' + g * interval '72 milliseconds', 'chat',
 			CASE WHEN g % 3 = 0 THEN 'v2' ELSE 'v1' END, 'team-' || (g % 20), 10, 20
-		FROM generate_series(1, 200000) g;
-		ANALYZE requests`)
+		FROM generate_series(1, 200000) g`)
 	since, until := time.Now().Add(-5*time.Hour), time.Now().Add(time.Hour)
 	q := sluice.RequestQuery{ClientKey: "team-7", Since: since, Until: until}
 	usage, err := s.RequestUsage(t.Context(), q)
@@ -97,17 +90,10 @@ func TestRequestUsage_ByClientKeyIndexed(t *testing.T) {
 // table with two other indexes), while a read of a named key, planned
 // for its argument (planEach), still uses it.
 func TestRequestUsage_KeylessRowsNotIndexed(t *testing.T) {
-	dsn := pgtest.Schema(t)
-	s, err := postgres.Open(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	pgtest.Exec(t, dsn, `INSERT INTO requests (request_id, at, model, version, client_key)
+	_, dsn := storeWithRows(t, `INSERT INTO requests (request_id, at, model, version, client_key)
 		SELECT 'req_' || g, now() - interval '1 hour' + g * interval '50 milliseconds', 'chat', 'v1',
 			CASE WHEN g % 1000 = 0 THEN 'team-a' ELSE '' END
-		FROM generate_series(1, 50000) g;
-		ANALYZE requests`)
+		FROM generate_series(1, 50000) g`)
 	c, err := pgx.Connect(t.Context(), dsn)
 	if err != nil {
 		t.Fatal(err)

@@ -1939,6 +1939,22 @@ func countSource(in analysis.Input, source string) int {
 	return len(in.Baseline.QualityBySource[source]) + len(in.Candidate.QualityBySource[source])
 }
 
+// storedCategory names a stored score's category (its request's, as sent)
+// as the report's category rows, the recorder's windows, name it:
+// observe.NoCategory for none, observe.OtherCategory for one the windows
+// folded there (not among cats). Matched as sent, the ratings of answers
+// without a category were in no category's row, and that category lost
+// its quality (feedback) row.
+func storedCategory(raw string, cats map[string]analysis.Pair) string {
+	if raw == "" {
+		return observe.NoCategory
+	}
+	if _, ok := cats[raw]; !ok {
+		return observe.OtherCategory
+	}
+	return raw
+}
+
 // withStored is in with each arm's scores of source (its quality's
 // "feedback" or "judge") replaced by the stored ones of the split's
 // answers of its version, on all traffic and in each category in holds,
@@ -1948,7 +1964,7 @@ func withStored(in analysis.Input, source string, stored []storedScore, baseline
 		var out []float64
 		for i := range stored {
 			f := &stored[i]
-			if f.version == version && (category == "" || f.category == category) && observe.SplitRouted(f.route) {
+			if f.version == version && (category == "" || storedCategory(f.category, in.Categories) == category) && observe.SplitRouted(f.route) {
 				out = append(out, min(max(f.score, 0), 1))
 			}
 		}

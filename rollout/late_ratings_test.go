@@ -87,6 +87,9 @@ func TestLateFeedback(t *testing.T) {
 	if cd := late.Candidate; cd.Version != "v2" || cd.Ratings != 26 || cd.Up != 0 || cd.Down != 25 || cd.Mean != 0.5/26 || cd.Total != 66 {
 		t.Errorf("candidate's late ratings %+v: want 26, 25 down and one 0.5, 66 in all", cd)
 	}
+	if late.Categories != nil {
+		t.Errorf("late ratings of one category split by category: %+v", late.Categories)
+	}
 	if !late.After.Equal(rep.ScoresRead) {
 		t.Errorf("late after %s, want the report's read %s", late.After, rep.ScoresRead)
 	}
@@ -101,4 +104,135 @@ func TestLateFeedback(t *testing.T) {
 	if now, _ := json.Marshal(rollout.ABReportOf(r)); string(now) != string(drawn) {
 		t.Errorf("the report changed after it was drawn:\n%s\nwas\n%s", now, drawn)
 	}
+}
+
+// TestLateFeedback_ByCategory: late ratings were shown for all traffic
+// only, while the report beside them compares each request category: a
+// wave of next-morning thumbs-down confined to one category showed as a
+// dip of the candidate's overall mean. They are now counted per category
+// too, when the sample's ratings span two categories or more (one
+// category: none, as TestLateFeedback has).
+//
+// During the wait each arm gets 10 thumbs up in payments and 10 in
+// search; after the report the baseline gets 2 more up in payments and the
+// candidate 8 down in search. By hand:
+//
+//	payments  baseline:  late 2 (2 up, mean 1),  all 12, mean 12/12 = 1
+//	          candidate: late 0,                 all 10, mean 1
+//	search    baseline:  late 0,                 all 10, mean 1
+//	          candidate: late 8 (8 down, mean 0), all 18, mean 10/18
+//	all       baseline:  late 2, all 22; candidate: late 8, all 28, mean 20/28
+func TestLateFeedback_ByCategory(t *testing.T) {
+	e, c, answered, claimAt := lateCategoryEnv(t)
+	st := e.ctl.Store()
+	claim := func(version, category string, score float64) { t.Helper(); claimAt(version, category, answered, score) }
+	e.clock.Add(30 * time.Second)
+	for range 10 {
+		for _, v := range []string{"v1", "v2"} {
+			claim(v, "payments", 1)
+			claim(v, "search", 1)
+		}
+	}
+	e.clock.Add(sluice.DefaultABFeedbackWait)
+	c.Step(e.ctx)
+	r := *e.ctl.Registry().Rollouts["chat"]
+	if rollout.ABReportOf(r) == nil {
+		t.Fatalf("no report at the wait's end: phase %s", r.Phase)
+	}
+	e.clock.Add(14 * time.Hour)
+	claim("v1", "payments", 1)
+	claim("v1", "payments", 1)
+	for range 8 {
+		claim("v2", "search", 0)
+	}
+	late, err := rollout.LateFeedback(e.ctx, st, r)
+	if err != nil || late == nil {
+		t.Fatalf("late ratings: %+v, %v", late, err)
+	}
+	want := rollout.LateRatings{After: late.After,
+		Baseline:  rollout.LateArm{Version: "v1", Ratings: 2, Up: 2, Mean: 1, Total: 22, TotalMean: 1},
+		Candidate: rollout.LateArm{Version: "v2", Ratings: 8, Down: 8, Mean: 0, Total: 28, TotalMean: 20.0 / 28},
+		Categories: []rollout.LateCategory{
+			{Category: "payments",
+				Baseline:  rollout.LateArm{Version: "v1", Ratings: 2, Up: 2, Mean: 1, Total: 12, TotalMean: 1},
+				Candidate: rollout.LateArm{Version: "v2", Total: 10, TotalMean: 1}},
+			{Category: "search",
+				Baseline:  rollout.LateArm{Version: "v1", Total: 10, TotalMean: 1},
+				Candidate: rollout.LateArm{Version: "v2", Ratings: 8, Down: 8, Mean: 0, Total: 18, TotalMean: 10.0 / 18}},
+		}}
+	got, _ := json.Marshal(late)
+	wantJSON, _ := json.Marshal(want)
+	if string(got) != string(wantJSON) {
+		t.Errorf("late ratings\n%s\nwant\n%s", got, wantJSON)
+	}
+}
+
+// TestLateFeedback_CategoriesAsTheReportNames: the late ratings by
+// category grouped the stored ratings by the category their request sent,
+// raw, where the report's rows (from the recorder's windows) name an
+// answer without one observe.NoCategory and fold the categories past the
+// first observe.DefaultMaxCategories into observe.OtherCategory: a rating
+// of an uncategorized answer was listed under "" beside the report's
+// "none", and a client sending a new category on each request it rated
+// (64 bytes of anything, per request) made the status, which the
+// dashboard asks for every few seconds, list one category per rating.
+// Here 3 ratings a side of answers without a category, then one of each
+// of 40 categories: "none" and 31 named ones, then "other" with the 9
+// past the 32.
+func TestLateFeedback_CategoriesAsTheReportNames(t *testing.T) {
+	e, c, answered, claimAt := lateCategoryEnv(t)
+	st := e.ctl.Store()
+	claim := func(version, category string, at time.Time) { t.Helper(); claimAt(version, category, at, 1) }
+	e.clock.Add(sluice.DefaultABFeedbackWait + 30*time.Second)
+	c.Step(e.ctx)
+	r := *e.ctl.Registry().Rollouts["chat"]
+	if rollout.ABReportOf(r) == nil {
+		t.Fatalf("no report at the wait's end: phase %s", r.Phase)
+	}
+	e.clock.Add(time.Hour)
+	for range 3 {
+		claim("v1", "", answered)
+		claim("v2", "", answered)
+	}
+	// Answered one after another, as the recorder saw them.
+	for i := range 40 {
+		claim("v2", fmt.Sprintf("c%02d", i), answered.Add(time.Duration(i+1)*time.Millisecond))
+	}
+	late, err := rollout.LateFeedback(e.ctx, st, r)
+	if err != nil || late == nil {
+		t.Fatalf("late ratings: %+v, %v", late, err)
+	}
+	got := map[string]int{}
+	for _, c := range late.Categories {
+		got[c.Category] = c.Baseline.Ratings + c.Candidate.Ratings
+	}
+	if len(late.Categories) != 33 || got["none"] != 6 || got["other"] != 9 || got["c30"] != 1 || got["c31"] != 0 || got[""] != 0 {
+		t.Errorf("%d categories %v: want none (6), c00 to c30 (1 each) and other (9), 33 in all", len(late.Categories), got)
+	}
+	if late.Candidate.Ratings != 43 || late.Baseline.Ratings != 3 {
+		t.Errorf("all traffic: %d and %d late ratings, want 3 and 43", late.Baseline.Ratings, late.Candidate.Ratings)
+	}
+}
+
+// lateCategoryEnv is an A/B test of chat at its sample, waiting for
+// feedback (abWaitEnv), its controller, when its answers were given, and
+// claim, which stores a split answer's rating by version, in category,
+// answered at, with score, at the clock's time.
+func lateCategoryEnv(t *testing.T) (e *rvEnv, c *rollout.Controller, answered time.Time, claim func(version, category string, at time.Time, score float64)) {
+	t.Helper()
+	e, rec, answered, _ := abWaitEnv(t, nil)
+	st := e.ctl.Store()
+	c = rollout.New(rollout.Options{Control: e.ctl, Windows: rec, Warmer: &rvWarmer{}, Now: e.clock.Now, Feedback: st, Grades: st})
+	c.Step(e.ctx)
+	n := 0
+	claim = func(version, category string, at time.Time, score float64) {
+		t.Helper()
+		n++
+		f := sluice.Feedback{RequestID: fmt.Sprintf("req_%d", n), Model: "chat", Version: version, Category: category, Route: "split",
+			AnsweredAt: at, Score: score, At: e.clock.Now()}
+		if ok, err := st.ClaimFeedback(e.ctx, f); !ok || err != nil {
+			t.Fatalf("claim %+v: %v %v", f, ok, err)
+		}
+	}
+	return e, c, answered, claim
 }

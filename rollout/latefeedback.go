@@ -3,6 +3,8 @@ package rollout
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -33,6 +35,20 @@ type LateRatings struct {
 	// these arrived after it.
 	After time.Time `json:"after"`
 	// Baseline and Candidate are each arm's.
+	Baseline  LateArm `json:"baseline"`
+	Candidate LateArm `json:"candidate"`
+	// Categories are the same figures per request category (the rated
+	// answer's), when the sample's ratings span two categories or more,
+	// as the report compares each category beside all traffic: a late
+	// wave of thumbs-down confined to one category barely moves the arm's
+	// figures. Named as the report's rows name them (lateCategory: none,
+	// other). In the order of their names; nil with one category.
+	Categories []LateCategory `json:"categories,omitempty"`
+}
+
+// LateCategory is one request category's late ratings.
+type LateCategory struct {
+	Category  string  `json:"category"`
 	Baseline  LateArm `json:"baseline"`
 	Candidate LateArm `json:"candidate"`
 }
@@ -68,41 +84,87 @@ func LateFeedback(ctx context.Context, fs RatingsReader, r sluice.Rollout) (*Lat
 		return nil, fmt.Errorf("read users' ratings of %s's answers: %w", r.ID, err)
 	}
 	late := &LateRatings{After: rep.ScoresRead, Baseline: LateArm{Version: r.Spec.Baseline}, Candidate: LateArm{Version: r.Spec.Candidate}}
+	cats := map[string]*LateCategory{}
 	for _, f := range all {
-		if !observe.SplitRouted(f.Route) {
+		if !observe.SplitRouted(f.Route) || f.Version != r.Spec.Baseline && f.Version != r.Spec.Candidate {
 			continue
 		}
-		var a *LateArm
-		switch f.Version {
-		case r.Spec.Baseline:
-			a = &late.Baseline
-		case r.Spec.Candidate:
-			a = &late.Candidate
-		default:
-			continue
+		name := lateCategory(f.Category, cats)
+		c := cats[name]
+		if c == nil {
+			c = &LateCategory{Category: name, Baseline: LateArm{Version: r.Spec.Baseline}, Candidate: LateArm{Version: r.Spec.Candidate}}
+			cats[name] = c
 		}
-		score := min(max(f.Score, 0), 1)
-		a.Total++
-		a.TotalMean += score
-		if !f.At.After(rep.ScoresRead) {
-			continue
-		}
-		a.Ratings++
-		a.Mean += score
-		switch score {
-		case 1:
-			a.Up++
-		case 0:
-			a.Down++
+		score, isLate := min(max(f.Score, 0), 1), f.At.After(rep.ScoresRead)
+		if f.Version == r.Spec.Baseline {
+			late.Baseline.add(score, isLate)
+			c.Baseline.add(score, isLate)
+		} else {
+			late.Candidate.add(score, isLate)
+			c.Candidate.add(score, isLate)
 		}
 	}
-	for _, a := range []*LateArm{&late.Baseline, &late.Candidate} {
-		if a.Ratings > 0 {
-			a.Mean /= float64(a.Ratings)
-		}
-		if a.Total > 0 {
-			a.TotalMean /= float64(a.Total)
+	late.Baseline.finish()
+	late.Candidate.finish()
+	if len(cats) > 1 {
+		for _, name := range slices.Sorted(maps.Keys(cats)) {
+			c := cats[name]
+			c.Baseline.finish()
+			c.Candidate.finish()
+			late.Categories = append(late.Categories, *c)
 		}
 	}
 	return late, nil
+}
+
+// lateCategory names the category of a rating whose answer's request sent
+// raw as the report's rows name it (the recorder's windows'):
+// observe.NoCategory for none, and observe.OtherCategory past the first
+// observe.DefaultMaxCategories of seen (the ratings come in the order of
+// their answers, as the recorder saw them), so that a client sending a
+// new category with each request it rates cannot make a status, which the
+// dashboard asks for every few seconds, list one per rating.
+func lateCategory(raw string, seen map[string]*LateCategory) string {
+	if raw == "" {
+		return observe.NoCategory
+	}
+	if seen[raw] != nil || raw == observe.OtherCategory {
+		return raw
+	}
+	n := len(seen)
+	if seen[observe.OtherCategory] != nil {
+		n--
+	}
+	if n >= observe.DefaultMaxCategories {
+		return observe.OtherCategory
+	}
+	return raw
+}
+
+// add counts a rating of the arm's answers with score, in all ratings, and
+// in the late ones when it arrived after the report.
+func (a *LateArm) add(score float64, late bool) {
+	a.Total++
+	a.TotalMean += score
+	if !late {
+		return
+	}
+	a.Ratings++
+	a.Mean += score
+	switch score {
+	case 1:
+		a.Up++
+	case 0:
+		a.Down++
+	}
+}
+
+// finish turns add's sums into means.
+func (a *LateArm) finish() {
+	if a.Ratings > 0 {
+		a.Mean /= float64(a.Ratings)
+	}
+	if a.Total > 0 {
+		a.TotalMean /= float64(a.Total)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -435,5 +436,37 @@ func TestRollout_ABTestReports(t *testing.T) {
 	}
 	if got := gw.Control.Registry().Models["chat"].Policy.String(); got != "specific v1.0.0" {
 		t.Errorf("routing after the A/B test: %s", got)
+	}
+	// The status API's report gives each row its simultaneous interval
+	// beside its own: at 1 − 0.05/m for the m all-traffic rows of a report
+	// without categories (half of alpha among them beside categories).
+	st, err := cl.Rollout(context.Background(), "chat")
+	if err != nil || st.ABReport == nil {
+		t.Fatalf("status: %v, report %v", err, st.ABReport)
+	}
+	raw, _ := json.Marshal(st.ABReport)
+	var wire struct {
+		Metrics []map[string]any `json:"metrics"`
+	}
+	if err := json.Unmarshal(raw, &wire); err != nil || len(wire.Metrics) == 0 {
+		t.Fatalf("the report's JSON: %v %s", err, raw)
+	}
+	share := 1.0
+	if len(st.ABReport.Categories) > 0 {
+		share = 0.5
+	}
+	wantLevel := 1 - 0.05*share/float64(len(wire.Metrics))
+	for _, m := range wire.Metrics {
+		lo, lok := m["adjusted_lower"].(float64)
+		hi, hok := m["adjusted_upper"].(float64)
+		level, _ := m["adjusted_level"].(float64)
+		own, _ := m["lower"].(float64)
+		ownHi, _ := m["upper"].(float64)
+		if !lok || !hok || math.Abs(level-wantLevel) > 1e-12 || lo > own || hi < ownHi {
+			t.Errorf("%v: simultaneous [%v, %v] at %v (want %v, around its own [%v, %v])", m["metric"], m["adjusted_lower"], m["adjusted_upper"], level, wantLevel, own, ownHi)
+		}
+		if m["metric"] == "refusal_rate" && !(lo > 0) {
+			t.Errorf("refusal rate 2%% vs 40%%: simultaneous interval [%v, %v] does not exclude zero", lo, hi)
+		}
 	}
 }

@@ -237,3 +237,71 @@ func BenchmarkStore_ClaimFeedback(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkStore_RequestsRareCategory reads the request log of 204,800
+// rows (400 full segments) filtered by a category or a route that one
+// segment of ten holds (a row of every 64 there), and by a category no row
+// holds (a typo): the dashboard's and sluice requests' --category and
+// --route. A segment whose dictionary lacks the string is passed over
+// without its rows decoded, as for a model, version or key.
+func BenchmarkStore_RequestsRareCategory(b *testing.B) {
+	const segments, perSegment, every = 400, 512, 64
+	s := MustOpen(b, filepath.Join(b.TempDir(), "sluice.db"))
+	base := time.Now().Add(-time.Hour)
+	rows := benchRows(perSegment, base)
+	for seg := range segments {
+		for i := range rows {
+			n := seg*perSegment + i
+			rows[i].At = base.Add(time.Duration(n) * time.Millisecond)
+			rows[i].RequestID = "req_0123456789ab_" + strconv.FormatUint(uint64(n+1), 36)
+			rows[i].Category, rows[i].Route = "support", "split"
+			if seg%10 == 0 && i%every == 0 {
+				rows[i].Category, rows[i].Route = "payments", "force"
+			}
+		}
+		if err := s.AppendRequests(b.Context(), rows); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		q    sluice.RequestQuery
+		want int
+	}{
+		{"category", sluice.RequestQuery{Model: "chat", Category: "payments"}, segments / 10 * perSegment / every},
+		{"route", sluice.RequestQuery{Model: "chat", Route: "force"}, segments / 10 * perSegment / every},
+		{"absent", sluice.RequestQuery{Model: "chat", Category: "paymnts"}, 0},
+	} {
+		c.q.Since, c.q.Limit = base, 65_536
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			for b.Loop() {
+				got, err := s.Requests(b.Context(), c.q)
+				if err != nil || len(got) != c.want {
+					b.Fatalf("Requests = %d rows, %v; want %d", len(got), err, c.want)
+				}
+			}
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+	// The API's look at an empty answer's category (RequestCategory): the
+	// rare one is found in the newest segment holding it; a typo's answer
+	// lists the categories, reading every segment of the model.
+	for _, c := range []struct {
+		name, category string
+		found          bool
+	}{{"category-found", "payments", true}, {"category-typo", "paymnts", false}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			for b.Loop() {
+				found, others, err := s.RequestCategory(b.Context(), "chat", c.category)
+				if err != nil || found != c.found || !c.found && len(others) != 2 {
+					b.Fatalf("RequestCategory(%s) = %v, %q, %v", c.category, found, others, err)
+				}
+			}
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}

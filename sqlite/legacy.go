@@ -76,6 +76,12 @@ func legacyWhere(q sluice.RequestQuery) (string, []any) {
 		where = append(where, "error_class NOT IN ('', 'canceled', ?, ?)")
 		args = append(args, sluice.ClassDrainCut, sluice.ClassBadRequest)
 	}
+	if q.RetryBudgetSpent != nil {
+		// The old table predates the flag: only the former mark
+		// (sluice.Observation.ReadLegacyFinish) says so.
+		where = append(where, "(finish_reason = ? AND error_class <> '') = ?")
+		args = append(args, sluice.FinishRetryBudgetLegacy, *q.RetryBudgetSpent)
+	}
 	timeRange(&where, &args, q.Since, q.Until)
 	if q.ClientKey != "" || q.Replica != "" {
 		// The old table predates client keys and replicas: none of its
@@ -117,6 +123,7 @@ func legacyRequests(ctx context.Context, tx *sql.Tx, q sluice.RequestQuery, n in
 		o.Stream, o.Refusal, o.Retried = stream != 0, refusal != 0, retried != 0
 		o.Status, o.InputTokens, o.OutputTokens, o.ResponseChars = int(status), int(in), int(outTok), int(chars)
 		o.Latency, o.TTFT = time.Duration(latency), time.Duration(ttft)
+		o.ReadLegacyFinish()
 		out = append(out, o)
 	}
 	return out, rows.Err()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -113,14 +114,15 @@ func newSegmentFilter(q sluice.RequestQuery) segmentFilter {
 	if !q.Until.IsZero() {
 		f.until, f.hasUntil = boundArg(q.Until), true
 	}
-	f.want = segmentWant{model: q.Model, version: q.Version, key: q.ClientKey, since: f.since, until: f.until, hasUntil: f.hasUntil}
+	f.want = segmentWant{model: q.Model, version: q.Version, key: q.ClientKey, route: q.Route, category: q.Category,
+		since: f.since, until: f.until, hasUntil: f.hasUntil}
 	return f
 }
 
 // query returns the SELECT of the segments that may hold rows f keeps,
-// newest last_at first, and its arguments. When f names a model, version
-// or key, a segment's data comes back NULL when its dict column (migration
-// 0023) lacks one of them: the driver then never copies the data out
+// newest last_at first, and its arguments. When f names a model, version,
+// key, route or category, a segment's data comes back NULL when its dict
+// column (migration 0023) lacks one of them: the driver then never copies the data out
 // (SQLite steps through its overflow pages to the dict stored after it,
 // reading no more of them). A segment without a dict (NULL) comes with its
 // data. The needles are []byte, bound as blobs: a text side would make
@@ -129,7 +131,7 @@ func (f *segmentFilter) query() (string, []any) {
 	cols := "SELECT seq, first_at, last_at, data FROM request_segments"
 	var args []any
 	var has []string
-	for _, s := range [...]string{f.want.model, f.want.version, f.want.key} {
+	for _, s := range [...]string{f.want.model, f.want.version, f.want.key, f.want.route, f.want.category} {
 		if s != "" {
 			has = append(has, "instr(dict, ?) > 0")
 			args = append(args, dictNeedle(s))
@@ -199,11 +201,20 @@ func (f *segmentFilter) match(d *decodedSegment, keep func(row *segRow, idx int)
 			f.q.Failed && !failedClass(d.words[r.dict[dictClass]]) ||
 			f.q.Category != "" && d.words[r.dict[dictCategory]] != f.q.Category ||
 			f.q.Route != "" && d.words[r.dict[dictRoute]] != f.q.Route ||
+			f.q.RetryBudgetSpent != nil && budgetSpent(r, d.words) != *f.q.RetryBudgetSpent ||
 			f.q.RequestID != "" && string(r.id) != f.q.RequestID {
 			continue
 		}
 		keep(r, i)
 	}
+}
+
+// budgetSpent reports whether row r, whose dictionary is words, reads back
+// with Observation.RetryBudgetSpent: its flag, or the former mark
+// (Observation.ReadLegacyFinish).
+func budgetSpent(r *segRow, words []string) bool {
+	return r.flags&segRetryBudgetSpent != 0 ||
+		words[r.dict[dictFinish]] == sluice.FinishRetryBudgetLegacy && words[r.dict[dictClass]] != ""
 }
 
 // failedClass reports whether a row of error class c failed
@@ -232,10 +243,11 @@ func (s *Store) scanSegments(ctx context.Context, tx *sql.Tx, op string, f *segm
 		if err := rows.Scan(&d.seq, &firstAt, &lastAt, &data); err != nil {
 			return err
 		}
-		// A segment whose dictionary lacks the model, version or key
-		// asked for comes back with no rows, none of them decoded (its
-		// data not even fetched when its dict column says so); fn still
-		// sees it, so a limit's stop comes where it came before.
+		// A segment whose dictionary lacks the model, version, key,
+		// route or category asked for comes back with no rows, none of
+		// them decoded (its data not even fetched when its dict column
+		// says so); fn still sees it, so a limit's stop comes where it
+		// came before.
 		read := false
 		if !data.null {
 			var err error
@@ -512,4 +524,72 @@ func (s *Store) straddling(ctx context.Context, tx *sql.Tx, cut int64) (map[int6
 		kept[d.seq] = encodeSegment(obs, ats)
 	}
 	return kept, dropped, rows.Err()
+}
+
+// RequestCategory reports whether a row of model (any model with "") has
+// category anywhere in the request log, and when none has, the first
+// categories its rows hold (sluice.Store.RequestCategory). The search
+// reads only the segments whose dictionary holds the category (and the
+// model), as a read filtered by it does; the list,
+// made for an error's words, reads every segment of the model.
+func (s *Store) RequestCategory(ctx context.Context, model, category string) (found bool, others []string, err error) {
+	const op, listed = "read request categories", sluice.RequestCategoriesListed + 1
+	err = s.read(ctx, op, func(tx *sql.Tx) error {
+		found, others = false, nil
+		legacy, err := s.legacyIn(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if legacy {
+			where, args := legacyWhere(sluice.RequestQuery{Model: model, Category: category})
+			if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM requests"+where+")", args...).Scan(&found); err != nil || found {
+				return err
+			}
+		}
+		f := newSegmentFilter(sluice.RequestQuery{Model: model, Category: category})
+		if err := s.scanSegments(ctx, tx, op, &f, func(d *decodedSegment, _ int64) bool {
+			f.match(d, func(*segRow, int) { found = true })
+			return !found
+		}); err != nil || found {
+			return err
+		}
+		seen := map[string]bool{}
+		if legacy {
+			where, args := legacyWhere(sluice.RequestQuery{Model: model})
+			rows, err := tx.QueryContext(ctx, "SELECT DISTINCT category FROM requests"+where+" ORDER BY category LIMIT ?", append(args, listed+1)...) // "" too
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var c string
+				if err := rows.Scan(&c); err != nil {
+					return err
+				}
+				seen[c] = true
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		f = newSegmentFilter(sluice.RequestQuery{Model: model})
+		if err := s.scanSegments(ctx, tx, op, &f, func(d *decodedSegment, _ int64) bool {
+			f.match(d, func(r *segRow, _ int) { seen[d.words[r.dict[dictCategory]]] = true })
+			if len(seen) > 8*listed {
+				// Only the first listed in byte order are kept: one
+				// past them now never will be.
+				for _, c := range slices.Sorted(maps.Keys(seen))[listed+1:] {
+					delete(seen, c)
+				}
+			}
+			return true
+		}); err != nil {
+			return err
+		}
+		delete(seen, "")
+		others = slices.Sorted(maps.Keys(seen))
+		others = others[:min(len(others), listed)]
+		return nil
+	})
+	return found, others, err
 }

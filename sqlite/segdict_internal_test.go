@@ -447,3 +447,63 @@ func TestRequests_SegmentDictAnyBytes(t *testing.T) {
 		}
 	}
 }
+
+// A read filtered by a category or a route passes over the segments whose
+// dictionary lacks it, without decoding their rows, as one by a version
+// does: sluice requests --category and --route on a large log, and the
+// search of a category the answer is empty for (RequestCategory), read the
+// segments holding it alone. A category that is another column's word in
+// a segment (a route named like it) still has that segment's rows checked.
+func TestRequests_PassedOverByCategoryAndRoute(t *testing.T) {
+	s := openT(t, filepath.Join(t.TempDir(), "sluice.db"), Options{})
+	const segments, perSegment = 30, 512
+	base := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	rows := make([]sluice.Observation, perSegment)
+	for seg := range segments {
+		for i := range rows {
+			n := seg*perSegment + i
+			rows[i] = sluice.Observation{
+				RequestID: "req_0123456789ab_" + strconv.FormatUint(uint64(n+1), 36), At: base.Add(time.Duration(n) * time.Millisecond),
+				Model: "chat", Version: "v1", Route: "split", Category: "support", Endpoint: "/v1/chat/completions", Status: 200,
+			}
+			switch {
+			case seg == 7 && i%64 == 0:
+				rows[i].Category = "payments"
+			case seg == 11 && i%64 == 0:
+				rows[i].Route = "force"
+			case seg == 13 && i == 5:
+				rows[i].ClientKey = "payments" // the word, in another column
+			}
+		}
+		if err := s.AppendRequests(t.Context(), rows); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		q            sluice.RequestQuery
+		rows, passed int
+	}{
+		{sluice.RequestQuery{Model: "chat", Category: "payments"}, perSegment / 64, segments - 2},
+		{sluice.RequestQuery{Model: "chat", Route: "force"}, perSegment / 64, segments - 1},
+		{sluice.RequestQuery{Model: "chat", Category: "paymnts"}, 0, segments},
+		{sluice.RequestQuery{Model: "chat", Route: "split", Category: "payments"}, perSegment / 64, segments - 2},
+	} {
+		passed := s.segmentsPassed.Load()
+		got, err := s.Requests(t.Context(), c.q)
+		if err != nil || len(got) != c.rows {
+			t.Fatalf("Requests(%+v) = %d rows, %v; want %d", c.q, len(got), err, c.rows)
+		}
+		if n := s.segmentsPassed.Load() - passed; n != int64(c.passed) {
+			t.Errorf("Requests(%+v) passed over %d segments, want %d", c.q, n, c.passed)
+		}
+	}
+	passed := s.segmentsPassed.Load()
+	if found, others, err := s.RequestCategory(t.Context(), "chat", "payments"); err != nil || !found || others != nil {
+		t.Fatalf("RequestCategory(payments) = %v, %v, %v; want found", found, others, err)
+	}
+	// Newest first: 29 to 14 passed over, 13 read (its key), 12 to 8
+	// passed over, 7 found.
+	if n := s.segmentsPassed.Load() - passed; n != 21 {
+		t.Errorf("RequestCategory(payments) passed over %d segments, want 21 (it stops at the newest holding the category, reading only those whose dictionary has the word)", n)
+	}
+}

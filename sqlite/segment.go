@@ -73,12 +73,14 @@ const (
 	dictReplica = 8
 )
 
-// dictRoute, dictCategory and dictClass are the dictionary columns of the
-// route, the category and the error class (dictValues' order).
+// dictRoute, dictCategory, dictClass and dictFinish are the dictionary
+// columns of the route, the category, the error class and the finish
+// reason (dictValues' order).
 const (
 	dictRoute    = 2
 	dictCategory = 3
 	dictClass    = 5
+	dictFinish   = 6
 )
 
 func dictValues(o *sluice.Observation) [dictColumns]*string {
@@ -335,9 +337,9 @@ var errSegment = errors.New("corrupt request log segment")
 // keeps, from since (inclusive) to until (exclusive; no bound without
 // hasUntil, so a row at MaxInt64 ns is kept too).
 type segmentWant struct {
-	model, version, key string
-	since, until        int64
-	hasUntil            bool
+	model, version, key, route, category string
+	since, until                         int64
+	hasUntil                             bool
 }
 
 // allRows keeps every row of a segment.
@@ -393,7 +395,7 @@ func decodeSegmentFor(data []byte, firstAt int64, d *decodedSegment, w *segmentW
 	for _, n := range [...]struct {
 		c int
 		s string
-	}{{0, w.model}, {1, w.version}, {dictKey, w.key}} {
+	}{{0, w.model}, {1, w.version}, {dictKey, w.key}, {dictRoute, w.route}, {dictCategory, w.category}} {
 		if n.s == "" {
 			continue
 		}

@@ -18,13 +18,25 @@ func TestRequestUsage_LegacyRows(t *testing.T) {
 	old, ats := segmentRowsForTest(1100)
 	for i := range old {
 		old[i].ErrorClass = []string{"", "timeout", "", "canceled", "upstream_5xx"}[i%5]
+		if i == 7 {
+			old[i].Category = "legacy-only" // in the old table alone
+		}
+		if i%3 == 1 {
+			// The retry budget's former mark (the old table has no
+			// flag), on failed rows and answers alike.
+			old[i].FinishReason = sluice.FinishRetryBudgetLegacy
+		}
 	}
 	path := legacyStore(t, old, ats) // drops their keys and cached tokens
+	for i := range old {
+		old[i].ReadLegacyFinish() // as they read back
+	}
 	s := openT(t, path, Options{})
 	fresh, _ := segmentRowsForTest(700)
 	for i := range fresh {
 		fresh[i].RequestID = "req_fedcba987654_" + strconv.Itoa(i+1)
 		fresh[i].ErrorClass = []string{"", "canceled", "stream_broken"}[i%3]
+		fresh[i].RetryBudgetSpent = fresh[i].ErrorClass != "" && i%4 == 1
 		if i%3 == 0 {
 			fresh[i].At = old[i].At
 		}
@@ -33,6 +45,7 @@ func TestRequestUsage_LegacyRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := append(slices.Clone(old), fresh...)
+	yes, no := true, false
 	check := func(what string, rows []sluice.Observation) {
 		t.Helper()
 		for _, q := range []sluice.RequestQuery{
@@ -46,6 +59,9 @@ func TestRequestUsage_LegacyRows(t *testing.T) {
 			{Failed: true, Category: "code", Model: "chat"},
 			{Route: "split", Since: old[500].At},
 			{Route: "pin"},
+			{RetryBudgetSpent: &yes},
+			{RetryBudgetSpent: &yes, Model: "chat", Since: old[500].At},
+			{RetryBudgetSpent: &no, Failed: true},
 		} {
 			got, err := s.RequestUsage(t.Context(), q)
 			if err != nil {
@@ -73,6 +89,13 @@ func TestRequestUsage_LegacyRows(t *testing.T) {
 		}
 	}
 	check("old and new rows", all)
+	// A category typo's answer reads the old table too.
+	if found, _, err := s.RequestCategory(t.Context(), "embed", "legacy-only"); err != nil || !found {
+		t.Errorf("RequestCategory(legacy-only) = %v, %v; want found in the old table", found, err)
+	}
+	if found, others, err := s.RequestCategory(t.Context(), "", "nope"); err != nil || found || !slices.Equal(others, []string{"code", "legacy-only"}) {
+		t.Errorf("RequestCategory(nope) = %v, %q, %v; want not found, [code legacy-only]", found, others, err)
+	}
 
 	sorted := slices.SortedFunc(slices.Values(all), func(a, b sluice.Observation) int { return a.At.Compare(b.At) })
 	cut := sorted[len(sorted)/2].At

@@ -23,6 +23,7 @@ var requestTests = []test{
 	{"FilterOutcome", testRequestsByOutcome},
 	{"OddText", testRequestsOddText},
 	{"RetryBudgetSpent", testRequestsRetryBudgetSpent},
+	{"Category", testRequestCategory},
 	{"FilterTime", testRequestsTime},
 	{"Count", testRequestsCount},
 	{"Usage", testRequestsUsage},
@@ -115,6 +116,39 @@ func testRequestsRetryBudgetSpent(t *testing.T, s sluice.Store) {
 		if w := want[o.RequestID]; o.RetryBudgetSpent != w[0] || o.FinishReason != w[1] {
 			t.Errorf("row %s (error %q) read back retry_budget_spent %v, finish_reason %q; want %v, %q",
 				o.RequestID, o.ErrorClass, o.RetryBudgetSpent, o.FinishReason, w[0], w[1])
+		}
+	}
+	// The filter keeps the rows as they read back: the former mark's too.
+	for _, spent := range []bool{true, false} {
+		q := sluice.RequestQuery{RetryBudgetSpent: &spent}
+		var ids []string
+		for _, o := range mustRequests(t, s, q) {
+			ids = append(ids, o.RequestID)
+		}
+		var want []string
+		wantCounts := map[string]int64{}
+		for i := len(rows) - 1; i >= 0; i-- {
+			if (i <= 1) == spent {
+				want = append(want, rows[i].RequestID)
+				wantCounts[rows[i].Version]++
+			}
+		}
+		if !slices.Equal(ids, want) {
+			t.Errorf("Requests(retry_budget_spent=%v) = %v, want %v", spent, ids, want)
+		}
+		if got := mustCount(t, s, q); fmt.Sprint(sortedCounts(got)) != fmt.Sprint(sortedCounts(wantCounts)) {
+			t.Errorf("CountRequests(retry_budget_spent=%v) = %v, want %v", spent, sortedCounts(got), sortedCounts(wantCounts))
+		}
+		usage, err := s.RequestUsage(t.Context(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for _, u := range usage {
+			n += u.Requests
+		}
+		if n != 2 {
+			t.Errorf("RequestUsage(retry_budget_spent=%v) counts %d requests, want 2: %+v", spent, n, usage)
 		}
 	}
 }
@@ -381,6 +415,7 @@ func testRequestsByOutcome(t *testing.T, s sluice.Store) {
 		}
 	}
 	mustAppend(t, s, rows)
+	yes, no := true, false
 	for _, q := range []sluice.RequestQuery{
 		{Failed: true},
 		{Failed: true, Model: "chat", Version: "v1.1.0"},
@@ -393,6 +428,11 @@ func testRequestsByOutcome(t *testing.T, s sluice.Store) {
 		{Route: "retry", Failed: true},
 		{Route: "nope"},
 		{Category: "nope", Failed: true},
+		{RetryBudgetSpent: &yes},
+		{RetryBudgetSpent: &yes, Model: "chat", Version: "v1.1.0", Limit: 7},
+		{RetryBudgetSpent: &yes, Route: "split", Since: rows[100].At, Until: rows[600].At},
+		{RetryBudgetSpent: &no, Failed: true},
+		{RetryBudgetSpent: &no, ClientKey: "team-b", Category: "code"},
 	} {
 		want := newestFirst(rows, func(o *sluice.Observation) bool { return matches(o, q) })
 		counts := map[string]int64{}
@@ -628,5 +668,55 @@ func testRequestsAgainstModel(t *testing.T, s sluice.Store) {
 		if got := mustCount(t, s, q); fmt.Sprint(sortedCounts(got)) != fmt.Sprint(sortedCounts(counts)) {
 			t.Fatalf("query %d: CountRequests(%+v) = %v, want %v", k, q, sortedCounts(got), sortedCounts(counts))
 		}
+	}
+}
+
+// testRequestCategory: whether any row of a model (of any model with "")
+// has a category in the whole log, whatever its time, and when none has,
+// the categories its rows hold: the API's answer to a category typo.
+func testRequestCategory(t *testing.T, s sluice.Store) {
+	if found, others, err := s.RequestCategory(t.Context(), "chat", "code"); err != nil || found || len(others) != 0 {
+		t.Fatalf("RequestCategory on a new store = %v, %v, %v; want not found, none", found, others, err)
+	}
+	rows := requestRows(1500, 0)
+	rows[1400].Category = "payments" // one row of embed's, late
+	rows[1400].Model = "embed"
+	rows[3].Category = "Billing" // one of chat's, early
+	rows[3].Model = "chat"
+	mustAppend(t, s, rows)
+	for _, c := range []struct {
+		model, category string
+		found           bool
+		others          []string
+	}{
+		{"chat", "code", true, nil},
+		{"chat", "Billing", true, nil},
+		{"chat", "billing", false, []string{"Billing", "code", "support"}},
+		{"chat", "payments", false, []string{"Billing", "code", "support"}},
+		{"embed", "payments", true, nil},
+		{"", "payments", true, nil},
+		{"", "paymnts", false, []string{"Billing", "code", "payments", "support"}},
+		{"nosuch", "code", false, nil},
+	} {
+		found, others, err := s.RequestCategory(t.Context(), c.model, c.category)
+		if err != nil || found != c.found || !slices.Equal(others, c.others) {
+			t.Errorf("RequestCategory(%q, %q) = %v, %q, %v; want %v, %q", c.model, c.category, found, others, err, c.found, c.others)
+		}
+	}
+	// A category is the clients' free text: a client sending one per user
+	// gives a model millions, and an answer to a typo must not hold them
+	// all. The list stops at the first sluice.RequestCategoriesListed+1 in
+	// byte order, whichever rows (and segments) hold them.
+	many := requestRows(600, 2000*time.Second)
+	var want []string
+	for i := range many {
+		many[i].Model, many[i].Category = "many", fmt.Sprintf("user-%03d", (i*7)%300)
+		if c := fmt.Sprintf("user-%03d", i); i < sluice.RequestCategoriesListed+1 {
+			want = append(want, c)
+		}
+	}
+	mustAppend(t, s, many)
+	if found, others, err := s.RequestCategory(t.Context(), "many", "usr-001"); err != nil || found || !slices.Equal(others, want) {
+		t.Errorf("RequestCategory(many, usr-001) = %v, %q, %v; want not found, %q", found, others, err, want)
 	}
 }

@@ -59,6 +59,7 @@ func matches(o *sluice.Observation, q sluice.RequestQuery) bool {
 		(q.Replica == "" || sluice.ReplicaMatches(o.Replica, q.Replica)) && (!q.NoReplica || o.Replica == "") &&
 		(q.RequestID == "" || o.RequestID == q.RequestID) &&
 		(!q.Failed || o.Failed()) && (q.Category == "" || o.Category == q.Category) && (q.Route == "" || o.Route == q.Route) &&
+		(q.RetryBudgetSpent == nil || o.RetryBudgetSpent == *q.RetryBudgetSpent) &&
 		(q.Since.IsZero() || !o.At.Before(q.Since)) && (q.Until.IsZero() || o.At.Before(q.Until))
 }
 

@@ -26,31 +26,12 @@ import (
 func TestDashboard_ABLateRatings(t *testing.T) {
 	ctx, jsErrors := newBrowser(t)
 	g := MustGateway(t, MustBackend(t, fakellm.Config{}), MustBackend(t, fakellm.Config{Seed: 5}))
-	live := time.Now().UTC().Add(-20 * time.Hour).Truncate(time.Second)
-	reached, read := live.Add(30*time.Minute), live.Add(35*time.Minute)
 	rep := analysis.Report{Alpha: 0.05, BaselineN: 300, CandidateN: 300, Winner: "no difference", Summary: "no significant difference at alpha 0.05 after 300 and 300 requests",
-		SampleFrom: live, SampleUntil: reached, ScoresRead: read, Metrics: []analysis.ABMetric{
-			{Metric: "quality", Source: "feedback", Baseline: 1, Candidate: 1, BaselineN: 3, CandidateN: 3, Margin: 0.05, Equivalence: "undecided", Winner: "no difference", PValue: 1, AdjustedP: 1},
+		Metrics: []analysis.ABMetric{
+			{Metric: "quality", Source: "feedback", Baseline: 1, Candidate: 1, BaselineN: 3, CandidateN: 3, Lower: -0.25, Upper: 0.25, Margin: 0.05, Equivalence: "undecided", Winner: "no difference", PValue: 1, AdjustedP: 1},
 		}}
-	rj, _ := json.Marshal(rep)
-	ro := sluice.Rollout{
-		ID: "chat-1", Phase: sluice.PhaseCompleted, StartedAt: live, StageStartedAt: live, LiveAt: live, EndedAt: read,
-		Spec:   sluice.RolloutSpec{Model: "chat", Candidate: "v1.1.0", Baseline: "v1.0.0", Strategy: sluice.StrategyABTest, CanaryPercent: 50, ABSamples: 300},
-		Events: []sluice.RolloutEvent{{At: read, Kind: "ab_report", Message: rep.Summary, Data: rj}},
-	}
-	ctxb := context.Background()
-	if _, err := g.Control.Do(ctxb, "test", "setup", func(e *sluice.Edit) error { return e.PutRollout(ro) }); err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	claim := func(version string, at time.Time, score float64) {
-		t.Helper()
-		n++
-		if ok, err := g.Store.ClaimFeedback(ctxb, sluice.Feedback{RequestID: fmt.Sprintf("req_late_%d", n), Model: "chat", Version: version, Route: "split",
-			AnsweredAt: live.Add(time.Minute), Score: score, At: at}); !ok || err != nil {
-			t.Fatalf("claim: %v %v", ok, err)
-		}
-	}
+	ro, read, claimIn := mustLateAB(t, g, rep)
+	claim := func(version string, at time.Time, score float64) { t.Helper(); claimIn(version, "", at, score) }
 	for range 3 { // the report's
 		claim("v1.0.0", read.Add(-time.Minute), 1)
 		claim("v1.1.0", read.Add(-time.Minute), 1)
@@ -76,6 +57,10 @@ func TestDashboard_ABLateRatings(t *testing.T) {
 		Text   string     `json:"text"`
 		Report []string   `json:"report"`
 		Below  bool       `json:"below"`
+		// Interval is the report's interval column's header, and
+		// Intervals the line that says what its intervals are.
+		Interval  string `json:"interval"`
+		Intervals string `json:"intervals"`
 	}
 	p, err := chromedp.Run(ctx, chromedp.Evaluate[page](`(() => {
 	  const t = (id) => { const e = document.getElementById(id); return e ? e.textContent : ""; };
@@ -86,10 +71,18 @@ func TestDashboard_ABLateRatings(t *testing.T) {
 	    note: t('ab-late-untested'), text: late ? late.textContent : "",
 	    report: Array.from(document.querySelectorAll('#ab-table tbody tr')[0].cells).map(td => td.textContent),
 	    below: !!late && !!report && !report.contains(late) && !!(report.compareDocumentPosition(late) & Node.DOCUMENT_POSITION_FOLLOWING),
+	    interval: document.querySelectorAll('#ab-table thead th')[5].textContent, intervals: t('ab-intervals'),
 	  };
 	})()`))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The report was stored before its rows had simultaneous intervals:
+	// the table shows each row's own, under a header and a line that say
+	// so, never the absent simultaneous one as [0, 0].
+	if p.Interval != "95% interval" || !strings.HasPrefix(p.Intervals, "The intervals are each row's own 95% (a report stored before intervals were adjusted)") ||
+		len(p.Report) < 6 || p.Report[5] != "[-0.250, +0.250]" {
+		t.Errorf("an older report's intervals: header %q, line %q, cell %q; want each row's own, [-0.250, +0.250], named so", p.Interval, p.Intervals, p.Report)
 	}
 	if p.Label != "not in the report" || !strings.Contains(p.Head, "after the report was drawn") || !p.Below {
 		t.Errorf("late ratings labelled %q (%q), below the report and apart from it %v: want them plainly not in it", p.Label, p.Head, p.Below)
@@ -140,4 +133,35 @@ func TestDashboard_ABLateRatings(t *testing.T) {
 	if errs := jsErrors(); len(errs) > 0 {
 		t.Errorf("the page threw: %v", errs)
 	}
+}
+
+// mustLateAB stores a completed A/B test of chat (v1.0.0 against v1.1.0)
+// whose report rep was drawn 20 hours ago (its span set here), and returns
+// the rollout, when the report read its ratings, and claim, which stores a
+// rating of one of the sample's split answers by version, in category, at.
+func mustLateAB(t *testing.T, g *gateway, rep analysis.Report) (ro sluice.Rollout, read time.Time, claim func(version, category string, at time.Time, score float64)) {
+	t.Helper()
+	live := time.Now().UTC().Add(-20 * time.Hour).Truncate(time.Second)
+	read = live.Add(35 * time.Minute)
+	rep.SampleFrom, rep.SampleUntil, rep.ScoresRead = live, live.Add(30*time.Minute), read
+	rj, _ := json.Marshal(rep)
+	ro = sluice.Rollout{
+		ID: "chat-1", Phase: sluice.PhaseCompleted, StartedAt: live, StageStartedAt: live, LiveAt: live, EndedAt: read,
+		Spec:   sluice.RolloutSpec{Model: "chat", Candidate: "v1.1.0", Baseline: "v1.0.0", Strategy: sluice.StrategyABTest, CanaryPercent: 50, ABSamples: 300},
+		Events: []sluice.RolloutEvent{{At: read, Kind: "ab_report", Message: rep.Summary, Data: rj}},
+	}
+	ctx := context.Background()
+	if _, err := g.Control.Do(ctx, "test", "setup", func(e *sluice.Edit) error { return e.PutRollout(ro) }); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	claim = func(version, category string, at time.Time, score float64) {
+		t.Helper()
+		n++
+		if ok, err := g.Store.ClaimFeedback(ctx, sluice.Feedback{RequestID: fmt.Sprintf("req_late_%d", n), Model: "chat", Version: version, Category: category,
+			Route: "split", AnsweredAt: live.Add(time.Minute), Score: score, At: at}); !ok || err != nil {
+			t.Fatalf("claim: %v %v", ok, err)
+		}
+	}
+	return ro, read, claim
 }

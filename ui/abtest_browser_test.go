@@ -3,8 +3,10 @@ package ui_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/analysis"
 	"github.com/sluicehq/sluice/fakellm"
 	"github.com/sluicehq/sluice/rollout"
 )
@@ -24,6 +27,10 @@ type abPage struct {
 	Rows     []abRow `json:"rows"`
 	Conclude bool    `json:"conclude"` // the conclude buttons are on screen
 	Flash    string  `json:"flash"`
+	// Interval is the interval column's header, and Note the line under
+	// the table that says what the intervals are.
+	Interval string `json:"interval"`
+	Note     string `json:"note"`
 }
 
 type abRow struct {
@@ -40,6 +47,8 @@ const readABPage = `(() => {
   const c = document.getElementById('conclude-actions');
   out.conclude = !!c && !c.hidden && c.offsetParent !== null && !!document.querySelector('#conclude-actions button[data-pick="candidate"]:not([disabled])');
   const f = document.getElementById('flash'); out.flash = f && !f.hidden ? f.textContent : "";
+  const th = document.querySelectorAll('#ab-table thead th')[5]; out.interval = th ? th.textContent : "";
+  const n = document.getElementById('ab-intervals'); out.note = n ? n.textContent : "";
   return out;
 })()`
 
@@ -143,6 +152,19 @@ func TestDashboard_ABTestReportAndConclude(t *testing.T) {
 	}
 	if heuristic == nil {
 		t.Errorf("no quality row of the heuristic's scores: %v", st.Rows)
+	}
+	// The interval shown is the simultaneous one, at the row's share of
+	// alpha, and the page says so: a row's own 95% interval beside a
+	// Holm p-value misled a reader of eight rows.
+	if st.Interval != "95% simultaneous interval" || !strings.Contains(st.Note, "The intervals are simultaneous: all rows together at 95%") {
+		t.Errorf("interval header %q, note %q: want the simultaneous intervals, named", st.Interval, st.Note)
+	}
+	if rr := rowOf(rep, "refusal_rate"); len(refusal) > 5 {
+		lo, hi, ok := parsePP(refusal[5])
+		if !ok || math.Abs(lo-100*rr.AdjustedLower) > 0.006 || math.Abs(hi-100*rr.AdjustedUpper) > 0.006 || rr.AdjustedLevel <= 0.95 {
+			t.Errorf("refusal_rate interval %q; the report's simultaneous interval is [%v, %v] at %v (its own [%v, %v])",
+				refusal[5], rr.AdjustedLower, rr.AdjustedUpper, rr.AdjustedLevel, rr.Lower, rr.Upper)
+		}
 	}
 	// Each row says what it rests on, as sluice rollout status does: the
 	// refusal rate's answers, the heuristic's scores.
@@ -290,4 +312,30 @@ func TestDashboard_ABTestKeepBaselineEarly(t *testing.T) {
 	if errs := jsErrors(); len(errs) > 0 {
 		t.Errorf("the page threw: %v", errs)
 	}
+}
+
+// rowOf is the report's all-traffic row of metric name.
+func rowOf(rep *analysis.Report, name string) analysis.ABMetric {
+	for _, m := range rep.Metrics {
+		if m.Name() == name {
+			return m
+		}
+	}
+	return analysis.ABMetric{}
+}
+
+// parsePP reads an interval of rates as the page writes it,
+// "[+1.23 pp, +4.56 pp]", in percentage points.
+func parsePP(cell string) (lo, hi float64, ok bool) {
+	a, b, found := strings.Cut(strings.Trim(cell, "[]"), ", ")
+	if !found {
+		return 0, 0, false
+	}
+	num := func(s string) (float64, error) {
+		s = strings.ReplaceAll(strings.TrimSuffix(s, " pp"), "−", "-")
+		return strconv.ParseFloat(s, 64)
+	}
+	lo, err1 := num(a)
+	hi, err2 := num(b)
+	return lo, hi, err1 == nil && err2 == nil
 }

@@ -60,15 +60,17 @@ func unfilteredByReplica(q sluice.RequestQuery, rows []sluice.Observation, echoe
 }
 
 // unfilteredByOutcome refuses an answer to a query filtered by --failed,
-// --category or --route that the gateway did not filter, as
+// --retry-budget-spent, --category or --route that the gateway did not
+// filter, as
 // unfilteredByReplica does for --replica: one older than these filters
 // ignores them and answers every request, which would be shown as the
 // failed ones (or the category's, the route's). Each row answered is
 // checked against the filters.
 func unfilteredByOutcome(q sluice.RequestQuery, rows []sluice.Observation) error {
 	for _, o := range rows {
-		if q.Failed && !o.Failed() || q.Category != "" && o.Category != q.Category || q.Route != "" && o.Route != q.Route {
-			return errors.New("the gateway did not filter by --failed, --category or --route: it is older than this CLI, so it ignores them and answers every request; upgrade it, or read the ERROR, CATEGORY and ROUTE columns of sluice requests without them")
+		if q.Failed && !o.Failed() || q.Category != "" && o.Category != q.Category || q.Route != "" && o.Route != q.Route ||
+			q.RetryBudgetSpent != nil && o.RetryBudgetSpent != *q.RetryBudgetSpent {
+			return errors.New("the gateway did not filter by --failed, --retry-budget-spent, --category or --route: it is older than this CLI, so it ignores them and answers every request; upgrade it, or read the ERROR, CATEGORY and ROUTE columns of sluice requests without them")
 		}
 	}
 	return nil

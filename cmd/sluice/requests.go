@@ -18,6 +18,7 @@ import (
 func (c *cli) requestsCmd() *cobra.Command {
 	var q sluice.RequestQuery
 	var since, until string
+	var spent bool
 	cmd := &cobra.Command{
 		Use:   "requests [MODEL]",
 		Short: "Show the request log: which version served each request, how, and how it went",
@@ -25,6 +26,7 @@ func (c *cli) requestsCmd() *cobra.Command {
   sluice requests chat --version v1.2.0 --since 1h
   sluice requests --key team-a --since 24h      # what one client key sent
   sluice requests chat --version v1.3.0 --failed --since 15m  # a canary's failed attempts
+  sluice requests chat --retry-budget-spent --since 1h  # failures the retry budget left unretried
   sluice requests --no-key --since 1h           # what tokens, not client keys, sent
   sluice requests --replica sluice-6d4b9c7f8-x2k4p --since 1h  # what one pod served, each start of it`,
 		Args: cobra.MaximumNArgs(1),
@@ -43,6 +45,9 @@ func (c *cli) requestsCmd() *cobra.Command {
 			}
 			if err := checkReplicaFlag(cmd, q); err != nil {
 				return err
+			}
+			if cmd.Flags().Changed("retry-budget-spent") {
+				q.RetryBudgetSpent = &spent
 			}
 			cl, err := c.client()
 			if err != nil {
@@ -79,7 +84,7 @@ func (c *cli) requestsCmd() *cobra.Command {
 				c.noReplicaRequests(q)
 			}
 			if list.Truncated {
-				defer noteCut(c.stderr, len(list.Requests), "requests", "--version, --failed, --category, --route, --key, --no-key, --replica, --since or --until")
+				defer noteCut(c.stderr, len(list.Requests), "requests", "--version, --failed, --retry-budget-spent, --category, --route, --key, --no-key, --replica, --since or --until")
 			}
 			if c.output == "json" {
 				return c.printJSON(list.Requests) // the API's order, newest first
@@ -139,6 +144,7 @@ func (c *cli) requestsCmd() *cobra.Command {
 	cmd.MarkFlagsMutuallyExclusive("key", "no-key")
 	replicaFlags(cmd, &q)
 	f.BoolVar(&q.Failed, "failed", false, "only failed attempts: an error class other than canceled, drain_cut and bad_request, as the error rate counts them (a retried attempt's too)")
+	f.BoolVar(&spent, "retry-budget-spent", false, "only failed attempts the retry budget left unretried, sent to the client as its answer (--retry-budget-spent=false: all the others)")
 	f.StringVar(&q.Category, "category", "", "only requests of this category")
 	f.StringVar(&q.Route, "route", "", "only requests whose version was chosen this way: split, pin, label, force, rule, policy, previous_response or retry")
 	f.StringVar(&since, "since", "", "only requests since this time or duration ago (e.g. 1h)")

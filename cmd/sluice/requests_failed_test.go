@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,10 +55,14 @@ func TestCLI_RequestsFailedRoute(t *testing.T) {
 		{[]string{"--route", "retry"}, want("v1.1.0", "retry", "")},
 		{[]string{"--failed", "--route", "split", "--version", "v1.2.0"}, want("v1.2.0", "split", "upstream_5xx")},
 		{[]string{"--failed", "--route", "retry"}, "[]"},
-		{[]string{"--category", "payments"}, "[]"},
 	} {
 		if got := list(c.args...); fmt.Sprint(got) != c.want {
 			t.Errorf("sluice requests chat %v:\n got  %v\n want %s", c.args, got, c.want)
 		}
+	}
+	// No request has a category: one asked for is a mistake, said so
+	// (TestCLI_RequestsMistypedFilter), not an empty list.
+	if _, stderr, code := run(t, cmd("requests", "chat", "--category", "payments")...); code == 0 || !strings.Contains(stderr, "none of its requests has a category") {
+		t.Errorf("sluice requests chat --category payments: exit %d, stderr %q; want it refused, saying no request has a category", code, stderr)
 	}
 }

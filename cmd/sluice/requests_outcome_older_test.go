@@ -10,12 +10,13 @@ import (
 )
 
 // TestCLI_OutcomeFilterOlderGateway: a gateway older than --failed,
-// --category and --route ignores ?failed=, ?category= and ?route= as any
+// --retry-budget-spent, --category and --route ignores ?failed=,
+// ?retry_budget_spent=, ?category= and ?route= as any
 // query parameter it does not know, and answers every request, which the
 // CLI showed as the failed ones (an SRE chasing a canary's errors read its
 // successes as failures). The CLI refuses such an answer and says to
 // upgrade, as it does for --replica. A proxy in front of a real gateway
-// drops the three parameters as an older gateway does.
+// drops the four parameters as an older gateway does.
 func TestCLI_OutcomeFilterOlderGateway(t *testing.T) {
 	gw, file, cmd := readmeGateway(t)
 	mustRun(t, cmd("apply", "-f", file, "--reason", "plan")...)
@@ -23,7 +24,7 @@ func TestCLI_OutcomeFilterOlderGateway(t *testing.T) {
 	var rows []sluice.Observation
 	for i, o := range []sluice.Observation{
 		{Route: "split", Category: "general", Status: 200},
-		{Route: "pin", Category: "code", Status: 502, ErrorClass: "upstream_5xx"},
+		{Route: "pin", Category: "code", Status: 502, ErrorClass: "upstream_5xx", RetryBudgetSpent: true},
 	} {
 		o.RequestID, o.At, o.Model, o.Version = fmt.Sprintf("req_outcome_%d", i), now.Add(-time.Duration(3-i)*time.Second), "chat", "v1.1.0"
 		rows = append(rows, o)
@@ -31,9 +32,10 @@ func TestCLI_OutcomeFilterOlderGateway(t *testing.T) {
 	if err := gw.Store.AppendRequests(t.Context(), rows); err != nil {
 		t.Fatal(err)
 	}
-	via := olderGateway(t, gw.AdminURL(), cmd, "failed", "category", "route")
+	via := olderGateway(t, gw.AdminURL(), cmd, "failed", "category", "route", "retry_budget_spent")
 	filters := [][]string{
 		{"requests", "--failed"},
+		{"requests", "chat", "--retry-budget-spent"},
 		{"requests", "chat", "--category", "code", "-o", "json"},
 		{"requests", "--route", "pin"},
 	}

@@ -78,4 +78,33 @@ func TestCLI_RequestsRetryBudgetSpent(t *testing.T) {
 	if _, finish := raw[0]["finish_reason"]; raw[0]["retry_budget_spent"] != true || finish {
 		t.Errorf("the API's row: %v; want retry_budget_spent true and no finish_reason", raw[0])
 	}
+	// The flag as a filter: the failures the budget left unretried, or
+	// the others (an answer of the canary's now sent back to health).
+	bad.SetBehavior("", fakellm.Behavior{})
+	if _, err := sdk.Chat.Completions.New(t.Context(), openai.ChatCompletionNewParams{Model: "chat",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")}}); err != nil {
+		t.Fatal(err)
+	}
+	for gw.Log.Written() < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, c := range []struct {
+		flag       string
+		spent, all bool
+	}{{"--retry-budget-spent", true, false}, {"--retry-budget-spent=false", false, false}, {"--limit=100", false, true}} {
+		var got []sluice.Observation
+		if err := json.Unmarshal([]byte(mustRun(t, cmd("requests", "chat", c.flag, "-o", "json")...)), &got); err != nil {
+			t.Fatal(err)
+		}
+		want := 1
+		if c.all {
+			want = 2
+		}
+		if len(got) != want || !c.all && got[0].RetryBudgetSpent != c.spent {
+			t.Errorf("sluice requests chat %s: %+v; want %d rows, retry_budget_spent %v", c.flag, got, want, c.spent)
+		}
+	}
+	if _, stderr, code := run(t, cmd("requests", "chat", "--retry-budget-spent=maybe")...); code == 0 || !strings.Contains(stderr, "retry-budget-spent") {
+		t.Errorf("--retry-budget-spent=maybe: exit %d, stderr %q; want it refused", code, stderr)
+	}
 }

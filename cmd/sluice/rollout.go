@@ -708,7 +708,15 @@ func renderABReport(b *strings.Builder, rep *analysis.Report) {
 		fmt.Fprintf(b, "  Stopped early, before its planned %d requests per arm: the p-values are of one look at a smaller sample, and a look taken because the results looked good or bad is wrong more often than alpha says.\n\n", rep.PlannedN)
 	}
 	tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "  METRIC\tCATEGORY\tBASELINE\tCANDIDATE\tDIFF\t%s%% INTERVAL\tMARGIN\tEQUIV\tP\tP (HOLM)\tWINNER\tN (B/C)\n", strconv.FormatFloat(100*(1-rep.Alpha), 'g', 4, 64))
+	level := strconv.FormatFloat(100*(1-rep.Alpha), 'g', 4, 64) + "%"
+	// A report's rows carry simultaneous intervals (AdjustedLevel set)
+	// since they were computed; one stored before shows each row's own.
+	simultaneous := len(rep.Metrics) > 0 && rep.Metrics[0].AdjustedLevel > 0
+	interval := level + " INTERVAL"
+	if simultaneous {
+		interval = level + " SIMULTANEOUS"
+	}
+	fmt.Fprintf(tw, "  METRIC\tCATEGORY\tBASELINE\tCANDIDATE\tDIFF\t%s\tMARGIN\tEQUIV\tP\tP (HOLM)\tWINNER\tN (B/C)\n", interval)
 	row := func(m analysis.ABMetric) {
 		// A report stored before margins were judged has none: "-".
 		v := abUnit(m.Metric)
@@ -723,7 +731,11 @@ func renderABReport(b *strings.Builder, rep *analysis.Report) {
 		if m.BaselineN > 0 || m.CandidateN > 0 {
 			n = strconv.Itoa(m.BaselineN) + "/" + strconv.Itoa(m.CandidateN)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t[%s, %s]\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name(), dash(m.Category), v(m.Baseline, "%.4g"), v(m.Candidate, "%.4g"), v(m.Diff, "%+.4g"), v(m.Lower, "%+.4g"), v(m.Upper, "%+.4g"), margin, dash(m.Equivalence), pText(m.PValue), pText(m.AdjustedP), m.Winner, n)
+		lo, hi := m.Lower, m.Upper
+		if simultaneous {
+			lo, hi = m.AdjustedLower, m.AdjustedUpper
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t[%s, %s]\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name(), dash(m.Category), v(m.Baseline, "%.4g"), v(m.Candidate, "%.4g"), v(m.Diff, "%+.4g"), v(lo, "%+.4g"), v(hi, "%+.4g"), margin, dash(m.Equivalence), pText(m.PValue), pText(m.AdjustedP), m.Winner, n)
 	}
 	for _, m := range rep.Metrics {
 		row(m)
@@ -747,7 +759,26 @@ func renderABReport(b *strings.Builder, rep *analysis.Report) {
 		}
 		fmt.Fprintf(b, "  (%d category %s without a difference not shown: -o json shows every one)\n", hidden, rows)
 	}
+	if len(rep.Metrics) > 0 {
+		b.WriteString("  " + abIntervalNote(rep, level, simultaneous) + "\n")
+	}
 	b.WriteString("\n")
+}
+
+// abIntervalNote says what the A/B table's intervals are: simultaneous
+// (each row's at its share of alpha, all of them together at 1 − alpha),
+// or, in a report stored before those, each row's own, which with several
+// rows exclude zero by chance more often than alpha says.
+func abIntervalNote(rep *analysis.Report, level string, simultaneous bool) string {
+	if !simultaneous {
+		return "Intervals: each row's own " + level + " (a report stored before intervals were adjusted): with several rows one excludes zero by chance more often; P (HOLM) decides."
+	}
+	pct := func(l float64) string { return strconv.FormatFloat(100*l, 'g', 5, 64) + "%" }
+	s := "Intervals: simultaneous, all rows together at " + level + " (Bonferroni over the rows P (HOLM) adjusts: each all-traffic row at " + pct(rep.Metrics[0].AdjustedLevel)
+	if len(rep.Categories) > 0 && rep.Categories[0].AdjustedLevel > 0 {
+		s += ", each category row at " + pct(rep.Categories[0].AdjustedLevel)
+	}
+	return s + "); EQUIV is judged by them. -o json has each row's own " + level + " interval (lower, upper)."
 }
 
 // renderLateRatings draws, below an A/B report, users' ratings of its
@@ -771,10 +802,39 @@ func renderLateRatings(b *strings.Builder, late *rollout.LateRatings, failed str
 	fmt.Fprintf(b, "Late ratings, NOT IN THE REPORT (arrived after it was drawn, %s; the report stands as drawn):\n", late.After.UTC().Format(time.RFC3339))
 	tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  ARM\tVERSION\tLATE\tUP\tDOWN\tLATE MEAN\tALL RATINGS\tALL MEAN")
+	lateRows(tw, "", late.Baseline, late.Candidate)
+	tw.Flush()
+	// Per category, as the report above compares them: the categories
+	// with late ratings, and a word for those left out.
+	hidden := 0
+	for i, c := range late.Categories {
+		if c.Baseline.Ratings+c.Candidate.Ratings == 0 {
+			hidden++
+			continue
+		}
+		if i-hidden == 0 {
+			b.WriteString("  By category:\n")
+			tw = tabwriter.NewWriter(b, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "  CATEGORY\tARM\tVERSION\tLATE\tUP\tDOWN\tLATE MEAN\tALL RATINGS\tALL MEAN")
+		}
+		lateRows(tw, dash(c.Category)+"\t", c.Baseline, c.Candidate)
+	}
+	if hidden < len(late.Categories) {
+		tw.Flush()
+	}
+	if hidden > 0 {
+		fmt.Fprintf(b, "  (%d %s without late ratings not shown: -o json shows every one)\n", hidden, map[bool]string{true: "category", false: "categories"}[hidden == 1])
+	}
+	b.WriteString("  " + lateUntested + "\n\n")
+}
+
+// lateRows writes the baseline's and the candidate's late ratings as two
+// rows of tw, each after lead (a category's column, or "").
+func lateRows(tw io.Writer, lead string, base, cand rollout.LateArm) {
 	for _, a := range []struct {
 		arm string
 		rollout.LateArm
-	}{{"baseline", late.Baseline}, {"candidate", late.Candidate}} {
+	}{{"baseline", base}, {"candidate", cand}} {
 		mean := "-"
 		if a.Ratings > 0 {
 			mean = plain(a.Mean, 4)
@@ -783,10 +843,8 @@ func renderLateRatings(b *strings.Builder, late *rollout.LateRatings, failed str
 		if a.Total > 0 {
 			all = plain(a.TotalMean, 4)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%s\t%d\t%s\n", a.arm, a.Version, a.Ratings, a.Up, a.Down, mean, a.Total, all)
+		fmt.Fprintf(tw, "  %s%s\t%s\t%d\t%d\t%d\t%s\t%d\t%s\n", lead, a.arm, a.Version, a.Ratings, a.Up, a.Down, mean, a.Total, all)
 	}
-	tw.Flush()
-	b.WriteString("  " + lateUntested + "\n\n")
 }
 
 // lateUntested says why no verdict is drawn on the late ratings

@@ -24,11 +24,11 @@ func TestRenderRollout_ABReport(t *testing.T) {
 	rep := analysis.Report{Alpha: 0.05, BaselineN: 1000, CandidateN: 990, Winner: "baseline",
 		Summary: "the baseline wins: the candidate is worse on refusal_rate in category billing",
 		Metrics: []analysis.ABMetric{
-			{Metric: "refusal_rate", Baseline: 0.03, Candidate: 0.045, Diff: 0.015, Lower: -0.001, Upper: 0.031, PValue: 0.06, AdjustedP: 0.3, Winner: "no difference"},
+			{Metric: "refusal_rate", Baseline: 0.03, Candidate: 0.045, Diff: 0.015, Lower: -0.001, Upper: 0.031, AdjustedLower: -0.009, AdjustedUpper: 0.039, AdjustedLevel: 0.99375, PValue: 0.06, AdjustedP: 0.3, Winner: "no difference"},
 		},
 		Categories: []analysis.ABMetric{
-			{Metric: "refusal_rate", Category: "billing", Baseline: 0.03, Candidate: 0.3, Diff: 0.27, Lower: 0.18, Upper: 0.36, PValue: 1e-9, AdjustedP: 1e-8, Winner: "baseline"},
-			{Metric: "refusal_rate", Category: "general", Baseline: 0.03, Candidate: 0.031, Diff: 0.001, Lower: -0.01, Upper: 0.012, PValue: 0.9, AdjustedP: 1, Winner: "no difference"},
+			{Metric: "refusal_rate", Category: "billing", Baseline: 0.03, Candidate: 0.3, Diff: 0.27, Lower: 0.18, Upper: 0.36, AdjustedLower: 0.15, AdjustedUpper: 0.39, AdjustedLevel: 0.9984375, PValue: 1e-9, AdjustedP: 1e-8, Winner: "baseline"},
+			{Metric: "refusal_rate", Category: "general", Baseline: 0.03, Candidate: 0.031, Diff: 0.001, Lower: -0.01, Upper: 0.012, AdjustedLower: -0.02, AdjustedUpper: 0.022, AdjustedLevel: 0.9984375, PValue: 0.9, AdjustedP: 1, Winner: "no difference"},
 		}}
 	data, _ := json.Marshal(rep)
 	verdict, _ := json.Marshal(sluice.Verdict{Outcome: sluice.OutcomeFail, Reason: "refusal rate in category billing"})
@@ -48,9 +48,12 @@ func TestRenderRollout_ABReport(t *testing.T) {
 	out := renderRollout(api.RolloutStatus{Rollout: r, Verdict: &v, Policy: "specific v2", ABReport: got}, now)
 	for _, want := range []string{
 		"A/B report: BASELINE (baseline n=1000, candidate n=990) the baseline wins",
-		"95% INTERVAL",
+		// The intervals are the simultaneous ones (the row's own
+		// [+18%, +36%] is in the JSON), and the view says so.
+		"95% SIMULTANEOUS",
 		"P (HOLM)",
-		"[+18%, +36%]",
+		"[+15%, +39%]",
+		"Intervals: simultaneous, all rows together at 95% (Bonferroni over the rows P (HOLM) adjusts: each all-traffic row at 99.375%, each category row at 99.844%)",
 		"Last analysis: FAIL",
 		// general's row is left out, and the view says so, as the
 		// dashboard does: a category missing without a word read as one
@@ -60,6 +63,9 @@ func TestRenderRollout_ABReport(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("the view lacks %q:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "[+18%, +36%]") || strings.Contains(out, "95% INTERVAL") {
+		t.Errorf("the view shows a row's own interval as the report's:\n%s", out)
 	}
 	var billing, general bool
 	for _, line := range strings.Split(out, "\n") {
@@ -99,6 +105,11 @@ func TestRenderRollout_ABReportEquivalence(t *testing.T) {
 	out := renderRollout(api.RolloutStatus{Rollout: r, Policy: "specific v2", ABReport: &rep}, now)
 	if !strings.Contains(out, "MARGIN") || !strings.Contains(out, "EQUIV") {
 		t.Fatalf("no MARGIN/EQUIV columns:\n%s", out)
+	}
+	// A report stored before intervals were adjusted shows each row's own,
+	// and says so: it is not the simultaneous interval of a newer report.
+	if !strings.Contains(out, "95% INTERVAL") || !strings.Contains(out, "Intervals: each row's own 95% (a report stored before intervals were adjusted)") {
+		t.Errorf("a stored report's unadjusted intervals are not named as such:\n%s", out)
 	}
 	want := map[string][]string{
 		"error_rate":   {"±0.5%", "undecided"},

@@ -117,6 +117,7 @@
     if (!resp.ok) {
       const e = new Error((data && data.error && data.error.message) || "HTTP " + resp.status);
       e.status = resp.status;
+      e.fields = (data && data.error && data.error.fields) || []; // the query's or body's fields it names
       throw e;
     }
     return data;
@@ -388,7 +389,10 @@
   // changed (all of them with showAllCats).
   function abTable(rep, showAllCats, p) {
     const level = String(Math.round(10000 * (1 - (rep.alpha || 0.05))) / 100);
-    const cols = ["Metric", "Category", "Baseline", "Candidate", "Difference", level + "% interval", "Margin", "Equivalence", "p", "p (Holm)", "Winner", "n (baseline / candidate)"];
+    // Rows carry simultaneous intervals (adjusted_level) since they were
+    // computed; a report stored before shows each row's own.
+    const sim = abSimultaneous(rep);
+    const cols = ["Metric", "Category", "Baseline", "Candidate", "Difference", level + (sim ? "% simultaneous interval" : "% interval"), "Margin", "Equivalence", "p", "p (Holm)", "Winner", "n (baseline / candidate)"];
     const t = h("table", { class: "grid num", id: (p || "") + "ab-table" },
       h("thead", {}, h("tr", {}, cols.map((x, i) => h("th", { class: (i >= 2 && i <= 9 && i !== 7) || i === 11 ? "n" : "" }, x)))));
     const tb = h("tbody", {});
@@ -403,7 +407,9 @@
         h("td", { class: "n" }, fmtValue(m.metric, m.baseline, msd)),
         h("td", { class: "n" }, fmtValue(m.metric, m.candidate, msd)),
         h("td", { class: "n" + (m.winner === "baseline" ? " delta-bad" : m.winner === "candidate" ? " delta-good" : "") }, fmtDelta(m.metric, m.diff, msd)),
-        h("td", { class: "n" }, "[" + fmtDelta(m.metric, m.lower, msd) + ", " + fmtDelta(m.metric, m.upper, msd) + "]"),
+        sim ? h("td", { class: "n", title: "at " + levelPct(m.adjusted_level) + " (this row's share of alpha); this row's own " + level + "% interval: [" + fmtDelta(m.metric, m.lower, msd) + ", " + fmtDelta(m.metric, m.upper, msd) + "]" },
+          "[" + fmtDelta(m.metric, m.adjusted_lower, msd) + ", " + fmtDelta(m.metric, m.adjusted_upper, msd) + "]")
+          : h("td", { class: "n" }, "[" + fmtDelta(m.metric, m.lower, msd) + ", " + fmtDelta(m.metric, m.upper, msd) + "]"),
         h("td", { class: "n" }, judged ? "±" + fmtDelta(m.metric, m.margin, msd).replace(/^[+-]/, "") : "–"),
         h("td", {}, judged ? h("span", { class: "chip " + equivClass(m.equivalence) }, m.equivalence) : "–"),
         h("td", { class: "n" }, fmtP(m.p_value)),
@@ -418,6 +424,11 @@
     t.append(tb);
     return t;
   }
+
+  // abSimultaneous says whether a report's rows carry simultaneous
+  // intervals, and pct writes a confidence level ("99.375%").
+  const abSimultaneous = (rep) => !!((rep.metrics || [])[0] || {}).adjusted_level;
+  const levelPct = (l) => String(Number((100 * l).toPrecision(5))) + "%";
 
   // renderABReport draws the report an A/B test ended with (completed at
   // its planned sample, or stopped early by a conclusion).
@@ -440,7 +451,13 @@
       box.append(h("label", { class: "small muted" }, h("input", { type: "checkbox", onchange: (e) => { t.replaceWith(t = abTable(rep, e.target.checked, p)); } }),
         " show the " + hidden + " category rows without a difference"));
     }
-    box.append(h("p", { class: "muted small" }, "Margin is the change that matters (the rollout's analysis threshold); equivalence says whether the interval lies within ±margin, beyond it, or spans it (too little data to rule out a change that matters). The Holm-adjusted p decides each row's winner."));
+    const level = String(Math.round(10000 * (1 - (rep.alpha || 0.05))) / 100) + "%";
+    const cats = (rep.categories || [])[0];
+    const intervals = abSimultaneous(rep)
+      ? "The intervals are simultaneous: all rows together at " + level + " (Bonferroni over the rows the Holm p adjusts: each all-traffic row at " + levelPct(rep.metrics[0].adjusted_level) +
+        (cats && cats.adjusted_level ? ", each category row at " + levelPct(cats.adjusted_level) : "") + "); hover one for the row's own " + level + " interval. "
+      : "The intervals are each row's own " + level + " (a report stored before intervals were adjusted): with several rows one excludes zero by chance more often. ";
+    box.append(h("p", { class: "muted small", id: p + "ab-intervals" }, intervals + "Margin is the change that matters (the rollout's analysis threshold); equivalence says whether the interval lies within ±margin, beyond it, or spans it (too little data to rule out a change that matters). The Holm-adjusted p decides each row's winner."));
     return box;
   }
 
@@ -467,16 +484,35 @@
       return box;
     }
     const mean = (x, k) => (k ? num(x, 3) : "–");
-    const t = h("table", { class: "grid num", id: p + "ab-late-table" },
-      h("thead", {}, h("tr", {}, ["Arm", "Version", "Late ratings", "Thumbs up", "Thumbs down", "Late mean", "All ratings", "All mean"].map((x, i) => h("th", { class: i >= 2 ? "n" : "" }, x)))));
-    const tb = h("tbody", {});
-    for (const [arm, a] of [["baseline", late.baseline], ["candidate", late.candidate]]) {
-      tb.append(h("tr", { dataset: { arm: arm } }, h("td", {}, arm), h("td", {}, a.version),
-        h("td", { class: "n" }, String(a.ratings)), h("td", { class: "n" }, String(a.up)), h("td", { class: "n" }, String(a.down)),
-        h("td", { class: "n" }, mean(a.mean, a.ratings)), h("td", { class: "n" }, String(a.total)), h("td", { class: "n" }, mean(a.total_mean, a.total))));
+    const cols = ["Arm", "Version", "Late ratings", "Thumbs up", "Thumbs down", "Late mean", "All ratings", "All mean"];
+    // lateTable draws the arms' rows of each group: [lead cells, baseline,
+    // candidate]; with a category column when cat.
+    const lateTable = (id, groups, cat) => {
+      const t = h("table", { class: "grid num", id: id },
+        h("thead", {}, h("tr", {}, (cat ? ["Category"] : []).concat(cols).map((x, i) => h("th", { class: i >= (cat ? 3 : 2) ? "n" : "" }, x)))));
+      const tb = h("tbody", {});
+      for (const [c, base, cand] of groups) {
+        for (const [arm, a] of [["baseline", base], ["candidate", cand]]) {
+          tb.append(h("tr", { dataset: { arm: arm, category: c || "" } }, cat ? h("td", {}, c || "–") : null, h("td", {}, arm), h("td", {}, a.version),
+            h("td", { class: "n" }, String(a.ratings)), h("td", { class: "n" }, String(a.up)), h("td", { class: "n" }, String(a.down)),
+            h("td", { class: "n" }, mean(a.mean, a.ratings)), h("td", { class: "n" }, String(a.total)), h("td", { class: "n" }, mean(a.total_mean, a.total))));
+        }
+      }
+      t.append(tb);
+      return t;
+    };
+    box.append(lateTable(p + "ab-late-table", [[null, late.baseline, late.candidate]], false));
+    // Per category, as the report compares them: those with late ratings,
+    // and a word for the others.
+    const cats = late.categories || [];
+    const rated = cats.filter((c) => c.baseline.ratings + c.candidate.ratings > 0);
+    if (rated.length) {
+      box.append(h("p", { class: "small" }, "By category:"), lateTable(p + "ab-late-cat-table", rated.map((c) => [c.category, c.baseline, c.candidate]), true));
     }
-    t.append(tb);
-    box.append(t);
+    if (cats.length > rated.length) {
+      const k = cats.length - rated.length;
+      box.append(h("p", { class: "muted small", id: p + "ab-late-cat-hidden" }, k + (k === 1 ? " category" : " categories") + " without late ratings not shown"));
+    }
     // No verdict on them (rollout.LateRatings says why), as the CLI says.
     box.append(h("p", { class: "muted small", id: p + "ab-late-untested" },
       "Not tested: late raters chose to come back, so they are not the test's sample, and a verdict redrawn as ratings arrive is a peek; to count later ratings, run the test again with a longer --ab-feedback-wait (at most 1h)."));
@@ -1467,6 +1503,17 @@
   // sluice usage do. It is read-only for every role: keys are issued and
   // revoked with the CLI, as tokens are.
   const KEY_COLS = 14;
+  // keyRequestsLink puts under a key's name the link to its requests: the
+  // Requests tab filtered on the key, over the last 24 hours the usage
+  // counts, for the model shown (or the key's first, when it may not send
+  // to that one). The tab lists one model's log, so with no model
+  // registered there is nothing to link to.
+  function keyRequestsLink(cell, key, models) {
+    const model = models && models.length && !models.includes(state.model) ? models[0] : state.model;
+    if (!model) return;
+    const q = new URLSearchParams({ model: model, key: key, since: "24h" });
+    cell.append(h("div", { class: "small" }, h("a", { href: "#requests?" + q.toString(), class: "key-requests-link", title: "the request log's attempts sent with " + key + " to " + model + " in the last 24 hours" }, "requests of " + model + " →")));
+  }
   // realTime says whether s is a time the server set (a config key's
   // created_at is Go's zero time, year 1).
   const realTime = (s) => !!s && new Date(s).getUTCFullYear() > 1;
@@ -1530,6 +1577,7 @@
           "revoked" + (realTime(k.revoked_at) ? " " + utc(k.revoked_at) : "")));
       }
       if (k.force_version) name.append(" ", h("span", { class: "chip", title: "may send the force-version header" }, "force-version"));
+      keyRequestsLink(name, k.name, k.models);
       if (realTime(k.rotated_at)) {
         name.append(h("div", { class: "muted small key-rotated" }, "rotated " + utc(k.rotated_at) + (realTime(k.grace_until) ? "; the old secret works until " + utc(k.grace_until) : "")));
       }
@@ -1562,8 +1610,10 @@
     const held = new Set(all.map((k) => k.name));
     for (const u of (usage && usage.rows) || []) {
       if (!u.key || held.has(u.key)) continue;
+      const gone = h("td", {}, h("b", {}, u.key));
+      keyRequestsLink(gone, u.key, u.model ? [u.model] : []);
       tb.append(h("tr", { class: "muted", dataset: { key: u.key, source: "" } },
-        h("td", {}, h("b", {}, u.key)), h("td", { colspan: before }, "no longer a key of this gateway (taken out of its config, or revoked over 30 days ago)"), ...usageCells(u, usage)));
+        gone, h("td", { colspan: before }, "no longer a key of this gateway (taken out of its config, or revoked over 30 days ago)"), ...usageCells(u, usage)));
     }
     const none = used.get("");
     if (none && none.requests > 0) {
@@ -1745,8 +1795,20 @@
   function requestStatus(o) {
     let t = String(o.status) + (o.error_class ? " " + o.error_class : "");
     if (o.retried) t += " (retried)";
-    else if (o.finish_reason === "retry_budget" && o.error_class) t += " (retry budget spent)";
+    else if (o.retry_budget_spent) t += " (retry budget spent)";
     return t;
+  }
+
+  // markFilters marks the filters the gateway's error names (a route it
+  // never logs, a category no request has) on the form itself, with the
+  // error as their title, and clears the others' marks.
+  function markFilters(fields, message) {
+    for (const [k, id] of REQUEST_FILTERS.concat([["failed", "requests-failed"]])) {
+      const el = $(id), bad = fields.includes(k);
+      el.classList.toggle("invalid", bad);
+      if (bad) { el.setAttribute("aria-invalid", "true"); el.title = message; }
+      else { el.removeAttribute("aria-invalid"); el.removeAttribute("title"); }
+    }
   }
 
   // requestsQuery is the filters the form holds, with the model.
@@ -1784,6 +1846,11 @@
     const version = q.get("version") || "";
     if (version && ![...sel.options].some((o) => o.value === version)) sel.append(h("option", { value: version }, version));
     sel.value = version;
+    // A route the list lacks (a typo in a pasted address) is kept, as a
+    // version is, so that the gateway's answer says what is wrong with it
+    // rather than the list quietly showing every route.
+    const routeSel = $("requests-route"), routeQ = q.get("route") || "";
+    if (routeQ && ![...routeSel.options].some((o) => o.value === routeQ)) routeSel.append(h("option", { value: routeQ, class: "typed" }, routeQ));
     for (const [k, id] of REQUEST_FILTERS) if (k !== "version") $(id).value = q.get(k) || "";
     $("requests-failed").checked = q.get("failed") === "true";
     $("request-id").value = rt.id || "";
@@ -1803,6 +1870,7 @@
       clear(tb);
       note.textContent = "";
       older.hidden = true;
+      markFilters([], "");
     }
     if (!st) return;
     if (!st.model) {
@@ -1825,7 +1893,11 @@
     try {
       a = await admin("GET", "/requests?" + q.toString());
     } catch (e) {
-      if (gen === state.requests.gen) { note.textContent = ""; tb.append(h("tr", {}, h("td", { colspan: 10, class: "error", id: "requests-error" }, e.message))); }
+      if (gen === state.requests.gen) {
+        note.textContent = "";
+        tb.append(h("tr", {}, h("td", { colspan: 10, class: "error", id: "requests-error" }, e.message)));
+        markFilters(e.fields || [], e.message);
+      }
       return;
     } finally {
       older.disabled = false;
