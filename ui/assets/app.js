@@ -1778,7 +1778,7 @@
   const REQUESTS_PAGE = 50;
   const REQUEST_FILTERS = [["version", "requests-version"], ["category", "requests-category"], ["route", "requests-route"], ["key", "requests-key"], ["since", "requests-since"], ["until", "requests-until"]];
   // failedClass mirrors sluice.Observation.Failed: what the error rate counts.
-  const failedClass = (c) => !!c && c !== "canceled" && c !== "drain_cut";
+  const failedClass = (c) => !!c && c !== "canceled" && c !== "drain_cut" && c !== "bad_request";
   const nsText = (ns) => { const ms = (ns || 0) / 1e6; return (ms < 10 ? ms.toFixed(1) : String(Math.round(ms))) + " ms"; };
   const sentText = (s) => String(s).replace("T", " ").replace(/(\.\d{3})\d*/, "$1").replace("Z", "");
   // nanoAfter is the instant 1 ns after t (an RFC 3339 time the API sent),
