@@ -102,7 +102,9 @@ type Observation struct {
 	// kind asked for), upstream_overloaded (ClassOverloaded: the backend
 	// refused it for load), stream_broken, stream_idle (the backend sent
 	// nothing for timeouts.idle in the middle of its answer), canceled,
-	// drain_cut (ClassDrainCut: the gateway's shutdown cut it off).
+	// drain_cut (ClassDrainCut: the gateway's shutdown cut it off),
+	// bad_request (ClassBadRequest: the backend refused a body that is
+	// not JSON).
 	ErrorClass string `json:"error_class,omitempty"`
 	// Latency is the time to the last byte; TTFT the time to the first
 	// content chunk of a stream (equal to Latency otherwise).
@@ -222,6 +224,16 @@ type Observation struct {
 // version's failure (Failed is false), as a client's hang-up is not.
 const ClassDrainCut = "drain_cut"
 
+// ClassBadRequest is the error class of an attempt whose backend refused
+// with a 400 (or 422) a JSON request body that is not valid JSON: a
+// client's mistake, not the version's failure (Failed is false), which
+// the analysis counts apart from its requests, as it does drain_cut. The
+// gateway reads only the fields it routes on, so such a body reaches the
+// backend; the whole body is checked only once the backend refused it,
+// off the success path. It is CodeBadRequest's name, the code the
+// gateway's own 400s carry. Rows logged before it say upstream_4xx.
+const ClassBadRequest = "bad_request"
+
 // ClassOverloaded is the error class of an attempt whose backend refused
 // it for load before any byte of its answer: a 429 or a 408, or a 503
 // that says when to come back (Retry-After): TGI's "Model is overloaded",
@@ -254,10 +266,11 @@ func (o *Observation) ReadLegacyFinish() {
 }
 
 // Failed reports whether the observation counts as an error for the
-// version: an error class other than canceled (the client left) and
-// drain_cut (the gateway's shutdown cut it off).
+// version: an error class other than canceled (the client left),
+// drain_cut (the gateway's shutdown cut it off) and bad_request (the
+// client sent a body that is not JSON).
 func (o *Observation) Failed() bool {
-	return o.ErrorClass != "" && o.ErrorClass != "canceled" && o.ErrorClass != ClassDrainCut
+	return o.ErrorClass != "" && o.ErrorClass != "canceled" && o.ErrorClass != ClassDrainCut && o.ErrorClass != ClassBadRequest
 }
 
 // RequestQuery selects request log rows. Zero fields do not filter.
@@ -283,7 +296,7 @@ type RequestQuery struct {
 	// kept. It and Replica are not given together.
 	NoReplica bool
 	// Failed keeps the rows of failed attempts (Observation.Failed: an
-	// error class other than canceled and drain_cut), a retried attempt's
+	// error class other than canceled, drain_cut and bad_request), a retried attempt's
 	// included: the rows the error rate counts, which an SRE chasing a
 	// canary's errors asks for.
 	Failed bool

@@ -29,6 +29,27 @@ func EndpointURL(endpoint, path string) string {
 	return base + path
 }
 
+// HealthURL returns the URL a health or readiness check of endpoint asks
+// for: EndpointURL(endpoint, path), but for an Azure OpenAI deployment's
+// endpoint (IsDeployment), under which Azure answers no path but the API's,
+// its resource's model list, GET …/openai/models with the endpoint's query
+// (Azure's data-plane Models - List, answered to the resource's api-key):
+// it shows the resource up and the key good, not the deployment itself,
+// whose failures passive ejection sees. A deployment's health checks all
+// failed, so its version was left out of every split.
+func HealthURL(endpoint, path string) string {
+	endpoint, _, _ = strings.Cut(endpoint, "#")
+	base, query, _ := strings.Cut(endpoint, "?")
+	if !IsDeployment(base) {
+		return EndpointURL(endpoint, path)
+	}
+	models := base[:strings.LastIndex(base, "/openai/deployments/")] + "/openai/models"
+	if query != "" {
+		return models + "?" + query
+	}
+	return models
+}
+
 // IsDeployment reports whether an endpoint's base URL or path (without its
 // query) names an Azure OpenAI deployment, .../openai/deployments/NAME:
 // Azure serves such a deployment's API under it without the /v1 that

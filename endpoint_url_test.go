@@ -26,3 +26,23 @@ func TestEndpointURL(t *testing.T) {
 		}
 	}
 }
+
+// TestHealthURL: an Azure OpenAI deployment's health is asked of its
+// resource's model list, with the endpoint's query (Azure serves no
+// health path under a deployment); any other endpoint's is EndpointURL's.
+func TestHealthURL(t *testing.T) {
+	for _, c := range []struct{ endpoint, path, want string }{
+		{"https://a.openai.azure.com/openai/deployments/d?api-version=2024-10-21", "/health", "https://a.openai.azure.com/openai/models?api-version=2024-10-21"},
+		{"https://a.openai.azure.com/openai/deployments/d/?api-version=2024-10-21#x", "/ready", "https://a.openai.azure.com/openai/models?api-version=2024-10-21"},
+		{"https://a.openai.azure.com/openai/deployments/d", "/health", "https://a.openai.azure.com/openai/models"},
+		// A path before the resource's that names deployments too (a
+		// proxy's prefix) is kept.
+		{"https://gw.example/deployments/openai/deployments/d?api-version=2024-10-21", "/health", "https://gw.example/deployments/openai/models?api-version=2024-10-21"},
+		{"https://a.openai.azure.com/openai/v1", "/v1/models", "https://a.openai.azure.com/openai/v1/models"},
+		{"http://h:8000/v1?sig=1", "/health", "http://h:8000/health?sig=1"},
+	} {
+		if got := sluice.HealthURL(c.endpoint, c.path); got != c.want {
+			t.Errorf("HealthURL(%q, %q) = %q, want %q", c.endpoint, c.path, got, c.want)
+		}
+	}
+}

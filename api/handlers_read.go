@@ -207,7 +207,7 @@ func (s *Server) requestFilter(r *http.Request) (sluice.RequestQuery, error) {
 	if v := q.Get("failed"); v != "" {
 		var err error
 		if rq.Failed, err = strconv.ParseBool(v); err != nil {
-			return rq, invalid("failed", fmt.Sprintf("failed %q is not true or false: failed=true keeps the failed attempts (an error class other than canceled and drain_cut), as the error rate counts them", v))
+			return rq, invalid("failed", fmt.Sprintf("failed %q is not true or false: failed=true keeps the failed attempts (an error class other than canceled, drain_cut and bad_request), as the error rate counts them", v))
 		}
 	}
 	if v := q.Get("retry_budget_spent"); v != "" {

@@ -21,8 +21,8 @@ const UnknownRelease = "unknown"
 // gateway (SQLite) the one process that answered.
 type ReplicaList struct {
 	// Fleet is true on a shared store (PostgreSQL): Replicas are those
-	// whose beat is younger than the fleet's live window. False on a lone
-	// gateway, whose one row is itself.
+	// whose beat is younger than StaleHorizon, the older than LiveWindow
+	// marked Stale. False on a lone gateway, whose one row is itself.
 	Fleet bool `json:"fleet"`
 	// Note says, on a lone gateway, that it is the only replica.
 	Note string `json:"note,omitempty"`
@@ -34,9 +34,13 @@ type ReplicaList struct {
 	// LiveWindow is how young a beat must be for its replica to count,
 	// in seconds (0 on a lone gateway).
 	LiveWindow float64 `json:"live_window_seconds,omitempty"`
-	// Replicas are the live replicas, by name.
+	// StaleHorizon is how long a replica whose beats stopped stays listed,
+	// Stale, in seconds (0 on a lone gateway): one that stopped cleanly
+	// deletes its beat and leaves at once.
+	StaleHorizon float64 `json:"stale_horizon_seconds,omitempty"`
+	// Replicas are the live replicas and the stale ones, by name.
 	Replicas []Replica `json:"replicas"`
-	// Releases counts the replicas on each release, the fewest first.
+	// Releases counts the live replicas on each release, the fewest first.
 	Releases []ReleaseCount `json:"releases"`
 	// Warnings says what an operator should look at: more than one
 	// release in the fleet (a rolling upgrade under way or stalled), no
@@ -69,6 +73,13 @@ type Replica struct {
 	// BeatAge is how long ago its last beat was written, in seconds, by
 	// the store's clock (0 on a lone gateway, which answers for itself).
 	BeatAge float64 `json:"beat_age_seconds"`
+	// Stale says its last beat is older than the live window: it stalled,
+	// lost the store or was killed. The fleet's drains no longer wait for
+	// it nor its limits count it, but it may still serve, by the routing
+	// of Revision. Its other fields are what its last beat said, but
+	// Leader, read from the leader lock when it is free or its holder
+	// names a replica.
+	Stale bool `json:"stale"`
 	// Self marks the replica that answered.
 	Self bool `json:"self,omitempty"`
 }
@@ -83,6 +94,16 @@ type ReleaseCount struct {
 // answer 404. An error when the store that holds the beats cannot be read.
 type Replicas func(ctx context.Context) (ReplicaList, error)
 
+// NoReplicasMessage starts the 404 of a server that lists no replicas (one
+// that serves no traffic).
+const NoReplicasMessage = "this server knows of no replicas"
+
+// NoEndpointMessage starts the 404 of an admin path a gateway does not
+// have, in every release: the CLI tells by it a gateway older than an
+// endpoint from any other 404 (a data plane whose admin API listens
+// apart, a server that lists no replicas).
+const NoEndpointMessage = "there is no admin endpoint"
+
 // replicasTimeout bounds GET /admin/v1/replicas's read of the store.
 const replicasTimeout = 5 * time.Second
 
@@ -90,7 +111,7 @@ const replicasTimeout = 5 * time.Second
 // FleetWarnings.
 func (s *Server) listReplicas(w http.ResponseWriter, r *http.Request) error {
 	if s.replicas == nil {
-		return sluice.Errorf(sluice.CodeNotFound, "this server knows of no replicas: ask a sluice server that serves traffic (sluice serve)")
+		return sluice.Errorf(sluice.CodeNotFound, "%s: ask a sluice server that serves traffic (sluice serve)", NoReplicasMessage)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), replicasTimeout)
 	defer cancel()
@@ -103,7 +124,7 @@ func (s *Server) listReplicas(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out.Releases, out.Warnings = Releases(out.Replicas), FleetWarnings(out)
+	out.Releases, out.Warnings = Releases(live(out.Replicas)), FleetWarnings(out)
 	if out.Replicas == nil {
 		out.Replicas = []Replica{}
 	}
@@ -129,13 +150,40 @@ func Releases(rs []Replica) []ReleaseCount {
 	return out
 }
 
-// FleetWarnings returns what l's operator should look at: more than one
-// release ("2 releases: v0.9.1 on 1 replica, v0.10.0 on 2"), and on a
-// fleet no live replica saying it leads while every one says whether it
-// does (no rollout advances then), or more than one saying it leads (a
-// hand-over, until the one that stepped down beats again).
+// live returns the replicas of rs that are not stale.
+func live(rs []Replica) []Replica {
+	var out []Replica
+	for _, r := range rs {
+		if !r.Stale {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// FleetWarnings returns what l's operator should look at: each stale
+// replica (its beats stopped: it may still serve by old routing), more
+// than one release among the live ones ("2 releases: v0.9.1 on 1
+// replica, v0.10.0 on 2"), and on a fleet no live replica saying it leads
+// while every one says whether it does (no rollout advances then), or
+// more than one saying it leads (a hand-over, until the one that stepped
+// down beats again).
 func FleetWarnings(l ReplicaList) []string {
 	out := []string{}
+	for _, r := range l.Replicas {
+		if r.Stale {
+			out = append(out, fmt.Sprintf("replica %s has written no beat for %.0f s (the live window is %g s): it stalled, lost the store, or was killed without stopping; "+
+				"rollback drains no longer wait for it, yet if it still serves it routes by revision %d. Read its log, or its pod's state (kubectl describe pod); "+
+				"it is listed until its last beat is %s old", r.Name, r.BeatAge, l.LiveWindow, r.Revision, time.Duration(l.StaleHorizon*float64(time.Second))))
+		}
+	}
+	var staleLeaders []string
+	for _, r := range l.Replicas {
+		if r.Stale && r.Leader != nil && *r.Leader {
+			staleLeaders = append(staleLeaders, r.Name)
+		}
+	}
+	l.Replicas = live(l.Replicas)
 	rels := Releases(l.Replicas)
 	if len(rels) > 1 {
 		parts := make([]string, len(rels))
@@ -153,7 +201,13 @@ func FleetWarnings(l ReplicaList) []string {
 			known = known && r.Leader != nil
 			leading = leading || r.Leader != nil && *r.Leader
 		}
-		if known && !leading {
+		switch {
+		case known && !leading && len(staleLeaders) > 0:
+			// A stalled leader's session keeps the lock until
+			// PostgreSQL ends it: the replicas' tries fail until then.
+			out = append(out, fmt.Sprintf("no live replica leads: the stale replica %s holds the leader lock (or did at its last beat), so no rollout advances until PostgreSQL ends its idle session "+
+				"(within seconds on PostgreSQL 14 or later) or it is stopped (kubectl delete pod); then another replica takes the lock", strings.Join(staleLeaders, ", ")))
+		case known && !leading:
 			out = append(out, "no live replica leads: no rollout advances until one takes the leader lock (each replica tries every second; a replica's log says \"leader:\" when it does)")
 		}
 		var leaders []string

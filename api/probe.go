@@ -56,7 +56,7 @@ func HTTPProbe(path string, timeout time.Duration, prepare func(req *http.Reques
 	}
 	client := &http.Client{Timeout: timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	return func(ctx context.Context, endpoint string) (string, error) {
-		url := sluice.EndpointURL(endpoint, path)
+		url := sluice.HealthURL(endpoint, path)
 		tried := sluice.RedactEndpoint(url)
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
@@ -169,6 +169,16 @@ func (s *Server) probeAdded(ctx context.Context, known map[string]bool, doc slui
 		tried := "it"
 		if w.Tried != "" {
 			tried = "GET " + w.Tried
+		}
+		if base, _, _ := strings.Cut(w.Endpoint, "?"); w.notServed && w.Tried != "" && sluice.IsDeployment(base) {
+			// health.path is not asked of a deployment (sluice.HealthURL):
+			// naming it would send the user to a setting that does nothing.
+			w.Message = string(RedactURLs(fmt.Appendf(nil, "warning: endpoint %s of %s answered %s with %s: an Azure OpenAI deployment's health is asked of its resource's model list, which this server does not serve, "+
+				"so the health checker will find it down and keep it out of the split; the apply stands: let GET …/openai/models?api-version=… through to the resource (a proxy in front of it may not route it), "+
+				"or write the endpoint as the resource's v1 API, …/openai/v1, with health.path: /v1/models",
+				w.Endpoint, w.Version, tried, strings.TrimPrefix(w.Error, "answered "))))
+			out = append(out, *w)
+			continue
 		}
 		if w.notServed && w.Tried != "" {
 			w.Message = string(RedactURLs(fmt.Appendf(nil, "warning: endpoint %s of %s answered %s with %s: the server is up but does not serve the health check's path, so the health checker will find it down and keep it out of the split; the apply stands: set health.path in the gateway's config to a path its servers answer with a 2xx (every OpenAI-compatible server serves /v1/models; vLLM, TGI and llama.cpp serve /health)",

@@ -273,7 +273,7 @@ func (s *Server) buildMux() http.Handler {
 		})
 	}
 	mux.HandleFunc("/admin/v1/", func(w http.ResponseWriter, r *http.Request) {
-		WriteError(w, sluice.Errorf(sluice.CodeNotFound, "there is no admin endpoint %s %s: the API's paths start with /admin/v1/ followed by models, versions, apply, routes, summary, audit, requests, usage, tokens, keys, rollouts, shadow, plan, drills, alerts, replicas or whoami", r.Method, r.URL.Path))
+		WriteError(w, sluice.Errorf(sluice.CodeNotFound, NoEndpointMessage+" %s %s: the API's paths start with /admin/v1/ followed by models, versions, apply, routes, summary, audit, requests, usage, tokens, keys, rollouts, shadow, plan, drills, alerts, replicas or whoami", r.Method, r.URL.Path))
 	})
 	return mux
 }

@@ -25,6 +25,12 @@ type Backend struct {
 	// mirrored, by id, health checks, warm-ups), replacing a client's
 	// header of the same name and the endpoint URL's user:password@.
 	Headers map[string]string `yaml:"headers"`
+	// TranscriptionStreamUsage adds stream_include_usage=true to the form
+	// of a streamed transcription or translation sent to those endpoints
+	// (unless the client's form has the field): vLLM sends a stream's
+	// usage only when the form asks for it, and a backend that rejects
+	// fields it does not know is not sent it unless so configured.
+	TranscriptionStreamUsage bool `yaml:"transcription_stream_usage"`
 }
 
 // ownedHeaders are the headers the proxy sets itself or that belong to one
@@ -51,8 +57,8 @@ func (g *Gateway) validateBackends() error {
 			return fmt.Errorf("%s.match: matches the same endpoints as backends[%d]; put their headers in one entry", at, j)
 		}
 		seen[key] = i
-		if len(b.Headers) == 0 {
-			return fmt.Errorf("%s.headers: give at least one header, such as {Authorization: \"Bearer ${VLLM_API_KEY}\"}", at)
+		if len(b.Headers) == 0 && !b.TranscriptionStreamUsage {
+			return fmt.Errorf("%s.headers: give at least one header, such as {Authorization: \"Bearer ${VLLM_API_KEY}\"} (or transcription_stream_usage: true)", at)
 		}
 		names := make([]string, 0, len(b.Headers))
 		for k := range b.Headers {

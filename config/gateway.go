@@ -65,6 +65,11 @@ type Gateway struct {
 	Balance string `yaml:"balance"`
 	// MaxBodyBytes caps request bodies; default 8 MiB.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxAudioBodyBytes caps the bodies of /v1/audio/transcriptions and
+	// /v1/audio/translations (a form carrying an audio file, which OpenAI
+	// takes up to 25 MB); default 25 MiB, or max_body_bytes when that is
+	// larger (a gateway that raised max_body_bytes for audio keeps it).
+	MaxAudioBodyBytes int64 `yaml:"max_audio_body_bytes"`
 	// RetryOnStable retries failures before the first byte on the stable
 	// version; default true.
 	RetryOnStable *bool `yaml:"retry_on_stable"`
@@ -355,6 +360,11 @@ type Timeouts struct {
 // from the first).
 const DefaultStoreWait = time.Minute
 
+// DefaultMaxAudioBodyBytes is max_audio_body_bytes unset (and
+// max_body_bytes no larger): 25 MiB, which holds OpenAI's largest audio
+// upload (25 MB) and the form around it.
+const DefaultMaxAudioBodyBytes = 25 << 20
+
 // StoreWaitTime returns store_wait: DefaultStoreWait when it was left
 // out, 0 when it is off.
 func (g Gateway) StoreWaitTime() time.Duration {
@@ -475,6 +485,9 @@ func (g *Gateway) setDefaults() {
 	}
 	if g.MaxBodyBytes == 0 {
 		g.MaxBodyBytes = 8 << 20
+	}
+	if g.MaxAudioBodyBytes == 0 {
+		g.MaxAudioBodyBytes = max(DefaultMaxAudioBodyBytes, g.MaxBodyBytes)
 	}
 	if g.UI.SecureCookie == "" {
 		g.UI.SecureCookie = "auto"
@@ -707,6 +720,9 @@ func (g *Gateway) Validate() error {
 	}
 	if g.MaxBodyBytes < 1024 {
 		return fmt.Errorf("max_body_bytes: %d is too small; use at least 1024", g.MaxBodyBytes)
+	}
+	if g.MaxAudioBodyBytes < 1024 {
+		return fmt.Errorf("max_audio_body_bytes: %d is too small; use at least 1024 (the default, 26214400, takes OpenAI's 25 MB audio files)", g.MaxAudioBodyBytes)
 	}
 	for key, d := range map[string]time.Duration{"timeouts.connect": g.Timeouts.Connect, "timeouts.first_byte": g.Timeouts.FirstByte, "timeouts.request": g.Timeouts.Request, "health.interval": g.Health.Interval, "health.timeout": g.Health.Timeout,
 		"rollouts.tick": g.Rollouts.Tick, "rollouts.drain_timeout": g.Rollouts.DrainTimeout, "request_log.flush_interval": g.RequestLog.FlushInterval} {

@@ -13,17 +13,32 @@ import (
 // input) into an ApplyDoc and checks what can be checked without the
 // registry: names, endpoints, stages, weights.
 func LoadApplyFile(path string) (sluice.ApplyDoc, error) {
+	doc, _, err := LoadApplyFileRefs(path)
+	return doc, err
+}
+
+// LoadApplyFileRefs is LoadApplyFile that also returns the files the
+// model file's ${file:PATH} references name, each once, in order.
+func LoadApplyFileRefs(path string) (sluice.ApplyDoc, []string, error) {
 	b, err := readFile(path)
 	if err != nil {
-		return sluice.ApplyDoc{}, err
+		return sluice.ApplyDoc{}, nil, err
 	}
-	return ParseApplyDoc(path, b)
+	var read readLog
+	doc, err := parseApplyDoc(path, b, &read)
+	return doc, read.paths, err
 }
 
 // ParseApplyDoc parses the YAML text of a model file; name labels errors.
 func ParseApplyDoc(name string, text []byte) (sluice.ApplyDoc, error) {
+	return parseApplyDoc(name, text, nil)
+}
+
+// parseApplyDoc is ParseApplyDoc noting in files (when not nil) the
+// ${file:PATH} references read.
+func parseApplyDoc(name string, text []byte, files *readLog) (sluice.ApplyDoc, error) {
 	var doc sluice.ApplyDoc
-	if err := decodeStrict(name, text, &doc); err != nil {
+	if err := decodeStrictFiles(name, text, &doc, files); err != nil {
 		return doc, err
 	}
 	if len(doc.Models) == 0 {

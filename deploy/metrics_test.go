@@ -208,13 +208,20 @@ func LabelProblems(expr string, series seriesLabels) []string {
 	}
 	for _, m := range labelListRE.FindAllStringSubmatch(expr, -1) {
 		for _, l := range strings.Split(m[2], ",") {
-			if l = strings.TrimSpace(l); l != "" && !have[l] {
+			if l = strings.TrimSpace(l); l != "" && !have[l] && !targetLabels[l] {
 				out = append(out, fmt.Sprintf("%s (%s): no metric of the expression has the label %s", m[1], m[2], l))
 			}
 		}
 	}
 	return out
 }
+
+// targetLabels are labels the scrape, not the gateway, puts on every
+// series: namespace (the Prometheus Operator's ServiceMonitor, and the
+// usual kubernetes_sd relabelling), which the rules keep so that two
+// installations in one cluster alert apart; a grouping by it is no
+// mistake though /metrics has no such label.
+var targetLabels = map[string]bool{"namespace": true}
 
 // readmeGates returns the queries of the Prometheus gates in the README's
 // example, rendered for a rollout of chat to v2.

@@ -55,6 +55,13 @@ type Config struct {
 	// each write of its events, as sse-starlette's ping and OpenRouter
 	// send them while a model thinks. False sends none.
 	KeepAlive bool `yaml:"keep_alive" json:"keep_alive"`
+	// TranscriptionStream is the shape of a streamed transcription:
+	// "openai" (or empty: gpt-4o-transcribe's transcript.text.delta and
+	// transcript.text.done events, usage in the last) or "vllm" (vLLM's
+	// transcription.chunk objects, a word each, then data: [DONE], with a
+	// last chunk of usage and no choices only when the form asks
+	// stream_include_usage=true, as vLLM sends it).
+	TranscriptionStream string `yaml:"transcription_stream" json:"transcription_stream"`
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults
@@ -101,6 +108,9 @@ func (c *Config) Validate() error {
 	}
 	if c.EmbeddingDims < 0 || c.EmbeddingDims > maxEmbeddingDims {
 		errs = append(errs, fmt.Errorf("embedding_dims: must be between 0 and %d, got %d", maxEmbeddingDims, c.EmbeddingDims))
+	}
+	if c.TranscriptionStream != "" && c.TranscriptionStream != "openai" && c.TranscriptionStream != "vllm" {
+		errs = append(errs, fmt.Errorf("transcription_stream: %q is not a shape of stream: use openai (transcript.text events) or vllm (transcription.chunk objects)", c.TranscriptionStream))
 	}
 	errs = c.Default.validate("default", errs)
 	names := make([]string, 0, len(c.Categories))

@@ -29,6 +29,7 @@
 //	seed: 42
 //	category_header: X-Request-Category
 //	keep_alive: true   # event streams send ": keep-alive" blocks first and between events
+//	transcription_stream: vllm   # streamed transcriptions as vLLM sends them (default openai)
 //	default: &default
 //	  latency: {median_ms: 120, p99_ms: 900}   # lognormal; a bare number is fixed
 //	  ttft: {median_ms: 80, p99_ms: 400}       # streams only; omitted means use latency

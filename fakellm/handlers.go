@@ -29,8 +29,10 @@ const (
 	HeaderQuality = "X-Fake-Quality"
 )
 
-// maxBodyBytes bounds a request body.
-const maxBodyBytes = 16 << 20
+// maxBodyBytes bounds a request body: above OpenAI's largest audio upload
+// (25 MB, and its form), which a gateway in front passes by default
+// (max_audio_body_bytes).
+const maxBodyBytes = 32 << 20
 
 // Shared header values; net/http only reads them.
 var (

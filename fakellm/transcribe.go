@@ -34,6 +34,8 @@ type audioRequest struct {
 	language       string
 	responseFormat string
 	stream         bool
+	// includeUsage is vLLM's stream_include_usage field.
+	includeUsage bool
 }
 
 // audioTokensPerSecond is how many input tokens a second of audio counts
@@ -108,6 +110,14 @@ func (s *Server) transcriptions(w http.ResponseWriter, r *http.Request, translat
 		"type": "tokens", "input_tokens": audioIn + textIn, "output_tokens": nwords, "total_tokens": audioIn + textIn + nwords,
 		"input_token_details": map[string]int{"text_tokens": textIn, "audio_tokens": audioIn},
 	}
+	if req.stream && cfg.cfg.TranscriptionStream == "vllm" {
+		var u map[string]any
+		if req.includeUsage {
+			u = map[string]any{"prompt_tokens": audioIn + textIn, "completion_tokens": nwords, "total_tokens": audioIn + textIn + nwords}
+		}
+		s.transcriptStreamVLLM(w, r, run, st, start, &o, text, u)
+		return
+	}
 	if req.stream {
 		s.transcriptStream(w, r, run, st, start, &o, text, usage)
 		return
@@ -167,6 +177,46 @@ func (s *Server) transcriptStream(w http.ResponseWriter, r *http.Request, run *r
 	}
 	b, _ := json.Marshal(map[string]any{"type": "transcript.text.done", "text": text, "usage": usage})
 	_, _ = fmt.Fprintf(w, "data: %s\n\n", b)
+}
+
+// transcriptStreamVLLM sends text as vLLM streams a transcription:
+// transcription.chunk objects with a word each as choices[0].delta.content
+// (at o's times, as transcriptStream), the last with finish_reason stop,
+// then, when usage is not nil (the form asked stream_include_usage=true),
+// a chunk with no choices and usage in prompt_tokens, completion_tokens
+// and total_tokens, then data: [DONE].
+func (s *Server) transcriptStreamVLLM(w http.ResponseWriter, r *http.Request, run *runState, st *reqState, start time.Time, o *Outcome, text string, usage map[string]any) {
+	h := w.Header()
+	h["Content-Type"] = ctSSE
+	h["Cache-Control"] = noCache
+	fl, _ := w.(http.Flusher)
+	id, created, model := "trsc-"+strconv.FormatUint(uint64(start.UnixNano()), 36), start.Unix(), json.RawMessage(st.model)
+	words := strings.Fields(text)
+	for i, word := range words {
+		if (i == 0 || o.TokenInterval > 0) && !s.pause(r, st, run, time.Until(start.Add(o.TTFT+time.Duration(i)*o.TokenInterval))) {
+			return
+		}
+		if i > 0 {
+			word = " " + word
+		}
+		var finish any
+		if i == len(words)-1 {
+			finish = "stop"
+		}
+		b, _ := json.Marshal(map[string]any{"id": id, "object": "transcription.chunk", "created": created, "model": model,
+			"choices": []map[string]any{{"delta": map[string]any{"content": word}, "finish_reason": finish, "stop_reason": nil}}})
+		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
+			return
+		}
+		if fl != nil {
+			fl.Flush()
+		}
+	}
+	if usage != nil {
+		b, _ := json.Marshal(map[string]any{"id": id, "object": "transcription.chunk", "created": created, "model": model, "choices": []any{}, "usage": usage})
+		_, _ = fmt.Fprintf(w, "data: %s\n\n", b)
+	}
+	_, _ = io.WriteString(w, "data: [DONE]\n\n")
 }
 
 // maxAudioSeconds bounds the length audioSeconds gives a file: two hours,
@@ -259,6 +309,10 @@ func readAudioForm(st *reqState, boundary string, req *audioRequest) error {
 		case "stream":
 			b, err := formBool(name, val)
 			req.stream = b
+			return err
+		case "stream_include_usage":
+			b, err := formBool(name, val)
+			req.includeUsage = b
 			return err
 		}
 		return nil

@@ -18,6 +18,16 @@ const (
 	DefaultBeatExpiry   = 5 * time.Second
 )
 
+// StaleHorizon is how long a replica whose beats stopped (past Expiry,
+// so dead to the drains) stays listed as stale in `sluice replicas`, the
+// admin API and the dashboard: a replica that stalled or lost the store
+// may still serve, by routing it no longer updates, and an operator paged
+// for it (SluiceStoreWritesFailing fires after 3 minutes) should still
+// find it listed when they look. One killed (SIGKILL, the OOM killer)
+// never deletes its beat, so it leaves the list 15 minutes after its last
+// beat; one that stops cleanly deletes its beat and leaves at once.
+const StaleHorizon = 15 * time.Minute
+
 // BeatStore is where the replicas publish their requests in flight: the
 // PostgreSQL store.
 type BeatStore interface {

@@ -149,6 +149,10 @@ const maxErrClasses = 255
 // (Counts.add) tells a drain cut from a client's cancel without its name.
 const drainCutIdx = 1
 
+// badRequestIdx is the index of sluice.ClassBadRequest, interned second,
+// so that Counts.add counts it apart as it does a drain cut.
+const badRequestIdx = 2
+
 // New returns a Recorder with its own Prometheus registry, which also holds
 // the Go runtime and process collectors.
 func New(opt Options) *Recorder {
@@ -172,7 +176,7 @@ func New(opt Options) *Recorder {
 	r := &Recorder{opt: opt, reg: reg, started: opt.Now()}
 	models := map[string]*modelState{}
 	r.models.Store(&models)
-	classes := []string{"", sluice.ClassDrainCut} // drainCutIdx
+	classes := []string{"", sluice.ClassDrainCut, sluice.ClassBadRequest} // drainCutIdx, badRequestIdx
 	r.errClasses.Store(&classes)
 	reg.MustRegister(newCollector(r), newQualityCollector(r))
 	return r

@@ -124,13 +124,19 @@ func clamp32(n int) int32 {
 
 // Counts are the request counts of a window or of a series' lifetime.
 type Counts struct {
-	// Requests is every observation but those DrainCut counts.
+	// Requests is every observation but those DrainCut and BadRequest
+	// count.
 	Requests int64 `json:"requests"`
 	// DrainCut is the observations the gateway's shutdown cut off
 	// (sluice.ClassDrainCut), counted apart from Requests: neither a
 	// failure of the version nor a client that gave up, they leave the
 	// error rate and the cancel rate the analysis compares as they were.
 	DrainCut int64 `json:"drain_cut,omitempty"`
+	// BadRequest is the attempts whose backend refused a request body
+	// that is not JSON (sluice.ClassBadRequest), counted apart from
+	// Requests as DrainCut is: a client's mistake is no measure of the
+	// version, whichever version its request reached.
+	BadRequest int64 `json:"bad_request,omitempty"`
 	// Succeeded is the observations without an error class.
 	Succeeded int64 `json:"succeeded"`
 	// Errors is the observations that count as failures of the version
@@ -161,13 +167,18 @@ type Counts struct {
 // with an error class that is not a failure of the version.
 func (c Counts) Canceled() int64 { return max(c.Requests-c.Succeeded-c.Errors, 0) }
 
-// entries is how many observations were counted: Requests and DrainCut.
-func (c Counts) entries() int64 { return c.Requests + c.DrainCut }
+// entries is how many observations were counted: Requests, DrainCut and
+// BadRequest.
+func (c Counts) entries() int64 { return c.Requests + c.DrainCut + c.BadRequest }
 
 // add counts e.
 func (c *Counts) add(e *entry) {
-	if e.errIdx == drainCutIdx {
+	switch e.errIdx {
+	case drainCutIdx:
 		c.DrainCut++
+		return
+	case badRequestIdx:
+		c.BadRequest++
 		return
 	}
 	c.Requests++

@@ -3,7 +3,9 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -94,19 +96,61 @@ func (s *Store) ReplicaBeats(ctx context.Context, except string, maxAge time.Dur
 	return out, err
 }
 
+// FleetView is what `sluice replicas` shows of the store, read at one
+// moment.
+type FleetView struct {
+	// Beats are the rows written less than the asked age ago, by name.
+	Beats []ReplicaBeat
+	// Revision is the registry revision the store holds (the newest any
+	// replica can route by).
+	Revision int64
+	// LockHeld says a session holds the rollout controller's leader lock
+	// (pg_locks), and LockHolder names the replica whose session it is,
+	// read from its application_name ("sluice NAME", as Store.SetReplica
+	// names a replica's connections): "" when none holds it, or when the
+	// holder's name says no replica (a DSN that names its own
+	// application_name, a binary older than the naming). An older
+	// binary's beat does not say whether it leads; the lock does.
+	LockHeld   bool
+	LockHolder string
+}
+
 // Fleet returns the rows of every replica written less than maxAge ago
-// (by the server's clock), and the registry revision the store holds
-// (the newest any replica can route by), read at one moment: what
-// `sluice replicas` shows.
-func (s *Store) Fleet(ctx context.Context, maxAge time.Duration) (beats []ReplicaBeat, revision int64, err error) {
-	err = s.read(ctx, "read the fleet's replicas", func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, "SELECT revision FROM meta WHERE id = 1").Scan(&revision); err != nil {
+// (by the server's clock), the registry revision the store holds and who
+// holds the leader lock, read at one moment: what `sluice replicas`
+// shows.
+func (s *Store) Fleet(ctx context.Context, maxAge time.Duration) (FleetView, error) {
+	var v FleetView
+	err := s.read(ctx, "read the fleet's replicas", func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, "SELECT revision FROM meta WHERE id = 1").Scan(&v.Revision); err != nil {
 			return fmt.Errorf("read revision: %w", err)
 		}
-		beats, err = liveBeats(ctx, tx, "", maxAge)
-		return err
+		var err error
+		if v.Beats, err = liveBeats(ctx, tx, "", maxAge); err != nil {
+			return err
+		}
+		var app *string
+		err = tx.QueryRow(ctx, `SELECT a.application_name FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+			WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+				AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+				AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended($1, 0)
+			LIMIT 1`, s.leaderKey("")).Scan(&app)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return nil
+		case err != nil:
+			return fmt.Errorf("read the leader lock's holder: %w", err)
+		}
+		v.LockHeld = true
+		if app != nil {
+			v.LockHolder, _ = strings.CutPrefix(*app, "sluice ")
+			if v.LockHolder == *app {
+				v.LockHolder = "" // not a replica's name
+			}
+		}
+		return nil
 	})
-	return beats, revision, err
+	return v, err
 }
 
 // liveBeats reads the rows of the replicas other than except written less

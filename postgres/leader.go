@@ -52,6 +52,15 @@ type Leader struct {
 	conn   *pgx.Conn  // the session's connection while Run has one; nil otherwise
 }
 
+// leaderKey is the advisory lock key of the election name ("" is the
+// rollout controller's, "controller") in the store's schema.
+func (s *Store) leaderKey(name string) string {
+	if name == "" {
+		name = "controller"
+	}
+	return "sluice:leader:" + name + ":" + s.schema
+}
+
 // NewLeader returns a Leader for the store's schema. Call Run to take part
 // in the election.
 func (s *Store) NewLeader(opt LeaderOptions) *Leader {
@@ -64,7 +73,7 @@ func (s *Store) NewLeader(opt LeaderOptions) *Leader {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Leader{store: s, key: "sluice:leader:" + opt.Name + ":" + s.schema, opt: opt}
+	return &Leader{store: s, key: s.leaderKey(opt.Name), opt: opt}
 }
 
 // Leading reports whether this process holds the lock, as of the last

@@ -116,7 +116,7 @@ func requestWhere(rq sluice.RequestQuery) *query {
 	}
 	if rq.Failed {
 		// sluice.Observation.Failed.
-		q.add("error_class NOT IN ('', 'canceled', ?)", sluice.ClassDrainCut)
+		q.add("error_class NOT IN ('', 'canceled', ?, ?)", sluice.ClassDrainCut, sluice.ClassBadRequest)
 	}
 	if rq.Category != "" {
 		q.add("category = ?", text(rq.Category))

@@ -50,7 +50,7 @@ func requestUsageSQL(rq sluice.RequestQuery) (string, []any) {
 	q := requestWhere(rq)
 	q.add("NOT retried")
 	return `SELECT client_key, model, version, COUNT(*),
-		COUNT(*) FILTER (WHERE error_class NOT IN ('', 'canceled', 'drain_cut')), COUNT(*) FILTER (WHERE error_class = 'canceled'),
+		COUNT(*) FILTER (WHERE error_class NOT IN ('', 'canceled', 'drain_cut', 'bad_request')), COUNT(*) FILTER (WHERE error_class = 'canceled'),
 		COALESCE(SUM(input_tokens), 0)::bigint, COALESCE(SUM(output_tokens), 0)::bigint, COALESCE(SUM(cached_tokens), 0)::bigint,
 		COALESCE(SUM(input_tokens + output_tokens) FILTER (WHERE tokens_estimated), 0)::bigint
 		FROM requests` + q.clause() + ` GROUP BY client_key, model, version

@@ -33,6 +33,10 @@ type BackendHeaders struct {
 	// under the same names and, for Authorization, the endpoint URL's
 	// user:password@.
 	Header http.Header
+	// TranscriptionStreamUsage adds stream_include_usage=true to the form
+	// of a streamed transcription or translation (vLLM's ask for the
+	// stream's usage) unless the form has the field.
+	TranscriptionStreamUsage bool
 }
 
 // Backends is what the proxy, its health checks and a rollout's warm-up
@@ -62,6 +66,7 @@ const maxCachedEndpoints = 4096
 type backendRule struct {
 	scheme, hostport, path string
 	header                 http.Header
+	streamUsage            bool // TranscriptionStreamUsage
 }
 
 // NewBackends returns Backends that send rules' headers.
@@ -96,7 +101,7 @@ func (b *Backends) Set(rules []BackendHeaders) error {
 			}
 			h[http.CanonicalHeaderKey(k)] = slices.Clone(vs)
 		}
-		r.rules = append(r.rules, backendRule{scheme: scheme, hostport: hostport, path: path, header: h})
+		r.rules = append(r.rules, backendRule{scheme: scheme, hostport: hostport, path: path, header: h, streamUsage: bh.TranscriptionStreamUsage})
 	}
 	b.cur.Store(r)
 	return nil
@@ -113,6 +118,22 @@ func (b *Backends) load() *backendRules {
 // Header returns the headers a request to endpoint gets, nil when none.
 func (b *Backends) Header(endpoint string) http.Header {
 	return b.load().header(endpoint)
+}
+
+// StreamUsageForm reports whether a streamed transcription's form sent to
+// endpoint gets stream_include_usage=true (TranscriptionStreamUsage).
+// Asked for streamed audio forms only, so the URL is parsed each time.
+func (b *Backends) StreamUsageForm(endpoint string) bool {
+	r := b.load()
+	if r == nil {
+		return false
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return false
+	}
+	rule := r.match(u)
+	return rule != nil && rule.streamUsage
 }
 
 // Prepare sets on req, bound for endpoint, the headers Header gives,

@@ -17,7 +17,9 @@ import (
 // Each gets an OpenAI-shaped error that says what to fix, and the ones the
 // proxy can judge never reach a backend. Malformed JSON that still names a
 // model is the backend's to reject: the proxy reads only the fields it
-// routes on, so as not to parse every body twice.
+// routes on, so as not to parse every body twice, and checks the whole
+// body only once the backend refused it (its row's class: bad_request,
+// TestRollout_MalformedBodiesNotCandidateErrors).
 func TestProxy_BadInput(t *testing.T) {
 	b := MustBackend(t, fakellm.Config{})
 	_, url := MustProxy(t, proxy.Options{Routes: MustRoutes(t, b.URL(), ""), MaxBodyBytes: 64 << 10})
@@ -96,6 +98,9 @@ func TestProxy_BadInput(t *testing.T) {
 		{name: "StreamString", body: `{"model":"chat","stream":"yes","messages":[]}`, status: 400, backend: true},
 		{name: "TrailingGarbage", body: `{"model":"chat","messages":[]}}}`, status: 400, backend: true},
 		{name: "DeepNesting", body: deep, status: 400, backend: true},
+		{name: "MissingComma", body: `{"model":"chat","messages":[{"role":"user" "content":"hi"}]}`, status: 400, backend: true},
+		{name: "SingleQuotedAfterModel", body: `{"model":"chat","messages":[{'role':'user','content':'hi'}]}`, status: 400, backend: true},
+		{name: "TrailingComma", body: `{"model":"chat","messages":[{"role":"user","content":"hi"},]}`, status: 400, backend: true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

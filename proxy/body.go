@@ -49,6 +49,12 @@ type fields struct {
 	// is its field's value, unquoted, which appendFormModel replaces as
 	// such.
 	form bool
+	// formClose is the offset of a form's closing delimiter (its CRLF,
+	// "--" and boundary) and formDash the length of "--" and the boundary,
+	// where withFormStreamUsage adds a part; formUsage says the form has a
+	// stream_include_usage field already.
+	formClose, formDash int
+	formUsage           bool
 }
 
 // pathResponses is the Responses API's path.

@@ -90,7 +90,9 @@ func readFormFields(body []byte, contentType string) (fields, error) {
 	models, streams := 0, 0
 	for parts := 0; ; parts++ {
 		if bytes.HasPrefix(body[pos:], []byte("--")) {
-			break // the closing delimiter; an epilogue after it is ignored
+			// The closing delimiter; an epilogue after it is ignored.
+			f.formClose, f.formDash = pos-len(dash)-2, len(dash)
+			break
 		}
 		if parts == maxFormParts {
 			return f, sluice.Errorf(sluice.CodeBadRequest, "the form has more than %d parts: send the files and the fields the API takes, each once", maxFormParts)
@@ -143,6 +145,8 @@ func readFormFields(body []byte, contentType string) (fields, error) {
 			f.stream, _ = strconv.ParseBool(strings.TrimSpace(string(value)))
 		case name == "user":
 			f.user = string(value)
+		case name == formStreamUsage:
+			f.formUsage = true
 		}
 	}
 	f.form = true
@@ -214,6 +218,28 @@ func encodedName(cd string) bool {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// formStreamUsage is vLLM's form field asking a streamed transcription's
+// or translation's usage in its last chunk.
+const formStreamUsage = "stream_include_usage"
+
+// withFormStreamUsage returns the form body b (as sent to the backend,
+// whose closing delimiter is at f's offset moved by shift) with a part
+// stream_include_usage=true added before its closing delimiter, in the
+// form's own boundary.
+func withFormStreamUsage(b []byte, f *fields, shift int) []byte {
+	at := f.formClose + shift
+	if at < 0 || at+2+f.formDash > len(b) {
+		return b
+	}
+	dash := b[at+2 : at+2+f.formDash]
+	part := make([]byte, 0, len(b)+f.formDash+96)
+	part = append(part, b[:at]...)
+	part = append(part, "\r\n"...)
+	part = append(part, dash...)
+	part = append(part, "\r\nContent-Disposition: form-data; name=\""+formStreamUsage+"\"\r\n\r\ntrue"...)
+	return append(part, b[at:]...)
+}
 
 // appendFormModel appends to dst the form body with the model field's
 // value replaced by upstream, byte for byte otherwise: the boundary, the

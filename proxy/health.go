@@ -340,7 +340,7 @@ func (h *HealthChecker) client(endpoint string) *http.Client {
 func (h *HealthChecker) probe(ctx context.Context, client *http.Client, endpoint string) bool {
 	ctx, cancel := context.WithTimeout(ctx, h.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, sluice.EndpointURL(endpoint, h.Path), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, sluice.HealthURL(endpoint, h.Path), nil)
 	if err != nil {
 		return false
 	}

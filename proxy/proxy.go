@@ -60,6 +60,10 @@ type Options struct {
 	Refusal RefusalMatcher
 	// MaxBodyBytes caps request bodies (413 above it); default 8 MiB.
 	MaxBodyBytes int64
+	// MaxAudioBodyBytes caps the bodies of the audio paths (transcriptions,
+	// translations) in MaxBodyBytes's place; default 25 MiB, or
+	// MaxBodyBytes when larger.
+	MaxAudioBodyBytes int64
 	// NoRetry turns off retrying a failed attempt on the stable version.
 	// By default connect errors, timeouts and 5xx answers that happen before
 	// the first byte reaches the client are retried once on stable.
@@ -229,6 +233,9 @@ type Proxy struct {
 func New(opt Options) *Proxy {
 	if opt.MaxBodyBytes <= 0 {
 		opt.MaxBodyBytes = 8 << 20
+	}
+	if opt.MaxAudioBodyBytes <= 0 {
+		opt.MaxAudioBodyBytes = max(25<<20, opt.MaxBodyBytes)
 	}
 	if opt.ConnectTimeout <= 0 {
 		opt.ConnectTimeout = 5 * time.Second
@@ -628,6 +635,9 @@ func (x *exchange) parse(categoryHeader string) error {
 		}
 		return sluice.Errorf(sluice.CodeBadRequest, "the request body must be a JSON object such as {\"model\": \"chat\", \"messages\": [...]}")
 	}
+	// Only the fields the proxy routes on are read: a body broken after
+	// them goes to the backend, and is checked whole only when the
+	// backend refuses it (clientBodyClass), off the success path.
 	x.f = readFields(x.body)
 	x.f.forPath(x.r.URL.Path)
 	return x.checkFields(categoryHeader)
@@ -691,19 +701,42 @@ func (x *exchange) checkFields(categoryHeader string) error {
 	return nil
 }
 
-// TooLargeError is the answer to a request body over limit bytes.
-func TooLargeError(limit int64) error {
-	return sluice.Errorf(sluice.CodeTooLarge, "the request body is larger than the %d-byte limit: send a smaller request or raise max_body_bytes", limit)
+// AudioPath reports whether path is an audio upload's (transcriptions,
+// translations), whose body max_audio_body_bytes bounds (BodyLimit).
+func AudioPath(path []byte) bool {
+	switch string(path) { // compared, not kept: no allocation
+	case pathTranscriptions, pathTranslations:
+		return true
+	}
+	return false
+}
+
+// BodyLimit returns the largest body a request may send and the setting
+// that bounds it: max_audio_body_bytes for an audio upload (AudioPath),
+// max_body_bytes for every other path.
+func BodyLimit(audio bool, maxBody, maxAudio int64) (limit int64, setting string) {
+	if audio {
+		return maxAudio, "max_audio_body_bytes"
+	}
+	return maxBody, "max_body_bytes"
+}
+
+// TooLargeError is the answer to a request body over limit bytes, which
+// setting bounds (BodyLimit).
+func TooLargeError(limit int64, setting string) error {
+	return sluice.Errorf(sluice.CodeTooLarge, "the request body is larger than the %d-byte limit: send a smaller request or raise %s", limit, setting)
 }
 
 func (p *Proxy) readBody(r *http.Request, buf []byte) ([]byte, error) {
+	audio := r.URL.Path == pathTranscriptions || r.URL.Path == pathTranslations
+	limit, setting := BodyLimit(audio, p.opt.MaxBodyBytes, p.opt.MaxAudioBodyBytes)
 	// Made only when needed: formatting it cost every request an
 	// allocation and a Sprintf.
-	tooLarge := func() error { return TooLargeError(p.opt.MaxBodyBytes) }
-	if r.ContentLength > p.opt.MaxBodyBytes {
+	tooLarge := func() error { return TooLargeError(limit, setting) }
+	if r.ContentLength > limit {
 		return buf, tooLarge()
 	}
-	lr := io.LimitedReader{R: r.Body, N: p.opt.MaxBodyBytes + 1}
+	lr := io.LimitedReader{R: r.Body, N: limit + 1}
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
@@ -720,7 +753,7 @@ func (p *Proxy) readBody(r *http.Request, buf []byte) ([]byte, error) {
 			return buf, sluice.Errorf(sluice.CodeBadRequest, "reading the request body failed (%s): resend the request", bodyErrText(err))
 		}
 	}
-	if int64(len(buf)) > p.opt.MaxBodyBytes {
+	if int64(len(buf)) > limit {
 		return buf, tooLarge()
 	}
 	return buf, nil
@@ -982,7 +1015,7 @@ func (p *Proxy) record(o *sluice.Observation, id string) {
 	// refuses under load would move its load onto the candidate, and three
 	// refusals must not trust a version on probation again.
 	if p.opt.OnResult != nil && o.ErrorClass != "canceled" && o.ErrorClass != sluice.ClassDrainCut && o.ErrorClass != sluice.ClassOverloaded {
-		p.opt.OnResult(id, o.ErrorClass != "" && o.ErrorClass != "upstream_4xx")
+		p.opt.OnResult(id, o.ErrorClass != "" && o.ErrorClass != "upstream_4xx" && o.ErrorClass != sluice.ClassBadRequest)
 	}
 }
 
@@ -1041,6 +1074,20 @@ func upstreamMessage(t *route.Target, class string, err error) string {
 	return "the backend for " + t.ID + " failed (" + bodyErrText(err) + "); try again"
 }
 
+// formStreamUsage returns body, the form of a streamed transcription or
+// translation bound for x.endpoint, with stream_include_usage=true added
+// when the endpoint's backends entry asks for it
+// (BackendHeaders.TranscriptionStreamUsage: vLLM sends a stream's usage
+// only then) and the client's form has no such field; any other body as
+// it is.
+func (p *Proxy) formStreamUsage(x *exchange, body []byte) []byte {
+	if !x.f.form || !x.f.stream || x.f.formUsage || !(x.r.URL.Path == pathTranscriptions || x.r.URL.Path == pathTranslations) ||
+		!p.opt.Backends.StreamUsageForm(x.endpoint) {
+		return body
+	}
+	return withFormStreamUsage(body, &x.f, len(body)-len(x.body))
+}
+
 // attempt sends the request to one version, routed by routeName (the
 // span's sluice.route). class is "" on a 2xx-4xx answer, else the error
 // class; err is set only when there is no response. With tracing on it
@@ -1050,9 +1097,9 @@ func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target, route
 		// The own client writes the whole request before it returns, so
 		// the body can be built in a pooled buffer.
 		bp := p.bufs.Get().(*[]byte)
-		body := appendUpstreamBody((*bp)[:0], x.body, x.f, t.Upstream)
-		r := upRequest{path: x.r.URL.Path, header: x.r.Header, reqID: x.reqID, shadow: x.keep != nil && x.keep.shadow, body: body, deadline: x.deadline, holdFirstByte: x.f.stream}
 		x.endpoint = x.endpointFor(t)
+		body := p.formStreamUsage(x, appendUpstreamBody((*bp)[:0], x.body, x.f, t.Upstream))
+		r := upRequest{path: x.r.URL.Path, header: x.r.Header, reqID: x.reqID, shadow: x.keep != nil && x.keep.shadow, body: body, deadline: x.deadline, holdFirstByte: x.f.stream}
 		if x.tr != nil {
 			x.tr.startAttempt(x, t, routeName)
 			r.traced, r.traceparent, r.tracestate = true, x.tr.traceparent, x.tr.tracestate
@@ -1069,8 +1116,8 @@ func (p *Proxy) attempt(ctx context.Context, x *exchange, t *route.Target, route
 	// A fresh buffer: the transport may still read the body after
 	// RoundTrip returns, and rewinds it through GetBody to retry a request
 	// that hit a keep-alive connection the backend had just closed.
-	up := appendUpstreamBody(make([]byte, 0, len(x.body)+64), x.body, x.f, t.Upstream)
 	x.endpoint = x.endpointFor(t)
+	up := p.formStreamUsage(x, appendUpstreamBody(make([]byte, 0, len(x.body)+64), x.body, x.f, t.Upstream))
 	ctx, wrote := p.watchWrites(ctx, x.r)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, backendURL(x.endpoint, x.r.URL.Path), bytes.NewReader(up))
 	if err != nil {

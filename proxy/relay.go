@@ -68,7 +68,7 @@ func (p *Proxy) relay(x *exchange, t *route.Target, resp *http.Response, class s
 	} else if resp.StatusCode >= 500 {
 		obs.ErrorClass = "upstream_5xx"
 	} else if resp.StatusCode >= 400 {
-		obs.ErrorClass = "upstream_4xx"
+		obs.ErrorClass = clientBodyClass(x, resp.StatusCode)
 	}
 	obs.Status = resp.StatusCode
 	if x.f.notText && resp.StatusCode < 300 && (passThrough(resp.Header.Get("Content-Type")) ||
@@ -946,4 +946,18 @@ func gatewayStreamError(ev []byte, inEvent, responses bool, seq int64, code slui
 	ev = append(ev, `,"type":"api_error","code":`...)
 	ev = appendJSONString(ev, string(code))
 	return append(ev, "}}\n\n"...)
+}
+
+// clientBodyClass is the error class of a 4xx answer with status: bad_request
+// (sluice.ClassBadRequest, not the version's failure) when the backend
+// refused as unparseable (400, or FastAPI's 422) a JSON body that is not
+// valid JSON, else upstream_4xx. The whole body is checked here only, once
+// a backend refused it, so that a request that succeeds costs no more than
+// reading the fields the proxy routes on (x.body is still held: retries
+// need it). A form (audio) is not JSON and is not checked.
+func clientBodyClass(x *exchange, status int) string {
+	if (status == http.StatusBadRequest || status == http.StatusUnprocessableEntity) && !x.f.form && !validJSON(x.body) {
+		return sluice.ClassBadRequest
+	}
+	return "upstream_4xx"
 }

@@ -304,7 +304,7 @@ func outcome(sp trace.Span, x *exchange, obs *sluice.Observation, client bool) {
 	}
 	if obs.ErrorClass != "" {
 		attrs = append(attrs, attrErrorType.String(obs.ErrorClass))
-		if client || !(obs.ErrorClass == "upstream_4xx" || obs.ErrorClass == sluice.ClassOverloaded && obs.Status < 500) {
+		if client || !(obs.ErrorClass == "upstream_4xx" || obs.ErrorClass == sluice.ClassBadRequest || obs.ErrorClass == sluice.ClassOverloaded && obs.Status < 500) {
 			sp.SetStatus(codes.Error, obs.ErrorClass)
 		}
 	}

@@ -85,7 +85,7 @@ func (w *HTTPWarmer) WarmReport(ctx context.Context, v *sluice.Version, spec slu
 	for _, ep := range v.Endpoints {
 		base := baseURL(ep)
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		req, _ := http.NewRequestWithContext(rctx, http.MethodGet, sluice.EndpointURL(ep, hp), nil)
+		req, _ := http.NewRequestWithContext(rctx, http.MethodGet, sluice.HealthURL(ep, hp), nil)
 		prepare(req, ep)
 		resp, err := client.Do(req)
 		cancel()

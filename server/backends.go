@@ -18,7 +18,7 @@ func backendHeaders(bs []config.Backend) []proxy.BackendHeaders {
 		for k, v := range b.Headers {
 			h[http.CanonicalHeaderKey(k)] = []string{v}
 		}
-		out = append(out, proxy.BackendHeaders{Match: b.Match, Header: h})
+		out = append(out, proxy.BackendHeaders{Match: b.Match, Header: h, TranscriptionStreamUsage: b.TranscriptionStreamUsage})
 	}
 	return out
 }

@@ -37,12 +37,12 @@ import (
 // then on with all its behaviour: streaming with flushes, hang-up
 // detection, write deadlines, HTTP/1.1 details.
 type fastFront struct {
-	srv     *fasthttp.Server
-	tcp     net.Listener
-	hot     http.Handler
-	slow    *http.Server
-	ln      *handoffListener
-	maxBody int64
+	srv               *fasthttp.Server
+	tcp               net.Listener
+	hot               http.Handler
+	slow              *http.Server
+	ln                *handoffListener
+	maxBody, maxAudio int64 // max_body_bytes, max_audio_body_bytes
 	// category is the category header (canonical), whose value the proxy
 	// keeps (requestHeader).
 	category string
@@ -68,7 +68,7 @@ type fastFront struct {
 var hotPaths = map[string]string{"/v1/chat/completions": "/v1/chat/completions", "/v1/completions": "/v1/completions", "/v1/responses": "/v1/responses", "/v1/embeddings": "/v1/embeddings"}
 
 func (s *Server) newFastFront(addr net.Addr, hot http.Handler, slow *http.Server) *fastFront {
-	f := &fastFront{hot: hot, slow: slow, ln: newHandoffListener(addr), maxBody: s.Config.MaxBodyBytes, logger: s.logger,
+	f := &fastFront{hot: hot, slow: slow, ln: newHandoffListener(addr), maxBody: s.Config.MaxBodyBytes, maxAudio: s.Config.MaxAudioBodyBytes, logger: s.logger,
 		category: http.CanonicalHeaderKey(s.Config.CategoryHeader)}
 	f.writers.New = func() any { return &fastWriter{h: make(http.Header, 8)} }
 	read, write := s.requestBounds()
@@ -79,16 +79,22 @@ func (s *Server) newFastFront(addr net.Addr, hot http.Handler, slow *http.Server
 		// for the headers, 5 min for the whole request, 2 min idle; the
 		// answer must be written within the request timeout.
 		ReadTimeout: 10 * time.Second,
-		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
-			return fasthttp.RequestConfig{ReadTimeout: read}
+		// The body's limit is the path's (proxy.BodyLimit): an audio
+		// upload may be larger than a JSON body, and a JSON body is
+		// refused on its Content-Length at max_body_bytes as before, not
+		// read up to the audio limit first. One byte over it still reaches
+		// the proxy, whose answer names the setting; a larger body gets
+		// the same answer here (parseError, expect).
+		HeaderReceived: func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+			limit, _ := f.bodyLimit(h)
+			return fasthttp.RequestConfig{ReadTimeout: read, MaxRequestBodySize: int(limit) + 1}
 		},
 		WriteTimeout: write,
 		IdleTimeout:  2 * time.Minute,
 		// Headers must fit in the read buffer (431 above it).
 		ReadBufferSize: frontReadBuffer,
-		// One byte over the limit still reaches the proxy, whose answer
-		// names max_body_bytes; a larger body gets the same answer here.
-		MaxRequestBodySize:           int(s.Config.MaxBodyBytes) + 1,
+		// Set per request by HeaderReceived; this is its largest.
+		MaxRequestBodySize:           int(max(s.Config.MaxBodyBytes, s.Config.MaxAudioBodyBytes)) + 1,
 		KeepHijackedConns:            true,
 		NoDefaultServerHeader:        true,
 		NoDefaultContentType:         true,
@@ -103,6 +109,16 @@ func (s *Server) newFastFront(addr net.Addr, hot http.Handler, slow *http.Server
 		Logger:                slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 	return f
+}
+
+// bodyLimit is the body limit of the request whose head is h, and the
+// setting that gives it (proxy.BodyLimit), by the path as sent.
+func (f *fastFront) bodyLimit(h *fasthttp.RequestHeader) (int64, string) {
+	uri := h.RequestURI()
+	if i := bytes.IndexByte(uri, '?'); i >= 0 {
+		uri = uri[:i]
+	}
+	return proxy.BodyLimit(proxy.AudioPath(uri), f.maxBody, f.maxAudio)
 }
 
 // serve runs both servers until shutdown.
@@ -344,12 +360,13 @@ func (f *fastFront) connState(c net.Conn, st fasthttp.ConnState) {
 // proxy refuses on the Content-Length before reading); fasthttp would ask
 // for it with a 100 Continue first.
 func (f *fastFront) expect(ctx *fasthttp.RequestCtx) int {
-	if int64(ctx.Request.Header.ContentLength()) <= f.maxBody {
+	limit, setting := f.bodyLimit(&ctx.Request.Header)
+	if int64(ctx.Request.Header.ContentLength()) <= limit {
 		return fasthttp.StatusContinue
 	}
 	w := &fastWriter{ctx: ctx, h: make(http.Header, 2)}
 	w.h.Set("Connection", "close")
-	proxy.WriteError(w, proxy.TooLargeError(f.maxBody))
+	proxy.WriteError(w, proxy.TooLargeError(limit, setting))
 	w.finish()
 	return http.StatusRequestEntityTooLarge
 }
@@ -365,12 +382,13 @@ func (f *fastFront) parseError(ctx *fasthttp.RequestCtx, err error) {
 		// a client still sending it would see the connection reset rather
 		// than this answer, so read and drop what it sends (as net/http
 		// does after a handler refused a body), within bounds.
+		limit, setting := f.bodyLimit(&ctx.Request.Header)
 		n := int64(ctx.Request.Header.ContentLength())
 		if n < 0 { // chunked: as much as the limit again
-			n = f.maxBody
+			n = limit
 		}
 		drain(ctx.Conn(), n)
-		e = proxy.TooLargeError(f.maxBody)
+		e = proxy.TooLargeError(limit, setting)
 	case errors.As(err, new(*fasthttp.ErrSmallBuffer)):
 		w.h.Set("Connection", "close")
 		proxy.WriteErrorStatus(w, http.StatusRequestHeaderFieldsTooLarge, sluice.CodeBadRequest, "the request headers are larger than 16 KiB")

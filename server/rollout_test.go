@@ -25,21 +25,21 @@ import (
 
 // startRolloutGateway starts a gateway whose controller ticks fast, with
 // chat v1.0.0 (stable, production) and v1.1.0 (staging) on the backends.
-func startRolloutGateway(t *testing.T, path string, stable, cand *fakellm.Server) (*server.Server, *api.Client) {
+func startRolloutGateway(t *testing.T, path string, stable, cand urlServer) (*server.Server, *api.Client) {
 	t.Helper()
 	return startRolloutGatewayWith(t, path, func(*config.Gateway) {}, stable, cand)
 }
 
 // startRolloutGatewayWith is startRolloutGateway with the configuration
 // changed by mutate before the gateway starts.
-func startRolloutGatewayWith(t *testing.T, path string, mutate func(*config.Gateway), stable, cand *fakellm.Server) (*server.Server, *api.Client) {
+func startRolloutGatewayWith(t *testing.T, path string, mutate func(*config.Gateway), stable, cand urlServer) (*server.Server, *api.Client) {
 	t.Helper()
 	return startRolloutGatewayLogged(t, path, nil, mutate, stable, cand)
 }
 
 // startRolloutGatewayLogged is startRolloutGatewayWith with the gateway's
 // logs, at info, going to logs (nil discards them).
-func startRolloutGatewayLogged(t *testing.T, path string, logs io.Writer, mutate func(*config.Gateway), stable, cand *fakellm.Server) (*server.Server, *api.Client) {
+func startRolloutGatewayLogged(t *testing.T, path string, logs io.Writer, mutate func(*config.Gateway), stable, cand urlServer) (*server.Server, *api.Client) {
 	t.Helper()
 	if path == "" {
 		path = filepath.Join(t.TempDir(), "sluice.db")
@@ -80,6 +80,10 @@ func startRolloutGatewayLogged(t *testing.T, path string, logs io.Writer, mutate
 	}
 	return s, api.NewClient(s.AdminURL(), secret)
 }
+
+// urlServer is a backend the gateway is set up with: a fakellm.Server,
+// or a test's own server in front of one.
+type urlServer interface{ URL() string }
 
 // load sends requests from sticky users across categories until stop is
 // closed, counting failures the client saw.

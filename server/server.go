@@ -313,7 +313,7 @@ func newServer(ctx context.Context, opt Options, made **Server) (*Server, error)
 	flog, lone := s.feedbackLog()
 	s.Proxy = proxy.New(proxy.Options{
 		Routes: s.Routes, Recorder: s.Recorder, Log: s.Log, Refusal: refusal,
-		MaxBodyBytes: cfg.MaxBodyBytes, NoRetry: !*cfg.RetryOnStable,
+		MaxBodyBytes: cfg.MaxBodyBytes, MaxAudioBodyBytes: cfg.MaxAudioBodyBytes, NoRetry: !*cfg.RetryOnStable,
 		RetryBudget:    &proxy.RetryBudget{Percent: *cfg.Retries.BudgetPercent, MinPerSecond: *cfg.Retries.MinPerSecond},
 		ConnectTimeout: cfg.Timeouts.Connect, FirstByteTimeout: cfg.Timeouts.FirstByte, RequestTimeout: cfg.Timeouts.Request,
 		IdleTimeout:    proxyIdle(cfg.Timeouts),
@@ -413,7 +413,14 @@ func newServer(ctx context.Context, opt Options, made **Server) (*Server, error)
 		LogRetention:  s.retention(),
 	})
 	if cfg.ModelsFile != "" {
-		doc, err := config.LoadApplyFile(cfg.ModelsFile)
+		doc, refs, err := config.LoadApplyFileRefs(cfg.ModelsFile)
+		if len(refs) > 0 {
+			// A secret rotated in such a file was neither sent (the
+			// file is applied at start only) nor, in an endpoint's
+			// user:password@, taken at the next start: a version's
+			// endpoints cannot change, so that start was refused.
+			logger.Warn("models_file: its ${file:} references are read once, at start: a change of those files is not applied while the gateway runs, and a credential in an endpoint URL cannot change (a version's endpoints are fixed, so a restart after a rotation is refused); keep backend keys in the config file's backends headers with ${file:PATH}, which are watched and reloaded (reload.watch)", "file", cfg.ModelsFile, "references", strings.Join(refs, ", "))
+		}
 		if err == nil {
 			_, err = ctl.Do(ctx, "config", "models_file "+cfg.ModelsFile+" applied at start", func(e *sluice.Edit) error {
 				doc, kept := s.keepRolloutRouting(doc, e.Registry()).KeepLaterStages(e.Registry()) // issue 6: a restart mid-rollout

@@ -50,6 +50,12 @@ func lockSQLite(path string) (*os.File, error) {
 		// No such directory: sqlite.Open says so.
 		return nil, fmt.Errorf("store %s: the directory %s does not exist: create it, or name a file in a directory that exists", path, filepath.Dir(real))
 	}
+	if fi, err := os.Stat(real); err == nil && fi.IsDir() {
+		// Refused before the lock file is made: it was left beside the
+		// directory, and SQLite's open then failed with no word of why.
+		return nil, fmt.Errorf("store %s is a directory: the store setting (--store, store: in the config) names the SQLite file itself, created if missing; pass a file in it, such as %s",
+			path, filepath.Join(path, "sluice.db"))
+	}
 	name := real + ".lock"
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {

@@ -74,8 +74,8 @@ func legacyWhere(q sluice.RequestQuery) (string, []any) {
 		}
 	}
 	if q.Failed {
-		where = append(where, "error_class NOT IN ('', 'canceled', ?)")
-		args = append(args, sluice.ClassDrainCut)
+		where = append(where, "error_class NOT IN ('', 'canceled', ?, ?)")
+		args = append(args, sluice.ClassDrainCut, sluice.ClassBadRequest)
 	}
 	if q.RetryBudgetSpent != nil {
 		// The old table predates the flag: only the former mark

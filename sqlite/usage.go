@@ -72,7 +72,7 @@ func (s *Store) RequestUsage(ctx context.Context, q sluice.RequestQuery) ([]slui
 				u := &seg[last].u
 				u.Requests++
 				switch class := d.words[r.dict[5]]; class {
-				case "", sluice.ClassDrainCut: // not the key's error (Observation.Failed)
+				case "", sluice.ClassDrainCut, sluice.ClassBadRequest: // not the key's error (Observation.Failed)
 				case "canceled":
 					u.Canceled++
 				default:
@@ -118,7 +118,7 @@ func legacyUsage(ctx context.Context, tx *sql.Tx, q sluice.RequestQuery, add fun
 		where += " AND retried = 0"
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT model, version, COUNT(*),
-		COALESCE(SUM(error_class NOT IN ('', 'canceled', 'drain_cut')), 0), COALESCE(SUM(error_class = 'canceled'), 0),
+		COALESCE(SUM(error_class NOT IN ('', 'canceled', 'drain_cut', 'bad_request')), 0), COALESCE(SUM(error_class = 'canceled'), 0),
 		COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0) FROM requests`+where+" GROUP BY model, version", args...)
 	if err != nil {
 		return err

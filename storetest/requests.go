@@ -400,15 +400,18 @@ func testRequestsByReplica(t *testing.T, s sluice.Store) {
 }
 
 // testRequestsByOutcome: rows are found by whether they failed (an error
-// class other than canceled and drain_cut), their category and their
+// class other than canceled, drain_cut and bad_request), their category and their
 // route, alone or with the other filters (the dashboard's Requests view
 // asks for a canary's failed requests); counts and usage follow the
 // filter.
 func testRequestsByOutcome(t *testing.T, s sluice.Store) {
 	rows := requestRows(700, 0)
 	for i := range rows {
-		if i%13 == 6 {
+		switch i % 13 {
+		case 6:
 			rows[i].ErrorClass = sluice.ClassDrainCut
+		case 9:
+			rows[i].ErrorClass = sluice.ClassBadRequest
 		}
 	}
 	mustAppend(t, s, rows)
@@ -587,7 +590,7 @@ func testRequestsAgainstModel(t *testing.T, s sluice.Store) {
 			o.Latency = time.Duration(rng.IntN(1e9))
 			o.ClientKey = []string{"", "team-a", "team-b"}[rng.IntN(3)]
 			o.Replica = []string{"", "gw-a-1-4f2a", "gw-a-1-9c1e", "gw-ab-2-77aa"}[rng.IntN(4)]
-			o.ErrorClass = []string{"", "", "", "timeout", "canceled"}[rng.IntN(5)]
+			o.ErrorClass = []string{"", "", "", "timeout", "canceled", sluice.ClassBadRequest}[rng.IntN(6)]
 			o.Retried = o.ErrorClass == "timeout" && rng.IntN(2) == 0
 			o.InputTokens, o.OutputTokens, o.CachedTokens = rng.IntN(5000), rng.IntN(5000), int32(rng.IntN(100))
 			rows[i] = o

@@ -84,8 +84,9 @@ func testRequestsUsage(t *testing.T, s sluice.Store) {
 	}
 	rows := requestRows(1500, 0)
 	for i := range rows {
-		// Every key's requests fail in every way, some after a retry.
-		rows[i].ErrorClass = []string{"", "", "timeout", "canceled", "", "upstream_5xx", "stream_broken"}[i/3%7]
+		// Every key's requests fail in every way, some after a retry, and
+		// some are refused as not JSON (bad_request: not an error).
+		rows[i].ErrorClass = []string{"", "", "timeout", "canceled", "", "upstream_5xx", "stream_broken", sluice.ClassBadRequest}[i/3%8]
 	}
 	rows[7].ClientKey = "ünïcødé key"
 	rows[8].Category = "ünïcødé key" // shares the dictionary entry of row 7's key

@@ -96,7 +96,10 @@ func TestDashboard_ReplicasOverlap(t *testing.T) {
 // a third replica of an older release beats, the Overview's Replicas box
 // lists the three (release, one leader, routing revision, in flight,
 // draining, last beat) under the warning line naming the two releases;
-// once the older one stops beating, its row and the warning go at the
+// once the older one stops beating (stalled or killed), its row stays,
+// marked stale, under a warning naming it, and the releases' warning
+// goes (it counts the live ones); once its beat is deleted (as a replica
+// stopping cleanly deletes its own), its row and the warning go at the
 // box's next read.
 func TestDashboard_ReplicasFleet(t *testing.T) {
 	if testing.Short() {
@@ -186,9 +189,23 @@ func TestDashboard_ReplicasFleet(t *testing.T) {
 		t.Errorf("the answering replica's row is not marked")
 	}
 
-	// The older replica is replaced: no more beats.
+	// The older replica stalls: no more beats.
 	stopOld()
 	<-done
+	waitFor(t, "the Replicas box to mark the stalled replica stale", 20*time.Second, func() bool {
+		got, _ = chromedp.Run(ctx, chromedp.Evaluate[replicasBox](readReplicasBox))
+		return len(got.Rows) == 3 && len(got.Warnings) == 1 && strings.HasPrefix(got.Warnings[0], "replica gw-v091 has written no beat for ")
+	})
+	for _, r := range got.Rows {
+		if stale := strings.HasSuffix(r[6], " s ago (stale)"); stale != (r[0] == "gw-v091") {
+			t.Errorf("row %q: stale %v", r, stale)
+		}
+	}
+	if sub := evalString(ctx, t, `document.getElementById("replicas-sub").textContent`); !strings.HasPrefix(sub, "2 live (a beat in the last 5 s), 1 stale, ") {
+		t.Errorf("the box's heading says %q", sub)
+	}
+	// It stops cleanly (a replica deletes its own beat as it stops).
+	pgtest.Exec(t, dsn, `DELETE FROM replica_beats WHERE replica = 'gw-v091'`)
 	waitFor(t, "the Replicas box to drop the stopped replica and the warning", 20*time.Second, func() bool {
 		got, _ = chromedp.Run(ctx, chromedp.Evaluate[replicasBox](readReplicasBox))
 		return len(got.Rows) == 2 && len(got.Warnings) == 0

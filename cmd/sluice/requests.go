@@ -143,7 +143,7 @@ func (c *cli) requestsCmd() *cobra.Command {
 	f.BoolVar(&q.NoClientKey, "no-key", false, "only requests sent without a client key: with an operator's or admin's token, or to a gateway without client keys")
 	cmd.MarkFlagsMutuallyExclusive("key", "no-key")
 	replicaFlags(cmd, &q)
-	f.BoolVar(&q.Failed, "failed", false, "only failed attempts: an error class other than canceled and drain_cut, as the error rate counts them (a retried attempt's too)")
+	f.BoolVar(&q.Failed, "failed", false, "only failed attempts: an error class other than canceled, drain_cut and bad_request, as the error rate counts them (a retried attempt's too)")
 	f.BoolVar(&spent, "retry-budget-spent", false, "only failed attempts the retry budget left unretried, sent to the client as its answer (--retry-budget-spent=false: all the others)")
 	f.StringVar(&q.Category, "category", "", "only requests of this category")
 	f.StringVar(&q.Route, "route", "", "only requests whose version was chosen this way: split, pin, label, force, rule, policy, previous_response or retry")

@@ -64,11 +64,7 @@ func TestReplicas_ABWaitLeaderKilledKeepsJudgeGrades(t *testing.T) {
 		cfg: writeFleetConfig(dir, models, "judge: {endpoint: "+judgeSrv.URL+", model: grader, sample_rate: 1}\n")}
 	rs := f.start(2)
 	ctx := t.Context()
-	leader := f.leader(10 * time.Second)
-	other := rs[0]
-	if other == leader {
-		other = rs[1]
-	}
+	leader, other := f.leaderOfTwo(rs, 10*time.Second)
 	// The test's traffic, through both replicas, until the sample is
 	// reached; the judge holds its grades meanwhile (at most 256 wait
 	// per replica, far more than sent).

@@ -23,11 +23,7 @@ func TestReplicas_AuditNamesReplica(t *testing.T) {
 	}
 	f := newFleet(t, pgtest.Schema(t))
 	rs := f.start(2)
-	leader := f.leader(15 * time.Second)
-	other := rs[0]
-	if other == leader {
-		other = rs[1]
-	}
+	leader, other := f.leaderOfTwo(rs, 15*time.Second)
 	ctx := context.Background()
 	ro, err := other.client.StartRollout(ctx, sluice.RolloutSpec{Model: "chat", Candidate: "v1.1.0", Baseline: "v1.0.0", Strategy: sluice.StrategyCanary,
 		Warmup: sluice.WarmupSpec{Skip: true}, Analysis: sluice.AnalysisSpec{Interval: sluice.Duration(time.Hour)}}, "canary through the follower")

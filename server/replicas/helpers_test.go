@@ -33,7 +33,7 @@ const secret = "replica-test-secret-0123456789abcdef"
 var sluiceBin = testbin.New("github.com/sluicehq/sluice/cmd/sluice", "sluice")
 
 // TestMain removes the binaries the tests built.
-func TestMain(m *testing.M) { testbin.Main(m, sluiceBin, sluiceOld, sluiceNew) }
+func TestMain(m *testing.M) { testbin.Main(m, sluiceBin, sluiceOld, sluiceNew, sluiceUnstamped) }
 
 var servingRE = regexp.MustCompile(`serving the OpenAI API at (http://[0-9.:]+)/v1`)
 
@@ -282,6 +282,17 @@ func (f *fleet) leader(timeout time.Duration) *replica {
 	}
 	f.t.Fatalf("no single leader among the replicas within %v", timeout)
 	return nil
+}
+
+// leaderOfTwo waits until one of the two replicas rs leads and returns
+// it and the other.
+func (f *fleet) leaderOfTwo(rs []*replica, timeout time.Duration) (leader, other *replica) {
+	f.t.Helper()
+	leader, other = f.leader(timeout), rs[0]
+	if other == leader {
+		other = rs[1]
+	}
+	return leader, other
 }
 
 // policy returns model chat's policy as r's live routing table has it,

@@ -30,9 +30,9 @@ var (
 // /admin/v1/replicas lists the three with their releases, one leader,
 // the revision each routes by, and warns of the two releases; `sluice
 // replicas` prints the same as a table. A beat an older binary wrote
-// (no release) reads as unknown, its leadership not known, behind on an
-// old revision; a replica killed drops out once its beat leaves the live
-// window.
+// (no release) reads as unknown, not leading (the leader lock's holder is
+// another replica), behind on an old revision; a replica killed stays
+// listed, marked stale, once its beat leaves the live window.
 func TestReplicas_List(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs three gateway processes (skipped under -short)")
@@ -150,19 +150,21 @@ func TestReplicas_List(t *testing.T) {
 	if i < 0 {
 		t.Fatalf("no row gw-before-0034: %+v", l.Replicas)
 	}
-	if old := l.Replicas[i]; old.Release != api.UnknownRelease || old.Leader != nil || !old.Behind || old.InFlight != 4 {
-		t.Errorf("older binary's row: %+v, want release unknown, leader not known (null), behind, 4 in flight", old)
+	if old := l.Replicas[i]; old.Release != api.UnknownRelease || old.Leader == nil || *old.Leader || !old.Behind || old.InFlight != 4 {
+		t.Errorf("older binary's row: %+v, want release unknown, not leading (%s holds the leader lock), behind, 4 in flight", old, names[lead])
 	}
 	if w := "3 releases: unknown on 1 replica, v0.9.1 on 1, v0.10.0 on 2"; !slices.Equal(l.Warnings, []string{w}) {
 		t.Errorf("warnings %q, want %q", l.Warnings, w)
 	}
 	pgtest.Exec(t, dsn, `DELETE FROM replica_beats WHERE replica = 'gw-before-0034'`)
 
-	// A replica killed writes no more beats and drops out of the list
-	// once its last is past the live window (5 s).
+	// A replica killed writes no more beats (nor deletes its last): once
+	// its last is past the live window (5 s) it is listed stale.
 	rs[1].Kill()
-	waitList("the killed replica dropped", func(l api.ReplicaList) bool { return len(l.Replicas) == 2 })
-	if slices.ContainsFunc(l.Replicas, func(r api.Replica) bool { return r.Name == names[rs[1]] }) {
-		t.Errorf("the killed replica %s is still listed: %+v", names[rs[1]], l.Replicas)
+	waitList("the killed replica stale", func(l api.ReplicaList) bool {
+		return slices.ContainsFunc(l.Replicas, func(r api.Replica) bool { return r.Name == names[rs[1]] && r.Stale })
+	})
+	if len(l.Replicas) != 3 || !strings.HasPrefix(l.Warnings[0], "replica "+names[rs[1]]+" has written no beat for ") {
+		t.Errorf("after a kill: %+v, want the killed replica %s listed stale with a warning", l, names[rs[1]])
 	}
 }

@@ -1716,7 +1716,8 @@
   // The Replicas box (GET /admin/v1/replicas, as sluice replicas): on a
   // fleet the live replicas, each one's release, leader, routing revision,
   // requests in flight, draining, with a warning line when they run more
-  // than one release; on a lone gateway one line. Read again every
+  // than one release, and a stale replica's row (its beats stopped) marked
+  // with a warning line of its own; on a lone gateway one line. Read again every
   // REPLICAS_MS while the Overview is shown.
   // Two reads may overlap (the timer and a return to the Overview, a
   // slow store): only the latest one started fills the box, once it
@@ -1752,18 +1753,19 @@
         ", " + r.in_flight + " requests in flight (a fleet of replicas shares a PostgreSQL store)."));
       return;
     }
-    sub.textContent = l.replicas.length + " live (a beat in the last " + l.live_window_seconds + " s), newest routing revision " + l.newest_revision;
+    const stale = l.replicas.filter((r) => r.stale).length;
+    sub.textContent = (l.replicas.length - stale) + " live (a beat in the last " + l.live_window_seconds + " s)" + (stale ? ", " + stale + " stale" : "") + ", newest routing revision " + l.newest_revision;
     for (const w of l.warnings || []) warns.append(h("p", { class: "replicas-warn" }, w));
     table.hidden = false;
     for (const r of l.replicas) {
-      tb.append(h("tr", { class: (r.behind ? "behind " : "") + (r.draining ? "draining" : ""), dataset: { name: r.name } },
+      tb.append(h("tr", { class: (r.behind ? "behind " : "") + (r.draining ? "draining " : "") + (r.stale ? "stale" : ""), dataset: { name: r.name } },
         h("td", { class: "mono" }, r.name, r.self ? h("span", { class: "muted small" }, " (this page's)") : null),
         h("td", { class: "mono" }, r.release),
         h("td", {}, r.leader == null ? h("span", { class: "muted", title: "its binary predates this field" }, "?") : r.leader ? h("span", { class: "chip production" }, "leader") : ""),
         h("td", { class: "n rev" }, r.revision + (r.behind ? " (behind)" : "")),
         h("td", { class: "n" }, r.in_flight),
         h("td", { class: "drain" }, r.draining ? "draining" : "no"),
-        h("td", { class: "n" }, r.beat_age_seconds.toFixed(1) + " s ago")));
+        h("td", { class: "n beat" }, r.beat_age_seconds.toFixed(1) + " s ago" + (r.stale ? " (stale)" : ""))));
     }
   }
 
@@ -1779,7 +1781,7 @@
   const REQUESTS_PAGE = 50;
   const REQUEST_FILTERS = [["version", "requests-version"], ["category", "requests-category"], ["route", "requests-route"], ["key", "requests-key"], ["since", "requests-since"], ["until", "requests-until"]];
   // failedClass mirrors sluice.Observation.Failed: what the error rate counts.
-  const failedClass = (c) => !!c && c !== "canceled" && c !== "drain_cut";
+  const failedClass = (c) => !!c && c !== "canceled" && c !== "drain_cut" && c !== "bad_request";
   const nsText = (ns) => { const ms = (ns || 0) / 1e6; return (ms < 10 ? ms.toFixed(1) : String(Math.round(ms))) + " ms"; };
   const sentText = (s) => String(s).replace("T", " ").replace(/(\.\d{3})\d*/, "$1").replace("Z", "");
   // nanoAfter is the instant 1 ns after t (an RFC 3339 time the API sent),
