@@ -2,6 +2,7 @@ package sluice
 
 import (
 	"encoding/json"
+	"math"
 	"strings"
 	"time"
 )
@@ -117,12 +118,27 @@ type Observation struct {
 	// it; "" on a failure (see RetryBudgetSpent).
 	FinishReason string `json:"finish_reason,omitempty"`
 	// ResponseChars is the length of the generated text in bytes of UTF-8.
-	ResponseChars int `json:"response_chars"`
+	// An int32 (saturating: a text of 2 GiB is no answer), as CachedTokens,
+	// so that it, CachedTokens and Conversation share one word with the
+	// booleans' (TestObservation_Size).
+	ResponseChars int32 `json:"response_chars"`
 	// CachedTokens is the backend's usage.prompt_tokens_details.cached_tokens:
 	// the prompt tokens served from its prefix cache (see CacheReported).
 	// An int32 (a prompt's tokens fit it many times over), next to the
 	// booleans, so that they share its word's other half (see below).
 	CachedTokens int32 `json:"cached_tokens,omitempty"`
+	// Conversation names the Responses conversation the request belongs
+	// to: a 32-bit hash (never 0) of the id of the conversation's first
+	// response, set on that first turn and carried by the proxy's memory
+	// of response ids onto each turn that continues it (previous_response_id).
+	// 0 for a request in no conversation the gateway knows. The canary
+	// analysis counts a conversation's turns as one cluster of correlated
+	// samples, not as independent ones (stats.ClusteredRate). Two
+	// conversations whose hashes collide (with 10,000 in a window, about one chance
+	// in 90 that two of them do) are counted as one cluster, which moves the variance a
+	// hair. Not kept in the request log (its rows are read for what one
+	// request did; the analysis reads the windows).
+	Conversation uint32 `json:"conversation,omitempty"`
 
 	// The booleans are kept together, where they share one word: spread
 	// among the other fields, each group took a word of its own, and the
@@ -372,4 +388,10 @@ func (u *UsageRow) Add(o UsageRow) {
 	u.OutputTokens += o.OutputTokens
 	u.CachedTokens += o.CachedTokens
 	u.EstimatedTokens += o.EstimatedTokens
+}
+
+// AddResponseChars adds n bytes of text to ResponseChars, saturating at the
+// largest int32.
+func (o *Observation) AddResponseChars(n int) {
+	o.ResponseChars = int32(min(int64(o.ResponseChars)+int64(n), math.MaxInt32))
 }

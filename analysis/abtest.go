@@ -328,8 +328,10 @@ func equivalence(lo, hi, margin float64) string {
 func abMetrics(b, c Arm, category string, minN int, alpha float64, th sluice.Thresholds) []ABMetric {
 	var ms []ABMetric
 	rate := func(def *metricDef, xb, nb, xc, nc int) {
-		if nb >= minN && nc >= minN {
-			m := abRate(def.name, xb, nb, xc, nc, alpha)
+		eb, ec := effectiveRate(def, b.Conversations, xb, nb), effectiveRate(def, c.Conversations, xc, nc)
+		if eb.N >= minN && ec.N >= minN {
+			// On the counts corrected for conversations (cluster.go).
+			m := abRate(def.name, eb.X, eb.N, ec.X, ec.N, alpha)
 			rel, abs := limits(th, def)
 			m.Margin, _ = rateThreshold(def, m.Baseline, rel, abs)
 			m.Equivalence = equivalence(m.Lower, m.Upper, m.Margin)

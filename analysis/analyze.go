@@ -83,7 +83,7 @@ func analyzeRows(spec sluice.AnalysisSpec, in Input, now time.Time, withRows boo
 		BaselineN: base.requests, CandidateN: cand.requests,
 		NeedSamples: spec.MinSamples,
 	}
-	enough := cand.requests >= spec.MinSamples
+	enough := cand.units >= spec.MinSamples
 	var failed, pending []*row
 	passed := 0
 	for i := range rows {
@@ -126,7 +126,10 @@ func analyzeRows(spec sluice.AnalysisSpec, in Input, now time.Time, withRows boo
 		// Named as the analysis's own bar: status shows the stage's
 		// sample (its min_samples) beside it, another count of another
 		// target.
-		v.Reason = fmt.Sprintf("collecting data: %d of %d candidate requests, the analysis's minimum before any verdict (analysis.min_samples)", cand.requests, spec.MinSamples)
+		v.Reason = fmt.Sprintf("collecting data: %d of %d candidate requests, the analysis's minimum before any verdict (analysis.min_samples)", cand.units, spec.MinSamples)
+		if cand.units < cand.requests {
+			v.Reason = fmt.Sprintf("collecting data: %d of %d candidate samples (%d requests, the turns of each Responses conversation counted once), the analysis's minimum before any verdict (analysis.min_samples)", cand.units, spec.MinSamples, cand.requests)
+		}
 	case len(failed) > 0:
 		v.Outcome = sluice.OutcomeFail
 		v.Reason = failReason(failed, rows[overall:])

@@ -44,6 +44,12 @@ type Arm struct {
 	// the arms have scores from two sources or more, each source on its
 	// own as a guard (sluice.MetricVerdict.Source).
 	QualityBySource map[string][]float64
+	// Conversations holds the counts of each Responses conversation of two
+	// requests or more among Requests (observe.Sample.Conversations): the
+	// rates are tested on counts corrected for them, and min_samples
+	// counts each once (see cluster.go). Nil counts every request as
+	// independent.
+	Conversations []observe.Counts
 	// Sorted promises that Latency and TTFT are in ascending order with no
 	// NaNs, as the simulator keeps them; Analyze then reads their order
 	// statistics in place instead of sorting copies. FromSample leaves it
@@ -89,6 +95,7 @@ func FromSample(s observe.Sample) Arm {
 		// they arrive.
 		Quality:         s.Quality,
 		QualityBySource: s.QualityBySource,
+		Conversations:   s.Conversations,
 	}
 }
 
@@ -183,6 +190,10 @@ type arm struct {
 	tokens, chars, quality     stats.Summary
 	// qualityBySource holds the moments of each source's scores.
 	qualityBySource map[string]stats.Summary
+	// conversations is Arm.Conversations; units the independent samples
+	// among requests (a conversation once), which min_samples counts.
+	conversations []observe.Counts
+	units         int
 }
 
 func prepare(a Arm) arm {
@@ -190,6 +201,7 @@ func prepare(a Arm) arm {
 		requests: a.Requests, errors: a.Errors, refusals: a.Refusals, canceled: a.Canceled,
 		cacheReported: a.CacheReported, cacheHits: a.CacheHits,
 		toolAnswers: a.ToolAnswers, toolCalls: a.ToolCalls,
+		conversations: a.Conversations, units: int(observe.Units(int64(a.Requests), a.Conversations)),
 	}
 	if r := a.Running; r != nil {
 		p.tokens, p.chars, p.quality = r.tokens.summary(a.OutputTokens), r.chars.summary(a.ResponseChars), r.quality.summary(a.Quality)

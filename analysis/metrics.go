@@ -249,11 +249,29 @@ func rateThreshold(def *metricDef, pb, rel, abs float64) (threshold float64, flo
 // anytime-valid interval inside [−threshold, +threshold], each end holding
 // at 1 − alpha, as the means' equivalence does.
 func (t *tester) rate(def *metricDef, category string, xb, nb, xc, nc int) row {
+	return t.rateEff(def, category, xb, nb, xc, nc,
+		stats.EffectiveRate{X: xb, N: nb}, stats.EffectiveRate{X: xc, N: nc})
+}
+
+// armRate is rate on the counts of arms b and c, whose tests take the
+// counts corrected for each arm's conversations (effectiveRate).
+func (t *tester) armRate(def *metricDef, category string, b, c *arm, xb, nb, xc, nc int) row {
+	return t.rateEff(def, category, xb, nb, xc, nc,
+		effectiveRate(def, b.conversations, xb, nb), effectiveRate(def, c.conversations, xc, nc))
+}
+
+// rateEff is rate with the counts its tests take, eb and ec (effective
+// counts, stats.ClusteredRate): the row shows the observed rates (xb/nb,
+// xc/nc), and its threshold is of the observed baseline rate, while its
+// sample sizes (BaselineN, CandidateN), the minimum before a test, the
+// tests and the intervals are the effective counts'.
+func (t *tester) rateEff(def *metricDef, category string, xb, nb, xc, nc int, eb, ec stats.EffectiveRate) row {
 	rel, abs := limits(t.spec.Thresholds, def)
-	r := newRow(def, category, nb, nc)
+	r := newRow(def, category, eb.N, ec.N)
 	r.mv.Unit = "absolute"
 	r.relThreshold = rel
 	pb, pc := ratio(xb, nb), ratio(xc, nc)
+	xb, nb, xc, nc = eb.X, eb.N, ec.X, ec.N
 	r.mv.Baseline, r.mv.Candidate, r.mv.Effect = pb, pc, pc-pb
 	r.mv.Threshold, r.floorRules = rateThreshold(def, pb, rel, abs)
 	if nb < minTestSample || nc < minTestSample {
@@ -473,7 +491,7 @@ func (t *tester) compare(category string, b, c *arm) []row {
 	rows := make([]row, 0, 12)
 	rows = append(rows, t.failureRates(category, b, c)...)
 	rows = append(rows,
-		t.rate(&mRefusals, category, b.refusals, b.answered(), c.refusals, c.answered()),
+		t.armRate(&mRefusals, category, b, c, b.refusals, b.answered(), c.refusals, c.answered()),
 		// The latencies are of finished answers only. A canceled request's
 		// elapsed time is a lower bound on its latency (right-censored),
 		// but it cannot join these samples soundly: entered as a value it
@@ -498,14 +516,14 @@ func (t *tester) compare(category string, b, c *arm) []row {
 		rows = append(rows, t.qualitySources(category, b, c)...)
 	}
 	if b.cacheReported > 0 && c.cacheReported > 0 {
-		rows = append(rows, t.rate(&mCacheMiss, category,
+		rows = append(rows, t.armRate(&mCacheMiss, category, b, c,
 			b.cacheReported-b.cacheHits, b.cacheReported, c.cacheReported-c.cacheHits, c.cacheReported))
 	}
 	// Only when both versions answered requests that offered tools: a
 	// pair without them has no tool-call rate to judge, and a row on zero
 	// samples would only hold the verdict back (or, worse, read as a pass).
 	if b.toolAnswers > 0 && c.toolAnswers > 0 {
-		rows = append(rows, t.rate(&mToolCalls, category,
+		rows = append(rows, t.armRate(&mToolCalls, category, b, c,
 			b.toolCalls, b.toolAnswers, c.toolCalls, c.toolAnswers))
 	}
 	return rows
@@ -522,8 +540,8 @@ func (t *tester) failureRates(category string, b, c *arm) []row {
 		// the requests that finished (errors among known outcomes, the
 		// cancels treated as censored), and the cancels are compared on
 		// their own, over every request, where hanging shows.
-		t.rate(&mErrors, category, b.errors, b.finished(), c.errors, c.finished()),
-		t.rate(&mCancels, category, b.canceled, b.requests, c.canceled, c.requests),
+		t.armRate(&mErrors, category, b, c, b.errors, b.finished(), c.errors, c.finished()),
+		t.armRate(&mCancels, category, b, c, b.canceled, b.requests, c.canceled, c.requests),
 	}
 }
 

@@ -34,6 +34,13 @@ type Rollouts interface {
 	Drill(ctx context.Context, actor, reason, model, candidate string, percent float64) (rollout.DrillReport, error)
 }
 
+// stageSampler is Rollouts with the requests its stage sample stands for
+// (rollout.Controller.StageSample), which RolloutStatus.StageRequests
+// shows.
+type stageSampler interface {
+	StageSample(r *sluice.Rollout) (samples, requests int)
+}
+
 // DrillRequest starts a fire drill.
 type DrillRequest struct {
 	Model   string  `json:"model"`
@@ -94,6 +101,10 @@ type RolloutStatus struct {
 	// StageNeed (rollout.StageSampleOf): "split requests to the candidate
 	// at this stage (the stage's min_samples)". Empty with no StageNeed.
 	StageSampleOf string `json:"stage_sample_of,omitempty"`
+	// StageRequests is the candidate's requests StageSamples stands for,
+	// when they are more: a Responses conversation's turns count once in
+	// the sample (observe.Units). Zero when every request is a sample.
+	StageRequests int `json:"stage_requests,omitempty"`
 	// ABReport is a completed A/B test's report (its "ab_report" event's
 	// data): each metric's difference, interval, Holm-adjusted p-value and
 	// winner, overall and per request category.
@@ -177,7 +188,15 @@ func (s *Server) getRollout(w http.ResponseWriter, r *http.Request) error {
 	}
 	st := RolloutStatus{Rollout: *ro, Policy: reg.Models[model].Policy.String()}
 	if s.rollouts != nil && ro.Phase.Active() {
-		st.StageSamples = s.rollouts.StageSamples(ro)
+		if sr, ok := s.rollouts.(stageSampler); ok {
+			var requests int
+			st.StageSamples, requests = sr.StageSample(ro)
+			if requests > st.StageSamples {
+				st.StageRequests = requests
+			}
+		} else {
+			st.StageSamples = s.rollouts.StageSamples(ro)
+		}
 	}
 	st.StageNeed = rollout.StageNeed(ro) // as /metrics and the dashboard say
 	st.StageSampleOf = rollout.StageSampleOf(ro)

@@ -52,7 +52,7 @@ func newReplica(tb testing.TB, dsn, name string, opt fleet.Options) *replica {
 func traffic(r *observe.Recorder, v, cat string, at time.Time, n int) {
 	for i := range n {
 		o := &sluice.Observation{At: at.Add(time.Duration(i) * time.Millisecond), Model: "chat", Version: v, Category: cat,
-			Status: 200, Latency: time.Duration(10+i%50) * time.Millisecond, OutputTokens: i % 100, ResponseChars: 4 * (i % 100)}
+			Status: 200, Latency: time.Duration(10+i%50) * time.Millisecond, OutputTokens: i % 100, ResponseChars: int32(4 * (i % 100))}
 		if i%4 == 0 {
 			o.Status, o.ErrorClass = 502, "upstream_5xx"
 		}

@@ -29,7 +29,7 @@ func obs(m, v, cat string, i int) *sluice.Observation {
 		TTFT:          time.Duration(i) * time.Millisecond,
 		InputTokens:   10,
 		OutputTokens:  i,
-		ResponseChars: 4 * i,
+		ResponseChars: int32(4 * i),
 	}
 }
 

@@ -16,8 +16,13 @@ type entry struct {
 	ttft      float32 // milliseconds
 	outTokens int32
 	chars     int32
-	flags     uint8
-	errIdx    uint8 // index into Recorder.errClasses; 0 on success
+	// conv is the conversation the request belongs to
+	// (sluice.Observation.Conversation; 0 for none): Sample.Conversations
+	// groups by it. It fills 4 of the 5 bytes of padding the entry had;
+	// an older replica's Batch decodes it as 0, each request its own.
+	conv   uint32
+	flags  uint8
+	errIdx uint8 // index into Recorder.errClasses; 0 on success
 	// nonRandom is set when the request's version was not assigned at
 	// random by the model's split (see randomized; a turn of a
 	// conversation the split began is the split's): the analysis of a
@@ -48,7 +53,8 @@ func newEntry(at int64, o *sluice.Observation) entry {
 		latency:   float32(float64(o.Latency) / 1e6),
 		ttft:      float32(float64(o.TTFT) / 1e6),
 		outTokens: clamp32(o.OutputTokens),
-		chars:     clamp32(o.ResponseChars),
+		chars:     o.ResponseChars,
+		conv:      o.Conversation,
 		nonRandom: !randomized(o.Route) && !o.SplitConversation,
 	}
 	if o.TokensEstimated {
@@ -250,6 +256,14 @@ type Sample struct {
 	// split did not begin), not by the split.
 	// It is zero in a Sample read by Window or Between, which keep them.
 	NotRandomized int64 `json:"not_randomized,omitempty"`
+	// Conversations holds the Counts of each Responses conversation with
+	// two requests or more in the sample (sluice.Observation.Conversation),
+	// in the order of their first request; every other request is a
+	// conversation of its own. A conversation's turns are not independent
+	// samples (a candidate that loses a conversation's state fails all of
+	// its turns): the analysis counts each as one cluster
+	// (stats.ClusteredRate). Nil when there is none.
+	Conversations []Counts `json:"conversations,omitempty"`
 }
 
 // window is a bounded window of the most recent entries of a series. It has
@@ -323,6 +337,7 @@ func (snap *snapshot) sample(since, until int64, classes []string, randomOnly bo
 	s.Truncated = snap.evicted != math.MinInt64 && snap.evicted >= since
 	var streams int
 	first, last := int64(math.MaxInt64), int64(math.MinInt64)
+	var convs map[uint32]int // conversation → its index in s.Conversations
 	for i := range buf {
 		e := &buf[i]
 		if e.at < since || e.at >= until {
@@ -333,6 +348,18 @@ func (snap *snapshot) sample(since, until int64, classes []string, randomOnly bo
 			continue
 		}
 		s.add(e)
+		if e.conv != 0 {
+			j, ok := convs[e.conv]
+			if !ok {
+				if convs == nil {
+					convs = map[uint32]int{}
+				}
+				j = len(s.Conversations)
+				convs[e.conv] = j
+				s.Conversations = append(s.Conversations, Counts{})
+			}
+			s.Conversations[j].add(e)
+		}
 		if e.errIdx != 0 {
 			if s.ErrorClasses == nil {
 				s.ErrorClasses = map[string]int64{}
@@ -342,6 +369,11 @@ func (snap *snapshot) sample(since, until int64, classes []string, randomOnly bo
 			streams++
 		}
 		first, last = min(first, e.at), max(last, e.at)
+	}
+	// A conversation of one request in the sample is a request of its own.
+	s.Conversations = slices.DeleteFunc(s.Conversations, func(c Counts) bool { return c.Requests < 2 })
+	if len(s.Conversations) == 0 {
+		s.Conversations = nil
 	}
 	if s.Requests == 0 {
 		return s
@@ -487,4 +519,15 @@ func (r *Recorder) Versions(model string) []string {
 	r.mu.Unlock()
 	slices.Sort(out)
 	return out
+}
+
+// Units returns the independent samples among requests of which convs
+// (Sample.Conversations) are conversations: each conversation once, each
+// other request once. min_samples counts these.
+func Units(requests int64, convs []Counts) int64 {
+	n := requests
+	for i := range convs {
+		n -= convs[i].Requests - 1
+	}
+	return max(n, min(requests, 1))
 }

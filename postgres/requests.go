@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -206,7 +207,7 @@ func scanRequest(rows pgx.Rows) (sluice.Observation, error) {
 	}
 	o.At = at.UTC()
 	o.StickyHash = uint64(sticky)
-	o.Status, o.InputTokens, o.OutputTokens, o.ResponseChars = int(status), int(in), int(outTok), int(chars)
+	o.Status, o.InputTokens, o.OutputTokens, o.ResponseChars = int(status), int(in), int(outTok), int32(min(chars, math.MaxInt32))
 	o.Latency, o.TTFT = time.Duration(latency), time.Duration(ttft)
 	o.CachedTokens = int32(cached)
 	o.ReadLegacyFinish()

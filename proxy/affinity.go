@@ -47,6 +47,11 @@ type answeredBy struct {
 	// makes the map's slot 8 bytes bigger (of an entry's 150), and costs
 	// no allocation.
 	split bool
+	// conv is the conversation the response belongs to
+	// (sluice.Observation.Conversation): the hash of its first response's
+	// id, copied onto every turn that continues it. It takes 4 of the
+	// bytes split's word left as padding: the slot does not grow.
+	conv uint32
 }
 
 // responseIDs maps response ids to where they were answered. The ring
@@ -67,9 +72,10 @@ func newResponseIDs(n int) *responseIDs {
 }
 
 // put remembers that id was answered by version at endpoint, for a
-// request sent with client key key ("" for none or a token), in a
-// conversation the split began when split is set. id is copied.
-func (r *responseIDs) put(id, version, endpoint, key string, split bool) {
+// request sent with client key key ("" for none or a token), in
+// conversation conv, which the split began when split is set. id is
+// copied.
+func (r *responseIDs) put(id, version, endpoint, key string, split bool, conv uint32) {
 	if id == "" || len(id) > maxResponseID {
 		return
 	}
@@ -89,7 +95,7 @@ func (r *responseIDs) put(id, version, endpoint, key string, split bool) {
 		r.ring[r.next] = id
 		r.next = (r.next + 1) % len(r.ring)
 	}
-	r.ids[id] = answeredBy{version: version, endpoint: endpoint, key: key, split: split}
+	r.ids[id] = answeredBy{version: version, endpoint: endpoint, key: key, split: split, conv: conv}
 }
 
 // get returns where id was answered.
@@ -98,4 +104,16 @@ func (r *responseIDs) get(id string) (answeredBy, bool) {
 	a, ok := r.ids[id]
 	r.mu.Unlock()
 	return a, ok
+}
+
+// conversationOf returns the conversation a response id begins
+// (sluice.Observation.Conversation): its 32-bit FNV-1a hash, never 0,
+// which means none. No allocation: it runs on every Responses answer.
+func conversationOf(id string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(id); i++ {
+		h ^= uint32(id[i])
+		h *= 16777619
+	}
+	return max(h, 1)
 }

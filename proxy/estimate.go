@@ -57,7 +57,7 @@ func estimateTokens(o *sluice.Observation, bodyBytes int, img inlineImages, unme
 	if o.InputTokens != 0 || o.OutputTokens != 0 {
 		return
 	}
-	out := o.ResponseChars + unmeasured
+	out := int(o.ResponseChars) + unmeasured
 	if out <= 0 && !o.ToolCall && !abandoned {
 		return
 	}

@@ -26,7 +26,7 @@ func sideOf(o *sluice.Observation, text string, calls []sluice.ShadowToolCall) S
 	}
 	s := ShadowSide{
 		Version: o.Version, Status: o.Status, LatencyMS: ms(o.Latency), OutputTokens: out,
-		Chars: o.ResponseChars, Refusal: o.Refusal, ToolCall: o.ToolCall, Error: o.ErrorClass, FinishReason: o.FinishReason, Text: text,
+		Chars: int(o.ResponseChars), Refusal: o.Refusal, ToolCall: o.ToolCall, Error: o.ErrorClass, FinishReason: o.FinishReason, Text: text,
 		ToolCalls: calls,
 	}
 	if o.Stream {

@@ -981,7 +981,18 @@ func (p *Proxy) observation(x *exchange, t *route.Target, d route.Decision, rout
 		// A turn of a conversation the split began: the split's draw
 		// chose its version, so the analysis judges it with the split's.
 		SplitConversation: routeName == RoutePrevious && x.prev != nil && x.prev.split,
+		Conversation:      x.conversation(),
 	}
+}
+
+// conversation is the conversation the request continues
+// (sluice.Observation.Conversation), 0 when it continues no response the
+// gateway remembers.
+func (x *exchange) conversation() uint32 {
+	if x.prev == nil {
+		return 0
+	}
+	return x.prev.conv
 }
 
 // record hands an observation of the attempt at version id ("model:version",

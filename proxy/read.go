@@ -44,7 +44,8 @@ func (p *Proxy) readAnswerFields(x *exchange, body []byte, f *answerFields, ok b
 	if f.text == nil {
 		return
 	}
-	obs.ResponseChars = unescapedLen(f.text, f.textEsc)
+	obs.ResponseChars = 0
+	obs.AddResponseChars(unescapedLen(f.text, f.textEsc))
 	if k := x.keep; k != nil && k.limit > len(k.text) {
 		k.text = appendText(k.text, f.text, f.textEsc, k.limit)
 	}
@@ -70,7 +71,8 @@ func (p *Proxy) readAnswerGJSON(x *exchange, body []byte, obs *sluice.Observatio
 	if !text.Exists() {
 		text = gjson.GetBytes(body, "choices.0.text")
 	}
-	obs.ResponseChars = len(text.Str)
+	obs.ResponseChars = 0
+	obs.AddResponseChars(len(text.Str))
 	if k := x.keep; k != nil {
 		k.text = appendCapped(k.text, text.Str, k.limit)
 	}
@@ -118,7 +120,7 @@ func readChunk(x *exchange, payload []byte, obs *sluice.Observation, prefix *[re
 		}
 	}
 	if f.text != nil {
-		obs.ResponseChars += unescapedLen(f.text, f.textEsc)
+		obs.AddResponseChars(unescapedLen(f.text, f.textEsc))
 		if k := x.keep; k != nil && k.limit > len(k.text) {
 			k.text = appendText(k.text, f.text, f.textEsc, k.limit)
 		}
@@ -143,7 +145,7 @@ func readChunkGJSON(x *exchange, payload []byte, obs *sluice.Observation, prefix
 		if !text.Exists() {
 			text = c.Get("text")
 		}
-		obs.ResponseChars += len(text.Str)
+		obs.AddResponseChars(len(text.Str))
 		if k := x.keep; k != nil && k.limit > len(k.text) {
 			k.text = appendCapped(k.text, text.Str, k.limit)
 		}

@@ -97,12 +97,18 @@ func (x *exchange) endpointResult(class string) {
 // attempt's observation: when the split chose its version (its route, or
 // the conversation's, SplitConversation), the response's continuations
 // are the split's too. A retry on stable (route retry) begins no split
-// conversation: the split did not choose stable for it.
+// conversation: the split did not choose stable for it. A response that
+// continues none begins a conversation, named after its id
+// (conversationOf), which its observation and its continuations carry
+// (sluice.Observation.Conversation).
 func (p *Proxy) rememberResponse(x *exchange, t *route.Target, obs *sluice.Observation, id string) {
 	if x.f.noStore || x.keep != nil && x.keep.shadow {
 		return
 	}
-	p.responseIDs.put(id, t.ID, x.endpoint, KeyName(x.r), obs.Route == route.RouteSplit || obs.SplitConversation)
+	if obs.Conversation == 0 {
+		obs.Conversation = conversationOf(id)
+	}
+	p.responseIDs.put(id, t.ID, x.endpoint, KeyName(x.r), obs.Route == route.RouteSplit || obs.SplitConversation, obs.Conversation)
 }
 
 // respFinish maps a response's status (and, for an incomplete one, its
@@ -148,7 +154,7 @@ type respText struct {
 }
 
 func (rt *respText) add(x *exchange, obs *sluice.Observation, s string) {
-	obs.ResponseChars += len(s)
+	obs.AddResponseChars(len(s))
 	if k := x.keep; k != nil && k.limit > len(k.text) {
 		k.text = appendCapped(k.text, s, k.limit)
 	}

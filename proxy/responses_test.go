@@ -80,7 +80,7 @@ func TestProxy_Responses(t *testing.T) {
 		if o.InputTokens != int(r.Usage.InputTokens) || o.OutputTokens != 6 || !o.CacheReported || int(o.CachedTokens) != int(r.Usage.InputTokens) {
 			t.Errorf("row tokens in %d out %d cached %v/%d, usage %+v", o.InputTokens, o.OutputTokens, o.CacheReported, o.CachedTokens, r.Usage)
 		}
-		if o.FinishReason != "stop" || o.ResponseChars != len(r.OutputText()) || o.ToolCall || o.ToolsOffered || o.Refusal {
+		if o.FinishReason != "stop" || int(o.ResponseChars) != len(r.OutputText()) || o.ToolCall || o.ToolsOffered || o.Refusal {
 			t.Errorf("row finish %q chars %d tool %v/%v refusal %v", o.FinishReason, o.ResponseChars, o.ToolCall, o.ToolsOffered, o.Refusal)
 		}
 	})
@@ -109,7 +109,7 @@ func TestProxy_Responses(t *testing.T) {
 			t.Fatalf("completed %q usage %+v, deltas %q", done.OutputText(), done.Usage, text.String())
 		}
 		o := lastRow(t, log, hr.Header.Get("X-Request-Id"))
-		if !o.Stream || o.ErrorClass != "" || o.FinishReason != "stop" || o.OutputTokens != 5 || o.InputTokens != int(done.Usage.InputTokens) || o.ResponseChars != text.Len() {
+		if !o.Stream || o.ErrorClass != "" || o.FinishReason != "stop" || o.OutputTokens != 5 || o.InputTokens != int(done.Usage.InputTokens) || int(o.ResponseChars) != text.Len() {
 			t.Errorf("row %+v", o)
 		}
 		// response.created comes at once: a TTFT taken from it would be

@@ -32,7 +32,7 @@ func TestStreamLineEndings(t *testing.T) {
 				t.Errorf("the usage chunk reached a client that did not ask for it: %q", body)
 			}
 			o := reviewObs(t, rec)
-			if o.ResponseChars != len("hello world") || o.InputTokens != 3 || o.OutputTokens != 2 || o.FinishReason != "stop" || o.ErrorClass != "" {
+			if int(o.ResponseChars) != len("hello world") || o.InputTokens != 3 || o.OutputTokens != 2 || o.FinishReason != "stop" || o.ErrorClass != "" {
 				t.Errorf("observation: %d chars, %d/%d tokens, finish %q, error %q; want 11 chars, 3/2 tokens, stop, no error",
 					o.ResponseChars, o.InputTokens, o.OutputTokens, o.FinishReason, o.ErrorClass)
 			}
@@ -48,7 +48,7 @@ func TestStreamLineEndings(t *testing.T) {
 		if resp, body := post(t, url, "/v1/chat/completions", streamBody); resp.StatusCode != 200 || strings.Contains(body, `"usage"`) {
 			t.Fatalf("status %d, body %q", resp.StatusCode, body)
 		}
-		if o := reviewObs(t, rec); o.ResponseChars != len("hello world") || o.OutputTokens != 2 {
+		if o := reviewObs(t, rec); int(o.ResponseChars) != len("hello world") || o.OutputTokens != 2 {
 			t.Errorf("observation: %d chars, %d tokens; want 11 chars, 2 tokens", o.ResponseChars, o.OutputTokens)
 		}
 	})
@@ -90,7 +90,7 @@ func TestStreamLineEndings_ChangeMidStream(t *testing.T) {
 				t.Fatalf("status %d, body %q: want the stream as sent, without the usage event", resp.StatusCode, body)
 			}
 			o := reviewObs(t, rec)
-			if o.ResponseChars != len("hello world") || o.InputTokens != 3 || o.OutputTokens != 2 || o.FinishReason != "stop" || o.ErrorClass != "" {
+			if int(o.ResponseChars) != len("hello world") || o.InputTokens != 3 || o.OutputTokens != 2 || o.FinishReason != "stop" || o.ErrorClass != "" {
 				t.Errorf("observation: %d chars, %d/%d tokens, finish %q, error %q; want 11 chars, 3/2 tokens, stop, no error",
 					o.ResponseChars, o.InputTokens, o.OutputTokens, o.FinishReason, o.ErrorClass)
 			}
@@ -126,7 +126,7 @@ func TestStreamLineEndings_ChangeMidStream(t *testing.T) {
 		if body := got + string(rest); strings.Contains(body, "id: 7") || strings.Contains(body, `"usage"`) || !strings.HasSuffix(body, "data: [DONE]\r\n\r\n") {
 			t.Fatalf("body %q: want the usage event hidden whole, its id: line included", body)
 		}
-		if o := reviewObs(t, rec); o.ResponseChars != len("hello world") || o.OutputTokens != 2 || o.FinishReason != "stop" {
+		if o := reviewObs(t, rec); int(o.ResponseChars) != len("hello world") || o.OutputTokens != 2 || o.FinishReason != "stop" {
 			t.Errorf("observation: %d chars, %d tokens, finish %q; want 11 chars, 2 tokens, stop", o.ResponseChars, o.OutputTokens, o.FinishReason)
 		}
 	})

@@ -260,7 +260,7 @@ func TestStreamLongEventIsMeasured(t *testing.T) {
 				t.Fatalf("status %d, %d bytes: the long event did not pass intact", resp.StatusCode, len(body))
 			}
 			o := reviewObs(t, rec)
-			if o.ResponseChars != n {
+			if int(o.ResponseChars) != n {
 				t.Errorf("observation ResponseChars %d, want %d (the text of the long event)", o.ResponseChars, n)
 			}
 			waitFor(t, "the heuristic score", func() bool { return len(q.all()) > 0 })

@@ -2188,9 +2188,20 @@ func (c *Controller) Wait() { c.wg.Wait() }
 
 // StageSamples returns the candidate's requests since the rollout's current
 // stage started: those the analysis judges (the split's only, while the
-// candidate is live in it), which min_samples counts.
+// candidate is live in it), which min_samples counts, the turns of each
+// Responses conversation as one (observe.Units), as the analysis counts
+// them.
 func (c *Controller) StageSamples(r *sluice.Rollout) int {
-	return int(c.window(r, r.Spec.Candidate, "", r.StageStartedAt).Requests)
+	n, _ := c.StageSample(r)
+	return n
+}
+
+// StageSample returns StageSamples and the requests they stand for: more
+// when some are turns of one Responses conversation, which the sample
+// counts once.
+func (c *Controller) StageSample(r *sluice.Rollout) (samples, requests int) {
+	s := c.window(r, r.Spec.Candidate, "", r.StageStartedAt)
+	return int(observe.Units(s.Requests, s.Conversations)), int(s.Requests)
 }
 
 // Seeding reports whether r's windows are still being filled from the

@@ -41,6 +41,9 @@ func (a rolloutAPI) Conclude(ctx context.Context, actor, model, pick, reason str
 }
 
 func (a rolloutAPI) StageSamples(r *sluice.Rollout) int { return a.s.Rollouts.StageSamples(r) }
+func (a rolloutAPI) StageSample(r *sluice.Rollout) (samples, requests int) {
+	return a.s.Rollouts.StageSample(r)
+}
 
 func (a rolloutAPI) Seeding(r *sluice.Rollout) bool { return a.s.Rollouts.Seeding(r) }
 

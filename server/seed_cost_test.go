@@ -231,7 +231,7 @@ func buildSeedCostStore(t *testing.T, path string, total int, span time.Duration
 				Model:     "chat", Version: v, Route: "split", Category: cats[n%len(cats)], Endpoint: "/v1/chat/completions",
 				FinishReason: "stop", ClientKey: keys[n%len(keys)], StickyHash: uint64(n) * 0x9e3779b97f4a7c15,
 				Status: 200, Latency: time.Duration(200+n%700) * time.Millisecond, TTFT: time.Duration(40+n%90) * time.Millisecond,
-				InputTokens: 300 + n%500, OutputTokens: 80 + n%300, ResponseChars: 400 + n%1200, Stream: n%3 == 0,
+				InputTokens: 300 + n%500, OutputTokens: 80 + n%300, ResponseChars: int32(400 + n%1200), Stream: n%3 == 0,
 			})
 			n++
 			if len(batch) == observe.DefaultBatchSize {

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"math"
 	"strings"
 	"time"
 
@@ -121,7 +122,7 @@ func legacyRequests(ctx context.Context, tx *sql.Tx, q sluice.RequestQuery, n in
 		o.At = time.Unix(0, at).UTC()
 		o.StickyHash = uint64(sticky)
 		o.Stream, o.Refusal, o.Retried = stream != 0, refusal != 0, retried != 0
-		o.Status, o.InputTokens, o.OutputTokens, o.ResponseChars = int(status), int(in), int(outTok), int(chars)
+		o.Status, o.InputTokens, o.OutputTokens, o.ResponseChars = int(status), int(in), int(outTok), int32(min(chars, math.MaxInt32))
 		o.Latency, o.TTFT = time.Duration(latency), time.Duration(ttft)
 		o.ReadLegacyFinish()
 		out = append(out, o)

@@ -536,7 +536,7 @@ func rowObservation(row *segRow, id string, words []string) sluice.Observation {
 	}
 	n := row.numbers
 	o.Status, o.Latency, o.TTFT = int(n[0]), time.Duration(n[1]), time.Duration(n[2])
-	o.InputTokens, o.OutputTokens, o.ResponseChars = int(n[3]), int(n[4]), int(n[5])
+	o.InputTokens, o.OutputTokens, o.ResponseChars = int(n[3]), int(n[4]), int32(min(n[5], math.MaxInt32))
 	o.CacheReported, o.CachedTokens = row.flags&8 != 0, int32(n[6])
 	o.ReadLegacyFinish()
 	return o

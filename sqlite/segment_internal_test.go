@@ -29,7 +29,7 @@ func segmentRowsForTest(n int) ([]sluice.Observation, []int64) {
 			Route: "split", StickyHash: uint64(i) * 0x9E3779B97F4A7C15, Category: []string{"", "code"}[i%2],
 			Endpoint: "/v1/chat/completions", Stream: i%2 == 0, Status: 200 + i%3, ErrorClass: "",
 			Latency: time.Duration(i) * time.Millisecond, TTFT: -time.Duration(i), InputTokens: i, OutputTokens: 2 * i,
-			FinishReason: "stop", ResponseChars: 7 * i, Refusal: i%5 == 0, Retried: i%7 == 0,
+			FinishReason: "stop", ResponseChars: int32(7 * i), Refusal: i%5 == 0, Retried: i%7 == 0,
 			CacheReported: i%3 != 0, CachedTokens: int32(i%3) * 16, ClientKey: []string{"", "team-a", "team-b"}[i%3],
 			Replica:           []string{"", "gw-a-101-4f2a"}[i/2%2],
 			SplitConversation: i%4 == 1, StreamWhole: i%6 == 0, RetryBudgetSpent: i%8 == 3,

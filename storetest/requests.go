@@ -59,7 +59,7 @@ func requestRows(n int, start time.Duration) []sluice.Observation {
 			InputTokens:   10 + i,
 			OutputTokens:  20 + 2*i,
 			FinishReason:  []string{"stop", "length", ""}[i%3],
-			ResponseChars: 100 * i,
+			ResponseChars: int32(100 * i),
 			Refusal:       i%7 == 0,
 			Retried:       i%5 == 0,
 			// Backends that report their prefix cache: hits, misses (0)

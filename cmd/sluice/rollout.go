@@ -597,6 +597,11 @@ func renderRolloutEvents(st api.RolloutStatus, now time.Time, whole bool) string
 		if of == "" {
 			of = "candidate requests"
 		}
+		if st.StageRequests > st.StageSamples {
+			// The sample counts a Responses conversation once, as the
+			// analysis does: say so, or 14 "requests" stand for 140.
+			of += fmt.Sprintf(", a Responses conversation's turns counted once (%d requests)", st.StageRequests)
+		}
 		if r.Phase == sluice.PhasePaused {
 			// The split still sends the candidate its share: the sample
 			// counts on while the hold stands (the Next line says why

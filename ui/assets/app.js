@@ -648,7 +648,10 @@
       // What it counts, beside the analysis's own count (its reason's
       // "… the analysis needs before any verdict"): from the API
       // (rollout.StageSampleOf), as the CLI's Sample line says it.
-      const what = st.stage_sample_of || (r.phase === "shadow" ? "shadow pairs" : "candidate requests");
+      let what = st.stage_sample_of || (r.phase === "shadow" ? "shadow pairs" : "candidate requests");
+      // The sample counts a Responses conversation once (stage_requests:
+      // the requests it stands for, when more), as the CLI says.
+      if (st.stage_requests > st.stage_samples) what += ", a Responses conversation's turns counted once (" + st.stage_requests + " requests)";
       body.append(progressRow("Stage sample", st.stage_samples / st.stage_need, st.stage_samples + " of " + st.stage_need + " " + what, "", p + "sample-progress"));
     }
     // Not in a bake (Rollout.InBake): its clock is the stage's hold, but
