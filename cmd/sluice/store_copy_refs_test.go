@@ -30,7 +30,7 @@ func TestStoreCopy_References(t *testing.T) {
 	}
 	pw, ok := u.User.Password()
 	if !ok || pw == "" {
-		t.Skipf("the test server's DSN has no password to read from a file: %s", describeStore(dsn))
+		t.Fatalf("the test server's DSN (SLUICE_TEST_POSTGRES) has no password to read from a file: %s: give it one, as .ci/run and scripts/services.sh do (sluice:sluice)", describeStore(dsn))
 	}
 	secret := filepath.Join(dir, "pg-password")
 	if err := os.WriteFile(secret, []byte(pw+"\n"), 0o600); err != nil {
@@ -92,7 +92,7 @@ func TestStoreCopy_ReferenceBesideAPassword(t *testing.T) {
 	}
 	pw, ok := u.User.Password()
 	if !ok || pw == "" {
-		t.Skipf("the test server's DSN has no password: %s", describeStore(dsn))
+		t.Fatalf("the test server's DSN (SLUICE_TEST_POSTGRES) has no password: %s: give it one, as .ci/run and scripts/services.sh do (sluice:sluice)", describeStore(dsn))
 	}
 	t.Setenv("SLUICE_TEST_COPY_HOST", u.Host)
 	to := strings.Replace(dsn, "@"+u.Host+"/", "@${SLUICE_TEST_COPY_HOST}/", 1)
